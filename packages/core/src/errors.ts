@@ -1,0 +1,147 @@
+/**
+ * Typed errors. Every error has a stable `code` that callers may switch on; messages name the
+ * state, file and checkpoint involved so that an operator can act on them without a debugger.
+ */
+export abstract class FlowstateError extends Error {
+  abstract readonly code: string;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** A state cannot be restored with the serializer it is registered with now. */
+export class StateMigrationError extends FlowstateError {
+  readonly code = 'STATE_MIGRATION';
+  constructor(
+    readonly stateName: string,
+    detail: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`state '${stateName}': ${detail}`, options);
+  }
+}
+
+/** Bytes read from a checkpoint or savepoint are not what was written (size, checksum, structure). */
+export class CorruptCheckpointError extends FlowstateError {
+  readonly code = 'CORRUPT_CHECKPOINT';
+  constructor(
+    readonly file: string,
+    detail: string,
+    readonly checkpointId?: number,
+    readonly offset?: number,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      `corrupt checkpoint data in '${file}'` +
+        (checkpointId === undefined ? '' : ` (checkpoint ${checkpointId})`) +
+        (offset === undefined ? '' : ` at byte ${offset}`) +
+        `: ${detail}`,
+      options,
+    );
+  }
+}
+
+/** Low-level decoding failure; readers wrap it into a CorruptCheckpointError naming the file. */
+export class CorruptDataError extends FlowstateError {
+  readonly code = 'CORRUPT_DATA';
+  constructor(
+    detail: string,
+    readonly offset: number,
+  ) {
+    super(`${detail} (at byte ${offset})`);
+  }
+}
+
+/** A file or serializer declares a format version this build cannot read. */
+export class UnknownFormatVersionError extends FlowstateError {
+  readonly code = 'UNKNOWN_FORMAT_VERSION';
+  constructor(
+    readonly what: string,
+    readonly version: number,
+    readonly supported: readonly number[],
+    readonly file?: string,
+  ) {
+    super(
+      `${what}${file === undefined ? '' : ` in '${file}'`} has unknown format version ${version}` +
+        ` (this build reads ${supported.join(', ')})`,
+    );
+  }
+}
+
+/** A serializer snapshot names a serializer type that is not registered. */
+export class UnknownSerializerError extends FlowstateError {
+  readonly code = 'UNKNOWN_SERIALIZER';
+  constructor(readonly typeId: string) {
+    super(`no serializer snapshot reader registered for type '${typeId}'`);
+  }
+}
+
+/** An I/O operation against checkpoint storage failed. Never carries credentials. */
+export class StorageError extends FlowstateError {
+  readonly code: string = 'STORAGE_ERROR';
+  constructor(
+    readonly path: string,
+    detail: string,
+    options?: { cause?: unknown; transient?: boolean },
+  ) {
+    super(`storage error on '${path}': ${detail}`, options);
+    this.transient = options?.transient ?? false;
+  }
+  /** True when retrying the same operation may succeed (throttling, 5xx, connection reset). */
+  readonly transient: boolean;
+}
+
+/** A file that should exist in storage does not. */
+export class StorageNotFoundError extends StorageError {
+  override readonly code = 'STORAGE_NOT_FOUND';
+  constructor(path: string) {
+    super(path, 'no such file');
+  }
+}
+
+/** A path given to storage would escape its root ('..', absolute paths, URL tricks, symlinks). */
+export class PathEscapeError extends FlowstateError {
+  readonly code = 'PATH_ESCAPE';
+  constructor(
+    readonly path: string,
+    detail: string,
+  ) {
+    super(`path '${path}' is not allowed: ${detail}`);
+  }
+}
+
+/** State was used in a way the contract forbids (kind clash, null element, closed backend...). */
+export class IllegalStateUsageError extends FlowstateError {
+  readonly code = 'ILLEGAL_STATE_USAGE';
+  constructor(
+    readonly stateName: string | undefined,
+    detail: string,
+  ) {
+    super(stateName === undefined ? detail : `state '${stateName}': ${detail}`);
+  }
+}
+
+/** A snapshot would exceed the configured maximum size of in-memory checkpoint storage. */
+export class StateSizeExceededError extends FlowstateError {
+  readonly code = 'STATE_SIZE_EXCEEDED';
+  constructor(
+    readonly size: number,
+    readonly maxSize: number,
+    readonly checkpointId?: number,
+  ) {
+    super(
+      `state of ${size} bytes exceeds the maximum of ${maxSize} bytes for in-memory checkpoint storage` +
+        (checkpointId === undefined ? '' : ` (checkpoint ${checkpointId})`) +
+        '; use a file system checkpoint storage for larger state',
+    );
+  }
+}
+
+/** The asynchronous part of a snapshot was cancelled before it completed. */
+export class SnapshotCancelledError extends FlowstateError {
+  readonly code = 'SNAPSHOT_CANCELLED';
+  constructor(readonly checkpointId: number) {
+    super(`snapshot for checkpoint ${checkpointId} was cancelled`);
+  }
+}

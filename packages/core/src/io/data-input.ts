@@ -1,0 +1,152 @@
+import { CorruptDataError } from '../errors.js';
+
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * A bounds-checked big-endian reader over an in-memory buffer. Every read checks the remaining
+ * length first, so a corrupt length prefix can never make us allocate or read past the end:
+ * byte strings are returned as views, never as buffers sized from untrusted input.
+ */
+export class DataInputDeserializer {
+  private readonly view: DataView;
+  private pos: number;
+
+  constructor(
+    private readonly buf: Uint8Array,
+    /** Added to positions in error messages, so they name offsets within the enclosing file. */
+    private readonly baseOffset = 0,
+  ) {
+    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    this.pos = 0;
+  }
+
+  get position(): number {
+    return this.pos;
+  }
+
+  get remaining(): number {
+    return this.buf.length - this.pos;
+  }
+
+  /** Absolute offset (within the enclosing file) of the next byte. */
+  get fileOffset(): number {
+    return this.baseOffset + this.pos;
+  }
+
+  fail(detail: string): never {
+    throw new CorruptDataError(detail, this.baseOffset + this.pos);
+  }
+
+  private need(n: number, what: string): void {
+    if (n > this.buf.length - this.pos) {
+      this.fail(`truncated input: need ${n} bytes for ${what}, ${this.buf.length - this.pos} left`);
+    }
+  }
+
+  readUint8(): number {
+    this.need(1, 'uint8');
+    return this.buf[this.pos++]!;
+  }
+
+  readBoolean(): boolean {
+    const b = this.readUint8();
+    if (b > 1) this.fail(`invalid boolean byte ${b}`);
+    return b === 1;
+  }
+
+  readUint16(): number {
+    this.need(2, 'uint16');
+    const v = this.view.getUint16(this.pos);
+    this.pos += 2;
+    return v;
+  }
+
+  readInt32(): number {
+    this.need(4, 'int32');
+    const v = this.view.getInt32(this.pos);
+    this.pos += 4;
+    return v;
+  }
+
+  readUint32(): number {
+    this.need(4, 'uint32');
+    const v = this.view.getUint32(this.pos);
+    this.pos += 4;
+    return v;
+  }
+
+  readFloat64(): number {
+    this.need(8, 'float64');
+    const v = this.view.getFloat64(this.pos);
+    this.pos += 8;
+    return v;
+  }
+
+  readBigInt64(): bigint {
+    this.need(8, 'int64');
+    const v = this.view.getBigInt64(this.pos);
+    this.pos += 8;
+    return v;
+  }
+
+  readUint64(): number {
+    this.need(8, 'uint64');
+    const v = this.view.getBigUint64(this.pos);
+    this.pos += 8;
+    if (v > BigInt(Number.MAX_SAFE_INTEGER)) this.fail(`uint64 ${v} exceeds 2^53`);
+    return Number(v);
+  }
+
+  readVarUint(): number {
+    let result = 0;
+    let mul = 1;
+    for (let i = 0; i < 5; i++) {
+      const b = this.readUint8();
+      result += (b & 0x7f) * mul;
+      if ((b & 0x80) === 0) {
+        if (result > 0xffffffff) this.fail('varuint exceeds 32 bits');
+        return result;
+      }
+      mul *= 128;
+    }
+    this.fail('varuint longer than 5 bytes');
+  }
+
+  /** A length or count that must not exceed what is left in the input (each item >= minItemBytes). */
+  readLength(what: string, minItemBytes = 1): number {
+    const start = this.pos;
+    const n = this.readVarUint();
+    if (n * minItemBytes > this.remaining) {
+      this.pos = start;
+      this.fail(`${what} ${n} exceeds the ${this.remaining} bytes left`);
+    }
+    return n;
+  }
+
+  /** n raw bytes as a view into the input (no copy). */
+  readBytes(n: number): Uint8Array {
+    this.need(n, 'bytes');
+    const out = this.buf.subarray(this.pos, this.pos + n);
+    this.pos += n;
+    return out;
+  }
+
+  readLengthPrefixed(): Uint8Array {
+    const n = this.readLength('byte length');
+    return this.readBytes(n);
+  }
+
+  readString(): string {
+    const bytes = this.readLengthPrefixed();
+    try {
+      return decoder.decode(bytes);
+    } catch {
+      this.fail('invalid UTF-8 in string');
+    }
+  }
+
+  skip(n: number): void {
+    this.need(n, 'skip');
+    this.pos += n;
+  }
+}

@@ -1,0 +1,140 @@
+import { assert } from '../assert.js';
+
+const encoder = new TextEncoder();
+
+/**
+ * A growable big-endian binary writer. All multi-byte integers are big-endian; lengths and counts
+ * are unsigned LEB128 varints ("varuint", at most 5 bytes, values < 2^32).
+ */
+export class DataOutputSerializer {
+  private buf: Uint8Array;
+  private view: DataView;
+  private pos = 0;
+
+  constructor(initialCapacity = 256) {
+    this.buf = new Uint8Array(initialCapacity);
+    this.view = new DataView(this.buf.buffer);
+  }
+
+  get length(): number {
+    return this.pos;
+  }
+
+  /** Drops the content but keeps the buffer, so hot paths can reuse one serializer. */
+  clear(): void {
+    this.pos = 0;
+  }
+
+  private ensure(extra: number): void {
+    const need = this.pos + extra;
+    if (need <= this.buf.length) return;
+    let cap = this.buf.length * 2;
+    while (cap < need) cap *= 2;
+    const next = new Uint8Array(cap);
+    next.set(this.buf.subarray(0, this.pos));
+    this.buf = next;
+    this.view = new DataView(next.buffer);
+  }
+
+  writeUint8(v: number): void {
+    this.ensure(1);
+    this.buf[this.pos++] = v & 0xff;
+  }
+
+  writeBoolean(v: boolean): void {
+    this.writeUint8(v ? 1 : 0);
+  }
+
+  writeUint16(v: number): void {
+    this.ensure(2);
+    this.view.setUint16(this.pos, v);
+    this.pos += 2;
+  }
+
+  writeInt32(v: number): void {
+    this.ensure(4);
+    this.view.setInt32(this.pos, v);
+    this.pos += 4;
+  }
+
+  writeUint32(v: number): void {
+    this.ensure(4);
+    this.view.setUint32(this.pos, v);
+    this.pos += 4;
+  }
+
+  writeFloat64(v: number): void {
+    this.ensure(8);
+    this.view.setFloat64(this.pos, v);
+    this.pos += 8;
+  }
+
+  writeBigInt64(v: bigint): void {
+    this.ensure(8);
+    this.view.setBigInt64(this.pos, v);
+    this.pos += 8;
+  }
+
+  writeUint64(v: number): void {
+    assert(Number.isSafeInteger(v) && v >= 0, `uint64 out of safe range: ${v}`);
+    this.ensure(8);
+    this.view.setBigUint64(this.pos, BigInt(v));
+    this.pos += 8;
+  }
+
+  writeVarUint(v: number): void {
+    assert(Number.isInteger(v) && v >= 0 && v <= 0xffffffff, `varuint out of range: ${v}`);
+    this.ensure(5);
+    while (v >= 0x80) {
+      this.buf[this.pos++] = (v & 0x7f) | 0x80;
+      v = Math.floor(v / 128);
+    }
+    this.buf[this.pos++] = v;
+  }
+
+  /** Raw bytes, no length prefix. */
+  writeBytes(bytes: Uint8Array): void {
+    this.ensure(bytes.length);
+    this.buf.set(bytes, this.pos);
+    this.pos += bytes.length;
+  }
+
+  /** varuint length, then the bytes. */
+  writeLengthPrefixed(bytes: Uint8Array): void {
+    this.writeVarUint(bytes.length);
+    this.writeBytes(bytes);
+  }
+
+  /** UTF-8 string: varuint byte length, then the bytes. */
+  writeString(s: string): void {
+    // Worst case 3 bytes per UTF-16 unit; encode in place to avoid a temporary buffer.
+    const max = s.length * 3;
+    this.ensure(5 + max);
+    const lenPos = this.pos;
+    // Reserve 5 bytes for the length, encode, then move if the varint is shorter.
+    const { written } = encoder.encodeInto(s, this.buf.subarray(lenPos + 5));
+    const lenBytes = varUintSize(written);
+    if (lenBytes !== 5) this.buf.copyWithin(lenPos + lenBytes, lenPos + 5, lenPos + 5 + written);
+    this.pos = lenPos;
+    this.writeVarUint(written);
+    this.pos = lenPos + lenBytes + written;
+  }
+
+  /** A view of the written bytes; valid until the next write or clear. */
+  bytesView(): Uint8Array {
+    return this.buf.subarray(0, this.pos);
+  }
+
+  /** A copy of the written bytes. */
+  toBytes(): Uint8Array {
+    return this.buf.slice(0, this.pos);
+  }
+}
+
+export function varUintSize(v: number): number {
+  if (v < 0x80) return 1;
+  if (v < 0x4000) return 2;
+  if (v < 0x200000) return 3;
+  if (v < 0x10000000) return 4;
+  return 5;
+}

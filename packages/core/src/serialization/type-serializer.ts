@@ -1,0 +1,66 @@
+import type { DataInputDeserializer } from '../io/data-input.js';
+import type { DataOutputSerializer } from '../io/data-output.js';
+
+/**
+ * Writes values of one type to binary and reads them back, in the spirit of Flink's TypeSerializer.
+ * Serialization must be deterministic: equal values produce equal bytes, because serialized keys
+ * decide key groups and (in RocksDB) identity.
+ */
+export interface TypeSerializer<T> {
+  /** Stable identifier of the serializer type; stored in every checkpoint with its snapshot. */
+  readonly typeId: string;
+  /**
+   * True if values of this type are never mutated in place (strings, numbers, bigints, frozen data).
+   * Heap backends copy mutable values on read while a snapshot is in progress.
+   */
+  readonly isImmutableType: boolean;
+  serialize(value: T, out: DataOutputSerializer): void;
+  deserialize(input: DataInputDeserializer): T;
+  /** A deep copy; identity for immutable types. */
+  copy(value: T): T;
+  /** A versioned description of this serializer's configuration, written into checkpoints. */
+  snapshotConfiguration(): TypeSerializerSnapshot<T>;
+}
+
+/**
+ * The persisted configuration of a serializer. After restore it (a) recreates a serializer able
+ * to read the old bytes and (b) decides whether the serializer registered now can take over.
+ */
+export interface TypeSerializerSnapshot<T> {
+  readonly typeId: string;
+  /** Version of this snapshot's own configuration encoding. */
+  readonly version: number;
+  writeConfiguration(out: DataOutputSerializer): void;
+  /** A serializer that reads data written by the serializer this snapshot was taken from. */
+  restoreSerializer(): TypeSerializer<T>;
+  resolveSchemaCompatibility(newSerializer: TypeSerializer<T>): TypeSerializerSchemaCompatibility<T>;
+}
+
+/** Outcome of comparing a restored serializer snapshot with the serializer registered now. */
+export type TypeSerializerSchemaCompatibility<T> =
+  | { readonly type: 'COMPATIBLE_AS_IS' }
+  | {
+      readonly type: 'COMPATIBLE_AFTER_MIGRATION';
+      /** Converts a value read by the restored serializer into the new serializer's shape. */
+      readonly migrate: (oldValue: unknown) => T;
+    }
+  | { readonly type: 'COMPATIBLE_WITH_RECONFIGURED_SERIALIZER'; readonly serializer: TypeSerializer<T> }
+  | { readonly type: 'INCOMPATIBLE'; readonly reason: string };
+
+export const SchemaCompatibility = {
+  compatibleAsIs<T>(): TypeSerializerSchemaCompatibility<T> {
+    return { type: 'COMPATIBLE_AS_IS' };
+  },
+  compatibleAfterMigration<T>(migrate: (oldValue: unknown) => T): TypeSerializerSchemaCompatibility<T> {
+    return { type: 'COMPATIBLE_AFTER_MIGRATION', migrate };
+  },
+  compatibleWithReconfiguredSerializer<T>(serializer: TypeSerializer<T>): TypeSerializerSchemaCompatibility<T> {
+    return { type: 'COMPATIBLE_WITH_RECONFIGURED_SERIALIZER', serializer };
+  },
+  incompatible<T>(reason: string): TypeSerializerSchemaCompatibility<T> {
+    return { type: 'INCOMPATIBLE', reason };
+  },
+};
+
+/** The identity migration, for composite serializers whose parts need none. */
+export const identityMigration = <T>(v: unknown): T => v as T;

@@ -1,0 +1,110 @@
+import { IllegalStateUsageError } from '../errors.js';
+import { ListSerializer, MapSerializer } from '../serialization/collections.js';
+import type { TypeSerializer } from '../serialization/type-serializer.js';
+import type {
+  AggregateFunction,
+  AggregatingState,
+  ListState,
+  MapState,
+  ReduceFunction,
+  ReducingState,
+  State,
+  ValueState,
+} from './state.js';
+
+export type StateKind = 'VALUE' | 'LIST' | 'MAP' | 'REDUCING' | 'AGGREGATING';
+
+/** The stable numeric codes of state kinds in checkpoint files. */
+export const STATE_KIND_CODES: Readonly<Record<StateKind, number>> = { VALUE: 1, LIST: 2, MAP: 3, REDUCING: 4, AGGREGATING: 5 };
+
+export function stateKindFromCode(code: number): StateKind | undefined {
+  for (const [k, v] of Object.entries(STATE_KIND_CODES)) if (v === code) return k as StateKind;
+  return undefined;
+}
+
+/**
+ * Describes a state: its name, kind and the serializer of the value stored per (key, namespace).
+ * `S` is the state interface it produces; `V` is the stored value type.
+ */
+export abstract class StateDescriptor<S extends State, V> {
+  abstract readonly kind: StateKind;
+  /** Phantom field carrying the state type for inference; never set. */
+  declare readonly __state?: S;
+
+  constructor(
+    readonly name: string,
+    /** Serializer of the value stored per key and namespace (a list, a map, or the value). */
+    readonly serializer: TypeSerializer<V>,
+  ) {
+    if (typeof name !== 'string' || name.length === 0) throw new IllegalStateUsageError(undefined, 'state name must be a non-empty string');
+  }
+}
+
+export class ValueStateDescriptor<T> extends StateDescriptor<ValueState<T>, T> {
+  readonly kind = 'VALUE' as const;
+  constructor(
+    name: string,
+    serializer: TypeSerializer<T>,
+    /** Returned (as a copy, per key) by value() when the key has no value. */
+    readonly defaultValue: T | null = null,
+  ) {
+    super(name, serializer);
+  }
+}
+
+export class ListStateDescriptor<T> extends StateDescriptor<ListState<T>, T[]> {
+  readonly kind = 'LIST' as const;
+  constructor(
+    name: string,
+    readonly elementSerializer: TypeSerializer<T>,
+  ) {
+    super(name, new ListSerializer(elementSerializer));
+  }
+  get listSerializer(): ListSerializer<T> {
+    return this.serializer as ListSerializer<T>;
+  }
+}
+
+export class MapStateDescriptor<K, V> extends StateDescriptor<MapState<K, V>, Map<K, V | null>> {
+  readonly kind = 'MAP' as const;
+  constructor(
+    name: string,
+    readonly userKeySerializer: TypeSerializer<K>,
+    readonly userValueSerializer: TypeSerializer<V>,
+  ) {
+    super(name, new MapSerializer(userKeySerializer, userValueSerializer));
+  }
+  get mapSerializer(): MapSerializer<K, V> {
+    return this.serializer as MapSerializer<K, V>;
+  }
+}
+
+export class ReducingStateDescriptor<T> extends StateDescriptor<ReducingState<T>, T> {
+  readonly kind = 'REDUCING' as const;
+  constructor(
+    name: string,
+    readonly reduceFunction: ReduceFunction<T>,
+    serializer: TypeSerializer<T>,
+  ) {
+    super(name, serializer);
+  }
+}
+
+export class AggregatingStateDescriptor<IN, ACC, OUT> extends StateDescriptor<AggregatingState<IN, OUT>, ACC> {
+  readonly kind = 'AGGREGATING' as const;
+  constructor(
+    name: string,
+    readonly aggregateFunction: AggregateFunction<IN, ACC, OUT>,
+    accumulatorSerializer: TypeSerializer<ACC>,
+  ) {
+    super(name, accumulatorSerializer);
+  }
+}
+
+/** Any descriptor; used where the backend dispatches on `kind`. */
+export type AnyStateDescriptor =
+  | ValueStateDescriptor<unknown>
+  | ListStateDescriptor<unknown>
+  | MapStateDescriptor<unknown, unknown>
+  | ReducingStateDescriptor<unknown>
+  | AggregatingStateDescriptor<unknown, unknown, unknown>;

@@ -1,0 +1,40 @@
+/**
+ * The minimal file system abstraction each storage implements (local disk, memory, S3, WebHDFS).
+ * All paths are relative to the file system's root, '/'-separated, and confined to it; an
+ * implementation must run every path through `confinePath` (or stricter checks of its own).
+ */
+export interface FileStatus {
+  readonly path: string;
+  readonly size: number;
+}
+
+export interface FileWriter {
+  write(chunk: Uint8Array): Promise<void>;
+  /** Makes the file durable and visible under its final name, atomically. */
+  commit(): Promise<void>;
+  /** Discards the file; nothing becomes visible. Idempotent. */
+  abort(): Promise<void>;
+}
+
+export interface ReadRange {
+  readonly offset: number;
+  readonly length: number;
+}
+
+export interface FileSystem {
+  /** 'file', 'memory', 's3', 'hdfs', ... */
+  readonly scheme: string;
+  /** Human-readable root for messages; never contains credentials. */
+  readonly displayRoot: string;
+  create(path: string): Promise<FileWriter>;
+  /** The whole file or a range of it. A range past the end of the file is an error. */
+  read(path: string, range?: ReadRange): Promise<Uint8Array>;
+  stat(path: string): Promise<FileStatus | null>;
+  /** All files below a directory, recursively ('' is the root). Order unspecified. */
+  list(dir: string): Promise<FileStatus[]>;
+  /** Idempotent. */
+  delete(path: string): Promise<void>;
+  deleteMany(paths: readonly string[]): Promise<void>;
+  /** Recursive and idempotent. */
+  deleteDirectory(dir: string): Promise<void>;
+}

@@ -1,0 +1,220 @@
+import { randomUUID } from 'node:crypto';
+import { crc32c } from '../checksum.js';
+import { CorruptCheckpointError, IllegalStateUsageError, StorageNotFoundError } from '../errors.js';
+import type { FileSystem, FileWriter } from './file-system.js';
+import type { StreamStateHandle } from './handles.js';
+import { confinePath, joinPath } from './paths.js';
+import type {
+  CheckpointedStateScope,
+  CheckpointStateOutputStream,
+  CheckpointStorage,
+  CheckpointStorageLocation,
+  CheckpointStreamFactory,
+  CompletedCheckpointStorageLocation,
+} from './spi.js';
+import { verifyStreamBytes } from './verify.js';
+
+export const METADATA_FILE_NAME = '_metadata';
+export const SHARED_STATE_DIR = 'shared';
+export const TASK_OWNED_STATE_DIR = 'taskowned';
+
+export interface FsCheckpointStorageOptions {
+  /**
+   * 'checkpoints': the root is a job's checkpoint directory (chk-<id>/, shared/, taskowned/).
+   * 'savepoint': the root is one self-contained savepoint directory (files and _metadata in it).
+   */
+  readonly layout?: 'checkpoints' | 'savepoint';
+  /** Bytes buffered before a write goes to the file system. */
+  readonly writeBufferSize?: number;
+}
+
+/**
+ * Checkpoint storage over any FileSystem (Flink's FsCheckpointStorageAccess). Every file gets a
+ * random name, so a retried or concurrent checkpoint never overwrites another's bytes, and each
+ * handle records the file's size and CRC32C. A checkpoint is complete once `_metadata` exists;
+ * it is written last, atomically.
+ */
+export class FsCheckpointStorage implements CheckpointStorage {
+  readonly layout: 'checkpoints' | 'savepoint';
+  private readonly writeBufferSize: number;
+
+  constructor(
+    readonly fs: FileSystem,
+    options: FsCheckpointStorageOptions = {},
+  ) {
+    this.layout = options.layout ?? 'checkpoints';
+    this.writeBufferSize = options.writeBufferSize ?? 1 << 20;
+  }
+
+  get description(): string {
+    return `${this.layout === 'savepoint' ? 'savepoint' : 'checkpoint'} storage at ${this.fs.displayRoot}`;
+  }
+
+  exclusiveDir(checkpointId: number): string {
+    return this.layout === 'savepoint' ? '' : `chk-${checkpointId}`;
+  }
+
+  async initializeLocationForCheckpoint(checkpointId: number): Promise<CheckpointStorageLocation> {
+    if (!Number.isSafeInteger(checkpointId) || checkpointId < 0) {
+      throw new IllegalStateUsageError(undefined, `checkpoint id must be a non-negative integer, got ${checkpointId}`);
+    }
+    const dir = this.exclusiveDir(checkpointId);
+    const streamFactory: CheckpointStreamFactory = {
+      checkpointId,
+      createCheckpointStateOutputStream: (scope: CheckpointedStateScope) =>
+        new FsCheckpointStateOutputStream(this.fs, joinPath(scope === 'SHARED' && this.layout === 'checkpoints' ? SHARED_STATE_DIR : dir, randomUUID()), this.writeBufferSize),
+    };
+    return {
+      checkpointId,
+      pointer: dir,
+      streamFactory,
+      finalizeCheckpoint: async (metadata: Uint8Array) => {
+        const w = await this.fs.create(joinPath(dir, METADATA_FILE_NAME));
+        try {
+          await w.write(metadata);
+          await w.commit();
+        } catch (e) {
+          await w.abort().catch(() => {});
+          throw e;
+        }
+        return { checkpointId, pointer: dir, metadata, reader: this };
+      },
+      disposeOnFailure: async () => {
+        if (dir !== '') await this.fs.deleteDirectory(dir);
+      },
+    };
+  }
+
+  async resolveCheckpoint(pointer: string): Promise<CompletedCheckpointStorageLocation> {
+    const dir = confinePath(pointer);
+    const metaPath = joinPath(dir, METADATA_FILE_NAME);
+    let metadata: Uint8Array;
+    try {
+      metadata = await this.fs.read(metaPath);
+    } catch (e) {
+      if (e instanceof StorageNotFoundError) {
+        throw new StorageNotFoundError(`${this.fs.displayRoot}/${metaPath} (checkpoint '${pointer}' is not complete or does not exist)`);
+      }
+      throw e;
+    }
+    const m = /^chk-(\d+)$/.exec(dir);
+    return { checkpointId: m ? Number(m[1]) : -1, pointer: dir, metadata, reader: this };
+  }
+
+  async listCompletedCheckpoints(): Promise<string[]> {
+    if (this.layout === 'savepoint') {
+      return (await this.fs.stat(METADATA_FILE_NAME)) ? [''] : [];
+    }
+    const ids: number[] = [];
+    for (const f of await this.fs.list('')) {
+      const m = /^chk-(\d+)\/_metadata$/.exec(f.path);
+      if (m) ids.push(Number(m[1]));
+    }
+    return ids.sort((a, b) => a - b).map((id) => `chk-${id}`);
+  }
+
+  async discardStateHandle(handle: StreamStateHandle): Promise<void> {
+    if (handle.type === 'file') await this.fs.delete(handle.path);
+  }
+
+  async discardCheckpoint(checkpointId: number): Promise<void> {
+    const dir = this.exclusiveDir(checkpointId);
+    if (dir === '') throw new IllegalStateUsageError(undefined, 'a savepoint directory is discarded by deleting it');
+    // Metadata first: a half-deleted checkpoint must never look complete.
+    await this.fs.delete(joinPath(dir, METADATA_FILE_NAME));
+    await this.fs.deleteDirectory(dir);
+  }
+
+  async readFully(handle: StreamStateHandle, checkpointId?: number): Promise<Uint8Array> {
+    if (handle.type === 'bytes') return verifyStreamBytes(handle, handle.data, checkpointId);
+    const data = await this.readFile(handle.path, undefined, checkpointId);
+    return verifyStreamBytes(handle, data, checkpointId, this.fs.displayRoot);
+  }
+
+  async readRange(handle: StreamStateHandle, offset: number, length: number, checkpointId?: number): Promise<Uint8Array> {
+    const name = handle.type === 'file' ? `${this.fs.displayRoot}/${handle.path}` : `inline:${handle.name}`;
+    if (offset < 0 || length < 0 || offset + length > handle.size) {
+      throw new CorruptCheckpointError(name, `range [${offset}, +${length}) is outside the ${handle.size} bytes the handle declares`, checkpointId, offset);
+    }
+    if (handle.type === 'bytes') return handle.data.subarray(offset, offset + length);
+    const st = await this.fs.stat(handle.path);
+    if (st === null) throw new CorruptCheckpointError(name, 'file is missing', checkpointId);
+    if (st.size !== handle.size) {
+      throw new CorruptCheckpointError(name, `file has ${st.size} bytes, its handle says ${handle.size} (truncated or replaced)`, checkpointId);
+    }
+    return this.readFile(handle.path, { offset, length }, checkpointId);
+  }
+
+  private async readFile(path: string, range: { offset: number; length: number } | undefined, checkpointId?: number): Promise<Uint8Array> {
+    try {
+      return await this.fs.read(path, range);
+    } catch (e) {
+      if (e instanceof StorageNotFoundError) {
+        throw new CorruptCheckpointError(`${this.fs.displayRoot}/${path}`, 'file is missing', checkpointId, undefined, { cause: e });
+      }
+      throw e;
+    }
+  }
+}
+
+/** Buffers writes, computes the CRC32C on the fly, and commits the file atomically on close. */
+class FsCheckpointStateOutputStream implements CheckpointStateOutputStream {
+  private writer: Promise<FileWriter> | undefined;
+  private buffered: Uint8Array[] = [];
+  private bufferedBytes = 0;
+  private pos = 0;
+  private crc = 0;
+  private closed = false;
+
+  constructor(
+    private readonly fs: FileSystem,
+    private readonly path: string,
+    private readonly bufferSize: number,
+  ) {}
+
+  get position(): number {
+    return this.pos;
+  }
+
+  async write(bytes: Uint8Array): Promise<void> {
+    if (this.closed) throw new IllegalStateUsageError(undefined, `write to closed checkpoint stream '${this.path}'`);
+    if (bytes.length === 0) return;
+    this.crc = crc32c(bytes, this.crc);
+    this.pos += bytes.length;
+    this.buffered.push(bytes.slice());
+    this.bufferedBytes += bytes.length;
+    if (this.bufferedBytes >= this.bufferSize) await this.flushBuffer();
+  }
+
+  private async flushBuffer(): Promise<void> {
+    this.writer ??= this.fs.create(this.path);
+    const w = await this.writer;
+    const data = this.buffered.length === 1 ? this.buffered[0]! : Buffer.concat(this.buffered);
+    this.buffered = [];
+    this.bufferedBytes = 0;
+    if (data.length > 0) await w.write(data);
+  }
+
+  async closeAndGetHandle(): Promise<StreamStateHandle> {
+    if (this.closed) throw new IllegalStateUsageError(undefined, `checkpoint stream '${this.path}' closed twice`);
+    try {
+      await this.flushBuffer();
+      const w = await this.writer!;
+      await w.commit();
+      this.closed = true;
+    } catch (e) {
+      await this.abort();
+      throw e;
+    }
+    return { type: 'file', path: this.path, size: this.pos, checksum: this.crc };
+  }
+
+  async abort(): Promise<void> {
+    this.closed = true;
+    this.buffered = [];
+    if (this.writer !== undefined) {
+      const w = await this.writer.catch(() => undefined);
+      await w?.abort().catch(() => {});
+    }
+  }
+}

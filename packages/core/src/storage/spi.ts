@@ -1,0 +1,70 @@
+import type { StreamStateHandle } from './handles.js';
+
+/** Flink's CheckpointedStateScope: exclusive files belong to one checkpoint, shared ones to several. */
+export type CheckpointedStateScope = 'EXCLUSIVE' | 'SHARED';
+
+/** Writes one state file; the handle it returns carries the file's size and CRC32C. */
+export interface CheckpointStateOutputStream {
+  /** Bytes written so far: the offset the next write lands at. */
+  readonly position: number;
+  write(bytes: Uint8Array): Promise<void>;
+  /** Makes the bytes durable and returns their handle. */
+  closeAndGetHandle(): Promise<StreamStateHandle>;
+  /** Discards everything written; idempotent. */
+  abort(): Promise<void>;
+}
+
+/** Creates state output streams for one checkpoint (Flink's CheckpointStreamFactory). */
+export interface CheckpointStreamFactory {
+  readonly checkpointId: number;
+  createCheckpointStateOutputStream(scope: CheckpointedStateScope): CheckpointStateOutputStream;
+}
+
+/** Reads the bytes behind stream handles; verifies sizes and checksums before returning bytes. */
+export interface StateHandleReader {
+  /** The whole stream, after checking its size and CRC32C against the handle. */
+  readFully(handle: StreamStateHandle, checkpointId?: number): Promise<Uint8Array>;
+  /**
+   * A byte range. The caller verifies the range against a checksum it holds (e.g. per key group);
+   * the reader still checks that the stream has the size the handle says.
+   */
+  readRange(handle: StreamStateHandle, offset: number, length: number, checkpointId?: number): Promise<Uint8Array>;
+}
+
+/** Where one pending checkpoint writes (Flink's CheckpointStorageLocation). */
+export interface CheckpointStorageLocation {
+  readonly checkpointId: number;
+  /** An external pointer (path or URI) that resolveCheckpoint accepts once the checkpoint completed. */
+  readonly pointer: string;
+  readonly streamFactory: CheckpointStreamFactory;
+  /** Writes the metadata, last and atomically: from then on the checkpoint is complete. */
+  finalizeCheckpoint(metadata: Uint8Array): Promise<CompletedCheckpointStorageLocation>;
+  /** Deletes what this checkpoint wrote to its exclusive location (aborted or failed checkpoints). */
+  disposeOnFailure(): Promise<void>;
+}
+
+export interface CompletedCheckpointStorageLocation {
+  readonly checkpointId: number;
+  readonly pointer: string;
+  /** The metadata bytes, verified against their checksum. */
+  readonly metadata: Uint8Array;
+  /** Reads the state handles referenced by this checkpoint (paths relative to its root). */
+  readonly reader: StateHandleReader;
+}
+
+/**
+ * Checkpoint storage (Flink's CheckpointStorage plus CheckpointStorageAccess). A storage is bound
+ * to one root: a job's checkpoint directory, or one savepoint directory.
+ */
+export interface CheckpointStorage extends StateHandleReader {
+  readonly description: string;
+  initializeLocationForCheckpoint(checkpointId: number): Promise<CheckpointStorageLocation>;
+  /** Resolves a completed checkpoint; fails if its metadata is missing or corrupt. */
+  resolveCheckpoint(pointer: string): Promise<CompletedCheckpointStorageLocation>;
+  /** Pointers of completed checkpoints under this root, oldest first. */
+  listCompletedCheckpoints(): Promise<string[]>;
+  /** Deletes the bytes behind a handle; idempotent. */
+  discardStateHandle(handle: StreamStateHandle): Promise<void>;
+  /** Deletes a completed (subsumed) checkpoint's exclusive files and metadata. */
+  discardCheckpoint(checkpointId: number): Promise<void>;
+}

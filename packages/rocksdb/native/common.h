@@ -1,0 +1,363 @@
+// flowstate native RocksDB binding — shared declarations.
+//
+// Threading model: every JS-visible method runs on the JS thread of the
+// environment that created the object. The only work that leaves that thread is
+// the body (Execute) of the AsyncWorkers for createCheckpoint / compactRange /
+// ingestExternalFile / SstFileWriter.finish; those hold a shared_ptr to the
+// DbState and are counted in DbState::pending_async_, which close() and
+// dropColumnFamily() wait on before touching handles the worker may use.
+//
+// Ownership model (no raw back-pointers from children to parents):
+//   DbWrap (JS Database) ──shared_ptr──► DbState ◄──shared_ptr── IterWrap / SnapshotWrap / async workers
+//   DbState owns the rocksdb::DB*, the ColumnFamilyHandle*s (via CfRef), the
+//   live rocksdb::Iterator*s (via IterRef) and the live rocksdb::Snapshot*s
+//   (via SnapshotRef). Children hold shared_ptrs to their *Ref record; the
+//   record's raw rocksdb pointer is nulled exactly once, by DbState, when the
+//   resource is released (explicitly, by close(), or by drop).
+#pragma once
+
+#include <napi.h>
+
+#include <rocksdb/db.h>
+#include <rocksdb/merge_operator.h>
+#include <rocksdb/options.h>
+#include <rocksdb/slice.h>
+#include <rocksdb/snapshot.h>
+#include <rocksdb/sst_file_writer.h>
+#include <rocksdb/status.h>
+#include <rocksdb/write_batch.h>
+
+#include <condition_variable>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+// Always-on invariant check (independent of NDEBUG): an invariant violation in
+// the binding is a bug, and continuing could corrupt memory, so abort loudly.
+#define FS_CHECK(cond)                                                              \
+  do {                                                                              \
+    if (!(cond)) {                                                                  \
+      std::fprintf(stderr, "flowstate_rocksdb: invariant failed: %s (%s:%d)\n", #cond, \
+                   __FILE__, __LINE__);                                             \
+      std::abort();                                                                 \
+    }                                                                               \
+  } while (0)
+
+namespace flowstate {
+
+// ---- error codes -----------------------------------------------------------
+// Binding-level codes (RocksDB status codes are mapped in errors.cc).
+constexpr const char* kErrClosed = "ROCKSDB_CLOSED";
+constexpr const char* kErrInvalidArgument = "ROCKSDB_INVALID_ARGUMENT";
+constexpr const char* kErrBusy = "ROCKSDB_BUSY";
+constexpr const char* kErrCfDropped = "ROCKSDB_COLUMN_FAMILY_DROPPED";
+
+// Per-environment data (constructors + JS error factory).
+struct AddonData {
+  Napi::FunctionReference db_ctor;
+  Napi::FunctionReference cf_ctor;
+  Napi::FunctionReference snapshot_ctor;
+  Napi::FunctionReference iterator_ctor;
+  Napi::FunctionReference batch_ctor;
+  Napi::FunctionReference sst_writer_ctor;
+  // (code, message, path, status) => Error. Installed from TypeScript so that
+  // native errors are real `RocksDBError` instances.
+  Napi::FunctionReference error_factory;
+};
+
+AddonData* GetAddonData(Napi::Env env);
+
+// Builds a JS error (a RocksDBError when the factory is installed).
+Napi::Error MakeError(Napi::Env env, const char* code, const std::string& message,
+                      const std::string& path, const std::string& status = std::string());
+Napi::Error MakeStatusError(Napi::Env env, const rocksdb::Status& s, const std::string& path);
+const char* StatusCode(const rocksdb::Status& s);
+
+[[noreturn]] inline void Throw(Napi::Env env, const char* code, const std::string& message,
+                               const std::string& path = std::string()) {
+  throw MakeError(env, code, message, path);
+}
+inline void ThrowIfError(Napi::Env env, const rocksdb::Status& s, const std::string& path) {
+  if (!s.ok()) throw MakeStatusError(env, s, path);
+}
+
+// ---- type tags (guard ObjectWrap::Unwrap against type confusion) -----------
+extern const napi_type_tag kDbTag;
+extern const napi_type_tag kCfTag;
+extern const napi_type_tag kSnapshotTag;
+extern const napi_type_tag kIteratorTag;
+extern const napi_type_tag kBatchTag;
+extern const napi_type_tag kSstWriterTag;
+
+// ---- argument helpers ------------------------------------------------------
+// Returns a Slice that aliases the Uint8Array's memory; valid for the duration
+// of the current native call only (never stored, never used off-thread).
+rocksdb::Slice ArgBytes(const Napi::Env& env, const Napi::Value& v, const char* what);
+std::string ArgString(const Napi::Env& env, const Napi::Value& v, const char* what);
+bool IsNullish(const Napi::Value& v);
+Napi::Buffer<char> ToBuffer(Napi::Env env, const rocksdb::Slice& s);
+
+// ---- merge operator --------------------------------------------------------
+std::shared_ptr<rocksdb::MergeOperator> ListAppendMergeOperator();
+
+// ---- shared records --------------------------------------------------------
+struct CfRef {
+  rocksdb::ColumnFamilyHandle* handle = nullptr;  // owned by DbState; null once dropped/closed
+  std::string name;
+  uint32_t id = 0;
+  uint64_t db_id = 0;
+  bool dropped = false;
+};
+
+struct SnapshotRef {
+  const rocksdb::Snapshot* snap = nullptr;  // null once actually released
+  uint64_t db_id = 0;
+  uint64_t sequence = 0;
+  bool user_released = false;  // release() called (or DB closed)
+  uint32_t pins = 0;           // open iterators reading at this snapshot
+};
+
+struct IterRef {
+  // Field order matters: `it` is declared last so it is destroyed first, before
+  // the bound strings its ReadOptions point into.
+  std::string lower, upper;
+  rocksdb::Slice lower_slice, upper_slice;
+  std::shared_ptr<SnapshotRef> snapshot;
+  std::shared_ptr<CfRef> cf;
+  std::unique_ptr<rocksdb::Iterator> it;  // null once closed/invalidated
+};
+
+// Options resolved from the JS `open` options object.
+struct DbConfig {
+  bool create_if_missing = true;
+  bool create_missing_column_families = false;
+  uint64_t block_cache_size = 32ull << 20;
+  uint64_t write_buffer_size = 64ull << 20;
+  int max_write_buffer_number = 2;
+  rocksdb::CompressionType compression = rocksdb::kSnappyCompression;
+  bool disable_wal = false;
+  bool atomic_flush = false;
+  uint32_t fixed_prefix_length = 0;  // 0 = no prefix extractor
+  bool has_column_families = false;
+  std::vector<std::string> column_families;
+};
+
+// Parse the JS options object used by both open() and SstFileWriter.
+DbConfig ParseConfig(const Napi::Env& env, const Napi::Value& v);
+rocksdb::DBOptions MakeDbOptions(const DbConfig& c);
+rocksdb::ColumnFamilyOptions MakeCfOptions(const DbConfig& c);
+
+class DbState {
+ public:
+  DbState();
+  ~DbState();
+  DbState(const DbState&) = delete;
+  DbState& operator=(const DbState&) = delete;
+
+  // All of the following run on the JS thread.
+  rocksdb::Status Open(const std::string& path, const DbConfig& config);
+  rocksdb::Status Close();  // idempotent; invalidates every child
+  bool closed() const { return db_ == nullptr; }
+  rocksdb::DB* db() const { return db_; }
+
+  void TrackIterator(const std::shared_ptr<IterRef>& ref);
+  void CloseIterator(const std::shared_ptr<IterRef>& ref);
+  std::shared_ptr<SnapshotRef> NewSnapshot();
+  void ReleaseSnapshot(const std::shared_ptr<SnapshotRef>& ref);  // user release
+  rocksdb::Status CreateColumnFamily(const std::string& name, std::shared_ptr<CfRef>* out);
+  rocksdb::Status DropColumnFamily(const std::shared_ptr<CfRef>& cf);
+
+  // Async bookkeeping (BeginAsync on JS thread, EndAsync on a worker thread).
+  void BeginAsync();
+  void EndAsync();
+  void WaitForAsync();
+
+  uint64_t id() const { return id_; }
+  const std::string& path() const { return path_; }
+  const DbConfig& config() const { return config_; }
+  const rocksdb::ColumnFamilyOptions& cf_options() const { return cf_options_; }
+  const rocksdb::WriteOptions& write_options() const { return write_options_; }
+  const std::map<std::string, std::shared_ptr<CfRef>>& cfs() const { return cfs_; }
+
+ private:
+  void MaybeReleaseSnapshot(const std::shared_ptr<SnapshotRef>& ref);
+
+  uint64_t id_;
+  std::string path_;
+  DbConfig config_;
+  rocksdb::DB* db_ = nullptr;
+  rocksdb::ColumnFamilyOptions cf_options_;
+  rocksdb::WriteOptions write_options_;
+  std::map<std::string, std::shared_ptr<CfRef>> cfs_;
+  std::unordered_set<std::shared_ptr<SnapshotRef>> snapshots_;
+  std::unordered_set<std::shared_ptr<IterRef>> iterators_;
+
+  std::mutex async_mu_;
+  std::condition_variable async_cv_;
+  int pending_async_ = 0;
+};
+
+// ---- JS classes --------------------------------------------------------------
+class CfWrap : public Napi::ObjectWrap<CfWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+  static Napi::Object New(Napi::Env env, const std::shared_ptr<CfRef>& ref);
+  explicit CfWrap(const Napi::CallbackInfo& info);
+  const std::shared_ptr<CfRef>& ref() const { return ref_; }
+
+ private:
+  Napi::Value Name(const Napi::CallbackInfo& info);
+  Napi::Value Id(const Napi::CallbackInfo& info);
+  Napi::Value IsValid(const Napi::CallbackInfo& info);
+  Napi::Value IsDropped(const Napi::CallbackInfo& info);
+  std::shared_ptr<CfRef> ref_;
+};
+
+class SnapshotWrap : public Napi::ObjectWrap<SnapshotWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+  static Napi::Object New(Napi::Env env, const std::shared_ptr<DbState>& state,
+                          const std::shared_ptr<SnapshotRef>& ref);
+  explicit SnapshotWrap(const Napi::CallbackInfo& info);
+  ~SnapshotWrap() override;
+  const std::shared_ptr<SnapshotRef>& ref() const { return ref_; }
+
+ private:
+  Napi::Value Release(const Napi::CallbackInfo& info);
+  Napi::Value IsReleased(const Napi::CallbackInfo& info);
+  Napi::Value Sequence(const Napi::CallbackInfo& info);
+  std::shared_ptr<DbState> state_;
+  std::shared_ptr<SnapshotRef> ref_;
+};
+
+class IterWrap : public Napi::ObjectWrap<IterWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+  static Napi::Object New(Napi::Env env, const std::shared_ptr<DbState>& state,
+                          const std::shared_ptr<IterRef>& ref);
+  explicit IterWrap(const Napi::CallbackInfo& info);
+  ~IterWrap() override;
+
+ private:
+  rocksdb::Iterator* Live(const Napi::Env& env);
+  void CheckStatus(const Napi::Env& env, rocksdb::Iterator* it);
+  rocksdb::Iterator* LiveValid(const Napi::Env& env, const char* op);
+  Napi::Value Seek(const Napi::CallbackInfo& info);
+  Napi::Value SeekForPrev(const Napi::CallbackInfo& info);
+  Napi::Value SeekToFirst(const Napi::CallbackInfo& info);
+  Napi::Value SeekToLast(const Napi::CallbackInfo& info);
+  Napi::Value Valid(const Napi::CallbackInfo& info);
+  Napi::Value Next(const Napi::CallbackInfo& info);
+  Napi::Value Prev(const Napi::CallbackInfo& info);
+  Napi::Value Key(const Napi::CallbackInfo& info);
+  Napi::Value Value(const Napi::CallbackInfo& info);
+  Napi::Value NextBatch(const Napi::CallbackInfo& info);
+  Napi::Value Close(const Napi::CallbackInfo& info);
+  Napi::Value IsClosed(const Napi::CallbackInfo& info);
+  std::shared_ptr<DbState> state_;
+  std::shared_ptr<IterRef> ref_;
+};
+
+class BatchWrap : public Napi::ObjectWrap<BatchWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+  explicit BatchWrap(const Napi::CallbackInfo& info);
+  rocksdb::WriteBatch* batch() { return &batch_; }
+  uint64_t db_id() const { return db_id_; }
+
+ private:
+  rocksdb::ColumnFamilyHandle* Cf(const Napi::Env& env, const Napi::Value& v);
+  Napi::Value Put(const Napi::CallbackInfo& info);
+  Napi::Value Delete(const Napi::CallbackInfo& info);
+  Napi::Value Merge(const Napi::CallbackInfo& info);
+  Napi::Value DeleteRange(const Napi::CallbackInfo& info);
+  Napi::Value Clear(const Napi::CallbackInfo& info);
+  Napi::Value Count(const Napi::CallbackInfo& info);
+  Napi::Value DataSize(const Napi::CallbackInfo& info);
+  rocksdb::WriteBatch batch_;
+  uint64_t db_id_ = 0;  // DB whose column families this batch references (0 = none yet)
+};
+
+class SstWriterWrap : public Napi::ObjectWrap<SstWriterWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+  explicit SstWriterWrap(const Napi::CallbackInfo& info);
+  ~SstWriterWrap() override;
+  void Configure(const rocksdb::Options& options);
+
+ private:
+  class FinishWorker;
+  rocksdb::SstFileWriter* Opened(const Napi::Env& env);
+  Napi::Value ConfigureJs(const Napi::CallbackInfo& info);
+  Napi::Value Open(const Napi::CallbackInfo& info);
+  Napi::Value Put(const Napi::CallbackInfo& info);
+  Napi::Value Merge(const Napi::CallbackInfo& info);
+  Napi::Value Delete(const Napi::CallbackInfo& info);
+  Napi::Value DeleteRange(const Napi::CallbackInfo& info);
+  Napi::Value Finish(const Napi::CallbackInfo& info);
+  Napi::Value FinishAsync(const Napi::CallbackInfo& info);
+  Napi::Value FileSize(const Napi::CallbackInfo& info);
+  Napi::Value Abandon(const Napi::CallbackInfo& info);
+  Napi::Value State(const Napi::CallbackInfo& info);
+  void Reset();
+
+  std::unique_ptr<rocksdb::Options> options_;
+  std::unique_ptr<rocksdb::SstFileWriter> writer_;
+  std::string path_;
+  bool opened_ = false;
+  bool busy_ = false;  // an async finish is running on a worker thread
+};
+
+class DbWrap : public Napi::ObjectWrap<DbWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+  explicit DbWrap(const Napi::CallbackInfo& info);
+  ~DbWrap() override;
+
+ private:
+  class OpWorker;
+  DbState* Live(const Napi::Env& env);
+  std::shared_ptr<CfRef> Cf(const Napi::Env& env, const Napi::Value& v);
+  std::shared_ptr<SnapshotRef> Snap(const Napi::Env& env, const Napi::Value& v);
+
+  Napi::Value Open(const Napi::CallbackInfo& info);
+  Napi::Value Close(const Napi::CallbackInfo& info);
+  Napi::Value IsClosed(const Napi::CallbackInfo& info);
+  Napi::Value Path(const Napi::CallbackInfo& info);
+  Napi::Value GetColumnFamily(const Napi::CallbackInfo& info);
+  Napi::Value ListColumnFamilies(const Napi::CallbackInfo& info);
+  Napi::Value CreateColumnFamily(const Napi::CallbackInfo& info);
+  Napi::Value DropColumnFamily(const Napi::CallbackInfo& info);
+  Napi::Value Get(const Napi::CallbackInfo& info);
+  Napi::Value Put(const Napi::CallbackInfo& info);
+  Napi::Value Delete(const Napi::CallbackInfo& info);
+  Napi::Value Merge(const Napi::CallbackInfo& info);
+  Napi::Value DeleteRange(const Napi::CallbackInfo& info);
+  Napi::Value Write(const Napi::CallbackInfo& info);
+  Napi::Value Flush(const Napi::CallbackInfo& info);
+  Napi::Value CompactRange(const Napi::CallbackInfo& info);
+  Napi::Value CompactRangeAsync(const Napi::CallbackInfo& info);
+  Napi::Value GetSnapshot(const Napi::CallbackInfo& info);
+  Napi::Value NewIterator(const Napi::CallbackInfo& info);
+  Napi::Value CreateCheckpoint(const Napi::CallbackInfo& info);
+  Napi::Value CreateCheckpointAsync(const Napi::CallbackInfo& info);
+  Napi::Value GetLiveFilesMetaData(const Napi::CallbackInfo& info);
+  Napi::Value IngestExternalFile(const Napi::CallbackInfo& info);
+  Napi::Value IngestExternalFileAsync(const Napi::CallbackInfo& info);
+  Napi::Value CreateSstFileWriter(const Napi::CallbackInfo& info);
+  Napi::Value GetProperty(const Napi::CallbackInfo& info);
+  Napi::Value LatestSequenceNumber(const Napi::CallbackInfo& info);
+
+  std::shared_ptr<DbState> state_;
+};
+
+// Free functions exported on the module.
+Napi::Value ListColumnFamiliesOfPath(const Napi::CallbackInfo& info);
+
+}  // namespace flowstate

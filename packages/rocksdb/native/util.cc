@@ -1,0 +1,268 @@
+// Errors, argument conversion, options parsing and the list-append merge operator.
+#include "common.h"
+
+#include <rocksdb/cache.h>
+#include <rocksdb/slice_transform.h>
+#include <rocksdb/table.h>
+
+#include <deque>
+
+namespace flowstate {
+
+// Arbitrary but fixed 128-bit tags; one per native class.
+const napi_type_tag kDbTag = {0x8b3f6a1e52c04d11ULL, 0x9a7d6c2f1e0b3a41ULL};
+const napi_type_tag kCfTag = {0x8b3f6a1e52c04d11ULL, 0x9a7d6c2f1e0b3a42ULL};
+const napi_type_tag kSnapshotTag = {0x8b3f6a1e52c04d11ULL, 0x9a7d6c2f1e0b3a43ULL};
+const napi_type_tag kIteratorTag = {0x8b3f6a1e52c04d11ULL, 0x9a7d6c2f1e0b3a44ULL};
+const napi_type_tag kBatchTag = {0x8b3f6a1e52c04d11ULL, 0x9a7d6c2f1e0b3a45ULL};
+const napi_type_tag kSstWriterTag = {0x8b3f6a1e52c04d11ULL, 0x9a7d6c2f1e0b3a46ULL};
+
+AddonData* GetAddonData(Napi::Env env) {
+  AddonData* data = env.GetInstanceData<AddonData>();
+  FS_CHECK(data != nullptr);
+  return data;
+}
+
+const char* StatusCode(const rocksdb::Status& s) {
+  switch (s.code()) {
+    case rocksdb::Status::kOk: return "ROCKSDB_OK";
+    case rocksdb::Status::kNotFound: return "ROCKSDB_NOT_FOUND";
+    case rocksdb::Status::kCorruption: return "ROCKSDB_CORRUPTION";
+    case rocksdb::Status::kNotSupported: return "ROCKSDB_NOT_SUPPORTED";
+    case rocksdb::Status::kInvalidArgument: return "ROCKSDB_INVALID_ARGUMENT";
+    case rocksdb::Status::kIOError: return "ROCKSDB_IO_ERROR";
+    case rocksdb::Status::kMergeInProgress: return "ROCKSDB_MERGE_IN_PROGRESS";
+    case rocksdb::Status::kIncomplete: return "ROCKSDB_INCOMPLETE";
+    case rocksdb::Status::kShutdownInProgress: return "ROCKSDB_SHUTDOWN_IN_PROGRESS";
+    case rocksdb::Status::kTimedOut: return "ROCKSDB_TIMED_OUT";
+    case rocksdb::Status::kAborted: return "ROCKSDB_ABORTED";
+    case rocksdb::Status::kBusy: return "ROCKSDB_BUSY";
+    case rocksdb::Status::kExpired: return "ROCKSDB_EXPIRED";
+    case rocksdb::Status::kTryAgain: return "ROCKSDB_TRY_AGAIN";
+    case rocksdb::Status::kCompactionTooLarge: return "ROCKSDB_COMPACTION_TOO_LARGE";
+    case rocksdb::Status::kColumnFamilyDropped: return kErrCfDropped;
+    default: return "ROCKSDB_UNKNOWN";
+  }
+}
+
+Napi::Error MakeError(Napi::Env env, const char* code, const std::string& message,
+                      const std::string& path, const std::string& status) {
+  AddonData* data = GetAddonData(env);
+  if (!data->error_factory.IsEmpty()) {
+    Napi::Value codeV = Napi::String::New(env, code);
+    Napi::Value msgV = Napi::String::New(env, message);
+    Napi::Value pathV = path.empty() ? env.Undefined() : Napi::String::New(env, path);
+    Napi::Value statusV = status.empty() ? env.Undefined() : Napi::String::New(env, status);
+    napi_value result = nullptr;
+    napi_value argv[] = {codeV, msgV, pathV, statusV};
+    napi_status st = napi_call_function(env, env.Undefined(), data->error_factory.Value(), 4,
+                                        argv, &result);
+    if (st == napi_ok && result != nullptr) {
+      return Napi::Error(env, result);
+    }
+    // The factory itself threw: clear that exception and fall back below.
+    bool pending = false;
+    if (napi_is_exception_pending(env, &pending) == napi_ok && pending) {
+      napi_value ignored;
+      napi_get_and_clear_last_exception(env, &ignored);
+    }
+  }
+  std::string full = message;
+  if (!path.empty()) full += " (db: " + path + ")";
+  Napi::Error err = Napi::Error::New(env, full);
+  err.Set("code", Napi::String::New(env, code));
+  if (!path.empty()) err.Set("path", Napi::String::New(env, path));
+  return err;
+}
+
+Napi::Error MakeStatusError(Napi::Env env, const rocksdb::Status& s, const std::string& path) {
+  std::string text = s.ToString();
+  return MakeError(env, StatusCode(s), text, path, text);
+}
+
+bool IsNullish(const Napi::Value& v) { return v.IsUndefined() || v.IsNull(); }
+
+rocksdb::Slice ArgBytes(const Napi::Env& env, const Napi::Value& v, const char* what) {
+  napi_typedarray_type type;
+  size_t length = 0;
+  void* data = nullptr;
+  bool is_ta = false;
+  if (napi_is_typedarray(env, v, &is_ta) != napi_ok || !is_ta) {
+    Throw(env, kErrInvalidArgument, std::string(what) + " must be a Uint8Array");
+  }
+  if (napi_get_typedarray_info(env, v, &type, &length, &data, nullptr, nullptr) != napi_ok ||
+      type != napi_uint8_array) {
+    Throw(env, kErrInvalidArgument, std::string(what) + " must be a Uint8Array");
+  }
+  if (data == nullptr) {
+    FS_CHECK(length == 0);
+    return rocksdb::Slice("", 0);
+  }
+  return rocksdb::Slice(static_cast<const char*>(data), length);
+}
+
+std::string ArgString(const Napi::Env& env, const Napi::Value& v, const char* what) {
+  if (!v.IsString()) Throw(env, kErrInvalidArgument, std::string(what) + " must be a string");
+  return v.As<Napi::String>().Utf8Value();
+}
+
+Napi::Buffer<char> ToBuffer(Napi::Env env, const rocksdb::Slice& s) {
+  return Napi::Buffer<char>::Copy(env, s.data(), s.size());
+}
+
+// ---- merge operator --------------------------------------------------------
+//
+// `flowstate.list-append`
+//
+// Encoding contract (shared with the TypeScript state backend): a stored value
+// and every merge operand are each a sequence of zero or more *elements*, where
+// one element is
+//
+//     [u32 big-endian byte length L][L bytes of payload]
+//
+// Because a concatenation of two well-formed sequences is again a well-formed
+// sequence, appending is plain byte concatenation:
+//
+//     full merge    : existing_value ++ operand_1 ++ ... ++ operand_n
+//     partial merge : operand_1 ++ ... ++ operand_n   (associative)
+//
+// The operator never parses the framing (so it can't fail and never returns a
+// Corruption status); producers are responsible for writing well-formed
+// sequences. An empty operand is the empty sequence (appends nothing).
+namespace {
+class ListAppendOperator final : public rocksdb::MergeOperator {
+ public:
+  const char* Name() const override { return "flowstate.list-append"; }
+
+  bool FullMergeV2(const MergeOperationInput& in, MergeOperationOutput* out) const override {
+    size_t total = in.existing_value != nullptr ? in.existing_value->size() : 0;
+    for (const rocksdb::Slice& op : in.operand_list) total += op.size();
+    std::string& nv = out->new_value;
+    nv.clear();
+    nv.reserve(total);
+    if (in.existing_value != nullptr) nv.append(in.existing_value->data(), in.existing_value->size());
+    for (const rocksdb::Slice& op : in.operand_list) nv.append(op.data(), op.size());
+    FS_CHECK(nv.size() == total);
+    return true;
+  }
+
+  bool PartialMerge(const rocksdb::Slice& /*key*/, const rocksdb::Slice& left,
+                    const rocksdb::Slice& right, std::string* new_value,
+                    rocksdb::Logger* /*logger*/) const override {
+    new_value->clear();
+    new_value->reserve(left.size() + right.size());
+    new_value->append(left.data(), left.size());
+    new_value->append(right.data(), right.size());
+    return true;
+  }
+
+  bool PartialMergeMulti(const rocksdb::Slice& /*key*/,
+                         const std::deque<rocksdb::Slice>& operands, std::string* new_value,
+                         rocksdb::Logger* /*logger*/) const override {
+    size_t total = 0;
+    for (const rocksdb::Slice& op : operands) total += op.size();
+    new_value->clear();
+    new_value->reserve(total);
+    for (const rocksdb::Slice& op : operands) new_value->append(op.data(), op.size());
+    return true;
+  }
+};
+}  // namespace
+
+std::shared_ptr<rocksdb::MergeOperator> ListAppendMergeOperator() {
+  static const std::shared_ptr<rocksdb::MergeOperator> op = std::make_shared<ListAppendOperator>();
+  return op;
+}
+
+// ---- options -----------------------------------------------------------------
+namespace {
+bool GetBool(const Napi::Env& env, const Napi::Object& o, const char* key, bool def) {
+  Napi::Value v = o.Get(key);
+  if (IsNullish(v)) return def;
+  if (!v.IsBoolean()) Throw(env, kErrInvalidArgument, std::string("option ") + key + " must be a boolean");
+  return v.As<Napi::Boolean>().Value();
+}
+
+uint64_t GetUint(const Napi::Env& env, const Napi::Object& o, const char* key, uint64_t def,
+                 uint64_t min, uint64_t max) {
+  Napi::Value v = o.Get(key);
+  if (IsNullish(v)) return def;
+  if (!v.IsNumber()) Throw(env, kErrInvalidArgument, std::string("option ") + key + " must be a number");
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (!(d >= static_cast<double>(min) && d <= static_cast<double>(max)) || d != static_cast<double>(static_cast<uint64_t>(d))) {
+    Throw(env, kErrInvalidArgument,
+          std::string("option ") + key + " must be an integer in [" + std::to_string(min) + ", " +
+              std::to_string(max) + "]");
+  }
+  return static_cast<uint64_t>(d);
+}
+}  // namespace
+
+DbConfig ParseConfig(const Napi::Env& env, const Napi::Value& v) {
+  DbConfig c;
+  if (IsNullish(v)) return c;
+  if (!v.IsObject()) Throw(env, kErrInvalidArgument, "options must be an object");
+  Napi::Object o = v.As<Napi::Object>();
+  c.create_if_missing = GetBool(env, o, "createIfMissing", c.create_if_missing);
+  c.create_missing_column_families =
+      GetBool(env, o, "createMissingColumnFamilies", c.create_missing_column_families);
+  c.block_cache_size = GetUint(env, o, "blockCacheSize", c.block_cache_size, 0, 1ull << 50);
+  c.write_buffer_size = GetUint(env, o, "writeBufferSize", c.write_buffer_size, 64 << 10, 1ull << 40);
+  c.max_write_buffer_number = static_cast<int>(
+      GetUint(env, o, "maxWriteBufferNumber", static_cast<uint64_t>(c.max_write_buffer_number), 2, 1024));
+  c.disable_wal = GetBool(env, o, "disableWAL", c.disable_wal);
+  c.atomic_flush = GetBool(env, o, "atomicFlush", c.atomic_flush);
+  c.fixed_prefix_length = static_cast<uint32_t>(GetUint(env, o, "fixedPrefixLength", 0, 0, 1u << 20));
+  Napi::Value comp = o.Get("compression");
+  if (!IsNullish(comp)) {
+    std::string s = ArgString(env, comp, "option compression");
+    if (s == "none") c.compression = rocksdb::kNoCompression;
+    else if (s == "snappy") c.compression = rocksdb::kSnappyCompression;
+    else if (s == "lz4") c.compression = rocksdb::kLZ4Compression;
+    else if (s == "zstd") c.compression = rocksdb::kZSTD;
+    else Throw(env, kErrInvalidArgument, "option compression must be one of none|snappy|lz4|zstd, got '" + s + "'");
+  }
+  Napi::Value cfs = o.Get("columnFamilies");
+  if (!IsNullish(cfs)) {
+    if (!cfs.IsArray()) Throw(env, kErrInvalidArgument, "option columnFamilies must be an array of strings");
+    Napi::Array arr = cfs.As<Napi::Array>();
+    c.has_column_families = true;
+    for (uint32_t i = 0; i < arr.Length(); ++i) {
+      c.column_families.push_back(ArgString(env, arr.Get(i), "column family name"));
+    }
+  }
+  return c;
+}
+
+rocksdb::DBOptions MakeDbOptions(const DbConfig& c) {
+  rocksdb::DBOptions o;
+  o.create_if_missing = c.create_if_missing;
+  o.create_missing_column_families = c.create_missing_column_families;
+  o.atomic_flush = c.atomic_flush;
+  // Keep the info LOG small; it is diagnostics only.
+  o.keep_log_file_num = 4;
+  o.max_log_file_size = 8 << 20;
+  return o;
+}
+
+rocksdb::ColumnFamilyOptions MakeCfOptions(const DbConfig& c) {
+  rocksdb::ColumnFamilyOptions o;
+  o.write_buffer_size = static_cast<size_t>(c.write_buffer_size);
+  o.max_write_buffer_number = c.max_write_buffer_number;
+  o.compression = c.compression;
+  o.merge_operator = ListAppendMergeOperator();
+  if (c.fixed_prefix_length > 0) {
+    o.prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(c.fixed_prefix_length));
+  }
+  rocksdb::BlockBasedTableOptions t;
+  if (c.block_cache_size == 0) {
+    t.no_block_cache = true;
+  } else {
+    // One LRU cache per DbConfig, shared by every column family created from it.
+    t.block_cache = rocksdb::NewLRUCache(static_cast<size_t>(c.block_cache_size));
+  }
+  o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
+  return o;
+}
+
+}  // namespace flowstate

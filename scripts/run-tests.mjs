@@ -1,0 +1,46 @@
+#!/usr/bin/env node
+// Runs every compiled test file (`dist/**/*.test.js`) of every workspace with node's own
+// test runner. Node 20 has no glob support in `node --test`, so we collect the files here.
+// Usage: node scripts/run-tests.mjs [substring filter...]
+import { readdirSync, statSync, existsSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const roots = ['packages', 'conformance', 'test', 'bench', 'examples'];
+
+function walk(dir, out) {
+  for (const name of readdirSync(dir)) {
+    if (name === 'node_modules') continue;
+    const p = join(dir, name);
+    const st = statSync(p);
+    if (st.isDirectory()) walk(p, out);
+    else if (name.endsWith('.test.js') && p.includes(`${'dist'}`)) out.push(p);
+  }
+  return out;
+}
+
+const files = [];
+for (const r of roots) {
+  const p = join(root, r);
+  if (existsSync(p)) walk(p, files);
+}
+const filters = process.argv.slice(2);
+const selected = files
+  .map((f) => relative(root, f))
+  .filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)))
+  .sort();
+if (selected.length === 0) {
+  console.error('run-tests: no test files found (did the build run?)');
+  process.exit(1);
+}
+const concurrency = process.env.FLOWSTATE_TEST_CONCURRENCY ?? '2';
+const started = Date.now();
+const res = spawnSync(
+  process.execPath,
+  ['--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...selected],
+  { cwd: root, stdio: 'inherit' },
+);
+console.log(`run-tests: ${selected.length} test files, wall time ${((Date.now() - started) / 1000).toFixed(1)} s`);
+process.exit(res.status ?? 1);
