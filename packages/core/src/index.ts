@@ -17,3 +17,8 @@ export * from './storage/verify.js';
 export * from './storage/memory-file-system.js';
 export * from './storage/fs-checkpoint-storage.js';
 export * from './storage/jobmanager-checkpoint-storage.js';
+export * from './backend/spi.js';
+export * from './snapshot/keyed-state-stream.js';
+export * from './snapshot/operator-state-stream.js';
+export * from './snapshot/operator-state-repartitioner.js';
+export * from './checkpoint/metadata.js';

@@ -305,7 +305,6 @@ class SstWriterWrap : public Napi::ObjectWrap<SstWriterWrap> {
   Napi::Value FileSize(const Napi::CallbackInfo& info);
   Napi::Value Abandon(const Napi::CallbackInfo& info);
   Napi::Value State(const Napi::CallbackInfo& info);
-  void Reset();
 
   std::unique_ptr<rocksdb::Options> options_;
   std::unique_ptr<rocksdb::SstFileWriter> writer_;

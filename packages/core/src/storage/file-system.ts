@@ -9,6 +9,7 @@ export interface FileStatus {
 }
 
 export interface FileWriter {
+  /** Once the returned promise resolves the writer holds no reference to `chunk`: callers reuse buffers. */
   write(chunk: Uint8Array): Promise<void>;
   /** Makes the file durable and visible under its final name, atomically. */
   commit(): Promise<void>;
@@ -27,7 +28,7 @@ export interface FileSystem {
   /** Human-readable root for messages; never contains credentials. */
   readonly displayRoot: string;
   create(path: string): Promise<FileWriter>;
-  /** The whole file or a range of it. A range past the end of the file is an error. */
+  /** The whole file or a range of it, in a buffer the caller owns. A range past the end of the file is an error. */
   read(path: string, range?: ReadRange): Promise<Uint8Array>;
   stat(path: string): Promise<FileStatus | null>;
   /** All files below a directory, recursively ('' is the root). Order unspecified. */

@@ -181,7 +181,8 @@ class FsCheckpointStateOutputStream implements CheckpointStateOutputStream {
     if (bytes.length === 0) return;
     this.crc = crc32c(bytes, this.crc);
     this.pos += bytes.length;
-    this.buffered.push(bytes.slice());
+    // A copy: Buffer#slice would share memory with a buffer the caller is free to reuse.
+    this.buffered.push(Buffer.from(bytes));
     this.bufferedBytes += bytes.length;
     if (this.bufferedBytes >= this.bufferSize) await this.flushBuffer();
   }

@@ -17,7 +17,8 @@ export class MemoryFileSystem implements FileSystem {
     return {
       write: async (chunk) => {
         if (state !== 'open') throw new StorageError(p, `write after ${state}`);
-        chunks.push(chunk.slice());
+        // Buffer.from copies; Buffer#slice would not, and the caller may reuse its buffer.
+        chunks.push(Buffer.from(chunk));
       },
       commit: async () => {
         if (state !== 'open') throw new StorageError(p, `commit after ${state}`);
@@ -34,11 +35,11 @@ export class MemoryFileSystem implements FileSystem {
     const p = confinePath(path);
     const data = this.files.get(p);
     if (data === undefined) throw new StorageNotFoundError(p);
-    if (range === undefined) return data.slice();
+    if (range === undefined) return Buffer.from(data);
     if (range.offset < 0 || range.length < 0 || range.offset + range.length > data.length) {
       throw new StorageError(p, `range [${range.offset}, +${range.length}) is outside the file of ${data.length} bytes`);
     }
-    return data.slice(range.offset, range.offset + range.length);
+    return Buffer.from(data.subarray(range.offset, range.offset + range.length));
   }
 
   async stat(path: string): Promise<FileStatus | null> {

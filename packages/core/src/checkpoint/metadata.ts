@@ -1,0 +1,96 @@
+import { Packr } from 'msgpackr';
+import { crc32c, formatChecksum } from '../checksum.js';
+import { CorruptCheckpointError, UnknownFormatVersionError } from '../errors.js';
+import { DataInputDeserializer } from '../io/data-input.js';
+import { DataOutputSerializer } from '../io/data-output.js';
+import type { KeyedStateHandle, OperatorStateHandle } from '../storage/handles.js';
+
+/** "FSMD": flowstate checkpoint metadata. */
+export const METADATA_MAGIC = 0x46534d44;
+export const METADATA_FORMAT_VERSION = 1;
+const SUPPORTED = [1];
+/** Metadata larger than this is rejected before it is decoded. */
+export const MAX_METADATA_BYTES = 256 * 1024 * 1024;
+
+export interface SubtaskStateMetadata {
+  readonly subtaskIndex: number;
+  readonly keyed: readonly KeyedStateHandle[];
+  readonly operator: readonly OperatorStateHandle[];
+}
+
+export interface OperatorSnapshotMetadata {
+  /** The operator's stable uid. */
+  readonly uid: string;
+  readonly parallelism: number;
+  readonly maxParallelism: number;
+  readonly subtasks: readonly SubtaskStateMetadata[];
+}
+
+/** What `_metadata` holds: the complete description of one checkpoint or savepoint. */
+export interface CheckpointMetadata {
+  readonly checkpointId: number;
+  readonly kind: 'CHECKPOINT' | 'SAVEPOINT';
+  readonly timestamp: number;
+  readonly operators: readonly OperatorSnapshotMetadata[];
+  /** Free-form properties (e.g. source offsets of a demo, the writer's version). */
+  readonly properties?: Readonly<Record<string, string | number | boolean>>;
+}
+
+const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false, variableMapSize: true });
+
+/**
+ * Layout: magic u32, version u16, flags u16, body length u32, body (MessagePack of
+ * CheckpointMetadata), CRC32C u32 of everything before it. All integers big-endian.
+ */
+export function serializeCheckpointMetadata(metadata: CheckpointMetadata): Uint8Array {
+  const body = packr.pack(metadata);
+  const out = new DataOutputSerializer(body.length + 16);
+  out.writeUint32(METADATA_MAGIC);
+  out.writeUint16(METADATA_FORMAT_VERSION);
+  out.writeUint16(0);
+  out.writeUint32(body.length);
+  out.writeBytes(body);
+  out.writeUint32(crc32c(out.bytesView()));
+  return out.toBytes();
+}
+
+export function deserializeCheckpointMetadata(bytes: Uint8Array, file: string): CheckpointMetadata {
+  if (bytes.length > MAX_METADATA_BYTES) throw new CorruptCheckpointError(file, `metadata of ${bytes.length} bytes exceeds the limit of ${MAX_METADATA_BYTES}`);
+  const input = new DataInputDeserializer(bytes);
+  try {
+    const magic = input.readUint32();
+    if (magic !== METADATA_MAGIC) throw new CorruptCheckpointError(file, `bad magic 0x${magic.toString(16)} (not flowstate checkpoint metadata)`, undefined, 0);
+    const version = input.readUint16();
+    if (!SUPPORTED.includes(version)) throw new UnknownFormatVersionError('checkpoint metadata', version, SUPPORTED, file);
+    const flags = input.readUint16();
+    if (flags !== 0) throw new CorruptCheckpointError(file, `unknown metadata flags 0x${flags.toString(16)}`, undefined, 6);
+    const len = input.readUint32();
+    if (len !== bytes.length - 16) throw new CorruptCheckpointError(file, `metadata body length ${len} does not match the file size ${bytes.length}`, undefined, 8);
+    const body = input.readBytes(len);
+    const expected = input.readUint32();
+    const actual = crc32c(bytes.subarray(0, 12 + len));
+    if (actual !== expected) {
+      throw new CorruptCheckpointError(file, `metadata CRC32C is ${formatChecksum(actual)}, expected ${formatChecksum(expected)}`, undefined, 12 + len);
+    }
+    const decoded = packr.unpack(body) as CheckpointMetadata;
+    validateMetadata(decoded, file);
+    return decoded;
+  } catch (e) {
+    if (e instanceof CorruptCheckpointError || e instanceof UnknownFormatVersionError) throw e;
+    throw new CorruptCheckpointError(file, `cannot decode metadata: ${(e as Error).message}`, undefined, undefined, { cause: e });
+  }
+}
+
+function validateMetadata(m: CheckpointMetadata, file: string): void {
+  const bad = (what: string): never => {
+    throw new CorruptCheckpointError(file, `metadata is malformed: ${what}`);
+  };
+  if (typeof m !== 'object' || m === null) bad('not an object');
+  if (!Number.isSafeInteger(m.checkpointId)) bad('checkpointId');
+  if (!Array.isArray(m.operators)) bad('operators');
+  for (const op of m.operators) {
+    if (typeof op.uid !== 'string') bad('operator uid');
+    if (!Number.isInteger(op.parallelism) || !Number.isInteger(op.maxParallelism)) bad(`parallelism of '${op.uid}'`);
+    if (!Array.isArray(op.subtasks)) bad(`subtasks of '${op.uid}'`);
+  }
+}

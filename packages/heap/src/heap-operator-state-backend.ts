@@ -1,0 +1,313 @@
+import {
+  DataInputDeserializer,
+  DataOutputSerializer,
+  defaultSerializerRegistry,
+  IllegalStateUsageError,
+  readOperatorStateStream,
+  SnapshotCancelledError,
+  StateMigrationError,
+  writeOperatorStateStream,
+  type BroadcastState,
+  type CheckpointOptions,
+  type CheckpointStreamFactory,
+  type ListState,
+  type ListStateDescriptor,
+  type MapStateDescriptor,
+  type MapStateIterator,
+  type OperatorStateBackend,
+  type OperatorStateBackendParameters,
+  type OperatorStateContent,
+  type OperatorStateDistributionMode,
+  type OperatorStateHandle,
+  type OperatorStateMetaInfo,
+  type SnapshotFuture,
+  type SnapshotResult,
+  type TypeSerializer,
+  type TypeSerializerSnapshot,
+} from '@flowstate/core';
+import { identityFunction, type Identity, type IdentityFn } from './identity.js';
+
+/** Restored bytes of a state that has not been registered yet (serializers resolved on registration). */
+interface PendingState {
+  readonly meta: OperatorStateMetaInfo;
+  readonly elements: Uint8Array[];
+}
+
+interface ListEntry {
+  readonly mode: 'SPLIT_DISTRIBUTE' | 'UNION';
+  readonly serializer: TypeSerializer<unknown>;
+  list: unknown[];
+}
+
+interface BroadcastEntry {
+  readonly keySerializer: TypeSerializer<unknown>;
+  readonly valueSerializer: TypeSerializer<unknown>;
+  readonly identity: IdentityFn<unknown>;
+  readonly map: Map<Identity, [unknown, unknown]>;
+}
+
+function decode<T>(serializer: TypeSerializer<T>, input: DataInputDeserializer): T {
+  return serializer.deserialize(input);
+}
+
+/**
+ * Operator state of one subtask, kept on the heap (as in Flink, also for the RocksDB backend).
+ * Snapshots copy the (small) operator state synchronously and write it asynchronously.
+ */
+export class HeapOperatorStateBackend implements OperatorStateBackend {
+  private readonly lists = new Map<string, ListEntry>();
+  private readonly broadcasts = new Map<string, BroadcastEntry>();
+  private readonly pending = new Map<string, PendingState>();
+  private disposed = false;
+
+  private constructor(readonly operatorIdentifier: string) {}
+
+  static async create(params: OperatorStateBackendParameters): Promise<HeapOperatorStateBackend> {
+    const b = new HeapOperatorStateBackend(params.operatorIdentifier);
+    const handles = params.restoreState ?? [];
+    if (handles.length > 0) {
+      if (params.stateHandleReader === undefined) throw new IllegalStateUsageError(undefined, 'restoreState was given without a stateHandleReader');
+      const registry = params.serializerRegistry ?? defaultSerializerRegistry;
+      for (const h of handles) {
+        for (const s of await readOperatorStateStream(params.stateHandleReader, h, registry)) {
+          const prev = b.pending.get(s.meta.name);
+          if (prev !== undefined && prev.meta.mode !== s.meta.mode) {
+            throw new StateMigrationError(s.meta.name, `restored with modes ${prev.meta.mode} and ${s.meta.mode}`);
+          }
+          if (prev === undefined) b.pending.set(s.meta.name, { meta: s.meta, elements: [...s.elements] });
+          // Broadcast state: all copies are identical, keep one.
+          else if (s.meta.mode !== 'BROADCAST') prev.elements.push(...s.elements);
+        }
+      }
+    }
+    return b;
+  }
+
+  private checkNotDisposed(): void {
+    if (this.disposed) throw new IllegalStateUsageError(undefined, `operator state backend of '${this.operatorIdentifier}' is disposed`);
+  }
+
+  private checkNameFree(name: string, mode: OperatorStateDistributionMode): void {
+    const l = this.lists.get(name);
+    if (l !== undefined && l.mode !== mode) throw new IllegalStateUsageError(name, `is registered as ${l.mode} operator state, cannot be used as ${mode}`);
+    if (this.broadcasts.has(name) && mode !== 'BROADCAST') throw new IllegalStateUsageError(name, `is registered as BROADCAST state, cannot be used as ${mode}`);
+    if (mode === 'BROADCAST' && l !== undefined) throw new IllegalStateUsageError(name, `is registered as ${l.mode} operator state, cannot be used as BROADCAST`);
+    const p = this.pending.get(name);
+    if (p !== undefined && p.meta.mode !== mode) throw new StateMigrationError(name, `was restored as ${p.meta.mode} operator state, cannot be used as ${mode}`);
+  }
+
+  private resolve(name: string, snapshot: TypeSerializerSnapshot<unknown>, serializer: TypeSerializer<unknown>): TypeSerializer<unknown> {
+    const c = snapshot.resolveSchemaCompatibility(serializer);
+    if (c.type === 'INCOMPATIBLE') throw new StateMigrationError(name, `restored operator state cannot be read with the new serializer: ${c.reason}`);
+    return snapshot.restoreSerializer();
+  }
+
+  getListState<T>(descriptor: ListStateDescriptor<T>): ListState<T> {
+    return this.listState(descriptor, 'SPLIT_DISTRIBUTE');
+  }
+
+  getUnionListState<T>(descriptor: ListStateDescriptor<T>): ListState<T> {
+    return this.listState(descriptor, 'UNION');
+  }
+
+  private listState<T>(descriptor: ListStateDescriptor<T>, mode: 'SPLIT_DISTRIBUTE' | 'UNION'): ListState<T> {
+    this.checkNotDisposed();
+    const name = descriptor.name;
+    this.checkNameFree(name, mode);
+    let entry = this.lists.get(name);
+    if (entry === undefined) {
+      const serializer = descriptor.elementSerializer as TypeSerializer<unknown>;
+      const list: unknown[] = [];
+      const p = this.pending.get(name);
+      if (p !== undefined) {
+        const old = this.resolve(name, p.meta.firstSerializerSnapshot, serializer);
+        const c = p.meta.firstSerializerSnapshot.resolveSchemaCompatibility(serializer);
+        for (const bytes of p.elements) {
+          const v = decode(old, new DataInputDeserializer(bytes));
+          list.push(c.type === 'COMPATIBLE_AFTER_MIGRATION' ? c.migrate(v) : v);
+        }
+        this.pending.delete(name);
+      }
+      entry = { mode, serializer, list };
+      this.lists.set(name, entry);
+    }
+    return new OperatorListState<T>(name, entry);
+  }
+
+  getBroadcastState<K, V>(descriptor: MapStateDescriptor<K, V>): BroadcastState<K, V> {
+    this.checkNotDisposed();
+    const name = descriptor.name;
+    this.checkNameFree(name, 'BROADCAST');
+    let entry = this.broadcasts.get(name);
+    if (entry === undefined) {
+      const keySerializer = descriptor.userKeySerializer as TypeSerializer<unknown>;
+      const valueSerializer = descriptor.userValueSerializer as TypeSerializer<unknown>;
+      const identity = identityFunction(keySerializer);
+      const map = new Map<Identity, [unknown, unknown]>();
+      const p = this.pending.get(name);
+      if (p !== undefined) {
+        const oldK = this.resolve(name, p.meta.firstSerializerSnapshot, keySerializer);
+        const oldV = this.resolve(name, p.meta.secondSerializerSnapshot!, valueSerializer);
+        const vc = p.meta.secondSerializerSnapshot!.resolveSchemaCompatibility(valueSerializer);
+        for (const bytes of p.elements) {
+          const input = new DataInputDeserializer(bytes);
+          const k = decode(oldK, input);
+          let v: unknown = input.readBoolean() ? decode(oldV, input) : null;
+          if (v !== null && vc.type === 'COMPATIBLE_AFTER_MIGRATION') v = vc.migrate(v);
+          map.set(identity(k), [k, v]);
+        }
+        this.pending.delete(name);
+      }
+      entry = { keySerializer, valueSerializer, identity, map };
+      this.broadcasts.set(name, entry);
+    }
+    return new OperatorBroadcastState<K, V>(name, entry);
+  }
+
+  getRegisteredStateNames(): string[] {
+    return [...this.lists.keys(), ...[...this.pending.values()].filter((p) => p.meta.mode !== 'BROADCAST').map((p) => p.meta.name)];
+  }
+
+  getRegisteredBroadcastStateNames(): string[] {
+    return [...this.broadcasts.keys(), ...[...this.pending.values()].filter((p) => p.meta.mode === 'BROADCAST').map((p) => p.meta.name)];
+  }
+
+  /** Serializes everything synchronously (operator state is small); writing is asynchronous. */
+  snapshot(checkpointId: number, _timestamp: number, streamFactory: CheckpointStreamFactory, _options: CheckpointOptions): SnapshotFuture<OperatorStateHandle> {
+    this.checkNotDisposed();
+    const t0 = performance.now();
+    const contents: OperatorStateContent[] = [];
+    const out = new DataOutputSerializer(256);
+    const bytesOf = (fn: () => void): Uint8Array => {
+      out.clear();
+      fn();
+      return out.toBytes();
+    };
+    for (const [name, e] of this.lists) {
+      contents.push({
+        meta: { name, mode: e.mode, firstSerializerSnapshot: e.serializer.snapshotConfiguration(), secondSerializerSnapshot: undefined },
+        elements: e.list.map((v) => bytesOf(() => e.serializer.serialize(v, out))),
+      });
+    }
+    for (const [name, e] of this.broadcasts) {
+      contents.push({
+        meta: { name, mode: 'BROADCAST', firstSerializerSnapshot: e.keySerializer.snapshotConfiguration(), secondSerializerSnapshot: e.valueSerializer.snapshotConfiguration() },
+        elements: [...e.map.values()].map(([k, v]) =>
+          bytesOf(() => {
+            e.keySerializer.serialize(k, out);
+            out.writeBoolean(v !== null && v !== undefined);
+            if (v !== null && v !== undefined) e.valueSerializer.serialize(v, out);
+          }),
+        ),
+      });
+    }
+    // Restored but never registered: carried over byte for byte.
+    for (const p of this.pending.values()) contents.push({ meta: p.meta, elements: p.elements });
+    const syncDurationMs = performance.now() - t0;
+    let cancelled = false;
+    const result = (async (): Promise<SnapshotResult<OperatorStateHandle>> => {
+      await Promise.resolve();
+      if (contents.length === 0) return { jobManagerOwnedSnapshot: null, checkpointedSize: 0, fullSize: 0 };
+      if (cancelled) throw new SnapshotCancelledError(checkpointId);
+      const stream = streamFactory.createCheckpointStateOutputStream('EXCLUSIVE');
+      try {
+        const handle = await writeOperatorStateStream(stream, contents);
+        return { jobManagerOwnedSnapshot: handle, checkpointedSize: handle.stateSize, fullSize: handle.stateSize };
+      } catch (e) {
+        await stream.abort();
+        throw e;
+      }
+    })();
+    return { checkpointId, result, syncDurationMs, cancel: () => void (cancelled = true) };
+  }
+
+  notifyCheckpointComplete(_checkpointId: number): void {}
+  notifyCheckpointAborted(_checkpointId: number): void {}
+
+  dispose(): void {
+    this.disposed = true;
+    this.lists.clear();
+    this.broadcasts.clear();
+    this.pending.clear();
+  }
+}
+
+class OperatorListState<T> implements ListState<T> {
+  constructor(
+    private readonly name: string,
+    private readonly entry: ListEntry,
+  ) {}
+  private check(v: unknown): void {
+    if (v === null || v === undefined) throw new IllegalStateUsageError(this.name, 'list elements must not be null or undefined');
+  }
+  get(): readonly T[] {
+    return this.entry.list as T[];
+  }
+  add(value: T): void {
+    this.check(value);
+    this.entry.list.push(value);
+  }
+  addAll(values: readonly T[]): void {
+    if (values === null || values === undefined) throw new IllegalStateUsageError(this.name, 'the list of values must not be null');
+    values.forEach((v) => this.check(v));
+    this.entry.list.push(...values);
+  }
+  update(values: readonly T[]): void {
+    if (values === null || values === undefined) throw new IllegalStateUsageError(this.name, 'the list of values must not be null');
+    values.forEach((v) => this.check(v));
+    this.entry.list = [...values];
+  }
+  clear(): void {
+    this.entry.list = [];
+  }
+}
+
+class OperatorBroadcastState<K, V> implements BroadcastState<K, V> {
+  constructor(
+    private readonly name: string,
+    private readonly entry: BroadcastEntry,
+  ) {}
+  get(key: K): V | null | undefined {
+    return this.entry.map.get(this.entry.identity(key))?.[1] as V | null | undefined;
+  }
+  contains(key: K): boolean {
+    return this.entry.map.has(this.entry.identity(key));
+  }
+  put(key: K, value: V | null): void {
+    if (key === null || key === undefined) throw new IllegalStateUsageError(this.name, 'broadcast state keys must not be null');
+    this.entry.map.set(this.entry.identity(key), [key, value ?? null]);
+  }
+  putAll(entries: Iterable<readonly [K, V | null]>): void {
+    for (const [k, v] of entries) this.put(k, v);
+  }
+  remove(key: K): void {
+    this.entry.map.delete(this.entry.identity(key));
+  }
+  clear(): void {
+    this.entry.map.clear();
+  }
+  immutableEntries(): IterableIterator<[K, V | null]> {
+    return [...this.entry.map.values()].map(([k, v]) => [k, v] as [K, V | null])[Symbol.iterator]();
+  }
+  entries(): MapStateIterator<[K, V | null]> {
+    const inner = this.entry.map.values();
+    let last: K | undefined;
+    let canRemove = false;
+    const it: MapStateIterator<[K, V | null]> = {
+      next: () => {
+        const r = inner.next();
+        if (r.done === true) return { done: true, value: undefined };
+        last = r.value[0] as K;
+        canRemove = true;
+        return { done: false, value: [r.value[0] as K, r.value[1] as V | null] };
+      },
+      remove: () => {
+        if (!canRemove) throw new IllegalStateUsageError(this.name, 'iterator remove() without a preceding next(), or called twice');
+        canRemove = false;
+        this.remove(last as K);
+      },
+      [Symbol.iterator]: () => it,
+    };
+    return it;
+  }
+}

@@ -1,0 +1,102 @@
+import {
+  assignToKeyGroup,
+  CorruptDataError,
+  DataInputDeserializer,
+  defaultSerializerRegistry,
+  IllegalStateUsageError,
+  isKeyGroupsStateHandle,
+  KeyGroupRange,
+  readKeyedStateHeader,
+  readKeyGroups,
+  StateMigrationError,
+  type KeyedStateBackendParameters,
+  type TypeSerializer,
+} from '@flowstate/core';
+import type { HeapKeyedStateBackend } from './heap-keyed-state-backend.js';
+import { mapKeySerializer, mapValueSerializer } from './heap-keyed-state-backend.js';
+import type { HeapMap } from './heap-states.js';
+import { identityFunction } from './identity.js';
+
+function decodeExact<T>(serializer: TypeSerializer<T>, bytes: Uint8Array, what: string): T {
+  const input = new DataInputDeserializer(bytes);
+  const v = serializer.deserialize(input);
+  if (input.remaining !== 0) throw new CorruptDataError(`${what} has ${input.remaining} trailing bytes`, input.position);
+  return v;
+}
+
+/**
+ * Restores heap keyed state from canonical key-group streams. The handles may come from several
+ * old subtasks (rescaling): only the key groups intersecting this backend's range are read.
+ * Values are deserialized with the *restored* serializers; compatibility with the serializers the
+ * job registers now is resolved lazily, on first registration (see resolveRestored).
+ */
+export async function restoreHeapKeyedState<K>(backend: HeapKeyedStateBackend<K>, params: KeyedStateBackendParameters<K>): Promise<void> {
+  const handles = params.restoreState ?? [];
+  if (handles.length === 0) return;
+  const reader = params.stateHandleReader;
+  if (reader === undefined) throw new IllegalStateUsageError(undefined, 'restoreState was given without a stateHandleReader');
+  const registry = params.serializerRegistry ?? defaultSerializerRegistry;
+  const primitiveKeys = ['string', 'int32', 'float64', 'int64', 'boolean'].includes(backend.keySerializer.typeId);
+
+  for (const h of handles) {
+    if (!isKeyGroupsStateHandle(h)) {
+      throw new IllegalStateUsageError(undefined, `heap backends restore canonical 'key-groups' handles, got '${h.type}' (convert the savepoint to canonical first)`);
+    }
+    const range = KeyGroupRange.fromJSON(h.keyGroupRange).intersection(backend.keyGroupRange);
+    if (range.isEmpty) continue;
+    const header = await readKeyedStateHeader(reader, h, registry);
+    const keyCompat = header.keySerializerSnapshot.resolveSchemaCompatibility(backend.keySerializer as TypeSerializer<unknown>);
+    if (keyCompat.type !== 'COMPATIBLE_AS_IS') {
+      throw new StateMigrationError(
+        `<key of ${backend.operatorIdentifier}>`,
+        `the key serializer '${backend.keySerializer.typeId}' cannot read the restored keys (${keyCompat.type === 'INCOMPATIBLE' ? keyCompat.reason : keyCompat.type}); keys cannot be migrated in place`,
+      );
+    }
+    const keySerializer = backend.keySerializer as TypeSerializer<unknown>;
+
+    const targets = header.states.map((meta) => {
+      let reg = backend.states.get(meta.name);
+      if (reg === undefined) {
+        reg = backend.newRegistered({
+          name: meta.name,
+          kind: meta.kind,
+          namespaceSerializer: meta.namespaceSerializerSnapshot.restoreSerializer(),
+          stateSerializer: meta.stateSerializerSnapshot.restoreSerializer(),
+          restored: { namespaceSnapshot: meta.namespaceSerializerSnapshot, stateSnapshot: meta.stateSerializerSnapshot },
+        });
+        backend.states.set(meta.name, reg);
+      } else if (reg.table.meta.kind !== meta.kind) {
+        throw new StateMigrationError(meta.name, `restored as ${meta.kind} from one handle and ${reg.table.meta.kind} from another`);
+      }
+      const m = reg.table.meta;
+      return {
+        reg,
+        isMap: meta.kind === 'MAP',
+        userKeySerializer: meta.kind === 'MAP' ? mapKeySerializer(m) : undefined,
+        userValueSerializer: meta.kind === 'MAP' ? mapValueSerializer(m) : undefined,
+        userKeyIdentity: meta.kind === 'MAP' ? identityFunction(mapKeySerializer(m)) : undefined,
+      };
+    });
+
+    await readKeyGroups(reader, h, header, range, (g, rec) => {
+      if (assignToKeyGroup(rec.key, backend.numberOfKeyGroups) !== g) {
+        throw new CorruptDataError(`a key in key group ${g} hashes to another key group (different maxParallelism?)`, 0);
+      }
+      const t = targets[rec.stateIndex]!;
+      const meta = t.reg.table.meta;
+      const key = decodeExact(keySerializer, rec.key, 'key');
+      const keyId = primitiveKeys ? (key as string) : Buffer.from(rec.key).toString('latin1');
+      const ns = decodeExact(meta.namespaceSerializer, rec.namespace, 'namespace');
+      const nsId = t.reg.nsIdentity(ns);
+      if (t.isMap) {
+        const uk = decodeExact(t.userKeySerializer!, rec.userKey!, 'map key');
+        const uv = rec.value === null ? null : decodeExact(t.userValueSerializer!, rec.value, 'map value');
+        const existing = t.reg.table.get(g, keyId, nsId)?.value as HeapMap | undefined;
+        if (existing !== undefined) existing.set(t.userKeyIdentity!(uk), [uk, uv]);
+        else t.reg.table.put(g, keyId, key, nsId, ns, new Map([[t.userKeyIdentity!(uk), [uk, uv]]]));
+      } else {
+        t.reg.table.put(g, keyId, key, nsId, ns, decodeExact(meta.stateSerializer, rec.value!, 'value'));
+      }
+    });
+  }
+}

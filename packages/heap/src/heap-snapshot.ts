@@ -1,0 +1,202 @@
+import {
+  DataOutputSerializer,
+  KeyedStateStreamEncoder,
+  SnapshotCancelledError,
+  type CheckpointOptions,
+  type CheckpointStreamFactory,
+  type KeyedStateHandle,
+  type KeyedStateMetaInfo,
+  type SnapshotFuture,
+  type SnapshotResult,
+  type TypeSerializer,
+} from '@flowstate/core';
+import type { HeapKeyedStateBackend } from './heap-keyed-state-backend.js';
+import { mapKeySerializer, mapValueSerializer } from './heap-keyed-state-backend.js';
+import type { HeapMap } from './heap-states.js';
+import { ABSENT, SnapshotView, type StateTable } from './state-table.js';
+
+/** How long the asynchronous part may hold the event loop before it yields to processing. */
+const SLICE_MS = 4;
+
+interface TableWriter {
+  readonly table: StateTable;
+  readonly index: number;
+  readonly nsSerializer: TypeSerializer<unknown>;
+  readonly stateSerializer: TypeSerializer<unknown>;
+  readonly isMap: boolean;
+  readonly userKeySerializer: TypeSerializer<unknown> | undefined;
+  readonly userValueSerializer: TypeSerializer<unknown> | undefined;
+}
+
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/**
+ * Starts a heap snapshot. The synchronous part registers a copy-on-write view and captures the
+ * serializers; the asynchronous part serializes one key group at a time (synchronously per key
+ * group, so no state access interleaves with it) and yields to the event loop between slices.
+ * With `asynchronousSnapshots: false` (MemoryStateBackend) everything is serialized up front.
+ */
+export function startHeapSnapshot<K>(
+  backend: HeapKeyedStateBackend<K>,
+  checkpointId: number,
+  _timestamp: number,
+  streamFactory: CheckpointStreamFactory,
+  _options: CheckpointOptions,
+): SnapshotFuture<KeyedStateHandle> {
+  const t0 = performance.now();
+  const regs = [...backend.states.values()];
+  if (regs.length === 0) {
+    const empty: SnapshotResult<KeyedStateHandle> = { jobManagerOwnedSnapshot: null, checkpointedSize: 0, fullSize: 0 };
+    return { checkpointId, result: Promise.resolve(empty), syncDurationMs: performance.now() - t0, cancel() {} };
+  }
+
+  const writers: TableWriter[] = regs.map((r, index) => {
+    const meta = r.table.meta;
+    const isMap = meta.kind === 'MAP';
+    return {
+      table: r.table,
+      index,
+      nsSerializer: meta.namespaceSerializer,
+      stateSerializer: meta.stateSerializer,
+      isMap,
+      userKeySerializer: isMap ? mapKeySerializer(meta) : undefined,
+      userValueSerializer: isMap ? mapValueSerializer(meta) : undefined,
+    };
+  });
+  const metas: KeyedStateMetaInfo[] = writers.map((w) => ({
+    name: w.table.meta.name,
+    kind: w.table.meta.kind,
+    namespaceSerializerSnapshot: w.nsSerializer.snapshotConfiguration(),
+    stateSerializerSnapshot: w.stateSerializer.snapshotConfiguration(),
+  }));
+  const range = backend.keyGroupRange;
+  const encoder = new KeyedStateStreamEncoder(range, backend.keySerializer.snapshotConfiguration() as never, metas);
+  const view = new SnapshotView(range);
+  backend.snapshots.add(view);
+  const release = () => {
+    view.release();
+    backend.snapshots.delete(view);
+  };
+  const encodeGroup = groupEncoder(backend.keySerializer as TypeSerializer<unknown>, encoder, writers, view);
+
+  const header = encoder.encodeHeader();
+  let precomputed: Uint8Array[] | undefined;
+  if (!backend.options.asynchronousSnapshots) {
+    precomputed = [];
+    for (const g of range) precomputed.push(encodeGroup(g));
+    release();
+  }
+  const syncDurationMs = performance.now() - t0;
+
+  let cancelled = false;
+  const checkCancelled = () => {
+    if (cancelled) throw new SnapshotCancelledError(checkpointId);
+  };
+  const result = (async (): Promise<SnapshotResult<KeyedStateHandle>> => {
+    await Promise.resolve();
+    const out = streamFactory.createCheckpointStateOutputStream('EXCLUSIVE');
+    try {
+      checkCancelled();
+      await out.write(header);
+      if (precomputed !== undefined) {
+        for (const block of precomputed) {
+          checkCancelled();
+          await out.write(block);
+        }
+      } else {
+        let sliceStart = performance.now();
+        for (const g of range) {
+          checkCancelled();
+          await out.write(encodeGroup(g));
+          if (performance.now() - sliceStart > SLICE_MS) {
+            await yieldToEventLoop();
+            sliceStart = performance.now();
+          }
+        }
+      }
+      checkCancelled();
+      const stream = await out.closeAndGetHandle();
+      const handle = encoder.finish(stream);
+      return { jobManagerOwnedSnapshot: handle, checkpointedSize: stream.size, fullSize: stream.size };
+    } catch (e) {
+      await out.abort();
+      throw e;
+    } finally {
+      release();
+    }
+  })();
+  return {
+    checkpointId,
+    result,
+    syncDurationMs,
+    cancel() {
+      cancelled = true;
+    },
+  };
+}
+
+function groupEncoder(
+  keySerializer: TypeSerializer<unknown>,
+  encoder: KeyedStateStreamEncoder,
+  writers: readonly TableWriter[],
+  view: SnapshotView,
+): (g: number) => Uint8Array {
+  const keyOut = new DataOutputSerializer(64);
+  const nsOut = new DataOutputSerializer(64);
+  const valOut = new DataOutputSerializer(256);
+  const ukOut = new DataOutputSerializer(64);
+
+  const write = (w: TableWriter, key: unknown, namespace: unknown, value: unknown) => {
+    keyOut.clear();
+    keySerializer.serialize(key, keyOut);
+    nsOut.clear();
+    w.nsSerializer.serialize(namespace, nsOut);
+    if (w.isMap) {
+      for (const [uk, uv] of (value as HeapMap).values()) {
+        ukOut.clear();
+        w.userKeySerializer!.serialize(uk, ukOut);
+        let vb: Uint8Array | null = null;
+        if (uv !== null && uv !== undefined) {
+          valOut.clear();
+          w.userValueSerializer!.serialize(uv, valOut);
+          vb = valOut.bytesView();
+        }
+        encoder.writeMapEntry(w.index, keyOut.bytesView(), nsOut.bytesView(), ukOut.bytesView(), vb);
+      }
+    } else {
+      valOut.clear();
+      w.stateSerializer.serialize(value, valOut);
+      encoder.writeEntry(w.index, keyOut.bytesView(), nsOut.bytesView(), valOut.bytesView());
+    }
+  };
+
+  return (g: number) => {
+    encoder.beginKeyGroup(g);
+    for (const w of writers) {
+      const live = w.table.group(g);
+      const pre = view.preimagesOf(w.table, g);
+      for (const [keyId, nsMap] of live) {
+        for (const [nsId, e] of nsMap) {
+          let value = e.value;
+          if (pre !== undefined) {
+            const p = pre.get(keyId)?.get(nsId);
+            if (p === ABSENT) continue;
+            if (p !== undefined) value = p.value;
+          }
+          write(w, e.key, e.namespace, value);
+        }
+      }
+      if (pre !== undefined) {
+        // Entries removed after the snapshot started exist only as preimages.
+        for (const [keyId, m] of pre) {
+          for (const [nsId, p] of m) {
+            if (p === ABSENT || live.get(keyId)?.has(nsId)) continue;
+            write(w, p.key, p.namespace, p.value);
+          }
+        }
+      }
+    }
+    view.finishKeyGroup(g);
+    return encoder.endKeyGroup();
+  };
+}

@@ -1,0 +1,50 @@
+# Native RocksDB binding for flowstate. Built by scripts/build-native.mjs
+# (node-gyp). Library discovery/link mode lives in scripts/rocksdb-config.mjs.
+{
+  'targets': [
+    {
+      'target_name': 'flowstate_rocksdb',
+      'sources': [
+        'native/addon.cc',
+        'native/db_state.cc',
+        'native/db_wrap.cc',
+        'native/objects.cc',
+        'native/sst_writer.cc',
+        'native/util.cc',
+      ],
+      'include_dirs': [
+        '<!@(node scripts/rocksdb-config.mjs --include-dirs)',
+      ],
+      'defines': [
+        'NAPI_VERSION=8',
+        'NAPI_CPP_EXCEPTIONS',
+        'NODE_ADDON_API_DISABLE_DEPRECATED',
+      ],
+      # RocksDB's classes are polymorphic and it uses RTTI (dynamic_cast in its
+      # Customizable framework), and node-addon-api is used with C++ exceptions.
+      'cflags!': ['-fno-exceptions'],
+      'cflags_cc!': ['-fno-exceptions', '-fno-rtti', '-std=gnu++17'],
+      'cflags_cc': ['-std=c++17', '-fexceptions', '-frtti', '-fvisibility=hidden', '-Wall', '-Wextra', '-Wno-unused-parameter'],
+      'libraries': [
+        '<!@(node scripts/rocksdb-config.mjs --libs)',
+      ],
+      'conditions': [
+        ['OS=="linux"', {
+          # Keep the statically linked RocksDB/compression symbols private to
+          # the addon (no clashes with other addons bundling another RocksDB).
+          'ldflags': ['-Wl,--exclude-libs,ALL', '-Wl,--as-needed'],
+        }],
+        ['OS=="mac"', {
+          'xcode_settings': {
+            'GCC_ENABLE_CPP_EXCEPTIONS': 'YES',
+            'GCC_ENABLE_CPP_RTTI': 'YES',
+            'CLANG_CXX_LANGUAGE_STANDARD': 'c++17',
+            'CLANG_CXX_LIBRARY': 'libc++',
+            'MACOSX_DEPLOYMENT_TARGET': '11.0',
+            'OTHER_CPLUSPLUSFLAGS': ['-fvisibility=hidden'],
+          },
+        }],
+      ],
+    },
+  ],
+}

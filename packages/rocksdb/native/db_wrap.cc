@@ -1,0 +1,564 @@
+// DbWrap: the JS-facing Database class.
+#include "common.h"
+
+#include <rocksdb/metadata.h>
+#include <rocksdb/table_properties.h>
+#include <rocksdb/unique_id.h>
+#include <rocksdb/utilities/checkpoint.h>
+
+#include <functional>
+
+namespace flowstate {
+
+// A background operation on a DB: runs `op` on the libuv thread pool and
+// settles a Promise. Holds the DbState alive and is counted in its
+// pending-async counter from construction until the end of Execute().
+class DbWrap::OpWorker : public Napi::AsyncWorker {
+ public:
+  OpWorker(Napi::Env env, std::shared_ptr<DbState> state, std::function<rocksdb::Status()> op)
+      : Napi::AsyncWorker(env, "flowstate.rocksdb"),
+        state_(std::move(state)),
+        op_(std::move(op)),
+        deferred_(Napi::Promise::Deferred::New(env)) {
+    state_->BeginAsync();
+  }
+  ~OpWorker() override {
+    // Work cancelled before it ran (environment teardown): still balance the
+    // pending counter so close() cannot wait forever.
+    if (!executed_) state_->EndAsync();
+  }
+  Napi::Promise Promise() const { return deferred_.Promise(); }
+
+ protected:
+  void Execute() override {
+    status_ = op_();
+    executed_ = true;
+    state_->EndAsync();
+  }
+  void OnOK() override {
+    Napi::Env env = Env();
+    Napi::HandleScope scope(env);
+    if (status_.ok()) {
+      deferred_.Resolve(env.Undefined());
+    } else {
+      deferred_.Reject(MakeStatusError(env, status_, state_->path()).Value());
+    }
+  }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  std::shared_ptr<DbState> state_;
+  std::function<rocksdb::Status()> op_;
+  Napi::Promise::Deferred deferred_;
+  rocksdb::Status status_;
+  bool executed_ = false;  // written by Execute, read by the destructor after completion
+};
+
+Napi::Function DbWrap::Define(Napi::Env env) {
+  return DefineClass(
+      env, "Database",
+      {
+          InstanceMethod<&DbWrap::Open>("open"),
+          InstanceMethod<&DbWrap::Close>("close"),
+          InstanceMethod<&DbWrap::IsClosed>("isClosed"),
+          InstanceMethod<&DbWrap::Path>("path"),
+          InstanceMethod<&DbWrap::GetColumnFamily>("getColumnFamily"),
+          InstanceMethod<&DbWrap::ListColumnFamilies>("listColumnFamilies"),
+          InstanceMethod<&DbWrap::CreateColumnFamily>("createColumnFamily"),
+          InstanceMethod<&DbWrap::DropColumnFamily>("dropColumnFamily"),
+          InstanceMethod<&DbWrap::Get>("get"),
+          InstanceMethod<&DbWrap::Put>("put"),
+          InstanceMethod<&DbWrap::Delete>("delete"),
+          InstanceMethod<&DbWrap::Merge>("merge"),
+          InstanceMethod<&DbWrap::DeleteRange>("deleteRange"),
+          InstanceMethod<&DbWrap::Write>("write"),
+          InstanceMethod<&DbWrap::Flush>("flush"),
+          InstanceMethod<&DbWrap::CompactRange>("compactRange"),
+          InstanceMethod<&DbWrap::CompactRangeAsync>("compactRangeAsync"),
+          InstanceMethod<&DbWrap::GetSnapshot>("getSnapshot"),
+          InstanceMethod<&DbWrap::NewIterator>("iterator"),
+          InstanceMethod<&DbWrap::CreateCheckpoint>("createCheckpoint"),
+          InstanceMethod<&DbWrap::CreateCheckpointAsync>("createCheckpointAsync"),
+          InstanceMethod<&DbWrap::GetLiveFilesMetaData>("getLiveFilesMetaData"),
+          InstanceMethod<&DbWrap::IngestExternalFile>("ingestExternalFile"),
+          InstanceMethod<&DbWrap::IngestExternalFileAsync>("ingestExternalFileAsync"),
+          InstanceMethod<&DbWrap::CreateSstFileWriter>("createSstFileWriter"),
+          InstanceMethod<&DbWrap::GetProperty>("getProperty"),
+          InstanceMethod<&DbWrap::LatestSequenceNumber>("latestSequenceNumber"),
+      });
+}
+
+DbWrap::DbWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<DbWrap>(info) {
+  info.This().As<Napi::Object>().TypeTag(&kDbTag);
+}
+
+DbWrap::~DbWrap() {
+  // Dropping our reference closes the DB only if no iterator/snapshot/async
+  // worker still holds the state; otherwise the last of them does.
+  state_.reset();
+}
+
+DbState* DbWrap::Live(const Napi::Env& env) {
+  if (!state_) Throw(env, kErrClosed, "database is not open");
+  if (state_->closed()) Throw(env, kErrClosed, "database is closed", state_->path());
+  return state_.get();
+}
+
+std::shared_ptr<CfRef> DbWrap::Cf(const Napi::Env& env, const Napi::Value& v) {
+  DbState* st = Live(env);
+  if (!v.IsObject() || !v.As<Napi::Object>().CheckTypeTag(&kCfTag)) {
+    Throw(env, kErrInvalidArgument, "expected a ColumnFamily", st->path());
+  }
+  const std::shared_ptr<CfRef>& ref = CfWrap::Unwrap(v.As<Napi::Object>())->ref();
+  if (!ref) Throw(env, kErrInvalidArgument, "uninitialized ColumnFamily", st->path());
+  if (ref->db_id != st->id()) {
+    Throw(env, kErrInvalidArgument, "column family '" + ref->name + "' belongs to another database",
+          st->path());
+  }
+  if (ref->handle == nullptr) {
+    FS_CHECK(ref->dropped);  // same DB and DB open => only a drop can null the handle
+    Throw(env, kErrCfDropped, "column family '" + ref->name + "' has been dropped", st->path());
+  }
+  return ref;
+}
+
+std::shared_ptr<SnapshotRef> DbWrap::Snap(const Napi::Env& env, const Napi::Value& v) {
+  DbState* st = Live(env);
+  if (IsNullish(v)) return nullptr;
+  if (!v.IsObject() || !v.As<Napi::Object>().CheckTypeTag(&kSnapshotTag)) {
+    Throw(env, kErrInvalidArgument, "expected a Snapshot", st->path());
+  }
+  const std::shared_ptr<SnapshotRef>& ref = SnapshotWrap::Unwrap(v.As<Napi::Object>())->ref();
+  if (!ref) Throw(env, kErrInvalidArgument, "uninitialized Snapshot", st->path());
+  if (ref->db_id != st->id()) Throw(env, kErrInvalidArgument, "snapshot belongs to another database", st->path());
+  if (ref->user_released || ref->snap == nullptr) Throw(env, kErrClosed, "snapshot has been released", st->path());
+  return ref;
+}
+
+Napi::Value DbWrap::Open(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (state_) Throw(env, kErrInvalidArgument, "Database.open called twice");
+  std::string path = ArgString(env, info[0], "path");
+  DbConfig config = ParseConfig(env, info[1]);
+  auto state = std::make_shared<DbState>();
+  rocksdb::Status s = state->Open(path, config);
+  ThrowIfError(env, s, path);
+  state_ = std::move(state);
+  return env.Undefined();
+}
+
+Napi::Value DbWrap::Close(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!state_ || state_->closed()) return env.Undefined();  // idempotent
+  rocksdb::Status s = state_->Close();
+  FS_CHECK(state_->closed());
+  ThrowIfError(env, s, state_->path());
+  return env.Undefined();
+}
+
+Napi::Value DbWrap::IsClosed(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), !state_ || state_->closed());
+}
+
+Napi::Value DbWrap::Path(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), state_ ? state_->path() : std::string());
+}
+
+Napi::Value DbWrap::GetColumnFamily(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  DbState* st = Live(env);
+  std::string name = ArgString(env, info[0], "column family name");
+  auto it = st->cfs().find(name);
+  if (it == st->cfs().end()) return env.Undefined();
+  return CfWrap::New(env, it->second);
+}
+
+Napi::Value DbWrap::ListColumnFamilies(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  DbState* st = Live(env);
+  Napi::Array out = Napi::Array::New(env, st->cfs().size());
+  uint32_t i = 0;
+  for (const auto& [name, ref] : st->cfs()) out.Set(i++, Napi::String::New(env, name));
+  return out;
+}
+
+Napi::Value DbWrap::CreateColumnFamily(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  DbState* st = Live(env);
+  std::string name = ArgString(env, info[0], "column family name");
+  std::shared_ptr<CfRef> ref;
+  ThrowIfError(env, st->CreateColumnFamily(name, &ref), st->path());
+  return CfWrap::New(env, ref);
+}
+
+Napi::Value DbWrap::DropColumnFamily(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  DbState* st = Live(env);
+  std::shared_ptr<CfRef> ref = Cf(env, info[0]);
+  if (ref->name == rocksdb::kDefaultColumnFamilyName) {
+    Throw(env, kErrInvalidArgument, "the default column family cannot be dropped", st->path());
+  }
+  ThrowIfError(env, st->DropColumnFamily(ref), st->path());
+  return env.Undefined();
+}
+
+Napi::Value DbWrap::Get(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  DbState* st = Live(env);
+  std::shared_ptr<CfRef> cf = Cf(env, info[0]);
+  rocksdb::Slice key = ArgBytes(env, info[1], "key");
+  std::shared_ptr<SnapshotRef> snap = Snap(env, info[2]);
+  rocksdb::ReadOptions ro;
+  if (snap) ro.snapshot = snap->snap;
+  rocksdb::PinnableSlice value;
+  rocksdb::Status s = st->db()->Get(ro, cf->handle, key, &value);
+  if (s.IsNotFound()) return env.Undefined();
+  ThrowIfError(env, s, st->path());
+  return ToBuffer(env, value);
+}
+
+Napi::Value DbWrap::Put(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  DbState* st = Live(env);
+  std::shared_ptr<CfRef> cf = Cf(env, info[0]);
+  rocksdb::Slice key = ArgBytes(env, info[1], "key");
+  rocksdb::Slice value = ArgBytes(env, info[2], "value");
+  ThrowIfError(env, st->db()->Put(st->write_options(), cf->handle, key, value), st->path());
+  return env.Undefined();
+}
+
+Napi::Value DbWrap::Delete(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  DbState* st = Live(env);
+  std::shared_ptr<CfRef> cf = Cf(env, info[0]);
+  rocksdb::Slice key = ArgBytes(env, info[1], "key");
+  ThrowIfError(env, st->db()->Delete(st->write_options(), cf->handle, key), st->path());
+  return env.Undefined();
+}
+
+Napi::Value DbWrap::Merge(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  DbState* st = Live(env);
+  std::shared_ptr<CfRef> cf = Cf(env, info[0]);
+  rocksdb::Slice key = ArgBytes(env, info[1], "key");
+  rocksdb::Slice value = ArgBytes(env, info[2], "value");
+  ThrowIfError(env, st->db()->Merge(st->write_options(), cf->handle, key, value), st->path());
+  return env.Undefined();
+}
+
+Napi::Value DbWrap::DeleteRange(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  DbState* st = Live(env);
+  std::shared_ptr<CfRef> cf = Cf(env, info[0]);
+  rocksdb::Slice begin = ArgBytes(env, info[1], "begin");
+  rocksdb::Slice end = ArgBytes(env, info[2], "end");
+  ThrowIfError(env, st->db()->DeleteRange(st->write_options(), cf->handle, begin, end), st->path());
+  return env.Undefined();
+}
+
+Napi::Value DbWrap::Write(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  DbState* st = Live(env);
+  Napi::Value v = info[0];
+  if (!v.IsObject() || !v.As<Napi::Object>().CheckTypeTag(&kBatchTag)) {
+    Throw(env, kErrInvalidArgument, "expected a WriteBatch", st->path());
+  }
+  BatchWrap* batch = BatchWrap::Unwrap(v.As<Napi::Object>());
+  if (batch->db_id() != 0 && batch->db_id() != st->id()) {
+    Throw(env, kErrInvalidArgument, "write batch references column families of another database", st->path());
+  }
+  ThrowIfError(env, st->db()->Write(st->write_options(), batch->batch()), st->path());
+  return env.Undefined();
+}
+
+Napi::Value DbWrap::Flush(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  DbState* st = Live(env);
+  rocksdb::FlushOptions fo;
+  fo.wait = true;
+  if (IsNullish(info[0])) {
+    std::vector<rocksdb::ColumnFamilyHandle*> all;
+    for (const auto& [name, ref] : st->cfs()) all.push_back(ref->handle);
+    ThrowIfError(env, st->db()->Flush(fo, all), st->path());
+  } else {
+    std::shared_ptr<CfRef> cf = Cf(env, info[0]);
+    ThrowIfError(env, st->db()->Flush(fo, cf->handle), st->path());
+  }
+  return env.Undefined();
+}
+
+namespace {
+struct OptionalKey {
+  bool present = false;
+  std::string bytes;
+  rocksdb::Slice slice() const { return rocksdb::Slice(bytes); }
+};
+OptionalKey OptKey(const Napi::Env& env, const Napi::Value& v, const char* what) {
+  OptionalKey k;
+  if (IsNullish(v)) return k;
+  k.present = true;
+  k.bytes = ArgBytes(env, v, what).ToString();
+  return k;
+}
+rocksdb::Status DoCompact(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* h, const OptionalKey& b,
+                          const OptionalKey& e) {
+  rocksdb::Slice bs = b.slice(), es = e.slice();
+  rocksdb::CompactRangeOptions o;
+  return db->CompactRange(o, h, b.present ? &bs : nullptr, e.present ? &es : nullptr);
+}
+std::vector<std::string> ArgStringArray(const Napi::Env& env, const Napi::Value& v, const char* what) {
+  if (!v.IsArray()) Throw(env, kErrInvalidArgument, std::string(what) + " must be an array of strings");
+  Napi::Array a = v.As<Napi::Array>();
+  std::vector<std::string> out;
+  for (uint32_t i = 0; i < a.Length(); ++i) out.push_back(ArgString(env, a.Get(i), what));
+  return out;
+}
+rocksdb::IngestExternalFileOptions IngestOptions(const Napi::Env& env, const Napi::Value& v) {
+  rocksdb::IngestExternalFileOptions o;
+  if (IsNullish(v)) return o;
+  if (!v.IsObject()) Throw(env, kErrInvalidArgument, "ingest options must be an object");
+  Napi::Value mv = v.As<Napi::Object>().Get("moveFiles");
+  if (!IsNullish(mv)) {
+    if (!mv.IsBoolean()) Throw(env, kErrInvalidArgument, "moveFiles must be a boolean");
+    o.move_files = mv.As<Napi::Boolean>().Value();
+  }
+  return o;
+}
+rocksdb::Status DoCheckpoint(rocksdb::DB* db, const std::string& dir) {
+  rocksdb::Checkpoint* raw = nullptr;
+  rocksdb::Status s = rocksdb::Checkpoint::Create(db, &raw);
+  if (!s.ok()) return s;
+  std::unique_ptr<rocksdb::Checkpoint> cp(raw);
+  // log_size_for_flush = 0: always flush the memtables first, so the
+  // checkpoint is complete even with the WAL disabled.
+  return cp->CreateCheckpoint(dir, /*log_size_for_flush=*/0);
+}
+}  // namespace
+
+Napi::Value DbWrap::CompactRange(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  DbState* st = Live(env);
+  std::shared_ptr<CfRef> cf = Cf(env, info[0]);
+  OptionalKey b = OptKey(env, info[1], "begin"), e = OptKey(env, info[2], "end");
+  ThrowIfError(env, DoCompact(st->db(), cf->handle, b, e), st->path());
+  return env.Undefined();
+}
+
+Napi::Value DbWrap::CompactRangeAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  DbState* st = Live(env);
+  std::shared_ptr<CfRef> cf = Cf(env, info[0]);
+  OptionalKey b = OptKey(env, info[1], "begin"), e = OptKey(env, info[2], "end");
+  rocksdb::DB* db = st->db();
+  rocksdb::ColumnFamilyHandle* h = cf->handle;  // stays valid: drop/close wait for us
+  auto* w = new OpWorker(env, state_, [db, h, b, e]() { return DoCompact(db, h, b, e); });
+  Napi::Promise p = w->Promise();
+  w->Queue();
+  return p;
+}
+
+Napi::Value DbWrap::GetSnapshot(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Live(env);
+  return SnapshotWrap::New(env, state_, state_->NewSnapshot());
+}
+
+Napi::Value DbWrap::NewIterator(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  DbState* st = Live(env);
+  std::shared_ptr<CfRef> cf = Cf(env, info[0]);
+  auto ref = std::make_shared<IterRef>();
+  ref->cf = cf;
+  rocksdb::ReadOptions ro;
+  Napi::Value ov = info[1];
+  if (!IsNullish(ov)) {
+    if (!ov.IsObject()) Throw(env, kErrInvalidArgument, "iterator options must be an object", st->path());
+    Napi::Object o = ov.As<Napi::Object>();
+    Napi::Value lb = o.Get("lowerBound");
+    if (!IsNullish(lb)) {
+      ref->lower = ArgBytes(env, lb, "lowerBound").ToString();
+      ref->lower_slice = rocksdb::Slice(ref->lower);
+      ro.iterate_lower_bound = &ref->lower_slice;
+    }
+    Napi::Value ub = o.Get("upperBound");
+    if (!IsNullish(ub)) {
+      ref->upper = ArgBytes(env, ub, "upperBound").ToString();
+      ref->upper_slice = rocksdb::Slice(ref->upper);
+      ro.iterate_upper_bound = &ref->upper_slice;
+    }
+    ref->snapshot = Snap(env, o.Get("snapshot"));
+    if (ref->snapshot) ro.snapshot = ref->snapshot->snap;
+    Napi::Value psas = o.Get("prefixSameAsStart");
+    if (!IsNullish(psas)) {
+      if (!psas.IsBoolean()) Throw(env, kErrInvalidArgument, "prefixSameAsStart must be a boolean", st->path());
+      ro.prefix_same_as_start = psas.As<Napi::Boolean>().Value();
+      if (ro.prefix_same_as_start && st->config().fixed_prefix_length == 0) {
+        Throw(env, kErrInvalidArgument,
+              "prefixSameAsStart requires the database to be opened with fixedPrefixLength", st->path());
+      }
+    }
+    Napi::Value fc = o.Get("fillCache");
+    if (!IsNullish(fc)) {
+      if (!fc.IsBoolean()) Throw(env, kErrInvalidArgument, "fillCache must be a boolean", st->path());
+      ro.fill_cache = fc.As<Napi::Boolean>().Value();
+    }
+  }
+  ref->it.reset(st->db()->NewIterator(ro, cf->handle));
+  FS_CHECK(ref->it != nullptr);
+  st->TrackIterator(ref);
+  return IterWrap::New(env, state_, ref);
+}
+
+Napi::Value DbWrap::CreateCheckpoint(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  DbState* st = Live(env);
+  std::string dir = ArgString(env, info[0], "checkpoint directory");
+  ThrowIfError(env, DoCheckpoint(st->db(), dir), st->path());
+  return env.Undefined();
+}
+
+Napi::Value DbWrap::CreateCheckpointAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  DbState* st = Live(env);
+  std::string dir = ArgString(env, info[0], "checkpoint directory");
+  rocksdb::DB* db = st->db();
+  auto* w = new OpWorker(env, state_, [db, dir]() { return DoCheckpoint(db, dir); });
+  Napi::Promise p = w->Promise();
+  w->Queue();
+  return p;
+}
+
+namespace {
+uint64_t FileNumberFromName(const std::string& name) {
+  // "/000123.sst", "000123.sst" or a full path.
+  size_t slash = name.find_last_of('/');
+  size_t start = slash == std::string::npos ? 0 : slash + 1;
+  uint64_t n = 0;
+  bool any = false;
+  for (size_t i = start; i < name.size() && name[i] >= '0' && name[i] <= '9'; ++i) {
+    n = n * 10 + static_cast<uint64_t>(name[i] - '0');
+    any = true;
+  }
+  return any ? n : 0;
+}
+}  // namespace
+
+Napi::Value DbWrap::GetLiveFilesMetaData(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  DbState* st = Live(env);
+  bool with_ids = true;
+  if (!IsNullish(info[0])) {
+    if (!info[0].IsBoolean()) Throw(env, kErrInvalidArgument, "withUniqueIds must be a boolean", st->path());
+    with_ids = info[0].As<Napi::Boolean>().Value();
+  }
+  std::vector<rocksdb::LiveFileMetaData> files;
+  st->db()->GetLiveFilesMetaData(&files);
+
+  // Unique ids come from table properties (RocksDB 7.8 has no unique_id field
+  // in LiveFileMetaData). Keyed by (cf name, file number).
+  std::map<std::pair<std::string, uint64_t>, std::string> unique_ids;
+  if (with_ids) {
+    for (const auto& [name, ref] : st->cfs()) {
+      rocksdb::TablePropertiesCollection props;
+      rocksdb::Status s = st->db()->GetPropertiesOfAllTables(ref->handle, &props);
+      ThrowIfError(env, s, st->path());
+      for (const auto& [file, tp] : props) {
+        if (!tp) continue;
+        std::string id;
+        if (rocksdb::GetUniqueIdFromTableProperties(*tp, &id).ok()) {
+          unique_ids[{name, FileNumberFromName(file)}] = rocksdb::UniqueIdToHumanString(id);
+        }
+      }
+    }
+  }
+
+  Napi::Array out = Napi::Array::New(env, files.size());
+  for (uint32_t i = 0; i < files.size(); ++i) {
+    const rocksdb::LiveFileMetaData& f = files[i];
+    Napi::Object o = Napi::Object::New(env);
+    std::string rel = f.relative_filename.empty() ? f.name : f.relative_filename;
+    if (!rel.empty() && rel[0] == '/') rel = rel.substr(1);
+    uint64_t number = f.file_number != 0 ? f.file_number : FileNumberFromName(rel);
+    o.Set("name", Napi::String::New(env, rel));
+    o.Set("directory", Napi::String::New(env, f.directory.empty() ? f.db_path : f.directory));
+    o.Set("columnFamily", Napi::String::New(env, f.column_family_name));
+    o.Set("size", Napi::Number::New(env, static_cast<double>(f.size)));
+    o.Set("smallestKey", ToBuffer(env, f.smallestkey));
+    o.Set("largestKey", ToBuffer(env, f.largestkey));
+    o.Set("smallestSeqno", Napi::Number::New(env, static_cast<double>(f.smallest_seqno)));
+    o.Set("largestSeqno", Napi::Number::New(env, static_cast<double>(f.largest_seqno)));
+    o.Set("level", Napi::Number::New(env, f.level));
+    o.Set("fileNumber", Napi::Number::New(env, static_cast<double>(number)));
+    o.Set("numEntries", Napi::Number::New(env, static_cast<double>(f.num_entries)));
+    o.Set("numDeletions", Napi::Number::New(env, static_cast<double>(f.num_deletions)));
+    auto uid = unique_ids.find({f.column_family_name, number});
+    if (uid != unique_ids.end()) o.Set("uniqueId", Napi::String::New(env, uid->second));
+    out.Set(i, o);
+  }
+  return out;
+}
+
+Napi::Value DbWrap::IngestExternalFile(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  DbState* st = Live(env);
+  std::shared_ptr<CfRef> cf = Cf(env, info[0]);
+  std::vector<std::string> files = ArgStringArray(env, info[1], "files");
+  rocksdb::IngestExternalFileOptions o = IngestOptions(env, info[2]);
+  ThrowIfError(env, st->db()->IngestExternalFile(cf->handle, files, o), st->path());
+  return env.Undefined();
+}
+
+Napi::Value DbWrap::IngestExternalFileAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  DbState* st = Live(env);
+  std::shared_ptr<CfRef> cf = Cf(env, info[0]);
+  std::vector<std::string> files = ArgStringArray(env, info[1], "files");
+  rocksdb::IngestExternalFileOptions o = IngestOptions(env, info[2]);
+  rocksdb::DB* db = st->db();
+  rocksdb::ColumnFamilyHandle* h = cf->handle;  // stays valid: drop/close wait for us
+  auto* w = new OpWorker(env, state_, [db, h, files, o]() { return db->IngestExternalFile(h, files, o); });
+  Napi::Promise p = w->Promise();
+  w->Queue();
+  return p;
+}
+
+Napi::Value DbWrap::CreateSstFileWriter(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  DbState* st = Live(env);
+  Napi::Object obj = GetAddonData(env)->sst_writer_ctor.New({});
+  SstWriterWrap::Unwrap(obj)->Configure(rocksdb::Options(rocksdb::DBOptions(), st->cf_options()));
+  return obj;
+}
+
+Napi::Value DbWrap::GetProperty(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  DbState* st = Live(env);
+  std::string name = ArgString(env, info[0], "property name");
+  rocksdb::ColumnFamilyHandle* h = st->db()->DefaultColumnFamily();
+  std::shared_ptr<CfRef> cf;
+  if (!IsNullish(info[1])) {
+    cf = Cf(env, info[1]);
+    h = cf->handle;
+  }
+  std::string value;
+  if (!st->db()->GetProperty(h, name, &value)) return env.Undefined();
+  return Napi::String::New(env, value);
+}
+
+Napi::Value DbWrap::LatestSequenceNumber(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  DbState* st = Live(env);
+  return Napi::Number::New(env, static_cast<double>(st->db()->GetLatestSequenceNumber()));
+}
+
+Napi::Value ListColumnFamiliesOfPath(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string path = ArgString(env, info[0], "path");
+  std::vector<std::string> names;
+  ThrowIfError(env, rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), path, &names), path);
+  Napi::Array out = Napi::Array::New(env, names.size());
+  for (uint32_t i = 0; i < names.size(); ++i) out.Set(i, Napi::String::New(env, names[i]));
+  return out;
+}
+
+}  // namespace flowstate

@@ -1,0 +1,97 @@
+#!/usr/bin/env node
+// Builds packages/rocksdb/build/Release/flowstate_rocksdb.node with node-gyp.
+//
+//   node scripts/build-native.mjs            # rebuild only if out of date
+//   node scripts/build-native.mjs --force    # always rebuild
+//   node scripts/build-native.mjs -- <extra node-gyp args>
+//
+// "Out of date" = the .node is missing or older than binding.gyp, any file in
+// native/, or scripts/rocksdb-config.mjs (which decides the link flags).
+// Exits non-zero with a single clear message when the RocksDB development
+// headers (rocksdb/db.h) are not installed.
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { findRocksdbIncludeDir, rocksdbConfig } from './rocksdb-config.mjs';
+
+const pkgRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const addon = join(pkgRoot, 'build', 'Release', 'flowstate_rocksdb.node');
+const MISSING_HEADERS =
+  'flowstate: RocksDB development files not found. Install them: Debian/Ubuntu `apt-get install librocksdb-dev`, macOS `brew install rocksdb`.';
+
+const argv = process.argv.slice(2);
+const sep = argv.indexOf('--');
+const ownArgs = sep === -1 ? argv : argv.slice(0, sep);
+const gypExtra = sep === -1 ? [] : argv.slice(sep + 1);
+const force = ownArgs.includes('--force');
+
+if (!findRocksdbIncludeDir()) {
+  console.error(MISSING_HEADERS);
+  process.exit(1);
+}
+
+function newestInput() {
+  const inputs = [join(pkgRoot, 'binding.gyp'), join(pkgRoot, 'scripts', 'rocksdb-config.mjs')];
+  const nativeDir = join(pkgRoot, 'native');
+  for (const name of readdirSync(nativeDir)) inputs.push(join(nativeDir, name));
+  let newest = 0;
+  for (const f of inputs) {
+    const st = statSync(f);
+    if (st.isFile()) newest = Math.max(newest, st.mtimeMs);
+  }
+  return newest;
+}
+
+if (!force && existsSync(addon) && statSync(addon).mtimeMs >= newestInput()) {
+  console.log(`flowstate: native addon is up to date (${addon})`);
+  process.exit(0);
+}
+
+/** node_modules/.bin/node-gyp of the nearest enclosing install (the repo root's in this monorepo). */
+function findNodeGyp() {
+  let dir = pkgRoot;
+  for (;;) {
+    const bin = join(dir, 'node_modules', '.bin', process.platform === 'win32' ? 'node-gyp.cmd' : 'node-gyp');
+    if (existsSync(bin)) return bin;
+    const parent = dirname(dir);
+    if (parent === dir) return undefined;
+    dir = parent;
+  }
+}
+
+const nodeGyp = findNodeGyp();
+if (!nodeGyp) {
+  console.error('flowstate: node-gyp not found in node_modules/.bin; run `npm install` at the repository root.');
+  process.exit(1);
+}
+
+const args = ['rebuild', '--jobs', 'max'];
+// Build against the headers of the running Node when they are installed next
+// to it (as on Debian/NodeSource installs); otherwise node-gyp uses its cache
+// or downloads them. An explicit npm_config_nodedir wins.
+const localHeaders = resolve(dirname(process.execPath), '..', 'include', 'node');
+if (!process.env.npm_config_nodedir && existsSync(join(localHeaders, 'node_api.h'))) {
+  args.push(`--nodedir=${resolve(localHeaders, '..', '..')}`);
+}
+args.push(...gypExtra);
+
+const cfg = rocksdbConfig();
+console.log(`flowstate: building native addon (RocksDB headers in ${cfg.includeDir}, ${cfg.mode} link)`);
+if (cfg.staticRejected) console.log(`flowstate: static link not possible, using librocksdb shared library: ${cfg.staticRejected}`);
+const started = process.hrtime.bigint();
+const res = spawnSync(nodeGyp, args, { cwd: pkgRoot, stdio: 'inherit', shell: process.platform === 'win32' });
+const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+if (res.error) {
+  console.error(`flowstate: failed to run node-gyp: ${res.error.message}`);
+  process.exit(1);
+}
+if (res.status !== 0) {
+  console.error(`flowstate: node-gyp failed (exit ${res.status ?? res.signal}) after ${seconds.toFixed(1)} s`);
+  process.exit(res.status ?? 1);
+}
+if (!existsSync(addon)) {
+  console.error(`flowstate: node-gyp succeeded but ${addon} is missing`);
+  process.exit(1);
+}
+console.log(`flowstate: built ${addon} in ${seconds.toFixed(1)} s`);
