@@ -68,6 +68,15 @@ export class RocksDBError extends Error {
   }
 }
 
+/** Runs `start`, turning a synchronous throw (bad argument, closed DB) into a rejection. */
+function asyncCall<T>(start: () => Promise<T>): Promise<T> {
+  try {
+    return start();
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
 function invalid(message: string): RocksDBError {
   return new RocksDBError('ROCKSDB_INVALID_ARGUMENT', message);
 }
@@ -660,7 +669,7 @@ export class SstFileWriter {
 
   /** finish() on the libuv thread pool; other calls throw ROCKSDB_BUSY until it settles. */
   finishAsync(): Promise<SstFileInfo> {
-    return this.#native.finishAsync();
+    return asyncCall(() => this.#native.finishAsync());
   }
 
   /** Abandons an open, unfinished file (the partial file is left on disk). */
@@ -817,7 +826,7 @@ export class RocksDB {
   }
 
   compactRangeAsync(cf: ColumnFamily, begin?: Uint8Array, end?: Uint8Array): Promise<void> {
-    return this.#native.compactRangeAsync(nativeOfColumnFamily(cf), begin, end);
+    return asyncCall(() => this.#native.compactRangeAsync(nativeOfColumnFamily(cf), begin, end));
   }
 
   getSnapshot(): Snapshot {
@@ -846,7 +855,7 @@ export class RocksDB {
   }
 
   createCheckpointAsync(dir: string): Promise<void> {
-    return this.#native.createCheckpointAsync(dir);
+    return asyncCall(() => this.#native.createCheckpointAsync(dir));
   }
 
   /** Metadata of every live SST file, across all column families. */
@@ -864,9 +873,9 @@ export class RocksDB {
     files: readonly string[],
     options: IngestExternalFileOptions = {},
   ): Promise<void> {
-    return this.#native.ingestExternalFileAsync(nativeOfColumnFamily(cf), files, {
-      moveFiles: options.moveFiles ?? false,
-    });
+    return asyncCall(() =>
+      this.#native.ingestExternalFileAsync(nativeOfColumnFamily(cf), files, { moveFiles: options.moveFiles ?? false }),
+    );
   }
 
   /** An SstFileWriter with this database's column family options (compression, prefix extractor, ...). */

@@ -1,0 +1,94 @@
+import { strict as assert } from 'node:assert';
+import { describe, it } from 'node:test';
+import {
+  assignToKeyGroup,
+  computeKeyGroupRangeForOperatorIndex,
+  computeOperatorIndexForKeyGroup,
+  computeDefaultMaxParallelism,
+  DataOutputSerializer,
+  KeyGroupRange,
+  murmur3_32,
+  Serializers,
+} from '@flowstate/core';
+
+/**
+ * Pinned key-group test vectors (also published in docs/key-groups.md). These are part of the
+ * on-disk format forever: if this test fails, existing checkpoints would restore keys into the
+ * wrong key groups. Columns: label, key bytes (hex), murmur3_32 seed 0, key group at
+ * maxParallelism 128, key group at maxParallelism 32768.
+ */
+const VECTORS: ReadonlyArray<readonly [string, string, number, number, number]> = [
+  ["raw empty", '', 0, 0, 0],
+  ["string \"\"", '00', 1364076727, 55, 10423],
+  ["string \"a\"", '0161', 3889858547, 115, 2035],
+  ["string \"hello\"", '0568656c6c6f', 1198958599, 7, 10247],
+  ["string \"flowstate\"", '09666c6f777374617465', 3334902926, 14, 5262],
+  ["string \"key-42\"", '066b65792d3432', 1897931554, 34, 8994],
+  ["string \"\u00fcn\u00efc\u00f8d\u00e9\"", '0bc3bc6ec3af63c3b864c3a9', 326826267, 27, 31003],
+  ["int32 0", '00000000', 593689054, 94, 31198],
+  ["int32 1", '00000001', 854115492, 36, 17572],
+  ["int32 -1", 'ffffffff', 1982413648, 80, 15184],
+  ["int32 42", '0000002a', 356355534, 78, 3534],
+  ["int32 2147483647", '7fffffff', 1792945001, 105, 11113],
+  ["int64 1234567890123n", '0000011f71fb04cb', 2177037221, 37, 29605],
+];
+
+describe('key groups', () => {
+  it('murmur3_32 matches the reference implementation on public vectors', () => {
+    const enc = new TextEncoder();
+    assert.equal(murmur3_32(enc.encode(''), 0), 0);
+    assert.equal(murmur3_32(enc.encode(''), 1), 0x514e28b7);
+    assert.equal(murmur3_32(enc.encode('hello'), 0), 0x248bfa47);
+    assert.equal(murmur3_32(enc.encode('The quick brown fox jumps over the lazy dog'), 0), 0x2e4ff723);
+  });
+
+  it('pinned vectors: key bytes -> hash -> key group', () => {
+    for (const [label, hex, hash, kg128, kg32768] of VECTORS) {
+      const bytes = Buffer.from(hex, 'hex');
+      assert.equal(murmur3_32(bytes, 0), hash, label);
+      assert.equal(assignToKeyGroup(bytes, 128), kg128, label);
+      assert.equal(assignToKeyGroup(bytes, 32768), kg32768, label);
+    }
+  });
+
+  it('serializers produce the pinned key bytes', () => {
+    const bytesOf = <T>(s: { serialize(v: T, o: DataOutputSerializer): void }, v: T) => {
+      const o = new DataOutputSerializer();
+      s.serialize(v, o);
+      return Buffer.from(o.toBytes()).toString('hex');
+    };
+    assert.equal(bytesOf(Serializers.string, 'hello'), '0568656c6c6f');
+    assert.equal(bytesOf(Serializers.string, 'ünïcødé'), '0bc3bc6ec3af63c3b864c3a9');
+    assert.equal(bytesOf(Serializers.int32, -1), 'ffffffff');
+    assert.equal(bytesOf(Serializers.int64, 1234567890123n), '0000011f71fb04cb');
+  });
+
+  it('operator ranges partition the key groups, and agree with computeOperatorIndexForKeyGroup', () => {
+    for (const [maxP, p] of [[128, 1], [128, 2], [128, 15], [128, 77], [128, 128], [32768, 7], [10, 3]] as const) {
+      let next = 0;
+      for (let i = 0; i < p; i++) {
+        const r = computeKeyGroupRangeForOperatorIndex(maxP, p, i);
+        assert.equal(r.startKeyGroup, next, `contiguous at ${maxP}/${p}/${i}`);
+        for (const g of [r.startKeyGroup, r.endKeyGroup]) assert.equal(computeOperatorIndexForKeyGroup(maxP, p, g), i);
+        next = r.endKeyGroup + 1;
+      }
+      assert.equal(next, maxP);
+    }
+    // Flink's own example: maxParallelism 128, parallelism 3 -> [0,42], [43,85], [86,127].
+    assert.deepEqual([0, 1, 2].map((i) => computeKeyGroupRangeForOperatorIndex(128, 3, i).toJSON()), [
+      { start: 0, end: 42 },
+      { start: 43, end: 85 },
+      { start: 86, end: 127 },
+    ]);
+  });
+
+  it('default max parallelism and range algebra', () => {
+    assert.equal(computeDefaultMaxParallelism(1), 128);
+    assert.equal(computeDefaultMaxParallelism(100), 256);
+    assert.equal(computeDefaultMaxParallelism(30000), 32768);
+    const a = new KeyGroupRange(10, 20);
+    assert.deepEqual(a.intersection(new KeyGroupRange(15, 30)).toJSON(), { start: 15, end: 20 });
+    assert.ok(a.intersection(new KeyGroupRange(21, 30)).isEmpty);
+    assert.equal([...a].length, 11);
+  });
+});

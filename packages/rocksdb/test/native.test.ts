@@ -1,0 +1,687 @@
+// Tests for the native RocksDB binding (packages/rocksdb/src/native.ts).
+// Requires the addon: `npm run build:native -w @flowstate/rocksdb`.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import {
+  ColumnFamily,
+  LIST_APPEND_MERGE_OPERATOR,
+  RocksDB,
+  RocksDBError,
+  RocksIterator,
+  SstFileWriter,
+  WriteBatch,
+  decodeListElements,
+  encodeListElements,
+  isNativeAvailable,
+  rocksdbVersion,
+} from '../src/index.js';
+import type { RocksDBErrorCode, Entry } from '../src/index.js';
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+const b = (s: string): Uint8Array => enc.encode(s);
+const s = (u: Uint8Array | undefined): string | undefined => (u === undefined ? undefined : dec.decode(u));
+const keys = (entries: Entry[]): string[] => entries.map(([k]) => dec.decode(k));
+
+let root = '';
+let counter = 0;
+function freshDir(name: string): string {
+  counter++;
+  return join(root, `${counter}-${name}`);
+}
+
+function assertRocksError(fn: () => unknown, code: RocksDBErrorCode, messageIncludes?: string): RocksDBError {
+  let caught: unknown;
+  try {
+    fn();
+  } catch (e) {
+    caught = e;
+  }
+  assert.ok(caught instanceof RocksDBError, `expected RocksDBError(${code}), got ${String(caught)}`);
+  assert.equal(caught.code, code, `code of: ${caught.message}`);
+  if (messageIncludes !== undefined) assert.ok(caught.message.includes(messageIncludes), caught.message);
+  return caught;
+}
+
+function hasLdb(): boolean {
+  const r = spawnSync('ldb', ['--help'], { encoding: 'utf8' });
+  return r.error === undefined;
+}
+
+before(() => {
+  root = mkdtempSync(join(tmpdir(), 'flowstate-rocksdb-test-'));
+  assert.ok(
+    isNativeAvailable(),
+    'native addon not built: run `npm run build:native -w @flowstate/rocksdb` (needs librocksdb-dev)',
+  );
+});
+
+after(() => {
+  if (root) rmSync(root, { recursive: true, force: true });
+});
+
+describe('RocksDB native binding', () => {
+  test('reports the linked RocksDB version', () => {
+    assert.match(rocksdbVersion(), /^\d+\.\d+\.\d+$/);
+  });
+
+  test('open, put/get/delete, close, reopen (WAL disabled, data flushed on close)', () => {
+    const path = freshDir('basic');
+    const db = RocksDB.open(path, {
+      createIfMissing: true,
+      blockCacheSize: 8 << 20,
+      writeBufferSize: 4 << 20,
+      maxWriteBufferNumber: 3,
+      compression: 'lz4',
+      disableWAL: true,
+    });
+    assert.equal(db.isClosed, false);
+    assert.equal(db.path, path);
+    const cf = db.defaultColumnFamily;
+    assert.equal(cf.name, 'default');
+    assert.deepEqual(db.listColumnFamilies(), ['default']);
+    db.put(cf, b('k1'), b('v1'));
+    db.put(cf, b('k2'), new Uint8Array(0));
+    assert.equal(s(db.get(cf, b('k1'))), 'v1');
+    assert.equal(db.get(cf, b('k2'))?.byteLength, 0, 'empty value is distinct from missing');
+    assert.equal(db.get(cf, b('missing')), undefined);
+    db.delete(cf, b('k1'));
+    assert.equal(db.get(cf, b('k1')), undefined);
+    db.put(cf, Buffer.from('buf'), Buffer.from('buffers work too'));
+    assert.ok(db.getLatestSequenceNumber() >= 4);
+    db.close();
+    assert.equal(db.isClosed, true);
+    db.close(); // idempotent
+
+    const again = RocksDB.open(path, { createIfMissing: false, disableWAL: true });
+    assert.equal(s(again.get(again.defaultColumnFamily, b('buf'))), 'buffers work too');
+    assert.equal(again.get(again.defaultColumnFamily, b('k2'))?.byteLength, 0);
+    again.close();
+  });
+
+  test('open errors are typed: missing DB, locked DB, bad options', () => {
+    const missing = freshDir('missing');
+    const e = assertRocksError(() => RocksDB.open(missing, { createIfMissing: false }), 'ROCKSDB_INVALID_ARGUMENT');
+    assert.equal(e.path, missing);
+    assert.ok(e.message.includes(missing));
+    assert.ok(e.status !== undefined && e.status.length > 0);
+
+    const path = freshDir('locked');
+    const db = RocksDB.open(path);
+    assertRocksError(() => RocksDB.open(path), 'ROCKSDB_IO_ERROR', 'LOCK');
+    db.close();
+
+    assertRocksError(
+      () => RocksDB.open(freshDir('bad'), { compression: 'gzip' as unknown as 'none' }),
+      'ROCKSDB_INVALID_ARGUMENT',
+      'compression',
+    );
+    assertRocksError(() => RocksDB.open(freshDir('bad2'), { maxWriteBufferNumber: 1 }), 'ROCKSDB_INVALID_ARGUMENT');
+  });
+
+  test('column families: create and drop while open, reopen with all / explicit families', () => {
+    const path = freshDir('cf');
+    const db = RocksDB.open(path, { disableWAL: true });
+    const users = db.createColumnFamily('users');
+    const orders = db.createColumnFamily('orders');
+    assert.equal(users.name, 'users');
+    assert.ok(users.id > 0);
+    assert.deepEqual(db.listColumnFamilies().sort(), ['default', 'orders', 'users']);
+    assert.equal(db.getColumnFamily('users'), users);
+    assert.equal(db.getColumnFamily('nope'), undefined);
+    assertRocksError(() => db.createColumnFamily('users'), 'ROCKSDB_INVALID_ARGUMENT', 'exists');
+
+    db.put(users, b('k'), b('user'));
+    db.put(orders, b('k'), b('order'));
+    db.put(db.defaultColumnFamily, b('k'), b('default'));
+    assert.equal(s(db.get(users, b('k'))), 'user');
+    assert.equal(s(db.get(orders, b('k'))), 'order');
+    assert.equal(s(db.get(db.defaultColumnFamily, b('k'))), 'default');
+
+    // Drop while open, with an iterator over it still open.
+    const it = db.iterator(orders);
+    it.seekToFirst();
+    db.dropColumnFamily(orders);
+    assert.equal(orders.isValid, false);
+    assert.equal(orders.isDropped, true);
+    assert.equal(it.isClosed, true, 'iterators over a dropped family are closed');
+    assertRocksError(() => it.key(), 'ROCKSDB_CLOSED', 'dropped');
+    assertRocksError(() => db.get(orders, b('k')), 'ROCKSDB_COLUMN_FAMILY_DROPPED');
+    assertRocksError(() => new WriteBatch().put(orders, b('k'), b('v')), 'ROCKSDB_COLUMN_FAMILY_DROPPED');
+    assert.deepEqual(db.listColumnFamilies().sort(), ['default', 'users']);
+    assertRocksError(() => db.dropColumnFamily(db.defaultColumnFamily), 'ROCKSDB_INVALID_ARGUMENT');
+
+    // Re-create with the same name: a new, empty family.
+    const orders2 = db.createColumnFamily('orders');
+    assert.notEqual(orders2.id, orders.id);
+    assert.equal(db.get(orders2, b('k')), undefined);
+    db.close();
+
+    assert.deepEqual(RocksDB.listColumnFamilies(path).sort(), ['default', 'orders', 'users']);
+    const all = RocksDB.open(path); // no columnFamilies: opens every existing one
+    assert.deepEqual(all.listColumnFamilies().sort(), ['default', 'orders', 'users']);
+    const u = all.getColumnFamily('users');
+    assert.ok(u);
+    assert.equal(s(all.get(u, b('k'))), 'user');
+    all.close();
+
+    const explicit = RocksDB.open(path, { columnFamilies: ['users', 'orders'] });
+    assert.deepEqual(explicit.listColumnFamilies().sort(), ['default', 'orders', 'users']);
+    explicit.close();
+    // RocksDB requires every existing family to be opened.
+    assertRocksError(() => RocksDB.open(path, { columnFamilies: ['users'] }), 'ROCKSDB_INVALID_ARGUMENT');
+    const created = RocksDB.open(path, {
+      columnFamilies: ['users', 'orders', 'extra'],
+      createMissingColumnFamilies: true,
+    });
+    assert.deepEqual(created.listColumnFamilies().sort(), ['default', 'extra', 'orders', 'users']);
+    created.close();
+  });
+
+  test('column family handles are bound to their database', () => {
+    const a = RocksDB.open(freshDir('cf-a'));
+    const c = RocksDB.open(freshDir('cf-b'));
+    assertRocksError(() => a.get(c.defaultColumnFamily, b('x')), 'ROCKSDB_INVALID_ARGUMENT', 'another database');
+    const batch = new WriteBatch().put(c.defaultColumnFamily, b('x'), b('y'));
+    assertRocksError(() => a.write(batch), 'ROCKSDB_INVALID_ARGUMENT');
+    assertRocksError(() => batch.put(a.defaultColumnFamily, b('x'), b('y')), 'ROCKSDB_INVALID_ARGUMENT');
+    assertRocksError(() => a.get({} as ColumnFamily, b('x')), 'ROCKSDB_INVALID_ARGUMENT');
+    assertRocksError(() => a.put(a.defaultColumnFamily, 'str' as unknown as Uint8Array, b('y')), 'ROCKSDB_INVALID_ARGUMENT');
+    a.close();
+    c.close();
+  });
+
+  test(`merge operator ${LIST_APPEND_MERGE_OPERATOR} concatenates length-prefixed elements`, () => {
+    const db = RocksDB.open(freshDir('merge'), { disableWAL: true });
+    const cf = db.createColumnFamily('lists');
+    const key = b('list');
+    db.merge(cf, key, encodeListElements([b('a')]));
+    db.merge(cf, key, encodeListElements([b('bb'), b('')]));
+    const v1 = db.get(cf, key);
+    assert.ok(v1);
+    assert.deepEqual(
+      Array.from(v1),
+      [0, 0, 0, 1, 97, 0, 0, 0, 2, 98, 98, 0, 0, 0, 0],
+      'plain concatenation of [u32 BE len][bytes] elements',
+    );
+    assert.deepEqual(decodeListElements(v1).map((e) => dec.decode(e)), ['a', 'bb', '']);
+
+    // On top of a put value, across a flush (partial/full merge in SSTs) and a compaction.
+    const k2 = b('list2');
+    db.put(cf, k2, encodeListElements([b('base')]));
+    db.merge(cf, k2, encodeListElements([b('x')]));
+    db.flush(cf);
+    db.merge(cf, k2, encodeListElements([b('y')]));
+    db.merge(cf, k2, encodeListElements([b('z')]));
+    db.flush(cf);
+    assert.deepEqual(decodeListElements(db.get(cf, k2) ?? new Uint8Array()).map((e) => dec.decode(e)), ['base', 'x', 'y', 'z']);
+    db.compactRange(cf);
+    assert.deepEqual(decodeListElements(db.get(cf, k2) ?? new Uint8Array()).map((e) => dec.decode(e)), ['base', 'x', 'y', 'z']);
+
+    // Registered on the default family and on every created family, and in batches.
+    const batch = new WriteBatch();
+    batch.merge(db.defaultColumnFamily, key, encodeListElements([b('1')]));
+    batch.merge(db.defaultColumnFamily, key, encodeListElements([b('2')]));
+    db.write(batch);
+    assert.deepEqual(decodeListElements(db.get(db.defaultColumnFamily, key) ?? new Uint8Array()).map((e) => dec.decode(e)), ['1', '2']);
+    // A put after merges replaces the list; a delete removes it.
+    db.put(cf, key, encodeListElements([b('fresh')]));
+    db.merge(cf, key, encodeListElements([b('more')]));
+    assert.deepEqual(decodeListElements(db.get(cf, key) ?? new Uint8Array()).map((e) => dec.decode(e)), ['fresh', 'more']);
+    db.delete(cf, key);
+    db.merge(cf, key, encodeListElements([b('after-delete')]));
+    assert.deepEqual(decodeListElements(db.get(cf, key) ?? new Uint8Array()).map((e) => dec.decode(e)), ['after-delete']);
+    assertRocksError(() => decodeListElements(new Uint8Array([0, 0, 0, 9, 1])), 'ROCKSDB_CORRUPTION');
+    db.close();
+  });
+
+  test('deleteRange removes [begin, end) only', () => {
+    const db = RocksDB.open(freshDir('delrange'), { disableWAL: true });
+    const cf = db.defaultColumnFamily;
+    for (const k of ['a', 'b', 'c', 'd', 'e']) db.put(cf, b(k), b(k.toUpperCase()));
+    db.deleteRange(cf, b('b'), b('d'));
+    assert.equal(s(db.get(cf, b('a'))), 'A');
+    assert.equal(db.get(cf, b('b')), undefined);
+    assert.equal(db.get(cf, b('c')), undefined);
+    assert.equal(s(db.get(cf, b('d'))), 'D');
+    db.flush();
+    db.compactRange(cf, b('a'), b('z'));
+    const it = db.iterator(cf);
+    assert.deepEqual(keys([...it]), ['a', 'd', 'e']);
+    it.close();
+    db.close();
+  });
+
+  test('write batches: put/delete/merge/deleteRange across families, count, clear', () => {
+    const db = RocksDB.open(freshDir('batch'), { disableWAL: true });
+    const d = db.defaultColumnFamily;
+    const other = db.createColumnFamily('other');
+    db.put(d, b('gone'), b('x'));
+    db.put(other, b('r1'), b('x'));
+    db.put(other, b('r2'), b('x'));
+    const batch = new WriteBatch();
+    assert.equal(batch.count, 0);
+    batch
+      .put(d, b('p'), b('P'))
+      .delete(d, b('gone'))
+      .merge(other, b('m'), encodeListElements([b('e1')]))
+      .deleteRange(other, b('r1'), b('r3'));
+    assert.equal(batch.count, 4);
+    assert.ok(batch.dataSize > 0);
+    // Nothing is visible before write().
+    assert.equal(db.get(d, b('p')), undefined);
+    db.write(batch);
+    assert.equal(s(db.get(d, b('p'))), 'P');
+    assert.equal(db.get(d, b('gone')), undefined);
+    assert.deepEqual(decodeListElements(db.get(other, b('m')) ?? new Uint8Array()).map((e) => dec.decode(e)), ['e1']);
+    assert.equal(db.get(other, b('r1')), undefined);
+    assert.equal(db.get(other, b('r2')), undefined);
+    batch.clear();
+    assert.equal(batch.count, 0);
+    batch.put(d, b('p'), b('P2'));
+    db.write(batch);
+    assert.equal(s(db.get(d, b('p'))), 'P2');
+    db.write(new WriteBatch()); // empty batch is fine
+    db.close();
+  });
+
+  test('snapshots: get at a snapshot ignores later writes; release', () => {
+    const db = RocksDB.open(freshDir('snap'), { disableWAL: true });
+    const cf = db.defaultColumnFamily;
+    db.put(cf, b('k'), b('old'));
+    const snap = db.getSnapshot();
+    assert.ok(snap.sequenceNumber > 0);
+    db.put(cf, b('k'), b('new'));
+    db.put(cf, b('k2'), b('added'));
+    assert.equal(s(db.get(cf, b('k'), snap)), 'old');
+    assert.equal(db.get(cf, b('k2'), snap), undefined);
+    assert.equal(s(db.get(cf, b('k'))), 'new');
+    assert.equal(snap.isReleased, false);
+    snap.release();
+    assert.equal(snap.isReleased, true);
+    snap.release(); // idempotent
+    assertRocksError(() => db.get(cf, b('k'), snap), 'ROCKSDB_CLOSED', 'released');
+    assertRocksError(() => db.iterator(cf, { snapshot: snap }), 'ROCKSDB_CLOSED');
+    db.close();
+  });
+
+  test('iterators: bounds, seek, prev/next, nextBatch, for..of, on a snapshot ignoring later writes', () => {
+    const db = RocksDB.open(freshDir('iter'), { disableWAL: true });
+    const cf = db.createColumnFamily('it');
+    for (const k of ['a1', 'a2', 'b1', 'b2', 'b3', 'c1']) db.put(cf, b(k), b(`v-${k}`));
+    const snap = db.getSnapshot();
+    // Writes after the snapshot: must not be visible through it.
+    db.put(cf, b('b0'), b('late'));
+    db.delete(cf, b('b2'));
+    db.put(cf, b('b1'), b('changed'));
+
+    const it = db.iterator(cf, { lowerBound: b('b'), upperBound: b('c'), snapshot: snap });
+    assert.ok(it instanceof RocksIterator);
+    assert.equal(it.valid(), false, 'unpositioned');
+    assertRocksError(() => it.key(), 'ROCKSDB_INVALID_ARGUMENT', 'not positioned');
+    assertRocksError(() => it.next(), 'ROCKSDB_INVALID_ARGUMENT');
+    it.seekToFirst();
+    assert.equal(it.valid(), true);
+    assert.equal(s(it.key()), 'b1');
+    assert.equal(s(it.value()), 'v-b1');
+    it.next();
+    assert.equal(s(it.key()), 'b2');
+    it.seekToLast();
+    assert.equal(s(it.key()), 'b3', 'upper bound is exclusive');
+    it.prev();
+    assert.equal(s(it.key()), 'b2');
+    it.seek(b('a'));
+    assert.equal(s(it.key()), 'b1', 'seek below the lower bound lands on the bound');
+    it.seek(b('b15'));
+    assert.equal(s(it.key()), 'b2');
+    it.seekForPrev(b('b25'));
+    assert.equal(s(it.key()), 'b2');
+    it.seek(b('b3'));
+    it.next();
+    assert.equal(it.valid(), false);
+    it.seekToFirst();
+    const batch1 = it.nextBatch(2);
+    assert.deepEqual(keys(batch1), ['b1', 'b2']);
+    assert.equal(s(batch1[0]?.[1]), 'v-b1');
+    assert.deepEqual(keys(it.nextBatch(10)), ['b3']);
+    assert.deepEqual(it.nextBatch(10), []);
+    it.close();
+    it.close(); // idempotent
+    assertRocksError(() => it.seekToFirst(), 'ROCKSDB_CLOSED');
+
+    // Without the snapshot, the later writes are visible.
+    const live = db.iterator(cf, { lowerBound: b('b'), upperBound: b('c') });
+    const entries = [...live];
+    assert.deepEqual(keys(entries), ['b0', 'b1', 'b3']);
+    assert.equal(s(entries[1]?.[1]), 'changed');
+    live.close();
+
+    // Full scan, reverse scan.
+    const all = db.iterator(cf);
+    assert.deepEqual(keys([...all]), ['a1', 'a2', 'b0', 'b1', 'b3', 'c1']);
+    all.seekToLast();
+    const reversed: string[] = [];
+    for (; all.valid(); all.prev()) reversed.push(dec.decode(all.key()));
+    assert.deepEqual(reversed, ['c1', 'b3', 'b1', 'b0', 'a2', 'a1']);
+    all.close();
+
+    // Releasing the snapshot while an iterator still reads at it is safe.
+    const pinned = db.iterator(cf, { snapshot: snap });
+    snap.release();
+    pinned.seek(b('b2'));
+    assert.equal(s(pinned.key()), 'b2', 'iterator keeps its snapshot until closed');
+    pinned.close();
+    db.close();
+  });
+
+  test('iterators: prefixSameAsStart with a fixed prefix extractor', () => {
+    const db = RocksDB.open(freshDir('prefix'), { fixedPrefixLength: 2 });
+    const cf = db.defaultColumnFamily;
+    for (const k of ['aa1', 'aa2', 'ab1', 'ac1']) db.put(cf, b(k), b('v'));
+    const it = db.iterator(cf, { prefixSameAsStart: true });
+    it.seek(b('aa'));
+    assert.deepEqual(keys(it.nextBatch(100)), ['aa1', 'aa2']);
+    it.close();
+    db.close();
+    const noPrefix = RocksDB.open(freshDir('noprefix'));
+    assertRocksError(() => noPrefix.iterator(noPrefix.defaultColumnFamily, { prefixSameAsStart: true }), 'ROCKSDB_INVALID_ARGUMENT');
+    noPrefix.close();
+  });
+
+  test('flush + getLiveFilesMetaData: non-empty, correct column family names, unique ids', () => {
+    const path = freshDir('meta');
+    const db = RocksDB.open(path, { disableWAL: true, compression: 'zstd' });
+    const cf = db.createColumnFamily('state-1');
+    assert.deepEqual(db.getLiveFilesMetaData(), []);
+    db.put(cf, b('k1'), b('v1'));
+    db.put(cf, b('k9'), b('v9'));
+    db.put(db.defaultColumnFamily, b('d'), b('v'));
+    db.flush(); // all families
+    const files = db.getLiveFilesMetaData();
+    assert.equal(files.length, 2);
+    const mine = files.find((f) => f.columnFamily === 'state-1');
+    assert.ok(mine, JSON.stringify(files.map((f) => f.columnFamily)));
+    assert.ok(files.some((f) => f.columnFamily === 'default'));
+    assert.match(mine.name, /^\d+\.sst$/);
+    assert.equal(mine.directory, path);
+    assert.ok(existsSync(join(mine.directory, mine.name)));
+    assert.ok(mine.size > 0);
+    assert.equal(s(mine.smallestKey), 'k1');
+    assert.equal(s(mine.largestKey), 'k9');
+    assert.ok(mine.smallestSeqno <= mine.largestSeqno);
+    assert.equal(mine.level, 0);
+    assert.equal(mine.name, `${String(mine.fileNumber).padStart(6, '0')}.sst`);
+    assert.equal(mine.numEntries, 2);
+    assert.match(mine.uniqueId ?? '', /^[0-9A-F]{16}-[0-9A-F]{16}$/);
+    assert.notEqual(files[0]?.uniqueId, files[1]?.uniqueId);
+    assert.equal(db.getLiveFilesMetaData({ uniqueIds: false })[0]?.uniqueId, undefined);
+    assert.equal(db.getProperty('rocksdb.num-files-at-level0', cf), '1');
+    assert.equal(db.getProperty('rocksdb.no-such-property'), undefined);
+    db.flush(cf); // flushing an empty memtable is fine
+    db.close();
+  });
+
+  test('compactRange sync and async', async () => {
+    const db = RocksDB.open(freshDir('compact'), { disableWAL: true });
+    const cf = db.defaultColumnFamily;
+    for (let round = 0; round < 3; round++) {
+      for (let i = 0; i < 100; i++) db.put(cf, b(`k${String(i).padStart(3, '0')}`), b(`r${round}`));
+      db.flush(cf);
+    }
+    assert.equal(db.getLiveFilesMetaData().length, 3);
+    db.compactRange(cf, b('k000'), b('k050'));
+    await db.compactRangeAsync(cf);
+    const files = db.getLiveFilesMetaData();
+    assert.equal(files.length, 1);
+    assert.ok((files[0]?.level ?? 0) > 0);
+    assert.equal(s(db.get(cf, b('k042'))), 'r2');
+    db.close();
+  });
+
+  test('checkpoint opens as a separate DB with the data; ldb can scan it', async (t) => {
+    const path = freshDir('cp-src');
+    const db = RocksDB.open(path, { disableWAL: true });
+    const cf = db.createColumnFamily('window-contents');
+    db.put(cf, b('alpha'), b('1'));
+    db.put(cf, b('beta'), b('2'));
+    db.merge(cf, b('gamma'), encodeListElements([b('g')]));
+    db.put(db.defaultColumnFamily, b('meta'), b('m'));
+    const cpDir = freshDir('cp');
+    db.createCheckpoint(cpDir); // flushes the memtable despite the WAL being off
+    db.put(cf, b('after'), b('not in checkpoint'));
+    const cpAsync = freshDir('cp-async');
+    await db.createCheckpointAsync(cpAsync);
+    assertRocksError(() => db.createCheckpoint(cpDir), 'ROCKSDB_INVALID_ARGUMENT'); // dir exists
+    db.close();
+
+    const cp = RocksDB.open(cpDir, { createIfMissing: false });
+    const ccf = cp.getColumnFamily('window-contents');
+    assert.ok(ccf);
+    assert.equal(s(cp.get(ccf, b('alpha'))), '1');
+    assert.equal(s(cp.get(ccf, b('beta'))), '2');
+    assert.deepEqual(decodeListElements(cp.get(ccf, b('gamma')) ?? new Uint8Array()).map((e) => dec.decode(e)), ['g']);
+    assert.equal(cp.get(ccf, b('after')), undefined);
+    assert.equal(s(cp.get(cp.defaultColumnFamily, b('meta'))), 'm');
+    cp.put(ccf, b('alpha'), b('changed in checkpoint copy'));
+    cp.close();
+    const src = RocksDB.open(path);
+    const scf = src.getColumnFamily('window-contents');
+    assert.ok(scf);
+    assert.equal(s(src.get(scf, b('alpha'))), '1', 'the checkpoint is an independent DB (hard links are copy-on-write)');
+    src.close();
+    const a = RocksDB.open(cpAsync);
+    const acf = a.getColumnFamily('window-contents');
+    assert.ok(acf);
+    assert.equal(s(a.get(acf, b('after'))), 'not in checkpoint');
+    a.close();
+
+    if (!hasLdb()) {
+      t.skip('ldb (Debian package rocksdb-tools) is not installed');
+      return;
+    }
+    const r = spawnSync('ldb', [`--db=${cpAsync}`, '--column_family=window-contents', 'scan'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^alpha : 1$/m);
+    assert.match(r.stdout, /^beta : 2$/m);
+    assert.match(r.stdout, /^after : not in checkpoint$/m);
+    assert.ok(r.stdout.includes('gamma : '), r.stdout);
+  });
+
+  test('SstFileWriter + ingestExternalFile (copy and move, sync and async)', async () => {
+    const sstDir = freshDir('sst');
+    const db = RocksDB.open(freshDir('ingest'), { disableWAL: true, compression: 'snappy' });
+    const cf = db.createColumnFamily('bulk');
+    db.put(cf, b('k00'), b('old'));
+
+    const w = db.createSstFileWriter();
+    assert.equal(w.state, 'idle');
+    assertRocksError(() => w.put(b('a'), b('b')), 'ROCKSDB_INVALID_ARGUMENT', 'not open');
+    mkdirSync(sstDir, { recursive: true });
+    const f1 = join(sstDir, 'one.sst');
+    w.open(f1);
+    assert.equal(w.state, 'open');
+    for (let i = 0; i < 50; i++) w.put(b(`k${String(i).padStart(2, '0')}`), b(`v${i}`));
+    w.merge(b('k50'), encodeListElements([b('m')]));
+    w.delete(b('k51'));
+    assertRocksError(() => w.put(b('k10'), b('out of order')), 'ROCKSDB_INVALID_ARGUMENT');
+    assert.ok(w.fileSize >= 0);
+    const info = w.finish();
+    assert.equal(w.state, 'idle');
+    assert.equal(info.path, f1);
+    assert.equal(info.numEntries, 52);
+    assert.equal(s(info.smallestKey), 'k00');
+    assert.equal(s(info.largestKey), 'k51');
+    assert.ok(info.fileSize > 0);
+
+    // Reuse the writer asynchronously for a second file.
+    const f2 = join(sstDir, 'two.sst');
+    w.open(f2);
+    w.put(b('z1'), b('Z1'));
+    w.deleteRange(b('za'), b('zz'));
+    const pending = w.finishAsync();
+    assert.equal(w.state, 'finishing');
+    assertRocksError(() => w.put(b('z2'), b('busy')), 'ROCKSDB_BUSY');
+    const info2 = await pending;
+    assert.equal(info2.numEntries, 1);
+    assert.equal(info2.numRangeDelEntries, 1);
+
+    db.ingestExternalFile(cf, [f1], { moveFiles: false });
+    assert.ok(existsSync(f1), 'copied, not moved');
+    assert.equal(s(db.get(cf, b('k00'))), 'v0', 'ingested data is newer than existing data');
+    assert.equal(s(db.get(cf, b('k49'))), 'v49');
+    assert.deepEqual(decodeListElements(db.get(cf, b('k50')) ?? new Uint8Array()).map((e) => dec.decode(e)), ['m']);
+    assert.equal(db.get(cf, b('k51')), undefined);
+    await db.ingestExternalFileAsync(cf, [f2], { moveFiles: true });
+    assert.ok(!existsSync(f2) || readdirSync(sstDir).includes('two.sst'));
+    assert.equal(s(db.get(cf, b('z1'))), 'Z1');
+    assert.ok(db.getLiveFilesMetaData().filter((f) => f.columnFamily === 'bulk').length >= 2);
+
+    // Standalone writer with explicit options.
+    const standalone = new SstFileWriter({ compression: 'none' });
+    const f3 = join(sstDir, 'three.sst');
+    standalone.open(f3);
+    standalone.put(b('s1'), b('S1'));
+    standalone.finish();
+    db.ingestExternalFile(db.defaultColumnFamily, [f3]);
+    assert.equal(s(db.get(db.defaultColumnFamily, b('s1'))), 'S1');
+    assertRocksError(() => db.ingestExternalFile(cf, [join(sstDir, 'missing.sst')]), 'ROCKSDB_IO_ERROR');
+
+    const empty = new SstFileWriter();
+    empty.open(join(sstDir, 'empty.sst'));
+    assertRocksError(() => empty.finish(), 'ROCKSDB_INVALID_ARGUMENT');
+    const abandoned = new SstFileWriter();
+    abandoned.open(join(sstDir, 'abandoned.sst'));
+    abandoned.put(b('a'), b('b'));
+    abandoned.abandon();
+    assert.equal(abandoned.state, 'idle');
+    db.close();
+  });
+
+  test('use after close throws typed ROCKSDB_CLOSED errors', async () => {
+    const path = freshDir('closed');
+    const db = RocksDB.open(path);
+    const cf = db.createColumnFamily('x');
+    const batch = new WriteBatch();
+    batch.put(cf, b('k'), b('v'));
+    const snap = db.getSnapshot();
+    const writer = db.createSstFileWriter();
+    db.close();
+    const e = assertRocksError(() => db.get(cf, b('k')), 'ROCKSDB_CLOSED');
+    assert.ok(e instanceof Error);
+    assert.equal(e.name, 'RocksDBError');
+    assert.equal(e.path, path);
+    assert.ok(e.message.includes(path), e.message);
+    assertRocksError(() => db.put(cf, b('k'), b('v')), 'ROCKSDB_CLOSED');
+    assertRocksError(() => db.delete(cf, b('k')), 'ROCKSDB_CLOSED');
+    assertRocksError(() => db.merge(cf, b('k'), b('v')), 'ROCKSDB_CLOSED');
+    assertRocksError(() => db.deleteRange(cf, b('a'), b('b')), 'ROCKSDB_CLOSED');
+    assertRocksError(() => db.write(batch), 'ROCKSDB_CLOSED');
+    assertRocksError(() => db.flush(), 'ROCKSDB_CLOSED');
+    assertRocksError(() => db.compactRange(cf), 'ROCKSDB_CLOSED');
+    assertRocksError(() => db.getSnapshot(), 'ROCKSDB_CLOSED');
+    assertRocksError(() => db.iterator(cf), 'ROCKSDB_CLOSED');
+    assertRocksError(() => db.createCheckpoint(freshDir('never')), 'ROCKSDB_CLOSED');
+    assertRocksError(() => db.getLiveFilesMetaData(), 'ROCKSDB_CLOSED');
+    assertRocksError(() => db.createColumnFamily('y'), 'ROCKSDB_CLOSED');
+    assertRocksError(() => db.dropColumnFamily(cf), 'ROCKSDB_CLOSED');
+    assertRocksError(() => db.getColumnFamily('x'), 'ROCKSDB_CLOSED');
+    assertRocksError(() => db.listColumnFamilies(), 'ROCKSDB_CLOSED');
+    assertRocksError(() => db.defaultColumnFamily, 'ROCKSDB_CLOSED');
+    assertRocksError(() => db.ingestExternalFile(cf, []), 'ROCKSDB_CLOSED');
+    assertRocksError(() => db.createSstFileWriter(), 'ROCKSDB_CLOSED');
+    assertRocksError(() => db.getProperty('rocksdb.stats'), 'ROCKSDB_CLOSED');
+    assertRocksError(() => db.getLatestSequenceNumber(), 'ROCKSDB_CLOSED');
+    assertRocksError(() => batch.put(cf, b('k'), b('v')), 'ROCKSDB_CLOSED');
+    assert.equal(cf.isValid, false);
+    assert.equal(snap.isReleased, true, 'close released the snapshot');
+    snap.release(); // no-op
+    assert.equal(batch.count, 1, 'the batch itself stays usable as a buffer');
+    // A writer created from the DB keeps working: it owns a copy of the options.
+    const f = join(root, `writer-after-close-${counter}.sst`);
+    writer.open(f);
+    writer.put(b('a'), b('b'));
+    assert.equal(writer.finish().numEntries, 1);
+    // Async variants reject (never throw synchronously).
+    const isClosedError = (e: unknown): boolean => e instanceof RocksDBError && e.code === 'ROCKSDB_CLOSED';
+    await assert.rejects(db.compactRangeAsync(cf), isClosedError);
+    await assert.rejects(db.createCheckpointAsync(freshDir('never2')), isClosedError);
+    await assert.rejects(db.ingestExternalFileAsync(cf, []), isClosedError);
+  });
+
+  test('closing with open iterators and snapshots is safe and invalidates them', async () => {
+    const path = freshDir('close-busy');
+    const db = RocksDB.open(path, { disableWAL: true });
+    const cf = db.defaultColumnFamily;
+    for (let i = 0; i < 1000; i++) db.put(cf, b(`k${i}`), b(`v${i}`));
+    db.flush();
+    const snap = db.getSnapshot();
+    const its: RocksIterator[] = [];
+    for (let i = 0; i < 5; i++) {
+      const it = db.iterator(cf, i % 2 === 0 ? { snapshot: snap } : {});
+      it.seekToFirst();
+      its.push(it);
+    }
+    const generator = its[0]?.[Symbol.iterator]();
+    generator?.next();
+    const compaction = db.compactRangeAsync(cf); // close() waits for it
+    db.close();
+    await compaction;
+    for (const it of its) {
+      assert.equal(it.isClosed, true);
+      assertRocksError(() => it.valid(), 'ROCKSDB_CLOSED', 'database is closed');
+      assertRocksError(() => it.next(), 'ROCKSDB_CLOSED');
+      assertRocksError(() => it.key(), 'ROCKSDB_CLOSED');
+      assertRocksError(() => it.nextBatch(10), 'ROCKSDB_CLOSED');
+      it.close(); // no-op
+    }
+    // A for..of in progress keeps its read-ahead batch, then fails on the next native read.
+    assert.throws(
+      () => {
+        while (generator?.next().done === false);
+      },
+      (e: unknown) => e instanceof RocksDBError && e.code === 'ROCKSDB_CLOSED',
+    );
+    assert.equal(snap.isReleased, true);
+    // The DB really is closed (lock released): it can be opened again.
+    const again = RocksDB.open(path);
+    assert.equal(s(again.get(again.defaultColumnFamily, b('k999'))), 'v999');
+    again.close();
+  });
+
+  test('finalizers clean up unreachable databases, iterators and snapshots', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const path = freshDir('gc');
+    (() => {
+      const db = RocksDB.open(path, { disableWAL: true });
+      db.put(db.defaultColumnFamily, b('k'), b('v'));
+      const snap = db.getSnapshot();
+      for (let i = 0; i < 20; i++) {
+        const it = db.iterator(db.defaultColumnFamily, { snapshot: snap });
+        it.seekToFirst();
+      }
+      db.getSnapshot();
+      // No close(): everything becomes unreachable here.
+    })();
+    let reopened: RocksDB | undefined;
+    for (let attempt = 0; attempt < 50 && reopened === undefined; attempt++) {
+      gc();
+      await new Promise((r) => setImmediate(r));
+      await new Promise((r) => setTimeout(r, 10));
+      try {
+        reopened = RocksDB.open(path);
+      } catch (e) {
+        if (!(e instanceof RocksDBError) || e.code !== 'ROCKSDB_IO_ERROR') throw e;
+      }
+    }
+    assert.ok(reopened, 'the collected database was closed by its finalizer (LOCK released)');
+    assert.equal(s(reopened.get(reopened.defaultColumnFamily, b('k'))), 'v', 'memtable flushed on finalizer close');
+    reopened.close();
+  });
+});

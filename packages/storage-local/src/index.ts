@@ -1,0 +1,14 @@
+import { FsCheckpointStorage, type FsCheckpointStorageOptions } from '@flowstate/core';
+import { LocalFileSystem } from './local-file-system.js';
+
+export { LocalFileSystem, IN_PROGRESS_SUFFIX } from './local-file-system.js';
+
+/** Checkpoint storage in a local directory (layout: chk-<id>/, shared/, taskowned/). */
+export function localCheckpointStorage(directory: string, options?: FsCheckpointStorageOptions): FsCheckpointStorage {
+  return new FsCheckpointStorage(new LocalFileSystem(directory), options);
+}
+
+/** A self-contained savepoint directory. */
+export function localSavepointStorage(directory: string): FsCheckpointStorage {
+  return new FsCheckpointStorage(new LocalFileSystem(directory), { layout: 'savepoint' });
+}
