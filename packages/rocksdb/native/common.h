@@ -284,11 +284,21 @@ class BatchWrap : public Napi::ObjectWrap<BatchWrap> {
   uint64_t db_id_ = 0;  // DB whose column families this batch references (0 = none yet)
 };
 
+// State of one SstFileWriter, shared by the JS wrap and an in-flight async
+// finish (so neither can outlive the rocksdb::SstFileWriter the other uses,
+// whatever order finalizers run in at environment teardown).
+struct SstWriterState {
+  std::unique_ptr<rocksdb::Options> options;
+  std::unique_ptr<rocksdb::SstFileWriter> writer;
+  std::string path;
+  bool opened = false;
+  bool busy = false;  // an async finish is running on a worker thread
+};
+
 class SstWriterWrap : public Napi::ObjectWrap<SstWriterWrap> {
  public:
   static Napi::Function Define(Napi::Env env);
   explicit SstWriterWrap(const Napi::CallbackInfo& info);
-  ~SstWriterWrap() override;
   void Configure(const rocksdb::Options& options);
 
  private:
@@ -306,11 +316,7 @@ class SstWriterWrap : public Napi::ObjectWrap<SstWriterWrap> {
   Napi::Value Abandon(const Napi::CallbackInfo& info);
   Napi::Value State(const Napi::CallbackInfo& info);
 
-  std::unique_ptr<rocksdb::Options> options_;
-  std::unique_ptr<rocksdb::SstFileWriter> writer_;
-  std::string path_;
-  bool opened_ = false;
-  bool busy_ = false;  // an async finish is running on a worker thread
+  std::shared_ptr<SstWriterState> st_ = std::make_shared<SstWriterState>();
 };
 
 class DbWrap : public Napi::ObjectWrap<DbWrap> {

@@ -16,25 +16,28 @@ Napi::Object InfoToJs(Napi::Env env, const rocksdb::ExternalSstFileInfo& fi) {
 }
 }  // namespace
 
-// Runs SstFileWriter::Finish on the thread pool. Holds a strong reference to
-// the JS writer object (so the SstWriterWrap cannot be finalized meanwhile);
-// the wrap's `busy_` flag rejects every other call until OnOK/OnError.
+// Runs SstFileWriter::Finish on the thread pool. Shares the writer state
+// (never a raw pointer to the wrap), and holds a strong reference to the JS
+// writer object while running; `busy` rejects every other call until the
+// promise settles.
 class SstWriterWrap::FinishWorker : public Napi::AsyncWorker {
  public:
-  FinishWorker(Napi::Env env, SstWriterWrap* wrap, Napi::Object self)
+  FinishWorker(Napi::Env env, std::shared_ptr<SstWriterState> st, Napi::Object self)
       : Napi::AsyncWorker(env, "flowstate.rocksdb.sst"),
-        wrap_(wrap),
+        st_(std::move(st)),
         self_(Napi::Persistent(self)),
-        deferred_(Napi::Promise::Deferred::New(env)),
-        writer_(wrap->writer_.get()),
-        path_(wrap->path_) {
-    FS_CHECK(!wrap_->busy_);
-    wrap_->busy_ = true;
+        deferred_(Napi::Promise::Deferred::New(env)) {
+    FS_CHECK(!st_->busy && st_->opened && st_->writer != nullptr);
+    st_->busy = true;
+  }
+  ~FinishWorker() override {
+    // Cancelled before running (environment teardown): leave a usable state.
+    if (st_->busy) Settle();
   }
   Napi::Promise Promise() const { return deferred_.Promise(); }
 
  protected:
-  void Execute() override { status_ = writer_->Finish(&info_); }
+  void Execute() override { status_ = st_->writer->Finish(&info_); }
   void OnOK() override {
     Napi::Env env = Env();
     Napi::HandleScope scope(env);
@@ -42,7 +45,7 @@ class SstWriterWrap::FinishWorker : public Napi::AsyncWorker {
     if (status_.ok()) {
       deferred_.Resolve(InfoToJs(env, info_));
     } else {
-      deferred_.Reject(MakeStatusError(env, status_, path_).Value());
+      deferred_.Reject(MakeStatusError(env, status_, st_->path).Value());
     }
   }
   void OnError(const Napi::Error& e) override {
@@ -52,15 +55,13 @@ class SstWriterWrap::FinishWorker : public Napi::AsyncWorker {
 
  private:
   void Settle() {
-    FS_CHECK(wrap_->busy_);
-    wrap_->busy_ = false;
-    wrap_->opened_ = false;  // Finish closes the file whether or not it succeeded
+    FS_CHECK(st_->busy);
+    st_->busy = false;
+    st_->opened = false;  // Finish closes the file whether or not it succeeded
   }
-  SstWriterWrap* wrap_;  // kept alive by self_
+  std::shared_ptr<SstWriterState> st_;
   Napi::ObjectReference self_;
   Napi::Promise::Deferred deferred_;
-  rocksdb::SstFileWriter* writer_;
-  std::string path_;
   rocksdb::Status status_;
   rocksdb::ExternalSstFileInfo info_;
 };
@@ -86,25 +87,20 @@ SstWriterWrap::SstWriterWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<
   info.This().As<Napi::Object>().TypeTag(&kSstWriterTag);
 }
 
-SstWriterWrap::~SstWriterWrap() {
-  FS_CHECK(!busy_);  // the async worker holds a strong reference while busy
-  // rocksdb::SstFileWriter's destructor abandons an unfinished file.
-  writer_.reset();
-}
-
 void SstWriterWrap::Configure(const rocksdb::Options& options) {
-  FS_CHECK(!busy_ && !opened_);
-  writer_.reset();
-  options_ = std::make_unique<rocksdb::Options>(options);
+  FS_CHECK(!st_->busy && !st_->opened);
+  st_->writer.reset();
+  st_->options = std::make_unique<rocksdb::Options>(options);
   // Same comparator (bytewise, the Options default), merge operator, prefix
   // extractor, compression and table format as the DB's column families.
-  writer_ = std::make_unique<rocksdb::SstFileWriter>(rocksdb::EnvOptions(), *options_);
+  // (rocksdb::SstFileWriter's destructor abandons an unfinished file.)
+  st_->writer = std::make_unique<rocksdb::SstFileWriter>(rocksdb::EnvOptions(), *st_->options);
 }
 
 Napi::Value SstWriterWrap::ConfigureJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (busy_) Throw(env, kErrBusy, "SstFileWriter.finishAsync is in progress", path_);
-  if (opened_) Throw(env, kErrInvalidArgument, "SstFileWriter is open", path_);
+  if (st_->busy) Throw(env, kErrBusy, "SstFileWriter.finishAsync is in progress", st_->path);
+  if (st_->opened) Throw(env, kErrInvalidArgument, "SstFileWriter is open", st_->path);
   DbConfig c = ParseConfig(env, info[0]);
   c.block_cache_size = 0;  // irrelevant for writing
   Configure(rocksdb::Options(MakeDbOptions(c), MakeCfOptions(c)));
@@ -112,49 +108,49 @@ Napi::Value SstWriterWrap::ConfigureJs(const Napi::CallbackInfo& info) {
 }
 
 rocksdb::SstFileWriter* SstWriterWrap::Opened(const Napi::Env& env) {
-  if (busy_) Throw(env, kErrBusy, "SstFileWriter.finishAsync is in progress", path_);
-  if (!writer_ || !opened_) Throw(env, kErrInvalidArgument, "SstFileWriter is not open", path_);
-  return writer_.get();
+  if (st_->busy) Throw(env, kErrBusy, "SstFileWriter.finishAsync is in progress", st_->path);
+  if (!st_->writer || !st_->opened) Throw(env, kErrInvalidArgument, "SstFileWriter is not open", st_->path);
+  return st_->writer.get();
 }
 
 Napi::Value SstWriterWrap::Open(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (busy_) Throw(env, kErrBusy, "SstFileWriter.finishAsync is in progress", path_);
-  if (opened_) Throw(env, kErrInvalidArgument, "SstFileWriter is already open", path_);
-  if (!writer_) Configure(rocksdb::Options(MakeDbOptions(DbConfig()), MakeCfOptions(DbConfig())));
+  if (st_->busy) Throw(env, kErrBusy, "SstFileWriter.finishAsync is in progress", st_->path);
+  if (st_->opened) Throw(env, kErrInvalidArgument, "SstFileWriter is already open", st_->path);
+  if (!st_->writer) Configure(rocksdb::Options(MakeDbOptions(DbConfig()), MakeCfOptions(DbConfig())));
   std::string path = ArgString(env, info[0], "path");
-  rocksdb::Status s = writer_->Open(path);
+  rocksdb::Status s = st_->writer->Open(path);
   ThrowIfError(env, s, path);
-  path_ = path;
-  opened_ = true;
+  st_->path = path;
+  st_->opened = true;
   return env.Undefined();
 }
 
 Napi::Value SstWriterWrap::Put(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   rocksdb::SstFileWriter* w = Opened(env);
-  ThrowIfError(env, w->Put(ArgBytes(env, info[0], "key"), ArgBytes(env, info[1], "value")), path_);
+  ThrowIfError(env, w->Put(ArgBytes(env, info[0], "key"), ArgBytes(env, info[1], "value")), st_->path);
   return env.Undefined();
 }
 
 Napi::Value SstWriterWrap::Merge(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   rocksdb::SstFileWriter* w = Opened(env);
-  ThrowIfError(env, w->Merge(ArgBytes(env, info[0], "key"), ArgBytes(env, info[1], "value")), path_);
+  ThrowIfError(env, w->Merge(ArgBytes(env, info[0], "key"), ArgBytes(env, info[1], "value")), st_->path);
   return env.Undefined();
 }
 
 Napi::Value SstWriterWrap::Delete(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   rocksdb::SstFileWriter* w = Opened(env);
-  ThrowIfError(env, w->Delete(ArgBytes(env, info[0], "key")), path_);
+  ThrowIfError(env, w->Delete(ArgBytes(env, info[0], "key")), st_->path);
   return env.Undefined();
 }
 
 Napi::Value SstWriterWrap::DeleteRange(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   rocksdb::SstFileWriter* w = Opened(env);
-  ThrowIfError(env, w->DeleteRange(ArgBytes(env, info[0], "begin"), ArgBytes(env, info[1], "end")), path_);
+  ThrowIfError(env, w->DeleteRange(ArgBytes(env, info[0], "begin"), ArgBytes(env, info[1], "end")), st_->path);
   return env.Undefined();
 }
 
@@ -163,15 +159,15 @@ Napi::Value SstWriterWrap::Finish(const Napi::CallbackInfo& info) {
   rocksdb::SstFileWriter* w = Opened(env);
   rocksdb::ExternalSstFileInfo fi;
   rocksdb::Status s = w->Finish(&fi);
-  opened_ = false;
-  ThrowIfError(env, s, path_);
+  st_->opened = false;
+  ThrowIfError(env, s, st_->path);
   return InfoToJs(env, fi);
 }
 
 Napi::Value SstWriterWrap::FinishAsync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Opened(env);
-  auto* worker = new FinishWorker(env, this, info.This().As<Napi::Object>());
+  auto* worker = new FinishWorker(env, st_, info.This().As<Napi::Object>());
   Napi::Promise p = worker->Promise();
   worker->Queue();
   return p;
@@ -185,19 +181,19 @@ Napi::Value SstWriterWrap::FileSize(const Napi::CallbackInfo& info) {
 
 Napi::Value SstWriterWrap::Abandon(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (busy_) Throw(env, kErrBusy, "SstFileWriter.finishAsync is in progress", path_);
-  if (opened_) {
+  if (st_->busy) Throw(env, kErrBusy, "SstFileWriter.finishAsync is in progress", st_->path);
+  if (st_->opened) {
     // Destroying an unfinished rocksdb::SstFileWriter abandons the table
     // builder; recreate a fresh writer with the same options for reuse.
-    FS_CHECK(options_ != nullptr);
-    writer_ = std::make_unique<rocksdb::SstFileWriter>(rocksdb::EnvOptions(), *options_);
-    opened_ = false;
+    FS_CHECK(st_->options != nullptr);
+    st_->writer = std::make_unique<rocksdb::SstFileWriter>(rocksdb::EnvOptions(), *st_->options);
+    st_->opened = false;
   }
   return env.Undefined();
 }
 
 Napi::Value SstWriterWrap::State(const Napi::CallbackInfo& info) {
-  const char* s = busy_ ? "finishing" : opened_ ? "open" : "idle";
+  const char* s = st_->busy ? "finishing" : st_->opened ? "open" : "idle";
   return Napi::String::New(info.Env(), s);
 }
 

@@ -1,0 +1,42 @@
+import type { KeyedStateBackend, KeyedStateHandle, KeyGroupRange, TypeSerializer } from '@flowstate/core';
+import { checkpointKeyed, type CompletedCheckpoint } from './checkpoint.js';
+import type { Fixture } from './fixture.js';
+
+export interface RestoreKeyedOptions<K> {
+  readonly keySerializer: TypeSerializer<K>;
+  readonly keyGroupRange?: KeyGroupRange;
+  readonly maxParallelism?: number;
+  /** Defaults to every handle of every old subtask: the new backend must filter by key group. */
+  readonly handles?: readonly KeyedStateHandle[];
+}
+
+export function restoreKeyed<K>(fx: Fixture, cp: CompletedCheckpoint<KeyedStateHandle>, options: RestoreKeyedOptions<K>): Promise<KeyedStateBackend<K>> {
+  return fx.keyed<K>({
+    keySerializer: options.keySerializer,
+    ...(options.keyGroupRange === undefined ? {} : { keyGroupRange: options.keyGroupRange }),
+    ...(options.maxParallelism === undefined ? {} : { maxParallelism: options.maxParallelism }),
+    restoreState: options.handles ?? cp.handles.flat(),
+    stateHandleReader: cp.reader,
+  });
+}
+
+/**
+ * Checkpoints `source` and restores it once per range in `ranges` (default: its own range), each
+ * restored backend receiving all of the checkpoint's handles.
+ */
+export async function snapshotAndRestore<K>(fx: Fixture, source: KeyedStateBackend<K>, ...ranges: KeyGroupRange[]): Promise<Array<KeyedStateBackend<K>>> {
+  const cp = await checkpointKeyed(fx, [source], { maxParallelism: source.numberOfKeyGroups });
+  const targets = ranges.length === 0 ? [source.keyGroupRange] : ranges;
+  const restored: Array<KeyedStateBackend<K>> = [];
+  for (const keyGroupRange of targets) {
+    restored.push(await restoreKeyed(fx, cp, { keySerializer: source.keySerializer, keyGroupRange, maxParallelism: source.numberOfKeyGroups }));
+  }
+  return restored;
+}
+
+/** The common case: one backend, restored once at its own range. */
+export async function snapshotAndRestoreOne<K>(fx: Fixture, source: KeyedStateBackend<K>): Promise<KeyedStateBackend<K>> {
+  const [restored] = await snapshotAndRestore(fx, source);
+  if (restored === undefined) throw new Error('snapshotAndRestore returned no backend');
+  return restored;
+}
