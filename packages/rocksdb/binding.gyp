@@ -19,6 +19,9 @@
         'NAPI_VERSION=8',
         'NAPI_CPP_EXCEPTIONS',
         'NODE_ADDON_API_DISABLE_DEPRECATED',
+        # Async work completing while a worker thread's environment is being
+        # torn down can't throw into JS; swallow instead of std::terminate.
+        'NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS',
       ],
       # RocksDB's classes are polymorphic and it uses RTTI (dynamic_cast in its
       # Customizable framework), and node-addon-api is used with C++ exceptions.

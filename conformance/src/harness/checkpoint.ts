@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import {
   CHECKPOINT,
   deserializeCheckpointMetadata,
+  FsCheckpointStorage,
   serializeCheckpointMetadata,
+  StorageNotFoundError,
   type CheckpointOptions,
   type CheckpointStorage,
   type CheckpointStorageLocation,
@@ -16,6 +18,7 @@ import {
   type StateHandleReader,
   type SubtaskStateMetadata,
 } from '@flowstate/core';
+import { expectRejects } from './expect.js';
 import { OPERATOR_ID, type Fixture } from './fixture.js';
 import { MAX_PARALLELISM } from './keys.js';
 
@@ -112,4 +115,18 @@ export async function checkpointKeyed(fx: Fixture, subtasks: ReadonlyArray<Snaps
 
 export async function checkpointOperator(fx: Fixture, subtasks: ReadonlyArray<Snapshotable<OperatorStateHandle>>, settings: CheckpointSettings = {}): Promise<CompletedCheckpoint<OperatorStateHandle>> {
   return (await begin(fx, 'operator', subtasks, settings)).complete();
+}
+
+/**
+ * Discards a completed checkpoint through its storage and checks it is gone: not listed, not
+ * resolvable, and (for file system storage) no file left in its exclusive directory.
+ */
+export async function discardAndVerify<H>(cp: CompletedCheckpoint<H>): Promise<void> {
+  await cp.storage.discardCheckpoint(cp.checkpointId);
+  assert.ok(!(await cp.storage.listCompletedCheckpoints()).includes(cp.pointer), `checkpoint ${cp.checkpointId} is no longer listed after discard`);
+  await expectRejects(`resolveCheckpoint('${cp.pointer}') after discard`, StorageNotFoundError, cp.storage.resolveCheckpoint(cp.pointer));
+  if (cp.storage instanceof FsCheckpointStorage && cp.storage.layout === 'checkpoints') {
+    const left = await cp.storage.fs.list(cp.storage.exclusiveDir(cp.checkpointId));
+    assert.deepStrictEqual(left.map((f) => f.path), [], `no files remain in the exclusive directory of checkpoint ${cp.checkpointId}`);
+  }
 }

@@ -26,7 +26,7 @@ import { HeapAggregatingState, HeapListState, HeapMapState, HeapReducingState, H
 import { identityFunction, type Identity, type IdentityFn } from './identity.js';
 import { restoreHeapKeyedState } from './heap-restore.js';
 import { startHeapSnapshot } from './heap-snapshot.js';
-import { SnapshotView, StateTable, type StateMeta } from './state-table.js';
+import { SnapshotView, StateTable, type StateEntry, type StateMeta } from './state-table.js';
 import { copyHeapMap, heapMapFromJs, heapMapToJs } from './heap-map.js';
 
 export interface HeapKeyedStateBackendOptions {
@@ -250,8 +250,9 @@ export class HeapKeyedStateBackend<K> implements KeyedStateBackend<K>, CurrentKe
     const nsId = reg.nsIdentity(namespace);
     const out: K[] = [];
     for (const g of this.keyGroupRange) {
-      for (const nsMap of reg.table.group(g).values()) {
-        const e = nsMap.get(nsId);
+      for (const head of reg.table.group(g).values()) {
+        let e: StateEntry | undefined = head;
+        while (e !== undefined && e.nsId !== nsId) e = e.next;
         if (e !== undefined) out.push(e.key as K);
       }
     }

@@ -13,7 +13,7 @@ import {
 import type { HeapKeyedStateBackend } from './heap-keyed-state-backend.js';
 import { mapKeySerializer, mapValueSerializer } from './heap-keyed-state-backend.js';
 import type { HeapMap } from './heap-states.js';
-import { ABSENT, SnapshotView, type StateTable } from './state-table.js';
+import { ABSENT, SnapshotView, type StateEntry, type StateTable } from './state-table.js';
 
 /** How long the asynchronous part may hold the event loop before it yields to processing. */
 const SLICE_MS = 4;
@@ -175,11 +175,11 @@ function groupEncoder(
     for (const w of writers) {
       const live = w.table.group(g);
       const pre = view.preimagesOf(w.table, g);
-      for (const [keyId, nsMap] of live) {
-        for (const [nsId, e] of nsMap) {
+      for (const [keyId, head] of live) {
+        for (let e: StateEntry | undefined = head; e !== undefined; e = e.next) {
           let value = e.value;
           if (pre !== undefined) {
-            const p = pre.get(keyId)?.get(nsId);
+            const p = pre.get(keyId)?.get(e.nsId);
             if (p === ABSENT) continue;
             if (p !== undefined) value = p.value;
           }
@@ -190,7 +190,7 @@ function groupEncoder(
         // Entries removed after the snapshot started exist only as preimages.
         for (const [keyId, m] of pre) {
           for (const [nsId, p] of m) {
-            if (p === ABSENT || live.get(keyId)?.has(nsId)) continue;
+            if (p === ABSENT || w.table.get(g, keyId, nsId) !== undefined) continue;
             write(w, p.key, p.namespace, p.value);
           }
         }

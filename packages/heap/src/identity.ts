@@ -8,10 +8,12 @@ import { DataOutputSerializer, type TypeSerializer } from '@flowstate/core';
 export type Identity = string | number | bigint | boolean | object;
 export type IdentityFn<T> = (value: T) => Identity;
 
-const PRIMITIVE_TYPES = new Set(['string', 'int32', 'float64', 'int64', 'boolean', 'void-namespace']);
+const PRIMITIVE_TYPES = new Set(['string', 'int32', 'float64', 'int64', 'boolean']);
 
 export function identityFunction<T>(serializer: TypeSerializer<T>): IdentityFn<T> {
   if (PRIMITIVE_TYPES.has(serializer.typeId)) return (v) => v as unknown as Identity;
+  // One value only; a number key is much faster than hashing a (frozen) object in a JS Map.
+  if (serializer.typeId === 'void-namespace') return () => 0;
   const out = new DataOutputSerializer(64);
   return (v) => {
     out.clear();

@@ -69,6 +69,10 @@ struct AddonData {
   // (code, message, path, status) => Error. Installed from TypeScript so that
   // native errors are real `RocksDBError` instances.
   Napi::FunctionReference error_factory;
+  // Scratch Uint8Array owned by the TS layer (kept alive by this reference):
+  // get() copies values that fit into it, so the TS side can `slice()` them
+  // out, avoiding a per-call napi_create_buffer_copy (~1.5us on Node 20).
+  Napi::Reference<Napi::Uint8Array> scratch;
 };
 
 AddonData* GetAddonData(Napi::Env env);
@@ -101,7 +105,8 @@ extern const napi_type_tag kSstWriterTag;
 rocksdb::Slice ArgBytes(const Napi::Env& env, const Napi::Value& v, const char* what);
 std::string ArgString(const Napi::Env& env, const Napi::Value& v, const char* what);
 bool IsNullish(const Napi::Value& v);
-Napi::Buffer<char> ToBuffer(Napi::Env env, const rocksdb::Slice& s);
+// Copies bytes into a new plain Uint8Array.
+Napi::Uint8Array ToBytes(Napi::Env env, const rocksdb::Slice& s);
 
 // ---- merge operator --------------------------------------------------------
 std::shared_ptr<rocksdb::MergeOperator> ListAppendMergeOperator();
@@ -258,8 +263,10 @@ class IterWrap : public Napi::ObjectWrap<IterWrap> {
   Napi::Value Key(const Napi::CallbackInfo& info);
   Napi::Value Value(const Napi::CallbackInfo& info);
   Napi::Value NextBatch(const Napi::CallbackInfo& info);
+  Napi::Value NextBatchPacked(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value IsClosed(const Napi::CallbackInfo& info);
+  uint32_t MaxEntriesArg(const Napi::Env& env, const Napi::Value& v);
   std::shared_ptr<DbState> state_;
   std::shared_ptr<IterRef> ref_;
 };
@@ -340,6 +347,7 @@ class DbWrap : public Napi::ObjectWrap<DbWrap> {
   Napi::Value CreateColumnFamily(const Napi::CallbackInfo& info);
   Napi::Value DropColumnFamily(const Napi::CallbackInfo& info);
   Napi::Value Get(const Napi::CallbackInfo& info);
+  Napi::Value GetInto(const Napi::CallbackInfo& info);
   Napi::Value Put(const Napi::CallbackInfo& info);
   Napi::Value Delete(const Napi::CallbackInfo& info);
   Napi::Value Merge(const Napi::CallbackInfo& info);

@@ -57,8 +57,11 @@ rocksdb::Status DbState::Open(const std::string& path, const DbConfig& config) {
   rocksdb::DB* db = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(db_options, path, descriptors, &handles, &db);
   if (!s.ok()) {
-    FS_CHECK(db == nullptr || handles.empty());
-    delete db;
+    // RocksDB already frees the handles and the DB on failure; be defensive.
+    if (db != nullptr) {
+      for (rocksdb::ColumnFamilyHandle* h : handles) db->DestroyColumnFamilyHandle(h);
+      delete db;
+    }
     return s;
   }
   FS_CHECK(db != nullptr);

@@ -6,6 +6,7 @@
 #include <rocksdb/unique_id.h>
 #include <rocksdb/utilities/checkpoint.h>
 
+#include <cstring>
 #include <functional>
 
 namespace flowstate {
@@ -67,6 +68,7 @@ Napi::Function DbWrap::Define(Napi::Env env) {
           InstanceMethod<&DbWrap::CreateColumnFamily>("createColumnFamily"),
           InstanceMethod<&DbWrap::DropColumnFamily>("dropColumnFamily"),
           InstanceMethod<&DbWrap::Get>("get"),
+          InstanceMethod<&DbWrap::GetInto>("getInto"),
           InstanceMethod<&DbWrap::Put>("put"),
           InstanceMethod<&DbWrap::Delete>("delete"),
           InstanceMethod<&DbWrap::Merge>("merge"),
@@ -214,7 +216,37 @@ Napi::Value DbWrap::Get(const Napi::CallbackInfo& info) {
   rocksdb::Status s = st->db()->Get(ro, cf->handle, key, &value);
   if (s.IsNotFound()) return env.Undefined();
   ThrowIfError(env, s, st->path());
-  return ToBuffer(env, value);
+  return ToBytes(env, value);
+}
+
+// Like Get, but a value that fits in the scratch buffer is copied there and
+// only its length is returned (undefined = not found, number = length in
+// scratch, Buffer = value too large for scratch).
+Napi::Value DbWrap::GetInto(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  DbState* st = Live(env);
+  std::shared_ptr<CfRef> cf = Cf(env, info[0]);
+  rocksdb::Slice key = ArgBytes(env, info[1], "key");
+  std::shared_ptr<SnapshotRef> snap = Snap(env, info[2]);
+  rocksdb::ReadOptions ro;
+  if (snap) ro.snapshot = snap->snap;
+  rocksdb::PinnableSlice value;
+  rocksdb::Status s = st->db()->Get(ro, cf->handle, key, &value);
+  if (s.IsNotFound()) return env.Undefined();
+  ThrowIfError(env, s, st->path());
+  AddonData* data = GetAddonData(env);
+  if (!data->scratch.IsEmpty()) {
+    // Re-read the pointer every call (cheap) rather than trusting a cached one,
+    // so a detached/replaced scratch can never be written through.
+    Napi::Uint8Array u8 = data->scratch.Value();
+    char* dst = reinterpret_cast<char*>(u8.Data());
+    size_t cap = u8.ByteLength();
+    if (dst != nullptr && value.size() <= cap) {
+      if (value.size() > 0) std::memcpy(dst, value.data(), value.size());
+      return Napi::Number::New(env, static_cast<double>(value.size()));
+    }
+  }
+  return ToBytes(env, value);
 }
 
 Napi::Value DbWrap::Put(const Napi::CallbackInfo& info) {
@@ -483,8 +515,8 @@ Napi::Value DbWrap::GetLiveFilesMetaData(const Napi::CallbackInfo& info) {
     o.Set("directory", Napi::String::New(env, f.directory.empty() ? f.db_path : f.directory));
     o.Set("columnFamily", Napi::String::New(env, f.column_family_name));
     o.Set("size", Napi::Number::New(env, static_cast<double>(f.size)));
-    o.Set("smallestKey", ToBuffer(env, f.smallestkey));
-    o.Set("largestKey", ToBuffer(env, f.largestkey));
+    o.Set("smallestKey", ToBytes(env, f.smallestkey));
+    o.Set("largestKey", ToBytes(env, f.largestkey));
     o.Set("smallestSeqno", Napi::Number::New(env, static_cast<double>(f.smallest_seqno)));
     o.Set("largestSeqno", Napi::Number::New(env, static_cast<double>(f.largest_seqno)));
     o.Set("level", Napi::Number::New(env, f.level));

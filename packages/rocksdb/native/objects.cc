@@ -1,6 +1,9 @@
 // ColumnFamily, Snapshot, Iterator and WriteBatch JS classes.
 #include "common.h"
 
+#include <climits>
+#include <cstring>
+
 namespace flowstate {
 
 // ---- ColumnFamily ------------------------------------------------------------
@@ -97,6 +100,7 @@ Napi::Function IterWrap::Define(Napi::Env env) {
                          InstanceMethod<&IterWrap::Key>("key"),
                          InstanceMethod<&IterWrap::Value>("value"),
                          InstanceMethod<&IterWrap::NextBatch>("nextBatch"),
+                         InstanceMethod<&IterWrap::NextBatchPacked>("nextBatchPacked"),
                          InstanceMethod<&IterWrap::Close>("close"),
                          InstanceMethod<&IterWrap::IsClosed>("isClosed"),
                      });
@@ -205,35 +209,70 @@ Napi::Value IterWrap::Prev(const Napi::CallbackInfo& info) {
 
 Napi::Value IterWrap::Key(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  return ToBuffer(env, LiveValid(env, "key")->key());
+  return ToBytes(env, LiveValid(env, "key")->key());
 }
 
 Napi::Value IterWrap::Value(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  return ToBuffer(env, LiveValid(env, "value")->value());
+  return ToBytes(env, LiveValid(env, "value")->value());
+}
+
+uint32_t IterWrap::MaxEntriesArg(const Napi::Env& env, const Napi::Value& v) {
+  if (IsNullish(v)) return 1024;
+  if (!v.IsNumber()) Throw(env, kErrInvalidArgument, "maxEntries must be a number", state_->path());
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (!(d >= 1 && d <= 1e7)) Throw(env, kErrInvalidArgument, "maxEntries must be in [1, 1e7]", state_->path());
+  return static_cast<uint32_t>(d);
 }
 
 Napi::Value IterWrap::NextBatch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   rocksdb::Iterator* it = Live(env);
-  uint32_t max = 1024;
-  if (!IsNullish(info[0])) {
-    if (!info[0].IsNumber()) Throw(env, kErrInvalidArgument, "maxEntries must be a number", state_->path());
-    double d = info[0].As<Napi::Number>().DoubleValue();
-    if (!(d >= 1 && d <= 1e7)) Throw(env, kErrInvalidArgument, "maxEntries must be in [1, 1e7]", state_->path());
-    max = static_cast<uint32_t>(d);
-  }
+  uint32_t max = MaxEntriesArg(env, info[0]);
   Napi::Array out = Napi::Array::New(env);
   uint32_t n = 0;
   while (n < max && it->Valid()) {
     Napi::Array pair = Napi::Array::New(env, 2);
-    pair.Set(0u, ToBuffer(env, it->key()));
-    pair.Set(1u, ToBuffer(env, it->value()));
+    pair.Set(0u, ToBytes(env, it->key()));
+    pair.Set(1u, ToBytes(env, it->value()));
     out.Set(n++, pair);
     it->Next();
   }
   CheckStatus(env, it);
   return out;
+}
+
+// Packed batch: one ArrayBuffer per call instead of two Buffers per entry.
+// Layout (host-endian u32): [count][klen_0][vlen_0]...[klen_n-1][vlen_n-1]
+// followed by k_0 v_0 k_1 v_1 ... Returns undefined when no entry is left.
+// A batch also ends once it holds >= kPackedBatchBytes of keys+values.
+Napi::Value IterWrap::NextBatchPacked(const Napi::CallbackInfo& info) {
+  constexpr size_t kPackedBatchBytes = 8u << 20;
+  Napi::Env env = info.Env();
+  rocksdb::Iterator* it = Live(env);
+  uint32_t max = MaxEntriesArg(env, info[0]);
+  std::vector<uint32_t> lens;
+  std::string bytes;
+  uint32_t n = 0;
+  while (n < max && it->Valid() && bytes.size() < kPackedBatchBytes) {
+    rocksdb::Slice k = it->key(), v = it->value();
+    FS_CHECK(k.size() <= UINT32_MAX && v.size() <= UINT32_MAX);
+    lens.push_back(static_cast<uint32_t>(k.size()));
+    lens.push_back(static_cast<uint32_t>(v.size()));
+    bytes.append(k.data(), k.size());
+    bytes.append(v.data(), v.size());
+    ++n;
+    it->Next();
+  }
+  CheckStatus(env, it);
+  if (n == 0) return env.Undefined();
+  size_t header = sizeof(uint32_t) * (1 + lens.size());
+  Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, header + bytes.size());
+  char* dst = static_cast<char*>(ab.Data());
+  std::memcpy(dst, &n, sizeof(uint32_t));
+  std::memcpy(dst + sizeof(uint32_t), lens.data(), sizeof(uint32_t) * lens.size());
+  if (!bytes.empty()) std::memcpy(dst + header, bytes.data(), bytes.size());
+  return ab;
 }
 
 Napi::Value IterWrap::Close(const Napi::CallbackInfo& info) {

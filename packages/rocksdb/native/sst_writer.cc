@@ -4,14 +4,24 @@
 namespace flowstate {
 
 namespace {
+// SstFileWriter errors name the SST file in the message; `path` (the DB path
+// field of RocksDBError) stays unset since no database is involved.
+void ThrowSst(Napi::Env env, const rocksdb::Status& s, const std::string& file) {
+  if (s.ok()) return;
+  throw MakeError(env, StatusCode(s), s.ToString() + " (sst file: " + file + ")", std::string(), s.ToString());
+}
+[[noreturn]] void ThrowSst(Napi::Env env, const char* code, const std::string& message, const std::string& file) {
+  throw MakeError(env, code, file.empty() ? message : message + " (sst file: " + file + ")", std::string());
+}
+
 Napi::Object InfoToJs(Napi::Env env, const rocksdb::ExternalSstFileInfo& fi) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("path", Napi::String::New(env, fi.file_path));
   o.Set("fileSize", Napi::Number::New(env, static_cast<double>(fi.file_size)));
   o.Set("numEntries", Napi::Number::New(env, static_cast<double>(fi.num_entries)));
   o.Set("numRangeDelEntries", Napi::Number::New(env, static_cast<double>(fi.num_range_del_entries)));
-  o.Set("smallestKey", ToBuffer(env, fi.smallest_key));
-  o.Set("largestKey", ToBuffer(env, fi.largest_key));
+  o.Set("smallestKey", ToBytes(env, fi.smallest_key));
+  o.Set("largestKey", ToBytes(env, fi.largest_key));
   return o;
 }
 }  // namespace
@@ -45,7 +55,9 @@ class SstWriterWrap::FinishWorker : public Napi::AsyncWorker {
     if (status_.ok()) {
       deferred_.Resolve(InfoToJs(env, info_));
     } else {
-      deferred_.Reject(MakeStatusError(env, status_, st_->path).Value());
+      deferred_.Reject(MakeError(env, StatusCode(status_), status_.ToString() + " (sst file: " + st_->path + ")",
+                                 std::string(), status_.ToString())
+                           .Value());
     }
   }
   void OnError(const Napi::Error& e) override {
@@ -99,8 +111,8 @@ void SstWriterWrap::Configure(const rocksdb::Options& options) {
 
 Napi::Value SstWriterWrap::ConfigureJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (st_->busy) Throw(env, kErrBusy, "SstFileWriter.finishAsync is in progress", st_->path);
-  if (st_->opened) Throw(env, kErrInvalidArgument, "SstFileWriter is open", st_->path);
+  if (st_->busy) ThrowSst(env, kErrBusy, "SstFileWriter.finishAsync is in progress", st_->path);
+  if (st_->opened) ThrowSst(env, kErrInvalidArgument, "SstFileWriter is open", st_->path);
   DbConfig c = ParseConfig(env, info[0]);
   c.block_cache_size = 0;  // irrelevant for writing
   Configure(rocksdb::Options(MakeDbOptions(c), MakeCfOptions(c)));
@@ -108,19 +120,19 @@ Napi::Value SstWriterWrap::ConfigureJs(const Napi::CallbackInfo& info) {
 }
 
 rocksdb::SstFileWriter* SstWriterWrap::Opened(const Napi::Env& env) {
-  if (st_->busy) Throw(env, kErrBusy, "SstFileWriter.finishAsync is in progress", st_->path);
-  if (!st_->writer || !st_->opened) Throw(env, kErrInvalidArgument, "SstFileWriter is not open", st_->path);
+  if (st_->busy) ThrowSst(env, kErrBusy, "SstFileWriter.finishAsync is in progress", st_->path);
+  if (!st_->writer || !st_->opened) ThrowSst(env, kErrInvalidArgument, "SstFileWriter is not open", st_->path);
   return st_->writer.get();
 }
 
 Napi::Value SstWriterWrap::Open(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (st_->busy) Throw(env, kErrBusy, "SstFileWriter.finishAsync is in progress", st_->path);
-  if (st_->opened) Throw(env, kErrInvalidArgument, "SstFileWriter is already open", st_->path);
+  if (st_->busy) ThrowSst(env, kErrBusy, "SstFileWriter.finishAsync is in progress", st_->path);
+  if (st_->opened) ThrowSst(env, kErrInvalidArgument, "SstFileWriter is already open", st_->path);
   if (!st_->writer) Configure(rocksdb::Options(MakeDbOptions(DbConfig()), MakeCfOptions(DbConfig())));
   std::string path = ArgString(env, info[0], "path");
   rocksdb::Status s = st_->writer->Open(path);
-  ThrowIfError(env, s, path);
+  ThrowSst(env, s, path);
   st_->path = path;
   st_->opened = true;
   return env.Undefined();
@@ -129,28 +141,28 @@ Napi::Value SstWriterWrap::Open(const Napi::CallbackInfo& info) {
 Napi::Value SstWriterWrap::Put(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   rocksdb::SstFileWriter* w = Opened(env);
-  ThrowIfError(env, w->Put(ArgBytes(env, info[0], "key"), ArgBytes(env, info[1], "value")), st_->path);
+  ThrowSst(env, w->Put(ArgBytes(env, info[0], "key"), ArgBytes(env, info[1], "value")), st_->path);
   return env.Undefined();
 }
 
 Napi::Value SstWriterWrap::Merge(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   rocksdb::SstFileWriter* w = Opened(env);
-  ThrowIfError(env, w->Merge(ArgBytes(env, info[0], "key"), ArgBytes(env, info[1], "value")), st_->path);
+  ThrowSst(env, w->Merge(ArgBytes(env, info[0], "key"), ArgBytes(env, info[1], "value")), st_->path);
   return env.Undefined();
 }
 
 Napi::Value SstWriterWrap::Delete(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   rocksdb::SstFileWriter* w = Opened(env);
-  ThrowIfError(env, w->Delete(ArgBytes(env, info[0], "key")), st_->path);
+  ThrowSst(env, w->Delete(ArgBytes(env, info[0], "key")), st_->path);
   return env.Undefined();
 }
 
 Napi::Value SstWriterWrap::DeleteRange(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   rocksdb::SstFileWriter* w = Opened(env);
-  ThrowIfError(env, w->DeleteRange(ArgBytes(env, info[0], "begin"), ArgBytes(env, info[1], "end")), st_->path);
+  ThrowSst(env, w->DeleteRange(ArgBytes(env, info[0], "begin"), ArgBytes(env, info[1], "end")), st_->path);
   return env.Undefined();
 }
 
@@ -160,7 +172,7 @@ Napi::Value SstWriterWrap::Finish(const Napi::CallbackInfo& info) {
   rocksdb::ExternalSstFileInfo fi;
   rocksdb::Status s = w->Finish(&fi);
   st_->opened = false;
-  ThrowIfError(env, s, st_->path);
+  ThrowSst(env, s, st_->path);
   return InfoToJs(env, fi);
 }
 
@@ -181,7 +193,7 @@ Napi::Value SstWriterWrap::FileSize(const Napi::CallbackInfo& info) {
 
 Napi::Value SstWriterWrap::Abandon(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (st_->busy) Throw(env, kErrBusy, "SstFileWriter.finishAsync is in progress", st_->path);
+  if (st_->busy) ThrowSst(env, kErrBusy, "SstFileWriter.finishAsync is in progress", st_->path);
   if (st_->opened) {
     // Destroying an unfinished rocksdb::SstFileWriter abandons the table
     // builder; recreate a fresh writer with the same options for reuse.

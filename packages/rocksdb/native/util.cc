@@ -5,6 +5,7 @@
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
 
+#include <cstring>
 #include <deque>
 
 namespace flowstate {
@@ -106,8 +107,12 @@ std::string ArgString(const Napi::Env& env, const Napi::Value& v, const char* wh
   return v.As<Napi::String>().Utf8Value();
 }
 
-Napi::Buffer<char> ToBuffer(Napi::Env env, const rocksdb::Slice& s) {
-  return Napi::Buffer<char>::Copy(env, s.data(), s.size());
+Napi::Uint8Array ToBytes(Napi::Env env, const rocksdb::Slice& s) {
+  // A plain Uint8Array over a fresh ArrayBuffer (not a Node Buffer), so every
+  // key/value the binding returns has the same type, whichever path made it.
+  Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, s.size());
+  if (s.size() > 0) std::memcpy(ab.Data(), s.data(), s.size());
+  return Napi::Uint8Array::New(env, s.size(), ab, 0);
 }
 
 // ---- merge operator --------------------------------------------------------

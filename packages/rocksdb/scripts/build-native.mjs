@@ -4,12 +4,21 @@
 //   node scripts/build-native.mjs            # rebuild only if out of date
 //   node scripts/build-native.mjs --force    # always rebuild
 //   node scripts/build-native.mjs -- <extra node-gyp args>
+//   node scripts/build-native.mjs --optional # (npm "install" hook) exit 0 with a
+//                                            # notice when RocksDB is not installed
 //
 // "Out of date" = the .node is missing or older than binding.gyp, any file in
 // native/, or scripts/rocksdb-config.mjs (which decides the link flags).
 // Exits non-zero with a single clear message when the RocksDB development
 // headers (rocksdb/db.h) are not installed.
-import { existsSync, readdirSync, statSync } from 'node:fs';
+//
+// package.json maps npm's "install" hook here with --optional: without an
+// explicit install script npm would run a bare `node-gyp rebuild` for this
+// workspace on every `npm install`/`npm ci` (because binding.gyp exists),
+// failing the whole install on machines without librocksdb-dev and rebuilding
+// even when up to date. Concurrent builds in one checkout are serialized with
+// a lock file (.build-native.lock) because node-gyp rebuild wipes build/.
+import { closeSync, existsSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,8 +34,13 @@ const sep = argv.indexOf('--');
 const ownArgs = sep === -1 ? argv : argv.slice(0, sep);
 const gypExtra = sep === -1 ? [] : argv.slice(sep + 1);
 const force = ownArgs.includes('--force');
+const optional = ownArgs.includes('--optional');
 
 if (!findRocksdbIncludeDir()) {
+  if (optional) {
+    console.log(`${MISSING_HEADERS} Skipping the native build for now (run \`npm run build:native -w @flowstate/rocksdb\` later).`);
+    process.exit(0);
+  }
   console.error(MISSING_HEADERS);
   process.exit(1);
 }
@@ -43,7 +57,71 @@ function newestInput() {
   return newest;
 }
 
-if (!force && existsSync(addon) && statSync(addon).mtimeMs >= newestInput()) {
+function upToDate() {
+  return existsSync(addon) && statSync(addon).mtimeMs >= newestInput();
+}
+
+// ---- serialize concurrent builds in this checkout --------------------------
+const lockPath = join(pkgRoot, '.build-native.lock');
+const sleep = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+function pidAlive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return e.code === 'EPERM';
+  }
+}
+function acquireLock() {
+  const deadline = Date.now() + 15 * 60 * 1000;
+  let announced = false;
+  for (;;) {
+    try {
+      const fd = openSync(lockPath, 'wx');
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      return;
+    } catch (e) {
+      if (e.code !== 'EEXIST') throw e;
+    }
+    let holder = NaN;
+    try {
+      holder = Number(readFileSync(lockPath, 'utf8').trim());
+    } catch {
+      continue; // released meanwhile
+    }
+    if (!Number.isInteger(holder) || !pidAlive(holder)) {
+      rmSync(lockPath, { force: true }); // stale
+      continue;
+    }
+    if (Date.now() > deadline) {
+      console.error(`flowstate: timed out waiting for the native build of pid ${holder} (${lockPath})`);
+      process.exit(1);
+    }
+    if (!announced) {
+      console.log(`flowstate: another native build (pid ${holder}) is running; waiting for it`);
+      announced = true;
+    }
+    sleep(500);
+  }
+}
+function releaseLock() {
+  try {
+    if (Number(readFileSync(lockPath, 'utf8').trim()) === process.pid) rmSync(lockPath, { force: true });
+  } catch {
+    // already gone
+  }
+}
+acquireLock();
+process.on('exit', releaseLock);
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, () => {
+    releaseLock();
+    process.exit(130);
+  });
+}
+// Checked under the lock, so a build in progress elsewhere is waited for.
+if (!force && upToDate()) {
   console.log(`flowstate: native addon is up to date (${addon})`);
   process.exit(0);
 }

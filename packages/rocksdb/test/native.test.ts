@@ -2,7 +2,8 @@
 // Requires the addon: `npm run build:native -w @flowstate/rocksdb`.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -94,6 +95,24 @@ describe('RocksDB native binding', () => {
     db.delete(cf, b('k1'));
     assert.equal(db.get(cf, b('k1')), undefined);
     db.put(cf, Buffer.from('buf'), Buffer.from('buffers work too'));
+    // Values larger than the 64 KiB get() scratch buffer take the other path;
+    // values returned by get() are independent copies.
+    const big = new Uint8Array(300_000).map((_, i) => i % 251);
+    db.put(cf, b('big'), big);
+    assert.deepEqual(db.get(cf, b('big')), big);
+    const small1 = db.get(cf, b('buf'));
+    db.get(cf, b('k2'));
+    assert.equal(s(small1), 'buffers work too');
+    // Iterator batches are capped at ~8 MiB even when maxEntries allows more.
+    for (let i = 0; i < 40; i++) db.put(cf, b(`huge${String(i).padStart(2, '0')}`), big);
+    const it = db.iterator(cf, { lowerBound: b('huge'), upperBound: b('hugf') });
+    it.seekToFirst();
+    const first = it.nextBatch(1000);
+    assert.ok(first.length > 1 && first.length < 40, `batch of ${first.length}`);
+    assert.deepEqual(first[0]?.[1], big);
+    const rest = it.nextBatch(1000);
+    assert.equal(first.length + rest.length, 40);
+    it.close();
     assert.ok(db.getLatestSequenceNumber() >= 4);
     db.close();
     assert.equal(db.isClosed, true);
@@ -509,7 +528,7 @@ describe('RocksDB native binding', () => {
     for (let i = 0; i < 50; i++) w.put(b(`k${String(i).padStart(2, '0')}`), b(`v${i}`));
     w.merge(b('k50'), encodeListElements([b('m')]));
     w.delete(b('k51'));
-    assertRocksError(() => w.put(b('k10'), b('out of order')), 'ROCKSDB_INVALID_ARGUMENT');
+    assertRocksError(() => w.put(b('k10'), b('out of order')), 'ROCKSDB_INVALID_ARGUMENT', 'one.sst');
     assert.ok(w.fileSize >= 0);
     const info = w.finish();
     assert.equal(w.state, 'idle');
@@ -652,6 +671,45 @@ describe('RocksDB native binding', () => {
     const again = RocksDB.open(path);
     assert.equal(s(again.get(again.defaultColumnFamily, b('k999'))), 'v999');
     again.close();
+  });
+
+  test('terminating a worker with an open DB, iterators, snapshots and in-flight async work is safe', async () => {
+    const indexUrl = new URL('../src/index.js', import.meta.url).href;
+    const workerFile = join(root, `worker-${counter}.mjs`);
+    writeFileSync(
+      workerFile,
+      `import { RocksDB, SstFileWriter } from ${JSON.stringify(indexUrl)};
+import { workerData, parentPort } from 'node:worker_threads';
+const db = RocksDB.open(workerData.path, { disableWAL: true });
+const cf = db.createColumnFamily('x');
+for (let i = 0; i < 5000; i++) db.put(cf, Buffer.from('k' + String(i).padStart(6, '0')), Buffer.alloc(100, 1));
+const snap = db.getSnapshot();
+db.iterator(cf, { snapshot: snap }).seekToFirst();
+const w = new SstFileWriter();
+w.open(workerData.path + '.sst');
+for (let i = 0; i < 5000; i++) w.put(Buffer.from('k' + String(i).padStart(6, '0')), Buffer.alloc(100, 2));
+void w.finishAsync().catch(() => {});
+void db.compactRangeAsync(cf).catch(() => {});
+void db.createCheckpointAsync(workerData.path + '-cp').catch(() => {});
+parentPort.postMessage('ready');
+setInterval(() => {}, 1000);
+`,
+    );
+    for (let round = 0; round < 3; round++) {
+      const path = freshDir(`worker-${round}`);
+      const worker = new Worker(workerFile, { workerData: { path } });
+      await new Promise((resolve, reject) => {
+        worker.once('message', resolve);
+        worker.once('error', reject);
+      });
+      await worker.terminate();
+      // Environment teardown closed the DB (LOCK released, memtable flushed).
+      const db = RocksDB.open(path);
+      const cf = db.getColumnFamily('x');
+      assert.ok(cf);
+      assert.equal(db.get(cf, b('k000001'))?.byteLength, 100);
+      db.close();
+    }
   });
 
   test('finalizers clean up unreachable databases, iterators and snapshots', async () => {

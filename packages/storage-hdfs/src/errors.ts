@@ -69,7 +69,7 @@ export class WebHdfsOutcomeUnknownError extends WebHdfsError {
 /**
  * Every attempt failed with a transient error. Not itself transient: the client already retried
  * with backoff, so an immediate retry by the caller is unlikely to fare better. `cause` is the
- * last attempt's error.
+ * last attempt's error. (A call limited to one attempt gets that attempt's transient error.)
  */
 export class WebHdfsRetriesExhaustedError extends WebHdfsError {
   override readonly code = 'STORAGE_RETRIES_EXHAUSTED';

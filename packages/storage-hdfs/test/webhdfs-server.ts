@@ -284,26 +284,31 @@ export class WebHdfsTestServer {
         sock.on('close', () => server.sockets.delete(sock));
       });
       s.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
-        server.onRequest(role, req, res).catch(() => {
+        server.onRequest(role, req, res).catch((e: unknown) => {
+          // A bug in the emulator, not a fault: recorded so tests can insist there are none.
+          server.internalErrors.push(e);
           req.socket.destroy();
         });
       });
       await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
     }
+    server.namenodeUrl = `http://127.0.0.1:${(nn.address() as AddressInfo).port}`;
+    server.datanodeUrl = `http://127.0.0.1:${(dn.address() as AddressInfo).port}`;
     return server;
   }
 
-  get namenodeUrl(): string {
-    return `http://127.0.0.1:${(this.namenode.address() as AddressInfo).port}`;
-  }
+  /** Base URL of the namenode listener (what a client's endpoint is). */
+  namenodeUrl = '';
+  /** Base URL of the datanode listener (where the namenode redirects to). */
+  datanodeUrl = '';
+  /** Exceptions the emulator threw while handling a request (each one dropped a connection). */
+  readonly internalErrors: unknown[] = [];
 
-  get datanodeUrl(): string {
-    return `http://127.0.0.1:${(this.datanode.address() as AddressInfo).port}`;
-  }
-
+  /** Stops both listeners; rejects if the emulator itself failed on any request meanwhile. */
   async close(): Promise<void> {
     for (const s of this.sockets) s.destroy();
     await Promise.all([this.namenode, this.datanode].map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+    if (this.internalErrors.length > 0) throw new AggregateError(this.internalErrors, `the WebHDFS test server failed internally ${this.internalErrors.length} time(s)`);
   }
 
   // ---------------------------------------------------------------- fault injection
@@ -900,7 +905,7 @@ export class WebHdfsTestServer {
       file.writing = false;
       file.meta.modificationTime = Date.now();
     }
-    if (op === 'CREATE') return empty(201, { location: `hdfs://${NAMENODE_RPC_ADDRESS}${path}` });
+    if (op === 'CREATE') return empty(201, { location: `hdfs://${NAMENODE_RPC_ADDRESS}${path.split('/').map(encodeURIComponent).join('/')}` });
     return empty(200);
   }
 

@@ -29,6 +29,8 @@ const MiB = 1024 * 1024;
 const MIN_PART_SIZE = 5 * MiB;
 /** DeleteObjects accepts at most this many keys per request. */
 const DELETE_BATCH = 1000;
+const DEFAULT_CONNECTION_TIMEOUT_MS = 10_000;
+const DEFAULT_SOCKET_TIMEOUT_MS = 120_000;
 
 export interface S3RetryEvent {
   /** The S3 operation, e.g. 'GetObject', 'UploadPart'. */
@@ -52,6 +54,11 @@ export interface S3FileSystemOptions {
    * so that `maxRetries` alone decides how often a request is repeated.
    */
   readonly client?: S3Client;
+  /**
+   * For the client built when `client` is absent. Unless it sets `requestHandler`, connections
+   * time out after 10 s and stalled sockets after 120 s of inactivity: the SDK has no such default,
+   * and a black-holed connection would otherwise hang a checkpoint (and its abort) forever.
+   */
   readonly clientConfig?: S3ClientConfig;
   /** Multipart part size in bytes; at least 5 MiB. Default 8 MiB. */
   readonly partSize?: number;
@@ -112,14 +119,29 @@ export class S3FileSystem implements FileSystem {
     this.retryMaxDelayMs = nonNegativeInt('retryMaxDelayMs', options.retryMaxDelayMs ?? 10_000, this.displayRoot);
     this.listPageSize = positiveInt('listPageSize', Math.min(options.listPageSize ?? 1000, 1000), this.displayRoot);
     this.onRetry = options.onRetry;
-    this.client = options.client ?? new S3Client({ maxAttempts: 1, ...options.clientConfig });
+    this.client =
+      options.client ??
+      new S3Client({
+        maxAttempts: 1,
+        requestHandler: { connectionTimeout: DEFAULT_CONNECTION_TIMEOUT_MS, socketTimeout: DEFAULT_SOCKET_TIMEOUT_MS },
+        ...options.clientConfig,
+      });
     this.secrets = collectSecrets(options.clientConfig);
   }
 
   async create(path: string): Promise<FileWriter> {
     const p = confinePath(path);
     if (p === '') throw new StorageError(this.displayRoot, 'cannot create a file at the root');
-    return new S3FileWriter(this, p, this.key(p), this.partSize, this.queueSize);
+    return new S3FileWriter({
+      display: this.display(p),
+      client: this.retryingClientFor(p),
+      bucket: this.bucket,
+      key: this.key(p),
+      partSize: this.partSize,
+      queueSize: this.queueSize,
+      abortMultipartUpload: (uploadId) => this.abortMultipartUpload(p, uploadId),
+      toStorageError: (e) => this.uploadError(p, e),
+    });
   }
 
   async read(path: string, range?: ReadRange): Promise<Uint8Array> {
@@ -202,7 +224,7 @@ export class S3FileSystem implements FileSystem {
   // ---------------------------------------------------------------------------------------------
 
   /** `s3://bucket/prefix/path`, for messages. */
-  display(p: string): string {
+  private display(p: string): string {
     return p === '' ? this.displayRoot : `${this.displayRoot}/${p}`;
   }
 
@@ -235,19 +257,34 @@ export class S3FileSystem implements FileSystem {
         }
         throw e;
       }
+      const sent = parseContentRange(res.ContentRange);
+      if (range !== undefined && sent?.total !== undefined && range.offset + range.length > sent.total) {
+        // Decided from the headers alone: some servers declare a body they never send for such ranges.
+        if (res.Body instanceof Readable) res.Body.destroy();
+        throw this.rangeError(p, range.offset, range.length, sent.total);
+      }
       const expected = res.ContentLength;
       const data = await readBody(res.Body, expected);
       if (expected !== undefined && data.length !== expected) {
         throw new TruncatedBodyError(`response body ended after ${data.length} of ${expected} bytes`);
       }
-      if (range !== undefined && data.length !== range.length) {
-        // S3 answers a range that runs past the end with the bytes that exist.
-        const total = /\/(\d+)$/.exec(res.ContentRange ?? '');
-        const size = total?.[1] === undefined ? undefined : Number(total[1]);
-        if (size !== undefined && range.offset + range.length > size) throw this.rangeError(p, range.offset, range.length, size);
-        throw new TruncatedBodyError(`range response has ${data.length} bytes, expected ${range.length}`);
+      // Without Content-Range the server ignored the Range header and sent the whole object.
+      if (range === undefined || (data.length === range.length && (sent === undefined ? range.offset === 0 : sent.start === range.offset))) {
+        return data;
       }
-      return data;
+      // HTTP lets a server send more than the range asked for (the whole object with 200, or a wider
+      // 206, as s3rver does for 'bytes=0-0'): cut the requested window out of what arrived.
+      const first = sent?.start ?? 0;
+      if (range.offset >= first && range.offset + range.length <= first + data.length) {
+        return Buffer.from(data.subarray(range.offset - first, range.offset - first + range.length));
+      }
+      if (sent === undefined && range.offset + range.length > data.length) {
+        throw this.rangeError(p, range.offset, range.length, data.length);
+      }
+      throw new StorageError(
+        this.display(p),
+        `asked for bytes ${range.offset}-${range.offset + range.length - 1}, the server sent ${res.ContentRange ?? `${data.length} bytes`}`,
+      );
     });
   }
 
@@ -280,7 +317,7 @@ export class S3FileSystem implements FileSystem {
    * connections) are repeated with jittered exponential backoff, up to `maxRetries` times. The final
    * failure becomes a StorageError whose message and cause are free of credentials.
    */
-  async call<T>(operation: string, p: string, fn: () => Promise<T>): Promise<T> {
+  private async call<T>(operation: string, p: string, fn: () => Promise<T>): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       try {
         return await fn();
@@ -301,7 +338,11 @@ export class S3FileSystem implements FileSystem {
 
   private async backoff(operation: string, p: string, attempt: number, reason: string): Promise<void> {
     const delayMs = backoffDelay(attempt, this.retryBaseDelayMs, this.retryMaxDelayMs);
-    this.onRetry?.({ operation, path: this.display(p), attempt: attempt + 1, delayMs, reason });
+    try {
+      this.onRetry?.({ operation, path: this.display(p), attempt: attempt + 1, delayMs, reason });
+    } catch {
+      // A metrics hook must not turn a recoverable failure into an unrecoverable one.
+    }
     await sleep(delayMs);
   }
 
@@ -310,7 +351,7 @@ export class S3FileSystem implements FileSystem {
    * (CreateMultipartUpload, UploadPart, CompleteMultipartUpload, PutObject) goes through `call`,
    * so parts are retried with our policy. Part bodies are Buffers, so repeating one is safe.
    */
-  retryingClientFor(p: string): S3Client {
+  private retryingClientFor(p: string): S3Client {
     const client = this.client;
     const send = client.send.bind(client) as (command: unknown, options?: unknown) => Promise<unknown>;
     const view = Object.create(client) as S3Client;
@@ -321,14 +362,14 @@ export class S3FileSystem implements FileSystem {
   }
 
   /** Best effort: an unfinished multipart upload is invisible; a bucket lifecycle rule reclaims it. */
-  async abortMultipartUpload(p: string, uploadId: string): Promise<void> {
+  private async abortMultipartUpload(p: string, uploadId: string): Promise<void> {
     await this.call('AbortMultipartUpload', p, () =>
       this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: this.key(p), UploadId: uploadId })),
     ).catch(() => {});
   }
 
   /** Maps a failure of an Upload to a StorageError for `p`. */
-  uploadError(p: string, e: unknown): StorageError {
+  private uploadError(p: string, e: unknown): StorageError {
     if (e instanceof StorageError) return e;
     const failure = describeFailure('Upload', e, this.secrets);
     return new StorageError(this.display(p), `upload failed: ${failure.message}`, { transient: isTransient(e), cause: failure });
@@ -341,6 +382,20 @@ export class S3FileSystem implements FileSystem {
  * (queueSize + 1) × partSize however large the file. A file smaller than one part becomes a single
  * PutObject when the stream ends, which is also why nothing is sent before commit for small files.
  */
+/** What a writer needs from its file system; built by S3FileSystem.create from private members. */
+interface WriterContext {
+  /** `s3://bucket/prefix/path` */
+  readonly display: string;
+  /** Sends every command through the file system's retry policy. */
+  readonly client: S3Client;
+  readonly bucket: string;
+  readonly key: string;
+  readonly partSize: number;
+  readonly queueSize: number;
+  abortMultipartUpload(uploadId: string): Promise<void>;
+  toStorageError(e: unknown): StorageError;
+}
+
 class S3FileWriter implements FileWriter {
   private state: 'open' | 'committing' | 'committed' | 'aborted' | 'failed' = 'open';
   private readonly body = new PassThrough();
@@ -350,20 +405,14 @@ class S3FileWriter implements FileWriter {
   private failure: { error: unknown } | undefined;
   private discarded = false;
 
-  constructor(
-    private readonly fs: S3FileSystem,
-    private readonly path: string,
-    key: string,
-    partSize: number,
-    queueSize: number,
-  ) {
+  constructor(private readonly ctx: WriterContext) {
     // Stream errors surface through `outcome`; without a listener they would crash the process.
     this.body.on('error', () => {});
     this.upload = new Upload({
-      client: fs.retryingClientFor(path),
-      params: { Bucket: fs.bucket, Key: key, Body: this.body },
-      partSize,
-      queueSize,
+      client: ctx.client,
+      params: { Bucket: ctx.bucket, Key: ctx.key, Body: this.body },
+      partSize: ctx.partSize,
+      queueSize: ctx.queueSize,
       // We abort the multipart upload ourselves, after the last in-flight part has settled; lib-storage
       // would do it while parts are still being sent, and let an abort failure hide the real error.
       leavePartsOnError: true,
@@ -379,7 +428,7 @@ class S3FileWriter implements FileWriter {
   }
 
   async write(chunk: Uint8Array): Promise<void> {
-    if (this.state !== 'open') throw new StorageError(this.fs.display(this.path), `write after ${this.state}`);
+    if (this.state !== 'open') throw new StorageError(this.ctx.display, `write after ${this.state}`);
     if (this.failure !== undefined) throw await this.fail(this.failure.error);
     if (chunk.length === 0) return;
     // A copy, because the caller may reuse its buffer once we return, while the bytes wait in the stream.
@@ -401,7 +450,7 @@ class S3FileWriter implements FileWriter {
   }
 
   async commit(): Promise<void> {
-    if (this.state !== 'open') throw new StorageError(this.fs.display(this.path), `commit after ${this.state}`);
+    if (this.state !== 'open') throw new StorageError(this.ctx.display, `commit after ${this.state}`);
     this.state = 'committing';
     this.body.end();
     const r = await this.outcome;
@@ -426,13 +475,13 @@ class S3FileWriter implements FileWriter {
   private async fail(error: unknown): Promise<StorageError> {
     if (this.state === 'open' || this.state === 'committing') this.state = 'failed';
     await this.discard();
-    return this.fs.uploadError(this.path, error);
+    return this.ctx.toStorageError(error);
   }
 
   private async discard(): Promise<void> {
     if (this.discarded) return;
     this.discarded = true;
-    if (this.upload.uploadId !== undefined) await this.fs.abortMultipartUpload(this.path, this.upload.uploadId);
+    if (this.upload.uploadId !== undefined) await this.ctx.abortMultipartUpload(this.upload.uploadId);
   }
 }
 
@@ -464,6 +513,13 @@ async function readBody(body: unknown, expected: number | undefined): Promise<Bu
     if (bytes instanceof Uint8Array) return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
   throw new S3RequestFailure('GetObject', 'unsupported response body type', undefined, undefined, undefined);
+}
+
+/** 'bytes 0-99/1234' → { start: 0, end: 99, total: 1234 }; 'bytes 0-99/*' leaves total undefined. */
+function parseContentRange(header: string | undefined): { start: number; end: number; total: number | undefined } | undefined {
+  const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(header?.trim() ?? '');
+  if (m === null) return undefined;
+  return { start: Number(m[1]), end: Number(m[2]), total: m[3] === '*' ? undefined : Number(m[3]) };
 }
 
 function commandName(command: unknown): string {

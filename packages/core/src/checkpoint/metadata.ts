@@ -3,7 +3,7 @@ import { crc32c, formatChecksum } from '../checksum.js';
 import { CorruptCheckpointError, UnknownFormatVersionError } from '../errors.js';
 import { DataInputDeserializer } from '../io/data-input.js';
 import { DataOutputSerializer } from '../io/data-output.js';
-import type { KeyedStateHandle, OperatorStateHandle } from '../storage/handles.js';
+import type { KeyedStateHandle, OperatorStateHandle, StreamStateHandle } from '../storage/handles.js';
 
 /** "FSMD": flowstate checkpoint metadata. */
 export const METADATA_MAGIC = 0x46534d44;
@@ -16,6 +16,12 @@ export interface SubtaskStateMetadata {
   readonly subtaskIndex: number;
   readonly keyed: readonly KeyedStateHandle[];
   readonly operator: readonly OperatorStateHandle[];
+  /**
+   * In-flight records an unaligned checkpoint persisted for this subtask (channel state). The
+   * encoding belongs to the runtime that wrote it; a restore replays them before any new input.
+   * Absent for aligned checkpoints and savepoints.
+   */
+  readonly channelState?: readonly StreamStateHandle[];
 }
 
 export interface OperatorSnapshotMetadata {

@@ -37,6 +37,7 @@ export interface FsCheckpointStorageOptions {
 export class FsCheckpointStorage implements CheckpointStorage {
   readonly layout: 'checkpoints' | 'savepoint';
   private readonly writeBufferSize: number;
+  private readonly sizeChecked = new WeakSet<StreamStateHandle>();
 
   constructor(
     readonly fs: FileSystem,
@@ -137,12 +138,18 @@ export class FsCheckpointStorage implements CheckpointStorage {
       throw new CorruptCheckpointError(name, `range [${offset}, +${length}) is outside the ${handle.size} bytes the handle declares`, checkpointId, offset);
     }
     if (handle.type === 'bytes') return handle.data.subarray(offset, offset + length);
-    const st = await this.fs.stat(handle.path);
-    if (st === null) throw new CorruptCheckpointError(name, 'file is missing', checkpointId);
-    if (st.size !== handle.size) {
-      throw new CorruptCheckpointError(name, `file has ${st.size} bytes, its handle says ${handle.size} (truncated or replaced)`, checkpointId);
+    // One size check per handle object (a restore reads many ranges of the same file).
+    if (!this.sizeChecked.has(handle)) {
+      const st = await this.fs.stat(handle.path);
+      if (st === null) throw new CorruptCheckpointError(name, 'file is missing', checkpointId);
+      if (st.size !== handle.size) {
+        throw new CorruptCheckpointError(name, `file has ${st.size} bytes, its handle says ${handle.size} (truncated or replaced)`, checkpointId);
+      }
+      this.sizeChecked.add(handle);
     }
-    return this.readFile(handle.path, { offset, length }, checkpointId);
+    const bytes = await this.readFile(handle.path, { offset, length }, checkpointId);
+    if (bytes.length !== length) throw new CorruptCheckpointError(name, `short read: ${bytes.length} of ${length} bytes`, checkpointId, offset);
+    return bytes;
   }
 
   private async readFile(path: string, range: { offset: number; length: number } | undefined, checkpointId?: number): Promise<Uint8Array> {

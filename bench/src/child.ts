@@ -1,0 +1,28 @@
+/** Child-process entry: runs one job (access / snapshot / memory) and writes its JSON result to a file. */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { runAccessSuite, type StateKind } from './access.js';
+import { PRESETS, type PresetName } from './config.js';
+import { runMemorySuite } from './memory.js';
+import { runSnapshotSuite } from './snapshot.js';
+
+export type Job =
+  | { readonly type: 'access'; readonly preset: PresetName; readonly backend: string; readonly kind: StateKind; readonly out: string }
+  | { readonly type: 'snapshot'; readonly preset: PresetName; readonly backend: string; readonly stateBytes: number; readonly out: string }
+  | { readonly type: 'memory'; readonly preset: PresetName; readonly backend: string; readonly out: string };
+
+const job = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as Job;
+const p = PRESETS[job.preset];
+const log = (s: string) => console.log(s);
+let result: unknown;
+switch (job.type) {
+  case 'access':
+    result = await runAccessSuite(p, job.backend, job.kind, log);
+    break;
+  case 'snapshot':
+    result = await runSnapshotSuite(p, job.backend, job.stateBytes, log);
+    break;
+  case 'memory':
+    result = await runMemorySuite(p, job.backend, p.name === 'smoke' ? 1 : 3);
+    break;
+}
+writeFileSync(job.out, JSON.stringify(result));

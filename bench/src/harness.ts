@@ -1,0 +1,98 @@
+/**
+ * Orchestrates the suites. Every (suite, backend) job runs in a fresh child process so one
+ * backend's garbage and JIT state cannot skew the next; the backend and its JS Map baseline share
+ * a process (and a tinybench run), so ratios compare like with like.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { STATE_KINDS, type AccessResult } from './access.js';
+import { BACKENDS } from './backends.js';
+import type { Job } from './child.js';
+import { GOALS, PRESETS, type PresetName } from './config.js';
+import { machineInfo } from './machine.js';
+import type { MemoryResult } from './memory.js';
+import { accessChart, markdownReport, snapshotChart, type BenchResults } from './report.js';
+import type { SnapshotResultRow } from './snapshot.js';
+
+export type SuiteName = 'access' | 'snapshot' | 'memory';
+export const SUITES: readonly SuiteName[] = ['access', 'snapshot', 'memory'];
+
+export interface HarnessOptions {
+  readonly preset: PresetName;
+  readonly outDir: string;
+  readonly suites?: readonly SuiteName[];
+  /** Backend ids; default: every entry of BACKENDS. */
+  readonly backends?: readonly string[];
+  /** Child output: inherit (default) or discard. */
+  readonly quiet?: boolean;
+  readonly log?: (s: string) => void;
+}
+
+const CHILD = fileURLToPath(new URL('./child.js', import.meta.url));
+
+function runJob<T>(job: Job, maxOldSpaceMb: number, quiet: boolean, scratch: string): T {
+  const jobFile = join(scratch, `job-${Math.random().toString(36).slice(2)}.json`);
+  writeFileSync(jobFile, JSON.stringify(job));
+  const res = spawnSync(process.execPath, ['--expose-gc', `--max-old-space-size=${maxOldSpaceMb}`, CHILD, jobFile], {
+    stdio: quiet ? ['ignore', 'pipe', 'pipe'] : ['ignore', 'inherit', 'inherit'],
+    encoding: 'utf8',
+  });
+  if (res.status !== 0) throw new Error(`bench child ${job.type}/${job.backend} failed (status ${res.status}, signal ${res.signal})${quiet ? `\n${res.stdout}\n${res.stderr}` : ''}`);
+  return JSON.parse(readFileSync(job.out, 'utf8')) as T;
+}
+
+export async function runHarness(o: HarnessOptions): Promise<BenchResults> {
+  const p = PRESETS[o.preset];
+  const log = o.log ?? ((s: string) => console.log(s));
+  const suites = o.suites ?? SUITES;
+  const backends = (o.backends ?? BACKENDS.map((b) => b.id)).map((id) => {
+    const b = BACKENDS.find((x) => x.id === id);
+    if (!b) throw new Error(`unknown backend '${id}'`);
+    return b;
+  });
+  const started = Date.now();
+  const startedAt = new Date(started).toISOString();
+  mkdirSync(o.outDir, { recursive: true });
+  const scratch = mkdtempSync(join(tmpdir(), 'flowstate-bench-jobs-'));
+  const quiet = o.quiet ?? false;
+  const access: AccessResult[] = [];
+  const snapshot: SnapshotResultRow[] = [];
+  const memory: MemoryResult[] = [];
+  try {
+    const out = () => join(scratch, `out-${Math.random().toString(36).slice(2)}.json`);
+    if (suites.includes('access')) {
+      log(`# state access (${p.setupKeys} keys, batch ${p.batch}, ${p.timeMs} ms per task)`);
+      for (const kind of STATE_KINDS) for (const b of backends) access.push(...runJob<AccessResult[]>({ type: 'access', preset: p.name, backend: b.id, kind, out: out() }, p.maxOldSpaceMb, quiet, scratch));
+    }
+    if (suites.includes('snapshot')) {
+      log(`# snapshots (${p.snapshotSizes.map((s) => `${(s / 1024 / 1024).toFixed(2)} MB`).join(', ')}; ${p.snapshotSamples} samples)`);
+      for (const size of p.snapshotSizes) for (const b of backends) snapshot.push(runJob<SnapshotResultRow>({ type: 'snapshot', preset: p.name, backend: b.id, stateBytes: size, out: out() }, p.maxOldSpaceMb, quiet, scratch));
+    }
+    if (suites.includes('memory')) {
+      log(`# memory (${p.memoryEntries} entries)`);
+      for (const b of backends.filter((x) => x.heapResident)) memory.push(...runJob<MemoryResult[]>({ type: 'memory', preset: p.name, backend: b.id, out: out() }, p.maxOldSpaceMb, quiet, scratch));
+    }
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+  const results: BenchResults = {
+    schema: 1,
+    preset: p.name,
+    startedAt,
+    wallTimeMs: Date.now() - started,
+    machine: machineInfo(),
+    goals: GOALS,
+    config: p,
+    access,
+    snapshot,
+    memory,
+  };
+  writeFileSync(join(o.outDir, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
+  writeFileSync(join(o.outDir, 'report.md'), markdownReport(results));
+  if (access.length > 0) writeFileSync(join(o.outDir, 'access-ops.svg'), accessChart(results));
+  if (snapshot.length > 0) writeFileSync(join(o.outDir, 'snapshot-time.svg'), snapshotChart(results));
+  return results;
+}

@@ -1,0 +1,43 @@
+/** Smoke test: runs the whole harness on tiny sizes into a temp dir; checks files, never timings. */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { runHarness } from './harness.js';
+
+test('bench harness produces well-formed JSON, markdown and SVG (smoke preset)', { timeout: 60_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'flowstate-bench-smoke-'));
+  try {
+    await runHarness({ preset: 'smoke', outDir: dir, quiet: true, log: () => {} });
+    const json = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as Record<string, unknown>;
+    assert.equal(json.schema, 1);
+    assert.equal(json.preset, 'smoke');
+    const machine = json.machine as Record<string, unknown>;
+    for (const k of ['cpuModel', 'cores', 'memoryGb', 'nodeVersion', 'gitCommit']) assert.ok(k in machine, `machine.${k}`);
+    const access = json.access as Array<Record<string, unknown>>;
+    assert.ok(access.length >= 2 * 18, `access rows: ${access.length}`);
+    for (const a of access) assert.equal(typeof a.ratio, 'number');
+    assert.ok((json.snapshot as unknown[]).length >= 4);
+    assert.ok((json.memory as unknown[]).length >= 2);
+
+    const md = readFileSync(join(dir, 'report.md'), 'utf8');
+    assert.match(md, /^# flowstate benchmark report/);
+    for (const h of ['## State access', '## Snapshots', '## Memory']) assert.ok(md.includes(h), h);
+    const tableRows = md.split('\n').filter((l) => l.startsWith('|'));
+    for (const row of tableRows) assert.ok(row.endsWith('|'), `table row: ${row}`);
+
+    for (const f of ['access-ops.svg', 'snapshot-time.svg']) {
+      const svg = readFileSync(join(dir, f), 'utf8');
+      assert.match(svg, /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
+      assert.ok(svg.trimEnd().endsWith('</svg>'), `${f} closed`);
+      assert.ok(!/NaN|undefined|Infinity/.test(svg), `${f} has no NaN/undefined`);
+      // Crude well-formedness: every opened element is closed (self-closing or with a closing tag).
+      const open = (svg.match(/<(?!\/)[a-z]+[^>]*[^/]>/g) ?? []).length;
+      const close = (svg.match(/<\/[a-z]+>/g) ?? []).length;
+      assert.equal(open, close, `${f}: ${open} open vs ${close} close tags`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,25 @@
+import type { ConformanceGroup } from '../registry.js';
+import { corruptionGroup } from './corruption.js';
+import { keysNamespacesGroup } from './keys-namespaces.js';
+import { listStateGroup } from './list-state.js';
+import { mapStateGroup } from './map-state.js';
+import { operatorStateGroup } from './operator-state.js';
+import { reducingAggregatingGroup } from './reducing-aggregating-state.js';
+import { rescalingGroup } from './rescaling.js';
+import { serializersGroup } from './serializers.js';
+import { snapshotLifecycleGroup } from './snapshot-lifecycle.js';
+import { valueStateGroup } from './value-state.js';
+
+/** Registration order: simple state kinds first, so that a broken backend fails where it is plainest. */
+export const CONFORMANCE_GROUPS: readonly ConformanceGroup[] = [
+  valueStateGroup,
+  listStateGroup,
+  reducingAggregatingGroup,
+  mapStateGroup,
+  keysNamespacesGroup,
+  rescalingGroup,
+  serializersGroup,
+  snapshotLifecycleGroup,
+  corruptionGroup,
+  operatorStateGroup,
+];

@@ -1,0 +1,193 @@
+import assert from 'node:assert/strict';
+import {
+  AggregatingStateDescriptor,
+  ListStateDescriptor,
+  MapStateDescriptor,
+  MsgpackSerializer,
+  ReducingStateDescriptor,
+  Serializers,
+  ValueStateDescriptor,
+} from '@flowstate/core';
+import { assertSameMembers } from '../harness/expect.js';
+import type { Fixture } from '../harness/fixture.js';
+import { keyGroupOf } from '../harness/keys.js';
+import { caseSeed, formatSeed, Prng } from '../harness/prng.js';
+import { snapshotAndRestoreOne } from '../harness/restore.js';
+import { listContents } from '../harness/state-checks.js';
+import type { ConformanceGroup } from '../registry.js';
+
+const KEYS_SEED = caseSeed(0x5eed0501);
+const APPLY_SEED = caseSeed(0x5eed0502);
+
+export const keysNamespacesGroup: ConformanceGroup = {
+  name: 'keys and namespaces',
+  cases: [
+    { name: 'setCurrentKey/getCurrentKey and the key group of the serialized key', run: currentKeyAndKeyGroup },
+    { name: `getKeys and getKeysAndNamespaces over several namespaces (${formatSeed(KEYS_SEED)})`, run: getKeysAndNamespaces },
+    { name: `applyToAllKeys visits every key once and may clear or add to state while it runs (${formatSeed(APPLY_SEED)})`, run: applyToAllKeys },
+    { name: 'numKeyValueStateEntries counts (key, namespace) entries over all states and returns to 0 after clear', run: numEntries },
+  ],
+};
+
+/** The suite routes keys with the core's assignment; a backend that hashes differently breaks rescaling. */
+async function currentKeyAndKeyGroup(fx: Fixture): Promise<void> {
+  const kb = await fx.keyed({ keySerializer: Serializers.string });
+  for (const key of ['', 'a', 'key-1', 'ünïcödé', 'x'.repeat(300)]) {
+    kb.setCurrentKey(key);
+    assert.equal(kb.getCurrentKey(), key);
+    assert.equal(kb.getCurrentKeyGroupIndex(), keyGroupOf(key, Serializers.string, kb.numberOfKeyGroups), `key group of '${key.slice(0, 20)}'`);
+  }
+  const ints = await fx.keyed({ keySerializer: Serializers.int32 });
+  for (const key of [0, 1, -1, 2147483647, 123456]) {
+    ints.setCurrentKey(key);
+    assert.equal(ints.getCurrentKeyGroupIndex(), keyGroupOf(key, Serializers.int32, ints.numberOfKeyGroups), `key group of int ${key}`);
+  }
+}
+
+async function getKeysAndNamespaces(fx: Fixture): Promise<void> {
+  const prng = new Prng(KEYS_SEED);
+  const kb = await fx.keyed({ keySerializer: Serializers.string });
+  const desc = new ValueStateDescriptor<number>('value', Serializers.int32);
+  const state = kb.getOrCreateKeyedState(Serializers.string, desc);
+  const other = kb.getOrCreateKeyedState(Serializers.string, new ValueStateDescriptor<number>('other', Serializers.int32));
+  const namespaces = ['ns1', 'ns2', 'ns3', 'window-4'];
+  const keys = prng.uniqueStrings(120, 'key-');
+  const byNs = new Map<string, string[]>(namespaces.map((ns) => [ns, []]));
+  const pairs: string[] = [];
+  for (const key of keys) {
+    kb.setCurrentKey(key);
+    for (const ns of namespaces) {
+      if (!prng.chance(0.4)) continue;
+      state.setCurrentNamespace(ns);
+      state.update(prng.int(1000));
+      byNs.get(ns)!.push(key);
+      pairs.push(`${key}@${ns}`);
+    }
+    // Another state's entries must not show up in this state's keys.
+    other.setCurrentNamespace('ns-of-other');
+    other.update(1);
+  }
+  const check = (what: string, b: typeof kb): void => {
+    for (const ns of namespaces) assertSameMembers(b.getKeys(desc.name, ns), byNs.get(ns)!, `${what}: getKeys('${desc.name}', '${ns}')`);
+    assert.deepStrictEqual(b.getKeys(desc.name, 'no-such-namespace'), [], `${what}: getKeys of an unused namespace`);
+    assertSameMembers(
+      b.getKeysAndNamespaces<string>(desc.name).map(([k, ns]) => `${k}@${ns}`),
+      pairs,
+      `${what}: getKeysAndNamespaces('${desc.name}')`,
+    );
+  };
+  check('live backend', kb);
+
+  // Namespaces are independent: clearing one leaves the others.
+  const key = byNs.get('ns1')![0]!;
+  kb.setCurrentKey(key);
+  state.setCurrentNamespace('ns1');
+  state.clear();
+  byNs.set('ns1', byNs.get('ns1')!.filter((k) => k !== key));
+  pairs.splice(pairs.indexOf(`${key}@ns1`), 1);
+  check('after clearing one namespace of one key', kb);
+
+  const restored = await snapshotAndRestoreOne(fx, kb);
+  restored.getOrCreateKeyedState(Serializers.string, desc);
+  check('restored', restored);
+}
+
+async function applyToAllKeys(fx: Fixture): Promise<void> {
+  const prng = new Prng(APPLY_SEED);
+  const kb = await fx.keyed({ keySerializer: Serializers.string });
+  const desc = new ListStateDescriptor<number>('list', Serializers.int32);
+  const state = kb.getOrCreateKeyedState(Serializers.string, desc);
+  const keys = prng.uniqueStrings(200, 'key-');
+  const values = new Map<string, number>();
+  for (const key of keys) {
+    kb.setCurrentKey(key);
+    const v = prng.int(1_000_000);
+    values.set(key, v);
+    state.setCurrentNamespace('target');
+    state.add(v);
+    state.setCurrentNamespace('bystander');
+    state.add(-v);
+  }
+
+  const visited: string[] = [];
+  kb.applyToAllKeys('target', Serializers.string, desc, (key, s) => {
+    visited.push(key);
+    assert.deepStrictEqual(listContents(s, 'applyToAllKeys'), [values.get(key)], `the state passed for '${key}' is bound to that key`);
+    s.clear();
+  });
+  assertSameMembers(visited, keys, 'applyToAllKeys visits every key exactly once while clearing');
+  assert.deepStrictEqual(kb.getKeys(desc.name, 'target'), [], 'every visited key was cleared');
+  assertSameMembers(kb.getKeys(desc.name, 'bystander'), keys, 'another namespace is untouched');
+
+  const visitedAgain: string[] = [];
+  kb.applyToAllKeys('bystander', Serializers.string, desc, (key, s) => {
+    visitedAgain.push(key);
+    s.add(7);
+  });
+  assertSameMembers(visitedAgain, keys, 'applyToAllKeys visits every key exactly once while adding');
+  for (const key of keys) {
+    kb.setCurrentKey(key);
+    state.setCurrentNamespace('bystander');
+    assert.deepStrictEqual(listContents(state, 'after adding'), [-values.get(key)!, 7]);
+  }
+}
+
+interface Average {
+  sum: number;
+  count: number;
+}
+
+async function numEntries(fx: Fixture): Promise<void> {
+  const kb = await fx.keyed({ keySerializer: Serializers.string });
+  const ns = Serializers.string;
+  const value = kb.getOrCreateKeyedState(ns, new ValueStateDescriptor<string>('value', Serializers.string));
+  const list = kb.getOrCreateKeyedState(ns, new ListStateDescriptor<number>('list', Serializers.int32));
+  const map = kb.getOrCreateKeyedState(ns, new MapStateDescriptor<string, number>('map', Serializers.string, Serializers.int32));
+  const reducing = kb.getOrCreateKeyedState(ns, new ReducingStateDescriptor<number>('reducing', (a, b) => a + b, Serializers.int32));
+  const aggregating = kb.getOrCreateKeyedState(
+    ns,
+    new AggregatingStateDescriptor<number, Average, number>(
+      'aggregating',
+      { createAccumulator: () => ({ sum: 0, count: 0 }), add: (v, a) => ({ sum: a.sum + v, count: a.count + 1 }), getResult: (a) => a.sum, merge: (a, b) => ({ sum: a.sum + b.sum, count: a.count + b.count }) },
+      new MsgpackSerializer<Average>(),
+    ),
+  );
+  const states = [value, list, map, reducing, aggregating];
+  const keys = Array.from({ length: 10 }, (_, i) => `key-${i}`);
+  const namespaces = ['ns1', 'ns2'];
+  assert.equal(kb.numKeyValueStateEntries(), 0, 'a fresh backend has no entries');
+  for (const key of keys) {
+    kb.setCurrentKey(key);
+    for (const n of namespaces) {
+      for (const s of states) s.setCurrentNamespace(n);
+      value.update(`${key}/${n}`);
+      list.addAll([1, 2, 3]);
+      // Three user keys are still one (key, namespace) entry.
+      map.putAll([
+        ['a', 1],
+        ['b', 2],
+        ['c', null],
+      ]);
+      reducing.add(1);
+      reducing.add(2);
+      aggregating.add(4);
+    }
+  }
+  const full = states.length * keys.length * namespaces.length;
+  assert.equal(kb.numKeyValueStateEntries(), full, `${states.length} states x ${keys.length} keys x ${namespaces.length} namespaces`);
+
+  const restored = await snapshotAndRestoreOne(fx, kb);
+  assert.equal(restored.numKeyValueStateEntries(), full, 'restored: same number of entries');
+
+  for (const key of keys) {
+    kb.setCurrentKey(key);
+    for (const n of namespaces) {
+      for (const s of states) {
+        s.setCurrentNamespace(n);
+        s.clear();
+      }
+    }
+  }
+  assert.equal(kb.numKeyValueStateEntries(), 0, 'every entry cleared');
+  assert.equal(restored.numKeyValueStateEntries(), full, 'clearing the original does not touch the restored backend');
+}

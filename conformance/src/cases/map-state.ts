@@ -1,0 +1,178 @@
+import assert from 'node:assert/strict';
+import { IllegalStateUsageError, MapStateDescriptor, Serializers, type MapState, type MapStateIterator } from '@flowstate/core';
+import { assertSameMembers, expectThrows } from '../harness/expect.js';
+import type { Fixture } from '../harness/fixture.js';
+import { caseSeed, formatSeed, Prng } from '../harness/prng.js';
+import { snapshotAndRestoreOne } from '../harness/restore.js';
+import { assertMapState, mapContents, VOID_NS, VOID_NS_SERIALIZER } from '../harness/state-checks.js';
+import type { ConformanceGroup } from '../registry.js';
+
+const ITERATION_SEED = caseSeed(0x5eed0401);
+
+export const mapStateGroup: ConformanceGroup = {
+  name: 'map state',
+  cases: [
+    { name: 'put, get, contains, remove, putAll, keys/values/entries, clear, null values and snapshot/restore', run: fullApi },
+    { name: 'iterator remove() removes the last returned entry; remove() before next() or twice throws', run: iteratorRemove },
+    { name: 'isEmpty() with 1000 entries; removing the last entry leaves no (key, namespace) entry', run: isEmptyWithManyEntries },
+    { name: `iterating over 4000 entries while removing every other one (${formatSeed(ITERATION_SEED)})`, run: iterateWhileRemoving },
+  ],
+};
+
+function mapDescriptor(): MapStateDescriptor<string, number> {
+  return new MapStateDescriptor<string, number>('map', Serializers.string, Serializers.int32);
+}
+
+/** Absent user keys may read as undefined or null; contains() is what tells them from null values. */
+function assertAbsent(state: MapState<string, number>, userKey: string, what: string): void {
+  const v = state.get(userKey);
+  assert.ok(v === undefined || v === null, `${what}: get('${userKey}') of an absent user key is undefined or null, got ${String(v)}`);
+  assert.equal(state.contains(userKey), false, `${what}: contains('${userKey}')`);
+}
+
+async function fullApi(fx: Fixture): Promise<void> {
+  const kb = await fx.keyed({ keySerializer: Serializers.string });
+  const desc = mapDescriptor();
+  const state = kb.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, desc);
+
+  kb.setCurrentKey('k1');
+  assert.equal(state.isEmpty(), true, 'a fresh key has an empty map');
+  assertAbsent(state, 'a', 'fresh key');
+  state.put('a', 1);
+  state.put('b', null);
+  state.putAll([
+    ['c', 3],
+    ['d', null],
+    ['e', 5],
+  ]);
+  state.put('a', 10);
+  assert.equal(state.get('a'), 10, 'put overwrites');
+  assert.equal(state.get('b'), null, 'a null value reads as null');
+  assert.equal(state.contains('b'), true, 'a null value is contained');
+  assertAbsent(state, 'zz', 'k1');
+  state.remove('e');
+  state.remove('never-there');
+  assertAbsent(state, 'e', 'after remove');
+  assert.equal(state.isEmpty(), false);
+
+  const expected = new Map<string, number | null>([
+    ['a', 10],
+    ['b', null],
+    ['c', 3],
+    ['d', null],
+  ]);
+  assertSameMembers(state.keys(), expected.keys(), 'keys()');
+  assertSameMembers(state.values(), expected.values(), 'values()');
+  assertSameMembers(state.entries(), expected.entries(), 'entries()');
+  assert.deepStrictEqual(mapContents(state), expected);
+
+  kb.setCurrentKey('k2');
+  assert.equal(state.isEmpty(), true, "another key does not see k1's map");
+  assert.deepStrictEqual([...state.entries()], []);
+  state.put('x', 42);
+  kb.setCurrentKey('k3');
+  state.put('gone', 1);
+  state.clear();
+  assert.equal(state.isEmpty(), true, 'clear() empties the map');
+  assert.deepStrictEqual([...state.keys()], []);
+
+  const model = new Map([
+    ['k1', expected],
+    ['k2', new Map<string, number | null>([['x', 42]])],
+  ]);
+  assertMapState(kb, state, desc.name, model, ['k1', 'k2', 'k3'], 'live backend');
+  const restored = await snapshotAndRestoreOne(fx, kb);
+  assertMapState(restored, restored.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, desc), desc.name, model, ['k1', 'k2', 'k3'], 'restored (null values kept)');
+}
+
+async function iteratorRemove(fx: Fixture): Promise<void> {
+  const kb = await fx.keyed({ keySerializer: Serializers.string });
+  const state = kb.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, mapDescriptor());
+  const iterators: Array<[string, () => MapStateIterator<unknown>, (item: unknown) => string | undefined]> = [
+    ['entries()', () => state.entries(), (item) => (item as [string, number | null])[0]],
+    ['keys()', () => state.keys(), (item) => item as string],
+    // values() cannot name the removed key; the check below uses the remaining size instead.
+    ['values()', () => state.values(), () => undefined],
+  ];
+  for (const [label, open, userKeyOf] of iterators) {
+    kb.setCurrentKey(`key for ${label}`);
+    state.putAll([
+      ['a', 1],
+      ['b', 2],
+      ['c', 3],
+    ]);
+    const it = open();
+    expectThrows(`${label} remove() before next()`, IllegalStateUsageError, () => it.remove());
+    const first = it.next();
+    assert.equal(first.done, false);
+    it.remove();
+    const removedKey = userKeyOf(first.value);
+    if (removedKey !== undefined) assert.equal(state.contains(removedKey), false, `${label}: the returned entry was removed`);
+    expectThrows(`${label} second remove() on the same element`, IllegalStateUsageError, () => it.remove());
+    let rest = 0;
+    for (let r = it.next(); r.done !== true; r = it.next()) rest++;
+    assert.equal(rest, 2, `${label}: iteration continues over the remaining entries after remove()`);
+    assert.equal([...state.keys()].length, 2, `${label}: exactly one entry was removed`);
+  }
+}
+
+async function isEmptyWithManyEntries(fx: Fixture): Promise<void> {
+  const kb = await fx.keyed({ keySerializer: Serializers.string });
+  const desc = mapDescriptor();
+  const state = kb.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, desc);
+  kb.setCurrentKey('many');
+  assert.equal(state.isEmpty(), true);
+  for (let i = 0; i < 1000; i++) state.put(`uk-${i}`, i);
+  assert.equal(state.isEmpty(), false, 'not empty with 1000 entries');
+  kb.setCurrentKey('other');
+  assert.equal(state.isEmpty(), true, 'another key stays empty');
+
+  kb.setCurrentKey('many');
+  for (let i = 0; i < 999; i++) state.remove(`uk-${i}`);
+  assert.equal(state.isEmpty(), false, 'one entry left');
+  state.remove('uk-999');
+  assert.equal(state.isEmpty(), true, 'empty after removing every entry');
+  // An empty map is no value: it would vanish on restore anyway, so it must not count now.
+  assert.equal(kb.numKeyValueStateEntries(), 0, 'removing the last user key leaves no (key, namespace) entry');
+  assert.deepStrictEqual(kb.getKeys(desc.name, VOID_NS), []);
+
+  for (let i = 0; i < 1000; i++) state.put(`uk-${i}`, i);
+  state.clear();
+  assert.equal(state.isEmpty(), true, 'empty after clear()');
+  const restored = await snapshotAndRestoreOne(fx, kb);
+  const rs = restored.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, desc);
+  restored.setCurrentKey('many');
+  assert.equal(rs.isEmpty(), true, 'restored: still empty');
+}
+
+/** Flink's testMapStateIteratorArbitraryAccess: removal through the iterator must not skip or repeat. */
+async function iterateWhileRemoving(fx: Fixture): Promise<void> {
+  const prng = new Prng(ITERATION_SEED);
+  const kb = await fx.keyed({ keySerializer: Serializers.string });
+  const desc = mapDescriptor();
+  const state = kb.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, desc);
+  kb.setCurrentKey('big');
+  const all = new Map<string, number>();
+  for (const uk of prng.uniqueStrings(4000, 'uk-', 8)) all.set(uk, prng.intBetween(-1e6, 1e6));
+  state.putAll(all);
+
+  const kept = new Map<string, number | null>();
+  const seen = new Set<string>();
+  const it = state.entries();
+  let index = 0;
+  for (let r = it.next(); r.done !== true; r = it.next(), index++) {
+    const [uk, uv] = r.value;
+    assert.ok(!seen.has(uk), `user key ${uk} was returned twice`);
+    seen.add(uk);
+    assert.equal(uv, all.get(uk), `value of ${uk}`);
+    if (index % 2 === 0) it.remove();
+    else kept.set(uk, uv);
+  }
+  assert.equal(seen.size, 4000, 'iteration returned every entry exactly once while removing');
+  assert.equal(kept.size, 2000);
+  assert.deepStrictEqual(mapContents(state), kept, 'exactly the entries not removed remain');
+  for (const uk of seen) assert.equal(state.contains(uk), kept.has(uk), `contains('${uk}') after removal`);
+
+  const restored = await snapshotAndRestoreOne(fx, kb);
+  assertMapState(restored, restored.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, desc), desc.name, new Map([['big', kept]]), ['big'], 'restored');
+}

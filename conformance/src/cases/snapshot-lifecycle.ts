@@ -1,0 +1,244 @@
+import assert from 'node:assert/strict';
+import {
+  CHECKPOINT,
+  defaultSerializerRegistry,
+  FsCheckpointStorage,
+  isKeyGroupsStateHandle,
+  MemoryFileSystem,
+  readKeyedStateHeader,
+  readKeyGroups,
+  SAVEPOINT,
+  Serializers,
+  SnapshotCancelledError,
+  StateMigrationError,
+  ValueStateDescriptor,
+  type KeyedStateBackend,
+  type SnapshotFuture,
+  type KeyedStateHandle,
+} from '@flowstate/core';
+import { beginKeyedCheckpoint, checkpointKeyed } from '../harness/checkpoint.js';
+import { expectRejects, expectThrows } from '../harness/expect.js';
+import type { Fixture } from '../harness/fixture.js';
+import { GatedStreamFactory } from '../harness/gated-stream-factory.js';
+import { assertMixed, MIXED_DESCRIPTORS, MixedWorkload } from '../harness/mixed-workload.js';
+import { caseSeed, formatSeed, Prng } from '../harness/prng.js';
+import { restoreKeyed, snapshotAndRestoreOne } from '../harness/restore.js';
+import { VOID_NS, VOID_NS_SERIALIZER } from '../harness/state-checks.js';
+import type { ConformanceGroup } from '../registry.js';
+
+const ISOLATION_SEED = caseSeed(0x5eed0801);
+const CONCURRENT_SEED = caseSeed(0x5eed0802);
+const CANCEL_SEED = caseSeed(0x5eed0803);
+const SAVEPOINT_SEED = caseSeed(0x5eed0804);
+
+export const snapshotLifecycleGroup: ConformanceGroup = {
+  name: 'snapshot isolation and lifecycle',
+  cases: [
+    { name: 'a backend without registered state snapshots to a null handle and restores from none', run: emptySnapshot },
+    { name: 'a state registered but never written survives restore, serializer included', run: registeredNeverWritten },
+    { name: `writes made after snapshot() returned are not in the snapshot (${formatSeed(ISOLATION_SEED)})`, run: writesAfterSnapshot },
+    { name: `two snapshots run concurrently and each restores its own view (${formatSeed(CONCURRENT_SEED)})`, run: concurrentSnapshots },
+    {
+      name: `cancel() while the asynchronous part writes: result rejects with SnapshotCancelledError and no file is left (${formatSeed(CANCEL_SEED)})`,
+      requires: ['asyncSnapshots'],
+      run: cancelDuringWrite,
+    },
+    { name: `cancel() right after snapshot() returns; the backend stays usable (${formatSeed(CANCEL_SEED)})`, run: cancelRightAway },
+    { name: `a savepoint is a canonical key-groups stream with every entry, and restores (${formatSeed(SAVEPOINT_SEED)})`, run: canonicalSavepoint },
+  ],
+};
+
+async function emptySnapshot(fx: Fixture): Promise<void> {
+  const kb = await fx.keyed({ keySerializer: Serializers.string });
+  kb.setCurrentKey('a'); // a current key alone registers nothing
+  const cp = await checkpointKeyed(fx, [kb]);
+  assert.equal(cp.results[0]?.jobManagerOwnedSnapshot, null, 'no registered state: the snapshot handle is null');
+  assert.deepStrictEqual(cp.handles, [[]]);
+  const restored = await restoreKeyed(fx, cp, { keySerializer: Serializers.string });
+  assert.deepStrictEqual(restored.getRegisteredStateNames(), []);
+  assert.equal(restored.numKeyValueStateEntries(), 0);
+}
+
+/** Flink writes meta info of empty states, so that the serializer check still happens on restore. */
+async function registeredNeverWritten(fx: Fixture): Promise<void> {
+  const kb = await fx.keyed({ keySerializer: Serializers.string });
+  const desc = new ValueStateDescriptor<string>('untouched', Serializers.string);
+  kb.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, desc);
+  const cp = await checkpointKeyed(fx, [kb]);
+  assert.notEqual(cp.results[0]?.jobManagerOwnedSnapshot, null, 'a registered state is snapshotted even without entries');
+
+  const restored = await restoreKeyed(fx, cp, { keySerializer: Serializers.string });
+  assert.ok(restored.getRegisteredStateNames().includes('untouched'), `restored names ${JSON.stringify(restored.getRegisteredStateNames())} include 'untouched'`);
+  const err = expectThrows(
+    "re-registering restored 'untouched' with an incompatible serializer",
+    StateMigrationError,
+    () => restored.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, new ValueStateDescriptor<number>('untouched', Serializers.int32)),
+  );
+  assert.equal(err.stateName, 'untouched');
+
+  const again = await restoreKeyed(fx, cp, { keySerializer: Serializers.string });
+  const state = again.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, desc);
+  again.setCurrentKey('a');
+  assert.equal(state.value(), null);
+  assert.equal(again.numKeyValueStateEntries(), 0);
+}
+
+async function writesAfterSnapshot(fx: Fixture): Promise<void> {
+  const prng = new Prng(ISOLATION_SEED);
+  const kb = await fx.keyed({ keySerializer: Serializers.string });
+  const work = new MixedWorkload(kb, prng);
+  const keys = prng.uniqueStrings(150, 'key-');
+  work.fill(keys);
+  const before = work.snapshotModel();
+
+  const pending = await beginKeyedCheckpoint(fx, [kb]);
+  // Every kind of write, on old keys and new ones, after the synchronous part returned.
+  for (const key of keys) for (let i = prng.int(4); i > 0; i--) work.mutate(key);
+  for (const key of prng.uniqueStrings(40, 'new-')) work.mutate(key);
+  const cp = await pending.complete();
+
+  assertMixed(kb, work.model, work.keys, 'live backend after the snapshot completed');
+  const restored = await restoreKeyed(fx, cp, { keySerializer: Serializers.string });
+  assertMixed(restored, before, work.keys, 'restored: the state as of snapshot()');
+}
+
+async function concurrentSnapshots(fx: Fixture): Promise<void> {
+  const prng = new Prng(CONCURRENT_SEED);
+  const kb = await fx.keyed({ keySerializer: Serializers.string });
+  const work = new MixedWorkload(kb, prng);
+  const keys = prng.uniqueStrings(120, 'key-');
+  work.fill(keys);
+  const view1 = work.snapshotModel();
+  const p1 = await beginKeyedCheckpoint(fx, [kb]);
+  for (const key of keys) work.mutate(key);
+  const view2 = work.snapshotModel();
+  const p2 = await beginKeyedCheckpoint(fx, [kb]);
+  for (const key of keys) work.mutate(key);
+  for (const key of prng.uniqueStrings(20, 'late-')) work.mutate(key);
+
+  // Both asynchronous parts were started before either is awaited.
+  await Promise.all([...p1.futures, ...p2.futures].map((f) => f.result));
+  const cp1 = await p1.complete();
+  const cp2 = await p2.complete();
+  assertMixed(kb, work.model, work.keys, 'live backend');
+  assertMixed(await restoreKeyed(fx, cp1, { keySerializer: Serializers.string }), view1, work.keys, 'restored from the first snapshot');
+  assertMixed(await restoreKeyed(fx, cp2, { keySerializer: Serializers.string }), view2, work.keys, 'restored from the second snapshot');
+}
+
+async function filledBackend(fx: Fixture, seed: number): Promise<{ kb: KeyedStateBackend<string>; work: MixedWorkload }> {
+  const prng = new Prng(seed);
+  const kb = await fx.keyed({ keySerializer: Serializers.string });
+  const work = new MixedWorkload(kb, prng);
+  work.fill(prng.uniqueStrings(200, 'key-'));
+  return { kb, work };
+}
+
+/** No new file in storage, and every stream the snapshot opened was aborted or closed (then deleted). */
+async function assertNothingLeft(fs: MemoryFileSystem, filesBefore: readonly string[], streams: GatedStreamFactory): Promise<void> {
+  assert.deepStrictEqual((await fs.list('')).map((f) => f.path), [...filesBefore], 'a cancelled snapshot leaves no file in storage');
+  assert.deepStrictEqual(
+    streams.unsettled.map((s) => s.scope),
+    [],
+    `every stream a cancelled snapshot opened is aborted or closed; ${streams.unsettled.length} of ${streams.streams.length} were left open`,
+  );
+}
+
+/** After a cancelled snapshot: state unchanged, still writable, and the next checkpoint restores. */
+async function assertUsableAfterCancel(fx: Fixture, kb: KeyedStateBackend<string>, work: MixedWorkload): Promise<void> {
+  assertMixed(kb, work.model, work.keys, 'after cancel()');
+  for (const key of [...work.keys].slice(0, 30)) work.mutate(key);
+  const restored = await snapshotAndRestoreOne(fx, kb);
+  assertMixed(restored, work.model, work.keys, 'restored from the checkpoint after the cancelled one');
+}
+
+async function cancelDuringWrite(fx: Fixture): Promise<void> {
+  const { kb, work } = await filledBackend(fx, CANCEL_SEED);
+  const fs = new MemoryFileSystem();
+  const storage = new FsCheckpointStorage(fs);
+  const filesBefore = (await fs.list('')).map((f) => f.path);
+  const gated: { factory?: GatedStreamFactory } = {};
+  const pending = await beginKeyedCheckpoint(fx, [kb], { storage, streamFactory: (inner) => (gated.factory = new GatedStreamFactory(inner)) });
+  const gate = gated.factory!;
+  const future = pending.futures[0]!;
+  const first = await Promise.race([
+    gate.firstUse.then(() => 'writing' as const),
+    future.result.then(
+      () => 'resolved' as const,
+      () => 'rejected' as const,
+    ),
+  ]);
+  assert.equal(first, 'writing', 'the asynchronous part writes its state after snapshot() returned');
+
+  future.cancel();
+  gate.release();
+  const err = await expectRejects('result of a snapshot cancelled while writing', SnapshotCancelledError, future.result);
+  assert.equal(err.checkpointId, pending.checkpointId);
+  // The contract: by the time result rejects, whatever the snapshot wrote is deleted.
+  await assertNothingLeft(fs, filesBefore, gate);
+  kb.notifyCheckpointAborted(pending.checkpointId);
+  await pending.location.disposeOnFailure();
+  await assertUsableAfterCancel(fx, kb, work);
+}
+
+async function cancelRightAway(fx: Fixture): Promise<void> {
+  const { kb, work } = await filledBackend(fx, CANCEL_SEED);
+  const fs = new MemoryFileSystem();
+  const storage = new FsCheckpointStorage(fs);
+  const checkpointId = fx.nextCheckpointId();
+  const location = await storage.initializeLocationForCheckpoint(checkpointId);
+  const observed = new GatedStreamFactory(location.streamFactory, { gated: false });
+  // No await between snapshot() and cancel(): the asynchronous part cannot have finished.
+  const future: SnapshotFuture<KeyedStateHandle> = kb.snapshot(checkpointId, Date.now(), observed, CHECKPOINT);
+  future.cancel();
+
+  let outcome: 'resolved' | 'rejected';
+  try {
+    await future.result;
+    outcome = 'resolved';
+  } catch (e) {
+    assert.ok(e instanceof SnapshotCancelledError, `a cancelled snapshot rejects with SnapshotCancelledError, got ${String(e)}`);
+    assert.equal(e.checkpointId, checkpointId);
+    outcome = 'rejected';
+  }
+  if (outcome === 'resolved') {
+    assert.ok(
+      !fx.isApplicable('asyncSnapshots'),
+      'result resolved although cancel() was called before the asynchronous part could run; only a backend ' +
+        "declaring 'asyncSnapshots' not applicable may finish its snapshot in the synchronous part",
+    );
+  } else {
+    await assertNothingLeft(fs, [], observed);
+  }
+  kb.notifyCheckpointAborted(checkpointId);
+  await location.disposeOnFailure();
+  await assertUsableAfterCancel(fx, kb, work);
+}
+
+/** SAVEPOINT asks for the CANONICAL format: a key-groups stream any backend (and tool) can read. */
+async function canonicalSavepoint(fx: Fixture): Promise<void> {
+  const prng = new Prng(SAVEPOINT_SEED);
+  const kb = await fx.keyed({ keySerializer: Serializers.string });
+  const work = new MixedWorkload(kb, prng);
+  work.fill(prng.uniqueStrings(100, 'key-'));
+  for (const key of [...work.keys]) work.mutate(key);
+  const cp = await checkpointKeyed(fx, [kb], { options: SAVEPOINT });
+  const handle = cp.handles[0]?.[0];
+  assert.ok(handle !== undefined && isKeyGroupsStateHandle(handle), `a savepoint handle is a 'key-groups' handle, got '${handle?.type}'`);
+  assert.deepStrictEqual(handle.keyGroupRange, kb.keyGroupRange.toJSON());
+
+  const header = await readKeyedStateHeader(cp.reader, handle, defaultSerializerRegistry, cp.checkpointId);
+  assert.equal(header.keySerializerSnapshot.typeId, Serializers.string.typeId, 'the header records the key serializer');
+  const names = header.states.map((s) => s.name).sort();
+  assert.deepStrictEqual(names, [...kb.getRegisteredStateNames()].sort(), 'the header lists every registered state');
+  const expectedKinds = Object.fromEntries(Object.values(MIXED_DESCRIPTORS).map((d) => [d.name, d.kind]));
+  for (const s of header.states) assert.equal(s.kind, expectedKinds[s.name], `kind of '${s.name}' in the header`);
+
+  // One distinct (state, key, namespace) per entry the backend reports: nothing missing, nothing extra.
+  const entries = new Set<string>();
+  const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+  await readKeyGroups(cp.reader, handle, header, kb.keyGroupRange, (_g, r) => entries.add(`${r.stateIndex}|${hex(r.key)}|${hex(r.namespace)}`), cp.checkpointId);
+  assert.equal(entries.size, kb.numKeyValueStateEntries(), 'the canonical stream holds exactly the backend\'s (key, namespace) entries');
+
+  const restored = await restoreKeyed(fx, cp, { keySerializer: Serializers.string });
+  assertMixed(restored, work.model, work.keys, 'restored from the savepoint');
+}

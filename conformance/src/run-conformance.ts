@@ -1,0 +1,94 @@
+import { describe as nodeDescribe, it as nodeIt } from 'node:test';
+import { FsCheckpointStorage, MemoryFileSystem, type CheckpointStorage, type StateBackend } from '@flowstate/core';
+import { isConformanceCapability, type ConformanceCapability } from './capabilities.js';
+import { CONFORMANCE_GROUPS } from './cases/index.js';
+import { Fixture } from './harness/fixture.js';
+import type { ConformanceCase, ConformanceGroup } from './registry.js';
+
+export interface ConformanceTestOptions {
+  /**
+   * The suite always passes the reason string; node:test shows it. `boolean` is accepted so that
+   * frameworks whose `skip` is a boolean (vitest) fit the type; they skip without the reason.
+   */
+  readonly skip?: string | boolean;
+  readonly timeout?: number;
+}
+
+/** The slice of a test framework the suite needs; node:test's and vitest's describe/it fit it. */
+export interface ConformanceTestApi {
+  describe(name: string, fn: () => void): unknown;
+  it(name: string, options: ConformanceTestOptions, fn: () => Promise<void>): unknown;
+}
+
+export interface ConformanceOptions {
+  /** Names the top-level describe block, e.g. 'MemoryStateBackend'. */
+  readonly name: string;
+  /** Called once per case: every case gets a fresh backend. */
+  readonly createBackend: () => StateBackend | Promise<StateBackend>;
+  /** Called once per case. Default: FsCheckpointStorage over a fresh MemoryFileSystem. */
+  readonly createStorage?: () => Promise<CheckpointStorage>;
+  /** Capability -> why it does not apply. Those cases are registered as skipped with the reason. */
+  readonly notApplicable?: Partial<Record<ConformanceCapability, string>>;
+  /** Defaults to node:test's describe and it. */
+  readonly test?: ConformanceTestApi;
+}
+
+/** Generous: the slowest case (rescaling 77 -> 15 -> 77) takes about two seconds on a laptop. */
+const CASE_TIMEOUT_MS = 120_000;
+
+const defaultStorage = async (): Promise<CheckpointStorage> => new FsCheckpointStorage(new MemoryFileSystem());
+
+/** Registers the whole suite for one backend. Call it at the top level of a test file. */
+export function runConformance(options: ConformanceOptions): void {
+  const notApplicable = validateNotApplicable(options.notApplicable ?? {});
+  const api: ConformanceTestApi = options.test ?? { describe: nodeDescribe, it: nodeIt };
+  const fixtureOptions = { createBackend: options.createBackend, createStorage: options.createStorage ?? defaultStorage, notApplicable };
+
+  api.describe(options.name, () => {
+    for (const group of CONFORMANCE_GROUPS) {
+      api.describe(group.name, () => {
+        for (const c of group.cases) {
+          const skip = skipReason(c, notApplicable);
+          const testOptions: ConformanceTestOptions = skip === undefined ? { timeout: CASE_TIMEOUT_MS } : { skip, timeout: CASE_TIMEOUT_MS };
+          api.it(c.name, testOptions, async () => {
+            const fx = await Fixture.create(fixtureOptions);
+            let failed = true;
+            try {
+              await c.run(fx);
+              failed = false;
+            } finally {
+              await fx.dispose(failed);
+            }
+          });
+        }
+      });
+    }
+  });
+}
+
+/** Every case, grouped as registered; for tooling and for counting. */
+export function listConformanceCases(): ReadonlyArray<{ group: string; name: string; requires: readonly ConformanceCapability[] }> {
+  return CONFORMANCE_GROUPS.flatMap((g: ConformanceGroup) => g.cases.map((c) => ({ group: g.name, name: c.name, requires: c.requires ?? [] })));
+}
+
+function skipReason(c: ConformanceCase, notApplicable: Partial<Record<ConformanceCapability, string>>): string | undefined {
+  for (const cap of c.requires ?? []) {
+    const reason = notApplicable[cap];
+    if (reason !== undefined) return `${cap} not applicable: ${reason}`;
+  }
+  return undefined;
+}
+
+/** A typo in a capability name would silently run cases the backend meant to skip; refuse it. */
+function validateNotApplicable(input: Partial<Record<string, string>>): Partial<Record<ConformanceCapability, string>> {
+  const out: Partial<Record<ConformanceCapability, string>> = {};
+  for (const [cap, reason] of Object.entries(input)) {
+    if (reason === undefined) continue;
+    if (!isConformanceCapability(cap)) throw new TypeError(`runConformance: unknown capability '${cap}'`);
+    if (typeof reason !== 'string' || reason.trim() === '') {
+      throw new TypeError(`runConformance: capability '${cap}' is declared not applicable without a reason`);
+    }
+    out[cap] = reason;
+  }
+  return out;
+}

@@ -1,0 +1,276 @@
+import { checkMaxParallelism, checkParallelism, type TypeSerializer } from '@flowstate/core';
+import { InvalidJobGraphError } from './errors.js';
+import type {
+  BroadcastProcessFunction,
+  Collector,
+  KeyedCoProcessFunction,
+  KeyedContext,
+  KeyedProcessFunction,
+  ProcessFunction,
+  ReadOnlyBroadcastContext,
+  RuntimeContext,
+  SinkFunction,
+  SourceFunction,
+} from './functions.js';
+import type { JobGraph, Partitioner, StreamEdge, StreamNode, StreamOperator } from './graph.js';
+import { FunctionOperator } from './operators.js';
+
+export interface EnvironmentOptions {
+  /** Default parallelism of operators that do not set one. */
+  readonly parallelism?: number;
+  /** Number of key groups: the upper bound of any keyed operator's parallelism, fixed for the job's lifetime. */
+  readonly maxParallelism?: number;
+  /** Records buffered per channel (credits); a full channel backpressures its producer. */
+  readonly bufferCapacity?: number;
+}
+
+export interface OperatorOptions {
+  readonly parallelism?: number;
+}
+
+/** Each subtask gets its own instance, since functions hold per-subtask fields (open files, offsets). */
+export type Factory<F> = () => F;
+
+/** Builds a job graph, DataStream style: every operator has a stable uid as its first argument. */
+export class StreamExecutionEnvironment {
+  readonly parallelism: number;
+  readonly maxParallelism: number;
+  readonly bufferCapacity: number;
+  private readonly nodes: StreamNode[] = [];
+
+  constructor(
+    readonly name: string,
+    options: EnvironmentOptions = {},
+  ) {
+    this.maxParallelism = options.maxParallelism ?? 128;
+    checkMaxParallelism(this.maxParallelism);
+    this.parallelism = options.parallelism ?? 1;
+    checkParallelism(this.parallelism, this.maxParallelism);
+    this.bufferCapacity = options.bufferCapacity ?? 64;
+    if (!Number.isInteger(this.bufferCapacity) || this.bufferCapacity < 1) throw new InvalidJobGraphError(`bufferCapacity must be a positive integer, got ${this.bufferCapacity}`);
+  }
+
+  addSource<T>(uid: string, factory: Factory<SourceFunction<T>>, options: OperatorOptions = {}): DataStream<T> {
+    const node = this.addNode({ uid, kind: 'source', inputs: [], parallelism: options.parallelism, createSource: factory as Factory<SourceFunction<unknown>> });
+    return new DataStream<T>(this, node, undefined);
+  }
+
+  /** @internal */
+  addNode(spec: {
+    uid: string;
+    kind: 'source' | 'operator';
+    inputs: StreamEdge[];
+    parallelism: number | undefined;
+    keySerializer?: TypeSerializer<unknown>;
+    createOperator?: () => StreamOperator;
+    createSource?: () => SourceFunction<unknown>;
+  }): StreamNode {
+    if (typeof spec.uid !== 'string' || spec.uid.length === 0) throw new InvalidJobGraphError('every operator needs a non-empty uid');
+    if (this.nodes.some((n) => n.uid === spec.uid)) throw new InvalidJobGraphError(`duplicate uid '${spec.uid}'`);
+    const parallelism = spec.parallelism ?? this.parallelism;
+    checkParallelism(parallelism, this.maxParallelism);
+    for (const e of spec.inputs) {
+      if (e.partitioner.kind === 'forward' && e.source.parallelism !== parallelism) {
+        throw new InvalidJobGraphError(`forward edge '${e.source.uid}' -> '${spec.uid}' needs equal parallelism (${e.source.parallelism} vs ${parallelism})`);
+      }
+    }
+    const node: StreamNode = { id: this.nodes.length, ...spec, parallelism };
+    this.nodes.push(node);
+    return node;
+  }
+
+  getJobGraph(): JobGraph {
+    if (this.nodes.length === 0) throw new InvalidJobGraphError('the job has no operators');
+    return { name: this.name, maxParallelism: this.maxParallelism, nodes: [...this.nodes], bufferCapacity: this.bufferCapacity };
+  }
+}
+
+function maybeAwait(r: void | Promise<void>): void | Promise<void> {
+  return r;
+}
+
+export class DataStream<T> {
+  /** @internal */
+  constructor(
+    readonly env: StreamExecutionEnvironment,
+    readonly node: StreamNode,
+    /** Partitioner asked for explicitly (rebalance, broadcast, forward); undefined = default. */
+    private readonly partitioner: Partitioner | undefined,
+  ) {}
+
+  /** @internal */
+  edgeTo(parallelism: number, inputIndex: number): StreamEdge {
+    const p: Partitioner = this.partitioner ?? (this.node.parallelism === parallelism ? { kind: 'forward' } : { kind: 'rebalance' });
+    return { source: this.node, partitioner: p, inputIndex };
+  }
+
+  rebalance(): DataStream<T> {
+    return new DataStream(this.env, this.node, { kind: 'rebalance' });
+  }
+
+  forward(): DataStream<T> {
+    return new DataStream(this.env, this.node, { kind: 'forward' });
+  }
+
+  /** Every record to every subtask of the next operator; use with connect(...) for broadcast state. */
+  broadcast(): BroadcastStream<T> {
+    return new BroadcastStream(this.env, this.node);
+  }
+
+  map<R>(uid: string, fn: (value: T) => R, options: OperatorOptions = {}): DataStream<R> {
+    return this.process<R>(uid, () => ({ processElement: (v, _c, out) => out.collect(fn(v)) }), options);
+  }
+
+  filter(uid: string, predicate: (value: T) => boolean, options: OperatorOptions = {}): DataStream<T> {
+    return this.process<T>(uid, () => ({ processElement: (v, _c, out) => (predicate(v) ? out.collect(v) : undefined) }), options);
+  }
+
+  flatMap<R>(uid: string, fn: (value: T, out: Collector<R>) => void, options: OperatorOptions = {}): DataStream<R> {
+    return this.process<R>(uid, () => ({ processElement: (v, _c, out) => fn(v, out) }), options);
+  }
+
+  process<R>(uid: string, factory: Factory<ProcessFunction<T, R>>, options: OperatorOptions = {}): DataStream<R> {
+    const parallelism = options.parallelism ?? this.env.parallelism;
+    const node = this.env.addNode({
+      uid,
+      kind: 'operator',
+      inputs: [this.edgeTo(parallelism, 0)],
+      parallelism,
+      createOperator: () => {
+        const fn = factory();
+        return new FunctionOperator(
+          fn,
+          (_i, v, ctx, out) => maybeAwait(fn.processElement(v as T, ctx, out as Collector<R>)),
+          fn.endInput ? (out) => fn.endInput!(out as Collector<R>) : undefined,
+        );
+      },
+    });
+    return new DataStream<R>(this.env, node, undefined);
+  }
+
+  /** Partitions by key group: all records with the same key go to the same subtask, and keyed state follows them. */
+  keyBy<K>(keySelector: (value: T) => K, keySerializer: TypeSerializer<K>): KeyedStream<K, T> {
+    return new KeyedStream<K, T>(this, keySelector, keySerializer);
+  }
+
+  connect<B>(broadcast: BroadcastStream<B>): BroadcastConnectedStream<T, B> {
+    return new BroadcastConnectedStream(this, broadcast);
+  }
+
+  sinkTo(uid: string, factory: Factory<SinkFunction<T>>, options: OperatorOptions = {}): void {
+    const parallelism = options.parallelism ?? this.env.parallelism;
+    this.env.addNode({
+      uid,
+      kind: 'operator',
+      inputs: [this.edgeTo(parallelism, 0)],
+      parallelism,
+      createOperator: () => {
+        const fn = factory();
+        return new FunctionOperator(fn, (_i, v, ctx) => maybeAwait(fn.invoke(v as T, ctx)), undefined, fn.finish ? () => fn.finish!() : undefined);
+      },
+    });
+  }
+}
+
+export class KeyedStream<K, T> {
+  /** @internal */
+  constructor(
+    readonly stream: DataStream<T>,
+    readonly keySelector: (value: T) => K,
+    readonly keySerializer: TypeSerializer<K>,
+  ) {}
+
+  /** @internal */
+  edge(inputIndex: number): StreamEdge {
+    return {
+      source: this.stream.node,
+      partitioner: { kind: 'hash', keySelector: this.keySelector as (v: unknown) => unknown, keySerializer: this.keySerializer as TypeSerializer<unknown> },
+      inputIndex,
+    };
+  }
+
+  process<R>(uid: string, factory: Factory<KeyedProcessFunction<K, T, R>>, options: OperatorOptions = {}): DataStream<R> {
+    const env = this.stream.env;
+    const node = env.addNode({
+      uid,
+      kind: 'operator',
+      inputs: [this.edge(0)],
+      parallelism: options.parallelism,
+      keySerializer: this.keySerializer as TypeSerializer<unknown>,
+      createOperator: () => {
+        const fn = factory();
+        return new FunctionOperator(fn, (_i, v, ctx, out) => maybeAwait(fn.processElement(v as T, ctx as KeyedContext<K>, out as Collector<R>)));
+      },
+    });
+    return new DataStream<R>(env, node, undefined);
+  }
+
+  /** Two keyed streams with the same key type into one two-input operator with shared keyed state. */
+  connect<T2>(other: KeyedStream<K, T2>): ConnectedKeyedStreams<K, T, T2> {
+    return new ConnectedKeyedStreams(this, other);
+  }
+}
+
+export class ConnectedKeyedStreams<K, T1, T2> {
+  /** @internal */
+  constructor(
+    readonly first: KeyedStream<K, T1>,
+    readonly second: KeyedStream<K, T2>,
+  ) {}
+
+  process<R>(uid: string, factory: Factory<KeyedCoProcessFunction<K, T1, T2, R>>, options: OperatorOptions = {}): DataStream<R> {
+    const env = this.first.stream.env;
+    const node = env.addNode({
+      uid,
+      kind: 'operator',
+      inputs: [this.first.edge(0), this.second.edge(1)],
+      parallelism: options.parallelism,
+      keySerializer: this.first.keySerializer as TypeSerializer<unknown>,
+      createOperator: () => {
+        const fn = factory();
+        return new FunctionOperator(fn, (i, v, ctx, out) =>
+          i === 0
+            ? maybeAwait(fn.processElement1(v as T1, ctx as KeyedContext<K>, out as Collector<R>))
+            : maybeAwait(fn.processElement2(v as T2, ctx as KeyedContext<K>, out as Collector<R>)),
+        );
+      },
+    });
+    return new DataStream<R>(env, node, undefined);
+  }
+}
+
+export class BroadcastStream<T> {
+  /** @internal */
+  constructor(
+    readonly env: StreamExecutionEnvironment,
+    readonly node: StreamNode,
+  ) {}
+}
+
+export class BroadcastConnectedStream<T, B> {
+  /** @internal */
+  constructor(
+    readonly stream: DataStream<T>,
+    readonly broadcastStream: BroadcastStream<B>,
+  ) {}
+
+  process<R>(uid: string, factory: Factory<BroadcastProcessFunction<T, B, R>>, options: OperatorOptions = {}): DataStream<R> {
+    const env = this.stream.env;
+    const parallelism = options.parallelism ?? env.parallelism;
+    const node = env.addNode({
+      uid,
+      kind: 'operator',
+      inputs: [this.stream.edgeTo(parallelism, 0), { source: this.broadcastStream.node, partitioner: { kind: 'broadcast' }, inputIndex: 1 }],
+      parallelism,
+      createOperator: () => {
+        const fn = factory();
+        return new FunctionOperator(fn, (i, v, ctx, out) =>
+          i === 0
+            ? maybeAwait(fn.processElement(v as T, ctx as ReadOnlyBroadcastContext, out as Collector<R>))
+            : maybeAwait(fn.processBroadcastElement(v as B, ctx as RuntimeContext, out as Collector<R>)),
+        );
+      },
+    });
+    return new DataStream<R>(env, node, undefined);
+  }
+}

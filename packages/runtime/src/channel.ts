@@ -1,0 +1,163 @@
+import { assert } from '@flowstate/core';
+
+/**
+ * What travels on a channel. Every message is a plain, structured-clone-able object, so a channel
+ * could be backed by a MessagePort between worker threads without changing the tasks.
+ */
+export type ChannelMessage = RecordMessage | BarrierMessage | EndOfPartitionMessage;
+
+export interface RecordMessage {
+  readonly kind: 'record';
+  readonly value: unknown;
+}
+
+export interface BarrierMessage {
+  readonly kind: 'barrier';
+  readonly checkpointId: number;
+  readonly timestamp: number;
+  readonly savepoint: boolean;
+  /**
+   * An unaligned barrier may overtake the records queued before it (a priority event); the records
+   * it overtakes become channel state of the receiving task.
+   */
+  readonly unaligned: boolean;
+}
+
+export interface EndOfPartitionMessage {
+  readonly kind: 'end';
+}
+
+/**
+ * A one-shot wake-up: `wait()` resolves at the next `notify()`. Tasks park on one of these when
+ * they have nothing to do, instead of polling.
+ */
+export class Signal {
+  private waiter: (() => void) | undefined;
+  private pending = false;
+
+  notify(): void {
+    const w = this.waiter;
+    if (w !== undefined) {
+      this.waiter = undefined;
+      w();
+    } else {
+      this.pending = true;
+    }
+  }
+
+  wait(): Promise<void> {
+    if (this.pending) {
+      this.pending = false;
+      return Promise.resolve();
+    }
+    assert(this.waiter === undefined, 'only one waiter per signal');
+    return new Promise((resolve) => {
+      this.waiter = resolve;
+    });
+  }
+}
+
+/**
+ * One producer subtask to one consumer subtask, with credit-based flow control as in Flink's
+ * network stack: the consumer grants `capacity` credits (one buffer per record here); a producer
+ * without credit is unavailable and its task stops reading its own input, so a slow operator
+ * backs up all the way to the sources. Events (barriers, end of partition) need no credit: they
+ * must never be stuck behind a full buffer, or a checkpoint could not even start.
+ */
+export class Channel {
+  private readonly queue: ChannelMessage[] = [];
+  private head = 0;
+  private records = 0;
+  /** Barriers currently queued: lets the consumer look for an overtaking barrier without scanning idle channels. */
+  private barriers = 0;
+  private ended = false;
+
+  constructor(
+    readonly id: string,
+    readonly capacity: number,
+    /** Woken when a message arrives. */
+    private readonly consumer: Signal,
+    /** Woken when credit is returned. */
+    private readonly producer: Signal,
+  ) {
+    assert(Number.isInteger(capacity) && capacity >= 1, `channel capacity ${capacity} >= 1`);
+  }
+
+  /** True when the producer may emit another record (it holds at least one credit). */
+  get hasCredit(): boolean {
+    return this.records < this.capacity;
+  }
+
+  get queuedRecords(): number {
+    return this.records;
+  }
+
+  get hasQueuedBarrier(): boolean {
+    return this.barriers > 0;
+  }
+
+  get size(): number {
+    return this.queue.length - this.head;
+  }
+
+  /**
+   * Appends a message. Records may exceed the credit by the output of one input record (a
+   * flatMap's fan-out); the producer checks `hasCredit` before it reads its next input.
+   */
+  push(message: ChannelMessage): void {
+    assert(!this.ended, `channel ${this.id}: message after end of partition`);
+    if (message.kind === 'record') this.records++;
+    else if (message.kind === 'barrier') this.barriers++;
+    else this.ended = true;
+    this.queue.push(message);
+    this.consumer.notify();
+  }
+
+  peek(): ChannelMessage | undefined {
+    return this.queue[this.head];
+  }
+
+  poll(): ChannelMessage | undefined {
+    if (this.head >= this.queue.length) return undefined;
+    const m = this.queue[this.head]!;
+    this.queue[this.head] = undefined as unknown as ChannelMessage;
+    this.head++;
+    if (this.head > 1024 && this.head * 2 > this.queue.length) {
+      this.queue.splice(0, this.head);
+      this.head = 0;
+    }
+    this.taken(m);
+    return m;
+  }
+
+  /**
+   * Removes the first barrier wherever it is in the queue (an unaligned barrier overtaking the
+   * in-flight records) and returns it with copies of the records it overtook; those records stay
+   * queued and are still processed after the barrier.
+   */
+  extractBarrier(): { barrier: BarrierMessage; overtaken: unknown[] } | undefined {
+    if (this.barriers === 0) return undefined;
+    const overtaken: unknown[] = [];
+    for (let i = this.head; i < this.queue.length; i++) {
+      const m = this.queue[i]!;
+      if (m.kind === 'barrier') {
+        this.queue.splice(i, 1);
+        this.barriers--;
+        return { barrier: m, overtaken };
+      }
+      if (m.kind === 'record') overtaken.push(m.value);
+    }
+    assert(false, `channel ${this.id}: barrier count ${this.barriers} but no barrier queued`);
+  }
+
+  private taken(m: ChannelMessage): void {
+    if (m.kind === 'record') {
+      const hadCredit = this.hasCredit;
+      this.records--;
+      // Returning the first credit makes an unavailable producer available again.
+      if (!hadCredit || this.records === this.capacity - 1) this.producer.notify();
+    } else if (m.kind === 'barrier') {
+      this.barriers--;
+    }
+  }
+}

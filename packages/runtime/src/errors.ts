@@ -1,0 +1,86 @@
+import { FlowstateError } from '@flowstate/core';
+
+/** A task of a running job failed; `cause` is what the user function or the runtime threw. */
+export class TaskFailureError extends FlowstateError {
+  readonly code = 'TASK_FAILURE';
+  constructor(
+    readonly taskName: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`task '${taskName}' failed: ${describe(options?.cause)}`, options);
+  }
+}
+
+/** The job gave up: the restart strategy has no attempts left (or the failure is not recoverable). */
+export class JobFailedError extends FlowstateError {
+  readonly code = 'JOB_FAILED';
+  constructor(
+    readonly jobName: string,
+    readonly attempts: number,
+    options?: { cause?: unknown },
+  ) {
+    super(`job '${jobName}' failed after ${attempts} attempt(s): ${describe(options?.cause)}`, options);
+  }
+}
+
+/** A checkpoint did not complete: declined by a task, expired, or failed to finalize. */
+export class CheckpointFailedError extends FlowstateError {
+  readonly code = 'CHECKPOINT_FAILED';
+  constructor(
+    readonly checkpointId: number,
+    readonly reason: 'DECLINED' | 'EXPIRED' | 'FINALIZE_FAILED' | 'SUBSUMED' | 'JOB_FAILOVER' | 'TRIGGER_FAILED',
+    detail: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`checkpoint ${checkpointId} failed (${reason}): ${detail}`, options);
+  }
+}
+
+/** More checkpoints failed in a row than `tolerableFailedCheckpoints` allows. */
+export class TooManyFailedCheckpointsError extends FlowstateError {
+  readonly code = 'TOO_MANY_FAILED_CHECKPOINTS';
+  constructor(
+    readonly failed: number,
+    readonly tolerable: number,
+    options?: { cause?: unknown },
+  ) {
+    super(`${failed} consecutive checkpoint failures exceed the tolerable ${tolerable}: ${describe(options?.cause)}`, options);
+  }
+}
+
+/** A task was cancelled because another task failed or the job was stopped; never a root cause. */
+export class TaskCancelledError extends FlowstateError {
+  readonly code = 'TASK_CANCELLED';
+  constructor(readonly taskName: string) {
+    super(`task '${taskName}' was cancelled`);
+  }
+}
+
+/** The job graph is malformed (missing uid, duplicate uid, bad parallelism, unknown restore state...). */
+export class InvalidJobGraphError extends FlowstateError {
+  readonly code = 'INVALID_JOB_GRAPH';
+  constructor(detail: string) {
+    super(`invalid job graph: ${detail}`);
+  }
+}
+
+/** A restore point does not fit the job (an operator's state has no operator with that uid...). */
+export class RestoreMismatchError extends FlowstateError {
+  readonly code = 'RESTORE_MISMATCH';
+  constructor(readonly pointer: string, detail: string) {
+    super(`cannot restore '${pointer}': ${detail}`);
+  }
+}
+
+/** A request the job cannot serve in its current status (savepoint of a finished job...). */
+export class IllegalJobStateError extends FlowstateError {
+  readonly code = 'ILLEGAL_JOB_STATE';
+  constructor(detail: string) {
+    super(detail);
+  }
+}
+
+export function describe(e: unknown): string {
+  if (e instanceof Error) return `${e.name}: ${e.message}`;
+  return String(e);
+}

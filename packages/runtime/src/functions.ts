@@ -1,0 +1,120 @@
+import type {
+  BroadcastState,
+  KeyedStateBackend,
+  ListState,
+  ListStateDescriptor,
+  MapStateDescriptor,
+  OperatorStateBackend,
+  ReadOnlyBroadcastState,
+  State,
+  StateDescriptor,
+} from '@flowstate/core';
+
+/** Emits records downstream. */
+export interface Collector<T> {
+  collect(value: T): void;
+}
+
+/** What a function can see of the subtask that runs it. */
+export interface RuntimeContext {
+  readonly operatorUid: string;
+  readonly subtaskIndex: number;
+  readonly parallelism: number;
+  readonly maxParallelism: number;
+  /** 0 for the first run, incremented on every restart after a failure. */
+  readonly attempt: number;
+  /** True when the subtask was restored from a checkpoint or savepoint. */
+  readonly isRestored: boolean;
+  /** Keyed state, scoped to the current key. Throws unless the operator follows a keyBy. */
+  getState<S extends State, V>(descriptor: StateDescriptor<S, V>): S;
+  /** Operator list state, redistributed by even split when the parallelism changes. */
+  getListState<T>(descriptor: ListStateDescriptor<T>): ListState<T>;
+  /** Operator list state of which every subtask receives the union on restore. */
+  getUnionListState<T>(descriptor: ListStateDescriptor<T>): ListState<T>;
+  getBroadcastState<K, V>(descriptor: MapStateDescriptor<K, V>): BroadcastState<K, V>;
+}
+
+export interface SnapshotContext {
+  readonly checkpointId: number;
+  readonly timestamp: number;
+  readonly savepoint: boolean;
+}
+
+/**
+ * Flink's CheckpointedFunction: `initializeState` runs before any record (and before restored
+ * in-flight records), `snapshotState` runs on the barrier, before the backends snapshot, so what
+ * it writes into state is part of the checkpoint.
+ */
+export interface CheckpointedFunction {
+  initializeState(ctx: RuntimeContext): void | Promise<void>;
+  snapshotState(ctx: SnapshotContext): void | Promise<void>;
+}
+
+/** Flink's CheckpointListener. */
+export interface CheckpointListener {
+  notifyCheckpointComplete(checkpointId: number): void | Promise<void>;
+  notifyCheckpointAborted?(checkpointId: number): void | Promise<void>;
+}
+
+/** Optional hooks of every user function. */
+export interface RichFunction extends Partial<CheckpointedFunction>, Partial<CheckpointListener> {
+  open?(ctx: RuntimeContext): void | Promise<void>;
+  close?(): void | Promise<void>;
+}
+
+export interface ProcessFunction<IN, OUT> extends RichFunction {
+  processElement(value: IN, ctx: RuntimeContext, out: Collector<OUT>): void | Promise<void>;
+  /** Called once when every input has ended (bounded input), before the final checkpoint's barrier is forwarded. */
+  endInput?(out: Collector<OUT>): void | Promise<void>;
+}
+
+export interface KeyedContext<K> extends RuntimeContext {
+  readonly currentKey: K;
+}
+
+export interface KeyedProcessFunction<K, IN, OUT> extends RichFunction {
+  processElement(value: IN, ctx: KeyedContext<K>, out: Collector<OUT>): void | Promise<void>;
+}
+
+/** Two keyed inputs with the same key type, sharing keyed state (Flink's KeyedCoProcessFunction). */
+export interface KeyedCoProcessFunction<K, IN1, IN2, OUT> extends RichFunction {
+  processElement1(value: IN1, ctx: KeyedContext<K>, out: Collector<OUT>): void | Promise<void>;
+  processElement2(value: IN2, ctx: KeyedContext<K>, out: Collector<OUT>): void | Promise<void>;
+}
+
+export interface ReadOnlyBroadcastContext extends RuntimeContext {
+  getReadOnlyBroadcastState<K, V>(descriptor: MapStateDescriptor<K, V>): ReadOnlyBroadcastState<K, V>;
+}
+
+/** A non-broadcast input connected with a broadcast input (Flink's BroadcastProcessFunction). */
+export interface BroadcastProcessFunction<IN, B, OUT> extends RichFunction {
+  processElement(value: IN, ctx: ReadOnlyBroadcastContext, out: Collector<OUT>): void | Promise<void>;
+  /** Every subtask sees every broadcast element and must update its broadcast state identically. */
+  processBroadcastElement(value: B, ctx: RuntimeContext, out: Collector<OUT>): void | Promise<void>;
+}
+
+/** A sink; add CheckpointedFunction and CheckpointListener for transactional behaviour. */
+export interface SinkFunction<T> extends RichFunction {
+  invoke(value: T, ctx: RuntimeContext): void | Promise<void>;
+  /** All input ended and the final checkpoint (if any) completed; flush and release. */
+  finish?(): void | Promise<void>;
+}
+
+/**
+ * A parallel, replayable source. Each subtask restores its position from operator state in
+ * `initializeState` and stores it in `snapshotState` (Flink's legacy SourceFunction with
+ * CheckpointedFunction, minus the emission thread: the task pulls instead).
+ */
+export interface SourceFunction<T> extends CheckpointedFunction, Partial<CheckpointListener> {
+  open?(ctx: RuntimeContext): void | Promise<void>;
+  /** The next record, or `undefined` when this subtask has emitted everything (bounded input). */
+  pollNext(): T | undefined;
+  close?(): void | Promise<void>;
+}
+
+/** Everything a task gives an operator; internal. */
+export interface OperatorEnvironment {
+  readonly ctx: RuntimeContext;
+  readonly keyed: KeyedStateBackend<unknown> | undefined;
+  readonly operator: OperatorStateBackend;
+}

@@ -1,0 +1,152 @@
+import {
+  IllegalStateUsageError,
+  Serializers,
+  VoidNamespace,
+  type BroadcastState,
+  type KeyedStateBackend,
+  type ListState,
+  type ListStateDescriptor,
+  type MapStateDescriptor,
+  type OperatorStateBackend,
+  type ReadOnlyBroadcastState,
+  type State,
+  type StateDescriptor,
+} from '@flowstate/core';
+import type {
+  Collector,
+  KeyedContext,
+  OperatorEnvironment,
+  ReadOnlyBroadcastContext,
+  RichFunction,
+  RuntimeContext,
+  SnapshotContext,
+} from './functions.js';
+import type { StreamOperator } from './graph.js';
+
+export interface SubtaskInfo {
+  readonly operatorUid: string;
+  readonly subtaskIndex: number;
+  readonly parallelism: number;
+  readonly maxParallelism: number;
+  readonly attempt: number;
+  readonly isRestored: boolean;
+}
+
+/** The context every function of one subtask sees; keyed state follows the backend's current key. */
+export class SubtaskContext implements KeyedContext<unknown>, ReadOnlyBroadcastContext {
+  private readonly states = new Map<string, State>();
+
+  constructor(
+    private readonly info: SubtaskInfo,
+    private readonly keyed: KeyedStateBackend<unknown> | undefined,
+    private readonly operatorState: OperatorStateBackend,
+  ) {}
+
+  get operatorUid(): string {
+    return this.info.operatorUid;
+  }
+  get subtaskIndex(): number {
+    return this.info.subtaskIndex;
+  }
+  get parallelism(): number {
+    return this.info.parallelism;
+  }
+  get maxParallelism(): number {
+    return this.info.maxParallelism;
+  }
+  get attempt(): number {
+    return this.info.attempt;
+  }
+  get isRestored(): boolean {
+    return this.info.isRestored;
+  }
+
+  get currentKey(): unknown {
+    return this.requireKeyed('currentKey').getCurrentKey();
+  }
+
+  getState<S extends State, V>(descriptor: StateDescriptor<S, V>): S {
+    const keyed = this.requireKeyed(descriptor.name);
+    let s = this.states.get(descriptor.name);
+    if (s === undefined) {
+      // One state object per descriptor: it follows the backend's current key.
+      s = keyed.getPartitionedState(VoidNamespace, Serializers.voidNamespace, descriptor);
+      this.states.set(descriptor.name, s);
+    }
+    return s as S;
+  }
+
+  getListState<T>(descriptor: ListStateDescriptor<T>): ListState<T> {
+    return this.operatorState.getListState(descriptor);
+  }
+
+  getUnionListState<T>(descriptor: ListStateDescriptor<T>): ListState<T> {
+    return this.operatorState.getUnionListState(descriptor);
+  }
+
+  getBroadcastState<K, V>(descriptor: MapStateDescriptor<K, V>): BroadcastState<K, V> {
+    return this.operatorState.getBroadcastState(descriptor);
+  }
+
+  getReadOnlyBroadcastState<K, V>(descriptor: MapStateDescriptor<K, V>): ReadOnlyBroadcastState<K, V> {
+    const s = this.operatorState.getBroadcastState(descriptor);
+    // The non-broadcast side must not write: subtasks would diverge and restore would pick one copy.
+    return { get: (k) => s.get(k), contains: (k) => s.contains(k), immutableEntries: () => s.immutableEntries() };
+  }
+
+  private requireKeyed(what: string): KeyedStateBackend<unknown> {
+    if (this.keyed === undefined) {
+      throw new IllegalStateUsageError(what, `keyed state used in operator '${this.info.operatorUid}', which does not follow a keyBy`);
+    }
+    return this.keyed;
+  }
+}
+
+type Process = (input: number, value: unknown, ctx: RuntimeContext, out: Collector<unknown>) => void | Promise<void>;
+
+/** Drives a user function through the operator lifecycle. */
+export class FunctionOperator implements StreamOperator {
+  private ctx: RuntimeContext | undefined;
+
+  constructor(
+    private readonly fn: RichFunction,
+    private readonly process: Process,
+    private readonly onEndInput?: (out: Collector<unknown>) => void | Promise<void>,
+    private readonly onFinish?: () => void | Promise<void>,
+  ) {}
+
+  async open(env: OperatorEnvironment): Promise<void> {
+    this.ctx = env.ctx;
+    // Flink order: initializeState (restores), then open.
+    if (this.fn.initializeState) await this.fn.initializeState(env.ctx);
+    if (this.fn.open) await this.fn.open(env.ctx);
+  }
+
+  processElement(input: number, value: unknown, out: Collector<unknown>): void | Promise<void> {
+    return this.process(input, value, this.ctx!, out);
+  }
+
+  async endInput(out: Collector<unknown>): Promise<void> {
+    if (this.onEndInput) await this.onEndInput(out);
+  }
+
+  async snapshotState(ctx: SnapshotContext): Promise<void> {
+    if (this.fn.snapshotState) await this.fn.snapshotState(ctx);
+  }
+
+  async notifyCheckpointComplete(checkpointId: number): Promise<void> {
+    if (this.fn.notifyCheckpointComplete) await this.fn.notifyCheckpointComplete(checkpointId);
+  }
+
+  async notifyCheckpointAborted(checkpointId: number): Promise<void> {
+    if (this.fn.notifyCheckpointAborted) await this.fn.notifyCheckpointAborted(checkpointId);
+  }
+
+  async finish(): Promise<void> {
+    if (this.onFinish) await this.onFinish();
+  }
+
+  async close(): Promise<void> {
+    if (this.fn.close) await this.fn.close();
+  }
+}

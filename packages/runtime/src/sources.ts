@@ -1,0 +1,94 @@
+import { readFile } from 'node:fs/promises';
+import { assert, ListStateDescriptor, MsgpackSerializer, type ListState } from '@flowstate/core';
+import type { RuntimeContext, SnapshotContext, SourceFunction } from './functions.js';
+
+/**
+ * A bounded, partitioned log that can be read again from any offset (a Kafka topic as far as a
+ * source cares): exactly-once sources store offsets in checkpoints and replay from them.
+ */
+export interface ReplayableLog<T> {
+  readonly partitions: number;
+  length(partition: number): number;
+  read(partition: number, offset: number): T;
+}
+
+/** A log whose records are computed from (partition, offset): deterministic and free to replay. */
+export function sequenceLog<T>(partitions: number, recordsPerPartition: number, make: (partition: number, offset: number) => T): ReplayableLog<T> {
+  assert(Number.isInteger(partitions) && partitions >= 1, `partitions ${partitions} >= 1`);
+  return { partitions, length: () => recordsPerPartition, read: make };
+}
+
+/** An in-memory log over arrays, one array per partition. */
+export function arrayLog<T>(partitions: readonly (readonly T[])[]): ReplayableLog<T> {
+  return { partitions: partitions.length, length: (p) => partitions[p]!.length, read: (p, o) => partitions[p]![o]! };
+}
+
+interface PartitionOffset {
+  partition: number;
+  offset: number;
+}
+
+const OFFSETS = new ListStateDescriptor<PartitionOffset>('source-partition-offsets', new MsgpackSerializer<PartitionOffset>());
+
+/**
+ * Reads a ReplayableLog. Offsets of the partitions a subtask owns live in operator list state, so
+ * after rescaling the partitions (with their offsets) are split evenly over the new subtasks.
+ */
+export class LogSource<T> implements SourceFunction<T> {
+  private state: ListState<PartitionOffset> | undefined;
+  private assigned: PartitionOffset[] = [];
+  private next = 0;
+  private log: ReplayableLog<T> | undefined;
+
+  constructor(private readonly open: () => ReplayableLog<T> | Promise<ReplayableLog<T>>) {}
+
+  async initializeState(ctx: RuntimeContext): Promise<void> {
+    this.log = await this.open();
+    this.state = ctx.getListState(OFFSETS);
+    if (ctx.isRestored) {
+      this.assigned = this.state.get().map((e) => ({ partition: e.partition, offset: e.offset }));
+      for (const a of this.assigned) assert(a.partition < this.log.partitions && a.offset <= this.log.length(a.partition), `restored offset ${a.offset} of partition ${a.partition} is inside the log`);
+    } else {
+      for (let p = ctx.subtaskIndex; p < this.log.partitions; p += ctx.parallelism) this.assigned.push({ partition: p, offset: 0 });
+    }
+  }
+
+  /** Round robin over the owned partitions, so that partitions advance evenly. */
+  pollNext(): T | undefined {
+    const log = this.log!;
+    for (let tries = 0; tries < this.assigned.length; tries++) {
+      const a = this.assigned[this.next]!;
+      this.next = (this.next + 1) % this.assigned.length;
+      if (a.offset < log.length(a.partition)) {
+        const v = log.read(a.partition, a.offset);
+        a.offset++;
+        return v;
+      }
+    }
+    return undefined;
+  }
+
+  snapshotState(_ctx: SnapshotContext): void {
+    this.state!.update(this.assigned.map((a) => ({ ...a })));
+  }
+
+  /** Current offsets, for tests and demos. */
+  offsets(): ReadonlyArray<Readonly<PartitionOffset>> {
+    return this.assigned;
+  }
+}
+
+/** Lines of text files, one partition per file, the line number as the offset. */
+export function fileLinesLog(paths: readonly string[]): () => Promise<ReplayableLog<string>> {
+  return async () => {
+    const files = await Promise.all(
+      paths.map(async (p) => {
+        const text = await readFile(p, 'utf8');
+        const lines = text.split('\n');
+        if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
+        return lines;
+      }),
+    );
+    return arrayLog(files);
+  };
+}

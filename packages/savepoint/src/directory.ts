@@ -1,0 +1,238 @@
+import { randomUUID, createHash } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import { join, resolve } from 'node:path';
+import {
+  assert,
+  crc32c,
+  formatChecksum,
+  CorruptCheckpointError,
+  FsCheckpointStorage,
+  IllegalStateUsageError,
+  MAX_METADATA_BYTES,
+  METADATA_FILE_NAME,
+  StorageNotFoundError,
+  type CheckpointStateOutputStream,
+  type CheckpointStreamFactory,
+  type FileWriter,
+  type StateHandleReader,
+  type StreamStateHandle,
+} from '@flowstate/core';
+import { LocalFileSystem } from '@flowstate/storage-local';
+import { SavepointOutputError } from './errors.js';
+
+/** Chunk size for streaming whole files (checksums, copies): bounds memory per file. */
+export const STREAM_CHUNK_BYTES = 4 << 20;
+
+/** A savepoint directory on local disk, read side. */
+export class SavepointDirectory {
+  readonly path: string;
+  readonly fs: LocalFileSystem;
+  /** Verifies sizes (and, for readFully, CRC32C) against handles; names files in errors. */
+  readonly reader: StateHandleReader;
+
+  constructor(path: string) {
+    this.path = resolve(path);
+    this.fs = new LocalFileSystem(this.path);
+    this.reader = new FsCheckpointStorage(this.fs, { layout: 'savepoint' });
+  }
+
+  get metadataFile(): string {
+    return join(this.path, METADATA_FILE_NAME);
+  }
+
+  fileName(relative: string): string {
+    return `${this.path}/${relative}`;
+  }
+
+  /** `_metadata`, after checking its size against the limit (never read an unbounded file). */
+  async readMetadataBytes(): Promise<Uint8Array> {
+    const st = await this.fs.stat(METADATA_FILE_NAME).catch((e: unknown) => {
+      throw e;
+    });
+    if (st === null) throw new StorageNotFoundError(`${this.metadataFile} (not a savepoint directory, or the savepoint is incomplete)`);
+    if (st.size > MAX_METADATA_BYTES) throw new CorruptCheckpointError(this.metadataFile, `metadata of ${st.size} bytes exceeds the limit of ${MAX_METADATA_BYTES}`);
+    return this.fs.read(METADATA_FILE_NAME);
+  }
+
+  /**
+   * Streams a file in chunks, checking its size and CRC32C against the handle, and hands each
+   * chunk to `sink` (copy) if given. Memory: one chunk.
+   */
+  async streamFile(handle: StreamStateHandle, sink?: (chunk: Uint8Array) => Promise<void>, onBytes?: (n: number) => void): Promise<void> {
+    if (handle.type === 'bytes') {
+      await this.reader.readFully(handle);
+      if (sink !== undefined) await sink(handle.data);
+      onBytes?.(handle.size);
+      return;
+    }
+    const name = this.fileName(handle.path);
+    const st = await this.fs.stat(handle.path);
+    if (st === null) throw new CorruptCheckpointError(name, 'file is missing');
+    if (st.size !== handle.size) throw new CorruptCheckpointError(name, `file has ${st.size} bytes, its handle says ${handle.size} (truncated or replaced)`, undefined, Math.min(st.size, handle.size));
+    let crc = 0;
+    for (let off = 0; off < handle.size; off += STREAM_CHUNK_BYTES) {
+      const len = Math.min(STREAM_CHUNK_BYTES, handle.size - off);
+      const chunk = await this.fs.read(handle.path, { offset: off, length: len });
+      if (chunk.length !== len) throw new CorruptCheckpointError(name, `short read: ${chunk.length} of ${len} bytes`, undefined, off);
+      crc = crc32c(chunk, crc);
+      if (sink !== undefined) await sink(chunk);
+      onBytes?.(len);
+    }
+    if (crc !== handle.checksum) {
+      throw new CorruptCheckpointError(name, `CRC32C is ${formatChecksum(crc)}, its handle says ${formatChecksum(handle.checksum)}`);
+    }
+  }
+}
+
+/** Produces state file names: random UUIDs, or UUID-shaped names derived from a seed (fixtures). */
+export type FileNameSource = () => string;
+
+export function randomFileNames(): FileNameSource {
+  return () => randomUUID();
+}
+
+/** Deterministic names, so that regenerating a fixture from the same seed yields the same files. */
+export function seededFileNames(seed: string): FileNameSource {
+  let n = 0;
+  return () => {
+    const h = createHash('sha256').update(`${seed}:${n++}`).digest('hex');
+    return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
+  };
+}
+
+/** A new savepoint directory being written. `_metadata` is written last, atomically. */
+export class SavepointOutput {
+  readonly fs: LocalFileSystem;
+  readonly streamFactory: CheckpointStreamFactory;
+  private readonly written = new Set<string>();
+
+  private constructor(
+    readonly path: string,
+    readonly checkpointId: number,
+    private readonly names: FileNameSource,
+  ) {
+    this.fs = new LocalFileSystem(path);
+    this.streamFactory = { checkpointId, createCheckpointStateOutputStream: () => this.newStream() };
+  }
+
+  /** The directory must not exist or be empty: a savepoint never overwrites another's files. */
+  static async create(path: string, checkpointId: number, names: FileNameSource, inputs: readonly string[] = []): Promise<SavepointOutput> {
+    const abs = resolve(path);
+    for (const i of inputs) if (resolve(i) === abs) throw new SavepointOutputError(abs, 'it is the input savepoint');
+    const entries = await fsp.readdir(abs).catch((e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENOENT') return [] as string[];
+      throw new SavepointOutputError(abs, `cannot list it (${e.code ?? e.message})`);
+    });
+    if (entries.length > 0) throw new SavepointOutputError(abs, 'the directory exists and is not empty');
+    await fsp.mkdir(abs, { recursive: true }).catch((e: NodeJS.ErrnoException) => {
+      throw new SavepointOutputError(abs, `cannot create it (${e.code ?? e.message})`);
+    });
+    return new SavepointOutput(abs, checkpointId, names);
+  }
+
+  newFileName(): string {
+    for (;;) {
+      const n = this.names();
+      if (!this.written.has(n)) {
+        this.written.add(n);
+        return n;
+      }
+    }
+  }
+
+  newStream(): CheckpointStateOutputStream {
+    return new LocalStateOutputStream(this.fs, this.newFileName());
+  }
+
+  /** Copies a state file verbatim under the same relative name, verifying it while copying. */
+  async copy(from: SavepointDirectory, handle: StreamStateHandle, onBytes?: (n: number) => void): Promise<void> {
+    if (handle.type === 'bytes') {
+      await from.streamFile(handle, undefined, onBytes);
+      return;
+    }
+    if (this.written.has(handle.path)) return;
+    this.written.add(handle.path);
+    const w = await this.fs.create(handle.path);
+    try {
+      await from.streamFile(handle, (c) => w.write(c), onBytes);
+      await w.commit();
+    } catch (e) {
+      await w.abort().catch(() => {});
+      throw e;
+    }
+  }
+
+  async writeMetadata(bytes: Uint8Array): Promise<void> {
+    const w = await this.fs.create(METADATA_FILE_NAME);
+    try {
+      await w.write(bytes);
+      await w.commit();
+    } catch (e) {
+      await w.abort().catch(() => {});
+      throw e;
+    }
+  }
+}
+
+/** Buffers writes, computes the CRC32C on the fly, commits atomically (temp file + rename). */
+class LocalStateOutputStream implements CheckpointStateOutputStream {
+  private writer: Promise<FileWriter> | undefined;
+  private chunks: Uint8Array[] = [];
+  private buffered = 0;
+  private pos = 0;
+  private crc = 0;
+  private closed = false;
+
+  constructor(
+    private readonly fs: LocalFileSystem,
+    private readonly path: string,
+  ) {}
+
+  get position(): number {
+    return this.pos;
+  }
+
+  async write(bytes: Uint8Array): Promise<void> {
+    if (this.closed) throw new IllegalStateUsageError(undefined, `write to closed savepoint stream '${this.path}'`);
+    if (bytes.length === 0) return;
+    this.crc = crc32c(bytes, this.crc);
+    this.pos += bytes.length;
+    // A copy: the caller may reuse its buffer once write() resolves.
+    this.chunks.push(Buffer.from(bytes));
+    this.buffered += bytes.length;
+    if (this.buffered >= STREAM_CHUNK_BYTES) await this.flush();
+  }
+
+  private async flush(): Promise<void> {
+    this.writer ??= this.fs.create(this.path);
+    const w = await this.writer;
+    if (this.buffered === 0) return;
+    const data = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.buffered);
+    this.chunks = [];
+    this.buffered = 0;
+    await w.write(data);
+  }
+
+  async closeAndGetHandle(): Promise<StreamStateHandle> {
+    if (this.closed) throw new IllegalStateUsageError(undefined, `savepoint stream '${this.path}' closed twice`);
+    try {
+      await this.flush();
+      await (await this.writer!).commit();
+      this.closed = true;
+    } catch (e) {
+      await this.abort();
+      throw e;
+    }
+    assert(this.buffered === 0, 'every buffered byte was written');
+    return { type: 'file', path: this.path, size: this.pos, checksum: this.crc };
+  }
+
+  async abort(): Promise<void> {
+    this.closed = true;
+    this.chunks = [];
+    if (this.writer !== undefined) {
+      const w = await this.writer.catch(() => undefined);
+      await w?.abort().catch(() => {});
+    }
+  }
+}

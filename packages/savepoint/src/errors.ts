@@ -1,0 +1,37 @@
+import { FlowstateError } from '@flowstate/core';
+
+/**
+ * The savepoint tool cannot do what was asked for this savepoint, and never will in this form
+ * (e.g. recomputing key groups of a native snapshot whose keys live inside backend files).
+ */
+export class UnsupportedSavepointOperationError extends FlowstateError {
+  readonly code = 'UNSUPPORTED_OPERATION';
+  constructor(
+    readonly operation: string,
+    readonly reason: string,
+  ) {
+    super(`${operation} is not supported: ${reason}`);
+  }
+}
+
+/** A documented feature whose implementation depends on a package that has not landed yet. */
+export class NotAvailableYetError extends FlowstateError {
+  readonly code = 'NOT_AVAILABLE_YET';
+  constructor(
+    readonly feature: string,
+    readonly waitingFor: string,
+  ) {
+    super(`${feature} is not available until ${waitingFor} lands`);
+  }
+}
+
+/** The output location of a savepoint write is not usable (exists and is not empty, is the input...). */
+export class SavepointOutputError extends FlowstateError {
+  readonly code = 'SAVEPOINT_OUTPUT';
+  constructor(
+    readonly directory: string,
+    detail: string,
+  ) {
+    super(`cannot write a savepoint to '${directory}': ${detail}`);
+  }
+}

@@ -1,0 +1,410 @@
+import {
+  defaultSerializerRegistry,
+  IllegalStateUsageError,
+  isKeyGroupsStateHandle,
+  MapSerializer,
+  readOperatorStateStream,
+  DataInputDeserializer,
+  type CheckpointMetadata,
+  type KeyedStateStreamHeader,
+  type KeyGroupsStateHandle,
+  type OperatorSnapshotMetadata,
+  type OperatorStateDistributionMode,
+  type OperatorStateHandle,
+  type SerializerSnapshotRegistry,
+  type StateKind,
+  type TypeSerializer,
+  type TypeSerializerSnapshot,
+  type RestoredOperatorState,
+} from '@flowstate/core';
+import { SavepointDirectory } from './directory.js';
+import { UnsupportedSavepointOperationError } from './errors.js';
+import { decodeSavepointMetadata } from './format.js';
+import { decodeExact, handleFile, keyGroupBlocks, mergeHeaders, readHeader, wrapDecodeError, type KeyGroupBlock, type MergedKeyedHeader } from './keyed.js';
+import { describeSnapshot } from './serializers.js';
+
+export interface SavepointReaderOptions {
+  /** Resolves serializer snapshots of custom serializers; defaults to the built-in registry. */
+  readonly registry?: SerializerSnapshotRegistry;
+}
+
+export interface OperatorInfo {
+  readonly uid: string;
+  readonly parallelism: number;
+  readonly maxParallelism: number;
+  /** Subtasks recorded in the metadata (a subtask without state may be absent). */
+  readonly subtasks: number;
+  readonly keyedHandles: number;
+  readonly operatorHandles: number;
+  /** Keyed handles in a backend's native format (not readable here; convert to canonical first). */
+  readonly nativeKeyedHandles: number;
+  /** Bytes of all state files the operator references. */
+  readonly stateSize: number;
+}
+
+export interface KeyedStateInfo {
+  readonly name: string;
+  readonly kind: StateKind;
+  readonly namespaceSerializer: string;
+  readonly stateSerializer: string;
+  readonly namespaceSerializerSnapshot: TypeSerializerSnapshot<unknown>;
+  readonly stateSerializerSnapshot: TypeSerializerSnapshot<unknown>;
+}
+
+export interface OperatorStateInfo {
+  readonly name: string;
+  readonly mode: OperatorStateDistributionMode;
+  /** List states: the element serializer. Broadcast states: key serializer. */
+  readonly serializer: string;
+  /** Broadcast states only. */
+  readonly valueSerializer: string | undefined;
+  /** Elements over all subtasks (broadcast: entries of one copy). */
+  readonly elements: number;
+}
+
+/** A value, list, reducing or aggregating state entry. LIST values are arrays of the elements. */
+export interface KeyedStateEntry<K = unknown, N = unknown, V = unknown> {
+  readonly key: K;
+  readonly namespace: N;
+  readonly value: V;
+}
+
+/** One user key of a MAP state (the flat view: one entry per user key, like the canonical stream). */
+export interface MapStateEntry<K = unknown, N = unknown, UK = unknown, UV = unknown> {
+  readonly key: K;
+  readonly namespace: N;
+  readonly userKey: UK;
+  readonly value: UV | null;
+}
+
+/** A MAP state grouped per (key, namespace): the whole map, as the state would hold it. */
+export interface GroupedMapStateEntry<K = unknown, N = unknown, UK = unknown, UV = unknown> {
+  readonly key: K;
+  readonly namespace: N;
+  readonly value: Map<UK, UV | null>;
+}
+
+interface KeyedSource {
+  readonly handle: KeyGroupsStateHandle;
+  readonly header: KeyedStateStreamHeader;
+  readonly file: string;
+}
+
+/**
+ * Reads a savepoint directory (Flink's SavepointReader): the operators, and each operator's keyed
+ * and operator state as async iterables of decoded entries, using the serializers restored from
+ * the savepoint's own serializer snapshots. Keyed state is read one key-group block at a time.
+ */
+export class SavepointReader {
+  private readonly sources = new Map<string, Promise<{ sources: KeyedSource[]; merged: MergedKeyedHeader | undefined }>>();
+
+  private constructor(
+    readonly dir: SavepointDirectory,
+    /** Format version of the savepoint (see FORMAT_READERS). */
+    readonly formatVersion: number,
+    readonly metadata: CheckpointMetadata,
+    readonly registry: SerializerSnapshotRegistry,
+  ) {}
+
+  static async load(directory: string, options: SavepointReaderOptions = {}): Promise<SavepointReader> {
+    const dir = new SavepointDirectory(directory);
+    const bytes = await dir.readMetadataBytes();
+    const { version, metadata } = decodeSavepointMetadata(bytes, dir.metadataFile);
+    return new SavepointReader(dir, version, metadata, options.registry ?? defaultSerializerRegistry);
+  }
+
+  get directory(): string {
+    return this.dir.path;
+  }
+
+  get metadataFile(): string {
+    return this.dir.metadataFile;
+  }
+
+  operators(): OperatorInfo[] {
+    return this.metadata.operators.map((op) => {
+      const keyed = op.subtasks.flatMap((s) => s.keyed);
+      const opHandles = op.subtasks.flatMap((s) => s.operator);
+      const files = new Map<string, number>();
+      for (const h of keyed) if (isKeyGroupsStateHandle(h)) files.set(handleFile(h), h.stream.size);
+      for (const h of opHandles) files.set(h.stream.type === 'file' ? h.stream.path : h.stream.name, h.stream.size);
+      return {
+        uid: op.uid,
+        parallelism: op.parallelism,
+        maxParallelism: op.maxParallelism,
+        subtasks: op.subtasks.length,
+        keyedHandles: keyed.length,
+        operatorHandles: opHandles.length,
+        nativeKeyedHandles: keyed.filter((h) => !isKeyGroupsStateHandle(h)).length,
+        stateSize: [...files.values()].reduce((a, b) => a + b, 0),
+      };
+    });
+  }
+
+  operator(uid: string): OperatorSnapshotMetadata {
+    const op = this.metadata.operators.find((o) => o.uid === uid);
+    if (op === undefined) {
+      throw new IllegalStateUsageError(undefined, `savepoint '${this.directory}' has no operator with uid '${uid}' (it has: ${this.metadata.operators.map((o) => o.uid).join(', ') || 'none'})`);
+    }
+    return op;
+  }
+
+  /** The canonical keyed handles of an operator, ordered by key group. */
+  keyedHandles(uid: string): KeyGroupsStateHandle[] {
+    const op = this.operator(uid);
+    const out: KeyGroupsStateHandle[] = [];
+    for (const s of op.subtasks) {
+      for (const h of s.keyed) {
+        if (!isKeyGroupsStateHandle(h)) {
+          throw new UnsupportedSavepointOperationError(
+            `reading keyed state of operator '${uid}'`,
+            `its handle of type '${h.type}' is a backend's native snapshot; only canonical savepoints can be read (convert with 'flowstate savepoint convert --to canonical' once that backend supports it)`,
+          );
+        }
+        out.push(h);
+      }
+    }
+    return out.sort((a, b) => a.keyGroupRange.start - b.keyGroupRange.start);
+  }
+
+  /** Headers of every keyed handle of the operator and their union (cached). */
+  async keyedSources(uid: string): Promise<{ sources: KeyedSource[]; merged: MergedKeyedHeader | undefined }> {
+    let p = this.sources.get(uid);
+    if (p === undefined) {
+      p = (async () => {
+        const sources: KeyedSource[] = [];
+        for (const handle of this.keyedHandles(uid)) {
+          sources.push({ handle, header: await readHeader(this.dir.reader, handle, this.registry), file: this.dir.fileName(handleFile(handle)) });
+        }
+        const merged = mergeHeaders(
+          sources.map((s) => s.header),
+          sources.map((s) => s.file),
+          uid,
+        );
+        return { sources, merged };
+      })();
+      this.sources.set(uid, p);
+      // A failed read must not be cached: the caller may retry after fixing the directory.
+      p.catch(() => this.sources.delete(uid));
+    }
+    return p;
+  }
+
+  async keySerializer(uid: string): Promise<TypeSerializerSnapshot<unknown> | undefined> {
+    return (await this.keyedSources(uid)).merged?.keySerializerSnapshot;
+  }
+
+  async keyedStates(uid: string): Promise<KeyedStateInfo[]> {
+    const { merged } = await this.keyedSources(uid);
+    return (merged?.states ?? []).map((s) => ({
+      name: s.name,
+      kind: s.kind,
+      namespaceSerializer: describeSnapshot(s.namespaceSerializerSnapshot),
+      stateSerializer: describeSnapshot(s.stateSerializerSnapshot),
+      namespaceSerializerSnapshot: s.namespaceSerializerSnapshot,
+      stateSerializerSnapshot: s.stateSerializerSnapshot,
+    }));
+  }
+
+  /**
+   * Every key-group block of the operator, in key-group order, with each record's state index
+   * mapped to the merged header (`merged.states`). Keys are checked against their key group.
+   */
+  async *keyedBlocks(uid: string): AsyncGenerator<{ block: KeyGroupBlock; source: KeyedSource; stateIndexMap: readonly number[] }> {
+    const { sources, merged } = await this.keyedSources(uid);
+    const maxParallelism = this.operator(uid).maxParallelism;
+    for (let i = 0; i < sources.length; i++) {
+      const source = sources[i]!;
+      for await (const block of keyGroupBlocks(this.dir.reader, source.handle, source.header, { maxParallelism })) {
+        yield { block, source, stateIndexMap: merged!.indexMaps[i]! };
+      }
+    }
+  }
+
+  private async stateOf(uid: string, stateName: string) {
+    const { merged } = await this.keyedSources(uid);
+    const index = merged?.states.findIndex((s) => s.name === stateName) ?? -1;
+    if (merged === undefined || index < 0) {
+      throw new IllegalStateUsageError(stateName, `operator '${uid}' has no keyed state with this name (it has: ${merged?.states.map((s) => s.name).join(', ') || 'none'})`);
+    }
+    const meta = merged.states[index]!;
+    return {
+      index,
+      meta,
+      keySerializer: merged.keySerializerSnapshot.restoreSerializer(),
+      nsSerializer: meta.namespaceSerializerSnapshot.restoreSerializer(),
+      stateSerializer: meta.stateSerializerSnapshot.restoreSerializer(),
+    };
+  }
+
+  /** Value, list, reducing and aggregating state. For MAP state use readMapState. */
+  async *readKeyedState<K = unknown, N = unknown, V = unknown>(uid: string, stateName: string): AsyncGenerator<KeyedStateEntry<K, N, V>> {
+    const s = await this.stateOf(uid, stateName);
+    if (s.meta.kind === 'MAP') throw new IllegalStateUsageError(stateName, 'is MAP state: read it with readMapState or readMapStateGrouped');
+    for await (const { block, source, stateIndexMap } of this.keyedBlocks(uid)) {
+      for (let j = 0; j < block.records.length; j++) {
+        const r = block.records[j]!;
+        if (stateIndexMap[r.stateIndex] !== s.index) continue;
+        const off = block.recordOffsets[j]!;
+        yield {
+          key: decodeExact(s.keySerializer, r.key, source.file, off, 'key') as K,
+          namespace: decodeExact(s.nsSerializer, r.namespace, source.file, off, 'namespace') as N,
+          value: decodeExact(s.stateSerializer, r.value!, source.file, off, `value of '${stateName}'`) as V,
+        };
+      }
+    }
+  }
+
+  /** MAP state, one entry per user key (null values are kept as null). */
+  async *readMapState<K = unknown, N = unknown, UK = unknown, UV = unknown>(uid: string, stateName: string): AsyncGenerator<MapStateEntry<K, N, UK, UV>> {
+    const s = await this.stateOf(uid, stateName);
+    if (s.meta.kind !== 'MAP' || !(s.stateSerializer instanceof MapSerializer)) throw new IllegalStateUsageError(stateName, `is ${s.meta.kind} state, not MAP: read it with readKeyedState`);
+    const ms = s.stateSerializer as MapSerializer<unknown, unknown>;
+    for await (const { block, source, stateIndexMap } of this.keyedBlocks(uid)) {
+      for (let j = 0; j < block.records.length; j++) {
+        const r = block.records[j]!;
+        if (stateIndexMap[r.stateIndex] !== s.index) continue;
+        const off = block.recordOffsets[j]!;
+        yield {
+          key: decodeExact(s.keySerializer, r.key, source.file, off, 'key') as K,
+          namespace: decodeExact(s.nsSerializer, r.namespace, source.file, off, 'namespace') as N,
+          userKey: decodeExact(ms.keySerializer, r.userKey!, source.file, off, `user key of '${stateName}'`) as UK,
+          value: (r.value === null ? null : decodeExact(ms.valueSerializer, r.value, source.file, off, `user value of '${stateName}'`)) as UV | null,
+        };
+      }
+    }
+  }
+
+  /**
+   * MAP state grouped per (key, namespace). All records of a key live in its key group's block,
+   * so grouping holds at most one block's entries in memory.
+   */
+  async *readMapStateGrouped<K = unknown, N = unknown, UK = unknown, UV = unknown>(uid: string, stateName: string): AsyncGenerator<GroupedMapStateEntry<K, N, UK, UV>> {
+    const s = await this.stateOf(uid, stateName);
+    if (s.meta.kind !== 'MAP' || !(s.stateSerializer instanceof MapSerializer)) throw new IllegalStateUsageError(stateName, `is ${s.meta.kind} state, not MAP: read it with readKeyedState`);
+    const ms = s.stateSerializer as MapSerializer<unknown, unknown>;
+    for await (const { block, source, stateIndexMap } of this.keyedBlocks(uid)) {
+      const groups = new Map<string, { key: K; namespace: N; value: Map<UK, UV | null> }>();
+      for (let j = 0; j < block.records.length; j++) {
+        const r = block.records[j]!;
+        if (stateIndexMap[r.stateIndex] !== s.index) continue;
+        const off = block.recordOffsets[j]!;
+        const id = `${Buffer.from(r.key).toString('latin1')}\u0000${r.key.length}:${Buffer.from(r.namespace).toString('latin1')}`;
+        let g = groups.get(id);
+        if (g === undefined) {
+          g = {
+            key: decodeExact(s.keySerializer, r.key, source.file, off, 'key') as K,
+            namespace: decodeExact(s.nsSerializer, r.namespace, source.file, off, 'namespace') as N,
+            value: new Map(),
+          };
+          groups.set(id, g);
+        }
+        const uk = decodeExact(ms.keySerializer, r.userKey!, source.file, off, `user key of '${stateName}'`) as UK;
+        g.value.set(uk, (r.value === null ? null : decodeExact(ms.valueSerializer, r.value, source.file, off, `user value of '${stateName}'`)) as UV | null);
+      }
+      yield* groups.values();
+    }
+  }
+
+  // ---- operator state ---------------------------------------------------------------------------
+
+  private operatorHandles(uid: string): OperatorStateHandle[][] {
+    return [...this.operator(uid).subtasks].sort((a, b) => a.subtaskIndex - b.subtaskIndex).map((s) => [...s.operator]);
+  }
+
+  /** Operator state of every subtask, decoded per subtask (operator state files are small). */
+  async readOperatorStateStreams(uid: string): Promise<RestoredOperatorState[][]> {
+    const out: RestoredOperatorState[][] = [];
+    for (const handles of this.operatorHandles(uid)) {
+      const sub: RestoredOperatorState[] = [];
+      for (const h of handles) {
+        const file = this.dir.fileName(h.stream.type === 'file' ? h.stream.path : h.stream.name);
+        try {
+          sub.push(...(await readOperatorStateStream(this.dir.reader, h, this.registry)));
+        } catch (e) {
+          wrapDecodeError(e, file);
+        }
+      }
+      out.push(sub);
+    }
+    return out;
+  }
+
+  async operatorStates(uid: string): Promise<OperatorStateInfo[]> {
+    const byName = new Map<string, { info: OperatorStateInfo; elements: number }>();
+    for (const sub of await this.readOperatorStateStreams(uid)) {
+      for (const s of sub) {
+        const prev = byName.get(s.meta.name);
+        const n = s.elements.length;
+        if (prev === undefined) {
+          byName.set(s.meta.name, {
+            info: {
+              name: s.meta.name,
+              mode: s.meta.mode,
+              serializer: describeSnapshot(s.meta.firstSerializerSnapshot),
+              valueSerializer: s.meta.secondSerializerSnapshot === undefined ? undefined : describeSnapshot(s.meta.secondSerializerSnapshot),
+              elements: 0,
+            },
+            elements: n,
+          });
+        } else if (s.meta.mode !== 'BROADCAST') {
+          prev.elements += n;
+        }
+      }
+    }
+    return [...byName.values()].map(({ info, elements }) => ({ ...info, elements }));
+  }
+
+  private async operatorState(uid: string, name: string, modes: readonly OperatorStateDistributionMode[]): Promise<{ elements: Array<{ bytes: Uint8Array }>; first: TypeSerializer<unknown>; second: TypeSerializer<unknown> | undefined; file: string }> {
+    const elements: Array<{ bytes: Uint8Array }> = [];
+    let first: TypeSerializer<unknown> | undefined;
+    let second: TypeSerializer<unknown> | undefined;
+    let found: OperatorStateDistributionMode | undefined;
+    for (const sub of await this.readOperatorStateStreams(uid)) {
+      for (const s of sub) {
+        if (s.meta.name !== name) continue;
+        found = s.meta.mode;
+        if (!modes.includes(s.meta.mode)) continue;
+        first ??= s.meta.firstSerializerSnapshot.restoreSerializer();
+        if (s.meta.secondSerializerSnapshot !== undefined) second ??= s.meta.secondSerializerSnapshot.restoreSerializer();
+        // Broadcast state is identical on every subtask: one copy is the state.
+        if (s.meta.mode === 'BROADCAST' && elements.length > 0) continue;
+        for (const bytes of s.elements) elements.push({ bytes });
+      }
+    }
+    if (found === undefined) throw new IllegalStateUsageError(name, `operator '${uid}' has no operator state with this name`);
+    if (!modes.includes(found) || first === undefined) throw new IllegalStateUsageError(name, `is ${found} operator state, not ${modes.join(' or ')}`);
+    return { elements, first, second, file: this.metadataFile };
+  }
+
+  /** Split-distribute list state: the elements of all subtasks, in subtask order. */
+  async *readListState<T = unknown>(uid: string, name: string): AsyncGenerator<T> {
+    const s = await this.operatorState(uid, name, ['SPLIT_DISTRIBUTE']);
+    for (const e of s.elements) yield decodeExact(s.first, e.bytes, s.file, 0, `element of '${name}'`) as T;
+  }
+
+  /** Union list state: the union of all subtasks' lists (what every subtask gets on restore). */
+  async *readUnionState<T = unknown>(uid: string, name: string): AsyncGenerator<T> {
+    const s = await this.operatorState(uid, name, ['UNION']);
+    for (const e of s.elements) yield decodeExact(s.first, e.bytes, s.file, 0, `element of '${name}'`) as T;
+  }
+
+  /** Broadcast state: the entries of one copy. */
+  async *readBroadcastState<K = unknown, V = unknown>(uid: string, name: string): AsyncGenerator<[K, V | null]> {
+    const s = await this.operatorState(uid, name, ['BROADCAST']);
+    const vs = s.second!;
+    for (const e of s.elements) {
+      let entry: [K, V | null];
+      try {
+        const input = new DataInputDeserializer(e.bytes);
+        const k = s.first.deserialize(input) as K;
+        const v = input.readBoolean() ? (vs.deserialize(input) as V) : null;
+        if (input.remaining !== 0) input.fail(`broadcast entry of '${name}' has ${input.remaining} trailing bytes`);
+        entry = [k, v];
+      } catch (err) {
+        wrapDecodeError(err, s.file);
+      }
+      yield entry;
+    }
+  }
+}

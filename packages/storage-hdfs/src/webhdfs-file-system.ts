@@ -1,0 +1,415 @@
+import { randomUUID } from 'node:crypto';
+import { StorageError, StorageNotFoundError, confinePath, joinPath } from '@flowstate/core';
+import type { FileStatus, FileSystem, FileWriter, ReadRange } from '@flowstate/core';
+import { WebHdfsAlreadyExistsError, WebHdfsError, WebHdfsOutcomeUnknownError, WebHdfsRetriesExhaustedError } from './errors.js';
+import { WebHdfsClient, WebHdfsConfigError, type HdfsFileStatus, type WebHdfsClientOptions } from './webhdfs-client.js';
+
+export interface WebHdfsFileSystemOptions {
+  /** A client to share, or the options to build one. */
+  readonly client: WebHdfsClient | WebHdfsClientOptions;
+  /** Absolute HDFS directory every path lives under, e.g. '/flowstate/checkpoints/job-42'. */
+  readonly basePath: string;
+  /**
+   * Bytes a writer buffers before sending them (one CREATE or APPEND each). Larger chunks mean
+   * fewer round trips and block-pipeline setups; smaller ones less memory per open writer.
+   * Default 8 MiB.
+   */
+  readonly writeChunkSize?: number;
+  /** Parallel requests for list, deleteMany and deleteDirectory(''). Default 8. */
+  readonly concurrency?: number;
+  /** Passed to CREATE for new files; the cluster's defaults otherwise. */
+  readonly blockSize?: number;
+  readonly replication?: number;
+  readonly permission?: string;
+}
+
+const DEFAULT_CHUNK = 8 << 20;
+const TEMP_MARKER = '._COPYING_';
+const TEMP_RE = /\._COPYING_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/** Room left for the temp suffix under HDFS's 255-byte component limit. */
+const TEMP_PREFIX_MAX_BYTES = 200;
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+async function mapLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const item = items[next++]!;
+      await fn(item);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+/**
+ * Checkpoint storage on HDFS through WebHDFS.
+ *
+ * A file is written to a temporary sibling `<name>._COPYING_<uuid>` (CREATE with the first chunk,
+ * APPEND for the rest) and published by RENAME with OVERWRITE, which HDFS performs atomically:
+ * readers see the old file or the complete new one, never a partial one. Temporary files are
+ * skipped by list(); one left behind by a crashed writer is invisible garbage until its directory
+ * is deleted.
+ */
+export class WebHdfsFileSystem implements FileSystem {
+  readonly scheme = 'hdfs';
+  /**
+   * `webhdfs://host:port/base`: the URI Hadoop's own webhdfs FileSystem would use for this
+   * directory (the port is the namenode's HTTP port, not its RPC port). Never carries credentials.
+   */
+  readonly displayRoot: string;
+  readonly client: WebHdfsClient;
+  readonly basePath: string;
+  private readonly chunkSize: number;
+  private readonly concurrency: number;
+  private readonly createOptions: { blockSize?: number; replication?: number; permission?: string };
+
+  constructor(options: WebHdfsFileSystemOptions) {
+    this.client = options.client instanceof WebHdfsClient ? options.client : new WebHdfsClient(options.client);
+    const base = options.basePath;
+    if (typeof base !== 'string' || !base.startsWith('/')) throw new WebHdfsConfigError(`basePath must be an absolute HDFS path, got '${String(base)}'`);
+    const parts = base.split('/').filter((p) => p !== '');
+    if (parts.some((p) => p === '.' || p === '..')) throw new WebHdfsConfigError(`basePath '${base}' contains '.' or '..'`);
+    this.basePath = `/${parts.join('/')}`;
+    this.displayRoot = this.client.uri(this.basePath);
+    this.chunkSize = Math.max(1, Math.floor(options.writeChunkSize ?? DEFAULT_CHUNK));
+    this.concurrency = Math.max(1, Math.floor(options.concurrency ?? 8));
+    this.createOptions = {
+      ...(options.blockSize === undefined ? {} : { blockSize: options.blockSize }),
+      ...(options.replication === undefined ? {} : { replication: options.replication }),
+      ...(options.permission === undefined ? {} : { permission: options.permission }),
+    };
+  }
+
+  /** Absolute HDFS path of a confined relative path. */
+  private abs(rel: string): string {
+    if (rel === '') return this.basePath;
+    return this.basePath === '/' ? `/${rel}` : `${this.basePath}/${rel}`;
+  }
+
+  async create(path: string): Promise<FileWriter> {
+    const p = confinePath(path);
+    if (p === '') throw new StorageError(path, 'cannot create a file at the root');
+    const slash = p.lastIndexOf('/');
+    const name = p.slice(slash + 1);
+    if (TEMP_RE.test(name)) throw new StorageError(p, `names ending in '${TEMP_MARKER}<uuid>' are reserved for files being written`);
+    const cps = Array.from(name);
+    while (Buffer.byteLength(cps.join(''), 'utf8') > TEMP_PREFIX_MAX_BYTES) cps.pop();
+    const temp = joinPath(p.slice(0, Math.max(0, slash)), `${cps.join('')}${TEMP_MARKER}${randomUUID()}`);
+    return new WebHdfsFileWriter(this.client, p, this.abs(p), this.abs(temp), this.chunkSize, this.createOptions);
+  }
+
+  async read(path: string, range?: ReadRange): Promise<Uint8Array> {
+    const p = confinePath(path);
+    const abs = this.abs(p);
+    if (range === undefined) return this.client.open(abs);
+    const { offset, length } = range;
+    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0) {
+      throw new StorageError(p, `invalid range [${offset}, +${length})`);
+    }
+    if (length === 0) {
+      // WebHDFS rejects an OPEN at offset == length of a non-empty file, so an empty range is
+      // checked against the file's size instead of read.
+      const st = await this.stat(p);
+      if (st === null) throw new StorageNotFoundError(this.client.uri(abs));
+      if (offset > st.size) throw new StorageError(p, `range [${offset}, +0) is outside the file of ${st.size} bytes`);
+      return new Uint8Array(0);
+    }
+    let data: Uint8Array;
+    try {
+      data = await this.client.open(abs, { offset, length });
+    } catch (e) {
+      // Offset past the end: the namenode's "Offset=... out of the range" or the datanode's EOF.
+      if (e instanceof WebHdfsError && (e.remote?.exception === 'EOFException' || (e.remote?.exception === 'IOException' && e.remote.message.includes('Offset=')))) {
+        throw new StorageError(p, `range [${offset}, +${length}) is outside the file`, { cause: e });
+      }
+      throw e;
+    }
+    if (data.length !== length) {
+      throw new StorageError(p, `range [${offset}, +${length}) is outside the file of ${offset + data.length} bytes`);
+    }
+    return data;
+  }
+
+  async stat(path: string): Promise<FileStatus | null> {
+    const p = confinePath(path);
+    const st = await this.statAbs(this.abs(p));
+    return st?.type === 'FILE' ? { path: p, size: st.length } : null;
+  }
+
+  private async statAbs(abs: string): Promise<HdfsFileStatus | null> {
+    try {
+      return await this.client.getFileStatus(abs);
+    } catch (e) {
+      if (e instanceof StorageNotFoundError) return null;
+      throw e;
+    }
+  }
+
+  async list(dir: string): Promise<FileStatus[]> {
+    const d = confinePath(dir);
+    const out: FileStatus[] = [];
+    // Breadth-first, one level at a time, each directory paged with LISTSTATUS_BATCH.
+    let level = [d];
+    while (level.length > 0) {
+      const next: string[] = [];
+      await mapLimit(level, this.concurrency, async (rel) => {
+        try {
+          for await (const st of this.client.listStatusIterator(this.abs(rel))) {
+            // '' is the listed path itself, i.e. `dir` is a file: it has no files below it.
+            if (st.pathSuffix === '') continue;
+            const child = joinPath(rel, st.pathSuffix);
+            if (st.type === 'DIRECTORY') next.push(child);
+            else if (st.type === 'FILE' && !TEMP_RE.test(st.pathSuffix)) out.push({ path: child, size: st.length });
+          }
+        } catch (e) {
+          // A directory that is missing (or vanished mid-walk) has no files.
+          if (!(e instanceof StorageNotFoundError)) throw e;
+        }
+      });
+      level = next;
+    }
+    return out;
+  }
+
+  async delete(path: string): Promise<void> {
+    const p = confinePath(path);
+    if (p === '') throw new StorageError(path, 'cannot delete the root as a file; use deleteDirectory');
+    await this.client.delete(this.abs(p), { recursive: false });
+  }
+
+  async deleteMany(paths: readonly string[]): Promise<void> {
+    const confined = paths.map((p) => {
+      const c = confinePath(p);
+      if (c === '') throw new StorageError(p, 'cannot delete the root as a file; use deleteDirectory');
+      return c;
+    });
+    await mapLimit(confined, this.concurrency, async (p) => {
+      await this.client.delete(this.abs(p), { recursive: false });
+    });
+  }
+
+  async deleteDirectory(dir: string): Promise<void> {
+    const d = confinePath(dir);
+    if (d !== '') {
+      await this.client.delete(this.abs(d), { recursive: true });
+      return;
+    }
+    // The root's contents go, the base directory stays: it may have been provisioned with
+    // ownership and permissions this job could not recreate.
+    const children: string[] = [];
+    try {
+      for await (const st of this.client.listStatusIterator(this.basePath)) if (st.pathSuffix !== '') children.push(st.pathSuffix);
+    } catch (e) {
+      if (e instanceof StorageNotFoundError) return;
+      throw e;
+    }
+    await mapLimit(children, this.concurrency, async (name) => {
+      await this.client.delete(this.abs(name), { recursive: true });
+    });
+  }
+}
+
+/**
+ * Writes through a temporary file. Chunks go out as CREATE/APPEND; when one of those fails with
+ * an unknown outcome the writer reconciles against the file's length instead of resending blindly:
+ * HDFS appends are sequential, so whatever landed is a prefix of the chunk, and only the rest is
+ * sent. Every resend after such a failure re-reads the length first, because a write still in
+ * flight on the datanode holds the file's lease (later writers get AlreadyBeingCreatedException,
+ * a retriable error) and the length is only final once that write is done.
+ */
+class WebHdfsFileWriter implements FileWriter {
+  private state: 'open' | 'committed' | 'aborted' | 'failed' = 'open';
+  private buffered: Uint8Array[] = [];
+  private bufferedBytes = 0;
+  /** The temp file is known to exist. */
+  private created = false;
+  /** A CREATE was sent, so the temp file may exist. */
+  private touched = false;
+  /** Bytes known to be in the temp file. */
+  private written = 0;
+  private chain: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly client: WebHdfsClient,
+    private readonly rel: string,
+    private readonly finalPath: string,
+    private readonly tempPath: string,
+    private readonly chunkSize: number,
+    private readonly createOptions: { blockSize?: number; replication?: number; permission?: string },
+  ) {}
+
+  /** Runs operations one at a time even if the caller does not await between them. */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.chain.then(fn, fn);
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  write(chunk: Uint8Array): Promise<void> {
+    // Copied now: the caller may reuse its buffer as soon as this returns. Not chunk.slice():
+    // on a Buffer that is a view, not a copy.
+    const copy = new Uint8Array(chunk);
+    return this.serial(async () => {
+      if (this.state !== 'open') throw new StorageError(this.rel, `write after ${this.state}`);
+      if (copy.length === 0) return;
+      this.buffered.push(copy);
+      this.bufferedBytes += copy.length;
+      if (this.bufferedBytes >= this.chunkSize) await this.guard(() => this.flush());
+    });
+  }
+
+  commit(): Promise<void> {
+    return this.serial(async () => {
+      if (this.state !== 'open') throw new StorageError(this.rel, `commit after ${this.state}`);
+      await this.guard(async () => {
+        await this.flush();
+        if (!this.created) await this.writeChunk(new Uint8Array(0));
+        await this.renameIntoPlace();
+      });
+      this.state = 'committed';
+    });
+  }
+
+  abort(): Promise<void> {
+    return this.serial(async () => {
+      if (this.state === 'committed') return;
+      this.state = 'aborted';
+      this.buffered = [];
+      this.bufferedBytes = 0;
+      if (this.touched) {
+        await this.client.delete(this.tempPath);
+        // Only forget the temp file once it is surely gone, so that a repeated abort retries.
+        this.touched = false;
+      }
+    });
+  }
+
+  /** A failed write or commit leaves the writer failed; abort() still cleans up. */
+  private async guard(fn: () => Promise<void>): Promise<void> {
+    try {
+      await fn();
+    } catch (e) {
+      this.state = 'failed';
+      this.buffered = [];
+      this.bufferedBytes = 0;
+      throw e;
+    }
+  }
+
+  private async flush(): Promise<void> {
+    if (this.bufferedBytes === 0) return;
+    const data = this.buffered.length === 1 ? this.buffered[0]! : Buffer.concat(this.buffered, this.bufferedBytes);
+    this.buffered = [];
+    this.bufferedBytes = 0;
+    await this.writeChunk(data);
+  }
+
+  private async writeChunk(data: Uint8Array): Promise<void> {
+    const base = this.written;
+    this.touched = true;
+    try {
+      if (!this.created) await this.client.create(this.tempPath, data, { overwrite: false, ...this.createOptions });
+      else await this.client.append(this.tempPath, data);
+      this.created = true;
+      this.written = base + data.length;
+      return;
+    } catch (e) {
+      if (!(e instanceof WebHdfsOutcomeUnknownError)) throw e;
+      await this.reconcileChunk(data, base, e);
+    }
+  }
+
+  private async reconcileChunk(data: Uint8Array, base: number, first: WebHdfsOutcomeUnknownError): Promise<void> {
+    const display = this.client.uri(this.tempPath);
+    const op = this.created ? 'APPEND' : 'CREATE';
+    const { maxAttempts } = this.client.retryPolicy;
+    let last: StorageError = first;
+    for (let attempt = 1; attempt < maxAttempts; attempt++) {
+      await sleep(this.client.backoffDelay(attempt));
+      const st = await this.statTemp();
+      try {
+        if (st === null) {
+          if (this.created) throw new WebHdfsError(display, `${op}: the temporary file disappeared while being written`, { op });
+          await this.client.create(this.tempPath, data, { overwrite: false, maxAttempts: 1, ...this.createOptions });
+          this.created = true;
+          this.written = base + data.length;
+          return;
+        }
+        this.created = true;
+        const landed = st.length - base;
+        if (st.type !== 'FILE' || landed < 0 || landed > data.length) {
+          throw new WebHdfsError(display, `${op}: the temporary file has ${st.length} bytes where ${base} to ${base + data.length} were expected; something else wrote to it`, { op });
+        }
+        if (landed < data.length) await this.client.append(this.tempPath, data.subarray(landed), { maxAttempts: 1 });
+        this.written = base + data.length;
+        return;
+      } catch (e) {
+        // Transient failures (including a lease still held by the lost write) and a CREATE that
+        // collides with the lost write's file: look at the file again and go on from there.
+        if (e instanceof StorageError && (e.transient || (e instanceof WebHdfsAlreadyExistsError && !this.created))) {
+          last = e;
+          continue;
+        }
+        throw e;
+      }
+    }
+    throw new WebHdfsRetriesExhaustedError(display, `${op}: could not complete the write after ${maxAttempts} attempts`, { op, attempts: maxAttempts }, { cause: last });
+  }
+
+  private async statTemp(): Promise<HdfsFileStatus | null> {
+    try {
+      return await this.client.getFileStatus(this.tempPath);
+    } catch (e) {
+      if (e instanceof StorageNotFoundError) return null;
+      throw e;
+    }
+  }
+
+  private async renameIntoPlace(): Promise<void> {
+    try {
+      await this.client.rename2(this.tempPath, this.finalPath, { overwrite: true });
+      this.touched = false;
+      return;
+    } catch (e) {
+      if (!(e instanceof WebHdfsOutcomeUnknownError)) throw e;
+    }
+    // The rename may have happened. It did if the temp file is gone and the final file has our
+    // length (a concurrent writer of the same path with the same length is indistinguishable,
+    // and equally valid: create() promises last-writer-wins, not identity).
+    const display = this.client.uri(this.finalPath);
+    const { maxAttempts } = this.client.retryPolicy;
+    let last: unknown;
+    for (let attempt = 1; attempt < maxAttempts; attempt++) {
+      await sleep(this.client.backoffDelay(attempt));
+      const temp = await this.statTemp();
+      if (temp === null) {
+        let fin: HdfsFileStatus | null = null;
+        try {
+          fin = await this.client.getFileStatus(this.finalPath);
+        } catch (e) {
+          if (!(e instanceof StorageNotFoundError)) throw e;
+        }
+        if (fin?.type === 'FILE' && fin.length === this.written) {
+          this.touched = false;
+          return;
+        }
+        throw new WebHdfsError(display, 'RENAME: outcome unknown, the temporary file is gone and the final file is not the one written', { op: 'RENAME' });
+      }
+      try {
+        await this.client.rename2(this.tempPath, this.finalPath, { overwrite: true, maxAttempts: 1 });
+        this.touched = false;
+        return;
+      } catch (e) {
+        if (e instanceof StorageError && e.transient) {
+          last = e;
+          continue;
+        }
+        throw e;
+      }
+    }
+    throw new WebHdfsRetriesExhaustedError(display, `RENAME: could not publish the file after ${maxAttempts} attempts`, { op: 'RENAME', attempts: maxAttempts }, { cause: last });
+  }
+}

@@ -1,0 +1,75 @@
+import { strict as assert } from 'node:assert';
+import { mkdtempSync, rmSync, symlinkSync, mkdirSync, truncateSync, writeFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { runStorageConformance } from '@flowstate/conformance';
+import { CorruptCheckpointError, PathEscapeError, type FileStateHandle } from '@flowstate/core';
+import { IN_PROGRESS_SUFFIX, LocalFileSystem, localCheckpointStorage } from '@flowstate/storage-local';
+
+const roots: string[] = [];
+function freshRoot(): string {
+  const d = mkdtempSync(join(tmpdir(), 'flowstate-local-'));
+  roots.push(d);
+  return d;
+}
+after(() => {
+  for (const r of roots) rmSync(r, { recursive: true, force: true });
+});
+
+runStorageConformance({ name: 'LocalFileSystem', createFileSystem: async () => new LocalFileSystem(freshRoot()) });
+
+describe('LocalFileSystem specifics', () => {
+  it('rejects a symlink that leads outside the root', async () => {
+    const root = freshRoot();
+    const outside = freshRoot();
+    symlinkSync(outside, join(root, 'escape'));
+    const fs = new LocalFileSystem(root);
+    await assert.rejects(fs.create('escape/file'), PathEscapeError);
+    await assert.rejects(fs.read('escape/file'), PathEscapeError);
+  });
+
+  it('leaves nothing but the final file after commit, and nothing after abort', async () => {
+    const root = freshRoot();
+    const fs = new LocalFileSystem(root);
+    const w = await fs.create('a/b');
+    await w.write(new Uint8Array([1, 2, 3]));
+    assert.equal((await fs.stat('a/b')), null, 'not visible before commit');
+    await w.commit();
+    assert.deepEqual(readdirSync(join(root, 'a')), ['b']);
+    const w2 = await fs.create('a/c');
+    await w2.write(new Uint8Array([1]));
+    await w2.abort();
+    assert.deepEqual(readdirSync(join(root, 'a')), ['b']);
+    assert.ok(!readdirSync(join(root, 'a')).some((n) => n.endsWith(IN_PROGRESS_SUFFIX)));
+  });
+
+  it('a truncated or replaced state file is a CorruptCheckpointError naming the file and checkpoint', async () => {
+    const root = freshRoot();
+    const storage = localCheckpointStorage(root);
+    const loc = await storage.initializeLocationForCheckpoint(4);
+    const out = loc.streamFactory.createCheckpointStateOutputStream('EXCLUSIVE');
+    await out.write(new Uint8Array(1000).fill(7));
+    const h = (await out.closeAndGetHandle()) as FileStateHandle;
+    assert.equal(h.size, 1000);
+    assert.match(h.path, /^chk-4\//);
+    const abs = join(root, ...h.path.split('/'));
+    truncateSync(abs, 500);
+    await assert.rejects(storage.readFully(h, 4), (e: Error) => e instanceof CorruptCheckpointError && e.message.includes(h.path) && e.message.includes('checkpoint 4'));
+    await assert.rejects(storage.readRange(h, 0, 10, 4), CorruptCheckpointError);
+    writeFileSync(abs, Buffer.alloc(1000, 8));
+    await assert.rejects(storage.readFully(h, 4), /CRC32C/);
+  });
+
+  it('a checkpoint without _metadata is neither listed nor resolvable', async () => {
+    const root = freshRoot();
+    const storage = localCheckpointStorage(root);
+    mkdirSync(join(root, 'chk-9'), { recursive: true });
+    writeFileSync(join(root, 'chk-9', 'some-state'), 'x');
+    const loc = await storage.initializeLocationForCheckpoint(10);
+    await loc.finalizeCheckpoint(new Uint8Array([1, 2, 3]));
+    assert.deepEqual(await storage.listCompletedCheckpoints(), ['chk-10']);
+    await assert.rejects(storage.resolveCheckpoint('chk-9'), { code: 'STORAGE_NOT_FOUND' });
+    await assert.rejects(storage.resolveCheckpoint('../chk-10'), PathEscapeError);
+  });
+});
