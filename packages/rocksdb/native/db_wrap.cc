@@ -221,7 +221,7 @@ Napi::Value DbWrap::Get(const Napi::CallbackInfo& info) {
 
 // Like Get, but a value that fits in the scratch buffer is copied there and
 // only its length is returned (undefined = not found, number = length in
-// scratch, Buffer = value too large for scratch).
+// scratch, Uint8Array = value too large for scratch).
 Napi::Value DbWrap::GetInto(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   DbState* st = Live(env);

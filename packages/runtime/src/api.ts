@@ -14,6 +14,7 @@ import type {
 } from './functions.js';
 import type { JobGraph, Partitioner, StreamEdge, StreamNode, StreamOperator } from './graph.js';
 import { FunctionOperator } from './operators.js';
+import { fileLinesLog, LogSource, type ReplayableLog } from './sources.js';
 
 export interface EnvironmentOptions {
   /** Default parallelism of operators that do not set one. */
@@ -53,6 +54,17 @@ export class StreamExecutionEnvironment {
   addSource<T>(uid: string, factory: Factory<SourceFunction<T>>, options: OperatorOptions = {}): DataStream<T> {
     const node = this.addNode({ uid, kind: 'source', inputs: [], parallelism: options.parallelism, createSource: factory as Factory<SourceFunction<unknown>> });
     return new DataStream<T>(this, node, undefined);
+  }
+
+  /** A replayable, partitioned log; offsets are checkpointed in operator state like Kafka offsets. */
+  fromLog<T>(uid: string, log: ReplayableLog<T> | (() => ReplayableLog<T> | Promise<ReplayableLog<T>>), options: OperatorOptions = {}): DataStream<T> {
+    const open = typeof log === 'function' ? log : () => log;
+    return this.addSource<T>(uid, () => new LogSource<T>(open), options);
+  }
+
+  /** The lines of text files: one partition per file, line numbers as offsets. */
+  fromFileLines(uid: string, paths: readonly string[], options: OperatorOptions = {}): DataStream<string> {
+    return this.fromLog(uid, fileLinesLog(paths), options);
   }
 
   /** @internal */

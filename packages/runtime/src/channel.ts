@@ -68,8 +68,8 @@ export class Channel {
   private readonly queue: ChannelMessage[] = [];
   private head = 0;
   private records = 0;
-  /** Barriers currently queued: lets the consumer look for an overtaking barrier without scanning idle channels. */
-  private barriers = 0;
+  /** Barriers currently queued, oldest first: the consumer looks for an overtaking barrier without scanning. */
+  private readonly barriers: BarrierMessage[] = [];
   private ended = false;
 
   constructor(
@@ -92,8 +92,8 @@ export class Channel {
     return this.records;
   }
 
-  get hasQueuedBarrier(): boolean {
-    return this.barriers > 0;
+  get firstQueuedBarrier(): BarrierMessage | undefined {
+    return this.barriers[0];
   }
 
   get size(): number {
@@ -107,7 +107,7 @@ export class Channel {
   push(message: ChannelMessage): void {
     assert(!this.ended, `channel ${this.id}: message after end of partition`);
     if (message.kind === 'record') this.records++;
-    else if (message.kind === 'barrier') this.barriers++;
+    else if (message.kind === 'barrier') this.barriers.push(message);
     else this.ended = true;
     this.queue.push(message);
     this.consumer.notify();
@@ -136,18 +136,19 @@ export class Channel {
    * queued and are still processed after the barrier.
    */
   extractBarrier(): { barrier: BarrierMessage; overtaken: unknown[] } | undefined {
-    if (this.barriers === 0) return undefined;
+    if (this.barriers.length === 0) return undefined;
     const overtaken: unknown[] = [];
     for (let i = this.head; i < this.queue.length; i++) {
       const m = this.queue[i]!;
       if (m.kind === 'barrier') {
         this.queue.splice(i, 1);
-        this.barriers--;
+        const first = this.barriers.shift();
+        assert(first === m, `channel ${this.id}: barriers leave in order`);
         return { barrier: m, overtaken };
       }
       if (m.kind === 'record') overtaken.push(m.value);
     }
-    assert(false, `channel ${this.id}: barrier count ${this.barriers} but no barrier queued`);
+    assert(false, `channel ${this.id}: ${this.barriers.length} barrier(s) tracked but none queued`);
   }
 
   private taken(m: ChannelMessage): void {
@@ -157,7 +158,8 @@ export class Channel {
       // Returning the first credit makes an unavailable producer available again.
       if (!hadCredit || this.records === this.capacity - 1) this.producer.notify();
     } else if (m.kind === 'barrier') {
-      this.barriers--;
+      const first = this.barriers.shift();
+      assert(first === m, `channel ${this.id}: barriers leave in order`);
     }
   }
 }

@@ -84,3 +84,16 @@ export function describe(e: unknown): string {
   if (e instanceof Error) return `${e.name}: ${e.message}`;
   return String(e);
 }
+
+/** A sink transaction cannot be committed (its pre-committed data vanished). Data would be lost. */
+export class TransactionCommitError extends FlowstateError {
+  readonly code = 'TRANSACTION_COMMIT';
+  constructor(
+    readonly transaction: string,
+    readonly checkpointId: number,
+    detail: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`cannot commit transaction '${transaction}' of checkpoint ${checkpointId}: ${detail}`, options);
+  }
+}

@@ -40,10 +40,10 @@ export class LogSource<T> implements SourceFunction<T> {
   private next = 0;
   private log: ReplayableLog<T> | undefined;
 
-  constructor(private readonly open: () => ReplayableLog<T> | Promise<ReplayableLog<T>>) {}
+  constructor(private readonly openLog: () => ReplayableLog<T> | Promise<ReplayableLog<T>>) {}
 
   async initializeState(ctx: RuntimeContext): Promise<void> {
-    this.log = await this.open();
+    this.log = await this.openLog();
     this.state = ctx.getListState(OFFSETS);
     if (ctx.isRestored) {
       this.assigned = this.state.get().map((e) => ({ partition: e.partition, offset: e.offset }));

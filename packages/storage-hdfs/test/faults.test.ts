@@ -18,10 +18,14 @@ describe('WebHdfsClient retries', () => {
   let server: WebHdfsTestServer;
   let client: WebHdfsClient;
   let retries: WebHdfsRetryEvent[];
+  /** Only for stall tests: a short idle timeout. Everything else keeps a generous one, so a slow CI machine is not mistaken for a stall. */
+  let stallClient: WebHdfsClient;
+  let stallRetries: WebHdfsRetryEvent[];
 
   before(async () => {
     server = await WebHdfsTestServer.start();
-    ({ client, retries } = clientFor(server, { requestTimeoutMs: 250 }));
+    ({ client, retries } = clientFor(server));
+    ({ client: stallClient, retries: stallRetries } = clientFor(server, { requestTimeoutMs: 300 }));
     await client.create('/f', bytes(200_000));
   });
   after(() => server.close());
@@ -30,6 +34,7 @@ describe('WebHdfsClient retries', () => {
     server.faults.clear();
     server.resetFaultCounts();
     retries.length = 0;
+    stallRetries.length = 0;
   };
 
   it('retries 500 and 503 on idempotent ops, honouring Retry-After up to maxDelayMs', async (t) => {
@@ -70,10 +75,10 @@ describe('WebHdfsClient retries', () => {
     server.faults.add({ fault: { kind: 'delay', ms: 100 }, op: 'GETFILESTATUS' });
     await client.getFileStatus('/f');
     assert.equal(retries.length, 0, 'below the idle timeout nothing is retried');
-    server.faults.add({ fault: { kind: 'delay', ms: 600 }, times: 2, op: 'GETFILESTATUS' });
-    await client.getFileStatus('/f');
-    assert.equal(retries.length, 2);
-    assert.match(retries[0]!.error.message, /no response progress for 250 ms/);
+    server.faults.add({ fault: { kind: 'delay', ms: 1500 }, times: 2, op: 'GETFILESTATUS' });
+    await stallClient.getFileStatus('/f');
+    assert.equal(stallRetries.length, 2);
+    assert.match(stallRetries[0]!.error.message, /no response progress for 300 ms/);
     assert.deepEqual(report(t, server), { delay: 3 });
   });
 
@@ -128,7 +133,8 @@ describe('WebHdfsFileSystem under faults', () => {
 
   before(async () => {
     server = await WebHdfsTestServer.start({ requireUser: true });
-    const { client } = clientFor(server, { requestTimeoutMs: 300 });
+    // Stalls below are 1500 ms against a 500 ms idle timeout: wide margins both ways.
+    const { client } = clientFor(server, { requestTimeoutMs: 500 });
     fs = new WebHdfsFileSystem({ client, basePath: BASE, writeChunkSize: CHUNK });
   });
   after(() => server.close());
@@ -154,7 +160,7 @@ describe('WebHdfsFileSystem under faults', () => {
     { name: 'reset after part of an APPEND body was stored', rules: [{ fault: { kind: 'reset', afterBytes: 400 }, times: 2, role: 'datanode', op: 'APPEND' }] },
     { name: 'reset after a whole CREATE body was stored (answer lost)', rules: [{ fault: { kind: 'reset', afterBytes: 1400 }, role: 'datanode', op: 'CREATE' }] },
     { name: 'reset before any CREATE body byte was stored (empty file left)', rules: [{ fault: { kind: 'reset', afterBytes: 0 }, role: 'datanode', op: 'CREATE' }] },
-    { name: 'stalled APPEND answer (applied, then timed out)', rules: [{ fault: { kind: 'delay', ms: 700 }, role: 'datanode', op: 'APPEND' }] },
+    { name: 'stalled APPEND answer (applied, then timed out)', rules: [{ fault: { kind: 'delay', ms: 1500 }, role: 'datanode', op: 'APPEND' }] },
     {
       name: 'partial APPEND, then the lost write still holds the lease',
       rules: [
@@ -171,7 +177,7 @@ describe('WebHdfsFileSystem under faults', () => {
     },
     { name: 'StandbyException on the namenode step of APPEND', rules: [{ fault: { kind: 'status', status: 403, exception: 'StandbyException', javaClassName: 'org.apache.hadoop.ipc.StandbyException' }, times: 2, role: 'namenode', op: 'APPEND' }] },
     { name: 'reset after RENAME took effect (answer lost)', rules: [{ fault: { kind: 'reset' }, op: 'RENAME' }] },
-    { name: 'stalled RENAME answer (applied, then timed out)', rules: [{ fault: { kind: 'delay', ms: 700 }, op: 'RENAME' }] },
+    { name: 'stalled RENAME answer (applied, then timed out)', rules: [{ fault: { kind: 'delay', ms: 1500 }, op: 'RENAME' }] },
     { name: '500 on RENAME (not applied, outcome unknown)', rules: [{ fault: { kind: 'status', status: 500 }, times: 2, op: 'RENAME' }] },
     { name: '503 on RENAME', rules: [{ fault: { kind: 'status', status: 503 }, times: 3, op: 'RENAME' }] },
   ];

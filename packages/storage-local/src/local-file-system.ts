@@ -168,7 +168,7 @@ export class LocalFileSystem implements FileSystem {
       try {
         entries = await fsp.readdir(absDir, { withFileTypes: true });
       } catch (e) {
-        if (isNotFound(e)) return;
+        if (isNotFound(e) || (e as NodeJS.ErrnoException)?.code === 'ENOTDIR') return;
         this.wrap(relDir, 'list', e);
       }
       for (const ent of entries) {
@@ -176,7 +176,8 @@ export class LocalFileSystem implements FileSystem {
         const p = join(absDir, ent.name);
         // Symlinks are not followed: they could lead outside the root.
         if (ent.isDirectory()) await walk(p, rel);
-        else if (ent.isFile()) out.push({ path: rel, size: (await fsp.stat(p)).size });
+        // Files still being written are not visible until commit renames them.
+        else if (ent.isFile() && !ent.name.endsWith(IN_PROGRESS_SUFFIX)) out.push({ path: rel, size: (await fsp.stat(p)).size });
       }
     };
     await walk(abs, base);

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Write throughput of checkpoint storage on S3 (s3rver) against local baselines. Not a test.
 //
-//   npm run build && node packages/storage-s3/scripts/throughput.mjs [MiB=256] [runs=3]
+//   npx tsc -b packages/storage-s3 && node packages/storage-s3/scripts/throughput.mjs [MiB=256] [runs=3]
 //
 // Writes one state file of the given size through FsCheckpointStorage over S3FileSystem to a fresh
 // s3rver (child process, temp dir, loopback) and completes the checkpoint (_metadata); writes the

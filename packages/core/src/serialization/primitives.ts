@@ -95,10 +95,10 @@ export class BytesSerializer implements TypeSerializer<Uint8Array> {
     out.writeLengthPrefixed(value);
   }
   deserialize(input: DataInputDeserializer): Uint8Array {
-    return input.readLengthPrefixed().slice();
+    return new Uint8Array(input.readLengthPrefixed());
   }
   copy(value: Uint8Array): Uint8Array {
-    return value.slice();
+    return new Uint8Array(value);
   }
   snapshotConfiguration(): TypeSerializerSnapshot<Uint8Array> {
     return new SimpleTypeSerializerSnapshot(this.typeId, () => this);

@@ -48,7 +48,7 @@ export class JobManagerCheckpointStorage implements CheckpointStorage {
         createCheckpointStateOutputStream: () => new MemoryCheckpointOutputStream(this.maxStateSize, checkpointId),
       },
       finalizeCheckpoint: async (metadata) => {
-        this.completed.set(checkpointId, metadata.slice());
+        this.completed.set(checkpointId, new Uint8Array(metadata));
         while (this.completed.size > this.maxRetained) {
           const oldest = Math.min(...this.completed.keys());
           this.completed.delete(oldest);
@@ -118,7 +118,7 @@ class MemoryCheckpointOutputStream implements CheckpointStateOutputStream {
       this.chunks = [];
       throw new StateSizeExceededError(this.pos + bytes.length, this.maxSize, this.checkpointId);
     }
-    this.chunks.push(bytes.slice());
+    this.chunks.push(new Uint8Array(bytes));
     this.pos += bytes.length;
     this.crc = crc32c(bytes, this.crc);
   }

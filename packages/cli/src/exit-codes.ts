@@ -1,0 +1,43 @@
+import {
+  CorruptCheckpointError,
+  CorruptDataError,
+  FlowstateError,
+  IllegalStateUsageError,
+  PathEscapeError,
+  StateMigrationError,
+  StorageError,
+  UnknownFormatVersionError,
+  UnknownSerializerError,
+} from '@flowstate/core';
+import { NotAvailableYetError, SavepointOutputError, UnsupportedSavepointOperationError } from '@flowstate/savepoint';
+
+/** Documented exit codes of `flowstate` (also in packages/savepoint/README.md). */
+export const ExitCode = {
+  /** Success; for validate: valid; for diff: no differences. */
+  OK: 0,
+  /** validate found problems; diff found differences. */
+  FAILED: 1,
+  /** Bad command line: unknown verb or option, missing or malformed argument, unusable output directory. */
+  USAGE: 2,
+  /** The input cannot be read: missing, corrupt (checksum, structure, truncation) or escaping paths. */
+  CORRUPT: 3,
+  /** Understood but not supported: unknown format version, incompatible serializer change, native snapshot. */
+  UNSUPPORTED: 4,
+  /** Designed but waiting for another package (e.g. `convert --to native-rocksdb` needs the RocksDB backend). */
+  NOT_AVAILABLE_YET: 5,
+  /** A bug in flowstate: please report it with the command line. */
+  INTERNAL: 70,
+} as const;
+
+export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
+
+export function exitCodeFor(e: unknown): ExitCodeValue {
+  if (e instanceof NotAvailableYetError) return ExitCode.NOT_AVAILABLE_YET;
+  if (e instanceof UnsupportedSavepointOperationError || e instanceof UnknownFormatVersionError || e instanceof StateMigrationError || e instanceof UnknownSerializerError) {
+    return ExitCode.UNSUPPORTED;
+  }
+  if (e instanceof SavepointOutputError || e instanceof IllegalStateUsageError) return ExitCode.USAGE;
+  if (e instanceof CorruptCheckpointError || e instanceof CorruptDataError || e instanceof PathEscapeError || e instanceof StorageError) return ExitCode.CORRUPT;
+  if (e instanceof FlowstateError) return ExitCode.CORRUPT;
+  return ExitCode.INTERNAL;
+}

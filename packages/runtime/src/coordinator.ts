@@ -1,0 +1,406 @@
+import {
+  assert,
+  CHECKPOINT,
+  SAVEPOINT,
+  serializeCheckpointMetadata,
+  type CheckpointMetadata,
+  type CheckpointOptions,
+  type CheckpointStorage,
+  type CheckpointStorageLocation,
+  type CheckpointStreamFactory,
+  type StateHandleReader,
+  type SubtaskStateMetadata,
+} from '@flowstate/core';
+import { CheckpointFailedError, describe, TooManyFailedCheckpointsError } from './errors.js';
+import type { JobGraph } from './graph.js';
+import type { CheckpointStats } from './stats.js';
+import type { CheckpointingMode, Task, TaskAck } from './task.js';
+
+export interface CheckpointConfig {
+  /** EXACTLY_ONCE (aligned barriers, the default), AT_LEAST_ONCE (no alignment) or UNALIGNED. */
+  readonly mode?: CheckpointingMode;
+  /** Periodic trigger; without it checkpoints are only triggered by hand (and the final one). */
+  readonly intervalMs?: number;
+  /** A checkpoint not complete after this long is expired (aborted). */
+  readonly timeoutMs?: number;
+  readonly maxConcurrentCheckpoints?: number;
+  /** Minimum time from the completion of one checkpoint to the trigger of the next. */
+  readonly minPauseBetweenCheckpointsMs?: number;
+  /** Consecutive failed checkpoints tolerated before the job fails over. */
+  readonly tolerableFailedCheckpoints?: number;
+  /** Completed checkpoints kept; older ones are discarded as they are subsumed. */
+  readonly retainedCheckpoints?: number;
+  /** EXACTLY_ONCE only: an alignment that takes longer than this (since the trigger) switches to unaligned. */
+  readonly alignedCheckpointTimeoutMs?: number;
+}
+
+export interface ResolvedCheckpointConfig {
+  readonly mode: CheckpointingMode;
+  readonly intervalMs: number | undefined;
+  readonly timeoutMs: number;
+  readonly maxConcurrentCheckpoints: number;
+  readonly minPauseBetweenCheckpointsMs: number;
+  readonly tolerableFailedCheckpoints: number;
+  readonly retainedCheckpoints: number;
+  readonly alignedCheckpointTimeoutMs: number | undefined;
+}
+
+export function resolveCheckpointConfig(c: CheckpointConfig): ResolvedCheckpointConfig {
+  const mode = c.mode ?? 'EXACTLY_ONCE';
+  const r: ResolvedCheckpointConfig = {
+    mode,
+    intervalMs: c.intervalMs,
+    timeoutMs: c.timeoutMs ?? 60_000,
+    // Unaligned checkpoints persist in-flight data per checkpoint; Flink runs them one at a time.
+    maxConcurrentCheckpoints: mode === 'UNALIGNED' ? 1 : (c.maxConcurrentCheckpoints ?? 1),
+    minPauseBetweenCheckpointsMs: c.minPauseBetweenCheckpointsMs ?? 0,
+    tolerableFailedCheckpoints: c.tolerableFailedCheckpoints ?? 0,
+    retainedCheckpoints: c.retainedCheckpoints ?? 1,
+    alignedCheckpointTimeoutMs: mode === 'EXACTLY_ONCE' ? c.alignedCheckpointTimeoutMs : undefined,
+  };
+  assert(r.timeoutMs > 0 && r.maxConcurrentCheckpoints >= 1 && r.retainedCheckpoints >= 1 && r.tolerableFailedCheckpoints >= 0, 'checkpoint configuration is in range');
+  return r;
+}
+
+/** A completed checkpoint or savepoint a job can restore from. */
+export interface RestorePoint {
+  readonly checkpointId: number;
+  readonly kind: 'CHECKPOINT' | 'SAVEPOINT';
+  readonly pointer: string;
+  readonly metadata: CheckpointMetadata;
+  readonly reader: StateHandleReader;
+}
+
+export interface CompletedCheckpoint extends RestorePoint {
+  readonly stats: CheckpointStats;
+}
+
+/** What the coordinator needs of a running execution attempt. */
+export interface AttemptView {
+  readonly attempt: number;
+  readonly tasks: readonly Task[];
+  readonly sources: readonly Task[];
+  fail(cause: unknown): void;
+}
+
+interface Pending {
+  readonly id: number;
+  readonly kind: 'CHECKPOINT' | 'SAVEPOINT';
+  readonly timestamp: number;
+  readonly location: CheckpointStorageLocation;
+  readonly storage: CheckpointStorage;
+  readonly options: CheckpointOptions;
+  readonly attempt: AttemptView;
+  readonly acks: Map<string, TaskAck>;
+  readonly stats: CheckpointStats;
+  readonly final: boolean;
+  readonly stop: boolean;
+  readonly waiters: Array<{ resolve: (c: CompletedCheckpoint) => void; reject: (e: unknown) => void }>;
+  timer: NodeJS.Timeout | undefined;
+  finalizing: boolean;
+}
+
+/**
+ * Flink's CheckpointCoordinator: triggers barriers at the sources, collects acknowledgements,
+ * writes `_metadata` through the storage (which makes the checkpoint complete), notifies the
+ * tasks, retains and discards completed checkpoints, and fails the job over when too many
+ * checkpoints fail in a row.
+ */
+export class CheckpointCoordinator {
+  private nextId: number;
+  private readonly pending = new Map<number, Pending>();
+  private readonly completed: CompletedCheckpoint[] = [];
+  private readonly allStats: CheckpointStats[] = [];
+  private latest: RestorePoint | undefined;
+  private attempt: AttemptView | undefined;
+  private periodic: NodeJS.Timeout | undefined;
+  private lastCompletionAt = 0;
+  private consecutiveFailures = 0;
+  private exhaustedSources = new Set<Task>();
+  private finalTriggered = false;
+  private readonly slotWaiters: Array<() => void> = [];
+
+  constructor(
+    private readonly graph: JobGraph,
+    readonly config: ResolvedCheckpointConfig | undefined,
+    private readonly storage: CheckpointStorage | undefined,
+    firstCheckpointId: number,
+    initial: RestorePoint | undefined,
+    private readonly log: (line: string) => void,
+  ) {
+    assert(config === undefined || storage !== undefined, 'checkpointing needs a checkpoint storage');
+    this.nextId = firstCheckpointId;
+    this.latest = initial;
+  }
+
+  get enabled(): boolean {
+    return this.config !== undefined;
+  }
+
+  /** The restore point for a failover: the latest completed checkpoint, or what the job started from. */
+  get latestRestorePoint(): RestorePoint | undefined {
+    return this.latest;
+  }
+
+  get completedCheckpoints(): readonly CompletedCheckpoint[] {
+    return this.completed;
+  }
+
+  get stats(): readonly CheckpointStats[] {
+    return this.allStats;
+  }
+
+  // ---------------------------------------------------------------- attempt lifecycle
+
+  /** True once `attempt` is running and can take checkpoint triggers. */
+  enabledFor(attempt: AttemptView): boolean {
+    return this.attempt === attempt;
+  }
+
+  startAttempt(attempt: AttemptView): void {
+    this.attempt = attempt;
+    this.exhaustedSources = new Set();
+    this.finalTriggered = false;
+    this.schedulePeriodic();
+  }
+
+  /** The attempt ended (failed or finished): its pending checkpoints can never complete. */
+  stopAttempt(attempt: AttemptView): void {
+    if (this.attempt === attempt) this.attempt = undefined;
+    if (this.periodic) clearTimeout(this.periodic);
+    this.periodic = undefined;
+    for (const p of [...this.pending.values()]) if (p.attempt === attempt) this.abort(p, new CheckpointFailedError(p.id, 'JOB_FAILOVER', 'the execution attempt ended'), false);
+  }
+
+  private schedulePeriodic(): void {
+    const interval = this.config?.intervalMs;
+    if (interval === undefined) return;
+    this.periodic = setTimeout(() => {
+      this.periodic = undefined;
+      const a = this.attempt;
+      if (a === undefined) return;
+      const sinceLast = Date.now() - this.lastCompletionAt;
+      if (!this.finalTriggered && this.pending.size < this.config!.maxConcurrentCheckpoints && sinceLast >= this.config!.minPauseBetweenCheckpointsMs) {
+        this.trigger('CHECKPOINT', undefined, { final: false, stop: false }).catch(() => {
+          // Counted and logged by abort(); the periodic trigger just carries on.
+        });
+      }
+      this.schedulePeriodic();
+    }, interval);
+    this.periodic.unref?.();
+  }
+
+  // ---------------------------------------------------------------- triggering
+
+  /**
+   * Triggers a checkpoint (or a savepoint into `savepointStorage`) and resolves when it completed.
+   * Waits for a free slot: savepoints and unaligned checkpoints never run concurrently with others.
+   */
+  async trigger(kind: 'CHECKPOINT' | 'SAVEPOINT', savepointStorage: CheckpointStorage | undefined, flags: { final: boolean; stop: boolean }): Promise<CompletedCheckpoint> {
+    const attempt = this.attempt;
+    if (attempt === undefined) throw new CheckpointFailedError(this.nextId, 'TRIGGER_FAILED', 'the job is not running');
+    const exclusive = kind === 'SAVEPOINT' || this.config?.mode === 'UNALIGNED';
+    const max = exclusive ? 1 : (this.config?.maxConcurrentCheckpoints ?? 1);
+    while (this.pending.size >= max || (exclusive && this.pending.size > 0)) {
+      await new Promise<void>((r) => this.slotWaiters.push(r));
+      if (this.attempt !== attempt) throw new CheckpointFailedError(this.nextId, 'TRIGGER_FAILED', 'the execution attempt ended');
+    }
+    const storage = kind === 'SAVEPOINT' ? savepointStorage! : this.storage;
+    if (storage === undefined) throw new CheckpointFailedError(this.nextId, 'TRIGGER_FAILED', 'checkpointing is not configured');
+    const id = this.nextId++;
+    const timestamp = Date.now();
+    const stats: CheckpointStats = { checkpointId: id, kind, status: 'IN_PROGRESS', triggerTimestamp: timestamp, durationMs: 0, failureReason: undefined, pointer: undefined, tasks: [] };
+    this.allStats.push(stats);
+    let location: CheckpointStorageLocation;
+    try {
+      location = await storage.initializeLocationForCheckpoint(id);
+    } catch (e) {
+      stats.status = 'FAILED';
+      stats.failureReason = `TRIGGER_FAILED: ${describe(e)}`;
+      this.countFailure(new CheckpointFailedError(id, 'TRIGGER_FAILED', describe(e), { cause: e }));
+      throw e;
+    }
+    if (this.attempt !== attempt) {
+      await location.disposeOnFailure().catch(() => {});
+      throw new CheckpointFailedError(id, 'TRIGGER_FAILED', 'the execution attempt ended');
+    }
+    const options = kind === 'SAVEPOINT' ? SAVEPOINT : CHECKPOINT;
+    const done = new Promise<CompletedCheckpoint>((resolve, reject) => {
+      const p: Pending = { id, kind, timestamp, location, storage, options, attempt, acks: new Map(), stats, final: flags.final, stop: flags.stop, waiters: [{ resolve, reject }], timer: undefined, finalizing: false };
+      this.pending.set(id, p);
+      p.timer = setTimeout(() => this.abort(p, new CheckpointFailedError(id, 'EXPIRED', `not complete after ${this.config?.timeoutMs ?? 60_000} ms`)), this.config?.timeoutMs ?? 60_000);
+      p.timer.unref?.();
+    });
+    if (flags.final) this.finalTriggered = true;
+    const barrier = { kind: 'barrier' as const, checkpointId: id, timestamp, savepoint: kind === 'SAVEPOINT', unaligned: this.config?.mode === 'UNALIGNED' && kind !== 'SAVEPOINT' };
+    for (const s of attempt.sources) s.triggerCheckpoint(barrier, flags);
+    return done;
+  }
+
+  // ---------------------------------------------------------------- task RPCs
+
+  checkpointTarget(checkpointId: number): { streamFactory: CheckpointStreamFactory; options: CheckpointOptions } | undefined {
+    const p = this.pending.get(checkpointId);
+    return p === undefined ? undefined : { streamFactory: p.location.streamFactory, options: p.options };
+  }
+
+  acknowledge(task: Task, checkpointId: number, ack: TaskAck): void {
+    const p = this.pending.get(checkpointId);
+    if (p === undefined || p.attempt.tasks.indexOf(task) < 0) return;
+    assert(!p.acks.has(task.name), `task ${task.name} acknowledged checkpoint ${checkpointId} twice`);
+    p.acks.set(task.name, ack);
+    p.stats.tasks.push(ack.stats);
+    if (p.acks.size === p.attempt.tasks.length) void this.complete(p);
+  }
+
+  decline(task: Task, checkpointId: number, cause: unknown): void {
+    const p = this.pending.get(checkpointId);
+    if (p === undefined || p.attempt.tasks.indexOf(task) < 0) return;
+    this.abort(p, new CheckpointFailedError(checkpointId, 'DECLINED', `task ${task.name}: ${describe(cause)}`, { cause }));
+  }
+
+  sourceExhausted(task: Task): void {
+    const a = this.attempt;
+    if (a === undefined || a.sources.indexOf(task) < 0) return;
+    this.exhaustedSources.add(task);
+    if (this.exhaustedSources.size < a.sources.length) return;
+    if (!this.enabled) {
+      for (const s of a.sources) s.endWhenExhausted();
+      return;
+    }
+    this.triggerFinal(a);
+  }
+
+  /** All sources are exhausted: one last checkpoint commits what the sinks still hold, then the sources end. */
+  private triggerFinal(a: AttemptView): void {
+    if (this.attempt !== a || this.finalTriggered) return;
+    this.finalTriggered = true;
+    this.trigger('CHECKPOINT', undefined, { final: true, stop: false }).catch(() => {
+      if (this.attempt !== a) return;
+      this.finalTriggered = false;
+      setTimeout(() => this.triggerFinal(a), this.config?.minPauseBetweenCheckpointsMs ?? 0);
+    });
+  }
+
+  // ---------------------------------------------------------------- completion
+
+  private async complete(p: Pending): Promise<void> {
+    if (p.finalizing) return;
+    p.finalizing = true;
+    const byUid = new Map<string, SubtaskStateMetadata[]>();
+    for (const ack of p.acks.values()) {
+      const list = byUid.get(ack.uid) ?? [];
+      list.push({
+        subtaskIndex: ack.subtaskIndex,
+        keyed: ack.keyed ? [ack.keyed] : [],
+        operator: ack.operator ? [ack.operator] : [],
+        ...(ack.channelState ? { channelState: [ack.channelState] } : {}),
+      });
+      byUid.set(ack.uid, list);
+    }
+    const metadata: CheckpointMetadata = {
+      checkpointId: p.id,
+      kind: p.kind,
+      timestamp: p.timestamp,
+      operators: this.graph.nodes.map((n) => ({
+        uid: n.uid,
+        parallelism: n.parallelism,
+        maxParallelism: this.graph.maxParallelism,
+        subtasks: (byUid.get(n.uid) ?? []).sort((a, b) => a.subtaskIndex - b.subtaskIndex),
+      })),
+      properties: { job: this.graph.name, mode: this.config?.mode ?? 'EXACTLY_ONCE' },
+    };
+    for (const op of metadata.operators) {
+      const n = this.graph.nodes.find((x) => x.uid === op.uid)!;
+      assert(op.subtasks.length === n.parallelism, `checkpoint ${p.id}: ${op.subtasks.length} acks for '${op.uid}' of parallelism ${n.parallelism}`);
+    }
+    let completedPointer: string;
+    try {
+      const done = await p.location.finalizeCheckpoint(serializeCheckpointMetadata(metadata));
+      completedPointer = done.pointer;
+    } catch (e) {
+      this.abort(p, new CheckpointFailedError(p.id, 'FINALIZE_FAILED', describe(e), { cause: e }));
+      return;
+    }
+    if (this.pending.get(p.id) !== p) {
+      // Aborted (expired, failover) while `_metadata` was written: the files are complete on storage,
+      // but nobody was told; treat it as failed and delete it so it cannot be mistaken for a restore point.
+      if (p.kind === 'CHECKPOINT') await p.storage.discardCheckpoint(p.id).catch(() => {});
+      return;
+    }
+    this.pending.delete(p.id);
+    if (p.timer) clearTimeout(p.timer);
+    this.wakeSlotWaiters();
+    p.stats.status = 'COMPLETED';
+    p.stats.durationMs = Date.now() - p.timestamp;
+    p.stats.pointer = completedPointer;
+    this.lastCompletionAt = Date.now();
+    this.consecutiveFailures = 0;
+    const completed: CompletedCheckpoint = { checkpointId: p.id, kind: p.kind, pointer: completedPointer, metadata, reader: p.storage, stats: p.stats };
+    if (p.kind === 'CHECKPOINT') {
+      this.latest = completed;
+      this.completed.push(completed);
+      // Older pending checkpoints are subsumed: a newer complete one makes them useless.
+      for (const q of [...this.pending.values()]) if (q.id < p.id && q.kind === 'CHECKPOINT') this.abort(q, new CheckpointFailedError(q.id, 'SUBSUMED', `checkpoint ${p.id} completed first`), false);
+      await this.retain();
+    } else if (p.stop) {
+      // A stop-with-savepoint is where the job ends: the next run starts from it.
+      this.latest = completed;
+    }
+    // Savepoints have no side effects (as in Flink 1.15+), except the one that stops the job.
+    if (p.kind === 'CHECKPOINT' || p.stop) for (const t of p.attempt.tasks) t.notifyCheckpointComplete(p.id);
+    for (const w of p.waiters) w.resolve(completed);
+  }
+
+  private async retain(): Promise<void> {
+    const keep = this.config?.retainedCheckpoints ?? 1;
+    while (this.completed.length > keep) {
+      const old = this.completed.shift()!;
+      try {
+        await this.storage!.discardCheckpoint(old.checkpointId);
+      } catch (e) {
+        this.log(`could not discard subsumed checkpoint ${old.checkpointId}: ${describe(e)}`);
+      }
+    }
+  }
+
+  private abort(p: Pending, error: CheckpointFailedError, counts = true): void {
+    if (this.pending.get(p.id) !== p) return;
+    this.pending.delete(p.id);
+    if (p.timer) clearTimeout(p.timer);
+    p.stats.status = 'FAILED';
+    p.stats.durationMs = Date.now() - p.timestamp;
+    p.stats.failureReason = `${error.reason}: ${error.message}`;
+    void p.location.disposeOnFailure().catch(() => {});
+    if (p.kind === 'SAVEPOINT' && p.stop) for (const s of p.attempt.sources) s.resumeAfterFailedStop(p.id);
+    for (const t of p.attempt.tasks) t.notifyCheckpointAborted(p.id);
+    for (const w of p.waiters) w.reject(error);
+    this.wakeSlotWaiters();
+    if (counts) this.countFailure(error);
+    if (p.final && this.attempt === p.attempt) {
+      this.finalTriggered = false;
+      const a = p.attempt;
+      setTimeout(() => this.triggerFinal(a), this.config?.minPauseBetweenCheckpointsMs ?? 0);
+    }
+  }
+
+  private countFailure(error: CheckpointFailedError): void {
+    this.consecutiveFailures++;
+    this.log(`checkpoint ${error.checkpointId} failed: ${error.message}`);
+    const tolerable = this.config?.tolerableFailedCheckpoints ?? 0;
+    if (this.consecutiveFailures > tolerable && this.attempt !== undefined) {
+      const n = this.consecutiveFailures;
+      this.consecutiveFailures = 0;
+      this.attempt.fail(new TooManyFailedCheckpointsError(n, tolerable, { cause: error }));
+    }
+  }
+
+  private wakeSlotWaiters(): void {
+    for (const w of this.slotWaiters.splice(0)) w();
+  }
+
+  /** Wakes triggers that wait for a slot, so they notice that their attempt ended. */
+  releaseWaiters(): void {
+    this.wakeSlotWaiters();
+  }
+}

@@ -1,0 +1,11 @@
+export * from './errors.js';
+export * from './channel.js';
+export * from './functions.js';
+export * from './graph.js';
+export * from './api.js';
+export * from './sources.js';
+export * from './sinks.js';
+export * from './stats.js';
+export { type CheckpointingMode, type RuntimeHooks, type TaskInfo, type TaskCheckpointStats } from './task.js';
+export { type CheckpointConfig, type CompletedCheckpoint, type RestorePoint } from './coordinator.js';
+export * from './job.js';

@@ -1,0 +1,404 @@
+import {
+  computeKeyGroupRangeForOperatorIndex,
+  deserializeCheckpointMetadata,
+  repartitionOperatorState,
+  type CheckpointStorage,
+  type KeyedStateBackend,
+  type KeyedStateHandle,
+  type OperatorSnapshotMetadata,
+  type OperatorStateBackend,
+  type OperatorStateHandle,
+  type StateBackend,
+  type StateHandleReader,
+  DataOutputSerializer,
+  assignToKeyGroup,
+  computeOperatorIndexForKeyGroup,
+  streamHandleName,
+} from '@flowstate/core';
+import { Channel, Signal } from './channel.js';
+import { CheckpointCoordinator, resolveCheckpointConfig, type AttemptView, type CheckpointConfig, type CompletedCheckpoint, type RestorePoint } from './coordinator.js';
+import { describe, IllegalJobStateError, JobFailedError, RestoreMismatchError, TaskCancelledError, TaskFailureError } from './errors.js';
+import type { JobGraph, StreamNode, StreamOperator } from './graph.js';
+import { SubtaskContext } from './operators.js';
+import { formatCheckpointStatsTable, type CheckpointStats } from './stats.js';
+import { decodeChannelState, Task, type InputChannelSpec, type OutputEdge, type RestoredInflight, type RuntimeHooks, type TaskHost } from './task.js';
+import type { SourceFunction } from './functions.js';
+
+export type RestartStrategy = { readonly kind: 'no-restart' } | { readonly kind: 'fixed-delay'; readonly maxAttempts: number; readonly delayMs: number };
+
+export interface JobOptions {
+  readonly stateBackend: StateBackend;
+  /** Where checkpoints go; required when `checkpointing` is set. */
+  readonly checkpointStorage?: CheckpointStorage;
+  /** Omit to run without checkpoints (then a failure restarts from scratch). */
+  readonly checkpointing?: CheckpointConfig;
+  readonly restartStrategy?: RestartStrategy;
+  /** Start from a savepoint or a retained checkpoint: the storage it lives in and its pointer. */
+  readonly restoreFrom?: { readonly storage: CheckpointStorage; readonly pointer: string };
+  /** Allow state in the restore point that no operator of this job claims (Flink's --allowNonRestoredState). */
+  readonly allowNonRestoredState?: boolean;
+  readonly hooks?: RuntimeHooks;
+  /** Runtime messages (failovers, failed checkpoints); silent by default. */
+  readonly log?: (line: string) => void;
+}
+
+export interface JobResult {
+  readonly status: 'FINISHED' | 'STOPPED' | 'CANCELLED';
+  /** Execution attempts, 1 when nothing failed. */
+  readonly attempts: number;
+  /** Root causes of the failovers, in order. */
+  readonly failures: readonly Error[];
+  /** The savepoint a stop-with-savepoint wrote. */
+  readonly savepoint: CompletedCheckpoint | undefined;
+}
+
+/** One run of every task of the job, from one restore point. */
+class ExecutionAttempt implements AttemptView, TaskHost {
+  readonly tasks: Task[] = [];
+  readonly sources: Task[] = [];
+  private readonly keyedBackends: KeyedStateBackend<unknown>[] = [];
+  private readonly operatorBackends: OperatorStateBackend[] = [];
+  private readonly operators: StreamOperator[] = [];
+  private readonly sourceFns: SourceFunction<unknown>[] = [];
+  private failure: Error | undefined;
+  private onFailure: ((e: Error) => void) | undefined;
+  private readonly failed = new Promise<never>((_, reject) => {
+    this.onFailure = reject;
+  });
+
+  constructor(
+    readonly attempt: number,
+    private readonly graph: JobGraph,
+    private readonly options: JobOptions,
+    private readonly coordinator: CheckpointCoordinator,
+    private readonly restore: RestorePoint | undefined,
+  ) {
+    void this.failed.catch(() => {});
+  }
+
+  get mode() {
+    return this.coordinator.config?.mode ?? 'EXACTLY_ONCE';
+  }
+  get alignedTimeoutMs() {
+    return this.coordinator.config?.alignedCheckpointTimeoutMs;
+  }
+  get maxParallelism() {
+    return this.graph.maxParallelism;
+  }
+  get hooks(): RuntimeHooks {
+    return this.options.hooks ?? {};
+  }
+  checkpointTarget(id: number) {
+    return this.coordinator.checkpointTarget(id);
+  }
+  acknowledge(task: Task, id: number, ack: Parameters<TaskHost['acknowledge']>[2]): void {
+    this.coordinator.acknowledge(task, id, ack);
+  }
+  decline(task: Task, id: number, cause: unknown): void {
+    this.coordinator.decline(task, id, cause);
+  }
+  sourceExhausted(task: Task): void {
+    this.coordinator.sourceExhausted(task);
+  }
+
+  fail(cause: unknown): void {
+    if (this.failure !== undefined) return;
+    this.failure = cause instanceof Error ? cause : new Error(String(cause));
+    for (const t of this.tasks) t.cancel();
+    this.onFailure!(this.failure);
+  }
+
+  /** Creates channels, restores state and opens every operator. */
+  async deploy(): Promise<void> {
+    const g = this.graph;
+    const restore = this.restore;
+    if (restore !== undefined) this.checkRestoreFits(restore);
+    const signals = g.nodes.map((n) => Array.from({ length: n.parallelism }, () => new Signal()));
+    const inputs = g.nodes.map((n) => Array.from({ length: n.parallelism }, () => [] as InputChannelSpec[]));
+    const outputs = g.nodes.map((n) => Array.from({ length: n.parallelism }, () => [] as OutputEdge[]));
+    for (const consumer of g.nodes) {
+      for (const e of consumer.inputs) {
+        const producer = e.source;
+        const keySelector = e.partitioner.kind === 'hash' ? e.partitioner.keySelector : undefined;
+        for (let i = 0; i < producer.parallelism; i++) {
+          const channels: Channel[] = [];
+          const targets = e.partitioner.kind === 'forward' ? [i] : Array.from({ length: consumer.parallelism }, (_, j) => j);
+          for (const j of targets) {
+            const c = new Channel(`${producer.uid}#${i}->${consumer.uid}#${j}`, g.bufferCapacity, signals[consumer.id]![j]!, signals[producer.id]![i]!);
+            channels.push(c);
+            inputs[consumer.id]![j]!.push({ channel: c, inputIndex: e.inputIndex, keySelector });
+          }
+          outputs[producer.id]![i]!.push({ partitioner: e.partitioner, channels, consumerParallelism: consumer.parallelism });
+        }
+      }
+    }
+    for (const node of g.nodes) {
+      const opMeta = restore?.metadata.operators.find((o) => o.uid === node.uid);
+      const operatorAssignment = opMeta ? assignOperatorState(opMeta, node.parallelism) : undefined;
+      const inflight = opMeta && restore ? await assignChannelState(opMeta, node, g.maxParallelism, restore.reader) : undefined;
+      for (let i = 0; i < node.parallelism; i++) {
+        const operatorIdentifier = `${node.uid}#${i}`;
+        const reader: StateHandleReader | undefined = restore?.reader;
+        let keyed: KeyedStateBackend<unknown> | undefined;
+        if (node.keySerializer !== undefined) {
+          keyed = await this.options.stateBackend.createKeyedStateBackend<unknown>({
+            operatorIdentifier,
+            keySerializer: node.keySerializer,
+            numberOfKeyGroups: g.maxParallelism,
+            keyGroupRange: computeKeyGroupRangeForOperatorIndex(g.maxParallelism, node.parallelism, i),
+            // Every new subtask is offered every old handle; it reads only the key groups it owns.
+            restoreState: opMeta ? opMeta.subtasks.flatMap((s) => s.keyed as KeyedStateHandle[]) : [],
+            ...(reader ? { stateHandleReader: reader } : {}),
+          });
+          this.keyedBackends.push(keyed);
+        }
+        const operatorState = await this.options.stateBackend.createOperatorStateBackend({
+          operatorIdentifier,
+          restoreState: operatorAssignment?.[i] ?? [],
+          ...(reader ? { stateHandleReader: reader } : {}),
+        });
+        this.operatorBackends.push(operatorState);
+        const info = { operatorUid: node.uid, subtaskIndex: i, parallelism: node.parallelism, maxParallelism: g.maxParallelism, attempt: this.attempt, isRestored: opMeta !== undefined };
+        this.hooks.onRestore?.({ uid: node.uid, subtaskIndex: i, attempt: this.attempt, name: operatorIdentifier });
+        const ctx = new SubtaskContext(info, keyed, operatorState);
+        const operator = node.createOperator?.();
+        const source = node.createSource?.();
+        const task = new Task(node, i, this.attempt, this, signals[node.id]![i]!, inputs[node.id]![i]!, outputs[node.id]![i]!, keyed, operatorState, ctx, operator, source, inflight?.[i] ?? []);
+        if (operator) {
+          await operator.open({ ctx, keyed, operator: operatorState });
+          this.operators.push(operator);
+        }
+        if (source) {
+          await source.initializeState(ctx);
+          if (source.open) await source.open(ctx);
+          this.sourceFns.push(source);
+          this.sources.push(task);
+        }
+        this.tasks.push(task);
+      }
+    }
+  }
+
+  private checkRestoreFits(r: RestorePoint): void {
+    for (const op of r.metadata.operators) {
+      const node = this.graph.nodes.find((n) => n.uid === op.uid);
+      if (node === undefined) {
+        if (!this.options.allowNonRestoredState && op.subtasks.some((s) => s.keyed.length + s.operator.length > 0)) {
+          throw new RestoreMismatchError(r.pointer, `state of operator '${op.uid}' has no operator with that uid in job '${this.graph.name}' (allowNonRestoredState is off)`);
+        }
+        continue;
+      }
+      if (node.keySerializer !== undefined && op.subtasks.some((s) => s.keyed.length > 0) && op.maxParallelism !== this.graph.maxParallelism) {
+        throw new RestoreMismatchError(r.pointer, `operator '${op.uid}' was checkpointed with maxParallelism ${op.maxParallelism}, the job has ${this.graph.maxParallelism}`);
+      }
+    }
+  }
+
+  /** Runs every task; resolves when all finished, rejects with the first failure. */
+  async run(): Promise<void> {
+    const loops = this.tasks.map((t) =>
+      t.run().catch((e: unknown) => {
+        if (e instanceof TaskCancelledError && this.failure !== undefined) return;
+        this.fail(new TaskFailureError(t.name, { cause: e }));
+      }),
+    );
+    await Promise.race([Promise.all(loops), this.failed]);
+    if (this.failure !== undefined) {
+      await Promise.allSettled(loops);
+      throw this.failure;
+    }
+  }
+
+  /** Stops whatever still runs and releases every resource; safe after success or failure. */
+  async cleanup(): Promise<void> {
+    for (const t of this.tasks) t.cancel();
+    await Promise.allSettled(this.tasks.map((t) => t.drainAsyncParts()));
+    for (const op of this.operators) await op.close().catch(() => {});
+    for (const s of this.sourceFns) if (s.close) await Promise.resolve(s.close()).catch(() => {});
+    for (const k of this.keyedBackends) k.dispose();
+    for (const o of this.operatorBackends) o.dispose();
+  }
+}
+
+/**
+ * Operator state per new subtask. At unchanged parallelism each subtask keeps its own handles
+ * (as Flink does) unless union or broadcast state needs the redistribution anyway.
+ */
+function assignOperatorState(op: OperatorSnapshotMetadata, parallelism: number): OperatorStateHandle[][] {
+  const previous = [...op.subtasks].sort((a, b) => a.subtaskIndex - b.subtaskIndex).map((s) => [...s.operator]);
+  const needsRedistribution = previous.some((hs) => hs.some((h) => Object.values(h.states).some((s) => s.mode !== 'SPLIT_DISTRIBUTE')));
+  if (op.parallelism === parallelism && previous.length === parallelism && !needsRedistribution) return previous;
+  return repartitionOperatorState(previous, parallelism);
+}
+
+/**
+ * Channel state per new subtask. At unchanged parallelism subtask i replays what old subtask i
+ * persisted. Rescaled, records of a keyed input go to the subtask that owns their key group (in
+ * their original order), records of other inputs to subtask (old index mod new parallelism).
+ */
+async function assignChannelState(op: OperatorSnapshotMetadata, node: StreamNode, maxParallelism: number, reader: StateHandleReader): Promise<RestoredInflight[][] | undefined> {
+  if (!op.subtasks.some((s) => (s.channelState?.length ?? 0) > 0)) return undefined;
+  const result: RestoredInflight[][] = Array.from({ length: node.parallelism }, () => []);
+  const keyBuffer = new DataOutputSerializer(64);
+  for (const s of [...op.subtasks].sort((a, b) => a.subtaskIndex - b.subtaskIndex)) {
+    for (const h of s.channelState ?? []) {
+      const entries = decodeChannelState(await reader.readFully(h), streamHandleName(h));
+      for (const e of entries) {
+        const edge = node.inputs.find((x) => x.inputIndex === e.inputIndex);
+        if (edge === undefined) throw new RestoreMismatchError(streamHandleName(h), `channel state for input ${e.inputIndex} of '${node.uid}', which has ${node.inputs.length} input(s)`);
+        if (op.parallelism === node.parallelism) {
+          result[s.subtaskIndex]!.push({ inputIndex: e.inputIndex, records: e.records });
+        } else if (edge.partitioner.kind === 'hash') {
+          const p = edge.partitioner;
+          const per: unknown[][] = Array.from({ length: node.parallelism }, () => []);
+          for (const r of e.records) {
+            keyBuffer.clear();
+            p.keySerializer.serialize(p.keySelector(r), keyBuffer);
+            per[computeOperatorIndexForKeyGroup(maxParallelism, node.parallelism, assignToKeyGroup(keyBuffer.bytesView(), maxParallelism))]!.push(r);
+          }
+          per.forEach((records, j) => records.length > 0 && result[j]!.push({ inputIndex: e.inputIndex, records }));
+        } else {
+          result[s.subtaskIndex % node.parallelism]!.push({ inputIndex: e.inputIndex, records: e.records });
+        }
+      }
+    }
+  }
+  return result;
+}
+
+/**
+ * A running job (Flink's JobClient plus the JobMaster's failover): it deploys an execution
+ * attempt, and when a task fails it cancels every task and deploys a new attempt from the latest
+ * completed checkpoint, as the restart strategy allows.
+ */
+export class JobClient {
+  readonly result: Promise<JobResult>;
+  private current: ExecutionAttempt | undefined;
+  private cancelled = false;
+  private stopping: Promise<CompletedCheckpoint> | undefined;
+  private stopSavepoint: CompletedCheckpoint | undefined;
+  private readonly failures: Error[] = [];
+  private attempts = 0;
+  private readonly log: (line: string) => void;
+  private attemptStarted: Array<() => void> = [];
+
+  private constructor(
+    readonly graph: JobGraph,
+    private readonly options: JobOptions,
+    private readonly coordinator: CheckpointCoordinator,
+  ) {
+    this.log = options.log ?? (() => {});
+    this.result = this.runLoop();
+    void this.result.catch(() => {});
+  }
+
+  /** Starts the job; `result` settles when it finished, stopped, or failed for good. */
+  static async execute(graph: JobGraph, options: JobOptions): Promise<JobClient> {
+    const config = options.checkpointing ? resolveCheckpointConfig(options.checkpointing) : undefined;
+    if (config !== undefined && options.checkpointStorage === undefined) throw new IllegalJobStateError('checkpointing needs a checkpointStorage');
+    let initial: RestorePoint | undefined;
+    if (options.restoreFrom) {
+      const loc = await options.restoreFrom.storage.resolveCheckpoint(options.restoreFrom.pointer);
+      const metadata = deserializeCheckpointMetadata(loc.metadata, `${options.restoreFrom.storage.description}/${options.restoreFrom.pointer}/_metadata`);
+      initial = { checkpointId: metadata.checkpointId, kind: metadata.kind, pointer: loc.pointer, metadata, reader: loc.reader };
+    }
+    // Checkpoint ids keep increasing across runs that share a directory, so no run reuses chk-<id>.
+    let first = (initial?.checkpointId ?? 0) + 1;
+    if (options.checkpointStorage) {
+      for (const p of await options.checkpointStorage.listCompletedCheckpoints()) {
+        const m = /chk-(\d+)$/.exec(p);
+        if (m) first = Math.max(first, Number(m[1]) + 1);
+      }
+    }
+    const coordinator = new CheckpointCoordinator(graph, config, options.checkpointStorage, first, initial, options.log ?? (() => {}));
+    return new JobClient(graph, options, coordinator);
+  }
+
+  private async runLoop(): Promise<JobResult> {
+    const strategy = this.options.restartStrategy ?? { kind: 'no-restart' };
+    for (;;) {
+      const attempt = new ExecutionAttempt(this.attempts++, this.graph, this.options, this.coordinator, this.coordinator.latestRestorePoint);
+      this.current = attempt;
+      let failure: Error | undefined;
+      try {
+        await attempt.deploy();
+        this.coordinator.startAttempt(attempt);
+        for (const w of this.attemptStarted.splice(0)) w();
+        await attempt.run();
+      } catch (e) {
+        failure = e instanceof Error ? e : new Error(String(e));
+      }
+      this.coordinator.stopAttempt(attempt);
+      this.coordinator.releaseWaiters();
+      await attempt.cleanup();
+      this.current = undefined;
+      if (failure === undefined) {
+        return { status: this.stopSavepoint ? 'STOPPED' : 'FINISHED', attempts: this.attempts, failures: this.failures, savepoint: this.stopSavepoint };
+      }
+      if (this.cancelled) return { status: 'CANCELLED', attempts: this.attempts, failures: this.failures, savepoint: undefined };
+      this.failures.push(failure);
+      const restarts = this.attempts - 1;
+      if (strategy.kind === 'no-restart' || restarts >= strategy.maxAttempts) throw new JobFailedError(this.graph.name, this.attempts, { cause: failure });
+      const from = this.coordinator.latestRestorePoint;
+      this.log(`attempt ${attempt.attempt} failed (${describe(failure)}); restarting from ${from ? `${from.kind.toLowerCase()} ${from.checkpointId}` : 'scratch'} in ${strategy.delayMs} ms`);
+      await new Promise((r) => setTimeout(r, strategy.delayMs));
+    }
+  }
+
+  private async running(): Promise<ExecutionAttempt> {
+    while (this.current === undefined || !this.coordinator.enabledFor(this.current)) {
+      await new Promise<void>((r) => this.attemptStarted.push(r));
+    }
+    return this.current;
+  }
+
+  /** Triggers a checkpoint now; resolves with it once complete. */
+  async triggerCheckpoint(): Promise<CompletedCheckpoint> {
+    await this.running();
+    return this.coordinator.trigger('CHECKPOINT', undefined, { final: false, stop: false });
+  }
+
+  /** A canonical savepoint into `storage` (e.g. localSavepointStorage(dir)); the job keeps running. */
+  async triggerSavepoint(storage: CheckpointStorage): Promise<CompletedCheckpoint> {
+    await this.running();
+    return this.coordinator.trigger('SAVEPOINT', storage, { final: false, stop: false });
+  }
+
+  /**
+   * Stops the sources, lets everything in flight reach the sinks (the savepoint barrier is
+   * aligned), takes the savepoint, commits the sinks' transactions, and ends the job.
+   */
+  async stopWithSavepoint(storage: CheckpointStorage): Promise<CompletedCheckpoint> {
+    if (this.stopping) throw new IllegalJobStateError('stop-with-savepoint is already in progress');
+    await this.running();
+    this.stopping = this.coordinator.trigger('SAVEPOINT', storage, { final: false, stop: true });
+    try {
+      this.stopSavepoint = await this.stopping;
+      return this.stopSavepoint;
+    } finally {
+      this.stopping = undefined;
+    }
+  }
+
+  cancel(): void {
+    this.cancelled = true;
+    this.current?.fail(new TaskCancelledError('job'));
+  }
+
+  /** Injects a failure into the running attempt, as a crashed task would (tests and demos). */
+  failTask(cause: Error): void {
+    this.current?.fail(cause);
+  }
+
+  get checkpointStats(): readonly CheckpointStats[] {
+    return this.coordinator.stats;
+  }
+
+  get completedCheckpoints(): readonly CompletedCheckpoint[] {
+    return this.coordinator.completedCheckpoints;
+  }
+
+  formatCheckpointStats(options: { detail?: boolean } = {}): string {
+    return formatCheckpointStatsTable(this.coordinator.stats, options);
+  }
+}

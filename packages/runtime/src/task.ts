@@ -1,0 +1,672 @@
+import { deserialize as v8Deserialize, serialize as v8Serialize } from 'node:v8';
+import {
+  assert,
+  assignToKeyGroup,
+  CorruptCheckpointError,
+  computeOperatorIndexForKeyGroup,
+  DataOutputSerializer,
+  type CheckpointOptions,
+  type CheckpointStreamFactory,
+  type KeyedStateBackend,
+  type KeyedStateHandle,
+  type OperatorStateBackend,
+  type OperatorStateHandle,
+  type SnapshotFuture,
+  type StreamStateHandle,
+} from '@flowstate/core';
+import { Channel, Signal, type BarrierMessage, type ChannelMessage } from './channel.js';
+import { TaskCancelledError } from './errors.js';
+import type { Collector, SourceFunction } from './functions.js';
+import type { Partitioner, StreamNode, StreamOperator } from './graph.js';
+import type { SubtaskContext } from './operators.js';
+
+export type CheckpointingMode = 'EXACTLY_ONCE' | 'AT_LEAST_ONCE' | 'UNALIGNED';
+
+/** Identifies a subtask in hooks and stats. */
+export interface TaskInfo {
+  readonly uid: string;
+  readonly subtaskIndex: number;
+  readonly attempt: number;
+  readonly name: string;
+}
+
+/**
+ * Points where a test may make a task fail (by throwing). The runtime calls them at exactly
+ * these places, so a fault plan can name "the 137th record of map#1" or "checkpoint 3's barrier
+ * at sink#0, before its snapshot".
+ */
+export interface RuntimeHooks {
+  /** Before a task processes (or a source emits) a record; `n` counts records in this attempt. */
+  onRecord?(task: TaskInfo, n: number): void;
+  /** The barrier arrived (aligned: all barriers), the snapshot has not started. */
+  beforeSnapshot?(task: TaskInfo, checkpointId: number): void;
+  /** The checkpoint completed; the task is about to run notifyCheckpointComplete (sinks commit here). */
+  beforeNotifyComplete?(task: TaskInfo, checkpointId: number): void;
+  /** The task's state backends were restored; its operator is not open yet. */
+  onRestore?(task: TaskInfo): void;
+}
+
+export interface TaskCheckpointStats {
+  readonly task: string;
+  readonly syncDurationMs: number;
+  readonly asyncDurationMs: number;
+  readonly alignmentDurationMs: number;
+  readonly checkpointedSize: number;
+  readonly fullSize: number;
+  readonly processedInflightBytes: number;
+  readonly persistedInflightBytes: number;
+  readonly unaligned: boolean;
+}
+
+export interface TaskAck {
+  readonly uid: string;
+  readonly subtaskIndex: number;
+  readonly keyed: KeyedStateHandle | null;
+  readonly operator: OperatorStateHandle | null;
+  readonly channelState: StreamStateHandle | null;
+  readonly stats: TaskCheckpointStats;
+}
+
+/** What a task needs from the job: the coordinator's side of the checkpoint protocol. */
+export interface TaskHost {
+  readonly mode: CheckpointingMode;
+  readonly alignedTimeoutMs: number | undefined;
+  readonly maxParallelism: number;
+  readonly hooks: RuntimeHooks;
+  /** The running checkpoint's stream factory and options, or undefined when it was aborted. */
+  checkpointTarget(checkpointId: number): { streamFactory: CheckpointStreamFactory; options: CheckpointOptions } | undefined;
+  acknowledge(task: Task, checkpointId: number, ack: TaskAck): void;
+  decline(task: Task, checkpointId: number, cause: unknown): void;
+  sourceExhausted(task: Task): void;
+}
+
+/** One consumer edge of a task: its partitioner and a channel per consumer subtask. */
+export interface OutputEdge {
+  readonly partitioner: Partitioner;
+  readonly channels: readonly Channel[];
+  readonly consumerParallelism: number;
+}
+
+export interface InputChannelSpec {
+  readonly channel: Channel;
+  readonly inputIndex: number;
+  /** For keyed inputs: the key of a record. */
+  readonly keySelector: ((value: unknown) => unknown) | undefined;
+}
+
+/** In-flight records restored from an unaligned checkpoint, replayed before any new input. */
+export interface RestoredInflight {
+  readonly inputIndex: number;
+  readonly records: readonly unknown[];
+}
+
+interface Pending {
+  readonly barrier: BarrierMessage;
+  readonly startedAt: number;
+  readonly received: boolean[];
+  receivedCount: number;
+  unaligned: boolean;
+  snapshotTaken: boolean;
+  syncDurationMs: number;
+  futures: { keyed: SnapshotFuture<KeyedStateHandle> | undefined; operator: SnapshotFuture<OperatorStateHandle> } | undefined;
+  /** Per channel: records processed after the snapshot and before that channel's barrier (unaligned). */
+  readonly recording: (unknown[] | undefined)[];
+  readonly inflight: Array<{ inputIndex: number; records: unknown[] }>;
+  processedBytes: number;
+  alignmentDoneAt: number | undefined;
+  timer: NodeJS.Timeout | undefined;
+}
+
+const YIELD_EVERY = 64;
+const yieldMacrotask = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+function estimateBytes(value: unknown): number {
+  return v8Serialize(value).length;
+}
+
+/**
+ * One subtask of one operator: a single async loop that takes mail (checkpoint triggers,
+ * notifications), overtaking barriers, then input, in that order. It reads a record only when
+ * every output channel has credit, which is how backpressure propagates.
+ */
+export class Task implements TaskInfo {
+  readonly name: string;
+  private readonly mailbox: Array<() => void | Promise<void>> = [];
+  private cancelled = false;
+  private readonly blocked: boolean[];
+  private readonly ended: boolean[];
+  private endedCount = 0;
+  private rr = 0;
+  private pending: Pending | undefined;
+  private readonly abortedIds = new Set<number>();
+  private lastHandledId = 0;
+  private recordCount = 0;
+  private readonly keyBuffer = new DataOutputSerializer(64);
+  private readonly outputsRR: number[];
+  private readonly asyncParts = new Set<Promise<void>>();
+  private readonly runningFutures = new Set<SnapshotFuture<unknown>>();
+  // Source-only state.
+  private sourceState: 'running' | 'exhausted' | 'stopping' | 'ending' = 'running';
+  private endAfterCheckpoint: number | undefined;
+  readonly collector: Collector<unknown> = { collect: (v) => this.emit(v) };
+
+  constructor(
+    readonly node: StreamNode,
+    readonly subtaskIndex: number,
+    readonly attempt: number,
+    private readonly host: TaskHost,
+    /** Shared with the channels: woken by input, returned credit and mail. */
+    readonly wakeup: Signal,
+    readonly inputs: readonly InputChannelSpec[],
+    readonly outputs: readonly OutputEdge[],
+    readonly keyed: KeyedStateBackend<unknown> | undefined,
+    readonly operatorState: OperatorStateBackend,
+    readonly ctx: SubtaskContext,
+    private readonly operator: StreamOperator | undefined,
+    private readonly source: SourceFunction<unknown> | undefined,
+    private readonly restoredInflight: readonly RestoredInflight[],
+  ) {
+    this.name = `${node.uid}#${subtaskIndex}`;
+    this.blocked = inputs.map(() => false);
+    this.ended = inputs.map(() => false);
+    this.outputsRR = outputs.map(() => subtaskIndex);
+    assert((operator === undefined) !== (source === undefined), `task ${this.name} is either a source or an operator`);
+  }
+
+  get uid(): string {
+    return this.node.uid;
+  }
+
+  get isSource(): boolean {
+    return this.source !== undefined;
+  }
+
+  // ---------------------------------------------------------------- mail from the coordinator
+
+  /** Sources only: inject a barrier. `final` ends the source once this checkpoint completes; `stop` stops emission now. */
+  triggerCheckpoint(barrier: BarrierMessage, flags: { final: boolean; stop: boolean }): void {
+    assert(this.isSource, `checkpoint triggered at non-source task ${this.name}`);
+    this.post(async () => {
+      if (flags.stop) this.sourceState = 'stopping';
+      await this.checkpointSource(barrier);
+      if (flags.final || flags.stop) this.endAfterCheckpoint = barrier.checkpointId;
+    });
+  }
+
+  /** Sources only: emission may resume after a failed stop-with-savepoint. */
+  resumeAfterFailedStop(checkpointId: number): void {
+    this.post(() => {
+      if (this.endAfterCheckpoint === checkpointId && this.sourceState === 'stopping') {
+        this.endAfterCheckpoint = undefined;
+        this.sourceState = 'running';
+      }
+    });
+  }
+
+  /** Sources only, checkpointing disabled: end as soon as the input is exhausted. */
+  endWhenExhausted(): void {
+    this.post(() => {
+      this.sourceState = 'ending';
+    });
+  }
+
+  notifyCheckpointComplete(checkpointId: number): void {
+    this.post(async () => {
+      this.host.hooks.beforeNotifyComplete?.(this, checkpointId);
+      this.keyed?.notifyCheckpointComplete(checkpointId);
+      this.operatorState.notifyCheckpointComplete(checkpointId);
+      if (this.operator) await this.operator.notifyCheckpointComplete(checkpointId);
+      if (this.source?.notifyCheckpointComplete) await this.source.notifyCheckpointComplete(checkpointId);
+      if (this.endAfterCheckpoint !== undefined && checkpointId >= this.endAfterCheckpoint) this.sourceState = 'ending';
+    });
+  }
+
+  notifyCheckpointAborted(checkpointId: number): void {
+    this.post(async () => {
+      this.abortedIds.add(checkpointId);
+      const p = this.pending;
+      if (p !== undefined && p.barrier.checkpointId === checkpointId) this.dropPending(p);
+      this.keyed?.notifyCheckpointAborted(checkpointId);
+      this.operatorState.notifyCheckpointAborted(checkpointId);
+      if (this.operator) await this.operator.notifyCheckpointAborted(checkpointId);
+      if (this.source?.notifyCheckpointAborted) await this.source.notifyCheckpointAborted(checkpointId);
+      if (this.endAfterCheckpoint === checkpointId && this.sourceState !== 'stopping') {
+        // A failed final checkpoint: the coordinator triggers another one.
+        this.endAfterCheckpoint = undefined;
+      }
+    });
+  }
+
+  cancel(): void {
+    this.cancelled = true;
+    this.wakeup.notify();
+    for (const f of this.runningFutures) f.cancel();
+  }
+
+  /** Settles when every asynchronous snapshot part of this task settled. */
+  async drainAsyncParts(): Promise<void> {
+    while (this.asyncParts.size > 0) await Promise.allSettled([...this.asyncParts]);
+  }
+
+  private post(mail: () => void | Promise<void>): void {
+    this.mailbox.push(mail);
+    this.wakeup.notify();
+  }
+
+  private checkCancelled(): void {
+    if (this.cancelled) throw new TaskCancelledError(this.name);
+  }
+
+  private async runMail(): Promise<boolean> {
+    if (this.mailbox.length === 0) return false;
+    const mail = this.mailbox.shift()!;
+    await mail();
+    return true;
+  }
+
+  // ---------------------------------------------------------------- output
+
+  private outputsAvailable(): boolean {
+    for (const o of this.outputs) for (const c of o.channels) if (!c.hasCredit) return false;
+    return true;
+  }
+
+  private emit(value: unknown): void {
+    for (let i = 0; i < this.outputs.length; i++) {
+      const o = this.outputs[i]!;
+      const p = o.partitioner;
+      const msg: ChannelMessage = { kind: 'record', value };
+      switch (p.kind) {
+        case 'forward':
+          o.channels[0]!.push(msg);
+          break;
+        case 'rebalance': {
+          const next = (this.outputsRR[i]! + 1) % o.channels.length;
+          this.outputsRR[i] = next;
+          o.channels[next]!.push(msg);
+          break;
+        }
+        case 'broadcast':
+          for (const c of o.channels) c.push(msg);
+          break;
+        case 'hash': {
+          this.keyBuffer.clear();
+          p.keySerializer.serialize(p.keySelector(value), this.keyBuffer);
+          const kg = assignToKeyGroup(this.keyBuffer.bytesView(), this.host.maxParallelism);
+          o.channels[computeOperatorIndexForKeyGroup(this.host.maxParallelism, o.consumerParallelism, kg)]!.push(msg);
+          break;
+        }
+      }
+    }
+  }
+
+  private broadcastEvent(msg: ChannelMessage): void {
+    for (const o of this.outputs) for (const c of o.channels) c.push(msg);
+  }
+
+  // ---------------------------------------------------------------- main loops
+
+  async run(): Promise<void> {
+    if (this.source) await this.runSource();
+    else await this.runOperator();
+  }
+
+  private async runSource(): Promise<void> {
+    const source = this.source!;
+    let sinceYield = 0;
+    for (;;) {
+      this.checkCancelled();
+      if (await this.runMail()) continue;
+      if (this.sourceState === 'ending') {
+        if (this.pending !== undefined || this.asyncParts.size > 0) {
+          await this.drainAsyncParts();
+          continue;
+        }
+        this.broadcastEvent({ kind: 'end' });
+        return;
+      }
+      if (this.sourceState !== 'running' || !this.outputsAvailable()) {
+        await this.wakeup.wait();
+        continue;
+      }
+      const v = source.pollNext();
+      if (v === undefined) {
+        this.sourceState = 'exhausted';
+        this.host.sourceExhausted(this);
+        continue;
+      }
+      this.host.hooks.onRecord?.(this, ++this.recordCount);
+      this.emit(v);
+      if (++sinceYield >= YIELD_EVERY) {
+        sinceYield = 0;
+        await yieldMacrotask();
+      }
+    }
+  }
+
+  private async runOperator(): Promise<void> {
+    const op = this.operator!;
+    // Channel state of an unaligned checkpoint is replayed before any new input.
+    for (const r of this.restoredInflight) {
+      for (const v of r.records) {
+        while (!this.outputsAvailable()) {
+          this.checkCancelled();
+          await this.wakeup.wait();
+        }
+        await this.processRecord(r.inputIndex, this.inputs.find((i) => i.inputIndex === r.inputIndex)?.keySelector, v, op);
+      }
+    }
+    let sinceYield = 0;
+    for (;;) {
+      this.checkCancelled();
+      if (await this.runMail()) continue;
+      if (this.endedCount === this.inputs.length) {
+        await op.endInput(this.collector);
+        if (this.pending !== undefined || this.asyncParts.size > 0) await this.drainAsyncParts();
+        await op.finish();
+        this.broadcastEvent({ kind: 'end' });
+        return;
+      }
+      const overtaking = this.findOvertakingBarrier();
+      if (overtaking !== undefined) {
+        await this.onBarrier(overtaking.index, overtaking.barrier, overtaking.overtaken);
+        continue;
+      }
+      const next = this.pollInput();
+      if (next === undefined) {
+        await this.wakeup.wait();
+        continue;
+      }
+      const [index, msg] = next;
+      if (msg.kind === 'record') {
+        const spec = this.inputs[index]!;
+        const p = this.pending;
+        if (p !== undefined) {
+          const rec = p.recording[index];
+          if (rec !== undefined) rec.push(msg.value);
+          else if (p.alignmentDoneAt === undefined && !p.unaligned) p.processedBytes += estimateBytes(msg.value);
+        }
+        await this.processRecord(spec.inputIndex, spec.keySelector, msg.value, op);
+        if (++sinceYield >= YIELD_EVERY) {
+          sinceYield = 0;
+          await yieldMacrotask();
+        }
+      } else if (msg.kind === 'barrier') {
+        await this.onBarrier(index, msg, []);
+      } else {
+        this.ended[index] = true;
+        this.endedCount++;
+        const p = this.pending;
+        if (p !== undefined && !p.received[index]) await this.markReceived(p, index, []);
+      }
+    }
+  }
+
+  private async processRecord(inputIndex: number, keySelector: ((v: unknown) => unknown) | undefined, value: unknown, op: StreamOperator): Promise<void> {
+    this.host.hooks.onRecord?.(this, ++this.recordCount);
+    if (this.keyed !== undefined) {
+      assert(keySelector !== undefined, `keyed task ${this.name} got a record on a non-keyed input`);
+      this.keyed.setCurrentKey(keySelector(value));
+    }
+    const r = op.processElement(inputIndex, value, this.collector);
+    if (r !== undefined) await r;
+  }
+
+  /** The next message of an unblocked channel; records only while every output has credit. */
+  private pollInput(): [number, ChannelMessage] | undefined {
+    const n = this.inputs.length;
+    const canEmit = this.outputsAvailable();
+    for (let k = 0; k < n; k++) {
+      const i = (this.rr + k) % n;
+      if (this.blocked[i] || this.ended[i]) continue;
+      const c = this.inputs[i]!.channel;
+      const head = c.peek();
+      if (head === undefined) continue;
+      if (head.kind === 'record' && !canEmit) continue;
+      this.rr = (i + 1) % n;
+      return [i, c.poll()!];
+    }
+    return undefined;
+  }
+
+  /**
+   * A barrier that may overtake queued records: any barrier in UNALIGNED mode, the barrier of a
+   * checkpoint that already switched to unaligned, or (aligned with timeout) a barrier whose
+   * checkpoint is older than the alignment timeout. Savepoints never overtake.
+   */
+  private findOvertakingBarrier(): { index: number; barrier: BarrierMessage; overtaken: unknown[] } | undefined {
+    const timeout = this.host.alignedTimeoutMs;
+    if (this.host.mode === 'AT_LEAST_ONCE') return undefined;
+    if (this.host.mode === 'EXACTLY_ONCE' && timeout === undefined && !this.pending?.unaligned) return undefined;
+    const now = Date.now();
+    for (let i = 0; i < this.inputs.length; i++) {
+      const c = this.inputs[i]!.channel;
+      const b = c.firstQueuedBarrier;
+      if (b === undefined || b.savepoint) continue;
+      const p = this.pending;
+      const eligible =
+        this.host.mode === 'UNALIGNED' ||
+        b.unaligned ||
+        (p !== undefined && p.unaligned && p.barrier.checkpointId === b.checkpointId) ||
+        (timeout !== undefined && now - b.timestamp >= timeout);
+      if (!eligible) continue;
+      // Only the head can be taken when it is already there; otherwise overtake.
+      const ex = c.extractBarrier()!;
+      return { index: i, barrier: { ...ex.barrier, unaligned: true }, overtaken: ex.overtaken };
+    }
+    return undefined;
+  }
+
+  // ---------------------------------------------------------------- barriers
+
+  private async onBarrier(index: number, barrier: BarrierMessage, overtaken: unknown[]): Promise<void> {
+    const id = barrier.checkpointId;
+    if (this.abortedIds.has(id) || id <= this.lastHandledId) {
+      // A barrier of a checkpoint this task already finished or that was aborted.
+      return;
+    }
+    let p = this.pending;
+    if (p !== undefined && id > p.barrier.checkpointId) {
+      // A newer barrier overtook an unfinished alignment: the older checkpoint cannot complete here.
+      this.host.decline(this, p.barrier.checkpointId, new Error(`checkpoint ${p.barrier.checkpointId} subsumed by barrier ${id} at ${this.name}`));
+      this.dropPending(p);
+      p = undefined;
+    }
+    if (p !== undefined && id < p.barrier.checkpointId) return;
+    if (p === undefined) p = this.startPending(barrier);
+    if (barrier.unaligned && !p.unaligned && !barrier.savepoint) await this.switchToUnaligned(p);
+    await this.markReceived(p, index, overtaken);
+  }
+
+  private startPending(barrier: BarrierMessage): Pending {
+    const n = this.inputs.length;
+    const p: Pending = {
+      barrier,
+      startedAt: Date.now(),
+      received: this.ended.slice(),
+      receivedCount: this.endedCount,
+      unaligned: false,
+      snapshotTaken: false,
+      syncDurationMs: 0,
+      futures: undefined,
+      recording: new Array<unknown[] | undefined>(n).fill(undefined),
+      inflight: [],
+      processedBytes: 0,
+      alignmentDoneAt: undefined,
+      timer: undefined,
+    };
+    this.pending = p;
+    const timeout = this.host.alignedTimeoutMs;
+    if (this.host.mode === 'EXACTLY_ONCE' && timeout !== undefined && !barrier.savepoint) {
+      const delay = Math.max(0, barrier.timestamp + timeout - Date.now());
+      p.timer = setTimeout(() => {
+        this.post(async () => {
+          if (this.pending === p && !p.unaligned && p.alignmentDoneAt === undefined) await this.switchToUnaligned(p);
+        });
+      }, delay);
+      p.timer.unref?.();
+    }
+    return p;
+  }
+
+  private async markReceived(p: Pending, index: number, overtaken: unknown[]): Promise<void> {
+    assert(!p.received[index], `${this.name}: second barrier ${p.barrier.checkpointId} on channel ${index}`);
+    p.received[index] = true;
+    p.receivedCount++;
+    const mode = p.barrier.savepoint ? 'EXACTLY_ONCE' : this.host.mode;
+    if (p.unaligned || (mode === 'UNALIGNED' && !p.barrier.savepoint)) {
+      if (!p.unaligned) await this.switchToUnaligned(p);
+      const rec = p.recording[index] ?? [];
+      p.recording[index] = undefined;
+      const records = rec.concat(overtaken);
+      if (records.length > 0) p.inflight.push({ inputIndex: this.inputs[index]!.inputIndex, records });
+    } else if (mode === 'AT_LEAST_ONCE') {
+      // No blocking: the snapshot happens at the first barrier, later records leak into it.
+      if (!p.snapshotTaken) await this.takeSnapshot(p);
+    } else if (p.receivedCount < this.inputs.length) {
+      this.blocked[index] = true;
+    }
+    if (p.receivedCount === this.inputs.length) await this.completeAlignment(p);
+  }
+
+  /** Unaligned from now on: snapshot immediately, record what is still in flight before each missing barrier. */
+  private async switchToUnaligned(p: Pending): Promise<void> {
+    p.unaligned = true;
+    for (let i = 0; i < this.inputs.length; i++) {
+      this.blocked[i] = false;
+      if (!p.received[i]) p.recording[i] = [];
+    }
+    if (!p.snapshotTaken) await this.takeSnapshot(p);
+    this.wakeup.notify();
+  }
+
+  private async completeAlignment(p: Pending): Promise<void> {
+    p.alignmentDoneAt = Date.now();
+    if (p.timer) clearTimeout(p.timer);
+    for (let i = 0; i < this.blocked.length; i++) this.blocked[i] = false;
+    if (!p.snapshotTaken) await this.takeSnapshot(p);
+    this.pending = undefined;
+    this.lastHandledId = Math.max(this.lastHandledId, p.barrier.checkpointId);
+    this.startAsyncPart(p);
+  }
+
+  private dropPending(p: Pending): void {
+    if (p.timer) clearTimeout(p.timer);
+    for (let i = 0; i < this.blocked.length; i++) this.blocked[i] = false;
+    if (p.futures) {
+      p.futures.keyed?.cancel();
+      p.futures.operator.cancel();
+    }
+    if (this.pending === p) this.pending = undefined;
+    this.wakeup.notify();
+  }
+
+  /** Sources: the barrier starts here. */
+  private async checkpointSource(barrier: BarrierMessage): Promise<void> {
+    const p = this.startPending(barrier);
+    await this.takeSnapshot(p);
+    await this.completeAlignment(p);
+  }
+
+  /** The synchronous part: user snapshotState, backend snapshots, then the barrier goes downstream. */
+  private async takeSnapshot(p: Pending): Promise<void> {
+    assert(!p.snapshotTaken, `${this.name}: snapshot for checkpoint ${p.barrier.checkpointId} taken twice`);
+    p.snapshotTaken = true;
+    const id = p.barrier.checkpointId;
+    const target = this.host.checkpointTarget(id);
+    const unaligned = p.unaligned || (this.host.mode === 'UNALIGNED' && !p.barrier.savepoint);
+    const forward: BarrierMessage = { ...p.barrier, unaligned };
+    if (target === undefined) {
+      // Aborted while the barrier travelled: nothing to write, but downstream still needs the barrier to unblock.
+      this.broadcastEvent(forward);
+      return;
+    }
+    this.host.hooks.beforeSnapshot?.(this, id);
+    const t0 = performance.now();
+    const sctx = { checkpointId: id, timestamp: p.barrier.timestamp, savepoint: p.barrier.savepoint };
+    if (this.operator) await this.operator.snapshotState(sctx);
+    if (this.source) await this.source.snapshotState(sctx);
+    const keyed = this.keyed?.snapshot(id, p.barrier.timestamp, target.streamFactory, target.options);
+    const operator = this.operatorState.snapshot(id, p.barrier.timestamp, target.streamFactory, target.options);
+    p.futures = { keyed, operator };
+    if (keyed) this.runningFutures.add(keyed);
+    this.runningFutures.add(operator);
+    p.syncDurationMs = performance.now() - t0;
+    this.broadcastEvent(forward);
+  }
+
+  /** The asynchronous part, off the processing loop: await uploads, persist channel state, acknowledge. */
+  private startAsyncPart(p: Pending): void {
+    const id = p.barrier.checkpointId;
+    const futures = p.futures;
+    if (futures === undefined) return;
+    const t0 = performance.now();
+    const work = (async () => {
+      try {
+        const [k, o] = await Promise.all([futures.keyed?.result, futures.operator.result]);
+        let channelState: StreamStateHandle | null = null;
+        let persisted = 0;
+        if (p.inflight.length > 0) {
+          const target = this.host.checkpointTarget(id);
+          if (target === undefined) return;
+          const bytes = encodeChannelState(p.inflight);
+          const out = target.streamFactory.createCheckpointStateOutputStream('EXCLUSIVE');
+          try {
+            await out.write(bytes);
+            channelState = await out.closeAndGetHandle();
+          } catch (e) {
+            await out.abort();
+            throw e;
+          }
+          persisted = bytes.length;
+        }
+        if (this.cancelled) return;
+        const align = p.alignmentDoneAt === undefined ? 0 : p.alignmentDoneAt - p.startedAt;
+        this.host.acknowledge(this, id, {
+          uid: this.uid,
+          subtaskIndex: this.subtaskIndex,
+          keyed: k?.jobManagerOwnedSnapshot ?? null,
+          operator: o.jobManagerOwnedSnapshot,
+          channelState,
+          stats: {
+            task: this.name,
+            syncDurationMs: p.syncDurationMs,
+            asyncDurationMs: performance.now() - t0,
+            alignmentDurationMs: this.isSource ? 0 : align,
+            checkpointedSize: (k?.checkpointedSize ?? 0) + o.checkpointedSize + persisted,
+            fullSize: (k?.fullSize ?? 0) + o.fullSize + persisted,
+            processedInflightBytes: p.processedBytes,
+            persistedInflightBytes: persisted,
+            unaligned: p.unaligned,
+          },
+        });
+      } catch (e) {
+        if (!this.cancelled) this.host.decline(this, id, e);
+      } finally {
+        if (futures.keyed) this.runningFutures.delete(futures.keyed);
+        this.runningFutures.delete(futures.operator);
+      }
+    })();
+    this.asyncParts.add(work);
+    void work.finally(() => this.asyncParts.delete(work));
+  }
+}
+
+/** Channel state: a version byte, then the structured-clone serialization of the in-flight records per input. */
+export function encodeChannelState(inflight: ReadonlyArray<{ inputIndex: number; records: readonly unknown[] }>): Uint8Array {
+  return v8Serialize({ version: 1, inputs: inflight });
+}
+
+export function decodeChannelState(bytes: Uint8Array, file: string): Array<{ inputIndex: number; records: unknown[] }> {
+  let decoded: unknown;
+  try {
+    decoded = v8Deserialize(bytes);
+  } catch (e) {
+    throw new CorruptCheckpointError(file, `channel state cannot be decoded: ${(e as Error).message}`, undefined, undefined, { cause: e });
+  }
+  const d = decoded as { version?: unknown; inputs?: unknown };
+  if (typeof d !== 'object' || d === null || d.version !== 1 || !Array.isArray(d.inputs)) {
+    throw new CorruptCheckpointError(file, 'channel state has an unknown layout');
+  }
+  return d.inputs as Array<{ inputIndex: number; records: unknown[] }>;
+}

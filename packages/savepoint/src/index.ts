@@ -1,0 +1,12 @@
+export * from './errors.js';
+export * from './format.js';
+export * from './serializers.js';
+export { SavepointDirectory, SavepointOutput, seededFileNames, randomFileNames, STREAM_CHUNK_BYTES, type FileNameSource } from './directory.js';
+export { keyGroupBlocks, mergeHeaders, type KeyGroupBlock, type MergedKeyedHeader } from './keyed.js';
+export * from './reader.js';
+export * from './writer.js';
+export { rewriteKeyedState, DEFAULT_SPILL_BUDGET, type RawRecord, type StatePlan, type KeyedRewriteSpec, type RecordOrigin } from './rewrite.js';
+export * from './validate.js';
+export * from './inspect.js';
+export * from './diff.js';
+export { convertSavepoint, migrateSavepoint, rescaleSavepoint, CONVERSION_TARGETS, type ConversionTarget, type ToolOptions } from './tools.js';

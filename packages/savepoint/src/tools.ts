@@ -1,0 +1,86 @@
+import { isKeyGroupsStateHandle, type SerializerSnapshotRegistry } from '@flowstate/core';
+import { NotAvailableYetError, UnsupportedSavepointOperationError } from './errors.js';
+import { formatWriterFor, LATEST_FORMAT_VERSION } from './format.js';
+import { SavepointReader } from './reader.js';
+import { SavepointWriter, type SavepointWriteResult } from './writer.js';
+
+export type ConversionTarget = 'canonical' | 'native-rocksdb';
+export const CONVERSION_TARGETS: readonly ConversionTarget[] = ['canonical', 'native-rocksdb'];
+
+export interface ToolOptions {
+  readonly registry?: SerializerSnapshotRegistry;
+  readonly onProgress?: (done: number, total: number) => void;
+  readonly fileNameSeed?: string;
+}
+
+function progress(reader: SavepointReader, options: ToolOptions): { onBytes?: (n: number) => void } {
+  if (options.onProgress === undefined) return {};
+  const total = reader.operators().reduce((a, o) => a + o.stateSize, 0);
+  let done = 0;
+  const cb = options.onProgress;
+  return { onBytes: (n) => cb((done += n), total) };
+}
+
+const RocksDB = 'the RocksDB backend (@flowstate/rocksdb)';
+
+function nativeOperators(r: SavepointReader): string[] {
+  return r.metadata.operators.filter((o) => o.subtasks.some((s) => s.keyed.some((h) => !isKeyGroupsStateHandle(h)))).map((o) => o.uid);
+}
+
+/**
+ * Converts a savepoint between state formats. Canonical -> canonical is a verified copy (every
+ * file's CRC32C is checked on the way; files keep their names, so streams are byte-identical).
+ * The native RocksDB format is designed for (`--to native-rocksdb`, and native input to
+ * canonical) but needs the RocksDB backend, which has not landed yet.
+ */
+export async function convertSavepoint(input: string, output: string, to: ConversionTarget, options: ToolOptions = {}): Promise<SavepointWriteResult> {
+  if (to === 'native-rocksdb') throw new NotAvailableYetError('conversion to the native RocksDB format', RocksDB);
+  if (to !== 'canonical') throw new UnsupportedSavepointOperationError(`conversion to '${String(to)}'`, `known targets are ${CONVERSION_TARGETS.join(', ')}`);
+  const reader = await SavepointReader.load(input, options.registry === undefined ? {} : { registry: options.registry });
+  const native = nativeOperators(reader);
+  if (native.length > 0) throw new NotAvailableYetError(`conversion of native keyed state (operators ${native.join(', ')}) to canonical`, RocksDB);
+  return SavepointWriter.fromExisting(reader).write(output, { ...progress(reader, options), ...(options.fileNameSeed === undefined ? {} : { fileNameSeed: options.fileNameSeed }) });
+}
+
+/**
+ * Rewrites a savepoint of any readable format version in format `toVersion` (only the latest
+ * is writable). Version 1 is the only version today, so this is a verified copy; when version 2
+ * exists, streams whose layout changed are re-encoded here, one key-group block at a time.
+ */
+export async function migrateSavepoint(input: string, output: string, toVersion: number, options: ToolOptions = {}): Promise<SavepointWriteResult> {
+  formatWriterFor(toVersion, output);
+  const reader = await SavepointReader.load(input, options.registry === undefined ? {} : { registry: options.registry });
+  if (toVersion < reader.formatVersion) {
+    throw new UnsupportedSavepointOperationError(`migrating a version ${reader.formatVersion} savepoint to version ${toVersion}`, 'savepoints are only migrated forward');
+  }
+  return SavepointWriter.fromExisting(reader).write(output, { formatVersion: toVersion, ...progress(reader, options) });
+}
+
+/**
+ * Changes maxParallelism (and optionally parallelism) of every operator. Possible for canonical
+ * savepoints only: their keyed streams hold serialized keys, from which key groups are recomputed
+ * (murmur3 of the key bytes mod maxParallelism). Native snapshots keep keys inside backend files
+ * whose layout depends on the key groups they were written for, so they cannot be rescaled here.
+ */
+export async function rescaleSavepoint(
+  input: string,
+  output: string,
+  target: { maxParallelism: number; parallelism?: number; operators?: readonly string[] },
+  options: ToolOptions & { spillBudget?: number } = {},
+): Promise<SavepointWriteResult> {
+  const reader = await SavepointReader.load(input, options.registry === undefined ? {} : { registry: options.registry });
+  const native = nativeOperators(reader);
+  if (native.length > 0) {
+    throw new UnsupportedSavepointOperationError(
+      `rescaling operators ${native.join(', ')}`,
+      'their keyed state is a native backend snapshot: key groups are baked into its files and can only be recomputed from the serialized keys of a canonical savepoint',
+    );
+  }
+  const w = SavepointWriter.fromExisting(reader);
+  const opts = { maxParallelism: target.maxParallelism, ...(target.parallelism === undefined ? {} : { parallelism: target.parallelism }) };
+  if (target.operators === undefined) w.rescale(undefined, opts);
+  else for (const uid of target.operators) w.rescale(uid, opts);
+  return w.write(output, { ...progress(reader, options), ...(options.spillBudget === undefined ? {} : { spillBudget: options.spillBudget }) });
+}
+
+export { LATEST_FORMAT_VERSION };
