@@ -521,8 +521,10 @@ export class Task implements TaskInfo {
       const records = rec.concat(overtaken);
       if (records.length > 0) p.inflight.push({ inputIndex: this.inputs[index]!.inputIndex, records });
     } else if (mode === 'AT_LEAST_ONCE') {
-      // No blocking: the snapshot happens at the first barrier, later records leak into it.
-      if (!p.snapshotTaken) await this.takeSnapshot(p);
+      // No blocking, and the snapshot waits for the last barrier (Flink's CheckpointBarrierTracker).
+      // Records after an early barrier leak into the snapshot and are replayed: duplicates. A
+      // snapshot at the first barrier would instead miss records still in flight before the later
+      // barriers, which no source replays: data loss (the simulation shows it).
     } else if (p.receivedCount < this.inputs.length) {
       this.blocked[index] = true;
     }

@@ -29,6 +29,14 @@ const TEMP_RE = /\._COPYING_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9
 /** Room left for the temp suffix under HDFS's 255-byte component limit. */
 const TEMP_PREFIX_MAX_BYTES = 200;
 
+/**
+ * "Nothing there": FileNotFoundException, or ParentNotDirectoryException, which some namenode
+ * versions raise instead when a parent component of the path is a file.
+ */
+function isAbsent(e: unknown): boolean {
+  return e instanceof StorageNotFoundError || (e instanceof WebHdfsError && e.remote?.exception === 'ParentNotDirectoryException');
+}
+
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
@@ -104,7 +112,7 @@ export class WebHdfsFileSystem implements FileSystem {
   async read(path: string, range?: ReadRange): Promise<Uint8Array> {
     const p = confinePath(path);
     const abs = this.abs(p);
-    if (range === undefined) return this.client.open(abs);
+    if (range === undefined) return this.notFoundIfAbsent(abs, () => this.client.open(abs));
     const { offset, length } = range;
     if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0) {
       throw new StorageError(p, `invalid range [${offset}, +${length})`);
@@ -119,7 +127,7 @@ export class WebHdfsFileSystem implements FileSystem {
     }
     let data: Uint8Array;
     try {
-      data = await this.client.open(abs, { offset, length });
+      data = await this.notFoundIfAbsent(abs, () => this.client.open(abs, { offset, length }));
     } catch (e) {
       // Offset past the end: the namenode's "Offset=... out of the range" or the datanode's EOF.
       if (e instanceof WebHdfsError && (e.remote?.exception === 'EOFException' || (e.remote?.exception === 'IOException' && e.remote.message.includes('Offset=')))) {
@@ -143,8 +151,26 @@ export class WebHdfsFileSystem implements FileSystem {
     try {
       return await this.client.getFileStatus(abs);
     } catch (e) {
-      if (e instanceof StorageNotFoundError) return null;
+      if (isAbsent(e)) return null;
       throw e;
+    }
+  }
+
+  private async notFoundIfAbsent<T>(abs: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (e) {
+      if (isAbsent(e) && !(e instanceof StorageNotFoundError)) throw new StorageNotFoundError(this.client.uri(abs));
+      throw e;
+    }
+  }
+
+  /** DELETE that treats "a parent is a file" like "nothing there": both mean there is nothing to delete. */
+  private async deleteAbs(abs: string, recursive: boolean): Promise<void> {
+    try {
+      await this.client.delete(abs, { recursive });
+    } catch (e) {
+      if (!isAbsent(e)) throw e;
     }
   }
 
@@ -166,7 +192,7 @@ export class WebHdfsFileSystem implements FileSystem {
           }
         } catch (e) {
           // A directory that is missing (or vanished mid-walk) has no files.
-          if (!(e instanceof StorageNotFoundError)) throw e;
+          if (!isAbsent(e)) throw e;
         }
       });
       level = next;
@@ -177,7 +203,7 @@ export class WebHdfsFileSystem implements FileSystem {
   async delete(path: string): Promise<void> {
     const p = confinePath(path);
     if (p === '') throw new StorageError(path, 'cannot delete the root as a file; use deleteDirectory');
-    await this.client.delete(this.abs(p), { recursive: false });
+    await this.deleteAbs(this.abs(p), false);
   }
 
   async deleteMany(paths: readonly string[]): Promise<void> {
@@ -187,14 +213,14 @@ export class WebHdfsFileSystem implements FileSystem {
       return c;
     });
     await mapLimit(confined, this.concurrency, async (p) => {
-      await this.client.delete(this.abs(p), { recursive: false });
+      await this.deleteAbs(this.abs(p), false);
     });
   }
 
   async deleteDirectory(dir: string): Promise<void> {
     const d = confinePath(dir);
     if (d !== '') {
-      await this.client.delete(this.abs(d), { recursive: true });
+      await this.deleteAbs(this.abs(d), true);
       return;
     }
     // The root's contents go, the base directory stays: it may have been provisioned with
@@ -203,11 +229,11 @@ export class WebHdfsFileSystem implements FileSystem {
     try {
       for await (const st of this.client.listStatusIterator(this.basePath)) if (st.pathSuffix !== '') children.push(st.pathSuffix);
     } catch (e) {
-      if (e instanceof StorageNotFoundError) return;
+      if (isAbsent(e)) return;
       throw e;
     }
     await mapLimit(children, this.concurrency, async (name) => {
-      await this.client.delete(this.abs(name), { recursive: true });
+      await this.deleteAbs(this.abs(name), true);
     });
   }
 }

@@ -249,6 +249,24 @@ describe('WebHdfsClient authentication and error hygiene', () => {
     assert.ok(!everythingAbout(refused).includes(TOKEN));
   });
 
+  it('maps the other auth-failure shapes real clusters send: SecurityException, bare 401', async () => {
+    const server = await WebHdfsTestServer.start();
+    try {
+      const { client, retries } = clientFor(server);
+      server.faults.add({
+        fault: { kind: 'status', status: 403, exception: 'SecurityException', javaClassName: 'java.lang.SecurityException' },
+        op: 'GETFILESTATUS',
+      });
+      await assert.rejects(client.getFileStatus('/'), (e: unknown) => e instanceof WebHdfsAccessDeniedError && e.remote?.exception === 'SecurityException' && !e.transient);
+      const fake: typeof fetch = async () => new Response('Authentication required', { status: 401, headers: { 'www-authenticate': 'Negotiate' } });
+      const kerberized = new WebHdfsClient({ endpoint: 'http://nn:9870', fetch: fake });
+      await assert.rejects(kerberized.getFileStatus('/'), (e: unknown) => e instanceof WebHdfsAccessDeniedError && e.httpStatus === 401);
+      assert.equal(retries.length, 0, 'access denied is never retried');
+    } finally {
+      await server.close();
+    }
+  });
+
   it('rejects endpoints with credentials or a query without echoing them', () => {
     assert.throws(() => new WebHdfsClient({ endpoint: 'http://bob:hunter2@nn:9870' }), (e: unknown) => e instanceof WebHdfsConfigError && e.code === 'WEBHDFS_CONFIG' && !e.message.includes('hunter2'));
     assert.throws(() => new WebHdfsClient({ endpoint: 'http://nn:9870/?delegation=abc' }), (e: unknown) => e instanceof WebHdfsConfigError && !e.message.includes('abc'));

@@ -2,7 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { FsCheckpointStorage, PathEscapeError, StorageError, StorageNotFoundError } from '@flowstate/core';
 import { WebHdfsClient, WebHdfsConfigError, WebHdfsFileSystem } from '../src/index.js';
-import { WebHdfsTestServer } from './webhdfs-server.js';
+import { WebHdfsTestServer, type FaultRule } from './webhdfs-server.js';
 import { bytes, clientFor } from './helpers.js';
 
 const TEMP_RE = /\._COPYING_[0-9a-f-]{36}$/;
@@ -157,6 +157,19 @@ describe('WebHdfsFileSystem', () => {
     assert.deepEqual(await fs.list(''), []);
     assert.equal(server.exists('/flowstate/job-1'), true);
     await assert.rejects(fs.delete(''), StorageError);
+  });
+
+  it('treats ParentNotDirectoryException (a parent is a file) like a missing path', async () => {
+    const w = await fs.create('pnd/file');
+    await w.commit();
+    const pnd: FaultRule['fault'] = { kind: 'status', status: 403, exception: 'ParentNotDirectoryException', javaClassName: 'org.apache.hadoop.fs.ParentNotDirectoryException' };
+    for (const op of ['GETFILESTATUS', 'LISTSTATUS_BATCH', 'OPEN', 'DELETE']) server.faults.add({ fault: pnd, op, pathPrefix: '/flowstate/job-1/pnd/file/' });
+    assert.equal(await fs.stat('pnd/file/x'), null);
+    assert.deepEqual(await fs.list('pnd/file/x'), []);
+    await assert.rejects(fs.read('pnd/file/x'), StorageNotFoundError);
+    await fs.delete('pnd/file/x');
+    assert.equal(server.faultCounts()['status:403'], 4);
+    server.faults.clear();
   });
 
   it('confines every path before any request is made', async () => {

@@ -32,9 +32,10 @@
  *   type); directories report blockSize/replication 0.
  * - RemoteException JSON bodies with the status codes of the namenode's exception mapper:
  *   400 IllegalArgumentException / UnsupportedOperationException / InvalidPathException,
- *   401 SecurityException is not produced (see below), 403 for IOExceptions (AccessControlException,
- *   FileAlreadyExistsException, ParentNotDirectoryException, PathIsNotEmptyDirectoryException,
- *   AlreadyBeingCreatedException, InvalidToken, EOF/offset errors), 404 FileNotFoundException.
+ *   403 for IOExceptions (AccessControlException, FileAlreadyExistsException,
+ *   ParentNotDirectoryException, PathIsNotEmptyDirectoryException, AlreadyBeingCreatedException,
+ *   InvalidToken, EOF/offset errors), 404 FileNotFoundException. The documented 401
+ *   SecurityException belongs to Kerberos setups and is never produced here.
  *   Op names are case-insensitive; an unknown op or an op sent with the wrong HTTP method is 400
  *   IllegalArgumentException, as the real per-method op enums make it.
  * - Path rules of DFSUtil.isValidName: '.', '..' and components containing ':' are 400
@@ -42,11 +43,14 @@
  *   MaxPathComponentLengthExceededException on namespace-changing ops.
  * - Authentication, pseudo/simple style: `user.name`, or `delegation=<token>` checked against
  *   `delegationTokens` (an unknown token is 403 InvalidToken, and the message names the token kind,
- *   never the token, like the real "can't be found in cache" message). With `requireUser`, a
- *   request with neither is rejected 403; by default with an AccessControlException RemoteException
- *   body, or, with `authFailureStyle: 'servlet'`, with the text/html error page hadoop-auth's
- *   AuthenticationFilter sends ("Anonymous requests are disallowed"), which carries no
- *   RemoteException at all. Without `requireUser`, anonymous requests act as `dr.who`.
+ *   never the token, like the real "can't be found in cache" message; some Hadoop versions wrap it
+ *   as SecurityException "Failed to obtain user group information", which clients must treat the
+ *   same). With `requireUser`, a request with neither is rejected 403: by default with an
+ *   AccessControlException RemoteException body, or, with `authFailureStyle: 'servlet'`, with a
+ *   text/html error page and no RemoteException at all, which is what hadoop-auth's
+ *   AuthenticationFilter sends when simple auth has anonymous access disabled ("Anonymous requests
+ *   are disallowed"); clients must handle both. Without `requireUser`, anonymous requests act as
+ *   `dr.who`, Hadoop's default static web user.
  * - Single writer per file while a datanode CREATE/APPEND body is streaming: a second writer gets
  *   403 AlreadyBeingCreatedException. A write whose connection drops keeps the bytes received so
  *   far (the datanode closes the stream it was writing), so a client sees partial data after a
@@ -73,6 +77,8 @@
  *   UnsupportedOperationException. No HA (StandbyException only via fault injection), no safe
  *   mode, no HttpFS gateway quirks, no SSL, no multiple datanodes or locality, no
  *   `buffersize` effects, no edit log / persistence: everything is lost on close().
+ * - A path through a file (`/file/x`) is simply not found; some namenode versions raise
+ *   ParentNotDirectoryException for it instead (inject it as a status fault to test that).
  * - Error messages are modelled on Hadoop's but not byte-identical; status codes, exception names
  *   and JSON shapes are what clients should rely on.
  * - Request bodies are always drained before an error reply (the real datanode may reply early),
@@ -550,7 +556,7 @@ export class WebHdfsTestServer {
       } else if (role === 'namenode') {
         reply = await this.handleNamenode(req, method, op, path, url, user);
       } else {
-        reply = await this.handleDatanode(req, res, method, op, path, url, user, isBodyWrite ? reset : undefined);
+        reply = await this.handleDatanode(req, method, op, path, url, user, isBodyWrite ? reset : undefined);
       }
     } catch (e) {
       if (e instanceof ConnectionGone) return;
@@ -633,8 +639,7 @@ export class WebHdfsTestServer {
     }
   }
 
-  private redirect(role: ServerRole, op: string, path: string, url: URL, extra: Record<string, string>): Reply {
-    void role;
+  private redirect(op: string, path: string, url: URL, extra: Record<string, string>): Reply {
     const loc = new URL(this.datanodeUrl);
     loc.pathname = WEBHDFS_PREFIX + path.split('/').map(encodeURIComponent).join('/');
     const q = new URLSearchParams();
@@ -671,13 +676,13 @@ export class WebHdfsTestServer {
         }
         parseLong(q, 'blocksize', undefined, 1);
         parseLong(q, 'replication', undefined, 1);
-        return this.redirect('namenode', op, path, url, extra);
+        return this.redirect(op, path, url, extra);
       }
       case 'APPEND': {
         const n = this.lookup(parts);
         if (n === undefined) throw notFound(`failed to append to non-existent file ${path} for client 127.0.0.1`);
         if (n.kind === 'dir') throw notFound(`Cannot append to directory ${path}`);
-        return this.redirect('namenode', op, path, url, {});
+        return this.redirect(op, path, url, {});
       }
       case 'OPEN': {
         const offset = parseLong(q, 'offset', 0) ?? 0;
@@ -688,7 +693,7 @@ export class WebHdfsTestServer {
         if (offset >= len && len > 0) throw ioException(`Offset=${offset} out of the range [0, ${len}); OPEN, path=${path}`);
         const extra: Record<string, string> = { offset: String(offset) };
         if (length !== undefined) extra['length'] = String(length);
-        return this.redirect('namenode', op, path, url, extra);
+        return this.redirect(op, path, url, extra);
       }
       case 'GETFILESTATUS': {
         const n = this.lookup(parts);
@@ -819,7 +824,6 @@ export class WebHdfsTestServer {
 
   private async handleDatanode(
     req: http.IncomingMessage,
-    res: http.ServerResponse,
     method: string,
     op: string,
     path: string,
@@ -827,7 +831,6 @@ export class WebHdfsTestServer {
     user: string,
     reset: { readonly afterBytes?: number } | undefined,
   ): Promise<Reply> {
-    void res;
     this.checkOp(method, op);
     if (op !== 'CREATE' && op !== 'APPEND' && op !== 'OPEN') throw illegalArgument(`Invalid operation ${op} for the datanode`);
     const q = url.searchParams;

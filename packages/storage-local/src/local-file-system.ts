@@ -160,6 +160,15 @@ export class LocalFileSystem implements FileSystem {
   }
 
   async list(dir: string): Promise<FileStatus[]> {
+    return this.walk(dir, false);
+  }
+
+  /** Temporary files of writers that never committed (e.g. a crashed process). */
+  async listIncomplete(dir: string): Promise<FileStatus[]> {
+    return this.walk(dir, true);
+  }
+
+  private async walk(dir: string, incomplete: boolean): Promise<FileStatus[]> {
     const base = confinePath(dir);
     const abs = await this.resolvePath(base);
     const out: FileStatus[] = [];
@@ -177,7 +186,7 @@ export class LocalFileSystem implements FileSystem {
         // Symlinks are not followed: they could lead outside the root.
         if (ent.isDirectory()) await walk(p, rel);
         // Files still being written are not visible until commit renames them.
-        else if (ent.isFile() && !ent.name.endsWith(IN_PROGRESS_SUFFIX)) out.push({ path: rel, size: (await fsp.stat(p)).size });
+        else if (ent.isFile() && ent.name.endsWith(IN_PROGRESS_SUFFIX) === incomplete) out.push({ path: rel, size: (await fsp.stat(p)).size });
       }
     };
     await walk(abs, base);

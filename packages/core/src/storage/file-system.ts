@@ -38,4 +38,9 @@ export interface FileSystem {
   deleteMany(paths: readonly string[]): Promise<void>;
   /** Recursive and idempotent. */
   deleteDirectory(dir: string): Promise<void>;
+  /**
+   * Optional: files that were started but never committed (temporary files of crashed writers),
+   * which `list` hides. Garbage collection deletes them with `deleteMany`.
+   */
+  listIncomplete?(dir: string): Promise<FileStatus[]>;
 }

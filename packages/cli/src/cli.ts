@@ -1,0 +1,245 @@
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import cliProgress from 'cli-progress';
+import { FlowstateError } from '@flowstate/core';
+import {
+  CONVERSION_TARGETS,
+  convertSavepoint,
+  diffSavepoints,
+  inspectSavepoint,
+  LATEST_FORMAT_VERSION,
+  migrateSavepoint,
+  rescaleSavepoint,
+  SavepointReader,
+  validateSavepoint,
+  type ConversionTarget,
+  type SavepointWriteResult,
+} from '@flowstate/savepoint';
+import { ExitCode, exitCodeFor, type ExitCodeValue } from './exit-codes.js';
+import { bytes, formatDiff, formatInspect, formatValidation } from './format.js';
+
+/** Where the CLI writes; tests and embedders can capture it. */
+export interface CliIO {
+  readonly stdout: (s: string) => void;
+  readonly stderr: (s: string) => void;
+  /** Progress bars only on an interactive terminal. */
+  readonly stderrIsTTY: boolean;
+}
+
+const defaultIO: CliIO = {
+  stdout: (s) => process.stdout.write(s),
+  stderr: (s) => process.stderr.write(s),
+  stderrIsTTY: process.stderr.isTTY === true,
+};
+
+const EXIT_CODES_HELP = `
+Exit codes:
+  0  success (validate: valid; diff: no differences)
+  1  validate found problems, or diff found differences
+  2  usage error (bad arguments, output directory exists and is not empty)
+  3  input unreadable or corrupt (missing file, checksum, truncation, escaping path)
+  4  unsupported (unknown format version, incompatible serializer, native snapshot)
+  5  not available yet (e.g. convert --to native-rocksdb before the RocksDB backend lands)
+  70 internal error (a bug: please report it)`;
+
+function positiveInt(name: string) {
+  return (v: string): number => {
+    if (!/^\d+$/.test(v) || Number(v) < 1 || !Number.isSafeInteger(Number(v))) throw new InvalidArgumentError(`${name} must be a positive integer, got '${v}'`);
+    return Number(v);
+  };
+}
+
+class Progress {
+  private bar: cliProgress.SingleBar | undefined;
+  constructor(
+    private readonly io: CliIO,
+    private readonly enabled: boolean,
+    private readonly label: string,
+  ) {}
+  update = (done: number, total: number): void => {
+    if (!this.enabled) return;
+    if (this.bar === undefined) {
+      const stream = process.stderr;
+      this.bar = new cliProgress.SingleBar(
+        { stream, format: `${this.label} [{bar}] {percentage}% | {doneBytes} of {totalBytes}`, hideCursor: true, clearOnComplete: true },
+        cliProgress.Presets.shades_classic,
+      );
+      this.bar.start(Math.max(total, 1), 0, { doneBytes: bytes(0), totalBytes: bytes(total) });
+    }
+    this.bar.setTotal(Math.max(total, 1));
+    this.bar.update(done, { doneBytes: bytes(done), totalBytes: bytes(total) });
+  };
+  stop(): void {
+    this.bar?.stop();
+    this.bar = undefined;
+  }
+}
+
+interface CommonOptions {
+  json?: boolean;
+  progress?: boolean;
+}
+
+function json(value: unknown): string {
+  return `${JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2)}\n`;
+}
+
+function writeSummary(r: SavepointWriteResult): Record<string, unknown> {
+  return {
+    directory: r.directory,
+    formatVersion: r.formatVersion,
+    operators: r.metadata.operators.map((o) => ({ uid: o.uid, parallelism: o.parallelism, maxParallelism: o.maxParallelism })),
+  };
+}
+
+/**
+ * Builds the `flowstate` program. Each action resolves to an exit code; errors are mapped to the
+ * documented codes by `run`.
+ */
+export function createProgram(io: CliIO, setExit: (code: ExitCodeValue) => void): Command {
+  const program = new Command('flowstate')
+    .description('flowstate command line: savepoint tools')
+    .version('0.1.0')
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+    .exitOverride()
+    .addHelpText('after', EXIT_CODES_HELP);
+
+  const savepoint = program
+    .command('savepoint')
+    .description('inspect, validate, compare, convert, migrate and rescale savepoints')
+    .addHelpText('after', EXIT_CODES_HELP)
+    .exitOverride();
+
+  const progressFor = (o: CommonOptions, label: string) => new Progress(io, io.stderrIsTTY && o.progress !== false, label);
+  const common = (c: Command): Command =>
+    c
+      .option('--json', 'machine-readable JSON on stdout')
+      .option('--no-progress', 'no progress bar (shown on stderr only when it is a terminal)')
+      .addHelpText('after', EXIT_CODES_HELP)
+      .exitOverride();
+
+  common(savepoint.command('inspect').argument('<dir>', 'savepoint directory'))
+    .description('show operators, states, kinds, serializers, sizes and key-group coverage')
+    .option('--no-scan', 'do not read key-group blocks (no entry counts or sizes per state)')
+    .action(async (dir: string, o: CommonOptions & { scan?: boolean }) => {
+      const p = progressFor(o, 'inspect');
+      try {
+        const reader = await SavepointReader.load(dir);
+        const report = await inspectSavepoint(reader, { scan: o.scan !== false, onProgress: p.update });
+        p.stop();
+        io.stdout(o.json === true ? json(report) : `${formatInspect(report)}\n`);
+        setExit(ExitCode.OK);
+      } finally {
+        p.stop();
+      }
+    });
+
+  common(savepoint.command('validate').argument('<dir>', 'savepoint directory'))
+    .description('check metadata, every file checksum, every key-group block, key-group coverage and paths')
+    .action(async (dir: string, o: CommonOptions) => {
+      const p = progressFor(o, 'validate');
+      try {
+        const report = await validateSavepoint(dir, { onProgress: p.update });
+        p.stop();
+        io.stdout(o.json === true ? json(report) : `${formatValidation(report)}\n`);
+        // Not a savepoint at all (no _metadata, unreadable directory): unreadable input, not "invalid".
+        const notFound = !report.metadataReadable && report.problems.some((x) => x.code === 'STORAGE_NOT_FOUND' || x.code === 'STORAGE_ERROR');
+        setExit(report.ok ? ExitCode.OK : notFound ? ExitCode.CORRUPT : ExitCode.FAILED);
+      } finally {
+        p.stop();
+      }
+    });
+
+  common(savepoint.command('diff').argument('<a>', 'first savepoint').argument('<b>', 'second savepoint'))
+    .description('compare two savepoints operator by operator and state by state')
+    .action(async (a: string, b: string, o: CommonOptions) => {
+      const p = progressFor(o, 'diff');
+      try {
+        const ra = await SavepointReader.load(a);
+        const rb = await SavepointReader.load(b);
+        const total = [ra, rb].flatMap((r) => r.operators()).reduce((x, op) => x + op.stateSize, 0);
+        let done = 0;
+        const report = await diffSavepoints(ra, rb, { onBytes: (n) => p.update((done += n), total) });
+        p.stop();
+        io.stdout(o.json === true ? json(report) : `${formatDiff(report, ra.directory, rb.directory)}\n`);
+        setExit(report.equal ? ExitCode.OK : ExitCode.FAILED);
+      } finally {
+        p.stop();
+      }
+    });
+
+  common(savepoint.command('convert').argument('<input>', 'savepoint directory').argument('<output>', 'new directory (must not exist or be empty)'))
+    .description('convert between state formats (canonical now; native-rocksdb once the RocksDB backend lands)')
+    .addOption(new Option('--to <format>', 'target format').choices([...CONVERSION_TARGETS]).makeOptionMandatory())
+    .action(async (input: string, output: string, o: CommonOptions & { to: ConversionTarget }) => {
+      const p = progressFor(o, 'convert');
+      try {
+        const r = await convertSavepoint(input, output, o.to, { onProgress: p.update });
+        p.stop();
+        io.stdout(o.json === true ? json(writeSummary(r)) : `converted ${input} to ${o.to} format v${r.formatVersion}: ${r.directory}\n`);
+        setExit(ExitCode.OK);
+      } finally {
+        p.stop();
+      }
+    });
+
+  common(savepoint.command('migrate').argument('<input>', 'savepoint directory').argument('<output>', 'new directory (must not exist or be empty)'))
+    .description(`rewrite a savepoint of any readable format version in another version (latest: ${LATEST_FORMAT_VERSION})`)
+    .requiredOption('--to-version <n>', 'target format version', positiveInt('--to-version'))
+    .action(async (input: string, output: string, o: CommonOptions & { toVersion: number }) => {
+      const p = progressFor(o, 'migrate');
+      try {
+        const before = (await SavepointReader.load(input)).formatVersion;
+        const r = await migrateSavepoint(input, output, o.toVersion, { onProgress: p.update });
+        p.stop();
+        io.stdout(o.json === true ? json({ ...writeSummary(r), fromVersion: before }) : `migrated ${input} from format v${before} to v${r.formatVersion}: ${r.directory}\n`);
+        setExit(ExitCode.OK);
+      } finally {
+        p.stop();
+      }
+    });
+
+  common(savepoint.command('rescale').argument('<input>', 'savepoint directory').argument('<output>', 'new directory (must not exist or be empty)'))
+    .description('change maxParallelism (and parallelism): key groups are recomputed from the serialized keys of a canonical savepoint')
+    .requiredOption('--max-parallelism <m>', 'new maxParallelism (number of key groups, 1..32768)', positiveInt('--max-parallelism'))
+    .option('--parallelism <p>', 'new parallelism (default: unchanged, capped at the new maxParallelism)', positiveInt('--parallelism'))
+    .option('--operator <uid...>', 'only these operators (default: all)')
+    .action(async (input: string, output: string, o: CommonOptions & { maxParallelism: number; parallelism?: number; operator?: string[] }) => {
+      const p = progressFor(o, 'rescale');
+      try {
+        const r = await rescaleSavepoint(
+          input,
+          output,
+          { maxParallelism: o.maxParallelism, ...(o.parallelism === undefined ? {} : { parallelism: o.parallelism }), ...(o.operator === undefined ? {} : { operators: o.operator }) },
+          { onProgress: p.update },
+        );
+        p.stop();
+        io.stdout(o.json === true ? json(writeSummary(r)) : `rescaled ${input} to maxParallelism ${o.maxParallelism}: ${r.directory}\n`);
+        setExit(ExitCode.OK);
+      } finally {
+        p.stop();
+      }
+    });
+
+  return program;
+}
+
+/** Runs the CLI on `argv` (without node and script) and returns the exit code. */
+export async function run(argv: readonly string[], io: CliIO = defaultIO): Promise<ExitCodeValue> {
+  let code: ExitCodeValue = ExitCode.OK;
+  const wantsJson = argv.includes('--json');
+  const program = createProgram(io, (c) => (code = c));
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return code;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // --help and --version end here with exit code 0; everything else is a usage error.
+      return e.exitCode === 0 ? ExitCode.OK : ExitCode.USAGE;
+    }
+    const exit = exitCodeFor(e);
+    const fe = e instanceof FlowstateError ? e : undefined;
+    if (wantsJson) io.stdout(json({ error: { code: fe?.code ?? 'INTERNAL', message: (e as Error).message, exitCode: exit } }));
+    io.stderr(`flowstate: ${exit === ExitCode.INTERNAL ? 'internal error (a bug, please report it): ' : ''}${exit === ExitCode.INTERNAL ? ((e as Error).stack ?? String(e)) : (e as Error).message}\n`);
+    return exit;
+  }
+}

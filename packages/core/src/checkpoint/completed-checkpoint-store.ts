@@ -1,0 +1,70 @@
+import { assert } from '../assert.js';
+import { IllegalStateUsageError } from '../errors.js';
+import { SHARED_STATE_DIR } from '../storage/fs-checkpoint-storage.js';
+import type { CheckpointStorage } from '../storage/spi.js';
+import { deserializeCheckpointMetadata, type CheckpointMetadata } from './metadata.js';
+import { collectStreamHandles } from './referenced-files.js';
+import { SharedStateRegistry } from './shared-state-registry.js';
+
+export interface CompletedCheckpoint {
+  readonly checkpointId: number;
+  readonly pointer: string;
+  readonly metadata: CheckpointMetadata;
+}
+
+/**
+ * Keeps the last `maxRetained` completed checkpoints (Flink's CompletedCheckpointStore). Adding a
+ * checkpoint confirms its shared files in the registry and subsumes older checkpoints: their
+ * exclusive files are deleted, and shared files that no retained checkpoint uses any more are
+ * deleted asynchronously by the registry.
+ */
+export class CompletedCheckpointStore {
+  private readonly checkpoints: CompletedCheckpoint[] = [];
+  readonly registry: SharedStateRegistry;
+
+  constructor(
+    readonly storage: CheckpointStorage,
+    readonly maxRetained = 1,
+    registry?: SharedStateRegistry,
+  ) {
+    if (!Number.isInteger(maxRetained) || maxRetained < 1) throw new IllegalStateUsageError(undefined, `retained checkpoints must be >= 1, got ${maxRetained}`);
+    this.registry = registry ?? new SharedStateRegistry((h) => storage.discardStateHandle(h));
+  }
+
+  /** Rebuilds the store (and the shared-state registry) from the completed checkpoints in storage. */
+  static async recover(storage: CheckpointStorage, maxRetained = 1): Promise<CompletedCheckpointStore> {
+    const store = new CompletedCheckpointStore(storage, maxRetained);
+    for (const pointer of await storage.listCompletedCheckpoints()) {
+      const loc = await storage.resolveCheckpoint(pointer);
+      const metadata = deserializeCheckpointMetadata(loc.metadata, `${storage.description}: ${pointer}/_metadata`);
+      await store.add({ checkpointId: metadata.checkpointId, pointer, metadata });
+    }
+    return store;
+  }
+
+  async add(checkpoint: CompletedCheckpoint): Promise<CompletedCheckpoint[]> {
+    const last = this.checkpoints[this.checkpoints.length - 1];
+    assert(last === undefined || last.checkpointId < checkpoint.checkpointId, `checkpoint ${checkpoint.checkpointId} is newer than ${last?.checkpointId}`);
+    for (const h of collectStreamHandles(checkpoint.metadata)) {
+      if (h.type === 'file' && h.path.startsWith(`${SHARED_STATE_DIR}/`)) this.registry.registerReference(h.path, h, checkpoint.checkpointId);
+    }
+    this.registry.checkpointCompleted(checkpoint.checkpointId);
+    this.checkpoints.push(checkpoint);
+    const subsumed: CompletedCheckpoint[] = [];
+    while (this.checkpoints.length > this.maxRetained) {
+      const old = this.checkpoints.shift()!;
+      subsumed.push(old);
+      await this.storage.discardCheckpoint(old.checkpointId);
+    }
+    this.registry.unregisterUnusedState(this.checkpoints[0]!.checkpointId);
+    return subsumed;
+  }
+
+  latest(): CompletedCheckpoint | undefined {
+    return this.checkpoints[this.checkpoints.length - 1];
+  }
+
+  all(): readonly CompletedCheckpoint[] {
+    return this.checkpoints;
+  }
+}

@@ -1,0 +1,76 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { BACKENDS, JOBS, MODES, planFaults, referenceRun, simulate, type SimCase } from './simulation.js';
+
+/**
+ * Seeds per (backend, mode, job). CI runs a bounded number; FLOWSTATE_SIM_SEEDS=N runs more,
+ * FLOWSTATE_SIM_SEED=s with FLOWSTATE_SIM_CASE=backend/mode/job reproduces one.
+ */
+const SEEDS = Number(process.env.FLOWSTATE_SIM_SEEDS ?? 3);
+const BASE_SEED = Number(process.env.FLOWSTATE_SIM_BASE_SEED ?? 1);
+const ONLY_SEED = process.env.FLOWSTATE_SIM_SEED === undefined ? undefined : Number(process.env.FLOWSTATE_SIM_SEED);
+const ONLY_CASE = process.env.FLOWSTATE_SIM_CASE;
+
+function repro(c: SimCase): string {
+  return `FLOWSTATE_SIM_SEED=${c.seed} FLOWSTATE_SIM_CASE=${c.backend.name}/${c.mode}/${c.job} node --test packages/runtime/dist/test/simulation.test.js`;
+}
+
+const references = new Map<string, Promise<string[]>>();
+function reference(c: SimCase): Promise<string[]> {
+  const { input, bufferCapacity } = planFaults(c);
+  const k = `${c.job}/${input.partitions}/${input.perPartition}`;
+  let r = references.get(k);
+  if (r === undefined) references.set(k, (r = referenceRun(c.job, input, bufferCapacity)));
+  return r;
+}
+
+const totals = new Map<string, { seeds: number; faults: number; failovers: number; duplicates: number; channelStateRestores: number; checkpoints: number }>();
+
+for (const backend of BACKENDS) {
+  for (const mode of MODES) {
+    for (const job of JOBS) {
+      const name = `${backend.name}/${mode}/${job}`;
+      if (ONLY_CASE !== undefined && ONLY_CASE !== name) continue;
+      const seeds = ONLY_SEED !== undefined ? [ONLY_SEED] : Array.from({ length: SEEDS }, (_, i) => BASE_SEED + i);
+      test(`simulation ${name}: ${seeds.length} seed(s)`, async () => {
+        const t = { seeds: 0, faults: 0, failovers: 0, duplicates: 0, channelStateRestores: 0, checkpoints: 0 };
+        totals.set(name, t);
+        for (const seed of seeds) {
+          const c: SimCase = { backend, mode, job, seed };
+          try {
+            const expected = await reference(c);
+            const o = await simulate(c);
+            assert.equal(o.result.status, 'FINISHED');
+            assert.equal(o.pendingLeft, 0, 'no pending transaction is left behind');
+            t.seeds++;
+            t.faults += o.faultsFired.length;
+            t.failovers += o.result.failures.length;
+            t.channelStateRestores += o.restoresWithChannelState;
+            t.checkpoints += o.completedCheckpoints;
+            assert.ok(o.result.failures.length >= o.faultsFired.length, 'every fired fault caused a failover');
+            const got = [...o.committed].sort();
+            if (mode === 'AT_LEAST_ONCE') {
+              // Nothing lost: every record id of the reference is committed at least once.
+              const ids = (lines: string[]) => lines.map((l) => l.split(' ')[0]!);
+              const have = new Set(ids(got));
+              const missing = ids(expected).filter((id) => !have.has(id));
+              assert.deepEqual(missing, [], 'at-least-once lost records');
+              t.duplicates += got.length - have.size;
+            } else {
+              assert.equal(got.length, expected.length, 'committed output has as many records as the failure-free run');
+              assert.deepEqual(got, expected, 'committed output equals the failure-free run');
+            }
+          } catch (e) {
+            console.log(`simulation failed: ${name} seed ${seed}, faults ${JSON.stringify(planFaults(c).faults)}\n  reproduce: ${repro(c)}`);
+            throw e;
+          }
+        }
+        console.log(
+          `simulation ${name}: ${t.seeds} seeds, ${t.faults} faults fired, ${t.failovers} failovers, ${t.checkpoints} checkpoints, ` +
+            `${t.channelStateRestores} restores with channel state` +
+            (mode === 'AT_LEAST_ONCE' ? `, ${t.duplicates} duplicates` : ''),
+        );
+      });
+    }
+  }
+}

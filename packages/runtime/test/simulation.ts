@@ -1,0 +1,339 @@
+/**
+ * Deterministic, seeded fault simulation of the reference runtime. A seed fixes the input, the
+ * checkpoint cadence and a fault plan (which attempt fails where); the runtime's loops run on
+ * microtasks and setImmediate over in-memory storage, so a failing seed reproduces.
+ */
+import {
+  FsCheckpointStorage,
+  MemoryFileSystem,
+  Serializers,
+  ValueStateDescriptor,
+  type FileSystem,
+  type FileWriter,
+  type StateBackend,
+} from '@flowstate/core';
+import { FsStateBackend, MemoryStateBackend } from '@flowstate/heap';
+import {
+  JobClient,
+  sequenceLog,
+  StreamExecutionEnvironment,
+  summarize,
+  TwoPhaseCommitFileSink,
+  type CheckpointingMode,
+  type JobGraph,
+  type JobResult,
+  type RuntimeHooks,
+  type TaskInfo,
+} from '../src/index.js';
+
+/** State backends under test. RocksDB joins with one entry: { name: 'rocksdb', create: () => new RocksDBStateBackend(...) }. */
+export interface BackendEntry {
+  readonly name: string;
+  create(): StateBackend;
+}
+
+export const BACKENDS: readonly BackendEntry[] = [
+  { name: 'memory', create: () => new MemoryStateBackend() },
+  { name: 'fs', create: () => new FsStateBackend() },
+];
+
+export const MODES: readonly CheckpointingMode[] = ['EXACTLY_ONCE', 'AT_LEAST_ONCE', 'UNALIGNED'];
+export type JobKind = 'count' | 'join';
+export const JOBS: readonly JobKind[] = ['count', 'join'];
+
+export type FaultKind = 'mid-record' | 'before-snapshot' | 'async-upload' | 'before-commit' | 'during-restore';
+export const FAULT_KINDS: readonly FaultKind[] = ['mid-record', 'before-snapshot', 'async-upload', 'before-commit', 'during-restore'];
+
+export interface Fault {
+  readonly kind: FaultKind;
+  /** The attempt the fault is armed in (faults are armed one per attempt, in order). */
+  readonly attempt: number;
+  readonly uid: string;
+  readonly subtask: number;
+  /** mid-record: the n-th record of that subtask; before-snapshot/before-commit: the n-th checkpoint it sees; async-upload: the n-th state file. */
+  readonly n: number;
+}
+
+export class InjectedFailure extends Error {
+  constructor(readonly fault: Fault) {
+    super(`injected ${fault.kind} failure at ${fault.uid}#${fault.subtask} (attempt ${fault.attempt}, n=${fault.n})`);
+    this.name = 'InjectedFailure';
+  }
+}
+
+/** mulberry32: small, fast, and the same everywhere. */
+export function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A file system that fails the write of the n-th checkpoint state file of an attempt (not `_metadata`). */
+class FaultyFileSystem implements FileSystem {
+  readonly scheme = 'memory';
+  readonly displayRoot = 'memory://checkpoints';
+  armedAt: number | undefined;
+  onFire: (() => void) | undefined;
+  private creates = 0;
+  constructor(readonly inner: MemoryFileSystem) {}
+
+  arm(n: number | undefined, onFire?: () => void): void {
+    this.armedAt = n;
+    this.creates = 0;
+    this.onFire = onFire;
+  }
+
+  async create(path: string): Promise<FileWriter> {
+    const w = await this.inner.create(path);
+    if (this.armedAt === undefined || path.endsWith('_metadata')) return w;
+    const fail = ++this.creates === this.armedAt;
+    if (!fail) return w;
+    this.armedAt = undefined;
+    this.onFire?.();
+    return {
+      write: async () => {
+        throw new Error(`injected upload failure writing ${path}`);
+      },
+      commit: () => w.commit(),
+      abort: () => w.abort(),
+    };
+  }
+  read = (p: string, r?: { offset: number; length: number }) => this.inner.read(p, r);
+  stat = (p: string) => this.inner.stat(p);
+  list = (d: string) => this.inner.list(d);
+  delete = (p: string) => this.inner.delete(p);
+  deleteMany = (p: readonly string[]) => this.inner.deleteMany(p);
+  deleteDirectory = (d: string) => this.inner.deleteDirectory(d);
+}
+
+const COUNT = new ValueStateDescriptor<number>('count', Serializers.int32, 0);
+const ORDER = new ValueStateDescriptor<number>('order-amount', Serializers.int32);
+const PAID = new ValueStateDescriptor<boolean>('paid', Serializers.boolean);
+
+export interface SimInput {
+  readonly partitions: number;
+  readonly perPartition: number;
+}
+
+interface Event {
+  readonly id: string;
+  readonly key: string;
+}
+
+/**
+ * Keyed counting: source (4 partitions, each key in one partition so per-key order is
+ * deterministic) -> map -> keyBy -> count -> 2PC file sink.
+ */
+function countJob(input: SimInput, sinkFs: FileSystem, bufferCapacity: number): JobGraph {
+  const env = new StreamExecutionEnvironment('sim-count', { parallelism: 2, maxParallelism: 32, bufferCapacity });
+  env
+    .fromLog('events', sequenceLog(input.partitions, input.perPartition, (p, o): Event => ({ id: `${p}:${o}`, key: `k${p}-${(o * 7) % 11}` })))
+    .map('parse', (e) => ({ ...e, key: e.key.toUpperCase() }))
+    .keyBy((e) => e.key, Serializers.string)
+    .process<string>(
+      'count',
+      () => ({
+        processElement(e, ctx, out) {
+          const s = ctx.getState(COUNT);
+          const c = (s.value() ?? 0) + 1;
+          s.update(c);
+          out.collect(`${e.id} ${e.key} ${c}`);
+        },
+      }),
+      { parallelism: 3 },
+    )
+    .sinkTo('sink', () => new TwoPhaseCommitFileSink<string>({ fs: sinkFs, directory: 'out', format: (s) => s }), { parallelism: 2 });
+  return env.getJobGraph();
+}
+
+/** A two-input join: orders and payments keyed by order id, emitted once both arrived. */
+function joinJob(input: SimInput, sinkFs: FileSystem, bufferCapacity: number): JobGraph {
+  const env = new StreamExecutionEnvironment('sim-join', { parallelism: 2, maxParallelism: 32, bufferCapacity });
+  const n = input.perPartition;
+  const orders = env.fromLog('orders', sequenceLog(input.partitions, n, (p, o) => ({ order: `o${p}-${o}`, amount: (p * 31 + o * 17) % 1000 })));
+  // Payments arrive in another order (reversed) and from a source of another parallelism.
+  const payments = env.fromLog('payments', sequenceLog(input.partitions, n, (p, o) => ({ order: `o${p}-${n - 1 - o}` })), { parallelism: 1 });
+  orders
+    .keyBy((o) => o.order, Serializers.string)
+    .connect(payments.keyBy((p) => p.order, Serializers.string))
+    .process<string>(
+      'join',
+      () => ({
+        processElement1(o, ctx, out) {
+          if (ctx.getState(PAID).value()) out.collect(`${o.order} ${o.amount} paid`);
+          else ctx.getState(ORDER).update(o.amount);
+        },
+        processElement2(_p, ctx, out) {
+          const amount = ctx.getState(ORDER).value();
+          if (amount !== null) out.collect(`${String(ctx.currentKey)} ${amount} paid`);
+          else ctx.getState(PAID).update(true);
+        },
+      }),
+      { parallelism: 3 },
+    )
+    .sinkTo('sink', () => new TwoPhaseCommitFileSink<string>({ fs: sinkFs, directory: 'out', format: (s) => s }), { parallelism: 2 });
+  return env.getJobGraph();
+}
+
+export interface SimCase {
+  readonly backend: BackendEntry;
+  readonly mode: CheckpointingMode;
+  readonly job: JobKind;
+  readonly seed: number;
+}
+
+export interface SimOutcome {
+  readonly result: JobResult;
+  readonly committed: string[];
+  readonly faultsPlanned: readonly Fault[];
+  readonly faultsFired: readonly Fault[];
+  readonly completedCheckpoints: number;
+  readonly failedCheckpoints: number;
+  readonly restoresWithChannelState: number;
+  readonly pendingLeft: number;
+}
+
+const OPERATORS: Record<JobKind, Array<{ uid: string; parallelism: number }>> = {
+  count: [
+    { uid: 'events', parallelism: 2 },
+    { uid: 'parse', parallelism: 2 },
+    { uid: 'count', parallelism: 3 },
+    { uid: 'sink', parallelism: 2 },
+  ],
+  join: [
+    { uid: 'orders', parallelism: 2 },
+    { uid: 'payments', parallelism: 1 },
+    { uid: 'join', parallelism: 3 },
+    { uid: 'sink', parallelism: 2 },
+  ],
+};
+
+export function planFaults(c: SimCase): { faults: Fault[]; input: SimInput; checkpointEvery: number; bufferCapacity: number } {
+  const r = rng(c.seed);
+  const input: SimInput = { partitions: 4, perPartition: 150 + Math.floor(r() * 150) };
+  const checkpointEvery = 15 + Math.floor(r() * 60);
+  const bufferCapacity = 2 + Math.floor(r() * 14);
+  const count = 1 + Math.floor(r() * 3);
+  const faults: Fault[] = [];
+  const ops = OPERATORS[c.job];
+  for (let a = 0; a < count; a++) {
+    const kind = FAULT_KINDS[Math.floor(r() * FAULT_KINDS.length)]!;
+    const op = kind === 'before-commit' ? ops[ops.length - 1]! : ops[Math.floor(r() * ops.length)]!;
+    const subtask = Math.floor(r() * op.parallelism);
+    const n =
+      kind === 'mid-record' ? 1 + Math.floor(r() * input.perPartition * 2) : kind === 'async-upload' ? 1 + Math.floor(r() * 12) : kind === 'during-restore' ? 0 : 1 + Math.floor(r() * 3);
+    faults.push({ kind, attempt: a, uid: op.uid, subtask, n });
+  }
+  return { faults, input, checkpointEvery, bufferCapacity };
+}
+
+/** The committed output of a run without faults (computed once per job and input). */
+export async function referenceRun(job: JobKind, input: SimInput, bufferCapacity: number): Promise<string[]> {
+  const sinkFs = new MemoryFileSystem();
+  const graph = job === 'count' ? countJob(input, sinkFs, bufferCapacity) : joinJob(input, sinkFs, bufferCapacity);
+  const client = await JobClient.execute(graph, { stateBackend: new MemoryStateBackend() });
+  await client.result;
+  return (await TwoPhaseCommitFileSink.readCommitted(sinkFs, 'out')).sort();
+}
+
+export async function simulate(c: SimCase): Promise<SimOutcome> {
+  const { faults, input, checkpointEvery, bufferCapacity } = planFaults(c);
+  const sinkFs = new MemoryFileSystem();
+  const ckptFs = new FaultyFileSystem(new MemoryFileSystem());
+  const storage = new FsCheckpointStorage(ckptFs);
+  const graph = c.job === 'count' ? countJob(input, sinkFs, bufferCapacity) : joinJob(input, sinkFs, bufferCapacity);
+  const fired: Fault[] = [];
+  let client: JobClient | undefined;
+  let triggering = false;
+  let currentAttempt = -1;
+  const seen = new Map<string, number>();
+  const faultFor = (t: TaskInfo, kind: FaultKind): Fault | undefined => {
+    const f = faults[t.attempt];
+    return f !== undefined && f.kind === kind && f.uid === t.uid && f.subtask === t.subtaskIndex && !fired.includes(f) ? f : undefined;
+  };
+  const fire = (f: Fault): never => {
+    fired.push(f);
+    throw new InjectedFailure(f);
+  };
+  const onAttempt = (attempt: number) => {
+    if (attempt === currentAttempt) return;
+    currentAttempt = attempt;
+    seen.clear();
+    const f = faults[attempt];
+    ckptFs.arm(f?.kind === 'async-upload' ? f.n : undefined, () => f && fired.push(f));
+  };
+  const hooks: RuntimeHooks = {
+    onRestore(t) {
+      onAttempt(t.attempt);
+      const f = faultFor(t, 'during-restore');
+      if (f) fire(f);
+    },
+    onRecord(t, n) {
+      onAttempt(t.attempt);
+      const f = faultFor(t, 'mid-record');
+      if (f && n === f.n) fire(f);
+      // Checkpoints are triggered by progress, not by wall-clock time, so a seed replays the same cadence.
+      if (t.uid === graph.nodes[0]!.uid && t.subtaskIndex === 0 && n % checkpointEvery === 0 && client && !triggering) {
+        triggering = true;
+        client.triggerCheckpoint().then(
+          () => (triggering = false),
+          () => (triggering = false),
+        );
+      }
+    },
+    beforeSnapshot(t) {
+      const f = faultFor(t, 'before-snapshot');
+      if (f) {
+        const k = `snap:${t.name}`;
+        const n = (seen.get(k) ?? 0) + 1;
+        seen.set(k, n);
+        if (n === f.n) fire(f);
+      }
+    },
+    beforeNotifyComplete(t) {
+      const f = faultFor(t, 'before-commit');
+      if (f) {
+        const k = `commit:${t.name}`;
+        const n = (seen.get(k) ?? 0) + 1;
+        seen.set(k, n);
+        if (n === f.n) fire(f);
+      }
+    },
+  };
+  const restoredFrom: number[] = [];
+  client = await JobClient.execute(graph, {
+    stateBackend: c.backend.create(),
+    checkpointStorage: storage,
+    checkpointing: { mode: c.mode, timeoutMs: 20_000, tolerableFailedCheckpoints: 0, retainedCheckpoints: 2 },
+    restartStrategy: { kind: 'fixed-delay', maxAttempts: faults.length + 2, delayMs: 0 },
+    hooks,
+    log: (line) => {
+      const m = /restarting from checkpoint (\d+)/.exec(line);
+      if (m) restoredFrom.push(Number(m[1]));
+    },
+  });
+  const result = await client.result;
+  const stats = client.checkpointStats;
+  // Restores that had to replay persisted in-flight records before new input.
+  const restoresWithChannelState = restoredFrom.filter((id) => {
+    const s = stats.find((x) => x.checkpointId === id);
+    return s !== undefined && summarize(s).persistedInflightBytes > 0;
+  }).length;
+  const committed = await TwoPhaseCommitFileSink.readCommitted(sinkFs, 'out');
+  const pendingLeft = (await sinkFs.list(TwoPhaseCommitFileSink.pendingDir('out'))).length;
+  return {
+    result,
+    committed,
+    faultsPlanned: faults,
+    faultsFired: fired,
+    completedCheckpoints: stats.filter((s) => s.status === 'COMPLETED').length,
+    failedCheckpoints: stats.filter((s) => s.status === 'FAILED').length,
+    restoresWithChannelState,
+    pendingLeft,
+  };
+}
