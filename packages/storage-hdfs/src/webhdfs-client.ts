@@ -376,7 +376,9 @@ export class WebHdfsClient {
       const timer = new IdleTimer(this.timeoutMs);
       try {
         const remaining = range.length === undefined ? undefined : range.length - received;
-        if (remaining === 0) return;
+        // A retry after everything arrived (only the length check failed) has nothing left to
+        // fetch; a first attempt always asks, so a zero-length read of a missing file still fails.
+        if (remaining === 0 && received > 0) return;
         const res = await this.openResponse(abs, display, offset + received, remaining, timer);
         const declared = Number(res.headers.get('content-length') ?? NaN);
         let got = 0;

@@ -110,6 +110,7 @@ for (const redirectMode of ['redirect', 'noredirect'] as const) {
 
     it('OPEN and APPEND on missing files are StorageNotFoundError; reads past the end are errors', async () => {
       await assert.rejects(client.open('/missing'), StorageNotFoundError);
+      await assert.rejects(client.open('/missing', { length: 0 }), StorageNotFoundError);
       await assert.rejects(client.append('/missing', bytes(1)), StorageNotFoundError);
       await client.create('/eof', bytes(10));
       await assert.rejects(client.open('/eof', { offset: 10 }), (e: unknown) => e instanceof WebHdfsError && e.remote?.exception === 'IOException' && !e.transient);
