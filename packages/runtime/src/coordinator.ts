@@ -119,6 +119,7 @@ export class CheckpointCoordinator {
   private exhaustedSources = new Set<Task>();
   private finalTriggered = false;
   private readonly slotWaiters: Array<() => void> = [];
+  private reserved = 0;
 
   constructor(
     private readonly graph: JobGraph,
@@ -201,12 +202,37 @@ export class CheckpointCoordinator {
     if (attempt === undefined) throw new CheckpointFailedError(this.nextId, 'TRIGGER_FAILED', 'the job is not running');
     const exclusive = kind === 'SAVEPOINT' || this.config?.mode === 'UNALIGNED';
     const max = exclusive ? 1 : (this.config?.maxConcurrentCheckpoints ?? 1);
-    while (this.pending.size >= max || (exclusive && this.pending.size > 0)) {
+    // `reserved` counts triggers between the slot check and pending.set (they await the storage):
+    // without it two triggers could both see a free slot and run concurrently.
+    while (this.pending.size + this.reserved >= max || (exclusive && this.pending.size + this.reserved > 0)) {
       await new Promise<void>((r) => this.slotWaiters.push(r));
       if (this.attempt !== attempt) throw new CheckpointFailedError(this.nextId, 'TRIGGER_FAILED', 'the execution attempt ended');
     }
     const storage = kind === 'SAVEPOINT' ? savepointStorage! : this.storage;
     if (storage === undefined) throw new CheckpointFailedError(this.nextId, 'TRIGGER_FAILED', 'checkpointing is not configured');
+    this.reserved++;
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      this.reserved--;
+      this.wakeSlotWaiters();
+    };
+    try {
+      return await this.triggerReserved(kind, storage, attempt, flags, release);
+    } finally {
+      release();
+    }
+  }
+
+  /** `release` gives the reserved slot back once the checkpoint counts as pending (or failed to start). */
+  private async triggerReserved(
+    kind: 'CHECKPOINT' | 'SAVEPOINT',
+    storage: CheckpointStorage,
+    attempt: AttemptView,
+    flags: { final: boolean; stop: boolean },
+    release: () => void,
+  ): Promise<CompletedCheckpoint> {
     const id = this.nextId++;
     const timestamp = Date.now();
     const stats: CheckpointStats = { checkpointId: id, kind, status: 'IN_PROGRESS', triggerTimestamp: timestamp, durationMs: 0, failureReason: undefined, pointer: undefined, tasks: [] };
@@ -233,6 +259,7 @@ export class CheckpointCoordinator {
     });
     if (flags.final) this.finalTriggered = true;
     const barrier = { kind: 'barrier' as const, checkpointId: id, timestamp, savepoint: kind === 'SAVEPOINT', unaligned: this.config?.mode === 'UNALIGNED' && kind !== 'SAVEPOINT' };
+    release();
     for (const s of attempt.sources) s.triggerCheckpoint(barrier, flags);
     return done;
   }

@@ -56,12 +56,12 @@ export class TwoPhaseCommitFileSink<T> implements SinkFunction<T>, CheckpointedF
   async initializeState(ctx: RuntimeContext): Promise<void> {
     this.ctx = ctx;
     this.state = ctx.getUnionListState(PENDING);
-    if (!ctx.isRestored) return;
-    const restored = this.state.get().map((p) => ({ ...p }));
+    const restored = ctx.isRestored ? this.state.get().map((p) => ({ ...p })) : [];
     this.state.update([]);
     if (ctx.subtaskIndex !== 0) return;
     for (const p of restored) await this.commit(p);
-    // Anything else pending was pre-committed for a checkpoint that never completed: abort it.
+    // Anything else pending was pre-committed for a checkpoint that never completed (or by a run
+    // that failed before its first checkpoint): abort it. The sink owns its directory.
     const keep = new Set(restored.map((p) => p.txn));
     const pendingDir = TwoPhaseCommitFileSink.pendingDir(this.options.directory);
     const prefix = `${this.ctx.operatorUid}-`;

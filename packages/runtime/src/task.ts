@@ -590,6 +590,10 @@ export class Task implements TaskInfo {
     if (this.source) await this.source.snapshotState(sctx);
     const keyed = this.keyed?.snapshot(id, p.barrier.timestamp, target.streamFactory, target.options);
     const operator = this.operatorState.snapshot(id, p.barrier.timestamp, target.streamFactory, target.options);
+    // The async part may never be awaited (checkpoint aborted before alignment ended, task
+    // cancelled): mark the results handled here; startAsyncPart still sees a rejection.
+    keyed?.result.catch(() => {});
+    operator.result.catch(() => {});
     p.futures = { keyed, operator };
     if (keyed) this.runningFutures.add(keyed);
     this.runningFutures.add(operator);

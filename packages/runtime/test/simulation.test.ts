@@ -24,7 +24,7 @@ function reference(c: SimCase): Promise<string[]> {
   return r;
 }
 
-const totals = new Map<string, { seeds: number; faults: number; failovers: number; duplicates: number; channelStateRestores: number; checkpoints: number }>();
+
 
 for (const backend of BACKENDS) {
   for (const mode of MODES) {
@@ -33,8 +33,7 @@ for (const backend of BACKENDS) {
       if (ONLY_CASE !== undefined && ONLY_CASE !== name) continue;
       const seeds = ONLY_SEED !== undefined ? [ONLY_SEED] : Array.from({ length: SEEDS }, (_, i) => BASE_SEED + i);
       test(`simulation ${name}: ${seeds.length} seed(s)`, async () => {
-        const t = { seeds: 0, faults: 0, failovers: 0, duplicates: 0, channelStateRestores: 0, checkpoints: 0 };
-        totals.set(name, t);
+        const t = { seeds: 0, planned: 0, faults: 0, failovers: 0, duplicates: 0, channelStateRestores: 0, checkpoints: 0, kinds: new Map<string, number>() };
         for (const seed of seeds) {
           const c: SimCase = { backend, mode, job, seed };
           try {
@@ -44,6 +43,8 @@ for (const backend of BACKENDS) {
             assert.equal(o.pendingLeft, 0, 'no pending transaction is left behind');
             t.seeds++;
             t.faults += o.faultsFired.length;
+            t.planned += o.faultsPlanned.length;
+            for (const f of o.faultsFired) t.kinds.set(f.kind, (t.kinds.get(f.kind) ?? 0) + 1);
             t.failovers += o.result.failures.length;
             t.channelStateRestores += o.restoresWithChannelState;
             t.checkpoints += o.completedCheckpoints;
@@ -66,7 +67,8 @@ for (const backend of BACKENDS) {
           }
         }
         console.log(
-          `simulation ${name}: ${t.seeds} seeds, ${t.faults} faults fired, ${t.failovers} failovers, ${t.checkpoints} checkpoints, ` +
+          `simulation ${name}: ${t.seeds} seeds, ${t.faults}/${t.planned} planned faults fired (${[...t.kinds].map(([k, n]) => `${k} ${n}`).join(', ')}), ` +
+            `${t.failovers} failovers, ${t.checkpoints} checkpoints completed, ` +
             `${t.channelStateRestores} restores with channel state` +
             (mode === 'AT_LEAST_ONCE' ? `, ${t.duplicates} duplicates` : ''),
         );

@@ -213,8 +213,16 @@ const OPERATORS: Record<JobKind, Array<{ uid: string; parallelism: number }>> = 
   ],
 };
 
+function hashName(name: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
+
+/** Everything random about a run comes from here: (seed, case) -> input size, cadence, buffer size, faults. */
 export function planFaults(c: SimCase): { faults: Fault[]; input: SimInput; checkpointEvery: number; bufferCapacity: number } {
-  const r = rng(c.seed);
+  // Each case gets its own plans for the same seed numbers.
+  const r = rng((c.seed ^ hashName(`${c.backend.name}/${c.mode}/${c.job}`)) >>> 0);
   const input: SimInput = { partitions: 4, perPartition: 150 + Math.floor(r() * 150) };
   const checkpointEvery = 15 + Math.floor(r() * 60);
   const bufferCapacity = 2 + Math.floor(r() * 14);
@@ -222,7 +230,9 @@ export function planFaults(c: SimCase): { faults: Fault[]; input: SimInput; chec
   const faults: Fault[] = [];
   const ops = OPERATORS[c.job];
   for (let a = 0; a < count; a++) {
-    const kind = FAULT_KINDS[Math.floor(r() * FAULT_KINDS.length)]!;
+    let kind = FAULT_KINDS[Math.floor(r() * FAULT_KINDS.length)]!;
+    // The first attempt restores nothing; a restore fault belongs to a later attempt.
+    while (a === 0 && kind === 'during-restore') kind = FAULT_KINDS[Math.floor(r() * FAULT_KINDS.length)]!;
     const op = kind === 'before-commit' ? ops[ops.length - 1]! : ops[Math.floor(r() * ops.length)]!;
     const subtask = Math.floor(r() * op.parallelism);
     const n =

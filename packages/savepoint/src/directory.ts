@@ -55,6 +55,25 @@ export class SavepointDirectory {
   }
 
   /**
+   * Checks that a state file exists with the size its handle records, before ranges of it are
+   * read; a truncated file is reported at the byte where it ends.
+   */
+  async checkSize(handle: StreamStateHandle): Promise<void> {
+    if (handle.type === 'bytes') return;
+    const name = this.fileName(handle.path);
+    const st = await this.fs.stat(handle.path);
+    if (st === null) throw new CorruptCheckpointError(name, 'file is missing');
+    if (st.size !== handle.size) {
+      throw new CorruptCheckpointError(
+        name,
+        st.size < handle.size ? `file ends after ${st.size} bytes, its handle says ${handle.size} (truncated)` : `file has ${st.size} bytes, its handle says ${handle.size} (appended to or replaced)`,
+        undefined,
+        Math.min(st.size, handle.size),
+      );
+    }
+  }
+
+  /**
    * Streams a file in chunks, checking its size and CRC32C against the handle, and hands each
    * chunk to `sink` (copy) if given. Memory: one chunk.
    */
@@ -66,9 +85,7 @@ export class SavepointDirectory {
       return;
     }
     const name = this.fileName(handle.path);
-    const st = await this.fs.stat(handle.path);
-    if (st === null) throw new CorruptCheckpointError(name, 'file is missing');
-    if (st.size !== handle.size) throw new CorruptCheckpointError(name, `file has ${st.size} bytes, its handle says ${handle.size} (truncated or replaced)`, undefined, Math.min(st.size, handle.size));
+    await this.checkSize(handle);
     let crc = 0;
     for (let off = 0; off < handle.size; off += STREAM_CHUNK_BYTES) {
       const len = Math.min(STREAM_CHUNK_BYTES, handle.size - off);

@@ -8,7 +8,9 @@ import {
   decodeBlock,
   FlowstateError,
   formatChecksum,
-  readKeyedStateHeader,
+  decodeHeader,
+  KEYED_STATE_MAGIC,
+  SUPPORTED_KEYED_STATE_VERSIONS,
   UnknownFormatVersionError,
   writeSerializerSnapshot,
   type KeyedStateMetaInfo,
@@ -47,9 +49,22 @@ export function wrapDecodeError(e: unknown, file: string, offset?: number): neve
 
 export async function readHeader(reader: StateHandleReader, h: KeyGroupsStateHandle, registry: SerializerSnapshotRegistry): Promise<KeyedStateStreamHeader> {
   const file = handleFile(h);
+  const bytes = await reader.readRange(h.stream, 0, h.headerLength);
+  const actual = crc32c(bytes);
+  if (actual !== h.headerChecksum) {
+    throw new CorruptCheckpointError(file, `header CRC32C is ${formatChecksum(actual)}, expected ${formatChecksum(h.headerChecksum)}`, undefined, 0);
+  }
+  // Magic and version first, so that their errors point at their own bytes.
+  if (bytes.length < 8) throw new CorruptCheckpointError(file, `header of ${bytes.length} bytes is shorter than magic and version`, undefined, bytes.length);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (view.getUint32(0) !== KEYED_STATE_MAGIC) {
+    throw new CorruptCheckpointError(file, `bad magic 0x${view.getUint32(0).toString(16).padStart(8, '0')}, expected 0x${KEYED_STATE_MAGIC.toString(16)} ("FSKS"): not a keyed state stream`, undefined, 0);
+  }
+  const version = view.getUint16(4);
+  if (!SUPPORTED_KEYED_STATE_VERSIONS.includes(version)) throw new UnknownFormatVersionError('keyed state stream', version, SUPPORTED_KEYED_STATE_VERSIONS, file);
   let header: KeyedStateStreamHeader;
   try {
-    header = await readKeyedStateHeader(reader, h, registry);
+    header = decodeHeader(new DataInputDeserializer(bytes), registry);
   } catch (e) {
     wrapDecodeError(e, file, 0);
   }

@@ -174,6 +174,7 @@ export class SavepointReader {
       p = (async () => {
         const sources: KeyedSource[] = [];
         for (const handle of this.keyedHandles(uid)) {
+          await this.dir.checkSize(handle.stream);
           sources.push({ handle, header: await readHeader(this.dir.reader, handle, this.registry), file: this.dir.fileName(handleFile(handle)) });
         }
         const merged = mergeHeaders(
@@ -319,6 +320,7 @@ export class SavepointReader {
       const sub: RestoredOperatorState[] = [];
       for (const h of handles) {
         const file = this.dir.fileName(h.stream.type === 'file' ? h.stream.path : h.stream.name);
+        await this.dir.checkSize(h.stream);
         try {
           sub.push(...(await readOperatorStateStream(this.dir.reader, h, this.registry)));
         } catch (e) {

@@ -96,12 +96,20 @@ export async function validateSavepoint(directory: string, options: ValidateOpti
   let bytesChecked = 0;
   for (const [name, h] of files) {
     try {
+      await dir.checkSize(h);
+    } catch (e) {
+      // Missing or wrong size: nothing more to learn from this file.
+      badFiles.add(name);
+      problems.push(problemOf(e));
+      continue;
+    }
+    try {
+      // A whole-file CRC mismatch has no offset; the block pass below pinpoints the damaged block.
       await dir.streamFile(h, undefined, (n) => {
         bytesChecked += n;
         progress(n);
       });
     } catch (e) {
-      badFiles.add(name);
       problems.push(problemOf(e));
     }
   }
@@ -131,6 +139,7 @@ export async function validateSavepoint(directory: string, options: ValidateOpti
     for (const h of canonical) {
       if (badFiles.has(handleFile(h))) continue;
       try {
+        await dir.checkSize(h.stream);
         const header = await readHeader(dir.reader, h, registry);
         headers.push(header);
         headerFiles.push(dir.fileName(handleFile(h)));

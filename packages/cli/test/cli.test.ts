@@ -1,0 +1,147 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, describe, it } from 'node:test';
+
+const repo = fileURLToPath(new URL('../../../../', import.meta.url));
+const BIN = join(repo, 'packages/cli/bin/flowstate.js');
+const FIXTURE = join(repo, 'packages/savepoint/test/fixtures/v1');
+const root = mkdtempSync(join(tmpdir(), 'flowstate-cli-test-'));
+after(() => rmSync(root, { recursive: true, force: true }));
+let n = 0;
+const fresh = () => join(root, `out-${n++}`);
+
+interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the real binary, as a user would. */
+function flowstate(...args: string[]): Promise<Result> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [BIN, ...args], { cwd: repo, timeout: 30_000 }, (err, stdout, stderr) => {
+      const code = err === null ? 0 : typeof err.code === 'number' ? err.code : -1;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+const VERBS = ['inspect', 'validate', 'diff', 'convert', 'migrate', 'rescale'];
+
+describe('flowstate savepoint (real binary)', () => {
+  it('has --help on the program, the group and every verb, with the exit codes', async () => {
+    for (const args of [['--help'], ['savepoint', '--help'], ...VERBS.map((v) => ['savepoint', v, '--help'])]) {
+      const r = await flowstate(...args);
+      assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stdout, /Usage: flowstate/);
+      assert.match(r.stdout, /Exit codes:/);
+    }
+  });
+
+  it('usage errors exit 2', async () => {
+    for (const args of [['savepoint', 'bogus'], ['savepoint', 'inspect'], ['savepoint', 'rescale', FIXTURE, fresh()], ['savepoint', 'rescale', FIXTURE, fresh(), '--max-parallelism', 'x'], ['savepoint', 'convert', FIXTURE, fresh(), '--to', 'parquet'], ['savepoint', 'inspect', FIXTURE, '--bogus']]) {
+      const r = await flowstate(...args);
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
+      assert.ok(r.stderr.length > 0);
+    }
+  });
+
+  it('inspect: human and --json', async () => {
+    const h = await flowstate('savepoint', 'inspect', FIXTURE);
+    assert.equal(h.code, 0, h.stderr);
+    assert.match(h.stdout, /format v1/);
+    assert.match(h.stdout, /operator 'all-kinds': parallelism 2, maxParallelism 16/);
+    assert.match(h.stdout, /key groups: 16\/16 covered \(0-15\): every key group exactly once/);
+    assert.match(h.stdout, /attributes\s+MAP\s+void-namespace\s+map<string, float64>\s+71/);
+    assert.match(h.stdout, /rules\s+BROADCAST\s+string -> msgpack\s+3/);
+    assert.equal(h.stderr, '', 'no progress bar when stderr is not a terminal');
+    const j = await flowstate('savepoint', 'inspect', FIXTURE, '--json');
+    assert.equal(j.code, 0);
+    const report = JSON.parse(j.stdout) as { formatVersion: number; operators: Array<{ uid: string; keyedStates: Array<{ name: string; kind: string; entries: number }> }> };
+    assert.equal(report.formatVersion, 1);
+    assert.deepEqual(report.operators[0]!.keyedStates.map((s) => s.kind), ['VALUE', 'VALUE', 'LIST', 'MAP', 'REDUCING', 'AGGREGATING']);
+    assert.equal(report.operators[0]!.keyedStates[0]!.entries, 40);
+  });
+
+  it('validate: 0 valid, 1 corrupt, 3 not a savepoint', async () => {
+    const ok = await flowstate('savepoint', 'validate', FIXTURE);
+    assert.equal(ok.code, 0, ok.stdout);
+    assert.match(ok.stdout, /^OK: /);
+    const bad = fresh();
+    cpSync(FIXTURE, bad, { recursive: true });
+    const victim = readdirSync(bad).find((f) => f !== '_metadata' && readFileSync(join(bad, f)).length > 1000)!;
+    const bytes = readFileSync(join(bad, victim));
+    bytes[bytes.length - 3]! ^= 0xff;
+    writeFileSync(join(bad, victim), bytes);
+    const r = await flowstate('savepoint', 'validate', bad, '--json');
+    assert.equal(r.code, 1, r.stdout);
+    const report = JSON.parse(r.stdout) as { ok: boolean; problems: Array<{ code: string; file?: string; offset?: number }> };
+    assert.equal(report.ok, false);
+    assert.ok(report.problems.some((p) => p.code === 'CORRUPT_CHECKPOINT' && p.file?.includes(victim) === true && typeof p.offset === 'number'), r.stdout);
+    const none = await flowstate('savepoint', 'validate', join(root, 'does-not-exist'));
+    assert.equal(none.code, 3, none.stdout + none.stderr);
+  });
+
+  it('inspect of an unknown format version exits 4, of a corrupt one 3', async () => {
+    const d = fresh();
+    cpSync(FIXTURE, d, { recursive: true });
+    const meta = readFileSync(join(d, '_metadata'));
+    const v9 = Buffer.from(meta);
+    v9.writeUInt16BE(9, 4);
+    writeFileSync(join(d, '_metadata'), v9);
+    // The version is read before the CRC is checked, so the message is about the version.
+    const r = await flowstate('savepoint', 'inspect', d, '--json');
+    assert.equal(r.code, 4, r.stderr);
+    assert.match(r.stderr, /unknown format version 9/);
+    assert.equal((JSON.parse(r.stdout) as { error: { code: string } }).error.code, 'UNKNOWN_FORMAT_VERSION');
+    writeFileSync(join(d, '_metadata'), meta.subarray(0, 20));
+    const c = await flowstate('savepoint', 'inspect', d);
+    assert.equal(c.code, 3, c.stderr);
+    assert.match(c.stderr, /_metadata/);
+  });
+
+  it('convert --to canonical copies byte for byte; --to native-rocksdb exits 5', async () => {
+    const out = fresh();
+    const r = await flowstate('savepoint', 'convert', FIXTURE, out, '--to', 'canonical');
+    assert.equal(r.code, 0, r.stderr);
+    for (const f of readdirSync(FIXTURE)) assert.ok(readFileSync(join(out, f)).equals(readFileSync(join(FIXTURE, f))), f);
+    const native = await flowstate('savepoint', 'convert', FIXTURE, fresh(), '--to', 'native-rocksdb');
+    assert.equal(native.code, 5);
+    assert.match(native.stderr, /not available until the RocksDB backend/);
+    const again = await flowstate('savepoint', 'convert', FIXTURE, out, '--to', 'canonical');
+    assert.equal(again.code, 2, 'output exists and is not empty');
+  });
+
+  it('migrate --to-version: 1 works, 2 is unsupported (4)', async () => {
+    const out = fresh();
+    const r = await flowstate('savepoint', 'migrate', FIXTURE, out, '--to-version', '1', '--json');
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual((JSON.parse(r.stdout) as { fromVersion: number; formatVersion: number }).formatVersion, 1);
+    assert.equal((await flowstate('savepoint', 'validate', out)).code, 0);
+    const v2 = await flowstate('savepoint', 'migrate', FIXTURE, fresh(), '--to-version', '2');
+    assert.equal(v2.code, 4, v2.stderr);
+    assert.match(v2.stderr, /unknown format version 2/);
+  });
+
+  it('rescale then diff: same content, different layout', async () => {
+    const out = fresh();
+    const r = await flowstate('savepoint', 'rescale', FIXTURE, out, '--max-parallelism', '64', '--parallelism', '3');
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((await flowstate('savepoint', 'validate', out)).code, 0);
+    const same = await flowstate('savepoint', 'diff', FIXTURE, FIXTURE);
+    assert.equal(same.code, 0, same.stdout);
+    assert.match(same.stdout, /no differences/);
+    const d = await flowstate('savepoint', 'diff', FIXTURE, out, '--json');
+    assert.equal(d.code, 1);
+    const report = JSON.parse(d.stdout) as { equal: boolean; operators: Array<{ changes: string[]; states: Array<{ status: string }> }> };
+    assert.equal(report.equal, false);
+    assert.deepEqual(report.operators[0]!.changes, ['parallelism 2 -> 3', 'maxParallelism 16 -> 64']);
+    assert.ok(report.operators.every((o) => o.states.every((s) => s.status === 'equal')), 'every state has the same content');
+    const tooSmall = await flowstate('savepoint', 'rescale', FIXTURE, fresh(), '--max-parallelism', '1', '--parallelism', '2');
+    assert.equal(tooSmall.code, 2, tooSmall.stderr);
+  });
+});

@@ -1,0 +1,397 @@
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  assignToKeyGroup,
+  DataInputDeserializer,
+  DataOutputSerializer,
+  defaultSerializerRegistry,
+  IllegalStateUsageError,
+  MapSerializer,
+  StateMigrationError,
+  VoidNamespace,
+  type AggregatingStateDescriptor,
+  type CheckpointOptions,
+  type CheckpointStreamFactory,
+  type KeyedStateBackend,
+  type KeyedStateBackendParameters,
+  type KeyedStateHandle,
+  type KeyedStateOf,
+  type KeyGroupRange,
+  type ListSerializer,
+  type ReducingStateDescriptor,
+  type SerializerSnapshotRegistry,
+  type SnapshotFuture,
+  type State,
+  type StateDescriptor,
+  type StateKind,
+  type TypeSerializer,
+  type TypeSerializerSnapshot,
+  type ValueStateDescriptor,
+} from '@flowstate/core';
+import { decodeListElements, encodeListElements, RocksDB, type RocksDBOptions } from '../native.js';
+import { bytesEqual, KeyLayout } from './key-layout.js';
+import { RocksAggregatingState, RocksListState, RocksMapState, RocksReducingState, RocksValueState, type RocksStateContext, type RocksStateInfo } from './rocksdb-states.js';
+import { startRocksSnapshot } from './rocksdb-snapshot.js';
+import { restoreRocksKeyedState } from './rocksdb-restore.js';
+import type { RocksDBFileHandle, RocksDBSharedFileHandle } from './handles.js';
+
+export interface RocksDBKeyedStateBackendOptions {
+  /** Native incremental checkpoints (SST upload); false writes canonical full snapshots. */
+  readonly incrementalCheckpoints: boolean;
+  readonly dbOptions: RocksDBOptions;
+}
+
+/** A registered state: where it lives and, while restored but not yet re-registered, its snapshots. */
+export interface RegisteredRocksState extends RocksStateInfo {
+  readonly kind: StateKind;
+  restored: { namespaceSnapshot: TypeSerializerSnapshot<unknown>; stateSnapshot: TypeSerializerSnapshot<unknown> } | undefined;
+  descriptor: StateDescriptor<State, unknown> | undefined;
+  state: (State & { setCurrentNamespace(ns: unknown): void }) | undefined;
+}
+
+/** Column family names carry a prefix so a state may be called 'default'. */
+export const STATE_CF_PREFIX = 'state:';
+
+/**
+ * Keyed state in RocksDB: one column family per state, rows keyed [key group][key][namespace]
+ * (+ user key for map state). State access is synchronous through the N-API binding. The WAL is
+ * off, as in Flink: durability comes from checkpoints.
+ */
+export class RocksDBKeyedStateBackend<K> implements KeyedStateBackend<K>, RocksStateContext {
+  readonly keySerializer: TypeSerializer<K>;
+  readonly keyGroupRange: KeyGroupRange;
+  readonly numberOfKeyGroups: number;
+  readonly operatorIdentifier: string;
+  readonly registry: SerializerSnapshotRegistry;
+  readonly layout: KeyLayout;
+  readonly instanceDir: string;
+  readonly backendIdentifier = randomUUID();
+  db!: RocksDB;
+
+  readonly states = new Map<string, RegisteredRocksState>();
+  /** SST files uploaded by the last completed checkpoint, by content id: the only ones we reuse. */
+  confirmedUploads = new Map<string, RocksDBSharedFileHandle>();
+  /** Uploads of checkpoints that have not completed yet. */
+  readonly pendingUploads = new Map<number, Map<string, RocksDBSharedFileHandle>>();
+  readonly runningSnapshots = new Set<{ cancel(): void }>();
+
+  private keyPrefix: Uint8Array | undefined;
+  private currentKey: K | undefined;
+  private currentKeyGroup = -1;
+  private readonly keyOut = new DataOutputSerializer(64);
+  private disposed = false;
+
+  constructor(
+    params: KeyedStateBackendParameters<K>,
+    readonly options: RocksDBKeyedStateBackendOptions,
+  ) {
+    this.keySerializer = params.keySerializer;
+    this.keyGroupRange = params.keyGroupRange;
+    this.numberOfKeyGroups = params.numberOfKeyGroups;
+    this.operatorIdentifier = params.operatorIdentifier;
+    this.registry = params.serializerRegistry ?? defaultSerializerRegistry;
+    this.layout = new KeyLayout(params.numberOfKeyGroups);
+    const base = params.localDirectory ?? join(tmpdir(), 'flowstate-rocksdb');
+    this.instanceDir = join(base, `${sanitize(params.operatorIdentifier)}-${this.backendIdentifier}`);
+    mkdirSync(this.instanceDir, { recursive: true });
+  }
+
+  get dbDir(): string {
+    return join(this.instanceDir, 'db');
+  }
+
+  /** Opens an empty database, or restores one (see rocksdb-restore.ts). */
+  async initialize(params: KeyedStateBackendParameters<K>): Promise<void> {
+    try {
+      await restoreRocksKeyedState(this, params);
+    } catch (e) {
+      this.dispose();
+      throw e;
+    }
+  }
+
+  openDb(): void {
+    this.db = RocksDB.open(this.dbDir, { ...this.options.dbOptions, createIfMissing: true, disableWAL: true });
+  }
+
+  // ---- current key ----------------------------------------------------------------------------
+
+  setCurrentKey(key: K): void {
+    this.checkNotDisposed();
+    if (key === null || key === undefined) throw new IllegalStateUsageError(undefined, 'the current key must not be null or undefined');
+    const out = this.keyOut;
+    out.clear();
+    this.keySerializer.serialize(key, out);
+    const keyBytes = out.bytesView();
+    const g = assignToKeyGroup(keyBytes, this.numberOfKeyGroups);
+    if (!this.keyGroupRange.contains(g)) {
+      throw new IllegalStateUsageError(undefined, `key ${String(key)} belongs to key group ${g}, outside this backend's ${this.keyGroupRange} (operator '${this.operatorIdentifier}')`);
+    }
+    const p = new DataOutputSerializer(keyBytes.length + 8);
+    this.layout.writeKeyGroup(p, g);
+    p.writeLengthPrefixed(keyBytes);
+    this.keyPrefix = p.toBytes();
+    this.currentKey = key;
+    this.currentKeyGroup = g;
+  }
+
+  currentKeyPrefix(stateName: string): Uint8Array {
+    if (this.keyPrefix === undefined) throw new IllegalStateUsageError(stateName, 'no current key set (call setCurrentKey first)');
+    return this.keyPrefix;
+  }
+
+  getCurrentKey(): K {
+    if (this.keyPrefix === undefined) throw new IllegalStateUsageError(undefined, 'no current key set');
+    return this.currentKey as K;
+  }
+
+  getCurrentKeyGroupIndex(): number {
+    if (this.keyPrefix === undefined) throw new IllegalStateUsageError(undefined, 'no current key set');
+    return this.currentKeyGroup;
+  }
+
+  private checkNotDisposed(): void {
+    if (this.disposed) throw new IllegalStateUsageError(undefined, `RocksDB keyed state backend of '${this.operatorIdentifier}' is disposed`);
+  }
+
+  // ---- registration -----------------------------------------------------------------------------
+
+  getPartitionedState<N, S extends State, V>(namespace: N, namespaceSerializer: TypeSerializer<N>, descriptor: StateDescriptor<S, V>): KeyedStateOf<S, N> {
+    const s = this.getOrCreateKeyedState(namespaceSerializer, descriptor);
+    s.setCurrentNamespace(namespace);
+    return s;
+  }
+
+  getOrCreateKeyedState<N, S extends State, V>(namespaceSerializer: TypeSerializer<N>, descriptor: StateDescriptor<S, V>): KeyedStateOf<S, N> {
+    this.checkNotDisposed();
+    const d = descriptor as unknown as StateDescriptor<State, unknown>;
+    const reg = this.register(d, namespaceSerializer as TypeSerializer<unknown>);
+    if (reg.state === undefined || reg.descriptor !== d) {
+      reg.descriptor = d;
+      reg.state = this.createState(reg, d, namespaceSerializer as TypeSerializer<unknown>);
+    }
+    return reg.state as unknown as KeyedStateOf<S, N>;
+  }
+
+  /** Creates (or opens) the column family of a state. */
+  registerColumnFamily(name: string, kind: StateKind, ns: TypeSerializer<unknown>, st: TypeSerializer<unknown>, restored?: RegisteredRocksState['restored']): RegisteredRocksState {
+    const cfName = STATE_CF_PREFIX + name;
+    const cf = this.db.getColumnFamily(cfName) ?? this.db.createColumnFamily(cfName);
+    const reg: RegisteredRocksState = { name, cf, kind, namespaceSerializer: ns, stateSerializer: st, restored, descriptor: undefined, state: undefined };
+    this.states.set(name, reg);
+    return reg;
+  }
+
+  private register(d: StateDescriptor<State, unknown>, ns: TypeSerializer<unknown>): RegisteredRocksState {
+    const reg = this.states.get(d.name);
+    if (reg === undefined) return this.registerColumnFamily(d.name, d.kind, ns, d.serializer);
+    if (reg.kind !== d.kind) {
+      const detail = `was registered as ${reg.kind} state, cannot be used as ${d.kind} state`;
+      throw reg.restored ? new StateMigrationError(d.name, detail) : new IllegalStateUsageError(d.name, detail);
+    }
+    if (reg.restored !== undefined) {
+      this.resolveRestored(reg, d, ns);
+    } else if (reg.stateSerializer !== d.serializer && reg.stateSerializer.snapshotConfiguration().resolveSchemaCompatibility(d.serializer).type === 'INCOMPATIBLE') {
+      throw new StateMigrationError(d.name, `registered again with an incompatible serializer (${d.serializer.typeId})`);
+    }
+    if (reg.namespaceSerializer.typeId !== ns.typeId) {
+      throw new IllegalStateUsageError(d.name, `namespace serializer changed from '${reg.namespaceSerializer.typeId}' to '${ns.typeId}'`);
+    }
+    return reg;
+  }
+
+  /** First registration after restore: resolve compatibility, and rewrite the column family if migration is needed. */
+  private resolveRestored(reg: RegisteredRocksState, d: StateDescriptor<State, unknown>, ns: TypeSerializer<unknown>): void {
+    const restored = reg.restored!;
+    const nsCompat = restored.namespaceSnapshot.resolveSchemaCompatibility(ns);
+    if (nsCompat.type !== 'COMPATIBLE_AS_IS') {
+      throw new StateMigrationError(d.name, `namespace serializer is incompatible: ${nsCompat.type === 'INCOMPATIBLE' ? nsCompat.reason : nsCompat.type}`);
+    }
+    const compat = restored.stateSnapshot.resolveSchemaCompatibility(d.serializer);
+    switch (compat.type) {
+      case 'INCOMPATIBLE':
+        throw new StateMigrationError(d.name, `restored state cannot be read with the new serializer: ${compat.reason}`);
+      case 'COMPATIBLE_AFTER_MIGRATION':
+        this.migrateColumnFamily(reg, reg.stateSerializer, d.serializer, compat.migrate);
+        reg.stateSerializer = d.serializer;
+        break;
+      case 'COMPATIBLE_WITH_RECONFIGURED_SERIALIZER':
+        reg.stateSerializer = compat.serializer;
+        break;
+      case 'COMPATIBLE_AS_IS':
+        reg.stateSerializer = d.serializer;
+        break;
+    }
+    reg.namespaceSerializer = ns;
+    reg.restored = undefined;
+  }
+
+  /** Rewrites every value of a state: read with the old serializer, migrate, write with the new one. */
+  private migrateColumnFamily(reg: RegisteredRocksState, oldSer: TypeSerializer<unknown>, newSer: TypeSerializer<unknown>, migrate: (v: unknown) => unknown): void {
+    const decode = (s: TypeSerializer<unknown>, b: Uint8Array) => s.deserialize(new DataInputDeserializer(b));
+    const encode = (s: TypeSerializer<unknown>, v: unknown) => {
+      const o = new DataOutputSerializer(64);
+      s.serialize(v, o);
+      return o.toBytes();
+    };
+    const it = this.db.iterator(reg.cf);
+    const rows: Array<[Uint8Array, Uint8Array]> = [];
+    try {
+      it.seekToFirst();
+      while (it.valid()) {
+        for (const e of it.nextBatch(1024)) rows.push(e);
+      }
+    } finally {
+      it.close();
+    }
+    for (const [row, value] of rows) {
+      let next: Uint8Array;
+      if (reg.kind === 'LIST') {
+        const oldE = (oldSer as ListSerializer<unknown>).elementSerializer;
+        const newE = (newSer as ListSerializer<unknown>).elementSerializer;
+        const list = migrate(decodeListElements(value).map((e) => decode(oldE, e))) as unknown[];
+        next = encodeListElements(list.map((v) => encode(newE, v)));
+      } else if (reg.kind === 'MAP') {
+        const om = oldSer as MapSerializer<unknown, unknown>;
+        const nm = newSer as MapSerializer<unknown, unknown>;
+        const parsed = this.layout.parse(row);
+        const uk = decode(om.keySerializer, parsed.userKey);
+        const v = om.deserializeNullableValue(new DataInputDeserializer(value));
+        const migrated = migrate(new Map([[uk, v]])) as Map<unknown, unknown>;
+        const o = new DataOutputSerializer(64);
+        nm.serializeNullableValue(migrated.get(uk) ?? null, o);
+        next = o.toBytes();
+      } else {
+        next = encode(newSer, migrate(decode(oldSer, value)));
+      }
+      this.db.put(reg.cf, row, next);
+    }
+  }
+
+  private createState(reg: RegisteredRocksState, d: StateDescriptor<State, unknown>, ns: TypeSerializer<unknown>): State & { setCurrentNamespace(n: unknown): void } {
+    const initialNs: unknown = ns.typeId === 'void-namespace' ? VoidNamespace : undefined;
+    switch (d.kind) {
+      case 'VALUE':
+        return new RocksValueState(this, reg, initialNs, (d as unknown as ValueStateDescriptor<unknown>).defaultValue);
+      case 'LIST':
+        return new RocksListState(this, reg, initialNs);
+      case 'REDUCING':
+        return new RocksReducingState(this, reg, initialNs, (d as unknown as ReducingStateDescriptor<unknown>).reduceFunction);
+      case 'AGGREGATING':
+        return new RocksAggregatingState(this, reg, initialNs, (d as unknown as AggregatingStateDescriptor<unknown, unknown, unknown>).aggregateFunction);
+      case 'MAP':
+        return new RocksMapState(this, reg, initialNs);
+    }
+  }
+
+  // ---- queries ----------------------------------------------------------------------------------
+
+  /** Visits the distinct (key, namespace) pairs of a state, in key-group order. */
+  private forEachKeyAndNamespace(reg: RegisteredRocksState, visit: (key: Uint8Array, ns: Uint8Array) => void): void {
+    const it = this.db.iterator(reg.cf, {
+      lowerBound: this.layout.keyGroupStart(this.keyGroupRange.startKeyGroup),
+      upperBound: this.layout.keyGroupStart(this.keyGroupRange.endKeyGroup + 1),
+    });
+    let lastKey: Uint8Array | undefined;
+    let lastNs: Uint8Array | undefined;
+    try {
+      it.seekToFirst();
+      while (it.valid()) {
+        for (const [row] of it.nextBatch(1024)) {
+          const p = this.layout.parse(row);
+          // Map state has one row per user key: report each (key, namespace) once.
+          if (lastKey !== undefined && bytesEqual(lastKey, p.key) && bytesEqual(lastNs!, p.namespace)) continue;
+          lastKey = p.key.slice();
+          lastNs = p.namespace.slice();
+          visit(lastKey, lastNs);
+        }
+      }
+    } finally {
+      it.close();
+    }
+  }
+
+  getKeys<N>(stateName: string, namespace: N): K[] {
+    const reg = this.states.get(stateName);
+    if (reg === undefined) return [];
+    const o = new DataOutputSerializer(16);
+    reg.namespaceSerializer.serialize(namespace, o);
+    const nsBytes = o.toBytes();
+    const out: K[] = [];
+    this.forEachKeyAndNamespace(reg, (k, ns) => {
+      if (bytesEqual(ns, nsBytes)) out.push(this.keySerializer.deserialize(new DataInputDeserializer(k)));
+    });
+    return out;
+  }
+
+  getKeysAndNamespaces<N>(stateName: string): Array<[K, N]> {
+    const reg = this.states.get(stateName);
+    if (reg === undefined) throw new IllegalStateUsageError(stateName, 'no such state is registered');
+    const out: Array<[K, N]> = [];
+    this.forEachKeyAndNamespace(reg, (k, ns) => {
+      out.push([this.keySerializer.deserialize(new DataInputDeserializer(k)), reg.namespaceSerializer.deserialize(new DataInputDeserializer(ns)) as N]);
+    });
+    return out;
+  }
+
+  applyToAllKeys<N, S extends State, V>(namespace: N, namespaceSerializer: TypeSerializer<N>, descriptor: StateDescriptor<S, V>, fn: (key: K, state: S) => void): void {
+    const state = this.getPartitionedState(namespace, namespaceSerializer, descriptor);
+    const keys = this.getKeys(descriptor.name, namespace);
+    const previous = this.keyPrefix === undefined ? undefined : this.currentKey;
+    for (const k of keys) {
+      this.setCurrentKey(k);
+      fn(k, state);
+    }
+    if (previous !== undefined) this.setCurrentKey(previous);
+  }
+
+  numKeyValueStateEntries(): number {
+    let n = 0;
+    for (const reg of this.states.values()) this.forEachKeyAndNamespace(reg, () => void n++);
+    return n;
+  }
+
+  getRegisteredStateNames(): string[] {
+    return [...this.states.keys()];
+  }
+
+  // ---- snapshots --------------------------------------------------------------------------------
+
+  snapshot(checkpointId: number, timestamp: number, streamFactory: CheckpointStreamFactory, options: CheckpointOptions): SnapshotFuture<KeyedStateHandle> {
+    this.checkNotDisposed();
+    return startRocksSnapshot(this, checkpointId, timestamp, streamFactory, options);
+  }
+
+  notifyCheckpointComplete(checkpointId: number): void {
+    const uploads = this.pendingUploads.get(checkpointId);
+    if (uploads !== undefined) this.confirmedUploads = uploads;
+    for (const id of [...this.pendingUploads.keys()]) if (id <= checkpointId) this.pendingUploads.delete(id);
+  }
+
+  notifyCheckpointAborted(checkpointId: number): void {
+    this.pendingUploads.delete(checkpointId);
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const s of this.runningSnapshots) s.cancel();
+    try {
+      if (this.db !== undefined && !this.db.isClosed) this.db.close();
+    } finally {
+      rmSync(this.instanceDir, { recursive: true, force: true });
+    }
+  }
+
+  get isDisposed(): boolean {
+    return this.disposed;
+  }
+}
+
+function sanitize(s: string): string {
+  return s.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 64);
+}
+
+export type { RocksDBFileHandle };

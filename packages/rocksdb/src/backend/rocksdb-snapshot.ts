@@ -1,0 +1,235 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { createReadStream, readdirSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  DataOutputSerializer,
+  KeyedStateStreamEncoder,
+  SnapshotCancelledError,
+  type CheckpointedStateScope,
+  type CheckpointOptions,
+  type CheckpointStreamFactory,
+  type KeyedStateHandle,
+  type KeyedStateMetaInfo,
+  type SnapshotFuture,
+  type SnapshotResult,
+  type StreamStateHandle,
+  type TypeSerializerSnapshot,
+} from '@flowstate/core';
+import { decodeListElements, type Snapshot } from '../native.js';
+import type { IncrementalRocksDBStateHandle, RocksDBFileHandle, RocksDBSharedFileHandle } from './handles.js';
+import type { RegisteredRocksState, RocksDBKeyedStateBackend } from './rocksdb-keyed-state-backend.js';
+
+const SLICE_MS = 4;
+const yieldToEventLoop = () => new Promise<void>((r) => setImmediate(r));
+
+/**
+ * Starts a snapshot of a RocksDB keyed backend.
+ * - Native incremental checkpoint: the synchronous part flushes and creates a hard-linked RocksDB
+ *   checkpoint directory; the asynchronous part uploads the SSTs that the last *confirmed*
+ *   checkpoint did not upload (identified by RocksDB's unique SST id, else by SHA-256 of the
+ *   content, never by name and size), plus MANIFEST, CURRENT and OPTIONS as private files.
+ * - Canonical full snapshot (savepoints, or incremental checkpoints disabled): the synchronous part
+ *   takes a RocksDB snapshot; the asynchronous part streams the key groups in order through the
+ *   same encoder the heap backends use, so it restores into any backend.
+ */
+export function startRocksSnapshot<K>(
+  backend: RocksDBKeyedStateBackend<K>,
+  checkpointId: number,
+  _timestamp: number,
+  streamFactory: CheckpointStreamFactory,
+  options: CheckpointOptions,
+): SnapshotFuture<KeyedStateHandle> {
+  const t0 = performance.now();
+  const states = [...backend.states.values()];
+  if (states.length === 0) {
+    const empty: SnapshotResult<KeyedStateHandle> = { jobManagerOwnedSnapshot: null, checkpointedSize: 0, fullSize: 0 };
+    return { checkpointId, result: Promise.resolve(empty), syncDurationMs: performance.now() - t0, cancel() {} };
+  }
+  const metas: KeyedStateMetaInfo[] = states.map((s) => ({
+    name: s.name,
+    kind: s.kind,
+    namespaceSerializerSnapshot: s.namespaceSerializer.snapshotConfiguration(),
+    stateSerializerSnapshot: s.stateSerializer.snapshotConfiguration(),
+  }));
+  const encoder = new KeyedStateStreamEncoder(backend.keyGroupRange, backend.keySerializer.snapshotConfiguration() as TypeSerializerSnapshot<unknown>, metas);
+  const header = encoder.encodeHeader();
+  const native =
+    options.formatType === 'NATIVE' || (options.formatType !== 'CANONICAL' && options.checkpointType === 'CHECKPOINT' && backend.options.incrementalCheckpoints);
+
+  let cancelled = false;
+  const checkCancelled = () => {
+    if (cancelled) throw new SnapshotCancelledError(checkpointId);
+  };
+  const control = { cancel: () => void (cancelled = true) };
+  backend.runningSnapshots.add(control);
+
+  let run: () => Promise<SnapshotResult<KeyedStateHandle>>;
+  if (native) {
+    const dir = join(backend.instanceDir, `chk-${checkpointId}-${randomUUID().slice(0, 8)}`);
+    backend.db.createCheckpoint(dir);
+    const contentIds = new Map<string, string>();
+    for (const f of backend.db.getLiveFilesMetaData({ uniqueIds: true })) if (f.uniqueId !== undefined) contentIds.set(f.name.replace(/^\//, ''), `sst-id:${f.uniqueId}`);
+    run = () => uploadIncremental(backend, checkpointId, dir, contentIds, header, streamFactory, checkCancelled);
+  } else {
+    const snap = backend.db.getSnapshot();
+    run = () => writeCanonical(backend, snap, states, encoder, header, streamFactory, checkCancelled);
+  }
+  const syncDurationMs = performance.now() - t0;
+  const result = (async () => {
+    await Promise.resolve();
+    try {
+      return await run();
+    } finally {
+      backend.runningSnapshots.delete(control);
+    }
+  })();
+  return { checkpointId, result, syncDurationMs, cancel: control.cancel };
+}
+
+async function writeCanonical<K>(
+  backend: RocksDBKeyedStateBackend<K>,
+  snap: Snapshot,
+  states: readonly RegisteredRocksState[],
+  encoder: KeyedStateStreamEncoder,
+  header: Uint8Array,
+  streamFactory: CheckpointStreamFactory,
+  checkCancelled: () => void,
+): Promise<SnapshotResult<KeyedStateHandle>> {
+  const out = streamFactory.createCheckpointStateOutputStream('EXCLUSIVE');
+  const layout = backend.layout;
+  const listOut = new DataOutputSerializer(256);
+  try {
+    checkCancelled();
+    await out.write(header);
+    let sliceStart = performance.now();
+    for (const g of backend.keyGroupRange) {
+      checkCancelled();
+      encoder.beginKeyGroup(g);
+      const lower = layout.keyGroupStart(g);
+      const upper = layout.keyGroupStart(g + 1);
+      states.forEach((s, i) => {
+        const it = backend.db.iterator(s.cf, { lowerBound: lower, upperBound: upper, snapshot: snap, fillCache: false });
+        try {
+          it.seekToFirst();
+          while (it.valid()) {
+            for (const [row, value] of it.nextBatch(1024)) {
+              const p = layout.parse(row);
+              if (s.kind === 'MAP') {
+                encoder.writeMapEntry(i, p.key, p.namespace, p.userKey, value[0] === 1 ? value.subarray(1) : null);
+              } else if (s.kind === 'LIST') {
+                // Merge format [u32 len][bytes]... -> canonical list: varuint count, lp(element)...
+                const elements = decodeListElements(value);
+                listOut.clear();
+                listOut.writeVarUint(elements.length);
+                for (const e of elements) listOut.writeLengthPrefixed(e);
+                encoder.writeEntry(i, p.key, p.namespace, listOut.bytesView());
+              } else {
+                encoder.writeEntry(i, p.key, p.namespace, value);
+              }
+            }
+          }
+        } finally {
+          it.close();
+        }
+      });
+      await out.write(encoder.endKeyGroup());
+      if (performance.now() - sliceStart > SLICE_MS) {
+        await yieldToEventLoop();
+        sliceStart = performance.now();
+      }
+    }
+    checkCancelled();
+    const stream = await out.closeAndGetHandle();
+    const handle = encoder.finish(stream);
+    return { jobManagerOwnedSnapshot: handle, checkpointedSize: stream.size, fullSize: stream.size };
+  } catch (e) {
+    await out.abort();
+    throw e;
+  } finally {
+    snap.release();
+  }
+}
+
+async function uploadFile(path: string, scope: CheckpointedStateScope, streamFactory: CheckpointStreamFactory, checkCancelled: () => void): Promise<StreamStateHandle> {
+  const out = streamFactory.createCheckpointStateOutputStream(scope);
+  try {
+    for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) {
+      checkCancelled();
+      await out.write(chunk as Buffer);
+    }
+    checkCancelled();
+    return await out.closeAndGetHandle();
+  } catch (e) {
+    await out.abort();
+    throw e;
+  }
+}
+
+async function sha256File(path: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) h.update(chunk as Buffer);
+  return `sha256:${h.digest('hex')}`;
+}
+
+async function uploadIncremental<K>(
+  backend: RocksDBKeyedStateBackend<K>,
+  checkpointId: number,
+  dir: string,
+  contentIds: ReadonlyMap<string, string>,
+  header: Uint8Array,
+  streamFactory: CheckpointStreamFactory,
+  checkCancelled: () => void,
+): Promise<SnapshotResult<KeyedStateHandle>> {
+  const sharedFiles: RocksDBSharedFileHandle[] = [];
+  const privateFiles: RocksDBFileHandle[] = [];
+  const uploads = new Map<string, RocksDBSharedFileHandle>();
+  let uploaded = 0;
+  let full = 0;
+  try {
+    for (const name of readdirSync(dir).sort()) {
+      checkCancelled();
+      const path = join(dir, name);
+      if (!statSync(path).isFile()) continue;
+      if (name.endsWith('.sst')) {
+        const contentId = contentIds.get(name) ?? (await sha256File(path));
+        const reuse = backend.confirmedUploads.get(contentId);
+        let entry: RocksDBSharedFileHandle;
+        if (reuse !== undefined) {
+          entry = { name, contentId, handle: reuse.handle };
+        } else {
+          entry = { name, contentId, handle: await uploadFile(path, 'SHARED', streamFactory, checkCancelled) };
+          uploaded += entry.handle.size;
+        }
+        full += entry.handle.size;
+        sharedFiles.push(entry);
+        uploads.set(contentId, entry);
+      } else {
+        const handle = await uploadFile(path, 'EXCLUSIVE', streamFactory, checkCancelled);
+        uploaded += handle.size;
+        full += handle.size;
+        privateFiles.push({ name, handle });
+      }
+    }
+    const metaOut = streamFactory.createCheckpointStateOutputStream('EXCLUSIVE');
+    await metaOut.write(header);
+    const meta = await metaOut.closeAndGetHandle();
+    uploaded += meta.size;
+    full += meta.size;
+    backend.pendingUploads.set(checkpointId, uploads);
+    const handle: IncrementalRocksDBStateHandle = {
+      type: 'rocksdb-incremental',
+      keyGroupRange: backend.keyGroupRange.toJSON(),
+      stateSize: full,
+      checkpointId,
+      backendIdentifier: backend.backendIdentifier,
+      maxParallelism: backend.numberOfKeyGroups,
+      meta,
+      sharedFiles,
+      privateFiles,
+    };
+    return { jobManagerOwnedSnapshot: handle, checkpointedSize: uploaded, fullSize: full };
+  } finally {
+    // The local checkpoint directory is only needed until its files are uploaded.
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,12 @@
+import { runConformance } from '@flowstate/conformance';
+import { RocksDBStateBackend } from '@flowstate/rocksdb';
+
+runConformance({
+  name: 'RocksDBStateBackend (incremental checkpoints)',
+  createBackend: () => new RocksDBStateBackend({ incrementalCheckpoints: true }),
+});
+
+runConformance({
+  name: 'RocksDBStateBackend (canonical full checkpoints)',
+  createBackend: () => new RocksDBStateBackend({ incrementalCheckpoints: false }),
+});

@@ -1,0 +1,260 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import {
+  deserializeCheckpointMetadata,
+  FsCheckpointStorage,
+  MapStateDescriptor,
+  MemoryFileSystem,
+  Serializers,
+  ValueStateDescriptor,
+} from '@flowstate/core';
+import { FsStateBackend, MemoryStateBackend } from '@flowstate/heap';
+import {
+  InMemoryUpsertTable,
+  JobClient,
+  JobFailedError,
+  RestoreMismatchError,
+  sequenceLog,
+  StreamExecutionEnvironment,
+  TwoPhaseCommitFileSink,
+  UpsertSink,
+  formatCheckpointStatsTable,
+  InvalidJobGraphError,
+} from '../src/index.js';
+
+const COUNT = new ValueStateDescriptor<number>('count', Serializers.int32, 0);
+
+interface Ev {
+  id: string;
+  key: string;
+}
+
+/** Keyed count whose output is the final count per key (upsert by key). */
+function countJob(name: string, parallelism: number, table: InMemoryUpsertTable<number>, records: number, slow = false) {
+  const env = new StreamExecutionEnvironment(name, { parallelism, maxParallelism: 64, bufferCapacity: 16 });
+  env
+    .fromLog('src', sequenceLog(4, records, (p, o): Ev => ({ id: `${p}:${o}`, key: `k${p}-${o % 17}` })))
+    .keyBy((e) => e.key, Serializers.string)
+    .process<[string, number]>('count', () => ({
+      async processElement(e, ctx, out) {
+        if (slow) await new Promise((r) => setImmediate(r));
+        const s = ctx.getState(COUNT);
+        const c = (s.value() ?? 0) + 1;
+        s.update(c);
+        out.collect([e.key, c]);
+      },
+    }))
+    .sinkTo('upsert', () => new UpsertSink<[string, number], number>(table, (r) => r[0], (r) => r[1]));
+  return env.getJobGraph();
+}
+
+function expectedCounts(records: number): Map<string, number> {
+  const m = new Map<string, number>();
+  for (let p = 0; p < 4; p++) for (let o = 0; o < records; o++) m.set(`k${p}-${o % 17}`, (m.get(`k${p}-${o % 17}`) ?? 0) + 1);
+  return m;
+}
+
+test('stop-with-savepoint, then resume at another parallelism: keyed state, source offsets and counts are exact', async () => {
+  const table = new InMemoryUpsertTable<number>();
+  const checkpoints = new FsCheckpointStorage(new MemoryFileSystem());
+  const savepoints = new FsCheckpointStorage(new MemoryFileSystem(), { layout: 'savepoint' });
+  const first = await JobClient.execute(countJob('resc', 3, table, 3000, true), {
+    stateBackend: new FsStateBackend(),
+    checkpointStorage: checkpoints,
+    checkpointing: { intervalMs: 10 },
+  });
+  await new Promise((r) => setTimeout(r, 100));
+  const sp = await first.stopWithSavepoint(savepoints);
+  const res = await first.result;
+  assert.equal(res.status, 'STOPPED');
+  assert.equal(sp.kind, 'SAVEPOINT');
+  const md = deserializeCheckpointMetadata((await savepoints.resolveCheckpoint('')).metadata, 'savepoint');
+  assert.equal(md.kind, 'SAVEPOINT');
+  assert.equal(md.operators.find((o) => o.uid === 'count')!.parallelism, 3);
+  const partial = [...table.rows.values()].reduce((a, b) => a + b, 0);
+  assert.ok(partial > 0 && partial < 12_000, `stopped mid-way (${partial} counted)`);
+
+  const second = await JobClient.execute(countJob('resc', 2, table, 3000), {
+    stateBackend: new MemoryStateBackend(),
+    checkpointStorage: checkpoints,
+    checkpointing: { intervalMs: 10 },
+    restoreFrom: { storage: savepoints, pointer: '' },
+  });
+  assert.equal((await second.result).status, 'FINISHED');
+  assert.deepEqual(new Map([...table.rows].sort()), new Map([...expectedCounts(3000)].sort()));
+});
+
+test('failover restarts from the latest checkpoint; the restart strategy gives up after maxAttempts', async () => {
+  const table = new InMemoryUpsertTable<number>();
+  let failures = 0;
+  const job = await JobClient.execute(countJob('failover', 2, table, 2000), {
+    stateBackend: new FsStateBackend(),
+    checkpointStorage: new FsCheckpointStorage(new MemoryFileSystem()),
+    checkpointing: { intervalMs: 5, retainedCheckpoints: 2 },
+    restartStrategy: { kind: 'fixed-delay', maxAttempts: 3, delayMs: 1 },
+    hooks: {
+      onRecord(t, n) {
+        if (t.uid === 'count' && t.subtaskIndex === 1 && n === 1500 && t.attempt < 2) {
+          failures++;
+          throw new Error('boom');
+        }
+      },
+    },
+  });
+  const res = await job.result;
+  assert.equal(res.status, 'FINISHED');
+  assert.equal(res.attempts, 3);
+  assert.equal(failures, 2);
+  assert.deepEqual(new Map([...table.rows].sort()), new Map([...expectedCounts(2000)].sort()));
+  assert.ok(job.completedCheckpoints.length <= 2, 'only the retained checkpoints are kept');
+  console.log(formatCheckpointStatsTable(job.checkpointStats.slice(-3)));
+
+  const always = await JobClient.execute(countJob('always-failing', 2, new InMemoryUpsertTable(), 100), {
+    stateBackend: new MemoryStateBackend(),
+    restartStrategy: { kind: 'fixed-delay', maxAttempts: 2, delayMs: 0 },
+    hooks: {
+      onRecord() {
+        throw new Error('always');
+      },
+    },
+  });
+  await assert.rejects(always.result, (e: unknown) => e instanceof JobFailedError && e.attempts === 3);
+});
+
+test('subsumed checkpoints are discarded from storage (retainedCheckpoints)', async () => {
+  const fs = new MemoryFileSystem();
+  const storage = new FsCheckpointStorage(fs);
+  const job = await JobClient.execute(countJob('retain', 2, new InMemoryUpsertTable(), 4000, true), {
+    stateBackend: new FsStateBackend(),
+    checkpointStorage: storage,
+    checkpointing: { intervalMs: 5, retainedCheckpoints: 2 },
+  });
+  await job.result;
+  const completed = job.checkpointStats.filter((s) => s.status === 'COMPLETED' && s.kind === 'CHECKPOINT');
+  assert.ok(completed.length > 2, `${completed.length} checkpoints completed`);
+  const onStorage = await storage.listCompletedCheckpoints();
+  assert.deepEqual(onStorage, completed.slice(-2).map((s) => `chk-${s.checkpointId}`));
+});
+
+test('broadcast state: rules broadcast to every subtask, connected with a keyed stream', async () => {
+  const RULES = new MapStateDescriptor<string, number>('rules', Serializers.string, Serializers.int32);
+  const env = new StreamExecutionEnvironment('broadcast', { parallelism: 3, maxParallelism: 32 });
+  const rules = env.fromLog('rules', sequenceLog(1, 1, () => ({ name: 'multiplier', value: 10 })), { parallelism: 1 });
+  const out = new InMemoryUpsertTable<number>();
+  // The rules arrive before the data (a source that waits a little) so the result is deterministic.
+  env
+    .fromLog('data', async () => {
+      await new Promise((r) => setTimeout(r, 50));
+      return sequenceLog(3, 20, (p, o) => ({ id: `${p}:${o}`, v: o }));
+    })
+    .connect(rules.broadcast())
+    .process<[string, number]>('apply', () => ({
+      processElement(r, ctx, col) {
+        col.collect([r.id, r.v * (ctx.getReadOnlyBroadcastState(RULES).get('multiplier') ?? 1)]);
+      },
+      processBroadcastElement(rule, ctx) {
+        ctx.getBroadcastState(RULES).put(rule.name, rule.value);
+      },
+    }))
+    .sinkTo('out', () => new UpsertSink<[string, number], number>(out, (r) => r[0], (r) => r[1]));
+  const job = await JobClient.execute(env.getJobGraph(), {
+    stateBackend: new MemoryStateBackend(),
+    checkpointStorage: new FsCheckpointStorage(new MemoryFileSystem()),
+    checkpointing: {},
+  });
+  await job.result;
+  assert.equal(out.rows.size, 60);
+  assert.equal(out.rows.get('2:19'), 190);
+  // The final checkpoint holds the broadcast state of every subtask.
+  const last = job.completedCheckpoints.at(-1)!;
+  const apply = last.metadata.operators.find((o) => o.uid === 'apply')!;
+  assert.equal(apply.subtasks.length, 3);
+  for (const s of apply.subtasks) assert.equal(Object.values(s.operator[0]!.states).find((x) => x.mode === 'BROADCAST')?.offsets.length, 1);
+});
+
+test('file-lines source with the two-phase-commit file sink, on local disk', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'flowstate-runtime-'));
+  const a = join(dir, 'a.txt');
+  const b = join(dir, 'b.txt');
+  writeFileSync(a, Array.from({ length: 500 }, (_, i) => `a line ${i}`).join('\n') + '\n');
+  writeFileSync(b, Array.from({ length: 300 }, (_, i) => `b line ${i}`).join('\n'));
+  const { LocalFileSystem } = await import('@flowstate/storage-local');
+  const outFs = new LocalFileSystem(join(dir, 'out'));
+  const env = new StreamExecutionEnvironment('lines', { parallelism: 2 });
+  env
+    .fromFileLines('lines', [a, b])
+    .filter('non-empty', (l) => l.length > 0)
+    .map('upper', (l) => l.toUpperCase())
+    .sinkTo('files', () => new TwoPhaseCommitFileSink<string>({ fs: outFs, directory: 'sink', format: (s) => s }));
+  let crashed = false;
+  const job = await JobClient.execute(env.getJobGraph(), {
+    stateBackend: new FsStateBackend(),
+    checkpointStorage: new FsCheckpointStorage(new LocalFileSystem(join(dir, 'checkpoints'))),
+    checkpointing: { intervalMs: 2 },
+    restartStrategy: { kind: 'fixed-delay', maxAttempts: 1, delayMs: 0 },
+    hooks: {
+      onRecord(t, n) {
+        if (!crashed && t.uid === 'files' && n === 200) {
+          crashed = true;
+          throw new Error('crash');
+        }
+      },
+    },
+  });
+  const res = await job.result;
+  assert.equal(res.attempts, 2);
+  const lines = (await TwoPhaseCommitFileSink.readCommitted(outFs, 'sink')).sort();
+  assert.equal(lines.length, 800);
+  assert.equal(new Set(lines).size, 800);
+  assert.ok(lines.includes('A LINE 499') && lines.includes('B LINE 299'));
+});
+
+test('aligned checkpoints with a timeout switch to unaligned under backpressure', async () => {
+  const env = new StreamExecutionEnvironment('timeout', { parallelism: 2, maxParallelism: 16, bufferCapacity: 32 });
+  env
+    .fromLog('src', sequenceLog(2, 1_000_000, (p, o) => ({ key: `k${(p + o) % 20}` })))
+    .keyBy((r) => r.key, Serializers.string)
+    .process<number>('slow', () => ({
+      async processElement(_r, _c, out) {
+        await new Promise((r) => setTimeout(r, 1));
+        out.collect(1);
+      },
+    }))
+    .sinkTo('discard', () => ({ invoke() {} }));
+  const job = await JobClient.execute(env.getJobGraph(), {
+    stateBackend: new FsStateBackend(),
+    checkpointStorage: new FsCheckpointStorage(new MemoryFileSystem()),
+    checkpointing: { mode: 'EXACTLY_ONCE', alignedCheckpointTimeoutMs: 5 },
+  });
+  await new Promise((r) => setTimeout(r, 100));
+  const cp = await job.triggerCheckpoint();
+  job.cancel();
+  await job.result;
+  assert.ok(cp.stats.tasks.some((t) => t.unaligned), 'at least one task switched to unaligned');
+  assert.ok(cp.stats.tasks.some((t) => t.persistedInflightBytes > 0), 'in-flight records were persisted');
+});
+
+test('job graph and restore validation', async () => {
+  const env = new StreamExecutionEnvironment('bad', { parallelism: 2 });
+  const s = env.fromLog('src', sequenceLog(1, 1, () => 1));
+  assert.throws(() => s.map('src', (x) => x), InvalidJobGraphError);
+  assert.throws(() => s.forward().map('m', (x) => x, { parallelism: 3 }), InvalidJobGraphError);
+
+  // A savepoint with state of an operator the new job does not have.
+  const table = new InMemoryUpsertTable<number>();
+  const savepoints = new FsCheckpointStorage(new MemoryFileSystem(), { layout: 'savepoint' });
+  const job = await JobClient.execute(countJob('v1', 2, table, 100000, true), {
+    stateBackend: new MemoryStateBackend(),
+    checkpointStorage: new FsCheckpointStorage(new MemoryFileSystem()),
+    checkpointing: {},
+  });
+  await job.stopWithSavepoint(savepoints);
+  await job.result;
+  const env2 = new StreamExecutionEnvironment('v2', { parallelism: 2, maxParallelism: 64 });
+  env2.fromLog('src', sequenceLog(4, 10, () => 1)).sinkTo('other', () => ({ invoke() {} }));
+  const v2 = await JobClient.execute(env2.getJobGraph(), { stateBackend: new MemoryStateBackend(), restoreFrom: { storage: savepoints, pointer: '' } });
+  await assert.rejects(v2.result, (e: unknown) => e instanceof JobFailedError && e.cause instanceof RestoreMismatchError);
+});

@@ -1,0 +1,188 @@
+import assert from 'node:assert/strict';
+import { readFileSync, rmSync, writeFileSync, symlinkSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { CorruptCheckpointError, FlowstateError, PathEscapeError, StorageNotFoundError, UnknownFormatVersionError, type CheckpointMetadata } from '@flowstate/core';
+import { SavepointReader, validateSavepoint } from '../src/index.js';
+import { cleanup, copyFixture, keyedHandles, readEverything, readMeta, replaceFileResealed, resealMetadataFrame, tempDir, writeMeta } from './helpers.js';
+
+const temps: string[] = [];
+const fixture = () => {
+  const d = copyFixture();
+  temps.push(d);
+  return d;
+};
+after(() => temps.forEach(cleanup));
+
+function firstKeyedFile(dir: string): { path: string; headerLength: number; offsets: readonly number[] } {
+  const h = keyedHandles(readMeta(dir))[0]!;
+  assert.ok(h.stream.type === 'file');
+  return { path: h.stream.path, headerLength: h.headerLength, offsets: h.keyGroupOffsets };
+}
+
+/** Reading everything must fail with `type`, naming `file` (and `offset` when given). */
+async function expectFailure(dir: string, type: new (...a: never[]) => FlowstateError, file: string, offset?: number | 'any'): Promise<FlowstateError> {
+  let caught: unknown;
+  try {
+    await readEverything(dir);
+  } catch (e) {
+    caught = e;
+  }
+  assert.ok(caught instanceof type, `expected ${type.name}, got ${String(caught)}`);
+  assert.ok(caught.message.includes(file), `message names '${file}': ${caught.message}`);
+  if (offset !== undefined) {
+    const o = (caught as { offset?: number }).offset;
+    assert.ok(typeof o === 'number', `has an offset: ${caught.message}`);
+    if (offset !== 'any') assert.equal(o, offset, caught.message);
+    assert.ok(caught.message.includes(`at byte ${o}`), caught.message);
+  }
+  // validate reports the same kind of problem instead of throwing.
+  const report = await validateSavepoint(dir);
+  assert.equal(report.ok, false);
+  assert.ok(report.problems.some((p) => p.severity === 'error' && p.code === (caught as FlowstateError).code), JSON.stringify(report.problems));
+  return caught;
+}
+
+describe('bad savepoints fail with typed errors naming the file and byte offset', () => {
+  it('truncated _metadata', async () => {
+    const d = fixture();
+    const bytes = readFileSync(join(d, '_metadata'));
+    writeFileSync(join(d, '_metadata'), bytes.subarray(0, 10));
+    await expectFailure(d, CorruptCheckpointError, '_metadata', 10);
+    writeFileSync(join(d, '_metadata'), bytes.subarray(0, bytes.length - 7));
+    await expectFailure(d, CorruptCheckpointError, '_metadata');
+  });
+
+  it('wrong magic', async () => {
+    const d = fixture();
+    const bytes = Buffer.from(readFileSync(join(d, '_metadata')));
+    bytes[0] = 0x50;
+    writeFileSync(join(d, '_metadata'), bytes);
+    await expectFailure(d, CorruptCheckpointError, '_metadata', 0);
+  });
+
+  it('unknown format version', async () => {
+    const d = fixture();
+    const bytes = Buffer.from(readFileSync(join(d, '_metadata')));
+    bytes.writeUInt16BE(9, 4);
+    writeFileSync(join(d, '_metadata'), resealMetadataFrame(bytes));
+    const e = await expectFailure(d, UnknownFormatVersionError, '_metadata');
+    assert.match(e.message, /unknown format version 9 \(this build reads 1\)/);
+  });
+
+  it('bit flip in _metadata (CRC mismatch at the CRC offset)', async () => {
+    const d = fixture();
+    const bytes = Buffer.from(readFileSync(join(d, '_metadata')));
+    bytes[40]! ^= 0x10;
+    writeFileSync(join(d, '_metadata'), bytes);
+    await expectFailure(d, CorruptCheckpointError, '_metadata', bytes.length - 4);
+  });
+
+  it('bit flip in a key-group block (names the block offset)', async () => {
+    const d = fixture();
+    const f = firstKeyedFile(d);
+    const bytes = Buffer.from(readFileSync(join(d, f.path)));
+    const at = f.offsets[3]! + 5;
+    bytes[at]! ^= 0x01;
+    writeFileSync(join(d, f.path), bytes);
+    await expectFailure(d, CorruptCheckpointError, f.path, f.offsets[3]!);
+  });
+
+  it('truncated state file', async () => {
+    const d = fixture();
+    const f = firstKeyedFile(d);
+    const bytes = readFileSync(join(d, f.path));
+    writeFileSync(join(d, f.path), bytes.subarray(0, bytes.length - 100));
+    await expectFailure(d, CorruptCheckpointError, f.path, 'any');
+  });
+
+  it('missing state file', async () => {
+    const d = fixture();
+    const f = firstKeyedFile(d);
+    rmSync(join(d, f.path));
+    const e = await expectFailure(d, CorruptCheckpointError, f.path);
+    assert.match(e.message, /missing/);
+  });
+
+  it('missing _metadata', async () => {
+    const d = fixture();
+    rmSync(join(d, '_metadata'));
+    await assert.rejects(SavepointReader.load(d), StorageNotFoundError);
+    const r = await validateSavepoint(d);
+    assert.equal(r.metadataReadable, false);
+    assert.equal(r.problems[0]!.code, 'STORAGE_NOT_FOUND');
+  });
+
+  it('wrong checksum in the metadata (the file is intact)', async () => {
+    const d = fixture();
+    const m = readMeta(d) as unknown as { operators: Array<{ subtasks: Array<{ operator: Array<{ stream: { checksum: number; path: string } }> }> }> };
+    const h = m.operators[1]!.subtasks[0]!.operator[0]!;
+    h.stream.checksum = (h.stream.checksum ^ 0xdead) >>> 0;
+    writeMeta(d, m as unknown as CheckpointMetadata);
+    const e = await expectFailure(d, CorruptCheckpointError, h.stream.path);
+    assert.match(e.message, /CRC32C/);
+  });
+
+  it('corrupt stream content behind valid checksums (decoder errors carry offsets)', async () => {
+    const d = fixture();
+    const f = firstKeyedFile(d);
+    const bytes = Buffer.from(readFileSync(join(d, f.path)));
+    // Block 2: replace its first record's state reference with state #99.
+    bytes[f.offsets[2]! + 4] = 100;
+    replaceFileResealed(d, f.path, bytes);
+    // The decoder reports the position after the one-byte reference it rejected.
+    const e = await expectFailure(d, CorruptCheckpointError, f.path, f.offsets[2]! + 5);
+    assert.match(e.message, /state #99/);
+    const d2 = fixture();
+    const b2 = Buffer.from(readFileSync(join(d2, f.path)));
+    b2[0] = 0; // header magic
+    replaceFileResealed(d2, f.path, b2);
+    await expectFailure(d2, CorruptCheckpointError, f.path, 0);
+  });
+
+  for (const evil of ['../outside', '/etc/passwd', 'a/../../b', 'file:///etc/passwd', '%2e%2e/x', 'a\\..\\b']) {
+    it(`path escaping: ${evil}`, async () => {
+      const d = fixture();
+      const m = readMeta(d) as unknown as { operators: Array<{ subtasks: Array<{ keyed: Array<{ stream: { path: string } }> }> }> };
+      m.operators[0]!.subtasks[0]!.keyed[0]!.stream.path = evil;
+      writeMeta(d, m as unknown as CheckpointMetadata);
+      const e = await expectFailure(d, PathEscapeError, '_metadata');
+      assert.ok(e.message.includes(evil), e.message);
+    });
+  }
+
+  it('path escaping through a symbolic link', async () => {
+    const d = fixture();
+    const outside = tempDir();
+    temps.push(outside);
+    const f = firstKeyedFile(d);
+    writeFileSync(join(outside, 'x'), readFileSync(join(d, f.path)));
+    mkdirSync(join(d, 'sub'));
+    symlinkSync(outside, join(d, 'sub', 'link'));
+    const m = readMeta(d) as unknown as { operators: Array<{ subtasks: Array<{ keyed: Array<{ stream: { path: string } }> }> }> };
+    m.operators[0]!.subtasks[0]!.keyed[0]!.stream.path = 'sub/link/x';
+    writeMeta(d, m as unknown as CheckpointMetadata);
+    await expectFailure(d, PathEscapeError, 'sub/link/x');
+  });
+
+  it('malformed metadata structure (names the field)', async () => {
+    const d = fixture();
+    const m = readMeta(d) as unknown as { operators: Array<{ subtasks: Array<{ keyed: Array<{ keyGroupOffsets: number[] }> }> }> };
+    m.operators[0]!.subtasks[0]!.keyed[0]!.keyGroupOffsets.reverse();
+    writeMeta(d, m as unknown as CheckpointMetadata);
+    const e = await expectFailure(d, CorruptCheckpointError, '_metadata');
+    assert.match(e.message, /operators\[0\]\.subtasks\[0\]\.keyed\[0\]\.keyGroupOffsets/);
+  });
+
+  it('overlapping and missing key groups are validation errors', async () => {
+    const d = fixture();
+    const m = readMeta(d) as unknown as { operators: Array<{ subtasks: Array<{ keyed: unknown[] }> }> };
+    const ks = m.operators[0]!.subtasks;
+    ks[1]!.keyed = [...ks[0]!.keyed];
+    writeMeta(d, m as unknown as CheckpointMetadata);
+    const r = await validateSavepoint(d);
+    assert.equal(r.ok, false);
+    assert.ok(r.problems.some((p) => p.code === 'KEY_GROUP_OVERLAP'));
+    assert.ok(r.problems.some((p) => p.code === 'KEY_GROUP_GAP' && p.severity === 'error'));
+  });
+});
