@@ -397,7 +397,7 @@ export class CheckpointCoordinator {
     if (p.timer) clearTimeout(p.timer);
     p.stats.status = 'FAILED';
     p.stats.durationMs = Date.now() - p.timestamp;
-    p.stats.failureReason = `${error.reason}: ${error.message}`;
+    p.stats.failureReason = error.message;
     void p.location.disposeOnFailure().catch(() => {});
     if (p.kind === 'SAVEPOINT' && p.stop) for (const s of p.attempt.sources) s.resumeAfterFailedStop(p.id);
     for (const t of p.attempt.tasks) t.notifyCheckpointAborted(p.id);
