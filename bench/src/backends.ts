@@ -12,6 +12,7 @@ import {
   type TypeSerializer,
 } from '@flowstate/core';
 import { FsStateBackend, MemoryStateBackend } from '@flowstate/heap';
+import { RocksDBStateBackend, type RocksDBStateBackendOptions } from '@flowstate/rocksdb';
 
 export interface BackendUnderTest {
   /** Stable id used on the command line, in JSON and in file names. */
@@ -27,12 +28,25 @@ export interface BackendUnderTest {
   readonly incrementalCheckpoints: boolean;
   /** Working directory for backends that keep state on disk (created per run). */
   readonly needsLocalDirectory: boolean;
+  /**
+   * What the state access benchmarks pair each operation with: a raw JS Map (heap backends), or
+   * the raw RocksDB binding doing get/put/merge/iterate on the same key and value bytes.
+   */
+  readonly accessBaseline: 'js-map' | 'rocksdb-raw';
 }
 
+/** RocksDB settings used by every suite (the memory suite's bound is computed from them). */
+export const ROCKSDB_BENCH_OPTIONS = {
+  blockCacheSize: 64 << 20,
+  writeBufferSize: 32 << 20,
+  maxWriteBufferNumber: 2,
+  compression: 'lz4',
+} as const satisfies RocksDBStateBackendOptions;
+
 export const BACKENDS: readonly BackendUnderTest[] = [
-  { id: 'memory', label: 'Memory (heap, sync snapshots)', create: () => new MemoryStateBackend(), heapResident: true, incrementalCheckpoints: false, needsLocalDirectory: false },
-  { id: 'fs', label: 'Fs (heap, async copy-on-write snapshots)', create: () => new FsStateBackend(), heapResident: true, incrementalCheckpoints: false, needsLocalDirectory: false },
-  // { id: 'rocksdb', label: 'RocksDB', create: () => new RocksDBStateBackend({ ... }), heapResident: false, incrementalCheckpoints: true, needsLocalDirectory: true },
+  { id: 'memory', label: 'Memory (heap, sync snapshots)', create: () => new MemoryStateBackend(), heapResident: true, incrementalCheckpoints: false, needsLocalDirectory: false, accessBaseline: 'js-map' },
+  { id: 'fs', label: 'Fs (heap, async copy-on-write snapshots)', create: () => new FsStateBackend(), heapResident: true, incrementalCheckpoints: false, needsLocalDirectory: false, accessBaseline: 'js-map' },
+  { id: 'rocksdb', label: 'RocksDB (incremental checkpoints)', create: () => new RocksDBStateBackend({ ...ROCKSDB_BENCH_OPTIONS, incrementalCheckpoints: true }), heapResident: false, incrementalCheckpoints: true, needsLocalDirectory: true, accessBaseline: 'rocksdb-raw' },
 ];
 
 export function backendById(id: string): BackendUnderTest {

@@ -97,10 +97,6 @@ export class StreamExecutionEnvironment {
   }
 }
 
-function maybeAwait(r: void | Promise<void>): void | Promise<void> {
-  return r;
-}
-
 export class DataStream<T> {
   /** @internal */
   constructor(
@@ -152,7 +148,7 @@ export class DataStream<T> {
         const fn = factory();
         return new FunctionOperator(
           fn,
-          (_i, v, ctx, out) => maybeAwait(fn.processElement(v as T, ctx, out as Collector<R>)),
+          (_i, v, ctx, out) => (fn.processElement(v as T, ctx, out as Collector<R>)),
           fn.endInput ? (out) => fn.endInput!(out as Collector<R>) : undefined,
         );
       },
@@ -178,7 +174,7 @@ export class DataStream<T> {
       parallelism,
       createOperator: () => {
         const fn = factory();
-        return new FunctionOperator(fn, (_i, v, ctx) => maybeAwait(fn.invoke(v as T, ctx)), undefined, fn.finish ? () => fn.finish!() : undefined);
+        return new FunctionOperator(fn, (_i, v, ctx) => (fn.invoke(v as T, ctx)), undefined, fn.finish ? () => fn.finish!() : undefined);
       },
     });
   }
@@ -211,7 +207,7 @@ export class KeyedStream<K, T> {
       keySerializer: this.keySerializer as TypeSerializer<unknown>,
       createOperator: () => {
         const fn = factory();
-        return new FunctionOperator(fn, (_i, v, ctx, out) => maybeAwait(fn.processElement(v as T, ctx as KeyedContext<K>, out as Collector<R>)));
+        return new FunctionOperator(fn, (_i, v, ctx, out) => (fn.processElement(v as T, ctx as KeyedContext<K>, out as Collector<R>)));
       },
     });
     return new DataStream<R>(env, node, undefined);
@@ -242,8 +238,8 @@ export class ConnectedKeyedStreams<K, T1, T2> {
         const fn = factory();
         return new FunctionOperator(fn, (i, v, ctx, out) =>
           i === 0
-            ? maybeAwait(fn.processElement1(v as T1, ctx as KeyedContext<K>, out as Collector<R>))
-            : maybeAwait(fn.processElement2(v as T2, ctx as KeyedContext<K>, out as Collector<R>)),
+            ? (fn.processElement1(v as T1, ctx as KeyedContext<K>, out as Collector<R>))
+            : (fn.processElement2(v as T2, ctx as KeyedContext<K>, out as Collector<R>)),
         );
       },
     });
@@ -278,8 +274,8 @@ export class BroadcastConnectedStream<T, B> {
         const fn = factory();
         return new FunctionOperator(fn, (i, v, ctx, out) =>
           i === 0
-            ? maybeAwait(fn.processElement(v as T, ctx as ReadOnlyBroadcastContext, out as Collector<R>))
-            : maybeAwait(fn.processBroadcastElement(v as B, ctx as RuntimeContext, out as Collector<R>)),
+            ? (fn.processElement(v as T, ctx as ReadOnlyBroadcastContext, out as Collector<R>))
+            : (fn.processBroadcastElement(v as B, ctx as RuntimeContext, out as Collector<R>)),
         );
       },
     });

@@ -120,6 +120,8 @@ export class CheckpointCoordinator {
   private finalTriggered = false;
   private readonly slotWaiters: Array<() => void> = [];
   private reserved = 0;
+  /** Set when a stop-with-savepoint completed: the job ends as STOPPED. */
+  stopSavepoint: CompletedCheckpoint | undefined;
 
   constructor(
     private readonly graph: JobGraph,
@@ -373,6 +375,7 @@ export class CheckpointCoordinator {
     } else if (p.stop) {
       // A stop-with-savepoint is where the job ends: the next run starts from it.
       this.latest = completed;
+      this.stopSavepoint = completed;
     }
     // Savepoints have no side effects (as in Flink 1.15+), except the one that stops the job.
     if (p.kind === 'CHECKPOINT' || p.stop) for (const t of p.attempt.tasks) t.notifyCheckpointComplete(p.id);

@@ -112,6 +112,7 @@ class ExecutionAttempt implements AttemptView, TaskHost {
   async deploy(): Promise<void> {
     const g = this.graph;
     const restore = this.restore;
+    this.hooks.onAttemptStart?.(this.attempt);
     if (restore !== undefined) this.checkRestoreFits(restore);
     const signals = g.nodes.map((n) => Array.from({ length: n.parallelism }, () => new Signal()));
     const inputs = g.nodes.map((n) => Array.from({ length: n.parallelism }, () => [] as InputChannelSpec[]));
@@ -276,7 +277,6 @@ export class JobClient {
   private current: ExecutionAttempt | undefined;
   private cancelled = false;
   private stopping: Promise<CompletedCheckpoint> | undefined;
-  private stopSavepoint: CompletedCheckpoint | undefined;
   private readonly failures: Error[] = [];
   private attempts = 0;
   private readonly log: (line: string) => void;
@@ -317,6 +317,7 @@ export class JobClient {
   private async runLoop(): Promise<JobResult> {
     const strategy = this.options.restartStrategy ?? { kind: 'no-restart' };
     for (;;) {
+      if (this.cancelled) return { status: 'CANCELLED', attempts: this.attempts, failures: this.failures, savepoint: undefined };
       const attempt = new ExecutionAttempt(this.attempts++, this.graph, this.options, this.coordinator, this.coordinator.latestRestorePoint);
       this.current = attempt;
       let failure: Error | undefined;
@@ -333,7 +334,8 @@ export class JobClient {
       await attempt.cleanup();
       this.current = undefined;
       if (failure === undefined) {
-        return { status: this.stopSavepoint ? 'STOPPED' : 'FINISHED', attempts: this.attempts, failures: this.failures, savepoint: this.stopSavepoint };
+        const sp = this.coordinator.stopSavepoint;
+        return { status: sp ? 'STOPPED' : 'FINISHED', attempts: this.attempts, failures: this.failures, savepoint: sp };
       }
       if (this.cancelled) return { status: 'CANCELLED', attempts: this.attempts, failures: this.failures, savepoint: undefined };
       this.failures.push(failure);
@@ -373,8 +375,7 @@ export class JobClient {
     await this.running();
     this.stopping = this.coordinator.trigger('SAVEPOINT', storage, { final: false, stop: true });
     try {
-      this.stopSavepoint = await this.stopping;
-      return this.stopSavepoint;
+      return await this.stopping;
     } finally {
       this.stopping = undefined;
     }

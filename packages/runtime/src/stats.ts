@@ -21,6 +21,7 @@ export function summarize(s: CheckpointStats): {
   fullSize: number;
   processedInflightBytes: number;
   persistedInflightBytes: number;
+  maxStartDelayMs: number;
   maxSyncMs: number;
   maxAsyncMs: number;
   maxAlignmentMs: number;
@@ -30,6 +31,7 @@ export function summarize(s: CheckpointStats): {
   let fullSize = 0;
   let processed = 0;
   let persisted = 0;
+  let maxStartDelayMs = 0;
   let maxSyncMs = 0;
   let maxAsyncMs = 0;
   let maxAlignmentMs = 0;
@@ -39,12 +41,13 @@ export function summarize(s: CheckpointStats): {
     fullSize += t.fullSize;
     processed += t.processedInflightBytes;
     persisted += t.persistedInflightBytes;
+    maxStartDelayMs = Math.max(maxStartDelayMs, t.startDelayMs);
     maxSyncMs = Math.max(maxSyncMs, t.syncDurationMs);
     maxAsyncMs = Math.max(maxAsyncMs, t.asyncDurationMs);
     maxAlignmentMs = Math.max(maxAlignmentMs, t.alignmentDurationMs);
     unaligned ||= t.unaligned;
   }
-  return { checkpointedSize, fullSize, processedInflightBytes: processed, persistedInflightBytes: persisted, maxSyncMs, maxAsyncMs, maxAlignmentMs, unaligned };
+  return { checkpointedSize, fullSize, processedInflightBytes: processed, persistedInflightBytes: persisted, maxStartDelayMs, maxSyncMs, maxAsyncMs, maxAlignmentMs, unaligned };
 }
 
 function bytes(n: number): string {
@@ -55,7 +58,7 @@ function bytes(n: number): string {
 
 /** A plain-text table, one row per checkpoint; `detail` adds the per-task rows. */
 export function formatCheckpointStatsTable(stats: readonly CheckpointStats[], options: { detail?: boolean } = {}): string {
-  const header = ['id', 'kind', 'status', 'trigger', 'duration', 'sync max', 'async max', 'align max', 'checkpointed', 'full', 'processed in-flight', 'persisted in-flight', 'note'];
+  const header = ['id', 'kind', 'status', 'trigger', 'duration', 'start delay', 'sync max', 'async max', 'align max', 'checkpointed', 'full', 'processed in-flight', 'persisted in-flight', 'note'];
   const rows: string[][] = [];
   for (const s of stats) {
     const m = summarize(s);
@@ -65,6 +68,7 @@ export function formatCheckpointStatsTable(stats: readonly CheckpointStats[], op
       s.status,
       new Date(s.triggerTimestamp).toISOString().slice(11, 23),
       `${s.durationMs.toFixed(0)} ms`,
+      `${m.maxStartDelayMs.toFixed(0)} ms`,
       `${m.maxSyncMs.toFixed(2)} ms`,
       `${m.maxAsyncMs.toFixed(1)} ms`,
       `${m.maxAlignmentMs.toFixed(0)} ms`,
@@ -82,6 +86,7 @@ export function formatCheckpointStatsTable(stats: readonly CheckpointStats[], op
           '',
           '',
           '',
+          `${t.startDelayMs.toFixed(0)} ms`,
           `${t.syncDurationMs.toFixed(2)} ms`,
           `${t.asyncDurationMs.toFixed(1)} ms`,
           `${t.alignmentDurationMs.toFixed(0)} ms`,

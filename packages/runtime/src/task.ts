@@ -38,16 +38,26 @@ export interface TaskInfo {
 export interface RuntimeHooks {
   /** Before a task processes (or a source emits) a record; `n` counts records in this attempt. */
   onRecord?(task: TaskInfo, n: number): void;
+  /**
+   * Before a task emits a record; `n` counts emitted records in this attempt. Throwing here fails
+   * the task in the middle of processing a record: its state is already updated, its output only
+   * partly emitted.
+   */
+  onEmit?(task: TaskInfo, n: number): void;
   /** The barrier arrived (aligned: all barriers), the snapshot has not started. */
   beforeSnapshot?(task: TaskInfo, checkpointId: number): void;
   /** The checkpoint completed; the task is about to run notifyCheckpointComplete (sinks commit here). */
   beforeNotifyComplete?(task: TaskInfo, checkpointId: number): void;
+  /** An execution attempt starts deploying (before any state is read). */
+  onAttemptStart?(attempt: number): void;
   /** The task's state backends were restored; its operator is not open yet. */
   onRestore?(task: TaskInfo): void;
 }
 
 export interface TaskCheckpointStats {
   readonly task: string;
+  /** Trigger to the first barrier reaching this task: how long barriers queued behind records. */
+  readonly startDelayMs: number;
   readonly syncDurationMs: number;
   readonly asyncDurationMs: number;
   readonly alignmentDurationMs: number;
@@ -141,6 +151,7 @@ export class Task implements TaskInfo {
   private readonly abortedIds = new Set<number>();
   private lastHandledId = 0;
   private recordCount = 0;
+  private emitCount = 0;
   private readonly keyBuffer = new DataOutputSerializer(64);
   private readonly outputsRR: number[];
   private readonly asyncParts = new Set<Promise<void>>();
@@ -272,6 +283,7 @@ export class Task implements TaskInfo {
   }
 
   private emit(value: unknown): void {
+    this.host.hooks.onEmit?.(this, ++this.emitCount);
     for (let i = 0; i < this.outputs.length; i++) {
       const o = this.outputs[i]!;
       const p = o.partitioner;
@@ -636,6 +648,7 @@ export class Task implements TaskInfo {
           channelState,
           stats: {
             task: this.name,
+            startDelayMs: Math.max(0, p.startedAt - p.barrier.timestamp),
             syncDurationMs: p.syncDurationMs,
             asyncDurationMs: performance.now() - t0,
             alignmentDurationMs: this.isSource ? 0 : align,

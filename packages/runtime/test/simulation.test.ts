@@ -6,7 +6,7 @@ import { BACKENDS, JOBS, MODES, planFaults, referenceRun, simulate, type SimCase
  * Seeds per (backend, mode, job). CI runs a bounded number; FLOWSTATE_SIM_SEEDS=N runs more,
  * FLOWSTATE_SIM_SEED=s with FLOWSTATE_SIM_CASE=backend/mode/job reproduces one.
  */
-const SEEDS = Number(process.env.FLOWSTATE_SIM_SEEDS ?? 3);
+const SEEDS = Number(process.env.FLOWSTATE_SIM_SEEDS ?? 5);
 const BASE_SEED = Number(process.env.FLOWSTATE_SIM_BASE_SEED ?? 1);
 const ONLY_SEED = process.env.FLOWSTATE_SIM_SEED === undefined ? undefined : Number(process.env.FLOWSTATE_SIM_SEED);
 const ONLY_CASE = process.env.FLOWSTATE_SIM_CASE;

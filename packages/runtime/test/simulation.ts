@@ -41,6 +41,13 @@ export const MODES: readonly CheckpointingMode[] = ['EXACTLY_ONCE', 'AT_LEAST_ON
 export type JobKind = 'count' | 'join';
 export const JOBS: readonly JobKind[] = ['count', 'join'];
 
+/**
+ * mid-record: the task fails after its state was updated for a record, before (all of) its output
+ * left (sinks: before the record is processed); before-snapshot: the barrier arrived, the snapshot
+ * has not started; async-upload: a state file write fails while the asynchronous part uploads;
+ * before-commit: the checkpoint completed, the sink has not committed; during-restore: a task
+ * fails while it restores (after its backends restored, or a checkpoint read fails).
+ */
 export type FaultKind = 'mid-record' | 'before-snapshot' | 'async-upload' | 'before-commit' | 'during-restore';
 export const FAULT_KINDS: readonly FaultKind[] = ['mid-record', 'before-snapshot', 'async-upload', 'before-commit', 'during-restore'];
 
@@ -50,7 +57,11 @@ export interface Fault {
   readonly attempt: number;
   readonly uid: string;
   readonly subtask: number;
-  /** mid-record: the n-th record of that subtask; before-snapshot/before-commit: the n-th checkpoint it sees; async-upload: the n-th state file. */
+  /**
+   * mid-record: the n-th record of that subtask; before-snapshot/before-commit: the n-th checkpoint
+   * it sees; async-upload: the n-th state file; during-restore: 0 = in the task, n > 0 = the n-th
+   * checkpoint storage read fails.
+   */
   readonly n: number;
 }
 
@@ -78,13 +89,22 @@ class FaultyFileSystem implements FileSystem {
   readonly scheme = 'memory';
   readonly displayRoot = 'memory://checkpoints';
   armedAt: number | undefined;
+  readArmedAt: number | undefined;
   onFire: (() => void) | undefined;
   private creates = 0;
+  private reads = 0;
   constructor(readonly inner: MemoryFileSystem) {}
 
   arm(n: number | undefined, onFire?: () => void): void {
     this.armedAt = n;
     this.creates = 0;
+    this.onFire = onFire;
+  }
+
+  /** Fails the n-th read: reads of checkpoint storage happen while a task restores its state. */
+  armRead(n: number | undefined, onFire?: () => void): void {
+    this.readArmedAt = n;
+    this.reads = 0;
     this.onFire = onFire;
   }
 
@@ -103,7 +123,14 @@ class FaultyFileSystem implements FileSystem {
       abort: () => w.abort(),
     };
   }
-  read = (p: string, r?: { offset: number; length: number }) => this.inner.read(p, r);
+  read = async (p: string, r?: { offset: number; length: number }): Promise<Uint8Array> => {
+    if (this.readArmedAt !== undefined && ++this.reads === this.readArmedAt) {
+      this.readArmedAt = undefined;
+      this.onFire?.();
+      throw new Error(`injected read failure on ${p} during restore`);
+    }
+    return this.inner.read(p, r);
+  };
   stat = (p: string) => this.inner.stat(p);
   list = (d: string) => this.inner.list(d);
   delete = (p: string) => this.inner.delete(p);
@@ -236,7 +263,13 @@ export function planFaults(c: SimCase): { faults: Fault[]; input: SimInput; chec
     const op = kind === 'before-commit' ? ops[ops.length - 1]! : ops[Math.floor(r() * ops.length)]!;
     const subtask = Math.floor(r() * op.parallelism);
     const n =
-      kind === 'mid-record' ? 1 + Math.floor(r() * input.perPartition * 2) : kind === 'async-upload' ? 1 + Math.floor(r() * 12) : kind === 'during-restore' ? 0 : 1 + Math.floor(r() * 3);
+      kind === 'mid-record'
+        ? 1 + Math.floor(r() * input.perPartition * 2)
+        : kind === 'async-upload'
+          ? 1 + Math.floor(r() * 12)
+          : kind === 'during-restore'
+            ? Math.floor(r() * 4)
+            : 1 + Math.floor(r() * 3);
     faults.push({ kind, attempt: a, uid: op.uid, subtask, n });
   }
   return { faults, input, checkpointEvery, bufferCapacity };
@@ -275,18 +308,23 @@ export async function simulate(c: SimCase): Promise<SimOutcome> {
     currentAttempt = attempt;
     seen.clear();
     const f = faults[attempt];
-    ckptFs.arm(f?.kind === 'async-upload' ? f.n : undefined, () => f && fired.push(f));
+    const onFire = () => f && fired.push(f);
+    ckptFs.arm(f?.kind === 'async-upload' ? f.n : undefined, onFire);
+    ckptFs.armRead(f?.kind === 'during-restore' && f.n > 0 ? f.n : undefined, onFire);
   };
   const hooks: RuntimeHooks = {
+    onAttemptStart: onAttempt,
     onRestore(t) {
-      onAttempt(t.attempt);
       const f = faultFor(t, 'during-restore');
-      if (f) fire(f);
+      if (f && f.n === 0) fire(f);
+    },
+    onEmit(t, n) {
+      const f = faultFor(t, 'mid-record');
+      if (f && !t.uid.startsWith('sink') && n === f.n) fire(f);
     },
     onRecord(t, n) {
-      onAttempt(t.attempt);
       const f = faultFor(t, 'mid-record');
-      if (f && n === f.n) fire(f);
+      if (f && t.uid.startsWith('sink') && n === f.n) fire(f);
       // Checkpoints are triggered by progress, not by wall-clock time, so a seed replays the same cadence.
       if (t.uid === graph.nodes[0]!.uid && t.subtaskIndex === 0 && n % checkpointEvery === 0 && client && !triggering) {
         triggering = true;

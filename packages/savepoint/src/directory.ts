@@ -191,10 +191,15 @@ export class SavepointOutput {
   }
 }
 
-/** Buffers writes, computes the CRC32C on the fly, commits atomically (temp file + rename). */
+/**
+ * Buffers small writes in one fixed buffer and passes large ones straight through (after the
+ * buffered bytes), computes the CRC32C on the fly, and commits atomically (temp file + rename).
+ * Large chunks are not copied: the file writer is done with them when write() resolves, which is
+ * all the CheckpointStateOutputStream contract promises the caller.
+ */
 class LocalStateOutputStream implements CheckpointStateOutputStream {
   private writer: Promise<FileWriter> | undefined;
-  private chunks: Uint8Array[] = [];
+  private buf: Buffer | undefined;
   private buffered = 0;
   private pos = 0;
   private crc = 0;
@@ -214,39 +219,49 @@ class LocalStateOutputStream implements CheckpointStateOutputStream {
     if (bytes.length === 0) return;
     this.crc = crc32c(bytes, this.crc);
     this.pos += bytes.length;
-    // A copy: the caller may reuse its buffer once write() resolves.
-    this.chunks.push(Buffer.from(bytes));
+    if (bytes.length >= STREAM_CHUNK_BYTES / 4) {
+      await this.flush();
+      await (await this.open()).write(bytes);
+      return;
+    }
+    this.buf ??= Buffer.allocUnsafe(STREAM_CHUNK_BYTES);
+    if (this.buffered + bytes.length > this.buf.length) await this.flush();
+    this.buf.set(bytes, this.buffered);
     this.buffered += bytes.length;
-    if (this.buffered >= STREAM_CHUNK_BYTES) await this.flush();
+  }
+
+  private open(): Promise<FileWriter> {
+    this.writer ??= this.fs.create(this.path);
+    return this.writer;
   }
 
   private async flush(): Promise<void> {
-    this.writer ??= this.fs.create(this.path);
-    const w = await this.writer;
+    const w = await this.open();
     if (this.buffered === 0) return;
-    const data = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.buffered);
-    this.chunks = [];
+    const n = this.buffered;
     this.buffered = 0;
-    await w.write(data);
+    await w.write(this.buf!.subarray(0, n));
   }
 
   async closeAndGetHandle(): Promise<StreamStateHandle> {
     if (this.closed) throw new IllegalStateUsageError(undefined, `savepoint stream '${this.path}' closed twice`);
     try {
       await this.flush();
-      await (await this.writer!).commit();
+      await (await this.open()).commit();
       this.closed = true;
     } catch (e) {
       await this.abort();
       throw e;
     }
     assert(this.buffered === 0, 'every buffered byte was written');
+    this.buf = undefined;
     return { type: 'file', path: this.path, size: this.pos, checksum: this.crc };
   }
 
   async abort(): Promise<void> {
     this.closed = true;
-    this.chunks = [];
+    this.buf = undefined;
+    this.buffered = 0;
     if (this.writer !== undefined) {
       const w = await this.writer.catch(() => undefined);
       await w?.abort().catch(() => {});

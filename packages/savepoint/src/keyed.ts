@@ -29,6 +29,8 @@ export interface KeyGroupBlock {
   /** Byte offset of the block in its stream file. */
   readonly offset: number;
   readonly length: number;
+  /** The block's bytes, verified against its CRC32C. */
+  readonly bytes: Uint8Array;
   /** Records as views into the block's bytes. */
   readonly records: readonly KeyedStateRecord[];
   /** File offset of each record's key, for error messages. */
@@ -93,11 +95,22 @@ export async function* keyGroupBlocks(
   const start = h.keyGroupRange.start;
   const from = Math.max(options.from ?? start, start);
   const to = Math.min(options.to ?? h.keyGroupRange.end, h.keyGroupRange.end);
+  const read = (g: number): Promise<Uint8Array> => {
+    const i = g - start;
+    const offset = h.keyGroupOffsets[i]!;
+    return reader.readRange(h.stream, offset, h.keyGroupOffsets[i + 1]! - offset);
+  };
+  // One block is read ahead while the current one is decoded and consumed, so that disk and CPU
+  // overlap: memory holds at most two blocks.
+  let pending = from <= to ? read(from) : undefined;
   for (let g = from; g <= to; g++) {
     const i = g - start;
     const offset = h.keyGroupOffsets[i]!;
     const length = h.keyGroupOffsets[i + 1]! - offset;
-    const bytes = await reader.readRange(h.stream, offset, length);
+    const bytes = await pending!;
+    pending = g < to ? read(g + 1) : undefined;
+    // A read-ahead that is never awaited (the consumer stopped early) must not surface as unhandled.
+    pending?.catch(() => {});
     const actual = crc32c(bytes);
     if (actual !== h.keyGroupChecksums[i]) {
       throw new CorruptCheckpointError(file, `key group ${g} block CRC32C is ${formatChecksum(actual)}, expected ${formatChecksum(h.keyGroupChecksums[i]!)}`, undefined, offset);
@@ -125,7 +138,7 @@ export async function* keyGroupBlocks(
         }
       }
     }
-    yield { keyGroup: g, offset, length, records, recordOffsets };
+    yield { keyGroup: g, offset, length, bytes, records, recordOffsets };
   }
 }
 

@@ -8,7 +8,10 @@ import {
   CorruptCheckpointError,
   DataInputDeserializer,
   DataOutputSerializer,
+  crc32c,
   KeyedStateStreamEncoder,
+  type CheckpointStateOutputStream,
+  type KeyGroupRange,
   type KeyedStateMetaInfo,
   type KeyGroupsStateHandle,
   type TypeSerializerSnapshot,
@@ -98,9 +101,96 @@ class KeyGroupSpill {
   }
 }
 
-function writeRecord(encoder: KeyedStateStreamEncoder, index: number, isMap: boolean, r: RawRecord): void {
-  if (isMap) encoder.writeMapEntry(index, r.key, r.namespace, r.userKey!, r.value);
-  else encoder.writeEntry(index, r.key, r.namespace, r.value!);
+/**
+ * Writes one canonical keyed stream (docs/savepoint-format.md section 4): the header comes from
+ * core's encoder, blocks are either encoded record by record or copied verbatim from an input
+ * stream whose layout is unchanged (the CRC32C of such a block is already known and verified).
+ */
+class KeyedStreamWriter {
+  private readonly block = new DataOutputSerializer(64 * 1024);
+  private readonly offsets: number[] = [];
+  private readonly checksums: number[] = [];
+  private position = 0;
+  private headerLength = -1;
+  private headerChecksum = 0;
+  private next: number;
+  private open = false;
+
+  constructor(
+    private readonly out: CheckpointStateOutputStream,
+    private readonly range: KeyGroupRange,
+    private readonly keySnapshot: TypeSerializerSnapshot<unknown>,
+    private readonly states: readonly KeyedStateMetaInfo[],
+  ) {
+    this.next = range.startKeyGroup;
+  }
+
+  async writeHeader(): Promise<void> {
+    const header = new KeyedStateStreamEncoder(this.range, this.keySnapshot, this.states).encodeHeader();
+    this.headerLength = header.length;
+    this.headerChecksum = crc32c(header);
+    await this.out.write(header);
+    this.position = header.length;
+  }
+
+  begin(g: number): void {
+    assert(this.headerLength >= 0 && !this.open && g === this.next, `key group ${g} follows ${this.next - 1}`);
+    this.open = true;
+    this.block.clear();
+    this.block.writeUint32(g);
+  }
+
+  record(index: number, isMap: boolean, r: RawRecord): void {
+    const b = this.block;
+    b.writeVarUint(index + 1);
+    b.writeLengthPrefixed(r.key);
+    b.writeLengthPrefixed(r.namespace);
+    if (isMap) {
+      b.writeLengthPrefixed(r.userKey!);
+      b.writeBoolean(r.value !== null);
+      if (r.value !== null) b.writeLengthPrefixed(r.value);
+    } else {
+      b.writeLengthPrefixed(r.value!);
+    }
+  }
+
+  async end(): Promise<void> {
+    assert(this.open, 'a block is open');
+    this.block.writeVarUint(0);
+    const bytes = this.block.bytesView();
+    await this.emit(bytes, crc32c(bytes));
+    this.open = false;
+  }
+
+  /** A whole block copied from an input stream with the same header. */
+  async raw(g: number, bytes: Uint8Array, checksum: number): Promise<void> {
+    assert(this.headerLength >= 0 && !this.open && g === this.next, `key group ${g} follows ${this.next - 1}`);
+    await this.emit(bytes, checksum);
+  }
+
+  private async emit(bytes: Uint8Array, checksum: number): Promise<void> {
+    this.offsets.push(this.position);
+    this.checksums.push(checksum);
+    this.position += bytes.length;
+    this.next++;
+    await this.out.write(bytes);
+  }
+
+  async finish(): Promise<KeyGroupsStateHandle> {
+    assert(this.next === this.range.endKeyGroup + 1 && !this.open, 'every key group of the range was written');
+    const stream = await this.out.closeAndGetHandle();
+    assert(stream.size === this.position, `stream holds ${stream.size} bytes, ${this.position} were written`);
+    return {
+      type: 'key-groups',
+      keyGroupRange: this.range.toJSON(),
+      stateSize: stream.size,
+      stream,
+      headerLength: this.headerLength,
+      headerChecksum: this.headerChecksum,
+      keyGroupOffsets: [...this.offsets, this.position],
+      keyGroupChecksums: [...this.checksums],
+    };
+  }
 }
 
 /**
@@ -137,11 +227,15 @@ export async function rewriteKeyedState(
 
   const openSubtask = async (s: number) => {
     const range = computeKeyGroupRangeForOperatorIndex(spec.maxParallelism, spec.parallelism, s);
-    const encoder = new KeyedStateStreamEncoder(range, spec.keySerializerSnapshot, outStates);
     const out = output.newStream();
-    await out.write(encoder.encodeHeader());
-    return { range, encoder, out };
+    const writer = new KeyedStreamWriter(out, range, spec.keySerializerSnapshot, outStates);
+    await writer.writeHeader();
+    return { range, writer, out };
   };
+  // A source whose states map one to one, untransformed, onto the output: its blocks are copied.
+  const verbatim = sources.map((_, i) =>
+    merged!.indexMaps[i]!.length === outStates.length && merged!.indexMaps[i]!.every((m, j) => m === j && outIndex[m] === j && spec.states[m]!.transform === undefined),
+  );
 
   const handles: KeyGroupsStateHandle[] = [];
   if (!repartition) {
@@ -154,31 +248,40 @@ export async function rewriteKeyedState(
         owner[g] = i;
       }
     });
-    for (let s = 0; s < spec.parallelism; s++) {
-      const { range, encoder, out } = await openSubtask(s);
+    // Streams are opened in subtask order (file names stay deterministic for a seeded writer),
+    // then written concurrently so that one subtask's fsync overlaps another's reads.
+    const opened = [];
+    for (let s = 0; s < spec.parallelism; s++) opened.push(await openSubtask(s));
+    return Promise.all(opened.map(async ({ range, writer, out }) => {
       try {
         for (const g of range) {
-          encoder.beginKeyGroup(g);
           const i = owner[g]!;
-          if (i >= 0) {
-            const src = sources[i]!;
-            for await (const block of keyGroupBlocks(reader.dir.reader, src.handle, src.header, { from: g, to: g, maxParallelism: op.maxParallelism })) {
+          if (i < 0) {
+            writer.begin(g);
+            await writer.end();
+            continue;
+          }
+          const src = sources[i]!;
+          for await (const block of keyGroupBlocks(reader.dir.reader, src.handle, src.header, { from: g, to: g, maxParallelism: op.maxParallelism })) {
+            if (verbatim[i]) {
+              await writer.raw(g, block.bytes, src.handle.keyGroupChecksums[g - src.handle.keyGroupRange.start]!);
+            } else {
+              writer.begin(g);
               for (let j = 0; j < block.records.length; j++) {
                 const m = mapRecord(i, block.records[j]!, { file: src.file, offset: block.recordOffsets[j]! });
-                if (m !== null) writeRecord(encoder, m.index, isMap[m.index]!, m.rec);
+                if (m !== null) writer.record(m.index, isMap[m.index]!, m.rec);
               }
-              options.onBytes?.(block.length);
+              await writer.end();
             }
+            options.onBytes?.(block.length);
           }
-          await out.write(encoder.endKeyGroup());
         }
-        handles.push(encoder.finish(await out.closeAndGetHandle()));
+        return await writer.finish();
       } catch (e) {
         await out.abort();
         throw e;
       }
-    }
-    return handles;
+    }));
   }
 
   const spill = new KeyGroupSpill(options.spillBudget ?? DEFAULT_SPILL_BUDGET);
@@ -209,10 +312,10 @@ export async function rewriteKeyedState(
       }
     }
     for (let s = 0; s < spec.parallelism; s++) {
-      const { range, encoder, out } = await openSubtask(s);
+      const { range, writer, out } = await openSubtask(s);
       try {
         for (const g of range) {
-          encoder.beginKeyGroup(g);
+          writer.begin(g);
           // Our own bytes from the first pass; a decoding failure here is a bug, hence asserts.
           const input = new DataInputDeserializer(await spill.take(g));
           while (input.remaining > 0) {
@@ -223,14 +326,14 @@ export async function rewriteKeyedState(
             if (isMap[index]) {
               const userKey = input.readLengthPrefixed();
               const value = input.readBoolean() ? input.readLengthPrefixed() : null;
-              encoder.writeMapEntry(index, key, namespace, userKey, value);
+              writer.record(index, true, { key, namespace, userKey, value });
             } else {
-              encoder.writeEntry(index, key, namespace, input.readLengthPrefixed());
+              writer.record(index, false, { key, namespace, userKey: undefined, value: input.readLengthPrefixed() });
             }
           }
-          await out.write(encoder.endKeyGroup());
+          await writer.end();
         }
-        handles.push(encoder.finish(await out.closeAndGetHandle()));
+        handles.push(await writer.finish());
       } catch (e) {
         await out.abort();
         throw e;

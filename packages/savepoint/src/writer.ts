@@ -455,8 +455,11 @@ export class SavepointWriter {
         subtasks[i]!.setCurrentKey(key);
         spec.bootstrap.processElement(element, contexts[i]!);
       }
+      // All snapshots start before any is awaited: their asynchronous parts write concurrently.
+      // Streams are created in subtask order when each snapshot's asynchronous part begins.
+      const futures = subtasks.map((b) => b.snapshot(checkpointId, timestamp, output.streamFactory, SAVEPOINT));
       const handles: Array<KeyedStateHandle | null> = [];
-      for (const b of subtasks) handles.push((await b.snapshot(checkpointId, timestamp, output.streamFactory, SAVEPOINT).result).jobManagerOwnedSnapshot);
+      for (const f of futures) handles.push((await f.result).jobManagerOwnedSnapshot);
       await fillEmptySubtasks(handles as Array<KeyGroupsStateHandle | null>, output, uid, maxP, p);
       return {
         uid,

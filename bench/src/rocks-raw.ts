@@ -1,0 +1,98 @@
+/**
+ * Raw RocksDB baseline for the state access benchmarks: a second database opened through the raw
+ * binding (`RocksDB.open`) with the same options as the backend's (block cache, write buffers,
+ * compression, WAL off), holding the same rows. Row keys and values are precomputed byte for byte
+ * as the backend lays them out (`[key group][lp(key)][lp(namespace)][user key]`, see
+ * packages/rocksdb/src/backend/key-layout.ts), so the baseline is "the binding's sync get/put/merge/
+ * iterate on identical bytes" and the ratio is the backend's own overhead (key serialization, key
+ * group hashing, value (de)serialization, state bookkeeping).
+ *
+ * `verifyIdenticalRows` checks after setup that the backend's database holds the very bytes the
+ * baseline uses, so a layout change cannot silently make the comparison unfair.
+ */
+import {
+  assignToKeyGroup,
+  DataOutputSerializer,
+  Serializers,
+  VoidNamespace,
+  type KeyedStateBackend,
+  type TypeSerializer,
+} from '@flowstate/core';
+import { KeyLayout, RocksDB, STATE_CF_PREFIX, type ColumnFamily } from '@flowstate/rocksdb';
+import { MAX_PARALLELISM, ROCKSDB_BENCH_OPTIONS } from './backends.js';
+
+export interface RawRocks {
+  readonly db: RocksDB;
+  readonly cf: ColumnFamily;
+  /** Row key prefix `[kg][lp(key)][lp(void namespace)]` of int32 key k (computed on demand, cached). */
+  prefix(k: number): Uint8Array;
+  close(): void;
+}
+
+function ser<T>(s: TypeSerializer<T>, v: T): Uint8Array {
+  const o = new DataOutputSerializer(16);
+  s.serialize(v, o);
+  return o.toBytes();
+}
+
+export function openRawRocks(path: string): RawRocks {
+  const db = RocksDB.open(path, { ...ROCKSDB_BENCH_OPTIONS, createIfMissing: true, disableWAL: true });
+  const cf = db.createColumnFamily('raw');
+  const layout = new KeyLayout(MAX_PARALLELISM);
+  const ns = ser(Serializers.voidNamespace, VoidNamespace);
+  const cache = new Map<number, Uint8Array>();
+  return {
+    db,
+    cf,
+    prefix(k: number): Uint8Array {
+      let p = cache.get(k);
+      if (p === undefined) {
+        const keyBytes = ser(Serializers.int32, k);
+        const out = new DataOutputSerializer(16);
+        layout.writeKeyGroup(out, assignToKeyGroup(keyBytes, MAX_PARALLELISM));
+        out.writeLengthPrefixed(keyBytes);
+        out.writeLengthPrefixed(ns);
+        p = out.toBytes();
+        cache.set(k, p);
+      }
+      return p;
+    },
+    close: () => db.close(),
+  };
+}
+
+export const float64Bytes = (v: number): Uint8Array => ser(Serializers.float64, v);
+export const int32Bytes = (v: number): Uint8Array => ser(Serializers.int32, v);
+
+export function concatBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a, 0);
+  out.set(b, a.length);
+  return out;
+}
+
+/** The exclusive upper bound of all rows starting with `prefix` (as the backend's prefixEnd). */
+export function prefixEnd(prefix: Uint8Array): Uint8Array {
+  const out = prefix.slice();
+  for (let i = out.length - 1; i >= 0; i--) {
+    if (out[i]! < 0xff) {
+      out[i]!++;
+      return out.subarray(0, i + 1);
+    }
+  }
+  throw new Error('prefix has no upper bound');
+}
+
+const same = (a: Uint8Array | undefined, b: Uint8Array | undefined) => a !== undefined && b !== undefined && Buffer.compare(a, b) === 0;
+
+/** Throws unless the backend's row for `row` (in state `stateName`) has the same bytes as the raw baseline's. */
+export function verifyIdenticalRows(be: KeyedStateBackend<number>, stateName: string, raw: RawRocks, rows: readonly Uint8Array[]): void {
+  const db = (be as unknown as { db?: RocksDB }).db;
+  const cf = db?.getColumnFamily(STATE_CF_PREFIX + stateName);
+  if (db === undefined || cf === undefined) throw new Error(`rocksdb-raw baseline: cannot find column family of state '${stateName}' in the backend`);
+  for (const row of rows) {
+    const a = db.get(cf, row);
+    const b = raw.db.get(raw.cf, row);
+    if (!same(a, b)) throw new Error(`rocksdb-raw baseline: row ${Buffer.from(row).toString('hex')} differs (backend ${a ? Buffer.from(a).toString('hex').slice(0, 64) : 'missing'}, raw ${b ? Buffer.from(b).toString('hex').slice(0, 64) : 'missing'}); the key layout changed?`);
+  }
+}
