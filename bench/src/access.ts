@@ -20,8 +20,13 @@ import {
   type MapState,
   type ValueState,
 } from '@flowstate/core';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { decodeListElements, encodeListElements } from '@flowstate/rocksdb';
 import { backendById, createKeyed } from './backends.js';
-import type { Preset } from './config.js';
+import { GOALS, type Preset } from './config.js';
+import { concatBytes, float64Bytes, int32Bytes, openRawRocks, prefixEnd, verifyIdenticalRows, type RawRocks } from './rocks-raw.js';
 import { prng, summarize, type Summary } from './stats.js';
 
 export type StateKind = 'value' | 'list' | 'map';
@@ -36,6 +41,10 @@ export interface AccessResult {
   readonly baselineOps: Summary;
   /** median(backend) / median(baseline), both from the same run. */
   readonly ratio: number;
+  /** What the baseline is: a raw JS Map, or the raw RocksDB binding on identical bytes. */
+  readonly baseline: 'js-map' | 'rocksdb-raw';
+  /** Minimum ratio the brief asks for, or null where the brief sets no goal (reported only). */
+  readonly goal: number | null;
 }
 
 interface OpPair {
@@ -70,7 +79,7 @@ function randomKeys(n: number, range: number, seed: number): Int32Array {
   return a;
 }
 
-function valueOps(p: Preset, be: KeyedStateBackend<number>): OpPair[] {
+function valueOps(p: Preset, be: KeyedStateBackend<number>, raw?: RawRocks): OpPair[] {
   const st: ValueState<number> = be.getPartitionedState(VoidNamespace, Serializers.voidNamespace, new ValueStateDescriptor<number>('value', Serializers.float64));
   const base = new Map<number, number>();
   for (let k = 0; k < p.setupKeys; k++) {
@@ -83,7 +92,7 @@ function valueOps(p: Preset, be: KeyedStateBackend<number>): OpPair[] {
   const vals = Float64Array.from({ length: B }, (_, i) => i * 1.25 + 0.5);
   const cur = new KeyCursor(keys, B);
   const newKey = (i: number) => p.setupKeys + i;
-  return [
+  const pairs: OpPair[] = [
     {
       op: 'valueUpdate',
       backend: () => { const o = cur.next(); for (let i = 0; i < B; i++) { be.setCurrentKey(keys[o + i]!); st.update(vals[i]!); } },
@@ -102,9 +111,37 @@ function valueOps(p: Preset, be: KeyedStateBackend<number>): OpPair[] {
       baseline: () => { const o = cur.next(); let s = 0; for (let i = 0; i < B; i++) s += base.get(keys[o + i]!) ?? 0; sink += s; },
     },
   ];
+  if (!raw) return pairs;
+  // Raw RocksDB: the same rows, keys and value bytes precomputed.
+  const { db, cf } = raw;
+  const valBytes = Array.from(vals, (v) => float64Bytes(v));
+  for (let k = 0; k < p.setupKeys; k++) db.put(cf, raw.prefix(k), float64Bytes(k + 0.5));
+  const rows = Array.from(keys, (k) => raw.prefix(k));
+  const newRows = Array.from({ length: B }, (_, i) => raw.prefix(newKey(i)));
+  verifyIdenticalRows(be, 'value', raw, [raw.prefix(0), raw.prefix(p.setupKeys - 1), rows[0]!]);
+  return withRaw(pairs, {
+    valueUpdate: { baseline: () => { const o = cur.next(); for (let i = 0; i < B; i++) db.put(cf, rows[o + i]!, valBytes[i]!); } },
+    valueAdd: {
+      baseline: () => { for (let i = 0; i < B; i++) db.put(cf, newRows[i]!, valBytes[i]!); },
+      resetBaseline: () => { for (let i = 0; i < B; i++) db.delete(cf, newRows[i]!); },
+    },
+    valueGet: { baseline: () => { const o = cur.next(); let s = 0; for (let i = 0; i < B; i++) s += db.get(cf, rows[o + i]!)?.length ?? 0; sink += s; } },
+  });
 }
 
-function listOps(p: Preset, be: KeyedStateBackend<number>): OpPair[] {
+type RawOverride = Pick<OpPair, 'baseline'> & Partial<Pick<OpPair, 'resetBaseline'>>;
+
+/** Replaces the JS Map baselines by raw RocksDB ones (every op must have one). */
+function withRaw(pairs: OpPair[], raw: Record<string, RawOverride>): OpPair[] {
+  return pairs.map((pr) => {
+    const r = raw[pr.op];
+    if (!r) throw new Error(`no raw RocksDB baseline for ${pr.op}`);
+    const { resetBaseline: _drop, ...rest } = pr;
+    return { ...rest, ...r };
+  });
+}
+
+function listOps(p: Preset, be: KeyedStateBackend<number>, raw?: RawRocks): OpPair[] {
   const st: ListState<number> = be.getPartitionedState(VoidNamespace, Serializers.voidNamespace, new ListStateDescriptor<number>('list', Serializers.float64));
   const base = new Map<number, number[]>();
   const dummy = Array.from({ length: p.listValues }, (_, i) => i + 0.5);
@@ -119,7 +156,7 @@ function listOps(p: Preset, be: KeyedStateBackend<number>): OpPair[] {
   // Restores the lists touched by the last batch to `listValues` elements (untimed).
   const resetBackend = () => { for (let i = 0; i < B; i++) { be.setCurrentKey(keys[cur.last + i]!); st.update(dummy); } };
   const resetBaseline = () => { for (let i = 0; i < B; i++) base.set(keys[cur.last + i]!, dummy.slice()); };
-  return [
+  const pairs: OpPair[] = [
     {
       op: 'listUpdate',
       backend: () => { const o = cur.next(); for (let i = 0; i < B; i++) { be.setCurrentKey(keys[o + i]!); st.update(dummy); } },
@@ -151,9 +188,26 @@ function listOps(p: Preset, be: KeyedStateBackend<number>): OpPair[] {
       baseline: () => { const o = cur.next(); let s = 0; for (let i = 0; i < B; i++) { for (const v of base.get(keys[o + i]!) ?? []) s += v; } sink += s; },
     },
   ];
+  if (!raw) return pairs;
+  // Raw RocksDB: put / merge of the backend's list encoding ([u32 len][bytes]...), get + decode.
+  const { db, cf } = raw;
+  const dummyBytes = encodeListElements(dummy.map((v) => float64Bytes(v)));
+  const oneBytes = Array.from({ length: B }, (_, i) => encodeListElements([float64Bytes(i + 0.25)]));
+  for (let k = 0; k < p.listSetupKeys; k++) db.put(cf, raw.prefix(k), dummyBytes);
+  const rows = Array.from(keys, (k) => raw.prefix(k));
+  verifyIdenticalRows(be, 'list', raw, [raw.prefix(0), rows[0]!]);
+  const rawReset = () => { for (let i = 0; i < B; i++) db.put(cf, rows[cur.last + i]!, dummyBytes); };
+  return withRaw(pairs, {
+    listUpdate: { baseline: () => { const o = cur.next(); for (let i = 0; i < B; i++) db.put(cf, rows[o + i]!, dummyBytes); } },
+    listAdd: { baseline: () => { const o = cur.next(); for (let i = 0; i < B; i++) db.merge(cf, rows[o + i]!, oneBytes[i]!); }, resetBaseline: rawReset },
+    listAddAll: { baseline: () => { const o = cur.next(); for (let i = 0; i < B; i++) db.merge(cf, rows[o + i]!, dummyBytes); }, resetBaseline: rawReset },
+    // Raw get returns the encoded list; the baseline walks the element headers (no float decoding).
+    listGet: { baseline: () => { const o = cur.next(); let s = 0; for (let i = 0; i < B; i++) { const v = db.get(cf, rows[o + i]!); if (v) s += decodeListElements(v).length; } sink += s; } },
+    listGetAndIterate: { baseline: () => { const o = cur.next(); let s = 0; for (let i = 0; i < B; i++) { const v = db.get(cf, rows[o + i]!); if (v) for (const e of decodeListElements(v)) s += e[0]!; } sink += s; } },
+  });
 }
 
-function mapOps(p: Preset, be: KeyedStateBackend<number>): OpPair[] {
+function mapOps(p: Preset, be: KeyedStateBackend<number>, raw?: RawRocks): OpPair[] {
   const st: MapState<number, number> = be.getPartitionedState(VoidNamespace, Serializers.voidNamespace, new MapStateDescriptor<number, number>('map', Serializers.int32, Serializers.float64));
   const base = new Map<number, Map<number, number>>();
   const M = p.mapKeysPerKey;
@@ -169,7 +223,7 @@ function mapOps(p: Preset, be: KeyedStateBackend<number>): OpPair[] {
   const cur = new KeyCursor(keys, B);
   const putAllEntries: Array<[number, number]> = Array.from({ length: M }, (_, u) => [u, u + 0.75]);
   const baseInner = (k: number) => { let m = base.get(k); if (!m) { m = new Map(); base.set(k, m); } return m; };
-  return [
+  const pairs: OpPair[] = [
     {
       op: 'mapPut',
       backend: () => { const o = cur.next(); for (let i = 0; i < B; i++) { be.setCurrentKey(keys[o + i]!); st.put(userKeys[o + i]!, i + 0.5); } },
@@ -224,14 +278,67 @@ function mapOps(p: Preset, be: KeyedStateBackend<number>): OpPair[] {
       baseline: () => { const o = cur.next(); for (let i = 0; i < B; i++) { const m = baseInner(keys[o + i]!); for (const [k, v] of putAllEntries) m.set(k, v); } },
     },
   ];
+  if (!raw) return pairs;
+  // Raw RocksDB: one row per user key, value = [presence byte 1][float64], as the backend stores it.
+  const { db, cf } = raw;
+  const ukBytes = Array.from({ length: M }, (_, u) => int32Bytes(u));
+  const mapValue = (v: number) => concatBytes(Uint8Array.of(1), float64Bytes(v));
+  for (let k = 0; k < p.setupKeys; k++) for (let u = 0; u < M; u++) db.put(cf, concatBytes(raw.prefix(k), ukBytes[u]!), mapValue(u + 0.5));
+  const rows = Array.from(keys, (k, i) => concatBytes(raw.prefix(k), ukBytes[userKeys[i]!]!));
+  const prefixes = Array.from(keys, (k) => raw.prefix(k));
+  const uppers = prefixes.map((x) => prefixEnd(x));
+  const putVals = Array.from({ length: B }, (_, i) => mapValue(i + 0.5));
+  const removedVal = mapValue(1.5);
+  const putAllVals = putAllEntries.map(([, v]) => mapValue(v));
+  const putAllRows = Array.from(keys, (k) => ukBytes.map((ub) => concatBytes(raw.prefix(k), ub)));
+  verifyIdenticalRows(be, 'map', raw, [concatBytes(raw.prefix(0), ukBytes[0]!), rows[0]!]);
+  const scan = (o: number, each: (row: Uint8Array, v: Uint8Array) => number) => {
+    let s = 0;
+    for (let i = 0; i < B; i++) {
+      const it = db.iterator(cf, { lowerBound: prefixes[o + i]!, upperBound: uppers[o + i]! });
+      try {
+        it.seekToFirst();
+        if (it.valid()) for (const [row, v] of it.nextBatch(128)) s += each(row, v);
+      } finally {
+        it.close();
+      }
+    }
+    sink += s;
+  };
+  return withRaw(pairs, {
+    mapPut: { baseline: () => { const o = cur.next(); for (let i = 0; i < B; i++) db.put(cf, rows[o + i]!, putVals[i]!); } },
+    mapGet: { baseline: () => { const o = cur.next(); let s = 0; for (let i = 0; i < B; i++) s += db.get(cf, rows[o + i]!)?.length ?? 0; sink += s; } },
+    mapContains: { baseline: () => { const o = cur.next(); let s = 0; for (let i = 0; i < B; i++) if (db.get(cf, rows[o + i]!) !== undefined) s++; sink += s; } },
+    mapIsEmpty: {
+      baseline: () => {
+        const o = cur.next();
+        let s = 0;
+        for (let i = 0; i < B; i++) { const it = db.iterator(cf, { lowerBound: prefixes[o + i]!, upperBound: uppers[o + i]! }); try { it.seekToFirst(); if (!it.valid()) s++; } finally { it.close(); } }
+        sink += s;
+      },
+    },
+    // keys / values / entries / iterator: one bounded scan of the key's rows (nextBatch, like the backend), no decoding.
+    mapKeys: { baseline: () => scan(cur.next(), (row) => row[row.length - 1]!) },
+    mapValues: { baseline: () => scan(cur.next(), (_r, v) => v[v.length - 1]!) },
+    mapEntries: { baseline: () => scan(cur.next(), (row, v) => row[row.length - 1]! + v[v.length - 1]!) },
+    mapIterator: { baseline: () => scan(cur.next(), (row) => row[row.length - 1]!) },
+    mapRemove: {
+      baseline: () => { const o = cur.next(); for (let i = 0; i < B; i++) db.delete(cf, rows[o + i]!); },
+      resetBaseline: () => { const o = cur.last; for (let i = 0; i < B; i++) db.put(cf, rows[o + i]!, removedVal); },
+    },
+    mapPutAll: { baseline: () => { const o = cur.next(); for (let i = 0; i < B; i++) { const rs = putAllRows[o + i]!; for (let u = 0; u < M; u++) db.put(cf, rs[u]!, putAllVals[u]!); } } },
+  });
 }
 
 /** Runs one state kind for one backend (and its baseline); called inside a child process. */
 export async function runAccessSuite(p: Preset, backendId: string, kind: StateKind, log: (s: string) => void): Promise<AccessResult[]> {
   const b = backendById(backendId);
-  const be = await createKeyed(b, Serializers.int32);
+  const work = b.needsLocalDirectory ? mkdtempSync(join(tmpdir(), `flowstate-bench-access-${b.id}-`)) : undefined;
+  try {
+  const be = await createKeyed(b, Serializers.int32, work ? { localDirectory: join(work, 'backend') } : {});
+  const raw = b.accessBaseline === 'rocksdb-raw' ? openRawRocks(join(work ?? tmpdir(), 'raw')) : undefined;
   const t0 = performance.now();
-  const ops = kind === 'value' ? valueOps(p, be) : kind === 'list' ? listOps(p, be) : mapOps(p, be);
+  const ops = kind === 'value' ? valueOps(p, be, raw) : kind === 'list' ? listOps(p, be, raw) : mapOps(p, be, raw);
   log(`  [${b.id}/${kind}] setup ${(performance.now() - t0).toFixed(0)} ms`);
   const bench = new Bench({
     time: p.timeMs,
@@ -259,8 +366,14 @@ export async function runAccessSuite(p: Preset, backendId: string, kind: StateKi
   const out: AccessResult[] = ops.map((o) => {
     const backendOps = perOp(`${o.op}|backend`);
     const baselineOps = perOp(`${o.op}|baseline`);
-    return { backend: b.id, kind, op: o.op, backendOps, baselineOps, ratio: backendOps.median / baselineOps.median };
+    // Goals: heap backends ≥ 0.5× a JS Map on every op; RocksDB ≥ 0.7× raw on ValueState get/update only.
+    const goal = b.accessBaseline === 'js-map' ? GOALS.accessRatioMin : kind === 'value' ? GOALS.rocksValueRatioMin : null;
+    return { backend: b.id, kind, op: o.op, backendOps, baselineOps, ratio: backendOps.median / baselineOps.median, baseline: b.accessBaseline, goal };
   });
   be.dispose();
+  raw?.close();
   return out;
+  } finally {
+    if (work) rmSync(work, { recursive: true, force: true });
+  }
 }

@@ -1,1 +1,2 @@
 export * from './storage-conformance.js';
+export * from './fault-injecting-file-system.js';

@@ -33,6 +33,7 @@ import {
   type SubtaskStateMetadata,
   type TypeSerializer,
   type TypeSerializerSnapshot,
+  type SerializerSnapshotRegistry,
 } from '@flowstate/core';
 import { FsStateBackend } from '@flowstate/heap';
 import { randomFileNames, SavepointDirectory, SavepointOutput, seededFileNames } from './directory.js';
@@ -172,17 +173,22 @@ export class SavepointWriter {
   private constructor(
     private readonly source: SavepointReader | undefined,
     readonly maxParallelism: number,
+    /** Reads back serializer snapshots of custom serializers the bootstrap functions use. */
+    private readonly registry: SerializerSnapshotRegistry,
   ) {}
 
-  /** A new, empty savepoint; `maxParallelism` is the default of operators added to it. */
-  static newSavepoint(options: { maxParallelism: number }): SavepointWriter {
+  /**
+   * A new, empty savepoint; `maxParallelism` is the default of operators added to it. Pass a
+   * registry when bootstrapped states use custom serializers.
+   */
+  static newSavepoint(options: { maxParallelism: number; registry?: SerializerSnapshotRegistry }): SavepointWriter {
     checkParallelism(1, options.maxParallelism);
-    return new SavepointWriter(undefined, options.maxParallelism);
+    return new SavepointWriter(undefined, options.maxParallelism, options.registry ?? defaultSerializerRegistry);
   }
 
   /** Starts from every operator of an existing savepoint. */
   static fromExisting(reader: SavepointReader): SavepointWriter {
-    const w = new SavepointWriter(reader, reader.metadata.operators[0]?.maxParallelism ?? 128);
+    const w = new SavepointWriter(reader, reader.metadata.operators[0]?.maxParallelism ?? 128, reader.registry);
     for (const op of reader.metadata.operators) {
       w.ops.set(op.uid, { kind: 'existing', source: op, changes: new Map(), keyChange: undefined, parallelism: undefined, maxParallelism: undefined });
     }
@@ -460,7 +466,7 @@ export class SavepointWriter {
       const futures = subtasks.map((b) => b.snapshot(checkpointId, timestamp, output.streamFactory, SAVEPOINT));
       const handles: Array<KeyedStateHandle | null> = [];
       for (const f of futures) handles.push((await f.result).jobManagerOwnedSnapshot);
-      await fillEmptySubtasks(handles as Array<KeyGroupsStateHandle | null>, output, uid, maxP, p);
+      await fillEmptySubtasks(handles as Array<KeyGroupsStateHandle | null>, output, uid, maxP, p, this.registry);
       return {
         uid,
         parallelism: p,
@@ -504,18 +510,21 @@ export class SavepointWriter {
  * write covers every key group of a keyed operator exactly once, so such subtasks get a stream
  * with the operator's header and empty blocks.
  */
-async function fillEmptySubtasks(handles: Array<KeyGroupsStateHandle | null>, output: SavepointOutput, uid: string, maxP: number, p: number): Promise<void> {
+async function fillEmptySubtasks(
+  handles: Array<KeyGroupsStateHandle | null>,
+  output: SavepointOutput,
+  uid: string,
+  maxP: number,
+  p: number,
+  registry: SerializerSnapshotRegistry,
+): Promise<void> {
   const present = handles.filter((h): h is KeyGroupsStateHandle => h !== null);
   if (present.length === 0 || present.length === handles.length) return;
+  // The headers just written are the source of truth for the operator's states.
   const dir = new SavepointDirectory(output.path);
   const headers = [];
-  for (const h of present) headers.push(await readHeader(dir.reader, h, defaultSerializerRegistry).catch(() => undefined));
-  // Custom serializers the default registry does not know: take the states of the first handle
-  // as its writer saw them (the bootstrapped backend still holds them in memory, but reading the
-  // header back is the simplest source of truth and works for all built-in serializers).
-  const known = headers.filter((h) => h !== undefined);
-  if (known.length === 0) return;
-  const merged = mergeHeaders(known, present.map((h) => h.stream.type === 'file' ? h.stream.path : h.stream.name), uid)!;
+  for (const h of present) headers.push(await readHeader(dir.reader, h, registry));
+  const merged = mergeHeaders(headers, present.map((h) => (h.stream.type === 'file' ? h.stream.path : h.stream.name)), uid)!;
   for (let i = 0; i < handles.length; i++) {
     if (handles[i] !== null) continue;
     const range = computeKeyGroupRangeForOperatorIndex(maxP, p, i);

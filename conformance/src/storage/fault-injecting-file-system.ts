@@ -1,0 +1,94 @@
+import { StorageError, type FileStatus, type FileSystem, type FileWriter, type ReadRange } from '@flowstate/core';
+
+export type FaultMode = 'none' | 'transient' | 'permanent';
+
+/**
+ * Wraps a FileSystem and injects failures, for tests of what a checkpoint does when storage
+ * breaks: `failWritesAfterBytes` makes writes fail once that many bytes went through (a disk that
+ * fills up, a connection that dies mid-upload); `mode` says whether the failure is transient
+ * (retrying may succeed) or permanent. Counts every injected fault.
+ */
+export class FaultInjectingFileSystem implements FileSystem {
+  mode: FaultMode = 'none';
+  failWritesAfterBytes = 0;
+  failReads = false;
+  failDeletes = false;
+  private written = 0;
+  readonly injected = { writes: 0, commits: 0, reads: 0, deletes: 0 };
+
+  constructor(readonly inner: FileSystem) {}
+
+  get scheme(): string {
+    return this.inner.scheme;
+  }
+
+  get displayRoot(): string {
+    return this.inner.displayRoot;
+  }
+
+  private fault(path: string, what: string): StorageError {
+    return new StorageError(path, `injected ${this.mode} fault on ${what}`, { transient: this.mode === 'transient' });
+  }
+
+  async create(path: string): Promise<FileWriter> {
+    const w = await this.inner.create(path);
+    return {
+      write: async (chunk) => {
+        if (this.mode !== 'none' && this.written + chunk.length > this.failWritesAfterBytes) {
+          this.injected.writes++;
+          throw this.fault(path, 'write');
+        }
+        this.written += chunk.length;
+        await w.write(chunk);
+      },
+      commit: async () => {
+        if (this.mode !== 'none' && this.written > this.failWritesAfterBytes) {
+          this.injected.commits++;
+          throw this.fault(path, 'commit');
+        }
+        await w.commit();
+      },
+      abort: () => w.abort(),
+    };
+  }
+
+  async read(path: string, range?: ReadRange): Promise<Uint8Array> {
+    if (this.mode !== 'none' && this.failReads) {
+      this.injected.reads++;
+      throw this.fault(path, 'read');
+    }
+    return this.inner.read(path, range);
+  }
+
+  stat(path: string): Promise<FileStatus | null> {
+    return this.inner.stat(path);
+  }
+
+  list(dir: string): Promise<FileStatus[]> {
+    return this.inner.list(dir);
+  }
+
+  async delete(path: string): Promise<void> {
+    if (this.mode !== 'none' && this.failDeletes) {
+      this.injected.deletes++;
+      throw this.fault(path, 'delete');
+    }
+    return this.inner.delete(path);
+  }
+
+  async deleteMany(paths: readonly string[]): Promise<void> {
+    for (const p of paths) await this.delete(p);
+  }
+
+  async deleteDirectory(dir: string): Promise<void> {
+    if (this.mode !== 'none' && this.failDeletes) {
+      this.injected.deletes++;
+      throw this.fault(dir, 'delete');
+    }
+    return this.inner.deleteDirectory(dir);
+  }
+
+  listIncomplete(dir: string): Promise<FileStatus[]> {
+    return this.inner.listIncomplete?.(dir) ?? Promise.resolve([]);
+  }
+}
