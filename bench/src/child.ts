@@ -3,12 +3,16 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { runAccessSuite, type StateKind } from './access.js';
 import { PRESETS, type PresetName } from './config.js';
 import { runMemorySuite } from './memory.js';
+import { runRssSuite } from './rss.js';
 import { runSnapshotSuite } from './snapshot.js';
+import { runStorageSuite } from './storage.js';
 
 export type Job =
   | { readonly type: 'access'; readonly preset: PresetName; readonly backend: string; readonly kind: StateKind; readonly out: string }
   | { readonly type: 'snapshot'; readonly preset: PresetName; readonly backend: string; readonly stateBytes: number; readonly out: string }
-  | { readonly type: 'memory'; readonly preset: PresetName; readonly backend: string; readonly out: string };
+  | { readonly type: 'memory'; readonly preset: PresetName; readonly backend: string; readonly out: string }
+  | { readonly type: 'rss'; readonly preset: PresetName; readonly backend: string; readonly out: string }
+  | { readonly type: 'storage'; readonly preset: PresetName; readonly backend: 'storage'; readonly out: string };
 
 const job = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as Job;
 const p = PRESETS[job.preset];
@@ -24,5 +28,13 @@ switch (job.type) {
   case 'memory':
     result = await runMemorySuite(p, job.backend, p.name === 'smoke' ? 1 : 3);
     break;
+  case 'rss':
+    result = await runRssSuite(p, job.backend, log);
+    break;
+  case 'storage':
+    result = await runStorageSuite(p, log);
+    break;
 }
 writeFileSync(job.out, JSON.stringify(result));
+// Keep-alive sockets (S3 / WebHDFS clients) or native handles must not keep the child alive.
+process.exit(0);

@@ -15,10 +15,12 @@ import { GOALS, PRESETS, type PresetName } from './config.js';
 import { machineInfo } from './machine.js';
 import type { MemoryResult } from './memory.js';
 import { accessChart, markdownReport, snapshotChart, type BenchResults } from './report.js';
+import type { RssResult } from './rss.js';
 import type { SnapshotResultRow } from './snapshot.js';
+import type { StorageResult } from './storage.js';
 
-export type SuiteName = 'access' | 'snapshot' | 'memory';
-export const SUITES: readonly SuiteName[] = ['access', 'snapshot', 'memory'];
+export type SuiteName = 'access' | 'snapshot' | 'memory' | 'storage';
+export const SUITES: readonly SuiteName[] = ['access', 'snapshot', 'memory', 'storage'];
 
 export interface HarnessOptions {
   readonly preset: PresetName;
@@ -61,6 +63,8 @@ export async function runHarness(o: HarnessOptions): Promise<BenchResults> {
   const access: AccessResult[] = [];
   const snapshot: SnapshotResultRow[] = [];
   const memory: MemoryResult[] = [];
+  const rss: RssResult[] = [];
+  const storage: StorageResult[] = [];
   try {
     const out = () => join(scratch, `out-${Math.random().toString(36).slice(2)}.json`);
     if (suites.includes('access')) {
@@ -74,12 +78,19 @@ export async function runHarness(o: HarnessOptions): Promise<BenchResults> {
     if (suites.includes('memory')) {
       log(`# memory (${p.memoryEntries} entries)`);
       for (const b of backends.filter((x) => x.heapResident)) memory.push(...runJob<MemoryResult[]>({ type: 'memory', preset: p.name, backend: b.id, out: out() }, p.maxOldSpaceMb, quiet, scratch));
+      const offHeap = backends.filter((x) => !x.heapResident);
+      if (offHeap.length > 0) log(`# memory: RSS of off-heap backends as state grows (${p.rssStepsBytes.map((s) => `${(s / 1024 / 1024).toFixed(2)} MB`).join(' → ')})`);
+      for (const b of offHeap) rss.push(runJob<RssResult>({ type: 'rss', preset: p.name, backend: b.id, out: out() }, p.maxOldSpaceMb, quiet, scratch));
+    }
+    if (suites.includes('storage')) {
+      log(`# checkpoint storage throughput (${(p.storageBytes / 1024 / 1024).toFixed(0)} MiB; local, S3 (s3rver), HDFS (WebHDFS test server))`);
+      storage.push(...runJob<StorageResult[]>({ type: 'storage', preset: p.name, backend: 'storage', out: out() }, p.maxOldSpaceMb, quiet, scratch));
     }
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
   const results: BenchResults = {
-    schema: 1,
+    schema: 2,
     preset: p.name,
     startedAt,
     wallTimeMs: Date.now() - started,
@@ -89,6 +100,8 @@ export async function runHarness(o: HarnessOptions): Promise<BenchResults> {
     access,
     snapshot,
     memory,
+    rss,
+    storage,
   };
   writeFileSync(join(o.outDir, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
   writeFileSync(join(o.outDir, 'report.md'), markdownReport(results));

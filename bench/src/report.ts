@@ -2,11 +2,13 @@ import type { AccessResult } from './access.js';
 import { GOALS } from './config.js';
 import type { MachineInfo } from './machine.js';
 import type { MemoryResult } from './memory.js';
+import type { RssResult } from './rss.js';
 import type { SnapshotResultRow } from './snapshot.js';
+import type { StorageResult } from './storage.js';
 import { groupedBarChart, logLineChart } from './svg.js';
 
 export interface BenchResults {
-  readonly schema: 1;
+  readonly schema: 2;
   readonly preset: string;
   readonly startedAt: string;
   readonly wallTimeMs: number;
@@ -16,6 +18,8 @@ export interface BenchResults {
   readonly access: readonly AccessResult[];
   readonly snapshot: readonly SnapshotResultRow[];
   readonly memory: readonly MemoryResult[];
+  readonly rss: readonly RssResult[];
+  readonly storage: readonly StorageResult[];
 }
 
 const MIB = 1024 * 1024;
@@ -23,18 +27,76 @@ const n = (v: number, d = 0) => (Number.isFinite(v) ? v.toLocaleString('en-US', 
 const ops = (v: number) => (v >= 1e6 ? `${(v / 1e6).toFixed(2)} M` : v >= 1e3 ? `${(v / 1e3).toFixed(1)} k` : v.toFixed(0));
 const sizeMb = (b: number) => (b >= 1024 * 1024 ? `${n(b / (1024 * 1024), b < 10 * 1024 * 1024 ? 1 : 0)} MB` : `${n(b / 1024, 0)} KB`);
 
+const PHASE = { compacted: 'between compactions', 'after-bulk-load': 'right after the bulk load' } as const;
+const BASELINE_NAME = { 'js-map': 'JS Map', 'rocksdb-raw': 'raw RocksDB' } as const;
+const metCell = (ok: boolean) => (ok ? 'met' : '**not met**');
+
 export function accessSummaryTable(r: BenchResults): string {
-  const rows = ['| State | Operation | Backend | ops/s (median) | p25–p75 | JS Map baseline ops/s | Ratio | Goal | Met |', '|---|---|---|---:|---:|---:|---:|---|---|'];
+  const rows = ['| State | Operation | Backend | ops/s (median) | p25–p75 | Baseline | Baseline ops/s | Ratio | Goal | Met |', '|---|---|---|---:|---:|---|---:|---:|---|---|'];
   for (const a of r.access) {
-    const met = a.ratio >= r.goals.accessRatioMin;
-    rows.push(`| ${a.kind} | ${a.op} | ${a.backend} | ${ops(a.backendOps.median)} | ${ops(a.backendOps.p25)}–${ops(a.backendOps.p75)} | ${ops(a.baselineOps.median)} | ${a.ratio.toFixed(2)}× | ≥ ${r.goals.accessRatioMin}× | ${met ? 'met' : '**not met**'} |`);
+    const goal = a.goal;
+    rows.push(`| ${a.kind} | ${a.op} | ${a.backend} | ${ops(a.backendOps.median)} | ${ops(a.backendOps.p25)}–${ops(a.backendOps.p75)} | ${BASELINE_NAME[a.baseline]} | ${ops(a.baselineOps.median)} | ${a.ratio.toFixed(2)}× | ${goal === null ? '—' : `≥ ${goal}×`} | ${goal === null ? 'reported only' : metCell(a.ratio >= goal)} |`);
   }
   return rows.join('\n');
 }
 
+interface GoalRow {
+  readonly goal: string;
+  readonly target: string;
+  readonly measured: string;
+  /** undefined: nothing measured in this run. */
+  readonly met: boolean | undefined;
+}
+
+const pct = (x: number) => `${(x * 100).toFixed(x < 0.1 ? 2 : 1)}%`;
+
+/** One row per goal of the brief, evaluated on this run's numbers. */
+export function goalRows(r: BenchResults): GoalRow[] {
+  const g = r.goals;
+  const rows: GoalRow[] = [];
+  const heap = r.access.filter((a) => a.baseline === 'js-map');
+  if (heap.length > 0) {
+    const met = heap.filter((a) => a.ratio >= g.accessRatioMin).length;
+    rows.push({ goal: 'Heap backends: state access ops/s vs a raw JS Map', target: `≥ ${g.accessRatioMin}× on every op`, measured: `${met}/${heap.length} ops meet it (min ${Math.min(...heap.map((a) => a.ratio)).toFixed(2)}×)`, met: met === heap.length });
+  }
+  const rv = r.access.filter((a) => a.baseline === 'rocksdb-raw' && a.goal !== null);
+  if (rv.length > 0) {
+    rows.push({ goal: 'RocksDB: ValueState get/update ops/s vs the raw binding on identical bytes', target: `≥ ${g.rocksValueRatioMin}×`, measured: rv.map((a) => `${a.op} ${a.ratio.toFixed(2)}×`).join(', '), met: rv.every((a) => a.goal !== null && a.ratio >= a.goal) });
+  }
+  if (r.memory.length > 0) {
+    const met = r.memory.filter((x) => x.ratio <= g.memoryRatioMax).length;
+    rows.push({ goal: 'Heap backends: heap bytes per entry vs a JS Map', target: `≤ ${g.memoryRatioMax}×`, measured: `${met}/${r.memory.length} (max ${Math.max(...r.memory.map((x) => x.ratio)).toFixed(2)}×)`, met: met === r.memory.length });
+  }
+  const fs = r.snapshot.filter((s) => s.backend === 'fs');
+  if (fs.length > 0) {
+    rows.push({ goal: 'Fs backend: a full snapshot does not double RSS (copy-on-write)', target: 'peak < 2× before', measured: fs.map((s) => `${sizeMb(s.stateBytes)}: ${(s.rssPeakMb / s.rssBeforeMb).toFixed(2)}×`).join(', '), met: fs.every((s) => s.rssPeakMb < 2 * s.rssBeforeMb) });
+  }
+  const inc = r.snapshot.filter((s) => s.churn.length > 0);
+  for (const phase of ['compacted', 'after-bulk-load'] as const) {
+    const c1 = inc.flatMap((s) => s.churn.filter((c) => c.churn === 0.01 && c.phase === phase).map((c) => ({ s, c })));
+    if (c1.length === 0) continue;
+    const when = PHASE[phase];
+    rows.push({ goal: `RocksDB: incremental checkpoint vs full (canonical) snapshot, 1% churn, ${when}: total time`, target: `≥ ${g.incrementalSpeedupMin}× faster`, measured: c1.map(({ s, c }) => `${sizeMb(s.stateBytes)}: ${(s.totalMs.median / c.totalMs).toFixed(1)}×`).join(', '), met: c1.every(({ s, c }) => s.totalMs.median / c.totalMs >= g.incrementalSpeedupMin) });
+    rows.push({ goal: `RocksDB: bytes uploaded by the incremental checkpoint, 1% churn, ${when}`, target: `≤ ${pct(g.incrementalUploadMaxFraction)} of full`, measured: c1.map(({ s, c }) => `${sizeMb(s.stateBytes)}: ${pct(c.checkpointedSize / c.fullSize)}`).join(', '), met: c1.every(({ c }) => c.checkpointedSize / c.fullSize <= g.incrementalUploadMaxFraction) });
+  }
+  const rocksSnaps = r.snapshot.filter((s) => s.fullFormat === 'CANONICAL');
+  if (rocksSnaps.length > 0) {
+    const syncMax = (s: SnapshotResultRow) => Math.max(s.syncMs.max, s.nativeFull?.syncMs ?? 0, s.rebase?.syncMs ?? 0, ...s.churn.map((c) => c.syncMs));
+    rows.push({ goal: 'RocksDB: synchronous snapshot phase (max over canonical, native full and incremental checkpoints)', target: `≤ ${g.syncPauseMaxMs} ms`, measured: rocksSnaps.map((s) => `${sizeMb(s.stateBytes)}: ${syncMax(s).toFixed(1)} ms`).join(', '), met: rocksSnaps.every((s) => syncMax(s) <= g.syncPauseMaxMs) });
+  }
+  for (const x of r.rss) {
+    const maxRss = Math.max(...x.steps.map((s) => s.rssMb));
+    rows.push({ goal: `${x.backend}: process RSS as state grows (${x.steps.map((s) => sizeMb(s.stateBytes)).join(' → ')})`, target: `≤ empty ${n(x.emptyRssMb)} + cache ${n(x.blockCacheMb)} + write buffers ${n(x.writeBuffersMb)} + ${g.rssConstantMb} = ${n(x.boundMb)} MB`, measured: `max ${n(maxRss)} MB; slope ${n(x.slopeMbPer100Mb, 1)} MB per 100 MB of state`, met: x.met });
+  }
+  if (r.preset === 'quick') rows.push({ goal: 'Quick preset wall time', target: '< 300 s', measured: `${(r.wallTimeMs / 1000).toFixed(1)} s`, met: r.wallTimeMs < 300_000 });
+  return rows;
+}
+
 export function markdownReport(r: BenchResults): string {
   const m = r.machine;
-  const accessMet = r.access.filter((a) => a.ratio >= r.goals.accessRatioMin).length;
+  const withGoal = r.access.filter((a) => a.goal !== null);
+  const accessGoals = withGoal.length;
+  const accessMet = withGoal.filter((a) => a.ratio >= (a.goal ?? 0)).length;
   const memMet = r.memory.filter((x) => x.ratio <= r.goals.memoryRatioMax).length;
   const out: string[] = [];
   out.push(`# flowstate benchmark report (${r.preset} preset)`);
@@ -42,8 +104,14 @@ export function markdownReport(r: BenchResults): string {
   out.push(`- Started ${r.startedAt}, wall time ${(r.wallTimeMs / 1000).toFixed(1)} s`);
   out.push(`- ${m.cpuModel}, ${m.cores} cores, ${m.memoryGb} GB RAM, ${m.platform} ${m.arch}`);
   out.push(`- Node ${m.nodeVersion} (V8 ${m.v8Version}), commit \`${m.gitCommit}\`${m.gitDirty ? ' (working tree dirty)' : ''}`);
-  out.push(`- State access goal (ops/s ratio to a raw JS Map, same run): met for ${accessMet}/${r.access.length}; memory goal (bytes/entry ≤ ${r.goals.memoryRatioMax}× a Map): met for ${memMet}/${r.memory.length}.`);
+  out.push(`- State access goals (ops/s ratio to the same-run baseline): met for ${accessMet}/${accessGoals}; memory goal (bytes/entry ≤ ${r.goals.memoryRatioMax}× a Map): met for ${memMet}/${r.memory.length}.`);
   out.push('- Medians over tinybench samples (one sample = one batch of operations, after warm-up); p25–p75 is the spread. No assertions are made on timings.');
+  out.push('');
+  out.push('## Goals');
+  out.push('');
+  out.push('| Goal | Target | Measured | Met |');
+  out.push('|---|---|---|---|');
+  for (const g of goalRows(r)) out.push(`| ${g.goal} | ${g.target} | ${g.measured} | ${g.met === undefined ? 'not measured' : metCell(g.met)} |`);
   out.push('');
   out.push('## State access');
   out.push('');
@@ -55,15 +123,40 @@ export function markdownReport(r: BenchResults): string {
   out.push('');
   if (r.snapshot.length > 0) out.push('![snapshot time vs state size](snapshot-time.svg)');
   out.push('');
-  out.push('| Backend | State | Entries | Sync pause ms | Async ms | Total ms (p25–p75) | Written | Restore ms | `cp` ms | Total / cp | RSS before → peak (MB) |');
-  out.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  out.push('ValueState<Uint8Array> with 1 KiB random values. Full snapshots of backends with native checkpoints (RocksDB) are canonical (`formatType: CANONICAL`, the savepoint format). Download = reading and CRC-verifying every stream of the snapshot without restoring; Restore / download is the restore overhead beyond moving the bytes.');
+  out.push('');
+  out.push('| Backend | State | Entries | Sync pause ms (max) | Async ms | Total ms (p25–p75) | Written | Restore ms | Download ms | Restore / download | `cp` ms | Total / cp | RSS before → peak (MB) |');
+  out.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const s of r.snapshot) {
-    out.push(`| ${s.backend} | ${sizeMb(s.stateBytes)} | ${n(s.entries)} | ${n(s.syncMs.median, 1)} | ${n(s.asyncMs.median, 1)} | ${n(s.totalMs.median, 1)} (${n(s.totalMs.p25, 1)}–${n(s.totalMs.p75, 1)}) | ${sizeMb(s.bytesWritten)} | ${n(s.restoreMs.median, 1)} | ${n(s.cpMs.median, 1)} | ${s.ratioToCp.toFixed(1)}× | ${n(s.rssBeforeMb)} → ${n(s.rssPeakMb)} (${((s.rssPeakMb / s.rssBeforeMb - 1) * 100).toFixed(0)}%) |`);
+    out.push(`| ${s.backend}${s.fullFormat === 'CANONICAL' ? ' (canonical)' : ''} | ${sizeMb(s.stateBytes)} | ${n(s.entries)} | ${n(s.syncMs.median, 1)} (${n(s.syncMs.max, 1)}) | ${n(s.asyncMs.median, 1)} | ${n(s.totalMs.median, 1)} (${n(s.totalMs.p25, 1)}–${n(s.totalMs.p75, 1)}) | ${sizeMb(s.bytesWritten)} | ${n(s.restoreMs.median, 1)} | ${n(s.downloadMs.median, 1)} | ${s.restoreToDownload.toFixed(1)}× | ${n(s.cpMs.median, 1)} | ${s.ratioToCp.toFixed(1)}× | ${n(s.rssBeforeMb)} → ${n(s.rssPeakMb)} (${((s.rssPeakMb / s.rssBeforeMb - 1) * 100).toFixed(0)}%) |`);
   }
   const churn = r.snapshot.filter((s) => s.churn.length > 0);
   out.push('');
-  out.push(churn.length === 0 ? '_Churn variants (1% / 10% of keys changed between checkpoints) apply to incremental checkpoints only; no registered backend has them yet (hook: `incrementalCheckpoints` in `bench/src/backends.ts`)._' : '### Churn (incremental)');
-  for (const s of churn) for (const c of s.churn) out.push(`- ${s.backend} ${sizeMb(s.stateBytes)} churn ${c.churn * 100}%: sync ${n(c.syncMs, 1)} ms, async ${n(c.asyncMs, 1)} ms, uploaded ${sizeMb(c.checkpointedSize)} of ${sizeMb(c.fullSize)}`);
+  if (churn.length === 0) {
+    out.push('_Churn variants (1% / 10% of keys changed between checkpoints) apply to incremental checkpoints only; no backend with them ran._');
+  } else {
+    out.push('### Incremental checkpoints (native, RocksDB)');
+    out.push('');
+    out.push('Per state size, in one process, every checkpoint confirmed with `notifyCheckpointComplete`:');
+    out.push('1. **right after the bulk load**: a native checkpoint of everything ("native full": nothing to reuse yet), 1% of the keys rewritten (random keys, so slightly fewer distinct ones), an incremental checkpoint. When the bulk load flushed enough memtables (32 MiB each: from 100 MB on), the base checkpoint\'s flush brings L0 to its compaction trigger (4 files) and the L0→L1 compaction that follows rewrites the SSTs (uniformly random keys overlap every L1 file), so this increment shows what the first checkpoint after a compaction costs;');
+    out.push('2. **between compactions**: flush + full manual compaction, a new native base ("native full after compaction"), then 1% churn + incremental checkpoint, then 10% more churn + another. No compaction is due (L0 stays below its trigger of 4 files), so these increments upload only the new L0 SST and the metadata.');
+    out.push('');
+    out.push('Speedup = median total time of the canonical full snapshot of the same state (table above) / the checkpoint\'s total time. Restore = a fresh backend restored from that checkpoint (downloads every referenced file, opens the database); download = just reading those files.');
+    out.push('');
+    out.push('| Backend | State | Checkpoint | Keys changed | Sync ms | Async ms | Total ms | Uploaded | Referenced | Uploaded % | Speedup vs canonical full | Speedup vs its native base | Restore ms | Download ms | Restore / download |');
+    out.push('|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+    for (const s of churn) {
+      const baseRow = (label: string, nf: NonNullable<SnapshotResultRow['nativeFull']>) =>
+        out.push(`| ${s.backend} | ${sizeMb(s.stateBytes)} | ${label} | — | ${n(nf.syncMs, 1)} | ${n(nf.asyncMs, 1)} | ${n(nf.totalMs, 1)} | ${sizeMb(nf.checkpointedSize)} | ${sizeMb(nf.fullSize)} | ${pct(nf.checkpointedSize / nf.fullSize)} | ${(s.totalMs.median / nf.totalMs).toFixed(1)}× | — | — | — | — |`);
+      for (const phase of ['after-bulk-load', 'compacted'] as const) {
+        const nf = phase === 'after-bulk-load' ? s.nativeFull : s.rebase;
+        if (nf) baseRow(phase === 'after-bulk-load' ? 'native full' : `native full after compaction (compaction ${n(s.compactMs)} ms)`, nf);
+        for (const c of s.churn.filter((x) => x.phase === phase)) {
+          out.push(`| ${s.backend} | ${sizeMb(s.stateBytes)} | incremental, ${c.churn * 100}% churn, ${PHASE[phase]} | ${n(c.keysChanged)} | ${n(c.syncMs, 1)} | ${n(c.asyncMs, 1)} | ${n(c.totalMs, 1)} | ${sizeMb(c.checkpointedSize)} | ${sizeMb(c.fullSize)} | ${pct(c.checkpointedSize / c.fullSize)} | ${(s.totalMs.median / c.totalMs).toFixed(1)}× | ${nf ? (nf.totalMs / c.totalMs).toFixed(1) : 'n/a'}× | ${n(c.restoreMs, 1)} | ${n(c.downloadMs, 1)} | ${(c.restoreMs / c.downloadMs).toFixed(1)}× |`);
+        }
+      }
+    }
+  }
   out.push('');
   out.push('## Memory (heap bytes per entry, `--expose-gc`, heapUsed deltas)');
   out.push('');
@@ -71,6 +164,28 @@ export function markdownReport(r: BenchResults): string {
   out.push('|---|---|---:|---:|---:|---:|---|---|');
   for (const x of r.memory) out.push(`| ${x.backend} | ${x.kind} | ${n(x.entries)} | ${n(x.backendBytesPerEntry, 1)} | ${n(x.baselineBytesPerEntry, 1)} | ${x.ratio.toFixed(2)}× | ≤ ${r.goals.memoryRatioMax}× | ${x.ratio <= r.goals.memoryRatioMax ? 'met' : '**not met**'} |`);
   out.push('');
+  if (r.rss.length > 0) {
+    out.push('### Off-heap backends: process RSS as state grows');
+    out.push('');
+    out.push(`ValueState<Uint8Array>, 1 KiB random values, written up to each size in one process; after each step random point reads warm the block cache, then GC and RSS. Bound = RSS of the process with the empty backend + block cache + write buffers (size × number, one column family holds data) + ${r.goals.rssConstantMb} MB (index/filter blocks, allocator slack).`);
+    out.push('');
+    out.push('| Backend | State | On disk | RSS MB | V8 heap MB | Bound MB | Within bound |');
+    out.push('|---|---:|---:|---:|---:|---:|---|');
+    for (const x of r.rss) for (const st of x.steps) out.push(`| ${x.backend} | ${sizeMb(st.stateBytes)} | ${sizeMb(st.diskBytes)} | ${n(st.rssMb)} | ${n(st.heapUsedMb)} | ${n(x.boundMb)} | ${metCell(st.rssMb <= x.boundMb)} |`);
+    out.push('');
+    for (const x of r.rss) out.push(`- ${x.backend}: empty-process RSS ${n(x.emptyRssMb)} MB, block cache ${n(x.blockCacheMb)} MB, write buffers ${n(x.writeBuffersMb)} MB; RSS slope ${n(x.slopeMbPer100Mb, 1)} MB per 100 MB of state.`);
+    out.push('');
+  }
+  if (r.storage.length > 0) {
+    out.push('## Checkpoint storage throughput');
+    out.push('');
+    out.push(`One ${sizeMb(r.storage[0]!.bytes)} stream through \`FsCheckpointStorage\` (1 MiB writes, then \`readFully\` with CRC32C verification). Servers run in their own processes on loopback, so this is client + protocol + server cost, not a network. Ratio = throughput relative to local in the same run.`);
+    out.push('');
+    out.push('| Target | Upload ms (p25–p75) | Upload MB/s | Upload vs local | Download ms (p25–p75) | Download MB/s | Download vs local | Setup |');
+    out.push('|---|---:|---:|---:|---:|---:|---:|---|');
+    for (const x of r.storage) out.push(`| ${x.target} | ${n(x.uploadMs.median, 1)} (${n(x.uploadMs.p25, 1)}–${n(x.uploadMs.p75, 1)}) | ${n(x.uploadMBps)} | ${x.uploadRatioToLocal.toFixed(2)}× | ${n(x.downloadMs.median, 1)} (${n(x.downloadMs.p25, 1)}–${n(x.downloadMs.p75, 1)}) | ${n(x.downloadMBps)} | ${x.downloadRatioToLocal.toFixed(2)}× | ${x.description} |`);
+    out.push('');
+  }
   out.push('Raw numbers, every sample and the machine description: `results.json`.');
   out.push('');
   return out.join('\n');
@@ -84,14 +199,17 @@ export function accessChart(r: BenchResults): string {
     name: b,
     values: groups.map((g) => { const a = find(g, b); return a ? { v: a.backendOps.median, lo: a.backendOps.p25, hi: a.backendOps.p75 } : { v: NaN }; }),
   }));
-  // One baseline bar per operation: the median of the per-pair baseline medians.
-  series.push({
-    name: 'JS Map baseline',
-    values: groups.map((g) => {
-      const v = r.access.filter((a) => `${a.kind}:${a.op}` === g).map((a) => a.baselineOps.median).sort((x, y) => x - y);
-      return { v: v[Math.floor((v.length - 1) / 2)] ?? NaN };
-    }),
-  });
+  // One bar per baseline kind and operation: the median of the per-pair baseline medians.
+  for (const kind of ['js-map', 'rocksdb-raw'] as const) {
+    if (!r.access.some((a) => a.baseline === kind)) continue;
+    series.push({
+      name: `${BASELINE_NAME[kind]} baseline`,
+      values: groups.map((g) => {
+        const v = r.access.filter((a) => `${a.kind}:${a.op}` === g && a.baseline === kind).map((a) => a.baselineOps.median).sort((x, y) => x - y);
+        return { v: v[Math.floor((v.length - 1) / 2)] ?? NaN };
+      }),
+    });
+  }
   return groupedBarChart(`State access ops/s (${r.preset} preset, median, whiskers p25–p75)`, groups, series, 'operations per second (log)');
 }
 
@@ -102,6 +220,10 @@ export function snapshotChart(r: BenchResults): string {
     return [
       { name: `${b} total`, points: rows.map((s) => ({ x: s.stateBytes / MIB, y: s.totalMs.median })) },
       { name: `${b} sync pause`, dashed: true, points: rows.map((s) => ({ x: s.stateBytes / MIB, y: s.syncMs.median })) },
+      ...[0.01, 0.1].filter((c) => rows.some((s) => s.churn.some((x) => x.churn === c))).map((c) => ({
+        name: `${b} incremental ${c * 100}%`,
+        points: rows.flatMap((s) => s.churn.filter((x) => x.churn === c && x.phase === 'compacted').map((x) => ({ x: s.stateBytes / MIB, y: x.totalMs }))),
+      })),
     ];
   });
   const first = backends[0];

@@ -85,11 +85,17 @@ export function prefixEnd(prefix: Uint8Array): Uint8Array {
 
 const same = (a: Uint8Array | undefined, b: Uint8Array | undefined) => a !== undefined && b !== undefined && Buffer.compare(a, b) === 0;
 
-/** Throws unless the backend's row for `row` (in state `stateName`) has the same bytes as the raw baseline's. */
-export function verifyIdenticalRows(be: KeyedStateBackend<number>, stateName: string, raw: RawRocks, rows: readonly Uint8Array[]): void {
+/** The RocksDB database and column family behind a state of a RocksDB keyed backend. */
+export function backendColumnFamily(be: KeyedStateBackend<number>, stateName: string): { db: RocksDB; cf: ColumnFamily } {
   const db = (be as unknown as { db?: RocksDB }).db;
   const cf = db?.getColumnFamily(STATE_CF_PREFIX + stateName);
   if (db === undefined || cf === undefined) throw new Error(`rocksdb-raw baseline: cannot find column family of state '${stateName}' in the backend`);
+  return { db, cf };
+}
+
+/** Throws unless the backend's row for `row` (in state `stateName`) has the same bytes as the raw baseline's. */
+export function verifyIdenticalRows(be: KeyedStateBackend<number>, stateName: string, raw: RawRocks, rows: readonly Uint8Array[]): void {
+  const { db, cf } = backendColumnFamily(be, stateName);
   for (const row of rows) {
     const a = db.get(cf, row);
     const b = raw.db.get(raw.cf, row);

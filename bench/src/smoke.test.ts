@@ -11,19 +11,28 @@ test('bench harness produces well-formed JSON, markdown and SVG (smoke preset)',
   try {
     await runHarness({ preset: 'smoke', outDir: dir, quiet: true, log: () => {} });
     const json = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as Record<string, unknown>;
-    assert.equal(json.schema, 1);
+    assert.equal(json.schema, 2);
     assert.equal(json.preset, 'smoke');
     const machine = json.machine as Record<string, unknown>;
     for (const k of ['cpuModel', 'cores', 'memoryGb', 'nodeVersion', 'gitCommit']) assert.ok(k in machine, `machine.${k}`);
     const access = json.access as Array<Record<string, unknown>>;
-    assert.ok(access.length >= 2 * 18, `access rows: ${access.length}`);
+    assert.ok(access.length >= 3 * 18, `access rows: ${access.length}`);
     for (const a of access) assert.equal(typeof a.ratio, 'number');
-    assert.ok((json.snapshot as unknown[]).length >= 4);
+    assert.ok(access.some((a) => a.backend === 'rocksdb' && a.baseline === 'rocksdb-raw'), 'rocksdb access rows against the raw binding');
+    const snapshot = json.snapshot as Array<Record<string, unknown>>;
+    assert.ok(snapshot.length >= 6);
+    const rocks = snapshot.filter((s) => s.backend === 'rocksdb');
+    assert.ok(rocks.length >= 2 && rocks.every((s) => (s.churn as unknown[]).length === 3 && s.nativeFull !== null && s.rebase !== null), 'rocksdb churn variants');
     assert.ok((json.memory as unknown[]).length >= 2);
+    const rss = json.rss as Array<Record<string, unknown>>;
+    assert.equal(rss.length, 1);
+    assert.ok((rss[0]!.steps as unknown[]).length >= 2);
+    const storage = json.storage as Array<Record<string, unknown>>;
+    assert.deepEqual(storage.map((x) => x.target), ['local', 's3', 'hdfs']);
 
     const md = readFileSync(join(dir, 'report.md'), 'utf8');
     assert.match(md, /^# flowstate benchmark report/);
-    for (const h of ['## State access', '## Snapshots', '## Memory']) assert.ok(md.includes(h), h);
+    for (const h of ['## Goals', '## State access', '## Snapshots', '### Incremental checkpoints', '## Memory', '### Off-heap backends', '## Checkpoint storage throughput']) assert.ok(md.includes(h), h);
     const tableRows = md.split('\n').filter((l) => l.startsWith('|'));
     for (const row of tableRows) assert.ok(row.endsWith('|'), `table row: ${row}`);
 

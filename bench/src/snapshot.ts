@@ -1,17 +1,25 @@
 /**
  * Snapshot benchmarks: full snapshots of ValueState<Uint8Array> (fixed-size values) to a local
  * checkpoint directory. Reports the synchronous pause (SnapshotFuture.syncDurationMs), the
- * asynchronous duration, bytes written, restore time, RSS before/peak during the snapshot, and a
- * `cp` of a file of the same byte volume as a disk baseline. Runs in its own child process.
+ * asynchronous duration, bytes written, restore time, the time to just download (read + verify)
+ * the same bytes, RSS before/peak during the snapshot, and a `cp` of a file of the same byte
+ * volume as a disk baseline. Runs in its own child process.
+ *
+ * Backends with native incremental checkpoints (RocksDB) take the full snapshots in the canonical
+ * format (`formatType: 'CANONICAL'`, the savepoint format), and additionally run the churn
+ * variants: a native checkpoint of everything (the base), then 1% / 10% of the keys rewritten and an
+ * incremental checkpoint, each restored and compared with downloading its files.
  */
 import { execFileSync } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CHECKPOINT, Serializers, ValueStateDescriptor, VoidNamespace, type KeyedStateBackend, type KeyedStateHandle, type ValueState } from '@flowstate/core';
+import { CHECKPOINT, Serializers, ValueStateDescriptor, VoidNamespace, type CheckpointOptions, type FsCheckpointStorage, type KeyedStateBackend, type KeyedStateHandle, type StreamStateHandle, type ValueState } from '@flowstate/core';
+import { isIncrementalRocksDBStateHandle } from '@flowstate/rocksdb';
 import { localCheckpointStorage } from '@flowstate/storage-local';
 import { backendById, createKeyed, type BackendUnderTest } from './backends.js';
+import { backendColumnFamily } from './rocks-raw.js';
 import type { Preset } from './config.js';
 import { prng, summarize, type Summary } from './stats.js';
 
@@ -21,6 +29,8 @@ export interface SnapshotSample {
   readonly totalMs: number;
   readonly bytesWritten: number;
   readonly restoreMs: number;
+  /** Reading (and checksum-verifying) every stream of the snapshot, without restoring. */
+  readonly downloadMs: number;
   readonly rssBeforeMb: number;
   /** Highest RSS sampled (every ms) while the snapshot ran, or maxRSS growth for the synchronous part. */
   readonly rssPeakMb: number;
@@ -29,9 +39,31 @@ export interface SnapshotSample {
 }
 
 export interface ChurnSample {
+  /**
+   * 'after-bulk-load': right after populating (RocksDB's own L0→L1 compaction of the bulk load runs
+   * between the base and this checkpoint, so new SSTs replace most old ones); 'compacted': after a
+   * flush + full manual compaction and a new base (the state between two compactions).
+   */
+  readonly phase: 'after-bulk-load' | 'compacted';
   readonly churn: number;
+  /** Keys rewritten between the two checkpoints. */
+  readonly keysChanged: number;
   readonly syncMs: number;
   readonly asyncMs: number;
+  readonly totalMs: number;
+  /** Bytes this checkpoint uploaded. */
+  readonly checkpointedSize: number;
+  /** Bytes the checkpoint references (uploaded now or reused). */
+  readonly fullSize: number;
+  readonly restoreMs: number;
+  readonly downloadMs: number;
+}
+
+/** The first native checkpoint of a backend: uploads every file (nothing to reuse yet). */
+export interface NativeFullSample {
+  readonly syncMs: number;
+  readonly asyncMs: number;
+  readonly totalMs: number;
   readonly checkpointedSize: number;
   readonly fullSize: number;
 }
@@ -46,6 +78,7 @@ export interface SnapshotResultRow {
   readonly asyncMs: Summary;
   readonly totalMs: Summary;
   readonly restoreMs: Summary;
+  readonly downloadMs: Summary;
   readonly bytesWritten: number;
   readonly rssBeforeMb: number;
   readonly rssPeakMb: number;
@@ -53,7 +86,15 @@ export interface SnapshotResultRow {
   readonly cpMs: Summary;
   /** median(totalMs) / median(cpMs). */
   readonly ratioToCp: number;
-  /** Only for backends with incremental checkpoints (RocksDB, later). */
+  /** median(restoreMs) / median(downloadMs). */
+  readonly restoreToDownload: number;
+  /** Format of the full snapshots above: CANONICAL for backends with native checkpoints. */
+  readonly fullFormat: 'default' | 'CANONICAL';
+  /** Only for backends with incremental checkpoints (RocksDB). */
+  readonly nativeFull: NativeFullSample | null;
+  /** The native checkpoint after flush + full compaction: the base of the 'compacted' churn samples. */
+  readonly rebase: NativeFullSample | null;
+  readonly compactMs: number;
   readonly churn: readonly ChurnSample[];
 }
 
@@ -67,41 +108,96 @@ function populate(be: KeyedStateBackend<number>, st: ValueState<Uint8Array>, ent
   }
 }
 
+/** Every stream a keyed state handle references (canonical stream, or a native checkpoint's files). */
+function streamsOf(h: KeyedStateHandle): StreamStateHandle[] {
+  if (isIncrementalRocksDBStateHandle(h)) return [h.meta, ...h.sharedFiles.map((f) => f.handle), ...h.privateFiles.map((f) => f.handle)];
+  const stream = (h as { stream?: StreamStateHandle }).stream;
+  if (stream === undefined) throw new Error(`bench: don't know the streams of a '${h.type}' handle`);
+  return [stream];
+}
+
+/** The download baseline of a restore: read (and CRC-verify) every stream of the handle, sequentially like the restores do. */
+async function downloadOnly(storage: FsCheckpointStorage, h: KeyedStateHandle, checkpointId: number): Promise<number> {
+  const t0 = performance.now();
+  let n = 0;
+  for (const s of streamsOf(h)) n += (await storage.readFully(s, checkpointId)).length;
+  if (n <= 0) throw new Error('downloaded nothing');
+  return performance.now() - t0;
+}
+
+async function timedSnapshot(be: KeyedStateBackend<number>, storage: FsCheckpointStorage, id: number, options: CheckpointOptions) {
+  const loc = await storage.initializeLocationForCheckpoint(id);
+  const t0 = performance.now();
+  const f = be.snapshot(id, Date.now(), loc.streamFactory, options);
+  const t1 = performance.now();
+  const res = await f.result;
+  const t2 = performance.now();
+  if (!res.jobManagerOwnedSnapshot) throw new Error('snapshot produced no handle');
+  return { syncMs: f.syncDurationMs, asyncMs: t2 - t1, totalMs: t2 - t0, res, handle: res.jobManagerOwnedSnapshot };
+}
+
 /**
- * Hook for incremental checkpoints: changes `churn` of the keys after a base checkpoint and takes
- * another one; checkpointedSize shows what the increment uploaded. Runs only for backends whose
- * entry has incrementalCheckpoints = true.
+ * Incremental checkpoints: a native checkpoint of everything (confirmed), then for each churn level
+ * `churn` × entries random keys rewritten and another native checkpoint (confirmed, so the next
+ * level's base is the previous checkpoint); each increment is restored into a fresh backend and
+ * compared with just downloading its files. Runs only for backends with incrementalCheckpoints.
  */
-async function churnVariants(b: BackendUnderTest, be: KeyedStateBackend<number>, st: ValueState<Uint8Array>, entries: number, valueBytes: number, dir: string, firstId: number): Promise<ChurnSample[]> {
-  if (!b.incrementalCheckpoints) return [];
-  const storage = localCheckpointStorage(dir);
+async function churnVariants(b: BackendUnderTest, be: KeyedStateBackend<number>, st: ValueState<Uint8Array>, entries: number, valueBytes: number, dir: string, firstId: number, log: (s: string) => void): Promise<{ nativeFull: NativeFullSample | null; rebase: NativeFullSample | null; compactMs: number; churn: ChurnSample[] }> {
+  if (!b.incrementalCheckpoints) return { nativeFull: null, rebase: null, compactMs: 0, churn: [] };
+  const storage = localCheckpointStorage(join(dir, 'checkpoints'));
   const out: ChurnSample[] = [];
   let id = firstId;
-  const base = await storage.initializeLocationForCheckpoint(id);
-  await be.snapshot(id, Date.now(), base.streamFactory, CHECKPOINT).result;
-  be.notifyCheckpointComplete(id);
-  for (const churn of [0.01, 0.1]) {
+  const label = `${b.id}/${mb(entries * valueBytes).toFixed(1)} MB`;
+  const base = async (what: string): Promise<NativeFullSample> => {
+    gc();
+    const x = await timedSnapshot(be, storage, id, CHECKPOINT);
+    be.notifyCheckpointComplete(id);
+    log(`  [${label} ${what}] sync ${x.syncMs.toFixed(1)} ms, total ${x.totalMs.toFixed(0)} ms, uploaded ${mb(x.res.checkpointedSize).toFixed(1)} of ${mb(x.res.fullSize).toFixed(1)} MB`);
+    return { syncMs: x.syncMs, asyncMs: x.asyncMs, totalMs: x.totalMs, checkpointedSize: x.res.checkpointedSize, fullSize: x.res.fullSize };
+  };
+  const nativeFull = await base('native full');
+  await increment('after-bulk-load', 0.01);
+  // Between compactions: flush + full manual compaction (so no L0→L1 compaction is due), new base.
+  const own = backendColumnFamily(be, 'blob');
+  const c0 = performance.now();
+  own.db.flush();
+  await own.db.compactRangeAsync(own.cf);
+  const compactMs = performance.now() - c0;
+  id++;
+  const rebase = await base(`native full after compaction (${compactMs.toFixed(0)} ms)`);
+  for (const churn of [0.01, 0.1]) await increment('compacted', churn);
+  return { nativeFull, rebase, compactMs, churn: out };
+
+  async function increment(phase: ChurnSample['phase'], churn: number): Promise<void> {
     const r = prng(id);
-    for (let i = 0; i < Math.ceil(entries * churn); i++) {
+    const changed = Math.ceil(entries * churn);
+    for (let i = 0; i < changed; i++) {
       be.setCurrentKey(Math.floor(r() * entries));
       st.update(randomFillSync(new Uint8Array(valueBytes)));
     }
     id++;
-    const loc = await storage.initializeLocationForCheckpoint(id);
-    const t0 = performance.now();
-    const f = be.snapshot(id, Date.now(), loc.streamFactory, CHECKPOINT);
-    const t1 = performance.now();
-    const res = await f.result;
+    gc();
+    const s = await timedSnapshot(be, storage, id, CHECKPOINT);
     be.notifyCheckpointComplete(id);
-    out.push({ churn, syncMs: f.syncDurationMs, asyncMs: performance.now() - t1 + (t1 - t0 - f.syncDurationMs), checkpointedSize: res.checkpointedSize, fullSize: res.fullSize });
+    const r0 = performance.now();
+    const restored = await createKeyed<number>(b, Serializers.int32, { restoreState: [s.handle], reader: storage, localDirectory: join(dir, `restore-${id}`) });
+    const restoreMs = performance.now() - r0;
+    const n = restored.numKeyValueStateEntries();
+    restored.dispose();
+    if (n !== entries) throw new Error(`incremental restore: ${n} entries, expected ${entries}`);
+    const downloadMs = await downloadOnly(storage, s.handle, id);
+    out.push({ phase, churn, keysChanged: changed, syncMs: s.syncMs, asyncMs: s.asyncMs, totalMs: s.totalMs, checkpointedSize: s.res.checkpointedSize, fullSize: s.res.fullSize, restoreMs, downloadMs });
+    log(`  [${label} incremental, ${phase}, churn ${churn * 100}%] sync ${s.syncMs.toFixed(1)} ms, total ${s.totalMs.toFixed(0)} ms, uploaded ${mb(s.res.checkpointedSize).toFixed(2)} of ${mb(s.res.fullSize).toFixed(1)} MB, restore ${restoreMs.toFixed(0)} ms vs download ${downloadMs.toFixed(0)} ms`);
   }
-  return out;
 }
 
 export async function runSnapshotSuite(p: Preset, backendId: string, stateBytes: number, log: (s: string) => void): Promise<SnapshotResultRow> {
   const b = backendById(backendId);
   const entries = Math.max(1, Math.round(stateBytes / p.snapshotValueBytes));
   const work = mkdtempSync(join(tmpdir(), `flowstate-bench-snap-${b.id}-`));
+  // Backends with native checkpoints: the full snapshot is the canonical one (what a savepoint writes).
+  const fullOptions: CheckpointOptions = b.incrementalCheckpoints ? { checkpointType: 'CHECKPOINT', formatType: 'CANONICAL' } : CHECKPOINT;
+  const sampleCount = b.incrementalCheckpoints ? p.nativeSnapshotSamples : p.snapshotSamples;
   try {
     const be = await createKeyed(b, Serializers.int32, b.needsLocalDirectory ? { localDirectory: join(work, 'local') } : {});
     const st = be.getPartitionedState(VoidNamespace, Serializers.voidNamespace, new ValueStateDescriptor<Uint8Array>('blob', Serializers.bytes));
@@ -112,7 +208,7 @@ export async function runSnapshotSuite(p: Preset, backendId: string, stateBytes:
     const storage = localCheckpointStorage(storageDir);
     const samples: SnapshotSample[] = [];
     const rand = prng(7);
-    for (let s = 0; s < p.snapshotSamples; s++) {
+    for (let s = 0; s < sampleCount; s++) {
       const id = s + 1;
       const location = await storage.initializeLocationForCheckpoint(id);
       gc();
@@ -132,7 +228,7 @@ export async function runSnapshotSuite(p: Preset, backendId: string, stateBytes:
         }
       }, 1);
       const t0 = performance.now();
-      const future = be.snapshot(id, Date.now(), location.streamFactory, CHECKPOINT);
+      const future = be.snapshot(id, Date.now(), location.streamFactory, fullOptions);
       const t1 = performance.now();
       const res = await future.result;
       const t2 = performance.now();
@@ -148,11 +244,12 @@ export async function runSnapshotSuite(p: Preset, backendId: string, stateBytes:
       // Restore into a fresh backend and check the entry count.
       gc();
       const r0 = performance.now();
-      const restored = await createKeyed<number>(b, Serializers.int32, { restoreState: [handle as KeyedStateHandle], reader: storage });
+      const restored = await createKeyed<number>(b, Serializers.int32, { restoreState: [handle as KeyedStateHandle], reader: storage, ...(b.needsLocalDirectory ? { localDirectory: join(work, `restore-${id}`) } : {}) });
       const restoreMs = performance.now() - r0;
       const n = restored.numKeyValueStateEntries();
       if (n !== entries) throw new Error(`restored ${n} entries, expected ${entries}`);
       restored.dispose();
+      const downloadMs = await downloadOnly(storage, handle as KeyedStateHandle, id);
       await storage.discardCheckpoint(id);
       samples.push({
         syncMs: future.syncDurationMs,
@@ -160,14 +257,15 @@ export async function runSnapshotSuite(p: Preset, backendId: string, stateBytes:
         totalMs: t2 - t0,
         bytesWritten: res.fullSize,
         restoreMs,
+        downloadMs,
         rssBeforeMb: mb(rssBefore),
         rssPeakMb: mb(peak),
         heapUsedBeforeMb: mb(heapBefore),
         writesDuringSnapshot: writes,
       });
-      log(`  [${b.id}/snapshot ${mb(stateBytes).toFixed(1)} MB] #${id}: sync ${future.syncDurationMs.toFixed(1)} ms, async ${(t2 - t1).toFixed(1)} ms, ${mb(res.fullSize).toFixed(1)} MB, restore ${restoreMs.toFixed(0)} ms, RSS ${mb(rssBefore).toFixed(0)} -> peak ${mb(peak).toFixed(0)} MB`);
+      log(`  [${b.id}/snapshot ${mb(stateBytes).toFixed(1)} MB] #${id}: sync ${future.syncDurationMs.toFixed(1)} ms, async ${(t2 - t1).toFixed(1)} ms, ${mb(res.fullSize).toFixed(1)} MB, restore ${restoreMs.toFixed(0)} ms (download ${downloadMs.toFixed(0)} ms), RSS ${mb(rssBefore).toFixed(0)} -> peak ${mb(peak).toFixed(0)} MB`);
     }
-    const churn = await churnVariants(b, be, st, entries, p.snapshotValueBytes, join(work, 'churn'), p.snapshotSamples + 1);
+    const { nativeFull, rebase, compactMs, churn } = await churnVariants(b, be, st, entries, p.snapshotValueBytes, join(work, 'churn'), sampleCount + 1, log);
     be.dispose();
     // Disk baseline: cp of a file with the same byte volume.
     const bytesWritten = samples[0]?.bytesWritten ?? 0;
@@ -185,6 +283,8 @@ export async function runSnapshotSuite(p: Preset, backendId: string, stateBytes:
       cp.push(performance.now() - c0);
     }
     const totalMs = summarize(samples.map((x) => x.totalMs));
+    const restoreMs = summarize(samples.map((x) => x.restoreMs));
+    const downloadMs = summarize(samples.map((x) => x.downloadMs));
     const cpMs = summarize(cp);
     return {
       backend: b.id,
@@ -195,12 +295,18 @@ export async function runSnapshotSuite(p: Preset, backendId: string, stateBytes:
       syncMs: summarize(samples.map((x) => x.syncMs)),
       asyncMs: summarize(samples.map((x) => x.asyncMs)),
       totalMs,
-      restoreMs: summarize(samples.map((x) => x.restoreMs)),
+      restoreMs,
+      downloadMs,
+      restoreToDownload: restoreMs.median / downloadMs.median,
       bytesWritten,
       rssBeforeMb: summarize(samples.map((x) => x.rssBeforeMb)).median,
       rssPeakMb: summarize(samples.map((x) => x.rssPeakMb)).median,
       cpMs,
       ratioToCp: totalMs.median / cpMs.median,
+      fullFormat: b.incrementalCheckpoints ? 'CANONICAL' : 'default',
+      nativeFull,
+      rebase,
+      compactMs,
       churn,
     };
   } finally {

@@ -1,6 +1,8 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import cliProgress from 'cli-progress';
-import { FlowstateError } from '@flowstate/core';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { FlowstateError, IllegalStateUsageError, type SerializerSnapshotRegistry } from '@flowstate/core';
 import {
   CONVERSION_TARGETS,
   convertSavepoint,
@@ -77,6 +79,26 @@ class Progress {
 interface CommonOptions {
   json?: boolean;
   progress?: boolean;
+  serializers?: string;
+}
+
+/**
+ * Custom serializers: an ES module exporting `registry` (or a default export) that is a
+ * SerializerSnapshotRegistry, e.g. `defaultSerializerRegistry.extend().register('my-type', ...)`.
+ */
+async function loadRegistry(module: string | undefined): Promise<{ registry?: SerializerSnapshotRegistry }> {
+  if (module === undefined) return {};
+  let mod: { registry?: unknown; default?: unknown };
+  try {
+    mod = (await import(pathToFileURL(resolve(module)).href)) as { registry?: unknown; default?: unknown };
+  } catch (e) {
+    throw new IllegalStateUsageError(undefined, `--serializers: cannot load '${module}': ${(e as Error).message}`);
+  }
+  const r = (mod.registry ?? mod.default) as Partial<SerializerSnapshotRegistry> | undefined;
+  if (r === undefined || r === null || typeof r.reader !== 'function' || typeof r.has !== 'function') {
+    throw new IllegalStateUsageError(undefined, `--serializers: '${module}' exports no serializer snapshot registry (export 'registry' or a default export)`);
+  }
+  return { registry: r as SerializerSnapshotRegistry };
 }
 
 function json(value: unknown): string {
@@ -114,6 +136,7 @@ export function createProgram(io: CliIO, setExit: (code: ExitCodeValue) => void)
     c
       .option('--json', 'machine-readable JSON on stdout')
       .option('--no-progress', 'no progress bar (shown on stderr only when it is a terminal)')
+      .option('--serializers <module>', "ES module exporting 'registry': snapshot readers of custom serializers")
       .addHelpText('after', EXIT_CODES_HELP)
       .exitOverride();
 
@@ -123,7 +146,7 @@ export function createProgram(io: CliIO, setExit: (code: ExitCodeValue) => void)
     .action(async (dir: string, o: CommonOptions & { scan?: boolean }) => {
       const p = progressFor(o, 'inspect');
       try {
-        const reader = await SavepointReader.load(dir);
+        const reader = await SavepointReader.load(dir, await loadRegistry(o.serializers));
         const report = await inspectSavepoint(reader, { scan: o.scan !== false, onProgress: p.update });
         p.stop();
         io.stdout(o.json === true ? json(report) : `${formatInspect(report)}\n`);
@@ -138,7 +161,7 @@ export function createProgram(io: CliIO, setExit: (code: ExitCodeValue) => void)
     .action(async (dir: string, o: CommonOptions) => {
       const p = progressFor(o, 'validate');
       try {
-        const report = await validateSavepoint(dir, { onProgress: p.update });
+        const report = await validateSavepoint(dir, { onProgress: p.update, ...(await loadRegistry(o.serializers)) });
         p.stop();
         io.stdout(o.json === true ? json(report) : `${formatValidation(report)}\n`);
         // Not a savepoint at all (no _metadata, unreadable directory): unreadable input, not "invalid".
@@ -154,8 +177,9 @@ export function createProgram(io: CliIO, setExit: (code: ExitCodeValue) => void)
     .action(async (a: string, b: string, o: CommonOptions) => {
       const p = progressFor(o, 'diff');
       try {
-        const ra = await SavepointReader.load(a);
-        const rb = await SavepointReader.load(b);
+        const reg = await loadRegistry(o.serializers);
+        const ra = await SavepointReader.load(a, reg);
+        const rb = await SavepointReader.load(b, reg);
         const total = [ra, rb].flatMap((r) => r.operators()).reduce((x, op) => x + op.stateSize, 0);
         let done = 0;
         const report = await diffSavepoints(ra, rb, { onBytes: (n) => p.update((done += n), total) });
@@ -173,7 +197,7 @@ export function createProgram(io: CliIO, setExit: (code: ExitCodeValue) => void)
     .action(async (input: string, output: string, o: CommonOptions & { to: ConversionTarget }) => {
       const p = progressFor(o, 'convert');
       try {
-        const r = await convertSavepoint(input, output, o.to, { onProgress: p.update });
+        const r = await convertSavepoint(input, output, o.to, { onProgress: p.update, ...(await loadRegistry(o.serializers)) });
         p.stop();
         io.stdout(o.json === true ? json(writeSummary(r)) : `converted ${input} to ${o.to} format v${r.formatVersion}: ${r.directory}\n`);
         setExit(ExitCode.OK);
@@ -188,8 +212,9 @@ export function createProgram(io: CliIO, setExit: (code: ExitCodeValue) => void)
     .action(async (input: string, output: string, o: CommonOptions & { toVersion: number }) => {
       const p = progressFor(o, 'migrate');
       try {
-        const before = (await SavepointReader.load(input)).formatVersion;
-        const r = await migrateSavepoint(input, output, o.toVersion, { onProgress: p.update });
+        const reg = await loadRegistry(o.serializers);
+        const before = (await SavepointReader.load(input, reg)).formatVersion;
+        const r = await migrateSavepoint(input, output, o.toVersion, { onProgress: p.update, ...reg });
         p.stop();
         io.stdout(o.json === true ? json({ ...writeSummary(r), fromVersion: before }) : `migrated ${input} from format v${before} to v${r.formatVersion}: ${r.directory}\n`);
         setExit(ExitCode.OK);
@@ -210,7 +235,7 @@ export function createProgram(io: CliIO, setExit: (code: ExitCodeValue) => void)
           input,
           output,
           { maxParallelism: o.maxParallelism, ...(o.parallelism === undefined ? {} : { parallelism: o.parallelism }), ...(o.operator === undefined ? {} : { operators: o.operator }) },
-          { onProgress: p.update },
+          { onProgress: p.update, ...(await loadRegistry(o.serializers)) },
         );
         p.stop();
         io.stdout(o.json === true ? json(writeSummary(r)) : `rescaled ${input} to maxParallelism ${o.maxParallelism}: ${r.directory}\n`);

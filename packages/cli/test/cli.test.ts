@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
+import { Serializers, ValueStateDescriptor, type SerializerSnapshotRegistry, type TypeSerializer } from '@flowstate/core';
+import { SavepointWriter } from '@flowstate/savepoint';
 
 const repo = fileURLToPath(new URL('../../../../', import.meta.url));
 const BIN = join(repo, 'packages/cli/bin/flowstate.js');
@@ -143,5 +145,28 @@ describe('flowstate savepoint (real binary)', () => {
     assert.ok(report.operators.every((o) => o.states.every((s) => s.status === 'equal')), 'every state has the same content');
     const tooSmall = await flowstate('savepoint', 'rescale', FIXTURE, fresh(), '--max-parallelism', '1', '--parallelism', '2');
     assert.equal(tooSmall.code, 2, tooSmall.stderr);
+  });
+
+  it('--serializers loads snapshot readers of custom serializers', async () => {
+    const modulePath = join(repo, 'packages/cli/test/custom-serializers.mjs');
+    const custom = (await import(modulePath)) as { registry: SerializerSnapshotRegistry; UpperStringSerializer: { INSTANCE: TypeSerializer<string> } };
+    const dir = fresh();
+    await SavepointWriter.newSavepoint({ maxParallelism: 8, registry: custom.registry })
+      .withKeyedOperator('names', {
+        data: ['ada', 'grace'],
+        keySelector: (s: string) => s,
+        keySerializer: Serializers.string,
+        bootstrap: { processElement: (s, ctx) => ctx.getState(new ValueStateDescriptor('name', custom.UpperStringSerializer.INSTANCE)).update(s) },
+      })
+      .write(dir);
+    const without = await flowstate('savepoint', 'inspect', dir);
+    assert.equal(without.code, 4, without.stderr);
+    assert.match(without.stderr, /no serializer snapshot reader registered for type 'upper-string'/);
+    const withIt = await flowstate('savepoint', 'inspect', dir, '--serializers', modulePath);
+    assert.equal(withIt.code, 0, withIt.stderr);
+    assert.match(withIt.stdout, /name\s+VALUE\s+void-namespace\s+upper-string\s+2/);
+    assert.equal((await flowstate('savepoint', 'validate', dir, '--serializers', modulePath)).code, 0);
+    const bad = await flowstate('savepoint', 'inspect', dir, '--serializers', join(root, 'nope.mjs'));
+    assert.equal(bad.code, 2, bad.stderr);
   });
 });

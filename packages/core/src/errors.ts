@@ -46,7 +46,8 @@ export class CorruptCheckpointError extends FlowstateError {
 export class CorruptDataError extends FlowstateError {
   readonly code = 'CORRUPT_DATA';
   constructor(
-    detail: string,
+    /** What is wrong, without the offset (so wrappers can place it once). */
+    readonly detail: string,
     readonly offset: number,
   ) {
     super(`${detail} (at byte ${offset})`);

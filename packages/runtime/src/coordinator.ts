@@ -1,6 +1,7 @@
 import {
   assert,
   CHECKPOINT,
+  isKeyGroupsStateHandle,
   SAVEPOINT,
   serializeCheckpointMetadata,
   type CheckpointMetadata,
@@ -107,6 +108,8 @@ interface Pending {
  * checkpoints fail in a row.
  */
 export class CheckpointCoordinator {
+  /** Checkpoint statistics kept (newest). */
+  static readonly STATS_HISTORY = 1000;
   private nextId: number;
   private readonly pending = new Map<number, Pending>();
   private readonly completed: CompletedCheckpoint[] = [];
@@ -120,6 +123,9 @@ export class CheckpointCoordinator {
   private finalTriggered = false;
   private readonly slotWaiters: Array<() => void> = [];
   private reserved = 0;
+  /** Storage of recently aborted checkpoints, to clean up after late acknowledgements. */
+  private readonly aborted = new Map<number, CheckpointStorage>();
+  private readonly background = new Set<Promise<void>>();
   /** Set when a stop-with-savepoint completed: the job ends as STOPPED. */
   stopSavepoint: CompletedCheckpoint | undefined;
 
@@ -239,6 +245,8 @@ export class CheckpointCoordinator {
     const timestamp = Date.now();
     const stats: CheckpointStats = { checkpointId: id, kind, status: 'IN_PROGRESS', triggerTimestamp: timestamp, durationMs: 0, failureReason: undefined, pointer: undefined, tasks: [] };
     this.allStats.push(stats);
+    // A bounded history, as in Flink: a long-running job must not grow without limit.
+    if (this.allStats.length > CheckpointCoordinator.STATS_HISTORY) this.allStats.splice(0, this.allStats.length - CheckpointCoordinator.STATS_HISTORY);
     let location: CheckpointStorageLocation;
     try {
       location = await storage.initializeLocationForCheckpoint(id);
@@ -275,11 +283,29 @@ export class CheckpointCoordinator {
 
   acknowledge(task: Task, checkpointId: number, ack: TaskAck): void {
     const p = this.pending.get(checkpointId);
-    if (p === undefined || p.attempt.tasks.indexOf(task) < 0) return;
+    if (p === undefined || p.attempt.tasks.indexOf(task) < 0) {
+      // Late (the checkpoint was aborted): its directory may already be disposed, so the files
+      // this task wrote since would be left behind.
+      const storage = this.aborted.get(checkpointId);
+      if (storage !== undefined) this.housekeep(discardAck(storage, ack));
+      return;
+    }
     assert(!p.acks.has(task.name), `task ${task.name} acknowledged checkpoint ${checkpointId} twice`);
     p.acks.set(task.name, ack);
     p.stats.tasks.push(ack.stats);
-    if (p.acks.size === p.attempt.tasks.length) void this.complete(p);
+    if (p.acks.size === p.attempt.tasks.length) {
+      this.housekeep(
+        this.complete(p).catch((e: unknown) => {
+          // complete() handles storage failures itself; anything else is a broken invariant.
+          if (this.attempt === p.attempt) p.attempt.fail(e);
+        }),
+      );
+    }
+  }
+
+  discardUnused(checkpointId: number, handles: Pick<TaskAck, 'keyed' | 'operator' | 'channelState'>): void {
+    const storage = this.pending.get(checkpointId)?.storage ?? this.aborted.get(checkpointId);
+    if (storage !== undefined) this.housekeep(discardAck(storage, handles));
   }
 
   decline(task: Task, checkpointId: number, cause: unknown): void {
@@ -371,7 +397,6 @@ export class CheckpointCoordinator {
       this.completed.push(completed);
       // Older pending checkpoints are subsumed: a newer complete one makes them useless.
       for (const q of [...this.pending.values()]) if (q.id < p.id && q.kind === 'CHECKPOINT') this.abort(q, new CheckpointFailedError(q.id, 'SUBSUMED', `checkpoint ${p.id} completed first`), false);
-      await this.retain();
     } else if (p.stop) {
       // A stop-with-savepoint is where the job ends: the next run starts from it.
       this.latest = completed;
@@ -380,6 +405,8 @@ export class CheckpointCoordinator {
     // Savepoints have no side effects (as in Flink 1.15+), except the one that stops the job.
     if (p.kind === 'CHECKPOINT' || p.stop) for (const t of p.attempt.tasks) t.notifyCheckpointComplete(p.id);
     for (const w of p.waiters) w.resolve(completed);
+    // Discarding subsumed checkpoints is housekeeping: it must not delay the sinks' commits.
+    if (p.kind === 'CHECKPOINT') await this.retain();
   }
 
   private async retain(): Promise<void> {
@@ -401,7 +428,9 @@ export class CheckpointCoordinator {
     p.stats.status = 'FAILED';
     p.stats.durationMs = Date.now() - p.timestamp;
     p.stats.failureReason = error.message;
-    void p.location.disposeOnFailure().catch(() => {});
+    this.housekeep(p.location.disposeOnFailure());
+    this.aborted.set(p.id, p.storage);
+    if (this.aborted.size > 64) this.aborted.delete(this.aborted.keys().next().value!);
     if (p.kind === 'SAVEPOINT' && p.stop) for (const s of p.attempt.sources) s.resumeAfterFailedStop(p.id);
     for (const t of p.attempt.tasks) t.notifyCheckpointAborted(p.id);
     for (const w of p.waiters) w.reject(error);
@@ -429,8 +458,36 @@ export class CheckpointCoordinator {
     for (const w of this.slotWaiters.splice(0)) w();
   }
 
+  /** Tracks background storage work (finalizing, disposal, deletion) so that a job ends only after it. */
+  private housekeep(work: Promise<unknown>): void {
+    const w = work.then(
+      () => {},
+      (e: unknown) => this.log(`checkpoint housekeeping failed: ${describe(e)}`),
+    );
+    this.background.add(w);
+    void w.finally(() => this.background.delete(w));
+  }
+
+  /** Settles when no finalization, disposal or deletion runs any more. */
+  async drainBackground(): Promise<void> {
+    while (this.background.size > 0) await Promise.allSettled([...this.background]);
+  }
+
   /** Wakes triggers that wait for a slot, so they notice that their attempt ended. */
   releaseWaiters(): void {
     this.wakeSlotWaiters();
   }
+}
+
+/**
+ * Deletes the exclusive files an acknowledgement references. Only handle types whose files belong
+ * to this one checkpoint are touched; other keyed handle types (e.g. incremental ones sharing
+ * files between checkpoints) are left to their backend.
+ */
+async function discardAck(storage: CheckpointStorage, ack: Pick<TaskAck, 'keyed' | 'operator' | 'channelState'>): Promise<void> {
+  const streams = [];
+  if (ack.keyed && isKeyGroupsStateHandle(ack.keyed)) streams.push(ack.keyed.stream);
+  if (ack.operator) streams.push(ack.operator.stream);
+  if (ack.channelState) streams.push(ack.channelState);
+  for (const h of streams) await storage.discardStateHandle(h).catch(() => {});
 }

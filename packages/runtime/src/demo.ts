@@ -6,7 +6,7 @@
  *
  * Usage: node packages/runtime/dist/src/demo.js [directory]
  */
-import { mkdirSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { Serializers, ValueStateDescriptor } from '@flowstate/core';
@@ -54,7 +54,7 @@ function wordCount(parallelism: number, inputs: readonly string[], out: LocalFil
         col.collect(`${word} ${c}`);
       },
     }))
-    .sinkTo('committed-counts', () => new TwoPhaseCommitFileSink<string>({ fs: out, directory: 'word-counts', format: (l) => l }), { parallelism: 2 });
+    .sinkTo('committed-counts', () => new TwoPhaseCommitFileSink<string>({ fs: out, directory: 'word-counts', format: (l) => l }));
   return env.getJobGraph();
 }
 
@@ -80,9 +80,14 @@ function summarizeDir(dir: string, base: string, depth = 0): string[] {
 async function main(): Promise<void> {
   const t0 = Date.now();
   const dir = process.argv[2] ?? mkdtempSync(join(tmpdir(), 'flowstate-runtime-demo-'));
+  // The exactness check reads every committed file under the directory: it must start empty.
+  if (existsSync(dir) && readdirSync(dir).length > 0) {
+    console.error(`demo directory ${dir} is not empty; give a new or empty directory (or none for a temporary one)`);
+    process.exit(2);
+  }
   const inputs = writeInput(join(dir, 'input'), 2, 12_000);
   const expected = new Map<string, number>();
-  for (const f of inputs) for (const l of (await import('node:fs')).readFileSync(f, 'utf8').split('\n')) for (const w of l.split(' ')) if (w !== '') expected.set(w, (expected.get(w) ?? 0) + 1);
+  for (const f of inputs) for (const l of readFileSync(f, 'utf8').split('\n')) for (const w of l.split(' ')) if (w !== '') expected.set(w, (expected.get(w) ?? 0) + 1);
   const totalWords = [...expected.values()].reduce((a, b) => a + b, 0);
   const checkpoints = localCheckpointStorage(join(dir, 'checkpoints'));
   const savepointDir = join(dir, 'savepoints', 'sp-1');
@@ -106,7 +111,7 @@ async function main(): Promise<void> {
     hooks,
     log: (l) => console.log(`  [runtime] ${l}`),
   });
-  console.log('run 1: parallelism 3 (count), Fs backend, aligned checkpoints every 100 ms to', join(dir, 'checkpoints'));
+  console.log('run 1: parallelism 3 (count and sink), Fs backend, aligned checkpoints every 100 ms to', join(dir, 'checkpoints'));
   while (counted < totalWords * 0.6) await new Promise((r) => setTimeout(r, 20));
   const sp = await run1.stopWithSavepoint(localSavepointStorage(savepointDir));
   const r1 = await run1.result;
@@ -114,7 +119,7 @@ async function main(): Promise<void> {
   console.log(`run 1: savepoint ${sp.checkpointId} written to ${savepointDir}\n`);
   console.log(run1.formatCheckpointStats());
 
-  // Run 2: resume from the savepoint with count at parallelism 2, to the end of the input.
+  // Run 2: resume from the savepoint with count and sink at parallelism 2, to the end of the input.
   const run2 = await JobClient.execute(wordCount(2, inputs, output), {
     stateBackend: new FsStateBackend(),
     checkpointStorage: checkpoints,

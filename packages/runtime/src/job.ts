@@ -94,6 +94,9 @@ class ExecutionAttempt implements AttemptView, TaskHost {
   acknowledge(task: Task, id: number, ack: Parameters<TaskHost['acknowledge']>[2]): void {
     this.coordinator.acknowledge(task, id, ack);
   }
+  discardUnused(id: number, handles: Parameters<TaskHost['discardUnused']>[1]): void {
+    this.coordinator.discardUnused(id, handles);
+  }
   decline(task: Task, id: number, cause: unknown): void {
     this.coordinator.decline(task, id, cause);
   }
@@ -176,6 +179,7 @@ class ExecutionAttempt implements AttemptView, TaskHost {
           this.sources.push(task);
         }
         this.tasks.push(task);
+        if (this.failure !== undefined) throw this.failure;
       }
     }
   }
@@ -197,6 +201,11 @@ class ExecutionAttempt implements AttemptView, TaskHost {
 
   /** Runs every task; resolves when all finished, rejects with the first failure. */
   async run(): Promise<void> {
+    if (this.failure !== undefined) {
+      // Failed (or cancelled) while deploying: tasks created after fail() were never cancelled.
+      for (const t of this.tasks) t.cancel();
+      throw this.failure;
+    }
     const loops = this.tasks.map((t) =>
       t.run().catch((e: unknown) => {
         if (e instanceof TaskCancelledError && this.failure !== undefined) return;
@@ -210,10 +219,15 @@ class ExecutionAttempt implements AttemptView, TaskHost {
     }
   }
 
-  /** Stops whatever still runs and releases every resource; safe after success or failure. */
-  async cleanup(): Promise<void> {
+  /** Cancels every task and waits until no asynchronous snapshot part runs any more. */
+  async cancelAndDrain(): Promise<void> {
     for (const t of this.tasks) t.cancel();
     await Promise.allSettled(this.tasks.map((t) => t.drainAsyncParts()));
+  }
+
+  /** Stops whatever still runs and releases every resource; safe after success or failure. */
+  async cleanup(): Promise<void> {
+    await this.cancelAndDrain();
     for (const op of this.operators) await op.close().catch(() => {});
     for (const s of this.sourceFns) if (s.close) await Promise.resolve(s.close()).catch(() => {});
     for (const k of this.keyedBackends) k.dispose();
@@ -329,9 +343,12 @@ export class JobClient {
       } catch (e) {
         failure = e instanceof Error ? e : new Error(String(e));
       }
+      // Abort the attempt's pending checkpoints first: acknowledgements that arrive while the
+      // tasks drain are late, and the coordinator deletes the files they reference.
       this.coordinator.stopAttempt(attempt);
       this.coordinator.releaseWaiters();
       await attempt.cleanup();
+      await this.coordinator.drainBackground();
       this.current = undefined;
       if (failure === undefined) {
         const sp = this.coordinator.stopSavepoint;

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import {
   assert,
   joinPath,
@@ -39,6 +40,8 @@ export class TwoPhaseCommitFileSink<T> implements SinkFunction<T>, CheckpointedF
   private buffer: string[] = [];
   private ctx: RuntimeContext | undefined;
   private seq = 0;
+  /** Distinguishes runs: attempt numbers and checkpoint ids alone repeat when a job is started again. */
+  private readonly runToken = randomUUID().slice(0, 8);
   private readonly format: (value: T) => string;
 
   constructor(private readonly options: TwoPhaseCommitFileSinkOptions<T>) {
@@ -79,7 +82,7 @@ export class TwoPhaseCommitFileSink<T> implements SinkFunction<T>, CheckpointedF
   async snapshotState(s: SnapshotContext): Promise<void> {
     const ctx = this.ctx!;
     if (this.buffer.length > 0) {
-      const txn = `${ctx.operatorUid}-${ctx.subtaskIndex}-a${ctx.attempt}-c${s.checkpointId}-${this.seq++}`;
+      const txn = `${ctx.operatorUid}-${ctx.subtaskIndex}-${this.runToken}-a${ctx.attempt}-c${s.checkpointId}-${this.seq++}`;
       await this.writeFile(joinPath(TwoPhaseCommitFileSink.pendingDir(this.options.directory), txn), this.buffer);
       this.buffer = [];
       this.pending.push({ txn, checkpointId: s.checkpointId });
@@ -101,7 +104,7 @@ export class TwoPhaseCommitFileSink<T> implements SinkFunction<T>, CheckpointedF
   async finish(): Promise<void> {
     if (this.buffer.length > 0) {
       const ctx = this.ctx!;
-      const txn = `${ctx.operatorUid}-${ctx.subtaskIndex}-a${ctx.attempt}-final-${this.seq++}`;
+      const txn = `${ctx.operatorUid}-${ctx.subtaskIndex}-${this.runToken}-a${ctx.attempt}-final-${this.seq++}`;
       await this.writeFile(joinPath(TwoPhaseCommitFileSink.committedDir(this.options.directory), txn), this.buffer);
       this.buffer = [];
     }

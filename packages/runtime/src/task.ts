@@ -12,6 +12,7 @@ import {
   type OperatorStateBackend,
   type OperatorStateHandle,
   type SnapshotFuture,
+  type SnapshotResult,
   type StreamStateHandle,
 } from '@flowstate/core';
 import { Channel, Signal, type BarrierMessage, type ChannelMessage } from './channel.js';
@@ -86,6 +87,8 @@ export interface TaskHost {
   /** The running checkpoint's stream factory and options, or undefined when it was aborted. */
   checkpointTarget(checkpointId: number): { streamFactory: CheckpointStreamFactory; options: CheckpointOptions } | undefined;
   acknowledge(task: Task, checkpointId: number, ack: TaskAck): void;
+  /** Deletes the files behind handles that will never be acknowledged (a partly failed or dropped snapshot). */
+  discardUnused(checkpointId: number, handles: Pick<TaskAck, 'keyed' | 'operator' | 'channelState'>): void;
   decline(task: Task, checkpointId: number, cause: unknown): void;
   sourceExhausted(task: Task): void;
 }
@@ -155,6 +158,7 @@ export class Task implements TaskInfo {
   private readonly keyBuffer = new DataOutputSerializer(64);
   private readonly outputsRR: number[];
   private readonly asyncParts = new Set<Promise<void>>();
+  private readonly asyncById = new Map<number, NonNullable<Pending['futures']>>();
   private readonly runningFutures = new Set<SnapshotFuture<unknown>>();
   // Source-only state.
   private sourceState: 'running' | 'exhausted' | 'stopping' | 'ending' = 'running';
@@ -237,6 +241,12 @@ export class Task implements TaskInfo {
       this.abortedIds.add(checkpointId);
       const p = this.pending;
       if (p !== undefined && p.barrier.checkpointId === checkpointId) this.dropPending(p);
+      // Stop uploading for a checkpoint nobody will use; cancelled snapshots delete their files.
+      const running = this.asyncById.get(checkpointId);
+      if (running) {
+        running.keyed?.cancel();
+        running.operator.cancel();
+      }
       this.keyed?.notifyCheckpointAborted(checkpointId);
       this.operatorState.notifyCheckpointAborted(checkpointId);
       if (this.operator) await this.operator.notifyCheckpointAborted(checkpointId);
@@ -249,9 +259,18 @@ export class Task implements TaskInfo {
   }
 
   cancel(): void {
+    if (this.cancelled) return;
     this.cancelled = true;
+    // A snapshot waiting for the rest of its barriers will never be acknowledged.
+    if (this.pending !== undefined) this.dropPending(this.pending);
     this.wakeup.notify();
     for (const f of this.runningFutures) f.cancel();
+  }
+
+  /** Keeps `work` in the set drainAsyncParts waits for. */
+  private track(work: Promise<void>): void {
+    this.asyncParts.add(work);
+    void work.finally(() => this.asyncParts.delete(work));
   }
 
   /** Settles when every asynchronous snapshot part of this task settled. */
@@ -568,8 +587,17 @@ export class Task implements TaskInfo {
     if (p.timer) clearTimeout(p.timer);
     for (let i = 0; i < this.blocked.length; i++) this.blocked[i] = false;
     if (p.futures) {
-      p.futures.keyed?.cancel();
-      p.futures.operator.cancel();
+      const f = p.futures;
+      f.keyed?.cancel();
+      f.operator.cancel();
+      // cancel() cannot delete what an upload that already finished wrote: the coordinator does.
+      const id = p.barrier.checkpointId;
+      this.track(
+        this.settle(id, f).then(
+          (r) => this.host.discardUnused(id, { keyed: r.keyed?.jobManagerOwnedSnapshot ?? null, operator: r.operator.jobManagerOwnedSnapshot, channelState: null }),
+          () => {},
+        ),
+      );
     }
     if (this.pending === p) this.pending = undefined;
     this.wakeup.notify();
@@ -585,9 +613,11 @@ export class Task implements TaskInfo {
   /** The synchronous part: user snapshotState, backend snapshots, then the barrier goes downstream. */
   private async takeSnapshot(p: Pending): Promise<void> {
     assert(!p.snapshotTaken, `${this.name}: snapshot for checkpoint ${p.barrier.checkpointId} taken twice`);
+    // A cancelled task must not start uploads nobody will ever settle.
+    this.checkCancelled();
     p.snapshotTaken = true;
     const id = p.barrier.checkpointId;
-    const target = this.host.checkpointTarget(id);
+    let target = this.host.checkpointTarget(id);
     const unaligned = p.unaligned || (this.host.mode === 'UNALIGNED' && !p.barrier.savepoint);
     const forward: BarrierMessage = { ...p.barrier, unaligned };
     if (target === undefined) {
@@ -600,6 +630,14 @@ export class Task implements TaskInfo {
     const sctx = { checkpointId: id, timestamp: p.barrier.timestamp, savepoint: p.barrier.savepoint };
     if (this.operator) await this.operator.snapshotState(sctx);
     if (this.source) await this.source.snapshotState(sctx);
+    // snapshotState may await I/O (a sink's pre-commit): the task may have been cancelled, or the
+    // checkpoint aborted and its directory disposed, meanwhile.
+    this.checkCancelled();
+    target = this.host.checkpointTarget(id);
+    if (target === undefined) {
+      this.broadcastEvent(forward);
+      return;
+    }
     const keyed = this.keyed?.snapshot(id, p.barrier.timestamp, target.streamFactory, target.options);
     const operator = this.operatorState.snapshot(id, p.barrier.timestamp, target.streamFactory, target.options);
     // The async part may never be awaited (checkpoint aborted before alignment ended, task
@@ -613,20 +651,44 @@ export class Task implements TaskInfo {
     this.broadcastEvent(forward);
   }
 
+  /**
+   * Waits for both snapshot results. When one fails, the files of the other would be left
+   * behind (its handle never reaches any metadata): the coordinator deletes them, then the
+   * failure propagates.
+   */
+  private async settle(
+    checkpointId: number,
+    f: NonNullable<Pending['futures']>,
+  ): Promise<{ keyed: SnapshotResult<KeyedStateHandle> | undefined; operator: SnapshotResult<OperatorStateHandle> }> {
+    const [k, o] = await Promise.allSettled([f.keyed?.result, f.operator.result]);
+    if (k.status === 'fulfilled' && o.status === 'fulfilled') return { keyed: k.value, operator: o.value };
+    this.host.discardUnused(checkpointId, {
+      keyed: k.status === 'fulfilled' ? (k.value?.jobManagerOwnedSnapshot ?? null) : null,
+      operator: o.status === 'fulfilled' ? o.value.jobManagerOwnedSnapshot : null,
+      channelState: null,
+    });
+    throw k.status === 'rejected' ? k.reason : (o as PromiseRejectedResult).reason;
+  }
+
   /** The asynchronous part, off the processing loop: await uploads, persist channel state, acknowledge. */
   private startAsyncPart(p: Pending): void {
     const id = p.barrier.checkpointId;
     const futures = p.futures;
     if (futures === undefined) return;
     const t0 = performance.now();
+    this.asyncById.set(id, futures);
     const work = (async () => {
       try {
-        const [k, o] = await Promise.all([futures.keyed?.result, futures.operator.result]);
+        const { keyed: k, operator: o } = await this.settle(id, futures);
         let channelState: StreamStateHandle | null = null;
         let persisted = 0;
         if (p.inflight.length > 0) {
           const target = this.host.checkpointTarget(id);
-          if (target === undefined) return;
+          if (target === undefined) {
+            // Aborted meanwhile: no channel state to write, and the uploaded state is unused.
+            this.host.discardUnused(id, { keyed: k?.jobManagerOwnedSnapshot ?? null, operator: o.jobManagerOwnedSnapshot, channelState: null });
+            return;
+          }
           const bytes = encodeChannelState(p.inflight);
           const out = target.streamFactory.createCheckpointStateOutputStream('EXCLUSIVE');
           try {
@@ -638,7 +700,8 @@ export class Task implements TaskInfo {
           }
           persisted = bytes.length;
         }
-        if (this.cancelled) return;
+        // Acknowledge even when cancelled: the coordinator knows whether the checkpoint is still
+        // pending, and deletes the files of acknowledgements that come too late.
         const align = p.alignmentDoneAt === undefined ? 0 : p.alignmentDoneAt - p.startedAt;
         this.host.acknowledge(this, id, {
           uid: this.uid,
@@ -662,12 +725,12 @@ export class Task implements TaskInfo {
       } catch (e) {
         if (!this.cancelled) this.host.decline(this, id, e);
       } finally {
+        this.asyncById.delete(id);
         if (futures.keyed) this.runningFutures.delete(futures.keyed);
         this.runningFutures.delete(futures.operator);
       }
     })();
-    this.asyncParts.add(work);
-    void work.finally(() => this.asyncParts.delete(work));
+    this.track(work);
   }
 }
 

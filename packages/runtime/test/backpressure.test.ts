@@ -99,3 +99,99 @@ test('an unaligned checkpoint with channel state restores at another parallelism
   for (let p = 0; p < 2; p++) for (let o = 0; o < records; o++) expected.set(`k${(p * 13 + o) % 40}`, (expected.get(`k${(p * 13 + o) % 40}`) ?? 0) + 1);
   assert.deepEqual(new Map([...table.rows].sort()), new Map([...expected].sort()));
 });
+
+test('credit-based backpressure: a slow sink bounds what the source has emitted ahead of it', async () => {
+  let emitted = 0;
+  let sunk = 0;
+  const env = new StreamExecutionEnvironment('credit', { parallelism: 1, bufferCapacity: 8 });
+  env
+    .fromLog('src', sequenceLog(1, 1_000_000, (_p, o) => o))
+    .map('a', (x) => x + 1)
+    .map('b', (x) => x * 2)
+    .sinkTo('slow', () => ({
+      async invoke() {
+        await new Promise((r) => setTimeout(r, 2));
+        sunk++;
+      },
+    }));
+  const job = await JobClient.execute(env.getJobGraph(), {
+    stateBackend: new FsStateBackend(),
+    hooks: {
+      onEmit(t) {
+        if (t.uid === 'src') emitted++;
+      },
+    },
+  });
+  const samples: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    await new Promise((r) => setTimeout(r, 40));
+    samples.push(emitted - sunk);
+  }
+  job.cancel();
+  await job.result;
+  // Three channels of 8 credits, plus one record in hand per task: nothing else can be in flight.
+  for (const s of samples) assert.ok(s <= 3 * 8 + 4, `in flight ${s} records exceeds the credits`);
+  assert.ok(sunk > 0 && emitted < 1000, `the source was slowed to the sink's pace (emitted ${emitted}, sunk ${sunk})`);
+});
+
+test('expired checkpoints fail and are tolerated up to tolerableFailedCheckpoints', async () => {
+  const env = new StreamExecutionEnvironment('expire', { parallelism: 1, bufferCapacity: 64 });
+  let slow = true;
+  env
+    .fromLog('src', sequenceLog(1, 1_000_000, (_p, o) => ({ k: `k${o % 5}` })))
+    .keyBy((r) => r.k, Serializers.string)
+    .process<number>('slow', () => ({
+      async processElement(_r, _c, out) {
+        if (slow) await new Promise((r) => setTimeout(r, 2));
+        out.collect(1);
+      },
+    }))
+    .sinkTo('discard', () => ({ invoke() {} }));
+  const job = await JobClient.execute(env.getJobGraph(), {
+    stateBackend: new FsStateBackend(),
+    checkpointStorage: new FsCheckpointStorage(new MemoryFileSystem()),
+    // 64 queued records at 2 ms each cannot align in 20 ms.
+    checkpointing: { mode: 'EXACTLY_ONCE', timeoutMs: 20, tolerableFailedCheckpoints: 5, minPauseBetweenCheckpointsMs: 50 },
+  });
+  await new Promise((r) => setTimeout(r, 100));
+  await assert.rejects(job.triggerCheckpoint(), (e: unknown) => e instanceof Error && /EXPIRED/.test(e.message));
+  slow = false;
+  const ok1 = await job.triggerCheckpoint();
+  job.cancel();
+  const res = await job.result;
+  assert.equal(res.attempts, 1, 'a tolerated failure does not fail the job over');
+  const stats = job.checkpointStats;
+  assert.equal(stats[0]!.status, 'FAILED');
+  assert.match(stats[0]!.failureReason ?? '', /EXPIRED/);
+  assert.equal(ok1.stats.status, 'COMPLETED');
+});
+
+test('periodic checkpoints keep the minimum pause after each completion', async () => {
+  const env = new StreamExecutionEnvironment('pause', { parallelism: 2, maxParallelism: 16 });
+  env
+    .fromLog('src', sequenceLog(2, 1_000_000, (_p, o) => ({ k: `k${o % 7}` })))
+    .keyBy((r) => r.k, Serializers.string)
+    .process<number>('count', () => ({
+      processElement(_r, ctx, out) {
+        const s = ctx.getState(COUNT);
+        s.update((s.value() ?? 0) + 1);
+        out.collect(1);
+      },
+    }))
+    .sinkTo('discard', () => ({ invoke() {} }));
+  const job = await JobClient.execute(env.getJobGraph(), {
+    stateBackend: new FsStateBackend(),
+    checkpointStorage: new FsCheckpointStorage(new MemoryFileSystem()),
+    checkpointing: { intervalMs: 5, minPauseBetweenCheckpointsMs: 60 },
+  });
+  await new Promise((r) => setTimeout(r, 400));
+  job.cancel();
+  await job.result;
+  const done = job.checkpointStats.filter((s) => s.status === 'COMPLETED');
+  assert.ok(done.length >= 2, `${done.length} checkpoints completed`);
+  for (let i = 1; i < done.length; i++) {
+    const prev = done[i - 1]!;
+    const gap = done[i]!.triggerTimestamp - (prev.triggerTimestamp + prev.durationMs);
+    assert.ok(gap >= 59, `checkpoint ${done[i]!.checkpointId} triggered ${gap} ms after the previous completion`);
+  }
+});

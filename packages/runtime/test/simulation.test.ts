@@ -33,7 +33,7 @@ for (const backend of BACKENDS) {
       if (ONLY_CASE !== undefined && ONLY_CASE !== name) continue;
       const seeds = ONLY_SEED !== undefined ? [ONLY_SEED] : Array.from({ length: SEEDS }, (_, i) => BASE_SEED + i);
       test(`simulation ${name}: ${seeds.length} seed(s)`, async () => {
-        const t = { seeds: 0, planned: 0, faults: 0, failovers: 0, duplicates: 0, channelStateRestores: 0, checkpoints: 0, kinds: new Map<string, number>() };
+        const t = { seeds: 0, planned: 0, faults: 0, failovers: 0, duplicates: 0, channelStateRestores: 0, checkpoints: 0, orphans: 0, kinds: new Map<string, number>() };
         for (const seed of seeds) {
           const c: SimCase = { backend, mode, job, seed };
           try {
@@ -41,6 +41,7 @@ for (const backend of BACKENDS) {
             const o = await simulate(c);
             assert.equal(o.result.status, 'FINISHED');
             assert.equal(o.pendingLeft, 0, 'no pending transaction is left behind');
+            assert.equal(o.orphanFiles, 0, 'no checkpoint file outside the retained checkpoints');
             t.seeds++;
             t.faults += o.faultsFired.length;
             t.planned += o.faultsPlanned.length;
@@ -48,6 +49,7 @@ for (const backend of BACKENDS) {
             t.failovers += o.result.failures.length;
             t.channelStateRestores += o.restoresWithChannelState;
             t.checkpoints += o.completedCheckpoints;
+            t.orphans += o.orphanFiles;
             assert.ok(o.result.failures.length >= o.faultsFired.length, 'every fired fault caused a failover');
             const got = [...o.committed].sort();
             if (mode === 'AT_LEAST_ONCE') {
@@ -69,7 +71,7 @@ for (const backend of BACKENDS) {
         console.log(
           `simulation ${name}: ${t.seeds} seeds, ${t.faults}/${t.planned} planned faults fired (${[...t.kinds].map(([k, n]) => `${k} ${n}`).join(', ')}), ` +
             `${t.failovers} failovers, ${t.checkpoints} checkpoints completed, ` +
-            `${t.channelStateRestores} restores with channel state` +
+            `${t.channelStateRestores} restores with channel state, ${t.orphans} orphan checkpoint files` +
             (mode === 'AT_LEAST_ONCE' ? `, ${t.duplicates} duplicates` : ''),
         );
       });

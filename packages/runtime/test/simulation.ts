@@ -223,6 +223,8 @@ export interface SimOutcome {
   readonly failedCheckpoints: number;
   readonly restoresWithChannelState: number;
   readonly pendingLeft: number;
+  /** Checkpoint files outside the retained checkpoints (left by aborted or failed checkpoints). */
+  readonly orphanFiles: number;
 }
 
 const OPERATORS: Record<JobKind, Array<{ uid: string; parallelism: number }>> = {
@@ -372,6 +374,11 @@ export async function simulate(c: SimCase): Promise<SimOutcome> {
     const s = stats.find((x) => x.checkpointId === id);
     return s !== undefined && summarize(s).persistedInflightBytes > 0;
   }).length;
+  // Files on checkpoint storage that belong to no retained, completed checkpoint.
+  const retained = new Set(await storage.listCompletedCheckpoints());
+  const orphans = (await ckptFs.list('')).filter((f) => !retained.has(f.path.split('/')[0]!));
+  if (orphans.length > 0 && process.env.FLOWSTATE_SIM_DEBUG) console.log('orphans', orphans.map((f) => f.path), client.checkpointStats.map((s) => `${s.checkpointId}:${s.status}:${s.failureReason ?? ''}`));
+  const orphanFiles = orphans.length;
   const committed = await TwoPhaseCommitFileSink.readCommitted(sinkFs, 'out');
   const pendingLeft = (await sinkFs.list(TwoPhaseCommitFileSink.pendingDir('out'))).length;
   return {
@@ -383,5 +390,6 @@ export async function simulate(c: SimCase): Promise<SimOutcome> {
     failedCheckpoints: stats.filter((s) => s.status === 'FAILED').length,
     restoresWithChannelState,
     pendingLeft,
+    orphanFiles,
   };
 }

@@ -96,14 +96,21 @@ const read = await time(async () => {
   return b;
 });
 
+// Peak RSS of the validating process alone: VmHWM from /proc (per address space, reset by exec).
+// getrusage's maxRSS is not used on Linux because exec keeps the spawning process's high-water mark.
+const hwm = `(() => { try { const m = /VmHWM:\\s+(\\d+) kB/.exec(require('node:fs').readFileSync('/proc/self/status', 'utf8')); if (m) return Number(m[1]); } catch {} return process.resourceUsage().maxRSS; })()`;
+const lib = JSON.stringify(new URL('../dist/src/index.js', import.meta.url).href);
 const child = `
-  import { validateSavepoint } from ${JSON.stringify(new URL('../dist/src/index.js', import.meta.url).href)};
+  import { createRequire } from 'node:module';
+  const require = createRequire(import.meta.url);
+  import { validateSavepoint } from ${lib};
   const t0 = performance.now();
   const r = await validateSavepoint(${JSON.stringify(sp)});
   const ms = performance.now() - t0;
-  console.log(JSON.stringify({ ok: r.ok, ms, maxRssKiB: process.resourceUsage().maxRSS, records: r.records }));
+  console.log(JSON.stringify({ ok: r.ok, ms, maxRssKiB: ${hwm}, records: r.records }));
 `;
-const idle = spawnSync(process.execPath, ['--input-type=module', '-e', `import ${JSON.stringify(new URL('../dist/src/index.js', import.meta.url).href)}; console.log(JSON.stringify({ maxRssKiB: process.resourceUsage().maxRSS }));`], { encoding: 'utf8' });
+const idle = spawnSync(process.execPath, ['--input-type=module', '-e', `import { createRequire } from 'node:module'; const require = createRequire(import.meta.url); await import(${lib}); console.log(JSON.stringify({ maxRssKiB: ${hwm} }));`], { encoding: 'utf8' });
+if (idle.status !== 0) throw new Error(idle.stderr);
 let validation;
 for (let i = 0; i < REPEAT; i++) {
   const v = spawnSync(process.execPath, ['--input-type=module', '-e', child], { encoding: 'utf8' });

@@ -46,9 +46,7 @@ export class SavepointDirectory {
 
   /** `_metadata`, after checking its size against the limit (never read an unbounded file). */
   async readMetadataBytes(): Promise<Uint8Array> {
-    const st = await this.fs.stat(METADATA_FILE_NAME).catch((e: unknown) => {
-      throw e;
-    });
+    const st = await this.fs.stat(METADATA_FILE_NAME);
     if (st === null) throw new StorageNotFoundError(`${this.metadataFile} (not a savepoint directory, or the savepoint is incomplete)`);
     if (st.size > MAX_METADATA_BYTES) throw new CorruptCheckpointError(this.metadataFile, `metadata of ${st.size} bytes exceeds the limit of ${MAX_METADATA_BYTES}`);
     return this.fs.read(METADATA_FILE_NAME);

@@ -1,4 +1,6 @@
 import {
+  CorruptCheckpointError,
+  CorruptDataError,
   defaultSerializerRegistry,
   IllegalStateUsageError,
   isKeyGroupsStateHandle,
@@ -357,38 +359,43 @@ export class SavepointReader {
     return [...byName.values()].map(({ info, elements }) => ({ ...info, elements }));
   }
 
-  private async operatorState(uid: string, name: string, modes: readonly OperatorStateDistributionMode[]): Promise<{ elements: Array<{ bytes: Uint8Array }>; first: TypeSerializer<unknown>; second: TypeSerializer<unknown> | undefined; file: string }> {
-    const elements: Array<{ bytes: Uint8Array }> = [];
+  private async operatorState(uid: string, name: string, modes: readonly OperatorStateDistributionMode[]): Promise<{ elements: Array<{ bytes: Uint8Array; file: string }>; first: TypeSerializer<unknown>; second: TypeSerializer<unknown> | undefined }> {
+    const elements: Array<{ bytes: Uint8Array; file: string }> = [];
     let first: TypeSerializer<unknown> | undefined;
     let second: TypeSerializer<unknown> | undefined;
     let found: OperatorStateDistributionMode | undefined;
-    for (const sub of await this.readOperatorStateStreams(uid)) {
+    const subs = await this.readOperatorStateStreams(uid);
+    const files = this.operatorHandles(uid).map((hs) => hs.map((h) => this.dir.fileName(h.stream.type === 'file' ? h.stream.path : `inline:${h.stream.name}`)));
+    for (let si = 0; si < subs.length; si++) {
+      const sub = subs[si]!;
       for (const s of sub) {
         if (s.meta.name !== name) continue;
+        // readOperatorStateStreams returns the states of a subtask's handles in handle order.
+        const file = files[si]!.find((_, hi) => this.operatorHandles(uid)[si]![hi]!.states[name] !== undefined) ?? this.metadataFile;
         found = s.meta.mode;
         if (!modes.includes(s.meta.mode)) continue;
         first ??= s.meta.firstSerializerSnapshot.restoreSerializer();
         if (s.meta.secondSerializerSnapshot !== undefined) second ??= s.meta.secondSerializerSnapshot.restoreSerializer();
         // Broadcast state is identical on every subtask: one copy is the state.
         if (s.meta.mode === 'BROADCAST' && elements.length > 0) continue;
-        for (const bytes of s.elements) elements.push({ bytes });
+        for (const bytes of s.elements) elements.push({ bytes, file });
       }
     }
     if (found === undefined) throw new IllegalStateUsageError(name, `operator '${uid}' has no operator state with this name`);
     if (!modes.includes(found) || first === undefined) throw new IllegalStateUsageError(name, `is ${found} operator state, not ${modes.join(' or ')}`);
-    return { elements, first, second, file: this.metadataFile };
+    return { elements, first, second };
   }
 
   /** Split-distribute list state: the elements of all subtasks, in subtask order. */
   async *readListState<T = unknown>(uid: string, name: string): AsyncGenerator<T> {
     const s = await this.operatorState(uid, name, ['SPLIT_DISTRIBUTE']);
-    for (const e of s.elements) yield decodeExact(s.first, e.bytes, s.file, 0, `element of '${name}'`) as T;
+    for (const e of s.elements) yield decodeElement(s.first, e, name) as T;
   }
 
   /** Union list state: the union of all subtasks' lists (what every subtask gets on restore). */
   async *readUnionState<T = unknown>(uid: string, name: string): AsyncGenerator<T> {
     const s = await this.operatorState(uid, name, ['UNION']);
-    for (const e of s.elements) yield decodeExact(s.first, e.bytes, s.file, 0, `element of '${name}'`) as T;
+    for (const e of s.elements) yield decodeElement(s.first, e, name) as T;
   }
 
   /** Broadcast state: the entries of one copy. */
@@ -404,9 +411,29 @@ export class SavepointReader {
         if (input.remaining !== 0) input.fail(`broadcast entry of '${name}' has ${input.remaining} trailing bytes`);
         entry = [k, v];
       } catch (err) {
-        wrapDecodeError(err, s.file);
+        elementError(err, e.file, name);
       }
       yield entry;
     }
+  }
+}
+
+/**
+ * Operator state elements are views into their stream without a known file offset, so their
+ * errors name the file and the state instead.
+ */
+function elementError(e: unknown, file: string, state: string): never {
+  if (e instanceof CorruptDataError) throw new CorruptCheckpointError(file, `element of operator state '${state}': ${e.message.replace(/ \(at byte \d+\)$/, '')} (at byte ${e.offset} of the element)`, undefined, undefined, { cause: e });
+  wrapDecodeError(e, file);
+}
+
+function decodeElement(serializer: TypeSerializer<unknown>, e: { bytes: Uint8Array; file: string }, state: string): unknown {
+  try {
+    const input = new DataInputDeserializer(e.bytes);
+    const v = serializer.deserialize(input);
+    if (input.remaining !== 0) input.fail(`${input.remaining} trailing bytes`);
+    return v;
+  } catch (err) {
+    elementError(err, e.file, state);
   }
 }

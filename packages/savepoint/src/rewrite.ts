@@ -252,7 +252,7 @@ export async function rewriteKeyedState(
     // then written concurrently so that one subtask's fsync overlaps another's reads.
     const opened = [];
     for (let s = 0; s < spec.parallelism; s++) opened.push(await openSubtask(s));
-    return Promise.all(opened.map(async ({ range, writer, out }) => {
+    return settleAll(opened.map(async ({ range, writer, out }) => {
       try {
         for (const g of range) {
           const i = owner[g]!;
@@ -343,4 +343,15 @@ export async function rewriteKeyedState(
     await spill.dispose();
   }
   return handles;
+}
+
+/**
+ * Like Promise.all, but waits for every task before rejecting: the caller deletes the output
+ * directory on failure, and no task may still be writing into it then.
+ */
+export async function settleAll<T>(tasks: readonly Promise<T>[]): Promise<T[]> {
+  const results = await Promise.allSettled(tasks);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed !== undefined) throw failed.reason;
+  return results.map((r) => (r as PromiseFulfilledResult<T>).value);
 }

@@ -41,7 +41,7 @@ import { UnsupportedSavepointOperationError } from './errors.js';
 import { formatWriterFor, LATEST_FORMAT_VERSION } from './format.js';
 import { decodeExact, mergeHeaders, readHeader } from './keyed.js';
 import type { SavepointReader } from './reader.js';
-import { rewriteKeyedState, type RawRecord, type RecordOrigin, type StatePlan } from './rewrite.js';
+import { rewriteKeyedState, settleAll, type RawRecord, type RecordOrigin, type StatePlan } from './rewrite.js';
 
 // ---- bootstrap API ------------------------------------------------------------------------------
 
@@ -464,8 +464,7 @@ export class SavepointWriter {
       // All snapshots start before any is awaited: their asynchronous parts write concurrently.
       // Streams are created in subtask order when each snapshot's asynchronous part begins.
       const futures = subtasks.map((b) => b.snapshot(checkpointId, timestamp, output.streamFactory, SAVEPOINT));
-      const handles: Array<KeyedStateHandle | null> = [];
-      for (const f of futures) handles.push((await f.result).jobManagerOwnedSnapshot);
+      const handles: Array<KeyedStateHandle | null> = (await settleAll(futures.map((f) => f.result))).map((r) => r.jobManagerOwnedSnapshot);
       await fillEmptySubtasks(handles as Array<KeyGroupsStateHandle | null>, output, uid, maxP, p, this.registry);
       return {
         uid,

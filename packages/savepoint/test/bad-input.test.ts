@@ -3,7 +3,7 @@ import { readFileSync, rmSync, writeFileSync, symlinkSync, mkdirSync } from 'nod
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { CorruptCheckpointError, FlowstateError, PathEscapeError, StorageNotFoundError, UnknownFormatVersionError, type CheckpointMetadata } from '@flowstate/core';
-import { SavepointReader, validateSavepoint } from '../src/index.js';
+import { convertSavepoint, NotAvailableYetError, rescaleSavepoint, SavepointReader, UnsupportedSavepointOperationError, validateSavepoint } from '../src/index.js';
 import { cleanup, copyFixture, keyedHandles, readEverything, readMeta, replaceFileResealed, resealMetadataFrame, tempDir, writeMeta } from './helpers.js';
 
 const temps: string[] = [];
@@ -13,6 +13,11 @@ const fixture = () => {
   return d;
 };
 after(() => temps.forEach(cleanup));
+const scratch = () => {
+  const d = tempDir();
+  temps.push(d);
+  return d;
+};
 
 function firstKeyedFile(dir: string): { path: string; headerLength: number; offsets: readonly number[] } {
   const h = keyedHandles(readMeta(dir))[0]!;
@@ -153,8 +158,7 @@ describe('bad savepoints fail with typed errors naming the file and byte offset'
 
   it('path escaping through a symbolic link', async () => {
     const d = fixture();
-    const outside = tempDir();
-    temps.push(outside);
+    const outside = scratch();
     const f = firstKeyedFile(d);
     writeFileSync(join(outside, 'x'), readFileSync(join(d, f.path)));
     mkdirSync(join(d, 'sub'));
@@ -184,5 +188,43 @@ describe('bad savepoints fail with typed errors naming the file and byte offset'
     assert.equal(r.ok, false);
     assert.ok(r.problems.some((p) => p.code === 'KEY_GROUP_OVERLAP'));
     assert.ok(r.problems.some((p) => p.code === 'KEY_GROUP_GAP' && p.severity === 'error'));
+  });
+
+  it('native keyed handles: readable metadata, but content operations say why they cannot run', async () => {
+    const d = fixture();
+    const m = readMeta(d) as unknown as { operators: Array<{ subtasks: Array<{ keyed: unknown[] }> }> };
+    m.operators[0]!.subtasks[0]!.keyed = [{ type: 'rocksdb-native', keyGroupRange: { start: 0, end: 7 }, stateSize: 0, files: [] }];
+    writeMeta(d, m as unknown as CheckpointMetadata);
+    const r = await SavepointReader.load(d);
+    assert.equal(r.operators()[0]!.nativeKeyedHandles, 1);
+    await assert.rejects(r.keyedStates('all-kinds'), UnsupportedSavepointOperationError);
+    await assert.rejects(rescaleSavepoint(d, join(scratch(), 'x'), { maxParallelism: 32 }), (e: Error) => e instanceof UnsupportedSavepointOperationError && /serialized keys of a canonical savepoint/.test(e.message));
+    await assert.rejects(convertSavepoint(d, join(scratch(), 'y'), 'canonical'), NotAvailableYetError);
+    const v = await validateSavepoint(d);
+    assert.equal(v.ok, false);
+    assert.ok(v.problems.some((p) => p.code === 'UNSUPPORTED_OPERATION'));
+  });
+
+  it('unreferenced files are warnings, not errors', async () => {
+    const d = fixture();
+    writeFileSync(join(d, 'stray'), 'x');
+    const v = await validateSavepoint(d);
+    assert.equal(v.ok, true);
+    assert.deepEqual(v.problems.map((p) => [p.severity, p.code]), [['warning', 'UNREFERENCED_FILE']]);
+  });
+
+  it('a wrong whole-file checksum of a keyed stream is caught by validate and by copies', async () => {
+    const d = fixture();
+    const m = readMeta(d) as unknown as { operators: Array<{ subtasks: Array<{ keyed: Array<{ stream: { checksum: number; path: string } }> }> }> };
+    const h = m.operators[0]!.subtasks[1]!.keyed[0]!;
+    h.stream.checksum = (h.stream.checksum + 1) >>> 0;
+    writeMeta(d, m as unknown as CheckpointMetadata);
+    // The data itself is intact (every header and block checksum matches), so reads succeed...
+    assert.ok((await readEverything(d)).length > 0);
+    // ...but the savepoint is not valid, and nothing copies it.
+    const v = await validateSavepoint(d);
+    assert.equal(v.ok, false);
+    assert.ok(v.problems.some((p) => p.code === 'CORRUPT_CHECKPOINT' && p.file?.endsWith(h.stream.path) === true && /every block matched/.test(p.message)), JSON.stringify(v.problems));
+    await assert.rejects(convertSavepoint(d, join(scratch(), 'z'), 'canonical'), (e: Error) => e instanceof CorruptCheckpointError && e.message.includes(h.stream.path));
   });
 });

@@ -3,7 +3,7 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, it } from 'node:test';
 import { FlowstateError } from '@flowstate/core';
-import { validateSavepoint } from '../src/index.js';
+import { convertSavepoint, rescaleSavepoint, validateSavepoint } from '../src/index.js';
 import { prng } from './fixture-data.js';
 import { cleanup, FIXTURE_V1, readEverything, replaceFileResealed, resealMetadataFrame, tempDir } from './helpers.js';
 
@@ -20,7 +20,7 @@ after(() => cleanup(root));
  * well-formed savepoint, which no checksum can catch); anything else (TypeError, RangeError,
  * AssertionError, a hang) fails the test with the seed and iteration that reproduce it.
  */
-it(`fuzz: ${ITERATIONS} mutated savepoints read back identically or fail with a typed error`, { timeout: 120_000 }, async () => {
+it(`fuzz: ${ITERATIONS} mutated savepoints read back identically or fail with a typed error`, { timeout: Math.max(120_000, ITERATIONS * 200) }, async () => {
   console.log(`fuzz: seed ${SEED}, ${ITERATIONS} iterations (FLOWSTATE_FUZZ_SEED / FLOWSTATE_FUZZ_ITERATIONS to change)`);
   const files = readdirSync(FIXTURE_V1).sort();
   const original = new Map(files.map((f) => [f, readFileSync(join(FIXTURE_V1, f))]));
@@ -79,6 +79,19 @@ it(`fuzz: ${ITERATIONS} mutated savepoints read back identically or fail with a 
       await validateSavepoint(dir);
     } catch (e) {
       assert.fail(`${context}: validate threw ${String((e as Error)?.stack ?? e)}`);
+    }
+    // Every tenth input also goes through the rewrite paths (verified copy and re-partitioning).
+    if (i % 10 === 0) {
+      for (const [name, op] of [
+        ['convert', () => convertSavepoint(dir, join(dir, 'converted'), 'canonical')],
+        ['rescale', () => rescaleSavepoint(dir, join(dir, 'rescaled'), { maxParallelism: 32, parallelism: 3 })],
+      ] as const) {
+        try {
+          await op();
+        } catch (e) {
+          if (!(e instanceof FlowstateError)) assert.fail(`${context}: ${name} threw untyped ${String((e as Error)?.stack ?? e)}`);
+        }
+      }
     }
     cleanup(dir);
   }

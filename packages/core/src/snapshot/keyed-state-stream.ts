@@ -157,7 +157,7 @@ export interface KeyedStateRecord {
 }
 
 function wrap(e: unknown, file: string, checkpointId: number | undefined): never {
-  if (e instanceof CorruptDataError) throw new CorruptCheckpointError(file, e.message, checkpointId, e.offset, { cause: e });
+  if (e instanceof CorruptDataError) throw new CorruptCheckpointError(file, e.detail, checkpointId, e.offset, { cause: e });
   if (e instanceof UnknownFormatVersionError && e.file === undefined) {
     throw new UnknownFormatVersionError(e.what, e.version, e.supported, file);
   }

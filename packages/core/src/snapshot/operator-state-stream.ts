@@ -109,7 +109,7 @@ export async function readOperatorStateStream(
     }
     return out;
   } catch (e) {
-    if (e instanceof CorruptDataError) throw new CorruptCheckpointError(file, e.message, checkpointId, e.offset, { cause: e });
+    if (e instanceof CorruptDataError) throw new CorruptCheckpointError(file, e.detail, checkpointId, e.offset, { cause: e });
     if (e instanceof FlowstateError) throw e;
     throw new CorruptCheckpointError(file, `unexpected failure while decoding: ${(e as Error).message}`, checkpointId, undefined, { cause: e });
   }

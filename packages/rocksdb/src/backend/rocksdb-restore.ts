@@ -95,7 +95,7 @@ async function readNativeHeader(h: IncrementalRocksDBStateHandle, reader: StateH
   try {
     return decodeHeader(new DataInputDeserializer(bytes), registry);
   } catch (e) {
-    if (e instanceof CorruptDataError) throw new CorruptCheckpointError(streamHandleName(h.meta), e.message, h.checkpointId, e.offset);
+    if (e instanceof CorruptDataError) throw new CorruptCheckpointError(streamHandleName(h.meta), e.detail, h.checkpointId, e.offset);
     throw e;
   }
 }
