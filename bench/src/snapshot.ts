@@ -40,11 +40,17 @@ export interface SnapshotSample {
 
 export interface ChurnSample {
   /**
-   * 'after-bulk-load': right after populating (RocksDB's own L0→L1 compaction of the bulk load runs
-   * between the base and this checkpoint, so new SSTs replace most old ones); 'compacted': after a
-   * flush + full manual compaction and a new base (the state between two compactions).
+   * 'after-bulk-load': base checkpoint right after populating, then RocksDB's own background
+   * compactions are awaited before the churn (when the bulk load brought L0 to its trigger, the
+   * L0→L1 compaction has replaced the base's SSTs, so this is the first checkpoint after a
+   * compaction); 'compacted': after a flush + full manual compaction and a new base (the state
+   * between two compactions).
    */
   readonly phase: 'after-bulk-load' | 'compacted';
+  /** Level-0 SST files when the checkpoint was taken (before its own flush). */
+  readonly l0Files: number;
+  /** For 'after-bulk-load': ms spent waiting for background compactions after the base. */
+  readonly compactionWaitMs: number;
   readonly churn: number;
   /** Keys rewritten between the two checkpoints. */
   readonly keysChanged: number;
@@ -155,20 +161,28 @@ async function churnVariants(b: BackendUnderTest, be: KeyedStateBackend<number>,
     log(`  [${label} ${what}] sync ${x.syncMs.toFixed(1)} ms, total ${x.totalMs.toFixed(0)} ms, uploaded ${mb(x.res.checkpointedSize).toFixed(1)} of ${mb(x.res.fullSize).toFixed(1)} MB`);
     return { syncMs: x.syncMs, asyncMs: x.asyncMs, totalMs: x.totalMs, checkpointedSize: x.res.checkpointedSize, fullSize: x.res.fullSize };
   };
-  const nativeFull = await base('native full');
-  await increment('after-bulk-load', 0.01);
-  // Between compactions: flush + full manual compaction (so no L0→L1 compaction is due), new base.
   const own = backendColumnFamily(be, 'blob');
+  const prop = (name: string) => Number(own.db.getProperty(name, own.cf) ?? '0');
+  const nativeFull = await base('native full');
+  // Let RocksDB's own compactions triggered by the bulk load (and the base's flush) finish.
+  const w0 = performance.now();
+  while (prop('rocksdb.compaction-pending') > 0 || prop('rocksdb.num-running-compactions') > 0 || prop('rocksdb.num-running-flushes') > 0) {
+    if (performance.now() - w0 > 60_000) throw new Error('background compactions did not finish within 60 s');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  const compactionWaitMs = performance.now() - w0;
+  await increment('after-bulk-load', 0.01, compactionWaitMs);
+  // Between compactions: flush + full manual compaction (so no L0→L1 compaction is due), new base.
   const c0 = performance.now();
   own.db.flush();
   await own.db.compactRangeAsync(own.cf);
   const compactMs = performance.now() - c0;
   id++;
   const rebase = await base(`native full after compaction (${compactMs.toFixed(0)} ms)`);
-  for (const churn of [0.01, 0.1]) await increment('compacted', churn);
+  for (const churn of [0.01, 0.1]) await increment('compacted', churn, 0);
   return { nativeFull, rebase, compactMs, churn: out };
 
-  async function increment(phase: ChurnSample['phase'], churn: number): Promise<void> {
+  async function increment(phase: ChurnSample['phase'], churn: number, compactionWaitMs: number): Promise<void> {
     const r = prng(id);
     const changed = Math.ceil(entries * churn);
     for (let i = 0; i < changed; i++) {
@@ -177,6 +191,7 @@ async function churnVariants(b: BackendUnderTest, be: KeyedStateBackend<number>,
     }
     id++;
     gc();
+    const l0Files = prop('rocksdb.num-files-at-level0');
     const s = await timedSnapshot(be, storage, id, CHECKPOINT);
     be.notifyCheckpointComplete(id);
     const r0 = performance.now();
@@ -186,8 +201,8 @@ async function churnVariants(b: BackendUnderTest, be: KeyedStateBackend<number>,
     restored.dispose();
     if (n !== entries) throw new Error(`incremental restore: ${n} entries, expected ${entries}`);
     const downloadMs = await downloadOnly(storage, s.handle, id);
-    out.push({ phase, churn, keysChanged: changed, syncMs: s.syncMs, asyncMs: s.asyncMs, totalMs: s.totalMs, checkpointedSize: s.res.checkpointedSize, fullSize: s.res.fullSize, restoreMs, downloadMs });
-    log(`  [${label} incremental, ${phase}, churn ${churn * 100}%] sync ${s.syncMs.toFixed(1)} ms, total ${s.totalMs.toFixed(0)} ms, uploaded ${mb(s.res.checkpointedSize).toFixed(2)} of ${mb(s.res.fullSize).toFixed(1)} MB, restore ${restoreMs.toFixed(0)} ms vs download ${downloadMs.toFixed(0)} ms`);
+    out.push({ phase, l0Files, compactionWaitMs, churn, keysChanged: changed, syncMs: s.syncMs, asyncMs: s.asyncMs, totalMs: s.totalMs, checkpointedSize: s.res.checkpointedSize, fullSize: s.res.fullSize, restoreMs, downloadMs });
+    log(`  [${label} incremental, ${phase}, churn ${churn * 100}%, L0 files ${l0Files}${phase === 'after-bulk-load' ? `, waited ${compactionWaitMs.toFixed(0)} ms for compactions` : ''}] sync ${s.syncMs.toFixed(1)} ms, total ${s.totalMs.toFixed(0)} ms, uploaded ${mb(s.res.checkpointedSize).toFixed(2)} of ${mb(s.res.fullSize).toFixed(1)} MB, restore ${restoreMs.toFixed(0)} ms vs download ${downloadMs.toFixed(0)} ms`);
   }
 }
 

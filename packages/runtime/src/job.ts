@@ -249,7 +249,8 @@ function assignOperatorState(op: OperatorSnapshotMetadata, parallelism: number):
 /**
  * Channel state per new subtask. At unchanged parallelism subtask i replays what old subtask i
  * persisted. Rescaled, records of a keyed input go to the subtask that owns their key group (in
- * their original order), records of other inputs to subtask (old index mod new parallelism).
+ * their original order), broadcast records to every new subtask (one old copy each), records of
+ * other inputs to subtask (old index mod new parallelism).
  */
 async function assignChannelState(op: OperatorSnapshotMetadata, node: StreamNode, maxParallelism: number, reader: StateHandleReader): Promise<RestoredInflight[][] | undefined> {
   if (!op.subtasks.some((s) => (s.channelState?.length ?? 0) > 0)) return undefined;
@@ -272,6 +273,10 @@ async function assignChannelState(op: OperatorSnapshotMetadata, node: StreamNode
             per[computeOperatorIndexForKeyGroup(maxParallelism, node.parallelism, assignToKeyGroup(keyBuffer.bytesView(), maxParallelism))]!.push(r);
           }
           per.forEach((records, j) => records.length > 0 && result[j]!.push({ inputIndex: e.inputIndex, records }));
+        } else if (edge.partitioner.kind === 'broadcast') {
+          // Every old subtask held its own copy of the in-flight broadcast records: new subtask j
+          // replays the copy of old subtask (j mod old parallelism), so every new subtask gets one.
+          for (let j = 0; j < node.parallelism; j++) if (j % op.parallelism === s.subtaskIndex) result[j]!.push({ inputIndex: e.inputIndex, records: e.records });
         } else {
           result[s.subtaskIndex % node.parallelism]!.push({ inputIndex: e.inputIndex, records: e.records });
         }
@@ -295,6 +300,7 @@ export class JobClient {
   private attempts = 0;
   private readonly log: (line: string) => void;
   private attemptStarted: Array<() => void> = [];
+  private terminated = false;
 
   private constructor(
     readonly graph: JobGraph,
@@ -302,7 +308,11 @@ export class JobClient {
     private readonly coordinator: CheckpointCoordinator,
   ) {
     this.log = options.log ?? (() => {});
-    this.result = this.runLoop();
+    this.result = this.runLoop().finally(() => {
+      // Requests that wait for a running attempt must learn that there will be none.
+      this.terminated = true;
+      for (const w of this.attemptStarted.splice(0)) w();
+    });
     void this.result.catch(() => {});
   }
 
@@ -366,6 +376,7 @@ export class JobClient {
 
   private async running(): Promise<ExecutionAttempt> {
     while (this.current === undefined || !this.coordinator.enabledFor(this.current)) {
+      if (this.terminated) throw new IllegalJobStateError(`job '${this.graph.name}' is no longer running`);
       await new Promise<void>((r) => this.attemptStarted.push(r));
     }
     return this.current;

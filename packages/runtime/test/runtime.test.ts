@@ -6,7 +6,9 @@ import { test } from 'node:test';
 import {
   deserializeCheckpointMetadata,
   FsCheckpointStorage,
+  ListStateDescriptor,
   MapStateDescriptor,
+  MsgpackSerializer,
   MemoryFileSystem,
   Serializers,
   ValueStateDescriptor,
@@ -23,6 +25,7 @@ import {
   UpsertSink,
   formatCheckpointStatsTable,
   InvalidJobGraphError,
+  IllegalJobStateError,
 } from '../src/index.js';
 
 const COUNT = new ValueStateDescriptor<number>('count', Serializers.int32, 0);
@@ -144,19 +147,22 @@ test('broadcast state: rules broadcast to every subtask, connected with a keyed 
   const env = new StreamExecutionEnvironment('broadcast', { parallelism: 3, maxParallelism: 32 });
   const rules = env.fromLog('rules', sequenceLog(1, 1, () => ({ name: 'multiplier', value: 10 })), { parallelism: 1 });
   const out = new InMemoryUpsertTable<number>();
-  // The rules arrive before the data (a source that waits a little) so the result is deterministic.
+  // Records that arrive before the rule wait in operator list state (checkpointed with it).
+  const WAITING = new ListStateDescriptor<{ id: string; v: number }>('waiting-for-rules', new MsgpackSerializer<{ id: string; v: number }>());
   env
-    .fromLog('data', async () => {
-      await new Promise((r) => setTimeout(r, 50));
-      return sequenceLog(3, 20, (p, o) => ({ id: `${p}:${o}`, v: o }));
-    })
+    .fromLog('data', sequenceLog(3, 20, (p, o) => ({ id: `${p}:${o}`, v: o })))
     .connect(rules.broadcast())
     .process<[string, number]>('apply', () => ({
       processElement(r, ctx, col) {
-        col.collect([r.id, r.v * (ctx.getReadOnlyBroadcastState(RULES).get('multiplier') ?? 1)]);
+        const m = ctx.getReadOnlyBroadcastState(RULES).get('multiplier');
+        if (m === undefined || m === null) ctx.getListState(WAITING).add(r);
+        else col.collect([r.id, r.v * m]);
       },
-      processBroadcastElement(rule, ctx) {
+      processBroadcastElement(rule, ctx, col) {
         ctx.getBroadcastState(RULES).put(rule.name, rule.value);
+        const waiting = ctx.getListState(WAITING);
+        for (const r of waiting.get()) col.collect([r.id, r.v * rule.value]);
+        waiting.update([]);
       },
     }))
     .sinkTo('out', () => new UpsertSink<[string, number], number>(out, (r) => r[0], (r) => r[1]));
@@ -261,36 +267,36 @@ test('job graph and restore validation', async () => {
 
 test('broadcast state survives a savepoint and a rescale (every new subtask gets a copy)', async () => {
   const RULES = new MapStateDescriptor<string, number>('rules', Serializers.string, Serializers.int32);
-  const out = new InMemoryUpsertTable<number>();
+  const tables = [new InMemoryUpsertTable<number>(), new InMemoryUpsertTable<number>()];
+  let run = 0;
   const build = (parallelism: number) => {
     const env = new StreamExecutionEnvironment('broadcast-rescale', { parallelism, maxParallelism: 32 });
     const rules = env.fromLog('rules', sequenceLog(1, 1, () => ({ name: 'multiplier', value: 10 })), { parallelism: 1 });
     env
-      .fromLog('data', async () => {
-        await new Promise((r) => setTimeout(r, 50));
-        return sequenceLog(3, 400, (p, o) => ({ id: `${p}:${o}`, v: o }));
-      }, { parallelism: 3 })
+      .fromLog('data', sequenceLog(3, 400, (p, o) => ({ id: `${p}:${o}`, v: o })), { parallelism: 3 })
       .connect(rules.broadcast())
       .process<[string, number]>('apply', () => ({
         async processElement(r, ctx, col) {
-          await new Promise((res) => setImmediate(res));
+          await new Promise((res) => setTimeout(res, 1));
           col.collect([r.id, r.v * (ctx.getReadOnlyBroadcastState(RULES).get('multiplier') ?? 1)]);
         },
         processBroadcastElement(rule, ctx) {
           ctx.getBroadcastState(RULES).put(rule.name, rule.value);
         },
       }))
-      .sinkTo('out', () => new UpsertSink<[string, number], number>(out, (r) => r[0], (r) => r[1]));
+      .sinkTo('out', () => new UpsertSink<[string, number], number>(tables[run]!, (r) => r[0], (r) => r[1]));
     return env.getJobGraph();
   };
   const savepoints = new FsCheckpointStorage(new MemoryFileSystem(), { layout: 'savepoint' });
   const first = await JobClient.execute(build(2), { stateBackend: new MemoryStateBackend(), checkpointStorage: new FsCheckpointStorage(new MemoryFileSystem()), checkpointing: {} });
-  await new Promise((r) => setTimeout(r, 120));
+  await new Promise((r) => setTimeout(r, 100));
   await first.stopWithSavepoint(savepoints);
   assert.equal((await first.result).status, 'STOPPED');
-  const before = out.rows.size;
+  const before = tables[0]!.rows.size;
   assert.ok(before > 0 && before < 1200, `stopped mid-way (${before} of 1200)`);
-  // The rules source is past its only record: after the restore the rule exists only as broadcast state.
+  // The rules source is past its only record: after the restore the rule exists only as broadcast
+  // state, so every record of the second run shows whether each new subtask got a copy.
+  run = 1;
   const second = await JobClient.execute(build(5), {
     stateBackend: new MemoryStateBackend(),
     checkpointStorage: new FsCheckpointStorage(new MemoryFileSystem()),
@@ -298,6 +304,17 @@ test('broadcast state survives a savepoint and a rescale (every new subtask gets
     restoreFrom: { storage: savepoints, pointer: '' },
   });
   await second.result;
-  assert.equal(out.rows.size, 1200);
-  for (const [id, v] of out.rows) assert.equal(v, Number(id.split(':')[1]) * 10, `record ${id}`);
+  const after = tables[1]!;
+  assert.ok(after.rows.size > 0);
+  for (const [id, v] of after.rows) assert.equal(v, Number(id.split(':')[1]) * 10, `record ${id} of the resumed run`);
+  assert.equal(new Set([...tables[0]!.rows.keys(), ...after.rows.keys()]).size, 1200, 'every record was processed');
+});
+
+test('requests to a job that ended reject instead of waiting forever', async () => {
+  const env = new StreamExecutionEnvironment('short', { parallelism: 1 });
+  env.fromLog('src', sequenceLog(1, 5, (_p, o) => o)).sinkTo('out', () => ({ invoke() {} }));
+  const job = await JobClient.execute(env.getJobGraph(), { stateBackend: new MemoryStateBackend(), checkpointStorage: new FsCheckpointStorage(new MemoryFileSystem()), checkpointing: {} });
+  await job.result;
+  await assert.rejects(job.stopWithSavepoint(new FsCheckpointStorage(new MemoryFileSystem(), { layout: 'savepoint' })), IllegalJobStateError);
+  await assert.rejects(job.triggerCheckpoint(), IllegalJobStateError);
 });

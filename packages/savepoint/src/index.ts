@@ -10,3 +10,4 @@ export * from './validate.js';
 export * from './inspect.js';
 export * from './diff.js';
 export { convertSavepoint, migrateSavepoint, rescaleSavepoint, CONVERSION_TARGETS, type ConversionTarget, type ToolOptions } from './tools.js';
+export { convertKeyedFormat, type KeyedFormat, type NativeConversionOptions } from './native-conversion.js';

@@ -1,5 +1,6 @@
 import { isKeyGroupsStateHandle, type SerializerSnapshotRegistry } from '@flowstate/core';
-import { NotAvailableYetError, UnsupportedSavepointOperationError } from './errors.js';
+import { UnsupportedSavepointOperationError } from './errors.js';
+import { convertKeyedFormat } from './native-conversion.js';
 import { formatWriterFor, LATEST_FORMAT_VERSION } from './format.js';
 import { SavepointReader } from './reader.js';
 import { SavepointWriter, type SavepointWriteResult } from './writer.js';
@@ -21,7 +22,6 @@ function progress(reader: SavepointReader, options: ToolOptions): { onBytes?: (n
   return { onBytes: (n) => cb((done += n), total) };
 }
 
-const RocksDB = 'the RocksDB backend (@flowstate/rocksdb)';
 
 function nativeOperators(r: SavepointReader): string[] {
   return r.metadata.operators.filter((o) => o.subtasks.some((s) => s.keyed.some((h) => !isKeyGroupsStateHandle(h)))).map((o) => o.uid);
@@ -30,15 +30,15 @@ function nativeOperators(r: SavepointReader): string[] {
 /**
  * Converts a savepoint between state formats. Canonical -> canonical is a verified copy (every
  * file's CRC32C is checked on the way; files keep their names, so streams are byte-identical).
- * The native RocksDB format is designed for (`--to native-rocksdb`, and native input to
- * canonical) but needs the RocksDB backend, which has not landed yet.
+ * Native RocksDB keyed state is converted to canonical (and canonical to native with
+ * `--to native-rocksdb`) through the RocksDB backend: see native-conversion.ts.
  */
 export async function convertSavepoint(input: string, output: string, to: ConversionTarget, options: ToolOptions = {}): Promise<SavepointWriteResult> {
-  if (to === 'native-rocksdb') throw new NotAvailableYetError('conversion to the native RocksDB format', RocksDB);
-  if (to !== 'canonical') throw new UnsupportedSavepointOperationError(`conversion to '${String(to)}'`, `known targets are ${CONVERSION_TARGETS.join(', ')}`);
+  if (to !== 'canonical' && to !== 'native-rocksdb') throw new UnsupportedSavepointOperationError(`conversion to '${String(to)}'`, `known targets are ${CONVERSION_TARGETS.join(', ')}`);
+  const nativeOptions = { ...(options.registry === undefined ? {} : { registry: options.registry }), ...(options.fileNameSeed === undefined ? {} : { fileNameSeed: options.fileNameSeed }) };
+  if (to === 'native-rocksdb') return convertKeyedFormat(input, output, to, nativeOptions);
   const reader = await SavepointReader.load(input, options.registry === undefined ? {} : { registry: options.registry });
-  const native = nativeOperators(reader);
-  if (native.length > 0) throw new NotAvailableYetError(`conversion of native keyed state (operators ${native.join(', ')}) to canonical`, RocksDB);
+  if (nativeOperators(reader).length > 0) return convertKeyedFormat(input, output, to, nativeOptions);
   return SavepointWriter.fromExisting(reader).write(output, { ...progress(reader, options), ...(options.fileNameSeed === undefined ? {} : { fileNameSeed: options.fileNameSeed }) });
 }
 

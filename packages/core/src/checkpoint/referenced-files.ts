@@ -6,7 +6,7 @@ import type { CheckpointMetadata } from './metadata.js';
  * `type: 'file'` and a string `path`, or `type: 'bytes'`), so that handle types added by other
  * backends (e.g. RocksDB's incremental handles) are covered without registering them here.
  */
-export function collectStreamHandles(metadata: CheckpointMetadata): StreamStateHandle[] {
+export function collectStreamHandles(metadata: CheckpointMetadata | object): StreamStateHandle[] {
   const out: StreamStateHandle[] = [];
   const seen = new Set<unknown>();
   const walk = (v: unknown, depth: number): void => {
