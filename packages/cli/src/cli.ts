@@ -40,7 +40,7 @@ Exit codes:
   2  usage error (bad arguments, output directory exists and is not empty)
   3  input unreadable or corrupt (missing file, checksum, truncation, escaping path)
   4  unsupported (unknown format version, incompatible serializer, native snapshot)
-  5  not available yet (e.g. convert --to native-rocksdb before the RocksDB backend lands)
+  5  not available yet (an operation that needs a package that is not installed)
   70 internal error (a bug: please report it)`;
 
 function positiveInt(name: string) {
@@ -192,7 +192,7 @@ export function createProgram(io: CliIO, setExit: (code: ExitCodeValue) => void)
     });
 
   common(savepoint.command('convert').argument('<input>', 'savepoint directory').argument('<output>', 'new directory (must not exist or be empty)'))
-    .description('convert between state formats (canonical now; native-rocksdb once the RocksDB backend lands)')
+    .description('convert keyed state between the canonical format and native RocksDB snapshots')
     .addOption(new Option('--to <format>', 'target format').choices([...CONVERSION_TARGETS]).makeOptionMandatory())
     .action(async (input: string, output: string, o: CommonOptions & { to: ConversionTarget }) => {
       const p = progressFor(o, 'convert');

@@ -23,7 +23,7 @@ export const ExitCode = {
   CORRUPT: 3,
   /** Understood but not supported: unknown format version, incompatible serializer change, native snapshot. */
   UNSUPPORTED: 4,
-  /** Designed but waiting for another package (e.g. `convert --to native-rocksdb` needs the RocksDB backend). */
+  /** Designed but needing a package that is not available here. */
   NOT_AVAILABLE_YET: 5,
   /** A bug in flowstate: please report it with the command line. */
   INTERNAL: 70,

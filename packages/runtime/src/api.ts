@@ -3,6 +3,7 @@ import { InvalidJobGraphError } from './errors.js';
 import type {
   BroadcastProcessFunction,
   Collector,
+  KeyedBroadcastProcessFunction,
   KeyedCoProcessFunction,
   KeyedContext,
   KeyedProcessFunction,
@@ -13,7 +14,7 @@ import type {
   SourceFunction,
 } from './functions.js';
 import type { JobGraph, Partitioner, StreamEdge, StreamNode, StreamOperator } from './graph.js';
-import { FunctionOperator } from './operators.js';
+import { BroadcastSideContext, FunctionOperator, type SubtaskContext } from './operators.js';
 import { fileLinesLog, LogSource, type ReplayableLog } from './sources.js';
 
 export interface EnvironmentOptions {
@@ -214,8 +215,40 @@ export class KeyedStream<K, T> {
   }
 
   /** Two keyed streams with the same key type into one two-input operator with shared keyed state. */
-  connect<T2>(other: KeyedStream<K, T2>): ConnectedKeyedStreams<K, T, T2> {
-    return new ConnectedKeyedStreams(this, other);
+  connect<T2>(other: KeyedStream<K, T2>): ConnectedKeyedStreams<K, T, T2>;
+  /** This keyed stream with a broadcast stream: keyed state per key plus broadcast state. */
+  connect<B>(other: BroadcastStream<B>): KeyedBroadcastConnectedStream<K, T, B>;
+  connect<X>(other: KeyedStream<K, X> | BroadcastStream<X>): ConnectedKeyedStreams<K, T, X> | KeyedBroadcastConnectedStream<K, T, X> {
+    return other instanceof BroadcastStream ? new KeyedBroadcastConnectedStream(this, other) : new ConnectedKeyedStreams(this, other);
+  }
+}
+
+export class KeyedBroadcastConnectedStream<K, T, B> {
+  /** @internal */
+  constructor(
+    readonly keyed: KeyedStream<K, T>,
+    readonly broadcastStream: BroadcastStream<B>,
+  ) {}
+
+  process<R>(uid: string, factory: Factory<KeyedBroadcastProcessFunction<K, T, B, R>>, options: OperatorOptions = {}): DataStream<R> {
+    const env = this.keyed.stream.env;
+    const node = env.addNode({
+      uid,
+      kind: 'operator',
+      inputs: [this.keyed.edge(0), { source: this.broadcastStream.node, partitioner: { kind: 'broadcast' }, inputIndex: 1 }],
+      parallelism: options.parallelism,
+      keySerializer: this.keyed.keySerializer as TypeSerializer<unknown>,
+      createOperator: () => {
+        const fn = factory();
+        let broadcastSide: BroadcastSideContext | undefined;
+        return new FunctionOperator(fn, (i, v, ctx, out) => {
+          if (i === 0) return fn.processElement(v as T, ctx as KeyedContext<K> & ReadOnlyBroadcastContext, out as Collector<R>);
+          broadcastSide ??= new BroadcastSideContext(ctx as SubtaskContext, (ctx as SubtaskContext).keyedBackend!);
+          return fn.processBroadcastElement(v as B, broadcastSide, out as Collector<R>);
+        });
+      },
+    });
+    return new DataStream<R>(env, node, undefined);
   }
 }
 

@@ -86,6 +86,19 @@ export interface ReadOnlyBroadcastContext extends RuntimeContext {
   getReadOnlyBroadcastState<K, V>(descriptor: MapStateDescriptor<K, V>): ReadOnlyBroadcastState<K, V>;
 }
 
+/** The broadcast side of a keyed broadcast function: no current key, but every key's state can be visited. */
+export interface KeyedBroadcastContext extends RuntimeContext {
+  /** Calls `fn` for every key that has state for `descriptor` (Flink's applyToKeyedState). */
+  applyToKeyedState<S extends State, V>(descriptor: StateDescriptor<S, V>, fn: (key: unknown, state: S) => void): void;
+}
+
+/** A keyed stream connected with a broadcast stream (Flink's KeyedBroadcastProcessFunction). */
+export interface KeyedBroadcastProcessFunction<K, IN, B, OUT> extends RichFunction {
+  processElement(value: IN, ctx: KeyedContext<K> & ReadOnlyBroadcastContext, out: Collector<OUT>): void | Promise<void>;
+  /** Keyed state is not scoped to a key here: getState throws; use applyToKeyedState. */
+  processBroadcastElement(value: B, ctx: KeyedBroadcastContext, out: Collector<OUT>): void | Promise<void>;
+}
+
 /** A non-broadcast input connected with a broadcast input (Flink's BroadcastProcessFunction). */
 export interface BroadcastProcessFunction<IN, B, OUT> extends RichFunction {
   processElement(value: IN, ctx: ReadOnlyBroadcastContext, out: Collector<OUT>): void | Promise<void>;

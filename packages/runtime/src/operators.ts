@@ -14,6 +14,7 @@ import {
 } from '@flowstate/core';
 import type {
   Collector,
+  KeyedBroadcastContext,
   KeyedContext,
   OperatorEnvironment,
   ReadOnlyBroadcastContext,
@@ -59,6 +60,11 @@ export class SubtaskContext implements KeyedContext<unknown>, ReadOnlyBroadcastC
   }
   get isRestored(): boolean {
     return this.info.isRestored;
+  }
+
+  /** @internal The keyed backend, for the broadcast side of keyed broadcast functions. */
+  get keyedBackend(): KeyedStateBackend<unknown> | undefined {
+    return this.keyed;
   }
 
   get currentKey(): unknown {
@@ -148,5 +154,50 @@ export class FunctionOperator implements StreamOperator {
 
   async close(): Promise<void> {
     if (this.fn.close) await this.fn.close();
+  }
+}
+
+/**
+ * The context of a keyed operator's broadcast side: there is no current key (the backend still
+ * holds the key of the last keyed record), so per-key access fails instead of silently touching
+ * that key; applyToKeyedState visits every key.
+ */
+export class BroadcastSideContext implements KeyedBroadcastContext {
+  constructor(
+    private readonly inner: SubtaskContext,
+    private readonly keyed: KeyedStateBackend<unknown>,
+  ) {}
+  get operatorUid(): string {
+    return this.inner.operatorUid;
+  }
+  get subtaskIndex(): number {
+    return this.inner.subtaskIndex;
+  }
+  get parallelism(): number {
+    return this.inner.parallelism;
+  }
+  get maxParallelism(): number {
+    return this.inner.maxParallelism;
+  }
+  get attempt(): number {
+    return this.inner.attempt;
+  }
+  get isRestored(): boolean {
+    return this.inner.isRestored;
+  }
+  getState<S extends State, V>(descriptor: StateDescriptor<S, V>): S {
+    throw new IllegalStateUsageError(descriptor.name, `keyed state has no current key in processBroadcastElement of '${this.inner.operatorUid}'; use applyToKeyedState`);
+  }
+  getListState<T>(descriptor: ListStateDescriptor<T>): ListState<T> {
+    return this.inner.getListState(descriptor);
+  }
+  getUnionListState<T>(descriptor: ListStateDescriptor<T>): ListState<T> {
+    return this.inner.getUnionListState(descriptor);
+  }
+  getBroadcastState<K, V>(descriptor: MapStateDescriptor<K, V>): BroadcastState<K, V> {
+    return this.inner.getBroadcastState(descriptor);
+  }
+  applyToKeyedState<S extends State, V>(descriptor: StateDescriptor<S, V>, fn: (key: unknown, state: S) => void): void {
+    this.keyed.applyToAllKeys(VoidNamespace, Serializers.voidNamespace, descriptor, fn);
   }
 }

@@ -436,8 +436,10 @@ export class Task implements TaskInfo {
   private async processRecord(inputIndex: number, keySelector: ((v: unknown) => unknown) | undefined, value: unknown, op: StreamOperator): Promise<void> {
     this.host.hooks.onRecord?.(this, ++this.recordCount);
     if (this.keyed !== undefined) {
-      assert(keySelector !== undefined, `keyed task ${this.name} got a record on a non-keyed input`);
-      this.keyed.setCurrentKey(keySelector(value));
+      // The only non-keyed input a keyed operator has is a broadcast one (checked when the graph
+      // is built); its function gets a context without a current key.
+      if (keySelector !== undefined) this.keyed.setCurrentKey(keySelector(value));
+      else assert(this.node.inputs.some((e) => e.inputIndex === inputIndex && e.partitioner.kind === 'broadcast'), `keyed task ${this.name} got a record on non-keyed input ${inputIndex}`);
     }
     const r = op.processElement(inputIndex, value, this.collector);
     if (r !== undefined) await r;

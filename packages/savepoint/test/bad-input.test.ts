@@ -3,7 +3,7 @@ import { readFileSync, rmSync, writeFileSync, symlinkSync, mkdirSync } from 'nod
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { CorruptCheckpointError, FlowstateError, PathEscapeError, StorageNotFoundError, UnknownFormatVersionError, type CheckpointMetadata } from '@flowstate/core';
-import { convertSavepoint, NotAvailableYetError, rescaleSavepoint, SavepointReader, UnsupportedSavepointOperationError, validateSavepoint } from '../src/index.js';
+import { convertSavepoint, rescaleSavepoint, SavepointReader, UnsupportedSavepointOperationError, validateSavepoint } from '../src/index.js';
 import { cleanup, copyFixture, keyedHandles, readEverything, readMeta, replaceFileResealed, resealMetadataFrame, tempDir, writeMeta } from './helpers.js';
 
 const temps: string[] = [];
