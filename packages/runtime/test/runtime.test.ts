@@ -318,3 +318,40 @@ test('requests to a job that ended reject instead of waiting forever', async () 
   await assert.rejects(job.stopWithSavepoint(new FsCheckpointStorage(new MemoryFileSystem(), { layout: 'savepoint' })), IllegalJobStateError);
   await assert.rejects(job.triggerCheckpoint(), IllegalJobStateError);
 });
+
+test('keyed broadcast: keyed state per key, broadcast state per subtask, no current key on the broadcast side', async () => {
+  const RULES = new MapStateDescriptor<string, number>('rules', Serializers.string, Serializers.int32);
+  const out = new InMemoryUpsertTable<number>();
+  let getStateRejected = 0;
+  let visitedKeys = 0;
+  const env = new StreamExecutionEnvironment('keyed-broadcast', { parallelism: 2, maxParallelism: 32 });
+  const rules = env.fromLog('rules', sequenceLog(1, 3, (_p, o) => ({ name: `rule-${o}`, value: o })), { parallelism: 1 });
+  env
+    .fromLog('data', sequenceLog(3, 50, (p, o) => ({ user: `u${(p + o) % 5}` })))
+    .keyBy((r) => r.user, Serializers.string)
+    .connect(rules.broadcast())
+    .process<[string, number]>('per-user', () => ({
+      processElement(r, ctx, col) {
+        const s = ctx.getState(COUNT);
+        s.update((s.value() ?? 0) + 1);
+        col.collect([String(ctx.currentKey), s.value() ?? 0]);
+      },
+      processBroadcastElement(rule, ctx) {
+        ctx.getBroadcastState(RULES).put(rule.name, rule.value);
+        assert.throws(() => ctx.getState(COUNT));
+        getStateRejected++;
+        // Only keys with state are visited, each with its own state.
+        ctx.applyToKeyedState(COUNT, (key, state) => {
+          assert.match(String(key), /^u[0-4]$/);
+          assert.ok((state.value() ?? 0) > 0);
+          visitedKeys++;
+        });
+      },
+    }))
+    .sinkTo('out', () => new UpsertSink<[string, number], number>(out, (r) => r[0], (r) => r[1]));
+  const job = await JobClient.execute(env.getJobGraph(), { stateBackend: new FsStateBackend(), checkpointStorage: new FsCheckpointStorage(new MemoryFileSystem()), checkpointing: {} });
+  await job.result;
+  assert.deepEqual([...out.rows].sort(), [['u0', 30], ['u1', 30], ['u2', 30], ['u3', 30], ['u4', 30]]);
+  assert.equal(getStateRejected, 6, 'each of 2 subtasks saw the 3 broadcast elements');
+  assert.ok(visitedKeys <= 6 * 5, `${visitedKeys} key visits`);
+});
