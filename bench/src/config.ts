@@ -30,6 +30,11 @@ export interface Preset {
   readonly maxOldSpaceMb: number;
   /** Snapshot repetitions for backends with native (incremental) checkpoints, whose canonical full snapshot + restore is slower. */
   readonly nativeSnapshotSamples: number;
+  /**
+   * Incremental checkpoints at 1% churn between compactions (each adds one L0 file; at most 3, so
+   * that L0 stays below RocksDB's compaction trigger of 4 until the 10% checkpoint).
+   */
+  readonly incrementalSamples: number;
   /** State sizes (bytes) at which the RSS of off-heap backends (RocksDB) is sampled as state grows. */
   readonly rssStepsBytes: readonly number[];
   /** Random point reads after each RSS step (warms the block cache so it is counted). */
@@ -59,7 +64,8 @@ export const PRESETS: Record<PresetName, Preset> = {
     memoryEntries: 200_000,
     maxOldSpaceMb: 4096,
     nativeSnapshotSamples: 2,
-    rssStepsBytes: [32 * MB, 64 * MB, 128 * MB, 256 * MB],
+    incrementalSamples: 3,
+    rssStepsBytes: [64 * MB, 128 * MB, 256 * MB, 512 * MB],
     rssReads: 50_000,
     storageBytes: 64 * MB,
     storageSamples: 2,
@@ -81,6 +87,7 @@ export const PRESETS: Record<PresetName, Preset> = {
     memoryEntries: 1_000_000,
     maxOldSpaceMb: 12_288,
     nativeSnapshotSamples: 3,
+    incrementalSamples: 3,
     rssStepsBytes: [100 * MB, 250 * MB, 500 * MB, 1024 * MB],
     rssReads: 200_000,
     storageBytes: 256 * MB,
@@ -103,6 +110,7 @@ export const PRESETS: Record<PresetName, Preset> = {
     memoryEntries: 1_000,
     maxOldSpaceMb: 512,
     nativeSnapshotSamples: 1,
+    incrementalSamples: 1,
     rssStepsBytes: [256 * 1024, 512 * 1024],
     rssReads: 100,
     storageBytes: 1 * MB,

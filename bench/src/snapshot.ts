@@ -143,12 +143,13 @@ async function timedSnapshot(be: KeyedStateBackend<number>, storage: FsCheckpoin
 }
 
 /**
- * Incremental checkpoints: a native checkpoint of everything (confirmed), then for each churn level
- * `churn` × entries random keys rewritten and another native checkpoint (confirmed, so the next
- * level's base is the previous checkpoint); each increment is restored into a fresh backend and
- * compared with just downloading its files. Runs only for backends with incrementalCheckpoints.
+ * Incremental checkpoints (see the README): after the bulk load (base, wait for compactions, 1%
+ * churn, increment), then between compactions (flush + full compaction, base, `incrementalSamples`
+ * × (1% churn, increment), 10% churn, increment). Every checkpoint is confirmed, so each increment's
+ * base is the previous checkpoint; each increment is restored into a fresh backend and compared with
+ * just downloading its files. Runs only for backends with incrementalCheckpoints.
  */
-async function churnVariants(b: BackendUnderTest, be: KeyedStateBackend<number>, st: ValueState<Uint8Array>, entries: number, valueBytes: number, dir: string, firstId: number, log: (s: string) => void): Promise<{ nativeFull: NativeFullSample | null; rebase: NativeFullSample | null; compactMs: number; churn: ChurnSample[] }> {
+async function churnVariants(b: BackendUnderTest, be: KeyedStateBackend<number>, st: ValueState<Uint8Array>, entries: number, valueBytes: number, dir: string, firstId: number, incrementalSamples: number, log: (s: string) => void): Promise<{ nativeFull: NativeFullSample | null; rebase: NativeFullSample | null; compactMs: number; churn: ChurnSample[] }> {
   if (!b.incrementalCheckpoints) return { nativeFull: null, rebase: null, compactMs: 0, churn: [] };
   const storage = localCheckpointStorage(join(dir, 'checkpoints'));
   const out: ChurnSample[] = [];
@@ -179,7 +180,8 @@ async function churnVariants(b: BackendUnderTest, be: KeyedStateBackend<number>,
   const compactMs = performance.now() - c0;
   id++;
   const rebase = await base(`native full after compaction (${compactMs.toFixed(0)} ms)`);
-  for (const churn of [0.01, 0.1]) await increment('compacted', churn, 0);
+  for (let i = 0; i < Math.min(3, incrementalSamples); i++) await increment('compacted', 0.01, 0);
+  await increment('compacted', 0.1, 0);
   return { nativeFull, rebase, compactMs, churn: out };
 
   async function increment(phase: ChurnSample['phase'], churn: number, compactionWaitMs: number): Promise<void> {
@@ -280,7 +282,7 @@ export async function runSnapshotSuite(p: Preset, backendId: string, stateBytes:
       });
       log(`  [${b.id}/snapshot ${mb(stateBytes).toFixed(1)} MB] #${id}: sync ${future.syncDurationMs.toFixed(1)} ms, async ${(t2 - t1).toFixed(1)} ms, ${mb(res.fullSize).toFixed(1)} MB, restore ${restoreMs.toFixed(0)} ms (download ${downloadMs.toFixed(0)} ms), RSS ${mb(rssBefore).toFixed(0)} -> peak ${mb(peak).toFixed(0)} MB`);
     }
-    const { nativeFull, rebase, compactMs, churn } = await churnVariants(b, be, st, entries, p.snapshotValueBytes, join(work, 'churn'), sampleCount + 1, log);
+    const { nativeFull, rebase, compactMs, churn } = await churnVariants(b, be, st, entries, p.snapshotValueBytes, join(work, 'churn'), sampleCount + 1, p.incrementalSamples, log);
     be.dispose();
     // Disk baseline: cp of a file with the same byte volume.
     const bytesWritten = samples[0]?.bytesWritten ?? 0;

@@ -44,6 +44,10 @@ export class GatedStreamFactory implements CheckpointStreamFactory {
     return this.streams.filter((s) => !s.aborted && s.handle === undefined);
   }
 
+  discardStateHandle(handle: StreamStateHandle): Promise<void> {
+    return this.inner.discardStateHandle(handle);
+  }
+
   createCheckpointStateOutputStream(scope: CheckpointedStateScope): CheckpointStateOutputStream {
     const stream = this.inner.createCheckpointStateOutputStream(scope);
     const record: StreamRecord = { scope, aborted: false, handle: undefined };

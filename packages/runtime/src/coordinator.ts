@@ -1,5 +1,8 @@
 import {
   assert,
+  collectStreamHandles,
+  CompletedCheckpointStore,
+  SHARED_STATE_DIR,
   CHECKPOINT,
   isKeyGroupsStateHandle,
   SAVEPOINT,
@@ -124,10 +127,16 @@ export class CheckpointCoordinator {
   private readonly slotWaiters: Array<() => void> = [];
   private reserved = 0;
   /** Storage of recently aborted checkpoints, to clean up after late acknowledgements. */
-  private readonly aborted = new Map<number, CheckpointStorage>();
+  private readonly aborted = new Map<number, { storage: CheckpointStorage; location: CheckpointStorageLocation }>();
   private readonly background = new Set<Promise<void>>();
   /** Set when a stop-with-savepoint completed: the job ends as STOPPED. */
   stopSavepoint: CompletedCheckpoint | undefined;
+
+  /**
+   * Retains completed checkpoints and tracks the files incremental checkpoints share: subsumed
+   * checkpoints are discarded, and a shared file is deleted once no retained checkpoint uses it.
+   */
+  private readonly store: CompletedCheckpointStore | undefined;
 
   constructor(
     private readonly graph: JobGraph,
@@ -140,6 +149,7 @@ export class CheckpointCoordinator {
     assert(config === undefined || storage !== undefined, 'checkpointing needs a checkpoint storage');
     this.nextId = firstCheckpointId;
     this.latest = initial;
+    this.store = storage === undefined ? undefined : new CompletedCheckpointStore(storage, config?.retainedCheckpoints ?? 1);
   }
 
   get enabled(): boolean {
@@ -286,8 +296,8 @@ export class CheckpointCoordinator {
     if (p === undefined || p.attempt.tasks.indexOf(task) < 0) {
       // Late (the checkpoint was aborted): its directory may already be disposed, so the files
       // this task wrote since would be left behind.
-      const storage = this.aborted.get(checkpointId);
-      if (storage !== undefined) this.housekeep(discardAck(storage, ack));
+      const aborted = this.aborted.get(checkpointId);
+      if (aborted !== undefined) this.housekeep(this.discardLate(aborted, ack));
       return;
     }
     assert(!p.acks.has(task.name), `task ${task.name} acknowledged checkpoint ${checkpointId} twice`);
@@ -304,8 +314,19 @@ export class CheckpointCoordinator {
   }
 
   discardUnused(checkpointId: number, handles: Pick<TaskAck, 'keyed' | 'operator' | 'channelState'>): void {
-    const storage = this.pending.get(checkpointId)?.storage ?? this.aborted.get(checkpointId);
-    if (storage !== undefined) this.housekeep(discardAck(storage, handles));
+    const p = this.pending.get(checkpointId);
+    if (p !== undefined) {
+      this.housekeep(this.discardAck(p.storage, handles));
+      return;
+    }
+    const aborted = this.aborted.get(checkpointId);
+    if (aborted !== undefined) this.housekeep(this.discardLate(aborted, handles));
+  }
+
+  /** Files written after an abort disposed the location: delete them, then the (now empty) directory. */
+  private async discardLate(aborted: { storage: CheckpointStorage; location: CheckpointStorageLocation }, handles: Pick<TaskAck, 'keyed' | 'operator' | 'channelState'>): Promise<void> {
+    await this.discardAck(aborted.storage, handles);
+    await aborted.location.disposeOnFailure();
   }
 
   decline(task: Task, checkpointId: number, cause: unknown): void {
@@ -381,6 +402,7 @@ export class CheckpointCoordinator {
       // Aborted (expired, failover) while `_metadata` was written: the files are complete on storage,
       // but nobody was told; treat it as failed and delete it so it cannot be mistaken for a restore point.
       if (p.kind === 'CHECKPOINT') await p.storage.discardCheckpoint(p.id).catch(() => {});
+      for (const ack of p.acks.values()) await this.discardUnregisteredShared(p.storage, ack);
       return;
     }
     this.pending.delete(p.id);
@@ -406,17 +428,32 @@ export class CheckpointCoordinator {
     if (p.kind === 'CHECKPOINT' || p.stop) for (const t of p.attempt.tasks) t.notifyCheckpointComplete(p.id);
     for (const w of p.waiters) w.resolve(completed);
     // Discarding subsumed checkpoints is housekeeping: it must not delay the sinks' commits.
-    if (p.kind === 'CHECKPOINT') await this.retain();
+    if (p.kind === 'CHECKPOINT') await this.retain(completed);
   }
 
-  private async retain(): Promise<void> {
+  private async retain(completed: CompletedCheckpoint): Promise<void> {
     const keep = this.config?.retainedCheckpoints ?? 1;
-    while (this.completed.length > keep) {
-      const old = this.completed.shift()!;
-      try {
-        await this.storage!.discardCheckpoint(old.checkpointId);
-      } catch (e) {
-        this.log(`could not discard subsumed checkpoint ${old.checkpointId}: ${describe(e)}`);
+    while (this.completed.length > keep) this.completed.shift();
+    try {
+      await this.store!.add({ checkpointId: completed.checkpointId, pointer: completed.pointer, metadata: completed.metadata });
+    } catch (e) {
+      this.log(`could not discard subsumed checkpoints: ${describe(e)}`);
+    }
+  }
+
+  /**
+   * Deletes the exclusive files an acknowledgement references, and the shared files it uploaded
+   * that no completed checkpoint uses (files of incremental checkpoints it merely reused stay).
+   */
+  private async discardAck(storage: CheckpointStorage, ack: Pick<TaskAck, 'keyed' | 'operator' | 'channelState'>): Promise<void> {
+    await discardAck(storage, ack);
+    await this.discardUnregisteredShared(storage, ack);
+  }
+
+  private async discardUnregisteredShared(storage: CheckpointStorage, ack: object): Promise<void> {
+    for (const h of collectStreamHandles(ack)) {
+      if (h.type === 'file' && h.path.startsWith(`${SHARED_STATE_DIR}/`) && this.store?.registry.entry(h.path) === undefined) {
+        await storage.discardStateHandle(h).catch(() => {});
       }
     }
   }
@@ -429,7 +466,8 @@ export class CheckpointCoordinator {
     p.stats.durationMs = Date.now() - p.timestamp;
     p.stats.failureReason = error.message;
     this.housekeep(p.location.disposeOnFailure());
-    this.aborted.set(p.id, p.storage);
+    for (const ack of p.acks.values()) this.housekeep(this.discardUnregisteredShared(p.storage, ack));
+    this.aborted.set(p.id, { storage: p.storage, location: p.location });
     if (this.aborted.size > 64) this.aborted.delete(this.aborted.keys().next().value!);
     if (p.kind === 'SAVEPOINT' && p.stop) for (const s of p.attempt.sources) s.resumeAfterFailedStop(p.id);
     for (const t of p.attempt.tasks) t.notifyCheckpointAborted(p.id);

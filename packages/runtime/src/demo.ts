@@ -1,5 +1,5 @@
 /**
- * The reference runtime end to end: a keyed word count on the Fs backend, checkpointing to a
+ * The reference runtime end to end: a keyed word count on the RocksDB backend (incremental checkpoints), checkpointing to a
  * local directory. It crashes a task and recovers from the latest checkpoint, stops with a
  * savepoint, resumes from the savepoint at another parallelism, finishes, and checks that the
  * committed output of the two-phase-commit sink is exactly what a failure-free run produces.
@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { Serializers, ValueStateDescriptor } from '@flowstate/core';
-import { FsStateBackend } from '@flowstate/heap';
+import { RocksDBStateBackend } from '@flowstate/rocksdb';
 import { LocalFileSystem, localCheckpointStorage, localSavepointStorage } from '@flowstate/storage-local';
 import { JobClient, StreamExecutionEnvironment, TwoPhaseCommitFileSink, type JobGraph, type RuntimeHooks } from './index.js';
 
@@ -104,14 +104,14 @@ async function main(): Promise<void> {
     },
   };
   const run1 = await JobClient.execute(wordCount(3, inputs, output), {
-    stateBackend: new FsStateBackend(),
+    stateBackend: new RocksDBStateBackend({ incrementalCheckpoints: true, localDirectory: join(dir, 'rocksdb-working') }),
     checkpointStorage: checkpoints,
     checkpointing: { mode: 'EXACTLY_ONCE', intervalMs: 100, retainedCheckpoints: 2, minPauseBetweenCheckpointsMs: 20 },
     restartStrategy: { kind: 'fixed-delay', maxAttempts: 3, delayMs: 100 },
     hooks,
     log: (l) => console.log(`  [runtime] ${l}`),
   });
-  console.log('run 1: parallelism 3 (count and sink), Fs backend, aligned checkpoints every 100 ms to', join(dir, 'checkpoints'));
+  console.log('run 1: parallelism 3 (count and sink), RocksDB backend (incremental checkpoints), aligned checkpoints every 100 ms to', join(dir, 'checkpoints'));
   while (counted < totalWords * 0.6) await new Promise((r) => setTimeout(r, 20));
   const sp = await run1.stopWithSavepoint(localSavepointStorage(savepointDir));
   const r1 = await run1.result;
@@ -121,7 +121,7 @@ async function main(): Promise<void> {
 
   // Run 2: resume from the savepoint with count and sink at parallelism 2, to the end of the input.
   const run2 = await JobClient.execute(wordCount(2, inputs, output), {
-    stateBackend: new FsStateBackend(),
+    stateBackend: new RocksDBStateBackend({ incrementalCheckpoints: true, localDirectory: join(dir, 'rocksdb-working') }),
     checkpointStorage: checkpoints,
     checkpointing: { mode: 'EXACTLY_ONCE', intervalMs: 100, retainedCheckpoints: 2 },
     restoreFrom: { storage: localSavepointStorage(savepointDir), pointer: '' },

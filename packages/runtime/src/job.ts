@@ -353,8 +353,10 @@ export class JobClient {
       } catch (e) {
         failure = e instanceof Error ? e : new Error(String(e));
       }
-      // Abort the attempt's pending checkpoints first: acknowledgements that arrive while the
-      // tasks drain are late, and the coordinator deletes the files they reference.
+      // Cancel the tasks and wait for their uploads first: disposing the aborted checkpoints'
+      // directories while uploads still create files in them would leave files behind (and a
+      // local directory that cannot be deleted because it is not empty).
+      await attempt.cancelAndDrain();
       this.coordinator.stopAttempt(attempt);
       this.coordinator.releaseWaiters();
       await attempt.cleanup();

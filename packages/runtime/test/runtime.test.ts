@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -216,6 +216,7 @@ test('file-lines source with the two-phase-commit file sink, on local disk', asy
   assert.equal(lines.length, 800);
   assert.equal(new Set(lines).size, 800);
   assert.ok(lines.includes('A LINE 499') && lines.includes('B LINE 299'));
+  rmSync(dir, { recursive: true, force: true });
 });
 
 test('aligned checkpoints with a timeout switch to unaligned under backpressure', async () => {

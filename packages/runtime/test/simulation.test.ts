@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
-import { BACKENDS, JOBS, MODES, planFaults, referenceRun, simulate, type SimCase } from './simulation.js';
+import { BACKENDS, JOBS, MODES, planFaults, referenceRun, simulate, simulateRescale, type SimCase } from './simulation.js';
 
 /**
  * Seeds per (backend, mode, job). CI runs a bounded number; FLOWSTATE_SIM_SEEDS=N runs more,
@@ -76,5 +79,81 @@ for (const backend of BACKENDS) {
         );
       });
     }
+  }
+}
+
+/** A few seeds against a local directory: real files, atomic renames, recursive deletes racing uploads. */
+const LOCAL_SEEDS = Number(process.env.FLOWSTATE_SIM_LOCAL_SEEDS ?? 2);
+if (ONLY_CASE === undefined && ONLY_SEED === undefined) {
+  for (const mode of MODES) {
+    test(`simulation fs/${mode}/count on local disk: ${LOCAL_SEEDS} seed(s)`, async () => {
+      const backend = BACKENDS.find((b) => b.name === 'fs')!;
+      let orphans = 0;
+      for (let i = 0; i < LOCAL_SEEDS; i++) {
+        const seed = BASE_SEED + i;
+        const c: SimCase = { backend, mode, job: 'count', seed, localDirectory: mkdtempSync(join(tmpdir(), 'flowstate-sim-')) };
+        try {
+          const expected = await reference(c);
+          const o = await simulate(c);
+          assert.equal(o.result.status, 'FINISHED');
+          assert.equal(o.orphanFiles, 0, 'no checkpoint file outside the retained checkpoints');
+          orphans += o.orphanFiles;
+          const got = [...o.committed].sort();
+          if (mode === 'AT_LEAST_ONCE') {
+            const have = new Set(got.map((l) => l.split(' ')[0]!));
+            assert.deepEqual(expected.map((l) => l.split(' ')[0]!).filter((id) => !have.has(id)), []);
+          } else {
+            assert.deepEqual(got, expected);
+          }
+        } catch (e) {
+          console.log(`simulation on local disk failed: fs/${mode}/count seed ${seed} in ${c.localDirectory}`);
+          throw e;
+        } finally {
+          rmSync(c.localDirectory!, { recursive: true, force: true });
+        }
+      }
+      console.log(`simulation fs/${mode}/count on local disk: ${LOCAL_SEEDS} seeds, ${orphans} orphan checkpoint files`);
+    });
+  }
+}
+
+/** Kill half-way, restore the latest checkpoint at other parallelisms, with faults in the second run. */
+const RESCALE_SEEDS = Number(process.env.FLOWSTATE_SIM_RESCALE_SEEDS ?? 3);
+for (const backend of BACKENDS) {
+  for (const mode of MODES) {
+    const name = `${backend.name}/${mode}/count`;
+    if (ONLY_CASE !== undefined && ONLY_CASE !== `rescale:${name}`) continue;
+    const seeds = ONLY_SEED !== undefined ? [ONLY_SEED] : Array.from({ length: RESCALE_SEEDS }, (_, i) => BASE_SEED + i);
+    test(`simulation rescale ${name}: ${seeds.length} seed(s)`, async () => {
+      let fromCheckpoint = 0;
+      let withChannelState = 0;
+      const shapes: string[] = [];
+      for (const seed of seeds) {
+        const c: SimCase = { backend, mode, job: 'count', seed };
+        try {
+          const expected = await reference(c);
+          const o = await simulateRescale(c);
+          assert.equal(o.result.status, 'FINISHED');
+          assert.equal(o.pendingLeft, 0, 'no pending transaction is left behind');
+          assert.equal(o.orphanFiles, 0, 'no checkpoint file outside the retained checkpoints');
+          if (o.restoredFrom !== undefined) fromCheckpoint++;
+          if (o.restoredChannelState) withChannelState++;
+          shapes.push(`3x2->${o.parallelism.join('x')}`);
+          const got = [...o.committed].sort();
+          if (mode === 'AT_LEAST_ONCE') {
+            const have = new Set(got.map((l) => l.split(' ')[0]!));
+            assert.deepEqual(expected.map((l) => l.split(' ')[0]!).filter((id) => !have.has(id)), [], 'at-least-once lost records');
+          } else {
+            assert.deepEqual(got, expected, 'committed output equals the failure-free run');
+          }
+        } catch (e) {
+          console.log(
+            `simulation failed: rescale ${name} seed ${seed}\n  reproduce: FLOWSTATE_SIM_SEED=${seed} FLOWSTATE_SIM_CASE=rescale:${name} node --test packages/runtime/dist/test/simulation.test.js`,
+          );
+          throw e;
+        }
+      }
+      console.log(`simulation rescale ${name}: ${seeds.length} seeds, ${fromCheckpoint} restored from a checkpoint (${withChannelState} with channel state), parallelism (count x sink) ${shapes.join(', ')}`);
+    });
   }
 }

@@ -4,15 +4,19 @@
  * microtasks and setImmediate over in-memory storage, so a failing seed reproduces.
  */
 import {
+  collectGarbage,
   FsCheckpointStorage,
   MemoryFileSystem,
   Serializers,
   ValueStateDescriptor,
+  deserializeCheckpointMetadata,
   type FileSystem,
   type FileWriter,
   type StateBackend,
 } from '@flowstate/core';
 import { FsStateBackend, MemoryStateBackend } from '@flowstate/heap';
+import { RocksDBStateBackend } from '@flowstate/rocksdb';
+import { LocalFileSystem } from '@flowstate/storage-local';
 import {
   JobClient,
   sequenceLog,
@@ -26,7 +30,7 @@ import {
   type TaskInfo,
 } from '../src/index.js';
 
-/** State backends under test. RocksDB joins with one entry: { name: 'rocksdb', create: () => new RocksDBStateBackend(...) }. */
+/** State backends under test; each runs every mode and job. */
 export interface BackendEntry {
   readonly name: string;
   create(): StateBackend;
@@ -35,6 +39,7 @@ export interface BackendEntry {
 export const BACKENDS: readonly BackendEntry[] = [
   { name: 'memory', create: () => new MemoryStateBackend() },
   { name: 'fs', create: () => new FsStateBackend() },
+  { name: 'rocksdb', create: () => new RocksDBStateBackend({ incrementalCheckpoints: true }) },
 ];
 
 export const MODES: readonly CheckpointingMode[] = ['EXACTLY_ONCE', 'AT_LEAST_ONCE', 'UNALIGNED'];
@@ -93,7 +98,7 @@ class FaultyFileSystem implements FileSystem {
   onFire: (() => void) | undefined;
   private creates = 0;
   private reads = 0;
-  constructor(readonly inner: MemoryFileSystem) {}
+  constructor(readonly inner: FileSystem) {}
 
   arm(n: number | undefined, onFire?: () => void): void {
     this.armedAt = n;
@@ -156,7 +161,7 @@ interface Event {
  * Keyed counting: source (4 partitions, each key in one partition so per-key order is
  * deterministic) -> map -> keyBy -> count -> 2PC file sink.
  */
-function countJob(input: SimInput, sinkFs: FileSystem, bufferCapacity: number): JobGraph {
+function countJob(input: SimInput, sinkFs: FileSystem, bufferCapacity: number, countParallelism = 3, sinkParallelism = 2): JobGraph {
   const env = new StreamExecutionEnvironment('sim-count', { parallelism: 2, maxParallelism: 32, bufferCapacity });
   env
     .fromLog('events', sequenceLog(input.partitions, input.perPartition, (p, o): Event => ({ id: `${p}:${o}`, key: `k${p}-${(o * 7) % 11}` })))
@@ -172,9 +177,9 @@ function countJob(input: SimInput, sinkFs: FileSystem, bufferCapacity: number): 
           out.collect(`${e.id} ${e.key} ${c}`);
         },
       }),
-      { parallelism: 3 },
+      { parallelism: countParallelism },
     )
-    .sinkTo('sink', () => new TwoPhaseCommitFileSink<string>({ fs: sinkFs, directory: 'out', format: (s) => s }), { parallelism: 2 });
+    .sinkTo('sink', () => new TwoPhaseCommitFileSink<string>({ fs: sinkFs, directory: 'out', format: (s) => s }), { parallelism: sinkParallelism });
   return env.getJobGraph();
 }
 
@@ -212,6 +217,8 @@ export interface SimCase {
   readonly mode: CheckpointingMode;
   readonly job: JobKind;
   readonly seed: number;
+  /** Checkpoint storage on a local directory instead of in memory (real renames, fsyncs and rm -r). */
+  readonly localDirectory?: string;
 }
 
 export interface SimOutcome {
@@ -289,9 +296,62 @@ export async function referenceRun(job: JobKind, input: SimInput, bufferCapacity
 export async function simulate(c: SimCase): Promise<SimOutcome> {
   const { faults, input, checkpointEvery, bufferCapacity } = planFaults(c);
   const sinkFs = new MemoryFileSystem();
-  const ckptFs = new FaultyFileSystem(new MemoryFileSystem());
-  const storage = new FsCheckpointStorage(ckptFs);
+  const ckptFs = new FaultyFileSystem(c.localDirectory !== undefined ? new LocalFileSystem(c.localDirectory) : new MemoryFileSystem());
   const graph = c.job === 'count' ? countJob(input, sinkFs, bufferCapacity) : joinJob(input, sinkFs, bufferCapacity);
+  return runPhase(c, { graph, faults, checkpointEvery, sinkFs, ckptFs, restoreFrom: undefined, cancelAtSourceRecord: undefined });
+}
+
+/**
+ * Rescaling under faults (count job): a first run is killed half-way (no fault plan); a second
+ * run restores the latest retained checkpoint, which may hold unaligned channel state, at other
+ * parallelisms of the keyed operator and of the sink, and gets the seed's fault plan. The
+ * committed output of both runs together must equal the failure-free run.
+ */
+export async function simulateRescale(
+  c: SimCase,
+): Promise<SimOutcome & { readonly restoredFrom: string | undefined; readonly restoredChannelState: boolean; readonly parallelism: readonly [number, number] }> {
+  const { faults, input, checkpointEvery, bufferCapacity } = planFaults(c);
+  const r = rng(c.seed * 7919 + 1);
+  const parallelism = [[1, 1], [2, 3], [4, 1], [5, 3]][Math.floor(r() * 4)] as [number, number];
+  const sinkFs = new MemoryFileSystem();
+  const ckptFs = new FaultyFileSystem(c.localDirectory !== undefined ? new LocalFileSystem(c.localDirectory) : new MemoryFileSystem());
+  const storage = new FsCheckpointStorage(ckptFs);
+  const half = Math.floor((input.perPartition * input.partitions) / 4);
+  const first = await runPhase(c, { graph: countJob(input, sinkFs, bufferCapacity), faults: [], checkpointEvery, sinkFs, ckptFs, restoreFrom: undefined, cancelAtSourceRecord: half });
+  if (first.result.status !== 'CANCELLED') throw new Error(`the first run should have been killed, it ended ${first.result.status}`);
+  const retained = await storage.listCompletedCheckpoints();
+  const restoredFrom = retained[retained.length - 1];
+  let restoredChannelState = false;
+  if (restoredFrom !== undefined) {
+    const md = deserializeCheckpointMetadata((await storage.resolveCheckpoint(restoredFrom)).metadata, restoredFrom);
+    restoredChannelState = md.operators.some((o) => o.subtasks.some((st) => (st.channelState?.length ?? 0) > 0));
+  }
+  const second = await runPhase(c, {
+    graph: countJob(input, sinkFs, bufferCapacity, parallelism[0], parallelism[1]),
+    faults,
+    checkpointEvery,
+    sinkFs,
+    ckptFs,
+    restoreFrom: restoredFrom === undefined ? undefined : { storage, pointer: restoredFrom },
+    cancelAtSourceRecord: undefined,
+  });
+  return { ...second, restoredFrom, restoredChannelState, parallelism };
+}
+
+interface Phase {
+  readonly graph: JobGraph;
+  readonly faults: readonly Fault[];
+  readonly checkpointEvery: number;
+  readonly sinkFs: MemoryFileSystem;
+  readonly ckptFs: FaultyFileSystem;
+  readonly restoreFrom: { storage: FsCheckpointStorage; pointer: string } | undefined;
+  /** Kill the job (cancel, no restart) when source subtask 0 reaches this record. */
+  readonly cancelAtSourceRecord: number | undefined;
+}
+
+async function runPhase(c: SimCase, phase: Phase): Promise<SimOutcome> {
+  const { graph, faults, checkpointEvery, sinkFs, ckptFs } = phase;
+  const storage = new FsCheckpointStorage(ckptFs);
   const fired: Fault[] = [];
   let client: JobClient | undefined;
   let triggering = false;
@@ -327,6 +387,7 @@ export async function simulate(c: SimCase): Promise<SimOutcome> {
     onRecord(t, n) {
       const f = faultFor(t, 'mid-record');
       if (f && t.uid.startsWith('sink') && n === f.n) fire(f);
+      if (phase.cancelAtSourceRecord !== undefined && t.uid === graph.nodes[0]!.uid && t.subtaskIndex === 0 && n === phase.cancelAtSourceRecord) client?.cancel();
       // Checkpoints are triggered by progress, not by wall-clock time, so a seed replays the same cadence.
       if (t.uid === graph.nodes[0]!.uid && t.subtaskIndex === 0 && n % checkpointEvery === 0 && client && !triggering) {
         triggering = true;
@@ -361,6 +422,7 @@ export async function simulate(c: SimCase): Promise<SimOutcome> {
     checkpointStorage: storage,
     checkpointing: { mode: c.mode, timeoutMs: 20_000, tolerableFailedCheckpoints: 0, retainedCheckpoints: 2 },
     restartStrategy: { kind: 'fixed-delay', maxAttempts: faults.length + 2, delayMs: 0 },
+    ...(phase.restoreFrom ? { restoreFrom: phase.restoreFrom } : {}),
     hooks,
     log: (line) => {
       const m = /restarting from checkpoint (\d+)/.exec(line);
@@ -374,9 +436,10 @@ export async function simulate(c: SimCase): Promise<SimOutcome> {
     const s = stats.find((x) => x.checkpointId === id);
     return s !== undefined && summarize(s).persistedInflightBytes > 0;
   }).length;
-  // Files on checkpoint storage that belong to no retained, completed checkpoint.
-  const retained = new Set(await storage.listCompletedCheckpoints());
-  const orphans = (await ckptFs.list('')).filter((f) => !retained.has(f.path.split('/')[0]!));
+  // Files on checkpoint storage that no retained, completed checkpoint references (shared files
+  // of incremental checkpoints included), plus temporary files of writers that never committed.
+  // Read through the inner file system: faults still armed must not fire during the check.
+  const orphans = (await collectGarbage(new FsCheckpointStorage(ckptFs.inner), { dryRun: true })).orphans.map((path) => ({ path }));
   if (orphans.length > 0 && process.env.FLOWSTATE_SIM_DEBUG) console.log('orphans', orphans.map((f) => f.path), client.checkpointStats.map((s) => `${s.checkpointId}:${s.status}:${s.failureReason ?? ''}`));
   const orphanFiles = orphans.length;
   const committed = await TwoPhaseCommitFileSink.readCommitted(sinkFs, 'out');

@@ -127,7 +127,13 @@ export class SavepointOutput {
     private readonly names: FileNameSource,
   ) {
     this.fs = new LocalFileSystem(path);
-    this.streamFactory = { checkpointId, createCheckpointStateOutputStream: () => this.newStream() };
+    this.streamFactory = {
+      checkpointId,
+      createCheckpointStateOutputStream: () => this.newStream(),
+      discardStateHandle: async (h) => {
+        if (h.type === 'file') await this.fs.delete(h.path);
+      },
+    };
   }
 
   /** The directory must not exist or be empty: a savepoint never overwrites another's files. */

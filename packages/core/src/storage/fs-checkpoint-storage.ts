@@ -64,6 +64,7 @@ export class FsCheckpointStorage implements CheckpointStorage {
       checkpointId,
       createCheckpointStateOutputStream: (scope: CheckpointedStateScope) =>
         new FsCheckpointStateOutputStream(this.fs, joinPath(scope === 'SHARED' && this.layout === 'checkpoints' ? SHARED_STATE_DIR : dir, randomUUID()), this.writeBufferSize),
+      discardStateHandle: (handle: StreamStateHandle) => this.discardStateHandle(handle),
     };
     return {
       checkpointId,

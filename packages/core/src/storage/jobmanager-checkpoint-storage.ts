@@ -46,6 +46,8 @@ export class JobManagerCheckpointStorage implements CheckpointStorage {
       streamFactory: {
         checkpointId,
         createCheckpointStateOutputStream: () => new MemoryCheckpointOutputStream(this.maxStateSize, checkpointId),
+        // Inline bytes live in their handle: dropping the handle frees them.
+        discardStateHandle: async () => {},
       },
       finalizeCheckpoint: async (metadata) => {
         this.completed.set(checkpointId, new Uint8Array(metadata));

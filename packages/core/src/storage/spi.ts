@@ -18,6 +18,12 @@ export interface CheckpointStateOutputStream {
 export interface CheckpointStreamFactory {
   readonly checkpointId: number;
   createCheckpointStateOutputStream(scope: CheckpointedStateScope): CheckpointStateOutputStream;
+  /**
+   * Deletes a file this factory's streams produced, when the snapshot that wrote it fails or is
+   * cancelled (Flink's discardState on the task side); idempotent. Never used for files that a
+   * completed checkpoint may reference.
+   */
+  discardStateHandle(handle: StreamStateHandle): Promise<void>;
 }
 
 /** Reads the bytes behind stream handles; verifies sizes and checksums before returning bytes. */

@@ -183,6 +183,8 @@ async function uploadIncremental<K>(
   const sharedFiles: RocksDBSharedFileHandle[] = [];
   const privateFiles: RocksDBFileHandle[] = [];
   const uploads = new Map<string, RocksDBSharedFileHandle>();
+  /** Files this attempt wrote (not reused ones): deleted again if the snapshot fails. */
+  const created: StreamStateHandle[] = [];
   let uploaded = 0;
   let full = 0;
   try {
@@ -198,6 +200,7 @@ async function uploadIncremental<K>(
           entry = { name, contentId, handle: reuse.handle };
         } else {
           entry = { name, contentId, handle: await uploadFile(path, 'SHARED', streamFactory, checkCancelled) };
+          created.push(entry.handle);
           uploaded += entry.handle.size;
         }
         full += entry.handle.size;
@@ -205,6 +208,7 @@ async function uploadIncremental<K>(
         uploads.set(contentId, entry);
       } else {
         const handle = await uploadFile(path, 'EXCLUSIVE', streamFactory, checkCancelled);
+        created.push(handle);
         uploaded += handle.size;
         full += handle.size;
         privateFiles.push({ name, handle });
@@ -213,6 +217,7 @@ async function uploadIncremental<K>(
     const metaOut = streamFactory.createCheckpointStateOutputStream('EXCLUSIVE');
     await metaOut.write(header);
     const meta = await metaOut.closeAndGetHandle();
+    created.push(meta);
     uploaded += meta.size;
     full += meta.size;
     backend.pendingUploads.set(checkpointId, uploads);
@@ -228,6 +233,10 @@ async function uploadIncremental<K>(
       privateFiles,
     };
     return { jobManagerOwnedSnapshot: handle, checkpointedSize: uploaded, fullSize: full };
+  } catch (e) {
+    // A failed or cancelled snapshot leaves nothing behind that no checkpoint will ever reference.
+    await Promise.all(created.map((h) => streamFactory.discardStateHandle(h).catch(() => {})));
+    throw e;
   } finally {
     // The local checkpoint directory is only needed until its files are uploaded.
     rmSync(dir, { recursive: true, force: true });
