@@ -26,3 +26,4 @@ export * from './checkpoint/shared-state-registry.js';
 export * from './checkpoint/referenced-files.js';
 export * from './checkpoint/completed-checkpoint-store.js';
 export * from './storage/garbage-collector.js';
+export * from './state/registration.js';

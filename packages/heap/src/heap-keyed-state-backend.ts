@@ -1,9 +1,9 @@
 import {
   assignToKeyGroup,
+  checkStateRegistration,
   DataOutputSerializer,
   defaultSerializerRegistry,
   IllegalStateUsageError,
-  StateMigrationError,
   VoidNamespace,
   type AggregatingStateDescriptor,
   type CheckpointOptions,
@@ -15,6 +15,7 @@ import {
   type KeyGroupRange,
   type MapStateDescriptor,
   type ReducingStateDescriptor,
+  type RestoredStateResolution,
   type SerializerSnapshotRegistry,
   type SnapshotFuture,
   type State,
@@ -152,18 +153,8 @@ export class HeapKeyedStateBackend<K> implements KeyedStateBackend<K>, CurrentKe
       this.states.set(d.name, reg);
       return reg;
     }
-    const meta = reg.table.meta;
-    if (meta.kind !== d.kind) {
-      throw (meta.restored ? stateMigration : illegalUse)(d.name, `was registered as ${meta.kind} state, cannot be used as ${d.kind} state`);
-    }
-    if (meta.restored !== undefined) {
-      this.resolveRestored(reg, d, nsSerializer);
-    } else if (meta.stateSerializer !== d.serializer && meta.stateSerializer.snapshotConfiguration().resolveSchemaCompatibility(d.serializer).type === 'INCOMPATIBLE') {
-      throw new StateMigrationError(d.name, `registered again with an incompatible serializer (${d.serializer.typeId})`);
-    }
-    if (meta.namespaceSerializer.typeId !== nsSerializer.typeId) {
-      throw new IllegalStateUsageError(d.name, `namespace serializer changed from '${meta.namespaceSerializer.typeId}' to '${nsSerializer.typeId}'`);
-    }
+    const resolution = checkStateRegistration(reg.table.meta, d, nsSerializer);
+    if (resolution !== undefined) this.applyRestored(reg, nsSerializer, resolution);
     return reg;
   }
 
@@ -179,35 +170,19 @@ export class HeapKeyedStateBackend<K> implements KeyedStateBackend<K>, CurrentKe
     return (v) => (meta.kind === 'MAP' ? copyHeapMap(v as HeapMap, mapValueSerializer(meta)) : meta.stateSerializer.copy(v));
   }
 
-  /** First registration after restore: check the new serializers against the restored snapshots. */
-  private resolveRestored(reg: Registered, d: StateDescriptor<State, unknown>, nsSerializer: TypeSerializer<unknown>): void {
+  /** First registration after restore: rewrite the values if the serializer needs a migration. */
+  private applyRestored(reg: Registered, nsSerializer: TypeSerializer<unknown>, resolution: RestoredStateResolution): void {
     const meta = reg.table.meta;
-    const restored = meta.restored!;
-    const nsCompat = restored.namespaceSnapshot.resolveSchemaCompatibility(nsSerializer);
-    if (nsCompat.type !== 'COMPATIBLE_AS_IS') {
-      throw new StateMigrationError(d.name, `namespace serializer is incompatible: ${nsCompat.type === 'INCOMPATIBLE' ? nsCompat.reason : nsCompat.type}`);
-    }
-    const compat = restored.stateSnapshot.resolveSchemaCompatibility(d.serializer);
-    switch (compat.type) {
-      case 'INCOMPATIBLE':
-        throw new StateMigrationError(d.name, `restored state cannot be read with the new serializer: ${compat.reason}`);
-      case 'COMPATIBLE_AFTER_MIGRATION': {
-        if (meta.kind === 'MAP') {
-          const oldMeta = { ...meta };
-          reg.table.mapValues((v) => heapMapFromJs(compat.migrate(heapMapToJs(v as HeapMap)) as Map<unknown, unknown>, identityFunction(mapKeySerializer({ ...oldMeta, stateSerializer: d.serializer }))));
-        } else {
-          reg.table.mapValues(compat.migrate);
-        }
-        meta.stateSerializer = d.serializer;
-        break;
+    const migrate = resolution.migrate;
+    if (migrate !== undefined) {
+      if (meta.kind === 'MAP') {
+        const newKeyIdentity = identityFunction(mapKeySerializer({ ...meta, stateSerializer: resolution.stateSerializer }));
+        reg.table.mapValues((v) => heapMapFromJs(migrate(heapMapToJs(v as HeapMap)) as Map<unknown, unknown>, newKeyIdentity));
+      } else {
+        reg.table.mapValues(migrate);
       }
-      case 'COMPATIBLE_WITH_RECONFIGURED_SERIALIZER':
-        meta.stateSerializer = compat.serializer;
-        break;
-      case 'COMPATIBLE_AS_IS':
-        meta.stateSerializer = d.serializer;
-        break;
     }
+    meta.stateSerializer = resolution.stateSerializer;
     meta.namespaceSerializer = nsSerializer;
     meta.restored = undefined;
     reg.nsIdentity = identityFunction(nsSerializer);
@@ -309,14 +284,6 @@ export class HeapKeyedStateBackend<K> implements KeyedStateBackend<K>, CurrentKe
   get isDisposed(): boolean {
     return this.disposed;
   }
-}
-
-function stateMigration(name: string, detail: string): Error {
-  return new StateMigrationError(name, detail);
-}
-
-function illegalUse(name: string, detail: string): Error {
-  return new IllegalStateUsageError(name, detail);
 }
 
 export function mapKeySerializer(meta: StateMeta): TypeSerializer<unknown> {

@@ -4,12 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   assignToKeyGroup,
+  checkStateRegistration,
   DataInputDeserializer,
   DataOutputSerializer,
   defaultSerializerRegistry,
   IllegalStateUsageError,
   MapSerializer,
-  StateMigrationError,
   VoidNamespace,
   type AggregatingStateDescriptor,
   type CheckpointOptions,
@@ -27,7 +27,7 @@ import {
   type StateDescriptor,
   type StateKind,
   type TypeSerializer,
-  type TypeSerializerSnapshot,
+  type RestoredSerializerSnapshots,
   type ValueStateDescriptor,
 } from '@flowstate/core';
 import { decodeListElements, encodeListElements, RocksDB, type RocksDBOptions } from '../native.js';
@@ -46,7 +46,7 @@ export interface RocksDBKeyedStateBackendOptions {
 /** A registered state: where it lives and, while restored but not yet re-registered, its snapshots. */
 export interface RegisteredRocksState extends RocksStateInfo {
   readonly kind: StateKind;
-  restored: { namespaceSnapshot: TypeSerializerSnapshot<unknown>; stateSnapshot: TypeSerializerSnapshot<unknown> } | undefined;
+  restored: RestoredSerializerSnapshots | undefined;
   descriptor: StateDescriptor<State, unknown> | undefined;
   state: (State & { setCurrentNamespace(ns: unknown): void }) | undefined;
 }
@@ -187,45 +187,15 @@ export class RocksDBKeyedStateBackend<K> implements KeyedStateBackend<K>, RocksS
   private register(d: StateDescriptor<State, unknown>, ns: TypeSerializer<unknown>): RegisteredRocksState {
     const reg = this.states.get(d.name);
     if (reg === undefined) return this.registerColumnFamily(d.name, d.kind, ns, d.serializer);
-    if (reg.kind !== d.kind) {
-      const detail = `was registered as ${reg.kind} state, cannot be used as ${d.kind} state`;
-      throw reg.restored ? new StateMigrationError(d.name, detail) : new IllegalStateUsageError(d.name, detail);
-    }
-    if (reg.restored !== undefined) {
-      this.resolveRestored(reg, d, ns);
-    } else if (reg.stateSerializer !== d.serializer && reg.stateSerializer.snapshotConfiguration().resolveSchemaCompatibility(d.serializer).type === 'INCOMPATIBLE') {
-      throw new StateMigrationError(d.name, `registered again with an incompatible serializer (${d.serializer.typeId})`);
-    }
-    if (reg.namespaceSerializer.typeId !== ns.typeId) {
-      throw new IllegalStateUsageError(d.name, `namespace serializer changed from '${reg.namespaceSerializer.typeId}' to '${ns.typeId}'`);
+    const resolution = checkStateRegistration(reg, d, ns);
+    if (resolution !== undefined) {
+      // First registration after restore: rewrite the column family if a migration is needed.
+      if (resolution.migrate !== undefined) this.migrateColumnFamily(reg, reg.stateSerializer, resolution.stateSerializer, resolution.migrate);
+      reg.stateSerializer = resolution.stateSerializer;
+      reg.namespaceSerializer = ns;
+      reg.restored = undefined;
     }
     return reg;
-  }
-
-  /** First registration after restore: resolve compatibility, and rewrite the column family if migration is needed. */
-  private resolveRestored(reg: RegisteredRocksState, d: StateDescriptor<State, unknown>, ns: TypeSerializer<unknown>): void {
-    const restored = reg.restored!;
-    const nsCompat = restored.namespaceSnapshot.resolveSchemaCompatibility(ns);
-    if (nsCompat.type !== 'COMPATIBLE_AS_IS') {
-      throw new StateMigrationError(d.name, `namespace serializer is incompatible: ${nsCompat.type === 'INCOMPATIBLE' ? nsCompat.reason : nsCompat.type}`);
-    }
-    const compat = restored.stateSnapshot.resolveSchemaCompatibility(d.serializer);
-    switch (compat.type) {
-      case 'INCOMPATIBLE':
-        throw new StateMigrationError(d.name, `restored state cannot be read with the new serializer: ${compat.reason}`);
-      case 'COMPATIBLE_AFTER_MIGRATION':
-        this.migrateColumnFamily(reg, reg.stateSerializer, d.serializer, compat.migrate);
-        reg.stateSerializer = d.serializer;
-        break;
-      case 'COMPATIBLE_WITH_RECONFIGURED_SERIALIZER':
-        reg.stateSerializer = compat.serializer;
-        break;
-      case 'COMPATIBLE_AS_IS':
-        reg.stateSerializer = d.serializer;
-        break;
-    }
-    reg.namespaceSerializer = ns;
-    reg.restored = undefined;
   }
 
   /** Rewrites every value of a state: read with the old serializer, migrate, write with the new one. */
