@@ -1,3 +1,4 @@
+import { mulberry32 } from '@flowstate/core';
 /** Small statistics helpers: quantiles with linear interpolation, median absolute deviation. */
 export function quantile(sorted: readonly number[], q: number): number {
   if (sorted.length === 0) return NaN;
@@ -28,13 +29,4 @@ export function summarize(values: readonly number[]): Summary {
 }
 
 /** Deterministic PRNG (mulberry32) so every run touches the same keys. */
-export function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const prng = mulberry32;

@@ -16,6 +16,7 @@ import {
   CHECKPOINT,
   computeKeyGroupRangeForOperatorIndex,
   DataOutputSerializer,
+  mulberry32,
   deserializeCheckpointMetadata,
   ListStateDescriptor,
   repartitionOperatorState,
@@ -39,14 +40,7 @@ const OFFSET = new ListStateDescriptor<number>('source-offset', Serializers.int3
 
 /** Deterministic input: lines of words drawn with a seeded PRNG (mulberry32). */
 function makeInput(seed: number, lines: number): string[] {
-  let s = seed >>> 0;
-  const rand = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rand = mulberry32(seed);
   const vocab = 'state stream flink barrier checkpoint savepoint key group backend rocksdb heap snapshot restore offset window merge list map value union broadcast'.split(' ');
   return Array.from({ length: lines }, () => Array.from({ length: 3 + Math.floor(rand() * 8) }, () => vocab[Math.floor(rand() * rand() * vocab.length)]!).join(' '));
 }

@@ -27,3 +27,4 @@ export * from './checkpoint/referenced-files.js';
 export * from './checkpoint/completed-checkpoint-store.js';
 export * from './storage/garbage-collector.js';
 export * from './state/registration.js';
+export * from './random.js';

@@ -11,6 +11,7 @@ import {
   KeyGroupRange,
   ListStateDescriptor,
   MapStateDescriptor,
+  mulberry32,
   SAVEPOINT,
   serializeCheckpointMetadata,
   Serializers,
@@ -53,16 +54,7 @@ function clone(m: Model): Model {
 }
 
 /** Deterministic PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const prng = mulberry32;
 
 async function create(backend: StateBackend, storage: CheckpointStorage | undefined, restore: KeyedStateHandle[], localDirectory?: string): Promise<KeyedStateBackend<string>> {
   return backend.createKeyedStateBackend({

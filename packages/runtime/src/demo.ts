@@ -9,7 +9,7 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { Serializers, ValueStateDescriptor } from '@flowstate/core';
+import { mulberry32, Serializers, ValueStateDescriptor } from '@flowstate/core';
 import { RocksDBStateBackend } from '@flowstate/rocksdb';
 import { LocalFileSystem, localCheckpointStorage, localSavepointStorage } from '@flowstate/storage-local';
 import { JobClient, StreamExecutionEnvironment, TwoPhaseCommitFileSink, type JobGraph, type RuntimeHooks } from './index.js';
@@ -19,14 +19,7 @@ const VOCAB = 'state stream flink barrier checkpoint savepoint key group backend
 
 /** Deterministic input (mulberry32), one file per source partition. */
 function writeInput(dir: string, files: number, lines: number): string[] {
-  let s = 42;
-  const rand = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rand = mulberry32(42);
   mkdirSync(dir, { recursive: true });
   return Array.from({ length: files }, (_, f) => {
     const path = join(dir, `words-${f}.txt`);

@@ -5,6 +5,7 @@
  */
 import {
   collectGarbage,
+  mulberry32,
   FsCheckpointStorage,
   MemoryFileSystem,
   Serializers,
@@ -78,16 +79,7 @@ export class InjectedFailure extends Error {
 }
 
 /** mulberry32: small, fast, and the same everywhere. */
-export function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const rng = mulberry32;
 
 /** A file system that fails the write of the n-th checkpoint state file of an attempt (not `_metadata`). */
 class FaultyFileSystem implements FileSystem {

@@ -12,6 +12,7 @@ import {
   ListStateDescriptor,
   MapStateDescriptor,
   MsgpackSerializer,
+  mulberry32,
   RecordSerializer,
   ReducingStateDescriptor,
   Serializers,
@@ -68,16 +69,7 @@ export const D = {
 } as const;
 
 /** mulberry32: small, fast, and the same sequence in every JS engine. */
-export function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const prng = mulberry32;
 
 /** One element per key: everything the bootstrap writes for it. Windows are int64 namespaces. */
 export interface KeyElement {

@@ -63,6 +63,12 @@ export class DataOutputSerializer {
     this.pos += 4;
   }
 
+  /** Overwrites 4 bytes already written (e.g. a length reserved before its content). */
+  writeUint32At(position: number, v: number): void {
+    assert(position >= 0 && position + 4 <= this.pos, `uint32 at ${position} lies within the ${this.pos} bytes written`);
+    this.view.setUint32(position, v);
+  }
+
   writeFloat64(v: number): void {
     this.ensure(8);
     this.view.setFloat64(this.pos, v);

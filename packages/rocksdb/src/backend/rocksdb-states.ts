@@ -14,7 +14,7 @@ import {
   type TypeSerializer,
   type ValueState,
 } from '@flowstate/core';
-import { decodeListElements, encodeListElements, type ColumnFamily, type RocksDB } from '../native.js';
+import { decodeListElements, type ColumnFamily, type RocksDB } from '../native.js';
 
 /** What a RocksDB state needs from its backend. */
 export interface RocksStateContext {
@@ -158,10 +158,20 @@ export class RocksListState<N, T> extends AbstractMergingRocksState<N> implement
     return (this.info.stateSerializer as ListSerializer<T>).elementSerializer;
   }
 
-  private element(v: T): Uint8Array {
-    if (v === null || v === undefined) this.reject('list elements must not be null or undefined');
-    const o = new DataOutputSerializer(32);
-    this.elementSerializer.serialize(v, o);
+  private readonly listOut = new DataOutputSerializer(256);
+
+  /** Elements in the merge operator's format, [u32 length][bytes]..., serialized in one buffer. */
+  private encode(values: readonly T[]): Uint8Array {
+    const o = this.listOut;
+    o.clear();
+    const es = this.elementSerializer;
+    for (const v of values) {
+      if (v === null || v === undefined) this.reject('list elements must not be null or undefined');
+      const at = o.length;
+      o.writeUint32(0);
+      es.serialize(v, o);
+      o.writeUint32At(at, o.length - at - 4);
+    }
     return o.bytesView();
   }
 
@@ -173,15 +183,14 @@ export class RocksListState<N, T> extends AbstractMergingRocksState<N> implement
   }
 
   add(value: T): void {
-    const e = encodeListElements([this.element(value)]);
+    const e = this.encode([value]);
     this.ctx.db.merge(this.info.cf, this.rowKey(), e);
   }
 
   addAll(values: readonly T[]): void {
     this.checkList(values);
     if (values.length === 0) return;
-    const e = encodeListElements(values.map((v) => this.element(v).slice()));
-    this.ctx.db.merge(this.info.cf, this.rowKey(), e);
+    this.ctx.db.merge(this.info.cf, this.rowKey(), this.encode(values));
   }
 
   update(values: readonly T[]): void {
@@ -190,8 +199,7 @@ export class RocksListState<N, T> extends AbstractMergingRocksState<N> implement
       this.clear();
       return;
     }
-    const e = encodeListElements(values.map((v) => this.element(v).slice()));
-    this.ctx.db.put(this.info.cf, this.rowKey(), e);
+    this.ctx.db.put(this.info.cf, this.rowKey(), this.encode(values));
   }
 
   private checkList(values: readonly T[]): void {
