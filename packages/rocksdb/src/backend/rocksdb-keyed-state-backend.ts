@@ -81,6 +81,7 @@ export class RocksDBKeyedStateBackend<K> implements KeyedStateBackend<K>, RocksS
   private currentKey: K | undefined;
   private currentKeyGroup = -1;
   private readonly keyOut = new DataOutputSerializer(64);
+  private readonly prefixOut = new DataOutputSerializer(64);
   private disposed = false;
 
   constructor(
@@ -129,10 +130,13 @@ export class RocksDBKeyedStateBackend<K> implements KeyedStateBackend<K>, RocksS
     if (!this.keyGroupRange.contains(g)) {
       throw new IllegalStateUsageError(undefined, `key ${String(key)} belongs to key group ${g}, outside this backend's ${this.keyGroupRange} (operator '${this.operatorIdentifier}')`);
     }
-    const p = new DataOutputSerializer(keyBytes.length + 8);
+    // Reused buffer: the prefix is only valid until the next setCurrentKey, and every state
+    // copies it into its row key before calling into RocksDB.
+    const p = this.prefixOut;
+    p.clear();
     this.layout.writeKeyGroup(p, g);
     p.writeLengthPrefixed(keyBytes);
-    this.keyPrefix = p.toBytes();
+    this.keyPrefix = p.bytesView();
     this.currentKey = key;
     this.currentKeyGroup = g;
   }
