@@ -1,9 +1,11 @@
-/** Child-process entry: runs one job (access / snapshot / memory) and writes its JSON result to a file. */
+/** Child-process entry: runs one job (access / snapshot / memory / rss / storage / savepoint / runtime) and writes its JSON result to a file. */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { runAccessSuite, type StateKind } from './access.js';
 import { PRESETS, type PresetName } from './config.js';
 import { runMemorySuite } from './memory.js';
 import { runRssSuite } from './rss.js';
+import { runRuntimeSuite } from './runtime.js';
+import { runSavepointSuite } from './savepoint.js';
 import { runSnapshotSuite } from './snapshot.js';
 import { runStorageSuite } from './storage.js';
 
@@ -12,7 +14,9 @@ export type Job =
   | { readonly type: 'snapshot'; readonly preset: PresetName; readonly backend: string; readonly stateBytes: number; readonly out: string }
   | { readonly type: 'memory'; readonly preset: PresetName; readonly backend: string; readonly out: string }
   | { readonly type: 'rss'; readonly preset: PresetName; readonly backend: string; readonly out: string }
-  | { readonly type: 'storage'; readonly preset: PresetName; readonly backend: 'storage'; readonly out: string };
+  | { readonly type: 'storage'; readonly preset: PresetName; readonly backend: 'storage'; readonly out: string }
+  | { readonly type: 'savepoint'; readonly preset: PresetName; readonly backend: 'savepoint'; readonly out: string }
+  | { readonly type: 'runtime'; readonly preset: PresetName; readonly backend: 'runtime'; readonly out: string };
 
 const job = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as Job;
 const p = PRESETS[job.preset];
@@ -33,6 +37,12 @@ switch (job.type) {
     break;
   case 'storage':
     result = await runStorageSuite(p, log);
+    break;
+  case 'savepoint':
+    result = await runSavepointSuite(p, log);
+    break;
+  case 'runtime':
+    result = await runRuntimeSuite(p, log);
     break;
 }
 writeFileSync(job.out, JSON.stringify(result));

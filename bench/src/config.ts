@@ -42,6 +42,13 @@ export interface Preset {
   /** Bytes uploaded / downloaded per target in the storage throughput suite. */
   readonly storageBytes: number;
   readonly storageSamples: number;
+  /** Keyed state (4080-byte values) written into the canonical savepoint of the savepoint suite. */
+  readonly savepointBytes: number;
+  readonly savepointSamples: number;
+  /** Records per run of the runtime throughput job; off / on pairs; checkpoints per mode under backpressure. */
+  readonly runtimeRecords: number;
+  readonly runtimeSamples: number;
+  readonly runtimeBackpressureCheckpoints: number;
 }
 
 const MB = 1024 * 1024;
@@ -69,6 +76,11 @@ export const PRESETS: Record<PresetName, Preset> = {
     rssReads: 50_000,
     storageBytes: 64 * MB,
     storageSamples: 2,
+    savepointBytes: 64 * MB,
+    savepointSamples: 3,
+    runtimeRecords: 1_000_000,
+    runtimeSamples: 2,
+    runtimeBackpressureCheckpoints: 3,
   },
   full: {
     name: 'full',
@@ -92,6 +104,11 @@ export const PRESETS: Record<PresetName, Preset> = {
     rssReads: 200_000,
     storageBytes: 256 * MB,
     storageSamples: 3,
+    savepointBytes: 256 * MB,
+    savepointSamples: 3,
+    runtimeRecords: 4_000_000,
+    runtimeSamples: 3,
+    runtimeBackpressureCheckpoints: 5,
   },
   smoke: {
     name: 'smoke',
@@ -115,6 +132,11 @@ export const PRESETS: Record<PresetName, Preset> = {
     rssReads: 100,
     storageBytes: 1 * MB,
     storageSamples: 1,
+    savepointBytes: 1 * MB,
+    savepointSamples: 1,
+    runtimeRecords: 20_000,
+    runtimeSamples: 1,
+    runtimeBackpressureCheckpoints: 1,
   },
 };
 
@@ -133,4 +155,10 @@ export const GOALS = {
   syncPauseMaxMs: 50,
   /** Allowance on top of block cache + write buffers + the empty process's RSS. */
   rssConstantMb: 64,
+  /** Canonical savepoint write / read throughput vs `cp` of the same bytes (issue goal). */
+  savepointCpRatioMin: 0.3,
+  /** Job throughput with checkpoints every 1 s vs checkpointing off. */
+  runtimeThroughputRatioMin: 0.8,
+  /** Under backpressure: unaligned checkpoint duration / aligned, same job. */
+  runtimeUnalignedRatioMax: 0.1,
 } as const;

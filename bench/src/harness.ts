@@ -16,11 +16,13 @@ import { machineInfo } from './machine.js';
 import type { MemoryResult } from './memory.js';
 import { accessChart, markdownReport, snapshotChart, type BenchResults } from './report.js';
 import type { RssResult } from './rss.js';
+import type { RuntimeResult } from './runtime.js';
+import type { SavepointResult } from './savepoint.js';
 import type { SnapshotResultRow } from './snapshot.js';
 import type { StorageResult } from './storage.js';
 
-export type SuiteName = 'access' | 'snapshot' | 'memory' | 'storage';
-export const SUITES: readonly SuiteName[] = ['access', 'snapshot', 'memory', 'storage'];
+export type SuiteName = 'access' | 'snapshot' | 'memory' | 'storage' | 'savepoint' | 'runtime';
+export const SUITES: readonly SuiteName[] = ['access', 'snapshot', 'memory', 'storage', 'savepoint', 'runtime'];
 
 export interface HarnessOptions {
   readonly preset: PresetName;
@@ -65,6 +67,8 @@ export async function runHarness(o: HarnessOptions): Promise<BenchResults> {
   const memory: MemoryResult[] = [];
   const rss: RssResult[] = [];
   const storage: StorageResult[] = [];
+  let savepoint: SavepointResult | null = null;
+  let runtime: RuntimeResult | null = null;
   try {
     const out = () => join(scratch, `out-${Math.random().toString(36).slice(2)}.json`);
     if (suites.includes('access')) {
@@ -86,11 +90,19 @@ export async function runHarness(o: HarnessOptions): Promise<BenchResults> {
       log(`# checkpoint storage throughput (${(p.storageBytes / 1024 / 1024).toFixed(0)} MiB; local, S3 (s3rver), HDFS (WebHDFS test server))`);
       storage.push(...runJob<StorageResult[]>({ type: 'storage', preset: p.name, backend: 'storage', out: out() }, p.maxOldSpaceMb, quiet, scratch));
     }
+    if (suites.includes('savepoint')) {
+      log(`# savepoints (${(p.savepointBytes / 1024 / 1024).toFixed(0)} MiB canonical: write, read, validate, convert; vs cp and cp + sync)`);
+      savepoint = runJob<SavepointResult>({ type: 'savepoint', preset: p.name, backend: 'savepoint', out: out() }, p.maxOldSpaceMb, quiet, scratch);
+    }
+    if (suites.includes('runtime')) {
+      log(`# runtime (${p.runtimeRecords} records, checkpoints every 1 s vs off; aligned vs unaligned under backpressure)`);
+      runtime = runJob<RuntimeResult>({ type: 'runtime', preset: p.name, backend: 'runtime', out: out() }, p.maxOldSpaceMb, quiet, scratch);
+    }
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
   const results: BenchResults = {
-    schema: 2,
+    schema: 3,
     preset: p.name,
     startedAt,
     wallTimeMs: Date.now() - started,
@@ -102,6 +114,8 @@ export async function runHarness(o: HarnessOptions): Promise<BenchResults> {
     memory,
     rss,
     storage,
+    savepoint,
+    runtime,
   };
   writeFileSync(join(o.outDir, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
   writeFileSync(join(o.outDir, 'report.md'), markdownReport(results));

@@ -11,7 +11,7 @@ test('bench harness produces well-formed JSON, markdown and SVG (smoke preset)',
   try {
     await runHarness({ preset: 'smoke', outDir: dir, quiet: true, log: () => {} });
     const json = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as Record<string, unknown>;
-    assert.equal(json.schema, 2);
+    assert.equal(json.schema, 3);
     assert.equal(json.preset, 'smoke');
     const machine = json.machine as Record<string, unknown>;
     for (const k of ['cpuModel', 'cores', 'memoryGb', 'nodeVersion', 'gitCommit']) assert.ok(k in machine, `machine.${k}`);
@@ -29,10 +29,16 @@ test('bench harness produces well-formed JSON, markdown and SVG (smoke preset)',
     assert.ok((rss[0]!.steps as unknown[]).length >= 2);
     const storage = json.storage as Array<Record<string, unknown>>;
     assert.deepEqual(storage.map((x) => x.target), ['local', 's3', 'hdfs']);
+    const savepoint = json.savepoint as Record<string, unknown>;
+    assert.deepEqual((savepoint.ops as Array<Record<string, unknown>>).map((o) => o.op), ['write', 'read', 'validate', 'convert-to-native', 'convert-to-canonical']);
+    assert.equal(savepoint.validateOk, true);
+    const runtime = json.runtime as Record<string, unknown>;
+    assert.equal(typeof runtime.throughputRatio, 'number');
+    assert.equal(typeof runtime.durationRatio, 'number');
 
     const md = readFileSync(join(dir, 'report.md'), 'utf8');
     assert.match(md, /^# flowstate benchmark report/);
-    for (const h of ['## Goals', '## State access', '## Snapshots', '### Incremental checkpoints', '## Memory', '### Off-heap backends', '## Checkpoint storage throughput']) assert.ok(md.includes(h), h);
+    for (const h of ['## Goals', '## State access', '## Snapshots', '### Incremental checkpoints', '## Memory', '### Off-heap backends', '## Checkpoint storage throughput', '## Savepoints', '## Runtime']) assert.ok(md.includes(h), h);
     const tableRows = md.split('\n').filter((l) => l.startsWith('|'));
     for (const row of tableRows) assert.ok(row.endsWith('|'), `table row: ${row}`);
 

@@ -9,6 +9,7 @@ import {
   type SnapshotFuture,
   type SnapshotResult,
   type TypeSerializer,
+  type TypeSerializerSnapshot,
 } from '@flowstate/core';
 import type { HeapKeyedStateBackend } from './heap-keyed-state-backend.js';
 import { mapKeySerializer, mapValueSerializer } from './heap-keyed-state-backend.js';
@@ -70,7 +71,7 @@ export function startHeapSnapshot<K>(
     stateSerializerSnapshot: w.stateSerializer.snapshotConfiguration(),
   }));
   const range = backend.keyGroupRange;
-  const encoder = new KeyedStateStreamEncoder(range, backend.keySerializer.snapshotConfiguration() as never, metas);
+  const encoder = new KeyedStateStreamEncoder(range, backend.keySerializer.snapshotConfiguration() as TypeSerializerSnapshot<unknown>, metas);
   const view = new SnapshotView(range);
   backend.snapshots.add(view);
   const release = () => {

@@ -1,0 +1,152 @@
+/**
+ * Runtime benchmark (ported from packages/runtime/scripts/bench-runtime.mjs):
+ *  1. job throughput with checkpoints every 1 s vs checkpointing off (same job, runs interleaved
+ *     off / on after one untimed warm-up run);
+ *  2. under backpressure (a keyed operator that awaits a 1 ms timer per record, 64-record channel
+ *     buffers), the duration of unaligned vs aligned (EXACTLY_ONCE) checkpoints of the same job.
+ * Fs (heap) state backend; checkpoints of (1) go to a local directory, those of (2) to an
+ * in-memory file system so that only the barrier path is measured.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FsCheckpointStorage, MemoryFileSystem, Serializers, ValueStateDescriptor } from '@flowstate/core';
+import { FsStateBackend } from '@flowstate/heap';
+import { JobClient, sequenceLog, StreamExecutionEnvironment, summarize as summarizeCheckpoint, type CheckpointingMode } from '@flowstate/runtime';
+import { localCheckpointStorage } from '@flowstate/storage-local';
+import type { Preset } from './config.js';
+import { summarize, type Summary } from './stats.js';
+
+export interface RuntimeThroughputRun {
+  readonly checkpointing: boolean;
+  readonly recordsPerSec: number;
+  readonly secs: number;
+  readonly completedCheckpoints: number;
+}
+
+export interface BackpressureResult {
+  readonly mode: CheckpointingMode;
+  readonly durationsMs: readonly number[];
+  readonly durationMs: Summary;
+  readonly persistedInflightBytes: number;
+  readonly maxAlignmentMs: number;
+}
+
+export interface RuntimeResult {
+  readonly records: number;
+  readonly intervalMs: number;
+  readonly runs: readonly RuntimeThroughputRun[];
+  readonly offRecordsPerSec: Summary;
+  readonly onRecordsPerSec: Summary;
+  /** median(on) / median(off). */
+  readonly throughputRatio: number;
+  readonly aligned: BackpressureResult;
+  readonly unaligned: BackpressureResult;
+  /** median(unaligned) / median(aligned). */
+  readonly durationRatio: number;
+}
+
+const COUNT = new ValueStateDescriptor('count', Serializers.int32, 0);
+const INTERVAL_MS = 1000;
+
+function throughputJob(records: number) {
+  const env = new StreamExecutionEnvironment('bench-throughput', { parallelism: 2, maxParallelism: 128, bufferCapacity: 256 });
+  env
+    .fromLog('src', sequenceLog(4, records / 4, (p, o) => ({ key: `k${(o * 31 + p) % 10_000}`, v: o })))
+    .map('enrich', (r) => ({ key: r.key, v: r.v + 1 }))
+    .keyBy((r) => r.key, Serializers.string)
+    .process('count', () => ({
+      processElement(r, ctx, out) {
+        const s = ctx.getState(COUNT);
+        s.update((s.value() ?? 0) + 1);
+        out.collect(r.v);
+      },
+    }))
+    .sinkTo('discard', () => ({ invoke() {} }));
+  return env.getJobGraph();
+}
+
+async function throughput(records: number, checkpointing: boolean): Promise<RuntimeThroughputRun> {
+  const dir = mkdtempSync(join(tmpdir(), 'flowstate-bench-runtime-'));
+  try {
+    const t0 = performance.now();
+    const job = await JobClient.execute(throughputJob(records), {
+      stateBackend: new FsStateBackend(),
+      ...(checkpointing ? { checkpointStorage: localCheckpointStorage(dir), checkpointing: { intervalMs: INTERVAL_MS } } : {}),
+    });
+    await job.result;
+    const secs = (performance.now() - t0) / 1000;
+    const completedCheckpoints = job.checkpointStats.filter((s) => s.status === 'COMPLETED').length;
+    return { checkpointing, recordsPerSec: records / secs, secs, completedCheckpoints };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function checkpointUnderBackpressure(mode: CheckpointingMode, checkpoints: number): Promise<BackpressureResult> {
+  const env = new StreamExecutionEnvironment(`bench-bp-${mode}`, { parallelism: 2, maxParallelism: 16, bufferCapacity: 64 });
+  env
+    .fromLog('src', sequenceLog(2, 10_000_000, (p, o) => ({ key: `k${(p * 13 + o) % 100}`, payload: 'x'.repeat(100) })))
+    .map('tag', (r) => r)
+    .keyBy((r) => r.key, Serializers.string)
+    .process('slow', () => ({
+      async processElement(_r, ctx, out) {
+        await new Promise((resolve) => setTimeout(resolve, 1));
+        const s = ctx.getState(COUNT);
+        s.update((s.value() ?? 0) + 1);
+        out.collect(1);
+      },
+    }))
+    .sinkTo('discard', () => ({ invoke() {} }));
+  const job = await JobClient.execute(env.getJobGraph(), {
+    stateBackend: new FsStateBackend(),
+    checkpointStorage: new FsCheckpointStorage(new MemoryFileSystem()),
+    checkpointing: { mode, timeoutMs: 120_000 },
+  });
+  // Let the buffers fill up (backpressure) before the first barrier.
+  await new Promise((r) => setTimeout(r, 300));
+  const durationsMs: number[] = [];
+  let persistedInflightBytes = 0;
+  let maxAlignmentMs = 0;
+  for (let i = 0; i < checkpoints; i++) {
+    const cp = await job.triggerCheckpoint();
+    durationsMs.push(cp.stats.durationMs);
+    const s = summarizeCheckpoint(cp.stats);
+    persistedInflightBytes += s.persistedInflightBytes;
+    maxAlignmentMs = Math.max(maxAlignmentMs, s.maxAlignmentMs);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  job.cancel();
+  await job.result.catch(() => {});
+  return { mode, durationsMs, durationMs: summarize(durationsMs), persistedInflightBytes, maxAlignmentMs };
+}
+
+export async function runRuntimeSuite(p: Preset, log: (s: string) => void): Promise<RuntimeResult> {
+  const records = p.runtimeRecords;
+  // Untimed warm-up (JIT), then off / on interleaved so drift hits both alike.
+  await throughput(records, false);
+  const runs: RuntimeThroughputRun[] = [];
+  for (let i = 0; i < p.runtimeSamples; i++) {
+    for (const on of [false, true]) {
+      const r = await throughput(records, on);
+      runs.push(r);
+      log(`  [runtime] ${records} records, checkpointing ${on ? `every ${INTERVAL_MS} ms` : 'off'}: ${Math.round(r.recordsPerSec)} records/s (${r.secs.toFixed(2)} s${on ? `, ${r.completedCheckpoints} checkpoints` : ''})`);
+    }
+  }
+  const off = summarize(runs.filter((r) => !r.checkpointing).map((r) => r.recordsPerSec));
+  const onS = summarize(runs.filter((r) => r.checkpointing).map((r) => r.recordsPerSec));
+  const aligned = await checkpointUnderBackpressure('EXACTLY_ONCE', p.runtimeBackpressureCheckpoints);
+  const unaligned = await checkpointUnderBackpressure('UNALIGNED', p.runtimeBackpressureCheckpoints);
+  log(`  [runtime] under backpressure: aligned ${aligned.durationsMs.join(', ')} ms (max alignment ${aligned.maxAlignmentMs} ms); unaligned ${unaligned.durationsMs.join(', ')} ms (persisted in-flight ${unaligned.persistedInflightBytes} B)`);
+  return {
+    records,
+    intervalMs: INTERVAL_MS,
+    runs,
+    offRecordsPerSec: off,
+    onRecordsPerSec: onS,
+    throughputRatio: onS.median / off.median,
+    aligned,
+    unaligned,
+    durationRatio: unaligned.durationMs.median / aligned.durationMs.median,
+  };
+}

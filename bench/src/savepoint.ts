@@ -1,0 +1,189 @@
+/**
+ * Savepoint throughput (ported from packages/savepoint/scripts/throughput.mjs): canonical savepoint
+ * write (bootstrap through the heap backend + write), read (decode every entry), validate (CRC + every
+ * block; in a child process, whose peak RSS is measured), and convert canonical → native-rocksdb →
+ * canonical, each against `cp` and `cp` + `sync` of one file with the savepoint's byte count, in
+ * the same process and run. The savepoint writer fsyncs every file it commits, so `cp` + `sync` is
+ * the like-for-like baseline for writes; plain `cp` (page cache only) is the stricter one.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BytesSerializer, Serializers, ValueStateDescriptor } from '@flowstate/core';
+import { convertSavepoint, SavepointReader, SavepointWriter } from '@flowstate/savepoint';
+import type { Preset } from './config.js';
+import { summarize, type Summary } from './stats.js';
+
+export type SavepointOp = 'write' | 'read' | 'validate' | 'convert-to-native' | 'convert-to-canonical';
+
+export interface SavepointOpResult {
+  readonly op: SavepointOp;
+  readonly description: string;
+  /** Bytes the op moves: the canonical savepoint's size (input of read / validate / convert-to-native, output of write), or the native savepoint's size (input of convert-to-canonical). */
+  readonly bytes: number;
+  readonly ms: Summary;
+  /** MiB/s from the median. */
+  readonly mibps: number;
+  /** Throughput relative to `cp` of the same number of bytes (cp ms scaled to `bytes` / our ms; 1 = as fast as cp). */
+  readonly ratioToCp: number;
+  readonly ratioToCpSync: number;
+}
+
+export interface SavepointResult {
+  readonly stateBytes: number;
+  readonly entries: number;
+  readonly valueBytes: number;
+  readonly canonicalBytes: number;
+  readonly nativeBytes: number;
+  readonly roundTripBytes: number;
+  readonly cpMs: Summary;
+  readonly cpSyncMs: Summary;
+  readonly ops: readonly SavepointOpResult[];
+  /** Peak RSS (VmHWM) of the child process validating the canonical savepoint (max over samples), and of the same child with the library loaded, idle. */
+  readonly validatePeakRssMb: number;
+  readonly idleRssMb: number;
+  readonly validateOk: boolean;
+}
+
+const MIB = 1024 * 1024;
+const VALUE_BYTES = 4096 - 16;
+const STATE = new ValueStateDescriptor('blob', BytesSerializer.INSTANCE);
+
+function dirBytes(d: string): number {
+  let total = 0;
+  for (const e of readdirSync(d, { withFileTypes: true })) {
+    const p = join(d, e.name);
+    total += e.isDirectory() ? dirBytes(p) : statSync(p).size;
+  }
+  return total;
+}
+
+/** One sample per call: `prepare` runs untimed before `fn`. */
+async function timeSamples<T>(samples: number, fn: () => Promise<T> | T, prepare: () => void = () => {}): Promise<{ ms: number[]; last: T }> {
+  const ms: number[] = [];
+  let last: T | undefined;
+  for (let i = 0; i < samples; i++) {
+    prepare();
+    const t0 = performance.now();
+    last = await fn();
+    ms.push(performance.now() - t0);
+  }
+  return { ms, last: last as T };
+}
+
+const HWM = `(() => { try { const m = /VmHWM:\\s+(\\d+) kB/.exec(require('node:fs').readFileSync('/proc/self/status', 'utf8')); if (m) return Number(m[1]); } catch {} return process.resourceUsage().maxRSS; })()`;
+
+function childJson(script: string): Record<string, unknown> {
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', `import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);\n${script}`], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`savepoint child failed: ${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, unknown>;
+}
+
+export async function runSavepointSuite(p: Preset, log: (s: string) => void): Promise<SavepointResult> {
+  const work = mkdtempSync(join(tmpdir(), 'flowstate-bench-savepoint-'));
+  const samples = p.savepointSamples;
+  const entries = Math.ceil(p.savepointBytes / (VALUE_BYTES + 16));
+  const pool = randomBytes(Math.min(8 * MIB, Math.max(VALUE_BYTES * 4, p.savepointBytes)));
+  function* data(): Generator<{ key: string; value: Uint8Array }> {
+    for (let i = 0; i < entries; i++) {
+      const off = (i * 7919 * 64) % (pool.length - VALUE_BYTES);
+      yield { key: `key-${i}`, value: pool.subarray(off, off + VALUE_BYTES) };
+    }
+  }
+  try {
+    const sp = join(work, 'canonical');
+    const write = await timeSamples(
+      samples,
+      () =>
+        SavepointWriter.newSavepoint({ maxParallelism: 128 })
+          .withKeyedOperator('blobs', {
+            data: data(),
+            keySelector: (e) => e.key,
+            keySerializer: Serializers.string,
+            parallelism: 4,
+            bootstrap: { processElement: (e, ctx) => ctx.getState(STATE).update(e.value) },
+          })
+          .write(sp),
+      () => rmSync(sp, { recursive: true, force: true }),
+    );
+    const canonicalBytes = dirBytes(sp);
+    log(`  [savepoint] write ${(canonicalBytes / MIB).toFixed(1)} MiB: ${write.ms.map((x) => x.toFixed(0)).join(', ')} ms`);
+
+    // cp baselines on a file with the savepoint's byte count.
+    const big = join(work, 'big.bin');
+    const copy = join(work, 'big-copy.bin');
+    const chunk = randomBytes(MIB);
+    writeFileSync(big, Buffer.concat(Array.from({ length: Math.ceil(canonicalBytes / MIB) }, () => chunk)).subarray(0, canonicalBytes));
+    const cp = await timeSamples(samples, () => execFileSync('cp', [big, copy]), () => rmSync(copy, { force: true }));
+    const cpSync = await timeSamples(samples, () => execFileSync('sh', ['-c', 'cp "$1" "$2" && sync "$2"', 'sh', big, copy]), () => rmSync(copy, { force: true }));
+    rmSync(copy, { force: true });
+    rmSync(big, { force: true });
+    log(`  [savepoint] cp: ${cp.ms.map((x) => x.toFixed(0)).join(', ')} ms; cp + sync: ${cpSync.ms.map((x) => x.toFixed(0)).join(', ')} ms`);
+
+    const read = await timeSamples(samples, async () => {
+      const r = await SavepointReader.load(sp);
+      let n = 0;
+      for await (const e of r.readKeyedState<string, unknown, Uint8Array>('blobs', 'blob')) {
+        n++;
+        if (e.value.length !== VALUE_BYTES) throw new Error(`read a value of ${e.value.length} B`);
+      }
+      if (n !== entries) throw new Error(`read ${n} entries, wrote ${entries}`);
+    });
+    log(`  [savepoint] read: ${read.ms.map((x) => x.toFixed(0)).join(', ')} ms`);
+
+    // Validation in a child process: its VmHWM is the validator's own peak RSS.
+    const lib = JSON.stringify(import.meta.resolve('@flowstate/savepoint'));
+    const idle = childJson(`await import(${lib}); console.log(JSON.stringify({ rssKiB: ${HWM} }));`);
+    const validateMs: number[] = [];
+    let peakKiB = 0;
+    let ok = true;
+    for (let i = 0; i < samples; i++) {
+      const v = childJson(`const { validateSavepoint } = await import(${lib}); const t0 = performance.now(); const r = await validateSavepoint(${JSON.stringify(sp)}); const ms = performance.now() - t0; console.log(JSON.stringify({ ok: r.ok, ms, rssKiB: ${HWM} }));`);
+      validateMs.push(v['ms'] as number);
+      peakKiB = Math.max(peakKiB, v['rssKiB'] as number);
+      ok &&= v['ok'] === true;
+    }
+    log(`  [savepoint] validate: ${validateMs.map((x) => x.toFixed(0)).join(', ')} ms, ok=${ok}, peak RSS ${(peakKiB / 1024).toFixed(0)} MiB`);
+
+    const native = join(work, 'native');
+    const toNative = await timeSamples(samples, () => convertSavepoint(sp, native, 'native-rocksdb'), () => rmSync(native, { recursive: true, force: true }));
+    const nativeBytes = dirBytes(native);
+    const back = join(work, 'back');
+    const toCanonical = await timeSamples(samples, () => convertSavepoint(native, back, 'canonical'), () => rmSync(back, { recursive: true, force: true }));
+    const roundTripBytes = dirBytes(back);
+    log(`  [savepoint] convert → native-rocksdb (${(nativeBytes / MIB).toFixed(1)} MiB): ${toNative.ms.map((x) => x.toFixed(0)).join(', ')} ms; → canonical: ${toCanonical.ms.map((x) => x.toFixed(0)).join(', ')} ms`);
+
+    const cpS = summarize(cp.ms);
+    const cpSyncS = summarize(cpSync.ms);
+    const op = (o: SavepointOp, description: string, bytes: number, ms: number[]): SavepointOpResult => {
+      const s = summarize(ms);
+      // cp copied canonicalBytes; scale its time linearly to `bytes`.
+      const scale = bytes / canonicalBytes;
+      return { op: o, description, bytes, ms: s, mibps: bytes / MIB / (s.median / 1000), ratioToCp: (cpS.median * scale) / s.median, ratioToCpSync: (cpSyncS.median * scale) / s.median };
+    };
+    return {
+      stateBytes: p.savepointBytes,
+      entries,
+      valueBytes: VALUE_BYTES,
+      canonicalBytes,
+      nativeBytes,
+      roundTripBytes,
+      cpMs: cpS,
+      cpSyncMs: cpSyncS,
+      ops: [
+        op('write', 'bootstrap through the heap backend (4 subtasks) + canonical write, every file fsynced', canonicalBytes, write.ms),
+        op('read', 'SavepointReader.load + readKeyedState, every entry decoded', canonicalBytes, read.ms),
+        op('validate', 'validateSavepoint (CRC + every block), child process', canonicalBytes, validateMs),
+        op('convert-to-native', "convertSavepoint(canonical → 'native-rocksdb'); bytes = canonical input", canonicalBytes, toNative.ms),
+        op('convert-to-canonical', "convertSavepoint(native → 'canonical'); bytes = native input", nativeBytes, toCanonical.ms),
+      ],
+      validatePeakRssMb: peakKiB / 1024,
+      idleRssMb: (idle['rssKiB'] as number) / 1024,
+      validateOk: ok,
+    };
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
