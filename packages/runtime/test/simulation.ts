@@ -347,6 +347,7 @@ async function runPhase(c: SimCase, phase: Phase): Promise<SimOutcome> {
   const fired: Fault[] = [];
   let client: JobClient | undefined;
   let triggering = false;
+  let killAtNextCompletion = false;
   let currentAttempt = -1;
   const seen = new Map<string, number>();
   const faultFor = (t: TaskInfo, kind: FaultKind): Fault | undefined => {
@@ -379,7 +380,12 @@ async function runPhase(c: SimCase, phase: Phase): Promise<SimOutcome> {
     onRecord(t, n) {
       const f = faultFor(t, 'mid-record');
       if (f && t.uid.startsWith('sink') && n === f.n) fire(f);
-      if (phase.cancelAtSourceRecord !== undefined && t.uid === graph.nodes[0]!.uid && t.subtaskIndex === 0 && n === phase.cancelAtSourceRecord) client?.cancel();
+      if (phase.cancelAtSourceRecord !== undefined && t.uid === graph.nodes[0]!.uid && t.subtaskIndex === 0 && n === phase.cancelAtSourceRecord) {
+        // Kill here if a checkpoint already completed; slower backends (RocksDB) may not have one
+        // yet: then kill when the next checkpoint completes, so the rescaled run restores state.
+        if (client?.checkpointStats.some((x) => x.status === 'COMPLETED')) client.cancel();
+        else killAtNextCompletion = true;
+      }
       // Checkpoints are triggered by progress, not by wall-clock time, so a seed replays the same cadence.
       if (t.uid === graph.nodes[0]!.uid && t.subtaskIndex === 0 && n % checkpointEvery === 0 && client && !triggering) {
         triggering = true;
@@ -399,6 +405,11 @@ async function runPhase(c: SimCase, phase: Phase): Promise<SimOutcome> {
       }
     },
     beforeNotifyComplete(t) {
+      if (killAtNextCompletion) {
+        killAtNextCompletion = false;
+        client?.cancel();
+        return;
+      }
       const f = faultFor(t, 'before-commit');
       if (f) {
         const k = `commit:${t.name}`;
