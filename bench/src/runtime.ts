@@ -1,5 +1,5 @@
 /**
- * Runtime benchmark (ported from packages/runtime/scripts/bench-runtime.mjs):
+ * Runtime benchmark:
  *  1. job throughput with checkpoints every 1 s vs checkpointing off (same job, runs interleaved
  *     off / on after one untimed warm-up run);
  *  2. under backpressure (a keyed operator that awaits a 1 ms timer per record, 64-record channel

@@ -1,5 +1,5 @@
 /**
- * Savepoint throughput (ported from packages/savepoint/scripts/throughput.mjs): canonical savepoint
+ * Savepoint throughput: canonical savepoint
  * write (bootstrap through the heap backend + write), read (decode every entry), validate (CRC + every
  * block; in a child process, whose peak RSS is measured), and convert canonical → native-rocksdb →
  * canonical, each against `cp` and `cp` + `sync` of one file with the savepoint's byte count, in
