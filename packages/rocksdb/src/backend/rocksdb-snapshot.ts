@@ -20,6 +20,8 @@ import type { IncrementalRocksDBStateHandle, RocksDBFileHandle, RocksDBSharedFil
 import type { RegisteredRocksState, RocksDBKeyedStateBackend } from './rocksdb-keyed-state-backend.js';
 
 const SLICE_MS = 4;
+/** Files of one incremental checkpoint uploaded at the same time. */
+const UPLOAD_CONCURRENCY = 4;
 const yieldToEventLoop = () => new Promise<void>((r) => setImmediate(r));
 
 /**
@@ -188,31 +190,61 @@ async function uploadIncremental<K>(
   let uploaded = 0;
   let full = 0;
   try {
-    for (const name of readdirSync(dir).sort()) {
+    const names = readdirSync(dir)
+      .filter((n) => statSync(join(dir, n)).isFile())
+      .sort();
+    // Files upload concurrently (bounded): on remote storage each file is a round trip, and on
+    // local disk each is an fsync; results are collected by index so the handle stays ordered.
+    const sharedSlots: Array<RocksDBSharedFileHandle | undefined> = new Array(names.length);
+    const privateSlots: Array<RocksDBFileHandle | undefined> = new Array(names.length);
+    const uploadOne = async (i: number): Promise<void> => {
       checkCancelled();
+      const name = names[i]!;
       const path = join(dir, name);
-      if (!statSync(path).isFile()) continue;
       if (name.endsWith('.sst')) {
         const contentId = contentIds.get(name) ?? (await sha256File(path));
         const reuse = backend.confirmedUploads.get(contentId);
-        let entry: RocksDBSharedFileHandle;
         if (reuse !== undefined) {
-          entry = { name, contentId, handle: reuse.handle };
-        } else {
-          entry = { name, contentId, handle: await uploadFile(path, 'SHARED', streamFactory, checkCancelled) };
-          created.push(entry.handle);
-          uploaded += entry.handle.size;
+          sharedSlots[i] = { name, contentId, handle: reuse.handle };
+          return;
         }
-        full += entry.handle.size;
-        sharedFiles.push(entry);
-        uploads.set(contentId, entry);
+        const handle = await uploadFile(path, 'SHARED', streamFactory, checkCancelled);
+        created.push(handle);
+        uploaded += handle.size;
+        sharedSlots[i] = { name, contentId, handle };
       } else {
         const handle = await uploadFile(path, 'EXCLUSIVE', streamFactory, checkCancelled);
         created.push(handle);
         uploaded += handle.size;
-        full += handle.size;
-        privateFiles.push({ name, handle });
+        privateSlots[i] = { name, handle };
       }
+    };
+    let next = 0;
+    let failed = false;
+    const worker = async (): Promise<void> => {
+      // After one upload failed the others stop taking files; what was written is deleted below.
+      while (!failed && next < names.length) {
+        try {
+          await uploadOne(next++);
+        } catch (e) {
+          failed = true;
+          throw e;
+        }
+      }
+    };
+    const results = await Promise.allSettled(Array.from({ length: Math.min(UPLOAD_CONCURRENCY, names.length) }, worker));
+    const rejected = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (rejected !== undefined) throw rejected.reason;
+    for (const e of sharedSlots) {
+      if (e === undefined) continue;
+      sharedFiles.push(e);
+      uploads.set(e.contentId, e);
+      full += e.handle.size;
+    }
+    for (const e of privateSlots) {
+      if (e === undefined) continue;
+      privateFiles.push(e);
+      full += e.handle.size;
     }
     const metaOut = streamFactory.createCheckpointStateOutputStream('EXCLUSIVE');
     await metaOut.write(header);
