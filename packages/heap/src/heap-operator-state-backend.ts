@@ -1,5 +1,6 @@
 import {
   DataInputDeserializer,
+  deserializeExact,
   DataOutputSerializer,
   defaultSerializerRegistry,
   IllegalStateUsageError,
@@ -44,10 +45,6 @@ interface BroadcastEntry {
   readonly valueSerializer: TypeSerializer<unknown>;
   readonly identity: IdentityFn<unknown>;
   readonly map: Map<Identity, [unknown, unknown]>;
-}
-
-function decode<T>(serializer: TypeSerializer<T>, input: DataInputDeserializer): T {
-  return serializer.deserialize(input);
 }
 
 /**
@@ -123,7 +120,7 @@ export class HeapOperatorStateBackend implements OperatorStateBackend {
         const old = this.resolve(name, p.meta.firstSerializerSnapshot, serializer);
         const c = p.meta.firstSerializerSnapshot.resolveSchemaCompatibility(serializer);
         for (const bytes of p.elements) {
-          const v = decode(old, new DataInputDeserializer(bytes));
+          const v = deserializeExact(old, bytes, `element of operator state '${name}'`);
           list.push(c.type === 'COMPATIBLE_AFTER_MIGRATION' ? c.migrate(v) : v);
         }
         this.pending.delete(name);
@@ -151,8 +148,8 @@ export class HeapOperatorStateBackend implements OperatorStateBackend {
         const vc = p.meta.secondSerializerSnapshot!.resolveSchemaCompatibility(valueSerializer);
         for (const bytes of p.elements) {
           const input = new DataInputDeserializer(bytes);
-          const k = decode(oldK, input);
-          let v: unknown = input.readBoolean() ? decode(oldV, input) : null;
+          const k = oldK.deserialize(input);
+          let v: unknown = input.readBoolean() ? oldV.deserialize(input) : null;
           if (v !== null && vc.type === 'COMPATIBLE_AFTER_MIGRATION') v = vc.migrate(v);
           map.set(identity(k), [k, v]);
         }

@@ -1,7 +1,7 @@
 import {
   assignToKeyGroup,
   CorruptDataError,
-  DataInputDeserializer,
+  deserializeExact,
   defaultSerializerRegistry,
   IllegalStateUsageError,
   isKeyGroupsStateHandle,
@@ -16,13 +16,6 @@ import type { HeapKeyedStateBackend } from './heap-keyed-state-backend.js';
 import { mapKeySerializer, mapValueSerializer } from './heap-keyed-state-backend.js';
 import type { HeapMap } from './heap-states.js';
 import { identityFunction } from './identity.js';
-
-function decodeExact<T>(serializer: TypeSerializer<T>, bytes: Uint8Array, what: string): T {
-  const input = new DataInputDeserializer(bytes);
-  const v = serializer.deserialize(input);
-  if (input.remaining !== 0) throw new CorruptDataError(`${what} has ${input.remaining} trailing bytes`, input.position);
-  return v;
-}
 
 /**
  * Restores heap keyed state from canonical key-group streams. The handles may come from several
@@ -84,18 +77,18 @@ export async function restoreHeapKeyedState<K>(backend: HeapKeyedStateBackend<K>
       }
       const t = targets[rec.stateIndex]!;
       const meta = t.reg.table.meta;
-      const key = decodeExact(keySerializer, rec.key, 'key');
+      const key = deserializeExact(keySerializer, rec.key, 'key');
       const keyId = primitiveKeys ? (key as string) : Buffer.from(rec.key).toString('latin1');
-      const ns = decodeExact(meta.namespaceSerializer, rec.namespace, 'namespace');
+      const ns = deserializeExact(meta.namespaceSerializer, rec.namespace, 'namespace');
       const nsId = t.reg.nsIdentity(ns);
       if (t.isMap) {
-        const uk = decodeExact(t.userKeySerializer!, rec.userKey!, 'map key');
-        const uv = rec.value === null ? null : decodeExact(t.userValueSerializer!, rec.value, 'map value');
+        const uk = deserializeExact(t.userKeySerializer!, rec.userKey!, 'map key');
+        const uv = rec.value === null ? null : deserializeExact(t.userValueSerializer!, rec.value, 'map value');
         const existing = t.reg.table.get(g, keyId, nsId)?.value as HeapMap | undefined;
         if (existing !== undefined) existing.set(t.userKeyIdentity!(uk), [uk, uv]);
         else t.reg.table.put(g, keyId, key, nsId, ns, new Map([[t.userKeyIdentity!(uk), [uk, uv]]]));
       } else {
-        t.reg.table.put(g, keyId, key, nsId, ns, decodeExact(meta.stateSerializer, rec.value!, 'value'));
+        t.reg.table.put(g, keyId, key, nsId, ns, deserializeExact(meta.stateSerializer, rec.value!, 'value'));
       }
     });
   }

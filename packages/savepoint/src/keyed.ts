@@ -4,6 +4,7 @@ import {
   CorruptDataError,
   crc32c,
   DataInputDeserializer,
+  deserializeExact,
   DataOutputSerializer,
   decodeBlock,
   FlowstateError,
@@ -188,10 +189,7 @@ export function mergeHeaders(headers: readonly KeyedStateStreamHeader[], files: 
 /** Deserializes exactly `bytes` (no trailing bytes); errors name the file and offset. */
 export function decodeExact<T>(serializer: TypeSerializer<T>, bytes: Uint8Array, file: string, offset: number, what: string): T {
   try {
-    const input = new DataInputDeserializer(bytes, offset);
-    const v = serializer.deserialize(input);
-    if (input.remaining !== 0) input.fail(`${what} has ${input.remaining} trailing bytes`);
-    return v;
+    return deserializeExact(serializer, bytes, what, offset);
   } catch (e) {
     wrapDecodeError(e, file, offset);
   }

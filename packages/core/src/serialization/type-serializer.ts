@@ -1,4 +1,4 @@
-import type { DataInputDeserializer } from '../io/data-input.js';
+import { DataInputDeserializer } from '../io/data-input.js';
 import type { DataOutputSerializer } from '../io/data-output.js';
 
 /**
@@ -64,3 +64,15 @@ export const SchemaCompatibility = {
 
 /** The identity migration, for composite serializers whose parts need none. */
 export const identityMigration = <T>(v: unknown): T => v as T;
+
+/**
+ * Deserializes a value that must occupy exactly `bytes` (a length-prefixed field): trailing bytes
+ * mean the data or the serializer is wrong. Errors are CorruptDataError; `baseOffset` places
+ * their offsets within the enclosing file.
+ */
+export function deserializeExact<T>(serializer: TypeSerializer<T>, bytes: Uint8Array, what: string, baseOffset = 0): T {
+  const input = new DataInputDeserializer(bytes, baseOffset);
+  const v = serializer.deserialize(input);
+  if (input.remaining !== 0) input.fail(`${what} has ${input.remaining} trailing bytes`);
+  return v;
+}

@@ -1,5 +1,6 @@
 import {
   DataInputDeserializer,
+  deserializeExact,
   DataOutputSerializer,
   IllegalStateUsageError,
   type AggregateFunction,
@@ -29,13 +30,6 @@ export interface RocksStateInfo {
   readonly cf: ColumnFamily;
   namespaceSerializer: TypeSerializer<unknown>;
   stateSerializer: TypeSerializer<unknown>;
-}
-
-function decodeExact<T>(s: TypeSerializer<T>, bytes: Uint8Array): T {
-  const input = new DataInputDeserializer(bytes);
-  const v = s.deserialize(input);
-  if (input.remaining !== 0) input.fail('value has trailing bytes');
-  return v;
 }
 
 abstract class AbstractRocksState<N> {
@@ -114,7 +108,7 @@ export class RocksValueState<N, T> extends AbstractRocksState<N> implements Valu
 
   value(): T | null {
     const bytes = this.ctx.db.get(this.info.cf, this.rowKey());
-    if (bytes !== undefined) return decodeExact(this.info.stateSerializer as TypeSerializer<T>, bytes);
+    if (bytes !== undefined) return deserializeExact(this.info.stateSerializer as TypeSerializer<T>, bytes, 'value');
     const d = this.defaultValue;
     return d === null || d === undefined ? null : (this.info.stateSerializer as TypeSerializer<T>).copy(d);
   }
@@ -179,7 +173,7 @@ export class RocksListState<N, T> extends AbstractMergingRocksState<N> implement
     const bytes = this.ctx.db.get(this.info.cf, this.rowKey());
     if (bytes === undefined) return [];
     const es = this.elementSerializer;
-    return decodeListElements(bytes).map((e) => decodeExact(es, e));
+    return decodeListElements(bytes).map((e) => deserializeExact(es, e, 'list element'));
   }
 
   add(value: T): void {
@@ -224,7 +218,7 @@ export class RocksReducingState<N, T> extends AbstractMergingRocksState<N> imple
 
   get(): T | null {
     const bytes = this.ctx.db.get(this.info.cf, this.rowKey());
-    return bytes === undefined ? null : decodeExact(this.info.stateSerializer as TypeSerializer<T>, bytes);
+    return bytes === undefined ? null : deserializeExact(this.info.stateSerializer as TypeSerializer<T>, bytes, 'value');
   }
 
   add(value: T): void {
@@ -238,7 +232,7 @@ export class RocksReducingState<N, T> extends AbstractMergingRocksState<N> imple
   protected mergeRaw(target: Uint8Array | undefined, source: Uint8Array): Uint8Array {
     const s = this.info.stateSerializer as TypeSerializer<T>;
     if (target === undefined) return source;
-    return this.serializeValue(this.reduce(decodeExact(s, target), decodeExact(s, source))).slice();
+    return this.serializeValue(this.reduce(deserializeExact(s, target, 'value'), deserializeExact(s, source, 'value'))).slice();
   }
 }
 
@@ -254,7 +248,7 @@ export class RocksAggregatingState<N, IN, ACC, OUT> extends AbstractMergingRocks
 
   private acc(): ACC | undefined {
     const bytes = this.ctx.db.get(this.info.cf, this.rowKey());
-    return bytes === undefined ? undefined : decodeExact(this.info.stateSerializer as TypeSerializer<ACC>, bytes);
+    return bytes === undefined ? undefined : deserializeExact(this.info.stateSerializer as TypeSerializer<ACC>, bytes, 'value');
   }
 
   get(): OUT | null {
@@ -273,7 +267,7 @@ export class RocksAggregatingState<N, IN, ACC, OUT> extends AbstractMergingRocks
   protected mergeRaw(target: Uint8Array | undefined, source: Uint8Array): Uint8Array {
     const s = this.info.stateSerializer as TypeSerializer<ACC>;
     if (target === undefined) return source;
-    return this.serializeValue(this.fn.merge(decodeExact(s, target), decodeExact(s, source))).slice();
+    return this.serializeValue(this.fn.merge(deserializeExact(s, target, 'value'), deserializeExact(s, source, 'value'))).slice();
   }
 }
 
@@ -391,7 +385,7 @@ export class RocksMapState<N, K, V> extends AbstractRocksState<N> implements Map
         const [row, value] = batch[pos++]!;
         lastRow = row;
         canRemove = true;
-        const k = decodeExact(ks, row.subarray(prefix.length));
+        const k = deserializeExact(ks, row.subarray(prefix.length), 'map key');
         return { done: false, value: project(k, self.decodeValue(value)) };
       },
       remove(): void {
