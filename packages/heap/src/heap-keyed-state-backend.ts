@@ -13,7 +13,6 @@ import {
   type KeyedStateHandle,
   type KeyedStateOf,
   type KeyGroupRange,
-  type MapStateDescriptor,
   type ReducingStateDescriptor,
   type RestoredStateResolution,
   type SerializerSnapshotRegistry,
@@ -24,7 +23,7 @@ import {
   type ValueStateDescriptor,
 } from '@flowstate/core';
 import { HeapAggregatingState, HeapListState, HeapMapState, HeapReducingState, HeapValueState, type CurrentKeyContext, type HeapMap } from './heap-states.js';
-import { identityFunction, type Identity, type IdentityFn } from './identity.js';
+import { identityFunction, isPrimitiveType, keyIdOf, type Identity, type IdentityFn } from './identity.js';
 import { restoreHeapKeyedState } from './heap-restore.js';
 import { startHeapSnapshot } from './heap-snapshot.js';
 import { SnapshotView, StateTable, type StateEntry, type StateMeta } from './state-table.js';
@@ -62,8 +61,7 @@ export class HeapKeyedStateBackend<K> implements KeyedStateBackend<K>, CurrentKe
   private keySet = false;
   private disposed = false;
   private readonly keyOut = new DataOutputSerializer(64);
-  private readonly keyIdentity: IdentityFn<K>;
-  private readonly primitiveKeys: boolean;
+  readonly primitiveKeys: boolean;
   readonly states = new Map<string, Registered>();
   readonly snapshots = new Set<SnapshotView>();
 
@@ -76,8 +74,7 @@ export class HeapKeyedStateBackend<K> implements KeyedStateBackend<K>, CurrentKe
     this.numberOfKeyGroups = params.numberOfKeyGroups;
     this.operatorIdentifier = params.operatorIdentifier;
     this.registry = params.serializerRegistry ?? defaultSerializerRegistry;
-    this.keyIdentity = identityFunction(params.keySerializer);
-    this.primitiveKeys = ['string', 'int32', 'float64', 'int64', 'boolean'].includes(params.keySerializer.typeId);
+    this.primitiveKeys = isPrimitiveType(params.keySerializer as TypeSerializer<unknown>);
   }
 
   /** Restores from handles (of any number of old subtasks) before the backend is used. */
@@ -104,7 +101,7 @@ export class HeapKeyedStateBackend<K> implements KeyedStateBackend<K>, CurrentKe
     }
     this.currentKey = key;
     this.currentKeyGroup = g;
-    this.currentKeyId = this.primitiveKeys ? (key as Identity) : Buffer.from(bytes).toString('latin1');
+    this.currentKeyId = keyIdOf(this.primitiveKeys, key, bytes);
     this.keySet = true;
   }
 
@@ -204,10 +201,8 @@ export class HeapKeyedStateBackend<K> implements KeyedStateBackend<K>, CurrentKe
         return new HeapReducingState(this, table, nsId, initialNs, (d as unknown as ReducingStateDescriptor<unknown>).reduceFunction);
       case 'AGGREGATING':
         return new HeapAggregatingState(this, table, nsId, initialNs, (d as unknown as AggregatingStateDescriptor<unknown, unknown, unknown>).aggregateFunction);
-      case 'MAP': {
-        void (d as unknown as MapStateDescriptor<unknown, unknown>);
+      case 'MAP':
         return new HeapMapState(this, table, nsId, initialNs, () => reg.userKeyIdentity!);
-      }
     }
   }
 

@@ -93,10 +93,11 @@ export class HeapOperatorStateBackend implements OperatorStateBackend {
     if (p !== undefined && p.meta.mode !== mode) throw new StateMigrationError(name, `was restored as ${p.meta.mode} operator state, cannot be used as ${mode}`);
   }
 
-  private resolve(name: string, snapshot: TypeSerializerSnapshot<unknown>, serializer: TypeSerializer<unknown>): TypeSerializer<unknown> {
+  /** The serializer that reads the restored bytes, and how to bring a value to the new serializer's shape. */
+  private resolve(name: string, snapshot: TypeSerializerSnapshot<unknown>, serializer: TypeSerializer<unknown>): { read: TypeSerializer<unknown>; migrate: (v: unknown) => unknown } {
     const c = snapshot.resolveSchemaCompatibility(serializer);
     if (c.type === 'INCOMPATIBLE') throw new StateMigrationError(name, `restored operator state cannot be read with the new serializer: ${c.reason}`);
-    return snapshot.restoreSerializer();
+    return { read: snapshot.restoreSerializer(), migrate: c.type === 'COMPATIBLE_AFTER_MIGRATION' ? c.migrate : (v) => v };
   }
 
   getListState<T>(descriptor: ListStateDescriptor<T>): ListState<T> {
@@ -117,12 +118,8 @@ export class HeapOperatorStateBackend implements OperatorStateBackend {
       const list: unknown[] = [];
       const p = this.pending.get(name);
       if (p !== undefined) {
-        const old = this.resolve(name, p.meta.firstSerializerSnapshot, serializer);
-        const c = p.meta.firstSerializerSnapshot.resolveSchemaCompatibility(serializer);
-        for (const bytes of p.elements) {
-          const v = deserializeExact(old, bytes, `element of operator state '${name}'`);
-          list.push(c.type === 'COMPATIBLE_AFTER_MIGRATION' ? c.migrate(v) : v);
-        }
+        const r = this.resolve(name, p.meta.firstSerializerSnapshot, serializer);
+        for (const bytes of p.elements) list.push(r.migrate(deserializeExact(r.read, bytes, `element of operator state '${name}'`)));
         this.pending.delete(name);
       }
       entry = { mode, serializer, list };
@@ -143,14 +140,13 @@ export class HeapOperatorStateBackend implements OperatorStateBackend {
       const map = new Map<Identity, [unknown, unknown]>();
       const p = this.pending.get(name);
       if (p !== undefined) {
-        const oldK = this.resolve(name, p.meta.firstSerializerSnapshot, keySerializer);
-        const oldV = this.resolve(name, p.meta.secondSerializerSnapshot!, valueSerializer);
-        const vc = p.meta.secondSerializerSnapshot!.resolveSchemaCompatibility(valueSerializer);
+        const rk = this.resolve(name, p.meta.firstSerializerSnapshot, keySerializer);
+        const rv = this.resolve(name, p.meta.secondSerializerSnapshot!, valueSerializer);
         for (const bytes of p.elements) {
           const input = new DataInputDeserializer(bytes);
-          const k = oldK.deserialize(input);
-          let v: unknown = input.readBoolean() ? oldV.deserialize(input) : null;
-          if (v !== null && vc.type === 'COMPATIBLE_AFTER_MIGRATION') v = vc.migrate(v);
+          const k = rk.migrate(rk.read.deserialize(input));
+          const v: unknown = input.readBoolean() ? rv.migrate(rv.read.deserialize(input)) : null;
+          if (input.remaining !== 0) input.fail(`broadcast entry of '${name}' has ${input.remaining} trailing bytes`);
           map.set(identity(k), [k, v]);
         }
         this.pending.delete(name);

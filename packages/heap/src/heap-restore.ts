@@ -15,7 +15,7 @@ import {
 import type { HeapKeyedStateBackend } from './heap-keyed-state-backend.js';
 import { mapKeySerializer, mapValueSerializer } from './heap-keyed-state-backend.js';
 import type { HeapMap } from './heap-states.js';
-import { identityFunction } from './identity.js';
+import { keyIdOf } from './identity.js';
 
 /**
  * Restores heap keyed state from canonical key-group streams. The handles may come from several
@@ -29,7 +29,6 @@ export async function restoreHeapKeyedState<K>(backend: HeapKeyedStateBackend<K>
   const reader = params.stateHandleReader;
   if (reader === undefined) throw new IllegalStateUsageError(undefined, 'restoreState was given without a stateHandleReader');
   const registry = params.serializerRegistry ?? defaultSerializerRegistry;
-  const primitiveKeys = ['string', 'int32', 'float64', 'int64', 'boolean'].includes(backend.keySerializer.typeId);
 
   for (const h of handles) {
     if (!isKeyGroupsStateHandle(h)) {
@@ -67,7 +66,6 @@ export async function restoreHeapKeyedState<K>(backend: HeapKeyedStateBackend<K>
         isMap: meta.kind === 'MAP',
         userKeySerializer: meta.kind === 'MAP' ? mapKeySerializer(m) : undefined,
         userValueSerializer: meta.kind === 'MAP' ? mapValueSerializer(m) : undefined,
-        userKeyIdentity: meta.kind === 'MAP' ? identityFunction(mapKeySerializer(m)) : undefined,
       };
     });
 
@@ -78,15 +76,15 @@ export async function restoreHeapKeyedState<K>(backend: HeapKeyedStateBackend<K>
       const t = targets[rec.stateIndex]!;
       const meta = t.reg.table.meta;
       const key = deserializeExact(keySerializer, rec.key, 'key');
-      const keyId = primitiveKeys ? (key as string) : Buffer.from(rec.key).toString('latin1');
+      const keyId = keyIdOf(backend.primitiveKeys, key, rec.key);
       const ns = deserializeExact(meta.namespaceSerializer, rec.namespace, 'namespace');
       const nsId = t.reg.nsIdentity(ns);
       if (t.isMap) {
         const uk = deserializeExact(t.userKeySerializer!, rec.userKey!, 'map key');
         const uv = rec.value === null ? null : deserializeExact(t.userValueSerializer!, rec.value, 'map value');
         const existing = t.reg.table.get(g, keyId, nsId)?.value as HeapMap | undefined;
-        if (existing !== undefined) existing.set(t.userKeyIdentity!(uk), [uk, uv]);
-        else t.reg.table.put(g, keyId, key, nsId, ns, new Map([[t.userKeyIdentity!(uk), [uk, uv]]]));
+        if (existing !== undefined) existing.set(t.reg.userKeyIdentity!(uk), [uk, uv]);
+        else t.reg.table.put(g, keyId, key, nsId, ns, new Map([[t.reg.userKeyIdentity!(uk), [uk, uv]]]));
       } else {
         t.reg.table.put(g, keyId, key, nsId, ns, deserializeExact(meta.stateSerializer, rec.value!, 'value'));
       }

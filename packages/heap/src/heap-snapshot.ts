@@ -3,6 +3,7 @@ import {
   KeyedStateStreamEncoder,
   SnapshotCancelledError,
   type CheckpointOptions,
+  type CheckpointStateOutputStream,
   type CheckpointStreamFactory,
   type KeyedStateHandle,
   type KeyedStateMetaInfo,
@@ -95,8 +96,9 @@ export function startHeapSnapshot<K>(
   };
   const result = (async (): Promise<SnapshotResult<KeyedStateHandle>> => {
     await Promise.resolve();
-    const out = streamFactory.createCheckpointStateOutputStream('EXCLUSIVE');
+    let out: CheckpointStateOutputStream | undefined;
     try {
+      out = streamFactory.createCheckpointStateOutputStream('EXCLUSIVE');
       checkCancelled();
       await out.write(header);
       if (precomputed !== undefined) {
@@ -120,9 +122,11 @@ export function startHeapSnapshot<K>(
       const handle = encoder.finish(stream);
       return { jobManagerOwnedSnapshot: handle, checkpointedSize: stream.size, fullSize: stream.size };
     } catch (e) {
-      await out.abort();
+      await out?.abort();
       throw e;
     } finally {
+      // Also when the stream could not even be opened: a view left registered would make every
+      // later write pay copy-on-write and pin preimages forever.
       release();
     }
   })();

@@ -55,6 +55,14 @@ abstract class AbstractHeapState<N> {
     return this.table.get(c.currentKeyGroup, c.currentKeyId, this.nsId)?.value;
   }
 
+  /**
+   * The value for a caller that may keep or mutate it: values of mutable types are copied on
+   * read while a snapshot still needs them (Flink's CopyOnWriteStateMap does the same).
+   */
+  protected read(): unknown {
+    return this.table.valuesAreMutable() ? this.getForUpdate() : this.getEntryValue();
+  }
+
   protected getForUpdate(nsId = this.nsId): unknown {
     const c = this.ctx;
     c.checkKeySet(this.name);
@@ -95,11 +103,9 @@ export class HeapValueState<N, T> extends AbstractHeapState<N> implements ValueS
   }
 
   value(): T | null {
-    const s = this.serializer();
-    // Mutable values are copied on read while a snapshot still needs them (getForUpdate).
-    const v = (s.isImmutableType ? this.getEntryValue() : this.getForUpdate()) as T | undefined;
+    const v = this.read() as T | undefined;
     if (v !== undefined) return v;
-    return this.defaultValue === null || this.defaultValue === undefined ? null : s.copy(this.defaultValue);
+    return this.defaultValue === null || this.defaultValue === undefined ? null : this.serializer().copy(this.defaultValue);
   }
 
   update(value: T | null): void {
@@ -129,7 +135,7 @@ abstract class AbstractMergingState<N> extends AbstractHeapState<N> implements I
 
 export class HeapListState<N, T> extends AbstractMergingState<N> implements ListState<T> {
   get(): readonly T[] {
-    return (this.getEntryValue() as T[] | undefined) ?? [];
+    return (this.read() as T[] | undefined) ?? [];
   }
 
   add(value: T): void {
@@ -175,7 +181,7 @@ export class HeapReducingState<N, T> extends AbstractMergingState<N> implements 
   }
 
   get(): T | null {
-    return (this.getEntryValue() as T | undefined) ?? null;
+    return (this.read() as T | undefined) ?? null;
   }
 
   add(value: T): void {
@@ -201,7 +207,7 @@ export class HeapAggregatingState<N, IN, ACC, OUT> extends AbstractMergingState<
   }
 
   get(): OUT | null {
-    const acc = this.getEntryValue() as ACC | undefined;
+    const acc = this.read() as ACC | undefined;
     return acc === undefined ? null : this.fn.getResult(acc);
   }
 
@@ -228,7 +234,7 @@ export class HeapMapState<N, K, V> extends AbstractHeapState<N> implements MapSt
   }
 
   private map(): HeapMap | undefined {
-    return this.getEntryValue() as HeapMap | undefined;
+    return this.read() as HeapMap | undefined;
   }
 
   get(key: K): V | null | undefined {

@@ -10,14 +10,32 @@ export type IdentityFn<T> = (value: T) => Identity;
 
 const PRIMITIVE_TYPES = new Set(['string', 'int32', 'float64', 'int64', 'boolean']);
 
+/** True when values of this serializer are their own identity (JS primitives). */
+export function isPrimitiveType(serializer: TypeSerializer<unknown>): boolean {
+  return PRIMITIVE_TYPES.has(serializer.typeId);
+}
+
+/** The identity of serialized bytes: a latin1 string over them, without copying them first. */
+export function bytesIdentity(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
+}
+
+/**
+ * The identity of a key, given its serialized bytes: setCurrentKey and restore must agree on it,
+ * or restored entries would not be found.
+ */
+export function keyIdOf(primitive: boolean, key: unknown, serializedKey: Uint8Array): Identity {
+  return primitive ? (key as Identity) : bytesIdentity(serializedKey);
+}
+
 export function identityFunction<T>(serializer: TypeSerializer<T>): IdentityFn<T> {
-  if (PRIMITIVE_TYPES.has(serializer.typeId)) return (v) => v as unknown as Identity;
+  if (isPrimitiveType(serializer as TypeSerializer<unknown>)) return (v) => v as unknown as Identity;
   // One value only; a number key is much faster than hashing a (frozen) object in a JS Map.
   if (serializer.typeId === 'void-namespace') return () => 0;
   const out = new DataOutputSerializer(64);
   return (v) => {
     out.clear();
     serializer.serialize(v, out);
-    return Buffer.from(out.bytesView()).toString('latin1');
+    return bytesIdentity(out.bytesView());
   };
 }

@@ -48,18 +48,17 @@ export class SnapshotView {
     return keyGroup >= this.nextKeyGroup;
   }
 
-  record(table: StateTable, keyGroup: number, keyId: Identity, nsId: Identity, pre: Preimage): void {
+  /** Records the entry's value as of the snapshot's start, unless already recorded; true if it recorded. */
+  recordIfAbsent(table: StateTable, keyGroup: number, keyId: Identity, nsId: Identity, entry: StateEntry | undefined): boolean {
     let t = this.preimages.get(table);
     if (t === undefined) this.preimages.set(table, (t = new Map()));
     let g = t.get(keyGroup);
     if (g === undefined) t.set(keyGroup, (g = new Map()));
     let k = g.get(keyId);
     if (k === undefined) g.set(keyId, (k = new Map()));
-    if (!k.has(nsId)) k.set(nsId, pre);
-  }
-
-  has(table: StateTable, keyGroup: number, keyId: Identity, nsId: Identity): boolean {
-    return this.preimages.get(table)?.get(keyGroup)?.get(keyId)?.has(nsId) ?? false;
+    if (k.has(nsId)) return false;
+    k.set(nsId, entry === undefined ? ABSENT : { key: entry.key, namespace: entry.namespace, value: entry.value });
+    return true;
   }
 
   preimagesOf(table: StateTable, keyGroup: number): Map<Identity, Map<Identity, Preimage>> | undefined {
@@ -78,6 +77,7 @@ export class SnapshotView {
     this.nextKeyGroup = Number.MAX_SAFE_INTEGER;
   }
 
+  /** Preimages held (memory the snapshot pins); for tests and diagnostics. */
   get preimageCount(): number {
     let n = 0;
     for (const t of this.preimages.values()) for (const g of t.values()) for (const k of g.values()) n += k.size;
@@ -120,6 +120,25 @@ export class StateTable {
     return this.entries;
   }
 
+  /** Whether values hand out objects a caller could mutate (then reads copy on write during snapshots). */
+  valuesAreMutable(): boolean {
+    const ser = this.meta.stateSerializer as unknown as {
+      isImmutableType: boolean;
+      elementSerializer?: { isImmutableType: boolean };
+      keySerializer?: { isImmutableType: boolean };
+      valueSerializer?: { isImmutableType: boolean };
+    };
+    switch (this.meta.kind) {
+      // The list array itself is read-only for callers; only mutable elements matter.
+      case 'LIST':
+        return !(ser.elementSerializer?.isImmutableType ?? false);
+      case 'MAP':
+        return !((ser.keySerializer?.isImmutableType ?? false) && (ser.valueSerializer?.isImmutableType ?? false));
+      default:
+        return !ser.isImmutableType;
+    }
+  }
+
   group(keyGroup: number): KeyGroupMap {
     return this.groups[keyGroup - this.keyGroupRange.startKeyGroup]!;
   }
@@ -130,30 +149,23 @@ export class StateTable {
     return e;
   }
 
-  private preserve(keyGroup: number, keyId: Identity, nsId: Identity, entry: StateEntry | undefined): void {
+  /** Hands the entry's current value to every running snapshot that still needs it; true if any took it. */
+  private preserve(keyGroup: number, keyId: Identity, nsId: Identity, entry: StateEntry | undefined): boolean {
+    let recorded = false;
     for (const s of this.snapshots) {
-      if (s.needs(keyGroup) && !s.has(this, keyGroup, keyId, nsId)) {
-        s.record(this, keyGroup, keyId, nsId, entry === undefined ? ABSENT : { key: entry.key, namespace: entry.namespace, value: entry.value });
-      }
+      if (s.needs(keyGroup) && s.recordIfAbsent(this, keyGroup, keyId, nsId, entry)) recorded = true;
     }
+    return recorded;
   }
 
   /**
-   * The entry, safe to mutate in place: if a running snapshot still needs its current value, the
-   * old value object is handed to the snapshot and the live entry gets a copy.
+   * The entry, safe to mutate in place (or to hand to a caller who might): if a running snapshot
+   * still needs its current value, the old value object goes to the snapshot and the live entry
+   * gets a copy.
    */
   getForUpdate(keyGroup: number, keyId: Identity, nsId: Identity): StateEntry | undefined {
     const e = this.get(keyGroup, keyId, nsId);
-    if (e !== undefined && this.snapshots.size > 0) {
-      let copied = false;
-      for (const s of this.snapshots) {
-        if (s.needs(keyGroup) && !s.has(this, keyGroup, keyId, nsId)) {
-          s.record(this, keyGroup, keyId, nsId, { key: e.key, namespace: e.namespace, value: e.value });
-          copied = true;
-        }
-      }
-      if (copied) e.value = this.copyValue(e.value);
-    }
+    if (e !== undefined && this.snapshots.size > 0 && this.preserve(keyGroup, keyId, nsId, e)) e.value = this.copyValue(e.value);
     return e;
   }
 
@@ -182,12 +194,14 @@ export class StateTable {
       e = e.next;
     }
     if (e === undefined) return undefined;
-    if (this.snapshots.size > 0) this.preserve(keyGroup, keyId, nsId, e);
+    // The removed value is returned to the caller (e.g. mergeNamespaces, which may merge into it
+    // in place): if a snapshot took it, the caller gets a copy.
+    const preserved = this.snapshots.size > 0 && this.preserve(keyGroup, keyId, nsId, e);
     if (prev !== undefined) prev.next = e.next;
     else if (e.next !== undefined) g.set(keyId, e.next);
     else g.delete(keyId);
     this.entries--;
-    return e.value;
+    return preserved ? this.copyValue(e.value) : e.value;
   }
 
   *allEntries(): Generator<StateEntry> {

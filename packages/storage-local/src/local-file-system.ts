@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { constants as fsc, promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
-import { dirname, join, relative, resolve, sep } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import {
   confinePath,
   PathEscapeError,
@@ -37,6 +37,18 @@ export class LocalFileSystem implements FileSystem {
     return this.root;
   }
 
+  private realRootPromise: Promise<string> | undefined;
+
+  /** The root with symlinks resolved, computed once (every path check needs it). */
+  private realRoot(): Promise<string> {
+    this.realRootPromise ??= fsp.realpath(this.root).catch(() => {
+      // Not created yet: try again next time.
+      this.realRootPromise = undefined;
+      return this.root;
+    });
+    return this.realRootPromise;
+  }
+
   /** Absolute path for a confined relative path; rejects symlinked parents that leave the root. */
   private async resolvePath(path: string): Promise<string> {
     const p = confinePath(path);
@@ -46,9 +58,9 @@ export class LocalFileSystem implements FileSystem {
     for (;;) {
       try {
         const real = await fsp.realpath(probe);
-        const realRoot = await fsp.realpath(this.root).catch(() => this.root);
-        const rel = relative(realRoot, real);
-        if (rel.startsWith('..') || rel.startsWith(sep) || (rel !== '' && resolve(realRoot, rel) !== real)) {
+        const rel = relative(await this.realRoot(), real);
+        // '..foo' is a valid name inside the root; only '..' itself or '../...' leaves it.
+        if (rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel)) {
           throw new PathEscapeError(path, 'resolves outside the storage root through a symbolic link');
         }
         return abs;
@@ -186,7 +198,11 @@ export class LocalFileSystem implements FileSystem {
         // Symlinks are not followed: they could lead outside the root.
         if (ent.isDirectory()) await walk(p, rel);
         // Files still being written are not visible until commit renames them.
-        else if (ent.isFile() && ent.name.endsWith(IN_PROGRESS_SUFFIX) === incomplete) out.push({ path: rel, size: (await fsp.stat(p)).size });
+        else if (ent.isFile() && ent.name.endsWith(IN_PROGRESS_SUFFIX) === incomplete) {
+          // A file may vanish between readdir and stat (a concurrent abort or delete): skip it.
+          const st = await fsp.stat(p).catch((e: unknown) => (isNotFound(e) ? null : this.wrap(rel, 'stat', e)));
+          if (st !== null) out.push({ path: rel, size: st.size });
+        }
       }
     };
     await walk(abs, base);

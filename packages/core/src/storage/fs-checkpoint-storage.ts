@@ -12,7 +12,7 @@ import type {
   CheckpointStreamFactory,
   CompletedCheckpointStorageLocation,
 } from './spi.js';
-import { verifyStreamBytes } from './verify.js';
+import { inlineRange, verifyStreamBytes } from './verify.js';
 
 export const METADATA_FILE_NAME = '_metadata';
 export const SHARED_STATE_DIR = 'shared';
@@ -138,7 +138,7 @@ export class FsCheckpointStorage implements CheckpointStorage {
     if (offset < 0 || length < 0 || offset + length > handle.size) {
       throw new CorruptCheckpointError(name, `range [${offset}, +${length}) is outside the ${handle.size} bytes the handle declares`, checkpointId, offset);
     }
-    if (handle.type === 'bytes') return handle.data.subarray(offset, offset + length);
+    if (handle.type === 'bytes') return inlineRange(handle, offset, length, checkpointId);
     // One size check per handle object (a restore reads many ranges of the same file).
     if (!this.sizeChecked.has(handle)) {
       const st = await this.fs.stat(handle.path);

@@ -1,13 +1,16 @@
 import { deserializeCheckpointMetadata } from '../checkpoint/metadata.js';
 import { collectStreamHandles } from '../checkpoint/referenced-files.js';
 import type { FileStatus } from './file-system.js';
-import { METADATA_FILE_NAME, type FsCheckpointStorage } from './fs-checkpoint-storage.js';
+import { METADATA_FILE_NAME, SHARED_STATE_DIR, type FsCheckpointStorage } from './fs-checkpoint-storage.js';
 import { joinPath } from './paths.js';
 
 export interface GarbageCollectionOptions {
   /** Report what would be deleted without deleting it. */
   readonly dryRun?: boolean;
-  /** Checkpoints being written right now, whose files must be left alone (none at job start). */
+  /**
+   * Checkpoints being written right now, whose files must be left alone (none at job start). Their
+   * shared files cannot be told apart from orphans, so while any is in flight `shared/` is skipped.
+   */
   readonly inFlightCheckpointIds?: readonly number[];
 }
 
@@ -35,11 +38,12 @@ export async function collectGarbage(storage: FsCheckpointStorage, options: Garb
     const metadata = deserializeCheckpointMetadata(loc.metadata, `${fs.displayRoot}/${joinPath(pointer, METADATA_FILE_NAME)}`);
     for (const h of collectStreamHandles(metadata)) if (h.type === 'file') referenced.add(h.path);
   }
-  const inFlight = new Set((options.inFlightCheckpointIds ?? []).map((id) => `chk-${id}/`));
+  const protectedPrefixes = (options.inFlightCheckpointIds ?? []).map((id) => `chk-${id}/`);
+  if (protectedPrefixes.length > 0) protectedPrefixes.push(`${SHARED_STATE_DIR}/`);
   const files: FileStatus[] = [...(await fs.list('')), ...((await fs.listIncomplete?.('')) ?? [])];
   const orphans = files
     .map((f) => f.path)
-    .filter((p) => !referenced.has(p) && ![...inFlight].some((prefix) => p.startsWith(prefix)))
+    .filter((p) => !referenced.has(p) && !protectedPrefixes.some((prefix) => p.startsWith(prefix)))
     .sort();
   if (options.dryRun !== true && orphans.length > 0) await fs.deleteMany(orphans);
   return { completedCheckpoints: completed, referencedFiles: referenced.size, orphans };

@@ -8,7 +8,7 @@ import type {
   CheckpointStorageLocation,
   CompletedCheckpointStorageLocation,
 } from './spi.js';
-import { verifyStreamBytes } from './verify.js';
+import { inlineRange, verifyStreamBytes } from './verify.js';
 
 export interface JobManagerCheckpointStorageOptions {
   /** Largest state one stream may hold (Flink's default is 5 MiB). */
@@ -91,10 +91,7 @@ export class JobManagerCheckpointStorage implements CheckpointStorage {
     if (handle.type !== 'bytes') {
       throw new CorruptCheckpointError(handle.path, 'in-memory storage cannot read file handles', checkpointId);
     }
-    if (offset < 0 || length < 0 || offset + length > handle.data.length) {
-      throw new CorruptCheckpointError(`inline:${handle.name}`, `range [${offset}, +${length}) is outside ${handle.data.length} bytes`, checkpointId, offset);
-    }
-    return handle.data.subarray(offset, offset + length);
+    return inlineRange(handle, offset, length, checkpointId);
   }
 }
 
