@@ -251,3 +251,38 @@ describe('RocksDB incremental checkpoints', () => {
     heap2.dispose();
   });
 });
+
+describe('RocksDB native savepoints', () => {
+  it('a NATIVE savepoint never references checkpoint files, and is never a source of reuse', async () => {
+    const storage = localCheckpointStorage(tempDir('native-sp'));
+    const kb = await create(new RocksDBStateBackend({ localDirectory: tempDir('local') }), undefined, []);
+    const model: Model = { count: new Map(), events: new Map(), attrs: new Map() };
+    mutate(kb, model, prng(3), 1);
+    const l1 = await storage.initializeLocationForCheckpoint(1);
+    const c1 = (await kb.snapshot(1, 1, l1.streamFactory, CHECKPOINT).result).jobManagerOwnedSnapshot as IncrementalRocksDBStateHandle;
+    kb.notifyCheckpointComplete(1);
+    const l2 = await storage.initializeLocationForCheckpoint(2);
+    const sp = await kb.snapshot(2, 2, l2.streamFactory, { checkpointType: 'SAVEPOINT', formatType: 'NATIVE' }).result;
+    const h = sp.jobManagerOwnedSnapshot as IncrementalRocksDBStateHandle;
+    assert.ok(isIncrementalRocksDBStateHandle(h));
+    assert.equal(sp.checkpointedSize, sp.fullSize, 'a savepoint uploads everything');
+    const checkpointFiles = new Set(c1.sharedFiles.map((f) => (f.handle.type === 'file' ? f.handle.path : '')));
+    for (const f of h.sharedFiles) {
+      assert.equal(f.handle.type, 'file');
+      if (f.handle.type === 'file') {
+        assert.ok(!checkpointFiles.has(f.handle.path), `savepoint references checkpoint file ${f.handle.path}`);
+        assert.ok(f.handle.path.startsWith('chk-2/'), `savepoint files are its own: ${f.handle.path}`);
+      }
+    }
+    kb.notifyCheckpointComplete(2);
+    // The next checkpoint still reuses checkpoint 1's files, not the savepoint's.
+    const l3 = await storage.initializeLocationForCheckpoint(3);
+    const c3 = (await kb.snapshot(3, 3, l3.streamFactory, CHECKPOINT).result).jobManagerOwnedSnapshot as IncrementalRocksDBStateHandle;
+    const savepointFiles = new Set(h.sharedFiles.map((f) => (f.handle.type === 'file' ? f.handle.path : '')));
+    assert.ok(c3.sharedFiles.every((f) => f.handle.type === 'file' && !savepointFiles.has(f.handle.path)));
+    kb.dispose();
+    const restored = await create(new RocksDBStateBackend({ localDirectory: tempDir('restore') }), storage, [h]);
+    assertMatches(restored, model, 'native savepoint');
+    restored.dispose();
+  });
+});

@@ -7,6 +7,7 @@ import {
   checkStateRegistration,
   DataInputDeserializer,
   DataOutputSerializer,
+  deserializeExact,
   defaultSerializerRegistry,
   IllegalStateUsageError,
   MapSerializer,
@@ -30,7 +31,7 @@ import {
   type RestoredSerializerSnapshots,
   type ValueStateDescriptor,
 } from '@flowstate/core';
-import { decodeListElements, encodeListElements, RocksDB, type RocksDBOptions } from '../native.js';
+import { decodeListElements, encodeListElements, RocksDB, WriteBatch, type RocksDBOptions } from '../native.js';
 import { bytesEqual, KeyLayout } from './key-layout.js';
 import { RocksAggregatingState, RocksListState, RocksMapState, RocksReducingState, RocksValueState, type RocksStateContext, type RocksStateInfo } from './rocksdb-states.js';
 import { startRocksSnapshot } from './rocksdb-snapshot.js';
@@ -202,46 +203,52 @@ export class RocksDBKeyedStateBackend<K> implements KeyedStateBackend<K>, RocksS
     return reg;
   }
 
-  /** Rewrites every value of a state: read with the old serializer, migrate, write with the new one. */
+  /**
+   * Rewrites every value of a state: read with the old serializer, migrate, write with the new one.
+   * All rewrites go into one write batch applied at the end, so a migration that fails half way
+   * leaves the column family untouched (and the state still restored, to be migrated again).
+   */
   private migrateColumnFamily(reg: RegisteredRocksState, oldSer: TypeSerializer<unknown>, newSer: TypeSerializer<unknown>, migrate: (v: unknown) => unknown): void {
-    const decode = (s: TypeSerializer<unknown>, b: Uint8Array) => s.deserialize(new DataInputDeserializer(b));
+    const out = new DataOutputSerializer(64);
     const encode = (s: TypeSerializer<unknown>, v: unknown) => {
-      const o = new DataOutputSerializer(64);
-      s.serialize(v, o);
-      return o.toBytes();
+      out.clear();
+      s.serialize(v, out);
+      return out.toBytes();
     };
+    const batch = new WriteBatch();
     const it = this.db.iterator(reg.cf);
-    const rows: Array<[Uint8Array, Uint8Array]> = [];
     try {
       it.seekToFirst();
       while (it.valid()) {
-        for (const e of it.nextBatch(1024)) rows.push(e);
+        for (const [row, value] of it.nextBatch(1024)) {
+          let next: Uint8Array;
+          if (reg.kind === 'LIST') {
+            const oldE = (oldSer as ListSerializer<unknown>).elementSerializer;
+            const newE = (newSer as ListSerializer<unknown>).elementSerializer;
+            const list = migrate(decodeListElements(value).map((e) => deserializeExact(oldE, e, `element of '${reg.name}'`))) as unknown[];
+            next = encodeListElements(list.map((v) => encode(newE, v)));
+          } else if (reg.kind === 'MAP') {
+            const om = oldSer as MapSerializer<unknown, unknown>;
+            const nm = newSer as MapSerializer<unknown, unknown>;
+            const uk = deserializeExact(om.keySerializer, this.layout.parse(row).userKey, `map key of '${reg.name}'`);
+            const input = new DataInputDeserializer(value);
+            const v = om.deserializeNullableValue(input);
+            if (input.remaining !== 0) input.fail(`map value of '${reg.name}' has trailing bytes`);
+            // The map serializer's migration works on maps; a row is a one-entry map.
+            const migrated = migrate(new Map([[uk, v]])) as Map<unknown, unknown>;
+            out.clear();
+            nm.serializeNullableValue(migrated.get(uk) ?? null, out);
+            next = out.toBytes();
+          } else {
+            next = encode(newSer, migrate(deserializeExact(oldSer, value, `value of '${reg.name}'`)));
+          }
+          batch.put(reg.cf, row, next);
+        }
       }
     } finally {
       it.close();
     }
-    for (const [row, value] of rows) {
-      let next: Uint8Array;
-      if (reg.kind === 'LIST') {
-        const oldE = (oldSer as ListSerializer<unknown>).elementSerializer;
-        const newE = (newSer as ListSerializer<unknown>).elementSerializer;
-        const list = migrate(decodeListElements(value).map((e) => decode(oldE, e))) as unknown[];
-        next = encodeListElements(list.map((v) => encode(newE, v)));
-      } else if (reg.kind === 'MAP') {
-        const om = oldSer as MapSerializer<unknown, unknown>;
-        const nm = newSer as MapSerializer<unknown, unknown>;
-        const parsed = this.layout.parse(row);
-        const uk = decode(om.keySerializer, parsed.userKey);
-        const v = om.deserializeNullableValue(new DataInputDeserializer(value));
-        const migrated = migrate(new Map([[uk, v]])) as Map<unknown, unknown>;
-        const o = new DataOutputSerializer(64);
-        nm.serializeNullableValue(migrated.get(uk) ?? null, o);
-        next = o.toBytes();
-      } else {
-        next = encode(newSer, migrate(decode(oldSer, value)));
-      }
-      this.db.put(reg.cf, row, next);
-    }
+    this.db.write(batch);
   }
 
   private createState(reg: RegisteredRocksState, d: StateDescriptor<State, unknown>, ns: TypeSerializer<unknown>): State & { setCurrentNamespace(n: unknown): void } {

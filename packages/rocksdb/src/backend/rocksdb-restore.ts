@@ -67,7 +67,7 @@ export async function restoreRocksKeyedState<K>(backend: RocksDBKeyedStateBacken
     await download(base!, backend.dbDir, reader!);
     backend.openDb();
     await registerStates(backend, await readNativeHeader(base!, reader!, registry), base!);
-    clipToRange(backend, KeyGroupRange.fromJSON(base!.keyGroupRange));
+    clipToRange(backend);
     for (const other of others) await ingestRange(backend, other, reader!, registry);
     return;
   }
@@ -122,12 +122,13 @@ async function registerStates<K>(backend: RocksDBKeyedStateBackend<K>, header: K
   }
 }
 
-function clipToRange<K>(backend: RocksDBKeyedStateBackend<K>, from: KeyGroupRange): void {
+function clipToRange<K>(backend: RocksDBKeyedStateBackend<K>): void {
   const range = backend.keyGroupRange;
   const layout = backend.layout;
   for (const s of backend.states.values()) {
-    if (from.startKeyGroup < range.startKeyGroup) backend.db.deleteRange(s.cf, layout.keyGroupStart(0), layout.keyGroupStart(range.startKeyGroup));
-    if (from.endKeyGroup > range.endKeyGroup) backend.db.deleteRange(s.cf, layout.keyGroupStart(range.endKeyGroup + 1), layout.keyGroupStart(backend.numberOfKeyGroups));
+    // Always both sides: cheap, and no trust in what a downloaded database holds outside its range.
+    if (range.startKeyGroup > 0) backend.db.deleteRange(s.cf, layout.keyGroupStart(0), layout.keyGroupStart(range.startKeyGroup));
+    if (range.endKeyGroup + 1 < backend.numberOfKeyGroups) backend.db.deleteRange(s.cf, layout.keyGroupStart(range.endKeyGroup + 1), layout.keyGroupStart(backend.numberOfKeyGroups));
   }
 }
 

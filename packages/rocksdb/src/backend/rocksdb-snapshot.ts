@@ -71,7 +71,10 @@ export function startRocksSnapshot<K>(
     backend.db.createCheckpoint(dir);
     const contentIds = new Map<string, string>();
     for (const f of backend.db.getLiveFilesMetaData({ uniqueIds: true })) if (f.uniqueId !== undefined) contentIds.set(f.name.replace(/^\//, ''), `sst-id:${f.uniqueId}`);
-    run = () => uploadIncremental(backend, checkpointId, dir, contentIds, header, streamFactory, checkCancelled);
+    // A savepoint belongs to the user: it never references (or becomes a source of) checkpoint files.
+    const isCheckpoint = options.checkpointType === 'CHECKPOINT';
+    const reusable = isCheckpoint ? new Map(backend.confirmedUploads) : new Map<string, RocksDBSharedFileHandle>();
+    run = () => uploadIncremental(backend, checkpointId, dir, contentIds, reusable, isCheckpoint, header, streamFactory, checkCancelled);
   } else {
     const snap = backend.db.getSnapshot();
     run = () => writeCanonical(backend, snap, states, encoder, header, streamFactory, checkCancelled);
@@ -178,6 +181,9 @@ async function uploadIncremental<K>(
   checkpointId: number,
   dir: string,
   contentIds: ReadonlyMap<string, string>,
+  /** Confirmed uploads this snapshot may reference, captured in the synchronous part. */
+  reusable: ReadonlyMap<string, RocksDBSharedFileHandle>,
+  isCheckpoint: boolean,
   header: Uint8Array,
   streamFactory: CheckpointStreamFactory,
   checkCancelled: () => void,
@@ -190,6 +196,7 @@ async function uploadIncremental<K>(
   let uploaded = 0;
   let full = 0;
   try {
+    checkCancelled();
     const names = readdirSync(dir)
       .filter((n) => statSync(join(dir, n)).isFile())
       .sort();
@@ -203,12 +210,12 @@ async function uploadIncremental<K>(
       const path = join(dir, name);
       if (name.endsWith('.sst')) {
         const contentId = contentIds.get(name) ?? (await sha256File(path));
-        const reuse = backend.confirmedUploads.get(contentId);
+        const reuse = reusable.get(contentId);
         if (reuse !== undefined) {
           sharedSlots[i] = { name, contentId, handle: reuse.handle };
           return;
         }
-        const handle = await uploadFile(path, 'SHARED', streamFactory, checkCancelled);
+        const handle = await uploadFile(path, isCheckpoint ? 'SHARED' : 'EXCLUSIVE', streamFactory, checkCancelled);
         created.push(handle);
         uploaded += handle.size;
         sharedSlots[i] = { name, contentId, handle };
@@ -247,12 +254,19 @@ async function uploadIncremental<K>(
       full += e.handle.size;
     }
     const metaOut = streamFactory.createCheckpointStateOutputStream('EXCLUSIVE');
-    await metaOut.write(header);
-    const meta = await metaOut.closeAndGetHandle();
+    let meta: StreamStateHandle;
+    try {
+      await metaOut.write(header);
+      meta = await metaOut.closeAndGetHandle();
+    } catch (e) {
+      await metaOut.abort();
+      throw e;
+    }
     created.push(meta);
     uploaded += meta.size;
     full += meta.size;
-    backend.pendingUploads.set(checkpointId, uploads);
+    checkCancelled();
+    if (isCheckpoint) backend.pendingUploads.set(checkpointId, uploads);
     const handle: IncrementalRocksDBStateHandle = {
       type: 'rocksdb-incremental',
       keyGroupRange: backend.keyGroupRange.toJSON(),
@@ -268,6 +282,8 @@ async function uploadIncremental<K>(
   } catch (e) {
     // A failed or cancelled snapshot leaves nothing behind that no checkpoint will ever reference.
     await Promise.all(created.map((h) => streamFactory.discardStateHandle(h).catch(() => {})));
+    // Cancelled (e.g. by dispose(), which also deletes the local files): say so, not ENOENT.
+    checkCancelled();
     throw e;
   } finally {
     // The local checkpoint directory is only needed until its files are uploaded.

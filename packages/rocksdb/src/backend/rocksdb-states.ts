@@ -56,18 +56,22 @@ abstract class AbstractRocksState<N> {
   }
 
   setCurrentNamespace(namespace: N): void {
-    const out = new DataOutputSerializer(16);
-    const inner = new DataOutputSerializer(16);
-    this.info.namespaceSerializer.serialize(namespace, inner);
-    out.writeLengthPrefixed(inner.bytesView());
-    this.nsBytesOrUndefined = out.toBytes();
+    // Same immutable namespace as before (the common case, e.g. VoidNamespace): nothing to redo.
+    if (this.nsBytesOrUndefined !== undefined && namespace === this.lastNamespace && (typeof namespace !== 'object' || namespace === null || Object.isFrozen(namespace))) return;
+    this.nsBytesOrUndefined = this.nsBytesOf(namespace);
+    this.lastNamespace = namespace;
   }
 
+  private lastNamespace: N | undefined;
+
+  /** lp(serialized namespace). */
   protected nsBytesOf(namespace: N): Uint8Array {
-    const out = new DataOutputSerializer(16);
-    const inner = new DataOutputSerializer(16);
-    this.info.namespaceSerializer.serialize(namespace, inner);
-    out.writeLengthPrefixed(inner.bytesView());
+    const o = this.valueOut;
+    o.clear();
+    this.info.namespaceSerializer.serialize(namespace, o);
+    const inner = o.bytesView();
+    const out = new DataOutputSerializer(inner.length + 5);
+    out.writeLengthPrefixed(inner);
     return out.toBytes();
   }
 
