@@ -40,7 +40,6 @@ Exit codes:
   2  usage error (bad arguments, output directory exists and is not empty)
   3  input unreadable or corrupt (missing file, checksum, truncation, escaping path)
   4  unsupported (unknown format version, incompatible serializer, native snapshot)
-  5  not available yet (an operation that needs a package that is not installed)
   70 internal error (a bug: please report it)`;
 
 function positiveInt(name: string) {

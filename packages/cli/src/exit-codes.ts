@@ -1,15 +1,11 @@
 import {
-  CorruptCheckpointError,
-  CorruptDataError,
   FlowstateError,
   IllegalStateUsageError,
-  PathEscapeError,
   StateMigrationError,
-  StorageError,
   UnknownFormatVersionError,
   UnknownSerializerError,
 } from '@flowstate/core';
-import { NotAvailableYetError, SavepointOutputError, UnsupportedSavepointOperationError } from '@flowstate/savepoint';
+import { SavepointOutputError, UnsupportedSavepointOperationError } from '@flowstate/savepoint';
 
 /** Documented exit codes of `flowstate` (also in packages/savepoint/README.md). */
 export const ExitCode = {
@@ -23,8 +19,6 @@ export const ExitCode = {
   CORRUPT: 3,
   /** Understood but not supported: unknown format version, incompatible serializer change, native snapshot. */
   UNSUPPORTED: 4,
-  /** Designed but needing a package that is not available here. */
-  NOT_AVAILABLE_YET: 5,
   /** A bug in flowstate: please report it with the command line. */
   INTERNAL: 70,
 } as const;
@@ -32,12 +26,10 @@ export const ExitCode = {
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
 
 export function exitCodeFor(e: unknown): ExitCodeValue {
-  if (e instanceof NotAvailableYetError) return ExitCode.NOT_AVAILABLE_YET;
   if (e instanceof UnsupportedSavepointOperationError || e instanceof UnknownFormatVersionError || e instanceof StateMigrationError || e instanceof UnknownSerializerError) {
     return ExitCode.UNSUPPORTED;
   }
   if (e instanceof SavepointOutputError || e instanceof IllegalStateUsageError) return ExitCode.USAGE;
-  if (e instanceof CorruptCheckpointError || e instanceof CorruptDataError || e instanceof PathEscapeError || e instanceof StorageError) return ExitCode.CORRUPT;
   if (e instanceof FlowstateError) return ExitCode.CORRUPT;
   return ExitCode.INTERNAL;
 }

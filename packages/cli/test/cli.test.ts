@@ -127,7 +127,9 @@ describe('flowstate savepoint (real binary)', () => {
     const out = fresh();
     const r = await flowstate('savepoint', 'migrate', FIXTURE, out, '--to-version', '1', '--json');
     assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual((JSON.parse(r.stdout) as { fromVersion: number; formatVersion: number }).formatVersion, 1);
+    const migrated = JSON.parse(r.stdout) as { fromVersion: number; formatVersion: number };
+    assert.equal(migrated.fromVersion, 1);
+    assert.equal(migrated.formatVersion, 1);
     assert.equal((await flowstate('savepoint', 'validate', out)).code, 0);
     const v2 = await flowstate('savepoint', 'migrate', FIXTURE, fresh(), '--to-version', '2');
     assert.equal(v2.code, 4, v2.stderr);
@@ -147,7 +149,7 @@ describe('flowstate savepoint (real binary)', () => {
     const report = JSON.parse(d.stdout) as { equal: boolean; operators: Array<{ changes: string[]; states: Array<{ status: string }> }> };
     assert.equal(report.equal, false);
     assert.deepEqual(report.operators[0]!.changes, ['parallelism 2 -> 3', 'maxParallelism 16 -> 64']);
-    assert.ok(report.operators.every((o) => o.states.every((s) => s.status === 'equal')), 'every state has the same content');
+    assert.ok(report.operators.every((o) => o.states.length > 0 && o.states.every((s) => s.status === 'equal')), 'every state has the same content');
     const tooSmall = await flowstate('savepoint', 'rescale', FIXTURE, fresh(), '--max-parallelism', '1', '--parallelism', '2');
     assert.equal(tooSmall.code, 2, tooSmall.stderr);
   });

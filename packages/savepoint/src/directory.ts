@@ -119,13 +119,19 @@ export function seededFileNames(seed: string): FileNameSource {
 export class SavepointOutput {
   readonly fs: LocalFileSystem;
   readonly streamFactory: CheckpointStreamFactory;
-  private readonly written = new Set<string>();
+  /** Names of files this output created with newStream(). */
+  private readonly created = new Set<string>();
+  /** Names of input files copied here (kept under their names), or still to be copied. */
+  private readonly copied = new Set<string>();
+  private readonly reserved: ReadonlySet<string>;
 
   private constructor(
     readonly path: string,
     readonly checkpointId: number,
     private readonly names: FileNameSource,
+    reserved: Iterable<string>,
   ) {
+    this.reserved = new Set(reserved);
     this.fs = new LocalFileSystem(path);
     this.streamFactory = {
       checkpointId,
@@ -136,8 +142,12 @@ export class SavepointOutput {
     };
   }
 
-  /** The directory must not exist or be empty: a savepoint never overwrites another's files. */
-  static async create(path: string, checkpointId: number, names: FileNameSource, inputs: readonly string[] = []): Promise<SavepointOutput> {
+  /**
+   * The directory must not exist or be empty: a savepoint never overwrites another's files.
+   * `reserved` are the names of input files that may be copied here under their own names: new
+   * files never take them (a seeded name source could otherwise reproduce an input's name).
+   */
+  static async create(path: string, checkpointId: number, names: FileNameSource, inputs: readonly string[] = [], reserved: Iterable<string> = []): Promise<SavepointOutput> {
     const abs = resolve(path);
     for (const i of inputs) if (resolve(i) === abs) throw new SavepointOutputError(abs, 'it is the input savepoint');
     const entries = await fsp.readdir(abs).catch((e: NodeJS.ErrnoException) => {
@@ -148,14 +158,14 @@ export class SavepointOutput {
     await fsp.mkdir(abs, { recursive: true }).catch((e: NodeJS.ErrnoException) => {
       throw new SavepointOutputError(abs, `cannot create it (${e.code ?? e.message})`);
     });
-    return new SavepointOutput(abs, checkpointId, names);
+    return new SavepointOutput(abs, checkpointId, names, reserved);
   }
 
   newFileName(): string {
     for (;;) {
       const n = this.names();
-      if (!this.written.has(n)) {
-        this.written.add(n);
+      if (!this.created.has(n) && !this.copied.has(n) && !this.reserved.has(n)) {
+        this.created.add(n);
         return n;
       }
     }
@@ -171,8 +181,11 @@ export class SavepointOutput {
       await from.streamFile(handle, undefined, onBytes);
       return;
     }
-    if (this.written.has(handle.path)) return;
-    this.written.add(handle.path);
+    if (this.copied.has(handle.path)) return;
+    if (this.created.has(handle.path)) {
+      throw new SavepointOutputError(this.path, `copying '${handle.path}' would overwrite a file this savepoint already wrote`);
+    }
+    this.copied.add(handle.path);
     const w = await this.fs.create(handle.path);
     try {
       await from.streamFile(handle, (c) => w.write(c), onBytes);

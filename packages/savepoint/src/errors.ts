@@ -14,17 +14,6 @@ export class UnsupportedSavepointOperationError extends FlowstateError {
   }
 }
 
-/** A documented feature whose implementation depends on a package that has not landed yet. */
-export class NotAvailableYetError extends FlowstateError {
-  readonly code = 'NOT_AVAILABLE_YET';
-  constructor(
-    readonly feature: string,
-    readonly waitingFor: string,
-  ) {
-    super(`${feature} is not available until ${waitingFor} lands`);
-  }
-}
-
 /** The output location of a savepoint write is not usable (exists and is not empty, is the input...). */
 export class SavepointOutputError extends FlowstateError {
   readonly code = 'SAVEPOINT_OUTPUT';

@@ -195,8 +195,3 @@ export function decodeExact<T>(serializer: TypeSerializer<T>, bytes: Uint8Array,
   }
 }
 
-export function encodeWith<T>(serializer: TypeSerializer<T>, value: T, out: DataOutputSerializer): Uint8Array {
-  out.clear();
-  serializer.serialize(value, out);
-  return out.toBytes();
-}

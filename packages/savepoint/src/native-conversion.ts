@@ -5,12 +5,9 @@ import {
   collectStreamHandles,
   DataInputDeserializer,
   decodeHeader,
-  defaultSerializerRegistry,
-  deserializeCheckpointMetadata,
   isKeyGroupsStateHandle,
   KeyGroupRange,
   readKeyedStateHeader,
-  serializeCheckpointMetadata,
   type CheckpointMetadata,
   type KeyedStateHandle,
   type OperatorSnapshotMetadata,
@@ -18,9 +15,10 @@ import {
   type TypeSerializer,
 } from '@flowstate/core';
 import { isIncrementalRocksDBStateHandle, RocksDBStateBackend } from '@flowstate/rocksdb';
-import { randomFileNames, SavepointDirectory, SavepointOutput, seededFileNames } from './directory.js';
+import { randomFileNames, SavepointOutput, seededFileNames, type SavepointDirectory } from './directory.js';
 import { UnsupportedSavepointOperationError } from './errors.js';
-import { LATEST_FORMAT_VERSION } from './format.js';
+import { formatWriterFor, LATEST_FORMAT_VERSION } from './format.js';
+import { SavepointReader } from './reader.js';
 import type { SavepointWriteResult } from './writer.js';
 
 export type KeyedFormat = 'canonical' | 'native-rocksdb';
@@ -47,12 +45,15 @@ function formatOf(h: KeyedStateHandle): KeyedFormat | undefined {
  * Handles already in the target format and all operator state are copied verbatim (verified).
  * The result restores into the target backend with identical state.
  */
-export async function convertKeyedFormat(input: string, output: string, to: KeyedFormat, options: NativeConversionOptions = {}): Promise<SavepointWriteResult> {
-  const dir = new SavepointDirectory(input);
-  const metadata = deserializeCheckpointMetadata(await dir.readMetadataBytes(), dir.metadataFile);
-  const registry = options.registry ?? defaultSerializerRegistry;
+export async function convertKeyedFormat(input: string | SavepointReader, output: string, to: KeyedFormat, options: NativeConversionOptions = {}): Promise<SavepointWriteResult> {
+  // Through the reader: format-version dispatch and the structural checks of every handle.
+  const reader = typeof input === 'string' ? await SavepointReader.load(input, options.registry === undefined ? {} : { registry: options.registry }) : input;
+  const dir = reader.dir;
+  const metadata = reader.metadata;
+  const registry = reader.registry;
   const names = options.fileNameSeed === undefined ? randomFileNames() : seededFileNames(options.fileNameSeed);
-  const out = await SavepointOutput.create(output, metadata.checkpointId, names, [input]);
+  const inputFiles = collectStreamHandles(metadata).flatMap((h) => (h.type === 'file' ? [h.path] : []));
+  const out = await SavepointOutput.create(output, metadata.checkpointId, names, [reader.directory], inputFiles);
   const work = mkdtempSync(join(options.localDirectory ?? tmpdir(), 'flowstate-convert-'));
   try {
     const operators: OperatorSnapshotMetadata[] = [];
@@ -77,8 +78,8 @@ export async function convertKeyedFormat(input: string, output: string, to: Keye
       operators.push({ ...op, subtasks });
     }
     const result: CheckpointMetadata = { ...metadata, operators };
-    await out.writeMetadata(serializeCheckpointMetadata(result));
-    return { directory: output, metadata: result, formatVersion: LATEST_FORMAT_VERSION };
+    await out.writeMetadata(formatWriterFor(LATEST_FORMAT_VERSION).writeMetadata(result));
+    return { directory: out.path, metadata: result, formatVersion: LATEST_FORMAT_VERSION };
   } catch (e) {
     rmSync(output, { recursive: true, force: true });
     throw e;

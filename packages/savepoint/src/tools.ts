@@ -36,9 +36,8 @@ function nativeOperators(r: SavepointReader): string[] {
 export async function convertSavepoint(input: string, output: string, to: ConversionTarget, options: ToolOptions = {}): Promise<SavepointWriteResult> {
   if (to !== 'canonical' && to !== 'native-rocksdb') throw new UnsupportedSavepointOperationError(`conversion to '${String(to)}'`, `known targets are ${CONVERSION_TARGETS.join(', ')}`);
   const nativeOptions = { ...(options.registry === undefined ? {} : { registry: options.registry }), ...(options.fileNameSeed === undefined ? {} : { fileNameSeed: options.fileNameSeed }) };
-  if (to === 'native-rocksdb') return convertKeyedFormat(input, output, to, nativeOptions);
   const reader = await SavepointReader.load(input, options.registry === undefined ? {} : { registry: options.registry });
-  if (nativeOperators(reader).length > 0) return convertKeyedFormat(input, output, to, nativeOptions);
+  if (to === 'native-rocksdb' || nativeOperators(reader).length > 0) return convertKeyedFormat(reader, output, to, nativeOptions);
   return SavepointWriter.fromExisting(reader).write(output, { ...progress(reader, options), ...(options.fileNameSeed === undefined ? {} : { fileNameSeed: options.fileNameSeed }) });
 }
 

@@ -1,6 +1,7 @@
 import { rm } from 'node:fs/promises';
 import {
   assignToKeyGroup,
+  collectStreamHandles,
   checkParallelism,
   computeKeyGroupRangeForOperatorIndex,
   computeOperatorIndexForKeyGroup,
@@ -319,6 +320,7 @@ export class SavepointWriter {
       checkpointId,
       options.fileNameSeed === undefined ? randomFileNames() : seededFileNames(options.fileNameSeed),
       src === undefined ? [] : [src.directory],
+      src === undefined ? [] : collectStreamHandles(src.metadata).flatMap((h) => (h.type === 'file' ? [h.path] : [])),
     );
     try {
       const operators: OperatorSnapshotMetadata[] = [];
