@@ -401,7 +401,8 @@ export class CheckpointCoordinator {
     if (this.pending.get(p.id) !== p) {
       // Aborted (expired, failover) while `_metadata` was written: the files are complete on storage,
       // but nobody was told; treat it as failed and delete it so it cannot be mistaken for a restore point.
-      if (p.kind === 'CHECKPOINT') await p.storage.discardCheckpoint(p.id).catch(() => {});
+      // Metadata first, then the files (for a savepoint: exactly the files its streams wrote).
+      await p.location.disposeOnFailure().catch(() => {});
       for (const ack of p.acks.values()) await this.discardUnregisteredShared(p.storage, ack);
       return;
     }

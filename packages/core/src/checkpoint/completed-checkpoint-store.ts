@@ -1,5 +1,5 @@
 import { assert } from '../assert.js';
-import { IllegalStateUsageError } from '../errors.js';
+import { IllegalStateUsageError, StorageError } from '../errors.js';
 import { SHARED_STATE_DIR } from '../storage/fs-checkpoint-storage.js';
 import type { CheckpointStorage } from '../storage/spi.js';
 import { deserializeCheckpointMetadata, type CheckpointMetadata } from './metadata.js';
@@ -20,6 +20,8 @@ export interface CompletedCheckpoint {
  */
 export class CompletedCheckpointStore {
   private readonly checkpoints: CompletedCheckpoint[] = [];
+  /** Subsumed checkpoints whose deletion failed. */
+  private readonly undiscarded: CompletedCheckpoint[] = [];
   readonly registry: SharedStateRegistry;
 
   constructor(
@@ -51,12 +53,22 @@ export class CompletedCheckpointStore {
     this.registry.checkpointCompleted(checkpoint.checkpointId);
     this.checkpoints.push(checkpoint);
     const subsumed: CompletedCheckpoint[] = [];
-    while (this.checkpoints.length > this.maxRetained) {
-      const old = this.checkpoints.shift()!;
-      subsumed.push(old);
-      await this.storage.discardCheckpoint(old.checkpointId);
-    }
+    while (this.checkpoints.length > this.maxRetained) subsumed.push(this.checkpoints.shift()!);
+    // Shared files are released whatever happens to the deletions below.
     this.registry.unregisterUnusedState(this.checkpoints[0]!.checkpointId);
+    const failed: unknown[] = [];
+    for (const old of [...this.undiscarded.splice(0), ...subsumed]) {
+      try {
+        await this.storage.discardCheckpoint(old.checkpointId);
+      } catch (e) {
+        // Retried on the next add; collectGarbage also reclaims it.
+        this.undiscarded.push(old);
+        failed.push(e);
+      }
+    }
+    if (failed.length > 0) {
+      throw new StorageError(this.storage.description, `could not discard ${failed.length} subsumed checkpoint(s); will retry`, { cause: failed[0], transient: true });
+    }
     return subsumed;
   }
 

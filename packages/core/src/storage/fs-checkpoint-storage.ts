@@ -60,10 +60,15 @@ export class FsCheckpointStorage implements CheckpointStorage {
       throw new IllegalStateUsageError(undefined, `checkpoint id must be a non-negative integer, got ${checkpointId}`);
     }
     const dir = this.exclusiveDir(checkpointId);
+    // A savepoint shares its directory with nothing to delete wholesale: remember its files.
+    const savepointFiles: string[] = [];
     const streamFactory: CheckpointStreamFactory = {
       checkpointId,
-      createCheckpointStateOutputStream: (scope: CheckpointedStateScope) =>
-        new FsCheckpointStateOutputStream(this.fs, joinPath(scope === 'SHARED' && this.layout === 'checkpoints' ? SHARED_STATE_DIR : dir, randomUUID()), this.writeBufferSize),
+      createCheckpointStateOutputStream: (scope: CheckpointedStateScope) => {
+        const path = joinPath(scope === 'SHARED' && this.layout === 'checkpoints' ? SHARED_STATE_DIR : dir, randomUUID());
+        if (dir === '') savepointFiles.push(path);
+        return new FsCheckpointStateOutputStream(this.fs, path, this.writeBufferSize);
+      },
       discardStateHandle: (handle: StreamStateHandle) => this.discardStateHandle(handle),
     };
     return {
@@ -82,7 +87,15 @@ export class FsCheckpointStorage implements CheckpointStorage {
         return { checkpointId, pointer: dir, metadata, reader: this };
       },
       disposeOnFailure: async () => {
-        if (dir !== '') await this.fs.deleteDirectory(dir);
+        if (dir !== '') {
+          // Metadata first: a half-deleted checkpoint must never look complete.
+          await this.fs.delete(joinPath(dir, METADATA_FILE_NAME));
+          await this.fs.deleteDirectory(dir);
+          return;
+        }
+        // Savepoint layout: the metadata first (it must never outlive its files), then the files.
+        await this.fs.delete(METADATA_FILE_NAME);
+        await this.fs.deleteMany(savepointFiles);
       },
     };
   }
