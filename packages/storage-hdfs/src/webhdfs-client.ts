@@ -127,6 +127,13 @@ export class WebHdfsConfigError extends FlowstateError {
   readonly code = 'WEBHDFS_CONFIG';
 }
 
+/** A configuration number: NaN or a non-positive value would mean endless retries or no work at all. */
+export function positiveInteger(name: string, value: number): number {
+  if (!Number.isFinite(value) || value < 1) throw new WebHdfsConfigError(`${name} must be a positive number, got ${String(value)}`);
+  return Math.floor(value);
+}
+
+
 // ------------------------------------------------------------------------------------------------
 
 type Applied = 'no' | 'maybe';
@@ -316,7 +323,7 @@ export class WebHdfsClient {
     this.token = options.delegationToken === '' ? undefined : options.delegationToken;
     this.doAs = options.doAs;
     this.redirectMode = options.redirectMode ?? 'redirect';
-    this.maxAttempts = Math.max(1, Math.floor(options.retry?.maxAttempts ?? 5));
+    this.maxAttempts = positiveInteger('retry.maxAttempts', options.retry?.maxAttempts ?? 5);
     this.baseDelayMs = Math.max(0, options.retry?.baseDelayMs ?? 100);
     this.maxDelayMs = Math.max(this.baseDelayMs, options.retry?.maxDelayMs ?? 5000);
     this.timeoutMs = Math.max(1, options.requestTimeoutMs ?? 60_000);

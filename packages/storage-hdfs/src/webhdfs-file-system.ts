@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { StorageError, StorageNotFoundError, confinePath, joinPath } from '@flowstate/core';
 import type { FileStatus, FileSystem, FileWriter, ReadRange } from '@flowstate/core';
 import { WebHdfsAlreadyExistsError, WebHdfsError, WebHdfsOutcomeUnknownError, WebHdfsRetriesExhaustedError } from './errors.js';
-import { WebHdfsClient, WebHdfsConfigError, type HdfsFileStatus, type WebHdfsClientOptions } from './webhdfs-client.js';
+import { positiveInteger, WebHdfsClient, WebHdfsConfigError, type HdfsFileStatus, type WebHdfsClientOptions } from './webhdfs-client.js';
 
 export interface WebHdfsFileSystemOptions {
   /** A client to share, or the options to build one. */
@@ -82,8 +82,8 @@ export class WebHdfsFileSystem implements FileSystem {
     if (parts.some((p) => p === '.' || p === '..')) throw new WebHdfsConfigError(`basePath '${base}' contains '.' or '..'`);
     this.basePath = `/${parts.join('/')}`;
     this.displayRoot = this.client.uri(this.basePath);
-    this.chunkSize = Math.max(1, Math.floor(options.writeChunkSize ?? DEFAULT_CHUNK));
-    this.concurrency = Math.max(1, Math.floor(options.concurrency ?? 8));
+    this.chunkSize = positiveInteger('writeChunkSize', options.writeChunkSize ?? DEFAULT_CHUNK);
+    this.concurrency = positiveInteger('concurrency', options.concurrency ?? 8);
     this.createOptions = {
       ...(options.blockSize === undefined ? {} : { blockSize: options.blockSize }),
       ...(options.replication === undefined ? {} : { replication: options.replication }),
@@ -175,6 +175,15 @@ export class WebHdfsFileSystem implements FileSystem {
   }
 
   async list(dir: string): Promise<FileStatus[]> {
+    return this.walk(dir, false);
+  }
+
+  /** Temporary files of writers that never committed (e.g. a crashed process), for garbage collection. */
+  async listIncomplete(dir: string): Promise<FileStatus[]> {
+    return this.walk(dir, true);
+  }
+
+  private async walk(dir: string, incomplete: boolean): Promise<FileStatus[]> {
     const d = confinePath(dir);
     const out: FileStatus[] = [];
     // Breadth-first, one level at a time, each directory paged with LISTSTATUS_BATCH.
@@ -188,7 +197,7 @@ export class WebHdfsFileSystem implements FileSystem {
             if (st.pathSuffix === '') continue;
             const child = joinPath(rel, st.pathSuffix);
             if (st.type === 'DIRECTORY') next.push(child);
-            else if (st.type === 'FILE' && !TEMP_RE.test(st.pathSuffix)) out.push({ path: child, size: st.length });
+            else if (st.type === 'FILE' && TEMP_RE.test(st.pathSuffix) === incomplete) out.push({ path: child, size: st.length });
           }
         } catch (e) {
           // A directory that is missing (or vanished mid-walk) has no files.

@@ -19,6 +19,23 @@ describe('WebHdfsFileSystem', () => {
   });
   after(() => server.close());
 
+  it('lists the temporary file of a writer that never committed as incomplete, for garbage collection', async () => {
+    const w = await fs.create('crashed/state');
+    await w.write(bytes(3000));
+    // The writer "crashes": no commit, no abort.
+    assert.deepEqual(await fs.list('crashed'), []);
+    const incomplete = await fs.listIncomplete('crashed');
+    assert.equal(incomplete.length, 1);
+    assert.match(incomplete[0]!.path, TEMP_RE);
+    await fs.deleteMany(incomplete.map((f) => f.path));
+    assert.deepEqual(await fs.listIncomplete('crashed'), []);
+  });
+
+  it('rejects option values that would mean no work or endless retries', () => {
+    assert.throws(() => new WebHdfsFileSystem({ client, basePath: '/x', concurrency: Number.NaN }), WebHdfsConfigError);
+    assert.throws(() => new WebHdfsClient({ endpoint: server.namenodeUrl, retry: { maxAttempts: Number.NaN } }), WebHdfsConfigError);
+  });
+
   it('describes itself without credentials', () => {
     const port = new URL(server.namenodeUrl).port;
     assert.equal(fs.scheme, 'hdfs');
