@@ -141,6 +141,15 @@ export class S3FileSystem implements FileSystem {
       queueSize: this.queueSize,
       abortMultipartUpload: (uploadId) => this.abortMultipartUpload(p, uploadId),
       toStorageError: (e) => this.uploadError(p, e),
+      headObject: async () => {
+        try {
+          const head = await this.call('HeadObject', p, () => this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.key(p) })));
+          return { size: head.ContentLength ?? 0, lastModified: head.LastModified };
+        } catch (e) {
+          if (e instanceof StorageNotFoundError) return undefined;
+          throw e;
+        }
+      },
     });
   }
 
@@ -394,6 +403,8 @@ interface WriterContext {
   readonly queueSize: number;
   abortMultipartUpload(uploadId: string): Promise<void>;
   toStorageError(e: unknown): StorageError;
+  /** The object as S3 has it now, if it exists. */
+  headObject(): Promise<{ size: number; lastModified: Date | undefined } | undefined>;
 }
 
 class S3FileWriter implements FileWriter {
@@ -404,6 +415,8 @@ class S3FileWriter implements FileWriter {
   private readonly outcome: Promise<{ ok: true } | { ok: false; error: unknown }>;
   private failure: { error: unknown } | undefined;
   private discarded = false;
+  private bytesWritten = 0;
+  private readonly startedAt = Date.now();
 
   constructor(private readonly ctx: WriterContext) {
     // Stream errors surface through `outcome`; without a listener they would crash the process.
@@ -431,6 +444,7 @@ class S3FileWriter implements FileWriter {
     if (this.state !== 'open') throw new StorageError(this.ctx.display, `write after ${this.state}`);
     if (this.failure !== undefined) throw await this.fail(this.failure.error);
     if (chunk.length === 0) return;
+    this.bytesWritten += chunk.length;
     // A copy, because the caller may reuse its buffer once we return, while the bytes wait in the stream.
     if (!this.body.write(Buffer.from(chunk))) {
       await new Promise<void>((resolve) => {
@@ -454,8 +468,21 @@ class S3FileWriter implements FileWriter {
     this.state = 'committing';
     this.body.end();
     const r = await this.outcome;
-    if (!r.ok) throw await this.fail(r.error);
+    if (!r.ok && !(await this.completedDespite())) throw await this.fail(r.error);
     this.state = 'committed';
+  }
+
+  /**
+   * CompleteMultipartUpload is not idempotent: when S3 completed the upload but the response was
+   * lost, the retry finds no upload any more and fails. The object then exists, with exactly our
+   * size and a modification time after this writer started: the commit did happen.
+   */
+  private async completedDespite(): Promise<boolean> {
+    if (this.upload.uploadId === undefined) return false; // single PutObject: retries are idempotent
+    const head = await this.ctx.headObject().catch(() => undefined);
+    if (head === undefined || head.size !== this.bytesWritten) return false;
+    // Allow for clock skew between this host and S3.
+    return head.lastModified === undefined || head.lastModified.getTime() >= this.startedAt - 5_000;
   }
 
   async abort(): Promise<void> {

@@ -125,6 +125,17 @@ describe('S3FileSystem retries transient faults', () => {
     await assertCrc(directFs(prefix), 'multi/part', size, written.crc);
   });
 
+  it('a CompleteMultipartUpload whose response is lost still commits (S3 completed it; the retry cannot)', async () => {
+    const prefix = freshPrefix();
+    const fs = faultyFs(prefix);
+    proxy.inject({ kind: 'reset-response', afterBytes: 10 }, { times: 1, match: ops.completeMultipartUpload });
+    const size = 11 * MiB + 7;
+    const written = await writePattern(fs, 'lost/complete', size, 9);
+    assert.equal(proxy.counts.resetResponse, 1, proxy.log.join('\n'));
+    assert.equal(proxy.pendingRules, 0);
+    await assertCrc(directFs(prefix), 'lost/complete', size, written.crc);
+  });
+
   it('retries a response slower than the request timeout (TimeoutError); a merely slow one just succeeds', async () => {
     const prefix = freshPrefix();
     await writeBytes(directFs(prefix), 'slow', Buffer.from('patience'));
