@@ -22,6 +22,7 @@ export * from './snapshot/keyed-state-stream.js';
 export * from './snapshot/operator-state-stream.js';
 export * from './snapshot/operator-state-repartitioner.js';
 export * from './checkpoint/metadata.js';
+export * from './checkpoint/metadata-structure.js';
 export * from './checkpoint/shared-state-registry.js';
 export * from './checkpoint/referenced-files.js';
 export * from './checkpoint/completed-checkpoint-store.js';

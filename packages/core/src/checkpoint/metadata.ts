@@ -1,9 +1,10 @@
 import { Packr } from 'msgpackr';
 import { crc32c, formatChecksum } from '../checksum.js';
-import { CorruptCheckpointError, UnknownFormatVersionError } from '../errors.js';
+import { CorruptCheckpointError, FlowstateError, UnknownFormatVersionError } from '../errors.js';
 import { DataInputDeserializer } from '../io/data-input.js';
 import { DataOutputSerializer } from '../io/data-output.js';
 import type { KeyedStateHandle, OperatorStateHandle, StreamStateHandle } from '../storage/handles.js';
+import { checkMetadataStructure } from './metadata-structure.js';
 
 /** "FSMD": flowstate checkpoint metadata. */
 export const METADATA_MAGIC = 0x46534d44;
@@ -60,9 +61,15 @@ export function serializeCheckpointMetadata(metadata: CheckpointMetadata): Uint8
   return out.toBytes();
 }
 
+/**
+ * Decodes `_metadata` and checks its frame (magic, version, flags, length, CRC32C) and the
+ * structure of everything in it (checkMetadataStructure): the one metadata validator of every
+ * reader. Errors are typed and name `file`.
+ */
 export function deserializeCheckpointMetadata(bytes: Uint8Array, file: string): CheckpointMetadata {
   if (bytes.length > MAX_METADATA_BYTES) throw new CorruptCheckpointError(file, `metadata of ${bytes.length} bytes exceeds the limit of ${MAX_METADATA_BYTES}`);
   const input = new DataInputDeserializer(bytes);
+  let decoded: unknown;
   try {
     const magic = input.readUint32();
     if (magic !== METADATA_MAGIC) throw new CorruptCheckpointError(file, `bad magic 0x${magic.toString(16)} (not flowstate checkpoint metadata)`, undefined, 0);
@@ -78,25 +85,12 @@ export function deserializeCheckpointMetadata(bytes: Uint8Array, file: string): 
     if (actual !== expected) {
       throw new CorruptCheckpointError(file, `metadata CRC32C is ${formatChecksum(actual)}, expected ${formatChecksum(expected)}`, undefined, 12 + len);
     }
-    const decoded = packr.unpack(body) as CheckpointMetadata;
-    validateMetadata(decoded, file);
-    return decoded;
+    decoded = packr.unpack(body);
   } catch (e) {
-    if (e instanceof CorruptCheckpointError || e instanceof UnknownFormatVersionError) throw e;
+    // A truncated frame surfaces as CorruptDataError from the reader: name the file.
+    if (e instanceof FlowstateError && e.code !== 'CORRUPT_DATA') throw e;
     throw new CorruptCheckpointError(file, `cannot decode metadata: ${(e as Error).message}`, undefined, undefined, { cause: e });
   }
-}
-
-function validateMetadata(m: CheckpointMetadata, file: string): void {
-  const bad = (what: string): never => {
-    throw new CorruptCheckpointError(file, `metadata is malformed: ${what}`);
-  };
-  if (typeof m !== 'object' || m === null) bad('not an object');
-  if (!Number.isSafeInteger(m.checkpointId)) bad('checkpointId');
-  if (!Array.isArray(m.operators)) bad('operators');
-  for (const op of m.operators) {
-    if (typeof op.uid !== 'string') bad('operator uid');
-    if (!Number.isInteger(op.parallelism) || !Number.isInteger(op.maxParallelism)) bad(`parallelism of '${op.uid}'`);
-    if (!Array.isArray(op.subtasks)) bad(`subtasks of '${op.uid}'`);
-  }
+  checkMetadataStructure(decoded, file);
+  return decoded;
 }
