@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
+  CorruptCheckpointError,
   crc32c,
   deserializeCheckpointMetadata,
   FlowstateError,
@@ -25,7 +26,7 @@ import { InMemoryUpsertTable, JobClient, JobFailedError, TaskFailureError, seque
  * cause is a TypeError (as in the fuzzer reports behind issue 10) fails the test with the seed
  * and iteration that reproduce it.
  */
-const ITERATIONS = Number(process.env.FLOWSTATE_RESTORE_FUZZ_ITERATIONS ?? 150);
+const ITERATIONS = Number(process.env.FLOWSTATE_RESTORE_FUZZ_ITERATIONS ?? 600);
 const SEED = Number(process.env.FLOWSTATE_RESTORE_FUZZ_SEED ?? 0x7e570);
 
 const COUNT = new ValueStateDescriptor<number>('count', Serializers.int32, 0);
@@ -144,4 +145,33 @@ test(`restore fuzz: ${ITERATIONS} mutated _metadata files with valid CRCs restor
   }
   console.log(`restore fuzz: seed ${SEED}, ${ITERATIONS} iterations: ${[...outcomes].map(([k, v]) => `${k} ${v}`).join(', ')}`);
   assert.deepEqual(untyped.slice(0, 5), [], `${untyped.length} untyped error(s)`);
+});
+
+test('restore rejects the malformed metadata the fuzzer of issue 10 found (keyed=[null], offsets=5, keyGroupChecksums[i]=null) with CorruptCheckpointError naming the field', async () => {
+  const fs = new MemoryFileSystem();
+  const storage = new FsCheckpointStorage(fs);
+  const first = await JobClient.execute(graph(2), { stateBackend: new FsStateBackend(), checkpointStorage: storage, checkpointing: {} });
+  await first.result;
+  const [pointer] = await storage.listCompletedCheckpoints();
+  const metadata = deserializeCheckpointMetadata(await fs.read(`${pointer!}/_metadata`), pointer!);
+  const count = metadata.operators.findIndex((o) => o.uid === 'count');
+  const src = metadata.operators.findIndex((o) => o.uid === 'src');
+  const cases: Array<[string, (m: Record<string, any>) => void, RegExp]> = [
+    ['keyed = [null]', (m) => (m.operators[count].subtasks[0].keyed = [null]), /operators\[\d\]\.subtasks\[0\]\.keyed\[0\]: expected a keyed state handle/],
+    ['offsets = 5', (m) => (Object.values(m.operators[src].subtasks[0].operator[0].states as Record<string, { offsets: unknown }>)[0]!.offsets = 5), /\.offsets: expected an array/],
+    ['keyGroupChecksums[1] = null', (m) => (m.operators[count].subtasks[0].keyed[0].keyGroupChecksums[1] = null), /keyGroupChecksums\[1\]: expected a u32/],
+  ];
+  for (const [what, mutate, message] of cases) {
+    const m = structuredClone(metadata) as unknown as Record<string, any>;
+    mutate(m);
+    await fs.delete(`${pointer!}/_metadata`);
+    const w = await fs.create(`${pointer!}/_metadata`);
+    await w.write(serializeCheckpointMetadata(m as unknown as CheckpointMetadata));
+    await w.commit();
+    await assert.rejects(
+      async () => (await JobClient.execute(graph(2), { stateBackend: new FsStateBackend(), restoreFrom: { storage, pointer: pointer! } })).result,
+      (e: unknown) => e instanceof CorruptCheckpointError && message.test(e.message) && e.message.includes(`${pointer!}/_metadata`),
+      what,
+    );
+  }
 });

@@ -24,11 +24,19 @@ function isObj(v: unknown): v is Record<string, unknown> {
 const isUint = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
 const isU32 = (v: unknown): v is number => isUint(v) && (v as number) <= 0xffffffff;
 
-/** A reporter that throws CorruptCheckpointError naming `file` and the field. */
-export function malformedMetadata(file: string, checkpointId?: number): MalformedField {
+/** A reporter that throws CorruptCheckpointError naming `file` and the field of `subject`. */
+export function malformedField(file: string, subject = 'metadata', checkpointId?: number): MalformedField {
   return (where, what) => {
-    throw new CorruptCheckpointError(file, `metadata is malformed at ${where}: ${what}`, checkpointId);
+    throw new CorruptCheckpointError(file, `${subject} is malformed at ${where}: ${what}`, checkpointId);
   };
+}
+
+/** A name for a handle in errors that never trusts the handle's shape. */
+export function untrustedHandleName(h: unknown): string {
+  const stream = isObj(h) ? h.stream : undefined;
+  if (isObj(stream) && typeof stream.path === 'string') return stream.path;
+  if (isObj(stream) && typeof stream.name === 'string') return `inline:${stream.name}`;
+  return '<state handle>';
 }
 
 /**
@@ -172,7 +180,7 @@ function checkOperator(op: unknown, uids: Set<string>, w: string, bad: Malformed
  * parallelism, key-group ranges, offsets and checksums (docs/savepoint-format.md §6.3).
  */
 export function checkMetadataStructure(m: unknown, file: string): asserts m is CheckpointMetadata {
-  const bad: MalformedField = malformedMetadata(file);
+  const bad: MalformedField = malformedField(file);
   if (!isObj(m)) bad('(root)', 'expected a map');
   if (!isUint(m.checkpointId)) bad('checkpointId', 'expected a non-negative integer');
   if (m.kind !== 'CHECKPOINT' && m.kind !== 'SAVEPOINT') bad('kind', "expected 'CHECKPOINT' or 'SAVEPOINT'");

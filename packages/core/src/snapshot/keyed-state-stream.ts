@@ -3,6 +3,8 @@ import { crc32c, formatChecksum } from '../checksum.js';
 import { CorruptCheckpointError, CorruptDataError, FlowstateError, UnknownFormatVersionError } from '../errors.js';
 import { DataInputDeserializer } from '../io/data-input.js';
 import { DataOutputSerializer } from '../io/data-output.js';
+import { checkKeyedStateHandleStructure, malformedField, untrustedHandleName } from '../checkpoint/metadata-structure.js';
+import { UPPER_BOUND_MAX_PARALLELISM } from '../keygroups/key-group-assignment.js';
 import type { KeyGroupRange } from '../keygroups/key-group-range.js';
 import { readSerializerSnapshot, writeSerializerSnapshot, type SerializerSnapshotRegistry } from '../serialization/snapshot-registry.js';
 import type { TypeSerializerSnapshot } from '../serialization/type-serializer.js';
@@ -172,29 +174,15 @@ function verifyBlock(bytes: Uint8Array, expected: number, file: string, offset: 
   }
 }
 
-function validateHandle(h: KeyGroupsStateHandle, file: string, checkpointId?: number): void {
-  const n = h.keyGroupRange.end - h.keyGroupRange.start + 1;
-  const ok =
-    Array.isArray(h.keyGroupOffsets) &&
-    Array.isArray(h.keyGroupChecksums) &&
-    h.keyGroupOffsets.length === n + 1 &&
-    h.keyGroupChecksums.length === n &&
-    h.headerLength >= 0 &&
-    h.headerLength <= h.stream.size &&
-    h.keyGroupOffsets[0] === h.headerLength &&
-    h.keyGroupOffsets[n] === h.stream.size &&
-    h.keyGroupOffsets.every((o, i) => i === 0 || o >= h.keyGroupOffsets[i - 1]!);
-  if (!ok) throw new CorruptCheckpointError(file, 'key group offsets in the state handle are inconsistent', checkpointId);
-}
-
 export async function readKeyedStateHeader(
   reader: StateHandleReader,
   handle: KeyGroupsStateHandle,
   registry: SerializerSnapshotRegistry,
   checkpointId?: number,
 ): Promise<KeyedStateStreamHeader> {
-  const file = streamHandleName(handle.stream);
-  validateHandle(handle, file, checkpointId);
+  // Backends get handles from any caller, not only from checked metadata: the same checks again.
+  const file = untrustedHandleName(handle);
+  checkKeyedStateHandleStructure(handle, UPPER_BOUND_MAX_PARALLELISM, 'handle', malformedField(file, 'keyed state handle', checkpointId), file);
   const bytes = await reader.readRange(handle.stream, 0, handle.headerLength, checkpointId);
   verifyBlock(bytes, handle.headerChecksum, file, 0, 'header', checkpointId);
   try {

@@ -1,9 +1,10 @@
+import { checkOperatorStateHandleStructure, malformedField, untrustedHandleName } from '../checkpoint/metadata-structure.js';
 import { CorruptCheckpointError, CorruptDataError, FlowstateError, UnknownFormatVersionError } from '../errors.js';
 import { DataInputDeserializer } from '../io/data-input.js';
 import { DataOutputSerializer } from '../io/data-output.js';
 import { readSerializerSnapshot, writeSerializerSnapshot, type SerializerSnapshotRegistry } from '../serialization/snapshot-registry.js';
 import type { TypeSerializerSnapshot } from '../serialization/type-serializer.js';
-import { streamHandleName, type OperatorStateDistributionMode, type OperatorStateHandle, type OperatorStateMetaEntry } from '../storage/handles.js';
+import { type OperatorStateDistributionMode, type OperatorStateHandle, type OperatorStateMetaEntry } from '../storage/handles.js';
 import type { CheckpointStateOutputStream, StateHandleReader } from '../storage/spi.js';
 
 /** "FSOS": flowstate operator state stream. */
@@ -73,7 +74,9 @@ export async function readOperatorStateStream(
   registry: SerializerSnapshotRegistry,
   checkpointId?: number,
 ): Promise<RestoredOperatorState[]> {
-  const file = streamHandleName(handle.stream);
+  // Backends get handles from any caller, not only from checked metadata: the same checks again.
+  const file = untrustedHandleName(handle);
+  checkOperatorStateHandleStructure(handle, 'handle', malformedField(file, 'operator state handle', checkpointId), file);
   const bytes = await reader.readFully(handle.stream, checkpointId);
   try {
     const input: DataInputDeserializer = new DataInputDeserializer(bytes);
