@@ -16,8 +16,18 @@ import {
 /** Suffix of files being written; never a valid final name, so listings can tell orphans apart. */
 export const IN_PROGRESS_SUFFIX = '.inprogress';
 
+/** ENOTDIR: a component of the path is a file, so nothing exists at the path either. */
 function isNotFound(e: unknown): boolean {
-  return (e as NodeJS.ErrnoException)?.code === 'ENOENT';
+  const code = (e as NodeJS.ErrnoException)?.code;
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}
+
+/** Why an operation failed, in words, for the codes input paths provoke. */
+function describeCode(code: string | undefined, fallback: string): string {
+  if (code === 'ENAMETOOLONG') return 'ENAMETOOLONG (a path segment or the whole path is longer than the file system allows)';
+  if (code === 'EISDIR') return 'EISDIR (it is a directory, not a file)';
+  if (code === 'EACCES' || code === 'EPERM') return `${code} (permission denied)`;
+  return code ?? fallback;
 }
 
 /**
@@ -65,7 +75,8 @@ export class LocalFileSystem implements FileSystem {
         }
         return abs;
       } catch (e) {
-        if (!isNotFound(e)) throw e;
+        // Any other failure (ENAMETOOLONG, EACCES, ELOOP...) is a typed storage error.
+        if (!isNotFound(e)) this.wrap(path, 'resolve', e);
         const parent = dirname(probe);
         if (parent === probe || !parent.startsWith(this.root)) return abs;
         probe = parent;
@@ -77,7 +88,7 @@ export class LocalFileSystem implements FileSystem {
     if (e instanceof StorageError || e instanceof PathEscapeError) throw e;
     if (isNotFound(e)) throw new StorageNotFoundError(`${this.root}/${path}`);
     const code = (e as NodeJS.ErrnoException)?.code;
-    throw new StorageError(`${this.root}/${path}`, `${what} failed: ${code ?? (e as Error).message}`, {
+    throw new StorageError(`${this.root}/${path}`, `${what} failed: ${describeCode(code, (e as Error).message)}`, {
       cause: e,
       transient: code === 'EAGAIN' || code === 'EBUSY' || code === 'EINTR',
     });

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { runStorageConformance } from '@flowstate/conformance';
-import { CorruptCheckpointError, PathEscapeError, type FileStateHandle } from '@flowstate/core';
+import { CorruptCheckpointError, PathEscapeError, StorageError, StorageNotFoundError, type FileStateHandle } from '@flowstate/core';
 import { IN_PROGRESS_SUFFIX, LocalFileSystem, localCheckpointStorage } from '@flowstate/storage-local';
 
 const roots: string[] = [];
@@ -20,6 +20,22 @@ after(() => {
 runStorageConformance({ name: 'LocalFileSystem', createFileSystem: async () => new LocalFileSystem(freshRoot()) });
 
 describe('LocalFileSystem specifics', () => {
+  it('maps file-system errors of input paths to typed errors: ENAMETOOLONG, a path through a file (ENOTDIR)', async () => {
+    const root = freshRoot();
+    const fs = new LocalFileSystem(root);
+    const long = 'x'.repeat(256);
+    for (const op of [() => fs.read(long), () => fs.read(`${long}/y`, { offset: 0, length: 1 }), () => fs.stat(long), () => fs.create(long), () => fs.delete(long)]) {
+      await assert.rejects(op(), (e: unknown) => e instanceof StorageError && e.code === 'STORAGE_ERROR' && /ENAMETOOLONG/.test(e.message) && e.message.includes(long));
+    }
+    writeFileSync(join(root, 'file'), 'x');
+    await assert.rejects(fs.read('file/_metadata'), StorageNotFoundError);
+    assert.equal(await fs.stat('file/_metadata'), null);
+    assert.deepEqual(await fs.list('file'), []);
+    // A root that is a file: nothing exists below it.
+    const fileRoot = new LocalFileSystem(join(root, 'file'));
+    await assert.rejects(fileRoot.read('_metadata'), StorageNotFoundError);
+  });
+
   it('rejects a symlink that leads outside the root', async () => {
     const root = freshRoot();
     const outside = freshRoot();
