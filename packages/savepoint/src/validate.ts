@@ -12,6 +12,7 @@ import {
   type SerializerSnapshotRegistry,
   type StreamStateHandle,
 } from '@flowstate/core';
+import { decodeOperatorStateElements, KeyedRecordDecoder } from './entries.js';
 import { keyGroupBlocks, handleFile, mergeHeaders, readHeader, wrapDecodeError } from './keyed.js';
 import { SavepointReader } from './reader.js';
 
@@ -62,8 +63,9 @@ function problemOf(e: unknown, operator?: string): ValidationProblem {
 /**
  * Checks a savepoint end to end, streaming: `_metadata` (version, CRC32C, structure, no escaping
  * paths), every referenced file (present, size, CRC32C in 4 MiB chunks), every keyed stream
- * (header, each key-group block's CRC32C and structure, every key in its key group), every
- * operator state stream, and that each keyed operator covers every key group exactly once.
+ * (header, each key-group block's CRC32C and structure, every key in its key group, every key,
+ * namespace and value decoded with the savepoint's own serializers), every operator state stream
+ * (every element decoded), and that each keyed operator covers every key group exactly once.
  * Memory: one file chunk or one key-group block at a time. Problems are collected, not thrown;
  * anything that is not a FlowstateError is a bug and propagates.
  */
@@ -148,6 +150,7 @@ export async function validateSavepoint(directory: string, options: ValidateOpti
       try {
         await dir.checkSize(h.stream);
         const header = await readHeader(dir.reader, h, registry);
+        const decoder = new KeyedRecordDecoder(header, dir.fileName(handleFile(h)));
         headers.push(header);
         headerFiles.push(dir.fileName(handleFile(h)));
         let crc = crc32c(await dir.reader.readRange(h.stream, 0, h.headerLength));
@@ -156,6 +159,7 @@ export async function validateSavepoint(directory: string, options: ValidateOpti
         for await (const b of keyGroupBlocks(dir.reader, h, header, { maxParallelism: op.maxParallelism })) {
           blocks++;
           records += b.records.length;
+          decoder.decodeBlock(b);
           crc = crc32c(b.bytes, crc);
           bytesChecked += b.length;
           progress(b.length);
@@ -182,6 +186,7 @@ export async function validateSavepoint(directory: string, options: ValidateOpti
         try {
           try {
             for (const st of await readOperatorStateStream(dir.reader, h, registry)) {
+              decodeOperatorStateElements(st, dir.fileName(name));
               const m = modes.get(st.meta.name);
               if (m !== undefined && m !== st.meta.mode) {
                 problems.push({ severity: 'error', code: 'CORRUPT_CHECKPOINT', message: `operator '${op.uid}': operator state '${st.meta.name}' is ${m} in one subtask and ${st.meta.mode} in another`, operator: op.uid });

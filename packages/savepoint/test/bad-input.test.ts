@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, rmSync, writeFileSync, symlinkSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { CorruptCheckpointError, FlowstateError, PathEscapeError, StorageNotFoundError, UnknownFormatVersionError, type CheckpointMetadata } from '@flowstate/core';
+import { CorruptCheckpointError, FlowstateError, PathEscapeError, StorageError, StorageNotFoundError, UnknownFormatVersionError, type CheckpointMetadata } from '@flowstate/core';
 import { convertSavepoint, rescaleSavepoint, SavepointReader, UnsupportedSavepointOperationError, validateSavepoint } from '../src/index.js';
 import { cleanup, copyFixture, keyedHandles, readEverything, readMeta, replaceFileResealed, resealMetadataFrame, tempDir, writeMeta } from './helpers.js';
 
@@ -204,6 +204,41 @@ describe('bad savepoints fail with typed errors naming the file and byte offset'
     const v = await validateSavepoint(d);
     assert.equal(v.ok, false);
     assert.ok(v.problems.some((p) => p.code === 'UNSUPPORTED_OPERATION'));
+  });
+
+  it('a 256-character path segment (ENAMETOOLONG) is a typed storage error, and a problem for validate', async () => {
+    const d = fixture();
+    const long = 'x'.repeat(256);
+    const m = readMeta(d) as unknown as { operators: Array<{ subtasks: Array<{ keyed: Array<{ stream: { path: string } }> }> }> };
+    m.operators[0]!.subtasks[0]!.keyed[0]!.stream.path = long;
+    writeMeta(d, m as unknown as CheckpointMetadata);
+    const e = await expectFailure(d, StorageError, long);
+    assert.match(e.message, /ENAMETOOLONG/);
+    // The directory argument itself may be too long, too.
+    await assert.rejects(SavepointReader.load(join(d, long)), StorageError);
+    assert.equal((await validateSavepoint(join(d, long))).metadataReadable, false);
+  });
+
+  it("validate decodes every entry with the savepoint's own serializers (an undecodable value behind valid checksums)", async () => {
+    const d = fixture();
+    const r = await SavepointReader.load(d);
+    const attributes = (await r.keyedStates('all-kinds')).findIndex((s) => s.name === 'attributes');
+    let target: { file: string; offset: number } | undefined;
+    for await (const { block, source, stateIndexMap } of r.keyedBlocks('all-kinds')) {
+      const rec = block.records.find((x) => stateIndexMap[x.stateIndex] === attributes);
+      if (rec === undefined) continue;
+      // The user key is a string: [varuint length][UTF-8]; 0xff is never valid UTF-8.
+      target = { file: (source.handle.stream as { path: string }).path, offset: block.offset + (rec.userKey!.byteOffset - block.bytes.byteOffset) + 1 };
+      break;
+    }
+    assert.ok(target !== undefined);
+    const bytes = Buffer.from(readFileSync(join(d, target.file)));
+    bytes[target.offset] = 0xff;
+    replaceFileResealed(d, target.file, bytes);
+    const e = await expectFailure(d, CorruptCheckpointError, target.file, 'any');
+    assert.match(e.message, /UTF-8/);
+    const v = await validateSavepoint(d);
+    assert.ok(v.problems.some((p) => p.code === 'CORRUPT_CHECKPOINT' && /UTF-8/.test(p.message) && p.file?.endsWith(target.file) === true), JSON.stringify(v.problems));
   });
 
   it('unreferenced files are warnings, not errors', async () => {

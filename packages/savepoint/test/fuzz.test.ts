@@ -64,6 +64,7 @@ it(`fuzz: ${ITERATIONS} mutated savepoints read back identically or fail with a 
     else writeFileSync(join(dir, target), bytes);
 
     const context = `iteration ${i} (seed ${SEED}): ${what} in ${target}${reseal ? ', checksums re-sealed' : ''}`;
+    let readError: FlowstateError | undefined;
     try {
       const content = await readEverything(dir);
       if (content === baseline) outcomes.identical++;
@@ -74,10 +75,14 @@ it(`fuzz: ${ITERATIONS} mutated savepoints read back identically or fail with a 
     } catch (e) {
       if (!(e instanceof FlowstateError)) assert.fail(`${context}: untyped ${String((e as Error)?.stack ?? e)}`);
       outcomes.typed.set(e.code, (outcomes.typed.get(e.code) ?? 0) + 1);
+      readError = e;
     }
     try {
-      await validateSavepoint(dir);
+      const report = await validateSavepoint(dir);
+      // What validate calls valid, the reader must read (validation decodes every entry).
+      if (report.ok && readError !== undefined) assert.fail(`${context}: validate reports a valid savepoint, but reading it fails: ${readError.message}`);
     } catch (e) {
+      if (e instanceof assert.AssertionError) throw e;
       assert.fail(`${context}: validate threw ${String((e as Error)?.stack ?? e)}`);
     }
     // Every tenth input also goes through the rewrite paths (verified copy and re-partitioning).
