@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
-import { Serializers, ValueStateDescriptor, type SerializerSnapshotRegistry, type TypeSerializer } from '@flowstate/core';
+import { deserializeCheckpointMetadata, serializeCheckpointMetadata, Serializers, ValueStateDescriptor, type CheckpointMetadata, type SerializerSnapshotRegistry, type TypeSerializer } from '@flowstate/core';
 import { SavepointWriter } from '@flowstate/savepoint';
 
 const repo = fileURLToPath(new URL('../../../../', import.meta.url));
@@ -30,6 +30,39 @@ function flowstate(...args: string[]): Promise<Result> {
       resolve({ code, stdout, stderr });
     });
   });
+}
+
+/**
+ * The v1 fixture laid out as FsCheckpointStorage lays out a retained checkpoint: `_metadata` and
+ * the operator state files in `<root>/chk-<id>/`, the keyed streams in `<root>/shared/` (as an
+ * incremental backend shares files), paths relative to `<root>`, kind CHECKPOINT; plus a file of
+ * another checkpoint in `shared/` and another checkpoint's directory.
+ */
+function retainedCheckpoint(checkpointRoot: string, id: number): string {
+  const m = deserializeCheckpointMetadata(readFileSync(join(FIXTURE, '_metadata')), '_metadata') as unknown as {
+    checkpointId: number;
+    kind: string;
+    operators: Array<{ subtasks: Array<{ keyed: Array<{ stream: { path: string } }>; operator: Array<{ stream: { path: string } }> }> }>;
+  };
+  mkdirSync(join(checkpointRoot, `chk-${id}`), { recursive: true });
+  mkdirSync(join(checkpointRoot, 'shared'));
+  mkdirSync(join(checkpointRoot, `chk-${id - 1}`));
+  const move = (stream: { path: string }, dir: string) => {
+    writeFileSync(join(checkpointRoot, dir, stream.path), readFileSync(join(FIXTURE, stream.path)));
+    stream.path = `${dir}/${stream.path}`;
+  };
+  for (const op of m.operators) {
+    for (const st of op.subtasks) {
+      for (const h of st.keyed) move(h.stream, 'shared');
+      for (const h of st.operator) if (!h.stream.path.includes('/')) move(h.stream, `chk-${id}`);
+    }
+  }
+  m.checkpointId = id;
+  m.kind = 'CHECKPOINT';
+  writeFileSync(join(checkpointRoot, `chk-${id}`, '_metadata'), serializeCheckpointMetadata(m as unknown as CheckpointMetadata));
+  writeFileSync(join(checkpointRoot, 'shared', 'of-another-checkpoint'), 'x');
+  writeFileSync(join(checkpointRoot, `chk-${id - 1}`, 'stale'), 'x');
+  return join(checkpointRoot, `chk-${id}`);
 }
 
 const VERBS = ['inspect', 'validate', 'diff', 'convert', 'migrate', 'rescale'];
@@ -152,6 +185,48 @@ describe('flowstate savepoint (real binary)', () => {
     assert.ok(report.operators.every((o) => o.states.length > 0 && o.states.every((s) => s.status === 'equal')), 'every state has the same content');
     const tooSmall = await flowstate('savepoint', 'rescale', FIXTURE, fresh(), '--max-parallelism', '1', '--parallelism', '2');
     assert.equal(tooSmall.code, 2, tooSmall.stderr);
+  });
+
+  it('validate and inspect understand a retained checkpoint (chk-<id>, files in ../shared/) and a _metadata file path, as Flink run -s does', async () => {
+    const chk = retainedCheckpoint(fresh(), 22);
+    const v = await flowstate('savepoint', 'validate', chk, '--json');
+    assert.equal(v.code, 0, v.stdout + v.stderr);
+    const report = JSON.parse(v.stdout) as { ok: boolean; problems: unknown[]; filesChecked: number; records: number };
+    assert.deepEqual(report.problems, [], 'no doubled chk-22/chk-22 paths, no shared file of another checkpoint reported');
+    assert.ok(report.filesChecked > 0 && report.records > 0);
+    const i = await flowstate('savepoint', 'inspect', chk);
+    assert.equal(i.code, 0, i.stderr);
+    assert.match(i.stdout, /key groups: 16\/16 covered \(0-15\): every key group exactly once/);
+    const sp = await flowstate('savepoint', 'inspect', FIXTURE);
+    const operators = (out: string) => out.slice(out.indexOf("operator '"));
+    assert.equal(operators(i.stdout), operators(sp.stdout), 'same content as the savepoint it was made of');
+    for (const target of [join(chk, '_metadata'), join(FIXTURE, '_metadata')]) {
+      for (const verb of ['inspect', 'validate']) {
+        const r = await flowstate('savepoint', verb, target);
+        assert.equal(r.code, 0, `${verb} ${target}: ${r.stdout}${r.stderr}`);
+      }
+    }
+    const stateFile = readdirSync(FIXTURE).find((f) => f !== '_metadata')!;
+    const notMeta = await flowstate('savepoint', 'inspect', join(FIXTURE, stateFile));
+    assert.equal(notMeta.code, 3, notMeta.stderr);
+    assert.match(notMeta.stderr, /is a file: name a savepoint or checkpoint directory, or its _metadata file/);
+  });
+
+  it('a 256-character path segment (ENAMETOOLONG) is input trouble, not an internal error', async () => {
+    const d = fresh();
+    cpSync(FIXTURE, d, { recursive: true });
+    const long = 'x'.repeat(256);
+    const m = deserializeCheckpointMetadata(readFileSync(join(d, '_metadata')), '_metadata') as unknown as { operators: Array<{ subtasks: Array<{ keyed: Array<{ stream: { path: string } }> }> }> };
+    m.operators[0]!.subtasks[0]!.keyed[0]!.stream.path = long;
+    writeFileSync(join(d, '_metadata'), serializeCheckpointMetadata(m as unknown as CheckpointMetadata));
+    const v = await flowstate('savepoint', 'validate', d, '--json');
+    assert.equal(v.code, 1, v.stderr);
+    assert.ok((JSON.parse(v.stdout) as { problems: Array<{ code: string; message: string }> }).problems.some((p) => p.code === 'STORAGE_ERROR' && /ENAMETOOLONG/.test(p.message)), v.stdout);
+    const i = await flowstate('savepoint', 'inspect', d);
+    assert.equal(i.code, 3, i.stderr);
+    assert.match(i.stderr, /ENAMETOOLONG/);
+    const dirArg = await flowstate('savepoint', 'inspect', join(d, long));
+    assert.equal(dirArg.code, 3, dirArg.stderr);
   });
 
   it('--serializers loads snapshot readers of custom serializers', async () => {

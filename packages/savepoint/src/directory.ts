@@ -1,16 +1,22 @@
 import { randomUUID, createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import {
   assert,
+  collectStreamHandles,
   crc32c,
   formatChecksum,
   CorruptCheckpointError,
   FsCheckpointStorage,
   IllegalStateUsageError,
+  joinPath,
   MAX_METADATA_BYTES,
   METADATA_FILE_NAME,
+  SHARED_STATE_DIR,
+  StorageError,
   StorageNotFoundError,
+  TASK_OWNED_STATE_DIR,
+  type CheckpointMetadata,
   type CheckpointStateOutputStream,
   type CheckpointStreamFactory,
   type FileWriter,
@@ -23,17 +29,72 @@ import { SavepointOutputError } from './errors.js';
 /** Chunk size for streaming whole files (checksums, copies): bounds memory per file. */
 export const STREAM_CHUNK_BYTES = 4 << 20;
 
-/** A savepoint directory on local disk, read side. */
+/** Whether `abs` is a file; file-system errors (ENAMETOOLONG, EACCES...) are typed StorageErrors. */
+async function isFile(abs: string): Promise<boolean> {
+  try {
+    return (await fsp.stat(abs)).isFile();
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return false;
+    throw new StorageError(abs, `stat failed: ${code ?? (e as Error).message}`, { cause: e });
+  }
+}
+
+/**
+ * A savepoint (or retained checkpoint) directory on local disk, read side. State file paths in
+ * `_metadata` are relative to the storage root: for a savepoint that is its own directory; for a
+ * checkpoint `<root>/chk-<id>` it is `<root>`, where the checkpoint's own files (`chk-<id>/...`)
+ * and the files it shares with other checkpoints (`shared/...`) live, as Flink's `run -s` reads
+ * a retained checkpoint. See `open`.
+ */
 export class SavepointDirectory {
+  /** The directory that holds `_metadata` (what the user named). */
   readonly path: string;
+  /** The directory state file paths are relative to. */
+  readonly root: string;
+  /** The checkpoint's own directory relative to `root` ('' for a savepoint). */
+  readonly exclusiveDir: string;
   readonly fs: LocalFileSystem;
   /** Verifies sizes (and, for readFully, CRC32C) against handles; names files in errors. */
   readonly reader: StateHandleReader;
 
-  constructor(path: string) {
+  constructor(path: string, layout: { root: string; exclusiveDir: string } | undefined = undefined) {
     this.path = resolve(path);
-    this.fs = new LocalFileSystem(this.path);
-    this.reader = new FsCheckpointStorage(this.fs, { layout: 'savepoint' });
+    this.root = layout?.root ?? this.path;
+    this.exclusiveDir = layout?.exclusiveDir ?? '';
+    this.fs = new LocalFileSystem(this.root);
+    this.reader = new FsCheckpointStorage(this.fs, { layout: this.exclusiveDir === '' ? 'savepoint' : 'checkpoints' });
+  }
+
+  /**
+   * Opens what the user named: a savepoint directory, a retained checkpoint directory
+   * (`<root>/chk-<id>`), or the `_metadata` file in either (as Flink accepts). Returns the
+   * directory and its decoded, structurally checked metadata.
+   */
+  static async open(path: string): Promise<{ dir: SavepointDirectory; bytes: Uint8Array }> {
+    let abs = resolve(path);
+    if (await isFile(abs)) {
+      if (basename(abs) !== METADATA_FILE_NAME) {
+        throw new StorageNotFoundError(`${join(abs, METADATA_FILE_NAME)} ('${abs}' is a file: name a savepoint or checkpoint directory, or its _metadata file)`);
+      }
+      abs = dirname(abs);
+    }
+    const plain = new SavepointDirectory(abs);
+    return { dir: plain, bytes: await plain.readMetadataBytes() };
+  }
+
+  /**
+   * The same directory with the root its metadata's paths are relative to: the parent of a
+   * checkpoint directory `chk-<id>` whose files are referenced as `chk-<id>/...` or `shared/...`
+   * (a savepoint references plain file names, even in a directory called chk-<id>).
+   */
+  withRootFor(metadata: CheckpointMetadata): SavepointDirectory {
+    const name = basename(this.path);
+    if (this.exclusiveDir !== '' || !/^chk-\d+$/.test(name)) return this;
+    const prefixes = [`${name}/`, `${SHARED_STATE_DIR}/`, `${TASK_OWNED_STATE_DIR}/`];
+    const files = collectStreamHandles(metadata).flatMap((h) => (h.type === 'file' ? [h.path] : []));
+    if (!files.some((f) => prefixes.some((p) => f.startsWith(p)))) return this;
+    return new SavepointDirectory(this.path, { root: dirname(this.path), exclusiveDir: name });
   }
 
   get metadataFile(): string {
@@ -41,15 +102,16 @@ export class SavepointDirectory {
   }
 
   fileName(relative: string): string {
-    return `${this.path}/${relative}`;
+    return `${this.root}/${relative}`;
   }
 
   /** `_metadata`, after checking its size against the limit (never read an unbounded file). */
   async readMetadataBytes(): Promise<Uint8Array> {
-    const st = await this.fs.stat(METADATA_FILE_NAME);
-    if (st === null) throw new StorageNotFoundError(`${this.metadataFile} (not a savepoint directory, or the savepoint is incomplete)`);
+    const rel = joinPath(this.exclusiveDir, METADATA_FILE_NAME);
+    const st = await this.fs.stat(rel);
+    if (st === null) throw new StorageNotFoundError(`${this.metadataFile} (not a savepoint or checkpoint directory, or it is incomplete)`);
     if (st.size > MAX_METADATA_BYTES) throw new CorruptCheckpointError(this.metadataFile, `metadata of ${st.size} bytes exceeds the limit of ${MAX_METADATA_BYTES}`);
-    return this.fs.read(METADATA_FILE_NAME);
+    return this.fs.read(rel);
   }
 
   /**

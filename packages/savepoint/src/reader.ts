@@ -109,10 +109,9 @@ export class SavepointReader {
   ) {}
 
   static async load(directory: string, options: SavepointReaderOptions = {}): Promise<SavepointReader> {
-    const dir = new SavepointDirectory(directory);
-    const bytes = await dir.readMetadataBytes();
+    const { dir, bytes } = await SavepointDirectory.open(directory);
     const { version, metadata } = decodeSavepointMetadata(bytes, dir.metadataFile);
-    return new SavepointReader(dir, version, metadata, options.registry ?? defaultSerializerRegistry);
+    return new SavepointReader(dir.withRootFor(metadata), version, metadata, options.registry ?? defaultSerializerRegistry);
   }
 
   get directory(): string {

@@ -5,6 +5,7 @@ import {
   formatChecksum,
   FlowstateError,
   isKeyGroupsStateHandle,
+  joinPath,
   METADATA_FILE_NAME,
   readOperatorStateStream,
   type KeyedStateStreamHeader,
@@ -123,8 +124,9 @@ export async function validateSavepoint(directory: string, options: ValidateOpti
     }
   }
   try {
-    const referenced = new Set([...files.keys(), METADATA_FILE_NAME]);
-    for (const f of await dir.fs.list('')) {
+    // Only the checkpoint's own directory: files in shared/ may belong to other checkpoints.
+    const referenced = new Set([...files.keys(), joinPath(dir.exclusiveDir, METADATA_FILE_NAME)]);
+    for (const f of await dir.fs.list(dir.exclusiveDir)) {
       if (!referenced.has(f.path)) {
         problems.push({ severity: 'warning', code: 'UNREFERENCED_FILE', message: `'${dir.fileName(f.path)}' is not referenced by the metadata`, file: dir.fileName(f.path) });
       }
