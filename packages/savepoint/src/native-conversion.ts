@@ -88,7 +88,8 @@ export async function convertKeyedFormat(input: string | SavepointReader, output
   }
 }
 
-async function convertHandle(
+/** Converts one keyed handle by restoring it into RocksDB and snapshotting it in the target format. */
+export async function convertHandle(
   h: KeyedStateHandle,
   from: KeyedFormat,
   to: KeyedFormat,

@@ -1,4 +1,8 @@
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
+  collectStreamHandles,
   computeOperatorIndexForKeyGroup,
   CorruptCheckpointError,
   crc32c,
@@ -8,12 +12,18 @@ import {
   joinPath,
   METADATA_FILE_NAME,
   readOperatorStateStream,
+  streamHandleName,
+  type KeyedStateHandle,
   type KeyedStateStreamHeader,
   type KeyGroupsStateHandle,
+  type OperatorSnapshotMetadata,
   type SerializerSnapshotRegistry,
   type StreamStateHandle,
 } from '@flowstate/core';
+import { isIncrementalRocksDBStateHandle, type IncrementalRocksDBStateHandle } from '@flowstate/rocksdb';
+import { randomFileNames, SavepointDirectory, SavepointOutput } from './directory.js';
 import { decodeOperatorStateElements, KeyedRecordDecoder } from './entries.js';
+import { convertHandle } from './native-conversion.js';
 import { keyGroupBlocks, handleFile, mergeHeaders, readHeader, wrapDecodeError } from './keyed.js';
 import { SavepointReader } from './reader.js';
 
@@ -80,13 +90,16 @@ export async function validateSavepoint(directory: string, options: ValidateOpti
     return { ok: false, directory, metadataReadable: false, formatVersion: undefined, operators: 0, filesChecked: 0, bytesChecked: 0, keyGroupBlocks: 0, records: 0, problems };
   }
   const dir = reader.dir;
-  const registry = reader.registry;
 
   // Every referenced file once; a file may be referenced by several handles (repartitioned operator state).
   const files = new Map<string, StreamStateHandle>();
   for (const op of reader.metadata.operators) {
     for (const s of op.subtasks) {
-      for (const h of s.keyed) if (isKeyGroupsStateHandle(h)) files.set(handleFile(h), h.stream);
+      for (const h of s.keyed) {
+        if (isKeyGroupsStateHandle(h)) files.set(handleFile(h), h.stream);
+        // Native handles: every file they reference (RocksDB: SSTs in shared/, MANIFEST, meta) is verified whole.
+        else for (const f of collectStreamHandles(h)) files.set(streamHandleName(f), f);
+      }
       for (const h of s.operator) files.set(h.stream.type === 'file' ? h.stream.path : `inline:${h.stream.name}`, h.stream);
     }
   }
@@ -135,74 +148,16 @@ export async function validateSavepoint(directory: string, options: ValidateOpti
     problems.push(problemOf(e));
   }
 
-  let blocks = 0;
-  let records = 0;
-  for (const op of reader.metadata.operators) {
-    const keyed = op.subtasks.flatMap((s) => s.keyed);
-    for (const h of keyed) {
-      if (!isKeyGroupsStateHandle(h)) {
-        problems.push({ severity: 'error', code: 'UNSUPPORTED_OPERATION', message: `operator '${op.uid}': keyed handle of type '${h.type}' is a native snapshot this tool cannot validate`, operator: op.uid });
-      }
+  const counts = { blocks: 0, records: 0 };
+  const work = await mkdtemp(join(tmpdir(), 'flowstate-validate-'));
+  try {
+    for (const op of reader.metadata.operators) {
+      const ctx: KeyedCheckContext = { reader, op, badFiles, problems, counts, progress: (n) => ((bytesChecked += n), progress(n)), work };
+      await checkKeyedState(ctx);
+      await checkOperatorState(ctx);
     }
-    const canonical = keyed.filter(isKeyGroupsStateHandle);
-    const headers: KeyedStateStreamHeader[] = [];
-    const headerFiles: string[] = [];
-    for (const h of canonical) {
-      if (badFiles.has(handleFile(h))) continue;
-      try {
-        await dir.checkSize(h.stream);
-        const header = await readHeader(dir.reader, h, registry);
-        const decoder = new KeyedRecordDecoder(header, dir.fileName(handleFile(h)));
-        headers.push(header);
-        headerFiles.push(dir.fileName(handleFile(h)));
-        let crc = crc32c(await dir.reader.readRange(h.stream, 0, h.headerLength));
-        bytesChecked += h.headerLength;
-        progress(h.headerLength);
-        for await (const b of keyGroupBlocks(dir.reader, h, header, { maxParallelism: op.maxParallelism })) {
-          blocks++;
-          records += b.records.length;
-          decoder.decodeBlock(b);
-          crc = crc32c(b.bytes, crc);
-          bytesChecked += b.length;
-          progress(b.length);
-        }
-        if (crc !== h.stream.checksum) {
-          throw new CorruptCheckpointError(dir.fileName(handleFile(h)), `CRC32C is ${formatChecksum(crc)}, its handle says ${formatChecksum(h.stream.checksum)} (every block matched its own checksum)`);
-        }
-      } catch (e) {
-        problems.push(problemOf(e, op.uid));
-      }
-    }
-    try {
-      mergeHeaders(headers, headerFiles, op.uid);
-    } catch (e) {
-      problems.push(problemOf(e, op.uid));
-    }
-    if (canonical.length > 0) checkCoverage(op.uid, op.maxParallelism, op.parallelism, op.subtasks, canonical, dir.fileName.bind(dir), problems);
-
-    const modes = new Map<string, string>();
-    for (const s of op.subtasks) {
-      for (const h of s.operator) {
-        const name = h.stream.type === 'file' ? h.stream.path : `inline:${h.stream.name}`;
-        if (badFiles.has(name)) continue;
-        try {
-          try {
-            for (const st of await readOperatorStateStream(dir.reader, h, registry)) {
-              decodeOperatorStateElements(st, dir.fileName(name));
-              const m = modes.get(st.meta.name);
-              if (m !== undefined && m !== st.meta.mode) {
-                problems.push({ severity: 'error', code: 'CORRUPT_CHECKPOINT', message: `operator '${op.uid}': operator state '${st.meta.name}' is ${m} in one subtask and ${st.meta.mode} in another`, operator: op.uid });
-              }
-              modes.set(st.meta.name, st.meta.mode);
-            }
-          } catch (e) {
-            wrapDecodeError(e, dir.fileName(name));
-          }
-        } catch (e) {
-          problems.push(problemOf(e, op.uid));
-        }
-      }
-    }
+  } finally {
+    await rm(work, { recursive: true, force: true });
   }
   return {
     ok: !problems.some((p) => p.severity === 'error'),
@@ -212,10 +167,145 @@ export async function validateSavepoint(directory: string, options: ValidateOpti
     operators: reader.metadata.operators.length,
     filesChecked: files.size,
     bytesChecked,
-    keyGroupBlocks: blocks,
-    records,
+    keyGroupBlocks: counts.blocks,
+    records: counts.records,
     problems,
   };
+}
+
+interface KeyedCheckContext {
+  readonly reader: SavepointReader;
+  readonly op: OperatorSnapshotMetadata;
+  /** Files found missing or of the wrong size: not read again. */
+  readonly badFiles: ReadonlySet<string>;
+  readonly problems: ValidationProblem[];
+  readonly counts: { blocks: number; records: number };
+  readonly progress: (bytes: number) => void;
+  /** Scratch directory (native handles are converted to canonical streams here). */
+  readonly work: string;
+}
+
+/** A canonical keyed stream to check, and the directory it is read from. */
+interface CanonicalSource {
+  readonly handle: KeyGroupsStateHandle;
+  readonly dir: SavepointDirectory;
+  /** For a stream converted from a native handle: the native handle's name (errors name it). */
+  readonly nativeName?: string;
+}
+
+/**
+ * Keyed state of one operator: every canonical stream block by block (checksums, keys in their
+ * key groups, every entry decoded), native RocksDB handles through their canonical conversion,
+ * consistent headers across subtasks, and key-group coverage.
+ */
+async function checkKeyedState(ctx: KeyedCheckContext): Promise<void> {
+  const { reader, op, problems } = ctx;
+  const keyed = op.subtasks.flatMap((s) => s.keyed);
+  const sources: CanonicalSource[] = [];
+  for (const [i, h] of keyed.entries()) {
+    if (isKeyGroupsStateHandle(h)) {
+      if (!ctx.badFiles.has(handleFile(h))) sources.push({ handle: h, dir: reader.dir });
+    } else if (isIncrementalRocksDBStateHandle(h)) {
+      if (collectStreamHandles(h).some((f) => ctx.badFiles.has(streamHandleName(f)))) continue;
+      try {
+        const c = await nativeAsCanonical(h, op, reader, join(ctx.work, `${op.subtasks.length}-${i}-${sources.length}`));
+        if (c !== undefined) sources.push(c);
+      } catch (e) {
+        problems.push(problemOf(e, op.uid));
+      }
+    } else {
+      problems.push({ severity: 'error', code: 'UNSUPPORTED_OPERATION', message: `operator '${op.uid}': keyed handle of type '${h.type}' is a native snapshot this tool cannot validate`, operator: op.uid });
+    }
+  }
+  const headers: KeyedStateStreamHeader[] = [];
+  const headerFiles: string[] = [];
+  for (const src of sources) {
+    try {
+      headers.push(await checkCanonicalStream(src, ctx));
+      headerFiles.push(src.nativeName ?? src.dir.fileName(handleFile(src.handle)));
+    } catch (e) {
+      const p = problemOf(e, op.uid);
+      problems.push(src.nativeName === undefined ? p : { ...p, file: src.nativeName, message: `${src.nativeName} (checked in canonical form): ${p.message}` });
+    }
+  }
+  try {
+    mergeHeaders(headers, headerFiles, op.uid);
+  } catch (e) {
+    problems.push(problemOf(e, op.uid));
+  }
+  if (keyed.length > 0) checkCoverage(op.uid, op.maxParallelism, op.parallelism, op.subtasks, keyed, (h) => keyedHandleName(h, reader.dir), problems);
+}
+
+/** Reads one canonical stream block by block and returns its header. */
+async function checkCanonicalStream(src: CanonicalSource, ctx: KeyedCheckContext): Promise<KeyedStateStreamHeader> {
+  const { handle: h, dir } = src;
+  const registry = ctx.reader.registry;
+  await dir.checkSize(h.stream);
+  const header = await readHeader(dir.reader, h, registry);
+  const decoder = new KeyedRecordDecoder(header, dir.fileName(handleFile(h)));
+  let crc = crc32c(await dir.reader.readRange(h.stream, 0, h.headerLength));
+  // Bytes of converted streams were counted when their native files were verified.
+  const count = src.nativeName === undefined ? ctx.progress : () => {};
+  count(h.headerLength);
+  for await (const b of keyGroupBlocks(dir.reader, h, header, { maxParallelism: ctx.op.maxParallelism })) {
+    ctx.counts.blocks++;
+    ctx.counts.records += b.records.length;
+    decoder.decodeBlock(b);
+    crc = crc32c(b.bytes, crc);
+    count(b.length);
+  }
+  if (crc !== h.stream.checksum) {
+    throw new CorruptCheckpointError(dir.fileName(handleFile(h)), `CRC32C is ${formatChecksum(crc)}, its handle says ${formatChecksum(h.stream.checksum)} (every block matched its own checksum)`);
+  }
+  return header;
+}
+
+/**
+ * A native RocksDB handle's content as a canonical stream in `workDir`: RocksDB opens the
+ * (verified) native files and streams the key groups out, exactly as `convert --to canonical`
+ * does, so that every entry can be checked like a canonical one.
+ */
+async function nativeAsCanonical(h: IncrementalRocksDBStateHandle, op: OperatorSnapshotMetadata, reader: SavepointReader, workDir: string): Promise<CanonicalSource | undefined> {
+  const out = await SavepointOutput.create(join(workDir, 'canonical'), reader.metadata.checkpointId, randomFileNames());
+  await mkdir(join(workDir, 'rocksdb'));
+  const converted = await convertHandle(h, 'native-rocksdb', 'canonical', op, reader.metadata, reader.dir, out, reader.registry, join(workDir, 'rocksdb'));
+  if (converted === null || !isKeyGroupsStateHandle(converted)) return undefined;
+  return { handle: converted, dir: new SavepointDirectory(out.path), nativeName: keyedHandleName(h, reader.dir) };
+}
+
+function keyedHandleName(h: KeyedStateHandle, dir: SavepointDirectory): string {
+  if (isKeyGroupsStateHandle(h)) return dir.fileName(handleFile(h));
+  if (isIncrementalRocksDBStateHandle(h)) return `${dir.fileName(streamHandleName(h.meta))} (RocksDB checkpoint ${h.checkpointId} of '${h.backendIdentifier}')`;
+  return `${h.type} handle`;
+}
+
+/** Operator state of one operator: every stream decoded, every element with its serializers. */
+async function checkOperatorState(ctx: KeyedCheckContext): Promise<void> {
+  const { op, problems } = ctx;
+  const dir = ctx.reader.dir;
+  const modes = new Map<string, string>();
+  for (const s of op.subtasks) {
+    for (const h of s.operator) {
+      const name = h.stream.type === 'file' ? h.stream.path : `inline:${h.stream.name}`;
+      if (ctx.badFiles.has(name)) continue;
+      try {
+        try {
+          for (const st of await readOperatorStateStream(dir.reader, h, ctx.reader.registry)) {
+            decodeOperatorStateElements(st, dir.fileName(name));
+            const m = modes.get(st.meta.name);
+            if (m !== undefined && m !== st.meta.mode) {
+              problems.push({ severity: 'error', code: 'CORRUPT_CHECKPOINT', message: `operator '${op.uid}': operator state '${st.meta.name}' is ${m} in one subtask and ${st.meta.mode} in another`, operator: op.uid });
+            }
+            modes.set(st.meta.name, st.meta.mode);
+          }
+        } catch (e) {
+          wrapDecodeError(e, dir.fileName(name));
+        }
+      } catch (e) {
+        problems.push(problemOf(e, op.uid));
+      }
+    }
+  }
 }
 
 function checkCoverage(
@@ -223,8 +313,8 @@ function checkCoverage(
   maxP: number,
   p: number,
   subtasks: ReadonlyArray<{ subtaskIndex: number; keyed: readonly unknown[] }>,
-  handles: readonly KeyGroupsStateHandle[],
-  name: (f: string) => string,
+  handles: readonly KeyedStateHandle[],
+  name: (h: KeyedStateHandle) => string,
   problems: ValidationProblem[],
 ): void {
   const owner = new Int32Array(maxP).fill(-1);
@@ -234,7 +324,7 @@ function checkCoverage(
         problems.push({
           severity: 'error',
           code: 'KEY_GROUP_OVERLAP',
-          message: `operator '${uid}': key group ${g} is covered by both '${name(handleFile(handles[owner[g]!]!))}' and '${name(handleFile(h))}'`,
+          message: `operator '${uid}': key group ${g} is covered by both '${name(handles[owner[g]!]!)}' and '${name(h)}'`,
           operator: uid,
         });
       } else {
