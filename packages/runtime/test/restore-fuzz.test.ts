@@ -14,8 +14,10 @@ import {
   Serializers,
   ValueStateDescriptor,
   type CheckpointMetadata,
+  type StateBackend,
 } from '@flowstate/core';
 import { FsStateBackend } from '@flowstate/heap';
+import { RocksDBStateBackend } from '@flowstate/rocksdb';
 import { InMemoryUpsertTable, JobClient, JobFailedError, TaskFailureError, sequenceLog, StreamExecutionEnvironment, UpsertSink } from '../src/index.js';
 
 /**
@@ -105,47 +107,56 @@ function rootCause(e: unknown): unknown {
   return c;
 }
 
-test(`restore fuzz: ${ITERATIONS} mutated _metadata files with valid CRCs restore or fail with typed errors`, { timeout: 120_000 }, async () => {
-  const fs = new MemoryFileSystem();
-  const storage = new FsCheckpointStorage(fs);
-  const first = await JobClient.execute(graph(2), { stateBackend: new FsStateBackend(), checkpointStorage: storage, checkpointing: {} });
-  assert.equal((await first.result).status, 'FINISHED');
-  const [pointer] = await storage.listCompletedCheckpoints();
-  assert.ok(pointer !== undefined, 'the final checkpoint completed');
-  const original = await fs.read(`${pointer}/_metadata`);
-  const metadata = deserializeCheckpointMetadata(original, pointer);
-  assert.ok(metadata.operators.some((o) => o.subtasks.some((s) => s.keyed.length > 0 && s.operator.length > 0)) || metadata.operators.length >= 2);
+/** Fs (canonical key-group streams) and RocksDB incremental (native handles, shared SSTs); RocksDB restores cost more, so it runs a tenth of the iterations. */
+const FUZZ_BACKENDS: ReadonlyArray<{ name: string; create: () => StateBackend; iterations: number }> = [
+  { name: 'fs', create: () => new FsStateBackend(), iterations: ITERATIONS },
+  { name: 'rocksdb-incremental', create: () => new RocksDBStateBackend({ incrementalCheckpoints: true }), iterations: Math.ceil(ITERATIONS / 10) },
+];
 
-  const rand = mulberry32(SEED);
-  const outcomes = new Map<string, number>();
-  const untyped: string[] = [];
-  for (let i = 0; i < ITERATIONS; i++) {
-    const { bytes, what } = rand() < 0.5 ? mutateStructure(metadata, rand) : mutateBytes(original, rand);
-    await fs.delete(`${pointer}/_metadata`);
-    const w = await fs.create(`${pointer}/_metadata`);
-    await w.write(bytes);
-    await w.commit();
-    let outcome: string;
-    try {
-      // Restoring at another parallelism also exercises the repartitioning of the handles.
-      const job = await JobClient.execute(graph(1 + (i % 3)), { stateBackend: new FsStateBackend(), restoreFrom: { storage, pointer }, allowNonRestoredState: i % 2 === 0 });
-      await job.result;
-      outcome = 'restored';
-    } catch (e) {
-      const root = rootCause(e);
-      if (!(e instanceof FlowstateError) || !(root instanceof FlowstateError)) {
-        untyped.push(`iteration ${i} (seed ${SEED}): ${what}: ${String((root as Error)?.stack ?? root)}`);
-        outcome = 'UNTYPED';
-      } else {
-        outcome = root.code;
-        if (process.env.FLOWSTATE_RESTORE_FUZZ_VERBOSE) console.log(`iteration ${i}: ${what}: ${root.message}`);
+for (const backend of FUZZ_BACKENDS) {
+  test(`restore fuzz (${backend.name}): ${backend.iterations} mutated _metadata files with valid CRCs restore or fail with typed errors`, { timeout: 120_000 }, async () => {
+    const ITERATIONS = backend.iterations;
+    const fs = new MemoryFileSystem();
+    const storage = new FsCheckpointStorage(fs);
+    const first = await JobClient.execute(graph(2), { stateBackend: backend.create(), checkpointStorage: storage, checkpointing: {} });
+    assert.equal((await first.result).status, 'FINISHED');
+    const [pointer] = await storage.listCompletedCheckpoints();
+    assert.ok(pointer !== undefined, 'the final checkpoint completed');
+    const original = await fs.read(`${pointer}/_metadata`);
+    const metadata = deserializeCheckpointMetadata(original, pointer);
+    assert.ok(metadata.operators.some((o) => o.subtasks.some((s) => s.keyed.length > 0 && s.operator.length > 0)) || metadata.operators.length >= 2);
+
+    const rand = mulberry32(SEED);
+    const outcomes = new Map<string, number>();
+    const untyped: string[] = [];
+    for (let i = 0; i < ITERATIONS; i++) {
+      const { bytes, what } = rand() < 0.5 ? mutateStructure(metadata, rand) : mutateBytes(original, rand);
+      await fs.delete(`${pointer}/_metadata`);
+      const w = await fs.create(`${pointer}/_metadata`);
+      await w.write(bytes);
+      await w.commit();
+      let outcome: string;
+      try {
+        // Restoring at another parallelism also exercises the repartitioning of the handles.
+        const job = await JobClient.execute(graph(1 + (i % 3)), { stateBackend: backend.create(), restoreFrom: { storage, pointer }, allowNonRestoredState: i % 2 === 0 });
+        await job.result;
+        outcome = 'restored';
+      } catch (e) {
+        const root = rootCause(e);
+        if (!(e instanceof FlowstateError) || !(root instanceof FlowstateError)) {
+          untyped.push(`iteration ${i} (seed ${SEED}): ${what}: ${String((root as Error)?.stack ?? root)}`);
+          outcome = 'UNTYPED';
+        } else {
+          outcome = root.code;
+          if (process.env.FLOWSTATE_RESTORE_FUZZ_VERBOSE) console.log(`iteration ${i}: ${what}: ${root.message}`);
+        }
       }
+      outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
     }
-    outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
-  }
-  console.log(`restore fuzz: seed ${SEED}, ${ITERATIONS} iterations: ${[...outcomes].map(([k, v]) => `${k} ${v}`).join(', ')}`);
-  assert.deepEqual(untyped.slice(0, 5), [], `${untyped.length} untyped error(s)`);
-});
+    console.log(`restore fuzz (${backend.name}): seed ${SEED}, ${ITERATIONS} iterations: ${[...outcomes].map(([k, v]) => `${k} ${v}`).join(', ')}`);
+    assert.deepEqual(untyped.slice(0, 5), [], `${untyped.length} untyped error(s)`);
+  });
+}
 
 test('restore rejects the malformed metadata the fuzzer of issue 10 found (keyed=[null], offsets=5, keyGroupChecksums[i]=null) with CorruptCheckpointError naming the field', async () => {
   const fs = new MemoryFileSystem();
@@ -171,6 +182,34 @@ test('restore rejects the malformed metadata the fuzzer of issue 10 found (keyed
     await assert.rejects(
       async () => (await JobClient.execute(graph(2), { stateBackend: new FsStateBackend(), restoreFrom: { storage, pointer: pointer! } })).result,
       (e: unknown) => e instanceof CorruptCheckpointError && message.test(e.message) && e.message.includes(`${pointer!}/_metadata`),
+      what,
+    );
+  }
+});
+
+test("restore rejects native RocksDB handles of the wrong shape (fields only the backend knows) with CorruptCheckpointError naming the field", async () => {
+  const fs = new MemoryFileSystem();
+  const storage = new FsCheckpointStorage(fs);
+  const rocks = () => new RocksDBStateBackend({ incrementalCheckpoints: true });
+  await (await JobClient.execute(graph(1), { stateBackend: rocks(), checkpointStorage: storage, checkpointing: {} })).result;
+  const [pointer] = await storage.listCompletedCheckpoints();
+  const metadata = deserializeCheckpointMetadata(await fs.read(`${pointer!}/_metadata`), pointer!);
+  const count = metadata.operators.findIndex((o) => o.uid === 'count');
+  const cases: Array<[string, (h: Record<string, any>) => void, RegExp]> = [
+    ['sharedFiles = 5', (h) => (h.sharedFiles = 5), /restoreState\[0\]\.sharedFiles: expected an array/],
+    ['privateFiles[0].name = 7', (h) => (h.privateFiles[0].name = 7), /restoreState\[0\]\.privateFiles\[0\]\.name: expected a file name/],
+    ['maxParallelism = "8"', (h) => (h.maxParallelism = '8'), /restoreState\[0\]\.maxParallelism/],
+  ];
+  for (const [what, mutate, message] of cases) {
+    const m = structuredClone(metadata) as unknown as Record<string, any>;
+    mutate(m.operators[count].subtasks[0].keyed[0]);
+    await fs.delete(`${pointer!}/_metadata`);
+    const w = await fs.create(`${pointer!}/_metadata`);
+    await w.write(serializeCheckpointMetadata(m as unknown as CheckpointMetadata));
+    await w.commit();
+    await assert.rejects(
+      async () => (await JobClient.execute(graph(1), { stateBackend: rocks(), restoreFrom: { storage, pointer: pointer! } })).result,
+      (e: unknown) => rootCause(e) instanceof CorruptCheckpointError && message.test((rootCause(e) as Error).message),
       what,
     );
   }

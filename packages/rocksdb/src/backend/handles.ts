@@ -1,4 +1,11 @@
-import type { KeyedStateHandle, StreamStateHandle } from '@flowstate/core';
+import {
+  checkStreamHandleStructure,
+  malformedField,
+  UPPER_BOUND_MAX_PARALLELISM,
+  type KeyedStateHandle,
+  type MalformedField,
+  type StreamStateHandle,
+} from '@flowstate/core';
 
 /** One file of a native RocksDB checkpoint. */
 export interface RocksDBFileHandle {
@@ -30,4 +37,31 @@ export interface IncrementalRocksDBStateHandle extends KeyedStateHandle {
 
 export function isIncrementalRocksDBStateHandle(h: KeyedStateHandle): h is IncrementalRocksDBStateHandle {
   return h.type === 'rocksdb-incremental';
+}
+
+/**
+ * Checks the fields of a native handle that core's metadata validator cannot know (it checks the
+ * common fields and every nested stream handle): restore indexes and iterates them, so a handle
+ * from untrusted metadata must have this shape. Throws CorruptCheckpointError naming the field.
+ */
+export function checkIncrementalRocksDBStateHandleStructure(h: unknown, where: string, file: string): asserts h is IncrementalRocksDBStateHandle {
+  const bad: MalformedField = malformedField(file, 'RocksDB state handle');
+  const o = h as Record<string, unknown>;
+  if (!Number.isSafeInteger(o.checkpointId) || (o.checkpointId as number) < 0) bad(`${where}.checkpointId`, 'expected a non-negative integer');
+  if (typeof o.backendIdentifier !== 'string') bad(`${where}.backendIdentifier`, 'expected a string');
+  if (!Number.isInteger(o.maxParallelism) || (o.maxParallelism as number) < 1 || (o.maxParallelism as number) > UPPER_BOUND_MAX_PARALLELISM) {
+    bad(`${where}.maxParallelism`, `expected an integer in [1, ${UPPER_BOUND_MAX_PARALLELISM}]`);
+  }
+  checkStreamHandleStructure(o.meta, `${where}.meta`, bad, file);
+  for (const list of ['sharedFiles', 'privateFiles'] as const) {
+    const files = o[list];
+    if (!Array.isArray(files)) bad(`${where}.${list}`, 'expected an array');
+    files.forEach((f: unknown, i) => {
+      const w = `${where}.${list}[${i}]`;
+      const e = f as Record<string, unknown> | null;
+      if (typeof e !== 'object' || e === null || typeof e.name !== 'string') bad(`${w}.name`, 'expected a file name');
+      if (list === 'sharedFiles' && typeof e.contentId !== 'string') bad(`${w}.contentId`, 'expected a string');
+      checkStreamHandleStructure(e.handle, `${w}.handle`, bad, file);
+    });
+  }
 }

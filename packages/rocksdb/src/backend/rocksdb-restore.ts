@@ -15,6 +15,7 @@ import {
   readKeyGroups,
   StateMigrationError,
   streamHandleName,
+  untrustedHandleName,
   type KeyedStateBackendParameters,
   type KeyedStateStreamHeader,
   type KeyGroupsStateHandle,
@@ -23,7 +24,7 @@ import {
   type TypeSerializer,
 } from '@flowstate/core';
 import { encodeListElements, RocksDB, WriteBatch } from '../native.js';
-import { isIncrementalRocksDBStateHandle, type IncrementalRocksDBStateHandle } from './handles.js';
+import { checkIncrementalRocksDBStateHandleStructure, isIncrementalRocksDBStateHandle, type IncrementalRocksDBStateHandle } from './handles.js';
 import { STATE_CF_PREFIX, type RocksDBKeyedStateBackend } from './rocksdb-keyed-state-backend.js';
 
 const BATCH_ENTRIES = 4096;
@@ -45,6 +46,7 @@ export async function restoreRocksKeyedState<K>(backend: RocksDBKeyedStateBacken
   const reader = params.stateHandleReader;
   if (handles.length > 0 && reader === undefined) throw new IllegalStateUsageError(undefined, 'restoreState was given without a stateHandleReader');
   const incremental = handles.filter(isIncrementalRocksDBStateHandle);
+  for (const h of incremental) checkIncrementalRocksDBStateHandleStructure(h, `restoreState[${handles.indexOf(h)}]`, untrustedHandleName({ stream: h.meta }));
   const canonical = handles.filter(isKeyGroupsStateHandle);
   const unknown = handles.filter((h) => !isIncrementalRocksDBStateHandle(h) && !isKeyGroupsStateHandle(h));
   if (unknown.length > 0) throw new IllegalStateUsageError(undefined, `the RocksDB backend cannot restore '${unknown[0]!.type}' handles`);
