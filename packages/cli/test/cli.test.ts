@@ -206,6 +206,10 @@ describe('flowstate savepoint (real binary)', () => {
         assert.equal(r.code, 0, `${verb} ${target}: ${r.stdout}${r.stderr}`);
       }
     }
+    // The job's checkpoint root is not one checkpoint: refused, naming the checkpoints in it.
+    const jobDir = await flowstate('savepoint', 'inspect', join(chk, '..'));
+    assert.equal(jobDir.code, 3, jobDir.stderr);
+    assert.match(jobDir.stderr, /is a checkpoint directory of a job, not one checkpoint: name one of its completed checkpoints, e\.g\. '.*chk-22' \(1 found: chk-22\)/);
     const stateFile = readdirSync(FIXTURE).find((f) => f !== '_metadata')!;
     const notMeta = await flowstate('savepoint', 'inspect', join(FIXTURE, stateFile));
     assert.equal(notMeta.code, 3, notMeta.stderr);

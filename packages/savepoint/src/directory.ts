@@ -40,6 +40,17 @@ async function isFile(abs: string): Promise<boolean> {
   }
 }
 
+/** The `chk-<id>` subdirectories of `abs` that hold a `_metadata` file, by id (none when unreadable). */
+async function completedCheckpointsIn(abs: string): Promise<string[]> {
+  const entries = await fsp.readdir(abs).catch(() => [] as string[]);
+  const ids: number[] = [];
+  for (const name of entries) {
+    const m = /^chk-(\d+)$/.exec(name);
+    if (m !== null && (await isFile(join(abs, name, METADATA_FILE_NAME)).catch(() => false))) ids.push(Number(m[1]));
+  }
+  return ids.sort((a, b) => a - b).map((id) => `chk-${id}`);
+}
+
 /**
  * A savepoint (or retained checkpoint) directory on local disk, read side. State file paths in
  * `_metadata` are relative to the storage root: for a savepoint that is its own directory; for a
@@ -69,7 +80,8 @@ export class SavepointDirectory {
   /**
    * Opens what the user named: a savepoint directory, a retained checkpoint directory
    * (`<root>/chk-<id>`), or the `_metadata` file in either (as Flink accepts). Returns the
-   * directory and its decoded, structurally checked metadata.
+   * directory and the bytes of its `_metadata`. A job's checkpoint root is refused with the
+   * names of the completed checkpoints in it.
    */
   static async open(path: string): Promise<{ dir: SavepointDirectory; bytes: Uint8Array }> {
     let abs = resolve(path);
@@ -80,7 +92,16 @@ export class SavepointDirectory {
       abs = dirname(abs);
     }
     const plain = new SavepointDirectory(abs);
-    return { dir: plain, bytes: await plain.readMetadataBytes() };
+    try {
+      return { dir: plain, bytes: await plain.readMetadataBytes() };
+    } catch (e) {
+      if (!(e instanceof StorageNotFoundError)) throw e;
+      const completed = await completedCheckpointsIn(abs);
+      if (completed.length === 0) throw e;
+      throw new StorageNotFoundError(
+        `${plain.metadataFile} ('${abs}' is a checkpoint directory of a job, not one checkpoint: name one of its completed checkpoints, e.g. '${join(abs, completed[completed.length - 1]!)}' (${completed.length} found: ${completed.slice(-5).join(', ')}))`,
+      );
+    }
   }
 
   /**
