@@ -133,6 +133,8 @@ export async function validateSavepoint(directory: string, options: ValidateOpti
         progress(n);
       });
     } catch (e) {
+      // Wrong CRC32C: reported once, not again by the decoders that would read it.
+      badFiles.add(name);
       problems.push(problemOf(e));
     }
   }
