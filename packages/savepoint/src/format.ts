@@ -42,6 +42,9 @@ const V1_READER: SavepointFormatReader = {
   readMetadata: deserializeCheckpointMetadata,
 };
 
+/** The structural checks moved to core (one validator for every reader); kept here for importers of this package. */
+export { checkMetadataStructure } from '@flowstate/core';
+
 const V1_WRITER: SavepointFormatWriter = { version: 1, writeMetadata: serializeCheckpointMetadata };
 
 /** version -> reader, for every released version. */
