@@ -15,6 +15,7 @@ import { caseSeed, formatSeed, Prng } from '../harness/prng.js';
 import { snapshotAndRestoreOne } from '../harness/restore.js';
 import { listContents } from '../harness/state-checks.js';
 import type { ConformanceGroup } from '../registry.js';
+import { namespaceCases } from './namespaces.js';
 
 const KEYS_SEED = caseSeed(0x5eed0501);
 const APPLY_SEED = caseSeed(0x5eed0502);
@@ -26,6 +27,7 @@ export const keysNamespacesGroup: ConformanceGroup = {
     { name: `getKeys and getKeysAndNamespaces over several namespaces (${formatSeed(KEYS_SEED)})`, run: getKeysAndNamespaces },
     { name: `applyToAllKeys visits every key once and may clear or add to state while it runs (${formatSeed(APPLY_SEED)})`, run: applyToAllKeys },
     { name: 'numKeyValueStateEntries counts (key, namespace) entries over all states and returns to 0 after clear', run: numEntries },
+    ...namespaceCases,
   ],
 };
 

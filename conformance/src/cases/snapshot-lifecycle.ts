@@ -19,7 +19,7 @@ import {
 import { beginKeyedCheckpoint, checkpointKeyed } from '../harness/checkpoint.js';
 import { expectRejects, expectThrows } from '../harness/expect.js';
 import type { Fixture } from '../harness/fixture.js';
-import { GatedStreamFactory } from '../harness/gated-stream-factory.js';
+import { assertNothingLeft, GatedStreamFactory } from '../harness/gated-stream-factory.js';
 import { assertMixed, MIXED_DESCRIPTORS, MixedWorkload } from '../harness/mixed-workload.js';
 import { caseSeed, formatSeed, Prng } from '../harness/prng.js';
 import { restoreKeyed, snapshotAndRestoreOne } from '../harness/restore.js';
@@ -44,6 +44,11 @@ export const snapshotLifecycleGroup: ConformanceGroup = {
       run: cancelDuringWrite,
     },
     { name: `cancel() right after snapshot() returns; the backend stays usable (${formatSeed(CANCEL_SEED)})`, run: cancelRightAway },
+    {
+      name: `dispose() while the asynchronous part writes: result rejects with SnapshotCancelledError and no file is left (${formatSeed(CANCEL_SEED)})`,
+      requires: ['asyncSnapshots'],
+      run: disposeDuringWrite,
+    },
     { name: `a savepoint is a canonical key-groups stream with every entry, and restores (${formatSeed(SAVEPOINT_SEED)})`, run: canonicalSavepoint },
   ],
 };
@@ -133,16 +138,6 @@ async function filledBackend(fx: Fixture, seed: number): Promise<{ kb: KeyedStat
   return { kb, work };
 }
 
-/** No new file in storage, and every stream the snapshot opened was aborted or closed (then deleted). */
-async function assertNothingLeft(fs: MemoryFileSystem, filesBefore: readonly string[], streams: GatedStreamFactory): Promise<void> {
-  assert.deepStrictEqual((await fs.list('')).map((f) => f.path), [...filesBefore], 'a cancelled snapshot leaves no file in storage');
-  assert.deepStrictEqual(
-    streams.unsettled.map((s) => s.scope),
-    [],
-    `every stream a cancelled snapshot opened is aborted or closed; ${streams.unsettled.length} of ${streams.streams.length} were left open`,
-  );
-}
-
 /** After a cancelled snapshot: state unchanged, still writable, and the next checkpoint restores. */
 async function assertUsableAfterCancel(fx: Fixture, kb: KeyedStateBackend<string>, work: MixedWorkload): Promise<void> {
   assertMixed(kb, work.model, work.keys, 'after cancel()');
@@ -178,6 +173,26 @@ async function cancelDuringWrite(fx: Fixture): Promise<void> {
   kb.notifyCheckpointAborted(pending.checkpointId);
   await pending.location.disposeOnFailure();
   await assertUsableAfterCancel(fx, kb, work);
+}
+
+/** dispose() ends a running snapshot like cancel() does (Flink closes its streams on dispose). */
+async function disposeDuringWrite(fx: Fixture): Promise<void> {
+  const { kb } = await filledBackend(fx, CANCEL_SEED);
+  const fs = new MemoryFileSystem();
+  const storage = new FsCheckpointStorage(fs);
+  const gated: { factory?: GatedStreamFactory } = {};
+  const pending = await beginKeyedCheckpoint(fx, [kb], { storage, streamFactory: (inner) => (gated.factory = new GatedStreamFactory(inner)) });
+  const gate = gated.factory!;
+  const future = pending.futures[0]!;
+  const first = await Promise.race([gate.firstUse.then(() => 'writing' as const), future.result.then(() => 'resolved' as const, () => 'rejected' as const)]);
+  assert.equal(first, 'writing', 'the asynchronous part writes its state after snapshot() returned');
+
+  kb.dispose();
+  gate.release();
+  const err = await expectRejects('result of a snapshot whose backend was disposed while it wrote', SnapshotCancelledError, future.result);
+  assert.equal(err.checkpointId, pending.checkpointId);
+  await assertNothingLeft(fs, [], gate);
+  await pending.location.disposeOnFailure();
 }
 
 async function cancelRightAway(fx: Fixture): Promise<void> {

@@ -8,6 +8,7 @@ import {
   type KeyedStateHandle,
   type OperatorStateBackend,
   type OperatorStateHandle,
+  type SerializerSnapshotRegistry,
   type StateBackend,
   type StateHandleReader,
   type TypeSerializer,
@@ -34,6 +35,8 @@ export interface KeyedBackendOptions<K> {
 export interface OperatorBackendOptions {
   readonly restoreState?: readonly OperatorStateHandle[];
   readonly stateHandleReader?: StateHandleReader;
+  /** For cases that restore serializers the default registry does not know. */
+  readonly serializerRegistry?: SerializerSnapshotRegistry;
 }
 
 /** The operator every case's backends belong to; it names files and appears in messages. */
@@ -97,6 +100,7 @@ export class Fixture {
       operatorIdentifier: OPERATOR_ID,
       ...(options.restoreState === undefined ? {} : { restoreState: options.restoreState }),
       ...(options.stateHandleReader === undefined ? {} : { stateHandleReader: options.stateHandleReader }),
+      ...(options.serializerRegistry === undefined ? {} : { serializerRegistry: options.serializerRegistry }),
     });
     this.operatorBackends.push(ob);
     return ob;

@@ -1,4 +1,5 @@
-import type { CheckpointedStateScope, CheckpointStateOutputStream, CheckpointStreamFactory, StreamStateHandle } from '@flowstate/core';
+import assert from 'node:assert/strict';
+import type { CheckpointedStateScope, CheckpointStateOutputStream, CheckpointStreamFactory, MemoryFileSystem, StreamStateHandle } from '@flowstate/core';
 
 /** What happened to one stream a snapshot opened. */
 export interface StreamRecord {
@@ -75,4 +76,14 @@ export class GatedStreamFactory implements CheckpointStreamFactory {
       },
     };
   }
+}
+
+/** No new file in storage, and every stream the snapshot opened was aborted or closed (then deleted). */
+export async function assertNothingLeft(fs: MemoryFileSystem, filesBefore: readonly string[], streams: GatedStreamFactory): Promise<void> {
+  assert.deepStrictEqual((await fs.list('')).map((f) => f.path), [...filesBefore], 'a cancelled snapshot leaves no file in storage');
+  assert.deepStrictEqual(
+    streams.unsettled.map((s) => s.scope),
+    [],
+    `every stream a cancelled snapshot opened is aborted or closed; ${streams.unsettled.length} of ${streams.streams.length} were left open`,
+  );
 }

@@ -21,6 +21,7 @@ export * from './backend/spi.js';
 export * from './snapshot/keyed-state-stream.js';
 export * from './snapshot/operator-state-stream.js';
 export * from './snapshot/operator-state-repartitioner.js';
+export * from './snapshot/snapshot-output.js';
 export * from './checkpoint/metadata.js';
 export * from './checkpoint/metadata-structure.js';
 export * from './checkpoint/shared-state-registry.js';

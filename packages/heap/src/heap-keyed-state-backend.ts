@@ -1,5 +1,6 @@
 import {
   assignToKeyGroup,
+  checkNamespace,
   checkStateRegistration,
   DataOutputSerializer,
   defaultSerializerRegistry,
@@ -22,7 +23,7 @@ import {
   type TypeSerializer,
   type ValueStateDescriptor,
 } from '@flowstate/core';
-import { HeapAggregatingState, HeapListState, HeapMapState, HeapReducingState, HeapValueState, type CurrentKeyContext, type HeapMap } from './heap-states.js';
+import { HeapAggregatingState, HeapListState, HeapMapState, HeapReducingState, HeapValueState, type CurrentKeyContext, type HeapMap, type NamespaceAccess } from './heap-states.js';
 import { identityFunction, isPrimitiveType, keyIdOf, type Identity, type IdentityFn } from './identity.js';
 import { restoreHeapKeyedState } from './heap-restore.js';
 import { startHeapSnapshot } from './heap-snapshot.js';
@@ -64,6 +65,8 @@ export class HeapKeyedStateBackend<K> implements KeyedStateBackend<K>, CurrentKe
   readonly primitiveKeys: boolean;
   readonly states = new Map<string, Registered>();
   readonly snapshots = new Set<SnapshotView>();
+  /** Asynchronous parts still running; dispose() cancels them. */
+  readonly runningSnapshots = new Set<{ cancel(): void }>();
 
   constructor(
     params: KeyedStateBackendParameters<K>,
@@ -126,6 +129,8 @@ export class HeapKeyedStateBackend<K> implements KeyedStateBackend<K>, CurrentKe
   // ---- registration -------------------------------------------------------------------------
 
   getPartitionedState<N, S extends State, V>(namespace: N, namespaceSerializer: TypeSerializer<N>, descriptor: StateDescriptor<S, V>): KeyedStateOf<S, N> {
+    // Before registering: a refused call must not leave a state behind.
+    checkNamespace(descriptor.name, namespace);
     const s = this.getOrCreateKeyedState(namespaceSerializer, descriptor);
     s.setCurrentNamespace(namespace);
     return s;
@@ -187,35 +192,34 @@ export class HeapKeyedStateBackend<K> implements KeyedStateBackend<K>, CurrentKe
   }
 
   private createState(reg: Registered, d: StateDescriptor<State, unknown>, ns: TypeSerializer<unknown>): State & { setCurrentNamespace(n: unknown): void } {
-    const initialNs: unknown = ns.typeId === 'void-namespace' ? VoidNamespace : undefined;
-    const nsId = reg.nsIdentity;
+    const access: NamespaceAccess<unknown> = {
+      identity: reg.nsIdentity,
+      copy: ns.isImmutableType ? (n) => n : (n) => ns.copy(n),
+      initial: ns.typeId === 'void-namespace' ? VoidNamespace : undefined,
+    };
     const table = reg.table;
     switch (d.kind) {
       case 'VALUE': {
         const vd = d as unknown as ValueStateDescriptor<unknown>;
-        return new HeapValueState(this, table, nsId, initialNs, () => table.meta.stateSerializer, vd.defaultValue);
+        return new HeapValueState(this, table, access, () => table.meta.stateSerializer, vd.defaultValue);
       }
       case 'LIST':
-        return new HeapListState(this, table, nsId, initialNs);
+        return new HeapListState(this, table, access);
       case 'REDUCING':
-        return new HeapReducingState(this, table, nsId, initialNs, (d as unknown as ReducingStateDescriptor<unknown>).reduceFunction);
+        return new HeapReducingState(this, table, access, (d as unknown as ReducingStateDescriptor<unknown>).reduceFunction);
       case 'AGGREGATING':
-        return new HeapAggregatingState(this, table, nsId, initialNs, (d as unknown as AggregatingStateDescriptor<unknown, unknown, unknown>).aggregateFunction);
+        return new HeapAggregatingState(this, table, access, (d as unknown as AggregatingStateDescriptor<unknown, unknown, unknown>).aggregateFunction);
       case 'MAP':
-        return new HeapMapState(this, table, nsId, initialNs, () => reg.userKeyIdentity!);
+        return new HeapMapState(this, table, access, () => reg.userKeyIdentity!);
     }
   }
 
   // ---- queries ------------------------------------------------------------------------------
 
-  private tableOf(stateName: string): StateTable {
-    const reg = this.states.get(stateName);
-    if (reg === undefined) throw new IllegalStateUsageError(stateName, 'no such state is registered');
-    return reg.table;
-  }
-
   getKeys<N>(stateName: string, namespace: N): K[] {
+    checkNamespace(stateName, namespace);
     const reg = this.states.get(stateName);
+    // Unknown state: no keys (Flink returns an empty stream from getKeys and getKeysAndNamespaces).
     if (reg === undefined) return [];
     const nsId = reg.nsIdentity(namespace);
     const out: K[] = [];
@@ -231,7 +235,9 @@ export class HeapKeyedStateBackend<K> implements KeyedStateBackend<K>, CurrentKe
 
   getKeysAndNamespaces<N>(stateName: string): Array<[K, N]> {
     const out: Array<[K, N]> = [];
-    for (const e of this.tableOf(stateName).allEntries()) out.push([e.key as K, e.namespace as N]);
+    const reg = this.states.get(stateName);
+    if (reg === undefined) return out;
+    for (const e of reg.table.allEntries()) out.push([e.key as K, e.namespace as N]);
     return out;
   }
 
@@ -271,6 +277,7 @@ export class HeapKeyedStateBackend<K> implements KeyedStateBackend<K>, CurrentKe
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    for (const s of this.runningSnapshots) s.cancel();
     for (const s of this.snapshots) s.release();
     this.snapshots.clear();
     this.states.clear();

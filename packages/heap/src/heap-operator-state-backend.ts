@@ -6,6 +6,7 @@ import {
   IllegalStateUsageError,
   readOperatorStateStream,
   SnapshotCancelledError,
+  SnapshotOutputStream,
   StateMigrationError,
   writeOperatorStateStream,
   type BroadcastState,
@@ -34,6 +35,12 @@ interface PendingState {
   readonly elements: Uint8Array[];
 }
 
+interface RestoredSerializer {
+  readonly read: TypeSerializer<unknown>;
+  readonly migrate: (v: unknown) => unknown;
+  readonly serializer: TypeSerializer<unknown>;
+}
+
 interface ListEntry {
   readonly mode: 'SPLIT_DISTRIBUTE' | 'UNION';
   readonly serializer: TypeSerializer<unknown>;
@@ -56,6 +63,8 @@ export class HeapOperatorStateBackend implements OperatorStateBackend {
   private readonly broadcasts = new Map<string, BroadcastEntry>();
   private readonly pending = new Map<string, PendingState>();
   private disposed = false;
+  /** Asynchronous parts still running; dispose() cancels them. */
+  private readonly runningSnapshots = new Set<{ cancel(): void }>();
 
   private constructor(readonly operatorIdentifier: string) {}
 
@@ -93,11 +102,24 @@ export class HeapOperatorStateBackend implements OperatorStateBackend {
     if (p !== undefined && p.meta.mode !== mode) throw new StateMigrationError(name, `was restored as ${p.meta.mode} operator state, cannot be used as ${mode}`);
   }
 
-  /** The serializer that reads the restored bytes, and how to bring a value to the new serializer's shape. */
-  private resolve(name: string, snapshot: TypeSerializerSnapshot<unknown>, serializer: TypeSerializer<unknown>): { read: TypeSerializer<unknown>; migrate: (v: unknown) => unknown } {
+  /**
+   * How a restored state continues: `read` reads the restored bytes, `migrate` brings a value to the
+   * new serializer's shape, and `serializer` is the one the state keeps (and snapshots with): the
+   * reconfigured serializer when the snapshot asks for one, as keyed state does, else the new one.
+   */
+  private resolve(name: string, snapshot: TypeSerializerSnapshot<unknown>, serializer: TypeSerializer<unknown>): RestoredSerializer {
     const c = snapshot.resolveSchemaCompatibility(serializer);
-    if (c.type === 'INCOMPATIBLE') throw new StateMigrationError(name, `restored operator state cannot be read with the new serializer: ${c.reason}`);
-    return { read: snapshot.restoreSerializer(), migrate: c.type === 'COMPATIBLE_AFTER_MIGRATION' ? c.migrate : (v) => v };
+    const read = snapshot.restoreSerializer();
+    switch (c.type) {
+      case 'INCOMPATIBLE':
+        throw new StateMigrationError(name, `restored operator state cannot be read with the new serializer: ${c.reason}`);
+      case 'COMPATIBLE_AFTER_MIGRATION':
+        return { read, migrate: c.migrate, serializer };
+      case 'COMPATIBLE_WITH_RECONFIGURED_SERIALIZER':
+        return { read, migrate: (v) => v, serializer: c.serializer };
+      case 'COMPATIBLE_AS_IS':
+        return { read, migrate: (v) => v, serializer };
+    }
   }
 
   getListState<T>(descriptor: ListStateDescriptor<T>): ListState<T> {
@@ -114,12 +136,13 @@ export class HeapOperatorStateBackend implements OperatorStateBackend {
     this.checkNameFree(name, mode);
     let entry = this.lists.get(name);
     if (entry === undefined) {
-      const serializer = descriptor.elementSerializer as TypeSerializer<unknown>;
+      let serializer = descriptor.elementSerializer as TypeSerializer<unknown>;
       const list: unknown[] = [];
       const p = this.pending.get(name);
       if (p !== undefined) {
         const r = this.resolve(name, p.meta.firstSerializerSnapshot, serializer);
         for (const bytes of p.elements) list.push(r.migrate(deserializeExact(r.read, bytes, `element of operator state '${name}'`)));
+        serializer = r.serializer;
         this.pending.delete(name);
       }
       entry = { mode, serializer, list };
@@ -134,23 +157,27 @@ export class HeapOperatorStateBackend implements OperatorStateBackend {
     this.checkNameFree(name, 'BROADCAST');
     let entry = this.broadcasts.get(name);
     if (entry === undefined) {
-      const keySerializer = descriptor.userKeySerializer as TypeSerializer<unknown>;
-      const valueSerializer = descriptor.userValueSerializer as TypeSerializer<unknown>;
-      const identity = identityFunction(keySerializer);
-      const map = new Map<Identity, [unknown, unknown]>();
+      let keySerializer = descriptor.userKeySerializer as TypeSerializer<unknown>;
+      let valueSerializer = descriptor.userValueSerializer as TypeSerializer<unknown>;
+      const restored: Array<[unknown, unknown]> = [];
       const p = this.pending.get(name);
       if (p !== undefined) {
         const rk = this.resolve(name, p.meta.firstSerializerSnapshot, keySerializer);
         const rv = this.resolve(name, p.meta.secondSerializerSnapshot!, valueSerializer);
+        keySerializer = rk.serializer;
+        valueSerializer = rv.serializer;
         for (const bytes of p.elements) {
           const input = new DataInputDeserializer(bytes);
           const k = rk.migrate(rk.read.deserialize(input));
           const v: unknown = input.readBoolean() ? rv.migrate(rv.read.deserialize(input)) : null;
           if (input.remaining !== 0) input.fail(`broadcast entry of '${name}' has ${input.remaining} trailing bytes`);
-          map.set(identity(k), [k, v]);
+          restored.push([k, v]);
         }
         this.pending.delete(name);
       }
+      // Identities come from the serializer the state keeps, so restored and new keys agree.
+      const identity = identityFunction(keySerializer);
+      const map = new Map<Identity, [unknown, unknown]>(restored.map(([k, v]) => [identity(k), [k, v]]));
       entry = { keySerializer, valueSerializer, identity, map };
       this.broadcasts.set(name, entry);
     }
@@ -197,21 +224,32 @@ export class HeapOperatorStateBackend implements OperatorStateBackend {
     // Restored but never registered: carried over byte for byte.
     for (const p of this.pending.values()) contents.push({ meta: p.meta, elements: p.elements });
     const syncDurationMs = performance.now() - t0;
+    if (contents.length === 0) {
+      const empty: SnapshotResult<OperatorStateHandle> = { jobManagerOwnedSnapshot: null, checkpointedSize: 0, fullSize: 0 };
+      return { checkpointId, result: Promise.resolve(empty), syncDurationMs, cancel() {} };
+    }
     let cancelled = false;
+    const checkCancelled = () => {
+      if (cancelled || this.disposed) throw new SnapshotCancelledError(checkpointId);
+    };
+    const control = { cancel: () => void (cancelled = true) };
+    this.runningSnapshots.add(control);
     const result = (async (): Promise<SnapshotResult<OperatorStateHandle>> => {
       await Promise.resolve();
-      if (contents.length === 0) return { jobManagerOwnedSnapshot: null, checkpointedSize: 0, fullSize: 0 };
-      if (cancelled) throw new SnapshotCancelledError(checkpointId);
-      const stream = streamFactory.createCheckpointStateOutputStream('EXCLUSIVE');
+      let stream: SnapshotOutputStream | undefined;
       try {
+        stream = SnapshotOutputStream.open(streamFactory, 'EXCLUSIVE', checkCancelled);
         const handle = await writeOperatorStateStream(stream, contents);
         return { jobManagerOwnedSnapshot: handle, checkpointedSize: handle.stateSize, fullSize: handle.stateSize };
       } catch (e) {
-        await stream.abort();
+        await stream?.discard();
+        checkCancelled();
         throw e;
+      } finally {
+        this.runningSnapshots.delete(control);
       }
     })();
-    return { checkpointId, result, syncDurationMs, cancel: () => void (cancelled = true) };
+    return { checkpointId, result, syncDurationMs, cancel: control.cancel };
   }
 
   notifyCheckpointComplete(_checkpointId: number): void {}
@@ -219,6 +257,7 @@ export class HeapOperatorStateBackend implements OperatorStateBackend {
 
   dispose(): void {
     this.disposed = true;
+    for (const s of this.runningSnapshots) s.cancel();
     this.lists.clear();
     this.broadcasts.clear();
     this.pending.clear();

@@ -2,8 +2,8 @@ import {
   DataOutputSerializer,
   KeyedStateStreamEncoder,
   SnapshotCancelledError,
+  SnapshotOutputStream,
   type CheckpointOptions,
-  type CheckpointStateOutputStream,
   type CheckpointStreamFactory,
   type KeyedStateHandle,
   type KeyedStateMetaInfo,
@@ -92,20 +92,19 @@ export function startHeapSnapshot<K>(
 
   let cancelled = false;
   const checkCancelled = () => {
-    if (cancelled) throw new SnapshotCancelledError(checkpointId);
+    // dispose() ends every running snapshot: its views are released, so it cannot go on.
+    if (cancelled || backend.isDisposed) throw new SnapshotCancelledError(checkpointId);
   };
+  const control = { cancel: () => void (cancelled = true) };
+  backend.runningSnapshots.add(control);
   const result = (async (): Promise<SnapshotResult<KeyedStateHandle>> => {
     await Promise.resolve();
-    let out: CheckpointStateOutputStream | undefined;
+    let out: SnapshotOutputStream | undefined;
     try {
-      out = streamFactory.createCheckpointStateOutputStream('EXCLUSIVE');
-      checkCancelled();
+      out = SnapshotOutputStream.open(streamFactory, 'EXCLUSIVE', checkCancelled);
       await out.write(header);
       if (precomputed !== undefined) {
-        for (const block of precomputed) {
-          checkCancelled();
-          await out.write(block);
-        }
+        for (const block of precomputed) await out.write(block);
       } else {
         let sliceStart = performance.now();
         for (const g of range) {
@@ -117,27 +116,22 @@ export function startHeapSnapshot<K>(
           }
         }
       }
-      checkCancelled();
       const stream = await out.closeAndGetHandle();
       const handle = encoder.finish(stream);
       return { jobManagerOwnedSnapshot: handle, checkpointedSize: stream.size, fullSize: stream.size };
     } catch (e) {
-      await out?.abort();
+      await out?.discard();
+      // A failure caused by the cancellation (e.g. a stream closed under it) is still a cancellation.
+      checkCancelled();
       throw e;
     } finally {
       // Also when the stream could not even be opened: a view left registered would make every
       // later write pay copy-on-write and pin preimages forever.
       release();
+      backend.runningSnapshots.delete(control);
     }
   })();
-  return {
-    checkpointId,
-    result,
-    syncDurationMs,
-    cancel() {
-      cancelled = true;
-    },
-  };
+  return { checkpointId, result, syncDurationMs, cancel: control.cancel };
 }
 
 function groupEncoder(

@@ -1,4 +1,5 @@
 import {
+  checkNamespace,
   IllegalStateUsageError,
   type AggregateFunction,
   type AggregatingState,
@@ -26,27 +27,47 @@ export interface CurrentKeyContext {
 /** Heap map state values: user key identity -> [user key, user value]. */
 export type HeapMap = Map<Identity, [unknown, unknown]>;
 
+/** How a state identifies, keeps and starts with its namespaces. */
+export interface NamespaceAccess<N> {
+  readonly identity: IdentityFn<N>;
+  /** Namespaces are kept as of setCurrentNamespace: a mutable one is copied so later changes do not move stored entries. */
+  readonly copy: (namespace: N) => N;
+  /** VoidNamespace for non-windowed state; undefined until setCurrentNamespace otherwise. */
+  readonly initial: N | undefined;
+}
+
 abstract class AbstractHeapState<N> {
-  protected namespace: N;
-  protected nsId: Identity;
+  protected namespace: N | undefined;
+  private currentNsId: Identity | undefined;
+  protected readonly nsIdentity: IdentityFn<N>;
 
   constructor(
     protected readonly ctx: CurrentKeyContext,
     protected readonly table: StateTable,
-    protected readonly nsIdentity: IdentityFn<N>,
-    initialNamespace: N,
+    private readonly ns: NamespaceAccess<N>,
   ) {
-    this.namespace = initialNamespace;
-    this.nsId = nsIdentity(initialNamespace);
+    this.nsIdentity = ns.identity;
+    if (ns.initial !== undefined) this.setCurrentNamespace(ns.initial);
   }
 
   get name(): string {
     return this.table.meta.name;
   }
 
+  protected copyNamespace(namespace: N): N {
+    return this.ns.copy(namespace);
+  }
+
+  /** The current namespace's identity; a state used before any namespace was set is a usage error (as in RocksDB). */
+  protected get nsId(): Identity {
+    if (this.currentNsId === undefined) this.reject('no current namespace set (call setCurrentNamespace first)');
+    return this.currentNsId;
+  }
+
   setCurrentNamespace(namespace: N): void {
-    this.namespace = namespace;
-    this.nsId = this.nsIdentity(namespace);
+    checkNamespace(this.name, namespace);
+    this.namespace = this.copyNamespace(namespace);
+    this.currentNsId = this.nsIdentity(this.namespace);
   }
 
   protected getEntryValue(): unknown {
@@ -94,12 +115,11 @@ export class HeapValueState<N, T> extends AbstractHeapState<N> implements ValueS
   constructor(
     ctx: CurrentKeyContext,
     table: StateTable,
-    nsIdentity: IdentityFn<N>,
-    namespace: N,
+    ns: NamespaceAccess<N>,
     private readonly serializer: () => TypeSerializer<T>,
     private readonly defaultValue: T | null,
   ) {
-    super(ctx, table, nsIdentity, namespace);
+    super(ctx, table, ns);
   }
 
   value(): T | null {
@@ -118,6 +138,8 @@ abstract class AbstractMergingState<N> extends AbstractHeapState<N> implements I
   protected abstract mergeValues(a: unknown, b: unknown): unknown;
 
   mergeNamespaces(target: N, sources: readonly N[]): void {
+    checkNamespace(this.name, target);
+    for (const source of sources) checkNamespace(this.name, source);
     const targetId = this.nsIdentity(target);
     let merged: unknown = undefined;
     for (const source of sources) {
@@ -129,7 +151,7 @@ abstract class AbstractMergingState<N> extends AbstractHeapState<N> implements I
     }
     if (merged === undefined) return;
     const existing = this.getForUpdate(targetId);
-    this.store(existing === undefined ? merged : this.mergeValues(existing, merged), targetId, target);
+    this.store(existing === undefined ? merged : this.mergeValues(existing, merged), targetId, this.copyNamespace(target));
   }
 }
 
@@ -173,11 +195,10 @@ export class HeapReducingState<N, T> extends AbstractMergingState<N> implements 
   constructor(
     ctx: CurrentKeyContext,
     table: StateTable,
-    nsIdentity: IdentityFn<N>,
-    namespace: N,
+    ns: NamespaceAccess<N>,
     private readonly reduce: ReduceFunction<T>,
   ) {
-    super(ctx, table, nsIdentity, namespace);
+    super(ctx, table, ns);
   }
 
   get(): T | null {
@@ -199,11 +220,10 @@ export class HeapAggregatingState<N, IN, ACC, OUT> extends AbstractMergingState<
   constructor(
     ctx: CurrentKeyContext,
     table: StateTable,
-    nsIdentity: IdentityFn<N>,
-    namespace: N,
+    ns: NamespaceAccess<N>,
     private readonly fn: AggregateFunction<IN, ACC, OUT>,
   ) {
-    super(ctx, table, nsIdentity, namespace);
+    super(ctx, table, ns);
   }
 
   get(): OUT | null {
@@ -226,11 +246,10 @@ export class HeapMapState<N, K, V> extends AbstractHeapState<N> implements MapSt
   constructor(
     ctx: CurrentKeyContext,
     table: StateTable,
-    nsIdentity: IdentityFn<N>,
-    namespace: N,
+    ns: NamespaceAccess<N>,
     private readonly userKeyIdentity: () => IdentityFn<K>,
   ) {
-    super(ctx, table, nsIdentity, namespace);
+    super(ctx, table, ns);
   }
 
   private map(): HeapMap | undefined {

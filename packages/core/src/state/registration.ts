@@ -78,3 +78,14 @@ export function resolveRestoredSerializers(
       return { stateSerializer, migrate: undefined };
   }
 }
+
+/**
+ * Flink's `checkNotNull(namespace)`: a state lives in a namespace, and null is none. Heap backends
+ * would otherwise store a value under it that no namespace serializer can snapshot, so every
+ * backend refuses it where it enters (getPartitionedState, setCurrentNamespace, mergeNamespaces).
+ */
+export function checkNamespace(stateName: string, namespace: unknown): void {
+  if (namespace === null || namespace === undefined) {
+    throw new IllegalStateUsageError(stateName, `the namespace must not be ${namespace === null ? 'null' : 'undefined'}`);
+  }
+}

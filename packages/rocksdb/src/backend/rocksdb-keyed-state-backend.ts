@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   assignToKeyGroup,
+  checkNamespace,
   checkStateRegistration,
   DataInputDeserializer,
   DataOutputSerializer,
@@ -164,6 +165,8 @@ export class RocksDBKeyedStateBackend<K> implements KeyedStateBackend<K>, RocksS
   // ---- registration -----------------------------------------------------------------------------
 
   getPartitionedState<N, S extends State, V>(namespace: N, namespaceSerializer: TypeSerializer<N>, descriptor: StateDescriptor<S, V>): KeyedStateOf<S, N> {
+    // Before registering: a refused call must not leave a state behind.
+    checkNamespace(descriptor.name, namespace);
     const s = this.getOrCreateKeyedState(namespaceSerializer, descriptor);
     s.setCurrentNamespace(namespace);
     return s;
@@ -295,7 +298,9 @@ export class RocksDBKeyedStateBackend<K> implements KeyedStateBackend<K>, RocksS
   }
 
   getKeys<N>(stateName: string, namespace: N): K[] {
+    checkNamespace(stateName, namespace);
     const reg = this.states.get(stateName);
+    // Unknown state: no keys (Flink returns an empty stream from getKeys and getKeysAndNamespaces).
     if (reg === undefined) return [];
     const o = new DataOutputSerializer(16);
     reg.namespaceSerializer.serialize(namespace, o);
@@ -309,8 +314,8 @@ export class RocksDBKeyedStateBackend<K> implements KeyedStateBackend<K>, RocksS
 
   getKeysAndNamespaces<N>(stateName: string): Array<[K, N]> {
     const reg = this.states.get(stateName);
-    if (reg === undefined) throw new IllegalStateUsageError(stateName, 'no such state is registered');
     const out: Array<[K, N]> = [];
+    if (reg === undefined) return out;
     this.forEachKeyAndNamespace(reg, (k, ns) => {
       out.push([this.keySerializer.deserialize(new DataInputDeserializer(k)), reg.namespaceSerializer.deserialize(new DataInputDeserializer(ns)) as N]);
     });

@@ -1,4 +1,5 @@
 import {
+  checkNamespace,
   DataInputDeserializer,
   deserializeExact,
   DataOutputSerializer,
@@ -56,6 +57,7 @@ abstract class AbstractRocksState<N> {
   }
 
   setCurrentNamespace(namespace: N): void {
+    checkNamespace(this.name, namespace);
     // Same immutable namespace as before (the common case, e.g. VoidNamespace): nothing to redo.
     if (this.nsBytesOrUndefined !== undefined && namespace === this.lastNamespace && (typeof namespace !== 'object' || namespace === null || Object.isFrozen(namespace))) return;
     this.nsBytesOrUndefined = this.nsBytesOf(namespace);
@@ -132,6 +134,8 @@ abstract class AbstractMergingRocksState<N> extends AbstractRocksState<N> {
   protected abstract mergeRaw(target: Uint8Array | undefined, source: Uint8Array): Uint8Array;
 
   mergeNamespaces(target: N, sources: readonly N[]): void {
+    checkNamespace(this.name, target);
+    for (const s of sources) checkNamespace(this.name, s);
     const tns = this.nsBytesOf(target);
     let merged: Uint8Array | undefined;
     for (const s of sources) {
