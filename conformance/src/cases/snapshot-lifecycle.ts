@@ -41,7 +41,12 @@ export const snapshotLifecycleGroup: ConformanceGroup = {
     {
       name: `cancel() while the asynchronous part writes: result rejects with SnapshotCancelledError and no file is left (${formatSeed(CANCEL_SEED)})`,
       requires: ['asyncSnapshots'],
-      run: cancelDuringWrite,
+      run: (fx) => cancelDuringWrite(fx, false),
+    },
+    {
+      name: `cancel() while the asynchronous part closes a stream: result rejects with SnapshotCancelledError and the closed file is deleted (${formatSeed(CANCEL_SEED)})`,
+      requires: ['asyncSnapshots'],
+      run: (fx) => cancelDuringWrite(fx, true),
     },
     { name: `cancel() right after snapshot() returns; the backend stays usable (${formatSeed(CANCEL_SEED)})`, run: cancelRightAway },
     {
@@ -146,13 +151,14 @@ async function assertUsableAfterCancel(fx: Fixture, kb: KeyedStateBackend<string
   assertMixed(restored, work.model, work.keys, 'restored from the checkpoint after the cancelled one');
 }
 
-async function cancelDuringWrite(fx: Fixture): Promise<void> {
+/** `atClose`: cancel() arrives while a stream is being closed, after every write went through. */
+async function cancelDuringWrite(fx: Fixture, atClose: boolean): Promise<void> {
   const { kb, work } = await filledBackend(fx, CANCEL_SEED);
   const fs = new MemoryFileSystem();
   const storage = new FsCheckpointStorage(fs);
   const filesBefore = (await fs.list('')).map((f) => f.path);
   const gated: { factory?: GatedStreamFactory } = {};
-  const pending = await beginKeyedCheckpoint(fx, [kb], { storage, streamFactory: (inner) => (gated.factory = new GatedStreamFactory(inner)) });
+  const pending = await beginKeyedCheckpoint(fx, [kb], { storage, streamFactory: (inner) => (gated.factory = new GatedStreamFactory(inner, { closesOnly: atClose })) });
   const gate = gated.factory!;
   const future = pending.futures[0]!;
   const first = await Promise.race([

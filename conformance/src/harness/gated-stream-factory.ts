@@ -23,10 +23,14 @@ export class GatedStreamFactory implements CheckpointStreamFactory {
   private readonly gate: Promise<void>;
   private openGate!: () => void;
 
+  private readonly gateWrites: boolean;
+
+  /** `closesOnly`: writes pass, closes wait (firstUse is then the first close). */
   constructor(
     private readonly inner: CheckpointStreamFactory,
-    options: { readonly gated?: boolean } = {},
+    options: { readonly gated?: boolean; readonly closesOnly?: boolean } = {},
   ) {
+    this.gateWrites = options.closesOnly !== true;
     this.firstUse = new Promise((resolve) => (this.signalFirstUse = resolve));
     this.gate = new Promise((resolve) => (this.openGate = resolve));
     if (options.gated === false) this.openGate();
@@ -62,7 +66,7 @@ export class GatedStreamFactory implements CheckpointStreamFactory {
         return stream.position;
       },
       write: async (bytes: Uint8Array): Promise<void> => {
-        await waitForGate();
+        if (this.gateWrites) await waitForGate();
         await stream.write(bytes);
       },
       closeAndGetHandle: async (): Promise<StreamStateHandle> => {

@@ -5,6 +5,7 @@ import {
   DataOutputSerializer,
   KeyedStateStreamEncoder,
   SnapshotCancelledError,
+  SnapshotOutputStream,
   type CheckpointedStateScope,
   type CheckpointOptions,
   type CheckpointStreamFactory,
@@ -100,11 +101,11 @@ async function writeCanonical<K>(
   streamFactory: CheckpointStreamFactory,
   checkCancelled: () => void,
 ): Promise<SnapshotResult<KeyedStateHandle>> {
-  const out = streamFactory.createCheckpointStateOutputStream('EXCLUSIVE');
   const layout = backend.layout;
   const listOut = new DataOutputSerializer(256);
+  let out: SnapshotOutputStream | undefined;
   try {
-    checkCancelled();
+    out = SnapshotOutputStream.open(streamFactory, 'EXCLUSIVE', checkCancelled);
     await out.write(header);
     let sliceStart = performance.now();
     for (const g of backend.keyGroupRange) {
@@ -143,12 +144,12 @@ async function writeCanonical<K>(
         sliceStart = performance.now();
       }
     }
-    checkCancelled();
+    // Checks cancellation after the close too: a cancel() during it deletes the file.
     const stream = await out.closeAndGetHandle();
     const handle = encoder.finish(stream);
     return { jobManagerOwnedSnapshot: handle, checkpointedSize: stream.size, fullSize: stream.size };
   } catch (e) {
-    await out.abort();
+    await out?.discard();
     throw e;
   } finally {
     snap.release();
