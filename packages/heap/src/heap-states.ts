@@ -66,8 +66,10 @@ abstract class AbstractHeapState<N> {
 
   setCurrentNamespace(namespace: N): void {
     checkNamespace(this.name, namespace);
-    this.namespace = this.copyNamespace(namespace);
-    this.currentNsId = this.nsIdentity(this.namespace);
+    const kept = this.copyNamespace(namespace);
+    // Identity first: a namespace its serializer refuses leaves the current one in place.
+    this.currentNsId = this.nsIdentity(kept);
+    this.namespace = kept;
   }
 
   protected getEntryValue(): unknown {
