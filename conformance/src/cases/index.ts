@@ -1,4 +1,5 @@
 import type { ConformanceGroup } from '../registry.js';
+import { concurrentCheckpointsGroup } from './concurrent-checkpoints.js';
 import { corruptionGroup } from './corruption.js';
 import { keysNamespacesGroup } from './keys-namespaces.js';
 import { listStateGroup } from './list-state.js';
@@ -20,6 +21,7 @@ export const CONFORMANCE_GROUPS: readonly ConformanceGroup[] = [
   rescalingGroup,
   serializersGroup,
   snapshotLifecycleGroup,
+  concurrentCheckpointsGroup,
   corruptionGroup,
   operatorStateGroup,
 ];

@@ -146,3 +146,19 @@ export class SnapshotCancelledError extends FlowstateError {
     super(`snapshot for checkpoint ${checkpointId} was cancelled`);
   }
 }
+
+/**
+ * A checkpoint references a shared file it did not write, and the SharedStateRegistry cannot vouch
+ * for it: the file was already discarded (or never confirmed). Completing the checkpoint would
+ * leave a restore point with a missing file, so the checkpoint must fail instead (FLINK-29913).
+ */
+export class SharedStateDiscardedError extends FlowstateError {
+  readonly code = 'SHARED_STATE_DISCARDED';
+  constructor(
+    readonly checkpointId: number,
+    readonly file: string,
+    detail: string,
+  ) {
+    super(`checkpoint ${checkpointId} reuses shared file '${file}': ${detail}`);
+  }
+}

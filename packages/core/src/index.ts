@@ -25,6 +25,7 @@ export * from './snapshot/snapshot-output.js';
 export * from './checkpoint/metadata.js';
 export * from './checkpoint/metadata-structure.js';
 export * from './checkpoint/shared-state-registry.js';
+export * from './checkpoint/shared-file-reuse.js';
 export * from './checkpoint/referenced-files.js';
 export * from './checkpoint/completed-checkpoint-store.js';
 export * from './storage/garbage-collector.js';

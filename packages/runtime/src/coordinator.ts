@@ -278,6 +278,8 @@ export class CheckpointCoordinator {
       p.timer.unref?.();
     });
     if (flags.final) this.finalTriggered = true;
+    // Before any backend sees the barrier: no file it may reuse is deleted until the checkpoint registers or aborts.
+    if (kind === 'CHECKPOINT') this.store?.checkpointTriggered(id);
     const barrier = { kind: 'barrier' as const, checkpointId: id, timestamp, savepoint: kind === 'SAVEPOINT', unaligned: this.config?.mode === 'UNALIGNED' && kind !== 'SAVEPOINT' };
     release();
     for (const s of attempt.sources) s.triggerCheckpoint(barrier, flags);
@@ -390,6 +392,16 @@ export class CheckpointCoordinator {
       const n = this.graph.nodes.find((x) => x.uid === op.uid)!;
       assert(op.subtasks.length === n.parallelism, `checkpoint ${p.id}: ${op.subtasks.length} acks for '${op.uid}' of parallelism ${n.parallelism}`);
     }
+    if (p.kind === 'CHECKPOINT' && this.store !== undefined) {
+      try {
+        // As Flink does on acknowledgement: from now on the registry keeps what this checkpoint uses;
+        // a reused file that was already discarded declines it (FLINK-29913) instead of completing it.
+        this.store.registerPending(p.id, metadata);
+      } catch (e) {
+        this.abort(p, new CheckpointFailedError(p.id, 'DECLINED', describe(e), { cause: e }));
+        return;
+      }
+    }
     let completedPointer: string;
     try {
       const done = await p.location.finalizeCheckpoint(serializeCheckpointMetadata(metadata));
@@ -467,6 +479,8 @@ export class CheckpointCoordinator {
     p.stats.durationMs = Date.now() - p.timestamp;
     p.stats.failureReason = error.message;
     this.housekeep(p.location.disposeOnFailure());
+    // Forgets the checkpoint's own shared files, so that they count as unregistered and are deleted below.
+    if (p.kind === 'CHECKPOINT') this.store?.checkpointAborted(p.id);
     for (const ack of p.acks.values()) this.housekeep(this.discardUnregisteredShared(p.storage, ack));
     this.aborted.set(p.id, { storage: p.storage, location: p.location });
     if (this.aborted.size > 64) this.aborted.delete(this.aborted.keys().next().value!);

@@ -1,9 +1,9 @@
 import { assert } from '../assert.js';
 import { IllegalStateUsageError, StorageError } from '../errors.js';
-import { SHARED_STATE_DIR } from '../storage/fs-checkpoint-storage.js';
+import type { StreamStateHandle } from '../storage/handles.js';
 import type { CheckpointStorage } from '../storage/spi.js';
 import { deserializeCheckpointMetadata, type CheckpointMetadata } from './metadata.js';
-import { collectStreamHandles } from './referenced-files.js';
+import { collectSharedFileReferences } from './referenced-files.js';
 import { SharedStateRegistry } from './shared-state-registry.js';
 
 export interface CompletedCheckpoint {
@@ -16,7 +16,9 @@ export interface CompletedCheckpoint {
  * Keeps the last `maxRetained` completed checkpoints (Flink's CompletedCheckpointStore). Adding a
  * checkpoint confirms its shared files in the registry and subsumes older checkpoints: their
  * exclusive files are deleted, and shared files that no retained checkpoint uses any more are
- * deleted asynchronously by the registry.
+ * deleted asynchronously by the registry. A coordinator that runs checkpoints concurrently also
+ * reports triggers, registrations (before `_metadata` is written) and aborts, so that the registry
+ * never deletes a file a pending checkpoint may reference.
  */
 export class CompletedCheckpointStore {
   private readonly checkpoints: CompletedCheckpoint[] = [];
@@ -39,17 +41,42 @@ export class CompletedCheckpointStore {
     for (const pointer of await storage.listCompletedCheckpoints()) {
       const loc = await storage.resolveCheckpoint(pointer);
       const metadata = deserializeCheckpointMetadata(loc.metadata, `${storage.description}: ${pointer}/_metadata`);
+      store.registry.registerCheckpoint(metadata.checkpointId, collectSharedFileReferences(metadata, true));
       await store.add({ checkpointId: metadata.checkpointId, pointer, metadata });
     }
     return store;
   }
 
+  /** A checkpoint was triggered: until it registers or aborts, no file it may reuse is deleted. */
+  checkpointTriggered(checkpointId: number): void {
+    this.registry.checkpointTriggered(checkpointId);
+  }
+
+  /**
+   * Registers the shared files a pending checkpoint references, before its `_metadata` is written
+   * (`state` is its metadata or its acknowledgements). Throws SharedStateDiscardedError when it
+   * reuses a file that was already discarded: the checkpoint must then be declined.
+   */
+  registerPending(checkpointId: number, state: object): void {
+    this.registry.registerCheckpoint(checkpointId, collectSharedFileReferences(state));
+  }
+
+  /**
+   * The checkpoint was aborted. Returns its own shared files, which the registry forgot: the
+   * caller deletes them with the rest of the checkpoint (after its metadata).
+   */
+  checkpointAborted(checkpointId: number): StreamStateHandle[] {
+    return this.registry.checkpointAborted(checkpointId);
+  }
+
+  /**
+   * Adds a completed checkpoint (registering its shared files first if the coordinator did not),
+   * confirms its files and subsumes what falls out of retention.
+   */
   async add(checkpoint: CompletedCheckpoint): Promise<CompletedCheckpoint[]> {
     const last = this.checkpoints[this.checkpoints.length - 1];
     assert(last === undefined || last.checkpointId < checkpoint.checkpointId, `checkpoint ${checkpoint.checkpointId} is newer than ${last?.checkpointId}`);
-    for (const h of collectStreamHandles(checkpoint.metadata)) {
-      if (h.type === 'file' && h.path.startsWith(`${SHARED_STATE_DIR}/`)) this.registry.registerReference(h.path, h, checkpoint.checkpointId);
-    }
+    if (!this.registry.isRegistered(checkpoint.checkpointId)) this.registerPending(checkpoint.checkpointId, checkpoint.metadata);
     this.registry.checkpointCompleted(checkpoint.checkpointId);
     this.checkpoints.push(checkpoint);
     const subsumed: CompletedCheckpoint[] = [];

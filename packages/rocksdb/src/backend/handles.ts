@@ -17,6 +17,12 @@ export interface RocksDBFileHandle {
 /** An SST file in shared storage, identified by content (RocksDB's unique SST id or a SHA-256). */
 export interface RocksDBSharedFileHandle extends RocksDBFileHandle {
   readonly contentId: string;
+  /**
+   * Present (true) when this checkpoint references a file an earlier checkpoint uploaded (Flink's
+   * placeholder): the SharedStateRegistry then checks the file is still known before the
+   * checkpoint may complete. Absent for files this checkpoint uploaded.
+   */
+  readonly reused?: true;
 }
 
 /**

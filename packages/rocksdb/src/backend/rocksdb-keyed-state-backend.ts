@@ -12,6 +12,8 @@ import {
   defaultSerializerRegistry,
   IllegalStateUsageError,
   MapSerializer,
+  SharedFileReuseTracker,
+  streamHandleName,
   VoidNamespace,
   type AggregatingStateDescriptor,
   type CheckpointOptions,
@@ -73,10 +75,8 @@ export class RocksDBKeyedStateBackend<K> implements KeyedStateBackend<K>, RocksS
   db!: RocksDB;
 
   readonly states = new Map<string, RegisteredRocksState>();
-  /** SST files uploaded by the last completed checkpoint, by content id: the only ones we reuse. */
-  confirmedUploads = new Map<string, RocksDBSharedFileHandle>();
-  /** Uploads of checkpoints that have not completed yet. */
-  readonly pendingUploads = new Map<number, Map<string, RocksDBSharedFileHandle>>();
+  /** Which uploaded SSTs (by content id) a new checkpoint may reference instead of uploading. */
+  readonly sharedFiles = new SharedFileReuseTracker<RocksDBSharedFileHandle>((f) => streamHandleName(f.handle));
   readonly runningSnapshots = new Set<{ cancel(): void }>();
 
   private keyPrefix: Uint8Array | undefined;
@@ -351,13 +351,11 @@ export class RocksDBKeyedStateBackend<K> implements KeyedStateBackend<K>, RocksS
   }
 
   notifyCheckpointComplete(checkpointId: number): void {
-    const uploads = this.pendingUploads.get(checkpointId);
-    if (uploads !== undefined) this.confirmedUploads = uploads;
-    for (const id of [...this.pendingUploads.keys()]) if (id <= checkpointId) this.pendingUploads.delete(id);
+    this.sharedFiles.checkpointCompleted(checkpointId);
   }
 
   notifyCheckpointAborted(checkpointId: number): void {
-    this.pendingUploads.delete(checkpointId);
+    this.sharedFiles.checkpointAborted(checkpointId);
   }
 
   dispose(): void {

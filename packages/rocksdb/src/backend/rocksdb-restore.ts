@@ -38,7 +38,7 @@ const BATCH_ENTRIES = 4096;
  *   other overlapping handles are opened one by one, and their rows in range are written into SST
  *   files with SstFileWriter and ingested, not reinserted key by key.
  * The first checkpoint after a restore uploads everything (no files of the restored snapshot are
- * reused: NO_CLAIM), because confirmedUploads starts empty.
+ * reused: NO_CLAIM), because the new backend's SharedFileReuseTracker starts empty.
  */
 export async function restoreRocksKeyedState<K>(backend: RocksDBKeyedStateBackend<K>, params: KeyedStateBackendParameters<K>): Promise<void> {
   const handles = params.restoreState ?? [];

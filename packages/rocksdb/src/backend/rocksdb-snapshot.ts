@@ -28,9 +28,11 @@ const yieldToEventLoop = () => new Promise<void>((r) => setImmediate(r));
 /**
  * Starts a snapshot of a RocksDB keyed backend.
  * - Native incremental checkpoint: the synchronous part flushes and creates a hard-linked RocksDB
- *   checkpoint directory; the asynchronous part uploads the SSTs that the last *confirmed*
- *   checkpoint did not upload (identified by RocksDB's unique SST id, else by SHA-256 of the
- *   content, never by name and size), plus MANIFEST, CURRENT and OPTIONS as private files.
+ *   checkpoint directory, and decides which uploaded SSTs it may reuse (SharedFileReuseTracker:
+ *   files of the last *confirmed* checkpoint that every later, still pending snapshot also
+ *   references); the asynchronous part uploads the other SSTs (identified by RocksDB's unique SST
+ *   id, else by SHA-256 of the content, never by name and size), marking reused ones as such, plus
+ *   MANIFEST, CURRENT and OPTIONS as private files.
  * - Canonical full snapshot (savepoints, or incremental checkpoints disabled): the synchronous part
  *   takes a RocksDB snapshot; the asynchronous part streams the key groups in order through the
  *   same encoder the heap backends use, so it restores into any backend.
@@ -74,7 +76,7 @@ export function startRocksSnapshot<K>(
     for (const f of backend.db.getLiveFilesMetaData({ uniqueIds: true })) if (f.uniqueId !== undefined) contentIds.set(f.name.replace(/^\//, ''), `sst-id:${f.uniqueId}`);
     // A savepoint belongs to the user: it never references (or becomes a source of) checkpoint files.
     const isCheckpoint = options.checkpointType === 'CHECKPOINT';
-    const reusable = isCheckpoint ? new Map(backend.confirmedUploads) : new Map<string, RocksDBSharedFileHandle>();
+    const reusable = isCheckpoint ? backend.sharedFiles.reusableFor(checkpointId) : new Map<string, RocksDBSharedFileHandle>();
     run = () => uploadIncremental(backend, checkpointId, dir, contentIds, reusable, isCheckpoint, header, streamFactory, checkCancelled);
   } else {
     const snap = backend.db.getSnapshot();
@@ -213,7 +215,7 @@ async function uploadIncremental<K>(
         const contentId = contentIds.get(name) ?? (await sha256File(path));
         const reuse = reusable.get(contentId);
         if (reuse !== undefined) {
-          sharedSlots[i] = { name, contentId, handle: reuse.handle };
+          sharedSlots[i] = { name, contentId, handle: reuse.handle, reused: true };
           return;
         }
         const handle = await uploadFile(path, isCheckpoint ? 'SHARED' : 'EXCLUSIVE', streamFactory, checkCancelled);
@@ -267,7 +269,7 @@ async function uploadIncremental<K>(
     uploaded += meta.size;
     full += meta.size;
     checkCancelled();
-    if (isCheckpoint) backend.pendingUploads.set(checkpointId, uploads);
+    if (isCheckpoint) backend.sharedFiles.snapshotFinished(checkpointId, uploads);
     const handle: IncrementalRocksDBStateHandle = {
       type: 'rocksdb-incremental',
       keyGroupRange: backend.keyGroupRange.toJSON(),
@@ -281,6 +283,8 @@ async function uploadIncremental<K>(
     };
     return { jobManagerOwnedSnapshot: handle, checkpointedSize: uploaded, fullSize: full };
   } catch (e) {
+    // This checkpoint can never complete: it no longer holds back what later ones reuse.
+    if (isCheckpoint) backend.sharedFiles.checkpointAborted(checkpointId);
     // A failed or cancelled snapshot leaves nothing behind that no checkpoint will ever reference.
     await Promise.all(created.map((h) => streamFactory.discardStateHandle(h).catch(() => {})));
     // Cancelled (e.g. by dispose(), which also deletes the local files): say so, not ENOENT.
