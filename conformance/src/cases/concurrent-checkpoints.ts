@@ -9,7 +9,7 @@ import type { ConformanceGroup } from '../registry.js';
 
 const RANDOM_SEED = caseSeed(0x5eed0c01);
 /** Random interleavings against the real backend; FLOWSTATE_CONCURRENT_CHECKPOINT_RUNS runs more. */
-const RANDOM_RUNS = Number(process.env['FLOWSTATE_CONCURRENT_CHECKPOINT_RUNS'] ?? 40);
+const RANDOM_RUNS = Number(process.env['FLOWSTATE_CONCURRENT_CHECKPOINT_RUNS'] ?? 50);
 
 const COUNTER = new ValueStateDescriptor<number>('counter', Serializers.int32, 0);
 const KEYS = Array.from({ length: 300 }, (_, i) => `key-${i}`);
@@ -116,13 +116,15 @@ async function oneInterleaving(fx: Fixture, rand: Prng, run: string): Promise<nu
   let completed = 0;
   for (let step = 0; step < steps; step++) {
     const pending = d.pendingIds;
-    const r = rand.int(10);
-    if (r < 3) {
+    const r = rand.int(20);
+    if (r < 2) {
       write(subtasks, KEYS.filter(() => rand.chance(0.3)), nextId * 100 + step, model);
-    } else if (r < 5 && pending.length < maxConcurrent) {
+    } else if (r < 8 && pending.length < maxConcurrent) {
+      // New data before each barrier: every checkpoint has an SST of its own to upload.
+      write(subtasks, KEYS.filter(() => rand.chance(0.5)), nextId * 100 + step, model);
       modelAt.set(nextId, new Map(model));
       await d.trigger(nextId++);
-    } else if (r < 7 && pending.length > 0) {
+    } else if (r < 13 && pending.length > 0) {
       const id = pending[rand.int(pending.length)]!;
       const outcome = await d.complete(id);
       assert.notEqual(outcome, 'declined', `${label}: checkpoint ${id} was declined: the backend reused a file it could not keep`);
@@ -130,14 +132,14 @@ async function oneInterleaving(fx: Fixture, rand: Prng, run: string): Promise<nu
         completed++;
         for (let s = 0; s < parallelism; s++) inbox.push({ kind: 'complete', id, subtask: s });
       }
-    } else if (r < 8 && pending.length > 0) {
+    } else if (r < 14 && pending.length > 0) {
       const id = pending[rand.int(pending.length)]!;
       await d.abort(id);
       for (let s = 0; s < parallelism; s++) inbox.push({ kind: 'abort', id, subtask: s });
     } else if (inbox.length > 0) {
-      // Notifications arrive late, out of order, or (one in four) never.
+      // Notifications arrive late, out of order, or (one in ten) never.
       const m = inbox.splice(rand.int(inbox.length), 1)[0]!;
-      if (rand.chance(0.75)) {
+      if (rand.chance(0.9)) {
         if (m.kind === 'complete') d.notifyComplete(m.id, m.subtask);
         else d.notifyAborted(m.id, m.subtask);
       }

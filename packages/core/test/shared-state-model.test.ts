@@ -38,18 +38,18 @@ describe('shared files under concurrent checkpoints (model-based)', () => {
   });
 
   it('the backend rule alone (a coordinator that reports only completions) never loses a file', async () => {
-    const r = await campaign({ policy: 'tracker', protocol: 'store-only' }, Math.ceil(INTERLEAVINGS / 5));
+    const r = await campaign({ policy: 'tracker', protocol: 'store-only' }, Math.ceil(INTERLEAVINGS / 10));
     assert.deepEqual(r.violations.slice(0, 10), []);
   });
 
   it('the registry alone (a backend that reuses the last notified checkpoint) never loses a file: it declines instead (FLINK-29913)', async () => {
-    const r = await campaign({ policy: 'last-notified', protocol: 'coordinator' }, Math.ceil(INTERLEAVINGS / 5));
+    const r = await campaign({ policy: 'last-notified', protocol: 'coordinator' }, Math.ceil(INTERLEAVINGS / 10));
     assert.deepEqual(r.violations.slice(0, 10), []);
     assert.ok(r.declined > 0, 'stale notifications make such a backend reuse discarded files, which registration refuses');
   });
 
   it('the model finds the data loss of the rules before the fix', async () => {
-    const count = Math.ceil(INTERLEAVINGS / 5);
+    const count = Math.ceil(INTERLEAVINGS / 10);
     const r = await campaign({ policy: 'last-notified', protocol: 'store-only' }, count);
     console.log(`# shared-state model, rules before the fix: ${r.failedRuns} of ${count} interleavings lose a file`);
     assert.ok(r.failedRuns > 0, 'the old rules lose files in some interleavings');
