@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { BACKENDS, JOBS, MODES, planFaults, referenceRun, simulate, simulateRescale, type SimCase } from './simulation.js';
+import { BACKENDS, JOBS, MODES, planFaults, referenceRun, simulate, simulateConcurrentCheckpoints, simulateRescale, type SimCase } from './simulation.js';
 
 /**
  * Seeds per (backend, mode, job). CI runs a bounded number; FLOWSTATE_SIM_SEEDS=N runs more,
@@ -154,6 +154,52 @@ for (const backend of BACKENDS) {
         }
       }
       console.log(`simulation rescale ${name}: ${seeds.length} seeds, ${fromCheckpoint} restored from a checkpoint (${withChannelState} with channel state), parallelism (count x sink) ${shapes.join(', ')}`);
+    });
+  }
+}
+
+/**
+ * Concurrent checkpoints (issue 10, section 1): RocksDB incremental, one retained checkpoint,
+ * 1-3 checkpoints in flight, with the seed's faults. Every file a completed checkpoint in storage
+ * references exists after the run, and the output is exactly-once.
+ */
+const CONCURRENT_SEEDS = Number(process.env.FLOWSTATE_SIM_CONCURRENT_SEEDS ?? 3);
+for (const maxConcurrent of [1, 2, 3]) {
+  for (const job of JOBS) {
+    const backend = BACKENDS.find((b) => b.name === 'rocksdb')!;
+    const name = `rocksdb/EXACTLY_ONCE/${job}/concurrent-${maxConcurrent}`;
+    if (ONLY_CASE !== undefined && ONLY_CASE !== `concurrent:${name}`) continue;
+    const seeds = ONLY_SEED !== undefined ? [ONLY_SEED] : Array.from({ length: CONCURRENT_SEEDS }, (_, i) => BASE_SEED + i);
+    test(`simulation ${name} (1 retained): ${seeds.length} seed(s)`, async () => {
+      const t = { faults: 0, failovers: 0, checkpoints: 0, failed: 0, maxInFlight: 0, missing: 0, declined: 0 };
+      for (const seed of seeds) {
+        const c: SimCase = { backend, mode: 'EXACTLY_ONCE', job, seed };
+        try {
+          const expected = await reference(c);
+          const o = await simulateConcurrentCheckpoints(c, maxConcurrent);
+          assert.equal(o.result.status, 'FINISHED');
+          assert.deepEqual(o.missingFiles, [], 'every file a completed checkpoint references exists');
+          assert.equal(o.declinedSharedState, 0, 'no checkpoint reused a file it could not keep');
+          assert.ok(o.retainedAtEnd <= 1, `one checkpoint retained, ${o.retainedAtEnd} in storage`);
+          assert.equal(o.pendingLeft, 0, 'no pending transaction is left behind');
+          assert.equal(o.orphanFiles, 0, 'no checkpoint file outside the retained checkpoints');
+          assert.deepEqual([...o.committed].sort(), expected, 'committed output equals the failure-free run (exactly-once)');
+          t.faults += o.faultsFired.length;
+          t.failovers += o.result.failures.length;
+          t.checkpoints += o.completedCheckpoints;
+          t.failed += o.failedCheckpoints;
+          t.maxInFlight = Math.max(t.maxInFlight, o.maxInFlight);
+          t.missing += o.missingFiles.length;
+          t.declined += o.declinedSharedState;
+        } catch (e) {
+          console.log(`simulation failed: ${name} seed ${seed}\n  reproduce: FLOWSTATE_SIM_SEED=${seed} FLOWSTATE_SIM_CASE=concurrent:${name} node --test packages/runtime/dist/test/simulation.test.js`);
+          throw e;
+        }
+      }
+      console.log(
+        `simulation ${name}: ${seeds.length} seeds, ${t.faults} faults fired, ${t.failovers} failovers, ${t.checkpoints} checkpoints completed, ` +
+          `${t.failed} failed (${t.declined} for a discarded shared file), at most ${t.maxInFlight} in flight, ${t.missing} referenced files missing`,
+      );
     });
   }
 }

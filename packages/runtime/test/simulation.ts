@@ -5,6 +5,7 @@
  */
 import {
   collectGarbage,
+  collectStreamHandles,
   mulberry32,
   FsCheckpointStorage,
   MemoryFileSystem,
@@ -339,6 +340,8 @@ interface Phase {
   readonly restoreFrom: { storage: FsCheckpointStorage; pointer: string } | undefined;
   /** Kill the job (cancel, no restart) when source subtask 0 reaches this record. */
   readonly cancelAtSourceRecord: number | undefined;
+  /** Checkpoints the driver keeps in flight at once (default 1), see simulateConcurrentCheckpoints. */
+  readonly concurrent?: ConcurrentPhase;
 }
 
 async function runPhase(c: SimCase, phase: Phase): Promise<SimOutcome> {
@@ -346,7 +349,8 @@ async function runPhase(c: SimCase, phase: Phase): Promise<SimOutcome> {
   const storage = new FsCheckpointStorage(ckptFs);
   const fired: Fault[] = [];
   let client: JobClient | undefined;
-  let triggering = false;
+  const maxInFlight = phase.concurrent?.maxConcurrentCheckpoints ?? 1;
+  let inFlight = 0;
   let killAtNextCompletion = false;
   let currentAttempt = -1;
   const seen = new Map<string, number>();
@@ -387,11 +391,12 @@ async function runPhase(c: SimCase, phase: Phase): Promise<SimOutcome> {
         else killAtNextCompletion = true;
       }
       // Checkpoints are triggered by progress, not by wall-clock time, so a seed replays the same cadence.
-      if (t.uid === graph.nodes[0]!.uid && t.subtaskIndex === 0 && n % checkpointEvery === 0 && client && !triggering) {
-        triggering = true;
+      if (t.uid === graph.nodes[0]!.uid && t.subtaskIndex === 0 && n % checkpointEvery === 0 && client && inFlight < maxInFlight) {
+        inFlight++;
+        phase.concurrent?.observeInFlight(inFlight);
         client.triggerCheckpoint().then(
-          () => (triggering = false),
-          () => (triggering = false),
+          () => inFlight--,
+          () => inFlight--,
         );
       }
     },
@@ -423,11 +428,18 @@ async function runPhase(c: SimCase, phase: Phase): Promise<SimOutcome> {
   client = await JobClient.execute(graph, {
     stateBackend: c.backend.create(),
     checkpointStorage: storage,
-    checkpointing: { mode: c.mode, timeoutMs: 20_000, tolerableFailedCheckpoints: 0, retainedCheckpoints: 2 },
+    checkpointing: {
+      mode: c.mode,
+      timeoutMs: 20_000,
+      tolerableFailedCheckpoints: 0,
+      retainedCheckpoints: phase.concurrent?.retainedCheckpoints ?? 2,
+      maxConcurrentCheckpoints: maxInFlight,
+    },
     restartStrategy: { kind: 'fixed-delay', maxAttempts: faults.length + 2, delayMs: 0 },
     ...(phase.restoreFrom ? { restoreFrom: phase.restoreFrom } : {}),
     hooks,
     log: (line) => {
+      phase.concurrent?.onLog(line);
       const m = /restarting from checkpoint (\d+)/.exec(line);
       if (m) restoredFrom.push(Number(m[1]));
     },
@@ -458,4 +470,59 @@ async function runPhase(c: SimCase, phase: Phase): Promise<SimOutcome> {
     pendingLeft,
     orphanFiles,
   };
+}
+
+// ---------------------------------------------------------------- concurrent checkpoints (issue 10, section 1)
+
+/** How runPhase drives concurrent checkpoints. */
+interface ConcurrentPhase {
+  readonly maxConcurrentCheckpoints: number;
+  readonly retainedCheckpoints: number;
+  /** Called with the number of checkpoints the driver has in flight after each trigger. */
+  observeInFlight(n: number): void;
+  onLog(line: string): void;
+}
+
+export interface ConcurrentOutcome extends SimOutcome {
+  /** The most checkpoints the driver had in flight at once. */
+  readonly maxInFlight: number;
+  /** Checkpoints declined because they reused a shared file the registry had discarded. */
+  readonly declinedSharedState: number;
+  /** Files referenced by a completed checkpoint left in storage that are not there. */
+  readonly missingFiles: readonly string[];
+  readonly retainedAtEnd: number;
+}
+
+/**
+ * The seed's fault plan with up to `maxConcurrentCheckpoints` checkpoints in flight and one
+ * retained: the setting in which RocksDB incremental checkpoints lost shared files.
+ */
+export async function simulateConcurrentCheckpoints(c: SimCase, maxConcurrentCheckpoints: number): Promise<ConcurrentOutcome> {
+  const { faults, input, checkpointEvery, bufferCapacity } = planFaults(c);
+  const sinkFs = new MemoryFileSystem();
+  const ckptFs = new FaultyFileSystem(new MemoryFileSystem());
+  const graph = c.job === 'count' ? countJob(input, sinkFs, bufferCapacity) : joinJob(input, sinkFs, bufferCapacity);
+  let maxInFlight = 0;
+  let declinedSharedState = 0;
+  const concurrent: ConcurrentPhase = {
+    maxConcurrentCheckpoints,
+    retainedCheckpoints: 1,
+    observeInFlight: (n) => void (maxInFlight = Math.max(maxInFlight, n)),
+    onLog: (line) => void (/SHARED_STATE_DISCARDED|reuses shared file/.test(line) && declinedSharedState++),
+  };
+  const outcome = await runPhase(c, { graph, faults, checkpointEvery, sinkFs, ckptFs, restoreFrom: undefined, cancelAtSourceRecord: undefined, concurrent });
+  const storage = new FsCheckpointStorage(ckptFs.inner);
+  const retained = await storage.listCompletedCheckpoints();
+  return { ...outcome, maxInFlight, declinedSharedState, missingFiles: await missingReferencedFiles(storage, retained), retainedAtEnd: retained.length };
+}
+
+/** Every file the completed checkpoints in storage reference, that storage does not hold. */
+export async function missingReferencedFiles(storage: FsCheckpointStorage, pointers: readonly string[]): Promise<string[]> {
+  const present = new Set((await storage.fs.list('')).map((f) => f.path));
+  const missing: string[] = [];
+  for (const pointer of pointers) {
+    const metadata = deserializeCheckpointMetadata((await storage.resolveCheckpoint(pointer)).metadata, `${pointer}/_metadata`);
+    for (const h of collectStreamHandles(metadata)) if (h.type === 'file' && !present.has(h.path)) missing.push(`${pointer}: ${h.path}`);
+  }
+  return missing;
 }
