@@ -67,6 +67,7 @@ export function checkIncrementalRocksDBStateHandleStructure(h: unknown, where: s
       const e = f as Record<string, unknown> | null;
       if (typeof e !== 'object' || e === null || typeof e.name !== 'string') bad(`${w}.name`, 'expected a file name');
       if (list === 'sharedFiles' && typeof e.contentId !== 'string') bad(`${w}.contentId`, 'expected a string');
+      if (list === 'sharedFiles' && e.reused !== undefined && e.reused !== true) bad(`${w}.reused`, 'expected true or absent');
       checkStreamHandleStructure(e.handle, `${w}.handle`, bad, file);
     });
   }
