@@ -1,6 +1,8 @@
+import type { Redactor } from '@flowstate/core';
+
 /**
- * Classifying, describing and redacting S3 failures. Kept apart from the file system so the rules
- * (what is worth retrying, what may appear in a message) can be read and tested in one place.
+ * Classifying and describing S3 failures: S3's own error codes, statuses and SDK quirks. The retry
+ * loop, the backoff and the redaction rules are core's (RetryPolicy, Redactor), shared by every storage.
  */
 
 /** S3 / AWS error codes that mean "try again later", whatever the HTTP status says. */
@@ -92,21 +94,6 @@ export function isTransient(e: unknown, depth = 0): boolean {
 }
 
 /**
- * Removes anything credential-like from a message: known secret values, AWS access key ids, and
- * SigV4 fragments (Credential=, Signature=, security tokens) that a server might echo back.
- */
-export function redact(text: string, secrets: readonly string[]): string {
-  let out = text;
-  for (const s of secrets) if (s.length >= 4) out = out.split(s).join('[redacted]');
-  return out
-    .replace(/\b(AKIA|ASIA|AIDA|AROA|AIPA|ANPA|ANVA|AGPA)[A-Z0-9]{12,}\b/g, '[redacted-key-id]')
-    .replace(/(Credential=)[^,\s&"'<]+/gi, '$1[redacted]')
-    .replace(/(Signature=)[0-9a-f]+/gi, '$1[redacted]')
-    .replace(/(X-Amz-Security-Token[=:]\s*)[^\s&"'<]+/gi, '$1[redacted]')
-    .replace(/(Authorization[=:]\s*)[^\n"'<]+/gi, '$1[redacted]');
-}
-
-/**
  * The part of a failed S3 request that is safe to keep: it replaces the SDK error as `cause`,
  * because SDK errors carry response fields such as AWSAccessKeyId or StringToSign verbatim.
  */
@@ -124,7 +111,7 @@ export class S3RequestFailure extends Error {
 }
 
 /** "SlowDown: Please reduce your request rate. (HTTP 503, request id X)" with secrets removed. */
-export function describeFailure(operation: string, e: unknown, secrets: readonly string[]): S3RequestFailure {
+export function describeFailure(operation: string, e: unknown, redactor: Redactor): S3RequestFailure {
   const f = fields(e);
   const code = errorCodeOf(e);
   const status = httpStatusOf(e);
@@ -135,13 +122,6 @@ export function describeFailure(operation: string, e: unknown, secrets: readonly
   const extra = [status === undefined ? undefined : `HTTP ${status}`, requestId === undefined ? undefined : `request id ${requestId}`].filter(
     (x): x is string => x !== undefined,
   );
-  const message = redact(`${code ?? 'Error'}${text}${extra.length > 0 ? ` (${extra.join(', ')})` : ''}`, secrets);
-  return new S3RequestFailure(operation, message, code, status, requestId === undefined ? undefined : redact(requestId, secrets));
-}
-
-/** Delay before retry number `attempt` (0-based): exponential, capped, with "equal jitter". */
-export function backoffDelay(attempt: number, baseMs: number, maxMs: number): number {
-  const ceiling = Math.min(maxMs, baseMs * 2 ** attempt);
-  // Half fixed, half random: retries of many writers spread out, but each one still backs off.
-  return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
+  const message = redactor.redact(`${code ?? 'Error'}${text}${extra.length > 0 ? ` (${extra.join(', ')})` : ''}`);
+  return new S3RequestFailure(operation, message, code, status, requestId === undefined ? undefined : redactor.redact(requestId));
 }

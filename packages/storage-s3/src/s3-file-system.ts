@@ -1,5 +1,4 @@
-import { PassThrough, Readable } from 'node:stream';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
   DeleteObjectCommand,
@@ -11,18 +10,26 @@ import {
   type GetObjectCommandOutput,
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
 import {
   confinePath,
   FlowstateError,
+  forEachLimit,
+  PERMANENT_FAILURE,
+  Redactor,
+  RetryPolicy,
   StorageError,
   StorageNotFoundError,
+  StorageOperationError,
+  type FailureClassification,
   type FileStatus,
   type FileSystem,
   type FileWriter,
   type ReadRange,
+  type RetryOptions,
+  type StorageRetryEvent,
 } from '@flowstate/core';
-import { backoffDelay, describeFailure, errorCodeOf, httpStatusOf, isNotFound, isTransient, redact, S3RequestFailure } from './errors.js';
+import { describeFailure, errorCodeOf, httpStatusOf, isNotFound, isTransient, S3RequestFailure } from './errors.js';
+import { S3FileWriter } from './s3-file-writer.js';
 
 const MiB = 1024 * 1024;
 /** S3's lower bound for every part but the last. */
@@ -32,17 +39,11 @@ const DELETE_BATCH = 1000;
 const DEFAULT_CONNECTION_TIMEOUT_MS = 10_000;
 const DEFAULT_SOCKET_TIMEOUT_MS = 120_000;
 
-export interface S3RetryEvent {
-  /** The S3 operation, e.g. 'GetObject', 'UploadPart'. */
-  readonly operation: string;
-  /** Display path of the file or directory (never contains credentials). */
-  readonly path: string;
-  /** 1 for the first retry. */
-  readonly attempt: number;
-  readonly delayMs: number;
-  /** Redacted description of the failure that is being retried. */
-  readonly reason: string;
-}
+/** `operation` is the S3 operation, e.g. 'GetObject', 'UploadPart'. */
+export type S3RetryEvent = StorageRetryEvent;
+
+/** Without options: 6 attempts (5 retries), 100 ms doubling to at most 10 s. */
+const S3_RETRY_DEFAULTS = { maxAttempts: 6, baseDelayMs: 100, maxDelayMs: 10_000 } as const;
 
 export interface S3FileSystemOptions {
   readonly bucket: string;
@@ -51,7 +52,7 @@ export interface S3FileSystemOptions {
   /**
    * A client to use as is (its own retry settings then stack with ours). Without one, a client is
    * built from `clientConfig` with the standard credential chain and SDK-level retries turned off,
-   * so that `maxRetries` alone decides how often a request is repeated.
+   * so that `retry` alone decides how often a request is repeated.
    */
   readonly client?: S3Client;
   /**
@@ -64,11 +65,16 @@ export interface S3FileSystemOptions {
   readonly partSize?: number;
   /** Parts uploaded in parallel per file, and DeleteObjects batches in flight. Default 4. */
   readonly queueSize?: number;
-  /** Retries per request after the first attempt, for transient failures only. Default 5. */
+  /**
+   * Retries of transient failures (throttling, 5xx, timeouts, dropped connections): core's
+   * RetryPolicy. Default 6 attempts, 100 ms doubling to at most 10 s, no time budget.
+   */
+  readonly retry?: RetryOptions;
+  /** @deprecated Use `retry.maxAttempts` (= maxRetries + 1). */
   readonly maxRetries?: number;
-  /** First backoff delay; doubles per retry, with jitter. Default 100 ms. */
+  /** @deprecated Use `retry.baseDelayMs`. */
   readonly retryBaseDelayMs?: number;
-  /** Cap on one backoff delay. Default 10 s. */
+  /** @deprecated Use `retry.maxDelayMs`. */
   readonly retryMaxDelayMs?: number;
   /** MaxKeys per ListObjectsV2 page. Default 1000 (the S3 maximum). */
   readonly listPageSize?: number;
@@ -93,13 +99,11 @@ export class S3FileSystem implements FileSystem {
   readonly client: S3Client;
   private readonly partSize: number;
   private readonly queueSize: number;
-  private readonly maxRetries: number;
-  private readonly retryBaseDelayMs: number;
-  private readonly retryMaxDelayMs: number;
+  readonly retry: RetryPolicy;
   private readonly listPageSize: number;
   private readonly onRetry: ((event: S3RetryEvent) => void) | undefined;
-  /** Values that must never appear in an error message. */
-  private readonly secrets: string[];
+  /** Removes the configured credentials (and anything credential-like) from messages. */
+  private readonly redactor: Redactor;
 
   constructor(options: S3FileSystemOptions) {
     if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(options.bucket)) {
@@ -114,9 +118,7 @@ export class S3FileSystem implements FileSystem {
       throw new StorageError(this.displayRoot, `partSize must be an integer of at least ${MIN_PART_SIZE} bytes, got ${this.partSize}`);
     }
     this.queueSize = positiveInt('queueSize', options.queueSize ?? 4, this.displayRoot);
-    this.maxRetries = nonNegativeInt('maxRetries', options.maxRetries ?? 5, this.displayRoot);
-    this.retryBaseDelayMs = nonNegativeInt('retryBaseDelayMs', options.retryBaseDelayMs ?? 100, this.displayRoot);
-    this.retryMaxDelayMs = nonNegativeInt('retryMaxDelayMs', options.retryMaxDelayMs ?? 10_000, this.displayRoot);
+    this.retry = new RetryPolicy(retryOptions(options, this.displayRoot), S3_RETRY_DEFAULTS);
     this.listPageSize = positiveInt('listPageSize', Math.min(options.listPageSize ?? 1000, 1000), this.displayRoot);
     this.onRetry = options.onRetry;
     this.client =
@@ -126,7 +128,7 @@ export class S3FileSystem implements FileSystem {
         requestHandler: { connectionTimeout: DEFAULT_CONNECTION_TIMEOUT_MS, socketTimeout: DEFAULT_SOCKET_TIMEOUT_MS },
         ...options.clientConfig,
       });
-    this.secrets = collectSecrets(options.clientConfig);
+    this.redactor = new Redactor(collectSecrets(options.clientConfig));
   }
 
   async create(path: string): Promise<FileWriter> {
@@ -218,11 +220,7 @@ export class S3FileSystem implements FileSystem {
     for (const p of unique) if (p === '') throw new StorageError(this.displayRoot, 'cannot delete the root as a file');
     const batches: string[][] = [];
     for (let i = 0; i < unique.length; i += DELETE_BATCH) batches.push(unique.slice(i, i + DELETE_BATCH));
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (next < batches.length) await this.deleteBatch(batches[next++]!);
-    };
-    await Promise.all(Array.from({ length: Math.min(this.queueSize, batches.length) }, worker));
+    await forEachLimit(batches, this.queueSize, (batch) => this.deleteBatch(batch));
   }
 
   async deleteDirectory(dir: string): Promise<void> {
@@ -297,62 +295,70 @@ export class S3FileSystem implements FileSystem {
     });
   }
 
+  /**
+   * One DeleteObjects request, retried as a whole by `call`. A 200 response can still report
+   * per-key failures; those keys are sent again, under the same policy, until none fail.
+   */
   private async deleteBatch(paths: string[]): Promise<void> {
     const what = paths.length === 1 ? paths[0]! : `${paths[0]!} and ${paths.length - 1} more`;
     let keys = paths.map((p) => this.key(p));
-    for (let attempt = 0; ; attempt++) {
-      const res = await this.call('DeleteObjects', what, () =>
-        this.client.send(
-          new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: keys.map((Key) => ({ Key })), Quiet: true } }),
-        ),
-      );
-      // A 200 response can still report per-key failures; those are retried like whole requests.
-      const failed = (res.Errors ?? []).filter((err) => err.Code !== 'NoSuchKey');
-      if (failed.length === 0) return;
-      const first = failed[0]!;
-      const reason = redact(`${first.Code ?? 'Error'}: ${first.Message ?? ''} (${failed.length} of ${keys.length} keys failed)`, this.secrets);
-      const transient = failed.every((err) => isTransient({ Code: err.Code }));
-      const firstPath = first.Key?.startsWith(this.keyPrefix) === true ? first.Key.slice(this.keyPrefix.length) : what;
-      if (!transient || attempt >= this.maxRetries) {
-        throw new StorageError(this.display(firstPath), `DeleteObjects failed after ${attempt + 1} attempt(s): ${reason}`, { transient });
-      }
-      keys = failed.map((err) => err.Key).filter((k): k is string => k !== undefined);
-      await this.backoff('DeleteObjects', firstPath, attempt, reason);
-    }
+    await this.retry.run({
+      idempotent: true,
+      attempt: async () => {
+        const res = await this.call('DeleteObjects', what, () =>
+          this.client.send(new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: keys.map((Key) => ({ Key })), Quiet: true } })),
+        );
+        const failed = (res.Errors ?? []).filter((err) => err.Code !== 'NoSuchKey');
+        if (failed.length === 0) return;
+        const first = failed[0]!;
+        const reason = this.redactor.redact(`${first.Code ?? 'Error'}: ${first.Message ?? ''} (${failed.length} of ${keys.length} keys failed)`);
+        const firstPath = first.Key?.startsWith(this.keyPrefix) === true ? first.Key.slice(this.keyPrefix.length) : what;
+        keys = failed.map((err) => err.Key).filter((k): k is string => k !== undefined);
+        throw new PartialDeleteFailure(firstPath, reason, failed.every((err) => isTransient({ Code: err.Code })));
+      },
+      // Anything but a per-key failure is `call`'s final verdict already.
+      classify: (e) => (e instanceof PartialDeleteFailure ? { transient: e.transient, applied: 'maybe' } : PERMANENT_FAILURE),
+      onRetry: ({ attempt, delayMs, error }) => {
+        if (error instanceof PartialDeleteFailure) this.onRetry?.({ operation: 'DeleteObjects', path: this.display(error.path), attempt, delayMs, reason: error.message });
+      },
+      giveUp: (e, { attempts }) =>
+        e instanceof PartialDeleteFailure
+          ? new StorageOperationError(this.display(e.path), `DeleteObjects failed after ${attempts} attempt(s): ${e.message}`, { operation: 'DeleteObjects', attempts }, { transient: e.transient })
+          : e,
+    });
   }
 
   /**
-   * Runs one S3 request with retries: transient failures (throttling, 5xx, timeouts, dropped
-   * connections) are repeated with jittered exponential backoff, up to `maxRetries` times. The final
-   * failure becomes a StorageError whose message and cause are free of credentials.
+   * Runs one S3 request under the retry policy: transient failures (throttling, 5xx, timeouts,
+   * dropped connections) are repeated with jittered backoff. Every S3 request we send counts as
+   * idempotent: GETs, HEADs, LISTs and deletes are; PutObject and UploadPart replace a whole object
+   * or part with the same bytes; the one exception, CompleteMultipartUpload, is reconciled by the
+   * writer when its retry finds the upload gone. The final failure becomes a StorageError whose
+   * message and cause are free of credentials.
    */
-  private async call<T>(operation: string, p: string, fn: () => Promise<T>): Promise<T> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await fn();
-      } catch (e) {
-        // Our own typed errors (range checks) are final; TruncatedBodyError is a transient one.
-        if (e instanceof FlowstateError) throw e;
-        if (isNotFound(e)) throw new StorageNotFoundError(this.display(p));
-        const transient = e instanceof TruncatedBodyError || isTransient(e);
-        const failure = describeFailure(operation, e, this.secrets);
-        if (!transient || attempt >= this.maxRetries) {
-          const tries = attempt === 0 ? '' : ` after ${attempt + 1} attempts`;
-          throw new StorageError(this.display(p), `${operation} failed${tries}: ${failure.message}`, { transient, cause: failure });
-        }
-        await this.backoff(operation, p, attempt, failure.message);
-      }
-    }
+  private call<T>(operation: string, p: string, fn: () => Promise<T>): Promise<T> {
+    return this.retry.run({
+      idempotent: true,
+      attempt: fn,
+      classify: classifyS3Failure,
+      onRetry: ({ attempt, delayMs, error }) =>
+        this.onRetry?.({ operation, path: this.display(p), attempt, delayMs, reason: describeFailure(operation, error, this.redactor).message }),
+      giveUp: (e, { attempts }) => this.requestError(operation, p, e, attempts),
+    });
   }
 
-  private async backoff(operation: string, p: string, attempt: number, reason: string): Promise<void> {
-    const delayMs = backoffDelay(attempt, this.retryBaseDelayMs, this.retryMaxDelayMs);
-    try {
-      this.onRetry?.({ operation, path: this.display(p), attempt: attempt + 1, delayMs, reason });
-    } catch {
-      // A metrics hook must not turn a recoverable failure into an unrecoverable one.
-    }
-    await sleep(delayMs);
+  /** The error a caller sees for a failed request: our own typed errors as they are, S3's redacted. */
+  private requestError(operation: string, p: string, e: unknown, attempts: number): unknown {
+    if (e instanceof FlowstateError) return e;
+    if (isNotFound(e)) return new StorageNotFoundError(this.display(p));
+    const failure = describeFailure(operation, e, this.redactor);
+    const tries = attempts === 1 ? '' : ` after ${attempts} attempts`;
+    return new StorageOperationError(
+      this.display(p),
+      `${operation} failed${tries}: ${failure.message}`,
+      { operation, attempts, ...(failure.httpStatusCode === undefined ? {} : { httpStatus: failure.httpStatusCode }) },
+      { transient: classifyS3Failure(e).transient, cause: failure },
+    );
   }
 
   /**
@@ -380,136 +386,40 @@ export class S3FileSystem implements FileSystem {
   /** Maps a failure of an Upload to a StorageError for `p`. */
   private uploadError(p: string, e: unknown): StorageError {
     if (e instanceof StorageError) return e;
-    const failure = describeFailure('Upload', e, this.secrets);
+    const failure = describeFailure('Upload', e, this.redactor);
     return new StorageError(this.display(p), `upload failed: ${failure.message}`, { transient: isTransient(e), cause: failure });
   }
 }
 
-/**
- * Streams a file into a lib-storage Upload through a PassThrough: Upload cuts the stream into
- * parts of `partSize` and keeps at most `queueSize` of them in flight, so memory stays around
- * (queueSize + 1) × partSize however large the file. A file smaller than one part becomes a single
- * PutObject when the stream ends, which is also why nothing is sent before commit for small files.
- */
-/** What a writer needs from its file system; built by S3FileSystem.create from private members. */
-interface WriterContext {
-  /** `s3://bucket/prefix/path` */
-  readonly display: string;
-  /** Sends every command through the file system's retry policy. */
-  readonly client: S3Client;
-  readonly bucket: string;
-  readonly key: string;
-  readonly partSize: number;
-  readonly queueSize: number;
-  abortMultipartUpload(uploadId: string): Promise<void>;
-  toStorageError(e: unknown): StorageError;
-  /** The object as S3 has it now, if it exists. */
-  headObject(): Promise<{ size: number; lastModified: Date | undefined } | undefined>;
+/** Our own typed errors (range checks) and "not found" are final; TruncatedBodyError is transient. */
+function classifyS3Failure(e: unknown): FailureClassification {
+  if (e instanceof FlowstateError || isNotFound(e)) return PERMANENT_FAILURE;
+  return { transient: e instanceof TruncatedBodyError || isTransient(e), applied: 'maybe' };
 }
 
-class S3FileWriter implements FileWriter {
-  private state: 'open' | 'committing' | 'committed' | 'aborted' | 'failed' = 'open';
-  private readonly body = new PassThrough();
-  private readonly upload: Upload;
-  /** Settles when the upload has finished or failed and no request of it is in flight any more. */
-  private readonly outcome: Promise<{ ok: true } | { ok: false; error: unknown }>;
-  private failure: { error: unknown } | undefined;
-  private discarded = false;
-  private bytesWritten = 0;
-  private readonly startedAt = Date.now();
-
-  constructor(private readonly ctx: WriterContext) {
-    // Stream errors surface through `outcome`; without a listener they would crash the process.
-    this.body.on('error', () => {});
-    this.upload = new Upload({
-      client: ctx.client,
-      params: { Bucket: ctx.bucket, Key: ctx.key, Body: this.body },
-      partSize: ctx.partSize,
-      queueSize: ctx.queueSize,
-      // We abort the multipart upload ourselves, after the last in-flight part has settled; lib-storage
-      // would do it while parts are still being sent, and let an abort failure hide the real error.
-      leavePartsOnError: true,
-    });
-    this.outcome = this.upload.done().then(
-      () => ({ ok: true as const }),
-      (error: unknown) => {
-        this.failure = { error };
-        this.body.destroy();
-        return { ok: false as const, error };
-      },
-    );
+/** Some keys of a DeleteObjects request failed although the request itself succeeded. */
+class PartialDeleteFailure extends Error {
+  constructor(
+    /** The first failed key's path, for the message. */
+    readonly path: string,
+    reason: string,
+    readonly transient: boolean,
+  ) {
+    super(reason);
   }
+}
 
-  async write(chunk: Uint8Array): Promise<void> {
-    if (this.state !== 'open') throw new StorageError(this.ctx.display, `write after ${this.state}`);
-    if (this.failure !== undefined) throw await this.fail(this.failure.error);
-    if (chunk.length === 0) return;
-    this.bytesWritten += chunk.length;
-    // A copy, because the caller may reuse its buffer once we return, while the bytes wait in the stream.
-    if (!this.body.write(Buffer.from(chunk))) {
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          this.body.off('drain', done);
-          this.body.off('close', done);
-          resolve();
-        };
-        this.body.on('drain', done);
-        this.body.on('close', done);
-      });
-    }
-    if (this.body.destroyed) {
-      const r = await this.outcome;
-      throw await this.fail(r.ok ? new Error('upload stream closed') : r.error);
-    }
-  }
-
-  async commit(): Promise<void> {
-    if (this.state !== 'open') throw new StorageError(this.ctx.display, `commit after ${this.state}`);
-    this.state = 'committing';
-    this.body.end();
-    const r = await this.outcome;
-    if (!r.ok && !(await this.completedDespite())) throw await this.fail(r.error);
-    this.state = 'committed';
-  }
-
-  /**
-   * CompleteMultipartUpload is not idempotent: when S3 completed the upload but the response was
-   * lost, the retry finds no upload any more and fails. The object then exists, with exactly our
-   * size and a modification time after this writer started: the commit did happen.
-   */
-  private async completedDespite(): Promise<boolean> {
-    if (this.upload.uploadId === undefined) return false; // single PutObject: retries are idempotent
-    const head = await this.ctx.headObject().catch(() => undefined);
-    if (head === undefined || head.size !== this.bytesWritten) return false;
-    // Allow for clock skew between this host and S3.
-    return head.lastModified === undefined || head.lastModified.getTime() >= this.startedAt - 5_000;
-  }
-
-  async abort(): Promise<void> {
-    if (this.state === 'committed' || this.state === 'aborted') return;
-    if (this.state === 'committing') {
-      // Racing a commit: the upload finishes or fails on its own; an object that made it stays.
-      await this.outcome;
-      return;
-    }
-    this.state = 'aborted';
-    // Failing the stream makes every Upload worker stop; `outcome` settles once in-flight parts have.
-    this.body.destroy(new Error('aborted by the writer'));
-    await this.outcome;
-    await this.discard();
-  }
-
-  private async fail(error: unknown): Promise<StorageError> {
-    if (this.state === 'open' || this.state === 'committing') this.state = 'failed';
-    await this.discard();
-    return this.ctx.toStorageError(error);
-  }
-
-  private async discard(): Promise<void> {
-    if (this.discarded) return;
-    this.discarded = true;
-    if (this.upload.uploadId !== undefined) await this.ctx.abortMultipartUpload(this.upload.uploadId);
-  }
+/** The retry options, with the deprecated flat names (maxRetries...) mapped onto them. */
+function retryOptions(options: S3FileSystemOptions, root: string): RetryOptions {
+  const maxRetries = options.maxRetries === undefined ? undefined : nonNegativeInt('maxRetries', options.maxRetries, root);
+  const base = options.retryBaseDelayMs === undefined ? undefined : nonNegativeInt('retryBaseDelayMs', options.retryBaseDelayMs, root);
+  const max = options.retryMaxDelayMs === undefined ? undefined : nonNegativeInt('retryMaxDelayMs', options.retryMaxDelayMs, root);
+  return {
+    ...options.retry,
+    maxAttempts: options.retry?.maxAttempts ?? (maxRetries === undefined ? undefined : maxRetries + 1),
+    baseDelayMs: options.retry?.baseDelayMs ?? base,
+    maxDelayMs: options.retry?.maxDelayMs ?? max,
+  };
 }
 
 /** A response body that ended before Content-Length bytes: the connection dropped; retry. */
