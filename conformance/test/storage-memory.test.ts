@@ -5,4 +5,5 @@ import { runStorageConformance } from '../src/storage/index.js';
 runStorageConformance({
   name: 'MemoryFileSystem',
   createFileSystem: async () => new MemoryFileSystem(),
+  notApplicable: { listIncomplete: 'a MemoryFileSystem writer keeps its bytes in the writer until commit; a crash loses them with the process' },
 });

@@ -258,6 +258,11 @@ describe('Redactor', () => {
     assert.equal(r.redact('ab cd'), 'ab cd', 'secrets shorter than 4 characters are ignored');
   });
 
+  it('removes an echoed Authorization header to the end of its line, even when it contains a known secret', () => {
+    const out = redactSecrets('denied. Authorization: AWS4-HMAC-SHA256 Credential=AKIAFLOWSTATE0TEST01/x, Signature=abc0\nnext line', ['AKIAFLOWSTATE0TEST01']);
+    assert.equal(out, 'denied. Authorization: <redacted>\nnext line');
+  });
+
   it('leaves ordinary text alone', () => {
     const text = "storage error on 's3://bucket/chk-1/_metadata': GetObject failed: SlowDown (HTTP 503)";
     assert.equal(redactSecrets(text), text);

@@ -1,8 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { StorageError, StorageNotFoundError, confinePath, joinPath } from '@flowstate/core';
+import { confinePath, forEachLimit, joinPath, StorageError, StorageNotFoundError } from '@flowstate/core';
 import type { FileStatus, FileSystem, FileWriter, ReadRange } from '@flowstate/core';
-import { WebHdfsAlreadyExistsError, WebHdfsError, WebHdfsOutcomeUnknownError, WebHdfsRetriesExhaustedError } from './errors.js';
-import { positiveInteger, WebHdfsClient, WebHdfsConfigError, type HdfsFileStatus, type WebHdfsClientOptions } from './webhdfs-client.js';
+import { WebHdfsConfigError, WebHdfsError } from './errors.js';
+import type { HdfsFileStatus } from './file-status.js';
+import { positiveInteger } from './options.js';
+import { WebHdfsClient, type WebHdfsClientOptions } from './webhdfs-client.js';
+import { WebHdfsFileWriter } from './webhdfs-file-writer.js';
 
 export interface WebHdfsFileSystemOptions {
   /** A client to share, or the options to build one. */
@@ -35,21 +38,6 @@ const TEMP_PREFIX_MAX_BYTES = 200;
  */
 function isAbsent(e: unknown): boolean {
   return e instanceof StorageNotFoundError || (e instanceof WebHdfsError && e.remote?.exception === 'ParentNotDirectoryException');
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-async function mapLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const item = items[next++]!;
-      await fn(item);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
 /**
@@ -190,7 +178,7 @@ export class WebHdfsFileSystem implements FileSystem {
     let level = [d];
     while (level.length > 0) {
       const next: string[] = [];
-      await mapLimit(level, this.concurrency, async (rel) => {
+      await forEachLimit(level, this.concurrency, async (rel) => {
         try {
           for await (const st of this.client.listStatusIterator(this.abs(rel))) {
             // '' is the listed path itself, i.e. `dir` is a file: it has no files below it.
@@ -221,7 +209,7 @@ export class WebHdfsFileSystem implements FileSystem {
       if (c === '') throw new StorageError(p, 'cannot delete the root as a file; use deleteDirectory');
       return c;
     });
-    await mapLimit(confined, this.concurrency, async (p) => {
+    await forEachLimit(confined, this.concurrency, async (p) => {
       await this.deleteAbs(this.abs(p), false);
     });
   }
@@ -241,210 +229,8 @@ export class WebHdfsFileSystem implements FileSystem {
       if (isAbsent(e)) return;
       throw e;
     }
-    await mapLimit(children, this.concurrency, async (name) => {
+    await forEachLimit(children, this.concurrency, async (name) => {
       await this.deleteAbs(this.abs(name), true);
     });
-  }
-}
-
-/**
- * Writes through a temporary file. Chunks go out as CREATE/APPEND; when one of those fails with
- * an unknown outcome the writer reconciles against the file's length instead of resending blindly:
- * HDFS appends are sequential, so whatever landed is a prefix of the chunk, and only the rest is
- * sent. Every resend after such a failure re-reads the length first, because a write still in
- * flight on the datanode holds the file's lease (later writers get AlreadyBeingCreatedException,
- * a retriable error) and the length is only final once that write is done.
- */
-class WebHdfsFileWriter implements FileWriter {
-  private state: 'open' | 'committed' | 'aborted' | 'failed' = 'open';
-  private buffered: Uint8Array[] = [];
-  private bufferedBytes = 0;
-  /** The temp file is known to exist. */
-  private created = false;
-  /** A CREATE was sent, so the temp file may exist. */
-  private touched = false;
-  /** Bytes known to be in the temp file. */
-  private written = 0;
-  private chain: Promise<unknown> = Promise.resolve();
-
-  constructor(
-    private readonly client: WebHdfsClient,
-    private readonly rel: string,
-    private readonly finalPath: string,
-    private readonly tempPath: string,
-    private readonly chunkSize: number,
-    private readonly createOptions: { blockSize?: number; replication?: number; permission?: string },
-  ) {}
-
-  /** Runs operations one at a time even if the caller does not await between them. */
-  private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.chain.then(fn, fn);
-    this.chain = run.catch(() => undefined);
-    return run;
-  }
-
-  write(chunk: Uint8Array): Promise<void> {
-    // Copied now: the caller may reuse its buffer as soon as this returns. Not chunk.slice():
-    // on a Buffer that is a view, not a copy.
-    const copy = new Uint8Array(chunk);
-    return this.serial(async () => {
-      if (this.state !== 'open') throw new StorageError(this.rel, `write after ${this.state}`);
-      if (copy.length === 0) return;
-      this.buffered.push(copy);
-      this.bufferedBytes += copy.length;
-      if (this.bufferedBytes >= this.chunkSize) await this.guard(() => this.flush());
-    });
-  }
-
-  commit(): Promise<void> {
-    return this.serial(async () => {
-      if (this.state !== 'open') throw new StorageError(this.rel, `commit after ${this.state}`);
-      await this.guard(async () => {
-        await this.flush();
-        if (!this.created) await this.writeChunk(new Uint8Array(0));
-        await this.renameIntoPlace();
-      });
-      this.state = 'committed';
-    });
-  }
-
-  abort(): Promise<void> {
-    return this.serial(async () => {
-      if (this.state === 'committed') return;
-      this.state = 'aborted';
-      this.buffered = [];
-      this.bufferedBytes = 0;
-      if (this.touched) {
-        await this.client.delete(this.tempPath);
-        // Only forget the temp file once it is surely gone, so that a repeated abort retries.
-        this.touched = false;
-      }
-    });
-  }
-
-  /** A failed write or commit leaves the writer failed; abort() still cleans up. */
-  private async guard(fn: () => Promise<void>): Promise<void> {
-    try {
-      await fn();
-    } catch (e) {
-      this.state = 'failed';
-      this.buffered = [];
-      this.bufferedBytes = 0;
-      throw e;
-    }
-  }
-
-  private async flush(): Promise<void> {
-    if (this.bufferedBytes === 0) return;
-    const data = this.buffered.length === 1 ? this.buffered[0]! : Buffer.concat(this.buffered, this.bufferedBytes);
-    this.buffered = [];
-    this.bufferedBytes = 0;
-    await this.writeChunk(data);
-  }
-
-  private async writeChunk(data: Uint8Array): Promise<void> {
-    const base = this.written;
-    this.touched = true;
-    try {
-      if (!this.created) await this.client.create(this.tempPath, data, { overwrite: false, ...this.createOptions });
-      else await this.client.append(this.tempPath, data);
-      this.created = true;
-      this.written = base + data.length;
-      return;
-    } catch (e) {
-      if (!(e instanceof WebHdfsOutcomeUnknownError)) throw e;
-      await this.reconcileChunk(data, base, e);
-    }
-  }
-
-  private async reconcileChunk(data: Uint8Array, base: number, first: WebHdfsOutcomeUnknownError): Promise<void> {
-    const display = this.client.uri(this.tempPath);
-    const op = this.created ? 'APPEND' : 'CREATE';
-    const { maxAttempts } = this.client.retryPolicy;
-    let last: StorageError = first;
-    for (let attempt = 1; attempt < maxAttempts; attempt++) {
-      await sleep(this.client.backoffDelay(attempt));
-      const st = await this.statTemp();
-      try {
-        if (st === null) {
-          if (this.created) throw new WebHdfsError(display, `${op}: the temporary file disappeared while being written`, { op });
-          await this.client.create(this.tempPath, data, { overwrite: false, maxAttempts: 1, ...this.createOptions });
-          this.created = true;
-          this.written = base + data.length;
-          return;
-        }
-        this.created = true;
-        const landed = st.length - base;
-        if (st.type !== 'FILE' || landed < 0 || landed > data.length) {
-          throw new WebHdfsError(display, `${op}: the temporary file has ${st.length} bytes where ${base} to ${base + data.length} were expected; something else wrote to it`, { op });
-        }
-        if (landed < data.length) await this.client.append(this.tempPath, data.subarray(landed), { maxAttempts: 1 });
-        this.written = base + data.length;
-        return;
-      } catch (e) {
-        // Transient failures (including a lease still held by the lost write) and a CREATE that
-        // collides with the lost write's file: look at the file again and go on from there.
-        if (e instanceof StorageError && (e.transient || (e instanceof WebHdfsAlreadyExistsError && !this.created))) {
-          last = e;
-          continue;
-        }
-        throw e;
-      }
-    }
-    throw new WebHdfsRetriesExhaustedError(display, `${op}: could not complete the write after ${maxAttempts} attempts`, { op, attempts: maxAttempts }, { cause: last });
-  }
-
-  private async statTemp(): Promise<HdfsFileStatus | null> {
-    try {
-      return await this.client.getFileStatus(this.tempPath);
-    } catch (e) {
-      if (e instanceof StorageNotFoundError) return null;
-      throw e;
-    }
-  }
-
-  private async renameIntoPlace(): Promise<void> {
-    try {
-      await this.client.rename2(this.tempPath, this.finalPath, { overwrite: true });
-      this.touched = false;
-      return;
-    } catch (e) {
-      if (!(e instanceof WebHdfsOutcomeUnknownError)) throw e;
-    }
-    // The rename may have happened. It did if the temp file is gone and the final file has our
-    // length (a concurrent writer of the same path with the same length is indistinguishable,
-    // and equally valid: create() promises last-writer-wins, not identity).
-    const display = this.client.uri(this.finalPath);
-    const { maxAttempts } = this.client.retryPolicy;
-    let last: unknown;
-    for (let attempt = 1; attempt < maxAttempts; attempt++) {
-      await sleep(this.client.backoffDelay(attempt));
-      const temp = await this.statTemp();
-      if (temp === null) {
-        let fin: HdfsFileStatus | null = null;
-        try {
-          fin = await this.client.getFileStatus(this.finalPath);
-        } catch (e) {
-          if (!(e instanceof StorageNotFoundError)) throw e;
-        }
-        if (fin?.type === 'FILE' && fin.length === this.written) {
-          this.touched = false;
-          return;
-        }
-        throw new WebHdfsError(display, 'RENAME: outcome unknown, the temporary file is gone and the final file is not the one written', { op: 'RENAME' });
-      }
-      try {
-        await this.client.rename2(this.tempPath, this.finalPath, { overwrite: true, maxAttempts: 1 });
-        this.touched = false;
-        return;
-      } catch (e) {
-        if (e instanceof StorageError && e.transient) {
-          last = e;
-          continue;
-        }
-        throw e;
-      }
-    }
-    throw new WebHdfsRetriesExhaustedError(display, `RENAME: could not publish the file after ${maxAttempts} attempts`, { op: 'RENAME', attempts: maxAttempts }, { cause: last });
   }
 }

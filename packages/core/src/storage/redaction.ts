@@ -52,14 +52,15 @@ export class Redactor {
   }
 
   redact(text: string): string {
-    let out = text;
+    // Headers first: an echoed Authorization header is removed to the end of its line, whatever
+    // it contains, before the other rules rewrite fragments of it.
+    let out = text.replace(HEADER_RE, `$1${REDACTED}`);
     for (const form of this.forms) out = out.split(form).join(REDACTED);
     return out
       .replace(URL_USERINFO_RE, `$1${REDACTED}@`)
       .replace(PARAMETER_RE, `$1$2=${REDACTED}`)
       .replace(SIGV4_CREDENTIAL_RE, `$1${REDACTED}`)
       .replace(SIGV4_SIGNATURE_RE, `$1${REDACTED}`)
-      .replace(HEADER_RE, `$1${REDACTED}`)
       .replace(AWS_KEY_ID_RE, REDACTED);
   }
 }
