@@ -1,9 +1,10 @@
 import { describe as nodeDescribe, it as nodeIt } from 'node:test';
 import { FsCheckpointStorage, MemoryFileSystem, type CheckpointStorage, type StateBackend } from '@flowstate/core';
-import { isConformanceCapability, type ConformanceCapability } from './capabilities.js';
+import { CONFORMANCE_CAPABILITIES, type ConformanceCapability } from './capabilities.js';
 import { CONFORMANCE_GROUPS } from './cases/index.js';
 import { Fixture } from './harness/fixture.js';
-import type { ConformanceCase, ConformanceGroup } from './registry.js';
+import { skipReason, validateNotApplicable } from './not-applicable.js';
+import type { ConformanceGroup } from './registry.js';
 
 export interface ConformanceTestOptions {
   /**
@@ -40,7 +41,7 @@ const defaultStorage = async (): Promise<CheckpointStorage> => new FsCheckpointS
 
 /** Registers the whole suite for one backend. Call it at the top level of a test file. */
 export function runConformance(options: ConformanceOptions): void {
-  const notApplicable = validateNotApplicable(options.notApplicable ?? {});
+  const notApplicable = validateNotApplicable(options.notApplicable ?? {}, CONFORMANCE_CAPABILITIES, 'runConformance');
   const api: ConformanceTestApi = options.test ?? { describe: nodeDescribe, it: nodeIt };
   const fixtureOptions = { createBackend: options.createBackend, createStorage: options.createStorage ?? defaultStorage, notApplicable };
 
@@ -48,7 +49,7 @@ export function runConformance(options: ConformanceOptions): void {
     for (const group of CONFORMANCE_GROUPS) {
       api.describe(group.name, () => {
         for (const c of group.cases) {
-          const skip = skipReason(c, notApplicable);
+          const skip = skipReason(c.requires, notApplicable);
           const testOptions: ConformanceTestOptions = skip === undefined ? { timeout: CASE_TIMEOUT_MS } : { skip, timeout: CASE_TIMEOUT_MS };
           api.it(c.name, testOptions, async () => {
             const fx = await Fixture.create(fixtureOptions);
@@ -69,26 +70,4 @@ export function runConformance(options: ConformanceOptions): void {
 /** Every case, grouped as registered; for tooling and for counting. */
 export function listConformanceCases(): ReadonlyArray<{ group: string; name: string; requires: readonly ConformanceCapability[] }> {
   return CONFORMANCE_GROUPS.flatMap((g: ConformanceGroup) => g.cases.map((c) => ({ group: g.name, name: c.name, requires: c.requires ?? [] })));
-}
-
-function skipReason(c: ConformanceCase, notApplicable: Partial<Record<ConformanceCapability, string>>): string | undefined {
-  for (const cap of c.requires ?? []) {
-    const reason = notApplicable[cap];
-    if (reason !== undefined) return `${cap} not applicable: ${reason}`;
-  }
-  return undefined;
-}
-
-/** A typo in a capability name would silently run cases the backend meant to skip; refuse it. */
-function validateNotApplicable(input: Partial<Record<string, string>>): Partial<Record<ConformanceCapability, string>> {
-  const out: Partial<Record<ConformanceCapability, string>> = {};
-  for (const [cap, reason] of Object.entries(input)) {
-    if (reason === undefined) continue;
-    if (!isConformanceCapability(cap)) throw new TypeError(`runConformance: unknown capability '${cap}'`);
-    if (typeof reason !== 'string' || reason.trim() === '') {
-      throw new TypeError(`runConformance: capability '${cap}' is declared not applicable without a reason`);
-    }
-    out[cap] = reason;
-  }
-  return out;
 }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { after as nodeAfter, describe as nodeDescribe, it as nodeIt } from 'node:test';
 import type { FileSystem } from '@flowstate/core';
+import { skipReason, validateNotApplicable } from '../not-applicable.js';
 import type { ConformanceTestApi, ConformanceTestOptions } from '../run-conformance.js';
 import { storageCaseGroups } from './cases/index.js';
 import { MiB, STORAGE_CAPABILITIES, type StorageCapability, type StorageCase } from './storage-case.js';
@@ -45,7 +46,7 @@ export interface StorageConformanceOptions {
 export function runStorageConformance(options: StorageConformanceOptions): void {
   const settings = { largeFileBytes: options.largeFileBytes ?? 65 * MiB + 123, manyFiles: options.manyFiles ?? 1100 };
   const timeout = options.timeoutMs ?? 180_000;
-  const notApplicable = validateNotApplicable(options.notApplicable ?? {});
+  const notApplicable = validateNotApplicable(options.notApplicable ?? {}, STORAGE_CAPABILITIES, 'runStorageConformance');
   const api: StorageConformanceTestApi = options.test ?? { describe: nodeDescribe, it: nodeIt, after: nodeAfter };
 
   api.describe(`storage conformance: ${options.name}`, () => {
@@ -53,7 +54,7 @@ export function runStorageConformance(options: StorageConformanceOptions): void 
     for (const group of storageCaseGroups(settings)) {
       api.describe(group.name, () => {
         for (const c of group.cases) {
-          const skip = skipReason(c, notApplicable);
+          const skip = skipReason(c.requires, notApplicable);
           const testOptions: ConformanceTestOptions = skip === undefined ? { timeout } : { skip, timeout };
           api.it(c.name, testOptions, () => runCase(c, options.createFileSystem));
         }
@@ -79,26 +80,4 @@ async function runCase(c: StorageCase, createFileSystem: () => Promise<FileSyste
     const incomplete = await fs.listIncomplete?.(base).catch(() => []);
     if (incomplete !== undefined && incomplete.length > 0) await fs.deleteMany(incomplete.map((f) => f.path)).catch(() => {});
   }
-}
-
-function skipReason(c: StorageCase, notApplicable: Partial<Record<StorageCapability, string>>): string | undefined {
-  for (const cap of c.requires ?? []) {
-    const reason = notApplicable[cap];
-    if (reason !== undefined) return `${cap} not applicable: ${reason}`;
-  }
-  return undefined;
-}
-
-/** A typo in a capability name would silently run cases the storage meant to skip; refuse it. */
-function validateNotApplicable(input: Partial<Record<string, string>>): Partial<Record<StorageCapability, string>> {
-  const out: Partial<Record<StorageCapability, string>> = {};
-  for (const [cap, reason] of Object.entries(input)) {
-    if (reason === undefined) continue;
-    if (!Object.prototype.hasOwnProperty.call(STORAGE_CAPABILITIES, cap)) throw new TypeError(`runStorageConformance: unknown capability '${cap}'`);
-    if (typeof reason !== 'string' || reason.trim() === '') {
-      throw new TypeError(`runStorageConformance: capability '${cap}' is declared not applicable without a reason`);
-    }
-    out[cap as StorageCapability] = reason;
-  }
-  return out;
 }

@@ -1,14 +1,4 @@
-import {
-  StorageAccessDeniedError,
-  StorageAlreadyExistsError,
-  StorageConfigError,
-  StorageOperationError,
-  StorageOutcomeUnknownError,
-  StorageProtocolError,
-  StorageRetriesExhaustedError,
-  type RemoteErrorInfo,
-  type StorageErrorDetails,
-} from '@flowstate/core';
+import { StorageConfigError, type RemoteErrorInfo, type StorageErrorDetails } from '@flowstate/core';
 
 /**
  * WebHDFS errors are core's storage error classes (one set of codes for every storage); these are
@@ -25,18 +15,14 @@ import {
  * - `WebHdfsRetriesExhaustedError`: every attempt failed transiently (a call limited to one
  *   attempt gets that attempt's transient error instead).
  */
-export const WebHdfsError = StorageOperationError;
-export type WebHdfsError = StorageOperationError;
-export const WebHdfsAccessDeniedError = StorageAccessDeniedError;
-export type WebHdfsAccessDeniedError = StorageAccessDeniedError;
-export const WebHdfsAlreadyExistsError = StorageAlreadyExistsError;
-export type WebHdfsAlreadyExistsError = StorageAlreadyExistsError;
-export const WebHdfsProtocolError = StorageProtocolError;
-export type WebHdfsProtocolError = StorageProtocolError;
-export const WebHdfsOutcomeUnknownError = StorageOutcomeUnknownError;
-export type WebHdfsOutcomeUnknownError = StorageOutcomeUnknownError;
-export const WebHdfsRetriesExhaustedError = StorageRetriesExhaustedError;
-export type WebHdfsRetriesExhaustedError = StorageRetriesExhaustedError;
+export {
+  StorageOperationError as WebHdfsError,
+  StorageAccessDeniedError as WebHdfsAccessDeniedError,
+  StorageAlreadyExistsError as WebHdfsAlreadyExistsError,
+  StorageProtocolError as WebHdfsProtocolError,
+  StorageOutcomeUnknownError as WebHdfsOutcomeUnknownError,
+  StorageRetriesExhaustedError as WebHdfsRetriesExhaustedError,
+} from '@flowstate/core';
 
 /**
  * What a WebHDFS server reported in its RemoteException. `message` has been redacted (no

@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { crc32c, PathEscapeError, StorageError } from '@flowstate/core';
+import { crc32c, PathEscapeError, StorageConfigError, StorageError } from '@flowstate/core';
 import { patternBytes, writeBytes } from '@flowstate/conformance';
-import { S3FileSystem } from '../src/index.js';
+import { S3FileSystem, type S3FileSystemOptions } from '../src/index.js';
 import { FaultProxy, ops } from './fault-proxy.js';
 import { s3rverClientConfig, startS3rver, type S3rverInstance } from './s3rver-harness.js';
 
@@ -42,6 +42,18 @@ describe('S3FileSystem options', () => {
     for (const prefix of ['../x', '/abs', 'a/../../b', 'http://x']) {
       assert.throws(() => new S3FileSystem({ bucket: 'ok-bucket', clientConfig, prefix }), PathEscapeError, prefix);
     }
+  });
+
+  it('takes core retry options; the deprecated flat names map onto them and the new ones win', () => {
+    const clientConfig = s3rverClientConfig('http://127.0.0.1:1');
+    const of = (o: Partial<S3FileSystemOptions>) => {
+      const { maxAttempts, baseDelayMs, maxDelayMs, budgetMs } = new S3FileSystem({ bucket: 'ok-bucket', clientConfig, ...o }).retry;
+      return { maxAttempts, baseDelayMs, maxDelayMs, budgetMs };
+    };
+    assert.deepEqual(of({}), { maxAttempts: 6, baseDelayMs: 100, maxDelayMs: 10_000, budgetMs: undefined }, 'defaults: 5 retries, as before');
+    assert.deepEqual(of({ maxRetries: 2, retryBaseDelayMs: 7, retryMaxDelayMs: 70 }), { maxAttempts: 3, baseDelayMs: 7, maxDelayMs: 70, budgetMs: undefined });
+    assert.deepEqual(of({ maxRetries: 2, retry: { maxAttempts: 9, budgetMs: 1000 } }), { maxAttempts: 9, baseDelayMs: 100, maxDelayMs: 10_000, budgetMs: 1000 });
+    assert.throws(() => of({ retry: { maxAttempts: 0 } }), StorageConfigError);
   });
 
   it('names its root s3://bucket/prefix', () => {
