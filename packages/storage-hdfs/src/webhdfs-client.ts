@@ -58,8 +58,11 @@ export class WebHdfsClient {
     this.token = options.delegationToken === '' ? undefined : options.delegationToken;
     this.doAs = options.doAs;
     this.redirectMode = options.redirectMode ?? 'redirect';
+    // Checked here first so that a bad count stays the WebHdfsConfigError callers already handle;
+    // a negative base delay has always meant "no delay".
     positiveInteger('retry.maxAttempts', options.retry?.maxAttempts ?? WEBHDFS_RETRY_DEFAULTS.maxAttempts);
-    this.retry = new RetryPolicy({ ...options.retry, baseDelayMs: Math.max(0, options.retry?.baseDelayMs ?? WEBHDFS_RETRY_DEFAULTS.baseDelayMs) }, WEBHDFS_RETRY_DEFAULTS);
+    const baseDelayMs = Math.max(0, options.retry?.baseDelayMs ?? WEBHDFS_RETRY_DEFAULTS.baseDelayMs);
+    this.retry = new RetryPolicy({ ...options.retry, baseDelayMs }, WEBHDFS_RETRY_DEFAULTS);
     this.transport = new WebHdfsTransport(options.fetch ?? globalThis.fetch, Math.max(1, options.requestTimeoutMs ?? 60_000), new Redactor([this.token]));
     this.onRetry = options.onRetry;
     this.authority = `${url.protocol === 'https:' ? 'swebhdfs' : 'webhdfs'}://${url.host}`;
