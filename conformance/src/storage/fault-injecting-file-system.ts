@@ -13,8 +13,15 @@ export class FaultInjectingFileSystem implements FileSystem {
   failWritesAfterBytes = 0;
   failReads = false;
   failDeletes = false;
+  /**
+   * Targeted, independent of `mode`: a commit of a matching path reaches storage, then fails as if
+   * its response was lost (the caller believes the file was not written).
+   */
+  loseCommitResponse: ((path: string) => boolean) | undefined;
+  /** Targeted, independent of `mode`: deleting a matching path (or directory) fails; nothing is deleted. */
+  failDeleteOf: ((path: string) => boolean) | undefined;
   private written = 0;
-  readonly injected = { writes: 0, commits: 0, reads: 0, deletes: 0 };
+  readonly injected = { writes: 0, commits: 0, reads: 0, deletes: 0, lostResponses: 0 };
 
   constructor(readonly inner: FileSystem) {}
 
@@ -47,6 +54,10 @@ export class FaultInjectingFileSystem implements FileSystem {
           throw this.fault(path, 'commit');
         }
         await w.commit();
+        if (this.loseCommitResponse?.(path)) {
+          this.injected.lostResponses++;
+          throw new StorageError(path, 'injected fault: the commit succeeded, its response was lost', { transient: true });
+        }
       },
       abort: () => w.abort(),
     };
@@ -69,19 +80,20 @@ export class FaultInjectingFileSystem implements FileSystem {
   }
 
   async delete(path: string): Promise<void> {
-    if (this.mode !== 'none' && this.failDeletes) {
+    if ((this.mode !== 'none' && this.failDeletes) || this.failDeleteOf?.(path)) {
       this.injected.deletes++;
       throw this.fault(path, 'delete');
     }
     return this.inner.delete(path);
   }
 
+  /** One delete() per path, so that targeted faults apply to each. */
   async deleteMany(paths: readonly string[]): Promise<void> {
     for (const p of paths) await this.delete(p);
   }
 
   async deleteDirectory(dir: string): Promise<void> {
-    if (this.mode !== 'none' && this.failDeletes) {
+    if ((this.mode !== 'none' && this.failDeletes) || this.failDeleteOf?.(dir)) {
       this.injected.deletes++;
       throw this.fault(dir, 'delete');
     }

@@ -146,6 +146,8 @@ export function createProgram(io: CliIO, setExit: (code: ExitCodeValue) => void)
       const p = progressFor(o, 'inspect');
       try {
         const reader = await SavepointReader.load(dir, await loadRegistry(o.serializers));
+        // Also with --no-scan: never describe an incomplete savepoint or checkpoint as if it were whole.
+        await reader.verifyComplete();
         const report = await inspectSavepoint(reader, { scan: o.scan !== false, onProgress: p.update });
         p.stop();
         io.stdout(o.json === true ? json(report) : `${formatInspect(report)}\n`);
@@ -179,6 +181,8 @@ export function createProgram(io: CliIO, setExit: (code: ExitCodeValue) => void)
         const reg = await loadRegistry(o.serializers);
         const ra = await SavepointReader.load(a, reg);
         const rb = await SavepointReader.load(b, reg);
+        await ra.verifyComplete();
+        await rb.verifyComplete();
         const total = [ra, rb].flatMap((r) => r.operators()).reduce((x, op) => x + op.stateSize, 0);
         let done = 0;
         const report = await diffSavepoints(ra, rb, { onBytes: (n) => p.update((done += n), total) });

@@ -139,6 +139,21 @@ describe('flowstate savepoint (real binary)', () => {
     assert.match(c.stderr, /_metadata/);
   });
 
+  it('inspect --no-scan and diff refuse a savepoint whose state file is missing or truncated (exit 3, naming the file)', async () => {
+    for (const damage of ['remove', 'truncate'] as const) {
+      const d = fresh();
+      cpSync(FIXTURE, d, { recursive: true });
+      const victim = readdirSync(d).find((f) => f !== '_metadata' && readFileSync(join(d, f)).length > 1000)!;
+      if (damage === 'remove') rmSync(join(d, victim));
+      else writeFileSync(join(d, victim), readFileSync(join(d, victim)).subarray(0, 100));
+      const i = await flowstate('savepoint', 'inspect', d, '--no-scan');
+      assert.equal(i.code, 3, `${damage}: ${i.stdout}${i.stderr}`);
+      assert.ok(i.stderr.includes(victim) && /incomplete/.test(i.stderr), i.stderr);
+      const df = await flowstate('savepoint', 'diff', FIXTURE, d);
+      assert.equal(df.code, 3, `${damage}: ${df.stdout}${df.stderr}`);
+    }
+  });
+
   it('convert --to canonical copies byte for byte; --to native-rocksdb and back is identical', async () => {
     const out = fresh();
     const r = await flowstate('savepoint', 'convert', FIXTURE, out, '--to', 'canonical');

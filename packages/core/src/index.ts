@@ -31,6 +31,7 @@ export * from './checkpoint/metadata-structure.js';
 export * from './checkpoint/shared-state-registry.js';
 export * from './checkpoint/shared-file-reuse.js';
 export * from './checkpoint/referenced-files.js';
+export * from './checkpoint/completeness.js';
 export * from './checkpoint/completed-checkpoint-store.js';
 export * from './storage/garbage-collector.js';
 export * from './state/registration.js';

@@ -111,6 +111,7 @@ class FakeStorage {
       initializeLocationForCheckpoint: unused,
       resolveCheckpoint: unused,
       listCompletedCheckpoints: unused,
+      scanCheckpoints: unused,
       readFully: unused,
       readRange: unused,
     };

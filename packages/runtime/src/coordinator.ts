@@ -9,6 +9,8 @@ import {
   serializeCheckpointMetadata,
   type CheckpointMetadata,
   type CheckpointOptions,
+  type CompletedCheckpoint as StoredCheckpoint,
+  type FlowstateError,
   type CheckpointStorage,
   type CheckpointStorageLocation,
   type CheckpointStreamFactory,
@@ -79,6 +81,33 @@ export interface CompletedCheckpoint extends RestorePoint {
   readonly stats: CheckpointStats;
 }
 
+/**
+ * A checkpoint a restore did not use, and why. INCOMPLETE: its metadata references a missing or
+ * resized file; UNREADABLE_METADATA: its metadata cannot be decoded; RESTORE_FAILED: restoring it
+ * failed because a file is missing or corrupt, and an older retained checkpoint was used instead.
+ */
+export interface SkippedCheckpoint {
+  readonly checkpointId: number;
+  readonly pointer: string;
+  readonly reason: 'INCOMPLETE' | 'UNREADABLE_METADATA' | 'RESTORE_FAILED';
+  readonly error: FlowstateError;
+}
+
+/** Checkpoints an earlier run left in the job's checkpoint storage (see CompletedCheckpointStore.recover). */
+export interface RecoveredCheckpoints {
+  readonly complete: readonly StoredCheckpoint[];
+  /** Incomplete ones with readable metadata: discarded once a new checkpoint completed. */
+  readonly unusable: readonly StoredCheckpoint[];
+}
+
+/** What an aborted checkpoint left: its location and the acknowledgements (their shared files). */
+interface AbortedDisposal {
+  readonly checkpointId: number;
+  readonly storage: CheckpointStorage;
+  readonly location: CheckpointStorageLocation;
+  readonly acks: readonly object[];
+}
+
 /** What the coordinator needs of a running execution attempt. */
 export interface AttemptView {
   readonly attempt: number;
@@ -102,6 +131,10 @@ interface Pending {
   readonly waiters: Array<{ resolve: (c: CompletedCheckpoint) => void; reject: (e: unknown) => void }>;
   timer: NodeJS.Timeout | undefined;
   finalizing: boolean;
+  /** While `_metadata` is being written: an abort leaves the cleanup to complete(). */
+  finalizeInFlight: boolean;
+  /** Set once `_metadata` was (possibly) written: from then on the checkpoint may look complete. */
+  metadata: CheckpointMetadata | undefined;
 }
 
 /**
@@ -114,6 +147,14 @@ export class CheckpointCoordinator {
   /** Checkpoint statistics kept (newest). */
   static readonly STATS_HISTORY = 1000;
   private nextId: number;
+  /** The first checkpoint id of this run. */
+  private readonly firstId: number;
+  private readonly initial: RestorePoint | undefined;
+  /**
+   * Retained checkpoints of earlier runs up to this id are ancestors of this run's state (it
+   * restored one of them); -1 when it started empty or from elsewhere (a savepoint).
+   */
+  private readonly ancestorsUpTo: number;
   private readonly pending = new Map<number, Pending>();
   private readonly completed: CompletedCheckpoint[] = [];
   private readonly allStats: CheckpointStats[] = [];
@@ -129,6 +170,9 @@ export class CheckpointCoordinator {
   /** Storage of recently aborted checkpoints, to clean up after late acknowledgements. */
   private readonly aborted = new Map<number, { storage: CheckpointStorage; location: CheckpointStorageLocation }>();
   private readonly background = new Set<Promise<void>>();
+  /** Aborted checkpoints (or savepoints) whose disposal failed: retried after the next completion. */
+  private readonly failedDisposals: AbortedDisposal[] = [];
+  private readonly skipped: SkippedCheckpoint[] = [];
   /** Set when a stop-with-savepoint completed: the job ends as STOPPED. */
   stopSavepoint: CompletedCheckpoint | undefined;
 
@@ -145,11 +189,58 @@ export class CheckpointCoordinator {
     firstCheckpointId: number,
     initial: RestorePoint | undefined,
     private readonly log: (line: string) => void,
+    recovered?: RecoveredCheckpoints,
   ) {
     assert(config === undefined || storage !== undefined, 'checkpointing needs a checkpoint storage');
     this.nextId = firstCheckpointId;
+    this.firstId = firstCheckpointId;
     this.latest = initial;
+    this.initial = initial;
     this.store = storage === undefined ? undefined : new CompletedCheckpointStore(storage, config?.retainedCheckpoints ?? 1);
+    if (recovered !== undefined) this.store?.recover(recovered.complete, recovered.unusable);
+    const own = initial?.kind === 'CHECKPOINT' && recovered?.complete.some((c) => c.checkpointId === initial.checkpointId && c.pointer === initial.pointer);
+    this.ancestorsUpTo = own ? initial.checkpointId : -1;
+  }
+
+  /** Checkpoints a restore skipped (incomplete, unreadable, or failed to restore), in order. */
+  get skippedCheckpoints(): readonly SkippedCheckpoint[] {
+    return this.skipped;
+  }
+
+  recordSkipped(s: SkippedCheckpoint): void {
+    this.skipped.push(s);
+    this.log(`skipped checkpoint ${s.checkpointId} (${s.pointer}): ${s.reason}: ${s.error.message}`);
+  }
+
+  /**
+   * Restoring `point` failed because a file of it is missing or corrupt. A checkpoint this job
+   * retains is dropped (discarded once a new checkpoint completed) and the next older checkpoint of
+   * this run's lineage becomes the restore point: one this run completed, one of the earlier runs'
+   * it descends from, or what it started from. A savepoint, or a checkpoint without an older one in
+   * the lineage, has no fallback: returns undefined and changes nothing.
+   */
+  fallBack(point: RestorePoint, error: FlowstateError): RestorePoint | undefined {
+    if (point.kind !== 'CHECKPOINT' || this.store === undefined) return undefined;
+    const retained = this.store.all();
+    if (!retained.some((c) => c.checkpointId === point.checkpointId)) return undefined;
+    // Retained checkpoints between what this run restored and its own first one belong to a
+    // timeline it left (a restore of an older checkpoint): never fall back into them.
+    const inLineage = (id: number) => id <= this.ancestorsUpTo || id >= this.firstId;
+    const older = retained.filter((c) => c.checkpointId < point.checkpointId && c.metadata.kind === 'CHECKPOINT' && inLineage(c.checkpointId)).at(-1);
+    const storage = this.store.storage;
+    const next: RestorePoint | undefined =
+      older !== undefined
+        ? { checkpointId: older.checkpointId, kind: 'CHECKPOINT', pointer: older.pointer, metadata: older.metadata, reader: storage }
+        : point.checkpointId >= this.firstId && this.initial !== undefined && this.ancestorsUpTo < 0
+          ? this.initial
+          : undefined;
+    if (next === undefined) return undefined;
+    this.store.drop(point.checkpointId);
+    const i = this.completed.findIndex((c) => c.checkpointId === point.checkpointId);
+    if (i >= 0) this.completed.splice(i, 1);
+    this.recordSkipped({ checkpointId: point.checkpointId, pointer: point.pointer, reason: 'RESTORE_FAILED', error });
+    this.latest = next;
+    return next;
   }
 
   get enabled(): boolean {
@@ -272,7 +363,7 @@ export class CheckpointCoordinator {
     }
     const options = kind === 'SAVEPOINT' ? SAVEPOINT : CHECKPOINT;
     const done = new Promise<CompletedCheckpoint>((resolve, reject) => {
-      const p: Pending = { id, kind, timestamp, location, storage, options, attempt, acks: new Map(), stats, final: flags.final, stop: flags.stop, waiters: [{ resolve, reject }], timer: undefined, finalizing: false };
+      const p: Pending = { id, kind, timestamp, location, storage, options, attempt, acks: new Map(), stats, final: flags.final, stop: flags.stop, waiters: [{ resolve, reject }], timer: undefined, finalizing: false, finalizeInFlight: false, metadata: undefined };
       this.pending.set(id, p);
       p.timer = setTimeout(() => this.abort(p, new CheckpointFailedError(id, 'EXPIRED', `not complete after ${this.config?.timeoutMs ?? 60_000} ms`)), this.config?.timeoutMs ?? 60_000);
       p.timer.unref?.();
@@ -325,10 +416,49 @@ export class CheckpointCoordinator {
     if (aborted !== undefined) this.housekeep(this.discardLate(aborted, handles));
   }
 
-  /** Files written after an abort disposed the location: delete them, then the (now empty) directory. */
+  /** Files written after an abort disposed the location: the directory again, then the files. */
   private async discardLate(aborted: { storage: CheckpointStorage; location: CheckpointStorageLocation }, handles: Pick<TaskAck, 'keyed' | 'operator' | 'channelState'>): Promise<void> {
-    await this.discardAck(aborted.storage, handles);
-    await aborted.location.disposeOnFailure();
+    await this.disposeAborted({ checkpointId: aborted.location.checkpointId, storage: aborted.storage, location: aborted.location, acks: [handles] });
+    await discardAck(aborted.storage, handles);
+  }
+
+  private disposalOf(p: Pending): AbortedDisposal {
+    return { checkpointId: p.id, storage: p.storage, location: p.location, acks: [...p.acks.values()] };
+  }
+
+  /**
+   * Deletes what an aborted checkpoint wrote, in an order that never leaves a complete-looking
+   * checkpoint behind: its location (`_metadata` first, then the exclusive files) and, only once
+   * that succeeded, the shared files it uploaded that no completed checkpoint uses. A failure is
+   * retried after the next completed checkpoint and at the end of the attempt.
+   */
+  private async disposeAborted(d: AbortedDisposal): Promise<void> {
+    try {
+      await d.location.disposeOnFailure();
+    } catch (e) {
+      this.failedDisposals.push(d);
+      throw e;
+    }
+    for (const ack of d.acks) await this.discardUnregisteredShared(d.storage, ack);
+  }
+
+  /**
+   * An aborted checkpoint whose `_metadata` may exist (finalizing failed, or succeeded too late).
+   * If deleting that metadata fails, the checkpoint is complete on storage and must keep every
+   * file it references, its own uploads and files it reuses from older checkpoints alike. So the
+   * store adopts it: the registry holds its shared files until the store has discarded it
+   * (metadata first), retried with every later completion.
+   */
+  private async disposeFinalized(p: Pending): Promise<void> {
+    if (p.kind !== 'CHECKPOINT' || this.store === undefined || p.metadata === undefined) return this.disposeAborted(this.disposalOf(p));
+    this.store.adopt({ checkpointId: p.id, pointer: p.location.pointer, metadata: p.metadata });
+    await this.store.retryDiscards();
+  }
+
+  private async retryFailedDisposals(): Promise<void> {
+    for (const d of this.failedDisposals.splice(0)) {
+      await this.disposeAborted(d).catch((e: unknown) => this.log(`could not delete aborted checkpoint ${d.checkpointId} (will retry): ${describe(e)}`));
+    }
   }
 
   decline(task: Task, checkpointId: number, cause: unknown): void {
@@ -403,19 +533,23 @@ export class CheckpointCoordinator {
       }
     }
     let completedPointer: string;
+    p.metadata = metadata;
+    p.finalizeInFlight = true;
     try {
       const done = await p.location.finalizeCheckpoint(serializeCheckpointMetadata(metadata));
       completedPointer = done.pointer;
     } catch (e) {
-      this.abort(p, new CheckpointFailedError(p.id, 'FINALIZE_FAILED', describe(e), { cause: e }));
+      p.finalizeInFlight = false;
+      // `_metadata` may have reached storage although the call failed (its response was lost).
+      if (this.pending.get(p.id) === p) this.abort(p, new CheckpointFailedError(p.id, 'FINALIZE_FAILED', describe(e), { cause: e }));
+      else await this.disposeFinalized(p).catch((e2: unknown) => this.log(`could not delete aborted checkpoint ${p.id}: ${describe(e2)}`));
       return;
     }
+    p.finalizeInFlight = false;
     if (this.pending.get(p.id) !== p) {
       // Aborted (expired, failover) while `_metadata` was written: the files are complete on storage,
       // but nobody was told; treat it as failed and delete it so it cannot be mistaken for a restore point.
-      // Metadata first, then the files (for a savepoint: exactly the files its streams wrote).
-      await p.location.disposeOnFailure().catch(() => {});
-      for (const ack of p.acks.values()) await this.discardUnregisteredShared(p.storage, ack);
+      await this.disposeFinalized(p).catch((e: unknown) => this.log(`could not delete aborted checkpoint ${p.id}: ${describe(e)}`));
       return;
     }
     this.pending.delete(p.id);
@@ -452,6 +586,7 @@ export class CheckpointCoordinator {
     } catch (e) {
       this.log(`could not discard subsumed checkpoints: ${describe(e)}`);
     }
+    await this.retryFailedDisposals();
   }
 
   /**
@@ -478,10 +613,16 @@ export class CheckpointCoordinator {
     p.stats.status = 'FAILED';
     p.stats.durationMs = Date.now() - p.timestamp;
     p.stats.failureReason = error.message;
-    this.housekeep(p.location.disposeOnFailure());
-    // Forgets the checkpoint's own shared files, so that they count as unregistered and are deleted below.
-    if (p.kind === 'CHECKPOINT') this.store?.checkpointAborted(p.id);
-    for (const ack of p.acks.values()) this.housekeep(this.discardUnregisteredShared(p.storage, ack));
+    // While `_metadata` is being written, complete() cleans up once the write settled. Once it may
+    // exist, the store adopts the checkpoint (see disposeFinalized); before, the registry forgets the
+    // checkpoint's own shared files, so that they count as unregistered and are deleted after its location.
+    if (!p.finalizeInFlight) {
+      if (p.metadata !== undefined) this.housekeep(this.disposeFinalized(p));
+      else {
+        if (p.kind === 'CHECKPOINT') this.store?.checkpointAborted(p.id);
+        this.housekeep(this.disposeAborted(this.disposalOf(p)));
+      }
+    }
     this.aborted.set(p.id, { storage: p.storage, location: p.location });
     if (this.aborted.size > 64) this.aborted.delete(this.aborted.keys().next().value!);
     if (p.kind === 'SAVEPOINT' && p.stop) for (const s of p.attempt.sources) s.resumeAfterFailedStop(p.id);
@@ -524,6 +665,9 @@ export class CheckpointCoordinator {
   /** Settles when no finalization, disposal or deletion runs any more. */
   async drainBackground(): Promise<void> {
     while (this.background.size > 0) await Promise.allSettled([...this.background]);
+    // Once more at the end of an attempt: after the last checkpoint there is no next completion.
+    await this.retryFailedDisposals();
+    await this.store?.retryDiscards().catch((e: unknown) => this.log(`could not discard checkpoints (will retry): ${describe(e)}`));
   }
 
   /** Wakes triggers that wait for a slot, so they notice that their attempt ended. */

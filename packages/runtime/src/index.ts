@@ -7,5 +7,5 @@ export * from './sources.js';
 export * from './sinks.js';
 export * from './stats.js';
 export { type CheckpointingMode, type RuntimeHooks, type TaskInfo, type TaskCheckpointStats } from './task.js';
-export { type CheckpointConfig, type CompletedCheckpoint, type RestorePoint } from './coordinator.js';
+export { type CheckpointConfig, type CompletedCheckpoint, type RestorePoint, type SkippedCheckpoint } from './coordinator.js';
 export * from './job.js';

@@ -1,4 +1,8 @@
 import {
+  CorruptCheckpointError,
+  highestScannedCheckpointId,
+  type CheckpointScan,
+  type CompleteCheckpointEntry,
   computeKeyGroupRangeForOperatorIndex,
   deserializeCheckpointMetadata,
   repartitionOperatorState,
@@ -16,7 +20,7 @@ import {
   streamHandleName,
 } from '@flowstate/core';
 import { Channel, Signal } from './channel.js';
-import { CheckpointCoordinator, resolveCheckpointConfig, type AttemptView, type CheckpointConfig, type CompletedCheckpoint, type RestorePoint } from './coordinator.js';
+import { CheckpointCoordinator, resolveCheckpointConfig, type AttemptView, type CheckpointConfig, type CompletedCheckpoint, type RestorePoint, type SkippedCheckpoint } from './coordinator.js';
 import { describe, IllegalJobStateError, JobFailedError, RestoreMismatchError, TaskCancelledError, TaskFailureError } from './errors.js';
 import type { JobGraph, StreamNode, StreamOperator } from './graph.js';
 import { SubtaskContext } from './operators.js';
@@ -33,8 +37,18 @@ export interface JobOptions {
   /** Omit to run without checkpoints (then a failure restarts from scratch). */
   readonly checkpointing?: CheckpointConfig;
   readonly restartStrategy?: RestartStrategy;
-  /** Start from a savepoint or a retained checkpoint: the storage it lives in and its pointer. */
+  /**
+   * Start from a savepoint or a retained checkpoint: the storage it lives in and its pointer. A
+   * checkpoint of this job's own `checkpointStorage` (the same object) falls back to the next older
+   * complete checkpoint when it is incomplete or cannot be restored (see JobResult.skippedCheckpoints).
+   */
   readonly restoreFrom?: { readonly storage: CheckpointStorage; readonly pointer: string };
+  /**
+   * Start from the newest complete checkpoint in `checkpointStorage` (an earlier run of this job),
+   * falling back to older ones as for `restoreFrom`; without any checkpoint there, start empty.
+   * Excludes `restoreFrom`.
+   */
+  readonly resumeFromLatestCheckpoint?: boolean;
   /** Allow state in the restore point that no operator of this job claims (Flink's --allowNonRestoredState). */
   readonly allowNonRestoredState?: boolean;
   readonly hooks?: RuntimeHooks;
@@ -50,6 +64,8 @@ export interface JobResult {
   readonly failures: readonly Error[];
   /** The savepoint a stop-with-savepoint wrote. */
   readonly savepoint: CompletedCheckpoint | undefined;
+  /** Checkpoints of the checkpoint storage that were not restored, and why (oldest report first). */
+  readonly skippedCheckpoints: readonly SkippedCheckpoint[];
 }
 
 /** One run of every task of the job, from one restore point. */
@@ -286,6 +302,49 @@ async function assignChannelState(op: OperatorSnapshotMetadata, node: StreamNode
   return result;
 }
 
+/** The CorruptCheckpointError (a missing, resized or corrupt checkpoint file) behind a failure, if any. */
+function corruptionIn(e: unknown): CorruptCheckpointError | undefined {
+  for (let c: unknown = e, depth = 0; c instanceof Error && depth < 16; c = c.cause, depth++) {
+    if (c instanceof CorruptCheckpointError) return c;
+  }
+  return undefined;
+}
+
+function restorePointOf(storage: CheckpointStorage, c: CompleteCheckpointEntry): RestorePoint {
+  return { checkpointId: c.checkpointId, kind: c.metadata.kind, pointer: c.pointer, metadata: c.metadata, reader: storage };
+}
+
+/**
+ * The restore point a run starts from. A pointer into another storage (a savepoint) is resolved
+ * as given. In the job's own checkpoint storage the scan decides: an incomplete checkpoint falls
+ * back to the newest complete one older than it (the scan reported why it was skipped).
+ */
+async function chooseRestorePoint(options: JobOptions, scan: CheckpointScan | undefined): Promise<RestorePoint | undefined> {
+  const own = options.checkpointStorage;
+  if (options.resumeFromLatestCheckpoint && own !== undefined && scan !== undefined) {
+    const newest = scan.complete.at(-1);
+    const newestIncomplete = scan.incomplete.at(-1);
+    // Checkpoints exist, none usable: starting empty would silently drop the job's state.
+    if (newest === undefined && newestIncomplete !== undefined) throw newestIncomplete.error;
+    return newest && restorePointOf(own, newest);
+  }
+  const from = options.restoreFrom;
+  if (from === undefined) return undefined;
+  if (from.storage === own && own !== undefined && scan !== undefined) {
+    const complete = scan.complete.find((c) => c.pointer === from.pointer);
+    if (complete !== undefined) return restorePointOf(own, complete);
+    const incomplete = scan.incomplete.find((c) => c.pointer === from.pointer);
+    if (incomplete !== undefined) {
+      const older = scan.complete.filter((c) => c.checkpointId < incomplete.checkpointId).at(-1);
+      if (older === undefined) throw incomplete.error;
+      return restorePointOf(own, older);
+    }
+  }
+  const loc = await from.storage.resolveCheckpoint(from.pointer);
+  const metadata = deserializeCheckpointMetadata(loc.metadata, `${from.storage.description}/${from.pointer}/_metadata`);
+  return { checkpointId: metadata.checkpointId, kind: metadata.kind, pointer: loc.pointer, metadata, reader: loc.reader };
+}
+
 /**
  * A running job (Flink's JobClient plus the JobMaster's failover): it deploys an execution
  * attempt, and when a task fails it cancels every task and deploys a new attempt from the latest
@@ -298,6 +357,8 @@ export class JobClient {
   private stopping: Promise<CompletedCheckpoint> | undefined;
   private readonly failures: Error[] = [];
   private attempts = 0;
+  /** Attempts that failed restoring a corrupt checkpoint and fell back: not counted as restarts. */
+  private fallbacks = 0;
   private readonly log: (line: string) => void;
   private attemptStarted: Array<() => void> = [];
   private terminated = false;
@@ -320,33 +381,49 @@ export class JobClient {
   static async execute(graph: JobGraph, options: JobOptions): Promise<JobClient> {
     const config = options.checkpointing ? resolveCheckpointConfig(options.checkpointing) : undefined;
     if (config !== undefined && options.checkpointStorage === undefined) throw new IllegalJobStateError('checkpointing needs a checkpointStorage');
-    let initial: RestorePoint | undefined;
-    if (options.restoreFrom) {
-      const loc = await options.restoreFrom.storage.resolveCheckpoint(options.restoreFrom.pointer);
-      const metadata = deserializeCheckpointMetadata(loc.metadata, `${options.restoreFrom.storage.description}/${options.restoreFrom.pointer}/_metadata`);
-      initial = { checkpointId: metadata.checkpointId, kind: metadata.kind, pointer: loc.pointer, metadata, reader: loc.reader };
+    if (options.resumeFromLatestCheckpoint && (options.restoreFrom !== undefined || options.checkpointStorage === undefined)) {
+      throw new IllegalJobStateError('resumeFromLatestCheckpoint needs a checkpointStorage and excludes restoreFrom');
     }
+    // The job's checkpoint directory may hold checkpoints of earlier runs: they are recovered (and
+    // later subsumed), and restore candidates when resuming.
+    const scan = options.checkpointStorage ? await options.checkpointStorage.scanCheckpoints() : undefined;
+    const skipped: SkippedCheckpoint[] = (scan?.incomplete ?? []).map((c) => ({
+      checkpointId: c.checkpointId,
+      pointer: c.pointer,
+      reason: c.reason === 'MISSING_FILES' ? 'INCOMPLETE' : 'UNREADABLE_METADATA',
+      error: c.error,
+    }));
+    const initial = await chooseRestorePoint(options, scan);
     // Checkpoint ids keep increasing across runs that share a directory, so no run reuses chk-<id>.
-    let first = (initial?.checkpointId ?? 0) + 1;
-    if (options.checkpointStorage) {
-      for (const p of await options.checkpointStorage.listCompletedCheckpoints()) {
-        const m = /chk-(\d+)$/.exec(p);
-        if (m) first = Math.max(first, Number(m[1]) + 1);
-      }
-    }
-    const coordinator = new CheckpointCoordinator(graph, config, options.checkpointStorage, first, initial, options.log ?? (() => {}));
+    const first = Math.max(initial?.checkpointId ?? 0, (scan && highestScannedCheckpointId(scan)) ?? 0) + 1;
+    const recovered = scan && {
+      complete: scan.complete,
+      unusable: scan.incomplete.flatMap((c) => (c.metadata ? [{ checkpointId: c.checkpointId, pointer: c.pointer, metadata: c.metadata }] : [])),
+    };
+    const coordinator = new CheckpointCoordinator(graph, config, options.checkpointStorage, first, initial, options.log ?? (() => {}), recovered);
+    for (const s of skipped) coordinator.recordSkipped(s);
     return new JobClient(graph, options, coordinator);
   }
 
   private async runLoop(): Promise<JobResult> {
     const strategy = this.options.restartStrategy ?? { kind: 'no-restart' };
+    const result = (status: JobResult['status'], savepoint?: CompletedCheckpoint): JobResult => ({
+      status,
+      attempts: this.attempts,
+      failures: this.failures,
+      savepoint,
+      skippedCheckpoints: this.coordinator.skippedCheckpoints,
+    });
     for (;;) {
-      if (this.cancelled) return { status: 'CANCELLED', attempts: this.attempts, failures: this.failures, savepoint: undefined };
-      const attempt = new ExecutionAttempt(this.attempts++, this.graph, this.options, this.coordinator, this.coordinator.latestRestorePoint);
+      if (this.cancelled) return result('CANCELLED');
+      const restorePoint = this.coordinator.latestRestorePoint;
+      const attempt = new ExecutionAttempt(this.attempts++, this.graph, this.options, this.coordinator, restorePoint);
       this.current = attempt;
       let failure: Error | undefined;
+      let restoring = true;
       try {
         await attempt.deploy();
+        restoring = false;
         this.coordinator.startAttempt(attempt);
         for (const w of this.attemptStarted.splice(0)) w();
         await attempt.run();
@@ -364,11 +441,20 @@ export class JobClient {
       this.current = undefined;
       if (failure === undefined) {
         const sp = this.coordinator.stopSavepoint;
-        return { status: sp ? 'STOPPED' : 'FINISHED', attempts: this.attempts, failures: this.failures, savepoint: sp };
+        return result(sp ? 'STOPPED' : 'FINISHED', sp);
       }
-      if (this.cancelled) return { status: 'CANCELLED', attempts: this.attempts, failures: this.failures, savepoint: undefined };
+      if (this.cancelled) return result('CANCELLED');
       this.failures.push(failure);
-      const restarts = this.attempts - 1;
+      // A restore point with a missing or corrupt file fails every attempt the same way: fall back
+      // to an older retained checkpoint at once instead of spending the restart strategy on it.
+      const corruption = restoring && restorePoint !== undefined ? corruptionIn(failure) : undefined;
+      const fallback = corruption && this.coordinator.fallBack(restorePoint!, corruption);
+      if (fallback) {
+        this.fallbacks++;
+        this.log(`restoring checkpoint ${restorePoint!.checkpointId} failed (${describe(failure)}); falling back to checkpoint ${fallback.checkpointId}`);
+        continue;
+      }
+      const restarts = this.attempts - 1 - this.fallbacks;
       if (strategy.kind === 'no-restart' || restarts >= strategy.maxAttempts) throw new JobFailedError(this.graph.name, this.attempts, { cause: failure });
       const from = this.coordinator.latestRestorePoint;
       this.log(`attempt ${attempt.attempt} failed (${describe(failure)}); restarting from ${from ? `${from.kind.toLowerCase()} ${from.checkpointId}` : 'scratch'} in ${strategy.delayMs} ms`);

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { BACKENDS, JOBS, MODES, planFaults, referenceRun, simulate, simulateConcurrentCheckpoints, simulateRescale, type SimCase } from './simulation.js';
+import { BACKENDS, JOBS, MODES, planFaults, planStorageFaults, referenceRun, simulate, simulateConcurrentCheckpoints, simulateFallback, simulateRescale, simulateStorageFaults, type SimCase } from './simulation.js';
 
 /**
  * Seeds per (backend, mode, job). CI runs a bounded number; FLOWSTATE_SIM_SEEDS=N runs more,
@@ -200,6 +200,98 @@ for (const maxConcurrent of [1, 2, 3]) {
         `simulation ${name}: ${seeds.length} seeds, ${t.faults} faults fired, ${t.failovers} failovers, ${t.checkpoints} checkpoints completed, ` +
           `${t.failed} failed (${t.declined} for a discarded shared file), at most ${t.maxInFlight} in flight, ${t.missing} referenced files missing`,
       );
+    });
+  }
+}
+
+/** Exactly-once (or, AT_LEAST_ONCE, nothing lost) against the failure-free run; returns duplicates. */
+function checkOutput(mode: string, committed: readonly string[], expected: readonly string[]): number {
+  const got = [...committed].sort();
+  if (mode !== 'AT_LEAST_ONCE') {
+    assert.deepEqual(got, expected, 'committed output equals the failure-free run (0 lost, 0 duplicated)');
+    return 0;
+  }
+  const have = new Set(got.map((l) => l.split(' ')[0]!));
+  assert.deepEqual(expected.map((l) => l.split(' ')[0]!).filter((id) => !have.has(id)), [], 'at-least-once lost records');
+  return got.length - have.size;
+}
+
+/**
+ * Lost `_metadata` responses and failing deletes (FaultInjectingFileSystem), on top of the seed's
+ * task faults: no checkpoint that has `_metadata` may reference a missing file, ever.
+ */
+const STORAGE_SEEDS = Number(process.env.FLOWSTATE_SIM_STORAGE_SEEDS ?? 2);
+for (const backend of BACKENDS) {
+  for (const mode of MODES) {
+    const name = `${backend.name}/${mode}/count`;
+    if (ONLY_CASE !== undefined && ONLY_CASE !== `storage:${name}`) continue;
+    const seeds = ONLY_SEED !== undefined ? [ONLY_SEED] : Array.from({ length: STORAGE_SEEDS }, (_, i) => BASE_SEED + i);
+    test(`simulation storage faults ${name}: ${seeds.length} seed(s)`, async () => {
+      const t = { lost: 0, deleteFaults: 0, metadataLeft: 0, failovers: 0, duplicates: 0 };
+      for (const seed of seeds) {
+        const c: SimCase = { backend, mode, job: 'count', seed };
+        try {
+          const expected = await reference(c);
+          const o = await simulateStorageFaults(c);
+          assert.equal(o.result.status, 'FINISHED');
+          assert.equal(o.pendingLeft, 0, 'no pending transaction is left behind');
+          assert.deepEqual(o.missingReferenced, [], 'no checkpoint with _metadata references a missing file');
+          assert.equal(o.orphansAfterGc, 0, 'garbage collection reclaims what failing deletes left');
+          t.duplicates += checkOutput(mode, o.committed, expected);
+          t.lost += o.injected.lostResponses;
+          t.deleteFaults += o.injected.deletes;
+          t.metadataLeft += o.metadataLeft;
+          t.failovers += o.result.failures.length;
+        } catch (e) {
+          console.log(
+            `simulation failed: storage ${name} seed ${seed}, plan ${JSON.stringify(planStorageFaults(c))}\n  reproduce: FLOWSTATE_SIM_SEED=${seed} FLOWSTATE_SIM_CASE=storage:${name} node --test packages/runtime/dist/test/simulation.test.js`,
+          );
+          throw e;
+        }
+      }
+      console.log(
+        `simulation storage faults ${name}: ${seeds.length} seeds, ${t.lost} lost _metadata responses, ${t.deleteFaults} failed deletes, ` +
+          `${t.failovers} failovers, ${t.metadataLeft} checkpoints with _metadata at the end, 0 referenced files missing` +
+          (mode === 'AT_LEAST_ONCE' ? `, ${t.duplicates} duplicates` : ', 0 lost, 0 duplicated'),
+      );
+    });
+  }
+}
+
+/** Damage a file of the newest checkpoint of a killed run; the restart must fall back to the older one. */
+const FALLBACK_SEEDS = Number(process.env.FLOWSTATE_SIM_FALLBACK_SEEDS ?? 2);
+for (const backend of BACKENDS) {
+  for (const mode of MODES) {
+    const name = `${backend.name}/${mode}/count`;
+    if (ONLY_CASE !== undefined && ONLY_CASE !== `fallback:${name}`) continue;
+    const seeds = ONLY_SEED !== undefined ? [ONLY_SEED] : Array.from({ length: FALLBACK_SEEDS }, (_, i) => BASE_SEED + i);
+    test(`simulation fallback ${name}: ${seeds.length} seed(s)`, async () => {
+      const damages: string[] = [];
+      for (const seed of seeds) {
+        const c: SimCase = { backend, mode, job: 'count', seed };
+        try {
+          const expected = await reference(c);
+          const o = await simulateFallback(c);
+          assert.equal(o.result.status, 'FINISHED');
+          const restoreFailed = o.skipped.filter((s) => s.reason === 'RESTORE_FAILED' || s.reason === 'INCOMPLETE');
+          assert.deepEqual(
+            restoreFailed.map((s) => [s.checkpointId, s.reason]),
+            [[o.newest, o.damage === 'overwrite' ? 'RESTORE_FAILED' : 'INCOMPLETE']],
+            'the damaged checkpoint was skipped, and why',
+          );
+          assert.ok(restoreFailed[0]!.error.message.includes(o.damagedFile), restoreFailed[0]!.error.message);
+          assert.equal(o.pendingLeft, 0, 'no pending transaction is left behind');
+          assert.deepEqual(o.missingReferenced, [], 'no checkpoint with _metadata references a missing file');
+          assert.equal(o.orphanFiles, 0, 'no checkpoint file outside the retained checkpoints');
+          assert.ok(o.retainedOnStorage <= 2, `retained: 2, on storage: ${o.retainedOnStorage}`);
+          checkOutput(mode, o.committed, expected);
+          damages.push(`${o.damage} -> ${o.skipped.find((s) => s.checkpointId === o.newest)!.reason}`);
+        } catch (e) {
+          console.log(`simulation failed: fallback ${name} seed ${seed}\n  reproduce: FLOWSTATE_SIM_SEED=${seed} FLOWSTATE_SIM_CASE=fallback:${name} node --test packages/runtime/dist/test/simulation.test.js`);
+          throw e;
+        }
+      }
+      console.log(`simulation fallback ${name}: ${seeds.length} seeds, fell back each time (${damages.join(', ')}), 0 referenced files missing, 0 orphans` + (mode === 'AT_LEAST_ONCE' ? '' : ', 0 lost, 0 duplicated'));
     });
   }
 }

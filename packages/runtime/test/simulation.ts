@@ -3,6 +3,7 @@
  * checkpoint cadence and a fault plan (which attempt fails where); the runtime's loops run on
  * microtasks and setImmediate over in-memory storage, so a failing seed reproduces.
  */
+import { FaultInjectingFileSystem } from '@flowstate/conformance';
 import {
   collectGarbage,
   collectStreamHandles,
@@ -525,4 +526,199 @@ export async function missingReferencedFiles(storage: FsCheckpointStorage, point
     for (const h of collectStreamHandles(metadata)) if (h.type === 'file' && !present.has(h.path)) missing.push(`${pointer}: ${h.path}`);
   }
   return missing;
+}
+
+// ------------------------------------------------------------------ checkpoint lifecycle faults
+
+/**
+ * Files that checkpoints with `_metadata` reference but that are missing or have another size,
+ * read straight from the file system (every `chk-N/_metadata`, complete-looking or not).
+ */
+export async function missingFilesOfAnyMetadata(fs: FileSystem): Promise<string[]> {
+  const missing: string[] = [];
+  for (const f of await fs.list('')) {
+    if (!/^chk-\d+\/_metadata$/.test(f.path)) continue;
+    const metadata = deserializeCheckpointMetadata(await fs.read(f.path), f.path);
+    for (const h of collectStreamHandles(metadata)) {
+      if (h.type !== 'file') continue;
+      const st = await fs.stat(h.path);
+      if (st === null || st.size !== h.size) missing.push(`${f.path} -> ${h.path}`);
+    }
+  }
+  return missing;
+}
+
+/**
+ * Storage faults around completion, from the seed: the response of some `_metadata` writes is
+ * lost (the file is there, the coordinator sees a failure and aborts), and some deletes fail
+ * (`_metadata` of aborted or subsumed checkpoints, their directories, shared files).
+ */
+export interface StorageFaultPlan {
+  /** Checkpoint ids whose `_metadata` commit response is lost. */
+  readonly lostMetadataResponses: readonly number[];
+  /** Checkpoint ids whose `_metadata` / directory deletes fail: the first attempt, or every one. */
+  readonly failMetadataDeletes: ReadonlyArray<{ readonly id: number; readonly always: boolean }>;
+  /** Every n-th delete of a shared file fails (once); undefined: none. */
+  readonly failEveryNthSharedDelete: number | undefined;
+}
+
+export function planStorageFaults(c: SimCase): StorageFaultPlan {
+  const r = rng((c.seed * 2654435761) ^ hashName(`storage/${c.backend.name}/${c.mode}/${c.job}`));
+  const ids = (n: number) => [...new Set(Array.from({ length: n }, () => 1 + Math.floor(r() * 9)))].sort((a, b) => a - b);
+  const lost = ids(1 + Math.floor(r() * 2));
+  // Deletes fail for some of the lost ones (the §2 defect) and for some subsumed ones.
+  const failing = [...new Set([...lost.filter(() => r() < 0.7), ...ids(Math.floor(r() * 3))])].sort((a, b) => a - b);
+  return {
+    lostMetadataResponses: lost,
+    failMetadataDeletes: failing.map((id) => ({ id, always: r() < 0.25 })),
+    failEveryNthSharedDelete: r() < 0.5 ? 2 + Math.floor(r() * 4) : undefined,
+  };
+}
+
+/** The seed's fault plan plus its storage fault plan, over a FaultInjectingFileSystem. */
+export async function simulateStorageFaults(c: SimCase): Promise<
+  SimOutcome & {
+    readonly plan: StorageFaultPlan;
+    readonly injected: FaultInjectingFileSystem['injected'];
+    readonly missingReferenced: readonly string[];
+    readonly orphansAfterGc: number;
+    readonly metadataLeft: number;
+  }
+> {
+  const { faults, input, checkpointEvery, bufferCapacity } = planFaults(c);
+  const plan = planStorageFaults(c);
+  const injecting = new FaultInjectingFileSystem(new MemoryFileSystem('memory://checkpoints'));
+  const failedOnce = new Set<string>();
+  let sharedDeletes = 0;
+  injecting.loseCommitResponse = (p) => plan.lostMetadataResponses.some((id) => p === `chk-${id}/_metadata`);
+  injecting.failDeleteOf = (p) => {
+    const m = /^chk-(\d+)(\/_metadata)?$/.exec(p);
+    const f = m ? plan.failMetadataDeletes.find((x) => x.id === Number(m[1])) : undefined;
+    const fail =
+      (f !== undefined && (f.always || !failedOnce.has(p))) ||
+      (plan.failEveryNthSharedDelete !== undefined && p.startsWith('shared/') && !failedOnce.has(p) && ++sharedDeletes % plan.failEveryNthSharedDelete === 0);
+    if (fail) failedOnce.add(p);
+    return fail;
+  };
+  const sinkFs = new MemoryFileSystem();
+  const ckptFs = new FaultyFileSystem(injecting);
+  const graph = c.job === 'count' ? countJob(input, sinkFs, bufferCapacity) : joinJob(input, sinkFs, bufferCapacity);
+  const outcome = await runPhase(c, { graph, faults, checkpointEvery, sinkFs, ckptFs, restoreFrom: undefined, cancelAtSourceRecord: undefined });
+  injecting.loseCommitResponse = undefined;
+  injecting.failDeleteOf = undefined;
+  const missingReferenced = await missingFilesOfAnyMetadata(injecting.inner);
+  const metadataLeft = (await injecting.inner.list('')).filter((f) => f.path.endsWith('/_metadata')).length;
+  // Shared files whose delete failed are left to garbage collection; afterwards nothing is.
+  await collectGarbage(new FsCheckpointStorage(injecting.inner));
+  const orphansAfterGc = (await collectGarbage(new FsCheckpointStorage(injecting.inner), { dryRun: true })).orphans.length;
+  return { ...outcome, plan, injected: injecting.injected, missingReferenced, orphansAfterGc, metadataLeft };
+}
+
+/** How the newest checkpoint is damaged before the restart: removed, truncated or overwritten file. */
+export type Damage = 'remove' | 'truncate' | 'overwrite';
+
+/**
+ * Fallback to an older checkpoint (count job): a first run is killed right after its k-th
+ * checkpoint K completed, before any task learnt it (no sink committed K, as when the JobManager
+ * dies after writing `_metadata`). A file only K references is then removed, truncated or
+ * overwritten, and a second run resumes from the latest checkpoint: it must skip K, restore K-1,
+ * and the committed output of both runs must equal the failure-free run.
+ */
+export async function simulateFallback(c: SimCase): Promise<{
+  readonly result: JobResult;
+  readonly committed: string[];
+  readonly damage: Damage;
+  readonly damagedFile: string;
+  readonly newest: number;
+  readonly skipped: JobResult['skippedCheckpoints'];
+  readonly pendingLeft: number;
+  readonly orphanFiles: number;
+  readonly missingReferenced: readonly string[];
+  readonly retainedOnStorage: number;
+}> {
+  const { input, checkpointEvery: every, bufferCapacity } = planFaults(c);
+  // Checkpoints more often than in the other cases: the run must see k of them before its end.
+  const checkpointEvery = Math.max(4, Math.floor(every / 4));
+  const r = rng((c.seed * 40503) ^ hashName(`fallback/${c.backend.name}/${c.mode}`));
+  const killAfter = 2 + Math.floor(r() * 2);
+  const damage = (['remove', 'truncate', 'overwrite'] as const)[Math.floor(r() * 3)]!;
+  const sinkFs = new MemoryFileSystem();
+  const fs = new MemoryFileSystem('memory://checkpoints');
+  const storage = new FsCheckpointStorage(fs);
+  const first = await runResumable(c, { graph: countJob(input, sinkFs, bufferCapacity), storage, checkpointEvery, killAfter, resume: false, totalRecords: input.partitions * input.perPartition });
+  if (first.status !== 'CANCELLED') throw new Error(`the first run should have been killed, it ended ${first.status}`);
+  const retained = (await storage.scanCheckpoints()).complete;
+  const newest = retained.at(-1)!;
+  const older = new Set(retained.slice(0, -1).flatMap((x) => collectStreamHandles(x.metadata).flatMap((h) => (h.type === 'file' ? [h.path] : []))));
+  const own = collectStreamHandles(newest.metadata).flatMap((h) => (h.type === 'file' && !older.has(h.path) && h.size > 0 ? [h.path] : []));
+  if (retained.length < 2 || own.length === 0) throw new Error(`no fallback possible: ${retained.length} retained, ${own.length} files only the newest uses`);
+  const damagedFile = own[Math.floor(r() * own.length)]!;
+  const bytes = Buffer.from(await fs.read(damagedFile));
+  await fs.delete(damagedFile);
+  if (damage !== 'remove') {
+    const w = await fs.create(damagedFile);
+    await w.write(damage === 'truncate' ? bytes.subarray(0, bytes.length >> 1) : bytes.map((b) => b ^ 0xff));
+    await w.commit();
+  }
+  const result = await runResumable(c, { graph: countJob(input, sinkFs, bufferCapacity), storage, checkpointEvery, killAfter: undefined, resume: true });
+  const orphans = (await collectGarbage(storage, { dryRun: true })).orphans;
+  return {
+    result,
+    committed: await TwoPhaseCommitFileSink.readCommitted(sinkFs, 'out'),
+    damage,
+    damagedFile,
+    newest: newest.checkpointId,
+    skipped: result.skippedCheckpoints,
+    pendingLeft: (await sinkFs.list(TwoPhaseCommitFileSink.pendingDir('out'))).length,
+    orphanFiles: orphans.length,
+    missingReferenced: await missingFilesOfAnyMetadata(fs),
+    retainedOnStorage: (await storage.listCompletedCheckpoints()).length,
+  };
+}
+
+/**
+ * One run without planned faults; checkpoints by progress (the first one at the first record);
+ * optionally killed as checkpoint `killAfter` completes, or as the final checkpoint completes when
+ * the input ends earlier (slow checkpoints under load).
+ */
+async function runResumable(
+  c: SimCase,
+  p: { graph: JobGraph; storage: FsCheckpointStorage; checkpointEvery: number; killAfter: number | undefined; resume: boolean; totalRecords?: number },
+): Promise<JobResult> {
+  let client: JobClient | undefined;
+  let triggering = false;
+  let killedAt: number | undefined;
+  let emitted = 0;
+  const source = p.graph.nodes[0]!.uid;
+  client = await JobClient.execute(p.graph, {
+    stateBackend: c.backend.create(),
+    checkpointStorage: p.storage,
+    checkpointing: { mode: c.mode, timeoutMs: 20_000, retainedCheckpoints: 2 },
+    resumeFromLatestCheckpoint: p.resume,
+    hooks: {
+      onRecord(t, n) {
+        if (t.uid !== source) return;
+        emitted++;
+        if (t.subtaskIndex === 0 && (n === 1 || n % p.checkpointEvery === 0) && client && !triggering) {
+          triggering = true;
+          client.triggerCheckpoint().then(
+            () => (triggering = false),
+            () => (triggering = false),
+          );
+        }
+      },
+      beforeNotifyComplete(_t, id) {
+        // Killed before any task acts on the notification: no sink commits this checkpoint.
+        const completed = client!.checkpointStats.filter((s) => s.status === 'COMPLETED').length;
+        const inputEnded = p.totalRecords !== undefined && emitted >= p.totalRecords;
+        // A fallback needs two retained checkpoints: after the input ended, the final one is the second.
+        if (killedAt === undefined && p.killAfter !== undefined && completed >= (inputEnded ? Math.min(2, p.killAfter) : p.killAfter)) {
+          killedAt = id;
+          client!.cancel();
+        }
+        if (killedAt !== undefined && id >= killedAt) throw new Error(`killed as checkpoint ${id} completed`);
+      },
+    },
+  });
+  return client.result;
 }

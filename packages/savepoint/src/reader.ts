@@ -6,6 +6,7 @@ import {
   isKeyGroupsStateHandle,
   MapSerializer,
   readOperatorStateStream,
+  verifyCheckpointComplete,
   DataInputDeserializer,
   type CheckpointMetadata,
   type KeyedStateStreamHeader,
@@ -116,6 +117,15 @@ export class SavepointReader {
 
   get directory(): string {
     return this.dir.path;
+  }
+
+  /**
+   * Checks, before anything is read, that every file the metadata references exists with the
+   * size its handle records (core's verifyCheckpointComplete, which every checkpoint reader runs).
+   * @throws CorruptCheckpointError naming the first missing or resized file.
+   */
+  async verifyComplete(): Promise<void> {
+    await verifyCheckpointComplete(this.metadata, (p) => this.dir.fs.stat(p), { root: this.dir.root, pointer: this.dir.path, checkpointId: this.metadata.checkpointId });
   }
 
   get metadataFile(): string {

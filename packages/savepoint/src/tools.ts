@@ -37,6 +37,8 @@ export async function convertSavepoint(input: string, output: string, to: Conver
   if (to !== 'canonical' && to !== 'native-rocksdb') throw new UnsupportedSavepointOperationError(`conversion to '${String(to)}'`, `known targets are ${CONVERSION_TARGETS.join(', ')}`);
   const nativeOptions = { ...(options.registry === undefined ? {} : { registry: options.registry }), ...(options.fileNameSeed === undefined ? {} : { fileNameSeed: options.fileNameSeed }) };
   const reader = await SavepointReader.load(input, options.registry === undefined ? {} : { registry: options.registry });
+  // An incomplete input is refused before anything is written.
+  await reader.verifyComplete();
   if (to === 'native-rocksdb' || nativeOperators(reader).length > 0) return convertKeyedFormat(reader, output, to, nativeOptions);
   return SavepointWriter.fromExisting(reader).write(output, { ...progress(reader, options), ...(options.fileNameSeed === undefined ? {} : { fileNameSeed: options.fileNameSeed }) });
 }
@@ -49,6 +51,8 @@ export async function convertSavepoint(input: string, output: string, to: Conver
 export async function migrateSavepoint(input: string, output: string, toVersion: number, options: ToolOptions = {}): Promise<SavepointWriteResult> {
   formatWriterFor(toVersion, output);
   const reader = await SavepointReader.load(input, options.registry === undefined ? {} : { registry: options.registry });
+  // An incomplete input is refused before anything is written.
+  await reader.verifyComplete();
   if (toVersion < reader.formatVersion) {
     throw new UnsupportedSavepointOperationError(`migrating a version ${reader.formatVersion} savepoint to version ${toVersion}`, 'savepoints are only migrated forward');
   }
@@ -68,6 +72,8 @@ export async function rescaleSavepoint(
   options: ToolOptions & { spillBudget?: number } = {},
 ): Promise<SavepointWriteResult> {
   const reader = await SavepointReader.load(input, options.registry === undefined ? {} : { registry: options.registry });
+  // An incomplete input is refused before anything is written.
+  await reader.verifyComplete();
   const native = nativeOperators(reader);
   if (native.length > 0) {
     throw new UnsupportedSavepointOperationError(

@@ -1,6 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { FsCheckpointStorage, PathEscapeError, StorageError, StorageNotFoundError } from '@flowstate/core';
+import { FsCheckpointStorage, PathEscapeError, serializeCheckpointMetadata, StorageError, StorageNotFoundError } from '@flowstate/core';
 import { WebHdfsClient, WebHdfsConfigError, WebHdfsFileSystem } from '../src/index.js';
 import { WebHdfsTestServer, type FaultRule } from './webhdfs-server.js';
 import { bytes, clientFor } from './helpers.js';
@@ -222,10 +222,12 @@ describe('WebHdfsFileSystem', () => {
     const out = loc.streamFactory.createCheckpointStateOutputStream('SHARED');
     for (let i = 0; i < 10; i++) await out.write(bytes(500, i + 1));
     const handle = await out.closeAndGetHandle();
-    await loc.finalizeCheckpoint(Buffer.from('metadata'));
+    const subtasks = [{ subtaskIndex: 0, keyed: [], operator: [], channelState: [handle] }];
+    const metadata = serializeCheckpointMetadata({ checkpointId: 7, kind: 'CHECKPOINT', timestamp: 0, operators: [{ uid: 'op', parallelism: 1, maxParallelism: 1, subtasks }] });
+    await loc.finalizeCheckpoint(metadata);
     assert.deepEqual(await storage.listCompletedCheckpoints(), ['chk-7']);
     const resolved = await storage.resolveCheckpoint('chk-7');
-    assert.equal(Buffer.from(resolved.metadata).toString(), 'metadata');
+    assert.deepEqual(Buffer.from(resolved.metadata), Buffer.from(metadata));
     assert.equal((await storage.readFully(handle, 7)).length, 5000);
     assert.deepEqual(await storage.readRange(handle, 500, 500, 7), bytes(500, 2));
     await storage.discardCheckpoint(7);

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { runStorageConformance } from '@flowstate/conformance';
-import { CorruptCheckpointError, PathEscapeError, StorageError, StorageNotFoundError, type FileStateHandle } from '@flowstate/core';
+import { CorruptCheckpointError, PathEscapeError, serializeCheckpointMetadata, StorageError, StorageNotFoundError, type FileStateHandle } from '@flowstate/core';
 import { IN_PROGRESS_SUFFIX, LocalFileSystem, localCheckpointStorage } from '@flowstate/storage-local';
 
 const roots: string[] = [];
@@ -83,7 +83,7 @@ describe('LocalFileSystem specifics', () => {
     mkdirSync(join(root, 'chk-9'), { recursive: true });
     writeFileSync(join(root, 'chk-9', 'some-state'), 'x');
     const loc = await storage.initializeLocationForCheckpoint(10);
-    await loc.finalizeCheckpoint(new Uint8Array([1, 2, 3]));
+    await loc.finalizeCheckpoint(serializeCheckpointMetadata({ checkpointId: 10, kind: 'CHECKPOINT', timestamp: 0, operators: [] }));
     assert.deepEqual(await storage.listCompletedCheckpoints(), ['chk-10']);
     await assert.rejects(storage.resolveCheckpoint('chk-9'), { code: 'STORAGE_NOT_FOUND' });
     await assert.rejects(storage.resolveCheckpoint('../chk-10'), PathEscapeError);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { inspect } from 'node:util';
-import { crc32c, FsCheckpointStorage, StorageError, type FileSystem } from '@flowstate/core';
+import { crc32c, FsCheckpointStorage, serializeCheckpointMetadata, StorageError, type FileSystem } from '@flowstate/core';
 import { patternBytes, writeBytes, writePattern } from '@flowstate/conformance';
 import { S3FileSystem, type S3FileSystemOptions, type S3RetryEvent } from '../src/index.js';
 import { FaultProxy, ops } from './fault-proxy.js';
@@ -185,7 +185,8 @@ describe('S3FileSystem retries transient faults', () => {
     const small = loc.streamFactory.createCheckpointStateOutputStream('SHARED');
     await small.write(patternBytes(2, 0, 100_000));
     const smallHandle = await small.closeAndGetHandle();
-    await loc.finalizeCheckpoint(Buffer.from(JSON.stringify({ bigHandle, smallHandle })));
+    const subtasks = [{ subtaskIndex: 0, keyed: [], operator: [], channelState: [bigHandle, smallHandle] }];
+    await loc.finalizeCheckpoint(serializeCheckpointMetadata({ checkpointId: 1, kind: 'CHECKPOINT', timestamp: 0, operators: [{ uid: 'op', parallelism: 1, maxParallelism: 1, subtasks }] }));
 
     assert.deepEqual(await storage.listCompletedCheckpoints(), ['chk-1']);
     const restored = await storage.resolveCheckpoint('chk-1');

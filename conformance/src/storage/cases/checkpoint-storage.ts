@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { CorruptCheckpointError, FsCheckpointStorage, StorageNotFoundError, type StreamStateHandle } from '@flowstate/core';
+import { collectGarbage, CorruptCheckpointError, FsCheckpointStorage, serializeCheckpointMetadata, StorageNotFoundError, type StreamStateHandle } from '@flowstate/core';
 import { patternBytes, writeBytes } from '../test-data.js';
 import { storageCase, type StorageCaseGroup } from '../storage-case.js';
 
@@ -14,6 +14,15 @@ export function checkpointStorageCases(): StorageCaseGroup {
     for (let pos = 0; pos < size; pos += 70_001) await out.write(patternBytes(seed, pos, Math.min(70_001, size - pos)));
     return { loc, handle: await out.closeAndGetHandle() };
   };
+
+  /** Real metadata of one operator whose subtask references `handles` (as channel state). */
+  const metadataOf = (id: number, handles: readonly StreamStateHandle[]) =>
+    serializeCheckpointMetadata({
+      checkpointId: id,
+      kind: 'CHECKPOINT',
+      timestamp: 0,
+      operators: [{ uid: 'op', parallelism: 1, maxParallelism: 1, subtasks: [{ subtaskIndex: 0, keyed: [], operator: [], channelState: handles }] }],
+    });
 
   const expectCorrupt = async (fn: () => Promise<unknown>, handle: StreamStateHandle, what: string) => {
     await assert.rejects(
@@ -106,7 +115,7 @@ export function checkpointStorageCases(): StorageCaseGroup {
         await w.abort();
         await notComplete('metadata write aborted');
 
-        const metadata = patternBytes(12, 0, 5000);
+        const metadata = metadataOf(id, [handle]);
         const completed = await loc.finalizeCheckpoint(metadata);
         assert.equal(completed.pointer, pointer);
         assert.ok((await storage.listCompletedCheckpoints()).includes(pointer));
@@ -118,6 +127,38 @@ export function checkpointStorageCases(): StorageCaseGroup {
         await storage.discardCheckpoint(id);
         await notComplete('discarded');
         assert.deepEqual(await fs.list(pointer), []);
+      }),
+      storageCase('a checkpoint whose metadata references a missing or resized file is incomplete: not listed, not resolvable, reclaimed by gc', async (fs) => {
+        const storage = new FsCheckpointStorage(fs);
+        const id = freshId();
+        const pointer = `chk-${id}`;
+        const { loc, handle: own } = await writeState(storage, id, 'EXCLUSIVE', 3000, 21);
+        const shared = (await writeState(storage, id, 'SHARED', 2000, 22)).handle;
+        await loc.finalizeCheckpoint(metadataOf(id, [own, shared]));
+        assert.ok((await storage.listCompletedCheckpoints()).includes(pointer), 'complete: listed');
+        await storage.resolveCheckpoint(pointer);
+        assert.ok(shared.type === 'file' && own.type === 'file');
+        const original = Buffer.from(await fs.read(shared.path));
+
+        const incomplete = async (what: string) => {
+          assert.ok(!(await storage.listCompletedCheckpoints()).includes(pointer), `${what}: not listed`);
+          await expectCorrupt(() => storage.resolveCheckpoint(pointer), shared, `${what}: resolveCheckpoint`);
+          const scanned = (await storage.scanCheckpoints()).incomplete.find((c) => c.pointer === pointer);
+          assert.equal(scanned?.reason, 'MISSING_FILES', `${what}: scanned as incomplete`);
+        };
+        // What an abort whose metadata delete failed left behind: the shared file deleted.
+        await fs.delete(shared.path);
+        await incomplete('shared file deleted');
+        await writeBytes(fs, shared.path, original.subarray(0, 1000));
+        await incomplete('shared file truncated');
+
+        // Garbage collection would reclaim it: metadata and every file it had. (A dry run: the root
+        // may be shared with other tests; core's tests check the deletion itself.)
+        const gc = await collectGarbage(storage, { dryRun: true });
+        assert.ok(gc.incompleteCheckpoints.includes(pointer));
+        for (const p of [`${pointer}/_metadata`, own.path, shared.path]) assert.ok(gc.orphans.includes(p), `gc reclaims ${p}`);
+        await storage.discardCheckpoint(id);
+        await fs.delete(shared.path);
       }),
       storageCase('disposeOnFailure removes what a failed checkpoint wrote', async (fs) => {
         const storage = new FsCheckpointStorage(fs);

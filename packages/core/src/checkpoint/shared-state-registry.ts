@@ -148,6 +148,25 @@ export class SharedStateRegistry {
   }
 
   /**
+   * For a checkpoint discarded out of order (an unusable or adopted one, newer than a retained
+   * one): forgets and deletes the files it created that no later checkpoint used and that `keep`
+   * (the files of the checkpoints still on storage) does not name. Files it only reused keep their
+   * last use until retention passes it. Returns the deleted handles.
+   */
+  unregisterCheckpoint(checkpointId: number, keep: ReadonlySet<string>): StreamStateHandle[] {
+    const removed: StreamStateHandle[] = [];
+    for (const pk of this.usedBy.get(checkpointId) ?? []) {
+      const e = this.entries.get(pk);
+      if (e === undefined || e.createdByCheckpointId !== checkpointId || e.lastUsedCheckpointId > checkpointId || keep.has(pk)) continue;
+      this.entries.delete(pk);
+      removed.push(e.handle);
+    }
+    this.usedBy.delete(checkpointId);
+    this.discardAll(removed);
+    return removed;
+  }
+
+  /**
    * Every file whose last use is older than `lowestRetainedCheckpointId` becomes deletable; it is
    * forgotten and deleted (asynchronously) once no pending checkpoint may still reference it.
    * Returns the handles scheduled for deletion now; `drain()` awaits the deletions.

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { crc32c } from '../checksum.js';
-import { CorruptCheckpointError, IllegalStateUsageError, StorageNotFoundError } from '../errors.js';
+import { lookupInListing, verifyCheckpointComplete, type CheckpointScan, type CompleteCheckpointEntry, type IncompleteCheckpointEntry } from '../checkpoint/completeness.js';
+import { deserializeCheckpointMetadata, MAX_METADATA_BYTES, type CheckpointMetadata } from '../checkpoint/metadata.js';
+import { CorruptCheckpointError, IllegalStateUsageError, StorageNotFoundError, UnknownFormatVersionError } from '../errors.js';
 import type { FileSystem, FileWriter } from './file-system.js';
 import type { StreamStateHandle } from './handles.js';
 import { confinePath, joinPath } from './paths.js';
@@ -100,32 +102,82 @@ export class FsCheckpointStorage implements CheckpointStorage {
     };
   }
 
+  /**
+   * Resolves a completed checkpoint: its metadata must decode and every file it references must
+   * exist with the size its handle records (verifyCheckpointComplete).
+   * @throws StorageNotFoundError without `_metadata`; CorruptCheckpointError when incomplete.
+   */
   async resolveCheckpoint(pointer: string): Promise<CompletedCheckpointStorageLocation> {
     const dir = confinePath(pointer);
     const metaPath = joinPath(dir, METADATA_FILE_NAME);
+    const notFound = () => new StorageNotFoundError(`${this.fs.displayRoot}/${metaPath} (checkpoint '${pointer}' is not complete or does not exist)`);
     let metadata: Uint8Array;
     try {
       metadata = await this.fs.read(metaPath);
     } catch (e) {
-      if (e instanceof StorageNotFoundError) {
-        throw new StorageNotFoundError(`${this.fs.displayRoot}/${metaPath} (checkpoint '${pointer}' is not complete or does not exist)`);
-      }
+      if (e instanceof StorageNotFoundError) throw notFound();
       throw e;
     }
-    const m = /^chk-(\d+)$/.exec(dir);
-    return { checkpointId: m ? Number(m[1]) : -1, pointer: dir, metadata, reader: this };
+    const checkpointId = checkpointIdOf(dir);
+    const decoded = deserializeCheckpointMetadata(metadata, `${this.fs.displayRoot}/${metaPath}`);
+    try {
+      await verifyCheckpointComplete(decoded, (p) => this.fs.stat(p), { root: this.fs.displayRoot, pointer: dir, checkpointId: checkpointId >= 0 ? checkpointId : decoded.checkpointId });
+    } catch (e) {
+      // Discarded while we looked (metadata goes first): gone, not corrupt.
+      if (e instanceof CorruptCheckpointError && (await this.fs.stat(metaPath)) === null) throw notFound();
+      throw e;
+    }
+    return { checkpointId, pointer: dir, metadata, reader: this };
   }
 
+  /** Pointers of the complete checkpoints (see scanCheckpoints), oldest first. */
   async listCompletedCheckpoints(): Promise<string[]> {
-    if (this.layout === 'savepoint') {
-      return (await this.fs.stat(METADATA_FILE_NAME)) ? [''] : [];
-    }
-    const ids: number[] = [];
-    for (const f of await this.fs.list('')) {
+    return (await this.scanCheckpoints()).complete.map((c) => c.pointer);
+  }
+
+  /**
+   * Every checkpoint with `_metadata`, oldest first, checked for completeness against one listing
+   * of the root. Storage failures other than a missing or corrupt file propagate: a checkpoint is
+   * never declared incomplete because storage was briefly unavailable.
+   */
+  async scanCheckpoints(): Promise<CheckpointScan> {
+    const files = await this.fs.list('');
+    const lookup = lookupInListing(files);
+    const candidates: Array<{ pointer: string; checkpointId: number; size: number }> = [];
+    for (const f of files) {
+      if (this.layout === 'savepoint') {
+        if (f.path === METADATA_FILE_NAME) candidates.push({ pointer: '', checkpointId: -1, size: f.size });
+        continue;
+      }
       const m = /^chk-(\d+)\/_metadata$/.exec(f.path);
-      if (m) ids.push(Number(m[1]));
+      if (m) candidates.push({ pointer: `chk-${m[1]}`, checkpointId: Number(m[1]), size: f.size });
     }
-    return ids.sort((a, b) => a - b).map((id) => `chk-${id}`);
+    candidates.sort((a, b) => a.checkpointId - b.checkpointId);
+    const complete: CompleteCheckpointEntry[] = [];
+    const incomplete: IncompleteCheckpointEntry[] = [];
+    for (const c of candidates) {
+      const metaPath = joinPath(c.pointer, METADATA_FILE_NAME);
+      const name = `${this.fs.displayRoot}/${metaPath}`;
+      let metadata: CheckpointMetadata;
+      try {
+        if (c.size > MAX_METADATA_BYTES) throw new CorruptCheckpointError(name, `metadata of ${c.size} bytes exceeds the limit of ${MAX_METADATA_BYTES}`);
+        metadata = deserializeCheckpointMetadata(await this.fs.read(metaPath), name);
+      } catch (e) {
+        if (e instanceof StorageNotFoundError) continue; // discarded since the listing
+        if (!(e instanceof CorruptCheckpointError || e instanceof UnknownFormatVersionError)) throw e;
+        incomplete.push({ pointer: c.pointer, checkpointId: c.checkpointId, reason: 'UNREADABLE_METADATA', error: e });
+        continue;
+      }
+      const checkpointId = c.checkpointId >= 0 ? c.checkpointId : metadata.checkpointId;
+      try {
+        await verifyCheckpointComplete(metadata, lookup, { root: this.fs.displayRoot, pointer: c.pointer, checkpointId });
+        complete.push({ pointer: c.pointer, checkpointId, metadata });
+      } catch (e) {
+        if (!(e instanceof CorruptCheckpointError)) throw e;
+        incomplete.push({ pointer: c.pointer, checkpointId, reason: 'MISSING_FILES', error: e, metadata });
+      }
+    }
+    return { complete, incomplete };
   }
 
   async discardStateHandle(handle: StreamStateHandle): Promise<void> {
@@ -176,6 +228,12 @@ export class FsCheckpointStorage implements CheckpointStorage {
       throw e;
     }
   }
+}
+
+/** chk-<id> -> id; -1 for a savepoint directory (its id is in the metadata). */
+function checkpointIdOf(dir: string): number {
+  const m = /^chk-(\d+)$/.exec(dir);
+  return m ? Number(m[1]) : -1;
 }
 
 /** Buffers writes, computes the CRC32C on the fly, and commits the file atomically on close. */

@@ -1,4 +1,3 @@
-import { deserializeCheckpointMetadata } from '../checkpoint/metadata.js';
 import { collectStreamHandles } from '../checkpoint/referenced-files.js';
 import type { FileStatus } from './file-system.js';
 import { METADATA_FILE_NAME, SHARED_STATE_DIR, type FsCheckpointStorage } from './fs-checkpoint-storage.js';
@@ -16,35 +15,52 @@ export interface GarbageCollectionOptions {
 
 export interface GarbageCollectionResult {
   readonly completedCheckpoints: readonly string[];
+  /**
+   * Checkpoints whose metadata references a missing or resized file: never restorable, so they are
+   * reclaimed like orphans (their `_metadata` first, so that none of them looks complete on its own).
+   */
+  readonly incompleteCheckpoints: readonly string[];
   readonly referencedFiles: number;
   /** Paths deleted (or, with dryRun, that would be). */
   readonly orphans: readonly string[];
 }
 
 /**
- * Deletes every file under a checkpoint root that no completed checkpoint references: files of
- * aborted, timed-out or crashed checkpoints (exclusive and shared), and half-written temporary
- * files. Run it at job start, before new checkpoints begin, or pass the in-flight checkpoints.
- * It never deletes a file referenced by a completed checkpoint: if any completed checkpoint's
- * metadata cannot be read, it fails without deleting anything.
+ * Deletes every file under a checkpoint root that no complete checkpoint references: files of
+ * aborted, timed-out or crashed checkpoints (exclusive and shared), incomplete checkpoints (see
+ * verifyCheckpointComplete), and half-written temporary files. Run it at job start, before new
+ * checkpoints begin, or pass the in-flight checkpoints. It never deletes a file referenced by a
+ * complete checkpoint: if any checkpoint's metadata cannot be decoded, or storage fails while it
+ * looks, it fails without deleting anything.
  */
 export async function collectGarbage(storage: FsCheckpointStorage, options: GarbageCollectionOptions = {}): Promise<GarbageCollectionResult> {
   const fs = storage.fs;
-  const completed = await storage.listCompletedCheckpoints();
+  const scan = await storage.scanCheckpoints();
+  const unreadable = scan.incomplete.find((c) => c.reason === 'UNREADABLE_METADATA');
+  if (unreadable !== undefined) throw unreadable.error;
   const referenced = new Set<string>();
-  for (const pointer of completed) {
-    const loc = await storage.resolveCheckpoint(pointer);
-    referenced.add(joinPath(pointer, METADATA_FILE_NAME));
-    const metadata = deserializeCheckpointMetadata(loc.metadata, `${fs.displayRoot}/${joinPath(pointer, METADATA_FILE_NAME)}`);
-    for (const h of collectStreamHandles(metadata)) if (h.type === 'file') referenced.add(h.path);
+  for (const c of scan.complete) {
+    referenced.add(joinPath(c.pointer, METADATA_FILE_NAME));
+    for (const h of collectStreamHandles(c.metadata)) if (h.type === 'file') referenced.add(h.path);
   }
   const protectedPrefixes = (options.inFlightCheckpointIds ?? []).map((id) => `chk-${id}/`);
   if (protectedPrefixes.length > 0) protectedPrefixes.push(`${SHARED_STATE_DIR}/`);
+  const isOrphan = (p: string) => !referenced.has(p) && !protectedPrefixes.some((prefix) => p.startsWith(prefix));
+  const incompleteMetadata = scan.incomplete.map((c) => joinPath(c.pointer, METADATA_FILE_NAME)).filter(isOrphan).sort();
   const files: FileStatus[] = [...(await fs.list('')), ...((await fs.listIncomplete?.('')) ?? [])];
-  const orphans = files
+  const rest = files
     .map((f) => f.path)
-    .filter((p) => !referenced.has(p) && !protectedPrefixes.some((prefix) => p.startsWith(prefix)))
+    .filter((p) => isOrphan(p) && !incompleteMetadata.includes(p))
     .sort();
-  if (options.dryRun !== true && orphans.length > 0) await fs.deleteMany(orphans);
-  return { completedCheckpoints: completed, referencedFiles: referenced.size, orphans };
+  if (options.dryRun !== true) {
+    // An incomplete checkpoint's metadata goes first: if deleting it fails, its files stay.
+    if (incompleteMetadata.length > 0) await fs.deleteMany(incompleteMetadata);
+    if (rest.length > 0) await fs.deleteMany(rest);
+  }
+  return {
+    completedCheckpoints: scan.complete.map((c) => c.pointer),
+    incompleteCheckpoints: scan.incomplete.map((c) => c.pointer),
+    referencedFiles: referenced.size,
+    orphans: [...incompleteMetadata, ...rest].sort(),
+  };
 }

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { crc32c } from '../checksum.js';
-import { CorruptCheckpointError, IllegalStateUsageError, StateSizeExceededError, StorageNotFoundError } from '../errors.js';
+import { verifyCheckpointComplete, type CheckpointScan, type CompleteCheckpointEntry, type FileLookup, type IncompleteCheckpointEntry } from '../checkpoint/completeness.js';
+import { deserializeCheckpointMetadata, type CheckpointMetadata } from '../checkpoint/metadata.js';
+import { CorruptCheckpointError, IllegalStateUsageError, StateSizeExceededError, StorageNotFoundError, UnknownFormatVersionError } from '../errors.js';
 import type { StreamStateHandle } from './handles.js';
 import type {
   CheckpointStateOutputStream,
@@ -9,6 +11,9 @@ import type {
   CompletedCheckpointStorageLocation,
 } from './spi.js';
 import { inlineRange, verifyStreamBytes } from './verify.js';
+
+/** In-memory storage holds no files: a file handle in its metadata points nowhere. */
+const NO_FILES: FileLookup = async () => null;
 
 export interface JobManagerCheckpointStorageOptions {
   /** Largest state one stream may hold (Flink's default is 5 MiB). */
@@ -67,11 +72,36 @@ export class JobManagerCheckpointStorage implements CheckpointStorage {
     const id = Number(m[1]);
     const metadata = this.completed.get(id);
     if (metadata === undefined) throw new StorageNotFoundError(pointer);
+    await verifyCheckpointComplete(deserializeCheckpointMetadata(metadata, `${pointer}/_metadata`), NO_FILES, { root: 'jobmanager:/', pointer, checkpointId: id });
     return { checkpointId: id, pointer, metadata, reader: this };
   }
 
   async listCompletedCheckpoints(): Promise<string[]> {
-    return [...this.completed.keys()].sort((a, b) => a - b).map((id) => `jobmanager://chk-${id}`);
+    return (await this.scanCheckpoints()).complete.map((c) => c.pointer);
+  }
+
+  async scanCheckpoints(): Promise<CheckpointScan> {
+    const complete: CompleteCheckpointEntry[] = [];
+    const incomplete: IncompleteCheckpointEntry[] = [];
+    for (const id of [...this.completed.keys()].sort((a, b) => a - b)) {
+      const pointer = `jobmanager://chk-${id}`;
+      let metadata: CheckpointMetadata;
+      try {
+        metadata = deserializeCheckpointMetadata(this.completed.get(id)!, `${pointer}/_metadata`);
+      } catch (e) {
+        if (!(e instanceof CorruptCheckpointError || e instanceof UnknownFormatVersionError)) throw e;
+        incomplete.push({ pointer, checkpointId: id, reason: 'UNREADABLE_METADATA', error: e });
+        continue;
+      }
+      try {
+        await verifyCheckpointComplete(metadata, NO_FILES, { root: 'jobmanager:/', pointer, checkpointId: id });
+        complete.push({ pointer, checkpointId: id, metadata });
+      } catch (e) {
+        if (!(e instanceof CorruptCheckpointError)) throw e;
+        incomplete.push({ pointer, checkpointId: id, reason: 'MISSING_FILES', error: e, metadata });
+      }
+    }
+    return { complete, incomplete };
   }
 
   async discardStateHandle(_handle: StreamStateHandle): Promise<void> {}

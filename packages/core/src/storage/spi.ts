@@ -1,3 +1,4 @@
+import type { CheckpointScan } from '../checkpoint/completeness.js';
 import type { StreamStateHandle } from './handles.js';
 
 /** Flink's CheckpointedStateScope: exclusive files belong to one checkpoint, shared ones to several. */
@@ -65,10 +66,18 @@ export interface CompletedCheckpointStorageLocation {
 export interface CheckpointStorage extends StateHandleReader {
   readonly description: string;
   initializeLocationForCheckpoint(checkpointId: number): Promise<CheckpointStorageLocation>;
-  /** Resolves a completed checkpoint; fails if its metadata is missing or corrupt. */
+  /**
+   * Resolves a completed checkpoint; fails if its metadata is missing (StorageNotFoundError) or
+   * corrupt, or if a file it references is missing or has another size (CorruptCheckpointError).
+   */
   resolveCheckpoint(pointer: string): Promise<CompletedCheckpointStorageLocation>;
-  /** Pointers of completed checkpoints under this root, oldest first. */
+  /** Pointers of the complete checkpoints under this root (scanCheckpoints), oldest first. */
   listCompletedCheckpoints(): Promise<string[]>;
+  /**
+   * Every checkpoint under this root that has metadata, oldest first, each checked with
+   * verifyCheckpointComplete: the complete ones with their decoded metadata, the others with why.
+   */
+  scanCheckpoints(): Promise<CheckpointScan>;
   /** Deletes the bytes behind a handle; idempotent. */
   discardStateHandle(handle: StreamStateHandle): Promise<void>;
   /** Deletes a completed (subsumed) checkpoint's exclusive files and metadata. */
