@@ -1,0 +1,222 @@
+import { corrupt } from '../errors.js';
+
+/**
+ * A bounds-checked reader of Java `DataInput` encodings (big-endian, modified UTF-8) over bytes
+ * of one file. Every failure is a CorruptCheckpointError naming the file and absolute offset;
+ * no read ever allocates more than the bytes that remain.
+ */
+export class JavaDataInput {
+  private readonly view: DataView;
+  private pos: number;
+  private readonly end: number;
+
+  constructor(
+    readonly bytes: Uint8Array,
+    /** File named in errors. */
+    readonly file: string,
+    /** Offset of bytes[0] within that file (for error messages). */
+    readonly baseOffset = 0,
+    start = 0,
+    end = bytes.length,
+  ) {
+    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.pos = start;
+    this.end = end;
+  }
+
+  get position(): number {
+    return this.pos;
+  }
+
+  set position(p: number) {
+    if (p < 0 || p > this.end) this.fail(`seek to ${p} outside [0, ${this.end}]`);
+    this.pos = p;
+  }
+
+  get remaining(): number {
+    return this.end - this.pos;
+  }
+
+  get fileOffset(): number {
+    return this.baseOffset + this.pos;
+  }
+
+  /** A reader of the next n bytes, advancing this one past them. */
+  slice(n: number, what: string): JavaDataInput {
+    this.need(n, what);
+    const sub = new JavaDataInput(this.bytes, this.file, this.baseOffset, this.pos, this.pos + n);
+    this.pos += n;
+    return sub;
+  }
+
+  fail(detail: string, at = this.pos): never {
+    throw corrupt(this.file, this.baseOffset + at, detail);
+  }
+
+  need(n: number, what: string): void {
+    if (n < 0 || n > this.end - this.pos) this.fail(`truncated: need ${n} bytes for ${what}, ${this.end - this.pos} left`);
+  }
+
+  readByte(): number {
+    this.need(1, 'byte');
+    return (this.bytes[this.pos++]! << 24) >> 24;
+  }
+
+  readUnsignedByte(): number {
+    this.need(1, 'byte');
+    return this.bytes[this.pos++]!;
+  }
+
+  readBoolean(): boolean {
+    const b = this.readUnsignedByte();
+    if (b > 1) this.fail(`invalid boolean byte ${b}`, this.pos - 1);
+    return b === 1;
+  }
+
+  readShort(): number {
+    this.need(2, 'short');
+    const v = this.view.getInt16(this.pos);
+    this.pos += 2;
+    return v;
+  }
+
+  readUnsignedShort(): number {
+    this.need(2, 'short');
+    const v = this.view.getUint16(this.pos);
+    this.pos += 2;
+    return v;
+  }
+
+  readChar(): number {
+    return this.readUnsignedShort();
+  }
+
+  readInt(): number {
+    this.need(4, 'int');
+    const v = this.view.getInt32(this.pos);
+    this.pos += 4;
+    return v;
+  }
+
+  readLong(): bigint {
+    this.need(8, 'long');
+    const v = this.view.getBigInt64(this.pos);
+    this.pos += 8;
+    return v;
+  }
+
+  /** A long that must be a non-negative safe integer (offsets, sizes, ids). */
+  readLongAsNumber(what: string): number {
+    const at = this.pos;
+    const v = this.readLong();
+    if (v < 0n || v > BigInt(Number.MAX_SAFE_INTEGER)) this.fail(`${what} ${v} out of range`, at);
+    return Number(v);
+  }
+
+  readFloat(): number {
+    this.need(4, 'float');
+    const v = this.view.getFloat32(this.pos);
+    this.pos += 4;
+    return v;
+  }
+
+  readDouble(): number {
+    this.need(8, 'double');
+    const v = this.view.getFloat64(this.pos);
+    this.pos += 8;
+    return v;
+  }
+
+  /** A count read as i32 that must be >= 0 and fit in what remains (each item >= minItemBytes). */
+  readCount(what: string, minItemBytes = 1): number {
+    const at = this.pos;
+    const n = this.readInt();
+    this.checkCount(n, what, minItemBytes, at);
+    return n;
+  }
+
+  checkCount(n: number, what: string, minItemBytes: number, at: number): void {
+    if (n < 0) this.fail(`negative ${what} ${n}`, at);
+    if (n * minItemBytes > this.remaining) this.fail(`${what} ${n} exceeds the ${this.remaining} bytes left`, at);
+  }
+
+  /** n bytes as a view into the input (no copy). */
+  readBytes(n: number): Uint8Array {
+    this.need(n, 'bytes');
+    const out = this.bytes.subarray(this.pos, this.pos + n);
+    this.pos += n;
+    return out;
+  }
+
+  skip(n: number): void {
+    this.need(n, 'skip');
+    this.pos += n;
+  }
+
+  /** `DataInput.readUTF`: u16 byte length, then modified UTF-8. */
+  readUTF(): string {
+    const at = this.pos;
+    const len = this.readUnsignedShort();
+    const bytes = this.readBytes(len);
+    const s = decodeModifiedUtf8(bytes);
+    if (s === undefined) this.fail('malformed modified UTF-8 string', at);
+    return s;
+  }
+}
+
+/** Decodes Java's modified UTF-8 (1-3 byte sequences only); undefined when malformed. */
+export function decodeModifiedUtf8(b: Uint8Array): string | undefined {
+  let ascii = true;
+  for (let i = 0; i < b.length; i++) if (b[i]! >= 0x80 || b[i] === 0) { ascii = false; break; }
+  if (ascii) return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
+  const units: number[] = [];
+  let i = 0;
+  while (i < b.length) {
+    const c = b[i]!;
+    if (c < 0x80) {
+      if (c === 0) return undefined;
+      units.push(c);
+      i += 1;
+    } else if ((c & 0xe0) === 0xc0) {
+      const c2 = b[i + 1];
+      if (c2 === undefined || (c2 & 0xc0) !== 0x80) return undefined;
+      units.push(((c & 0x1f) << 6) | (c2 & 0x3f));
+      i += 2;
+    } else if ((c & 0xf0) === 0xe0) {
+      const c2 = b[i + 1];
+      const c3 = b[i + 2];
+      if (c2 === undefined || c3 === undefined || (c2 & 0xc0) !== 0x80 || (c3 & 0xc0) !== 0x80) return undefined;
+      units.push(((c & 0x0f) << 12) | ((c2 & 0x3f) << 6) | (c3 & 0x3f));
+      i += 3;
+    } else {
+      return undefined;
+    }
+  }
+  let s = '';
+  for (let k = 0; k < units.length; k += 4096) s += String.fromCharCode(...units.slice(k, k + 4096));
+  return s;
+}
+
+/** Encodes Java's modified UTF-8 (NUL as C0 80, surrogates as 3-byte sequences). */
+export function encodeModifiedUtf8(s: string): Uint8Array {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    n += c >= 1 && c < 0x80 ? 1 : c < 0x800 ? 2 : 3;
+  }
+  const out = new Uint8Array(n);
+  let p = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 1 && c < 0x80) out[p++] = c;
+    else if (c < 0x800) {
+      out[p++] = 0xc0 | (c >> 6);
+      out[p++] = 0x80 | (c & 0x3f);
+    } else {
+      out[p++] = 0xe0 | (c >> 12);
+      out[p++] = 0x80 | ((c >> 6) & 0x3f);
+      out[p++] = 0x80 | (c & 0x3f);
+    }
+  }
+  return out;
+}
