@@ -1,0 +1,173 @@
+import { readFile, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { StorageNotFoundError } from '@flowstate/core';
+import { decodeSnappyFramed } from './compression/snappy.js';
+import { FlinkUnsupportedError } from './errors.js';
+import { JavaDataInput } from './io/java-input.js';
+import { parseCheckpointProperties, type FlinkCheckpointProperties } from './java/checkpoint-properties.js';
+import { readCanonicalKeyGroup, type RawKeyedEntry } from './keyed/canonical.js';
+import { KeyedEntryDecoder, type DecodedKeyedEntry } from './keyed/decode.js';
+import { readHeapKeyGroup } from './keyed/heap-native.js';
+import { readKeyedHeader, type KeyedStreamHeader } from './keyed/proxy.js';
+import { MAX_FLINK_METADATA_BYTES, readFlinkMetadata } from './metadata/metadata.js';
+import type { FlinkCheckpointMetadata, KeyedStateHandle, KeyGroupsHandle, OperatorState } from './metadata/types.js';
+import { defaultFlinkSerializers } from './serializers/builtins.js';
+import type { FlinkSerializerRegistry } from './serializers/registry.js';
+import { StreamResolver, type ResolvedStream } from './streams.js';
+
+/** How a subtask's managed keyed state is stored. */
+export type KeyedFormat = 'canonical' | 'heap-native' | 'rocksdb-native' | 'changelog' | 'none';
+
+export interface KeyedStreamInfo {
+  readonly subtask: number;
+  readonly format: KeyedFormat;
+  readonly handle: KeyedStateHandle;
+  /** Canonical and heap-native streams, and the meta stream of RocksDB-native handles. */
+  readonly header?: KeyedStreamHeader;
+  readonly stream?: ResolvedStream;
+}
+
+export interface FlinkSavepointOptions {
+  /** Snapshot readers for user serializers (default: Flink's built-in ones). */
+  readonly registry?: FlinkSerializerRegistry;
+}
+
+/** An Apache Flink savepoint or checkpoint opened for reading. */
+export class FlinkSavepoint {
+  private constructor(
+    readonly directory: string,
+    readonly metadataFile: string,
+    readonly metadata: FlinkCheckpointMetadata,
+    readonly properties: FlinkCheckpointProperties | undefined,
+    readonly registry: FlinkSerializerRegistry,
+    private readonly resolver: StreamResolver,
+  ) {}
+
+  /** Opens `path`: a savepoint/checkpoint directory or its `_metadata` file. */
+  static async load(path: string, options: FlinkSavepointOptions = {}): Promise<FlinkSavepoint> {
+    let file = path;
+    try {
+      if ((await stat(path)).isDirectory()) file = join(path, '_metadata');
+    } catch {
+      throw new StorageNotFoundError(path);
+    }
+    let st;
+    try {
+      st = await stat(file);
+    } catch {
+      throw new StorageNotFoundError(file);
+    }
+    if (st.size > MAX_FLINK_METADATA_BYTES) throw new FlinkUnsupportedError(file, `_metadata of ${st.size} bytes exceeds ${MAX_FLINK_METADATA_BYTES}`);
+    const bytes = await readFile(file);
+    const metadata = readFlinkMetadata(bytes, file);
+    const properties = metadata.propertiesBytes === undefined ? undefined : parseCheckpointProperties(metadata.propertiesBytes, file, metadata.propertiesOffset);
+    const dir = dirname(file);
+    return new FlinkSavepoint(dir, file, metadata, properties, options.registry ?? defaultFlinkSerializers, new StreamResolver(dir, file));
+  }
+
+  get operators(): readonly OperatorState[] {
+    return this.metadata.operators;
+  }
+
+  /** The operator with this uid (V5+ metadata, or any version when `uid` hashes to its ID) or this hex ID. */
+  operator(uidOrId: string, idOfUid: (uid: string) => string): OperatorState | undefined {
+    return this.operators.find((o) => o.uid === uidOrId || o.operatorId === uidOrId || o.operatorId === idOfUid(uidOrId));
+  }
+
+  async resolve(h: Parameters<StreamResolver['resolve']>[0]): Promise<ResolvedStream> {
+    return this.resolver.resolve(h);
+  }
+
+  /** Every subtask's managed keyed state: format, header and stream. */
+  async keyedStreams(op: OperatorState): Promise<KeyedStreamInfo[]> {
+    const out: KeyedStreamInfo[] = [];
+    for (const s of op.subtasks) {
+      const h = s.managedKeyedState;
+      if (h === null) continue;
+      out.push(await this.keyedStream(s.index, h));
+    }
+    return out;
+  }
+
+  private async keyedStream(subtask: number, h: KeyedStateHandle): Promise<KeyedStreamInfo> {
+    if (h.type === 'incremental') {
+      if (h.meta === null) return { subtask, format: 'rocksdb-native', handle: h };
+      const stream = await this.resolver.resolve(h.meta);
+      return { subtask, format: 'rocksdb-native', handle: h, stream, header: this.header(stream, 0) };
+    }
+    if (h.type !== 'key-groups') return { subtask, format: 'changelog', handle: h };
+    if (h.stream === null) return { subtask, format: 'none', handle: h };
+    const stream = await this.resolver.resolve(h.stream);
+    const header = this.header(stream, 0);
+    return { subtask, format: keyGroupsFormat(h, stream, header), handle: h, stream, header };
+  }
+
+  private header(s: ResolvedStream, offset: number): KeyedStreamHeader {
+    return readKeyedHeader(new JavaDataInput(s.bytes, s.file, s.baseOffset, offset), this.registry);
+  }
+
+  /** Raw canonical records of one stream, key group by key group (opaque serializers included). */
+  *canonicalRecords(info: KeyedStreamInfo): Generator<RawKeyedEntry> {
+    const { handle, stream, header } = info;
+    if (info.format !== 'canonical' || handle.type !== 'key-groups' || stream === undefined || header === undefined) {
+      throw new FlinkUnsupportedError(this.metadataFile, `subtask ${info.subtask}: ${info.format} keyed state has no canonical records`);
+    }
+    for (const [kg, block] of blocks(handle, stream, header)) {
+      const input = header.compression ? decompressed(block, kg) : block;
+      yield* readCanonicalKeyGroup(input, kg, header.states.length);
+      if (!header.compression && block.remaining !== 0) {
+        // A block ends where the next begins: records beyond the end mark would be lost by Flink too.
+        block.fail(`key group ${kg}: ${block.remaining} bytes after the end-of-key-group mark`);
+      }
+    }
+  }
+
+  /** Decoded records of one canonical or heap-native stream. */
+  *decodedRecords(info: KeyedStreamInfo, maxParallelism: number): Generator<DecodedKeyedEntry> {
+    if (info.format === 'canonical') {
+      const dec = new KeyedEntryDecoder(info.header!, maxParallelism);
+      for (const e of this.canonicalRecords(info)) yield dec.decode(e, info.stream!.file);
+      return;
+    }
+    if (info.format !== 'heap-native' || info.handle.type !== 'key-groups') {
+      throw new FlinkUnsupportedError(this.metadataFile, `subtask ${info.subtask}: ${info.format} keyed state cannot be decoded by flowstate`);
+    }
+    for (const [kg, block] of blocks(info.handle, info.stream!, info.header!)) {
+      yield* readHeapKeyGroup(block, kg, info.header!);
+      if (block.remaining !== 0) block.fail(`key group ${kg}: ${block.remaining} bytes left after the last state`);
+    }
+  }
+}
+
+/** Key-group blocks of a handle as bounded readers: a block ends where the next non-empty one starts. */
+function blocks(h: KeyGroupsHandle, s: ResolvedStream, header: KeyedStreamHeader): [number, JavaDataInput][] {
+  const starts = h.offsets.map((o, i) => [h.startKeyGroup + i, o] as const).filter(([, o]) => o !== 0);
+  const sorted = [...starts].sort((a, b) => a[1] - b[1]);
+  const out: [number, JavaDataInput][] = [];
+  for (let i = 0; i < sorted.length; i++) {
+    const [kg, off] = sorted[i]!;
+    const end = sorted[i + 1]?.[1] ?? s.bytes.length;
+    const probe = new JavaDataInput(s.bytes, s.file, s.baseOffset);
+    if (off < header.length || off > s.bytes.length || end < off) probe.fail(`key group ${kg}: offset ${off} outside the stream's data [${header.length}, ${s.bytes.length}]`);
+    out.push([kg, new JavaDataInput(s.bytes, s.file, s.baseOffset, off, end)]);
+  }
+  return out.sort((a, b) => a[0] - b[0]);
+}
+
+function decompressed(block: JavaDataInput, kg: number): JavaDataInput {
+  const start = block.fileOffset;
+  const bytes = decodeSnappyFramed(block.slice(block.remaining, 'compressed key group'));
+  return new JavaDataInput(bytes, `${block.file} (key group ${kg} decompressed from byte ${start})`);
+}
+
+/**
+ * Tag 7 is always canonical. Tags 3/12 hold heap-native blocks (HashMap backend) or, for RocksDB
+ * full snapshots, canonical ones: canonical handles leave empty key groups at offset 0, heap-native
+ * blocks start with their own key-group number.
+ */
+function keyGroupsFormat(h: KeyGroupsHandle, s: ResolvedStream, header: KeyedStreamHeader): KeyedFormat {
+  if (h.tag === 7) return 'canonical';
+  if (h.offsets.some((o) => o === 0)) return 'canonical';
+  const heap = h.offsets.every((o, i) => o + 4 <= s.bytes.length && new DataView(s.bytes.buffer, s.bytes.byteOffset + o, 4).getInt32(0) === h.startKeyGroup + i);
+  return heap || header.states.length === 0 ? 'heap-native' : 'canonical';
+}

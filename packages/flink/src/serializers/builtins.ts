@@ -1,0 +1,112 @@
+import { FlinkSerializerRegistry, type SnapshotReader } from './registry.js';
+import * as P from './primitives.js';
+import {
+  compositeReader,
+  delegatingSerializer,
+  genericArraySerializer,
+  listSerializer,
+  mapSerializer,
+  nullableSerializer,
+  opaqueSerializer,
+  timerSerializer,
+  ttlSerializer,
+  tupleSerializer,
+} from './composite.js';
+import { readEnumSnapshot, readPojoSnapshot } from './pojo.js';
+import { readOptionalMap } from './optional-map.js';
+import { readAvroSnapshot } from './avro.js';
+import { readRowDataSnapshot } from './rowdata.js';
+import type { FlinkTypeSerializer } from './types.js';
+
+/**
+ * SimpleTypeSerializerSnapshot: version 3 has no payload, version 2 one UTF (the serializer
+ * class). Version 1 was Java serialization and is refused like Flink does since 1.17.
+ */
+export function simpleReader(serializer: FlinkTypeSerializer, typeName?: string): SnapshotReader {
+  return (ctx) => {
+    if (ctx.version === 2) ctx.input.readUTF();
+    else if (ctx.version !== 3) ctx.input.fail(`${ctx.className} version ${ctx.version} is not readable (2 and 3 are)`);
+    return { serializer, config: typeName === undefined ? {} : { typeName } };
+  };
+}
+
+const BASE = 'org.apache.flink.api.common.typeutils.base.';
+const ARR = 'org.apache.flink.api.common.typeutils.base.array.';
+const simple = (cls: string, pkg: string = BASE): string => `${pkg}${cls}$${cls}Snapshot`;
+
+/** Kryo snapshot: type class and three optional maps (registrations, default serializers, classes), all framed. */
+const readKryoSnapshot: SnapshotReader = (ctx) => {
+  const typeClass = ctx.input.readUTF();
+  const registrations = readOptionalMap(ctx.input, 'Kryo registration').map((e) => e.name);
+  readOptionalMap(ctx.input, 'Kryo default serializer');
+  readOptionalMap(ctx.input, 'Kryo default serializer class');
+  return {
+    serializer: opaqueSerializer(`org.apache.flink.api.java.typeutils.runtime.kryo.KryoSerializer(${typeClass})`),
+    config: { typeName: `Kryo(${typeClass})`, typeClass, registrations },
+  };
+};
+
+function buildDefaultRegistry(): FlinkSerializerRegistry {
+  const r = new FlinkSerializerRegistry();
+  const prim: [string, FlinkTypeSerializer, string][] = [
+    ['LongSerializer', P.LongSerializer, 'Long'],
+    ['IntSerializer', P.IntSerializer, 'Int'],
+    ['ShortSerializer', P.ShortSerializer, 'Short'],
+    ['ByteSerializer', P.ByteSerializer, 'Byte'],
+    ['BooleanSerializer', P.BooleanSerializer, 'Boolean'],
+    ['DoubleSerializer', P.DoubleSerializer, 'Double'],
+    ['FloatSerializer', P.FloatSerializer, 'Float'],
+    ['CharSerializer', P.CharSerializer, 'Char'],
+    ['StringSerializer', P.StringSerializer, 'String'],
+  ];
+  for (const [cls, s, name] of prim) r.register(simple(cls), simpleReader(s, name));
+  const arrays: [string, FlinkTypeSerializer, string][] = [
+    ['BytePrimitiveArraySerializer', P.BytePrimitiveArraySerializer, 'byte[]'],
+    ['IntPrimitiveArraySerializer', P.IntPrimitiveArraySerializer, 'int[]'],
+    ['LongPrimitiveArraySerializer', P.LongPrimitiveArraySerializer, 'long[]'],
+    ['ShortPrimitiveArraySerializer', P.ShortPrimitiveArraySerializer, 'short[]'],
+    ['CharPrimitiveArraySerializer', P.CharPrimitiveArraySerializer, 'char[]'],
+    ['BooleanPrimitiveArraySerializer', P.BooleanPrimitiveArraySerializer, 'boolean[]'],
+    ['DoublePrimitiveArraySerializer', P.DoublePrimitiveArraySerializer, 'double[]'],
+    ['FloatPrimitiveArraySerializer', P.FloatPrimitiveArraySerializer, 'float[]'],
+    ['StringArraySerializer', P.StringArraySerializer, 'String[]'],
+  ];
+  for (const [cls, s, name] of arrays) r.register(simple(cls, ARR), simpleReader(s, name));
+  r.register('org.apache.flink.runtime.state.VoidNamespaceSerializer$VoidNamespaceSerializerSnapshot', simpleReader(P.VoidNamespaceSerializer, 'VoidNamespace'));
+  r.register('org.apache.flink.streaming.api.windowing.windows.GlobalWindow$Serializer$GlobalWindowSerializerSnapshot', simpleReader(P.GlobalWindowSerializer, 'GlobalWindow'));
+  r.register('org.apache.flink.streaming.api.windowing.windows.TimeWindow$Serializer$TimeWindowSerializerSnapshot', simpleReader(P.TimeWindowSerializer, 'TimeWindow'));
+  r.register('org.apache.flink.table.runtime.typeutils.StringDataSerializer$StringDataSerializerSnapshot', simpleReader(P.StringDataSerializer, 'StringData'));
+  r.register('org.apache.flink.runtime.state.JavaSerializer$JavaSerializerSnapshot', simpleReader(opaqueSerializer('org.apache.flink.runtime.state.JavaSerializer'), 'JavaSerialized'));
+  r.register('org.apache.flink.api.java.typeutils.runtime.TupleSerializerSnapshot', compositeReader(
+    (n, o) => tupleSerializer(n, o['tupleClass'] as string),
+    (i) => ({ tupleClass: i.readUTF() }),
+  ));
+  r.register(`${BASE}ListSerializerSnapshot`, compositeReader((n) => listSerializer(n[0]!)));
+  r.register(`${BASE}MapSerializerSnapshot`, compositeReader((n) => mapSerializer(n[0]!, n[1]!)));
+  r.register(`${BASE}GenericArraySerializerSnapshot`, compositeReader((n) => genericArraySerializer(n[0]!), (i) => ({ componentClass: i.readUTF() })));
+  r.register('org.apache.flink.streaming.api.operators.TimerSerializerSnapshot', compositeReader((n) => timerSerializer(n[0]!, n[1]!)));
+  r.register('org.apache.flink.api.java.typeutils.runtime.NullableSerializer$NullableSerializerSnapshot', compositeReader(
+    (n, o) => nullableSerializer(n[0]!, o['padding'] as number),
+    (i) => ({ padding: i.readCount('null padding length') }),
+  ));
+  r.register('org.apache.flink.runtime.state.ttl.TtlStateFactory$TtlSerializerSnapshot', compositeReader((n) => ttlSerializer(n)));
+  r.register('org.apache.flink.api.java.typeutils.runtime.PojoSerializerSnapshot', readPojoSnapshot);
+  r.register(`${BASE}EnumSerializer$EnumSerializerSnapshot`, readEnumSnapshot);
+  r.register('org.apache.flink.api.java.typeutils.runtime.kryo.KryoSerializerSnapshot', readKryoSnapshot);
+  r.register('org.apache.flink.formats.avro.typeutils.AvroSerializerSnapshot', readAvroSnapshot);
+  r.register('org.apache.flink.table.runtime.typeutils.RowDataSerializer$RowDataSerializerSnapshot', readRowDataSnapshot);
+  // TwoPhaseCommitSinkFunction state: composite of the transaction and context serializers (opaque here).
+  r.register('org.apache.flink.streaming.api.functions.sink.TwoPhaseCommitSinkFunction$StateSerializerSnapshot', compositeReader(
+    () => opaqueSerializer('org.apache.flink.streaming.api.functions.sink.TwoPhaseCommitSinkFunction$StateSerializer'),
+  ));
+  for (const cls of ['TransactionStateSerializer', 'ContextStateSerializer', 'NextTransactionalIdHintSerializer']) {
+    const ser = `org.apache.flink.streaming.connectors.kafka.FlinkKafkaProducer$${cls}`;
+    r.register(`${ser}$${cls}Snapshot`, simpleReader(opaqueSerializer(ser)));
+  }
+  return r;
+}
+
+/** Readers for Flink's built-in snapshot classes. Extend it (`.extend().register(...)`) for user serializers. */
+export const defaultFlinkSerializers: FlinkSerializerRegistry = buildDefaultRegistry();
+
+export { delegatingSerializer };

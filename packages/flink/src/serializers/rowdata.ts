@@ -1,0 +1,5 @@
+import type { SnapshotReader } from './registry.js';
+
+export const readRowDataSnapshot: SnapshotReader = (ctx) => {
+  return ctx.input.fail('RowData snapshot: not yet');
+};
