@@ -23,3 +23,6 @@ export * from './keyed/heap-native.js';
 export * from './compression/snappy.js';
 export * from './streams.js';
 export * from './savepoint.js';
+export * from './operator/reader.js';
+export * from './serializers/avro.js';
+export * from './serializers/rowdata.js';

@@ -15,7 +15,7 @@ import {
 import { readEnumSnapshot, readPojoSnapshot } from './pojo.js';
 import { readOptionalMap } from './optional-map.js';
 import { readAvroSnapshot } from './avro.js';
-import { readRowDataSnapshot } from './rowdata.js';
+import { readExternalSnapshot, readRowDataSnapshot } from './rowdata.js';
 import type { FlinkTypeSerializer } from './types.js';
 
 /**
@@ -95,6 +95,7 @@ function buildDefaultRegistry(): FlinkSerializerRegistry {
   r.register('org.apache.flink.api.java.typeutils.runtime.kryo.KryoSerializerSnapshot', readKryoSnapshot);
   r.register('org.apache.flink.formats.avro.typeutils.AvroSerializerSnapshot', readAvroSnapshot);
   r.register('org.apache.flink.table.runtime.typeutils.RowDataSerializer$RowDataSerializerSnapshot', readRowDataSnapshot);
+  r.register('org.apache.flink.table.runtime.typeutils.ExternalSerializer$ExternalSerializerSnapshot', readExternalSnapshot);
   // TwoPhaseCommitSinkFunction state: composite of the transaction and context serializers (opaque here).
   r.register('org.apache.flink.streaming.api.functions.sink.TwoPhaseCommitSinkFunction$StateSerializerSnapshot', compositeReader(
     () => opaqueSerializer('org.apache.flink.streaming.api.functions.sink.TwoPhaseCommitSinkFunction$StateSerializer'),

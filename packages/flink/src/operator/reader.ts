@@ -1,0 +1,73 @@
+import { FlinkOpaqueSerializerError, FlinkUnsupportedError } from '../errors.js';
+import { JavaDataInput } from '../io/java-input.js';
+import { serializerOf, type StateMetaInfo } from '../keyed/meta-info.js';
+import { readOperatorHeader, type OperatorStreamHeader } from '../keyed/proxy.js';
+import type { OperatorStreamHandle } from '../metadata/types.js';
+import type { FlinkSerializerRegistry } from '../serializers/registry.js';
+import type { ResolvedStream } from '../streams.js';
+
+/** One operator state of one subtask: list elements (split/union) or broadcast entries, decoded or raw. */
+export interface OperatorStateContent {
+  readonly name: string;
+  readonly mode: 'SPLIT_DISTRIBUTE' | 'UNION' | 'BROADCAST';
+  readonly serializer: string;
+  /** Elements (lists) or [key, value] pairs (broadcast); undefined when the serializer is opaque. */
+  readonly values?: unknown[];
+  /** Raw bytes of every element (lists) or of the whole broadcast map, always present. */
+  readonly raw: Uint8Array[];
+}
+
+/**
+ * Reads an operator state stream (OperatorBackendSerializationProxy + data) through its handle:
+ * list element i spans [offsets[i], next offset of any state or end of stream); a broadcast
+ * state is `i32 size, size x (key, value)` at its single offset.
+ */
+export function readOperatorStates(handle: OperatorStreamHandle, stream: ResolvedStream, registry: FlinkSerializerRegistry): { header: OperatorStreamHeader; states: OperatorStateContent[] } {
+  const input = new JavaDataInput(stream.bytes, stream.file, stream.baseOffset);
+  const header = readOperatorHeader(input, registry);
+  if (header.compression) throw new FlinkUnsupportedError(stream.file, 'compressed operator state (snapshot-compression) is not read by flowstate yet');
+  const bounds = [...new Set([...handle.states.flatMap((s) => s.offsets), stream.bytes.length])].sort((a, b) => a - b);
+  const endOf = (off: number): number => bounds.find((b) => b > off) ?? stream.bytes.length;
+  const metas = new Map<string, StateMetaInfo>([...header.operatorStates, ...header.broadcastStates].map((m) => [m.name, m]));
+  const states = handle.states.map((s) => {
+    const meta = metas.get(s.name) ?? input.fail(`operator state '${s.name}' of the handle is not in the stream's header`);
+    for (const off of s.offsets) if (off < header.length || off >= stream.bytes.length) input.fail(`operator state '${s.name}': offset ${off} outside the data`);
+    return s.mode === 'BROADCAST' ? readBroadcast(stream, s.name, s.offsets, meta, endOf) : readList(stream, s.name, s.mode, s.offsets, meta, endOf);
+  });
+  return { header, states };
+}
+
+function readList(stream: ResolvedStream, name: string, mode: 'SPLIT_DISTRIBUTE' | 'UNION', offsets: readonly number[], meta: StateMetaInfo, endOf: (o: number) => number): OperatorStateContent {
+  const ser = serializerOf(meta, 'VALUE_SERIALIZER');
+  const raw = offsets.map((o) => stream.bytes.subarray(o, endOf(o)));
+  const serializerClass = ser?.className ?? '?';
+  if (ser === undefined || ser.serializer.opaque === true) return { name, mode, serializer: serializerClass, raw };
+  const values = offsets.map((o) => {
+    const i = new JavaDataInput(stream.bytes, stream.file, stream.baseOffset, o, endOf(o));
+    try {
+      const v = ser.serializer.deserialize(i);
+      if (i.remaining !== 0) i.fail(`operator state '${name}': ${i.remaining} bytes left after element`);
+      return v;
+    } catch (e) {
+      if (e instanceof FlinkOpaqueSerializerError && e.stateName === undefined) throw new FlinkOpaqueSerializerError(name, e.serializerClass);
+      throw e;
+    }
+  });
+  return { name, mode, serializer: serializerClass, values, raw };
+}
+
+function readBroadcast(stream: ResolvedStream, name: string, offsets: readonly number[], meta: StateMetaInfo, endOf: (o: number) => number): OperatorStateContent {
+  const k = serializerOf(meta, 'KEY_SERIALIZER');
+  const v = serializerOf(meta, 'VALUE_SERIALIZER');
+  const raw = offsets.map((o) => stream.bytes.subarray(o, endOf(o)));
+  const serializer = `${k?.className ?? '?'} -> ${v?.className ?? '?'}`;
+  if (k === undefined || v === undefined || k.serializer.opaque === true || v.serializer.opaque === true) return { name, mode: 'BROADCAST', serializer, raw };
+  const values: unknown[] = [];
+  for (const o of offsets) {
+    const i = new JavaDataInput(stream.bytes, stream.file, stream.baseOffset, o, endOf(o));
+    const n = i.readCount(`entries of broadcast state '${name}'`, 2);
+    for (let e = 0; e < n; e++) values.push([k.serializer.deserialize(i), v.serializer.deserialize(i)]);
+    if (i.remaining !== 0) i.fail(`broadcast state '${name}': ${i.remaining} bytes left after its entries`);
+  }
+  return { name, mode: 'BROADCAST', serializer, values, raw };
+}
