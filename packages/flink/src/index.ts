@@ -26,3 +26,4 @@ export * from './savepoint.js';
 export * from './operator/reader.js';
 export * from './serializers/avro.js';
 export * from './serializers/rowdata.js';
+export * from './serializers/build.js';
