@@ -17,6 +17,7 @@ import {
   type SavepointWriteResult,
 } from '@flowstate/savepoint';
 import { ExitCode, exitCodeFor, type ExitCodeValue } from './exit-codes.js';
+import { inspectFlinkIfFlink } from './flink.js';
 import { bytes, formatDiff, formatInspect, formatValidation } from './format.js';
 
 /** Where the CLI writes; tests and embedders can capture it. */
@@ -143,6 +144,7 @@ export function createProgram(io: CliIO, setExit: (code: ExitCodeValue) => void)
     .description('show operators, states, kinds, serializers, sizes and key-group coverage')
     .option('--no-scan', 'do not read key-group blocks (no entry counts or sizes per state)')
     .action(async (dir: string, o: CommonOptions & { scan?: boolean }) => {
+      if (await inspectFlinkIfFlink(dir, o, io)) return setExit(ExitCode.OK);
       const p = progressFor(o, 'inspect');
       try {
         const reader = await SavepointReader.load(dir, await loadRegistry(o.serializers));

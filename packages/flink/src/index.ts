@@ -27,3 +27,4 @@ export * from './operator/reader.js';
 export * from './serializers/avro.js';
 export * from './serializers/rowdata.js';
 export * from './serializers/build.js';
+export * from './inspect.js';
