@@ -28,3 +28,5 @@ export * from './serializers/avro.js';
 export * from './serializers/rowdata.js';
 export * from './serializers/build.js';
 export * from './inspect.js';
+export * from './keyed/encode.js';
+export * from './writer.js';

@@ -132,9 +132,19 @@ export class FlinkSavepoint {
     if (info.format !== 'heap-native' || info.handle.type !== 'key-groups') {
       throw new FlinkUnsupportedError(this.metadataFile, `subtask ${info.subtask}: ${info.format} keyed state cannot be decoded by flowstate`);
     }
+    for (const g of this.heapKeyGroups(info)) yield* g.entries;
+  }
+
+  /** Heap-native key groups with the order in which their state sections were written. */
+  *heapKeyGroups(info: KeyedStreamInfo): Generator<{ keyGroup: number; sectionOrder: number[]; entries: DecodedKeyedEntry[] }> {
+    if (info.format !== 'heap-native' || info.handle.type !== 'key-groups') {
+      throw new FlinkUnsupportedError(this.metadataFile, `subtask ${info.subtask}: ${info.format} keyed state is not heap-native`);
+    }
     for (const [kg, block] of blocks(info.handle, info.stream!, info.header!)) {
-      yield* readHeapKeyGroup(block, kg, info.header!);
+      const sectionOrder: number[] = [];
+      const entries = readHeapKeyGroup(block, kg, info.header!, sectionOrder);
       if (block.remaining !== 0) block.fail(`key group ${kg}: ${block.remaining} bytes left after the last state`);
+      yield { keyGroup: kg, sectionOrder, entries };
     }
   }
 }

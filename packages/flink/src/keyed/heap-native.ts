@@ -12,7 +12,7 @@ import type { KeyedStreamHeader } from './proxy.js';
  * full state serializer (priority queues: elements). Not length-delimited: every serializer must
  * be decodable, or the rest of the key group is unreadable (FlinkOpaqueSerializerError).
  */
-export function readHeapKeyGroup(input: JavaDataInput, keyGroup: number, header: KeyedStreamHeader): DecodedKeyedEntry[] {
+export function readHeapKeyGroup(input: JavaDataInput, keyGroup: number, header: KeyedStreamHeader, sectionOrder?: number[]): DecodedKeyedEntry[] {
   const at = input.position;
   const stored = input.readInt();
   if (stored !== keyGroup) input.fail(`heap key-group block says key group ${stored}, its offset is that of ${keyGroup}`, at);
@@ -21,11 +21,12 @@ export function readHeapKeyGroup(input: JavaDataInput, keyGroup: number, header:
     : Array.from({ length: header.states.length }, () => input);
   if (sections.length !== header.states.length) input.fail(`key group ${keyGroup}: ${sections.length} compressed state sections for ${header.states.length} states`);
   const out: DecodedKeyedEntry[] = [];
-  for (const s of sections) readSection(s, keyGroup, header, out);
+  for (const s of sections) sectionOrder?.push(readSection(s, keyGroup, header, out));
   return out;
 }
 
-function readSection(input: JavaDataInput, keyGroup: number, header: KeyedStreamHeader, out: DecodedKeyedEntry[]): void {
+/** Reads one state's section; returns its state id (sections follow the backend's map order, not the ids). */
+function readSection(input: JavaDataInput, keyGroup: number, header: KeyedStreamHeader, out: DecodedKeyedEntry[]): number {
   const at = input.position;
   const id = input.readUnsignedShort();
   const meta = header.states[id];
@@ -55,4 +56,5 @@ function readSection(input: JavaDataInput, keyGroup: number, header: KeyedStream
       throw e;
     }
   }
+  return id;
 }
