@@ -30,3 +30,4 @@ export * from './serializers/build.js';
 export * from './inspect.js';
 export * from './keyed/encode.js';
 export * from './writer.js';
+export * from './rescale.js';

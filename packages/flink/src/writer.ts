@@ -13,7 +13,7 @@ import type { FlinkSavepoint, KeyedStreamInfo } from './savepoint.js';
 import type { DecodedKeyedEntry } from './keyed/decode.js';
 
 /** Where a rewritten stream goes: the same kind of handle as before (inline, relative file). */
-class StreamEmitter {
+export class StreamEmitter {
   readonly written = new Set<string>();
   constructor(readonly outDir: string) {}
 
@@ -52,26 +52,29 @@ export async function writeFlinkSavepoint(sp: FlinkSavepoint, outDir: string): P
   if ((await readdir(outDir)).length > 0) throw new IllegalStateUsageError(undefined, `output directory '${outDir}' is not empty`);
   const em = new StreamEmitter(outDir);
   const operators: OperatorState[] = [];
-  for (const op of sp.operators) {
-    const infos = new Map((await sp.keyedStreams(op)).map((i) => [i.subtask, i]));
-    const subtasks: SubtaskState[] = [];
-    for (const s of op.subtasks) {
-      if (s.finished) {
-        subtasks.push(s);
-        continue;
-      }
-      subtasks.push({
-        ...s,
-        managedKeyedState: await rewriteKeyed(sp, em, s.managedKeyedState, infos.get(s.index), op.maxParallelism),
-        rawKeyedState: await copyKeyed(sp, em, s.rawKeyedState),
-        managedOperatorState: await rewriteOperator(sp, em, s.managedOperatorState),
-        rawOperatorState: await copyOperator(sp, em, s.rawOperatorState),
-      });
-    }
-    operators.push({ ...op, subtasks });
-  }
+  for (const op of sp.operators) operators.push(await rewriteOperatorUnchanged(sp, em, op));
   await em.write('_metadata', writeFlinkMetadata({ ...sp.metadata, operators }));
   return { files: [...em.written] };
+}
+
+/** Writes one operator's streams again, re-encoded, with its layout unchanged. */
+export async function rewriteOperatorUnchanged(sp: FlinkSavepoint, em: StreamEmitter, op: OperatorState): Promise<OperatorState> {
+  const infos = new Map((await sp.keyedStreams(op)).map((i) => [i.subtask, i]));
+  const subtasks: SubtaskState[] = [];
+  for (const s of op.subtasks) {
+    if (s.finished) {
+      subtasks.push(s);
+      continue;
+    }
+    subtasks.push({
+      ...s,
+      managedKeyedState: await rewriteKeyed(sp, em, s.managedKeyedState, infos.get(s.index), op.maxParallelism),
+      rawKeyedState: await copyKeyed(sp, em, s.rawKeyedState),
+      managedOperatorState: await rewriteOperator(sp, em, s.managedOperatorState),
+      rawOperatorState: await copyOperator(sp, em, s.rawOperatorState),
+    });
+  }
+  return { ...op, coordinatorState: op.coordinatorState, subtasks };
 }
 
 async function copyStream(sp: FlinkSavepoint, em: StreamEmitter, h: StreamStateHandle | null): Promise<StreamStateHandle | null> {

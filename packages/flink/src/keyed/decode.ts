@@ -1,5 +1,6 @@
 import { FlinkOpaqueSerializerError } from '../errors.js';
 import { JavaDataInput } from '../io/java-input.js';
+import { JavaDataOutput } from '../io/java-output.js';
 import type { FlinkTypeSerializer } from '../serializers/types.js';
 import type { RawKeyedEntry } from './canonical.js';
 import { serializerOf, stateKind, type StateMetaInfo } from './meta-info.js';
@@ -104,6 +105,73 @@ export class KeyedEntryDecoder {
       }
       throw err;
     }
+  }
+
+  /** Only the key of a record (for key-group assignment); values are not decoded, so opaque values are fine. */
+  decodeKey(e: RawKeyedEntry, file: string): unknown {
+    const plan = this.plans[e.stateId]!;
+    const k = new JavaDataInput(e.key, file, e.offset + 4);
+    k.skip(this.prefix);
+    if (plan.kind === 'PRIORITY_QUEUE') return (need(plan.value, plan.meta.name, 'VALUE_SERIALIZER').deserialize(k) as { key?: unknown }).key;
+    return this.keySerializer.deserialize(k);
+  }
+
+  /** Canonical records of a decoded entry (the inverse of `decode`; heap-native entries hold whole lists and maps). */
+  encode(e: DecodedKeyedEntry, stateId: number): { stateId: number; key: Uint8Array; value: Uint8Array }[] {
+    const plan = this.plans[stateId]!;
+    const name = plan.meta.name;
+    const prefix = (o: JavaDataOutput): void => {
+      if (this.prefix === 2) o.writeByte(e.keyGroup >> 8);
+      o.writeByte(e.keyGroup & 0xff);
+    };
+    const ser = (s: FlinkTypeSerializer, v: unknown): Uint8Array => {
+      const o = new JavaDataOutput(32);
+      s.serialize(v as never, o);
+      return o.toBytes();
+    };
+    if (plan.kind === 'PRIORITY_QUEUE') {
+      const o = new JavaDataOutput(32);
+      prefix(o);
+      need(plan.value, name, 'VALUE_SERIALIZER').serialize(e.value as never, o);
+      return [{ stateId, key: o.toBytes(), value: new Uint8Array(0) }];
+    }
+    const base = new JavaDataOutput(32);
+    prefix(base);
+    this.writePart(base, this.keySerializer, e.key, plan.ambiguous);
+    this.writePart(base, need(plan.namespace, name, 'NAMESPACE_SERIALIZER'), e.namespace, plan.ambiguous);
+    const keyBytes = base.toBytes();
+    if (plan.kind === 'MAP') {
+      const entries: [unknown, unknown][] = e.userKey !== undefined ? [[e.userKey, e.value]] : [...(e.value as Map<unknown, unknown>)];
+      return entries.map(([uk, v]) => {
+        const value = new JavaDataOutput(16);
+        value.writeBoolean(v === null || v === undefined);
+        if (v !== null && v !== undefined) need(plan.element, name, 'map value').serialize(v as never, value);
+        return { stateId, key: Buffer.concat([keyBytes, ser(need(plan.userKey, name, 'map user key'), uk)]), value: value.toBytes() };
+      });
+    }
+    if (plan.kind === 'LIST') {
+      const list = e.value as unknown[];
+      if (list.length === 0) return [];
+      const elem = need(plan.element, name, 'list element');
+      const parts: Uint8Array[] = [];
+      list.forEach((x, i) => {
+        if (i > 0) parts.push(Uint8Array.of(0x2c));
+        parts.push(ser(elem, x));
+      });
+      return [{ stateId, key: keyBytes, value: Buffer.concat(parts) }];
+    }
+    return [{ stateId, key: keyBytes, value: ser(need(plan.value, name, 'VALUE_SERIALIZER'), e.value) }];
+  }
+
+  private writePart(o: JavaDataOutput, s: FlinkTypeSerializer, v: unknown, ambiguous: boolean): void {
+    const before = o.length;
+    s.serialize(v as never, o);
+    if (!ambiguous) return;
+    let len = o.length - before;
+    do {
+      o.writeByte(len & 0xff);
+      len >>>= 8;
+    } while (len !== 0);
   }
 
   private readPart(k: JavaDataInput, s: FlinkTypeSerializer, ambiguous: boolean): unknown {

@@ -1,0 +1,203 @@
+import { randomUUID } from 'node:crypto';
+import { mkdir, readdir } from 'node:fs/promises';
+import { IllegalStateUsageError } from '@flowstate/core';
+import { FlinkUnsupportedError } from './errors.js';
+import { keyGroupForHash, keyGroupRangeForOperator, operatorIndexForKeyGroup } from './hash/key-groups.js';
+import { KeyedEntryDecoder, keyGroupPrefixBytes } from './keyed/decode.js';
+import { encodeCanonicalStream, encodeOperatorStream, type CanonicalRecord, type OperatorStateData } from './keyed/encode.js';
+import type { StateMetaInfo } from './keyed/meta-info.js';
+import type { KeyedStreamHeader, OperatorStreamHeader } from './keyed/proxy.js';
+import { writeFlinkMetadata } from './metadata/metadata.js';
+import type { OperatorState, OperatorStateHandleEntry, OperatorStateMode, SubtaskState } from './metadata/types.js';
+import { readOperatorStates } from './operator/reader.js';
+import type { FlinkSavepoint } from './savepoint.js';
+import type { FlinkSerializerSnapshot } from './serializers/types.js';
+import { rewriteOperatorUnchanged, StreamEmitter } from './writer.js';
+
+export interface FlinkRescaleOptions {
+  /** New parallelism (default: unchanged, capped at the new maxParallelism). */
+  readonly parallelism?: number;
+  /** New maxParallelism, i.e. number of key groups (default: unchanged). Flink itself cannot change it. */
+  readonly maxParallelism?: number;
+  /** Only these operators (uid or hex ID; default all). Others are written back unchanged. */
+  readonly operators?: readonly string[];
+}
+
+/**
+ * Offline rescale of a Flink savepoint: keys are assigned to key groups exactly as Flink does
+ * (Java hashCode of the decoded key, MathUtils.murmurHash, modulo the new maxParallelism) and key
+ * groups to subtasks with KeyGroupRangeAssignment; keyed state is written canonical (every Flink
+ * backend restores it). Operator state is redistributed like RoundRobinOperatorStateRepartitioner:
+ * split lists pooled and divided into contiguous parts, union lists given whole to every subtask,
+ * broadcast state copied. Values are carried as bytes, so opaque value serializers are fine; the
+ * key serializer must be one whose Java hashCode flowstate knows.
+ */
+export async function rescaleFlinkSavepoint(sp: FlinkSavepoint, outDir: string, options: FlinkRescaleOptions): Promise<{ files: string[] }> {
+  await mkdir(outDir, { recursive: true });
+  if ((await readdir(outDir)).length > 0) throw new IllegalStateUsageError(undefined, `output directory '${outDir}' is not empty`);
+  const em = new StreamEmitter(outDir);
+  const selected = (op: OperatorState): boolean => options.operators === undefined || options.operators.some((x) => x === op.uid || x === op.operatorId);
+  const operators: OperatorState[] = [];
+  for (const op of sp.operators) operators.push(selected(op) && !op.fullyFinished ? await rescaleOperator(sp, em, op, options) : await rewriteOperatorUnchanged(sp, em, op));
+  await em.write('_metadata', writeFlinkMetadata({ ...sp.metadata, operators }));
+  return { files: [...em.written] };
+}
+
+function label(op: OperatorState): string {
+  return op.uid !== undefined && op.uid !== '' ? op.uid : op.operatorId;
+}
+
+async function rescaleOperator(sp: FlinkSavepoint, em: StreamEmitter, op: OperatorState, o: FlinkRescaleOptions): Promise<OperatorState> {
+  const maxP = o.maxParallelism ?? op.maxParallelism;
+  const p = Math.min(o.parallelism ?? op.parallelism, maxP);
+  if (!Number.isInteger(maxP) || maxP < 1 || maxP > 32768) throw new IllegalStateUsageError(undefined, `maxParallelism must be in [1, 32768], got ${maxP}`);
+  if (!Number.isInteger(p) || p < 1) throw new IllegalStateUsageError(undefined, `parallelism must be >= 1, got ${p}`);
+  for (const s of op.subtasks) {
+    if (s.rawKeyedState !== null || s.rawOperatorState !== null) throw new FlinkUnsupportedError(sp.metadataFile, `operator ${label(op)}: raw keyed/operator state (user bytes) cannot be rescaled`);
+    if (s.inputChannelState.length + s.resultSubpartitionState.length > 0) throw new FlinkUnsupportedError(sp.metadataFile, `operator ${label(op)}: unaligned checkpoint channel state cannot be rescaled`);
+  }
+  const keyed = await repartitionKeyed(sp, op, maxP, p);
+  const opStates = await repartitionOperatorState(sp, op, p);
+  const subtasks: SubtaskState[] = [];
+  for (let i = 0; i < p; i++) {
+    const range = keyGroupRangeForOperator(maxP, p, i);
+    let managedKeyedState: SubtaskState['managedKeyedState'] = null;
+    if (keyed !== undefined) {
+      const n = range.end - range.start + 1;
+      const enc = encodeCanonicalStream(keyed.header, range.start, n, (kg) => keyed.byKeyGroup.get(kg) ?? []);
+      const name = randomUUID();
+      await em.write(name, enc.bytes);
+      managedKeyedState = { type: 'key-groups', tag: 7, startKeyGroup: range.start, offsets: enc.offsets, stream: { type: 'relative-file', relativePath: name, size: enc.bytes.length } };
+    }
+    let managedOperatorState: SubtaskState['managedOperatorState'] = null;
+    if (opStates !== undefined) {
+      const states = opStates.perSubtask[i]!;
+      const enc = encodeOperatorStream(opStates.header, states);
+      const name = randomUUID();
+      await em.write(name, enc.bytes);
+      const entries: OperatorStateHandleEntry[] = states.map((s) => ({ name: s.name, mode: s.mode, offsets: enc.offsets.get(s.name) ?? [] }));
+      managedOperatorState = { type: 'operator-stream', tag: 4, states: entries, stream: { type: 'relative-file', relativePath: name, size: enc.bytes.length } };
+    }
+    subtasks.push({
+      index: i, finished: false, managedOperatorState, rawOperatorState: null, managedKeyedState, rawKeyedState: null, inputChannelState: [], resultSubpartitionState: [],
+      ...(sp.metadata.version === 2 ? { legacyDuration: -1n } : {}),
+      operatorStateFlags: [managedOperatorState === null ? 0 : 1, 0],
+    });
+  }
+  return { ...op, parallelism: p, maxParallelism: maxP, subtasks };
+}
+
+/** Merges the states of every subtask's header by name (same snapshot bytes required) and maps old ids to new. */
+function mergeStates(lists: readonly (readonly StateMetaInfo[])[], where: string): { states: StateMetaInfo[]; ids: Map<string, number> } {
+  const states: StateMetaInfo[] = [];
+  const ids = new Map<string, number>();
+  const sig = (m: StateMetaInfo): string => JSON.stringify([m.backendStateType, m.options, m.serializers.map(([k, s]) => [k, s.className, s.version, Buffer.from(s.payload).toString('hex')])]);
+  const sigs = new Map<string, string>();
+  for (const list of lists) for (const m of list) {
+    const existing = sigs.get(m.name);
+    if (existing === undefined) {
+      ids.set(m.name, states.length);
+      states.push(m);
+      sigs.set(m.name, sig(m));
+    } else if (existing !== sig(m)) {
+      throw new FlinkUnsupportedError(where, `state '${m.name}' has different meta infos in different subtasks`);
+    }
+  }
+  return { states, ids };
+}
+
+function sameSnapshot(a: FlinkSerializerSnapshot, b: FlinkSerializerSnapshot): boolean {
+  return a.className === b.className && a.version === b.version && Buffer.compare(Buffer.from(a.payload), Buffer.from(b.payload)) === 0;
+}
+
+async function repartitionKeyed(sp: FlinkSavepoint, op: OperatorState, maxP: number, p: number): Promise<{ header: Omit<KeyedStreamHeader, 'length'>; byKeyGroup: Map<number, CanonicalRecord[]> } | undefined> {
+  const infos = (await sp.keyedStreams(op)).filter((i) => i.format !== 'none');
+  if (infos.length === 0) return undefined;
+  for (const i of infos) {
+    if (i.format !== 'canonical' && i.format !== 'heap-native') throw new FlinkUnsupportedError(sp.metadataFile, `operator ${label(op)}: ${i.format} keyed state cannot be rescaled (convert it to a canonical savepoint in Flink first)`);
+  }
+  const first = infos[0]!.header!;
+  for (const i of infos) if (!sameSnapshot(i.header!.keySerializer, first.keySerializer)) throw new FlinkUnsupportedError(sp.metadataFile, `operator ${label(op)}: subtasks disagree on the key serializer`);
+  const { states, ids } = mergeStates(infos.map((i) => i.header!.states), sp.metadataFile);
+  const header = { version: first.version, compression: infos.every((i) => i.header!.compression), keySerializer: first.keySerializer, states };
+  const keySer = first.keySerializer.serializer;
+  if (keySer.hashCode === undefined) {
+    throw new FlinkUnsupportedError(sp.metadataFile, `operator ${label(op)}: the Java hashCode() of keys of ${keySer.serializerClass} is not known to flowstate, so their key groups cannot be recomputed`);
+  }
+  const outDecoder = new KeyedEntryDecoder({ ...header, length: 0 }, maxP);
+  const oldPrefix = keyGroupPrefixBytes(op.maxParallelism);
+  const newPrefix = keyGroupPrefixBytes(maxP);
+  const byKeyGroup = new Map<number, CanonicalRecord[]>();
+  const add = (kg: number, r: CanonicalRecord): void => {
+    const l = byKeyGroup.get(kg);
+    if (l === undefined) byKeyGroup.set(kg, [r]);
+    else l.push(r);
+  };
+  for (const info of infos) {
+    const dec = new KeyedEntryDecoder(info.header!, op.maxParallelism);
+    const newId = (old: number): number => ids.get(info.header!.states[old]!.name)!;
+    if (info.format === 'canonical') {
+      for (const r of sp.canonicalRecords(info)) {
+        const key = dec.decodeKey(r, info.stream!.file);
+        const hash = keySer.hashCode(key);
+        if (keyGroupForHash(hash, op.maxParallelism) !== r.keyGroup) {
+          throw new FlinkUnsupportedError(info.stream!.file, `key ${String(key)} is stored in key group ${r.keyGroup}, but its Java hashCode puts it in ${keyGroupForHash(hash, op.maxParallelism)}: flowstate's hashCode of ${keySer.serializerClass} does not match this job's`, r.offset);
+        }
+        const kg = keyGroupForHash(hash, maxP);
+        const prefix = newPrefix === 2 ? [kg >> 8, kg & 0xff] : [kg];
+        add(kg, { stateId: newId(r.stateId), key: Buffer.concat([Uint8Array.from(prefix), r.key.subarray(oldPrefix)]), value: r.value });
+      }
+    } else {
+      for (const g of sp.heapKeyGroups(info)) {
+        for (const e of g.entries) {
+          const kg = keyGroupForHash(keySer.hashCode(e.key), maxP);
+          for (const r of outDecoder.encode({ ...e, keyGroup: kg }, ids.get(e.state)!)) add(kg, r);
+        }
+      }
+    }
+  }
+  // RocksDB's order within a key group: by state id, then by key bytes (what a RocksDB canonical savepoint holds).
+  for (const list of byKeyGroup.values()) list.sort((a, b) => a.stateId - b.stateId || Buffer.compare(Buffer.from(a.key), Buffer.from(b.key)));
+  void p;
+  void operatorIndexForKeyGroup;
+  return { header, byKeyGroup };
+}
+
+async function repartitionOperatorState(sp: FlinkSavepoint, op: OperatorState, p: number): Promise<{ header: Omit<OperatorStreamHeader, 'length'>; perSubtask: OperatorStateData[][] } | undefined> {
+  const per: { header: OperatorStreamHeader; states: { name: string; mode: OperatorStateMode; raw: Uint8Array[] }[] }[] = [];
+  for (const s of [...op.subtasks].sort((a, b) => a.index - b.index)) {
+    const h = s.managedOperatorState;
+    if (h === null || h.stream === null) continue;
+    per.push(readOperatorStates(h, await sp.resolve(h.stream), sp.registry));
+  }
+  if (per.length === 0) return undefined;
+  const ops = mergeStates(per.map((x) => x.header.operatorStates), sp.metadataFile);
+  const bcs = mergeStates(per.map((x) => x.header.broadcastStates), sp.metadataFile);
+  const header = { version: per[0]!.header.version, compression: false, operatorStates: ops.states, broadcastStates: bcs.states };
+  const perSubtask: OperatorStateData[][] = Array.from({ length: p }, () => []);
+  for (const m of [...ops.states, ...bcs.states]) {
+    const contributions = per.map((x) => x.states.find((s) => s.name === m.name)).filter((s) => s !== undefined);
+    const mode = contributions[0]?.mode ?? 'SPLIT_DISTRIBUTE';
+    if (mode === 'BROADCAST') {
+      for (let i = 0; i < p; i++) {
+        const src = contributions[i % contributions.length];
+        if (src !== undefined) perSubtask[i]!.push({ name: m.name, mode, elements: src.raw });
+      }
+      continue;
+    }
+    const all = contributions.flatMap((c) => c.raw);
+    if (mode === 'UNION') {
+      for (let i = 0; i < p; i++) perSubtask[i]!.push({ name: m.name, mode, elements: all });
+      continue;
+    }
+    const base = Math.floor(all.length / p);
+    let remainder = all.length % p;
+    let at = 0;
+    for (let i = 0; i < p; i++) {
+      const n = base + (remainder-- > 0 ? 1 : 0);
+      perSubtask[i]!.push({ name: m.name, mode, elements: all.slice(at, at + n) });
+      at += n;
+    }
+  }
+  return { header, perSubtask };
+}
