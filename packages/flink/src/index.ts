@@ -31,3 +31,4 @@ export * from './inspect.js';
 export * from './keyed/encode.js';
 export * from './writer.js';
 export * from './rescale.js';
+export * from './surgery.js';

@@ -82,7 +82,7 @@ async function copyStream(sp: FlinkSavepoint, em: StreamEmitter, h: StreamStateH
   return em.emit(h, (await sp.resolve(h)).bytes);
 }
 
-async function copyKeyed(sp: FlinkSavepoint, em: StreamEmitter, h: KeyedStateHandle | null): Promise<KeyedStateHandle | null> {
+export async function copyKeyed(sp: FlinkSavepoint, em: StreamEmitter, h: KeyedStateHandle | null): Promise<KeyedStateHandle | null> {
   if (h === null) return null;
   if (h.type === 'key-groups') return { ...h, stream: await copyStream(sp, em, h.stream) };
   if (h.type === 'incremental') {
@@ -92,7 +92,7 @@ async function copyKeyed(sp: FlinkSavepoint, em: StreamEmitter, h: KeyedStateHan
   throw new FlinkUnsupportedError(sp.metadataFile, `writing ${h.type} keyed state handles`);
 }
 
-async function copyOperator(sp: FlinkSavepoint, em: StreamEmitter, h: OperatorStreamHandle | null): Promise<OperatorStreamHandle | null> {
+export async function copyOperator(sp: FlinkSavepoint, em: StreamEmitter, h: OperatorStreamHandle | null): Promise<OperatorStreamHandle | null> {
   return h === null ? null : { ...h, stream: await copyStream(sp, em, h.stream) };
 }
 
