@@ -17,7 +17,7 @@ import {
   type SavepointWriteResult,
 } from '@flowstate/savepoint';
 import { ExitCode, exitCodeFor, type ExitCodeValue } from './exit-codes.js';
-import { inspectFlinkIfFlink } from './flink.js';
+import { inspectFlinkIfFlink, rescaleFlinkIfFlink } from './flink.js';
 import { bytes, formatDiff, formatInspect, formatValidation } from './format.js';
 
 /** Where the CLI writes; tests and embedders can capture it. */
@@ -234,6 +234,7 @@ export function createProgram(io: CliIO, setExit: (code: ExitCodeValue) => void)
     .option('--parallelism <p>', 'new parallelism (default: unchanged, capped at the new maxParallelism)', positiveInt('--parallelism'))
     .option('--operator <uid...>', 'only these operators (default: all)')
     .action(async (input: string, output: string, o: CommonOptions & { maxParallelism: number; parallelism?: number; operator?: string[] }) => {
+      if (await rescaleFlinkIfFlink(input, output, o, io)) return setExit(ExitCode.OK);
       const p = progressFor(o, 'rescale');
       try {
         const r = await rescaleSavepoint(

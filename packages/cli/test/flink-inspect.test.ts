@@ -50,3 +50,20 @@ describe('flowstate savepoint inspect on Apache Flink savepoints', () => {
     assert.equal(flatMap.keyedStates.find((s) => s.name === 'state-name')!.entries, 4);
   });
 });
+
+describe('flowstate savepoint rescale on Apache Flink savepoints', () => {
+  const sp = join(fixtures, 'snuyanzin-flink/flink-tests/src/test/resources/new-stateful-udf-migration-itcase-flink2.3-rocksdb-savepoint');
+  it('rescales 4 -> 3 with maxParallelism 128 and inspect shows the new layout', { skip: existsSync(sp) ? false : `Apache Flink fixtures not found at ${fixtures}` }, async () => {
+    const out = mkdtempSync(join(tmpdir(), 'flowstate-cli-flink-'));
+    try {
+      const r = await cli(['savepoint', 'rescale', sp, join(out, 'sp'), '--max-parallelism', '128', '--parallelism', '3']);
+      assert.equal(r.code, 0);
+      const report = JSON.parse((await cli(['savepoint', 'inspect', join(out, 'sp'), '--json'])).out) as { operators: { uid?: string; parallelism: number; maxParallelism: number; keyedStates: { name: string; entries?: number }[] }[] };
+      const flatMap = report.operators.find((o) => o.uid === 'CheckpointingKeyedStateFlatMap1')!;
+      assert.deepEqual([flatMap.parallelism, flatMap.maxParallelism], [3, 128]);
+      assert.equal(flatMap.keyedStates.find((s) => s.name === 'state-name')!.entries, 4);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  });
+});
