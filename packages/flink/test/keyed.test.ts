@@ -117,6 +117,7 @@ describe('Flink keyed and operator state (Apache Flink fixtures)', needsFixtures
     console.log(`# keyed streams: ${counts.canonical} canonical + ${counts['heap-native']} heap-native decoded completely (${counts.entries} records); ${counts['rocksdb-native']} RocksDB-native (header only); keys in Flink's key group: ${counts.keysChecked} (no Java hashCode known: ${counts.keysWithoutJavaHash})`);
     assert.ok(counts.canonical >= 100 && counts['heap-native'] >= 10);
     assert.equal(counts.other, 0);
+    assert.equal(counts.keysWithoutJavaHash, 0);
   });
 
   it('values match the fixture README', async () => {

@@ -1,4 +1,6 @@
+import { murmur3_32 } from '@flowstate/core';
 import { FlinkOpaqueSerializerError } from '../errors.js';
+import { JavaDataOutput as RowOut } from '../io/java-output.js';
 import type { JavaDataInput } from '../io/java-input.js';
 import type { JavaDataOutput } from '../io/java-output.js';
 import { readEmbeddedJavaObject, type JavaValue } from '../java/serialization.js';
@@ -58,6 +60,12 @@ export function rowDataSerializer(types: readonly string[]): FlinkTypeSerializer
       return { kind, fields };
     },
     serialize: (v, o) => writeRow(o, v, types, fixedStart, cls),
+    // BinaryRowData.hashCode: Murmur3 (seed 42) over the row's bytes, which are whole 8-byte words.
+    hashCode: (v) => {
+      const o = new RowOut(64);
+      writeRow(o, v, types, fixedStart, cls);
+      return murmur3_32(o.bytesView().subarray(4), 42) | 0;
+    },
   };
 }
 
