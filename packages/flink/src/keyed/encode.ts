@@ -20,11 +20,19 @@ export function encodeCanonicalStream(
   numKeyGroups: number,
   recordsOf: (keyGroup: number) => readonly CanonicalRecord[],
 ): { bytes: Uint8Array; offsets: number[] } {
-  const out = new JavaDataOutput(4096);
+  // Size the buffer once: growing a large stream by doubling costs more than encoding it.
+  let estimate = 4096;
+  const all: (readonly CanonicalRecord[])[] = [];
+  for (let kg = startKeyGroup; kg < startKeyGroup + numKeyGroups; kg++) {
+    const records = recordsOf(kg);
+    all.push(records);
+    for (const r of records) estimate += 10 + r.key.length + r.value.length;
+  }
+  const out = new JavaDataOutput(estimate);
   writeKeyedHeader(out, header);
   const offsets: number[] = [];
   for (let kg = startKeyGroup; kg < startKeyGroup + numKeyGroups; kg++) {
-    const records = recordsOf(kg);
+    const records = all[kg - startKeyGroup]!;
     if (records.length === 0) {
       offsets.push(0);
       continue;
@@ -38,7 +46,7 @@ export function encodeCanonicalStream(
     writeCanonicalKeyGroup(block, records);
     out.writeBytes(encodeSnappyFramed(block.bytesView()));
   }
-  return { bytes: out.toBytes(), offsets };
+  return { bytes: out.bytesView(), offsets };
 }
 
 export interface OperatorStateData {
