@@ -17,7 +17,7 @@ import {
   type SavepointWriteResult,
 } from '@flowstate/savepoint';
 import { ExitCode, exitCodeFor, type ExitCodeValue } from './exit-codes.js';
-import { inspectFlinkIfFlink, rescaleFlinkIfFlink } from './flink.js';
+import { convertFlinkIfFlink, inspectFlinkIfFlink, rescaleFlinkIfFlink } from './flink.js';
 import { bytes, formatDiff, formatInspect, formatValidation } from './format.js';
 
 /** Where the CLI writes; tests and embedders can capture it. */
@@ -200,6 +200,7 @@ export function createProgram(io: CliIO, setExit: (code: ExitCodeValue) => void)
     .description('convert keyed state between the canonical format and native RocksDB snapshots')
     .addOption(new Option('--to <format>', 'target format').choices([...CONVERSION_TARGETS]).makeOptionMandatory())
     .action(async (input: string, output: string, o: CommonOptions & { to: ConversionTarget }) => {
+      if (await convertFlinkIfFlink(input, output, o, io)) return setExit(ExitCode.OK);
       const p = progressFor(o, 'convert');
       try {
         const r = await convertSavepoint(input, output, o.to, { onProgress: p.update, ...(await loadRegistry(o.serializers)) });

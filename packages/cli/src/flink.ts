@@ -1,4 +1,7 @@
-import { FlinkSavepoint, formatFlinkInspect, inspectFlinkSavepoint, isFlinkSavepoint, rescaleFlinkSavepoint } from '@flowstate/flink';
+import { mkdir, readdir } from 'node:fs/promises';
+import { IllegalStateUsageError } from '@flowstate/core';
+import { convertFlinkToFlowstate, FlinkSavepoint, formatFlinkInspect, inspectFlinkSavepoint, isFlinkSavepoint, rescaleFlinkSavepoint } from '@flowstate/flink';
+import { LocalFileSystem } from '@flowstate/storage-local';
 
 /**
  * `flowstate savepoint inspect` on an Apache Flink savepoint or checkpoint (recognized by the
@@ -31,5 +34,26 @@ export async function rescaleFlinkIfFlink(
     ...(o.operator === undefined ? {} : { operators: o.operator }),
   });
   io.stdout(o.json === true ? `${JSON.stringify({ directory: output, format: 'apache-flink', files: files.length }, null, 2)}\n` : `rescaled Apache Flink savepoint ${input} to maxParallelism ${o.maxParallelism}: ${output}\n`);
+  return true;
+}
+
+/**
+ * `flowstate savepoint convert <flink savepoint> <dir> --to canonical`: a flowstate canonical
+ * savepoint from an Apache Flink one. States flowstate cannot carry (timers, opaque serializers,
+ * RocksDB-native state) are listed on stderr and in the JSON output.
+ */
+export async function convertFlinkIfFlink(
+  input: string,
+  output: string,
+  o: { json?: boolean; to: string },
+  io: { stdout: (s: string) => void; stderr: (s: string) => void },
+): Promise<boolean> {
+  if (!(await isFlinkSavepoint(input))) return false;
+  if (o.to !== 'canonical') throw new IllegalStateUsageError(undefined, `an Apache Flink savepoint converts to 'canonical' only, not '${o.to}'`);
+  await mkdir(output, { recursive: true });
+  if ((await readdir(output)).length > 0) throw new IllegalStateUsageError(undefined, `output directory '${output}' is not empty`);
+  const r = await convertFlinkToFlowstate(await FlinkSavepoint.load(input), new LocalFileSystem(output));
+  for (const s of r.skipped) io.stderr(`flowstate: skipped ${s}\n`);
+  io.stdout(o.json === true ? `${JSON.stringify({ directory: output, formatVersion: 1, operators: r.metadata.operators.map((x) => ({ uid: x.uid, parallelism: x.parallelism, maxParallelism: x.maxParallelism })), skipped: r.skipped }, null, 2)}\n` : `converted Apache Flink savepoint ${input} to flowstate canonical format v1: ${output}\n`);
   return true;
 }

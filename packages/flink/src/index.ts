@@ -32,3 +32,4 @@ export * from './keyed/encode.js';
 export * from './writer.js';
 export * from './rescale.js';
 export * from './surgery.js';
+export * from './convert.js';

@@ -1,0 +1,257 @@
+import {
+  assignToKeyGroup,
+  computeKeyGroupRangeForOperatorIndex,
+  DataOutputSerializer,
+  FsCheckpointStorage,
+  KeyedStateStreamEncoder,
+  ListSerializer,
+  MapSerializer,
+  serializeCheckpointMetadata,
+  Serializers,
+  VoidNamespace,
+  writeOperatorStateStream,
+  type CheckpointMetadata,
+  type CheckpointStreamFactory,
+  type FileSystem,
+  type KeyedStateMetaInfo,
+  type OperatorSnapshotMetadata,
+  type OperatorStateContent,
+  type StateKind,
+  type SubtaskStateMetadata,
+  type TypeSerializer,
+} from '@flowstate/core';
+import { serializerOf, stateKind, type StateMetaInfo } from './keyed/meta-info.js';
+import type { OperatorState } from './metadata/types.js';
+import { readOperatorStates } from './operator/reader.js';
+import type { FlinkSavepoint } from './savepoint.js';
+import type { FlinkSerializerSnapshot } from './serializers/types.js';
+
+const BASE = 'org.apache.flink.api.common.typeutils.base.';
+
+/** A flowstate serializer for a Flink one, and how a decoded Flink value becomes its value. */
+interface Mapped {
+  readonly serializer: TypeSerializer<unknown>;
+  readonly convert: (v: unknown) => unknown;
+}
+
+const id = (v: unknown): unknown => v;
+/** Core serializers are typed by their value; here values are `unknown` until converted. */
+const asUnknown = (s: object): TypeSerializer<unknown> => s as TypeSerializer<unknown>;
+
+/**
+ * Flink serializer -> flowstate serializer. Primitives, String, byte[], List and Map map to their
+ * flowstate equivalents; every other decodable type (Tuple, POJO, Avro, Row, Enum, windows, timers)
+ * is carried as MessagePack of its decoded value; opaque serializers have no mapping.
+ */
+export function flowstateSerializerFor(s: FlinkSerializerSnapshot): Mapped | undefined {
+  if (s.serializer.opaque === true) return undefined;
+  const cls = s.className;
+  const simple: Record<string, object> = {
+    [`${BASE}LongSerializer$LongSerializerSnapshot`]: Serializers.int64,
+    [`${BASE}IntSerializer$IntSerializerSnapshot`]: Serializers.int32,
+    [`${BASE}ShortSerializer$ShortSerializerSnapshot`]: Serializers.int32,
+    [`${BASE}ByteSerializer$ByteSerializerSnapshot`]: Serializers.int32,
+    [`${BASE}BooleanSerializer$BooleanSerializerSnapshot`]: Serializers.boolean,
+    [`${BASE}DoubleSerializer$DoubleSerializerSnapshot`]: Serializers.float64,
+    [`${BASE}FloatSerializer$FloatSerializerSnapshot`]: Serializers.float64,
+    [`${BASE}StringSerializer$StringSerializerSnapshot`]: Serializers.string,
+    [`${BASE}array.BytePrimitiveArraySerializer$BytePrimitiveArraySerializerSnapshot`]: Serializers.bytes,
+  };
+  const direct = simple[cls];
+  if (direct !== undefined) return { serializer: asUnknown(direct), convert: id };
+  if (cls === 'org.apache.flink.runtime.state.VoidNamespaceSerializer$VoidNamespaceSerializerSnapshot') {
+    return { serializer: asUnknown(Serializers.voidNamespace), convert: () => VoidNamespace };
+  }
+  if (cls === `${BASE}ListSerializerSnapshot`) {
+    const e = flowstateSerializerFor(s.nested[0]!);
+    if (e === undefined) return undefined;
+    return { serializer: asUnknown(new ListSerializer(e.serializer)), convert: (v) => (v as unknown[]).map(e.convert) };
+  }
+  if (cls === `${BASE}MapSerializerSnapshot`) {
+    const k = flowstateSerializerFor(s.nested[0]!);
+    const v = flowstateSerializerFor(s.nested[1]!);
+    if (k === undefined || v === undefined) return undefined;
+    return {
+      serializer: asUnknown(new MapSerializer(k.serializer, v.serializer)),
+      convert: (m) => new Map([...(m as Map<unknown, unknown>)].map(([a, b]) => [k.convert(a), b === null ? null : v.convert(b)])),
+    };
+  }
+  return { serializer: Serializers.msgpack, convert: id };
+}
+
+export interface FlinkToFlowstateOptions {
+  /** Operator ID (hex) -> flowstate uid, for metadata V2-V4 (which store no uids) or to rename. */
+  readonly uids?: Readonly<Record<string, string>>;
+  readonly checkpointId?: number;
+}
+
+export interface FlinkToFlowstateResult {
+  readonly metadata: CheckpointMetadata;
+  /** States not converted, with the reason (timers, opaque serializers, native keyed state). */
+  readonly skipped: readonly string[];
+}
+
+function bytesOf(s: TypeSerializer<unknown>, v: unknown): Uint8Array {
+  const o = new DataOutputSerializer(64);
+  s.serialize(v, o);
+  return o.toBytes();
+}
+
+/**
+ * Converts a Flink savepoint into a flowstate canonical savepoint written through `fs` (its root
+ * is the savepoint directory). Operators keep parallelism and maxParallelism; keys are
+ * re-partitioned into flowstate's key groups (murmur3 of the serialized key). Flink timers
+ * (priority-queue states), opaque serializers and RocksDB-native state are skipped and listed.
+ */
+export async function convertFlinkToFlowstate(sp: FlinkSavepoint, fs: FileSystem, options: FlinkToFlowstateOptions = {}): Promise<FlinkToFlowstateResult> {
+  const checkpointId = options.checkpointId ?? Number(sp.metadata.checkpointId);
+  const location = await new FsCheckpointStorage(fs, { layout: 'savepoint' }).initializeLocationForCheckpoint(checkpointId);
+  const skipped: string[] = [];
+  const operators: OperatorSnapshotMetadata[] = [];
+  for (const op of sp.operators) {
+    if (op.fullyFinished) continue;
+    const uid = options.uids?.[op.operatorId] ?? (op.uid !== undefined && op.uid !== '' ? op.uid : op.operatorId);
+    const subtasks = await convertOperator(sp, op, uid, location.streamFactory, skipped);
+    if (subtasks.some((s) => s.keyed.length + s.operator.length > 0)) operators.push({ uid, parallelism: op.parallelism, maxParallelism: op.maxParallelism, subtasks });
+  }
+  const metadata: CheckpointMetadata = { checkpointId, kind: 'SAVEPOINT', timestamp: Date.now(), operators, properties: { convertedFrom: `Apache Flink _metadata V${sp.metadata.version}` } };
+  await location.finalizeCheckpoint(serializeCheckpointMetadata(metadata));
+  return { metadata, skipped };
+}
+
+interface StatePlan {
+  readonly meta: KeyedStateMetaInfo;
+  readonly key: Mapped;
+  readonly ns: Mapped;
+  readonly value: Mapped;
+  readonly userKey?: Mapped;
+  readonly userValue?: Mapped;
+}
+
+function planState(m: StateMetaInfo, key: Mapped, label: string, skipped: string[]): StatePlan | undefined {
+  const kind = stateKind(m);
+  if (!['VALUE', 'LIST', 'MAP', 'REDUCING', 'AGGREGATING'].includes(kind)) {
+    skipped.push(`${label}/${m.name}: ${kind} state (Flink timers) has no flowstate savepoint equivalent`);
+    return undefined;
+  }
+  const nsSnap = serializerOf(m, 'NAMESPACE_SERIALIZER');
+  const valueSnap = serializerOf(m, 'VALUE_SERIALIZER');
+  const ns = nsSnap === undefined ? undefined : flowstateSerializerFor(nsSnap);
+  const value = valueSnap === undefined ? undefined : flowstateSerializerFor(valueSnap);
+  if (ns === undefined || value === undefined) {
+    skipped.push(`${label}/${m.name}: serializer ${valueSnap?.className ?? '?'} is opaque to flowstate`);
+    return undefined;
+  }
+  const meta: KeyedStateMetaInfo = { name: m.name, kind: kind as StateKind, namespaceSerializerSnapshot: ns.serializer.snapshotConfiguration(), stateSerializerSnapshot: value.serializer.snapshotConfiguration() };
+  if (kind !== 'MAP') return { meta, key, ns, value };
+  const uk = flowstateSerializerFor(valueSnap!.nested[0]!);
+  const uv = flowstateSerializerFor(valueSnap!.nested[1]!);
+  if (uk === undefined || uv === undefined) {
+    skipped.push(`${label}/${m.name}: map serializer is opaque to flowstate`);
+    return undefined;
+  }
+  return { meta, key, ns, value, userKey: uk, userValue: uv };
+}
+
+type Factory = CheckpointStreamFactory;
+
+async function convertOperator(sp: FlinkSavepoint, op: OperatorState, uid: string, factory: Factory, skipped: string[]): Promise<SubtaskStateMetadata[]> {
+  const records = new Map<number, { state: number; key: Uint8Array; ns: Uint8Array; value?: Uint8Array; userKey?: Uint8Array; userValue?: Uint8Array | null }[]>();
+  let plans: StatePlan[] = [];
+  let keySnapshot: ReturnType<TypeSerializer<unknown>['snapshotConfiguration']> | undefined;
+  const infos = await sp.keyedStreams(op);
+  for (const info of infos) {
+    if (info.format !== 'canonical' && info.format !== 'heap-native') {
+      if (info.format !== 'none') skipped.push(`${uid}: subtask ${info.subtask} has ${info.format} keyed state, which flowstate cannot read`);
+      continue;
+    }
+    const key = flowstateSerializerFor(info.header!.keySerializer);
+    if (key === undefined) {
+      skipped.push(`${uid}: key serializer ${info.header!.keySerializer.className} is opaque to flowstate; keyed state skipped`);
+      continue;
+    }
+    keySnapshot ??= key.serializer.snapshotConfiguration();
+    for (const m of info.header!.states) {
+      if (plans.some((p) => p.meta.name === m.name) || skipped.some((x) => x.startsWith(`${uid}/${m.name}:`))) continue;
+      const plan = planState(m, key, uid, skipped);
+      if (plan !== undefined) plans = [...plans, plan];
+    }
+    for (const e of sp.decodedRecords(info, op.maxParallelism)) {
+      const index = plans.findIndex((p) => p.meta.name === e.state);
+      if (index < 0) continue;
+      const p = plans[index]!;
+      const keyBytes = bytesOf(p.key.serializer, p.key.convert(e.key));
+      const kg = assignToKeyGroup(keyBytes, op.maxParallelism);
+      const nsBytes = bytesOf(p.ns.serializer, p.ns.convert(e.namespace));
+      const list = records.get(kg) ?? records.set(kg, []).get(kg)!;
+      if (p.meta.kind === 'MAP') {
+        const entries: [unknown, unknown][] = e.userKey !== undefined ? [[e.userKey, e.value]] : [...(e.value as Map<unknown, unknown>)];
+        for (const [uk, uv] of entries) {
+          list.push({ state: index, key: keyBytes, ns: nsBytes, userKey: bytesOf(p.userKey!.serializer, p.userKey!.convert(uk)), userValue: uv === null ? null : bytesOf(p.userValue!.serializer, p.userValue!.convert(uv)) });
+        }
+      } else {
+        list.push({ state: index, key: keyBytes, ns: nsBytes, value: bytesOf(p.value.serializer, p.value.convert(e.value)) });
+      }
+    }
+  }
+  const subtasks: SubtaskStateMetadata[] = [];
+  for (let i = 0; i < op.parallelism; i++) {
+    const keyed = [];
+    if (keySnapshot !== undefined && plans.length > 0) {
+      const range = computeKeyGroupRangeForOperatorIndex(op.maxParallelism, op.parallelism, i);
+      const enc = new KeyedStateStreamEncoder(range, keySnapshot, plans.map((p) => p.meta));
+      const out = factory.createCheckpointStateOutputStream('EXCLUSIVE');
+      await out.write(enc.encodeHeader());
+      for (const kg of range) {
+        enc.beginKeyGroup(kg);
+        for (const r of records.get(kg) ?? []) {
+          if (r.userKey !== undefined) enc.writeMapEntry(r.state, r.key, r.ns, r.userKey, r.userValue ?? null);
+          else enc.writeEntry(r.state, r.key, r.ns, r.value!);
+        }
+        await out.write(enc.endKeyGroup());
+      }
+      keyed.push(enc.finish(await out.closeAndGetHandle()));
+    }
+    const operator = [];
+    const s = op.subtasks.find((x) => x.index === i && !x.finished);
+    const h = s?.managedOperatorState ?? null;
+    if (h !== null && h.stream !== null) {
+      const contents = convertOperatorStates(readOperatorStates(h, await sp.resolve(h.stream), sp.registry), uid, skipped);
+      if (contents.length > 0) operator.push(await writeOperatorStateStream(factory.createCheckpointStateOutputStream('EXCLUSIVE'), contents));
+    }
+    subtasks.push({ subtaskIndex: i, keyed, operator });
+  }
+  return subtasks;
+}
+
+function convertOperatorStates(read: ReturnType<typeof readOperatorStates>, uid: string, skipped: string[]): OperatorStateContent[] {
+  const out: OperatorStateContent[] = [];
+  for (const st of read.states) {
+    const meta = [...read.header.operatorStates, ...read.header.broadcastStates].find((m) => m.name === st.name)!;
+    if (st.mode === 'BROADCAST') {
+      const k = flowstateSerializerFor(serializerOf(meta, 'KEY_SERIALIZER')!);
+      const v = flowstateSerializerFor(serializerOf(meta, 'VALUE_SERIALIZER')!);
+      if (k === undefined || v === undefined || st.values === undefined) {
+        if (!skipped.includes(`${uid}/${st.name}: opaque broadcast state serializers`)) skipped.push(`${uid}/${st.name}: opaque broadcast state serializers`);
+        continue;
+      }
+      const elements = (st.values as [unknown, unknown][]).map(([a, b]) => {
+        const o = new DataOutputSerializer(32);
+        k.serializer.serialize(k.convert(a), o);
+        o.writeUint8(b === null ? 0 : 1);
+        if (b !== null) v.serializer.serialize(v.convert(b), o);
+        return o.toBytes();
+      });
+      out.push({ meta: { name: st.name, mode: 'BROADCAST', firstSerializerSnapshot: k.serializer.snapshotConfiguration(), secondSerializerSnapshot: v.serializer.snapshotConfiguration() }, elements });
+      continue;
+    }
+    const e = flowstateSerializerFor(serializerOf(meta, 'VALUE_SERIALIZER')!);
+    if (e === undefined || st.values === undefined) {
+      const msg = `${uid}/${st.name}: serializer ${st.serializer} is opaque to flowstate`;
+      if (!skipped.includes(msg)) skipped.push(msg);
+      continue;
+    }
+    out.push({ meta: { name: st.name, mode: st.mode, firstSerializerSnapshot: e.serializer.snapshotConfiguration(), secondSerializerSnapshot: undefined }, elements: st.values.map((x) => bytesOf(e.serializer, e.convert(x))) });
+  }
+  return out;
+}
