@@ -17,7 +17,7 @@ import {
   type SavepointWriteResult,
 } from '@flowstate/savepoint';
 import { ExitCode, exitCodeFor, type ExitCodeValue } from './exit-codes.js';
-import { convertFlinkIfFlink, inspectFlinkIfFlink, rescaleFlinkIfFlink } from './flink.js';
+import { convertFlinkIfFlink, convertToFlink, inspectFlinkIfFlink, rescaleFlinkIfFlink } from './flink.js';
 import { bytes, formatDiff, formatInspect, formatValidation } from './format.js';
 
 /** Where the CLI writes; tests and embedders can capture it. */
@@ -198,9 +198,12 @@ export function createProgram(io: CliIO, setExit: (code: ExitCodeValue) => void)
 
   common(savepoint.command('convert').argument('<input>', 'savepoint directory').argument('<output>', 'new directory (must not exist or be empty)'))
     .description('convert keyed state between the canonical format and native RocksDB snapshots')
-    .addOption(new Option('--to <format>', 'target format').choices([...CONVERSION_TARGETS]).makeOptionMandatory())
-    .action(async (input: string, output: string, o: CommonOptions & { to: ConversionTarget }) => {
+    .addOption(new Option('--to <format>', 'target format (flink: an Apache Flink canonical savepoint)').choices([...CONVERSION_TARGETS, 'flink']).makeOptionMandatory())
+    .option('--flink-version <version>', 'with --to flink: the Flink release that will read it (chooses the _metadata version; default 2.1+)')
+    .option('--uid-map <from=to...>', 'with --to flink: flowstate uid -> Flink uid')
+    .action(async (input: string, output: string, o: CommonOptions & { to: ConversionTarget | 'flink'; flinkVersion?: string; uidMap?: string[] }) => {
       if (await convertFlinkIfFlink(input, output, o, io)) return setExit(ExitCode.OK);
+      if (o.to === 'flink') return setExit(await convertToFlink(input, output, o, io));
       const p = progressFor(o, 'convert');
       try {
         const r = await convertSavepoint(input, output, o.to, { onProgress: p.update, ...(await loadRegistry(o.serializers)) });

@@ -1,6 +1,6 @@
 import { mkdir, readdir } from 'node:fs/promises';
 import { IllegalStateUsageError } from '@flowstate/core';
-import { convertFlinkToFlowstate, FlinkSavepoint, formatFlinkInspect, inspectFlinkSavepoint, isFlinkSavepoint, rescaleFlinkSavepoint } from '@flowstate/flink';
+import { convertFlinkToFlowstate, convertFlowstateToFlink, metadataVersionForFlink, FlinkSavepoint, formatFlinkInspect, inspectFlinkSavepoint, isFlinkSavepoint, rescaleFlinkSavepoint } from '@flowstate/flink';
 import { LocalFileSystem } from '@flowstate/storage-local';
 
 /**
@@ -56,4 +56,24 @@ export async function convertFlinkIfFlink(
   for (const s of r.skipped) io.stderr(`flowstate: skipped ${s}\n`);
   io.stdout(o.json === true ? `${JSON.stringify({ directory: output, formatVersion: 1, operators: r.metadata.operators.map((x) => ({ uid: x.uid, parallelism: x.parallelism, maxParallelism: x.maxParallelism })), skipped: r.skipped }, null, 2)}\n` : `converted Apache Flink savepoint ${input} to flowstate canonical format v1: ${output}\n`);
   return true;
+}
+
+/** `flowstate savepoint convert <flowstate savepoint> <dir> --to flink [--flink-version 1.18] [--uid-map a=b]`. */
+export async function convertToFlink(
+  input: string,
+  output: string,
+  o: { json?: boolean; flinkVersion?: string; uidMap?: string[] },
+  io: { stdout: (s: string) => void; stderr: (s: string) => void },
+): Promise<0> {
+  const uids: Record<string, string> = {};
+  for (const m of o.uidMap ?? []) {
+    const [from, to] = m.split('=');
+    if (from === undefined || to === undefined || from === '' || to === '') throw new IllegalStateUsageError(undefined, `--uid-map expects from=to, got '${m}'`);
+    uids[from] = to;
+  }
+  const metadataVersion = o.flinkVersion === undefined ? 6 : metadataVersionForFlink(o.flinkVersion);
+  const r = await convertFlowstateToFlink(new LocalFileSystem(input), output, { metadataVersion, uids });
+  for (const s of r.skipped) io.stderr(`flowstate: skipped ${s}\n`);
+  io.stdout(o.json === true ? `${JSON.stringify({ directory: output, format: 'apache-flink', metadataVersion, files: r.files.length, skipped: r.skipped }, null, 2)}\n` : `converted ${input} to an Apache Flink savepoint (metadata V${metadataVersion}): ${output}\n`);
+  return 0;
 }

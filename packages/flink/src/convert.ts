@@ -20,7 +20,9 @@ import {
   type SubtaskStateMetadata,
   type TypeSerializer,
 } from '@flowstate/core';
-import { serializerOf, stateKind, type StateMetaInfo } from './keyed/meta-info.js';
+import { JavaDataOutput } from './io/java-output.js';
+import { serializerOf, stateKind, writeStateMetaInfo, type StateMetaInfo } from './keyed/meta-info.js';
+import { writeVersionedSnapshot } from './serializers/registry.js';
 import type { OperatorState } from './metadata/types.js';
 import { readOperatorStates } from './operator/reader.js';
 import type { FlinkSavepoint } from './savepoint.js';
@@ -108,15 +110,48 @@ export async function convertFlinkToFlowstate(sp: FlinkSavepoint, fs: FileSystem
   const location = await new FsCheckpointStorage(fs, { layout: 'savepoint' }).initializeLocationForCheckpoint(checkpointId);
   const skipped: string[] = [];
   const operators: OperatorSnapshotMetadata[] = [];
+  const properties: Record<string, string> = { convertedFrom: `Apache Flink _metadata V${sp.metadata.version}` };
   for (const op of sp.operators) {
     if (op.fullyFinished) continue;
     const uid = options.uids?.[op.operatorId] ?? (op.uid !== undefined && op.uid !== '' ? op.uid : op.operatorId);
     const subtasks = await convertOperator(sp, op, uid, location.streamFactory, skipped);
     if (subtasks.some((s) => s.keyed.length + s.operator.length > 0)) operators.push({ uid, parallelism: op.parallelism, maxParallelism: op.maxParallelism, subtasks });
+    Object.assign(properties, await flinkTypeProperties(sp, op, uid));
   }
-  const metadata: CheckpointMetadata = { checkpointId, kind: 'SAVEPOINT', timestamp: Date.now(), operators, properties: { convertedFrom: `Apache Flink _metadata V${sp.metadata.version}` } };
+  const metadata: CheckpointMetadata = { checkpointId, kind: 'SAVEPOINT', timestamp: Date.now(), operators, properties };
   await location.finalizeCheckpoint(serializeCheckpointMetadata(metadata));
   return { metadata, skipped };
+}
+
+/** Property keys under which the Flink serializers of converted states are kept (hex of Flink's bytes). */
+export const FLINK_KEY_SERIALIZER_PROPERTY = 'flink.keySerializer.';
+export const FLINK_STATE_META_PROPERTY = 'flink.stateMetaInfo.';
+/** Operators without a uid in Flink (metadata V2-V4, or no `.uid()`) keep their operator ID here. */
+export const FLINK_OPERATOR_ID_PROPERTY = 'flink.operatorId.';
+
+/**
+ * The Flink serializer snapshots of an operator's states, so that converting back to Flink
+ * restores the exact Java serializers (Tuple, POJO, Avro, Row... travel as MessagePack here).
+ */
+async function flinkTypeProperties(sp: FlinkSavepoint, op: OperatorState, uid: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = { [`${FLINK_OPERATOR_ID_PROPERTY}${uid}`]: op.operatorId };
+  const hex = (f: (o: JavaDataOutput) => void): string => {
+    const o = new JavaDataOutput();
+    f(o);
+    return Buffer.from(o.bytesView()).toString('hex');
+  };
+  for (const info of await sp.keyedStreams(op)) {
+    if (info.header === undefined) continue;
+    out[`${FLINK_KEY_SERIALIZER_PROPERTY}${uid}`] = hex((o) => writeVersionedSnapshot(o, info.header!.keySerializer));
+    for (const m of info.header.states) out[`${FLINK_STATE_META_PROPERTY}${uid}.${m.name}`] = hex((o) => writeStateMetaInfo(o, m));
+  }
+  for (const s of op.subtasks) {
+    const h = s.managedOperatorState;
+    if (h === null || h.stream === null) continue;
+    const { header } = readOperatorStates(h, await sp.resolve(h.stream), sp.registry);
+    for (const m of [...header.operatorStates, ...header.broadcastStates]) out[`${FLINK_STATE_META_PROPERTY}${uid}.${m.name}`] = hex((o) => writeStateMetaInfo(o, m));
+  }
+  return out;
 }
 
 interface StatePlan {

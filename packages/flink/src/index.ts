@@ -33,3 +33,5 @@ export * from './writer.js';
 export * from './rescale.js';
 export * from './surgery.js';
 export * from './convert.js';
+export * from './java/savepoint-properties.js';
+export * from './convert-to-flink.js';

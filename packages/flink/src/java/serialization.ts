@@ -36,17 +36,22 @@ export interface JavaBlock {
   readonly data: Uint8Array;
 }
 
-interface FieldDesc {
+export interface JavaFieldDesc {
   readonly type: string;
   readonly name: string;
+  /** Object and array fields: the JVM type signature, e.g. `Ljava/lang/String;`. */
+  readonly className?: string;
 }
-interface ClassDesc {
+type FieldDesc = JavaFieldDesc;
+/** A class descriptor as the stream declares it (what a writer must reproduce). */
+export interface JavaClassDesc {
   readonly name: string;
   readonly suid: bigint;
   readonly flags: number;
   readonly fields: FieldDesc[];
   readonly superDesc: ClassDesc | null;
 }
+type ClassDesc = JavaClassDesc;
 
 const STREAM_MAGIC = 0xaced;
 const TC = {
@@ -70,6 +75,7 @@ type Handle = ClassDesc | JavaValue;
 
 class JavaStreamReader {
   private handles: Handle[] = [];
+  readonly classes: ClassDesc[] = [];
   private depth = 0;
   constructor(
     private readonly input: JavaDataInput,
@@ -207,9 +213,10 @@ class JavaStreamReader {
         if (type === 'L' || type === '[') {
           const cn = this.readContent();
           if (typeof cn !== 'string') this.input.fail(`field '${fname}' has no class name`);
-        } else if (!'BCDFIJSZ'.includes(type)) {
-          this.input.fail(`unknown field type '${type}' of field '${fname}'`);
+          fields.push({ type, name: fname, className: cn });
+          continue;
         }
+        if (!'BCDFIJSZ'.includes(type)) this.input.fail(`unknown field type '${type}' of field '${fname}'`);
         fields.push({ type, name: fname });
       }
       const partial: ClassDesc = { name, suid, flags, fields, superDesc: null };
@@ -217,6 +224,7 @@ class JavaStreamReader {
       this.skipAnnotations();
       const desc: ClassDesc = { ...partial, superDesc: this.readClassDesc() };
       this.handles[slot] = desc;
+      this.classes.push(desc);
       return desc;
     } finally {
       this.depth--;
@@ -310,7 +318,14 @@ export function readJavaSerializationStream(bytes: Uint8Array, file: string, bas
   const reader = new JavaStreamReader(input, limits);
   const out: JavaValue[] = [];
   while (input.remaining > 0) out.push(reader.readContent());
+  lastClasses = reader.classes;
   return out;
+}
+
+let lastClasses: JavaClassDesc[] = [];
+/** The class descriptors declared by the last stream `readJavaSerializationStream` read (diagnostics). */
+export function lastJavaClassDescriptors(): readonly JavaClassDesc[] {
+  return lastClasses;
 }
 
 /** Reads exactly one object of a Java serialization stream embedded in other data; returns it and its byte length. */
