@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { FlowstateError } from '@flowstate/core';
 import {
+  canonicalSavepointProperties,
   operatorIdFromUid,
   parseCheckpointProperties,
   readFlinkMetadata,
@@ -100,6 +101,12 @@ describe('Flink _metadata (own fixtures)', () => {
     assert.throws(() => readFlinkMetadata(v9, 'new'), (e: Error & { code?: string }) => e.code === 'UNKNOWN_FORMAT_VERSION');
   });
 
+  it('generated CheckpointProperties of a canonical savepoint parse back as such', () => {
+    const p = parseCheckpointProperties(canonicalSavepointProperties(), 'generated');
+    assert.deepEqual([p.kind, p.formatType, p.typeName, p.postCheckpointAction, p.forced], ['SAVEPOINT', 'CANONICAL', 'Savepoint', 'NONE', true]);
+    assert.equal(parseCheckpointProperties(canonicalSavepointProperties('NATIVE'), 'generated').formatType, 'NATIVE');
+  });
+
   it('a count of 2^31-1 operators is refused before anything is allocated for it', () => {
     const b = writeFlinkMetadata({ version: 3, checkpointId: 1n, masterStates: [], operators: [] });
     new DataView(b.buffer).setInt32(20, 0x7fffffff);
@@ -132,6 +139,20 @@ describe('Flink _metadata (Apache Flink fixtures)', needsFixtures, () => {
     assert.equal(parsed, 32);
     assert.equal(identical, 32);
     assert.deepEqual([...versions].sort(), [2, 3, 4, 5, 6]);
+  });
+
+  it("generated CheckpointProperties are byte-identical to Flink's (1.16 to 2.3 canonical savepoints)", () => {
+    let same = 0;
+    for (const f of metadataFiles()) {
+      const m = readFlinkMetadata(readFileSync(f), f);
+      if (m.propertiesBytes === undefined) continue;
+      const p = parseCheckpointProperties(m.propertiesBytes, f);
+      if (p.kind !== 'SAVEPOINT' || p.typeName !== 'Savepoint' || p.forced !== true) continue;
+      assert.deepEqual(Buffer.from(canonicalSavepointProperties(p.formatType as 'CANONICAL' | 'NATIVE')), Buffer.from(m.propertiesBytes), f);
+      same++;
+    }
+    console.log(`# generated CheckpointProperties identical to Flink's: ${same}`);
+    assert.ok(same >= 10);
   });
 
   it('V5+ operator IDs are murmur3_128 of their uids', () => {
