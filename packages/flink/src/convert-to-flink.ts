@@ -18,7 +18,6 @@ import {
   type SerializerSnapshotRegistry,
   type TypeSerializer,
 } from '@flowstate/core';
-import { mkdir, readdir } from 'node:fs/promises';
 import { FLINK_KEY_SERIALIZER_PROPERTY, FLINK_OPERATOR_ID_PROPERTY, FLINK_STATE_META_PROPERTY } from './convert.js';
 import { FlinkUnsupportedError } from './errors.js';
 import { keyGroupForHash } from './hash/key-groups.js';
@@ -34,7 +33,7 @@ import type { OperatorState, SubtaskState } from './metadata/types.js';
 import { defaultFlinkSerializers } from './serializers/builtins.js';
 import { FlinkSnapshots, buildSnapshot } from './serializers/build.js';
 import type { FlinkSerializerSnapshot } from './serializers/types.js';
-import { StreamEmitter } from './writer.js';
+import { withOutputDirectory } from './writer.js';
 
 /** `_metadata` version per Flink release line, for `--flink-version`. */
 export function metadataVersionForFlink(flinkVersion: string): number {
@@ -101,57 +100,56 @@ function decode(s: TypeSerializer<unknown>, b: Uint8Array): unknown {
 export async function convertFlowstateToFlink(fs: FileSystem, outDir: string, options: FlowstateToFlinkOptions = {}): Promise<{ files: string[]; skipped: string[] }> {
   const version = options.metadataVersion ?? 6;
   if (version < 3 || version > 6) throw new IllegalStateUsageError(undefined, `Flink metadata version must be 3..6, got ${version}`);
-  await mkdir(outDir, { recursive: true });
-  if ((await readdir(outDir)).length > 0) throw new IllegalStateUsageError(undefined, `output directory '${outDir}' is not empty`);
   const storage = new FsCheckpointStorage(fs, { layout: 'savepoint' });
   const loc = await storage.resolveCheckpoint('');
   const md = deserializeCheckpointMetadata(loc.metadata, `${fs.displayRoot}/_metadata`);
   const registry = options.registry ?? defaultSerializerRegistry;
   const props = md.properties ?? {};
-  const em = new StreamEmitter(outDir);
-  const skipped: string[] = [];
-  const operators: OperatorState[] = [];
-  for (const op of md.operators) {
-    const uid = options.uids?.[op.uid] ?? op.uid;
-    const flinkMeta = (name: string): StateMetaInfo | undefined => {
-      const hex = props[`${FLINK_STATE_META_PROPERTY}${op.uid}.${name}`];
-      return typeof hex === 'string' ? readStateMetaInfo(new JavaDataInput(Buffer.from(hex, 'hex'), 'properties'), defaultFlinkSerializers) : undefined;
-    };
-    const keyHex = props[`${FLINK_KEY_SERIALIZER_PROPERTY}${op.uid}`];
-    const flinkKey = typeof keyHex === 'string' ? defaultFlinkSerializers.readVersioned(new JavaDataInput(Buffer.from(keyHex, 'hex'), 'properties')) : undefined;
-    const keyed = await keyedRecords(storage, op, registry, flinkKey, flinkMeta, skipped);
-    const subtasks: SubtaskState[] = [];
-    for (let i = 0; i < op.parallelism; i++) {
-      let managedKeyedState: SubtaskState['managedKeyedState'] = null;
-      if (keyed !== undefined) {
-        const range = computeKeyGroupRangeForOperatorIndex(op.maxParallelism, op.parallelism, i);
-        const enc = encodeCanonicalStream(keyed.header, range.startKeyGroup, range.numberOfKeyGroups, (kg) => keyed.byKeyGroup.get(kg) ?? []);
-        const name = randomUUID();
-        await em.write(name, enc.bytes);
-        managedKeyedState = { type: 'key-groups', tag: 7, startKeyGroup: range.startKeyGroup, offsets: enc.offsets, stream: { type: 'relative-file', relativePath: name, size: enc.bytes.length } };
-      }
-      let managedOperatorState: SubtaskState['managedOperatorState'] = null;
-      const st = op.subtasks.find((s) => s.subtaskIndex === i);
-      const opHandles = (st?.operator ?? []) as FlowstateOperatorHandle[];
-      if (opHandles.length > 0) {
-        const data = await operatorData(storage, opHandles, registry, flinkMeta, op.uid, skipped);
-        if (data.states.length > 0) {
-          const enc = encodeOperatorStream({ version: version >= 5 ? 6 : 5, compression: false, operatorStates: data.operatorMetas, broadcastStates: data.broadcastMetas }, data.states);
+  return withOutputDirectory(outDir, async (em) => {
+    const skipped: string[] = [];
+    const operators: OperatorState[] = [];
+    for (const op of md.operators) {
+      const uid = options.uids?.[op.uid] ?? op.uid;
+      const flinkMeta = (name: string): StateMetaInfo | undefined => {
+        const hex = props[`${FLINK_STATE_META_PROPERTY}${op.uid}.${name}`];
+        return typeof hex === 'string' ? readStateMetaInfo(new JavaDataInput(Buffer.from(hex, 'hex'), 'properties'), defaultFlinkSerializers) : undefined;
+      };
+      const keyHex = props[`${FLINK_KEY_SERIALIZER_PROPERTY}${op.uid}`];
+      const flinkKey = typeof keyHex === 'string' ? defaultFlinkSerializers.readVersioned(new JavaDataInput(Buffer.from(keyHex, 'hex'), 'properties')) : undefined;
+      const keyed = await keyedRecords(storage, op, registry, flinkKey, flinkMeta, skipped);
+      const subtasks: SubtaskState[] = [];
+      for (let i = 0; i < op.parallelism; i++) {
+        let managedKeyedState: SubtaskState['managedKeyedState'] = null;
+        if (keyed !== undefined) {
+          const range = computeKeyGroupRangeForOperatorIndex(op.maxParallelism, op.parallelism, i);
+          const enc = encodeCanonicalStream(keyed.header, range.startKeyGroup, range.numberOfKeyGroups, (kg) => keyed.byKeyGroup.get(kg) ?? []);
           const name = randomUUID();
           await em.write(name, enc.bytes);
-          managedOperatorState = { type: 'operator-stream', tag: 4, states: data.states.map((s) => ({ name: s.name, mode: s.mode, offsets: enc.offsets.get(s.name) ?? [] })), stream: { type: 'relative-file', relativePath: name, size: enc.bytes.length } };
+          managedKeyedState = { type: 'key-groups', tag: 7, startKeyGroup: range.startKeyGroup, offsets: enc.offsets, stream: { type: 'relative-file', relativePath: name, size: enc.bytes.length } };
         }
+        let managedOperatorState: SubtaskState['managedOperatorState'] = null;
+        const st = op.subtasks.find((s) => s.subtaskIndex === i);
+        const opHandles = (st?.operator ?? []) as FlowstateOperatorHandle[];
+        if (opHandles.length > 0) {
+          const data = await operatorData(storage, opHandles, registry, flinkMeta, op.uid, skipped);
+          if (data.states.length > 0) {
+            const enc = encodeOperatorStream({ version: version >= 5 ? 6 : 5, compression: false, operatorStates: data.operatorMetas, broadcastStates: data.broadcastMetas }, data.states);
+            const name = randomUUID();
+            await em.write(name, enc.bytes);
+            managedOperatorState = { type: 'operator-stream', tag: 4, states: data.states.map((s) => ({ name: s.name, mode: s.mode, offsets: enc.offsets.get(s.name) ?? [] })), stream: { type: 'relative-file', relativePath: name, size: enc.bytes.length } };
+          }
+        }
+        subtasks.push({ index: i, finished: false, managedOperatorState, rawOperatorState: null, managedKeyedState, rawKeyedState: null, inputChannelState: [], resultSubpartitionState: [], operatorStateFlags: [managedOperatorState === null ? 0 : 1, 0] });
       }
-      subtasks.push({ index: i, finished: false, managedOperatorState, rawOperatorState: null, managedKeyedState, rawKeyedState: null, inputChannelState: [], resultSubpartitionState: [], operatorStateFlags: [managedOperatorState === null ? 0 : 1, 0] });
+      // A uid mapped explicitly decides the ID; otherwise an ID recorded when converting from Flink is kept.
+      const recordedId = props[`${FLINK_OPERATOR_ID_PROPERTY}${op.uid}`];
+      const operatorId = options.uids?.[op.uid] === undefined && typeof recordedId === 'string' && /^[0-9a-f]{32}$/.test(recordedId) ? recordedId : operatorIdFromUid(uid);
+      const keepsUid = operatorId === operatorIdFromUid(uid);
+      operators.push({ ...(version >= 5 ? { name: keepsUid ? uid : '', uid: keepsUid ? uid : '' } : {}), operatorId, parallelism: op.parallelism, maxParallelism: op.maxParallelism, coordinatorState: null, fullyFinished: false, subtasks });
     }
-    // A uid mapped explicitly decides the ID; otherwise an ID recorded when converting from Flink is kept.
-    const recordedId = props[`${FLINK_OPERATOR_ID_PROPERTY}${op.uid}`];
-    const operatorId = options.uids?.[op.uid] === undefined && typeof recordedId === 'string' && /^[0-9a-f]{32}$/.test(recordedId) ? recordedId : operatorIdFromUid(uid);
-    const keepsUid = operatorId === operatorIdFromUid(uid);
-    operators.push({ ...(version >= 5 ? { name: keepsUid ? uid : '', uid: keepsUid ? uid : '' } : {}), operatorId, parallelism: op.parallelism, maxParallelism: op.maxParallelism, coordinatorState: null, fullyFinished: false, subtasks });
-  }
-  await em.write('_metadata', writeFlinkMetadata({ version, checkpointId: BigInt(md.checkpointId), masterStates: [], operators, ...(version >= 4 ? { propertiesBytes: canonicalSavepointProperties() } : {}) }));
-  return { files: [...em.written], skipped };
+    await em.write('_metadata', writeFlinkMetadata({ version, checkpointId: BigInt(md.checkpointId), masterStates: [], operators, ...(version >= 4 ? { propertiesBytes: canonicalSavepointProperties() } : {}) }));
+    return { files: [...em.written], skipped };
+  });
 }
 
 async function keyedRecords(

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, readdir } from 'node:fs/promises';
 import { IllegalStateUsageError } from '@flowstate/core';
 import { FlinkUnsupportedError } from './errors.js';
 import { keyGroupForHash, keyGroupRangeForOperator, operatorIndexForKeyGroup } from './hash/key-groups.js';
@@ -12,7 +11,7 @@ import type { OperatorState, OperatorStateHandleEntry, OperatorStateMode, Subtas
 import { readOperatorStates } from './operator/reader.js';
 import type { FlinkSavepoint } from './savepoint.js';
 import type { FlinkSerializerSnapshot } from './serializers/types.js';
-import { rewriteOperatorUnchanged, StreamEmitter } from './writer.js';
+import { rewriteOperatorUnchanged, withOutputDirectory, type StreamEmitter } from './writer.js';
 
 export interface FlinkRescaleOptions {
   /** New parallelism (default: unchanged, capped at the new maxParallelism). */
@@ -33,14 +32,13 @@ export interface FlinkRescaleOptions {
  * key serializer must be one whose Java hashCode flowstate knows.
  */
 export async function rescaleFlinkSavepoint(sp: FlinkSavepoint, outDir: string, options: FlinkRescaleOptions): Promise<{ files: string[] }> {
-  await mkdir(outDir, { recursive: true });
-  if ((await readdir(outDir)).length > 0) throw new IllegalStateUsageError(undefined, `output directory '${outDir}' is not empty`);
-  const em = new StreamEmitter(outDir);
-  const selected = (op: OperatorState): boolean => options.operators === undefined || options.operators.some((x) => x === op.uid || x === op.operatorId);
-  const operators: OperatorState[] = [];
-  for (const op of sp.operators) operators.push(selected(op) && !op.fullyFinished ? await rescaleOperator(sp, em, op, options) : await rewriteOperatorUnchanged(sp, em, op));
-  await em.write('_metadata', writeFlinkMetadata({ ...sp.metadata, operators }));
-  return { files: [...em.written] };
+  return withOutputDirectory(outDir, async (em) => {
+    const selected = (op: OperatorState): boolean => options.operators === undefined || options.operators.some((x) => x === op.uid || x === op.operatorId);
+    const operators: OperatorState[] = [];
+    for (const op of sp.operators) operators.push(selected(op) && !op.fullyFinished ? await rescaleOperator(sp, em, op, options) : await rewriteOperatorUnchanged(sp, em, op));
+    await em.write('_metadata', writeFlinkMetadata({ ...sp.metadata, operators }));
+    return { files: [...em.written] };
+  });
 }
 
 function label(op: OperatorState): string {

@@ -1,13 +1,13 @@
-import { mkdir, readdir } from 'node:fs/promises';
 import { IllegalStateUsageError } from '@flowstate/core';
 import { FlinkUnsupportedError } from './errors.js';
 import { operatorIdFromUid } from './hash/murmur3-128.js';
+import { KeyedEntryDecoder } from './keyed/decode.js';
 import { encodeCanonicalStream, encodeOperatorStream, type CanonicalRecord } from './keyed/encode.js';
 import { writeFlinkMetadata } from './metadata/metadata.js';
 import type { KeyedStateHandle, OperatorState, OperatorStreamHandle, SubtaskState } from './metadata/types.js';
 import { readOperatorStates } from './operator/reader.js';
 import type { FlinkSavepoint } from './savepoint.js';
-import { copyKeyed, copyOperator, rewriteOperatorUnchanged, StreamEmitter } from './writer.js';
+import { copyKeyed, copyOperator, rewriteOperatorUnchanged, withOutputDirectory, type StreamEmitter } from './writer.js';
 
 export interface FlinkSurgery {
   /** Operators (uid or hex ID) to remove. */
@@ -25,25 +25,24 @@ const matches = (op: OperatorState, x: string): boolean => x === op.uid || x ===
  * (the input is never changed). Keyed state of operators that lose a state is written canonical.
  */
 export async function rewriteFlinkSavepoint(sp: FlinkSavepoint, outDir: string, surgery: FlinkSurgery): Promise<{ files: string[] }> {
-  await mkdir(outDir, { recursive: true });
-  if ((await readdir(outDir)).length > 0) throw new IllegalStateUsageError(undefined, `output directory '${outDir}' is not empty`);
   for (const x of [...(surgery.removeOperators ?? []), ...Object.keys(surgery.renameUids ?? {}), ...(surgery.dropStates ?? []).map((d) => d.operator)]) {
     if (!sp.operators.some((op) => matches(op, x))) throw new IllegalStateUsageError(undefined, `no operator with uid or ID '${x}' in ${sp.metadataFile}`);
   }
-  const em = new StreamEmitter(outDir);
-  const operators: OperatorState[] = [];
-  for (const op of sp.operators) {
-    if ((surgery.removeOperators ?? []).some((x) => matches(op, x))) continue;
-    const drops = new Set((surgery.dropStates ?? []).filter((d) => matches(op, d.operator)).map((d) => d.state));
-    let out = drops.size === 0 ? await rewriteOperatorUnchanged(sp, em, op) : await dropStates(sp, em, op, drops);
-    const renamed = Object.entries(surgery.renameUids ?? {}).find(([from]) => matches(op, from))?.[1];
-    if (renamed !== undefined) out = { ...out, operatorId: operatorIdFromUid(renamed), ...(sp.metadata.version >= 5 ? { uid: renamed } : {}) };
-    operators.push(out);
-  }
-  const ids = operators.map((o) => o.operatorId);
-  if (new Set(ids).size !== ids.length) throw new IllegalStateUsageError(undefined, 'two operators would have the same operator ID');
-  await em.write('_metadata', writeFlinkMetadata({ ...sp.metadata, operators }));
-  return { files: [...em.written] };
+  return withOutputDirectory(outDir, async (em) => {
+    const operators: OperatorState[] = [];
+    for (const op of sp.operators) {
+      if ((surgery.removeOperators ?? []).some((x) => matches(op, x))) continue;
+      const drops = new Set((surgery.dropStates ?? []).filter((d) => matches(op, d.operator)).map((d) => d.state));
+      let out = drops.size === 0 ? await rewriteOperatorUnchanged(sp, em, op) : await dropStates(sp, em, op, drops);
+      const renamed = Object.entries(surgery.renameUids ?? {}).find(([from]) => matches(op, from))?.[1];
+      if (renamed !== undefined) out = { ...out, operatorId: operatorIdFromUid(renamed), ...(sp.metadata.version >= 5 ? { uid: renamed } : {}) };
+      operators.push(out);
+    }
+    const ids = operators.map((o) => o.operatorId);
+    if (new Set(ids).size !== ids.length) throw new IllegalStateUsageError(undefined, 'two operators would have the same operator ID');
+    await em.write('_metadata', writeFlinkMetadata({ ...sp.metadata, operators }));
+    return { files: [...em.written] };
+  });
 }
 
 async function dropStates(sp: FlinkSavepoint, em: StreamEmitter, op: OperatorState, drops: Set<string>): Promise<OperatorState> {
@@ -71,7 +70,6 @@ async function dropStates(sp: FlinkSavepoint, em: StreamEmitter, op: OperatorSta
           if (id !== undefined) push(r.keyGroup, { ...r, stateId: id });
         }
       } else {
-        const { KeyedEntryDecoder } = await import('./keyed/decode.js');
         const enc = new KeyedEntryDecoder({ ...header, states: kept }, op.maxParallelism);
         for (const g of sp.heapKeyGroups(info)) for (const e of g.entries) {
           const id = newId.get(e.state);

@@ -1,4 +1,4 @@
-import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, rm, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { IllegalStateUsageError } from '@flowstate/core';
 import { FlinkUnsupportedError } from './errors.js';
@@ -34,10 +34,36 @@ export class StreamEmitter {
     }
   }
 
+  /** Writes a new file (never over an existing one) and fsyncs it: `_metadata` comes last and must find its files durable. */
   async write(rel: string, bytes: Uint8Array): Promise<void> {
     if (this.written.has(rel)) throw new IllegalStateUsageError(undefined, `two streams would be written to '${rel}'`);
     this.written.add(rel);
-    await writeFile(join(this.outDir, rel), bytes, { flag: 'wx' });
+    const fh = await open(join(this.outDir, rel), 'wx');
+    try {
+      await fh.writeFile(bytes);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  }
+}
+
+/**
+ * Runs `write` against a new, empty output directory. On failure, exactly the files it wrote are
+ * removed (and the directory, if this call created it), so no half savepoint is left behind.
+ */
+export async function withOutputDirectory<T>(outDir: string, write: (em: StreamEmitter) => Promise<T>): Promise<T> {
+  const created = (await mkdir(outDir, { recursive: true })) !== undefined;
+  if ((await readdir(outDir)).length > 0) throw new IllegalStateUsageError(undefined, `output directory '${outDir}' is not empty`);
+  const em = new StreamEmitter(outDir);
+  try {
+    return await write(em);
+  } catch (e) {
+    // `_metadata` first: a directory must never look like a complete savepoint without its files.
+    const files = [...em.written].sort((a, b) => (a === '_metadata' ? -1 : b === '_metadata' ? 1 : 0));
+    for (const f of files) await rm(join(outDir, f), { force: true }).catch(() => {});
+    if (created) await rmdir(outDir).catch(() => {});
+    throw e;
   }
 }
 
@@ -48,13 +74,12 @@ export class StreamEmitter {
  * Flink savepoint and writing it back this way yields Flink's bytes (see the round-trip tests).
  */
 export async function writeFlinkSavepoint(sp: FlinkSavepoint, outDir: string): Promise<{ files: string[] }> {
-  await mkdir(outDir, { recursive: true });
-  if ((await readdir(outDir)).length > 0) throw new IllegalStateUsageError(undefined, `output directory '${outDir}' is not empty`);
-  const em = new StreamEmitter(outDir);
-  const operators: OperatorState[] = [];
-  for (const op of sp.operators) operators.push(await rewriteOperatorUnchanged(sp, em, op));
-  await em.write('_metadata', writeFlinkMetadata({ ...sp.metadata, operators }));
-  return { files: [...em.written] };
+  return withOutputDirectory(outDir, async (em) => {
+    const operators: OperatorState[] = [];
+    for (const op of sp.operators) operators.push(await rewriteOperatorUnchanged(sp, em, op));
+    await em.write('_metadata', writeFlinkMetadata({ ...sp.metadata, operators }));
+    return { files: [...em.written] };
+  });
 }
 
 /** Writes one operator's streams again, re-encoded, with its layout unchanged. */

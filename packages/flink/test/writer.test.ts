@@ -55,3 +55,25 @@ describe('Flink savepoint writer (Apache Flink fixtures)', needsFixtures, () => 
     assert.deepEqual(failures, []);
   });
 });
+
+describe('Flink savepoint writer failures', () => {
+  it('a write that fails part-way leaves no files behind (own savepoint, corrupt second operator)', async () => {
+    const { cpSync, existsSync, readdirSync, writeFileSync: wf } = await import('node:fs');
+    const { writeFlinkMetadata, readFlinkMetadata } = await import('../src/index.js');
+    const dir = writeOwnSavepoint(10, false);
+    const out = mkdtempSync(join(tmpdir(), 'flowstate-flink-fail-'));
+    try {
+      // Two operators share the stream; the second one's handle claims one byte more than the file has.
+      const md = readFlinkMetadata(readFileSync(join(dir, '_metadata')), 'own');
+      const op = md.operators[0]!;
+      const broken = { ...op, operatorId: 'ff'.repeat(16), subtasks: op.subtasks.map((s) => ({ ...s, managedKeyedState: { ...(s.managedKeyedState as never as object), stream: { type: 'relative-file', relativePath: 'keyed-copy', size: 1 } } as never })) };
+      cpSync(join(dir, 'keyed-0'), join(dir, 'keyed-copy'));
+      wf(join(dir, '_metadata'), writeFlinkMetadata({ ...md, operators: [op, broken] }));
+      await assert.rejects(async () => writeFlinkSavepoint(await FlinkSavepoint.load(dir), join(out, 'sp')), (e: Error & { code?: string }) => e.code === 'CORRUPT_CHECKPOINT');
+      assert.equal(existsSync(join(out, 'sp')), false, `left behind: ${existsSync(join(out, 'sp')) ? readdirSync(join(out, 'sp')).join(', ') : ''}`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+      rmSync(out, { recursive: true, force: true });
+    }
+  });
+});
