@@ -2,7 +2,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isFlinkMetadata } from './metadata/metadata.js';
 import type { OperatorState, StreamStateHandle } from './metadata/types.js';
-import { serializerOf, stateKind } from './keyed/meta-info.js';
+import { stateKind } from './keyed/meta-info.js';
 import { readOperatorStates } from './operator/reader.js';
 import type { FlinkSavepoint, KeyedFormat } from './savepoint.js';
 import { describeSnapshot } from './serializers/types.js';
@@ -184,4 +184,3 @@ export function formatFlinkInspect(r: FlinkInspectReport, location: string): str
   return lines.join('\n');
 }
 
-void serializerOf;

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { IllegalStateUsageError } from '@flowstate/core';
 import { FlinkUnsupportedError } from './errors.js';
-import { keyGroupForHash, keyGroupRangeForOperator, operatorIndexForKeyGroup } from './hash/key-groups.js';
+import { keyGroupForHash, keyGroupRangeForOperator } from './hash/key-groups.js';
 import { KeyedEntryDecoder, keyGroupPrefixBytes } from './keyed/decode.js';
 import { encodeCanonicalStream, encodeOperatorStream, type CanonicalRecord, type OperatorStateData } from './keyed/encode.js';
 import type { StateMetaInfo } from './keyed/meta-info.js';
@@ -54,7 +54,7 @@ async function rescaleOperator(sp: FlinkSavepoint, em: StreamEmitter, op: Operat
     if (s.rawKeyedState !== null || s.rawOperatorState !== null) throw new FlinkUnsupportedError(sp.metadataFile, `operator ${label(op)}: raw keyed/operator state (user bytes) cannot be rescaled`);
     if (s.inputChannelState.length + s.resultSubpartitionState.length > 0) throw new FlinkUnsupportedError(sp.metadataFile, `operator ${label(op)}: unaligned checkpoint channel state cannot be rescaled`);
   }
-  const keyed = await repartitionKeyed(sp, op, maxP, p);
+  const keyed = await repartitionKeyed(sp, op, maxP);
   const opStates = await repartitionOperatorState(sp, op, p);
   const subtasks: SubtaskState[] = [];
   for (let i = 0; i < p; i++) {
@@ -108,7 +108,7 @@ function sameSnapshot(a: FlinkSerializerSnapshot, b: FlinkSerializerSnapshot): b
   return a.className === b.className && a.version === b.version && Buffer.compare(Buffer.from(a.payload), Buffer.from(b.payload)) === 0;
 }
 
-async function repartitionKeyed(sp: FlinkSavepoint, op: OperatorState, maxP: number, p: number): Promise<{ header: Omit<KeyedStreamHeader, 'length'>; byKeyGroup: Map<number, CanonicalRecord[]> } | undefined> {
+async function repartitionKeyed(sp: FlinkSavepoint, op: OperatorState, maxP: number): Promise<{ header: Omit<KeyedStreamHeader, 'length'>; byKeyGroup: Map<number, CanonicalRecord[]> } | undefined> {
   const infos = (await sp.keyedStreams(op)).filter((i) => i.format !== 'none');
   if (infos.length === 0) return undefined;
   for (const i of infos) {
@@ -156,8 +156,6 @@ async function repartitionKeyed(sp: FlinkSavepoint, op: OperatorState, maxP: num
   }
   // RocksDB's order within a key group: by state id, then by key bytes (what a RocksDB canonical savepoint holds).
   for (const list of byKeyGroup.values()) list.sort((a, b) => a.stateId - b.stateId || Buffer.compare(Buffer.from(a.key), Buffer.from(b.key)));
-  void p;
-  void operatorIndexForKeyGroup;
   return { header, byKeyGroup };
 }
 

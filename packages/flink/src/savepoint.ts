@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import { StorageNotFoundError } from '@flowstate/core';
 import { decodeSnappyFramed } from './compression/snappy.js';
 import { FlinkUnsupportedError } from './errors.js';
+import { operatorIdFromUid } from './hash/murmur3-128.js';
 import { JavaDataInput } from './io/java-input.js';
 import { parseCheckpointProperties, type FlinkCheckpointProperties } from './java/checkpoint-properties.js';
 import { readCanonicalKeyGroup, type RawKeyedEntry } from './keyed/canonical.js';
@@ -69,9 +70,10 @@ export class FlinkSavepoint {
     return this.metadata.operators;
   }
 
-  /** The operator with this uid (V5+ metadata, or any version when `uid` hashes to its ID) or this hex ID. */
-  operator(uidOrId: string, idOfUid: (uid: string) => string): OperatorState | undefined {
-    return this.operators.find((o) => o.uid === uidOrId || o.operatorId === uidOrId || o.operatorId === idOfUid(uidOrId));
+  /** The operator with this uid (V5+ stores it; older versions match by murmur3_128 of it) or this hex ID. */
+  operator(uidOrId: string): OperatorState | undefined {
+    const id = operatorIdFromUid(uidOrId);
+    return this.operators.find((o) => o.uid === uidOrId || o.operatorId === uidOrId || o.operatorId === id);
   }
 
   async resolve(h: Parameters<StreamResolver['resolve']>[0]): Promise<ResolvedStream> {

@@ -32,7 +32,7 @@ describe('hostile Flink state files (Apache Flink fixtures, mutated copies)', ne
     'snuyanzin-flink/flink-table/flink-table-planner/src/test/resources/restore-tests/stream-exec-group-aggregate_1/group-aggregate-simple/savepoint',
   ];
   it('random byte mutations and truncations of _metadata and state files: typed errors only, bounded memory', async () => {
-    const iterations = Number(process.env['FLOWSTATE_FUZZ_ITERATIONS'] ?? 240);
+    const iterations = Number(process.env['FLOWSTATE_FUZZ_ITERATIONS'] ?? 100);
     const rnd = prng(Number(process.env['FLOWSTATE_FUZZ_SEED'] ?? 11));
     const work = mkdtempSync(join(tmpdir(), 'flowstate-flink-fuzz-'));
     let typed = 0;

@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import { FlowstateError } from '@flowstate/core';
 import {
   FlinkSavepoint,
-  JavaDataInput,
   keyGroupForHash,
   LongSerializer,
   operatorIdFromUid,
@@ -191,4 +190,3 @@ describe('Flink keyed and operator state (Apache Flink fixtures)', needsFixtures
   });
 });
 
-void JavaDataInput;

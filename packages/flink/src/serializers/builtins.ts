@@ -2,7 +2,6 @@ import { FlinkSerializerRegistry, type SnapshotReader } from './registry.js';
 import * as P from './primitives.js';
 import {
   compositeReader,
-  delegatingSerializer,
   genericArraySerializer,
   listSerializer,
   mapSerializer,
@@ -110,4 +109,3 @@ function buildDefaultRegistry(): FlinkSerializerRegistry {
 /** Readers for Flink's built-in snapshot classes. Extend it (`.extend().register(...)`) for user serializers. */
 export const defaultFlinkSerializers: FlinkSerializerRegistry = buildDefaultRegistry();
 
-export { delegatingSerializer };

@@ -1,7 +1,6 @@
 import { FlinkOpaqueSerializerError } from '../errors.js';
 import { javaFoldHash } from '../hash/key-groups.js';
 import type { JavaDataInput } from '../io/java-input.js';
-import type { JavaDataOutput } from '../io/java-output.js';
 import { LongSerializer } from './primitives.js';
 import type { SnapshotContent, SnapshotReadContext, SnapshotReader } from './registry.js';
 import type { FlinkTypeSerializer } from './types.js';
@@ -173,9 +172,4 @@ export function opaqueSerializer(serializerClass: string, length = -1): FlinkTyp
     throw new FlinkOpaqueSerializerError(undefined, serializerClass);
   };
   return { serializerClass, length, opaque: true, deserialize: fail, serialize: fail };
-}
-
-/** A composite serializer with one nested serializer whose bytes are the nested ones (ExternalSerializer...). */
-export function delegatingSerializer(serializerClass: string, inner: FlinkTypeSerializer, _out?: JavaDataOutput): FlinkTypeSerializer {
-  return { ...inner, serializerClass };
 }
