@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { IllegalStateUsageError } from '@flowstate/core';
+import { IllegalStateUsageError, repartitionOperatorState as repartitionCore, type OperatorStateHandle as CoreOperatorStateHandle } from '@flowstate/core';
 import { FlinkUnsupportedError } from './errors.js';
 import { keyGroupForHash, keyGroupRangeForOperator } from './hash/key-groups.js';
 import { KeyedEntryDecoder, keyGroupPrefixBytes } from './keyed/decode.js';
@@ -159,41 +159,41 @@ async function repartitionKeyed(sp: FlinkSavepoint, op: OperatorState, maxP: num
   return { header, byKeyGroup };
 }
 
+/**
+ * Operator state goes where Flink's RoundRobinOperatorStateRepartitioner would put it: the
+ * assignment is core's `repartitionOperatorState` (one implementation for both formats), run on
+ * stand-in handles whose offsets are element indexes; the elements themselves move as bytes.
+ */
 async function repartitionOperatorState(sp: FlinkSavepoint, op: OperatorState, p: number): Promise<{ header: Omit<OperatorStreamHeader, 'length'>; perSubtask: OperatorStateData[][] } | undefined> {
-  const per: { header: OperatorStreamHeader; states: { name: string; mode: OperatorStateMode; raw: Uint8Array[] }[] }[] = [];
-  for (const s of [...op.subtasks].sort((a, b) => a.index - b.index)) {
-    const h = s.managedOperatorState;
-    if (h === null || h.stream === null) continue;
-    per.push(readOperatorStates(h, await sp.resolve(h.stream), sp.registry));
+  const read: ({ header: OperatorStreamHeader; states: { name: string; mode: OperatorStateMode; raw: Uint8Array[] }[] } | undefined)[] = [];
+  for (let i = 0; i < op.parallelism; i++) {
+    const h = op.subtasks.find((s) => s.index === i && !s.finished)?.managedOperatorState ?? null;
+    read.push(h === null || h.stream === null ? undefined : readOperatorStates(h, await sp.resolve(h.stream), sp.registry));
   }
-  if (per.length === 0) return undefined;
-  const ops = mergeStates(per.map((x) => x.header.operatorStates), sp.metadataFile);
-  const bcs = mergeStates(per.map((x) => x.header.broadcastStates), sp.metadataFile);
-  const header = { version: per[0]!.header.version, compression: false, operatorStates: ops.states, broadcastStates: bcs.states };
-  const perSubtask: OperatorStateData[][] = Array.from({ length: p }, () => []);
-  for (const m of [...ops.states, ...bcs.states]) {
-    const contributions = per.map((x) => x.states.find((s) => s.name === m.name)).filter((s) => s !== undefined);
-    const mode = contributions[0]?.mode ?? 'SPLIT_DISTRIBUTE';
-    if (mode === 'BROADCAST') {
-      for (let i = 0; i < p; i++) {
-        const src = contributions[i % contributions.length];
-        if (src !== undefined) perSubtask[i]!.push({ name: m.name, mode, elements: src.raw });
+  const present = read.filter((r) => r !== undefined);
+  if (present.length === 0) return undefined;
+  const ops = mergeStates(present.map((x) => x.header.operatorStates), sp.metadataFile);
+  const bcs = mergeStates(present.map((x) => x.header.broadcastStates), sp.metadataFile);
+  const header = { version: present[0]!.header.version, compression: false, operatorStates: ops.states, broadcastStates: bcs.states };
+  const standIns: CoreOperatorStateHandle[][] = read.map((r, i) => {
+    if (r === undefined) return [];
+    const states: Record<string, { mode: OperatorStateMode; offsets: number[] }> = {};
+    for (const st of r.states) states[st.name] = { mode: st.mode, offsets: st.raw.map((_, k) => k) };
+    return [{ type: 'operator', stream: { type: 'bytes', name: String(i), data: new Uint8Array(0), size: 0, checksum: 0 }, stateSize: 0, states }];
+  });
+  const order = [...ops.states, ...bcs.states].map((m) => m.name);
+  const perSubtask = repartitionCore(standIns, p).map((handles) => {
+    const byName = new Map<string, OperatorStateData>();
+    for (const h of handles) {
+      const source = read[Number((h.stream as { name: string }).name)]!;
+      for (const [name, entry] of Object.entries(h.states)) {
+        const raw = source.states.find((x) => x.name === name)!.raw;
+        const prev = byName.get(name);
+        const elements = entry.offsets.map((k) => raw[k]!);
+        byName.set(name, { name, mode: entry.mode, elements: [...(prev?.elements ?? []), ...elements] });
       }
-      continue;
     }
-    const all = contributions.flatMap((c) => c.raw);
-    if (mode === 'UNION') {
-      for (let i = 0; i < p; i++) perSubtask[i]!.push({ name: m.name, mode, elements: all });
-      continue;
-    }
-    const base = Math.floor(all.length / p);
-    let remainder = all.length % p;
-    let at = 0;
-    for (let i = 0; i < p; i++) {
-      const n = base + (remainder-- > 0 ? 1 : 0);
-      perSubtask[i]!.push({ name: m.name, mode, elements: all.slice(at, at + n) });
-      at += n;
-    }
-  }
+    return order.map((n) => byName.get(n)).filter((x) => x !== undefined);
+  });
   return { header, perSubtask };
 }

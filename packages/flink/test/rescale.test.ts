@@ -113,3 +113,37 @@ describe('offline rescale of Apache Flink savepoints', needsFixtures, () => {
     });
   }
 });
+
+describe('operator state redistribution follows core (Flink round-robin) semantics', needsFixtures, () => {
+  it('unchanged parallelism keeps split list elements on their subtask; 4 -> 3 deals them out contiguously', async () => {
+    const input = fixture('operatorstate/nonKeyed-flink2.3');
+    const perSubtask = async (dir: string): Promise<Map<string, string[][]>> => {
+      const sp = await FlinkSavepoint.load(dir);
+      const out = new Map<string, string[][]>();
+      for (const op of sp.operators) {
+        const lists: string[][] = [];
+        for (const s of [...op.subtasks].sort((a, b) => a.index - b.index)) {
+          const h = s.managedOperatorState;
+          if (h === null || h.stream === null) continue;
+          lists[s.index] = readOperatorStates(h, await sp.resolve(h.stream), sp.registry).states.flatMap((st) => st.raw.map((r) => Buffer.from(r).toString('hex')));
+        }
+        out.set(op.uid ?? op.operatorId, lists);
+      }
+      return out;
+    };
+    const out = mkdtempSync(join(tmpdir(), 'flowstate-flink-rescale-'));
+    try {
+      const before = await perSubtask(input);
+      await rescaleFlinkSavepoint(await FlinkSavepoint.load(input), join(out, 'same'), { maxParallelism: 64 });
+      assert.deepEqual(await perSubtask(join(out, 'same')), before);
+      await rescaleFlinkSavepoint(await FlinkSavepoint.load(input), join(out, 'three'), { parallelism: 3 });
+      for (const [op, lists] of await perSubtask(join(out, 'three'))) {
+        const all = (before.get(op) ?? []).flat();
+        assert.deepEqual(lists.flat().sort(), [...all].sort(), op);
+        if (all.length === 4) assert.deepEqual(lists.map((l) => l.length).sort(), [1, 1, 2]);
+      }
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  });
+});
