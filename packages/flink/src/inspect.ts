@@ -99,7 +99,14 @@ async function inspectOperator(sp: FlinkSavepoint, op: OperatorState, scan: bool
   const keyed = new Map<string, FlinkStateReport>();
   const formats = new Set<KeyedFormat>();
   let keySerializer: string | undefined;
-  for (const info of await sp.keyedStreams(op)) {
+  let infos: Awaited<ReturnType<FlinkSavepoint['keyedStreams']>> = [];
+  try {
+    infos = await sp.keyedStreams(op);
+  } catch (e) {
+    // One unreadable header (e.g. a user serializer without its plug-in) must not hide the other operators.
+    problems.push(`keyed state: ${(e as Error).message}`);
+  }
+  for (const info of infos) {
     formats.add(info.format);
     if (info.header === undefined) continue;
     keySerializer ??= describeSnapshot(info.header.keySerializer);

@@ -5,6 +5,9 @@ import { basename, dirname } from 'node:path';
 import { FlowstateError } from '@flowstate/core';
 import {
   canonicalSavepointProperties,
+  FlinkSavepoint,
+  formatFlinkInspect,
+  inspectFlinkSavepoint,
   operatorIdFromUid,
   parseCheckpointProperties,
   readFlinkMetadata,
@@ -153,6 +156,21 @@ describe('Flink _metadata (Apache Flink fixtures)', needsFixtures, () => {
     }
     console.log(`# generated CheckpointProperties identical to Flink's: ${same}`);
     assert.ok(same >= 10);
+  });
+
+  it('inspect reports every _metadata (an operator it cannot read shows as a problem, not a failure)', async () => {
+    let inspected = 0;
+    let withProblems = 0;
+    for (const f of metadataFiles()) {
+      const report = await inspectFlinkSavepoint(await FlinkSavepoint.load(f), { scan: true });
+      assert.equal(report.operators.length, readFlinkMetadata(readFileSync(f), f).operators.length);
+      assert.ok(formatFlinkInspect(report, f).includes('metadata version'));
+      if (report.operators.some((o) => o.problems.length > 0)) withProblems++;
+      inspected++;
+    }
+    console.log(`# inspected: ${inspected} of ${metadataFiles().length} (with problems: ${withProblems}, the user serializer without plug-in)`);
+    assert.equal(inspected, 32);
+    assert.equal(withProblems, 2);
   });
 
   it('V5+ operator IDs are murmur3_128 of their uids', () => {
