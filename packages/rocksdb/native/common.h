@@ -375,5 +375,8 @@ class DbWrap : public Napi::ObjectWrap<DbWrap> {
 Napi::Value ListColumnFamiliesOfPath(const Napi::CallbackInfo& info);
 // verifySstFile(path) -> Promise<{ size, crc32c }> (sst_verify.cc).
 Napi::Value VerifySstFile(const Napi::CallbackInfo& info);
+// crc32cForTest(bytes, portable) -> number: the CRC32C verifySstFile computes,
+// with the CPU instruction (if any) or the portable table (tests compare both).
+Napi::Value Crc32cForTest(const Napi::CallbackInfo& info);
 
 }  // namespace flowstate

@@ -207,6 +207,7 @@ interface NativeBinding {
   setErrorFactory(factory: (code: string, message: string, path: string | undefined, status: string | undefined) => Error): void;
   listColumnFamilies(path: string): string[];
   verifySstFile(path: string): Promise<SstFileVerification>;
+  crc32cForTest(bytes: Uint8Array, portable: boolean): number;
   rocksdbVersion: string;
   mergeOperatorName: string;
 }
@@ -289,6 +290,14 @@ export interface SstFileVerification {
  */
 export function verifySstFile(path: string): Promise<SstFileVerification> {
   return asyncCall(() => loadBinding().verifySstFile(path));
+}
+
+/**
+ * @internal For tests: the CRC32C verifySstFile computes, with the CPU's CRC32C instruction where
+ * the machine has one (`portable: false`) or the portable table every other machine uses.
+ */
+export function nativeCrc32cForTest(bytes: Uint8Array, portable: boolean): number {
+  return loadBinding().crc32cForTest(bytes, portable);
 }
 
 /** Version of the RocksDB library the addon was compiled against, e.g. "7.8.3". */

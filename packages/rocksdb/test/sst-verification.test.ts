@@ -24,6 +24,7 @@ import {
   RocksDBError,
   RocksDBKeyedStateBackend,
   RocksDBStateBackend,
+  nativeCrc32cForTest,
   verifySstFile,
   type IncrementalRocksDBStateHandle,
 } from '@flowstate/rocksdb';
@@ -87,6 +88,17 @@ describe('verifySstFile (native)', () => {
     const path = oneSst();
     const bytes = readFileSync(path);
     assert.deepEqual(await verifySstFile(path), { size: bytes.length, crc32c: crc32c(bytes) });
+  });
+
+  it('computes CRC32C alike with the CPU instruction and with the portable table, at every length and alignment', () => {
+    const data = new Uint8Array(4099);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 131 + 7) & 0xff;
+    for (const [start, end] of [[0, 0], [0, 1], [1, 8], [3, 17], [0, 4096], [5, 4099]] as const) {
+      const slice = data.subarray(start, end);
+      const expected = crc32c(slice);
+      assert.equal(nativeCrc32cForTest(slice, false), expected, `hardware-or-default path, bytes ${start}..${end}`);
+      assert.equal(nativeCrc32cForTest(slice, true), expected, `portable table, bytes ${start}..${end}`);
+    }
   });
 
   it('rejects a flipped byte in a data block with ROCKSDB_CORRUPTION (block checksum mismatch) naming the file', async () => {

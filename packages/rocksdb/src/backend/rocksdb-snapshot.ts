@@ -220,7 +220,7 @@ async function uploadIncremental<K>(
           sharedSlots[i] = { name, contentId, handle: reuse.handle, reused: true };
           return;
         }
-        const verified = await verifySstBeforeUpload(path, name, checkpointId);
+        const verified = await verifySstBeforeUpload(path, name, checkpointId, backend.options.verifySstsBeforeUpload ?? true);
         checkCancelled();
         const handle = await uploadFile(path, isCheckpoint ? 'SHARED' : 'EXCLUSIVE', streamFactory, checkCancelled);
         created.push(handle);

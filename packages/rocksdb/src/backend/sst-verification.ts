@@ -8,7 +8,8 @@ import { RocksDBError, verifySstFile, type SstFileVerification } from '../native
  * valid CRC32C, every later checkpoint would reuse it by unique id, and restores would succeed
  * and then fail on the first read. A block checksum mismatch fails the checkpoint instead.
  */
-export async function verifySstBeforeUpload(path: string, name: string, checkpointId: number): Promise<SstFileVerification> {
+export async function verifySstBeforeUpload(path: string, name: string, checkpointId: number, enabled: boolean): Promise<SstFileVerification | undefined> {
+  if (!enabled) return undefined;
   try {
     return await verifySstFile(path);
   } catch (e) {
@@ -23,7 +24,8 @@ export async function verifySstBeforeUpload(path: string, name: string, checkpoi
  * The upload's CRC32C (the one restore will check) must be the CRC32C of the bytes that were
  * verified; otherwise the file changed between verification and upload.
  */
-export function checkUploadIsVerified(handle: StreamStateHandle, verified: SstFileVerification, name: string, checkpointId: number): void {
+export function checkUploadIsVerified(handle: StreamStateHandle, verified: SstFileVerification | undefined, name: string, checkpointId: number): void {
+  if (verified === undefined) return; // verification is switched off
   if (handle.size === verified.size && handle.checksum === verified.crc32c) return;
   throw new CorruptLocalStateError(
     name,
