@@ -25,6 +25,7 @@ import {
 } from '@flowstate/core';
 import { encodeListElements, RocksDB, WriteBatch } from '../native.js';
 import { checkIncrementalRocksDBStateHandleStructure, isIncrementalRocksDBStateHandle, type IncrementalRocksDBStateHandle } from './handles.js';
+import { checkRocksFileNames } from './handle-checks.js';
 import { STATE_CF_PREFIX, type RocksDBKeyedStateBackend } from './rocksdb-keyed-state-backend.js';
 
 const BATCH_ENTRIES = 4096;
@@ -52,6 +53,7 @@ export async function restoreRocksKeyedState<K>(backend: RocksDBKeyedStateBacken
   if (unknown.length > 0) throw new IllegalStateUsageError(undefined, `the RocksDB backend cannot restore '${unknown[0]!.type}' handles`);
   if (incremental.length > 0 && canonical.length > 0) throw new IllegalStateUsageError(undefined, 'cannot restore native and canonical handles together');
 
+  incremental.forEach(checkRocksFileNames);
   const range = backend.keyGroupRange;
   const overlap = (h: { keyGroupRange: { start: number; end: number } }) => KeyGroupRange.fromJSON(h.keyGroupRange).intersection(range).numberOfKeyGroups;
   if (incremental.length > 0) {
@@ -82,32 +84,10 @@ export async function restoreRocksKeyedState<K>(backend: RocksDBKeyedStateBacken
   }
 }
 
-/** RocksDB names its files like '000012.sst' or 'MANIFEST-000005'; anything longer is not one. */
-const MAX_ROCKSDB_FILE_NAME = 128;
-
 async function download(h: IncrementalRocksDBStateHandle, dir: string, reader: StateHandleReader): Promise<void> {
   mkdirSync(dir, { recursive: true });
-  const seen = new Set<string>();
-  for (const f of [...h.sharedFiles, ...h.privateFiles]) {
-    checkRocksFileName(f.name, seen, streamHandleName(f.handle), h.checkpointId);
-    writeFileSync(join(dir, f.name), await reader.readFully(f.handle, h.checkpointId));
-  }
-}
-
-/**
- * File names come from the handle, i.e. from input: each must name one new file directly inside
- * the download directory. '.' and '..' match the character set but name directories.
- */
-function checkRocksFileName(name: unknown, seen: Set<string>, file: string, checkpointId: number): void {
-  const fail = (detail: string): never => {
-    const shown = typeof name === 'string' && name.length > 40 ? `${name.slice(0, 40)}...` : name;
-    throw new CorruptCheckpointError(file, `RocksDB file name ${JSON.stringify(shown)} ${detail}`, checkpointId);
-  };
-  if (typeof name !== 'string') return fail('is not a string');
-  if (name.length > MAX_ROCKSDB_FILE_NAME) fail(`is longer than ${MAX_ROCKSDB_FILE_NAME} characters`);
-  if (!/^[A-Za-z0-9_.-]+$/.test(name) || name === '.' || name === '..') fail('is not a plain file name');
-  if (seen.has(name)) fail('appears twice in the handle');
-  seen.add(name);
+  // File names were checked by checkRocksFileNames: plain, distinct names inside `dir`.
+  for (const f of [...h.sharedFiles, ...h.privateFiles]) writeFileSync(join(dir, f.name), await reader.readFully(f.handle, h.checkpointId));
 }
 
 async function readNativeHeader(h: IncrementalRocksDBStateHandle, reader: StateHandleReader, registry: SerializerSnapshotRegistry): Promise<KeyedStateStreamHeader> {
