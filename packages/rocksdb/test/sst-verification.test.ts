@@ -58,8 +58,8 @@ function flipByte(path: string, at: number): void {
   renameSync(`${path}.tmp`, path);
 }
 
-async function backendWithState(keys: number): Promise<RocksDBKeyedStateBackend<string>> {
-  const kb = await new RocksDBStateBackend({ incrementalCheckpoints: true, localDirectory: tempDir('local') }).createKeyedStateBackend({
+async function backendWithState(keys: number, verifySstsBeforeUpload = true): Promise<RocksDBKeyedStateBackend<string>> {
+  const kb = await new RocksDBStateBackend({ incrementalCheckpoints: true, localDirectory: tempDir('local'), verifySstsBeforeUpload }).createKeyedStateBackend({
     operatorIdentifier: 'op',
     keySerializer: Serializers.string,
     numberOfKeyGroups: 128,
@@ -153,6 +153,26 @@ describe('RocksDB incremental checkpoints verify SSTs before upload', () => {
     assert.ok(damaged !== undefined && err.message.includes(damaged.split('/').at(-1)!), err.message);
     const left = (await storage.fs.list('')).map((f) => f.path);
     assert.deepEqual(left, [], 'the failed checkpoint deleted what it uploaded');
+    kb.dispose();
+  });
+});
+
+describe('verifySstsBeforeUpload: false', () => {
+  it('uploads a damaged SST unchecked (what every checkpoint did before verification existed)', async () => {
+    const storage = localCheckpointStorage(tempDir('unverified'));
+    const kb = await backendWithState(2000, false);
+    const loc = await storage.initializeLocationForCheckpoint(1);
+    const future = kb.snapshot(1, 1, loc.streamFactory, CHECKPOINT);
+    const [sst] = localSsts(kb, 1);
+    flipByte(sst!, 8);
+    const h = (await future.result).jobManagerOwnedSnapshot as IncrementalRocksDBStateHandle;
+    const uploaded = h.sharedFiles.find((f) => sst!.endsWith(f.name));
+    assert.ok(uploaded !== undefined, 'the damaged SST is part of the checkpoint');
+    const bytes = await storage.readFully(uploaded.handle, 1);
+    assert.equal(uploaded.handle.checksum, crc32c(bytes), 'under a fresh, valid CRC32C');
+    const copy = join(tempDir('uploaded'), uploaded.name);
+    writeFileSync(copy, bytes);
+    await assert.rejects(verifySstFile(copy), (e: unknown) => e instanceof RocksDBError && e.code === 'ROCKSDB_CORRUPTION', 'the uploaded SST is damaged');
     kb.dispose();
   });
 });
