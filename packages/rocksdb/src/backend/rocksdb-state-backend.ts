@@ -15,7 +15,7 @@ export interface RocksDBStateBackendOptions {
   /**
    * Check the block checksums of every SST before its first upload, so that a local file damaged
    * after RocksDB wrote it fails the checkpoint instead of being uploaded, and then reused by every
-   * later checkpoint (default true). Costs one extra read of each new SST; see docs/architecture.md.
+   * later checkpoint (default true). Costs two extra reads of each new SST; see docs/architecture.md.
    */
   readonly verifySstsBeforeUpload?: boolean;
 }
