@@ -4,6 +4,7 @@
  */
 export { runConformance, listConformanceCases, type ConformanceOptions, type ConformanceTestApi, type ConformanceTestOptions } from './run-conformance.js';
 export { CONFORMANCE_CAPABILITIES, type ConformanceCapability } from './capabilities.js';
+export { CONFORMANCE_HOOKS, type ConformanceHookName, type ConformanceHooks } from './hooks.js';
 export type { ConformanceCase, ConformanceGroup } from './registry.js';
 export { Fixture, type KeyedBackendOptions, type OperatorBackendOptions } from './harness/fixture.js';
 export { beginKeyedCheckpoint, checkpointKeyed, checkpointOperator, discardAndVerify, type CompletedCheckpoint, type PendingCheckpoint, type CheckpointSettings } from './harness/checkpoint.js';

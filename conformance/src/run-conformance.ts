@@ -3,6 +3,7 @@ import { FsCheckpointStorage, MemoryFileSystem, type CheckpointStorage, type Sta
 import { CONFORMANCE_CAPABILITIES, type ConformanceCapability } from './capabilities.js';
 import { CONFORMANCE_GROUPS } from './cases/index.js';
 import { Fixture } from './harness/fixture.js';
+import { hookSkipReason, validateHooks, type ConformanceHookName, type ConformanceHooks } from './hooks.js';
 import { skipReason, validateNotApplicable } from './not-applicable.js';
 import type { ConformanceGroup } from './registry.js';
 
@@ -30,6 +31,8 @@ export interface ConformanceOptions {
   readonly createStorage?: () => Promise<CheckpointStorage>;
   /** Capability -> why it does not apply. Those cases are registered as skipped with the reason. */
   readonly notApplicable?: Partial<Record<ConformanceCapability, string>>;
+  /** Backend-specific hooks; cases that need a hook not given here are skipped as not applicable. */
+  readonly hooks?: ConformanceHooks;
   /** Defaults to node:test's describe and it. */
   readonly test?: ConformanceTestApi;
 }
@@ -43,13 +46,14 @@ const defaultStorage = async (): Promise<CheckpointStorage> => new FsCheckpointS
 export function runConformance(options: ConformanceOptions): void {
   const notApplicable = validateNotApplicable(options.notApplicable ?? {}, CONFORMANCE_CAPABILITIES, 'runConformance');
   const api: ConformanceTestApi = options.test ?? { describe: nodeDescribe, it: nodeIt };
-  const fixtureOptions = { createBackend: options.createBackend, createStorage: options.createStorage ?? defaultStorage, notApplicable };
+  const hooks = validateHooks(options.hooks ?? {});
+  const fixtureOptions = { createBackend: options.createBackend, createStorage: options.createStorage ?? defaultStorage, notApplicable, hooks };
 
   api.describe(options.name, () => {
     for (const group of CONFORMANCE_GROUPS) {
       api.describe(group.name, () => {
         for (const c of group.cases) {
-          const skip = skipReason(c.requires, notApplicable);
+          const skip = skipReason(c.requires, notApplicable) ?? hookSkipReason(c.requiresHooks, hooks);
           const testOptions: ConformanceTestOptions = skip === undefined ? { timeout: CASE_TIMEOUT_MS } : { skip, timeout: CASE_TIMEOUT_MS };
           api.it(c.name, testOptions, async () => {
             const fx = await Fixture.create(fixtureOptions);
@@ -68,6 +72,8 @@ export function runConformance(options: ConformanceOptions): void {
 }
 
 /** Every case, grouped as registered; for tooling and for counting. */
-export function listConformanceCases(): ReadonlyArray<{ group: string; name: string; requires: readonly ConformanceCapability[] }> {
-  return CONFORMANCE_GROUPS.flatMap((g: ConformanceGroup) => g.cases.map((c) => ({ group: g.name, name: c.name, requires: c.requires ?? [] })));
+export function listConformanceCases(): ReadonlyArray<{ group: string; name: string; requires: readonly ConformanceCapability[]; requiresHooks: readonly ConformanceHookName[] }> {
+  return CONFORMANCE_GROUPS.flatMap((g: ConformanceGroup) =>
+    g.cases.map((c) => ({ group: g.name, name: c.name, requires: c.requires ?? [], requiresHooks: c.requiresHooks ?? [] })),
+  );
 }

@@ -3,6 +3,7 @@ import { concurrentCheckpointsGroup } from './concurrent-checkpoints.js';
 import { corruptionGroup } from './corruption.js';
 import { keysNamespacesGroup } from './keys-namespaces.js';
 import { listStateGroup } from './list-state.js';
+import { localFilesGroup } from './local-files.js';
 import { mapStateGroup } from './map-state.js';
 import { operatorStateGroup } from './operator-state.js';
 import { reducingAggregatingGroup } from './reducing-aggregating-state.js';
@@ -23,5 +24,6 @@ export const CONFORMANCE_GROUPS: readonly ConformanceGroup[] = [
   snapshotLifecycleGroup,
   concurrentCheckpointsGroup,
   corruptionGroup,
+  localFilesGroup,
   operatorStateGroup,
 ];

@@ -14,12 +14,14 @@ import {
   type TypeSerializer,
 } from '@flowstate/core';
 import type { ConformanceCapability } from '../capabilities.js';
+import type { ConformanceHooks } from '../hooks.js';
 import { MAX_PARALLELISM } from './keys.js';
 
 export interface FixtureOptions {
   readonly createBackend: () => StateBackend | Promise<StateBackend>;
   readonly createStorage: () => Promise<CheckpointStorage>;
   readonly notApplicable: Partial<Record<ConformanceCapability, string>>;
+  readonly hooks: ConformanceHooks;
 }
 
 export interface KeyedBackendOptions<K> {
@@ -67,6 +69,11 @@ export class Fixture {
 
   isApplicable(capability: ConformanceCapability): boolean {
     return this.options.notApplicable[capability] === undefined;
+  }
+
+  /** The backend's hooks; a case reaches here only when those it requires are provided. */
+  get hooks(): ConformanceHooks {
+    return this.options.hooks;
   }
 
   /** Fresh storage of the default kind, for cases that must inspect or corrupt files themselves. */

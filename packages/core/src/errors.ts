@@ -162,3 +162,20 @@ export class SharedStateDiscardedError extends FlowstateError {
     super(`checkpoint ${checkpointId} reuses shared file '${file}': ${detail}`);
   }
 }
+
+/**
+ * A backend's local file failed verification before it was uploaded for a checkpoint (e.g. a
+ * RocksDB SST whose block checksums do not match). The checkpoint fails: completing it would
+ * make every later checkpoint that reuses the file, and every restore from it, inherit the damage.
+ */
+export class CorruptLocalStateError extends FlowstateError {
+  readonly code = 'CORRUPT_LOCAL_STATE';
+  constructor(
+    readonly file: string,
+    readonly checkpointId: number,
+    detail: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`local state file '${file}' failed verification before upload for checkpoint ${checkpointId}: ${detail}`, options);
+  }
+}

@@ -6,6 +6,7 @@
 // ingestExternalFile / SstFileWriter.finish; those hold a shared_ptr to the
 // DbState and are counted in DbState::pending_async_, which close() and
 // dropColumnFamily() wait on before touching handles the worker may use.
+// verifySstFile's worker touches no database (it owns a copy of its path).
 //
 // Ownership model (no raw back-pointers from children to parents):
 //   DbWrap (JS Database) ──shared_ptr──► DbState ◄──shared_ptr── IterWrap / SnapshotWrap / async workers
@@ -372,5 +373,10 @@ class DbWrap : public Napi::ObjectWrap<DbWrap> {
 
 // Free functions exported on the module.
 Napi::Value ListColumnFamiliesOfPath(const Napi::CallbackInfo& info);
+// verifySstFile(path) -> Promise<{ size, crc32c }> (sst_verify.cc).
+Napi::Value VerifySstFile(const Napi::CallbackInfo& info);
+// crc32cForTest(bytes, portable) -> number: the CRC32C verifySstFile computes,
+// with the CPU instruction (if any) or the portable table (tests compare both).
+Napi::Value Crc32cForTest(const Napi::CallbackInfo& info);
 
 }  // namespace flowstate

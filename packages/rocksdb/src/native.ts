@@ -25,6 +25,7 @@ import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { FlowstateError } from '@flowstate/core';
 
 // ---------------------------------------------------------------------------
 // Errors
@@ -58,7 +59,11 @@ export interface RocksDBErrorOptions {
   cause?: unknown;
 }
 
-export class RocksDBError extends Error {
+/**
+ * Every error of the binding. A FlowstateError, so callers (the CLI, the runtime) treat RocksDB
+ * failures as typed, reportable errors with a stable `code`, never as internal bugs.
+ */
+export class RocksDBError extends FlowstateError {
   override readonly name = 'RocksDBError';
   readonly code: RocksDBErrorCode;
   readonly path: string | undefined;
@@ -201,6 +206,8 @@ interface NativeBinding {
   setScratch(scratch: Uint8Array): void;
   setErrorFactory(factory: (code: string, message: string, path: string | undefined, status: string | undefined) => Error): void;
   listColumnFamilies(path: string): string[];
+  verifySstFile(path: string): Promise<SstFileVerification>;
+  crc32cForTest(bytes: Uint8Array, portable: boolean): number;
   rocksdbVersion: string;
   mergeOperatorName: string;
 }
@@ -265,6 +272,32 @@ export function isNativeAvailable(): boolean {
   } catch {
     return false;
   }
+}
+
+/** What {@link verifySstFile} read. */
+export interface SstFileVerification {
+  /** Bytes in the file. */
+  readonly size: number;
+  /** CRC32C (Castagnoli, the checksum of stream state handles) of the whole file, computed before the block checks. */
+  readonly crc32c: number;
+}
+
+/**
+ * Checks an SST file on the libuv thread pool: computes the CRC32C of the whole file, then checks
+ * the checksum of every block with RocksDB's SstFileReader::VerifyChecksum. Rejects with
+ * ROCKSDB_CORRUPTION (e.g. `block checksum mismatch`) or ROCKSDB_IO_ERROR, naming the file.
+ * A caller that uploads the file and gets the same CRC32C back uploaded the verified bytes.
+ */
+export function verifySstFile(path: string): Promise<SstFileVerification> {
+  return asyncCall(() => loadBinding().verifySstFile(path));
+}
+
+/**
+ * @internal For tests: the CRC32C verifySstFile computes, with the CPU's CRC32C instruction where
+ * the machine has one (`portable: false`) or the portable table every other machine uses.
+ */
+export function nativeCrc32cForTest(bytes: Uint8Array, portable: boolean): number {
+  return loadBinding().crc32cForTest(bytes, portable);
 }
 
 /** Version of the RocksDB library the addon was compiled against, e.g. "7.8.3". */

@@ -45,6 +45,8 @@ export interface RocksDBKeyedStateBackendOptions {
   /** Native incremental checkpoints (SST upload); false writes canonical full snapshots. */
   readonly incrementalCheckpoints: boolean;
   readonly dbOptions: RocksDBOptions;
+  /** Check each SST's block checksums before its first upload (default true). */
+  readonly verifySstsBeforeUpload?: boolean;
 }
 
 /** A registered state: where it lives and, while restored but not yet re-registered, its snapshots. */

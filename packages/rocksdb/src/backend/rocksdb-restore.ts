@@ -25,6 +25,7 @@ import {
 } from '@flowstate/core';
 import { encodeListElements, RocksDB, WriteBatch } from '../native.js';
 import { checkIncrementalRocksDBStateHandleStructure, isIncrementalRocksDBStateHandle, type IncrementalRocksDBStateHandle } from './handles.js';
+import { checkRocksFileNames } from './handle-checks.js';
 import { STATE_CF_PREFIX, type RocksDBKeyedStateBackend } from './rocksdb-keyed-state-backend.js';
 
 const BATCH_ENTRIES = 4096;
@@ -52,6 +53,7 @@ export async function restoreRocksKeyedState<K>(backend: RocksDBKeyedStateBacken
   if (unknown.length > 0) throw new IllegalStateUsageError(undefined, `the RocksDB backend cannot restore '${unknown[0]!.type}' handles`);
   if (incremental.length > 0 && canonical.length > 0) throw new IllegalStateUsageError(undefined, 'cannot restore native and canonical handles together');
 
+  incremental.forEach(checkRocksFileNames);
   const range = backend.keyGroupRange;
   const overlap = (h: { keyGroupRange: { start: number; end: number } }) => KeyGroupRange.fromJSON(h.keyGroupRange).intersection(range).numberOfKeyGroups;
   if (incremental.length > 0) {
@@ -84,12 +86,8 @@ export async function restoreRocksKeyedState<K>(backend: RocksDBKeyedStateBacken
 
 async function download(h: IncrementalRocksDBStateHandle, dir: string, reader: StateHandleReader): Promise<void> {
   mkdirSync(dir, { recursive: true });
-  for (const f of [...h.sharedFiles, ...h.privateFiles]) {
-    if (!/^[A-Za-z0-9_.-]+$/.test(f.name)) {
-      throw new CorruptCheckpointError(streamHandleName(f.handle), `RocksDB file name '${f.name}' is not a plain file name`, h.checkpointId);
-    }
-    writeFileSync(join(dir, f.name), await reader.readFully(f.handle, h.checkpointId));
-  }
+  // File names were checked by checkRocksFileNames: plain, distinct names inside `dir`.
+  for (const f of [...h.sharedFiles, ...h.privateFiles]) writeFileSync(join(dir, f.name), await reader.readFully(f.handle, h.checkpointId));
 }
 
 async function readNativeHeader(h: IncrementalRocksDBStateHandle, reader: StateHandleReader, registry: SerializerSnapshotRegistry): Promise<KeyedStateStreamHeader> {

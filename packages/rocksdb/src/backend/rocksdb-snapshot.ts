@@ -19,6 +19,7 @@ import {
 import { decodeListElements, type Snapshot } from '../native.js';
 import type { IncrementalRocksDBStateHandle, RocksDBFileHandle, RocksDBSharedFileHandle } from './handles.js';
 import type { RegisteredRocksState, RocksDBKeyedStateBackend } from './rocksdb-keyed-state-backend.js';
+import { checkUploadIsVerified, verifySstBeforeUpload } from './sst-verification.js';
 
 const SLICE_MS = 4;
 /** Files of one incremental checkpoint uploaded at the same time. */
@@ -32,7 +33,8 @@ const yieldToEventLoop = () => new Promise<void>((r) => setImmediate(r));
  *   files of the last *confirmed* checkpoint that every later, still pending snapshot also
  *   references); the asynchronous part uploads the other SSTs (identified by RocksDB's unique SST
  *   id, else by SHA-256 of the content, never by name and size), marking reused ones as such, plus
- *   MANIFEST, CURRENT and OPTIONS as private files.
+ *   MANIFEST, CURRENT and OPTIONS as private files. Each SST's block checksums are verified before
+ *   its upload (sst-verification.ts).
  * - Canonical full snapshot (savepoints, or incremental checkpoints disabled): the synchronous part
  *   takes a RocksDB snapshot; the asynchronous part streams the key groups in order through the
  *   same encoder the heap backends use, so it restores into any backend.
@@ -218,8 +220,11 @@ async function uploadIncremental<K>(
           sharedSlots[i] = { name, contentId, handle: reuse.handle, reused: true };
           return;
         }
+        const verified = await verifySstBeforeUpload(path, name, checkpointId, backend.options.verifySstsBeforeUpload ?? true);
+        checkCancelled();
         const handle = await uploadFile(path, isCheckpoint ? 'SHARED' : 'EXCLUSIVE', streamFactory, checkCancelled);
         created.push(handle);
+        checkUploadIsVerified(handle, verified, name, checkpointId);
         uploaded += handle.size;
         sharedSlots[i] = { name, contentId, handle };
       } else {

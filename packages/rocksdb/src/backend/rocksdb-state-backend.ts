@@ -12,6 +12,12 @@ export interface RocksDBStateBackendOptions {
   readonly writeBufferSize?: number;
   readonly maxWriteBufferNumber?: number;
   readonly compression?: Compression;
+  /**
+   * Check the block checksums of every SST before its first upload, so that a local file damaged
+   * after RocksDB wrote it fails the checkpoint instead of being uploaded, and then reused by every
+   * later checkpoint (default true). Costs two extra reads of each new SST; see docs/architecture.md.
+   */
+  readonly verifySstsBeforeUpload?: boolean;
 }
 
 /**
@@ -30,6 +36,7 @@ export class RocksDBStateBackend implements StateBackend {
       { ...parameters, localDirectory: parameters.localDirectory ?? o.localDirectory },
       {
         incrementalCheckpoints: o.incrementalCheckpoints ?? true,
+        verifySstsBeforeUpload: o.verifySstsBeforeUpload ?? true,
         dbOptions: {
           blockCacheSize: o.blockCacheSize ?? 64 << 20,
           writeBufferSize: o.writeBufferSize ?? 32 << 20,

@@ -1,0 +1,254 @@
+import { strict as assert } from 'node:assert';
+import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import {
+  CHECKPOINT,
+  CorruptCheckpointError,
+  CorruptLocalStateError,
+  crc32c,
+  FlowstateError,
+  KeyGroupRange,
+  Serializers,
+  ValueStateDescriptor,
+  VoidNamespace,
+  type CheckpointStreamFactory,
+  type KeyedStateBackend,
+  type KeyedStateHandle,
+  type StateHandleReader,
+} from '@flowstate/core';
+import { localCheckpointStorage } from '@flowstate/storage-local';
+import {
+  RocksDB,
+  RocksDBError,
+  RocksDBKeyedStateBackend,
+  RocksDBStateBackend,
+  nativeCrc32cForTest,
+  verifySstFile,
+  type IncrementalRocksDBStateHandle,
+} from '@flowstate/rocksdb';
+
+const dirs: string[] = [];
+function tempDir(name: string): string {
+  const d = mkdtempSync(join(tmpdir(), `flowstate-${name}-`));
+  dirs.push(d);
+  return d;
+}
+after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+const COUNT = new ValueStateDescriptor<number>('count', Serializers.int32, 0);
+
+function oneSst(): string {
+  const dir = tempDir('sst');
+  const db = RocksDB.open(dir);
+  for (let i = 0; i < 5000; i++) db.put(db.defaultColumnFamily, Buffer.from(`key-${i}`), Buffer.from(`value-${i}`.repeat(3)));
+  db.flush();
+  db.close();
+  const name = readdirSync(dir).find((n) => n.endsWith('.sst'));
+  assert.ok(name !== undefined, 'the flush wrote an SST');
+  return join(dir, name);
+}
+
+/** Replaces `path` (possibly a hard link) by a copy with one byte flipped. */
+function flipByte(path: string, at: number): void {
+  const bytes = Uint8Array.from(readFileSync(path));
+  bytes[at] = bytes[at]! ^ 0xff;
+  writeFileSync(`${path}.tmp`, bytes);
+  renameSync(`${path}.tmp`, path);
+}
+
+async function backendWithState(keys: number, verifySstsBeforeUpload = true): Promise<RocksDBKeyedStateBackend<string>> {
+  const kb = await new RocksDBStateBackend({ incrementalCheckpoints: true, localDirectory: tempDir('local'), verifySstsBeforeUpload }).createKeyedStateBackend({
+    operatorIdentifier: 'op',
+    keySerializer: Serializers.string,
+    numberOfKeyGroups: 128,
+    keyGroupRange: new KeyGroupRange(0, 127),
+  });
+  const count = kb.getPartitionedState(VoidNamespace, Serializers.voidNamespace, COUNT);
+  for (let i = 0; i < keys; i++) {
+    kb.setCurrentKey(`k${i}`);
+    count.update(i);
+  }
+  assert.ok(kb instanceof RocksDBKeyedStateBackend);
+  return kb;
+}
+
+function localSsts(kb: RocksDBKeyedStateBackend<string>, checkpointId: number): string[] {
+  const chk = readdirSync(kb.instanceDir).filter((n) => n.startsWith(`chk-${checkpointId}-`));
+  assert.equal(chk.length, 1, `one local directory for checkpoint ${checkpointId}`);
+  const dir = join(kb.instanceDir, chk[0]!);
+  return readdirSync(dir)
+    .filter((n) => n.endsWith('.sst'))
+    .map((n) => join(dir, n));
+}
+
+describe('verifySstFile (native)', () => {
+  it('returns the size and the CRC32C of the whole file (the checksum stream handles carry)', async () => {
+    const path = oneSst();
+    const bytes = readFileSync(path);
+    assert.deepEqual(await verifySstFile(path), { size: bytes.length, crc32c: crc32c(bytes) });
+  });
+
+  it('computes CRC32C alike with the CPU instruction and with the portable table, at every length and alignment', () => {
+    const data = new Uint8Array(4099);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 131 + 7) & 0xff;
+    for (const [start, end] of [[0, 0], [0, 1], [1, 8], [3, 17], [0, 4096], [5, 4099]] as const) {
+      const slice = data.subarray(start, end);
+      const expected = crc32c(slice);
+      assert.equal(nativeCrc32cForTest(slice, false), expected, `hardware-or-default path, bytes ${start}..${end}`);
+      assert.equal(nativeCrc32cForTest(slice, true), expected, `portable table, bytes ${start}..${end}`);
+    }
+  });
+
+  it('rejects a flipped byte in a data block with ROCKSDB_CORRUPTION (block checksum mismatch) naming the file', async () => {
+    const path = oneSst();
+    flipByte(path, 100);
+    const err = await verifySstFile(path).then(
+      () => assert.fail('a damaged SST verified'),
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof RocksDBError, String(err));
+    assert.ok(err instanceof FlowstateError, 'RocksDBError is a FlowstateError');
+    assert.equal(err.code, 'ROCKSDB_CORRUPTION');
+    assert.match(err.message, /block checksum mismatch/);
+    assert.ok(err.message.includes(path), err.message);
+  });
+
+  it('rejects a missing file with ROCKSDB_IO_ERROR, and a non-string path with ROCKSDB_INVALID_ARGUMENT', async () => {
+    await assert.rejects(verifySstFile(join(tempDir('missing'), 'nope.sst')), (e: unknown) => e instanceof RocksDBError && e.code === 'ROCKSDB_IO_ERROR');
+    await assert.rejects(verifySstFile(42 as unknown as string), (e: unknown) => e instanceof RocksDBError && e.code === 'ROCKSDB_INVALID_ARGUMENT');
+  });
+});
+
+describe('RocksDB incremental checkpoints verify SSTs before upload', () => {
+  it('a file that changes after its verification fails the checkpoint: the upload CRC32C must be the verified one', async () => {
+    const root = tempDir('changed');
+    const storage = localCheckpointStorage(root);
+    const kb = await backendWithState(2000);
+    const loc = await storage.initializeLocationForCheckpoint(1);
+    // One state, one flush: exactly one SST. It is damaged when its upload stream opens, i.e.
+    // after it was verified and before its bytes are read for the upload.
+    let damaged: string | undefined;
+    const factory: CheckpointStreamFactory = {
+      checkpointId: 1,
+      discardStateHandle: (h) => loc.streamFactory.discardStateHandle(h),
+      createCheckpointStateOutputStream: (scope) => {
+        if (scope === 'SHARED' && damaged === undefined) {
+          const ssts = localSsts(kb, 1);
+          assert.equal(ssts.length, 1, 'one SST to upload');
+          damaged = ssts[0]!;
+          flipByte(damaged, 8);
+        }
+        return loc.streamFactory.createCheckpointStateOutputStream(scope);
+      },
+    };
+    const err = await kb.snapshot(1, 1, factory, CHECKPOINT).result.then(
+      () => assert.fail('the checkpoint completed with a file that changed after verification'),
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof CorruptLocalStateError, String(err));
+    assert.equal(err.checkpointId, 1);
+    assert.match(err.message, /not the verified ones/);
+    assert.ok(damaged !== undefined && err.message.includes(damaged.split('/').at(-1)!), err.message);
+    const left = (await storage.fs.list('')).map((f) => f.path);
+    assert.deepEqual(left, [], 'the failed checkpoint deleted what it uploaded');
+    kb.dispose();
+  });
+});
+
+describe('verifySstsBeforeUpload: false', () => {
+  it('uploads a damaged SST unchecked (what every checkpoint did before verification existed)', async () => {
+    const storage = localCheckpointStorage(tempDir('unverified'));
+    const kb = await backendWithState(2000, false);
+    const loc = await storage.initializeLocationForCheckpoint(1);
+    const future = kb.snapshot(1, 1, loc.streamFactory, CHECKPOINT);
+    const [sst] = localSsts(kb, 1);
+    flipByte(sst!, 8);
+    const h = (await future.result).jobManagerOwnedSnapshot as IncrementalRocksDBStateHandle;
+    const uploaded = h.sharedFiles.find((f) => sst!.endsWith(f.name));
+    assert.ok(uploaded !== undefined, 'the damaged SST is part of the checkpoint');
+    const bytes = await storage.readFully(uploaded.handle, 1);
+    assert.equal(uploaded.handle.checksum, crc32c(bytes), 'under a fresh, valid CRC32C');
+    const copy = join(tempDir('uploaded'), uploaded.name);
+    writeFileSync(copy, bytes);
+    await assert.rejects(verifySstFile(copy), (e: unknown) => e instanceof RocksDBError && e.code === 'ROCKSDB_CORRUPTION', 'the uploaded SST is damaged');
+    kb.dispose();
+  });
+});
+
+describe('RocksDB restore refuses file names that are not plain RocksDB file names', () => {
+  async function checkpointHandle(): Promise<{ handle: IncrementalRocksDBStateHandle; reader: StateHandleReader }> {
+    const storage = localCheckpointStorage(tempDir('names'));
+    const kb = await backendWithState(50);
+    const loc = await storage.initializeLocationForCheckpoint(1);
+    const handle = (await kb.snapshot(1, 1, loc.streamFactory, CHECKPOINT).result).jobManagerOwnedSnapshot as IncrementalRocksDBStateHandle;
+    kb.dispose();
+    return { handle, reader: storage };
+  }
+
+  function restore(handle: KeyedStateHandle, reader: StateHandleReader): Promise<KeyedStateBackend<string>> {
+    return new RocksDBStateBackend({ localDirectory: tempDir('restore') }).createKeyedStateBackend({
+      operatorIdentifier: 'op',
+      keySerializer: Serializers.string,
+      numberOfKeyGroups: 128,
+      keyGroupRange: new KeyGroupRange(0, 127),
+      restoreState: [handle],
+      stateHandleReader: reader,
+    });
+  }
+
+  for (const [what, rename] of [
+    ["'.'", () => '.'],
+    ["'..'", () => '..'],
+    ['a 300-character name', () => 'a'.repeat(300)],
+    ['a name used twice', (h: IncrementalRocksDBStateHandle) => h.privateFiles[0]!.name],
+  ] as const) {
+    it(`${what} fails with CorruptCheckpointError, not a raw file system error`, async () => {
+      const { handle, reader } = await checkpointHandle();
+      const [first, ...rest] = handle.sharedFiles;
+      assert.ok(first !== undefined, 'the checkpoint has an SST');
+      const bad: IncrementalRocksDBStateHandle = { ...handle, sharedFiles: [{ ...first, name: rename(handle) }, ...rest] };
+      const err = await restore(bad, reader).then(
+        (kb) => {
+          kb.dispose();
+          return assert.fail('restore accepted the name');
+        },
+        (e: unknown) => e,
+      );
+      assert.ok(err instanceof CorruptCheckpointError, `expected CorruptCheckpointError, got ${String(err)}`);
+      assert.match(err.message, /RocksDB file name/);
+      assert.match(err.message, /checkpoint 1/);
+    });
+  }
+});
+
+describe('RocksDBError', () => {
+  function openError(path: string, createIfMissing: boolean): unknown {
+    try {
+      RocksDB.open(path, { createIfMissing }).close();
+    } catch (e) {
+      return e;
+    }
+    return assert.fail(`opening ${path} succeeded`);
+  }
+
+  it('is a FlowstateError whose stable code is mapped from the rocksdb::Status (the CLI does not report it as a bug)', () => {
+    const root = tempDir('errors');
+    const cases: Array<[string, unknown]> = [];
+    cases.push(['ROCKSDB_INVALID_ARGUMENT', openError(join(root, 'absent'), false)]);
+    const corrupt = join(root, 'corrupt');
+    RocksDB.open(corrupt).close();
+    writeFileSync(join(corrupt, 'CURRENT'), 'no newline at the end');
+    cases.push(['ROCKSDB_CORRUPTION', openError(corrupt, false)]);
+    writeFileSync(join(root, 'a-file'), '');
+    cases.push(['ROCKSDB_IO_ERROR', openError(join(root, 'a-file', 'db'), true)]);
+    for (const [code, err] of cases) {
+      assert.ok(err instanceof RocksDBError, `${code}: ${String(err)}`);
+      assert.ok(err instanceof FlowstateError, `${code}: RocksDBError is a FlowstateError`);
+      assert.equal(err.code, code, err.message);
+      assert.equal(err.name, 'RocksDBError');
+      assert.ok(err.status !== undefined && err.message.includes(err.status), 'the message carries the rocksdb::Status');
+    }
+  });
+});
