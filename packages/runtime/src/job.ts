@@ -100,8 +100,8 @@ class ExecutionAttempt implements AttemptView, TaskHost {
   decline(task: Task, id: number, cause: unknown): void {
     this.coordinator.decline(task, id, cause);
   }
-  sourceExhausted(task: Task): void {
-    this.coordinator.sourceExhausted(task);
+  taskFinished(task: Task): void {
+    this.coordinator.taskFinished(task);
   }
 
   fail(cause: unknown): void {
@@ -140,6 +140,7 @@ class ExecutionAttempt implements AttemptView, TaskHost {
       const opMeta = restore?.metadata.operators.find((o) => o.uid === node.uid);
       const operatorAssignment = opMeta ? assignOperatorState(opMeta, node.parallelism) : undefined;
       const inflight = opMeta && restore ? await assignChannelState(opMeta, node, g.maxParallelism, restore.reader) : undefined;
+      const finished = opMeta ? finishedOnRestore(opMeta, node.parallelism) : [];
       for (let i = 0; i < node.parallelism; i++) {
         const operatorIdentifier = `${node.uid}#${i}`;
         const reader: StateHandleReader | undefined = restore?.reader;
@@ -162,12 +163,12 @@ class ExecutionAttempt implements AttemptView, TaskHost {
           ...(reader ? { stateHandleReader: reader } : {}),
         });
         this.operatorBackends.push(operatorState);
-        const info = { operatorUid: node.uid, subtaskIndex: i, parallelism: node.parallelism, maxParallelism: g.maxParallelism, attempt: this.attempt, isRestored: opMeta !== undefined };
+        const info = { operatorUid: node.uid, subtaskIndex: i, parallelism: node.parallelism, maxParallelism: g.maxParallelism, attempt: this.attempt, isRestored: opMeta !== undefined, isCheckpointingEnabled: this.coordinator.enabled };
         this.hooks.onRestore?.({ uid: node.uid, subtaskIndex: i, attempt: this.attempt, name: operatorIdentifier });
         const ctx = new SubtaskContext(info, keyed, operatorState);
         const operator = node.createOperator?.();
         const source = node.createSource?.();
-        const task = new Task(node, i, this.attempt, this, signals[node.id]![i]!, inputs[node.id]![i]!, outputs[node.id]![i]!, keyed, operatorState, ctx, operator, source, inflight?.[i] ?? []);
+        const task = new Task(node, i, this.attempt, this, signals[node.id]![i]!, inputs[node.id]![i]!, outputs[node.id]![i]!, keyed, operatorState, ctx, operator, source, inflight?.[i] ?? [], finished[i] ?? false);
         if (operator) {
           await operator.open({ ctx, keyed, operator: operatorState });
           this.operators.push(operator);
@@ -244,6 +245,22 @@ function assignOperatorState(op: OperatorSnapshotMetadata, parallelism: number):
   const needsRedistribution = previous.some((hs) => hs.some((h) => Object.values(h.states).some((s) => s.mode !== 'SPLIT_DISTRIBUTE')));
   if (op.parallelism === parallelism && previous.length === parallelism && !needsRedistribution) return previous;
   return repartitionOperatorState(previous, parallelism);
+}
+
+/**
+ * Which new subtasks start as finished (Flink's FINISHED_ON_RESTORE): they restore their state
+ * but run neither endInput nor finish again. At unchanged parallelism each subtask keeps its own
+ * flag; rescaled, only an operator all of whose subtasks had finished (Flink's fully finished
+ * operator) starts finished, because a new subtask's key groups may come from unfinished ones.
+ */
+function finishedOnRestore(op: OperatorSnapshotMetadata, parallelism: number): boolean[] {
+  if (op.parallelism === parallelism && op.subtasks.length === parallelism) {
+    const flags = new Array<boolean>(parallelism).fill(false);
+    for (const s of op.subtasks) flags[s.subtaskIndex] = s.finished === true;
+    return flags;
+  }
+  const all = op.subtasks.length > 0 && op.subtasks.every((s) => s.finished === true);
+  return new Array<boolean>(parallelism).fill(all);
 }
 
 /**
