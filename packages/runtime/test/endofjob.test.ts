@@ -1,8 +1,17 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { deserializeCheckpointMetadata, FsCheckpointStorage, MemoryFileSystem, Serializers, ValueStateDescriptor, type CheckpointStorage } from '@flowstate/core';
+import {
+  deserializeCheckpointMetadata,
+  FsCheckpointStorage,
+  ListStateDescriptor,
+  MemoryFileSystem,
+  Serializers,
+  ValueStateDescriptor,
+  type CheckpointStorage,
+  type ListState,
+} from '@flowstate/core';
 import { FsStateBackend } from '@flowstate/heap';
-import { JobClient, sequenceLog, StreamExecutionEnvironment, summarize, TwoPhaseCommitFileSink, type CheckpointingMode, type JobGraph } from '../src/index.js';
+import { JobClient, sequenceLog, type RuntimeHooks, StreamExecutionEnvironment, summarize, TwoPhaseCommitFileSink, type CheckpointingMode, type JobGraph } from '../src/index.js';
 
 const COUNT = new ValueStateDescriptor<number>('count', Serializers.int32, 0);
 const RECORDS_PER_PARTITION = 750;
@@ -71,3 +80,96 @@ for (const mode of ['UNALIGNED', 'EXACTLY_ONCE', 'AT_LEAST_ONCE'] as Checkpointi
     assert.deepEqual(channelState, [], 'the final checkpoint of a finished job holds no in-flight records');
   });
 }
+
+const SUM = new ListStateDescriptor<number>('sum', Serializers.int32);
+const SUM_RECORDS = 400;
+const FULL_SUM = (SUM_RECORDS * (SUM_RECORDS - 1)) / 2;
+
+/** Passes records through and emits their sum once, at the end of input (a bounded aggregate). */
+function sumJob(sinkFs: MemoryFileSystem, endInputCalls: { n: number }): JobGraph {
+  const env = new StreamExecutionEnvironment('sum', { parallelism: 1, bufferCapacity: 4 });
+  env
+    .fromLog('src', sequenceLog(1, SUM_RECORDS, (_p, o) => o))
+    .process<string>('sum', () => {
+      let state: ListState<number> | undefined;
+      let sum = 0;
+      return {
+        initializeState(ctx) {
+          state = ctx.getListState(SUM);
+          sum = state.get().reduce((a, b) => a + b, 0);
+        },
+        snapshotState() {
+          state!.update([sum]);
+        },
+        async processElement(v, _ctx, out) {
+          await new Promise((resolve) => setImmediate(resolve));
+          sum += v;
+          out.collect(`record ${v}`);
+        },
+        endInput(out) {
+          endInputCalls.n++;
+          out.collect(`total ${sum}`);
+        },
+      };
+    })
+    .sinkTo('sink', () => new TwoPhaseCommitFileSink<string>({ fs: sinkFs, directory: 'out', format: (s) => s }));
+  return env.getJobGraph();
+}
+
+function expectedSumOutput(): string[] {
+  return [...Array.from({ length: SUM_RECORDS }, (_, o) => `record ${o}`), `total ${FULL_SUM}`].sort();
+}
+
+test('restarting a finished job does not run endInput again: finished subtasks are restored as finished', async () => {
+  const sinkFs = new MemoryFileSystem();
+  const storage = new FsCheckpointStorage(new MemoryFileSystem());
+  const calls = { n: 0 };
+  const options = { stateBackend: new FsStateBackend(), checkpointStorage: storage, checkpointing: { mode: 'UNALIGNED' as const, retainedCheckpoints: 2 } };
+  const first = await JobClient.execute(sumJob(sinkFs, calls), options);
+  assert.equal((await first.result).status, 'FINISHED');
+  assert.equal(calls.n, 1);
+  const pointer = await latestRetained(storage);
+  const second = await JobClient.execute(sumJob(sinkFs, calls), { ...options, restoreFrom: { storage, pointer } });
+  assert.equal((await second.result).status, 'FINISHED');
+  assert.equal(calls.n, 1, 'endInput ran once over both runs');
+  assert.deepEqual((await TwoPhaseCommitFileSink.readCommitted(sinkFs, 'out')).sort(), expectedSumOutput());
+  const md = deserializeCheckpointMetadata((await storage.resolveCheckpoint(pointer)).metadata, pointer);
+  assert.ok(md.operators.every((o) => o.subtasks.every((s) => s.finished === true)), 'the final checkpoint marks every subtask finished');
+});
+
+test('stop-with-savepoint does not end the input (no endInput, nothing committed outside the savepoint); resuming finishes exactly once', async () => {
+  const sinkFs = new MemoryFileSystem();
+  const storage = new FsCheckpointStorage(new MemoryFileSystem());
+  const savepoints = new FsCheckpointStorage(new MemoryFileSystem(), { layout: 'savepoint' });
+  const calls = { n: 0 };
+  let job: JobClient | undefined;
+  let stopping: Promise<unknown> | undefined;
+  const hooks: RuntimeHooks = {
+    onRecord(t, n) {
+      if (t.uid === 'src' && n === 100 && job !== undefined) stopping = job.stopWithSavepoint(savepoints);
+    },
+  };
+  const options = { stateBackend: new FsStateBackend(), checkpointStorage: storage, checkpointing: { mode: 'UNALIGNED' as const } };
+  job = await JobClient.execute(sumJob(sinkFs, calls), { ...options, hooks });
+  const stopped = await job.result;
+  assert.equal(stopped.status, 'STOPPED');
+  await stopping;
+  assert.equal(calls.n, 0, 'a stop without drain does not call endInput');
+  const committed = await TwoPhaseCommitFileSink.readCommitted(sinkFs, 'out');
+  assert.ok(committed.length > 0 && committed.length < SUM_RECORDS, `the stop committed a prefix (${committed.length} records)`);
+  assert.ok(committed.every((l) => l.startsWith('record ')), 'no total was committed at the stop');
+  const resumed = await JobClient.execute(sumJob(sinkFs, calls), { ...options, restoreFrom: { storage: savepoints, pointer: stopped.savepoint!.pointer } });
+  assert.equal((await resumed.result).status, 'FINISHED');
+  assert.equal(calls.n, 1);
+  assert.deepEqual((await TwoPhaseCommitFileSink.readCommitted(sinkFs, 'out')).sort(), expectedSumOutput());
+  assert.deepEqual(await sinkFs.list(TwoPhaseCommitFileSink.pendingDir('out')), []);
+});
+
+test('without checkpointing the two-phase-commit sink commits at finish (no final checkpoint will)', async () => {
+  const sinkFs = new MemoryFileSystem();
+  const calls = { n: 0 };
+  const job = await JobClient.execute(sumJob(sinkFs, calls), { stateBackend: new FsStateBackend() });
+  assert.equal((await job.result).status, 'FINISHED');
+  assert.deepEqual((await TwoPhaseCommitFileSink.readCommitted(sinkFs, 'out')).sort(), expectedSumOutput());
+  assert.deepEqual(await sinkFs.list(TwoPhaseCommitFileSink.pendingDir('out')), []);
+});
