@@ -17,7 +17,7 @@ import {
 } from '@flowstate/core';
 import { Channel, Signal } from './channel.js';
 import { CheckpointCoordinator, resolveCheckpointConfig, type AttemptView, type CheckpointConfig, type CompletedCheckpoint, type RestorePoint } from './coordinator.js';
-import { describe, IllegalJobStateError, JobFailedError, RestoreMismatchError, TaskCancelledError, TaskFailureError } from './errors.js';
+import { describe, IllegalJobStateError, JobFailedError, RestoreMismatchError, StopWithSavepointFailedError, TaskCancelledError, TaskFailureError } from './errors.js';
 import type { JobGraph, StreamNode, StreamOperator } from './graph.js';
 import { SubtaskContext } from './operators.js';
 import { formatCheckpointStatsTable, type CheckpointStats } from './stats.js';
@@ -317,6 +317,8 @@ export class JobClient {
   private attempts = 0;
   private readonly log: (line: string) => void;
   private attemptStarted: Array<() => void> = [];
+  /** Told how the running attempt ended: undefined when it finished, else its failure. */
+  private attemptEnded: Array<(failure: Error | undefined) => void> = [];
   private terminated = false;
 
   private constructor(
@@ -379,6 +381,12 @@ export class JobClient {
       await attempt.cleanup();
       await this.coordinator.drainBackground();
       this.current = undefined;
+      for (const w of this.attemptEnded.splice(0)) w(failure);
+      if (failure !== undefined && this.coordinator.stopSavepoint !== undefined) {
+        // The stop's savepoint completed, but the job did not stop: it is no longer where the job
+        // ended. The failover restarts from it (the latest restore point) and the job runs on.
+        this.coordinator.stopSavepoint = undefined;
+      }
       if (failure === undefined) {
         const sp = this.coordinator.stopSavepoint;
         return { status: sp ? 'STOPPED' : 'FINISHED', attempts: this.attempts, failures: this.failures, savepoint: sp };
@@ -420,12 +428,20 @@ export class JobClient {
   async stopWithSavepoint(storage: CheckpointStorage): Promise<CompletedCheckpoint> {
     if (this.stopping) throw new IllegalJobStateError('stop-with-savepoint is already in progress');
     await this.running();
+    // Registered before the trigger: the attempt may end as soon as the savepoint completes.
+    const ended = new Promise<Error | undefined>((resolve) => this.attemptEnded.push(resolve));
     this.stopping = this.coordinator.trigger('SAVEPOINT', storage, { final: false, stop: true });
+    let savepoint: CompletedCheckpoint;
     try {
-      return await this.stopping;
+      savepoint = await this.stopping;
     } finally {
       this.stopping = undefined;
     }
+    // As in Flink, a stop succeeds only once the job terminated: a task may still fail while it
+    // commits the savepoint's side effects.
+    const failure = await ended;
+    if (failure !== undefined) throw new StopWithSavepointFailedError(savepoint.pointer, { cause: failure });
+    return savepoint;
   }
 
   cancel(): void {

@@ -11,7 +11,7 @@ import {
   type ListState,
 } from '@flowstate/core';
 import { FsStateBackend } from '@flowstate/heap';
-import { JobClient, sequenceLog, type RuntimeHooks, StreamExecutionEnvironment, summarize, TwoPhaseCommitFileSink, type CheckpointingMode, type JobGraph } from '../src/index.js';
+import { JobClient, sequenceLog, StopWithSavepointFailedError, type RuntimeHooks, StreamExecutionEnvironment, summarize, TwoPhaseCommitFileSink, type CheckpointingMode, type JobGraph } from '../src/index.js';
 
 const COUNT = new ValueStateDescriptor<number>('count', Serializers.int32, 0);
 const RECORDS_PER_PARTITION = 750;
@@ -172,4 +172,37 @@ test('without checkpointing the two-phase-commit sink commits at finish (no fina
   assert.equal((await job.result).status, 'FINISHED');
   assert.deepEqual((await TwoPhaseCommitFileSink.readCommitted(sinkFs, 'out')).sort(), expectedSumOutput());
   assert.deepEqual(await sinkFs.list(TwoPhaseCommitFileSink.pendingDir('out')), []);
+});
+
+test('a task failing after the stop-with-savepoint completed: the stop fails, the job restarts from the savepoint and runs on (no STOPPED result whose savepoint is stale)', async () => {
+  const sinkFs = new MemoryFileSystem();
+  const storage = new FsCheckpointStorage(new MemoryFileSystem());
+  const savepoints = new FsCheckpointStorage(new MemoryFileSystem(), { layout: 'savepoint' });
+  const calls = { n: 0 };
+  let job: JobClient | undefined;
+  let stopping: Promise<unknown> | undefined;
+  let failed = false;
+  const hooks: RuntimeHooks = {
+    onRecord(t, n) {
+      if (t.uid === 'src' && n === 100 && t.attempt === 0 && job !== undefined) {
+        stopping = job.stopWithSavepoint(savepoints);
+        stopping.catch(() => {}); // asserted below, once the job ended
+      }
+    },
+    beforeNotifyComplete(t) {
+      // The savepoint is complete; the sink fails before it commits.
+      if (t.uid === 'sink' && stopping !== undefined && !failed) {
+        failed = true;
+        throw new Error('sink fails while committing the stop-with-savepoint');
+      }
+    },
+  };
+  job = await JobClient.execute(sumJob(sinkFs, calls), { stateBackend: new FsStateBackend(), checkpointStorage: storage, checkpointing: { mode: 'EXACTLY_ONCE' }, restartStrategy: { kind: 'fixed-delay', maxAttempts: 2, delayMs: 0 }, hooks });
+  const result = await job.result;
+  assert.ok(failed, 'the fault fired');
+  await assert.rejects(stopping!, (e: unknown) => e instanceof StopWithSavepointFailedError && e.savepointPointer !== undefined);
+  assert.equal(result.status, 'FINISHED', 'the job restarted from the savepoint and ran to the end');
+  assert.equal(result.savepoint, undefined);
+  assert.equal(calls.n, 1);
+  assert.deepEqual((await TwoPhaseCommitFileSink.readCommitted(sinkFs, 'out')).sort(), expectedSumOutput());
 });
