@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
+  CorruptCheckpointError,
   deserializeCheckpointMetadata,
+  serializeCheckpointMetadata,
   FsCheckpointStorage,
   ListStateDescriptor,
   MemoryFileSystem,
@@ -205,4 +207,15 @@ test('a task failing after the stop-with-savepoint completed: the stop fails, th
   assert.equal(result.savepoint, undefined);
   assert.equal(calls.n, 1);
   assert.deepEqual((await TwoPhaseCommitFileSink.readCommitted(sinkFs, 'out')).sort(), expectedSumOutput());
+});
+
+test('metadata: finished must be a boolean, and a finished subtask carries no channel state (typed errors)', () => {
+  const subtask = (extra: Record<string, unknown>) => ({ subtaskIndex: 0, keyed: [], operator: [], ...extra });
+  const metadata = (st: Record<string, unknown>) =>
+    serializeCheckpointMetadata({ checkpointId: 3, kind: 'CHECKPOINT', timestamp: 0, operators: [{ uid: 'a', parallelism: 1, maxParallelism: 1, subtasks: [st as never] }] });
+  const channelState = [{ type: 'file', path: 'chk-3/in-flight', size: 10, checksum: 1 }];
+  assert.equal(deserializeCheckpointMetadata(metadata(subtask({ finished: true })), 'ok').operators[0]!.subtasks[0]!.finished, true);
+  assert.equal(deserializeCheckpointMetadata(metadata(subtask({ finished: false, channelState })), 'ok').operators[0]!.subtasks[0]!.finished, false);
+  assert.throws(() => deserializeCheckpointMetadata(metadata(subtask({ finished: 'yes' })), 'f'), (e: unknown) => e instanceof CorruptCheckpointError && /finished/.test(e.message));
+  assert.throws(() => deserializeCheckpointMetadata(metadata(subtask({ finished: true, channelState })), 'f'), (e: unknown) => e instanceof CorruptCheckpointError && /channelState/.test(e.message));
 });
