@@ -219,3 +219,62 @@ test('metadata: finished must be a boolean, and a finished subtask carries no ch
   assert.throws(() => deserializeCheckpointMetadata(metadata(subtask({ finished: 'yes' })), 'f'), (e: unknown) => e instanceof CorruptCheckpointError && /finished/.test(e.message));
   assert.throws(() => deserializeCheckpointMetadata(metadata(subtask({ finished: true, channelState })), 'f'), (e: unknown) => e instanceof CorruptCheckpointError && /channelState/.test(e.message));
 });
+
+test('a failover restoring a checkpoint taken after part of the job finished does not run that part again', async () => {
+  const sinkFs = new MemoryFileSystem();
+  const storage = new FsCheckpointStorage(new MemoryFileSystem());
+  const calls = { n: 0 };
+  const LONG = 5_000;
+  const env = new StreamExecutionEnvironment('partly-finished', { parallelism: 1, bufferCapacity: 8 });
+  env
+    .fromLog('short', sequenceLog(1, 50, (_p, o) => o))
+    .process<string>('sum', () => {
+      let state: ListState<number> | undefined;
+      let sum = 0;
+      return {
+        initializeState(ctx) {
+          state = ctx.getListState(SUM);
+          sum = state.get().reduce((a, b) => a + b, 0);
+        },
+        snapshotState() {
+          state!.update([sum]);
+        },
+        processElement(v) {
+          sum += v;
+        },
+        endInput(out) {
+          calls.n++;
+          out.collect(`total ${sum}`);
+        },
+      };
+    })
+    .sinkTo('sum-sink', () => new TwoPhaseCommitFileSink<string>({ fs: sinkFs, directory: 'sums', format: (s) => s }));
+  env
+    .fromLog('long', sequenceLog(1, LONG, (_p, o) => o))
+    .process<string>('slow', () => ({
+      // Slow in the first attempt only, so that attempt is still running when it is made to fail.
+      async processElement(v, ctx, out) {
+        if (ctx.attempt === 0) await new Promise((resolve) => setImmediate(resolve));
+        out.collect(`record ${v}`);
+      },
+    }))
+    .sinkTo('long-sink', () => new TwoPhaseCommitFileSink<string>({ fs: sinkFs, directory: 'long', format: (s) => s }));
+  const job = await JobClient.execute(env.getJobGraph(), {
+    stateBackend: new FsStateBackend(),
+    checkpointStorage: storage,
+    checkpointing: { mode: 'EXACTLY_ONCE' },
+    restartStrategy: { kind: 'fixed-delay', maxAttempts: 1, delayMs: 0 },
+  });
+  while (calls.n === 0) await new Promise((r) => setImmediate(r));
+  const cp = await job.triggerCheckpoint();
+  const finished = new Map(cp.metadata.operators.map((o) => [o.uid, o.subtasks.every((s) => s.finished === true)]));
+  assert.deepEqual(Object.fromEntries(finished), { short: true, sum: true, 'sum-sink': true, long: false, slow: false, 'long-sink': false });
+  job.failTask(new Error('injected failure after part of the job finished'));
+  const result = await job.result;
+  assert.equal(result.status, 'FINISHED');
+  assert.equal(result.attempts, 2);
+  assert.equal(calls.n, 1, 'endInput of the finished pipeline did not run again');
+  assert.deepEqual(await TwoPhaseCommitFileSink.readCommitted(sinkFs, 'sums'), [`total ${(50 * 49) / 2}`]);
+  const long = (await TwoPhaseCommitFileSink.readCommitted(sinkFs, 'long')).sort();
+  assert.deepEqual(long, Array.from({ length: LONG }, (_, o) => `record ${o}`).sort());
+});
