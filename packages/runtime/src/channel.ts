@@ -4,7 +4,7 @@ import { assert } from '@flowstate/core';
  * What travels on a channel. Every message is a plain, structured-clone-able object, so a channel
  * could be backed by a MessagePort between worker threads without changing the tasks.
  */
-export type ChannelMessage = RecordMessage | BarrierMessage | EndOfPartitionMessage;
+export type ChannelMessage = RecordMessage | BarrierMessage | EndOfDataMessage | EndOfPartitionMessage;
 
 export interface RecordMessage {
   readonly kind: 'record';
@@ -23,6 +23,16 @@ export interface BarrierMessage {
   readonly unaligned: boolean;
 }
 
+/**
+ * Flink's EndOfData: the producer finished its input (endInput and finish ran) and emits no more
+ * records. Barriers still follow it, so the producer still takes part in checkpoints, among them
+ * the final checkpoint that commits what its finish() pre-committed.
+ */
+export interface EndOfDataMessage {
+  readonly kind: 'end-of-data';
+}
+
+/** Flink's EndOfPartitionEvent: the producer terminated; nothing follows, not even a barrier. */
 export interface EndOfPartitionMessage {
   readonly kind: 'end';
 }
@@ -70,7 +80,8 @@ export class Channel {
   private records = 0;
   /** Barriers currently queued, oldest first: the consumer looks for an overtaking barrier without scanning. */
   private readonly barriers: BarrierMessage[] = [];
-  private ended = false;
+  private dataEnded = false;
+  private closed = false;
 
   constructor(
     readonly id: string,
@@ -105,10 +116,13 @@ export class Channel {
    * flatMap's fan-out); the producer checks `hasCredit` before it reads its next input.
    */
   push(message: ChannelMessage): void {
-    assert(!this.ended, `channel ${this.id}: message after end of partition`);
-    if (message.kind === 'record') this.records++;
-    else if (message.kind === 'barrier') this.barriers.push(message);
-    else this.ended = true;
+    assert(!this.closed, `channel ${this.id}: message after end of partition`);
+    if (message.kind === 'record') {
+      assert(!this.dataEnded, `channel ${this.id}: record after end of data`);
+      this.records++;
+    } else if (message.kind === 'barrier') this.barriers.push(message);
+    else if (message.kind === 'end-of-data') this.dataEnded = true;
+    else this.closed = true;
     this.queue.push(message);
     this.consumer.notify();
   }

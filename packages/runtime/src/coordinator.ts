@@ -163,7 +163,7 @@ export class CheckpointCoordinator {
   private periodic: NodeJS.Timeout | undefined;
   private lastCompletionAt = 0;
   private consecutiveFailures = 0;
-  private exhaustedSources = new Set<Task>();
+  private finishedTasks = new Set<Task>();
   private finalTriggered = false;
   private readonly slotWaiters: Array<() => void> = [];
   private reserved = 0;
@@ -269,7 +269,7 @@ export class CheckpointCoordinator {
 
   startAttempt(attempt: AttemptView): void {
     this.attempt = attempt;
-    this.exhaustedSources = new Set();
+    this.finishedTasks = new Set();
     this.finalTriggered = false;
     this.schedulePeriodic();
   }
@@ -467,19 +467,23 @@ export class CheckpointCoordinator {
     this.abort(p, new CheckpointFailedError(checkpointId, 'DECLINED', `task ${task.name}: ${describe(cause)}`, { cause }));
   }
 
-  sourceExhausted(task: Task): void {
+  /**
+   * Flink's final checkpoint (FLIP-147): once every task finished its input (every channel is
+   * drained), one last checkpoint records what the sinks' finish() pre-committed and commits it;
+   * its completion ends the job. It holds no in-flight records, so restoring it replays nothing.
+   */
+  taskFinished(task: Task): void {
     const a = this.attempt;
-    if (a === undefined || a.sources.indexOf(task) < 0) return;
-    this.exhaustedSources.add(task);
-    if (this.exhaustedSources.size < a.sources.length) return;
+    if (a === undefined || a.tasks.indexOf(task) < 0) return;
+    this.finishedTasks.add(task);
+    if (this.finishedTasks.size < a.tasks.length) return;
     if (!this.enabled) {
-      for (const s of a.sources) s.endWhenExhausted();
+      for (const t of a.tasks) t.terminate();
       return;
     }
     this.triggerFinal(a);
   }
 
-  /** All sources are exhausted: one last checkpoint commits what the sinks still hold, then the sources end. */
   private triggerFinal(a: AttemptView): void {
     if (this.attempt !== a || this.finalTriggered) return;
     this.finalTriggered = true;
@@ -503,6 +507,7 @@ export class CheckpointCoordinator {
         keyed: ack.keyed ? [ack.keyed] : [],
         operator: ack.operator ? [ack.operator] : [],
         ...(ack.channelState ? { channelState: [ack.channelState] } : {}),
+        ...(ack.finished ? { finished: true } : {}),
       });
       byUid.set(ack.uid, list);
     }
@@ -572,7 +577,7 @@ export class CheckpointCoordinator {
       this.stopSavepoint = completed;
     }
     // Savepoints have no side effects (as in Flink 1.15+), except the one that stops the job.
-    if (p.kind === 'CHECKPOINT' || p.stop) for (const t of p.attempt.tasks) t.notifyCheckpointComplete(p.id);
+    if (p.kind === 'CHECKPOINT' || p.stop) for (const t of p.attempt.tasks) t.notifyCheckpointComplete(p.id, p.final || p.stop);
     for (const w of p.waiters) w.resolve(completed);
     // Discarding subsumed checkpoints is housekeeping: it must not delay the sinks' commits.
     if (p.kind === 'CHECKPOINT') await this.retain(completed);

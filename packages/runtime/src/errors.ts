@@ -97,3 +97,18 @@ export class TransactionCommitError extends FlowstateError {
     super(`cannot commit transaction '${transaction}' of checkpoint ${checkpointId}: ${detail}`, options);
   }
 }
+
+/**
+ * A stop-with-savepoint whose savepoint completed, but the job failed before it stopped (a task
+ * failed while committing, for example). As in Flink, the stop fails and the job fails over: it
+ * restarts from that savepoint (its side effects may be partly committed) and keeps running.
+ */
+export class StopWithSavepointFailedError extends FlowstateError {
+  readonly code = 'STOP_WITH_SAVEPOINT_FAILED';
+  constructor(
+    readonly savepointPointer: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`the savepoint '${savepointPointer}' completed, but the job failed before it stopped; it restarted from the savepoint: ${describe(options?.cause)}`, options);
+  }
+}

@@ -25,6 +25,8 @@ export interface RuntimeContext {
   readonly attempt: number;
   /** True when the subtask was restored from a checkpoint or savepoint. */
   readonly isRestored: boolean;
+  /** Checkpoints are taken (Flink's isCheckpointingEnabled): a transaction pre-committed now will be committed by one. */
+  readonly isCheckpointingEnabled: boolean;
   /** Keyed state, scoped to the current key. Throws unless the operator follows a keyBy. */
   getState<S extends State, V>(descriptor: StateDescriptor<S, V>): S;
   /** Operator list state, redistributed by even split when the parallelism changes. */
@@ -64,7 +66,11 @@ export interface RichFunction extends Partial<CheckpointedFunction>, Partial<Che
 
 export interface ProcessFunction<IN, OUT> extends RichFunction {
   processElement(value: IN, ctx: RuntimeContext, out: Collector<OUT>): void | Promise<void>;
-  /** Called once when every input has ended (bounded input), before the final checkpoint's barrier is forwarded. */
+  /**
+   * Called once when every input has ended (bounded input), before end of data goes downstream
+   * and before the final checkpoint. Not called when the job stops with a savepoint, nor again
+   * after a restore from a snapshot taken after it ran.
+   */
   endInput?(out: Collector<OUT>): void | Promise<void>;
 }
 
@@ -109,7 +115,10 @@ export interface BroadcastProcessFunction<IN, B, OUT> extends RichFunction {
 /** A sink; add CheckpointedFunction and CheckpointListener for transactional behaviour. */
 export interface SinkFunction<T> extends RichFunction {
   invoke(value: T, ctx: RuntimeContext): void | Promise<void>;
-  /** All input ended and the final checkpoint (if any) completed; flush and release. */
+  /**
+   * All input ended (and was processed). Pre-commit what is buffered: the final checkpoint,
+   * triggered once every task finished, records it and commits it when it completes.
+   */
   finish?(): void | Promise<void>;
 }
 

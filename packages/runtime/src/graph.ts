@@ -23,7 +23,7 @@ export interface StreamOperator {
   snapshotState(ctx: SnapshotContext): Promise<void>;
   notifyCheckpointComplete(checkpointId: number): Promise<void>;
   notifyCheckpointAborted(checkpointId: number): Promise<void>;
-  /** Input ended and the final checkpoint completed. */
+  /** Every input ended and endInput ran; the final checkpoint follows (and commits what this pre-commits). */
   finish(): Promise<void>;
   close(): Promise<void>;
 }

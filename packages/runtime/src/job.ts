@@ -21,7 +21,7 @@ import {
 } from '@flowstate/core';
 import { Channel, Signal } from './channel.js';
 import { CheckpointCoordinator, resolveCheckpointConfig, type AttemptView, type CheckpointConfig, type CompletedCheckpoint, type RestorePoint, type SkippedCheckpoint } from './coordinator.js';
-import { describe, IllegalJobStateError, JobFailedError, RestoreMismatchError, TaskCancelledError, TaskFailureError } from './errors.js';
+import { describe, IllegalJobStateError, JobFailedError, RestoreMismatchError, StopWithSavepointFailedError, TaskCancelledError, TaskFailureError } from './errors.js';
 import type { JobGraph, StreamNode, StreamOperator } from './graph.js';
 import { SubtaskContext } from './operators.js';
 import { formatCheckpointStatsTable, type CheckpointStats } from './stats.js';
@@ -116,8 +116,8 @@ class ExecutionAttempt implements AttemptView, TaskHost {
   decline(task: Task, id: number, cause: unknown): void {
     this.coordinator.decline(task, id, cause);
   }
-  sourceExhausted(task: Task): void {
-    this.coordinator.sourceExhausted(task);
+  taskFinished(task: Task): void {
+    this.coordinator.taskFinished(task);
   }
 
   fail(cause: unknown): void {
@@ -156,6 +156,7 @@ class ExecutionAttempt implements AttemptView, TaskHost {
       const opMeta = restore?.metadata.operators.find((o) => o.uid === node.uid);
       const operatorAssignment = opMeta ? assignOperatorState(opMeta, node.parallelism) : undefined;
       const inflight = opMeta && restore ? await assignChannelState(opMeta, node, g.maxParallelism, restore.reader) : undefined;
+      const finished = opMeta ? finishedOnRestore(opMeta, node.parallelism) : [];
       for (let i = 0; i < node.parallelism; i++) {
         const operatorIdentifier = `${node.uid}#${i}`;
         const reader: StateHandleReader | undefined = restore?.reader;
@@ -178,12 +179,12 @@ class ExecutionAttempt implements AttemptView, TaskHost {
           ...(reader ? { stateHandleReader: reader } : {}),
         });
         this.operatorBackends.push(operatorState);
-        const info = { operatorUid: node.uid, subtaskIndex: i, parallelism: node.parallelism, maxParallelism: g.maxParallelism, attempt: this.attempt, isRestored: opMeta !== undefined };
+        const info = { operatorUid: node.uid, subtaskIndex: i, parallelism: node.parallelism, maxParallelism: g.maxParallelism, attempt: this.attempt, isRestored: opMeta !== undefined, isCheckpointingEnabled: this.coordinator.enabled };
         this.hooks.onRestore?.({ uid: node.uid, subtaskIndex: i, attempt: this.attempt, name: operatorIdentifier });
         const ctx = new SubtaskContext(info, keyed, operatorState);
         const operator = node.createOperator?.();
         const source = node.createSource?.();
-        const task = new Task(node, i, this.attempt, this, signals[node.id]![i]!, inputs[node.id]![i]!, outputs[node.id]![i]!, keyed, operatorState, ctx, operator, source, inflight?.[i] ?? []);
+        const task = new Task(node, i, this.attempt, this, signals[node.id]![i]!, inputs[node.id]![i]!, outputs[node.id]![i]!, keyed, operatorState, ctx, operator, source, inflight?.[i] ?? [], finished[i] ?? false);
         if (operator) {
           await operator.open({ ctx, keyed, operator: operatorState });
           this.operators.push(operator);
@@ -260,6 +261,22 @@ function assignOperatorState(op: OperatorSnapshotMetadata, parallelism: number):
   const needsRedistribution = previous.some((hs) => hs.some((h) => Object.values(h.states).some((s) => s.mode !== 'SPLIT_DISTRIBUTE')));
   if (op.parallelism === parallelism && previous.length === parallelism && !needsRedistribution) return previous;
   return repartitionOperatorState(previous, parallelism);
+}
+
+/**
+ * Which new subtasks start as finished (Flink's FINISHED_ON_RESTORE): they restore their state
+ * but run neither endInput nor finish again. At unchanged parallelism each subtask keeps its own
+ * flag; rescaled, only an operator all of whose subtasks had finished (Flink's fully finished
+ * operator) starts finished, because a new subtask's key groups may come from unfinished ones.
+ */
+function finishedOnRestore(op: OperatorSnapshotMetadata, parallelism: number): boolean[] {
+  if (op.parallelism === parallelism && op.subtasks.length === parallelism) {
+    const flags = new Array<boolean>(parallelism).fill(false);
+    for (const s of op.subtasks) flags[s.subtaskIndex] = s.finished === true;
+    return flags;
+  }
+  const all = op.subtasks.length > 0 && op.subtasks.every((s) => s.finished === true);
+  return new Array<boolean>(parallelism).fill(all);
 }
 
 /**
@@ -361,6 +378,8 @@ export class JobClient {
   private fallbacks = 0;
   private readonly log: (line: string) => void;
   private attemptStarted: Array<() => void> = [];
+  /** Told how the running attempt ended: undefined when it finished, else its failure. */
+  private attemptEnded: Array<(failure: Error | undefined) => void> = [];
   private terminated = false;
 
   private constructor(
@@ -439,6 +458,12 @@ export class JobClient {
       await attempt.cleanup();
       await this.coordinator.drainBackground();
       this.current = undefined;
+      for (const w of this.attemptEnded.splice(0)) w(failure);
+      if (failure !== undefined && this.coordinator.stopSavepoint !== undefined) {
+        // The stop's savepoint completed, but the job did not stop: it is no longer where the job
+        // ended. The failover restarts from it (the latest restore point) and the job runs on.
+        this.coordinator.stopSavepoint = undefined;
+      }
       if (failure === undefined) {
         const sp = this.coordinator.stopSavepoint;
         return result(sp ? 'STOPPED' : 'FINISHED', sp);
@@ -489,12 +514,20 @@ export class JobClient {
   async stopWithSavepoint(storage: CheckpointStorage): Promise<CompletedCheckpoint> {
     if (this.stopping) throw new IllegalJobStateError('stop-with-savepoint is already in progress');
     await this.running();
+    // Registered before the trigger: the attempt may end as soon as the savepoint completes.
+    const ended = new Promise<Error | undefined>((resolve) => this.attemptEnded.push(resolve));
     this.stopping = this.coordinator.trigger('SAVEPOINT', storage, { final: false, stop: true });
+    let savepoint: CompletedCheckpoint;
     try {
-      return await this.stopping;
+      savepoint = await this.stopping;
     } finally {
       this.stopping = undefined;
     }
+    // As in Flink, a stop succeeds only once the job terminated: a task may still fail while it
+    // commits the savepoint's side effects.
+    const failure = await ended;
+    if (failure !== undefined) throw new StopWithSavepointFailedError(savepoint.pointer, { cause: failure });
+    return savepoint;
   }
 
   cancel(): void {

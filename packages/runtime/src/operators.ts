@@ -31,6 +31,7 @@ export interface SubtaskInfo {
   readonly maxParallelism: number;
   readonly attempt: number;
   readonly isRestored: boolean;
+  readonly isCheckpointingEnabled: boolean;
 }
 
 /** The context every function of one subtask sees; keyed state follows the backend's current key. */
@@ -60,6 +61,9 @@ export class SubtaskContext implements KeyedContext<unknown>, ReadOnlyBroadcastC
   }
   get isRestored(): boolean {
     return this.info.isRestored;
+  }
+  get isCheckpointingEnabled(): boolean {
+    return this.info.isCheckpointingEnabled;
   }
 
   /** @internal The keyed backend, for the broadcast side of keyed broadcast functions. */
@@ -184,6 +188,9 @@ export class BroadcastSideContext implements KeyedBroadcastContext {
   }
   get isRestored(): boolean {
     return this.inner.isRestored;
+  }
+  get isCheckpointingEnabled(): boolean {
+    return this.inner.isCheckpointingEnabled;
   }
   getState<S extends State, V>(descriptor: StateDescriptor<S, V>): S {
     throw new IllegalStateUsageError(descriptor.name, `keyed state has no current key in processBroadcastElement of '${this.inner.operatorUid}'; use applyToKeyedState`);

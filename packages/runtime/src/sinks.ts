@@ -33,10 +33,17 @@ export interface TwoPhaseCommitFileSinkOptions<T> {
  * to pending/) and recorded in state; when the checkpoint completes it is committed (copied to
  * committed/, pending file deleted). On restore the transactions recorded in the restored
  * checkpoint are committed and every other pending file is aborted. Committing is idempotent.
+ *
+ * At the end of input, finish() pre-commits the last transaction; the next checkpoint (the final
+ * one, taken after every task finished) records it and commits it on completion. Nothing is ever
+ * written to committed/ outside a completed checkpoint, so a restart from any retained
+ * checkpoint, even after the job finished, commits every record exactly once.
  */
 export class TwoPhaseCommitFileSink<T> implements SinkFunction<T>, CheckpointedFunction, CheckpointListener {
   private state: ListState<PendingTransaction> | undefined;
   private pending: PendingTransaction[] = [];
+  /** Pre-committed by finish(), recorded by the next snapshot (the final checkpoint). */
+  private finishedTxns: string[] = [];
   private buffer: string[] = [];
   private ctx: RuntimeContext | undefined;
   private seq = 0;
@@ -87,6 +94,8 @@ export class TwoPhaseCommitFileSink<T> implements SinkFunction<T>, CheckpointedF
       this.buffer = [];
       this.pending.push({ txn, checkpointId: s.checkpointId });
     }
+    for (const txn of this.finishedTxns) this.pending.push({ txn, checkpointId: s.checkpointId });
+    this.finishedTxns = [];
     this.state!.update(this.pending);
   }
 
@@ -100,14 +109,19 @@ export class TwoPhaseCommitFileSink<T> implements SinkFunction<T>, CheckpointedF
   /** An aborted checkpoint's transaction stays pending: the next completed checkpoint commits it. */
   notifyCheckpointAborted(): void {}
 
-  /** End of input after the final checkpoint: nothing may be left, unless checkpointing is off. */
+  /**
+   * End of input: pre-commit the open transaction (Flink's finish()). The final checkpoint
+   * records and commits it. Without checkpointing no checkpoint ever will, and there is no
+   * exactly-once to keep: the records are committed directly.
+   */
   async finish(): Promise<void> {
-    if (this.buffer.length > 0) {
-      const ctx = this.ctx!;
-      const txn = `${ctx.operatorUid}-${ctx.subtaskIndex}-${this.runToken}-a${ctx.attempt}-final-${this.seq++}`;
-      await this.writeFile(joinPath(TwoPhaseCommitFileSink.committedDir(this.options.directory), txn), this.buffer);
-      this.buffer = [];
-    }
+    if (this.buffer.length === 0) return;
+    const ctx = this.ctx!;
+    const txn = `${ctx.operatorUid}-${ctx.subtaskIndex}-${this.runToken}-a${ctx.attempt}-final-${this.seq++}`;
+    const dir = ctx.isCheckpointingEnabled ? TwoPhaseCommitFileSink.pendingDir(this.options.directory) : TwoPhaseCommitFileSink.committedDir(this.options.directory);
+    await this.writeFile(joinPath(dir, txn), this.buffer);
+    this.buffer = [];
+    if (ctx.isCheckpointingEnabled) this.finishedTxns.push(txn);
   }
 
   private async commit(p: PendingTransaction): Promise<void> {

@@ -77,6 +77,8 @@ export interface TaskAck {
   readonly keyed: KeyedStateHandle | null;
   readonly operator: OperatorStateHandle | null;
   readonly channelState: StreamStateHandle | null;
+  /** The subtask had finished its input (endInput and finish ran) when it took this snapshot. */
+  readonly finished: boolean;
   readonly stats: TaskCheckpointStats;
 }
 
@@ -92,7 +94,12 @@ export interface TaskHost {
   /** Deletes the files behind handles that will never be acknowledged (a partly failed or dropped snapshot). */
   discardUnused(checkpointId: number, handles: Pick<TaskAck, 'keyed' | 'operator' | 'channelState'>): void;
   decline(task: Task, checkpointId: number, cause: unknown): void;
-  sourceExhausted(task: Task): void;
+  /**
+   * The task finished its input: a source emitted everything, an operator received end of data
+   * on every input and ran endInput and finish. It keeps taking part in checkpoints until one
+   * taken after every task finished (the final checkpoint) completes.
+   */
+  taskFinished(task: Task): void;
 }
 
 /** One consumer edge of a task: its partitioner and a channel per consumer subtask. */
@@ -122,6 +129,8 @@ interface Pending {
   receivedCount: number;
   unaligned: boolean;
   snapshotTaken: boolean;
+  /** The task had finished its input when the snapshot was taken. */
+  finished: boolean;
   syncDurationMs: number;
   futures: { keyed: SnapshotFuture<KeyedStateHandle> | undefined; operator: SnapshotFuture<OperatorStateHandle> } | undefined;
   /** Per channel: records processed after the snapshot and before that channel's barrier (unaligned). */
@@ -158,8 +167,16 @@ export class Task implements TaskInfo {
   private readonly mailbox: Array<() => void | Promise<void>> = [];
   private cancelled = false;
   private readonly blocked: boolean[];
+  /** Per input channel: end of data received (no record follows; barriers may). */
   private readonly ended: boolean[];
   private endedCount = 0;
+  /** Per input channel: end of partition received (nothing follows). */
+  private readonly closed: boolean[];
+  private closedCount = 0;
+  /** endInput and finish ran (operators), or everything was emitted (sources); end of data was sent. */
+  private inputFinished = false;
+  /** The checkpoint that ends the job (final or stop-with-savepoint) completed: terminate. */
+  private terminating = false;
   private rr = 0;
   private pending: Pending | undefined;
   private readonly abortedIds = new Set<number>();
@@ -171,9 +188,9 @@ export class Task implements TaskInfo {
   private readonly asyncParts = new Set<Promise<void>>();
   private readonly asyncById = new Map<number, NonNullable<Pending['futures']>>();
   private readonly runningFutures = new Set<SnapshotFuture<unknown>>();
-  // Source-only state.
-  private sourceState: 'running' | 'exhausted' | 'stopping' | 'ending' = 'running';
-  private endAfterCheckpoint: number | undefined;
+  // Source-only state: 'stopping' while a stop-with-savepoint is in progress (no emission).
+  private sourceState: 'running' | 'stopping' | 'finished' = 'running';
+  private stopCheckpointId: number | undefined;
   readonly collector: Collector<unknown> = { collect: (v) => this.emit(v) };
 
   constructor(
@@ -191,10 +208,17 @@ export class Task implements TaskInfo {
     private readonly operator: StreamOperator | undefined,
     private readonly source: SourceFunction<unknown> | undefined,
     private readonly restoredInflight: readonly RestoredInflight[],
+    /**
+     * The restored snapshot was taken after this subtask finished its input: it must not run
+     * endInput and finish (or emit) again, whose effects are already in that snapshot.
+     */
+    private readonly finishedOnRestore: boolean,
   ) {
     this.name = `${node.uid}#${subtaskIndex}`;
     this.blocked = inputs.map(() => false);
     this.ended = inputs.map(() => false);
+    this.closed = inputs.map(() => false);
+    assert(!finishedOnRestore || restoredInflight.length === 0, `task ${this.name}: a subtask that finished has no in-flight records to replay`);
     this.outputsRR = outputs.map(() => subtaskIndex);
     assert((operator === undefined) !== (source === undefined), `task ${this.name} is either a source or an operator`);
   }
@@ -209,41 +233,50 @@ export class Task implements TaskInfo {
 
   // ---------------------------------------------------------------- mail from the coordinator
 
-  /** Sources only: inject a barrier. `final` ends the source once this checkpoint completes; `stop` stops emission now. */
-  triggerCheckpoint(barrier: BarrierMessage, flags: { final: boolean; stop: boolean }): void {
+  /**
+   * Sources only: inject a barrier. `stop` (stop-with-savepoint) stops emission before the
+   * barrier, so nothing follows it; the job ends when that savepoint completes.
+   */
+  triggerCheckpoint(barrier: BarrierMessage, flags: { readonly stop: boolean }): void {
     assert(this.isSource, `checkpoint triggered at non-source task ${this.name}`);
     this.post(async () => {
-      if (flags.stop) this.sourceState = 'stopping';
+      if (flags.stop && this.sourceState === 'running') {
+        this.sourceState = 'stopping';
+        this.stopCheckpointId = barrier.checkpointId;
+      }
       await this.checkpointSource(barrier);
-      if (flags.final || flags.stop) this.endAfterCheckpoint = barrier.checkpointId;
     });
   }
 
   /** Sources only: emission may resume after a failed stop-with-savepoint. */
   resumeAfterFailedStop(checkpointId: number): void {
     this.post(() => {
-      if (this.endAfterCheckpoint === checkpointId && this.sourceState === 'stopping') {
-        this.endAfterCheckpoint = undefined;
+      if (this.stopCheckpointId === checkpointId && this.sourceState === 'stopping') {
+        this.stopCheckpointId = undefined;
         this.sourceState = 'running';
       }
     });
   }
 
-  /** Sources only, checkpointing disabled: end as soon as the input is exhausted. */
-  endWhenExhausted(): void {
+  /** Every task finished and checkpointing is off: no final checkpoint will come, terminate now. */
+  terminate(): void {
     this.post(() => {
-      this.sourceState = 'ending';
+      this.terminating = true;
     });
   }
 
-  notifyCheckpointComplete(checkpointId: number): void {
+  /**
+   * `endOfJob`: this checkpoint ends the job (the final checkpoint, taken after every task
+   * finished, or a stop-with-savepoint): once its side effects are committed, the task terminates.
+   */
+  notifyCheckpointComplete(checkpointId: number, endOfJob = false): void {
     this.post(async () => {
       this.host.hooks.beforeNotifyComplete?.(this, checkpointId);
       this.keyed?.notifyCheckpointComplete(checkpointId);
       this.operatorState.notifyCheckpointComplete(checkpointId);
       if (this.operator) await this.operator.notifyCheckpointComplete(checkpointId);
       if (this.source?.notifyCheckpointComplete) await this.source.notifyCheckpointComplete(checkpointId);
-      if (this.endAfterCheckpoint !== undefined && checkpointId >= this.endAfterCheckpoint) this.sourceState = 'ending';
+      if (endOfJob) this.terminating = true;
     });
   }
 
@@ -262,10 +295,6 @@ export class Task implements TaskInfo {
       this.operatorState.notifyCheckpointAborted(checkpointId);
       if (this.operator) await this.operator.notifyCheckpointAborted(checkpointId);
       if (this.source?.notifyCheckpointAborted) await this.source.notifyCheckpointAborted(checkpointId);
-      if (this.endAfterCheckpoint === checkpointId && this.sourceState !== 'stopping') {
-        // A failed final checkpoint: the coordinator triggers another one.
-        this.endAfterCheckpoint = undefined;
-      }
     });
   }
 
@@ -356,25 +385,18 @@ export class Task implements TaskInfo {
   private async runSource(): Promise<void> {
     const source = this.source!;
     let sinceYield = 0;
+    if (this.finishedOnRestore) this.finishSource();
     for (;;) {
       this.checkCancelled();
       if (await this.runMail()) continue;
-      if (this.sourceState === 'ending') {
-        if (this.pending !== undefined || this.asyncParts.size > 0) {
-          await this.drainAsyncParts();
-          continue;
-        }
-        this.broadcastEvent({ kind: 'end' });
-        return;
-      }
+      if (this.terminating) return this.terminateNow();
       if (this.sourceState !== 'running' || !this.outputsAvailable()) {
         await this.wakeup.wait();
         continue;
       }
       const v = source.pollNext();
       if (v === undefined) {
-        this.sourceState = 'exhausted';
-        this.host.sourceExhausted(this);
+        this.finishSource();
         continue;
       }
       this.host.hooks.onRecord?.(this, ++this.recordCount);
@@ -384,6 +406,42 @@ export class Task implements TaskInfo {
         await yieldMacrotask();
       }
     }
+  }
+
+  /** Everything emitted: end of data goes downstream, behind the last record. */
+  private finishSource(): void {
+    this.sourceState = 'finished';
+    this.inputFinished = true;
+    this.broadcastEvent({ kind: 'end-of-data' });
+    this.host.taskFinished(this);
+  }
+
+  /**
+   * Every input ended: endInput may still emit, finish pre-commits what a sink holds into the
+   * transaction of the next checkpoint. Both happen before end of data goes downstream, so
+   * their records are drained by the consumers before those finish in turn.
+   */
+  private async finishOperator(op: StreamOperator): Promise<void> {
+    if (!this.finishedOnRestore) {
+      await op.endInput(this.collector);
+      await op.finish();
+    }
+    this.inputFinished = true;
+    this.broadcastEvent({ kind: 'end-of-data' });
+    this.host.taskFinished(this);
+  }
+
+  /**
+   * The job ended with a checkpoint whose side effects are committed. Nothing can be in flight
+   * here: after the final checkpoint every channel was drained before it was triggered, and a
+   * stop-with-savepoint's aligned barrier follows the sources' last records. A record left
+   * behind would be lost output, so it is an invariant, not a case to handle.
+   */
+  private async terminateNow(): Promise<void> {
+    if (this.pending !== undefined) this.dropPending(this.pending);
+    await this.drainAsyncParts();
+    for (const i of this.inputs) assert(i.channel.queuedRecords === 0, `${this.name}: ${i.channel.queuedRecords} record(s) left in ${i.channel.id} at the end of the job`);
+    this.broadcastEvent({ kind: 'end' });
   }
 
   private async runOperator(): Promise<void> {
@@ -402,12 +460,10 @@ export class Task implements TaskInfo {
     for (;;) {
       this.checkCancelled();
       if (await this.runMail()) continue;
-      if (this.endedCount === this.inputs.length) {
-        await op.endInput(this.collector);
-        if (this.pending !== undefined || this.asyncParts.size > 0) await this.drainAsyncParts();
-        await op.finish();
-        this.broadcastEvent({ kind: 'end' });
-        return;
+      if (this.terminating) return this.terminateNow();
+      if (!this.inputFinished && this.endedCount === this.inputs.length) {
+        await this.finishOperator(op);
+        continue;
       }
       const overtaking = this.findOvertakingBarrier();
       if (overtaking !== undefined) {
@@ -438,9 +494,13 @@ export class Task implements TaskInfo {
         }
       } else if (msg.kind === 'barrier') {
         await this.onBarrier(index, msg, []);
-      } else {
+      } else if (msg.kind === 'end-of-data') {
         this.ended[index] = true;
         this.endedCount++;
+      } else {
+        // The producer terminated: no barrier will come on this channel any more.
+        this.closed[index] = true;
+        this.closedCount++;
         const p = this.pending;
         if (p !== undefined && !p.received[index]) await this.markReceived(p, index, []);
       }
@@ -465,7 +525,7 @@ export class Task implements TaskInfo {
     const canEmit = this.outputsAvailable();
     for (let k = 0; k < n; k++) {
       const i = (this.rr + k) % n;
-      if (this.blocked[i] || this.ended[i]) continue;
+      if (this.blocked[i] || this.closed[i]) continue;
       const c = this.inputs[i]!.channel;
       const head = c.peek();
       if (head === undefined) continue;
@@ -530,10 +590,11 @@ export class Task implements TaskInfo {
     const p: Pending = {
       barrier,
       startedAt: Date.now(),
-      received: this.ended.slice(),
-      receivedCount: this.endedCount,
+      received: this.closed.slice(),
+      receivedCount: this.closedCount,
       unaligned: false,
       snapshotTaken: false,
+      finished: false,
       syncDurationMs: 0,
       futures: undefined,
       recording: new Array<unknown[] | undefined>(n).fill(undefined),
@@ -634,6 +695,7 @@ export class Task implements TaskInfo {
     // A cancelled task must not start uploads nobody will ever settle.
     this.checkCancelled();
     p.snapshotTaken = true;
+    p.finished = this.inputFinished;
     const id = p.barrier.checkpointId;
     let target = this.host.checkpointTarget(id);
     const unaligned = p.unaligned || (this.host.mode === 'UNALIGNED' && !p.barrier.savepoint);
@@ -700,6 +762,9 @@ export class Task implements TaskInfo {
         const { keyed: k, operator: o } = await this.settle(id, futures);
         let channelState: StreamStateHandle | null = null;
         let persisted = 0;
+        // A task that finished had consumed end of data on every channel: nothing could be in
+        // flight to it. Channel state here would be replayed on restore while its output was committed.
+        assert(!p.finished || p.inflight.length === 0, `${this.name}: checkpoint ${id} taken after the end of input holds in-flight records`);
         if (p.inflight.length > 0) {
           const target = this.host.checkpointTarget(id);
           if (target === undefined) {
@@ -727,6 +792,7 @@ export class Task implements TaskInfo {
           keyed: k?.jobManagerOwnedSnapshot ?? null,
           operator: o.jobManagerOwnedSnapshot,
           channelState,
+          finished: p.finished,
           stats: {
             task: this.name,
             startDelayMs: Math.max(0, p.startedAt - p.barrier.timestamp),

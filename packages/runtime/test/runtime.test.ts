@@ -26,6 +26,7 @@ import {
   formatCheckpointStatsTable,
   InvalidJobGraphError,
   IllegalJobStateError,
+  type CompletedCheckpoint,
 } from '../src/index.js';
 
 const COUNT = new ValueStateDescriptor<number>('count', Serializers.int32, 0);
@@ -64,14 +65,21 @@ test('stop-with-savepoint, then resume at another parallelism: keyed state, sour
   const table = new InMemoryUpsertTable<number>();
   const checkpoints = new FsCheckpointStorage(new MemoryFileSystem());
   const savepoints = new FsCheckpointStorage(new MemoryFileSystem(), { layout: 'savepoint' });
-  const first = await JobClient.execute(countJob('resc', 3, table, 3000, true), {
+  // Stopped at a record count, not after a sleep: mid-way on any machine.
+  let first: JobClient | undefined;
+  let stopping: Promise<CompletedCheckpoint> | undefined;
+  first = await JobClient.execute(countJob('resc', 3, table, 3000, true), {
     stateBackend: new FsStateBackend(),
     checkpointStorage: checkpoints,
     checkpointing: { intervalMs: 10 },
+    hooks: {
+      onRecord(t, n) {
+        if (t.uid === 'src' && t.subtaskIndex === 0 && n === 300 && first !== undefined) stopping = first.stopWithSavepoint(savepoints);
+      },
+    },
   });
-  await new Promise((r) => setTimeout(r, 100));
-  const sp = await first.stopWithSavepoint(savepoints);
   const res = await first.result;
+  const sp = await stopping!;
   assert.equal(res.status, 'STOPPED');
   assert.equal(sp.kind, 'SAVEPOINT');
   const md = deserializeCheckpointMetadata((await savepoints.resolveCheckpoint('')).metadata, 'savepoint');
@@ -293,10 +301,20 @@ test('broadcast state survives a savepoint and a rescale (every new subtask gets
     return env.getJobGraph();
   };
   const savepoints = new FsCheckpointStorage(new MemoryFileSystem(), { layout: 'savepoint' });
-  const first = await JobClient.execute(build(2), { stateBackend: new MemoryStateBackend(), checkpointStorage: new FsCheckpointStorage(new MemoryFileSystem()), checkpointing: {} });
-  await new Promise((r) => setTimeout(r, 100));
-  await first.stopWithSavepoint(savepoints);
+  let first: JobClient | undefined;
+  let stopping: Promise<CompletedCheckpoint> | undefined;
+  first = await JobClient.execute(build(2), {
+    stateBackend: new MemoryStateBackend(),
+    checkpointStorage: new FsCheckpointStorage(new MemoryFileSystem()),
+    checkpointing: {},
+    hooks: {
+      onRecord(t, n) {
+        if (t.uid === 'data' && t.subtaskIndex === 0 && n === 100 && first !== undefined) stopping = first.stopWithSavepoint(savepoints);
+      },
+    },
+  });
   assert.equal((await first.result).status, 'STOPPED');
+  await stopping;
   const before = tables[0]!.rows.size;
   assert.ok(before > 0 && before < 1200, `stopped mid-way (${before} of 1200)`);
   // The rules source is past its only record: after the restore the rule exists only as broadcast

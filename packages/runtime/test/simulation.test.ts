@@ -3,7 +3,23 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { BACKENDS, JOBS, MODES, planFaults, planStorageFaults, referenceRun, simulate, simulateConcurrentCheckpoints, simulateFallback, simulateRescale, simulateStorageFaults, type SimCase } from './simulation.js';
+import {
+  BACKENDS,
+  JOBS,
+  MODES,
+  planFaults,
+  planStorageFaults,
+  referenceRun,
+  simulate,
+  simulateConcurrentCheckpoints,
+  simulateFallback,
+  simulateRescale,
+  simulateRestartAfterFinish,
+  simulateStopAndResume,
+  simulateStorageFaults,
+  type EndOfJobOutcome,
+  type SimCase,
+} from './simulation.js';
 
 /**
  * Seeds per (backend, mode, job). CI runs a bounded number; FLOWSTATE_SIM_SEEDS=N runs more,
@@ -293,5 +309,67 @@ for (const backend of BACKENDS) {
       }
       console.log(`simulation fallback ${name}: ${seeds.length} seeds, fell back each time (${damages.join(', ')}), 0 referenced files missing, 0 orphans` + (mode === 'AT_LEAST_ONCE' ? '' : ', 0 lost, 0 duplicated'));
     });
+  }
+}
+
+/**
+ * The end of a job (issue 10 §4): restart after a normal finish from the latest retained
+ * checkpoint, and stop-with-savepoint part-way then resume from the savepoint; both runs under
+ * faults. Both runs together commit the failure-free output exactly once (AT_LEAST_ONCE: no loss).
+ */
+const END_SEEDS = Number(process.env.FLOWSTATE_SIM_END_SEEDS ?? 2);
+const END_FAMILIES = [
+  { family: 'restart-after-finish', run: simulateRestartAfterFinish },
+  { family: 'stop-and-resume', run: simulateStopAndResume },
+] as const;
+for (const { family, run } of END_FAMILIES) {
+  for (const backend of BACKENDS) {
+    for (const mode of MODES) {
+      const name = `${family}:${backend.name}/${mode}/count`;
+      if (ONLY_CASE !== undefined && ONLY_CASE !== name) continue;
+      const seeds = ONLY_SEED !== undefined ? [ONLY_SEED] : Array.from({ length: END_SEEDS }, (_, i) => BASE_SEED + i);
+      test(`simulation ${name}: ${seeds.length} seed(s)`, async () => {
+        const t = { stopped: 0, finished: 0, fired: 0, planned: 0, failedStops: 0, finishedSubtasks: 0, channelStateFiles: 0, duplicates: 0 };
+        for (const seed of seeds) {
+          const c: SimCase = { backend, mode, job: 'count', seed };
+          try {
+            const expected = await reference(c);
+            const o: EndOfJobOutcome = await run(c);
+            assert.equal(o.result.status, 'FINISHED', 'the restored run finishes');
+            assert.equal(o.pendingLeft, 0, 'no pending transaction is left behind');
+            assert.equal(o.orphanFiles, 0, 'no checkpoint file outside the retained checkpoints');
+            if (o.firstStatus === 'FINISHED') {
+              // The final checkpoint is taken after every task drained its input: nothing in flight.
+              assert.equal(o.restoredChannelStateFiles, 0, 'the final checkpoint of a finished job holds no channel state');
+              t.finished++;
+            } else {
+              t.stopped++;
+            }
+            t.fired += o.firstFaultsFired + o.faultsFired.length;
+            t.planned += o.firstFaultsPlanned + o.faultsPlanned.length;
+            t.failedStops += o.stopRequestsFailed;
+            t.finishedSubtasks += o.restoredFinishedSubtasks;
+            t.channelStateFiles += o.restoredChannelStateFiles;
+            const got = [...o.committed].sort();
+            if (mode === 'AT_LEAST_ONCE') {
+              const have = new Set(got.map((l) => l.split(' ')[0]!));
+              assert.deepEqual(expected.map((l) => l.split(' ')[0]!).filter((id) => !have.has(id)), [], 'at-least-once lost records');
+              t.duplicates += got.length - have.size;
+            } else {
+              assert.equal(got.length, expected.length, `committed ${got.length - expected.length} records more than the failure-free run`);
+              assert.deepEqual(got, expected, 'committed output equals the failure-free run');
+            }
+          } catch (e) {
+            console.log(`simulation failed: ${name} seed ${seed}\n  reproduce: FLOWSTATE_SIM_SEED=${seed} FLOWSTATE_SIM_CASE=${name} node --test packages/runtime/dist/test/simulation.test.js`);
+            throw e;
+          }
+        }
+        console.log(
+          `simulation ${name}: ${seeds.length} seeds, first run finished ${t.finished} / stopped ${t.stopped} (${t.failedStops} stop requests failed), ` +
+            `${t.fired}/${t.planned} planned faults fired over both runs, restored ${t.finishedSubtasks} finished subtasks and ${t.channelStateFiles} channel-state files` +
+            (mode === 'AT_LEAST_ONCE' ? `, ${t.duplicates} duplicates` : ''),
+        );
+      });
+    }
   }
 }

@@ -343,6 +343,8 @@ interface Phase {
   readonly cancelAtSourceRecord: number | undefined;
   /** Checkpoints the driver keeps in flight at once (default 1), see simulateConcurrentCheckpoints. */
   readonly concurrent?: ConcurrentPhase;
+  /** Called for every record source subtask 0 emits (`n` counts per attempt); the end-of-job family stops the job here. */
+  readonly onSourceRecord?: (client: JobClient, n: number) => void;
 }
 
 async function runPhase(c: SimCase, phase: Phase): Promise<SimOutcome> {
@@ -391,6 +393,7 @@ async function runPhase(c: SimCase, phase: Phase): Promise<SimOutcome> {
         if (client?.checkpointStats.some((x) => x.status === 'COMPLETED')) client.cancel();
         else killAtNextCompletion = true;
       }
+      if (t.uid === graph.nodes[0]!.uid && t.subtaskIndex === 0 && client) phase.onSourceRecord?.(client, n);
       // Checkpoints are triggered by progress, not by wall-clock time, so a seed replays the same cadence.
       if (t.uid === graph.nodes[0]!.uid && t.subtaskIndex === 0 && n % checkpointEvery === 0 && client && inFlight < maxInFlight) {
         inFlight++;
@@ -721,4 +724,99 @@ async function runResumable(
     },
   });
   return client.result;
+}
+
+// ---------------------------------------------------------------- the end of a job (issue 10 §4)
+
+/** A run that ended (finished, or stopped with a savepoint), then a second run restored from where it ended. */
+export interface EndOfJobOutcome extends SimOutcome {
+  /** How the first run ended: FINISHED (the second restores its latest retained checkpoint) or STOPPED (its savepoint). */
+  readonly firstStatus: JobResult['status'];
+  readonly firstFaultsFired: number;
+  readonly firstFaultsPlanned: number;
+  readonly restoredKind: 'CHECKPOINT' | 'SAVEPOINT';
+  /** Subtasks the restored snapshot marks finished, and the channel-state files it references. */
+  readonly restoredFinishedSubtasks: number;
+  readonly restoredChannelStateFiles: number;
+  /** Stop requests that failed (a failover aborted the savepoint, or the job ended first). */
+  readonly stopRequestsFailed: number;
+}
+
+/** The second run's faults: another plan from the same seed, so restarts after the end fail too. */
+function secondRunFaults(c: SimCase): Fault[] {
+  return planFaults({ ...c, seed: (c.seed ^ 0x5bd1e995) >>> 0 }).faults;
+}
+
+async function describeRestorePoint(storage: FsCheckpointStorage, pointer: string): Promise<{ finished: number; channelState: number; kind: 'CHECKPOINT' | 'SAVEPOINT' }> {
+  const md = deserializeCheckpointMetadata((await storage.resolveCheckpoint(pointer)).metadata, pointer);
+  const subtasks = md.operators.flatMap((o) => o.subtasks);
+  return { finished: subtasks.filter((s) => s.finished === true).length, channelState: subtasks.reduce((n, s) => n + (s.channelState?.length ?? 0), 0), kind: md.kind };
+}
+
+/**
+ * Restart after the end: the first run (the seed's faults) either finishes normally or, when
+ * `stopAtSourceRecord` is set, is stopped with a savepoint once source subtask 0 has emitted that
+ * many records in an attempt (a stop that a failover aborts is requested again). The second run
+ * restores the latest retained checkpoint (finished) or the savepoint (stopped), with faults of
+ * its own, and runs to the end. Both runs together must commit the failure-free output exactly once.
+ */
+async function simulateEndOfJob(c: SimCase, stopAtSourceRecord: number | undefined): Promise<EndOfJobOutcome> {
+  const { faults, input, checkpointEvery, bufferCapacity } = planFaults(c);
+  const sinkFs = new MemoryFileSystem();
+  const ckptFs = new FaultyFileSystem(new MemoryFileSystem());
+  const storage = new FsCheckpointStorage(ckptFs);
+  const savepoints = new FsCheckpointStorage(new MemoryFileSystem(), { layout: 'savepoint' });
+  const graph = () => (c.job === 'count' ? countJob(input, sinkFs, bufferCapacity) : joinJob(input, sinkFs, bufferCapacity));
+  let stopRequested = false;
+  let stopRequestsFailed = 0;
+  const onSourceRecord =
+    stopAtSourceRecord === undefined
+      ? undefined
+      : (client: JobClient, n: number) => {
+          if (stopRequested || n < stopAtSourceRecord) return;
+          stopRequested = true;
+          client.stopWithSavepoint(savepoints).catch(() => {
+            stopRequestsFailed++;
+            stopRequested = false;
+          });
+        };
+  const first = await runPhase(c, { graph: graph(), faults, checkpointEvery, sinkFs, ckptFs, restoreFrom: undefined, cancelAtSourceRecord: undefined, ...(onSourceRecord ? { onSourceRecord } : {}) });
+  let restoreFrom: { storage: FsCheckpointStorage; pointer: string };
+  if (first.result.status === 'STOPPED') {
+    restoreFrom = { storage: savepoints, pointer: first.result.savepoint!.pointer };
+  } else {
+    if (first.result.status !== 'FINISHED') throw new Error(`the first run ended ${first.result.status}`);
+    const retained = await storage.listCompletedCheckpoints();
+    if (retained.length === 0) throw new Error('a finished job retains its final checkpoint');
+    restoreFrom = { storage, pointer: retained[retained.length - 1]! };
+  }
+  // A fault of the first run that never fired must not fire while the second run resolves its restore point.
+  ckptFs.arm(undefined);
+  ckptFs.armRead(undefined);
+  const restored = await describeRestorePoint(restoreFrom.storage, restoreFrom.pointer);
+  const second = await runPhase(c, { graph: graph(), faults: secondRunFaults(c), checkpointEvery, sinkFs, ckptFs, restoreFrom, cancelAtSourceRecord: undefined });
+  return {
+    ...second,
+    firstStatus: first.result.status,
+    firstFaultsFired: first.faultsFired.length,
+    firstFaultsPlanned: first.faultsPlanned.length,
+    restoredKind: restored.kind,
+    restoredFinishedSubtasks: restored.finished,
+    restoredChannelStateFiles: restored.channelState,
+    stopRequestsFailed,
+    pendingLeft: first.pendingLeft + second.pendingLeft,
+  };
+}
+
+/** Restart after a normal finish, from the latest retained checkpoint (the final one). */
+export function simulateRestartAfterFinish(c: SimCase): Promise<EndOfJobOutcome> {
+  return simulateEndOfJob(c, undefined);
+}
+
+/** Stop-with-savepoint part-way (at a record drawn from the seed), then resume from the savepoint. */
+export function simulateStopAndResume(c: SimCase): Promise<EndOfJobOutcome> {
+  const { input } = planFaults(c);
+  const r = rng((c.seed * 2654435761 + 17) >>> 0);
+  // Source subtask 0 reads two of the four partitions: stop somewhere in its first three quarters.
+  return simulateEndOfJob(c, 1 + Math.floor(r() * input.perPartition * 1.5));
 }

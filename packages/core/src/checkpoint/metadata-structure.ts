@@ -157,6 +157,10 @@ function checkSubtask(st: unknown, op: { parallelism: number; maxParallelism: nu
     if (!Array.isArray(st.channelState)) bad(`${ws}.channelState`, 'expected an array of stream handles');
     (st.channelState as unknown[]).forEach((h, k) => checkStreamHandleStructure(h, `${ws}.channelState[${k}]`, bad, file));
   }
+  if (st.finished !== undefined && typeof st.finished !== 'boolean') bad(`${ws}.finished`, 'expected a boolean');
+  // A subtask that had finished its input drained every channel: in-flight records next to it
+  // would be replayed into a subtask that does not process input any more.
+  if (st.finished === true && Array.isArray(st.channelState) && st.channelState.length > 0) bad(`${ws}.channelState`, 'a finished subtask has no in-flight records');
 }
 
 function checkOperator(op: unknown, uids: Set<string>, w: string, bad: MalformedField, file: string): void {

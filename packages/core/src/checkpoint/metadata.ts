@@ -23,6 +23,12 @@ export interface SubtaskStateMetadata {
    * Absent for aligned checkpoints and savepoints.
    */
   readonly channelState?: readonly StreamStateHandle[];
+  /**
+   * The subtask had finished its input (end of data on every input, endInput and finish ran)
+   * when it took this snapshot (Flink's finished task state). A restore does not run its
+   * endInput and finish again. Absent means false.
+   */
+  readonly finished?: boolean;
 }
 
 export interface OperatorSnapshotMetadata {
