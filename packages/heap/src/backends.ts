@@ -1,12 +1,12 @@
-import type {
-  KeyedStateBackend,
-  KeyedStateBackendParameters,
-  OperatorStateBackend,
-  OperatorStateBackendParameters,
-  StateBackend,
+import {
+  DefaultOperatorStateBackend,
+  type KeyedStateBackend,
+  type KeyedStateBackendParameters,
+  type OperatorStateBackend,
+  type OperatorStateBackendParameters,
+  type StateBackend,
 } from '@flowstate/core';
 import { HeapKeyedStateBackend } from './heap-keyed-state-backend.js';
-import { HeapOperatorStateBackend } from './heap-operator-state-backend.js';
 
 /**
  * Heap working state, snapshots taken entirely in the synchronous part (Flink's MemoryStateBackend).
@@ -23,7 +23,7 @@ export class MemoryStateBackend implements StateBackend {
   }
 
   createOperatorStateBackend(parameters: OperatorStateBackendParameters): Promise<OperatorStateBackend> {
-    return HeapOperatorStateBackend.create(parameters);
+    return DefaultOperatorStateBackend.create(parameters);
   }
 }
 
@@ -43,6 +43,6 @@ export class FsStateBackend implements StateBackend {
   }
 
   createOperatorStateBackend(parameters: OperatorStateBackendParameters): Promise<OperatorStateBackend> {
-    return HeapOperatorStateBackend.create(parameters);
+    return DefaultOperatorStateBackend.create(parameters);
   }
 }

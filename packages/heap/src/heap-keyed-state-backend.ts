@@ -22,9 +22,13 @@ import {
   type StateDescriptor,
   type TypeSerializer,
   type ValueStateDescriptor,
+  identityFunction,
+  isPrimitiveType,
+  keyIdOf,
+  type Identity,
+  type IdentityFn,
 } from '@flowstate/core';
 import { HeapAggregatingState, HeapListState, HeapMapState, HeapReducingState, HeapValueState, type CurrentKeyContext, type HeapMap, type NamespaceAccess } from './heap-states.js';
-import { identityFunction, isPrimitiveType, keyIdOf, type Identity, type IdentityFn } from './identity.js';
 import { restoreHeapKeyedState } from './heap-restore.js';
 import { startHeapSnapshot } from './heap-snapshot.js';
 import { SnapshotView, StateTable, type StateEntry, type StateMeta } from './state-table.js';

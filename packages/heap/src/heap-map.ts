@@ -1,6 +1,5 @@
-import type { TypeSerializer } from '@flowstate/core';
+import type { IdentityFn, TypeSerializer } from '@flowstate/core';
 import type { HeapMap } from './heap-states.js';
-import type { IdentityFn } from './identity.js';
 
 /** Deep copy of a heap map value (tuples are copied; keys and values by their serializers). */
 export function copyHeapMap(m: HeapMap, valueSerializer: TypeSerializer<unknown>): HeapMap {

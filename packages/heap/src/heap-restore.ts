@@ -11,11 +11,11 @@ import {
   StateMigrationError,
   type KeyedStateBackendParameters,
   type TypeSerializer,
+  keyIdOf,
 } from '@flowstate/core';
 import type { HeapKeyedStateBackend } from './heap-keyed-state-backend.js';
 import { mapKeySerializer, mapValueSerializer } from './heap-keyed-state-backend.js';
 import type { HeapMap } from './heap-states.js';
-import { keyIdOf } from './identity.js';
 
 /**
  * Restores heap keyed state from canonical key-group streams. The handles may come from several

@@ -11,8 +11,9 @@ import {
   type ReducingState,
   type TypeSerializer,
   type ValueState,
+  type Identity,
+  type IdentityFn,
 } from '@flowstate/core';
-import type { Identity, IdentityFn } from './identity.js';
 import type { StateTable } from './state-table.js';
 
 /** What a heap state needs from its backend: the current key, its key group and identity. */

@@ -1,3 +1,2 @@
 export { MemoryStateBackend, FsStateBackend } from './backends.js';
 export { HeapKeyedStateBackend, type HeapKeyedStateBackendOptions } from './heap-keyed-state-backend.js';
-export { HeapOperatorStateBackend } from './heap-operator-state-backend.js';

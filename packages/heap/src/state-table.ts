@@ -1,5 +1,4 @@
-import { assert, type KeyGroupRange, type StateKind, type TypeSerializer, type TypeSerializerSnapshot } from '@flowstate/core';
-import type { Identity } from './identity.js';
+import { assert, type KeyGroupRange, type StateKind, type TypeSerializer, type TypeSerializerSnapshot, type Identity } from '@flowstate/core';
 
 /**
  * One (key, namespace) entry. The entries of one key form a chain through `next` (almost always

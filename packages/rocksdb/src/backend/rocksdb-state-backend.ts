@@ -1,5 +1,11 @@
-import type { KeyedStateBackend, KeyedStateBackendParameters, OperatorStateBackend, OperatorStateBackendParameters, StateBackend } from '@flowstate/core';
-import { HeapOperatorStateBackend } from '@flowstate/heap';
+import {
+  DefaultOperatorStateBackend,
+  type KeyedStateBackend,
+  type KeyedStateBackendParameters,
+  type OperatorStateBackend,
+  type OperatorStateBackendParameters,
+  type StateBackend,
+} from '@flowstate/core';
 import type { Compression } from '../native.js';
 import { RocksDBKeyedStateBackend } from './rocksdb-keyed-state-backend.js';
 
@@ -50,6 +56,6 @@ export class RocksDBStateBackend implements StateBackend {
   }
 
   createOperatorStateBackend(parameters: OperatorStateBackendParameters): Promise<OperatorStateBackend> {
-    return HeapOperatorStateBackend.create(parameters);
+    return DefaultOperatorStateBackend.create(parameters);
   }
 }

@@ -1,33 +1,18 @@
-import {
-  DataInputDeserializer,
-  deserializeExact,
-  DataOutputSerializer,
-  defaultSerializerRegistry,
-  IllegalStateUsageError,
-  readOperatorStateStream,
-  SnapshotCancelledError,
-  SnapshotOutputStream,
-  StateMigrationError,
-  writeOperatorStateStream,
-  type BroadcastState,
-  type CheckpointOptions,
-  type CheckpointStreamFactory,
-  type ListState,
-  type ListStateDescriptor,
-  type MapStateDescriptor,
-  type MapStateIterator,
-  type OperatorStateBackend,
-  type OperatorStateBackendParameters,
-  type OperatorStateContent,
-  type OperatorStateDistributionMode,
-  type OperatorStateHandle,
-  type OperatorStateMetaInfo,
-  type SnapshotFuture,
-  type SnapshotResult,
-  type TypeSerializer,
-  type TypeSerializerSnapshot,
-} from '@flowstate/core';
-import { identityFunction, type Identity, type IdentityFn } from './identity.js';
+import { DataInputDeserializer } from '../../io/data-input.js';
+import { DataOutputSerializer } from '../../io/data-output.js';
+import { IllegalStateUsageError, SnapshotCancelledError, StateMigrationError } from '../../errors.js';
+import { defaultSerializerRegistry } from '../../serialization/index.js';
+import { deserializeExact, type TypeSerializer, type TypeSerializerSnapshot } from '../../serialization/type-serializer.js';
+import { readOperatorStateStream, writeOperatorStateStream, type OperatorStateContent, type OperatorStateMetaInfo } from '../../snapshot/operator-state-stream.js';
+import { SnapshotOutputStream } from '../../snapshot/snapshot-output.js';
+import type { ListStateDescriptor, MapStateDescriptor } from '../../state/descriptors.js';
+import type { BroadcastState, ListState } from '../../state/state.js';
+import type { OperatorStateDistributionMode, OperatorStateHandle } from '../../storage/handles.js';
+import type { CheckpointStreamFactory } from '../../storage/spi.js';
+import type { CheckpointOptions, OperatorStateBackend, OperatorStateBackendParameters, SnapshotFuture, SnapshotResult } from '../spi.js';
+import { identityFunction, type Identity } from '../identity.js';
+import { OperatorBroadcastState, OperatorListState, type BroadcastEntry, type ListEntry } from './operator-states.js';
+
 
 /** Restored bytes of a state that has not been registered yet (serializers resolved on registration). */
 interface PendingState {
@@ -41,24 +26,12 @@ interface RestoredSerializer {
   readonly serializer: TypeSerializer<unknown>;
 }
 
-interface ListEntry {
-  readonly mode: 'SPLIT_DISTRIBUTE' | 'UNION';
-  readonly serializer: TypeSerializer<unknown>;
-  list: unknown[];
-}
-
-interface BroadcastEntry {
-  readonly keySerializer: TypeSerializer<unknown>;
-  readonly valueSerializer: TypeSerializer<unknown>;
-  readonly identity: IdentityFn<unknown>;
-  readonly map: Map<Identity, [unknown, unknown]>;
-}
-
 /**
- * Operator state of one subtask, kept on the heap (as in Flink, also for the RocksDB backend).
+ * Operator state of one subtask, kept on the heap (Flink's DefaultOperatorStateBackend): every
+ * backend uses it, whatever it does with keyed state.
  * Snapshots copy the (small) operator state synchronously and write it asynchronously.
  */
-export class HeapOperatorStateBackend implements OperatorStateBackend {
+export class DefaultOperatorStateBackend implements OperatorStateBackend {
   private readonly lists = new Map<string, ListEntry>();
   private readonly broadcasts = new Map<string, BroadcastEntry>();
   private readonly pending = new Map<string, PendingState>();
@@ -68,8 +41,8 @@ export class HeapOperatorStateBackend implements OperatorStateBackend {
 
   private constructor(readonly operatorIdentifier: string) {}
 
-  static async create(params: OperatorStateBackendParameters): Promise<HeapOperatorStateBackend> {
-    const b = new HeapOperatorStateBackend(params.operatorIdentifier);
+  static async create(params: OperatorStateBackendParameters): Promise<DefaultOperatorStateBackend> {
+    const b = new DefaultOperatorStateBackend(params.operatorIdentifier);
     const handles = params.restoreState ?? [];
     if (handles.length > 0) {
       if (params.stateHandleReader === undefined) throw new IllegalStateUsageError(undefined, 'restoreState was given without a stateHandleReader');
@@ -261,85 +234,5 @@ export class HeapOperatorStateBackend implements OperatorStateBackend {
     this.lists.clear();
     this.broadcasts.clear();
     this.pending.clear();
-  }
-}
-
-class OperatorListState<T> implements ListState<T> {
-  constructor(
-    private readonly name: string,
-    private readonly entry: ListEntry,
-  ) {}
-  private check(v: unknown): void {
-    if (v === null || v === undefined) throw new IllegalStateUsageError(this.name, 'list elements must not be null or undefined');
-  }
-  get(): readonly T[] {
-    return this.entry.list as T[];
-  }
-  add(value: T): void {
-    this.check(value);
-    this.entry.list.push(value);
-  }
-  addAll(values: readonly T[]): void {
-    if (values === null || values === undefined) throw new IllegalStateUsageError(this.name, 'the list of values must not be null');
-    values.forEach((v) => this.check(v));
-    this.entry.list.push(...values);
-  }
-  update(values: readonly T[]): void {
-    if (values === null || values === undefined) throw new IllegalStateUsageError(this.name, 'the list of values must not be null');
-    values.forEach((v) => this.check(v));
-    this.entry.list = [...values];
-  }
-  clear(): void {
-    this.entry.list = [];
-  }
-}
-
-class OperatorBroadcastState<K, V> implements BroadcastState<K, V> {
-  constructor(
-    private readonly name: string,
-    private readonly entry: BroadcastEntry,
-  ) {}
-  get(key: K): V | null | undefined {
-    return this.entry.map.get(this.entry.identity(key))?.[1] as V | null | undefined;
-  }
-  contains(key: K): boolean {
-    return this.entry.map.has(this.entry.identity(key));
-  }
-  put(key: K, value: V | null): void {
-    if (key === null || key === undefined) throw new IllegalStateUsageError(this.name, 'broadcast state keys must not be null');
-    this.entry.map.set(this.entry.identity(key), [key, value ?? null]);
-  }
-  putAll(entries: Iterable<readonly [K, V | null]>): void {
-    for (const [k, v] of entries) this.put(k, v);
-  }
-  remove(key: K): void {
-    this.entry.map.delete(this.entry.identity(key));
-  }
-  clear(): void {
-    this.entry.map.clear();
-  }
-  immutableEntries(): IterableIterator<[K, V | null]> {
-    return [...this.entry.map.values()].map(([k, v]) => [k, v] as [K, V | null])[Symbol.iterator]();
-  }
-  entries(): MapStateIterator<[K, V | null]> {
-    const inner = this.entry.map.values();
-    let last: K | undefined;
-    let canRemove = false;
-    const it: MapStateIterator<[K, V | null]> = {
-      next: () => {
-        const r = inner.next();
-        if (r.done === true) return { done: true, value: undefined };
-        last = r.value[0] as K;
-        canRemove = true;
-        return { done: false, value: [r.value[0] as K, r.value[1] as V | null] };
-      },
-      remove: () => {
-        if (!canRemove) throw new IllegalStateUsageError(this.name, 'iterator remove() without a preceding next(), or called twice');
-        canRemove = false;
-        this.remove(last as K);
-      },
-      [Symbol.iterator]: () => it,
-    };
-    return it;
   }
 }

@@ -1,4 +1,5 @@
-import { DataOutputSerializer, type TypeSerializer } from '@flowstate/core';
+import { DataOutputSerializer } from '../io/data-output.js';
+import type { TypeSerializer } from '../serialization/type-serializer.js';
 
 /**
  * A JS Map key with value semantics for a serialized type. Primitive types are their own identity;
