@@ -6,6 +6,7 @@ import { readdirSync, statSync, existsSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { checkRepository } from './check-cycles.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const roots = ['packages', 'conformance', 'test', 'bench', 'examples'];
@@ -26,6 +27,8 @@ for (const r of roots) {
   const p = join(root, r);
   if (existsSync(p)) walk(p, files);
 }
+// The import-cycle check and its own tests (plain .mjs, not compiled) run with every test run.
+for (const name of readdirSync(join(root, 'scripts'))) if (name.endsWith('.test.mjs')) files.push(join(root, 'scripts', name));
 const filters = process.argv.slice(2);
 const selected = files
   .map((f) => relative(root, f))
@@ -35,6 +38,10 @@ if (selected.length === 0) {
   console.error('run-tests: no test files found (did the build run?)');
   process.exit(1);
 }
+const cycles = checkRepository(root);
+for (const c of cycles.fileCycles) console.error(`run-tests: import cycle among files: ${c.join(' <-> ')}`);
+for (const c of cycles.packageCycles) console.error(`run-tests: dependency cycle among packages: ${c.join(' <-> ')}`);
+if (cycles.fileCycles.length + cycles.packageCycles.length > 0) process.exit(1);
 const concurrency = process.env.FLOWSTATE_TEST_CONCURRENCY ?? '2';
 const started = Date.now();
 const res = spawnSync(

@@ -24,6 +24,7 @@ export * from './storage/redaction.js';
 export * from './backend/spi.js';
 export * from './backend/identity.js';
 export { DefaultOperatorStateBackend } from './backend/operator/default-operator-state-backend.js';
+export * from './backend/abstract-keyed-state-backend.js';
 export * from './snapshot/keyed-state-stream.js';
 export * from './snapshot/operator-state-stream.js';
 export * from './snapshot/operator-state-repartitioner.js';

@@ -1,5 +1,6 @@
 import {
   assignToKeyGroup,
+  checkRestoredKeySerializer,
   CorruptDataError,
   deserializeExact,
   defaultSerializerRegistry,
@@ -10,12 +11,24 @@ import {
   readKeyGroups,
   StateMigrationError,
   type KeyedStateBackendParameters,
+  type KeyedStateMetaInfo,
   type TypeSerializer,
   keyIdOf,
 } from '@flowstate/core';
-import type { HeapKeyedStateBackend } from './heap-keyed-state-backend.js';
-import { mapKeySerializer, mapValueSerializer } from './heap-keyed-state-backend.js';
+import { mapKeySerializer, mapValueSerializer, type Registered } from './heap-registered.js';
 import type { HeapMap } from './heap-states.js';
+
+/** What a heap restore needs from its backend, and no more. */
+export interface HeapRestoreTarget {
+  readonly operatorIdentifier: string;
+  readonly keySerializer: TypeSerializer<unknown>;
+  readonly keyGroupRange: KeyGroupRange;
+  readonly numberOfKeyGroups: number;
+  /** Whether keys are their own identity (see keyIdOf). */
+  readonly primitiveKeys: boolean;
+  /** The registration a restored state's entries go into, created on first sight. */
+  restoredState(meta: KeyedStateMetaInfo): Registered;
+}
 
 /**
  * Restores heap keyed state from canonical key-group streams. The handles may come from several
@@ -23,7 +36,7 @@ import type { HeapMap } from './heap-states.js';
  * Values are deserialized with the *restored* serializers; compatibility with the serializers the
  * job registers now is resolved lazily, on first registration (see resolveRestored).
  */
-export async function restoreHeapKeyedState<K>(backend: HeapKeyedStateBackend<K>, params: KeyedStateBackendParameters<K>): Promise<void> {
+export async function restoreHeapKeyedState<K>(backend: HeapRestoreTarget, params: KeyedStateBackendParameters<K>): Promise<void> {
   const handles = params.restoreState ?? [];
   if (handles.length === 0) return;
   const reader = params.stateHandleReader;
@@ -37,27 +50,12 @@ export async function restoreHeapKeyedState<K>(backend: HeapKeyedStateBackend<K>
     const range = KeyGroupRange.fromJSON(h.keyGroupRange).intersection(backend.keyGroupRange);
     if (range.isEmpty) continue;
     const header = await readKeyedStateHeader(reader, h, registry);
-    const keyCompat = header.keySerializerSnapshot.resolveSchemaCompatibility(backend.keySerializer as TypeSerializer<unknown>);
-    if (keyCompat.type !== 'COMPATIBLE_AS_IS') {
-      throw new StateMigrationError(
-        `<key of ${backend.operatorIdentifier}>`,
-        `the key serializer '${backend.keySerializer.typeId}' cannot read the restored keys (${keyCompat.type === 'INCOMPATIBLE' ? keyCompat.reason : keyCompat.type}); keys cannot be migrated in place`,
-      );
-    }
-    const keySerializer = backend.keySerializer as TypeSerializer<unknown>;
+    checkRestoredKeySerializer(header.keySerializerSnapshot, backend.keySerializer, backend.operatorIdentifier);
+    const keySerializer = backend.keySerializer;
 
     const targets = header.states.map((meta) => {
-      let reg = backend.states.get(meta.name);
-      if (reg === undefined) {
-        reg = backend.newRegistered({
-          name: meta.name,
-          kind: meta.kind,
-          namespaceSerializer: meta.namespaceSerializerSnapshot.restoreSerializer(),
-          stateSerializer: meta.stateSerializerSnapshot.restoreSerializer(),
-          restored: { namespaceSnapshot: meta.namespaceSerializerSnapshot, stateSnapshot: meta.stateSerializerSnapshot },
-        });
-        backend.states.set(meta.name, reg);
-      } else if (reg.table.meta.kind !== meta.kind) {
+      const reg = backend.restoredState(meta);
+      if (reg.table.meta.kind !== meta.kind) {
         throw new StateMigrationError(meta.name, `restored as ${meta.kind} from one handle and ${reg.table.meta.kind} from another`);
       }
       const m = reg.table.meta;

@@ -5,6 +5,7 @@ import {
   SnapshotOutputStream,
   type CheckpointOptions,
   type CheckpointStreamFactory,
+  type KeyGroupRange,
   type KeyedStateHandle,
   type KeyedStateMetaInfo,
   type SnapshotFuture,
@@ -12,8 +13,7 @@ import {
   type TypeSerializer,
   type TypeSerializerSnapshot,
 } from '@flowstate/core';
-import type { HeapKeyedStateBackend } from './heap-keyed-state-backend.js';
-import { mapKeySerializer, mapValueSerializer } from './heap-keyed-state-backend.js';
+import { mapKeySerializer, mapValueSerializer } from './heap-registered.js';
 import type { HeapMap } from './heap-states.js';
 import { ABSENT, SnapshotView, type StateEntry, type StateTable } from './state-table.js';
 
@@ -30,6 +30,20 @@ interface TableWriter {
   readonly userValueSerializer: TypeSerializer<unknown> | undefined;
 }
 
+/** What a heap snapshot needs from its backend, and no more. */
+export interface HeapSnapshotSource {
+  readonly keySerializer: TypeSerializer<unknown>;
+  readonly keyGroupRange: KeyGroupRange;
+  /** false: all serialization happens in the synchronous part (MemoryStateBackend). */
+  readonly asynchronousSnapshots: boolean;
+  readonly tables: readonly StateTable[];
+  /** Copy-on-write views of running snapshots; state writes keep their preimages. */
+  readonly views: Set<SnapshotView>;
+  /** Asynchronous parts still running; the backend cancels them on dispose(). */
+  readonly running: Set<{ cancel(): void }>;
+  isDisposed(): boolean;
+}
+
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /**
@@ -38,25 +52,25 @@ const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resol
  * group, so no state access interleaves with it) and yields to the event loop between slices.
  * With `asynchronousSnapshots: false` (MemoryStateBackend) everything is serialized up front.
  */
-export function startHeapSnapshot<K>(
-  backend: HeapKeyedStateBackend<K>,
+export function startHeapSnapshot(
+  backend: HeapSnapshotSource,
   checkpointId: number,
   _timestamp: number,
   streamFactory: CheckpointStreamFactory,
   _options: CheckpointOptions,
 ): SnapshotFuture<KeyedStateHandle> {
   const t0 = performance.now();
-  const regs = [...backend.states.values()];
-  if (regs.length === 0) {
+  const tables = backend.tables;
+  if (tables.length === 0) {
     const empty: SnapshotResult<KeyedStateHandle> = { jobManagerOwnedSnapshot: null, checkpointedSize: 0, fullSize: 0 };
     return { checkpointId, result: Promise.resolve(empty), syncDurationMs: performance.now() - t0, cancel() {} };
   }
 
-  const writers: TableWriter[] = regs.map((r, index) => {
-    const meta = r.table.meta;
+  const writers: TableWriter[] = tables.map((table, index) => {
+    const meta = table.meta;
     const isMap = meta.kind === 'MAP';
     return {
-      table: r.table,
+      table,
       index,
       nsSerializer: meta.namespaceSerializer,
       stateSerializer: meta.stateSerializer,
@@ -74,16 +88,16 @@ export function startHeapSnapshot<K>(
   const range = backend.keyGroupRange;
   const encoder = new KeyedStateStreamEncoder(range, backend.keySerializer.snapshotConfiguration() as TypeSerializerSnapshot<unknown>, metas);
   const view = new SnapshotView(range);
-  backend.snapshots.add(view);
+  backend.views.add(view);
   const release = () => {
     view.release();
-    backend.snapshots.delete(view);
+    backend.views.delete(view);
   };
-  const encodeGroup = groupEncoder(backend.keySerializer as TypeSerializer<unknown>, encoder, writers, view);
+  const encodeGroup = groupEncoder(backend.keySerializer, encoder, writers, view);
 
   const header = encoder.encodeHeader();
   let precomputed: Uint8Array[] | undefined;
-  if (!backend.options.asynchronousSnapshots) {
+  if (!backend.asynchronousSnapshots) {
     precomputed = [];
     for (const g of range) precomputed.push(encodeGroup(g));
     release();
@@ -93,10 +107,10 @@ export function startHeapSnapshot<K>(
   let cancelled = false;
   const checkCancelled = () => {
     // dispose() ends every running snapshot: its views are released, so it cannot go on.
-    if (cancelled || backend.isDisposed) throw new SnapshotCancelledError(checkpointId);
+    if (cancelled || backend.isDisposed()) throw new SnapshotCancelledError(checkpointId);
   };
   const control = { cancel: () => void (cancelled = true) };
-  backend.runningSnapshots.add(control);
+  backend.running.add(control);
   const result = (async (): Promise<SnapshotResult<KeyedStateHandle>> => {
     await Promise.resolve();
     let out: SnapshotOutputStream | undefined;
@@ -128,7 +142,7 @@ export function startHeapSnapshot<K>(
       // Also when the stream could not even be opened: a view left registered would make every
       // later write pay copy-on-write and pin preimages forever.
       release();
-      backend.runningSnapshots.delete(control);
+      backend.running.delete(control);
     }
   })();
   return { checkpointId, result, syncDurationMs, cancel: control.cancel };

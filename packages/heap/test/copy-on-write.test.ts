@@ -110,6 +110,6 @@ describe('Fs backend copy-on-write snapshots', () => {
       discardStateHandle: async () => {},
     };
     await assert.rejects(kb.snapshot(1, 1, broken, CHECKPOINT).result, StorageError);
-    assert.equal(kb.snapshots.size, 0, 'no snapshot view stays registered');
+    assert.equal(kb.activeSnapshotViews, 0, 'no snapshot view stays registered');
   });
 });

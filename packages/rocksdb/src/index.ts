@@ -1,5 +1,6 @@
 export * from './native.js';
 export { RocksDBStateBackend, type RocksDBStateBackendOptions } from './backend/rocksdb-state-backend.js';
-export { RocksDBKeyedStateBackend, STATE_CF_PREFIX } from './backend/rocksdb-keyed-state-backend.js';
+export { RocksDBKeyedStateBackend } from './backend/rocksdb-keyed-state-backend.js';
+export { STATE_CF_PREFIX } from './backend/rocksdb-registered.js';
 export { KeyLayout } from './backend/key-layout.js';
 export { isIncrementalRocksDBStateHandle, type IncrementalRocksDBStateHandle, type RocksDBFileHandle, type RocksDBSharedFileHandle } from './backend/handles.js';

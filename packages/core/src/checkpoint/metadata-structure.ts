@@ -1,7 +1,7 @@
 import { CorruptCheckpointError, PathEscapeError } from '../errors.js';
 import { UPPER_BOUND_MAX_PARALLELISM } from '../keygroups/key-group-assignment.js';
 import { confinePath } from '../storage/paths.js';
-import type { CheckpointMetadata } from './metadata.js';
+import type { CheckpointMetadata } from './metadata-types.js';
 
 /**
  * The structural checks of `_metadata`, the one validator every reader runs (runtime restore,

@@ -3,8 +3,8 @@ import { crc32c, formatChecksum } from '../checksum.js';
 import { CorruptCheckpointError, FlowstateError, UnknownFormatVersionError } from '../errors.js';
 import { DataInputDeserializer } from '../io/data-input.js';
 import { DataOutputSerializer } from '../io/data-output.js';
-import type { KeyedStateHandle, OperatorStateHandle, StreamStateHandle } from '../storage/handles.js';
 import { checkMetadataStructure } from './metadata-structure.js';
+import type { CheckpointMetadata } from './metadata-types.js';
 
 /** "FSMD": flowstate checkpoint metadata. */
 export const METADATA_MAGIC = 0x46534d44;
@@ -13,41 +13,7 @@ const SUPPORTED = [1];
 /** Metadata larger than this is rejected before it is decoded. */
 export const MAX_METADATA_BYTES = 256 * 1024 * 1024;
 
-export interface SubtaskStateMetadata {
-  readonly subtaskIndex: number;
-  readonly keyed: readonly KeyedStateHandle[];
-  readonly operator: readonly OperatorStateHandle[];
-  /**
-   * In-flight records an unaligned checkpoint persisted for this subtask (channel state). The
-   * encoding belongs to the runtime that wrote it; a restore replays them before any new input.
-   * Absent for aligned checkpoints and savepoints.
-   */
-  readonly channelState?: readonly StreamStateHandle[];
-  /**
-   * The subtask had finished its input (end of data on every input, endInput and finish ran)
-   * when it took this snapshot (Flink's finished task state). A restore does not run its
-   * endInput and finish again. Absent means false.
-   */
-  readonly finished?: boolean;
-}
-
-export interface OperatorSnapshotMetadata {
-  /** The operator's stable uid. */
-  readonly uid: string;
-  readonly parallelism: number;
-  readonly maxParallelism: number;
-  readonly subtasks: readonly SubtaskStateMetadata[];
-}
-
-/** What `_metadata` holds: the complete description of one checkpoint or savepoint. */
-export interface CheckpointMetadata {
-  readonly checkpointId: number;
-  readonly kind: 'CHECKPOINT' | 'SAVEPOINT';
-  readonly timestamp: number;
-  readonly operators: readonly OperatorSnapshotMetadata[];
-  /** Free-form properties (e.g. source offsets of a demo, the writer's version). */
-  readonly properties?: Readonly<Record<string, string | number | boolean>>;
-}
+export type { CheckpointMetadata, OperatorSnapshotMetadata, SubtaskStateMetadata } from './metadata-types.js';
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false, variableMapSize: true });
 

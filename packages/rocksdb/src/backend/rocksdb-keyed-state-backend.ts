@@ -3,13 +3,11 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  assignToKeyGroup,
-  checkNamespace,
+  AbstractKeyedStateBackend,
   checkStateRegistration,
   DataInputDeserializer,
   DataOutputSerializer,
   deserializeExact,
-  defaultSerializerRegistry,
   IllegalStateUsageError,
   MapSerializer,
   SharedFileReuseTracker,
@@ -18,27 +16,24 @@ import {
   type AggregatingStateDescriptor,
   type CheckpointOptions,
   type CheckpointStreamFactory,
-  type KeyedStateBackend,
   type KeyedStateBackendParameters,
   type KeyedStateHandle,
-  type KeyedStateOf,
-  type KeyGroupRange,
   type ListSerializer,
+  type NamespacedState,
   type ReducingStateDescriptor,
-  type SerializerSnapshotRegistry,
   type SnapshotFuture,
   type State,
   type StateDescriptor,
   type StateKind,
   type TypeSerializer,
-  type RestoredSerializerSnapshots,
   type ValueStateDescriptor,
 } from '@flowstate/core';
 import { decodeListElements, encodeListElements, RocksDB, WriteBatch, type RocksDBOptions } from '../native.js';
 import { bytesEqual, KeyLayout } from './key-layout.js';
-import { RocksAggregatingState, RocksListState, RocksMapState, RocksReducingState, RocksValueState, type RocksStateContext, type RocksStateInfo } from './rocksdb-states.js';
-import { startRocksSnapshot } from './rocksdb-snapshot.js';
-import { restoreRocksKeyedState } from './rocksdb-restore.js';
+import { RocksAggregatingState, RocksListState, RocksMapState, RocksReducingState, RocksValueState, type RocksStateContext } from './rocksdb-states.js';
+import { STATE_CF_PREFIX, type RegisteredRocksState } from './rocksdb-registered.js';
+import { startRocksSnapshot, type RocksSnapshotSource } from './rocksdb-snapshot.js';
+import { restoreRocksKeyedState, type RocksRestoreTarget } from './rocksdb-restore.js';
 import type { RocksDBFileHandle, RocksDBSharedFileHandle } from './handles.js';
 
 export interface RocksDBKeyedStateBackendOptions {
@@ -49,144 +44,85 @@ export interface RocksDBKeyedStateBackendOptions {
   readonly verifySstsBeforeUpload?: boolean;
 }
 
-/** A registered state: where it lives and, while restored but not yet re-registered, its snapshots. */
-export interface RegisteredRocksState extends RocksStateInfo {
-  readonly kind: StateKind;
-  restored: RestoredSerializerSnapshots | undefined;
-  descriptor: StateDescriptor<State, unknown> | undefined;
-  state: (State & { setCurrentNamespace(ns: unknown): void }) | undefined;
-}
-
-/** Column family names carry a prefix so a state may be called 'default'. */
-export const STATE_CF_PREFIX = 'state:';
-
 /**
  * Keyed state in RocksDB: one column family per state, rows keyed [key group][key][namespace]
  * (+ user key for map state). State access is synchronous through the N-API binding. The WAL is
  * off, as in Flink: durability comes from checkpoints.
  */
-export class RocksDBKeyedStateBackend<K> implements KeyedStateBackend<K>, RocksStateContext {
-  readonly keySerializer: TypeSerializer<K>;
-  readonly keyGroupRange: KeyGroupRange;
-  readonly numberOfKeyGroups: number;
-  readonly operatorIdentifier: string;
-  readonly registry: SerializerSnapshotRegistry;
-  readonly layout: KeyLayout;
+export class RocksDBKeyedStateBackend<K> extends AbstractKeyedStateBackend<K, RegisteredRocksState> {
+  private readonly layout: KeyLayout;
+  /** The backend's working directory (database, native checkpoints, downloads); removed on dispose(). */
   readonly instanceDir: string;
-  readonly backendIdentifier = randomUUID();
-  db!: RocksDB;
+  private readonly backendIdentifier = randomUUID();
+  /** The database and current key the state objects use; the backend's own fields stay private. */
+  private readonly context = new StateContext();
 
-  readonly states = new Map<string, RegisteredRocksState>();
   /** Which uploaded SSTs (by content id) a new checkpoint may reference instead of uploading. */
-  readonly sharedFiles = new SharedFileReuseTracker<RocksDBSharedFileHandle>((f) => streamHandleName(f.handle));
-  readonly runningSnapshots = new Set<{ cancel(): void }>();
+  private readonly sharedFiles = new SharedFileReuseTracker<RocksDBSharedFileHandle>((f) => streamHandleName(f.handle));
+  private readonly runningSnapshots = new Set<{ cancel(): void }>();
 
-  private keyPrefix: Uint8Array | undefined;
-  private currentKey: K | undefined;
-  private currentKeyGroup = -1;
-  private readonly keyOut = new DataOutputSerializer(64);
   private readonly prefixOut = new DataOutputSerializer(64);
-  private disposed = false;
 
   constructor(
     params: KeyedStateBackendParameters<K>,
-    readonly options: RocksDBKeyedStateBackendOptions,
+    private readonly options: RocksDBKeyedStateBackendOptions,
   ) {
-    this.keySerializer = params.keySerializer;
-    this.keyGroupRange = params.keyGroupRange;
-    this.numberOfKeyGroups = params.numberOfKeyGroups;
-    this.operatorIdentifier = params.operatorIdentifier;
-    this.registry = params.serializerRegistry ?? defaultSerializerRegistry;
+    super(params);
     this.layout = new KeyLayout(params.numberOfKeyGroups);
     const base = params.localDirectory ?? join(tmpdir(), 'flowstate-rocksdb');
     this.instanceDir = join(base, `${sanitize(params.operatorIdentifier)}-${this.backendIdentifier}`);
     mkdirSync(this.instanceDir, { recursive: true });
   }
 
-  get dbDir(): string {
-    return join(this.instanceDir, 'db');
+  private get db(): RocksDB {
+    return this.context.db;
   }
 
   /** Opens an empty database, or restores one (see rocksdb-restore.ts). */
   async initialize(params: KeyedStateBackendParameters<K>): Promise<void> {
+    const context = this.context;
+    const dbDir = join(this.instanceDir, 'db');
+    const target: RocksRestoreTarget = {
+      operatorIdentifier: this.operatorIdentifier,
+      keySerializer: this.keySerializer as TypeSerializer<unknown>,
+      keyGroupRange: this.keyGroupRange,
+      numberOfKeyGroups: this.numberOfKeyGroups,
+      layout: this.layout,
+      instanceDir: this.instanceDir,
+      dbDir,
+      get db() {
+        return context.db;
+      },
+      states: this.states,
+      openDb: () => {
+        context.db = RocksDB.open(dbDir, { ...this.options.dbOptions, createIfMissing: true, disableWAL: true });
+      },
+      registerColumnFamily: (name, kind, ns, st, restored) => this.registerColumnFamily(name, kind, ns, st, restored),
+    };
     try {
-      await restoreRocksKeyedState(this, params);
+      await restoreRocksKeyedState(target, params);
     } catch (e) {
       this.dispose();
       throw e;
     }
   }
 
-  openDb(): void {
-    this.db = RocksDB.open(this.dbDir, { ...this.options.dbOptions, createIfMissing: true, disableWAL: true });
-  }
-
   // ---- current key ----------------------------------------------------------------------------
 
-  setCurrentKey(key: K): void {
-    this.checkNotDisposed();
-    if (key === null || key === undefined) throw new IllegalStateUsageError(undefined, 'the current key must not be null or undefined');
-    const out = this.keyOut;
-    out.clear();
-    this.keySerializer.serialize(key, out);
-    const keyBytes = out.bytesView();
-    const g = assignToKeyGroup(keyBytes, this.numberOfKeyGroups);
-    if (!this.keyGroupRange.contains(g)) {
-      throw new IllegalStateUsageError(undefined, `key ${String(key)} belongs to key group ${g}, outside this backend's ${this.keyGroupRange} (operator '${this.operatorIdentifier}')`);
-    }
+  protected onCurrentKey(_key: K, keyBytes: Uint8Array, keyGroup: number): void {
     // Reused buffer: the prefix is only valid until the next setCurrentKey, and every state
     // copies it into its row key before calling into RocksDB.
     const p = this.prefixOut;
     p.clear();
-    this.layout.writeKeyGroup(p, g);
+    this.layout.writeKeyGroup(p, keyGroup);
     p.writeLengthPrefixed(keyBytes);
-    this.keyPrefix = p.bytesView();
-    this.currentKey = key;
-    this.currentKeyGroup = g;
-  }
-
-  currentKeyPrefix(stateName: string): Uint8Array {
-    if (this.keyPrefix === undefined) throw new IllegalStateUsageError(stateName, 'no current key set (call setCurrentKey first)');
-    return this.keyPrefix;
-  }
-
-  getCurrentKey(): K {
-    if (this.keyPrefix === undefined) throw new IllegalStateUsageError(undefined, 'no current key set');
-    return this.currentKey as K;
-  }
-
-  getCurrentKeyGroupIndex(): number {
-    if (this.keyPrefix === undefined) throw new IllegalStateUsageError(undefined, 'no current key set');
-    return this.currentKeyGroup;
-  }
-
-  private checkNotDisposed(): void {
-    if (this.disposed) throw new IllegalStateUsageError(undefined, `RocksDB keyed state backend of '${this.operatorIdentifier}' is disposed`);
+    this.context.keyPrefix = p.bytesView();
   }
 
   // ---- registration -----------------------------------------------------------------------------
 
-  getPartitionedState<N, S extends State, V>(namespace: N, namespaceSerializer: TypeSerializer<N>, descriptor: StateDescriptor<S, V>): KeyedStateOf<S, N> {
-    // Before registering: a refused call must not leave a state behind.
-    checkNamespace(descriptor.name, namespace);
-    const s = this.getOrCreateKeyedState(namespaceSerializer, descriptor);
-    s.setCurrentNamespace(namespace);
-    return s;
-  }
-
-  getOrCreateKeyedState<N, S extends State, V>(namespaceSerializer: TypeSerializer<N>, descriptor: StateDescriptor<S, V>): KeyedStateOf<S, N> {
-    this.checkNotDisposed();
-    const d = descriptor as unknown as StateDescriptor<State, unknown>;
-    const reg = this.register(d, namespaceSerializer as TypeSerializer<unknown>);
-    if (reg.state === undefined || reg.descriptor !== d) {
-      reg.descriptor = d;
-      reg.state = this.createState(reg, d, namespaceSerializer as TypeSerializer<unknown>);
-    }
-    return reg.state as unknown as KeyedStateOf<S, N>;
-  }
-
   /** Creates (or opens) the column family of a state. */
-  registerColumnFamily(name: string, kind: StateKind, ns: TypeSerializer<unknown>, st: TypeSerializer<unknown>, restored?: RegisteredRocksState['restored']): RegisteredRocksState {
+  private registerColumnFamily(name: string, kind: StateKind, ns: TypeSerializer<unknown>, st: TypeSerializer<unknown>, restored?: RegisteredRocksState['restored']): RegisteredRocksState {
     const cfName = STATE_CF_PREFIX + name;
     const cf = this.db.getColumnFamily(cfName) ?? this.db.createColumnFamily(cfName);
     const reg: RegisteredRocksState = { name, cf, kind, namespaceSerializer: ns, stateSerializer: st, restored, descriptor: undefined, state: undefined };
@@ -194,7 +130,7 @@ export class RocksDBKeyedStateBackend<K> implements KeyedStateBackend<K>, RocksS
     return reg;
   }
 
-  private register(d: StateDescriptor<State, unknown>, ns: TypeSerializer<unknown>): RegisteredRocksState {
+  protected registerState(d: StateDescriptor<State, unknown>, ns: TypeSerializer<unknown>): RegisteredRocksState {
     const reg = this.states.get(d.name);
     if (reg === undefined) return this.registerColumnFamily(d.name, d.kind, ns, d.serializer);
     const resolution = checkStateRegistration(reg, d, ns);
@@ -256,19 +192,19 @@ export class RocksDBKeyedStateBackend<K> implements KeyedStateBackend<K>, RocksS
     this.db.write(batch);
   }
 
-  private createState(reg: RegisteredRocksState, d: StateDescriptor<State, unknown>, ns: TypeSerializer<unknown>): State & { setCurrentNamespace(n: unknown): void } {
+  protected createState(reg: RegisteredRocksState, d: StateDescriptor<State, unknown>, ns: TypeSerializer<unknown>): NamespacedState {
     const initialNs: unknown = ns.typeId === 'void-namespace' ? VoidNamespace : undefined;
     switch (d.kind) {
       case 'VALUE':
-        return new RocksValueState(this, reg, initialNs, (d as unknown as ValueStateDescriptor<unknown>).defaultValue);
+        return new RocksValueState(this.context, reg, initialNs, (d as unknown as ValueStateDescriptor<unknown>).defaultValue);
       case 'LIST':
-        return new RocksListState(this, reg, initialNs);
+        return new RocksListState(this.context, reg, initialNs);
       case 'REDUCING':
-        return new RocksReducingState(this, reg, initialNs, (d as unknown as ReducingStateDescriptor<unknown>).reduceFunction);
+        return new RocksReducingState(this.context, reg, initialNs, (d as unknown as ReducingStateDescriptor<unknown>).reduceFunction);
       case 'AGGREGATING':
-        return new RocksAggregatingState(this, reg, initialNs, (d as unknown as AggregatingStateDescriptor<unknown, unknown, unknown>).aggregateFunction);
+        return new RocksAggregatingState(this.context, reg, initialNs, (d as unknown as AggregatingStateDescriptor<unknown, unknown, unknown>).aggregateFunction);
       case 'MAP':
-        return new RocksMapState(this, reg, initialNs);
+        return new RocksMapState(this.context, reg, initialNs);
     }
   }
 
@@ -299,11 +235,7 @@ export class RocksDBKeyedStateBackend<K> implements KeyedStateBackend<K>, RocksS
     }
   }
 
-  getKeys<N>(stateName: string, namespace: N): K[] {
-    checkNamespace(stateName, namespace);
-    const reg = this.states.get(stateName);
-    // Unknown state: no keys (Flink returns an empty stream from getKeys and getKeysAndNamespaces).
-    if (reg === undefined) return [];
+  protected keysOf(reg: RegisteredRocksState, namespace: unknown): K[] {
     const o = new DataOutputSerializer(16);
     reg.namespaceSerializer.serialize(namespace, o);
     const nsBytes = o.toBytes();
@@ -314,25 +246,12 @@ export class RocksDBKeyedStateBackend<K> implements KeyedStateBackend<K>, RocksS
     return out;
   }
 
-  getKeysAndNamespaces<N>(stateName: string): Array<[K, N]> {
-    const reg = this.states.get(stateName);
-    const out: Array<[K, N]> = [];
-    if (reg === undefined) return out;
+  protected keysAndNamespacesOf(reg: RegisteredRocksState): Array<[K, unknown]> {
+    const out: Array<[K, unknown]> = [];
     this.forEachKeyAndNamespace(reg, (k, ns) => {
-      out.push([this.keySerializer.deserialize(new DataInputDeserializer(k)), reg.namespaceSerializer.deserialize(new DataInputDeserializer(ns)) as N]);
+      out.push([this.keySerializer.deserialize(new DataInputDeserializer(k)), reg.namespaceSerializer.deserialize(new DataInputDeserializer(ns))]);
     });
     return out;
-  }
-
-  applyToAllKeys<N, S extends State, V>(namespace: N, namespaceSerializer: TypeSerializer<N>, descriptor: StateDescriptor<S, V>, fn: (key: K, state: S) => void): void {
-    const state = this.getPartitionedState(namespace, namespaceSerializer, descriptor);
-    const keys = this.getKeys(descriptor.name, namespace);
-    const previous = this.keyPrefix === undefined ? undefined : this.currentKey;
-    for (const k of keys) {
-      this.setCurrentKey(k);
-      fn(k, state);
-    }
-    if (previous !== undefined) this.setCurrentKey(previous);
   }
 
   numKeyValueStateEntries(): number {
@@ -341,15 +260,24 @@ export class RocksDBKeyedStateBackend<K> implements KeyedStateBackend<K>, RocksS
     return n;
   }
 
-  getRegisteredStateNames(): string[] {
-    return [...this.states.keys()];
-  }
-
   // ---- snapshots --------------------------------------------------------------------------------
 
-  snapshot(checkpointId: number, timestamp: number, streamFactory: CheckpointStreamFactory, options: CheckpointOptions): SnapshotFuture<KeyedStateHandle> {
-    this.checkNotDisposed();
-    return startRocksSnapshot(this, checkpointId, timestamp, streamFactory, options);
+  protected startSnapshot(checkpointId: number, timestamp: number, streamFactory: CheckpointStreamFactory, options: CheckpointOptions): SnapshotFuture<KeyedStateHandle> {
+    const source: RocksSnapshotSource = {
+      keySerializer: this.keySerializer as TypeSerializer<unknown>,
+      keyGroupRange: this.keyGroupRange,
+      numberOfKeyGroups: this.numberOfKeyGroups,
+      backendIdentifier: this.backendIdentifier,
+      instanceDir: this.instanceDir,
+      layout: this.layout,
+      db: this.db,
+      states: this.states,
+      incrementalCheckpoints: this.options.incrementalCheckpoints,
+      verifySstsBeforeUpload: this.options.verifySstsBeforeUpload ?? true,
+      sharedFiles: this.sharedFiles,
+      runningSnapshots: this.runningSnapshots,
+    };
+    return startRocksSnapshot(source, checkpointId, timestamp, streamFactory, options);
   }
 
   notifyCheckpointComplete(checkpointId: number): void {
@@ -360,19 +288,34 @@ export class RocksDBKeyedStateBackend<K> implements KeyedStateBackend<K>, RocksS
     this.sharedFiles.checkpointAborted(checkpointId);
   }
 
-  dispose(): void {
-    if (this.disposed) return;
-    this.disposed = true;
+  protected disposeResources(): void {
     for (const s of this.runningSnapshots) s.cancel();
     try {
-      if (this.db !== undefined && !this.db.isClosed) this.db.close();
+      const db = this.context.openedDb;
+      if (db !== undefined && !db.isClosed) db.close();
     } finally {
       rmSync(this.instanceDir, { recursive: true, force: true });
     }
   }
+}
 
-  get isDisposed(): boolean {
-    return this.disposed;
+/** What the state objects share with the backend; not exported, so nothing else can write it. */
+class StateContext implements RocksStateContext {
+  openedDb: RocksDB | undefined;
+  /** [key group][lp(key)] of the current key; undefined until setCurrentKey. */
+  keyPrefix: Uint8Array | undefined;
+
+  get db(): RocksDB {
+    return this.openedDb!;
+  }
+
+  set db(db: RocksDB) {
+    this.openedDb = db;
+  }
+
+  currentKeyPrefix(stateName: string): Uint8Array {
+    if (this.keyPrefix === undefined) throw new IllegalStateUsageError(stateName, 'no current key set (call setCurrentKey first)');
+    return this.keyPrefix;
   }
 }
 

@@ -2,6 +2,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   assignToKeyGroup,
+  checkRestoredKeySerializer,
   CorruptCheckpointError,
   CorruptDataError,
   DataInputDeserializer,
@@ -21,14 +22,34 @@ import {
   type KeyGroupsStateHandle,
   type SerializerSnapshotRegistry,
   type StateHandleReader,
+  type StateKind,
   type TypeSerializer,
 } from '@flowstate/core';
 import { encodeListElements, RocksDB, WriteBatch } from '../native.js';
 import { checkIncrementalRocksDBStateHandleStructure, isIncrementalRocksDBStateHandle, type IncrementalRocksDBStateHandle } from './handles.js';
 import { checkRocksFileNames } from './handle-checks.js';
-import { STATE_CF_PREFIX, type RocksDBKeyedStateBackend } from './rocksdb-keyed-state-backend.js';
+import type { KeyLayout } from './key-layout.js';
+import { STATE_CF_PREFIX, type RegisteredRocksState } from './rocksdb-registered.js';
 
 const BATCH_ENTRIES = 4096;
+
+/** What a RocksDB restore needs from its backend, and no more. */
+export interface RocksRestoreTarget {
+  readonly operatorIdentifier: string;
+  readonly keySerializer: TypeSerializer<unknown>;
+  readonly keyGroupRange: KeyGroupRange;
+  readonly numberOfKeyGroups: number;
+  readonly layout: KeyLayout;
+  /** Scratch space for downloads; removed with the backend. */
+  readonly instanceDir: string;
+  /** Where the database lives; a native restore downloads into it before openDb(). */
+  readonly dbDir: string;
+  /** Valid after openDb(). */
+  readonly db: RocksDB;
+  readonly states: ReadonlyMap<string, RegisteredRocksState>;
+  openDb(): void;
+  registerColumnFamily(name: string, kind: StateKind, ns: TypeSerializer<unknown>, st: TypeSerializer<unknown>, restored?: RegisteredRocksState['restored']): RegisteredRocksState;
+}
 
 /**
  * Restores a RocksDB keyed backend.
@@ -41,7 +62,7 @@ const BATCH_ENTRIES = 4096;
  * The first checkpoint after a restore uploads everything (no files of the restored snapshot are
  * reused: NO_CLAIM), because the new backend's SharedFileReuseTracker starts empty.
  */
-export async function restoreRocksKeyedState<K>(backend: RocksDBKeyedStateBackend<K>, params: KeyedStateBackendParameters<K>): Promise<void> {
+export async function restoreRocksKeyedState<K>(backend: RocksRestoreTarget, params: KeyedStateBackendParameters<K>): Promise<void> {
   const handles = params.restoreState ?? [];
   const registry = params.serializerRegistry ?? defaultSerializerRegistry;
   const reader = params.stateHandleReader;
@@ -101,14 +122,8 @@ async function readNativeHeader(h: IncrementalRocksDBStateHandle, reader: StateH
 }
 
 /** Checks the key serializer and registers the restored states (compatibility is resolved on re-registration). */
-async function registerStates<K>(backend: RocksDBKeyedStateBackend<K>, header: KeyedStateStreamHeader, h: { type: string }): Promise<void> {
-  const keyCompat = header.keySerializerSnapshot.resolveSchemaCompatibility(backend.keySerializer as TypeSerializer<unknown>);
-  if (keyCompat.type !== 'COMPATIBLE_AS_IS') {
-    throw new StateMigrationError(
-      `<key of ${backend.operatorIdentifier}>`,
-      `the key serializer '${backend.keySerializer.typeId}' cannot read the restored keys (${keyCompat.type === 'INCOMPATIBLE' ? keyCompat.reason : keyCompat.type}); keys cannot be migrated in place`,
-    );
-  }
+async function registerStates(backend: RocksRestoreTarget, header: KeyedStateStreamHeader, h: { type: string }): Promise<void> {
+  checkRestoredKeySerializer(header.keySerializerSnapshot, backend.keySerializer, backend.operatorIdentifier);
   for (const meta of header.states) {
     const existing = backend.states.get(meta.name);
     if (existing !== undefined) {
@@ -122,7 +137,7 @@ async function registerStates<K>(backend: RocksDBKeyedStateBackend<K>, header: K
   }
 }
 
-function clipToRange<K>(backend: RocksDBKeyedStateBackend<K>): void {
+function clipToRange(backend: RocksRestoreTarget): void {
   const range = backend.keyGroupRange;
   const layout = backend.layout;
   for (const s of backend.states.values()) {
@@ -132,7 +147,7 @@ function clipToRange<K>(backend: RocksDBKeyedStateBackend<K>): void {
   }
 }
 
-async function ingestRange<K>(backend: RocksDBKeyedStateBackend<K>, h: IncrementalRocksDBStateHandle, reader: StateHandleReader, registry: SerializerSnapshotRegistry): Promise<void> {
+async function ingestRange(backend: RocksRestoreTarget, h: IncrementalRocksDBStateHandle, reader: StateHandleReader, registry: SerializerSnapshotRegistry): Promise<void> {
   const tmp = join(backend.instanceDir, `restore-${h.checkpointId}-${Math.random().toString(36).slice(2, 10)}`);
   try {
     await download(h, join(tmp, 'db'), reader);
@@ -177,7 +192,7 @@ async function ingestRange<K>(backend: RocksDBKeyedStateBackend<K>, h: Increment
   }
 }
 
-async function writeCanonical<K>(backend: RocksDBKeyedStateBackend<K>, h: KeyGroupsStateHandle, header: KeyedStateStreamHeader, reader: StateHandleReader): Promise<void> {
+async function writeCanonical(backend: RocksRestoreTarget, h: KeyGroupsStateHandle, header: KeyedStateStreamHeader, reader: StateHandleReader): Promise<void> {
   const layout = backend.layout;
   const targets = header.states.map((m) => backend.states.get(m.name)!);
   let batch = new WriteBatch();

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import {
   DataOutputSerializer,
   KeyedStateStreamEncoder,
+  type SharedFileReuseTracker,
   SnapshotCancelledError,
   SnapshotOutputStream,
   type CheckpointedStateScope,
@@ -11,20 +12,42 @@ import {
   type CheckpointStreamFactory,
   type KeyedStateHandle,
   type KeyedStateMetaInfo,
+  type KeyGroupRange,
   type SnapshotFuture,
   type SnapshotResult,
   type StreamStateHandle,
+  type TypeSerializer,
   type TypeSerializerSnapshot,
 } from '@flowstate/core';
-import { decodeListElements, type Snapshot } from '../native.js';
+import { decodeListElements, type RocksDB, type Snapshot } from '../native.js';
 import type { IncrementalRocksDBStateHandle, RocksDBFileHandle, RocksDBSharedFileHandle } from './handles.js';
-import type { RegisteredRocksState, RocksDBKeyedStateBackend } from './rocksdb-keyed-state-backend.js';
+import type { KeyLayout } from './key-layout.js';
+import type { RegisteredRocksState } from './rocksdb-registered.js';
 import { checkUploadIsVerified, verifySstBeforeUpload } from './sst-verification.js';
 
 const SLICE_MS = 4;
 /** Files of one incremental checkpoint uploaded at the same time. */
 const UPLOAD_CONCURRENCY = 4;
 const yieldToEventLoop = () => new Promise<void>((r) => setImmediate(r));
+
+/** What a RocksDB snapshot needs from its backend, and no more. */
+export interface RocksSnapshotSource {
+  readonly keySerializer: TypeSerializer<unknown>;
+  readonly keyGroupRange: KeyGroupRange;
+  readonly numberOfKeyGroups: number;
+  readonly backendIdentifier: string;
+  /** Where the native checkpoint directory of an incremental snapshot is created. */
+  readonly instanceDir: string;
+  readonly layout: KeyLayout;
+  readonly db: RocksDB;
+  readonly states: ReadonlyMap<string, RegisteredRocksState>;
+  readonly incrementalCheckpoints: boolean;
+  /** Check every new SST's checksums and properties before it is uploaded (see sst-verification.ts). */
+  readonly verifySstsBeforeUpload: boolean;
+  readonly sharedFiles: SharedFileReuseTracker<RocksDBSharedFileHandle>;
+  /** Asynchronous parts still running; the backend cancels them on dispose(). */
+  readonly runningSnapshots: Set<{ cancel(): void }>;
+}
 
 /**
  * Starts a snapshot of a RocksDB keyed backend.
@@ -39,8 +62,8 @@ const yieldToEventLoop = () => new Promise<void>((r) => setImmediate(r));
  *   takes a RocksDB snapshot; the asynchronous part streams the key groups in order through the
  *   same encoder the heap backends use, so it restores into any backend.
  */
-export function startRocksSnapshot<K>(
-  backend: RocksDBKeyedStateBackend<K>,
+export function startRocksSnapshot(
+  backend: RocksSnapshotSource,
   checkpointId: number,
   _timestamp: number,
   streamFactory: CheckpointStreamFactory,
@@ -61,7 +84,7 @@ export function startRocksSnapshot<K>(
   const encoder = new KeyedStateStreamEncoder(backend.keyGroupRange, backend.keySerializer.snapshotConfiguration() as TypeSerializerSnapshot<unknown>, metas);
   const header = encoder.encodeHeader();
   const native =
-    options.formatType === 'NATIVE' || (options.formatType !== 'CANONICAL' && options.checkpointType === 'CHECKPOINT' && backend.options.incrementalCheckpoints);
+    options.formatType === 'NATIVE' || (options.formatType !== 'CANONICAL' && options.checkpointType === 'CHECKPOINT' && backend.incrementalCheckpoints);
 
   let cancelled = false;
   const checkCancelled = () => {
@@ -96,8 +119,8 @@ export function startRocksSnapshot<K>(
   return { checkpointId, result, syncDurationMs, cancel: control.cancel };
 }
 
-async function writeCanonical<K>(
-  backend: RocksDBKeyedStateBackend<K>,
+async function writeCanonical(
+  backend: RocksSnapshotSource,
   snap: Snapshot,
   states: readonly RegisteredRocksState[],
   encoder: KeyedStateStreamEncoder,
@@ -181,8 +204,8 @@ async function sha256File(path: string): Promise<string> {
   return `sha256:${h.digest('hex')}`;
 }
 
-async function uploadIncremental<K>(
-  backend: RocksDBKeyedStateBackend<K>,
+async function uploadIncremental(
+  backend: RocksSnapshotSource,
   checkpointId: number,
   dir: string,
   contentIds: ReadonlyMap<string, string>,
@@ -220,7 +243,7 @@ async function uploadIncremental<K>(
           sharedSlots[i] = { name, contentId, handle: reuse.handle, reused: true };
           return;
         }
-        const verified = await verifySstBeforeUpload(path, name, checkpointId, backend.options.verifySstsBeforeUpload ?? true);
+        const verified = await verifySstBeforeUpload(path, name, checkpointId, backend.verifySstsBeforeUpload);
         checkCancelled();
         const handle = await uploadFile(path, isCheckpoint ? 'SHARED' : 'EXCLUSIVE', streamFactory, checkCancelled);
         created.push(handle);

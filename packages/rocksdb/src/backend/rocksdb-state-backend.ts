@@ -1,11 +1,5 @@
-import {
-  DefaultOperatorStateBackend,
-  type KeyedStateBackend,
-  type KeyedStateBackendParameters,
-  type OperatorStateBackend,
-  type OperatorStateBackendParameters,
-  type StateBackend,
-} from '@flowstate/core';
+import { DefaultOperatorStateBackend } from '@flowstate/core';
+import type { KeyedStateBackend, KeyedStateBackendParameters, OperatorStateBackend, OperatorStateBackendParameters, StateBackend } from '@flowstate/core';
 import type { Compression } from '../native.js';
 import { RocksDBKeyedStateBackend } from './rocksdb-keyed-state-backend.js';
 

@@ -1,0 +1,196 @@
+import { IllegalStateUsageError, StateMigrationError } from '../errors.js';
+import { DataOutputSerializer } from '../io/data-output.js';
+import { assignToKeyGroup } from '../keygroups/key-group-assignment.js';
+import type { KeyGroupRange } from '../keygroups/key-group-range.js';
+import type { TypeSerializer, TypeSerializerSnapshot } from '../serialization/type-serializer.js';
+import type { StateDescriptor } from '../state/descriptors.js';
+import { checkNamespace } from '../state/registration.js';
+import type { State } from '../state/state.js';
+import type { KeyedStateHandle } from '../storage/handles.js';
+import type { CheckpointStreamFactory } from '../storage/spi.js';
+import { isPrimitiveType } from './identity.js';
+import type { CheckpointOptions, KeyedStateBackend, KeyedStateBackendParameters, KeyedStateOf, SnapshotFuture } from './spi.js';
+
+/** The state object handed out for a registered state; its namespace is switchable. */
+export type NamespacedState = State & { setCurrentNamespace(namespace: unknown): void };
+
+/** What the abstract backend keeps of every registered state; backends add where the entries live. */
+export interface RegisteredKeyedState {
+  /** The descriptor the current state object was created for. */
+  descriptor: StateDescriptor<State, unknown> | undefined;
+  state: NamespacedState | undefined;
+}
+
+/**
+ * The logic every keyed state backend shares (Flink's AbstractKeyedStateBackend): the current key
+ * and its key group, the namespace checks, state registration and caching, getPartitionedState,
+ * applyToAllKeys, getKeys and disposal. A backend implements the hooks: where a key's entries
+ * live, how a state is registered and created, how keys are listed, and how it snapshots.
+ */
+export abstract class AbstractKeyedStateBackend<K, R extends RegisteredKeyedState> implements KeyedStateBackend<K> {
+  readonly keySerializer: TypeSerializer<K>;
+  readonly keyGroupRange: KeyGroupRange;
+  readonly numberOfKeyGroups: number;
+  readonly operatorIdentifier: string;
+  /** Registered states by name, including restored ones not registered again yet. */
+  protected readonly states = new Map<string, R>();
+
+  private currentKey: K | undefined;
+  private currentKeyGroup = -1;
+  private keySet = false;
+  private disposed = false;
+  private readonly keyOut = new DataOutputSerializer(64);
+  /** Primitive keys compare by value, so setting the same key again can be skipped. */
+  private readonly primitiveKeySerializer: boolean;
+
+  protected constructor(params: KeyedStateBackendParameters<K>) {
+    this.keySerializer = params.keySerializer;
+    this.keyGroupRange = params.keyGroupRange;
+    this.numberOfKeyGroups = params.numberOfKeyGroups;
+    this.operatorIdentifier = params.operatorIdentifier;
+    this.primitiveKeySerializer = isPrimitiveType(params.keySerializer as TypeSerializer<unknown>);
+  }
+
+  // ---- hooks ------------------------------------------------------------------------------------
+
+  /** The current key changed: `keyBytes` (valid until the next call) and its key group. */
+  protected abstract onCurrentKey(key: K, keyBytes: Uint8Array, keyGroup: number): void;
+  /** The registration of `descriptor`: new, or the restored/earlier one checked for compatibility. */
+  protected abstract registerState(descriptor: StateDescriptor<State, unknown>, namespaceSerializer: TypeSerializer<unknown>): R;
+  /** A new state object for a registration and the descriptor it is asked for with. */
+  protected abstract createState(registered: R, descriptor: StateDescriptor<State, unknown>, namespaceSerializer: TypeSerializer<unknown>): NamespacedState;
+  /** Keys with an entry in `namespace` of a registered state. */
+  protected abstract keysOf(registered: R, namespace: unknown): K[];
+  /** Every (key, namespace) of a registered state. */
+  protected abstract keysAndNamespacesOf(registered: R): Array<[K, unknown]>;
+  protected abstract startSnapshot(checkpointId: number, timestamp: number, streamFactory: CheckpointStreamFactory, options: CheckpointOptions): SnapshotFuture<KeyedStateHandle>;
+  /** Releases what the backend holds; called once, by dispose(). */
+  protected abstract disposeResources(): void;
+  abstract numKeyValueStateEntries(): number;
+  abstract notifyCheckpointComplete(checkpointId: number): void;
+  abstract notifyCheckpointAborted(checkpointId: number): void;
+
+  // ---- current key --------------------------------------------------------------------------------
+
+  setCurrentKey(key: K): void {
+    this.checkNotDisposed();
+    if (key === null || key === undefined) throw new IllegalStateUsageError(undefined, 'the current key must not be null or undefined');
+    if (this.keySet && key === this.currentKey && this.primitiveKeySerializer) return;
+    const out = this.keyOut;
+    out.clear();
+    this.keySerializer.serialize(key, out);
+    const bytes = out.bytesView();
+    const g = assignToKeyGroup(bytes, this.numberOfKeyGroups);
+    if (!this.keyGroupRange.contains(g)) {
+      throw new IllegalStateUsageError(
+        undefined,
+        `key ${String(key)} belongs to key group ${g}, outside this backend's ${this.keyGroupRange} (operator '${this.operatorIdentifier}')`,
+      );
+    }
+    this.onCurrentKey(key, bytes, g);
+    this.currentKey = key;
+    this.currentKeyGroup = g;
+    this.keySet = true;
+  }
+
+  getCurrentKey(): K {
+    this.checkKeySet();
+    return this.currentKey as K;
+  }
+
+  getCurrentKeyGroupIndex(): number {
+    this.checkKeySet();
+    return this.currentKeyGroup;
+  }
+
+  private checkKeySet(): void {
+    if (!this.keySet) throw new IllegalStateUsageError(undefined, 'no current key set (call setCurrentKey first)');
+  }
+
+  protected checkNotDisposed(): void {
+    if (this.disposed) throw new IllegalStateUsageError(undefined, `keyed state backend of '${this.operatorIdentifier}' is disposed`);
+  }
+
+  protected get isDisposed(): boolean {
+    return this.disposed;
+  }
+
+  // ---- registration -------------------------------------------------------------------------------
+
+  getPartitionedState<N, S extends State, V>(namespace: N, namespaceSerializer: TypeSerializer<N>, descriptor: StateDescriptor<S, V>): KeyedStateOf<S, N> {
+    // Before registering: a refused call must not leave a state behind.
+    checkNamespace(descriptor.name, namespace);
+    const s = this.getOrCreateKeyedState(namespaceSerializer, descriptor);
+    s.setCurrentNamespace(namespace);
+    return s;
+  }
+
+  getOrCreateKeyedState<N, S extends State, V>(namespaceSerializer: TypeSerializer<N>, descriptor: StateDescriptor<S, V>): KeyedStateOf<S, N> {
+    this.checkNotDisposed();
+    const d = descriptor as unknown as StateDescriptor<State, unknown>;
+    const ns = namespaceSerializer as TypeSerializer<unknown>;
+    const reg = this.registerState(d, ns);
+    // One state object per registration, created again only for another descriptor.
+    if (reg.state === undefined || reg.descriptor !== d) {
+      reg.descriptor = d;
+      reg.state = this.createState(reg, d, ns);
+    }
+    return reg.state as unknown as KeyedStateOf<S, N>;
+  }
+
+  getRegisteredStateNames(): string[] {
+    return [...this.states.keys()];
+  }
+
+  // ---- queries ------------------------------------------------------------------------------------
+
+  getKeys<N>(stateName: string, namespace: N): K[] {
+    checkNamespace(stateName, namespace);
+    const reg = this.states.get(stateName);
+    // Unknown state: no keys (Flink returns an empty stream from getKeys and getKeysAndNamespaces).
+    return reg === undefined ? [] : this.keysOf(reg, namespace);
+  }
+
+  getKeysAndNamespaces<N>(stateName: string): Array<[K, N]> {
+    const reg = this.states.get(stateName);
+    return reg === undefined ? [] : (this.keysAndNamespacesOf(reg) as Array<[K, N]>);
+  }
+
+  applyToAllKeys<N, S extends State, V>(namespace: N, namespaceSerializer: TypeSerializer<N>, descriptor: StateDescriptor<S, V>, fn: (key: K, state: S) => void): void {
+    const state = this.getPartitionedState(namespace, namespaceSerializer, descriptor);
+    // Keys are collected first so that fn may modify (or clear) state while we iterate.
+    const keys = this.getKeys(descriptor.name, namespace);
+    const previousKey = this.keySet ? this.currentKey : undefined;
+    for (const k of keys) {
+      this.setCurrentKey(k);
+      fn(k, state);
+    }
+    if (previousKey !== undefined) this.setCurrentKey(previousKey);
+  }
+
+  // ---- snapshots and disposal ---------------------------------------------------------------------
+
+  snapshot(checkpointId: number, timestamp: number, streamFactory: CheckpointStreamFactory, options: CheckpointOptions): SnapshotFuture<KeyedStateHandle> {
+    this.checkNotDisposed();
+    return this.startSnapshot(checkpointId, timestamp, streamFactory, options);
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.disposeResources();
+  }
+}
+
+/**
+ * Refuses to restore keys with a key serializer that cannot read them as they are: keys decide
+ * key groups and row order, so unlike values they cannot be migrated in place.
+ */
+export function checkRestoredKeySerializer(restored: TypeSerializerSnapshot<unknown>, keySerializer: TypeSerializer<unknown>, operatorIdentifier: string): void {
+  const c = restored.resolveSchemaCompatibility(keySerializer);
+  if (c.type === 'COMPATIBLE_AS_IS') return;
+  throw new StateMigrationError(
+    `<key of ${operatorIdentifier}>`,
+    `the key serializer '${keySerializer.typeId}' cannot read the restored keys (${c.type === 'INCOMPATIBLE' ? c.reason : c.type}); keys cannot be migrated in place`,
+  );
+}
