@@ -1,4 +1,4 @@
-import { SHARED_STATE_DIR } from '../storage/fs-checkpoint-storage.js';
+import { SHARED_STATE_DIR } from '../storage/paths.js';
 import type { FileStateHandle, StreamStateHandle } from '../storage/handles.js';
 import type { CheckpointMetadata } from './metadata.js';
 import type { SharedFileReference } from './shared-state-registry.js';

@@ -5,7 +5,7 @@ import { deserializeCheckpointMetadata, MAX_METADATA_BYTES, type CheckpointMetad
 import { CorruptCheckpointError, IllegalStateUsageError, StorageNotFoundError, UnknownFormatVersionError } from '../errors.js';
 import type { FileSystem, FileWriter } from './file-system.js';
 import type { StreamStateHandle } from './handles.js';
-import { confinePath, joinPath } from './paths.js';
+import { confinePath, joinPath, SHARED_STATE_DIR } from './paths.js';
 import type {
   CheckpointedStateScope,
   CheckpointStateOutputStream,
@@ -17,7 +17,8 @@ import type {
 import { inlineRange, verifyStreamBytes } from './verify.js';
 
 export const METADATA_FILE_NAME = '_metadata';
-export const SHARED_STATE_DIR = 'shared';
+// Re-exported: the checkpoint directory layout (_metadata, shared/) is read from this file.
+export { SHARED_STATE_DIR } from './paths.js';
 export const TASK_OWNED_STATE_DIR = 'taskowned';
 
 export interface FsCheckpointStorageOptions {

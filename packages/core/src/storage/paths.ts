@@ -1,5 +1,8 @@
 import { PathEscapeError } from '../errors.js';
 
+/** Where a checkpoint directory layout keeps files shared between checkpoints (incremental state). */
+export const SHARED_STATE_DIR = 'shared';
+
 /**
  * Normalizes a relative path and rejects anything that could escape the root: absolute paths,
  * '..' segments, backslashes, NUL, percent-encoded separators or dots, URL schemes, and empty or
