@@ -4,3 +4,4 @@ export { RocksDBKeyedStateBackend } from './backend/rocksdb-keyed-state-backend.
 export { STATE_CF_PREFIX } from './backend/rocksdb-registered.js';
 export { KeyLayout } from './backend/key-layout.js';
 export { isIncrementalRocksDBStateHandle, type IncrementalRocksDBStateHandle, type RocksDBFileHandle, type RocksDBSharedFileHandle } from './backend/handles.js';
+export { ROCKSDB_NATIVE_FORMAT } from './backend/native-snapshot-format.js';

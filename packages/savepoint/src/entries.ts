@@ -7,7 +7,8 @@ import {
   type RestoredOperatorState,
   type TypeSerializer,
 } from '@flowstate/core';
-import { decodeExact, wrapDecodeError, type KeyGroupBlock } from './keyed.js';
+import type { KeyGroupBlock } from '@flowstate/core';
+import { decodeExact, wrapDecodeError } from './keyed.js';
 
 interface StateDecoders {
   readonly name: string;

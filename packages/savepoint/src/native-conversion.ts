@@ -1,126 +1,156 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   collectStreamHandles,
-  DataInputDeserializer,
-  decodeHeader,
   isKeyGroupsStateHandle,
   KeyGroupRange,
   readKeyedStateHeader,
   type CheckpointMetadata,
   type KeyedStateHandle,
+  type KeyedStateStreamHeader,
+  type NativeSnapshotFormat,
   type OperatorSnapshotMetadata,
   type SerializerSnapshotRegistry,
+  type SubtaskStateMetadata,
   type TypeSerializer,
 } from '@flowstate/core';
-import { isIncrementalRocksDBStateHandle, RocksDBStateBackend } from '@flowstate/rocksdb';
-import { randomFileNames, SavepointOutput, seededFileNames, type SavepointDirectory } from './directory.js';
+import type { SavepointDirectory } from './directory.js';
 import { UnsupportedSavepointOperationError } from './errors.js';
 import { formatWriterFor, LATEST_FORMAT_VERSION } from './format.js';
+import type { SavepointStorageOptions } from './location.js';
+import { randomFileNames, SavepointOutput, seededFileNames } from './output.js';
 import { SavepointReader } from './reader.js';
 import type { SavepointWriteResult } from './writer.js';
 
-export type KeyedFormat = 'canonical' | 'native-rocksdb';
+/** 'canonical', or the name of a native format (e.g. 'native-rocksdb'). */
+export type KeyedFormat = string;
 
-export interface NativeConversionOptions {
+export const CANONICAL = 'canonical';
+
+export interface NativeFormatOptions {
+  /**
+   * The native snapshot formats this build converts and validates, each with the backend that
+   * converts it (e.g. `ROCKSDB_NATIVE_FORMAT` of `@flowstate/rocksdb`). None by default: native
+   * handles are then refused as unsupported.
+   */
+  readonly nativeFormats?: readonly NativeSnapshotFormat[];
+}
+
+export interface NativeConversionOptions extends NativeFormatOptions, SavepointStorageOptions {
   readonly registry?: SerializerSnapshotRegistry;
   readonly fileNameSeed?: string;
-  /** Working directory for the RocksDB instances used during conversion (default: OS temp). */
+  /** Local working directory for the backend instances used during conversion (default: OS temp). */
   readonly localDirectory?: string;
 }
 
-function formatOf(h: KeyedStateHandle): KeyedFormat | undefined {
-  if (isKeyGroupsStateHandle(h)) return 'canonical';
-  if (isIncrementalRocksDBStateHandle(h)) return 'native-rocksdb';
-  return undefined;
+/** The conversion targets: canonical and every native format given. */
+export function conversionTargets(options: NativeFormatOptions = {}): string[] {
+  return [CANONICAL, ...(options.nativeFormats ?? []).map((f) => f.name)];
+}
+
+/** The format of a keyed handle: canonical, a known native format, or undefined. */
+export function formatOf(h: KeyedStateHandle, formats: readonly NativeSnapshotFormat[]): KeyedFormat | undefined {
+  if (isKeyGroupsStateHandle(h)) return CANONICAL;
+  return formats.find((f) => f.isHandle(h))?.name;
 }
 
 /**
- * Converts the keyed state of a savepoint between the canonical format and RocksDB's native
- * format, by restoring each subtask's handle into a RocksDB instance and snapshotting it in the
- * target format:
- * - native -> canonical opens the native files with RocksDB and streams the key groups out;
- * - canonical -> native rebuilds the column families and takes a native (SST file) snapshot.
- * Handles already in the target format and all operator state are copied verbatim (verified).
- * The result restores into the target backend with identical state.
+ * Converts the keyed state of a savepoint between the canonical format and a backend's native
+ * format, by restoring each subtask's handle into that backend and snapshotting it in the target
+ * format (native -> canonical streams the key groups out; canonical -> native rebuilds the state
+ * and takes a native snapshot). Handles already in the target format and all operator state are
+ * copied verbatim (verified). The result restores into the target backend with identical state.
  */
 export async function convertKeyedFormat(input: string | SavepointReader, output: string, to: KeyedFormat, options: NativeConversionOptions = {}): Promise<SavepointWriteResult> {
+  const formats = options.nativeFormats ?? [];
   // Through the reader: format-version dispatch and the structural checks of every handle.
-  const reader = typeof input === 'string' ? await SavepointReader.load(input, options.registry === undefined ? {} : { registry: options.registry }) : input;
-  const dir = reader.dir;
+  const reader = typeof input === 'string' ? await SavepointReader.load(input, options) : input;
   const metadata = reader.metadata;
-  const registry = reader.registry;
-  const names = options.fileNameSeed === undefined ? randomFileNames() : seededFileNames(options.fileNameSeed);
   const inputFiles = collectStreamHandles(metadata).flatMap((h) => (h.type === 'file' ? [h.path] : []));
-  const out = await SavepointOutput.create(output, metadata.checkpointId, names, [reader.directory], inputFiles);
-  const work = mkdtempSync(join(options.localDirectory ?? tmpdir(), 'flowstate-convert-'));
+  const names = options.fileNameSeed === undefined ? randomFileNames() : seededFileNames(options.fileNameSeed);
+  const out = await SavepointOutput.create(output, { checkpointId: metadata.checkpointId, names, inputs: [reader.directory], reserved: inputFiles }, reader.storage);
+  const work = await mkdtemp(join(options.localDirectory ?? tmpdir(), 'flowstate-convert-'));
   try {
     const operators: OperatorSnapshotMetadata[] = [];
     for (const op of metadata.operators) {
-      const subtasks = [];
-      for (const st of op.subtasks) {
-        const keyed: KeyedStateHandle[] = [];
-        for (const h of st.keyed) {
-          const from = formatOf(h);
-          if (from === undefined) throw new UnsupportedSavepointOperationError(`converting keyed state of type '${h.type}' (operator '${op.uid}')`, 'only canonical and native RocksDB handles are known');
-          if (from === to) {
-            for (const f of collectStreamHandles(h)) await out.copy(dir, f);
-            keyed.push(h);
-            continue;
-          }
-          const converted = await convertHandle(h, from, to, op, metadata, dir, out, registry, work);
-          if (converted !== null) keyed.push(converted);
-        }
-        for (const oh of st.operator) for (const f of collectStreamHandles(oh)) await out.copy(dir, f);
-        subtasks.push({ ...st, keyed });
-      }
+      const subtasks: SubtaskStateMetadata[] = [];
+      for (const st of op.subtasks) subtasks.push(await convertSubtask(st, op, to, { reader, out, formats, work }));
       operators.push({ ...op, subtasks });
     }
     const result: CheckpointMetadata = { ...metadata, operators };
     await out.writeMetadata(formatWriterFor(LATEST_FORMAT_VERSION).writeMetadata(result));
     return { directory: out.path, metadata: result, formatVersion: LATEST_FORMAT_VERSION };
   } catch (e) {
-    rmSync(output, { recursive: true, force: true });
+    await out.discard();
     throw e;
   } finally {
-    rmSync(work, { recursive: true, force: true });
+    await rm(work, { recursive: true, force: true });
   }
 }
 
-/** Converts one keyed handle by restoring it into RocksDB and snapshotting it in the target format. */
+interface ConversionContext {
+  readonly reader: SavepointReader;
+  readonly out: SavepointOutput;
+  readonly formats: readonly NativeSnapshotFormat[];
+  readonly work: string;
+}
+
+async function convertSubtask(st: SubtaskStateMetadata, op: OperatorSnapshotMetadata, to: KeyedFormat, ctx: ConversionContext): Promise<SubtaskStateMetadata> {
+  const { reader, out } = ctx;
+  const keyed: KeyedStateHandle[] = [];
+  for (const h of st.keyed) {
+    const from = formatOf(h, ctx.formats);
+    if (from === undefined) {
+      throw new UnsupportedSavepointOperationError(`converting keyed state of type '${h.type}' (operator '${op.uid}')`, `the known formats are ${conversionTargets({ nativeFormats: ctx.formats }).join(', ')}`);
+    }
+    if (from === to) {
+      for (const f of collectStreamHandles(h)) await out.copy(reader.dir, f);
+      keyed.push(h);
+      continue;
+    }
+    const converted = await convertHandle(h, from, to, op, reader.metadata, { ...ctx, dir: reader.dir, registry: reader.registry });
+    if (converted !== null) keyed.push(converted);
+  }
+  for (const oh of st.operator) for (const f of collectStreamHandles(oh)) await out.copy(reader.dir, f);
+  return { ...st, keyed };
+}
+
+/** Where one handle is converted: its savepoint, the output, the formats, local scratch. */
+export interface HandleConversionContext {
+  readonly dir: SavepointDirectory;
+  readonly out: SavepointOutput;
+  readonly registry: SerializerSnapshotRegistry;
+  readonly formats: readonly NativeSnapshotFormat[];
+  readonly work: string;
+}
+
+/** Converts one keyed handle by restoring it into the native format's backend and snapshotting it in the target format. */
 export async function convertHandle(
   h: KeyedStateHandle,
   from: KeyedFormat,
   to: KeyedFormat,
   op: OperatorSnapshotMetadata,
   metadata: CheckpointMetadata,
-  dir: SavepointDirectory,
-  out: SavepointOutput,
-  registry: SerializerSnapshotRegistry,
-  work: string,
+  ctx: HandleConversionContext,
 ): Promise<KeyedStateHandle | null> {
+  const native = ctx.formats.find((f) => f.name === (from === CANONICAL ? to : from));
+  if (native === undefined) throw new UnsupportedSavepointOperationError(`converting '${h.type}' to '${to}'`, `the known formats are ${conversionTargets({ nativeFormats: ctx.formats }).join(', ')}`);
   // The key serializer comes from the snapshot itself, so no user code is needed to convert.
-  const header =
-    from === 'canonical' && isKeyGroupsStateHandle(h)
-      ? await readKeyedStateHeader(dir.reader, h, registry)
-      : isIncrementalRocksDBStateHandle(h)
-        ? decodeHeader(new DataInputDeserializer(await dir.reader.readFully(h.meta)), registry)
-        : undefined;
-  if (header === undefined) throw new UnsupportedSavepointOperationError(`converting '${h.type}'`, 'unknown handle');
-  const backend = await new RocksDBStateBackend({ incrementalCheckpoints: true, localDirectory: work }).createKeyedStateBackend({
+  const header: KeyedStateStreamHeader = isKeyGroupsStateHandle(h) ? await readKeyedStateHeader(ctx.dir.reader, h, ctx.registry) : await native.readHeader(h, ctx.dir.reader, ctx.registry);
+  const backend = await native.createBackend(ctx.work).createKeyedStateBackend({
     operatorIdentifier: op.uid,
     keySerializer: header.keySerializerSnapshot.restoreSerializer() as TypeSerializer<unknown>,
     numberOfKeyGroups: op.maxParallelism,
     keyGroupRange: KeyGroupRange.fromJSON(h.keyGroupRange),
     restoreState: [h],
-    stateHandleReader: dir.reader,
-    serializerRegistry: registry,
+    stateHandleReader: ctx.dir.reader,
+    serializerRegistry: ctx.registry,
   });
   try {
-    const res = await backend.snapshot(metadata.checkpointId, metadata.timestamp, out.streamFactory, {
+    const res = await backend.snapshot(metadata.checkpointId, metadata.timestamp, ctx.out.streamFactory, {
       checkpointType: 'SAVEPOINT',
-      formatType: to === 'native-rocksdb' ? 'NATIVE' : 'CANONICAL',
+      formatType: to === CANONICAL ? 'CANONICAL' : 'NATIVE',
     }).result;
     return res.jobManagerOwnedSnapshot;
   } finally {

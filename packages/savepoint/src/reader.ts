@@ -8,6 +8,9 @@ import {
   readOperatorStateStream,
   verifyCheckpointComplete,
   DataInputDeserializer,
+  readKeyedStateHeader,
+  readKeyGroupBlocks,
+  type KeyGroupBlock,
   type CheckpointMetadata,
   type KeyedStateStreamHeader,
   type KeyGroupsStateHandle,
@@ -21,12 +24,13 @@ import {
   type RestoredOperatorState,
 } from '@flowstate/core';
 import { SavepointDirectory } from './directory.js';
+import { registryOf, type SavepointStorageOptions } from './location.js';
 import { UnsupportedSavepointOperationError } from './errors.js';
 import { decodeSavepointMetadata } from './format.js';
-import { decodeExact, handleFile, keyGroupBlocks, mergeHeaders, readHeader, wrapDecodeError, type KeyGroupBlock, type MergedKeyedHeader } from './keyed.js';
+import { decodeExact, handleFile, mergeHeaders, wrapDecodeError, type MergedKeyedHeader } from './keyed.js';
 import { describeSnapshot } from './serializers.js';
 
-export interface SavepointReaderOptions {
+export interface SavepointReaderOptions extends SavepointStorageOptions {
   /** Resolves serializer snapshots of custom serializers; defaults to the built-in registry. */
   readonly registry?: SerializerSnapshotRegistry;
 }
@@ -107,12 +111,16 @@ export class SavepointReader {
     readonly formatVersion: number,
     readonly metadata: CheckpointMetadata,
     readonly registry: SerializerSnapshotRegistry,
+    /** The storage this savepoint was opened with; writers derived from it use the same. */
+    readonly storage: Required<SavepointStorageOptions>,
   ) {}
 
+  /** `directory`: a local path or a URI (`s3://bucket/sp-42`), see SavepointDirectory.open. */
   static async load(directory: string, options: SavepointReaderOptions = {}): Promise<SavepointReader> {
-    const { dir, bytes } = await SavepointDirectory.open(directory);
+    const storage = { fileSystems: registryOf(options) };
+    const { dir, bytes } = await SavepointDirectory.open(directory, storage);
     const { version, metadata } = decodeSavepointMetadata(bytes, dir.metadataFile);
-    return new SavepointReader(dir.withRootFor(metadata), version, metadata, options.registry ?? defaultSerializerRegistry);
+    return new SavepointReader(dir.withRootFor(metadata), version, metadata, options.registry ?? defaultSerializerRegistry, storage);
   }
 
   get directory(): string {
@@ -186,7 +194,7 @@ export class SavepointReader {
         const sources: KeyedSource[] = [];
         for (const handle of this.keyedHandles(uid)) {
           await this.dir.checkSize(handle.stream);
-          sources.push({ handle, header: await readHeader(this.dir.reader, handle, this.registry), file: this.dir.fileName(handleFile(handle)) });
+          sources.push({ handle, header: await readKeyedStateHeader(this.dir.reader, handle, this.registry), file: this.dir.fileName(handleFile(handle)) });
         }
         const merged = mergeHeaders(
           sources.map((s) => s.header),
@@ -227,7 +235,7 @@ export class SavepointReader {
     const maxParallelism = this.operator(uid).maxParallelism;
     for (let i = 0; i < sources.length; i++) {
       const source = sources[i]!;
-      for await (const block of keyGroupBlocks(this.dir.reader, source.handle, source.header, { maxParallelism })) {
+      for await (const block of readKeyGroupBlocks(this.dir.reader, source.handle, source.header, { maxParallelism })) {
         yield { block, source, stateIndexMap: merged!.indexMaps[i]! };
       }
     }

@@ -10,14 +10,14 @@ import {
   DataOutputSerializer,
   crc32c,
   KeyedStateStreamEncoder,
+  readKeyGroupBlocks,
   type CheckpointStateOutputStream,
   type KeyGroupRange,
   type KeyedStateMetaInfo,
   type KeyGroupsStateHandle,
   type TypeSerializerSnapshot,
 } from '@flowstate/core';
-import type { SavepointOutput } from './directory.js';
-import { keyGroupBlocks } from './keyed.js';
+import type { SavepointOutput } from './output.js';
 import type { SavepointReader } from './reader.js';
 
 /** A keyed record as bytes, in the shape of the canonical stream. */
@@ -262,7 +262,7 @@ export async function rewriteKeyedState(
             continue;
           }
           const src = sources[i]!;
-          for await (const block of keyGroupBlocks(reader.dir.reader, src.handle, src.header, { from: g, to: g, maxParallelism: op.maxParallelism })) {
+          for await (const block of readKeyGroupBlocks(reader.dir.reader, src.handle, src.header, { range: { startKeyGroup: g, endKeyGroup: g }, maxParallelism: op.maxParallelism })) {
             if (verbatim[i]) {
               await writer.raw(g, block.bytes, src.handle.keyGroupChecksums[g - src.handle.keyGroupRange.start]!);
             } else {
@@ -289,7 +289,7 @@ export async function rewriteKeyedState(
     const buf = new DataOutputSerializer(256);
     for (let i = 0; i < sources.length; i++) {
       const src = sources[i]!;
-      for await (const block of keyGroupBlocks(reader.dir.reader, src.handle, src.header, { maxParallelism: op.maxParallelism })) {
+      for await (const block of readKeyGroupBlocks(reader.dir.reader, src.handle, src.header, { maxParallelism: op.maxParallelism })) {
         for (let j = 0; j < block.records.length; j++) {
           const origin = { file: src.file, offset: block.recordOffsets[j]! };
           const m = mapRecord(i, block.records[j]!, origin);

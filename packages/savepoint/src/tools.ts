@@ -1,14 +1,14 @@
-import { isKeyGroupsStateHandle, type SerializerSnapshotRegistry } from '@flowstate/core';
+import { isKeyGroupsStateHandle, type FileSystemRegistry, type SerializerSnapshotRegistry } from '@flowstate/core';
 import { UnsupportedSavepointOperationError } from './errors.js';
-import { convertKeyedFormat } from './native-conversion.js';
+import type { SavepointStorageOptions } from './location.js';
+import { CANONICAL, conversionTargets, convertKeyedFormat, type KeyedFormat, type NativeFormatOptions } from './native-conversion.js';
 import { formatWriterFor, LATEST_FORMAT_VERSION } from './format.js';
 import { SavepointReader } from './reader.js';
 import { SavepointWriter, type SavepointWriteResult } from './writer.js';
 
-export type ConversionTarget = 'canonical' | 'native-rocksdb';
-export const CONVERSION_TARGETS: readonly ConversionTarget[] = ['canonical', 'native-rocksdb'];
+export type ConversionTarget = KeyedFormat;
 
-export interface ToolOptions {
+export interface ToolOptions extends NativeFormatOptions, SavepointStorageOptions {
   readonly registry?: SerializerSnapshotRegistry;
   readonly onProgress?: (done: number, total: number) => void;
   readonly fileNameSeed?: string;
@@ -23,6 +23,10 @@ function progress(reader: SavepointReader, options: ToolOptions): { onBytes?: (n
 }
 
 
+function readerOptions(options: ToolOptions): { registry?: SerializerSnapshotRegistry; fileSystems?: FileSystemRegistry } {
+  return { ...(options.registry === undefined ? {} : { registry: options.registry }), ...(options.fileSystems === undefined ? {} : { fileSystems: options.fileSystems }) };
+}
+
 function nativeOperators(r: SavepointReader): string[] {
   return r.metadata.operators.filter((o) => o.subtasks.some((s) => s.keyed.some((h) => !isKeyGroupsStateHandle(h)))).map((o) => o.uid);
 }
@@ -34,12 +38,13 @@ function nativeOperators(r: SavepointReader): string[] {
  * `--to native-rocksdb`) through the RocksDB backend: see native-conversion.ts.
  */
 export async function convertSavepoint(input: string, output: string, to: ConversionTarget, options: ToolOptions = {}): Promise<SavepointWriteResult> {
-  if (to !== 'canonical' && to !== 'native-rocksdb') throw new UnsupportedSavepointOperationError(`conversion to '${String(to)}'`, `known targets are ${CONVERSION_TARGETS.join(', ')}`);
-  const nativeOptions = { ...(options.registry === undefined ? {} : { registry: options.registry }), ...(options.fileNameSeed === undefined ? {} : { fileNameSeed: options.fileNameSeed }) };
-  const reader = await SavepointReader.load(input, options.registry === undefined ? {} : { registry: options.registry });
+  const targets = conversionTargets(options);
+  if (!targets.includes(to)) throw new UnsupportedSavepointOperationError(`conversion to '${String(to)}'`, `known targets are ${targets.join(', ')}`);
+  const nativeOptions = { ...options, ...(options.fileNameSeed === undefined ? {} : { fileNameSeed: options.fileNameSeed }) };
+  const reader = await SavepointReader.load(input, readerOptions(options));
   // An incomplete input is refused before anything is written.
   await reader.verifyComplete();
-  if (to === 'native-rocksdb' || nativeOperators(reader).length > 0) return convertKeyedFormat(reader, output, to, nativeOptions);
+  if (to !== CANONICAL || nativeOperators(reader).length > 0) return convertKeyedFormat(reader, output, to, nativeOptions);
   return SavepointWriter.fromExisting(reader).write(output, { ...progress(reader, options), ...(options.fileNameSeed === undefined ? {} : { fileNameSeed: options.fileNameSeed }) });
 }
 
@@ -50,7 +55,7 @@ export async function convertSavepoint(input: string, output: string, to: Conver
  */
 export async function migrateSavepoint(input: string, output: string, toVersion: number, options: ToolOptions = {}): Promise<SavepointWriteResult> {
   formatWriterFor(toVersion, output);
-  const reader = await SavepointReader.load(input, options.registry === undefined ? {} : { registry: options.registry });
+  const reader = await SavepointReader.load(input, readerOptions(options));
   // An incomplete input is refused before anything is written.
   await reader.verifyComplete();
   if (toVersion < reader.formatVersion) {
@@ -71,7 +76,7 @@ export async function rescaleSavepoint(
   target: { maxParallelism: number; parallelism?: number; operators?: readonly string[] },
   options: ToolOptions & { spillBudget?: number } = {},
 ): Promise<SavepointWriteResult> {
-  const reader = await SavepointReader.load(input, options.registry === undefined ? {} : { registry: options.registry });
+  const reader = await SavepointReader.load(input, readerOptions(options));
   // An incomplete input is refused before anything is written.
   await reader.verifyComplete();
   const native = nativeOperators(reader);

@@ -12,19 +12,23 @@ import {
   joinPath,
   METADATA_FILE_NAME,
   readOperatorStateStream,
+  readKeyedStateHeader,
+  readKeyGroupBlocks,
   streamHandleName,
   type KeyedStateHandle,
+  type NativeSnapshotFormat,
   type KeyedStateStreamHeader,
   type KeyGroupsStateHandle,
   type OperatorSnapshotMetadata,
   type SerializerSnapshotRegistry,
   type StreamStateHandle,
 } from '@flowstate/core';
-import { isIncrementalRocksDBStateHandle, type IncrementalRocksDBStateHandle } from '@flowstate/rocksdb';
-import { randomFileNames, SavepointDirectory, SavepointOutput } from './directory.js';
+import { SavepointDirectory } from './directory.js';
+import type { SavepointStorageOptions } from './location.js';
+import { randomFileNames, SavepointOutput } from './output.js';
 import { decodeOperatorStateElements, KeyedRecordDecoder } from './entries.js';
-import { convertHandle } from './native-conversion.js';
-import { keyGroupBlocks, handleFile, mergeHeaders, readHeader, wrapDecodeError } from './keyed.js';
+import { CANONICAL, convertHandle, type NativeFormatOptions } from './native-conversion.js';
+import { handleFile, mergeHeaders, wrapDecodeError } from './keyed.js';
 import { SavepointReader } from './reader.js';
 
 export interface ValidationProblem {
@@ -52,7 +56,7 @@ export interface ValidationReport {
   readonly problems: readonly ValidationProblem[];
 }
 
-export interface ValidateOptions {
+export interface ValidateOptions extends NativeFormatOptions, SavepointStorageOptions {
   readonly registry?: SerializerSnapshotRegistry;
   /** Progress: bytes done of a total known up front. */
   readonly onProgress?: (done: number, total: number) => void;
@@ -84,7 +88,7 @@ export async function validateSavepoint(directory: string, options: ValidateOpti
   const problems: ValidationProblem[] = [];
   let reader: SavepointReader;
   try {
-    reader = await SavepointReader.load(directory, options.registry === undefined ? {} : { registry: options.registry });
+    reader = await SavepointReader.load(directory, options);
   } catch (e) {
     problems.push(problemOf(e));
     return { ok: false, directory, metadataReadable: false, formatVersion: undefined, operators: 0, filesChecked: 0, bytesChecked: 0, keyGroupBlocks: 0, records: 0, problems };
@@ -154,7 +158,7 @@ export async function validateSavepoint(directory: string, options: ValidateOpti
   const work = await mkdtemp(join(tmpdir(), 'flowstate-validate-'));
   try {
     for (const op of reader.metadata.operators) {
-      const ctx: KeyedCheckContext = { reader, op, badFiles, problems, counts, progress: (n) => ((bytesChecked += n), progress(n)), work };
+      const ctx: KeyedCheckContext = { reader, op, badFiles, problems, counts, progress: (n) => ((bytesChecked += n), progress(n)), work, formats: options.nativeFormats ?? [] };
       await checkKeyedState(ctx);
       await checkOperatorState(ctx);
     }
@@ -185,6 +189,7 @@ interface KeyedCheckContext {
   readonly progress: (bytes: number) => void;
   /** Scratch directory (native handles are converted to canonical streams here). */
   readonly work: string;
+  readonly formats: readonly NativeSnapshotFormat[];
 }
 
 /** A canonical keyed stream to check, and the directory it is read from. */
@@ -207,10 +212,10 @@ async function checkKeyedState(ctx: KeyedCheckContext): Promise<void> {
   for (const [i, h] of keyed.entries()) {
     if (isKeyGroupsStateHandle(h)) {
       if (!ctx.badFiles.has(handleFile(h))) sources.push({ handle: h, dir: reader.dir });
-    } else if (isIncrementalRocksDBStateHandle(h)) {
+    } else if (ctx.formats.some((f) => f.isHandle(h))) {
       if (collectStreamHandles(h).some((f) => ctx.badFiles.has(streamHandleName(f)))) continue;
       try {
-        const c = await nativeAsCanonical(h, op, reader, join(ctx.work, `${op.subtasks.length}-${i}-${sources.length}`));
+        const c = await nativeAsCanonical(h, ctx, join(ctx.work, `${op.subtasks.length}-${i}-${sources.length}`));
         if (c !== undefined) sources.push(c);
       } catch (e) {
         problems.push(problemOf(e, op.uid));
@@ -235,7 +240,7 @@ async function checkKeyedState(ctx: KeyedCheckContext): Promise<void> {
   } catch (e) {
     problems.push(problemOf(e, op.uid));
   }
-  if (keyed.length > 0) checkCoverage(op.uid, op.maxParallelism, op.parallelism, op.subtasks, keyed, (h) => keyedHandleName(h, reader.dir), problems);
+  if (keyed.length > 0) checkCoverage(op.uid, op.maxParallelism, op.parallelism, op.subtasks, keyed, (h) => keyedHandleName(h, reader.dir, ctx.formats), problems);
 }
 
 /** Reads one canonical stream block by block and returns its header. */
@@ -243,13 +248,13 @@ async function checkCanonicalStream(src: CanonicalSource, ctx: KeyedCheckContext
   const { handle: h, dir } = src;
   const registry = ctx.reader.registry;
   await dir.checkSize(h.stream);
-  const header = await readHeader(dir.reader, h, registry);
+  const header = await readKeyedStateHeader(dir.reader, h, registry);
   const decoder = new KeyedRecordDecoder(header, dir.fileName(handleFile(h)));
   let crc = crc32c(await dir.reader.readRange(h.stream, 0, h.headerLength));
   // Bytes of converted streams were counted when their native files were verified.
   const count = src.nativeName === undefined ? ctx.progress : () => {};
   count(h.headerLength);
-  for await (const b of keyGroupBlocks(dir.reader, h, header, { maxParallelism: ctx.op.maxParallelism })) {
+  for await (const b of readKeyGroupBlocks(dir.reader, h, header, { maxParallelism: ctx.op.maxParallelism })) {
     ctx.counts.blocks++;
     ctx.counts.records += b.records.length;
     decoder.decodeBlock(b);
@@ -263,21 +268,25 @@ async function checkCanonicalStream(src: CanonicalSource, ctx: KeyedCheckContext
 }
 
 /**
- * A native RocksDB handle's content as a canonical stream in `workDir`: RocksDB opens the
- * (verified) native files and streams the key groups out, exactly as `convert --to canonical`
- * does, so that every entry can be checked like a canonical one.
+ * A native handle's content as a canonical stream in `workDir`: its backend opens the (verified)
+ * native files and streams the key groups out, exactly as `convert --to canonical` does, so that
+ * every entry can be checked like a canonical one.
  */
-async function nativeAsCanonical(h: IncrementalRocksDBStateHandle, op: OperatorSnapshotMetadata, reader: SavepointReader, workDir: string): Promise<CanonicalSource | undefined> {
-  const out = await SavepointOutput.create(join(workDir, 'canonical'), reader.metadata.checkpointId, randomFileNames());
-  await mkdir(join(workDir, 'rocksdb'));
-  const converted = await convertHandle(h, 'native-rocksdb', 'canonical', op, reader.metadata, reader.dir, out, reader.registry, join(workDir, 'rocksdb'));
+async function nativeAsCanonical(h: KeyedStateHandle, ctx: KeyedCheckContext, workDir: string): Promise<CanonicalSource | undefined> {
+  const { reader, op } = ctx;
+  const storage = reader.storage;
+  const out = await SavepointOutput.create(join(workDir, 'canonical'), { checkpointId: reader.metadata.checkpointId, names: randomFileNames() }, storage);
+  await mkdir(join(workDir, 'backend'), { recursive: true });
+  const from = ctx.formats.find((f) => f.isHandle(h))!.name;
+  const converted = await convertHandle(h, from, CANONICAL, op, reader.metadata, { dir: reader.dir, out, registry: reader.registry, formats: ctx.formats, work: join(workDir, 'backend') });
   if (converted === null || !isKeyGroupsStateHandle(converted)) return undefined;
-  return { handle: converted, dir: new SavepointDirectory(out.path), nativeName: keyedHandleName(h, reader.dir) };
+  return { handle: converted, dir: new SavepointDirectory(out.path, undefined, storage), nativeName: keyedHandleName(h, reader.dir, ctx.formats) };
 }
 
-function keyedHandleName(h: KeyedStateHandle, dir: SavepointDirectory): string {
+function keyedHandleName(h: KeyedStateHandle, dir: SavepointDirectory, formats: readonly NativeSnapshotFormat[]): string {
   if (isKeyGroupsStateHandle(h)) return dir.fileName(handleFile(h));
-  if (isIncrementalRocksDBStateHandle(h)) return `${dir.fileName(streamHandleName(h.meta))} (RocksDB checkpoint ${h.checkpointId} of '${h.backendIdentifier}')`;
+  const native = formats.find((f) => f.isHandle(h));
+  if (native !== undefined) return native.describe(h, (p) => dir.fileName(p));
   return `${h.type} handle`;
 }
 

@@ -21,7 +21,7 @@ import { FsStateBackend } from '@flowstate/heap';
 import { isIncrementalRocksDBStateHandle, RocksDBStateBackend } from '@flowstate/rocksdb';
 import { localCheckpointStorage } from '@flowstate/storage-local';
 import { convertSavepoint, inspectSavepoint, SavepointReader, validateSavepoint } from '../src/index.js';
-import { cleanup, tempDir } from './helpers.js';
+import { cleanup, NATIVE, tempDir } from './helpers.js';
 
 const dirs: string[] = [];
 after(() => dirs.forEach(cleanup));
@@ -84,7 +84,7 @@ describe('retained checkpoints (chk-<id> with files in ../shared/), as Flink run
     const reader = await SavepointReader.load(chk2);
     const keyed: KeyedStateHandle[] = reader.metadata.operators[0]!.subtasks[0]!.keyed as KeyedStateHandle[];
     assert.ok(keyed.every(isIncrementalRocksDBStateHandle));
-    const report = await validateSavepoint(chk2);
+    const report = await validateSavepoint(chk2, NATIVE);
     assert.deepEqual(report.problems, []);
     assert.equal(report.ok, true);
     assert.equal(report.records, 80, 'both checkpoints\' keys, decoded through the canonical form');
@@ -96,7 +96,7 @@ describe('retained checkpoints (chk-<id> with files in ../shared/), as Flink run
     assert.deepEqual(offsets, [100, 200]);
     // Converting a retained checkpoint gives a self-contained canonical savepoint with every entry.
     const sp = join(fresh(), 'sp');
-    await convertSavepoint(chk2, sp, 'canonical');
+    await convertSavepoint(chk2, sp, 'canonical', NATIVE);
     const entries = new Map<string, string>();
     for await (const e of (await SavepointReader.load(sp)).readKeyedState<string, unknown, string>('counter', 'count')) entries.set(e.key, e.value);
     assert.equal(entries.size, 80);
@@ -107,11 +107,11 @@ describe('retained checkpoints (chk-<id> with files in ../shared/), as Flink run
   it('validate decodes the entries of native RocksDB handles: values its serializers cannot read are errors naming the handle', async () => {
     const root = await twoIncrementalCheckpoints(TAG);
     const chk1 = join(root, 'chk-1');
-    const healthy = await validateSavepoint(chk1, { registry: tagRegistry(TAG) });
+    const healthy = await validateSavepoint(chk1, { registry: tagRegistry(TAG), ...NATIVE });
     assert.deepEqual(healthy.problems, []);
     // The same snapshot read by a registry whose 'tag' serializer reads int32: the SSTs are intact,
     // but no value decodes exactly.
-    const report = await validateSavepoint(chk1, { registry: tagRegistry(Serializers.int32 as unknown as TypeSerializer<string>) });
+    const report = await validateSavepoint(chk1, { registry: tagRegistry(Serializers.int32 as unknown as TypeSerializer<string>), ...NATIVE });
     assert.equal(report.ok, false);
     const p = report.problems.find((x) => x.severity === 'error');
     assert.ok(p !== undefined && p.code === 'CORRUPT_CHECKPOINT' && /RocksDB checkpoint 1/.test(p.message) && /value of 'count'/.test(p.message) && /trailing bytes/.test(p.message), JSON.stringify(report.problems));

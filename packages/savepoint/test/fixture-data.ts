@@ -22,6 +22,7 @@ import {
   type RecordValue,
 } from '@flowstate/core';
 import { SavepointWriter, type SavepointWriteResult } from '../src/index.js';
+import { HEAP } from './helpers.js';
 
 export const FIXTURE_SEED = 20261127;
 export const FIXTURE_TIMESTAMP = 1764201600000;
@@ -108,7 +109,7 @@ export const RULES: ReadonlyArray<readonly [string, unknown]> = [
 /** The fixture savepoint: keyed state of every kind (with namespaces) and every operator state mode. */
 export async function writeFixture(directory: string, options: { fileNameSeed?: string } = {}): Promise<SavepointWriteResult> {
   const elements = keyElements();
-  return SavepointWriter.newSavepoint({ maxParallelism: MAX_PARALLELISM })
+  return SavepointWriter.newSavepoint({ maxParallelism: MAX_PARALLELISM, ...HEAP })
     .withKeyedOperator(KEYED_UID, {
       data: elements,
       keySelector: (e) => e.key,

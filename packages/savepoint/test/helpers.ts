@@ -10,7 +10,16 @@ import {
   type CheckpointMetadata,
   type KeyGroupsStateHandle,
 } from '@flowstate/core';
+import { FsStateBackend } from '@flowstate/heap';
+import { ROCKSDB_NATIVE_FORMAT } from '@flowstate/rocksdb';
+// Registers file:// and plain paths with core's FileSystemRegistry (the savepoint package itself depends on no storage).
+import '@flowstate/storage-local';
 import { SavepointReader } from '../src/index.js';
+
+/** What bootstrapping runs on in these tests (the savepoint package depends on no backend). */
+export const HEAP = { stateBackend: new FsStateBackend() } as const;
+/** The native formats conversion and validation know in these tests. */
+export const NATIVE = { nativeFormats: [ROCKSDB_NATIVE_FORMAT] } as const;
 
 /** The committed fixture (source tree, not dist). */
 export const FIXTURE_V1 = fileURLToPath(new URL('../../test/fixtures/v1', import.meta.url));

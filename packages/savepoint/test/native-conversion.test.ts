@@ -5,7 +5,7 @@ import { deserializeCheckpointMetadata, KeyGroupRange, Serializers, VoidNamespac
 import { isIncrementalRocksDBStateHandle, RocksDBStateBackend } from '@flowstate/rocksdb';
 import { convertSavepoint, diffSavepoints, SavepointDirectory, SavepointReader, validateSavepoint } from '../src/index.js';
 import { D, KEYED_UID, MAX_PARALLELISM } from './fixture-data.js';
-import { cleanup, FIXTURE_V1, tempDir } from './helpers.js';
+import { cleanup, FIXTURE_V1, NATIVE, tempDir } from './helpers.js';
 
 const dirs: string[] = [];
 after(() => dirs.forEach(cleanup));
@@ -18,7 +18,7 @@ const fresh = () => {
 describe('native RocksDB conversions', () => {
   it('canonical -> native RocksDB -> canonical is identical state by state, and the native savepoint restores into RocksDB', async () => {
     const native = join(fresh(), 'native');
-    await convertSavepoint(FIXTURE_V1, native, 'native-rocksdb');
+    await convertSavepoint(FIXTURE_V1, native, 'native-rocksdb', NATIVE);
     const dir = new SavepointDirectory(native);
     const meta = deserializeCheckpointMetadata(await dir.readMetadataBytes(), dir.metadataFile);
     const keyed = meta.operators.find((o) => o.uid === KEYED_UID)!.subtasks.flatMap((s) => [...s.keyed]);
@@ -50,7 +50,7 @@ describe('native RocksDB conversions', () => {
     }
 
     const back = join(fresh(), 'canonical');
-    await convertSavepoint(native, back, 'canonical');
+    await convertSavepoint(native, back, 'canonical', NATIVE);
     const report = await validateSavepoint(back);
     assert.equal(report.ok, true, JSON.stringify(report));
     const diff = await diffSavepoints(fixture, await SavepointReader.load(back));

@@ -27,7 +27,7 @@ import { FsStateBackend } from '@flowstate/heap';
 import { localSavepointStorage } from '@flowstate/storage-local';
 import { diffSavepoints, rescaleSavepoint, SavepointOutputError, SavepointReader, SavepointWriter, validateSavepoint } from '../src/index.js';
 import { D, FIXTURE_FILE_NAME_SEED, keyElements, KEYED_UID, prng, SOURCE_UID } from './fixture-data.js';
-import { cleanup, FIXTURE_V1, readEverything, tempDir } from './helpers.js';
+import { cleanup, FIXTURE_V1, HEAP, readEverything, tempDir } from './helpers.js';
 
 const temps: string[] = [];
 const tmp = (name = 'sp') => {
@@ -204,7 +204,7 @@ describe('SavepointWriter on an existing savepoint', () => {
   const elements = new Map(keyElements().map((e) => [e.key, e]));
 
   it('adds, removes and renames operators, transforms and upgrades states', async () => {
-    const w = SavepointWriter.fromExisting(await SavepointReader.load(FIXTURE_V1))
+    const w = SavepointWriter.fromExisting(await SavepointReader.load(FIXTURE_V1), HEAP)
       .removeOperator(SOURCE_UID)
       .renameOperator(KEYED_UID, 'renamed')
       .transformKeyedState('renamed', 'count', { map: (e) => ((e.value as number) < 0 ? undefined : (e.value as number) * 2) })
@@ -278,7 +278,7 @@ describe('SavepointWriter on an existing savepoint', () => {
     // A bootstrap function that throws leaves no directory behind.
     const out = tmp();
     await assert.rejects(
-      SavepointWriter.newSavepoint({ maxParallelism: 4 })
+      SavepointWriter.newSavepoint({ maxParallelism: 4, ...HEAP })
         .withKeyedOperator('x', { data: [1], keySelector: (n: number) => n, keySerializer: Serializers.int32, bootstrap: { processElement: () => { throw new CorruptCheckpointError('input', 'boom'); } } })
         .write(out),
       CorruptCheckpointError,

@@ -1,7 +1,12 @@
-import { FsCheckpointStorage, type FsCheckpointStorageOptions } from '@flowstate/core';
+import { fileSystemRegistry, FsCheckpointStorage, type FsCheckpointStorageOptions } from '@flowstate/core';
 import { LocalFileSystem } from './local-file-system.js';
+import { localFileSystemProvider } from './provider.js';
 
 export { LocalFileSystem, IN_PROGRESS_SUFFIX } from './local-file-system.js';
+export { localFileSystemProvider } from './provider.js';
+
+// Importing this package makes `file://` URIs and plain paths resolvable (see FileSystemRegistry).
+fileSystemRegistry.register(localFileSystemProvider);
 
 /** Checkpoint storage in a local directory (layout: chk-<id>/, shared/, taskowned/). */
 export function localCheckpointStorage(directory: string, options?: FsCheckpointStorageOptions): FsCheckpointStorage {

@@ -4,7 +4,7 @@ import { CorruptCheckpointError, CorruptDataError, FlowstateError, UnknownFormat
 import { DataInputDeserializer } from '../io/data-input.js';
 import { DataOutputSerializer } from '../io/data-output.js';
 import { checkKeyedStateHandleStructure, malformedField, untrustedHandleName } from '../checkpoint/metadata-structure.js';
-import { UPPER_BOUND_MAX_PARALLELISM } from '../keygroups/key-group-assignment.js';
+import { assignToKeyGroup, UPPER_BOUND_MAX_PARALLELISM } from '../keygroups/key-group-assignment.js';
 import type { KeyGroupRange } from '../keygroups/key-group-range.js';
 import { readSerializerSnapshot, writeSerializerSnapshot, type SerializerSnapshotRegistry } from '../serialization/snapshot-registry.js';
 import type { TypeSerializerSnapshot } from '../serialization/type-serializer.js';
@@ -158,13 +158,17 @@ export interface KeyedStateRecord {
   readonly userKey: Uint8Array | undefined;
 }
 
-function wrap(e: unknown, file: string, checkpointId: number | undefined): never {
+/**
+ * Rethrows anything that escaped a decoder as a typed error naming the file: a CorruptDataError
+ * becomes a CorruptCheckpointError at its offset, an UnknownFormatVersionError gets the file.
+ */
+export function wrapDecodeError(e: unknown, file: string, checkpointId?: number, offset?: number): never {
   if (e instanceof CorruptDataError) throw new CorruptCheckpointError(file, e.detail, checkpointId, e.offset, { cause: e });
   if (e instanceof UnknownFormatVersionError && e.file === undefined) {
     throw new UnknownFormatVersionError(e.what, e.version, e.supported, file);
   }
   if (e instanceof FlowstateError) throw e;
-  throw new CorruptCheckpointError(file, `unexpected failure while decoding: ${(e as Error).message}`, checkpointId, undefined, { cause: e });
+  throw new CorruptCheckpointError(file, `unexpected failure while decoding: ${(e as Error).message}`, checkpointId, offset, { cause: e });
 }
 
 function verifyBlock(bytes: Uint8Array, expected: number, file: string, offset: number, what: string, checkpointId?: number): void {
@@ -174,6 +178,22 @@ function verifyBlock(bytes: Uint8Array, expected: number, file: string, offset: 
   }
 }
 
+/** Magic and version before the rest of the header, so that their errors point at their own bytes. */
+function checkHeaderPrefix(bytes: Uint8Array, file: string, checkpointId: number | undefined): void {
+  if (bytes.length < 8) throw new CorruptCheckpointError(file, `header of ${bytes.length} bytes is shorter than magic and version`, checkpointId, bytes.length);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const magic = view.getUint32(0);
+  if (magic !== KEYED_STATE_MAGIC) {
+    throw new CorruptCheckpointError(file, `bad magic 0x${magic.toString(16).padStart(8, '0')}, expected 0x${KEYED_STATE_MAGIC.toString(16)} ("FSKS"): not a keyed state stream`, checkpointId, 0);
+  }
+  const version = view.getUint16(4);
+  if (!SUPPORTED_KEYED_STATE_VERSIONS.includes(version)) throw new UnknownFormatVersionError('keyed state stream', version, SUPPORTED_KEYED_STATE_VERSIONS, file);
+}
+
+/**
+ * Reads, verifies (handle structure, CRC32C, magic, version) and decodes the header of a keyed
+ * stream, and checks that it covers the key groups its handle says.
+ */
 export async function readKeyedStateHeader(
   reader: StateHandleReader,
   handle: KeyGroupsStateHandle,
@@ -185,11 +205,18 @@ export async function readKeyedStateHeader(
   checkKeyedStateHandleStructure(handle, UPPER_BOUND_MAX_PARALLELISM, 'handle', malformedField(file, 'keyed state handle', checkpointId), file);
   const bytes = await reader.readRange(handle.stream, 0, handle.headerLength, checkpointId);
   verifyBlock(bytes, handle.headerChecksum, file, 0, 'header', checkpointId);
+  checkHeaderPrefix(bytes, file, checkpointId);
+  let header: KeyedStateStreamHeader;
   try {
-    return decodeHeader(new DataInputDeserializer(bytes), registry);
+    header = decodeHeader(new DataInputDeserializer(bytes), registry);
   } catch (e) {
-    wrap(e, file, checkpointId);
+    wrapDecodeError(e, file, checkpointId, 0);
   }
+  const { start, end } = handle.keyGroupRange;
+  if (header.startKeyGroup !== start || header.numberOfKeyGroups !== end - start + 1) {
+    throw new CorruptCheckpointError(file, `header covers key groups [${header.startKeyGroup}, +${header.numberOfKeyGroups}), the handle says [${start}, ${end}]`, checkpointId, 8);
+  }
+  return header;
 }
 
 export function decodeHeader(input: DataInputDeserializer, registry: SerializerSnapshotRegistry): KeyedStateStreamHeader {
@@ -219,9 +246,102 @@ export function decodeHeader(input: DataInputDeserializer, registry: SerializerS
   return { version, keySerializerSnapshot, states, startKeyGroup, numberOfKeyGroups };
 }
 
+/** One verified, decoded key-group block: the unit of memory of every streaming reader. */
+export interface KeyGroupBlock {
+  readonly keyGroup: number;
+  /** Byte offset of the block in its stream. */
+  readonly offset: number;
+  readonly length: number;
+  /** The block's bytes, verified against its CRC32C. */
+  readonly bytes: Uint8Array;
+  /** Records as views into the block's bytes. */
+  readonly records: readonly KeyedStateRecord[];
+  /** Stream offset of each record's key, for error messages. */
+  readonly recordOffsets: readonly number[];
+}
+
+export interface KeyGroupBlockOptions {
+  /** Only the key groups of the handle inside this range (default: all of them). */
+  readonly range?: { readonly startKeyGroup: number; readonly endKeyGroup: number };
+  /** Also check that every key hashes to the key group of its block. */
+  readonly maxParallelism?: number;
+  readonly checkpointId?: number;
+}
+
 /**
- * Reads the key groups of `handle` that lie in `range`, verifying each block's CRC32C before
- * decoding it, and calls `visit` for every record. Key groups outside `range` are never read.
+ * The key-group blocks of `handle` (within `options.range`), in ascending order, each read,
+ * verified (CRC32C) and decoded before it is yielded. The next block is read while the current
+ * one is decoded and consumed, so that I/O and CPU overlap: memory holds at most two blocks. Key
+ * groups outside the range are never read.
+ */
+export async function* readKeyGroupBlocks(
+  reader: StateHandleReader,
+  handle: KeyGroupsStateHandle,
+  header: KeyedStateStreamHeader,
+  options: KeyGroupBlockOptions = {},
+): AsyncGenerator<KeyGroupBlock> {
+  const start = handle.keyGroupRange.start;
+  const from = Math.max(options.range?.startKeyGroup ?? start, start);
+  const to = Math.min(options.range?.endKeyGroup ?? handle.keyGroupRange.end, handle.keyGroupRange.end);
+  const read = (g: number): Promise<Uint8Array> => {
+    const offset = handle.keyGroupOffsets[g - start]!;
+    return reader.readRange(handle.stream, offset, handle.keyGroupOffsets[g - start + 1]! - offset, options.checkpointId);
+  };
+  let pending = from <= to ? read(from) : undefined;
+  for (let g = from; g <= to; g++) {
+    const bytes = await pending!;
+    pending = g < to ? read(g + 1) : undefined;
+    // A read-ahead that is never awaited (the consumer stopped early) must not surface as unhandled.
+    pending?.catch(() => {});
+    yield decodeKeyGroupBlock(handle, header, g, bytes, options);
+  }
+}
+
+function decodeKeyGroupBlock(handle: KeyGroupsStateHandle, header: KeyedStateStreamHeader, g: number, bytes: Uint8Array, options: KeyGroupBlockOptions): KeyGroupBlock {
+  const file = streamHandleName(handle.stream);
+  const i = g - handle.keyGroupRange.start;
+  const offset = handle.keyGroupOffsets[i]!;
+  verifyBlock(bytes, handle.keyGroupChecksums[i]!, file, offset, `key group ${g} block`, options.checkpointId);
+  const records: KeyedStateRecord[] = [];
+  const recordOffsets: number[] = [];
+  try {
+    decodeBlock(new DataInputDeserializer(bytes, offset), g, header, (_g, r) => {
+      records.push(r);
+      recordOffsets.push(offset + (r.key.byteOffset - bytes.byteOffset));
+    });
+  } catch (e) {
+    wrapDecodeError(e, file, options.checkpointId, offset);
+  }
+  if (options.maxParallelism !== undefined) checkKeysInKeyGroup(records, recordOffsets, g, header, options.maxParallelism, file, options.checkpointId);
+  return { keyGroup: g, offset, length: bytes.length, bytes, records, recordOffsets };
+}
+
+function checkKeysInKeyGroup(
+  records: readonly KeyedStateRecord[],
+  recordOffsets: readonly number[],
+  g: number,
+  header: KeyedStateStreamHeader,
+  maxParallelism: number,
+  file: string,
+  checkpointId: number | undefined,
+): void {
+  for (let j = 0; j < records.length; j++) {
+    const actual = assignToKeyGroup(records[j]!.key, maxParallelism);
+    if (actual !== g) {
+      const state = header.states[records[j]!.stateIndex]!.name;
+      throw new CorruptCheckpointError(
+        file,
+        `a key of state '${state}' hashes to key group ${actual} (maxParallelism ${maxParallelism}) but is stored in the block of key group ${g}`,
+        checkpointId,
+        recordOffsets[j],
+      );
+    }
+  }
+}
+
+/**
+ * Reads the key groups of `handle` that lie in `range` (see readKeyGroupBlocks) and calls `visit`
+ * for every record. Key groups outside `range` are never read.
  */
 export async function readKeyGroups(
   reader: StateHandleReader,
@@ -231,21 +351,9 @@ export async function readKeyGroups(
   visit: (keyGroup: number, record: KeyedStateRecord) => void,
   checkpointId?: number,
 ): Promise<void> {
-  const file = streamHandleName(handle.stream);
-  const start = handle.keyGroupRange.start;
-  const from = Math.max(range.startKeyGroup, start);
-  const to = Math.min(range.endKeyGroup, handle.keyGroupRange.end);
-  for (let g = from; g <= to; g++) {
-    const i = g - start;
-    const offset = handle.keyGroupOffsets[i]!;
-    const length = handle.keyGroupOffsets[i + 1]! - offset;
-    const bytes = await reader.readRange(handle.stream, offset, length, checkpointId);
-    verifyBlock(bytes, handle.keyGroupChecksums[i]!, file, offset, `key group ${g} block`, checkpointId);
-    try {
-      decodeBlock(new DataInputDeserializer(bytes, offset), g, header, visit);
-    } catch (e) {
-      wrap(e, file, checkpointId);
-    }
+  const options = checkpointId === undefined ? { range } : { range, checkpointId };
+  for await (const block of readKeyGroupBlocks(reader, handle, header, options)) {
+    for (const r of block.records) visit(block.keyGroup, r);
   }
 }
 

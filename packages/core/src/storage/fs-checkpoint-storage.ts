@@ -1,14 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { crc32c } from '../checksum.js';
 import { lookupInListing, verifyCheckpointComplete, type CheckpointScan, type CompleteCheckpointEntry, type IncompleteCheckpointEntry } from '../checkpoint/completeness.js';
 import { deserializeCheckpointMetadata, MAX_METADATA_BYTES, type CheckpointMetadata } from '../checkpoint/metadata.js';
 import { CorruptCheckpointError, IllegalStateUsageError, StorageNotFoundError, UnknownFormatVersionError } from '../errors.js';
-import type { FileSystem, FileWriter } from './file-system.js';
+import { DEFAULT_WRITE_BUFFER_BYTES, FsCheckpointStateOutputStream } from './checkpoint-output-stream.js';
+import type { FileSystem } from './file-system.js';
 import type { StreamStateHandle } from './handles.js';
 import { confinePath, joinPath, SHARED_STATE_DIR } from './paths.js';
 import type {
   CheckpointedStateScope,
-  CheckpointStateOutputStream,
   CheckpointStorage,
   CheckpointStorageLocation,
   CheckpointStreamFactory,
@@ -47,7 +46,7 @@ export class FsCheckpointStorage implements CheckpointStorage {
     options: FsCheckpointStorageOptions = {},
   ) {
     this.layout = options.layout ?? 'checkpoints';
-    this.writeBufferSize = options.writeBufferSize ?? 1 << 20;
+    this.writeBufferSize = options.writeBufferSize ?? DEFAULT_WRITE_BUFFER_BYTES;
   }
 
   get description(): string {
@@ -235,67 +234,4 @@ export class FsCheckpointStorage implements CheckpointStorage {
 function checkpointIdOf(dir: string): number {
   const m = /^chk-(\d+)$/.exec(dir);
   return m ? Number(m[1]) : -1;
-}
-
-/** Buffers writes, computes the CRC32C on the fly, and commits the file atomically on close. */
-class FsCheckpointStateOutputStream implements CheckpointStateOutputStream {
-  private writer: Promise<FileWriter> | undefined;
-  private buffered: Uint8Array[] = [];
-  private bufferedBytes = 0;
-  private pos = 0;
-  private crc = 0;
-  private closed = false;
-
-  constructor(
-    private readonly fs: FileSystem,
-    private readonly path: string,
-    private readonly bufferSize: number,
-  ) {}
-
-  get position(): number {
-    return this.pos;
-  }
-
-  async write(bytes: Uint8Array): Promise<void> {
-    if (this.closed) throw new IllegalStateUsageError(undefined, `write to closed checkpoint stream '${this.path}'`);
-    if (bytes.length === 0) return;
-    this.crc = crc32c(bytes, this.crc);
-    this.pos += bytes.length;
-    // A copy: Buffer#slice would share memory with a buffer the caller is free to reuse.
-    this.buffered.push(Buffer.from(bytes));
-    this.bufferedBytes += bytes.length;
-    if (this.bufferedBytes >= this.bufferSize) await this.flushBuffer();
-  }
-
-  private async flushBuffer(): Promise<void> {
-    this.writer ??= this.fs.create(this.path);
-    const w = await this.writer;
-    const data = this.buffered.length === 1 ? this.buffered[0]! : Buffer.concat(this.buffered);
-    this.buffered = [];
-    this.bufferedBytes = 0;
-    if (data.length > 0) await w.write(data);
-  }
-
-  async closeAndGetHandle(): Promise<StreamStateHandle> {
-    if (this.closed) throw new IllegalStateUsageError(undefined, `checkpoint stream '${this.path}' closed twice`);
-    try {
-      await this.flushBuffer();
-      const w = await this.writer!;
-      await w.commit();
-      this.closed = true;
-    } catch (e) {
-      await this.abort();
-      throw e;
-    }
-    return { type: 'file', path: this.path, size: this.pos, checksum: this.crc };
-  }
-
-  async abort(): Promise<void> {
-    this.closed = true;
-    this.buffered = [];
-    if (this.writer !== undefined) {
-      const w = await this.writer.catch(() => undefined);
-      await w?.abort().catch(() => {});
-    }
-  }
 }

@@ -1,0 +1,26 @@
+import { assert, DataInputDeserializer, decodeHeader, wrapDecodeError, streamHandleName, type NativeSnapshotFormat } from '@flowstate/core';
+import { isIncrementalRocksDBStateHandle } from './handles.js';
+import { RocksDBStateBackend } from './rocksdb-state-backend.js';
+
+/**
+ * RocksDB's native snapshots for savepoint tools: its handles keep the canonical header in their
+ * `meta` stream, and an incremental RocksDB backend converts in both directions.
+ */
+export const ROCKSDB_NATIVE_FORMAT: NativeSnapshotFormat = {
+  name: 'native-rocksdb',
+  isHandle: isIncrementalRocksDBStateHandle,
+  describe(handle, fileName) {
+    assert(isIncrementalRocksDBStateHandle(handle), `describe is called with RocksDB handles only, got '${handle.type}'`);
+    return `${fileName(streamHandleName(handle.meta))} (RocksDB checkpoint ${handle.checkpointId} of '${handle.backendIdentifier}')`;
+  },
+  async readHeader(handle, reader, registry) {
+    assert(isIncrementalRocksDBStateHandle(handle), `readHeader is called with RocksDB handles only, got '${handle.type}'`);
+    const bytes = await reader.readFully(handle.meta);
+    try {
+      return decodeHeader(new DataInputDeserializer(bytes), registry);
+    } catch (e) {
+      wrapDecodeError(e, streamHandleName(handle.meta));
+    }
+  },
+  createBackend: (workDirectory) => new RocksDBStateBackend({ incrementalCheckpoints: true, localDirectory: workDirectory }),
+};
