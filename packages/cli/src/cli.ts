@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { FlowstateError, IllegalStateUsageError, type SerializerSnapshotRegistry } from '@flowstate/core';
 import {
-  CONVERSION_TARGETS,
+  conversionTargets,
   convertSavepoint,
   diffSavepoints,
   inspectSavepoint,
@@ -19,6 +19,9 @@ import {
 import { ExitCode, exitCodeFor, type ExitCodeValue } from './exit-codes.js';
 import { convertFlinkIfFlink, convertToFlink, inspectFlinkIfFlink, rescaleFlinkIfFlink } from './flink.js';
 import { bytes, formatDiff, formatInspect, formatValidation } from './format.js';
+import { NATIVE_FORMATS } from './storages.js';
+
+const NATIVE = { nativeFormats: NATIVE_FORMATS } as const;
 
 /** Where the CLI writes; tests and embedders can capture it. */
 export interface CliIO {
@@ -35,6 +38,10 @@ const defaultIO: CliIO = {
 };
 
 const EXIT_CODES_HELP = `
+Locations: a local path, or a URI: file:///dir, s3://bucket/prefix (AWS SDK credential chain;
+  AWS_ENDPOINT_URL_S3, FLOWSTATE_S3_PATH_STYLE=true for S3-compatible stores),
+  webhdfs://namenode:9870/path, swebhdfs://..., hdfs://namenode:9870/path (WebHDFS; HADOOP_USER_NAME).
+
 Exit codes:
   0  success (validate: valid; diff: no differences)
   1  validate found problems, or diff found differences
@@ -140,7 +147,7 @@ export function createProgram(io: CliIO, setExit: (code: ExitCodeValue) => void)
       .addHelpText('after', EXIT_CODES_HELP)
       .exitOverride();
 
-  common(savepoint.command('inspect').argument('<dir>', 'savepoint directory'))
+  common(savepoint.command('inspect').argument('<dir>', 'savepoint directory (path or URI)'))
     .description('show operators, states, kinds, serializers, sizes and key-group coverage')
     .option('--no-scan', 'do not read key-group blocks (no entry counts or sizes per state)')
     .action(async (dir: string, o: CommonOptions & { scan?: boolean }) => {
@@ -159,23 +166,25 @@ export function createProgram(io: CliIO, setExit: (code: ExitCodeValue) => void)
       }
     });
 
-  common(savepoint.command('validate').argument('<dir>', 'savepoint directory'))
+  common(savepoint.command('validate').argument('<dir>', 'savepoint directory (path or URI)'))
     .description('check metadata, every file checksum, every key-group block, key-group coverage and paths')
     .action(async (dir: string, o: CommonOptions) => {
       const p = progressFor(o, 'validate');
       try {
-        const report = await validateSavepoint(dir, { onProgress: p.update, ...(await loadRegistry(o.serializers)) });
+        const report = await validateSavepoint(dir, { onProgress: p.update, ...NATIVE, ...(await loadRegistry(o.serializers)) });
         p.stop();
         io.stdout(o.json === true ? json(report) : `${formatValidation(report)}\n`);
         // Not a savepoint at all (no _metadata, unreadable directory): unreadable input, not "invalid".
         const notFound = !report.metadataReadable && report.problems.some((x) => x.code === 'STORAGE_NOT_FOUND' || x.code === 'STORAGE_ERROR');
-        setExit(report.ok ? ExitCode.OK : notFound ? ExitCode.CORRUPT : ExitCode.FAILED);
+        // A location no registered storage opens (an unknown URI scheme) is a usage error.
+        const unusable = !report.metadataReadable && report.problems.some((x) => x.code === 'ILLEGAL_STATE_USAGE');
+        setExit(report.ok ? ExitCode.OK : unusable ? ExitCode.USAGE : notFound ? ExitCode.CORRUPT : ExitCode.FAILED);
       } finally {
         p.stop();
       }
     });
 
-  common(savepoint.command('diff').argument('<a>', 'first savepoint').argument('<b>', 'second savepoint'))
+  common(savepoint.command('diff').argument('<a>', 'first savepoint (path or URI)').argument('<b>', 'second savepoint (path or URI)'))
     .description('compare two savepoints operator by operator and state by state')
     .action(async (a: string, b: string, o: CommonOptions) => {
       const p = progressFor(o, 'diff');
@@ -196,9 +205,9 @@ export function createProgram(io: CliIO, setExit: (code: ExitCodeValue) => void)
       }
     });
 
-  common(savepoint.command('convert').argument('<input>', 'savepoint directory').argument('<output>', 'new directory (must not exist or be empty)'))
+  common(savepoint.command('convert').argument('<input>', 'savepoint directory (path or URI)').argument('<output>', 'new directory, path or URI (must not exist or be empty)'))
     .description('convert keyed state between the canonical format and native RocksDB snapshots')
-    .addOption(new Option('--to <format>', 'target format (flink: an Apache Flink canonical savepoint)').choices([...CONVERSION_TARGETS, 'flink']).makeOptionMandatory())
+    .addOption(new Option('--to <format>', 'target format (flink: an Apache Flink canonical savepoint)').choices([...conversionTargets(NATIVE), 'flink']).makeOptionMandatory())
     .option('--flink-version <version>', 'with --to flink: the Flink release that will read it (chooses the _metadata version; default 2.1+)')
     .option('--uid-map <from=to...>', 'with --to flink: flowstate uid -> Flink uid')
     .action(async (input: string, output: string, o: CommonOptions & { to: ConversionTarget | 'flink'; flinkVersion?: string; uidMap?: string[] }) => {
@@ -206,7 +215,7 @@ export function createProgram(io: CliIO, setExit: (code: ExitCodeValue) => void)
       if (o.to === 'flink') return setExit(await convertToFlink(input, output, o, io));
       const p = progressFor(o, 'convert');
       try {
-        const r = await convertSavepoint(input, output, o.to, { onProgress: p.update, ...(await loadRegistry(o.serializers)) });
+        const r = await convertSavepoint(input, output, o.to, { onProgress: p.update, ...NATIVE, ...(await loadRegistry(o.serializers)) });
         p.stop();
         io.stdout(o.json === true ? json(writeSummary(r)) : `converted ${input} to ${o.to} format v${r.formatVersion}: ${r.directory}\n`);
         setExit(ExitCode.OK);
@@ -215,7 +224,7 @@ export function createProgram(io: CliIO, setExit: (code: ExitCodeValue) => void)
       }
     });
 
-  common(savepoint.command('migrate').argument('<input>', 'savepoint directory').argument('<output>', 'new directory (must not exist or be empty)'))
+  common(savepoint.command('migrate').argument('<input>', 'savepoint directory (path or URI)').argument('<output>', 'new directory, path or URI (must not exist or be empty)'))
     .description(`rewrite a savepoint of any readable format version in another version (latest: ${LATEST_FORMAT_VERSION})`)
     .requiredOption('--to-version <n>', 'target format version', positiveInt('--to-version'))
     .action(async (input: string, output: string, o: CommonOptions & { toVersion: number }) => {
@@ -232,7 +241,7 @@ export function createProgram(io: CliIO, setExit: (code: ExitCodeValue) => void)
       }
     });
 
-  common(savepoint.command('rescale').argument('<input>', 'savepoint directory').argument('<output>', 'new directory (must not exist or be empty)'))
+  common(savepoint.command('rescale').argument('<input>', 'savepoint directory (path or URI)').argument('<output>', 'new directory, path or URI (must not exist or be empty)'))
     .description('change maxParallelism (and parallelism): key groups are recomputed from the serialized keys of a canonical savepoint')
     .requiredOption('--max-parallelism <m>', 'new maxParallelism (number of key groups, 1..32768)', positiveInt('--max-parallelism'))
     .option('--parallelism <p>', 'new parallelism (default: unchanged, capped at the new maxParallelism)', positiveInt('--parallelism'))
