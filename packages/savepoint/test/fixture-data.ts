@@ -21,6 +21,7 @@ import {
   type AggregateFunction,
   type RecordValue,
 } from '@flowstate/core';
+import type { FileSystemRegistry } from '@flowstate/core';
 import { SavepointWriter, type SavepointWriteResult } from '../src/index.js';
 import { HEAP } from './helpers.js';
 
@@ -107,9 +108,9 @@ export const RULES: ReadonlyArray<readonly [string, unknown]> = [
 ];
 
 /** The fixture savepoint: keyed state of every kind (with namespaces) and every operator state mode. */
-export async function writeFixture(directory: string, options: { fileNameSeed?: string } = {}): Promise<SavepointWriteResult> {
+export async function writeFixture(directory: string, options: { fileNameSeed?: string; fileSystems?: FileSystemRegistry } = {}): Promise<SavepointWriteResult> {
   const elements = keyElements();
-  return SavepointWriter.newSavepoint({ maxParallelism: MAX_PARALLELISM, ...HEAP })
+  return SavepointWriter.newSavepoint({ maxParallelism: MAX_PARALLELISM, ...HEAP, ...(options.fileSystems === undefined ? {} : { fileSystems: options.fileSystems }) })
     .withKeyedOperator(KEYED_UID, {
       data: elements,
       keySelector: (e) => e.key,
