@@ -18,6 +18,15 @@ export interface FileSystemProvider {
   open(uri: URL, env: StorageEnvironment): FileSystem;
 }
 
+/** Where the schemes flowstate ships live, for the error that names a missing one. */
+const KNOWN_PROVIDERS: Readonly<Record<string, string>> = {
+  file: '@flowstate/storage-local',
+  s3: '@flowstate/storage-s3',
+  webhdfs: '@flowstate/storage-hdfs',
+  swebhdfs: '@flowstate/storage-hdfs',
+  hdfs: '@flowstate/storage-hdfs',
+};
+
 const URI_RE = /^([a-z][a-z0-9+.-]*):\/\//i;
 
 /**
@@ -27,7 +36,7 @@ const URI_RE = /^([a-z][a-z0-9+.-]*):\/\//i;
  */
 export function storageUri(location: string): URL {
   if (typeof location !== 'string' || location === '') throw new IllegalStateUsageError(undefined, 'a storage location must be a non-empty path or URI');
-  if (!URI_RE.test(location)) return pathToFileURL(isAbsolute(location) ? location : resolve(location));
+  if (!URI_RE.test(location)) return withoutTrailingSlash(pathToFileURL(isAbsolute(location) ? location : resolve(location)));
   let url: URL;
   try {
     url = new URL(location);
@@ -38,6 +47,11 @@ export function storageUri(location: string): URL {
     throw new IllegalStateUsageError(undefined, `storage URI for '${url.protocol}//${url.host}${url.pathname}' carries user information: pass credentials through the environment`);
   }
   if (url.search !== '' || url.hash !== '') throw new IllegalStateUsageError(undefined, `storage URI '${url.protocol}//${url.host}${url.pathname}' must not have a query or fragment`);
+  return withoutTrailingSlash(url);
+}
+
+/** 'dir/' and 'dir' name the same directory: one spelling, so locations compare equal. */
+function withoutTrailingSlash(url: URL): URL {
   url.pathname = url.pathname.replace(/\/+$/, '');
   return url;
 }
@@ -101,10 +115,11 @@ export class FileSystemRegistry {
     const provider = this.providers.get(scheme);
     if (provider === undefined) {
       const known = this.schemes();
+      const pkg = KNOWN_PROVIDERS[scheme];
       throw new IllegalStateUsageError(
         undefined,
-        `no storage is registered for '${scheme}://' (${displayStorageUri(uri)}); import the storage package that provides it` +
-          ` (${scheme === 'file' ? '@flowstate/storage-local' : scheme === 's3' ? '@flowstate/storage-s3' : '@flowstate/storage-hdfs'})` +
+        `no storage is registered for '${scheme}://' (${displayStorageUri(uri)})` +
+          (pkg === undefined ? '' : `; importing ${pkg} registers it`) +
           `; registered: ${known.length === 0 ? 'none' : known.join(', ')}`,
       );
     }
