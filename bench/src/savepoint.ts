@@ -12,7 +12,11 @@ import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BytesSerializer, Serializers, ValueStateDescriptor } from '@flowstate/core';
+import { FsStateBackend } from '@flowstate/heap';
+import { ROCKSDB_NATIVE_FORMAT } from '@flowstate/rocksdb';
 import { convertSavepoint, SavepointReader, SavepointWriter } from '@flowstate/savepoint';
+// Local paths resolve through core's FileSystemRegistry once local storage is registered.
+import '@flowstate/storage-local';
 import type { Preset } from './config.js';
 import { summarize, type Summary } from './stats.js';
 
@@ -48,6 +52,7 @@ export interface SavepointResult {
 }
 
 const MIB = 1024 * 1024;
+const NATIVE = { nativeFormats: [ROCKSDB_NATIVE_FORMAT] };
 const VALUE_BYTES = 4096 - 16;
 const STATE = new ValueStateDescriptor('blob', BytesSerializer.INSTANCE);
 
@@ -97,7 +102,7 @@ export async function runSavepointSuite(p: Preset, log: (s: string) => void): Pr
     const write = await timeSamples(
       samples,
       () =>
-        SavepointWriter.newSavepoint({ maxParallelism: 128 })
+        SavepointWriter.newSavepoint({ maxParallelism: 128, stateBackend: new FsStateBackend() })
           .withKeyedOperator('blobs', {
             data: data(),
             keySelector: (e) => e.key,
@@ -135,12 +140,13 @@ export async function runSavepointSuite(p: Preset, log: (s: string) => void): Pr
 
     // Validation in a child process: its VmHWM is the validator's own peak RSS.
     const lib = JSON.stringify(import.meta.resolve('@flowstate/savepoint'));
-    const idle = childJson(`await import(${lib}); console.log(JSON.stringify({ rssKiB: ${HWM} }));`);
+    const localStorage = JSON.stringify(import.meta.resolve('@flowstate/storage-local'));
+    const idle = childJson(`await import(${localStorage}); await import(${lib}); console.log(JSON.stringify({ rssKiB: ${HWM} }));`);
     const validateMs: number[] = [];
     let peakKiB = 0;
     let ok = true;
     for (let i = 0; i < samples; i++) {
-      const v = childJson(`const { validateSavepoint } = await import(${lib}); const t0 = performance.now(); const r = await validateSavepoint(${JSON.stringify(sp)}); const ms = performance.now() - t0; console.log(JSON.stringify({ ok: r.ok, ms, rssKiB: ${HWM} }));`);
+      const v = childJson(`await import(${localStorage}); const { validateSavepoint } = await import(${lib}); const t0 = performance.now(); const r = await validateSavepoint(${JSON.stringify(sp)}); const ms = performance.now() - t0; console.log(JSON.stringify({ ok: r.ok, ms, rssKiB: ${HWM} }));`);
       validateMs.push(v['ms'] as number);
       peakKiB = Math.max(peakKiB, v['rssKiB'] as number);
       ok &&= v['ok'] === true;
@@ -148,10 +154,10 @@ export async function runSavepointSuite(p: Preset, log: (s: string) => void): Pr
     log(`  [savepoint] validate: ${validateMs.map((x) => x.toFixed(0)).join(', ')} ms, ok=${ok}, peak RSS ${(peakKiB / 1024).toFixed(0)} MiB`);
 
     const native = join(work, 'native');
-    const toNative = await timeSamples(samples, () => convertSavepoint(sp, native, 'native-rocksdb'), () => rmSync(native, { recursive: true, force: true }));
+    const toNative = await timeSamples(samples, () => convertSavepoint(sp, native, 'native-rocksdb', NATIVE), () => rmSync(native, { recursive: true, force: true }));
     const nativeBytes = dirBytes(native);
     const back = join(work, 'back');
-    const toCanonical = await timeSamples(samples, () => convertSavepoint(native, back, 'canonical'), () => rmSync(back, { recursive: true, force: true }));
+    const toCanonical = await timeSamples(samples, () => convertSavepoint(native, back, 'canonical', NATIVE), () => rmSync(back, { recursive: true, force: true }));
     const roundTripBytes = dirBytes(back);
     log(`  [savepoint] convert → native-rocksdb (${(nativeBytes / MIB).toFixed(1)} MiB): ${toNative.ms.map((x) => x.toFixed(0)).join(', ')} ms; → canonical: ${toCanonical.ms.map((x) => x.toFixed(0)).join(', ')} ms`);
 
