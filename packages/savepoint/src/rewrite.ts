@@ -162,6 +162,12 @@ class KeyedStreamWriter {
     this.open = false;
   }
 
+  /** The block of a key group without records. */
+  async emptyBlock(g: number): Promise<void> {
+    this.begin(g);
+    await this.end();
+  }
+
   /** A whole block copied from an input stream with the same header. */
   async raw(g: number, bytes: Uint8Array, checksum: number): Promise<void> {
     assert(this.headerLength >= 0 && !this.open && g === this.next, `key group ${g} follows ${this.next - 1}`);
@@ -193,6 +199,26 @@ class KeyedStreamWriter {
   }
 }
 
+type KeyedSources = Awaited<ReturnType<SavepointReader['keyedSources']>>;
+type RewriteOptions = { onBytes?: (n: number) => void; spillBudget?: number };
+
+/** What every pass of a rewrite shares: the input, the output states and the record mapping. */
+interface Rewrite {
+  readonly reader: SavepointReader;
+  readonly uid: string;
+  readonly maxParallelism: number;
+  readonly spec: KeyedRewriteSpec;
+  readonly output: SavepointOutput;
+  readonly options: RewriteOptions;
+  readonly sources: KeyedSources['sources'];
+  readonly outStates: readonly KeyedStateMetaInfo[];
+  readonly isMap: readonly boolean[];
+  /** Maps an input record (of source `srcIndex`) to its output state index and bytes; null drops it. */
+  readonly mapRecord: (srcIndex: number, r: { stateIndex: number } & RawRecord, origin: RecordOrigin) => { index: number; rec: RawRecord } | null;
+  /** Whether source i's states map one to one, untransformed, onto the output: its blocks are copied. */
+  readonly verbatim: readonly boolean[];
+}
+
 /**
  * Rewrites the keyed state of one operator into canonical streams for `spec.parallelism`
  * subtasks, one key-group block at a time. When neither maxParallelism nor the key bytes change,
@@ -201,136 +227,120 @@ class KeyedStreamWriter {
  * pass buckets records by new key group (spilling to disk beyond a memory budget), a second
  * pass writes the blocks.
  */
-export async function rewriteKeyedState(
-  reader: SavepointReader,
-  uid: string,
-  spec: KeyedRewriteSpec,
-  output: SavepointOutput,
-  options: { onBytes?: (n: number) => void; spillBudget?: number } = {},
-): Promise<KeyGroupsStateHandle[]> {
-  const op = reader.operator(uid);
+export async function rewriteKeyedState(reader: SavepointReader, uid: string, spec: KeyedRewriteSpec, output: SavepointOutput, options: RewriteOptions = {}): Promise<KeyGroupsStateHandle[]> {
+  const maxParallelism = reader.operator(uid).maxParallelism;
   const { sources, merged } = await reader.keyedSources(uid);
   assert(merged === undefined || spec.states.length === merged.states.length, 'one plan per merged state');
   const outStates: KeyedStateMetaInfo[] = [];
   const outIndex: number[] = spec.states.map((p) => (p === null ? -1 : outStates.push(p.meta) - 1));
-  const isMap = outStates.map((m) => m.kind === 'MAP');
-  const repartition = spec.maxParallelism !== op.maxParallelism || spec.convertKey !== undefined;
-
-  const mapRecord = (srcIndex: number, r: { stateIndex: number } & RawRecord, origin: RecordOrigin): { index: number; rec: RawRecord } | null => {
-    const m = merged!.indexMaps[srcIndex]![r.stateIndex]!;
-    const o = outIndex[m]!;
-    if (o < 0) return null;
-    const plan = spec.states[m]!;
-    const rec = plan.transform === undefined ? r : plan.transform(r, origin);
-    return rec === null ? null : { index: o, rec };
+  const rw: Rewrite = {
+    reader,
+    uid,
+    maxParallelism,
+    spec,
+    output,
+    options,
+    sources,
+    outStates,
+    isMap: outStates.map((m) => m.kind === 'MAP'),
+    mapRecord: (srcIndex, r, origin) => {
+      const m = merged!.indexMaps[srcIndex]![r.stateIndex]!;
+      const o = outIndex[m]!;
+      if (o < 0) return null;
+      const plan = spec.states[m]!;
+      const rec = plan.transform === undefined ? r : plan.transform(r, origin);
+      return rec === null ? null : { index: o, rec };
+    },
+    verbatim: sources.map((_, i) =>
+      merged!.indexMaps[i]!.length === outStates.length && merged!.indexMaps[i]!.every((m, j) => m === j && outIndex[m] === j && spec.states[m]!.transform === undefined),
+    ),
   };
+  const repartition = spec.maxParallelism !== maxParallelism || spec.convertKey !== undefined;
+  return repartition ? rewriteRepartitioned(rw) : rewriteInPlace(rw);
+}
 
-  const openSubtask = async (s: number) => {
-    const range = computeKeyGroupRangeForOperatorIndex(spec.maxParallelism, spec.parallelism, s);
-    const out = output.newStream();
-    const writer = new KeyedStreamWriter(out, range, spec.keySerializerSnapshot, outStates);
-    await writer.writeHeader();
-    return { range, writer, out };
-  };
-  // A source whose states map one to one, untransformed, onto the output: its blocks are copied.
-  const verbatim = sources.map((_, i) =>
-    merged!.indexMaps[i]!.length === outStates.length && merged!.indexMaps[i]!.every((m, j) => m === j && outIndex[m] === j && spec.states[m]!.transform === undefined),
-  );
+async function openSubtask(rw: Rewrite, s: number): Promise<{ range: KeyGroupRange; writer: KeyedStreamWriter; out: CheckpointStateOutputStream }> {
+  const range = computeKeyGroupRangeForOperatorIndex(rw.spec.maxParallelism, rw.spec.parallelism, s);
+  const out = rw.output.newStream();
+  const writer = new KeyedStreamWriter(out, range, rw.spec.keySerializerSnapshot, rw.outStates);
+  await writer.writeHeader();
+  return { range, writer, out };
+}
 
-  const handles: KeyGroupsStateHandle[] = [];
-  if (!repartition) {
-    const owner = new Int32Array(op.maxParallelism).fill(-1);
-    sources.forEach((src, i) => {
-      for (let g = src.handle.keyGroupRange.start; g <= src.handle.keyGroupRange.end; g++) {
-        if (owner[g] !== -1) {
-          throw new CorruptCheckpointError(reader.metadataFile, `operator '${uid}': key group ${g} is covered by both '${sources[owner[g]!]!.file}' and '${src.file}'`);
-        }
-        owner[g] = i;
+/** Which source covers each key group; overlaps are corrupt input. */
+function keyGroupOwners(rw: Rewrite): Int32Array {
+  const owner = new Int32Array(rw.maxParallelism).fill(-1);
+  rw.sources.forEach((src, i) => {
+    for (let g = src.handle.keyGroupRange.start; g <= src.handle.keyGroupRange.end; g++) {
+      if (owner[g] !== -1) {
+        throw new CorruptCheckpointError(rw.reader.metadataFile, `operator '${rw.uid}': key group ${g} is covered by both '${rw.sources[owner[g]!]!.file}' and '${src.file}'`);
       }
-    });
-    // Streams are opened in subtask order (file names stay deterministic for a seeded writer),
-    // then written concurrently so that one subtask's fsync overlaps another's reads.
-    const opened = [];
-    for (let s = 0; s < spec.parallelism; s++) opened.push(await openSubtask(s));
-    return settleAll(opened.map(async ({ range, writer, out }) => {
+      owner[g] = i;
+    }
+  });
+  return owner;
+}
+
+/** Same key groups: every output block comes from the input block of the same key group. */
+async function rewriteInPlace(rw: Rewrite): Promise<KeyGroupsStateHandle[]> {
+  const owner = keyGroupOwners(rw);
+  // Streams are opened in subtask order (file names stay deterministic for a seeded writer),
+  // then written concurrently so that one subtask's fsync overlaps another's reads.
+  const opened = [];
+  for (let s = 0; s < rw.spec.parallelism; s++) opened.push(await openSubtask(rw, s));
+  return settleAll(
+    opened.map(async ({ range, writer, out }) => {
       try {
-        for (const g of range) {
+        for (let g = range.startKeyGroup; g <= range.endKeyGroup; ) {
           const i = owner[g]!;
-          if (i < 0) {
-            writer.begin(g);
-            await writer.end();
-            continue;
-          }
-          const src = sources[i]!;
-          for await (const block of readKeyGroupBlocks(reader.dir.reader, src.handle, src.header, { range: { startKeyGroup: g, endKeyGroup: g }, maxParallelism: op.maxParallelism })) {
-            if (verbatim[i]) {
-              await writer.raw(g, block.bytes, src.handle.keyGroupChecksums[g - src.handle.keyGroupRange.start]!);
-            } else {
-              writer.begin(g);
-              for (let j = 0; j < block.records.length; j++) {
-                const m = mapRecord(i, block.records[j]!, { file: src.file, offset: block.recordOffsets[j]! });
-                if (m !== null) writer.record(m.index, isMap[m.index]!, m.rec);
-              }
-              await writer.end();
-            }
-            options.onBytes?.(block.length);
-          }
+          // A run of key groups of one source is read as one sequence (with read-ahead).
+          let end = g;
+          while (end < range.endKeyGroup && owner[end + 1] === i) end++;
+          if (i >= 0) await copyRun(rw, i, g, end, writer);
+          else for (let e = g; e <= end; e++) await writer.emptyBlock(e);
+          g = end + 1;
         }
         return await writer.finish();
       } catch (e) {
         await out.abort();
         throw e;
       }
-    }));
-  }
+    }),
+  );
+}
 
-  const spill = new KeyGroupSpill(options.spillBudget ?? DEFAULT_SPILL_BUDGET);
-  try {
-    const buf = new DataOutputSerializer(256);
-    for (let i = 0; i < sources.length; i++) {
-      const src = sources[i]!;
-      for await (const block of readKeyGroupBlocks(reader.dir.reader, src.handle, src.header, { maxParallelism: op.maxParallelism })) {
-        for (let j = 0; j < block.records.length; j++) {
-          const origin = { file: src.file, offset: block.recordOffsets[j]! };
-          const m = mapRecord(i, block.records[j]!, origin);
-          if (m === null) continue;
-          const key = spec.convertKey === undefined ? m.rec.key : spec.convertKey(m.rec.key, origin);
-          buf.clear();
-          buf.writeVarUint(m.index + 1);
-          buf.writeLengthPrefixed(key);
-          buf.writeLengthPrefixed(m.rec.namespace);
-          if (isMap[m.index]) {
-            buf.writeLengthPrefixed(m.rec.userKey!);
-            buf.writeBoolean(m.rec.value !== null);
-            if (m.rec.value !== null) buf.writeLengthPrefixed(m.rec.value);
-          } else {
-            buf.writeLengthPrefixed(m.rec.value!);
-          }
-          await spill.add(assignToKeyGroup(key, spec.maxParallelism), buf.toBytes());
-        }
-        options.onBytes?.(block.length);
+/** Key groups [from, to] of source i into the writer: verbatim blocks, or record by record. */
+async function copyRun(rw: Rewrite, i: number, from: number, to: number, writer: KeyedStreamWriter): Promise<void> {
+  const src = rw.sources[i]!;
+  const blocks = readKeyGroupBlocks(rw.reader.dir.reader, src.handle, src.header, { range: { startKeyGroup: from, endKeyGroup: to }, maxParallelism: rw.maxParallelism });
+  for await (const block of blocks) {
+    const g = block.keyGroup;
+    if (rw.verbatim[i]) {
+      await writer.raw(g, block.bytes, src.handle.keyGroupChecksums[g - src.handle.keyGroupRange.start]!);
+    } else {
+      writer.begin(g);
+      for (let j = 0; j < block.records.length; j++) {
+        const m = rw.mapRecord(i, block.records[j]!, { file: src.file, offset: block.recordOffsets[j]! });
+        if (m !== null) writer.record(m.index, rw.isMap[m.index]!, m.rec);
       }
+      await writer.end();
     }
-    for (let s = 0; s < spec.parallelism; s++) {
-      const { range, writer, out } = await openSubtask(s);
+    rw.options.onBytes?.(block.length);
+  }
+}
+
+/** New key groups: bucket every record by its new key group, then write the blocks in order. */
+async function rewriteRepartitioned(rw: Rewrite): Promise<KeyGroupsStateHandle[]> {
+  const spill = new KeyGroupSpill(rw.options.spillBudget ?? DEFAULT_SPILL_BUDGET);
+  try {
+    for (let i = 0; i < rw.sources.length; i++) await bucketSource(rw, i, spill);
+    const handles: KeyGroupsStateHandle[] = [];
+    for (let s = 0; s < rw.spec.parallelism; s++) {
+      const { range, writer, out } = await openSubtask(rw, s);
       try {
         for (const g of range) {
           writer.begin(g);
-          // Our own bytes from the first pass; a decoding failure here is a bug, hence asserts.
-          const input = new DataInputDeserializer(await spill.take(g));
-          while (input.remaining > 0) {
-            const index = input.readVarUint() - 1;
-            assert(index >= 0 && index < outStates.length, 'spilled record refers to a known state');
-            const key = input.readLengthPrefixed();
-            const namespace = input.readLengthPrefixed();
-            if (isMap[index]) {
-              const userKey = input.readLengthPrefixed();
-              const value = input.readBoolean() ? input.readLengthPrefixed() : null;
-              writer.record(index, true, { key, namespace, userKey, value });
-            } else {
-              writer.record(index, false, { key, namespace, userKey: undefined, value: input.readLengthPrefixed() });
-            }
-          }
+          writeSpilled(rw, writer, await spill.take(g));
           await writer.end();
         }
         handles.push(await writer.finish());
@@ -339,10 +349,56 @@ export async function rewriteKeyedState(
         throw e;
       }
     }
+    return handles;
   } finally {
     await spill.dispose();
   }
-  return handles;
+}
+
+/** First pass: every record of source i, mapped and re-keyed, into the bucket of its new key group. */
+async function bucketSource(rw: Rewrite, i: number, spill: KeyGroupSpill): Promise<void> {
+  const src = rw.sources[i]!;
+  const buf = new DataOutputSerializer(256);
+  for await (const block of readKeyGroupBlocks(rw.reader.dir.reader, src.handle, src.header, { maxParallelism: rw.maxParallelism })) {
+    for (let j = 0; j < block.records.length; j++) {
+      const origin = { file: src.file, offset: block.recordOffsets[j]! };
+      const m = rw.mapRecord(i, block.records[j]!, origin);
+      if (m === null) continue;
+      const key = rw.spec.convertKey === undefined ? m.rec.key : rw.spec.convertKey(m.rec.key, origin);
+      buf.clear();
+      buf.writeVarUint(m.index + 1);
+      buf.writeLengthPrefixed(key);
+      buf.writeLengthPrefixed(m.rec.namespace);
+      if (rw.isMap[m.index]) {
+        buf.writeLengthPrefixed(m.rec.userKey!);
+        buf.writeBoolean(m.rec.value !== null);
+        if (m.rec.value !== null) buf.writeLengthPrefixed(m.rec.value);
+      } else {
+        buf.writeLengthPrefixed(m.rec.value!);
+      }
+      await spill.add(assignToKeyGroup(key, rw.spec.maxParallelism), buf.toBytes());
+    }
+    rw.options.onBytes?.(block.length);
+  }
+}
+
+/** Second pass: the records of one new key group, from the first pass's bytes. */
+function writeSpilled(rw: Rewrite, writer: KeyedStreamWriter, bytes: Uint8Array): void {
+  // Our own bytes from the first pass; a decoding failure here is a bug, hence asserts.
+  const input = new DataInputDeserializer(bytes);
+  while (input.remaining > 0) {
+    const index = input.readVarUint() - 1;
+    assert(index >= 0 && index < rw.outStates.length, 'spilled record refers to a known state');
+    const key = input.readLengthPrefixed();
+    const namespace = input.readLengthPrefixed();
+    if (rw.isMap[index]) {
+      const userKey = input.readLengthPrefixed();
+      const value = input.readBoolean() ? input.readLengthPrefixed() : null;
+      writer.record(index, true, { key, namespace, userKey, value });
+    } else {
+      writer.record(index, false, { key, namespace, userKey: undefined, value: input.readLengthPrefixed() });
+    }
+  }
 }
 
 /**
