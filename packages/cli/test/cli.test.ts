@@ -6,7 +6,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
 import { deserializeCheckpointMetadata, serializeCheckpointMetadata, Serializers, ValueStateDescriptor, type CheckpointMetadata, type SerializerSnapshotRegistry, type TypeSerializer } from '@flowstate/core';
+import { FsStateBackend } from '@flowstate/heap';
 import { SavepointWriter } from '@flowstate/savepoint';
+// Local paths for the savepoint library in this process (the binary registers its storages itself).
+import '@flowstate/storage-local';
 
 const repo = fileURLToPath(new URL('../../../../', import.meta.url));
 const BIN = join(repo, 'packages/cli/bin/flowstate.js');
@@ -252,7 +255,7 @@ describe('flowstate savepoint (real binary)', () => {
     const modulePath = join(repo, 'packages/cli/test/custom-serializers.mjs');
     const custom = (await import(modulePath)) as { registry: SerializerSnapshotRegistry; UpperStringSerializer: { INSTANCE: TypeSerializer<string> } };
     const dir = fresh();
-    await SavepointWriter.newSavepoint({ maxParallelism: 8, registry: custom.registry })
+    await SavepointWriter.newSavepoint({ maxParallelism: 8, registry: custom.registry, stateBackend: new FsStateBackend() })
       .withKeyedOperator('names', {
         data: ['ada', 'grace'],
         keySelector: (s: string) => s,

@@ -94,71 +94,23 @@ export async function validateSavepoint(directory: string, options: ValidateOpti
     return { ok: false, directory, metadataReadable: false, formatVersion: undefined, operators: 0, filesChecked: 0, bytesChecked: 0, keyGroupBlocks: 0, records: 0, problems };
   }
   const dir = reader.dir;
-
-  // Every referenced file once; a file may be referenced by several handles (repartitioned operator state).
-  const files = new Map<string, StreamStateHandle>();
-  for (const op of reader.metadata.operators) {
-    for (const s of op.subtasks) {
-      for (const h of s.keyed) {
-        if (isKeyGroupsStateHandle(h)) files.set(handleFile(h), h.stream);
-        // Native handles: every file they reference (RocksDB: SSTs in shared/, MANIFEST, meta) is verified whole.
-        else for (const f of collectStreamHandles(h)) files.set(streamHandleName(f), f);
-      }
-      for (const h of s.operator) files.set(h.stream.type === 'file' ? h.stream.path : `inline:${h.stream.name}`, h.stream);
-    }
-  }
-  // Keyed stream files are read once, block by block: the header and the blocks are contiguous
-  // and cover the whole file, so the whole-file CRC32C is computed on the way (one read pass).
-  const keyedFiles = new Set<string>();
-  for (const op of reader.metadata.operators) for (const s of op.subtasks) for (const h of s.keyed) if (isKeyGroupsStateHandle(h)) keyedFiles.add(handleFile(h));
-  for (const op of reader.metadata.operators) for (const s of op.subtasks) for (const h of s.operator) keyedFiles.delete(h.stream.type === 'file' ? h.stream.path : `inline:${h.stream.name}`);
+  const files = referencedFiles(reader);
   const total = [...files.values()].reduce((a, h) => a + h.size, 0);
   let done = 0;
+  let bytesChecked = 0;
   const progress = (n: number) => {
+    bytesChecked += n;
     done += n;
     options.onProgress?.(done, total);
   };
-
-  const badFiles = new Set<string>();
-  let bytesChecked = 0;
-  for (const [name, h] of files) {
-    try {
-      await dir.checkSize(h);
-    } catch (e) {
-      // Missing or wrong size: nothing more to learn from this file.
-      badFiles.add(name);
-      problems.push(problemOf(e));
-      continue;
-    }
-    if (keyedFiles.has(name)) continue;
-    try {
-      await dir.streamFile(h, undefined, (n) => {
-        bytesChecked += n;
-        progress(n);
-      });
-    } catch (e) {
-      // Wrong CRC32C: reported once, not again by the decoders that would read it.
-      badFiles.add(name);
-      problems.push(problemOf(e));
-    }
-  }
-  try {
-    // Only the checkpoint's own directory: files in shared/ may belong to other checkpoints.
-    const referenced = new Set([...files.keys(), joinPath(dir.exclusiveDir, METADATA_FILE_NAME)]);
-    for (const f of await dir.fs.list(dir.exclusiveDir)) {
-      if (!referenced.has(f.path)) {
-        problems.push({ severity: 'warning', code: 'UNREFERENCED_FILE', message: `'${dir.fileName(f.path)}' is not referenced by the metadata`, file: dir.fileName(f.path) });
-      }
-    }
-  } catch (e) {
-    problems.push(problemOf(e));
-  }
+  const badFiles = await checkFiles(reader, files, problems, progress);
+  await findUnreferencedFiles(dir, files, problems);
 
   const counts = { blocks: 0, records: 0 };
   const work = await mkdtemp(join(tmpdir(), 'flowstate-validate-'));
   try {
     for (const op of reader.metadata.operators) {
-      const ctx: KeyedCheckContext = { reader, op, badFiles, problems, counts, progress: (n) => ((bytesChecked += n), progress(n)), work, formats: options.nativeFormats ?? [] };
+      const ctx: KeyedCheckContext = { reader, op, badFiles, problems, counts, progress, work, formats: options.nativeFormats ?? [] };
       await checkKeyedState(ctx);
       await checkOperatorState(ctx);
     }
@@ -177,6 +129,68 @@ export async function validateSavepoint(directory: string, options: ValidateOpti
     records: counts.records,
     problems,
   };
+}
+
+/** Every file the metadata references, once (several handles may share one), by name. */
+function referencedFiles(reader: SavepointReader): Map<string, StreamStateHandle> {
+  const files = new Map<string, StreamStateHandle>();
+  for (const op of reader.metadata.operators) {
+    for (const s of op.subtasks) {
+      for (const h of s.keyed) {
+        if (isKeyGroupsStateHandle(h)) files.set(handleFile(h), h.stream);
+        // Native handles: every file they reference (RocksDB: SSTs in shared/, MANIFEST, meta) is verified whole.
+        else for (const f of collectStreamHandles(h)) files.set(streamHandleName(f), f);
+      }
+      for (const h of s.operator) files.set(streamHandleName(h.stream), h.stream);
+    }
+  }
+  return files;
+}
+
+/**
+ * Checks every file's presence and size, and the CRC32C of every file but the keyed streams: those
+ * are read once, block by block, by checkKeyedState, which computes their whole-file CRC32C on the
+ * way (header and blocks are contiguous and cover the file). Returns the files found bad.
+ */
+async function checkFiles(reader: SavepointReader, files: ReadonlyMap<string, StreamStateHandle>, problems: ValidationProblem[], progress: (n: number) => void): Promise<Set<string>> {
+  const ops = reader.metadata.operators;
+  const keyedFiles = new Set<string>();
+  for (const op of ops) for (const s of op.subtasks) for (const h of s.keyed) if (isKeyGroupsStateHandle(h)) keyedFiles.add(handleFile(h));
+  for (const op of ops) for (const s of op.subtasks) for (const h of s.operator) keyedFiles.delete(streamHandleName(h.stream));
+  const badFiles = new Set<string>();
+  for (const [name, h] of files) {
+    try {
+      await reader.dir.checkSize(h);
+    } catch (e) {
+      // Missing or wrong size: nothing more to learn from this file.
+      badFiles.add(name);
+      problems.push(problemOf(e));
+      continue;
+    }
+    if (keyedFiles.has(name)) continue;
+    try {
+      await reader.dir.streamFile(h, undefined, progress);
+    } catch (e) {
+      // Wrong CRC32C: reported once, not again by the decoders that would read it.
+      badFiles.add(name);
+      problems.push(problemOf(e));
+    }
+  }
+  return badFiles;
+}
+
+/** Warnings for files in the checkpoint's own directory that nothing references (not shared/: other checkpoints use it). */
+async function findUnreferencedFiles(dir: SavepointDirectory, files: ReadonlyMap<string, StreamStateHandle>, problems: ValidationProblem[]): Promise<void> {
+  try {
+    const referenced = new Set([...files.keys(), joinPath(dir.exclusiveDir, METADATA_FILE_NAME)]);
+    for (const f of await dir.fs.list(dir.exclusiveDir)) {
+      if (!referenced.has(f.path)) {
+        problems.push({ severity: 'warning', code: 'UNREFERENCED_FILE', message: `'${dir.fileName(f.path)}' is not referenced by the metadata`, file: dir.fileName(f.path) });
+      }
+    }
+  } catch (e) {
+    problems.push(problemOf(e));
+  }
 }
 
 interface KeyedCheckContext {
