@@ -8,7 +8,6 @@ import {
   CorruptCheckpointError,
   DataInputDeserializer,
   DataOutputSerializer,
-  crc32c,
   KeyedStateStreamEncoder,
   readKeyGroupBlocks,
   type CheckpointStateOutputStream,
@@ -102,64 +101,37 @@ class KeyGroupSpill {
 }
 
 /**
- * Writes one canonical keyed stream (docs/savepoint-format.md section 4): the header comes from
- * core's encoder, blocks are either encoded record by record or copied verbatim from an input
- * stream whose layout is unchanged (the CRC32C of such a block is already known and verified).
+ * Writes one canonical keyed stream (docs/savepoint-format.md section 4) with core's encoder:
+ * blocks are either encoded record by record or copied verbatim from an input stream whose layout
+ * is unchanged (the CRC32C of such a block is already known and verified).
  */
 class KeyedStreamWriter {
-  private readonly block = new DataOutputSerializer(64 * 1024);
-  private readonly offsets: number[] = [];
-  private readonly checksums: number[] = [];
-  private position = 0;
-  private headerLength = -1;
-  private headerChecksum = 0;
-  private next: number;
-  private open = false;
+  private readonly encoder: KeyedStateStreamEncoder;
 
   constructor(
     private readonly out: CheckpointStateOutputStream,
-    private readonly range: KeyGroupRange,
-    private readonly keySnapshot: TypeSerializerSnapshot<unknown>,
-    private readonly states: readonly KeyedStateMetaInfo[],
+    range: KeyGroupRange,
+    keySnapshot: TypeSerializerSnapshot<unknown>,
+    states: readonly KeyedStateMetaInfo[],
   ) {
-    this.next = range.startKeyGroup;
+    this.encoder = new KeyedStateStreamEncoder(range, keySnapshot, states);
   }
 
-  async writeHeader(): Promise<void> {
-    const header = new KeyedStateStreamEncoder(this.range, this.keySnapshot, this.states).encodeHeader();
-    this.headerLength = header.length;
-    this.headerChecksum = crc32c(header);
-    await this.out.write(header);
-    this.position = header.length;
+  writeHeader(): Promise<void> {
+    return this.out.write(this.encoder.encodeHeader());
   }
 
   begin(g: number): void {
-    assert(this.headerLength >= 0 && !this.open && g === this.next, `key group ${g} follows ${this.next - 1}`);
-    this.open = true;
-    this.block.clear();
-    this.block.writeUint32(g);
+    this.encoder.beginKeyGroup(g);
   }
 
   record(index: number, isMap: boolean, r: RawRecord): void {
-    const b = this.block;
-    b.writeVarUint(index + 1);
-    b.writeLengthPrefixed(r.key);
-    b.writeLengthPrefixed(r.namespace);
-    if (isMap) {
-      b.writeLengthPrefixed(r.userKey!);
-      b.writeBoolean(r.value !== null);
-      if (r.value !== null) b.writeLengthPrefixed(r.value);
-    } else {
-      b.writeLengthPrefixed(r.value!);
-    }
+    if (isMap) this.encoder.writeMapEntry(index, r.key, r.namespace, r.userKey!, r.value);
+    else this.encoder.writeEntry(index, r.key, r.namespace, r.value!);
   }
 
-  async end(): Promise<void> {
-    assert(this.open, 'a block is open');
-    this.block.writeVarUint(0);
-    const bytes = this.block.bytesView();
-    await this.emit(bytes, crc32c(bytes));
-    this.open = false;
+  end(): Promise<void> {
+    return this.out.write(this.encoder.endKeyGroup());
   }
 
   /** The block of a key group without records. */
@@ -169,33 +141,12 @@ class KeyedStreamWriter {
   }
 
   /** A whole block copied from an input stream with the same header. */
-  async raw(g: number, bytes: Uint8Array, checksum: number): Promise<void> {
-    assert(this.headerLength >= 0 && !this.open && g === this.next, `key group ${g} follows ${this.next - 1}`);
-    await this.emit(bytes, checksum);
-  }
-
-  private async emit(bytes: Uint8Array, checksum: number): Promise<void> {
-    this.offsets.push(this.position);
-    this.checksums.push(checksum);
-    this.position += bytes.length;
-    this.next++;
-    await this.out.write(bytes);
+  raw(g: number, bytes: Uint8Array, checksum: number): Promise<void> {
+    return this.out.write(this.encoder.copyKeyGroup(g, bytes, checksum));
   }
 
   async finish(): Promise<KeyGroupsStateHandle> {
-    assert(this.next === this.range.endKeyGroup + 1 && !this.open, 'every key group of the range was written');
-    const stream = await this.out.closeAndGetHandle();
-    assert(stream.size === this.position, `stream holds ${stream.size} bytes, ${this.position} were written`);
-    return {
-      type: 'key-groups',
-      keyGroupRange: this.range.toJSON(),
-      stateSize: stream.size,
-      stream,
-      headerLength: this.headerLength,
-      headerChecksum: this.headerChecksum,
-      keyGroupOffsets: [...this.offsets, this.position],
-      keyGroupChecksums: [...this.checksums],
-    };
+    return this.encoder.finish(await this.out.closeAndGetHandle());
   }
 }
 

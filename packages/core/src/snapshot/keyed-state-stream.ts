@@ -129,6 +129,22 @@ export class KeyedStateStreamEncoder {
     return bytes;
   }
 
+  /**
+   * The next key group's block copied verbatim from a stream with the same header, whose CRC32C
+   * the caller verified (a savepoint rewrite that keeps a block as it is). Returns the bytes to write.
+   */
+  copyKeyGroup(keyGroup: number, bytes: Uint8Array, checksum: number): Uint8Array {
+    assert(this.headerLength >= 0, 'header was encoded');
+    assert(!this.open, 'previous key group block was ended');
+    assert(keyGroup === this.currentKeyGroup + 1, `key group ${keyGroup} follows ${this.currentKeyGroup}`);
+    assert(this.keyGroupRange.contains(keyGroup), `key group ${keyGroup} in ${this.keyGroupRange}`);
+    this.currentKeyGroup = keyGroup;
+    this.offsets.push(this.position);
+    this.checksums.push(checksum);
+    this.position += bytes.length;
+    return bytes;
+  }
+
   /** The handle, once every block was written to `stream` in the order they were returned. */
   finish(stream: StreamStateHandle): KeyGroupsStateHandle {
     assert(this.currentKeyGroup === this.keyGroupRange.endKeyGroup, 'every key group in the range was encoded');
