@@ -137,7 +137,8 @@ describe('flowstate savepoint convert --to flink', () => {
       const ATTRS = new MapStateDescriptor('attrs', Serializers.string, Serializers.int32);
       const OFFSETS = new ListStateDescriptor('offsets', Serializers.int64);
       const RULES = new MapStateDescriptor('rules', Serializers.string, Serializers.float64);
-      await SavepointWriter.newSavepoint({ maxParallelism: 16 })
+      const { FsStateBackend } = await import('@flowstate/heap');
+      await SavepointWriter.newSavepoint({ maxParallelism: 16, stateBackend: new FsStateBackend() })
         .withKeyedOperator('counter', {
           data: Array.from({ length: 40 }, (_, i) => `user-${i}`),
           keySelector: (u: string) => u,
