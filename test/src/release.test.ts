@@ -7,7 +7,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { execFileSync, spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -139,6 +139,18 @@ describe('release: packed packages', { timeout: 600_000 }, () => {
       const out = runOk(process.execPath, [join(app, 'dist', 'use-it.js')], app, { ...process.env, TMPDIR: appTmp });
       assert.match(out, /count of 'flink' after restore: 1\b/);
       assert.deepEqual(readdirSync(appTmp), [], 'the program left files in its temporary directory');
+    });
+
+    it('loads the prebuilt RocksDB addon where the package has a current one, else the one built at install', () => {
+      const pkg = join(app, 'node_modules', '@flowstate', 'rocksdb');
+      const file = runOk(process.execPath, ['--input-type=module', '-e', "import { nativeAddonPath } from '@flowstate/rocksdb'; console.log(nativeAddonPath())"], app).trim();
+      const check = run(process.execPath, [join(ROOT, 'packages', 'rocksdb', 'scripts', 'check-prebuilt.mjs')], ROOT);
+      if (check.status === 0) {
+        assert.equal(file, join(pkg, 'prebuilds', `${process.platform}-${process.arch}`, 'flowstate_rocksdb.node'));
+        assert.ok(!existsSync(join(pkg, 'build')), 'nothing was compiled at install');
+      } else {
+        assert.equal(file, join(pkg, 'build', 'Release', 'flowstate_rocksdb.node'), `no current prebuilt (${check.stderr.trim()}): built at install`);
+      }
     });
 
     it('runs the conformance suite against a third-party backend written there', () => {

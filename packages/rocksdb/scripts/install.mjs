@@ -7,13 +7,24 @@
 // install and the command to run, and loading the addon later fails with the same advice.
 //
 //   FLOWSTATE_ROCKSDB_BUILD_FROM_SOURCE=1   ignore the prebuilt binary and build from source
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { nativeSourceHash } from './native-source-hash.mjs';
 
 const pkgRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const prebuilt = join(pkgRoot, 'prebuilds', `${process.platform}-${process.arch}`, 'flowstate_rocksdb.node');
+
+/** A prebuilt binary counts only if it was built from exactly the sources in native/ (BUILD_INFO.json). */
+function sameSources(file) {
+  try {
+    const info = JSON.parse(readFileSync(join(dirname(file), 'BUILD_INFO.json'), 'utf8'));
+    return info.sourceHash === nativeSourceHash(pkgRoot);
+  } catch {
+    return false;
+  }
+}
 
 /** Loads the addon in a child process, so that a crash or a missing library cannot take this one down. */
 function loads(file) {
@@ -22,7 +33,7 @@ function loads(file) {
 }
 
 if (process.env.FLOWSTATE_ROCKSDB_BUILD_FROM_SOURCE !== '1' && existsSync(prebuilt)) {
-  const check = loads(prebuilt);
+  const check = sameSources(prebuilt) ? loads(prebuilt) : { ok: false, reason: 'it was built from other sources than native/' };
   if (check.ok) {
     console.log(`flowstate: using the prebuilt RocksDB addon ${prebuilt}`);
     process.exit(0);
