@@ -141,7 +141,7 @@ describe('release: packed packages', { timeout: 600_000 }, () => {
       assert.deepEqual(readdirSync(appTmp), [], 'the program left files in its temporary directory');
     });
 
-    it('loads the prebuilt RocksDB addon where the package has a current one, else the one built at install', () => {
+    it('loads the prebuilt RocksDB addon where the package has a current one, else the one built at install', (t) => {
       const pkg = join(app, 'node_modules', '@flowstate', 'rocksdb');
       const file = runOk(process.execPath, ['--input-type=module', '-e', "import { nativeAddonPath } from '@flowstate/rocksdb'; console.log(nativeAddonPath())"], app).trim();
       const check = run(process.execPath, [join(ROOT, 'packages', 'rocksdb', 'scripts', 'check-prebuilt.mjs')], ROOT);
@@ -149,8 +149,25 @@ describe('release: packed packages', { timeout: 600_000 }, () => {
         assert.equal(file, join(pkg, 'prebuilds', `${process.platform}-${process.arch}`, 'flowstate_rocksdb.node'));
         assert.ok(!existsSync(join(pkg, 'build')), 'nothing was compiled at install');
       } else {
+        t.diagnostic(`no current prebuilt addon: ${check.stderr.trim()}`);
         assert.equal(file, join(pkg, 'build', 'Release', 'flowstate_rocksdb.node'), `no current prebuilt (${check.stderr.trim()}): built at install`);
       }
+    });
+
+    it('runs the "Use it" program with the system RocksDB hidden and a new HOME (prebuilt addon)', (t) => {
+      const check = run(process.execPath, [join(ROOT, 'packages', 'rocksdb', 'scripts', 'check-prebuilt.mjs')], ROOT);
+      if (check.status !== 0) return t.skip(`no current prebuilt addon: ${check.stderr.trim()}`);
+      // A private mount namespace (root only) in which every librocksdb.so reads as an empty file.
+      const hidden = systemRocksdbLibraries();
+      const home = mkdtempSync(join(work, 'home-'));
+      const script = `${hidden.map((f) => `mount --bind /dev/null '${f}'`).join(' && ')} && exec "$0" "$@"`;
+      const r = run('unshare', ['-m', 'sh', '-c', script, process.execPath, join(app, 'dist', 'use-it.js')], app, { PATH: process.env['PATH'] ?? '', HOME: home, TMPDIR: appTmp });
+      if (r.status !== 0 && /unshare|mount|Operation not permitted/.test(r.stderr) && !/flowstate/.test(r.stderr)) {
+        return t.skip(`cannot hide the system RocksDB here (needs root and mount namespaces): ${r.stderr.trim()}`);
+      }
+      assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
+      assert.match(r.stdout, /count of 'flink' after restore: 1\b/);
+      t.diagnostic(`hidden: ${hidden.join(', ') || '(no system librocksdb installed)'}`);
     });
 
     it('runs the conformance suite against a third-party backend written there', () => {
@@ -166,6 +183,13 @@ describe('release: packed packages', { timeout: 600_000 }, () => {
     });
   });
 });
+
+/** The system's librocksdb shared objects (real files), which the prebuilt addon must not need. */
+function systemRocksdbLibraries(): string[] {
+  const dirs = ['/usr/lib/x86_64-linux-gnu', '/usr/lib64', '/usr/lib', '/usr/local/lib'];
+  return dirs.filter((d) => existsSync(d)).flatMap((d) =>
+    readdirSync(d, { withFileTypes: true }).filter((e) => e.isFile() && /^librocksdb\.so/.test(e.name)).map((e) => join(d, e.name)));
+}
 
 /** Relative files that exports (every condition), main, types and bin point at. */
 function exportTargets(m: Manifest): string[] {
