@@ -2,7 +2,7 @@
 // Checks the prebuilt addon of this platform before it ships (npm "prepublishOnly"; also run by
 // test/prebuilt.test.ts): it exists, was built from the current sources (BUILD_INFO.json),
 // links neither RocksDB nor snappy/lz4 dynamically, and loads and reports its RocksDB version.
-// Exit 0: fine; 3: built from older sources (rebuild it); 1: anything else wrong.
+// Exit 0: fine; 3: built from older sources (rebuild it); 4: there is none; 1: anything else wrong.
 import { existsSync, readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
@@ -19,7 +19,7 @@ function fail(code, message) {
   process.exit(code);
 }
 
-if (!existsSync(addon)) fail(1, `${addon} is missing; ${REBUILD}`);
+if (!existsSync(addon)) fail(4, `${addon} is missing; ${REBUILD}`);
 let info;
 try {
   info = JSON.parse(readFileSync(join(dir, 'BUILD_INFO.json'), 'utf8'));
