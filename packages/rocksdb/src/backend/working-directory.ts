@@ -3,7 +3,7 @@
 // never does, so every new instance first deletes the directories whose owner process is gone.
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 
 /** Marks a directory as a working directory and names its owner; nothing without it is touched. */
 export const OWNER_FILE = '.flowstate-rocksdb-owner';
@@ -73,13 +73,30 @@ export function removeAbandonedWorkingDirectories(base: string): string[] {
   return removed;
 }
 
-/** Creates `base/name` owned by this process, after removing abandoned siblings. */
-export function createWorkingDirectory(base: string, name: string): string {
-  removeAbandonedWorkingDirectories(base);
-  const dir = join(base, name);
-  mkdirSync(dir, { recursive: true });
+/**
+ * Local directories this process has already cleaned. Once per process is enough: directories
+ * abandoned later belong to processes that die later, and the next process cleans them. (Every
+ * instance scanning every sibling would cost O(n²) for a job with n subtasks.)
+ */
+const cleaned = new Set<string>();
+
+/** This process's owner file content; it never changes, so it is computed once. */
+let ownerRecord: string | undefined;
+function ownRecord(): string {
   const started = processStartTime(process.pid);
   const owner: Owner = { pid: process.pid, host: hostname(), ...(started === undefined ? {} : { started }) };
-  writeFileSync(join(dir, OWNER_FILE), JSON.stringify(owner));
+  return JSON.stringify(owner);
+}
+
+/** Creates `base/name` owned by this process, after removing abandoned siblings (first use of `base` only). */
+export function createWorkingDirectory(base: string, name: string): string {
+  const key = resolve(base);
+  if (!cleaned.has(key)) {
+    removeAbandonedWorkingDirectories(base);
+    cleaned.add(key);
+  }
+  const dir = join(base, name);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, OWNER_FILE), (ownerRecord ??= ownRecord()));
   return dir;
 }
