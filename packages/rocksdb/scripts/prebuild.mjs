@@ -39,6 +39,7 @@ const started = Date.now();
 run(process.execPath, ['scripts/build-native.mjs', '--force'], {
   FLOWSTATE_ROCKSDB_LINK: 'static',
   FLOWSTATE_ROCKSDB_SHARED_DEPS: 'zstd,bz2',
+  FLOWSTATE_ROCKSDB_NO_RTTI: '1', // CMake Release builds of RocksDB have no RTTI
   ROCKSDB_LIB_DIR: resolve(src, 'build-pic'),
   ROCKSDB_INCLUDE_DIR: resolve(src, 'include'),
 });

@@ -5,6 +5,7 @@
 //
 //   --include-dirs   include directories (node-addon-api + RocksDB if non-default)
 //   --libs           linker inputs
+//   --rtti           -frtti, or -fno-rtti with FLOWSTATE_ROCKSDB_NO_RTTI=1 (--rtti-excluded: the other one)
 //   --mode           prints "static" or "dynamic"
 //   --json           everything, as JSON
 //
@@ -160,6 +161,11 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
   const flag = process.argv[2];
   if (flag === '--include-dirs') console.log(cfg.includeDirs.join(' '));
   else if (flag === '--libs') console.log(cfg.libs.join(' '));
+  // A RocksDB built with CMake's Release defaults has no RTTI (-fno-rtti): subclassing its
+  // classes (the merge operator) then needs -fno-rtti too, or the addon references typeinfo
+  // symbols that do not exist. The addon itself uses no dynamic_cast or typeid.
+  else if (flag === '--rtti') console.log(process.env.FLOWSTATE_ROCKSDB_NO_RTTI === '1' ? '-fno-rtti' : '-frtti');
+  else if (flag === '--rtti-excluded') console.log(process.env.FLOWSTATE_ROCKSDB_NO_RTTI === '1' ? '-frtti' : '-fno-rtti');
   else if (flag === '--mode') console.log(cfg.mode + (cfg.staticRejected ? ` (${cfg.staticRejected})` : ''));
   else console.log(JSON.stringify(cfg, null, 2));
 }
