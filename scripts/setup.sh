@@ -6,12 +6,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if ! command -v node >/dev/null 2>&1; then
-  echo "flowstate: Node.js 20 or newer is required (https://nodejs.org or your distribution's nodejs package)." >&2
+  echo "flowstate: Node.js 20.19, 22.12 or newer is required (https://nodejs.org or your distribution's nodejs package)." >&2
   exit 1
 fi
 major=$(node -p 'process.versions.node.split(".")[0]')
 if [ "$major" -lt 20 ]; then
-  echo "flowstate: Node.js $(node --version) is too old; 20 or newer is required." >&2
+  echo "flowstate: Node.js $(node --version) is too old; 20.19, 22.12 or newer is required." >&2
   exit 1
 fi
 

@@ -27,8 +27,11 @@
       # RocksDB's classes are polymorphic and it uses RTTI (dynamic_cast in its
       # Customizable framework), and node-addon-api is used with C++ exceptions.
       'cflags!': ['-fno-exceptions'],
-      'cflags_cc!': ['-fno-exceptions', '-fno-rtti', '-std=gnu++17'],
-      'cflags_cc': ['-std=c++17', '-fexceptions', '-frtti', '-fvisibility=hidden', '-Wall', '-Wextra', '-Wno-unused-parameter'],
+      # RTTI: on (rocksdb-config.mjs --rtti prints -frtti, --rtti-excluded -fno-rtti, node-gyp's
+      # default), except with FLOWSTATE_ROCKSDB_NO_RTTI=1 for a RocksDB built without RTTI (CMake
+      # Release builds, as for the prebuilt binary), where the two flags swap.
+      'cflags_cc!': ['-fno-exceptions', '-std=gnu++17', '<!@(node scripts/rocksdb-config.mjs --rtti-excluded)'],
+      'cflags_cc': ['-std=c++17', '-fexceptions', '<!@(node scripts/rocksdb-config.mjs --rtti)', '-fvisibility=hidden', '-Wall', '-Wextra', '-Wno-unused-parameter'],
       'libraries': [
         '<!@(node scripts/rocksdb-config.mjs --libs)',
       ],

@@ -12,14 +12,15 @@
 // Exits non-zero with a single clear message when the RocksDB development
 // headers (rocksdb/db.h) are not installed.
 //
-// package.json maps npm's "install" hook here with --optional: without an
-// explicit install script npm would run a bare `node-gyp rebuild` for this
-// workspace on every `npm install`/`npm ci` (because binding.gyp exists),
-// failing the whole install on machines without librocksdb-dev and rebuilding
-// even when up to date. Concurrent builds in one checkout are serialized with
+// npm's "install" hook (scripts/install.mjs) calls this with --optional when
+// the prebuilt addon does not load: without an explicit install script npm
+// would run a bare `node-gyp rebuild` for this package on every install
+// (because binding.gyp exists), failing the whole install on machines without
+// librocksdb-dev and rebuilding even when up to date. Concurrent builds in one checkout are serialized with
 // a lock file (.build-native.lock) because node-gyp rebuild wipes build/.
 import { closeSync, existsSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { findRocksdbIncludeDir, rocksdbConfig } from './rocksdb-config.mjs';
@@ -27,7 +28,7 @@ import { findRocksdbIncludeDir, rocksdbConfig } from './rocksdb-config.mjs';
 const pkgRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const addon = join(pkgRoot, 'build', 'Release', 'flowstate_rocksdb.node');
 const MISSING_HEADERS =
-  'flowstate: RocksDB development files not found. Install them: Debian/Ubuntu `apt-get install librocksdb-dev`, macOS `brew install rocksdb`.';
+  'flowstate: RocksDB development files not found. Install them and a C++ toolchain: Debian/Ubuntu `apt-get install librocksdb-dev g++ make python3`, macOS `brew install rocksdb`.';
 
 const argv = process.argv.slice(2);
 const sep = argv.indexOf('--');
@@ -38,7 +39,7 @@ const optional = ownArgs.includes('--optional');
 
 if (!findRocksdbIncludeDir()) {
   if (optional) {
-    console.log(`${MISSING_HEADERS} Skipping the native build for now (run \`npm run build:native -w @flowstate/rocksdb\` later).`);
+    console.log(`${MISSING_HEADERS} Skipping the native build for now; install them, then run \`npm rebuild @flowstate/rocksdb\`.`);
     process.exit(0);
   }
   console.error(MISSING_HEADERS);
@@ -126,21 +127,26 @@ if (!force && upToDate()) {
   process.exit(0);
 }
 
-/** node_modules/.bin/node-gyp of the nearest enclosing install (the repo root's in this monorepo). */
+/**
+ * node-gyp's entry script, resolved like any dependency (it is one of this package's
+ * dependencies), run with the current node: no reliance on node_modules/.bin or on PATH.
+ */
 function findNodeGyp() {
-  let dir = pkgRoot;
-  for (;;) {
-    const bin = join(dir, 'node_modules', '.bin', process.platform === 'win32' ? 'node-gyp.cmd' : 'node-gyp');
-    if (existsSync(bin)) return bin;
-    const parent = dirname(dir);
-    if (parent === dir) return undefined;
-    dir = parent;
+  try {
+    return createRequire(join(pkgRoot, 'package.json')).resolve('node-gyp/bin/node-gyp.js');
+  } catch {
+    return undefined;
   }
 }
 
 const nodeGyp = findNodeGyp();
 if (!nodeGyp) {
-  console.error('flowstate: node-gyp not found in node_modules/.bin; run `npm install` at the repository root.');
+  const msg = 'flowstate: node-gyp is not installed next to @flowstate/rocksdb (it is a dependency: reinstall with `npm install`).';
+  if (optional) {
+    console.log(msg);
+    process.exit(0);
+  }
+  console.error(msg);
   process.exit(1);
 }
 
@@ -158,7 +164,7 @@ const cfg = rocksdbConfig();
 console.log(`flowstate: building native addon (RocksDB headers in ${cfg.includeDir}, ${cfg.mode} link)`);
 if (cfg.staticRejected) console.log(`flowstate: static link not possible, using librocksdb shared library: ${cfg.staticRejected}`);
 const started = process.hrtime.bigint();
-const res = spawnSync(nodeGyp, args, { cwd: pkgRoot, stdio: 'inherit', shell: process.platform === 'win32' });
+const res = spawnSync(process.execPath, [nodeGyp, ...args], { cwd: pkgRoot, stdio: 'inherit' });
 const seconds = Number(process.hrtime.bigint() - started) / 1e9;
 if (res.error) {
   console.error(`flowstate: failed to run node-gyp: ${res.error.message}`);
@@ -166,6 +172,10 @@ if (res.error) {
 }
 if (res.status !== 0) {
   console.error(`flowstate: node-gyp failed (exit ${res.status ?? res.signal}) after ${seconds.toFixed(1)} s`);
+  if (optional) {
+    console.error('flowstate: continuing without the native RocksDB addon; fix the build above, then run `npm rebuild @flowstate/rocksdb`.');
+    process.exit(0);
+  }
   process.exit(res.status ?? 1);
 }
 if (!existsSync(addon)) {

@@ -5,6 +5,7 @@
 //
 //   --include-dirs   include directories (node-addon-api + RocksDB if non-default)
 //   --libs           linker inputs
+//   --rtti           -frtti, or -fno-rtti with FLOWSTATE_ROCKSDB_NO_RTTI=1 (--rtti-excluded: the other one)
 //   --mode           prints "static" or "dynamic"
 //   --json           everything, as JSON
 //
@@ -15,7 +16,7 @@
 // staticLinkWorks), so on Debian/Ubuntu the addon links librocksdb.so.
 // FLOWSTATE_ROCKSDB_LINK=static|dynamic forces a mode.
 // macOS: links Homebrew's librocksdb dynamically.
-// Overrides: ROCKSDB_INCLUDE_DIR, ROCKSDB_LIB_DIR.
+// Overrides: ROCKSDB_INCLUDE_DIR, ROCKSDB_LIB_DIR, FLOWSTATE_ROCKSDB_SHARED_DEPS.
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { spawnSync } from 'node:child_process';
@@ -129,8 +130,12 @@ export function rocksdbConfig({ probe = true } = {}) {
     if (rocks) {
       // librocksdb.a's own dependencies (Debian builds it with snappy, lz4,
       // zstd, bzip2 and zlib). Use each archive where present.
+      // FLOWSTATE_ROCKSDB_SHARED_DEPS (e.g. "zstd,bz2") links those dynamically even where an
+      // archive exists: Debian's libzstd.a is not position-independent, and libzstd/libbz2 are
+      // on every Debian/Ubuntu system anyway (dpkg needs them).
+      const sharedDeps = new Set((process.env.FLOWSTATE_ROCKSDB_SHARED_DEPS ?? '').split(',').map((d) => d.trim()).filter(Boolean));
       const archives = [rocks];
-      for (const dep of ['snappy', 'lz4', 'zstd', 'bz2', 'z']) archives.push(findArchive(`lib${dep}.a`) ?? `-l${dep}`);
+      for (const dep of ['snappy', 'lz4', 'zstd', 'bz2', 'z']) archives.push((sharedDeps.has(dep) ? undefined : findArchive(`lib${dep}.a`)) ?? `-l${dep}`);
       const check = probe ? staticLinkWorks(archives) : { ok: wanted === 'static', reason: 'not probed' };
       if (check.ok || wanted === 'static') {
         mode = 'static';
@@ -156,6 +161,11 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
   const flag = process.argv[2];
   if (flag === '--include-dirs') console.log(cfg.includeDirs.join(' '));
   else if (flag === '--libs') console.log(cfg.libs.join(' '));
+  // A RocksDB built with CMake's Release defaults has no RTTI (-fno-rtti): subclassing its
+  // classes (the merge operator) then needs -fno-rtti too, or the addon references typeinfo
+  // symbols that do not exist. The addon itself uses no dynamic_cast or typeid.
+  else if (flag === '--rtti') console.log(process.env.FLOWSTATE_ROCKSDB_NO_RTTI === '1' ? '-fno-rtti' : '-frtti');
+  else if (flag === '--rtti-excluded') console.log(process.env.FLOWSTATE_ROCKSDB_NO_RTTI === '1' ? '-frtti' : '-fno-rtti');
   else if (flag === '--mode') console.log(cfg.mode + (cfg.staticRejected ? ` (${cfg.staticRejected})` : ''));
   else console.log(JSON.stringify(cfg, null, 2));
 }

@@ -21,11 +21,8 @@
 //  - Objects that are garbage-collected without close()/release() are cleaned
 //    up by their finalizers; the database itself is closed once it and all of
 //    its iterators/snapshots are unreachable.
-import { createRequire } from 'node:module';
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { FlowstateError } from '@flowstate/core';
+import { loadNativeAddon, nativeAddonCandidates } from './native-addon.js';
 
 // ---------------------------------------------------------------------------
 // Errors
@@ -212,28 +209,14 @@ interface NativeBinding {
   mergeOperatorName: string;
 }
 
-const ADDON_FILE = 'flowstate_rocksdb.node';
-
 /**
- * Finds build/Release/flowstate_rocksdb.node of this package: walks up from
- * this module (dist/src/native.js, or src/native.ts under a TS loader) to the
- * directory holding the package's package.json. FLOWSTATE_ROCKSDB_ADDON
+ * The addon file that loads (or, when none does, the first candidate): a build from source in
+ * build/Release, else the prebuilt binary in prebuilds/<platform>-<arch>. FLOWSTATE_ROCKSDB_ADDON
  * overrides the location.
  */
 export function nativeAddonPath(): string {
-  const override = process.env['FLOWSTATE_ROCKSDB_ADDON'];
-  if (override) return override;
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'binding.gyp'))) {
-      return join(dir, 'build', 'Release', ADDON_FILE);
-    }
-    const parent = dirname(dir);
-    if (parent === dir) break;
-    dir = parent;
-  }
-  // Fallback: the documented layout, relative to dist/src.
-  return fileURLToPath(new URL(`../../build/Release/${ADDON_FILE}`, import.meta.url));
+  const loaded = loadNativeAddon();
+  return 'file' in loaded ? loaded.file : nativeAddonCandidates()[0]!;
 }
 
 let binding: NativeBinding | undefined;
@@ -245,17 +228,9 @@ const scratch = new Uint8Array(SCRATCH_BYTES);
 
 function loadBinding(): NativeBinding {
   if (binding) return binding;
-  const file = nativeAddonPath();
-  let loaded: NativeBinding;
-  try {
-    loaded = createRequire(import.meta.url)(file) as NativeBinding;
-  } catch (cause) {
-    throw new RocksDBError(
-      'ROCKSDB_NATIVE_UNAVAILABLE',
-      `flowstate: cannot load the native RocksDB addon ${file}; build it with \`npm run build:native -w @flowstate/rocksdb\``,
-      { cause },
-    );
-  }
+  const addon = loadNativeAddon();
+  if (!('file' in addon)) throw new RocksDBError('ROCKSDB_NATIVE_UNAVAILABLE', addon.message, { cause: addon.cause });
+  const loaded = addon.exports as NativeBinding;
   loaded.setErrorFactory(
     (code, message, path, status) => new RocksDBError(code as RocksDBErrorCode, message, { path, status }),
   );

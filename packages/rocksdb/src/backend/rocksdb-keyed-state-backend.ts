@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -34,6 +34,7 @@ import { RocksAggregatingState, RocksListState, RocksMapState, RocksReducingStat
 import { STATE_CF_PREFIX, type RegisteredRocksState } from './rocksdb-registered.js';
 import { startRocksSnapshot, type RocksSnapshotSource } from './rocksdb-snapshot.js';
 import { restoreRocksKeyedState, type RocksRestoreTarget } from './rocksdb-restore.js';
+import { createWorkingDirectory } from './working-directory.js';
 import type { RocksDBFileHandle, RocksDBSharedFileHandle } from './handles.js';
 
 export interface RocksDBKeyedStateBackendOptions {
@@ -70,8 +71,7 @@ export class RocksDBKeyedStateBackend<K> extends AbstractKeyedStateBackend<K, Re
     super(params);
     this.layout = new KeyLayout(params.numberOfKeyGroups);
     const base = params.localDirectory ?? join(tmpdir(), 'flowstate-rocksdb');
-    this.instanceDir = join(base, `${sanitize(params.operatorIdentifier)}-${this.backendIdentifier}`);
-    mkdirSync(this.instanceDir, { recursive: true });
+    this.instanceDir = createWorkingDirectory(base, `${sanitize(params.operatorIdentifier)}-${this.backendIdentifier}`);
   }
 
   private get db(): RocksDB {
