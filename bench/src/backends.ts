@@ -66,7 +66,7 @@ export async function createKeyed<K>(
   return b.create().createKeyedStateBackend<K>({
     operatorIdentifier: `bench-${b.id}`,
     keySerializer,
-    numberOfKeyGroups: MAX_PARALLELISM,
+    maxParallelism: MAX_PARALLELISM,
     keyGroupRange: computeKeyGroupRangeForOperatorIndex(MAX_PARALLELISM, 1, 0),
     ...(opts.localDirectory ? { localDirectory: opts.localDirectory } : {}),
     ...(opts.restoreState ? { restoreState: opts.restoreState } : {}),

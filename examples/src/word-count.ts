@@ -65,7 +65,7 @@ class WordCountJob {
       const keyed = await backend.createKeyedStateBackend({
         operatorIdentifier: `word-count[${i}]`,
         keySerializer: Serializers.string,
-        numberOfKeyGroups: MAX_PARALLELISM,
+        maxParallelism: MAX_PARALLELISM,
         keyGroupRange: computeKeyGroupRangeForOperatorIndex(MAX_PARALLELISM, parallelism, i),
         // Every new subtask is offered all old handles; it reads only the key groups it owns.
         restoreState: restore?.keyed ?? [],

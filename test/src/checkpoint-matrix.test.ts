@@ -66,7 +66,7 @@ async function keyed(backend: StateBackend, parallelism: number, index: number, 
   return backend.createKeyedStateBackend({
     operatorIdentifier: `counter[${index}]`,
     keySerializer: Serializers.string,
-    numberOfKeyGroups: MAX_P,
+    maxParallelism: MAX_P,
     keyGroupRange: computeKeyGroupRangeForOperatorIndex(MAX_P, parallelism, index),
     restoreState: restore,
     ...(storage ? { stateHandleReader: storage } : {}),

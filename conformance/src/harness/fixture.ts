@@ -91,7 +91,7 @@ export class Fixture {
     const kb = await this.backend.createKeyedStateBackend<K>({
       operatorIdentifier: OPERATOR_ID,
       keySerializer: options.keySerializer,
-      numberOfKeyGroups: maxParallelism,
+      maxParallelism,
       keyGroupRange: options.keyGroupRange ?? KeyGroupRange.of(0, maxParallelism - 1),
       ...(options.restoreState === undefined ? {} : { restoreState: options.restoreState }),
       ...(options.stateHandleReader === undefined ? {} : { stateHandleReader: options.stateHandleReader }),

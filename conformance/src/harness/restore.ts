@@ -25,11 +25,11 @@ export function restoreKeyed<K>(fx: Fixture, cp: CompletedCheckpoint<KeyedStateH
  * restored backend receiving all of the checkpoint's handles.
  */
 export async function snapshotAndRestore<K>(fx: Fixture, source: KeyedStateBackend<K>, ...ranges: KeyGroupRange[]): Promise<Array<KeyedStateBackend<K>>> {
-  const cp = await checkpointKeyed(fx, [source], { maxParallelism: source.numberOfKeyGroups });
+  const cp = await checkpointKeyed(fx, [source], { maxParallelism: source.maxParallelism });
   const targets = ranges.length === 0 ? [source.keyGroupRange] : ranges;
   const restored: Array<KeyedStateBackend<K>> = [];
   for (const keyGroupRange of targets) {
-    restored.push(await restoreKeyed(fx, cp, { keySerializer: source.keySerializer, keyGroupRange, maxParallelism: source.numberOfKeyGroups }));
+    restored.push(await restoreKeyed(fx, cp, { keySerializer: source.keySerializer, keyGroupRange, maxParallelism: source.maxParallelism }));
   }
   return restored;
 }

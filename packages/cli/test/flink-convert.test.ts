@@ -38,25 +38,25 @@ function ownFlinkSavepoint(dir: string, n: number): void {
     { name: 'count', backendStateType: 'KEY_VALUE', options: [['KEYED_STATE_TYPE', 'VALUE']], serializers: [['NAMESPACE_SERIALIZER', vns], ['VALUE_SERIALIZER', long]] },
     { name: 'tags', backendStateType: 'KEY_VALUE', options: [['KEYED_STATE_TYPE', 'LIST']], serializers: [['NAMESPACE_SERIALIZER', vns], ['VALUE_SERIALIZER', FlinkSnapshots.list(FlinkSnapshots.string())]] },
   ];
-  const maxP = 8;
+  const maxParallelism = 8;
   const bytes = (f: (o: JavaDataOutput) => void): Uint8Array => {
     const o = new JavaDataOutput();
     f(o);
     return o.toBytes();
   };
   const recordsOf = (kg: number) => {
-    const keys = Array.from({ length: n }, (_, i) => BigInt(i)).filter((k) => keyGroupForHash(javaLongHash(k), maxP) === kg);
+    const keys = Array.from({ length: n }, (_, i) => BigInt(i)).filter((k) => keyGroupForHash(javaLongHash(k), maxParallelism) === kg);
     const key = (k: bigint) => bytes((o) => { o.writeByte(kg); o.writeLong(k); o.writeByte(0); });
     return [
       ...keys.map((k) => ({ stateId: 0, key: key(k), value: bytes((o) => o.writeLong(k * 3n)) })),
       ...keys.map((k) => ({ stateId: 1, key: key(k), value: bytes((o) => { FlinkSnapshots.string().serializer.serialize(`t${k}`, o); o.writeByte(0x2c); FlinkSnapshots.string().serializer.serialize('x', o); }) })),
     ];
   };
-  const enc = encodeCanonicalStream({ version: 6, compression: false, keySerializer: long, states }, 0, maxP, recordsOf);
+  const enc = encodeCanonicalStream({ version: 6, compression: false, keySerializer: long, states }, 0, maxParallelism, recordsOf);
   writeFileSync(join(dir, 'k0'), enc.bytes);
   writeFileSync(join(dir, '_metadata'), writeFlinkMetadata({
     version: 6, checkpointId: 9n, masterStates: [], propertiesBytes: new Uint8Array([0xac, 0xed, 0, 5, 0x70]),
-    operators: [{ name: 'Map', uid: 'counter', operatorId: operatorIdFromUid('counter'), parallelism: 1, maxParallelism: maxP, coordinatorState: null, fullyFinished: false,
+    operators: [{ name: 'Map', uid: 'counter', operatorId: operatorIdFromUid('counter'), parallelism: 1, maxParallelism, coordinatorState: null, fullyFinished: false,
       subtasks: [{ index: 0, finished: false, managedOperatorState: null, rawOperatorState: null, managedKeyedState: { type: 'key-groups', tag: 7, startKeyGroup: 0, offsets: enc.offsets, stream: { type: 'relative-file', relativePath: 'k0', size: enc.bytes.length } }, rawKeyedState: null, inputChannelState: [], resultSubpartitionState: [] }] }],
   }));
 }

@@ -64,15 +64,15 @@ describe('key groups', () => {
   });
 
   it('operator ranges partition the key groups, and agree with computeOperatorIndexForKeyGroup', () => {
-    for (const [maxP, p] of [[128, 1], [128, 2], [128, 15], [128, 77], [128, 128], [32768, 7], [10, 3]] as const) {
+    for (const [maxParallelism, p] of [[128, 1], [128, 2], [128, 15], [128, 77], [128, 128], [32768, 7], [10, 3]] as const) {
       let next = 0;
       for (let i = 0; i < p; i++) {
-        const r = computeKeyGroupRangeForOperatorIndex(maxP, p, i);
-        assert.equal(r.startKeyGroup, next, `contiguous at ${maxP}/${p}/${i}`);
-        for (const g of [r.startKeyGroup, r.endKeyGroup]) assert.equal(computeOperatorIndexForKeyGroup(maxP, p, g), i);
+        const r = computeKeyGroupRangeForOperatorIndex(maxParallelism, p, i);
+        assert.equal(r.startKeyGroup, next, `contiguous at ${maxParallelism}/${p}/${i}`);
+        for (const g of [r.startKeyGroup, r.endKeyGroup]) assert.equal(computeOperatorIndexForKeyGroup(maxParallelism, p, g), i);
         next = r.endKeyGroup + 1;
       }
-      assert.equal(next, maxP);
+      assert.equal(next, maxParallelism);
     }
     // Flink's own example: maxParallelism 128, parallelism 3 -> [0,42], [43,85], [86,127].
     assert.deepEqual([0, 1, 2].map((i) => computeKeyGroupRangeForOperatorIndex(128, 3, i).toJSON()), [

@@ -46,19 +46,19 @@ function label(op: OperatorState): string {
 }
 
 async function rescaleOperator(sp: FlinkSavepoint, em: StreamEmitter, op: OperatorState, o: FlinkRescaleOptions): Promise<OperatorState> {
-  const maxP = o.maxParallelism ?? op.maxParallelism;
-  const p = Math.min(o.parallelism ?? op.parallelism, maxP);
-  if (!Number.isInteger(maxP) || maxP < 1 || maxP > 32768) throw new IllegalStateUsageError(undefined, `maxParallelism must be in [1, 32768], got ${maxP}`);
+  const maxParallelism = o.maxParallelism ?? op.maxParallelism;
+  const p = Math.min(o.parallelism ?? op.parallelism, maxParallelism);
+  if (!Number.isInteger(maxParallelism) || maxParallelism < 1 || maxParallelism > 32768) throw new IllegalStateUsageError(undefined, `maxParallelism must be in [1, 32768], got ${maxParallelism}`);
   if (!Number.isInteger(p) || p < 1) throw new IllegalStateUsageError(undefined, `parallelism must be >= 1, got ${p}`);
   for (const s of op.subtasks) {
     if (s.rawKeyedState !== null || s.rawOperatorState !== null) throw new FlinkUnsupportedError(sp.metadataFile, `operator ${label(op)}: raw keyed/operator state (user bytes) cannot be rescaled`);
     if (s.inputChannelState.length + s.resultSubpartitionState.length > 0) throw new FlinkUnsupportedError(sp.metadataFile, `operator ${label(op)}: unaligned checkpoint channel state cannot be rescaled`);
   }
-  const keyed = await repartitionKeyed(sp, op, maxP);
+  const keyed = await repartitionKeyed(sp, op, maxParallelism);
   const opStates = await repartitionOperatorState(sp, op, p);
   const subtasks: SubtaskState[] = [];
   for (let i = 0; i < p; i++) {
-    const range = keyGroupRangeForOperator(maxP, p, i);
+    const range = keyGroupRangeForOperator(maxParallelism, p, i);
     let managedKeyedState: SubtaskState['managedKeyedState'] = null;
     if (keyed !== undefined) {
       const n = range.end - range.start + 1;
@@ -82,7 +82,7 @@ async function rescaleOperator(sp: FlinkSavepoint, em: StreamEmitter, op: Operat
       operatorStateFlags: [managedOperatorState === null ? 0 : 1, 0],
     });
   }
-  return { ...op, parallelism: p, maxParallelism: maxP, subtasks };
+  return { ...op, parallelism: p, maxParallelism, subtasks };
 }
 
 /** Merges the states of every subtask's header by name (same snapshot bytes required) and maps old ids to new. */
@@ -108,7 +108,7 @@ function sameSnapshot(a: FlinkSerializerSnapshot, b: FlinkSerializerSnapshot): b
   return a.className === b.className && a.version === b.version && Buffer.compare(Buffer.from(a.payload), Buffer.from(b.payload)) === 0;
 }
 
-async function repartitionKeyed(sp: FlinkSavepoint, op: OperatorState, maxP: number): Promise<{ header: Omit<KeyedStreamHeader, 'length'>; byKeyGroup: Map<number, CanonicalRecord[]> } | undefined> {
+async function repartitionKeyed(sp: FlinkSavepoint, op: OperatorState, maxParallelism: number): Promise<{ header: Omit<KeyedStreamHeader, 'length'>; byKeyGroup: Map<number, CanonicalRecord[]> } | undefined> {
   const infos = (await sp.keyedStreams(op)).filter((i) => i.format !== 'none');
   if (infos.length === 0) return undefined;
   for (const i of infos) {
@@ -122,9 +122,9 @@ async function repartitionKeyed(sp: FlinkSavepoint, op: OperatorState, maxP: num
   if (keySer.hashCode === undefined) {
     throw new FlinkUnsupportedError(sp.metadataFile, `operator ${label(op)}: the Java hashCode() of keys of ${keySer.serializerClass} is not known to flowstate, so their key groups cannot be recomputed`);
   }
-  const outDecoder = new KeyedEntryDecoder({ ...header, length: 0 }, maxP);
+  const outDecoder = new KeyedEntryDecoder({ ...header, length: 0 }, maxParallelism);
   const oldPrefix = keyGroupPrefixBytes(op.maxParallelism);
-  const newPrefix = keyGroupPrefixBytes(maxP);
+  const newPrefix = keyGroupPrefixBytes(maxParallelism);
   const byKeyGroup = new Map<number, CanonicalRecord[]>();
   const add = (kg: number, r: CanonicalRecord): void => {
     const l = byKeyGroup.get(kg);
@@ -141,14 +141,14 @@ async function repartitionKeyed(sp: FlinkSavepoint, op: OperatorState, maxP: num
         if (keyGroupForHash(hash, op.maxParallelism) !== r.keyGroup) {
           throw new FlinkUnsupportedError(info.stream!.file, `key ${String(key)} is stored in key group ${r.keyGroup}, but its Java hashCode puts it in ${keyGroupForHash(hash, op.maxParallelism)}: flowstate's hashCode of ${keySer.serializerClass} does not match this job's`, r.offset);
         }
-        const kg = keyGroupForHash(hash, maxP);
+        const kg = keyGroupForHash(hash, maxParallelism);
         const prefix = newPrefix === 2 ? [kg >> 8, kg & 0xff] : [kg];
         add(kg, { stateId: newId(r.stateId), key: Buffer.concat([Uint8Array.from(prefix), r.key.subarray(oldPrefix)]), value: r.value });
       }
     } else {
       for (const g of sp.heapKeyGroups(info)) {
         for (const e of g.entries) {
-          const kg = keyGroupForHash(keySer.hashCode(e.key), maxP);
+          const kg = keyGroupForHash(keySer.hashCode(e.key), maxParallelism);
           for (const r of outDecoder.encode({ ...e, keyGroup: kg }, ids.get(e.state)!)) add(kg, r);
         }
       }

@@ -33,7 +33,7 @@ export function writeOwnSavepoint(n: number, compression: boolean): string {
   ];
   const out = new JavaDataOutput();
   writeKeyedHeader(out, { version: 6, compression, keySerializer: long, states });
-  const maxP = 4;
+  const maxParallelism = 4;
   const bytesOf = (s: FlinkTypeSerializer, v: unknown): Uint8Array => {
     const o = new JavaDataOutput();
     s.serialize(v as never, o);
@@ -42,9 +42,9 @@ export function writeOwnSavepoint(n: number, compression: boolean): string {
   const L = long.serializer;
   const S = str.serializer;
   const offsets: number[] = [];
-  for (let kg = 0; kg < maxP; kg++) {
+  for (let kg = 0; kg < maxParallelism; kg++) {
     const records: { stateId: number; key: Uint8Array; value: Uint8Array }[] = [];
-    const keys = Array.from({ length: n }, (_, i) => BigInt(i)).filter((k) => keyGroupForHash(javaLongHash(k), maxP) === kg);
+    const keys = Array.from({ length: n }, (_, i) => BigInt(i)).filter((k) => keyGroupForHash(javaLongHash(k), maxParallelism) === kg);
     const prefix = (k: bigint, extra: Uint8Array[] = []): Uint8Array => Buffer.concat([Buffer.from([kg]), bytesOf(L, k), Buffer.from([0]), ...extra]);
     for (const k of keys) records.push({ stateId: 0, key: prefix(k), value: bytesOf(L, k * 10n) });
     for (const k of keys) records.push({ stateId: 1, key: prefix(k), value: Buffer.concat([bytesOf(S, `a${k}`), Buffer.from([0x2c]), bytesOf(S, `b${k}`)]) });
@@ -67,7 +67,7 @@ export function writeOwnSavepoint(n: number, compression: boolean): string {
     writeFlinkMetadata({
       version: 3, checkpointId: 7n, masterStates: [],
       operators: [{
-        operatorId: operatorIdFromUid('own-op'), parallelism: 1, maxParallelism: maxP, coordinatorState: null, fullyFinished: false,
+        operatorId: operatorIdFromUid('own-op'), parallelism: 1, maxParallelism, coordinatorState: null, fullyFinished: false,
         subtasks: [{
           index: 0, finished: false, managedOperatorState: null, rawOperatorState: null,
           managedKeyedState: { type: 'key-groups', tag: 7, startKeyGroup: 0, offsets, stream: { type: 'relative-file', relativePath: 'keyed-0', size: data.length } },

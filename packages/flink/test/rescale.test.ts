@@ -55,17 +55,17 @@ function flatten(e: DecodedKeyedEntry): string[] {
   return [j([e.state, e.key, e.namespace, e.value])];
 }
 
-async function check(input: string, p: number, maxP: number): Promise<void> {
+async function check(input: string, p: number, maxParallelism: number): Promise<void> {
   const out = mkdtempSync(join(tmpdir(), 'flowstate-flink-rescale-'));
   try {
     const before = await contents(input);
-    await rescaleFlinkSavepoint(await FlinkSavepoint.load(input), join(out, 'sp'), { parallelism: p, maxParallelism: maxP });
+    await rescaleFlinkSavepoint(await FlinkSavepoint.load(input), join(out, 'sp'), { parallelism: p, maxParallelism });
     const after = await contents(join(out, 'sp'));
     const sp = await FlinkSavepoint.load(join(out, 'sp'));
     const report = await inspectFlinkSavepoint(sp);
     for (const op of report.operators.filter((o) => !o.fullyFinished)) {
-      assert.equal(op.maxParallelism, maxP);
-      assert.equal(op.parallelism, Math.min(p, maxP));
+      assert.equal(op.maxParallelism, maxParallelism);
+      assert.equal(op.parallelism, Math.min(p, maxParallelism));
       assert.deepEqual(op.problems, []);
     }
     for (const [label, recs] of before.records) assert.deepEqual(after.records.get(label), recs, `${label}: values unchanged`);

@@ -62,7 +62,7 @@ export class HeapKeyedStateBackend<K> extends AbstractKeyedStateBackend<K, Regis
         operatorIdentifier: this.operatorIdentifier,
         keySerializer: this.keySerializer as TypeSerializer<unknown>,
         keyGroupRange: this.keyGroupRange,
-        numberOfKeyGroups: this.numberOfKeyGroups,
+        maxParallelism: this.maxParallelism,
         primitiveKeys: this.primitiveKeys,
         restoredState: (meta) => this.restoredState(meta),
       },

@@ -23,7 +23,7 @@ export interface HeapRestoreTarget {
   readonly operatorIdentifier: string;
   readonly keySerializer: TypeSerializer<unknown>;
   readonly keyGroupRange: KeyGroupRange;
-  readonly numberOfKeyGroups: number;
+  readonly maxParallelism: number;
   /** Whether keys are their own identity (see keyIdOf). */
   readonly primitiveKeys: boolean;
   /** The registration a restored state's entries go into, created on first sight. */
@@ -68,7 +68,7 @@ export async function restoreHeapKeyedState<K>(backend: HeapRestoreTarget, param
     });
 
     await readKeyGroups(reader, h, header, range, (g, rec) => {
-      if (assignToKeyGroup(rec.key, backend.numberOfKeyGroups) !== g) {
+      if (assignToKeyGroup(rec.key, backend.maxParallelism) !== g) {
         throw new CorruptDataError(`a key in key group ${g} hashes to another key group (different maxParallelism?)`, 0);
       }
       const t = targets[rec.stateIndex]!;

@@ -41,7 +41,7 @@ async function backend(restore: KeyedStateHandle[] = [], reader?: FsCheckpointSt
   return new FsStateBackend().createKeyedStateBackend({
     operatorIdentifier: 'cow',
     keySerializer: Serializers.string,
-    numberOfKeyGroups: 128,
+    maxParallelism: 128,
     keyGroupRange: RANGE,
     restoreState: restore,
     ...(reader ? { stateHandleReader: reader } : {}),

@@ -60,7 +60,7 @@ async function create(backend: StateBackend, storage: CheckpointStorage | undefi
   return backend.createKeyedStateBackend({
     operatorIdentifier: 'op',
     keySerializer: Serializers.string,
-    numberOfKeyGroups: 128,
+    maxParallelism: 128,
     keyGroupRange: RANGE,
     restoreState: restore,
     ...(storage ? { stateHandleReader: storage } : {}),

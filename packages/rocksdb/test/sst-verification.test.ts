@@ -62,7 +62,7 @@ async function backendWithState(keys: number, verifySstsBeforeUpload = true): Pr
   const kb = await new RocksDBStateBackend({ incrementalCheckpoints: true, localDirectory: tempDir('local'), verifySstsBeforeUpload }).createKeyedStateBackend({
     operatorIdentifier: 'op',
     keySerializer: Serializers.string,
-    numberOfKeyGroups: 128,
+    maxParallelism: 128,
     keyGroupRange: new KeyGroupRange(0, 127),
   });
   const count = kb.getPartitionedState(VoidNamespace, Serializers.voidNamespace, COUNT);
@@ -191,7 +191,7 @@ describe('RocksDB restore refuses file names that are not plain RocksDB file nam
     return new RocksDBStateBackend({ localDirectory: tempDir('restore') }).createKeyedStateBackend({
       operatorIdentifier: 'op',
       keySerializer: Serializers.string,
-      numberOfKeyGroups: 128,
+      maxParallelism: 128,
       keyGroupRange: new KeyGroupRange(0, 127),
       restoreState: [handle],
       stateHandleReader: reader,

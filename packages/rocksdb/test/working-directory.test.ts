@@ -20,7 +20,7 @@ function startAndKill(base: string): void {
     const { KeyGroupRange, Serializers, ValueStateDescriptor, VoidNamespace } = await import(${JSON.stringify(CORE)});
     const { RocksDBStateBackend } = await import(${JSON.stringify(INDEX)});
     const b = await new RocksDBStateBackend({ localDirectory: ${JSON.stringify(base)} }).createKeyedStateBackend({
-      operatorIdentifier: 'killed', keySerializer: Serializers.string, numberOfKeyGroups: 8, keyGroupRange: new KeyGroupRange(0, 7) });
+      operatorIdentifier: 'killed', keySerializer: Serializers.string, maxParallelism: 8, keyGroupRange: new KeyGroupRange(0, 7) });
     const s = b.getPartitionedState(VoidNamespace, Serializers.voidNamespace, new ValueStateDescriptor('v', Serializers.int32, 0));
     b.setCurrentKey('k'); s.update(1);
     process.kill(process.pid, 'SIGKILL');`;
@@ -30,7 +30,7 @@ function startAndKill(base: string): void {
 
 async function openBackend(base: string, name: string) {
   const b = await new RocksDBStateBackend({ localDirectory: base }).createKeyedStateBackend({
-    operatorIdentifier: name, keySerializer: Serializers.string, numberOfKeyGroups: 8, keyGroupRange: new KeyGroupRange(0, 7),
+    operatorIdentifier: name, keySerializer: Serializers.string, maxParallelism: 8, keyGroupRange: new KeyGroupRange(0, 7),
   });
   b.getPartitionedState(VoidNamespace, Serializers.voidNamespace, new ValueStateDescriptor('v', Serializers.int32, 0));
   return b;

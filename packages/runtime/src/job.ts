@@ -165,7 +165,7 @@ class ExecutionAttempt implements AttemptView, TaskHost {
           keyed = await this.options.stateBackend.createKeyedStateBackend<unknown>({
             operatorIdentifier,
             keySerializer: node.keySerializer,
-            numberOfKeyGroups: g.maxParallelism,
+            maxParallelism: g.maxParallelism,
             keyGroupRange: computeKeyGroupRangeForOperatorIndex(g.maxParallelism, node.parallelism, i),
             // Every new subtask is offered every old handle; it reads only the key groups it owns.
             restoreState: opMeta ? opMeta.subtasks.flatMap((s) => s.keyed as KeyedStateHandle[]) : [],

@@ -94,7 +94,7 @@ export interface BootstrapTarget {
 /** Runs a keyed bootstrap function on one backend per subtask, then snapshots them all (canonical). */
 export async function writeKeyedBootstrap(uid: string, spec: KeyedBootstrap<unknown, unknown>, target: BootstrapTarget): Promise<OperatorSnapshotMetadata> {
   const p = spec.parallelism ?? 1;
-  const maxP = spec.maxParallelism ?? target.maxParallelism;
+  const maxParallelism = spec.maxParallelism ?? target.maxParallelism;
   const subtasks: KeyedStateBackend<unknown>[] = [];
   try {
     for (let i = 0; i < p; i++) {
@@ -102,21 +102,21 @@ export async function writeKeyedBootstrap(uid: string, spec: KeyedBootstrap<unkn
         await target.backend.createKeyedStateBackend({
           operatorIdentifier: `${uid}[${i}]`,
           keySerializer: spec.keySerializer,
-          numberOfKeyGroups: maxP,
-          keyGroupRange: computeKeyGroupRangeForOperatorIndex(maxP, p, i),
+          maxParallelism,
+          keyGroupRange: computeKeyGroupRangeForOperatorIndex(maxParallelism, p, i),
         }),
       );
     }
-    await feedKeyed(spec, subtasks, maxP);
+    await feedKeyed(spec, subtasks, maxParallelism);
     // All snapshots start before any is awaited: their asynchronous parts write concurrently.
     // Streams are created in subtask order when each snapshot's asynchronous part begins.
     const futures = subtasks.map((b) => b.snapshot(target.checkpointId, target.timestamp, target.output.streamFactory, SAVEPOINT));
     const handles: Array<KeyedStateHandle | null> = (await settleAll(futures.map((f) => f.result))).map((r) => r.jobManagerOwnedSnapshot);
-    await fillEmptySubtasks(handles as Array<KeyGroupsStateHandle | null>, target, uid, maxP, p);
+    await fillEmptySubtasks(handles as Array<KeyGroupsStateHandle | null>, target, uid, maxParallelism, p);
     return {
       uid,
       parallelism: p,
-      maxParallelism: maxP,
+      maxParallelism,
       subtasks: handles.map((h, i) => ({ subtaskIndex: i, keyed: h === null ? [] : [h], operator: [] })),
     };
   } finally {
@@ -125,7 +125,7 @@ export async function writeKeyedBootstrap(uid: string, spec: KeyedBootstrap<unkn
 }
 
 /** Hands every element to the subtask that owns its key, with the key set. */
-async function feedKeyed(spec: KeyedBootstrap<unknown, unknown>, subtasks: readonly KeyedStateBackend<unknown>[], maxP: number): Promise<void> {
+async function feedKeyed(spec: KeyedBootstrap<unknown, unknown>, subtasks: readonly KeyedStateBackend<unknown>[], maxParallelism: number): Promise<void> {
   const contexts = subtasks.map((b, i): KeyedBootstrapContext<unknown> => ({
     get currentKey() {
       return b.getCurrentKey();
@@ -139,7 +139,7 @@ async function feedKeyed(spec: KeyedBootstrap<unknown, unknown>, subtasks: reado
     const key = spec.keySelector(element);
     keyOut.clear();
     spec.keySerializer.serialize(key, keyOut);
-    const i = computeOperatorIndexForKeyGroup(maxP, subtasks.length, assignToKeyGroup(keyOut.bytesView(), maxP));
+    const i = computeOperatorIndexForKeyGroup(maxParallelism, subtasks.length, assignToKeyGroup(keyOut.bytesView(), maxParallelism));
     subtasks[i]!.setCurrentKey(key);
     spec.bootstrap.processElement(element, contexts[i]!);
   }
@@ -176,7 +176,7 @@ export async function writeOperatorBootstrap(uid: string, spec: OperatorStateBoo
  * covers every key group of a keyed operator exactly once, so such subtasks get a stream with the
  * operator's header and empty blocks.
  */
-async function fillEmptySubtasks(handles: Array<KeyGroupsStateHandle | null>, target: BootstrapTarget, uid: string, maxP: number, p: number): Promise<void> {
+async function fillEmptySubtasks(handles: Array<KeyGroupsStateHandle | null>, target: BootstrapTarget, uid: string, maxParallelism: number, p: number): Promise<void> {
   const present = handles.filter((h): h is KeyGroupsStateHandle => h !== null);
   if (present.length === 0 || present.length === handles.length) return;
   // The headers just written are the source of truth for the operator's states.
@@ -186,7 +186,7 @@ async function fillEmptySubtasks(handles: Array<KeyGroupsStateHandle | null>, ta
   const merged = mergeHeaders(headers, present.map(handleFile), uid)!;
   for (let i = 0; i < handles.length; i++) {
     if (handles[i] !== null) continue;
-    const range = computeKeyGroupRangeForOperatorIndex(maxP, p, i);
+    const range = computeKeyGroupRangeForOperatorIndex(maxParallelism, p, i);
     const encoder = new KeyedStateStreamEncoder(range, merged.keySerializerSnapshot, merged.states);
     const out = target.output.newStream();
     await out.write(encoder.encodeHeader());

@@ -45,7 +45,7 @@ export interface ExistingWriteOptions {
 export async function writeExisting(src: SavepointReader, uid: string, op: ExistingOperator, output: SavepointOutput, options: ExistingWriteOptions): Promise<OperatorSnapshotMetadata> {
   const old = op.source;
   const p = op.parallelism ?? old.parallelism;
-  const maxP = op.maxParallelism ?? old.maxParallelism;
+  const maxParallelism = op.maxParallelism ?? old.maxParallelism;
   const keyed = old.subtasks.flatMap((s) => s.keyed);
   const native = keyed.find((h) => !isKeyGroupsStateHandle(h));
   if (native !== undefined) {
@@ -55,7 +55,7 @@ export async function writeExisting(src: SavepointReader, uid: string, op: Exist
     );
   }
   const changesKeyed = op.changes.size > 0 || op.keyChange !== undefined;
-  if (!changesKeyed && p === old.parallelism && maxP === old.maxParallelism) {
+  if (!changesKeyed && p === old.parallelism && maxParallelism === old.maxParallelism) {
     for (const s of old.subtasks) {
       for (const h of s.keyed) await output.copy(src.dir, (h as KeyGroupsStateHandle).stream, options.onBytes);
       for (const h of s.operator) await output.copy(src.dir, h.stream, options.onBytes);
@@ -66,7 +66,7 @@ export async function writeExisting(src: SavepointReader, uid: string, op: Exist
   let keyedHandles: KeyGroupsStateHandle[] = [];
   if (keyed.length > 0) {
     const spec = await keyedPlan(src, old.uid, op);
-    keyedHandles = await rewriteKeyedState(src, old.uid, { ...spec, parallelism: p, maxParallelism: maxP }, output, options);
+    keyedHandles = await rewriteKeyedState(src, old.uid, { ...spec, parallelism: p, maxParallelism }, output, options);
   }
   const oldOperator: OperatorStateHandle[][] = Array.from({ length: old.parallelism }, () => []);
   for (const s of old.subtasks) oldOperator[s.subtaskIndex] = [...s.operator];
@@ -77,7 +77,7 @@ export async function writeExisting(src: SavepointReader, uid: string, op: Exist
     const k = keyedHandles[i];
     subtasks.push({ subtaskIndex: i, keyed: k === undefined ? [] : [k], operator: newOperator[i] ?? [] });
   }
-  return { uid, parallelism: p, maxParallelism: maxP, subtasks };
+  return { uid, parallelism: p, maxParallelism, subtasks };
 }
 
 interface KeyedPlan {

@@ -141,7 +141,7 @@ export async function convertHandle(
   const backend = await native.createBackend(ctx.work).createKeyedStateBackend({
     operatorIdentifier: op.uid,
     keySerializer: header.keySerializerSnapshot.restoreSerializer() as TypeSerializer<unknown>,
-    numberOfKeyGroups: op.maxParallelism,
+    maxParallelism: op.maxParallelism,
     keyGroupRange: KeyGroupRange.fromJSON(h.keyGroupRange),
     restoreState: [h],
     stateHandleReader: ctx.dir.reader,

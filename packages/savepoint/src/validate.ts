@@ -335,14 +335,14 @@ async function checkOperatorState(ctx: KeyedCheckContext): Promise<void> {
 
 function checkCoverage(
   uid: string,
-  maxP: number,
+  maxParallelism: number,
   p: number,
   subtasks: ReadonlyArray<{ subtaskIndex: number; keyed: readonly unknown[] }>,
   handles: readonly KeyedStateHandle[],
   name: (h: KeyedStateHandle) => string,
   problems: ValidationProblem[],
 ): void {
-  const owner = new Int32Array(maxP).fill(-1);
+  const owner = new Int32Array(maxParallelism).fill(-1);
   handles.forEach((h, i) => {
     for (let g = h.keyGroupRange.start; g <= h.keyGroupRange.end; g++) {
       if (owner[g] !== -1) {
@@ -358,14 +358,14 @@ function checkCoverage(
     }
   });
   const withKeyed = new Set(subtasks.filter((s) => s.keyed.length > 0).map((s) => s.subtaskIndex));
-  for (let g = 0; g < maxP; ) {
+  for (let g = 0; g < maxParallelism; ) {
     if (owner[g] !== -1) {
       g++;
       continue;
     }
     let end = g;
-    while (end + 1 < maxP && owner[end + 1] === -1) end++;
-    const sub = computeOperatorIndexForKeyGroup(maxP, p, g);
+    while (end + 1 < maxParallelism && owner[end + 1] === -1) end++;
+    const sub = computeOperatorIndexForKeyGroup(maxParallelism, p, g);
     // A heap subtask that never registered keyed state writes no handle: legal, but worth a word.
     const empty = !withKeyed.has(sub);
     problems.push({

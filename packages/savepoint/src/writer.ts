@@ -124,8 +124,8 @@ export class SavepointWriter {
   withKeyedOperator<T, K>(uid: string, spec: KeyedBootstrap<T, K>): this {
     this.checkFree(uid);
     this.checkBootstrappable(uid);
-    const maxP = spec.maxParallelism ?? this.maxParallelism;
-    checkParallelism(spec.parallelism ?? 1, maxP);
+    const maxParallelism = spec.maxParallelism ?? this.maxParallelism;
+    checkParallelism(spec.parallelism ?? 1, maxParallelism);
     this.ops.set(uid, { kind: 'keyed', spec: spec as unknown as KeyedBootstrap<unknown, unknown> });
     return this;
   }
@@ -210,12 +210,12 @@ export class SavepointWriter {
   rescale(uid: string | undefined, options: { parallelism?: number; maxParallelism?: number }): this {
     const targets = uid !== undefined ? [this.existing(uid)] : [...this.ops.values()].filter((o): o is ExistingOperator => o.kind === 'existing');
     for (const op of targets) {
-      const maxP = options.maxParallelism ?? op.source.maxParallelism;
+      const maxParallelism = options.maxParallelism ?? op.source.maxParallelism;
       // Default parallelism: unchanged, capped by the new maxParallelism.
-      const p = options.parallelism ?? Math.min(op.source.parallelism, maxP);
-      checkParallelism(p, maxP);
+      const p = options.parallelism ?? Math.min(op.source.parallelism, maxParallelism);
+      checkParallelism(p, maxParallelism);
       op.parallelism = p;
-      op.maxParallelism = maxP;
+      op.maxParallelism = maxParallelism;
     }
     return this;
   }

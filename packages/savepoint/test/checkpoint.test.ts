@@ -45,7 +45,7 @@ async function twoIncrementalCheckpoints(valueSerializer: TypeSerializer<string>
   const kb = await new RocksDBStateBackend({ incrementalCheckpoints: true, localDirectory: fresh() }).createKeyedStateBackend({
     operatorIdentifier: 'counter',
     keySerializer: Serializers.string,
-    numberOfKeyGroups: MAX_P,
+    maxParallelism: MAX_P,
     keyGroupRange: new KeyGroupRange(0, MAX_P - 1),
   });
   const ob = await new FsStateBackend().createOperatorStateBackend({ operatorIdentifier: 'counter' });

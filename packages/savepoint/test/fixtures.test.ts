@@ -83,7 +83,7 @@ describe('format v1 fixture', () => {
         const b = await new MemoryStateBackend().createKeyedStateBackend({
           operatorIdentifier: `fixture[${i}]`,
           keySerializer: Serializers.string,
-          numberOfKeyGroups: MAX_PARALLELISM,
+          maxParallelism: MAX_PARALLELISM,
           keyGroupRange: computeKeyGroupRangeForOperatorIndex(MAX_PARALLELISM, parallelism, i),
           restoreState: handles,
           stateHandleReader: localSavepointStorage(FIXTURE_V1),
@@ -179,7 +179,7 @@ describe('format v1 fixture', () => {
       const b = await new FsStateBackend().createKeyedStateBackend({
         operatorIdentifier: 'x',
         keySerializer: Serializers.string,
-        numberOfKeyGroups: MAX_PARALLELISM,
+        maxParallelism: MAX_PARALLELISM,
         keyGroupRange: computeKeyGroupRangeForOperatorIndex(MAX_PARALLELISM, keyedOp.parallelism, s.subtaskIndex),
         restoreState: [h],
         stateHandleReader: localSavepointStorage(FIXTURE_V1),

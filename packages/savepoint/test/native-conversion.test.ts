@@ -33,7 +33,7 @@ describe('native RocksDB conversions', () => {
     const kb = await new RocksDBStateBackend({ localDirectory: fresh() }).createKeyedStateBackend({
       operatorIdentifier: KEYED_UID,
       keySerializer: Serializers.string,
-      numberOfKeyGroups: MAX_PARALLELISM,
+      maxParallelism: MAX_PARALLELISM,
       keyGroupRange: new KeyGroupRange(0, MAX_PARALLELISM - 1),
       restoreState: keyed,
       stateHandleReader: dir.reader,

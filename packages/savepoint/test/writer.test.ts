@@ -48,7 +48,7 @@ const RED = new ReducingStateDescriptor<bigint>('r', (a, b) => a + b, Int64Seria
 type Model = Map<string, string>;
 
 /** Random operations on heap backends at parallelism p, mirrored in a model of every entry. */
-async function randomHeap(seed: number, p: number, maxP: number): Promise<{ backends: KeyedStateBackend<string>[]; model: Model }> {
+async function randomHeap(seed: number, p: number, maxParallelism: number): Promise<{ backends: KeyedStateBackend<string>[]; model: Model }> {
   const rand = prng(seed);
   const int = (n: number) => Math.floor(rand() * n);
   const backends: KeyedStateBackend<string>[] = [];
@@ -57,8 +57,8 @@ async function randomHeap(seed: number, p: number, maxP: number): Promise<{ back
       await new FsStateBackend().createKeyedStateBackend({
         operatorIdentifier: `rt[${i}]`,
         keySerializer: Serializers.string,
-        numberOfKeyGroups: maxP,
-        keyGroupRange: computeKeyGroupRangeForOperatorIndex(maxP, p, i),
+        maxParallelism,
+        keyGroupRange: computeKeyGroupRangeForOperatorIndex(maxParallelism, p, i),
       }),
     );
   }
@@ -110,7 +110,7 @@ async function randomHeap(seed: number, p: number, maxP: number): Promise<{ back
   return { backends, model };
 }
 
-async function snapshotToSavepoint(backends: KeyedStateBackend<string>[], dir: string, maxP: number): Promise<void> {
+async function snapshotToSavepoint(backends: KeyedStateBackend<string>[], dir: string, maxParallelism: number): Promise<void> {
   const storage = localSavepointStorage(dir);
   const location = await storage.initializeLocationForCheckpoint(9);
   const handles: Array<KeyedStateHandle | null> = [];
@@ -120,13 +120,13 @@ async function snapshotToSavepoint(backends: KeyedStateBackend<string>[], dir: s
       checkpointId: 9,
       kind: 'SAVEPOINT',
       timestamp: 1,
-      operators: [{ uid: 'rt', parallelism: backends.length, maxParallelism: maxP, subtasks: handles.map((h, i) => ({ subtaskIndex: i, keyed: h === null ? [] : [h], operator: [] })) }],
+      operators: [{ uid: 'rt', parallelism: backends.length, maxParallelism, subtasks: handles.map((h, i) => ({ subtaskIndex: i, keyed: h === null ? [] : [h], operator: [] })) }],
     }),
   );
 }
 
 /** Reads every entry back through heap backends restored at parallelism p. */
-async function restoreModel(dir: string, p: number, maxP: number): Promise<Model> {
+async function restoreModel(dir: string, p: number, maxParallelism: number): Promise<Model> {
   const r = await SavepointReader.load(dir);
   const handles = r.metadata.operators[0]!.subtasks.flatMap((s) => s.keyed);
   const model: Model = new Map();
@@ -134,8 +134,8 @@ async function restoreModel(dir: string, p: number, maxP: number): Promise<Model
     const b = await new FsStateBackend().createKeyedStateBackend({
       operatorIdentifier: `restore[${i}]`,
       keySerializer: Serializers.string,
-      numberOfKeyGroups: maxP,
-      keyGroupRange: computeKeyGroupRangeForOperatorIndex(maxP, p, i),
+      maxParallelism,
+      keyGroupRange: computeKeyGroupRangeForOperatorIndex(maxParallelism, p, i),
       restoreState: handles,
       stateHandleReader: localSavepointStorage(dir),
     });
@@ -256,7 +256,7 @@ describe('SavepointWriter on an existing savepoint', () => {
     const b = await new FsStateBackend().createKeyedStateBackend({
       operatorIdentifier: 'int-keys',
       keySerializer: Serializers.int32,
-      numberOfKeyGroups: 16,
+      maxParallelism: 16,
       keyGroupRange: computeKeyGroupRangeForOperatorIndex(16, 1, 0),
       restoreState: r.metadata.operators[0]!.subtasks.flatMap((s) => s.keyed),
       stateHandleReader: localSavepointStorage(out),

@@ -30,7 +30,7 @@ export interface RegisteredKeyedState {
 export abstract class AbstractKeyedStateBackend<K, R extends RegisteredKeyedState> implements KeyedStateBackend<K> {
   readonly keySerializer: TypeSerializer<K>;
   readonly keyGroupRange: KeyGroupRange;
-  readonly numberOfKeyGroups: number;
+  readonly maxParallelism: number;
   readonly operatorIdentifier: string;
   /** Registered states by name, including restored ones not registered again yet. */
   protected readonly states = new Map<string, R>();
@@ -46,7 +46,7 @@ export abstract class AbstractKeyedStateBackend<K, R extends RegisteredKeyedStat
   protected constructor(params: KeyedStateBackendParameters<K>) {
     this.keySerializer = params.keySerializer;
     this.keyGroupRange = params.keyGroupRange;
-    this.numberOfKeyGroups = params.numberOfKeyGroups;
+    this.maxParallelism = params.maxParallelism;
     this.operatorIdentifier = params.operatorIdentifier;
     this.primitiveKeySerializer = isPrimitiveType(params.keySerializer as TypeSerializer<unknown>);
   }
@@ -80,7 +80,7 @@ export abstract class AbstractKeyedStateBackend<K, R extends RegisteredKeyedStat
     out.clear();
     this.keySerializer.serialize(key, out);
     const bytes = out.bytesView();
-    const g = assignToKeyGroup(bytes, this.numberOfKeyGroups);
+    const g = assignToKeyGroup(bytes, this.maxParallelism);
     if (!this.keyGroupRange.contains(g)) {
       throw new IllegalStateUsageError(
         undefined,

@@ -54,7 +54,7 @@ export interface KeyedStateBackend<K> extends Snapshotable<KeyedStateHandle> {
   readonly keySerializer: TypeSerializer<K>;
   readonly keyGroupRange: KeyGroupRange;
   /** maxParallelism. */
-  readonly numberOfKeyGroups: number;
+  readonly maxParallelism: number;
 
   /** Sets the key that keyed state accesses refer to; the key must belong to this backend's key groups. */
   setCurrentKey(key: K): void;
@@ -106,7 +106,7 @@ export interface KeyedStateBackendParameters<K> {
   readonly operatorIdentifier: string;
   readonly keySerializer: TypeSerializer<K>;
   /** maxParallelism. */
-  readonly numberOfKeyGroups: number;
+  readonly maxParallelism: number;
   readonly keyGroupRange: KeyGroupRange;
   /**
    * Handles to restore from, possibly of several old subtasks after rescaling: the backend takes

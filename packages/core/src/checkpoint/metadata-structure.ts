@@ -168,13 +168,13 @@ function checkOperator(op: unknown, uids: Set<string>, w: string, bad: Malformed
   if (typeof op.uid !== 'string' || op.uid === '') bad(`${w}.uid`, 'expected a non-empty string');
   if (uids.has(op.uid)) bad(`${w}.uid`, `duplicate operator uid '${op.uid}'`);
   uids.add(op.uid);
-  const maxP = op.maxParallelism;
-  if (!isUint(maxP) || maxP < 1 || maxP > UPPER_BOUND_MAX_PARALLELISM) bad(`${w}.maxParallelism`, `expected an integer in [1, ${UPPER_BOUND_MAX_PARALLELISM}]`);
-  if (!isUint(op.parallelism) || op.parallelism < 1 || op.parallelism > maxP) bad(`${w}.parallelism`, `expected an integer in [1, ${maxP}]`);
+  const maxParallelism = op.maxParallelism;
+  if (!isUint(maxParallelism) || maxParallelism < 1 || maxParallelism > UPPER_BOUND_MAX_PARALLELISM) bad(`${w}.maxParallelism`, `expected an integer in [1, ${UPPER_BOUND_MAX_PARALLELISM}]`);
+  if (!isUint(op.parallelism) || op.parallelism < 1 || op.parallelism > maxParallelism) bad(`${w}.parallelism`, `expected an integer in [1, ${maxParallelism}]`);
   if (!Array.isArray(op.subtasks) || op.subtasks.length > op.parallelism) bad(`${w}.subtasks`, `expected an array of at most ${op.parallelism} subtasks`);
   const seen = new Set<number>();
   const modes = new Map<string, string>();
-  const shape = { parallelism: op.parallelism, maxParallelism: maxP };
+  const shape = { parallelism: op.parallelism, maxParallelism };
   (op.subtasks as unknown[]).forEach((st, j) => checkSubtask(st, shape, seen, modes, `${w}.subtasks[${j}]`, bad, file));
 }
 

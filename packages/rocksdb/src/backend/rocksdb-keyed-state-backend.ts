@@ -69,7 +69,7 @@ export class RocksDBKeyedStateBackend<K> extends AbstractKeyedStateBackend<K, Re
     private readonly options: RocksDBKeyedStateBackendOptions,
   ) {
     super(params);
-    this.layout = new KeyLayout(params.numberOfKeyGroups);
+    this.layout = new KeyLayout(params.maxParallelism);
     const base = params.localDirectory ?? join(tmpdir(), 'flowstate-rocksdb');
     this.instanceDir = createWorkingDirectory(base, `${sanitize(params.operatorIdentifier)}-${this.backendIdentifier}`);
   }
@@ -86,7 +86,7 @@ export class RocksDBKeyedStateBackend<K> extends AbstractKeyedStateBackend<K, Re
       operatorIdentifier: this.operatorIdentifier,
       keySerializer: this.keySerializer as TypeSerializer<unknown>,
       keyGroupRange: this.keyGroupRange,
-      numberOfKeyGroups: this.numberOfKeyGroups,
+      maxParallelism: this.maxParallelism,
       layout: this.layout,
       instanceDir: this.instanceDir,
       dbDir,
@@ -266,7 +266,7 @@ export class RocksDBKeyedStateBackend<K> extends AbstractKeyedStateBackend<K, Re
     const source: RocksSnapshotSource = {
       keySerializer: this.keySerializer as TypeSerializer<unknown>,
       keyGroupRange: this.keyGroupRange,
-      numberOfKeyGroups: this.numberOfKeyGroups,
+      maxParallelism: this.maxParallelism,
       backendIdentifier: this.backendIdentifier,
       instanceDir: this.instanceDir,
       layout: this.layout,

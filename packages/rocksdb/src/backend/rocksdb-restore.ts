@@ -38,7 +38,7 @@ export interface RocksRestoreTarget {
   readonly operatorIdentifier: string;
   readonly keySerializer: TypeSerializer<unknown>;
   readonly keyGroupRange: KeyGroupRange;
-  readonly numberOfKeyGroups: number;
+  readonly maxParallelism: number;
   readonly layout: KeyLayout;
   /** Scratch space for downloads; removed with the backend. */
   readonly instanceDir: string;
@@ -80,8 +80,8 @@ export async function restoreRocksKeyedState<K>(backend: RocksRestoreTarget, par
   if (incremental.length > 0) {
     const relevant = incremental.filter((h) => overlap(h) > 0).sort((a, b) => overlap(b) - overlap(a));
     for (const h of relevant) {
-      if (h.maxParallelism !== backend.numberOfKeyGroups) {
-        throw new StateMigrationError(`<key groups of ${backend.operatorIdentifier}>`, `native snapshot has maxParallelism ${h.maxParallelism}, the job ${backend.numberOfKeyGroups}; rescale the savepoint first`);
+      if (h.maxParallelism !== backend.maxParallelism) {
+        throw new StateMigrationError(`<key groups of ${backend.operatorIdentifier}>`, `native snapshot has maxParallelism ${h.maxParallelism}, the job ${backend.maxParallelism}; rescale the savepoint first`);
       }
     }
     if (relevant.length === 0) {
@@ -143,7 +143,7 @@ function clipToRange(backend: RocksRestoreTarget): void {
   for (const s of backend.states.values()) {
     // Always both sides: cheap, and no trust in what a downloaded database holds outside its range.
     if (range.startKeyGroup > 0) backend.db.deleteRange(s.cf, layout.keyGroupStart(0), layout.keyGroupStart(range.startKeyGroup));
-    if (range.endKeyGroup + 1 < backend.numberOfKeyGroups) backend.db.deleteRange(s.cf, layout.keyGroupStart(range.endKeyGroup + 1), layout.keyGroupStart(backend.numberOfKeyGroups));
+    if (range.endKeyGroup + 1 < backend.maxParallelism) backend.db.deleteRange(s.cf, layout.keyGroupStart(range.endKeyGroup + 1), layout.keyGroupStart(backend.maxParallelism));
   }
 }
 
@@ -203,7 +203,7 @@ async function writeCanonical(backend: RocksRestoreTarget, h: KeyGroupsStateHand
   };
   const range = KeyGroupRange.fromJSON(h.keyGroupRange).intersection(backend.keyGroupRange);
   await readKeyGroups(reader, h, header, range, (g, rec) => {
-    if (assignToKeyGroup(rec.key, backend.numberOfKeyGroups) !== g) {
+    if (assignToKeyGroup(rec.key, backend.maxParallelism) !== g) {
       throw new CorruptDataError(`a key in key group ${g} hashes to another key group (different maxParallelism?)`, 0);
     }
     const t = targets[rec.stateIndex]!;

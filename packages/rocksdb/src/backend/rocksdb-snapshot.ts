@@ -34,7 +34,7 @@ const yieldToEventLoop = () => new Promise<void>((r) => setImmediate(r));
 export interface RocksSnapshotSource {
   readonly keySerializer: TypeSerializer<unknown>;
   readonly keyGroupRange: KeyGroupRange;
-  readonly numberOfKeyGroups: number;
+  readonly maxParallelism: number;
   readonly backendIdentifier: string;
   /** Where the native checkpoint directory of an incremental snapshot is created. */
   readonly instanceDir: string;
@@ -304,7 +304,7 @@ async function uploadIncremental(
       stateSize: full,
       checkpointId,
       backendIdentifier: backend.backendIdentifier,
-      maxParallelism: backend.numberOfKeyGroups,
+      maxParallelism: backend.maxParallelism,
       meta,
       sharedFiles,
       privateFiles,
