@@ -23,7 +23,7 @@ import {
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { decodeListElements, encodeListElements } from '@flowstate/rocksdb';
+import { decodeListElements, encodeListElements } from '@flowstate/rocksdb/native';
 import { backendById, createKeyed } from './backends.js';
 import { GOALS, type Preset } from './config.js';
 import { backendColumnFamily, concatBytes, float64Bytes, int32Bytes, openRawRocks, prefixEnd, verifyIdenticalRows, type RawRocks } from './rocks-raw.js';

@@ -18,7 +18,8 @@ import {
   type KeyedStateBackend,
   type TypeSerializer,
 } from '@flowstate/core';
-import { KeyLayout, RocksDB, STATE_CF_PREFIX, type ColumnFamily } from '@flowstate/rocksdb';
+import { KeyLayout, STATE_CF_PREFIX } from '@flowstate/rocksdb';
+import { RocksDB, type ColumnFamily } from '@flowstate/rocksdb/native';
 import { MAX_PARALLELISM, ROCKSDB_BENCH_OPTIONS } from './backends.js';
 
 export interface RawRocks {

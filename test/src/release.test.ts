@@ -143,7 +143,7 @@ describe('release: packed packages', { timeout: 600_000 }, () => {
 
     it('loads the prebuilt RocksDB addon where the package has a current one, else the one built at install', (t) => {
       const pkg = join(app, 'node_modules', '@flowstate', 'rocksdb');
-      const file = runOk(process.execPath, ['--input-type=module', '-e', "import { nativeAddonPath } from '@flowstate/rocksdb'; console.log(nativeAddonPath())"], app).trim();
+      const file = runOk(process.execPath, ['--input-type=module', '-e', "import { nativeAddonPath } from '@flowstate/rocksdb/native'; console.log(nativeAddonPath())"], app).trim();
       const check = run(process.execPath, [join(ROOT, 'packages', 'rocksdb', 'scripts', 'check-prebuilt.mjs')], ROOT);
       if (check.status === 0) {
         assert.equal(file, join(pkg, 'prebuilds', `${process.platform}-${process.arch}`, 'flowstate_rocksdb.node'));

@@ -2,7 +2,7 @@
 // sha256 over the addon's sources (binding.gyp and every file in native/, by name and content).
 // A prebuilt binary records the hash of the sources it was built from (prebuilds/<tag>/BUILD_INFO.json);
 // the installer and the loader use it only while the hash still matches, so a binary that
-// predates a source change never ships or loads. src/native-addon.ts computes the same hash
+// predates a source change never ships or loads. src/native/addon-location.ts computes the same hash
 // (test/prebuilt.test.ts checks that both agree).
 import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
-const INDEX = fileURLToPath(new URL('../src/index.js', import.meta.url));
+const INDEX = fileURLToPath(new URL('../src/native.js', import.meta.url));
 
 /** Calls rocksdbVersion() in a child with FLOWSTATE_ROCKSDB_ADDON set; returns the error it threw (or the version). */
 function loadWith(addon: string): { code?: string; message?: string; version?: string } {

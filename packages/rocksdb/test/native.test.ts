@@ -1,4 +1,4 @@
-// Tests for the native RocksDB binding (packages/rocksdb/src/native.ts).
+// Tests for the native RocksDB binding (packages/rocksdb/src/native.ts and src/native/).
 // Requires the addon: `npm run build:native -w @flowstate/rocksdb`.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -21,8 +21,8 @@ import {
   encodeListElements,
   isNativeAvailable,
   rocksdbVersion,
-} from '../src/index.js';
-import type { RocksDBErrorCode, Entry } from '../src/index.js';
+} from '../src/native.js';
+import type { RocksDBErrorCode, Entry } from '../src/native.js';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -674,7 +674,7 @@ describe('RocksDB native binding', () => {
   });
 
   test('terminating a worker with an open DB, iterators, snapshots and in-flight async work is safe', async () => {
-    const indexUrl = new URL('../src/index.js', import.meta.url).href;
+    const indexUrl = new URL('../src/native.js', import.meta.url).href;
     const workerFile = join(root, `worker-${counter}.mjs`);
     writeFileSync(
       workerFile,

@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { nativeSourceHash } from '../src/native-addon.js';
+import { nativeSourceHash } from '../src/native/addon-location.js';
 
 const PKG = fileURLToPath(new URL('../../', import.meta.url));
 const PREBUILT = fileURLToPath(new URL(`../../prebuilds/${process.platform}-${process.arch}/flowstate_rocksdb.node`, import.meta.url));

@@ -19,15 +19,8 @@ import {
   type StateHandleReader,
 } from '@flowstate/core';
 import { localCheckpointStorage } from '@flowstate/storage-local';
-import {
-  RocksDB,
-  RocksDBError,
-  RocksDBKeyedStateBackend,
-  RocksDBStateBackend,
-  nativeCrc32cForTest,
-  verifySstFile,
-  type IncrementalRocksDBStateHandle,
-} from '@flowstate/rocksdb';
+import { RocksDBError, RocksDBKeyedStateBackend, RocksDBStateBackend, type IncrementalRocksDBStateHandle } from '@flowstate/rocksdb';
+import { RocksDB, nativeCrc32cForTest, verifySstFile } from '@flowstate/rocksdb/native';
 
 const dirs: string[] = [];
 function tempDir(name: string): string {

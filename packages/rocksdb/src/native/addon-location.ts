@@ -30,7 +30,7 @@ function packageRoot(): string {
   for (;;) {
     if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'binding.gyp'))) return dir;
     const parent = dirname(dir);
-    if (parent === dir) return fileURLToPath(new URL('../..', import.meta.url)); // dist/src -> package
+    if (parent === dir) return fileURLToPath(new URL('../../..', import.meta.url)); // dist/src/native -> package
     dir = parent;
   }
 }

@@ -1,0 +1,208 @@
+// An open RocksDB database: reads, writes, column families, snapshots, iterators, checkpoints and
+// SST ingestion. Lifetime rules are described in ../native.ts.
+import { loadBinding, scratch } from './binding.js';
+import { nativeOfColumnFamily, wrapColumnFamily, type ColumnFamily } from './column-family.js';
+import { asyncCall, invalid, RocksDBError } from './errors.js';
+import { wrapIterator, type IteratorOptions, type RocksIterator } from './iterator.js';
+import type { NativeDatabase } from './native-types.js';
+import { nativeSnapshotOrUndefined, wrapSnapshot, type Snapshot } from './snapshot.js';
+import { wrapSstFileWriter, type SstFileWriter } from './sst-file-writer.js';
+import type { IngestExternalFileOptions, LiveFileMetaData, LiveFilesMetaDataOptions, RocksDBOptions } from './types.js';
+import { nativeOfBatch, type WriteBatch } from './write-batch.js';
+
+/** An open RocksDB database. */
+export class RocksDB {
+  readonly #native: NativeDatabase;
+  readonly #cfs = new Map<string, ColumnFamily>();
+  /** Database directory as passed to {@link RocksDB.open}. */
+  readonly path: string;
+
+  private constructor(path: string, native: NativeDatabase) {
+    this.path = path;
+    this.#native = native;
+    for (const name of native.listColumnFamilies()) {
+      const cf = native.getColumnFamily(name);
+      if (cf !== undefined) this.#cfs.set(name, wrapColumnFamily(cf));
+    }
+  }
+
+  /** Opens (or creates) a database. All column families get the same options and the list-append merge operator. */
+  static open(path: string, options: RocksDBOptions = {}): RocksDB {
+    if (typeof path !== 'string' || path.length === 0) throw invalid('path must be a non-empty string');
+    const native = new (loadBinding().Database)();
+    native.open(path, {
+      createIfMissing: options.createIfMissing,
+      createMissingColumnFamilies: options.createMissingColumnFamilies,
+      blockCacheSize: options.blockCacheSize,
+      writeBufferSize: options.writeBufferSize,
+      maxWriteBufferNumber: options.maxWriteBufferNumber,
+      compression: options.compression,
+      disableWAL: options.disableWAL,
+      atomicFlush: options.atomicFlush,
+      fixedPrefixLength: options.fixedPrefixLength,
+      columnFamilies: options.columnFamilies,
+    });
+    return new RocksDB(path, native);
+  }
+
+  /** Column families of the (closed or open) database at `path`. */
+  static listColumnFamilies(path: string): string[] {
+    return loadBinding().listColumnFamilies(path);
+  }
+
+  get isClosed(): boolean {
+    return this.#native.isClosed();
+  }
+
+  /**
+   * Closes the database: waits for in-flight async operations, closes open
+   * iterators, releases snapshots, invalidates column family handles, flushes
+   * (when the WAL is disabled) and closes. Idempotent.
+   */
+  close(): void {
+    this.#cfs.clear();
+    this.#native.close();
+  }
+
+  #ensureOpen(): void {
+    if (this.#native.isClosed()) {
+      throw new RocksDBError('ROCKSDB_CLOSED', 'database is closed', { path: this.path });
+    }
+  }
+
+  get defaultColumnFamily(): ColumnFamily {
+    this.#ensureOpen();
+    const cf = this.#cfs.get('default');
+    if (cf === undefined) throw new RocksDBError('ROCKSDB_UNKNOWN', 'default column family missing', { path: this.path });
+    return cf;
+  }
+
+  /** Creates a column family while the database is open. */
+  createColumnFamily(name: string): ColumnFamily {
+    const cf = wrapColumnFamily(this.#native.createColumnFamily(name));
+    this.#cfs.set(name, cf);
+    return cf;
+  }
+
+  /** Drops a column family while the database is open; closes iterators over it. */
+  dropColumnFamily(cf: ColumnFamily): void {
+    this.#native.dropColumnFamily(nativeOfColumnFamily(cf));
+    if (this.#cfs.get(cf.name) === cf) this.#cfs.delete(cf.name);
+  }
+
+  getColumnFamily(name: string): ColumnFamily | undefined {
+    this.#ensureOpen();
+    return this.#cfs.get(name);
+  }
+
+  /** Names of the open column families (including 'default'). */
+  listColumnFamilies(): string[] {
+    return this.#native.listColumnFamilies();
+  }
+
+  /** The value of `key`, or undefined. Reads at `snapshot` when given. */
+  get(cf: ColumnFamily, key: Uint8Array, snapshot?: Snapshot): Uint8Array | undefined {
+    const r = this.#native.getInto(nativeOfColumnFamily(cf), key, nativeSnapshotOrUndefined(snapshot));
+    return typeof r === 'number' ? scratch.slice(0, r) : r;
+  }
+
+  put(cf: ColumnFamily, key: Uint8Array, value: Uint8Array): void {
+    this.#native.put(nativeOfColumnFamily(cf), key, value);
+  }
+
+  delete(cf: ColumnFamily, key: Uint8Array): void {
+    this.#native.delete(nativeOfColumnFamily(cf), key);
+  }
+
+  /** Appends `value` (a `[u32 BE len][bytes]...` sequence) via the list-append merge operator. */
+  merge(cf: ColumnFamily, key: Uint8Array, value: Uint8Array): void {
+    this.#native.merge(nativeOfColumnFamily(cf), key, value);
+  }
+
+  /** Deletes keys in [begin, end). */
+  deleteRange(cf: ColumnFamily, begin: Uint8Array, end: Uint8Array): void {
+    this.#native.deleteRange(nativeOfColumnFamily(cf), begin, end);
+  }
+
+  /** Applies a WriteBatch atomically. */
+  write(batch: WriteBatch): void {
+    this.#native.write(nativeOfBatch(batch));
+  }
+
+  /** Flushes the memtable of `cf`, or of every column family when omitted; waits for completion. */
+  flush(cf?: ColumnFamily): void {
+    this.#native.flush(cf === undefined ? undefined : nativeOfColumnFamily(cf));
+  }
+
+  /** Manual compaction of [begin, end] (open-ended when omitted). */
+  compactRange(cf: ColumnFamily, begin?: Uint8Array, end?: Uint8Array): void {
+    this.#native.compactRange(nativeOfColumnFamily(cf), begin, end);
+  }
+
+  compactRangeAsync(cf: ColumnFamily, begin?: Uint8Array, end?: Uint8Array): Promise<void> {
+    return asyncCall(() => this.#native.compactRangeAsync(nativeOfColumnFamily(cf), begin, end));
+  }
+
+  getSnapshot(): Snapshot {
+    return wrapSnapshot(this.#native.getSnapshot());
+  }
+
+  /** A new iterator (unpositioned: call a seek method first, or use for..of). */
+  iterator(cf: ColumnFamily, options: IteratorOptions = {}): RocksIterator {
+    return wrapIterator(
+      this.#native.iterator(nativeOfColumnFamily(cf), {
+        lowerBound: options.lowerBound,
+        upperBound: options.upperBound,
+        snapshot: nativeSnapshotOrUndefined(options.snapshot),
+        prefixSameAsStart: options.prefixSameAsStart,
+        fillCache: options.fillCache,
+      }),
+    );
+  }
+
+  /**
+   * Creates an openable copy of the database in `dir` (which must not exist),
+   * hard-linking SST files. Memtables are flushed first (log_size_for_flush = 0).
+   */
+  createCheckpoint(dir: string): void {
+    this.#native.createCheckpoint(dir);
+  }
+
+  createCheckpointAsync(dir: string): Promise<void> {
+    return asyncCall(() => this.#native.createCheckpointAsync(dir));
+  }
+
+  /** Metadata of every live SST file, across all column families. */
+  getLiveFilesMetaData(options: LiveFilesMetaDataOptions = {}): LiveFileMetaData[] {
+    return this.#native.getLiveFilesMetaData(options.uniqueIds ?? true);
+  }
+
+  /** Ingests SST files (e.g. from {@link SstFileWriter}) into `cf`. */
+  ingestExternalFile(cf: ColumnFamily, files: readonly string[], options: IngestExternalFileOptions = {}): void {
+    this.#native.ingestExternalFile(nativeOfColumnFamily(cf), files, { moveFiles: options.moveFiles ?? false });
+  }
+
+  ingestExternalFileAsync(
+    cf: ColumnFamily,
+    files: readonly string[],
+    options: IngestExternalFileOptions = {},
+  ): Promise<void> {
+    return asyncCall(() =>
+      this.#native.ingestExternalFileAsync(nativeOfColumnFamily(cf), files, { moveFiles: options.moveFiles ?? false }),
+    );
+  }
+
+  /** An SstFileWriter with this database's column family options (compression, prefix extractor, ...). */
+  createSstFileWriter(): SstFileWriter {
+    return wrapSstFileWriter(this.#native.createSstFileWriter());
+  }
+
+  /** A RocksDB property (e.g. "rocksdb.estimate-num-keys") of `cf` (default CF when omitted). */
+  getProperty(name: string, cf?: ColumnFamily): string | undefined {
+    return this.#native.getProperty(name, cf === undefined ? undefined : nativeOfColumnFamily(cf));
+  }
+
+  getLatestSequenceNumber(): number {
+    return this.#native.latestSequenceNumber();
+  }
+}

@@ -1,0 +1,65 @@
+// Errors of the RocksDB binding: every failure is a RocksDBError, a core FlowstateError with a
+// stable code (the `ROCKSDB_*` codes mirror rocksdb::Status codes).
+import { FlowstateError } from '@flowstate/core';
+
+/** Error codes carried by {@link RocksDBError}. `ROCKSDB_*` codes mirror rocksdb::Status codes. */
+export type RocksDBErrorCode =
+  | 'ROCKSDB_NOT_FOUND'
+  | 'ROCKSDB_CORRUPTION'
+  | 'ROCKSDB_NOT_SUPPORTED'
+  | 'ROCKSDB_INVALID_ARGUMENT'
+  | 'ROCKSDB_IO_ERROR'
+  | 'ROCKSDB_MERGE_IN_PROGRESS'
+  | 'ROCKSDB_INCOMPLETE'
+  | 'ROCKSDB_SHUTDOWN_IN_PROGRESS'
+  | 'ROCKSDB_TIMED_OUT'
+  | 'ROCKSDB_ABORTED'
+  | 'ROCKSDB_BUSY'
+  | 'ROCKSDB_EXPIRED'
+  | 'ROCKSDB_TRY_AGAIN'
+  | 'ROCKSDB_COMPACTION_TOO_LARGE'
+  | 'ROCKSDB_COLUMN_FAMILY_DROPPED'
+  | 'ROCKSDB_CLOSED'
+  | 'ROCKSDB_NATIVE_UNAVAILABLE'
+  | 'ROCKSDB_UNKNOWN';
+
+export interface RocksDBErrorOptions {
+  /** Path of the database the failed call was about (SstFileWriter errors name their file in the message instead). */
+  path?: string | undefined;
+  /** The rocksdb::Status string, when the error came from RocksDB. */
+  status?: string | undefined;
+  cause?: unknown;
+}
+
+/**
+ * Every error of the binding. A FlowstateError, so callers (the CLI, the runtime) treat RocksDB
+ * failures as typed, reportable errors with a stable `code`, never as internal bugs.
+ */
+export class RocksDBError extends FlowstateError {
+  override readonly name = 'RocksDBError';
+  readonly code: RocksDBErrorCode;
+  readonly path: string | undefined;
+  readonly status: string | undefined;
+
+  constructor(code: RocksDBErrorCode, message: string, options: RocksDBErrorOptions = {}) {
+    super(options.path ? `${message} (db: ${options.path})` : message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.path = options.path;
+    this.status = options.status;
+  }
+}
+
+/** @internal Runs `start`, turning a synchronous throw (bad argument, closed DB) into a rejection. */
+export function asyncCall<T>(start: () => Promise<T>): Promise<T> {
+  try {
+    return start();
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
+/** @internal A ROCKSDB_INVALID_ARGUMENT error (wrong argument type, foreign handle). */
+export function invalid(message: string): RocksDBError {
+  return new RocksDBError('ROCKSDB_INVALID_ARGUMENT', message);
+}
+

@@ -1,0 +1,122 @@
+// @internal The shape of the compiled addon's exports (native/*.cc). Not part of the package's API:
+// the public classes wrap these objects and never hand them out.
+import type { Compression, IngestExternalFileOptions, LiveFileMetaData, SstFileInfo, SstFileVerification, SstFileWriterState } from './types.js';
+
+export interface NativeOpenOptions {
+  createIfMissing?: boolean | undefined;
+  createMissingColumnFamilies?: boolean | undefined;
+  blockCacheSize?: number | undefined;
+  writeBufferSize?: number | undefined;
+  maxWriteBufferNumber?: number | undefined;
+  compression?: Compression | undefined;
+  disableWAL?: boolean | undefined;
+  atomicFlush?: boolean | undefined;
+  fixedPrefixLength?: number | undefined;
+  columnFamilies?: readonly string[] | undefined;
+}
+
+export interface NativeColumnFamily {
+  name(): string;
+  id(): number;
+  isValid(): boolean;
+  isDropped(): boolean;
+}
+
+export interface NativeSnapshot {
+  release(): void;
+  isReleased(): boolean;
+  sequenceNumber(): number;
+}
+
+export interface NativeIteratorOptions {
+  lowerBound?: Uint8Array | undefined;
+  upperBound?: Uint8Array | undefined;
+  snapshot?: NativeSnapshot | undefined;
+  prefixSameAsStart?: boolean | undefined;
+  fillCache?: boolean | undefined;
+}
+
+export interface NativeIterator {
+  seek(key: Uint8Array): void;
+  seekForPrev(key: Uint8Array): void;
+  seekToFirst(): void;
+  seekToLast(): void;
+  valid(): boolean;
+  next(): void;
+  prev(): void;
+  key(): Uint8Array;
+  value(): Uint8Array;
+  nextBatch(maxEntries: number): Array<[Uint8Array, Uint8Array]>;
+  nextBatchPacked(maxEntries: number): ArrayBuffer | undefined;
+  close(): void;
+  isClosed(): boolean;
+}
+
+export interface NativeWriteBatch {
+  put(cf: NativeColumnFamily, key: Uint8Array, value: Uint8Array): void;
+  delete(cf: NativeColumnFamily, key: Uint8Array): void;
+  merge(cf: NativeColumnFamily, key: Uint8Array, value: Uint8Array): void;
+  deleteRange(cf: NativeColumnFamily, begin: Uint8Array, end: Uint8Array): void;
+  clear(): void;
+  count(): number;
+  dataSize(): number;
+}
+
+export interface NativeSstFileWriter {
+  configure(options: NativeOpenOptions): void;
+  open(path: string): void;
+  put(key: Uint8Array, value: Uint8Array): void;
+  merge(key: Uint8Array, value: Uint8Array): void;
+  delete(key: Uint8Array): void;
+  deleteRange(begin: Uint8Array, end: Uint8Array): void;
+  finish(): SstFileInfo;
+  finishAsync(): Promise<SstFileInfo>;
+  fileSize(): number;
+  abandon(): void;
+  state(): SstFileWriterState;
+}
+
+export interface NativeDatabase {
+  open(path: string, options: NativeOpenOptions): void;
+  close(): void;
+  isClosed(): boolean;
+  path(): string;
+  getColumnFamily(name: string): NativeColumnFamily | undefined;
+  listColumnFamilies(): string[];
+  createColumnFamily(name: string): NativeColumnFamily;
+  dropColumnFamily(cf: NativeColumnFamily): void;
+  get(cf: NativeColumnFamily, key: Uint8Array, snapshot: NativeSnapshot | undefined): Uint8Array | undefined;
+  /** undefined = not found; number = value length, copied into the scratch buffer; Uint8Array = too large for scratch. */
+  getInto(cf: NativeColumnFamily, key: Uint8Array, snapshot: NativeSnapshot | undefined): Uint8Array | number | undefined;
+  put(cf: NativeColumnFamily, key: Uint8Array, value: Uint8Array): void;
+  delete(cf: NativeColumnFamily, key: Uint8Array): void;
+  merge(cf: NativeColumnFamily, key: Uint8Array, value: Uint8Array): void;
+  deleteRange(cf: NativeColumnFamily, begin: Uint8Array, end: Uint8Array): void;
+  write(batch: NativeWriteBatch): void;
+  flush(cf: NativeColumnFamily | undefined): void;
+  compactRange(cf: NativeColumnFamily, begin: Uint8Array | undefined, end: Uint8Array | undefined): void;
+  compactRangeAsync(cf: NativeColumnFamily, begin: Uint8Array | undefined, end: Uint8Array | undefined): Promise<void>;
+  getSnapshot(): NativeSnapshot;
+  iterator(cf: NativeColumnFamily, options: NativeIteratorOptions): NativeIterator;
+  createCheckpoint(dir: string): void;
+  createCheckpointAsync(dir: string): Promise<void>;
+  getLiveFilesMetaData(withUniqueIds: boolean): LiveFileMetaData[];
+  ingestExternalFile(cf: NativeColumnFamily, files: readonly string[], options: IngestExternalFileOptions): void;
+  ingestExternalFileAsync(cf: NativeColumnFamily, files: readonly string[], options: IngestExternalFileOptions): Promise<void>;
+  createSstFileWriter(): NativeSstFileWriter;
+  getProperty(name: string, cf: NativeColumnFamily | undefined): string | undefined;
+  latestSequenceNumber(): number;
+}
+
+export interface NativeBinding {
+  Database: new () => NativeDatabase;
+  WriteBatch: new () => NativeWriteBatch;
+  SstFileWriter: new () => NativeSstFileWriter;
+  setScratch(scratch: Uint8Array): void;
+  setErrorFactory(factory: (code: string, message: string, path: string | undefined, status: string | undefined) => Error): void;
+  listColumnFamilies(path: string): string[];
+  verifySstFile(path: string): Promise<SstFileVerification>;
+  crc32cForTest(bytes: Uint8Array, portable: boolean): number;
+  rocksdbVersion: string;
+  mergeOperatorName: string;
+}

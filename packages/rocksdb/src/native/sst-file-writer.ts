@@ -1,0 +1,84 @@
+// Writing SST files for ingestion (restore and rescaling load state this way).
+import { loadBinding } from './binding.js';
+import { asyncCall } from './errors.js';
+import type { NativeSstFileWriter } from './native-types.js';
+import type { SstFileInfo, SstFileWriterOptions, SstFileWriterState } from './types.js';
+
+// @internal Module accessors, installed by the class's static block: the rest of the binding
+// reaches the native object without exposing it (the barrel ../native.ts does not re-export them).
+export let wrapSstFileWriter: (n: NativeSstFileWriter) => SstFileWriter;
+// Set only for the duration of one `new SstFileWriter()` inside wrapSstFileWriter.
+let adoptNextSstWriter: NativeSstFileWriter | undefined;
+
+/**
+ * Writes an SST file for {@link RocksDB.ingestExternalFile}. Keys must be added
+ * in strictly increasing (bytewise) order. Uses the bytewise comparator and
+ * the `flowstate.list-append` merge operator, like every column family.
+ */
+export class SstFileWriter {
+  readonly #native: NativeSstFileWriter;
+
+  /** A standalone writer; prefer {@link RocksDB.createSstFileWriter} to copy a DB's table options. */
+  constructor(options: SstFileWriterOptions = {}) {
+    const adopted = adoptNextSstWriter;
+    adoptNextSstWriter = undefined;
+    if (adopted !== undefined) {
+      this.#native = adopted;
+    } else {
+      this.#native = new (loadBinding().SstFileWriter)();
+      this.#native.configure(options);
+    }
+  }
+
+  open(path: string): void {
+    this.#native.open(path);
+  }
+
+  put(key: Uint8Array, value: Uint8Array): void {
+    this.#native.put(key, value);
+  }
+
+  merge(key: Uint8Array, value: Uint8Array): void {
+    this.#native.merge(key, value);
+  }
+
+  delete(key: Uint8Array): void {
+    this.#native.delete(key);
+  }
+
+  /** Deletes keys in [begin, end) (a range tombstone in the file). */
+  deleteRange(begin: Uint8Array, end: Uint8Array): void {
+    this.#native.deleteRange(begin, end);
+  }
+
+  /** Finalizes the file. The writer can then be opened again for another file. */
+  finish(): SstFileInfo {
+    return this.#native.finish();
+  }
+
+  /** finish() on the libuv thread pool; other calls throw ROCKSDB_BUSY until it settles. */
+  finishAsync(): Promise<SstFileInfo> {
+    return asyncCall(() => this.#native.finishAsync());
+  }
+
+  /** Abandons an open, unfinished file (the partial file is left on disk). */
+  abandon(): void {
+    this.#native.abandon();
+  }
+
+  /** Bytes written so far to the open file. */
+  get fileSize(): number {
+    return this.#native.fileSize();
+  }
+
+  get state(): SstFileWriterState {
+    return this.#native.state();
+  }
+
+  static {
+    wrapSstFileWriter = (n) => {
+      adoptNextSstWriter = n;
+      return new SstFileWriter();
+    };
+  }
+}

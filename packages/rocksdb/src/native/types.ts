@@ -1,0 +1,85 @@
+// Public option and result types of the RocksDB binding.
+
+export type Compression = 'none' | 'snappy' | 'lz4' | 'zstd';
+
+export interface RocksDBOptions {
+  /** Create the database if it does not exist. Default true. */
+  createIfMissing?: boolean;
+  /** Create column families named in `columnFamilies` that don't exist yet. Default false. */
+  createMissingColumnFamilies?: boolean;
+  /** LRU block cache capacity in bytes, shared by all column families; 0 disables the cache. Default 32 MiB. */
+  blockCacheSize?: number;
+  /** Memtable size per column family in bytes. Default 64 MiB. */
+  writeBufferSize?: number;
+  /** Max memtables per column family (>= 2). Default 2. */
+  maxWriteBufferNumber?: number;
+  /** SST block compression. Default 'snappy'. */
+  compression?: Compression;
+  /** Disable the WAL for every write (as Flink does); memtables are flushed on close/checkpoint. Default false. */
+  disableWAL?: boolean;
+  /** RocksDB atomic_flush: flush all column families together (consistent multi-CF flushes without WAL). Default false. */
+  atomicFlush?: boolean;
+  /** Install a fixed-length prefix extractor (needed for `prefixSameAsStart`). Default: none. */
+  fixedPrefixLength?: number;
+  /**
+   * Column families to open. RocksDB requires every existing family to be opened, so this
+   * must list all of them ('default' is added if missing). Omit to open all existing ones.
+   */
+  columnFamilies?: readonly string[];
+}
+
+export interface LiveFileMetaData {
+  /** File name relative to `directory`, e.g. "000012.sst". */
+  name: string;
+  directory: string;
+  columnFamily: string;
+  size: number;
+  smallestKey: Uint8Array;
+  largestKey: Uint8Array;
+  smallestSeqno: number;
+  largestSeqno: number;
+  level: number;
+  fileNumber: number;
+  numEntries: number;
+  numDeletions: number;
+  /**
+   * RocksDB's stable 128-bit SST unique id (GetUniqueIdFromTableProperties), as
+   * "XXXXXXXXXXXXXXXX-XXXXXXXXXXXXXXXX". Absent if unavailable (e.g. the file was
+   * compacted away between the two metadata reads) or when not requested.
+   */
+  uniqueId?: string;
+}
+
+export interface LiveFilesMetaDataOptions {
+  /** Also read table properties to compute `uniqueId`. Default true. */
+  uniqueIds?: boolean;
+}
+
+export interface IngestExternalFileOptions {
+  /** Hard-link/move the files into the DB instead of copying. Default false. */
+  moveFiles?: boolean;
+}
+
+export interface SstFileInfo {
+  path: string;
+  fileSize: number;
+  numEntries: number;
+  numRangeDelEntries: number;
+  smallestKey: Uint8Array;
+  largestKey: Uint8Array;
+}
+
+export type SstFileWriterState = 'idle' | 'open' | 'finishing';
+
+/** Table options for a standalone SstFileWriter (same meaning as in {@link RocksDBOptions}). */
+export type SstFileWriterOptions = Pick<RocksDBOptions, 'compression' | 'fixedPrefixLength'>;
+
+export type Entry = [key: Uint8Array, value: Uint8Array];
+
+/** What {@link verifySstFile} read. */
+export interface SstFileVerification {
+  /** Bytes in the file. */
+  readonly size: number;
+  /** CRC32C (Castagnoli, the checksum of stream state handles) of the whole file, computed before the block checks. */
+  readonly crc32c: number;
+}
