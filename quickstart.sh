@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# ./quickstart.sh demo   -> installs what is missing, builds, runs the word-count demo
+# ./quickstart.sh demo   -> installs what is missing, builds, runs the runtime demo (examples/src/runtime-demo.ts)
 # ./quickstart.sh test   -> installs what is missing, builds, runs every test (npm test)
 set -euo pipefail
 cd "$(dirname "$0")"

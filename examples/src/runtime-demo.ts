@@ -4,7 +4,7 @@
  * savepoint, resumes from the savepoint at another parallelism, finishes, and checks that the
  * committed output of the two-phase-commit sink is exactly what a failure-free run produces.
  *
- * Usage: node packages/runtime/dist/src/demo.js [directory]
+ * Usage: node examples/dist/runtime-demo.js [directory]  (or: npm run demo)
  */
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,7 +12,7 @@ import { join, relative } from 'node:path';
 import { mulberry32, Serializers, ValueStateDescriptor } from '@flowstate/core';
 import { RocksDBStateBackend } from '@flowstate/rocksdb';
 import { LocalFileSystem, localCheckpointStorage, localSavepointStorage } from '@flowstate/storage-local';
-import { JobClient, StreamExecutionEnvironment, TwoPhaseCommitFileSink, type JobGraph, type RuntimeHooks } from './index.js';
+import { JobClient, StreamExecutionEnvironment, TwoPhaseCommitFileSink, type JobGraph, type RuntimeHooks } from '@flowstate/runtime';
 
 const COUNT = new ValueStateDescriptor<number>('count', Serializers.int32, 0);
 const VOCAB = 'state stream flink barrier checkpoint savepoint key group backend rocksdb heap snapshot restore offset window merge list map value union broadcast'.split(' ');
