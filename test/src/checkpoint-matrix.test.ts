@@ -1,12 +1,11 @@
 /**
- * Every backend against every remote storage: incremental RocksDB checkpoints and Fs snapshots go
- * to local disk, S3 (s3rver) and HDFS (the WebHDFS test server) through the same
- * CompletedCheckpointStore a runtime uses; the latest checkpoint is restored at another
+ * Every backend against every storage of the test registry (@flowstate/test-registry: heap,
+ * RocksDB incremental and full; memory, local disk, S3 via s3rver, HDFS via the WebHDFS test
+ * server), through the same CompletedCheckpointStore a runtime uses; the latest checkpoint is restored at another
  * parallelism and compared with a model, and the storage must hold exactly the files the retained
  * checkpoints reference.
  */
 import { strict as assert } from 'node:assert';
-import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,44 +22,28 @@ import {
   Serializers,
   ValueStateDescriptor,
   VoidNamespace,
-  type FileSystem,
   type KeyedStateBackend,
   type KeyedStateHandle,
   type StateBackend,
 } from '@flowstate/core';
-import { FsStateBackend } from '@flowstate/heap';
-import { RocksDBStateBackend } from '@flowstate/rocksdb';
-import { WebHdfsFileSystem } from '@flowstate/storage-hdfs';
-import { WebHdfsTestServer } from '@flowstate/storage-hdfs/testing';
-import { LocalFileSystem } from '@flowstate/storage-local';
-import { S3FileSystem } from '@flowstate/storage-s3';
-import { s3rverClientConfig, startS3rver, type S3rverInstance } from '@flowstate/storage-s3/testing';
+import { backendsFor, storagesFor, type RunningStorage } from '@flowstate/test-registry';
 
 const MAX_P = 128;
 const COUNT = new ValueStateDescriptor<number>('count', Serializers.int32, 0);
 const SEEN = new ListStateDescriptor<string>('seen', Serializers.string);
 
 const work = mkdtempSync(join(tmpdir(), 'flowstate-matrix-'));
-let s3: S3rverInstance;
-let hdfs: WebHdfsTestServer;
+const backends = backendsFor('checkpoint-matrix');
+const storages = storagesFor('checkpoint-matrix');
+const running = new Map<string, RunningStorage>();
 before(async () => {
-  [s3, hdfs] = await Promise.all([startS3rver({ buckets: ['matrix'] }), WebHdfsTestServer.start()]);
+  const started = await Promise.all(storages.map((s) => s.start({ workDirectory: work })));
+  storages.forEach((s, i) => running.set(s.id, started[i]!));
 });
 after(async () => {
-  await s3?.stop();
-  await hdfs?.close();
+  for (const r of running.values()) await r.stop();
   rmSync(work, { recursive: true, force: true });
 });
-
-const storages: Array<{ name: string; create: () => FileSystem }> = [
-  { name: 'local', create: () => new LocalFileSystem(join(work, `local-${randomUUID()}`)) },
-  { name: 's3 (s3rver)', create: () => new S3FileSystem({ bucket: 'matrix', prefix: `job-${randomUUID()}`, clientConfig: s3rverClientConfig(s3.endpoint), retryBaseDelayMs: 10 }) },
-  { name: 'hdfs (WebHDFS test server)', create: () => new WebHdfsFileSystem({ client: { endpoint: hdfs.namenodeUrl, user: 'flink' }, basePath: `/flowstate/job-${randomUUID()}` }) },
-];
-const backends: Array<{ name: string; create: () => StateBackend }> = [
-  { name: 'rocksdb (incremental)', create: () => new RocksDBStateBackend({ incrementalCheckpoints: true, localDirectory: work }) },
-  { name: 'fs', create: () => new FsStateBackend() },
-];
 
 async function keyed(backend: StateBackend, parallelism: number, index: number, restore: KeyedStateHandle[], storage?: FsCheckpointStorage): Promise<KeyedStateBackend<string>> {
   return backend.createKeyedStateBackend({
@@ -76,10 +59,11 @@ async function keyed(backend: StateBackend, parallelism: number, index: number, 
 describe('backends x storages', () => {
   for (const s of storages) {
     for (const b of backends) {
-      it(`${b.name} checkpoints to ${s.name}, retains 2, and restores at parallelism 2`, async () => {
-        const storage = new FsCheckpointStorage(s.create());
+      it(`${b.label} checkpoints to ${s.label}, retains 2, and restores at parallelism 2`, async () => {
+        const storage = new FsCheckpointStorage(running.get(s.id)!.createFileSystem());
+        const create = () => b.create({ localDirectory: work });
         const store = new CompletedCheckpointStore(storage, 2);
-        const kb = await keyed(b.create(), 1, 0, []);
+        const kb = await keyed(create(), 1, 0, []);
         const count = kb.getPartitionedState(VoidNamespace, Serializers.voidNamespace, COUNT);
         const seen = kb.getPartitionedState(VoidNamespace, Serializers.voidNamespace, SEEN);
         const model = new Map<string, { count: number; seen: string[] }>();
@@ -121,7 +105,7 @@ describe('backends x storages', () => {
         const handles = [...store.latest()!.metadata.operators[0]!.subtasks[0]!.keyed];
         const seenKeys = new Set<string>();
         for (let i = 0; i < 2; i++) {
-          const r = await keyed(b.create(), 2, i, handles, storage);
+          const r = await keyed(create(), 2, i, handles, storage);
           const rc = r.getPartitionedState(VoidNamespace, Serializers.voidNamespace, COUNT);
           const rs = r.getPartitionedState(VoidNamespace, Serializers.voidNamespace, SEEN);
           for (const k of r.getKeys('count', VoidNamespace)) {

@@ -21,7 +21,7 @@ import { listWorkspaces, publicWorkspaces, readManifest, type Manifest } from '.
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const NPM = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 /** Never published: they exist to test, measure and demonstrate the others. */
-const PRIVATE = ['@flowstate/integration-tests', '@flowstate/bench', '@flowstate/examples'];
+const PRIVATE = ['@flowstate/integration-tests', '@flowstate/bench', '@flowstate/examples', '@flowstate/test-registry'];
 
 interface PackResult {
   readonly name: string;

@@ -17,9 +17,8 @@ import {
   type FileWriter,
   type StateBackend,
 } from '@flowstate/core';
-import { FsStateBackend, MemoryStateBackend } from '@flowstate/heap';
-import { RocksDBStateBackend } from '@flowstate/rocksdb';
 import { LocalFileSystem } from '@flowstate/storage-local';
+import { backendById, backendsFor } from '@flowstate/test-registry';
 import {
   JobClient,
   sequenceLog,
@@ -35,15 +34,13 @@ import {
 
 /** State backends under test; each runs every mode and job. */
 export interface BackendEntry {
+  /** The registry id; part of FLOWSTATE_SIM_CASE and of the seed's derivation. */
   readonly name: string;
   create(): StateBackend;
 }
 
-export const BACKENDS: readonly BackendEntry[] = [
-  { name: 'memory', create: () => new MemoryStateBackend() },
-  { name: 'fs', create: () => new FsStateBackend() },
-  { name: 'rocksdb', create: () => new RocksDBStateBackend({ incrementalCheckpoints: true }) },
-];
+/** The test registry's backends for the simulation (@flowstate/test-registry; add backends there). */
+export const BACKENDS: readonly BackendEntry[] = backendsFor('simulation').map((b) => ({ name: b.id, create: () => b.create() }));
 
 export const MODES: readonly CheckpointingMode[] = ['EXACTLY_ONCE', 'AT_LEAST_ONCE', 'UNALIGNED'];
 export type JobKind = 'count' | 'join';
@@ -282,7 +279,7 @@ export function planFaults(c: SimCase): { faults: Fault[]; input: SimInput; chec
 export async function referenceRun(job: JobKind, input: SimInput, bufferCapacity: number): Promise<string[]> {
   const sinkFs = new MemoryFileSystem();
   const graph = job === 'count' ? countJob(input, sinkFs, bufferCapacity) : joinJob(input, sinkFs, bufferCapacity);
-  const client = await JobClient.execute(graph, { stateBackend: new MemoryStateBackend() });
+  const client = await JobClient.execute(graph, { stateBackend: backendById('memory').create() });
   await client.result;
   return (await TwoPhaseCommitFileSink.readCommitted(sinkFs, 'out')).sort();
 }
