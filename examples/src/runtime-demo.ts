@@ -9,7 +9,9 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { mulberry32, Serializers, ValueStateDescriptor } from '@flowstate/core';
+import { mulberry32 } from '@flowstate/core';
+import { Serializers } from '@flowstate/core/serialization';
+import { ValueStateDescriptor } from '@flowstate/core/state';
 import { RocksDBStateBackend } from '@flowstate/rocksdb';
 import { LocalFileSystem, localCheckpointStorage, localSavepointStorage } from '@flowstate/storage-local';
 import { JobClient, StreamExecutionEnvironment, TwoPhaseCommitFileSink, type JobGraph, type RuntimeHooks } from '@flowstate/runtime';

@@ -11,26 +11,19 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { mulberry32 } from '@flowstate/core';
+import { deserializeCheckpointMetadata, serializeCheckpointMetadata } from '@flowstate/core/checkpoint';
+import { DataOutputSerializer, Serializers } from '@flowstate/core/serialization';
 import {
   assignToKeyGroup,
   CHECKPOINT,
   computeKeyGroupRangeForOperatorIndex,
-  DataOutputSerializer,
-  mulberry32,
-  deserializeCheckpointMetadata,
-  ListStateDescriptor,
   repartitionOperatorState,
-  serializeCheckpointMetadata,
-  Serializers,
-  ValueStateDescriptor,
-  VoidNamespace,
-  type CheckpointStorage,
   type KeyedStateBackend,
-  type KeyedStateHandle,
   type OperatorStateBackend,
-  type OperatorStateHandle,
-  type ValueState,
-} from '@flowstate/core';
+} from '@flowstate/core/spi';
+import { ListStateDescriptor, ValueStateDescriptor, VoidNamespace, type ValueState } from '@flowstate/core/state';
+import type { CheckpointStorage, KeyedStateHandle, OperatorStateHandle } from '@flowstate/core/storage';
 import { FsStateBackend } from '@flowstate/heap';
 import { localCheckpointStorage } from '@flowstate/storage-local';
 

@@ -3,7 +3,7 @@
  * (plus this package's dependency on it): the checkpoint matrix, the runtime simulation and the
  * benchmarks pick it up, each driving it only through the core SPI (StateBackend).
  */
-import type { StateBackend } from '@flowstate/core';
+import type { StateBackend } from '@flowstate/core/spi';
 import { FsStateBackend, MemoryStateBackend } from '@flowstate/heap';
 import { RocksDBStateBackend, type RocksDBStateBackendOptions } from '@flowstate/rocksdb';
 import { ALL_CONSUMERS, type RegistryConsumer } from './consumers.js';

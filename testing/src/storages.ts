@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { MemoryFileSystem, type FileSystem } from '@flowstate/core';
+import { MemoryFileSystem, type FileSystem } from '@flowstate/core/storage';
 import { WebHdfsFileSystem } from '@flowstate/storage-hdfs';
 import { WebHdfsTestServer } from '@flowstate/storage-hdfs/testing';
 import { LocalFileSystem } from '@flowstate/storage-local';

@@ -1,44 +1,13 @@
+// `@flowstate/core`: the union of the grouped entry points (`@flowstate/core/state`, `/spi`,
+// `/serialization`, `/storage`, `/checkpoint`) plus the shared basics below (typed errors,
+// assertions, CRC32C, the seeded PRNG). Kept as the union so that every existing import keeps
+// working; new code should prefer the group it needs, which says what it depends on.
 export * from './errors.js';
 export * from './assert.js';
 export * from './checksum.js';
-export * from './io/data-input.js';
-export * from './io/data-output.js';
-export * from './serialization/index.js';
-export * from './keygroups/murmur3.js';
-export * from './keygroups/key-group-range.js';
-export * from './keygroups/key-group-assignment.js';
-export * from './state/state.js';
-export * from './state/descriptors.js';
-export * from './storage/handles.js';
-export * from './storage/spi.js';
-export * from './storage/file-system.js';
-export * from './storage/paths.js';
-export * from './storage/verify.js';
-export * from './storage/memory-file-system.js';
-export * from './storage/checkpoint-output-stream.js';
-export * from './storage/fs-checkpoint-storage.js';
-export * from './storage/file-system-registry.js';
-export * from './storage/jobmanager-checkpoint-storage.js';
-export * from './storage/storage-errors.js';
-export * from './storage/retry.js';
-export * from './storage/limiter.js';
-export * from './storage/redaction.js';
-export * from './backend/spi.js';
-export * from './backend/identity.js';
-export { DefaultOperatorStateBackend } from './backend/operator/default-operator-state-backend.js';
-export * from './backend/abstract-keyed-state-backend.js';
-export * from './backend/native-snapshot-format.js';
-export * from './snapshot/keyed-state-stream.js';
-export * from './snapshot/operator-state-stream.js';
-export * from './snapshot/operator-state-repartitioner.js';
-export * from './snapshot/snapshot-output.js';
-export * from './checkpoint/metadata.js';
-export * from './checkpoint/metadata-structure.js';
-export * from './checkpoint/shared-state-registry.js';
-export * from './checkpoint/shared-file-reuse.js';
-export * from './checkpoint/referenced-files.js';
-export * from './checkpoint/completeness.js';
-export * from './checkpoint/completed-checkpoint-store.js';
-export * from './storage/garbage-collector.js';
-export * from './state/registration.js';
 export * from './random.js';
+export * from './exports/state.js';
+export * from './exports/spi.js';
+export * from './exports/serialization.js';
+export * from './exports/storage.js';
+export * from './exports/checkpoint.js';

@@ -1,4 +1,4 @@
-import { fileSystemRegistry, FsCheckpointStorage, type FsCheckpointStorageOptions } from '@flowstate/core';
+import { fileSystemRegistry, FsCheckpointStorage, type FsCheckpointStorageOptions } from '@flowstate/core/storage';
 import { LocalFileSystem } from './local-file-system.js';
 import { localFileSystemProvider } from './provider.js';
 

@@ -11,7 +11,7 @@ import {
   type FileSystem,
   type FileWriter,
   type ReadRange,
-} from '@flowstate/core';
+} from '@flowstate/core/storage';
 
 /** Suffix of files being written; never a valid final name, so listings can tell orphans apart. */
 export const IN_PROGRESS_SUFFIX = '.inprogress';

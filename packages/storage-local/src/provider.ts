@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import type { FileSystemProvider } from '@flowstate/core';
+import type { FileSystemProvider } from '@flowstate/core/storage';
 import { LocalFileSystem } from './local-file-system.js';
 
 /** `file:///abs/dir` (and plain paths, which the registry turns into file URLs). */

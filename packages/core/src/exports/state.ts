@@ -1,0 +1,11 @@
+/**
+ * `@flowstate/core/state`: the keyed state API an operator programs against (Flink's
+ * org.apache.flink.api.common.state): state descriptors, the State interfaces (ValueState,
+ * ListState, MapState, ReducingState, AggregatingState) and namespaces.
+ */
+// The typed errors (FlowstateError and subclasses) are part of every group: they are what its
+// functions throw and what callers catch.
+export * from '../errors.js';
+export * from '../state/state.js';
+export * from '../state/descriptors.js';
+export { VoidNamespace } from '../serialization/primitives.js';
