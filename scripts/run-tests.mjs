@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { checkRepository } from './check-cycles.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const roots = ['packages', 'conformance', 'test', 'bench', 'examples'];
+const roots = ['packages', 'conformance', 'test', 'bench', 'examples', 'testing'];
 
 function walk(dir, out) {
   for (const name of readdirSync(dir)) {
