@@ -3,8 +3,12 @@ import type { JavaDataOutput } from '../io/java-output.js';
 import {
   HandleTag,
   OPERATOR_STATE_MODES,
+  type ChangelogBackendHandle,
+  type ChangelogFileHandle,
   type ChannelStateHandle,
   type HandleAndLocalPath,
+  type IncrementalKeyedHandle,
+  type InMemoryChangelogHandle,
   type KeyedStateHandle,
   type KeyGroupsHandle,
   type OperatorStateHandleEntry,
@@ -141,73 +145,93 @@ export function readKeyedHandle(input: JavaDataInput, depth = 0): KeyedStateHand
       return null;
     case HandleTag.KEY_GROUPS:
     case HandleTag.KEY_GROUPS_V2:
-    case HandleTag.KEY_GROUPS_SAVEPOINT: {
-      const { startKeyGroup, offsets } = readKeyGroupOffsets(input);
-      const stream = readStreamHandle(input, depth + 1);
-      const h: KeyGroupsHandle = { type: 'key-groups', tag, startKeyGroup, offsets, stream };
-      return tag === HandleTag.KEY_GROUPS_V2 ? { ...h, stateHandleId: input.readUTF() } : h;
-    }
+    case HandleTag.KEY_GROUPS_SAVEPOINT:
+      return readKeyGroupsHandle(input, tag, depth);
     case HandleTag.INCREMENTAL_V1:
-    case HandleTag.INCREMENTAL_V2: {
-      const v2 = tag === HandleTag.INCREMENTAL_V2;
-      const checkpointId = input.readLong();
-      const backendId = input.readUTF();
-      const { startKeyGroup, numKeyGroups } = readRange(input);
-      const checkpointedSize = v2 ? input.readLong() : undefined;
-      const meta = readStreamHandle(input, depth + 1);
-      const shared = readPathList(input, depth);
-      const priv = readPathList(input, depth);
-      const stateHandleId = v2 ? input.readUTF() : undefined;
-      return {
-        type: 'incremental', tag, checkpointId, backendId, startKeyGroup, numKeyGroups, meta, shared, private: priv,
-        ...(checkpointedSize === undefined ? {} : { checkpointedSize }),
-        ...(stateHandleId === undefined ? {} : { stateHandleId }),
-      };
-    }
+    case HandleTag.INCREMENTAL_V2:
+      return readIncrementalHandle(input, tag, depth);
     case HandleTag.CHANGELOG_V1:
-    case HandleTag.CHANGELOG_V2: {
-      const { startKeyGroup, numKeyGroups } = readRange(input);
-      const checkpointedSize = input.readLong();
-      const materialized = readKeyedList(input, depth);
-      const nonMaterialized = readKeyedList(input, depth);
-      const materializationId = input.readLong();
-      const checkpointId = tag === HandleTag.CHANGELOG_V2 ? input.readLong() : undefined;
-      return {
-        type: 'changelog', tag, startKeyGroup, numKeyGroups, checkpointedSize, materialized, nonMaterialized, materializationId,
-        ...(checkpointId === undefined ? {} : { checkpointId }),
-        stateHandleId: input.readUTF(),
-      };
-    }
-    case HandleTag.CHANGELOG_IN_MEMORY: {
-      const { startKeyGroup, numKeyGroups } = readRange(input);
-      const from = input.readLong();
-      const to = input.readLong();
-      const n = input.readCount('number of changes', 8);
-      const changes: { keyGroup: number; data: Uint8Array }[] = [];
-      for (let i = 0; i < n; i++) {
-        const keyGroup = input.readInt();
-        changes.push({ keyGroup, data: input.readBytes(input.readCount('change bytes')) });
-      }
-      return { type: 'changelog-in-memory', startKeyGroup, numKeyGroups, from, to, changes, stateHandleId: input.readUTF() };
-    }
+    case HandleTag.CHANGELOG_V2:
+      return readChangelogHandle(input, tag, depth);
+    case HandleTag.CHANGELOG_IN_MEMORY:
+      return readInMemoryChangelogHandle(input);
     case HandleTag.CHANGELOG_FILE_V1:
-    case HandleTag.CHANGELOG_FILE_V2: {
-      const { startKeyGroup, numKeyGroups } = readRange(input);
-      const n = input.readCount('number of changelog files', 9);
-      const handles: { offset: bigint; handle: StreamStateHandle | null }[] = [];
-      for (let i = 0; i < n; i++) handles.push({ offset: input.readLong(), handle: readStreamHandle(input, depth + 1) });
-      const size = input.readLong();
-      const checkpointedSize = input.readLong();
-      const stateHandleId = input.readUTF();
-      const storageId = tag === HandleTag.CHANGELOG_FILE_V2 ? input.readUTF() : undefined;
-      return {
-        type: 'changelog-file', tag, startKeyGroup, numKeyGroups, handles, size, checkpointedSize, stateHandleId,
-        ...(storageId === undefined ? {} : { storageId }),
-      };
-    }
+    case HandleTag.CHANGELOG_FILE_V2:
+      return readChangelogFileHandle(input, tag, depth);
     default:
       return input.fail(`unknown keyed state handle type ${tag}`, at);
   }
+}
+
+/** KeyGroupsStateHandle / KeyGroupsSavepointStateHandle: offsets, the stream, and (tag 12) an id. */
+function readKeyGroupsHandle(input: JavaDataInput, tag: KeyGroupsHandle['tag'], depth: number): KeyGroupsHandle {
+  const { startKeyGroup, offsets } = readKeyGroupOffsets(input);
+  const stream = readStreamHandle(input, depth + 1);
+  const h: KeyGroupsHandle = { type: 'key-groups', tag, startKeyGroup, offsets, stream };
+  return tag === HandleTag.KEY_GROUPS_V2 ? { ...h, stateHandleId: input.readUTF() } : h;
+}
+
+/** IncrementalRemoteKeyedStateHandle; v2 adds the checkpointed size and the handle id. */
+function readIncrementalHandle(input: JavaDataInput, tag: IncrementalKeyedHandle['tag'], depth: number): IncrementalKeyedHandle {
+  const v2 = tag === HandleTag.INCREMENTAL_V2;
+  const checkpointId = input.readLong();
+  const backendId = input.readUTF();
+  const { startKeyGroup, numKeyGroups } = readRange(input);
+  const checkpointedSize = v2 ? input.readLong() : undefined;
+  const meta = readStreamHandle(input, depth + 1);
+  const shared = readPathList(input, depth);
+  const priv = readPathList(input, depth);
+  const stateHandleId = v2 ? input.readUTF() : undefined;
+  return {
+    type: 'incremental', tag, checkpointId, backendId, startKeyGroup, numKeyGroups, meta, shared, private: priv,
+    ...(checkpointedSize === undefined ? {} : { checkpointedSize }),
+    ...(stateHandleId === undefined ? {} : { stateHandleId }),
+  };
+}
+
+/** ChangelogStateBackendHandle: materialized and non-materialized keyed handles (nested). */
+function readChangelogHandle(input: JavaDataInput, tag: ChangelogBackendHandle['tag'], depth: number): ChangelogBackendHandle {
+  const { startKeyGroup, numKeyGroups } = readRange(input);
+  const checkpointedSize = input.readLong();
+  const materialized = readKeyedList(input, depth);
+  const nonMaterialized = readKeyedList(input, depth);
+  const materializationId = input.readLong();
+  const checkpointId = tag === HandleTag.CHANGELOG_V2 ? input.readLong() : undefined;
+  return {
+    type: 'changelog', tag, startKeyGroup, numKeyGroups, checkpointedSize, materialized, nonMaterialized, materializationId,
+    ...(checkpointId === undefined ? {} : { checkpointId }),
+    stateHandleId: input.readUTF(),
+  };
+}
+
+/** InMemoryChangelogStateHandle: the changes inline, per key group. */
+function readInMemoryChangelogHandle(input: JavaDataInput): InMemoryChangelogHandle {
+  const { startKeyGroup, numKeyGroups } = readRange(input);
+  const from = input.readLong();
+  const to = input.readLong();
+  const n = input.readCount('number of changes', 8);
+  const changes: { keyGroup: number; data: Uint8Array }[] = [];
+  for (let i = 0; i < n; i++) {
+    const keyGroup = input.readInt();
+    changes.push({ keyGroup, data: input.readBytes(input.readCount('change bytes')) });
+  }
+  return { type: 'changelog-in-memory', startKeyGroup, numKeyGroups, from, to, changes, stateHandleId: input.readUTF() };
+}
+
+/** ChangelogStateHandleStreamImpl: (offset, stream handle) pairs; v2 adds the storage id. */
+function readChangelogFileHandle(input: JavaDataInput, tag: ChangelogFileHandle['tag'], depth: number): ChangelogFileHandle {
+  const { startKeyGroup, numKeyGroups } = readRange(input);
+  const n = input.readCount('number of changelog files', 9);
+  const handles: { offset: bigint; handle: StreamStateHandle | null }[] = [];
+  for (let i = 0; i < n; i++) handles.push({ offset: input.readLong(), handle: readStreamHandle(input, depth + 1) });
+  const size = input.readLong();
+  const checkpointedSize = input.readLong();
+  const stateHandleId = input.readUTF();
+  const storageId = tag === HandleTag.CHANGELOG_FILE_V2 ? input.readUTF() : undefined;
+  return {
+    type: 'changelog-file', tag, startKeyGroup, numKeyGroups, handles, size, checkpointedSize, stateHandleId,
+    ...(storageId === undefined ? {} : { storageId }),
+  };
 }
 
 function readKeyedList(input: JavaDataInput, depth: number): (KeyedStateHandle | null)[] {
