@@ -96,10 +96,41 @@ export async function inspectFlinkSavepoint(sp: FlinkSavepoint, options: { scan?
 
 async function inspectOperator(sp: FlinkSavepoint, op: OperatorState, scan: boolean): Promise<FlinkOperatorReport> {
   const problems: string[] = [];
-  const keyed = new Map<string, FlinkStateReport>();
+  const keyed = await inspectKeyedStates(sp, op, scan, problems);
+  const operatorStates = await inspectOperatorStates(sp, op, problems);
+  const fmt = [...keyed.formats];
+  return {
+    ...(op.uid === undefined || op.uid === '' ? {} : { uid: op.uid }),
+    ...(op.name === undefined || op.name === '' ? {} : { name: op.name }),
+    operatorId: op.operatorId,
+    parallelism: op.parallelism,
+    maxParallelism: op.maxParallelism,
+    subtasksWithState: op.subtasks.filter((s) => !s.finished).length,
+    fullyFinished: op.fullyFinished,
+    keyedFormat: fmt.length === 0 ? 'none' : fmt.length === 1 ? fmt[0]! : 'mixed',
+    ...(keyed.keySerializer === undefined ? {} : { keySerializer: keyed.keySerializer }),
+    keyedStates: [...keyed.states.values()],
+    operatorStates,
+    coordinatorStateBytes: handleSize(op.coordinatorState),
+    stateBytes: operatorBytes(op),
+    problems,
+  };
+}
+
+type KeyedStreamInfo = Awaited<ReturnType<FlinkSavepoint['keyedStreams']>>[number];
+
+interface KeyedInspection {
+  readonly states: Map<string, FlinkStateReport>;
+  readonly formats: Set<KeyedFormat>;
+  readonly keySerializer: string | undefined;
+}
+
+/** Keyed states from every subtask's header; with `scan`, counts their records. Problems are collected, not thrown. */
+async function inspectKeyedStates(sp: FlinkSavepoint, op: OperatorState, scan: boolean, problems: string[]): Promise<KeyedInspection> {
+  const states = new Map<string, FlinkStateReport>();
   const formats = new Set<KeyedFormat>();
   let keySerializer: string | undefined;
-  let infos: Awaited<ReturnType<FlinkSavepoint['keyedStreams']>> = [];
+  let infos: KeyedStreamInfo[] = [];
   try {
     infos = await sp.keyedStreams(op);
   } catch (e) {
@@ -111,37 +142,48 @@ async function inspectOperator(sp: FlinkSavepoint, op: OperatorState, scan: bool
     if (info.header === undefined) continue;
     keySerializer ??= describeSnapshot(info.header.keySerializer);
     for (const m of info.header.states) {
-      if (!keyed.has(m.name)) {
-        const serializers: Record<string, string> = {};
-        for (const [k, s] of m.serializers) serializers[k] = describeSnapshot(s);
-        keyed.set(m.name, { name: m.name, kind: stateKind(m), serializers });
-      }
+      if (states.has(m.name)) continue;
+      const serializers: Record<string, string> = {};
+      for (const [k, s] of m.serializers) serializers[k] = describeSnapshot(s);
+      states.set(m.name, { name: m.name, kind: stateKind(m), serializers });
     }
     if (!scan || (info.format !== 'canonical' && info.format !== 'heap-native')) continue;
     try {
-      if (info.format === 'canonical') {
-        for (const e of sp.canonicalRecords(info)) {
-          const r = keyed.get(info.header.states[e.stateId]!.name)!;
-          r.entries = (r.entries ?? 0) + 1;
-          r.bytes = (r.bytes ?? 0) + e.key.length + e.value.length + 8;
-        }
-      } else {
-        for (const e of sp.decodedRecords(info, op.maxParallelism)) {
-          const r = keyed.get(e.state)!;
-          r.entries = (r.entries ?? 0) + 1;
-        }
-      }
+      countKeyedRecords(sp, op, info, states);
     } catch (e) {
       problems.push(`subtask ${info.subtask}: ${(e as Error).message}`);
     }
   }
+  return { states, formats, keySerializer };
+}
+
+/** Adds one subtask's records to the entry counts (and, for canonical streams, byte sizes). */
+function countKeyedRecords(sp: FlinkSavepoint, op: OperatorState, info: KeyedStreamInfo, states: Map<string, FlinkStateReport>): void {
+  const header = info.header;
+  if (header === undefined) return;
+  if (info.format === 'canonical') {
+    for (const e of sp.canonicalRecords(info)) {
+      const r = states.get(header.states[e.stateId]!.name)!;
+      r.entries = (r.entries ?? 0) + 1;
+      r.bytes = (r.bytes ?? 0) + e.key.length + e.value.length + 8;
+    }
+    return;
+  }
+  for (const e of sp.decodedRecords(info, op.maxParallelism)) {
+    const r = states.get(e.state)!;
+    r.entries = (r.entries ?? 0) + 1;
+  }
+}
+
+/** Operator (non-keyed) states of every subtask, merged by name. Problems are collected, not thrown. */
+async function inspectOperatorStates(sp: FlinkSavepoint, op: OperatorState, problems: string[]): Promise<FlinkStateReport[]> {
   const opStates = new Map<string, FlinkStateReport>();
   for (const s of op.subtasks) {
     const h = s.managedOperatorState;
     if (h === null || h.stream === null) continue;
     try {
       for (const st of readOperatorStates(h, await sp.resolve(h.stream), sp.registry).states) {
-        const r = opStates.get(st.name) ?? { name: st.name, kind: st.mode, serializers: { [st.mode === 'BROADCAST' ? 'KEY -> VALUE' : 'VALUE_SERIALIZER']: st.serializer.split(' -> ').map((c) => c.replace(/^.*[.$](\w+Serializer)(\$\w+)?$/, '$1')).join(' -> ') }, entries: 0, bytes: 0 };
+        const r = opStates.get(st.name) ?? { name: st.name, kind: st.mode, serializers: { [st.mode === 'BROADCAST' ? 'KEY -> VALUE' : 'VALUE_SERIALIZER']: shortSerializerNames(st.serializer) }, entries: 0, bytes: 0 };
         r.entries = (r.entries ?? 0) + (st.values?.length ?? st.raw.length);
         r.bytes = (r.bytes ?? 0) + st.raw.reduce((a, b) => a + b.length, 0);
         opStates.set(st.name, r);
@@ -150,23 +192,12 @@ async function inspectOperator(sp: FlinkSavepoint, op: OperatorState, scan: bool
       problems.push(`subtask ${s.index} operator state: ${(e as Error).message}`);
     }
   }
-  const fmt = [...formats];
-  return {
-    ...(op.uid === undefined || op.uid === '' ? {} : { uid: op.uid }),
-    ...(op.name === undefined || op.name === '' ? {} : { name: op.name }),
-    operatorId: op.operatorId,
-    parallelism: op.parallelism,
-    maxParallelism: op.maxParallelism,
-    subtasksWithState: op.subtasks.filter((s) => !s.finished).length,
-    fullyFinished: op.fullyFinished,
-    keyedFormat: fmt.length === 0 ? 'none' : fmt.length === 1 ? fmt[0]! : 'mixed',
-    ...(keySerializer === undefined ? {} : { keySerializer }),
-    keyedStates: [...keyed.values()],
-    operatorStates: [...opStates.values()],
-    coordinatorStateBytes: handleSize(op.coordinatorState),
-    stateBytes: operatorBytes(op),
-    problems,
-  };
+  return [...opStates.values()];
+}
+
+/** 'org.apache...IntSerializer -> ...StringSerializer$X' -> 'IntSerializer -> StringSerializer'. */
+function shortSerializerNames(serializer: string): string {
+  return serializer.split(' -> ').map((c) => c.replace(/^.*[.$](\w+Serializer)(\$\w+)?$/, '$1')).join(' -> ');
 }
 
 /** Human-readable inspect output. */
