@@ -15,7 +15,8 @@ if [ "$major" -lt 20 ]; then
   exit 1
 fi
 
-pkgs=(librocksdb-dev rocksdb-tools g++ make python3)
+# chromium: the checkpoint history page is tested end to end in headless Chromium (test/src/ui.test.ts).
+pkgs=(librocksdb-dev rocksdb-tools g++ make python3 chromium)
 if [ -f packages/rocksdb/APT_PACKAGES ]; then
   while read -r p; do [ -n "$p" ] && [ "${p:0:1}" != "#" ] && pkgs+=("$p"); done < packages/rocksdb/APT_PACKAGES
 fi

@@ -20,6 +20,7 @@ import { ExitCode, exitCodeFor, type ExitCodeValue } from './exit-codes.js';
 import { convertFlinkIfFlink, convertToFlink, inspectFlinkIfFlink, rescaleFlinkIfFlink } from './flink.js';
 import { bytes, formatDiff, formatInspect, formatValidation } from './format.js';
 import { NATIVE_FORMATS } from './storages.js';
+import { addUiCommand } from './ui-command.js';
 
 const NATIVE = { nativeFormats: NATIVE_FORMATS } as const;
 
@@ -126,7 +127,7 @@ function writeSummary(r: SavepointWriteResult): Record<string, unknown> {
  */
 export function createProgram(io: CliIO, setExit: (code: ExitCodeValue) => void): Command {
   const program = new Command('flowstate')
-    .description('flowstate command line: savepoint tools')
+    .description('flowstate command line: savepoint tools and the checkpoint history page')
     .version('0.1.0')
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
     .exitOverride()
@@ -264,6 +265,7 @@ export function createProgram(io: CliIO, setExit: (code: ExitCodeValue) => void)
       }
     });
 
+  addUiCommand(program, io, positiveInt('--port'), () => setExit(ExitCode.OK));
   return program;
 }
 

@@ -1,0 +1,47 @@
+// `flowstate ui --checkpoints <uri>`: serves the checkpoint history page (@flowstate/ui) on
+// 127.0.0.1 until interrupted. Storage is named by URI as everywhere in the CLI.
+import type { Command } from 'commander';
+import { FsCheckpointStorage, fileSystemRegistry } from '@flowstate/core';
+import { startCheckpointUi } from '@flowstate/ui';
+
+/** Where the URL is printed (the CLI's stdout). */
+export interface UiOutput {
+  readonly stdout: (s: string) => void;
+}
+
+export interface UiCommandOptions {
+  readonly checkpoints: string;
+  readonly savepoints?: string;
+  readonly port?: number;
+}
+
+/** Starts the page and resolves when the process is asked to stop (SIGINT / SIGTERM). */
+export async function serveCheckpointUi(o: UiCommandOptions, io: UiOutput): Promise<void> {
+  const checkpoints = new FsCheckpointStorage(fileSystemRegistry.resolve(o.checkpoints));
+  const savepoints = o.savepoints === undefined ? undefined : { fileSystem: fileSystemRegistry.resolve(o.savepoints), location: o.savepoints };
+  const ui = await startCheckpointUi({ checkpoints, ...(savepoints ? { savepoints } : {}), ...(o.port === undefined ? {} : { port: o.port }) });
+  io.stdout(`${ui.url}\n`);
+  await new Promise<void>((resolve) => {
+    const stop = (): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  await ui.close();
+}
+
+export function addUiCommand(program: Command, io: UiOutput, parsePort: (v: string) => number, done: () => void): void {
+  program
+    .command('ui')
+    .description('serve the checkpoint history page on 127.0.0.1 (prints its URL; stops on Ctrl-C)')
+    .requiredOption('--checkpoints <uri>', "a job's checkpoint directory (path, file://, s3://, webhdfs://)")
+    .option('--savepoints <uri>', 'a directory of savepoints for the inspector')
+    .option('--port <n>', 'port (default: a free one)', parsePort)
+    .action(async (o: UiCommandOptions) => {
+      await serveCheckpointUi(o, io);
+      done();
+    });
+}

@@ -1,0 +1,12 @@
+export {
+  loadCheckpointsOverview,
+  type CheckpointHistoryEntry,
+  type CheckpointHistorySource,
+  type CheckpointsOverview,
+  type CheckpointView,
+  type FileView,
+  type OperatorView,
+  type SubtaskView,
+} from './overview.js';
+export { startCheckpointUi, type CheckpointUi, type CheckpointUiOptions } from './server.js';
+export { inspectSavepointByName, listSavepoints, type SavepointListing } from './savepoints.js';

@@ -1,0 +1,79 @@
+// The checkpoint history page's HTTP server: static assets, the charting library, and two small
+// JSON endpoints. It listens on 127.0.0.1 only and serves nothing but what is listed here; a
+// savepoint is named by one path segment below the configured savepoint directory, so the page
+// cannot be used to read arbitrary files.
+import { readFile } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { AddressInfo } from 'node:net';
+import type { CheckpointStorage, FileSystem } from '@flowstate/core';
+import { loadCheckpointsOverview, type CheckpointHistorySource } from './overview.js';
+import { inspectSavepointByName, listSavepoints } from './savepoints.js';
+
+export interface CheckpointUiOptions {
+  /** The job's checkpoint directory. */
+  readonly checkpoints: CheckpointStorage;
+  /** Persisted checkpoint statistics, when the writer kept them. */
+  readonly history?: CheckpointHistorySource;
+  /** A directory of savepoints for the inspector, and its location (URI or path) for SavepointReader. */
+  readonly savepoints?: { readonly fileSystem: FileSystem; readonly location: string };
+  /** 0 (default) picks a free port. */
+  readonly port?: number;
+}
+
+export interface CheckpointUi {
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+const ASSETS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'assets');
+const uplotDist = dirname(createRequire(import.meta.url).resolve('uplot/dist/uPlot.iife.min.js'));
+
+const STATIC: Readonly<Record<string, readonly [string, string]>> = {
+  '/': [join(ASSETS, 'index.html'), 'text/html; charset=utf-8'],
+  '/app.js': [join(ASSETS, 'app.js'), 'text/javascript; charset=utf-8'],
+  '/style.css': [join(ASSETS, 'style.css'), 'text/css; charset=utf-8'],
+  '/vendor/uPlot.iife.min.js': [join(uplotDist, 'uPlot.iife.min.js'), 'text/javascript; charset=utf-8'],
+  '/vendor/uPlot.min.css': [join(uplotDist, 'uPlot.min.css'), 'text/css; charset=utf-8'],
+};
+
+/** Starts the page's server on 127.0.0.1; `url` is where a browser opens it. */
+export async function startCheckpointUi(options: CheckpointUiOptions): Promise<CheckpointUi> {
+  const server = createServer((req, res) => {
+    route(options, req, res).catch((e: unknown) => send(res, 500, 'application/json', JSON.stringify({ error: (e as Error).message })));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, '127.0.0.1', resolve);
+  });
+  const { port } = server.address() as AddressInfo;
+  return { url: `http://127.0.0.1:${port}/`, close: () => closeServer(server) };
+}
+
+async function route(options: CheckpointUiOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  if (req.method !== 'GET') return send(res, 405, 'text/plain', 'only GET');
+  const path = new URL(req.url ?? '/', 'http://127.0.0.1').pathname;
+  const asset = STATIC[path];
+  if (asset !== undefined) return send(res, 200, asset[1], await readFile(asset[0]));
+  if (path === '/api/checkpoints') return sendJson(res, await loadCheckpointsOverview(options.checkpoints, options.history));
+  if (path === '/api/savepoints') return sendJson(res, options.savepoints ? await listSavepoints(options.savepoints.fileSystem) : []);
+  const sp = /^\/api\/savepoints\/([^/]+)$/.exec(path);
+  if (sp !== null && options.savepoints) return sendJson(res, await inspectSavepointByName(options.savepoints, decodeURIComponent(sp[1]!)));
+  send(res, 404, 'text/plain', 'not found');
+}
+
+function sendJson(res: ServerResponse, value: unknown): void {
+  send(res, 200, 'application/json', JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)));
+}
+
+function send(res: ServerResponse, status: number, type: string, body: string | Uint8Array): void {
+  res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
+  res.end(body);
+}
+
+function closeServer(server: Server): Promise<void> {
+  server.closeAllConnections();
+  return new Promise((resolve) => server.close(() => resolve()));
+}
