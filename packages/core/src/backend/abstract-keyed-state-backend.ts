@@ -6,6 +6,7 @@ import type { TypeSerializer, TypeSerializerSnapshot } from '../serialization/ty
 import type { StateDescriptor } from '../state/descriptors.js';
 import { checkNamespace } from '../state/registration.js';
 import type { State } from '../state/state.js';
+import { trackStateLatency, type StateLatencyTrackingOptions } from '../state/latency-tracking.js';
 import type { KeyedStateHandle } from '../storage/handles.js';
 import type { CheckpointStreamFactory } from '../storage/spi.js';
 import { isPrimitiveType } from './identity.js';
@@ -42,6 +43,9 @@ export abstract class AbstractKeyedStateBackend<K, R extends RegisteredKeyedStat
   private readonly keyOut = new DataOutputSerializer(64);
   /** Primitive keys compare by value, so setting the same key again can be skipped. */
   private readonly primitiveKeySerializer: boolean;
+  private readonly latencyTracking: StateLatencyTrackingOptions | undefined;
+  /** The latency-tracking wrapper of each state object handed out, when tracking is on. */
+  private readonly tracked = new WeakMap<NamespacedState, NamespacedState>();
 
   protected constructor(params: KeyedStateBackendParameters<K>) {
     this.keySerializer = params.keySerializer;
@@ -49,6 +53,7 @@ export abstract class AbstractKeyedStateBackend<K, R extends RegisteredKeyedStat
     this.maxParallelism = params.maxParallelism;
     this.operatorIdentifier = params.operatorIdentifier;
     this.primitiveKeySerializer = isPrimitiveType(params.keySerializer as TypeSerializer<unknown>);
+    this.latencyTracking = params.stateLatencyTracking;
   }
 
   // ---- hooks ------------------------------------------------------------------------------------
@@ -135,7 +140,14 @@ export abstract class AbstractKeyedStateBackend<K, R extends RegisteredKeyedStat
       reg.descriptor = d;
       reg.state = this.createState(reg, d, ns);
     }
-    return reg.state as unknown as KeyedStateOf<S, N>;
+    return this.withLatencyTracking(reg.state, d) as unknown as KeyedStateOf<S, N>;
+  }
+
+  private withLatencyTracking(state: NamespacedState, descriptor: StateDescriptor<State, unknown>): NamespacedState {
+    if (this.latencyTracking === undefined) return state;
+    let t = this.tracked.get(state);
+    if (t === undefined) this.tracked.set(state, (t = trackStateLatency(state, descriptor, this.latencyTracking)));
+    return t;
   }
 
   getRegisteredStateNames(): string[] {

@@ -1,3 +1,4 @@
+import type { StateLatencyTrackingOptions } from '../state/latency-tracking.js';
 import type { KeyGroupRange } from '../keygroups/key-group-range.js';
 import type { SerializerSnapshotRegistry } from '../serialization/snapshot-registry.js';
 import type { TypeSerializer } from '../serialization/type-serializer.js';
@@ -119,6 +120,8 @@ export interface KeyedStateBackendParameters<K> {
   readonly serializerRegistry?: SerializerSnapshotRegistry;
   /** Local working directory for backends that keep state on disk. */
   readonly localDirectory?: string;
+  /** Sampled state access latencies (Flink's state.latency-track); off when absent. */
+  readonly stateLatencyTracking?: StateLatencyTrackingOptions;
 }
 
 export interface OperatorStateBackendParameters {

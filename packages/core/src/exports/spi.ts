@@ -20,3 +20,4 @@ export * from '../snapshot/keyed-state-stream.js';
 export * from '../snapshot/operator-state-stream.js';
 export * from '../snapshot/operator-state-repartitioner.js';
 export * from '../snapshot/snapshot-output.js';
+export * from '../state/latency-tracking.js';

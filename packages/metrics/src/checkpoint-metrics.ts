@@ -1,0 +1,86 @@
+// Apache Flink's checkpoint metrics, under Flink's names, as OpenTelemetry observable gauges.
+// The coordinator (or any engine) reports events; the gauges are read when the application's
+// metric reader collects. Without an OpenTelemetry SDK set up by the application, the API's
+// global meter is a no-op and this costs a few field writes per checkpoint.
+import { metrics, type Attributes, type Meter } from '@opentelemetry/api';
+
+/** What a completed or failed checkpoint reports (a subset of core's CheckpointHistoryEntry). */
+export interface CheckpointOutcome {
+  readonly checkpointId: number;
+  readonly durationMs: number;
+  /** Bytes this checkpoint wrote (Flink's checkpointed size). */
+  readonly checkpointedSize: number;
+  /** Bytes of all state the checkpoint references (Flink's full size). */
+  readonly fullSize: number;
+}
+
+/** Flink's metric names; `flink_jobmanager_job_<name>` in Flink's Prometheus reporter. */
+export const CHECKPOINT_METRIC_NAMES = [
+  'lastCheckpointDuration',
+  'lastCheckpointSize',
+  'lastCheckpointFullSize',
+  'lastCompletedCheckpointId',
+  'lastCheckpointRestoreTimestamp',
+  'numberOfCompletedCheckpoints',
+  'numberOfFailedCheckpoints',
+  'numberOfInProgressCheckpoints',
+  'totalNumberOfCheckpoints',
+] as const;
+
+export type CheckpointMetricName = (typeof CHECKPOINT_METRIC_NAMES)[number];
+
+export class CheckpointMetrics {
+  private readonly values: Record<CheckpointMetricName, number> = {
+    lastCheckpointDuration: -1,
+    lastCheckpointSize: -1,
+    lastCheckpointFullSize: -1,
+    lastCompletedCheckpointId: -1,
+    lastCheckpointRestoreTimestamp: -1,
+    numberOfCompletedCheckpoints: 0,
+    numberOfFailedCheckpoints: 0,
+    numberOfInProgressCheckpoints: 0,
+    totalNumberOfCheckpoints: 0,
+  };
+
+  /** `attributes` label every value (e.g. `{ job: 'word-count' }`). */
+  constructor(meter: Meter = metrics.getMeter('flowstate'), attributes: Attributes = {}) {
+    for (const name of CHECKPOINT_METRIC_NAMES) {
+      meter.createObservableGauge(name, { description: `Flink checkpoint metric ${name}`, unit: unitOf(name) }).addCallback((r) => r.observe(this.values[name], attributes));
+    }
+  }
+
+  checkpointTriggered(): void {
+    this.values.numberOfInProgressCheckpoints++;
+    this.values.totalNumberOfCheckpoints++;
+  }
+
+  checkpointCompleted(c: CheckpointOutcome): void {
+    this.values.numberOfInProgressCheckpoints = Math.max(0, this.values.numberOfInProgressCheckpoints - 1);
+    this.values.numberOfCompletedCheckpoints++;
+    this.values.lastCheckpointDuration = c.durationMs;
+    this.values.lastCheckpointSize = c.checkpointedSize;
+    this.values.lastCheckpointFullSize = c.fullSize;
+    this.values.lastCompletedCheckpointId = c.checkpointId;
+  }
+
+  checkpointFailed(): void {
+    this.values.numberOfInProgressCheckpoints = Math.max(0, this.values.numberOfInProgressCheckpoints - 1);
+    this.values.numberOfFailedCheckpoints++;
+  }
+
+  restored(timestampMs: number): void {
+    this.values.lastCheckpointRestoreTimestamp = timestampMs;
+  }
+
+  /** The current values, as the gauges report them. */
+  snapshot(): Readonly<Record<CheckpointMetricName, number>> {
+    return { ...this.values };
+  }
+}
+
+function unitOf(name: CheckpointMetricName): string {
+  if (name === 'lastCheckpointDuration') return 'ms';
+  if (name === 'lastCheckpointSize' || name === 'lastCheckpointFullSize') return 'By';
+  if (name === 'lastCheckpointRestoreTimestamp') return 'ms';
+  return '1';
+}
