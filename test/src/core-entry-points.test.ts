@@ -7,12 +7,13 @@ import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import * as root from '@flowstate/core';
 import * as checkpoint from '@flowstate/core/checkpoint';
+import * as kv from '@flowstate/core/kv';
 import * as serialization from '@flowstate/core/serialization';
 import * as spi from '@flowstate/core/spi';
 import * as state from '@flowstate/core/state';
 import * as storage from '@flowstate/core/storage';
 
-const GROUPS = { state, spi, serialization, storage, checkpoint } as const;
+const GROUPS = { state, spi, serialization, storage, checkpoint, kv } as const;
 /** Root-only: cross-cutting helpers that belong to no group. */
 const BASICS = ['crc32c', 'formatChecksum', 'mulberry32', 'assert', 'AssertionError'];
 
@@ -35,6 +36,7 @@ describe('@flowstate/core entry points', () => {
     assert.ok('Serializers' in serialization && 'DataOutputSerializer' in serialization);
     assert.ok('FsCheckpointStorage' in storage && 'MemoryFileSystem' in storage);
     assert.ok('CompletedCheckpointStore' in checkpoint && 'SharedStateRegistry' in checkpoint);
+    assert.ok('MinimalKvStore' in kv && 'KvKeyedStateBackend' in kv);
     for (const m of Object.values(GROUPS)) assert.equal(m.FlowstateError, root.FlowstateError, 'errors are in every group');
   });
 });

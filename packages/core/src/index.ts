@@ -1,5 +1,5 @@
 // `@flowstate/core`: the union of the grouped entry points (`@flowstate/core/state`, `/spi`,
-// `/serialization`, `/storage`, `/checkpoint`) plus the shared basics below (typed errors,
+// `/serialization`, `/storage`, `/checkpoint`, `/kv`) plus the shared basics below (typed errors,
 // assertions, CRC32C, the seeded PRNG). Kept as the union so that every existing import keeps
 // working; new code should prefer the group it needs, which says what it depends on.
 export * from './errors.js';
@@ -11,3 +11,4 @@ export * from './exports/spi.js';
 export * from './exports/serialization.js';
 export * from './exports/storage.js';
 export * from './exports/checkpoint.js';
+export * from './exports/kv.js';

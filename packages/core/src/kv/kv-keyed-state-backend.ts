@@ -1,0 +1,230 @@
+import { AbstractKeyedStateBackend, type NamespacedState } from '../backend/abstract-keyed-state-backend.js';
+import type { CheckpointOptions, KeyedStateBackendParameters, SnapshotFuture } from '../backend/spi.js';
+import { IllegalStateUsageError } from '../errors.js';
+import { DataInputDeserializer } from '../io/data-input.js';
+import { DataOutputSerializer } from '../io/data-output.js';
+import { VoidNamespace } from '../serialization/primitives.js';
+import { defaultSerializerRegistry } from '../serialization/index.js';
+import type { TypeSerializer } from '../serialization/type-serializer.js';
+import type { AggregatingStateDescriptor, ReducingStateDescriptor, StateDescriptor, StateKind, ValueStateDescriptor } from '../state/descriptors.js';
+import { checkStateRegistration } from '../state/registration.js';
+import type { State } from '../state/state.js';
+import { isKeyGroupsStateHandle, type KeyedStateHandle } from '../storage/handles.js';
+import type { CheckpointStreamFactory } from '../storage/spi.js';
+import { bytesEqual } from './kv-bytes.js';
+import { startKvFullSnapshot, type KvSnapshotSource } from './kv-full-snapshot.js';
+import { KvMapState } from './kv-map-state.js';
+import { migrateKeySpace } from './kv-migration.js';
+import type { RegisteredKvState } from './kv-registered.js';
+import { restoreKvCanonical, type KvRestoreTarget } from './kv-restore.js';
+import { KvRowLayout } from './kv-row-layout.js';
+import type { KvStateContext } from './kv-state-base.js';
+import { KvAggregatingState, KvListState, KvReducingState, KvValueState } from './kv-states.js';
+import { forEachEntry, type KvStore } from './kv-store.js';
+
+/**
+ * Keyed state over any KvStore: one key space per state, rows laid out by KvRowLayout, state
+ * semantics in core's generic KV states. Snapshots are canonical full snapshots taken from a
+ * consistent view of the store (a backend with its own native format overrides startSnapshot);
+ * restore reads canonical streams (see restoreKvCanonical), rescaling included.
+ *
+ * The store is attached once, before the backend is used (attachStore): a backend may have to
+ * restore files before it can open its store.
+ */
+export class KvKeyedStateBackend<K> extends AbstractKeyedStateBackend<K, RegisteredKvState> {
+  protected readonly layout: KvRowLayout;
+  /** Asynchronous parts still running; dispose() cancels them. */
+  protected readonly runningSnapshots = new Set<{ cancel(): void }>();
+  private attached: KvStore | undefined;
+  /** The current key's row prefix, shared with the state objects; the backend's own fields stay private. */
+  private readonly context = new CurrentKeyPrefix();
+  private readonly prefixOut = new DataOutputSerializer(64);
+
+  constructor(params: KeyedStateBackendParameters<K>) {
+    super(params);
+    this.layout = new KvRowLayout(params.numberOfKeyGroups);
+  }
+
+  /** The store; throws before attachStore. */
+  protected get store(): KvStore {
+    if (this.attached === undefined) throw new IllegalStateUsageError(undefined, `the KV store of '${this.operatorIdentifier}' is not open yet`);
+    return this.attached;
+  }
+
+  protected attachStore(store: KvStore): void {
+    if (this.attached !== undefined) throw new IllegalStateUsageError(undefined, `the KV store of '${this.operatorIdentifier}' is attached already`);
+    this.attached = store;
+  }
+
+  /** What restore helpers (canonical, and a backend's native ones) need from this backend. */
+  protected restoreTarget(): KvRestoreTarget {
+    return {
+      operatorIdentifier: this.operatorIdentifier,
+      keySerializer: this.keySerializer as TypeSerializer<unknown>,
+      keyGroupRange: this.keyGroupRange,
+      numberOfKeyGroups: this.numberOfKeyGroups,
+      layout: this.layout,
+      states: this.states,
+      registerKeySpace: (name, kind, ns, st, restored) => this.registerKeySpace(name, kind, ns, st, restored),
+    };
+  }
+
+  /** Restores canonical handles, the one kind of handle a generic KV backend has, into the attached store. */
+  protected async restoreCanonical(params: KeyedStateBackendParameters<K>, handles: readonly KeyedStateHandle[] = params.restoreState ?? []): Promise<void> {
+    if (handles.length === 0) return;
+    const reader = params.stateHandleReader;
+    if (reader === undefined) throw new IllegalStateUsageError(undefined, 'restoreState was given without a stateHandleReader');
+    const canonical = handles.filter(isKeyGroupsStateHandle);
+    if (canonical.length !== handles.length) {
+      const other = handles.find((h) => !isKeyGroupsStateHandle(h))!;
+      throw new IllegalStateUsageError(undefined, `'${this.operatorIdentifier}' restores canonical 'key-groups' handles only, got '${other.type}' (convert the savepoint to canonical first)`);
+    }
+    await restoreKvCanonical(this.restoreTarget(), canonical, reader, params.serializerRegistry ?? defaultSerializerRegistry);
+  }
+
+  /** A backend over `store`, restored from `params.restoreState` (canonical handles); disposed again if the restore fails. */
+  static async open<K>(params: KeyedStateBackendParameters<K>, store: KvStore): Promise<KvKeyedStateBackend<K>> {
+    const backend = new KvKeyedStateBackend<K>(params);
+    backend.attachStore(store);
+    try {
+      await backend.restoreCanonical(params);
+    } catch (e) {
+      backend.dispose();
+      throw e;
+    }
+    return backend;
+  }
+
+  // ---- current key ----------------------------------------------------------------------------
+
+  protected onCurrentKey(_key: K, keyBytes: Uint8Array, keyGroup: number): void {
+    // Reused buffer: the prefix is only valid until the next setCurrentKey, and every state
+    // copies it into its row key before calling the store.
+    const p = this.prefixOut;
+    p.clear();
+    this.layout.writeKeyGroup(p, keyGroup);
+    p.writeLengthPrefixed(keyBytes);
+    this.context.keyPrefix = p.bytesView();
+  }
+
+  // ---- registration -----------------------------------------------------------------------------
+
+  /** Opens (creating if needed) the key space of a state and registers it. */
+  private registerKeySpace(name: string, kind: StateKind, ns: TypeSerializer<unknown>, st: TypeSerializer<unknown>, restored?: RegisteredKvState['restored']): RegisteredKvState {
+    const reg: RegisteredKvState = { name, space: this.store.keySpace(name), kind, namespaceSerializer: ns, stateSerializer: st, restored, descriptor: undefined, state: undefined };
+    this.states.set(name, reg);
+    return reg;
+  }
+
+  protected registerState(d: StateDescriptor<State, unknown>, ns: TypeSerializer<unknown>): RegisteredKvState {
+    const reg = this.states.get(d.name);
+    if (reg === undefined) return this.registerKeySpace(d.name, d.kind, ns, d.serializer);
+    const resolution = checkStateRegistration(reg, d, ns);
+    if (resolution !== undefined) {
+      // First registration after restore: rewrite the key space if a migration is needed.
+      if (resolution.migrate !== undefined) migrateKeySpace(reg, this.layout, reg.stateSerializer, resolution.stateSerializer, resolution.migrate);
+      reg.stateSerializer = resolution.stateSerializer;
+      reg.namespaceSerializer = ns;
+      reg.restored = undefined;
+    }
+    return reg;
+  }
+
+  protected createState(reg: RegisteredKvState, d: StateDescriptor<State, unknown>, ns: TypeSerializer<unknown>): NamespacedState {
+    const initialNs: unknown = ns.typeId === 'void-namespace' ? VoidNamespace : undefined;
+    const ctx = this.context;
+    switch (d.kind) {
+      case 'VALUE':
+        return new KvValueState(ctx, reg, initialNs, (d as unknown as ValueStateDescriptor<unknown>).defaultValue);
+      case 'LIST':
+        return new KvListState(ctx, reg, initialNs);
+      case 'REDUCING':
+        return new KvReducingState(ctx, reg, initialNs, (d as unknown as ReducingStateDescriptor<unknown>).reduceFunction);
+      case 'AGGREGATING':
+        return new KvAggregatingState(ctx, reg, initialNs, (d as unknown as AggregatingStateDescriptor<unknown, unknown, unknown>).aggregateFunction);
+      case 'MAP':
+        return new KvMapState(ctx, reg, initialNs);
+    }
+  }
+
+  // ---- queries ----------------------------------------------------------------------------------
+
+  /** Visits the distinct (key, namespace) pairs of a state, in key-group order. */
+  private forEachKeyAndNamespace(reg: RegisteredKvState, visit: (key: Uint8Array, ns: Uint8Array) => void): void {
+    const lower = this.layout.keyGroupStart(this.keyGroupRange.startKeyGroup);
+    const upper = this.layout.keyGroupStart(this.keyGroupRange.endKeyGroup + 1);
+    let lastKey: Uint8Array | undefined;
+    let lastNs: Uint8Array | undefined;
+    forEachEntry(reg.space, lower, upper, (row) => {
+      const p = this.layout.parse(row);
+      // Map state has one row per user key: report each (key, namespace) once.
+      if (lastKey !== undefined && bytesEqual(lastKey, p.key) && bytesEqual(lastNs!, p.namespace)) return;
+      lastKey = p.key.slice();
+      lastNs = p.namespace.slice();
+      visit(lastKey, lastNs);
+    });
+  }
+
+  protected keysOf(reg: RegisteredKvState, namespace: unknown): K[] {
+    const o = new DataOutputSerializer(16);
+    reg.namespaceSerializer.serialize(namespace, o);
+    const nsBytes = o.toBytes();
+    const out: K[] = [];
+    this.forEachKeyAndNamespace(reg, (k, ns) => {
+      if (bytesEqual(ns, nsBytes)) out.push(this.keySerializer.deserialize(new DataInputDeserializer(k)));
+    });
+    return out;
+  }
+
+  protected keysAndNamespacesOf(reg: RegisteredKvState): Array<[K, unknown]> {
+    const out: Array<[K, unknown]> = [];
+    this.forEachKeyAndNamespace(reg, (k, ns) => {
+      out.push([this.keySerializer.deserialize(new DataInputDeserializer(k)), reg.namespaceSerializer.deserialize(new DataInputDeserializer(ns))]);
+    });
+    return out;
+  }
+
+  numKeyValueStateEntries(): number {
+    let n = 0;
+    for (const reg of this.states.values()) this.forEachKeyAndNamespace(reg, () => void n++);
+    return n;
+  }
+
+  // ---- snapshots and disposal -------------------------------------------------------------------
+
+  protected snapshotSource(): KvSnapshotSource {
+    return {
+      keySerializer: this.keySerializer as TypeSerializer<unknown>,
+      keyGroupRange: this.keyGroupRange,
+      layout: this.layout,
+      store: this.store,
+      states: this.states,
+      runningSnapshots: this.runningSnapshots,
+    };
+  }
+
+  protected startSnapshot(checkpointId: number, _timestamp: number, streamFactory: CheckpointStreamFactory, options: CheckpointOptions): SnapshotFuture<KeyedStateHandle> {
+    return startKvFullSnapshot(this.snapshotSource(), checkpointId, streamFactory, options);
+  }
+
+  notifyCheckpointComplete(_checkpointId: number): void {}
+
+  notifyCheckpointAborted(_checkpointId: number): void {}
+
+  /** Cancels running snapshots and closes the store; subclasses release their own resources after calling it. */
+  protected disposeResources(): void {
+    for (const s of this.runningSnapshots) s.cancel();
+    this.attached?.close();
+  }
+}
+
+/** The current key's row prefix; not exported, so nothing else can write it. */
+class CurrentKeyPrefix implements KvStateContext {
+  /** [key group][lp(key)] of the current key; undefined until setCurrentKey. */
+  keyPrefix: Uint8Array | undefined;
+
+  currentKeyPrefix(stateName: string): Uint8Array {
+    if (this.keyPrefix === undefined) throw new IllegalStateUsageError(stateName, 'no current key set (call setCurrentKey first)');
+    return this.keyPrefix;
+  }
+}

@@ -1,0 +1,131 @@
+import { DataInputDeserializer } from '../io/data-input.js';
+import type { MapSerializer } from '../serialization/collections.js';
+import { deserializeExact } from '../serialization/type-serializer.js';
+import type { MapState, MapStateIterator } from '../state/state.js';
+import { prefixEnd, successorOf } from './kv-bytes.js';
+import { AbstractKvState } from './kv-state-base.js';
+import type { KvEntry } from './kv-store.js';
+
+/** Entries read per scan while iterating a map (Flink's RocksDBMapIterator reads 128 too). */
+const MAP_SCAN_BATCH = 128;
+
+/** Map state: one row per user key, [kg][key][ns][user key] -> [presence byte][value]. */
+export class KvMapState<N, K, V> extends AbstractKvState<N> implements MapState<K, V> {
+  private get ser(): MapSerializer<K, V> {
+    return this.info.stateSerializer as unknown as MapSerializer<K, V>;
+  }
+
+  /** The row of a user key of the current key and namespace; valid until the next call. */
+  private userRow(key: K): Uint8Array {
+    if (key === null || key === undefined) this.reject('map keys must not be null or undefined');
+    const k = this.keyOut;
+    k.clear();
+    k.writeBytes(this.ctx.currentKeyPrefix(this.name));
+    k.writeBytes(this.nsBytes);
+    this.ser.keySerializer.serialize(key, k);
+    return k.bytesView();
+  }
+
+  private decodeValue(bytes: Uint8Array): V | null {
+    const input = new DataInputDeserializer(bytes);
+    const v = this.ser.deserializeNullableValue(input);
+    if (input.remaining !== 0) input.fail('map value has trailing bytes');
+    return v;
+  }
+
+  get(key: K): V | null | undefined {
+    const bytes = this.space.get(this.userRow(key));
+    return bytes === undefined ? undefined : this.decodeValue(bytes);
+  }
+
+  contains(key: K): boolean {
+    return this.space.get(this.userRow(key)) !== undefined;
+  }
+
+  put(key: K, value: V | null): void {
+    const row = this.userRow(key).slice();
+    const o = this.valueOut;
+    o.clear();
+    this.ser.serializeNullableValue(value === undefined ? null : value, o);
+    this.space.put(row, o.bytesView());
+  }
+
+  putAll(entries: Iterable<readonly [K, V | null]>): void {
+    for (const [k, v] of entries) this.put(k, v);
+  }
+
+  remove(key: K): void {
+    this.space.delete(this.userRow(key));
+  }
+
+  override clear(): void {
+    const prefix = this.rowKey().slice();
+    this.space.deleteRange(prefix, prefixEnd(prefix));
+  }
+
+  isEmpty(): boolean {
+    const prefix = this.rowKey().slice();
+    return this.space.scan(prefix, prefixEnd(prefix), 1).length === 0;
+  }
+
+  entries(): MapStateIterator<[K, V | null]> {
+    return this.iterate((k, v) => [k, v] as [K, V | null]);
+  }
+
+  keys(): MapStateIterator<K> {
+    return this.iterate((k) => k);
+  }
+
+  values(): MapStateIterator<V | null> {
+    return this.iterate((_k, v) => v);
+  }
+
+  /**
+   * Reads the user entries of the current key and namespace in batches, each scan resuming after
+   * the last row seen, so that writes between next() calls (remove() included) are safe.
+   */
+  private iterate<T>(project: (k: K, v: V | null) => T): MapStateIterator<T> {
+    const prefix = this.rowKey().slice();
+    const upper = prefixEnd(prefix);
+    const space = this.space;
+    const ks = this.ser.keySerializer;
+    let batch: KvEntry[] = [];
+    let pos = 0;
+    let lastRow: Uint8Array | undefined;
+    let done = false;
+    let canRemove = false;
+    const fetch = (): void => {
+      batch = space.scan(lastRow === undefined ? prefix : successorOf(lastRow), upper, MAP_SCAN_BATCH);
+      pos = 0;
+      if (batch.length === 0) done = true;
+    };
+    const self = this;
+    const iter: MapStateIterator<T> = {
+      next(): IteratorResult<T> {
+        if (done) return { done: true, value: undefined };
+        if (pos >= batch.length) {
+          fetch();
+          if (done) {
+            canRemove = false;
+            return { done: true, value: undefined };
+          }
+        }
+        const [row, value] = batch[pos++]!;
+        lastRow = row;
+        canRemove = true;
+        const k = deserializeExact(ks, row.subarray(prefix.length), 'map key');
+        return { done: false, value: project(k, self.decodeValue(value)) };
+      },
+      remove(): void {
+        const row = lastRow;
+        if (!canRemove || row === undefined) return self.reject('iterator remove() without a preceding next(), or called twice');
+        canRemove = false;
+        space.delete(row);
+      },
+      [Symbol.iterator]() {
+        return iter;
+      },
+    };
+    return iter;
+  }
+}

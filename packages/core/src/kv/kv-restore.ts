@@ -1,0 +1,90 @@
+import { checkRestoredKeySerializer } from '../backend/abstract-keyed-state-backend.js';
+import { CorruptDataError, StateMigrationError } from '../errors.js';
+import { DataOutputSerializer } from '../io/data-output.js';
+import { assignToKeyGroup } from '../keygroups/key-group-assignment.js';
+import { KeyGroupRange } from '../keygroups/key-group-range.js';
+import type { SerializerSnapshotRegistry } from '../serialization/snapshot-registry.js';
+import type { TypeSerializer } from '../serialization/type-serializer.js';
+import { readKeyedStateHeader, readKeyGroups, type KeyedStateRecord, type KeyedStateStreamHeader } from '../snapshot/keyed-state-stream.js';
+import type { StateKind } from '../state/descriptors.js';
+import type { KeyGroupsStateHandle } from '../storage/handles.js';
+import type { StateHandleReader } from '../storage/spi.js';
+import type { RegisteredKvState } from './kv-registered.js';
+import type { KvRowLayout } from './kv-row-layout.js';
+import type { KvEntry } from './kv-store.js';
+import { canonicalListToKv, canonicalMapValueToKv } from './kv-values.js';
+
+/** Rows per putAll while restoring. */
+const BATCH_ENTRIES = 4096;
+
+/** What a restore into a KV backend needs from it, and no more. */
+export interface KvRestoreTarget {
+  readonly operatorIdentifier: string;
+  readonly keySerializer: TypeSerializer<unknown>;
+  readonly keyGroupRange: KeyGroupRange;
+  readonly numberOfKeyGroups: number;
+  readonly layout: KvRowLayout;
+  readonly states: ReadonlyMap<string, RegisteredKvState>;
+  registerKeySpace(name: string, kind: StateKind, ns: TypeSerializer<unknown>, st: TypeSerializer<unknown>, restored?: RegisteredKvState['restored']): RegisteredKvState;
+}
+
+/** Checks the key serializer and registers the restored states (compatibility is resolved on re-registration). */
+export function registerRestoredKvStates(target: KvRestoreTarget, header: KeyedStateStreamHeader, handleType: string): void {
+  checkRestoredKeySerializer(header.keySerializerSnapshot, target.keySerializer, target.operatorIdentifier);
+  for (const meta of header.states) {
+    const existing = target.states.get(meta.name);
+    if (existing !== undefined) {
+      if (existing.kind !== meta.kind) throw new StateMigrationError(meta.name, `restored as ${meta.kind} from a '${handleType}' handle and ${existing.kind} from another`);
+      continue;
+    }
+    target.registerKeySpace(meta.name, meta.kind, meta.namespaceSerializerSnapshot.restoreSerializer(), meta.stateSerializerSnapshot.restoreSerializer(), {
+      namespaceSnapshot: meta.namespaceSerializerSnapshot,
+      stateSnapshot: meta.stateSerializerSnapshot,
+    });
+  }
+}
+
+/**
+ * Restores canonical key-group streams (from any backend, of any number of old subtasks): only
+ * the key groups intersecting the target's range are read, and their records are written as rows
+ * in batches (putAll).
+ */
+export async function restoreKvCanonical(target: KvRestoreTarget, handles: readonly KeyGroupsStateHandle[], reader: StateHandleReader, registry: SerializerSnapshotRegistry): Promise<void> {
+  for (const h of handles) {
+    const range = KeyGroupRange.fromJSON(h.keyGroupRange).intersection(target.keyGroupRange);
+    if (range.numberOfKeyGroups === 0) continue;
+    const header = await readKeyedStateHeader(reader, h, registry);
+    registerRestoredKvStates(target, header, h.type);
+    await writeRows(target, h, header, range, reader);
+  }
+}
+
+async function writeRows(target: KvRestoreTarget, h: KeyGroupsStateHandle, header: KeyedStateStreamHeader, range: KeyGroupRange, reader: StateHandleReader): Promise<void> {
+  const states = header.states.map((m) => target.states.get(m.name)!);
+  const pending: KvEntry[][] = states.map(() => []);
+  const flush = (i: number) => {
+    if (pending[i]!.length > 0) states[i]!.space.putAll(pending[i]!);
+    pending[i] = [];
+  };
+  const row = new DataOutputSerializer(64);
+  await readKeyGroups(reader, h, header, range, (g, rec) => {
+    if (assignToKeyGroup(rec.key, target.numberOfKeyGroups) !== g) {
+      throw new CorruptDataError(`a key in key group ${g} hashes to another key group (different maxParallelism?)`, 0);
+    }
+    const i = rec.stateIndex;
+    row.clear();
+    pending[i]!.push(toRow(target.layout, row, states[i]!.kind, g, rec));
+    if (pending[i]!.length >= BATCH_ENTRIES) flush(i);
+  });
+  states.forEach((_s, i) => flush(i));
+}
+
+/** A canonical record as the row the KV states read (see kv-values.ts). */
+function toRow(layout: KvRowLayout, row: DataOutputSerializer, kind: StateKind, g: number, rec: KeyedStateRecord): KvEntry {
+  if (kind === 'MAP') {
+    layout.writeRow(row, g, rec.key, rec.namespace, rec.userKey!);
+    return [row.toBytes(), canonicalMapValueToKv(rec.value)];
+  }
+  layout.writeRow(row, g, rec.key, rec.namespace);
+  return [row.toBytes(), kind === 'LIST' ? canonicalListToKv(rec.value!) : rec.value!.slice()];
+}

@@ -1,0 +1,109 @@
+/**
+ * The byte-level store SPI under core's generic keyed state (KvKeyedStateBackend). A store keeps
+ * ordered byte keys in named key spaces, one per registered state; everything above it (row
+ * layout, serializers, state semantics, canonical snapshots and restore, rescaling) is core's.
+ *
+ * Implementing a store means implementing the three interfaces below. Keys compare as unsigned
+ * bytes, lexicographically (memcmp, then shorter first), like RocksDB's default comparator: the
+ * row layout relies on it to make a key group, a key and a namespace contiguous ranges.
+ *
+ * Ownership: the store must not keep references to the key and value arrays it is given (callers
+ * reuse their buffers) and callers must not modify arrays the store returns. All calls are
+ * synchronous, as state access is; a store that needs I/O does it inside the call.
+ *
+ * See MinimalKvStore for a complete, deliberately short reference implementation, and
+ * @flowstate/rocksdb for the RocksDB one (a key space is a column family there).
+ */
+import { successorOf } from './kv-bytes.js';
+
+/** A key and its value. */
+export type KvEntry = readonly [key: Uint8Array, value: Uint8Array];
+
+/** Reads of one key space, live or in a consistent view. */
+export interface KvReadableKeySpace {
+  /** The value of `key`, or undefined when it has none. */
+  get(key: Uint8Array): Uint8Array | undefined;
+  /**
+   * Up to `limit` (>= 1) entries with lower <= key < upper, in key order. Fewer than `limit`
+   * entries means the range is exhausted. Callers resume after the last key returned by scanning
+   * from `successorOf(lastKey)`; a batch API keeps stores free of iterator lifecycles.
+   */
+  scan(lower: Uint8Array, upper: Uint8Array, limit: number): KvEntry[];
+}
+
+/**
+ * The key space of one state (RocksDB: a column family; a store without such a notion keeps a
+ * prefix per key space).
+ */
+export interface KvKeySpace extends KvReadableKeySpace {
+  readonly name: string;
+  put(key: Uint8Array, value: Uint8Array): void;
+  delete(key: Uint8Array): void;
+  /** Deletes every key with lower <= key < upper. */
+  deleteRange(lower: Uint8Array, upper: Uint8Array): void;
+  /**
+   * Puts every entry atomically: a reader, a view or a crash sees all of them or none. Used for
+   * bulk writes (restore) and all-or-nothing rewrites (serializer migration).
+   */
+  putAll(entries: readonly KvEntry[]): void;
+  /**
+   * Optional fast path for list state: the value of `key` becomes its current value followed by
+   * `suffix` (just `suffix` when absent), without reading it first (RocksDB: a merge with the
+   * list-append merge operator). Stores without it get read-concatenate-write (see appendValue).
+   */
+  append?(key: Uint8Array, suffix: Uint8Array): void;
+}
+
+/**
+ * A consistent, read-only view of the whole store at the moment view() was called: later writes
+ * are invisible to it (RocksDB: a snapshot). Full snapshots read it asynchronously while state
+ * access goes on. Released once, after which it is not used again.
+ */
+export interface KvView {
+  /** The key space as it was when the view was taken; undefined if it did not exist then. */
+  keySpace(name: string): KvReadableKeySpace | undefined;
+  release(): void;
+}
+
+/** An ordered byte-key store with named key spaces. */
+export interface KvStore {
+  /** The key space called `name`, created (empty) when it does not exist yet. */
+  keySpace(name: string): KvKeySpace;
+  /** Names of the existing key spaces. */
+  keySpaceNames(): string[];
+  /** A consistent view of every key space (see KvView). */
+  view(): KvView;
+  /** Releases the store's resources; nothing is called after close(). */
+  close(): void;
+}
+
+/** Entries per scan of forEachEntry. */
+const SCAN_BATCH = 1024;
+
+/** Visits every entry of a key space in key order, in batches (the visitor may write to the space). */
+export function forEachEntry(space: KvReadableKeySpace, lower: Uint8Array, upper: Uint8Array, visit: (key: Uint8Array, value: Uint8Array) => void): void {
+  let from = lower;
+  for (;;) {
+    const batch = space.scan(from, upper, SCAN_BATCH);
+    for (const [k, v] of batch) visit(k, v);
+    if (batch.length < SCAN_BATCH) return;
+    from = successorOf(batch[batch.length - 1]![0]);
+  }
+}
+
+/** Appends `suffix` to the value of `key`, through the store's fast path when it has one. */
+export function appendValue(space: KvKeySpace, key: Uint8Array, suffix: Uint8Array): void {
+  if (space.append !== undefined) {
+    space.append(key, suffix);
+    return;
+  }
+  const current = space.get(key);
+  if (current === undefined) {
+    space.put(key, suffix);
+    return;
+  }
+  const joined = new Uint8Array(current.length + suffix.length);
+  joined.set(current, 0);
+  joined.set(suffix, current.length);
+  space.put(key, joined);
+}
