@@ -3,7 +3,7 @@
  * binding (`RocksDB.open`) with the same options as the backend's (block cache, write buffers,
  * compression, WAL off), holding the same rows. Row keys and values are precomputed byte for byte
  * as the backend lays them out (`[key group][lp(key)][lp(namespace)][user key]`, see
- * packages/rocksdb/src/backend/key-layout.ts), so the baseline is "the binding's sync get/put/merge/
+ * packages/core/src/kv/kv-row-layout.ts), so the baseline is "the binding's sync get/put/merge/
  * iterate on identical bytes" and the ratio is the backend's own overhead (key serialization, key
  * group hashing, value (de)serialization, state bookkeeping).
  *
@@ -13,12 +13,13 @@
 import {
   assignToKeyGroup,
   DataOutputSerializer,
+  KvRowLayout,
   Serializers,
   VoidNamespace,
   type KeyedStateBackend,
   type TypeSerializer,
 } from '@flowstate/core';
-import { KeyLayout, STATE_CF_PREFIX } from '@flowstate/rocksdb';
+import { STATE_CF_PREFIX } from '@flowstate/rocksdb';
 import { RocksDB, type ColumnFamily } from '@flowstate/rocksdb/native';
 import { MAX_PARALLELISM, ROCKSDB_BENCH_OPTIONS } from './backends.js';
 
@@ -39,7 +40,7 @@ function ser<T>(s: TypeSerializer<T>, v: T): Uint8Array {
 export function openRawRocks(path: string): RawRocks {
   const db = RocksDB.open(path, { ...ROCKSDB_BENCH_OPTIONS, createIfMissing: true, disableWAL: true });
   const cf = db.createColumnFamily('raw');
-  const layout = new KeyLayout(MAX_PARALLELISM);
+  const layout = new KvRowLayout(MAX_PARALLELISM);
   const ns = ser(Serializers.voidNamespace, VoidNamespace);
   const cache = new Map<number, Uint8Array>();
   return {

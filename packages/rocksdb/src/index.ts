@@ -4,7 +4,15 @@
 export { RocksDBError, type RocksDBErrorCode, type Compression } from './native.js';
 export { RocksDBStateBackend, type RocksDBStateBackendOptions } from './backend/rocksdb-state-backend.js';
 export { RocksDBKeyedStateBackend } from './backend/rocksdb-keyed-state-backend.js';
-export { STATE_CF_PREFIX } from './backend/rocksdb-registered.js';
-export { KeyLayout } from './backend/key-layout.js';
-export { isIncrementalRocksDBStateHandle, type IncrementalRocksDBStateHandle, type RocksDBFileHandle, type RocksDBSharedFileHandle } from './backend/handles.js';
+export { RocksDBKvStore, RocksDBKeySpace, STATE_CF_PREFIX } from './backend/rocksdb-kv-store.js';
+/** @deprecated The row layout is core's KvRowLayout; this alias remains for existing imports. */
+export { KvRowLayout as KeyLayout } from '@flowstate/core';
+export {
+  isIncrementalRocksDBStateHandle,
+  ROCKSDB_NATIVE_FORMAT_VERSION,
+  SUPPORTED_ROCKSDB_NATIVE_FORMAT_VERSIONS,
+  type IncrementalRocksDBStateHandle,
+  type RocksDBFileHandle,
+  type RocksDBSharedFileHandle,
+} from './backend/handles.js';
 export { ROCKSDB_NATIVE_FORMAT } from './backend/native-snapshot-format.js';

@@ -42,7 +42,7 @@ export class KvKeyedStateBackend<K> extends AbstractKeyedStateBackend<K, Registe
 
   constructor(params: KeyedStateBackendParameters<K>) {
     super(params);
-    this.layout = new KvRowLayout(params.numberOfKeyGroups);
+    this.layout = new KvRowLayout(params.maxParallelism);
   }
 
   /** The store; throws before attachStore. */
@@ -62,7 +62,7 @@ export class KvKeyedStateBackend<K> extends AbstractKeyedStateBackend<K, Registe
       operatorIdentifier: this.operatorIdentifier,
       keySerializer: this.keySerializer as TypeSerializer<unknown>,
       keyGroupRange: this.keyGroupRange,
-      numberOfKeyGroups: this.numberOfKeyGroups,
+      maxParallelism: this.maxParallelism,
       layout: this.layout,
       states: this.states,
       registerKeySpace: (name, kind, ns, st, restored) => this.registerKeySpace(name, kind, ns, st, restored),

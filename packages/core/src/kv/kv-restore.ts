@@ -22,7 +22,7 @@ export interface KvRestoreTarget {
   readonly operatorIdentifier: string;
   readonly keySerializer: TypeSerializer<unknown>;
   readonly keyGroupRange: KeyGroupRange;
-  readonly numberOfKeyGroups: number;
+  readonly maxParallelism: number;
   readonly layout: KvRowLayout;
   readonly states: ReadonlyMap<string, RegisteredKvState>;
   registerKeySpace(name: string, kind: StateKind, ns: TypeSerializer<unknown>, st: TypeSerializer<unknown>, restored?: RegisteredKvState['restored']): RegisteredKvState;
@@ -68,7 +68,7 @@ async function writeRows(target: KvRestoreTarget, h: KeyGroupsStateHandle, heade
   };
   const row = new DataOutputSerializer(64);
   await readKeyGroups(reader, h, header, range, (g, rec) => {
-    if (assignToKeyGroup(rec.key, target.numberOfKeyGroups) !== g) {
+    if (assignToKeyGroup(rec.key, target.maxParallelism) !== g) {
       throw new CorruptDataError(`a key in key group ${g} hashes to another key group (different maxParallelism?)`, 0);
     }
     const i = rec.stateIndex;

@@ -5,7 +5,16 @@ import {
   type KeyedStateHandle,
   type MalformedField,
   type StreamStateHandle,
+  UnknownFormatVersionError,
 } from '@flowstate/core';
+
+/**
+ * Version of the native snapshot format: the handle's fields, the files' roles, the column family
+ * names ('state:<name>') and the row and value layout inside them (KvRowLayout, kv-values.ts).
+ * Written into every native handle; restore refuses versions it does not know.
+ */
+export const ROCKSDB_NATIVE_FORMAT_VERSION = 1;
+export const SUPPORTED_ROCKSDB_NATIVE_FORMAT_VERSIONS: readonly number[] = [1];
 
 /** One file of a native RocksDB checkpoint. */
 export interface RocksDBFileHandle {
@@ -33,6 +42,11 @@ export interface RocksDBSharedFileHandle extends RocksDBFileHandle {
  */
 export interface IncrementalRocksDBStateHandle extends KeyedStateHandle {
   readonly type: 'rocksdb-incremental';
+  /**
+   * ROCKSDB_NATIVE_FORMAT_VERSION when written. Handles written before the field existed lack it;
+   * they have version 1's layout and are read as version 1.
+   */
+  readonly formatVersion?: number;
   readonly checkpointId: number;
   readonly backendIdentifier: string;
   readonly maxParallelism: number;
@@ -53,6 +67,7 @@ export function isIncrementalRocksDBStateHandle(h: KeyedStateHandle): h is Incre
 export function checkIncrementalRocksDBStateHandleStructure(h: unknown, where: string, file: string): asserts h is IncrementalRocksDBStateHandle {
   const bad: MalformedField = malformedField(file, 'RocksDB state handle');
   const o = h as Record<string, unknown>;
+  if (o.formatVersion !== undefined && (!Number.isSafeInteger(o.formatVersion) || (o.formatVersion as number) < 1)) bad(`${where}.formatVersion`, 'expected a positive integer or absent');
   if (!Number.isSafeInteger(o.checkpointId) || (o.checkpointId as number) < 0) bad(`${where}.checkpointId`, 'expected a non-negative integer');
   if (typeof o.backendIdentifier !== 'string') bad(`${where}.backendIdentifier`, 'expected a string');
   if (!Number.isInteger(o.maxParallelism) || (o.maxParallelism as number) < 1 || (o.maxParallelism as number) > UPPER_BOUND_MAX_PARALLELISM) {
@@ -70,5 +85,13 @@ export function checkIncrementalRocksDBStateHandleStructure(h: unknown, where: s
       if (list === 'sharedFiles' && e.reused !== undefined && e.reused !== true) bad(`${w}.reused`, 'expected true or absent');
       checkStreamHandleStructure(e.handle, `${w}.handle`, bad, file);
     });
+  }
+}
+
+/** Refuses a native handle of a format version this build cannot read (UnknownFormatVersionError naming `file`). */
+export function checkRocksDBHandleFormatVersion(h: IncrementalRocksDBStateHandle, file: string): void {
+  const version = h.formatVersion ?? 1;
+  if (!SUPPORTED_ROCKSDB_NATIVE_FORMAT_VERSIONS.includes(version)) {
+    throw new UnknownFormatVersionError('RocksDB native snapshot', version, SUPPORTED_ROCKSDB_NATIVE_FORMAT_VERSIONS, file);
   }
 }

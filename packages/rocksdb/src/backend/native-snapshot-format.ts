@@ -1,5 +1,5 @@
 import { assert, DataInputDeserializer, decodeHeader, wrapDecodeError, streamHandleName, type NativeSnapshotFormat } from '@flowstate/core';
-import { isIncrementalRocksDBStateHandle } from './handles.js';
+import { checkRocksDBHandleFormatVersion, isIncrementalRocksDBStateHandle } from './handles.js';
 import { RocksDBStateBackend } from './rocksdb-state-backend.js';
 
 /**
@@ -15,6 +15,7 @@ export const ROCKSDB_NATIVE_FORMAT: NativeSnapshotFormat = {
   },
   async readHeader(handle, reader, registry) {
     assert(isIncrementalRocksDBStateHandle(handle), `readHeader is called with RocksDB handles only, got '${handle.type}'`);
+    checkRocksDBHandleFormatVersion(handle, streamHandleName(handle.meta));
     const bytes = await reader.readFully(handle.meta);
     try {
       return decodeHeader(new DataInputDeserializer(bytes), registry);

@@ -1,54 +1,40 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  assignToKeyGroup,
-  checkRestoredKeySerializer,
   CorruptCheckpointError,
   CorruptDataError,
   DataInputDeserializer,
-  DataOutputSerializer,
   decodeHeader,
   defaultSerializerRegistry,
   IllegalStateUsageError,
   isKeyGroupsStateHandle,
   KeyGroupRange,
-  readKeyedStateHeader,
-  readKeyGroups,
+  registerRestoredKvStates,
   StateMigrationError,
   streamHandleName,
   untrustedHandleName,
   type KeyedStateBackendParameters,
+  type KeyedStateHandle,
   type KeyedStateStreamHeader,
-  type KeyGroupsStateHandle,
+  type KvRestoreTarget,
   type SerializerSnapshotRegistry,
   type StateHandleReader,
-  type StateKind,
-  type TypeSerializer,
 } from '@flowstate/core';
-import { encodeListElements, RocksDB, WriteBatch } from '../native.js';
-import { checkIncrementalRocksDBStateHandleStructure, isIncrementalRocksDBStateHandle, type IncrementalRocksDBStateHandle } from './handles.js';
+import { RocksDB, type ColumnFamily } from '../native.js';
+import { checkIncrementalRocksDBStateHandleStructure, checkRocksDBHandleFormatVersion, isIncrementalRocksDBStateHandle, type IncrementalRocksDBStateHandle } from './handles.js';
 import { checkRocksFileNames } from './handle-checks.js';
-import type { KeyLayout } from './key-layout.js';
-import { STATE_CF_PREFIX, type RegisteredRocksState } from './rocksdb-registered.js';
-
-const BATCH_ENTRIES = 4096;
+import { STATE_CF_PREFIX, type RocksDBKvStore } from './rocksdb-kv-store.js';
 
 /** What a RocksDB restore needs from its backend, and no more. */
-export interface RocksRestoreTarget {
-  readonly operatorIdentifier: string;
-  readonly keySerializer: TypeSerializer<unknown>;
-  readonly keyGroupRange: KeyGroupRange;
-  readonly maxParallelism: number;
-  readonly layout: KeyLayout;
+export interface RocksRestoreTarget extends KvRestoreTarget {
   /** Scratch space for downloads; removed with the backend. */
   readonly instanceDir: string;
-  /** Where the database lives; a native restore downloads into it before openDb(). */
+  /** Where the database lives; a native restore downloads into it before openStore(). */
   readonly dbDir: string;
-  /** Valid after openDb(). */
-  readonly db: RocksDB;
-  readonly states: ReadonlyMap<string, RegisteredRocksState>;
-  openDb(): void;
-  registerColumnFamily(name: string, kind: StateKind, ns: TypeSerializer<unknown>, st: TypeSerializer<unknown>, restored?: RegisteredRocksState['restored']): RegisteredRocksState;
+  /** Opens the database in dbDir and makes it the backend's store. */
+  openStore(): RocksDBKvStore;
+  /** Restores canonical key-group streams into the opened store (core's generic restore). */
+  restoreCanonical(handles: readonly KeyedStateHandle[]): Promise<void>;
 }
 
 /**
@@ -64,45 +50,45 @@ export interface RocksRestoreTarget {
  */
 export async function restoreRocksKeyedState<K>(backend: RocksRestoreTarget, params: KeyedStateBackendParameters<K>): Promise<void> {
   const handles = params.restoreState ?? [];
-  const registry = params.serializerRegistry ?? defaultSerializerRegistry;
   const reader = params.stateHandleReader;
   if (handles.length > 0 && reader === undefined) throw new IllegalStateUsageError(undefined, 'restoreState was given without a stateHandleReader');
   const incremental = handles.filter(isIncrementalRocksDBStateHandle);
-  for (const h of incremental) checkIncrementalRocksDBStateHandleStructure(h, `restoreState[${handles.indexOf(h)}]`, untrustedHandleName({ stream: h.meta }));
+  for (const h of incremental) {
+    const file = untrustedHandleName({ stream: h.meta });
+    checkIncrementalRocksDBStateHandleStructure(h, `restoreState[${handles.indexOf(h)}]`, file);
+    checkRocksDBHandleFormatVersion(h, file);
+  }
   const canonical = handles.filter(isKeyGroupsStateHandle);
   const unknown = handles.filter((h) => !isIncrementalRocksDBStateHandle(h) && !isKeyGroupsStateHandle(h));
   if (unknown.length > 0) throw new IllegalStateUsageError(undefined, `the RocksDB backend cannot restore '${unknown[0]!.type}' handles`);
   if (incremental.length > 0 && canonical.length > 0) throw new IllegalStateUsageError(undefined, 'cannot restore native and canonical handles together');
-
-  incremental.forEach(checkRocksFileNames);
-  const range = backend.keyGroupRange;
-  const overlap = (h: { keyGroupRange: { start: number; end: number } }) => KeyGroupRange.fromJSON(h.keyGroupRange).intersection(range).numberOfKeyGroups;
   if (incremental.length > 0) {
-    const relevant = incremental.filter((h) => overlap(h) > 0).sort((a, b) => overlap(b) - overlap(a));
-    for (const h of relevant) {
-      if (h.maxParallelism !== backend.maxParallelism) {
-        throw new StateMigrationError(`<key groups of ${backend.operatorIdentifier}>`, `native snapshot has maxParallelism ${h.maxParallelism}, the job ${backend.maxParallelism}; rescale the savepoint first`);
-      }
-    }
-    if (relevant.length === 0) {
-      backend.openDb();
-      return;
-    }
-    const [base, ...others] = relevant;
-    await download(base!, backend.dbDir, reader!);
-    backend.openDb();
-    await registerStates(backend, await readNativeHeader(base!, reader!, registry), base!);
-    clipToRange(backend);
-    for (const other of others) await ingestRange(backend, other, reader!, registry);
+    await restoreNative(backend, incremental, reader!, params.serializerRegistry ?? defaultSerializerRegistry);
     return;
   }
-  backend.openDb();
-  for (const h of canonical) {
-    if (overlap(h) === 0) continue;
-    const header = await readKeyedStateHeader(reader!, h, registry);
-    await registerStates(backend, header, h);
-    await writeCanonical(backend, h, header, reader!);
+  backend.openStore();
+  await backend.restoreCanonical(canonical);
+}
+
+async function restoreNative(backend: RocksRestoreTarget, incremental: readonly IncrementalRocksDBStateHandle[], reader: StateHandleReader, registry: SerializerSnapshotRegistry): Promise<void> {
+  incremental.forEach(checkRocksFileNames);
+  const overlap = (h: IncrementalRocksDBStateHandle) => KeyGroupRange.fromJSON(h.keyGroupRange).intersection(backend.keyGroupRange).numberOfKeyGroups;
+  const relevant = incremental.filter((h) => overlap(h) > 0).sort((a, b) => overlap(b) - overlap(a));
+  for (const h of relevant) {
+    if (h.maxParallelism !== backend.maxParallelism) {
+      throw new StateMigrationError(`<key groups of ${backend.operatorIdentifier}>`, `native snapshot has maxParallelism ${h.maxParallelism}, the job ${backend.maxParallelism}; rescale the savepoint first`);
+    }
   }
+  if (relevant.length === 0) {
+    backend.openStore();
+    return;
+  }
+  const [base, ...others] = relevant;
+  await download(base!, backend.dbDir, reader);
+  const store = backend.openStore();
+  registerRestoredKvStates(backend, await readNativeHeader(base!, reader, registry), base!.type);
+  clipToRange(backend);
+  for (const other of others) await ingestRange(backend, store, other, reader, registry);
 }
 
 async function download(h: IncrementalRocksDBStateHandle, dir: string, reader: StateHandleReader): Promise<void> {
@@ -121,69 +107,31 @@ async function readNativeHeader(h: IncrementalRocksDBStateHandle, reader: StateH
   }
 }
 
-/** Checks the key serializer and registers the restored states (compatibility is resolved on re-registration). */
-async function registerStates(backend: RocksRestoreTarget, header: KeyedStateStreamHeader, h: { type: string }): Promise<void> {
-  checkRestoredKeySerializer(header.keySerializerSnapshot, backend.keySerializer, backend.operatorIdentifier);
-  for (const meta of header.states) {
-    const existing = backend.states.get(meta.name);
-    if (existing !== undefined) {
-      if (existing.kind !== meta.kind) throw new StateMigrationError(meta.name, `restored as ${meta.kind} from a '${h.type}' handle and ${existing.kind} from another`);
-      continue;
-    }
-    backend.registerColumnFamily(meta.name, meta.kind, meta.namespaceSerializerSnapshot.restoreSerializer(), meta.stateSerializerSnapshot.restoreSerializer(), {
-      namespaceSnapshot: meta.namespaceSerializerSnapshot,
-      stateSnapshot: meta.stateSerializerSnapshot,
-    });
-  }
-}
-
 function clipToRange(backend: RocksRestoreTarget): void {
   const range = backend.keyGroupRange;
   const layout = backend.layout;
   for (const s of backend.states.values()) {
     // Always both sides: cheap, and no trust in what a downloaded database holds outside its range.
-    if (range.startKeyGroup > 0) backend.db.deleteRange(s.cf, layout.keyGroupStart(0), layout.keyGroupStart(range.startKeyGroup));
-    if (range.endKeyGroup + 1 < backend.maxParallelism) backend.db.deleteRange(s.cf, layout.keyGroupStart(range.endKeyGroup + 1), layout.keyGroupStart(backend.maxParallelism));
+    if (range.startKeyGroup > 0) s.space.deleteRange(layout.keyGroupStart(0), layout.keyGroupStart(range.startKeyGroup));
+    if (range.endKeyGroup + 1 < backend.maxParallelism) s.space.deleteRange(layout.keyGroupStart(range.endKeyGroup + 1), layout.keyGroupStart(backend.maxParallelism));
   }
 }
 
-async function ingestRange(backend: RocksRestoreTarget, h: IncrementalRocksDBStateHandle, reader: StateHandleReader, registry: SerializerSnapshotRegistry): Promise<void> {
+/** Writes the rows in range of another native handle into SST files and ingests them into `store`. */
+async function ingestRange(backend: RocksRestoreTarget, store: RocksDBKvStore, h: IncrementalRocksDBStateHandle, reader: StateHandleReader, registry: SerializerSnapshotRegistry): Promise<void> {
   const tmp = join(backend.instanceDir, `restore-${h.checkpointId}-${Math.random().toString(36).slice(2, 10)}`);
   try {
     await download(h, join(tmp, 'db'), reader);
     const header = await readNativeHeader(h, reader, registry);
-    await registerStates(backend, header, h);
+    registerRestoredKvStates(backend, header, h.type);
     const src = RocksDB.open(join(tmp, 'db'), { createIfMissing: false });
     try {
-      const layout = backend.layout;
-      const lower = layout.keyGroupStart(backend.keyGroupRange.startKeyGroup);
-      const upper = layout.keyGroupStart(backend.keyGroupRange.endKeyGroup + 1);
-      let n = 0;
-      for (const meta of header.states) {
+      header.states.forEach((meta, i) => {
         const srcCf = src.getColumnFamily(STATE_CF_PREFIX + meta.name);
-        const target = backend.states.get(meta.name)!;
-        if (srcCf === undefined) continue;
-        const it = src.iterator(srcCf, { lowerBound: lower, upperBound: upper, fillCache: false });
-        const writer = backend.db.createSstFileWriter();
-        const sst = join(tmp, `ingest-${n++}.sst`);
-        let rows = 0;
-        try {
-          it.seekToFirst();
-          while (it.valid()) {
-            for (const [k, v] of it.nextBatch(1024)) {
-              if (rows === 0) writer.open(sst);
-              writer.put(k, v);
-              rows++;
-            }
-          }
-        } finally {
-          it.close();
-        }
-        if (rows > 0) {
-          writer.finish();
-          backend.db.ingestExternalFile(target.cf, [sst], { moveFiles: true });
-        }
-      }
+        if (srcCf === undefined) return;
+        const sst = join(tmp, `ingest-${i}.sst`);
+        if (copyRangeToSst(backend, store, src, srcCf, sst)) store.db.ingestExternalFile(store.keySpace(meta.name).cf, [sst], { moveFiles: true });
+      });
     } finally {
       src.close();
     }
@@ -192,40 +140,26 @@ async function ingestRange(backend: RocksRestoreTarget, h: IncrementalRocksDBSta
   }
 }
 
-async function writeCanonical(backend: RocksRestoreTarget, h: KeyGroupsStateHandle, header: KeyedStateStreamHeader, reader: StateHandleReader): Promise<void> {
+/** Copies the rows of `srcCf` in the backend's key groups into a new SST file; false when there are none. */
+function copyRangeToSst(backend: RocksRestoreTarget, store: RocksDBKvStore, src: RocksDB, srcCf: ColumnFamily, sst: string): boolean {
   const layout = backend.layout;
-  const targets = header.states.map((m) => backend.states.get(m.name)!);
-  let batch = new WriteBatch();
-  const row = new DataOutputSerializer(64);
-  const flush = () => {
-    if (batch.count > 0) backend.db.write(batch);
-    batch = new WriteBatch();
-  };
-  const range = KeyGroupRange.fromJSON(h.keyGroupRange).intersection(backend.keyGroupRange);
-  await readKeyGroups(reader, h, header, range, (g, rec) => {
-    if (assignToKeyGroup(rec.key, backend.maxParallelism) !== g) {
-      throw new CorruptDataError(`a key in key group ${g} hashes to another key group (different maxParallelism?)`, 0);
+  const lower = layout.keyGroupStart(backend.keyGroupRange.startKeyGroup);
+  const upper = layout.keyGroupStart(backend.keyGroupRange.endKeyGroup + 1);
+  const it = src.iterator(srcCf, { lowerBound: lower, upperBound: upper, fillCache: false });
+  const writer = store.db.createSstFileWriter();
+  let rows = 0;
+  try {
+    it.seekToFirst();
+    while (it.valid()) {
+      for (const [k, v] of it.nextBatch(1024)) {
+        if (rows === 0) writer.open(sst);
+        writer.put(k, v);
+        rows++;
+      }
     }
-    const t = targets[rec.stateIndex]!;
-    row.clear();
-    layout.writeKeyGroup(row, g);
-    row.writeLengthPrefixed(rec.key);
-    row.writeLengthPrefixed(rec.namespace);
-    if (t.kind === 'MAP') {
-      row.writeBytes(rec.userKey!);
-      const v = rec.value === null ? new Uint8Array([0]) : Buffer.concat([new Uint8Array([1]), rec.value]);
-      batch.put(t.cf, row.toBytes(), v);
-    } else if (t.kind === 'LIST') {
-      const input = new DataInputDeserializer(rec.value!);
-      const n = input.readLength('list length');
-      const elements: Uint8Array[] = [];
-      for (let i = 0; i < n; i++) elements.push(input.readLengthPrefixed());
-      if (input.remaining !== 0) input.fail('list value has trailing bytes');
-      batch.put(t.cf, row.toBytes(), encodeListElements(elements));
-    } else {
-      batch.put(t.cf, row.toBytes(), rec.value!.slice());
-    }
-    if (batch.count >= BATCH_ENTRIES) flush();
-  });
-  flush();
+  } finally {
+    it.close();
+  }
+  if (rows > 0) writer.finish();
+  return rows > 0;
 }

@@ -2,185 +2,65 @@ import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  DataOutputSerializer,
-  KeyedStateStreamEncoder,
-  type SharedFileReuseTracker,
-  SnapshotCancelledError,
-  SnapshotOutputStream,
+  kvSnapshotEncoder,
+  runSnapshotPart,
   type CheckpointedStateScope,
   type CheckpointOptions,
   type CheckpointStreamFactory,
   type KeyedStateHandle,
-  type KeyedStateMetaInfo,
-  type KeyGroupRange,
+  type KvSnapshotSource,
+  type SharedFileReuseTracker,
   type SnapshotFuture,
   type SnapshotResult,
   type StreamStateHandle,
-  type TypeSerializer,
-  type TypeSerializerSnapshot,
 } from '@flowstate/core';
-import { decodeListElements, type RocksDB, type Snapshot } from '../native.js';
-import type { IncrementalRocksDBStateHandle, RocksDBFileHandle, RocksDBSharedFileHandle } from './handles.js';
-import type { KeyLayout } from './key-layout.js';
-import type { RegisteredRocksState } from './rocksdb-registered.js';
+import type { RocksDB } from '../native.js';
+import { ROCKSDB_NATIVE_FORMAT_VERSION, type IncrementalRocksDBStateHandle, type RocksDBFileHandle, type RocksDBSharedFileHandle } from './handles.js';
 import { checkUploadIsVerified, verifySstBeforeUpload } from './sst-verification.js';
 
-const SLICE_MS = 4;
 /** Files of one incremental checkpoint uploaded at the same time. */
 const UPLOAD_CONCURRENCY = 4;
-const yieldToEventLoop = () => new Promise<void>((r) => setImmediate(r));
 
-/** What a RocksDB snapshot needs from its backend, and no more. */
-export interface RocksSnapshotSource {
-  readonly keySerializer: TypeSerializer<unknown>;
-  readonly keyGroupRange: KeyGroupRange;
+/** What a native RocksDB snapshot needs from its backend, and no more. */
+export interface RocksSnapshotSource extends KvSnapshotSource {
   readonly maxParallelism: number;
   readonly backendIdentifier: string;
-  /** Where the native checkpoint directory of an incremental snapshot is created. */
+  /** Where the native checkpoint directory is created. */
   readonly instanceDir: string;
-  readonly layout: KeyLayout;
   readonly db: RocksDB;
-  readonly states: ReadonlyMap<string, RegisteredRocksState>;
-  readonly incrementalCheckpoints: boolean;
   /** Check every new SST's checksums and properties before it is uploaded (see sst-verification.ts). */
   readonly verifySstsBeforeUpload: boolean;
   readonly sharedFiles: SharedFileReuseTracker<RocksDBSharedFileHandle>;
-  /** Asynchronous parts still running; the backend cancels them on dispose(). */
-  readonly runningSnapshots: Set<{ cancel(): void }>;
 }
 
 /**
- * Starts a snapshot of a RocksDB keyed backend.
- * - Native incremental checkpoint: the synchronous part flushes and creates a hard-linked RocksDB
- *   checkpoint directory, and decides which uploaded SSTs it may reuse (SharedFileReuseTracker:
- *   files of the last *confirmed* checkpoint that every later, still pending snapshot also
- *   references); the asynchronous part uploads the other SSTs (identified by RocksDB's unique SST
- *   id, else by SHA-256 of the content, never by name and size), marking reused ones as such, plus
- *   MANIFEST, CURRENT and OPTIONS as private files. Each SST's block checksums are verified before
- *   its upload (sst-verification.ts).
- * - Canonical full snapshot (savepoints, or incremental checkpoints disabled): the synchronous part
- *   takes a RocksDB snapshot; the asynchronous part streams the key groups in order through the
- *   same encoder the heap backends use, so it restores into any backend.
+ * Starts a native (incremental) snapshot of a RocksDB keyed backend; canonical full snapshots are
+ * core's (startKvFullSnapshot). The synchronous part flushes and creates a hard-linked RocksDB
+ * checkpoint directory, and decides which uploaded SSTs it may reuse (SharedFileReuseTracker:
+ * files of the last *confirmed* checkpoint that every later, still pending snapshot also
+ * references); the asynchronous part uploads the other SSTs (identified by RocksDB's unique SST
+ * id, else by SHA-256 of the content, never by name and size), marking reused ones as such, plus
+ * MANIFEST, CURRENT and OPTIONS as private files. Each SST's block checksums are verified before
+ * its upload (sst-verification.ts).
  */
-export function startRocksSnapshot(
-  backend: RocksSnapshotSource,
-  checkpointId: number,
-  _timestamp: number,
-  streamFactory: CheckpointStreamFactory,
-  options: CheckpointOptions,
-): SnapshotFuture<KeyedStateHandle> {
+export function startRocksSnapshot(backend: RocksSnapshotSource, checkpointId: number, streamFactory: CheckpointStreamFactory, options: CheckpointOptions): SnapshotFuture<KeyedStateHandle> {
   const t0 = performance.now();
   const states = [...backend.states.values()];
   if (states.length === 0) {
     const empty: SnapshotResult<KeyedStateHandle> = { jobManagerOwnedSnapshot: null, checkpointedSize: 0, fullSize: 0 };
     return { checkpointId, result: Promise.resolve(empty), syncDurationMs: performance.now() - t0, cancel() {} };
   }
-  const metas: KeyedStateMetaInfo[] = states.map((s) => ({
-    name: s.name,
-    kind: s.kind,
-    namespaceSerializerSnapshot: s.namespaceSerializer.snapshotConfiguration(),
-    stateSerializerSnapshot: s.stateSerializer.snapshotConfiguration(),
-  }));
-  const encoder = new KeyedStateStreamEncoder(backend.keyGroupRange, backend.keySerializer.snapshotConfiguration() as TypeSerializerSnapshot<unknown>, metas);
-  const header = encoder.encodeHeader();
-  const native =
-    options.formatType === 'NATIVE' || (options.formatType !== 'CANONICAL' && options.checkpointType === 'CHECKPOINT' && backend.incrementalCheckpoints);
-
-  let cancelled = false;
-  const checkCancelled = () => {
-    if (cancelled) throw new SnapshotCancelledError(checkpointId);
-  };
-  const control = { cancel: () => void (cancelled = true) };
-  backend.runningSnapshots.add(control);
-
-  let run: () => Promise<SnapshotResult<KeyedStateHandle>>;
-  if (native) {
-    const dir = join(backend.instanceDir, `chk-${checkpointId}-${randomUUID().slice(0, 8)}`);
-    backend.db.createCheckpoint(dir);
-    const contentIds = new Map<string, string>();
-    for (const f of backend.db.getLiveFilesMetaData({ uniqueIds: true })) if (f.uniqueId !== undefined) contentIds.set(f.name.replace(/^\//, ''), `sst-id:${f.uniqueId}`);
-    // A savepoint belongs to the user: it never references (or becomes a source of) checkpoint files.
-    const isCheckpoint = options.checkpointType === 'CHECKPOINT';
-    const reusable = isCheckpoint ? backend.sharedFiles.reusableFor(checkpointId) : new Map<string, RocksDBSharedFileHandle>();
-    run = () => uploadIncremental(backend, checkpointId, dir, contentIds, reusable, isCheckpoint, header, streamFactory, checkCancelled);
-  } else {
-    const snap = backend.db.getSnapshot();
-    run = () => writeCanonical(backend, snap, states, encoder, header, streamFactory, checkCancelled);
-  }
-  const syncDurationMs = performance.now() - t0;
-  const result = (async () => {
-    await Promise.resolve();
-    try {
-      return await run();
-    } finally {
-      backend.runningSnapshots.delete(control);
-    }
-  })();
-  return { checkpointId, result, syncDurationMs, cancel: control.cancel };
-}
-
-async function writeCanonical(
-  backend: RocksSnapshotSource,
-  snap: Snapshot,
-  states: readonly RegisteredRocksState[],
-  encoder: KeyedStateStreamEncoder,
-  header: Uint8Array,
-  streamFactory: CheckpointStreamFactory,
-  checkCancelled: () => void,
-): Promise<SnapshotResult<KeyedStateHandle>> {
-  const layout = backend.layout;
-  const listOut = new DataOutputSerializer(256);
-  let out: SnapshotOutputStream | undefined;
-  try {
-    out = SnapshotOutputStream.open(streamFactory, 'EXCLUSIVE', checkCancelled);
-    await out.write(header);
-    let sliceStart = performance.now();
-    for (const g of backend.keyGroupRange) {
-      checkCancelled();
-      encoder.beginKeyGroup(g);
-      const lower = layout.keyGroupStart(g);
-      const upper = layout.keyGroupStart(g + 1);
-      states.forEach((s, i) => {
-        const it = backend.db.iterator(s.cf, { lowerBound: lower, upperBound: upper, snapshot: snap, fillCache: false });
-        try {
-          it.seekToFirst();
-          while (it.valid()) {
-            for (const [row, value] of it.nextBatch(1024)) {
-              const p = layout.parse(row);
-              if (s.kind === 'MAP') {
-                encoder.writeMapEntry(i, p.key, p.namespace, p.userKey, value[0] === 1 ? value.subarray(1) : null);
-              } else if (s.kind === 'LIST') {
-                // Merge format [u32 len][bytes]... -> canonical list: varuint count, lp(element)...
-                const elements = decodeListElements(value);
-                listOut.clear();
-                listOut.writeVarUint(elements.length);
-                for (const e of elements) listOut.writeLengthPrefixed(e);
-                encoder.writeEntry(i, p.key, p.namespace, listOut.bytesView());
-              } else {
-                encoder.writeEntry(i, p.key, p.namespace, value);
-              }
-            }
-          }
-        } finally {
-          it.close();
-        }
-      });
-      await out.write(encoder.endKeyGroup());
-      if (performance.now() - sliceStart > SLICE_MS) {
-        await yieldToEventLoop();
-        sliceStart = performance.now();
-      }
-    }
-    // Checks cancellation after the close too: a cancel() during it deletes the file.
-    const stream = await out.closeAndGetHandle();
-    const handle = encoder.finish(stream);
-    return { jobManagerOwnedSnapshot: handle, checkpointedSize: stream.size, fullSize: stream.size };
-  } catch (e) {
-    await out?.discard();
-    throw e;
-  } finally {
-    snap.release();
-  }
+  const { header } = kvSnapshotEncoder(backend, states);
+  const dir = join(backend.instanceDir, `chk-${checkpointId}-${randomUUID().slice(0, 8)}`);
+  backend.db.createCheckpoint(dir);
+  const contentIds = new Map<string, string>();
+  for (const f of backend.db.getLiveFilesMetaData({ uniqueIds: true })) if (f.uniqueId !== undefined) contentIds.set(f.name.replace(/^\//, ''), `sst-id:${f.uniqueId}`);
+  // A savepoint belongs to the user: it never references (or becomes a source of) checkpoint files.
+  const isCheckpoint = options.checkpointType === 'CHECKPOINT';
+  const reusable = isCheckpoint ? backend.sharedFiles.reusableFor(checkpointId) : new Map<string, RocksDBSharedFileHandle>();
+  return runSnapshotPart(backend.runningSnapshots, checkpointId, t0, (checkCancelled) =>
+    uploadIncremental(backend, checkpointId, dir, contentIds, reusable, isCheckpoint, header, streamFactory, checkCancelled),
+  );
 }
 
 async function uploadFile(path: string, scope: CheckpointedStateScope, streamFactory: CheckpointStreamFactory, checkCancelled: () => void): Promise<StreamStateHandle> {
@@ -300,6 +180,7 @@ async function uploadIncremental(
     if (isCheckpoint) backend.sharedFiles.snapshotFinished(checkpointId, uploads);
     const handle: IncrementalRocksDBStateHandle = {
       type: 'rocksdb-incremental',
+      formatVersion: ROCKSDB_NATIVE_FORMAT_VERSION,
       keyGroupRange: backend.keyGroupRange.toJSON(),
       stateSize: full,
       checkpointId,

@@ -1,0 +1,117 @@
+import { assert, type KvEntry, type KvKeySpace, type KvReadableKeySpace, type KvStore, type KvView } from '@flowstate/core';
+import { WriteBatch, type ColumnFamily, type RocksDB, type Snapshot } from '../native.js';
+
+/** Column family names carry a prefix so a state may be called 'default'. */
+export const STATE_CF_PREFIX = 'state:';
+
+/**
+ * Core's KvStore over a RocksDB database: a key space is the column family 'state:<name>', a
+ * view is a RocksDB snapshot, putAll a WriteBatch, and append the list-append merge operator
+ * (so ListState.add never reads). Calls go straight to the synchronous N-API binding.
+ */
+export class RocksDBKvStore implements KvStore {
+  private readonly spaces = new Map<string, RocksDBKeySpace>();
+
+  constructor(readonly db: RocksDB) {}
+
+  keySpace(name: string): RocksDBKeySpace {
+    let space = this.spaces.get(name);
+    if (space === undefined) {
+      const cfName = STATE_CF_PREFIX + name;
+      space = new RocksDBKeySpace(this.db, name, this.db.getColumnFamily(cfName) ?? this.db.createColumnFamily(cfName));
+      this.spaces.set(name, space);
+    }
+    return space;
+  }
+
+  keySpaceNames(): string[] {
+    return this.db
+      .listColumnFamilies()
+      .filter((n) => n.startsWith(STATE_CF_PREFIX))
+      .map((n) => n.slice(STATE_CF_PREFIX.length));
+  }
+
+  view(): KvView {
+    const snapshot = this.db.getSnapshot();
+    return {
+      keySpace: (name) => {
+        const cf = this.db.getColumnFamily(STATE_CF_PREFIX + name);
+        return cf === undefined ? undefined : new RocksDBSnapshotKeySpace(this.db, cf, snapshot);
+      },
+      release: () => snapshot.release(),
+    };
+  }
+
+  close(): void {
+    if (!this.db.isClosed) this.db.close();
+  }
+}
+
+/** Up to `limit` entries of [lower, upper); nextBatch may return fewer than asked, so it loops. */
+function scanColumnFamily(db: RocksDB, cf: ColumnFamily, lower: Uint8Array, upper: Uint8Array, limit: number, snapshot?: Snapshot): KvEntry[] {
+  assert(limit >= 1, `scan limit ${limit} >= 1`);
+  const it = db.iterator(cf, snapshot === undefined ? { lowerBound: lower, upperBound: upper } : { lowerBound: lower, upperBound: upper, snapshot, fillCache: false });
+  try {
+    it.seekToFirst();
+    const out: KvEntry[] = [];
+    while (out.length < limit && it.valid()) for (const e of it.nextBatch(limit - out.length)) out.push(e);
+    return out;
+  } finally {
+    it.close();
+  }
+}
+
+export class RocksDBKeySpace implements KvKeySpace {
+  constructor(
+    private readonly db: RocksDB,
+    readonly name: string,
+    readonly cf: ColumnFamily,
+  ) {}
+
+  get(key: Uint8Array): Uint8Array | undefined {
+    return this.db.get(this.cf, key);
+  }
+
+  scan(lower: Uint8Array, upper: Uint8Array, limit: number): KvEntry[] {
+    return scanColumnFamily(this.db, this.cf, lower, upper, limit);
+  }
+
+  put(key: Uint8Array, value: Uint8Array): void {
+    this.db.put(this.cf, key, value);
+  }
+
+  delete(key: Uint8Array): void {
+    this.db.delete(this.cf, key);
+  }
+
+  deleteRange(lower: Uint8Array, upper: Uint8Array): void {
+    this.db.deleteRange(this.cf, lower, upper);
+  }
+
+  putAll(entries: readonly KvEntry[]): void {
+    const batch = new WriteBatch();
+    for (const [k, v] of entries) batch.put(this.cf, k, v);
+    this.db.write(batch);
+  }
+
+  append(key: Uint8Array, suffix: Uint8Array): void {
+    this.db.merge(this.cf, key, suffix);
+  }
+}
+
+/** A column family as of a snapshot; full snapshots read it without filling the block cache. */
+class RocksDBSnapshotKeySpace implements KvReadableKeySpace {
+  constructor(
+    private readonly db: RocksDB,
+    private readonly cf: ColumnFamily,
+    private readonly snapshot: Snapshot,
+  ) {}
+
+  get(key: Uint8Array): Uint8Array | undefined {
+    return this.db.get(this.cf, key, this.snapshot);
+  }
+
+  scan(lower: Uint8Array, upper: Uint8Array, limit: number): KvEntry[] {
+    return scanColumnFamily(this.db, this.cf, lower, upper, limit, this.snapshot);
+  }
+}
