@@ -12,3 +12,5 @@ export { restoreKeyed, snapshotAndRestore, snapshotAndRestoreOne, type RestoreKe
 export { keyGroupOf, subtaskRanges, MAX_PARALLELISM } from './harness/keys.js';
 export { Prng, caseSeed, formatSeed } from './harness/prng.js';
 export * from './storage/index.js';
+export { runKvStoreConformance, type KvStoreConformanceOptions } from './kv/run-kv-store-conformance.js';
+export { KV_STORE_CASES, type KvStoreCase } from './kv/kv-store-cases.js';

@@ -1,7 +1,10 @@
-import { MinimalKvStateBackend } from '@flowstate/core';
-import { runConformance } from '../src/index.js';
+import { MinimalKvStateBackend, MinimalKvStore } from '@flowstate/core';
+import { runConformance, runKvStoreConformance } from '../src/index.js';
 
-// The reference KvStore through core's generic KV backend: every case applies.
+// The reference KvStore: its SPI contract, then the whole backend suite through core's generic KV
+// backend, where every case applies.
+runKvStoreConformance({ name: 'MinimalKvStore', createStore: () => new MinimalKvStore() });
+
 runConformance({
   name: 'MinimalKvStateBackend',
   createBackend: () => new MinimalKvStateBackend(),

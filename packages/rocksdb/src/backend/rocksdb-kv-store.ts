@@ -33,9 +33,11 @@ export class RocksDBKvStore implements KvStore {
 
   view(): KvView {
     const snapshot = this.db.getSnapshot();
+    // Column families are not versioned by snapshots: remember which existed.
+    const existed = new Set(this.db.listColumnFamilies());
     return {
       keySpace: (name) => {
-        const cf = this.db.getColumnFamily(STATE_CF_PREFIX + name);
+        const cf = existed.has(STATE_CF_PREFIX + name) ? this.db.getColumnFamily(STATE_CF_PREFIX + name) : undefined;
         return cf === undefined ? undefined : new RocksDBSnapshotKeySpace(this.db, cf, snapshot);
       },
       release: () => snapshot.release(),

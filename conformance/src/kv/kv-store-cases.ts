@@ -1,0 +1,143 @@
+import assert from 'node:assert/strict';
+import { appendValue, forEachEntry, successorOf, type KvEntry, type KvStore } from '@flowstate/core';
+
+/** One contract case of the KvStore SPI. */
+export interface KvStoreCase {
+  readonly name: string;
+  run(store: KvStore): void;
+}
+
+const b = (...bytes: number[]) => new Uint8Array(bytes);
+const hex = (entries: readonly KvEntry[]) => entries.map(([k, v]) => `${Buffer.from(k).toString('hex')}=${Buffer.from(v).toString('hex')}`);
+const ALL_LOWER = b();
+const ALL_UPPER = b(0xff, 0xff, 0xff, 0xff);
+
+/** The guarantees core's KV states and KvKeyedStateBackend rely on. */
+export const KV_STORE_CASES: readonly KvStoreCase[] = [
+  {
+    name: 'get, put (overwrites), delete; a missing key reads undefined',
+    run(store) {
+      const s = store.keySpace('a');
+      assert.equal(s.get(b(1)), undefined);
+      s.put(b(1), b(10));
+      s.put(b(1), b(11));
+      assert.deepEqual(s.get(b(1)), b(11));
+      s.delete(b(1));
+      s.delete(b(2)); // deleting a missing key is no error
+      assert.equal(s.get(b(1)), undefined);
+    },
+  },
+  {
+    name: 'the store keeps no reference to the buffers it is given',
+    run(store) {
+      const s = store.keySpace('a');
+      const key = b(1, 2);
+      const value = b(3, 4);
+      s.put(key, value);
+      key[0] = 9;
+      value[0] = 9;
+      assert.deepEqual(s.get(b(1, 2)), b(3, 4));
+      assert.equal(s.get(b(9, 2)), undefined);
+      s.putAll([[key, value]]);
+      key[1] = 7;
+      assert.deepEqual(s.get(b(9, 2)), b(9, 4));
+    },
+  },
+  {
+    name: 'keys order as unsigned bytes, a prefix before its extensions; scan is [lower, upper) with a limit',
+    run(store) {
+      const s = store.keySpace('a');
+      for (const k of [b(0x80), b(0x01, 0x00), b(0xff), b(0x01), b(0x7f, 0xff), b(0x00)]) s.put(k, b(k.length));
+      assert.deepEqual(hex(s.scan(ALL_LOWER, ALL_UPPER, 100)), ['00=01', '01=01', '0100=02', '7fff=02', '80=01', 'ff=01']);
+      assert.deepEqual(hex(s.scan(b(0x01), b(0x80), 100)), ['01=01', '0100=02', '7fff=02']);
+      assert.deepEqual(hex(s.scan(b(0x01, 0x00), b(0xff), 2)), ['0100=02', '7fff=02']);
+      assert.deepEqual(s.scan(b(0x02), b(0x7f), 10), []);
+    },
+  },
+  {
+    name: 'scans resumed after the last key return every entry exactly once, across batches',
+    run(store) {
+      const s = store.keySpace('a');
+      const n = 2500;
+      for (let i = 0; i < n; i++) s.put(b(i >> 8, i & 0xff), b(i & 0xff));
+      const seen: number[] = [];
+      let from: Uint8Array = ALL_LOWER;
+      for (;;) {
+        const batch = s.scan(from, ALL_UPPER, 97);
+        for (const [k] of batch) seen.push((k[0]! << 8) | k[1]!);
+        if (batch.length < 97) break;
+        from = successorOf(batch[batch.length - 1]![0]);
+      }
+      assert.deepEqual(seen, Array.from({ length: n }, (_, i) => i));
+      let count = 0;
+      forEachEntry(s, ALL_LOWER, ALL_UPPER, () => void count++);
+      assert.equal(count, n);
+    },
+  },
+  {
+    name: 'deleteRange removes exactly [lower, upper)',
+    run(store) {
+      const s = store.keySpace('a');
+      for (let i = 0; i < 10; i++) s.put(b(i), b(i));
+      s.put(b(3, 0), b(30));
+      s.deleteRange(b(3), b(6));
+      assert.deepEqual(hex(s.scan(ALL_LOWER, ALL_UPPER, 100)), ['00=00', '01=01', '02=02', '06=06', '07=07', '08=08', '09=09']);
+    },
+  },
+  {
+    name: 'putAll writes every entry (a later entry for the same key wins)',
+    run(store) {
+      const s = store.keySpace('a');
+      s.put(b(5), b(0));
+      s.putAll([[b(2), b(20)], [b(5), b(50)], [b(1), b(10)], [b(1), b(11)]]);
+      assert.deepEqual(hex(s.scan(ALL_LOWER, ALL_UPPER, 100)), ['01=0b', '02=14', '05=32']);
+      s.putAll([]);
+    },
+  },
+  {
+    name: 'append (or its read-modify-write fallback) concatenates; an absent value starts with the suffix',
+    run(store) {
+      const s = store.keySpace('a');
+      appendValue(s, b(1), b(0, 0, 0, 1, 7));
+      appendValue(s, b(1), b(0, 0, 0, 1, 8));
+      assert.deepEqual(s.get(b(1)), b(0, 0, 0, 1, 7, 0, 0, 0, 1, 8));
+      s.delete(b(1));
+      appendValue(s, b(1), b(0, 0, 0, 1, 9));
+      assert.deepEqual(s.get(b(1)), b(0, 0, 0, 1, 9));
+    },
+  },
+  {
+    name: 'key spaces are independent and listed; opening one again sees its entries',
+    run(store) {
+      store.keySpace('x').put(b(1), b(1));
+      store.keySpace('y').put(b(1), b(2));
+      store.keySpace('default');
+      assert.deepEqual(store.keySpace('x').get(b(1)), b(1));
+      assert.deepEqual(store.keySpace('y').get(b(1)), b(2));
+      store.keySpace('y').deleteRange(ALL_LOWER, ALL_UPPER);
+      assert.deepEqual(store.keySpace('x').get(b(1)), b(1));
+      assert.deepEqual(store.keySpaceNames().sort(), ['default', 'x', 'y']);
+    },
+  },
+  {
+    name: 'a view is consistent: later puts, deletes, range deletes and new key spaces are invisible to it',
+    run(store) {
+      const s = store.keySpace('a');
+      for (let i = 0; i < 5; i++) s.put(b(i), b(i));
+      const view = store.view();
+      s.put(b(1), b(99));
+      s.delete(b(2));
+      s.deleteRange(b(3), b(5));
+      s.put(b(7), b(7));
+      appendValue(s, b(0), b(1));
+      store.keySpace('later').put(b(1), b(1));
+      const v = view.keySpace('a');
+      assert.ok(v !== undefined);
+      assert.deepEqual(hex(v.scan(ALL_LOWER, ALL_UPPER, 100)), ['00=00', '01=01', '02=02', '03=03', '04=04']);
+      assert.deepEqual(v.get(b(1)), b(1));
+      assert.equal(view.keySpace('later'), undefined);
+      view.release();
+      assert.deepEqual(hex(s.scan(ALL_LOWER, ALL_UPPER, 100)), ['00=0001', '01=63', '07=07']);
+    },
+  },
+];
