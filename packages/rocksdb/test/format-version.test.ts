@@ -33,7 +33,7 @@ function params(restoreState: readonly KeyedStateHandle[] = []) {
   return {
     operatorIdentifier: 'op',
     keySerializer: Serializers.string,
-    numberOfKeyGroups: 128,
+    maxParallelism: 128,
     keyGroupRange: new KeyGroupRange(0, 127),
     restoreState,
     stateHandleReader: storage,
