@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after } from 'node:test';
 import { runKvStoreConformance } from '@flowstate/conformance';
-import { RocksDB, RocksDBKvStore } from '@flowstate/rocksdb';
+import { RocksDBKvStore } from '@flowstate/rocksdb';
+import { RocksDB } from '@flowstate/rocksdb/native';
 
 const root = mkdtempSync(join(tmpdir(), 'flowstate-rocksdb-kv-'));
 after(() => rmSync(root, { recursive: true, force: true }));
