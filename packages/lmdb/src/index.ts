@@ -1,0 +1,2 @@
+export { LmdbStateBackend, type LmdbStateBackendOptions } from './lmdb-state-backend.js';
+export { LMDB_MAX_KEY_BYTES, LmdbKvStore, type LmdbKvStoreOptions } from './lmdb-kv-store.js';

@@ -1,0 +1,202 @@
+import { rmSync } from 'node:fs';
+import { IllegalStateUsageError, type KvEntry, type KvKeySpace, type KvReadableKeySpace, type KvStore, type KvView } from '@flowstate/core';
+import { open, type Database, type RangeOptions, type RootDatabase, type Transaction } from 'lmdb';
+
+/**
+ * The longest key lmdb-js stores when no page size is given (DEFAULT_MAX_KEY_SIZE in lmdb/open.js,
+ * the same on every OS). A row key is [key group][key][namespace][map key], so this bounds them
+ * together; RocksDB has no such limit, which is why a longer row fails with a typed error here.
+ */
+export const LMDB_MAX_KEY_BYTES = 1978;
+
+/** Keys deleted per batch by deleteRange, so that clearing a huge map needs no huge array. */
+const DELETE_BATCH = 1024;
+
+/** Byte keys and byte values: the store never sees objects, only what core's row layout wrote. */
+const BINARY = { keyEncoding: 'binary', encoding: 'binary' } as const;
+
+export interface LmdbKvStoreOptions {
+  /** Directory of the LMDB environment, owned by the store: close() deletes it. */
+  readonly path: string;
+  /** LMDB reserves a slot per named database (one per state) when the environment opens. */
+  readonly maxKeySpaces: number;
+}
+
+/**
+ * A KvStore in one LMDB environment: each key space is a named database (LMDB's "dbi"), so a
+ * state's rows never share a B-tree with another state's and need no prefix. LMDB's default
+ * comparator (memcmp, then shorter first) is exactly the order the KvStore SPI asks for.
+ *
+ * Every write is its own synchronous write transaction, because state access is synchronous and
+ * must read its own writes. The environment is opened with noSync: the directory is working state,
+ * rebuilt from checkpoints after a crash, so paying an fsync per write (~50x slower) buys nothing.
+ */
+export class LmdbKvStore implements KvStore {
+  private readonly env: RootDatabase<Uint8Array, Uint8Array>;
+  private readonly spaces = new Map<string, LmdbKeySpace>();
+  /** Views not released yet; close() must end their read transactions before the environment. */
+  private readonly openViews = new Set<LmdbView>();
+
+  constructor(readonly options: LmdbKvStoreOptions) {
+    this.env = open<Uint8Array, Uint8Array>({ path: options.path, maxDbs: options.maxKeySpaces, noSync: true, ...BINARY });
+  }
+
+  keySpace(name: string): KvKeySpace {
+    let space = this.spaces.get(name);
+    if (space === undefined) {
+      space = new LmdbKeySpace(name, this.openDatabase(name), this.env);
+      this.spaces.set(name, space);
+    }
+    return space;
+  }
+
+  /** The named database of a key space; LMDB's refusals (too many, name too long) become typed errors. */
+  private openDatabase(name: string): Database<Uint8Array, Uint8Array> {
+    try {
+      // The prefix keeps state names apart from lmdb-js's own entries in the main database.
+      return this.env.openDB<Uint8Array, Uint8Array>(`state/${name}`, BINARY);
+    } catch (e) {
+      throw new IllegalStateUsageError(name, `LMDB cannot open a database for this state in ${this.options.path} (at most ${this.options.maxKeySpaces} states, see maxKeySpaces): ${(e as Error).message}`);
+    }
+  }
+
+  keySpaceNames(): string[] {
+    return [...this.spaces.keys()];
+  }
+
+  /**
+   * A read transaction is LMDB's snapshot: it sees the database as of its start for as long as it
+   * stays open, while writes go on. Opening it is all a checkpoint's synchronous part costs. While
+   * it is open, LMDB cannot reuse the pages later writes free, so the file grows until release().
+   */
+  view(): KvView {
+    const v = new LmdbView(this.env.useReadTransaction(), new Map(this.spaces), (released) => this.openViews.delete(released));
+    this.openViews.add(v);
+    return v;
+  }
+
+  close(): void {
+    // A snapshot cancelled by dispose() releases its view only after this returns: end the read
+    // transactions now (its later release() is then a no-op), as LMDB must not close under them.
+    for (const v of [...this.openViews]) v.release();
+    // Nothing is queued (every write was synchronous), so the close completes before it returns.
+    void this.env.close();
+    rmSync(this.options.path, { recursive: true, force: true });
+  }
+}
+
+/**
+ * lmdb-js refuses range bounds longer than the key limit. No stored key is that long, so a longer
+ * bound can be cut to the limit: the cut is the only stored key the cut bound would wrongly admit
+ * (as lower bound) or wrongly exclude (as upper bound), hence exclusiveStart and inclusiveEnd. Such
+ * bounds are not exotic: resuming a scan after a key of exactly the limit asks for limit + 1 bytes.
+ */
+function rangeOf(lower: Uint8Array, upper: Uint8Array): RangeOptions {
+  const max = LMDB_MAX_KEY_BYTES;
+  return {
+    start: lower.length > max ? lower.subarray(0, max) : lower,
+    exclusiveStart: lower.length > max,
+    end: upper.length > max ? upper.subarray(0, max) : upper,
+    inclusiveEnd: upper.length > max,
+  };
+}
+
+/** Reads of a named database: live, or in the read transaction of a view. */
+class LmdbReader implements KvReadableKeySpace {
+  constructor(
+    protected readonly db: Database<Uint8Array, Uint8Array>,
+    private readonly view?: LmdbView,
+  ) {}
+
+  get(key: Uint8Array): Uint8Array | undefined {
+    if (key.length > LMDB_MAX_KEY_BYTES) return undefined; // never stored (put refuses it)
+    return this.db.get(key, { transaction: this.view?.transaction() });
+  }
+
+  scan(lower: Uint8Array, upper: Uint8Array, limit: number): KvEntry[] {
+    // Always with an explicit start: lmdb-js otherwise starts at [5], hiding key groups 0 to 4.
+    const range = this.db.getRange({ ...rangeOf(lower, upper), limit, transaction: this.view?.transaction() });
+    return Array.from(range, ({ key, value }) => [key, value] as const);
+  }
+}
+
+class LmdbKeySpace extends LmdbReader implements KvKeySpace {
+  constructor(
+    readonly name: string,
+    db: Database<Uint8Array, Uint8Array>,
+    private readonly env: RootDatabase<Uint8Array, Uint8Array>,
+  ) {
+    super(db);
+  }
+
+  /** This key space as `view` sees it. */
+  asOf(view: LmdbView): KvReadableKeySpace {
+    return new LmdbReader(this.db, view);
+  }
+
+  private checkKey(key: Uint8Array): void {
+    if (key.length <= LMDB_MAX_KEY_BYTES) return;
+    throw new IllegalStateUsageError(this.name, `a row key of ${key.length} bytes exceeds LMDB's limit of ${LMDB_MAX_KEY_BYTES} bytes (serialized key, namespace and map key together)`);
+  }
+
+  put(key: Uint8Array, value: Uint8Array): void {
+    this.checkKey(key);
+    this.db.putSync(key, value);
+  }
+
+  delete(key: Uint8Array): void {
+    if (key.length <= LMDB_MAX_KEY_BYTES) this.db.removeSync(key);
+  }
+
+  deleteRange(lower: Uint8Array, upper: Uint8Array): void {
+    // LMDB has no range delete: delete key by key, all in one write transaction.
+    this.env.transactionSync(() => {
+      for (;;) {
+        const keys = Array.from(this.db.getKeys({ ...rangeOf(lower, upper), limit: DELETE_BATCH }));
+        for (const k of keys) this.db.removeSync(k);
+        if (keys.length < DELETE_BATCH) return;
+      }
+    });
+  }
+
+  /** One write transaction: readers see all of the entries or none; a refused key writes none. */
+  putAll(entries: readonly KvEntry[]): void {
+    for (const [key] of entries) this.checkKey(key);
+    this.env.transactionSync(() => {
+      for (const [key, value] of entries) this.db.putSync(key, value);
+    });
+  }
+}
+
+/** A read transaction and the key spaces that existed when it began. */
+class LmdbView implements KvView {
+  private txn: Transaction | undefined;
+  private readonly readers = new Map<string, KvReadableKeySpace>();
+
+  constructor(
+    txn: Transaction,
+    spaces: ReadonlyMap<string, LmdbKeySpace>,
+    private readonly onRelease: (view: LmdbView) => void,
+  ) {
+    this.txn = txn;
+    // A database opened after the transaction began is unknown to it: such a state has no rows here.
+    for (const [name, space] of spaces) this.readers.set(name, space.asOf(this));
+  }
+
+  /** The read transaction; a released one must never reach LMDB. */
+  transaction(): Transaction {
+    if (this.txn === undefined) throw new IllegalStateUsageError(undefined, 'LMDB view read after release()');
+    return this.txn;
+  }
+
+  keySpace(name: string): KvReadableKeySpace | undefined {
+    return this.readers.get(name);
+  }
+
+  release(): void {
+    if (this.txn === undefined) return;
+    this.txn.done();
+    this.txn = undefined;
+    this.onRelease(this);
+  }
+}

@@ -1,0 +1,49 @@
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DefaultOperatorStateBackend, KvKeyedStateBackend } from '@flowstate/core';
+import type { KeyedStateBackend, KeyedStateBackendParameters, OperatorStateBackend, OperatorStateBackendParameters, StateBackend } from '@flowstate/core';
+import { LmdbKvStore } from './lmdb-kv-store.js';
+
+export interface LmdbStateBackendOptions {
+  /** Where keyed backends keep their LMDB environments (default: `flowstate-lmdb` in the OS temp directory). */
+  readonly localDirectory?: string;
+  /** The most states one keyed backend can hold; LMDB reserves a slot for each up front (default 1024). */
+  readonly maxKeySpaces?: number;
+}
+
+/**
+ * Keyed state in LMDB on local disk: larger than memory, read through the OS page cache, with
+ * snapshots taken from an LMDB read transaction. Everything above the byte-level store (state
+ * semantics, canonical snapshots, restore and rescaling) is core's generic KvKeyedStateBackend, so
+ * this package is only the KvStore. Operator state stays on the heap, as in Flink.
+ */
+export class LmdbStateBackend implements StateBackend {
+  readonly name = 'lmdb';
+  /** The synchronous part only opens a read transaction; the stream is written afterwards. */
+  readonly supportsAsynchronousSnapshots = true;
+
+  constructor(readonly options: LmdbStateBackendOptions = {}) {}
+
+  async createKeyedStateBackend<K>(parameters: KeyedStateBackendParameters<K>): Promise<KeyedStateBackend<K>> {
+    const base = parameters.localDirectory ?? this.options.localDirectory ?? join(tmpdir(), 'flowstate-lmdb');
+    mkdirSync(base, { recursive: true });
+    // One fresh environment per keyed backend: working state starts empty and is restored from
+    // the checkpoint, never reused from an earlier run.
+    const path = mkdtempSync(join(base, 'lmdb-'));
+    let store: LmdbKvStore;
+    try {
+      store = new LmdbKvStore({ path, maxKeySpaces: this.options.maxKeySpaces ?? 1024 });
+    } catch (e) {
+      rmSync(path, { recursive: true, force: true });
+      throw e;
+    }
+    // open() restores the canonical handles; if that fails it disposes the backend, which closes
+    // the store and so deletes the directory.
+    return KvKeyedStateBackend.open(parameters, store);
+  }
+
+  createOperatorStateBackend(parameters: OperatorStateBackendParameters): Promise<OperatorStateBackend> {
+    return DefaultOperatorStateBackend.create(parameters);
+  }
+}

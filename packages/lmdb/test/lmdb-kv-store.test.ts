@@ -1,0 +1,131 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import {
+  IllegalStateUsageError,
+  KeyGroupRange,
+  Serializers,
+  ValueStateDescriptor,
+  VoidNamespace,
+  compareBytes,
+  mulberry32,
+  successorOf,
+  type KvEntry,
+} from '@flowstate/core';
+import { LMDB_MAX_KEY_BYTES, LmdbKvStore, LmdbStateBackend } from '@flowstate/lmdb';
+
+// What the conformance suite cannot see: LMDB's own limits and traps, handled inside the store.
+
+const base = mkdtempSync(join(tmpdir(), 'flowstate-lmdb-test-'));
+after(() => rmSync(base, { recursive: true, force: true }));
+let n = 0;
+const newStore = () => new LmdbKvStore({ path: join(base, `store-${n++}`), maxKeySpaces: 8 });
+const bytes = (...b: number[]) => new Uint8Array(b);
+const keysOf = (entries: KvEntry[]) => entries.map(([k]) => [...k]);
+
+describe('LmdbKvStore', () => {
+  it('orders keys as the SPI asks (unsigned bytes, then shorter first), key groups 0 to 4 included', () => {
+    const store = newStore();
+    const space = store.keySpace('s');
+    const random = mulberry32(0x1d3b);
+    const keys: Uint8Array[] = [bytes(0), bytes(0, 0), bytes(4), bytes(5), bytes(0xff, 0)];
+    for (let i = 0; i < 300; i++) keys.push(Uint8Array.from({ length: 1 + Math.floor(random() * 4) }, () => Math.floor(random() * 3) * 0x7f));
+    for (const k of keys) space.put(k, k);
+    const expected = [...new Map(keys.map((k) => [k.join(), k])).values()].sort(compareBytes);
+    assert.deepEqual(keysOf(space.scan(bytes(0), bytes(0xff, 0xff), 10_000)), expected.map((k) => [...k]));
+    store.close();
+  });
+
+  it('stores a key of exactly the limit and resumes a scan after it (the successor is one byte longer)', () => {
+    const store = newStore();
+    const space = store.keySpace('s');
+    const longest = new Uint8Array(LMDB_MAX_KEY_BYTES).fill(7);
+    const next = bytes(7, 8);
+    space.put(longest, bytes(1));
+    space.put(next, bytes(2));
+    assert.deepEqual(keysOf(space.scan(bytes(7), bytes(8), 1)), [[...longest]]);
+    // Without cutting the bound lmdb-js refuses it: "Key of size 1979 was too large".
+    assert.deepEqual(keysOf(space.scan(successorOf(longest), bytes(8), 10)), [[...next]]);
+    // A cut upper bound keeps the cut key itself: [longest, longest + 0) holds exactly `longest`.
+    assert.deepEqual(keysOf(space.scan(bytes(7), successorOf(longest), 10)), [[...longest]]);
+    space.deleteRange(bytes(7), successorOf(longest));
+    assert.deepEqual(keysOf(space.scan(bytes(0), bytes(0xff), 10)), [[...next]]);
+    store.close();
+  });
+
+  it('refuses a longer key with IllegalStateUsageError naming the state; putAll then writes nothing', () => {
+    const store = newStore();
+    const space = store.keySpace('too-long');
+    const long = new Uint8Array(LMDB_MAX_KEY_BYTES + 1);
+    assert.throws(() => space.put(long, bytes(1)), (e) => e instanceof IllegalStateUsageError && /too-long/.test(e.message) && /1979 bytes/.test(e.message));
+    assert.throws(() => space.putAll([[bytes(1), bytes(1)], [long, bytes(1)]]), IllegalStateUsageError);
+    assert.equal(space.get(bytes(1)), undefined);
+    assert.equal(space.get(long), undefined);
+    store.close();
+  });
+
+  it('deletes ranges larger than one delete batch', () => {
+    const store = newStore();
+    const space = store.keySpace('s');
+    space.putAll(Array.from({ length: 2500 }, (_, i): KvEntry => [bytes(1, i >> 8, i & 0xff), bytes(i & 0xff)]));
+    space.put(bytes(2), bytes(2));
+    space.deleteRange(bytes(1), bytes(2));
+    assert.deepEqual(keysOf(space.scan(bytes(0), bytes(0xff), 10)), [[2]]);
+    store.close();
+  });
+
+  it('a view sees the store as it was: not later writes, deletes or key spaces', () => {
+    const store = newStore();
+    const a = store.keySpace('a');
+    a.put(bytes(1), bytes(1));
+    a.put(bytes(2), bytes(2));
+    const view = store.view();
+    a.put(bytes(1), bytes(9));
+    a.delete(bytes(2));
+    store.keySpace('b').put(bytes(1), bytes(1));
+    assert.deepEqual([...view.keySpace('a')!.get(bytes(1))!], [1]);
+    assert.deepEqual(keysOf(view.keySpace('a')!.scan(bytes(0), bytes(9), 10)), [[1], [2]]);
+    assert.equal(view.keySpace('b'), undefined);
+    assert.deepEqual([...a.get(bytes(1))!], [9]);
+    const reader = view.keySpace('a')!;
+    view.release();
+    assert.throws(() => reader.get(bytes(1)), IllegalStateUsageError);
+    store.close();
+  });
+
+  it('close() ends open views first (a later release is a no-op) and deletes the directory', () => {
+    const store = newStore();
+    store.keySpace('a').put(bytes(1), bytes(1));
+    const view = store.view();
+    store.close();
+    assert.equal(existsSync(store.options.path), false);
+    view.release();
+  });
+
+  it('refuses more states than maxKeySpaces with IllegalStateUsageError naming the state', () => {
+    const store = newStore();
+    for (let i = 0; i < 8; i++) store.keySpace(`s${i}`);
+    assert.throws(() => store.keySpace('one-too-many'), (e) => e instanceof IllegalStateUsageError && /one-too-many/.test(e.message));
+    store.close();
+  });
+});
+
+describe('LmdbStateBackend working directory', () => {
+  it('each keyed backend gets its own directory, deleted by dispose()', async () => {
+    const localDirectory = join(base, 'backends');
+    const backend = new LmdbStateBackend({ localDirectory });
+    const params = { operatorIdentifier: 'op', keySerializer: Serializers.string, numberOfKeyGroups: 128, keyGroupRange: new KeyGroupRange(0, 127) };
+    const kb1 = await backend.createKeyedStateBackend(params);
+    const kb2 = await backend.createKeyedStateBackend(params);
+    assert.equal(readdirSync(localDirectory).length, 2);
+    const count = kb1.getPartitionedState(VoidNamespace, Serializers.voidNamespace, new ValueStateDescriptor('count', Serializers.int32, 0));
+    kb1.setCurrentKey('x'.repeat(LMDB_MAX_KEY_BYTES));
+    assert.throws(() => count.update(1), (e) => e instanceof IllegalStateUsageError && /'count'/.test(e.message));
+    kb1.dispose();
+    kb2.dispose();
+    assert.deepEqual(readdirSync(localDirectory), []);
+  });
+});
+
