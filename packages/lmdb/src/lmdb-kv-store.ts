@@ -101,6 +101,15 @@ function rangeOf(lower: Uint8Array, upper: Uint8Array): RangeOptions {
   };
 }
 
+/**
+ * lmdb-js returns Buffers (fresh ones; nothing else refers to their bytes). Core copies with
+ * slice(), which on a Buffer is a view instead of a copy, so hand out plain Uint8Arrays: the same
+ * bytes, without the copy.
+ */
+function plain(bytes: Uint8Array): Uint8Array {
+  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
 /** Reads of a named database: live, or in the read transaction of a view. */
 class LmdbReader implements KvReadableKeySpace {
   constructor(
@@ -110,13 +119,14 @@ class LmdbReader implements KvReadableKeySpace {
 
   get(key: Uint8Array): Uint8Array | undefined {
     if (key.length > LMDB_MAX_KEY_BYTES) return undefined; // never stored (put refuses it)
-    return this.db.get(key, { transaction: this.view?.transaction() });
+    const value = this.db.get(key, { transaction: this.view?.transaction() });
+    return value === undefined ? undefined : plain(value);
   }
 
   scan(lower: Uint8Array, upper: Uint8Array, limit: number): KvEntry[] {
     // Always with an explicit start: lmdb-js otherwise starts at [5], hiding key groups 0 to 4.
     const range = this.db.getRange({ ...rangeOf(lower, upper), limit, transaction: this.view?.transaction() });
-    return Array.from(range, ({ key, value }) => [key, value] as const);
+    return Array.from(range, ({ key, value }) => [plain(key), plain(value)] as const);
   }
 }
 

@@ -118,7 +118,7 @@ describe('LmdbStateBackend working directory', () => {
   it('each keyed backend gets its own directory, deleted by dispose()', async () => {
     const localDirectory = join(base, 'backends');
     const backend = new LmdbStateBackend({ localDirectory });
-    const params = { operatorIdentifier: 'op', keySerializer: Serializers.string, numberOfKeyGroups: 128, keyGroupRange: new KeyGroupRange(0, 127) };
+    const params = { operatorIdentifier: 'op', keySerializer: Serializers.string, maxParallelism: 128, keyGroupRange: new KeyGroupRange(0, 127) };
     const kb1 = await backend.createKeyedStateBackend(params);
     const kb2 = await backend.createKeyedStateBackend(params);
     assert.equal(readdirSync(localDirectory).length, 2);
