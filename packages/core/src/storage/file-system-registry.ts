@@ -2,6 +2,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { IllegalStateUsageError } from '../errors.js';
 import type { FileSystem } from './file-system.js';
+import { memoryFileSystemProvider } from './memory-file-system-provider.js';
 
 /** Environment variables a provider may read (endpoints, users); `process.env` by default. */
 export type StorageEnvironment = Readonly<Record<string, string | undefined>>;
@@ -127,5 +128,5 @@ export class FileSystemRegistry {
   }
 }
 
-/** The process-wide registry storage packages register with on import. */
-export const fileSystemRegistry = new FileSystemRegistry();
+/** The process-wide registry storage packages register with on import; `memory://` (tests) is built in. */
+export const fileSystemRegistry = new FileSystemRegistry().register(memoryFileSystemProvider);
