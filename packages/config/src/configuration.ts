@@ -135,7 +135,7 @@ function resolveKey(entry: RawEntry, ignored: IgnoredKey[]): ConfigOption<unknow
   if (refused !== undefined) throw new RefusedConfigurationKeyError(entry.key, entry.source, refused);
   const canonical = ALL_OPTIONS.map((o) => o.key);
   const owned = OWNED_PREFIXES.some((p) => entry.key.startsWith(p));
-  const suggestion = owned ? closestKey(entry.key, knownKeys()) : isNearMiss(entry.key, knownKeys());
+  const suggestion = owned ? closestKey(entry.key, knownKeys(), (k) => optionForKey(k)?.key ?? k) : isNearMiss(entry.key, knownKeys());
   if (!owned && suggestion === undefined) {
     ignored.push({ key: entry.key, source: entry.source });
     return undefined;

@@ -73,7 +73,16 @@ export const locationValue: ValueSchema<string> = v.pipe(
 export const localPathValue: ValueSchema<string> = v.pipe(v.string(), v.trim(), v.nonEmpty(), v.maxLength(4096), v.check((s) => !/^[a-z][a-z0-9+.-]*:\/\//i.test(s) || s.startsWith('file://')));
 
 /** An http(s) endpoint URL. */
-export const endpointValue: ValueSchema<string> = v.pipe(v.string(), v.trim(), v.maxLength(2048), v.url(), v.check((s) => /^https?:\/\//i.test(s) && !/@/.test(new URL(s).host + new URL(s).username)));
+export const endpointValue: ValueSchema<string> = v.pipe(
+  v.string(),
+  v.trim(),
+  v.maxLength(2048),
+  v.check((s) => {
+    if (!URL.canParse(s)) return false;
+    const u = new URL(s);
+    return (u.protocol === 'http:' || u.protocol === 'https:') && u.username === '' && u.password === '';
+  }),
+);
 
 /**
  * A list in Flink's syntax: a YAML list, or one string with ';' (Flink's list separator) or ','

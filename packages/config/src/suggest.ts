@@ -12,23 +12,35 @@ function editDistance(a: string, b: string): number {
   return prev[b.length]!;
 }
 
-const lastSegment = (k: string) => k.slice(k.lastIndexOf('.') + 1);
+/** Words too common in keys to tell them apart. */
+const GENERIC = new Set(['state', 'backend', 'execution', 'checkpointing', 'checkpoint', 'checkpoints', 'rocksdb', 's3']);
+const words = (k: string) => k.split(/[.\-_]/).filter((w) => w !== '' && !GENERIC.has(w));
+
+/** The one candidate that satisfies `test`, if exactly one does. */
+function unique(hits: readonly string[]): string | undefined {
+  const distinct = [...new Set(hits)];
+  return distinct.length === 1 ? distinct[0] : undefined;
+}
 
 /**
- * The closest of `candidates` to `key`: within a third of the key's length in edits (typos,
- * '-' for '.', a missing word), or with the same last segment (the right name under a wrong
- * prefix, e.g. 'state.checkpoints.interval').
+ * The candidate `key` most likely meant, tried in order: a key cut short
+ * ('max-concurrent' for 'max-concurrent-checkpoints'), a few typos (edits within a fifth of the
+ * key's length), the same distinctive words under another prefix or in another order
+ * ('state.checkpoints.interval', 'state.backend.incremental-checkpoints'). `sameOption` maps a
+ * deprecated key to its option's key, so that two spellings of one option are one candidate.
  */
-export function closestKey(key: string, candidates: readonly string[]): string | undefined {
+export function closestKey(key: string, candidates: readonly string[], sameOption: (candidate: string) => string = (c) => c): string | undefined {
   const k = key.toLowerCase();
+  const extended = candidates.filter((c) => c.startsWith(k)).sort((a, b) => a.length - b.length);
+  if (extended.length > 0) return extended[0];
   let best: { key: string; d: number } | undefined;
   for (const c of candidates) {
     const d = editDistance(k, c);
     if (best === undefined || d < best.d) best = { key: c, d };
   }
-  if (best !== undefined && best.d <= Math.max(2, Math.floor(k.length / 3))) return best.key;
-  const sameLeaf = candidates.filter((c) => lastSegment(c) === lastSegment(k));
-  return sameLeaf.length === 1 ? sameLeaf[0] : undefined;
+  if (best !== undefined && best.d <= Math.max(2, Math.floor(k.length / 5))) return best.key;
+  const mine = words(k);
+  return mine.length === 0 ? undefined : unique(candidates.filter((c) => mine.every((w) => words(c).includes(w))).map(sameOption));
 }
 
 /** True when `key` is a typo of a candidate (used for keys outside flowstate's namespaces). */
