@@ -5,9 +5,9 @@ import { confinePath, joinPath } from './paths.js';
 /**
  * `memory://name/dir` for tests: one MemoryFileSystem per name (the URI's authority) for the
  * life of the provider, so that a checkpoint directory and a savepoint under it, opened through
- * separate URIs, see the same files, as directories of one disk would.
+ * separate URIs, see the same files, as directories of one disk would. A FileSystemProvider,
+ * structurally: file-system-registry.ts imports this file, so this one cannot import it back.
  */
-// A FileSystemProvider (structurally: file-system-registry.ts imports this file, not the other way round).
 export class MemoryFileSystemProvider {
   readonly schemes: readonly string[] = ['memory'];
   private readonly stores = new Map<string, MemoryFileSystem>();
@@ -50,10 +50,10 @@ export class SubdirectoryFileSystem implements FileSystem {
     return files.map((f) => ({ path: f.path.slice(this.dir.length + 1), size: f.size }));
   }
 
-  create(path: string): Promise<FileWriter> {
+  async create(path: string): Promise<FileWriter> {
     return this.parent.create(this.inside(path));
   }
-  read(path: string, range?: ReadRange): Promise<Uint8Array> {
+  async read(path: string, range?: ReadRange): Promise<Uint8Array> {
     return this.parent.read(this.inside(path), range);
   }
   async stat(path: string): Promise<FileStatus | null> {
@@ -63,13 +63,13 @@ export class SubdirectoryFileSystem implements FileSystem {
   async list(dir: string): Promise<FileStatus[]> {
     return this.relative(await this.parent.list(this.inside(dir)));
   }
-  delete(path: string): Promise<void> {
+  async delete(path: string): Promise<void> {
     return this.parent.delete(this.inside(path));
   }
-  deleteMany(paths: readonly string[]): Promise<void> {
+  async deleteMany(paths: readonly string[]): Promise<void> {
     return this.parent.deleteMany(paths.map((p) => this.inside(p)));
   }
-  deleteDirectory(dir: string): Promise<void> {
+  async deleteDirectory(dir: string): Promise<void> {
     return this.parent.deleteDirectory(this.inside(dir));
   }
 }
