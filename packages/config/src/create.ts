@@ -144,9 +144,17 @@ export function createStateBackend(c: ReadableConfiguration, options: CreateOpti
   return factory(c);
 }
 
+/**
+ * The registry (core's process-wide one by default) with the configuration's storage settings as
+ * its environment: what the savepoint tools take as `fileSystems`.
+ */
+export function configuredFileSystems(c: ReadableConfiguration, options: CreateOptions = {}): FileSystemRegistry {
+  return (options.fileSystems ?? fileSystemRegistry).withEnvironment(storageEnvironment(c, options.env));
+}
+
 /** A file system rooted at `location` (a path or URI), opened with the configuration's storage settings. */
 export function openLocation(c: ReadableConfiguration, location: string | URL, options: CreateOptions = {}): FileSystem {
-  return (options.fileSystems ?? fileSystemRegistry).resolve(location, storageEnvironment(c, options.env));
+  return configuredFileSystems(c, options).resolve(location);
 }
 
 /**

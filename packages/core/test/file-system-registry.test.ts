@@ -68,4 +68,16 @@ describe('FileSystemRegistry and storage URIs', () => {
     provider.forget('t');
     assert.ok(fileSystemRegistry.schemes().includes('memory'));
   });
+
+  it('withEnvironment: the same providers, another default environment', () => {
+    const seen: Array<string | undefined> = [];
+    const r = new FileSystemRegistry();
+    const configured = r.withEnvironment({ AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:9000' });
+    // Registered after the view was made: the providers are shared.
+    r.register({ schemes: ['mem'], open: (_uri, env) => (seen.push(env['AWS_ENDPOINT_URL_S3']), new MemoryFileSystem()) });
+    configured.resolve('mem://a');
+    configured.resolve('mem://a', { AWS_ENDPOINT_URL_S3: 'http://explicit' });
+    r.resolve('mem://a', {});
+    assert.deepEqual(seen, ['http://127.0.0.1:9000', 'http://explicit', undefined]);
+  });
 });

@@ -92,7 +92,19 @@ export function storageUriBaseName(uri: URL): string {
  * storage without the code that reads it depending on every storage package.
  */
 export class FileSystemRegistry {
-  private readonly providers = new Map<string, FileSystemProvider>();
+  private providers = new Map<string, FileSystemProvider>();
+  private environment: StorageEnvironment | undefined;
+
+  /**
+   * This registry's providers (shared: later registrations show in both) with another default
+   * environment, e.g. one in which a configuration's S3 endpoint is set.
+   */
+  withEnvironment(env: StorageEnvironment): FileSystemRegistry {
+    const r = new FileSystemRegistry();
+    r.providers = this.providers;
+    r.environment = env;
+    return r;
+  }
 
   /** Adds a provider's schemes; a scheme already taken by another provider is an error. */
   register(provider: FileSystemProvider): this {
@@ -110,7 +122,7 @@ export class FileSystemRegistry {
   }
 
   /** A file system rooted at `location` (a URI, or a local path). */
-  resolve(location: string | URL, env: StorageEnvironment = process.env): FileSystem {
+  resolve(location: string | URL, env: StorageEnvironment = this.environment ?? process.env): FileSystem {
     const uri = typeof location === 'string' ? storageUri(location) : location;
     const scheme = uri.protocol.slice(0, -1).toLowerCase();
     const provider = this.providers.get(scheme);
