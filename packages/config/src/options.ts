@@ -293,7 +293,7 @@ export const S3_ENDPOINT = option<string>({
 export const S3_PATH_STYLE_ACCESS = option<boolean>({
   key: 's3.path.style.access',
   defaultValue: false,
-  defaultText: '(none: FLOWSTATE_S3_PATH_STYLE, else false)',
+  defaultText: 'false',
   type: 'Boolean',
   allowed: BOOLEAN_HELP,
   description: 'Path-style S3 addressing (http://endpoint/bucket/key), as MinIO and s3rver need.',
