@@ -11,7 +11,7 @@ import {
   type ConfigurationSource,
 } from './errors.js';
 import { ALL_OPTIONS, OWNED_PREFIXES, REFUSED_SECRET_KEYS, knownKeys, optionForKey, type ConfigOption } from './options.js';
-import { ENV_CONF_DIR, envVariableFor, readConfigFile, readEnvironment, type Environment, type RawEntry, type RawValue } from './sources.js';
+import { ENV_CONF_DIR, ENV_PROPERTIES, envVariableFor, readConfigFile, readEnvironment, type Environment, type RawEntry, type RawValue } from './sources.js';
 import { closestKey, isNearMiss } from './suggest.js';
 import { checkCombinations } from './combinations.js';
 
@@ -49,6 +49,7 @@ export class Configuration {
   /** The value, or the option's default (undefined for options without one). */
   get<T>(option: ConfigOption<T>): T {
     const set = this.values.get(option.key);
+    // Values were parsed by option.schema, so they have the option's type.
     return (set === undefined ? option.defaultValue : set.value) as T;
   }
 
@@ -93,8 +94,9 @@ export function loadConfiguration(options: LoadConfigurationOptions = {}): Confi
   if (file !== undefined) layers.push(readConfigFile(file));
   const fromEnv = readEnvironment(env);
   // FLOWSTATE_PROPERTIES is one layer, the per-key variables another (they win).
-  layers.push(fromEnv.filter((e) => e.source.kind === 'env' && e.source.variable === 'FLOWSTATE_PROPERTIES'));
-  layers.push(fromEnv.filter((e) => !(e.source.kind === 'env' && e.source.variable === 'FLOWSTATE_PROPERTIES')));
+  const isProperties = (e: RawEntry) => e.source.kind === 'env' && e.source.variable === ENV_PROPERTIES;
+  layers.push(fromEnv.filter(isProperties));
+  layers.push(fromEnv.filter((e) => !isProperties(e)));
   if (options.overrides !== undefined) layers.push(Object.entries(options.overrides).map(([key, value]) => ({ key, value, source: { kind: 'code' } as const })));
 
   const values = new Map<string, SetValue>();
@@ -141,7 +143,7 @@ function resolveKey(entry: RawEntry, ignored: IgnoredKey[]): ConfigOption<unknow
     return undefined;
   }
   const target = suggestion === undefined ? undefined : (optionForKey(suggestion)?.key ?? suggestion);
-  const viaEnv = entry.source.kind === 'env' && entry.source.variable !== 'FLOWSTATE_PROPERTIES';
+  const viaEnv = entry.source.kind === 'env' && entry.source.variable !== ENV_PROPERTIES;
   const hint =
     target !== undefined
       ? viaEnv

@@ -24,8 +24,8 @@ export interface ConfigOption<T> {
   readonly key: string;
   /** Older keys Flink reads as this option. */
   readonly deprecatedKeys: readonly string[];
-  /** undefined: no default (the feature is off or chosen from other keys). */
-  readonly defaultValue: T | undefined;
+  /** undefined (then T includes undefined): no default, the feature is off or chosen from other keys. */
+  readonly defaultValue: T;
   /** The default as Flink's documentation prints it. */
   readonly defaultText: string;
   /** Flink's type column: Boolean, Integer, Duration, MemorySize, Enum, String, List<Enum>. */
@@ -60,7 +60,7 @@ export const STATE_BACKEND = option<StateBackendType>({
   schema: v.pipe(enumValue(STATE_BACKEND_TYPES.map((s) => s.toUpperCase())), v.transform((s) => s.toLowerCase() as StateBackendType)),
 });
 
-export const CHECKPOINT_STORAGE = option<'jobmanager' | 'filesystem'>({
+export const CHECKPOINT_STORAGE = option<'jobmanager' | 'filesystem' | undefined>({
   key: 'execution.checkpointing.storage',
   deprecatedKeys: ['state.checkpoint-storage'],
   defaultValue: undefined,
@@ -71,7 +71,7 @@ export const CHECKPOINT_STORAGE = option<'jobmanager' | 'filesystem'>({
   schema: v.pipe(enumValue(['JOBMANAGER', 'FILESYSTEM']), v.transform((s) => s.toLowerCase() as 'jobmanager' | 'filesystem')),
 });
 
-export const CHECKPOINTS_DIRECTORY = option<string>({
+export const CHECKPOINTS_DIRECTORY = option<string | undefined>({
   key: 'execution.checkpointing.dir',
   deprecatedKeys: ['state.checkpoints.dir', 'state.backend.fs.checkpointdir'],
   defaultValue: undefined,
@@ -81,7 +81,7 @@ export const CHECKPOINTS_DIRECTORY = option<string>({
   schema: locationValue,
 });
 
-export const SAVEPOINT_DIRECTORY = option<string>({
+export const SAVEPOINT_DIRECTORY = option<string | undefined>({
   key: 'execution.checkpointing.savepoint-dir',
   deprecatedKeys: ['state.savepoints.dir', 'savepoints.state.backend.fs.dir'],
   defaultValue: undefined,
@@ -111,7 +111,7 @@ export const MAX_RETAINED_CHECKPOINTS = option<number>({
   schema: integerValue(1, MAX_INT),
 });
 
-export const CHECKPOINTING_INTERVAL = option<number>({
+export const CHECKPOINTING_INTERVAL = option<number | undefined>({
   key: 'execution.checkpointing.interval',
   defaultValue: undefined,
   defaultText: '(none: no periodic checkpoints)',
@@ -219,7 +219,7 @@ export const ROCKSDB_WRITE_BUFFER_COUNT = option<number>({
   schema: integerValue(1, 64),
 });
 
-export const ROCKSDB_LOCAL_DIRECTORY = option<string>({
+export const ROCKSDB_LOCAL_DIRECTORY = option<string | undefined>({
   key: 'state.backend.rocksdb.localdir',
   defaultValue: undefined,
   defaultText: '(none: the OS temporary directory)',
@@ -260,7 +260,7 @@ export const RESTORE_MODE = option<'NO_CLAIM' | 'CLAIM' | 'LEGACY'>({
   schema: enumValue(['NO_CLAIM', 'CLAIM', 'LEGACY']),
 });
 
-export const RESTORE_PATH = option<string>({
+export const RESTORE_PATH = option<string | undefined>({
   key: 'execution.state-recovery.path',
   deprecatedKeys: ['execution.savepoint.path'],
   defaultValue: undefined,
@@ -280,7 +280,7 @@ export const IGNORE_UNCLAIMED_STATE = option<boolean>({
   schema: booleanValue,
 });
 
-export const S3_ENDPOINT = option<string>({
+export const S3_ENDPOINT = option<string | undefined>({
   key: 's3.endpoint',
   defaultValue: undefined,
   defaultText: '(none: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, or AWS)',
