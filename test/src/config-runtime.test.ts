@@ -9,8 +9,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { Serializers, ValueStateDescriptor } from '@flowstate/core';
-import { createFromConfiguration, loadConfiguration, openLocation } from '@flowstate/config';
-import { InMemoryUpsertTable, JobClient, sequenceLog, StreamExecutionEnvironment, UpsertSink, type JobGraph } from '@flowstate/runtime';
+import { createFromConfiguration, loadConfiguration, openLocation, type CheckpointingOptions } from '@flowstate/config';
+import { InMemoryUpsertTable, JobClient, sequenceLog, StreamExecutionEnvironment, UpsertSink, type CheckpointConfig, type JobGraph } from '@flowstate/runtime';
+
+// The config package mirrors the runtime's CheckpointConfig without importing it (no dependency
+// either way): a field renamed on one side must fail this build, not be dropped silently.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const sameFields: Same<keyof CheckpointConfig, keyof CheckpointingOptions> = true;
+const sameTypes: Same<Required<CheckpointConfig>, { [K in keyof CheckpointingOptions]-?: Exclude<CheckpointingOptions[K], undefined> }> = true;
+void [sameFields, sameTypes];
 
 const COUNT = new ValueStateDescriptor<number>('count', Serializers.int32, 0);
 const PARTITIONS = 2;
