@@ -21,6 +21,7 @@ import { convertFlinkIfFlink, convertToFlink, inspectFlinkIfFlink, rescaleFlinkI
 import { bytes, formatDiff, formatInspect, formatValidation } from './format.js';
 import { NATIVE_FORMATS } from './storages.js';
 import { addUiCommand } from './ui-command.js';
+import { storageFromConfig, type ConfigFileOption } from './configuration.js';
 
 const NATIVE = { nativeFormats: NATIVE_FORMATS } as const;
 
@@ -84,7 +85,7 @@ class Progress {
   }
 }
 
-interface CommonOptions {
+interface CommonOptions extends ConfigFileOption {
   json?: boolean;
   progress?: boolean;
   serializers?: string;
@@ -145,6 +146,7 @@ export function createProgram(io: CliIO, setExit: (code: ExitCodeValue) => void)
       .option('--json', 'machine-readable JSON on stdout')
       .option('--no-progress', 'no progress bar (shown on stderr only when it is a terminal)')
       .option('--serializers <module>', "ES module exporting 'registry': snapshot readers of custom serializers")
+      .option('--config <config.yaml>', 'Flink-style configuration (docs/configuration.md): validated; its storage keys (s3.endpoint, s3.path.style.access) apply to every location')
       .addHelpText('after', EXIT_CODES_HELP)
       .exitOverride();
 
@@ -155,7 +157,7 @@ export function createProgram(io: CliIO, setExit: (code: ExitCodeValue) => void)
       if (await inspectFlinkIfFlink(dir, o, io)) return setExit(ExitCode.OK);
       const p = progressFor(o, 'inspect');
       try {
-        const reader = await SavepointReader.load(dir, await loadRegistry(o.serializers));
+        const reader = await SavepointReader.load(dir, { ...(await loadRegistry(o.serializers)), ...storageFromConfig(o) });
         // Also with --no-scan: never describe an incomplete savepoint or checkpoint as if it were whole.
         await reader.verifyComplete();
         const report = await inspectSavepoint(reader, { scan: o.scan !== false, onProgress: p.update });
@@ -172,7 +174,7 @@ export function createProgram(io: CliIO, setExit: (code: ExitCodeValue) => void)
     .action(async (dir: string, o: CommonOptions) => {
       const p = progressFor(o, 'validate');
       try {
-        const report = await validateSavepoint(dir, { onProgress: p.update, ...NATIVE, ...(await loadRegistry(o.serializers)) });
+        const report = await validateSavepoint(dir, { onProgress: p.update, ...NATIVE, ...(await loadRegistry(o.serializers)), ...storageFromConfig(o) });
         p.stop();
         io.stdout(o.json === true ? json(report) : `${formatValidation(report)}\n`);
         // Not a savepoint at all (no _metadata, unreadable directory): unreadable input, not "invalid".
@@ -190,7 +192,7 @@ export function createProgram(io: CliIO, setExit: (code: ExitCodeValue) => void)
     .action(async (a: string, b: string, o: CommonOptions) => {
       const p = progressFor(o, 'diff');
       try {
-        const reg = await loadRegistry(o.serializers);
+        const reg = { ...(await loadRegistry(o.serializers)), ...storageFromConfig(o) };
         const ra = await SavepointReader.load(a, reg);
         const rb = await SavepointReader.load(b, reg);
         await ra.verifyComplete();
@@ -216,7 +218,7 @@ export function createProgram(io: CliIO, setExit: (code: ExitCodeValue) => void)
       if (o.to === 'flink') return setExit(await convertToFlink(input, output, o, io));
       const p = progressFor(o, 'convert');
       try {
-        const r = await convertSavepoint(input, output, o.to, { onProgress: p.update, ...NATIVE, ...(await loadRegistry(o.serializers)) });
+        const r = await convertSavepoint(input, output, o.to, { onProgress: p.update, ...NATIVE, ...(await loadRegistry(o.serializers)), ...storageFromConfig(o) });
         p.stop();
         io.stdout(o.json === true ? json(writeSummary(r)) : `converted ${input} to ${o.to} format v${r.formatVersion}: ${r.directory}\n`);
         setExit(ExitCode.OK);
@@ -231,7 +233,7 @@ export function createProgram(io: CliIO, setExit: (code: ExitCodeValue) => void)
     .action(async (input: string, output: string, o: CommonOptions & { toVersion: number }) => {
       const p = progressFor(o, 'migrate');
       try {
-        const reg = await loadRegistry(o.serializers);
+        const reg = { ...(await loadRegistry(o.serializers)), ...storageFromConfig(o) };
         const before = (await SavepointReader.load(input, reg)).formatVersion;
         const r = await migrateSavepoint(input, output, o.toVersion, { onProgress: p.update, ...reg });
         p.stop();
@@ -255,7 +257,7 @@ export function createProgram(io: CliIO, setExit: (code: ExitCodeValue) => void)
           input,
           output,
           { maxParallelism: o.maxParallelism, ...(o.parallelism === undefined ? {} : { parallelism: o.parallelism }), ...(o.operator === undefined ? {} : { operators: o.operator }) },
-          { onProgress: p.update, ...(await loadRegistry(o.serializers)) },
+          { onProgress: p.update, ...(await loadRegistry(o.serializers)), ...storageFromConfig(o) },
         );
         p.stop();
         io.stdout(o.json === true ? json(writeSummary(r)) : `rescaled ${input} to maxParallelism ${o.maxParallelism}: ${r.directory}\n`);

@@ -4,7 +4,10 @@ import {
   childStorageUri,
   displayStorageUri,
   FileSystemRegistry,
+  fileSystemRegistry,
   IllegalStateUsageError,
+  MemoryFileSystemProvider,
+  PathEscapeError,
   MemoryFileSystem,
   parentStorageUri,
   storageUri,
@@ -43,5 +46,38 @@ describe('FileSystemRegistry and storage URIs', () => {
     assert.deepEqual(opened, ['mem://x/y']);
     assert.throws(() => r.resolve('s3://bucket/x'), (e: Error) => e instanceof IllegalStateUsageError && /@flowstate\/storage-s3/.test(e.message) && /registered: mem/.test(e.message));
     assert.throws(() => r.register({ schemes: ['MEM'], open: () => new MemoryFileSystem() }), IllegalStateUsageError);
+  });
+
+  it('serves memory:// in the process-wide registry: one file system per name, directories as views of it', async () => {
+    const provider = new MemoryFileSystemProvider();
+    const r = new FileSystemRegistry().register(provider);
+    const sub = r.resolve('memory://t/jobs/a/');
+    assert.equal(sub.displayRoot, 'memory://t/jobs/a');
+    const w = await sub.create('chk-1/_metadata');
+    await w.write(new Uint8Array([1, 2, 3]));
+    await w.commit();
+    const root = r.resolve('memory://t');
+    assert.deepEqual(await root.list(''), [{ path: 'jobs/a/chk-1/_metadata', size: 3 }]);
+    assert.deepEqual(await r.resolve('memory://t/jobs').list('a'), [{ path: 'a/chk-1/_metadata', size: 3 }]);
+    assert.deepEqual(await sub.stat('chk-1/_metadata'), { path: 'chk-1/_metadata', size: 3 });
+    assert.deepEqual([...(await r.resolve('memory://t/jobs/a/chk-1').read('_metadata'))], [1, 2, 3]);
+    assert.deepEqual(await r.resolve('memory://other').list(''), []);
+    await assert.rejects(() => sub.read('../b/x'), PathEscapeError);
+    await r.resolve('memory://t/jobs').deleteDirectory('a');
+    assert.deepEqual(await root.list(''), []);
+    provider.forget('t');
+    assert.ok(fileSystemRegistry.schemes().includes('memory'));
+  });
+
+  it('withEnvironment: the same providers, another default environment', () => {
+    const seen: Array<string | undefined> = [];
+    const r = new FileSystemRegistry();
+    const configured = r.withEnvironment({ AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:9000' });
+    // Registered after the view was made: the providers are shared.
+    r.register({ schemes: ['mem'], open: (_uri, env) => (seen.push(env['AWS_ENDPOINT_URL_S3']), new MemoryFileSystem()) });
+    configured.resolve('mem://a');
+    configured.resolve('mem://a', { AWS_ENDPOINT_URL_S3: 'http://explicit' });
+    r.resolve('mem://a', {});
+    assert.deepEqual(seen, ['http://127.0.0.1:9000', 'http://explicit', undefined]);
   });
 });

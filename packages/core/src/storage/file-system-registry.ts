@@ -2,6 +2,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { IllegalStateUsageError } from '../errors.js';
 import type { FileSystem } from './file-system.js';
+import { memoryFileSystemProvider } from './memory-file-system-provider.js';
 
 /** Environment variables a provider may read (endpoints, users); `process.env` by default. */
 export type StorageEnvironment = Readonly<Record<string, string | undefined>>;
@@ -91,7 +92,19 @@ export function storageUriBaseName(uri: URL): string {
  * storage without the code that reads it depending on every storage package.
  */
 export class FileSystemRegistry {
-  private readonly providers = new Map<string, FileSystemProvider>();
+  private providers = new Map<string, FileSystemProvider>();
+  private environment: StorageEnvironment | undefined;
+
+  /**
+   * This registry's providers (shared: later registrations show in both) with another default
+   * environment, e.g. one in which a configuration's S3 endpoint is set.
+   */
+  withEnvironment(env: StorageEnvironment): FileSystemRegistry {
+    const r = new FileSystemRegistry();
+    r.providers = this.providers;
+    r.environment = env;
+    return r;
+  }
 
   /** Adds a provider's schemes; a scheme already taken by another provider is an error. */
   register(provider: FileSystemProvider): this {
@@ -109,7 +122,7 @@ export class FileSystemRegistry {
   }
 
   /** A file system rooted at `location` (a URI, or a local path). */
-  resolve(location: string | URL, env: StorageEnvironment = process.env): FileSystem {
+  resolve(location: string | URL, env: StorageEnvironment = this.environment ?? process.env): FileSystem {
     const uri = typeof location === 'string' ? storageUri(location) : location;
     const scheme = uri.protocol.slice(0, -1).toLowerCase();
     const provider = this.providers.get(scheme);
@@ -127,5 +140,5 @@ export class FileSystemRegistry {
   }
 }
 
-/** The process-wide registry storage packages register with on import. */
-export const fileSystemRegistry = new FileSystemRegistry();
+/** The process-wide registry storage packages register with on import; `memory://` (tests) is built in. */
+export const fileSystemRegistry = new FileSystemRegistry().register(memoryFileSystemProvider);
