@@ -56,4 +56,40 @@ describe('flowstate savepoint: fixes (real binary)', () => {
       }
     }
   });
+
+  it('diff of a canonical and a native savepoint points to the convert command that works', async () => {
+    const native = fresh();
+    assert.equal((await flowstate('savepoint', 'convert', FIXTURE, native, '--to', 'native-rocksdb')).code, 0);
+    const d = await flowstate('savepoint', 'diff', FIXTURE, native);
+    assert.equal(d.code, 4, d.stdout + d.stderr);
+    assert.doesNotMatch(d.stderr, /once that backend supports it/);
+    const m = /convert it first with 'flowstate savepoint convert (\S+) <new directory> --to canonical'/.exec(d.stderr);
+    assert.ok(m !== null, d.stderr);
+    assert.equal(m[1], native);
+    // Following the advice works.
+    const canonical = fresh();
+    assert.equal((await flowstate('savepoint', 'convert', m[1]!, canonical, '--to', 'canonical')).code, 0);
+    const again = await flowstate('savepoint', 'diff', FIXTURE, canonical);
+    assert.equal(again.code, 0, again.stdout + again.stderr);
+  });
+
+  it('an output directory inside the input savepoint is refused with a typed error (exit 2)', async () => {
+    const input = fresh();
+    cpSync(FIXTURE, input, { recursive: true });
+    const before = readdirSync(input).sort();
+    for (const args of [
+      ['convert', input, join(input, 'out'), '--to', 'canonical'],
+      ['migrate', input, join(input, 'nested', 'out'), '--to-version', '1'],
+      ['rescale', input, join(input, 'out'), '--max-parallelism', '32'],
+    ]) {
+      const r = await flowstate('savepoint', ...args, '--json');
+      assert.equal(r.code, 2, `${args[0]}: ${r.stdout}${r.stderr}`);
+      assert.equal((JSON.parse(r.stdout) as { error: { code: string } }).error.code, 'SAVEPOINT_OUTPUT');
+      assert.match(r.stderr, /is inside the input savepoint/);
+    }
+    assert.deepEqual(readdirSync(input).sort(), before, 'nothing was written into the input');
+    // A sibling whose name merely starts with the input's is not inside it.
+    const sibling = await flowstate('savepoint', 'convert', input, `${input}-copy`, '--to', 'canonical');
+    assert.equal(sibling.code, 0, sibling.stderr);
+  });
 });
