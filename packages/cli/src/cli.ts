@@ -19,6 +19,7 @@ import {
 import { ExitCode, exitCodeFor, type ExitCodeValue } from './exit-codes.js';
 import { convertFlinkIfFlink, convertToFlink, inspectFlinkIfFlink, rescaleFlinkIfFlink } from './flink.js';
 import { bytes, formatDiff, formatInspect, formatValidation } from './format.js';
+import { formatLayout, layoutOf, parseOperatorParallelism } from './layout.js';
 import { NATIVE_FORMATS } from './storages.js';
 import { addUiCommand } from './ui-command.js';
 
@@ -245,20 +246,23 @@ export function createProgram(io: CliIO, setExit: (code: ExitCodeValue) => void)
   common(savepoint.command('rescale').argument('<input>', 'savepoint directory (path or URI)').argument('<output>', 'new directory, path or URI (must not exist or be empty)'))
     .description('change maxParallelism (and parallelism): key groups are recomputed from the serialized keys of a canonical savepoint')
     .requiredOption('--max-parallelism <m>', 'new maxParallelism (number of key groups, 1..32768)', positiveInt('--max-parallelism'))
-    .option('--parallelism <p>', 'new parallelism (default: unchanged, capped at the new maxParallelism)', positiveInt('--parallelism'))
+    .option('--parallelism <p>', 'new parallelism of every operator with keyed state (operators without keyed state, e.g. sources, keep theirs; default: unchanged, capped at the new maxParallelism)', positiveInt('--parallelism'))
+    .option('--operator-parallelism <uid=p...>', 'new parallelism of one operator, keyed or not (repeatable; wins over --parallelism)')
     .option('--operator <uid...>', 'only these operators (default: all)')
-    .action(async (input: string, output: string, o: CommonOptions & { maxParallelism: number; parallelism?: number; operator?: string[] }) => {
+    .action(async (input: string, output: string, o: CommonOptions & { maxParallelism: number; parallelism?: number; operatorParallelism?: string[]; operator?: string[] }) => {
       if (await rescaleFlinkIfFlink(input, output, o, io)) return setExit(ExitCode.OK);
       const p = progressFor(o, 'rescale');
       try {
+        const operatorParallelism = parseOperatorParallelism(o.operatorParallelism);
         const r = await rescaleSavepoint(
           input,
           output,
-          { maxParallelism: o.maxParallelism, ...(o.parallelism === undefined ? {} : { parallelism: o.parallelism }), ...(o.operator === undefined ? {} : { operators: o.operator }) },
+          { maxParallelism: o.maxParallelism, operatorParallelism, ...(o.parallelism === undefined ? {} : { keyedParallelism: o.parallelism }), ...(o.operator === undefined ? {} : { operators: o.operator }) },
           { onProgress: p.update, ...(await loadRegistry(o.serializers)) },
         );
         p.stop();
-        io.stdout(o.json === true ? json(writeSummary(r)) : `rescaled ${input} to maxParallelism ${o.maxParallelism}: ${r.directory}\n`);
+        const layout = layoutOf(r.metadata);
+        io.stdout(o.json === true ? json({ ...writeSummary(r), operators: layout }) : `rescaled ${input} to maxParallelism ${o.maxParallelism}: ${r.directory}\n${formatLayout(layout)}\n`);
         setExit(ExitCode.OK);
       } finally {
         p.stop();

@@ -92,4 +92,46 @@ describe('flowstate savepoint: fixes (real binary)', () => {
     const sibling = await flowstate('savepoint', 'convert', input, `${input}-copy`, '--to', 'canonical');
     assert.equal(sibling.code, 0, sibling.stderr);
   });
+
+  it('rescale --parallelism applies to keyed operators only, --operator-parallelism to one operator, and the new layout is printed', async () => {
+    interface Layout {
+      uid: string;
+      parallelism: number;
+      maxParallelism: number;
+      keyed: boolean;
+      subtasks: Array<{ subtask: number; keyGroups?: { start: number; end: number } }>;
+    }
+    const out = fresh();
+    const r = await flowstate('savepoint', 'rescale', FIXTURE, out, '--max-parallelism', '32', '--parallelism', '7', '--json');
+    assert.equal(r.code, 0, r.stderr);
+    const ops = (JSON.parse(r.stdout) as { operators: Layout[] }).operators;
+    const keyed = ops.find((o) => o.uid === 'all-kinds')!;
+    const source = ops.find((o) => o.uid === 'source')!;
+    assert.equal(keyed.parallelism, 7);
+    assert.equal(source.parallelism, 2, 'the source (no keyed state) keeps its parallelism');
+    assert.equal(source.keyed, false);
+    // Seven subtasks whose key-group ranges cover 0..31 in order, once.
+    assert.deepEqual(keyed.subtasks.map((s) => s.subtask), [0, 1, 2, 3, 4, 5, 6]);
+    let next = 0;
+    for (const s of keyed.subtasks) {
+      assert.equal(s.keyGroups!.start, next);
+      next = s.keyGroups!.end + 1;
+    }
+    assert.equal(next, 32);
+    assert.equal((await flowstate('savepoint', 'validate', out)).code, 0);
+    const inspect = await flowstate('savepoint', 'inspect', out, '--no-scan');
+    assert.match(inspect.stdout, /operator 'source': parallelism 2, maxParallelism 32/);
+    assert.match(inspect.stdout, /operator 'all-kinds': parallelism 7, maxParallelism 32/);
+
+    const human = await flowstate('savepoint', 'rescale', FIXTURE, fresh(), '--max-parallelism', '32', '--parallelism', '7', '--operator-parallelism', 'source=3');
+    assert.equal(human.code, 0, human.stderr);
+    assert.match(human.stdout, /operator 'all-kinds': parallelism 7, maxParallelism 32\n\s+subtask 0: key groups 0-4\n/);
+    assert.match(human.stdout, /subtask 6: key groups 28-31/);
+    assert.match(human.stdout, /operator 'source': parallelism 3, maxParallelism 32 \(no keyed state\)/);
+
+    for (const bad of [['--operator-parallelism', 'nope=3'], ['--operator-parallelism', 'source'], ['--operator-parallelism', 'source=0'], ['--operator', 'all-kinds', '--operator-parallelism', 'source=3']]) {
+      const u = await flowstate('savepoint', 'rescale', FIXTURE, fresh(), '--max-parallelism', '32', ...bad);
+      assert.equal(u.code, 2, `${bad.join(' ')}: ${u.stderr}`);
+    }
+  });
 });
