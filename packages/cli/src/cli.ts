@@ -1,8 +1,6 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import cliProgress from 'cli-progress';
-import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { FlowstateError, IllegalStateUsageError, type SerializerSnapshotRegistry } from '@flowstate/core';
+import { FlowstateError } from '@flowstate/core';
 import {
   conversionTargets,
   convertSavepoint,
@@ -16,6 +14,8 @@ import {
   type ConversionTarget,
   type SavepointWriteResult,
 } from '@flowstate/savepoint';
+import { addCheckpointCommands } from './checkpoint/command.js';
+import { json, loadRegistry } from './common.js';
 import { ExitCode, exitCodeFor, type ExitCodeValue } from './exit-codes.js';
 import { convertFlinkIfFlink, convertToFlink, inspectFlinkIfFlink, rescaleFlinkIfFlink } from './flink.js';
 import { bytes, formatDiff, formatInspect, formatValidation } from './format.js';
@@ -89,29 +89,6 @@ interface CommonOptions {
   json?: boolean;
   progress?: boolean;
   serializers?: string;
-}
-
-/**
- * Custom serializers: an ES module exporting `registry` (or a default export) that is a
- * SerializerSnapshotRegistry, e.g. `defaultSerializerRegistry.extend().register('my-type', ...)`.
- */
-async function loadRegistry(module: string | undefined): Promise<{ registry?: SerializerSnapshotRegistry }> {
-  if (module === undefined) return {};
-  let mod: { registry?: unknown; default?: unknown };
-  try {
-    mod = (await import(pathToFileURL(resolve(module)).href)) as { registry?: unknown; default?: unknown };
-  } catch (e) {
-    throw new IllegalStateUsageError(undefined, `--serializers: cannot load '${module}': ${(e as Error).message}`);
-  }
-  const r = (mod.registry ?? mod.default) as Partial<SerializerSnapshotRegistry> | undefined;
-  if (r === undefined || r === null || typeof r.reader !== 'function' || typeof r.has !== 'function') {
-    throw new IllegalStateUsageError(undefined, `--serializers: '${module}' exports no serializer snapshot registry (export 'registry' or a default export)`);
-  }
-  return { registry: r as SerializerSnapshotRegistry };
-}
-
-function json(value: unknown): string {
-  return `${JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2)}\n`;
 }
 
 function writeSummary(r: SavepointWriteResult): Record<string, unknown> {
@@ -270,6 +247,7 @@ export function createProgram(io: CliIO, setExit: (code: ExitCodeValue) => void)
     });
 
   addUiCommand(program, io, positiveInt('--port'), () => setExit(ExitCode.OK));
+  addCheckpointCommands(program, { io, setExit });
   return program;
 }
 

@@ -13,3 +13,4 @@ export * from './inspect.js';
 export * from './diff.js';
 export { convertSavepoint, migrateSavepoint, rescaleSavepoint, type ConversionTarget, type RescaleTarget, type ToolOptions } from './tools.js';
 export { CANONICAL, conversionTargets, convertKeyedFormat, type KeyedFormat, type NativeConversionOptions, type NativeFormatOptions } from './native-conversion.js';
+export { disposeSavepoint, type DisposeResult } from './dispose.js';
