@@ -1,5 +1,7 @@
 import {
   CHECKPOINT,
+  checkpointHistoryEntry,
+  CheckpointHistoryWriter,
   CompletedCheckpointStore,
   FsCheckpointStorage,
   IllegalStateUsageError,
@@ -11,6 +13,7 @@ import {
   Serializers,
   ValueStateDescriptor,
   VoidNamespace,
+  type CheckpointHistoryEntry,
   type CheckpointMetadata,
   type FileSystem,
   type KeyedStateBackend,
@@ -22,7 +25,8 @@ import { RocksDBStateBackend } from '@flowstate/rocksdb';
 // A job's checkpoint directory written by the real backends, as a job leaves it: incremental
 // RocksDB checkpoints (SSTs in shared/, reused from one checkpoint to the next), a heap operator
 // and a source's operator state (exclusive files in chk-<id>/), two retained checkpoints, one
-// checkpoint in progress (files, no _metadata) and one whose metadata references a lost file.
+// checkpoint in progress (files, no _metadata) and one whose metadata references a lost file;
+// and the checkpoint history a coordinator persists (_history/).
 
 const MAX_P = 128;
 const COUNT = new ValueStateDescriptor<number>('count', Serializers.int32, 0);
@@ -83,6 +87,23 @@ async function snapshot(job: Job, id: number, storage: FsCheckpointStorage, subt
   return metadata;
 }
 
+/** What a coordinator persists for a checkpoint (figures made up, deterministic). */
+function historyEntry(id: number, status: 'COMPLETED' | 'FAILED'): CheckpointHistoryEntry {
+  const subtasks = ['source', 'counts', 'counts', 'window'].map((operatorUid, i) => ({
+    operatorUid,
+    subtaskIndex: operatorUid === 'counts' ? i - 1 : 0,
+    syncDurationMs: id,
+    asyncDurationMs: 10 * id,
+    alignmentDurationMs: 0,
+    checkpointedSize: 1000,
+    fullSize: 1000 * id,
+  }));
+  return checkpointHistoryEntry(
+    { checkpointId: id, kind: 'CHECKPOINT', status, triggerTimestamp: Date.UTC(2026, 11, 2, 12, 0, id), durationMs: 100 + id, ...(status === 'COMPLETED' ? { pointer: `chk-${id}` } : { failureCause: 'declined by subtask 1 of counts' }) },
+    status === 'COMPLETED' ? subtasks : subtasks.slice(0, 2),
+  );
+}
+
 /** Writes the fixture to `fs` (rooted at the job's checkpoint directory); `localDir` is RocksDB's working directory. */
 export async function writeCheckpointRoot(fs: FileSystem, localDir: string): Promise<CheckpointRootFixture> {
   const storage = new FsCheckpointStorage(fs);
@@ -95,6 +116,7 @@ export async function writeCheckpointRoot(fs: FileSystem, localDir: string): Pro
     source: await new FsStateBackend().createOperatorStateBackend({ operatorIdentifier: 'source' }),
   };
   const rand = mulberry32(0xc4e7);
+  const history = new CheckpointHistoryWriter(fs);
   try {
     // Three checkpoints: RocksDB compacts its level 0 at four files, which would replace every SST.
     for (let id = 1; id <= 3; id++) {
@@ -103,7 +125,9 @@ export async function writeCheckpointRoot(fs: FileSystem, localDir: string): Pro
       await store.add({ checkpointId: id, pointer: `chk-${id}`, metadata });
       for (const kb of job.counts) kb.notifyCheckpointComplete(id);
       await store.registry.drain();
+      await history.write(historyEntry(id, 'COMPLETED'));
     }
+    await history.write(historyEntry(4, 'FAILED'));
     update(job, rand, 4);
     await snapshot(job, 4, storage, 'first');
     update(job, rand, 5);

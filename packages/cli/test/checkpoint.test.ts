@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -75,7 +75,7 @@ async function fixtureAt(st: Storage): Promise<{ root: string; fs: FileSystem; f
 
 const paths = async (fs: FileSystem) => (await fs.list('')).map((f) => f.path).sort();
 
-/** list, show, validate, gc (dry run, then --apply), dispose: the same on every storage. */
+/** list, show, validate, history, gc (dry run, then --apply), dispose: the same on every storage. */
 async function scenario(st: Storage, full: boolean): Promise<void> {
   const run = (...args: string[]): Promise<Result> => flowstateWith(st.env, 'checkpoint', ...args);
   const { root, fs, fixture } = await fixtureAt(st);
@@ -117,6 +117,12 @@ async function scenario(st: Storage, full: boolean): Promise<void> {
   assert.deepEqual(v.checkpoints.map((c) => [c.checkpointId, c.ok]), [[2, true], [3, true], [4, true], [5, false]]);
   assert.ok(v.checkpoints[1]!.report!.filesChecked > 5 && v.checkpoints[1]!.report!.records > 0);
 
+  // history: what the coordinator persisted, on the same storage.
+  const hist = await run('history', root, '--json');
+  assert.equal(hist.code, 0, `${st.name}: ${hist.stderr}`);
+  const entries = (JSON.parse(hist.stdout) as { entries: Array<{ checkpointId: number; status: string; snapshotType: string }> }).entries;
+  assert.deepEqual(entries.map((e) => [e.checkpointId, e.status, e.snapshotType]), [[1, 'COMPLETED', 'FULL'], [2, 'COMPLETED', 'INCREMENTAL'], [3, 'COMPLETED', 'INCREMENTAL'], [4, 'FAILED', 'INCREMENTAL']]);
+
   // gc: a dry run deletes nothing; --apply deletes exactly what it listed, and leaves 2 and 3 whole.
   const before = await paths(fs);
   const dry = await run('gc', root, '--json');
@@ -124,6 +130,7 @@ async function scenario(st: Storage, full: boolean): Promise<void> {
   const planned = (JSON.parse(dry.stdout) as { files: Array<{ path: string }> }).files.map((f) => f.path);
   assert.ok(planned.includes('chk-5/_metadata') && planned.some((p) => p.startsWith('chk-4/')) && planned.some((p) => p.startsWith('shared/')), planned.join(', '));
   assert.deepEqual(await paths(fs), before, 'dry run');
+  assert.ok(!planned.some((p) => p.startsWith('_history/')), 'the history is kept');
   const applied = await run('gc', root, '--apply');
   assert.equal(applied.code, 0, applied.stderr);
   assert.match(applied.stdout, new RegExp(`deleted ${planned.length} file\\(s\\)`));
@@ -180,10 +187,28 @@ async function humanOutput(run: (...args: string[]) => Promise<Result>, root: st
   const one = await run('validate', root, '3');
   assert.equal(one.code, 0, `${one.stdout}${one.stderr}`);
   assert.match(one.stdout, /^OK: /);
+
+  const history = await run('history', root, '--limit', '2');
+  assert.equal(history.code, 0, history.stderr);
+  assert.match(history.stdout, /^\s+3\s+CHECKPOINT\s+INCREMENTAL\s+COMPLETED\s+2026-12-02T12:00:03.000Z\s+103 ms/m);
+  assert.match(history.stdout, /4 failed: declined by subtask 1 of counts/);
+  assert.doesNotMatch(history.stdout, /^\s+2\s+CHECKPOINT/m, '--limit 2: the newest two');
+  // A damaged history file is reported (exit 1) and hides none of the others.
+  const damaged = join(root, '_history', readdirSync(join(root, '_history')).sort()[0]!);
+  const original = readFileSync(damaged);
+  writeFileSync(damaged, readFileSync(damaged).subarray(0, 40));
+  const partial = await run('history', root, '--json');
+  assert.equal(partial.code, 1, partial.stderr);
+  const p = JSON.parse(partial.stdout) as { entries: unknown[]; unreadable: Array<{ file: string }> };
+  assert.equal(p.entries.length, 3);
+  assert.deepEqual(p.unreadable.map((u) => u.file), [damaged]);
+  writeFileSync(damaged, 'x');
+  assert.equal((await run('history', root)).code, 1);
+  writeFileSync(damaged, original);
 }
 
 describe('flowstate checkpoint (real binary)', () => {
-  it('list, show, validate, gc and dispose on local disk, S3 and HDFS', async () => {
+  it('list, show, validate, history, gc and dispose on local disk, S3 and HDFS', async () => {
     await Promise.all(storages.map(async (st, i) => {
       try {
         await scenario(st, i === 0);

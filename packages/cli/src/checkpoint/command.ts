@@ -4,6 +4,7 @@ import { json, loadRegistry } from '../common.js';
 import { bytes } from '../format.js';
 import { ExitCode, type ExitCodeValue } from '../exit-codes.js';
 import { formatGc, garbageCollect } from './gc.js';
+import { formatHistory, historyReport } from './history.js';
 import { formatList, listReport } from './list.js';
 import { openCheckpointRoot, parseCheckpointId, scanRoot } from './root.js';
 import { formatShow, showReport } from './show.js';
@@ -22,7 +23,7 @@ Locations: a job's checkpoint directory (the one holding chk-<id>/ and shared/),
 Exit codes:
   0  success (validate: every checkpoint checked is valid)
   1  findings: validate found problems (an incomplete checkpoint, a missing, resized or corrupt
-     file), history has unreadable entries
+     file); history found unreadable entries (the readable ones are still shown)
   2  usage error (bad arguments, unknown checkpoint id, a location that is not a job's checkpoint
      directory, dispose of anything but a complete savepoint)
   3  input unreadable (nothing at the location, storage failure, corrupt or unreadable metadata;
@@ -54,7 +55,7 @@ export function addCheckpointCommands(program: Command, ctx: CheckpointCommandCo
   const { io, setExit } = ctx;
   const group = program
     .command('checkpoint')
-    .description("look after a job's checkpoint directory: list, show, validate, garbage-collect; dispose savepoints")
+    .description("look after a job's checkpoint directory: list, show, validate, garbage-collect, history; dispose savepoints")
     .addHelpText('after', HELP)
     .exitOverride();
   const verb = (name: string, description: string): Command =>
@@ -111,6 +112,15 @@ export function addCheckpointCommands(program: Command, ctx: CheckpointCommandCo
         [`disposed savepoint ${r.directory}: ${r.deleted.length} file(s), ${bytes(r.bytes)} of state${r.directoryRemoved ? ', directory removed' : ''}`, ...r.leftAlone.map((f) => `  left alone (not part of the savepoint): ${f}`)].join('\n'),
       );
       setExit(ExitCode.OK);
+    });
+
+  verb('history', 'persisted checkpoint statistics (durations, sizes, failures) of the job, oldest first')
+    .argument('<dir>', "the job's checkpoint directory (path or URI)")
+    .option('--limit <n>', 'only the newest n entries (default 1000)', positiveInt('--limit'))
+    .action(async (dir: string, o: JsonOption & { limit?: number }) => {
+      const report = await historyReport(await openCheckpointRoot(dir), o.limit);
+      print(o, report, () => formatHistory(report));
+      setExit(report.unreadable.length === 0 ? ExitCode.OK : ExitCode.FAILED);
     });
 
   return group;
