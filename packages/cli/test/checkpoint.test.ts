@@ -11,7 +11,7 @@ import { webHdfsFileSystemProvider } from '@flowstate/storage-hdfs';
 import { WebHdfsTestServer } from '@flowstate/storage-hdfs/testing';
 import { ROCKSDB_NATIVE_FORMAT } from '@flowstate/rocksdb';
 import { convertSavepoint } from '@flowstate/savepoint';
-import { flowstateWith, type Result } from './binary.js';
+import { FIXTURE, flowstateWith, type Result } from './binary.js';
 import { writeCheckpointRoot, type CheckpointRootFixture } from './checkpoint-fixture.js';
 
 // `flowstate checkpoint` through the real binary, on a job's checkpoint directory written by the
@@ -142,6 +142,11 @@ async function scenario(st: Storage, full: boolean): Promise<void> {
   // dispose: a savepoint made from checkpoint 3 goes; the checkpoint and the job's directory are refused.
   const sp = `${root}-savepoint`;
   await convertSavepoint(`${root}/chk-3`, sp, 'canonical', { fileSystems, nativeFormats: [ROCKSDB_NATIVE_FORMAT] });
+  // An output inside the input (here a prefix inside it on S3 and HDFS) is refused, nothing written.
+  const nested = await flowstateWith(st.env, 'savepoint', 'convert', sp, `${sp}/nested`, '--to', 'canonical', '--json');
+  assert.equal(nested.code, 2, `${st.name}: ${nested.stdout}${nested.stderr}`);
+  assert.equal((JSON.parse(nested.stdout) as { error: { code: string } }).error.code, 'SAVEPOINT_OUTPUT');
+  assert.ok(!(await paths(fileSystems.resolve(sp))).some((p) => p.startsWith('nested')), `${st.name}: nothing written inside the input`);
   const kept = await paths(fs);
   for (const target of [`${root}/chk-3`, root]) {
     const refused = await run('dispose', target, '--json');
@@ -208,6 +213,28 @@ async function humanOutput(run: (...args: string[]) => Promise<Result>, root: st
 }
 
 describe('flowstate checkpoint (real binary)', () => {
+  it('has --help with the exit codes; usage errors exit 2, a missing directory 3', async () => {
+    for (const args of [['checkpoint', '--help'], ...['list', 'show', 'validate', 'gc', 'history', 'dispose'].map((v) => ['checkpoint', v, '--help'])]) {
+      const r = await flowstateWith({}, ...args);
+      assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stdout, /Exit codes:/);
+    }
+    const missing = join(local, 'no-such-job');
+    for (const [args, code] of [
+      [['checkpoint', 'bogus'], 2],
+      [['checkpoint', 'show', local], 2],
+      [['checkpoint', 'show', local, 'x42'], 2],
+      [['checkpoint', 'list', local, '--retained', '0'], 2],
+      [['checkpoint', 'gc', local, '--in-flight', 'nope'], 2],
+      [['checkpoint', 'list', FIXTURE], 2],
+      [['checkpoint', 'list', missing], 3],
+      [['checkpoint', 'dispose', missing], 3],
+    ] as const) {
+      const r = await flowstateWith({}, ...args);
+      assert.equal(r.code, code, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
+    }
+  });
+
   it('list, show, validate, history, gc and dispose on local disk, S3 and HDFS', async () => {
     await Promise.all(storages.map(async (st, i) => {
       try {

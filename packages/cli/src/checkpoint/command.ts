@@ -75,8 +75,9 @@ export function addCheckpointCommands(program: Command, ctx: CheckpointCommandCo
     .argument('<dir>', "the job's checkpoint directory (path or URI)")
     .argument('<id>', 'checkpoint id (42 or chk-42)')
     .action(async (dir: string, id: string, o: JsonOption) => {
+      const checkpointId = parseCheckpointId(id);
       const root = await openCheckpointRoot(dir);
-      const report = showReport(await scanRoot(root), parseCheckpointId(id));
+      const report = showReport(await scanRoot(root), checkpointId);
       print(o, report, () => formatShow(report, root.display));
       setExit(ExitCode.OK);
     });
@@ -86,8 +87,8 @@ export function addCheckpointCommands(program: Command, ctx: CheckpointCommandCo
     .argument('[id]', 'only this checkpoint (42 or chk-42; default: all)')
     .option('--serializers <module>', "ES module exporting 'registry': snapshot readers of custom serializers")
     .action(async (dir: string, id: string | undefined, o: JsonOption & { serializers?: string }) => {
-      const scan = await scanRoot(await openCheckpointRoot(dir));
       const checkpointId = id === undefined ? undefined : parseCheckpointId(id);
+      const scan = await scanRoot(await openCheckpointRoot(dir));
       if (checkpointId !== undefined) showReport(scan, checkpointId); // an unknown id is a usage error
       const report = await validateCheckpoints(scan, checkpointId, await loadRegistry(o.serializers));
       print(o, report, () => formatCheckpointValidation(report));
