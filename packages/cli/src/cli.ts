@@ -1,8 +1,6 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import cliProgress from 'cli-progress';
-import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { FlowstateError, IllegalStateUsageError, type SerializerSnapshotRegistry } from '@flowstate/core';
+import { FlowstateError } from '@flowstate/core';
 import {
   conversionTargets,
   convertSavepoint,
@@ -16,9 +14,12 @@ import {
   type ConversionTarget,
   type SavepointWriteResult,
 } from '@flowstate/savepoint';
+import { addCheckpointCommands } from './checkpoint/command.js';
+import { json, loadRegistry } from './common.js';
 import { ExitCode, exitCodeFor, type ExitCodeValue } from './exit-codes.js';
 import { convertFlinkIfFlink, convertToFlink, inspectFlinkIfFlink, rescaleFlinkIfFlink } from './flink.js';
 import { bytes, formatDiff, formatInspect, formatValidation } from './format.js';
+import { formatLayout, layoutOf, parseOperatorParallelism } from './layout.js';
 import { NATIVE_FORMATS } from './storages.js';
 import { addUiCommand } from './ui-command.js';
 import { storageFromConfig, type ConfigFileOption } from './configuration.js';
@@ -89,29 +90,6 @@ interface CommonOptions extends ConfigFileOption {
   json?: boolean;
   progress?: boolean;
   serializers?: string;
-}
-
-/**
- * Custom serializers: an ES module exporting `registry` (or a default export) that is a
- * SerializerSnapshotRegistry, e.g. `defaultSerializerRegistry.extend().register('my-type', ...)`.
- */
-async function loadRegistry(module: string | undefined): Promise<{ registry?: SerializerSnapshotRegistry }> {
-  if (module === undefined) return {};
-  let mod: { registry?: unknown; default?: unknown };
-  try {
-    mod = (await import(pathToFileURL(resolve(module)).href)) as { registry?: unknown; default?: unknown };
-  } catch (e) {
-    throw new IllegalStateUsageError(undefined, `--serializers: cannot load '${module}': ${(e as Error).message}`);
-  }
-  const r = (mod.registry ?? mod.default) as Partial<SerializerSnapshotRegistry> | undefined;
-  if (r === undefined || r === null || typeof r.reader !== 'function' || typeof r.has !== 'function') {
-    throw new IllegalStateUsageError(undefined, `--serializers: '${module}' exports no serializer snapshot registry (export 'registry' or a default export)`);
-  }
-  return { registry: r as SerializerSnapshotRegistry };
-}
-
-function json(value: unknown): string {
-  return `${JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2)}\n`;
 }
 
 function writeSummary(r: SavepointWriteResult): Record<string, unknown> {
@@ -247,20 +225,23 @@ export function createProgram(io: CliIO, setExit: (code: ExitCodeValue) => void)
   common(savepoint.command('rescale').argument('<input>', 'savepoint directory (path or URI)').argument('<output>', 'new directory, path or URI (must not exist or be empty)'))
     .description('change maxParallelism (and parallelism): key groups are recomputed from the serialized keys of a canonical savepoint')
     .requiredOption('--max-parallelism <m>', 'new maxParallelism (number of key groups, 1..32768)', positiveInt('--max-parallelism'))
-    .option('--parallelism <p>', 'new parallelism (default: unchanged, capped at the new maxParallelism)', positiveInt('--parallelism'))
+    .option('--parallelism <p>', 'new parallelism of every operator with keyed state (operators without keyed state, e.g. sources, keep theirs; default: unchanged, capped at the new maxParallelism)', positiveInt('--parallelism'))
+    .option('--operator-parallelism <uid=p...>', 'new parallelism of one operator, keyed or not (repeatable; wins over --parallelism)')
     .option('--operator <uid...>', 'only these operators (default: all)')
-    .action(async (input: string, output: string, o: CommonOptions & { maxParallelism: number; parallelism?: number; operator?: string[] }) => {
+    .action(async (input: string, output: string, o: CommonOptions & { maxParallelism: number; parallelism?: number; operatorParallelism?: string[]; operator?: string[] }) => {
       if (await rescaleFlinkIfFlink(input, output, o, io)) return setExit(ExitCode.OK);
       const p = progressFor(o, 'rescale');
       try {
+        const operatorParallelism = parseOperatorParallelism(o.operatorParallelism);
         const r = await rescaleSavepoint(
           input,
           output,
-          { maxParallelism: o.maxParallelism, ...(o.parallelism === undefined ? {} : { parallelism: o.parallelism }), ...(o.operator === undefined ? {} : { operators: o.operator }) },
+          { maxParallelism: o.maxParallelism, operatorParallelism, ...(o.parallelism === undefined ? {} : { keyedParallelism: o.parallelism }), ...(o.operator === undefined ? {} : { operators: o.operator }) },
           { onProgress: p.update, ...(await loadRegistry(o.serializers)), ...storageFromConfig(o) },
         );
         p.stop();
-        io.stdout(o.json === true ? json(writeSummary(r)) : `rescaled ${input} to maxParallelism ${o.maxParallelism}: ${r.directory}\n`);
+        const layout = layoutOf(r.metadata);
+        io.stdout(o.json === true ? json({ ...writeSummary(r), operators: layout }) : `rescaled ${input} to maxParallelism ${o.maxParallelism}: ${r.directory}\n${formatLayout(layout)}\n`);
         setExit(ExitCode.OK);
       } finally {
         p.stop();
@@ -268,6 +249,7 @@ export function createProgram(io: CliIO, setExit: (code: ExitCodeValue) => void)
     });
 
   addUiCommand(program, io, positiveInt('--port'), () => setExit(ExitCode.OK));
+  addCheckpointCommands(program, { io, setExit });
   return program;
 }
 

@@ -5,7 +5,7 @@ import {
   UnknownFormatVersionError,
   UnknownSerializerError,
 } from '@flowstate/core';
-import { SavepointOutputError, UnsupportedSavepointOperationError } from '@flowstate/savepoint';
+import { NotASavepointError, SavepointOutputError, UnsupportedSavepointOperationError } from '@flowstate/savepoint';
 import { ConfigurationError } from '@flowstate/config';
 
 /** Documented exit codes of `flowstate` (also in packages/savepoint/README.md). */
@@ -14,7 +14,7 @@ export const ExitCode = {
   OK: 0,
   /** validate found problems; diff found differences. */
   FAILED: 1,
-  /** Bad command line: unknown verb or option, missing or malformed argument, unusable output directory, invalid --config. */
+  /** Bad command line: unknown verb or option, missing or malformed argument, unusable output directory, invalid --config, dispose of what is not a savepoint. */
   USAGE: 2,
   /** The input cannot be read: missing, corrupt (checksum, structure, truncation) or escaping paths. */
   CORRUPT: 3,
@@ -30,7 +30,7 @@ export function exitCodeFor(e: unknown): ExitCodeValue {
   if (e instanceof UnsupportedSavepointOperationError || e instanceof UnknownFormatVersionError || e instanceof StateMigrationError || e instanceof UnknownSerializerError) {
     return ExitCode.UNSUPPORTED;
   }
-  if (e instanceof SavepointOutputError || e instanceof IllegalStateUsageError || e instanceof ConfigurationError) return ExitCode.USAGE;
+  if (e instanceof SavepointOutputError || e instanceof NotASavepointError || e instanceof IllegalStateUsageError || e instanceof ConfigurationError) return ExitCode.USAGE;
   if (e instanceof FlowstateError) return ExitCode.CORRUPT;
   return ExitCode.INTERNAL;
 }

@@ -96,8 +96,9 @@ export class StorageError extends FlowstateError {
 /** A file that should exist in storage does not. */
 export class StorageNotFoundError extends StorageError {
   override readonly code = 'STORAGE_NOT_FOUND';
-  constructor(path: string) {
-    super(path, 'no such file');
+  /** `path` is the file's path or URI only; what it means for the caller goes in `detail`. */
+  constructor(path: string, detail?: string) {
+    super(path, detail === undefined ? 'no such file' : `no such file (${detail})`);
   }
 }
 

@@ -75,13 +75,14 @@ export class SavepointDirectory {
     } catch (e) {
       if (!(e instanceof StorageNotFoundError)) throw e;
       if (await isFileAt(uri, fileSystems)) {
-        throw new StorageNotFoundError(`${plain.metadataFile} ('${plain.path}' is a file: name a savepoint or checkpoint directory, or its _metadata file)`);
+        throw new StorageNotFoundError(plain.metadataFile, `'${plain.path}' is a file: name a savepoint or checkpoint directory, or its _metadata file`);
       }
       const completed = await new FsCheckpointStorage(plain.fs).listCompletedCheckpoints().catch(() => [] as string[]);
       if (completed.length === 0) throw e;
       const example = displayStorageUri(childStorageUri(uri, completed[completed.length - 1]!));
       throw new StorageNotFoundError(
-        `${plain.metadataFile} ('${plain.path}' is a checkpoint directory of a job, not one checkpoint: name one of its completed checkpoints, e.g. '${example}' (${completed.length} found: ${completed.slice(-5).join(', ')}))`,
+        plain.metadataFile,
+        `'${plain.path}' is a checkpoint directory of a job, not one checkpoint: name one of its completed checkpoints, e.g. '${example}' (${completed.length} found: ${completed.slice(-5).join(', ')})`,
       );
     }
   }
@@ -113,7 +114,7 @@ export class SavepointDirectory {
   async readMetadataBytes(): Promise<Uint8Array> {
     const rel = joinPath(this.exclusiveDir, METADATA_FILE_NAME);
     const st = await this.fs.stat(rel);
-    if (st === null) throw new StorageNotFoundError(`${this.metadataFile} (not a savepoint or checkpoint directory, or it is incomplete)`);
+    if (st === null) throw new StorageNotFoundError(this.metadataFile, 'not a savepoint or checkpoint directory, or it is incomplete');
     if (st.size > MAX_METADATA_BYTES) throw new CorruptCheckpointError(this.metadataFile, `metadata of ${st.size} bytes exceeds the limit of ${MAX_METADATA_BYTES}`);
     return this.fs.read(rel);
   }

@@ -24,3 +24,14 @@ export class SavepointOutputError extends FlowstateError {
     super(`cannot write a savepoint to '${directory}': ${detail}`);
   }
 }
+
+/** Disposing was refused: the location is not a savepoint (a retained checkpoint, say) and is left alone. */
+export class NotASavepointError extends FlowstateError {
+  readonly code = 'NOT_A_SAVEPOINT';
+  constructor(
+    readonly directory: string,
+    detail: string,
+  ) {
+    super(`refusing to dispose '${directory}': ${detail}`);
+  }
+}

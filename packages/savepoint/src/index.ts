@@ -11,5 +11,6 @@ export { rewriteKeyedState, DEFAULT_SPILL_BUDGET, type RawRecord, type StatePlan
 export * from './validate.js';
 export * from './inspect.js';
 export * from './diff.js';
-export { convertSavepoint, migrateSavepoint, rescaleSavepoint, type ConversionTarget, type ToolOptions } from './tools.js';
+export { convertSavepoint, migrateSavepoint, rescaleSavepoint, type ConversionTarget, type RescaleTarget, type ToolOptions } from './tools.js';
 export { CANONICAL, conversionTargets, convertKeyedFormat, type KeyedFormat, type NativeConversionOptions, type NativeFormatOptions } from './native-conversion.js';
+export { disposeSavepoint, type DisposeResult } from './dispose.js';

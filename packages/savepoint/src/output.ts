@@ -31,6 +31,12 @@ export function seededFileNames(seed: string): FileNameSource {
   };
 }
 
+/** Whether `uri` names a location below `dir` (same storage, path prefix at a segment boundary). */
+function isInside(uri: URL, dir: URL): boolean {
+  if (uri.protocol !== dir.protocol || uri.host !== dir.host) return false;
+  return uri.pathname.startsWith(`${dir.pathname.replace(/\/+$/, '')}/`);
+}
+
 /** What a new savepoint directory is created from. */
 export interface SavepointOutputSpec {
   readonly checkpointId: number;
@@ -85,7 +91,12 @@ export class SavepointOutput {
   static async create(location: string, spec: SavepointOutputSpec, options: SavepointStorageOptions = {}): Promise<SavepointOutput> {
     const uri = storageUri(location);
     const display = displayStorageUri(uri);
-    for (const i of spec.inputs ?? []) if (storageUri(i).href === uri.href) throw new SavepointOutputError(display, 'it is the input savepoint');
+    for (const i of spec.inputs ?? []) {
+      const input = storageUri(i);
+      if (input.href === uri.href) throw new SavepointOutputError(display, 'it is the input savepoint');
+      // Its files would land among the input's (unreferenced there, and deleted with it).
+      if (isInside(uri, input)) throw new SavepointOutputError(display, `it is inside the input savepoint '${displayStorageUri(input)}'`);
+    }
     const fileSystems = registryOf(options);
     const fs = fileSystems.resolve(uri);
     const unusable = (e: unknown): never => {

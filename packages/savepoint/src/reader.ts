@@ -177,7 +177,7 @@ export class SavepointReader {
         if (!isKeyGroupsStateHandle(h)) {
           throw new UnsupportedSavepointOperationError(
             `reading keyed state of operator '${uid}'`,
-            `its handle of type '${h.type}' is a backend's native snapshot; only canonical savepoints can be read (convert with 'flowstate savepoint convert --to canonical' once that backend supports it)`,
+            `its handle of type '${h.type}' is a backend's native snapshot; only canonical savepoints can be read: convert it first with 'flowstate savepoint convert ${this.directory} <new directory> --to canonical'`,
           );
         }
         out.push(h);

@@ -1,4 +1,4 @@
-import { isKeyGroupsStateHandle, type FileSystemRegistry, type SerializerSnapshotRegistry } from '@flowstate/core';
+import { IllegalStateUsageError, isKeyGroupsStateHandle, type FileSystemRegistry, type OperatorSnapshotMetadata, type SerializerSnapshotRegistry } from '@flowstate/core';
 import { UnsupportedSavepointOperationError } from './errors.js';
 import type { SavepointStorageOptions } from './location.js';
 import { CANONICAL, conversionTargets, convertKeyedFormat, type KeyedFormat, type NativeFormatOptions } from './native-conversion.js';
@@ -64,6 +64,27 @@ export async function migrateSavepoint(input: string, output: string, toVersion:
   return SavepointWriter.fromExisting(reader).write(output, { formatVersion: toVersion, ...progress(reader, options) });
 }
 
+/** What rescaleSavepoint changes. Parallelism: the first of these that names an operator wins. */
+export interface RescaleTarget {
+  /** New maxParallelism of every operator in scope. */
+  readonly maxParallelism: number;
+  /** Per operator uid (any operator, keyed or not). */
+  readonly operatorParallelism?: Readonly<Record<string, number>>;
+  /** Every operator in scope that has keyed state (sources and other operators without keyed state keep theirs). */
+  readonly keyedParallelism?: number;
+  /** Every operator in scope. */
+  readonly parallelism?: number;
+  /** Only these operators (default: all). Operators left unchanged keep parallelism and maxParallelism. */
+  readonly operators?: readonly string[];
+}
+
+/** The parallelism an operator gets from `target`, or undefined (unchanged, capped at the new maxParallelism). */
+function targetParallelism(op: OperatorSnapshotMetadata, target: RescaleTarget): number | undefined {
+  const keyed = op.subtasks.some((s) => s.keyed.length > 0);
+  const own = target.operatorParallelism !== undefined && Object.hasOwn(target.operatorParallelism, op.uid) ? target.operatorParallelism[op.uid] : undefined;
+  return own ?? (keyed ? target.keyedParallelism : undefined) ?? target.parallelism;
+}
+
 /**
  * Changes maxParallelism (and optionally parallelism) of every operator. Possible for canonical
  * savepoints only: their keyed streams hold serialized keys, from which key groups are recomputed
@@ -73,7 +94,7 @@ export async function migrateSavepoint(input: string, output: string, toVersion:
 export async function rescaleSavepoint(
   input: string,
   output: string,
-  target: { maxParallelism: number; parallelism?: number; operators?: readonly string[] },
+  target: RescaleTarget,
   options: ToolOptions & { spillBudget?: number } = {},
 ): Promise<SavepointWriteResult> {
   const reader = await SavepointReader.load(input, readerOptions(options));
@@ -87,9 +108,14 @@ export async function rescaleSavepoint(
     );
   }
   const w = SavepointWriter.fromExisting(reader);
-  const opts = { maxParallelism: target.maxParallelism, ...(target.parallelism === undefined ? {} : { parallelism: target.parallelism }) };
-  if (target.operators === undefined) w.rescale(undefined, opts);
-  else for (const uid of target.operators) w.rescale(uid, opts);
+  const scope = target.operators ?? reader.metadata.operators.map((o) => o.uid);
+  for (const uid of Object.keys(target.operatorParallelism ?? {})) {
+    if (!scope.includes(uid)) throw new IllegalStateUsageError(undefined, `parallelism given for operator '${uid}', which is not rescaled (operators rescaled: ${scope.join(', ') || 'none'})`);
+  }
+  for (const uid of scope) {
+    const p = targetParallelism(reader.operator(uid), target);
+    w.rescale(uid, { maxParallelism: target.maxParallelism, ...(p === undefined ? {} : { parallelism: p }) });
+  }
   return w.write(output, { ...progress(reader, options), ...(options.spillBudget === undefined ? {} : { spillBudget: options.spillBudget }) });
 }
 

@@ -88,8 +88,9 @@ it(`fuzz: ${ITERATIONS} mutated savepoints read back identically or fail with a 
     // Every tenth input also goes through the rewrite paths (verified copy and re-partitioning).
     if (i % 10 === 0) {
       for (const [name, op] of [
-        ['convert', () => convertSavepoint(dir, join(dir, 'converted'), 'canonical')],
-        ['rescale', () => rescaleSavepoint(dir, join(dir, 'rescaled'), { maxParallelism: 32, parallelism: 3 })],
+        // Outputs next to the input: an output inside the input savepoint is refused.
+        ['convert', () => convertSavepoint(dir, `${dir}-converted`, 'canonical')],
+        ['rescale', () => rescaleSavepoint(dir, `${dir}-rescaled`, { maxParallelism: 32, parallelism: 3 })],
       ] as const) {
         try {
           await op();
@@ -99,6 +100,8 @@ it(`fuzz: ${ITERATIONS} mutated savepoints read back identically or fail with a 
       }
     }
     cleanup(dir);
+    cleanup(`${dir}-converted`);
+    cleanup(`${dir}-rescaled`);
   }
   const typed = ITERATIONS - outcomes.identical - outcomes.differentButWellFormed;
   console.log(

@@ -1,6 +1,7 @@
 import { CorruptCheckpointError, PathEscapeError } from '../errors.js';
 import { UPPER_BOUND_MAX_PARALLELISM } from '../keygroups/key-group-assignment.js';
 import { confinePath } from '../storage/paths.js';
+import type { StreamStateHandle } from '../storage/handles.js';
 import type { CheckpointMetadata } from './metadata-types.js';
 
 /**
@@ -29,6 +30,14 @@ export function malformedField(file: string, subject = 'metadata', checkpointId?
   return (where, what) => {
     throw new CorruptCheckpointError(file, `${subject} is malformed at ${where}: ${what}`, checkpointId);
   };
+}
+
+/**
+ * A handle's name in errors once its structure was checked: the full path or URI when the reader
+ * can tell it (see StateHandleReader.describeHandle), so every error names a file the same way.
+ */
+export function readerHandleName(reader: { describeHandle?(h: StreamStateHandle): string }, h: { stream: StreamStateHandle }): string {
+  return reader.describeHandle?.(h.stream) ?? untrustedHandleName(h);
 }
 
 /** A name for a handle in errors that never trusts the handle's shape. */

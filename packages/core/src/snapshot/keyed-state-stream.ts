@@ -3,13 +3,13 @@ import { crc32c, formatChecksum } from '../checksum.js';
 import { CorruptCheckpointError, CorruptDataError, FlowstateError, UnknownFormatVersionError } from '../errors.js';
 import { DataInputDeserializer } from '../io/data-input.js';
 import { DataOutputSerializer } from '../io/data-output.js';
-import { checkKeyedStateHandleStructure, malformedField, untrustedHandleName } from '../checkpoint/metadata-structure.js';
+import { checkKeyedStateHandleStructure, malformedField, readerHandleName, untrustedHandleName } from '../checkpoint/metadata-structure.js';
 import { assignToKeyGroup, UPPER_BOUND_MAX_PARALLELISM } from '../keygroups/key-group-assignment.js';
 import type { KeyGroupRange } from '../keygroups/key-group-range.js';
 import { readSerializerSnapshot, writeSerializerSnapshot, type SerializerSnapshotRegistry } from '../serialization/snapshot-registry.js';
 import type { TypeSerializerSnapshot } from '../serialization/type-serializer.js';
 import { STATE_KIND_CODES, stateKindFromCode, type StateKind } from '../state/descriptors.js';
-import { streamHandleName, type KeyGroupsStateHandle, type StreamStateHandle } from '../storage/handles.js';
+import { type KeyGroupsStateHandle, type StreamStateHandle } from '../storage/handles.js';
 import type { StateHandleReader } from '../storage/spi.js';
 
 /** "FSKS": flowstate keyed state stream. */
@@ -217,8 +217,9 @@ export async function readKeyedStateHeader(
   checkpointId?: number,
 ): Promise<KeyedStateStreamHeader> {
   // Backends get handles from any caller, not only from checked metadata: the same checks again.
-  const file = untrustedHandleName(handle);
-  checkKeyedStateHandleStructure(handle, UPPER_BOUND_MAX_PARALLELISM, 'handle', malformedField(file, 'keyed state handle', checkpointId), file);
+  const untrusted = untrustedHandleName(handle);
+  checkKeyedStateHandleStructure(handle, UPPER_BOUND_MAX_PARALLELISM, 'handle', malformedField(untrusted, 'keyed state handle', checkpointId), untrusted);
+  const file = readerHandleName(reader, handle);
   const bytes = await reader.readRange(handle.stream, 0, handle.headerLength, checkpointId);
   verifyBlock(bytes, handle.headerChecksum, file, 0, 'header', checkpointId);
   checkHeaderPrefix(bytes, file, checkpointId);
@@ -303,18 +304,18 @@ export async function* readKeyGroupBlocks(
     const offset = handle.keyGroupOffsets[g - start]!;
     return reader.readRange(handle.stream, offset, handle.keyGroupOffsets[g - start + 1]! - offset, options.checkpointId);
   };
+  const file = readerHandleName(reader, handle);
   let pending = from <= to ? read(from) : undefined;
   for (let g = from; g <= to; g++) {
     const bytes = await pending!;
     pending = g < to ? read(g + 1) : undefined;
     // A read-ahead that is never awaited (the consumer stopped early) must not surface as unhandled.
     pending?.catch(() => {});
-    yield decodeKeyGroupBlock(handle, header, g, bytes, options);
+    yield decodeKeyGroupBlock(handle, header, g, bytes, options, file);
   }
 }
 
-function decodeKeyGroupBlock(handle: KeyGroupsStateHandle, header: KeyedStateStreamHeader, g: number, bytes: Uint8Array, options: KeyGroupBlockOptions): KeyGroupBlock {
-  const file = streamHandleName(handle.stream);
+function decodeKeyGroupBlock(handle: KeyGroupsStateHandle, header: KeyedStateStreamHeader, g: number, bytes: Uint8Array, options: KeyGroupBlockOptions, file: string): KeyGroupBlock {
   const i = g - handle.keyGroupRange.start;
   const offset = handle.keyGroupOffsets[i]!;
   verifyBlock(bytes, handle.keyGroupChecksums[i]!, file, offset, `key group ${g} block`, options.checkpointId);

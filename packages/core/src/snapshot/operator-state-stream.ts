@@ -1,4 +1,4 @@
-import { checkOperatorStateHandleStructure, malformedField, untrustedHandleName } from '../checkpoint/metadata-structure.js';
+import { checkOperatorStateHandleStructure, malformedField, readerHandleName, untrustedHandleName } from '../checkpoint/metadata-structure.js';
 import { CorruptCheckpointError, CorruptDataError, FlowstateError, UnknownFormatVersionError } from '../errors.js';
 import { DataInputDeserializer } from '../io/data-input.js';
 import { DataOutputSerializer } from '../io/data-output.js';
@@ -75,8 +75,9 @@ export async function readOperatorStateStream(
   checkpointId?: number,
 ): Promise<RestoredOperatorState[]> {
   // Backends get handles from any caller, not only from checked metadata: the same checks again.
-  const file = untrustedHandleName(handle);
-  checkOperatorStateHandleStructure(handle, 'handle', malformedField(file, 'operator state handle', checkpointId), file);
+  const untrusted = untrustedHandleName(handle);
+  checkOperatorStateHandleStructure(handle, 'handle', malformedField(untrusted, 'operator state handle', checkpointId), untrusted);
+  const file = readerHandleName(reader, handle);
   const bytes = await reader.readFully(handle.stream, checkpointId);
   try {
     const input: DataInputDeserializer = new DataInputDeserializer(bytes);

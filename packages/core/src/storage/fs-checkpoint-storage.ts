@@ -110,7 +110,7 @@ export class FsCheckpointStorage implements CheckpointStorage {
   async resolveCheckpoint(pointer: string): Promise<CompletedCheckpointStorageLocation> {
     const dir = confinePath(pointer);
     const metaPath = joinPath(dir, METADATA_FILE_NAME);
-    const notFound = () => new StorageNotFoundError(`${this.fs.displayRoot}/${metaPath} (checkpoint '${pointer}' is not complete or does not exist)`);
+    const notFound = () => new StorageNotFoundError(`${this.fs.displayRoot}/${metaPath}`, `checkpoint '${pointer}' is not complete or does not exist`);
     let metadata: Uint8Array;
     try {
       metadata = await this.fs.read(metaPath);
@@ -190,6 +190,10 @@ export class FsCheckpointStorage implements CheckpointStorage {
     // Metadata first: a half-deleted checkpoint must never look complete.
     await this.fs.delete(joinPath(dir, METADATA_FILE_NAME));
     await this.fs.deleteDirectory(dir);
+  }
+
+  describeHandle(handle: StreamStateHandle): string {
+    return handle.type === 'file' ? `${this.fs.displayRoot}/${handle.path}` : `inline:${handle.name}`;
   }
 
   async readFully(handle: StreamStateHandle, checkpointId?: number): Promise<Uint8Array> {

@@ -36,6 +36,11 @@ export interface StateHandleReader {
    * the reader still checks that the stream has the size the handle says.
    */
   readRange(handle: StreamStateHandle, offset: number, length: number, checkpointId?: number): Promise<Uint8Array>;
+  /**
+   * Where a handle's bytes live, for messages: the full path or URI of a file (handles hold paths
+   * relative to the storage root). Optional: decoders fall back to the relative path.
+   */
+  describeHandle?(handle: StreamStateHandle): string;
 }
 
 /** Where one pending checkpoint writes (Flink's CheckpointStorageLocation). */

@@ -1,0 +1,128 @@
+import { Command, InvalidArgumentError } from 'commander';
+import { disposeSavepoint } from '@flowstate/savepoint';
+import { json, loadRegistry } from '../common.js';
+import { bytes } from '../format.js';
+import { ExitCode, type ExitCodeValue } from '../exit-codes.js';
+import { formatGc, garbageCollect } from './gc.js';
+import { formatHistory, historyReport } from './history.js';
+import { formatList, listReport } from './list.js';
+import { openCheckpointRoot, parseCheckpointId, scanRoot } from './root.js';
+import { formatShow, showReport } from './show.js';
+import { formatCheckpointValidation, validateCheckpoints } from './validate.js';
+
+export interface CheckpointCommandContext {
+  readonly io: { readonly stdout: (s: string) => void; readonly stderr: (s: string) => void };
+  readonly setExit: (code: ExitCodeValue) => void;
+}
+
+const HELP = `
+Locations: a job's checkpoint directory (the one holding chk-<id>/ and shared/), as a local path
+  or a URI: file:///dir, s3://bucket/prefix, webhdfs://namenode:9870/path, hdfs://... (see
+  'flowstate savepoint --help' for credentials and endpoints).
+
+Exit codes:
+  0  success (validate: every checkpoint checked is valid)
+  1  findings: validate found problems (an incomplete checkpoint, a missing, resized or corrupt
+     file); history found unreadable entries (the readable ones are still shown)
+  2  usage error (bad arguments, unknown checkpoint id, a location that is not a job's checkpoint
+     directory, dispose of anything but a complete savepoint)
+  3  input unreadable (nothing at the location, storage failure, corrupt or unreadable metadata;
+     gc refuses to delete while any checkpoint's metadata is unreadable)
+  4  unsupported (unknown format version, incompatible serializer)
+  70 internal error (a bug: please report it)`;
+
+function positiveInt(name: string) {
+  return (v: string): number => {
+    if (!/^\d+$/.test(v) || Number(v) < 1 || !Number.isSafeInteger(Number(v))) throw new InvalidArgumentError(`${name} must be a positive integer, got '${v}'`);
+    return Number(v);
+  };
+}
+
+function checkpointIds(v: string, prev: number[] | undefined): number[] {
+  try {
+    return [...(prev ?? []), parseCheckpointId(v)];
+  } catch (e) {
+    throw new InvalidArgumentError((e as Error).message);
+  }
+}
+
+interface JsonOption {
+  json?: boolean;
+}
+
+/** `flowstate checkpoint list|show|validate|gc|dispose|history` over a job's checkpoint directory on any storage. */
+export function addCheckpointCommands(program: Command, ctx: CheckpointCommandContext): Command {
+  const { io, setExit } = ctx;
+  const group = program
+    .command('checkpoint')
+    .description("look after a job's checkpoint directory: list, show, validate, garbage-collect, history; dispose savepoints")
+    .addHelpText('after', HELP)
+    .exitOverride();
+  const verb = (name: string, description: string): Command =>
+    group.command(name).description(description).option('--json', 'machine-readable JSON on stdout').addHelpText('after', HELP).exitOverride();
+  const print = (o: JsonOption, value: unknown, human: () => string) => io.stdout(o.json === true ? json(value) : `${human()}\n`);
+
+  verb('list', 'completed checkpoints, incomplete and in-progress leftovers, their sizes and which are retained')
+    .argument('<dir>', "the job's checkpoint directory (path or URI)")
+    .option('--retained <n>', "the job's number of retained checkpoints (state.checkpoints.num-retained): older completed ones are shown as subsumed (default: every completed one is retained, as on recovery)", positiveInt('--retained'))
+    .action(async (dir: string, o: JsonOption & { retained?: number }) => {
+      const report = listReport(await scanRoot(await openCheckpointRoot(dir), o.retained));
+      print(o, report, () => formatList(report));
+      setExit(ExitCode.OK);
+    });
+
+  verb('show', 'one checkpoint: operators, subtasks, state handles, their files and the shared files it references')
+    .argument('<dir>', "the job's checkpoint directory (path or URI)")
+    .argument('<id>', 'checkpoint id (42 or chk-42)')
+    .action(async (dir: string, id: string, o: JsonOption) => {
+      const checkpointId = parseCheckpointId(id);
+      const root = await openCheckpointRoot(dir);
+      const report = showReport(await scanRoot(root), checkpointId);
+      print(o, report, () => formatShow(report, root.display));
+      setExit(ExitCode.OK);
+    });
+
+  verb('validate', 'check completed checkpoints end to end (every file, shared ones included: presence, size, CRC32C; every entry) and report incomplete ones')
+    .argument('<dir>', "the job's checkpoint directory (path or URI)")
+    .argument('[id]', 'only this checkpoint (42 or chk-42; default: all)')
+    .option('--serializers <module>', "ES module exporting 'registry': snapshot readers of custom serializers")
+    .action(async (dir: string, id: string | undefined, o: JsonOption & { serializers?: string }) => {
+      const checkpointId = id === undefined ? undefined : parseCheckpointId(id);
+      const scan = await scanRoot(await openCheckpointRoot(dir));
+      if (checkpointId !== undefined) showReport(scan, checkpointId); // an unknown id is a usage error
+      const report = await validateCheckpoints(scan, checkpointId, await loadRegistry(o.serializers));
+      print(o, report, () => formatCheckpointValidation(report));
+      setExit(report.ok ? ExitCode.OK : ExitCode.FAILED);
+    });
+
+  verb('gc', 'delete files no completed checkpoint references (aborted, crashed, incomplete checkpoints); a dry run unless --apply')
+    .argument('<dir>', "the job's checkpoint directory (path or URI)")
+    .option('--apply', 'delete (default: only print what would be deleted)')
+    .option('--in-flight <id>', 'a checkpoint being written right now, whose files are kept (repeatable; shared/ is then left alone)', checkpointIds)
+    .action(async (dir: string, o: JsonOption & { apply?: boolean; inFlight?: number[] }) => {
+      const report = await garbageCollect(await openCheckpointRoot(dir), o.apply === true, o.inFlight ?? []);
+      print(o, report, () => formatGc(report));
+      setExit(ExitCode.OK);
+    });
+
+  verb('dispose', "delete a savepoint's files (Flink's savepoint -d), refusing anything that is not a complete savepoint")
+    .argument('<savepoint>', 'savepoint directory, or its _metadata file (path or URI)')
+    .action(async (savepoint: string, o: JsonOption) => {
+      const r = await disposeSavepoint(savepoint);
+      print(o, r, () =>
+        [`disposed savepoint ${r.directory}: ${r.deleted.length} file(s), ${bytes(r.bytes)} of state${r.directoryRemoved ? ', directory removed' : ''}`, ...r.leftAlone.map((f) => `  left alone (not part of the savepoint): ${f}`)].join('\n'),
+      );
+      setExit(ExitCode.OK);
+    });
+
+  verb('history', 'persisted checkpoint statistics (durations, sizes, failures) of the job, oldest first')
+    .argument('<dir>', "the job's checkpoint directory (path or URI)")
+    .option('--limit <n>', 'only the newest n entries (default 1000)', positiveInt('--limit'))
+    .action(async (dir: string, o: JsonOption & { limit?: number }) => {
+      const report = await historyReport(await openCheckpointRoot(dir), o.limit);
+      print(o, report, () => formatHistory(report));
+      setExit(report.unreadable.length === 0 ? ExitCode.OK : ExitCode.FAILED);
+    });
+
+  return group;
+}

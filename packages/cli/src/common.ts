@@ -1,0 +1,29 @@
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { IllegalStateUsageError, type SerializerSnapshotRegistry } from '@flowstate/core';
+
+// Helpers every group of verbs (savepoint, checkpoint) shares.
+
+/**
+ * Custom serializers: an ES module exporting `registry` (or a default export) that is a
+ * SerializerSnapshotRegistry, e.g. `defaultSerializerRegistry.extend().register('my-type', ...)`.
+ */
+export async function loadRegistry(module: string | undefined): Promise<{ registry?: SerializerSnapshotRegistry }> {
+  if (module === undefined) return {};
+  let mod: { registry?: unknown; default?: unknown };
+  try {
+    mod = (await import(pathToFileURL(resolve(module)).href)) as { registry?: unknown; default?: unknown };
+  } catch (e) {
+    throw new IllegalStateUsageError(undefined, `--serializers: cannot load '${module}': ${(e as Error).message}`);
+  }
+  const r = (mod.registry ?? mod.default) as Partial<SerializerSnapshotRegistry> | undefined;
+  if (r === undefined || r === null || typeof r.reader !== 'function' || typeof r.has !== 'function') {
+    throw new IllegalStateUsageError(undefined, `--serializers: '${module}' exports no serializer snapshot registry (export 'registry' or a default export)`);
+  }
+  return { registry: r as SerializerSnapshotRegistry };
+}
+
+export function json(value: unknown): string {
+  return `${JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2)}\n`;
+}
+
