@@ -1,4 +1,4 @@
-import { crc32c, murmur3_32 } from '@flowstate/core';
+import { MultisetDigest as Digest, type DiffStatus, type OperatorDiff, type StateDiff } from '@flowstate/core';
 import { FlinkOpaqueSerializerError } from './errors.js';
 import { KeyedEntryDecoder, type DecodedKeyedEntry } from './keyed/decode.js';
 import { stateKind } from './keyed/meta-info.js';
@@ -7,26 +7,17 @@ import { readOperatorStates } from './operator/reader.js';
 import type { FlinkSavepoint, KeyedStreamInfo } from './savepoint.js';
 import { describeSnapshot } from './serializers/types.js';
 
-export type FlinkDiffStatus = 'equal' | 'changed' | 'added' | 'removed';
+export type FlinkDiffStatus = DiffStatus;
 
-/** The same shape as flowstate's own diff report, so one formatter prints both. */
-export interface FlinkStateDiff {
-  readonly name: string;
-  readonly category: 'keyed' | 'operator';
-  readonly status: FlinkDiffStatus;
-  readonly changes: readonly string[];
-  readonly entriesA: number | undefined;
-  readonly entriesB: number | undefined;
+/** flowstate's StateDiff, and whether values were compared. */
+export interface FlinkStateDiff extends StateDiff {
   /** False when values could not be read on a side (RocksDB-native, changelog, opaque heap-native): only kind and serializers were compared. */
   readonly valuesCompared: boolean;
 }
 
-export interface FlinkOperatorDiff {
-  /** The uid, or the operator ID (hex) when the metadata has none (before V5). */
-  readonly uid: string;
+/** flowstate's OperatorDiff; `uid` is the operator ID (hex) when the metadata has none (before V5). */
+export interface FlinkOperatorDiff extends OperatorDiff {
   readonly operatorId: string;
-  readonly status: FlinkDiffStatus;
-  readonly changes: readonly string[];
   readonly states: readonly FlinkStateDiff[];
 }
 
@@ -36,24 +27,6 @@ export interface FlinkDiffReport {
 }
 
 const encoder = new TextEncoder();
-
-/**
- * Order-independent digest of a multiset of records (count and wrapping sums of two 32-bit
- * hashes): compares states whatever their key-group layout, format or parallelism, in constant memory.
- */
-class Digest {
-  count = 0;
-  private a = 0;
-  private b = 0;
-  add(bytes: Uint8Array): void {
-    this.count++;
-    this.a = (this.a + crc32c(bytes)) >>> 0;
-    this.b = (this.b + murmur3_32(bytes, 0x5bd1e995)) >>> 0;
-  }
-  equals(o: Digest): boolean {
-    return this.count === o.count && this.a === o.a && this.b === o.b;
-  }
-}
 
 interface StateSummary {
   readonly kind: string;

@@ -1,20 +1,11 @@
-import { FlowstateError } from '@flowstate/core';
+import { validationProblemOf, type ValidationProblem } from '@flowstate/core';
 import { FlinkOpaqueSerializerError, FlinkUnknownSnapshotClassError } from './errors.js';
 import { readOperatorStates } from './operator/reader.js';
 import { FlinkSavepoint, type FlinkSavepointOptions, type KeyedStreamInfo } from './savepoint.js';
 import type { KeyedStateHandle, OperatorState, StreamStateHandle } from './metadata/types.js';
 
-/** One finding of `validateFlinkSavepoint`; the same shape as flowstate's own validation problems. */
-export interface FlinkValidationProblem {
-  /** 'error': the savepoint is damaged; 'warning': a part flowstate could not verify (opaque serializer, changelog). */
-  readonly severity: 'error' | 'warning';
-  /** The FlowstateError code (CORRUPT_CHECKPOINT, FLINK_UNSUPPORTED, ...) or KEY_GROUP_OVERLAP. */
-  readonly code: string;
-  readonly message: string;
-  readonly file?: string;
-  readonly offset?: number;
-  readonly operator?: string;
-}
+/** One finding of `validateFlinkSavepoint`: 'warning' marks a part flowstate could not verify (opaque or unknown serializer). */
+export type FlinkValidationProblem = ValidationProblem;
 
 export interface FlinkValidationReport {
   readonly format: 'apache-flink';
@@ -32,20 +23,6 @@ export interface FlinkValidationReport {
   readonly decodedRecords: number;
   readonly operatorStateElements: number;
   readonly problems: readonly FlinkValidationProblem[];
-}
-
-/** Only typed errors become problems; anything else is a bug and propagates. */
-function problemOf(e: unknown, operator: string | undefined, severity: 'error' | 'warning' = 'error'): FlinkValidationProblem {
-  if (!(e instanceof FlowstateError)) throw e;
-  const f = e as FlowstateError & { file?: unknown; offset?: unknown; path?: unknown };
-  return {
-    severity,
-    code: e.code,
-    message: e.message,
-    ...(typeof f.file === 'string' ? { file: f.file } : typeof f.path === 'string' ? { file: f.path } : {}),
-    ...(typeof f.offset === 'number' ? { offset: f.offset } : {}),
-    ...(operator === undefined ? {} : { operator }),
-  };
 }
 
 /** Values flowstate cannot decode are not damage: Flink restores them with the user's classes. */
@@ -67,7 +44,7 @@ class Walk {
     try {
       await check();
     } catch (e) {
-      const p = problemOf(e, operator, unverifiable(e) ? 'warning' : 'error');
+      const p = validationProblemOf(e, operator, unverifiable(e) ? 'warning' : 'error');
       // A missing file is met twice (its size, then its content): report it once.
       if (!this.problems.some((q) => q.message === p.message)) this.problems.push(p);
     }
@@ -92,7 +69,7 @@ export async function validateFlinkSavepoint(path: string, options: FlinkSavepoi
   try {
     sp = await FlinkSavepoint.load(path, options);
   } catch (e) {
-    const problems = [problemOf(e, undefined)];
+    const problems = [validationProblemOf(e, undefined)];
     return { format: 'apache-flink', ok: false, directory: path, metadataReadable: false, metadataVersion: undefined, operators: 0, streams: 0, bytesChecked: 0, keyedRecords: 0, decodedRecords: 0, operatorStateElements: 0, problems };
   }
   const w = new Walk(sp);

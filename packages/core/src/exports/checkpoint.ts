@@ -12,4 +12,5 @@ export * from '../checkpoint/shared-state-registry.js';
 export * from '../checkpoint/shared-file-reuse.js';
 export * from '../checkpoint/referenced-files.js';
 export * from '../checkpoint/completeness.js';
+export * from '../checkpoint/validation.js';
 export * from '../checkpoint/completed-checkpoint-store.js';
