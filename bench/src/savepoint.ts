@@ -18,6 +18,7 @@ import { convertSavepoint, SavepointReader, SavepointWriter } from '@flowstate/s
 // Local paths resolve through core's FileSystemRegistry once local storage is registered.
 import '@flowstate/storage-local';
 import type { Preset } from './config.js';
+import { runFlinkCase, type FlinkSavepointCase } from './savepoint-flink.js';
 import { summarize, type Summary } from './stats.js';
 
 export type SavepointOp = 'write' | 'read' | 'validate' | 'convert-to-native' | 'convert-to-canonical';
@@ -49,6 +50,8 @@ export interface SavepointResult {
   readonly validatePeakRssMb: number;
   readonly idleRssMb: number;
   readonly validateOk: boolean;
+  /** The same state as an Apache Flink canonical savepoint, written and read in the same run. */
+  readonly flink: FlinkSavepointCase;
 }
 
 const MIB = 1024 * 1024;
@@ -138,6 +141,8 @@ export async function runSavepointSuite(p: Preset, log: (s: string) => void): Pr
     });
     log(`  [savepoint] read: ${read.ms.map((x) => x.toFixed(0)).join(', ')} ms`);
 
+    const flink = await runFlinkCase(work, samples, entries, VALUE_BYTES, data, { writeMs: write.ms, readMs: read.ms }, log);
+
     // Validation in a child process: its VmHWM is the validator's own peak RSS.
     const lib = JSON.stringify(import.meta.resolve('@flowstate/savepoint'));
     const localStorage = JSON.stringify(import.meta.resolve('@flowstate/storage-local'));
@@ -188,6 +193,7 @@ export async function runSavepointSuite(p: Preset, log: (s: string) => void): Pr
       validatePeakRssMb: peakKiB / 1024,
       idleRssMb: (idle['rssKiB'] as number) / 1024,
       validateOk: ok,
+      flink,
     };
   } finally {
     rmSync(work, { recursive: true, force: true });

@@ -32,6 +32,8 @@ test('bench harness produces well-formed JSON, markdown and SVG (smoke preset)',
     const savepoint = json.savepoint as Record<string, unknown>;
     assert.deepEqual((savepoint.ops as Array<Record<string, unknown>>).map((o) => o.op), ['write', 'read', 'validate', 'convert-to-native', 'convert-to-canonical']);
     assert.equal(savepoint.validateOk, true);
+    const flink = savepoint.flink as Record<string, number>;
+    assert.ok(flink.bytes! > 0 && flink.writeRatio! > 0 && flink.readRatio! > 0, 'the Apache Flink case ran and has ratios');
     const runtime = json.runtime as Record<string, unknown>;
     assert.equal(typeof runtime.throughputRatio, 'number');
     assert.equal(typeof runtime.durationRatio, 'number');

@@ -17,7 +17,7 @@ import {
 import { addCheckpointCommands } from './checkpoint/command.js';
 import { json, loadRegistry } from './common.js';
 import { ExitCode, exitCodeFor, type ExitCodeValue } from './exit-codes.js';
-import { convertFlinkIfFlink, convertToFlink, inspectFlinkIfFlink, rescaleFlinkIfFlink } from './flink.js';
+import { convertFlinkIfFlink, convertToFlink, diffFlinkIfFlink, inspectFlinkIfFlink, rescaleFlinkIfFlink, validateFlinkIfFlink } from './flink.js';
 import { bytes, formatDiff, formatInspect, formatValidation } from './format.js';
 import { formatLayout, layoutOf, parseOperatorParallelism } from './layout.js';
 import { NATIVE_FORMATS } from './storages.js';
@@ -150,6 +150,8 @@ export function createProgram(io: CliIO, setExit: (code: ExitCodeValue) => void)
   common(savepoint.command('validate').argument('<dir>', 'savepoint directory (path or URI)'))
     .description('check metadata, every file checksum, every key-group block, key-group coverage and paths')
     .action(async (dir: string, o: CommonOptions) => {
+      const flink = await validateFlinkIfFlink(dir, o, io);
+      if (flink !== undefined) return setExit(flink);
       const p = progressFor(o, 'validate');
       try {
         const report = await validateSavepoint(dir, { onProgress: p.update, ...NATIVE, ...(await loadRegistry(o.serializers)), ...storageFromConfig(o) });
@@ -168,6 +170,8 @@ export function createProgram(io: CliIO, setExit: (code: ExitCodeValue) => void)
   common(savepoint.command('diff').argument('<a>', 'first savepoint (path or URI)').argument('<b>', 'second savepoint (path or URI)'))
     .description('compare two savepoints operator by operator and state by state')
     .action(async (a: string, b: string, o: CommonOptions) => {
+      const flink = await diffFlinkIfFlink(a, b, o, io);
+      if (flink !== undefined) return setExit(flink);
       const p = progressFor(o, 'diff');
       try {
         const reg = { ...(await loadRegistry(o.serializers)), ...storageFromConfig(o) };

@@ -1,7 +1,25 @@
-import { mkdir, readdir } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { IllegalStateUsageError } from '@flowstate/core';
-import { convertFlinkToFlowstate, convertFlowstateToFlink, metadataVersionForFlink, FlinkSavepoint, formatFlinkInspect, inspectFlinkSavepoint, isFlinkSavepoint, rescaleFlinkSavepoint } from '@flowstate/flink';
+import {
+  convertFlinkToFlowstate,
+  convertFlowstateToFlink,
+  diffFlinkSavepoints,
+  metadataVersionForFlink,
+  FlinkSavepoint,
+  formatFlinkDiff,
+  formatFlinkInspect,
+  formatFlinkValidation,
+  inspectFlinkSavepoint,
+  isFlinkSavepoint,
+  rescaleFlinkSavepoint,
+  validateFlinkSavepoint,
+} from '@flowstate/flink';
+import { diffSavepoints, SavepointReader } from '@flowstate/savepoint';
 import { LocalFileSystem } from '@flowstate/storage-local';
+import { ExitCode, type ExitCodeValue } from './exit-codes.js';
+import { formatDiff } from './format.js';
 
 /**
  * `flowstate savepoint inspect` on an Apache Flink savepoint or checkpoint (recognized by the
@@ -76,4 +94,47 @@ export async function convertToFlink(
   for (const s of r.skipped) io.stderr(`flowstate: skipped ${s}\n`);
   io.stdout(o.json === true ? `${JSON.stringify({ directory: output, format: 'apache-flink', metadataVersion, files: r.files.length, skipped: r.skipped }, null, 2)}\n` : `converted ${input} to an Apache Flink savepoint (metadata V${metadataVersion}): ${output}\n`);
   return 0;
+}
+
+function json(value: unknown): string {
+  return `${JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2)}\n`;
+}
+
+/**
+ * `flowstate savepoint validate` on an Apache Flink savepoint or checkpoint: `_metadata` and every
+ * state stream it references. Undefined when `dir` is not one (the caller validates flowstate's format).
+ */
+export async function validateFlinkIfFlink(dir: string, o: { json?: boolean }, io: { stdout: (s: string) => void }): Promise<ExitCodeValue | undefined> {
+  if (!(await isFlinkSavepoint(dir))) return undefined;
+  const report = await validateFlinkSavepoint(dir);
+  io.stdout(o.json === true ? json(report) : `${formatFlinkValidation(report)}\n`);
+  return report.ok ? ExitCode.OK : ExitCode.FAILED;
+}
+
+/**
+ * `flowstate savepoint diff` when either side is an Apache Flink savepoint. Two Flink savepoints
+ * are compared directly; a Flink savepoint and a flowstate one by converting the Flink side to
+ * flowstate's canonical format in a temporary directory (states flowstate cannot carry, such as
+ * timers, are listed on stderr as not compared).
+ */
+export async function diffFlinkIfFlink(a: string, b: string, o: { json?: boolean }, io: { stdout: (s: string) => void; stderr: (s: string) => void }): Promise<ExitCodeValue | undefined> {
+  const [fa, fb] = [await isFlinkSavepoint(a), await isFlinkSavepoint(b)];
+  if (!fa && !fb) return undefined;
+  if (fa && fb) {
+    const report = await diffFlinkSavepoints(await FlinkSavepoint.load(a), await FlinkSavepoint.load(b));
+    io.stdout(o.json === true ? json(report) : `${formatFlinkDiff(report, a, b)}\n`);
+    return report.equal ? ExitCode.OK : ExitCode.FAILED;
+  }
+  const tmp = await mkdtemp(join(tmpdir(), 'flowstate-flink-diff-'));
+  try {
+    const converted = join(tmp, 'converted');
+    const r = await convertFlinkToFlowstate(await FlinkSavepoint.load(fa ? a : b), new LocalFileSystem(converted));
+    for (const s of r.skipped) io.stderr(`flowstate: not compared (flowstate cannot carry it): ${s}\n`);
+    const [ra, rb] = [await SavepointReader.load(fa ? converted : a), await SavepointReader.load(fa ? b : converted)];
+    const report = await diffSavepoints(ra, rb);
+    io.stdout(o.json === true ? json({ ...report, notCompared: r.skipped }) : `${formatDiff(report, a, b)}\n`);
+    return report.equal ? ExitCode.OK : ExitCode.FAILED;
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
 }

@@ -35,3 +35,5 @@ export * from './surgery.js';
 export * from './convert.js';
 export * from './java/savepoint-properties.js';
 export * from './convert-to-flink.js';
+export * from './validate.js';
+export * from './diff.js';

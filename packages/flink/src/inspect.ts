@@ -148,6 +148,12 @@ async function inspectKeyedStates(sp: FlinkSavepoint, op: OperatorState, scan: b
       states.set(m.name, { name: m.name, kind: stateKind(m), serializers });
     }
     if (!scan || (info.format !== 'canonical' && info.format !== 'heap-native')) continue;
+    // A scanned state without records (timers that never fired, say) has 0 entries, not "unknown".
+    for (const m of info.header.states) {
+      const r = states.get(m.name)!;
+      r.entries ??= 0;
+      if (info.format === 'canonical') r.bytes ??= 0;
+    }
     try {
       countKeyedRecords(sp, op, info, states);
     } catch (e) {

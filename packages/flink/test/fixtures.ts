@@ -39,14 +39,5 @@ export function fixture(rel: string): string {
     : join(FLINK_FIXTURES, TESTS, rel);
 }
 
-/** A small deterministic PRNG (mulberry32) for mutation tests. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A small deterministic PRNG for mutation tests: core's mulberry32. */
+export { mulberry32 as prng } from '@flowstate/core';

@@ -1,49 +1,12 @@
-import { crc32c, DataOutputSerializer, murmur3_32 } from '@flowstate/core';
+import { DataOutputSerializer, MultisetDigest, type DiffStatus, type OperatorDiff, type StateDiff } from '@flowstate/core';
 import type { SavepointReader } from './reader.js';
 import { describeSnapshot } from './serializers.js';
 
-export type DiffStatus = 'equal' | 'changed' | 'added' | 'removed';
-
-export interface StateDiff {
-  readonly name: string;
-  /** 'keyed' or the operator state's distribution mode. */
-  readonly category: 'keyed' | 'operator';
-  readonly status: DiffStatus;
-  /** Human-readable differences (kind, serializers, entry counts, content). */
-  readonly changes: readonly string[];
-  readonly entriesA: number | undefined;
-  readonly entriesB: number | undefined;
-}
-
-export interface OperatorDiff {
-  readonly uid: string;
-  readonly status: DiffStatus;
-  readonly changes: readonly string[];
-  readonly states: readonly StateDiff[];
-}
+export type { DiffStatus, OperatorDiff, StateDiff } from '@flowstate/core';
 
 export interface DiffReport {
   readonly equal: boolean;
   readonly operators: readonly OperatorDiff[];
-}
-
-/**
- * An order-independent digest of a multiset of records: the count and wrapping sums of two
- * independent 32-bit hashes per record. Lets two savepoints be compared state by state while
- * streaming, with memory independent of their size, even when key groups or parallelism differ.
- */
-class MultisetDigest {
-  count = 0;
-  private a = 0;
-  private b = 0;
-  add(bytes: Uint8Array): void {
-    this.count++;
-    this.a = (this.a + crc32c(bytes)) >>> 0;
-    this.b = (this.b + murmur3_32(bytes, 0x5bd1e995)) >>> 0;
-  }
-  equals(o: MultisetDigest): boolean {
-    return this.count === o.count && this.a === o.a && this.b === o.b;
-  }
 }
 
 interface StateSummary {

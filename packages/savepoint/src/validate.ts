@@ -7,7 +7,6 @@ import {
   CorruptCheckpointError,
   crc32c,
   formatChecksum,
-  FlowstateError,
   isKeyGroupsStateHandle,
   joinPath,
   METADATA_FILE_NAME,
@@ -22,6 +21,8 @@ import {
   type OperatorSnapshotMetadata,
   type SerializerSnapshotRegistry,
   type StreamStateHandle,
+  type ValidationProblem,
+  validationProblemOf,
 } from '@flowstate/core';
 import { SavepointDirectory } from './directory.js';
 import type { SavepointStorageOptions } from './location.js';
@@ -31,15 +32,7 @@ import { CANONICAL, convertHandle, type NativeFormatOptions } from './native-con
 import { handleFile, mergeHeaders, wrapDecodeError } from './keyed.js';
 import { SavepointReader } from './reader.js';
 
-export interface ValidationProblem {
-  readonly severity: 'error' | 'warning';
-  /** The FlowstateError code, or a validation code (KEY_GROUP_GAP, KEY_GROUP_OVERLAP, UNREFERENCED_FILE). */
-  readonly code: string;
-  readonly message: string;
-  readonly file?: string;
-  readonly offset?: number;
-  readonly operator?: string;
-}
+export type { ValidationProblem } from '@flowstate/core';
 
 export interface ValidationReport {
   /** No problem of severity 'error'. */
@@ -62,18 +55,6 @@ export interface ValidateOptions extends NativeFormatOptions, SavepointStorageOp
   readonly onProgress?: (done: number, total: number) => void;
 }
 
-function problemOf(e: unknown, operator?: string): ValidationProblem {
-  if (!(e instanceof FlowstateError)) throw e;
-  const f = e as FlowstateError & { file?: unknown; offset?: unknown; path?: unknown };
-  return {
-    severity: 'error',
-    code: e.code,
-    message: e.message,
-    ...(typeof f.file === 'string' ? { file: f.file } : typeof f.path === 'string' ? { file: f.path } : {}),
-    ...(typeof f.offset === 'number' ? { offset: f.offset } : {}),
-    ...(operator === undefined ? {} : { operator }),
-  };
-}
 
 /**
  * Checks a savepoint end to end, streaming: `_metadata` (version, CRC32C, structure, no escaping
@@ -90,7 +71,7 @@ export async function validateSavepoint(directory: string, options: ValidateOpti
   try {
     reader = await SavepointReader.load(directory, options);
   } catch (e) {
-    problems.push(problemOf(e));
+    problems.push(validationProblemOf(e));
     return { ok: false, directory, metadataReadable: false, formatVersion: undefined, operators: 0, filesChecked: 0, bytesChecked: 0, keyGroupBlocks: 0, records: 0, problems };
   }
   const dir = reader.dir;
@@ -164,7 +145,7 @@ async function checkFiles(reader: SavepointReader, files: ReadonlyMap<string, St
     } catch (e) {
       // Missing or wrong size: nothing more to learn from this file.
       badFiles.add(name);
-      problems.push(problemOf(e));
+      problems.push(validationProblemOf(e));
       continue;
     }
     if (keyedFiles.has(name)) continue;
@@ -173,7 +154,7 @@ async function checkFiles(reader: SavepointReader, files: ReadonlyMap<string, St
     } catch (e) {
       // Wrong CRC32C: reported once, not again by the decoders that would read it.
       badFiles.add(name);
-      problems.push(problemOf(e));
+      problems.push(validationProblemOf(e));
     }
   }
   return badFiles;
@@ -189,7 +170,7 @@ async function findUnreferencedFiles(dir: SavepointDirectory, files: ReadonlyMap
       }
     }
   } catch (e) {
-    problems.push(problemOf(e));
+    problems.push(validationProblemOf(e));
   }
 }
 
@@ -232,7 +213,7 @@ async function checkKeyedState(ctx: KeyedCheckContext): Promise<void> {
         const c = await nativeAsCanonical(h, ctx, join(ctx.work, `${op.subtasks.length}-${i}-${sources.length}`));
         if (c !== undefined) sources.push(c);
       } catch (e) {
-        problems.push(problemOf(e, op.uid));
+        problems.push(validationProblemOf(e, op.uid));
       }
     } else {
       problems.push({ severity: 'error', code: 'UNSUPPORTED_OPERATION', message: `operator '${op.uid}': keyed handle of type '${h.type}' is a native snapshot this tool cannot validate`, operator: op.uid });
@@ -245,14 +226,14 @@ async function checkKeyedState(ctx: KeyedCheckContext): Promise<void> {
       headers.push(await checkCanonicalStream(src, ctx));
       headerFiles.push(src.nativeName ?? src.dir.fileName(handleFile(src.handle)));
     } catch (e) {
-      const p = problemOf(e, op.uid);
+      const p = validationProblemOf(e, op.uid);
       problems.push(src.nativeName === undefined ? p : { ...p, file: src.nativeName, message: `${src.nativeName} (checked in canonical form): ${p.message}` });
     }
   }
   try {
     mergeHeaders(headers, headerFiles, op.uid);
   } catch (e) {
-    problems.push(problemOf(e, op.uid));
+    problems.push(validationProblemOf(e, op.uid));
   }
   if (keyed.length > 0) checkCoverage(op.uid, op.maxParallelism, op.parallelism, op.subtasks, keyed, (h) => keyedHandleName(h, reader.dir, ctx.formats), problems);
 }
@@ -327,7 +308,7 @@ async function checkOperatorState(ctx: KeyedCheckContext): Promise<void> {
           wrapDecodeError(e, dir.fileName(name));
         }
       } catch (e) {
-        problems.push(problemOf(e, op.uid));
+        problems.push(validationProblemOf(e, op.uid));
       }
     }
   }

@@ -5,6 +5,8 @@ import { after, it } from 'node:test';
 import { FlowstateError } from '@flowstate/core';
 import { convertSavepoint, rescaleSavepoint, validateSavepoint } from '../src/index.js';
 import { prng } from './fixture-data.js';
+import { flinkFixturesSkip, fuzzFlink } from './flink-fuzz.js';
+import { mutate } from './mutate.js';
 import { cleanup, FIXTURE_V1, readEverything, replaceFileResealed, resealMetadataFrame, tempDir } from './helpers.js';
 
 const ITERATIONS = Number(process.env.FLOWSTATE_FUZZ_ITERATIONS ?? 300);
@@ -35,29 +37,7 @@ it(`fuzz: ${ITERATIONS} mutated savepoints read back identically or fail with a 
     mkdirSync(dir);
     for (const [f, b] of original) writeFileSync(join(dir, f), b);
     const target = files[int(files.length)]!;
-    let bytes = Buffer.from(original.get(target)!);
-    const kind = int(4);
-    let what: string;
-    if (kind === 0) {
-      const n = 1 + int(4);
-      for (let k = 0; k < n; k++) if (bytes.length > 0) bytes[int(bytes.length)]! ^= 1 << int(8);
-      what = `${n} bit flip(s)`;
-    } else if (kind === 1) {
-      const len = int(bytes.length);
-      bytes = bytes.subarray(0, len);
-      what = `truncate to ${len}`;
-    } else if (kind === 2) {
-      const at = int(bytes.length + 1);
-      const from = int(all.length);
-      const n = 1 + int(Math.min(64, all.length - from));
-      bytes = Buffer.concat([bytes.subarray(0, at), all.subarray(from, from + n), bytes.subarray(at + (int(2) === 0 ? n : 0))]);
-      what = `splice ${n} bytes at ${at}`;
-    } else {
-      const at = int(bytes.length);
-      const n = 1 + int(8);
-      for (let k = 0; k < n && at + k < bytes.length; k++) bytes[at + k] = int(256);
-      what = `${n} random bytes at ${at}`;
-    }
+    const { bytes, what } = mutate(original.get(target)!, all, int);
     const reseal = int(2) === 0;
     if (target === '_metadata') writeFileSync(join(dir, target), reseal ? resealMetadataFrame(bytes) : bytes);
     else if (reseal) replaceFileResealed(dir, target, bytes);
@@ -108,4 +88,20 @@ it(`fuzz: ${ITERATIONS} mutated savepoints read back identically or fail with a 
     `fuzz: ${ITERATIONS} iterations: ${outcomes.identical} read back identically, ${typed} typed errors ${JSON.stringify(Object.fromEntries(outcomes.typed))}, ` +
       `${outcomes.differentButWellFormed} well-formed variants behind re-sealed checksums`,
   );
+});
+
+const FLINK_ITERATIONS = Number(process.env.FLOWSTATE_FLINK_FUZZ_ITERATIONS ?? Math.ceil(ITERATIONS / 3));
+
+/**
+ * The same mutations on Apache Flink's own savepoints and checkpoints (`_metadata` and state
+ * streams): reading, inspecting, validating, diffing, converting and rescaling must fail with a
+ * FlowstateError or succeed, never throw anything else, and never allocate by a mutated length.
+ */
+it(`fuzz: ${FLINK_ITERATIONS} mutated Apache Flink savepoints fail with typed errors only, in bounded memory`, { skip: flinkFixturesSkip, timeout: Math.max(120_000, FLINK_ITERATIONS * 400) }, async () => {
+  const r = await fuzzFlink(root, FLINK_ITERATIONS, SEED, prng(SEED ^ 0xf11c));
+  console.log(
+    `fuzz (Apache Flink): seed ${SEED}, ${r.iterations} iterations (${r.metadataMutations} of _metadata, ${r.streamMutations} of state files; FLOWSTATE_FLINK_FUZZ_ITERATIONS to change): ` +
+      `${r.readable} still readable, typed errors ${JSON.stringify(Object.fromEntries(r.typed))}, 0 untyped; peak growth within an iteration ${(r.peakGrowth / 1048576).toFixed(1)} MiB, largest single allocation ${r.largestAllocation} bytes`,
+  );
+  assert.equal(r.readable + [...r.typed.values()].reduce((a, b) => a + b, 0), r.iterations);
 });

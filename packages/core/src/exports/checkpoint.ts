@@ -12,5 +12,6 @@ export * from '../checkpoint/shared-state-registry.js';
 export * from '../checkpoint/shared-file-reuse.js';
 export * from '../checkpoint/referenced-files.js';
 export * from '../checkpoint/completeness.js';
+export * from '../checkpoint/validation.js';
 export * from '../checkpoint/completed-checkpoint-store.js';
 export * from '../checkpoint/checkpoint-history.js';

@@ -28,7 +28,8 @@ export class DataOutputSerializer {
   private ensure(extra: number): void {
     const need = this.pos + extra;
     if (need <= this.buf.length) return;
-    let cap = this.buf.length * 2;
+    // At least 16: doubling an empty buffer (initialCapacity 0) would never grow.
+    let cap = Math.max(this.buf.length * 2, 16);
     while (cap < need) cap *= 2;
     const next = new Uint8Array(cap);
     next.set(this.buf.subarray(0, this.pos));
@@ -67,6 +68,12 @@ export class DataOutputSerializer {
   writeUint32At(position: number, v: number): void {
     assert(position >= 0 && position + 4 <= this.pos, `uint32 at ${position} lies within the ${this.pos} bytes written`);
     this.view.setUint32(position, v);
+  }
+
+  writeFloat32(v: number): void {
+    this.ensure(4);
+    this.view.setFloat32(this.pos, v);
+    this.pos += 4;
   }
 
   writeFloat64(v: number): void {

@@ -41,6 +41,7 @@ export const FlinkSnapshots = {
   string: () => FlinkSnapshots.simple(`${BASE}StringSerializer`),
   boolean: () => FlinkSnapshots.simple(`${BASE}BooleanSerializer`),
   double: () => FlinkSnapshots.simple(`${BASE}DoubleSerializer`),
+  bytes: () => buildSnapshot('org.apache.flink.api.common.typeutils.base.array.BytePrimitiveArraySerializer$BytePrimitiveArraySerializerSnapshot', 3, () => {}),
   voidNamespace: () => buildSnapshot('org.apache.flink.runtime.state.VoidNamespaceSerializer$VoidNamespaceSerializerSnapshot', 3, () => {}),
   timeWindow: () => buildSnapshot('org.apache.flink.streaming.api.windowing.windows.TimeWindow$Serializer$TimeWindowSerializerSnapshot', 3, () => {}),
   tuple: (tupleClass: string, fields: readonly FlinkSerializerSnapshot[]) =>

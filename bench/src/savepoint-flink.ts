@@ -1,0 +1,133 @@
+/**
+ * The Apache Flink case of the savepoint suite: the same keyed state as the suite's own canonical
+ * savepoint (string keys, 4080-byte values, 4 subtasks, maxParallelism 128) written as a Flink
+ * canonical savepoint (KeyGroupsSavepointStateHandle, metadata V6) with @flowstate/flink and read
+ * back with every record decoded, in the same run as flowstate's own write and read.
+ */
+import { rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  BytePrimitiveArraySerializer,
+  FlinkSavepoint,
+  FlinkSnapshots,
+  encodeCanonicalStream,
+  JavaDataOutput,
+  javaStringHash,
+  keyGroupForHash,
+  keyGroupRangeForOperator,
+  operatorIdFromUid,
+  withOutputDirectory,
+  writeFlinkMetadata,
+  type CanonicalRecord,
+  type OperatorState,
+  type SubtaskState,
+} from '@flowstate/flink';
+import { summarize, type Summary } from './stats.js';
+
+const MAX_PARALLELISM = 128;
+const PARALLELISM = 4;
+const KEY = FlinkSnapshots.string();
+const HEADER = {
+  version: 6,
+  compression: false,
+  keySerializer: KEY,
+  states: [
+    { name: 'blob', backendStateType: 'KEY_VALUE' as const, options: [['KEYED_STATE_TYPE', 'VALUE'] as const], serializers: [['NAMESPACE_SERIALIZER', FlinkSnapshots.voidNamespace()] as const, ['VALUE_SERIALIZER', FlinkSnapshots.bytes()] as const] },
+  ],
+};
+
+export interface FlinkSavepointCase {
+  readonly bytes: number;
+  readonly writeMs: Summary;
+  readonly readMs: Summary;
+  /** Our write median / Flink write median: ≥ 1 means the Flink savepoint is written at least as fast. */
+  readonly writeRatio: number;
+  /** Our read median / Flink read median, on the same entries. */
+  readonly readRatio: number;
+}
+
+/** RocksDB's canonical record layout: [key group][StringSerializer key][VoidNamespace byte] -> byte[] value. */
+function record(key: string, value: Uint8Array, keyGroup: number): CanonicalRecord {
+  const k = new JavaDataOutput(key.length + 8);
+  k.writeByte(keyGroup);
+  KEY.serializer.serialize(key, k);
+  k.writeByte(0);
+  const v = new JavaDataOutput(value.length + 8);
+  BytePrimitiveArraySerializer.serialize(value, v);
+  return { stateId: 0, key: k.bytesView(), value: v.bytesView() };
+}
+
+/** Entries -> records by Flink key group -> one canonical stream per subtask, fsynced, then `_metadata`. */
+async function writeFlink(dir: string, data: Iterable<{ key: string; value: Uint8Array }>): Promise<void> {
+  const byKeyGroup = new Map<number, CanonicalRecord[]>();
+  for (const e of data) {
+    const kg = keyGroupForHash(javaStringHash(e.key), MAX_PARALLELISM);
+    const list = byKeyGroup.get(kg) ?? [];
+    if (list.length === 0) byKeyGroup.set(kg, list);
+    list.push(record(e.key, e.value, kg));
+  }
+  await withOutputDirectory(dir, async (em) => {
+    const subtasks: SubtaskState[] = [];
+    for (let i = 0; i < PARALLELISM; i++) {
+      const { start, end } = keyGroupRangeForOperator(MAX_PARALLELISM, PARALLELISM, i);
+      const enc = encodeCanonicalStream(HEADER, start, end - start + 1, (kg) => byKeyGroup.get(kg) ?? []);
+      await em.write(`keyed-${i}`, enc.bytes);
+      const stream = { type: 'relative-file' as const, relativePath: `keyed-${i}`, size: enc.bytes.length };
+      subtasks.push({ index: i, finished: false, managedOperatorState: null, rawOperatorState: null, managedKeyedState: { type: 'key-groups', tag: 7, startKeyGroup: start, offsets: enc.offsets, stream }, rawKeyedState: null, inputChannelState: [], resultSubpartitionState: [] });
+    }
+    const op: OperatorState = { name: 'blobs', uid: 'blobs', operatorId: operatorIdFromUid('blobs'), parallelism: PARALLELISM, maxParallelism: MAX_PARALLELISM, coordinatorState: null, fullyFinished: false, subtasks };
+    // An empty Java-serialized CheckpointProperties (TC_NULL): the reader does not need one.
+    await em.write('_metadata', writeFlinkMetadata({ version: 6, checkpointId: 1n, masterStates: [], operators: [op], propertiesBytes: new Uint8Array([0xac, 0xed, 0, 5, 0x70]) }));
+  });
+}
+
+async function readFlink(dir: string, entries: number, valueBytes: number): Promise<void> {
+  const sp = await FlinkSavepoint.load(dir);
+  let n = 0;
+  for (const op of sp.operators) {
+    for (const info of await sp.keyedStreams(op)) {
+      for (const e of sp.decodedRecords(info, op.maxParallelism)) {
+        n++;
+        if ((e.value as Uint8Array).length !== valueBytes) throw new Error(`read a Flink value of ${(e.value as Uint8Array).length} B`);
+      }
+    }
+  }
+  if (n !== entries) throw new Error(`read ${n} Flink entries, wrote ${entries}`);
+}
+
+function dirBytes(d: string, files: readonly string[]): number {
+  return files.reduce((a, f) => a + statSync(join(d, f)).size, 0);
+}
+
+/** Write and read the same state as a Flink savepoint, `samples` times each, against our own medians. */
+export async function runFlinkCase(
+  work: string,
+  samples: number,
+  entries: number,
+  valueBytes: number,
+  data: () => Iterable<{ key: string; value: Uint8Array }>,
+  ours: { readonly writeMs: readonly number[]; readonly readMs: readonly number[] },
+  log: (s: string) => void,
+): Promise<FlinkSavepointCase> {
+  const dir = join(work, 'flink');
+  const write: number[] = [];
+  for (let i = 0; i < samples; i++) {
+    rmSync(dir, { recursive: true, force: true });
+    const t0 = performance.now();
+    await writeFlink(dir, data());
+    write.push(performance.now() - t0);
+  }
+  const read: number[] = [];
+  for (let i = 0; i < samples; i++) {
+    const t0 = performance.now();
+    await readFlink(dir, entries, valueBytes);
+    read.push(performance.now() - t0);
+  }
+  const bytes = dirBytes(dir, ['_metadata', ...Array.from({ length: PARALLELISM }, (_, i) => `keyed-${i}`)]);
+  rmSync(dir, { recursive: true, force: true });
+  const [w, r] = [summarize(write), summarize(read)];
+  const writeRatio = summarize([...ours.writeMs]).median / w.median;
+  const readRatio = summarize([...ours.readMs]).median / r.median;
+  log(`  [savepoint] Apache Flink canonical (${(bytes / 1048576).toFixed(1)} MiB): write ${write.map((x) => x.toFixed(0)).join(', ')} ms (${writeRatio.toFixed(2)}× ours), read ${read.map((x) => x.toFixed(0)).join(', ')} ms (${readRatio.toFixed(2)}× ours)`);
+  return { bytes, writeMs: w, readMs: r, writeRatio, readRatio };
+}
