@@ -11,17 +11,17 @@ import {
   IllegalStateUsageError,
   MapSerializer,
   SharedFileReuseTracker,
+  SnapshotStrategyRunner,
   streamHandleName,
   VoidNamespace,
   type AggregatingStateDescriptor,
   type CheckpointOptions,
-  type CheckpointStreamFactory,
   type KeyedStateBackendParameters,
   type KeyedStateHandle,
   type ListSerializer,
   type NamespacedState,
   type ReducingStateDescriptor,
-  type SnapshotFuture,
+  type SnapshotResources,
   type State,
   type StateDescriptor,
   type StateKind,
@@ -32,7 +32,9 @@ import { decodeListElements, encodeListElements, RocksDB, WriteBatch, type Rocks
 import { bytesEqual, KeyLayout } from './key-layout.js';
 import { RocksAggregatingState, RocksListState, RocksMapState, RocksReducingState, RocksValueState, type RocksStateContext } from './rocksdb-states.js';
 import { STATE_CF_PREFIX, type RegisteredRocksState } from './rocksdb-registered.js';
-import { startRocksSnapshot, type RocksSnapshotSource } from './rocksdb-snapshot.js';
+import { isNativeSnapshot, type RocksSnapshotSource } from './rocksdb-snapshot.js';
+import { RocksFullSnapshotStrategy } from './rocksdb-full-snapshot.js';
+import { RocksNativeSnapshotStrategy } from './rocksdb-incremental-snapshot.js';
 import { restoreRocksKeyedState, type RocksRestoreTarget } from './rocksdb-restore.js';
 import { createWorkingDirectory } from './working-directory.js';
 import type { RocksDBFileHandle, RocksDBSharedFileHandle } from './handles.js';
@@ -60,7 +62,8 @@ export class RocksDBKeyedStateBackend<K> extends AbstractKeyedStateBackend<K, Re
 
   /** Which uploaded SSTs (by content id) a new checkpoint may reference instead of uploading. */
   private readonly sharedFiles = new SharedFileReuseTracker<RocksDBSharedFileHandle>((f) => streamHandleName(f.handle));
-  private readonly runningSnapshots = new Set<{ cancel(): void }>();
+  private readonly fullRunner: SnapshotStrategyRunner<KeyedStateHandle, SnapshotResources>;
+  private readonly nativeRunner: SnapshotStrategyRunner<KeyedStateHandle, SnapshotResources>;
 
   private readonly prefixOut = new DataOutputSerializer(64);
 
@@ -72,6 +75,9 @@ export class RocksDBKeyedStateBackend<K> extends AbstractKeyedStateBackend<K, Re
     this.layout = new KeyLayout(params.maxParallelism);
     const base = params.localDirectory ?? join(tmpdir(), 'flowstate-rocksdb');
     this.instanceDir = createWorkingDirectory(base, `${sanitize(params.operatorIdentifier)}-${this.backendIdentifier}`);
+    const source = this.snapshotSource();
+    this.fullRunner = new SnapshotStrategyRunner('RocksDB canonical full snapshot', new RocksFullSnapshotStrategy(source), this.runningSnapshots);
+    this.nativeRunner = new SnapshotStrategyRunner('RocksDB native incremental snapshot', new RocksNativeSnapshotStrategy(source), this.runningSnapshots);
   }
 
   private get db(): RocksDB {
@@ -262,22 +268,27 @@ export class RocksDBKeyedStateBackend<K> extends AbstractKeyedStateBackend<K, Re
 
   // ---- snapshots --------------------------------------------------------------------------------
 
-  protected startSnapshot(checkpointId: number, timestamp: number, streamFactory: CheckpointStreamFactory, options: CheckpointOptions): SnapshotFuture<KeyedStateHandle> {
-    const source: RocksSnapshotSource = {
+  protected snapshotRunner(options: CheckpointOptions): SnapshotStrategyRunner<KeyedStateHandle, SnapshotResources> {
+    return isNativeSnapshot(options, this.options.incrementalCheckpoints) ? this.nativeRunner : this.fullRunner;
+  }
+
+  /** What the snapshot strategies read of the backend; `db` is read when a snapshot starts. */
+  private snapshotSource(): RocksSnapshotSource {
+    const context = this.context;
+    return {
       keySerializer: this.keySerializer as TypeSerializer<unknown>,
       keyGroupRange: this.keyGroupRange,
       maxParallelism: this.maxParallelism,
       backendIdentifier: this.backendIdentifier,
       instanceDir: this.instanceDir,
       layout: this.layout,
-      db: this.db,
+      get db() {
+        return context.db;
+      },
       states: this.states,
-      incrementalCheckpoints: this.options.incrementalCheckpoints,
       verifySstsBeforeUpload: this.options.verifySstsBeforeUpload ?? true,
       sharedFiles: this.sharedFiles,
-      runningSnapshots: this.runningSnapshots,
     };
-    return startRocksSnapshot(source, checkpointId, timestamp, streamFactory, options);
   }
 
   notifyCheckpointComplete(checkpointId: number): void {
@@ -289,7 +300,6 @@ export class RocksDBKeyedStateBackend<K> extends AbstractKeyedStateBackend<K, Re
   }
 
   protected disposeResources(): void {
-    for (const s of this.runningSnapshots) s.cancel();
     try {
       const db = this.context.openedDb;
       if (db !== undefined && !db.isClosed) db.close();
