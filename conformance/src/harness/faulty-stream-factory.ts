@@ -15,14 +15,18 @@ export class InjectedStorageFailure extends Error {
  */
 export class FaultyStreamFactory implements CheckpointStreamFactory {
   private calls = 0;
-  /** Set once the failure was injected. */
-  injected: InjectedStorageFailure | undefined;
+  private failure: InjectedStorageFailure | undefined;
 
   constructor(
     private readonly inner: CheckpointStreamFactory,
     private readonly operation: 'write' | 'close',
     private readonly failOn: number,
   ) {}
+
+  /** The failure, once injected. */
+  get injected(): InjectedStorageFailure | undefined {
+    return this.failure;
+  }
 
   get checkpointId(): number {
     return this.inner.checkpointId;
@@ -34,8 +38,8 @@ export class FaultyStreamFactory implements CheckpointStreamFactory {
 
   private maybeFail(operation: 'write' | 'close'): void {
     if (operation !== this.operation || ++this.calls !== this.failOn) return;
-    this.injected = new InjectedStorageFailure(operation, this.calls);
-    throw this.injected;
+    this.failure = new InjectedStorageFailure(operation, this.calls);
+    throw this.failure;
   }
 
   createCheckpointStateOutputStream(scope: CheckpointedStateScope): CheckpointStateOutputStream {
