@@ -37,13 +37,14 @@ export class SnapshotStrategyRunner<H, R extends SnapshotResources> {
 
     const controller = new AbortController();
     const cancel = () => controller.abort();
-    let released = false;
+    // Dropped on release: the future outlives the snapshot, and must not pin what it captured.
+    let held: R | undefined = resources;
     const entry: RunningSnapshot = {
       cancel,
       releaseResources: () => {
-        if (released) return;
-        released = true;
-        resources.release();
+        const r = held;
+        held = undefined;
+        r?.release();
       },
     };
     this.running.register(entry);
