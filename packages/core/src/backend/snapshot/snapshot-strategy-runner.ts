@@ -16,7 +16,7 @@ const EMPTY_RESULT: SnapshotResult<never> = Object.freeze({ jobManagerOwnedSnaps
  */
 export class SnapshotStrategyRunner<H, R extends SnapshotResources> {
   constructor(
-    /** Names the snapshot kind in messages (e.g. "heap full snapshot"). */
+    /** Names the strategy (Flink's description), e.g. "heap full snapshot", for diagnostics. */
     readonly description: string,
     private readonly strategy: SnapshotStrategy<H, R>,
     private readonly running: RunningSnapshots,
