@@ -10,6 +10,7 @@ import { reducingAggregatingGroup } from './reducing-aggregating-state.js';
 import { rescalingGroup } from './rescaling.js';
 import { serializersGroup } from './serializers.js';
 import { snapshotLifecycleGroup } from './snapshot-lifecycle.js';
+import { snapshotRunnerGroup } from './snapshot-runner.js';
 import { valueStateGroup } from './value-state.js';
 
 /** Registration order: simple state kinds first, so that a broken backend fails where it is plainest. */
@@ -22,6 +23,7 @@ export const CONFORMANCE_GROUPS: readonly ConformanceGroup[] = [
   rescalingGroup,
   serializersGroup,
   snapshotLifecycleGroup,
+  snapshotRunnerGroup,
   concurrentCheckpointsGroup,
   corruptionGroup,
   localFilesGroup,

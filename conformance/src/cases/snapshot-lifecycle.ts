@@ -135,7 +135,7 @@ async function concurrentSnapshots(fx: Fixture): Promise<void> {
   assertMixed(await restoreKeyed(fx, cp2, { keySerializer: Serializers.string }), view2, work.keys, 'restored from the second snapshot');
 }
 
-async function filledBackend(fx: Fixture, seed: number): Promise<{ kb: KeyedStateBackend<string>; work: MixedWorkload }> {
+export async function filledBackend(fx: Fixture, seed: number): Promise<{ kb: KeyedStateBackend<string>; work: MixedWorkload }> {
   const prng = new Prng(seed);
   const kb = await fx.keyed({ keySerializer: Serializers.string });
   const work = new MixedWorkload(kb, prng);
@@ -144,7 +144,7 @@ async function filledBackend(fx: Fixture, seed: number): Promise<{ kb: KeyedStat
 }
 
 /** After a cancelled snapshot: state unchanged, still writable, and the next checkpoint restores. */
-async function assertUsableAfterCancel(fx: Fixture, kb: KeyedStateBackend<string>, work: MixedWorkload): Promise<void> {
+export async function assertUsableAfterCancel(fx: Fixture, kb: KeyedStateBackend<string>, work: MixedWorkload): Promise<void> {
   assertMixed(kb, work.model, work.keys, 'after cancel()');
   for (const key of [...work.keys].slice(0, 30)) work.mutate(key);
   const restored = await snapshotAndRestoreOne(fx, kb);

@@ -4,11 +4,10 @@ import {
   identityFunction,
   IllegalStateUsageError,
   isPrimitiveType,
+  SnapshotStrategyRunner,
   keyIdOf,
   VoidNamespace,
   type AggregatingStateDescriptor,
-  type CheckpointOptions,
-  type CheckpointStreamFactory,
   type Identity,
   type KeyedStateBackendParameters,
   type KeyedStateHandle,
@@ -16,7 +15,7 @@ import {
   type NamespacedState,
   type ReducingStateDescriptor,
   type RestoredStateResolution,
-  type SnapshotFuture,
+  type SnapshotResources,
   type State,
   type StateDescriptor,
   type TypeSerializer,
@@ -25,7 +24,7 @@ import {
 import { HeapAggregatingState, HeapListState, HeapMapState, HeapReducingState, HeapValueState, type CurrentKeyContext, type HeapMap, type NamespaceAccess } from './heap-states.js';
 import { mapKeySerializer, mapValueSerializer, type Registered } from './heap-registered.js';
 import { restoreHeapKeyedState } from './heap-restore.js';
-import { startHeapSnapshot, type HeapSnapshotSource } from './heap-snapshot.js';
+import { HeapSnapshotStrategy } from './heap-snapshot.js';
 import { SnapshotView, StateTable, type StateEntry, type StateMeta } from './state-table.js';
 import { copyHeapMap, heapMapFromJs, heapMapToJs } from './heap-map.js';
 
@@ -44,8 +43,7 @@ export class HeapKeyedStateBackend<K> extends AbstractKeyedStateBackend<K, Regis
   private readonly current = new CurrentKey();
   private readonly primitiveKeys: boolean;
   private readonly snapshots = new Set<SnapshotView>();
-  /** Asynchronous parts still running; dispose() cancels them. */
-  private readonly runningSnapshots = new Set<{ cancel(): void }>();
+  private readonly runner: SnapshotStrategyRunner<KeyedStateHandle, SnapshotResources>;
 
   constructor(
     params: KeyedStateBackendParameters<K>,
@@ -53,6 +51,14 @@ export class HeapKeyedStateBackend<K> extends AbstractKeyedStateBackend<K, Regis
   ) {
     super(params);
     this.primitiveKeys = isPrimitiveType(params.keySerializer as TypeSerializer<unknown>);
+    const strategy = new HeapSnapshotStrategy({
+      keySerializer: this.keySerializer as TypeSerializer<unknown>,
+      keyGroupRange: this.keyGroupRange,
+      asynchronousSnapshots: options.asynchronousSnapshots,
+      tables: () => [...this.states.values()].map((r) => r.table),
+      views: this.snapshots,
+    });
+    this.runner = new SnapshotStrategyRunner('heap full snapshot', strategy, this.runningSnapshots);
   }
 
   /** Restores from handles (of any number of old subtasks) before the backend is used. */
@@ -194,17 +200,8 @@ export class HeapKeyedStateBackend<K> extends AbstractKeyedStateBackend<K, Regis
 
   // ---- snapshots ----------------------------------------------------------------------------
 
-  protected startSnapshot(checkpointId: number, timestamp: number, streamFactory: CheckpointStreamFactory, options: CheckpointOptions): SnapshotFuture<KeyedStateHandle> {
-    const source: HeapSnapshotSource = {
-      keySerializer: this.keySerializer as TypeSerializer<unknown>,
-      keyGroupRange: this.keyGroupRange,
-      asynchronousSnapshots: this.options.asynchronousSnapshots,
-      tables: [...this.states.values()].map((r) => r.table),
-      views: this.snapshots,
-      running: this.runningSnapshots,
-      isDisposed: () => this.isDisposed,
-    };
-    return startHeapSnapshot(source, checkpointId, timestamp, streamFactory, options);
+  protected snapshotRunner(): SnapshotStrategyRunner<KeyedStateHandle, SnapshotResources> {
+    return this.runner;
   }
 
   /** Copy-on-write views still registered (each makes state writes keep preimages). */
@@ -217,7 +214,7 @@ export class HeapKeyedStateBackend<K> extends AbstractKeyedStateBackend<K, Regis
   notifyCheckpointAborted(_checkpointId: number): void {}
 
   protected disposeResources(): void {
-    for (const s of this.runningSnapshots) s.cancel();
+    // Running snapshots released their views already (dispose() closed runningSnapshots first).
     for (const s of this.snapshots) s.release();
     this.snapshots.clear();
     this.states.clear();

@@ -1,24 +1,19 @@
 import {
   DataOutputSerializer,
   KeyedStateStreamEncoder,
-  SnapshotCancelledError,
-  SnapshotOutputStream,
-  type CheckpointOptions,
-  type CheckpointStreamFactory,
   type KeyGroupRange,
   type KeyedStateHandle,
   type KeyedStateMetaInfo,
-  type SnapshotFuture,
+  type SnapshotContext,
+  type SnapshotResources,
   type SnapshotResult,
+  type SnapshotStrategy,
   type TypeSerializer,
   type TypeSerializerSnapshot,
 } from '@flowstate/core';
 import { mapKeySerializer, mapValueSerializer } from './heap-registered.js';
 import type { HeapMap } from './heap-states.js';
 import { ABSENT, SnapshotView, type StateEntry, type StateTable } from './state-table.js';
-
-/** How long the asynchronous part may hold the event loop before it yields to processing. */
-const SLICE_MS = 4;
 
 interface TableWriter {
   readonly table: StateTable;
@@ -36,116 +31,97 @@ export interface HeapSnapshotSource {
   readonly keyGroupRange: KeyGroupRange;
   /** false: all serialization happens in the synchronous part (MemoryStateBackend). */
   readonly asynchronousSnapshots: boolean;
-  readonly tables: readonly StateTable[];
+  /** The state tables as of now. */
+  tables(): StateTable[];
   /** Copy-on-write views of running snapshots; state writes keep their preimages. */
   readonly views: Set<SnapshotView>;
-  /** Asynchronous parts still running; the backend cancels them on dispose(). */
-  readonly running: Set<{ cancel(): void }>;
-  isDisposed(): boolean;
 }
 
-const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+/** What the synchronous part captured: the encoder, and either a live view or every block already encoded. */
+interface HeapSnapshotResources extends SnapshotResources {
+  readonly encoder: KeyedStateStreamEncoder;
+  readonly header: Uint8Array;
+  /** Asynchronous snapshots: encodes one key group through the copy-on-write view. */
+  readonly encodeGroup: ((g: number) => Uint8Array) | undefined;
+  /** Synchronous snapshots (MemoryStateBackend): every key group, encoded up front. */
+  readonly precomputed: readonly Uint8Array[] | undefined;
+}
 
 /**
- * Starts a heap snapshot. The synchronous part registers a copy-on-write view and captures the
- * serializers; the asynchronous part serializes one key group at a time (synchronously per key
- * group, so no state access interleaves with it) and yields to the event loop between slices.
- * With `asynchronousSnapshots: false` (MemoryStateBackend) everything is serialized up front.
+ * Full snapshots of a heap backend (Flink's HeapSnapshotStrategy). The synchronous part registers
+ * a copy-on-write view and captures the serializers; the asynchronous part serializes one key
+ * group at a time (synchronously per key group, so no state access interleaves with it) and
+ * yields to the event loop between slices. With `asynchronousSnapshots: false`
+ * (MemoryStateBackend) everything is serialized in the synchronous part.
  */
-export function startHeapSnapshot(
-  backend: HeapSnapshotSource,
-  checkpointId: number,
-  _timestamp: number,
-  streamFactory: CheckpointStreamFactory,
-  _options: CheckpointOptions,
-): SnapshotFuture<KeyedStateHandle> {
-  const t0 = performance.now();
-  const tables = backend.tables;
-  if (tables.length === 0) {
-    const empty: SnapshotResult<KeyedStateHandle> = { jobManagerOwnedSnapshot: null, checkpointedSize: 0, fullSize: 0 };
-    return { checkpointId, result: Promise.resolve(empty), syncDurationMs: performance.now() - t0, cancel() {} };
+export class HeapSnapshotStrategy implements SnapshotStrategy<KeyedStateHandle, HeapSnapshotResources> {
+  constructor(private readonly source: HeapSnapshotSource) {}
+
+  syncPrepareResources(): HeapSnapshotResources | null {
+    const tables = this.source.tables();
+    if (tables.length === 0) return null;
+    const writers = tables.map(tableWriter);
+    const range = this.source.keyGroupRange;
+    const keySnapshot = this.source.keySerializer.snapshotConfiguration() as TypeSerializerSnapshot<unknown>;
+    const encoder = new KeyedStateStreamEncoder(range, keySnapshot, writers.map(metaInfo));
+    const view = new SnapshotView(range);
+    const views = this.source.views;
+    views.add(view);
+    // A view left registered would make every later write pay copy-on-write and pin preimages forever.
+    const release = () => {
+      view.release();
+      views.delete(view);
+    };
+    const encodeGroup = groupEncoder(this.source.keySerializer, encoder, writers, view);
+    const header = encoder.encodeHeader();
+    if (this.source.asynchronousSnapshots) return { encoder, header, encodeGroup, precomputed: undefined, release };
+    try {
+      const precomputed = [...range].map(encodeGroup);
+      return { encoder, header, encodeGroup: undefined, precomputed, release() {} };
+    } finally {
+      release();
+    }
   }
 
-  const writers: TableWriter[] = tables.map((table, index) => {
-    const meta = table.meta;
-    const isMap = meta.kind === 'MAP';
-    return {
-      table,
-      index,
-      nsSerializer: meta.namespaceSerializer,
-      stateSerializer: meta.stateSerializer,
-      isMap,
-      userKeySerializer: isMap ? mapKeySerializer(meta) : undefined,
-      userValueSerializer: isMap ? mapValueSerializer(meta) : undefined,
-    };
-  });
-  const metas: KeyedStateMetaInfo[] = writers.map((w) => ({
+  async asyncSnapshot(resources: HeapSnapshotResources, context: SnapshotContext): Promise<SnapshotResult<KeyedStateHandle>> {
+    const out = context.openStream('EXCLUSIVE');
+    await out.write(resources.header);
+    if (resources.precomputed !== undefined) {
+      for (const block of resources.precomputed) await out.write(block);
+    } else {
+      for (const g of this.source.keyGroupRange) {
+        context.throwIfCancelled();
+        await out.write(resources.encodeGroup!(g));
+        await context.yieldIfBusy();
+      }
+    }
+    const stream = await out.closeAndGetHandle();
+    const handle = resources.encoder.finish(stream);
+    return { jobManagerOwnedSnapshot: handle, checkpointedSize: stream.size, fullSize: stream.size };
+  }
+}
+
+function tableWriter(table: StateTable, index: number): TableWriter {
+  const meta = table.meta;
+  const isMap = meta.kind === 'MAP';
+  return {
+    table,
+    index,
+    nsSerializer: meta.namespaceSerializer,
+    stateSerializer: meta.stateSerializer,
+    isMap,
+    userKeySerializer: isMap ? mapKeySerializer(meta) : undefined,
+    userValueSerializer: isMap ? mapValueSerializer(meta) : undefined,
+  };
+}
+
+function metaInfo(w: TableWriter): KeyedStateMetaInfo {
+  return {
     name: w.table.meta.name,
     kind: w.table.meta.kind,
     namespaceSerializerSnapshot: w.nsSerializer.snapshotConfiguration(),
     stateSerializerSnapshot: w.stateSerializer.snapshotConfiguration(),
-  }));
-  const range = backend.keyGroupRange;
-  const encoder = new KeyedStateStreamEncoder(range, backend.keySerializer.snapshotConfiguration() as TypeSerializerSnapshot<unknown>, metas);
-  const view = new SnapshotView(range);
-  backend.views.add(view);
-  const release = () => {
-    view.release();
-    backend.views.delete(view);
   };
-  const encodeGroup = groupEncoder(backend.keySerializer, encoder, writers, view);
-
-  const header = encoder.encodeHeader();
-  let precomputed: Uint8Array[] | undefined;
-  if (!backend.asynchronousSnapshots) {
-    precomputed = [];
-    for (const g of range) precomputed.push(encodeGroup(g));
-    release();
-  }
-  const syncDurationMs = performance.now() - t0;
-
-  let cancelled = false;
-  const checkCancelled = () => {
-    // dispose() ends every running snapshot: its views are released, so it cannot go on.
-    if (cancelled || backend.isDisposed()) throw new SnapshotCancelledError(checkpointId);
-  };
-  const control = { cancel: () => void (cancelled = true) };
-  backend.running.add(control);
-  const result = (async (): Promise<SnapshotResult<KeyedStateHandle>> => {
-    await Promise.resolve();
-    let out: SnapshotOutputStream | undefined;
-    try {
-      out = SnapshotOutputStream.open(streamFactory, 'EXCLUSIVE', checkCancelled);
-      await out.write(header);
-      if (precomputed !== undefined) {
-        for (const block of precomputed) await out.write(block);
-      } else {
-        let sliceStart = performance.now();
-        for (const g of range) {
-          checkCancelled();
-          await out.write(encodeGroup(g));
-          if (performance.now() - sliceStart > SLICE_MS) {
-            await yieldToEventLoop();
-            sliceStart = performance.now();
-          }
-        }
-      }
-      const stream = await out.closeAndGetHandle();
-      const handle = encoder.finish(stream);
-      return { jobManagerOwnedSnapshot: handle, checkpointedSize: stream.size, fullSize: stream.size };
-    } catch (e) {
-      await out?.discard();
-      // A failure caused by the cancellation (e.g. a stream closed under it) is still a cancellation.
-      checkCancelled();
-      throw e;
-    } finally {
-      // Also when the stream could not even be opened: a view left registered would make every
-      // later write pay copy-on-write and pin preimages forever.
-      release();
-      backend.running.delete(control);
-    }
-  })();
-  return { checkpointId, result, syncDurationMs, cancel: control.cancel };
 }
 
 function groupEncoder(

@@ -36,7 +36,7 @@ export type KeyGroupMap = Map<Identity, StateEntry>;
  */
 export class SnapshotView {
   /** Key groups below this one are already serialized and need no preimages. */
-  nextKeyGroup: number;
+  private nextKeyGroup: number;
   private readonly preimages = new Map<StateTable, Map<number, Map<Identity, Map<Identity, Preimage>>>>();
 
   constructor(keyGroupRange: KeyGroupRange) {

@@ -13,6 +13,7 @@ import {
   MemoryFileSystem,
   MsgpackSerializer,
   Serializers,
+  SnapshotCancelledError,
   StorageError,
   VoidNamespace,
   type CheckpointStreamFactory,
@@ -111,5 +112,23 @@ describe('Fs backend copy-on-write snapshots', () => {
     };
     await assert.rejects(kb.snapshot(1, 1, broken, CHECKPOINT).result, StorageError);
     assert.equal(kb.activeSnapshotViews, 0, 'no snapshot view stays registered');
+  });
+
+  it('dispose() while a snapshot waits to write releases its view at once; a cancelled one releases it when it ends', async () => {
+    const kb = (await backend()) as HeapKeyedStateBackend<string>;
+    kb.setCurrentKey('k');
+    kb.getPartitionedState(VoidNamespace, Serializers.voidNamespace, OBJS).put('a', { n: 1 });
+    const storage = new FsCheckpointStorage(new MemoryFileSystem());
+    const controller = new AbortController();
+    const cancelled = kb.snapshot(1, 1, (await storage.initializeLocationForCheckpoint(1)).streamFactory, CHECKPOINT, controller.signal);
+    controller.abort();
+    await assert.rejects(cancelled.result, SnapshotCancelledError);
+    assert.equal(kb.activeSnapshotViews, 0, 'the cancelled snapshot released its view');
+
+    const running = kb.snapshot(2, 1, (await storage.initializeLocationForCheckpoint(2)).streamFactory, CHECKPOINT);
+    assert.equal(kb.activeSnapshotViews, 1);
+    kb.dispose();
+    assert.equal(kb.activeSnapshotViews, 0, 'dispose() released the running snapshot view before returning');
+    await assert.rejects(running.result, SnapshotCancelledError);
   });
 });

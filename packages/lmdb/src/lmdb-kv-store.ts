@@ -76,8 +76,8 @@ export class LmdbKvStore implements KvStore {
   }
 
   close(): void {
-    // A snapshot cancelled by dispose() releases its view only after this returns: end the read
-    // transactions now (its later release() is then a no-op), as LMDB must not close under them.
+    // The backend's dispose() releases running snapshots' views before it closes the store; end
+    // any view still open anyway (its later release() is then a no-op): LMDB must not close under it.
     for (const v of [...this.openViews]) v.release();
     // Nothing is queued (every write was synchronous), so the close completes before it returns.
     void this.env.close();

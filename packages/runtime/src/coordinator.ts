@@ -174,7 +174,17 @@ export class CheckpointCoordinator {
   private readonly failedDisposals: AbortedDisposal[] = [];
   private readonly skipped: SkippedCheckpoint[] = [];
   /** Set when a stop-with-savepoint completed: the job ends as STOPPED. */
-  stopSavepoint: CompletedCheckpoint | undefined;
+  private stoppedAt: CompletedCheckpoint | undefined;
+
+  /** The savepoint a stop-with-savepoint completed: where the job ends as STOPPED. */
+  get stopSavepoint(): CompletedCheckpoint | undefined {
+    return this.stoppedAt;
+  }
+
+  /** The attempt failed after its stop's savepoint completed: the job did not stop there, and runs on. */
+  forgetStopSavepoint(): void {
+    this.stoppedAt = undefined;
+  }
 
   /**
    * Retains completed checkpoints and tracks the files incremental checkpoints share: subsumed
@@ -574,7 +584,7 @@ export class CheckpointCoordinator {
     } else if (p.stop) {
       // A stop-with-savepoint is where the job ends: the next run starts from it.
       this.latest = completed;
-      this.stopSavepoint = completed;
+      this.stoppedAt = completed;
     }
     // Savepoints have no side effects (as in Flink 1.15+), except the one that stops the job.
     if (p.kind === 'CHECKPOINT' || p.stop) for (const t of p.attempt.tasks) t.notifyCheckpointComplete(p.id, p.final || p.stop);

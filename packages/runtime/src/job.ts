@@ -462,7 +462,7 @@ export class JobClient {
       if (failure !== undefined && this.coordinator.stopSavepoint !== undefined) {
         // The stop's savepoint completed, but the job did not stop: it is no longer where the job
         // ended. The failover restarts from it (the latest restore point) and the job runs on.
-        this.coordinator.stopSavepoint = undefined;
+        this.coordinator.forgetStopSavepoint();
       }
       if (failure === undefined) {
         const sp = this.coordinator.stopSavepoint;

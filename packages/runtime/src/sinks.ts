@@ -179,10 +179,15 @@ export interface UpsertTable<V> {
 /** An in-memory upsert table that also counts how often a key was written again (replays). */
 export class InMemoryUpsertTable<V> implements UpsertTable<V> {
   readonly rows = new Map<string, V>();
-  overwrites = 0;
+  private overwriteCount = 0;
+
+  /** Upserts of a key already present. */
+  get overwrites(): number {
+    return this.overwriteCount;
+  }
 
   upsert(id: string, value: V): void {
-    if (this.rows.has(id)) this.overwrites++;
+    if (this.rows.has(id)) this.overwriteCount++;
     this.rows.set(id, value);
   }
 }

@@ -16,7 +16,7 @@ const ERROR_BODY_LIMIT = 64 * 1024;
 export class IdleTimer {
   private readonly controller = new AbortController();
   private handle: ReturnType<typeof setTimeout> | undefined;
-  timedOut = false;
+  private fired = false;
 
   constructor(readonly ms: number) {
     this.touch();
@@ -26,10 +26,15 @@ export class IdleTimer {
     return this.controller.signal;
   }
 
+  /** True once the request was aborted for lack of progress. */
+  get timedOut(): boolean {
+    return this.fired;
+  }
+
   touch(): void {
     if (this.handle !== undefined) clearTimeout(this.handle);
     this.handle = setTimeout(() => {
-      this.timedOut = true;
+      this.fired = true;
       this.controller.abort(new Error(`no progress for ${this.ms} ms`));
     }, this.ms);
     this.handle.unref?.();

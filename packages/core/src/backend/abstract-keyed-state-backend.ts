@@ -10,6 +10,9 @@ import { trackStateLatency, type StateLatencyTrackingOptions } from '../state/la
 import type { KeyedStateHandle } from '../storage/handles.js';
 import type { CheckpointStreamFactory } from '../storage/spi.js';
 import { isPrimitiveType } from './identity.js';
+import { RunningSnapshots } from './snapshot/running-snapshots.js';
+import type { SnapshotStrategyRunner } from './snapshot/snapshot-strategy-runner.js';
+import type { SnapshotResources } from './snapshot/snapshot-strategy.js';
 import type { CheckpointOptions, KeyedStateBackend, KeyedStateBackendParameters, KeyedStateOf, SnapshotFuture } from './spi.js';
 
 /** The state object handed out for a registered state; its namespace is switchable. */
@@ -35,6 +38,8 @@ export abstract class AbstractKeyedStateBackend<K, R extends RegisteredKeyedStat
   readonly operatorIdentifier: string;
   /** Registered states by name, including restored ones not registered again yet. */
   protected readonly states = new Map<string, R>();
+  /** Snapshots whose asynchronous part runs; dispose() cancels them and releases their resources. */
+  protected readonly runningSnapshots: RunningSnapshots;
 
   private currentKey: K | undefined;
   private currentKeyGroup = -1;
@@ -52,6 +57,7 @@ export abstract class AbstractKeyedStateBackend<K, R extends RegisteredKeyedStat
     this.keyGroupRange = params.keyGroupRange;
     this.maxParallelism = params.maxParallelism;
     this.operatorIdentifier = params.operatorIdentifier;
+    this.runningSnapshots = new RunningSnapshots(params.operatorIdentifier);
     this.primitiveKeySerializer = isPrimitiveType(params.keySerializer as TypeSerializer<unknown>);
     this.latencyTracking = params.stateLatencyTracking;
   }
@@ -68,8 +74,9 @@ export abstract class AbstractKeyedStateBackend<K, R extends RegisteredKeyedStat
   protected abstract keysOf(registered: R, namespace: unknown): K[];
   /** Every (key, namespace) of a registered state. */
   protected abstract keysAndNamespacesOf(registered: R): Array<[K, unknown]>;
-  protected abstract startSnapshot(checkpointId: number, timestamp: number, streamFactory: CheckpointStreamFactory, options: CheckpointOptions): SnapshotFuture<KeyedStateHandle>;
-  /** Releases what the backend holds; called once, by dispose(). */
+  /** The runner of the strategy that takes a snapshot with these options (built on `runningSnapshots`). */
+  protected abstract snapshotRunner(options: CheckpointOptions): SnapshotStrategyRunner<KeyedStateHandle, SnapshotResources>;
+  /** Releases what the backend holds; called once, by dispose(), after running snapshots were cancelled. */
   protected abstract disposeResources(): void;
   abstract numKeyValueStateEntries(): number;
   abstract notifyCheckpointComplete(checkpointId: number): void;
@@ -182,14 +189,16 @@ export abstract class AbstractKeyedStateBackend<K, R extends RegisteredKeyedStat
 
   // ---- snapshots and disposal ---------------------------------------------------------------------
 
-  snapshot(checkpointId: number, timestamp: number, streamFactory: CheckpointStreamFactory, options: CheckpointOptions): SnapshotFuture<KeyedStateHandle> {
+  snapshot(checkpointId: number, timestamp: number, streamFactory: CheckpointStreamFactory, options: CheckpointOptions, signal?: AbortSignal): SnapshotFuture<KeyedStateHandle> {
     this.checkNotDisposed();
-    return this.startSnapshot(checkpointId, timestamp, streamFactory, options);
+    return this.snapshotRunner(options).snapshot(checkpointId, timestamp, streamFactory, options, signal);
   }
 
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    // Before the backend frees what running snapshots read (views, database snapshots, files).
+    this.runningSnapshots.close();
     this.disposeResources();
   }
 }

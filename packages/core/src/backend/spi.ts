@@ -37,13 +37,19 @@ export interface SnapshotFuture<H> {
   readonly result: Promise<SnapshotResult<H>>;
   /** Milliseconds the synchronous part blocked the caller. */
   readonly syncDurationMs: number;
-  /** Stops the asynchronous part; `result` rejects with SnapshotCancelledError and written files are deleted. */
+  /**
+   * Stops the asynchronous part (as aborting the signal given to snapshot() does): unless it had
+   * already finished, `result` rejects with SnapshotCancelledError once the files it wrote are deleted.
+   */
   cancel(): void;
 }
 
 export interface Snapshotable<H> {
-  /** Runs the synchronous part now and returns the running asynchronous part. */
-  snapshot(checkpointId: number, timestamp: number, streamFactory: CheckpointStreamFactory, options: CheckpointOptions): SnapshotFuture<H>;
+  /**
+   * Runs the synchronous part now and returns the running asynchronous part. Aborting `signal`
+   * cancels the snapshot like SnapshotFuture.cancel(); a signal aborted before the call skips it.
+   */
+  snapshot(checkpointId: number, timestamp: number, streamFactory: CheckpointStreamFactory, options: CheckpointOptions, signal?: AbortSignal): SnapshotFuture<H>;
   notifyCheckpointComplete(checkpointId: number): void;
   notifyCheckpointAborted(checkpointId: number): void;
 }

@@ -21,3 +21,6 @@ export * from '../snapshot/operator-state-stream.js';
 export * from '../snapshot/operator-state-repartitioner.js';
 export * from '../snapshot/snapshot-output.js';
 export * from '../state/latency-tracking.js';
+export * from '../backend/snapshot/snapshot-strategy.js';
+export * from '../backend/snapshot/snapshot-strategy-runner.js';
+export * from '../backend/snapshot/running-snapshots.js';

@@ -1,5 +1,7 @@
 import { AbstractKeyedStateBackend, type NamespacedState } from '../backend/abstract-keyed-state-backend.js';
-import type { CheckpointOptions, KeyedStateBackendParameters, SnapshotFuture } from '../backend/spi.js';
+import { SnapshotStrategyRunner } from '../backend/snapshot/snapshot-strategy-runner.js';
+import type { SnapshotResources } from '../backend/snapshot/snapshot-strategy.js';
+import type { CheckpointOptions, KeyedStateBackendParameters } from '../backend/spi.js';
 import { IllegalStateUsageError } from '../errors.js';
 import { DataInputDeserializer } from '../io/data-input.js';
 import { DataOutputSerializer } from '../io/data-output.js';
@@ -10,9 +12,8 @@ import type { AggregatingStateDescriptor, ReducingStateDescriptor, StateDescript
 import { checkStateRegistration } from '../state/registration.js';
 import type { State } from '../state/state.js';
 import { isKeyGroupsStateHandle, type KeyedStateHandle } from '../storage/handles.js';
-import type { CheckpointStreamFactory } from '../storage/spi.js';
 import { bytesEqual } from './kv-bytes.js';
-import { startKvFullSnapshot, type KvSnapshotSource } from './kv-full-snapshot.js';
+import { KvFullSnapshotStrategy, type KvSnapshotSource } from './kv-full-snapshot.js';
 import { KvMapState } from './kv-map-state.js';
 import { migrateKeySpace } from './kv-migration.js';
 import type { RegisteredKvState } from './kv-registered.js';
@@ -25,7 +26,8 @@ import { forEachEntry, type KvStore } from './kv-store.js';
 /**
  * Keyed state over any KvStore: one key space per state, rows laid out by KvRowLayout, state
  * semantics in core's generic KV states. Snapshots are canonical full snapshots taken from a
- * consistent view of the store (a backend with its own native format overrides startSnapshot);
+ * consistent view of the store (KvFullSnapshotStrategy; a backend with its own native format
+ * overrides snapshotRunner and uses fullSnapshotRunner for canonical ones);
  * restore reads canonical streams (see restoreKvCanonical), rescaling included.
  *
  * The store is attached once, before the backend is used (attachStore): a backend may have to
@@ -33,8 +35,8 @@ import { forEachEntry, type KvStore } from './kv-store.js';
  */
 export class KvKeyedStateBackend<K> extends AbstractKeyedStateBackend<K, RegisteredKvState> {
   protected readonly layout: KvRowLayout;
-  /** Asynchronous parts still running; dispose() cancels them. */
-  protected readonly runningSnapshots = new Set<{ cancel(): void }>();
+  /** Canonical full snapshots from a view of the store. */
+  protected readonly fullSnapshotRunner: SnapshotStrategyRunner<KeyedStateHandle, SnapshotResources>;
   private attached: KvStore | undefined;
   /** The current key's row prefix, shared with the state objects; the backend's own fields stay private. */
   private readonly context = new CurrentKeyPrefix();
@@ -43,6 +45,7 @@ export class KvKeyedStateBackend<K> extends AbstractKeyedStateBackend<K, Registe
   constructor(params: KeyedStateBackendParameters<K>) {
     super(params);
     this.layout = new KvRowLayout(params.maxParallelism);
+    this.fullSnapshotRunner = new SnapshotStrategyRunner('KV canonical full snapshot', new KvFullSnapshotStrategy(this.snapshotSource()), this.runningSnapshots);
   }
 
   /** The store; throws before attachStore. */
@@ -192,28 +195,30 @@ export class KvKeyedStateBackend<K> extends AbstractKeyedStateBackend<K, Registe
 
   // ---- snapshots and disposal -------------------------------------------------------------------
 
+  /** What the full snapshot strategy reads of the backend; the store is read when a snapshot starts. */
   protected snapshotSource(): KvSnapshotSource {
+    const backend = this;
     return {
       keySerializer: this.keySerializer as TypeSerializer<unknown>,
       keyGroupRange: this.keyGroupRange,
       layout: this.layout,
-      store: this.store,
+      get store() {
+        return backend.store;
+      },
       states: this.states,
-      runningSnapshots: this.runningSnapshots,
     };
   }
 
-  protected startSnapshot(checkpointId: number, _timestamp: number, streamFactory: CheckpointStreamFactory, options: CheckpointOptions): SnapshotFuture<KeyedStateHandle> {
-    return startKvFullSnapshot(this.snapshotSource(), checkpointId, streamFactory, options);
+  protected snapshotRunner(_options: CheckpointOptions): SnapshotStrategyRunner<KeyedStateHandle, SnapshotResources> {
+    return this.fullSnapshotRunner;
   }
 
   notifyCheckpointComplete(_checkpointId: number): void {}
 
   notifyCheckpointAborted(_checkpointId: number): void {}
 
-  /** Cancels running snapshots and closes the store; subclasses release their own resources after calling it. */
+  /** Closes the store (running snapshots were cancelled and released their views before); subclasses release their own resources after calling it. */
   protected disposeResources(): void {
-    for (const s of this.runningSnapshots) s.cancel();
     this.attached?.close();
   }
 }

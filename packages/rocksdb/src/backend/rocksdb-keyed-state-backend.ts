@@ -5,16 +5,17 @@ import { join } from 'node:path';
 import {
   KvKeyedStateBackend,
   SharedFileReuseTracker,
+  SnapshotStrategyRunner,
   streamHandleName,
   type CheckpointOptions,
-  type CheckpointStreamFactory,
   type KeyedStateBackendParameters,
   type KeyedStateHandle,
-  type SnapshotFuture,
+  type SnapshotResources,
 } from '@flowstate/core';
 import { RocksDB, type RocksDBOptions } from '../native.js';
 import { RocksDBKvStore } from './rocksdb-kv-store.js';
-import { startRocksSnapshot } from './rocksdb-snapshot.js';
+import { isNativeSnapshot, type RocksSnapshotSource } from './rocksdb-snapshot.js';
+import { RocksNativeSnapshotStrategy } from './rocksdb-incremental-snapshot.js';
 import { restoreRocksKeyedState } from './rocksdb-restore.js';
 import { createWorkingDirectory } from './working-directory.js';
 import type { RocksDBFileHandle, RocksDBSharedFileHandle } from './handles.js';
@@ -41,6 +42,8 @@ export class RocksDBKeyedStateBackend<K> extends KvKeyedStateBackend<K> {
   private rocksStore: RocksDBKvStore | undefined;
   /** Which uploaded SSTs (by content id) a new checkpoint may reference instead of uploading. */
   private readonly sharedFiles = new SharedFileReuseTracker<RocksDBSharedFileHandle>((f) => streamHandleName(f.handle));
+  /** Native incremental snapshots (SST upload); canonical full ones are core's (fullSnapshotRunner). */
+  private readonly nativeRunner: SnapshotStrategyRunner<KeyedStateHandle, SnapshotResources>;
 
   constructor(
     params: KeyedStateBackendParameters<K>,
@@ -49,6 +52,7 @@ export class RocksDBKeyedStateBackend<K> extends KvKeyedStateBackend<K> {
     super(params);
     const base = params.localDirectory ?? join(tmpdir(), 'flowstate-rocksdb');
     this.instanceDir = createWorkingDirectory(base, `${sanitize(params.operatorIdentifier)}-${this.backendIdentifier}`);
+    this.nativeRunner = new SnapshotStrategyRunner('RocksDB native incremental snapshot', new RocksNativeSnapshotStrategy(this.nativeSnapshotSource()), this.runningSnapshots);
   }
 
   /** The database (the access benchmark's raw baseline reads the backend's column families through it). */
@@ -85,24 +89,32 @@ export class RocksDBKeyedStateBackend<K> extends KvKeyedStateBackend<K> {
 
   // ---- snapshots --------------------------------------------------------------------------------
 
-  protected override startSnapshot(checkpointId: number, timestamp: number, streamFactory: CheckpointStreamFactory, options: CheckpointOptions): SnapshotFuture<KeyedStateHandle> {
-    const native =
-      options.formatType === 'NATIVE' || (options.formatType !== 'CANONICAL' && options.checkpointType === 'CHECKPOINT' && this.options.incrementalCheckpoints);
-    if (!native) return super.startSnapshot(checkpointId, timestamp, streamFactory, options);
-    return startRocksSnapshot(
-      {
-        ...this.snapshotSource(),
-        maxParallelism: this.maxParallelism,
-        backendIdentifier: this.backendIdentifier,
-        instanceDir: this.instanceDir,
-        db: this.db,
-        verifySstsBeforeUpload: this.options.verifySstsBeforeUpload ?? true,
-        sharedFiles: this.sharedFiles,
+  protected override snapshotRunner(options: CheckpointOptions): SnapshotStrategyRunner<KeyedStateHandle, SnapshotResources> {
+    return isNativeSnapshot(options, this.options.incrementalCheckpoints) ? this.nativeRunner : this.fullSnapshotRunner;
+  }
+
+  /** What the native strategy reads of the backend; the store and database are read when a snapshot starts. */
+  private nativeSnapshotSource(): RocksSnapshotSource {
+    const backend = this;
+    const kv = this.snapshotSource();
+    return {
+      keySerializer: kv.keySerializer,
+      keyGroupRange: kv.keyGroupRange,
+      layout: kv.layout,
+      states: kv.states,
+      maxParallelism: this.maxParallelism,
+      backendIdentifier: this.backendIdentifier,
+      instanceDir: this.instanceDir,
+      // Getters: restore opens the database after construction.
+      get store() {
+        return backend.store;
       },
-      checkpointId,
-      streamFactory,
-      options,
-    );
+      get db() {
+        return backend.db;
+      },
+      verifySstsBeforeUpload: this.options.verifySstsBeforeUpload ?? true,
+      sharedFiles: this.sharedFiles,
+    };
   }
 
   override notifyCheckpointComplete(checkpointId: number): void {

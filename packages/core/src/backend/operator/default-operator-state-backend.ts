@@ -1,24 +1,19 @@
 import { DataInputDeserializer } from '../../io/data-input.js';
-import { DataOutputSerializer } from '../../io/data-output.js';
-import { IllegalStateUsageError, SnapshotCancelledError, StateMigrationError } from '../../errors.js';
+import { IllegalStateUsageError, StateMigrationError } from '../../errors.js';
 import { defaultSerializerRegistry } from '../../serialization/index.js';
 import { deserializeExact, type TypeSerializer, type TypeSerializerSnapshot } from '../../serialization/type-serializer.js';
-import { readOperatorStateStream, writeOperatorStateStream, type OperatorStateContent, type OperatorStateMetaInfo } from '../../snapshot/operator-state-stream.js';
-import { SnapshotOutputStream } from '../../snapshot/snapshot-output.js';
+import { readOperatorStateStream, type OperatorStateMetaInfo } from '../../snapshot/operator-state-stream.js';
 import type { ListStateDescriptor, MapStateDescriptor } from '../../state/descriptors.js';
 import type { BroadcastState, ListState } from '../../state/state.js';
 import type { OperatorStateDistributionMode, OperatorStateHandle } from '../../storage/handles.js';
 import type { CheckpointStreamFactory } from '../../storage/spi.js';
-import type { CheckpointOptions, OperatorStateBackend, OperatorStateBackendParameters, SnapshotFuture, SnapshotResult } from '../spi.js';
+import type { CheckpointOptions, OperatorStateBackend, OperatorStateBackendParameters, SnapshotFuture } from '../spi.js';
 import { identityFunction, type Identity } from '../identity.js';
+import { RunningSnapshots } from '../snapshot/running-snapshots.js';
+import { SnapshotStrategyRunner } from '../snapshot/snapshot-strategy-runner.js';
+import type { SnapshotResources } from '../snapshot/snapshot-strategy.js';
+import { OperatorStateSnapshotStrategy, type PendingState } from './operator-snapshot-strategy.js';
 import { OperatorBroadcastState, OperatorListState, type BroadcastEntry, type ListEntry } from './operator-states.js';
-
-
-/** Restored bytes of a state that has not been registered yet (serializers resolved on registration). */
-interface PendingState {
-  readonly meta: OperatorStateMetaInfo;
-  readonly elements: Uint8Array[];
-}
 
 interface RestoredSerializer {
   readonly read: TypeSerializer<unknown>;
@@ -37,9 +32,14 @@ export class DefaultOperatorStateBackend implements OperatorStateBackend {
   private readonly pending = new Map<string, PendingState>();
   private disposed = false;
   /** Asynchronous parts still running; dispose() cancels them. */
-  private readonly runningSnapshots = new Set<{ cancel(): void }>();
+  private readonly runningSnapshots: RunningSnapshots;
+  private readonly snapshotRunner: SnapshotStrategyRunner<OperatorStateHandle, SnapshotResources>;
 
-  private constructor(readonly operatorIdentifier: string) {}
+  private constructor(readonly operatorIdentifier: string) {
+    this.runningSnapshots = new RunningSnapshots(operatorIdentifier);
+    const strategy = new OperatorStateSnapshotStrategy(this.lists, this.broadcasts, this.pending);
+    this.snapshotRunner = new SnapshotStrategyRunner('operator state snapshot', strategy, this.runningSnapshots);
+  }
 
   static async create(params: OperatorStateBackendParameters): Promise<DefaultOperatorStateBackend> {
     const b = new DefaultOperatorStateBackend(params.operatorIdentifier);
@@ -166,63 +166,9 @@ export class DefaultOperatorStateBackend implements OperatorStateBackend {
   }
 
   /** Serializes everything synchronously (operator state is small); writing is asynchronous. */
-  snapshot(checkpointId: number, _timestamp: number, streamFactory: CheckpointStreamFactory, _options: CheckpointOptions): SnapshotFuture<OperatorStateHandle> {
+  snapshot(checkpointId: number, timestamp: number, streamFactory: CheckpointStreamFactory, options: CheckpointOptions, signal?: AbortSignal): SnapshotFuture<OperatorStateHandle> {
     this.checkNotDisposed();
-    const t0 = performance.now();
-    const contents: OperatorStateContent[] = [];
-    const out = new DataOutputSerializer(256);
-    const bytesOf = (fn: () => void): Uint8Array => {
-      out.clear();
-      fn();
-      return out.toBytes();
-    };
-    for (const [name, e] of this.lists) {
-      contents.push({
-        meta: { name, mode: e.mode, firstSerializerSnapshot: e.serializer.snapshotConfiguration(), secondSerializerSnapshot: undefined },
-        elements: e.list.map((v) => bytesOf(() => e.serializer.serialize(v, out))),
-      });
-    }
-    for (const [name, e] of this.broadcasts) {
-      contents.push({
-        meta: { name, mode: 'BROADCAST', firstSerializerSnapshot: e.keySerializer.snapshotConfiguration(), secondSerializerSnapshot: e.valueSerializer.snapshotConfiguration() },
-        elements: [...e.map.values()].map(([k, v]) =>
-          bytesOf(() => {
-            e.keySerializer.serialize(k, out);
-            out.writeBoolean(v !== null && v !== undefined);
-            if (v !== null && v !== undefined) e.valueSerializer.serialize(v, out);
-          }),
-        ),
-      });
-    }
-    // Restored but never registered: carried over byte for byte.
-    for (const p of this.pending.values()) contents.push({ meta: p.meta, elements: p.elements });
-    const syncDurationMs = performance.now() - t0;
-    if (contents.length === 0) {
-      const empty: SnapshotResult<OperatorStateHandle> = { jobManagerOwnedSnapshot: null, checkpointedSize: 0, fullSize: 0 };
-      return { checkpointId, result: Promise.resolve(empty), syncDurationMs, cancel() {} };
-    }
-    let cancelled = false;
-    const checkCancelled = () => {
-      if (cancelled || this.disposed) throw new SnapshotCancelledError(checkpointId);
-    };
-    const control = { cancel: () => void (cancelled = true) };
-    this.runningSnapshots.add(control);
-    const result = (async (): Promise<SnapshotResult<OperatorStateHandle>> => {
-      await Promise.resolve();
-      let stream: SnapshotOutputStream | undefined;
-      try {
-        stream = SnapshotOutputStream.open(streamFactory, 'EXCLUSIVE', checkCancelled);
-        const handle = await writeOperatorStateStream(stream, contents);
-        return { jobManagerOwnedSnapshot: handle, checkpointedSize: handle.stateSize, fullSize: handle.stateSize };
-      } catch (e) {
-        await stream?.discard();
-        checkCancelled();
-        throw e;
-      } finally {
-        this.runningSnapshots.delete(control);
-      }
-    })();
-    return { checkpointId, result, syncDurationMs, cancel: control.cancel };
+    return this.snapshotRunner.snapshot(checkpointId, timestamp, streamFactory, options, signal);
   }
 
   notifyCheckpointComplete(_checkpointId: number): void {}
@@ -230,7 +176,7 @@ export class DefaultOperatorStateBackend implements OperatorStateBackend {
 
   dispose(): void {
     this.disposed = true;
-    for (const s of this.runningSnapshots) s.cancel();
+    this.runningSnapshots.close();
     this.lists.clear();
     this.broadcasts.clear();
     this.pending.clear();

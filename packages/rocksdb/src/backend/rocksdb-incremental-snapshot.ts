@@ -1,0 +1,174 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { createReadStream, readdirSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  kvSnapshotEncoder,
+  type CheckpointedStateScope,
+  type CheckpointOptions,
+  type KeyedStateHandle,
+  type SnapshotContext,
+  type SnapshotResources,
+  type SnapshotResult,
+  type SnapshotStrategy,
+  type StreamStateHandle,
+} from '@flowstate/core';
+import { ROCKSDB_NATIVE_FORMAT_VERSION, type IncrementalRocksDBStateHandle, type RocksDBFileHandle, type RocksDBSharedFileHandle } from './handles.js';
+import type { RocksSnapshotSource } from './rocksdb-snapshot.js';
+import { checkUploadIsVerified, verifySstBeforeUpload } from './sst-verification.js';
+
+/** Files of one incremental checkpoint uploaded at the same time. */
+const UPLOAD_CONCURRENCY = 4;
+
+/** What the synchronous part captured: a hard-linked RocksDB checkpoint directory and what it may reuse. */
+interface RocksNativeSnapshotResources extends SnapshotResources {
+  readonly checkpointId: number;
+  readonly dir: string;
+  /** Key-groups stream header: the states' meta info, uploaded as the snapshot's meta file. */
+  readonly header: Uint8Array;
+  /** SST name -> content id, from RocksDB's unique SST ids. */
+  readonly contentIds: ReadonlyMap<string, string>;
+  /** Confirmed uploads this snapshot may reference. */
+  readonly reusable: ReadonlyMap<string, RocksDBSharedFileHandle>;
+  /** A savepoint belongs to the user: it never references (or becomes a source of) checkpoint files. */
+  readonly isCheckpoint: boolean;
+  /** Set when the asynchronous part told the reuse tracker which files the snapshot references. */
+  finished: boolean;
+}
+
+/** An uploaded file of the checkpoint directory, by kind. */
+type Upload = { readonly shared: RocksDBSharedFileHandle; readonly uploaded: number } | { readonly private: RocksDBFileHandle; readonly uploaded: number };
+
+/**
+ * Native (incremental) snapshots of a RocksDB backend (Flink's RocksIncrementalSnapshotStrategy):
+ * the synchronous part flushes and creates a hard-linked RocksDB checkpoint directory, and decides
+ * which uploaded SSTs it may reuse (SharedFileReuseTracker: files of the last *confirmed*
+ * checkpoint that every later, still pending snapshot also references); the asynchronous part
+ * uploads the other SSTs (identified by RocksDB's unique SST id, else by SHA-256 of the content,
+ * never by name and size), marking reused ones as such, plus MANIFEST, CURRENT and OPTIONS as
+ * private files. Each SST's block checksums are verified before its upload (sst-verification.ts).
+ */
+export class RocksNativeSnapshotStrategy implements SnapshotStrategy<KeyedStateHandle, RocksNativeSnapshotResources> {
+  constructor(private readonly source: RocksSnapshotSource) {}
+
+  syncPrepareResources(checkpointId: number, options: CheckpointOptions): RocksNativeSnapshotResources | null {
+    const source = this.source;
+    const states = [...source.states.values()];
+    if (states.length === 0) return null;
+    const { header } = kvSnapshotEncoder(source, states);
+    const dir = join(source.instanceDir, `chk-${checkpointId}-${randomUUID().slice(0, 8)}`);
+    try {
+      source.db.createCheckpoint(dir);
+    } catch (e) {
+      rmSync(dir, { recursive: true, force: true });
+      throw e;
+    }
+    const contentIds = new Map<string, string>();
+    for (const f of source.db.getLiveFilesMetaData({ uniqueIds: true })) if (f.uniqueId !== undefined) contentIds.set(f.name.replace(/^\//, ''), `sst-id:${f.uniqueId}`);
+    const isCheckpoint = options.checkpointType === 'CHECKPOINT';
+    const reusable = isCheckpoint ? source.sharedFiles.reusableFor(checkpointId) : new Map<string, RocksDBSharedFileHandle>();
+    const resources: RocksNativeSnapshotResources = {
+      checkpointId,
+      dir,
+      header,
+      contentIds,
+      reusable,
+      isCheckpoint,
+      finished: false,
+      release: () => {
+        // The local checkpoint directory is only needed until its files are uploaded.
+        rmSync(dir, { recursive: true, force: true });
+        // A checkpoint that can never complete no longer holds back what later ones reuse.
+        if (isCheckpoint && !resources.finished) source.sharedFiles.checkpointAborted(checkpointId);
+      },
+    };
+    return resources;
+  }
+
+  async asyncSnapshot(resources: RocksNativeSnapshotResources, context: SnapshotContext): Promise<SnapshotResult<KeyedStateHandle>> {
+    const names = readdirSync(resources.dir)
+      .filter((n) => statSync(join(resources.dir, n)).isFile())
+      .sort();
+    const uploads = await uploadAll(names.length, (i) => this.uploadOne(resources, names[i]!, context));
+    const sharedFiles = uploads.flatMap((u) => ('shared' in u ? [u.shared] : []));
+    const privateFiles = uploads.flatMap((u) => ('private' in u ? [u.private] : []));
+    const meta = await uploadBytes(resources.header, context);
+    const uploaded = uploads.reduce((n, u) => n + u.uploaded, meta.size);
+    const full = [...sharedFiles, ...privateFiles].reduce((n, f) => n + f.handle.size, meta.size);
+    context.throwIfCancelled();
+    if (resources.isCheckpoint) this.source.sharedFiles.snapshotFinished(resources.checkpointId, new Map(sharedFiles.map((f) => [f.contentId, f])));
+    resources.finished = true;
+    const handle: IncrementalRocksDBStateHandle = {
+      type: 'rocksdb-incremental',
+      formatVersion: ROCKSDB_NATIVE_FORMAT_VERSION,
+      keyGroupRange: this.source.keyGroupRange.toJSON(),
+      stateSize: full,
+      checkpointId: resources.checkpointId,
+      backendIdentifier: this.source.backendIdentifier,
+      maxParallelism: this.source.maxParallelism,
+      meta,
+      sharedFiles,
+      privateFiles,
+    };
+    return { jobManagerOwnedSnapshot: handle, checkpointedSize: uploaded, fullSize: full };
+  }
+
+  /** Uploads one file of the checkpoint directory, or references a confirmed upload of the same SST. */
+  private async uploadOne(r: RocksNativeSnapshotResources, name: string, context: SnapshotContext): Promise<Upload> {
+    const path = join(r.dir, name);
+    if (!name.endsWith('.sst')) {
+      const handle = await uploadFile(path, 'EXCLUSIVE', context);
+      return { private: { name, handle }, uploaded: handle.size };
+    }
+    const contentId = r.contentIds.get(name) ?? (await sha256File(path));
+    const reuse = r.reusable.get(contentId);
+    if (reuse !== undefined) return { shared: { name, contentId, handle: reuse.handle, reused: true }, uploaded: 0 };
+    const verified = await verifySstBeforeUpload(path, name, r.checkpointId, this.source.verifySstsBeforeUpload);
+    const handle = await uploadFile(path, r.isCheckpoint ? 'SHARED' : 'EXCLUSIVE', context);
+    checkUploadIsVerified(handle, verified, name, r.checkpointId);
+    return { shared: { name, contentId, handle }, uploaded: handle.size };
+  }
+}
+
+/**
+ * Runs `count` uploads, at most UPLOAD_CONCURRENCY at a time: on remote storage each file is a round
+ * trip, and on local disk each is an fsync. Results keep the order of the indexes. After one
+ * upload failed the others take no new file; the runner deletes what was written.
+ */
+async function uploadAll<T>(count: number, upload: (i: number) => Promise<T>): Promise<T[]> {
+  const results: T[] = new Array(count);
+  let next = 0;
+  let failed = false;
+  const worker = async (): Promise<void> => {
+    while (!failed && next < count) {
+      const i = next++;
+      try {
+        results[i] = await upload(i);
+      } catch (e) {
+        failed = true;
+        throw e;
+      }
+    }
+  };
+  const settled = await Promise.allSettled(Array.from({ length: Math.min(UPLOAD_CONCURRENCY, count) }, worker));
+  const rejected = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (rejected !== undefined) throw rejected.reason;
+  return results;
+}
+
+async function uploadFile(path: string, scope: CheckpointedStateScope, context: SnapshotContext): Promise<StreamStateHandle> {
+  const out = context.openStream(scope);
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) await out.write(chunk as Buffer);
+  return await out.closeAndGetHandle();
+}
+
+async function uploadBytes(bytes: Uint8Array, context: SnapshotContext): Promise<StreamStateHandle> {
+  const out = context.openStream('EXCLUSIVE');
+  await out.write(bytes);
+  return await out.closeAndGetHandle();
+}
+
+async function sha256File(path: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) h.update(chunk as Buffer);
+  return `sha256:${h.digest('hex')}`;
+}
