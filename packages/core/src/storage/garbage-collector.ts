@@ -1,6 +1,7 @@
 import { collectStreamHandles } from '../checkpoint/referenced-files.js';
 import type { FileStatus } from './file-system.js';
 import { METADATA_FILE_NAME, SHARED_STATE_DIR, type FsCheckpointStorage } from './fs-checkpoint-storage.js';
+import { CHECKPOINT_HISTORY_DIR } from '../checkpoint/checkpoint-history.js';
 import { joinPath } from './paths.js';
 
 export interface GarbageCollectionOptions {
@@ -45,6 +46,8 @@ export async function collectGarbage(storage: FsCheckpointStorage, options: Garb
   }
   const protectedPrefixes = (options.inFlightCheckpointIds ?? []).map((id) => `chk-${id}/`);
   if (protectedPrefixes.length > 0) protectedPrefixes.push(`${SHARED_STATE_DIR}/`);
+  // The checkpoint history (`_history/`) is no checkpoint's file but is kept next to them on purpose.
+  protectedPrefixes.push(`${CHECKPOINT_HISTORY_DIR}/`);
   const isOrphan = (p: string) => !referenced.has(p) && !protectedPrefixes.some((prefix) => p.startsWith(prefix));
   const incompleteMetadata = scan.incomplete.map((c) => joinPath(c.pointer, METADATA_FILE_NAME)).filter(isOrphan).sort();
   const files: FileStatus[] = [...(await fs.list('')), ...((await fs.listIncomplete?.('')) ?? [])];
