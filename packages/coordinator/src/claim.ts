@@ -1,4 +1,5 @@
 import {
+  collectSharedFileReferences,
   collectStreamHandles,
   CompletedCheckpointStore,
   SharedStateRegistry,
@@ -42,5 +43,10 @@ export function filesOf(point: RestorePoint | undefined): ReadonlySet<string> {
 export function storeFor(storage: CheckpointStorage, retained: number, mode: RestoreMode, restored: RestorePoint | undefined): CompletedCheckpointStore {
   const protectedFiles = mode === 'CLAIM' || restored?.reader !== storage ? new Set<string>() : filesOf(restored);
   const registry = new SharedStateRegistry((h) => (h.type === 'file' && protectedFiles.has(h.path) ? Promise.resolve() : storage.discardStateHandle(h)));
+  if (mode === 'LEGACY' && restored !== undefined && restored.reader === storage) {
+    // Later checkpoints may reference the restored files: the registry vouches for them (never deletes them, see above).
+    registry.registerCheckpoint(restored.checkpointId, collectSharedFileReferences(restored.metadata, true));
+    registry.checkpointCompleted(restored.checkpointId);
+  }
   return new CompletedCheckpointStore(storage, retained, registry);
 }

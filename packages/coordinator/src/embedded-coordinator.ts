@@ -81,7 +81,10 @@ export class EmbeddedCheckpointCoordinator {
   private readonly store: CompletedCheckpointStore;
   private readonly history: CheckpointHistoryWriter | undefined;
   private readonly log: (line: string) => void;
+  /** NO_CLAIM: files of the restored checkpoint, which no checkpoint of this run may reference. */
   private readonly protectedFiles: ReadonlySet<string>;
+  /** Files of a restored checkpoint this run does not own: never deleted, whatever references them. */
+  private readonly unowned: ReadonlySet<string>;
   private readonly skipped: SkippedCheckpoint[] = [];
   private nextId: number;
   private queue: Promise<unknown> = Promise.resolve();
@@ -96,7 +99,8 @@ export class EmbeddedCheckpointCoordinator {
     this.point = lineage.initial;
     this.nextId = lineage.firstId;
     this.store = storeFor(options.storage, options.retainedCheckpoints ?? 1, this.restoreMode, lineage.initial);
-    this.protectedFiles = this.restoreMode === 'NO_CLAIM' && lineage.initial?.reader === options.storage ? filesOf(lineage.initial) : new Set();
+    this.unowned = this.restoreMode !== 'CLAIM' ? filesOf(lineage.initial) : new Set();
+    this.protectedFiles = this.restoreMode === 'NO_CLAIM' ? this.unowned : new Set();
     const fs = options.history === undefined ? (options.storage instanceof FsCheckpointStorage && options.storage.layout === 'checkpoints' ? options.storage.fs : undefined) : options.history || undefined;
     this.history = fs && new CheckpointHistoryWriter(fs);
     for (const s of skipped) this.recordSkipped(s);
@@ -112,7 +116,7 @@ export class EmbeddedCheckpointCoordinator {
     const skipped = scan.incomplete.map((c) => ({ checkpointId: c.checkpointId, pointer: c.pointer, reason: c.reason === 'MISSING_FILES' ? ('INCOMPLETE' as const) : ('UNREADABLE_METADATA' as const), error: c.error }));
     const coordinator = new EmbeddedCheckpointCoordinator(options, lineage, skipped);
     const owned = ownedCheckpoints(coordinator.restoreMode, scan);
-    coordinator.store.recover(owned.complete, owned.unusable);
+    if (coordinator.restoreMode === 'CLAIM') coordinator.store.recover(owned.complete, owned.unusable);
     return coordinator;
   }
 
@@ -297,7 +301,7 @@ export class EmbeddedCheckpointCoordinator {
       await location?.disposeOnFailure();
       for (const a of acks) {
         await discardExclusiveFiles(storage, a);
-        await discardUnregisteredShared(storage, a, savepoint ? undefined : this.store.registry);
+        await discardUnregisteredShared(storage, a, savepoint ? undefined : this.store.registry, this.unowned);
       }
     } catch (e) {
       this.log(`could not delete failed checkpoint ${id} (collectGarbage reclaims it): ${describe(e)}`);

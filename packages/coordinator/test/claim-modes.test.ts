@@ -18,9 +18,13 @@ import {
   ValueStateDescriptor,
   VoidNamespace,
   type CheckpointMetadata,
+  type CheckpointStreamFactory,
+  type FileStateHandle,
   type KeyedStateBackend,
+  type OperatorStateBackend,
+  type OperatorStateHandle,
 } from '@flowstate/core';
-import { EmbeddedCheckpointCoordinator, subtaskRestoreState, type RestoreMode, type RestorePoint } from '@flowstate/coordinator';
+import { CheckpointFailedError, EmbeddedCheckpointCoordinator, subtaskRestoreState, type RestoreMode, type RestorePoint } from '@flowstate/coordinator';
 import { RocksDBStateBackend } from '@flowstate/rocksdb';
 
 const MAX_P = 128;
@@ -135,5 +139,78 @@ describe('restore modes (Flink 1.15+), file by file, with incremental RocksDB ch
       assert.equal(e.pointer, `chk-${e.checkpointId}`);
       assert.ok(e.fullSize > 0 && e.checkpointedSize > 0 && e.checkpointedSize <= e.fullSize);
     }
+  });
+});
+
+/** An operator backend whose snapshot is one file: a new shared file, or (`reuse`) one it references again. */
+function fileBackend(reuse: () => FileStateHandle | undefined): OperatorStateBackend {
+  const make = async (f: CheckpointStreamFactory): Promise<OperatorStateHandle> => {
+    let stream = reuse();
+    if (stream === undefined) {
+      const out = f.createCheckpointStateOutputStream('SHARED');
+      await out.write(new Uint8Array([1, 2, 3]));
+      stream = (await out.closeAndGetHandle()) as FileStateHandle;
+    }
+    return { type: 'operator', stream, stateSize: stream.size, states: {} };
+  };
+  const backend = {
+    snapshot: (checkpointId: number, _ts: number, f: CheckpointStreamFactory) => ({
+      checkpointId,
+      syncDurationMs: 0,
+      cancel: () => {},
+      result: make(f).then((h) => ({ jobManagerOwnedSnapshot: h, checkpointedSize: h.stateSize, fullSize: h.stateSize })),
+    }),
+    notifyCheckpointComplete: () => {},
+    notifyCheckpointAborted: () => {},
+    dispose: () => {},
+  };
+  return backend as unknown as OperatorStateBackend;
+}
+
+describe('restore modes: references to the restored files', () => {
+  async function restoredSharedFile(fs: MemoryFileSystem): Promise<FileStateHandle> {
+    const c = await EmbeddedCheckpointCoordinator.open({ storage: new FsCheckpointStorage(fs) });
+    c.register({ uid: 'op', subtaskIndex: 0, parallelism: 1, maxParallelism: MAX_P, operator: fileBackend(() => undefined) });
+    const done = await c.triggerCheckpoint();
+    return done.metadata.operators[0]!.subtasks[0]!.operator[0]!.stream as FileStateHandle;
+  }
+
+  it('NO_CLAIM declines a checkpoint that references a restored file (it would dangle once the user deletes the restored checkpoint)', async () => {
+    const fs = new MemoryFileSystem();
+    const file = await restoredSharedFile(fs);
+    const c = await EmbeddedCheckpointCoordinator.open({ storage: new FsCheckpointStorage(fs), restoreMode: 'NO_CLAIM' });
+    c.register({ uid: 'op', subtaskIndex: 0, parallelism: 1, maxParallelism: MAX_P, operator: fileBackend(() => file) });
+    await assert.rejects(c.triggerCheckpoint(), (e: unknown) => e instanceof CheckpointFailedError && /NO_CLAIM.*does not own/.test(e.message));
+    assert.ok((await fs.stat(file.path)) !== null, 'the restored file survives the failed checkpoint');
+    assert.deepEqual(await new FsCheckpointStorage(fs).listCompletedCheckpoints(), ['chk-1']);
+  });
+
+  it('LEGACY lets later checkpoints reference a restored file and never deletes it, also once they are subsumed', async () => {
+    const fs = new MemoryFileSystem();
+    const file = await restoredSharedFile(fs);
+    const c = await EmbeddedCheckpointCoordinator.open({ storage: new FsCheckpointStorage(fs), restoreMode: 'LEGACY' });
+    let reuse = true;
+    c.register({ uid: 'op', subtaskIndex: 0, parallelism: 1, maxParallelism: MAX_P, operator: fileBackend(() => (reuse ? file : undefined)) });
+    await c.triggerCheckpoint();
+    reuse = false;
+    const last = await c.triggerCheckpoint();
+    await c.close();
+    const own = last.metadata.operators[0]!.subtasks[0]!.operator[0]!.stream as FileStateHandle;
+    assert.deepEqual(await onStorage(fs), ['chk-1/_metadata', 'chk-3/_metadata', file.path, own.path].sort(), 'checkpoint 2 subsumed; the restored file stays');
+  });
+
+  it('CLAIM: a checkpoint may reference a restored file; once nothing retained does, it is deleted', async () => {
+    const fs = new MemoryFileSystem();
+    const file = await restoredSharedFile(fs);
+    const c = await EmbeddedCheckpointCoordinator.open({ storage: new FsCheckpointStorage(fs), restoreMode: 'CLAIM' });
+    let reuse = true;
+    c.register({ uid: 'op', subtaskIndex: 0, parallelism: 1, maxParallelism: MAX_P, operator: fileBackend(() => (reuse ? file : undefined)) });
+    await c.triggerCheckpoint();
+    assert.deepEqual(await onStorage(fs), ['chk-2/_metadata', file.path].sort(), 'checkpoint 1 subsumed; its file is still used by checkpoint 2');
+    reuse = false;
+    const last = await c.triggerCheckpoint();
+    await c.close();
+    const own = last.metadata.operators[0]!.subtasks[0]!.operator[0]!.stream as FileStateHandle;
+    assert.deepEqual(await onStorage(fs), ['chk-3/_metadata', own.path].sort());
   });
 });
