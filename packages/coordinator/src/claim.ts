@@ -7,6 +7,7 @@ import {
   type CheckpointStorage,
   type CompletedCheckpoint as StoredCheckpoint,
 } from '@flowstate/core';
+import { CheckpointFailedError } from './errors.js';
 import type { RestorePoint } from './restore.js';
 
 /**
@@ -49,4 +50,17 @@ export function storeFor(storage: CheckpointStorage, retained: number, mode: Res
     registry.checkpointCompleted(restored.checkpointId);
   }
   return new CompletedCheckpointStore(storage, retained, registry);
+}
+
+/**
+ * NO_CLAIM: a checkpoint must not reference a file of the restored checkpoint, which the run does
+ * not own (the user may delete it once a new checkpoint completed). Backends make the first
+ * checkpoint after a restore a full one; this check declines any checkpoint that would break that.
+ */
+export function checkNoClaimReferences(checkpointId: number, metadata: object, restoredFiles: ReadonlySet<string>, restoredId: number | undefined): void {
+  if (restoredFiles.size === 0) return;
+  const reused = collectStreamHandles(metadata).find((h) => h.type === 'file' && restoredFiles.has(h.path));
+  if (reused !== undefined && reused.type === 'file') {
+    throw new CheckpointFailedError(checkpointId, 'DECLINED', `restore mode NO_CLAIM: it references '${reused.path}' of restored checkpoint ${restoredId}, which this run does not own`);
+  }
 }

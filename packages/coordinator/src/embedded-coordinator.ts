@@ -1,9 +1,5 @@
 import {
   CHECKPOINT,
-  checkpointHistoryEntry,
-  CheckpointHistoryWriter,
-  collectStreamHandles,
-  FsCheckpointStorage,
   highestScannedCheckpointId,
   IllegalStateUsageError,
   SAVEPOINT,
@@ -22,9 +18,10 @@ import {
   type SnapshotResult,
   type SubtaskStateMetadata,
 } from '@flowstate/core';
-import { filesOf, ownedCheckpoints, storeFor, type RestoreMode } from './claim.js';
+import { checkNoClaimReferences, filesOf, ownedCheckpoints, storeFor, type RestoreMode } from './claim.js';
 import { discardExclusiveFiles, discardUnregisteredShared, type AcknowledgedHandles } from './discard.js';
 import { CheckpointFailedError, describe } from './errors.js';
+import { CheckpointHistoryRecorder, historyFileSystemOf } from './history.js';
 import { corruptionIn, fallbackRestorePoint, type RestoreLineage, type RestorePoint, type SkippedCheckpoint } from './restore.js';
 
 export interface EmbeddedCoordinatorOptions {
@@ -79,7 +76,7 @@ interface Ack extends AcknowledgedHandles {
 export class EmbeddedCheckpointCoordinator {
   private readonly subtasks = new Map<string, SubtaskBackends>();
   private readonly store: CompletedCheckpointStore;
-  private readonly history: CheckpointHistoryWriter | undefined;
+  private readonly history: CheckpointHistoryRecorder;
   private readonly log: (line: string) => void;
   /** NO_CLAIM: files of the restored checkpoint, which no checkpoint of this run may reference. */
   private readonly protectedFiles: ReadonlySet<string>;
@@ -101,8 +98,7 @@ export class EmbeddedCheckpointCoordinator {
     this.store = storeFor(options.storage, options.retainedCheckpoints ?? 1, this.restoreMode, lineage.initial);
     this.unowned = this.restoreMode !== 'CLAIM' ? filesOf(lineage.initial) : new Set();
     this.protectedFiles = this.restoreMode === 'NO_CLAIM' ? this.unowned : new Set();
-    const fs = options.history === undefined ? (options.storage instanceof FsCheckpointStorage && options.storage.layout === 'checkpoints' ? options.storage.fs : undefined) : options.history || undefined;
-    this.history = fs && new CheckpointHistoryWriter(fs);
+    this.history = new CheckpointHistoryRecorder(historyFileSystemOf(options.storage, options.history), this.log);
     for (const s of skipped) this.recordSkipped(s);
   }
 
@@ -267,10 +263,7 @@ export class EmbeddedCheckpointCoordinator {
 
   /** Registers the checkpoint's shared files; in NO_CLAIM mode it must not reference the restored checkpoint's. */
   private registerShared(id: number, metadata: CheckpointMetadata): void {
-    const reused = collectStreamHandles(metadata).find((h) => h.type === 'file' && this.protectedFiles.has(h.path));
-    if (reused !== undefined && reused.type === 'file') {
-      throw new CheckpointFailedError(id, 'DECLINED', `restore mode NO_CLAIM: it references '${reused.path}' of restored checkpoint ${this.lineage.initial?.checkpointId}, which this run does not own`);
-    }
+    checkNoClaimReferences(id, metadata, this.protectedFiles, this.lineage.initial?.checkpointId);
     this.store.registerPending(id, metadata);
   }
 
@@ -309,9 +302,7 @@ export class EmbeddedCheckpointCoordinator {
   }
 
   private async writeHistory(kind: 'CHECKPOINT' | 'SAVEPOINT', status: 'COMPLETED' | 'FAILED', id: number, timestamp: number, acks: readonly Ack[], pointer: string | undefined, failureCause: string | undefined): Promise<void> {
-    if (this.history === undefined) return;
-    const entry = checkpointHistoryEntry({ checkpointId: id, kind, status, triggerTimestamp: timestamp, durationMs: Date.now() - timestamp, pointer, failureCause }, acks.map((a) => a.stats));
-    await this.history.write(entry).catch((e: unknown) => this.log(`could not write the history of checkpoint ${id}: ${describe(e)}`));
+    await this.history.record({ checkpointId: id, kind, status, triggerTimestamp: timestamp, durationMs: Date.now() - timestamp, pointer, failureCause }, acks.map((a) => a.stats));
   }
 
   /** Waits for the queued checkpoints and for deletions of subsumed files. */

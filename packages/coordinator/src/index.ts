@@ -3,3 +3,4 @@ export * from './restore.js';
 export * from './claim.js';
 export * from './discard.js';
 export * from './embedded-coordinator.js';
+export * from './history.js';

@@ -80,7 +80,7 @@ export class InjectedFailure extends Error {
 /** mulberry32: small, fast, and the same everywhere. */
 export const rng = mulberry32;
 
-/** A file system that fails the write of the n-th checkpoint state file of an attempt (not `_metadata`). */
+/** A file system that fails the write of the n-th checkpoint state file of an attempt (not `_metadata`, not the history). */
 class FaultyFileSystem implements FileSystem {
   readonly scheme = 'memory';
   readonly displayRoot = 'memory://checkpoints';
@@ -106,7 +106,8 @@ class FaultyFileSystem implements FileSystem {
 
   async create(path: string): Promise<FileWriter> {
     const w = await this.inner.create(path);
-    if (this.armedAt === undefined || path.endsWith('_metadata')) return w;
+    // Not a state file: `_metadata`, and the checkpoint history (whose writes never fail a checkpoint).
+    if (this.armedAt === undefined || path.endsWith('_metadata') || path.startsWith('_history/')) return w;
     const fail = ++this.creates === this.armedAt;
     if (!fail) return w;
     this.armedAt = undefined;
