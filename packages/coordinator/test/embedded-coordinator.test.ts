@@ -113,6 +113,27 @@ describe('EmbeddedCheckpointCoordinator', () => {
     unregister();
     one.dispose();
   });
+
+  it('a savepoint goes to its own storage, canonical, not retained, and restorable; the history records it', async () => {
+    const fs = new MemoryFileSystem();
+    const storage = new FsCheckpointStorage(fs);
+    const c = await EmbeddedCheckpointCoordinator.open({ storage });
+    const kb = await counter(undefined);
+    c.register({ uid: 'counter', subtaskIndex: 0, parallelism: 1, maxParallelism: MAX_P, keyed: kb });
+    set(kb, 'a', 7);
+    const savepointStorage = new FsCheckpointStorage(new MemoryFileSystem(), { layout: 'savepoint' });
+    const sp = await c.triggerCheckpoint({ savepointStorage });
+    assert.equal(sp.kind, 'SAVEPOINT');
+    assert.deepEqual(await storage.listCompletedCheckpoints(), [], 'nothing in the checkpoint storage');
+    assert.deepEqual(c.retainedCheckpoints, []);
+    const h = await readCheckpointHistory(fs);
+    assert.deepEqual(h.entries.map((e) => [e.checkpointId, e.kind, e.status]), [[1, 'SAVEPOINT', 'COMPLETED']]);
+    const loc = await savepointStorage.resolveCheckpoint(sp.pointer);
+    const restored = await counter({ checkpointId: sp.checkpointId, kind: 'SAVEPOINT', pointer: sp.pointer, metadata: sp.metadata, reader: loc.reader });
+    assert.equal(get(restored, 'a'), 7);
+    kb.dispose();
+    restored.dispose();
+  });
 });
 
 /** Whether `kb` owns `key`'s key group (setCurrentKey rejects keys of other key groups). */
