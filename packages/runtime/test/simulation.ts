@@ -779,6 +779,10 @@ async function simulateEndOfJob(c: SimCase, stopAtSourceRecord: number | undefin
           });
         };
   const first = await runPhase(c, { graph: graph(), faults, checkpointEvery, sinkFs, ckptFs, restoreFrom: undefined, cancelAtSourceRecord: undefined, ...(onSourceRecord ? { onSourceRecord } : {}) });
+  // A fault of the first run that never fired must not fire while the second run resolves its
+  // restore point: listing the retained checkpoints below reads their `_metadata` too.
+  ckptFs.arm(undefined);
+  ckptFs.armRead(undefined);
   let restoreFrom: { storage: FsCheckpointStorage; pointer: string };
   if (first.result.status === 'STOPPED') {
     restoreFrom = { storage: savepoints, pointer: first.result.savepoint!.pointer };
@@ -788,9 +792,6 @@ async function simulateEndOfJob(c: SimCase, stopAtSourceRecord: number | undefin
     if (retained.length === 0) throw new Error('a finished job retains its final checkpoint');
     restoreFrom = { storage, pointer: retained[retained.length - 1]! };
   }
-  // A fault of the first run that never fired must not fire while the second run resolves its restore point.
-  ckptFs.arm(undefined);
-  ckptFs.armRead(undefined);
   const restored = await describeRestorePoint(restoreFrom.storage, restoreFrom.pointer);
   const second = await runPhase(c, { graph: graph(), faults: secondRunFaults(c), checkpointEvery, sinkFs, ckptFs, restoreFrom, cancelAtSourceRecord: undefined });
   return {
