@@ -21,7 +21,7 @@ import {
 import { checkNoClaimReferences, filesOf, ownedCheckpoints, storeFor, type RestoreMode } from './claim.js';
 import { discardExclusiveFiles, discardUnregisteredShared, type AcknowledgedHandles } from './discard.js';
 import { CheckpointFailedError, describe } from './errors.js';
-import { CheckpointHistoryRecorder, historyFileSystemOf } from './history.js';
+import { CheckpointHistoryRecorder, historyFileSystemOf, type CheckpointEventListener } from './history.js';
 import { corruptionIn, fallbackRestorePoint, type RestoreLineage, type RestorePoint, type SkippedCheckpoint } from './restore.js';
 
 export interface EmbeddedCoordinatorOptions {
@@ -35,6 +35,8 @@ export interface EmbeddedCoordinatorOptions {
   readonly timeoutMs?: number;
   /** Where the history goes: default the storage's file system (FsCheckpointStorage), `false` for none. */
   readonly history?: FileSystem | false;
+  /** Told about every checkpoint and restore (e.g. @flowstate/metrics' CheckpointMetrics). */
+  readonly listener?: CheckpointEventListener;
   readonly log?: (line: string) => void;
 }
 
@@ -98,7 +100,7 @@ export class EmbeddedCheckpointCoordinator {
     this.store = storeFor(options.storage, options.retainedCheckpoints ?? 1, this.restoreMode, lineage.initial);
     this.unowned = this.restoreMode !== 'CLAIM' ? filesOf(lineage.initial) : new Set();
     this.protectedFiles = this.restoreMode === 'NO_CLAIM' ? this.unowned : new Set();
-    this.history = new CheckpointHistoryRecorder(historyFileSystemOf(options.storage, options.history), this.log);
+    this.history = new CheckpointHistoryRecorder(historyFileSystemOf(options.storage, options.history), this.log, options.listener);
     for (const s of skipped) this.recordSkipped(s);
   }
 
@@ -151,7 +153,9 @@ export class EmbeddedCheckpointCoordinator {
       signal.throwIfAborted();
       const point = this.point;
       try {
-        return await build(point, signal);
+        const built = await build(point, signal);
+        if (point !== undefined) this.history.restored(Date.now());
+        return built;
       } catch (e) {
         const corruption = point === undefined ? undefined : corruptionIn(e);
         const next = corruption && fallbackRestorePoint(point!, this.lineage);
@@ -190,6 +194,7 @@ export class EmbeddedCheckpointCoordinator {
     const subtasks = [...this.subtasks.values()];
     const acks: Ack[] = [];
     let location: CheckpointStorageLocation | undefined;
+    this.history.triggered(id);
     try {
       signal.throwIfAborted();
       location = await storage.initializeLocationForCheckpoint(id);

@@ -17,6 +17,7 @@ import {
 import {
   CheckpointFailedError,
   CheckpointHistoryRecorder,
+  type CheckpointEventListener,
   checkNoClaimReferences,
   discardExclusiveFiles,
   discardUnregisteredShared,
@@ -191,6 +192,7 @@ export class CheckpointCoordinator {
     private readonly log: (line: string) => void,
     recovered?: RecoveredCheckpoints,
     readonly restoreMode: RestoreMode = 'CLAIM',
+    listener: CheckpointEventListener = {},
   ) {
     assert(config === undefined || storage !== undefined, 'checkpointing needs a checkpoint storage');
     this.nextId = firstCheckpointId;
@@ -203,7 +205,8 @@ export class CheckpointCoordinator {
     this.unownedFallbacks = claim ? [] : (recovered?.complete ?? []);
     this.unowned = claim || initial?.reader !== storage ? new Set() : filesOf(initial);
     this.protectedFiles = restoreMode === 'NO_CLAIM' ? this.unowned : new Set();
-    this.history = new CheckpointHistoryRecorder(historyFileSystemOf(storage), log);
+    this.history = new CheckpointHistoryRecorder(historyFileSystemOf(storage), log, listener);
+    if (initial !== undefined) this.history.restored(Date.now());
     const own = initial?.kind === 'CHECKPOINT' && recovered?.complete.some((c) => c.checkpointId === initial.checkpointId && c.pointer === initial.pointer);
     this.ancestorsUpTo = own ? initial.checkpointId : -1;
   }
@@ -367,6 +370,7 @@ export class CheckpointCoordinator {
     if (flags.final) this.finalTriggered = true;
     // Before any backend sees the barrier: no file it may reuse is deleted until the checkpoint registers or aborts.
     if (kind === 'CHECKPOINT') this.store?.checkpointTriggered(id);
+    this.history.triggered(id);
     const barrier = { kind: 'barrier' as const, checkpointId: id, timestamp, savepoint: kind === 'SAVEPOINT', unaligned: this.config?.mode === 'UNALIGNED' && kind !== 'SAVEPOINT' };
     release();
     for (const s of attempt.sources) s.triggerCheckpoint(barrier, flags);

@@ -1,4 +1,4 @@
-import { assignOperatorState, corruptionIn, type RestoreMode } from '@flowstate/coordinator';
+import { assignOperatorState, corruptionIn, type CheckpointEventListener, type RestoreMode } from '@flowstate/coordinator';
 import {
   highestScannedCheckpointId,
   type CheckpointScan,
@@ -54,6 +54,8 @@ export interface JobOptions {
    * Flink failover); NO_CLAIM and LEGACY leave them and their files to the user.
    */
   readonly restoreMode?: RestoreMode;
+  /** Told about every checkpoint and restore (e.g. @flowstate/metrics' CheckpointMetrics). */
+  readonly checkpointListener?: CheckpointEventListener;
   /** Allow state in the restore point that no operator of this job claims (Flink's --allowNonRestoredState). */
   readonly allowNonRestoredState?: boolean;
   readonly hooks?: RuntimeHooks;
@@ -405,7 +407,7 @@ export class JobClient {
       complete: scan.complete,
       unusable: scan.incomplete.flatMap((c) => (c.metadata ? [{ checkpointId: c.checkpointId, pointer: c.pointer, metadata: c.metadata }] : [])),
     };
-    const coordinator = new CheckpointCoordinator(graph, config, options.checkpointStorage, first, initial, options.log ?? (() => {}), recovered, options.restoreMode);
+    const coordinator = new CheckpointCoordinator(graph, config, options.checkpointStorage, first, initial, options.log ?? (() => {}), recovered, options.restoreMode, options.checkpointListener);
     for (const s of skipped) coordinator.recordSkipped(s);
     return new JobClient(graph, options, coordinator);
   }
