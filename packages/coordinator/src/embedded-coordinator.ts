@@ -21,6 +21,7 @@ import {
 import { checkNoClaimReferences, filesOf, ownedCheckpoints, storeFor, type RestoreMode } from './claim.js';
 import { discardExclusiveFiles, discardUnregisteredShared, type AcknowledgedHandles } from './discard.js';
 import { CheckpointFailedError, describe } from './errors.js';
+import { diagnosticsLog } from './log.js';
 import { CheckpointHistoryRecorder, historyFileSystemOf, type CheckpointEventListener } from './history.js';
 import { corruptionIn, fallbackRestorePoint, type RestoreLineage, type RestorePoint, type SkippedCheckpoint } from './restore.js';
 
@@ -94,7 +95,7 @@ export class EmbeddedCheckpointCoordinator {
     private readonly lineage: RestoreLineage,
     skipped: readonly SkippedCheckpoint[],
   ) {
-    this.log = options.log ?? (() => {});
+    this.log = options.log ?? diagnosticsLog('embedded-coordinator');
     this.point = lineage.initial;
     this.nextId = lineage.firstId;
     this.store = storeFor(options.storage, options.retainedCheckpoints ?? 1, this.restoreMode, lineage.initial);

@@ -4,3 +4,4 @@ export * from './claim.js';
 export * from './discard.js';
 export * from './embedded-coordinator.js';
 export * from './history.js';
+export * from './log.js';

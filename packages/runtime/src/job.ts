@@ -1,4 +1,4 @@
-import { assignOperatorState, corruptionIn, type CheckpointEventListener, type RestoreMode } from '@flowstate/coordinator';
+import { assignOperatorState, corruptionIn, diagnosticsLog, type CheckpointEventListener, type RestoreMode } from '@flowstate/coordinator';
 import {
   highestScannedCheckpointId,
   type CheckpointScan,
@@ -375,7 +375,7 @@ export class JobClient {
     private readonly options: JobOptions,
     private readonly coordinator: CheckpointCoordinator,
   ) {
-    this.log = options.log ?? (() => {});
+    this.log = options.log ?? diagnosticsLog('runtime');
     this.result = this.runLoop().finally(() => {
       // Requests that wait for a running attempt must learn that there will be none.
       this.terminated = true;
@@ -407,7 +407,7 @@ export class JobClient {
       complete: scan.complete,
       unusable: scan.incomplete.flatMap((c) => (c.metadata ? [{ checkpointId: c.checkpointId, pointer: c.pointer, metadata: c.metadata }] : [])),
     };
-    const coordinator = new CheckpointCoordinator(graph, config, options.checkpointStorage, first, initial, options.log ?? (() => {}), recovered, options.restoreMode, options.checkpointListener);
+    const coordinator = new CheckpointCoordinator(graph, config, options.checkpointStorage, first, initial, options.log ?? diagnosticsLog('runtime'), recovered, options.restoreMode, options.checkpointListener);
     for (const s of skipped) coordinator.recordSkipped(s);
     return new JobClient(graph, options, coordinator);
   }
