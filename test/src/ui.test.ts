@@ -4,7 +4,7 @@
 // checked against the files on disk, read with node:fs, not with flowstate's own code.
 import { strict as assert } from 'node:assert';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -57,6 +57,16 @@ describe('checkpoint history page (flowstate ui, headless Chromium)', { skip }, 
       assert.ok(files.some((f) => f.path.startsWith('shared/')), 'an incremental RocksDB checkpoint references shared files');
       const full = await page.$eval(`#history tr[data-checkpoint-id="${onDisk.at(-1)}"] td:nth-child(10)`, (td) => Number(td.getAttribute('data-bytes')));
       assert.equal(full, files.reduce((a, f) => a + f.bytes, 0), 'full size = the sum of the referenced files');
+
+      // Durations come from the history the runtime persisted next to the checkpoints (_history/,
+      // docs/formats.md: a header line, then the entry as one line of JSON).
+      const latest = onDisk.at(-1)!;
+      const historyFile = readdirSync(join(dir, 'checkpoints', '_history')).filter((n) => n.startsWith(`${String(latest).padStart(12, '0')}-`)).sort().at(-1)!;
+      const entry = JSON.parse(readFileSync(join(dir, 'checkpoints', '_history', historyFile), 'utf8').split('\n')[1]!) as { durationMs: number; status: string };
+      assert.equal(entry.status, 'COMPLETED');
+      const shownMs = await page.$eval(`#history tr[data-checkpoint-id="${latest}"] td:nth-child(5)`, (td) => Number(td.getAttribute('data-ms')));
+      assert.equal(shownMs, entry.durationMs, 'duration of the latest checkpoint = its persisted history entry');
+      assert.equal(await page.locator('#chart-duration canvas').count(), 1, 'duration chart drawn');
 
       const subtasks = await page.$$eval('#operators tbody tr', (rows) => rows.length);
       assert.ok(subtasks > 0, 'per-operator and per-subtask breakdown');

@@ -63,7 +63,7 @@ export class CheckpointMetrics {
     this.values.lastCompletedCheckpointId = c.checkpointId;
   }
 
-  checkpointFailed(): void {
+  checkpointFailed(_entry?: CheckpointOutcome): void {
     this.values.numberOfInProgressCheckpoints = Math.max(0, this.values.numberOfInProgressCheckpoints - 1);
     this.values.numberOfFailedCheckpoints++;
   }

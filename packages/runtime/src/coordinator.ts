@@ -1,10 +1,7 @@
 import {
   assert,
-  collectStreamHandles,
   CompletedCheckpointStore,
-  SHARED_STATE_DIR,
   CHECKPOINT,
-  isKeyGroupsStateHandle,
   SAVEPOINT,
   serializeCheckpointMetadata,
   type CheckpointMetadata,
@@ -17,7 +14,22 @@ import {
   type StateHandleReader,
   type SubtaskStateMetadata,
 } from '@flowstate/core';
-import { CheckpointFailedError, describe, TooManyFailedCheckpointsError } from './errors.js';
+import {
+  CheckpointFailedError,
+  CheckpointHistoryRecorder,
+  type CheckpointEventListener,
+  checkNoClaimReferences,
+  discardExclusiveFiles,
+  discardUnregisteredShared,
+  fallbackRestorePoint,
+  filesOf,
+  historyFileSystemOf,
+  storeFor,
+  type RestoreMode,
+  type RestorePoint,
+  type SkippedCheckpoint,
+} from '@flowstate/coordinator';
+import { describe, TooManyFailedCheckpointsError } from './errors.js';
 import type { JobGraph } from './graph.js';
 import type { CheckpointStats } from './stats.js';
 import type { CheckpointingMode, Task, TaskAck } from './task.js';
@@ -68,30 +80,12 @@ export function resolveCheckpointConfig(c: CheckpointConfig): ResolvedCheckpoint
   return r;
 }
 
-/** A completed checkpoint or savepoint a job can restore from. */
-export interface RestorePoint {
-  readonly checkpointId: number;
-  readonly kind: 'CHECKPOINT' | 'SAVEPOINT';
-  readonly pointer: string;
-  readonly metadata: CheckpointMetadata;
-  readonly reader: StateHandleReader;
-}
+export type { RestorePoint, SkippedCheckpoint } from '@flowstate/coordinator';
 
 export interface CompletedCheckpoint extends RestorePoint {
   readonly stats: CheckpointStats;
 }
 
-/**
- * A checkpoint a restore did not use, and why. INCOMPLETE: its metadata references a missing or
- * resized file; UNREADABLE_METADATA: its metadata cannot be decoded; RESTORE_FAILED: restoring it
- * failed because a file is missing or corrupt, and an older retained checkpoint was used instead.
- */
-export interface SkippedCheckpoint {
-  readonly checkpointId: number;
-  readonly pointer: string;
-  readonly reason: 'INCOMPLETE' | 'UNREADABLE_METADATA' | 'RESTORE_FAILED';
-  readonly error: FlowstateError;
-}
 
 /** Checkpoints an earlier run left in the job's checkpoint storage (see CompletedCheckpointStore.recover). */
 export interface RecoveredCheckpoints {
@@ -191,6 +185,13 @@ export class CheckpointCoordinator {
    * checkpoints are discarded, and a shared file is deleted once no retained checkpoint uses it.
    */
   private readonly store: CompletedCheckpointStore | undefined;
+  /** Checkpoints of earlier runs a restore may fall back to although this run does not own them (NO_CLAIM, LEGACY). */
+  private readonly unownedFallbacks: readonly StoredCheckpoint[];
+  /** Files of a restored checkpoint this run does not own: never deleted by it. */
+  private readonly unowned: ReadonlySet<string>;
+  /** NO_CLAIM: the same files, which no checkpoint of this run may reference. */
+  private readonly protectedFiles: ReadonlySet<string>;
+  private readonly history: CheckpointHistoryRecorder;
 
   constructor(
     private readonly graph: JobGraph,
@@ -200,14 +201,22 @@ export class CheckpointCoordinator {
     initial: RestorePoint | undefined,
     private readonly log: (line: string) => void,
     recovered?: RecoveredCheckpoints,
+    readonly restoreMode: RestoreMode = 'CLAIM',
+    listener: CheckpointEventListener = {},
   ) {
     assert(config === undefined || storage !== undefined, 'checkpointing needs a checkpoint storage');
     this.nextId = firstCheckpointId;
     this.firstId = firstCheckpointId;
     this.latest = initial;
     this.initial = initial;
-    this.store = storage === undefined ? undefined : new CompletedCheckpointStore(storage, config?.retainedCheckpoints ?? 1);
-    if (recovered !== undefined) this.store?.recover(recovered.complete, recovered.unusable);
+    this.store = storage === undefined ? undefined : storeFor(storage, config?.retainedCheckpoints ?? 1, restoreMode, initial);
+    const claim = restoreMode === 'CLAIM';
+    if (recovered !== undefined && claim) this.store?.recover(recovered.complete, recovered.unusable);
+    this.unownedFallbacks = claim ? [] : (recovered?.complete ?? []);
+    this.unowned = claim || initial?.reader !== storage ? new Set() : filesOf(initial);
+    this.protectedFiles = restoreMode === 'NO_CLAIM' ? this.unowned : new Set();
+    this.history = new CheckpointHistoryRecorder(historyFileSystemOf(storage), log, listener);
+    if (initial !== undefined) this.history.restored(Date.now());
     const own = initial?.kind === 'CHECKPOINT' && recovered?.complete.some((c) => c.checkpointId === initial.checkpointId && c.pointer === initial.pointer);
     this.ancestorsUpTo = own ? initial.checkpointId : -1;
   }
@@ -230,20 +239,9 @@ export class CheckpointCoordinator {
    * the lineage, has no fallback: returns undefined and changes nothing.
    */
   fallBack(point: RestorePoint, error: FlowstateError): RestorePoint | undefined {
-    if (point.kind !== 'CHECKPOINT' || this.store === undefined) return undefined;
-    const retained = this.store.all();
-    if (!retained.some((c) => c.checkpointId === point.checkpointId)) return undefined;
-    // Retained checkpoints between what this run restored and its own first one belong to a
-    // timeline it left (a restore of an older checkpoint): never fall back into them.
-    const inLineage = (id: number) => id <= this.ancestorsUpTo || id >= this.firstId;
-    const older = retained.filter((c) => c.checkpointId < point.checkpointId && c.metadata.kind === 'CHECKPOINT' && inLineage(c.checkpointId)).at(-1);
-    const storage = this.store.storage;
-    const next: RestorePoint | undefined =
-      older !== undefined
-        ? { checkpointId: older.checkpointId, kind: 'CHECKPOINT', pointer: older.pointer, metadata: older.metadata, reader: storage }
-        : point.checkpointId >= this.firstId && this.initial !== undefined && this.ancestorsUpTo < 0
-          ? this.initial
-          : undefined;
+    if (this.store === undefined) return undefined;
+    const retained = [...this.unownedFallbacks, ...this.store.all()].sort((a, b) => a.checkpointId - b.checkpointId);
+    const next = fallbackRestorePoint(point, { retained, reader: this.store.storage, firstId: this.firstId, ancestorsUpTo: this.ancestorsUpTo, initial: this.initial });
     if (next === undefined) return undefined;
     this.store.drop(point.checkpointId);
     const i = this.completed.findIndex((c) => c.checkpointId === point.checkpointId);
@@ -364,6 +362,7 @@ export class CheckpointCoordinator {
     } catch (e) {
       stats.status = 'FAILED';
       stats.failureReason = `TRIGGER_FAILED: ${describe(e)}`;
+      this.recordHistory(stats, []);
       this.countFailure(new CheckpointFailedError(id, 'TRIGGER_FAILED', describe(e), { cause: e }));
       throw e;
     }
@@ -381,6 +380,7 @@ export class CheckpointCoordinator {
     if (flags.final) this.finalTriggered = true;
     // Before any backend sees the barrier: no file it may reuse is deleted until the checkpoint registers or aborts.
     if (kind === 'CHECKPOINT') this.store?.checkpointTriggered(id);
+    this.history.triggered(id);
     const barrier = { kind: 'barrier' as const, checkpointId: id, timestamp, savepoint: kind === 'SAVEPOINT', unaligned: this.config?.mode === 'UNALIGNED' && kind !== 'SAVEPOINT' };
     release();
     for (const s of attempt.sources) s.triggerCheckpoint(barrier, flags);
@@ -429,7 +429,7 @@ export class CheckpointCoordinator {
   /** Files written after an abort disposed the location: the directory again, then the files. */
   private async discardLate(aborted: { storage: CheckpointStorage; location: CheckpointStorageLocation }, handles: Pick<TaskAck, 'keyed' | 'operator' | 'channelState'>): Promise<void> {
     await this.disposeAborted({ checkpointId: aborted.location.checkpointId, storage: aborted.storage, location: aborted.location, acks: [handles] });
-    await discardAck(aborted.storage, handles);
+    await discardExclusiveFiles(aborted.storage, handles);
   }
 
   private disposalOf(p: Pending): AbortedDisposal {
@@ -539,6 +539,7 @@ export class CheckpointCoordinator {
     }
     if (p.kind === 'CHECKPOINT' && this.store !== undefined) {
       try {
+        checkNoClaimReferences(p.id, metadata, this.protectedFiles, this.initial?.checkpointId);
         // As Flink does on acknowledgement: from now on the registry keeps what this checkpoint uses;
         // a reused file that was already discarded declines it (FLINK-29913) instead of completing it.
         this.store.registerPending(p.id, metadata);
@@ -573,6 +574,7 @@ export class CheckpointCoordinator {
     p.stats.status = 'COMPLETED';
     p.stats.durationMs = Date.now() - p.timestamp;
     p.stats.pointer = completedPointer;
+    this.recordHistory(p.stats, [...p.acks.values()]);
     this.lastCompletionAt = Date.now();
     this.consecutiveFailures = 0;
     const completed: CompletedCheckpoint = { checkpointId: p.id, kind: p.kind, pointer: completedPointer, metadata, reader: p.storage, stats: p.stats };
@@ -609,16 +611,28 @@ export class CheckpointCoordinator {
    * that no completed checkpoint uses (files of incremental checkpoints it merely reused stay).
    */
   private async discardAck(storage: CheckpointStorage, ack: Pick<TaskAck, 'keyed' | 'operator' | 'channelState'>): Promise<void> {
-    await discardAck(storage, ack);
+    await discardExclusiveFiles(storage, ack);
     await this.discardUnregisteredShared(storage, ack);
   }
 
   private async discardUnregisteredShared(storage: CheckpointStorage, ack: object): Promise<void> {
-    for (const h of collectStreamHandles(ack)) {
-      if (h.type === 'file' && h.path.startsWith(`${SHARED_STATE_DIR}/`) && this.store?.registry.entry(h.path) === undefined) {
-        await storage.discardStateHandle(h).catch(() => {});
-      }
-    }
+    await discardUnregisteredShared(storage, ack, this.store?.registry, this.unowned);
+  }
+
+  /** The persisted history (docs/formats.md): written in the background, never delays a checkpoint. */
+  private recordHistory(stats: CheckpointStats, acks: readonly TaskAck[]): void {
+    const subtasks = acks.map((a) => ({
+      operatorUid: a.uid,
+      subtaskIndex: a.subtaskIndex,
+      syncDurationMs: a.stats.syncDurationMs,
+      asyncDurationMs: a.stats.asyncDurationMs,
+      alignmentDurationMs: a.stats.alignmentDurationMs,
+      checkpointedSize: a.stats.checkpointedSize,
+      fullSize: a.stats.fullSize,
+    }));
+    const status = stats.status === 'COMPLETED' ? 'COMPLETED' : 'FAILED';
+    const base = { checkpointId: stats.checkpointId, kind: stats.kind, status, triggerTimestamp: stats.triggerTimestamp, durationMs: stats.durationMs, pointer: stats.pointer, failureCause: stats.failureReason } as const;
+    this.housekeep(this.history.record(base, subtasks));
   }
 
   private abort(p: Pending, error: CheckpointFailedError, counts = true): void {
@@ -628,6 +642,7 @@ export class CheckpointCoordinator {
     p.stats.status = 'FAILED';
     p.stats.durationMs = Date.now() - p.timestamp;
     p.stats.failureReason = error.message;
+    this.recordHistory(p.stats, [...p.acks.values()]);
     // While `_metadata` is being written, complete() cleans up once the write settled. Once it may
     // exist, the store adopts the checkpoint (see disposeFinalized); before, the registry forgets the
     // checkpoint's own shared files, so that they count as unregistered and are deleted after its location.
@@ -689,17 +704,4 @@ export class CheckpointCoordinator {
   releaseWaiters(): void {
     this.wakeSlotWaiters();
   }
-}
-
-/**
- * Deletes the exclusive files an acknowledgement references. Only handle types whose files belong
- * to this one checkpoint are touched; other keyed handle types (e.g. incremental ones sharing
- * files between checkpoints) are left to their backend.
- */
-async function discardAck(storage: CheckpointStorage, ack: Pick<TaskAck, 'keyed' | 'operator' | 'channelState'>): Promise<void> {
-  const streams = [];
-  if (ack.keyed && isKeyGroupsStateHandle(ack.keyed)) streams.push(ack.keyed.stream);
-  if (ack.operator) streams.push(ack.operator.stream);
-  if (ack.channelState) streams.push(ack.channelState);
-  for (const h of streams) await storage.discardStateHandle(h).catch(() => {});
 }

@@ -23,18 +23,8 @@ export class JobFailedError extends FlowstateError {
   }
 }
 
-/** A checkpoint did not complete: declined by a task, expired, or failed to finalize. */
-export class CheckpointFailedError extends FlowstateError {
-  readonly code = 'CHECKPOINT_FAILED';
-  constructor(
-    readonly checkpointId: number,
-    readonly reason: 'DECLINED' | 'EXPIRED' | 'FINALIZE_FAILED' | 'SUBSUMED' | 'JOB_FAILOVER' | 'TRIGGER_FAILED',
-    detail: string,
-    options?: { cause?: unknown },
-  ) {
-    super(`checkpoint ${checkpointId} failed (${reason}): ${detail}`, options);
-  }
-}
+// The coordinator's error is shared with the embeddable coordinator.
+export { CheckpointFailedError } from '@flowstate/coordinator';
 
 /** More checkpoints failed in a row than `tolerableFailedCheckpoints` allows. */
 export class TooManyFailedCheckpointsError extends FlowstateError {

@@ -1,11 +1,10 @@
+import { assignOperatorState, corruptionIn, diagnosticsLog, type CheckpointEventListener, type RestoreMode } from '@flowstate/coordinator';
 import {
-  CorruptCheckpointError,
   highestScannedCheckpointId,
   type CheckpointScan,
   type CompleteCheckpointEntry,
   computeKeyGroupRangeForOperatorIndex,
   deserializeCheckpointMetadata,
-  repartitionOperatorState,
   type CheckpointStorage,
   type KeyedStateBackend,
   type KeyedStateHandle,
@@ -49,6 +48,14 @@ export interface JobOptions {
    * Excludes `restoreFrom`.
    */
   readonly resumeFromLatestCheckpoint?: boolean;
+  /**
+   * Who owns the checkpoints of `checkpointStorage` this run found (see RestoreMode). Default
+   * CLAIM: the storage is this job's own, so its retained checkpoints are this job's (as after a
+   * Flink failover); NO_CLAIM and LEGACY leave them and their files to the user.
+   */
+  readonly restoreMode?: RestoreMode;
+  /** Told about every checkpoint and restore (e.g. @flowstate/metrics' CheckpointMetrics). */
+  readonly checkpointListener?: CheckpointEventListener;
   /** Allow state in the restore point that no operator of this job claims (Flink's --allowNonRestoredState). */
   readonly allowNonRestoredState?: boolean;
   readonly hooks?: RuntimeHooks;
@@ -253,17 +260,6 @@ class ExecutionAttempt implements AttemptView, TaskHost {
 }
 
 /**
- * Operator state per new subtask. At unchanged parallelism each subtask keeps its own handles
- * (as Flink does) unless union or broadcast state needs the redistribution anyway.
- */
-function assignOperatorState(op: OperatorSnapshotMetadata, parallelism: number): OperatorStateHandle[][] {
-  const previous = [...op.subtasks].sort((a, b) => a.subtaskIndex - b.subtaskIndex).map((s) => [...s.operator]);
-  const needsRedistribution = previous.some((hs) => hs.some((h) => Object.values(h.states).some((s) => s.mode !== 'SPLIT_DISTRIBUTE')));
-  if (op.parallelism === parallelism && previous.length === parallelism && !needsRedistribution) return previous;
-  return repartitionOperatorState(previous, parallelism);
-}
-
-/**
  * Which new subtasks start as finished (Flink's FINISHED_ON_RESTORE): they restore their state
  * but run neither endInput nor finish again. At unchanged parallelism each subtask keeps its own
  * flag; rescaled, only an operator all of whose subtasks had finished (Flink's fully finished
@@ -317,14 +313,6 @@ async function assignChannelState(op: OperatorSnapshotMetadata, node: StreamNode
     }
   }
   return result;
-}
-
-/** The CorruptCheckpointError (a missing, resized or corrupt checkpoint file) behind a failure, if any. */
-function corruptionIn(e: unknown): CorruptCheckpointError | undefined {
-  for (let c: unknown = e, depth = 0; c instanceof Error && depth < 16; c = c.cause, depth++) {
-    if (c instanceof CorruptCheckpointError) return c;
-  }
-  return undefined;
 }
 
 function restorePointOf(storage: CheckpointStorage, c: CompleteCheckpointEntry): RestorePoint {
@@ -387,7 +375,7 @@ export class JobClient {
     private readonly options: JobOptions,
     private readonly coordinator: CheckpointCoordinator,
   ) {
-    this.log = options.log ?? (() => {});
+    this.log = options.log ?? diagnosticsLog('runtime');
     this.result = this.runLoop().finally(() => {
       // Requests that wait for a running attempt must learn that there will be none.
       this.terminated = true;
@@ -419,7 +407,7 @@ export class JobClient {
       complete: scan.complete,
       unusable: scan.incomplete.flatMap((c) => (c.metadata ? [{ checkpointId: c.checkpointId, pointer: c.pointer, metadata: c.metadata }] : [])),
     };
-    const coordinator = new CheckpointCoordinator(graph, config, options.checkpointStorage, first, initial, options.log ?? (() => {}), recovered);
+    const coordinator = new CheckpointCoordinator(graph, config, options.checkpointStorage, first, initial, options.log ?? diagnosticsLog('runtime'), recovered, options.restoreMode, options.checkpointListener);
     for (const s of skipped) coordinator.recordSkipped(s);
     return new JobClient(graph, options, coordinator);
   }

@@ -1,8 +1,7 @@
-import { deserialize as v8Deserialize, serialize as v8Serialize } from 'node:v8';
+import { serialize as v8Serialize } from 'node:v8';
 import {
   assert,
   assignToKeyGroup,
-  CorruptCheckpointError,
   computeOperatorIndexForKeyGroup,
   DataOutputSerializer,
   type CheckpointOptions,
@@ -20,67 +19,12 @@ import { TaskCancelledError } from './errors.js';
 import type { Collector, SourceFunction } from './functions.js';
 import type { Partitioner, StreamNode, StreamOperator } from './graph.js';
 import type { SubtaskContext } from './operators.js';
+import { encodeChannelState } from './channel-state.js';
+import type { CheckpointingMode, InputChannelSpec, OutputEdge, RestoredInflight, RuntimeHooks, TaskAck, TaskInfo } from './task-protocol.js';
 
-export type CheckpointingMode = 'EXACTLY_ONCE' | 'AT_LEAST_ONCE' | 'UNALIGNED';
-
-/** Identifies a subtask in hooks and stats. */
-export interface TaskInfo {
-  readonly uid: string;
-  readonly subtaskIndex: number;
-  readonly attempt: number;
-  readonly name: string;
-}
-
-/**
- * Points where a test may make a task fail (by throwing). The runtime calls them at exactly
- * these places, so a fault plan can name "the 137th record of map#1" or "checkpoint 3's barrier
- * at sink#0, before its snapshot".
- */
-export interface RuntimeHooks {
-  /** Before a task processes (or a source emits) a record; `n` counts records in this attempt. */
-  onRecord?(task: TaskInfo, n: number): void;
-  /**
-   * Before a task emits a record; `n` counts emitted records in this attempt. Throwing here fails
-   * the task in the middle of processing a record: its state is already updated, its output only
-   * partly emitted.
-   */
-  onEmit?(task: TaskInfo, n: number): void;
-  /** The barrier arrived (aligned: all barriers), the snapshot has not started. */
-  beforeSnapshot?(task: TaskInfo, checkpointId: number): void;
-  /** The checkpoint completed; the task is about to run notifyCheckpointComplete (sinks commit here). */
-  beforeNotifyComplete?(task: TaskInfo, checkpointId: number): void;
-  /** An execution attempt starts deploying (before any state is read). */
-  onAttemptStart?(attempt: number): void;
-  /** The task's state backends were restored; its operator is not open yet. */
-  onRestore?(task: TaskInfo): void;
-}
-
-export interface TaskCheckpointStats {
-  readonly task: string;
-  /** Trigger to the first barrier reaching this task: how long barriers queued behind records. */
-  readonly startDelayMs: number;
-  readonly syncDurationMs: number;
-  readonly asyncDurationMs: number;
-  readonly alignmentDurationMs: number;
-  readonly checkpointedSize: number;
-  readonly fullSize: number;
-  /** Bytes processed between the first and the last barrier of an aligned checkpoint (extrapolated from sampled record sizes). */
-  readonly processedInflightBytes: number;
-  /** Bytes of in-flight records an unaligned checkpoint persisted as channel state. */
-  readonly persistedInflightBytes: number;
-  readonly unaligned: boolean;
-}
-
-export interface TaskAck {
-  readonly uid: string;
-  readonly subtaskIndex: number;
-  readonly keyed: KeyedStateHandle | null;
-  readonly operator: OperatorStateHandle | null;
-  readonly channelState: StreamStateHandle | null;
-  /** The subtask had finished its input (endInput and finish ran) when it took this snapshot. */
-  readonly finished: boolean;
-  readonly stats: TaskCheckpointStats;
-}
+// The task's vocabulary lives in task-protocol.ts and the channel-state codec in channel-state.ts.
+export * from './task-protocol.js';
+export { decodeChannelState, encodeChannelState } from './channel-state.js';
 
 /** What a task needs from the job: the coordinator's side of the checkpoint protocol. */
 export interface TaskHost {
@@ -100,26 +44,6 @@ export interface TaskHost {
    * taken after every task finished (the final checkpoint) completes.
    */
   taskFinished(task: Task): void;
-}
-
-/** One consumer edge of a task: its partitioner and a channel per consumer subtask. */
-export interface OutputEdge {
-  readonly partitioner: Partitioner;
-  readonly channels: readonly Channel[];
-  readonly consumerParallelism: number;
-}
-
-export interface InputChannelSpec {
-  readonly channel: Channel;
-  readonly inputIndex: number;
-  /** For keyed inputs: the key of a record. */
-  readonly keySelector: ((value: unknown) => unknown) | undefined;
-}
-
-/** In-flight records restored from an unaligned checkpoint, replayed before any new input. */
-export interface RestoredInflight {
-  readonly inputIndex: number;
-  readonly records: readonly unknown[];
 }
 
 interface Pending {
@@ -816,23 +740,4 @@ export class Task implements TaskInfo {
     })();
     this.track(work);
   }
-}
-
-/** Channel state: a version byte, then the structured-clone serialization of the in-flight records per input. */
-export function encodeChannelState(inflight: ReadonlyArray<{ inputIndex: number; records: readonly unknown[] }>): Uint8Array {
-  return v8Serialize({ version: 1, inputs: inflight });
-}
-
-export function decodeChannelState(bytes: Uint8Array, file: string): Array<{ inputIndex: number; records: unknown[] }> {
-  let decoded: unknown;
-  try {
-    decoded = v8Deserialize(bytes);
-  } catch (e) {
-    throw new CorruptCheckpointError(file, `channel state cannot be decoded: ${(e as Error).message}`, undefined, undefined, { cause: e });
-  }
-  const d = decoded as { version?: unknown; inputs?: unknown };
-  if (typeof d !== 'object' || d === null || d.version !== 1 || !Array.isArray(d.inputs)) {
-    throw new CorruptCheckpointError(file, 'channel state has an unknown layout');
-  }
-  return d.inputs as Array<{ inputIndex: number; records: unknown[] }>;
 }

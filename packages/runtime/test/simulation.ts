@@ -80,7 +80,7 @@ export class InjectedFailure extends Error {
 /** mulberry32: small, fast, and the same everywhere. */
 export const rng = mulberry32;
 
-/** A file system that fails the write of the n-th checkpoint state file of an attempt (not `_metadata`). */
+/** A file system that fails the write of the n-th checkpoint state file of an attempt (not `_metadata`, not the history). */
 class FaultyFileSystem implements FileSystem {
   readonly scheme = 'memory';
   readonly displayRoot = 'memory://checkpoints';
@@ -106,7 +106,8 @@ class FaultyFileSystem implements FileSystem {
 
   async create(path: string): Promise<FileWriter> {
     const w = await this.inner.create(path);
-    if (this.armedAt === undefined || path.endsWith('_metadata')) return w;
+    // Not a state file: `_metadata`, and the checkpoint history (whose writes never fail a checkpoint).
+    if (this.armedAt === undefined || path.endsWith('_metadata') || path.startsWith('_history/')) return w;
     const fail = ++this.creates === this.armedAt;
     if (!fail) return w;
     this.armedAt = undefined;
@@ -778,6 +779,10 @@ async function simulateEndOfJob(c: SimCase, stopAtSourceRecord: number | undefin
           });
         };
   const first = await runPhase(c, { graph: graph(), faults, checkpointEvery, sinkFs, ckptFs, restoreFrom: undefined, cancelAtSourceRecord: undefined, ...(onSourceRecord ? { onSourceRecord } : {}) });
+  // A fault of the first run that never fired must not fire while the second run resolves its
+  // restore point: listing the retained checkpoints below reads their `_metadata` too.
+  ckptFs.arm(undefined);
+  ckptFs.armRead(undefined);
   let restoreFrom: { storage: FsCheckpointStorage; pointer: string };
   if (first.result.status === 'STOPPED') {
     restoreFrom = { storage: savepoints, pointer: first.result.savepoint!.pointer };
@@ -787,9 +792,6 @@ async function simulateEndOfJob(c: SimCase, stopAtSourceRecord: number | undefin
     if (retained.length === 0) throw new Error('a finished job retains its final checkpoint');
     restoreFrom = { storage, pointer: retained[retained.length - 1]! };
   }
-  // A fault of the first run that never fired must not fire while the second run resolves its restore point.
-  ckptFs.arm(undefined);
-  ckptFs.armRead(undefined);
   const restored = await describeRestorePoint(restoreFrom.storage, restoreFrom.pointer);
   const second = await runPhase(c, { graph: graph(), faults: secondRunFaults(c), checkpointEvery, sinkFs, ckptFs, restoreFrom, cancelAtSourceRecord: undefined });
   return {

@@ -51,7 +51,7 @@ function renderHistory(overview) {
       el('td', { class: `status-${c.status}` }, c.status),
       el('td', {}, c.kind ?? h?.kind ?? '—'),
       el('td', {}, time(h?.triggerTimestamp ?? c.timestamp)),
-      num(ms(h?.durationMs)), num(ms(h?.syncMaxMs)), num(ms(h?.asyncMaxMs)), num(ms(h?.alignmentMaxMs)),
+      num(ms(h?.durationMs), { 'data-ms': h?.durationMs ?? '' }), num(ms(h?.syncDurationMaxMs)), num(ms(h?.asyncDurationMaxMs)), num(ms(h?.alignmentDurationMaxMs)),
       num(bytes(c.checkpointedSize), { 'data-bytes': c.checkpointedSize }),
       num(bytes(c.fullSize), { 'data-bytes': c.fullSize }),
       num(c.files.length));
@@ -66,9 +66,14 @@ function showDetails(c, tr) {
   $('details').hidden = false;
   $('details-title').textContent = `Checkpoint ${c.checkpointId} · ${c.pointer}`;
   $('details-problem').textContent = c.problem ?? '';
-  const ops = c.operators.flatMap((o) => o.subtasks.map((s) => el('tr', { 'data-uid': o.uid, 'data-subtask': s.index },
-    el('td', {}, `${o.uid} (${o.parallelism}/${o.maxParallelism})`), num(s.index),
-    num(bytes(s.keyedBytes)), num(bytes(s.operatorBytes)), num(bytes(s.channelBytes)), num(s.files), el('td', {}, s.finished ? 'yes' : ''))));
+  const acks = new Map((c.history?.subtasks ?? []).map((a) => [`${a.operatorUid}/${a.subtaskIndex}`, a]));
+  const ops = c.operators.flatMap((o) => o.subtasks.map((s) => {
+    const a = acks.get(`${o.uid}/${s.index}`);
+    return el('tr', { 'data-uid': o.uid, 'data-subtask': s.index },
+      el('td', {}, `${o.uid} (${o.parallelism}/${o.maxParallelism})`), num(s.index),
+      num(ms(a?.syncDurationMs)), num(ms(a?.asyncDurationMs)), num(ms(a?.alignmentDurationMs)),
+      num(bytes(s.keyedBytes)), num(bytes(s.operatorBytes)), num(bytes(s.channelBytes)), num(s.files), el('td', {}, s.finished ? 'yes' : ''));
+  }));
   $('operators').tBodies[0].replaceChildren(...ops);
   const files = c.files.map((f) => el('tr', { 'data-path': f.path },
     el('td', {}, el('code', {}, f.path)), num(bytes(f.size), { 'data-bytes': f.size }), el('td', {}, f.shared ? 'shared' : 'exclusive'), el('td', {}, f.reused ? 'yes' : '')));
@@ -100,9 +105,9 @@ function renderCharts(overview) {
     { label: 'full', color: '#8a5cf6', values: done.map((c) => c.fullSize) },
   ], bytes);
   chart($('chart-phases'), '', xs, [
-    { label: 'sync', color: '#d97706', values: done.map((c) => h(c, 'syncMaxMs')) },
-    { label: 'async', color: '#3461c1', values: done.map((c) => h(c, 'asyncMaxMs')) },
-    { label: 'alignment', color: '#b3261e', values: done.map((c) => h(c, 'alignmentMaxMs')) },
+    { label: 'sync', color: '#d97706', values: done.map((c) => h(c, 'syncDurationMaxMs')) },
+    { label: 'async', color: '#3461c1', values: done.map((c) => h(c, 'asyncDurationMaxMs')) },
+    { label: 'alignment', color: '#b3261e', values: done.map((c) => h(c, 'alignmentDurationMaxMs')) },
   ], ms);
 }
 

@@ -1,6 +1,6 @@
 export {
   loadCheckpointsOverview,
-  type CheckpointHistoryEntry,
+  persistedHistory,
   type CheckpointHistorySource,
   type CheckpointsOverview,
   type CheckpointView,

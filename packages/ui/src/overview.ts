@@ -6,26 +6,14 @@ import {
   collectSharedFileReferences,
   collectStreamHandles,
   streamHandleName,
+  readCheckpointHistory,
+  FsCheckpointStorage,
+  type CheckpointHistoryEntry,
   type CheckpointMetadata,
   type CheckpointStorage,
   type StreamStateHandle,
   type SubtaskStateMetadata,
 } from '@flowstate/core';
-
-/** One checkpoint's statistics as the coordinator persisted them (Flink's checkpoint stats). */
-export interface CheckpointHistoryEntry {
-  readonly checkpointId: number;
-  readonly kind: string;
-  readonly status: string;
-  readonly triggerTimestamp: number;
-  readonly durationMs: number;
-  readonly syncMaxMs: number;
-  readonly asyncMaxMs: number;
-  readonly alignmentMaxMs: number;
-  readonly checkpointedSize: number;
-  readonly fullSize: number;
-  readonly failureCause?: string;
-}
 
 /** Where persisted statistics come from; absent when the writer kept none. */
 export type CheckpointHistorySource = () => Promise<readonly CheckpointHistoryEntry[]>;
@@ -77,11 +65,21 @@ export interface CheckpointsOverview {
   readonly storage: string;
   readonly generatedAt: number;
   readonly checkpoints: readonly CheckpointView[];
-  /** Every persisted statistics entry, including failed checkpoints that left no `_metadata`. */
+  /** Every persisted statistics entry (core's CheckpointHistoryEntry), including failed checkpoints that left no `_metadata`. */
   readonly history: readonly CheckpointHistoryEntry[];
 }
 
-export async function loadCheckpointsOverview(storage: CheckpointStorage, history?: CheckpointHistorySource): Promise<CheckpointsOverview> {
+/**
+ * The history the coordinator persisted under the checkpoint root (`_history/`, see
+ * docs/formats.md), for checkpoint storages on a file system; none otherwise. Unreadable entries
+ * are left out here; `flowstate checkpoint history` reports them.
+ */
+export function persistedHistory(storage: CheckpointStorage): CheckpointHistorySource | undefined {
+  if (!(storage instanceof FsCheckpointStorage) || storage.layout !== 'checkpoints') return undefined;
+  return async () => (await readCheckpointHistory(storage.fs)).entries;
+}
+
+export async function loadCheckpointsOverview(storage: CheckpointStorage, history: CheckpointHistorySource | undefined = persistedHistory(storage)): Promise<CheckpointsOverview> {
   const scan = await storage.scanCheckpoints();
   const entries = history === undefined ? [] : await history();
   const byId = new Map(entries.map((e) => [e.checkpointId, e]));

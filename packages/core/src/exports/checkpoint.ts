@@ -1,7 +1,8 @@
 /**
  * `@flowstate/core/checkpoint`: what a checkpoint coordinator keeps (Flink's
  * CheckpointMetadata, SharedStateRegistry, CompletedCheckpointStore): the `_metadata` format, the
- * shared state registry and file reuse, referenced-file and completeness checks.
+ * shared state registry and file reuse, referenced-file and completeness checks, the persisted
+ * checkpoint history.
  */
 // The typed errors (FlowstateError and subclasses) are part of every group: they are what its
 // functions throw and what callers catch.

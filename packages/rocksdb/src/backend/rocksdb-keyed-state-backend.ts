@@ -35,6 +35,15 @@ export interface RocksDBKeyedStateBackendOptions {
  * restore. State access is synchronous through the N-API binding. The WAL is off, as in Flink:
  * durability comes from checkpoints.
  */
+/** The RocksDB properties nativeMetrics() reports (Flink's defaults plus block cache usage). */
+export const ROCKSDB_NATIVE_METRICS = [
+  'rocksdb.estimate-num-keys',
+  'rocksdb.block-cache-usage',
+  'rocksdb.cur-size-all-mem-tables',
+  'rocksdb.estimate-pending-compaction-bytes',
+  'rocksdb.live-sst-files-size',
+] as const;
+
 export class RocksDBKeyedStateBackend<K> extends KvKeyedStateBackend<K> {
   /** The backend's working directory (database, native checkpoints, downloads); removed on dispose(). */
   readonly instanceDir: string;
@@ -58,6 +67,23 @@ export class RocksDBKeyedStateBackend<K> extends KvKeyedStateBackend<K> {
   /** The database (the access benchmark's raw baseline reads the backend's column families through it). */
   private get db(): RocksDB {
     return this.rocksStore!.db;
+  }
+
+  /**
+   * RocksDB's native metrics as Flink exports them (state.backend.rocksdb.metrics.*), summed over
+   * the column families; block cache usage is per database (the cache is shared). Cheap property
+   * reads, meant for a metrics reader (see @flowstate/metrics' observeNativeMetrics).
+   */
+  nativeMetrics(): Readonly<Record<string, number>> {
+    const db = this.db;
+    const out: Record<string, number> = {};
+    for (const name of ROCKSDB_NATIVE_METRICS) {
+      let total = 0;
+      if (name === 'rocksdb.block-cache-usage') total = Number(db.getProperty(name) ?? 0);
+      else for (const cfName of db.listColumnFamilies()) total += Number(db.getProperty(name, db.getColumnFamily(cfName)) ?? 0);
+      out[name] = total;
+    }
+    return out;
   }
 
   /** Opens an empty database, or restores one (see rocksdb-restore.ts). */

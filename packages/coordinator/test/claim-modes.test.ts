@@ -1,0 +1,216 @@
+/**
+ * Restore modes file by file: incremental RocksDB checkpoints share SST files, so which files a run
+ * may delete after restoring a checkpoint is visible in the storage listing.
+ */
+import { strict as assert } from 'node:assert';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import {
+  CHECKPOINT_HISTORY_DIR,
+  collectStreamHandles,
+  computeKeyGroupRangeForOperatorIndex,
+  FsCheckpointStorage,
+  MemoryFileSystem,
+  readCheckpointHistory,
+  Serializers,
+  ValueStateDescriptor,
+  VoidNamespace,
+  type CheckpointMetadata,
+  type CheckpointStreamFactory,
+  type FileStateHandle,
+  type KeyedStateBackend,
+  type OperatorStateBackend,
+  type OperatorStateHandle,
+} from '@flowstate/core';
+import { CheckpointFailedError, EmbeddedCheckpointCoordinator, subtaskRestoreState, type RestoreMode, type RestorePoint } from '@flowstate/coordinator';
+import { RocksDBStateBackend } from '@flowstate/rocksdb';
+
+const MAX_P = 128;
+const COUNT = new ValueStateDescriptor<number>('count', Serializers.int32, 0);
+const work = mkdtempSync(join(tmpdir(), 'flowstate-claim-'));
+after(() => rmSync(work, { recursive: true, force: true }));
+
+const filesOf = (m: CheckpointMetadata, pointer: string) => new Set([`${pointer}/_metadata`, ...collectStreamHandles(m).flatMap((h) => (h.type === 'file' ? [h.path] : []))]);
+const union = (...sets: ReadonlySet<string>[]) => [...new Set(sets.flatMap((s) => [...s]))].sort();
+
+async function onStorage(fs: MemoryFileSystem): Promise<string[]> {
+  return (await fs.list('')).map((f) => f.path).filter((p) => !p.startsWith(`${CHECKPOINT_HISTORY_DIR}/`)).sort();
+}
+
+async function counter(point: RestorePoint | undefined): Promise<KeyedStateBackend<string>> {
+  const r = subtaskRestoreState(point, 'counter', 0, 1);
+  return new RocksDBStateBackend({ incrementalCheckpoints: true, localDirectory: work }).createKeyedStateBackend({
+    operatorIdentifier: 'counter#0',
+    keySerializer: Serializers.string,
+    maxParallelism: MAX_P,
+    keyGroupRange: computeKeyGroupRangeForOperatorIndex(MAX_P, 1, 0),
+    restoreState: r?.keyed ?? [],
+    ...(r ? { stateHandleReader: r.reader } : {}),
+  });
+}
+
+/** Adds `n` to the count of keys [from, to): every round writes new SSTs and keeps older ones. */
+function bump(kb: KeyedStateBackend<string>, from: number, to: number): void {
+  const count = kb.getPartitionedState(VoidNamespace, Serializers.voidNamespace, COUNT);
+  for (let i = from; i < to; i++) {
+    kb.setCurrentKey(`k${i}`);
+    count.update((count.value() ?? 0) + 1);
+  }
+}
+
+/** Run 1: two incremental checkpoints (the second reuses SSTs of the first), retaining 1. */
+async function firstRun(fs: MemoryFileSystem): Promise<{ restored: Set<string>; id: number }> {
+  const coordinator = await EmbeddedCheckpointCoordinator.open({ storage: new FsCheckpointStorage(fs), retainedCheckpoints: 1 });
+  const kb = await counter(coordinator.restorePoint);
+  coordinator.register({ uid: 'counter', subtaskIndex: 0, parallelism: 1, maxParallelism: MAX_P, keyed: kb });
+  bump(kb, 0, 300);
+  await coordinator.triggerCheckpoint();
+  bump(kb, 300, 600);
+  const c2 = await coordinator.triggerCheckpoint();
+  await coordinator.close();
+  kb.dispose();
+  const restored = filesOf(c2.metadata, c2.pointer);
+  assert.ok([...restored].filter((p) => p.startsWith('shared/')).length >= 2, 'checkpoint 2 references shared SSTs of both checkpoints');
+  assert.deepEqual(await onStorage(fs), [...restored].sort(), 'run 1 leaves exactly checkpoint 2');
+  return { restored, id: c2.checkpointId };
+}
+
+/** Run 2: restores checkpoint 2 in `mode`, takes checkpoints 3 and 4 (4 reuses 3's SSTs; retaining 1). */
+async function secondRun(fs: MemoryFileSystem, mode: RestoreMode) {
+  const storage = new FsCheckpointStorage(fs);
+  const coordinator = await EmbeddedCheckpointCoordinator.open({ storage, retainedCheckpoints: 1, restoreMode: mode });
+  const kb = await coordinator.restore(async (point) => counter(point));
+  coordinator.register({ uid: 'counter', subtaskIndex: 0, parallelism: 1, maxParallelism: MAX_P, keyed: kb });
+  const count = kb.getPartitionedState(VoidNamespace, Serializers.voidNamespace, COUNT);
+  kb.setCurrentKey('k5');
+  assert.equal(count.value(), 1, 'restored');
+  bump(kb, 0, 100);
+  const c3 = await coordinator.triggerCheckpoint();
+  const afterFirst = await onStorage(fs);
+  // No update: RocksDB would compact four L0 files into one new SST, and nothing would be reused.
+  const c4 = await coordinator.triggerCheckpoint();
+  await coordinator.close();
+  kb.dispose();
+  return { c3, c4, afterFirst, files: await onStorage(fs) };
+}
+
+describe('restore modes (Flink 1.15+), file by file, with incremental RocksDB checkpoints', () => {
+  for (const mode of ['NO_CLAIM', 'LEGACY'] as const) {
+    it(`${mode}: the restored checkpoint's files all survive; the first checkpoint after the restore references none of them`, async () => {
+      const fs = new MemoryFileSystem();
+      const { restored, id } = await firstRun(fs);
+      const { c3, c4, afterFirst, files } = await secondRun(fs, mode);
+      assert.equal(c3.checkpointId, id + 1);
+      const own3 = filesOf(c3.metadata, c3.pointer);
+      assert.deepEqual([...own3].filter((p) => restored.has(p)), [], 'checkpoint 3 is a full one');
+      assert.deepEqual(afterFirst, union(restored, own3));
+      // Checkpoint 4 subsumed checkpoint 3 (owned by this run), never checkpoint 2.
+      assert.deepEqual(files, union(restored, filesOf(c4.metadata, c4.pointer)));
+      assert.ok(filesOf(c4.metadata, c4.pointer).size > 0 && [...filesOf(c4.metadata, c4.pointer)].some((p) => own3.has(p)), 'checkpoint 4 is incremental on checkpoint 3');
+    });
+  }
+
+  it('CLAIM: the first completed checkpoint subsumes the restored one; its files, shared SSTs included, are deleted', async () => {
+    const fs = new MemoryFileSystem();
+    const { restored } = await firstRun(fs);
+    const { c3, c4, afterFirst, files } = await secondRun(fs, 'CLAIM');
+    const own3 = filesOf(c3.metadata, c3.pointer);
+    assert.deepEqual(afterFirst, [...own3].sort(), 'only checkpoint 3 is left');
+    assert.deepEqual(files, [...filesOf(c4.metadata, c4.pointer)].sort());
+    assert.ok([...restored].every((p) => !files.includes(p)));
+  });
+
+  it('the history of both runs survives on storage: ids, kinds, incremental checkpoints, per subtask', async () => {
+    const fs = new MemoryFileSystem();
+    await firstRun(fs);
+    await secondRun(fs, 'NO_CLAIM');
+    const h = await readCheckpointHistory(fs);
+    assert.deepEqual(h.unreadable, []);
+    assert.deepEqual(h.entries.map((e) => [e.checkpointId, e.kind, e.status, e.snapshotType]), [
+      [1, 'CHECKPOINT', 'COMPLETED', 'FULL'],
+      [2, 'CHECKPOINT', 'COMPLETED', 'INCREMENTAL'],
+      [3, 'CHECKPOINT', 'COMPLETED', 'FULL'],
+      [4, 'CHECKPOINT', 'COMPLETED', 'INCREMENTAL'],
+    ]);
+    for (const e of h.entries) {
+      assert.deepEqual(e.subtasks.map((s) => [s.operatorUid, s.subtaskIndex]), [['counter', 0]]);
+      assert.equal(e.pointer, `chk-${e.checkpointId}`);
+      assert.ok(e.fullSize > 0 && e.checkpointedSize > 0 && e.checkpointedSize <= e.fullSize);
+    }
+  });
+});
+
+/** An operator backend whose snapshot is one file: a new shared file, or (`reuse`) one it references again. */
+function fileBackend(reuse: () => FileStateHandle | undefined): OperatorStateBackend {
+  const make = async (f: CheckpointStreamFactory): Promise<OperatorStateHandle> => {
+    let stream = reuse();
+    if (stream === undefined) {
+      const out = f.createCheckpointStateOutputStream('SHARED');
+      await out.write(new Uint8Array([1, 2, 3]));
+      stream = (await out.closeAndGetHandle()) as FileStateHandle;
+    }
+    return { type: 'operator', stream, stateSize: stream.size, states: {} };
+  };
+  const backend = {
+    snapshot: (checkpointId: number, _ts: number, f: CheckpointStreamFactory) => ({
+      checkpointId,
+      syncDurationMs: 0,
+      cancel: () => {},
+      result: make(f).then((h) => ({ jobManagerOwnedSnapshot: h, checkpointedSize: h.stateSize, fullSize: h.stateSize })),
+    }),
+    notifyCheckpointComplete: () => {},
+    notifyCheckpointAborted: () => {},
+    dispose: () => {},
+  };
+  return backend as unknown as OperatorStateBackend;
+}
+
+describe('restore modes: references to the restored files', () => {
+  async function restoredSharedFile(fs: MemoryFileSystem): Promise<FileStateHandle> {
+    const c = await EmbeddedCheckpointCoordinator.open({ storage: new FsCheckpointStorage(fs) });
+    c.register({ uid: 'op', subtaskIndex: 0, parallelism: 1, maxParallelism: MAX_P, operator: fileBackend(() => undefined) });
+    const done = await c.triggerCheckpoint();
+    return done.metadata.operators[0]!.subtasks[0]!.operator[0]!.stream as FileStateHandle;
+  }
+
+  it('NO_CLAIM declines a checkpoint that references a restored file (it would dangle once the user deletes the restored checkpoint)', async () => {
+    const fs = new MemoryFileSystem();
+    const file = await restoredSharedFile(fs);
+    const c = await EmbeddedCheckpointCoordinator.open({ storage: new FsCheckpointStorage(fs), restoreMode: 'NO_CLAIM' });
+    c.register({ uid: 'op', subtaskIndex: 0, parallelism: 1, maxParallelism: MAX_P, operator: fileBackend(() => file) });
+    await assert.rejects(c.triggerCheckpoint(), (e: unknown) => e instanceof CheckpointFailedError && /NO_CLAIM.*does not own/.test(e.message));
+    assert.ok((await fs.stat(file.path)) !== null, 'the restored file survives the failed checkpoint');
+    assert.deepEqual(await new FsCheckpointStorage(fs).listCompletedCheckpoints(), ['chk-1']);
+  });
+
+  it('LEGACY lets later checkpoints reference a restored file and never deletes it, also once they are subsumed', async () => {
+    const fs = new MemoryFileSystem();
+    const file = await restoredSharedFile(fs);
+    const c = await EmbeddedCheckpointCoordinator.open({ storage: new FsCheckpointStorage(fs), restoreMode: 'LEGACY' });
+    let reuse = true;
+    c.register({ uid: 'op', subtaskIndex: 0, parallelism: 1, maxParallelism: MAX_P, operator: fileBackend(() => (reuse ? file : undefined)) });
+    await c.triggerCheckpoint();
+    reuse = false;
+    const last = await c.triggerCheckpoint();
+    await c.close();
+    const own = last.metadata.operators[0]!.subtasks[0]!.operator[0]!.stream as FileStateHandle;
+    assert.deepEqual(await onStorage(fs), ['chk-1/_metadata', 'chk-3/_metadata', file.path, own.path].sort(), 'checkpoint 2 subsumed; the restored file stays');
+  });
+
+  it('CLAIM: a checkpoint may reference a restored file; once nothing retained does, it is deleted', async () => {
+    const fs = new MemoryFileSystem();
+    const file = await restoredSharedFile(fs);
+    const c = await EmbeddedCheckpointCoordinator.open({ storage: new FsCheckpointStorage(fs), restoreMode: 'CLAIM' });
+    let reuse = true;
+    c.register({ uid: 'op', subtaskIndex: 0, parallelism: 1, maxParallelism: MAX_P, operator: fileBackend(() => (reuse ? file : undefined)) });
+    await c.triggerCheckpoint();
+    assert.deepEqual(await onStorage(fs), ['chk-2/_metadata', file.path].sort(), 'checkpoint 1 subsumed; its file is still used by checkpoint 2');
+    reuse = false;
+    const last = await c.triggerCheckpoint();
+    await c.close();
+    const own = last.metadata.operators[0]!.subtasks[0]!.operator[0]!.stream as FileStateHandle;
+    assert.deepEqual(await onStorage(fs), ['chk-3/_metadata', own.path].sort());
+  });
+});

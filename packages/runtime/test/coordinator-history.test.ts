@@ -1,0 +1,62 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { collectStreamHandles, FsCheckpointStorage, MemoryFileSystem, readCheckpointHistory, Serializers, ValueStateDescriptor, type CheckpointMetadata } from '@flowstate/core';
+import { FsStateBackend } from '@flowstate/heap';
+import { JobClient, sequenceLog, StreamExecutionEnvironment, type JobOptions } from '../src/index.js';
+
+const COUNT = new ValueStateDescriptor<number>('count', Serializers.int32, 0);
+
+function graph() {
+  const env = new StreamExecutionEnvironment('history', { parallelism: 2, maxParallelism: 16 });
+  env
+    .fromLog('src', sequenceLog(2, 1_000_000, (_p, o) => ({ k: `k${o % 7}` })))
+    .keyBy((r) => r.k, Serializers.string)
+    .process<number>('count', () => ({
+      async processElement(_r, ctx, out) {
+        await new Promise((r) => setImmediate(r));
+        const s = ctx.getState(COUNT);
+        s.update((s.value() ?? 0) + 1);
+        out.collect(1);
+      },
+    }))
+    .sinkTo('discard', () => ({ invoke() {} }));
+  return env.getJobGraph();
+}
+
+/** Runs the job for `checkpoints` checkpoints, then cancels it. */
+async function run(options: Omit<JobOptions, 'stateBackend'>, checkpoints: number) {
+  const job = await JobClient.execute(graph(), { stateBackend: new FsStateBackend(), checkpointing: { retainedCheckpoints: 1 }, ...options });
+  const done = [];
+  for (let i = 0; i < checkpoints; i++) done.push(await job.triggerCheckpoint());
+  job.cancel();
+  await job.result;
+  return done;
+}
+
+const filesOf = (m: CheckpointMetadata, pointer: string) => [`${pointer}/_metadata`, ...collectStreamHandles(m).flatMap((h) => (h.type === 'file' ? [h.path] : []))].sort();
+
+test('the runtime persists the checkpoint history next to its checkpoints, per operator and subtask', async () => {
+  const fs = new MemoryFileSystem();
+  const done = await run({ checkpointStorage: new FsCheckpointStorage(fs) }, 2);
+  const h = await readCheckpointHistory(fs);
+  assert.deepEqual(h.unreadable, []);
+  assert.deepEqual(h.entries.map((e) => [e.checkpointId, e.kind, e.status, e.pointer]), done.map((c) => [c.checkpointId, 'CHECKPOINT', 'COMPLETED', c.pointer]));
+  for (const e of h.entries) {
+    assert.deepEqual(e.subtasks.map((s) => `${s.operatorUid}#${s.subtaskIndex}`), ['count#0', 'count#1', 'discard#0', 'discard#1', 'src#0', 'src#1']);
+    assert.equal(e.fullSize, e.subtasks.reduce((n, s) => n + s.fullSize, 0));
+    assert.ok(e.fullSize > 0);
+  }
+});
+
+for (const mode of ['NO_CLAIM', 'CLAIM'] as const) {
+  test(`restoreMode ${mode}: resuming from the latest checkpoint ${mode === 'CLAIM' ? 'subsumes and deletes it' : 'never deletes it nor its files'}`, async () => {
+    const fs = new MemoryFileSystem();
+    const storage = new FsCheckpointStorage(fs);
+    const [first] = await run({ checkpointStorage: storage }, 1);
+    const restored = filesOf(first!.metadata, first!.pointer);
+    const later = await run({ checkpointStorage: storage, resumeFromLatestCheckpoint: true, restoreMode: mode }, 2);
+    const onStorage = (await fs.list('')).map((f) => f.path).filter((p) => !p.startsWith('_history/')).sort();
+    const last = filesOf(later[1]!.metadata, later[1]!.pointer);
+    assert.deepEqual(onStorage, mode === 'CLAIM' ? last : [...restored, ...last].sort());
+  });
+}
