@@ -1,8 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import {
   CHECKPOINT,
   CorruptCheckpointError,
@@ -17,14 +14,10 @@ import {
   type KeyedStateHandle,
 } from '@flowstate/core';
 import { isIncrementalRocksDBStateHandle, ROCKSDB_NATIVE_FORMAT, ROCKSDB_NATIVE_FORMAT_VERSION, RocksDBStateBackend, type IncrementalRocksDBStateHandle } from '@flowstate/rocksdb';
+import { tempDirs } from './temp-dirs.js';
 
-const dirs: string[] = [];
-function tempDir(): string {
-  const d = mkdtempSync(join(tmpdir(), 'flowstate-format-version-'));
-  dirs.push(d);
-  return d;
-}
-after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+const namedTempDir = tempDirs();
+const tempDir = () => namedTempDir('format-version');
 
 const COUNT = new ValueStateDescriptor<number>('count', Serializers.int32, 0);
 const storage = new FsCheckpointStorage(new MemoryFileSystem());

@@ -1,9 +1,8 @@
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import {
   CHECKPOINT,
   collectStreamHandles,
@@ -25,14 +24,9 @@ import {
 import { FsStateBackend } from '@flowstate/heap';
 import { isIncrementalRocksDBStateHandle, RocksDBStateBackend, type IncrementalRocksDBStateHandle } from '@flowstate/rocksdb';
 import { localCheckpointStorage } from '@flowstate/storage-local';
+import { tempDirs } from './temp-dirs.js';
 
-const dirs: string[] = [];
-function tempDir(name: string): string {
-  const d = mkdtempSync(join(tmpdir(), `flowstate-${name}-`));
-  dirs.push(d);
-  return d;
-}
-after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+const tempDir = tempDirs();
 
 const COUNT = new ValueStateDescriptor<number>('count', Serializers.int32, 0);
 const EVENTS = new ListStateDescriptor<string>('events', Serializers.string);

@@ -1,8 +1,7 @@
 import { strict as assert } from 'node:assert';
-import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import {
   CHECKPOINT,
   CorruptCheckpointError,
@@ -21,14 +20,9 @@ import {
 import { localCheckpointStorage } from '@flowstate/storage-local';
 import { RocksDBError, RocksDBKeyedStateBackend, RocksDBStateBackend, type IncrementalRocksDBStateHandle } from '@flowstate/rocksdb';
 import { RocksDB, nativeCrc32cForTest, verifySstFile } from '@flowstate/rocksdb/native';
+import { tempDirs } from './temp-dirs.js';
 
-const dirs: string[] = [];
-function tempDir(name: string): string {
-  const d = mkdtempSync(join(tmpdir(), `flowstate-${name}-`));
-  dirs.push(d);
-  return d;
-}
-after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+const tempDir = tempDirs();
 
 const COUNT = new ValueStateDescriptor<number>('count', Serializers.int32, 0);
 

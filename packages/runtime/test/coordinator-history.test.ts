@@ -1,27 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { collectStreamHandles, FsCheckpointStorage, MemoryFileSystem, readCheckpointHistory, Serializers, ValueStateDescriptor, type CheckpointMetadata } from '@flowstate/core';
+import { collectStreamHandles, FsCheckpointStorage, MemoryFileSystem, readCheckpointHistory, type CheckpointMetadata } from '@flowstate/core';
 import { FsStateBackend } from '@flowstate/heap';
-import { JobClient, sequenceLog, StreamExecutionEnvironment, type JobOptions } from '../src/index.js';
+import { JobClient, type JobOptions } from '../src/index.js';
+import { discardingCountJob } from './count-jobs.js';
 
-const COUNT = new ValueStateDescriptor<number>('count', Serializers.int32, 0);
-
-function graph() {
-  const env = new StreamExecutionEnvironment('history', { parallelism: 2, maxParallelism: 16 });
-  env
-    .fromLog('src', sequenceLog(2, 1_000_000, (_p, o) => ({ k: `k${o % 7}` })))
-    .keyBy((r) => r.k, Serializers.string)
-    .process<number>('count', () => ({
-      async processElement(_r, ctx, out) {
-        await new Promise((r) => setImmediate(r));
-        const s = ctx.getState(COUNT);
-        s.update((s.value() ?? 0) + 1);
-        out.collect(1);
-      },
-    }))
-    .sinkTo('discard', () => ({ invoke() {} }));
-  return env.getJobGraph();
-}
+const graph = () => discardingCountJob('history', 2);
 
 /** Runs the job for `checkpoints` checkpoints, then cancels it. */
 async function run(options: Omit<JobOptions, 'stateBackend'>, checkpoints: number) {

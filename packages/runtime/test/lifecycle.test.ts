@@ -13,43 +13,24 @@ import {
   deserializeCheckpointMetadata,
   FsCheckpointStorage,
   MemoryFileSystem,
-  Serializers,
-  ValueStateDescriptor,
   type FileSystem,
   type StateBackend,
 } from '@flowstate/core';
 import { FsStateBackend } from '@flowstate/heap';
 import { RocksDBStateBackend } from '@flowstate/rocksdb';
-import { InMemoryUpsertTable, JobClient, JobFailedError, sequenceLog, StreamExecutionEnvironment, UpsertSink, type JobOptions } from '../src/index.js';
+import { InMemoryUpsertTable, JobClient, JobFailedError, type JobOptions } from '../src/index.js';
+import { expectedUpsertCounts, upsertCountJob } from './count-jobs.js';
 
-const COUNT = new ValueStateDescriptor<number>('count', Serializers.int32, 0);
 const PARTITIONS = 4;
+const KEYS_PER_PARTITION = 13;
 
-/** Keyed count whose output is the final count per key (upsert): replays do not change it. */
 function countJob(table: InMemoryUpsertTable<number>, records: number) {
-  const env = new StreamExecutionEnvironment('lifecycle', { parallelism: 2, maxParallelism: 32, bufferCapacity: 8 });
-  env
-    .fromLog('src', sequenceLog(PARTITIONS, records, (p, o) => ({ key: `k${p}-${o % 13}` })))
-    .keyBy((e) => e.key, Serializers.string)
-    .process<[string, number]>('count', () => ({
-      async processElement(e, ctx, out) {
-        // Yield so that periodic checkpoints interleave with processing.
-        if (ctx.getState(COUNT).value() === 0) await new Promise((r) => setImmediate(r));
-        const s = ctx.getState(COUNT);
-        const c = (s.value() ?? 0) + 1;
-        s.update(c);
-        out.collect([e.key, c]);
-      },
-    }))
-    .sinkTo('upsert', () => new UpsertSink<[string, number], number>(table, (r) => r[0], (r) => r[1]));
-  return env.getJobGraph();
+  // Yields on a key's first record only, so that periodic checkpoints interleave with processing.
+  const job = { name: 'lifecycle', parallelism: 2, maxParallelism: 32, bufferCapacity: 8, partitions: PARTITIONS, keysPerPartition: KEYS_PER_PARTITION };
+  return upsertCountJob({ ...job, records, table, yieldBefore: (count) => count === 0 });
 }
 
-function expectedCounts(records: number): Map<string, number> {
-  const m = new Map<string, number>();
-  for (let p = 0; p < PARTITIONS; p++) for (let o = 0; o < records; o++) m.set(`k${p}-${o % 13}`, (m.get(`k${p}-${o % 13}`) ?? 0) + 1);
-  return new Map([...m].sort());
-}
+const expectedCounts = (records: number) => expectedUpsertCounts(PARTITIONS, KEYS_PER_PARTITION, records);
 
 const sorted = (t: InMemoryUpsertTable<number>) => new Map([...t.rows].sort());
 

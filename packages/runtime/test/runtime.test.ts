@@ -11,7 +11,6 @@ import {
   MsgpackSerializer,
   MemoryFileSystem,
   Serializers,
-  ValueStateDescriptor,
 } from '@flowstate/core';
 import { FsStateBackend, MemoryStateBackend } from '@flowstate/heap';
 import {
@@ -28,38 +27,14 @@ import {
   IllegalJobStateError,
   type CompletedCheckpoint,
 } from '../src/index.js';
+import { COUNT, expectedUpsertCounts, upsertCountJob } from './count-jobs.js';
 
-const COUNT = new ValueStateDescriptor<number>('count', Serializers.int32, 0);
 
-interface Ev {
-  id: string;
-  key: string;
-}
-
-/** Keyed count whose output is the final count per key (upsert by key). */
 function countJob(name: string, parallelism: number, table: InMemoryUpsertTable<number>, records: number, slow = false) {
-  const env = new StreamExecutionEnvironment(name, { parallelism, maxParallelism: 64, bufferCapacity: 16 });
-  env
-    .fromLog('src', sequenceLog(4, records, (p, o): Ev => ({ id: `${p}:${o}`, key: `k${p}-${o % 17}` })))
-    .keyBy((e) => e.key, Serializers.string)
-    .process<[string, number]>('count', () => ({
-      async processElement(e, ctx, out) {
-        if (slow) await new Promise((r) => setImmediate(r));
-        const s = ctx.getState(COUNT);
-        const c = (s.value() ?? 0) + 1;
-        s.update(c);
-        out.collect([e.key, c]);
-      },
-    }))
-    .sinkTo('upsert', () => new UpsertSink<[string, number], number>(table, (r) => r[0], (r) => r[1]));
-  return env.getJobGraph();
+  return upsertCountJob({ name, parallelism, maxParallelism: 64, bufferCapacity: 16, partitions: 4, keysPerPartition: 17, records, table, yieldBefore: () => slow });
 }
 
-function expectedCounts(records: number): Map<string, number> {
-  const m = new Map<string, number>();
-  for (let p = 0; p < 4; p++) for (let o = 0; o < records; o++) m.set(`k${p}-${o % 17}`, (m.get(`k${p}-${o % 17}`) ?? 0) + 1);
-  return m;
-}
+const expectedCounts = (records: number) => expectedUpsertCounts(4, 17, records);
 
 test('stop-with-savepoint, then resume at another parallelism: keyed state, source offsets and counts are exact', async () => {
   const table = new InMemoryUpsertTable<number>();

@@ -3,18 +3,15 @@ import { test } from 'node:test';
 import {
   FsCheckpointStorage,
   MemoryFileSystem,
-  Serializers,
   SharedStateDiscardedError,
-  ValueStateDescriptor,
   type KeyedStateBackend,
   type KeyedStateBackendParameters,
   type OperatorStateBackendParameters,
   type StateBackend,
 } from '@flowstate/core';
 import { FsStateBackend } from '@flowstate/heap';
-import { CheckpointFailedError, JobClient, sequenceLog, StreamExecutionEnvironment } from '../src/index.js';
-
-const COUNT = new ValueStateDescriptor<number>('count', Serializers.int32, 0);
+import { CheckpointFailedError, JobClient } from '../src/index.js';
+import { discardingCountJob } from './count-jobs.js';
 
 /**
  * A heap backend whose keyed snapshot for one checkpoint claims to reuse a shared file that no
@@ -45,21 +42,8 @@ class GhostReuseBackend implements StateBackend {
 }
 
 test('a checkpoint that reuses a shared file the registry does not know is declined, never completed (FLINK-29913)', async () => {
-  const env = new StreamExecutionEnvironment('ghost', { parallelism: 1, maxParallelism: 16 });
-  env
-    .fromLog('src', sequenceLog(1, 1_000_000, (_p, o) => ({ k: `k${o % 7}` })))
-    .keyBy((r) => r.k, Serializers.string)
-    .process<number>('count', () => ({
-      async processElement(_r, ctx, out) {
-        await new Promise((r) => setImmediate(r));
-        const s = ctx.getState(COUNT);
-        s.update((s.value() ?? 0) + 1);
-        out.collect(1);
-      },
-    }))
-    .sinkTo('discard', () => ({ invoke() {} }));
   const storage = new FsCheckpointStorage(new MemoryFileSystem());
-  const job = await JobClient.execute(env.getJobGraph(), {
+  const job = await JobClient.execute(discardingCountJob('ghost', 1), {
     stateBackend: new GhostReuseBackend(2),
     checkpointStorage: storage,
     checkpointing: { tolerableFailedCheckpoints: 1 },

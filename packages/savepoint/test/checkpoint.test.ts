@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import {
   CHECKPOINT,
   defaultSerializerRegistry,
@@ -21,15 +21,9 @@ import { FsStateBackend } from '@flowstate/heap';
 import { isIncrementalRocksDBStateHandle, RocksDBStateBackend } from '@flowstate/rocksdb';
 import { localCheckpointStorage } from '@flowstate/storage-local';
 import { convertSavepoint, inspectSavepoint, SavepointReader, validateSavepoint } from '../src/index.js';
-import { cleanup, NATIVE, tempDir } from './helpers.js';
+import { freshDirs, NATIVE } from './helpers.js';
 
-const dirs: string[] = [];
-after(() => dirs.forEach(cleanup));
-const fresh = () => {
-  const d = tempDir();
-  dirs.push(d);
-  return d;
-};
+const fresh = freshDirs();
 
 const OFFSETS = new ListStateDescriptor<number>('offsets', Serializers.int32);
 const MAX_P = 16;

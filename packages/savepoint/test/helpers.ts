@@ -1,6 +1,7 @@
 import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import {
   crc32c,
@@ -30,6 +31,17 @@ export function tempDir(prefix = 'flowstate-sp-test-'): string {
 
 export function cleanup(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
+}
+
+/** A maker of temp directories that are all removed after the calling test file's tests. */
+export function freshDirs(): () => string {
+  const dirs: string[] = [];
+  after(() => dirs.forEach(cleanup));
+  return () => {
+    const d = tempDir();
+    dirs.push(d);
+    return d;
+  };
 }
 
 export function copyFixture(to = tempDir()): string {

@@ -1,19 +1,13 @@
 import { strict as assert } from 'node:assert';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { deserializeCheckpointMetadata, KeyGroupRange, Serializers, VoidNamespace } from '@flowstate/core';
 import { isIncrementalRocksDBStateHandle, RocksDBStateBackend } from '@flowstate/rocksdb';
 import { convertSavepoint, diffSavepoints, SavepointDirectory, SavepointReader, validateSavepoint } from '../src/index.js';
 import { D, KEYED_UID, MAX_PARALLELISM } from './fixture-data.js';
-import { cleanup, FIXTURE_V1, NATIVE, tempDir } from './helpers.js';
+import { FIXTURE_V1, freshDirs, NATIVE } from './helpers.js';
 
-const dirs: string[] = [];
-after(() => dirs.forEach(cleanup));
-const fresh = () => {
-  const d = tempDir();
-  dirs.push(d);
-  return d;
-};
+const fresh = freshDirs();
 
 describe('native RocksDB conversions', () => {
   it('canonical -> native RocksDB -> canonical is identical state by state, and the native savepoint restores into RocksDB', async () => {
