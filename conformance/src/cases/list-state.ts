@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { IllegalStateUsageError, ListStateDescriptor, Serializers, type ListState } from '@flowstate/core';
 import { expectThrows, sortedNumbers } from '../harness/expect.js';
 import type { Fixture } from '../harness/fixture.js';
-import { asMerging } from '../harness/merging.js';
+import { addAndMergeInput, asMerging } from '../harness/merging.js';
 import { caseSeed, formatSeed, Prng } from '../harness/prng.js';
 import { snapshotAndRestoreOne } from '../harness/restore.js';
 import { assertListState, listContents, VOID_NS, VOID_NS_SERIALIZER } from '../harness/state-checks.js';
@@ -125,26 +125,9 @@ async function mergeNamespaces(fx: Fixture): Promise<void> {
   const kb = await fx.keyed({ keySerializer: Serializers.string });
   const desc = listDescriptor();
   const state = asMerging(kb.getOrCreateKeyedState(Serializers.string, desc), 'list state');
-  const input: Record<string, Partial<Record<'ns1' | 'ns2' | 'ns3', number[]>>> = {
-    abc: { ns1: [33, 55], ns2: [22, 11], ns3: [44] },
-    def: { ns2: [1, 4], ns3: [2, 3] },
-    ghi: { ns1: [9] },
-    jkl: {},
-    mno: { ns3: [7] },
-  };
   const expected: Record<string, number[]> = { abc: [11, 22, 33, 44, 55], def: [1, 2, 3, 4], ghi: [9], jkl: [], mno: [7] };
 
-  for (const [key, byNs] of Object.entries(input)) {
-    kb.setCurrentKey(key);
-    for (const [ns, values] of Object.entries(byNs)) {
-      state.setCurrentNamespace(ns);
-      state.addAll(values);
-    }
-  }
-  for (const key of Object.keys(input)) {
-    kb.setCurrentKey(key);
-    state.mergeNamespaces('ns1', ['ns2', 'ns3']);
-  }
+  addAndMergeInput(kb, state, (st, values) => st.addAll(values));
   const check = (s: typeof state, what: string): void => {
     for (const [key, want] of Object.entries(expected)) {
       kb.setCurrentKey(key);

@@ -4,13 +4,13 @@ import {
   MsgpackSerializer,
   ReducingStateDescriptor,
   Serializers,
-  type AggregateFunction,
   type AppendingState,
   type InternalMergingState,
   type KeyedStateBackend,
 } from '@flowstate/core';
+import { AVERAGE, type Average } from '../harness/average.js';
 import type { Fixture } from '../harness/fixture.js';
-import { asMerging } from '../harness/merging.js';
+import { addAndMergeInput, asMerging, MERGE_INPUT } from '../harness/merging.js';
 import { caseSeed, formatSeed, Prng } from '../harness/prng.js';
 import { snapshotAndRestoreOne } from '../harness/restore.js';
 import { VOID_NS, VOID_NS_SERIALIZER } from '../harness/state-checks.js';
@@ -49,30 +49,6 @@ function reducing(): AppendingKind<number> {
     expected: (inputs) => (inputs.length === 0 ? null : inputs.reduce((a, b) => a + b, 0)),
   };
 }
-
-interface Average {
-  sum: number;
-  count: number;
-}
-
-/**
- * Mutates and returns its accumulator, as Flink allows: a backend that hands out its stored
- * accumulator without copying would see the mutation leak into snapshots or other namespaces.
- */
-const AVERAGE: AggregateFunction<number, Average, string> = {
-  createAccumulator: () => ({ sum: 0, count: 0 }),
-  add: (value, acc) => {
-    acc.sum += value;
-    acc.count += 1;
-    return acc;
-  },
-  getResult: (acc) => `${acc.sum}/${acc.count}`,
-  merge: (a, b) => {
-    a.sum += b.sum;
-    a.count += b.count;
-    return a;
-  },
-};
 
 function aggregating(): AppendingKind<string> {
   const desc = new AggregatingStateDescriptor<number, Average, string>('average', AVERAGE, new MsgpackSerializer<Average>());
@@ -126,26 +102,9 @@ async function addGetRestore<OUT>(fx: Fixture, kind: AppendingKind<OUT>, seed: n
 async function merge<OUT>(fx: Fixture, kind: AppendingKind<OUT>): Promise<void> {
   const kb = await fx.keyed({ keySerializer: Serializers.string });
   const state = kind.getMerging(kb);
-  const input: Record<string, Partial<Record<'ns1' | 'ns2' | 'ns3', number[]>>> = {
-    abc: { ns1: [33, 55], ns2: [22, 11], ns3: [44] },
-    def: { ns2: [1, 4], ns3: [2, 3] },
-    ghi: { ns1: [9] },
-    jkl: {},
-    mno: { ns3: [7] },
-  };
-  for (const [key, byNs] of Object.entries(input)) {
-    kb.setCurrentKey(key);
-    for (const [ns, values] of Object.entries(byNs)) {
-      state.setCurrentNamespace(ns);
-      for (const v of values) state.add(v);
-    }
-  }
-  for (const key of Object.keys(input)) {
-    kb.setCurrentKey(key);
-    state.mergeNamespaces('ns1', ['ns2', 'ns3']);
-  }
+  addAndMergeInput(kb, state, (st, values) => values.forEach((v) => st.add(v)));
   const expectedKeys: string[] = [];
-  for (const [key, byNs] of Object.entries(input)) {
+  for (const [key, byNs] of Object.entries(MERGE_INPUT)) {
     const all = [...(byNs.ns1 ?? []), ...(byNs.ns2 ?? []), ...(byNs.ns3 ?? [])];
     if (all.length > 0) expectedKeys.push(key);
     kb.setCurrentKey(key);
@@ -165,7 +124,7 @@ async function merge<OUT>(fx: Fixture, kind: AppendingKind<OUT>): Promise<void> 
 
   const restored = await snapshotAndRestoreOne(fx, kb);
   const rs = kind.getMerging(restored);
-  for (const [key, byNs] of Object.entries(input)) {
+  for (const [key, byNs] of Object.entries(MERGE_INPUT)) {
     restored.setCurrentKey(key);
     rs.setCurrentNamespace('ns1');
     const all = [...(byNs.ns1 ?? []), ...(byNs.ns2 ?? []), ...(byNs.ns3 ?? [])];

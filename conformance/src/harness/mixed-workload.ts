@@ -6,9 +6,9 @@ import {
   MsgpackSerializer,
   Serializers,
   ValueStateDescriptor,
-  type AggregateFunction,
   type KeyedStateBackend,
 } from '@flowstate/core';
+import { AVERAGE, type Average } from './average.js';
 import { assertSameMembers } from './expect.js';
 import type { Prng } from './prng.js';
 import { listContents, mapContents, VOID_NS, VOID_NS_SERIALIZER } from './state-checks.js';
@@ -17,27 +17,6 @@ export interface Counter {
   count: number;
   tags: string[];
 }
-
-interface Average {
-  sum: number;
-  count: number;
-}
-
-/** Mutates its accumulator in place, as Flink allows; see the aggregating state cases. */
-const AVERAGE: AggregateFunction<number, Average, string> = {
-  createAccumulator: () => ({ sum: 0, count: 0 }),
-  add: (v, acc) => {
-    acc.sum += v;
-    acc.count += 1;
-    return acc;
-  },
-  getResult: (acc) => `${acc.sum}/${acc.count}`,
-  merge: (a, b) => {
-    a.sum += b.sum;
-    a.count += b.count;
-    return a;
-  },
-};
 
 /** The expected content of every state, per key; plain data so that snapshots of it are deep copies. */
 export interface MixedModel {

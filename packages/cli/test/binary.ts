@@ -25,3 +25,17 @@ export function flowstateWith(env: NodeJS.ProcessEnv, ...args: string[]): Promis
 export function flowstate(...args: string[]): Promise<Result> {
   return flowstateWith({}, ...args);
 }
+
+/** The environment with which the binary reaches an s3rver instance (fixed test credentials). */
+export function s3rverEnvironment(endpoint: string, accessKeyId: string, secretAccessKey: string): NodeJS.ProcessEnv {
+  return {
+    AWS_ACCESS_KEY_ID: accessKeyId,
+    AWS_SECRET_ACCESS_KEY: secretAccessKey,
+    AWS_ENDPOINT_URL_S3: endpoint,
+    AWS_REGION: 'us-east-1',
+    FLOWSTATE_S3_PATH_STYLE: 'true',
+    // s3rver does not understand the aws-chunked checksum trailers the SDK adds by default.
+    AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED',
+    AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',
+  };
+}

@@ -11,7 +11,7 @@ import { webHdfsFileSystemProvider } from '@flowstate/storage-hdfs';
 import { WebHdfsTestServer } from '@flowstate/storage-hdfs/testing';
 import { ROCKSDB_NATIVE_FORMAT } from '@flowstate/rocksdb';
 import { convertSavepoint } from '@flowstate/savepoint';
-import { FIXTURE, flowstateWith, type Result } from './binary.js';
+import { FIXTURE, flowstateWith, s3rverEnvironment, type Result } from './binary.js';
 import { writeCheckpointRoot, type CheckpointRootFixture } from './checkpoint-fixture.js';
 
 // `flowstate checkpoint` through the real binary, on a job's checkpoint directory written by the
@@ -34,15 +34,7 @@ const storages: Storage[] = [{ name: 'local disk', fresh: () => join(local, `roo
 before(async () => {
   s3 = await startS3rver({ buckets: ['jobs'] });
   hdfs = await WebHdfsTestServer.start({ requireUser: true });
-  const s3Env = {
-    AWS_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey,
-    AWS_ENDPOINT_URL_S3: s3.endpoint,
-    AWS_REGION: 'us-east-1',
-    FLOWSTATE_S3_PATH_STYLE: 'true',
-    AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED',
-    AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',
-  };
+  const s3Env = s3rverEnvironment(s3.endpoint, S3RVER_CREDENTIALS.accessKeyId, S3RVER_CREDENTIALS.secretAccessKey);
   const host = new URL(hdfs.namenodeUrl).host;
   fileSystems = fileSystems.register(s3FileSystemProvider({ clientConfig: s3rverClientConfig(s3.endpoint) })).register(webHdfsFileSystemProvider({ client: { endpoint: hdfs.namenodeUrl, user: 'flink' } }));
   storages.push({ name: 'S3 (s3rver)', fresh: () => `s3://jobs/checkpoints/job-${n++}`, env: s3Env }, { name: 'HDFS (webhdfs://)', fresh: () => `webhdfs://${host}/flowstate/job-${n++}`, env: { HADOOP_USER_NAME: 'flink' } });

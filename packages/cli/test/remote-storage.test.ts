@@ -1,32 +1,13 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { S3RVER_CREDENTIALS, startS3rver, type S3rverInstance } from '@flowstate/storage-s3/testing';
 import { WebHdfsTestServer } from '@flowstate/storage-hdfs/testing';
+import { FIXTURE, flowstateWith, s3rverEnvironment } from './binary.js';
 
-const repo = fileURLToPath(new URL('../../../../', import.meta.url));
-const BIN = join(repo, 'packages/cli/bin/flowstate.js');
-const FIXTURE = join(repo, 'packages/savepoint/test/fixtures/v1');
 const BUCKET = 'savepoints';
-
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the real binary with a storage's environment, as a user would. */
-function flowstate(env: NodeJS.ProcessEnv, ...args: string[]): Promise<Result> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { cwd: repo, timeout: 60_000, env: { ...process.env, ...env } }, (err, stdout, stderr) => {
-      resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : -1, stdout, stderr });
-    });
-  });
-}
 
 interface RemoteStorage {
   readonly name: string;
@@ -44,16 +25,7 @@ const storages: RemoteStorage[] = [];
 before(async () => {
   s3 = await startS3rver({ buckets: [BUCKET] });
   hdfs = await WebHdfsTestServer.start({ requireUser: true });
-  const s3Env = {
-    AWS_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey,
-    AWS_ENDPOINT_URL_S3: s3.endpoint,
-    AWS_REGION: 'us-east-1',
-    FLOWSTATE_S3_PATH_STYLE: 'true',
-    // s3rver does not understand the aws-chunked checksum trailers the SDK adds by default.
-    AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED',
-    AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',
-  };
+  const s3Env = s3rverEnvironment(s3.endpoint, S3RVER_CREDENTIALS.accessKeyId, S3RVER_CREDENTIALS.secretAccessKey);
   const nn = new URL(hdfs.namenodeUrl);
   const hdfsEnv = { HADOOP_USER_NAME: 'flink' };
   storages.push(
@@ -70,7 +42,7 @@ after(async () => {
 
 /** Write, validate (every entry read), convert both ways and compare, all by URI on one storage. */
 async function roundTrip(st: RemoteStorage): Promise<string> {
-  const run = (...args: string[]) => flowstate(st.env, ...args);
+  const run = (...args: string[]) => flowstateWith(st.env, ...args);
   const sp = st.fresh();
   // Written to the storage: a verified copy of the local fixture.
   const copy = await run('savepoint', 'convert', FIXTURE, sp, '--to', 'canonical', '--json');
@@ -100,10 +72,10 @@ describe('flowstate savepoint on remote storage, by URI (real binary)', () => {
     const [, onHdfs] = await Promise.all(storages.map(roundTrip));
     // hdfs:// names the same WebHDFS namenode; the _metadata file names its savepoint.
     const hdfsUri = onHdfs!.replace(/^webhdfs:/, 'hdfs:');
-    const inspect = await flowstate({ HADOOP_USER_NAME: 'flink' }, 'savepoint', 'inspect', `${hdfsUri}/_metadata`);
+    const inspect = await flowstateWith({ HADOOP_USER_NAME: 'flink' }, 'savepoint', 'inspect', `${hdfsUri}/_metadata`);
     assert.equal(inspect.code, 0, inspect.stderr);
     assert.match(inspect.stdout, /operator 'all-kinds': parallelism 2, maxParallelism 16/);
-    const missing = await flowstate(storages[0]!.env, 'savepoint', 'validate', storages[0]!.fresh());
+    const missing = await flowstateWith(storages[0]!.env, 'savepoint', 'validate', storages[0]!.fresh());
     assert.equal(missing.code, 3, `no savepoint there: ${missing.stdout}`);
   });
 });

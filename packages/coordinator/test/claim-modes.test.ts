@@ -10,12 +10,10 @@ import { after, describe, it } from 'node:test';
 import {
   CHECKPOINT_HISTORY_DIR,
   collectStreamHandles,
-  computeKeyGroupRangeForOperatorIndex,
   FsCheckpointStorage,
   MemoryFileSystem,
   readCheckpointHistory,
   Serializers,
-  ValueStateDescriptor,
   VoidNamespace,
   type CheckpointMetadata,
   type CheckpointStreamFactory,
@@ -24,11 +22,10 @@ import {
   type OperatorStateBackend,
   type OperatorStateHandle,
 } from '@flowstate/core';
-import { CheckpointFailedError, EmbeddedCheckpointCoordinator, subtaskRestoreState, type RestoreMode, type RestorePoint } from '@flowstate/coordinator';
+import { CheckpointFailedError, EmbeddedCheckpointCoordinator, type RestoreMode, type RestorePoint } from '@flowstate/coordinator';
 import { RocksDBStateBackend } from '@flowstate/rocksdb';
+import { COUNT, counter as restoredCounter, MAX_P } from './counter.js';
 
-const MAX_P = 128;
-const COUNT = new ValueStateDescriptor<number>('count', Serializers.int32, 0);
 const work = mkdtempSync(join(tmpdir(), 'flowstate-claim-'));
 after(() => rmSync(work, { recursive: true, force: true }));
 
@@ -39,16 +36,8 @@ async function onStorage(fs: MemoryFileSystem): Promise<string[]> {
   return (await fs.list('')).map((f) => f.path).filter((p) => !p.startsWith(`${CHECKPOINT_HISTORY_DIR}/`)).sort();
 }
 
-async function counter(point: RestorePoint | undefined): Promise<KeyedStateBackend<string>> {
-  const r = subtaskRestoreState(point, 'counter', 0, 1);
-  return new RocksDBStateBackend({ incrementalCheckpoints: true, localDirectory: work }).createKeyedStateBackend({
-    operatorIdentifier: 'counter#0',
-    keySerializer: Serializers.string,
-    maxParallelism: MAX_P,
-    keyGroupRange: computeKeyGroupRangeForOperatorIndex(MAX_P, 1, 0),
-    restoreState: r?.keyed ?? [],
-    ...(r ? { stateHandleReader: r.reader } : {}),
-  });
+function counter(point: RestorePoint | undefined): Promise<KeyedStateBackend<string>> {
+  return restoredCounter(new RocksDBStateBackend({ incrementalCheckpoints: true, localDirectory: work }), point);
 }
 
 /** Adds `n` to the count of keys [from, to): every round writes new SSTs and keeps older ones. */

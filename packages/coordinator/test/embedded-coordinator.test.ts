@@ -2,32 +2,18 @@ import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import {
   CHECKPOINT_HISTORY_DIR,
-  computeKeyGroupRangeForOperatorIndex,
   FsCheckpointStorage,
   MemoryFileSystem,
   readCheckpointHistory,
   Serializers,
-  ValueStateDescriptor,
   VoidNamespace,
   type KeyedStateBackend,
 } from '@flowstate/core';
-import { CheckpointFailedError, EmbeddedCheckpointCoordinator, subtaskRestoreState, type RestorePoint } from '@flowstate/coordinator';
+import { CheckpointFailedError, EmbeddedCheckpointCoordinator, type RestorePoint } from '@flowstate/coordinator';
 import { FsStateBackend } from '@flowstate/heap';
+import { COUNT, counter as restoredCounter, MAX_P } from './counter.js';
 
-const MAX_P = 128;
-const COUNT = new ValueStateDescriptor<number>('count', Serializers.int32, 0);
-
-async function counter(point: RestorePoint | undefined, index = 0, parallelism = 1): Promise<KeyedStateBackend<string>> {
-  const r = subtaskRestoreState(point, 'counter', index, parallelism);
-  return new FsStateBackend().createKeyedStateBackend({
-    operatorIdentifier: `counter#${index}`,
-    keySerializer: Serializers.string,
-    maxParallelism: MAX_P,
-    keyGroupRange: computeKeyGroupRangeForOperatorIndex(MAX_P, parallelism, index),
-    restoreState: r?.keyed ?? [],
-    ...(r ? { stateHandleReader: r.reader } : {}),
-  });
-}
+const counter = (point: RestorePoint | undefined, index = 0, parallelism = 1) => restoredCounter(new FsStateBackend(), point, index, parallelism);
 
 function set(kb: KeyedStateBackend<string>, key: string, v: number): void {
   kb.setCurrentKey(key);

@@ -13,7 +13,7 @@ import {
   type ListState,
 } from '@flowstate/core';
 import { FsStateBackend } from '@flowstate/heap';
-import { JobClient, sequenceLog, StopWithSavepointFailedError, type RuntimeHooks, StreamExecutionEnvironment, summarize, TwoPhaseCommitFileSink, type CheckpointingMode, type JobGraph } from '../src/index.js';
+import { JobClient, sequenceLog, StopWithSavepointFailedError, type RuntimeHooks, StreamExecutionEnvironment, summarize, TwoPhaseCommitFileSink, type CheckpointingMode, type JobGraph, type ProcessFunction } from '../src/index.js';
 
 const COUNT = new ValueStateDescriptor<number>('count', Serializers.int32, 0);
 const RECORDS_PER_PARTITION = 750;
@@ -87,33 +87,43 @@ const SUM = new ListStateDescriptor<number>('sum', Serializers.int32);
 const SUM_RECORDS = 400;
 const FULL_SUM = (SUM_RECORDS * (SUM_RECORDS - 1)) / 2;
 
+/**
+ * Sums its input in operator list state and emits `total <sum>` at the end of input, counting the
+ * endInput calls; with `slowAndEchoing`, it yields before each record and passes it on as `record <v>`.
+ */
+function summing(endInputCalls: { n: number }, o: { slowAndEchoing: boolean }): ProcessFunction<number, string> {
+  let state: ListState<number> | undefined;
+  let sum = 0;
+  return {
+    initializeState(ctx) {
+      state = ctx.getListState(SUM);
+      sum = state.get().reduce((a, b) => a + b, 0);
+    },
+    snapshotState() {
+      state!.update([sum]);
+    },
+    processElement: o.slowAndEchoing
+      ? async (v, _ctx, out) => {
+          await new Promise((resolve) => setImmediate(resolve));
+          sum += v;
+          out.collect(`record ${v}`);
+        }
+      : (v) => {
+          sum += v;
+        },
+    endInput(out) {
+      endInputCalls.n++;
+      out.collect(`total ${sum}`);
+    },
+  };
+}
+
 /** Passes records through and emits their sum once, at the end of input (a bounded aggregate). */
 function sumJob(sinkFs: MemoryFileSystem, endInputCalls: { n: number }): JobGraph {
   const env = new StreamExecutionEnvironment('sum', { parallelism: 1, bufferCapacity: 4 });
   env
     .fromLog('src', sequenceLog(1, SUM_RECORDS, (_p, o) => o))
-    .process<string>('sum', () => {
-      let state: ListState<number> | undefined;
-      let sum = 0;
-      return {
-        initializeState(ctx) {
-          state = ctx.getListState(SUM);
-          sum = state.get().reduce((a, b) => a + b, 0);
-        },
-        snapshotState() {
-          state!.update([sum]);
-        },
-        async processElement(v, _ctx, out) {
-          await new Promise((resolve) => setImmediate(resolve));
-          sum += v;
-          out.collect(`record ${v}`);
-        },
-        endInput(out) {
-          endInputCalls.n++;
-          out.collect(`total ${sum}`);
-        },
-      };
-    })
+    .process<string>('sum', () => summing(endInputCalls, { slowAndEchoing: true }))
     .sinkTo('sink', () => new TwoPhaseCommitFileSink<string>({ fs: sinkFs, directory: 'out', format: (s) => s }));
   return env.getJobGraph();
 }
@@ -228,26 +238,7 @@ test('a failover restoring a checkpoint taken after part of the job finished doe
   const env = new StreamExecutionEnvironment('partly-finished', { parallelism: 1, bufferCapacity: 8 });
   env
     .fromLog('short', sequenceLog(1, 50, (_p, o) => o))
-    .process<string>('sum', () => {
-      let state: ListState<number> | undefined;
-      let sum = 0;
-      return {
-        initializeState(ctx) {
-          state = ctx.getListState(SUM);
-          sum = state.get().reduce((a, b) => a + b, 0);
-        },
-        snapshotState() {
-          state!.update([sum]);
-        },
-        processElement(v) {
-          sum += v;
-        },
-        endInput(out) {
-          calls.n++;
-          out.collect(`total ${sum}`);
-        },
-      };
-    })
+    .process<string>('sum', () => summing(calls, { slowAndEchoing: false }))
     .sinkTo('sum-sink', () => new TwoPhaseCommitFileSink<string>({ fs: sinkFs, directory: 'sums', format: (s) => s }));
   env
     .fromLog('long', sequenceLog(1, LONG, (_p, o) => o))

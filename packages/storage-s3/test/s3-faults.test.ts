@@ -1,33 +1,19 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { inspect } from 'node:util';
 import { crc32c, FsCheckpointStorage, serializeCheckpointMetadata, StorageError, type FileSystem } from '@flowstate/core';
 import { patternBytes, writeBytes, writePattern } from '@flowstate/conformance';
 import { S3FileSystem, type S3FileSystemOptions, type S3RetryEvent } from '../src/index.js';
-import { FaultProxy, ops } from './fault-proxy.js';
-import { s3rverClientConfig, startS3rver, type S3rverInstance } from './s3rver-harness.js';
+import { ops } from './fault-proxy.js';
+import { proxiedS3rver } from './proxied-s3rver.js';
+import { s3rverClientConfig } from './s3rver-harness.js';
 
 const BUCKET = 'flowstate-faults';
 const MiB = 1024 * 1024;
 
-let server: S3rverInstance;
-let proxy: FaultProxy;
 let retries: S3RetryEvent[] = [];
-
-before(async () => {
-  server = await startS3rver({ buckets: [BUCKET] });
-  proxy = await FaultProxy.start({ host: '127.0.0.1', port: server.port });
-});
-
-after(async () => {
-  await proxy?.close();
-  await server?.stop();
-});
-
-beforeEach(() => {
-  proxy.clear();
-  proxy.resetCounts();
+const s3 = proxiedS3rver(BUCKET, () => {
   retries = [];
 });
 
@@ -36,7 +22,7 @@ function faultyFs(prefix: string, options: Partial<S3FileSystemOptions> = {}): S
   return new S3FileSystem({
     bucket: BUCKET,
     prefix,
-    clientConfig: s3rverClientConfig(proxy.endpoint),
+    clientConfig: s3rverClientConfig(s3.proxy.endpoint),
     partSize: 8 * MiB,
     maxRetries: 5,
     retryBaseDelayMs: 5,
@@ -48,7 +34,7 @@ function faultyFs(prefix: string, options: Partial<S3FileSystemOptions> = {}): S
 
 /** The same prefix, straight to s3rver: what is really stored. */
 function directFs(prefix: string): S3FileSystem {
-  return new S3FileSystem({ bucket: BUCKET, prefix, clientConfig: s3rverClientConfig(server.endpoint) });
+  return new S3FileSystem({ bucket: BUCKET, prefix, clientConfig: s3rverClientConfig(s3.server.endpoint) });
 }
 
 const freshPrefix = () => `faults-${randomUUID()}`;
@@ -65,9 +51,9 @@ describe('S3FileSystem retries transient faults', () => {
   it('retries 503 SlowDown on PutObject until it succeeds', async () => {
     const prefix = freshPrefix();
     const fs = faultyFs(prefix);
-    proxy.inject({ kind: 'status', status: 503, code: 'SlowDown' }, { times: 3, match: ops.putObject });
+    s3.proxy.inject({ kind: 'status', status: 503, code: 'SlowDown' }, { times: 3, match: ops.putObject });
     await writeBytes(fs, 'small/file', Buffer.from('hello through throttling'));
-    assert.equal(proxy.counts.status503, 3);
+    assert.equal(s3.proxy.counts.status503, 3);
     assert.equal(retriesOf('PutObject'), 3);
     assert.equal(Buffer.from(await directFs(prefix).read('small/file')).toString(), 'hello through throttling');
   });
@@ -77,7 +63,7 @@ describe('S3FileSystem retries transient faults', () => {
     const fs = faultyFs(prefix);
     for (const p of ['d/a', 'd/b', 'd/c']) await writeBytes(fs, p, Buffer.from(p));
     for (const match of [ops.headObject, ops.getObject, ops.listObjects, ops.deleteObject, ops.deleteObjects]) {
-      proxy.inject({ kind: 'status', status: 500 }, { times: 2, match });
+      s3.proxy.inject({ kind: 'status', status: 500 }, { times: 2, match });
     }
     assert.deepEqual(await fs.stat('d/a'), { path: 'd/a', size: 3 });
     assert.equal(Buffer.from(await fs.read('d/b')).toString(), 'd/b');
@@ -85,12 +71,12 @@ describe('S3FileSystem retries transient faults', () => {
     await fs.delete('d/a');
     await fs.deleteMany(['d/b', 'd/c']);
     assert.deepEqual(await directFs(prefix).list('d'), []);
-    assert.equal(proxy.counts.status500, 10);
+    assert.equal(s3.proxy.counts.status500, 10);
     // s3rver itself sometimes answers DeleteObjects with a real 500: it deletes the keys of one
     // request concurrently and races on removing their now-empty directory. Retried like any other.
     const injected = retries.filter((r) => /injected|^Unknown \(HTTP 500\)$/.test(r.reason));
     assert.equal(injected.length, 10, JSON.stringify(retries, null, 1));
-    assert.equal(proxy.pendingRules, 0);
+    assert.equal(s3.proxy.pendingRules, 0);
   });
 
   it('retries a connection reset in the middle of a response body, and returns intact bytes', async () => {
@@ -98,41 +84,41 @@ describe('S3FileSystem retries transient faults', () => {
     const size = 3 * MiB + 5;
     const written = await writePattern(directFs(prefix), 'big', size, 77);
     const fs = faultyFs(prefix);
-    proxy.inject({ kind: 'reset-response', afterBytes: MiB }, { times: 2, match: ops.getObject });
+    s3.proxy.inject({ kind: 'reset-response', afterBytes: MiB }, { times: 2, match: ops.getObject });
     await assertCrc(fs, 'big', size, written.crc);
-    proxy.inject({ kind: 'reset-response', afterBytes: 100 }, { times: 1, match: ops.getObject });
+    s3.proxy.inject({ kind: 'reset-response', afterBytes: 100 }, { times: 1, match: ops.getObject });
     assert.ok(Buffer.from(await fs.read('big', { offset: 2 * MiB, length: 4096 })).equals(patternBytes(77, 2 * MiB, 4096)));
-    assert.equal(proxy.counts.resetResponse, 3);
+    assert.equal(s3.proxy.counts.resetResponse, 3);
     assert.equal(retriesOf('GetObject'), 3);
   });
 
   it('retries throttling, resets mid-request-body and 5xx during a multipart upload; the object is intact', async () => {
     const prefix = freshPrefix();
     const fs = faultyFs(prefix);
-    proxy.inject({ kind: 'status', status: 503 }, { times: 1, match: ops.createMultipartUpload });
-    proxy.inject({ kind: 'reset-request', afterBytes: MiB }, { times: 2, match: ops.uploadPart });
-    proxy.inject({ kind: 'status', status: 503, code: 'SlowDown' }, { times: 1, match: ops.uploadPart });
-    proxy.inject({ kind: 'status', status: 500 }, { times: 1, match: ops.completeMultipartUpload });
+    s3.proxy.inject({ kind: 'status', status: 503 }, { times: 1, match: ops.createMultipartUpload });
+    s3.proxy.inject({ kind: 'reset-request', afterBytes: MiB }, { times: 2, match: ops.uploadPart });
+    s3.proxy.inject({ kind: 'status', status: 503, code: 'SlowDown' }, { times: 1, match: ops.uploadPart });
+    s3.proxy.inject({ kind: 'status', status: 500 }, { times: 1, match: ops.completeMultipartUpload });
     const size = 20 * MiB + 3;
     const written = await writePattern(fs, 'multi/part', size, 5);
     assert.deepEqual(
-      { status503: proxy.counts.status503, status500: proxy.counts.status500, resetRequest: proxy.counts.resetRequest },
+      { status503: s3.proxy.counts.status503, status500: s3.proxy.counts.status500, resetRequest: s3.proxy.counts.resetRequest },
       { status503: 2, status500: 1, resetRequest: 2 },
-      proxy.log.join('\n'),
+      s3.proxy.log.join('\n'),
     );
     assert.equal(retries.length, 5);
-    assert.equal(proxy.pendingRules, 0);
+    assert.equal(s3.proxy.pendingRules, 0);
     await assertCrc(directFs(prefix), 'multi/part', size, written.crc);
   });
 
   it('a CompleteMultipartUpload whose response is lost still commits (S3 completed it; the retry cannot)', async () => {
     const prefix = freshPrefix();
     const fs = faultyFs(prefix);
-    proxy.inject({ kind: 'reset-response', afterBytes: 10 }, { times: 1, match: ops.completeMultipartUpload });
+    s3.proxy.inject({ kind: 'reset-response', afterBytes: 10 }, { times: 1, match: ops.completeMultipartUpload });
     const size = 11 * MiB + 7;
     const written = await writePattern(fs, 'lost/complete', size, 9);
-    assert.equal(proxy.counts.resetResponse, 1, proxy.log.join('\n'));
-    assert.equal(proxy.pendingRules, 0);
+    assert.equal(s3.proxy.counts.resetResponse, 1, s3.proxy.log.join('\n'));
+    assert.equal(s3.proxy.pendingRules, 0);
     await assertCrc(directFs(prefix), 'lost/complete', size, written.crc);
   });
 
@@ -141,16 +127,16 @@ describe('S3FileSystem retries transient faults', () => {
     await writeBytes(directFs(prefix), 'slow', Buffer.from('patience'));
     const fs = faultyFs(prefix, {
       // Socket inactivity, which also covers a response body that stops flowing.
-      clientConfig: s3rverClientConfig(proxy.endpoint, { requestHandler: { socketTimeout: 400 } }),
+      clientConfig: s3rverClientConfig(s3.proxy.endpoint, { requestHandler: { socketTimeout: 400 } }),
     });
-    proxy.inject({ kind: 'slow', delayMs: 1500 }, { times: 2, match: ops.headObject });
+    s3.proxy.inject({ kind: 'slow', delayMs: 1500 }, { times: 2, match: ops.headObject });
     assert.deepEqual(await fs.stat('slow'), { path: 'slow', size: 8 });
     assert.equal(retriesOf('HeadObject'), 2);
     assert.ok(retries.every((r) => /timeout/i.test(r.reason)), retries.map((r) => r.reason).join('\n'));
-    proxy.inject({ kind: 'slow', delayMs: 150 }, { times: 1, match: ops.getObject });
+    s3.proxy.inject({ kind: 'slow', delayMs: 150 }, { times: 1, match: ops.getObject });
     assert.equal(Buffer.from(await fs.read('slow')).toString(), 'patience');
     assert.equal(retriesOf('GetObject'), 0);
-    assert.equal(proxy.counts.slow, 3);
+    assert.equal(s3.proxy.counts.slow, 3);
   });
 
   it('retries a failing page of a paginated listing without losing or repeating files', async () => {
@@ -159,24 +145,24 @@ describe('S3FileSystem retries transient faults', () => {
     const paths = Array.from({ length: 10 }, (_, i) => `l/${i}`);
     for (const p of paths) await writeBytes(direct, p, Buffer.from(p));
     const fs = faultyFs(prefix, { listPageSize: 3 });
-    proxy.inject({ kind: 'status', status: 503 }, { times: 2, match: ops.listObjectsNextPage });
-    proxy.inject({ kind: 'reset-response', afterBytes: 50 }, { times: 1, match: ops.listObjectsNextPage });
+    s3.proxy.inject({ kind: 'status', status: 503 }, { times: 2, match: ops.listObjectsNextPage });
+    s3.proxy.inject({ kind: 'reset-response', afterBytes: 50 }, { times: 1, match: ops.listObjectsNextPage });
     const listed = (await fs.list('l')).map((f) => f.path).sort();
     assert.deepEqual(listed, [...paths].sort());
-    assert.equal(proxy.counts.status503, 2);
-    assert.equal(proxy.counts.resetResponse, 1, JSON.stringify(retries, null, 1) + proxy.log.join('\n'));
-    assert.equal(retriesOf('ListObjectsV2'), 3, JSON.stringify(retries, null, 1) + proxy.log.join('\n'));
+    assert.equal(s3.proxy.counts.status503, 2);
+    assert.equal(s3.proxy.counts.resetResponse, 1, JSON.stringify(retries, null, 1) + s3.proxy.log.join('\n'));
+    assert.equal(retriesOf('ListObjectsV2'), 3, JSON.stringify(retries, null, 1) + s3.proxy.log.join('\n'));
   });
 
   it('completes and restores a checkpoint through a flaky connection', async () => {
     const prefix = freshPrefix();
     const fs = faultyFs(prefix);
     const storage = new FsCheckpointStorage(fs);
-    proxy.inject({ kind: 'status', status: 503 }, { times: 2, match: ops.uploadPart });
-    proxy.inject({ kind: 'reset-request', afterBytes: 64 * 1024 }, { times: 1, match: ops.uploadPartNumber(2) });
-    proxy.inject({ kind: 'status', status: 500 }, { times: 1, match: ops.putObject });
-    proxy.inject({ kind: 'reset-response', afterBytes: 4096 }, { times: 1, match: ops.getObject });
-    proxy.inject({ kind: 'status', status: 503 }, { times: 1, match: ops.listObjects });
+    s3.proxy.inject({ kind: 'status', status: 503 }, { times: 2, match: ops.uploadPart });
+    s3.proxy.inject({ kind: 'reset-request', afterBytes: 64 * 1024 }, { times: 1, match: ops.uploadPartNumber(2) });
+    s3.proxy.inject({ kind: 'status', status: 500 }, { times: 1, match: ops.putObject });
+    s3.proxy.inject({ kind: 'reset-response', afterBytes: 4096 }, { times: 1, match: ops.getObject });
+    s3.proxy.inject({ kind: 'status', status: 503 }, { times: 1, match: ops.listObjects });
 
     const loc = await storage.initializeLocationForCheckpoint(1);
     const big = loc.streamFactory.createCheckpointStateOutputStream('EXCLUSIVE');
@@ -192,9 +178,9 @@ describe('S3FileSystem retries transient faults', () => {
     const restored = await storage.resolveCheckpoint('chk-1');
     assert.equal((await restored.reader.readFully(bigHandle, 1)).length, 12 * MiB);
     assert.equal((await restored.reader.readFully(smallHandle, 1)).length, 100_000);
-    assert.equal(proxy.pendingRules, 0, 'every injected fault was hit');
+    assert.equal(s3.proxy.pendingRules, 0, 'every injected fault was hit');
     assert.deepEqual(
-      { s503: proxy.counts.status503, s500: proxy.counts.status500, rq: proxy.counts.resetRequest, rs: proxy.counts.resetResponse },
+      { s503: s3.proxy.counts.status503, s500: s3.proxy.counts.status500, rq: s3.proxy.counts.resetRequest, rs: s3.proxy.counts.resetResponse },
       { s503: 3, s500: 1, rq: 1, rs: 1 },
     );
     assert.equal(retries.length, 6);
@@ -214,9 +200,9 @@ describe('S3FileSystem surfaces permanent faults', () => {
   it('a permanent failure in the middle of a multipart upload is not retried and leaves no object', async () => {
     const prefix = freshPrefix();
     const fs = faultyFs(prefix);
-    proxy.failPermanently({ kind: 'status', status: 403, code: 'AccessDenied' }, ops.uploadPartsFrom(2));
+    s3.proxy.failPermanently({ kind: 'status', status: 403, code: 'AccessDenied' }, ops.uploadPartsFrom(2));
     await assert.rejects(writePattern(fs, 'doomed/file', 20 * MiB + 1, 3), (e) => assertPermanent(e, `s3://${BUCKET}/${prefix}/doomed/file`));
-    assert.ok(proxy.counts.permanent >= 1);
+    assert.ok(s3.proxy.counts.permanent >= 1);
     assert.equal(retriesOf('UploadPart'), 0, 'a 403 is not retried');
     const direct = directFs(prefix);
     assert.equal(await direct.stat('doomed/file'), null);
@@ -225,38 +211,38 @@ describe('S3FileSystem surfaces permanent faults', () => {
 
   it('a permanent failure of a single PutObject leaves no object', async () => {
     const prefix = freshPrefix();
-    proxy.failPermanently({ kind: 'status', status: 403, code: 'AccessDenied' }, ops.putObject);
+    s3.proxy.failPermanently({ kind: 'status', status: 403, code: 'AccessDenied' }, ops.putObject);
     await assert.rejects(writeBytes(faultyFs(prefix), 'small', Buffer.from('x')), (e) => assertPermanent(e, 'small'));
-    assert.equal(proxy.counts.permanent, 1);
+    assert.equal(s3.proxy.counts.permanent, 1);
     assert.equal(await directFs(prefix).stat('small'), null);
   });
 
   it('a permanently failing read is a non-transient StorageError, not retried', async () => {
     const prefix = freshPrefix();
     await writeBytes(directFs(prefix), 'r', Buffer.from('unreadable'));
-    proxy.failPermanently({ kind: 'status', status: 403, code: 'AccessDenied' }, ops.getObject);
+    s3.proxy.failPermanently({ kind: 'status', status: 403, code: 'AccessDenied' }, ops.getObject);
     await assert.rejects(faultyFs(prefix).read('r'), (e) => assertPermanent(e, 'r'));
-    assert.equal(proxy.counts.permanent, 1);
+    assert.equal(s3.proxy.counts.permanent, 1);
     assert.equal(retries.length, 0);
   });
 
   it('transient faults that outlast maxRetries fail as transient after maxRetries + 1 attempts, leaving nothing', async () => {
     const prefix = freshPrefix();
     const fs = faultyFs(prefix, { maxRetries: 3 });
-    proxy.failPermanently({ kind: 'status', status: 503, code: 'SlowDown' }, ops.putObject);
+    s3.proxy.failPermanently({ kind: 'status', status: 503, code: 'SlowDown' }, ops.putObject);
     await assert.rejects(writeBytes(fs, 'throttled', Buffer.from('x')), (e) => {
       assert.ok(e instanceof StorageError && e.transient, String(e));
       assert.match(e.message, /PutObject failed after 4 attempts: SlowDown/);
       return true;
     });
-    assert.equal(proxy.counts.status503, 4);
+    assert.equal(s3.proxy.counts.status503, 4);
     assert.equal(retriesOf('PutObject'), 3);
 
-    proxy.clear();
-    proxy.resetCounts();
-    proxy.failPermanently({ kind: 'reset-request', afterBytes: 256 * 1024 }, ops.uploadPartNumber(2));
+    s3.proxy.clear();
+    s3.proxy.resetCounts();
+    s3.proxy.failPermanently({ kind: 'reset-request', afterBytes: 256 * 1024 }, ops.uploadPartNumber(2));
     await assert.rejects(writePattern(fs, 'reset-forever', 17 * MiB, 4), (e) => e instanceof StorageError && e.transient);
-    assert.equal(proxy.counts.resetRequest, 4, proxy.log.join('\n'));
+    assert.equal(s3.proxy.counts.resetRequest, 4, s3.proxy.log.join('\n'));
     const direct = directFs(prefix);
     assert.equal(await direct.stat('throttled'), null);
     assert.equal(await direct.stat('reset-forever'), null);
@@ -289,7 +275,7 @@ describe('S3FileSystem keeps credentials out of errors', () => {
     const fs = new S3FileSystem({
       bucket: BUCKET,
       prefix: 'p',
-      clientConfig: s3rverClientConfig(server.endpoint, { credentials }),
+      clientConfig: s3rverClientConfig(s3.server.endpoint, { credentials }),
     });
     assert.equal(fs.displayRoot, `s3://${BUCKET}/p`);
     await assert.rejects(fs.read('x'), (e) => {
@@ -302,20 +288,20 @@ describe('S3FileSystem keeps credentials out of errors', () => {
   });
 
   it('a server that echoes the Authorization header and key id back in its error', async () => {
-    const fs = faultyFs('p', { clientConfig: s3rverClientConfig(proxy.endpoint, { credentials }) });
-    proxy.failPermanently({ kind: 'status', status: 403, code: 'SignatureDoesNotMatch', echoAuthorization: true });
+    const fs = faultyFs('p', { clientConfig: s3rverClientConfig(s3.proxy.endpoint, { credentials }) });
+    s3.proxy.failPermanently({ kind: 'status', status: 403, code: 'SignatureDoesNotMatch', echoAuthorization: true });
     await assert.rejects(fs.read('x'), (e) => assertNoSecrets(e, 'read'));
     await assert.rejects(fs.stat('x'), (e) => assertNoSecrets(e, 'stat'));
     await assert.rejects(fs.list('d'), (e) => assertNoSecrets(e, 'list'));
     await assert.rejects(fs.deleteMany(['a', 'b']), (e) => assertNoSecrets(e, 'deleteMany'));
     await assert.rejects(writeBytes(fs, 'x', Buffer.from('x')), (e) => assertNoSecrets(e, 'put'));
     await assert.rejects(writePattern(fs, 'y', 9 * MiB, 1), (e) => assertNoSecrets(e, 'multipart'));
-    assert.ok(proxy.counts.permanent >= 6);
+    assert.ok(s3.proxy.counts.permanent >= 6);
   });
 
   it('retries exhausted on 5xx, and the retry events', async () => {
-    const fs = faultyFs('p', { clientConfig: s3rverClientConfig(proxy.endpoint, { credentials }), maxRetries: 2 });
-    proxy.failPermanently({ kind: 'status', status: 500, echoAuthorization: true });
+    const fs = faultyFs('p', { clientConfig: s3rverClientConfig(s3.proxy.endpoint, { credentials }), maxRetries: 2 });
+    s3.proxy.failPermanently({ kind: 'status', status: 500, echoAuthorization: true });
     await assert.rejects(fs.read('x'), (e) => assertNoSecrets(e, 'read'));
     assert.equal(retries.length, 2);
     for (const r of retries) {
