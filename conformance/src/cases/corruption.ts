@@ -3,8 +3,9 @@ import { CorruptCheckpointError, FsCheckpointStorage, MemoryFileSystem, Serializ
 import { checkpointKeyed } from '../harness/checkpoint.js';
 import { expectRejects } from '../harness/expect.js';
 import type { Fixture } from '../harness/fixture.js';
-import { assertMixed, MixedWorkload } from '../harness/mixed-workload.js';
-import { caseSeed, formatSeed, Prng } from '../harness/prng.js';
+import { assertMixed } from '../harness/mixed-workload.js';
+import { caseSeed, formatSeed } from '../harness/prng.js';
+import { filledBackend } from '../harness/filled-backend.js';
 import { restoreKeyed } from '../harness/restore.js';
 import type { ConformanceGroup } from '../registry.js';
 
@@ -26,10 +27,7 @@ export const corruptionGroup: ConformanceGroup = {
  * read) to refuse it, naming the file so an operator knows what to look at.
  */
 async function damaged(fx: Fixture, damage: Damage): Promise<void> {
-  const prng = new Prng(SEED);
-  const kb = await fx.keyed({ keySerializer: Serializers.string });
-  const work = new MixedWorkload(kb, prng);
-  work.fill(prng.uniqueStrings(300, 'key-'));
+  const { kb, work } = await filledBackend(fx, SEED, 300);
 
   // Always a file system in memory, whatever storage the backend's suite configured: we need the files.
   const fs = new MemoryFileSystem();

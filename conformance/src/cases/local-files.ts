@@ -4,8 +4,9 @@ import { checkpointKeyed } from '../harness/checkpoint.js';
 import { expectRejects } from '../harness/expect.js';
 import { GatedStreamFactory } from '../harness/gated-stream-factory.js';
 import type { Fixture } from '../harness/fixture.js';
-import { assertMixed, MixedWorkload } from '../harness/mixed-workload.js';
-import { caseSeed, formatSeed, Prng } from '../harness/prng.js';
+import { assertMixed } from '../harness/mixed-workload.js';
+import { caseSeed, formatSeed } from '../harness/prng.js';
+import { filledBackend } from '../harness/filled-backend.js';
 import { restoreKeyed } from '../harness/restore.js';
 import type { ConformanceGroup } from '../registry.js';
 
@@ -30,10 +31,7 @@ export const localFilesGroup: ConformanceGroup = {
 async function damagedBeforeUpload(fx: Fixture): Promise<void> {
   const corrupt = fx.hooks.corruptLocalSnapshotFile;
   assert.ok(corrupt !== undefined, 'the case runs only with the corruptLocalSnapshotFile hook');
-  const prng = new Prng(SEED);
-  const kb = await fx.keyed({ keySerializer: Serializers.string });
-  const work = new MixedWorkload(kb, prng);
-  work.fill(prng.uniqueStrings(300, 'key-'));
+  const { kb, work, prng } = await filledBackend(fx, SEED, 300);
   // Always a file system in memory, whatever storage the suite configured: we list its files.
   const fs = new MemoryFileSystem();
   const storage = new FsCheckpointStorage(fs);

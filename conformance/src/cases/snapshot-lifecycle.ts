@@ -22,6 +22,7 @@ import type { Fixture } from '../harness/fixture.js';
 import { assertNothingLeft, GatedStreamFactory } from '../harness/gated-stream-factory.js';
 import { assertMixed, MIXED_DESCRIPTORS, MixedWorkload } from '../harness/mixed-workload.js';
 import { caseSeed, formatSeed, Prng } from '../harness/prng.js';
+import { filledBackend } from '../harness/filled-backend.js';
 import { restoreKeyed, snapshotAndRestoreOne } from '../harness/restore.js';
 import { VOID_NS, VOID_NS_SERIALIZER } from '../harness/state-checks.js';
 import type { ConformanceGroup } from '../registry.js';
@@ -135,13 +136,6 @@ async function concurrentSnapshots(fx: Fixture): Promise<void> {
   assertMixed(await restoreKeyed(fx, cp2, { keySerializer: Serializers.string }), view2, work.keys, 'restored from the second snapshot');
 }
 
-export async function filledBackend(fx: Fixture, seed: number): Promise<{ kb: KeyedStateBackend<string>; work: MixedWorkload }> {
-  const prng = new Prng(seed);
-  const kb = await fx.keyed({ keySerializer: Serializers.string });
-  const work = new MixedWorkload(kb, prng);
-  work.fill(prng.uniqueStrings(200, 'key-'));
-  return { kb, work };
-}
 
 /** After a cancelled snapshot: state unchanged, still writable, and the next checkpoint restores. */
 export async function assertUsableAfterCancel(fx: Fixture, kb: KeyedStateBackend<string>, work: MixedWorkload): Promise<void> {
@@ -153,7 +147,7 @@ export async function assertUsableAfterCancel(fx: Fixture, kb: KeyedStateBackend
 
 /** `atClose`: cancel() arrives while a stream is being closed, after every write went through. */
 async function cancelDuringWrite(fx: Fixture, atClose: boolean): Promise<void> {
-  const { kb, work } = await filledBackend(fx, CANCEL_SEED);
+  const { kb, work } = await filledBackend(fx, CANCEL_SEED, 200);
   const fs = new MemoryFileSystem();
   const storage = new FsCheckpointStorage(fs);
   const filesBefore = (await fs.list('')).map((f) => f.path);
@@ -183,7 +177,7 @@ async function cancelDuringWrite(fx: Fixture, atClose: boolean): Promise<void> {
 
 /** dispose() ends a running snapshot like cancel() does (Flink closes its streams on dispose). */
 async function disposeDuringWrite(fx: Fixture): Promise<void> {
-  const { kb } = await filledBackend(fx, CANCEL_SEED);
+  const { kb } = await filledBackend(fx, CANCEL_SEED, 200);
   const fs = new MemoryFileSystem();
   const storage = new FsCheckpointStorage(fs);
   const gated: { factory?: GatedStreamFactory } = {};
@@ -202,7 +196,7 @@ async function disposeDuringWrite(fx: Fixture): Promise<void> {
 }
 
 async function cancelRightAway(fx: Fixture): Promise<void> {
-  const { kb, work } = await filledBackend(fx, CANCEL_SEED);
+  const { kb, work } = await filledBackend(fx, CANCEL_SEED, 200);
   const fs = new MemoryFileSystem();
   const storage = new FsCheckpointStorage(fs);
   const checkpointId = fx.nextCheckpointId();
@@ -237,10 +231,7 @@ async function cancelRightAway(fx: Fixture): Promise<void> {
 
 /** SAVEPOINT asks for the CANONICAL format: a key-groups stream any backend (and tool) can read. */
 async function canonicalSavepoint(fx: Fixture): Promise<void> {
-  const prng = new Prng(SAVEPOINT_SEED);
-  const kb = await fx.keyed({ keySerializer: Serializers.string });
-  const work = new MixedWorkload(kb, prng);
-  work.fill(prng.uniqueStrings(100, 'key-'));
+  const { kb, work } = await filledBackend(fx, SAVEPOINT_SEED, 100);
   for (const key of [...work.keys]) work.mutate(key);
   const cp = await checkpointKeyed(fx, [kb], { options: SAVEPOINT });
   const handle = cp.handles[0]?.[0];

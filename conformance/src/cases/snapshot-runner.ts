@@ -12,13 +12,14 @@ import {
 import { beginKeyedCheckpoint, checkpointOperator } from '../harness/checkpoint.js';
 import { expectRejects } from '../harness/expect.js';
 import { FaultyStreamFactory, InjectedStorageFailure } from '../harness/faulty-stream-factory.js';
+import { filledBackend } from '../harness/filled-backend.js';
 import type { Fixture } from '../harness/fixture.js';
 import { assertNothingLeft, GatedStreamFactory } from '../harness/gated-stream-factory.js';
 import { assertMixed } from '../harness/mixed-workload.js';
 import { caseSeed, formatSeed } from '../harness/prng.js';
 import { restoreKeyed } from '../harness/restore.js';
 import type { ConformanceGroup } from '../registry.js';
-import { assertUsableAfterCancel, filledBackend } from './snapshot-lifecycle.js';
+import { assertUsableAfterCancel } from './snapshot-lifecycle.js';
 
 const SEED = caseSeed(0x5eed0901);
 
@@ -65,7 +66,7 @@ async function expectCancelledWithoutStreams(what: string, checkpointId: number,
 }
 
 async function signalAbortedBefore(fx: Fixture): Promise<void> {
-  const { kb, work } = await filledBackend(fx, SEED);
+  const { kb, work } = await filledBackend(fx, SEED, 200);
   const { fs, checkpointId, location, observed } = await observedLocation(fx);
   const controller = new AbortController();
   controller.abort();
@@ -79,7 +80,7 @@ async function signalAbortedBefore(fx: Fixture): Promise<void> {
 
 /** Between the synchronous and the asynchronous part: nothing may have been written yet, nor be. */
 async function stoppedBeforeAsyncPart(fx: Fixture, how: 'signal' | 'dispose'): Promise<void> {
-  const { kb, work } = await filledBackend(fx, SEED);
+  const { kb, work } = await filledBackend(fx, SEED, 200);
   const { fs, checkpointId, location, observed } = await observedLocation(fx);
   const controller = new AbortController();
   const future = kb.snapshot(checkpointId, Date.now(), observed, CHECKPOINT, controller.signal);
@@ -104,7 +105,7 @@ async function countCloses(fx: Fixture, kb: Snapshotable<unknown>): Promise<numb
 }
 
 async function failingStorage(fx: Fixture, operation: 'write' | 'close'): Promise<void> {
-  const { kb, work } = await filledBackend(fx, SEED);
+  const { kb, work } = await filledBackend(fx, SEED, 200);
   // The last close: every other file of the snapshot is closed by then, and must be deleted.
   const failOn = operation === 'write' ? 1 : await countCloses(fx, kb);
   const fs = new MemoryFileSystem();
@@ -125,7 +126,7 @@ async function failingStorage(fx: Fixture, operation: 'write' | 'close'): Promis
 }
 
 async function cancelAfterResolved(fx: Fixture): Promise<void> {
-  const { kb, work } = await filledBackend(fx, SEED);
+  const { kb, work } = await filledBackend(fx, SEED, 200);
   const before = work.snapshotModel();
   const pending = await beginKeyedCheckpoint(fx, [kb]);
   const future = pending.futures[0]!;

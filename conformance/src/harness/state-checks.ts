@@ -42,11 +42,9 @@ export function assertValueState<K, T, N = VoidNamespace>(
   what: string,
   namespace: N = VOID_NS as N,
 ): void {
-  for (const key of keys) {
-    kb.setCurrentKey(key);
+  eachKeyThenKeySet(kb, stateName, model, keys, what, namespace, (key) => {
     assert.deepStrictEqual(state.value(), model.get(key) ?? null, `${what}: value of key '${String(key)}'`);
-  }
-  assertSameMembers(kb.getKeys(stateName, namespace), model.keys(), `${what}: getKeys('${stateName}')`);
+  });
 }
 
 export function assertListState<K, T, N = VoidNamespace>(
@@ -58,11 +56,9 @@ export function assertListState<K, T, N = VoidNamespace>(
   what: string,
   namespace: N = VOID_NS as N,
 ): void {
-  for (const key of keys) {
-    kb.setCurrentKey(key);
+  eachKeyThenKeySet(kb, stateName, model, keys, what, namespace, (key) => {
     assert.deepStrictEqual(listContents(state, what), [...(model.get(key) ?? [])], `${what}: list of key '${String(key)}' (in order)`);
-  }
-  assertSameMembers(kb.getKeys(stateName, namespace), model.keys(), `${what}: getKeys('${stateName}')`);
+  });
 }
 
 export function assertMapState<K, UK, UV, N = VoidNamespace>(
@@ -74,8 +70,7 @@ export function assertMapState<K, UK, UV, N = VoidNamespace>(
   what: string,
   namespace: N = VOID_NS as N,
 ): void {
-  for (const key of keys) {
-    kb.setCurrentKey(key);
+  eachKeyThenKeySet(kb, stateName, model, keys, what, namespace, (key) => {
     const expected = model.get(key) ?? new Map<UK, UV | null>();
     assert.deepStrictEqual(mapContents(state), new Map(expected), `${what}: map of key '${String(key)}'`);
     assert.equal(state.isEmpty(), expected.size === 0, `${what}: isEmpty() of key '${String(key)}'`);
@@ -83,6 +78,22 @@ export function assertMapState<K, UK, UV, N = VoidNamespace>(
       assert.ok(state.contains(uk), `${what}: key '${String(key)}' contains user key ${String(uk)}`);
       assert.deepStrictEqual(state.get(uk), uv, `${what}: key '${String(key)}' get(${String(uk)})`);
     }
+  });
+}
+
+/** Runs `checkKey` with each of `keys` current, then expects getKeys to list exactly the model's keys. */
+function eachKeyThenKeySet<K, N>(
+  kb: KeyedStateBackend<K>,
+  stateName: string,
+  model: ReadonlyMap<K, unknown>,
+  keys: Iterable<K>,
+  what: string,
+  namespace: N,
+  checkKey: (key: K) => void,
+): void {
+  for (const key of keys) {
+    kb.setCurrentKey(key);
+    checkKey(key);
   }
   assertSameMembers(kb.getKeys(stateName, namespace), model.keys(), `${what}: getKeys('${stateName}')`);
 }
