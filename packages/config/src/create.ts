@@ -9,9 +9,11 @@ import {
   parentStorageUri,
   storageUri,
   storageUriBaseName,
+  type CheckpointingMode,
   type CheckpointStorage,
   type FileSystem,
   type FileSystemRegistry,
+  type ResolvedCheckpointingOptions,
   type StateBackend,
   type StorageEnvironment,
 } from '@flowstate/core';
@@ -74,19 +76,10 @@ function localPath(p: string): string {
 }
 
 /** The mode names of @flowstate/runtime: Flink's mode plus `unaligned.enabled` folded into one. */
-export type RuntimeCheckpointingMode = 'EXACTLY_ONCE' | 'AT_LEAST_ONCE' | 'UNALIGNED';
+export type RuntimeCheckpointingMode = CheckpointingMode;
 
 /** The fields of @flowstate/runtime's CheckpointConfig (JobOptions.checkpointing), same names and units. */
-export interface CheckpointingOptions {
-  readonly mode: RuntimeCheckpointingMode;
-  readonly intervalMs: number | undefined;
-  readonly timeoutMs: number;
-  readonly maxConcurrentCheckpoints: number;
-  readonly minPauseBetweenCheckpointsMs: number;
-  readonly tolerableFailedCheckpoints: number;
-  readonly retainedCheckpoints: number;
-  readonly alignedCheckpointTimeoutMs: number | undefined;
-}
+export type CheckpointingOptions = ResolvedCheckpointingOptions;
 
 /**
  * Flink's unaligned checkpoints with an aligned-checkpoint-timeout of 0 are the runtime's

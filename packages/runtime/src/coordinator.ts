@@ -11,6 +11,7 @@ import {
   type CheckpointStorage,
   type CheckpointStorageLocation,
   type CheckpointStreamFactory,
+  type ResolvedCheckpointingOptions,
   type StateHandleReader,
   type SubtaskStateMetadata,
 } from '@flowstate/core';
@@ -52,16 +53,7 @@ export interface CheckpointConfig {
   readonly alignedCheckpointTimeoutMs?: number;
 }
 
-export interface ResolvedCheckpointConfig {
-  readonly mode: CheckpointingMode;
-  readonly intervalMs: number | undefined;
-  readonly timeoutMs: number;
-  readonly maxConcurrentCheckpoints: number;
-  readonly minPauseBetweenCheckpointsMs: number;
-  readonly tolerableFailedCheckpoints: number;
-  readonly retainedCheckpoints: number;
-  readonly alignedCheckpointTimeoutMs: number | undefined;
-}
+export type ResolvedCheckpointConfig = ResolvedCheckpointingOptions;
 
 export function resolveCheckpointConfig(c: CheckpointConfig): ResolvedCheckpointConfig {
   const mode = c.mode ?? 'EXACTLY_ONCE';

@@ -1,8 +1,8 @@
-import type { KeyedStateHandle, OperatorStateHandle, StreamStateHandle } from '@flowstate/core';
+import type { CheckpointingMode, KeyedStateHandle, OperatorStateHandle, StreamStateHandle } from '@flowstate/core';
 import type { Channel } from './channel.js';
 import type { Partitioner } from './graph.js';
 
-export type CheckpointingMode = 'EXACTLY_ONCE' | 'AT_LEAST_ONCE' | 'UNALIGNED';
+export type { CheckpointingMode };
 
 /** Identifies a subtask in hooks and stats. */
 export interface TaskInfo {

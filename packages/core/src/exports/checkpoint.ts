@@ -16,3 +16,4 @@ export * from '../checkpoint/completeness.js';
 export * from '../checkpoint/validation.js';
 export * from '../checkpoint/completed-checkpoint-store.js';
 export * from '../checkpoint/checkpoint-history.js';
+export * from '../checkpoint/checkpointing-options.js';
