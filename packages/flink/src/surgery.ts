@@ -4,10 +4,10 @@ import { operatorIdFromUid } from './hash/murmur3-128.js';
 import { KeyedEntryDecoder } from './keyed/decode.js';
 import { encodeCanonicalStream, encodeOperatorStream, type CanonicalRecord } from './keyed/encode.js';
 import { writeFlinkMetadata } from './metadata/metadata.js';
-import type { KeyedStateHandle, OperatorState, OperatorStreamHandle, SubtaskState } from './metadata/types.js';
+import type { KeyedStateHandle, OperatorState, OperatorStreamHandle } from './metadata/types.js';
 import { readOperatorStates } from './operator/reader.js';
 import type { FlinkSavepoint } from './savepoint.js';
-import { copyKeyed, copyOperator, rewriteOperatorUnchanged, withOutputDirectory, type StreamEmitter } from './writer.js';
+import { copyKeyed, copyOperator, rewriteOperatorUnchanged, rewriteRunningSubtasks, withOutputDirectory, type StreamEmitter } from './writer.js';
 
 export interface FlinkSurgery {
   /** Operators (uid or hex ID) to remove. */
@@ -46,15 +46,8 @@ export async function rewriteFlinkSavepoint(sp: FlinkSavepoint, outDir: string, 
 }
 
 async function dropStates(sp: FlinkSavepoint, em: StreamEmitter, op: OperatorState, drops: Set<string>): Promise<OperatorState> {
-  const infos = new Map((await sp.keyedStreams(op)).map((i) => [i.subtask, i]));
-  const subtasks: SubtaskState[] = [];
-  for (const s of op.subtasks) {
-    if (s.finished) {
-      subtasks.push(s);
-      continue;
-    }
+  return rewriteRunningSubtasks(sp, op, async (s, info) => {
     let keyed: KeyedStateHandle | null = s.managedKeyedState;
-    const info = infos.get(s.index);
     const dropsKeyed = info?.header?.states.some((m) => drops.has(m.name)) === true;
     if (!dropsKeyed) keyed = await copyKeyed(sp, em, keyed);
     else if (keyed !== null && info?.header !== undefined && keyed.type === 'key-groups' && keyed.stream !== null) {
@@ -93,7 +86,6 @@ async function dropStates(sp: FlinkSavepoint, em: StreamEmitter, op: OperatorSta
       );
       opState = { ...opState, states: opState.states.filter((x) => !drops.has(x.name)).map((x) => ({ ...x, offsets: enc.offsets.get(x.name) ?? [] })), stream: await em.emit(opState.stream, enc.bytes) };
     }
-    subtasks.push({ ...s, managedKeyedState: keyed, managedOperatorState: opState, rawKeyedState: await copyKeyed(sp, em, s.rawKeyedState), rawOperatorState: await copyOperator(sp, em, s.rawOperatorState) });
-  }
-  return { ...op, subtasks };
+    return { ...s, managedKeyedState: keyed, managedOperatorState: opState, rawKeyedState: await copyKeyed(sp, em, s.rawKeyedState), rawOperatorState: await copyOperator(sp, em, s.rawOperatorState) };
+  });
 }

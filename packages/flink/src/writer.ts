@@ -84,22 +84,29 @@ export async function writeFlinkSavepoint(sp: FlinkSavepoint, outDir: string): P
 
 /** Writes one operator's streams again, re-encoded, with its layout unchanged. */
 export async function rewriteOperatorUnchanged(sp: FlinkSavepoint, em: StreamEmitter, op: OperatorState): Promise<OperatorState> {
+  const rewritten = await rewriteRunningSubtasks(sp, op, async (s, info) => ({
+    ...s,
+    managedKeyedState: await rewriteKeyed(sp, em, s.managedKeyedState, info, op.maxParallelism),
+    rawKeyedState: await copyKeyed(sp, em, s.rawKeyedState),
+    managedOperatorState: await rewriteOperator(sp, em, s.managedOperatorState),
+    rawOperatorState: await copyOperator(sp, em, s.rawOperatorState),
+  }));
+  return { ...rewritten, coordinatorState: op.coordinatorState };
+}
+
+/**
+ * `op` with each subtask that has not finished replaced by `rewrite(subtask, its keyed stream)`, in
+ * order; finished subtasks hold no state and are kept as they are.
+ */
+export async function rewriteRunningSubtasks(
+  sp: FlinkSavepoint,
+  op: OperatorState,
+  rewrite: (s: SubtaskState, keyedStream: KeyedStreamInfo | undefined) => Promise<SubtaskState>,
+): Promise<OperatorState> {
   const infos = new Map((await sp.keyedStreams(op)).map((i) => [i.subtask, i]));
   const subtasks: SubtaskState[] = [];
-  for (const s of op.subtasks) {
-    if (s.finished) {
-      subtasks.push(s);
-      continue;
-    }
-    subtasks.push({
-      ...s,
-      managedKeyedState: await rewriteKeyed(sp, em, s.managedKeyedState, infos.get(s.index), op.maxParallelism),
-      rawKeyedState: await copyKeyed(sp, em, s.rawKeyedState),
-      managedOperatorState: await rewriteOperator(sp, em, s.managedOperatorState),
-      rawOperatorState: await copyOperator(sp, em, s.rawOperatorState),
-    });
-  }
-  return { ...op, coordinatorState: op.coordinatorState, subtasks };
+  for (const s of op.subtasks) subtasks.push(s.finished ? s : await rewrite(s, infos.get(s.index)));
+  return { ...op, subtasks };
 }
 
 async function copyStream(sp: FlinkSavepoint, em: StreamEmitter, h: StreamStateHandle | null): Promise<StreamStateHandle | null> {

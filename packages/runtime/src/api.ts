@@ -113,6 +113,11 @@ export class DataStream<T> {
     return { source: this.node, partitioner: p, inputIndex };
   }
 
+  private addOneInputOperator(uid: string, options: OperatorOptions, createOperator: () => FunctionOperator): StreamNode {
+    const parallelism = options.parallelism ?? this.env.parallelism;
+    return this.env.addNode({ uid, kind: 'operator', inputs: [this.edgeTo(parallelism, 0)], parallelism, createOperator });
+  }
+
   rebalance(): DataStream<T> {
     return new DataStream(this.env, this.node, { kind: 'rebalance' });
   }
@@ -139,20 +144,13 @@ export class DataStream<T> {
   }
 
   process<R>(uid: string, factory: Factory<ProcessFunction<T, R>>, options: OperatorOptions = {}): DataStream<R> {
-    const parallelism = options.parallelism ?? this.env.parallelism;
-    const node = this.env.addNode({
-      uid,
-      kind: 'operator',
-      inputs: [this.edgeTo(parallelism, 0)],
-      parallelism,
-      createOperator: () => {
-        const fn = factory();
-        return new FunctionOperator(
-          fn,
-          (_i, v, ctx, out) => (fn.processElement(v as T, ctx, out as Collector<R>)),
-          fn.endInput ? (out) => fn.endInput!(out as Collector<R>) : undefined,
-        );
-      },
+    const node = this.addOneInputOperator(uid, options, () => {
+      const fn = factory();
+      return new FunctionOperator(
+        fn,
+        (_i, v, ctx, out) => (fn.processElement(v as T, ctx, out as Collector<R>)),
+        fn.endInput ? (out) => fn.endInput!(out as Collector<R>) : undefined,
+      );
     });
     return new DataStream<R>(this.env, node, undefined);
   }
@@ -167,16 +165,9 @@ export class DataStream<T> {
   }
 
   sinkTo(uid: string, factory: Factory<SinkFunction<T>>, options: OperatorOptions = {}): void {
-    const parallelism = options.parallelism ?? this.env.parallelism;
-    this.env.addNode({
-      uid,
-      kind: 'operator',
-      inputs: [this.edgeTo(parallelism, 0)],
-      parallelism,
-      createOperator: () => {
-        const fn = factory();
-        return new FunctionOperator(fn, (_i, v, ctx) => (fn.invoke(v as T, ctx)), undefined, fn.finish ? () => fn.finish!() : undefined);
-      },
+    this.addOneInputOperator(uid, options, () => {
+      const fn = factory();
+      return new FunctionOperator(fn, (_i, v, ctx) => (fn.invoke(v as T, ctx)), undefined, fn.finish ? () => fn.finish!() : undefined);
     });
   }
 }

@@ -15,8 +15,8 @@ export interface Collector<T> {
   collect(value: T): void;
 }
 
-/** What a function can see of the subtask that runs it. */
-export interface RuntimeContext {
+/** Which subtask of which operator runs, and how it was started. */
+export interface SubtaskInfo {
   readonly operatorUid: string;
   readonly subtaskIndex: number;
   readonly parallelism: number;
@@ -27,6 +27,10 @@ export interface RuntimeContext {
   readonly isRestored: boolean;
   /** Checkpoints are taken (Flink's isCheckpointingEnabled): a transaction pre-committed now will be committed by one. */
   readonly isCheckpointingEnabled: boolean;
+}
+
+/** What a function can see of the subtask that runs it. */
+export interface RuntimeContext extends SubtaskInfo {
   /** Keyed state, scoped to the current key. Throws unless the operator follows a keyBy. */
   getState<S extends State, V>(descriptor: StateDescriptor<S, V>): S;
   /** Operator list state, redistributed by even split when the parallelism changes. */

@@ -21,18 +21,9 @@ import type {
   RichFunction,
   RuntimeContext,
   SnapshotContext,
+  SubtaskInfo,
 } from './functions.js';
 import type { StreamOperator } from './graph.js';
-
-export interface SubtaskInfo {
-  readonly operatorUid: string;
-  readonly subtaskIndex: number;
-  readonly parallelism: number;
-  readonly maxParallelism: number;
-  readonly attempt: number;
-  readonly isRestored: boolean;
-  readonly isCheckpointingEnabled: boolean;
-}
 
 /** The context every function of one subtask sees; keyed state follows the backend's current key. */
 export class SubtaskContext implements KeyedContext<unknown>, ReadOnlyBroadcastContext {

@@ -11,6 +11,7 @@ import {
   readKeyedStateHeader,
   readKeyGroupBlocks,
   type KeyGroupBlock,
+  type KeyedStateRecord,
   type CheckpointMetadata,
   type KeyedStateStreamHeader,
   type KeyGroupsStateHandle,
@@ -29,6 +30,22 @@ import { UnsupportedSavepointOperationError } from './errors.js';
 import { decodeSavepointMetadata } from './format.js';
 import { decodeExact, handleFile, mergeHeaders, wrapDecodeError, type MergedKeyedHeader } from './keyed.js';
 import { describeSnapshot } from './serializers.js';
+
+/** A keyed state of a merged header, with its index there and its serializers restored. */
+interface KeyedStateOf {
+  readonly index: number;
+  readonly meta: MergedKeyedHeader['states'][number];
+  readonly keySerializer: TypeSerializer<unknown>;
+  readonly nsSerializer: TypeSerializer<unknown>;
+  readonly stateSerializer: TypeSerializer<unknown>;
+}
+
+function decodeMapEntry<UK, UV>(ms: MapSerializer<unknown, unknown>, r: KeyedStateRecord, file: string, off: number, stateName: string): { userKey: UK; value: UV | null } {
+  return {
+    userKey: decodeExact(ms.keySerializer, r.userKey!, file, off, `user key of '${stateName}'`) as UK,
+    value: (r.value === null ? null : decodeExact(ms.valueSerializer, r.value, file, off, `user value of '${stateName}'`)) as UV | null,
+  };
+}
 
 export interface SavepointReaderOptions extends SavepointStorageOptions {
   /** Resolves serializer snapshots of custom serializers; defaults to the built-in registry. */
@@ -241,7 +258,7 @@ export class SavepointReader {
     }
   }
 
-  private async stateOf(uid: string, stateName: string) {
+  private async stateOf(uid: string, stateName: string): Promise<KeyedStateOf> {
     const { merged } = await this.keyedSources(uid);
     const index = merged?.states.findIndex((s) => s.name === stateName) ?? -1;
     if (merged === undefined || index < 0) {
@@ -261,15 +278,12 @@ export class SavepointReader {
   async *readKeyedState<K = unknown, N = unknown, V = unknown>(uid: string, stateName: string): AsyncGenerator<KeyedStateEntry<K, N, V>> {
     const s = await this.stateOf(uid, stateName);
     if (s.meta.kind === 'MAP') throw new IllegalStateUsageError(stateName, 'is MAP state: read it with readMapState or readMapStateGrouped');
-    for await (const { block, source, stateIndexMap } of this.keyedBlocks(uid)) {
-      for (let j = 0; j < block.records.length; j++) {
-        const r = block.records[j]!;
-        if (stateIndexMap[r.stateIndex] !== s.index) continue;
-        const off = block.recordOffsets[j]!;
+    for await (const records of this.recordsPerBlock(uid, s)) {
+      for (const { r, file, off } of records) {
         yield {
-          key: decodeExact(s.keySerializer, r.key, source.file, off, 'key') as K,
-          namespace: decodeExact(s.nsSerializer, r.namespace, source.file, off, 'namespace') as N,
-          value: decodeExact(s.stateSerializer, r.value!, source.file, off, `value of '${stateName}'`) as V,
+          key: decodeExact(s.keySerializer, r.key, file, off, 'key') as K,
+          namespace: decodeExact(s.nsSerializer, r.namespace, file, off, 'namespace') as N,
+          value: decodeExact(s.stateSerializer, r.value!, file, off, `value of '${stateName}'`) as V,
         };
       }
     }
@@ -277,19 +291,13 @@ export class SavepointReader {
 
   /** MAP state, one entry per user key (null values are kept as null). */
   async *readMapState<K = unknown, N = unknown, UK = unknown, UV = unknown>(uid: string, stateName: string): AsyncGenerator<MapStateEntry<K, N, UK, UV>> {
-    const s = await this.stateOf(uid, stateName);
-    if (s.meta.kind !== 'MAP' || !(s.stateSerializer instanceof MapSerializer)) throw new IllegalStateUsageError(stateName, `is ${s.meta.kind} state, not MAP: read it with readKeyedState`);
-    const ms = s.stateSerializer as MapSerializer<unknown, unknown>;
-    for await (const { block, source, stateIndexMap } of this.keyedBlocks(uid)) {
-      for (let j = 0; j < block.records.length; j++) {
-        const r = block.records[j]!;
-        if (stateIndexMap[r.stateIndex] !== s.index) continue;
-        const off = block.recordOffsets[j]!;
+    const { s, ms } = await this.mapStateOf(uid, stateName);
+    for await (const records of this.recordsPerBlock(uid, s)) {
+      for (const { r, file, off } of records) {
         yield {
-          key: decodeExact(s.keySerializer, r.key, source.file, off, 'key') as K,
-          namespace: decodeExact(s.nsSerializer, r.namespace, source.file, off, 'namespace') as N,
-          userKey: decodeExact(ms.keySerializer, r.userKey!, source.file, off, `user key of '${stateName}'`) as UK,
-          value: (r.value === null ? null : decodeExact(ms.valueSerializer, r.value, source.file, off, `user value of '${stateName}'`)) as UV | null,
+          key: decodeExact(s.keySerializer, r.key, file, off, 'key') as K,
+          namespace: decodeExact(s.nsSerializer, r.namespace, file, off, 'namespace') as N,
+          ...decodeMapEntry<UK, UV>(ms, r, file, off, stateName),
         };
       }
     }
@@ -300,29 +308,42 @@ export class SavepointReader {
    * so grouping holds at most one block's entries in memory.
    */
   async *readMapStateGrouped<K = unknown, N = unknown, UK = unknown, UV = unknown>(uid: string, stateName: string): AsyncGenerator<GroupedMapStateEntry<K, N, UK, UV>> {
-    const s = await this.stateOf(uid, stateName);
-    if (s.meta.kind !== 'MAP' || !(s.stateSerializer instanceof MapSerializer)) throw new IllegalStateUsageError(stateName, `is ${s.meta.kind} state, not MAP: read it with readKeyedState`);
-    const ms = s.stateSerializer as MapSerializer<unknown, unknown>;
-    for await (const { block, source, stateIndexMap } of this.keyedBlocks(uid)) {
+    const { s, ms } = await this.mapStateOf(uid, stateName);
+    for await (const records of this.recordsPerBlock(uid, s)) {
       const groups = new Map<string, { key: K; namespace: N; value: Map<UK, UV | null> }>();
-      for (let j = 0; j < block.records.length; j++) {
-        const r = block.records[j]!;
-        if (stateIndexMap[r.stateIndex] !== s.index) continue;
-        const off = block.recordOffsets[j]!;
+      for (const { r, file, off } of records) {
         const id = `${Buffer.from(r.key).toString('latin1')}\u0000${r.key.length}:${Buffer.from(r.namespace).toString('latin1')}`;
         let g = groups.get(id);
         if (g === undefined) {
           g = {
-            key: decodeExact(s.keySerializer, r.key, source.file, off, 'key') as K,
-            namespace: decodeExact(s.nsSerializer, r.namespace, source.file, off, 'namespace') as N,
+            key: decodeExact(s.keySerializer, r.key, file, off, 'key') as K,
+            namespace: decodeExact(s.nsSerializer, r.namespace, file, off, 'namespace') as N,
             value: new Map(),
           };
           groups.set(id, g);
         }
-        const uk = decodeExact(ms.keySerializer, r.userKey!, source.file, off, `user key of '${stateName}'`) as UK;
-        g.value.set(uk, (r.value === null ? null : decodeExact(ms.valueSerializer, r.value, source.file, off, `user value of '${stateName}'`)) as UV | null);
+        const { userKey, value } = decodeMapEntry<UK, UV>(ms, r, file, off, stateName);
+        g.value.set(userKey, value);
       }
       yield* groups.values();
+    }
+  }
+
+  private async mapStateOf(uid: string, stateName: string): Promise<{ s: KeyedStateOf; ms: MapSerializer<unknown, unknown> }> {
+    const s = await this.stateOf(uid, stateName);
+    if (s.meta.kind !== 'MAP' || !(s.stateSerializer instanceof MapSerializer)) throw new IllegalStateUsageError(stateName, `is ${s.meta.kind} state, not MAP: read it with readKeyedState`);
+    return { s, ms: s.stateSerializer as MapSerializer<unknown, unknown> };
+  }
+
+  /** Per key-group block, the records of state `s` with the file and offset each was read at. */
+  private async *recordsPerBlock(uid: string, s: KeyedStateOf): AsyncGenerator<Array<{ r: KeyedStateRecord; file: string; off: number }>> {
+    for await (const { block, source, stateIndexMap } of this.keyedBlocks(uid)) {
+      const records: Array<{ r: KeyedStateRecord; file: string; off: number }> = [];
+      for (let j = 0; j < block.records.length; j++) {
+        const r = block.records[j]!;
+        if (stateIndexMap[r.stateIndex] === s.index) records.push({ r, file: source.file, off: block.recordOffsets[j]! });
+      }
+      yield records;
     }
   }
 

@@ -130,8 +130,7 @@ function transformStep(meta: KeyedStateMetaInfo, t: KeyedStateTransformation, ke
     meta: withSerializer(meta, newSer),
     fn: (r, o) => {
       const v = t.map({
-        key: decodeExact(keySerializer, r.key, o.file, o.offset, 'key'),
-        namespace: decodeExact(nsSer, r.namespace, o.file, o.offset, 'namespace'),
+        ...decodeKeyAndNamespace(keySerializer, nsSer, r, o),
         value: decodeExact(oldSer, r.value!, o.file, o.offset, `value of '${meta.name}'`),
       });
       if (v === undefined || v === null) return null;
@@ -160,8 +159,7 @@ function transformMapStep(
     meta: withSerializer(meta, newSer),
     fn: (r, o) => {
       const v = t.map({
-        key: decodeExact(keySerializer, r.key, o.file, o.offset, 'key'),
-        namespace: decodeExact(nsSer, r.namespace, o.file, o.offset, 'namespace'),
+        ...decodeKeyAndNamespace(keySerializer, nsSer, r, o),
         userKey: decodeExact(oldK, r.userKey!, o.file, o.offset, `user key of ${w}`),
         value: r.value === null ? null : decodeExact(oldV, r.value, o.file, o.offset, `value of ${w}`),
       });
@@ -172,4 +170,13 @@ function transformMapStep(
       return { ...r, value: out.toBytes() };
     },
   };
+}
+
+function decodeKeyAndNamespace(
+  keySerializer: TypeSerializer<unknown>,
+  nsSer: TypeSerializer<unknown>,
+  r: { readonly key: Uint8Array; readonly namespace: Uint8Array },
+  o: { readonly file: string; readonly offset: number },
+): { key: unknown; namespace: unknown } {
+  return { key: decodeExact(keySerializer, r.key, o.file, o.offset, 'key'), namespace: decodeExact(nsSer, r.namespace, o.file, o.offset, 'namespace') };
 }
