@@ -1,4 +1,4 @@
-import { crc32c, type FileSystem } from '@flowstate/core';
+import { crc32c, writeCommitted, type FileSystem } from '@flowstate/core';
 
 /**
  * Deterministic, position-addressable test bytes: the byte at offset `p` of pattern `seed` is a
@@ -65,12 +65,5 @@ export async function writePattern(
 
 /** Writes small bytes and commits. */
 export async function writeBytes(fs: FileSystem, path: string, data: Uint8Array): Promise<void> {
-  const w = await fs.create(path);
-  try {
-    await w.write(data);
-    await w.commit();
-  } catch (e) {
-    await w.abort().catch(() => {});
-    throw e;
-  }
+  await writeCommitted(fs, path, (w) => w.write(data));
 }

@@ -7,6 +7,7 @@ import {
   StorageNotFoundError,
   type FileSystem,
   type ListState,
+  writeCommitted,
 } from '@flowstate/core';
 import type { CheckpointedFunction, CheckpointListener, RuntimeContext, SinkFunction, SnapshotContext } from './functions.js';
 import { TransactionCommitError } from './errors.js';
@@ -137,26 +138,12 @@ export class TwoPhaseCommitFileSink<T> implements SinkFunction<T>, CheckpointedF
       if ((await fs.stat(to)) !== null) return;
       throw new TransactionCommitError(p.txn, p.checkpointId, 'its pending file is gone and it was never committed', { cause: e });
     }
-    const w = await fs.create(to);
-    try {
-      await w.write(bytes);
-      await w.commit();
-    } catch (e) {
-      await w.abort().catch(() => {});
-      throw e;
-    }
+    await writeCommitted(fs, to, (w) => w.write(bytes));
     await fs.delete(from);
   }
 
   private async writeFile(path: string, lines: readonly string[]): Promise<void> {
-    const w = await this.options.fs.create(path);
-    try {
-      await w.write(Buffer.from(lines.join('\n') + '\n', 'utf8'));
-      await w.commit();
-    } catch (e) {
-      await w.abort().catch(() => {});
-      throw e;
-    }
+    await writeCommitted(this.options.fs, path, (w) => w.write(Buffer.from(lines.join('\n') + '\n', 'utf8')));
   }
 
   /** The committed lines under `directory` (for verification), in file-name order. */

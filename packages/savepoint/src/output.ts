@@ -10,6 +10,7 @@ import {
   type FileSystem,
   type FileSystemRegistry,
   type StreamStateHandle,
+  writeCommitted,
 } from '@flowstate/core';
 import { STREAM_CHUNK_BYTES, type SavepointDirectory } from './directory.js';
 import { SavepointOutputError } from './errors.js';
@@ -142,14 +143,7 @@ export class SavepointOutput {
   }
 
   private async writeFile(path: string, fill: (w: { write(c: Uint8Array): Promise<void> }) => Promise<void>): Promise<void> {
-    const w = await this.fs.create(path);
-    try {
-      await fill(w);
-      await w.commit();
-    } catch (e) {
-      await w.abort().catch(() => {});
-      throw e;
-    }
+    await writeCommitted(this.fs, path, fill);
   }
 
   /** After a failed write: removes the directory and everything in it (it was empty or new). */

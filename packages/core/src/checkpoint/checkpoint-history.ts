@@ -1,6 +1,6 @@
 import { crc32c, formatChecksum } from '../checksum.js';
 import { CorruptCheckpointError, UnknownFormatVersionError } from '../errors.js';
-import type { FileSystem } from '../storage/file-system.js';
+import { writeCommitted, type FileSystem } from '../storage/file-system.js';
 import { joinPath } from '../storage/paths.js';
 
 /**
@@ -189,14 +189,7 @@ export class CheckpointHistoryWriter {
 
   async write(entry: CheckpointHistoryEntry): Promise<void> {
     const path = checkpointHistoryFileName(entry);
-    const w = await this.fs.create(path);
-    try {
-      await w.write(encodeCheckpointHistoryEntry(entry));
-      await w.commit();
-    } catch (e) {
-      await w.abort().catch(() => {});
-      throw e;
-    }
+    await writeCommitted(this.fs, path, (w) => w.write(encodeCheckpointHistoryEntry(entry)));
     // One listing per writer (the history of earlier runs), then the names are tracked here.
     this.known ??= (await this.fs.list(CHECKPOINT_HISTORY_DIR)).map((f) => f.path);
     if (!this.known.includes(path)) this.known.push(path);

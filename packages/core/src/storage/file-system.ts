@@ -44,3 +44,18 @@ export interface FileSystem {
    */
   listIncomplete?(dir: string): Promise<FileStatus[]>;
 }
+
+/**
+ * Creates `path`, lets `fill` write it and commits it. On any failure the writer is aborted, so
+ * nothing becomes visible, and the failure itself (not an abort's) is rethrown.
+ */
+export async function writeCommitted(fs: FileSystem, path: string, fill: (w: FileWriter) => Promise<void>): Promise<void> {
+  const w = await fs.create(path);
+  try {
+    await fill(w);
+    await w.commit();
+  } catch (e) {
+    await w.abort().catch(() => {});
+    throw e;
+  }
+}

@@ -3,7 +3,7 @@ import { lookupInListing, verifyCheckpointComplete, type CheckpointScan, type Co
 import { deserializeCheckpointMetadata, MAX_METADATA_BYTES, type CheckpointMetadata } from '../checkpoint/metadata.js';
 import { CorruptCheckpointError, IllegalStateUsageError, StorageNotFoundError, UnknownFormatVersionError } from '../errors.js';
 import { DEFAULT_WRITE_BUFFER_BYTES, FsCheckpointStateOutputStream } from './checkpoint-output-stream.js';
-import type { FileSystem } from './file-system.js';
+import { writeCommitted, type FileSystem } from './file-system.js';
 import type { StreamStateHandle } from './handles.js';
 import { confinePath, joinPath, SHARED_STATE_DIR } from './paths.js';
 import type {
@@ -78,14 +78,7 @@ export class FsCheckpointStorage implements CheckpointStorage {
       pointer: dir,
       streamFactory,
       finalizeCheckpoint: async (metadata: Uint8Array) => {
-        const w = await this.fs.create(joinPath(dir, METADATA_FILE_NAME));
-        try {
-          await w.write(metadata);
-          await w.commit();
-        } catch (e) {
-          await w.abort().catch(() => {});
-          throw e;
-        }
+        await writeCommitted(this.fs, joinPath(dir, METADATA_FILE_NAME), (w) => w.write(metadata));
         return { checkpointId, pointer: dir, metadata, reader: this };
       },
       disposeOnFailure: async () => {
