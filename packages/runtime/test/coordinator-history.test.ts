@@ -44,3 +44,20 @@ for (const mode of ['NO_CLAIM', 'CLAIM'] as const) {
     assert.deepEqual(onStorage, mode === 'CLAIM' ? last : [...restored, ...last].sort());
   });
 }
+
+test('JobOptions.checkpointListener hears every trigger, completion and the restore (what @flowstate/metrics exports)', async () => {
+  const storage = new FsCheckpointStorage(new MemoryFileSystem());
+  const events: string[] = [];
+  const checkpointListener = {
+    checkpointTriggered: (id: number) => events.push(`triggered ${id}`),
+    checkpointCompleted: (e: { checkpointId: number; status: string }) => events.push(`completed ${e.checkpointId} ${e.status}`),
+    checkpointFailed: (e: { checkpointId: number }) => events.push(`failed ${e.checkpointId}`),
+    restored: () => events.push('restored'),
+  };
+  const done = await run({ checkpointStorage: storage, checkpointListener }, 2);
+  assert.deepEqual(events, done.flatMap((c) => [`triggered ${c.checkpointId}`, `completed ${c.checkpointId} COMPLETED`]));
+  events.length = 0;
+  await run({ checkpointStorage: storage, resumeFromLatestCheckpoint: true, checkpointListener }, 1);
+  assert.equal(events[0], 'restored', 'the restore is reported before any new checkpoint');
+  assert.equal(events.filter((e) => e.startsWith('completed')).length, 1);
+});
