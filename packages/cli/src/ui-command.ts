@@ -1,8 +1,9 @@
 // `flowstate ui --checkpoints <uri>`: serves the checkpoint history page (@flowstate/ui) on
 // 127.0.0.1 until interrupted. Storage is named by URI as everywhere in the CLI.
 import type { Command } from 'commander';
-import { FsCheckpointStorage, fileSystemRegistry } from '@flowstate/core';
+import { fileSystemRegistry } from '@flowstate/core';
 import { startCheckpointUi } from '@flowstate/ui';
+import { openCheckpointRoot } from './checkpoint/root.js';
 
 /** Where the URL is printed (the CLI's stdout). */
 export interface UiOutput {
@@ -17,7 +18,8 @@ export interface UiCommandOptions {
 
 /** Starts the page and resolves when the process is asked to stop (SIGINT / SIGTERM). */
 export async function serveCheckpointUi(o: UiCommandOptions, io: UiOutput): Promise<void> {
-  const checkpoints = new FsCheckpointStorage(fileSystemRegistry.resolve(o.checkpoints));
+  // The same opening as the checkpoint verbs: one checkpoint or a savepoint is refused here too.
+  const checkpoints = (await openCheckpointRoot(o.checkpoints)).storage;
   const savepoints = o.savepoints === undefined ? undefined : { fileSystem: fileSystemRegistry.resolve(o.savepoints), location: o.savepoints };
   const ui = await startCheckpointUi({ checkpoints, ...(savepoints ? { savepoints } : {}), ...(o.port === undefined ? {} : { port: o.port }) });
   io.stdout(`${ui.url}\n`);
