@@ -20,6 +20,7 @@ import { diffSavepoints, SavepointReader } from '@flowstate/savepoint';
 import { LocalFileSystem } from '@flowstate/storage-local';
 import { ExitCode, type ExitCodeValue } from './exit-codes.js';
 import { formatDiff } from './format.js';
+import { json } from './common.js';
 
 /**
  * `flowstate savepoint inspect` on an Apache Flink savepoint or checkpoint (recognized by the
@@ -92,12 +93,8 @@ export async function convertToFlink(
   const metadataVersion = o.flinkVersion === undefined ? 6 : metadataVersionForFlink(o.flinkVersion);
   const r = await convertFlowstateToFlink(new LocalFileSystem(input), output, { metadataVersion, uids });
   for (const s of r.skipped) io.stderr(`flowstate: skipped ${s}\n`);
-  io.stdout(o.json === true ? `${JSON.stringify({ directory: output, format: 'apache-flink', metadataVersion, files: r.files.length, skipped: r.skipped }, null, 2)}\n` : `converted ${input} to an Apache Flink savepoint (metadata V${metadataVersion}): ${output}\n`);
+  io.stdout(o.json === true ? json({ directory: output, format: 'apache-flink', metadataVersion, files: r.files.length, skipped: r.skipped }) : `converted ${input} to an Apache Flink savepoint (metadata V${metadataVersion}): ${output}\n`);
   return 0;
-}
-
-function json(value: unknown): string {
-  return `${JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2)}\n`;
 }
 
 /**

@@ -12,7 +12,7 @@ export function bytes(n: number): string {
   return `${v.toFixed(1)} ${units[i]}`;
 }
 
-function table(rows: string[][], indent = '  '): string[] {
+export function table(rows: string[][], indent = '  '): string[] {
   const widths: number[] = [];
   for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
   return rows.map((r) => indent + r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd());

@@ -5,8 +5,6 @@ export { RocksDBError, type RocksDBErrorCode, type Compression } from './native.
 export { RocksDBStateBackend, type RocksDBStateBackendOptions } from './backend/rocksdb-state-backend.js';
 export { RocksDBKeyedStateBackend, ROCKSDB_NATIVE_METRICS } from './backend/rocksdb-keyed-state-backend.js';
 export { RocksDBKvStore, RocksDBKeySpace, STATE_CF_PREFIX } from './backend/rocksdb-kv-store.js';
-/** @deprecated The row layout is core's KvRowLayout; this alias remains for existing imports. */
-export { KvRowLayout as KeyLayout } from '@flowstate/core';
 export {
   isIncrementalRocksDBStateHandle,
   ROCKSDB_NATIVE_FORMAT_VERSION,

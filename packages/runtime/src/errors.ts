@@ -1,4 +1,5 @@
 import { FlowstateError } from '@flowstate/core';
+import { describe } from '@flowstate/coordinator';
 
 /** A task of a running job failed; `cause` is what the user function or the runtime threw. */
 export class TaskFailureError extends FlowstateError {
@@ -24,7 +25,7 @@ export class JobFailedError extends FlowstateError {
 }
 
 // The coordinator's error is shared with the embeddable coordinator.
-export { CheckpointFailedError } from '@flowstate/coordinator';
+export { CheckpointFailedError, describe } from '@flowstate/coordinator';
 
 /** More checkpoints failed in a row than `tolerableFailedCheckpoints` allows. */
 export class TooManyFailedCheckpointsError extends FlowstateError {
@@ -70,10 +71,6 @@ export class IllegalJobStateError extends FlowstateError {
   }
 }
 
-export function describe(e: unknown): string {
-  if (e instanceof Error) return `${e.name}: ${e.message}`;
-  return String(e);
-}
 
 /** A sink transaction cannot be committed (its pre-committed data vanished). Data would be lost. */
 export class TransactionCommitError extends FlowstateError {

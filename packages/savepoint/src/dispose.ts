@@ -1,4 +1,4 @@
-import { collectStreamHandles, displayStorageUri, FsCheckpointStorage, METADATA_FILE_NAME, storageUri, storageUriBaseName, verifyCheckpointComplete } from '@flowstate/core';
+import { referencedFileSizes, displayStorageUri, FsCheckpointStorage, METADATA_FILE_NAME, storageUri, storageUriBaseName, verifyCheckpointComplete } from '@flowstate/core';
 import { SavepointDirectory } from './directory.js';
 import { NotASavepointError } from './errors.js';
 import { decodeSavepointMetadata } from './format.js';
@@ -34,8 +34,7 @@ export async function disposeSavepoint(location: string, options: SavepointStora
     throw new NotASavepointError(dir.path, `it is a retained checkpoint of the job checkpoint directory '${dir.root}' (its files are shared with other checkpoints); 'flowstate checkpoint gc' reclaims checkpoints`);
   }
   await verifyCheckpointComplete(metadata, (p) => dir.fs.stat(p), { root: dir.root, pointer: dir.path, checkpointId: metadata.checkpointId });
-  const files = new Map<string, number>();
-  for (const h of collectStreamHandles(metadata)) if (h.type === 'file') files.set(h.path, h.size);
+  const files = referencedFileSizes(metadata);
   await dir.fs.delete(METADATA_FILE_NAME);
   await dir.fs.deleteMany([...files.keys()]);
   const left = (await dir.fs.list('')).map((f) => f.path).sort();

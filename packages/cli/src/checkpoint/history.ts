@@ -1,5 +1,5 @@
 import { readCheckpointHistory, type CheckpointHistoryEntry } from '@flowstate/core';
-import { bytes } from '../format.js';
+import { bytes, table } from '../format.js';
 import type { CheckpointRoot } from './root.js';
 
 export interface HistoryReport {
@@ -37,8 +37,7 @@ export function formatHistory(r: HistoryReport): string {
       String(e.subtasks.length),
     ]);
   }
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
-  if (r.entries.length > 0) for (const row of rows) out.push(`  ${row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')}`);
+  if (r.entries.length > 0) out.push(...table(rows));
   else out.push('  (none: the history is written by @flowstate/coordinator and the runtime)');
   for (const e of r.entries) if (e.failureCause !== undefined) out.push(`  ${e.checkpointId} failed: ${e.failureCause}`);
   for (const u of r.unreadable) out.push(`  unreadable: ${u.message}`);

@@ -1,4 +1,4 @@
-import { bytes } from '../format.js';
+import { bytes, table } from '../format.js';
 import type { CheckpointSummary, RootScan } from './root.js';
 
 export interface ListReport {
@@ -35,8 +35,7 @@ export function formatList(r: ListReport): string {
       c.sharedBytes === 0 ? '-' : `${bytes(c.sharedBytes)} (${c.sharedWithOthers} file(s) shared with others)`,
     ]);
   }
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
-  for (const row of rows) out.push(`  ${row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')}`.trimEnd());
+  out.push(...table(rows));
   if (r.checkpoints.length === 0) out.push('  (none)');
   out.push(`shared files referenced by completed checkpoints: ${r.sharedFiles.count} (${bytes(r.sharedFiles.bytes)})`);
   for (const c of r.checkpoints) if (c.problem !== undefined) out.push(`  ${c.pointer}: ${c.problem}`);

@@ -1,5 +1,5 @@
 import {
-  collectStreamHandles,
+  referencedFileSizes,
   displayStorageUri,
   fileSystemRegistry,
   FsCheckpointStorage,
@@ -78,12 +78,6 @@ export interface RootScan {
   readonly files: readonly FileStatus[];
 }
 
-/** The files a checkpoint's metadata references, once each, with the sizes their handles record. */
-export function referencedFiles(metadata: CheckpointMetadata): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const h of collectStreamHandles(metadata)) if (h.type === 'file') out.set(h.path, h.size);
-  return out;
-}
 
 const isShared = (p: string) => p.startsWith(`${SHARED_STATE_DIR}/`);
 
@@ -99,12 +93,12 @@ export async function scanRoot(root: CheckpointRoot, retained?: number): Promise
   for (const c of scan.complete) metadata.set(c.checkpointId, c.metadata);
   for (const c of scan.incomplete) if (c.metadata !== undefined) metadata.set(c.checkpointId, c.metadata);
   const sharedFileUsers = new Map<string, number[]>();
-  for (const c of scan.complete) for (const p of referencedFiles(c.metadata).keys()) if (isShared(p)) sharedFileUsers.set(p, [...(sharedFileUsers.get(p) ?? []), c.checkpointId]);
+  for (const c of scan.complete) for (const p of referencedFileSizes(c.metadata).keys()) if (isShared(p)) sharedFileUsers.set(p, [...(sharedFileUsers.get(p) ?? []), c.checkpointId]);
   const metaSize = new Map(files.filter((f) => f.path.endsWith(`/${METADATA_FILE_NAME}`)).map((f) => [f.path, f.size]));
   const keep = new Set(scan.complete.map((c) => c.checkpointId).slice(retained === undefined ? 0 : -retained));
   const location = (pointer: string) => `${root.display}/${pointer}`;
   const sized = (id: number, pointer: string) => {
-    const refs = metadata.get(id) === undefined ? new Map<string, number>() : referencedFiles(metadata.get(id)!);
+    const refs = metadata.get(id) === undefined ? new Map<string, number>() : referencedFileSizes(metadata.get(id)!);
     const meta = metaSize.get(`${pointer}/${METADATA_FILE_NAME}`) ?? 0;
     let shared = 0;
     let others = 0;

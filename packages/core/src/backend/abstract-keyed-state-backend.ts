@@ -123,10 +123,6 @@ export abstract class AbstractKeyedStateBackend<K, R extends RegisteredKeyedStat
     if (this.disposed) throw new IllegalStateUsageError(undefined, `keyed state backend of '${this.operatorIdentifier}' is disposed`);
   }
 
-  protected get isDisposed(): boolean {
-    return this.disposed;
-  }
-
   // ---- registration -------------------------------------------------------------------------------
 
   getPartitionedState<N, S extends State, V>(namespace: N, namespaceSerializer: TypeSerializer<N>, descriptor: StateDescriptor<S, V>): KeyedStateOf<S, N> {

@@ -27,6 +27,13 @@ export function collectStreamHandles(metadata: CheckpointMetadata | object): Str
   return out;
 }
 
+/** The files (not inline bytes) a checkpoint's metadata references, once each, with the sizes their handles record. */
+export function referencedFileSizes(metadata: CheckpointMetadata | object): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const h of collectStreamHandles(metadata)) if (h.type === 'file') out.set(h.path, h.size);
+  return out;
+}
+
 /**
  * The shared files (under `shared/`) that a checkpoint's metadata, or one acknowledgement,
  * references, once each. A backend marks a file it reused rather than wrote by wrapping the

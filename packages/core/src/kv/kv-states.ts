@@ -114,9 +114,10 @@ export class KvReducingState<N, T> extends AbstractMergingKvState<N> implements 
 
   add(value: T): void {
     if (value === null || value === undefined) this.reject('reducing state does not accept null');
-    const cur = this.get();
-    const next = cur === null ? value : this.reduce(cur, value);
+    // One row key for the read and the write (a copy: the user's reduce function may use this state).
     const key = this.rowKey().slice();
+    const bytes = this.space.get(key);
+    const next = bytes === undefined ? value : this.reduce(deserializeExact(this.serializer, bytes, 'value'), value);
     this.space.put(key, this.serializeValue(next));
   }
 
@@ -152,9 +153,9 @@ export class KvAggregatingState<N, IN, ACC, OUT> extends AbstractMergingKvState<
 
   add(value: IN): void {
     if (value === null || value === undefined) this.reject('aggregating state does not accept null');
-    const a = this.acc();
-    const next = this.fn.add(value, a === undefined ? this.fn.createAccumulator() : a);
     const key = this.rowKey().slice();
+    const bytes = this.space.get(key);
+    const next = this.fn.add(value, bytes === undefined ? this.fn.createAccumulator() : deserializeExact(this.serializer, bytes, 'value'));
     this.space.put(key, this.serializeValue(next));
   }
 
