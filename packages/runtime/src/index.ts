@@ -9,3 +9,4 @@ export * from './stats.js';
 export { type CheckpointingMode, type RuntimeHooks, type TaskInfo, type TaskCheckpointStats } from './task.js';
 export { type CheckpointConfig, type CompletedCheckpoint, type RestorePoint, type SkippedCheckpoint } from './coordinator.js';
 export * from './job.js';
+export * from './time/timer-service.js';

@@ -9,3 +9,5 @@ export * from '../errors.js';
 export * from '../state/state.js';
 export * from '../state/descriptors.js';
 export { VoidNamespace } from '../serialization/primitives.js';
+export * from '../state/priority-queue.js';
+export * from '../state/ttl.js';
