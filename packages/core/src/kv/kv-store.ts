@@ -14,6 +14,7 @@
  * See MinimalKvStore for a complete, deliberately short reference implementation, and
  * @flowstate/rocksdb for the RocksDB one (a key space is a column family there).
  */
+import type { KvTtlLayout } from '../state/ttl.js';
 import { successorOf } from './kv-bytes.js';
 
 /** A key and its value. */
@@ -65,10 +66,28 @@ export interface KvView {
   release(): void;
 }
 
+/** How a key space is opened. */
+export interface KvKeySpaceOptions {
+  /**
+   * The space holds TTL'd values in this layout. A store may then drop expired entries itself
+   * (RocksDB: a compaction filter); others ignore it, since core drops them on read and snapshot.
+   */
+  readonly ttl?: KvTtlLayout;
+}
+
 /** An ordered byte-key store with named key spaces. */
 export interface KvStore {
-  /** The key space called `name`, created (empty) when it does not exist yet. */
-  keySpace(name: string): KvKeySpace;
+  /**
+   * The key space called `name`, created (empty) when it does not exist yet. Options apply when
+   * the space is created or first opened by this store instance.
+   */
+  keySpace(name: string, options?: KvKeySpaceOptions): KvKeySpace;
+  /**
+   * Optional: the time (ms, or the watermark for event-time TTL) that the store's own TTL cleanup
+   * compares against. Core calls it with the TtlTimeProvider's time before snapshots and manual
+   * compactions; a store that was never told uses the wall clock.
+   */
+  setTtlTime?(timestamp: number): void;
   /** Names of the existing key spaces. */
   keySpaceNames(): string[];
   /** A consistent view of every key space (see KvView). */
