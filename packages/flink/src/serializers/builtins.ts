@@ -47,30 +47,14 @@ const readKryoSnapshot: SnapshotReader = (ctx) => {
 
 function buildDefaultRegistry(): FlinkSerializerRegistry {
   const r = new FlinkSerializerRegistry();
-  const prim: [string, FlinkTypeSerializer, string][] = [
-    ['LongSerializer', P.LongSerializer, 'Long'],
-    ['IntSerializer', P.IntSerializer, 'Int'],
-    ['ShortSerializer', P.ShortSerializer, 'Short'],
-    ['ByteSerializer', P.ByteSerializer, 'Byte'],
-    ['BooleanSerializer', P.BooleanSerializer, 'Boolean'],
-    ['DoubleSerializer', P.DoubleSerializer, 'Double'],
-    ['FloatSerializer', P.FloatSerializer, 'Float'],
-    ['CharSerializer', P.CharSerializer, 'Char'],
-    ['StringSerializer', P.StringSerializer, 'String'],
-  ];
-  for (const [cls, s, name] of prim) r.register(simple(cls), simpleReader(s, name));
-  const arrays: [string, FlinkTypeSerializer, string][] = [
-    ['BytePrimitiveArraySerializer', P.BytePrimitiveArraySerializer, 'byte[]'],
-    ['IntPrimitiveArraySerializer', P.IntPrimitiveArraySerializer, 'int[]'],
-    ['LongPrimitiveArraySerializer', P.LongPrimitiveArraySerializer, 'long[]'],
-    ['ShortPrimitiveArraySerializer', P.ShortPrimitiveArraySerializer, 'short[]'],
-    ['CharPrimitiveArraySerializer', P.CharPrimitiveArraySerializer, 'char[]'],
-    ['BooleanPrimitiveArraySerializer', P.BooleanPrimitiveArraySerializer, 'boolean[]'],
-    ['DoublePrimitiveArraySerializer', P.DoublePrimitiveArraySerializer, 'double[]'],
-    ['FloatPrimitiveArraySerializer', P.FloatPrimitiveArraySerializer, 'float[]'],
-    ['StringArraySerializer', P.StringArraySerializer, 'String[]'],
-  ];
-  for (const [cls, s, name] of arrays) r.register(simple(cls, ARR), simpleReader(s, name));
+  // Flink names them <Type>Serializer and <type>PrimitiveArraySerializer; the type name is what users see.
+  for (const t of ['Long', 'Int', 'Short', 'Byte', 'Boolean', 'Double', 'Float', 'Char', 'String'] as const) {
+    r.register(simple(`${t}Serializer`), simpleReader(P[`${t}Serializer`], t));
+  }
+  for (const t of ['Byte', 'Int', 'Long', 'Short', 'Char', 'Boolean', 'Double', 'Float'] as const) {
+    r.register(simple(`${t}PrimitiveArraySerializer`, ARR), simpleReader(P[`${t}PrimitiveArraySerializer`], `${t.toLowerCase()}[]`));
+  }
+  r.register(simple('StringArraySerializer', ARR), simpleReader(P.StringArraySerializer, 'String[]'));
   r.register('org.apache.flink.runtime.state.VoidNamespaceSerializer$VoidNamespaceSerializerSnapshot', simpleReader(P.VoidNamespaceSerializer, 'VoidNamespace'));
   r.register('org.apache.flink.streaming.api.windowing.windows.GlobalWindow$Serializer$GlobalWindowSerializerSnapshot', simpleReader(P.GlobalWindowSerializer, 'GlobalWindow'));
   r.register('org.apache.flink.streaming.api.windowing.windows.TimeWindow$Serializer$TimeWindowSerializerSnapshot', simpleReader(P.TimeWindowSerializer, 'TimeWindow'));
