@@ -1,5 +1,5 @@
 import type { FileSystemRegistry } from '@flowstate/core';
-import { configuredFileSystems, loadConfiguration } from '@flowstate/config';
+import { CHECKPOINTS_DIRECTORY, configuredFileSystems, loadConfiguration, MAX_RETAINED_CHECKPOINTS, type Configuration } from '@flowstate/config';
 
 export interface ConfigFileOption {
   config?: string;
@@ -13,4 +13,23 @@ export interface ConfigFileOption {
 export function storageFromConfig(o: ConfigFileOption): { fileSystems?: FileSystemRegistry } {
   if (o.config === undefined) return {};
   return { fileSystems: configuredFileSystems(loadConfiguration({ file: o.config })) };
+}
+
+/** What the checkpoint verbs take from `--config`: the storage settings and the job's checkpoint keys. */
+export interface CheckpointVerbConfig {
+  readonly fileSystems?: FileSystemRegistry;
+  /** execution.checkpointing.dir (state.checkpoints.dir), when set. */
+  readonly checkpointsDirectory?: string;
+  /** execution.checkpointing.num-retained, when set. */
+  readonly numRetained?: number;
+}
+
+export function checkpointVerbConfig(o: ConfigFileOption): CheckpointVerbConfig {
+  if (o.config === undefined) return {};
+  const c: Configuration = loadConfiguration({ file: o.config });
+  return {
+    fileSystems: configuredFileSystems(c),
+    ...(c.isSet(CHECKPOINTS_DIRECTORY) ? { checkpointsDirectory: c.get(CHECKPOINTS_DIRECTORY) } : {}),
+    ...(c.isSet(MAX_RETAINED_CHECKPOINTS) ? { numRetained: c.get(MAX_RETAINED_CHECKPOINTS) } : {}),
+  };
 }

@@ -1,9 +1,10 @@
 // `flowstate ui --checkpoints <uri>`: serves the checkpoint history page (@flowstate/ui) on
 // 127.0.0.1 until interrupted. Storage is named by URI as everywhere in the CLI.
 import type { Command } from 'commander';
-import { fileSystemRegistry } from '@flowstate/core';
+import { fileSystemRegistry, IllegalStateUsageError } from '@flowstate/core';
 import { startCheckpointUi } from '@flowstate/ui';
 import { openCheckpointRoot } from './checkpoint/root.js';
+import { checkpointVerbConfig } from './configuration.js';
 
 /** Where the URL is printed (the CLI's stdout). */
 export interface UiOutput {
@@ -11,16 +12,23 @@ export interface UiOutput {
 }
 
 export interface UiCommandOptions {
-  readonly checkpoints: string;
+  /** Default: the configuration's execution.checkpointing.dir. */
+  readonly checkpoints?: string;
+  /** The job's config.yaml: storage settings, checkpoint and savepoint directories. */
+  readonly config?: string;
   readonly savepoints?: string;
   readonly port?: number;
 }
 
 /** Starts the page and resolves when the process is asked to stop (SIGINT / SIGTERM). */
 export async function serveCheckpointUi(o: UiCommandOptions, io: UiOutput): Promise<void> {
+  const cfg = checkpointVerbConfig(o);
+  const dir = o.checkpoints ?? cfg.checkpointsDirectory;
+  if (dir === undefined) throw new IllegalStateUsageError(undefined, 'give --checkpoints <uri>, or --config with execution.checkpointing.dir set');
   // The same opening as the checkpoint verbs: one checkpoint or a savepoint is refused here too.
-  const checkpoints = (await openCheckpointRoot(o.checkpoints)).storage;
-  const savepoints = o.savepoints === undefined ? undefined : { fileSystem: fileSystemRegistry.resolve(o.savepoints), location: o.savepoints };
+  const checkpoints = (await openCheckpointRoot(dir, cfg.fileSystems)).storage;
+  const fileSystems = cfg.fileSystems ?? fileSystemRegistry;
+  const savepoints = o.savepoints === undefined ? undefined : { fileSystem: fileSystems.resolve(o.savepoints), location: o.savepoints };
   const ui = await startCheckpointUi({ checkpoints, ...(savepoints ? { savepoints } : {}), ...(o.port === undefined ? {} : { port: o.port }) });
   io.stdout(`${ui.url}\n`);
   await new Promise<void>((resolve) => {
@@ -39,7 +47,8 @@ export function addUiCommand(program: Command, io: UiOutput, parsePort: (v: stri
   program
     .command('ui')
     .description('serve the checkpoint history page on 127.0.0.1 (prints its URL; stops on Ctrl-C)')
-    .requiredOption('--checkpoints <uri>', "a job's checkpoint directory (path, file://, s3://, webhdfs://)")
+    .option('--checkpoints <uri>', "a job's checkpoint directory (path, file://, s3://, webhdfs://); default: the configuration's execution.checkpointing.dir")
+    .option('--config <config.yaml>', "the job's configuration (storage settings, checkpoint directory)")
     .option('--savepoints <uri>', 'a directory of savepoints for the inspector')
     .option('--port <n>', 'port (default: a free one)', parsePort)
     .action(async (o: UiCommandOptions) => {

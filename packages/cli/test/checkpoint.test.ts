@@ -220,6 +220,8 @@ describe('flowstate checkpoint (real binary)', () => {
       [['checkpoint', 'gc', local, '--in-flight', 'nope'], 2],
       [['checkpoint', 'list', FIXTURE], 2],
       [['checkpoint', 'list', missing], 3],
+      [['checkpoint', 'list'], 2],
+      [['checkpoint', 'show', '3'], 2],
       [['checkpoint', 'dispose', missing], 3],
     ] as const) {
       const r = await flowstateWith({}, ...args);
@@ -236,5 +238,31 @@ describe('flowstate checkpoint (real binary)', () => {
         throw e;
       }
     }));
+  });
+});
+
+describe('flowstate checkpoint --config', () => {
+  it("takes the directory, num-retained and storage settings from the job's configuration", async () => {
+    const st = storages.find((x) => x.name.startsWith('S3'))!;
+    const { root, fixture } = await fixtureAt(st);
+    const config = join(local, `job-${n++}.yaml`);
+    writeFileSync(config, `s3:\n  endpoint: ${s3!.endpoint}\n  path.style.access: true\nstate.checkpoints.dir: ${root}\nstate.checkpoints.num-retained: 1\n`);
+    // The environment's endpoint is wrong: only the configuration's s3.endpoint reaches s3rver.
+    const env = { ...st.env, AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:1', FLOWSTATE_S3_PATH_STYLE: 'false', AWS_MAX_ATTEMPTS: '1' };
+    const run = (...args: string[]): Promise<Result> => flowstateWith(env, 'checkpoint', ...args, '--config', config);
+    const list = await run('list', '--json');
+    assert.equal(list.code, 0, list.stderr);
+    const retained = (JSON.parse(list.stdout) as { checkpoints: Summary[] }).checkpoints.filter((c) => c.status === 'COMPLETED').map((c) => [c.checkpointId, c.retained]);
+    assert.deepEqual(retained, [[2, false], [3, true]], 'num-retained 1 from the configuration');
+    assert.equal((await run('list', '--json', '--retained', '2')).code, 0, 'an explicit --retained still wins');
+    const show = await run('show', '3', '--json');
+    assert.equal(show.code, 0, show.stderr);
+    assert.deepEqual((JSON.parse(show.stdout) as { operators: Array<{ uid: string }> }).operators.map((o) => o.uid), ['source', 'counts', 'window']);
+    const one = await run('validate', String(fixture.completed.at(-1)));
+    assert.equal(one.code, 0, one.stdout + one.stderr);
+    assert.equal((await run('history', '--json')).code, 0);
+    // The same directory named explicitly, and without the configuration's endpoint: unreachable.
+    assert.equal((await run('list', root, '--json')).code, 0);
+    assert.equal((await flowstateWith(env, 'checkpoint', 'list', root, '--json')).code, 3);
   });
 });

@@ -1,5 +1,7 @@
 import { Command, InvalidArgumentError } from 'commander';
+import { IllegalStateUsageError } from '@flowstate/core';
 import { disposeSavepoint } from '@flowstate/savepoint';
+import { checkpointVerbConfig, storageFromConfig, type CheckpointVerbConfig, type ConfigFileOption } from '../configuration.js';
 import { json, loadRegistry } from '../common.js';
 import { bytes } from '../format.js';
 import { ExitCode, type ExitCodeValue } from '../exit-codes.js';
@@ -19,6 +21,11 @@ const HELP = `
 Locations: a job's checkpoint directory (the one holding chk-<id>/ and shared/), as a local path
   or a URI: file:///dir, s3://bucket/prefix, webhdfs://namenode:9870/path, hdfs://... (see
   'flowstate savepoint --help' for credentials and endpoints).
+
+Configuration: --config <config.yaml> is the job's Flink-style configuration (docs/configuration.md),
+  validated. Its storage settings apply; with execution.checkpointing.dir (state.checkpoints.dir)
+  set, the directory argument may be left out ('checkpoint show 42 --config job.yaml'), and
+  'list' takes execution.checkpointing.num-retained as --retained.
 
 Exit codes:
   0  success (validate: every checkpoint checked is valid)
@@ -46,8 +53,24 @@ function checkpointIds(v: string, prev: number[] | undefined): number[] {
   }
 }
 
-interface JsonOption {
+interface JsonOption extends ConfigFileOption {
   json?: boolean;
+}
+
+const looksLikeId = (v: string): boolean => /^(chk-)?\d+$/.test(v);
+
+/** The checkpoint directory: the argument, else the configuration's execution.checkpointing.dir. */
+function directoryOf(dir: string | undefined, cfg: CheckpointVerbConfig): string {
+  const d = dir ?? cfg.checkpointsDirectory;
+  if (d === undefined) throw new IllegalStateUsageError(undefined, "name the job's checkpoint directory, or give --config with execution.checkpointing.dir set");
+  return d;
+}
+
+/** `[dir] [id]` where a lone argument is the id when the configuration names the directory. */
+function directoryAndId(first: string | undefined, second: string | undefined, cfg: CheckpointVerbConfig): { dir: string; id: string | undefined } {
+  if (second !== undefined) return { dir: directoryOf(first, cfg), id: second };
+  if (first !== undefined && cfg.checkpointsDirectory !== undefined && looksLikeId(first)) return { dir: cfg.checkpointsDirectory, id: first };
+  return { dir: directoryOf(first, cfg), id: undefined };
 }
 
 /** `flowstate checkpoint list|show|validate|gc|dispose|history` over a job's checkpoint directory on any storage. */
@@ -59,48 +82,61 @@ export function addCheckpointCommands(program: Command, ctx: CheckpointCommandCo
     .addHelpText('after', HELP)
     .exitOverride();
   const verb = (name: string, description: string): Command =>
-    group.command(name).description(description).option('--json', 'machine-readable JSON on stdout').addHelpText('after', HELP).exitOverride();
+    group
+      .command(name)
+      .description(description)
+      .option('--json', 'machine-readable JSON on stdout')
+      .option('--config <config.yaml>', "the job's configuration: storage settings, and the checkpoint directory when the argument is left out")
+      .addHelpText('after', HELP)
+      .exitOverride();
+  const open = (dir: string | undefined, cfg: CheckpointVerbConfig) => openCheckpointRoot(directoryOf(dir, cfg), cfg.fileSystems);
   const print = (o: JsonOption, value: unknown, human: () => string) => io.stdout(o.json === true ? json(value) : `${human()}\n`);
 
   verb('list', 'completed checkpoints, incomplete and in-progress leftovers, their sizes and which are retained')
-    .argument('<dir>', "the job's checkpoint directory (path or URI)")
-    .option('--retained <n>', "the job's number of retained checkpoints (state.checkpoints.num-retained): older completed ones are shown as subsumed (default: every completed one is retained, as on recovery)", positiveInt('--retained'))
-    .action(async (dir: string, o: JsonOption & { retained?: number }) => {
-      const report = listReport(await scanRoot(await openCheckpointRoot(dir), o.retained));
+    .argument('[dir]', "the job's checkpoint directory (path or URI)")
+    .option('--retained <n>', "the job's number of retained checkpoints (state.checkpoints.num-retained): older completed ones are shown as subsumed (default: the configuration's, else every completed one is retained, as on recovery)", positiveInt('--retained'))
+    .action(async (dir: string | undefined, o: JsonOption & { retained?: number }) => {
+      const cfg = checkpointVerbConfig(o);
+      const report = listReport(await scanRoot(await open(dir, cfg), o.retained ?? cfg.numRetained));
       print(o, report, () => formatList(report));
       setExit(ExitCode.OK);
     });
 
   verb('show', 'one checkpoint: operators, subtasks, state handles, their files and the shared files it references')
-    .argument('<dir>', "the job's checkpoint directory (path or URI)")
-    .argument('<id>', 'checkpoint id (42 or chk-42)')
-    .action(async (dir: string, id: string, o: JsonOption) => {
+    .argument('[dir]', "the job's checkpoint directory (path or URI)")
+    .argument('[id]', 'checkpoint id (42 or chk-42)')
+    .action(async (first: string | undefined, second: string | undefined, o: JsonOption) => {
+      const cfg = checkpointVerbConfig(o);
+      const { dir, id } = directoryAndId(first, second, cfg);
+      if (id === undefined) throw new IllegalStateUsageError(undefined, 'name the checkpoint to show (42 or chk-42)');
       const checkpointId = parseCheckpointId(id);
-      const root = await openCheckpointRoot(dir);
+      const root = await open(dir, cfg);
       const report = showReport(await scanRoot(root), checkpointId);
       print(o, report, () => formatShow(report, root.display));
       setExit(ExitCode.OK);
     });
 
   verb('validate', 'check completed checkpoints end to end (every file, shared ones included: presence, size, CRC32C; every entry) and report incomplete ones')
-    .argument('<dir>', "the job's checkpoint directory (path or URI)")
+    .argument('[dir]', "the job's checkpoint directory (path or URI)")
     .argument('[id]', 'only this checkpoint (42 or chk-42; default: all)')
     .option('--serializers <module>', "ES module exporting 'registry': snapshot readers of custom serializers")
-    .action(async (dir: string, id: string | undefined, o: JsonOption & { serializers?: string }) => {
+    .action(async (first: string | undefined, second: string | undefined, o: JsonOption & { serializers?: string }) => {
+      const cfg = checkpointVerbConfig(o);
+      const { dir, id } = directoryAndId(first, second, cfg);
       const checkpointId = id === undefined ? undefined : parseCheckpointId(id);
-      const scan = await scanRoot(await openCheckpointRoot(dir));
+      const scan = await scanRoot(await open(dir, cfg));
       if (checkpointId !== undefined) showReport(scan, checkpointId); // an unknown id is a usage error
-      const report = await validateCheckpoints(scan, checkpointId, await loadRegistry(o.serializers));
+      const report = await validateCheckpoints(scan, checkpointId, { ...(await loadRegistry(o.serializers)), ...(cfg.fileSystems === undefined ? {} : { fileSystems: cfg.fileSystems }) });
       print(o, report, () => formatCheckpointValidation(report));
       setExit(report.ok ? ExitCode.OK : ExitCode.FAILED);
     });
 
   verb('gc', 'delete files no completed checkpoint references (aborted, crashed, incomplete checkpoints); a dry run unless --apply')
-    .argument('<dir>', "the job's checkpoint directory (path or URI)")
+    .argument('[dir]', "the job's checkpoint directory (path or URI)")
     .option('--apply', 'delete (default: only print what would be deleted)')
     .option('--in-flight <id>', 'a checkpoint being written right now, whose files are kept (repeatable; shared/ is then left alone)', checkpointIds)
-    .action(async (dir: string, o: JsonOption & { apply?: boolean; inFlight?: number[] }) => {
-      const report = await garbageCollect(await openCheckpointRoot(dir), o.apply === true, o.inFlight ?? []);
+    .action(async (dir: string | undefined, o: JsonOption & { apply?: boolean; inFlight?: number[] }) => {
+      const report = await garbageCollect(await open(dir, checkpointVerbConfig(o)), o.apply === true, o.inFlight ?? []);
       print(o, report, () => formatGc(report));
       setExit(ExitCode.OK);
     });
@@ -108,7 +144,7 @@ export function addCheckpointCommands(program: Command, ctx: CheckpointCommandCo
   verb('dispose', "delete a savepoint's files (Flink's savepoint -d), refusing anything that is not a complete savepoint")
     .argument('<savepoint>', 'savepoint directory, or its _metadata file (path or URI)')
     .action(async (savepoint: string, o: JsonOption) => {
-      const r = await disposeSavepoint(savepoint);
+      const r = await disposeSavepoint(savepoint, storageFromConfig(o));
       print(o, r, () =>
         [`disposed savepoint ${r.directory}: ${r.deleted.length} file(s), ${bytes(r.bytes)} of state${r.directoryRemoved ? ', directory removed' : ''}`, ...r.leftAlone.map((f) => `  left alone (not part of the savepoint): ${f}`)].join('\n'),
       );
@@ -116,10 +152,10 @@ export function addCheckpointCommands(program: Command, ctx: CheckpointCommandCo
     });
 
   verb('history', 'persisted checkpoint statistics (durations, sizes, failures) of the job, oldest first')
-    .argument('<dir>', "the job's checkpoint directory (path or URI)")
+    .argument('[dir]', "the job's checkpoint directory (path or URI)")
     .option('--limit <n>', 'only the newest n entries (default 1000)', positiveInt('--limit'))
-    .action(async (dir: string, o: JsonOption & { limit?: number }) => {
-      const report = await historyReport(await openCheckpointRoot(dir), o.limit);
+    .action(async (dir: string | undefined, o: JsonOption & { limit?: number }) => {
+      const report = await historyReport(await open(dir, checkpointVerbConfig(o)), o.limit);
       print(o, report, () => formatHistory(report));
       setExit(report.unreadable.length === 0 ? ExitCode.OK : ExitCode.FAILED);
     });

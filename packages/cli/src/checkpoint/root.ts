@@ -12,6 +12,7 @@ import {
   type CheckpointMetadata,
   type FileStatus,
   type FileSystem,
+  type FileSystemRegistry,
 } from '@flowstate/core';
 
 /** A job's checkpoint directory (`chk-<id>/`, `shared/`, `taskowned/`, `_history/`) on any storage. */
@@ -27,10 +28,10 @@ export interface CheckpointRoot {
  * Opens `location` as a job's checkpoint directory. A savepoint or a single checkpoint directory is
  * refused: the checkpoint verbs look at all checkpoints of a job (the savepoint verbs at one).
  */
-export async function openCheckpointRoot(location: string): Promise<CheckpointRoot> {
+export async function openCheckpointRoot(location: string, fileSystems: FileSystemRegistry = fileSystemRegistry): Promise<CheckpointRoot> {
   const uri = storageUri(location);
   const display = displayStorageUri(uri);
-  const fs = fileSystemRegistry.resolve(uri);
+  const fs = fileSystems.resolve(uri);
   if (/^chk-\d+$/.test(storageUriBaseName(uri)) || (await fs.stat(METADATA_FILE_NAME)) !== null) {
     throw new IllegalStateUsageError(undefined, `'${display}' is one checkpoint or savepoint, not a job's checkpoint directory: name the directory that holds chk-<id>/ and shared/ (or use 'flowstate savepoint')`);
   }

@@ -1,4 +1,4 @@
-import type { SerializerSnapshotRegistry } from '@flowstate/core';
+import type { FileSystemRegistry, SerializerSnapshotRegistry } from '@flowstate/core';
 import { validateSavepoint, type ValidationReport } from '@flowstate/savepoint';
 import { formatValidation } from '../format.js';
 import { NATIVE_FORMATS } from '../storages.js';
@@ -30,7 +30,7 @@ export interface CheckpointValidateReport {
 export async function validateCheckpoints(
   scan: RootScan,
   checkpointId: number | undefined,
-  options: { registry?: SerializerSnapshotRegistry; onProgress?: (done: number, total: number) => void },
+  options: { registry?: SerializerSnapshotRegistry; fileSystems?: FileSystemRegistry; onProgress?: (done: number, total: number) => void },
 ): Promise<CheckpointValidateReport> {
   const targets = checkpointId === undefined ? scan.checkpoints : scan.checkpoints.filter((c) => c.checkpointId === checkpointId);
   const out: CheckpointValidation[] = [];
