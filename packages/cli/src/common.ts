@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { InvalidArgumentError } from 'commander';
 import { IllegalStateUsageError, type SerializerSnapshotRegistry } from '@flowstate/core';
 
 // Helpers every group of verbs (savepoint, checkpoint) shares.
@@ -27,3 +28,11 @@ export function json(value: unknown): string {
   return `${JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2)}\n`;
 }
 
+
+/** A commander parser of positive safe integers for option `name`. */
+export function positiveInt(name: string): (v: string) => number {
+  return (v: string): number => {
+    if (!/^\d+$/.test(v) || Number(v) < 1 || !Number.isSafeInteger(Number(v))) throw new InvalidArgumentError(`${name} must be a positive integer, got '${v}'`);
+    return Number(v);
+  };
+}

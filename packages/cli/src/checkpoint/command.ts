@@ -2,13 +2,13 @@ import { Command, InvalidArgumentError } from 'commander';
 import { IllegalStateUsageError } from '@flowstate/core';
 import { disposeSavepoint } from '@flowstate/savepoint';
 import { checkpointVerbConfig, storageFromConfig, type CheckpointVerbConfig, type ConfigFileOption } from '../configuration.js';
-import { json, loadRegistry } from '../common.js';
+import { json, loadRegistry, positiveInt } from '../common.js';
 import { bytes } from '../format.js';
 import { ExitCode, type ExitCodeValue } from '../exit-codes.js';
 import { formatGc, garbageCollect } from './gc.js';
 import { formatHistory, historyReport } from './history.js';
 import { formatList, listReport } from './list.js';
-import { openCheckpointRoot, parseCheckpointId, scanRoot } from './root.js';
+import { openCheckpointRoot, parseCheckpointId, scanRoot, type CheckpointRoot } from './root.js';
 import { formatShow, showReport } from './show.js';
 import { formatCheckpointValidation, validateCheckpoints } from './validate.js';
 
@@ -38,13 +38,6 @@ Exit codes:
   4  unsupported (unknown format version, incompatible serializer)
   70 internal error (a bug: please report it)`;
 
-function positiveInt(name: string) {
-  return (v: string): number => {
-    if (!/^\d+$/.test(v) || Number(v) < 1 || !Number.isSafeInteger(Number(v))) throw new InvalidArgumentError(`${name} must be a positive integer, got '${v}'`);
-    return Number(v);
-  };
-}
-
 function checkpointIds(v: string, prev: number[] | undefined): number[] {
   try {
     return [...(prev ?? []), parseCheckpointId(v)];
@@ -73,6 +66,14 @@ function directoryAndId(first: string | undefined, second: string | undefined, c
   return { dir: directoryOf(first, cfg), id: undefined };
 }
 
+interface VerbContext {
+  /** A new verb with the options every checkpoint verb has. */
+  readonly verb: (name: string, description: string) => Command;
+  readonly open: (dir: string | undefined, cfg: CheckpointVerbConfig) => Promise<CheckpointRoot>;
+  readonly print: (o: JsonOption, value: unknown, human: () => string) => void;
+  readonly setExit: (code: ExitCodeValue) => void;
+}
+
 /** `flowstate checkpoint list|show|validate|gc|dispose|history` over a job's checkpoint directory on any storage. */
 export function addCheckpointCommands(program: Command, ctx: CheckpointCommandContext): Command {
   const { io, setExit } = ctx;
@@ -89,9 +90,15 @@ export function addCheckpointCommands(program: Command, ctx: CheckpointCommandCo
       .option('--config <config.yaml>', "the job's configuration: storage settings, and the checkpoint directory when the argument is left out")
       .addHelpText('after', HELP)
       .exitOverride();
-  const open = (dir: string | undefined, cfg: CheckpointVerbConfig) => openCheckpointRoot(directoryOf(dir, cfg), cfg.fileSystems);
-  const print = (o: JsonOption, value: unknown, human: () => string) => io.stdout(o.json === true ? json(value) : `${human()}\n`);
+  const open = (dir: string | undefined, cfg: CheckpointVerbConfig): Promise<CheckpointRoot> => openCheckpointRoot(directoryOf(dir, cfg), cfg.fileSystems);
+  const print = (o: JsonOption, value: unknown, human: () => string): void => io.stdout(o.json === true ? json(value) : `${human()}\n`);
+  const verbs: VerbContext = { verb, open, print, setExit };
+  for (const add of [addList, addShow, addValidate, addGc, addDispose, addHistory]) add(verbs);
+  return group;
+}
 
+function addList(ctx: VerbContext): void {
+  const { verb, open, print, setExit } = ctx;
   verb('list', 'completed checkpoints, incomplete and in-progress leftovers, their sizes and which are retained')
     .argument('[dir]', "the job's checkpoint directory (path or URI)")
     .option('--retained <n>', "the job's number of retained checkpoints (state.checkpoints.num-retained): older completed ones are shown as subsumed (default: the configuration's, else every completed one is retained, as on recovery)", positiveInt('--retained'))
@@ -101,7 +108,10 @@ export function addCheckpointCommands(program: Command, ctx: CheckpointCommandCo
       print(o, report, () => formatList(report));
       setExit(ExitCode.OK);
     });
+}
 
+function addShow(ctx: VerbContext): void {
+  const { verb, open, print, setExit } = ctx;
   verb('show', 'one checkpoint: operators, subtasks, state handles, their files and the shared files it references')
     .argument('[dir]', "the job's checkpoint directory (path or URI)")
     .argument('[id]', 'checkpoint id (42 or chk-42)')
@@ -115,7 +125,10 @@ export function addCheckpointCommands(program: Command, ctx: CheckpointCommandCo
       print(o, report, () => formatShow(report, root.display));
       setExit(ExitCode.OK);
     });
+}
 
+function addValidate(ctx: VerbContext): void {
+  const { verb, open, print, setExit } = ctx;
   verb('validate', 'check completed checkpoints end to end (every file, shared ones included: presence, size, CRC32C; every entry) and report incomplete ones')
     .argument('[dir]', "the job's checkpoint directory (path or URI)")
     .argument('[id]', 'only this checkpoint (42 or chk-42; default: all)')
@@ -130,7 +143,10 @@ export function addCheckpointCommands(program: Command, ctx: CheckpointCommandCo
       print(o, report, () => formatCheckpointValidation(report));
       setExit(report.ok ? ExitCode.OK : ExitCode.FAILED);
     });
+}
 
+function addGc(ctx: VerbContext): void {
+  const { verb, open, print, setExit } = ctx;
   verb('gc', 'delete files no completed checkpoint references (aborted, crashed, incomplete checkpoints); a dry run unless --apply')
     .argument('[dir]', "the job's checkpoint directory (path or URI)")
     .option('--apply', 'delete (default: only print what would be deleted)')
@@ -140,7 +156,10 @@ export function addCheckpointCommands(program: Command, ctx: CheckpointCommandCo
       print(o, report, () => formatGc(report));
       setExit(ExitCode.OK);
     });
+}
 
+function addDispose(ctx: VerbContext): void {
+  const { verb, print, setExit } = ctx;
   verb('dispose', "delete a savepoint's files (Flink's savepoint -d), refusing anything that is not a complete savepoint")
     .argument('<savepoint>', 'savepoint directory, or its _metadata file (path or URI)')
     .action(async (savepoint: string, o: JsonOption) => {
@@ -150,7 +169,10 @@ export function addCheckpointCommands(program: Command, ctx: CheckpointCommandCo
       );
       setExit(ExitCode.OK);
     });
+}
 
+function addHistory(ctx: VerbContext): void {
+  const { verb, open, print, setExit } = ctx;
   verb('history', 'persisted checkpoint statistics (durations, sizes, failures) of the job, oldest first')
     .argument('[dir]', "the job's checkpoint directory (path or URI)")
     .option('--limit <n>', 'only the newest n entries (default 1000)', positiveInt('--limit'))
@@ -159,6 +181,4 @@ export function addCheckpointCommands(program: Command, ctx: CheckpointCommandCo
       print(o, report, () => formatHistory(report));
       setExit(report.unreadable.length === 0 ? ExitCode.OK : ExitCode.FAILED);
     });
-
-  return group;
 }

@@ -1,0 +1,244 @@
+import { Command, Option } from 'commander';
+import cliProgress from 'cli-progress';
+import {
+  conversionTargets,
+  convertSavepoint,
+  diffSavepoints,
+  inspectSavepoint,
+  LATEST_FORMAT_VERSION,
+  migrateSavepoint,
+  rescaleSavepoint,
+  SavepointReader,
+  validateSavepoint,
+  type ConversionTarget,
+  type SavepointWriteResult,
+} from '@flowstate/savepoint';
+import { json, loadRegistry, positiveInt } from '../common.js';
+import { storageFromConfig, type ConfigFileOption } from '../configuration.js';
+import { ExitCode, type ExitCodeValue } from '../exit-codes.js';
+import { convertFlinkIfFlink, convertToFlink, diffFlinkIfFlink, inspectFlinkIfFlink, rescaleFlinkIfFlink, validateFlinkIfFlink } from '../flink.js';
+import { bytes, formatDiff, formatInspect, formatValidation } from '../format.js';
+import { formatLayout, layoutOf, parseOperatorParallelism } from '../layout.js';
+import { NATIVE_FORMATS } from '../storages.js';
+
+// `flowstate savepoint inspect|validate|diff|convert|migrate|rescale`: one function per verb.
+
+const NATIVE = { nativeFormats: NATIVE_FORMATS } as const;
+
+/** Where the savepoint verbs write (the CLI's CliIO). */
+export interface SavepointCommandIO {
+  readonly stdout: (s: string) => void;
+  readonly stderr: (s: string) => void;
+  readonly stderrIsTTY: boolean;
+}
+
+class Progress {
+  private bar: cliProgress.SingleBar | undefined;
+  constructor(
+    private readonly io: SavepointCommandIO,
+    private readonly enabled: boolean,
+    private readonly label: string,
+  ) {}
+  update = (done: number, total: number): void => {
+    if (!this.enabled) return;
+    if (this.bar === undefined) {
+      const stream = process.stderr;
+      this.bar = new cliProgress.SingleBar(
+        { stream, format: `${this.label} [{bar}] {percentage}% | {doneBytes} of {totalBytes}`, hideCursor: true, clearOnComplete: true },
+        cliProgress.Presets.shades_classic,
+      );
+      this.bar.start(Math.max(total, 1), 0, { doneBytes: bytes(0), totalBytes: bytes(total) });
+    }
+    this.bar.setTotal(Math.max(total, 1));
+    this.bar.update(done, { doneBytes: bytes(done), totalBytes: bytes(total) });
+  };
+  stop(): void {
+    this.bar?.stop();
+    this.bar = undefined;
+  }
+}
+
+interface CommonOptions extends ConfigFileOption {
+  json?: boolean;
+  progress?: boolean;
+  serializers?: string;
+}
+
+function writeSummary(r: SavepointWriteResult): Record<string, unknown> {
+  return {
+    directory: r.directory,
+    formatVersion: r.formatVersion,
+    operators: r.metadata.operators.map((o) => ({ uid: o.uid, parallelism: o.parallelism, maxParallelism: o.maxParallelism })),
+  };
+}
+
+interface VerbContext {
+  readonly io: SavepointCommandIO;
+  readonly setExit: (code: ExitCodeValue) => void;
+  /** The options every savepoint verb has. */
+  readonly common: (c: Command) => Command;
+  readonly progressFor: (o: CommonOptions, label: string) => Progress;
+}
+
+/** `flowstate savepoint …`: the verbs on one savepoint (or one retained checkpoint). */
+export function addSavepointCommands(program: Command, io: SavepointCommandIO, setExit: (code: ExitCodeValue) => void, helpText: string): Command {
+  const savepoint = program
+    .command('savepoint')
+    .description('inspect, validate, compare, convert, migrate and rescale savepoints')
+    .addHelpText('after', helpText)
+    .exitOverride();
+  const common = (c: Command): Command =>
+    c
+      .option('--json', 'machine-readable JSON on stdout')
+      .option('--no-progress', 'no progress bar (shown on stderr only when it is a terminal)')
+      .option('--serializers <module>', "ES module exporting 'registry': snapshot readers of custom serializers")
+      .option('--config <config.yaml>', 'Flink-style configuration (docs/configuration.md): validated; its storage keys (s3.endpoint, s3.path.style.access) apply to every location')
+      .addHelpText('after', helpText)
+      .exitOverride();
+  const progressFor = (o: CommonOptions, label: string): Progress => new Progress(io, io.stderrIsTTY && o.progress !== false, label);
+  const ctx: VerbContext = { io, setExit, common, progressFor };
+  for (const add of [addInspect, addValidate, addDiff, addConvert, addMigrate, addRescale]) add(savepoint, ctx);
+  return savepoint;
+}
+
+function addInspect(savepoint: Command, ctx: VerbContext): void {
+  const { io, setExit, common, progressFor } = ctx;
+  common(savepoint.command('inspect').argument('<dir>', 'savepoint directory (path or URI)'))
+    .description('show operators, states, kinds, serializers, sizes and key-group coverage')
+    .option('--no-scan', 'do not read key-group blocks (no entry counts or sizes per state)')
+    .action(async (dir: string, o: CommonOptions & { scan?: boolean }) => {
+      if (await inspectFlinkIfFlink(dir, o, io)) return setExit(ExitCode.OK);
+      const p = progressFor(o, 'inspect');
+      try {
+        const reader = await SavepointReader.load(dir, { ...(await loadRegistry(o.serializers)), ...storageFromConfig(o) });
+        // Also with --no-scan: never describe an incomplete savepoint or checkpoint as if it were whole.
+        await reader.verifyComplete();
+        const report = await inspectSavepoint(reader, { scan: o.scan !== false, onProgress: p.update });
+        p.stop();
+        io.stdout(o.json === true ? json(report) : `${formatInspect(report)}\n`);
+        setExit(ExitCode.OK);
+      } finally {
+        p.stop();
+      }
+    });
+}
+
+function addValidate(savepoint: Command, ctx: VerbContext): void {
+  const { io, setExit, common, progressFor } = ctx;
+  common(savepoint.command('validate').argument('<dir>', 'savepoint directory (path or URI)'))
+    .description('check metadata, every file checksum, every key-group block, key-group coverage and paths')
+    .action(async (dir: string, o: CommonOptions) => {
+      const flink = await validateFlinkIfFlink(dir, o, io);
+      if (flink !== undefined) return setExit(flink);
+      const p = progressFor(o, 'validate');
+      try {
+        const report = await validateSavepoint(dir, { onProgress: p.update, ...NATIVE, ...(await loadRegistry(o.serializers)), ...storageFromConfig(o) });
+        p.stop();
+        io.stdout(o.json === true ? json(report) : `${formatValidation(report)}\n`);
+        // Not a savepoint at all (no _metadata, unreadable directory): unreadable input, not "invalid".
+        const notFound = !report.metadataReadable && report.problems.some((x) => x.code === 'STORAGE_NOT_FOUND' || x.code === 'STORAGE_ERROR');
+        // A location no registered storage opens (an unknown URI scheme) is a usage error.
+        const unusable = !report.metadataReadable && report.problems.some((x) => x.code === 'ILLEGAL_STATE_USAGE');
+        setExit(report.ok ? ExitCode.OK : unusable ? ExitCode.USAGE : notFound ? ExitCode.CORRUPT : ExitCode.FAILED);
+      } finally {
+        p.stop();
+      }
+    });
+}
+
+function addDiff(savepoint: Command, ctx: VerbContext): void {
+  const { io, setExit, common, progressFor } = ctx;
+  common(savepoint.command('diff').argument('<a>', 'first savepoint (path or URI)').argument('<b>', 'second savepoint (path or URI)'))
+    .description('compare two savepoints operator by operator and state by state')
+    .action(async (a: string, b: string, o: CommonOptions) => {
+      const flink = await diffFlinkIfFlink(a, b, o, io);
+      if (flink !== undefined) return setExit(flink);
+      const p = progressFor(o, 'diff');
+      try {
+        const reg = { ...(await loadRegistry(o.serializers)), ...storageFromConfig(o) };
+        const ra = await SavepointReader.load(a, reg);
+        const rb = await SavepointReader.load(b, reg);
+        await ra.verifyComplete();
+        await rb.verifyComplete();
+        const total = [ra, rb].flatMap((r) => r.operators()).reduce((x, op) => x + op.stateSize, 0);
+        let done = 0;
+        const report = await diffSavepoints(ra, rb, { onBytes: (n) => p.update((done += n), total) });
+        p.stop();
+        io.stdout(o.json === true ? json(report) : `${formatDiff(report, ra.directory, rb.directory)}\n`);
+        setExit(report.equal ? ExitCode.OK : ExitCode.FAILED);
+      } finally {
+        p.stop();
+      }
+    });
+}
+
+function addConvert(savepoint: Command, ctx: VerbContext): void {
+  const { io, setExit, common, progressFor } = ctx;
+  common(savepoint.command('convert').argument('<input>', 'savepoint directory (path or URI)').argument('<output>', 'new directory, path or URI (must not exist or be empty)'))
+    .description('convert keyed state between the canonical format and native RocksDB snapshots')
+    .addOption(new Option('--to <format>', 'target format (flink: an Apache Flink canonical savepoint)').choices([...conversionTargets(NATIVE), 'flink']).makeOptionMandatory())
+    .option('--flink-version <version>', 'with --to flink: the Flink release that will read it (chooses the _metadata version; default 2.1+)')
+    .option('--uid-map <from=to...>', 'with --to flink: flowstate uid -> Flink uid')
+    .action(async (input: string, output: string, o: CommonOptions & { to: ConversionTarget | 'flink'; flinkVersion?: string; uidMap?: string[] }) => {
+      if (await convertFlinkIfFlink(input, output, o, io)) return setExit(ExitCode.OK);
+      if (o.to === 'flink') return setExit(await convertToFlink(input, output, o, io));
+      const p = progressFor(o, 'convert');
+      try {
+        const r = await convertSavepoint(input, output, o.to, { onProgress: p.update, ...NATIVE, ...(await loadRegistry(o.serializers)), ...storageFromConfig(o) });
+        p.stop();
+        io.stdout(o.json === true ? json(writeSummary(r)) : `converted ${input} to ${o.to} format v${r.formatVersion}: ${r.directory}\n`);
+        setExit(ExitCode.OK);
+      } finally {
+        p.stop();
+      }
+    });
+}
+
+function addMigrate(savepoint: Command, ctx: VerbContext): void {
+  const { io, setExit, common, progressFor } = ctx;
+  common(savepoint.command('migrate').argument('<input>', 'savepoint directory (path or URI)').argument('<output>', 'new directory, path or URI (must not exist or be empty)'))
+    .description(`rewrite a savepoint of any readable format version in another version (latest: ${LATEST_FORMAT_VERSION})`)
+    .requiredOption('--to-version <n>', 'target format version', positiveInt('--to-version'))
+    .action(async (input: string, output: string, o: CommonOptions & { toVersion: number }) => {
+      const p = progressFor(o, 'migrate');
+      try {
+        const reg = { ...(await loadRegistry(o.serializers)), ...storageFromConfig(o) };
+        const before = (await SavepointReader.load(input, reg)).formatVersion;
+        const r = await migrateSavepoint(input, output, o.toVersion, { onProgress: p.update, ...reg });
+        p.stop();
+        io.stdout(o.json === true ? json({ ...writeSummary(r), fromVersion: before }) : `migrated ${input} from format v${before} to v${r.formatVersion}: ${r.directory}\n`);
+        setExit(ExitCode.OK);
+      } finally {
+        p.stop();
+      }
+    });
+}
+
+function addRescale(savepoint: Command, ctx: VerbContext): void {
+  const { io, setExit, common, progressFor } = ctx;
+  common(savepoint.command('rescale').argument('<input>', 'savepoint directory (path or URI)').argument('<output>', 'new directory, path or URI (must not exist or be empty)'))
+    .description('change maxParallelism (and parallelism): key groups are recomputed from the serialized keys of a canonical savepoint')
+    .requiredOption('--max-parallelism <m>', 'new maxParallelism (number of key groups, 1..32768)', positiveInt('--max-parallelism'))
+    .option('--parallelism <p>', 'new parallelism of every operator with keyed state (operators without keyed state, e.g. sources, keep theirs; default: unchanged, capped at the new maxParallelism)', positiveInt('--parallelism'))
+    .option('--operator-parallelism <uid=p...>', 'new parallelism of one operator, keyed or not (repeatable; wins over --parallelism)')
+    .option('--operator <uid...>', 'only these operators (default: all)')
+    .action(async (input: string, output: string, o: CommonOptions & { maxParallelism: number; parallelism?: number; operatorParallelism?: string[]; operator?: string[] }) => {
+      if (await rescaleFlinkIfFlink(input, output, o, io)) return setExit(ExitCode.OK);
+      const p = progressFor(o, 'rescale');
+      try {
+        const operatorParallelism = parseOperatorParallelism(o.operatorParallelism);
+        const r = await rescaleSavepoint(
+          input,
+          output,
+          { maxParallelism: o.maxParallelism, operatorParallelism, ...(o.parallelism === undefined ? {} : { keyedParallelism: o.parallelism }), ...(o.operator === undefined ? {} : { operators: o.operator }) },
+          { onProgress: p.update, ...(await loadRegistry(o.serializers)), ...storageFromConfig(o) },
+        );
+        p.stop();
+        const layout = layoutOf(r.metadata);
+        io.stdout(o.json === true ? json({ ...writeSummary(r), operators: layout }) : `rescaled ${input} to maxParallelism ${o.maxParallelism}: ${r.directory}\n${formatLayout(layout)}\n`);
+        setExit(ExitCode.OK);
+      } finally {
+        p.stop();
+      }
+    });
+}
