@@ -93,3 +93,30 @@ test('a job runs, checkpoints and restores as its config.yaml says', async () =>
   for (let p = 0; p < PARTITIONS; p++) for (let o = 0; o < RECORDS; o++) expected.set(`k${(p * 7 + o) % 11}`, (expected.get(`k${(p * 7 + o) % 11}`) ?? 0) + 1);
   assert.deepEqual(new Map([...table.rows].sort()), new Map([...expected].sort()));
 });
+
+// execution.savepoint-restore-mode reaches the runtime: NO_CLAIM (Flink's default) never deletes
+// the restored checkpoint; CLAIM lets the restored job's checkpoints subsume it (num-retained 1).
+for (const mode of ['NO_CLAIM', 'CLAIM'] as const) {
+  test(`execution.savepoint-restore-mode ${mode} decides whether the restored checkpoint survives`, async () => {
+    const root = `memory://config-runtime-${mode.toLowerCase()}/checkpoints`;
+    const file = join(dir, `${mode}.yaml`);
+    const text = `state.backend.type: hashmap\nstate.checkpoints.dir: ${root}\nstate.checkpoints.num-retained: 1\nexecution.checkpointing.interval: 1 h\nexecution.savepoint-restore-mode: ${mode}\n`;
+    writeFileSync(file, text);
+    const conf = loadConfiguration({ file, env: false });
+    const table = new InMemoryUpsertTable<number>();
+    const progress1 = { processed: 0 };
+    const run1 = await JobClient.execute(countJob(table, progress1), { ...createFromConfiguration(conf) });
+    while (progress1.processed < 50) await new Promise((r) => setImmediate(r));
+    const restored = await run1.triggerCheckpoint();
+    run1.cancel();
+    await run1.result;
+    const second = createFromConfiguration(loadConfiguration({ file, env: { FLOWSTATE_EXECUTION__STATE_RECOVERY__PATH: `${root}/${restored.pointer}` } }));
+    assert.equal(second.restoreMode, mode);
+    const run2 = await JobClient.execute(countJob(table, { processed: 0 }), { ...second });
+    assert.equal((await run2.result).status, 'FINISHED');
+    const files = (await openLocation(conf, root).list('')).map((f) => f.path);
+    const survived = files.includes(`${restored.pointer}/_metadata`);
+    assert.ok(files.some((f) => /^chk-\d+\/_metadata$/.test(f) && f !== `${restored.pointer}/_metadata`), `run 2 completed a checkpoint: ${files.join(', ')}`);
+    assert.equal(survived, mode === 'NO_CLAIM', files.join(', '));
+  });
+}

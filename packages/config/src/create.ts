@@ -166,8 +166,8 @@ export type RestoreMode = 'NO_CLAIM' | 'CLAIM' | 'LEGACY';
 
 /**
  * Everything a job takes from a configuration. Spread it into @flowstate/runtime's JobOptions:
- * `JobClient.execute(graph, { ...configured, hooks })` (`restoreMode` and `savepointDirectory` are
- * extra fields JobOptions does not read yet).
+ * `JobClient.execute(graph, { ...configured, hooks })` (`savepointDirectory` is an extra field
+ * JobOptions does not read: savepoints are triggered with their target).
  */
 export interface ConfiguredJob {
   readonly stateBackend: StateBackend;
