@@ -1,29 +1,24 @@
 import {
-  CHECKPOINT,
   highestScannedCheckpointId,
   IllegalStateUsageError,
-  SAVEPOINT,
-  serializeCheckpointMetadata,
-  type CheckpointHistorySubtask,
-  type CheckpointMetadata,
   type CheckpointStorage,
-  type CheckpointStorageLocation,
-  type CompletedCheckpointStore,
+  type CheckpointMetadata,
   type FileSystem,
   type KeyedStateBackend,
   type KeyedStateHandle,
   type OperatorStateBackend,
   type OperatorStateHandle,
+  type ResolvedCheckpointingOptions,
   type SnapshotFuture,
   type SnapshotResult,
-  type SubtaskStateMetadata,
 } from '@flowstate/core';
-import { checkNoClaimReferences, filesOf, ownedCheckpoints, storeFor, type RestoreMode } from './claim.js';
-import { discardExclusiveFiles, discardUnregisteredShared, type AcknowledgedHandles } from './discard.js';
+import type { RestoreMode } from './claim.js';
 import { CheckpointFailedError, describe } from './errors.js';
+import type { CheckpointEventListener } from './history.js';
+import { CheckpointCoordinator } from './lifecycle/checkpoint-coordinator.js';
+import type { CheckpointAcknowledgement, CheckpointAttempt, CheckpointParticipant, CompletedCheckpoint, MetadataLayout, PendingCheckpoint } from './lifecycle/types.js';
 import { diagnosticsLog } from './log.js';
-import { CheckpointHistoryRecorder, historyFileSystemOf, type CheckpointEventListener } from './history.js';
-import { corruptionIn, fallbackRestorePoint, type RestoreLineage, type RestorePoint, type SkippedCheckpoint } from './restore.js';
+import { corruptionIn, type RestorePoint, type SkippedCheckpoint } from './restore.js';
 
 export interface EmbeddedCoordinatorOptions {
   /** The job's checkpoint storage; checkpoints of earlier runs in it are restore candidates. */
@@ -64,45 +59,67 @@ export interface TriggerOptions {
   readonly savepointStorage?: CheckpointStorage;
 }
 
-interface Ack extends AcknowledgedHandles {
-  readonly stats: CheckpointHistorySubtask;
+/** A registered subtask as a checkpoint participant: completion and abort go to its backends. */
+class EmbeddedSubtask implements CheckpointParticipant {
+  readonly name: string;
+  constructor(readonly backends: SubtaskBackends) {
+    this.name = `${backends.uid}#${backends.subtaskIndex}`;
+  }
+  notifyCheckpointComplete(checkpointId: number): void {
+    this.backends.keyed?.notifyCheckpointComplete(checkpointId);
+    this.backends.operator?.notifyCheckpointComplete(checkpointId);
+  }
+  notifyCheckpointAborted(checkpointId: number): void {
+    this.backends.keyed?.notifyCheckpointAborted(checkpointId);
+    this.backends.operator?.notifyCheckpointAborted(checkpointId);
+  }
+}
+
+type EmbeddedAck = CheckpointAcknowledgement;
+type Pending = PendingCheckpoint<EmbeddedSubtask, EmbeddedAck>;
+
+/** Checkpoints run one at a time and fail only the trigger that asked for them. */
+function embeddedConfig(options: EmbeddedCoordinatorOptions): ResolvedCheckpointingOptions {
+  return {
+    mode: 'EXACTLY_ONCE',
+    intervalMs: undefined,
+    timeoutMs: options.timeoutMs ?? 600_000,
+    maxConcurrentCheckpoints: 1,
+    minPauseBetweenCheckpointsMs: 0,
+    tolerableFailedCheckpoints: Number.MAX_SAFE_INTEGER,
+    retainedCheckpoints: options.retainedCheckpoints ?? 1,
+    alignedCheckpointTimeoutMs: undefined,
+  };
 }
 
 /**
- * The checkpoint coordinator an engine embeds (no runtime, no barriers): it snapshots every
- * registered keyed and operator backend of every subtask at once, writes `_metadata`, retains the
- * newest checkpoints (deleting subsumed ones and the shared files nothing references any more),
- * notifies the backends, persists the history, and restores the latest checkpoint, falling back
- * to older ones when a file of it is missing or corrupt. The engine calls triggerCheckpoint at a
- * point where its state is consistent (between two records of its event loop).
+ * The checkpoint coordinator an engine embeds (no runtime, no barriers): the runtime's checkpoint
+ * lifecycle (CheckpointCoordinator: `_metadata`, retention, claim modes, disposal of failed
+ * checkpoints, history), started by snapshotting every registered keyed and operator backend of
+ * every subtask at once. It restores the latest checkpoint, falling back to older ones when a
+ * file of it is missing or corrupt. The engine calls triggerCheckpoint at a point where its state
+ * is consistent (between two records of its event loop).
  */
-export class EmbeddedCheckpointCoordinator {
-  private readonly subtasks = new Map<string, SubtaskBackends>();
-  private readonly store: CompletedCheckpointStore;
-  private readonly history: CheckpointHistoryRecorder;
-  private readonly log: (line: string) => void;
-  /** NO_CLAIM: files of the restored checkpoint, which no checkpoint of this run may reference. */
-  private readonly protectedFiles: ReadonlySet<string>;
-  /** Files of a restored checkpoint this run does not own: never deleted, whatever references them. */
-  private readonly unowned: ReadonlySet<string>;
-  private readonly skipped: SkippedCheckpoint[] = [];
-  private nextId: number;
+export class EmbeddedCheckpointCoordinator extends CheckpointCoordinator<EmbeddedSubtask, EmbeddedAck> {
+  private readonly subtasks = new Map<string, EmbeddedSubtask>();
+  /** Snapshot futures of the running checkpoint: cancelled when it is aborted. */
+  private readonly running = new Map<number, Array<SnapshotFuture<unknown>>>();
   private queue: Promise<unknown> = Promise.resolve();
-  private point: RestorePoint | undefined;
+  private attempts = 0;
+  /** The attempt of the registered subtasks as they were at the last trigger. */
+  private registeredAttempt: CheckpointAttempt<EmbeddedSubtask> | undefined;
+  private signal: AbortSignal | undefined;
 
   private constructor(
     readonly options: EmbeddedCoordinatorOptions,
-    private readonly lineage: RestoreLineage,
-    skipped: readonly SkippedCheckpoint[],
+    initial: RestorePoint | undefined,
+    firstCheckpointId: number,
+    recovered: { complete: StoredCheckpoints; unusable: StoredCheckpoints },
   ) {
-    this.log = options.log ?? diagnosticsLog('embedded-coordinator');
-    this.point = lineage.initial;
-    this.nextId = lineage.firstId;
-    this.store = storeFor(options.storage, options.retainedCheckpoints ?? 1, this.restoreMode, lineage.initial);
-    this.unowned = this.restoreMode !== 'CLAIM' ? filesOf(lineage.initial) : new Set();
-    this.protectedFiles = this.restoreMode === 'NO_CLAIM' ? this.unowned : new Set();
-    this.history = new CheckpointHistoryRecorder(historyFileSystemOf(options.storage, options.history), this.log, options.listener);
-    for (const s of skipped) this.recordSkipped(s);
+    const config = embeddedConfig(options);
+    const log = options.log ?? diagnosticsLog('embedded-coordinator');
+    const restoreMode = options.restoreMode ?? 'NO_CLAIM';
+    super(config, options.storage, { config, storage: options.storage, firstCheckpointId, initial, log, recovered, restoreMode, ...(options.listener ? { listener: options.listener } : {}), ...(options.history !== undefined ? { history: options.history } : {}) });
   }
 
   /** Scans the storage: the newest complete checkpoint becomes the restore point, ownership as `restoreMode` says. */
@@ -111,11 +128,14 @@ export class EmbeddedCheckpointCoordinator {
     const scan = await storage.scanCheckpoints();
     const latest = scan.complete.at(-1);
     const initial: RestorePoint | undefined = latest && { checkpointId: latest.checkpointId, kind: latest.metadata.kind, pointer: latest.pointer, metadata: latest.metadata, reader: storage };
-    const lineage: RestoreLineage = { retained: scan.complete, reader: storage, firstId: (highestScannedCheckpointId(scan) ?? 0) + 1, ancestorsUpTo: initial?.checkpointId ?? -1, initial };
-    const skipped = scan.incomplete.map((c) => ({ checkpointId: c.checkpointId, pointer: c.pointer, reason: c.reason === 'MISSING_FILES' ? ('INCOMPLETE' as const) : ('UNREADABLE_METADATA' as const), error: c.error }));
-    const coordinator = new EmbeddedCheckpointCoordinator(options, lineage, skipped);
-    const owned = ownedCheckpoints(coordinator.restoreMode, scan);
-    if (coordinator.restoreMode === 'CLAIM') coordinator.store.recover(owned.complete, owned.unusable);
+    const recovered = {
+      complete: [...scan.complete],
+      unusable: scan.incomplete.flatMap((c) => (c.metadata ? [{ checkpointId: c.checkpointId, pointer: c.pointer, metadata: c.metadata }] : [])),
+    };
+    const coordinator = new EmbeddedCheckpointCoordinator(options, initial, (highestScannedCheckpointId(scan) ?? 0) + 1, recovered);
+    for (const c of scan.incomplete) {
+      coordinator.recordSkipped({ checkpointId: c.checkpointId, pointer: c.pointer, reason: c.reason === 'MISSING_FILES' ? 'INCOMPLETE' : 'UNREADABLE_METADATA', error: c.error });
+    }
     return coordinator;
   }
 
@@ -125,21 +145,12 @@ export class EmbeddedCheckpointCoordinator {
 
   /** The checkpoint the next restore() starts from (undefined: none, start empty). */
   get restorePoint(): RestorePoint | undefined {
-    return this.point;
-  }
-
-  get skippedCheckpoints(): readonly SkippedCheckpoint[] {
-    return this.skipped;
+    return this.latestRestorePoint;
   }
 
   /** Checkpoints retained (owned) by this coordinator, oldest first. */
   get retainedCheckpoints(): readonly CompletedCheckpointInfo[] {
-    return this.store.all().map((c) => ({ checkpointId: c.checkpointId, kind: c.metadata.kind, pointer: c.pointer, metadata: c.metadata }));
-  }
-
-  private recordSkipped(s: SkippedCheckpoint): void {
-    this.skipped.push(s);
-    this.log(`skipped checkpoint ${s.checkpointId} (${s.pointer}): ${s.reason}: ${s.error.message}`);
+    return (this.store?.all() ?? []).map((c) => ({ checkpointId: c.checkpointId, kind: c.metadata.kind, pointer: c.pointer, metadata: c.metadata }));
   }
 
   /**
@@ -152,19 +163,15 @@ export class EmbeddedCheckpointCoordinator {
     const signal = options.signal ?? new AbortController().signal;
     for (;;) {
       signal.throwIfAborted();
-      const point = this.point;
+      const point = this.latestRestorePoint;
       try {
         const built = await build(point, signal);
-        if (point !== undefined) this.history.restored(Date.now());
+        if (point !== undefined) this.restored();
         return built;
       } catch (e) {
         const corruption = point === undefined ? undefined : corruptionIn(e);
-        const next = corruption && fallbackRestorePoint(point!, this.lineage);
-        if (!next) throw e;
-        if (this.store.drop(point!.checkpointId)) this.log(`checkpoint ${point!.checkpointId} is no longer retained`);
-        this.recordSkipped({ checkpointId: point!.checkpointId, pointer: point!.pointer, reason: 'RESTORE_FAILED', error: corruption! });
+        if (corruption === undefined || this.fallBack(point!, corruption) === undefined) throw e;
         this.subtasks.clear();
-        this.point = next;
       }
     }
   }
@@ -173,9 +180,10 @@ export class EmbeddedCheckpointCoordinator {
   register(backends: SubtaskBackends): () => void {
     const key = `${backends.uid}#${backends.subtaskIndex}`;
     if (this.subtasks.has(key)) throw new IllegalStateUsageError(undefined, `subtask ${key} is already registered`);
-    this.subtasks.set(key, backends);
+    const subtask = new EmbeddedSubtask(backends);
+    this.subtasks.set(key, subtask);
     return () => {
-      if (this.subtasks.get(key) === backends) this.subtasks.delete(key);
+      if (this.subtasks.get(key) === subtask) this.subtasks.delete(key);
     };
   }
 
@@ -186,134 +194,90 @@ export class EmbeddedCheckpointCoordinator {
     return run;
   }
 
-  private async runCheckpoint(options: TriggerOptions): Promise<CompletedCheckpointInfo> {
-    const savepoint = options.savepointStorage !== undefined;
-    const storage = options.savepointStorage ?? this.options.storage;
-    const id = this.nextId++;
-    const timestamp = Date.now();
-    const signal = AbortSignal.any([options.signal ?? new AbortController().signal, AbortSignal.timeout(this.options.timeoutMs ?? 600_000)]);
-    const subtasks = [...this.subtasks.values()];
-    const acks: Ack[] = [];
-    let location: CheckpointStorageLocation | undefined;
-    this.history.triggered(id);
+  private async runCheckpoint(options: TriggerOptions): Promise<CompletedCheckpoint> {
+    const layout = this.layoutOf();
+    this.startRegisteredAttempt();
+    this.signal = options.signal;
     try {
-      signal.throwIfAborted();
-      location = await storage.initializeLocationForCheckpoint(id);
-      if (!savepoint) this.store.checkpointTriggered(id);
-      await this.snapshotAll(subtasks, id, timestamp, location, savepoint, signal, acks);
-      const metadata = this.metadataOf(id, savepoint, timestamp, subtasks, acks);
-      if (!savepoint) this.registerShared(id, metadata);
-      signal.throwIfAborted();
-      const done = await location.finalizeCheckpoint(serializeCheckpointMetadata(metadata));
-      const completed: CompletedCheckpointInfo = { checkpointId: id, kind: metadata.kind, pointer: done.pointer, metadata };
-      if (!savepoint) await this.completed(completed, subtasks);
-      await this.writeHistory(completed.kind, 'COMPLETED', id, timestamp, acks, done.pointer, undefined);
-      return completed;
-    } catch (e) {
-      const error = e instanceof CheckpointFailedError ? e : new CheckpointFailedError(id, signal.aborted ? 'CANCELLED' : 'DECLINED', describe(signal.aborted ? signal.reason : e), { cause: e });
-      await this.failed(id, savepoint, storage, location, acks, subtasks);
-      await this.writeHistory(savepoint ? 'SAVEPOINT' : 'CHECKPOINT', 'FAILED', id, timestamp, acks, undefined, error.message);
-      this.log(error.message);
-      throw error;
+      const kind = options.savepointStorage === undefined ? 'CHECKPOINT' : 'SAVEPOINT';
+      return await this.trigger(kind, options.savepointStorage, { final: false, stop: false }, layout);
+    } finally {
+      this.signal = undefined;
+      // Once the trigger settled, storage holds what retention says and the history is written.
+      await this.drainBackground();
     }
   }
 
-  /** Starts every snapshot (synchronous parts first, so that they see the same state), then awaits the uploads. */
-  /** Fills `acks` in the order of `subtasks`; when one fails, the others' acknowledgements are still there to be discarded. */
-  private async snapshotAll(subtasks: readonly SubtaskBackends[], id: number, timestamp: number, location: CheckpointStorageLocation, savepoint: boolean, signal: AbortSignal, acks: Ack[]): Promise<void> {
-    const options = savepoint ? SAVEPOINT : CHECKPOINT;
-    const started = subtasks.map((s) => ({
-      s,
-      keyed: s.keyed?.snapshot(id, timestamp, location.streamFactory, options),
-      operator: s.operator?.snapshot(id, timestamp, location.streamFactory, options),
+  /** A new attempt when the registered subtasks changed since the last checkpoint. */
+  private startRegisteredAttempt(): void {
+    const tasks = [...this.subtasks.values()];
+    const same = this.registeredAttempt !== undefined && this.registeredAttempt.tasks.length === tasks.length && tasks.every((t, i) => this.registeredAttempt!.tasks[i] === t);
+    if (same) return;
+    if (this.registeredAttempt !== undefined) this.stopAttempt(this.registeredAttempt);
+    // Failures are reported to the trigger's caller; there is no failover to start.
+    this.registeredAttempt = { attempt: this.attempts++, tasks, fail: () => {} };
+    this.startAttempt(this.registeredAttempt);
+  }
+
+  protected layoutOf(): MetadataLayout {
+    const byUid = new Map<string, { parallelism: number; maxParallelism: number; registered: number }>();
+    for (const { backends: s } of this.subtasks.values()) {
+      const op = byUid.get(s.uid) ?? { parallelism: s.parallelism, maxParallelism: s.maxParallelism, registered: 0 };
+      if (op.parallelism !== s.parallelism || op.maxParallelism !== s.maxParallelism) throw new IllegalStateUsageError(undefined, `operator '${s.uid}': subtasks registered with different parallelism`);
+      op.registered++;
+      byUid.set(s.uid, op);
+    }
+    for (const [uid, op] of byUid) {
+      if (op.registered !== op.parallelism) throw new IllegalStateUsageError(undefined, `operator '${uid}' has ${op.registered} registered subtasks, its parallelism is ${op.parallelism}`);
+    }
+    const operators = [...byUid].map(([uid, op]) => ({ uid, parallelism: op.parallelism, maxParallelism: op.maxParallelism }));
+    return { operators, properties: { coordinator: 'embedded', restoreMode: this.restoreMode } };
+  }
+
+  /** Starts every snapshot (synchronous parts first, so that they see the same state); each ends in an acknowledgement or a decline. */
+  protected startSnapshots(p: Pending): void {
+    const signal = this.signal;
+    if (signal?.aborted === true) return this.cancel(p.id, describe(signal.reason));
+    const started = p.attempt.tasks.map((task) => ({
+      task,
+      keyed: task.backends.keyed?.snapshot(p.id, p.timestamp, p.location.streamFactory, p.options),
+      operator: task.backends.operator?.snapshot(p.id, p.timestamp, p.location.streamFactory, p.options),
       t0: performance.now(),
     }));
-    const futures: Array<SnapshotFuture<unknown>> = started.flatMap((x) => [x.keyed, x.operator].filter((f) => f !== undefined));
-    const cancel = () => futures.forEach((f) => f.cancel());
-    signal.addEventListener('abort', cancel, { once: true });
-    try {
-      const settled = await Promise.allSettled(started.map(async (x) => this.ackOf(x.s, x.t0, await x.keyed?.result, await x.operator?.result, (x.keyed?.syncDurationMs ?? 0) + (x.operator?.syncDurationMs ?? 0))));
-      acks.push(...settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : [])));
-      // A failed snapshot deletes its own files; the caller deletes the others'.
-      const failure = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-      if (failure !== undefined) throw failure.reason;
-    } finally {
-      signal.removeEventListener('abort', cancel);
-    }
-  }
-
-  private ackOf(s: SubtaskBackends, t0: number, keyed: SnapshotResult<KeyedStateHandle> | undefined, operator: SnapshotResult<OperatorStateHandle> | undefined, syncMs: number): Ack {
-    const k = keyed?.jobManagerOwnedSnapshot ?? null;
-    const o = operator?.jobManagerOwnedSnapshot ?? null;
-    const checkpointedSize = (keyed?.checkpointedSize ?? 0) + (operator?.checkpointedSize ?? 0);
-    const fullSize = (keyed?.fullSize ?? 0) + (operator?.fullSize ?? 0);
-    const stats = { operatorUid: s.uid, subtaskIndex: s.subtaskIndex, syncDurationMs: syncMs, asyncDurationMs: performance.now() - t0, alignmentDurationMs: 0, checkpointedSize, fullSize };
-    return { keyed: k, operator: o, channelState: null, stats };
-  }
-
-  private metadataOf(id: number, savepoint: boolean, timestamp: number, subtasks: readonly SubtaskBackends[], acks: readonly Ack[]): CheckpointMetadata {
-    const byUid = new Map<string, { parallelism: number; maxParallelism: number; subtasks: SubtaskStateMetadata[] }>();
-    subtasks.forEach((s, i) => {
-      const op = byUid.get(s.uid) ?? { parallelism: s.parallelism, maxParallelism: s.maxParallelism, subtasks: [] };
-      if (op.parallelism !== s.parallelism || op.maxParallelism !== s.maxParallelism) throw new IllegalStateUsageError(undefined, `operator '${s.uid}': subtasks registered with different parallelism`);
-      const a = acks[i]!;
-      op.subtasks.push({ subtaskIndex: s.subtaskIndex, keyed: a.keyed ? [a.keyed] : [], operator: a.operator ? [a.operator] : [] });
-      byUid.set(s.uid, op);
-    });
-    for (const [uid, op] of byUid) {
-      if (op.subtasks.length !== op.parallelism) throw new IllegalStateUsageError(undefined, `operator '${uid}' has ${op.subtasks.length} registered subtasks, its parallelism is ${op.parallelism}`);
-    }
-    const operators = [...byUid].map(([uid, op]) => ({ uid, parallelism: op.parallelism, maxParallelism: op.maxParallelism, subtasks: op.subtasks.sort((a, b) => a.subtaskIndex - b.subtaskIndex) }));
-    return { checkpointId: id, kind: savepoint ? 'SAVEPOINT' : 'CHECKPOINT', timestamp, operators, properties: { coordinator: 'embedded', restoreMode: this.restoreMode } };
-  }
-
-  /** Registers the checkpoint's shared files; in NO_CLAIM mode it must not reference the restored checkpoint's. */
-  private registerShared(id: number, metadata: CheckpointMetadata): void {
-    checkNoClaimReferences(id, metadata, this.protectedFiles, this.lineage.initial?.checkpointId);
-    this.store.registerPending(id, metadata);
-  }
-
-  private async completed(c: CompletedCheckpointInfo, subtasks: readonly SubtaskBackends[]): Promise<void> {
-    this.point = { ...c, reader: this.options.storage };
-    for (const s of subtasks) {
-      s.keyed?.notifyCheckpointComplete(c.checkpointId);
-      s.operator?.notifyCheckpointComplete(c.checkpointId);
-    }
-    try {
-      await this.store.add({ checkpointId: c.checkpointId, pointer: c.pointer, metadata: c.metadata });
-      // Shared files are deleted asynchronously: once the trigger resolved, storage holds what retention says.
-      await this.store.registry.drain();
-    } catch (e) {
-      // Subsumed checkpoints are deleted again with the next completion; this one is complete.
-      this.log(`could not discard subsumed checkpoints: ${describe(e)}`);
-    }
-  }
-
-  private async failed(id: number, savepoint: boolean, storage: CheckpointStorage, location: CheckpointStorageLocation | undefined, acks: readonly Ack[], subtasks: readonly SubtaskBackends[]): Promise<void> {
-    if (!savepoint) this.store.checkpointAborted(id);
-    for (const s of subtasks) {
-      s.keyed?.notifyCheckpointAborted(id);
-      s.operator?.notifyCheckpointAborted(id);
-    }
-    try {
-      // `_metadata` first (it may exist when finalizing failed late), then the files.
-      await location?.disposeOnFailure();
-      for (const a of acks) {
-        await discardExclusiveFiles(storage, a);
-        await discardUnregisteredShared(storage, a, savepoint ? undefined : this.store.registry, this.unowned);
+    this.running.set(p.id, started.flatMap((x) => [x.keyed, x.operator].filter((f) => f !== undefined)));
+    const onAbort = (): void => this.cancel(p.id, describe(signal!.reason));
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const all = started.map(async (x) => {
+      try {
+        const [keyed, operator] = await Promise.all([x.keyed?.result, x.operator?.result]);
+        this.acknowledge(x.task, p.id, ackOf(x.task.backends, x.t0, keyed, operator, (x.keyed?.syncDurationMs ?? 0) + (x.operator?.syncDurationMs ?? 0)));
+      } catch (e) {
+        // A failed snapshot deletes its own files; the lifecycle deletes the others'.
+        this.decline(x.task, p.id, e);
       }
-    } catch (e) {
-      this.log(`could not delete failed checkpoint ${id} (collectGarbage reclaims it): ${describe(e)}`);
-    }
+    });
+    this.housekeep(Promise.allSettled(all).then(() => {
+      signal?.removeEventListener('abort', onAbort);
+      this.running.delete(p.id);
+    }));
   }
 
-  private async writeHistory(kind: 'CHECKPOINT' | 'SAVEPOINT', status: 'COMPLETED' | 'FAILED', id: number, timestamp: number, acks: readonly Ack[], pointer: string | undefined, failureCause: string | undefined): Promise<void> {
-    await this.history.record({ checkpointId: id, kind, status, triggerTimestamp: timestamp, durationMs: Date.now() - timestamp, pointer, failureCause }, acks.map((a) => a.stats));
+  protected override onAborted(p: Pending): void {
+    for (const f of this.running.get(p.id) ?? []) f.cancel();
   }
 
   /** Waits for the queued checkpoints and for deletions of subsumed files. */
   async close(): Promise<void> {
     await this.queue;
-    await this.store.retryDiscards().catch((e: unknown) => this.log(`could not discard checkpoints: ${describe(e)}`));
+    await this.drainBackground();
   }
+}
+
+type StoredCheckpoints = ReadonlyArray<{ readonly checkpointId: number; readonly pointer: string; readonly metadata: CompletedCheckpointInfo['metadata'] }>;
+
+function ackOf(s: SubtaskBackends, t0: number, keyed: SnapshotResult<KeyedStateHandle> | undefined, operator: SnapshotResult<OperatorStateHandle> | undefined, syncMs: number): EmbeddedAck {
+  const checkpointedSize = (keyed?.checkpointedSize ?? 0) + (operator?.checkpointedSize ?? 0);
+  const fullSize = (keyed?.fullSize ?? 0) + (operator?.fullSize ?? 0);
+  const stats = { syncDurationMs: syncMs, asyncDurationMs: performance.now() - t0, alignmentDurationMs: 0, checkpointedSize, fullSize };
+  return { uid: s.uid, subtaskIndex: s.subtaskIndex, keyed: keyed?.jobManagerOwnedSnapshot ?? null, operator: operator?.jobManagerOwnedSnapshot ?? null, channelState: null, stats };
 }

@@ -18,3 +18,15 @@ export function describe(e: unknown): string {
   if (e instanceof Error) return `${e.name}: ${e.message}`;
   return String(e);
 }
+
+/** More checkpoints failed in a row than `tolerableFailedCheckpoints` allows. */
+export class TooManyFailedCheckpointsError extends FlowstateError {
+  readonly code = 'TOO_MANY_FAILED_CHECKPOINTS';
+  constructor(
+    readonly failed: number,
+    readonly tolerable: number,
+    options?: { cause?: unknown },
+  ) {
+    super(`${failed} consecutive checkpoint failures exceed the tolerable ${tolerable}: ${describe(options?.cause)}`, options);
+  }
+}

@@ -5,3 +5,5 @@ export * from './discard.js';
 export * from './embedded-coordinator.js';
 export * from './history.js';
 export * from './log.js';
+export * from './lifecycle/types.js';
+export * from './lifecycle/checkpoint-coordinator.js';

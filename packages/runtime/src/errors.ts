@@ -24,20 +24,8 @@ export class JobFailedError extends FlowstateError {
   }
 }
 
-// The coordinator's error is shared with the embeddable coordinator.
-export { CheckpointFailedError, describe } from '@flowstate/coordinator';
-
-/** More checkpoints failed in a row than `tolerableFailedCheckpoints` allows. */
-export class TooManyFailedCheckpointsError extends FlowstateError {
-  readonly code = 'TOO_MANY_FAILED_CHECKPOINTS';
-  constructor(
-    readonly failed: number,
-    readonly tolerable: number,
-    options?: { cause?: unknown },
-  ) {
-    super(`${failed} consecutive checkpoint failures exceed the tolerable ${tolerable}: ${describe(options?.cause)}`, options);
-  }
-}
+// The coordinator's errors are shared with the embeddable coordinator.
+export { CheckpointFailedError, describe, TooManyFailedCheckpointsError } from '@flowstate/coordinator';
 
 /** A task was cancelled because another task failed or the job was stopped; never a root cause. */
 export class TaskCancelledError extends FlowstateError {

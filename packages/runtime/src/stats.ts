@@ -1,20 +1,11 @@
 import type { TaskCheckpointStats } from './task.js';
 
-export type CheckpointStatus = 'IN_PROGRESS' | 'COMPLETED' | 'FAILED';
+import type { CheckpointStats as CoordinatorCheckpointStats } from '@flowstate/coordinator';
+
+export type { CheckpointStatus } from '@flowstate/coordinator';
 
 /** Flink's checkpoint statistics, per checkpoint, with the per-task breakdown. */
-export interface CheckpointStats {
-  readonly checkpointId: number;
-  readonly kind: 'CHECKPOINT' | 'SAVEPOINT';
-  status: CheckpointStatus;
-  readonly triggerTimestamp: number;
-  /** Trigger to completion (or failure). */
-  durationMs: number;
-  failureReason: string | undefined;
-  /** Where the completed checkpoint lives (pointer relative to its storage). */
-  pointer: string | undefined;
-  readonly tasks: TaskCheckpointStats[];
-}
+export type CheckpointStats = CoordinatorCheckpointStats<TaskCheckpointStats>;
 
 export function summarize(s: CheckpointStats): {
   checkpointedSize: number;
