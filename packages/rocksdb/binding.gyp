@@ -11,6 +11,8 @@
         'native/objects.cc',
         'native/sst_verify.cc',
         'native/sst_writer.cc',
+        'native/ttl_filter.cc',
+        'native/ttl_filter_js.cc',
         'native/util.cc',
       ],
       'include_dirs': [

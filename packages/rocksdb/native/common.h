@@ -39,6 +39,8 @@
 #include <unordered_set>
 #include <vector>
 
+#include "ttl_filter.h"
+
 // Always-on invariant check (independent of NDEBUG): an invariant violation in
 // the binding is a bug, and continuing could corrupt memory, so abort loudly.
 #define FS_CHECK(cond)                                                              \
@@ -190,6 +192,8 @@ class DbState {
   const rocksdb::ColumnFamilyOptions& cf_options() const { return cf_options_; }
   const rocksdb::WriteOptions& write_options() const { return write_options_; }
   const std::map<std::string, std::shared_ptr<CfRef>>& cfs() const { return cfs_; }
+  // TTL compaction filter configs and time (ttl_filter.h); outlives the DB via its factory.
+  const std::shared_ptr<TtlRegistry>& ttl() const { return ttl_; }
 
  private:
   void MaybeReleaseSnapshot(const std::shared_ptr<SnapshotRef>& ref);
@@ -201,6 +205,7 @@ class DbState {
   rocksdb::ColumnFamilyOptions cf_options_;
   rocksdb::WriteOptions write_options_;
   std::map<std::string, std::shared_ptr<CfRef>> cfs_;
+  std::shared_ptr<TtlRegistry> ttl_ = std::make_shared<TtlRegistry>();
   std::unordered_set<std::shared_ptr<SnapshotRef>> snapshots_;
   std::unordered_set<std::shared_ptr<IterRef>> iterators_;
 
@@ -367,6 +372,9 @@ class DbWrap : public Napi::ObjectWrap<DbWrap> {
   Napi::Value CreateSstFileWriter(const Napi::CallbackInfo& info);
   Napi::Value GetProperty(const Napi::CallbackInfo& info);
   Napi::Value LatestSequenceNumber(const Napi::CallbackInfo& info);
+  // TTL compaction filter (ttl_filter_js.cc).
+  Napi::Value SetTtlCompactionFilter(const Napi::CallbackInfo& info);
+  Napi::Value SetTtlTime(const Napi::CallbackInfo& info);
 
   std::shared_ptr<DbState> state_;
 };
@@ -378,5 +386,8 @@ Napi::Value VerifySstFile(const Napi::CallbackInfo& info);
 // crc32cForTest(bytes, portable) -> number: the CRC32C verifySstFile computes,
 // with the CPU instruction (if any) or the portable table (tests compare both).
 Napi::Value Crc32cForTest(const Napi::CallbackInfo& info);
+// ttlFilterForTest(config, now, value, mergeOperand) -> { verdict, value? }: the
+// TTL filter's decision on one value, without a compaction (ttl_filter_js.cc).
+Napi::Value TtlFilterForTest(const Napi::CallbackInfo& info);
 
 }  // namespace flowstate

@@ -28,6 +28,7 @@ rocksdb::Status DbState::Open(const std::string& path, const DbConfig& config) {
   config_ = config;
   rocksdb::DBOptions db_options = MakeDbOptions(config);
   cf_options_ = MakeCfOptions(config);
+  cf_options_.compaction_filter_factory = NewTtlFilterFactory(ttl_);  // a no-op for CFs without TTL
   write_options_ = rocksdb::WriteOptions();
   write_options_.disableWAL = config.disable_wal;
 

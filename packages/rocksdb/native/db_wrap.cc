@@ -87,6 +87,8 @@ Napi::Function DbWrap::Define(Napi::Env env) {
           InstanceMethod<&DbWrap::CreateSstFileWriter>("createSstFileWriter"),
           InstanceMethod<&DbWrap::GetProperty>("getProperty"),
           InstanceMethod<&DbWrap::LatestSequenceNumber>("latestSequenceNumber"),
+          InstanceMethod<&DbWrap::SetTtlCompactionFilter>("setTtlCompactionFilter"),
+          InstanceMethod<&DbWrap::SetTtlTime>("setTtlTime"),
       });
 }
 
@@ -333,9 +335,14 @@ OptionalKey OptKey(const Napi::Env& env, const Napi::Value& v, const char* what)
   return k;
 }
 rocksdb::Status DoCompact(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* h, const OptionalKey& b,
-                          const OptionalKey& e) {
+                          const OptionalKey& e, bool ttl_filtered) {
   rocksdb::Slice bs = b.slice(), es = e.slice();
   rocksdb::CompactRangeOptions o;
+  // Every CF has the TTL filter factory, which makes RocksDB's default
+  // (kIfHaveCompactionFilter) rewrite the bottommost level too. Only a CF whose
+  // filter is configured needs that (expired data there goes only that way);
+  // the others compact as if there were no factory.
+  if (!ttl_filtered) o.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kSkip;
   return db->CompactRange(o, h, b.present ? &bs : nullptr, e.present ? &es : nullptr);
 }
 std::vector<std::string> ArgStringArray(const Napi::Env& env, const Napi::Value& v, const char* what) {
@@ -372,7 +379,7 @@ Napi::Value DbWrap::CompactRange(const Napi::CallbackInfo& info) {
   DbState* st = Live(env);
   std::shared_ptr<CfRef> cf = Cf(env, info[0]);
   OptionalKey b = OptKey(env, info[1], "begin"), e = OptKey(env, info[2], "end");
-  ThrowIfError(env, DoCompact(st->db(), cf->handle, b, e), st->path());
+  ThrowIfError(env, DoCompact(st->db(), cf->handle, b, e, st->ttl()->Has(cf->id)), st->path());
   return env.Undefined();
 }
 
@@ -383,7 +390,8 @@ Napi::Value DbWrap::CompactRangeAsync(const Napi::CallbackInfo& info) {
   OptionalKey b = OptKey(env, info[1], "begin"), e = OptKey(env, info[2], "end");
   rocksdb::DB* db = st->db();
   rocksdb::ColumnFamilyHandle* h = cf->handle;  // stays valid: drop/close wait for us
-  auto* w = new OpWorker(env, state_, [db, h, b, e]() { return DoCompact(db, h, b, e); });
+  bool ttl = st->ttl()->Has(cf->id);
+  auto* w = new OpWorker(env, state_, [db, h, b, e, ttl]() { return DoCompact(db, h, b, e, ttl); });
   Napi::Promise p = w->Promise();
   w->Queue();
   return p;

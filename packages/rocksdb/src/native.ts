@@ -39,7 +39,13 @@ export type {
   SstFileVerification,
   SstFileWriterOptions,
   SstFileWriterState,
+  TtlFilterVerdict,
 } from './native/types.js';
+export {
+  DEFAULT_TTL_QUERY_TIME_AFTER_NUM_ENTRIES,
+  ttlFilterDecisionForTest,
+  type TtlCompactionFilterOptions,
+} from './native/ttl-filter.js';
 export { ColumnFamily } from './native/column-family.js';
 export { Snapshot } from './native/snapshot.js';
 export { RocksIterator, RocksIterator as Iterator, type IteratorOptions } from './native/iterator.js';

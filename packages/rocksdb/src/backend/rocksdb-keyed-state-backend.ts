@@ -26,6 +26,8 @@ export interface RocksDBKeyedStateBackendOptions {
   readonly dbOptions: RocksDBOptions;
   /** Check each SST's block checksums before its first upload (default true). */
   readonly verifySstsBeforeUpload?: boolean;
+  /** See RocksDBStateBackendOptions.ttlQueryTimeAfterNumEntries. */
+  readonly ttlQueryTimeAfterNumEntries?: number;
 }
 
 /**
@@ -108,7 +110,7 @@ export class RocksDBKeyedStateBackend<K> extends KvKeyedStateBackend<K> {
 
   private openStore(dbDir: string): RocksDBKvStore {
     const db = RocksDB.open(dbDir, { ...this.options.dbOptions, createIfMissing: true, disableWAL: true });
-    this.rocksStore = new RocksDBKvStore(db);
+    this.rocksStore = new RocksDBKvStore(db, { ttlQueryTimeAfterNumEntries: this.options.ttlQueryTimeAfterNumEntries });
     this.attachStore(this.rocksStore);
     return this.rocksStore;
   }

@@ -1,5 +1,6 @@
-import { assert, type KvEntry, type KvKeySpace, type KvReadableKeySpace, type KvStore, type KvView } from '@flowstate/core';
+import { assert, type KvEntry, type KvKeySpace, type KvKeySpaceOptions, type KvReadableKeySpace, type KvStore, type KvView } from '@flowstate/core';
 import { WriteBatch, type ColumnFamily, type RocksDB, type Snapshot } from '../native.js';
+import { checkTtlLayout, checkQueryTimeAfterNumEntries, type RocksDBKvStoreOptions } from './ttl-compaction.js';
 
 /** Column family names carry a prefix so a state may be called 'default'. */
 export const STATE_CF_PREFIX = 'state:';
@@ -8,20 +9,43 @@ export const STATE_CF_PREFIX = 'state:';
  * Core's KvStore over a RocksDB database: a key space is the column family 'state:<name>', a
  * view is a RocksDB snapshot, putAll a WriteBatch, and append the list-append merge operator
  * (so ListState.add never reads). Calls go straight to the synchronous N-API binding.
+ *
+ * A key space opened with `{ ttl }` gets the native TTL compaction filter: compactions drop its
+ * expired entries and list elements (see docs/rocksdb-ttl-compaction-filter.md).
  */
 export class RocksDBKvStore implements KvStore {
   private readonly spaces = new Map<string, RocksDBKeySpace>();
+  private readonly queryTimeAfterNumEntries: number | undefined;
 
-  constructor(readonly db: RocksDB) {}
+  constructor(
+    readonly db: RocksDB,
+    options: RocksDBKvStoreOptions = {},
+  ) {
+    this.queryTimeAfterNumEntries = options.ttlQueryTimeAfterNumEntries;
+    if (this.queryTimeAfterNumEntries !== undefined) checkQueryTimeAfterNumEntries(this.queryTimeAfterNumEntries);
+  }
 
-  keySpace(name: string): RocksDBKeySpace {
+  /**
+   * The key space `name`. With `options.ttl`, its compaction filter is configured (also when the
+   * space was already open: the latest layout wins, e.g. a restored state with a new TTL).
+   */
+  keySpace(name: string, options?: KvKeySpaceOptions): RocksDBKeySpace {
     let space = this.spaces.get(name);
     if (space === undefined) {
       const cfName = STATE_CF_PREFIX + name;
       space = new RocksDBKeySpace(this.db, name, this.db.getColumnFamily(cfName) ?? this.db.createColumnFamily(cfName));
       this.spaces.set(name, space);
     }
+    if (options?.ttl !== undefined) {
+      checkTtlLayout(name, options.ttl);
+      this.db.setTtlCompactionFilter(space.cf, { ...options.ttl, queryTimeAfterNumEntries: this.queryTimeAfterNumEntries });
+    }
     return space;
+  }
+
+  /** The time the TTL compaction filters compare against (the wall clock until first set). */
+  setTtlTime(timestamp: number): void {
+    this.db.setTtlTime(timestamp);
   }
 
   keySpaceNames(): string[] {
@@ -98,6 +122,21 @@ export class RocksDBKeySpace implements KvKeySpace {
 
   append(key: Uint8Array, suffix: Uint8Array): void {
     this.db.merge(this.cf, key, suffix);
+  }
+
+  /**
+   * Manual compaction of the whole key space (flushing its memtable first, so that everything
+   * written so far is compacted); a TTL'd space drops its expired entries on the way.
+   */
+  compact(): void {
+    this.db.flush(this.cf);
+    this.db.compactRange(this.cf);
+  }
+
+  /** compact() off the JS thread. */
+  async compactAsync(): Promise<void> {
+    this.db.flush(this.cf);
+    await this.db.compactRangeAsync(this.cf);
   }
 }
 

@@ -18,6 +18,11 @@ export interface RocksDBStateBackendOptions {
    * later checkpoint (default true). Costs two extra reads of each new SST; see docs/architecture.md.
    */
   readonly verifySstsBeforeUpload?: boolean;
+  /**
+   * TTL'd state is also cleaned up by a compaction filter in the native binding; it reads the
+   * current time again after this many entries (Flink's queryTimeAfterNumEntries, default 1000).
+   */
+  readonly ttlQueryTimeAfterNumEntries?: number;
 }
 
 /**
@@ -37,6 +42,7 @@ export class RocksDBStateBackend implements StateBackend {
       {
         incrementalCheckpoints: o.incrementalCheckpoints ?? true,
         verifySstsBeforeUpload: o.verifySstsBeforeUpload ?? true,
+        ttlQueryTimeAfterNumEntries: o.ttlQueryTimeAfterNumEntries,
         dbOptions: {
           blockCacheSize: o.blockCacheSize ?? 64 << 20,
           writeBufferSize: o.writeBufferSize ?? 32 << 20,

@@ -8,6 +8,7 @@ import type { NativeDatabase } from './native-types.js';
 import { nativeSnapshotOrUndefined, wrapSnapshot, type Snapshot } from './snapshot.js';
 import { wrapSstFileWriter, type SstFileWriter } from './sst-file-writer.js';
 import type { IngestExternalFileOptions, LiveFileMetaData, LiveFilesMetaDataOptions, RocksDBOptions } from './types.js';
+import { nativeTtlConfig, type TtlCompactionFilterOptions } from './ttl-filter.js';
 import { nativeOfBatch, type WriteBatch } from './write-batch.js';
 
 /** An open RocksDB database. */
@@ -204,5 +205,26 @@ export class RocksDB {
 
   getLatestSequenceNumber(): number {
     return this.#native.latestSequenceNumber();
+  }
+
+  /**
+   * Compactions of `cf` that start from now on drop expired TTL'd entries (and rewrite lists
+   * without their expired elements), reading values in the given layout; `undefined` switches the
+   * filter off. Every column family carries the filter's factory, so this works for families that
+   * were created or reopened (restore) alike; it is not persisted: configure it after each open.
+   * A manual compactRange of a filtered family also rewrites its bottommost level.
+   */
+  setTtlCompactionFilter(cf: ColumnFamily, options: TtlCompactionFilterOptions | undefined): void {
+    this.#native.setTtlCompactionFilter(nativeOfColumnFamily(cf), options === undefined ? undefined : nativeTtlConfig(options));
+  }
+
+  /**
+   * The time (ms; the watermark for event-time TTL) that the TTL compaction filters of this
+   * database compare against. Until it is first set, processing-time filters use the wall clock
+   * and event-time filters keep everything. Running compactions see it within
+   * queryTimeAfterNumEntries entries.
+   */
+  setTtlTime(timestamp: number): void {
+    this.#native.setTtlTime(timestamp);
   }
 }

@@ -1,6 +1,7 @@
 // @internal The shape of the compiled addon's exports (native/*.cc). Not part of the package's API:
 // the public classes wrap these objects and never hand them out.
-import type { Compression, IngestExternalFileOptions, LiveFileMetaData, SstFileInfo, SstFileVerification, SstFileWriterState } from './types.js';
+import type { KvTtlLayout } from '@flowstate/core';
+import type { Compression, TtlFilterVerdict, IngestExternalFileOptions, LiveFileMetaData, SstFileInfo, SstFileVerification, SstFileWriterState } from './types.js';
 
 export interface NativeOpenOptions {
   createIfMissing?: boolean | undefined;
@@ -13,6 +14,14 @@ export interface NativeOpenOptions {
   atomicFlush?: boolean | undefined;
   fixedPrefixLength?: number | undefined;
   columnFamilies?: readonly string[] | undefined;
+}
+
+/** The native shape of TtlCompactionFilterOptions (ttl-filter.ts). */
+export interface NativeTtlFilterConfig {
+  layout: KvTtlLayout['layout'];
+  ttlMs: number;
+  timeCharacteristic: KvTtlLayout['timeCharacteristic'];
+  queryTimeAfterNumEntries: number;
 }
 
 export interface NativeColumnFamily {
@@ -106,6 +115,8 @@ export interface NativeDatabase {
   createSstFileWriter(): NativeSstFileWriter;
   getProperty(name: string, cf: NativeColumnFamily | undefined): string | undefined;
   latestSequenceNumber(): number;
+  setTtlCompactionFilter(cf: NativeColumnFamily, config: NativeTtlFilterConfig | undefined): void;
+  setTtlTime(timestamp: number): void;
 }
 
 export interface NativeBinding {
@@ -117,6 +128,7 @@ export interface NativeBinding {
   listColumnFamilies(path: string): string[];
   verifySstFile(path: string): Promise<SstFileVerification>;
   crc32cForTest(bytes: Uint8Array, portable: boolean): number;
+  ttlFilterForTest(config: NativeTtlFilterConfig, now: number, value: Uint8Array, mergeOperand: boolean): TtlFilterVerdict;
   rocksdbVersion: string;
   mergeOperatorName: string;
 }

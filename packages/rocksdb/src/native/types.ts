@@ -83,3 +83,6 @@ export interface SstFileVerification {
   /** CRC32C (Castagnoli, the checksum of stream state handles) of the whole file, computed before the block checks. */
   readonly crc32c: number;
 }
+
+/** What the filter does with one value: keep it, remove it, or rewrite it (a list without its expired elements). */
+export type TtlFilterVerdict = { readonly verdict: 'keep' | 'remove' } | { readonly verdict: 'rewrite'; readonly value: Uint8Array };
