@@ -335,15 +335,26 @@ OptionalKey OptKey(const Napi::Env& env, const Napi::Value& v, const char* what)
   return k;
 }
 rocksdb::Status DoCompact(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* h, const OptionalKey& b,
-                          const OptionalKey& e, bool ttl_filtered) {
+                          const OptionalKey& e, rocksdb::BottommostLevelCompaction bottommost) {
   rocksdb::Slice bs = b.slice(), es = e.slice();
   rocksdb::CompactRangeOptions o;
-  // Every CF has the TTL filter factory, which makes RocksDB's default
-  // (kIfHaveCompactionFilter) rewrite the bottommost level too. Only a CF whose
-  // filter is configured needs that (expired data there goes only that way);
-  // the others compact as if there were no factory.
-  if (!ttl_filtered) o.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kSkip;
+  o.bottommost_level_compaction = bottommost;
   return db->CompactRange(o, h, b.present ? &bs : nullptr, e.present ? &es : nullptr);
+}
+// Every CF has the TTL filter factory, which would make RocksDB's default
+// (kIfHaveCompactionFilter) rewrite the bottommost level of every CF. Unless
+// asked, only a CF whose TTL filter is configured gets that (expired data in
+// the bottommost level goes only that way); the others compact as if there
+// were no factory (kSkip).
+rocksdb::BottommostLevelCompaction BottommostArg(const Napi::Env& env, const Napi::Value& v, bool ttl_filtered) {
+  if (IsNullish(v)) {
+    return ttl_filtered ? rocksdb::BottommostLevelCompaction::kIfHaveCompactionFilter
+                        : rocksdb::BottommostLevelCompaction::kSkip;
+  }
+  std::string s = ArgString(env, v, "bottommostLevelCompaction");
+  if (s == "skip") return rocksdb::BottommostLevelCompaction::kSkip;
+  if (s == "force") return rocksdb::BottommostLevelCompaction::kForce;
+  Throw(env, kErrInvalidArgument, "bottommostLevelCompaction must be 'skip' or 'force', got '" + s + "'");
 }
 std::vector<std::string> ArgStringArray(const Napi::Env& env, const Napi::Value& v, const char* what) {
   if (!v.IsArray()) Throw(env, kErrInvalidArgument, std::string(what) + " must be an array of strings");
@@ -379,7 +390,8 @@ Napi::Value DbWrap::CompactRange(const Napi::CallbackInfo& info) {
   DbState* st = Live(env);
   std::shared_ptr<CfRef> cf = Cf(env, info[0]);
   OptionalKey b = OptKey(env, info[1], "begin"), e = OptKey(env, info[2], "end");
-  ThrowIfError(env, DoCompact(st->db(), cf->handle, b, e, st->ttl()->Has(cf->id)), st->path());
+  auto bottommost = BottommostArg(env, info[3], st->ttl()->Has(cf->id));
+  ThrowIfError(env, DoCompact(st->db(), cf->handle, b, e, bottommost), st->path());
   return env.Undefined();
 }
 
@@ -390,8 +402,8 @@ Napi::Value DbWrap::CompactRangeAsync(const Napi::CallbackInfo& info) {
   OptionalKey b = OptKey(env, info[1], "begin"), e = OptKey(env, info[2], "end");
   rocksdb::DB* db = st->db();
   rocksdb::ColumnFamilyHandle* h = cf->handle;  // stays valid: drop/close wait for us
-  bool ttl = st->ttl()->Has(cf->id);
-  auto* w = new OpWorker(env, state_, [db, h, b, e, ttl]() { return DoCompact(db, h, b, e, ttl); });
+  auto bottommost = BottommostArg(env, info[3], st->ttl()->Has(cf->id));
+  auto* w = new OpWorker(env, state_, [db, h, b, e, bottommost]() { return DoCompact(db, h, b, e, bottommost); });
   Napi::Promise p = w->Promise();
   w->Queue();
   return p;

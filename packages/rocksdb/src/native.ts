@@ -29,6 +29,8 @@ export { isNativeAvailable, nativeAddonPath, rocksdbVersion } from './native/bin
 export { nativeCrc32cForTest, verifySstFile } from './native/sst-file-reader.js';
 export { LIST_APPEND_MERGE_OPERATOR, decodeListElements, encodeListElements } from './native/list-encoding.js';
 export type {
+  BottommostLevelCompaction,
+  CompactRangeOptions,
   Compression,
   Entry,
   IngestExternalFileOptions,

@@ -7,7 +7,7 @@ import { wrapIterator, type IteratorOptions, type RocksIterator } from './iterat
 import type { NativeDatabase } from './native-types.js';
 import { nativeSnapshotOrUndefined, wrapSnapshot, type Snapshot } from './snapshot.js';
 import { wrapSstFileWriter, type SstFileWriter } from './sst-file-writer.js';
-import type { IngestExternalFileOptions, LiveFileMetaData, LiveFilesMetaDataOptions, RocksDBOptions } from './types.js';
+import type { CompactRangeOptions, IngestExternalFileOptions, LiveFileMetaData, LiveFilesMetaDataOptions, RocksDBOptions } from './types.js';
 import { nativeTtlConfig, type TtlCompactionFilterOptions } from './ttl-filter.js';
 import { nativeOfBatch, type WriteBatch } from './write-batch.js';
 
@@ -136,12 +136,12 @@ export class RocksDB {
   }
 
   /** Manual compaction of [begin, end] (open-ended when omitted). */
-  compactRange(cf: ColumnFamily, begin?: Uint8Array, end?: Uint8Array): void {
-    this.#native.compactRange(nativeOfColumnFamily(cf), begin, end);
+  compactRange(cf: ColumnFamily, begin?: Uint8Array, end?: Uint8Array, options: CompactRangeOptions = {}): void {
+    this.#native.compactRange(nativeOfColumnFamily(cf), begin, end, options.bottommostLevelCompaction);
   }
 
-  compactRangeAsync(cf: ColumnFamily, begin?: Uint8Array, end?: Uint8Array): Promise<void> {
-    return asyncCall(() => this.#native.compactRangeAsync(nativeOfColumnFamily(cf), begin, end));
+  compactRangeAsync(cf: ColumnFamily, begin?: Uint8Array, end?: Uint8Array, options: CompactRangeOptions = {}): Promise<void> {
+    return asyncCall(() => this.#native.compactRangeAsync(nativeOfColumnFamily(cf), begin, end, options.bottommostLevelCompaction));
   }
 
   getSnapshot(): Snapshot {

@@ -1,7 +1,7 @@
 // @internal The shape of the compiled addon's exports (native/*.cc). Not part of the package's API:
 // the public classes wrap these objects and never hand them out.
 import type { KvTtlLayout } from '@flowstate/core';
-import type { Compression, TtlFilterVerdict, IngestExternalFileOptions, LiveFileMetaData, SstFileInfo, SstFileVerification, SstFileWriterState } from './types.js';
+import type { BottommostLevelCompaction, Compression, TtlFilterVerdict, IngestExternalFileOptions, LiveFileMetaData, SstFileInfo, SstFileVerification, SstFileWriterState } from './types.js';
 
 export interface NativeOpenOptions {
   createIfMissing?: boolean | undefined;
@@ -103,8 +103,8 @@ export interface NativeDatabase {
   deleteRange(cf: NativeColumnFamily, begin: Uint8Array, end: Uint8Array): void;
   write(batch: NativeWriteBatch): void;
   flush(cf: NativeColumnFamily | undefined): void;
-  compactRange(cf: NativeColumnFamily, begin: Uint8Array | undefined, end: Uint8Array | undefined): void;
-  compactRangeAsync(cf: NativeColumnFamily, begin: Uint8Array | undefined, end: Uint8Array | undefined): Promise<void>;
+  compactRange(cf: NativeColumnFamily, begin: Uint8Array | undefined, end: Uint8Array | undefined, bottommost: BottommostLevelCompaction | undefined): void;
+  compactRangeAsync(cf: NativeColumnFamily, begin: Uint8Array | undefined, end: Uint8Array | undefined, bottommost: BottommostLevelCompaction | undefined): Promise<void>;
   getSnapshot(): NativeSnapshot;
   iterator(cf: NativeColumnFamily, options: NativeIteratorOptions): NativeIterator;
   createCheckpoint(dir: string): void;

@@ -86,3 +86,14 @@ export interface SstFileVerification {
 
 /** What the filter does with one value: keep it, remove it, or rewrite it (a list without its expired elements). */
 export type TtlFilterVerdict = { readonly verdict: 'keep' | 'remove' } | { readonly verdict: 'rewrite'; readonly value: Uint8Array };
+
+/**
+ * Whether a manual compaction also rewrites the files already in the bottommost level: 'skip'
+ * (RocksDB without a compaction filter) or 'force'. Default: 'skip', except for column families
+ * with a TTL compaction filter, where RocksDB's kIfHaveCompactionFilter rewrites them.
+ */
+export type BottommostLevelCompaction = 'skip' | 'force';
+
+export interface CompactRangeOptions {
+  readonly bottommostLevelCompaction?: BottommostLevelCompaction;
+}
