@@ -1,4 +1,4 @@
-/** Child-process entry: runs one job (access / snapshot / memory / rss / storage / savepoint / runtime) and writes its JSON result to a file. */
+/** Child-process entry: runs one job (access / snapshot / memory / rss / storage / savepoint / runtime / ttl-compaction) and writes its JSON result to a file. */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { runAccessSuite, type StateKind } from './access.js';
 import { PRESETS, type PresetName } from './config.js';
@@ -8,6 +8,7 @@ import { runRuntimeSuite } from './runtime.js';
 import { runSavepointSuite } from './savepoint.js';
 import { runSnapshotSuite } from './snapshot.js';
 import { runStorageSuite } from './storage.js';
+import { runTtlCompactionSuite } from './ttl-compaction.js';
 
 export type Job =
   | { readonly type: 'access'; readonly preset: PresetName; readonly backend: string; readonly kind: StateKind; readonly out: string }
@@ -16,7 +17,8 @@ export type Job =
   | { readonly type: 'rss'; readonly preset: PresetName; readonly backend: string; readonly out: string }
   | { readonly type: 'storage'; readonly preset: PresetName; readonly backend: 'storage'; readonly out: string }
   | { readonly type: 'savepoint'; readonly preset: PresetName; readonly backend: 'savepoint'; readonly out: string }
-  | { readonly type: 'runtime'; readonly preset: PresetName; readonly backend: 'runtime'; readonly out: string };
+  | { readonly type: 'runtime'; readonly preset: PresetName; readonly backend: 'runtime'; readonly out: string }
+  | { readonly type: 'ttl-compaction'; readonly preset: PresetName; readonly backend: 'rocksdb'; readonly out: string };
 
 const job = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as Job;
 const p = PRESETS[job.preset];
@@ -43,6 +45,9 @@ switch (job.type) {
     break;
   case 'runtime':
     result = await runRuntimeSuite(p, log);
+    break;
+  case 'ttl-compaction':
+    result = runTtlCompactionSuite(p, log);
     break;
 }
 writeFileSync(job.out, JSON.stringify(result));

@@ -49,6 +49,9 @@ export interface Preset {
   readonly runtimeRecords: number;
   readonly runtimeSamples: number;
   readonly runtimeBackpressureCheckpoints: number;
+  /** Entries per layout in the RocksDB TTL compaction-filter suite, and compactions per side. */
+  readonly ttlCompactionEntries: number;
+  readonly ttlCompactionSamples: number;
 }
 
 const MB = 1024 * 1024;
@@ -81,6 +84,8 @@ export const PRESETS: Record<PresetName, Preset> = {
     runtimeRecords: 1_000_000,
     runtimeSamples: 2,
     runtimeBackpressureCheckpoints: 3,
+    ttlCompactionEntries: 50_000,
+    ttlCompactionSamples: 3,
   },
   full: {
     name: 'full',
@@ -109,6 +114,8 @@ export const PRESETS: Record<PresetName, Preset> = {
     runtimeRecords: 4_000_000,
     runtimeSamples: 3,
     runtimeBackpressureCheckpoints: 5,
+    ttlCompactionEntries: 1_000_000,
+    ttlCompactionSamples: 5,
   },
   smoke: {
     name: 'smoke',
@@ -137,6 +144,8 @@ export const PRESETS: Record<PresetName, Preset> = {
     runtimeRecords: 20_000,
     runtimeSamples: 1,
     runtimeBackpressureCheckpoints: 1,
+    ttlCompactionEntries: 500,
+    ttlCompactionSamples: 1,
   },
 };
 

@@ -20,9 +20,10 @@ import type { RuntimeResult } from './runtime.js';
 import type { SavepointResult } from './savepoint.js';
 import type { SnapshotResultRow } from './snapshot.js';
 import type { StorageResult } from './storage.js';
+import type { TtlCompactionRow } from './ttl-compaction.js';
 
-export type SuiteName = 'access' | 'snapshot' | 'memory' | 'storage' | 'savepoint' | 'runtime';
-export const SUITES: readonly SuiteName[] = ['access', 'snapshot', 'memory', 'storage', 'savepoint', 'runtime'];
+export type SuiteName = 'access' | 'snapshot' | 'memory' | 'storage' | 'savepoint' | 'runtime' | 'ttl-compaction';
+export const SUITES: readonly SuiteName[] = ['access', 'snapshot', 'memory', 'storage', 'savepoint', 'runtime', 'ttl-compaction'];
 
 export interface HarnessOptions {
   readonly preset: PresetName;
@@ -69,6 +70,7 @@ export async function runHarness(o: HarnessOptions): Promise<BenchResults> {
   const storage: StorageResult[] = [];
   let savepoint: SavepointResult | null = null;
   let runtime: RuntimeResult | null = null;
+  let ttlCompaction: TtlCompactionRow[] = [];
   try {
     const out = () => join(scratch, `out-${Math.random().toString(36).slice(2)}.json`);
     if (suites.includes('access')) {
@@ -98,6 +100,10 @@ export async function runHarness(o: HarnessOptions): Promise<BenchResults> {
       log(`# runtime (${p.runtimeRecords} records, checkpoints every 1 s vs off; aligned vs unaligned under backpressure)`);
       runtime = runJob<RuntimeResult>({ type: 'runtime', preset: p.name, backend: 'runtime', out: out() }, p.maxOldSpaceMb, quiet, scratch);
     }
+    if (suites.includes('ttl-compaction')) {
+      log(`# RocksDB TTL compaction filter (${p.ttlCompactionEntries} entries per layout; compaction with the filter vs without, same bytes)`);
+      ttlCompaction = runJob<TtlCompactionRow[]>({ type: 'ttl-compaction', preset: p.name, backend: 'rocksdb', out: out() }, p.maxOldSpaceMb, quiet, scratch);
+    }
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
@@ -116,6 +122,7 @@ export async function runHarness(o: HarnessOptions): Promise<BenchResults> {
     storage,
     savepoint,
     runtime,
+    ttlCompaction,
   };
   writeFileSync(join(o.outDir, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
   writeFileSync(join(o.outDir, 'report.md'), markdownReport(results));

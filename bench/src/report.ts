@@ -7,6 +7,7 @@ import type { RuntimeResult } from './runtime.js';
 import type { SavepointResult } from './savepoint.js';
 import type { SnapshotResultRow } from './snapshot.js';
 import type { StorageResult } from './storage.js';
+import { ttlCompactionSection, type TtlCompactionRow } from './ttl-compaction-report.js';
 import { summarize } from './stats.js';
 import { groupedBarChart, logLineChart } from './svg.js';
 
@@ -26,6 +27,7 @@ export interface BenchResults {
   /** null: the suite did not run. */
   readonly savepoint: SavepointResult | null;
   readonly runtime: RuntimeResult | null;
+  readonly ttlCompaction: readonly TtlCompactionRow[];
 }
 
 const MIB = 1024 * 1024;
@@ -248,6 +250,7 @@ export function markdownReport(r: BenchResults): string {
     out.push(`Ratios: throughput on / off ${rt.throughputRatio.toFixed(2)}× (goal ≥ ${r.goals.runtimeThroughputRatioMin}×); unaligned / aligned duration ${rt.durationRatio.toFixed(3)}× (goal ≤ ${r.goals.runtimeUnalignedRatioMax}×).`);
     out.push('');
   }
+  out.push(...ttlCompactionSection(r.ttlCompaction));
   out.push('Raw numbers, every sample and the machine description: `results.json`.');
   out.push('');
   return out.join('\n');

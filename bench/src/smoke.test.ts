@@ -38,9 +38,13 @@ test('bench harness produces well-formed JSON, markdown and SVG (smoke preset)',
     assert.equal(typeof runtime.throughputRatio, 'number');
     assert.equal(typeof runtime.durationRatio, 'number');
 
+    const ttl = json.ttlCompaction as Array<Record<string, unknown>>;
+    assert.deepEqual(ttl.map((x) => `${x.layout}/${x.expiredFraction}`), ['VALUE/0', 'VALUE/0.5', 'MAP/0', 'MAP/0.5', 'LIST/0', 'LIST/0.5']);
+    for (const x of ttl) assert.equal(typeof x.ratio, 'number');
+
     const md = readFileSync(join(dir, 'report.md'), 'utf8');
     assert.match(md, /^# flowstate benchmark report/);
-    for (const h of ['## Goals', '## State access', '## Snapshots', '### Incremental checkpoints', '## Memory', '### Off-heap backends', '## Checkpoint storage throughput', '## Savepoints', '## Runtime']) assert.ok(md.includes(h), h);
+    for (const h of ['## Goals', '## State access', '## Snapshots', '### Incremental checkpoints', '## Memory', '### Off-heap backends', '## Checkpoint storage throughput', '## Savepoints', '## Runtime', '## RocksDB TTL compaction filter']) assert.ok(md.includes(h), h);
     const tableRows = md.split('\n').filter((l) => l.startsWith('|'));
     for (const row of tableRows) assert.ok(row.endsWith('|'), `table row: ${row}`);
 

@@ -3,7 +3,6 @@
 #include "ttl_filter.h"
 
 #include <chrono>
-#include <vector>
 
 namespace flowstate {
 
@@ -45,47 +44,41 @@ TtlVerdict DecideSingle(const TtlFilterConfig& c, int64_t now, const rocksdb::Sl
   return Expired(ReadI64BE(v.data() + offset), c.ttl_ms, now) ? TtlVerdict::kRemove : TtlVerdict::kKeep;
 }
 
-// One frame of a LIST value: [u32 len][i64 ts][element], len = 8 + element bytes.
-struct ListFrame {
-  size_t start = 0;
-  size_t size = 0;  // including the length prefix
-  bool expired = false;
-};
-
-// Walks every frame first and gives up (keep) on any malformed one, so a value
-// is either understood completely or left untouched.
-bool ParseList(const TtlFilterConfig& c, int64_t now, const rocksdb::Slice& v, std::vector<ListFrame>* frames) {
+// Visits the frames of a LIST value, [u32 len][i64 ts][element] with len = 8 +
+// element bytes, as (offset, size including the length prefix, expired).
+// False on the first malformed frame.
+template <typename Visit>
+bool ForEachListFrame(const TtlFilterConfig& c, int64_t now, const rocksdb::Slice& v, Visit visit) {
   size_t pos = 0;
   while (pos < v.size()) {
     if (v.size() - pos < kListLenBytes) return false;
     size_t len = ReadU32BE(v.data() + pos);
     if (len < kTsBytes || len > v.size() - pos - kListLenBytes) return false;
-    ListFrame f;
-    f.start = pos;
-    f.size = kListLenBytes + len;
-    f.expired = Expired(ReadI64BE(v.data() + pos + kListLenBytes), c.ttl_ms, now);
-    frames->push_back(f);
-    pos += f.size;
+    visit(pos, kListLenBytes + len, Expired(ReadI64BE(v.data() + pos + kListLenBytes), c.ttl_ms, now));
+    pos += kListLenBytes + len;
   }
   return true;
 }
 
+// Two walks and no allocation unless something expired: the first checks every
+// frame (a malformed value is kept whole, never half-filtered) and counts, the
+// second copies the unexpired frames.
 TtlVerdict DecideList(const TtlFilterConfig& c, int64_t now, const rocksdb::Slice& v, std::string* rewritten) {
-  std::vector<ListFrame> frames;
-  if (v.empty() || !ParseList(c, now, v, &frames)) return TtlVerdict::kKeep;
-  size_t kept_bytes = 0, kept = 0;
-  for (const ListFrame& f : frames) {
-    if (f.expired) continue;
-    kept_bytes += f.size;
-    kept++;
-  }
-  if (kept == frames.size()) return TtlVerdict::kKeep;
+  size_t frames = 0, kept = 0, kept_bytes = 0;
+  bool ok = ForEachListFrame(c, now, v, [&](size_t, size_t size, bool expired) {
+    frames++;
+    if (!expired) {
+      kept++;
+      kept_bytes += size;
+    }
+  });
+  if (!ok || frames == 0 || kept == frames) return TtlVerdict::kKeep;
   if (kept == 0) return TtlVerdict::kRemove;
   rewritten->clear();
   rewritten->reserve(kept_bytes);
-  for (const ListFrame& f : frames) {
-    if (!f.expired) rewritten->append(v.data() + f.start, f.size);
-  }
+  ForEachListFrame(c, now, v, [&](size_t start, size_t size, bool expired) {
+    if (!expired) rewritten->append(v.data() + start, size);
+  });
   return TtlVerdict::kRewrite;
 }
 
