@@ -389,5 +389,6 @@ Napi::Value Crc32cForTest(const Napi::CallbackInfo& info);
 // ttlFilterForTest(config, now, value, mergeOperand) -> { verdict, value? }: the
 // TTL filter's decision on one value, without a compaction (ttl_filter_js.cc).
 Napi::Value TtlFilterForTest(const Napi::CallbackInfo& info);
+Napi::Value TtlFilterSequenceForTest(const Napi::CallbackInfo& info);
 
 }  // namespace flowstate

@@ -107,4 +107,37 @@ Napi::Value TtlFilterForTest(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// ttlFilterSequenceForTest(config, [{ value, time }]) -> verdicts: one real
+// filter, made by the factory as a compaction would, over a sequence of values;
+// the registry's time is set to `time` before each value, so tests can see when
+// the filter reads it (every queryTimeAfterNumEntries entries).
+Napi::Value TtlFilterSequenceForTest(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  TtlFilterConfig config = ParseTtlConfig(env, info[0]);
+  if (!info[1].IsArray()) Throw(env, kErrInvalidArgument, "entries must be an array");
+  Napi::Array entries = info[1].As<Napi::Array>();
+  auto registry = std::make_shared<TtlRegistry>();
+  constexpr uint32_t kCf = 7;
+  registry->Configure(kCf, config);
+  rocksdb::CompactionFilter::Context context{};
+  context.column_family_id = kCf;
+  context.reason = rocksdb::TableFileCreationReason::kCompaction;
+  std::unique_ptr<rocksdb::CompactionFilter> filter = NewTtlFilterFactory(registry)->CreateCompactionFilter(context);
+  FS_CHECK(filter != nullptr);
+  Napi::Array out = Napi::Array::New(env, entries.Length());
+  for (uint32_t i = 0; i < entries.Length(); ++i) {
+    Napi::Value e = entries.Get(i);
+    if (!e.IsObject()) Throw(env, kErrInvalidArgument, "entry must be an object");
+    registry->SetTime(TimeArg(env, e.As<Napi::Object>().Get("time")));
+    rocksdb::Slice value = ArgBytes(env, e.As<Napi::Object>().Get("value"), "value");
+    std::string new_value, skip_until;
+    auto d = filter->FilterV2(0, rocksdb::Slice("k"), rocksdb::CompactionFilter::ValueType::kValue, value, &new_value, &skip_until);
+    const char* name = d == rocksdb::CompactionFilter::Decision::kRemove        ? "remove"
+                       : d == rocksdb::CompactionFilter::Decision::kChangeValue ? "rewrite"
+                                                                                 : "keep";
+    out.Set(i, Napi::String::New(env, name));
+  }
+  return out;
+}
+
 }  // namespace flowstate

@@ -46,6 +46,7 @@ export type {
 export {
   DEFAULT_TTL_QUERY_TIME_AFTER_NUM_ENTRIES,
   ttlFilterDecisionForTest,
+  ttlFilterSequenceForTest,
   type TtlCompactionFilterOptions,
 } from './native/ttl-filter.js';
 export { ColumnFamily } from './native/column-family.js';

@@ -182,6 +182,19 @@ describe('RocksDB TTL compaction filter', () => {
     store.close();
   });
 
+  it('compactAsync filters like compact', async () => {
+    const store = openStore(join(tempDir('ttl-async'), 'db'));
+    const list = store.keySpace('list', { ttl: layout('LIST') });
+    list.put(k('a'), ttlList([EXPIRED, 'x'], [ALIVE, 'y']));
+    store.db.flush();
+    list.append(k('a'), ttlList([EXPIRED, 'z']));
+    list.append(k('b'), ttlList([EXPIRED, 'z']));
+    store.setTtlTime(NOW);
+    await list.compactAsync();
+    assert.deepEqual(all(list), new Map([['a', ttlList([ALIVE, 'y']).toString('hex')]]));
+    store.close();
+  });
+
   it('leaves key spaces without TTL alone, and can switch a filter off', () => {
     const store = openStore(join(tempDir('ttl-plain'), 'db'));
     const plain = store.keySpace('plain');
@@ -219,6 +232,7 @@ describe('RocksDB TTL compaction filter', () => {
     const store = openStore(join(tempDir('ttl-bad'), 'db'));
     assert.throws(() => store.keySpace('s', { ttl: { layout: 'SET', ttlMs: 1, timeCharacteristic: 'ProcessingTime' } as unknown as KvTtlLayout }), (e) => e instanceof IllegalStateUsageError && /state 's'/.test(e.message));
     assert.throws(() => store.keySpace('s', { ttl: { layout: 'VALUE', ttlMs: 0, timeCharacteristic: 'ProcessingTime' } }), IllegalStateUsageError);
+    assert.throws(() => new RocksDBKvStore(store.db, { ttlQueryTimeAfterNumEntries: 0 }), (e) => e instanceof RocksDBError && e.code === 'ROCKSDB_INVALID_ARGUMENT');
     const cf = store.keySpace('s').cf;
     assert.throws(() => store.db.compactRange(cf, undefined, undefined, { bottommostLevelCompaction: 'always' as 'force' }), (e) => e instanceof RocksDBError && e.code === 'ROCKSDB_INVALID_ARGUMENT');
     store.close();

@@ -3,7 +3,7 @@
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import type { KvTtlLayout } from '@flowstate/core';
-import { RocksDBError, ttlFilterDecisionForTest, type TtlFilterVerdict } from '@flowstate/rocksdb/native';
+import { RocksDBError, ttlFilterDecisionForTest, ttlFilterSequenceForTest, type TtlFilterVerdict } from '@flowstate/rocksdb/native';
 import { ttlList, ttlMapValue, ttlValue } from './ttl-values.js';
 
 const TTL = 100;
@@ -69,6 +69,14 @@ describe('TTL compaction filter decision', () => {
     huge.writeUInt32BE(0xffffffff, 0);
     assert.equal(verdict('LIST', longAgo, huge), 'keep', 'frame length beyond the value');
     assert.equal(verdict('LIST', longAgo, Buffer.alloc(0)), 'keep', 'empty list value');
+  });
+
+  it('a filter reads the TTL time when it starts and again every queryTimeAfterNumEntries entries', () => {
+    // Every value expires at 1100; the time jumps past that just before the second entry.
+    const entries = Array.from({ length: 7 }, (_, i) => ({ value: ttlValue(1000, 'v'), time: i === 0 ? 1000 : 5000 }));
+    assert.deepEqual(ttlFilterSequenceForTest({ ...cfg('VALUE'), queryTimeAfterNumEntries: 3 }, entries), ['keep', 'keep', 'keep', 'remove', 'remove', 'remove', 'remove'], 'the new time is seen from entry 3 on');
+    assert.deepEqual(ttlFilterSequenceForTest({ ...cfg('VALUE'), queryTimeAfterNumEntries: 1 }, entries), ['keep', 'remove', 'remove', 'remove', 'remove', 'remove', 'remove']);
+    assert.deepEqual(ttlFilterSequenceForTest(cfg('VALUE'), entries), Array(7).fill('keep'), 'default 1000: not within 7 entries');
   });
 
   it('rejects a bad configuration with ROCKSDB_INVALID_ARGUMENT', () => {

@@ -129,6 +129,7 @@ export interface NativeBinding {
   verifySstFile(path: string): Promise<SstFileVerification>;
   crc32cForTest(bytes: Uint8Array, portable: boolean): number;
   ttlFilterForTest(config: NativeTtlFilterConfig, now: number, value: Uint8Array, mergeOperand: boolean): TtlFilterVerdict;
+  ttlFilterSequenceForTest(config: NativeTtlFilterConfig, entries: ReadonlyArray<{ value: Uint8Array; time: number }>): Array<TtlFilterVerdict['verdict']>;
   rocksdbVersion: string;
   mergeOperatorName: string;
 }

@@ -34,3 +34,12 @@ export function nativeTtlConfig(o: TtlCompactionFilterOptions): NativeTtlFilterC
 export function ttlFilterDecisionForTest(options: TtlCompactionFilterOptions, now: number, value: Uint8Array, mergeOperand = false): TtlFilterVerdict {
   return loadBinding().ttlFilterForTest(nativeTtlConfig(options), now, value, mergeOperand);
 }
+
+/**
+ * One filter instance, created by the factory as a compaction creates it, over `entries` in order;
+ * the database's TTL time is set to each entry's `time` just before the filter sees it. The filter
+ * reads that time only every `queryTimeAfterNumEntries` entries, which is what this shows.
+ */
+export function ttlFilterSequenceForTest(options: TtlCompactionFilterOptions, entries: ReadonlyArray<{ value: Uint8Array; time: number }>): Array<TtlFilterVerdict['verdict']> {
+  return loadBinding().ttlFilterSequenceForTest(nativeTtlConfig(options), entries);
+}
