@@ -6,8 +6,8 @@ import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
-import { IllegalStateUsageError, type KvEntry, type KvTtlLayout } from '@flowstate/core';
-import { RocksDBKvStore, STATE_CF_PREFIX, type RocksDBKeySpace } from '@flowstate/rocksdb';
+import { IllegalStateUsageError, KeyGroupRange, ListStateDescriptor, Serializers, ValueStateDescriptor, VoidNamespace, type KvEntry, type KvTtlLayout } from '@flowstate/core';
+import { RocksDBKvStore, RocksDBStateBackend, STATE_CF_PREFIX, type RocksDBKeyedStateBackend, type RocksDBKeySpace } from '@flowstate/rocksdb';
 import { RocksDB, RocksDBError } from '@flowstate/rocksdb/native';
 import { tempDirs } from './temp-dirs.js';
 import { ttlList, ttlMapValue, ttlValue } from './ttl-values.js';
@@ -193,6 +193,32 @@ describe('RocksDB TTL compaction filter', () => {
     await list.compactAsync();
     assert.deepEqual(all(list), new Map([['a', ttlList([ALIVE, 'y']).toString('hex')]]));
     store.close();
+  });
+
+  it('RocksDBKeyedStateBackend.compactStates compacts every state and keeps what is live', async () => {
+    const backend = (await new RocksDBStateBackend({ localDirectory: tempDir('ttl-backend') }).createKeyedStateBackend({
+      operatorIdentifier: 'op',
+      keySerializer: Serializers.string,
+      maxParallelism: 128,
+      keyGroupRange: new KeyGroupRange(0, 127),
+    })) as RocksDBKeyedStateBackend<string>;
+    try {
+      const count = backend.getPartitionedState(VoidNamespace, Serializers.voidNamespace, new ValueStateDescriptor('count', Serializers.int32, 0));
+      const names = backend.getPartitionedState(VoidNamespace, Serializers.voidNamespace, new ListStateDescriptor('names', Serializers.string));
+      for (let i = 0; i < 50; i++) {
+        backend.setCurrentKey(`k${i}`);
+        count.update(i);
+        names.add(`n${i}`);
+      }
+      await backend.compactStates();
+      for (let i = 0; i < 50; i++) {
+        backend.setCurrentKey(`k${i}`);
+        assert.equal(count.value(), i);
+        assert.deepEqual([...(names.get() ?? [])], [`n${i}`]);
+      }
+    } finally {
+      backend.dispose();
+    }
   });
 
   it('leaves key spaces without TTL alone, and can switch a filter off', () => {

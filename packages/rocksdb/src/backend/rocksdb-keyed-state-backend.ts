@@ -115,6 +115,17 @@ export class RocksDBKeyedStateBackend<K> extends KvKeyedStateBackend<K> {
     return this.rocksStore;
   }
 
+  /**
+   * Manual compaction of every state's column family, off the JS thread (Flink has no such call;
+   * operators and tests use it to make RocksDB drop expired TTL'd state now, through the TTL
+   * compaction filter, rather than whenever background compactions reach it). The filters compare
+   * against the store's TTL time (KvStore.setTtlTime), set by core.
+   */
+  async compactStates(): Promise<void> {
+    const store = this.rocksStore!;
+    for (const name of store.keySpaceNames()) await store.keySpace(name).compactAsync();
+  }
+
   // ---- snapshots --------------------------------------------------------------------------------
 
   protected override snapshotRunner(options: CheckpointOptions): SnapshotStrategyRunner<KeyedStateHandle, SnapshotResources> {
