@@ -1,0 +1,163 @@
+/**
+ * The same-semantics minimal heap backend: the least work a heap keyed state backend with Flink's
+ * key-group semantics must do per access, written without any of flowstate's generality. It is the
+ * yardstick of the heap backends' access goals (issue 16): a raw `Map<key, value>` skips the key
+ * groups entirely and mostly measures the CPU cache, so no key-grouped backend could approach it.
+ *
+ * Per access: serialize the key (int32, big-endian, as `Serializers.int32`), murmur3_32 over those
+ * bytes, take the key group (mod maxParallelism), look up the key in that key group's map, then
+ * walk to the namespace's entry. Values are live JS objects as in the heap backend (lists are
+ * arrays, map state is a `Map` per (key, namespace) keyed by the primitive user key itself).
+ * Nothing is validated beyond what the data structures need: this is a floor, not a competitor.
+ */
+import { murmur3_32 } from '@flowstate/core';
+
+interface Entry {
+  readonly ns: number;
+  value: unknown;
+  next: Entry | undefined;
+}
+
+/** The namespace of non-windowed state (the heap backend's identity of VoidNamespace is 0 too). */
+const NS = 0;
+
+export class MinimalHeapBackend {
+  private readonly scratch = new Uint8Array(4);
+  private readonly view = new DataView(this.scratch.buffer);
+  /** One Map per key group (this backend owns them all), per state. */
+  private readonly tables = new Map<string, Array<Map<number, Entry>>>();
+  currentKey = 0;
+  currentKeyGroup = -1;
+
+  constructor(private readonly maxParallelism = 128) {}
+
+  /** The minimal key -> key group step: serialize, murmur3, mod. */
+  setCurrentKey(key: number): void {
+    this.view.setInt32(0, key);
+    this.currentKeyGroup = (murmur3_32(this.scratch, 0) >>> 0) % this.maxParallelism;
+    this.currentKey = key;
+  }
+
+  table(name: string): Array<Map<number, Entry>> {
+    let t = this.tables.get(name);
+    if (t === undefined) this.tables.set(name, (t = Array.from({ length: this.maxParallelism }, () => new Map<number, Entry>())));
+    return t;
+  }
+
+  get(t: Array<Map<number, Entry>>): unknown {
+    let e = t[this.currentKeyGroup]!.get(this.currentKey);
+    while (e !== undefined && e.ns !== NS) e = e.next;
+    return e?.value;
+  }
+
+  put(t: Array<Map<number, Entry>>, value: unknown): void {
+    const g = t[this.currentKeyGroup]!;
+    const head = g.get(this.currentKey);
+    let e = head;
+    while (e !== undefined && e.ns !== NS) e = e.next;
+    if (e !== undefined) e.value = value;
+    else g.set(this.currentKey, { ns: NS, value, next: head });
+  }
+
+  remove(t: Array<Map<number, Entry>>): void {
+    // Single-namespace state: the head is the entry.
+    const g = t[this.currentKeyGroup]!;
+    const head = g.get(this.currentKey);
+    if (head === undefined) return;
+    if (head.ns === NS) {
+      if (head.next === undefined) g.delete(this.currentKey);
+      else g.set(this.currentKey, head.next);
+    }
+  }
+}
+
+/** ValueState<number> on the minimal backend. */
+export class MinimalValueState {
+  private readonly t: Array<Map<number, Entry>>;
+  constructor(private readonly be: MinimalHeapBackend, name: string) {
+    this.t = be.table(name);
+  }
+  value(): number | null {
+    return (this.be.get(this.t) as number | undefined) ?? null;
+  }
+  update(v: number): void {
+    this.be.put(this.t, v);
+  }
+  clear(): void {
+    this.be.remove(this.t);
+  }
+}
+
+const EMPTY: readonly number[] = Object.freeze([]);
+
+/** ListState<number> on the minimal backend: an array per entry, copied on update (no aliasing). */
+export class MinimalListState {
+  private readonly t: Array<Map<number, Entry>>;
+  constructor(private readonly be: MinimalHeapBackend, name: string) {
+    this.t = be.table(name);
+  }
+  get(): readonly number[] {
+    return (this.be.get(this.t) as number[] | undefined) ?? EMPTY;
+  }
+  add(v: number): void {
+    const l = this.be.get(this.t) as number[] | undefined;
+    if (l === undefined) this.be.put(this.t, [v]);
+    else l.push(v);
+  }
+  addAll(vs: readonly number[]): void {
+    const l = this.be.get(this.t) as number[] | undefined;
+    if (l === undefined) this.be.put(this.t, vs.slice());
+    else for (let i = 0; i < vs.length; i++) l.push(vs[i]!);
+  }
+  update(vs: readonly number[]): void {
+    this.be.put(this.t, vs.slice());
+  }
+}
+
+/** MapState<number, number> on the minimal backend: a Map per entry, keyed by the user key itself. */
+export class MinimalMapState {
+  private readonly t: Array<Map<number, Entry>>;
+  constructor(private readonly be: MinimalHeapBackend, name: string) {
+    this.t = be.table(name);
+  }
+  private map(): Map<number, number> | undefined {
+    return this.be.get(this.t) as Map<number, number> | undefined;
+  }
+  get(k: number): number | undefined {
+    return this.map()?.get(k);
+  }
+  contains(k: number): boolean {
+    return this.map()?.has(k) ?? false;
+  }
+  isEmpty(): boolean {
+    const m = this.map();
+    return m === undefined || m.size === 0;
+  }
+  put(k: number, v: number): void {
+    const m = this.map();
+    if (m === undefined) this.be.put(this.t, new Map([[k, v]]));
+    else m.set(k, v);
+  }
+  putAll(entries: ReadonlyArray<readonly [number, number]>): void {
+    let m = this.map();
+    if (m === undefined) this.be.put(this.t, (m = new Map()));
+    for (const [k, v] of entries) m.set(k, v);
+  }
+  remove(k: number): void {
+    const m = this.map();
+    if (m === undefined) return;
+    m.delete(k);
+    if (m.size === 0) this.be.remove(this.t);
+  }
+  keys(): IterableIterator<number> {
+    return (this.map() ?? EMPTY_MAP).keys();
+  }
+  values(): IterableIterator<number> {
+    return (this.map() ?? EMPTY_MAP).values();
+  }
+  entries(): IterableIterator<[number, number]> {
+    return (this.map() ?? EMPTY_MAP).entries();
+  }
+}
+
+const EMPTY_MAP: ReadonlyMap<number, number> = new Map();
