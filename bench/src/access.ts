@@ -54,7 +54,7 @@ export interface AccessResult {
   readonly goal: number | null;
 }
 
-interface OpPair {
+export interface OpPair {
   readonly op: string;
   readonly backend: () => void;
   readonly baseline: () => void;
@@ -92,11 +92,13 @@ function randomKeys(n: number, range: number, seed: number): Int32Array {
 function valueOps(p: Preset, be: KeyedStateBackend<number>, raw?: RawRocks, min?: MinimalHeapBackend): OpPair[] {
   const st: ValueState<number> = be.getPartitionedState(VoidNamespace, Serializers.voidNamespace, new ValueStateDescriptor<number>('value', Serializers.float64));
   const base = new Map<number, number>();
+  // One loop per structure (here and in the other kinds): interleaving their allocations would
+  // scatter each one's entries across memory, and access times depend on that more than on code.
   for (let k = 0; k < p.setupKeys; k++) {
     be.setCurrentKey(k);
     st.update(k + 0.5);
-    base.set(k, k + 0.5);
   }
+  for (let k = 0; k < p.setupKeys; k++) base.set(k, k + 0.5);
   const B = p.batch;
   const keys = randomKeys(B * 64, p.setupKeys, 1);
   const vals = Float64Array.from({ length: B }, (_, i) => i * 1.25 + 0.5);
@@ -408,6 +410,11 @@ function mapOps(p: Preset, be: KeyedStateBackend<number>, raw?: RawRocks, min?: 
   });
 }
 
+/** The operation pairs of one state kind (exported for profiling scripts). */
+export function accessOps(p: Preset, kind: StateKind, be: KeyedStateBackend<number>, raw?: RawRocks, min?: MinimalHeapBackend): OpPair[] {
+  return kind === 'value' ? valueOps(p, be, raw, min) : kind === 'list' ? listOps(p, be, raw, min) : mapOps(p, be, raw, min);
+}
+
 /** Runs one state kind for one backend (and its baseline); called inside a child process. */
 export async function runAccessSuite(p: Preset, backendId: string, kind: StateKind, log: (s: string) => void): Promise<AccessResult[]> {
   const b = backendById(backendId);
@@ -418,8 +425,12 @@ export async function runAccessSuite(p: Preset, backendId: string, kind: StateKi
     // Heap backends: judged against the same-semantics minimal heap backend; the JS Map is information.
     const min = b.heapResident && b.accessBaseline === 'js-map' ? new MinimalHeapBackend(MAX_PARALLELISM) : undefined;
     const t0 = performance.now();
-    const ops = kind === 'value' ? valueOps(p, be, raw, min) : kind === 'list' ? listOps(p, be, raw, min) : mapOps(p, be, raw, min);
+    const ops = accessOps(p, kind, be, raw, min);
     log(`  [${b.id}/${kind}] setup ${(performance.now() - t0).toFixed(0)} ms`);
+    // A full GC before timing (children run with --expose-gc): every structure set up above is
+    // promoted and compacted the same way, so where the young generation happened to leave the
+    // backend's entries and the baselines' does not decide their random-access times.
+    (globalThis as { gc?: () => void }).gc?.();
     const bench = new Bench({
       time: p.timeMs,
       iterations: p.iterations,

@@ -2,7 +2,6 @@ import {
   AbstractKeyedStateBackend,
   checkStateRegistration,
   identityFunction,
-  IllegalStateUsageError,
   isPrimitiveType,
   SnapshotStrategyRunner,
   keyIdOf,
@@ -21,12 +20,12 @@ import {
   type TypeSerializer,
   type ValueStateDescriptor,
 } from '@flowstate/core';
-import { HeapAggregatingState, HeapListState, HeapMapState, HeapReducingState, HeapValueState, type CurrentKeyContext, type HeapMap, type NamespaceAccess } from './heap-states.js';
-import { mapKeySerializer, mapValueSerializer, type Registered } from './heap-registered.js';
+import { HeapAggregatingState, HeapListState, HeapMapState, HeapReducingState, HeapValueState, type CurrentKeyContext, type NamespaceAccess } from './heap-states.js';
+import { mapKeysOf, mapValueSerializer, type Registered } from './heap-registered.js';
 import { restoreHeapKeyedState } from './heap-restore.js';
 import { HeapSnapshotStrategy } from './heap-snapshot.js';
 import { SnapshotView, StateTable, type StateEntry, type StateMeta } from './state-table.js';
-import { copyHeapMap, heapMapFromJs, heapMapToJs } from './heap-map.js';
+import type { HeapMap } from './heap-map.js';
 
 export interface HeapKeyedStateBackendOptions {
   /** false: all serialization happens in the synchronous part (MemoryStateBackend). */
@@ -49,7 +48,8 @@ export class HeapKeyedStateBackend<K> extends AbstractKeyedStateBackend<K, Regis
     params: KeyedStateBackendParameters<K>,
     private readonly options: HeapKeyedStateBackendOptions,
   ) {
-    super(params);
+    // Primitive keys are their own identity here, so their key group needs no serialized bytes.
+    super(params, { primitiveKeysWithoutBytes: true });
     this.primitiveKeys = isPrimitiveType(params.keySerializer as TypeSerializer<unknown>);
     const strategy = new HeapSnapshotStrategy({
       keySerializer: this.keySerializer as TypeSerializer<unknown>,
@@ -94,7 +94,7 @@ export class HeapKeyedStateBackend<K> extends AbstractKeyedStateBackend<K, Regis
 
   // ---- current key --------------------------------------------------------------------------
 
-  protected onCurrentKey(key: K, keyBytes: Uint8Array, keyGroup: number): void {
+  protected onCurrentKey(key: K, keyBytes: Uint8Array | undefined, keyGroup: number): void {
     const current = this.current;
     current.currentKey = key;
     current.currentKeyGroup = keyGroup;
@@ -118,34 +118,32 @@ export class HeapKeyedStateBackend<K> extends AbstractKeyedStateBackend<K, Regis
   }
 
   private newRegistered(meta: StateMeta): Registered {
-    const copy = this.valueCopier(meta);
-    const table = new StateTable(meta, this.keyGroupRange, this.snapshots, copy);
+    // Deep copy of a stored value; map values in the layout the registration has at the time.
+    const copy = (v: unknown): unknown => (meta.kind === 'MAP' ? reg.mapKeys!.copy(v as HeapMap, mapValueSerializer(meta)) : meta.stateSerializer.copy(v));
+    const table = new StateTable(meta, this.keyGroupRange, this.snapshots, copy, { keysAreIds: this.primitiveKeys, namespaceOfId: namespaceOfIdentity(meta.namespaceSerializer) });
     const reg: Registered = { table, descriptor: undefined, state: undefined, nsIdentity: identityFunction(meta.namespaceSerializer) };
-    if (meta.kind === 'MAP') reg.userKeyIdentity = identityFunction(mapKeySerializer(meta));
+    if (meta.kind === 'MAP') reg.mapKeys = mapKeysOf(meta);
     return reg;
-  }
-
-  private valueCopier(meta: StateMeta): (v: unknown) => unknown {
-    return (v) => (meta.kind === 'MAP' ? copyHeapMap(v as HeapMap, mapValueSerializer(meta)) : meta.stateSerializer.copy(v));
   }
 
   /** First registration after restore: rewrite the values if the serializer needs a migration. */
   private applyRestored(reg: Registered, nsSerializer: TypeSerializer<unknown>, resolution: RestoredStateResolution): void {
     const meta = reg.table.meta;
     const migrate = resolution.migrate;
-    if (migrate !== undefined) {
-      if (meta.kind === 'MAP') {
-        const newKeyIdentity = identityFunction(mapKeySerializer({ ...meta, stateSerializer: resolution.stateSerializer }));
-        reg.table.mapValues((v) => heapMapFromJs(migrate(heapMapToJs(v as HeapMap)) as Map<unknown, unknown>, newKeyIdentity));
-      } else {
-        reg.table.mapValues(migrate);
-      }
+    if (meta.kind === 'MAP') {
+      const before = reg.mapKeys!;
+      const after = mapKeysOf({ ...meta, stateSerializer: resolution.stateSerializer });
+      // Rewritten when migrated, or when the new key serializer keys the maps another way.
+      if (migrate !== undefined) reg.table.mapValues((v) => after.fromJs(migrate(before.toJs(v as HeapMap)) as Map<unknown, unknown>));
+      else if (before.tupled !== after.tupled) reg.table.mapValues((v) => after.fromJs(before.toJs(v as HeapMap)));
+      reg.mapKeys = after;
+    } else if (migrate !== undefined) {
+      reg.table.mapValues(migrate);
     }
     meta.stateSerializer = resolution.stateSerializer;
     meta.namespaceSerializer = nsSerializer;
     meta.restored = undefined;
     reg.nsIdentity = identityFunction(nsSerializer);
-    if (meta.kind === 'MAP') reg.userKeyIdentity = identityFunction(mapKeySerializer(meta));
   }
 
   protected createState(reg: Registered, d: StateDescriptor<State, unknown>, ns: TypeSerializer<unknown>): NamespacedState {
@@ -167,7 +165,7 @@ export class HeapKeyedStateBackend<K> extends AbstractKeyedStateBackend<K, Regis
       case 'AGGREGATING':
         return new HeapAggregatingState(this.current, table, access, (d as unknown as AggregatingStateDescriptor<unknown, unknown, unknown>).aggregateFunction);
       case 'MAP':
-        return new HeapMapState(this.current, table, access, () => reg.userKeyIdentity!);
+        return new HeapMapState(this.current, table, access, reg);
     }
   }
 
@@ -177,10 +175,10 @@ export class HeapKeyedStateBackend<K> extends AbstractKeyedStateBackend<K, Regis
     const nsId = reg.nsIdentity(namespace);
     const out: K[] = [];
     for (const g of this.keyGroupRange) {
-      for (const head of reg.table.group(g).values()) {
+      for (const [keyId, head] of reg.table.group(g)) {
         let e: StateEntry | undefined = head;
         while (e !== undefined && e.nsId !== nsId) e = e.next;
-        if (e !== undefined) out.push(e.key as K);
+        if (e !== undefined) out.push(reg.table.keyOf(keyId, e) as K);
       }
     }
     return out;
@@ -188,7 +186,7 @@ export class HeapKeyedStateBackend<K> extends AbstractKeyedStateBackend<K, Regis
 
   protected keysAndNamespacesOf(reg: Registered): Array<[K, unknown]> {
     const out: Array<[K, unknown]> = [];
-    for (const e of reg.table.allEntries()) out.push([e.key as K, e.namespace]);
+    for (const [key, namespace] of reg.table.keysAndNamespaces()) out.push([key as K, namespace]);
     return out;
   }
 
@@ -221,14 +219,19 @@ export class HeapKeyedStateBackend<K> extends AbstractKeyedStateBackend<K, Regis
   }
 }
 
+/**
+ * The namespace whose identity (identityFunction) is `nsId`, for namespace types where it follows
+ * from the identity alone: the void namespace (identity 0) and primitives (their own identity).
+ */
+function namespaceOfIdentity(serializer: TypeSerializer<unknown>): ((nsId: Identity) => unknown) | undefined {
+  if (serializer.typeId === 'void-namespace') return () => VoidNamespace;
+  return isPrimitiveType(serializer) ? (nsId) => nsId : undefined;
+}
+
 /** The current key, shared with the state objects; not exported, so nothing else can write it. */
 class CurrentKey implements CurrentKeyContext {
   currentKey: unknown = undefined;
   currentKeyGroup = -1;
   currentKeyId: Identity = '';
   isSet = false;
-
-  checkKeySet(stateName: string | undefined): void {
-    if (!this.isSet) throw new IllegalStateUsageError(stateName, 'no current key set (call setCurrentKey first)');
-  }
 }

@@ -16,7 +16,7 @@ import {
   keyIdOf,
 } from '@flowstate/core';
 import { mapKeySerializer, mapValueSerializer, type Registered } from './heap-registered.js';
-import type { HeapMap } from './heap-states.js';
+import type { HeapMap } from './heap-map.js';
 
 /** What a heap restore needs from its backend, and no more. */
 export interface HeapRestoreTarget {
@@ -81,8 +81,8 @@ export async function restoreHeapKeyedState<K>(backend: HeapRestoreTarget, param
         const uk = deserializeExact(t.userKeySerializer!, rec.userKey!, 'map key');
         const uv = rec.value === null ? null : deserializeExact(t.userValueSerializer!, rec.value, 'map value');
         const existing = t.reg.table.get(g, keyId, nsId)?.value as HeapMap | undefined;
-        if (existing !== undefined) existing.set(t.reg.userKeyIdentity!(uk), [uk, uv]);
-        else t.reg.table.put(g, keyId, key, nsId, ns, new Map([[t.reg.userKeyIdentity!(uk), [uk, uv]]]));
+        if (existing !== undefined) t.reg.mapKeys!.set(existing, uk, uv);
+        else t.reg.table.put(g, keyId, key, nsId, ns, t.reg.mapKeys!.single(uk, uv));
       } else {
         t.reg.table.put(g, keyId, key, nsId, ns, deserializeExact(meta.stateSerializer, rec.value!, 'value'));
       }

@@ -11,8 +11,8 @@ import {
   type TypeSerializer,
   type TypeSerializerSnapshot,
 } from '@flowstate/core';
-import { mapKeySerializer, mapValueSerializer } from './heap-registered.js';
-import type { HeapMap } from './heap-states.js';
+import { mapKeySerializer, mapKeysOf, mapValueSerializer } from './heap-registered.js';
+import type { HeapMap, HeapMapKeys } from './heap-map.js';
 import { ABSENT, SnapshotView, type StateEntry, type StateTable } from './state-table.js';
 
 interface TableWriter {
@@ -23,6 +23,8 @@ interface TableWriter {
   readonly isMap: boolean;
   readonly userKeySerializer: TypeSerializer<unknown> | undefined;
   readonly userValueSerializer: TypeSerializer<unknown> | undefined;
+  /** Map state: the layout of its values (a function of the serializer captured here). */
+  readonly mapKeys: HeapMapKeys | undefined;
 }
 
 /** What a heap snapshot needs from its backend, and no more. */
@@ -112,6 +114,7 @@ function tableWriter(table: StateTable, index: number): TableWriter {
     isMap,
     userKeySerializer: isMap ? mapKeySerializer(meta) : undefined,
     userValueSerializer: isMap ? mapValueSerializer(meta) : undefined,
+    mapKeys: isMap ? mapKeysOf(meta) : undefined,
   };
 }
 
@@ -141,7 +144,7 @@ function groupEncoder(
     nsOut.clear();
     w.nsSerializer.serialize(namespace, nsOut);
     if (w.isMap) {
-      for (const [uk, uv] of (value as HeapMap).values()) {
+      for (const [uk, uv] of w.mapKeys!.entries(value as HeapMap)) {
         ukOut.clear();
         w.userKeySerializer!.serialize(uk, ukOut);
         let vb: Uint8Array | null = null;
@@ -172,7 +175,7 @@ function groupEncoder(
             if (p === ABSENT) continue;
             if (p !== undefined) value = p.value;
           }
-          write(w, e.key, e.namespace, value);
+          write(w, w.table.keyOf(keyId, e), w.table.namespaceOf(e), value);
         }
       }
       if (pre !== undefined) {

@@ -14,6 +14,8 @@ import {
   type Identity,
   type IdentityFn,
 } from '@flowstate/core';
+import type { HeapMap } from './heap-map.js';
+import type { Registered } from './heap-registered.js';
 import type { StateTable } from './state-table.js';
 
 /** What a heap state needs from its backend: the current key, its key group and identity. */
@@ -21,12 +23,10 @@ export interface CurrentKeyContext {
   readonly currentKey: unknown;
   readonly currentKeyGroup: number;
   readonly currentKeyId: Identity;
-  /** Throws if no key was set. */
-  checkKeySet(stateName: string): void;
+  /** Whether a key was set (states check this flag inline: it is on every access's path). */
+  readonly isSet: boolean;
 }
 
-/** Heap map state values: user key identity -> [user key, user value]. */
-export type HeapMap = Map<Identity, [unknown, unknown]>;
 
 /** How a state identifies, keeps and starts with its namespaces. */
 export interface NamespaceAccess<N> {
@@ -73,36 +73,43 @@ abstract class AbstractHeapState<N> {
     this.namespace = kept;
   }
 
-  protected getEntryValue(): unknown {
-    const c = this.ctx;
-    c.checkKeySet(this.name);
-    return this.table.get(c.currentKeyGroup, c.currentKeyId, this.nsId)?.value;
-  }
+  // Every access checks `ctx.isSet` inline and throws from a separate method: building the error's
+  // arguments (the state name behind a getter chain) on every call cost measurable time (issue 16).
 
   /**
    * The value for a caller that may keep or mutate it: values of mutable types are copied on
    * read while a snapshot still needs them (Flink's CopyOnWriteStateMap does the same).
    */
   protected read(): unknown {
-    return this.table.valuesAreMutable() ? this.getForUpdate() : this.getEntryValue();
+    const c = this.ctx;
+    if (!c.isSet) this.noCurrentKey();
+    // Written out rather than calling getForUpdate: every read goes through here,
+    // and the fewer calls, the more of it V8 inlines into the caller.
+    const t = this.table;
+    const nsId = this.nsId;
+    return (t.valuesAreMutable() ? t.getForUpdate(c.currentKeyGroup, c.currentKeyId, nsId) : t.get(c.currentKeyGroup, c.currentKeyId, nsId))?.value;
   }
 
   protected getForUpdate(nsId = this.nsId): unknown {
     const c = this.ctx;
-    c.checkKeySet(this.name);
+    if (!c.isSet) this.noCurrentKey();
     return this.table.getForUpdate(c.currentKeyGroup, c.currentKeyId, nsId)?.value;
   }
 
   protected store(value: unknown, nsId = this.nsId, namespace: unknown = this.namespace): void {
     const c = this.ctx;
-    c.checkKeySet(this.name);
+    if (!c.isSet) this.noCurrentKey();
     this.table.put(c.currentKeyGroup, c.currentKeyId, c.currentKey, nsId, namespace, value);
   }
 
   protected removeAt(nsId: Identity): unknown {
     const c = this.ctx;
-    c.checkKeySet(this.name);
+    if (!c.isSet) this.noCurrentKey();
     return this.table.remove(c.currentKeyGroup, c.currentKeyId, nsId);
+  }
+
+  private noCurrentKey(): never {
+    this.reject('no current key set (call setCurrentKey first)');
   }
 
   clear(): void {
@@ -250,7 +257,8 @@ export class HeapMapState<N, K, V> extends AbstractHeapState<N> implements MapSt
     ctx: CurrentKeyContext,
     table: StateTable,
     ns: NamespaceAccess<N>,
-    private readonly userKeyIdentity: () => IdentityFn<K>,
+    /** Read on every access: its `mapKeys` (the values' layout) is replaced when a restored state is registered. */
+    private readonly reg: Registered,
   ) {
     super(ctx, table, ns);
   }
@@ -260,34 +268,31 @@ export class HeapMapState<N, K, V> extends AbstractHeapState<N> implements MapSt
   }
 
   get(key: K): V | null | undefined {
-    return this.map()?.get(this.userKeyIdentity()(key))?.[1] as V | null | undefined;
+    const m = this.map();
+    return m === undefined ? undefined : (this.reg.mapKeys!.get(m, key) as V | null | undefined);
   }
 
   contains(key: K): boolean {
-    return this.map()?.has(this.userKeyIdentity()(key)) ?? false;
+    const m = this.map();
+    return m !== undefined && this.reg.mapKeys!.has(m, key);
   }
 
   put(key: K, value: V | null): void {
-    this.putEntry(key, value);
-  }
-
-  private putEntry(key: K, value: V | null): void {
     if (key === null || key === undefined) this.reject('map keys must not be null or undefined');
-    const id = this.userKeyIdentity()(key);
     const m = this.getForUpdate() as HeapMap | undefined;
     const v = value === undefined ? null : value;
-    if (m === undefined) super.store(new Map([[id, [key, v]]]));
-    else m.set(id, [key, v]);
+    if (m === undefined) super.store(this.reg.mapKeys!.single(key, v));
+    else this.reg.mapKeys!.set(m, key, v);
   }
 
   putAll(entries: Iterable<readonly [K, V | null]>): void {
-    for (const [k, v] of entries) this.putEntry(k, v);
+    for (const [k, v] of entries) this.put(k, v);
   }
 
   remove(key: K): void {
     const m = this.getForUpdate() as HeapMap | undefined;
     if (m === undefined) return;
-    m.delete(this.userKeyIdentity()(key));
+    this.reg.mapKeys!.delete(m, key);
     if (m.size === 0) this.clear();
   }
 
@@ -297,43 +302,72 @@ export class HeapMapState<N, K, V> extends AbstractHeapState<N> implements MapSt
   }
 
   entries(): MapStateIterator<[K, V | null]> {
-    return this.iterate((k, v) => [k, v] as [K, V | null]);
+    return new HeapMapIterator<K, V, [K, V | null]>(this, this.pairs(), ENTRY);
   }
 
   keys(): MapStateIterator<K> {
-    return this.iterate((k) => k);
+    return new HeapMapIterator<K, V, K>(this, this.pairs(), KEY);
   }
 
   values(): MapStateIterator<V | null> {
-    return this.iterate((_k, v) => v);
+    return new HeapMapIterator<K, V, V | null>(this, this.pairs(), VALUE);
   }
 
-  private iterate<T>(project: (k: K, v: V | null) => T): MapStateIterator<T> {
+  private pairs(): Iterator<readonly [unknown, unknown]> {
     const m = this.map();
-    const inner = (m ?? new Map<Identity, [unknown, unknown]>()).values();
-    let last: K | undefined;
-    let canRemove = false;
-    const self = this;
-    const it: MapStateIterator<T> = {
-      next(): IteratorResult<T> {
-        const r = inner.next();
-        if (r.done === true) {
-          canRemove = false;
-          return { done: true, value: undefined };
-        }
-        last = r.value[0] as K;
-        canRemove = true;
-        return { done: false, value: project(r.value[0] as K, r.value[1] as V | null) };
-      },
-      remove(): void {
-        if (!canRemove) self.reject('iterator remove() without a preceding next(), or called twice');
-        canRemove = false;
-        self.remove(last as K);
-      },
-      [Symbol.iterator]() {
-        return it;
-      },
-    };
-    return it;
+    return m === undefined ? EMPTY_PAIRS : this.reg.mapKeys!.entries(m);
+  }
+
+  /** For HeapMapIterator.remove(). */
+  rejectRemove(): never {
+    this.reject('iterator remove() without a preceding next(), or called twice');
+  }
+}
+
+const EMPTY_PAIRS: Iterator<readonly [unknown, unknown]> = { next: () => ({ done: true, value: undefined }) };
+
+/** What a map iterator hands out of each [key, value] pair. */
+const ENTRY = 0;
+const KEY = 1;
+const VALUE = 2;
+type Projection = typeof ENTRY | typeof KEY | typeof VALUE;
+
+/**
+ * The iterator of entries(), keys() and values(): a class rather than a closure-built object, and
+ * a projection code rather than a callback, so that iterating costs one object per call and the
+ * result objects only (issue 16). remove() removes the last key handed out, as Flink's does.
+ */
+class HeapMapIterator<K, V, T> implements MapStateIterator<T> {
+  private last: K | undefined;
+  private canRemove = false;
+
+  constructor(
+    private readonly state: { remove(key: K): void; rejectRemove(): never },
+    private readonly inner: Iterator<readonly [unknown, unknown]>,
+    private readonly projection: Projection,
+  ) {}
+
+  next(): IteratorResult<T> {
+    const r = this.inner.next();
+    if (r.done === true) {
+      this.canRemove = false;
+      return { done: true, value: undefined };
+    }
+    const [k, v] = r.value;
+    this.last = k as K;
+    this.canRemove = true;
+    const p = this.projection;
+    // A fresh [key, value] array per entry: callers may keep what entries() hands out.
+    return { done: false, value: (p === KEY ? k : p === VALUE ? v : [k, v]) as T };
+  }
+
+  remove(): void {
+    if (!this.canRemove) this.state.rejectRemove();
+    this.canRemove = false;
+    this.state.remove(this.last as K);
+  }
+
+  [Symbol.iterator](): this {
+    return this;
   }
 }

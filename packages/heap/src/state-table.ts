@@ -4,13 +4,33 @@ import { assert, type KeyGroupRange, type StateKind, type TypeSerializer, type T
  * One (key, namespace) entry. The entries of one key form a chain through `next` (almost always
  * of length one: most state has a single namespace), which keeps a lookup to one Map probe and
  * an entry about a third of the size of a Map of namespaces per key.
+ *
+ * The key and the namespace are read through the table (keyOf, namespaceOf): a compact table's
+ * entries do not store them (see StateTable.compact).
  */
 export interface StateEntry {
-  readonly key: unknown;
-  readonly namespace: unknown;
   readonly nsId: Identity;
   value: unknown;
   next: StateEntry | undefined;
+}
+
+/** The entry of a table that is not compact: keeps the key and namespace objects themselves. */
+interface FullStateEntry extends StateEntry {
+  readonly key: unknown;
+  readonly namespace: unknown;
+}
+
+/**
+ * How a table's entries give back their key and namespace. When the key is its own identity (the
+ * Map key of its chain) and the namespace follows from its identity, entries store neither: 16 of
+ * the 64 bytes of an entry (plus the value itself), which the heap's bytes-per-entry goal of ≤ 2×
+ * a plain Map needs (issue 16), and smaller entries are faster to reach.
+ */
+export interface EntryLayout {
+  /** Keys are their own identity (primitive key serializers). */
+  readonly keysAreIds: boolean;
+  /** The namespace of an identity, when one follows from it (void and primitive namespaces). */
+  readonly namespaceOfId: ((nsId: Identity) => unknown) | undefined;
 }
 
 /** The value of an entry as a snapshot must see it. */
@@ -56,7 +76,7 @@ export class SnapshotView {
     let k = g.get(keyId);
     if (k === undefined) g.set(keyId, (k = new Map()));
     if (k.has(nsId)) return false;
-    k.set(nsId, entry === undefined ? ABSENT : { key: entry.key, namespace: entry.namespace, value: entry.value });
+    k.set(nsId, entry === undefined ? ABSENT : { key: table.keyOf(keyId, entry), namespace: table.namespaceOf(entry), value: entry.value });
     return true;
   }
 
@@ -111,39 +131,56 @@ export class StateTable {
     private readonly snapshots: Set<SnapshotView>,
     /** Deep copy of a stored value, used to copy on write while a snapshot needs the old one. */
     private readonly copyValue: (v: unknown) => unknown,
+    layout: EntryLayout,
   ) {
     this.groups = Array.from({ length: keyGroupRange.numberOfKeyGroups }, () => new Map());
+    this.firstKeyGroup = keyGroupRange.startKeyGroup;
+    this.compact = layout.keysAreIds && layout.namespaceOfId !== undefined;
+    this.namespaceOfId = layout.namespaceOfId;
+  }
+
+  /** keyGroupRange.startKeyGroup, as a field of this object (one load less per access). */
+  private readonly firstKeyGroup: number;
+  /** Entries store only nsId, value and next (see EntryLayout). */
+  private readonly compact: boolean;
+  private readonly namespaceOfId: ((nsId: Identity) => unknown) | undefined;
+
+  /** The key of an entry in the chain under `keyId`. */
+  keyOf(keyId: Identity, e: StateEntry): unknown {
+    return this.compact ? keyId : (e as FullStateEntry).key;
+  }
+
+  namespaceOf(e: StateEntry): unknown {
+    return this.compact ? this.namespaceOfId!(e.nsId) : (e as FullStateEntry).namespace;
   }
 
   get size(): number {
     return this.entries;
   }
 
-  /** Whether values hand out objects a caller could mutate (then reads copy on write during snapshots). */
+  /**
+   * Whether values hand out objects a caller could mutate (then reads copy on write during
+   * snapshots). Asked on every read, so it is cached, keyed by the serializer it was computed for
+   * (re-registration after a restore replaces meta.stateSerializer).
+   */
   valuesAreMutable(): boolean {
-    const ser = this.meta.stateSerializer as unknown as {
-      isImmutableType: boolean;
-      elementSerializer?: { isImmutableType: boolean };
-      keySerializer?: { isImmutableType: boolean };
-      valueSerializer?: { isImmutableType: boolean };
-    };
-    switch (this.meta.kind) {
-      // The list array itself is read-only for callers; only mutable elements matter.
-      case 'LIST':
-        return !(ser.elementSerializer?.isImmutableType ?? false);
-      case 'MAP':
-        return !((ser.keySerializer?.isImmutableType ?? false) && (ser.valueSerializer?.isImmutableType ?? false));
-      default:
-        return !ser.isImmutableType;
+    const ser = this.meta.stateSerializer;
+    if (ser !== this.mutabilityOf) {
+      this.mutable = valuesMutable(this.meta.kind, ser);
+      this.mutabilityOf = ser;
     }
+    return this.mutable;
   }
 
+  private mutabilityOf: TypeSerializer<unknown> | undefined;
+  private mutable = true;
+
   group(keyGroup: number): KeyGroupMap {
-    return this.groups[keyGroup - this.keyGroupRange.startKeyGroup]!;
+    return this.groups[keyGroup - this.firstKeyGroup]!;
   }
 
   get(keyGroup: number, keyId: Identity, nsId: Identity): StateEntry | undefined {
-    let e = this.groups[keyGroup - this.keyGroupRange.startKeyGroup]!.get(keyId);
+    let e = this.groups[keyGroup - this.firstKeyGroup]!.get(keyId);
     while (e !== undefined && e.nsId !== nsId) e = e.next;
     return e;
   }
@@ -168,17 +205,25 @@ export class StateTable {
     return e;
   }
 
+  // put is on the path of every write: small enough for V8 to inline into the state's method,
+  // with the insertion of a new entry in a method of its own.
   put(keyGroup: number, keyId: Identity, key: unknown, nsId: Identity, namespace: unknown, value: unknown): void {
-    const g = this.group(keyGroup);
+    const g = this.groups[keyGroup - this.firstKeyGroup]!;
     const head = g.get(keyId);
     let e = head;
     while (e !== undefined && e.nsId !== nsId) e = e.next;
     if (this.snapshots.size > 0) this.preserve(keyGroup, keyId, nsId, e);
-    if (e !== undefined) {
-      e.value = value;
-      return;
+    if (e === undefined) this.insert(g, keyId, key, nsId, namespace, value, head);
+    else e.value = value;
+  }
+
+  private insert(g: KeyGroupMap, keyId: Identity, key: unknown, nsId: Identity, namespace: unknown, value: unknown, head: StateEntry | undefined): void {
+    if (this.compact) {
+      g.set(keyId, { nsId, value, next: head });
+    } else {
+      const full: FullStateEntry = { key, namespace, nsId, value, next: head };
+      g.set(keyId, full);
     }
-    g.set(keyId, { key, namespace, nsId, value, next: head });
     this.entries++;
   }
 
@@ -203,8 +248,11 @@ export class StateTable {
     return preserved ? this.copyValue(e.value) : e.value;
   }
 
-  *allEntries(): Generator<StateEntry> {
-    for (const g of this.groups) yield* entriesOfGroup(g);
+  /** Every (key, namespace) with an entry. */
+  *keysAndNamespaces(): Generator<[unknown, unknown]> {
+    for (const g of this.groups) {
+      for (const [keyId, head] of g) for (let e: StateEntry | undefined = head; e !== undefined; e = e.next) yield [this.keyOf(keyId, e), this.namespaceOf(e)];
+    }
   }
 
   /**
@@ -224,7 +272,20 @@ export class StateTable {
   }
 }
 
-/** Every entry of a key group (every namespace of every key). */
-export function* entriesOfGroup(g: KeyGroupMap): Generator<StateEntry> {
-  for (const head of g.values()) for (let e: StateEntry | undefined = head; e !== undefined; e = e.next) yield e;
+function valuesMutable(kind: StateKind, serializer: TypeSerializer<unknown>): boolean {
+  const ser = serializer as unknown as {
+    isImmutableType: boolean;
+    elementSerializer?: { isImmutableType: boolean };
+    keySerializer?: { isImmutableType: boolean };
+    valueSerializer?: { isImmutableType: boolean };
+  };
+  switch (kind) {
+    // The list array itself is read-only for callers; only mutable elements matter.
+    case 'LIST':
+      return !(ser.elementSerializer?.isImmutableType ?? false);
+    case 'MAP':
+      return !((ser.keySerializer?.isImmutableType ?? false) && (ser.valueSerializer?.isImmutableType ?? false));
+    default:
+      return !ser.isImmutableType;
+  }
 }

@@ -1,6 +1,8 @@
+import { assert } from '../assert.js';
 import { IllegalStateUsageError, StateMigrationError } from '../errors.js';
 import { DataOutputSerializer } from '../io/data-output.js';
 import { assignToKeyGroup } from '../keygroups/key-group-assignment.js';
+import { NOT_HANDLED, primitiveKeyHashFor, type PrimitiveKeyHash } from '../keygroups/primitive-key-groups.js';
 import type { KeyGroupRange } from '../keygroups/key-group-range.js';
 import type { TypeSerializer, TypeSerializerSnapshot } from '../serialization/type-serializer.js';
 import type { StateDescriptor } from '../state/descriptors.js';
@@ -23,6 +25,16 @@ export interface RegisteredKeyedState {
   /** The descriptor the current state object was created for. */
   descriptor: StateDescriptor<State, unknown> | undefined;
   state: NamespacedState | undefined;
+}
+
+/** How a backend uses the current key; given once, to the constructor. */
+export interface KeyedStateBackendKeyUsage {
+  /**
+   * The backend never reads the serialized bytes of primitive keys (it keeps them as themselves,
+   * like the heap backends). setCurrentKey then hashes such keys straight from their values
+   * (primitive-key-groups.ts) and passes `keyBytes` undefined to onCurrentKey for them.
+   */
+  readonly primitiveKeysWithoutBytes?: boolean;
 }
 
 /**
@@ -48,24 +60,30 @@ export abstract class AbstractKeyedStateBackend<K, R extends RegisteredKeyedStat
   private readonly keyOut = new DataOutputSerializer(64);
   /** Primitive keys compare by value, so setting the same key again can be skipped. */
   private readonly primitiveKeySerializer: boolean;
+  /** Set when the backend needs no bytes of primitive keys: their key group without serializing them. */
+  private readonly primitiveKeyHash: PrimitiveKeyHash | undefined;
   private readonly latencyTracking: StateLatencyTrackingOptions | undefined;
   /** The latency-tracking wrapper of each state object handed out, when tracking is on. */
   private readonly tracked = new WeakMap<NamespacedState, NamespacedState>();
 
-  protected constructor(params: KeyedStateBackendParameters<K>) {
+  protected constructor(params: KeyedStateBackendParameters<K>, keyUsage: KeyedStateBackendKeyUsage = {}) {
     this.keySerializer = params.keySerializer;
     this.keyGroupRange = params.keyGroupRange;
     this.maxParallelism = params.maxParallelism;
     this.operatorIdentifier = params.operatorIdentifier;
     this.runningSnapshots = new RunningSnapshots(params.operatorIdentifier);
     this.primitiveKeySerializer = isPrimitiveType(params.keySerializer as TypeSerializer<unknown>);
+    this.primitiveKeyHash = keyUsage.primitiveKeysWithoutBytes === true ? primitiveKeyHashFor(params.keySerializer.typeId) : undefined;
     this.latencyTracking = params.stateLatencyTracking;
   }
 
   // ---- hooks ------------------------------------------------------------------------------------
 
-  /** The current key changed: `keyBytes` (valid until the next call) and its key group. */
-  protected abstract onCurrentKey(key: K, keyBytes: Uint8Array, keyGroup: number): void;
+  /**
+   * The current key changed: `keyBytes` (valid until the next call) and its key group. `keyBytes`
+   * is undefined only for primitive keys of a backend constructed with `primitiveKeysWithoutBytes`.
+   */
+  protected abstract onCurrentKey(key: K, keyBytes: Uint8Array | undefined, keyGroup: number): void;
   /** The registration of `descriptor`: new, or the restored/earlier one checked for compatibility. */
   protected abstract registerState(descriptor: StateDescriptor<State, unknown>, namespaceSerializer: TypeSerializer<unknown>): R;
   /** A new state object for a registration and the descriptor it is asked for with. */
@@ -84,25 +102,41 @@ export abstract class AbstractKeyedStateBackend<K, R extends RegisteredKeyedStat
 
   // ---- current key --------------------------------------------------------------------------------
 
+  // setCurrentKey runs once per record: its body is kept small, with the rare paths (errors,
+  // serializing a key) in methods of their own, so that callers' optimized code can inline it.
   setCurrentKey(key: K): void {
-    this.checkNotDisposed();
-    if (key === null || key === undefined) throw new IllegalStateUsageError(undefined, 'the current key must not be null or undefined');
+    if (this.disposed || key === null || key === undefined) this.rejectKey(key);
     if (this.keySet && key === this.currentKey && this.primitiveKeySerializer) return;
-    const out = this.keyOut;
-    out.clear();
-    this.keySerializer.serialize(key, out);
-    const bytes = out.bytesView();
-    const g = assignToKeyGroup(bytes, this.maxParallelism);
-    if (!this.keyGroupRange.contains(g)) {
-      throw new IllegalStateUsageError(
-        undefined,
-        `key ${String(key)} belongs to key group ${g}, outside this backend's ${this.keyGroupRange} (operator '${this.operatorIdentifier}')`,
-      );
-    }
-    this.onCurrentKey(key, bytes, g);
+    // The fast path gives the key group of the general one without serializing (primitive-key-groups.ts).
+    const hash = this.primitiveKeyHash === undefined ? NOT_HANDLED : this.primitiveKeyHash(key);
+    const fast = hash >= 0;
+    const g = fast ? hash % this.maxParallelism : this.serializeCurrentKey(key);
+    if (g < this.keyGroupRange.startKeyGroup || g > this.keyGroupRange.endKeyGroup) this.rejectKeyGroup(key, g);
+    this.onCurrentKey(key, fast ? undefined : this.keyOut.bytesView(), g);
     this.currentKey = key;
     this.currentKeyGroup = g;
     this.keySet = true;
+  }
+
+  /** Serializes `key` into keyOut; returns its key group. */
+  private serializeCurrentKey(key: K): number {
+    const out = this.keyOut;
+    out.clear();
+    this.keySerializer.serialize(key, out);
+    return assignToKeyGroup(out.bytesView(), this.maxParallelism);
+  }
+
+  private rejectKey(key: K): never {
+    this.checkNotDisposed();
+    assert(key === null || key === undefined, 'rejectKey is called for a disposed backend or a missing key');
+    throw new IllegalStateUsageError(undefined, 'the current key must not be null or undefined');
+  }
+
+  private rejectKeyGroup(key: K, g: number): never {
+    throw new IllegalStateUsageError(
+      undefined,
+      `key ${String(key)} belongs to key group ${g}, outside this backend's ${this.keyGroupRange} (operator '${this.operatorIdentifier}')`,
+    );
   }
 
   getCurrentKey(): K {

@@ -1,3 +1,4 @@
+import { assert } from '../assert.js';
 import { DataOutputSerializer } from '../io/data-output.js';
 import type { TypeSerializer } from '../serialization/type-serializer.js';
 
@@ -25,8 +26,10 @@ export function bytesIdentity(bytes: Uint8Array): string {
  * The identity of a key, given its serialized bytes: setCurrentKey and restore must agree on it,
  * or restored entries would not be found.
  */
-export function keyIdOf(primitive: boolean, key: unknown, serializedKey: Uint8Array): Identity {
-  return primitive ? (key as Identity) : bytesIdentity(serializedKey);
+export function keyIdOf(primitive: boolean, key: unknown, serializedKey: Uint8Array | undefined): Identity {
+  if (primitive) return key as Identity;
+  assert(serializedKey !== undefined, 'non-primitive keys come with their serialized bytes');
+  return bytesIdentity(serializedKey);
 }
 
 export function identityFunction<T>(serializer: TypeSerializer<T>): IdentityFn<T> {

@@ -15,6 +15,7 @@ export * from '../backend/native-snapshot-format.js';
 export * from '../keygroups/murmur3.js';
 export * from '../keygroups/key-group-range.js';
 export * from '../keygroups/key-group-assignment.js';
+export * from '../keygroups/primitive-key-groups.js';
 export * from '../state/registration.js';
 export * from '../snapshot/keyed-state-stream.js';
 export * from '../snapshot/operator-state-stream.js';

@@ -3,32 +3,39 @@
  * murmur3_32(serialized key, seed 0) mod maxParallelism, forever. See docs/key-groups.md.
  */
 export function murmur3_32(data: Uint8Array, seed = 0): number {
-  const c1 = 0xcc9e2d51;
-  const c2 = 0x1b873593;
   let h = seed >>> 0;
   const len = data.length;
   const nblocks = len >>> 2;
   let i = 0;
-  for (let b = 0; b < nblocks; b++, i += 4) {
-    let k = data[i]! | (data[i + 1]! << 8) | (data[i + 2]! << 16) | (data[i + 3]! << 24);
-    k = Math.imul(k, c1);
-    k = (k << 15) | (k >>> 17);
-    k = Math.imul(k, c2);
-    h ^= k;
-    h = (h << 13) | (h >>> 19);
-    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
-  }
+  for (let b = 0; b < nblocks; b++, i += 4) h = murmur3MixBlock(h, data[i]! | (data[i + 1]! << 8) | (data[i + 2]! << 16) | (data[i + 3]! << 24));
   const rem = len & 3;
   if (rem > 0) {
     let k = 0;
     if (rem === 3) k ^= data[i + 2]! << 16;
     if (rem >= 2) k ^= data[i + 1]! << 8;
     k ^= data[i]!;
-    k = Math.imul(k, c1);
-    k = (k << 15) | (k >>> 17);
-    k = Math.imul(k, c2);
-    h ^= k;
+    h = murmur3MixTail(h, k);
   }
+  return murmur3Finish(h, len);
+}
+
+// The three steps of murmur3_32, shared with the primitive-key fast paths
+// (primitive-key-groups.ts), which feed it words without materializing the key's bytes.
+
+/** Mixes one full 4-byte block `k` (the bytes read little-endian) into the hash state. */
+export function murmur3MixBlock(h: number, k: number): number {
+  h ^= murmur3MixK(k);
+  h = (h << 13) | (h >>> 19);
+  return (Math.imul(h, 5) + 0xe6546b64) | 0;
+}
+
+/** Mixes the last 1–3 bytes (little-endian in `k`) into the hash state. */
+export function murmur3MixTail(h: number, k: number): number {
+  return h ^ murmur3MixK(k);
+}
+
+/** Finalizes the hash state of `len` bytes into the unsigned 32-bit hash. */
+export function murmur3Finish(h: number, len: number): number {
   h ^= len;
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
@@ -36,4 +43,10 @@ export function murmur3_32(data: Uint8Array, seed = 0): number {
   h = Math.imul(h, 0xc2b2ae35);
   h ^= h >>> 16;
   return h >>> 0;
+}
+
+function murmur3MixK(k: number): number {
+  k = Math.imul(k, 0xcc9e2d51);
+  k = (k << 15) | (k >>> 17);
+  return Math.imul(k, 0x1b873593);
 }

@@ -1,0 +1,130 @@
+import { computeKeyGroupForKeyHash } from './key-group-assignment.js';
+import { murmur3Finish, murmur3MixBlock, murmur3MixTail } from './murmur3.js';
+
+/**
+ * The murmur3_32 hash of a primitive key's serialized bytes, computed from the key itself.
+ *
+ * Why: a key's key group is murmur3_32(serialized key) mod maxParallelism (key-group-assignment.ts),
+ * but a backend that keeps primitive keys as themselves (the heap backends) never needs those
+ * bytes. Serializing an int32 through a DataView into a buffer, taking a view of it and hashing
+ * the bytes back out cost more than the rest of setCurrentKey together (issue 16). These functions
+ * feed murmur3 the same words directly; they MUST give exactly the hash of the general path (pinned
+ * by the key-group vectors and a randomized equality test in core's key-groups tests).
+ *
+ * Each returns NOT_HANDLED for a value it does not cover (a value the serializer would reject, or a
+ * non-ASCII string): the caller then takes the general path, which hashes or rejects it.
+ */
+export type PrimitiveKeyHash = (key: unknown) => number;
+
+/** Returned by a PrimitiveKeyHash for a value the general path must handle (hashes are ≥ 0). */
+export const NOT_HANDLED = -1;
+
+/** Scratch for the 8-byte types: DataView writes the serializer's exact big-endian bytes. */
+const scratch = new DataView(new ArrayBuffer(8));
+
+/** Int32Serializer: 4 bytes big-endian. murmur reads blocks little-endian, hence the byte swap. */
+function int32Hash(key: unknown): number {
+  if (typeof key !== 'number' || (key | 0) !== key) return NOT_HANDLED;
+  const k = ((key & 0xff) << 24) | ((key & 0xff00) << 8) | ((key >>> 8) & 0xff00) | (key >>> 24);
+  return murmur3Finish(murmur3MixBlock(0, k), 4);
+}
+
+/** Two 4-byte blocks of the scratch, read little-endian as murmur reads bytes. */
+function scratch8Hash(): number {
+  return murmur3Finish(murmur3MixBlock(murmur3MixBlock(0, scratch.getInt32(0, true)), scratch.getInt32(4, true)), 8);
+}
+
+/** Int64Serializer: bigint, 8 bytes big-endian. */
+function int64Hash(key: unknown): number {
+  if (typeof key !== 'bigint' || BigInt.asIntN(64, key) !== key) return NOT_HANDLED;
+  scratch.setBigInt64(0, key);
+  return scratch8Hash();
+}
+
+/** Float64Serializer: IEEE 754, 8 bytes big-endian (the same DataView write, so NaN bits agree too). */
+function float64Hash(key: unknown): number {
+  if (typeof key !== 'number') return NOT_HANDLED;
+  scratch.setFloat64(0, key);
+  return scratch8Hash();
+}
+
+/** BooleanSerializer: one byte, 0 or 1. */
+function booleanHash(key: unknown): number {
+  if (typeof key !== 'boolean') return NOT_HANDLED;
+  return murmur3Finish(murmur3MixTail(0, key ? 1 : 0), 1);
+}
+
+/**
+ * StringSerializer: varuint UTF-8 byte length, then the UTF-8 bytes. Only ASCII strings (one byte
+ * per UTF-16 unit, so the byte length is the string's length) are hashed here, byte by byte as
+ * they would be written; any other string returns NOT_HANDLED on its first non-ASCII unit.
+ */
+function stringHash(key: unknown): number {
+  if (typeof key !== 'string') return NOT_HANDLED;
+  const n = key.length;
+  let h = 0;
+  let word = 0;
+  let filled = 0;
+  let len = 0;
+  // The varuint length prefix (DataOutputSerializer.writeVarUint), then the characters.
+  let v = n;
+  for (;;) {
+    const b = v >= 0x80 ? (v & 0x7f) | 0x80 : v;
+    word |= b << (filled << 3);
+    len++;
+    if (++filled === 4) {
+      h = murmur3MixBlock(h, word);
+      word = 0;
+      filled = 0;
+    }
+    if (v < 0x80) break;
+    v = Math.floor(v / 128);
+  }
+  for (let i = 0; i < n; i++) {
+    const c = key.charCodeAt(i);
+    if (c >= 0x80) return NOT_HANDLED;
+    word |= c << (filled << 3);
+    if (++filled === 4) {
+      h = murmur3MixBlock(h, word);
+      word = 0;
+      filled = 0;
+    }
+  }
+  len += n;
+  if (filled > 0) h = murmur3MixTail(h, word);
+  return murmur3Finish(h, len);
+}
+
+/**
+ * The key group of a primitive key (as assignToKeyGroup of its serialized bytes), or NOT_HANDLED.
+ * The modulo is taken here, next to the hash, so that the unsigned 32-bit hash never crosses a
+ * call boundary (where V8 would box half of all hashes as heap numbers).
+ */
+export type PrimitiveKeyGroup = (key: unknown, maxParallelism: number) => number;
+
+const int32KeyGroup: PrimitiveKeyGroup = (key, m) => { const h = int32Hash(key); return h < 0 ? h : computeKeyGroupForKeyHash(h, m); };
+const int64KeyGroup: PrimitiveKeyGroup = (key, m) => { const h = int64Hash(key); return h < 0 ? h : computeKeyGroupForKeyHash(h, m); };
+const float64KeyGroup: PrimitiveKeyGroup = (key, m) => { const h = float64Hash(key); return h < 0 ? h : computeKeyGroupForKeyHash(h, m); };
+const booleanKeyGroup: PrimitiveKeyGroup = (key, m) => { const h = booleanHash(key); return h < 0 ? h : computeKeyGroupForKeyHash(h, m); };
+const stringKeyGroup: PrimitiveKeyGroup = (key, m) => { const h = stringHash(key); return h < 0 ? h : computeKeyGroupForKeyHash(h, m); };
+
+const BY_TYPE_ID: Readonly<Record<string, readonly [PrimitiveKeyHash, PrimitiveKeyGroup]>> = {
+  int32: [int32Hash, int32KeyGroup],
+  int64: [int64Hash, int64KeyGroup],
+  float64: [float64Hash, float64KeyGroup],
+  boolean: [booleanHash, booleanKeyGroup],
+  string: [stringHash, stringKeyGroup],
+};
+
+/**
+ * The fast hash for keys of the serializer with this typeId (the primitive types of
+ * backend/identity.ts, whose formats are fixed by their typeIds), or undefined for other types.
+ */
+export function primitiveKeyHashFor(typeId: string): PrimitiveKeyHash | undefined {
+  return Object.hasOwn(BY_TYPE_ID, typeId) ? BY_TYPE_ID[typeId]![0] : undefined;
+}
+
+/** The fast key group for keys of the serializer with this typeId, or undefined (see primitiveKeyHashFor). */
+export function primitiveKeyGroupFor(typeId: string): PrimitiveKeyGroup | undefined {
+  return Object.hasOwn(BY_TYPE_ID, typeId) ? BY_TYPE_ID[typeId]![1] : undefined;
+}
