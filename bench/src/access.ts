@@ -190,8 +190,8 @@ function listOps(p: Preset, be: KeyedStateBackend<number>, raw?: RawRocks, min?:
   for (let k = 0; k < p.listSetupKeys; k++) {
     be.setCurrentKey(k);
     st.update(dummy);
-    base.set(k, dummy.slice());
   }
+  for (let k = 0; k < p.listSetupKeys; k++) base.set(k, dummy.slice());
   const B = p.batch;
   const keys = randomKeys(B * 64, p.listSetupKeys, 2);
   const cur = new KeyCursor(keys, B);
@@ -272,8 +272,11 @@ function mapOps(p: Preset, be: KeyedStateBackend<number>, raw?: RawRocks, min?: 
   const M = p.mapKeysPerKey;
   for (let k = 0; k < p.setupKeys; k++) {
     be.setCurrentKey(k);
+    for (let u = 0; u < M; u++) st.put(u, u + 0.5);
+  }
+  for (let k = 0; k < p.setupKeys; k++) {
     const inner = new Map<number, number>();
-    for (let u = 0; u < M; u++) { st.put(u, u + 0.5); inner.set(u, u + 0.5); }
+    for (let u = 0; u < M; u++) inner.set(u, u + 0.5);
     base.set(k, inner);
   }
   const B = p.batch;

@@ -181,19 +181,24 @@ export class HeapListState<N, T> extends AbstractMergingState<N> implements List
     this.checkList(values);
     if (values.length === 0) return;
     const list = this.getForUpdate() as T[] | undefined;
-    if (list === undefined) this.store([...values]);
-    else for (const v of values) list.push(v);
+    if (list === undefined) this.store(values.slice());
+    else for (let i = 0; i < values.length; i++) list.push(values[i]!);
   }
 
   update(values: readonly T[]): void {
     this.checkList(values);
     if (values.length === 0) this.clear();
-    else this.store([...values]);
+    else this.store(values.slice());
   }
 
+  // Indexed loops and slice() rather than for-of and spread: lists are copied and checked element
+  // by element on every update / addAll, and the iterator protocol cost about as much again.
   private checkList(values: readonly T[]): void {
     if (values === null || values === undefined || !Array.isArray(values)) this.reject('the list of values must not be null');
-    for (const v of values) if (v === null || v === undefined) this.reject('list elements must not be null or undefined');
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i];
+      if (v === null || v === undefined) this.reject('list elements must not be null or undefined');
+    }
   }
 
   protected mergeValues(a: unknown, b: unknown): unknown {
