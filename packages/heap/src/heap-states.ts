@@ -307,20 +307,26 @@ export class HeapMapState<N, K, V> extends AbstractHeapState<N> implements MapSt
   }
 
   entries(): MapStateIterator<[K, V | null]> {
-    return new HeapMapIterator<K, V, [K, V | null]>(this, this.pairs(), ENTRY);
+    return this.iterator<[K, V | null]>(ENTRY);
   }
 
   keys(): MapStateIterator<K> {
-    return new HeapMapIterator<K, V, K>(this, this.pairs(), KEY);
+    return this.iterator<K>(KEY);
   }
 
   values(): MapStateIterator<V | null> {
-    return new HeapMapIterator<K, V, V | null>(this, this.pairs(), VALUE);
+    return this.iterator<V | null>(VALUE);
   }
 
-  private pairs(): Iterator<readonly [unknown, unknown]> {
+  private iterator<T>(projection: Projection): MapStateIterator<T> {
     const m = this.map();
-    return m === undefined ? EMPTY_PAIRS : this.reg.mapKeys!.entries(m);
+    if (m === undefined) return new HeapMapIterator<K, V, T>(this, EMPTY_PAIRS, projection);
+    const keys = this.reg.mapKeys!;
+    // Maps keyed by the user keys themselves: the Map's own keys() / entries() results are handed
+    // out as they are (their [key, value] arrays are fresh); tuples are never handed out.
+    if (!keys.tupled && projection === KEY) return new HeapMapIterator<K, V, T>(this, m.keys(), KEYS_DIRECT);
+    if (!keys.tupled && projection === ENTRY) return new HeapMapIterator<K, V, T>(this, m.entries(), ENTRIES_DIRECT);
+    return new HeapMapIterator<K, V, T>(this, keys.entries(m), projection);
   }
 
   /** For HeapMapIterator.remove(). */
@@ -331,11 +337,15 @@ export class HeapMapState<N, K, V> extends AbstractHeapState<N> implements MapSt
 
 const EMPTY_PAIRS: Iterator<readonly [unknown, unknown]> = { next: () => ({ done: true, value: undefined }) };
 
-/** What a map iterator hands out of each [key, value] pair. */
+/** What a map iterator hands out of each [key, value] pair of its inner iterator. */
 const ENTRY = 0;
 const KEY = 1;
 const VALUE = 2;
-type Projection = typeof ENTRY | typeof KEY | typeof VALUE;
+/** The inner iterator yields keys, handed out as they are. */
+const KEYS_DIRECT = 3;
+/** The inner iterator yields fresh [key, value] arrays, handed out as they are. */
+const ENTRIES_DIRECT = 4;
+type Projection = typeof ENTRY | typeof KEY | typeof VALUE | typeof KEYS_DIRECT | typeof ENTRIES_DIRECT;
 
 /**
  * The iterator of entries(), keys() and values(): a class rather than a closure-built object, and
@@ -348,7 +358,7 @@ class HeapMapIterator<K, V, T> implements MapStateIterator<T> {
 
   constructor(
     private readonly state: { remove(key: K): void; rejectRemove(): never },
-    private readonly inner: Iterator<readonly [unknown, unknown]>,
+    private readonly inner: Iterator<unknown>,
     private readonly projection: Projection,
   ) {}
 
@@ -358,10 +368,18 @@ class HeapMapIterator<K, V, T> implements MapStateIterator<T> {
       this.canRemove = false;
       return { done: true, value: undefined };
     }
-    const [k, v] = r.value;
-    this.last = k as K;
     this.canRemove = true;
     const p = this.projection;
+    if (p === KEYS_DIRECT) {
+      this.last = r.value as K;
+      return r as IteratorResult<T>;
+    }
+    if (p === ENTRIES_DIRECT) {
+      this.last = (r.value as [K, unknown])[0];
+      return r as IteratorResult<T>;
+    }
+    const [k, v] = r.value as readonly [unknown, unknown];
+    this.last = k as K;
     // A fresh [key, value] array per entry: callers may keep what entries() hands out.
     return { done: false, value: (p === KEY ? k : p === VALUE ? v : [k, v]) as T };
   }
