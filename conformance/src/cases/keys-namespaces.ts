@@ -1,12 +1,14 @@
 import assert from 'node:assert/strict';
 import {
   AggregatingStateDescriptor,
+  IllegalStateUsageError,
   ListStateDescriptor,
   MapStateDescriptor,
   MsgpackSerializer,
   ReducingStateDescriptor,
   Serializers,
   ValueStateDescriptor,
+  type TypeSerializer,
 } from '@flowstate/core';
 import { assertSameMembers } from '../harness/expect.js';
 import type { Fixture } from '../harness/fixture.js';
@@ -19,11 +21,13 @@ import { namespaceCases } from './namespaces.js';
 
 const KEYS_SEED = caseSeed(0x5eed0501);
 const APPLY_SEED = caseSeed(0x5eed0502);
+const PRIMITIVE_KEYS_SEED = caseSeed(0x5eed0503);
 
 export const keysNamespacesGroup: ConformanceGroup = {
   name: 'keys and namespaces',
   cases: [
     { name: 'setCurrentKey/getCurrentKey and the key group of the serialized key', run: currentKeyAndKeyGroup },
+    { name: `primitive keys of every type get the key group of their serialized bytes (${formatSeed(PRIMITIVE_KEYS_SEED)})`, run: primitiveKeyGroups },
     { name: `getKeys and getKeysAndNamespaces over several namespaces (${formatSeed(KEYS_SEED)})`, run: getKeysAndNamespaces },
     { name: `applyToAllKeys visits every key once and may clear or add to state while it runs (${formatSeed(APPLY_SEED)})`, run: applyToAllKeys },
     { name: 'numKeyValueStateEntries counts (key, namespace) entries over all states and returns to 0 after clear', run: numEntries },
@@ -43,6 +47,37 @@ async function currentKeyAndKeyGroup(fx: Fixture): Promise<void> {
   for (const key of [0, 1, -1, 2147483647, 123456]) {
     ints.setCurrentKey(key);
     assert.equal(ints.getCurrentKeyGroupIndex(), keyGroupOf(key, Serializers.int32, ints.maxParallelism), `key group of int ${key}`);
+  }
+}
+
+/**
+ * Heap backends compute primitive keys' key groups without serializing them (core's
+ * primitive-key-groups.ts): whatever the path, the key group must be the serialized key's.
+ */
+async function primitiveKeyGroups(fx: Fixture): Promise<void> {
+  const prng = new Prng(PRIMITIVE_KEYS_SEED);
+  const u32 = () => prng.nextUint32();
+  const cases: ReadonlyArray<readonly [TypeSerializer<never>, () => unknown]> = [
+    [Serializers.int32 as TypeSerializer<never>, () => u32() | 0],
+    [Serializers.int64 as TypeSerializer<never>, () => BigInt.asIntN(64, (BigInt(u32()) << 32n) | BigInt(u32()))],
+    [Serializers.float64 as TypeSerializer<never>, () => (u32() - 2 ** 31) / (1 + prng.int(1000))],
+    [Serializers.boolean as TypeSerializer<never>, () => prng.chance(0.5)],
+    // ASCII (hashed without encoding) and not (encoded), around the 128-byte length prefix change.
+    [Serializers.string as TypeSerializer<never>, () => (prng.chance(0.2) ? 'é' : 'k').repeat(1 + prng.int(140))],
+  ];
+  for (const [serializer, gen] of cases) {
+    const kb = await fx.keyed({ keySerializer: serializer });
+    for (let i = 0; i < 200; i++) {
+      const key = gen();
+      kb.setCurrentKey(key as never);
+      assert.equal(kb.getCurrentKeyGroupIndex(), keyGroupOf(key as never, serializer, kb.maxParallelism), `${serializer.typeId} key ${String(key).slice(0, 20)}`);
+    }
+    if (serializer.typeId === 'int32') {
+      // A value the int32 serializer refuses is refused, fast path or not, and the key stays.
+      const before = kb.getCurrentKey();
+      assert.throws(() => kb.setCurrentKey(1.5 as never), IllegalStateUsageError);
+      assert.equal(kb.getCurrentKey(), before);
+    }
   }
 }
 

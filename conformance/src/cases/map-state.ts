@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { IllegalStateUsageError, MapStateDescriptor, Serializers, type MapState, type MapStateIterator } from '@flowstate/core';
+import { IllegalStateUsageError, MapStateDescriptor, MsgpackSerializer, Serializers, type MapState, type MapStateIterator } from '@flowstate/core';
 import { assertSameMembers, expectThrows } from '../harness/expect.js';
 import type { Fixture } from '../harness/fixture.js';
 import { caseSeed, formatSeed, Prng } from '../harness/prng.js';
@@ -15,6 +15,7 @@ export const mapStateGroup: ConformanceGroup = {
     { name: 'put, get, contains, remove, putAll, keys/values/entries, clear, null values and snapshot/restore', run: fullApi },
     { name: 'iterator remove() removes the last returned entry; remove() before next() or twice throws', run: iteratorRemove },
     { name: 'isEmpty() with 1000 entries; removing the last entry leaves no (key, namespace) entry', run: isEmptyWithManyEntries },
+    { name: 'user keys compared by value whatever their type (int64, float64, objects): put, get, iterate, iterator remove, snapshot/restore', run: userKeyTypes },
     { name: `iterating over 4000 entries while removing every other one (${formatSeed(ITERATION_SEED)})`, run: iterateWhileRemoving },
   ],
 };
@@ -28,6 +29,52 @@ function assertAbsent(state: MapState<string, number>, userKey: string, what: st
   const v = state.get(userKey);
   assert.ok(v === undefined || v === null, `${what}: get('${userKey}') of an absent user key is undefined or null, got ${String(v)}`);
   assert.equal(state.contains(userKey), false, `${what}: contains('${userKey}')`);
+}
+
+/**
+ * Heap backends keep map state values keyed by the user key itself for some key types and by the
+ * key's serialized identity for others (@flowstate/heap's HeapMapKeys): each must behave the same.
+ */
+async function userKeyTypes(fx: Fixture): Promise<void> {
+  const kb = await fx.keyed({ keySerializer: Serializers.int32 });
+  const byLong = kb.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, new MapStateDescriptor<bigint, number>('by-int64', Serializers.int64, Serializers.int32));
+  const byDouble = kb.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, new MapStateDescriptor<number, number>('by-float64', Serializers.float64, Serializers.int32));
+  const byObject = kb.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, new MapStateDescriptor<{ id: number }, number>('by-object', new MsgpackSerializer<{ id: number }>(), Serializers.int32));
+  kb.setCurrentKey(7);
+  for (let i = 0; i < 5; i++) {
+    byLong.put(BigInt(i) << 40n, i);
+    byDouble.put(i + 0.5, i);
+    byObject.put({ id: i }, i);
+  }
+  // Equal by value, not by reference: a second, equal object key overwrites the first.
+  byObject.put({ id: 1 }, 10);
+  assert.equal(byObject.get({ id: 1 }), 10);
+  assert.equal(byObject.contains({ id: 4 }), true);
+  assert.equal(byLong.get(1n << 40n), 1);
+  assert.equal(byDouble.get(2.5), 2);
+  // Iterator remove of the first entry handed out, in each.
+  for (const st of [byLong, byDouble, byObject] as Array<MapState<unknown, number>>) {
+    const it = st.keys();
+    it.next();
+    it.remove();
+  }
+  const expect = {
+    long: new Map<bigint, number>([1, 2, 3, 4].map((i) => [BigInt(i) << 40n, i])),
+    double: new Map<number, number>([1, 2, 3, 4].map((i) => [i + 0.5, i])),
+    object: [[{ id: 1 }, 10], [{ id: 2 }, 2], [{ id: 3 }, 3], [{ id: 4 }, 4]],
+  };
+  const check = (b: typeof kb, what: string) => {
+    b.setCurrentKey(7);
+    const l = b.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, new MapStateDescriptor<bigint, number>('by-int64', Serializers.int64, Serializers.int32));
+    const d = b.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, new MapStateDescriptor<number, number>('by-float64', Serializers.float64, Serializers.int32));
+    const o = b.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, new MapStateDescriptor<{ id: number }, number>('by-object', new MsgpackSerializer<{ id: number }>(), Serializers.int32));
+    assert.deepStrictEqual(mapContents(l), expect.long, `${what}: int64 keys`);
+    assert.deepStrictEqual(mapContents(d), expect.double, `${what}: float64 keys`);
+    const objects = [...o.entries()].sort((a, b) => a[0].id - b[0].id);
+    assert.deepStrictEqual(objects, expect.object, `${what}: object keys`);
+  };
+  check(kb, 'live');
+  check(await snapshotAndRestoreOne(fx, kb), 'restored');
 }
 
 async function fullApi(fx: Fixture): Promise<void> {

@@ -7,8 +7,13 @@ import {
   computeDefaultMaxParallelism,
   DataOutputSerializer,
   KeyGroupRange,
+  mulberry32,
   murmur3_32,
+  NOT_HANDLED,
+  primitiveKeyGroupFor,
+  primitiveKeyHashFor,
   Serializers,
+  type TypeSerializer,
 } from '@flowstate/core';
 
 /**
@@ -61,6 +66,67 @@ describe('key groups', () => {
     assert.equal(bytesOf(Serializers.string, 'ünïcødé'), '0bc3bc6ec3af63c3b864c3a9');
     assert.equal(bytesOf(Serializers.int32, -1), 'ffffffff');
     assert.equal(bytesOf(Serializers.int64, 1234567890123n), '0000011f71fb04cb');
+  });
+
+  // The primitive-key fast paths (primitive-key-groups.ts) hash keys without serializing them; they
+  // must give exactly the hash, and so the key group, of the serialized bytes, forever.
+  it('primitive-key fast paths reproduce the pinned vectors', () => {
+    const byValue: ReadonlyArray<readonly [string, string, unknown]> = [
+      ['string ""', 'string', ''],
+      ['string "a"', 'string', 'a'],
+      ['string "hello"', 'string', 'hello'],
+      ['string "flowstate"', 'string', 'flowstate'],
+      ['string "key-42"', 'string', 'key-42'],
+      ['int32 0', 'int32', 0],
+      ['int32 1', 'int32', 1],
+      ['int32 -1', 'int32', -1],
+      ['int32 42', 'int32', 42],
+      ['int32 2147483647', 'int32', 2147483647],
+      ['int64 1234567890123n', 'int64', 1234567890123n],
+    ];
+    for (const [label, typeId, value] of byValue) {
+      const [, , hash, kg128, kg32768] = VECTORS.find((v) => v[0] === label)!;
+      assert.equal(primitiveKeyHashFor(typeId)!(value), hash, label);
+      assert.equal(primitiveKeyGroupFor(typeId)!(value, 128), kg128, label);
+      assert.equal(primitiveKeyGroupFor(typeId)!(value, 32768), kg32768, label);
+    }
+    // Non-ASCII strings are left to the general path (which gives the pinned value).
+    assert.equal(primitiveKeyHashFor('string')!('ünïcødé'), NOT_HANDLED);
+    assert.equal(primitiveKeyHashFor('bytes'), undefined);
+  });
+
+  it('primitive-key fast paths equal murmur3 of the serialized key on random keys (seeded)', () => {
+    const r = mulberry32(16);
+    const int = () => (Math.floor(r() * 2 ** 32) | 0);
+    const asciiString = (len: number) => String.fromCharCode(...Array.from({ length: len }, () => Math.floor(r() * 128)));
+    const cases: ReadonlyArray<readonly [TypeSerializer<never>, () => unknown]> = [
+      [Serializers.int32 as TypeSerializer<never>, () => (r() < 0.1 ? [0, -0, 1, -1, 0x7fffffff, -0x80000000][Math.floor(r() * 6)] : int())],
+      [Serializers.int64 as TypeSerializer<never>, () => BigInt.asIntN(64, (BigInt(int() >>> 0) << 32n) | BigInt(int() >>> 0))],
+      [Serializers.float64 as TypeSerializer<never>, () => (r() < 0.1 ? [0, -0, NaN, Infinity, -Infinity, Number.MIN_VALUE][Math.floor(r() * 6)] : (r() - 0.5) * 10 ** Math.floor(r() * 40 - 20))],
+      [Serializers.boolean as TypeSerializer<never>, () => r() < 0.5],
+      // Lengths across the varuint prefix's 1- and 2-byte forms (127 / 128) and every block remainder.
+      [Serializers.string as TypeSerializer<never>, () => asciiString(r() < 0.2 ? 120 + Math.floor(r() * 20) : Math.floor(r() * 40))],
+    ];
+    const out = new DataOutputSerializer();
+    for (const [serializer, gen] of cases) {
+      const hash = primitiveKeyHashFor(serializer.typeId)!;
+      const keyGroup = primitiveKeyGroupFor(serializer.typeId)!;
+      for (let i = 0; i < 2000; i++) {
+        const key = gen();
+        out.clear();
+        serializer.serialize(key as never, out);
+        const bytes = out.toBytes();
+        const label = `${serializer.typeId} ${String(key)}`;
+        assert.equal(hash(key), murmur3_32(bytes, 0), label);
+        for (const m of [1, 7, 128, 1000, 32768]) assert.equal(keyGroup(key, m), assignToKeyGroup(bytes, m), `${label} at maxParallelism ${m}`);
+      }
+    }
+    // Values the serializers reject or the fast paths do not cover go to the general path.
+    assert.equal(primitiveKeyHashFor('int32')!(1.5), NOT_HANDLED);
+    assert.equal(primitiveKeyHashFor('int32')!(2 ** 31), NOT_HANDLED);
+    assert.equal(primitiveKeyHashFor('int64')!(2n ** 63n), NOT_HANDLED);
+    assert.equal(primitiveKeyHashFor('string')!('a\u{1F600}'), NOT_HANDLED);
+    assert.equal(primitiveKeyGroupFor('int32')!('1', 128), NOT_HANDLED);
   });
 
   it('operator ranges partition the key groups, and agree with computeOperatorIndexForKeyGroup', () => {
