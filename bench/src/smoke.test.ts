@@ -19,6 +19,10 @@ test('bench harness produces well-formed JSON, markdown and SVG (smoke preset)',
     assert.ok(access.length >= 3 * 18, `access rows: ${access.length}`);
     for (const a of access) assert.equal(typeof a.ratio, 'number');
     assert.ok(access.some((a) => a.backend === 'rocksdb' && a.baseline === 'rocksdb-raw'), 'rocksdb access rows against the raw binding');
+    // Heap backends: against the minimal heap backend, with the JS Map as information, and setCurrentKey alone.
+    const heap = access.filter((a) => a.backend === 'memory');
+    assert.ok(heap.length > 0 && heap.every((a) => a.baseline === 'minimal-heap' && (a.op === 'setCurrentKey' || (a.info as { baseline: string } | undefined)?.baseline === 'js-map')), 'heap rows against the minimal heap backend');
+    assert.ok(heap.some((a) => a.op === 'setCurrentKey'), 'setCurrentKey row');
     const snapshot = json.snapshot as Array<Record<string, unknown>>;
     assert.ok(snapshot.length >= 6);
     const rocks = snapshot.filter((s) => s.backend === 'rocksdb');
