@@ -8,20 +8,21 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BytesSerializer, Serializers, ValueStateDescriptor } from '@flowstate/core';
+import { BytesSerializer, isKeyGroupsStateHandle, Serializers, ValueStateDescriptor, VoidNamespaceSerializer, type KeyedStateMetaInfo, type TypeSerializerSnapshot } from '@flowstate/core';
 import { FsStateBackend } from '@flowstate/heap';
 import { ROCKSDB_NATIVE_FORMAT } from '@flowstate/rocksdb';
-import { convertSavepoint, SavepointReader, SavepointWriter } from '@flowstate/savepoint';
+import { convertSavepoint, SavepointReader, SavepointWriter, type SavepointWriteResult } from '@flowstate/savepoint';
 // Local paths resolve through core's FileSystemRegistry once local storage is registered.
 import '@flowstate/storage-local';
 import type { Preset } from './config.js';
 import { runFlinkCase, type FlinkSavepointCase } from './savepoint-flink.js';
+import { minimalRead, minimalWrite, type MinimalFile } from './savepoint-minimal.js';
 import { summarize, type Summary } from './stats.js';
 
-export type SavepointOp = 'write' | 'read' | 'validate' | 'convert-to-native' | 'convert-to-canonical';
+export type SavepointOp = 'write' | 'read' | 'read-views' | 'minimal-write' | 'minimal-read' | 'minimal-read-views' | 'validate' | 'convert-to-native' | 'convert-to-canonical';
 
 export interface SavepointOpResult {
   readonly op: SavepointOp;
@@ -58,6 +59,20 @@ const MIB = 1024 * 1024;
 const NATIVE = { nativeFormats: [ROCKSDB_NATIVE_FORMAT] };
 const VALUE_BYTES = 4096 - 16;
 const STATE = new ValueStateDescriptor('blob', BytesSerializer.INSTANCE);
+const MINIMAL_STATE: KeyedStateMetaInfo = {
+  name: 'blob',
+  kind: 'VALUE',
+  namespaceSerializerSnapshot: VoidNamespaceSerializer.INSTANCE.snapshotConfiguration() as TypeSerializerSnapshot<unknown>,
+  stateSerializerSnapshot: BytesSerializer.INSTANCE.snapshotConfiguration() as TypeSerializerSnapshot<unknown>,
+};
+
+/** The minimal writer must produce exactly our files (sizes and CRC32Cs), or it is not the same work. */
+function checkSameBytes(ours: SavepointWriteResult, minimal: readonly MinimalFile[]): void {
+  const key = (size: number, checksum: number) => `${size}:${checksum}`;
+  const a = ours.metadata.operators.flatMap((o) => o.subtasks.flatMap((st) => st.keyed.map((h) => (isKeyGroupsStateHandle(h) ? key(h.stream.size, h.stream.type === 'file' ? h.stream.checksum : -1) : 'native')))).sort();
+  const b = minimal.map((f) => key(f.size, f.checksum)).sort();
+  if (a.join() !== b.join()) throw new Error(`the minimal savepoint writer's files differ from flowstate's: ${b.join(', ')} vs ${a.join(', ')}`);
+}
 
 function dirBytes(d: string): number {
   let total = 0;
@@ -102,22 +117,35 @@ export async function runSavepointSuite(p: Preset, log: (s: string) => void): Pr
   }
   try {
     const sp = join(work, 'canonical');
-    const write = await timeSamples(
-      samples,
-      () =>
-        SavepointWriter.newSavepoint({ maxParallelism: 128, stateBackend: new FsStateBackend() })
-          .withKeyedOperator('blobs', {
-            data: data(),
-            keySelector: (e) => e.key,
-            keySerializer: Serializers.string,
-            parallelism: 4,
-            bootstrap: { processElement: (e, ctx) => ctx.getState(STATE).update(e.value) },
-          })
-          .write(sp),
-      () => rmSync(sp, { recursive: true, force: true }),
-    );
+    const minimalDir = join(work, 'minimal');
+    const writeOurs = () =>
+      SavepointWriter.newSavepoint({ maxParallelism: 128, stateBackend: new FsStateBackend() })
+        .withKeyedOperator('blobs', {
+          data: data(),
+          keySelector: (e) => e.key,
+          keySerializer: Serializers.string,
+          parallelism: 4,
+          bootstrap: { processElement: (e, ctx) => ctx.getState(STATE).update(e.value) },
+        })
+        .write(sp);
+    const writeMinimal = () => minimalWrite(minimalDir, data(), { maxParallelism: 128, parallelism: 4, states: [MINIMAL_STATE] });
+    // Ours and the minimal writer alternate, sample by sample, so that load on the machine hits both alike.
+    const write = { ms: [] as number[], last: undefined as SavepointWriteResult | undefined };
+    const minWrite = { ms: [] as number[], last: [] as MinimalFile[] };
+    for (let i = 0; i < 2 * samples; i++) {
+      const w = await timeSamples(1, writeOurs, () => rmSync(sp, { recursive: true, force: true }));
+      write.ms.push(...w.ms);
+      write.last = w.last;
+      const m = await timeSamples(1, writeMinimal, () => {
+        rmSync(minimalDir, { recursive: true, force: true });
+        mkdirSync(minimalDir);
+      });
+      minWrite.ms.push(...m.ms);
+      minWrite.last = m.last;
+    }
+    checkSameBytes(write.last!, minWrite.last);
     const canonicalBytes = dirBytes(sp);
-    log(`  [savepoint] write ${(canonicalBytes / MIB).toFixed(1)} MiB: ${write.ms.map((x) => x.toFixed(0)).join(', ')} ms`);
+    log(`  [savepoint] write ${(canonicalBytes / MIB).toFixed(1)} MiB: ${write.ms.map((x) => x.toFixed(0)).join(', ')} ms; minimal writer: ${minWrite.ms.map((x) => x.toFixed(0)).join(', ')} ms`);
 
     // cp baselines on a file with the savepoint's byte count.
     const big = join(work, 'big.bin');
@@ -130,7 +158,19 @@ export async function runSavepointSuite(p: Preset, log: (s: string) => void): Pr
     rmSync(big, { force: true });
     log(`  [savepoint] cp: ${cp.ms.map((x) => x.toFixed(0)).join(', ')} ms; cp + sync: ${cpSync.ms.map((x) => x.toFixed(0)).join(', ')} ms`);
 
-    const read = await timeSamples(samples, async () => {
+    const readOurs = async (views: boolean) => {
+      const r = await SavepointReader.load(sp);
+      let n = 0;
+      for await (const block of r.readKeyedStateBlocks<string, unknown, Uint8Array>('blobs', 'blob', { views })) {
+        for (const e of block) {
+          n++;
+          if (e.value.length !== VALUE_BYTES) throw new Error(`read a value of ${e.value.length} B`);
+        }
+      }
+      if (n !== entries) throw new Error(`read ${n} entries, wrote ${entries}`);
+    };
+    // The canonical read is the plain async iterator, one entry at a time, values copied.
+    const readIterator = async () => {
       const r = await SavepointReader.load(sp);
       let n = 0;
       for await (const e of r.readKeyedState<string, unknown, Uint8Array>('blobs', 'blob')) {
@@ -138,8 +178,24 @@ export async function runSavepointSuite(p: Preset, log: (s: string) => void): Pr
         if (e.value.length !== VALUE_BYTES) throw new Error(`read a value of ${e.value.length} B`);
       }
       if (n !== entries) throw new Error(`read ${n} entries, wrote ${entries}`);
-    });
-    log(`  [savepoint] read: ${read.ms.map((x) => x.toFixed(0)).join(', ')} ms`);
+    };
+    const readMinimal = async (views: boolean) => {
+      const n = await minimalRead(minWrite.last, 128, views, (_k, v) => {
+        if (v.length !== VALUE_BYTES) throw new Error(`minimal reader read a value of ${v.length} B`);
+      });
+      if (n !== entries) throw new Error(`minimal reader read ${n} entries, wrote ${entries}`);
+    };
+    const read: { ms: number[] } = { ms: [] };
+    const readViews: { ms: number[] } = { ms: [] };
+    const minRead: { ms: number[] } = { ms: [] };
+    const minReadViews: { ms: number[] } = { ms: [] };
+    for (let i = 0; i < 2 * samples; i++) {
+      read.ms.push(...(await timeSamples(1, readIterator)).ms);
+      readViews.ms.push(...(await timeSamples(1, () => readOurs(true))).ms);
+      minRead.ms.push(...(await timeSamples(1, () => readMinimal(false))).ms);
+      minReadViews.ms.push(...(await timeSamples(1, () => readMinimal(true))).ms);
+    }
+    log(`  [savepoint] read: ${read.ms.map((x) => x.toFixed(0)).join(', ')} ms; views: ${readViews.ms.map((x) => x.toFixed(0)).join(', ')} ms; minimal reader: ${minRead.ms.map((x) => x.toFixed(0)).join(', ')} ms, views: ${minReadViews.ms.map((x) => x.toFixed(0)).join(', ')} ms`);
 
     const flink = await runFlinkCase(work, samples, entries, VALUE_BYTES, data, { writeMs: write.ms, readMs: read.ms }, log);
 
@@ -185,7 +241,11 @@ export async function runSavepointSuite(p: Preset, log: (s: string) => void): Pr
       cpSyncMs: cpSyncS,
       ops: [
         op('write', 'bootstrap through the heap backend (4 subtasks) + canonical write, every file fsynced', canonicalBytes, write.ms),
-        op('read', 'SavepointReader.load + readKeyedState, every entry decoded', canonicalBytes, read.ms),
+        op('read', 'SavepointReader.load + readKeyedState (async iterator), every entry decoded, values copied', canonicalBytes, read.ms),
+        op('read-views', 'SavepointReader.load + readKeyedStateBlocks({ views: true }): every entry decoded, values are views valid until the next entry', canonicalBytes, readViews.ms),
+        op('minimal-write', 'baseline: minimal writer of the same files (byte-identical), no backend, every file fsynced (savepoint-minimal.ts)', canonicalBytes, minWrite.ms),
+        op('minimal-read', 'baseline: minimal reader of the same files (CRC, parse, key decoded and its key group checked, value copied)', canonicalBytes, minRead.ms),
+        op('minimal-read-views', 'baseline: minimal reader handing out value views', canonicalBytes, minReadViews.ms),
         op('validate', 'validateSavepoint (CRC + every block), child process', canonicalBytes, validateMs),
         op('convert-to-native', "convertSavepoint(canonical → 'native-rocksdb'); bytes = canonical input", canonicalBytes, toNative.ms),
         op('convert-to-canonical', "convertSavepoint(native → 'canonical'); bytes = native input", nativeBytes, toCanonical.ms),

@@ -192,7 +192,7 @@ async function fillEmptySubtasks(handles: Array<KeyGroupsStateHandle | null>, ta
     await out.write(encoder.encodeHeader());
     for (const g of range) {
       encoder.beginKeyGroup(g);
-      await out.write(encoder.endKeyGroup());
+      await encoder.endKeyGroupTo(out);
     }
     handles[i] = encoder.finish(await out.closeAndGetHandle());
   }
