@@ -10,15 +10,13 @@ import {
   BytePrimitiveArraySerializer,
   FlinkSavepoint,
   FlinkSnapshots,
-  encodeCanonicalStream,
-  JavaDataOutput,
+  CanonicalStreamEncoder,
   javaStringHash,
   keyGroupForHash,
   keyGroupRangeForOperator,
   operatorIdFromUid,
   withOutputDirectory,
   writeFlinkMetadata,
-  type CanonicalRecord,
   type OperatorState,
   type SubtaskState,
 } from '@flowstate/flink';
@@ -46,33 +44,38 @@ export interface FlinkSavepointCase {
   readonly readRatio: number;
 }
 
-/** RocksDB's canonical record layout: [key group][StringSerializer key][VoidNamespace byte] -> byte[] value. */
-function record(key: string, value: Uint8Array, keyGroup: number): CanonicalRecord {
-  const k = new JavaDataOutput(key.length + 8);
-  k.writeByte(keyGroup);
-  KEY.serializer.serialize(key, k);
-  k.writeByte(0);
-  const v = new JavaDataOutput(value.length + 8);
-  BytePrimitiveArraySerializer.serialize(value, v);
-  return { stateId: 0, key: k.bytesView(), value: v.bytesView() };
-}
-
-/** Entries -> records by Flink key group -> one canonical stream per subtask, fsynced, then `_metadata`. */
+/**
+ * Entries -> Flink key groups -> one canonical stream per subtask, encoded as it is written
+ * (CanonicalStreamEncoder: RocksDB's record layout [key group][StringSerializer key][VoidNamespace
+ * byte] -> byte[] value, serialized straight into the stream's buffer), fsynced, then `_metadata`.
+ */
 async function writeFlink(dir: string, data: Iterable<{ key: string; value: Uint8Array }>): Promise<void> {
-  const byKeyGroup = new Map<number, CanonicalRecord[]>();
-  for (const e of data) {
-    const kg = keyGroupForHash(javaStringHash(e.key), MAX_PARALLELISM);
-    const list = byKeyGroup.get(kg) ?? [];
-    if (list.length === 0) byKeyGroup.set(kg, list);
-    list.push(record(e.key, e.value, kg));
-  }
+  const byKeyGroup: Array<Array<{ key: string; value: Uint8Array }>> = Array.from({ length: MAX_PARALLELISM }, () => []);
+  for (const e of data) byKeyGroup[keyGroupForHash(javaStringHash(e.key), MAX_PARALLELISM)]!.push(e);
   await withOutputDirectory(dir, async (em) => {
     const subtasks: SubtaskState[] = [];
     for (let i = 0; i < PARALLELISM; i++) {
       const { start, end } = keyGroupRangeForOperator(MAX_PARALLELISM, PARALLELISM, i);
-      const enc = encodeCanonicalStream(HEADER, start, end - start + 1, (kg) => byKeyGroup.get(kg) ?? []);
-      await em.write(`keyed-${i}`, enc.bytes);
-      const stream = { type: 'relative-file' as const, relativePath: `keyed-${i}`, size: enc.bytes.length };
+      const enc = await em.writeStreaming(`keyed-${i}`, async (write) => {
+        const encoder = new CanonicalStreamEncoder(HEADER, start, end - start + 1, write);
+        for (let kg = start; kg <= end; kg++) {
+          const list = byKeyGroup[kg]!;
+          if (list.length === 0) continue;
+          await encoder.beginKeyGroup(kg);
+          for (const e of list) {
+            encoder.beginKey(0);
+            const o = encoder.output;
+            o.writeByte(kg);
+            KEY.serializer.serialize(e.key, o);
+            o.writeByte(0);
+            encoder.endKey();
+            BytePrimitiveArraySerializer.serialize(e.value, o);
+            encoder.endValue();
+          }
+        }
+        return encoder.finish();
+      });
+      const stream = { type: 'relative-file' as const, relativePath: `keyed-${i}`, size: enc.size };
       subtasks.push({ index: i, finished: false, managedOperatorState: null, rawOperatorState: null, managedKeyedState: { type: 'key-groups', tag: 7, startKeyGroup: start, offsets: enc.offsets, stream }, rawKeyedState: null, inputChannelState: [], resultSubpartitionState: [] });
     }
     const op: OperatorState = { name: 'blobs', uid: 'blobs', operatorId: operatorIdFromUid('blobs'), parallelism: PARALLELISM, maxParallelism: MAX_PARALLELISM, coordinatorState: null, fullyFinished: false, subtasks };

@@ -36,12 +36,23 @@ export class StreamEmitter {
 
   /** Writes a new file (never over an existing one) and fsyncs it: `_metadata` comes last and must find its files durable. */
   async write(rel: string, bytes: Uint8Array): Promise<void> {
+    await this.writeStreaming(rel, (write) => write(bytes));
+  }
+
+  /**
+   * Writes a new file as `fill` produces it, chunk by chunk (e.g. a CanonicalStreamEncoder's
+   * sink), then fsyncs it. A chunk is written before `write` resolves, so the caller may reuse it.
+   */
+  async writeStreaming<T>(rel: string, fill: (write: (chunk: Uint8Array) => Promise<void>) => Promise<T>): Promise<T> {
     if (this.written.has(rel)) throw new IllegalStateUsageError(undefined, `two streams would be written to '${rel}'`);
     this.written.add(rel);
     const fh = await open(join(this.outDir, rel), 'wx');
     try {
-      await fh.writeFile(bytes);
+      const result = await fill(async (chunk) => {
+        for (let off = 0; off < chunk.length; ) off += (await fh.write(chunk, off, chunk.length - off)).bytesWritten;
+      });
       await fh.sync();
+      return result;
     } finally {
       await fh.close();
     }
