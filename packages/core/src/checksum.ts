@@ -28,6 +28,31 @@ function gf2Square(square: Uint32Array, mat: Uint32Array): void {
   for (let n = 0; n < 32; n++) square[n] = gf2Times(mat, mat[n]!);
 }
 
+/** ZERO_OPERATORS[k]: the GF(2) matrix that appends 2^k zero bytes to a CRC32C (built on first use). */
+let zeroOperators: Uint32Array[] | undefined;
+
+function zeroByteOperators(): Uint32Array[] {
+  if (zeroOperators !== undefined) return zeroOperators;
+  // The operator for one zero bit, squared three times: one zero byte.
+  let op = new Uint32Array(32);
+  op[0] = CASTAGNOLI;
+  for (let n = 1, row = 1; n < 32; n++, row <<= 1) op[n] = row >>> 0;
+  for (let i = 0; i < 3; i++) {
+    const sq = new Uint32Array(32);
+    gf2Square(sq, op);
+    op = sq;
+  }
+  const ops: Uint32Array[] = [op];
+  // Lengths below 2^53.
+  for (let k = 1; k < 53; k++) {
+    const sq = new Uint32Array(32);
+    gf2Square(sq, ops[k - 1]!);
+    ops.push(sq);
+  }
+  zeroOperators = ops;
+  return ops;
+}
+
 /**
  * The CRC32C of A followed by B, from crc(A), crc(B) and B's length (zlib's crc32_combine, for
  * CRC32C): a stream whose blocks already carry their own checksum gets the whole file's in
@@ -35,24 +60,9 @@ function gf2Square(square: Uint32Array, mat: Uint32Array): void {
  */
 export function crc32cCombine(crcA: number, crcB: number, lengthB: number): number {
   if (lengthB <= 0) return crcA >>> 0;
-  const even = new Uint32Array(32);
-  const odd = new Uint32Array(32);
-  // The operator for one zero bit.
-  odd[0] = CASTAGNOLI;
-  for (let n = 1, row = 1; n < 32; n++, row <<= 1) odd[n] = row >>> 0;
-  gf2Square(even, odd); // two zero bits
-  gf2Square(odd, even); // four zero bits
+  const ops = zeroByteOperators();
   let crc = crcA >>> 0;
   let len = lengthB;
-  // Apply len zero bytes to crcA (the first squaring gives the operator for one zero byte).
-  do {
-    gf2Square(even, odd);
-    if (len % 2 === 1) crc = gf2Times(even, crc);
-    len = Math.floor(len / 2);
-    if (len === 0) break;
-    gf2Square(odd, even);
-    if (len % 2 === 1) crc = gf2Times(odd, crc);
-    len = Math.floor(len / 2);
-  } while (len !== 0);
+  for (let k = 0; len > 0; k++, len = Math.floor(len / 2)) if (len % 2 === 1) crc = gf2Times(ops[k]!, crc);
   return (crc ^ crcB) >>> 0;
 }

@@ -281,8 +281,8 @@ export class SavepointReader {
   }
 
   /** Value, list, reducing and aggregating state. For MAP state use readMapState. */
-  async *readKeyedState<K = unknown, N = unknown, V = unknown>(uid: string, stateName: string): AsyncGenerator<KeyedStateEntry<K, N, V>> {
-    for await (const block of this.readKeyedStateBlocks<K, N, V>(uid, stateName)) yield* block;
+  readKeyedState<K = unknown, N = unknown, V = unknown>(uid: string, stateName: string): AsyncIterableIterator<KeyedStateEntry<K, N, V>> {
+    return flattenBlocks(this.readKeyedStateBlocks<K, N, V>(uid, stateName));
   }
 
   /**
@@ -468,6 +468,47 @@ export class SavepointReader {
       yield entry;
     }
   }
+}
+
+/**
+ * The entries of every block, one at a time. Not an async generator: that would cost two awaits
+ * per entry; here an entry of the current block is one resolved promise, and only a new block
+ * is awaited.
+ */
+function flattenBlocks<T>(blocks: AsyncGenerator<Iterable<T>>): AsyncIterableIterator<T> {
+  let current: Iterator<T> | undefined;
+  const pull = async (): Promise<IteratorResult<T>> => {
+    for (;;) {
+      const b = await blocks.next();
+      if (b.done === true) return { done: true, value: undefined };
+      current = b.value[Symbol.iterator]();
+      const r = current.next();
+      if (r.done !== true) return r;
+    }
+  };
+  const it: AsyncIterableIterator<T> = {
+    next(): Promise<IteratorResult<T>> {
+      if (current !== undefined) {
+        let r: IteratorResult<T>;
+        try {
+          r = current.next();
+        } catch (e) {
+          return Promise.reject(e);
+        }
+        if (r.done !== true) return Promise.resolve(r);
+      }
+      return pull();
+    },
+    async return(): Promise<IteratorResult<T>> {
+      current = undefined;
+      await blocks.return(undefined);
+      return { done: true, value: undefined };
+    },
+    [Symbol.asyncIterator]() {
+      return it;
+    },
+  };
+  return it;
 }
 
 /** The entries of state `s` in one block; with `views`, one reused entry object (see readKeyedStateBlocks). */
