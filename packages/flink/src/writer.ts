@@ -4,7 +4,8 @@ import { IllegalStateUsageError } from '@flowstate/core';
 import { FlinkUnsupportedError } from './errors.js';
 import { JavaDataOutput } from './io/java-output.js';
 import { encodeCanonicalStream, encodeOperatorStream, type CanonicalRecord, type OperatorStateData } from './keyed/encode.js';
-import { writeKeyedHeader } from './keyed/proxy.js';
+import { writeKeyedHeader, type KeyedStreamHeader } from './keyed/proxy.js';
+import { CanonicalStreamEncoder } from './keyed/stream-encoder.js';
 import { serializerOf } from './keyed/meta-info.js';
 import { writeFlinkMetadata } from './metadata/metadata.js';
 import type { KeyedStateHandle, OperatorState, OperatorStreamHandle, StreamStateHandle, SubtaskState } from './metadata/types.js';
@@ -57,6 +58,30 @@ export class StreamEmitter {
       await fh.close();
     }
   }
+}
+
+/**
+ * A canonical keyed stream (the same bytes as encodeCanonicalStream) written to the new file `rel`
+ * as it is encoded: no buffer for the whole stream. Returns the handle's offsets and the size.
+ */
+export function writeCanonicalFile(
+  em: StreamEmitter,
+  rel: string,
+  header: Omit<KeyedStreamHeader, 'length'>,
+  startKeyGroup: number,
+  numKeyGroups: number,
+  recordsOf: (keyGroup: number) => readonly CanonicalRecord[],
+): Promise<{ offsets: number[]; size: number }> {
+  return em.writeStreaming(rel, async (write) => {
+    const encoder = new CanonicalStreamEncoder(header, startKeyGroup, numKeyGroups, write);
+    for (let kg = startKeyGroup; kg < startKeyGroup + numKeyGroups; kg++) {
+      const records = recordsOf(kg);
+      if (records.length === 0) continue;
+      await encoder.beginKeyGroup(kg);
+      for (const r of records) encoder.writeRecord(r.stateId, r.key, r.value);
+    }
+    return encoder.finish();
+  });
 }
 
 /**
