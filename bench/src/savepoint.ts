@@ -18,7 +18,7 @@ import { convertSavepoint, SavepointReader, SavepointWriter, type SavepointWrite
 // Local paths resolve through core's FileSystemRegistry once local storage is registered.
 import '@flowstate/storage-local';
 import type { Preset } from './config.js';
-import { runFlinkCase, type FlinkSavepointCase } from './savepoint-flink.js';
+import { flinkCaseResult, flinkSavepointBytes, readFlink, writeFlink, type FlinkSavepointCase } from './savepoint-flink.js';
 import { minimalRead, minimalWrite, type MinimalFile } from './savepoint-minimal.js';
 import { summarize, type Summary } from './stats.js';
 
@@ -132,7 +132,10 @@ export async function runSavepointSuite(p: Preset, log: (s: string) => void): Pr
     // Ours and the minimal writer alternate, sample by sample, so that load on the machine hits both alike.
     const write = { ms: [] as number[], last: undefined as SavepointWriteResult | undefined };
     const minWrite = { ms: [] as number[], last: [] as MinimalFile[] };
+    const flinkDir = join(work, 'flink');
+    const flinkWrite: number[] = [];
     for (let i = 0; i < 2 * samples; i++) {
+      if (i < samples) flinkWrite.push(...(await timeSamples(1, () => writeFlink(flinkDir, data()), () => rmSync(flinkDir, { recursive: true, force: true }))).ms);
       const w = await timeSamples(1, writeOurs, () => rmSync(sp, { recursive: true, force: true }));
       write.ms.push(...w.ms);
       write.last = w.last;
@@ -189,7 +192,9 @@ export async function runSavepointSuite(p: Preset, log: (s: string) => void): Pr
     const readViews: { ms: number[] } = { ms: [] };
     const minRead: { ms: number[] } = { ms: [] };
     const minReadViews: { ms: number[] } = { ms: [] };
+    const flinkRead: number[] = [];
     for (let i = 0; i < 2 * samples; i++) {
+      if (i < samples) flinkRead.push(...(await timeSamples(1, () => readFlink(flinkDir, entries, VALUE_BYTES))).ms);
       read.ms.push(...(await timeSamples(1, readIterator)).ms);
       readViews.ms.push(...(await timeSamples(1, () => readOurs(true))).ms);
       minRead.ms.push(...(await timeSamples(1, () => readMinimal(false))).ms);
@@ -197,7 +202,8 @@ export async function runSavepointSuite(p: Preset, log: (s: string) => void): Pr
     }
     log(`  [savepoint] read: ${read.ms.map((x) => x.toFixed(0)).join(', ')} ms; views: ${readViews.ms.map((x) => x.toFixed(0)).join(', ')} ms; minimal reader: ${minRead.ms.map((x) => x.toFixed(0)).join(', ')} ms, views: ${minReadViews.ms.map((x) => x.toFixed(0)).join(', ')} ms`);
 
-    const flink = await runFlinkCase(work, samples, entries, VALUE_BYTES, data, { writeMs: write.ms, readMs: read.ms }, log);
+    const flink = flinkCaseResult(flinkSavepointBytes(flinkDir), flinkWrite, flinkRead, { writeMs: write.ms, readMs: read.ms }, log);
+    rmSync(flinkDir, { recursive: true, force: true });
 
     // Validation in a child process: its VmHWM is the validator's own peak RSS.
     const lib = JSON.stringify(import.meta.resolve('@flowstate/savepoint'));

@@ -56,6 +56,25 @@ describe('savepoint I/O building blocks (issue 16)', () => {
     assert.equal(a.checksum, crc32c(await fs.read('given')));
   });
 
+  it('an output stream writes exactly its input through buffer growth, flushes and direct writes', async () => {
+    const fs = new MemoryFileSystem();
+    const out = new FsCheckpointStateOutputStream(fs, 'mixed', 256 << 10);
+    const chunks: Uint8Array[] = [];
+    let x = 7;
+    for (let i = 0; i < 400; i++) {
+      x = (x * 1103515245 + 12345) >>> 0;
+      const n = x % 9 === 0 ? 70_000 + (x % 100_000) : 1 + (x % 40_000);
+      chunks.push(bytes(n, i));
+      await out.write(chunks[i]!);
+    }
+    const h = await out.closeAndGetHandle();
+    const all = Buffer.concat(chunks);
+    assert.ok(h.type === 'file');
+    assert.equal(h.size, all.length);
+    assert.equal(h.checksum, crc32c(all));
+    assert.ok(Buffer.from(await fs.read('mixed')).equals(all));
+  });
+
   it('writeSerializedLengthPrefixed writes the bytes writeLengthPrefixed would, whatever the length guess', () => {
     for (const len of [0, 1, 127, 128, 300, 16_383, 16_384, 70_000]) {
       for (const guess of [0, 127, 128, 16_384, 1 << 21]) {

@@ -10,6 +10,9 @@ export const DEFAULT_WRITE_BUFFER_BYTES = 1 << 20;
 /** Writes at least this large go straight to the file system (if under a quarter of the buffer). */
 const DIRECT_WRITE_BYTES = 64 << 10;
 
+/** First size of the write buffer, which grows to the stream's buffer size as small writes need it. */
+const INITIAL_BUFFER_BYTES = 64 << 10;
+
 /** Below this, computing a chunk's CRC32C is cheaper than combining a given one (~30 µs). */
 const COMBINE_MIN_BYTES = 16 << 10;
 
@@ -50,10 +53,26 @@ export class FsCheckpointStateOutputStream implements CheckpointStateOutputStrea
       await (await this.open()).write(bytes);
       return;
     }
-    this.buf ??= new Uint8Array(this.bufferSize);
+    this.buf ??= new Uint8Array(Math.min(this.bufferSize, INITIAL_BUFFER_BYTES));
+    if (this.buffered + bytes.length > this.buf.length) this.grow(this.buffered + bytes.length);
+    // Full at its largest: the buffered bytes go first.
     if (this.buffered + bytes.length > this.buf.length) await this.flush();
     this.buf.set(bytes, this.buffered);
     this.buffered += bytes.length;
+  }
+
+  /**
+   * The buffer starts small and doubles up to bufferSize: a stream that only ever buffers a
+   * header (its blocks go straight to the file) never allocates the full buffer.
+   */
+  private grow(needed: number): void {
+    const buf = this.buf!;
+    if (buf.length >= this.bufferSize) return;
+    let size = buf.length;
+    while (size < needed && size < this.bufferSize) size *= 2;
+    const next = new Uint8Array(Math.min(size, this.bufferSize));
+    next.set(buf.subarray(0, this.buffered));
+    this.buf = next;
   }
 
   private open(): Promise<FileWriter> {
