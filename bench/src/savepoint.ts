@@ -129,37 +129,42 @@ export async function runSavepointSuite(p: Preset, log: (s: string) => void): Pr
         })
         .write(sp);
     const writeMinimal = () => minimalWrite(minimalDir, data(), { maxParallelism: 128, parallelism: 4, states: [MINIMAL_STATE] });
-    // Ours and the minimal writer alternate, sample by sample, so that load on the machine hits both alike.
-    const write = { ms: [] as number[], last: undefined as SavepointWriteResult | undefined };
-    const minWrite = { ms: [] as number[], last: [] as MinimalFile[] };
     const flinkDir = join(work, 'flink');
-    const flinkWrite: number[] = [];
-    for (let i = 0; i < 2 * samples; i++) {
-      if (i < samples) flinkWrite.push(...(await timeSamples(1, () => writeFlink(flinkDir, data()), () => rmSync(flinkDir, { recursive: true, force: true }))).ms);
-      const w = await timeSamples(1, writeOurs, () => rmSync(sp, { recursive: true, force: true }));
-      write.ms.push(...w.ms);
-      write.last = w.last;
-      const m = await timeSamples(1, writeMinimal, () => {
-        rmSync(minimalDir, { recursive: true, force: true });
-        mkdirSync(minimalDir);
-      });
-      minWrite.ms.push(...m.ms);
-      minWrite.last = m.last;
-    }
-    checkSameBytes(write.last!, minWrite.last);
+    const resetMinimal = () => {
+      rmSync(minimalDir, { recursive: true, force: true });
+      mkdirSync(minimalDir);
+    };
+    // One untimed round first (JIT warm-up for every writer), which also gives the savepoint's size for the cp baselines.
+    const warm = await timeSamples(1, writeOurs, () => rmSync(sp, { recursive: true, force: true }));
     const canonicalBytes = dirBytes(sp);
-    log(`  [savepoint] write ${(canonicalBytes / MIB).toFixed(1)} MiB: ${write.ms.map((x) => x.toFixed(0)).join(', ')} ms; minimal writer: ${minWrite.ms.map((x) => x.toFixed(0)).join(', ')} ms`);
+    await timeSamples(1, writeMinimal, resetMinimal);
+    await timeSamples(1, () => writeFlink(flinkDir, data()), () => rmSync(flinkDir, { recursive: true, force: true }));
 
     // cp baselines on a file with the savepoint's byte count.
     const big = join(work, 'big.bin');
     const copy = join(work, 'big-copy.bin');
     const chunk = randomBytes(MIB);
     writeFileSync(big, Buffer.concat(Array.from({ length: Math.ceil(canonicalBytes / MIB) }, () => chunk)).subarray(0, canonicalBytes));
-    const cp = await timeSamples(samples, () => execFileSync('cp', [big, copy]), () => rmSync(copy, { force: true }));
-    const cpSync = await timeSamples(samples, () => execFileSync('sh', ['-c', 'cp "$1" "$2" && sync "$2"', 'sh', big, copy]), () => rmSync(copy, { force: true }));
-    rmSync(copy, { force: true });
-    rmSync(big, { force: true });
-    log(`  [savepoint] cp: ${cp.ms.map((x) => x.toFixed(0)).join(', ')} ms; cp + sync: ${cpSync.ms.map((x) => x.toFixed(0)).join(', ')} ms`);
+    const cpOnce = () => timeSamples(1, () => execFileSync('cp', [big, copy]), () => rmSync(copy, { force: true }));
+    const cpSyncOnce = () => timeSamples(1, () => execFileSync('sh', ['-c', 'cp "$1" "$2" && sync "$2"', 'sh', big, copy]), () => rmSync(copy, { force: true }));
+
+    // Every writer and its cp + sync baseline alternate, sample by sample, so that load on the machine hits them alike.
+    const write = { ms: [] as number[], last: warm.last };
+    const minWrite = { ms: [] as number[], last: [] as MinimalFile[] };
+    const flinkWrite: number[] = [];
+    const cpSync: number[] = [];
+    for (let i = 0; i < 2 * samples; i++) {
+      cpSync.push(...(await cpSyncOnce()).ms);
+      const w = await timeSamples(1, writeOurs, () => rmSync(sp, { recursive: true, force: true }));
+      write.ms.push(...w.ms);
+      write.last = w.last;
+      const m = await timeSamples(1, writeMinimal, resetMinimal);
+      minWrite.ms.push(...m.ms);
+      minWrite.last = m.last;
+      if (i < samples) flinkWrite.push(...(await timeSamples(1, () => writeFlink(flinkDir, data()), () => rmSync(flinkDir, { recursive: true, force: true }))).ms);
+    }
+    checkSameBytes(write.last, minWrite.last);
+    log(`  [savepoint] write ${(canonicalBytes / MIB).toFixed(1)} MiB: ${write.ms.map((x) => x.toFixed(0)).join(', ')} ms; minimal writer: ${minWrite.ms.map((x) => x.toFixed(0)).join(', ')} ms; cp + sync: ${cpSync.map((x) => x.toFixed(0)).join(', ')} ms`);
 
     const readOurs = async (views: boolean) => {
       const r = await SavepointReader.load(sp);
@@ -193,14 +198,18 @@ export async function runSavepointSuite(p: Preset, log: (s: string) => void): Pr
     const minRead: { ms: number[] } = { ms: [] };
     const minReadViews: { ms: number[] } = { ms: [] };
     const flinkRead: number[] = [];
+    const cp: number[] = [];
     for (let i = 0; i < 2 * samples; i++) {
-      if (i < samples) flinkRead.push(...(await timeSamples(1, () => readFlink(flinkDir, entries, VALUE_BYTES))).ms);
+      cp.push(...(await cpOnce()).ms);
       read.ms.push(...(await timeSamples(1, readIterator)).ms);
       readViews.ms.push(...(await timeSamples(1, () => readOurs(true))).ms);
       minRead.ms.push(...(await timeSamples(1, () => readMinimal(false))).ms);
       minReadViews.ms.push(...(await timeSamples(1, () => readMinimal(true))).ms);
+      if (i < samples) flinkRead.push(...(await timeSamples(1, () => readFlink(flinkDir, entries, VALUE_BYTES))).ms);
     }
-    log(`  [savepoint] read: ${read.ms.map((x) => x.toFixed(0)).join(', ')} ms; views: ${readViews.ms.map((x) => x.toFixed(0)).join(', ')} ms; minimal reader: ${minRead.ms.map((x) => x.toFixed(0)).join(', ')} ms, views: ${minReadViews.ms.map((x) => x.toFixed(0)).join(', ')} ms`);
+    rmSync(copy, { force: true });
+    rmSync(big, { force: true });
+    log(`  [savepoint] cp: ${cp.map((x) => x.toFixed(0)).join(', ')} ms; read: ${read.ms.map((x) => x.toFixed(0)).join(', ')} ms; views: ${readViews.ms.map((x) => x.toFixed(0)).join(', ')} ms; minimal reader: ${minRead.ms.map((x) => x.toFixed(0)).join(', ')} ms, views: ${minReadViews.ms.map((x) => x.toFixed(0)).join(', ')} ms`);
 
     const flink = flinkCaseResult(flinkSavepointBytes(flinkDir), flinkWrite, flinkRead, { writeMs: write.ms, readMs: read.ms }, log);
     rmSync(flinkDir, { recursive: true, force: true });
@@ -228,8 +237,8 @@ export async function runSavepointSuite(p: Preset, log: (s: string) => void): Pr
     const roundTripBytes = dirBytes(back);
     log(`  [savepoint] convert → native-rocksdb (${(nativeBytes / MIB).toFixed(1)} MiB): ${toNative.ms.map((x) => x.toFixed(0)).join(', ')} ms; → canonical: ${toCanonical.ms.map((x) => x.toFixed(0)).join(', ')} ms`);
 
-    const cpS = summarize(cp.ms);
-    const cpSyncS = summarize(cpSync.ms);
+    const cpS = summarize(cp);
+    const cpSyncS = summarize(cpSync);
     const op = (o: SavepointOp, description: string, bytes: number, ms: number[]): SavepointOpResult => {
       const s = summarize(ms);
       // cp copied canonicalBytes; scale its time linearly to `bytes`.
