@@ -4,7 +4,7 @@ import type { MachineInfo } from './machine.js';
 import type { MemoryResult } from './memory.js';
 import type { RssResult } from './rss.js';
 import type { RuntimeResult } from './runtime.js';
-import type { SavepointResult } from './savepoint.js';
+import type { SavepointOp, SavepointOpResult, SavepointResult } from './savepoint.js';
 import type { SnapshotResultRow } from './snapshot.js';
 import type { StorageResult } from './storage.js';
 import { ttlCompactionSection, type TtlCompactionRow } from './ttl-compaction-report.js';
@@ -116,10 +116,17 @@ export function goalRows(r: BenchResults): GoalRow[] {
   if (sp) {
     const w = sp.ops.find((o) => o.op === 'write')!;
     const rd = sp.ops.find((o) => o.op === 'read')!;
+    const rv = sp.ops.find((o) => o.op === 'read-views');
+    const vsMinimal = (o: SavepointOpResult, m: SavepointOp) => {
+      const b = sp.ops.find((x) => x.op === m);
+      return b === undefined ? '' : `; vs the minimal ${m.includes('write') ? 'writer' : 'reader'} (same run): ${(b.ms.median / o.ms.median).toFixed(2)}×`;
+    };
     const size = sizeMb(sp.canonicalBytes);
-    rows.push({ goal: `Savepoint: canonical write throughput (bootstrap + write, ${size}) vs \`cp\` + \`sync\` of the same bytes (like for like: the writer fsyncs every file)`, target: `≥ ${g.savepointCpRatioMin}×`, measured: `${w.ratioToCpSync.toFixed(2)}× (${n(w.mibps)} MiB/s); vs plain \`cp\` (page cache only): ${w.ratioToCp.toFixed(2)}×`, met: w.ratioToCpSync >= g.savepointCpRatioMin });
-    rows.push({ goal: `Savepoint: canonical write throughput vs plain \`cp\` (no fsync; stricter than the issue's like-for-like)`, target: `≥ ${g.savepointCpRatioMin}×`, measured: `${w.ratioToCp.toFixed(2)}×`, met: w.ratioToCp >= g.savepointCpRatioMin });
-    rows.push({ goal: `Savepoint: canonical read throughput (decode every entry, ${size}) vs plain \`cp\` (reads do not fsync)`, target: `≥ ${g.savepointCpRatioMin}×`, measured: `${rd.ratioToCp.toFixed(2)}× (${n(rd.mibps)} MiB/s); vs \`cp\` + \`sync\`: ${rd.ratioToCpSync.toFixed(2)}×`, met: rd.ratioToCp >= g.savepointCpRatioMin });
+    rows.push({ goal: `Savepoint: canonical write throughput (bootstrap + write, ${size}) vs \`cp\` + \`sync\` of the same bytes (like for like: the writer fsyncs every file)`, target: `≥ ${g.savepointWriteCpSyncRatioMin}×`, measured: `${w.ratioToCpSync.toFixed(2)}× (${n(w.mibps)} MiB/s); vs plain \`cp\`: ${w.ratioToCp.toFixed(2)}×${vsMinimal(w, 'minimal-write')}`, met: w.ratioToCpSync >= g.savepointWriteCpSyncRatioMin });
+    rows.push({ goal: `Savepoint: canonical read throughput (readKeyedState, every entry decoded, values copied, ${size}) vs plain \`cp\``, target: `≥ ${g.savepointReadCpRatioMin}×`, measured: `${rd.ratioToCp.toFixed(2)}× (${n(rd.mibps)} MiB/s)${vsMinimal(rd, 'minimal-read')}`, met: rd.ratioToCp >= g.savepointReadCpRatioMin });
+    if (rv !== undefined) {
+      rows.push({ goal: `Savepoint: canonical read throughput handing out views (readKeyedStateBlocks with views, every entry decoded, ${size}) vs plain \`cp\``, target: `≥ ${g.savepointReadViewsCpRatioMin}×`, measured: `${rv.ratioToCp.toFixed(2)}× (${n(rv.mibps)} MiB/s)${vsMinimal(rv, 'minimal-read-views')}`, met: rv.ratioToCp >= g.savepointReadViewsCpRatioMin });
+    }
     const f = sp.flink;
     rows.push({ goal: 'Savepoint: Apache Flink canonical savepoint write of the same state vs our own canonical write (time ratio, same run)', target: '≥ 1×', measured: `${f.writeRatio.toFixed(2)}× (${n(f.writeMs.median, 1)} vs ${n(w.ms.median, 1)} ms)`, met: f.writeRatio >= 1 });
     rows.push({ goal: 'Savepoint: Apache Flink canonical savepoint read (every record decoded) vs our own canonical read (time ratio, same run)', target: '≥ 1×', measured: `${f.readRatio.toFixed(2)}× (${n(f.readMs.median, 1)} vs ${n(rd.ms.median, 1)} ms)`, met: f.readRatio >= 1 });

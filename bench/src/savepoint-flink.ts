@@ -4,21 +4,19 @@
  * canonical savepoint (KeyGroupsSavepointStateHandle, metadata V6) with @flowstate/flink and read
  * back with every record decoded, in the same run as flowstate's own write and read.
  */
-import { rmSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   BytePrimitiveArraySerializer,
   FlinkSavepoint,
   FlinkSnapshots,
-  encodeCanonicalStream,
-  JavaDataOutput,
+  CanonicalStreamEncoder,
   javaStringHash,
   keyGroupForHash,
   keyGroupRangeForOperator,
   operatorIdFromUid,
   withOutputDirectory,
   writeFlinkMetadata,
-  type CanonicalRecord,
   type OperatorState,
   type SubtaskState,
 } from '@flowstate/flink';
@@ -46,42 +44,47 @@ export interface FlinkSavepointCase {
   readonly readRatio: number;
 }
 
-/** RocksDB's canonical record layout: [key group][StringSerializer key][VoidNamespace byte] -> byte[] value. */
-function record(key: string, value: Uint8Array, keyGroup: number): CanonicalRecord {
-  const k = new JavaDataOutput(key.length + 8);
-  k.writeByte(keyGroup);
-  KEY.serializer.serialize(key, k);
-  k.writeByte(0);
-  const v = new JavaDataOutput(value.length + 8);
-  BytePrimitiveArraySerializer.serialize(value, v);
-  return { stateId: 0, key: k.bytesView(), value: v.bytesView() };
-}
-
-/** Entries -> records by Flink key group -> one canonical stream per subtask, fsynced, then `_metadata`. */
-async function writeFlink(dir: string, data: Iterable<{ key: string; value: Uint8Array }>): Promise<void> {
-  const byKeyGroup = new Map<number, CanonicalRecord[]>();
-  for (const e of data) {
-    const kg = keyGroupForHash(javaStringHash(e.key), MAX_PARALLELISM);
-    const list = byKeyGroup.get(kg) ?? [];
-    if (list.length === 0) byKeyGroup.set(kg, list);
-    list.push(record(e.key, e.value, kg));
-  }
+/**
+ * Entries -> Flink key groups -> one canonical stream per subtask, encoded as it is written
+ * (CanonicalStreamEncoder: RocksDB's record layout [key group][StringSerializer key][VoidNamespace
+ * byte] -> byte[] value, serialized straight into the stream's buffer), fsynced, then `_metadata`.
+ */
+export async function writeFlink(dir: string, data: Iterable<{ key: string; value: Uint8Array }>): Promise<void> {
+  const byKeyGroup: Array<Array<{ key: string; value: Uint8Array }>> = Array.from({ length: MAX_PARALLELISM }, () => []);
+  for (const e of data) byKeyGroup[keyGroupForHash(javaStringHash(e.key), MAX_PARALLELISM)]!.push(e);
   await withOutputDirectory(dir, async (em) => {
-    const subtasks: SubtaskState[] = [];
-    for (let i = 0; i < PARALLELISM; i++) {
+    // The subtasks' streams are written concurrently, as our writer's subtask snapshots are.
+    const subtasks = await Promise.all(Array.from({ length: PARALLELISM }, async (_, i): Promise<SubtaskState> => {
       const { start, end } = keyGroupRangeForOperator(MAX_PARALLELISM, PARALLELISM, i);
-      const enc = encodeCanonicalStream(HEADER, start, end - start + 1, (kg) => byKeyGroup.get(kg) ?? []);
-      await em.write(`keyed-${i}`, enc.bytes);
-      const stream = { type: 'relative-file' as const, relativePath: `keyed-${i}`, size: enc.bytes.length };
-      subtasks.push({ index: i, finished: false, managedOperatorState: null, rawOperatorState: null, managedKeyedState: { type: 'key-groups', tag: 7, startKeyGroup: start, offsets: enc.offsets, stream }, rawKeyedState: null, inputChannelState: [], resultSubpartitionState: [] });
-    }
+      const enc = await em.writeStreaming(`keyed-${i}`, async (write) => {
+        const encoder = new CanonicalStreamEncoder(HEADER, start, end - start + 1, write);
+        for (let kg = start; kg <= end; kg++) {
+          const list = byKeyGroup[kg]!;
+          if (list.length === 0) continue;
+          await encoder.beginKeyGroup(kg);
+          for (const e of list) {
+            encoder.beginKey(0);
+            const o = encoder.output;
+            o.writeByte(kg);
+            KEY.serializer.serialize(e.key, o);
+            o.writeByte(0);
+            encoder.endKey();
+            BytePrimitiveArraySerializer.serialize(e.value, o);
+            encoder.endValue();
+          }
+        }
+        return encoder.finish();
+      });
+      const stream = { type: 'relative-file' as const, relativePath: `keyed-${i}`, size: enc.size };
+      return { index: i, finished: false, managedOperatorState: null, rawOperatorState: null, managedKeyedState: { type: 'key-groups', tag: 7, startKeyGroup: start, offsets: enc.offsets, stream }, rawKeyedState: null, inputChannelState: [], resultSubpartitionState: [] };
+    }));
     const op: OperatorState = { name: 'blobs', uid: 'blobs', operatorId: operatorIdFromUid('blobs'), parallelism: PARALLELISM, maxParallelism: MAX_PARALLELISM, coordinatorState: null, fullyFinished: false, subtasks };
     // An empty Java-serialized CheckpointProperties (TC_NULL): the reader does not need one.
     await em.write('_metadata', writeFlinkMetadata({ version: 6, checkpointId: 1n, masterStates: [], operators: [op], propertiesBytes: new Uint8Array([0xac, 0xed, 0, 5, 0x70]) }));
   });
 }
 
-async function readFlink(dir: string, entries: number, valueBytes: number): Promise<void> {
+export async function readFlink(dir: string, entries: number, valueBytes: number): Promise<void> {
   const sp = await FlinkSavepoint.load(dir);
   let n = 0;
   for (const op of sp.operators) {
@@ -99,33 +102,20 @@ function dirBytes(d: string, files: readonly string[]): number {
   return files.reduce((a, f) => a + statSync(join(d, f)).size, 0);
 }
 
-/** Write and read the same state as a Flink savepoint, `samples` times each, against our own medians. */
-export async function runFlinkCase(
-  work: string,
-  samples: number,
-  entries: number,
-  valueBytes: number,
-  data: () => Iterable<{ key: string; value: Uint8Array }>,
+/** Bytes of the Flink savepoint in `dir` (its streams and `_metadata`). */
+export function flinkSavepointBytes(dir: string): number {
+  return dirBytes(dir, ['_metadata', ...Array.from({ length: PARALLELISM }, (_, i) => `keyed-${i}`)]);
+}
+
+/** The Flink case's result from its samples (taken interleaved with ours), against our own samples. */
+export function flinkCaseResult(
+  bytes: number,
+  write: readonly number[],
+  read: readonly number[],
   ours: { readonly writeMs: readonly number[]; readonly readMs: readonly number[] },
   log: (s: string) => void,
-): Promise<FlinkSavepointCase> {
-  const dir = join(work, 'flink');
-  const write: number[] = [];
-  for (let i = 0; i < samples; i++) {
-    rmSync(dir, { recursive: true, force: true });
-    const t0 = performance.now();
-    await writeFlink(dir, data());
-    write.push(performance.now() - t0);
-  }
-  const read: number[] = [];
-  for (let i = 0; i < samples; i++) {
-    const t0 = performance.now();
-    await readFlink(dir, entries, valueBytes);
-    read.push(performance.now() - t0);
-  }
-  const bytes = dirBytes(dir, ['_metadata', ...Array.from({ length: PARALLELISM }, (_, i) => `keyed-${i}`)]);
-  rmSync(dir, { recursive: true, force: true });
-  const [w, r] = [summarize(write), summarize(read)];
+): FlinkSavepointCase {
+  const [w, r] = [summarize([...write]), summarize([...read])];
   const writeRatio = summarize([...ours.writeMs]).median / w.median;
   const readRatio = summarize([...ours.readMs]).median / r.median;
   log(`  [savepoint] Apache Flink canonical (${(bytes / 1048576).toFixed(1)} MiB): write ${write.map((x) => x.toFixed(0)).join(', ')} ms (${writeRatio.toFixed(2)}× ours), read ${read.map((x) => x.toFixed(0)).join(', ')} ms (${readRatio.toFixed(2)}× ours)`);

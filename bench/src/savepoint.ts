@@ -8,20 +8,21 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BytesSerializer, Serializers, ValueStateDescriptor } from '@flowstate/core';
+import { BytesSerializer, isKeyGroupsStateHandle, Serializers, ValueStateDescriptor, VoidNamespaceSerializer, type KeyedStateMetaInfo, type TypeSerializerSnapshot } from '@flowstate/core';
 import { FsStateBackend } from '@flowstate/heap';
 import { ROCKSDB_NATIVE_FORMAT } from '@flowstate/rocksdb';
-import { convertSavepoint, SavepointReader, SavepointWriter } from '@flowstate/savepoint';
+import { convertSavepoint, SavepointReader, SavepointWriter, type SavepointWriteResult } from '@flowstate/savepoint';
 // Local paths resolve through core's FileSystemRegistry once local storage is registered.
 import '@flowstate/storage-local';
 import type { Preset } from './config.js';
-import { runFlinkCase, type FlinkSavepointCase } from './savepoint-flink.js';
+import { flinkCaseResult, flinkSavepointBytes, readFlink, writeFlink, type FlinkSavepointCase } from './savepoint-flink.js';
+import { minimalRead, minimalWrite, type MinimalFile } from './savepoint-minimal.js';
 import { summarize, type Summary } from './stats.js';
 
-export type SavepointOp = 'write' | 'read' | 'validate' | 'convert-to-native' | 'convert-to-canonical';
+export type SavepointOp = 'write' | 'read' | 'read-views' | 'minimal-write' | 'minimal-read' | 'minimal-read-views' | 'validate' | 'convert-to-native' | 'convert-to-canonical';
 
 export interface SavepointOpResult {
   readonly op: SavepointOp;
@@ -58,6 +59,20 @@ const MIB = 1024 * 1024;
 const NATIVE = { nativeFormats: [ROCKSDB_NATIVE_FORMAT] };
 const VALUE_BYTES = 4096 - 16;
 const STATE = new ValueStateDescriptor('blob', BytesSerializer.INSTANCE);
+const MINIMAL_STATE: KeyedStateMetaInfo = {
+  name: 'blob',
+  kind: 'VALUE',
+  namespaceSerializerSnapshot: VoidNamespaceSerializer.INSTANCE.snapshotConfiguration() as TypeSerializerSnapshot<unknown>,
+  stateSerializerSnapshot: BytesSerializer.INSTANCE.snapshotConfiguration() as TypeSerializerSnapshot<unknown>,
+};
+
+/** The minimal writer must produce exactly our files (sizes and CRC32Cs), or it is not the same work. */
+function checkSameBytes(ours: SavepointWriteResult, minimal: readonly MinimalFile[]): void {
+  const key = (size: number, checksum: number) => `${size}:${checksum}`;
+  const a = ours.metadata.operators.flatMap((o) => o.subtasks.flatMap((st) => st.keyed.map((h) => (isKeyGroupsStateHandle(h) ? key(h.stream.size, h.stream.type === 'file' ? h.stream.checksum : -1) : 'native')))).sort();
+  const b = minimal.map((f) => key(f.size, f.checksum)).sort();
+  if (a.join() !== b.join()) throw new Error(`the minimal savepoint writer's files differ from flowstate's: ${b.join(', ')} vs ${a.join(', ')}`);
+}
 
 function dirBytes(d: string): number {
   let total = 0;
@@ -102,35 +117,68 @@ export async function runSavepointSuite(p: Preset, log: (s: string) => void): Pr
   }
   try {
     const sp = join(work, 'canonical');
-    const write = await timeSamples(
-      samples,
-      () =>
-        SavepointWriter.newSavepoint({ maxParallelism: 128, stateBackend: new FsStateBackend() })
-          .withKeyedOperator('blobs', {
-            data: data(),
-            keySelector: (e) => e.key,
-            keySerializer: Serializers.string,
-            parallelism: 4,
-            bootstrap: { processElement: (e, ctx) => ctx.getState(STATE).update(e.value) },
-          })
-          .write(sp),
-      () => rmSync(sp, { recursive: true, force: true }),
-    );
+    const minimalDir = join(work, 'minimal');
+    const writeOurs = () =>
+      SavepointWriter.newSavepoint({ maxParallelism: 128, stateBackend: new FsStateBackend() })
+        .withKeyedOperator('blobs', {
+          data: data(),
+          keySelector: (e) => e.key,
+          keySerializer: Serializers.string,
+          parallelism: 4,
+          bootstrap: { processElement: (e, ctx) => ctx.getState(STATE).update(e.value) },
+        })
+        .write(sp);
+    const writeMinimal = () => minimalWrite(minimalDir, data(), { maxParallelism: 128, parallelism: 4, states: [MINIMAL_STATE] });
+    const flinkDir = join(work, 'flink');
+    const resetMinimal = () => {
+      rmSync(minimalDir, { recursive: true, force: true });
+      mkdirSync(minimalDir);
+    };
+    // One untimed round first (JIT warm-up for every writer), which also gives the savepoint's size for the cp baselines.
+    const warm = await timeSamples(1, writeOurs, () => rmSync(sp, { recursive: true, force: true }));
     const canonicalBytes = dirBytes(sp);
-    log(`  [savepoint] write ${(canonicalBytes / MIB).toFixed(1)} MiB: ${write.ms.map((x) => x.toFixed(0)).join(', ')} ms`);
+    await timeSamples(1, writeMinimal, resetMinimal);
+    await timeSamples(1, () => writeFlink(flinkDir, data()), () => rmSync(flinkDir, { recursive: true, force: true }));
 
     // cp baselines on a file with the savepoint's byte count.
     const big = join(work, 'big.bin');
     const copy = join(work, 'big-copy.bin');
     const chunk = randomBytes(MIB);
     writeFileSync(big, Buffer.concat(Array.from({ length: Math.ceil(canonicalBytes / MIB) }, () => chunk)).subarray(0, canonicalBytes));
-    const cp = await timeSamples(samples, () => execFileSync('cp', [big, copy]), () => rmSync(copy, { force: true }));
-    const cpSync = await timeSamples(samples, () => execFileSync('sh', ['-c', 'cp "$1" "$2" && sync "$2"', 'sh', big, copy]), () => rmSync(copy, { force: true }));
-    rmSync(copy, { force: true });
-    rmSync(big, { force: true });
-    log(`  [savepoint] cp: ${cp.ms.map((x) => x.toFixed(0)).join(', ')} ms; cp + sync: ${cpSync.ms.map((x) => x.toFixed(0)).join(', ')} ms`);
+    const cpOnce = () => timeSamples(1, () => execFileSync('cp', [big, copy]), () => rmSync(copy, { force: true }));
+    const cpSyncOnce = () => timeSamples(1, () => execFileSync('sh', ['-c', 'cp "$1" "$2" && sync "$2"', 'sh', big, copy]), () => rmSync(copy, { force: true }));
 
-    const read = await timeSamples(samples, async () => {
+    // Every writer and its cp + sync baseline alternate, sample by sample, so that load on the machine hits them alike.
+    const write = { ms: [] as number[], last: warm.last };
+    const minWrite = { ms: [] as number[], last: [] as MinimalFile[] };
+    const flinkWrite: number[] = [];
+    const cpSync: number[] = [];
+    for (let i = 0; i < 2 * samples; i++) {
+      cpSync.push(...(await cpSyncOnce()).ms);
+      const w = await timeSamples(1, writeOurs, () => rmSync(sp, { recursive: true, force: true }));
+      write.ms.push(...w.ms);
+      write.last = w.last;
+      const m = await timeSamples(1, writeMinimal, resetMinimal);
+      minWrite.ms.push(...m.ms);
+      minWrite.last = m.last;
+      if (i < samples) flinkWrite.push(...(await timeSamples(1, () => writeFlink(flinkDir, data()), () => rmSync(flinkDir, { recursive: true, force: true }))).ms);
+    }
+    checkSameBytes(write.last, minWrite.last);
+    log(`  [savepoint] write ${(canonicalBytes / MIB).toFixed(1)} MiB: ${write.ms.map((x) => x.toFixed(0)).join(', ')} ms; minimal writer: ${minWrite.ms.map((x) => x.toFixed(0)).join(', ')} ms; cp + sync: ${cpSync.map((x) => x.toFixed(0)).join(', ')} ms`);
+
+    const readOurs = async (views: boolean) => {
+      const r = await SavepointReader.load(sp);
+      let n = 0;
+      for await (const block of r.readKeyedStateBlocks<string, unknown, Uint8Array>('blobs', 'blob', { views })) {
+        for (const e of block) {
+          n++;
+          if (e.value.length !== VALUE_BYTES) throw new Error(`read a value of ${e.value.length} B`);
+        }
+      }
+      if (n !== entries) throw new Error(`read ${n} entries, wrote ${entries}`);
+    };
+    // The canonical read is the plain async iterator, one entry at a time, values copied.
+    const readIterator = async () => {
       const r = await SavepointReader.load(sp);
       let n = 0;
       for await (const e of r.readKeyedState<string, unknown, Uint8Array>('blobs', 'blob')) {
@@ -138,10 +186,33 @@ export async function runSavepointSuite(p: Preset, log: (s: string) => void): Pr
         if (e.value.length !== VALUE_BYTES) throw new Error(`read a value of ${e.value.length} B`);
       }
       if (n !== entries) throw new Error(`read ${n} entries, wrote ${entries}`);
-    });
-    log(`  [savepoint] read: ${read.ms.map((x) => x.toFixed(0)).join(', ')} ms`);
+    };
+    const readMinimal = async (views: boolean) => {
+      const n = await minimalRead(minWrite.last, 128, views, (_k, v) => {
+        if (v.length !== VALUE_BYTES) throw new Error(`minimal reader read a value of ${v.length} B`);
+      });
+      if (n !== entries) throw new Error(`minimal reader read ${n} entries, wrote ${entries}`);
+    };
+    const read: { ms: number[] } = { ms: [] };
+    const readViews: { ms: number[] } = { ms: [] };
+    const minRead: { ms: number[] } = { ms: [] };
+    const minReadViews: { ms: number[] } = { ms: [] };
+    const flinkRead: number[] = [];
+    const cp: number[] = [];
+    for (let i = 0; i < 2 * samples; i++) {
+      cp.push(...(await cpOnce()).ms);
+      read.ms.push(...(await timeSamples(1, readIterator)).ms);
+      readViews.ms.push(...(await timeSamples(1, () => readOurs(true))).ms);
+      minRead.ms.push(...(await timeSamples(1, () => readMinimal(false))).ms);
+      minReadViews.ms.push(...(await timeSamples(1, () => readMinimal(true))).ms);
+      if (i < samples) flinkRead.push(...(await timeSamples(1, () => readFlink(flinkDir, entries, VALUE_BYTES))).ms);
+    }
+    rmSync(copy, { force: true });
+    rmSync(big, { force: true });
+    log(`  [savepoint] cp: ${cp.map((x) => x.toFixed(0)).join(', ')} ms; read: ${read.ms.map((x) => x.toFixed(0)).join(', ')} ms; views: ${readViews.ms.map((x) => x.toFixed(0)).join(', ')} ms; minimal reader: ${minRead.ms.map((x) => x.toFixed(0)).join(', ')} ms, views: ${minReadViews.ms.map((x) => x.toFixed(0)).join(', ')} ms`);
 
-    const flink = await runFlinkCase(work, samples, entries, VALUE_BYTES, data, { writeMs: write.ms, readMs: read.ms }, log);
+    const flink = flinkCaseResult(flinkSavepointBytes(flinkDir), flinkWrite, flinkRead, { writeMs: write.ms, readMs: read.ms }, log);
+    rmSync(flinkDir, { recursive: true, force: true });
 
     // Validation in a child process: its VmHWM is the validator's own peak RSS.
     const lib = JSON.stringify(import.meta.resolve('@flowstate/savepoint'));
@@ -166,8 +237,8 @@ export async function runSavepointSuite(p: Preset, log: (s: string) => void): Pr
     const roundTripBytes = dirBytes(back);
     log(`  [savepoint] convert → native-rocksdb (${(nativeBytes / MIB).toFixed(1)} MiB): ${toNative.ms.map((x) => x.toFixed(0)).join(', ')} ms; → canonical: ${toCanonical.ms.map((x) => x.toFixed(0)).join(', ')} ms`);
 
-    const cpS = summarize(cp.ms);
-    const cpSyncS = summarize(cpSync.ms);
+    const cpS = summarize(cp);
+    const cpSyncS = summarize(cpSync);
     const op = (o: SavepointOp, description: string, bytes: number, ms: number[]): SavepointOpResult => {
       const s = summarize(ms);
       // cp copied canonicalBytes; scale its time linearly to `bytes`.
@@ -185,7 +256,11 @@ export async function runSavepointSuite(p: Preset, log: (s: string) => void): Pr
       cpSyncMs: cpSyncS,
       ops: [
         op('write', 'bootstrap through the heap backend (4 subtasks) + canonical write, every file fsynced', canonicalBytes, write.ms),
-        op('read', 'SavepointReader.load + readKeyedState, every entry decoded', canonicalBytes, read.ms),
+        op('read', 'SavepointReader.load + readKeyedState (async iterator), every entry decoded, values copied', canonicalBytes, read.ms),
+        op('read-views', 'SavepointReader.load + readKeyedStateBlocks({ views: true }): every entry decoded, values are views valid until the next entry', canonicalBytes, readViews.ms),
+        op('minimal-write', 'baseline: minimal writer of the same files (byte-identical), no backend, every file fsynced (savepoint-minimal.ts)', canonicalBytes, minWrite.ms),
+        op('minimal-read', 'baseline: minimal reader of the same files (CRC, parse, key decoded and its key group checked, value copied)', canonicalBytes, minRead.ms),
+        op('minimal-read-views', 'baseline: minimal reader handing out value views', canonicalBytes, minReadViews.ms),
         op('validate', 'validateSavepoint (CRC + every block), child process', canonicalBytes, validateMs),
         op('convert-to-native', "convertSavepoint(canonical → 'native-rocksdb'); bytes = canonical input", canonicalBytes, toNative.ms),
         op('convert-to-canonical', "convertSavepoint(native → 'canonical'); bytes = native input", nativeBytes, toCanonical.ms),

@@ -34,7 +34,7 @@ test('bench harness produces well-formed JSON, markdown and SVG (smoke preset)',
     const storage = json.storage as Array<Record<string, unknown>>;
     assert.deepEqual(storage.map((x) => x.target), ['local', 's3', 'hdfs']);
     const savepoint = json.savepoint as Record<string, unknown>;
-    assert.deepEqual((savepoint.ops as Array<Record<string, unknown>>).map((o) => o.op), ['write', 'read', 'validate', 'convert-to-native', 'convert-to-canonical']);
+    assert.deepEqual((savepoint.ops as Array<Record<string, unknown>>).map((o) => o.op), ['write', 'read', 'read-views', 'minimal-write', 'minimal-read', 'minimal-read-views', 'validate', 'convert-to-native', 'convert-to-canonical']);
     assert.equal(savepoint.validateOk, true);
     const flink = savepoint.flink as Record<string, number>;
     assert.ok(flink.bytes! > 0 && flink.writeRatio! > 0 && flink.readRatio! > 0, 'the Apache Flink case ran and has ratios');

@@ -4,6 +4,7 @@ import {
   defaultSerializerRegistry,
   FsCheckpointStorage,
   isKeyGroupsStateHandle,
+  KeyGroupRange,
   MemoryFileSystem,
   readKeyedStateHeader,
   readKeyGroups,
@@ -15,6 +16,8 @@ import {
   type KeyedStateBackend,
   type SnapshotFuture,
   type KeyedStateHandle,
+  type StateHandleReader,
+  type StreamStateHandle,
 } from '@flowstate/core';
 import { beginKeyedCheckpoint, checkpointKeyed } from '../harness/checkpoint.js';
 import { expectRejects, expectThrows } from '../harness/expect.js';
@@ -56,6 +59,7 @@ export const snapshotLifecycleGroup: ConformanceGroup = {
       run: disposeDuringWrite,
     },
     { name: `a savepoint is a canonical key-groups stream with every entry, and restores (${formatSeed(SAVEPOINT_SEED)})`, run: canonicalSavepoint },
+    { name: `a restore from a savepoint reads its key groups with one range request per contiguous run, not one per key group (${formatSeed(SAVEPOINT_SEED)})`, run: coalescedRestoreReads },
   ],
 };
 
@@ -253,4 +257,47 @@ async function canonicalSavepoint(fx: Fixture): Promise<void> {
 
   const restored = await restoreKeyed(fx, cp, { keySerializer: Serializers.string });
   assertMixed(restored, work.model, work.keys, 'restored from the savepoint');
+}
+
+/** Counts the range requests a restore sends to storage (the GETs of a remote store). */
+function countingReader(inner: StateHandleReader): { reader: StateHandleReader; ranges: Array<{ offset: number; length: number }> } {
+  const ranges: Array<{ offset: number; length: number }> = [];
+  const reader: StateHandleReader = {
+    readFully: (h, id) => inner.readFully(h, id),
+    readRange: (h, offset, length, id) => {
+      ranges.push({ offset, length });
+      return inner.readRange(h, offset, length, id);
+    },
+    ...(inner.describeHandle === undefined ? {} : { describeHandle: (h: StreamStateHandle) => inner.describeHandle!(h) }),
+  };
+  return { reader, ranges };
+}
+
+/**
+ * Issue 16: a savepoint's key groups are adjacent in its stream, so a restore reads each handle's
+ * header and then all the key groups it needs in one request (the savepoint here is far below the
+ * coalescing limit), also when it takes only part of the handle's range (rescaling).
+ */
+async function coalescedRestoreReads(fx: Fixture): Promise<void> {
+  const { kb, work } = await filledBackend(fx, SAVEPOINT_SEED, 100);
+  const cp = await checkpointKeyed(fx, [kb], { options: SAVEPOINT });
+  const handle = cp.handles[0]?.[0];
+  assert.ok(handle !== undefined && isKeyGroupsStateHandle(handle), 'a savepoint handle is a key-groups handle');
+  assert.ok(handle.keyGroupOffsets.length > 3, 'the handle covers several key groups');
+  const whole = countingReader(cp.reader);
+  const restored = await restoreKeyed(fx, { ...cp, reader: whole.reader }, { keySerializer: Serializers.string });
+  assertMixed(restored, work.model, work.keys, 'restored through the counting reader');
+  const blockBytes = handle.stateSize - handle.headerLength;
+  const blocks = whole.ranges.filter((r) => r.offset >= handle.headerLength);
+  assert.equal(blocks.length, 1, `one range request for all ${handle.keyGroupOffsets.length - 1} key groups, got ${blocks.length}`);
+  assert.deepStrictEqual(blocks[0], { offset: handle.headerLength, length: blockBytes }, 'the request covers exactly the key groups');
+
+  const { start, end } = handle.keyGroupRange;
+  const half = KeyGroupRange.of(start, start + Math.floor((end - start) / 2));
+  const part = countingReader(cp.reader);
+  await restoreKeyed(fx, { ...cp, reader: part.reader }, { keySerializer: Serializers.string, keyGroupRange: half, maxParallelism: kb.maxParallelism });
+  const partBlocks = part.ranges.filter((r) => r.offset >= handle.headerLength);
+  const from = handle.keyGroupOffsets[0]!;
+  const to = handle.keyGroupOffsets[half.endKeyGroup - start + 1]!;
+  assert.deepStrictEqual(partBlocks, [{ offset: from, length: to - from }], 'a rescaled restore reads its key groups in one request, and no others');
 }

@@ -48,9 +48,9 @@ export class FaultyStreamFactory implements CheckpointStreamFactory {
       get position(): number {
         return stream.position;
       },
-      write: async (bytes: Uint8Array): Promise<void> => {
+      write: async (bytes: Uint8Array, checksum?: number): Promise<void> => {
         this.maybeFail('write');
-        await stream.write(bytes);
+        await stream.write(bytes, checksum);
       },
       closeAndGetHandle: async (): Promise<StreamStateHandle> => {
         this.maybeFail('close');

@@ -65,9 +65,9 @@ export class GatedStreamFactory implements CheckpointStreamFactory {
       get position(): number {
         return stream.position;
       },
-      write: async (bytes: Uint8Array): Promise<void> => {
+      write: async (bytes: Uint8Array, checksum?: number): Promise<void> => {
         if (this.gateWrites) await waitForGate();
-        await stream.write(bytes);
+        await stream.write(bytes, checksum);
       },
       closeAndGetHandle: async (): Promise<StreamStateHandle> => {
         await waitForGate();

@@ -26,14 +26,14 @@ import { JavaDataInput } from './io/java-input.js';
 import { JavaDataOutput } from './io/java-output.js';
 import { canonicalSavepointProperties } from './java/savepoint-properties.js';
 import { KeyedEntryDecoder } from './keyed/decode.js';
-import { encodeCanonicalStream, encodeOperatorStream, type CanonicalRecord, type OperatorStateData } from './keyed/encode.js';
+import { encodeOperatorStream, type CanonicalRecord, type OperatorStateData } from './keyed/encode.js';
 import { readStateMetaInfo, serializerOf, type StateMetaInfo } from './keyed/meta-info.js';
 import { writeFlinkMetadata } from './metadata/metadata.js';
 import type { OperatorState, SubtaskState } from './metadata/types.js';
 import { defaultFlinkSerializers } from './serializers/builtins.js';
 import { FlinkSnapshots, buildSnapshot } from './serializers/build.js';
 import type { FlinkSerializerSnapshot } from './serializers/types.js';
-import { withOutputDirectory } from './writer.js';
+import { withOutputDirectory, writeCanonicalFile } from './writer.js';
 
 /** `_metadata` version per Flink release line, for `--flink-version`. */
 export function metadataVersionForFlink(flinkVersion: string): number {
@@ -122,10 +122,9 @@ export async function convertFlowstateToFlink(fs: FileSystem, outDir: string, op
         let managedKeyedState: SubtaskState['managedKeyedState'] = null;
         if (keyed !== undefined) {
           const range = computeKeyGroupRangeForOperatorIndex(op.maxParallelism, op.parallelism, i);
-          const enc = encodeCanonicalStream(keyed.header, range.startKeyGroup, range.numberOfKeyGroups, (kg) => keyed.byKeyGroup.get(kg) ?? []);
           const name = randomUUID();
-          await em.write(name, enc.bytes);
-          managedKeyedState = { type: 'key-groups', tag: 7, startKeyGroup: range.startKeyGroup, offsets: enc.offsets, stream: { type: 'relative-file', relativePath: name, size: enc.bytes.length } };
+          const enc = await writeCanonicalFile(em, name, keyed.header, range.startKeyGroup, range.numberOfKeyGroups, (kg) => keyed.byKeyGroup.get(kg) ?? []);
+          managedKeyedState = { type: 'key-groups', tag: 7, startKeyGroup: range.startKeyGroup, offsets: enc.offsets, stream: { type: 'relative-file', relativePath: name, size: enc.size } };
         }
         let managedOperatorState: SubtaskState['managedOperatorState'] = null;
         const st = op.subtasks.find((s) => s.subtaskIndex === i);

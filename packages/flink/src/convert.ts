@@ -243,7 +243,7 @@ async function convertOperator(sp: FlinkSavepoint, op: OperatorState, uid: strin
           if (r.userKey !== undefined) enc.writeMapEntry(r.state, r.key, r.ns, r.userKey, r.userValue ?? null);
           else enc.writeEntry(r.state, r.key, r.ns, r.value!);
         }
-        await out.write(enc.endKeyGroup());
+        await enc.endKeyGroupTo(out);
       }
       keyed.push(enc.finish(await out.closeAndGetHandle()));
     }

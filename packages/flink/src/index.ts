@@ -29,6 +29,7 @@ export * from './serializers/rowdata.js';
 export * from './serializers/build.js';
 export * from './inspect.js';
 export * from './keyed/encode.js';
+export * from './keyed/stream-encoder.js';
 export * from './writer.js';
 export * from './rescale.js';
 export * from './surgery.js';

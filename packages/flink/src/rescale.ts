@@ -3,7 +3,7 @@ import { IllegalStateUsageError, repartitionOperatorState as repartitionCore, ty
 import { FlinkUnsupportedError } from './errors.js';
 import { keyGroupForHash, keyGroupRangeForOperator } from './hash/key-groups.js';
 import { KeyedEntryDecoder, keyGroupPrefixBytes } from './keyed/decode.js';
-import { encodeCanonicalStream, encodeOperatorStream, type CanonicalRecord, type OperatorStateData } from './keyed/encode.js';
+import { encodeOperatorStream, type CanonicalRecord, type OperatorStateData } from './keyed/encode.js';
 import type { StateMetaInfo } from './keyed/meta-info.js';
 import type { KeyedStreamHeader, OperatorStreamHeader } from './keyed/proxy.js';
 import { writeFlinkMetadata } from './metadata/metadata.js';
@@ -11,7 +11,7 @@ import type { OperatorState, OperatorStateHandleEntry, OperatorStateMode, Subtas
 import { readOperatorStates } from './operator/reader.js';
 import type { FlinkSavepoint } from './savepoint.js';
 import type { FlinkSerializerSnapshot } from './serializers/types.js';
-import { rewriteOperatorUnchanged, withOutputDirectory, type StreamEmitter } from './writer.js';
+import { rewriteOperatorUnchanged, withOutputDirectory, writeCanonicalFile, type StreamEmitter } from './writer.js';
 
 export interface FlinkRescaleOptions {
   /** New parallelism (default: unchanged, capped at the new maxParallelism). */
@@ -62,10 +62,9 @@ async function rescaleOperator(sp: FlinkSavepoint, em: StreamEmitter, op: Operat
     let managedKeyedState: SubtaskState['managedKeyedState'] = null;
     if (keyed !== undefined) {
       const n = range.end - range.start + 1;
-      const enc = encodeCanonicalStream(keyed.header, range.start, n, (kg) => keyed.byKeyGroup.get(kg) ?? []);
       const name = randomUUID();
-      await em.write(name, enc.bytes);
-      managedKeyedState = { type: 'key-groups', tag: 7, startKeyGroup: range.start, offsets: enc.offsets, stream: { type: 'relative-file', relativePath: name, size: enc.bytes.length } };
+      const enc = await writeCanonicalFile(em, name, keyed.header, range.start, n, (kg) => keyed.byKeyGroup.get(kg) ?? []);
+      managedKeyedState = { type: 'key-groups', tag: 7, startKeyGroup: range.start, offsets: enc.offsets, stream: { type: 'relative-file', relativePath: name, size: enc.size } };
     }
     let managedOperatorState: SubtaskState['managedOperatorState'] = null;
     if (opStates !== undefined) {

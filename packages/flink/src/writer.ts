@@ -4,7 +4,8 @@ import { IllegalStateUsageError } from '@flowstate/core';
 import { FlinkUnsupportedError } from './errors.js';
 import { JavaDataOutput } from './io/java-output.js';
 import { encodeCanonicalStream, encodeOperatorStream, type CanonicalRecord, type OperatorStateData } from './keyed/encode.js';
-import { writeKeyedHeader } from './keyed/proxy.js';
+import { writeKeyedHeader, type KeyedStreamHeader } from './keyed/proxy.js';
+import { CanonicalStreamEncoder } from './keyed/stream-encoder.js';
 import { serializerOf } from './keyed/meta-info.js';
 import { writeFlinkMetadata } from './metadata/metadata.js';
 import type { KeyedStateHandle, OperatorState, OperatorStreamHandle, StreamStateHandle, SubtaskState } from './metadata/types.js';
@@ -36,16 +37,51 @@ export class StreamEmitter {
 
   /** Writes a new file (never over an existing one) and fsyncs it: `_metadata` comes last and must find its files durable. */
   async write(rel: string, bytes: Uint8Array): Promise<void> {
+    await this.writeStreaming(rel, (write) => write(bytes));
+  }
+
+  /**
+   * Writes a new file as `fill` produces it, chunk by chunk (e.g. a CanonicalStreamEncoder's
+   * sink), then fsyncs it. A chunk is written before `write` resolves, so the caller may reuse it.
+   */
+  async writeStreaming<T>(rel: string, fill: (write: (chunk: Uint8Array) => Promise<void>) => Promise<T>): Promise<T> {
     if (this.written.has(rel)) throw new IllegalStateUsageError(undefined, `two streams would be written to '${rel}'`);
     this.written.add(rel);
     const fh = await open(join(this.outDir, rel), 'wx');
     try {
-      await fh.writeFile(bytes);
+      const result = await fill(async (chunk) => {
+        for (let off = 0; off < chunk.length; ) off += (await fh.write(chunk, off, chunk.length - off)).bytesWritten;
+      });
       await fh.sync();
+      return result;
     } finally {
       await fh.close();
     }
   }
+}
+
+/**
+ * A canonical keyed stream (the same bytes as encodeCanonicalStream) written to the new file `rel`
+ * as it is encoded: no buffer for the whole stream. Returns the handle's offsets and the size.
+ */
+export function writeCanonicalFile(
+  em: StreamEmitter,
+  rel: string,
+  header: Omit<KeyedStreamHeader, 'length'>,
+  startKeyGroup: number,
+  numKeyGroups: number,
+  recordsOf: (keyGroup: number) => readonly CanonicalRecord[],
+): Promise<{ offsets: number[]; size: number }> {
+  return em.writeStreaming(rel, async (write) => {
+    const encoder = new CanonicalStreamEncoder(header, startKeyGroup, numKeyGroups, write);
+    for (let kg = startKeyGroup; kg < startKeyGroup + numKeyGroups; kg++) {
+      const records = recordsOf(kg);
+      if (records.length === 0) continue;
+      await encoder.beginKeyGroup(kg);
+      for (const r of records) encoder.writeRecord(r.stateId, r.key, r.value);
+    }
+    return encoder.finish();
+  });
 }
 
 /**

@@ -43,8 +43,8 @@ export interface HeapSnapshotSource {
 interface HeapSnapshotResources extends SnapshotResources {
   readonly encoder: KeyedStateStreamEncoder;
   readonly header: Uint8Array;
-  /** Asynchronous snapshots: encodes one key group through the copy-on-write view. */
-  readonly encodeGroup: ((g: number) => Uint8Array) | undefined;
+  /** Asynchronous snapshots: encodes one key group through the copy-on-write view (the block is left open). */
+  readonly encodeGroup: ((g: number) => void) | undefined;
   /** Synchronous snapshots (MemoryStateBackend): every key group, encoded up front. */
   readonly precomputed: readonly Uint8Array[] | undefined;
 }
@@ -78,7 +78,10 @@ export class HeapSnapshotStrategy implements SnapshotStrategy<KeyedStateHandle, 
     const header = encoder.encodeHeader();
     if (this.source.asynchronousSnapshots) return { encoder, header, encodeGroup, precomputed: undefined, release };
     try {
-      const precomputed = [...range].map(encodeGroup);
+      const precomputed = [...range].map((g) => {
+        encodeGroup(g);
+        return encoder.endKeyGroup();
+      });
       return { encoder, header, encodeGroup: undefined, precomputed, release() {} };
     } finally {
       release();
@@ -93,7 +96,8 @@ export class HeapSnapshotStrategy implements SnapshotStrategy<KeyedStateHandle, 
     } else {
       for (const g of this.source.keyGroupRange) {
         context.throwIfCancelled();
-        await out.write(resources.encodeGroup!(g));
+        resources.encodeGroup!(g);
+        await resources.encoder.endKeyGroupTo(out);
         await context.yieldIfBusy();
       }
     }
@@ -132,7 +136,7 @@ function groupEncoder(
   encoder: KeyedStateStreamEncoder,
   writers: readonly TableWriter[],
   view: SnapshotView,
-): (g: number) => Uint8Array {
+): (g: number) => void {
   const keyOut = new DataOutputSerializer(64);
   const nsOut = new DataOutputSerializer(64);
   const valOut = new DataOutputSerializer(256);
@@ -156,9 +160,7 @@ function groupEncoder(
         encoder.writeMapEntry(w.index, keyOut.bytesView(), nsOut.bytesView(), ukOut.bytesView(), vb);
       }
     } else {
-      valOut.clear();
-      w.stateSerializer.serialize(value, valOut);
-      encoder.writeEntry(w.index, keyOut.bytesView(), nsOut.bytesView(), valOut.bytesView());
+      encoder.writeSerializedEntry(w.index, keyOut.bytesView(), nsOut.bytesView(), w.stateSerializer, value);
     }
   };
 
@@ -189,6 +191,5 @@ function groupEncoder(
       }
     }
     view.finishKeyGroup(g);
-    return encoder.endKeyGroup();
   };
 }

@@ -135,14 +135,31 @@ async function feedKeyed(spec: KeyedBootstrap<unknown, unknown>, subtasks: reado
     getPartitionedState: (ns, nsSer, d) => b.getPartitionedState(ns, nsSer, d) as never,
   }));
   const keyOut = new DataOutputSerializer(64);
-  for await (const element of spec.data) {
+  await forEachElement(spec.data, (element) => {
     const key = spec.keySelector(element);
     keyOut.clear();
     spec.keySerializer.serialize(key, keyOut);
     const i = computeOperatorIndexForKeyGroup(maxParallelism, subtasks.length, assignToKeyGroup(keyOut.bytesView(), maxParallelism));
     subtasks[i]!.setCurrentKey(key);
     spec.bootstrap.processElement(element, contexts[i]!);
+  });
+}
+
+/**
+ * Every element of `data`, as `for await` hands them out: a synchronous iterable is walked
+ * synchronously (`for await` would cost a promise and a microtask per element), awaiting only
+ * elements that are promises, as `for await` does; an asynchronous one with `for await`.
+ */
+async function forEachElement<T>(data: Iterable<T> | AsyncIterable<T>, visit: (element: T) => void): Promise<void> {
+  if (!(Symbol.iterator in data)) {
+    for await (const element of data) visit(element);
+    return;
   }
+  for (const element of data) visit(isThenable(element) ? ((await element) as T) : element);
+}
+
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
 }
 
 /** Runs an operator state bootstrap function (round-robin over subtasks), then snapshots each subtask. */
@@ -159,7 +176,7 @@ export async function writeOperatorBootstrap(uid: string, spec: OperatorStateBoo
     }));
     for (const c of contexts) spec.bootstrap.open?.(c);
     let n = 0;
-    for await (const element of spec.data) spec.bootstrap.processElement(element, contexts[n++ % p]!);
+    await forEachElement(spec.data, (element) => spec.bootstrap.processElement(element, contexts[n++ % p]!));
     const subs: SubtaskStateMetadata[] = [];
     for (let i = 0; i < p; i++) {
       const h = (await subtasks[i]!.snapshot(target.checkpointId, target.timestamp, target.output.streamFactory, SAVEPOINT).result).jobManagerOwnedSnapshot;
@@ -192,7 +209,7 @@ async function fillEmptySubtasks(handles: Array<KeyGroupsStateHandle | null>, ta
     await out.write(encoder.encodeHeader());
     for (const g of range) {
       encoder.beginKeyGroup(g);
-      await out.write(encoder.endKeyGroup());
+      await encoder.endKeyGroupTo(out);
     }
     handles[i] = encoder.finish(await out.closeAndGetHandle());
   }

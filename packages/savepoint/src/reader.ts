@@ -8,6 +8,7 @@ import {
   readOperatorStateStream,
   verifyCheckpointComplete,
   DataInputDeserializer,
+  ExactDeserializer,
   readKeyedStateHeader,
   readKeyGroupBlocks,
   type KeyGroupBlock,
@@ -106,6 +107,11 @@ export interface GroupedMapStateEntry<K = unknown, N = unknown, UK = unknown, UV
   readonly key: K;
   readonly namespace: N;
   readonly value: Map<UK, UV | null>;
+}
+
+export interface KeyedStateReadOptions {
+  /** Hand out one reused entry whose values may be views into the bytes read (see readKeyedStateBlocks). */
+  readonly views?: boolean;
 }
 
 interface KeyedSource {
@@ -275,17 +281,25 @@ export class SavepointReader {
   }
 
   /** Value, list, reducing and aggregating state. For MAP state use readMapState. */
-  async *readKeyedState<K = unknown, N = unknown, V = unknown>(uid: string, stateName: string): AsyncGenerator<KeyedStateEntry<K, N, V>> {
+  readKeyedState<K = unknown, N = unknown, V = unknown>(uid: string, stateName: string): AsyncIterableIterator<KeyedStateEntry<K, N, V>> {
+    return flattenBlocks(this.readKeyedStateBlocks<K, N, V>(uid, stateName));
+  }
+
+  /**
+   * readKeyedState one key-group block at a time: per block, a synchronous iterable of its entries
+   * (decoded as they are iterated), which costs no promise per entry. With `views: true` one entry
+   * object is reused for every record, and values whose serializer has `deserializeView` (e.g.
+   * byte arrays) are views into the bytes read: an entry is valid only until the next one. Copy
+   * what you keep.
+   */
+  async *readKeyedStateBlocks<K = unknown, N = unknown, V = unknown>(uid: string, stateName: string, options: KeyedStateReadOptions = {}): AsyncGenerator<Iterable<KeyedStateEntry<K, N, V>>> {
     const s = await this.stateOf(uid, stateName);
     if (s.meta.kind === 'MAP') throw new IllegalStateUsageError(stateName, 'is MAP state: read it with readMapState or readMapStateGrouped');
-    for await (const records of this.recordsPerBlock(uid, s)) {
-      for (const { r, file, off } of records) {
-        yield {
-          key: decodeExact(s.keySerializer, r.key, file, off, 'key') as K,
-          namespace: decodeExact(s.nsSerializer, r.namespace, file, off, 'namespace') as N,
-          value: decodeExact(s.stateSerializer, r.value!, file, off, `value of '${stateName}'`) as V,
-        };
-      }
+    const decoder = new ExactDeserializer();
+    const views = options.views === true;
+    const what = `value of '${stateName}'`;
+    for await (const { block, source, stateIndexMap } of this.keyedBlocks(uid)) {
+      yield valueEntries<K, N, V>(block, source.file, stateIndexMap, s, decoder, views, what);
     }
   }
 
@@ -453,6 +467,74 @@ export class SavepointReader {
       }
       yield entry;
     }
+  }
+}
+
+/**
+ * The entries of every block, one at a time. Not an async generator: that would cost two awaits
+ * per entry; here an entry of the current block is one resolved promise, and only a new block
+ * is awaited.
+ */
+function flattenBlocks<T>(blocks: AsyncGenerator<Iterable<T>>): AsyncIterableIterator<T> {
+  let current: Iterator<T> | undefined;
+  const pull = async (): Promise<IteratorResult<T>> => {
+    for (;;) {
+      const b = await blocks.next();
+      if (b.done === true) return { done: true, value: undefined };
+      current = b.value[Symbol.iterator]();
+      const r = current.next();
+      if (r.done !== true) return r;
+    }
+  };
+  const it: AsyncIterableIterator<T> = {
+    next(): Promise<IteratorResult<T>> {
+      if (current !== undefined) {
+        let r: IteratorResult<T>;
+        try {
+          r = current.next();
+        } catch (e) {
+          return Promise.reject(e);
+        }
+        if (r.done !== true) return Promise.resolve(r);
+      }
+      return pull();
+    },
+    async return(): Promise<IteratorResult<T>> {
+      current = undefined;
+      await blocks.return(undefined);
+      return { done: true, value: undefined };
+    },
+    [Symbol.asyncIterator]() {
+      return it;
+    },
+  };
+  return it;
+}
+
+/** The entries of state `s` in one block; with `views`, one reused entry object (see readKeyedStateBlocks). */
+function* valueEntries<K, N, V>(block: KeyGroupBlock, file: string, stateIndexMap: readonly number[], s: KeyedStateOf, decoder: ExactDeserializer, views: boolean, what: string): Generator<KeyedStateEntry<K, N, V>> {
+  const reused = { key: undefined as K, namespace: undefined as N, value: undefined as V };
+  const records = block.records;
+  for (let j = 0; j < records.length; j++) {
+    const r = records[j]!;
+    if (stateIndexMap[r.stateIndex] !== s.index) continue;
+    const off = block.recordOffsets[j]!;
+    let key: K, namespace: N, value: V;
+    try {
+      key = decoder.decode(s.keySerializer, r.key, 'key', off, views) as K;
+      namespace = decoder.decode(s.nsSerializer, r.namespace, 'namespace', off, views) as N;
+      value = decoder.decode(s.stateSerializer, r.value!, what, off, views) as V;
+    } catch (e) {
+      wrapDecodeError(e, file, off);
+    }
+    if (!views) {
+      yield { key, namespace, value };
+      continue;
+    }
+    reused.key = key;
+    reused.namespace = namespace;
+    reused.value = value;
+    yield reused;
   }
 }
 

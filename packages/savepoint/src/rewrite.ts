@@ -131,7 +131,7 @@ class KeyedStreamWriter {
   }
 
   end(): Promise<void> {
-    return this.out.write(this.encoder.endKeyGroup());
+    return this.encoder.endKeyGroupTo(this.out);
   }
 
   /** The block of a key group without records. */
@@ -142,7 +142,7 @@ class KeyedStreamWriter {
 
   /** A whole block copied from an input stream with the same header. */
   raw(g: number, bytes: Uint8Array, checksum: number): Promise<void> {
-    return this.out.write(this.encoder.copyKeyGroup(g, bytes, checksum));
+    return this.out.write(this.encoder.copyKeyGroup(g, bytes, checksum), checksum);
   }
 
   async finish(): Promise<KeyGroupsStateHandle> {

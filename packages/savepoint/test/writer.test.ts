@@ -301,3 +301,38 @@ describe('SavepointWriter on an existing savepoint', () => {
     assert.equal(await readEverything(out), await readEverything(FIXTURE_V1));
   });
 });
+
+describe('bootstrap input', () => {
+  // Sync iterables are walked without `for await` (issue 16): the elements must still be exactly what `for await` hands out.
+  const sum = async (data: Iterable<unknown> | AsyncIterable<unknown>): Promise<Map<number, number>> => {
+    const out = tmp();
+    const total = new ValueStateDescriptor<number>('total', Serializers.int32);
+    await SavepointWriter.newSavepoint({ maxParallelism: 8, stateBackend: new FsStateBackend() })
+      .withKeyedOperator('k', {
+        data: data as Iterable<number>,
+        keySelector: (n: number) => n % 3,
+        keySerializer: Serializers.int32,
+        parallelism: 2,
+        bootstrap: { processElement: (n, ctx) => ctx.getState(total).update((ctx.getState(total).value() ?? 0) + n) },
+      })
+      .write(out);
+    const r = await SavepointReader.load(out);
+    const m = new Map<number, number>();
+    for await (const e of r.readKeyedState<number, unknown, number>('k', 'total')) m.set(e.key, e.value);
+    return m;
+  };
+  const expected = new Map([[0, 3 + 6], [1, 1 + 4], [2, 2 + 5]]);
+
+  it('takes a sync iterable, a sync iterable of promises (awaited, as for await does) and an async iterable alike', async () => {
+    assert.deepEqual(await sum([1, 2, 3, 4, 5, 6]), expected);
+    assert.deepEqual(await sum([1, 2, 3, 4, 5, 6].map((n) => Promise.resolve(n))), expected);
+    assert.deepEqual(
+      await sum(
+        (async function* () {
+          for (const n of [1, 2, 3, 4, 5, 6]) yield n;
+        })(),
+      ),
+      expected,
+    );
+  });
+});

@@ -8,15 +8,28 @@ const decoder = new TextDecoder('utf-8', { fatal: true });
  * byte strings are returned as views, never as buffers sized from untrusted input.
  */
 export class DataInputDeserializer {
-  private readonly view: DataView;
+  /** Over the whole ArrayBuffer behind `buf` (reads add `start`), so reset() rarely needs a new one. */
+  private view: DataView;
+  /** buf.byteOffset. */
+  private start: number;
   private pos: number;
 
   constructor(
-    private readonly buf: Uint8Array,
+    private buf: Uint8Array,
     /** Added to positions in error messages, so they name offsets within the enclosing file. */
-    private readonly baseOffset = 0,
+    private baseOffset = 0,
   ) {
-    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    this.view = new DataView(buf.buffer);
+    this.start = buf.byteOffset;
+    this.pos = 0;
+  }
+
+  /** Reads `buf` from its start, as a new deserializer would (hot loops reuse one). */
+  reset(buf: Uint8Array, baseOffset = 0): void {
+    if (this.view.buffer !== buf.buffer) this.view = new DataView(buf.buffer);
+    this.buf = buf;
+    this.start = buf.byteOffset;
+    this.baseOffset = baseOffset;
     this.pos = 0;
   }
 
@@ -56,42 +69,42 @@ export class DataInputDeserializer {
 
   readUint16(): number {
     this.need(2, 'uint16');
-    const v = this.view.getUint16(this.pos);
+    const v = this.view.getUint16(this.start + this.pos);
     this.pos += 2;
     return v;
   }
 
   readInt32(): number {
     this.need(4, 'int32');
-    const v = this.view.getInt32(this.pos);
+    const v = this.view.getInt32(this.start + this.pos);
     this.pos += 4;
     return v;
   }
 
   readUint32(): number {
     this.need(4, 'uint32');
-    const v = this.view.getUint32(this.pos);
+    const v = this.view.getUint32(this.start + this.pos);
     this.pos += 4;
     return v;
   }
 
   readFloat64(): number {
     this.need(8, 'float64');
-    const v = this.view.getFloat64(this.pos);
+    const v = this.view.getFloat64(this.start + this.pos);
     this.pos += 8;
     return v;
   }
 
   readBigInt64(): bigint {
     this.need(8, 'int64');
-    const v = this.view.getBigInt64(this.pos);
+    const v = this.view.getBigInt64(this.start + this.pos);
     this.pos += 8;
     return v;
   }
 
   readUint64(): number {
     this.need(8, 'uint64');
-    const v = this.view.getBigUint64(this.pos);
+    const v = this.view.getBigUint64(this.start + this.pos);
     this.pos += 8;
     if (v > BigInt(Number.MAX_SAFE_INTEGER)) this.fail(`uint64 ${v} exceeds 2^53`);
     return Number(v);

@@ -118,6 +118,29 @@ export class DataOutputSerializer {
     this.writeBytes(bytes);
   }
 
+  /**
+   * varuint length, then what `serializer` writes for `value`, serialized in place: no temporary
+   * buffer and no copy of the value's bytes. The prefix is sized for `expectedLength`; when the
+   * actual length needs another prefix size, the bytes are moved once. Returns the length.
+   */
+  writeSerializedLengthPrefixed<T>(serializer: { serialize(value: T, out: DataOutputSerializer): void }, value: T, expectedLength: number): number {
+    const reserved = varUintSize(expectedLength);
+    this.ensure(reserved);
+    const start = this.pos;
+    this.pos += reserved;
+    serializer.serialize(value, this);
+    const length = this.pos - start - reserved;
+    const actual = varUintSize(length);
+    if (actual !== reserved) {
+      this.ensure(actual - reserved);
+      this.buf.copyWithin(start + actual, start + reserved, this.pos);
+    }
+    this.pos = start;
+    this.writeVarUint(length);
+    this.pos = start + actual + length;
+    return length;
+  }
+
   /** UTF-8 string: varuint byte length, then the bytes. */
   writeString(s: string): void {
     // Worst case 3 bytes per UTF-16 unit; encode in place to avoid a temporary buffer.

@@ -65,7 +65,8 @@ export class KvFullSnapshotStrategy implements SnapshotStrategy<KeyedStateHandle
     for (const g of this.source.keyGroupRange) {
       // Before every read of the view: a snapshot cancelled by dispose() had its view released.
       context.throwIfCancelled();
-      await out.write(encodeGroup(g));
+      encodeGroup(g);
+      await encoder.endKeyGroupTo(out);
       await context.yieldIfBusy();
     }
     // The stream checks cancellation after the close too: a cancel() during it deletes the file.
@@ -75,8 +76,8 @@ export class KvFullSnapshotStrategy implements SnapshotStrategy<KeyedStateHandle
   }
 }
 
-/** Encodes one key group's block: every state's rows of that key group, read from the view. */
-function keyGroupEncoder(layout: KvRowLayout, view: KvView, states: readonly RegisteredKvState[], encoder: KeyedStateStreamEncoder): (g: number) => Uint8Array {
+/** Encodes one key group's block (left open for endKeyGroupTo): every state's rows of that key group, read from the view. */
+function keyGroupEncoder(layout: KvRowLayout, view: KvView, states: readonly RegisteredKvState[], encoder: KeyedStateStreamEncoder): (g: number) => void {
   const spaces = states.map((s) => view.keySpace(s.space.name));
   const listOut = new DataOutputSerializer(256);
   return (g) => {
@@ -93,6 +94,5 @@ function keyGroupEncoder(layout: KvRowLayout, view: KvView, states: readonly Reg
         else encoder.writeEntry(i, p.key, p.namespace, value);
       });
     });
-    return encoder.endKeyGroup();
   };
 }

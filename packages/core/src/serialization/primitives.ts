@@ -97,6 +97,9 @@ export class BytesSerializer implements TypeSerializer<Uint8Array> {
   deserialize(input: DataInputDeserializer): Uint8Array {
     return new Uint8Array(input.readLengthPrefixed());
   }
+  deserializeView(input: DataInputDeserializer): Uint8Array {
+    return input.readLengthPrefixed();
+  }
   copy(value: Uint8Array): Uint8Array {
     return new Uint8Array(value);
   }

@@ -16,6 +16,11 @@ export interface TypeSerializer<T> {
   readonly isImmutableType: boolean;
   serialize(value: T, out: DataOutputSerializer): void;
   deserialize(input: DataInputDeserializer): T;
+  /**
+   * Optional: like deserialize, but the value may be a view into the input's buffer (no copy), valid
+   * only as long as that buffer is not reused. Readers that hand out such views say so.
+   */
+  deserializeView?(input: DataInputDeserializer): T;
   /** A deep copy; identity for immutable types. */
   copy(value: T): T;
   /** A versioned description of this serializer's configuration, written into checkpoints. */
@@ -75,4 +80,20 @@ export function deserializeExact<T>(serializer: TypeSerializer<T>, bytes: Uint8A
   const v = serializer.deserialize(input);
   if (input.remaining !== 0) input.fail(`${what} has ${input.remaining} trailing bytes`);
   return v;
+}
+
+/**
+ * deserializeExact over one reused input, for loops that decode many fields. With `view`, a
+ * serializer's deserializeView is used where it has one (the value may alias `bytes`).
+ */
+export class ExactDeserializer {
+  private readonly input = new DataInputDeserializer(new Uint8Array(0));
+
+  decode<T>(serializer: TypeSerializer<T>, bytes: Uint8Array, what: string, baseOffset = 0, view = false): T {
+    const input = this.input;
+    input.reset(bytes, baseOffset);
+    const v = view && serializer.deserializeView !== undefined ? serializer.deserializeView(input) : serializer.deserialize(input);
+    if (input.remaining !== 0) input.fail(`${what} has ${input.remaining} trailing bytes`);
+    return v;
+  }
 }

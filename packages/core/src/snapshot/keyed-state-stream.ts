@@ -10,7 +10,7 @@ import { readSerializerSnapshot, writeSerializerSnapshot, type SerializerSnapsho
 import type { TypeSerializerSnapshot } from '../serialization/type-serializer.js';
 import { STATE_KIND_CODES, stateKindFromCode, type StateKind } from '../state/descriptors.js';
 import { type KeyGroupsStateHandle, type StreamStateHandle } from '../storage/handles.js';
-import type { StateHandleReader } from '../storage/spi.js';
+import type { CheckpointStateOutputStream, StateHandleReader } from '../storage/spi.js';
 
 /** "FSKS": flowstate keyed state stream. */
 export const KEYED_STATE_MAGIC = 0x46534b53;
@@ -51,6 +51,8 @@ export class KeyedStateStreamEncoder {
   private readonly checksums: number[] = [];
   private headerLength = -1;
   private headerChecksum = 0;
+  /** Length of the last value serialized in place: the guess for the next one's length prefix. */
+  private lastValueLength = 0;
 
   constructor(
     private readonly keyGroupRange: KeyGroupRange,
@@ -103,6 +105,15 @@ export class KeyedStateStreamEncoder {
     b.writeLengthPrefixed(value);
   }
 
+  /** writeEntry with the value serialized straight into the block (no intermediate buffer). */
+  writeSerializedEntry<V>(stateIndex: number, key: Uint8Array, namespace: Uint8Array, serializer: { serialize(value: V, out: DataOutputSerializer): void }, value: V): void {
+    const b = this.block;
+    b.writeVarUint(stateIndex + 1);
+    b.writeLengthPrefixed(key);
+    b.writeLengthPrefixed(namespace);
+    this.lastValueLength = b.writeSerializedLengthPrefixed(serializer, value, this.lastValueLength);
+  }
+
   writeMapEntry(stateIndex: number, key: Uint8Array, namespace: Uint8Array, userKey: Uint8Array, userValue: Uint8Array | null): void {
     const b = this.block;
     b.writeVarUint(stateIndex + 1);
@@ -117,16 +128,31 @@ export class KeyedStateStreamEncoder {
     }
   }
 
-  /** Ends the current block and returns its bytes, to be written next. */
+  /** Ends the current block and returns a copy of its bytes, to be written next. */
   endKeyGroup(): Uint8Array {
+    return this.endBlock().bytes.slice();
+  }
+
+  /**
+   * Ends the current block and writes it to `out` with its CRC32C (which the stream reuses for
+   * its own checksum), without copying it: the block's buffer is reused only after the write resolved.
+   */
+  async endKeyGroupTo(out: CheckpointStateOutputStream): Promise<void> {
+    const { bytes, checksum } = this.endBlock();
+    await out.write(bytes, checksum);
+  }
+
+  /** The block's bytes as a view, valid until the next beginKeyGroup. */
+  private endBlock(): { bytes: Uint8Array; checksum: number } {
     assert(this.open, 'a key group block is open');
     this.block.writeVarUint(0);
-    const bytes = this.block.toBytes();
+    const bytes = this.block.bytesView();
+    const checksum = crc32c(bytes);
     this.offsets.push(this.position);
-    this.checksums.push(crc32c(bytes));
+    this.checksums.push(checksum);
     this.position += bytes.length;
     this.open = false;
-    return bytes;
+    return { bytes, checksum };
   }
 
   /**
@@ -283,13 +309,45 @@ export interface KeyGroupBlockOptions {
   /** Also check that every key hashes to the key group of its block. */
   readonly maxParallelism?: number;
   readonly checkpointId?: number;
+  /**
+   * Largest coalesced read (default COALESCED_READ_BYTES): consecutive key groups are read in one
+   * request up to this many bytes; a single larger block is read alone.
+   */
+  readonly maxReadBytes?: number;
+}
+
+/** Default byte limit of one coalesced key-group read: bounds memory to two such reads. */
+export const COALESCED_READ_BYTES = 8 << 20;
+
+/** One read request: the key groups [from, to] of a handle, contiguous in its stream. */
+interface KeyGroupRun {
+  readonly from: number;
+  readonly to: number;
+}
+
+/**
+ * The key groups [from, to] of a handle split into read requests: the blocks of consecutive key
+ * groups are adjacent in the stream, so each request covers as many whole blocks as fit in
+ * `maxBytes` (at least one). A remote store then sees one GET per run instead of one per key group.
+ */
+export function planKeyGroupReads(offsets: readonly number[], start: number, from: number, to: number, maxBytes: number): KeyGroupRun[] {
+  const runs: KeyGroupRun[] = [];
+  for (let g = from; g <= to; ) {
+    const base = offsets[g - start]!;
+    let end = g;
+    while (end < to && offsets[end + 2 - start]! - base <= maxBytes) end++;
+    runs.push({ from: g, to: end });
+    g = end + 1;
+  }
+  return runs;
 }
 
 /**
  * The key-group blocks of `handle` (within `options.range`), in ascending order, each read,
- * verified (CRC32C) and decoded before it is yielded. The next block is read while the current
- * one is decoded and consumed, so that I/O and CPU overlap: memory holds at most two blocks. Key
- * groups outside the range are never read.
+ * verified (CRC32C) and decoded before it is yielded. Consecutive blocks are read with one
+ * request (see planKeyGroupReads); the next request is read while the blocks of the current one
+ * are decoded and consumed, so that I/O and CPU overlap: memory holds at most two requests' bytes.
+ * Key groups outside the range are never read. Blocks are views into their request's buffer.
  */
 export async function* readKeyGroupBlocks(
   reader: StateHandleReader,
@@ -298,20 +356,30 @@ export async function* readKeyGroupBlocks(
   options: KeyGroupBlockOptions = {},
 ): AsyncGenerator<KeyGroupBlock> {
   const start = handle.keyGroupRange.start;
+  const offsets = handle.keyGroupOffsets;
   const from = Math.max(options.range?.startKeyGroup ?? start, start);
   const to = Math.min(options.range?.endKeyGroup ?? handle.keyGroupRange.end, handle.keyGroupRange.end);
-  const read = (g: number): Promise<Uint8Array> => {
-    const offset = handle.keyGroupOffsets[g - start]!;
-    return reader.readRange(handle.stream, offset, handle.keyGroupOffsets[g - start + 1]! - offset, options.checkpointId);
+  const runs = planKeyGroupReads(offsets, start, from, to, options.maxReadBytes ?? COALESCED_READ_BYTES);
+  const readRun = (run: KeyGroupRun): Promise<Uint8Array> => {
+    const offset = offsets[run.from - start]!;
+    return reader.readRange(handle.stream, offset, offsets[run.to + 1 - start]! - offset, options.checkpointId);
   };
   const file = readerHandleName(reader, handle);
-  let pending = from <= to ? read(from) : undefined;
-  for (let g = from; g <= to; g++) {
-    const bytes = await pending!;
-    pending = g < to ? read(g + 1) : undefined;
+  let pending = runs.length > 0 ? readRun(runs[0]!) : undefined;
+  for (let i = 0; i < runs.length; i++) {
+    const run = runs[i]!;
+    // A plain Uint8Array over a storage's Buffer: every record field is a subarray of it, and
+    // Buffer's subarray (a species constructor per call) costs several times more.
+    const read = await pending!;
+    const bytes = new Uint8Array(read.buffer, read.byteOffset, read.byteLength);
+    pending = i + 1 < runs.length ? readRun(runs[i + 1]!) : undefined;
     // A read-ahead that is never awaited (the consumer stopped early) must not surface as unhandled.
     pending?.catch(() => {});
-    yield decodeKeyGroupBlock(handle, header, g, bytes, options, file);
+    const base = offsets[run.from - start]!;
+    for (let g = run.from; g <= run.to; g++) {
+      const block = bytes.subarray(offsets[g - start]! - base, offsets[g + 1 - start]! - base);
+      yield decodeKeyGroupBlock(handle, header, g, block, options, file);
+    }
   }
 }
 

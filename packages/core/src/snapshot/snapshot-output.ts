@@ -26,9 +26,9 @@ export class SnapshotOutputStream implements CheckpointStateOutputStream {
     return this.inner.position;
   }
 
-  async write(bytes: Uint8Array): Promise<void> {
+  async write(bytes: Uint8Array, checksum?: number): Promise<void> {
     this.checkCancelled();
-    await this.inner.write(bytes);
+    await this.inner.write(bytes, checksum);
     this.checkCancelled();
   }
 

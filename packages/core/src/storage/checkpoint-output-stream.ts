@@ -1,4 +1,4 @@
-import { crc32c } from '../checksum.js';
+import { crc32c, crc32cCombine } from '../checksum.js';
 import { IllegalStateUsageError } from '../errors.js';
 import type { FileSystem, FileWriter } from './file-system.js';
 import type { StreamStateHandle } from './handles.js';
@@ -7,10 +7,19 @@ import type { CheckpointStateOutputStream } from './spi.js';
 /** Default bytes a stream buffers before it writes to its file system. */
 export const DEFAULT_WRITE_BUFFER_BYTES = 1 << 20;
 
+/** Writes at least this large go straight to the file system (if under a quarter of the buffer). */
+const DIRECT_WRITE_BYTES = 64 << 10;
+
+/** First size of the write buffer, which grows to the stream's buffer size as small writes need it. */
+const INITIAL_BUFFER_BYTES = 64 << 10;
+
+/** Below this, computing a chunk's CRC32C is cheaper than combining a given one (~30 µs). */
+const COMBINE_MIN_BYTES = 16 << 10;
+
 /**
  * The one state output stream over a FileSystem (checkpoints, savepoints, conversions): computes
  * the CRC32C on the fly and commits the file atomically on close. Small writes are gathered in
- * one fixed buffer; a write of at least a quarter of the buffer goes straight to the file after
+ * one fixed buffer; a write of at least 64 KiB (or a quarter of the buffer) goes straight to the file after
  * the buffered bytes, without a copy: a FileWriter holds no reference to a chunk once its write
  * resolved, and neither does this stream, which is all the CheckpointStateOutputStream contract
  * promises a caller that reuses its buffers.
@@ -34,20 +43,36 @@ export class FsCheckpointStateOutputStream implements CheckpointStateOutputStrea
     return this.pos;
   }
 
-  async write(bytes: Uint8Array): Promise<void> {
+  async write(bytes: Uint8Array, checksum?: number): Promise<void> {
     if (this.closed) throw new IllegalStateUsageError(undefined, `write to closed checkpoint stream '${this.path}'`);
     if (bytes.length === 0) return;
-    this.crc = crc32c(bytes, this.crc);
+    this.crc = checksum !== undefined && bytes.length >= COMBINE_MIN_BYTES ? crc32cCombine(this.crc, checksum, bytes.length) : crc32c(bytes, this.crc);
     this.pos += bytes.length;
-    if (bytes.length >= this.bufferSize / 4) {
+    if (bytes.length >= Math.min(DIRECT_WRITE_BYTES, this.bufferSize / 4)) {
       await this.flush();
       await (await this.open()).write(bytes);
       return;
     }
-    this.buf ??= new Uint8Array(this.bufferSize);
+    this.buf ??= new Uint8Array(Math.min(this.bufferSize, INITIAL_BUFFER_BYTES));
+    if (this.buffered + bytes.length > this.buf.length) this.grow(this.buffered + bytes.length);
+    // Full at its largest: the buffered bytes go first.
     if (this.buffered + bytes.length > this.buf.length) await this.flush();
     this.buf.set(bytes, this.buffered);
     this.buffered += bytes.length;
+  }
+
+  /**
+   * The buffer starts small and doubles up to bufferSize: a stream that only ever buffers a
+   * header (its blocks go straight to the file) never allocates the full buffer.
+   */
+  private grow(needed: number): void {
+    const buf = this.buf!;
+    if (buf.length >= this.bufferSize) return;
+    let size = buf.length;
+    while (size < needed && size < this.bufferSize) size *= 2;
+    const next = new Uint8Array(Math.min(size, this.bufferSize));
+    next.set(buf.subarray(0, this.buffered));
+    this.buf = next;
   }
 
   private open(): Promise<FileWriter> {

@@ -8,7 +8,11 @@ export type CheckpointedStateScope = 'EXCLUSIVE' | 'SHARED';
 export interface CheckpointStateOutputStream {
   /** Bytes written so far: the offset the next write lands at. */
   readonly position: number;
-  write(bytes: Uint8Array): Promise<void>;
+  /**
+   * `checksum`: the CRC32C of `bytes` when the caller already computed it (e.g. per key-group
+   * block), so that the stream need not read the bytes again for its own; a stream may ignore it.
+   */
+  write(bytes: Uint8Array, checksum?: number): Promise<void>;
   /** Makes the bytes durable and returns their handle. */
   closeAndGetHandle(): Promise<StreamStateHandle>;
   /** Discards everything written; idempotent. */

@@ -6,7 +6,8 @@ import { corrupt } from '../errors.js';
  * no read ever allocates more than the bytes that remain.
  */
 export class JavaDataInput {
-  private readonly view: DataView;
+  /** Created on the first multi-byte read: most inputs of a record (keys, byte[] values) never need one. */
+  private dataView: DataView | undefined;
   private pos: number;
   private readonly end: number;
 
@@ -19,9 +20,12 @@ export class JavaDataInput {
     start = 0,
     end = bytes.length,
   ) {
-    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     this.pos = start;
     this.end = end;
+  }
+
+  private get view(): DataView {
+    return (this.dataView ??= new DataView(this.bytes.buffer, this.bytes.byteOffset, this.bytes.byteLength));
   }
 
   get position(): number {
@@ -93,9 +97,10 @@ export class JavaDataInput {
 
   readInt(): number {
     this.need(4, 'int');
-    const v = this.view.getInt32(this.pos);
+    const b = this.bytes;
+    const p = this.pos;
     this.pos += 4;
-    return v;
+    return (b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!;
   }
 
   readLong(): bigint {

@@ -33,7 +33,7 @@ export function* readCanonicalKeyGroup(input: JavaDataInput, keyGroup: number, n
     if (keyLen === 0) input.fail(`key group ${keyGroup}: empty key`, offset - input.baseOffset);
     const last = (key[0]! & META_DATA_FOLLOWS) !== 0;
     if (last) {
-      key = Uint8Array.from(key);
+      key = new Uint8Array(key);
       key[0] = key[0]! & ~META_DATA_FOLLOWS;
     }
     yield { keyGroup, stateId, key, value, offset };

@@ -67,7 +67,7 @@ class AvroCodec {
       case 'float': return i.readFloat();
       case 'double': return i.readDouble();
       case 'string': return new TextDecoder().decode(i.readBytes(i.readCount('Avro string length')));
-      case 'bytes': return Uint8Array.from(i.readBytes(i.readCount('Avro bytes length')));
+      case 'bytes': return new Uint8Array(i.readBytes(i.readCount('Avro bytes length')));
     }
     const o = s as SchemaObject;
     switch (t) {
@@ -81,7 +81,7 @@ class AvroCodec {
         const sym = o.symbols?.[i.readInt()];
         return sym ?? i.fail('Avro enum ordinal out of range', at);
       }
-      case 'fixed': return Uint8Array.from(i.readBytes(o.size ?? 0));
+      case 'fixed': return new Uint8Array(i.readBytes(o.size ?? 0));
       case 'array': {
         const out: unknown[] = [];
         this.blocks(i, () => out.push(this.read(i, o.items!, depth + 1)));

@@ -50,7 +50,8 @@ function primitiveArray<T>(name: string, elemBytes: number, read: (i: JavaDataIn
 export const BytePrimitiveArraySerializer: FlinkTypeSerializer<Uint8Array> = {
   serializerClass: `${ARRAYS}BytePrimitiveArraySerializer`,
   length: -1,
-  deserialize: (i) => Uint8Array.from(i.readBytes(i.readCount('byte[] length'))),
+  // A copy into a new buffer; Uint8Array.from would copy element by element through the iterator protocol.
+  deserialize: (i) => new Uint8Array(i.readBytes(i.readCount('byte[] length'))),
   serialize: (v, o) => {
     o.writeInt(v.length);
     o.writeBytes(v);

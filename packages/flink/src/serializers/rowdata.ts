@@ -80,7 +80,7 @@ function readField(dv: DataView, row: Uint8Array, slot: number, t: string, i: Ja
     case 'FLOAT': return dv.getFloat32(slot, true);
   }
   const bytes = varBytes(dv, row, slot, i, rowAt);
-  return t === 'VARCHAR' || t === 'CHAR' ? new TextDecoder().decode(bytes) : Uint8Array.from(bytes);
+  return t === 'VARCHAR' || t === 'CHAR' ? new TextDecoder().decode(bytes) : new Uint8Array(bytes);
 }
 
 function varBytes(dv: DataView, row: Uint8Array, slot: number, i: JavaDataInput, rowAt: number): Uint8Array {

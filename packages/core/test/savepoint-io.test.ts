@@ -1,0 +1,158 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import {
+  BytesSerializer,
+  crc32c,
+  crc32cCombine,
+  DataInputDeserializer,
+  DataOutputSerializer,
+  ExactDeserializer,
+  FsCheckpointStateOutputStream,
+  FsCheckpointStorage,
+  KeyGroupRange,
+  KeyedStateStreamEncoder,
+  MemoryFileSystem,
+  planKeyGroupReads,
+  readKeyGroupBlocks,
+  Serializers,
+  VoidNamespaceSerializer,
+  type KeyedStateStreamHeader,
+  type StateHandleReader,
+  type TypeSerializerSnapshot,
+} from '../src/index.js';
+
+function bytes(n: number, seed: number): Uint8Array {
+  const out = new Uint8Array(n);
+  let x = seed;
+  for (let i = 0; i < n; i++) {
+    x = (x * 1103515245 + 12345) >>> 0;
+    out[i] = x >>> 24;
+  }
+  return out;
+}
+
+describe('savepoint I/O building blocks (issue 16)', () => {
+  it('crc32cCombine gives the CRC32C of the concatenation', () => {
+    for (const [a, b] of [[0, 0], [1, 0], [0, 5], [7, 1], [100, 4096], [65_537, 300_001], [3, 1 << 20]] as const) {
+      const x = bytes(a, a + 1);
+      const y = bytes(b, b + 7);
+      assert.equal(crc32cCombine(crc32c(x), crc32c(y), y.length), crc32c(Buffer.concat([x, y])), `${a} + ${b} bytes`);
+    }
+  });
+
+  it('an output stream given each chunk\'s CRC32C records the same file checksum as one computing it', async () => {
+    const fs = new MemoryFileSystem();
+    const chunks = [bytes(10, 1), bytes(200_000, 2), bytes(70_000, 3), bytes(17_000, 4), bytes(1, 5)];
+    const given = new FsCheckpointStateOutputStream(fs, 'given', 1 << 20);
+    const computed = new FsCheckpointStateOutputStream(fs, 'computed', 1 << 20);
+    for (const c of chunks) {
+      await given.write(c, crc32c(c));
+      await computed.write(c);
+    }
+    const a = await given.closeAndGetHandle();
+    const b = await computed.closeAndGetHandle();
+    assert.ok(a.type === 'file' && b.type === 'file');
+    assert.equal(a.checksum, b.checksum);
+    assert.equal(a.checksum, crc32c(await fs.read('given')));
+  });
+
+  it('an output stream writes exactly its input through buffer growth, flushes and direct writes', async () => {
+    const fs = new MemoryFileSystem();
+    const out = new FsCheckpointStateOutputStream(fs, 'mixed', 256 << 10);
+    const chunks: Uint8Array[] = [];
+    let x = 7;
+    for (let i = 0; i < 400; i++) {
+      x = (x * 1103515245 + 12345) >>> 0;
+      const n = x % 9 === 0 ? 70_000 + (x % 100_000) : 1 + (x % 40_000);
+      chunks.push(bytes(n, i));
+      await out.write(chunks[i]!);
+    }
+    const h = await out.closeAndGetHandle();
+    const all = Buffer.concat(chunks);
+    assert.ok(h.type === 'file');
+    assert.equal(h.size, all.length);
+    assert.equal(h.checksum, crc32c(all));
+    assert.ok(Buffer.from(await fs.read('mixed')).equals(all));
+  });
+
+  it('writeSerializedLengthPrefixed writes the bytes writeLengthPrefixed would, whatever the length guess', () => {
+    for (const len of [0, 1, 127, 128, 300, 16_383, 16_384, 70_000]) {
+      for (const guess of [0, 127, 128, 16_384, 1 << 21]) {
+        const value = bytes(len, len);
+        const a = new DataOutputSerializer(4);
+        a.writeUint8(9);
+        const inner = new DataOutputSerializer();
+        BytesSerializer.INSTANCE.serialize(value, inner);
+        a.writeLengthPrefixed(inner.bytesView());
+        const b = new DataOutputSerializer(4);
+        b.writeUint8(9);
+        assert.equal(b.writeSerializedLengthPrefixed(BytesSerializer.INSTANCE, value, guess), inner.length);
+        assert.deepEqual(b.bytesView(), a.bytesView(), `length ${len}, guess ${guess}`);
+      }
+    }
+  });
+
+  it('a reused DataInputDeserializer reads views of one buffer at their own offsets', () => {
+    const out = new DataOutputSerializer();
+    out.writeUint32(0xdeadbeef);
+    out.writeUint16(7);
+    out.writeFloat64(2.5);
+    const all = out.bytesView();
+    const input = new DataInputDeserializer(new Uint8Array(0));
+    input.reset(all.subarray(4), 100);
+    assert.equal(input.readUint16(), 7);
+    assert.equal(input.readFloat64(), 2.5);
+    input.reset(all.subarray(0, 4));
+    assert.equal(input.readUint32(), 0xdeadbeef);
+    assert.throws(() => input.readUint8(), /truncated/);
+    const d = new ExactDeserializer();
+    const field = new DataOutputSerializer();
+    BytesSerializer.INSTANCE.serialize(bytes(5, 1), field);
+    const view = d.decode(BytesSerializer.INSTANCE, field.bytesView(), 'value', 0, true);
+    const copy = d.decode(BytesSerializer.INSTANCE, field.bytesView(), 'value');
+    assert.equal(view.buffer, field.bytesView().buffer, 'a view aliases the input');
+    assert.notEqual(copy.buffer, field.bytesView().buffer, 'the default decode copies');
+    assert.deepEqual(view, copy);
+  });
+
+  it('planKeyGroupReads: whole blocks per request, up to the byte limit, a larger block alone', () => {
+    // Blocks of 10, 10, 50, 10, 10 bytes after a 4-byte header.
+    const offsets = [4, 14, 24, 74, 84, 94];
+    assert.deepEqual(planKeyGroupReads(offsets, 0, 0, 4, 1000), [{ from: 0, to: 4 }]);
+    assert.deepEqual(planKeyGroupReads(offsets, 0, 0, 4, 20), [{ from: 0, to: 1 }, { from: 2, to: 2 }, { from: 3, to: 4 }]);
+    assert.deepEqual(planKeyGroupReads(offsets, 0, 1, 3, 20), [{ from: 1, to: 1 }, { from: 2, to: 2 }, { from: 3, to: 3 }]);
+    assert.deepEqual(planKeyGroupReads(offsets, 0, 3, 2, 20), []);
+  });
+
+  it('readKeyGroupBlocks yields the same blocks and records, with as many requests as planned, at any byte limit', async () => {
+    const range = KeyGroupRange.of(8, 23);
+    const meta = { name: 's', kind: 'VALUE' as const, namespaceSerializerSnapshot: VoidNamespaceSerializer.INSTANCE.snapshotConfiguration() as TypeSerializerSnapshot<unknown>, stateSerializerSnapshot: BytesSerializer.INSTANCE.snapshotConfiguration() as TypeSerializerSnapshot<unknown> };
+    const enc = new KeyedStateStreamEncoder(range, Serializers.string.snapshotConfiguration() as TypeSerializerSnapshot<unknown>, [meta]);
+    const fs = new MemoryFileSystem();
+    const out = new FsCheckpointStateOutputStream(fs, 'stream');
+    await out.write(enc.encodeHeader());
+    const expected: string[] = [];
+    for (const g of range) {
+      enc.beginKeyGroup(g);
+      for (let i = 0; i < g % 4; i++) {
+        const key = bytes(3, g * 10 + i);
+        enc.writeSerializedEntry(0, key, new Uint8Array(0), BytesSerializer.INSTANCE, bytes(40 * i, g));
+        expected.push(`${g}:${Buffer.from(key).toString('hex')}`);
+      }
+      await enc.endKeyGroupTo(out);
+    }
+    const handle = enc.finish(await out.closeAndGetHandle());
+    const storage = new FsCheckpointStorage(fs, { layout: 'savepoint' });
+    const header: KeyedStateStreamHeader = { version: 1, keySerializerSnapshot: Serializers.string.snapshotConfiguration() as TypeSerializerSnapshot<unknown>, states: [meta], startKeyGroup: 8, numberOfKeyGroups: 16 };
+    for (const maxReadBytes of [1, 100, 400, 1 << 20]) {
+      let requests = 0;
+      const reader: StateHandleReader = { readFully: (h) => storage.readFully(h), readRange: (h, o, l) => (requests++, storage.readRange(h, o, l)) };
+      const got: string[] = [];
+      for await (const b of readKeyGroupBlocks(reader, handle, header, { maxReadBytes, range: { startKeyGroup: 9, endKeyGroup: 22 } })) {
+        for (const r of b.records) got.push(`${b.keyGroup}:${Buffer.from(r.key).toString('hex')}`);
+      }
+      assert.deepEqual(got, expected.filter((e) => Number(e.split(':')[0]) >= 9 && Number(e.split(':')[0]) <= 22), `maxReadBytes ${maxReadBytes}`);
+      assert.equal(requests, planKeyGroupReads(handle.keyGroupOffsets, 8, 9, 22, maxReadBytes).length, `maxReadBytes ${maxReadBytes}`);
+    }
+  });
+});

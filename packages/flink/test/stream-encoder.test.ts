@@ -1,0 +1,84 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { CanonicalStreamEncoder, encodeCanonicalStream, FlinkSnapshots, type CanonicalRecord } from '../src/index.js';
+import { prng } from './fixtures.js';
+
+function header(compression: boolean) {
+  const state = (name: string) => ({
+    name,
+    backendStateType: 'KEY_VALUE' as const,
+    options: [['KEYED_STATE_TYPE', 'VALUE'] as const],
+    serializers: [['NAMESPACE_SERIALIZER', FlinkSnapshots.voidNamespace()] as const, ['VALUE_SERIALIZER', FlinkSnapshots.bytes()] as const],
+  });
+  return { version: 6, compression, keySerializer: FlinkSnapshots.string(), states: [state('a'), state('b'), state('c')] };
+}
+
+/** Records over 3 states, interleaved (state ids switch back and forth), some key groups empty. */
+function records(seed: number, start: number, count: number): Map<number, CanonicalRecord[]> {
+  const rnd = prng(seed);
+  const out = new Map<number, CanonicalRecord[]>();
+  for (let kg = start; kg < start + count; kg++) {
+    if (rnd() < 0.3) continue;
+    const n = 1 + Math.floor(rnd() * 6);
+    const list: CanonicalRecord[] = [];
+    for (let i = 0; i < n; i++) {
+      const key = Uint8Array.from({ length: 1 + Math.floor(rnd() * 12) }, () => Math.floor(rnd() * 256) & 0x7f);
+      key[0] = kg;
+      // Values up to 300 KB: key groups cross the encoder's flush threshold.
+      const value = rnd() < 0.1 ? new Uint8Array(300_000).fill(kg) : Uint8Array.from({ length: Math.floor(rnd() * 40) }, () => Math.floor(rnd() * 256));
+      list.push({ stateId: Math.floor(rnd() * 3), key, value });
+    }
+    out.set(kg, list);
+  }
+  return out;
+}
+
+async function streamed(compression: boolean, start: number, count: number, byKg: Map<number, CanonicalRecord[]>, inPlace: boolean) {
+  const chunks: Uint8Array[] = [];
+  const enc = new CanonicalStreamEncoder(header(compression), start, count, async (c) => {
+    chunks.push(c.slice());
+  });
+  for (let kg = start; kg < start + count; kg++) {
+    const list = byKg.get(kg);
+    if (list === undefined) continue;
+    await enc.beginKeyGroup(kg);
+    for (const r of list) {
+      if (!inPlace) {
+        enc.writeRecord(r.stateId, r.key, r.value);
+        continue;
+      }
+      enc.beginKey(r.stateId);
+      for (const b of r.key) enc.output.writeByte(b);
+      enc.endKey();
+      enc.output.writeBytes(r.value);
+      enc.endValue();
+    }
+  }
+  const { offsets, size } = await enc.finish();
+  const bytes = new Uint8Array(Buffer.concat(chunks));
+  assert.equal(size, bytes.length);
+  return { bytes, offsets };
+}
+
+describe('CanonicalStreamEncoder', () => {
+  for (const compression of [false, true]) {
+    for (const inPlace of [false, true]) {
+      it(`writes exactly encodeCanonicalStream's bytes and offsets (${compression ? 'Snappy' : 'uncompressed'}, ${inPlace ? 'serialized in place' : 'from bytes'})`, async () => {
+        for (const seed of [1, 2, 3]) {
+          const byKg = records(seed, 10, 40);
+          const expected = encodeCanonicalStream(header(compression), 10, 40, (kg) => byKg.get(kg) ?? []);
+          const got = await streamed(compression, 10, 40, byKg, inPlace);
+          assert.deepEqual(got.offsets, expected.offsets);
+          assert.ok(Buffer.from(got.bytes).equals(Buffer.from(expected.bytes)), `seed ${seed}: bytes differ`);
+        }
+      });
+    }
+  }
+
+  it('an empty stream is the header and empty offsets', async () => {
+    const expected = encodeCanonicalStream(header(false), 0, 4, () => []);
+    const got = await streamed(false, 0, 4, new Map(), false);
+    assert.deepEqual(got.offsets, [0, 0, 0, 0]);
+    assert.ok(Buffer.from(got.bytes).equals(Buffer.from(expected.bytes)));
+  });
+});
