@@ -25,9 +25,9 @@ const RESTORE_BATCH = 4096;
 interface KvQueue {
   readonly space: KvKeySpace;
   /** The serializer snapshot of the rows' elements. */
-  snapshot: TypeSerializerSnapshot<unknown>;
+  readonly snapshot: TypeSerializerSnapshot<unknown>;
   /** Set on create; until then the queue is restored rows only. */
-  queue: KeyGroupPartitionedPriorityQueue<unknown> | undefined;
+  readonly queue: KeyGroupPartitionedPriorityQueue<unknown> | undefined;
 }
 
 /**
@@ -65,15 +65,14 @@ export class KvPriorityQueues implements PriorityQueueStates {
 
   create<T>(name: string, elementType: PriorityQueueElementType<unknown, T>): KeyGroupedInternalPriorityQueue<T> {
     const type = elementType as AnyElementType;
-    let q = this.queues.get(name);
-    if (q?.queue !== undefined) return q.queue as KeyGroupedInternalPriorityQueue<T>;
-    if (q !== undefined) checkRestoredSerializer(name, q.snapshot, type);
-    else this.queues.set(name, (q = { space: this.store().keySpace(name), snapshot: type.serializer.snapshotConfiguration(), queue: undefined }));
-    const space = q.space;
+    const existing = this.queues.get(name);
+    if (existing?.queue !== undefined) return existing.queue as KeyGroupedInternalPriorityQueue<T>;
+    if (existing !== undefined) checkRestoredSerializer(name, existing.snapshot, type);
+    const space = existing?.space ?? this.store().keySpace(name);
     const writer = new ElementWriter(this.ctx.keySerializer, type);
-    q.snapshot = type.serializer.snapshotConfiguration();
-    q.queue = new KeyGroupPartitionedPriorityQueue(type.compare, keyGroupOfElement(this.ctx, name, type), this.ctx.keyGroupRange, (g) => new KvKeyGroupQueue(space, this.layout.keyGroupStart(g), type, writer));
-    return q.queue as KeyGroupedInternalPriorityQueue<T>;
+    const queue = new KeyGroupPartitionedPriorityQueue(type.compare, keyGroupOfElement(this.ctx, name, type), this.ctx.keyGroupRange, (g) => new KvKeyGroupQueue(space, this.layout.keyGroupStart(g), type, writer));
+    this.queues.set(name, { space, snapshot: type.serializer.snapshotConfiguration(), queue });
+    return queue as KeyGroupedInternalPriorityQueue<T>;
   }
 
   /** Registers a restored queue's key space (native restores bring its rows along). */
