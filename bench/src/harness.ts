@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { STATE_KINDS, type AccessResult } from './access.js';
-import { BACKENDS } from './backends.js';
+import { BACKENDS, TIMER_BACKENDS } from './backends.js';
 import type { Job } from './child.js';
 import { GOALS, PRESETS, type PresetName } from './config.js';
 import { machineInfo } from './machine.js';
@@ -54,11 +54,9 @@ export async function runHarness(o: HarnessOptions): Promise<BenchResults> {
   const p = PRESETS[o.preset];
   const log = o.log ?? ((s: string) => console.log(s));
   const suites = o.suites ?? SUITES;
-  const backends = (o.backends ?? BACKENDS.map((b) => b.id)).map((id) => {
-    const b = BACKENDS.find((x) => x.id === id);
-    if (!b) throw new Error(`unknown backend '${id}'`);
-    return b;
-  });
+  for (const id of o.backends ?? []) if (!TIMER_BACKENDS.some((x) => x.id === id)) throw new Error(`unknown backend '${id}'`);
+  const chosen = (list: readonly (typeof BACKENDS)[number][]) => (o.backends === undefined ? [...list] : list.filter((b) => o.backends!.includes(b.id)));
+  const backends = chosen(BACKENDS);
   const started = Date.now();
   const startedAt = new Date(started).toISOString();
   mkdirSync(o.outDir, { recursive: true });
@@ -108,7 +106,7 @@ export async function runHarness(o: HarnessOptions): Promise<BenchResults> {
     }
     if (suites.includes('timers')) {
       log(`# timers (${p.timerCount} event-time timers registered, then fired over ${100} watermark steps; vs a plain JS binary heap)`);
-      for (const b of backends) timers.push(runJob<TimersResult>({ type: 'timers', preset: p.name, backend: b.id, out: out() }, p.maxOldSpaceMb, quiet, scratch));
+      for (const b of chosen(TIMER_BACKENDS)) timers.push(runJob<TimersResult>({ type: 'timers', preset: p.name, backend: b.id, out: out() }, p.maxOldSpaceMb, quiet, scratch));
     }
   } finally {
     rmSync(scratch, { recursive: true, force: true });

@@ -102,7 +102,7 @@ export const BACKENDS: readonly BackendEntry[] = [
     // JS heap and native checkpoints carry them as a key-group stream. The matrix and the simulation
     // use no timers (yet), so only the timers benchmark runs it; the conformance suite runs it from
     // packages/rocksdb/test/conformance.test.ts.
-    usedBy: ['bench'],
+    usedBy: ['bench-timers'],
     heapResident: false,
     incrementalCheckpoints: true,
     needsLocalDirectory: true,

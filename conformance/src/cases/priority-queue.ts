@@ -60,40 +60,88 @@ function assertTimers(actual: readonly Timer[], expected: readonly Timer[], what
   assert.deepEqual(actual.map(id), expected.map(id), what);
 }
 
+/**
+ * The expected queue: timers kept sorted by compareModel, each with its key and namespace bytes
+ * computed once (sorting by re-serializing on every comparison would make the case slow).
+ */
+class SortedModel {
+  private readonly items: Array<{ readonly t: Timer; readonly id: string; readonly tail: Buffer }> = [];
+
+  get size(): number {
+    return this.items.length;
+  }
+
+  head(): Timer | undefined {
+    return this.items[0]?.t;
+  }
+
+  at(i: number): Timer {
+    return this.items[i]!.t;
+  }
+
+  all(): Timer[] {
+    return this.items.map((x) => x.t);
+  }
+
+  /** Adds unless present; whether it was added. */
+  add(t: Timer): boolean {
+    const x = { t, id: id(t), tail: Buffer.concat([serializeKey(t.key, Serializers.string), serializeKey(t.namespace, Serializers.string)]) };
+    const i = this.position(x);
+    if (this.items[i]?.id === x.id) return false;
+    this.items.splice(i, 0, x);
+    return true;
+  }
+
+  /** Removes if present; the index it had, or -1. */
+  remove(t: Timer): number {
+    const i = this.items.findIndex((x) => x.id === id(t));
+    if (i >= 0) this.items.splice(i, 1);
+    return i;
+  }
+
+  private position(x: { t: Timer; tail: Buffer }): number {
+    let lo = 0;
+    let hi = this.items.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      const m = this.items[mid]!;
+      const c = m.t.timestamp !== x.t.timestamp ? m.t.timestamp - x.t.timestamp : Buffer.compare(m.tail, x.tail);
+      if (c < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+}
+
+const idOrUndefined = (t: Timer | undefined): string | undefined => (t === undefined ? undefined : id(t));
+
 async function againstModel(fx: Fixture): Promise<void> {
   const prng = new Prng(MODEL_SEED);
   const kb = await fx.keyed({ keySerializer: Serializers.string });
   const q = kb.createPriorityQueue(QUEUE, TIMERS);
   const keys = prng.uniqueStrings(30, 'key-');
-  const model = new Map<string, Timer>();
-  const sorted = () => [...model.values()].sort(compareModel);
+  const model = new SortedModel();
   for (let op = 0; op < 4000; op++) {
     const r = prng.int(10);
     // A hot key puts hundreds of timers in one key group: more than a KV head cache holds.
     const key = prng.chance(0.4) ? 'hot' : keys[prng.int(keys.length)]!;
     const t = timer(prng.int(500) - 100, key, `w${prng.int(3)}`);
-    const head = sorted()[0];
     if (r < 6) {
-      const isNew = !model.has(id(t));
-      model.set(id(t), t);
-      assert.equal(q.add(t), isNew && sorted()[0] === model.get(id(t)), `op ${op}: add(${id(t)}) reports whether the head changed`);
+      const added = model.add(t);
+      assert.equal(q.add(t), added && model.head() === t, `op ${op}: add(${id(t)}) reports whether the head changed`);
     } else if (r < 8) {
-      const victim = prng.chance(0.7) && model.size > 0 ? sorted()[prng.int(model.size)]! : t;
-      const wasHead = head !== undefined && id(head) === id(victim);
-      model.delete(id(victim));
-      assert.equal(q.remove(victim), wasHead, `op ${op}: remove(${id(victim)}) reports whether the head changed`);
+      const victim = prng.chance(0.7) && model.size > 0 ? model.at(prng.int(model.size)) : t;
+      assert.equal(q.remove(victim), model.remove(victim) === 0, `op ${op}: remove(${id(victim)}) reports whether the head changed`);
     } else {
-      const polled = q.poll();
-      assert.equal(polled === undefined ? undefined : id(polled), head === undefined ? undefined : id(head), `op ${op}: poll`);
-      if (head !== undefined) model.delete(id(head));
+      const head = model.head();
+      assert.equal(idOrUndefined(q.poll()), idOrUndefined(head), `op ${op}: poll`);
+      if (head !== undefined) model.remove(head);
     }
-    const peek = q.peek();
-    const expectedHead = sorted()[0];
-    assert.equal(peek === undefined ? undefined : id(peek), expectedHead === undefined ? undefined : id(expectedHead), `op ${op}: peek`);
+    assert.equal(idOrUndefined(q.peek()), idOrUndefined(model.head()), `op ${op}: peek`);
     if (op % 250 === 0) assert.equal(q.size(), model.size, `op ${op}: size`);
   }
   assert.equal(q.isEmpty(), model.size === 0, 'isEmpty');
-  assertTimers(drain(q), sorted(), 'draining the queue polls the model in order');
+  assertTimers(drain(q), model.all(), 'draining the queue polls the model in order');
   assert.ok(q.isEmpty(), 'empty after draining');
 }
 
