@@ -21,11 +21,15 @@ export interface BackendUnderTest extends Omit<BackendEntry, 'create'> {
   readonly create: () => StateBackend;
 }
 
-export const BACKENDS: readonly BackendUnderTest[] = backendsFor('bench').map((b) => ({ ...b, create: () => b.create({ purpose: 'bench' }) }));
+const underTest = (b: BackendEntry): BackendUnderTest => ({ ...b, create: () => b.create({ purpose: 'bench' }) });
+
+export const BACKENDS: readonly BackendUnderTest[] = backendsFor('bench').map(underTest);
+/** The timers suite's backends: every other suite's, plus variants that differ only in their timers. */
+export const TIMER_BACKENDS: readonly BackendUnderTest[] = [...BACKENDS, ...backendsFor('bench-timers').map(underTest)];
 
 export function backendById(id: string): BackendUnderTest {
-  const b = BACKENDS.find((x) => x.id === id);
-  if (!b) throw new Error(`unknown backend '${id}' (known: ${BACKENDS.map((x) => x.id).join(', ')})`);
+  const b = TIMER_BACKENDS.find((x) => x.id === id);
+  if (!b) throw new Error(`unknown backend '${id}' (known: ${TIMER_BACKENDS.map((x) => x.id).join(', ')})`);
   return b;
 }
 

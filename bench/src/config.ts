@@ -52,6 +52,9 @@ export interface Preset {
   /** Entries per layout in the RocksDB TTL compaction-filter suite, and compactions per side. */
   readonly ttlCompactionEntries: number;
   readonly ttlCompactionSamples: number;
+  /** Timers registered and fired per sample of the timers suite, and samples per backend. */
+  readonly timerCount: number;
+  readonly timerSamples: number;
 }
 
 const MB = 1024 * 1024;
@@ -86,6 +89,8 @@ export const PRESETS: Record<PresetName, Preset> = {
     runtimeBackpressureCheckpoints: 3,
     ttlCompactionEntries: 50_000,
     ttlCompactionSamples: 3,
+    timerCount: 200_000,
+    timerSamples: 3,
   },
   full: {
     name: 'full',
@@ -116,6 +121,8 @@ export const PRESETS: Record<PresetName, Preset> = {
     runtimeBackpressureCheckpoints: 5,
     ttlCompactionEntries: 1_000_000,
     ttlCompactionSamples: 5,
+    timerCount: 1_000_000,
+    timerSamples: 3,
   },
   smoke: {
     name: 'smoke',
@@ -146,6 +153,8 @@ export const PRESETS: Record<PresetName, Preset> = {
     runtimeBackpressureCheckpoints: 1,
     ttlCompactionEntries: 500,
     ttlCompactionSamples: 1,
+    timerCount: 5_000,
+    timerSamples: 1,
   },
 };
 

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { STATE_KINDS, type AccessResult } from './access.js';
-import { BACKENDS } from './backends.js';
+import { BACKENDS, TIMER_BACKENDS } from './backends.js';
 import type { Job } from './child.js';
 import { GOALS, PRESETS, type PresetName } from './config.js';
 import { machineInfo } from './machine.js';
@@ -17,13 +17,14 @@ import type { MemoryResult } from './memory.js';
 import { accessChart, markdownReport, snapshotChart, type BenchResults } from './report.js';
 import type { RssResult } from './rss.js';
 import type { RuntimeResult } from './runtime.js';
+import type { TimersResult } from './timers.js';
 import type { SavepointResult } from './savepoint.js';
 import type { SnapshotResultRow } from './snapshot.js';
 import type { StorageResult } from './storage.js';
 import type { TtlCompactionRow } from './ttl-compaction.js';
 
-export type SuiteName = 'access' | 'snapshot' | 'memory' | 'storage' | 'savepoint' | 'runtime' | 'ttl-compaction';
-export const SUITES: readonly SuiteName[] = ['access', 'snapshot', 'memory', 'storage', 'savepoint', 'runtime', 'ttl-compaction'];
+export type SuiteName = 'access' | 'snapshot' | 'memory' | 'storage' | 'savepoint' | 'runtime' | 'ttl-compaction' | 'timers';
+export const SUITES: readonly SuiteName[] = ['access', 'snapshot', 'memory', 'storage', 'savepoint', 'runtime', 'ttl-compaction', 'timers'];
 
 export interface HarnessOptions {
   readonly preset: PresetName;
@@ -53,11 +54,9 @@ export async function runHarness(o: HarnessOptions): Promise<BenchResults> {
   const p = PRESETS[o.preset];
   const log = o.log ?? ((s: string) => console.log(s));
   const suites = o.suites ?? SUITES;
-  const backends = (o.backends ?? BACKENDS.map((b) => b.id)).map((id) => {
-    const b = BACKENDS.find((x) => x.id === id);
-    if (!b) throw new Error(`unknown backend '${id}'`);
-    return b;
-  });
+  for (const id of o.backends ?? []) if (!TIMER_BACKENDS.some((x) => x.id === id)) throw new Error(`unknown backend '${id}'`);
+  const chosen = (list: readonly (typeof BACKENDS)[number][]) => (o.backends === undefined ? [...list] : list.filter((b) => o.backends!.includes(b.id)));
+  const backends = chosen(BACKENDS);
   const started = Date.now();
   const startedAt = new Date(started).toISOString();
   mkdirSync(o.outDir, { recursive: true });
@@ -71,6 +70,7 @@ export async function runHarness(o: HarnessOptions): Promise<BenchResults> {
   let savepoint: SavepointResult | null = null;
   let runtime: RuntimeResult | null = null;
   let ttlCompaction: TtlCompactionRow[] = [];
+  const timers: TimersResult[] = [];
   try {
     const out = () => join(scratch, `out-${Math.random().toString(36).slice(2)}.json`);
     if (suites.includes('access')) {
@@ -104,6 +104,10 @@ export async function runHarness(o: HarnessOptions): Promise<BenchResults> {
       log(`# RocksDB TTL compaction filter (${p.ttlCompactionEntries} entries per layout; compaction with the filter vs without, same bytes)`);
       ttlCompaction = runJob<TtlCompactionRow[]>({ type: 'ttl-compaction', preset: p.name, backend: 'rocksdb', out: out() }, p.maxOldSpaceMb, quiet, scratch);
     }
+    if (suites.includes('timers')) {
+      log(`# timers (${p.timerCount} event-time timers registered, then fired over ${100} watermark steps; vs a plain JS binary heap)`);
+      for (const b of chosen(TIMER_BACKENDS)) timers.push(runJob<TimersResult>({ type: 'timers', preset: p.name, backend: b.id, out: out() }, p.maxOldSpaceMb, quiet, scratch));
+    }
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
@@ -123,6 +127,7 @@ export async function runHarness(o: HarnessOptions): Promise<BenchResults> {
     savepoint,
     runtime,
     ttlCompaction,
+    timers,
   };
   writeFileSync(join(o.outDir, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
   writeFileSync(join(o.outDir, 'report.md'), markdownReport(results));

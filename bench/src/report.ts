@@ -4,6 +4,7 @@ import type { MachineInfo } from './machine.js';
 import type { MemoryResult } from './memory.js';
 import type { RssResult } from './rss.js';
 import type { RuntimeResult } from './runtime.js';
+import type { TimersResult } from './timers.js';
 import type { SavepointOp, SavepointOpResult, SavepointResult } from './savepoint.js';
 import type { SnapshotResultRow } from './snapshot.js';
 import type { StorageResult } from './storage.js';
@@ -28,6 +29,8 @@ export interface BenchResults {
   readonly savepoint: SavepointResult | null;
   readonly runtime: RuntimeResult | null;
   readonly ttlCompaction: readonly TtlCompactionRow[];
+  /** Absent in results written before the timers suite existed. */
+  readonly timers?: readonly TimersResult[];
 }
 
 const MIB = 1024 * 1024;
@@ -268,6 +271,7 @@ export function markdownReport(r: BenchResults): string {
     out.push('');
   }
   out.push(...ttlCompactionSection(r.ttlCompaction));
+  out.push(...timersSection(r.timers ?? []));
   out.push('Raw numbers, every sample and the machine description: `results.json`.');
   out.push('');
   return out.join('\n');
@@ -314,4 +318,17 @@ export function snapshotChart(r: BenchResults): string {
   const first = backends[0];
   series.push({ name: 'cp (same bytes)', dashed: true, points: r.snapshot.filter((s) => s.backend === first).map((s) => ({ x: s.stateBytes / MIB, y: s.cpMs.median })) });
   return logLineChart(`Full snapshot time vs state size (${r.preset} preset)`, series, 'state size (MiB, log)', 'milliseconds (log)', (v) => `${+v.toPrecision(3)} MB`);
+}
+
+/** The timers suite: register / fire throughput per backend and the ratio to a plain JS binary heap of the same run. */
+function timersSection(rows: readonly TimersResult[]): string[] {
+  if (rows.length === 0) return [];
+  const out = ['## Timers (priority-queue state)', ''];
+  out.push(`Each sample registers ${n(rows[0]!.timers)} event-time timers (10,000 string keys, one namespace) in a backend's priority queue of a keyed backend owning all 128 key groups, then fires them all with bulkPoll over 100 watermark steps. The baseline is a plain binary heap in JS ordered by timestamp only (no key groups, no set semantics, no serialization), run in the same process after each sample. Ratio = backend median / heap median.`);
+  out.push('');
+  out.push('| Backend | Register/s (median) | vs heap | Fire/s (median) | vs heap |');
+  out.push('|---|---:|---:|---:|---:|');
+  for (const t of rows) out.push(`| ${t.backend} | ${ops(t.registerPerSec.median)} | ${t.registerRatio.toFixed(3)}× | ${ops(t.firePerSec.median)} | ${t.fireRatio.toFixed(3)}× |`);
+  out.push('');
+  return out;
 }

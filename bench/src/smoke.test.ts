@@ -41,6 +41,9 @@ test('bench harness produces well-formed JSON, markdown and SVG (smoke preset)',
     const runtime = json.runtime as Record<string, unknown>;
     assert.equal(typeof runtime.throughputRatio, 'number');
     assert.equal(typeof runtime.durationRatio, 'number');
+    const timers = json.timers as Array<Record<string, unknown>>;
+    assert.ok(timers.some((t) => t.backend === 'rocksdb-heap-timers') && timers.some((t) => t.backend === 'memory'), 'timers rows, the HEAP-timers variant included');
+    for (const t of timers) assert.ok(typeof t.registerRatio === 'number' && typeof t.fireRatio === 'number', `timers ratios of ${String(t.backend)}`);
 
     const ttl = json.ttlCompaction as Array<Record<string, unknown>>;
     assert.deepEqual(ttl.map((x) => `${x.layout}/${x.expiredFraction}`), ['VALUE/0', 'VALUE/0.5', 'MAP/0', 'MAP/0.5', 'LIST/0', 'LIST/0.5']);
@@ -48,7 +51,7 @@ test('bench harness produces well-formed JSON, markdown and SVG (smoke preset)',
 
     const md = readFileSync(join(dir, 'report.md'), 'utf8');
     assert.match(md, /^# flowstate benchmark report/);
-    for (const h of ['## Goals', '## State access', '## Snapshots', '### Incremental checkpoints', '## Memory', '### Off-heap backends', '## Checkpoint storage throughput', '## Savepoints', '## Runtime', '## RocksDB TTL compaction filter']) assert.ok(md.includes(h), h);
+    for (const h of ['## Goals', '## State access', '## Snapshots', '### Incremental checkpoints', '## Memory', '### Off-heap backends', '## Checkpoint storage throughput', '## Savepoints', '## Runtime', '## RocksDB TTL compaction filter', '## Timers']) assert.ok(md.includes(h), h);
     const tableRows = md.split('\n').filter((l) => l.startsWith('|'));
     for (const row of tableRows) assert.ok(row.endsWith('|'), `table row: ${row}`);
 

@@ -8,6 +8,11 @@ export type RegistryConsumer =
   /** packages/runtime/test/simulation*.ts: seeded fault simulation of the reference runtime. */
   | 'simulation'
   /** bench/: state access, snapshot, memory and storage throughput benchmarks. */
-  | 'bench';
+  | 'bench'
+  /**
+   * bench/src/timers.ts only, besides every 'bench' entry: variants that differ from another entry
+   * only in where timers live, so the other suites would measure the same thing twice.
+   */
+  | 'bench-timers';
 
 export const ALL_CONSUMERS: readonly RegistryConsumer[] = ['checkpoint-matrix', 'simulation', 'bench'];

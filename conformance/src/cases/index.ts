@@ -6,6 +6,7 @@ import { listStateGroup } from './list-state.js';
 import { localFilesGroup } from './local-files.js';
 import { mapStateGroup } from './map-state.js';
 import { operatorStateGroup } from './operator-state.js';
+import { priorityQueueGroup } from './priority-queue.js';
 import { reducingAggregatingGroup } from './reducing-aggregating-state.js';
 import { rescalingGroup } from './rescaling.js';
 import { serializersGroup } from './serializers.js';
@@ -21,6 +22,7 @@ export const CONFORMANCE_GROUPS: readonly ConformanceGroup[] = [
   mapStateGroup,
   keysNamespacesGroup,
   rescalingGroup,
+  priorityQueueGroup,
   serializersGroup,
   snapshotLifecycleGroup,
   snapshotRunnerGroup,

@@ -112,7 +112,7 @@ export async function validateFlinkIfFlink(dir: string, o: { json?: boolean }, i
  * `flowstate savepoint diff` when either side is an Apache Flink savepoint. Two Flink savepoints
  * are compared directly; a Flink savepoint and a flowstate one by converting the Flink side to
  * flowstate's canonical format in a temporary directory (states flowstate cannot carry, such as
- * timers, are listed on stderr as not compared).
+ * ones with opaque serializers, are listed on stderr as not compared).
  */
 export async function diffFlinkIfFlink(a: string, b: string, o: { json?: boolean }, io: { stdout: (s: string) => void; stderr: (s: string) => void }): Promise<ExitCodeValue | undefined> {
   const [fa, fb] = [await isFlinkSavepoint(a), await isFlinkSavepoint(b)];

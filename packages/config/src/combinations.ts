@@ -15,6 +15,7 @@ import {
   ROCKSDB_BLOCK_CACHE_SIZE,
   ROCKSDB_COMPRESSION_PER_LEVEL,
   ROCKSDB_LOCAL_DIRECTORY,
+  ROCKSDB_TIMER_SERVICE_FACTORY,
   ROCKSDB_WRITE_BUFFER_COUNT,
   ROCKSDB_WRITE_BUFFER_SIZE,
   STATE_BACKEND,
@@ -28,7 +29,7 @@ export interface ReadableConfiguration {
   sourceOf(option: ConfigOption<unknown>): ConfigurationSource;
 }
 
-const ROCKSDB_OPTIONS = [ROCKSDB_BLOCK_CACHE_SIZE, ROCKSDB_WRITE_BUFFER_SIZE, ROCKSDB_WRITE_BUFFER_COUNT, ROCKSDB_LOCAL_DIRECTORY, ROCKSDB_COMPRESSION_PER_LEVEL] as ReadonlyArray<ConfigOption<unknown>>;
+const ROCKSDB_OPTIONS = [ROCKSDB_BLOCK_CACHE_SIZE, ROCKSDB_WRITE_BUFFER_SIZE, ROCKSDB_WRITE_BUFFER_COUNT, ROCKSDB_LOCAL_DIRECTORY, ROCKSDB_COMPRESSION_PER_LEVEL, ROCKSDB_TIMER_SERVICE_FACTORY] as ReadonlyArray<ConfigOption<unknown>>;
 
 /** Throws ConflictingConfigurationError for an impossible combination; returns warnings. */
 export function checkCombinations(c: ReadableConfiguration): string[] {

@@ -44,6 +44,7 @@ import {
   ROCKSDB_BLOCK_CACHE_SIZE,
   ROCKSDB_COMPRESSION_PER_LEVEL,
   ROCKSDB_LOCAL_DIRECTORY,
+  ROCKSDB_TIMER_SERVICE_FACTORY,
   ROCKSDB_WRITE_BUFFER_COUNT,
   ROCKSDB_WRITE_BUFFER_SIZE,
   S3_ENDPOINT,
@@ -67,6 +68,7 @@ export const BUILT_IN_STATE_BACKENDS: Readonly<Record<string, StateBackendFactor
       writeBufferSize: c.get(ROCKSDB_WRITE_BUFFER_SIZE),
       maxWriteBufferNumber: c.get(ROCKSDB_WRITE_BUFFER_COUNT),
       compression: c.get(ROCKSDB_COMPRESSION_PER_LEVEL),
+      timerServiceFactory: c.get(ROCKSDB_TIMER_SERVICE_FACTORY),
       ...(c.get(ROCKSDB_LOCAL_DIRECTORY) === undefined ? {} : { localDirectory: localPath(c.get(ROCKSDB_LOCAL_DIRECTORY)!) }),
     }),
 };

@@ -229,6 +229,15 @@ export const ROCKSDB_LOCAL_DIRECTORY = option<string | undefined>({
   schema: localPathValue,
 });
 
+export const ROCKSDB_TIMER_SERVICE_FACTORY = option<'ROCKSDB' | 'HEAP'>({
+  key: 'state.backend.rocksdb.timer-service.factory',
+  defaultValue: 'ROCKSDB',
+  type: 'Enum',
+  allowed: 'ROCKSDB or HEAP (case-insensitive)',
+  description: 'Where a RocksDB backend keeps timers (priority-queue state): ROCKSDB (column families with a cached head per key group) or HEAP (the JS heap, written as a key-group stream with every snapshot).',
+  schema: enumValue(['ROCKSDB', 'HEAP']),
+});
+
 const FLINK_COMPRESSIONS: Readonly<Record<string, Compression>> = {
   NO_COMPRESSION: 'none',
   SNAPPY_COMPRESSION: 'snappy',
@@ -321,6 +330,7 @@ export const ALL_OPTIONS: ReadonlyArray<ConfigOption<unknown>> = [
   ROCKSDB_WRITE_BUFFER_COUNT,
   ROCKSDB_LOCAL_DIRECTORY,
   ROCKSDB_COMPRESSION_PER_LEVEL,
+  ROCKSDB_TIMER_SERVICE_FACTORY,
   RESTORE_MODE,
   RESTORE_PATH,
   IGNORE_UNCLAIMED_STATE,

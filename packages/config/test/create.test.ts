@@ -30,7 +30,7 @@ describe('state backends', () => {
 
   it("rocksdb gets Flink's defaults, and the configured values", () => {
     const defaults = createStateBackend(Configuration.fromMap({ 'state.backend.type': 'rocksdb' })) as RocksDBStateBackend;
-    assert.deepEqual(defaults.options, { incrementalCheckpoints: false, blockCacheSize: 8 << 20, writeBufferSize: 64 << 20, maxWriteBufferNumber: 2, compression: 'snappy' });
+    assert.deepEqual(defaults.options, { incrementalCheckpoints: false, blockCacheSize: 8 << 20, writeBufferSize: 64 << 20, maxWriteBufferNumber: 2, compression: 'snappy', timerServiceFactory: 'ROCKSDB' });
     const set = createStateBackend(
       Configuration.fromMap({
         'state.backend.type': 'rocksdb',
@@ -40,9 +40,10 @@ describe('state backends', () => {
         'state.backend.rocksdb.writebuffer.count': 4,
         'state.backend.rocksdb.compression.per.level': 'ZSTD_COMPRESSION',
         'state.backend.rocksdb.localdir': `file://${dir}/rocks`,
+        'state.backend.rocksdb.timer-service.factory': 'heap',
       }),
     ) as RocksDBStateBackend;
-    assert.deepEqual(set.options, { incrementalCheckpoints: true, blockCacheSize: 128 << 20, writeBufferSize: 16 << 20, maxWriteBufferNumber: 4, compression: 'zstd', localDirectory: `${dir}/rocks` });
+    assert.deepEqual(set.options, { incrementalCheckpoints: true, blockCacheSize: 128 << 20, writeBufferSize: 16 << 20, maxWriteBufferNumber: 4, compression: 'zstd', timerServiceFactory: 'HEAP', localDirectory: `${dir}/rocks` });
   });
 
   it('lmdb, or any other name, comes from the caller; without it the error names the key and the choices', () => {

@@ -152,6 +152,12 @@ const CASES: readonly KeyCase[] = [
     invalid: ['ZLIB_COMPRESSION', 'lz4', ['LZ4_COMPRESSION', 'ZSTD_COMPRESSION'], [], 3],
   },
   {
+    key: 'state.backend.rocksdb.timer-service.factory',
+    defaultValue: 'ROCKSDB',
+    valid: [['HEAP', 'HEAP'], ['rocksdb', 'ROCKSDB'], [' heap ', 'HEAP']],
+    invalid: ['HEAPS', 'lmdb', 1, true],
+  },
+  {
     key: 'execution.state-recovery.claim-mode',
     defaultValue: 'NO_CLAIM',
     valid: [['CLAIM', 'CLAIM'], ['no_claim', 'NO_CLAIM'], ['LEGACY', 'LEGACY']],

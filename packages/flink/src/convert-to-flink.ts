@@ -180,6 +180,11 @@ async function keyedRecords(
     const ids = header.states.map((m) => {
       const existing = states.findIndex((s) => s.name === m.name);
       if (existing >= 0) return existing;
+      if (m.kind === 'PRIORITY_QUEUE') {
+        const why = `${op.uid}/${m.name}: priority-queue (timer) state is not converted to Flink`;
+        if (!skipped.includes(why)) skipped.push(why);
+        return -1;
+      }
       const flink = flinkMeta(m.name) ?? synthesizeMeta(m.name, m.kind, m.namespaceSerializerSnapshot.restoreSerializer() as TypeSerializer<unknown>, m.stateSerializerSnapshot.restoreSerializer() as TypeSerializer<unknown>);
       if (flink === undefined) {
         skipped.push(`${op.uid}/${m.name}: serializer '${m.stateSerializerSnapshot.typeId}' has no Flink equivalent`);

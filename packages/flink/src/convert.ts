@@ -6,7 +6,9 @@ import {
   KeyedStateStreamEncoder,
   ListSerializer,
   MapSerializer,
+  queueMetaInfo,
   serializeCheckpointMetadata,
+  TimerSerializer,
   Serializers,
   VoidNamespace,
   writeOperatorStateStream,
@@ -27,6 +29,7 @@ import type { OperatorState } from './metadata/types.js';
 import { readOperatorStates } from './operator/reader.js';
 import type { FlinkSavepoint } from './savepoint.js';
 import type { FlinkSerializerSnapshot } from './serializers/types.js';
+import type { Timer } from './serializers/composite.js';
 
 const BASE = 'org.apache.flink.api.common.typeutils.base.';
 
@@ -89,7 +92,7 @@ export interface FlinkToFlowstateOptions {
 
 export interface FlinkToFlowstateResult {
   readonly metadata: CheckpointMetadata;
-  /** States not converted, with the reason (timers, opaque serializers, native keyed state). */
+  /** States not converted, with the reason (opaque serializers, native keyed state). */
   readonly skipped: readonly string[];
 }
 
@@ -103,7 +106,9 @@ function bytesOf(s: TypeSerializer<unknown>, v: unknown): Uint8Array {
  * Converts a Flink savepoint into a flowstate canonical savepoint written through `fs` (its root
  * is the savepoint directory). Operators keep parallelism and maxParallelism; keys are
  * re-partitioned into flowstate's key groups (murmur3 of the serialized key). Flink timers
- * (priority-queue states), opaque serializers and RocksDB-native state are skipped and listed.
+ * (`_timer_state/*` priority queues) become PRIORITY_QUEUE states of core's InternalTimer
+ * (timestamps clamped to safe integers); opaque serializers and RocksDB-native state are skipped
+ * and listed.
  */
 export async function convertFlinkToFlowstate(sp: FlinkSavepoint, fs: FileSystem, options: FlinkToFlowstateOptions = {}): Promise<FlinkToFlowstateResult> {
   const checkpointId = options.checkpointId ?? Number(sp.metadata.checkpointId);
@@ -163,10 +168,40 @@ interface StatePlan {
   readonly userValue?: Mapped;
 }
 
+const VOID: Mapped = { serializer: asUnknown(Serializers.voidNamespace), convert: () => VoidNamespace };
+const FLINK_TIMER_SNAPSHOT = 'org.apache.flink.streaming.api.operators.TimerSerializerSnapshot';
+
+/**
+ * Flink's Long timestamps as flowstate's safe-integer ones: beyond ±(2^53 - 1) they are clamped
+ * (Flink jobs register Long.MIN_VALUE + n before the first watermark); order is kept, timers of
+ * distinct clamped timestamps of one key and namespace become one.
+ */
+function safeTimestamp(t: bigint): number {
+  const max = BigInt(Number.MAX_SAFE_INTEGER);
+  return Number(t > max ? max : t < -max ? -max : t);
+}
+
+/** A `_timer_state/*` queue as flowstate priority-queue state of InternalTimers (keys as the operator's keys). */
+function planQueue(m: StateMetaInfo, key: Mapped, label: string, skipped: string[]): StatePlan | undefined {
+  const element = serializerOf(m, 'VALUE_SERIALIZER');
+  const ns = element?.className === FLINK_TIMER_SNAPSHOT ? flowstateSerializerFor(element.nested[1]!) : undefined;
+  if (ns === undefined) {
+    skipped.push(`${label}/${m.name}: priority queue of ${element?.className ?? '?'} elements, not Flink timers with a namespace flowstate can read`);
+    return undefined;
+  }
+  const serializer = asUnknown(new TimerSerializer(key.serializer, ns.serializer));
+  const convert = (v: unknown): unknown => {
+    const t = v as Timer;
+    return { timestamp: safeTimestamp(t.timestamp), key: key.convert(t.key), namespace: ns.convert(t.namespace) };
+  };
+  return { meta: queueMetaInfo(m.name, serializer.snapshotConfiguration()), key, ns: VOID, value: { serializer, convert } };
+}
+
 function planState(m: StateMetaInfo, key: Mapped, label: string, skipped: string[]): StatePlan | undefined {
   const kind = stateKind(m);
+  if (kind === 'PRIORITY_QUEUE') return planQueue(m, key, label, skipped);
   if (!['VALUE', 'LIST', 'MAP', 'REDUCING', 'AGGREGATING'].includes(kind)) {
-    skipped.push(`${label}/${m.name}: ${kind} state (Flink timers) has no flowstate savepoint equivalent`);
+    skipped.push(`${label}/${m.name}: ${kind} state has no flowstate savepoint equivalent`);
     return undefined;
   }
   const nsSnap = serializerOf(m, 'NAMESPACE_SERIALIZER');

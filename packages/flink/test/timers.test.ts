@@ -1,6 +1,19 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { FlinkSavepoint, formatFlinkInspect, inspectFlinkSavepoint, type DecodedKeyedEntry, type Timer } from '../src/index.js';
+import {
+  computeKeyGroupRangeForOperatorIndex,
+  defaultSerializerRegistry,
+  deserializeCheckpointMetadata,
+  FsCheckpointStorage,
+  MemoryFileSystem,
+  MinimalKvStateBackend,
+  readKeyedStateHeader,
+  TimerSerializer,
+  type InternalTimer,
+  type KeyGroupsStateHandle,
+  type PriorityQueueElementType,
+} from '@flowstate/core';
+import { convertFlinkToFlowstate, FlinkSavepoint, formatFlinkInspect, inspectFlinkSavepoint, type DecodedKeyedEntry, type Timer } from '../src/index.js';
 import { fixture, needsFixtures } from './fixtures.js';
 
 const LONG_MIN = -(2n ** 63n);
@@ -71,5 +84,68 @@ describe('Flink timers (PRIORITY_QUEUE states) are decoded and counted', needsFi
     const pq = report.operators.flatMap((o) => o.keyedStates.filter((s) => s.kind === 'PRIORITY_QUEUE'));
     assert.ok(pq.length >= 2);
     for (const s of pq) assert.equal(s.entries, 0, s.name);
+  });
+});
+
+/** Restores every subtask of `uid` of a converted savepoint into MinimalKvStateBackends and polls the queue `name`, per subtask. */
+async function pollConverted(fs: MemoryFileSystem, uid: string, name: string): Promise<Array<Array<InternalTimer<unknown, unknown>>>> {
+  const storage = new FsCheckpointStorage(fs, { layout: 'savepoint' });
+  const md = deserializeCheckpointMetadata((await storage.resolveCheckpoint('')).metadata, '_metadata');
+  const op = md.operators.find((o) => o.uid === uid)!;
+  const handles = op.subtasks.flatMap((s) => s.keyed) as KeyGroupsStateHandle[];
+  const header = await readKeyedStateHeader(storage, handles[0]!, defaultSerializerRegistry);
+  const meta = header.states.find((m) => m.name === name)!;
+  assert.equal(meta.kind, 'PRIORITY_QUEUE');
+  const serializer = meta.stateSerializerSnapshot.restoreSerializer() as TimerSerializer<unknown, unknown>;
+  const type: PriorityQueueElementType<unknown, InternalTimer<unknown, unknown>> = {
+    serializer,
+    compare: (a, b) => a.timestamp - b.timestamp,
+    keyOf: (t) => t.key,
+  };
+  const out: Array<Array<InternalTimer<unknown, unknown>>> = [];
+  for (let i = 0; i < op.parallelism; i++) {
+    const polled: Array<InternalTimer<unknown, unknown>> = [];
+    const kb = await new MinimalKvStateBackend().createKeyedStateBackend({
+      operatorIdentifier: uid,
+      keySerializer: serializer.keySerializer,
+      maxParallelism: op.maxParallelism,
+      keyGroupRange: computeKeyGroupRangeForOperatorIndex(op.maxParallelism, op.parallelism, i),
+      restoreState: handles,
+      stateHandleReader: storage,
+    });
+    const q = kb.createPriorityQueue(name, type);
+    for (let t = q.poll(); t !== undefined; t = q.poll()) polled.push(t);
+    out.push(polled);
+    kb.dispose();
+  }
+  return out;
+}
+
+describe('Flink timers convert into flowstate priority-queue state', needsFixtures, () => {
+  it('new-stateful-udf-migration-itcase-flink2.3-hashmap-savepoint: both timer queues of both timely operators restore into a KV backend and poll in order', async () => {
+    const dir = 'new-stateful-udf-migration-itcase-flink2.3-hashmap-savepoint';
+    const fs = new MemoryFileSystem();
+    const { metadata, skipped } = await convertFlinkToFlowstate(await FlinkSavepoint.load(fixture(dir)), fs);
+    assert.deepEqual(skipped.filter((s) => s.includes('_timer_state')), [], 'no timer state skipped');
+    const timely = metadata.operators.filter((o) => o.subtasks.some((s) => s.keyed.length > 0));
+    let queues = 0;
+    for (const op of timely) {
+      const storage = new FsCheckpointStorage(fs, { layout: 'savepoint' });
+      const header = await readKeyedStateHeader(storage, op.subtasks.flatMap((s) => s.keyed)[0] as KeyGroupsStateHandle, defaultSerializerRegistry);
+      if (!header.states.some((m) => m.name === '_timer_state/event_timer')) continue;
+      queues++;
+      const event = (await pollConverted(fs, op.uid, '_timer_state/event_timer')).flat();
+      // Long.MIN_VALUE + 10 for keys 0..3 (namespace = key), clamped to the smallest safe integer.
+      assert.equal(event.length, 4);
+      for (const t of event) assert.equal(t.timestamp, -Number.MAX_SAFE_INTEGER);
+      const perSubtask = await pollConverted(fs, op.uid, '_timer_state/processing_timer');
+      assert.equal(perSubtask.flat().length, 4);
+      for (const polled of perSubtask) {
+        const ts = polled.map((t) => t.timestamp);
+        assert.deepEqual(ts, [...ts].sort((a, b) => a - b), 'each subtask polls in timestamp order');
+        for (const t of ts) assert.ok(t > 1546300800000 && t < Date.now() + 60_000, String(t));
+      }
+    }
+    assert.equal(queues, 2, 'two timely operators');
   });
 });

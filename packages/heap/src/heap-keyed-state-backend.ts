@@ -1,5 +1,6 @@
 import {
   AbstractKeyedStateBackend,
+  HeapPriorityQueues,
   checkStateRegistration,
   identityFunction,
   isPrimitiveType,
@@ -17,6 +18,7 @@ import {
   type SnapshotResources,
   type State,
   type StateDescriptor,
+  type StateKind,
   type TypeSerializer,
   type ValueStateDescriptor,
 } from '@flowstate/core';
@@ -43,6 +45,7 @@ export class HeapKeyedStateBackend<K> extends AbstractKeyedStateBackend<K, Regis
   private readonly primitiveKeys: boolean;
   private readonly snapshots = new Set<SnapshotView>();
   private readonly runner: SnapshotStrategyRunner<KeyedStateHandle, SnapshotResources>;
+  protected readonly priorityQueues: HeapPriorityQueues;
 
   constructor(
     params: KeyedStateBackendParameters<K>,
@@ -51,11 +54,13 @@ export class HeapKeyedStateBackend<K> extends AbstractKeyedStateBackend<K, Regis
     // Primitive keys are their own identity here, so their key group needs no serialized bytes.
     super(params, { primitiveKeysWithoutBytes: true });
     this.primitiveKeys = isPrimitiveType(params.keySerializer as TypeSerializer<unknown>);
+    this.priorityQueues = new HeapPriorityQueues({ ...params, keySerializer: params.keySerializer as TypeSerializer<unknown> });
     const strategy = new HeapSnapshotStrategy({
       keySerializer: this.keySerializer as TypeSerializer<unknown>,
       keyGroupRange: this.keyGroupRange,
       asynchronousSnapshots: options.asynchronousSnapshots,
       tables: () => [...this.states.values()].map((r) => r.table),
+      queues: this.priorityQueues,
       views: this.snapshots,
     });
     this.runner = new SnapshotStrategyRunner('heap full snapshot', strategy, this.runningSnapshots);
@@ -71,13 +76,14 @@ export class HeapKeyedStateBackend<K> extends AbstractKeyedStateBackend<K, Regis
         maxParallelism: this.maxParallelism,
         primitiveKeys: this.primitiveKeys,
         restoredState: (meta) => this.restoredState(meta),
+        queues: this.priorityQueues,
       },
       params,
     );
   }
 
   /** The registration a restored state's entries go into, created on first sight. */
-  private restoredState(meta: KeyedStateMetaInfo): Registered {
+  private restoredState(meta: KeyedStateMetaInfo & { kind: StateKind }): Registered {
     let reg = this.states.get(meta.name);
     if (reg === undefined) {
       reg = this.newRegistered({

@@ -9,6 +9,9 @@ import {
   KeyGroupRange,
   readKeyedStateHeader,
   readKeyGroups,
+  restoredQueueSinks,
+  type PriorityQueueStates,
+  type StateKind,
   StateMigrationError,
   type KeyedStateBackendParameters,
   type KeyedStateMetaInfo,
@@ -27,7 +30,9 @@ export interface HeapRestoreTarget {
   /** Whether keys are their own identity (see keyIdOf). */
   readonly primitiveKeys: boolean;
   /** The registration a restored state's entries go into, created on first sight. */
-  restoredState(meta: KeyedStateMetaInfo): Registered;
+  restoredState(meta: KeyedStateMetaInfo & { kind: StateKind }): Registered;
+  /** Where restored priority queues go. */
+  readonly queues: PriorityQueueStates;
 }
 
 /**
@@ -53,8 +58,10 @@ export async function restoreHeapKeyedState<K>(backend: HeapRestoreTarget, param
     checkRestoredKeySerializer(header.keySerializerSnapshot, backend.keySerializer, backend.operatorIdentifier);
     const keySerializer = backend.keySerializer;
 
+    const sinks = restoredQueueSinks(header, backend.queues);
     const targets = header.states.map((meta) => {
-      const reg = backend.restoredState(meta);
+      if (meta.kind === 'PRIORITY_QUEUE') return undefined;
+      const reg = backend.restoredState({ ...meta, kind: meta.kind });
       if (reg.table.meta.kind !== meta.kind) {
         throw new StateMigrationError(meta.name, `restored as ${meta.kind} from one handle and ${reg.table.meta.kind} from another`);
       }
@@ -71,6 +78,8 @@ export async function restoreHeapKeyedState<K>(backend: HeapRestoreTarget, param
       if (assignToKeyGroup(rec.key, backend.maxParallelism) !== g) {
         throw new CorruptDataError(`a key in key group ${g} hashes to another key group (different maxParallelism?)`, 0);
       }
+      const sink = sinks[rec.stateIndex];
+      if (sink !== undefined) return sink.add(g, rec.key, rec.value!);
       const t = targets[rec.stateIndex]!;
       const meta = t.reg.table.meta;
       const key = deserializeExact(keySerializer, rec.key, 'key');
@@ -87,5 +96,6 @@ export async function restoreHeapKeyedState<K>(backend: HeapRestoreTarget, param
         t.reg.table.put(g, keyId, key, nsId, ns, deserializeExact(meta.stateSerializer, rec.value!, 'value'));
       }
     });
+    for (const s of sinks) s?.flush();
   }
 }

@@ -1,6 +1,9 @@
 import {
   DataOutputSerializer,
   KeyedStateStreamEncoder,
+  writeQueueRecords,
+  type PriorityQueueStates,
+  type QueueSnapshotWriter,
   type KeyGroupRange,
   type KeyedStateHandle,
   type KeyedStateMetaInfo,
@@ -35,6 +38,8 @@ export interface HeapSnapshotSource {
   readonly asynchronousSnapshots: boolean;
   /** The state tables as of now. */
   tables(): StateTable[];
+  /** The priority queues (timers); written after the tables. */
+  readonly queues: PriorityQueueStates;
   /** Copy-on-write views of running snapshots; state writes keep their preimages. */
   readonly views: Set<SnapshotView>;
 }
@@ -61,11 +66,12 @@ export class HeapSnapshotStrategy implements SnapshotStrategy<KeyedStateHandle, 
 
   syncPrepareResources(): HeapSnapshotResources | null {
     const tables = this.source.tables();
-    if (tables.length === 0) return null;
+    const queues = this.source.queues.capture(undefined);
+    if (tables.length === 0 && queues.length === 0) return null;
     const writers = tables.map(tableWriter);
     const range = this.source.keyGroupRange;
     const keySnapshot = this.source.keySerializer.snapshotConfiguration() as TypeSerializerSnapshot<unknown>;
-    const encoder = new KeyedStateStreamEncoder(range, keySnapshot, writers.map(metaInfo));
+    const encoder = new KeyedStateStreamEncoder(range, keySnapshot, [...writers.map(metaInfo), ...queues.map((q) => q.meta)]);
     const view = new SnapshotView(range);
     const views = this.source.views;
     views.add(view);
@@ -74,7 +80,7 @@ export class HeapSnapshotStrategy implements SnapshotStrategy<KeyedStateHandle, 
       view.release();
       views.delete(view);
     };
-    const encodeGroup = groupEncoder(this.source.keySerializer, encoder, writers, view);
+    const encodeGroup = groupEncoder(this.source.keySerializer, encoder, writers, queues, view);
     const header = encoder.encodeHeader();
     if (this.source.asynchronousSnapshots) return { encoder, header, encodeGroup, precomputed: undefined, release };
     try {
@@ -135,6 +141,7 @@ function groupEncoder(
   keySerializer: TypeSerializer<unknown>,
   encoder: KeyedStateStreamEncoder,
   writers: readonly TableWriter[],
+  queues: readonly QueueSnapshotWriter[],
   view: SnapshotView,
 ): (g: number) => void {
   const keyOut = new DataOutputSerializer(64);
@@ -191,5 +198,6 @@ function groupEncoder(
       }
     }
     view.finishKeyGroup(g);
+    writeQueueRecords(encoder, writers.length, queues, g);
   };
 }

@@ -3,7 +3,7 @@
 // names is re-exported here (its errors and its compression option).
 export { RocksDBError, type RocksDBErrorCode, type Compression } from './native.js';
 export { RocksDBStateBackend, type RocksDBStateBackendOptions } from './backend/rocksdb-state-backend.js';
-export { RocksDBKeyedStateBackend, ROCKSDB_NATIVE_METRICS } from './backend/rocksdb-keyed-state-backend.js';
+export { RocksDBKeyedStateBackend, ROCKSDB_NATIVE_METRICS, type RocksDBTimerServiceFactory } from './backend/rocksdb-keyed-state-backend.js';
 export { RocksDBKvStore, RocksDBKeySpace, STATE_CF_PREFIX } from './backend/rocksdb-kv-store.js';
 export {
   isIncrementalRocksDBStateHandle,

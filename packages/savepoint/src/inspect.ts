@@ -1,11 +1,11 @@
-import { isKeyGroupsStateHandle, type KeyGroupsStateHandle, type OperatorStateDistributionMode, type StateKind } from '@flowstate/core';
+import { isKeyGroupsStateHandle, type KeyGroupsStateHandle, type OperatorStateDistributionMode, type SnapshotStateKind } from '@flowstate/core';
 import { FORMAT_READERS } from './format.js';
 import { describeSnapshot } from './serializers.js';
 import type { OperatorInfo, SavepointReader } from './reader.js';
 
 export interface StateReport {
   readonly name: string;
-  readonly kind: StateKind;
+  readonly kind: SnapshotStateKind;
   readonly namespaceSerializer: string;
   readonly stateSerializer: string;
   /** Records in the canonical stream (MAP: one per user key); undefined without a scan. */

@@ -20,7 +20,7 @@ import {
   type OperatorStateDistributionMode,
   type OperatorStateHandle,
   type SerializerSnapshotRegistry,
-  type StateKind,
+  type SnapshotStateKind,
   type TypeSerializer,
   type TypeSerializerSnapshot,
   type RestoredOperatorState,
@@ -69,7 +69,7 @@ export interface OperatorInfo {
 
 export interface KeyedStateInfo {
   readonly name: string;
-  readonly kind: StateKind;
+  readonly kind: SnapshotStateKind;
   readonly namespaceSerializer: string;
   readonly stateSerializer: string;
   readonly namespaceSerializerSnapshot: TypeSerializerSnapshot<unknown>;

@@ -2,6 +2,7 @@ import {
   DataOutputSerializer,
   MapSerializer,
   MapSerializerSnapshot,
+  IllegalStateUsageError,
   StateMigrationError,
   type KeyedStateMetaInfo,
   type TypeSerializer,
@@ -67,6 +68,9 @@ function withSerializer(meta: KeyedStateMetaInfo, s: TypeSerializer<unknown>): K
 function upgradeStep(meta: KeyedStateMetaInfo, next: TypeSerializer<unknown>): Step {
   if (meta.kind === 'MAP') return upgradeMapStep(meta, next);
   const c = meta.stateSerializerSnapshot.resolveSchemaCompatibility(next);
+  if (meta.kind === 'PRIORITY_QUEUE' && c.type === 'COMPATIBLE_AFTER_MIGRATION') {
+    throw new StateMigrationError(meta.name, 'is priority-queue (timer) state: its elements are ordered by their bytes and cannot be migrated (as in Flink)');
+  }
   switch (c.type) {
     case 'INCOMPATIBLE':
       throw new StateMigrationError(meta.name, `cannot be upgraded to '${next.typeId}': ${c.reason}`);
@@ -121,6 +125,8 @@ function upgradeMapStep(meta: KeyedStateMetaInfo, next: TypeSerializer<unknown>)
 
 /** A user transformation: every entry decoded, mapped, and written with the (new) serializer. */
 function transformStep(meta: KeyedStateMetaInfo, t: KeyedStateTransformation, keySerializer: TypeSerializer<unknown>): Step {
+  // An element carries its key: a transformed one could leave its key group or its order.
+  if (meta.kind === 'PRIORITY_QUEUE') throw new IllegalStateUsageError(meta.name, 'is priority-queue (timer) state, which cannot be transformed; remove it or keep it as it is');
   const nsSer = meta.namespaceSerializerSnapshot.restoreSerializer();
   const oldSer = meta.stateSerializerSnapshot.restoreSerializer();
   const newSer = t.serializer ?? oldSer;

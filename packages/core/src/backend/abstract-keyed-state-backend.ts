@@ -8,6 +8,8 @@ import type { TypeSerializer, TypeSerializerSnapshot } from '../serialization/ty
 import type { StateDescriptor } from '../state/descriptors.js';
 import { checkNamespace } from '../state/registration.js';
 import type { State } from '../state/state.js';
+import type { KeyGroupedInternalPriorityQueue, PriorityQueueElementType } from '../state/priority-queue.js';
+import type { PriorityQueueStates } from '../pq/priority-queue-states.js';
 import { trackStateLatency, type StateLatencyTrackingOptions } from '../state/latency-tracking.js';
 import type { KeyedStateHandle } from '../storage/handles.js';
 import type { CheckpointStreamFactory } from '../storage/spi.js';
@@ -78,6 +80,9 @@ export abstract class AbstractKeyedStateBackend<K, R extends RegisteredKeyedStat
   }
 
   // ---- hooks ------------------------------------------------------------------------------------
+
+  /** The backend's priority queues (on the heap or in its store); set by the subclass constructor. */
+  protected abstract readonly priorityQueues: PriorityQueueStates;
 
   /**
    * The current key changed: `keyBytes` (valid until the next call) and its key group. `keyBytes`
@@ -169,6 +174,7 @@ export abstract class AbstractKeyedStateBackend<K, R extends RegisteredKeyedStat
 
   getOrCreateKeyedState<N, S extends State, V>(namespaceSerializer: TypeSerializer<N>, descriptor: StateDescriptor<S, V>): KeyedStateOf<S, N> {
     this.checkNotDisposed();
+    if (this.priorityQueues.has(descriptor.name)) throw new IllegalStateUsageError(descriptor.name, 'is a priority queue; a keyed state needs a name of its own');
     const d = descriptor as unknown as StateDescriptor<State, unknown>;
     const ns = namespaceSerializer as TypeSerializer<unknown>;
     const reg = this.registerState(d, ns);
@@ -185,6 +191,12 @@ export abstract class AbstractKeyedStateBackend<K, R extends RegisteredKeyedStat
     let t = this.tracked.get(state);
     if (t === undefined) this.tracked.set(state, (t = trackStateLatency(state, descriptor, this.latencyTracking)));
     return t;
+  }
+
+  createPriorityQueue<T>(stateName: string, elementType: PriorityQueueElementType<K, T>): KeyGroupedInternalPriorityQueue<T> {
+    this.checkNotDisposed();
+    if (this.states.has(stateName)) throw new IllegalStateUsageError(stateName, 'is a keyed state; a priority queue needs a name of its own');
+    return this.priorityQueues.create(stateName, elementType);
   }
 
   getRegisteredStateNames(): string[] {

@@ -3,6 +3,7 @@ import type { KeyGroupRange } from '../keygroups/key-group-range.js';
 import type { SerializerSnapshotRegistry } from '../serialization/snapshot-registry.js';
 import type { TypeSerializer } from '../serialization/type-serializer.js';
 import type { StateDescriptor } from '../state/descriptors.js';
+import type { KeyGroupedInternalPriorityQueue, PriorityQueueElementType } from '../state/priority-queue.js';
 import type { BroadcastState, InternalKvState, ListState, State } from '../state/state.js';
 import type { ListStateDescriptor, MapStateDescriptor } from '../state/descriptors.js';
 import type { KeyedStateHandle, OperatorStateHandle } from '../storage/handles.js';
@@ -88,6 +89,13 @@ export interface KeyedStateBackend<K> extends Snapshotable<KeyedStateHandle> {
     descriptor: StateDescriptor<S, V>,
     fn: (key: K, state: S) => void,
   ): void;
+
+  /**
+   * The priority queue (timers) called `stateName`, created on first call; the same name returns
+   * the same queue. A restored queue gets its elements on the first call. Snapshotted, restored and
+   * rescaled with the key groups; the name must not be a keyed state's.
+   */
+  createPriorityQueue<T>(stateName: string, elementType: PriorityQueueElementType<K, T>): KeyGroupedInternalPriorityQueue<T>;
 
   /** Number of (key, namespace) entries over all states. */
   numKeyValueStateEntries(): number;

@@ -25,3 +25,4 @@ export * from '../state/latency-tracking.js';
 export * from '../backend/snapshot/snapshot-strategy.js';
 export * from '../backend/snapshot/snapshot-strategy-runner.js';
 export * from '../backend/snapshot/running-snapshots.js';
+export * from '../pq/index.js';

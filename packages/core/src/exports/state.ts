@@ -11,3 +11,4 @@ export * from '../state/descriptors.js';
 export { VoidNamespace } from '../serialization/primitives.js';
 export * from '../state/priority-queue.js';
 export * from '../state/ttl.js';
+export * from '../state/timers.js';

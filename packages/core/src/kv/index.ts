@@ -12,3 +12,5 @@ export * from './kv-restore.js';
 export * from './kv-keyed-state-backend.js';
 export * from './minimal-kv-store.js';
 export * from './minimal-kv-state-backend.js';
+export * from './kv-key-group-queue.js';
+export * from './kv-priority-queues.js';

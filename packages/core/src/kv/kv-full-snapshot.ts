@@ -5,6 +5,8 @@ import type { KeyGroupRange } from '../keygroups/key-group-range.js';
 import type { TypeSerializer, TypeSerializerSnapshot } from '../serialization/type-serializer.js';
 import { KeyedStateStreamEncoder, type KeyedStateMetaInfo } from '../snapshot/keyed-state-stream.js';
 import type { KeyedStateHandle } from '../storage/handles.js';
+import type { PriorityQueueStates, QueueSnapshotWriter } from '../pq/priority-queue-states.js';
+import { writeQueueRecords } from '../pq/queue-stream.js';
 import type { RegisteredKvState } from './kv-registered.js';
 import type { KvRowLayout } from './kv-row-layout.js';
 import { forEachEntry, type KvStore, type KvView } from './kv-store.js';
@@ -18,16 +20,23 @@ export interface KvSnapshotSource {
   /** The store (read when a snapshot starts: a backend may attach it after construction). */
   readonly store: KvStore;
   readonly states: ReadonlyMap<string, RegisteredKvState>;
+  /** The priority queues, written after the states. */
+  readonly queues: PriorityQueueStates;
 }
 
 /** The canonical stream's encoder and header for the states as registered now. */
-export function kvSnapshotEncoder(source: Pick<KvSnapshotSource, 'keySerializer' | 'keyGroupRange'>, states: readonly RegisteredKvState[]): { encoder: KeyedStateStreamEncoder; header: Uint8Array } {
+export function kvSnapshotEncoder(
+  source: Pick<KvSnapshotSource, 'keySerializer' | 'keyGroupRange'>,
+  states: readonly RegisteredKvState[],
+  queueMetas: readonly KeyedStateMetaInfo[],
+): { encoder: KeyedStateStreamEncoder; header: Uint8Array } {
   const metas: KeyedStateMetaInfo[] = states.map((s) => ({
     name: s.name,
     kind: s.kind,
     namespaceSerializerSnapshot: s.namespaceSerializer.snapshotConfiguration(),
     stateSerializerSnapshot: s.stateSerializer.snapshotConfiguration(),
   }));
+  metas.push(...queueMetas);
   const encoder = new KeyedStateStreamEncoder(source.keyGroupRange, source.keySerializer.snapshotConfiguration() as TypeSerializerSnapshot<unknown>, metas);
   return { encoder, header: encoder.encodeHeader() };
 }
@@ -36,6 +45,7 @@ export function kvSnapshotEncoder(source: Pick<KvSnapshotSource, 'keySerializer'
 interface KvFullSnapshotResources extends SnapshotResources {
   readonly view: KvView;
   readonly states: readonly RegisteredKvState[];
+  readonly queues: readonly QueueSnapshotWriter[];
   readonly encoder: KeyedStateStreamEncoder;
   readonly header: Uint8Array;
 }
@@ -51,15 +61,21 @@ export class KvFullSnapshotStrategy implements SnapshotStrategy<KeyedStateHandle
 
   syncPrepareResources(_checkpointId: number, _options: CheckpointOptions): KvFullSnapshotResources | null {
     const states = [...this.source.states.values()];
-    if (states.length === 0) return null;
-    const { encoder, header } = kvSnapshotEncoder(this.source, states);
+    if (states.length === 0 && this.source.queues.names().length === 0) return null;
     const view = this.source.store.view();
-    return { view, states, encoder, header, release: () => view.release() };
+    try {
+      const queues = this.source.queues.capture(view);
+      const { encoder, header } = kvSnapshotEncoder(this.source, states, queues.map((q) => q.meta));
+      return { view, states, queues, encoder, header, release: () => view.release() };
+    } catch (e) {
+      view.release();
+      throw e;
+    }
   }
 
   async asyncSnapshot(resources: KvFullSnapshotResources, context: SnapshotContext): Promise<SnapshotResult<KeyedStateHandle>> {
     const { encoder } = resources;
-    const encodeGroup = keyGroupEncoder(this.source.layout, resources.view, resources.states, encoder);
+    const encodeGroup = keyGroupEncoder(this.source.layout, resources, encoder);
     const out = context.openStream('EXCLUSIVE');
     await out.write(resources.header);
     for (const g of this.source.keyGroupRange) {
@@ -76,8 +92,9 @@ export class KvFullSnapshotStrategy implements SnapshotStrategy<KeyedStateHandle
   }
 }
 
-/** Encodes one key group's block (left open for endKeyGroupTo): every state's rows of that key group, read from the view. */
-function keyGroupEncoder(layout: KvRowLayout, view: KvView, states: readonly RegisteredKvState[], encoder: KeyedStateStreamEncoder): (g: number) => void {
+/** Encodes one key group's block (left open for endKeyGroupTo): every state's rows and queue elements of that key group, read from the view. */
+function keyGroupEncoder(layout: KvRowLayout, resources: KvFullSnapshotResources, encoder: KeyedStateStreamEncoder): (g: number) => void {
+  const { view, states, queues } = resources;
   const spaces = states.map((s) => view.keySpace(s.space.name));
   const listOut = new DataOutputSerializer(256);
   return (g) => {
@@ -94,5 +111,6 @@ function keyGroupEncoder(layout: KvRowLayout, view: KvView, states: readonly Reg
         else encoder.writeEntry(i, p.key, p.namespace, value);
       });
     });
+    writeQueueRecords(encoder, states.length, queues, g);
   };
 }

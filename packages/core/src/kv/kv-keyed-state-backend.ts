@@ -22,6 +22,20 @@ import { KvRowLayout } from './kv-row-layout.js';
 import type { KvStateContext } from './kv-state-base.js';
 import { KvAggregatingState, KvListState, KvReducingState, KvValueState } from './kv-states.js';
 import { forEachEntry, type KvStore } from './kv-store.js';
+import { KvPriorityQueues } from './kv-priority-queues.js';
+import { HeapPriorityQueues } from '../pq/heap-priority-queues.js';
+import type { PriorityQueueStates } from '../pq/priority-queue-states.js';
+
+/**
+ * Where a KV backend keeps priority queues (timers): in its store (KV; Flink's ROCKSDB
+ * timer-service factory) or on the JS heap (HEAP), snapshotted with the store either way.
+ */
+export type KvPriorityQueueStorage = 'KV' | 'HEAP';
+
+export interface KvKeyedStateBackendOptions {
+  /** Default KV, as Flink's RocksDB backend defaults to ROCKSDB timers. */
+  readonly priorityQueues?: KvPriorityQueueStorage;
+}
 
 /**
  * Keyed state over any KvStore: one key space per state, rows laid out by KvRowLayout, state
@@ -41,10 +55,13 @@ export class KvKeyedStateBackend<K> extends AbstractKeyedStateBackend<K, Registe
   /** The current key's row prefix, shared with the state objects; the backend's own fields stay private. */
   private readonly context = new CurrentKeyPrefix();
   private readonly prefixOut = new DataOutputSerializer(64);
+  protected readonly priorityQueues: PriorityQueueStates;
 
-  constructor(params: KeyedStateBackendParameters<K>) {
+  constructor(params: KeyedStateBackendParameters<K>, options: KvKeyedStateBackendOptions = {}) {
     super(params);
     this.layout = new KvRowLayout(params.maxParallelism);
+    const ctx = { ...params, keySerializer: params.keySerializer as TypeSerializer<unknown> };
+    this.priorityQueues = options.priorityQueues === 'HEAP' ? new HeapPriorityQueues(ctx) : new KvPriorityQueues(ctx, this.layout, () => this.store);
     this.fullSnapshotRunner = new SnapshotStrategyRunner('KV canonical full snapshot', new KvFullSnapshotStrategy(this.snapshotSource()), this.runningSnapshots);
   }
 
@@ -68,6 +85,7 @@ export class KvKeyedStateBackend<K> extends AbstractKeyedStateBackend<K, Registe
       maxParallelism: this.maxParallelism,
       layout: this.layout,
       states: this.states,
+      queues: this.priorityQueues,
       registerKeySpace: (name, kind, ns, st, restored) => this.registerKeySpace(name, kind, ns, st, restored),
     };
   }
@@ -86,8 +104,8 @@ export class KvKeyedStateBackend<K> extends AbstractKeyedStateBackend<K, Registe
   }
 
   /** A backend over `store`, restored from `params.restoreState` (canonical handles); disposed again if the restore fails. */
-  static async open<K>(params: KeyedStateBackendParameters<K>, store: KvStore): Promise<KvKeyedStateBackend<K>> {
-    const backend = new KvKeyedStateBackend<K>(params);
+  static async open<K>(params: KeyedStateBackendParameters<K>, store: KvStore, options: KvKeyedStateBackendOptions = {}): Promise<KvKeyedStateBackend<K>> {
+    const backend = new KvKeyedStateBackend<K>(params, options);
     backend.attachStore(store);
     try {
       await backend.restoreCanonical(params);
@@ -206,6 +224,7 @@ export class KvKeyedStateBackend<K> extends AbstractKeyedStateBackend<K, Registe
         return backend.store;
       },
       states: this.states,
+      queues: this.priorityQueues,
     };
   }
 

@@ -13,6 +13,8 @@ import type { RegisteredKvState } from './kv-registered.js';
 import type { KvRowLayout } from './kv-row-layout.js';
 import type { KvEntry } from './kv-store.js';
 import { canonicalListToKv, canonicalMapValueToKv } from './kv-values.js';
+import type { PriorityQueueStates } from '../pq/priority-queue-states.js';
+import { restoredQueueSinks } from '../pq/queue-stream.js';
 
 /** Rows per putAll while restoring. */
 const BATCH_ENTRIES = 4096;
@@ -25,18 +27,25 @@ export interface KvRestoreTarget {
   readonly maxParallelism: number;
   readonly layout: KvRowLayout;
   readonly states: ReadonlyMap<string, RegisteredKvState>;
+  /** The priority queues (on the heap or in the store). */
+  readonly queues: PriorityQueueStates;
   registerKeySpace(name: string, kind: StateKind, ns: TypeSerializer<unknown>, st: TypeSerializer<unknown>, restored?: RegisteredKvState['restored']): RegisteredKvState;
 }
 
-/** Checks the key serializer and registers the restored states (compatibility is resolved on re-registration). */
+/**
+ * Checks the key serializer and registers the restored keyed states (compatibility is resolved on
+ * re-registration); priority queues are registered by whoever brings their records.
+ */
 export function registerRestoredKvStates(target: KvRestoreTarget, header: KeyedStateStreamHeader, handleType: string): void {
   checkRestoredKeySerializer(header.keySerializerSnapshot, target.keySerializer, target.operatorIdentifier);
   for (const meta of header.states) {
+    if (meta.kind === 'PRIORITY_QUEUE') continue;
     const existing = target.states.get(meta.name);
     if (existing !== undefined) {
       if (existing.kind !== meta.kind) throw new StateMigrationError(meta.name, `restored as ${meta.kind} from a '${handleType}' handle and ${existing.kind} from another`);
       continue;
     }
+    if (target.queues.has(meta.name)) throw new StateMigrationError(meta.name, `restored as ${meta.kind} from a '${handleType}' handle and as a priority queue from another`);
     target.registerKeySpace(meta.name, meta.kind, meta.namespaceSerializerSnapshot.restoreSerializer(), meta.stateSerializerSnapshot.restoreSerializer(), {
       namespaceSnapshot: meta.namespaceSerializerSnapshot,
       stateSnapshot: meta.stateSerializerSnapshot,
@@ -60,7 +69,8 @@ export async function restoreKvCanonical(target: KvRestoreTarget, handles: reado
 }
 
 async function writeRows(target: KvRestoreTarget, h: KeyGroupsStateHandle, header: KeyedStateStreamHeader, range: KeyGroupRange, reader: StateHandleReader): Promise<void> {
-  const states = header.states.map((m) => target.states.get(m.name)!);
+  const sinks = restoredQueueSinks(header, target.queues);
+  const states = header.states.map((m) => target.states.get(m.name));
   const pending: KvEntry[][] = states.map(() => []);
   const flush = (i: number) => {
     if (pending[i]!.length > 0) states[i]!.space.putAll(pending[i]!);
@@ -72,11 +82,14 @@ async function writeRows(target: KvRestoreTarget, h: KeyGroupsStateHandle, heade
       throw new CorruptDataError(`a key in key group ${g} hashes to another key group (different maxParallelism?)`, 0);
     }
     const i = rec.stateIndex;
+    const sink = sinks[i];
+    if (sink !== undefined) return sink.add(g, rec.key, rec.value!);
     row.clear();
     pending[i]!.push(toRow(target.layout, row, states[i]!.kind, g, rec));
     if (pending[i]!.length >= BATCH_ENTRIES) flush(i);
   });
   states.forEach((_s, i) => flush(i));
+  for (const s of sinks) s?.flush();
 }
 
 /** A canonical record as the row the KV states read (see kv-values.ts). */

@@ -10,6 +10,7 @@ import {
   VoidNamespaceSerializer,
 } from './primitives.js';
 import { RecordSerializerSnapshot } from './record.js';
+import { TimerSerializerSnapshot } from '../state/timers.js';
 import { checkVersion, SerializerSnapshotRegistry } from './snapshot-registry.js';
 import type { TypeSerializer } from './type-serializer.js';
 
@@ -40,7 +41,8 @@ export const defaultSerializerRegistry: SerializerSnapshotRegistry = new Seriali
   .register('void-namespace', simple(VoidNamespaceSerializer.INSTANCE as TypeSerializer<unknown>))
   .register('list', ListSerializerSnapshot.read)
   .register('map', MapSerializerSnapshot.read)
-  .register('record', RecordSerializerSnapshot.read);
+  .register('record', RecordSerializerSnapshot.read)
+  .register('timer', TimerSerializerSnapshot.read);
 
 /** Short names for the built-in serializers. */
 export const Serializers = {

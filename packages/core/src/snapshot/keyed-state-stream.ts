@@ -8,7 +8,7 @@ import { assignToKeyGroup, UPPER_BOUND_MAX_PARALLELISM } from '../keygroups/key-
 import type { KeyGroupRange } from '../keygroups/key-group-range.js';
 import { readSerializerSnapshot, writeSerializerSnapshot, type SerializerSnapshotRegistry } from '../serialization/snapshot-registry.js';
 import type { TypeSerializerSnapshot } from '../serialization/type-serializer.js';
-import { STATE_KIND_CODES, stateKindFromCode, type StateKind } from '../state/descriptors.js';
+import { STATE_KIND_CODES, stateKindFromCode, type SnapshotStateKind } from '../state/descriptors.js';
 import { type KeyGroupsStateHandle, type StreamStateHandle } from '../storage/handles.js';
 import type { CheckpointStateOutputStream, StateHandleReader } from '../storage/spi.js';
 
@@ -20,7 +20,11 @@ export const SUPPORTED_KEYED_STATE_VERSIONS: readonly number[] = [1];
 /** Per-state meta information stored in the stream header (Flink's StateMetaInfoSnapshot). */
 export interface KeyedStateMetaInfo {
   readonly name: string;
-  readonly kind: StateKind;
+  /**
+   * PRIORITY_QUEUE records carry the serialized key of the element (for its key group), an empty
+   * namespace and the serialized element as value; the state serializer is the element's.
+   */
+  readonly kind: SnapshotStateKind;
   readonly namespaceSerializerSnapshot: TypeSerializerSnapshot<unknown>;
   readonly stateSerializerSnapshot: TypeSerializerSnapshot<unknown>;
 }

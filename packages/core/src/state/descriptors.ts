@@ -15,10 +15,16 @@ import type {
 export type StateKind = 'VALUE' | 'LIST' | 'MAP' | 'REDUCING' | 'AGGREGATING';
 
 /** The stable numeric codes of state kinds in checkpoint files. */
-export const STATE_KIND_CODES: Readonly<Record<StateKind, number>> = { VALUE: 1, LIST: 2, MAP: 3, REDUCING: 4, AGGREGATING: 5 };
+export const STATE_KIND_CODES: Readonly<Record<SnapshotStateKind, number>> = { VALUE: 1, LIST: 2, MAP: 3, REDUCING: 4, AGGREGATING: 5, PRIORITY_QUEUE: 6 };
 
-export function stateKindFromCode(code: number): StateKind | undefined {
-  for (const [k, v] of Object.entries(STATE_KIND_CODES)) if (v === code) return k as StateKind;
+/**
+ * What a keyed snapshot holds per state: a keyed state of one of the descriptor kinds, or a
+ * priority queue (timers; Flink's BackendStateType.PRIORITY_QUEUE), which has no descriptor.
+ */
+export type SnapshotStateKind = StateKind | 'PRIORITY_QUEUE';
+
+export function stateKindFromCode(code: number): SnapshotStateKind | undefined {
+  for (const [k, v] of Object.entries(STATE_KIND_CODES)) if (v === code) return k as SnapshotStateKind;
   return undefined;
 }
 

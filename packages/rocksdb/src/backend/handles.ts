@@ -2,7 +2,9 @@ import {
   checkStreamHandleStructure,
   malformedField,
   UPPER_BOUND_MAX_PARALLELISM,
+  checkKeyedStateHandleStructure,
   type KeyedStateHandle,
+  type KeyGroupsStateHandle,
   type MalformedField,
   type StreamStateHandle,
   UnknownFormatVersionError,
@@ -53,6 +55,11 @@ export interface IncrementalRocksDBStateHandle extends KeyedStateHandle {
   readonly meta: StreamStateHandle;
   readonly sharedFiles: readonly RocksDBSharedFileHandle[];
   readonly privateFiles: readonly RocksDBFileHandle[];
+  /**
+   * Priority queues kept on the heap (timer-service factory HEAP), as a canonical key-group stream
+   * of their own; absent when there are none (and in handles written before it existed).
+   */
+  readonly heapPriorityQueues?: KeyGroupsStateHandle;
 }
 
 export function isIncrementalRocksDBStateHandle(h: KeyedStateHandle): h is IncrementalRocksDBStateHandle {
@@ -74,6 +81,10 @@ export function checkIncrementalRocksDBStateHandleStructure(h: unknown, where: s
     bad(`${where}.maxParallelism`, `expected an integer in [1, ${UPPER_BOUND_MAX_PARALLELISM}]`);
   }
   checkStreamHandleStructure(o.meta, `${where}.meta`, bad, file);
+  if (o.heapPriorityQueues !== undefined) {
+    checkKeyedStateHandleStructure(o.heapPriorityQueues, o.maxParallelism as number, `${where}.heapPriorityQueues`, bad, file);
+    if ((o.heapPriorityQueues as KeyedStateHandle).type !== 'key-groups') bad(`${where}.heapPriorityQueues.type`, "expected 'key-groups'");
+  }
   for (const list of ['sharedFiles', 'privateFiles'] as const) {
     const files = o[list];
     if (!Array.isArray(files)) bad(`${where}.${list}`, 'expected an array');

@@ -2,7 +2,10 @@ import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import {
+  KvPriorityQueues,
   kvSnapshotEncoder,
+  writeQueueStream,
+  type QueueSnapshotWriter,
   type CheckpointedStateScope,
   type CheckpointOptions,
   type KeyedStateHandle,
@@ -25,6 +28,8 @@ interface RocksNativeSnapshotResources extends SnapshotResources {
   readonly dir: string;
   /** Key-groups stream header: the states' meta info, uploaded as the snapshot's meta file. */
   readonly header: Uint8Array;
+  /** Heap priority queues (HEAP timers), written as a key-group stream of their own. */
+  readonly heapQueues: readonly QueueSnapshotWriter[];
   /** SST name -> content id, from RocksDB's unique SST ids. */
   readonly contentIds: ReadonlyMap<string, string>;
   /** Confirmed uploads this snapshot may reference. */
@@ -53,8 +58,11 @@ export class RocksNativeSnapshotStrategy implements SnapshotStrategy<KeyedStateH
   syncPrepareResources(checkpointId: number, options: CheckpointOptions): RocksNativeSnapshotResources | null {
     const source = this.source;
     const states = [...source.states.values()];
-    if (states.length === 0) return null;
-    const { header } = kvSnapshotEncoder(source, states);
+    // Queues in the store are column families of the checkpoint; heap ones are captured now.
+    const kvQueues = source.queues instanceof KvPriorityQueues ? source.queues.metaInfos() : [];
+    const heapQueues = source.queues instanceof KvPriorityQueues ? [] : source.queues.capture(undefined);
+    if (states.length === 0 && kvQueues.length === 0 && heapQueues.length === 0) return null;
+    const { header } = kvSnapshotEncoder(source, states, kvQueues);
     const dir = join(source.instanceDir, `chk-${checkpointId}-${randomUUID().slice(0, 8)}`);
     try {
       source.db.createCheckpoint(dir);
@@ -70,6 +78,7 @@ export class RocksNativeSnapshotStrategy implements SnapshotStrategy<KeyedStateH
       checkpointId,
       dir,
       header,
+      heapQueues,
       contentIds,
       reusable,
       isCheckpoint,
@@ -92,8 +101,9 @@ export class RocksNativeSnapshotStrategy implements SnapshotStrategy<KeyedStateH
     const sharedFiles = uploads.flatMap((u) => ('shared' in u ? [u.shared] : []));
     const privateFiles = uploads.flatMap((u) => ('private' in u ? [u.private] : []));
     const meta = await uploadBytes(resources.header, context);
-    const uploaded = uploads.reduce((n, u) => n + u.uploaded, meta.size);
-    const full = [...sharedFiles, ...privateFiles].reduce((n, f) => n + f.handle.size, meta.size);
+    const queues = resources.heapQueues.length === 0 ? undefined : await writeQueueStream(context, this.source.keyGroupRange, this.source.keySerializer, resources.heapQueues);
+    const uploaded = uploads.reduce((n, u) => n + u.uploaded, meta.size + (queues?.stateSize ?? 0));
+    const full = [...sharedFiles, ...privateFiles].reduce((n, f) => n + f.handle.size, meta.size + (queues?.stateSize ?? 0));
     context.throwIfCancelled();
     if (resources.isCheckpoint) this.source.sharedFiles.snapshotFinished(resources.checkpointId, new Map(sharedFiles.map((f) => [f.contentId, f])));
     resources.finished = true;
@@ -108,6 +118,7 @@ export class RocksNativeSnapshotStrategy implements SnapshotStrategy<KeyedStateH
       meta,
       sharedFiles,
       privateFiles,
+      ...(queues === undefined ? {} : { heapPriorityQueues: queues }),
     };
     return { jobManagerOwnedSnapshot: handle, checkpointedSize: uploaded, fullSize: full };
   }

@@ -28,7 +28,12 @@ export interface RocksDBKeyedStateBackendOptions {
   readonly verifySstsBeforeUpload?: boolean;
   /** See RocksDBStateBackendOptions.ttlQueryTimeAfterNumEntries. */
   readonly ttlQueryTimeAfterNumEntries?: number;
+  /** Where timers (priority queues) live (Flink's state.backend.rocksdb.timer-service.factory; default ROCKSDB). */
+  readonly timerServiceFactory?: RocksDBTimerServiceFactory;
 }
+
+/** Flink's state.backend.rocksdb.timer-service.factory: priority queues in RocksDB or on the JS heap. */
+export type RocksDBTimerServiceFactory = 'ROCKSDB' | 'HEAP';
 
 /**
  * Keyed state in RocksDB: core's generic KV backend over a RocksDBKvStore (one column family per
@@ -60,7 +65,7 @@ export class RocksDBKeyedStateBackend<K> extends KvKeyedStateBackend<K> {
     params: KeyedStateBackendParameters<K>,
     private readonly options: RocksDBKeyedStateBackendOptions,
   ) {
-    super(params);
+    super(params, { priorityQueues: options.timerServiceFactory === 'HEAP' ? 'HEAP' : 'KV' });
     const base = params.localDirectory ?? join(tmpdir(), 'flowstate-rocksdb');
     this.instanceDir = createWorkingDirectory(base, `${sanitize(params.operatorIdentifier)}-${this.backendIdentifier}`);
     this.nativeRunner = new SnapshotStrategyRunner('RocksDB native incremental snapshot', new RocksNativeSnapshotStrategy(this.nativeSnapshotSource()), this.runningSnapshots);
@@ -141,6 +146,7 @@ export class RocksDBKeyedStateBackend<K> extends KvKeyedStateBackend<K> {
       keyGroupRange: kv.keyGroupRange,
       layout: kv.layout,
       states: kv.states,
+      queues: kv.queues,
       maxParallelism: this.maxParallelism,
       backendIdentifier: this.backendIdentifier,
       instanceDir: this.instanceDir,

@@ -9,7 +9,9 @@ import {
   IllegalStateUsageError,
   isKeyGroupsStateHandle,
   KeyGroupRange,
+  KvPriorityQueues,
   registerRestoredKvStates,
+  type KvKeySpace,
   StateMigrationError,
   streamHandleName,
   untrustedHandleName,
@@ -86,9 +88,30 @@ async function restoreNative(backend: RocksRestoreTarget, incremental: readonly 
   const [base, ...others] = relevant;
   await download(base!, backend.dbDir, reader);
   const store = backend.openStore();
-  registerRestoredKvStates(backend, await readNativeHeader(base!, reader, registry), base!.type);
+  registerRestored(backend, await readNativeHeader(base!, reader, registry), base!.type);
   clipToRange(backend);
   for (const other of others) await ingestRange(backend, store, other, reader, registry);
+  // Heap queues of every handle: core's canonical restore takes the key groups in range.
+  const heapQueues = relevant.flatMap((h) => (h.heapPriorityQueues === undefined ? [] : [h.heapPriorityQueues]));
+  if (heapQueues.length > 0) await backend.restoreCanonical(heapQueues);
+}
+
+/** Registers the keyed states and the store's priority queues of a native header. */
+function registerRestored(backend: RocksRestoreTarget, header: KeyedStateStreamHeader, handleType: string): void {
+  registerRestoredKvStates(backend, header, handleType);
+  for (const meta of header.states) {
+    if (meta.kind !== 'PRIORITY_QUEUE') continue;
+    if (!(backend.queues instanceof KvPriorityQueues)) {
+      throw new StateMigrationError(meta.name, 'a native snapshot with RocksDB timers cannot be restored with HEAP timers; restore from a canonical savepoint to switch');
+    }
+    backend.queues.registerRestored(meta);
+  }
+}
+
+/** Every key space with key-group-prefixed rows: the states' and the store's queues'. */
+function keySpaces(backend: RocksRestoreTarget): KvKeySpace[] {
+  const queues = backend.queues instanceof KvPriorityQueues ? backend.queues.spaces() : [];
+  return [...[...backend.states.values()].map((s) => s.space), ...queues];
 }
 
 async function download(h: IncrementalRocksDBStateHandle, dir: string, reader: StateHandleReader): Promise<void> {
@@ -110,10 +133,10 @@ async function readNativeHeader(h: IncrementalRocksDBStateHandle, reader: StateH
 function clipToRange(backend: RocksRestoreTarget): void {
   const range = backend.keyGroupRange;
   const layout = backend.layout;
-  for (const s of backend.states.values()) {
+  for (const space of keySpaces(backend)) {
     // Always both sides: cheap, and no trust in what a downloaded database holds outside its range.
-    if (range.startKeyGroup > 0) s.space.deleteRange(layout.keyGroupStart(0), layout.keyGroupStart(range.startKeyGroup));
-    if (range.endKeyGroup + 1 < backend.maxParallelism) s.space.deleteRange(layout.keyGroupStart(range.endKeyGroup + 1), layout.keyGroupStart(backend.maxParallelism));
+    if (range.startKeyGroup > 0) space.deleteRange(layout.keyGroupStart(0), layout.keyGroupStart(range.startKeyGroup));
+    if (range.endKeyGroup + 1 < backend.maxParallelism) space.deleteRange(layout.keyGroupStart(range.endKeyGroup + 1), layout.keyGroupStart(backend.maxParallelism));
   }
 }
 
@@ -123,7 +146,7 @@ async function ingestRange(backend: RocksRestoreTarget, store: RocksDBKvStore, h
   try {
     await download(h, join(tmp, 'db'), reader);
     const header = await readNativeHeader(h, reader, registry);
-    registerRestoredKvStates(backend, header, h.type);
+    registerRestored(backend, header, h.type);
     const src = RocksDB.open(join(tmp, 'db'), { createIfMissing: false });
     try {
       header.states.forEach((meta, i) => {

@@ -1,7 +1,7 @@
 import { DefaultOperatorStateBackend } from '@flowstate/core';
 import type { KeyedStateBackend, KeyedStateBackendParameters, OperatorStateBackend, OperatorStateBackendParameters, StateBackend } from '@flowstate/core';
 import type { Compression } from '../native.js';
-import { RocksDBKeyedStateBackend } from './rocksdb-keyed-state-backend.js';
+import { RocksDBKeyedStateBackend, type RocksDBTimerServiceFactory } from './rocksdb-keyed-state-backend.js';
 
 export interface RocksDBStateBackendOptions {
   /** Native incremental checkpoints (default true); savepoints are canonical unless NATIVE is asked for. */
@@ -23,6 +23,12 @@ export interface RocksDBStateBackendOptions {
    * current time again after this many entries (Flink's queryTimeAfterNumEntries, default 1000).
    */
   readonly ttlQueryTimeAfterNumEntries?: number;
+  /**
+   * Where timers (priority queues) live: ROCKSDB (default, as in Flink) keeps them in column
+   * families with a cached head per key group; HEAP keeps them on the JS heap and writes them as a
+   * key-group stream with every snapshot (Flink's state.backend.rocksdb.timer-service.factory).
+   */
+  readonly timerServiceFactory?: RocksDBTimerServiceFactory;
 }
 
 /**
@@ -43,6 +49,7 @@ export class RocksDBStateBackend implements StateBackend {
         incrementalCheckpoints: o.incrementalCheckpoints ?? true,
         verifySstsBeforeUpload: o.verifySstsBeforeUpload ?? true,
         ttlQueryTimeAfterNumEntries: o.ttlQueryTimeAfterNumEntries,
+        timerServiceFactory: o.timerServiceFactory ?? 'ROCKSDB',
         dbOptions: {
           blockCacheSize: o.blockCacheSize ?? 64 << 20,
           writeBufferSize: o.writeBufferSize ?? 32 << 20,

@@ -1,3 +1,4 @@
+import type { InternalTimer } from '@flowstate/core';
 import type { Collector } from '../functions.js';
 
 /**
@@ -9,12 +10,8 @@ import type { Collector } from '../functions.js';
 export const MIN_WATERMARK = Number.MIN_SAFE_INTEGER;
 export const MAX_WATERMARK = Number.MAX_SAFE_INTEGER;
 
-/** A registered timer: it fires for `key` in `namespace` when time reaches `timestamp`. */
-export interface InternalTimer<K, N> {
-  readonly timestamp: number;
-  readonly key: K;
-  readonly namespace: N;
-}
+/** A registered timer (one definition, in core: it is the element type of the backends' priority queues). */
+export type { InternalTimer } from '@flowstate/core';
 
 /** The timers of one operator for one namespace type; the key is the backend's current key. */
 export interface InternalTimerService<N> {
