@@ -15,7 +15,10 @@ import type {
 } from './functions.js';
 import type { JobGraph, Partitioner, StreamEdge, StreamNode, StreamOperator } from './graph.js';
 import { BroadcastSideContext, FunctionOperator, type SubtaskContext } from './operators.js';
+import type { OutputTag } from './side-output.js';
 import { fileLinesLog, LogSource, type ReplayableLog } from './sources.js';
+import { KeyedProcessOperator } from './time/keyed-process-operator.js';
+import type { WatermarkStrategy } from './time/watermarks.js';
 
 export interface EnvironmentOptions {
   /** Default parallelism of operators that do not set one. */
@@ -28,6 +31,11 @@ export interface EnvironmentOptions {
 
 export interface OperatorOptions {
   readonly parallelism?: number;
+}
+
+export interface SourceOptions<T> extends OperatorOptions {
+  /** Timestamps and watermarks of the source's records (Flink's fromSource(source, strategy, ...)). */
+  readonly watermarks?: WatermarkStrategy<T>;
 }
 
 /** Each subtask gets its own instance, since functions hold per-subtask fields (open files, offsets). */
@@ -52,13 +60,20 @@ export class StreamExecutionEnvironment {
     if (!Number.isInteger(this.bufferCapacity) || this.bufferCapacity < 1) throw new InvalidJobGraphError(`bufferCapacity must be a positive integer, got ${this.bufferCapacity}`);
   }
 
-  addSource<T>(uid: string, factory: Factory<SourceFunction<T>>, options: OperatorOptions = {}): DataStream<T> {
-    const node = this.addNode({ uid, kind: 'source', inputs: [], parallelism: options.parallelism, createSource: factory as Factory<SourceFunction<unknown>> });
+  addSource<T>(uid: string, factory: Factory<SourceFunction<T>>, options: SourceOptions<T> = {}): DataStream<T> {
+    const node = this.addNode({
+      uid,
+      kind: 'source',
+      inputs: [],
+      parallelism: options.parallelism,
+      createSource: factory as Factory<SourceFunction<unknown>>,
+      ...(options.watermarks ? { watermarkStrategy: options.watermarks as WatermarkStrategy<unknown> } : {}),
+    });
     return new DataStream<T>(this, node, undefined);
   }
 
   /** A replayable, partitioned log; offsets are checkpointed in operator state like Kafka offsets. */
-  fromLog<T>(uid: string, log: ReplayableLog<T> | (() => ReplayableLog<T> | Promise<ReplayableLog<T>>), options: OperatorOptions = {}): DataStream<T> {
+  fromLog<T>(uid: string, log: ReplayableLog<T> | (() => ReplayableLog<T> | Promise<ReplayableLog<T>>), options: SourceOptions<T> = {}): DataStream<T> {
     const open = typeof log === 'function' ? log : () => log;
     return this.addSource<T>(uid, () => new LogSource<T>(open), options);
   }
@@ -77,6 +92,7 @@ export class StreamExecutionEnvironment {
     keySerializer?: TypeSerializer<unknown>;
     createOperator?: () => StreamOperator;
     createSource?: () => SourceFunction<unknown>;
+    watermarkStrategy?: WatermarkStrategy<unknown>;
   }): StreamNode {
     if (typeof spec.uid !== 'string' || spec.uid.length === 0) throw new InvalidJobGraphError('every operator needs a non-empty uid');
     if (this.nodes.some((n) => n.uid === spec.uid)) throw new InvalidJobGraphError(`duplicate uid '${spec.uid}'`);
@@ -107,10 +123,26 @@ export class DataStream<T> {
     private readonly partitioner: Partitioner | undefined,
   ) {}
 
+  /** @internal The side output this stream reads, if any. */
+  get sideOutput(): string | undefined {
+    return undefined;
+  }
+
   /** @internal */
   edgeTo(parallelism: number, inputIndex: number): StreamEdge {
     const p: Partitioner = this.partitioner ?? (this.node.parallelism === parallelism ? { kind: 'forward' } : { kind: 'rebalance' });
-    return { source: this.node, partitioner: p, inputIndex };
+    return { source: this.node, partitioner: p, inputIndex, ...this.sideOutputField() };
+  }
+
+  /** @internal */
+  sideOutputField(): { sideOutput?: string } {
+    const s = this.sideOutput;
+    return s === undefined ? {} : { sideOutput: s };
+  }
+
+  /** @internal A stream of the same records (side output included) with another partitioner. */
+  withPartitioner(partitioner: Partitioner): DataStream<T> {
+    return new DataStream(this.env, this.node, partitioner);
   }
 
   private addOneInputOperator(uid: string, options: OperatorOptions, createOperator: () => FunctionOperator): StreamNode {
@@ -118,17 +150,22 @@ export class DataStream<T> {
     return this.env.addNode({ uid, kind: 'operator', inputs: [this.edgeTo(parallelism, 0)], parallelism, createOperator });
   }
 
+  /** The records the operator of this stream sent to `tag` (Flink's getSideOutput), partitioned like a main output. */
+  getSideOutput<S>(tag: OutputTag<S>): DataStream<S> {
+    return new SideOutputStream<S>(this.env, this.node, this.partitioner, tag.id);
+  }
+
   rebalance(): DataStream<T> {
-    return new DataStream(this.env, this.node, { kind: 'rebalance' });
+    return this.withPartitioner({ kind: 'rebalance' });
   }
 
   forward(): DataStream<T> {
-    return new DataStream(this.env, this.node, { kind: 'forward' });
+    return this.withPartitioner({ kind: 'forward' });
   }
 
   /** Every record to every subtask of the next operator; use with connect(...) for broadcast state. */
   broadcast(): BroadcastStream<T> {
-    return new BroadcastStream(this.env, this.node);
+    return new BroadcastStream(this.env, this.node, this.sideOutput);
   }
 
   map<R>(uid: string, fn: (value: T) => R, options: OperatorOptions = {}): DataStream<R> {
@@ -186,6 +223,7 @@ export class KeyedStream<K, T> {
       source: this.stream.node,
       partitioner: { kind: 'hash', keySelector: this.keySelector as (v: unknown) => unknown, keySerializer: this.keySerializer as TypeSerializer<unknown> },
       inputIndex,
+      ...this.stream.sideOutputField(),
     };
   }
 
@@ -197,10 +235,7 @@ export class KeyedStream<K, T> {
       inputs: [this.edge(0)],
       parallelism: options.parallelism,
       keySerializer: this.keySerializer as TypeSerializer<unknown>,
-      createOperator: () => {
-        const fn = factory();
-        return new FunctionOperator(fn, (_i, v, ctx, out) => (fn.processElement(v as T, ctx as KeyedContext<K>, out as Collector<R>)));
-      },
+      createOperator: () => new KeyedProcessOperator<K, T, R>(factory()),
     });
     return new DataStream<R>(env, node, undefined);
   }
@@ -226,7 +261,7 @@ export class KeyedBroadcastConnectedStream<K, T, B> {
     const node = env.addNode({
       uid,
       kind: 'operator',
-      inputs: [this.keyed.edge(0), { source: this.broadcastStream.node, partitioner: { kind: 'broadcast' }, inputIndex: 1 }],
+      inputs: [this.keyed.edge(0), this.broadcastStream.edge(1)],
       parallelism: options.parallelism,
       keySerializer: this.keyed.keySerializer as TypeSerializer<unknown>,
       createOperator: () => {
@@ -276,7 +311,33 @@ export class BroadcastStream<T> {
   constructor(
     readonly env: StreamExecutionEnvironment,
     readonly node: StreamNode,
+    readonly sideOutput: string | undefined = undefined,
   ) {}
+
+  /** @internal */
+  edge(inputIndex: number): StreamEdge {
+    return { source: this.node, partitioner: { kind: 'broadcast' }, inputIndex, ...(this.sideOutput === undefined ? {} : { sideOutput: this.sideOutput }) };
+  }
+}
+
+/** The side output `tag` of an operator's stream (DataStream.getSideOutput). */
+class SideOutputStream<T> extends DataStream<T> {
+  constructor(
+    env: StreamExecutionEnvironment,
+    node: StreamNode,
+    partitioner: Partitioner | undefined,
+    private readonly tag: string,
+  ) {
+    super(env, node, partitioner);
+  }
+
+  override get sideOutput(): string {
+    return this.tag;
+  }
+
+  override withPartitioner(partitioner: Partitioner): DataStream<T> {
+    return new SideOutputStream<T>(this.env, this.node, partitioner, this.tag);
+  }
 }
 
 export class BroadcastConnectedStream<T, B> {
@@ -292,7 +353,7 @@ export class BroadcastConnectedStream<T, B> {
     const node = env.addNode({
       uid,
       kind: 'operator',
-      inputs: [this.stream.edgeTo(parallelism, 0), { source: this.broadcastStream.node, partitioner: { kind: 'broadcast' }, inputIndex: 1 }],
+      inputs: [this.stream.edgeTo(parallelism, 0), this.broadcastStream.edge(1)],
       parallelism,
       createOperator: () => {
         const fn = factory();

@@ -4,11 +4,32 @@ import { assert } from '@flowstate/core';
  * What travels on a channel. Every message is a plain, structured-clone-able object, so a channel
  * could be backed by a MessagePort between worker threads without changing the tasks.
  */
-export type ChannelMessage = RecordMessage | BarrierMessage | EndOfDataMessage | EndOfPartitionMessage;
+export type ChannelMessage = RecordMessage | BarrierMessage | WatermarkMessage | WatermarkStatusMessage | EndOfDataMessage | EndOfPartitionMessage;
 
 export interface RecordMessage {
   readonly kind: 'record';
   readonly value: unknown;
+  /** The record's event time, or undefined when nothing assigned one (Flink's hasTimestamp false). */
+  readonly timestamp: number | undefined;
+}
+
+/**
+ * Event time has reached `timestamp` on this channel: no record with a timestamp <= it follows
+ * (records that do are late). Watermarks are events that keep their place among the records:
+ * they need no credit, and an unaligned barrier overtakes them without moving them.
+ */
+export interface WatermarkMessage {
+  readonly kind: 'watermark';
+  readonly timestamp: number;
+}
+
+/**
+ * Flink's WatermarkStatus: an idle channel carries no records for now and is left out of the
+ * consumer's minimum watermark until it becomes active again (with a record or a watermark).
+ */
+export interface WatermarkStatusMessage {
+  readonly kind: 'watermark-status';
+  readonly idle: boolean;
 }
 
 export interface BarrierMessage {
@@ -122,7 +143,7 @@ export class Channel {
       this.records++;
     } else if (message.kind === 'barrier') this.barriers.push(message);
     else if (message.kind === 'end-of-data') this.dataEnded = true;
-    else this.closed = true;
+    else if (message.kind === 'end') this.closed = true;
     this.queue.push(message);
     this.consumer.notify();
   }
@@ -146,12 +167,12 @@ export class Channel {
 
   /**
    * Removes the first barrier wherever it is in the queue (an unaligned barrier overtaking the
-   * in-flight records) and returns it with copies of the records it overtook; those records stay
-   * queued and are still processed after the barrier.
+   * in-flight records) and returns it with the records it overtook; those records (and the
+   * watermarks between them) stay queued and are still processed after the barrier.
    */
-  extractBarrier(): { barrier: BarrierMessage; overtaken: unknown[] } | undefined {
+  extractBarrier(): { barrier: BarrierMessage; overtaken: RecordMessage[] } | undefined {
     if (this.barriers.length === 0) return undefined;
-    const overtaken: unknown[] = [];
+    const overtaken: RecordMessage[] = [];
     for (let i = this.head; i < this.queue.length; i++) {
       const m = this.queue[i]!;
       if (m.kind === 'barrier') {
@@ -160,7 +181,8 @@ export class Channel {
         assert(first === m, `channel ${this.id}: barriers leave in order`);
         return { barrier: m, overtaken };
       }
-      if (m.kind === 'record') overtaken.push(m.value);
+      // Watermarks stay queued in place: they are not channel state (sources restore theirs).
+      if (m.kind === 'record') overtaken.push(m);
     }
     assert(false, `channel ${this.id}: ${this.barriers.length} barrier(s) tracked but none queued`);
   }

@@ -1,14 +1,6 @@
-import type {
-  BroadcastState,
-  KeyedStateBackend,
-  ListState,
-  ListStateDescriptor,
-  MapStateDescriptor,
-  OperatorStateBackend,
-  ReadOnlyBroadcastState,
-  State,
-  StateDescriptor,
-} from '@flowstate/core';
+import type { BroadcastState, ListState, ListStateDescriptor, MapStateDescriptor, ReadOnlyBroadcastState, State, StateDescriptor } from '@flowstate/core';
+import type { OutputTag } from './side-output.js';
+import type { SOURCE_IDLE } from './source-idle.js';
 
 /** Emits records downstream. */
 export interface Collector<T> {
@@ -69,7 +61,7 @@ export interface RichFunction extends Partial<CheckpointedFunction>, Partial<Che
 }
 
 export interface ProcessFunction<IN, OUT> extends RichFunction {
-  processElement(value: IN, ctx: RuntimeContext, out: Collector<OUT>): void | Promise<void>;
+  processElement(value: IN, ctx: RuntimeContext & ProcessContext, out: Collector<OUT>): void | Promise<void>;
   /**
    * Called once when every input has ended (bounded input), before end of data goes downstream
    * and before the final checkpoint. Not called when the job stops with a savepoint, nor again
@@ -82,8 +74,44 @@ export interface KeyedContext<K> extends RuntimeContext {
   readonly currentKey: K;
 }
 
+/** Time and side outputs as a process function sees them (Flink's ProcessFunction.Context). */
+export interface ProcessContext {
+  /** The event time of the record being processed (or of the firing timer); undefined when it has none. */
+  timestamp(): number | undefined;
+  /** Sends `value` to the side output `tag` (see DataStream.getSideOutput), with the current timestamp. */
+  output<T>(tag: OutputTag<T>, value: T): void;
+}
+
+/** Timers of the current key (Flink's TimerService); registering the same time twice keeps one timer. */
+export interface TimerService {
+  currentProcessingTime(): number;
+  currentWatermark(): number;
+  registerEventTimeTimer(time: number): void;
+  deleteEventTimeTimer(time: number): void;
+  registerProcessingTimeTimer(time: number): void;
+  deleteProcessingTimeTimer(time: number): void;
+}
+
+export type TimeDomain = 'EVENT_TIME' | 'PROCESSING_TIME';
+
+export interface KeyedProcessContext<K> extends KeyedContext<K>, ProcessContext {
+  timerService(): TimerService;
+}
+
+/** Flink's OnTimerContext: the key is the timer's, the timestamp the timer's time. */
+export interface OnTimerContext<K> extends KeyedProcessContext<K> {
+  timeDomain(): TimeDomain;
+}
+
 export interface KeyedProcessFunction<K, IN, OUT> extends RichFunction {
-  processElement(value: IN, ctx: KeyedContext<K>, out: Collector<OUT>): void | Promise<void>;
+  processElement(value: IN, ctx: KeyedProcessContext<K>, out: Collector<OUT>): void | Promise<void>;
+  /**
+   * A timer of this key fired: event-time timers when the watermark reaches their time (at the
+   * latest at the end of input), processing-time ones when the clock does. Synchronous: timers
+   * fire while the task advances its watermark. Records collected here carry the timer's time
+   * (event time) or no timestamp (processing time).
+   */
+  onTimer?(timestamp: number, ctx: OnTimerContext<K>, out: Collector<OUT>): void;
 }
 
 /** Two keyed inputs with the same key type, sharing keyed state (Flink's KeyedCoProcessFunction). */
@@ -133,14 +161,11 @@ export interface SinkFunction<T> extends RichFunction {
  */
 export interface SourceFunction<T> extends CheckpointedFunction, Partial<CheckpointListener> {
   open?(ctx: RuntimeContext): void | Promise<void>;
-  /** The next record, or `undefined` when this subtask has emitted everything (bounded input). */
-  pollNext(): T | undefined;
+  /**
+   * The next record, `undefined` when this subtask has emitted everything (bounded input), or
+   * SOURCE_IDLE when it has nothing to emit for now (the task retries; a WatermarkStrategy
+   * withIdleness then marks the subtask idle once its timeout passed).
+   */
+  pollNext(): T | undefined | typeof SOURCE_IDLE;
   close?(): void | Promise<void>;
-}
-
-/** Everything a task gives an operator; internal. */
-export interface OperatorEnvironment {
-  readonly ctx: RuntimeContext;
-  readonly keyed: KeyedStateBackend<unknown> | undefined;
-  readonly operator: OperatorStateBackend;
 }

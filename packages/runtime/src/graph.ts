@@ -1,5 +1,7 @@
 import type { TypeSerializer } from '@flowstate/core';
-import type { Collector, OperatorEnvironment, SnapshotContext, SourceFunction } from './functions.js';
+import type { OperatorEnvironment } from './environment.js';
+import type { Collector, SnapshotContext, SourceFunction } from './functions.js';
+import type { WatermarkStrategy } from './time/watermarks.js';
 
 /** How a producer's records are distributed over the consumer's subtasks. */
 export type Partitioner =
@@ -13,6 +15,8 @@ export interface StreamEdge {
   readonly partitioner: Partitioner;
   /** 0 for one-input operators; 0 or 1 for two-input operators. */
   readonly inputIndex: number;
+  /** The OutputTag id when the edge consumes a side output of its source (getSideOutput). */
+  readonly sideOutput?: string;
 }
 
 /** The per-subtask operator the task drives; internal, user functions are wrapped into one. */
@@ -39,6 +43,8 @@ export interface StreamNode {
   readonly keySerializer?: TypeSerializer<unknown>;
   readonly createOperator?: () => StreamOperator;
   readonly createSource?: () => SourceFunction<unknown>;
+  /** Sources: how records get timestamps and watermarks are generated; none when absent. */
+  readonly watermarkStrategy?: WatermarkStrategy<unknown>;
 }
 
 export interface JobGraph {

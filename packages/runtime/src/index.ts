@@ -10,3 +10,8 @@ export { type CheckpointingMode, type RuntimeHooks, type TaskInfo, type TaskChec
 export { type CheckpointConfig, type CompletedCheckpoint, type RestorePoint, type SkippedCheckpoint } from './coordinator.js';
 export * from './job.js';
 export * from './time/timer-service.js';
+export * from './time/clock.js';
+export * from './time/watermarks.js';
+export * from './side-output.js';
+export * from './source-idle.js';
+export * from './environment.js';

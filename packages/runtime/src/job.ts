@@ -18,14 +18,16 @@ import {
   computeOperatorIndexForKeyGroup,
   streamHandleName,
 } from '@flowstate/core';
-import { Channel, Signal } from './channel.js';
+import { Channel, Signal, type RecordMessage } from './channel.js';
 import { CheckpointCoordinator, resolveCheckpointConfig, type AttemptView, type CheckpointConfig, type CompletedCheckpoint, type RestorePoint, type SkippedCheckpoint } from './coordinator.js';
 import { describe, IllegalJobStateError, JobFailedError, RestoreMismatchError, StopWithSavepointFailedError, TaskCancelledError, TaskFailureError } from './errors.js';
 import type { JobGraph, StreamNode, StreamOperator } from './graph.js';
 import { SubtaskContext } from './operators.js';
 import { formatCheckpointStatsTable, type CheckpointStats } from './stats.js';
 import { decodeChannelState, Task, type InputChannelSpec, type OutputEdge, type RestoredInflight, type RuntimeHooks, type TaskHost } from './task.js';
+import { createOperatorEnvironment } from './environment.js';
 import type { SourceFunction } from './functions.js';
+import { SYSTEM_CLOCK, type ProcessingTimeClock } from './time/clock.js';
 
 export type RestartStrategy = { readonly kind: 'no-restart' } | { readonly kind: 'fixed-delay'; readonly maxAttempts: number; readonly delayMs: number };
 
@@ -59,6 +61,11 @@ export interface JobOptions {
   /** Allow state in the restore point that no operator of this job claims (Flink's --allowNonRestoredState). */
   readonly allowNonRestoredState?: boolean;
   readonly hooks?: RuntimeHooks;
+  /**
+   * Processing time (processing-time timers, source idleness); the wall clock by default. A
+   * ManualClock makes processing time deterministic: it moves only when the test moves it.
+   */
+  readonly clock?: ProcessingTimeClock;
   /** Runtime messages (failovers, failed checkpoints); silent by default. */
   readonly log?: (line: string) => void;
 }
@@ -111,6 +118,9 @@ class ExecutionAttempt implements AttemptView, TaskHost {
   get hooks(): RuntimeHooks {
     return this.options.hooks ?? {};
   }
+  get clock(): ProcessingTimeClock {
+    return this.options.clock ?? SYSTEM_CLOCK;
+  }
   checkpointTarget(id: number) {
     return this.coordinator.checkpointTarget(id);
   }
@@ -155,7 +165,7 @@ class ExecutionAttempt implements AttemptView, TaskHost {
             channels.push(c);
             inputs[consumer.id]![j]!.push({ channel: c, inputIndex: e.inputIndex, keySelector });
           }
-          outputs[producer.id]![i]!.push({ partitioner: e.partitioner, channels, consumerParallelism: consumer.parallelism });
+          outputs[producer.id]![i]!.push({ partitioner: e.partitioner, channels, consumerParallelism: consumer.parallelism, sideOutput: e.sideOutput });
         }
       }
     }
@@ -193,10 +203,11 @@ class ExecutionAttempt implements AttemptView, TaskHost {
         const source = node.createSource?.();
         const task = new Task(node, i, this.attempt, this, signals[node.id]![i]!, inputs[node.id]![i]!, outputs[node.id]![i]!, keyed, operatorState, ctx, operator, source, inflight?.[i] ?? [], finished[i] ?? false);
         if (operator) {
-          await operator.open({ ctx, keyed, operator: operatorState });
+          await operator.open(createOperatorEnvironment(ctx, keyed, operatorState, task.output, task.time!, this.clock));
           this.operators.push(operator);
         }
         if (source) {
+          task.initializeSourceTime(opMeta !== undefined);
           await source.initializeState(ctx);
           if (source.open) await source.open(ctx);
           this.sourceFns.push(source);
@@ -295,10 +306,10 @@ async function assignChannelState(op: OperatorSnapshotMetadata, node: StreamNode
           result[s.subtaskIndex]!.push({ inputIndex: e.inputIndex, records: e.records });
         } else if (edge.partitioner.kind === 'hash') {
           const p = edge.partitioner;
-          const per: unknown[][] = Array.from({ length: node.parallelism }, () => []);
+          const per: RecordMessage[][] = Array.from({ length: node.parallelism }, () => []);
           for (const r of e.records) {
             keyBuffer.clear();
-            p.keySerializer.serialize(p.keySelector(r), keyBuffer);
+            p.keySerializer.serialize(p.keySelector(r.value), keyBuffer);
             per[computeOperatorIndexForKeyGroup(maxParallelism, node.parallelism, assignToKeyGroup(keyBuffer.bytesView(), maxParallelism))]!.push(r);
           }
           per.forEach((records, j) => records.length > 0 && result[j]!.push({ inputIndex: e.inputIndex, records }));

@@ -16,18 +16,30 @@ import type {
   Collector,
   KeyedBroadcastContext,
   KeyedContext,
-  OperatorEnvironment,
+  OnTimerContext,
+  TimeDomain,
+  TimerService,
   ReadOnlyBroadcastContext,
   RichFunction,
   RuntimeContext,
   SnapshotContext,
   SubtaskInfo,
 } from './functions.js';
+import type { OperatorEnvironment, TimestampedOutput } from './environment.js';
+import type { OutputTag } from './side-output.js';
 import type { StreamOperator } from './graph.js';
 
-/** The context every function of one subtask sees; keyed state follows the backend's current key. */
-export class SubtaskContext implements KeyedContext<unknown>, ReadOnlyBroadcastContext {
+/**
+ * The context every function of one subtask sees; keyed state follows the backend's current key.
+ * It is also the context of process functions (timestamp, side outputs) and, once a keyed process
+ * operator bound its timer service, of timers (timerService, timeDomain).
+ */
+export class SubtaskContext implements KeyedContext<unknown>, ReadOnlyBroadcastContext, OnTimerContext<unknown> {
   private readonly states = new Map<string, State>();
+  private out: TimestampedOutput | undefined;
+  private timers: TimerService | (() => TimerService) | undefined;
+  /** Set while a timer fires (OnTimerContext.timeDomain). */
+  firingDomain: TimeDomain | undefined;
 
   constructor(
     private readonly info: SubtaskInfo,
@@ -55,6 +67,36 @@ export class SubtaskContext implements KeyedContext<unknown>, ReadOnlyBroadcastC
   }
   get isCheckpointingEnabled(): boolean {
     return this.info.isCheckpointingEnabled;
+  }
+
+  /** @internal The task's output: timestamps and side outputs. */
+  bindOutput(out: TimestampedOutput): void {
+    this.out = out;
+  }
+
+  /** @internal A keyed process operator's timers, or how to create them on first use. */
+  bindTimerService(timers: TimerService | (() => TimerService)): void {
+    this.timers = timers;
+  }
+
+  timestamp(): number | undefined {
+    return this.out?.timestamp;
+  }
+
+  output<T>(tag: OutputTag<T>, value: T): void {
+    if (this.out === undefined) throw new IllegalStateUsageError(undefined, `side output '${tag.id}' used before operator '${this.info.operatorUid}' runs`);
+    this.out.output(tag, value);
+  }
+
+  timerService(): TimerService {
+    if (this.timers === undefined) throw new IllegalStateUsageError(undefined, `operator '${this.info.operatorUid}' has no timer service (timers need a keyed process function)`);
+    if (typeof this.timers === 'function') this.timers = this.timers();
+    return this.timers;
+  }
+
+  timeDomain(): TimeDomain {
+    if (this.firingDomain === undefined) throw new IllegalStateUsageError(undefined, `timeDomain() outside onTimer in operator '${this.info.operatorUid}'`);
+    return this.firingDomain;
   }
 
   /** @internal The keyed backend, for the broadcast side of keyed broadcast functions. */
@@ -103,21 +145,21 @@ export class SubtaskContext implements KeyedContext<unknown>, ReadOnlyBroadcastC
   }
 }
 
-type Process = (input: number, value: unknown, ctx: RuntimeContext, out: Collector<unknown>) => void | Promise<void>;
+type Process = (input: number, value: unknown, ctx: SubtaskContext, out: Collector<unknown>) => void | Promise<void>;
 
 /** Drives a user function through the operator lifecycle. */
 export class FunctionOperator implements StreamOperator {
-  private ctx: RuntimeContext | undefined;
+  protected ctx: SubtaskContext | undefined;
 
   constructor(
-    private readonly fn: RichFunction,
+    protected readonly fn: RichFunction,
     private readonly process: Process,
     private readonly onEndInput?: (out: Collector<unknown>) => void | Promise<void>,
     private readonly onFinish?: () => void | Promise<void>,
   ) {}
 
   async open(env: OperatorEnvironment): Promise<void> {
-    this.ctx = env.ctx;
+    this.ctx = env.ctx as SubtaskContext;
     // Flink order: initializeState (restores), then open.
     if (this.fn.initializeState) await this.fn.initializeState(env.ctx);
     if (this.fn.open) await this.fn.open(env.ctx);

@@ -1,5 +1,6 @@
 import type { CheckpointingMode, KeyedStateHandle, OperatorStateHandle, StreamStateHandle } from '@flowstate/core';
 import type { Channel } from './channel.js';
+import type { InflightRecords } from './channel-state.js';
 import type { Partitioner } from './graph.js';
 
 export type { CheckpointingMode };
@@ -68,6 +69,8 @@ export interface OutputEdge {
   readonly partitioner: Partitioner;
   readonly channels: readonly Channel[];
   readonly consumerParallelism: number;
+  /** The OutputTag id when this edge consumes a side output; undefined for the main output. */
+  readonly sideOutput: string | undefined;
 }
 
 export interface InputChannelSpec {
@@ -78,7 +81,4 @@ export interface InputChannelSpec {
 }
 
 /** In-flight records restored from an unaligned checkpoint, replayed before any new input. */
-export interface RestoredInflight {
-  readonly inputIndex: number;
-  readonly records: readonly unknown[];
-}
+export type RestoredInflight = InflightRecords;

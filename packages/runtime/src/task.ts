@@ -1,9 +1,6 @@
 import { serialize as v8Serialize } from 'node:v8';
 import {
   assert,
-  assignToKeyGroup,
-  computeOperatorIndexForKeyGroup,
-  DataOutputSerializer,
   type CheckpointOptions,
   type CheckpointStreamFactory,
   type KeyedStateBackend,
@@ -14,12 +11,18 @@ import {
   type SnapshotResult,
   type StreamStateHandle,
 } from '@flowstate/core';
-import { Channel, Signal, type BarrierMessage, type ChannelMessage } from './channel.js';
+import { Signal, type BarrierMessage, type ChannelMessage, type RecordMessage } from './channel.js';
 import { TaskCancelledError } from './errors.js';
 import type { Collector, SourceFunction } from './functions.js';
-import type { Partitioner, StreamNode, StreamOperator } from './graph.js';
+import type { StreamNode, StreamOperator } from './graph.js';
 import type { SubtaskContext } from './operators.js';
 import { encodeChannelState } from './channel-state.js';
+import { TaskOutput } from './output.js';
+import { SOURCE_IDLE } from './source-idle.js';
+import type { ProcessingTimeClock } from './time/clock.js';
+import { OperatorTime } from './time/operator-time.js';
+import { SourceTime } from './time/source-time.js';
+import { WatermarkStrategy } from './time/watermarks.js';
 import type { CheckpointingMode, InputChannelSpec, OutputEdge, RestoredInflight, RuntimeHooks, TaskAck, TaskInfo } from './task-protocol.js';
 
 // The task's vocabulary lives in task-protocol.ts and the channel-state codec in channel-state.ts.
@@ -32,6 +35,8 @@ export interface TaskHost {
   readonly alignedTimeoutMs: number | undefined;
   readonly maxParallelism: number;
   readonly hooks: RuntimeHooks;
+  /** Processing time of every task (timers, idleness). */
+  readonly clock: ProcessingTimeClock;
   /** The running checkpoint's stream factory and options, or undefined when it was aborted. */
   checkpointTarget(checkpointId: number): { streamFactory: CheckpointStreamFactory; options: CheckpointOptions } | undefined;
   acknowledge(task: Task, checkpointId: number, ack: TaskAck): void;
@@ -58,8 +63,8 @@ interface Pending {
   syncDurationMs: number;
   futures: { keyed: SnapshotFuture<KeyedStateHandle> | undefined; operator: SnapshotFuture<OperatorStateHandle> } | undefined;
   /** Per channel: records processed after the snapshot and before that channel's barrier (unaligned). */
-  readonly recording: (unknown[] | undefined)[];
-  readonly inflight: Array<{ inputIndex: number; records: unknown[] }>;
+  readonly recording: (RecordMessage[] | undefined)[];
+  readonly inflight: Array<{ inputIndex: number; records: RecordMessage[] }>;
   /** Records processed during alignment, and the serialized size of every SAMPLE_EVERY-th of them. */
   processedRecords: number;
   sampledRecords: number;
@@ -106,16 +111,18 @@ export class Task implements TaskInfo {
   private readonly abortedIds = new Set<number>();
   private lastHandledId = 0;
   private recordCount = 0;
-  private emitCount = 0;
-  private readonly keyBuffer = new DataOutputSerializer(64);
-  private readonly outputsRR: number[];
   private readonly asyncParts = new Set<Promise<void>>();
   private readonly asyncById = new Map<number, NonNullable<Pending['futures']>>();
   private readonly runningFutures = new Set<SnapshotFuture<unknown>>();
   // Source-only state: 'stopping' while a stop-with-savepoint is in progress (no emission).
   private sourceState: 'running' | 'stopping' | 'finished' = 'running';
   private stopCheckpointId: number | undefined;
-  readonly collector: Collector<unknown> = { collect: (v) => this.emit(v) };
+  /** Records and events downstream; its timestamp is the current record's (or timer's). */
+  readonly output: TaskOutput;
+  /** Operators: combined input watermark and timer services. */
+  readonly time: OperatorTime | undefined;
+  /** Sources: timestamps and watermark generation. */
+  private readonly sourceTime: SourceTime<unknown> | undefined;
 
   constructor(
     readonly node: StreamNode,
@@ -143,8 +150,25 @@ export class Task implements TaskInfo {
     this.ended = inputs.map(() => false);
     this.closed = inputs.map(() => false);
     assert(!finishedOnRestore || restoredInflight.length === 0, `task ${this.name}: a subtask that finished has no in-flight records to replay`);
-    this.outputsRR = outputs.map(() => subtaskIndex);
     assert((operator === undefined) !== (source === undefined), `task ${this.name} is either a source or an operator`);
+    const onEmit = host.hooks.onEmit;
+    this.output = new TaskOutput(outputs, subtaskIndex, host.maxParallelism, onEmit && ((n) => onEmit(this, n)));
+    const send = (m: ChannelMessage) => this.output.broadcast(m);
+    if (source !== undefined) {
+      this.sourceTime = new SourceTime(node.watermarkStrategy ?? WatermarkStrategy.noWatermarks(), host.clock, send);
+    } else {
+      this.time = new OperatorTime(inputs.length, keyed, host.clock, { output: this.output, broadcast: send, post: (fn) => this.post(fn) });
+    }
+    ctx.bindOutput(this.output);
+  }
+
+  get collector(): Collector<unknown> {
+    return this.output;
+  }
+
+  /** Sources: restores the watermark (before the source's initializeState), when it has a generator. */
+  initializeSourceTime(restored: boolean): void {
+    if (this.node.watermarkStrategy !== undefined) this.sourceTime?.initialize(this.operatorState, restored);
   }
 
   get uid(): string {
@@ -225,6 +249,7 @@ export class Task implements TaskInfo {
   cancel(): void {
     if (this.cancelled) return;
     this.cancelled = true;
+    this.time?.dispose();
     // A snapshot waiting for the rest of its barriers will never be acknowledged.
     if (this.pending !== undefined) this.dropPending(this.pending);
     this.wakeup.notify();
@@ -258,47 +283,6 @@ export class Task implements TaskInfo {
     return true;
   }
 
-  // ---------------------------------------------------------------- output
-
-  private outputsAvailable(): boolean {
-    for (const o of this.outputs) for (const c of o.channels) if (!c.hasCredit) return false;
-    return true;
-  }
-
-  private emit(value: unknown): void {
-    this.host.hooks.onEmit?.(this, ++this.emitCount);
-    for (let i = 0; i < this.outputs.length; i++) {
-      const o = this.outputs[i]!;
-      const p = o.partitioner;
-      const msg: ChannelMessage = { kind: 'record', value };
-      switch (p.kind) {
-        case 'forward':
-          o.channels[0]!.push(msg);
-          break;
-        case 'rebalance': {
-          const next = (this.outputsRR[i]! + 1) % o.channels.length;
-          this.outputsRR[i] = next;
-          o.channels[next]!.push(msg);
-          break;
-        }
-        case 'broadcast':
-          for (const c of o.channels) c.push(msg);
-          break;
-        case 'hash': {
-          this.keyBuffer.clear();
-          p.keySerializer.serialize(p.keySelector(value), this.keyBuffer);
-          const kg = assignToKeyGroup(this.keyBuffer.bytesView(), this.host.maxParallelism);
-          o.channels[computeOperatorIndexForKeyGroup(this.host.maxParallelism, o.consumerParallelism, kg)]!.push(msg);
-          break;
-        }
-      }
-    }
-  }
-
-  private broadcastEvent(msg: ChannelMessage): void {
-    for (const o of this.outputs) for (const c of o.channels) c.push(msg);
-  }
-
   // ---------------------------------------------------------------- main loops
 
   async run(): Promise<void> {
@@ -314,7 +298,7 @@ export class Task implements TaskInfo {
       this.checkCancelled();
       if (await this.runMail()) continue;
       if (this.terminating) return this.terminateNow();
-      if (this.sourceState !== 'running' || !this.outputsAvailable()) {
+      if (this.sourceState !== 'running' || !this.output.available) {
         await this.wakeup.wait();
         continue;
       }
@@ -323,8 +307,13 @@ export class Task implements TaskInfo {
         this.finishSource();
         continue;
       }
+      if (v === SOURCE_IDLE) {
+        await this.sourceIdle();
+        continue;
+      }
       this.host.hooks.onRecord?.(this, ++this.recordCount);
-      this.emit(v);
+      this.output.timestamp = this.sourceTime!.onRecord(v);
+      this.output.collect(v);
       if (++sinceYield >= YIELD_EVERY) {
         sinceYield = 0;
         await yieldMacrotask();
@@ -332,11 +321,18 @@ export class Task implements TaskInfo {
     }
   }
 
-  /** Everything emitted: end of data goes downstream, behind the last record. */
+  /** Nothing to emit for now: idleness may be declared; poll again after a millisecond (mail runs first). */
+  private async sourceIdle(): Promise<void> {
+    this.sourceTime!.onNoRecord();
+    await new Promise<void>((r) => setTimeout(r, 1));
+  }
+
+  /** Everything emitted: event time ends, then end of data goes downstream, behind the last record. */
   private finishSource(): void {
     this.sourceState = 'finished';
     this.inputFinished = true;
-    this.broadcastEvent({ kind: 'end-of-data' });
+    this.sourceTime!.finish();
+    this.output.broadcast({ kind: 'end-of-data' });
     this.host.taskFinished(this);
   }
 
@@ -351,7 +347,7 @@ export class Task implements TaskInfo {
       await op.finish();
     }
     this.inputFinished = true;
-    this.broadcastEvent({ kind: 'end-of-data' });
+    this.output.broadcast({ kind: 'end-of-data' });
     this.host.taskFinished(this);
   }
 
@@ -362,10 +358,11 @@ export class Task implements TaskInfo {
    * behind would be lost output, so it is an invariant, not a case to handle.
    */
   private async terminateNow(): Promise<void> {
+    this.time?.dispose();
     if (this.pending !== undefined) this.dropPending(this.pending);
     await this.drainAsyncParts();
     for (const i of this.inputs) assert(i.channel.queuedRecords === 0, `${this.name}: ${i.channel.queuedRecords} record(s) left in ${i.channel.id} at the end of the job`);
-    this.broadcastEvent({ kind: 'end' });
+    this.output.broadcast({ kind: 'end' });
   }
 
   private async runOperator(): Promise<void> {
@@ -373,7 +370,7 @@ export class Task implements TaskInfo {
     // Channel state of an unaligned checkpoint is replayed before any new input.
     for (const r of this.restoredInflight) {
       for (const v of r.records) {
-        while (!this.outputsAvailable()) {
+        while (!this.output.available) {
           this.checkCancelled();
           await this.wakeup.wait();
         }
@@ -405,22 +402,27 @@ export class Task implements TaskInfo {
         const p = this.pending;
         if (p !== undefined) {
           const rec = p.recording[index];
-          if (rec !== undefined) rec.push(msg.value);
+          if (rec !== undefined) rec.push(msg);
           else if (p.alignmentDoneAt === undefined && !p.unaligned && p.processedRecords++ % SAMPLE_EVERY === 0) {
             p.sampledRecords++;
             p.sampledBytes += estimateBytes(msg.value);
           }
         }
-        await this.processRecord(spec.inputIndex, spec.keySelector, msg.value, op);
+        await this.processRecord(spec.inputIndex, spec.keySelector, msg, op);
         if (++sinceYield >= YIELD_EVERY) {
           sinceYield = 0;
           await yieldMacrotask();
         }
       } else if (msg.kind === 'barrier') {
         await this.onBarrier(index, msg, []);
+      } else if (msg.kind === 'watermark') {
+        this.time!.onWatermark(index, msg.timestamp);
+      } else if (msg.kind === 'watermark-status') {
+        this.time!.onStatus(index, msg.idle);
       } else if (msg.kind === 'end-of-data') {
         this.ended[index] = true;
         this.endedCount++;
+        this.time!.onEndOfData(index);
       } else {
         // The producer terminated: no barrier will come on this channel any more.
         this.closed[index] = true;
@@ -431,8 +433,10 @@ export class Task implements TaskInfo {
     }
   }
 
-  private async processRecord(inputIndex: number, keySelector: ((v: unknown) => unknown) | undefined, value: unknown, op: StreamOperator): Promise<void> {
+  private async processRecord(inputIndex: number, keySelector: ((v: unknown) => unknown) | undefined, record: RecordMessage, op: StreamOperator): Promise<void> {
     this.host.hooks.onRecord?.(this, ++this.recordCount);
+    const value = record.value;
+    this.output.timestamp = record.timestamp;
     if (this.keyed !== undefined) {
       // The only non-keyed input a keyed operator has is a broadcast one (checked when the graph
       // is built); its function gets a context without a current key.
@@ -446,14 +450,15 @@ export class Task implements TaskInfo {
   /** The next message of an unblocked channel; records only while every output has credit. */
   private pollInput(): [number, ChannelMessage] | undefined {
     const n = this.inputs.length;
-    const canEmit = this.outputsAvailable();
+    const canEmit = this.output.available;
     for (let k = 0; k < n; k++) {
       const i = (this.rr + k) % n;
       if (this.blocked[i] || this.closed[i]) continue;
       const c = this.inputs[i]!.channel;
       const head = c.peek();
       if (head === undefined) continue;
-      if (head.kind === 'record' && !canEmit) continue;
+      // A watermark may fire timers, which emit: it waits for credit as a record does.
+      if ((head.kind === 'record' || head.kind === 'watermark') && !canEmit) continue;
       this.rr = (i + 1) % n;
       return [i, c.poll()!];
     }
@@ -465,7 +470,7 @@ export class Task implements TaskInfo {
    * checkpoint that already switched to unaligned, or (aligned with timeout) a barrier whose
    * checkpoint is older than the alignment timeout. Savepoints never overtake.
    */
-  private findOvertakingBarrier(): { index: number; barrier: BarrierMessage; overtaken: unknown[] } | undefined {
+  private findOvertakingBarrier(): { index: number; barrier: BarrierMessage; overtaken: RecordMessage[] } | undefined {
     const timeout = this.host.alignedTimeoutMs;
     if (this.host.mode === 'AT_LEAST_ONCE') return undefined;
     if (this.host.mode === 'EXACTLY_ONCE' && timeout === undefined && !this.pending?.unaligned) return undefined;
@@ -490,7 +495,7 @@ export class Task implements TaskInfo {
 
   // ---------------------------------------------------------------- barriers
 
-  private async onBarrier(index: number, barrier: BarrierMessage, overtaken: unknown[]): Promise<void> {
+  private async onBarrier(index: number, barrier: BarrierMessage, overtaken: RecordMessage[]): Promise<void> {
     const id = barrier.checkpointId;
     if (this.abortedIds.has(id) || id <= this.lastHandledId) {
       // A barrier of a checkpoint this task already finished or that was aborted.
@@ -521,7 +526,7 @@ export class Task implements TaskInfo {
       finished: false,
       syncDurationMs: 0,
       futures: undefined,
-      recording: new Array<unknown[] | undefined>(n).fill(undefined),
+      recording: new Array<RecordMessage[] | undefined>(n).fill(undefined),
       inflight: [],
       processedRecords: 0,
       sampledRecords: 0,
@@ -543,7 +548,7 @@ export class Task implements TaskInfo {
     return p;
   }
 
-  private async markReceived(p: Pending, index: number, overtaken: unknown[]): Promise<void> {
+  private async markReceived(p: Pending, index: number, overtaken: RecordMessage[]): Promise<void> {
     assert(!p.received[index], `${this.name}: second barrier ${p.barrier.checkpointId} on channel ${index}`);
     p.received[index] = true;
     p.receivedCount++;
@@ -626,20 +631,23 @@ export class Task implements TaskInfo {
     const forward: BarrierMessage = { ...p.barrier, unaligned };
     if (target === undefined) {
       // Aborted while the barrier travelled: nothing to write, but downstream still needs the barrier to unblock.
-      this.broadcastEvent(forward);
+      this.output.broadcast(forward);
       return;
     }
     this.host.hooks.beforeSnapshot?.(this, id);
     const t0 = performance.now();
     const sctx = { checkpointId: id, timestamp: p.barrier.timestamp, savepoint: p.barrier.savepoint };
     if (this.operator) await this.operator.snapshotState(sctx);
-    if (this.source) await this.source.snapshotState(sctx);
+    if (this.source) {
+      this.sourceTime!.snapshot();
+      await this.source.snapshotState(sctx);
+    }
     // snapshotState may await I/O (a sink's pre-commit): the task may have been cancelled, or the
     // checkpoint aborted and its directory disposed, meanwhile.
     this.checkCancelled();
     target = this.host.checkpointTarget(id);
     if (target === undefined) {
-      this.broadcastEvent(forward);
+      this.output.broadcast(forward);
       return;
     }
     const keyed = this.keyed?.snapshot(id, p.barrier.timestamp, target.streamFactory, target.options);
@@ -652,7 +660,7 @@ export class Task implements TaskInfo {
     if (keyed) this.runningFutures.add(keyed);
     this.runningFutures.add(operator);
     p.syncDurationMs = performance.now() - t0;
-    this.broadcastEvent(forward);
+    this.output.broadcast(forward);
   }
 
   /**

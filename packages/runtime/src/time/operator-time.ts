@@ -1,0 +1,80 @@
+import { assert, type KeyedStateBackend, type TypeSerializer } from '@flowstate/core';
+import type { ChannelMessage } from '../channel.js';
+import type { ProcessingTimeClock } from './clock.js';
+import { InternalTimerServiceImpl, type TimerHost } from './timer-service-impl.js';
+import type { InternalTimerService, Triggerable } from './timer-service.js';
+import { WatermarkValve, type ValveOutput } from './watermark-valve.js';
+
+/** What an operator task's event time needs from the task. */
+export interface OperatorTimeHost extends TimerHost {
+  /** Sends an event to every output channel. */
+  broadcast(message: ChannelMessage): void;
+}
+
+/**
+ * Event time and timers of one operator subtask (Flink's InternalTimeServiceManager plus the
+ * input's StatusWatermarkValve): the combined input watermark advances the timer services, which
+ * fire their due timers, and only then goes downstream, so records of fired timers precede it.
+ */
+export class OperatorTime {
+  private readonly valve: WatermarkValve;
+  private readonly services = new Map<string, InternalTimerServiceImpl<unknown, unknown>>();
+
+  constructor(
+    inputChannels: number,
+    private readonly keyed: KeyedStateBackend<unknown> | undefined,
+    readonly clock: ProcessingTimeClock,
+    private readonly host: OperatorTimeHost,
+  ) {
+    this.valve = new WatermarkValve(inputChannels);
+  }
+
+  get currentWatermark(): number {
+    return this.valve.currentWatermark;
+  }
+
+  /**
+   * The timer service `name` (created on first use, with its two priority queues in the keyed
+   * backend; restored timers come back when the same name is asked for again after a restore).
+   */
+  getInternalTimerService<N>(name: string, namespaceSerializer: TypeSerializer<N>, triggerable: Triggerable<unknown, N>): InternalTimerService<N> {
+    assert(this.keyed !== undefined, `timer service '${name}' asked for by an operator without keyed state`);
+    const existing = this.services.get(name) as InternalTimerServiceImpl<unknown, N> | undefined;
+    if (existing !== undefined) {
+      existing.rebind(namespaceSerializer, triggerable);
+      return existing;
+    }
+    const s = new InternalTimerServiceImpl<unknown, N>(name, namespaceSerializer, triggerable, this.keyed, this.clock, this.host);
+    this.services.set(name, s as InternalTimerServiceImpl<unknown, unknown>);
+    // Created after watermarks already arrived (lazily): it starts where event time is.
+    if (this.valve.currentWatermark !== s.currentWatermark()) s.advanceWatermark(this.valve.currentWatermark);
+    return s;
+  }
+
+  onWatermark(channel: number, timestamp: number): void {
+    this.apply(this.valve.onWatermark(channel, timestamp));
+  }
+
+  onStatus(channel: number, idle: boolean): void {
+    this.apply(this.valve.onStatus(channel, idle));
+  }
+
+  onEndOfData(channel: number): void {
+    this.apply(this.valve.onEndOfData(channel));
+  }
+
+  dispose(): void {
+    for (const s of this.services.values()) s.dispose();
+  }
+
+  private apply(o: ValveOutput): void {
+    const { watermark, idle } = o;
+    // Active before the watermark it enables; idle after the last watermark.
+    if (idle === false) this.host.broadcast({ kind: 'watermark-status', idle: false });
+    if (watermark !== undefined) {
+      for (const s of this.services.values()) s.advanceWatermark(watermark);
+      this.host.broadcast({ kind: 'watermark', timestamp: watermark });
+    }
+    if (idle === true) this.host.broadcast({ kind: 'watermark-status', idle: true });
+  }
+}

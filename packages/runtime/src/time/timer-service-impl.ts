@@ -1,0 +1,133 @@
+import { assert, type KeyedStateBackend, type KeyGroupedInternalPriorityQueue, type TypeSerializer } from '@flowstate/core';
+import type { Collector } from '../functions.js';
+import type { ProcessingTimeClock } from './clock.js';
+import { createTimerQueue } from './timer-queue.js';
+import { MIN_WATERMARK, type InternalTimer, type InternalTimerService, type Triggerable } from './timer-service.js';
+
+/** What fires timers needs of the task: its output and where to post processing-time mail. */
+export interface TimerHost {
+  /** The collector records of timers go to; its timestamp is set to the timer's before each call. */
+  readonly output: Collector<unknown> & { timestamp: number | undefined };
+  /** Runs `fn` on the task's loop, between records (Flink's mailbox). */
+  post(fn: () => void): void;
+}
+
+/**
+ * Flink's InternalTimerServiceImpl: event-time and processing-time timers of one name, each a
+ * keyed priority queue of the operator's backend (`_timer_state/event_<name>`,
+ * `_timer_state/processing_<name>`), so they are snapshotted, restored and rescaled with the key
+ * groups, and after a restore each timer lives (and fires) only on the subtask owning its key.
+ */
+export class InternalTimerServiceImpl<K, N> implements InternalTimerService<N> {
+  private readonly eventQueue: KeyGroupedInternalPriorityQueue<InternalTimer<K, N>>;
+  private readonly processingQueue: KeyGroupedInternalPriorityQueue<InternalTimer<K, N>>;
+  /** The processing time the clock will wake this service at, and how to cancel that wake-up. */
+  private wakeupAt: number | undefined;
+  private cancelWakeup: (() => void) | undefined;
+  private watermark = MIN_WATERMARK;
+  private disposed = false;
+
+  constructor(
+    readonly name: string,
+    readonly namespaceSerializer: TypeSerializer<N>,
+    private triggerable: Triggerable<K, N>,
+    private readonly backend: KeyedStateBackend<K>,
+    private readonly clock: ProcessingTimeClock,
+    private readonly host: TimerHost,
+  ) {
+    this.eventQueue = createTimerQueue(backend, `_timer_state/event_${name}`, namespaceSerializer);
+    this.processingQueue = createTimerQueue(backend, `_timer_state/processing_${name}`, namespaceSerializer);
+    // Restored processing-time timers need a wake-up as much as new ones.
+    this.scheduleProcessingWakeup();
+  }
+
+  /** A second getInternalTimerService with the same name: same queues, new callbacks (as Flink). */
+  rebind(namespaceSerializer: TypeSerializer<N>, triggerable: Triggerable<K, N>): void {
+    assert(namespaceSerializer === this.namespaceSerializer || namespaceSerializer.constructor === this.namespaceSerializer.constructor, `timer service '${this.name}': another namespace serializer`);
+    this.triggerable = triggerable;
+  }
+
+  currentProcessingTime(): number {
+    return this.clock.now();
+  }
+
+  currentWatermark(): number {
+    return this.watermark;
+  }
+
+  registerEventTimeTimer(namespace: N, time: number): void {
+    this.eventQueue.add({ timestamp: time, key: this.backend.getCurrentKey(), namespace });
+  }
+
+  deleteEventTimeTimer(namespace: N, time: number): void {
+    this.eventQueue.remove({ timestamp: time, key: this.backend.getCurrentKey(), namespace });
+  }
+
+  registerProcessingTimeTimer(namespace: N, time: number): void {
+    const headChanged = this.processingQueue.add({ timestamp: time, key: this.backend.getCurrentKey(), namespace });
+    if (headChanged) this.scheduleProcessingWakeup();
+  }
+
+  deleteProcessingTimeTimer(namespace: N, time: number): void {
+    // A wake-up for a deleted head only finds nothing due and reschedules: no need to cancel it.
+    this.processingQueue.remove({ timestamp: time, key: this.backend.getCurrentKey(), namespace });
+  }
+
+  /**
+   * Fires every event-time timer at or before `watermark`, in timestamp order, one at a time:
+   * onEventTime may register (even already due) or delete timers, which this loop then sees.
+   */
+  advanceWatermark(watermark: number): void {
+    this.watermark = watermark;
+    const q = this.eventQueue;
+    const out = this.host.output;
+    for (let t = q.peek(); t !== undefined && t.timestamp <= watermark; t = q.peek()) {
+      q.poll();
+      this.backend.setCurrentKey(t.key);
+      out.timestamp = t.timestamp;
+      this.triggerable.onEventTime(t, out);
+    }
+  }
+
+  /** Fires the processing-time timers due at the clock's time (mail posted by the wake-up). */
+  fireProcessingTimers(): void {
+    this.wakeupAt = undefined;
+    this.cancelWakeup = undefined;
+    if (this.disposed) return;
+    const now = this.clock.now();
+    const q = this.processingQueue;
+    const out = this.host.output;
+    for (let t = q.peek(); t !== undefined && t.timestamp <= now; t = q.peek()) {
+      q.poll();
+      this.backend.setCurrentKey(t.key);
+      // Flink's processing-time output carries no timestamp.
+      out.timestamp = undefined;
+      this.triggerable.onProcessingTime(t, out);
+    }
+    this.scheduleProcessingWakeup();
+  }
+
+  /** Stops waking up (the task ends); timers stay in the backend's state. */
+  dispose(): void {
+    this.disposed = true;
+    this.cancelWakeup?.();
+    this.cancelWakeup = undefined;
+  }
+
+  numEventTimeTimers(): number {
+    return this.eventQueue.size();
+  }
+
+  numProcessingTimeTimers(): number {
+    return this.processingQueue.size();
+  }
+
+  private scheduleProcessingWakeup(): void {
+    if (this.disposed) return;
+    const head = this.processingQueue.peek();
+    if (head === undefined || (this.wakeupAt !== undefined && this.wakeupAt <= head.timestamp)) return;
+    this.cancelWakeup?.();
+    this.wakeupAt = head.timestamp;
+    this.cancelWakeup = this.clock.schedule(head.timestamp, () => this.host.post(() => this.fireProcessingTimers()));
+  }
+}
