@@ -18,8 +18,10 @@ import {
   simulateStopAndResume,
   simulateStorageFaults,
   type EndOfJobOutcome,
+  type JobKind,
   type SimCase,
 } from './simulation.js';
+import { expectedDeadlines } from './timer-jobs.js';
 
 /**
  * Seeds per (backend, mode, job). CI runs a bounded number; FLOWSTATE_SIM_SEEDS=N runs more,
@@ -29,6 +31,12 @@ const SEEDS = Number(process.env.FLOWSTATE_SIM_SEEDS ?? 5);
 const BASE_SEED = Number(process.env.FLOWSTATE_SIM_BASE_SEED ?? 1);
 const ONLY_SEED = process.env.FLOWSTATE_SIM_SEED === undefined ? undefined : Number(process.env.FLOWSTATE_SIM_SEED);
 const ONLY_CASE = process.env.FLOWSTATE_SIM_CASE;
+/**
+ * Seeds of the timers job (event-time deadlines) per (backend, mode) in the main, rescale and
+ * stop-and-resume families: few in CI (FLOWSTATE_SIM_TIMER_SEEDS=N for more).
+ */
+const TIMER_SEEDS = Number(process.env.FLOWSTATE_SIM_TIMER_SEEDS ?? 1);
+const seedsOf = (job: JobKind, n: number): number[] => (ONLY_SEED !== undefined ? [ONLY_SEED] : Array.from({ length: job === 'timers' ? TIMER_SEEDS : n }, (_, i) => BASE_SEED + i));
 
 function repro(c: SimCase): string {
   return `FLOWSTATE_SIM_SEED=${c.seed} FLOWSTATE_SIM_CASE=${c.backend.name}/${c.mode}/${c.job} node --test packages/runtime/dist/test/simulation.test.js`;
@@ -39,7 +47,12 @@ function reference(c: SimCase): Promise<string[]> {
   const { input, bufferCapacity } = planFaults(c);
   const k = `${c.job}/${input.partitions}/${input.perPartition}`;
   let r = references.get(k);
-  if (r === undefined) references.set(k, (r = referenceRun(c.job, input, bufferCapacity)));
+  if (r === undefined) {
+    r = referenceRun(c.job, input, bufferCapacity);
+    // The timers job's failure-free run must itself equal the batch computation of the deadlines.
+    if (c.job === 'timers') r = r.then((lines) => (assert.deepEqual(lines, expectedDeadlines(input), 'failure-free timers run equals the batch computation'), lines));
+    references.set(k, r);
+  }
   return r;
 }
 
@@ -47,10 +60,10 @@ function reference(c: SimCase): Promise<string[]> {
 
 for (const backend of BACKENDS) {
   for (const mode of MODES) {
-    for (const job of JOBS) {
+    for (const job of [...JOBS, 'timers' as const]) {
       const name = `${backend.name}/${mode}/${job}`;
       if (ONLY_CASE !== undefined && ONLY_CASE !== name) continue;
-      const seeds = ONLY_SEED !== undefined ? [ONLY_SEED] : Array.from({ length: SEEDS }, (_, i) => BASE_SEED + i);
+      const seeds = seedsOf(job, SEEDS);
       test(`simulation ${name}: ${seeds.length} seed(s)`, async () => {
         const t = { seeds: 0, planned: 0, faults: 0, failovers: 0, duplicates: 0, channelStateRestores: 0, checkpoints: 0, orphans: 0, kinds: new Map<string, number>() };
         for (const seed of seeds) {
@@ -136,16 +149,17 @@ if (ONLY_CASE === undefined && ONLY_SEED === undefined) {
 /** Kill half-way, restore the latest checkpoint at other parallelisms, with faults in the second run. */
 const RESCALE_SEEDS = Number(process.env.FLOWSTATE_SIM_RESCALE_SEEDS ?? 3);
 for (const backend of BACKENDS) {
-  for (const mode of MODES) {
-    const name = `${backend.name}/${mode}/count`;
+  // The timers job rescales in the exactly-once modes (AT_LEAST_ONCE runs it in the main family only: CI time).
+  for (const [mode, job] of MODES.flatMap((m): Array<[typeof m, JobKind]> => (m === 'AT_LEAST_ONCE' ? [[m, 'count']] : [[m, 'count'], [m, 'timers']]))) {
+    const name = `${backend.name}/${mode}/${job}`;
     if (ONLY_CASE !== undefined && ONLY_CASE !== `rescale:${name}`) continue;
-    const seeds = ONLY_SEED !== undefined ? [ONLY_SEED] : Array.from({ length: RESCALE_SEEDS }, (_, i) => BASE_SEED + i);
+    const seeds = seedsOf(job, RESCALE_SEEDS);
     test(`simulation rescale ${name}: ${seeds.length} seed(s)`, async () => {
       let fromCheckpoint = 0;
       let withChannelState = 0;
       const shapes: string[] = [];
       for (const seed of seeds) {
-        const c: SimCase = { backend, mode, job: 'count', seed };
+        const c: SimCase = { backend, mode, job, seed };
         try {
           const expected = await reference(c);
           const o = await simulateRescale(c);
@@ -169,7 +183,7 @@ for (const backend of BACKENDS) {
           throw e;
         }
       }
-      console.log(`simulation rescale ${name}: ${seeds.length} seeds, ${fromCheckpoint} restored from a checkpoint (${withChannelState} with channel state), parallelism (count x sink) ${shapes.join(', ')}`);
+      console.log(`simulation rescale ${name}: ${seeds.length} seeds, ${fromCheckpoint} restored from a checkpoint (${withChannelState} with channel state), parallelism (keyed x sink) ${shapes.join(', ')}`);
     });
   }
 }
@@ -324,14 +338,17 @@ const END_FAMILIES = [
 ] as const;
 for (const { family, run } of END_FAMILIES) {
   for (const backend of BACKENDS) {
-    for (const mode of MODES) {
-      const name = `${family}:${backend.name}/${mode}/count`;
+    // Timers pending across a stop-with-savepoint (no MAX_WATERMARK on stop) fire after the resume.
+    // (AT_LEAST_ONCE runs the timers job in the main family only: CI time.)
+    const jobs = (m: string): JobKind[] => (family === 'stop-and-resume' && m !== 'AT_LEAST_ONCE' ? ['count', 'timers'] : ['count']);
+    for (const [mode, job] of MODES.flatMap((m) => jobs(m).map((j): [typeof m, JobKind] => [m, j]))) {
+      const name = `${family}:${backend.name}/${mode}/${job}`;
       if (ONLY_CASE !== undefined && ONLY_CASE !== name) continue;
-      const seeds = ONLY_SEED !== undefined ? [ONLY_SEED] : Array.from({ length: END_SEEDS }, (_, i) => BASE_SEED + i);
+      const seeds = seedsOf(job, END_SEEDS);
       test(`simulation ${name}: ${seeds.length} seed(s)`, async () => {
         const t = { stopped: 0, finished: 0, fired: 0, planned: 0, failedStops: 0, finishedSubtasks: 0, channelStateFiles: 0, duplicates: 0 };
         for (const seed of seeds) {
-          const c: SimCase = { backend, mode, job: 'count', seed };
+          const c: SimCase = { backend, mode, job, seed };
           try {
             const expected = await reference(c);
             const o: EndOfJobOutcome = await run(c);

@@ -31,6 +31,7 @@ import {
   type RuntimeHooks,
   type TaskInfo,
 } from '../src/index.js';
+import { deadlineJob } from './timer-jobs.js';
 
 /** State backends under test; each runs every mode and job. */
 export interface BackendEntry {
@@ -43,7 +44,8 @@ export interface BackendEntry {
 export const BACKENDS: readonly BackendEntry[] = backendsFor('simulation').map((b) => ({ name: b.id, create: () => b.create() }));
 
 export const MODES: readonly CheckpointingMode[] = ['EXACTLY_ONCE', 'AT_LEAST_ONCE', 'UNALIGNED'];
-export type JobKind = 'count' | 'join';
+export type JobKind = 'count' | 'join' | 'timers';
+/** The jobs every family runs; 'timers' (event-time deadlines) runs with its own, smaller seed count. */
 export const JOBS: readonly JobKind[] = ['count', 'join'];
 
 /**
@@ -204,6 +206,18 @@ function joinJob(input: SimInput, sinkFs: FileSystem, bufferCapacity: number): J
   return env.getJobGraph();
 }
 
+/** Per-key event-time deadlines (timer-jobs.ts): timers restored, rescaled and fired under faults. */
+function timersJob(input: SimInput, sinkFs: FileSystem, bufferCapacity: number, deadlineParallelism = 3, sinkParallelism = 2): JobGraph {
+  return deadlineJob({ name: 'sim-timers', input, sinkFs, bufferCapacity, deadlineParallelism, sinkParallelism });
+}
+
+/** The job graph of a kind; `keyedParallelism` and `sinkParallelism` rescale the count and timers jobs. */
+function buildGraph(job: JobKind, input: SimInput, sinkFs: FileSystem, bufferCapacity: number, keyedParallelism?: number, sinkParallelism?: number): JobGraph {
+  if (job === 'count') return countJob(input, sinkFs, bufferCapacity, keyedParallelism, sinkParallelism);
+  if (job === 'timers') return timersJob(input, sinkFs, bufferCapacity, keyedParallelism, sinkParallelism);
+  return joinJob(input, sinkFs, bufferCapacity);
+}
+
 export interface SimCase {
   readonly backend: BackendEntry;
   readonly mode: CheckpointingMode;
@@ -231,6 +245,11 @@ const OPERATORS: Record<JobKind, Array<{ uid: string; parallelism: number }>> = 
     { uid: 'events', parallelism: 2 },
     { uid: 'parse', parallelism: 2 },
     { uid: 'count', parallelism: 3 },
+    { uid: 'sink', parallelism: 2 },
+  ],
+  timers: [
+    { uid: 'events', parallelism: 2 },
+    { uid: 'deadlines', parallelism: 3 },
     { uid: 'sink', parallelism: 2 },
   ],
   join: [
@@ -279,7 +298,7 @@ export function planFaults(c: SimCase): { faults: Fault[]; input: SimInput; chec
 /** The committed output of a run without faults (computed once per job and input). */
 export async function referenceRun(job: JobKind, input: SimInput, bufferCapacity: number): Promise<string[]> {
   const sinkFs = new MemoryFileSystem();
-  const graph = job === 'count' ? countJob(input, sinkFs, bufferCapacity) : joinJob(input, sinkFs, bufferCapacity);
+  const graph = buildGraph(job, input, sinkFs, bufferCapacity);
   const client = await JobClient.execute(graph, { stateBackend: backendById('memory').create() });
   await client.result;
   return (await TwoPhaseCommitFileSink.readCommitted(sinkFs, 'out')).sort();
@@ -289,12 +308,12 @@ export async function simulate(c: SimCase): Promise<SimOutcome> {
   const { faults, input, checkpointEvery, bufferCapacity } = planFaults(c);
   const sinkFs = new MemoryFileSystem();
   const ckptFs = new FaultyFileSystem(c.localDirectory !== undefined ? new LocalFileSystem(c.localDirectory) : new MemoryFileSystem());
-  const graph = c.job === 'count' ? countJob(input, sinkFs, bufferCapacity) : joinJob(input, sinkFs, bufferCapacity);
+  const graph = buildGraph(c.job, input, sinkFs, bufferCapacity);
   return runPhase(c, { graph, faults, checkpointEvery, sinkFs, ckptFs, restoreFrom: undefined, cancelAtSourceRecord: undefined });
 }
 
 /**
- * Rescaling under faults (count job): a first run is killed half-way (no fault plan); a second
+ * Rescaling under faults (count and timers jobs): a first run is killed half-way (no fault plan); a second
  * run restores the latest retained checkpoint, which may hold unaligned channel state, at other
  * parallelisms of the keyed operator and of the sink, and gets the seed's fault plan. The
  * committed output of both runs together must equal the failure-free run.
@@ -309,7 +328,7 @@ export async function simulateRescale(
   const ckptFs = new FaultyFileSystem(c.localDirectory !== undefined ? new LocalFileSystem(c.localDirectory) : new MemoryFileSystem());
   const storage = new FsCheckpointStorage(ckptFs);
   const half = Math.floor((input.perPartition * input.partitions) / 4);
-  const first = await runPhase(c, { graph: countJob(input, sinkFs, bufferCapacity), faults: [], checkpointEvery, sinkFs, ckptFs, restoreFrom: undefined, cancelAtSourceRecord: half });
+  const first = await runPhase(c, { graph: buildGraph(c.job, input, sinkFs, bufferCapacity), faults: [], checkpointEvery, sinkFs, ckptFs, restoreFrom: undefined, cancelAtSourceRecord: half });
   if (first.result.status !== 'CANCELLED') throw new Error(`the first run should have been killed, it ended ${first.result.status}`);
   const retained = await storage.listCompletedCheckpoints();
   const restoredFrom = retained[retained.length - 1];
@@ -319,7 +338,7 @@ export async function simulateRescale(
     restoredChannelState = md.operators.some((o) => o.subtasks.some((st) => (st.channelState?.length ?? 0) > 0));
   }
   const second = await runPhase(c, {
-    graph: countJob(input, sinkFs, bufferCapacity, parallelism[0], parallelism[1]),
+    graph: buildGraph(c.job, input, sinkFs, bufferCapacity, parallelism[0], parallelism[1]),
     faults,
     checkpointEvery,
     sinkFs,
@@ -503,7 +522,7 @@ export async function simulateConcurrentCheckpoints(c: SimCase, maxConcurrentChe
   const { faults, input, checkpointEvery, bufferCapacity } = planFaults(c);
   const sinkFs = new MemoryFileSystem();
   const ckptFs = new FaultyFileSystem(new MemoryFileSystem());
-  const graph = c.job === 'count' ? countJob(input, sinkFs, bufferCapacity) : joinJob(input, sinkFs, bufferCapacity);
+  const graph = buildGraph(c.job, input, sinkFs, bufferCapacity);
   let maxInFlight = 0;
   let declinedSharedState = 0;
   const concurrent: ConcurrentPhase = {
@@ -603,7 +622,7 @@ export async function simulateStorageFaults(c: SimCase): Promise<
   };
   const sinkFs = new MemoryFileSystem();
   const ckptFs = new FaultyFileSystem(injecting);
-  const graph = c.job === 'count' ? countJob(input, sinkFs, bufferCapacity) : joinJob(input, sinkFs, bufferCapacity);
+  const graph = buildGraph(c.job, input, sinkFs, bufferCapacity);
   const outcome = await runPhase(c, { graph, faults, checkpointEvery, sinkFs, ckptFs, restoreFrom: undefined, cancelAtSourceRecord: undefined });
   injecting.loseCommitResponse = undefined;
   injecting.failDeleteOf = undefined;
@@ -764,7 +783,7 @@ async function simulateEndOfJob(c: SimCase, stopAtSourceRecord: number | undefin
   const ckptFs = new FaultyFileSystem(new MemoryFileSystem());
   const storage = new FsCheckpointStorage(ckptFs);
   const savepoints = new FsCheckpointStorage(new MemoryFileSystem(), { layout: 'savepoint' });
-  const graph = () => (c.job === 'count' ? countJob(input, sinkFs, bufferCapacity) : joinJob(input, sinkFs, bufferCapacity));
+  const graph = () => buildGraph(c.job, input, sinkFs, bufferCapacity);
   let stopRequested = false;
   let stopRequestsFailed = 0;
   const onSourceRecord =
