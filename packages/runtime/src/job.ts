@@ -207,7 +207,7 @@ class ExecutionAttempt implements AttemptView, TaskHost {
           this.operators.push(operator);
         }
         if (source) {
-          task.initializeSourceTime(opMeta !== undefined);
+          task.sourceTime!.initialize(operatorState, opMeta !== undefined);
           await source.initializeState(ctx);
           if (source.open) await source.open(ctx);
           this.sourceFns.push(source);

@@ -1,4 +1,3 @@
-import { serialize as v8Serialize } from 'node:v8';
 import {
   assert,
   type CheckpointOptions,
@@ -17,12 +16,12 @@ import type { Collector, SourceFunction } from './functions.js';
 import type { StreamNode, StreamOperator } from './graph.js';
 import type { SubtaskContext } from './operators.js';
 import { encodeChannelState } from './channel-state.js';
+import { estimateBytes, SAMPLE_EVERY, type Pending } from './pending-checkpoint.js';
 import { TaskOutput } from './output.js';
 import { SOURCE_IDLE } from './source-idle.js';
 import type { ProcessingTimeClock } from './time/clock.js';
 import { OperatorTime } from './time/operator-time.js';
 import { SourceTime } from './time/source-time.js';
-import { WatermarkStrategy } from './time/watermarks.js';
 import type { CheckpointingMode, InputChannelSpec, OutputEdge, RestoredInflight, RuntimeHooks, TaskAck, TaskInfo } from './task-protocol.js';
 
 // The task's vocabulary lives in task-protocol.ts and the channel-state codec in channel-state.ts.
@@ -51,40 +50,9 @@ export interface TaskHost {
   taskFinished(task: Task): void;
 }
 
-interface Pending {
-  readonly barrier: BarrierMessage;
-  readonly startedAt: number;
-  readonly received: boolean[];
-  receivedCount: number;
-  unaligned: boolean;
-  snapshotTaken: boolean;
-  /** The task had finished its input when the snapshot was taken. */
-  finished: boolean;
-  syncDurationMs: number;
-  futures: { keyed: SnapshotFuture<KeyedStateHandle> | undefined; operator: SnapshotFuture<OperatorStateHandle> } | undefined;
-  /** Per channel: records processed after the snapshot and before that channel's barrier (unaligned). */
-  readonly recording: (RecordMessage[] | undefined)[];
-  readonly inflight: Array<{ inputIndex: number; records: RecordMessage[] }>;
-  /** Records processed during alignment, and the serialized size of every SAMPLE_EVERY-th of them. */
-  processedRecords: number;
-  sampledRecords: number;
-  sampledBytes: number;
-  alignmentDoneAt: number | undefined;
-  timer: NodeJS.Timeout | undefined;
-}
-
 const YIELD_EVERY = 64;
 const yieldMacrotask = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-/**
- * Serializing every record processed during alignment would slow exactly the phase that should
- * be fast; the statistic is extrapolated from every SAMPLE_EVERY-th record's size.
- */
-const SAMPLE_EVERY = 16;
-
-function estimateBytes(value: unknown): number {
-  return v8Serialize(value).length;
-}
 
 /**
  * One subtask of one operator: a single async loop that takes mail (checkpoint triggers,
@@ -121,8 +89,8 @@ export class Task implements TaskInfo {
   readonly output: TaskOutput;
   /** Operators: combined input watermark and timer services. */
   readonly time: OperatorTime | undefined;
-  /** Sources: timestamps and watermark generation. */
-  private readonly sourceTime: SourceTime<unknown> | undefined;
+  /** Sources: timestamps and watermark generation (initialized by the job before the source). */
+  readonly sourceTime: SourceTime<unknown> | undefined;
 
   constructor(
     readonly node: StreamNode,
@@ -155,7 +123,7 @@ export class Task implements TaskInfo {
     this.output = new TaskOutput(outputs, subtaskIndex, host.maxParallelism, onEmit && ((n) => onEmit(this, n)));
     const send = (m: ChannelMessage) => this.output.broadcast(m);
     if (source !== undefined) {
-      this.sourceTime = new SourceTime(node.watermarkStrategy ?? WatermarkStrategy.noWatermarks(), host.clock, send);
+      this.sourceTime = new SourceTime(node.watermarkStrategy, host.clock, send);
     } else {
       this.time = new OperatorTime(inputs.length, keyed, host.clock, { output: this.output, broadcast: send, post: (fn) => this.post(fn) });
     }
@@ -164,11 +132,6 @@ export class Task implements TaskInfo {
 
   get collector(): Collector<unknown> {
     return this.output;
-  }
-
-  /** Sources: restores the watermark (before the source's initializeState), when it has a generator. */
-  initializeSourceTime(restored: boolean): void {
-    if (this.node.watermarkStrategy !== undefined) this.sourceTime?.initialize(this.operatorState, restored);
   }
 
   get uid(): string {

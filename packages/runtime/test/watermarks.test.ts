@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { FsCheckpointStorage, MemoryFileSystem } from '@flowstate/core';
 import { MemoryStateBackend } from '@flowstate/heap';
 import {
   JobClient,
@@ -10,6 +11,7 @@ import {
   SOURCE_IDLE,
   StreamExecutionEnvironment,
   WatermarkStrategy,
+  type CompletedCheckpoint,
   type DataStream,
   type OperatorEnvironment,
   type SourceFunction,
@@ -150,4 +152,37 @@ test('an idle source subtask (withIdleness, on a manual clock) stops holding bac
   await client.result;
   assert.equal(watermarkWhileIdle, 899, 'the busy subtask alone sets the watermark (monotonous: last timestamp - 1)');
   assert.equal(seen.length, 20);
+});
+
+test('sources checkpoint their watermark: after a restore (at another parallelism) they start from the minimum of the saved ones', async () => {
+  const savepoints = new FsCheckpointStorage(new MemoryFileSystem(), { layout: 'savepoint' });
+  const strategy = WatermarkStrategy.forBoundedOutOfOrderness<{ p: number; o: number }>(10).withTimestampAssigner((e) => e.o * 10);
+  const job = (parallelism: number, seen: Seen[]) => {
+    const env = new StreamExecutionEnvironment('wm-restore', { parallelism, bufferCapacity: 2 });
+    recordTime(env.fromLog('src', sequenceLog(4, 2000, (p, o) => ({ p, o })), { watermarks: strategy }), 'observe', seen);
+    return env.getJobGraph();
+  };
+  const firstSeen: Seen[] = [];
+  let first: JobClient | undefined;
+  let stopping: Promise<CompletedCheckpoint> | undefined;
+  first = await JobClient.execute(job(2, firstSeen), {
+    stateBackend: new MemoryStateBackend(),
+    checkpointStorage: new FsCheckpointStorage(new MemoryFileSystem()),
+    checkpointing: {},
+    hooks: {
+      onRecord(t, n) {
+        if (t.uid === 'src' && t.subtaskIndex === 0 && n === 300 && first) stopping = first.stopWithSavepoint(savepoints);
+      },
+    },
+  });
+  assert.equal((await first.result).status, 'STOPPED');
+  const sp = await stopping!;
+  const lastBeforeStop = firstSeen.at(-1)!.watermark;
+  assert.ok(lastBeforeStop > MIN_WATERMARK);
+  const secondSeen: Seen[] = [];
+  const second = await JobClient.execute(job(3, secondSeen), { stateBackend: new MemoryStateBackend(), restoreFrom: { storage: savepoints, pointer: sp.pointer } });
+  await second.result;
+  const firstAfter = secondSeen[0]!.watermark;
+  assert.ok(firstAfter > MIN_WATERMARK, 'the restored watermark arrives before the first record');
+  assert.ok(firstAfter >= lastBeforeStop - 20 && firstAfter <= secondSeen[0]!.ts!, `restored watermark ${firstAfter} is near the one before the stop (${lastBeforeStop}) and below the first record`);
 });

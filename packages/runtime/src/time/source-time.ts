@@ -27,21 +27,26 @@ export class SourceTime<T> implements WatermarkOutput {
   private state: ListState<number> | undefined;
 
   constructor(
-    strategy: WatermarkStrategy<T>,
+    /** Undefined: records carry no timestamp, and only MAX_WATERMARK is sent (at the end). */
+    strategy: WatermarkStrategy<T> | undefined,
     clock: ProcessingTimeClock,
     private readonly send: (message: ChannelMessage) => void,
   ) {
-    this.assigner = strategy.timestampAssigner;
-    this.generator = strategy.createWatermarkGenerator(clock);
-    this.emitEvery = strategy.emitEveryRecords;
+    this.assigner = strategy?.timestampAssigner;
+    this.generator = strategy?.createWatermarkGenerator(clock);
+    this.emitEvery = strategy?.emitEveryRecords ?? 1;
   }
 
   get currentWatermark(): number {
     return this.lastEmitted;
   }
 
-  /** Before the source's first record: restores the floor the watermark starts from. */
+  /**
+   * Before the source's initializeState: restores the floor the watermark starts from. Only a
+   * source with a watermark generator has this state, so jobs without event time keep none.
+   */
   initialize(operatorState: OperatorStateBackend, restored: boolean): void {
+    if (this.generator === undefined) return;
     this.state = operatorState.getUnionListState(SOURCE_WATERMARK);
     if (!restored) return;
     const all = this.state.get();
