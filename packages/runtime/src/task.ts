@@ -275,8 +275,10 @@ export class Task implements TaskInfo {
         continue;
       }
       this.host.hooks.onRecord?.(this, ++this.recordCount);
-      this.output.timestamp = this.sourceTime!.onRecord(v);
+      const ts = this.sourceTime!.timestampOf(v);
+      this.output.timestamp = ts;
       this.output.collect(v);
+      this.sourceTime!.afterRecord(v, ts);
       if (++sinceYield >= YIELD_EVERY) {
         sinceYield = 0;
         await yieldMacrotask();

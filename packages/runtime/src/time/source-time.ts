@@ -53,18 +53,25 @@ export class SourceTime<T> implements WatermarkOutput {
     if (all.length > 0) this.emitWatermark(Math.min(...all));
   }
 
-  /** The record's timestamp; runs the generator (and its periodic emission every N records). */
-  onRecord(value: T): number | undefined {
+  /** The record's timestamp (before it is emitted: a record makes an idle source active again). */
+  timestampOf(value: T): number | undefined {
     if (this.idle) this.markActive();
-    const ts = this.assigner === undefined ? undefined : this.assigner(value, undefined);
+    return this.assigner === undefined ? undefined : this.assigner(value, undefined);
+  }
+
+  /**
+   * After the record left: the generator sees it, and emits every N records. Watermarks follow
+   * the record they account for (as in Flink's SourceOutputWithWatermarks), so a watermark a
+   * generator emits on an event never makes that event late.
+   */
+  afterRecord(value: T, timestamp: number | undefined): void {
     const g = this.generator;
-    if (g === undefined) return ts;
-    if (ts !== undefined) g.onEvent(value, ts, this);
+    if (g === undefined) return;
+    if (timestamp !== undefined) g.onEvent(value, timestamp, this);
     if (++this.sinceEmit >= this.emitEvery) {
       this.sinceEmit = 0;
       g.onPeriodicEmit(this);
     }
-    return ts;
   }
 
   /** The source had nothing to emit: the generator may emit, or decide the subtask is idle. */
