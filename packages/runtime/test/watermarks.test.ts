@@ -186,3 +186,21 @@ test('sources checkpoint their watermark: after a restore (at another parallelis
   assert.ok(firstAfter > MIN_WATERMARK, 'the restored watermark arrives before the first record');
   assert.ok(firstAfter >= lastBeforeStop - 20 && firstAfter <= secondSeen[0]!.ts!, `restored watermark ${firstAfter} is near the one before the stop (${lastBeforeStop}) and below the first record`);
 });
+
+test('a watermark a generator emits on an event follows that event (punctuated watermarks do not make their own record late)', async () => {
+  const env = new StreamExecutionEnvironment('punctuated', { parallelism: 1 });
+  const punctuated = WatermarkStrategy.forGenerator<number>(() => ({
+    onEvent: (_e, ts, out) => out.emitWatermark(ts),
+    onPeriodicEmit: () => {},
+  })).withTimestampAssigner((v) => v);
+  const seen: Seen[] = [];
+  recordTime(env.fromLog('src', sequenceLog(1, 50, (_p, o) => o * 10), { watermarks: punctuated }), 'observe', seen);
+  await (await JobClient.execute(env.getJobGraph(), { stateBackend: new MemoryStateBackend() })).result;
+  assert.equal(seen.length, 50);
+  assert.deepEqual(
+    seen.filter((s) => s.ts! <= s.watermark),
+    [],
+    'no record arrives behind the watermark it caused',
+  );
+  assert.equal(seen[1]!.watermark, 0, 'the first record\'s watermark arrived before the second record');
+});
