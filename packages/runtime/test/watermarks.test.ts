@@ -3,17 +3,20 @@ import { test } from 'node:test';
 import { FsCheckpointStorage, MemoryFileSystem } from '@flowstate/core';
 import { MemoryStateBackend } from '@flowstate/heap';
 import {
+  Channel,
   JobClient,
   ManualClock,
   MAX_WATERMARK,
   MIN_WATERMARK,
   sequenceLog,
+  Signal,
   SOURCE_IDLE,
   StreamExecutionEnvironment,
   WatermarkStrategy,
   type CompletedCheckpoint,
   type DataStream,
   type OperatorEnvironment,
+  type RecordMessage,
   type SourceFunction,
 } from '../src/index.js';
 import { decodeChannelState, encodeChannelState } from '../src/channel-state.js';
@@ -203,4 +206,19 @@ test('a watermark a generator emits on an event follows that event (punctuated w
     'no record arrives behind the watermark it caused',
   );
   assert.equal(seen[1]!.watermark, 0, 'the first record\'s watermark arrived before the second record');
+});
+
+test('an unaligned barrier overtakes records and watermarks without reordering them; only records become channel state', () => {
+  const c = new Channel('a->b', 8, new Signal(), new Signal());
+  const rec = (value: string, timestamp: number): RecordMessage => ({ kind: 'record', value, timestamp });
+  c.push(rec('r1', 5));
+  c.push({ kind: 'watermark', timestamp: 6 });
+  c.push(rec('r2', 9));
+  c.push({ kind: 'barrier', checkpointId: 1, timestamp: 0, savepoint: false, unaligned: true });
+  const ex = c.extractBarrier()!;
+  assert.equal(ex.barrier.checkpointId, 1);
+  assert.deepEqual(ex.overtaken, [rec('r1', 5), rec('r2', 9)], 'the overtaken records, with their timestamps, are the channel state');
+  const order: string[] = [];
+  for (let m = c.poll(); m !== undefined; m = c.poll()) order.push(m.kind === 'record' ? String(m.value) : m.kind === 'watermark' ? `wm${m.timestamp}` : m.kind);
+  assert.deepEqual(order, ['r1', 'wm6', 'r2'], 'after the barrier left, the records and the watermark are still processed in their order');
 });
