@@ -5,7 +5,7 @@ import type {
   Collector,
   KeyedBroadcastProcessFunction,
   KeyedCoProcessFunction,
-  KeyedContext,
+  KeyedProcessContext,
   KeyedProcessFunction,
   ProcessFunction,
   ReadOnlyBroadcastContext,
@@ -17,7 +17,7 @@ import type { JobGraph, Partitioner, StreamEdge, StreamNode, StreamOperator } fr
 import { BroadcastSideContext, FunctionOperator, type SubtaskContext } from './operators.js';
 import type { OutputTag } from './side-output.js';
 import { fileLinesLog, LogSource, type ReplayableLog } from './sources.js';
-import { KeyedProcessOperator } from './time/keyed-process-operator.js';
+import { KeyedProcessOperator, type TimedFunction } from './time/keyed-process-operator.js';
 import type { WatermarkStrategy } from './time/watermarks.js';
 
 export interface EnvironmentOptions {
@@ -235,7 +235,10 @@ export class KeyedStream<K, T> {
       inputs: [this.edge(0)],
       parallelism: options.parallelism,
       keySerializer: this.keySerializer as TypeSerializer<unknown>,
-      createOperator: () => new KeyedProcessOperator<K, T, R>(factory()),
+      createOperator: () => {
+        const fn = factory();
+        return new KeyedProcessOperator(fn as TimedFunction, (_i, v, ctx, out) => fn.processElement(v as T, ctx as KeyedProcessContext<K>, out as Collector<R>));
+      },
     });
     return new DataStream<R>(env, node, undefined);
   }
@@ -267,8 +270,8 @@ export class KeyedBroadcastConnectedStream<K, T, B> {
       createOperator: () => {
         const fn = factory();
         let broadcastSide: BroadcastSideContext | undefined;
-        return new FunctionOperator(fn, (i, v, ctx, out) => {
-          if (i === 0) return fn.processElement(v as T, ctx as KeyedContext<K> & ReadOnlyBroadcastContext, out as Collector<R>);
+        return new KeyedProcessOperator(fn as TimedFunction, (i, v, ctx, out) => {
+          if (i === 0) return fn.processElement(v as T, ctx as KeyedProcessContext<K> & ReadOnlyBroadcastContext, out as Collector<R>);
           broadcastSide ??= new BroadcastSideContext(ctx as SubtaskContext, (ctx as SubtaskContext).keyedBackend!);
           return fn.processBroadcastElement(v as B, broadcastSide, out as Collector<R>);
         });
@@ -295,10 +298,10 @@ export class ConnectedKeyedStreams<K, T1, T2> {
       keySerializer: this.first.keySerializer as TypeSerializer<unknown>,
       createOperator: () => {
         const fn = factory();
-        return new FunctionOperator(fn, (i, v, ctx, out) =>
+        return new KeyedProcessOperator(fn as TimedFunction, (i, v, ctx, out) =>
           i === 0
-            ? (fn.processElement1(v as T1, ctx as KeyedContext<K>, out as Collector<R>))
-            : (fn.processElement2(v as T2, ctx as KeyedContext<K>, out as Collector<R>)),
+            ? fn.processElement1(v as T1, ctx as KeyedProcessContext<K>, out as Collector<R>)
+            : fn.processElement2(v as T2, ctx as KeyedProcessContext<K>, out as Collector<R>),
         );
       },
     });

@@ -116,8 +116,10 @@ export interface KeyedProcessFunction<K, IN, OUT> extends RichFunction {
 
 /** Two keyed inputs with the same key type, sharing keyed state (Flink's KeyedCoProcessFunction). */
 export interface KeyedCoProcessFunction<K, IN1, IN2, OUT> extends RichFunction {
-  processElement1(value: IN1, ctx: KeyedContext<K>, out: Collector<OUT>): void | Promise<void>;
-  processElement2(value: IN2, ctx: KeyedContext<K>, out: Collector<OUT>): void | Promise<void>;
+  processElement1(value: IN1, ctx: KeyedProcessContext<K>, out: Collector<OUT>): void | Promise<void>;
+  processElement2(value: IN2, ctx: KeyedProcessContext<K>, out: Collector<OUT>): void | Promise<void>;
+  /** As KeyedProcessFunction.onTimer. */
+  onTimer?(timestamp: number, ctx: OnTimerContext<K>, out: Collector<OUT>): void;
 }
 
 export interface ReadOnlyBroadcastContext extends RuntimeContext {
@@ -132,7 +134,9 @@ export interface KeyedBroadcastContext extends RuntimeContext {
 
 /** A keyed stream connected with a broadcast stream (Flink's KeyedBroadcastProcessFunction). */
 export interface KeyedBroadcastProcessFunction<K, IN, B, OUT> extends RichFunction {
-  processElement(value: IN, ctx: KeyedContext<K> & ReadOnlyBroadcastContext, out: Collector<OUT>): void | Promise<void>;
+  processElement(value: IN, ctx: KeyedProcessContext<K> & ReadOnlyBroadcastContext, out: Collector<OUT>): void | Promise<void>;
+  /** As KeyedProcessFunction.onTimer (timers are registered from processElement). */
+  onTimer?(timestamp: number, ctx: OnTimerContext<K> & ReadOnlyBroadcastContext, out: Collector<OUT>): void;
   /** Keyed state is not scoped to a key here: getState throws; use applyToKeyedState. */
   processBroadcastElement(value: B, ctx: KeyedBroadcastContext, out: Collector<OUT>): void | Promise<void>;
 }

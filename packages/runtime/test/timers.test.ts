@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { assignToKeyGroup, computeKeyGroupRangeForOperatorIndex, DataOutputSerializer, FsCheckpointStorage, MemoryFileSystem, Serializers, type StateBackend } from '@flowstate/core';
+import { assignToKeyGroup, computeKeyGroupRangeForOperatorIndex, DataOutputSerializer, FsCheckpointStorage, MemoryFileSystem, Serializers, ValueStateDescriptor } from '@flowstate/core';
 import { MemoryStateBackend } from '@flowstate/heap';
 import { backendById } from '@flowstate/test-registry';
 import {
@@ -205,4 +205,34 @@ test('event-time timers: deleted timers do not fire; output of a timer carries i
     { v: 'y@1005 wm=max', ts: 1005 },
     { v: `y@${MAX_WATERMARK} wm=max`, ts: MAX_WATERMARK },
   ]);
+});
+
+const CANCELLED = new ValueStateDescriptor<boolean>('cancelled', Serializers.boolean);
+
+test('keyed co-process functions have timers too', async () => {
+  const env = new StreamExecutionEnvironment('co-timers', { parallelism: 2 });
+  const strategy = WatermarkStrategy.forMonotonousTimestamps<{ k: string; ts: number }>().withTimestampAssigner((e) => e.ts);
+  const a = env.fromLog('a', arrayLog([[{ k: 'x', ts: 1 }, { k: 'y', ts: 2 }], [{ k: 'z', ts: 3 }]]), { watermarks: strategy });
+  const b = env.fromLog('b', arrayLog([[{ k: 'y', ts: 4 }]]), { watermarks: strategy, parallelism: 1 });
+  const fired: string[] = [];
+  a.keyBy((e) => e.k, Serializers.string)
+    .connect(b.keyBy((e) => e.k, Serializers.string))
+    .process<string>('co', () => ({
+      processElement1(e, ctx) {
+        if (!ctx.getState(CANCELLED).value()) ctx.timerService().registerEventTimeTimer(e.ts + 100);
+      },
+      processElement2(_e, ctx) {
+        // Input 2 cancels y, whichever input's record for y comes first.
+        ctx.getState(CANCELLED).update(true);
+        ctx.timerService().deleteEventTimeTimer(102);
+      },
+      onTimer(t, ctx, out) {
+        if (ctx.getState(CANCELLED).value()) throw new Error(`cancelled timer of ${ctx.currentKey} fired`);
+        out.collect(`${ctx.currentKey}@${t}`);
+      },
+    }))
+    .sinkTo('sink', () => ({ invoke: (v) => void fired.push(v) }), { parallelism: 1 });
+  await (await JobClient.execute(env.getJobGraph(), { stateBackend: new MemoryStateBackend() })).result;
+  // The watermark reaches 102 only once input 2's watermark does, which follows its record for y.
+  assert.deepEqual(fired.sort(), ['x@101', 'z@103']);
 });

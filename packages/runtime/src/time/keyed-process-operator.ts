@@ -1,6 +1,6 @@
 import { Serializers, VoidNamespace } from '@flowstate/core';
 import type { OperatorEnvironment } from '../environment.js';
-import type { Collector, KeyedProcessContext, KeyedProcessFunction, TimeDomain, TimerService } from '../functions.js';
+import type { Collector, OnTimerContext, RichFunction, TimeDomain, TimerService } from '../functions.js';
 import { FunctionOperator, type SubtaskContext } from '../operators.js';
 import type { InternalTimer, InternalTimerService, Triggerable } from './timer-service.js';
 
@@ -26,11 +26,19 @@ function userTimerService(s: InternalTimerService<VoidNamespace>): TimerService 
  * Without onTimer it is created on the first ctx.timerService() (unlike Flink, which always
  * creates it): jobs that use no timers keep no timer state.
  */
-export class KeyedProcessOperator<K, IN, OUT> extends FunctionOperator implements Triggerable<unknown, VoidNamespace> {
+/** A keyed function with timers: keyed process, keyed co-process and keyed broadcast process functions. */
+export interface TimedFunction extends RichFunction {
+  onTimer?(timestamp: number, ctx: OnTimerContext<never>, out: Collector<never>): void;
+}
+
+export class KeyedProcessOperator extends FunctionOperator implements Triggerable<unknown, VoidNamespace> {
   private subtask: SubtaskContext | undefined;
 
-  constructor(private readonly user: KeyedProcessFunction<K, IN, OUT>) {
-    super(user, (_i, v, ctx, out) => user.processElement(v as IN, ctx as KeyedProcessContext<K>, out as Collector<OUT>));
+  constructor(
+    private readonly user: TimedFunction,
+    process: ConstructorParameters<typeof FunctionOperator>[1],
+  ) {
+    super(user, process);
   }
 
   override async open(env: OperatorEnvironment): Promise<void> {
@@ -54,7 +62,7 @@ export class KeyedProcessOperator<K, IN, OUT> extends FunctionOperator implement
     const ctx = this.subtask!;
     ctx.firingDomain = domain;
     try {
-      const r: unknown = onTimer.call(this.user, timestamp, ctx as never, out as Collector<OUT>);
+      const r: unknown = onTimer.call(this.user, timestamp, ctx as never, out as Collector<never>);
       if (r instanceof Promise) throw new TypeError(`onTimer of operator '${ctx.operatorUid}' returned a promise; timers fire synchronously`);
     } finally {
       ctx.firingDomain = undefined;
