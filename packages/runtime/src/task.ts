@@ -53,7 +53,6 @@ export interface TaskHost {
 const YIELD_EVERY = 64;
 const yieldMacrotask = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-
 /**
  * One subtask of one operator: a single async loop that takes mail (checkpoint triggers,
  * notifications), overtaking barriers, then input, in that order. It reads a record only when
