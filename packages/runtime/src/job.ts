@@ -202,20 +202,25 @@ class ExecutionAttempt implements AttemptView, TaskHost {
         const operator = node.createOperator?.();
         const source = node.createSource?.();
         const task = new Task(node, i, this.attempt, this, signals[node.id]![i]!, inputs[node.id]![i]!, outputs[node.id]![i]!, keyed, operatorState, ctx, operator, source, inflight?.[i] ?? [], finished[i] ?? false);
-        if (operator) {
-          await operator.open(createOperatorEnvironment(ctx, keyed, operatorState, task.output, task.time!, this.clock));
-          this.operators.push(operator);
-        }
-        if (source) {
-          task.sourceTime!.initialize(operatorState, opMeta !== undefined);
-          await source.initializeState(ctx);
-          if (source.open) await source.open(ctx);
-          this.sourceFns.push(source);
-          this.sources.push(task);
-        }
+        await this.open(task, ctx, operator, source);
         this.tasks.push(task);
         if (this.failure !== undefined) throw this.failure;
       }
+    }
+  }
+
+  /** Opens a subtask's operator (in its environment) or source (its watermark restored first). */
+  private async open(task: Task, ctx: SubtaskContext, operator: StreamOperator | undefined, source: SourceFunction<unknown> | undefined): Promise<void> {
+    if (operator) {
+      await operator.open(createOperatorEnvironment(ctx, task.keyed, task.operatorState, task.output, task.time!, this.clock));
+      this.operators.push(operator);
+    }
+    if (source) {
+      task.sourceTime!.initialize(task.operatorState, ctx.isRestored);
+      await source.initializeState(ctx);
+      if (source.open) await source.open(ctx);
+      this.sourceFns.push(source);
+      this.sources.push(task);
     }
   }
 
