@@ -125,6 +125,7 @@ export class Task implements TaskInfo {
       this.sourceTime = new SourceTime(node.watermarkStrategy, host.clock, send);
     } else {
       this.time = new OperatorTime(inputs.length, keyed, host.clock, { output: this.output, broadcast: send, post: (fn) => this.post(fn) });
+      if (finishedOnRestore) this.time.quiesce();
     }
     ctx.bindOutput(this.output);
   }
@@ -308,6 +309,7 @@ export class Task implements TaskInfo {
   private async finishOperator(op: StreamOperator): Promise<void> {
     if (!this.finishedOnRestore) {
       await op.endInput(this.collector);
+      this.time!.quiesce();
       await op.finish();
     }
     this.inputFinished = true;

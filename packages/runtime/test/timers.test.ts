@@ -236,3 +236,36 @@ test('keyed co-process functions have timers too', async () => {
   // The watermark reaches 102 only once input 2's watermark does, which follows its record for y.
   assert.deepEqual(fired.sort(), ['x@101', 'z@103']);
 });
+
+test('processing-time timers do not fire once the operator finished its input (no record after end of data)', async () => {
+  const clock = new ManualClock(0);
+  const env = new StreamExecutionEnvironment('quiesce', { parallelism: 1 });
+  let onTimerCalls = 0;
+  env
+    .fromLog('src', arrayLog([['a', 'b']]))
+    .keyBy((s) => s, Serializers.string)
+    .process<string>('p', () => ({
+      processElement(v, ctx, out) {
+        ctx.timerService().registerProcessingTimeTimer(10);
+        out.collect(v);
+      },
+      onTimer(_t, _ctx, out) {
+        onTimerCalls++;
+        out.collect('late');
+      },
+    }))
+    .sinkTo('sink', () => ({
+      invoke() {},
+      // Runs after 'p' sent end of data, before the final checkpoint lets the tasks terminate.
+      finish: () => clock.advance(100),
+    }));
+  const client = await JobClient.execute(env.getJobGraph(), {
+    stateBackend: new MemoryStateBackend(),
+    checkpointStorage: new FsCheckpointStorage(new MemoryFileSystem()),
+    checkpointing: {},
+    clock,
+  });
+  const result = await client.result;
+  assert.equal(result.status, 'FINISHED');
+  assert.equal(onTimerCalls, 0, 'Flink quiesces processing time when an operator finishes');
+});

@@ -19,6 +19,7 @@ export interface OperatorTimeHost extends TimerHost {
 export class OperatorTime {
   private readonly valve: WatermarkValve;
   private readonly services = new Map<string, InternalTimerServiceImpl<unknown, unknown>>();
+  private quiesced = false;
 
   constructor(
     inputChannels: number,
@@ -46,6 +47,7 @@ export class OperatorTime {
     }
     const s = new InternalTimerServiceImpl<unknown, N>(name, namespaceSerializer, triggerable, this.keyed, this.clock, this.host);
     this.services.set(name, s as InternalTimerServiceImpl<unknown, unknown>);
+    if (this.quiesced) s.dispose();
     // Created after watermarks already arrived (lazily): it starts where event time is.
     if (this.valve.currentWatermark !== s.currentWatermark()) s.advanceWatermark(this.valve.currentWatermark);
     return s;
@@ -61,6 +63,16 @@ export class OperatorTime {
 
   onEndOfData(channel: number): void {
     this.apply(this.valve.onEndOfData(channel));
+  }
+
+  /**
+   * No processing-time timer fires any more (Flink's quiesceProcessingTimeService): the operator
+   * finished its input and its end of data is about to go downstream, or it finished before the
+   * snapshot it was restored from. Its timers stay in state.
+   */
+  quiesce(): void {
+    this.quiesced = true;
+    this.dispose();
   }
 
   dispose(): void {
