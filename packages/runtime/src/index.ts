@@ -15,3 +15,4 @@ export * from './time/watermarks.js';
 export * from './side-output.js';
 export * from './source-idle.js';
 export * from './environment.js';
+export * from './windows/index.js';

@@ -11,4 +11,5 @@ export * from '../state/descriptors.js';
 export { VoidNamespace } from '../serialization/primitives.js';
 export * from '../state/priority-queue.js';
 export * from '../state/ttl.js';
+export * from '../state/windows.js';
 export * from '../state/timers.js';

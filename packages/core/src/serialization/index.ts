@@ -10,6 +10,7 @@ import {
   VoidNamespaceSerializer,
 } from './primitives.js';
 import { RecordSerializerSnapshot } from './record.js';
+import { GlobalWindowSerializer, TimeWindowSerializer } from '../state/windows.js';
 import { TimerSerializerSnapshot } from '../state/timers.js';
 import { checkVersion, SerializerSnapshotRegistry } from './snapshot-registry.js';
 import type { TypeSerializer } from './type-serializer.js';
@@ -42,6 +43,8 @@ export const defaultSerializerRegistry: SerializerSnapshotRegistry = new Seriali
   .register('list', ListSerializerSnapshot.read)
   .register('map', MapSerializerSnapshot.read)
   .register('record', RecordSerializerSnapshot.read)
+  .register('time-window', simple(TimeWindowSerializer.INSTANCE as TypeSerializer<unknown>))
+  .register('global-window', simple(GlobalWindowSerializer.INSTANCE as TypeSerializer<unknown>))
   .register('timer', TimerSerializerSnapshot.read);
 
 /** Short names for the built-in serializers. */
@@ -54,4 +57,6 @@ export const Serializers = {
   bytes: BytesSerializer.INSTANCE,
   msgpack: MsgpackSerializer.INSTANCE,
   voidNamespace: VoidNamespaceSerializer.INSTANCE,
+  timeWindow: TimeWindowSerializer.INSTANCE,
+  globalWindow: GlobalWindowSerializer.INSTANCE,
 } as const;
