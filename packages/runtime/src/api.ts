@@ -1,4 +1,4 @@
-import { checkMaxParallelism, checkParallelism, type TypeSerializer } from '@flowstate/core';
+import { checkMaxParallelism, checkParallelism, type AggregateFunction, type ReduceFunction, type TypeSerializer, type Window } from '@flowstate/core';
 import { InvalidJobGraphError } from './errors.js';
 import type {
   BroadcastProcessFunction,
@@ -19,6 +19,11 @@ import type { OutputTag } from './side-output.js';
 import { fileLinesLog, LogSource, type ReplayableLog } from './sources.js';
 import { KeyedProcessOperator, type TimedFunction } from './time/keyed-process-operator.js';
 import type { WatermarkStrategy } from './time/watermarks.js';
+import type { WindowAssigner } from './windows/assigners.js';
+import type { Trigger } from './windows/triggers.js';
+import { aggregateContents, processContents, reduceContents, type WindowContents } from './windows/window-contents.js';
+import type { ProcessWindowFunction } from './windows/window-functions.js';
+import { WindowStreamOperator } from './windows/window-stream-operator.js';
 
 export interface EnvironmentOptions {
   /** Default parallelism of operators that do not set one. */
@@ -243,6 +248,11 @@ export class KeyedStream<K, T> {
     return new DataStream<R>(env, node, undefined);
   }
 
+  /** Groups each key's records into windows (Flink's KeyedStream.window); finish with reduce, aggregate or process. */
+  window<W extends Window>(assigner: WindowAssigner<T, W>): WindowedStream<K, T, W> {
+    return new WindowedStream<K, T, W>(this, assigner, assigner.defaultTrigger(), 0, undefined);
+  }
+
   /** Two keyed streams with the same key type into one two-input operator with shared keyed state. */
   connect<T2>(other: KeyedStream<K, T2>): ConnectedKeyedStreams<K, T, T2>;
   /** This keyed stream with a broadcast stream: keyed state per key plus broadcast state. */
@@ -366,6 +376,73 @@ export class BroadcastConnectedStream<T, B> {
             : (fn.processBroadcastElement(v as B, ctx as RuntimeContext, out as Collector<R>)),
         );
       },
+    });
+    return new DataStream<R>(env, node, undefined);
+  }
+}
+
+/**
+ * A keyed stream cut into windows (Flink's WindowedStream). Each setter returns a new
+ * WindowedStream; reduce, aggregate and process add the window operator to the job.
+ */
+export class WindowedStream<K, T, W extends Window> {
+  /** @internal */
+  constructor(
+    readonly keyed: KeyedStream<K, T>,
+    readonly assigner: WindowAssigner<T, W>,
+    private readonly windowTrigger: Trigger<T, W>,
+    private readonly lateness: number,
+    private readonly lateDataTag: OutputTag<T> | undefined,
+  ) {}
+
+  /** Replaces the assigner's default trigger. */
+  trigger(trigger: Trigger<T, W>): WindowedStream<K, T, W> {
+    return new WindowedStream(this.keyed, this.assigner, trigger, this.lateness, this.lateDataTag);
+  }
+
+  /** Event-time windows keep their state this many ms past their end; elements then re-fire them. */
+  allowedLateness(ms: number): WindowedStream<K, T, W> {
+    return new WindowedStream(this.keyed, this.assigner, this.windowTrigger, ms, this.lateDataTag);
+  }
+
+  /** Elements too late for all their windows go to `tag` (read it with getSideOutput) instead of being dropped. */
+  sideOutputLateData(tag: OutputTag<T>): WindowedStream<K, T, W> {
+    return new WindowedStream(this.keyed, this.assigner, this.windowTrigger, this.lateness, tag);
+  }
+
+  /** Reduces incrementally; emits the reduced value, or what `fn` makes of it. */
+  reduce<R = T>(uid: string, reduce: ReduceFunction<T>, serializer: TypeSerializer<T>, fn?: ProcessWindowFunction<T, R, K, W>, options: OperatorOptions = {}): DataStream<R> {
+    return this.build(uid, reduceContents<K, T, W, R>(reduce, serializer, fn), options);
+  }
+
+  /** Aggregates incrementally; emits the result, or what `fn` makes of it. */
+  aggregate<ACC, V, R = V>(
+    uid: string,
+    aggregate: AggregateFunction<T, ACC, V>,
+    accumulatorSerializer: TypeSerializer<ACC>,
+    fn?: ProcessWindowFunction<V, R, K, W>,
+    options: OperatorOptions = {},
+  ): DataStream<R> {
+    return this.build(uid, aggregateContents<K, T, ACC, V, W, R>(aggregate, accumulatorSerializer, fn), options);
+  }
+
+  /** Keeps every element (list state) and hands them all to `fn` when the window fires. */
+  process<R>(uid: string, fn: ProcessWindowFunction<T, R, K, W>, elementSerializer: TypeSerializer<T>, options: OperatorOptions = {}): DataStream<R> {
+    return this.build(uid, processContents(fn, elementSerializer), options);
+  }
+
+  private build<C, R>(uid: string, contents: WindowContents<K, T, C, R, W>, options: OperatorOptions): DataStream<R> {
+    const spec = { uid, assigner: this.assigner, trigger: this.windowTrigger, allowedLateness: this.lateness, lateDataTag: this.lateDataTag, ...contents };
+    // Built once here, so that a bad configuration fails while the job graph is built.
+    new WindowStreamOperator(spec);
+    const env = this.keyed.stream.env;
+    const node = env.addNode({
+      uid,
+      kind: 'operator',
+      inputs: [this.keyed.edge(0)],
+      parallelism: options.parallelism,
+      keySerializer: this.keyed.keySerializer as TypeSerializer<unknown>,
+      createOperator: () => new WindowStreamOperator(spec),
     });
     return new DataStream<R>(env, node, undefined);
   }

@@ -5,3 +5,4 @@ export * from './merging-window-set.js';
 export * from './window-functions.js';
 export * from './window-contents.js';
 export * from './window-operator.js';
+export * from './window-stream-operator.js';

@@ -149,6 +149,7 @@ export class WindowOperator<K, IN, C, OUT, W extends Window> implements Triggera
     this.contents.mergeNamespaces(stateWindowResult, mergedStateWindows);
   }
 
+  /** Results go to the WindowOutput given to open, with the window's max timestamp, not to the timer's collector. */
   onEventTime(timer: InternalTimer<K, W>): void {
     this.onTimer(timer, true);
   }
