@@ -1,4 +1,4 @@
-import { IllegalStateUsageError, type MapState, type Window } from '@flowstate/core';
+import { IllegalStateUsageError, type ValueState, type Window } from '@flowstate/core';
 import type { MergingWindowAssigner } from './assigners.js';
 
 /**
@@ -11,7 +11,9 @@ export type MergeFunction<W> = (mergeResult: W, mergedWindows: readonly W[], sta
  * The in-flight windows of one key of a merging assigner, and the state window of each (Flink's
  * MergingWindowSet). Merging renames a window without moving its state: the result keeps the
  * namespace of one of the merged windows (its state window), and only the others' state is merged
- * into it. The mapping is keyed state, so it is checkpointed, restored and rescaled with the key.
+ * into it. The mapping is keyed state, so it is checkpointed, restored and rescaled with the key:
+ * one value of [window, state window] pairs, read and written whole, as Flink's list of tuples is
+ * (a map state would cost an iterator per element on RocksDB).
  */
 export class MergingWindowSet<W extends Window> {
   /** window id -> [window, state window] */
@@ -20,19 +22,18 @@ export class MergingWindowSet<W extends Window> {
 
   constructor(
     private readonly assigner: Pick<MergingWindowAssigner<unknown, W>, 'mergeWindows'>,
-    private readonly state: MapState<W, W>,
+    private readonly state: ValueState<W[][]>,
   ) {
-    for (const [w, s] of state.entries()) {
-      if (s === null) throw new IllegalStateUsageError('merging-window-set', `window ${String(w)} has no state window`);
-      this.mapping.set(w.id, [w, s]);
+    for (const pair of state.value() ?? []) {
+      if (pair.length !== 2) throw new IllegalStateUsageError('merging-window-set', `an entry holds ${pair.length} windows instead of a window and its state window`);
+      this.mapping.set(pair[0]!.id, [pair[0]!, pair[1]!]);
     }
   }
 
   /** Writes the mapping back when it changed. */
   persist(): void {
     if (!this.changed) return;
-    this.state.clear();
-    this.state.putAll([...this.mapping.values()]);
+    this.state.update(this.mapping.size === 0 ? null : [...this.mapping.values()]);
     this.changed = false;
   }
 

@@ -1,12 +1,13 @@
 import {
   assert,
-  MapStateDescriptor,
+  ListSerializer,
   Serializers,
+  ValueStateDescriptor,
   VoidNamespace,
   type AppendingState,
   type InternalMergingState,
   type KeyedStateBackend,
-  type MapState,
+  type ValueState,
   type StateDescriptor,
   type Window,
 } from '@flowstate/core';
@@ -37,7 +38,7 @@ export interface WindowOperatorSpec<K, IN, C, OUT, W extends Window> {
 
 type ContentsState<IN, C, W> = AppendingState<IN, C> & InternalMergingState<W>;
 
-/** The name of the map state (window -> state window) of merging assigners, in the void namespace. */
+/** The name of the value state of [window, state window] pairs of merging assigners, in the void namespace. */
 export const MERGING_WINDOW_SET_STATE = 'merging-window-set';
 
 /**
@@ -51,7 +52,7 @@ export class WindowOperator<K, IN, C, OUT, W extends Window> implements Triggera
   private timers!: InternalTimerService<W>;
   private contents!: ContentsState<IN, C, W>;
   /** Set for merging assigners: their window -> state window map, one per key. */
-  private merging: { assigner: MergingWindowAssigner<IN, W>; state: MapState<W, W> } | undefined;
+  private merging: { assigner: MergingWindowAssigner<IN, W>; state: ValueState<W[][]> } | undefined;
   private triggerCtx!: WindowTriggerContext<K, W>;
   private processCtx!: WindowProcessContext<K, W>;
   private output!: WindowOutput;
@@ -74,7 +75,7 @@ export class WindowOperator<K, IN, C, OUT, W extends Window> implements Triggera
     this.contents = keyed.getOrCreateKeyedState(assigner.windowSerializer, contentsDescriptor) as unknown as ContentsState<IN, C, W>;
     if (isMergingAssigner(assigner)) {
       assert(typeof this.contents.mergeNamespaces === 'function', `window contents state '${contentsDescriptor.name}' of a merging assigner can merge`);
-      const d = new MapStateDescriptor<W, W>(MERGING_WINDOW_SET_STATE, assigner.windowSerializer, assigner.windowSerializer);
+      const d = new ValueStateDescriptor<W[][]>(MERGING_WINDOW_SET_STATE, new ListSerializer(new ListSerializer(assigner.windowSerializer)));
       this.merging = { assigner, state: keyed.getPartitionedState(VoidNamespace, Serializers.voidNamespace, d) };
     }
     this.triggerCtx = new WindowTriggerContext(keyed, timers, assigner.windowSerializer, this.spec.trigger);
