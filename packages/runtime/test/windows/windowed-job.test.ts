@@ -1,0 +1,109 @@
+/**
+ * Window operators in running jobs: the fired windows equal a batch computation over the input,
+ * on every backend, after a crash and restore, and after rescaling from a savepoint.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { FsCheckpointStorage, MemoryFileSystem, MsgpackSerializer, Serializers } from '@flowstate/core';
+import { backendById } from '@flowstate/test-registry';
+import { arrayLog, JobClient, OutputTag, SessionWindows, StreamExecutionEnvironment, TwoPhaseCommitFileSink, WatermarkStrategy, type CompletedCheckpoint } from '../../src/index.js';
+import { batchWindows, clickJob, clicks, type Click, type ClickInput } from './window-jobs.js';
+
+async function committed(fs: MemoryFileSystem): Promise<string[]> {
+  return (await TwoPhaseCommitFileSink.readCommitted(fs, 'out')).sort();
+}
+
+for (const id of ['memory', 'fs', 'rocksdb']) {
+  test(`windowed job (${id}): sessions and tumbling windows equal the batch computation`, async () => {
+    const input: ClickInput = { partitions: 4, perPartition: 150 };
+    const sinkFs = new MemoryFileSystem();
+    const late: Click[] = [];
+    const client = await JobClient.execute(clickJob({ name: 'clicks', input, windowParallelism: 3, sinkFs, late: () => ({ invoke: (c) => void late.push(c) }) }), { stateBackend: backendById(id).create() });
+    await client.result;
+    assert.deepEqual(await committed(sinkFs), batchWindows(clicks(input)));
+    assert.deepEqual(late, [], 'the watermark bound covers the jitter: nothing is late');
+  });
+}
+
+test('crash mid-run and restore: every window fires exactly once with its batch value', async () => {
+  const input: ClickInput = { partitions: 4, perPartition: 300 };
+  const sinkFs = new MemoryFileSystem();
+  let client: JobClient | undefined;
+  let triggering = false;
+  let completed = 0;
+  client = await JobClient.execute(clickJob({ name: 'crash', input, windowParallelism: 3, sinkFs, bufferCapacity: 4 }), {
+    stateBackend: backendById('rocksdb').create(),
+    checkpointStorage: new FsCheckpointStorage(new MemoryFileSystem()),
+    checkpointing: { mode: 'EXACTLY_ONCE' },
+    restartStrategy: { kind: 'fixed-delay', maxAttempts: 2, delayMs: 0 },
+    hooks: {
+      onRecord(t, n) {
+        if (t.uid === 'clicks' && t.subtaskIndex === 0 && n % 40 === 0 && client && !triggering) {
+          triggering = true;
+          void client.triggerCheckpoint().then(
+            () => ((triggering = false), completed++),
+            () => (triggering = false),
+          );
+        }
+        // The crash waits for a completed checkpoint, so the restore has open windows and timers.
+        if (t.uid === 'sessions' && t.attempt === 0 && completed >= 1 && n > 50) throw new Error('injected crash');
+      },
+    },
+  });
+  const result = await client.result;
+  assert.equal(result.attempts, 2, 'the job failed over once');
+  assert.deepEqual(await committed(sinkFs), batchWindows(clicks(input)));
+});
+
+test('rescale 3→2 from a savepoint taken mid-run: open sessions and windows move with their key groups', async () => {
+  const input: ClickInput = { partitions: 4, perPartition: 300 };
+  const sinkFs = new MemoryFileSystem();
+  const savepoints = new FsCheckpointStorage(new MemoryFileSystem(), { layout: 'savepoint' });
+  let first: JobClient | undefined;
+  let stopping: Promise<CompletedCheckpoint> | undefined;
+  first = await JobClient.execute(clickJob({ name: 'rescale', input, windowParallelism: 3, sinkFs, bufferCapacity: 4 }), {
+    stateBackend: backendById('rocksdb').create(),
+    checkpointStorage: new FsCheckpointStorage(new MemoryFileSystem()),
+    checkpointing: { mode: 'EXACTLY_ONCE' },
+    hooks: {
+      onRecord(t, n) {
+        if (t.uid === 'clicks' && t.subtaskIndex === 0 && n === 250 && first !== undefined) stopping = first.stopWithSavepoint(savepoints);
+      },
+    },
+  });
+  assert.equal((await first.result).status, 'STOPPED');
+  const sp = await stopping!;
+  const firstRun = await committed(sinkFs);
+  assert.ok(firstRun.length > 0 && firstRun.length < batchWindows(clicks(input)).length, 'the savepoint was taken mid-run');
+  const second = await JobClient.execute(clickJob({ name: 'rescale', input, windowParallelism: 2, sinkFs }), {
+    stateBackend: backendById('memory').create(),
+    restoreFrom: { storage: savepoints, pointer: sp.pointer },
+  });
+  assert.equal((await second.result).status, 'FINISHED');
+  assert.deepEqual(await committed(sinkFs), batchWindows(clicks(input)), 'both runs together: every window exactly once');
+});
+
+test('late data: elements behind the watermark by more than the allowed lateness reach the side output', async () => {
+  // One source subtask with one partition and monotonous watermarks: which element is late is deterministic.
+  const ts = [0, 5, 30, 2, 31, 100, 29, 101, 60, 103];
+  const late = new OutputTag<{ ts: number }>('late');
+  const env = new StreamExecutionEnvironment('late', { parallelism: 1 });
+  const fired: string[] = [];
+  const dropped: number[] = [];
+  const windowed = env
+    .fromLog('src', arrayLog([ts.map((t) => ({ ts: t }))]), { watermarks: WatermarkStrategy.forMonotonousTimestamps<{ ts: number }>().withTimestampAssigner((e) => e.ts) })
+    .keyBy(() => 'k', Serializers.string)
+    .window(SessionWindows.eventTime<{ ts: number }>(10))
+    .allowedLateness(5)
+    .sideOutputLateData(late)
+    .process<string>('sessions', {
+      process: (_k, ctx, els, out) => out.collect(`${ctx.window.start}-${ctx.window.end}:${els.map((e) => e.ts).join(',')}`),
+    }, new MsgpackSerializer<{ ts: number }>());
+  windowed.sinkTo('fired', () => ({ invoke: (s: string) => void fired.push(s) }));
+  windowed.getSideOutput(late).sinkTo('dropped', () => ({ invoke: (e: { ts: number }) => void dropped.push(e.ts) }));
+  await (await JobClient.execute(env.getJobGraph(), { stateBackend: backendById('memory').create() })).result;
+  // Watermark = max timestamp - 1. 2 arrives at watermark 29: its session [0, 15) was cleaned up at 14 + 5 -> late.
+  // 29 arrives at watermark 100: [29, 39) ends before 100 - 5 -> late. 60 likewise.
+  assert.deepEqual(dropped, [2, 29, 60]);
+  assert.deepEqual(fired, ['0-15:0,5', '30-41:30,31', '100-113:100,101,103']);
+});
