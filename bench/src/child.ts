@@ -1,4 +1,4 @@
-/** Child-process entry: runs one job (access / snapshot / memory / rss / storage / savepoint / runtime / ttl-compaction / timers) and writes its JSON result to a file. */
+/** Child-process entry: runs one job (access / snapshot / memory / rss / storage / savepoint / runtime / ttl-compaction / timers / windows) and writes its JSON result to a file. */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { runAccessSuite, type StateKind } from './access.js';
 import { PRESETS, type PresetName } from './config.js';
@@ -10,6 +10,7 @@ import { runSnapshotSuite } from './snapshot.js';
 import { runStorageSuite } from './storage.js';
 import { runTtlCompactionSuite } from './ttl-compaction.js';
 import { runTimersSuite } from './timers.js';
+import { runWindowsSuite } from './windows.js';
 
 export type Job =
   | { readonly type: 'access'; readonly preset: PresetName; readonly backend: string; readonly kind: StateKind; readonly out: string }
@@ -20,7 +21,8 @@ export type Job =
   | { readonly type: 'savepoint'; readonly preset: PresetName; readonly backend: 'savepoint'; readonly out: string }
   | { readonly type: 'runtime'; readonly preset: PresetName; readonly backend: 'runtime'; readonly out: string }
   | { readonly type: 'ttl-compaction'; readonly preset: PresetName; readonly backend: 'rocksdb'; readonly out: string }
-  | { readonly type: 'timers'; readonly preset: PresetName; readonly backend: string; readonly out: string };
+  | { readonly type: 'timers'; readonly preset: PresetName; readonly backend: string; readonly out: string }
+  | { readonly type: 'windows'; readonly preset: PresetName; readonly backend: 'windows'; readonly out: string };
 
 const job = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as Job;
 const p = PRESETS[job.preset];
@@ -53,6 +55,9 @@ switch (job.type) {
     break;
   case 'timers':
     result = await runTimersSuite(p, job.backend, log);
+    break;
+  case 'windows':
+    result = await runWindowsSuite(p, log);
     break;
 }
 writeFileSync(job.out, JSON.stringify(result));

@@ -55,6 +55,9 @@ export interface Preset {
   /** Timers registered and fired per sample of the timers suite, and samples per backend. */
   readonly timerCount: number;
   readonly timerSamples: number;
+  /** Records per run of the window benchmark (RocksDB runs a tenth); samples per variant. */
+  readonly windowRecords: number;
+  readonly windowSamples: number;
 }
 
 const MB = 1024 * 1024;
@@ -91,6 +94,8 @@ export const PRESETS: Record<PresetName, Preset> = {
     ttlCompactionSamples: 3,
     timerCount: 200_000,
     timerSamples: 3,
+    windowRecords: 400_000,
+    windowSamples: 2,
   },
   full: {
     name: 'full',
@@ -123,6 +128,8 @@ export const PRESETS: Record<PresetName, Preset> = {
     ttlCompactionSamples: 5,
     timerCount: 1_000_000,
     timerSamples: 3,
+    windowRecords: 2_000_000,
+    windowSamples: 3,
   },
   smoke: {
     name: 'smoke',
@@ -155,6 +162,8 @@ export const PRESETS: Record<PresetName, Preset> = {
     ttlCompactionSamples: 1,
     timerCount: 5_000,
     timerSamples: 1,
+    windowRecords: 8_000,
+    windowSamples: 1,
   },
 };
 

@@ -18,13 +18,14 @@ import { accessChart, markdownReport, snapshotChart, type BenchResults } from '.
 import type { RssResult } from './rss.js';
 import type { RuntimeResult } from './runtime.js';
 import type { TimersResult } from './timers.js';
+import type { WindowsResult } from './windows.js';
 import type { SavepointResult } from './savepoint.js';
 import type { SnapshotResultRow } from './snapshot.js';
 import type { StorageResult } from './storage.js';
 import type { TtlCompactionRow } from './ttl-compaction.js';
 
-export type SuiteName = 'access' | 'snapshot' | 'memory' | 'storage' | 'savepoint' | 'runtime' | 'ttl-compaction' | 'timers';
-export const SUITES: readonly SuiteName[] = ['access', 'snapshot', 'memory', 'storage', 'savepoint', 'runtime', 'ttl-compaction', 'timers'];
+export type SuiteName = 'access' | 'snapshot' | 'memory' | 'storage' | 'savepoint' | 'runtime' | 'ttl-compaction' | 'timers' | 'windows';
+export const SUITES: readonly SuiteName[] = ['access', 'snapshot', 'memory', 'storage', 'savepoint', 'runtime', 'ttl-compaction', 'timers', 'windows'];
 
 export interface HarnessOptions {
   readonly preset: PresetName;
@@ -71,6 +72,7 @@ export async function runHarness(o: HarnessOptions): Promise<BenchResults> {
   let runtime: RuntimeResult | null = null;
   let ttlCompaction: TtlCompactionRow[] = [];
   const timers: TimersResult[] = [];
+  let windows: WindowsResult | null = null;
   try {
     const out = () => join(scratch, `out-${Math.random().toString(36).slice(2)}.json`);
     if (suites.includes('access')) {
@@ -108,6 +110,10 @@ export async function runHarness(o: HarnessOptions): Promise<BenchResults> {
       log(`# timers (${p.timerCount} event-time timers registered, then fired over ${100} watermark steps; vs a plain JS binary heap)`);
       for (const b of chosen(TIMER_BACKENDS)) timers.push(runJob<TimersResult>({ type: 'timers', preset: p.name, backend: b.id, out: out() }, p.maxOldSpaceMb, quiet, scratch));
     }
+    if (suites.includes('windows')) {
+      log(`# windows (${p.windowRecords} records; tumbling and session windows vs the same keyed count without windows)`);
+      windows = runJob<WindowsResult>({ type: 'windows', preset: p.name, backend: 'windows', out: out() }, p.maxOldSpaceMb, quiet, scratch);
+    }
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
@@ -128,6 +134,7 @@ export async function runHarness(o: HarnessOptions): Promise<BenchResults> {
     runtime,
     ttlCompaction,
     timers,
+    windows,
   };
   writeFileSync(join(o.outDir, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
   writeFileSync(join(o.outDir, 'report.md'), markdownReport(results));
