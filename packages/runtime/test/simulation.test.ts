@@ -22,6 +22,7 @@ import {
   type SimCase,
 } from './simulation.js';
 import { expectedDeadlines } from './timer-jobs.js';
+import { batchWindows, clicks } from './windows/window-jobs.js';
 
 /**
  * Seeds per (backend, mode, job). CI runs a bounded number; FLOWSTATE_SIM_SEEDS=N runs more,
@@ -36,7 +37,10 @@ const ONLY_CASE = process.env.FLOWSTATE_SIM_CASE;
  * stop-and-resume families: few in CI (FLOWSTATE_SIM_TIMER_SEEDS=N for more).
  */
 const TIMER_SEEDS = Number(process.env.FLOWSTATE_SIM_TIMER_SEEDS ?? 1);
-const seedsOf = (job: JobKind, n: number): number[] => (ONLY_SEED !== undefined ? [ONLY_SEED] : Array.from({ length: job === 'timers' ? TIMER_SEEDS : n }, (_, i) => BASE_SEED + i));
+/** Seeds of the windows job (sessions and tumbling windows), likewise (FLOWSTATE_SIM_WINDOW_SEEDS=N). */
+const WINDOW_SEEDS = Number(process.env.FLOWSTATE_SIM_WINDOW_SEEDS ?? 1);
+const seedsOf = (job: JobKind, n: number): number[] =>
+  ONLY_SEED !== undefined ? [ONLY_SEED] : Array.from({ length: job === 'timers' ? TIMER_SEEDS : job === 'windows' ? WINDOW_SEEDS : n }, (_, i) => BASE_SEED + i);
 
 function repro(c: SimCase): string {
   return `FLOWSTATE_SIM_SEED=${c.seed} FLOWSTATE_SIM_CASE=${c.backend.name}/${c.mode}/${c.job} node --test packages/runtime/dist/test/simulation.test.js`;
@@ -51,6 +55,8 @@ function reference(c: SimCase): Promise<string[]> {
     r = referenceRun(c.job, input, bufferCapacity);
     // The timers job's failure-free run must itself equal the batch computation of the deadlines.
     if (c.job === 'timers') r = r.then((lines) => (assert.deepEqual(lines, expectedDeadlines(input), 'failure-free timers run equals the batch computation'), lines));
+    // Likewise the windows job's: every window of the batch computation, with its value.
+    if (c.job === 'windows') r = r.then((lines) => (assert.deepEqual(lines, batchWindows(clicks(input)), 'failure-free windows run equals the batch computation'), lines));
     references.set(k, r);
   }
   return r;
@@ -60,7 +66,7 @@ function reference(c: SimCase): Promise<string[]> {
 
 for (const backend of BACKENDS) {
   for (const mode of MODES) {
-    for (const job of [...JOBS, 'timers' as const]) {
+    for (const job of [...JOBS, 'timers' as const, 'windows' as const]) {
       const name = `${backend.name}/${mode}/${job}`;
       if (ONLY_CASE !== undefined && ONLY_CASE !== name) continue;
       const seeds = seedsOf(job, SEEDS);
@@ -150,7 +156,7 @@ if (ONLY_CASE === undefined && ONLY_SEED === undefined) {
 const RESCALE_SEEDS = Number(process.env.FLOWSTATE_SIM_RESCALE_SEEDS ?? 3);
 for (const backend of BACKENDS) {
   // The timers job rescales in the exactly-once modes (AT_LEAST_ONCE runs it in the main family only: CI time).
-  for (const [mode, job] of MODES.flatMap((m): Array<[typeof m, JobKind]> => (m === 'AT_LEAST_ONCE' ? [[m, 'count']] : [[m, 'count'], [m, 'timers']]))) {
+  for (const [mode, job] of MODES.flatMap((m): Array<[typeof m, JobKind]> => (m === 'AT_LEAST_ONCE' ? [[m, 'count']] : [[m, 'count'], [m, 'timers'], [m, 'windows']]))) {
     const name = `${backend.name}/${mode}/${job}`;
     if (ONLY_CASE !== undefined && ONLY_CASE !== `rescale:${name}`) continue;
     const seeds = seedsOf(job, RESCALE_SEEDS);
@@ -340,7 +346,8 @@ for (const { family, run } of END_FAMILIES) {
   for (const backend of BACKENDS) {
     // Timers pending across a stop-with-savepoint (no MAX_WATERMARK on stop) fire after the resume.
     // (AT_LEAST_ONCE runs the timers job in the main family only: CI time.)
-    const jobs = (m: string): JobKind[] => (family === 'stop-and-resume' && m !== 'AT_LEAST_ONCE' ? ['count', 'timers'] : ['count']);
+    // Open windows pending across a stop-with-savepoint likewise.
+    const jobs = (m: string): JobKind[] => (family === 'stop-and-resume' && m !== 'AT_LEAST_ONCE' ? ['count', 'timers', 'windows'] : ['count']);
     for (const [mode, job] of MODES.flatMap((m) => jobs(m).map((j): [typeof m, JobKind] => [m, j]))) {
       const name = `${family}:${backend.name}/${mode}/${job}`;
       if (ONLY_CASE !== undefined && ONLY_CASE !== name) continue;

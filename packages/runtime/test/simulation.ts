@@ -32,6 +32,7 @@ import {
   type TaskInfo,
 } from '../src/index.js';
 import { deadlineJob } from './timer-jobs.js';
+import { clickJob } from './windows/window-jobs.js';
 
 /** State backends under test; each runs every mode and job. */
 export interface BackendEntry {
@@ -44,8 +45,11 @@ export interface BackendEntry {
 export const BACKENDS: readonly BackendEntry[] = backendsFor('simulation').map((b) => ({ name: b.id, create: () => b.create() }));
 
 export const MODES: readonly CheckpointingMode[] = ['EXACTLY_ONCE', 'AT_LEAST_ONCE', 'UNALIGNED'];
-export type JobKind = 'count' | 'join' | 'timers';
-/** The jobs every family runs; 'timers' (event-time deadlines) runs with its own, smaller seed count. */
+export type JobKind = 'count' | 'join' | 'timers' | 'windows';
+/**
+ * The jobs every family runs; 'timers' (event-time deadlines) and 'windows' (sessions and tumbling
+ * windows) run with their own, smaller seed counts.
+ */
 export const JOBS: readonly JobKind[] = ['count', 'join'];
 
 /**
@@ -215,6 +219,7 @@ function timersJob(input: SimInput, sinkFs: FileSystem, bufferCapacity: number, 
 function buildGraph(job: JobKind, input: SimInput, sinkFs: FileSystem, bufferCapacity: number, keyedParallelism?: number, sinkParallelism?: number): JobGraph {
   if (job === 'count') return countJob(input, sinkFs, bufferCapacity, keyedParallelism, sinkParallelism);
   if (job === 'timers') return timersJob(input, sinkFs, bufferCapacity, keyedParallelism, sinkParallelism);
+  if (job === 'windows') return clickJob({ name: 'sim-windows', input, sinkFs, bufferCapacity, windowParallelism: keyedParallelism ?? 3, ...(sinkParallelism ? { sinkParallelism } : {}) });
   return joinJob(input, sinkFs, bufferCapacity);
 }
 
@@ -251,6 +256,13 @@ const OPERATORS: Record<JobKind, Array<{ uid: string; parallelism: number }>> = 
     { uid: 'events', parallelism: 2 },
     { uid: 'deadlines', parallelism: 3 },
     { uid: 'sink', parallelism: 2 },
+  ],
+  windows: [
+    { uid: 'clicks', parallelism: 2 },
+    { uid: 'sessions', parallelism: 3 },
+    { uid: 'tumbles', parallelism: 3 },
+    { uid: 'tumble-sink', parallelism: 2 },
+    { uid: 'session-sink', parallelism: 2 },
   ],
   join: [
     { uid: 'orders', parallelism: 2 },

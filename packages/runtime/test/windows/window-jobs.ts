@@ -61,6 +61,7 @@ export interface ClickJobOptions {
   readonly name: string;
   readonly input: ClickInput;
   readonly windowParallelism: number;
+  readonly sinkParallelism?: number;
   readonly sinkFs: FileSystem;
   readonly bufferCapacity?: number;
   readonly maxParallelism?: number;
@@ -71,7 +72,8 @@ export interface ClickJobOptions {
 
 /**
  * Per-user session windows (aggregate with a process window function) and per-user tumbling
- * windows (reduce), both to one two-phase-commit sink as lines `session|tumble user start end ...`.
+ * windows (reduce), both to two-phase-commit sinks into one directory, as lines
+ * `session/<user>/<start>/<end> <count> <sum>` and `tumble/<user>/<start>/<end> <sum>` (the window first: an id).
  */
 export function clickJob(o: ClickJobOptions): JobGraph {
   const env = new StreamExecutionEnvironment(o.name, { parallelism: 2, maxParallelism: o.maxParallelism ?? 32, bufferCapacity: o.bufferCapacity ?? 16 });
@@ -83,14 +85,15 @@ export function clickJob(o: ClickJobOptions): JobGraph {
   const p = { parallelism: o.windowParallelism };
   const sessions = byUser.window(SessionWindows.eventTime<Click>(SESSION_GAP)).sideOutputLateData(LATE_CLICKS);
   const sessionOut = sessions.aggregate<Totals, Totals, string>('sessions', TOTALS, new MsgpackSerializer<Totals>(), {
-    process: (user, ctx, [t], out) => out.collect(`session ${user} ${ctx.window.start} ${ctx.window.end} ${t!.count} ${t!.sum}`),
+    process: (user, ctx, [t], out) => out.collect(`session/${user}/${ctx.window.start}/${ctx.window.end} ${t!.count} ${t!.sum}`),
   }, p);
   const tumbleOut = byUser.window(TumblingWindows.eventTime<Click>(TUMBLE)).reduce<string>('tumbles', (a, b) => ({ ...a, amount: a.amount + b.amount }), new MsgpackSerializer<Click>(), {
-    process: (user, ctx, [c], out) => out.collect(`tumble ${user} ${ctx.window.start} ${ctx.window.end} ${c!.amount}`),
+    process: (user, ctx, [c], out) => out.collect(`tumble/${user}/${ctx.window.start}/${ctx.window.end} ${c!.amount}`),
   }, p);
   const sink = () => new TwoPhaseCommitFileSink<string>({ fs: o.sinkFs, directory: 'out', format: (s) => s });
-  sessionOut.sinkTo('session-sink', sink);
-  tumbleOut.sinkTo('tumble-sink', sink);
+  const sinkOptions = { parallelism: o.sinkParallelism ?? 2 };
+  sessionOut.sinkTo('session-sink', sink, sinkOptions);
+  tumbleOut.sinkTo('tumble-sink', sink, sinkOptions);
   if (o.late) sessionOut.getSideOutput(LATE_CLICKS).sinkTo('late', o.late, { parallelism: 1 });
   return env.getJobGraph();
 }
@@ -106,20 +109,20 @@ export function batchWindows(all: readonly Click[]): string[] {
     for (const c of cs) {
       // Session windows [t, t + gap) merge when they overlap or touch.
       if (c.ts > end) {
-        out.push(`session ${user} ${start} ${end} ${count} ${sum}`);
+        out.push(`session/${user}/${start}/${end} ${count} ${sum}`);
         [start, end, count, sum] = [c.ts, c.ts, 0, 0];
       }
       end = Math.max(end, c.ts + SESSION_GAP);
       count++;
       sum += c.amount;
     }
-    out.push(`session ${user} ${start} ${end} ${count} ${sum}`);
+    out.push(`session/${user}/${start}/${end} ${count} ${sum}`);
     const tumbles = new Map<number, number>();
     for (const c of cs) {
       const s = Math.floor(c.ts / TUMBLE) * TUMBLE;
       tumbles.set(s, (tumbles.get(s) ?? 0) + c.amount);
     }
-    for (const [s, n] of tumbles) out.push(`tumble ${user} ${s} ${s + TUMBLE} ${n}`);
+    for (const [s, n] of tumbles) out.push(`tumble/${user}/${s}/${s + TUMBLE} ${n}`);
   }
   return out.sort();
 }
