@@ -94,7 +94,7 @@ export const PRESETS: Record<PresetName, Preset> = {
     ttlCompactionSamples: 3,
     timerCount: 200_000,
     timerSamples: 3,
-    windowRecords: 400_000,
+    windowRecords: 100_000,
     windowSamples: 2,
   },
   full: {
@@ -128,7 +128,7 @@ export const PRESETS: Record<PresetName, Preset> = {
     ttlCompactionSamples: 5,
     timerCount: 1_000_000,
     timerSamples: 3,
-    windowRecords: 2_000_000,
+    windowRecords: 1_000_000,
     windowSamples: 3,
   },
   smoke: {
