@@ -6,7 +6,19 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { FsCheckpointStorage, MemoryFileSystem, MsgpackSerializer, Serializers } from '@flowstate/core';
 import { backendById } from '@flowstate/test-registry';
-import { arrayLog, JobClient, OutputTag, SessionWindows, StreamExecutionEnvironment, TwoPhaseCommitFileSink, WatermarkStrategy, type CompletedCheckpoint } from '../../src/index.js';
+import {
+  arrayLog,
+  JobClient,
+  ManualClock,
+  OutputTag,
+  SessionWindows,
+  SOURCE_IDLE,
+  StreamExecutionEnvironment,
+  TwoPhaseCommitFileSink,
+  WatermarkStrategy,
+  type CompletedCheckpoint,
+  type SourceFunction,
+} from '../../src/index.js';
 import { batchWindows, clickJob, clicks, type Click, type ClickInput } from './window-jobs.js';
 
 async function committed(fs: MemoryFileSystem): Promise<string[]> {
@@ -106,4 +118,44 @@ test('late data: elements behind the watermark by more than the allowed lateness
   // 29 arrives at watermark 100: [29, 39) ends before 100 - 5 -> late. 60 likewise.
   assert.deepEqual(dropped, [2, 29, 60]);
   assert.deepEqual(fired, ['0-15:0,5', '30-41:30,31', '100-113:100,101,103']);
+});
+
+test('processing-time sessions on a manual clock: they fire from the clock, results carry the window max timestamp', async () => {
+  const clock = new ManualClock(1000);
+  const env = new StreamExecutionEnvironment('ptime-sessions', { parallelism: 1 });
+  const fired: string[] = [];
+  const script: Array<string | number> = ['a', 'b', 30, 'a', 100];
+  let i = 0;
+  let emitted = 0;
+  let windowed = 0;
+  // Emits letters and moves the clock by the numbers once the window operator processed every
+  // letter so far (processing time is the operator's, not the source's), then idles until both sessions fired.
+  const source = (): SourceFunction<string> => ({
+    initializeState() {},
+    snapshotState() {},
+    pollNext() {
+      while (i < script.length) {
+        const step = script[i]!;
+        if (typeof step === 'string') {
+          i++;
+          emitted++;
+          return step;
+        }
+        if (windowed < emitted) return SOURCE_IDLE;
+        i++;
+        clock.advance(step);
+      }
+      return fired.length < 2 ? SOURCE_IDLE : undefined;
+    },
+  });
+  env
+    .addSource('src', source)
+    .keyBy((s) => s, Serializers.string)
+    .window(SessionWindows.processingTime<string>(50))
+    .process<string>('sessions', { process: (key, ctx, els, out) => out.collect(`${key} ${ctx.window.start}-${ctx.window.end} x${els.length}`) }, Serializers.string)
+    .process<string>('stamp', () => ({ processElement: (v, ctx, out) => out.collect(`${v} @${ctx.timestamp()}`) }))
+    .sinkTo('sink', () => ({ invoke: (v) => void fired.push(v) }));
+  const hooks = { onRecord: (t: { uid: string }) => void (t.uid === 'sessions' && windowed++) };
+  await (await JobClient.execute(env.getJobGraph(), { stateBackend: backendById('memory').create(), clock, hooks })).result;
+  assert.deepEqual(fired.sort(), ['a 1000-1080 x2 @1079', 'b 1000-1050 x1 @1049']);
 });
