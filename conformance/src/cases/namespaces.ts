@@ -7,6 +7,7 @@ import {
   RecordSerializer,
   ReducingStateDescriptor,
   Serializers,
+  TimeWindow as CoreTimeWindow,
   ValueStateDescriptor,
   type KeyedStateBackend,
   type TypeSerializer,
@@ -17,7 +18,7 @@ import { asMerging } from '../harness/merging.js';
 import { snapshotAndRestoreOne } from '../harness/restore.js';
 import type { ConformanceCase } from '../registry.js';
 
-/** Flink's TimeWindow: the namespace of every windowed operator's state. */
+/** Flink's TimeWindow as a record: a mutable object namespace (core's TimeWindow is frozen). */
 type TimeWindow = { start: bigint; end: bigint };
 const TIME_WINDOW = new RecordSerializer<TimeWindow>('TimeWindow', [
   { name: 'start', serializer: Serializers.int64 },
@@ -41,6 +42,15 @@ const WINDOWS: ObjectNamespaces<TimeWindow> = {
   mutate: (w) => void (w.end += 1000n),
 };
 
+/** The runtime's window namespace, with the serializer the default registry restores. */
+const CORE_WINDOWS: ObjectNamespaces<CoreTimeWindow> = {
+  label: "core's TimeWindow",
+  serializer: Serializers.timeWindow,
+  make: (i) => new CoreTimeWindow(i * 10, i * 10 + 10),
+  // Frozen: it cannot move under the state.
+  mutate: () => {},
+};
+
 const BYTES: ObjectNamespaces<Uint8Array> = {
   label: 'byte arrays',
   serializer: Serializers.bytes,
@@ -49,7 +59,7 @@ const BYTES: ObjectNamespaces<Uint8Array> = {
 };
 
 export const namespaceCases: readonly ConformanceCase[] = [
-  ...[WINDOWS, BYTES].map(
+  ...[WINDOWS, CORE_WINDOWS, BYTES].map(
     (kind): ConformanceCase => ({
       name: `object namespaces (${kind.label}) with every state kind: equal content is the same namespace, merge, getKeys, snapshot and restore`,
       run: (fx) => objectNamespaces(fx, kind as ObjectNamespaces<unknown>),
