@@ -15,7 +15,7 @@ import {
 } from '@flowstate/core';
 import { MemoryStateBackend } from '@flowstate/heap';
 import { MAX_WATERMARK, MIN_WATERMARK, type InternalTimer, type InternalTimerService, type Triggerable } from '../../src/index.js';
-import { WindowOperator, type OutputTag, type WindowOperatorSpec } from '../../src/windows/index.js';
+import { WindowOperator, type OutputTag, type WindowOperatorSpec } from '../../src/index.js';
 
 interface FakeTimer<W> extends InternalTimer<string, W> {
   readonly id: string;
