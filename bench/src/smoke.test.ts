@@ -41,6 +41,9 @@ test('bench harness produces well-formed JSON, markdown and SVG (smoke preset)',
     const runtime = json.runtime as Record<string, unknown>;
     assert.equal(typeof runtime.throughputRatio, 'number');
     assert.equal(typeof runtime.durationRatio, 'number');
+    const windows = json.windows as { backends: Array<{ backend: string; tumblingRatio: number; sessionRatio: number }> };
+    assert.deepEqual(windows.backends.map((b) => b.backend), ['fs', 'rocksdb'], 'the windows suite ran on both backends');
+    for (const b of windows.backends) assert.ok(b.tumblingRatio > 0 && b.sessionRatio > 0, `window ratios of ${b.backend}`);
     const timers = json.timers as Array<Record<string, unknown>>;
     assert.ok(timers.some((t) => t.backend === 'rocksdb-heap-timers') && timers.some((t) => t.backend === 'memory'), 'timers rows, the HEAP-timers variant included');
     for (const t of timers) assert.ok(typeof t.registerRatio === 'number' && typeof t.fireRatio === 'number', `timers ratios of ${String(t.backend)}`);
@@ -52,6 +55,7 @@ test('bench harness produces well-formed JSON, markdown and SVG (smoke preset)',
     const md = readFileSync(join(dir, 'report.md'), 'utf8');
     assert.match(md, /^# flowstate benchmark report/);
     for (const h of ['## Goals', '## State access', '## Snapshots', '### Incremental checkpoints', '## Memory', '### Off-heap backends', '## Checkpoint storage throughput', '## Savepoints', '## Runtime', '## RocksDB TTL compaction filter', '## Timers']) assert.ok(md.includes(h), h);
+    assert.ok(md.includes('## Windows'), 'the windows section');
     const tableRows = md.split('\n').filter((l) => l.startsWith('|'));
     for (const row of tableRows) assert.ok(row.endsWith('|'), `table row: ${row}`);
 
