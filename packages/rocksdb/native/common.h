@@ -341,8 +341,9 @@ class DbWrap : public Napi::ObjectWrap<DbWrap> {
  private:
   class OpWorker;
   DbState* Live(const Napi::Env& env);
-  std::shared_ptr<CfRef> Cf(const Napi::Env& env, const Napi::Value& v);
-  std::shared_ptr<SnapshotRef> Snap(const Napi::Env& env, const Napi::Value& v);
+  const std::shared_ptr<CfRef>& Cf(const Napi::Env& env, const Napi::Value& v);
+  const SnapshotRef* Snap(const Napi::Env& env, const Napi::Value& v);
+  std::shared_ptr<SnapshotRef> SnapShared(const Napi::Env& env, const Napi::Value& v);
 
   Napi::Value Open(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);

@@ -5,7 +5,7 @@ import { nativeOfColumnFamily, wrapColumnFamily, type ColumnFamily } from './col
 import { asyncCall, invalid, RocksDBError } from './errors.js';
 import { wrapIterator, type IteratorOptions, type RocksIterator } from './iterator.js';
 import type { NativeDatabase } from './native-types.js';
-import { nativeSnapshotOrUndefined, wrapSnapshot, type Snapshot } from './snapshot.js';
+import { nativeOfSnapshot, nativeSnapshotOrUndefined, wrapSnapshot, type Snapshot } from './snapshot.js';
 import { wrapSstFileWriter, type SstFileWriter } from './sst-file-writer.js';
 import type { CompactRangeOptions, IngestExternalFileOptions, LiveFileMetaData, LiveFilesMetaDataOptions, RocksDBOptions } from './types.js';
 import { nativeTtlConfig, type TtlCompactionFilterOptions } from './ttl-filter.js';
@@ -103,7 +103,8 @@ export class RocksDB {
 
   /** The value of `key`, or undefined. Reads at `snapshot` when given. */
   get(cf: ColumnFamily, key: Uint8Array, snapshot?: Snapshot): Uint8Array | undefined {
-    const r = this.#native.getInto(nativeOfColumnFamily(cf), key, nativeSnapshotOrUndefined(snapshot));
+    // Without a snapshot the argument is left out (the native side then skips its checks).
+    const r = snapshot === undefined ? this.#native.getInto(nativeOfColumnFamily(cf), key) : this.#native.getInto(nativeOfColumnFamily(cf), key, nativeOfSnapshot(snapshot));
     return typeof r === 'number' ? scratch.slice(0, r) : r;
   }
 

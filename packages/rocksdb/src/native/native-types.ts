@@ -96,7 +96,7 @@ export interface NativeDatabase {
   dropColumnFamily(cf: NativeColumnFamily): void;
   get(cf: NativeColumnFamily, key: Uint8Array, snapshot: NativeSnapshot | undefined): Uint8Array | undefined;
   /** undefined = not found; number = value length, copied into the scratch buffer; Uint8Array = too large for scratch. */
-  getInto(cf: NativeColumnFamily, key: Uint8Array, snapshot: NativeSnapshot | undefined): Uint8Array | number | undefined;
+  getInto(cf: NativeColumnFamily, key: Uint8Array, snapshot?: NativeSnapshot): Uint8Array | number | undefined;
   put(cf: NativeColumnFamily, key: Uint8Array, value: Uint8Array): void;
   delete(cf: NativeColumnFamily, key: Uint8Array): void;
   merge(cf: NativeColumnFamily, key: Uint8Array, value: Uint8Array): void;
