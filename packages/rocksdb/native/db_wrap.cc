@@ -55,11 +55,55 @@ class DbWrap::OpWorker : public Napi::AsyncWorker {
   bool executed_ = false;  // written by Execute, read by the destructor after completion
 };
 
+// Opens a database on the libuv thread pool (RocksDB.openAsync): recovery, MANIFEST and OPTIONS
+// writes and their fsyncs stay off the JS thread. The DbState is handed to the wrap only when the
+// open succeeded; until then every method throws "database is not open".
+class DbWrap::OpenWorker : public Napi::AsyncWorker {
+ public:
+  OpenWorker(Napi::Env env, DbWrap* wrap, Napi::Object self, std::string path, DbConfig config)
+      : Napi::AsyncWorker(env, "flowstate.rocksdb.open"),
+        wrap_(wrap),
+        self_(Napi::Persistent(self)),
+        state_(std::make_shared<DbState>()),
+        path_(std::move(path)),
+        config_(std::move(config)),
+        deferred_(Napi::Promise::Deferred::New(env)) {}
+  Napi::Promise Promise() const { return deferred_.Promise(); }
+
+ protected:
+  void Execute() override { status_ = state_->Open(path_, config_); }
+  void OnOK() override {
+    Napi::Env env = Env();
+    Napi::HandleScope scope(env);
+    wrap_->opening_ = false;
+    if (status_.ok()) {
+      wrap_->state_ = std::move(state_);
+      deferred_.Resolve(env.Undefined());
+    } else {
+      deferred_.Reject(MakeStatusError(env, status_, path_).Value());
+    }
+  }
+  void OnError(const Napi::Error& e) override {
+    wrap_->opening_ = false;
+    deferred_.Reject(e.Value());
+  }
+
+ private:
+  DbWrap* wrap_;                  // kept alive by self_
+  Napi::ObjectReference self_;
+  std::shared_ptr<DbState> state_;  // closes the DB in its destructor if never handed over
+  std::string path_;
+  DbConfig config_;
+  Napi::Promise::Deferred deferred_;
+  rocksdb::Status status_;
+};
+
 Napi::Function DbWrap::Define(Napi::Env env) {
   return DefineClass(
       env, "Database",
       {
           InstanceMethod<&DbWrap::Open>("open"),
+          InstanceMethod<&DbWrap::OpenAsync>("openAsync"),
           InstanceMethod<&DbWrap::Close>("close"),
           InstanceMethod<&DbWrap::IsClosed>("isClosed"),
           InstanceMethod<&DbWrap::Path>("path"),
@@ -150,7 +194,7 @@ std::shared_ptr<SnapshotRef> DbWrap::SnapShared(const Napi::Env& env, const Napi
 
 Napi::Value DbWrap::Open(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (state_) Throw(env, kErrInvalidArgument, "Database.open called twice");
+  if (state_ || opening_) Throw(env, kErrInvalidArgument, "Database.open called twice");
   std::string path = ArgString(env, info[0], "path");
   DbConfig config = ParseConfig(env, info[1]);
   auto state = std::make_shared<DbState>();
@@ -158,6 +202,18 @@ Napi::Value DbWrap::Open(const Napi::CallbackInfo& info) {
   ThrowIfError(env, s, path);
   state_ = std::move(state);
   return env.Undefined();
+}
+
+Napi::Value DbWrap::OpenAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (state_ || opening_) Throw(env, kErrInvalidArgument, "Database.open called twice");
+  std::string path = ArgString(env, info[0], "path");
+  DbConfig config = ParseConfig(env, info[1]);
+  auto* w = new OpenWorker(env, this, info.This().As<Napi::Object>(), path, std::move(config));
+  opening_ = true;
+  Napi::Promise p = w->Promise();
+  w->Queue();
+  return p;
 }
 
 Napi::Value DbWrap::Close(const Napi::CallbackInfo& info) {

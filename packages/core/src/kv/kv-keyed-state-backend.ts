@@ -69,6 +69,8 @@ export class KvKeyedStateBackend<K> extends AbstractKeyedStateBackend<K, Registe
       layout: this.layout,
       states: this.states,
       registerKeySpace: (name, kind, ns, st, restored) => this.registerKeySpace(name, kind, ns, st, restored),
+      // Read when the restore starts: a backend may attach its store after building the target.
+      bulkLoad: () => this.store.bulkLoad?.(),
     };
   }
 

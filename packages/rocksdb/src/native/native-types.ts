@@ -80,6 +80,7 @@ export interface NativeSstFileWriter {
   deleteRange(begin: Uint8Array, end: Uint8Array): void;
   finish(): SstFileInfo;
   finishAsync(): Promise<SstFileInfo>;
+  putPackedAndFinishAsync(packed: Uint8Array): Promise<SstFileInfo>;
   fileSize(): number;
   abandon(): void;
   state(): SstFileWriterState;
@@ -87,6 +88,7 @@ export interface NativeSstFileWriter {
 
 export interface NativeDatabase {
   open(path: string, options: NativeOpenOptions): void;
+  openAsync(path: string, options: NativeOpenOptions): Promise<void>;
   close(): void;
   isClosed(): boolean;
   path(): string;
