@@ -1,4 +1,5 @@
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   CorruptCheckpointError,
@@ -94,8 +95,9 @@ async function restoreNative(backend: RocksRestoreTarget, incremental: readonly 
 
 async function download(h: IncrementalRocksDBStateHandle, dir: string, reader: StateHandleReader): Promise<void> {
   mkdirSync(dir, { recursive: true });
-  // File names were checked by checkRocksFileNames: plain, distinct names inside `dir`.
-  for (const f of [...h.sharedFiles, ...h.privateFiles]) writeFileSync(join(dir, f.name), await reader.readFully(f.handle, h.checkpointId));
+  // File names were checked by checkRocksFileNames: plain, distinct names inside `dir`. Written
+  // asynchronously: a synchronous write of each SST blocked the event loop for the whole download.
+  for (const f of [...h.sharedFiles, ...h.privateFiles]) await writeFile(join(dir, f.name), await reader.readFully(f.handle, h.checkpointId));
 }
 
 async function readNativeHeader(h: IncrementalRocksDBStateHandle, reader: StateHandleReader, registry: SerializerSnapshotRegistry): Promise<KeyedStateStreamHeader> {
