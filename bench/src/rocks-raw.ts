@@ -37,31 +37,33 @@ function ser<T>(s: TypeSerializer<T>, v: T): Uint8Array {
   return o.toBytes();
 }
 
-export function openRawRocks(path: string): RawRocks {
-  const db = RocksDB.open(path, { ...ROCKSDB_BENCH_OPTIONS, createIfMissing: true, disableWAL: true });
-  const cf = db.createColumnFamily('raw');
+/** The row key prefix `[kg][lp(key)][lp(void namespace)]` of int32 keys, as the backend lays it out (cached). */
+export function rowPrefixes(): (k: number) => Uint8Array {
   const layout = new KvRowLayout(MAX_PARALLELISM);
   const ns = ser(Serializers.voidNamespace, VoidNamespace);
   const cache = new Map<number, Uint8Array>();
-  return {
-    db,
-    cf,
-    prefix(k: number): Uint8Array {
-      let p = cache.get(k);
-      if (p === undefined) {
-        const keyBytes = ser(Serializers.int32, k);
-        const out = new DataOutputSerializer(16);
-        layout.writeKeyGroup(out, assignToKeyGroup(keyBytes, MAX_PARALLELISM));
-        out.writeLengthPrefixed(keyBytes);
-        out.writeLengthPrefixed(ns);
-        p = out.toBytes();
-        cache.set(k, p);
-      }
-      return p;
-    },
-    close: () => db.close(),
+  return (k: number): Uint8Array => {
+    let p = cache.get(k);
+    if (p === undefined) {
+      const keyBytes = ser(Serializers.int32, k);
+      const out = new DataOutputSerializer(16);
+      layout.writeKeyGroup(out, assignToKeyGroup(keyBytes, MAX_PARALLELISM));
+      out.writeLengthPrefixed(keyBytes);
+      out.writeLengthPrefixed(ns);
+      p = out.toBytes();
+      cache.set(k, p);
+    }
+    return p;
   };
 }
+
+export function openRawRocks(path: string): RawRocks {
+  const db = RocksDB.open(path, { ...ROCKSDB_BENCH_OPTIONS, createIfMissing: true, disableWAL: true });
+  const cf = db.createColumnFamily('raw');
+  return { db, cf, prefix: rowPrefixes(), close: () => db.close() };
+}
+
+export const bytesValue = (v: Uint8Array): Uint8Array => ser(Serializers.bytes, v);
 
 export const float64Bytes = (v: number): Uint8Array => ser(Serializers.float64, v);
 export const int32Bytes = (v: number): Uint8Array => ser(Serializers.int32, v);

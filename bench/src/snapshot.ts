@@ -18,8 +18,9 @@ import { join } from 'node:path';
 import { CHECKPOINT, Serializers, ValueStateDescriptor, VoidNamespace, type CheckpointOptions, type FsCheckpointStorage, type KeyedStateBackend, type KeyedStateHandle, type StreamStateHandle, type ValueState } from '@flowstate/core';
 import { isIncrementalRocksDBStateHandle } from '@flowstate/rocksdb';
 import { localCheckpointStorage } from '@flowstate/storage-local';
-import { backendById, createKeyed, type BackendUnderTest } from './backends.js';
-import { backendColumnFamily } from './rocks-raw.js';
+import { RocksDB, type ColumnFamily } from '@flowstate/rocksdb/native';
+import { backendById, createKeyed, ROCKSDB_BENCH_OPTIONS, type BackendUnderTest } from './backends.js';
+import { backendColumnFamily, bytesValue, rowPrefixes } from './rocks-raw.js';
 import type { Preset } from './config.js';
 import { prng, summarize, type Summary } from './stats.js';
 
@@ -63,6 +64,11 @@ export interface ChurnSample {
   readonly fullSize: number;
   readonly restoreMs: number;
   readonly downloadMs: number;
+  /**
+   * Baseline: RocksDB's own flush + createCheckpoint (binding calls, nothing else) on a copy of the
+   * backend's database that received the same writes, taken right before this checkpoint.
+   */
+  readonly rocksCheckpointMs: number;
 }
 
 /** The first native checkpoint of a backend: uploads every file (nothing to reuse yet). */
@@ -165,33 +171,63 @@ async function churnVariants(b: BackendUnderTest, be: KeyedStateBackend<number>,
   const own = backendColumnFamily(be, 'blob');
   const prop = (name: string) => Number(own.db.getProperty(name, own.cf) ?? '0');
   const nativeFull = await base('native full');
-  // Let RocksDB's own compactions triggered by the bulk load (and the base's flush) finish.
-  const w0 = performance.now();
-  while (prop('rocksdb.compaction-pending') > 0 || prop('rocksdb.num-running-compactions') > 0 || prop('rocksdb.num-running-flushes') > 0) {
-    if (performance.now() - w0 > 60_000) throw new Error('background compactions did not finish within 60 s');
-    await new Promise((r) => setTimeout(r, 10));
+  // The baseline's database: a copy of the backend's (its base checkpoint flushed it), then the same writes.
+  const rawDir = join(dir, 'raw-rocksdb');
+  own.db.createCheckpoint(rawDir);
+  const raw = RocksDB.open(rawDir, { ...ROCKSDB_BENCH_OPTIONS, createIfMissing: false, disableWAL: true });
+  const rawCf = raw.getColumnFamily(own.cf.name)!;
+  const rowOf = rowPrefixes();
+  try {
+    // Let RocksDB's own compactions triggered by the bulk load (and the base's flush) finish.
+    const w0 = performance.now();
+    await compactionsDone(own.db, own.cf);
+    const compactionWaitMs = performance.now() - w0;
+    await compactionsDone(raw, rawCf);
+    await increment('after-bulk-load', 0.01, compactionWaitMs);
+    // Between compactions: flush + full manual compaction (so no L0→L1 compaction is due), new base.
+    const c0 = performance.now();
+    own.db.flush();
+    await own.db.compactRangeAsync(own.cf);
+    const compactMs = performance.now() - c0;
+    raw.flush();
+    await raw.compactRangeAsync(rawCf);
+    id++;
+    const rebase = await base(`native full after compaction (${compactMs.toFixed(0)} ms)`);
+    for (let i = 0; i < Math.min(3, incrementalSamples); i++) await increment('compacted', 0.01, 0);
+    await increment('compacted', 0.1, 0);
+    return { nativeFull, rebase, compactMs, churn: out };
+  } finally {
+    raw.close();
   }
-  const compactionWaitMs = performance.now() - w0;
-  await increment('after-bulk-load', 0.01, compactionWaitMs);
-  // Between compactions: flush + full manual compaction (so no L0→L1 compaction is due), new base.
-  const c0 = performance.now();
-  own.db.flush();
-  await own.db.compactRangeAsync(own.cf);
-  const compactMs = performance.now() - c0;
-  id++;
-  const rebase = await base(`native full after compaction (${compactMs.toFixed(0)} ms)`);
-  for (let i = 0; i < Math.min(3, incrementalSamples); i++) await increment('compacted', 0.01, 0);
-  await increment('compacted', 0.1, 0);
-  return { nativeFull, rebase, compactMs, churn: out };
+
+  /** RocksDB's own flush + createCheckpoint of the baseline copy (the checkpoint directory is removed untimed). */
+  function rocksCheckpoint(): number {
+    const cpDir = join(dir, `raw-checkpoint-${id}`);
+    const t0 = performance.now();
+    raw.flush();
+    raw.createCheckpoint(cpDir);
+    const ms = performance.now() - t0;
+    rmSync(cpDir, { recursive: true, force: true });
+    return ms;
+  }
 
   async function increment(phase: ChurnSample['phase'], churn: number, compactionWaitMs: number): Promise<void> {
     const r = prng(id);
     const changed = Math.ceil(entries * churn);
+    let lastRow: Uint8Array | undefined;
     for (let i = 0; i < changed; i++) {
-      be.setCurrentKey(Math.floor(r() * entries));
-      st.update(randomFillSync(new Uint8Array(valueBytes)));
+      const k = Math.floor(r() * entries);
+      const v = randomFillSync(new Uint8Array(valueBytes));
+      be.setCurrentKey(k);
+      st.update(v);
+      raw.put(rawCf, (lastRow = rowOf(k)), bytesValue(v));
+    }
+    if (lastRow !== undefined && Buffer.compare(own.db.get(own.cf, lastRow) ?? new Uint8Array(0), raw.get(rawCf, lastRow) ?? new Uint8Array(1)) !== 0) {
+      throw new Error('rocksdb checkpoint baseline: the copy does not hold the backend\'s bytes (row layout changed?)');
     }
     id++;
+    gc();
+    const rocksCheckpointMs = rocksCheckpoint();
     gc();
     const l0Files = prop('rocksdb.num-files-at-level0');
     const s = await timedSnapshot(be, storage, id, CHECKPOINT);
@@ -203,8 +239,18 @@ async function churnVariants(b: BackendUnderTest, be: KeyedStateBackend<number>,
     restored.dispose();
     if (n !== entries) throw new Error(`incremental restore: ${n} entries, expected ${entries}`);
     const downloadMs = await downloadOnly(storage, s.handle, id);
-    out.push({ phase, l0Files, compactionWaitMs, churn, keysChanged: changed, syncMs: s.syncMs, asyncMs: s.asyncMs, totalMs: s.totalMs, checkpointedSize: s.res.checkpointedSize, fullSize: s.res.fullSize, restoreMs, downloadMs });
-    log(`  [${label} incremental, ${phase}, churn ${churn * 100}%, L0 files ${l0Files}${phase === 'after-bulk-load' ? `, waited ${compactionWaitMs.toFixed(0)} ms for compactions` : ''}] sync ${s.syncMs.toFixed(1)} ms, total ${s.totalMs.toFixed(0)} ms, uploaded ${mb(s.res.checkpointedSize).toFixed(2)} of ${mb(s.res.fullSize).toFixed(1)} MB, restore ${restoreMs.toFixed(0)} ms vs download ${downloadMs.toFixed(0)} ms`);
+    out.push({ phase, l0Files, compactionWaitMs, churn, keysChanged: changed, syncMs: s.syncMs, asyncMs: s.asyncMs, totalMs: s.totalMs, checkpointedSize: s.res.checkpointedSize, fullSize: s.res.fullSize, restoreMs, downloadMs, rocksCheckpointMs });
+    log(`  [${label} incremental, ${phase}, churn ${churn * 100}%, L0 files ${l0Files}${phase === 'after-bulk-load' ? `, waited ${compactionWaitMs.toFixed(0)} ms for compactions` : ''}] sync ${s.syncMs.toFixed(1)} ms, total ${s.totalMs.toFixed(1)} ms (RocksDB flush + createCheckpoint ${rocksCheckpointMs.toFixed(1)} ms), uploaded ${mb(s.res.checkpointedSize).toFixed(2)} of ${mb(s.res.fullSize).toFixed(1)} MB, restore ${restoreMs.toFixed(0)} ms vs download ${downloadMs.toFixed(0)} ms`);
+  }
+}
+
+/** Waits until RocksDB has no pending or running compaction or flush for `cf` (60 s at most). */
+async function compactionsDone(db: RocksDB, cf: ColumnFamily): Promise<void> {
+  const prop = (name: string) => Number(db.getProperty(name, cf) ?? '0');
+  const w0 = performance.now();
+  while (prop('rocksdb.compaction-pending') > 0 || prop('rocksdb.num-running-compactions') > 0 || prop('rocksdb.num-running-flushes') > 0) {
+    if (performance.now() - w0 > 60_000) throw new Error('background compactions did not finish within 60 s');
+    await new Promise((r) => setTimeout(r, 10));
   }
 }
 

@@ -4,7 +4,7 @@ import { appendValue, forEachEntry, successorOf, type KvEntry, type KvStore } fr
 /** One contract case of the KvStore SPI. */
 export interface KvStoreCase {
   readonly name: string;
-  run(store: KvStore): void;
+  run(store: KvStore): void | Promise<void>;
 }
 
 const b = (...bytes: number[]) => new Uint8Array(bytes);
@@ -138,6 +138,29 @@ export const KV_STORE_CASES: readonly KvStoreCase[] = [
       assert.equal(view.keySpace('later'), undefined);
       view.release();
       assert.deepEqual(hex(s.scan(ALL_LOWER, ALL_UPPER, 100)), ['00=0001', '01=63', '07=07']);
+    },
+  },
+  {
+    // Stores without the optional bulk load (restores then use putAll) have nothing to check here.
+    name: 'bulkLoad (where offered): rows in any order, invisible until finish, then all there; a key added twice keeps its last value; abort discards',
+    async run(store) {
+      if (store.bulkLoad === undefined) return;
+      const s = store.keySpace('a');
+      const t = store.keySpace('b');
+      s.put(b(9), b(1));
+      const load = store.bulkLoad();
+      for (const k of [5, 1, 0x80, 3, 1]) load.add(s, b(k), b(k, 0x10));
+      load.add(s, b(1), b(0x77)); // the last of three for key 1
+      load.add(t, b(2), b(2));
+      assert.equal(s.get(b(5)), undefined);
+      await load.finish();
+      assert.deepEqual(hex(s.scan(ALL_LOWER, ALL_UPPER, 100)), ['01=77', '03=0310', '05=0510', '09=01', '80=8010']);
+      assert.deepEqual(hex(t.scan(ALL_LOWER, ALL_UPPER, 100)), ['02=02']);
+      const aborted = store.bulkLoad();
+      aborted.add(s, b(4), b(4));
+      aborted.abort();
+      aborted.abort();
+      assert.equal(s.get(b(4)), undefined);
     },
   },
 ];

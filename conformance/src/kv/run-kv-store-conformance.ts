@@ -25,7 +25,7 @@ export function runKvStoreConformance(options: KvStoreConformanceOptions): void 
       api.it(c.name, {}, async () => {
         const store = await options.createStore();
         try {
-          c.run(store);
+          await c.run(store);
         } finally {
           store.close();
         }

@@ -325,6 +325,7 @@ class SstWriterWrap : public Napi::ObjectWrap<SstWriterWrap> {
   Napi::Value DeleteRange(const Napi::CallbackInfo& info);
   Napi::Value Finish(const Napi::CallbackInfo& info);
   Napi::Value FinishAsync(const Napi::CallbackInfo& info);
+  Napi::Value PutPackedAndFinishAsync(const Napi::CallbackInfo& info);
   Napi::Value FileSize(const Napi::CallbackInfo& info);
   Napi::Value Abandon(const Napi::CallbackInfo& info);
   Napi::Value State(const Napi::CallbackInfo& info);
@@ -340,11 +341,14 @@ class DbWrap : public Napi::ObjectWrap<DbWrap> {
 
  private:
   class OpWorker;
+  class OpenWorker;
   DbState* Live(const Napi::Env& env);
-  std::shared_ptr<CfRef> Cf(const Napi::Env& env, const Napi::Value& v);
-  std::shared_ptr<SnapshotRef> Snap(const Napi::Env& env, const Napi::Value& v);
+  const std::shared_ptr<CfRef>& Cf(const Napi::Env& env, const Napi::Value& v);
+  const SnapshotRef* Snap(const Napi::Env& env, const Napi::Value& v);
+  std::shared_ptr<SnapshotRef> SnapShared(const Napi::Env& env, const Napi::Value& v);
 
   Napi::Value Open(const Napi::CallbackInfo& info);
+  Napi::Value OpenAsync(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value IsClosed(const Napi::CallbackInfo& info);
   Napi::Value Path(const Napi::CallbackInfo& info);
@@ -377,6 +381,7 @@ class DbWrap : public Napi::ObjectWrap<DbWrap> {
   Napi::Value SetTtlTime(const Napi::CallbackInfo& info);
 
   std::shared_ptr<DbState> state_;
+  bool opening_ = false;  // an OpenWorker is running
 };
 
 // Free functions exported on the module.

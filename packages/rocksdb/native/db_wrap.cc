@@ -55,11 +55,55 @@ class DbWrap::OpWorker : public Napi::AsyncWorker {
   bool executed_ = false;  // written by Execute, read by the destructor after completion
 };
 
+// Opens a database on the libuv thread pool (RocksDB.openAsync): recovery, MANIFEST and OPTIONS
+// writes and their fsyncs stay off the JS thread. The DbState is handed to the wrap only when the
+// open succeeded; until then every method throws "database is not open".
+class DbWrap::OpenWorker : public Napi::AsyncWorker {
+ public:
+  OpenWorker(Napi::Env env, DbWrap* wrap, Napi::Object self, std::string path, DbConfig config)
+      : Napi::AsyncWorker(env, "flowstate.rocksdb.open"),
+        wrap_(wrap),
+        self_(Napi::Persistent(self)),
+        state_(std::make_shared<DbState>()),
+        path_(std::move(path)),
+        config_(std::move(config)),
+        deferred_(Napi::Promise::Deferred::New(env)) {}
+  Napi::Promise Promise() const { return deferred_.Promise(); }
+
+ protected:
+  void Execute() override { status_ = state_->Open(path_, config_); }
+  void OnOK() override {
+    Napi::Env env = Env();
+    Napi::HandleScope scope(env);
+    wrap_->opening_ = false;
+    if (status_.ok()) {
+      wrap_->state_ = std::move(state_);
+      deferred_.Resolve(env.Undefined());
+    } else {
+      deferred_.Reject(MakeStatusError(env, status_, path_).Value());
+    }
+  }
+  void OnError(const Napi::Error& e) override {
+    wrap_->opening_ = false;
+    deferred_.Reject(e.Value());
+  }
+
+ private:
+  DbWrap* wrap_;                  // kept alive by self_
+  Napi::ObjectReference self_;
+  std::shared_ptr<DbState> state_;  // closes the DB in its destructor if never handed over
+  std::string path_;
+  DbConfig config_;
+  Napi::Promise::Deferred deferred_;
+  rocksdb::Status status_;
+};
+
 Napi::Function DbWrap::Define(Napi::Env env) {
   return DefineClass(
       env, "Database",
       {
           InstanceMethod<&DbWrap::Open>("open"),
+          InstanceMethod<&DbWrap::OpenAsync>("openAsync"),
           InstanceMethod<&DbWrap::Close>("close"),
           InstanceMethod<&DbWrap::IsClosed>("isClosed"),
           InstanceMethod<&DbWrap::Path>("path"),
@@ -108,7 +152,10 @@ DbState* DbWrap::Live(const Napi::Env& env) {
   return state_.get();
 }
 
-std::shared_ptr<CfRef> DbWrap::Cf(const Napi::Env& env, const Napi::Value& v) {
+// Returns the CfWrap's own shared_ptr by reference: the wrap (an argument of the current call)
+// outlives the call, so hot paths (get/put) need no reference-count traffic. Callers that keep
+// the family beyond the call copy it.
+const std::shared_ptr<CfRef>& DbWrap::Cf(const Napi::Env& env, const Napi::Value& v) {
   DbState* st = Live(env);
   if (!v.IsObject() || !v.As<Napi::Object>().CheckTypeTag(&kCfTag)) {
     Throw(env, kErrInvalidArgument, "expected a ColumnFamily", st->path());
@@ -126,9 +173,9 @@ std::shared_ptr<CfRef> DbWrap::Cf(const Napi::Env& env, const Napi::Value& v) {
   return ref;
 }
 
-std::shared_ptr<SnapshotRef> DbWrap::Snap(const Napi::Env& env, const Napi::Value& v) {
-  DbState* st = Live(env);
+const SnapshotRef* DbWrap::Snap(const Napi::Env& env, const Napi::Value& v) {
   if (IsNullish(v)) return nullptr;
+  DbState* st = Live(env);
   if (!v.IsObject() || !v.As<Napi::Object>().CheckTypeTag(&kSnapshotTag)) {
     Throw(env, kErrInvalidArgument, "expected a Snapshot", st->path());
   }
@@ -136,12 +183,18 @@ std::shared_ptr<SnapshotRef> DbWrap::Snap(const Napi::Env& env, const Napi::Valu
   if (!ref) Throw(env, kErrInvalidArgument, "uninitialized Snapshot", st->path());
   if (ref->db_id != st->id()) Throw(env, kErrInvalidArgument, "snapshot belongs to another database", st->path());
   if (ref->user_released || ref->snap == nullptr) Throw(env, kErrClosed, "snapshot has been released", st->path());
-  return ref;
+  return ref.get();
+}
+
+// Snap, for callers that keep the snapshot beyond the call (iterators pin it).
+std::shared_ptr<SnapshotRef> DbWrap::SnapShared(const Napi::Env& env, const Napi::Value& v) {
+  if (Snap(env, v) == nullptr) return nullptr;
+  return SnapshotWrap::Unwrap(v.As<Napi::Object>())->ref();
 }
 
 Napi::Value DbWrap::Open(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (state_) Throw(env, kErrInvalidArgument, "Database.open called twice");
+  if (state_ || opening_) Throw(env, kErrInvalidArgument, "Database.open called twice");
   std::string path = ArgString(env, info[0], "path");
   DbConfig config = ParseConfig(env, info[1]);
   auto state = std::make_shared<DbState>();
@@ -149,6 +202,18 @@ Napi::Value DbWrap::Open(const Napi::CallbackInfo& info) {
   ThrowIfError(env, s, path);
   state_ = std::move(state);
   return env.Undefined();
+}
+
+Napi::Value DbWrap::OpenAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (state_ || opening_) Throw(env, kErrInvalidArgument, "Database.open called twice");
+  std::string path = ArgString(env, info[0], "path");
+  DbConfig config = ParseConfig(env, info[1]);
+  auto* w = new OpenWorker(env, this, info.This().As<Napi::Object>(), path, std::move(config));
+  opening_ = true;
+  Napi::Promise p = w->Promise();
+  w->Queue();
+  return p;
 }
 
 Napi::Value DbWrap::Close(const Napi::CallbackInfo& info) {
@@ -209,9 +274,9 @@ Napi::Value DbWrap::DropColumnFamily(const Napi::CallbackInfo& info) {
 Napi::Value DbWrap::Get(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   DbState* st = Live(env);
-  std::shared_ptr<CfRef> cf = Cf(env, info[0]);
+  const std::shared_ptr<CfRef>& cf = Cf(env, info[0]);
   rocksdb::Slice key = ArgBytes(env, info[1], "key");
-  std::shared_ptr<SnapshotRef> snap = Snap(env, info[2]);
+  const SnapshotRef* snap = info.Length() > 2 ? Snap(env, info[2]) : nullptr;
   rocksdb::ReadOptions ro;
   if (snap) ro.snapshot = snap->snap;
   rocksdb::PinnableSlice value;
@@ -227,9 +292,10 @@ Napi::Value DbWrap::Get(const Napi::CallbackInfo& info) {
 Napi::Value DbWrap::GetInto(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   DbState* st = Live(env);
-  std::shared_ptr<CfRef> cf = Cf(env, info[0]);
+  const std::shared_ptr<CfRef>& cf = Cf(env, info[0]);
   rocksdb::Slice key = ArgBytes(env, info[1], "key");
-  std::shared_ptr<SnapshotRef> snap = Snap(env, info[2]);
+  // The snapshot argument is omitted (not passed as undefined) by get() without a snapshot.
+  const SnapshotRef* snap = info.Length() > 2 ? Snap(env, info[2]) : nullptr;
   rocksdb::ReadOptions ro;
   if (snap) ro.snapshot = snap->snap;
   rocksdb::PinnableSlice value;
@@ -254,7 +320,7 @@ Napi::Value DbWrap::GetInto(const Napi::CallbackInfo& info) {
 Napi::Value DbWrap::Put(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   DbState* st = Live(env);
-  std::shared_ptr<CfRef> cf = Cf(env, info[0]);
+  const std::shared_ptr<CfRef>& cf = Cf(env, info[0]);
   rocksdb::Slice key = ArgBytes(env, info[1], "key");
   rocksdb::Slice value = ArgBytes(env, info[2], "value");
   ThrowIfError(env, st->db()->Put(st->write_options(), cf->handle, key, value), st->path());
@@ -264,7 +330,7 @@ Napi::Value DbWrap::Put(const Napi::CallbackInfo& info) {
 Napi::Value DbWrap::Delete(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   DbState* st = Live(env);
-  std::shared_ptr<CfRef> cf = Cf(env, info[0]);
+  const std::shared_ptr<CfRef>& cf = Cf(env, info[0]);
   rocksdb::Slice key = ArgBytes(env, info[1], "key");
   ThrowIfError(env, st->db()->Delete(st->write_options(), cf->handle, key), st->path());
   return env.Undefined();
@@ -273,7 +339,7 @@ Napi::Value DbWrap::Delete(const Napi::CallbackInfo& info) {
 Napi::Value DbWrap::Merge(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   DbState* st = Live(env);
-  std::shared_ptr<CfRef> cf = Cf(env, info[0]);
+  const std::shared_ptr<CfRef>& cf = Cf(env, info[0]);
   rocksdb::Slice key = ArgBytes(env, info[1], "key");
   rocksdb::Slice value = ArgBytes(env, info[2], "value");
   ThrowIfError(env, st->db()->Merge(st->write_options(), cf->handle, key, value), st->path());
@@ -283,7 +349,7 @@ Napi::Value DbWrap::Merge(const Napi::CallbackInfo& info) {
 Napi::Value DbWrap::DeleteRange(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   DbState* st = Live(env);
-  std::shared_ptr<CfRef> cf = Cf(env, info[0]);
+  const std::shared_ptr<CfRef>& cf = Cf(env, info[0]);
   rocksdb::Slice begin = ArgBytes(env, info[1], "begin");
   rocksdb::Slice end = ArgBytes(env, info[2], "end");
   ThrowIfError(env, st->db()->DeleteRange(st->write_options(), cf->handle, begin, end), st->path());
@@ -438,7 +504,7 @@ Napi::Value DbWrap::NewIterator(const Napi::CallbackInfo& info) {
       ref->upper_slice = rocksdb::Slice(ref->upper);
       ro.iterate_upper_bound = &ref->upper_slice;
     }
-    ref->snapshot = Snap(env, o.Get("snapshot"));
+    ref->snapshot = SnapShared(env, o.Get("snapshot"));
     if (ref->snapshot) ro.snapshot = ref->snapshot->snap;
     Napi::Value psas = o.Get("prefixSameAsStart");
     if (!IsNullish(psas)) {

@@ -1,6 +1,8 @@
 // SstFileWriter JS class.
 #include "common.h"
 
+#include <cstring>
+
 namespace flowstate {
 
 namespace {
@@ -30,14 +32,26 @@ Napi::Object InfoToJs(Napi::Env env, const rocksdb::ExternalSstFileInfo& fi) {
 // (never a raw pointer to the wrap), and holds a strong reference to the JS
 // writer object while running; `busy` rejects every other call until the
 // promise settles.
+//
+// With `packed` (putPackedAndFinishAsync), the worker first adds the rows of a packed buffer
+// ([u32 LE key length][u32 LE value length][key][value]...) in order, so building the whole file
+// (block building, compression, checksums, writes) happens off the JS thread too. The buffer is
+// kept alive by a reference until the promise settles; the TS side never touches it meanwhile.
 class SstWriterWrap::FinishWorker : public Napi::AsyncWorker {
  public:
-  FinishWorker(Napi::Env env, std::shared_ptr<SstWriterState> st, Napi::Object self)
+  FinishWorker(Napi::Env env, std::shared_ptr<SstWriterState> st, Napi::Object self,
+               Napi::Value packed = Napi::Value())
       : Napi::AsyncWorker(env, "flowstate.rocksdb.sst"),
         st_(std::move(st)),
         self_(Napi::Persistent(self)),
         deferred_(Napi::Promise::Deferred::New(env)) {
     FS_CHECK(!st_->busy && st_->opened && st_->writer != nullptr);
+    if (!packed.IsEmpty() && !IsNullish(packed)) {
+      rocksdb::Slice rows = ArgBytes(env, packed, "packed rows");
+      packed_data_ = rows.data();
+      packed_size_ = rows.size();
+      packed_ref_ = Napi::Persistent(packed.As<Napi::Object>());
+    }
     st_->busy = true;
   }
   ~FinishWorker() override {
@@ -47,7 +61,15 @@ class SstWriterWrap::FinishWorker : public Napi::AsyncWorker {
   Napi::Promise Promise() const { return deferred_.Promise(); }
 
  protected:
-  void Execute() override { status_ = st_->writer->Finish(&info_); }
+  void Execute() override {
+    status_ = PutPacked();
+    if (status_.ok()) {
+      status_ = st_->writer->Finish(&info_);
+    } else {
+      // Leave no half-built table behind: a fresh writer with the same options (as abandon()).
+      st_->writer = std::make_unique<rocksdb::SstFileWriter>(rocksdb::EnvOptions(), *st_->options);
+    }
+  }
   void OnOK() override {
     Napi::Env env = Env();
     Napi::HandleScope scope(env);
@@ -71,9 +93,28 @@ class SstWriterWrap::FinishWorker : public Napi::AsyncWorker {
     st_->busy = false;
     st_->opened = false;  // Finish closes the file whether or not it succeeded
   }
+  rocksdb::Status PutPacked() {
+    size_t pos = 0;
+    while (pos < packed_size_) {
+      if (packed_size_ - pos < 8) return rocksdb::Status::InvalidArgument("packed rows: truncated header");
+      uint32_t klen = 0, vlen = 0;
+      std::memcpy(&klen, packed_data_ + pos, 4);
+      std::memcpy(&vlen, packed_data_ + pos + 4, 4);
+      pos += 8;
+      if (packed_size_ - pos < static_cast<size_t>(klen) + vlen) return rocksdb::Status::InvalidArgument("packed rows: truncated row");
+      rocksdb::Status s = st_->writer->Put(rocksdb::Slice(packed_data_ + pos, klen), rocksdb::Slice(packed_data_ + pos + klen, vlen));
+      if (!s.ok()) return s;
+      pos += static_cast<size_t>(klen) + vlen;
+    }
+    return rocksdb::Status::OK();
+  }
+
   std::shared_ptr<SstWriterState> st_;
   Napi::ObjectReference self_;
   Napi::Promise::Deferred deferred_;
+  Napi::ObjectReference packed_ref_;
+  const char* packed_data_ = nullptr;
+  size_t packed_size_ = 0;
   rocksdb::Status status_;
   rocksdb::ExternalSstFileInfo info_;
 };
@@ -89,6 +130,7 @@ Napi::Function SstWriterWrap::Define(Napi::Env env) {
                          InstanceMethod<&SstWriterWrap::DeleteRange>("deleteRange"),
                          InstanceMethod<&SstWriterWrap::Finish>("finish"),
                          InstanceMethod<&SstWriterWrap::FinishAsync>("finishAsync"),
+                         InstanceMethod<&SstWriterWrap::PutPackedAndFinishAsync>("putPackedAndFinishAsync"),
                          InstanceMethod<&SstWriterWrap::FileSize>("fileSize"),
                          InstanceMethod<&SstWriterWrap::Abandon>("abandon"),
                          InstanceMethod<&SstWriterWrap::State>("state"),
@@ -180,6 +222,16 @@ Napi::Value SstWriterWrap::FinishAsync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Opened(env);
   auto* worker = new FinishWorker(env, st_, info.This().As<Napi::Object>());
+  Napi::Promise p = worker->Promise();
+  worker->Queue();
+  return p;
+}
+
+Napi::Value SstWriterWrap::PutPackedAndFinishAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Opened(env);
+  ArgBytes(env, info[0], "packed rows");  // type check here, so a bad argument throws synchronously
+  auto* worker = new FinishWorker(env, st_, info.This().As<Napi::Object>(), info[0]);
   Napi::Promise p = worker->Promise();
   worker->Queue();
   return p;

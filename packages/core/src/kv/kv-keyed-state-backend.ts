@@ -87,6 +87,8 @@ export class KvKeyedStateBackend<K> extends AbstractKeyedStateBackend<K, Registe
       states: this.states,
       queues: this.priorityQueues,
       registerKeySpace: (name, kind, ns, st, restored) => this.registerKeySpace(name, kind, ns, st, restored),
+      // Read when the restore starts: a backend may attach its store after building the target.
+      bulkLoad: () => this.store.bulkLoad?.(),
     };
   }
 

@@ -11,7 +11,7 @@ import type { KeyGroupsStateHandle } from '../storage/handles.js';
 import type { StateHandleReader } from '../storage/spi.js';
 import type { RegisteredKvState } from './kv-registered.js';
 import type { KvRowLayout } from './kv-row-layout.js';
-import type { KvEntry } from './kv-store.js';
+import type { KvBulkLoad, KvEntry } from './kv-store.js';
 import { canonicalListToKv, canonicalMapValueToKv } from './kv-values.js';
 import type { PriorityQueueStates } from '../pq/priority-queue-states.js';
 import { restoredQueueSinks } from '../pq/queue-stream.js';
@@ -30,6 +30,8 @@ export interface KvRestoreTarget {
   /** The priority queues (on the heap or in the store). */
   readonly queues: PriorityQueueStates;
   registerKeySpace(name: string, kind: StateKind, ns: TypeSerializer<unknown>, st: TypeSerializer<unknown>, restored?: RegisteredKvState['restored']): RegisteredKvState;
+  /** The store's bulk load, when it has one (restores then use it instead of putAll). */
+  bulkLoad?(): KvBulkLoad | undefined;
 }
 
 /**
@@ -59,16 +61,24 @@ export function registerRestoredKvStates(target: KvRestoreTarget, header: KeyedS
  * in batches (putAll).
  */
 export async function restoreKvCanonical(target: KvRestoreTarget, handles: readonly KeyGroupsStateHandle[], reader: StateHandleReader, registry: SerializerSnapshotRegistry): Promise<void> {
-  for (const h of handles) {
-    const range = KeyGroupRange.fromJSON(h.keyGroupRange).intersection(target.keyGroupRange);
-    if (range.numberOfKeyGroups === 0) continue;
-    const header = await readKeyedStateHeader(reader, h, registry);
-    registerRestoredKvStates(target, header, h.type);
-    await writeRows(target, h, header, range, reader);
+  // One bulk load for every handle (fewer, larger files for a store that writes files).
+  const bulk = target.bulkLoad?.();
+  try {
+    for (const h of handles) {
+      const range = KeyGroupRange.fromJSON(h.keyGroupRange).intersection(target.keyGroupRange);
+      if (range.numberOfKeyGroups === 0) continue;
+      const header = await readKeyedStateHeader(reader, h, registry);
+      registerRestoredKvStates(target, header, h.type);
+      await writeRows(target, h, header, range, reader, bulk);
+    }
+    await bulk?.finish();
+  } catch (e) {
+    bulk?.abort();
+    throw e;
   }
 }
 
-async function writeRows(target: KvRestoreTarget, h: KeyGroupsStateHandle, header: KeyedStateStreamHeader, range: KeyGroupRange, reader: StateHandleReader): Promise<void> {
+async function writeRows(target: KvRestoreTarget, h: KeyGroupsStateHandle, header: KeyedStateStreamHeader, range: KeyGroupRange, reader: StateHandleReader, bulk: KvBulkLoad | undefined): Promise<void> {
   const sinks = restoredQueueSinks(header, target.queues);
   const states = header.states.map((m) => target.states.get(m.name));
   const pending: KvEntry[][] = states.map(() => []);
@@ -85,7 +95,12 @@ async function writeRows(target: KvRestoreTarget, h: KeyGroupsStateHandle, heade
     const sink = sinks[i];
     if (sink !== undefined) return sink.add(g, rec.key, rec.value!);
     row.clear();
-    pending[i]!.push(toRow(target.layout, row, states[i]!.kind, g, rec));
+    const entry = toRow(target.layout, row, states[i]!.kind, g, rec);
+    if (bulk !== undefined) {
+      bulk.add(states[i]!.space, entry[0], entry[1]);
+      return;
+    }
+    pending[i]!.push(entry);
     if (pending[i]!.length >= BATCH_ENTRIES) flush(i);
   });
   states.forEach((_s, i) => flush(i));

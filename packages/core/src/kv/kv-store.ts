@@ -66,6 +66,20 @@ export interface KvView {
   release(): void;
 }
 
+/**
+ * A bulk load of rows into key spaces (canonical restores): rows come in any order and become
+ * visible together when finish() resolves; a key added twice keeps its last value. The arrays
+ * handed to add() belong to the load (callers do not reuse them). A store offers it when it has a
+ * cheaper path than putAll (RocksDB: sorted SST files, ingested, instead of write batches through
+ * the memtable), ideally keeping the heavy I/O off the event loop.
+ */
+export interface KvBulkLoad {
+  add(space: KvKeySpace, key: Uint8Array, value: Uint8Array): void;
+  finish(): Promise<void>;
+  /** Drops what was added and not yet finished (after a failure). Idempotent. */
+  abort(): void;
+}
+
 /** How a key space is opened. */
 export interface KvKeySpaceOptions {
   /**
@@ -88,6 +102,8 @@ export interface KvStore {
    * compactions; a store that was never told uses the wall clock.
    */
   setTtlTime?(timestamp: number): void;
+  /** Optional: a bulk load for restores (see KvBulkLoad); without it restores use putAll. */
+  bulkLoad?(): KvBulkLoad;
   /** Names of the existing key spaces. */
   keySpaceNames(): string[];
   /** A consistent view of every key space (see KvView). */

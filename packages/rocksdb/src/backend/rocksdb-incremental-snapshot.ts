@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { createReadStream, readdirSync, rmSync, statSync } from 'node:fs';
+import { createReadStream, rmSync } from 'node:fs';
+import { open, readdir, rm, rmdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   KvPriorityQueues,
@@ -38,6 +39,8 @@ interface RocksNativeSnapshotResources extends SnapshotResources {
   readonly isCheckpoint: boolean;
   /** Set when the asynchronous part told the reuse tracker which files the snapshot references. */
   finished: boolean;
+  /** The checkpoint directory's files, once the asynchronous part listed them. */
+  files?: readonly string[];
 }
 
 /** An uploaded file of the checkpoint directory, by kind. */
@@ -84,8 +87,10 @@ export class RocksNativeSnapshotStrategy implements SnapshotStrategy<KeyedStateH
       isCheckpoint,
       finished: false,
       release: () => {
-        // The local checkpoint directory is only needed until its files are uploaded.
-        rmSync(dir, { recursive: true, force: true });
+        // The local checkpoint directory is only needed until its files are uploaded. Removed in
+        // the background: a synchronous rm (a dozen unlinks) delayed every checkpoint's result and
+        // blocked the event loop. A failure leaves files that dispose() removes with instanceDir.
+        removeCheckpointDirectory(dir, resources.files).catch(() => {});
         // A checkpoint that can never complete no longer holds back what later ones reuse.
         if (isCheckpoint && !resources.finished) source.sharedFiles.checkpointAborted(checkpointId);
       },
@@ -94,13 +99,19 @@ export class RocksNativeSnapshotStrategy implements SnapshotStrategy<KeyedStateH
   }
 
   async asyncSnapshot(resources: RocksNativeSnapshotResources, context: SnapshotContext): Promise<SnapshotResult<KeyedStateHandle>> {
-    const names = readdirSync(resources.dir)
-      .filter((n) => statSync(join(resources.dir, n)).isFile())
+    // One getdents, no stat per entry: the directory entry's type says what is a file.
+    const names = (await readdir(resources.dir, { withFileTypes: true }))
+      .filter((e) => e.isFile())
+      .map((e) => e.name)
       .sort();
-    const uploads = await uploadAll(names.length, (i) => this.uploadOne(resources, names[i]!, context));
+    resources.files = names;
+    // Everything starts at once, SST uploads limited to UPLOAD_CONCURRENCY: the small files
+    // (MANIFEST, CURRENT, OPTIONS, the meta file) no longer wait for a free slot or for each other,
+    // and each upload ends in fsyncs whose latency would otherwise add up on every checkpoint.
+    const limiter = new UploadLimiter(UPLOAD_CONCURRENCY);
+    const [meta, ...uploads] = await allOrFirstError<[StreamStateHandle, ...Upload[]]>([uploadBytes(resources.header, context), ...names.map((n) => this.uploadOne(resources, n, context, limiter))]);
     const sharedFiles = uploads.flatMap((u) => ('shared' in u ? [u.shared] : []));
     const privateFiles = uploads.flatMap((u) => ('private' in u ? [u.private] : []));
-    const meta = await uploadBytes(resources.header, context);
     const queues = resources.heapQueues.length === 0 ? undefined : await writeQueueStream(context, this.source.keyGroupRange, this.source.keySerializer, resources.heapQueues);
     const uploaded = uploads.reduce((n, u) => n + u.uploaded, meta.size + (queues?.stateSize ?? 0));
     const full = [...sharedFiles, ...privateFiles].reduce((n, f) => n + f.handle.size, meta.size + (queues?.stateSize ?? 0));
@@ -124,7 +135,7 @@ export class RocksNativeSnapshotStrategy implements SnapshotStrategy<KeyedStateH
   }
 
   /** Uploads one file of the checkpoint directory, or references a confirmed upload of the same SST. */
-  private async uploadOne(r: RocksNativeSnapshotResources, name: string, context: SnapshotContext): Promise<Upload> {
+  private async uploadOne(r: RocksNativeSnapshotResources, name: string, context: SnapshotContext, limiter: UploadLimiter): Promise<Upload> {
     const path = join(r.dir, name);
     if (!name.endsWith('.sst')) {
       const handle = await uploadFile(path, 'EXCLUSIVE', context);
@@ -133,42 +144,80 @@ export class RocksNativeSnapshotStrategy implements SnapshotStrategy<KeyedStateH
     const contentId = r.contentIds.get(name) ?? (await sha256File(path));
     const reuse = r.reusable.get(contentId);
     if (reuse !== undefined) return { shared: { name, contentId, handle: reuse.handle, reused: true }, uploaded: 0 };
-    const verified = await verifySstBeforeUpload(path, name, r.checkpointId, this.source.verifySstsBeforeUpload);
-    const handle = await uploadFile(path, r.isCheckpoint ? 'SHARED' : 'EXCLUSIVE', context);
-    checkUploadIsVerified(handle, verified, name, r.checkpointId);
-    return { shared: { name, contentId, handle }, uploaded: handle.size };
+    return await limiter.run(async () => {
+      const verified = await verifySstBeforeUpload(path, name, r.checkpointId, this.source.verifySstsBeforeUpload);
+      const handle = await uploadFile(path, r.isCheckpoint ? 'SHARED' : 'EXCLUSIVE', context);
+      checkUploadIsVerified(handle, verified, name, r.checkpointId);
+      return { shared: { name, contentId, handle }, uploaded: handle.size };
+    });
   }
 }
 
 /**
- * Runs `count` uploads, at most UPLOAD_CONCURRENCY at a time: on remote storage each file is a round
- * trip, and on local disk each is an fsync. Results keep the order of the indexes. After one
- * upload failed the others take no new file; the runner deletes what was written.
+ * At most `max` uploads at a time (on remote storage each file is a round trip, on local disk an
+ * fsync). After one upload failed, queued ones are not started; the runner deletes what was written.
  */
-async function uploadAll<T>(count: number, upload: (i: number) => Promise<T>): Promise<T[]> {
-  const results: T[] = new Array(count);
-  let next = 0;
-  let failed = false;
-  const worker = async (): Promise<void> => {
-    while (!failed && next < count) {
-      const i = next++;
-      try {
-        results[i] = await upload(i);
-      } catch (e) {
-        failed = true;
-        throw e;
-      }
+class UploadLimiter {
+  private running = 0;
+  private failed = false;
+  private readonly queue: Array<() => void> = [];
+
+  constructor(private readonly max: number) {}
+
+  async run<T>(upload: () => Promise<T>): Promise<T> {
+    if (this.running >= this.max) await new Promise<void>((resolve) => this.queue.push(resolve));
+    if (this.failed) throw new Error('not started: another upload of this checkpoint failed');
+    this.running++;
+    try {
+      return await upload();
+    } catch (e) {
+      this.failed = true;
+      throw e;
+    } finally {
+      this.running--;
+      this.queue.shift()?.();
     }
-  };
-  const settled = await Promise.allSettled(Array.from({ length: Math.min(UPLOAD_CONCURRENCY, count) }, worker));
+  }
+}
+
+/** Waits for every promise (nothing keeps writing after this returns), then throws the first failure or returns all results in order. */
+async function allOrFirstError<T extends unknown[]>(promises: { [I in keyof T]: Promise<T[I]> }): Promise<T> {
+  const settled = await Promise.allSettled(promises);
   const rejected = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (rejected !== undefined) throw rejected.reason;
-  return results;
+  return settled.map((r) => (r as PromiseFulfilledResult<unknown>).value) as T;
 }
+
+/**
+ * Removes a local checkpoint directory: one unlink per known file and an rmdir (no lstat per
+ * entry as a recursive rm does); a recursive rm when the files are unknown or something else is there.
+ */
+async function removeCheckpointDirectory(dir: string, files: readonly string[] | undefined): Promise<void> {
+  if (files !== undefined) {
+    try {
+      await Promise.all(files.map((f) => unlink(join(dir, f))));
+      await rmdir(dir);
+      return;
+    } catch {
+      // fall through
+    }
+  }
+  await rm(dir, { recursive: true, force: true });
+}
+
+/** Files up to this size are read in one call (MANIFEST, CURRENT, OPTIONS, small SSTs); larger ones are streamed. */
+const READ_WHOLE_MAX_BYTES = 1 << 20;
 
 async function uploadFile(path: string, scope: CheckpointedStateScope, context: SnapshotContext): Promise<StreamStateHandle> {
   const out = context.openStream(scope);
-  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) await out.write(chunk as Buffer);
+  const fh = await open(path, 'r');
+  try {
+    const { size } = await fh.stat();
+    if (size <= READ_WHOLE_MAX_BYTES) await out.write(await fh.readFile());
+    else for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) await out.write(chunk as Buffer);
+  } finally {
+    await fh.close();
+  }
   return await out.closeAndGetHandle();
 }
 

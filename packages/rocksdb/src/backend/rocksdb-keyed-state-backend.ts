@@ -113,8 +113,9 @@ export class RocksDBKeyedStateBackend<K> extends KvKeyedStateBackend<K> {
     }
   }
 
-  private openStore(dbDir: string): RocksDBKvStore {
-    const db = RocksDB.open(dbDir, { ...this.options.dbOptions, createIfMissing: true, disableWAL: true });
+  /** Opens the database off the event loop (RocksDB.openAsync): recovery and its fsyncs take tens of ms. */
+  private async openStore(dbDir: string): Promise<RocksDBKvStore> {
+    const db = await RocksDB.openAsync(dbDir, { ...this.options.dbOptions, createIfMissing: true, disableWAL: true });
     this.rocksStore = new RocksDBKvStore(db, { ttlQueryTimeAfterNumEntries: this.options.ttlQueryTimeAfterNumEntries });
     this.attachStore(this.rocksStore);
     return this.rocksStore;

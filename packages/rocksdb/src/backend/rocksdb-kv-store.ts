@@ -1,5 +1,8 @@
-import { assert, type KvEntry, type KvKeySpace, type KvKeySpaceOptions, type KvReadableKeySpace, type KvStore, type KvView } from '@flowstate/core';
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { assert, IllegalStateUsageError, type KvEntry, type KvKeySpace, type KvKeySpaceOptions, type KvReadableKeySpace, type KvStore, type KvView } from '@flowstate/core';
 import { WriteBatch, type ColumnFamily, type RocksDB, type Snapshot } from '../native.js';
+import { RocksDBBulkLoad } from './rocksdb-bulk-load.js';
 import { checkTtlLayout, checkQueryTimeAfterNumEntries, type RocksDBKvStoreOptions } from './ttl-compaction.js';
 
 /** Column family names carry a prefix so a state may be called 'default'. */
@@ -47,6 +50,15 @@ export class RocksDBKvStore implements KvStore {
   /** The time the TTL compaction filters compare against (the wall clock until first set). */
   setTtlTime(timestamp: number): void {
     this.db.setTtlTime(timestamp);
+  }
+
+  /** Restores write sorted SST files and ingest them (see RocksDBBulkLoad); scratch files live in the database directory. */
+  bulkLoad(spillBytes?: number): RocksDBBulkLoad {
+    const cfOf = (space: KvKeySpace): ColumnFamily => {
+      if (!(space instanceof RocksDBKeySpace) || this.spaces.get(space.name) !== space) throw new IllegalStateUsageError(undefined, `key space '${space.name}' is not one of this RocksDB store`);
+      return space.cf;
+    };
+    return new RocksDBBulkLoad(this.db, join(this.db.path, `.bulk-load-${randomUUID()}`), cfOf, spillBytes);
   }
 
   keySpaceNames(): string[] {

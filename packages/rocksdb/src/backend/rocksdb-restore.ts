@@ -1,4 +1,5 @@
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   CorruptCheckpointError,
@@ -34,7 +35,7 @@ export interface RocksRestoreTarget extends KvRestoreTarget {
   /** Where the database lives; a native restore downloads into it before openStore(). */
   readonly dbDir: string;
   /** Opens the database in dbDir and makes it the backend's store. */
-  openStore(): RocksDBKvStore;
+  openStore(): Promise<RocksDBKvStore>;
   /** Restores canonical key-group streams into the opened store (core's generic restore). */
   restoreCanonical(handles: readonly KeyedStateHandle[]): Promise<void>;
 }
@@ -42,7 +43,8 @@ export interface RocksRestoreTarget extends KvRestoreTarget {
 /**
  * Restores a RocksDB keyed backend.
  * - Canonical key-group streams (from any backend): rows are rebuilt from the records of the key
- *   groups in range and written in write batches.
+ *   groups in range (core's restoreKvCanonical) and bulk loaded: sorted into SST files and
+ *   ingested (RocksDBBulkLoad), not written through write batches.
  * - Native incremental handles: the handle that overlaps most is downloaded (sizes and checksums
  *   verified) and opened directly; key groups outside the range are dropped with DeleteRange. The
  *   other overlapping handles are opened one by one, and their rows in range are written into SST
@@ -68,7 +70,7 @@ export async function restoreRocksKeyedState<K>(backend: RocksRestoreTarget, par
     await restoreNative(backend, incremental, reader!, params.serializerRegistry ?? defaultSerializerRegistry);
     return;
   }
-  backend.openStore();
+  await backend.openStore();
   await backend.restoreCanonical(canonical);
 }
 
@@ -82,12 +84,12 @@ async function restoreNative(backend: RocksRestoreTarget, incremental: readonly 
     }
   }
   if (relevant.length === 0) {
-    backend.openStore();
+    await backend.openStore();
     return;
   }
   const [base, ...others] = relevant;
   await download(base!, backend.dbDir, reader);
-  const store = backend.openStore();
+  const store = await backend.openStore();
   registerRestored(backend, await readNativeHeader(base!, reader, registry), base!.type);
   clipToRange(backend);
   for (const other of others) await ingestRange(backend, store, other, reader, registry);
@@ -116,8 +118,9 @@ function keySpaces(backend: RocksRestoreTarget): KvKeySpace[] {
 
 async function download(h: IncrementalRocksDBStateHandle, dir: string, reader: StateHandleReader): Promise<void> {
   mkdirSync(dir, { recursive: true });
-  // File names were checked by checkRocksFileNames: plain, distinct names inside `dir`.
-  for (const f of [...h.sharedFiles, ...h.privateFiles]) writeFileSync(join(dir, f.name), await reader.readFully(f.handle, h.checkpointId));
+  // File names were checked by checkRocksFileNames: plain, distinct names inside `dir`. Written
+  // asynchronously: a synchronous write of each SST blocked the event loop for the whole download.
+  for (const f of [...h.sharedFiles, ...h.privateFiles]) await writeFile(join(dir, f.name), await reader.readFully(f.handle, h.checkpointId));
 }
 
 async function readNativeHeader(h: IncrementalRocksDBStateHandle, reader: StateHandleReader, registry: SerializerSnapshotRegistry): Promise<KeyedStateStreamHeader> {
@@ -147,7 +150,7 @@ async function ingestRange(backend: RocksRestoreTarget, store: RocksDBKvStore, h
     await download(h, join(tmp, 'db'), reader);
     const header = await readNativeHeader(h, reader, registry);
     registerRestored(backend, header, h.type);
-    const src = RocksDB.open(join(tmp, 'db'), { createIfMissing: false });
+    const src = await RocksDB.openAsync(join(tmp, 'db'), { createIfMissing: false });
     try {
       header.states.forEach((meta, i) => {
         const srcCf = src.getColumnFamily(STATE_CF_PREFIX + meta.name);

@@ -4,8 +4,8 @@ import { loadBinding, scratch } from './binding.js';
 import { nativeOfColumnFamily, wrapColumnFamily, type ColumnFamily } from './column-family.js';
 import { asyncCall, invalid, RocksDBError } from './errors.js';
 import { wrapIterator, type IteratorOptions, type RocksIterator } from './iterator.js';
-import type { NativeDatabase } from './native-types.js';
-import { nativeSnapshotOrUndefined, wrapSnapshot, type Snapshot } from './snapshot.js';
+import type { NativeDatabase, NativeOpenOptions } from './native-types.js';
+import { nativeOfSnapshot, nativeSnapshotOrUndefined, wrapSnapshot, type Snapshot } from './snapshot.js';
 import { wrapSstFileWriter, type SstFileWriter } from './sst-file-writer.js';
 import type { CompactRangeOptions, IngestExternalFileOptions, LiveFileMetaData, LiveFilesMetaDataOptions, RocksDBOptions } from './types.js';
 import { nativeTtlConfig, type TtlCompactionFilterOptions } from './ttl-filter.js';
@@ -31,18 +31,15 @@ export class RocksDB {
   static open(path: string, options: RocksDBOptions = {}): RocksDB {
     if (typeof path !== 'string' || path.length === 0) throw invalid('path must be a non-empty string');
     const native = new (loadBinding().Database)();
-    native.open(path, {
-      createIfMissing: options.createIfMissing,
-      createMissingColumnFamilies: options.createMissingColumnFamilies,
-      blockCacheSize: options.blockCacheSize,
-      writeBufferSize: options.writeBufferSize,
-      maxWriteBufferNumber: options.maxWriteBufferNumber,
-      compression: options.compression,
-      disableWAL: options.disableWAL,
-      atomicFlush: options.atomicFlush,
-      fixedPrefixLength: options.fixedPrefixLength,
-      columnFamilies: options.columnFamilies,
-    });
+    native.open(path, nativeOpenOptions(options));
+    return new RocksDB(path, native);
+  }
+
+  /** {@link RocksDB.open} on the libuv thread pool (recovery, file creation and fsyncs off the event loop); rejects, never throws. */
+  static async openAsync(path: string, options: RocksDBOptions = {}): Promise<RocksDB> {
+    if (typeof path !== 'string' || path.length === 0) throw invalid('path must be a non-empty string');
+    const native = new (loadBinding().Database)();
+    await asyncCall(() => native.openAsync(path, nativeOpenOptions(options)));
     return new RocksDB(path, native);
   }
 
@@ -103,7 +100,8 @@ export class RocksDB {
 
   /** The value of `key`, or undefined. Reads at `snapshot` when given. */
   get(cf: ColumnFamily, key: Uint8Array, snapshot?: Snapshot): Uint8Array | undefined {
-    const r = this.#native.getInto(nativeOfColumnFamily(cf), key, nativeSnapshotOrUndefined(snapshot));
+    // Without a snapshot the argument is left out (the native side then skips its checks).
+    const r = snapshot === undefined ? this.#native.getInto(nativeOfColumnFamily(cf), key) : this.#native.getInto(nativeOfColumnFamily(cf), key, nativeOfSnapshot(snapshot));
     return typeof r === 'number' ? scratch.slice(0, r) : r;
   }
 
@@ -227,4 +225,19 @@ export class RocksDB {
   setTtlTime(timestamp: number): void {
     this.#native.setTtlTime(timestamp);
   }
+}
+
+function nativeOpenOptions(options: RocksDBOptions): NativeOpenOptions {
+  return {
+    createIfMissing: options.createIfMissing,
+    createMissingColumnFamilies: options.createMissingColumnFamilies,
+    blockCacheSize: options.blockCacheSize,
+    writeBufferSize: options.writeBufferSize,
+    maxWriteBufferNumber: options.maxWriteBufferNumber,
+    compression: options.compression,
+    disableWAL: options.disableWAL,
+    atomicFlush: options.atomicFlush,
+    fixedPrefixLength: options.fixedPrefixLength,
+    columnFamilies: options.columnFamilies,
+  };
 }

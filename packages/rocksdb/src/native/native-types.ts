@@ -80,6 +80,7 @@ export interface NativeSstFileWriter {
   deleteRange(begin: Uint8Array, end: Uint8Array): void;
   finish(): SstFileInfo;
   finishAsync(): Promise<SstFileInfo>;
+  putPackedAndFinishAsync(packed: Uint8Array): Promise<SstFileInfo>;
   fileSize(): number;
   abandon(): void;
   state(): SstFileWriterState;
@@ -87,6 +88,7 @@ export interface NativeSstFileWriter {
 
 export interface NativeDatabase {
   open(path: string, options: NativeOpenOptions): void;
+  openAsync(path: string, options: NativeOpenOptions): Promise<void>;
   close(): void;
   isClosed(): boolean;
   path(): string;
@@ -96,7 +98,7 @@ export interface NativeDatabase {
   dropColumnFamily(cf: NativeColumnFamily): void;
   get(cf: NativeColumnFamily, key: Uint8Array, snapshot: NativeSnapshot | undefined): Uint8Array | undefined;
   /** undefined = not found; number = value length, copied into the scratch buffer; Uint8Array = too large for scratch. */
-  getInto(cf: NativeColumnFamily, key: Uint8Array, snapshot: NativeSnapshot | undefined): Uint8Array | number | undefined;
+  getInto(cf: NativeColumnFamily, key: Uint8Array, snapshot?: NativeSnapshot): Uint8Array | number | undefined;
   put(cf: NativeColumnFamily, key: Uint8Array, value: Uint8Array): void;
   delete(cf: NativeColumnFamily, key: Uint8Array): void;
   merge(cf: NativeColumnFamily, key: Uint8Array, value: Uint8Array): void;

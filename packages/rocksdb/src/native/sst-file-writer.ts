@@ -61,6 +61,16 @@ export class SstFileWriter {
     return asyncCall(() => this.#native.finishAsync());
   }
 
+  /**
+   * Adds `rows` (keys strictly ascending) and finishes the file, all on the libuv thread pool: the
+   * block building, compression and writes of a whole file stay off the event loop. The rows are
+   * copied into one buffer first. Rejects (leaving the writer idle, the file abandoned) when a key
+   * is out of order.
+   */
+  putAllAndFinishAsync(rows: Iterable<readonly [Uint8Array, Uint8Array]>): Promise<SstFileInfo> {
+    return asyncCall(() => this.#native.putPackedAndFinishAsync(packRows(rows)));
+  }
+
   /** Abandons an open, unfinished file (the partial file is left on disk). */
   abandon(): void {
     this.#native.abandon();
@@ -81,4 +91,22 @@ export class SstFileWriter {
       return new SstFileWriter();
     };
   }
+}
+
+/** [u32 LE key length][u32 LE value length][key][value]... (the native side's packed rows). */
+function packRows(rows: Iterable<readonly [Uint8Array, Uint8Array]>): Uint8Array {
+  const list = [...rows];
+  let size = 0;
+  for (const [k, v] of list) size += 8 + k.length + v.length;
+  const out = new Uint8Array(size);
+  const view = new DataView(out.buffer);
+  let pos = 0;
+  for (const [k, v] of list) {
+    view.setUint32(pos, k.length, true);
+    view.setUint32(pos + 4, v.length, true);
+    out.set(k, pos + 8);
+    out.set(v, pos + 8 + k.length);
+    pos += 8 + k.length + v.length;
+  }
+  return out;
 }

@@ -1,0 +1,95 @@
+import { strict as assert } from 'node:assert';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { KeyGroupRange, SAVEPOINT, Serializers, ValueStateDescriptor, VoidNamespace, type KeyedStateBackend } from '@flowstate/core';
+import { FsStateBackend } from '@flowstate/heap';
+import { RocksDBKvStore, RocksDBStateBackend, STATE_CF_PREFIX } from '@flowstate/rocksdb';
+import { RocksDB, SstFileWriter } from '@flowstate/rocksdb/native';
+import { localCheckpointStorage } from '@flowstate/storage-local';
+import { sortedLastWins } from '../src/backend/rocksdb-bulk-load.js';
+import { tempDirs } from './temp-dirs.js';
+
+const tempDir = tempDirs();
+const b = (...bytes: number[]) => new Uint8Array(bytes);
+const memtableEntries = (db: RocksDB, cf: string) => Number(db.getProperty('rocksdb.num-entries-active-mem-table', db.getColumnFamily(cf)));
+
+describe('RocksDB bulk load (canonical restores through SST ingestion)', () => {
+  it('sorts keys as unsigned bytes, a prefix first; of equal keys the last added wins', () => {
+    const keys = [b(0x80), b(1, 0), b(1), b(0xff), b(1), b(0)];
+    assert.deepEqual(sortedLastWins(keys), [5, 4, 1, 0, 3]);
+  });
+
+  it('spills into several (overlapping) SST files and ingests them: nothing goes through the memtable, the last value wins', async () => {
+    const dir = tempDir('bulk-spill');
+    const db = RocksDB.open(join(dir, 'db'), { createIfMissing: true, disableWAL: true });
+    const store = new RocksDBKvStore(db);
+    try {
+      const space = store.keySpace('s');
+      // 64-byte rows, a spill every ~10: keys interleave across files, and key 7 is in two files.
+      const load = store.bulkLoad(640);
+      const value = (k: number, v: number) => new Uint8Array(60).fill(v).map((x, i) => (i === 0 ? k : x));
+      for (let i = 0; i < 40; i++) load.add(space, b(0, 0, 0, (i * 17) % 40), value((i * 17) % 40, 1));
+      load.add(space, b(0, 0, 0, 7), value(7, 2));
+      assert.ok(load.filesWritten >= 3, `spilled ${load.filesWritten} files`);
+      await load.finish();
+      assert.equal(memtableEntries(db, `${STATE_CF_PREFIX}s`), 0);
+      for (let k = 0; k < 40; k++) assert.deepEqual(space.get(b(0, 0, 0, k)), value(k, k === 7 ? 2 : 1), `key ${k}`);
+      assert.deepEqual(readdirSync(join(dir, 'db')).filter((n) => n.startsWith('.bulk-load')), [], 'scratch directory removed');
+    } finally {
+      store.close();
+    }
+  });
+
+  it('restores a canonical savepoint by ingesting SST files, not through write batches', async () => {
+    const dir = tempDir('bulk-restore');
+    const storage = localCheckpointStorage(join(dir, 'checkpoints'));
+    const COUNT = new ValueStateDescriptor<number>('count', Serializers.int32, 0);
+    const params = { operatorIdentifier: 'op', keySerializer: Serializers.string, maxParallelism: 128, keyGroupRange: new KeyGroupRange(0, 127) };
+    const heap = await new FsStateBackend().createKeyedStateBackend(params);
+    const st = heap.getPartitionedState(VoidNamespace, Serializers.voidNamespace, COUNT);
+    for (let i = 0; i < 500; i++) {
+      heap.setCurrentKey(`k${i}`);
+      st.update(i);
+    }
+    const loc = await storage.initializeLocationForCheckpoint(1);
+    const handle = (await heap.snapshot(1, 1, loc.streamFactory, SAVEPOINT).result).jobManagerOwnedSnapshot!;
+    heap.dispose();
+    const rocks: KeyedStateBackend<string> = await new RocksDBStateBackend({ incrementalCheckpoints: true, localDirectory: join(dir, 'local') }).createKeyedStateBackend({ ...params, restoreState: [handle], stateHandleReader: storage });
+    try {
+      const restored = rocks.getPartitionedState(VoidNamespace, Serializers.voidNamespace, COUNT);
+      for (let i = 0; i < 500; i++) {
+        rocks.setCurrentKey(`k${i}`);
+        assert.equal(restored.value(), i);
+      }
+      const db = (rocks as unknown as { db: RocksDB }).db;
+      assert.equal(memtableEntries(db, `${STATE_CF_PREFIX}count`), 0, 'restored rows went through the memtable');
+      assert.ok(db.getLiveFilesMetaData({ uniqueIds: false }).some((f) => f.columnFamily === `${STATE_CF_PREFIX}count` && f.numEntries === 500));
+    } finally {
+      rocks.dispose();
+    }
+  });
+
+  it('putAllAndFinishAsync builds a file off the event loop; keys out of order reject and leave the writer reusable', async () => {
+    const dir = tempDir('bulk-writer');
+    const w = new SstFileWriter();
+    w.open(join(dir, 'bad.sst'));
+    await assert.rejects(w.putAllAndFinishAsync([[b(2), b(2)], [b(1), b(1)]]), (e: Error & { code?: string }) => e.code === 'ROCKSDB_INVALID_ARGUMENT');
+    assert.equal(w.state, 'idle');
+    w.open(join(dir, 'good.sst'));
+    const info = await w.putAllAndFinishAsync([[b(1), b(1)], [b(2), b(2, 2)]]);
+    assert.equal(info.numEntries, 2);
+    assert.deepEqual(info.largestKey, b(2));
+  });
+
+  it('openAsync opens off the event loop and rejects with a typed error', async () => {
+    const dir = tempDir('bulk-open');
+    const db = await RocksDB.openAsync(join(dir, 'db'), { createIfMissing: true });
+    db.put(db.defaultColumnFamily, b(1), b(1));
+    db.close();
+    const again = await RocksDB.openAsync(join(dir, 'db'), { createIfMissing: false });
+    assert.deepEqual(again.get(again.defaultColumnFamily, b(1)), b(1));
+    again.close();
+    await assert.rejects(RocksDB.openAsync(join(dir, 'missing'), { createIfMissing: false }), (e: Error & { code?: string }) => e.code === 'ROCKSDB_INVALID_ARGUMENT');
+  });
+});
