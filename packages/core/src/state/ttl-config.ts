@@ -120,7 +120,7 @@ export class StateTtlConfigBuilder {
     return this;
   }
 
-  cleanupIncrementally(cleanupSize: number = DEFAULT_INCREMENTAL_CLEANUP.cleanupSize, runCleanupForEveryRecord = DEFAULT_INCREMENTAL_CLEANUP.runCleanupForEveryRecord): this {
+  cleanupIncrementally(cleanupSize: number = DEFAULT_INCREMENTAL_CLEANUP.cleanupSize, runCleanupForEveryRecord: boolean = DEFAULT_INCREMENTAL_CLEANUP.runCleanupForEveryRecord): this {
     this.cleanup.incremental = { cleanupSize, runCleanupForEveryRecord };
     return this;
   }
