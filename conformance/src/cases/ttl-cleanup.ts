@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import {
+  AggregatingStateDescriptor,
   CHECKPOINT,
+  ReducingStateDescriptor,
+  RecordSerializer,
   IllegalStateUsageError,
   ListStateDescriptor,
   MapStateDescriptor,
@@ -16,7 +19,8 @@ import { expectThrows } from '../harness/expect.js';
 import type { Fixture } from '../harness/fixture.js';
 import { restoreKeyed } from '../harness/restore.js';
 import { listContents, mapContents, VOID_NS, VOID_NS_SERIALIZER } from '../harness/state-checks.js';
-import { ManualClock, NEVER_RETURN, ttlConfig } from '../harness/ttl.js';
+import { ManualClock, NEVER_RETURN, SUM_AGGREGATE, ttlConfig } from '../harness/ttl.js';
+import { asMerging } from '../harness/merging.js';
 import type { ConformanceGroup } from '../registry.js';
 
 export const ttlCleanupGroup: ConformanceGroup = {
@@ -26,6 +30,7 @@ export const ttlCleanupGroup: ConformanceGroup = {
     { name: 'cleanup in full snapshots: expired entries, map entries and list elements are not written', run: fullSnapshotCleanup },
     { name: 'incremental cleanup examines at most cleanupSize entries per state access, and per record when asked', run: incrementalCleanup },
     { name: 'restore rules: TTL switched on or off fails naming the state; a different TTL is fine', run: restoreRules },
+    { name: 'merging namespaces drops expired parts; serializer migration keeps the timestamps', requires: ['serializerMigration'], run: mergeAndMigrate },
   ],
 };
 
@@ -201,4 +206,63 @@ async function restoreRules(fx: Fixture): Promise<void> {
   expectThrows('restoring processing-time TTL as event-time TTL', StateMigrationError, () =>
     eventTime.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, valueDesc('was-ttl', { ...cfg, timeCharacteristic: 'EventTime' })),
   );
+}
+
+type RecordV1 = { id: number; legacy: string };
+type RecordV2 = { id: number; score: number };
+const RECORD_V1 = new RecordSerializer<RecordV1>('TtlRecord', [
+  { name: 'id', serializer: Serializers.int32 },
+  { name: 'legacy', serializer: Serializers.string },
+]);
+const RECORD_V2 = new RecordSerializer<RecordV2>('TtlRecord', [
+  { name: 'id', serializer: Serializers.int32 },
+  { name: 'score', serializer: Serializers.float64, defaultValue: 0.5 },
+]);
+
+async function mergeAndMigrate(fx: Fixture): Promise<void> {
+  const clock = new ManualClock(0);
+  const kb = await fx.keyed({ keySerializer: Serializers.string, ttlTimeProvider: clock });
+  const cfg = ttlConfig(NEVER_RETURN);
+  const ns = Serializers.string;
+  const reducing = asMerging(kb.getOrCreateKeyedState(ns, new ReducingStateDescriptor<number>('reducing', (a, b) => a + b, Serializers.float64).enableTimeToLive(cfg)), 'TTL reducing');
+  const aggregating = asMerging(kb.getOrCreateKeyedState(ns, new AggregatingStateDescriptor('aggregating', SUM_AGGREGATE, Serializers.float64).enableTimeToLive(cfg)), 'TTL aggregating');
+  const list = asMerging(kb.getOrCreateKeyedState(ns, listDesc(cfg)), 'TTL list');
+  kb.setCurrentKey('k');
+  // ns-old is written at 0 (expired at 150), ns-new at 100, the target ns-target never.
+  for (const [time, namespace, n] of [[0, 'ns-old', 1], [100, 'ns-new', 10]] as const) {
+    clock.now = time;
+    for (const s of [reducing, aggregating, list]) s.setCurrentNamespace(namespace);
+    reducing.add(n);
+    aggregating.add(n);
+    list.add(`e${n}`);
+  }
+  clock.now = 150;
+  for (const s of [reducing, aggregating, list]) {
+    s.mergeNamespaces('ns-target', ['ns-old', 'ns-new']);
+    s.setCurrentNamespace('ns-target');
+  }
+  assert.equal(reducing.get(), 10, 'reducing merge drops the expired accumulator');
+  assert.equal(aggregating.get(), 'sum=10', 'aggregating merge drops the expired accumulator');
+  assert.deepStrictEqual(listContents(list, 'merged list'), ['e10'], 'merged list elements keep their own timestamps');
+
+  // Migration: V1 values written at 0 and 80 restore as V2 with their timestamps.
+  const v1 = new ValueStateDescriptor<RecordV1>('record', RECORD_V1).enableTimeToLive(cfg);
+  const record = kb.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, v1);
+  for (const [time, key] of [[0, 'early'], [80, 'late']] as const) {
+    clock.now = time;
+    kb.setCurrentKey(key);
+    record.update({ id: time, legacy: 'x' });
+  }
+  const cp = await checkpointKeyed(fx, [kb], { options: SAVEPOINT });
+  const restoredClock = new ManualClock(99);
+  const restored = await restoreKeyed(fx, cp, { keySerializer: Serializers.string, ttlTimeProvider: restoredClock });
+  const v2 = restored.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, new ValueStateDescriptor<RecordV2>('record', RECORD_V2).enableTimeToLive(cfg));
+  restored.setCurrentKey('late');
+  assert.deepStrictEqual(v2.value(), { id: 80, score: 0.5 }, 'migrated to V2');
+  restoredClock.now = 100;
+  restored.setCurrentKey('early');
+  assert.equal(v2.value(), null, 'the value written at 0 expires at 100 after the migration');
+  restoredClock.now = 179;
+  restored.setCurrentKey('late');
+  assert.deepStrictEqual(v2.value(), { id: 80, score: 0.5 }, 'the value written at 80 lives until 180');
 }
