@@ -4,6 +4,7 @@ import {
   CHECKPOINT,
   DataOutputSerializer,
   FsCheckpointStorage,
+  IllegalStateUsageError,
   KeyGroupRange,
   KvKeyedStateBackend,
   ListStateDescriptor,
@@ -99,6 +100,31 @@ describe('StateTtlConfig', () => {
     }
     assert.throws(() => validateTtlConfig({ ...good, ttlMs: -5 }), TtlConfigError);
     assert.throws(() => new ValueStateDescriptor('d', Serializers.string, 'default').enableTimeToLive(good), TtlConfigError, 'a default value and TTL are not compatible (Flink)');
+  });
+});
+
+describe('TTL time', () => {
+  it('a watermark of -Infinity (none yet) or a fractional time stamps a valid i64, and NaN is refused', async () => {
+    const watermark = new Clock(-Infinity);
+    const kb = await KvKeyedStateBackend.open<string>(
+      { operatorIdentifier: 'op', keySerializer: Serializers.string, maxParallelism: 128, keyGroupRange: KeyGroupRange.of(0, 127), ttlWatermarkProvider: watermark },
+      new MinimalKvStore(),
+    );
+    const cfg = { ...config(), timeCharacteristic: 'EventTime' as const };
+    const s = kb.getPartitionedState(VoidNamespace, NS, new ValueStateDescriptor<string>('e', Serializers.string).enableTimeToLive(cfg));
+    kb.setCurrentKey('k');
+    s.update('before any watermark');
+    assert.equal(s.value(), 'before any watermark', 'nothing expires while the watermark is -Infinity');
+    watermark.now = 12.75;
+    assert.equal(s.value(), null, 'stamped with the smallest timestamp: expired by the first watermark');
+    s.update('fractional');
+    watermark.now = 111;
+    assert.equal(s.value(), 'fractional', 'stamped 12 (12.75 truncated): alive at 111');
+    watermark.now = 112;
+    assert.equal(s.value(), null, 'expired at 12 + 100');
+    watermark.now = NaN;
+    assert.throws(() => s.update('x'), IllegalStateUsageError);
+    kb.dispose();
   });
 });
 

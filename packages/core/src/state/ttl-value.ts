@@ -137,7 +137,17 @@ export class TtlSerializerSnapshot<T> implements TypeSerializerSnapshot<TtlValue
 
 /** A TTL'd value stamped `now`. */
 export function ttlValue<T>(userValue: T, now: number): TtlValue<T> {
-  return { userValue, lastAccessTimestamp: now };
+  return { userValue, lastAccessTimestamp: Number.isSafeInteger(now) ? now : ttlStamp(now) };
+}
+
+/**
+ * A time as an i64 stamp: fractions are truncated and times beyond the safe integers clamped, so
+ * that a watermark of -Infinity (none yet: Flink's Long.MIN_VALUE) stamps the smallest timestamp.
+ * NaN is a broken TtlTimeProvider.
+ */
+function ttlStamp(now: number): number {
+  if (Number.isNaN(now)) throw new IllegalStateUsageError(undefined, 'the TTL time provider returned NaN');
+  return Math.min(Number.MAX_SAFE_INTEGER, Math.max(Number.MIN_SAFE_INTEGER, Math.trunc(now)));
 }
 
 /** Guards the decorators' own null checks (the inner state would accept a TtlValue around null). */
