@@ -18,7 +18,8 @@ import type { KvKeySpace } from './kv-store.js';
 /** The i64 big-endian timestamp at `offset`. */
 export function readTtlTimestamp(bytes: Uint8Array, offset: number): number {
   if (offset + 8 > bytes.byteLength) throw new CorruptDataError('TTL value shorter than its timestamp', offset);
-  return Number(new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getBigInt64(offset, false));
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return view.getInt32(offset, false) * 0x100000000 + view.getUint32(offset + 4, false);
 }
 
 /**
@@ -40,7 +41,7 @@ function listWithoutExpired(bytes: Uint8Array, ttlMs: number, now: number): Uint
     if (off + 4 > bytes.byteLength) throw new CorruptDataError('truncated TTL list element header', off);
     const len = view.getUint32(off, false);
     if (len < 8 || off + 4 + len > bytes.byteLength) throw new CorruptDataError('truncated TTL list element', off);
-    if (!isExpiredAt(Number(view.getBigInt64(off + 4, false)), ttlMs, now)) {
+    if (!isExpiredAt(view.getInt32(off + 4, false) * 0x100000000 + view.getUint32(off + 8, false), ttlMs, now)) {
       live.push([off, 4 + len]);
       liveBytes += 4 + len;
     }

@@ -39,7 +39,10 @@ export class TtlSerializer<T> implements TypeSerializer<TtlValue<T>> {
   }
 
   serialize(value: TtlValue<T>, out: DataOutputSerializer): void {
-    out.writeBigInt64(BigInt(value.lastAccessTimestamp));
+    // i64 big-endian as two 32-bit halves (no BigInt on the hot path); stamps are safe integers.
+    const ts = value.lastAccessTimestamp;
+    out.writeInt32(Math.floor(ts / 0x100000000));
+    out.writeUint32(ts >>> 0);
     if (!this.info.nullableUserValue) {
       this.userSerializer.serialize(value.userValue, out);
     } else if (value.userValue === null || value.userValue === undefined) {
@@ -51,9 +54,10 @@ export class TtlSerializer<T> implements TypeSerializer<TtlValue<T>> {
   }
 
   deserialize(input: DataInputDeserializer): TtlValue<T> {
-    const ts = input.readBigInt64();
-    if (ts > BigInt(Number.MAX_SAFE_INTEGER) || ts < BigInt(Number.MIN_SAFE_INTEGER)) input.fail(`TTL timestamp ${ts} is outside the safe integer range`);
-    const lastAccessTimestamp = Number(ts);
+    const hi = input.readInt32();
+    const lo = input.readUint32();
+    const lastAccessTimestamp = hi * 0x100000000 + lo;
+    if (!Number.isSafeInteger(lastAccessTimestamp)) input.fail(`TTL timestamp ${hi}:${lo} is outside the safe integer range`);
     if (this.info.nullableUserValue && !input.readBoolean()) return { userValue: null as T, lastAccessTimestamp };
     return { userValue: this.userSerializer.deserialize(input), lastAccessTimestamp };
   }
