@@ -91,6 +91,9 @@ async function fullSnapshotCleanup(fx: Fixture): Promise<void> {
   const control = kb.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, valueDesc('control', ttlConfig(NEVER_RETURN)));
   const list = kb.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, listDesc(cleaned));
   const map = kb.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, mapDesc(cleaned));
+  // float64 user keys: heap backends keep [key, value] tuples for them, string keys they do not.
+  const tupledDesc = () => new MapStateDescriptor<number, string>('map-float-keys', Serializers.float64, Serializers.string).enableTimeToLive(cleaned);
+  const tupled = kb.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, tupledDesc());
   const early = KEYS.slice(0, 10);
   const late = KEYS.slice(10);
   for (const [time, keys] of [[0, early], [80, late]] as const) {
@@ -103,6 +106,7 @@ async function fullSnapshotCleanup(fx: Fixture): Promise<void> {
     kb.setCurrentKey('collections');
     list.add(`e-${time}`);
     map.put(`u-${time}`, time);
+    tupled.put(time + 0.5, `t-${time}`);
   }
   // At 150, what was written at 0 has expired (0 + 100 <= 150) and what was written at 80 has not.
   clock.now = 150;
@@ -119,6 +123,7 @@ async function fullSnapshotCleanup(fx: Fixture): Promise<void> {
   restored.setCurrentKey('collections');
   assert.deepStrictEqual(listContents(restored.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, listDesc(cleaned)), 'list'), ['e-80'], 'expired list elements were not written');
   assert.deepStrictEqual([...mapContents(restored.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, mapDesc(cleaned)))], [['u-80', 80]], 'expired map entries were not written');
+  assert.deepStrictEqual([...mapContents(restored.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, tupledDesc()))], [[80.5, 't-80']], 'expired map entries (float64 keys) were not written');
   // The snapshot did not clean the live state: the source still returns its expired entries once.
   const visible = kb.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, valueDesc('value', { ...cleaned, stateVisibility: 'ReturnExpiredIfNotCleanedUp' }));
   kb.setCurrentKey(early[0]!);
