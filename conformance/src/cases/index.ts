@@ -13,6 +13,8 @@ import { serializersGroup } from './serializers.js';
 import { snapshotLifecycleGroup } from './snapshot-lifecycle.js';
 import { snapshotRunnerGroup } from './snapshot-runner.js';
 import { valueStateGroup } from './value-state.js';
+import { ttlCleanupGroup } from './ttl-cleanup.js';
+import { ttlSemanticsGroup } from './ttl-semantics.js';
 
 /** Registration order: simple state kinds first, so that a broken backend fails where it is plainest. */
 export const CONFORMANCE_GROUPS: readonly ConformanceGroup[] = [
@@ -20,6 +22,8 @@ export const CONFORMANCE_GROUPS: readonly ConformanceGroup[] = [
   listStateGroup,
   reducingAggregatingGroup,
   mapStateGroup,
+  ttlSemanticsGroup,
+  ttlCleanupGroup,
   keysNamespacesGroup,
   rescalingGroup,
   priorityQueueGroup,

@@ -11,6 +11,7 @@ import {
   type SerializerSnapshotRegistry,
   type StateBackend,
   type StateHandleReader,
+  type TtlTimeProvider,
   type TypeSerializer,
 } from '@flowstate/core';
 import type { ConformanceCapability } from '../capabilities.js';
@@ -32,6 +33,10 @@ export interface KeyedBackendOptions<K> {
   readonly keyGroupRange?: KeyGroupRange;
   readonly restoreState?: readonly KeyedStateHandle[];
   readonly stateHandleReader?: StateHandleReader;
+  /** The clock of processing-time TTL (cases with TTL pass a controllable one). */
+  readonly ttlTimeProvider?: TtlTimeProvider;
+  /** The watermark of event-time TTL. */
+  readonly ttlWatermarkProvider?: TtlTimeProvider;
 }
 
 export interface OperatorBackendOptions {
@@ -95,6 +100,8 @@ export class Fixture {
       keyGroupRange: options.keyGroupRange ?? KeyGroupRange.of(0, maxParallelism - 1),
       ...(options.restoreState === undefined ? {} : { restoreState: options.restoreState }),
       ...(options.stateHandleReader === undefined ? {} : { stateHandleReader: options.stateHandleReader }),
+      ...(options.ttlTimeProvider === undefined ? {} : { ttlTimeProvider: options.ttlTimeProvider }),
+      ...(options.ttlWatermarkProvider === undefined ? {} : { ttlWatermarkProvider: options.ttlWatermarkProvider }),
       // Backends that keep state on disk get a private directory; heap backends ignore it.
       localDirectory: await this.newLocalDirectory(),
     });

@@ -1,4 +1,4 @@
-import type { KeyedStateBackend, KeyedStateHandle, KeyGroupRange, TypeSerializer } from '@flowstate/core';
+import type { KeyedStateBackend, KeyedStateHandle, KeyGroupRange, TtlTimeProvider, TypeSerializer } from '@flowstate/core';
 import { checkpointKeyed, type CompletedCheckpoint } from './checkpoint.js';
 import type { Fixture } from './fixture.js';
 
@@ -8,6 +8,9 @@ export interface RestoreKeyedOptions<K> {
   readonly maxParallelism?: number;
   /** Defaults to every handle of every old subtask: the new backend must filter by key group. */
   readonly handles?: readonly KeyedStateHandle[];
+  /** The TTL clocks of the restored backend. */
+  readonly ttlTimeProvider?: TtlTimeProvider;
+  readonly ttlWatermarkProvider?: TtlTimeProvider;
 }
 
 export function restoreKeyed<K>(fx: Fixture, cp: CompletedCheckpoint<KeyedStateHandle>, options: RestoreKeyedOptions<K>): Promise<KeyedStateBackend<K>> {
@@ -17,6 +20,8 @@ export function restoreKeyed<K>(fx: Fixture, cp: CompletedCheckpoint<KeyedStateH
     ...(options.maxParallelism === undefined ? {} : { maxParallelism: options.maxParallelism }),
     restoreState: options.handles ?? cp.handles.flat(),
     stateHandleReader: cp.reader,
+    ...(options.ttlTimeProvider === undefined ? {} : { ttlTimeProvider: options.ttlTimeProvider }),
+    ...(options.ttlWatermarkProvider === undefined ? {} : { ttlWatermarkProvider: options.ttlWatermarkProvider }),
   });
 }
 

@@ -180,3 +180,14 @@ export class CorruptLocalStateError extends FlowstateError {
     super(`local state file '${file}' failed verification before upload for checkpoint ${checkpointId}: ${detail}`, options);
   }
 }
+
+/** A StateTtlConfig that cannot work (non-positive TTL, unknown update type, a cleanup bound < 1...). */
+export class TtlConfigError extends FlowstateError {
+  readonly code = 'TTL_CONFIG';
+  constructor(
+    readonly stateName: string | undefined,
+    detail: string,
+  ) {
+    super(stateName === undefined ? `invalid state TTL config: ${detail}` : `state '${stateName}': invalid state TTL config: ${detail}`);
+  }
+}

@@ -19,6 +19,8 @@ import {
   type State,
   type StateDescriptor,
   type StateKind,
+  type StateTtlConfig,
+  type TtlSnapshotFilter,
   type TypeSerializer,
   type ValueStateDescriptor,
 } from '@flowstate/core';
@@ -28,6 +30,7 @@ import { restoreHeapKeyedState } from './heap-restore.js';
 import { HeapSnapshotStrategy } from './heap-snapshot.js';
 import { SnapshotView, StateTable, type StateEntry, type StateMeta } from './state-table.js';
 import type { HeapMap } from './heap-map.js';
+import { HeapTtlCleaner } from './heap-ttl.js';
 
 export interface HeapKeyedStateBackendOptions {
   /** false: all serialization happens in the synchronous part (MemoryStateBackend). */
@@ -62,6 +65,7 @@ export class HeapKeyedStateBackend<K> extends AbstractKeyedStateBackend<K, Regis
       tables: () => [...this.states.values()].map((r) => r.table),
       queues: this.priorityQueues,
       views: this.snapshots,
+      ttlFilter: (table) => this.ttlSnapshotFilter(table),
     });
     this.runner = new SnapshotStrategyRunner('heap full snapshot', strategy, this.runningSnapshots);
   }
@@ -113,14 +117,26 @@ export class HeapKeyedStateBackend<K> extends AbstractKeyedStateBackend<K, Regis
   protected registerState(d: StateDescriptor<State, unknown>, nsSerializer: TypeSerializer<unknown>): Registered {
     let reg = this.states.get(d.name);
     if (reg === undefined) {
-      const meta: StateMeta = { name: d.name, kind: d.kind, namespaceSerializer: nsSerializer, stateSerializer: d.serializer };
+      const meta: StateMeta = { name: d.name, kind: d.kind, namespaceSerializer: nsSerializer, stateSerializer: d.serializer, ttl: d.ttl };
       reg = this.newRegistered(meta);
       this.states.set(d.name, reg);
       return reg;
     }
     const resolution = checkStateRegistration(reg.table.meta, d, nsSerializer);
     if (resolution !== undefined) this.applyRestored(reg, nsSerializer, resolution);
+    reg.table.meta.ttl = d.ttl;
     return reg;
+  }
+
+  protected override ttlIncrementalCleaner(reg: Registered, config: StateTtlConfig): HeapTtlCleaner {
+    return new HeapTtlCleaner(reg.table, config.ttlMs, this.ttl.counters);
+  }
+
+  /** Full snapshots drop expired entries of states with cleanup.fullSnapshot, as of the synchronous part. */
+  private ttlSnapshotFilter(table: StateTable): TtlSnapshotFilter | undefined {
+    const config = table.meta.ttl;
+    if (config === undefined || config.cleanup.fullSnapshot !== true) return undefined;
+    return { ttlMs: config.ttlMs, now: this.ttl.timeOf(config, table.meta.name).currentTimestamp() };
   }
 
   private newRegistered(meta: StateMeta): Registered {

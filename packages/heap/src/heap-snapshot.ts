@@ -13,9 +13,11 @@ import {
   type SnapshotStrategy,
   type TypeSerializer,
   type TypeSerializerSnapshot,
+  type TtlSnapshotFilter,
 } from '@flowstate/core';
 import { mapKeySerializer, mapKeysOf, mapValueSerializer } from './heap-registered.js';
 import type { HeapMap, HeapMapKeys } from './heap-map.js';
+import { heapWithoutExpired } from './heap-ttl.js';
 import { ABSENT, SnapshotView, type StateEntry, type StateTable } from './state-table.js';
 
 interface TableWriter {
@@ -28,6 +30,8 @@ interface TableWriter {
   readonly userValueSerializer: TypeSerializer<unknown> | undefined;
   /** Map state: the layout of its values (a function of the serializer captured here). */
   readonly mapKeys: HeapMapKeys | undefined;
+  /** Cleanup in full snapshots of a TTL'd state: expired entries are not written. */
+  readonly ttl: TtlSnapshotFilter | undefined;
 }
 
 /** What a heap snapshot needs from its backend, and no more. */
@@ -42,6 +46,8 @@ export interface HeapSnapshotSource {
   readonly queues: PriorityQueueStates;
   /** Copy-on-write views of running snapshots; state writes keep their preimages. */
   readonly views: Set<SnapshotView>;
+  /** For a TTL'd state with cleanup in full snapshots: the time to drop expired entries against. */
+  readonly ttlFilter?: (table: StateTable) => TtlSnapshotFilter | undefined;
 }
 
 /** What the synchronous part captured: the encoder, and either a live view or every block already encoded. */
@@ -68,7 +74,7 @@ export class HeapSnapshotStrategy implements SnapshotStrategy<KeyedStateHandle, 
     const tables = this.source.tables();
     const queues = this.source.queues.capture(undefined);
     if (tables.length === 0 && queues.length === 0) return null;
-    const writers = tables.map(tableWriter);
+    const writers = tables.map((t, i) => tableWriter(t, i, this.source.ttlFilter?.(t)));
     const range = this.source.keyGroupRange;
     const keySnapshot = this.source.keySerializer.snapshotConfiguration() as TypeSerializerSnapshot<unknown>;
     const encoder = new KeyedStateStreamEncoder(range, keySnapshot, [...writers.map(metaInfo), ...queues.map((q) => q.meta)]);
@@ -113,7 +119,7 @@ export class HeapSnapshotStrategy implements SnapshotStrategy<KeyedStateHandle, 
   }
 }
 
-function tableWriter(table: StateTable, index: number): TableWriter {
+function tableWriter(table: StateTable, index: number, ttl: TtlSnapshotFilter | undefined): TableWriter {
   const meta = table.meta;
   const isMap = meta.kind === 'MAP';
   return {
@@ -125,6 +131,7 @@ function tableWriter(table: StateTable, index: number): TableWriter {
     userKeySerializer: isMap ? mapKeySerializer(meta) : undefined,
     userValueSerializer: isMap ? mapValueSerializer(meta) : undefined,
     mapKeys: isMap ? mapKeysOf(meta) : undefined,
+    ttl,
   };
 }
 
@@ -149,7 +156,9 @@ function groupEncoder(
   const valOut = new DataOutputSerializer(256);
   const ukOut = new DataOutputSerializer(64);
 
-  const write = (w: TableWriter, key: unknown, namespace: unknown, value: unknown) => {
+  const write = (w: TableWriter, key: unknown, namespace: unknown, stored: unknown) => {
+    const value = w.ttl === undefined ? stored : heapWithoutExpired(w.table.meta.kind, stored, w.ttl.ttlMs, w.ttl.now, w.mapKeys?.tupled ?? false);
+    if (value === undefined) return;
     keyOut.clear();
     keySerializer.serialize(key, keyOut);
     nsOut.clear();

@@ -1,4 +1,4 @@
-import { assert, type KeyGroupRange, type StateKind, type TypeSerializer, type TypeSerializerSnapshot, type Identity } from '@flowstate/core';
+import { assert, type KeyGroupRange, type StateKind, type StateTtlConfig, type TypeSerializer, type TypeSerializerSnapshot, type Identity } from '@flowstate/core';
 
 /**
  * One (key, namespace) entry. The entries of one key form a chain through `next` (almost always
@@ -110,6 +110,8 @@ export interface StateMeta {
   readonly kind: StateKind;
   namespaceSerializer: TypeSerializer<unknown>;
   stateSerializer: TypeSerializer<unknown>;
+  /** The TTL config the state is registered with now (values are TtlValues); undefined without TTL and while restored but not registered again. */
+  ttl?: StateTtlConfig | undefined;
   /** Set while the state was restored but not yet registered: compatibility is resolved on registration. */
   restored?: {
     readonly namespaceSnapshot: TypeSerializerSnapshot<unknown>;

@@ -17,7 +17,10 @@ import { isPrimitiveType } from './identity.js';
 import { RunningSnapshots } from './snapshot/running-snapshots.js';
 import type { SnapshotStrategyRunner } from './snapshot/snapshot-strategy-runner.js';
 import type { SnapshotResources } from './snapshot/snapshot-strategy.js';
-import type { CheckpointOptions, KeyedStateBackend, KeyedStateBackendParameters, KeyedStateOf, SnapshotFuture } from './spi.js';
+import type { CheckpointOptions, KeyedStateBackend, KeyedStateBackendParameters, KeyedStateOf, SnapshotFuture, TtlCleanupStatistics } from './spi.js';
+import { ttlDecorate } from '../state/ttl-descriptors.js';
+import type { StateTtlConfig } from '../state/ttl.js';
+import { KeyedTtlSupport, type TtlIncrementalCleaner } from './ttl-support.js';
 
 /** The state object handed out for a registered state; its namespace is switchable. */
 export type NamespacedState = State & { setCurrentNamespace(namespace: unknown): void };
@@ -54,6 +57,8 @@ export abstract class AbstractKeyedStateBackend<K, R extends RegisteredKeyedStat
   protected readonly states = new Map<string, R>();
   /** Snapshots whose asynchronous part runs; dispose() cancels them and releases their resources. */
   protected readonly runningSnapshots: RunningSnapshots;
+  /** Clocks, inner descriptors and incremental cleaners of TTL'd states (see KeyedTtlSupport). */
+  protected readonly ttl: KeyedTtlSupport;
 
   private currentKey: K | undefined;
   private currentKeyGroup = -1;
@@ -77,6 +82,7 @@ export abstract class AbstractKeyedStateBackend<K, R extends RegisteredKeyedStat
     this.primitiveKeySerializer = isPrimitiveType(params.keySerializer as TypeSerializer<unknown>);
     this.primitiveKeyHash = keyUsage.primitiveKeysWithoutBytes === true ? primitiveKeyHashFor(params.keySerializer.typeId) : undefined;
     this.latencyTracking = params.stateLatencyTracking;
+    this.ttl = new KeyedTtlSupport(params.ttlTimeProvider, params.ttlWatermarkProvider);
   }
 
   // ---- hooks ------------------------------------------------------------------------------------
@@ -99,6 +105,13 @@ export abstract class AbstractKeyedStateBackend<K, R extends RegisteredKeyedStat
   protected abstract keysAndNamespacesOf(registered: R): Array<[K, unknown]>;
   /** The runner of the strategy that takes a snapshot with these options (built on `runningSnapshots`). */
   protected abstract snapshotRunner(options: CheckpointOptions): SnapshotStrategyRunner<KeyedStateHandle, SnapshotResources>;
+  /**
+   * The incremental TTL cleaner of a registered TTL'd state (config.cleanup.incremental), or
+   * undefined when the backend has none. Default: none.
+   */
+  protected ttlIncrementalCleaner(_registered: R, _config: StateTtlConfig): TtlIncrementalCleaner | undefined {
+    return undefined;
+  }
   /** Releases what the backend holds; called once, by dispose(), after running snapshots were cancelled. */
   protected abstract disposeResources(): void;
   abstract numKeyValueStateEntries(): number;
@@ -177,6 +190,7 @@ export abstract class AbstractKeyedStateBackend<K, R extends RegisteredKeyedStat
     if (this.priorityQueues.has(descriptor.name)) throw new IllegalStateUsageError(descriptor.name, 'is a priority queue; a keyed state needs a name of its own');
     const d = descriptor as unknown as StateDescriptor<State, unknown>;
     const ns = namespaceSerializer as TypeSerializer<unknown>;
+    if (d.ttl !== undefined) return this.withLatencyTracking(this.getOrCreateTtlState(d, d.ttl, ns), d) as unknown as KeyedStateOf<S, N>;
     const reg = this.registerState(d, ns);
     // One state object per registration, created again only for another descriptor.
     if (reg.state === undefined || reg.descriptor !== d) {
@@ -184,6 +198,31 @@ export abstract class AbstractKeyedStateBackend<K, R extends RegisteredKeyedStat
       reg.state = this.createState(reg, d, ns);
     }
     return this.withLatencyTracking(reg.state, d) as unknown as KeyedStateOf<S, N>;
+  }
+
+  /**
+   * A TTL'd state: the backend registers and creates the inner state for the TTL descriptor
+   * (values are TtlValues), and the user gets core's TTL decorator around it.
+   */
+  private getOrCreateTtlState(d: StateDescriptor<State, unknown>, config: StateTtlConfig, ns: TypeSerializer<unknown>): NamespacedState {
+    const ttl = this.ttl.registration(d, config);
+    const reg = this.registerState(ttl.inner, ns);
+    // The inner descriptor is unique per descriptor and config: a changed config creates the state again.
+    if (reg.state === undefined || reg.descriptor !== ttl.inner) {
+      this.ttl.attachCleaner(d.name, config, () => this.ttlIncrementalCleaner(reg, config));
+      reg.descriptor = ttl.inner;
+      reg.state = ttlDecorate(d, this.createState(reg, ttl.inner, ns), ttl.context);
+    }
+    return reg.state;
+  }
+
+  /** See KeyedStateBackend.runIncrementalTtlCleanup. */
+  runIncrementalTtlCleanup(): void {
+    this.ttl.runPerRecord();
+  }
+
+  ttlCleanupStatistics(): TtlCleanupStatistics {
+    return this.ttl.counters.snapshot();
   }
 
   private withLatencyTracking(state: NamespacedState, descriptor: StateDescriptor<State, unknown>): NamespacedState {
@@ -241,6 +280,7 @@ export abstract class AbstractKeyedStateBackend<K, R extends RegisteredKeyedStat
     this.disposed = true;
     // Before the backend frees what running snapshots read (views, database snapshots, files).
     this.runningSnapshots.close();
+    this.ttl.clear();
     this.disposeResources();
   }
 }

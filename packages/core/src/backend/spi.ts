@@ -7,6 +7,7 @@ import type { KeyGroupedInternalPriorityQueue, PriorityQueueElementType } from '
 import type { BroadcastState, InternalKvState, ListState, State } from '../state/state.js';
 import type { ListStateDescriptor, MapStateDescriptor } from '../state/descriptors.js';
 import type { KeyedStateHandle, OperatorStateHandle } from '../storage/handles.js';
+import type { TtlTimeProvider } from '../state/ttl.js';
 import type { CheckpointStreamFactory, StateHandleReader } from '../storage/spi.js';
 
 /** Checkpoint or savepoint; savepoints are always written in the canonical format unless NATIVE is asked for. */
@@ -99,6 +100,14 @@ export interface KeyedStateBackend<K> extends Snapshotable<KeyedStateHandle> {
 
   /** Number of (key, namespace) entries over all states. */
   numKeyValueStateEntries(): number;
+  /**
+   * Runs the incremental TTL cleanup of every state configured with
+   * `cleanup.incremental.runCleanupForEveryRecord` (Flink runs it on each record): a runtime calls
+   * it once per record processed. A no-op when no state asks for it.
+   */
+  runIncrementalTtlCleanup?(): void;
+  /** Counters of the TTL cleanup strategies (for tests and diagnostics). */
+  ttlCleanupStatistics?(): TtlCleanupStatistics;
   getRegisteredStateNames(): string[];
   dispose(): void;
 }
@@ -114,6 +123,16 @@ export interface OperatorStateBackend extends Snapshotable<OperatorStateHandle> 
   getRegisteredStateNames(): string[];
   getRegisteredBroadcastStateNames(): string[];
   dispose(): void;
+}
+
+/** What the TTL cleanup strategies of a keyed backend did so far. */
+export interface TtlCleanupStatistics {
+  /** Entries (heap: (key, namespace) entries; KV: rows) the incremental cleanup examined. */
+  readonly incrementalEntriesExamined: number;
+  /** Rows the periodic sweep (KV backends) examined. */
+  readonly sweepEntriesExamined: number;
+  /** Entries (or list elements) the background strategies removed: incremental cleanup and sweeps. */
+  readonly expiredRemoved: number;
 }
 
 export interface KeyedStateBackendParameters<K> {
@@ -136,6 +155,13 @@ export interface KeyedStateBackendParameters<K> {
   readonly localDirectory?: string;
   /** Sampled state access latencies (Flink's state.latency-track); off when absent. */
   readonly stateLatencyTracking?: StateLatencyTrackingOptions;
+  /** The clock of processing-time TTL (default: the wall clock). Tests pass a controllable one. */
+  readonly ttlTimeProvider?: TtlTimeProvider;
+  /**
+   * The clock of event-time TTL: the operator's current watermark, supplied by the runtime.
+   * Registering a state with event-time TTL without it is an IllegalStateUsageError.
+   */
+  readonly ttlWatermarkProvider?: TtlTimeProvider;
 }
 
 export interface OperatorStateBackendParameters {

@@ -26,3 +26,4 @@ export * from '../backend/snapshot/snapshot-strategy.js';
 export * from '../backend/snapshot/snapshot-strategy-runner.js';
 export * from '../backend/snapshot/running-snapshots.js';
 export * from '../pq/index.js';
+export * from '../backend/ttl-support.js';

@@ -13,3 +13,8 @@ export * from '../state/priority-queue.js';
 export * from '../state/ttl.js';
 export * from '../state/windows.js';
 export * from '../state/timers.js';
+export * from '../state/ttl-config.js';
+export * from '../state/ttl-value.js';
+export * from '../state/ttl-states.js';
+export * from '../state/ttl-descriptors.js';
+export * from '../state/ttl-filters.js';

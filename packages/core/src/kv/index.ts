@@ -2,6 +2,7 @@ export * from './kv-store.js';
 export * from './kv-bytes.js';
 export * from './kv-row-layout.js';
 export * from './kv-values.js';
+export * from './kv-ttl.js';
 export * from './kv-state-base.js';
 export * from './kv-states.js';
 export * from './kv-map-state.js';

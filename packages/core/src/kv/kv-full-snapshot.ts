@@ -11,6 +11,9 @@ import type { RegisteredKvState } from './kv-registered.js';
 import type { KvRowLayout } from './kv-row-layout.js';
 import { forEachEntry, type KvStore, type KvView } from './kv-store.js';
 import { kvListToCanonical, kvMapValueToCanonical } from './kv-values.js';
+import type { TtlSnapshotFilter } from '../state/ttl-filters.js';
+import { kvTtlLayoutKind } from '../state/ttl-descriptors.js';
+import { kvWithoutExpired } from './kv-ttl.js';
 
 /** What a full snapshot of a KV backend needs from it, and no more. */
 export interface KvSnapshotSource {
@@ -22,6 +25,8 @@ export interface KvSnapshotSource {
   readonly states: ReadonlyMap<string, RegisteredKvState>;
   /** The priority queues, written after the states. */
   readonly queues: PriorityQueueStates;
+  /** For a TTL'd state with cleanup in full snapshots: the time to drop expired entries against (taken in the synchronous part). */
+  readonly ttlFilter?: (state: RegisteredKvState) => TtlSnapshotFilter | undefined;
 }
 
 /** The canonical stream's encoder and header for the states as registered now. */
@@ -46,6 +51,7 @@ interface KvFullSnapshotResources extends SnapshotResources {
   readonly view: KvView;
   readonly states: readonly RegisteredKvState[];
   readonly queues: readonly QueueSnapshotWriter[];
+  readonly ttlFilters: ReadonlyArray<TtlSnapshotFilter | undefined>;
   readonly encoder: KeyedStateStreamEncoder;
   readonly header: Uint8Array;
 }
@@ -62,11 +68,12 @@ export class KvFullSnapshotStrategy implements SnapshotStrategy<KeyedStateHandle
   syncPrepareResources(_checkpointId: number, _options: CheckpointOptions): KvFullSnapshotResources | null {
     const states = [...this.source.states.values()];
     if (states.length === 0 && this.source.queues.names().length === 0) return null;
+    const ttlFilters = states.map((s) => this.source.ttlFilter?.(s));
     const view = this.source.store.view();
     try {
       const queues = this.source.queues.capture(view);
       const { encoder, header } = kvSnapshotEncoder(this.source, states, queues.map((q) => q.meta));
-      return { view, states, queues, encoder, header, release: () => view.release() };
+      return { view, states, ttlFilters, queues, encoder, header, release: () => view.release() };
     } catch (e) {
       view.release();
       throw e;
@@ -94,7 +101,7 @@ export class KvFullSnapshotStrategy implements SnapshotStrategy<KeyedStateHandle
 
 /** Encodes one key group's block (left open for endKeyGroupTo): every state's rows and queue elements of that key group, read from the view. */
 function keyGroupEncoder(layout: KvRowLayout, resources: KvFullSnapshotResources, encoder: KeyedStateStreamEncoder): (g: number) => void {
-  const { view, states, queues } = resources;
+  const { view, states, queues, ttlFilters } = resources;
   const spaces = states.map((s) => view.keySpace(s.space.name));
   const listOut = new DataOutputSerializer(256);
   return (g) => {
@@ -104,7 +111,12 @@ function keyGroupEncoder(layout: KvRowLayout, resources: KvFullSnapshotResources
     states.forEach((s, i) => {
       const space = spaces[i];
       if (space === undefined) return;
-      forEachEntry(space, lower, upper, (row, value) => {
+      const ttl = ttlFilters[i];
+      const ttlLayout = kvTtlLayoutKind(s.kind);
+      forEachEntry(space, lower, upper, (row, stored) => {
+        // Cleanup in full snapshots (Flink's cleanupFullSnapshot): expired entries and list elements are not written.
+        const value = ttl === undefined ? stored : kvWithoutExpired(ttlLayout, stored, ttl.ttlMs, ttl.now);
+        if (value === undefined) return;
         const p = layout.parse(row);
         if (s.kind === 'MAP') encoder.writeMapEntry(i, p.key, p.namespace, p.userKey, kvMapValueToCanonical(value));
         else if (s.kind === 'LIST') encoder.writeEntry(i, p.key, p.namespace, kvListToCanonical(value, listOut));

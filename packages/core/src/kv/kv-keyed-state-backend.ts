@@ -21,7 +21,6 @@ import { restoreKvCanonical, type KvRestoreTarget } from './kv-restore.js';
 import { KvRowLayout } from './kv-row-layout.js';
 import type { KvStateContext } from './kv-state-base.js';
 import { KvAggregatingState, KvListState, KvReducingState, KvValueState } from './kv-states.js';
-import { forEachEntry, type KvStore } from './kv-store.js';
 import { KvPriorityQueues } from './kv-priority-queues.js';
 import { HeapPriorityQueues } from '../pq/heap-priority-queues.js';
 import type { PriorityQueueStates } from '../pq/priority-queue-states.js';
@@ -36,6 +35,13 @@ export interface KvKeyedStateBackendOptions {
   /** Default KV, as Flink's RocksDB backend defaults to ROCKSDB timers. */
   readonly priorityQueues?: KvPriorityQueueStorage;
 }
+import { forEachEntry, type KvKeySpace, type KvStore } from './kv-store.js';
+import { KvTtlCursor } from './kv-ttl.js';
+import type { CheckpointStreamFactory } from '../storage/spi.js';
+import type { SnapshotFuture } from '../backend/spi.js';
+import type { StateTtlConfig } from '../state/ttl.js';
+import type { TtlSnapshotFilter } from '../state/ttl-filters.js';
+import { kvTtlLayout, kvTtlLayoutKind, ttlSerializerOf } from '../state/ttl-descriptors.js';
 
 /**
  * Keyed state over any KvStore: one key space per state, rows laid out by KvRowLayout, state
@@ -56,6 +62,8 @@ export class KvKeyedStateBackend<K> extends AbstractKeyedStateBackend<K, Registe
   private readonly context = new CurrentKeyPrefix();
   private readonly prefixOut = new DataOutputSerializer(64);
   protected readonly priorityQueues: PriorityQueueStates;
+  /** Periodic TTL sweeps by state name (cleanup.periodicSweep). */
+  private readonly sweeps = new Map<string, { run: () => number; timer: { close(): void } }>();
 
   constructor(params: KeyedStateBackendParameters<K>, options: KvKeyedStateBackendOptions = {}) {
     super(params);
@@ -132,16 +140,27 @@ export class KvKeyedStateBackend<K> extends AbstractKeyedStateBackend<K, Registe
 
   // ---- registration -----------------------------------------------------------------------------
 
-  /** Opens (creating if needed) the key space of a state and registers it. */
-  private registerKeySpace(name: string, kind: StateKind, ns: TypeSerializer<unknown>, st: TypeSerializer<unknown>, restored?: RegisteredKvState['restored']): RegisteredKvState {
-    const reg: RegisteredKvState = { name, space: this.store.keySpace(name), kind, namespaceSerializer: ns, stateSerializer: st, restored, descriptor: undefined, state: undefined };
+  /**
+   * Opens (creating if needed) the key space of a state and registers it. A TTL'd state's space is
+   * opened with its KvTtlLayout; a restored one without (its TTL may have changed since the
+   * snapshot: a store must not drop entries by the old TTL), and with the layout again once the
+   * job registers the state.
+   */
+  private registerKeySpace(name: string, kind: StateKind, ns: TypeSerializer<unknown>, st: TypeSerializer<unknown>, restored?: RegisteredKvState['restored'], ttl?: StateTtlConfig): RegisteredKvState {
+    const space = this.openKeySpace(name, kind, st, ttl);
+    const reg: RegisteredKvState = { name, space, kind, namespaceSerializer: ns, stateSerializer: st, restored, descriptor: undefined, state: undefined, ttl };
     this.states.set(name, reg);
     return reg;
   }
 
+  private openKeySpace(name: string, kind: StateKind, st: TypeSerializer<unknown>, ttl: StateTtlConfig | undefined): KvKeySpace {
+    const ttlInfo = ttl === undefined ? undefined : ttlSerializerOf(kind, st)?.info;
+    return ttlInfo === undefined ? this.store.keySpace(name) : this.store.keySpace(name, { ttl: kvTtlLayout(kind, { ...ttlInfo, ttlMs: ttl!.ttlMs }) });
+  }
+
   protected registerState(d: StateDescriptor<State, unknown>, ns: TypeSerializer<unknown>): RegisteredKvState {
     const reg = this.states.get(d.name);
-    if (reg === undefined) return this.registerKeySpace(d.name, d.kind, ns, d.serializer);
+    if (reg === undefined) return this.startTtlSweep(this.registerKeySpace(d.name, d.kind, ns, d.serializer, undefined, d.ttl));
     const resolution = checkStateRegistration(reg, d, ns);
     if (resolution !== undefined) {
       // First registration after restore: rewrite the key space if a migration is needed.
@@ -149,6 +168,11 @@ export class KvKeyedStateBackend<K> extends AbstractKeyedStateBackend<K, Registe
       reg.stateSerializer = resolution.stateSerializer;
       reg.namespaceSerializer = ns;
       reg.restored = undefined;
+    }
+    if (d.ttl !== reg.ttl) {
+      reg.ttl = d.ttl;
+      if (d.ttl !== undefined) this.openKeySpace(d.name, d.kind, reg.stateSerializer, d.ttl);
+      this.startTtlSweep(reg);
     }
     return reg;
   }
@@ -168,6 +192,75 @@ export class KvKeyedStateBackend<K> extends AbstractKeyedStateBackend<K, Registe
       case 'MAP':
         return new KvMapState(ctx, reg, initialNs);
     }
+  }
+
+  // ---- TTL cleanup --------------------------------------------------------------------------------
+
+  /** A bounded cleanup pass over a TTL'd state's rows in this backend's key groups (see KvTtlCursor). */
+  private ttlCursor(reg: RegisteredKvState, config: StateTtlConfig): KvTtlCursor {
+    const lower = this.layout.keyGroupStart(this.keyGroupRange.startKeyGroup);
+    const upper = this.layout.keyGroupStart(this.keyGroupRange.endKeyGroup + 1);
+    return new KvTtlCursor(() => reg.space, kvTtlLayoutKind(reg.kind), config.ttlMs, lower, upper, this.ttl.counters);
+  }
+
+  /** Incremental cleanup over KV rows: N rows per state access (Flink has it for heap state only; here every backend has it). */
+  protected override ttlIncrementalCleaner(reg: RegisteredKvState, config: StateTtlConfig): KvTtlCursor {
+    return this.ttlCursor(reg, config);
+  }
+
+  /** Starts (or restarts) the periodic sweep of a state whose TTL config asks for one. */
+  private startTtlSweep(reg: RegisteredKvState): RegisteredKvState {
+    this.sweeps.get(reg.name)?.timer.close();
+    this.sweeps.delete(reg.name);
+    const config = reg.ttl;
+    const sweep = config?.cleanup.periodicSweep;
+    if (config === undefined || sweep === undefined) return reg;
+    const cursor = this.ttlCursor(reg, config);
+    const time = this.ttl.timeOf(config, reg.name);
+    const run = (): number => {
+      const n = cursor.cleanup(sweep.entriesPerSweep, time.currentTimestamp());
+      this.ttl.counters.sweepEntriesExamined += n;
+      return n;
+    };
+    // unref: a sweep never keeps the process alive; state access is synchronous, so a sweep never interleaves with one.
+    const timer = setInterval(run, sweep.intervalMs).unref();
+    this.sweeps.set(reg.name, { run, timer: { close: () => clearInterval(timer) } });
+    return reg;
+  }
+
+  /**
+   * Runs one bounded sweep of every state with `cleanup.periodicSweep` now (the timer does the
+   * same every intervalMs); returns the rows examined. For tests and for callers that drive time.
+   */
+  runTtlSweep(): number {
+    let n = 0;
+    for (const s of this.sweeps.values()) n += s.run();
+    return n;
+  }
+
+  /** Full snapshots drop expired entries of states with cleanup.fullSnapshot, as of the synchronous part. */
+  private ttlSnapshotFilter(reg: RegisteredKvState): TtlSnapshotFilter | undefined {
+    const config = reg.ttl;
+    if (config === undefined || config.cleanup.fullSnapshot !== true) return undefined;
+    return { ttlMs: config.ttlMs, now: this.ttl.timeOf(config, reg.name).currentTimestamp() };
+  }
+
+  /** Tells a store with its own TTL cleanup (RocksDB's compaction filter) the processing time; call before snapshots and manual compactions. */
+  protected updateStoreTtlTime(): void {
+    const store = this.attached;
+    if (store?.setTtlTime === undefined) return;
+    for (const reg of this.states.values()) {
+      if (reg.ttl !== undefined) {
+        store.setTtlTime(this.ttl.processingTimeProvider.currentTimestamp());
+        return;
+      }
+    }
+  }
+
+  override snapshot(checkpointId: number, timestamp: number, streamFactory: CheckpointStreamFactory, options: CheckpointOptions, signal?: AbortSignal): SnapshotFuture<KeyedStateHandle> {
+    this.checkNotDisposed();
+    this.updateStoreTtlTime();
+    return super.snapshot(checkpointId, timestamp, streamFactory, options, signal);
   }
 
   // ---- queries ----------------------------------------------------------------------------------
@@ -227,6 +320,7 @@ export class KvKeyedStateBackend<K> extends AbstractKeyedStateBackend<K, Registe
       },
       states: this.states,
       queues: this.priorityQueues,
+      ttlFilter: (reg) => backend.ttlSnapshotFilter(reg),
     };
   }
 
@@ -240,6 +334,8 @@ export class KvKeyedStateBackend<K> extends AbstractKeyedStateBackend<K, Registe
 
   /** Closes the store (running snapshots were cancelled and released their views before); subclasses release their own resources after calling it. */
   protected disposeResources(): void {
+    for (const s of this.sweeps.values()) s.timer.close();
+    this.sweeps.clear();
     this.attached?.close();
   }
 }

@@ -94,6 +94,11 @@ export interface KvStore {
   /**
    * The key space called `name`, created (empty) when it does not exist yet. Options apply when
    * the space is created or first opened by this store instance.
+   *
+   * Core opens a restored state's key space without a TTL layout (the job may register it with
+   * another TTL) and calls keySpace(name, { ttl }) again when the job registers the state; a store
+   * with its own TTL cleanup should apply a layout given then (and otherwise does no TTL cleanup
+   * of its own for that space, which is safe).
    */
   keySpace(name: string, options?: KvKeySpaceOptions): KvKeySpace;
   /**

@@ -14,6 +14,7 @@ import { GlobalWindowSerializer, TimeWindowSerializer } from '../state/windows.j
 import { TimerSerializerSnapshot } from '../state/timers.js';
 import { checkVersion, SerializerSnapshotRegistry } from './snapshot-registry.js';
 import type { TypeSerializer } from './type-serializer.js';
+import { TTL_SERIALIZER_TYPE_ID, TtlSerializerSnapshot } from '../state/ttl-value.js';
 
 export * from './type-serializer.js';
 export * from './snapshot-registry.js';
@@ -45,7 +46,9 @@ export const defaultSerializerRegistry: SerializerSnapshotRegistry = new Seriali
   .register('record', RecordSerializerSnapshot.read)
   .register('time-window', simple(TimeWindowSerializer.INSTANCE as TypeSerializer<unknown>))
   .register('global-window', simple(GlobalWindowSerializer.INSTANCE as TypeSerializer<unknown>))
-  .register('timer', TimerSerializerSnapshot.read);
+  .register('timer', TimerSerializerSnapshot.read)
+  // State with TTL: savepoints carry the timestamps (Flink's TtlSerializer snapshot).
+  .register(TTL_SERIALIZER_TYPE_ID, TtlSerializerSnapshot.read);
 
 /** Short names for the built-in serializers. */
 export const Serializers = {

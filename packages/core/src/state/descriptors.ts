@@ -1,4 +1,4 @@
-import { IllegalStateUsageError } from '../errors.js';
+import { IllegalStateUsageError, TtlConfigError } from '../errors.js';
 import { ListSerializer, MapSerializer } from '../serialization/collections.js';
 import type { TypeSerializer } from '../serialization/type-serializer.js';
 import type {
@@ -11,6 +11,8 @@ import type {
   State,
   ValueState,
 } from './state.js';
+import type { StateTtlConfig } from './ttl.js';
+import { validateTtlConfig } from './ttl-config.js';
 
 export type StateKind = 'VALUE' | 'LIST' | 'MAP' | 'REDUCING' | 'AGGREGATING';
 
@@ -36,6 +38,7 @@ export abstract class StateDescriptor<S extends State, V> {
   abstract readonly kind: StateKind;
   /** Phantom field carrying the state type for inference; never set. */
   declare readonly __state?: S;
+  private ttlConfig: StateTtlConfig | undefined;
 
   constructor(
     readonly name: string,
@@ -44,6 +47,26 @@ export abstract class StateDescriptor<S extends State, V> {
   ) {
     if (typeof name !== 'string' || name.length === 0) throw new IllegalStateUsageError(undefined, 'state name must be a non-empty string');
   }
+
+  /** The state's time-to-live, if enabled (see enableTimeToLive). */
+  get ttl(): StateTtlConfig | undefined {
+    return this.ttlConfig;
+  }
+
+  /**
+   * Enables time-to-live for this state (Flink's StateDescriptor.enableTimeToLive). The config is
+   * validated (TtlConfigError) and frozen. Set it before the descriptor is first used: a backend
+   * reads it when the state is registered.
+   */
+  enableTimeToLive(config: StateTtlConfig): this {
+    const valid = validateTtlConfig(config, this.name);
+    this.checkTtlAllowed();
+    this.ttlConfig = valid;
+    return this;
+  }
+
+  /** Kinds that cannot have TTL override this. */
+  protected checkTtlAllowed(): void {}
 }
 
 export class ValueStateDescriptor<T> extends StateDescriptor<ValueState<T>, T> {
@@ -55,6 +78,11 @@ export class ValueStateDescriptor<T> extends StateDescriptor<ValueState<T>, T> {
     readonly defaultValue: T | null = null,
   ) {
     super(name, serializer);
+  }
+
+  /** As in Flink: an expired value reads as null, so a default value would be ambiguous. */
+  protected override checkTtlAllowed(): void {
+    if (this.defaultValue !== null && this.defaultValue !== undefined) throw new TtlConfigError(this.name, 'the state default value and TTL are not compatible (Flink refuses them too)');
   }
 }
 

@@ -2,6 +2,7 @@ import { IllegalStateUsageError, StateMigrationError } from '../errors.js';
 import type { TypeSerializer, TypeSerializerSnapshot } from '../serialization/type-serializer.js';
 import type { StateDescriptor, StateKind } from './descriptors.js';
 import type { State } from './state.js';
+import { ttlSerializerOf, ttlSnapshotOf } from './ttl-descriptors.js';
 
 /** Serializer snapshots of a state restored from a checkpoint and not registered again yet. */
 export interface RestoredSerializerSnapshots {
@@ -41,6 +42,7 @@ export function checkStateRegistration(
     const detail = `was registered as ${existing.kind} state, cannot be used as ${descriptor.kind} state`;
     throw existing.restored !== undefined ? new StateMigrationError(name, detail) : new IllegalStateUsageError(name, detail);
   }
+  checkTtlUnchanged(existing, descriptor);
   if (existing.restored !== undefined) return resolveRestoredSerializers(name, existing.restored, namespaceSerializer, descriptor.serializer);
   if (existing.stateSerializer !== descriptor.serializer && existing.stateSerializer.snapshotConfiguration().resolveSchemaCompatibility(descriptor.serializer).type === 'INCOMPATIBLE') {
     throw new StateMigrationError(name, `registered again with an incompatible serializer (${descriptor.serializer.typeId})`);
@@ -49,6 +51,20 @@ export function checkStateRegistration(
     throw new IllegalStateUsageError(name, `namespace serializer changed from '${existing.namespaceSerializer.typeId}' to '${namespaceSerializer.typeId}'`);
   }
   return undefined;
+}
+
+/**
+ * Flink's rule: TTL may not be switched on or off for a state that has values (restored or live):
+ * the stored values would be read with the wrong layout. A different time-to-live is fine.
+ */
+function checkTtlUnchanged(existing: RegisteredStateInfo, descriptor: StateDescriptor<State, unknown>): void {
+  const had = existing.restored !== undefined ? ttlSnapshotOf(existing.kind, existing.restored.stateSnapshot) !== undefined : ttlSerializerOf(existing.kind, existing.stateSerializer) !== undefined;
+  const has = descriptor.ttl !== undefined;
+  if (had === has) return;
+  const detail = had
+    ? 'TTL was enabled for this state and is disabled now; state with TTL cannot be read without it (enable TTL again, or migrate the savepoint)'
+    : 'TTL was disabled for this state and is enabled now; state without TTL cannot be read with it (disable TTL again, or migrate the savepoint)';
+  throw existing.restored !== undefined ? new StateMigrationError(descriptor.name, detail) : new IllegalStateUsageError(descriptor.name, detail);
 }
 
 /**

@@ -128,6 +128,8 @@ export class RocksDBKeyedStateBackend<K> extends KvKeyedStateBackend<K> {
    * against the store's TTL time (KvStore.setTtlTime), set by core.
    */
   async compactStates(): Promise<void> {
+    // The filters must compare against the backend's TTL clock (a test's, or the watermark's source), not the wall clock.
+    this.updateStoreTtlTime();
     const store = this.rocksStore!;
     for (const name of store.keySpaceNames()) await store.keySpace(name).compactAsync();
   }

@@ -1,0 +1,172 @@
+import assert from 'node:assert/strict';
+import {
+  AggregatingStateDescriptor,
+  IllegalStateUsageError,
+  ListStateDescriptor,
+  MapStateDescriptor,
+  ReducingStateDescriptor,
+  Serializers,
+  ValueStateDescriptor,
+} from '@flowstate/core';
+import { expectThrows } from '../harness/expect.js';
+import type { Fixture } from '../harness/fixture.js';
+import { listContents, mapContents, VOID_NS, VOID_NS_SERIALIZER } from '../harness/state-checks.js';
+import { ManualClock, NEVER_RETURN, SUM_AGGREGATE, TTL_COMBOS, ttlConfig, type TtlCombo } from '../harness/ttl.js';
+import type { ConformanceGroup } from '../registry.js';
+
+export const ttlSemanticsGroup: ConformanceGroup = {
+  name: 'state TTL: semantics',
+  cases: [
+    { name: 'value, reducing and aggregating state expire as a whole, for every update type and visibility', run: valueLikeStates },
+    { name: 'list elements expire individually, for every update type and visibility', run: listElements },
+    { name: 'map entries expire individually, for every update type and visibility', run: mapEntries },
+    { name: 'event-time TTL expires against the watermark, not the processing-time clock', run: eventTime },
+  ],
+};
+
+const returns = (c: TtlCombo): boolean => c.visibility === 'ReturnExpiredIfNotCleanedUp';
+const onRead = (c: TtlCombo): boolean => c.updateType === 'OnReadAndWrite';
+
+/** An expired value: returned once (then cleaned up on that read) with ReturnExpiredIfNotCleanedUp, never otherwise. */
+function expectExpired<T>(c: TtlCombo, what: string, read: () => T, expiredValue: T, empty: T): void {
+  assert.deepStrictEqual(read(), returns(c) ? expiredValue : empty, `${c.label}: ${what}, first read after expiry`);
+  assert.deepStrictEqual(read(), empty, `${c.label}: ${what}, second read after expiry (cleaned up on the first)`);
+}
+
+async function valueLikeStates(fx: Fixture): Promise<void> {
+  const clock = new ManualClock();
+  const kb = await fx.keyed({ keySerializer: Serializers.string, ttlTimeProvider: clock });
+  for (const c of TTL_COMBOS) {
+    clock.now = 0;
+    const cfg = ttlConfig(c);
+    const value = kb.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, new ValueStateDescriptor<string>(`value-${c.label}`, Serializers.string).enableTimeToLive(cfg));
+    const reducing = kb.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, new ReducingStateDescriptor<number>(`reducing-${c.label}`, (a, b) => a + b, Serializers.float64).enableTimeToLive(cfg));
+    const aggregating = kb.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, new AggregatingStateDescriptor(`aggregating-${c.label}`, SUM_AGGREGATE, Serializers.float64).enableTimeToLive(cfg));
+    const read = () => [value.value(), reducing.get(), aggregating.get()];
+    for (const key of ['k', 'edge', 'stale']) {
+      kb.setCurrentKey(key);
+      value.update('a');
+      reducing.add(1);
+      aggregating.add(1);
+      reducing.add(2);
+      aggregating.add(2);
+    }
+    const written = ['a', 3, 'sum=3'];
+    const none = [null, null, null];
+
+    // Expiry boundary (timestamp + ttl <= now) on a key that is not read before.
+    if (!onRead(c)) {
+      kb.setCurrentKey('edge');
+      clock.now = 99;
+      assert.deepStrictEqual(read(), written, `${c.label}: visible 1 ms before expiry`);
+      clock.now = 100;
+      expectExpired(c, 'at exactly timestamp + ttl', read, written, none);
+    }
+
+    kb.setCurrentKey('k');
+    clock.now = 50;
+    assert.deepStrictEqual(read(), written, `${c.label}: visible before expiry`);
+    clock.now = 120;
+    if (onRead(c)) {
+      assert.deepStrictEqual(read(), written, `${c.label}: the read at 50 renewed the timestamps (OnReadAndWrite)`);
+      clock.now = 300;
+    }
+    expectExpired(c, 'value/reducing/aggregating', read, written, none);
+
+    // An expired accumulator that was never read is not merged into: add() starts afresh.
+    kb.setCurrentKey('stale');
+    clock.now = 400;
+    reducing.add(5);
+    aggregating.add(5);
+    assert.deepStrictEqual([reducing.get(), aggregating.get()], [5, 'sum=5'], `${c.label}: add() after expiry drops the expired accumulator`);
+    assert.deepStrictEqual(value.value(), returns(c) ? 'a' : null, `${c.label}: the value of 'stale' expired too`);
+    value.update('b');
+    clock.now = 450;
+    assert.equal(value.value(), 'b', `${c.label}: update() after expiry stores a fresh value`);
+  }
+}
+
+async function listElements(fx: Fixture): Promise<void> {
+  const clock = new ManualClock();
+  const kb = await fx.keyed({ keySerializer: Serializers.string, ttlTimeProvider: clock });
+  kb.setCurrentKey('k');
+  for (const c of TTL_COMBOS) {
+    const list = kb.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, new ListStateDescriptor<string>(`list-${c.label}`, Serializers.string).enableTimeToLive(ttlConfig(c)));
+    const get = () => listContents(list, c.label);
+    clock.now = 0;
+    list.add('a');
+    clock.now = 60;
+    list.addAll(['b', 'c']);
+    assert.deepStrictEqual(get(), ['a', 'b', 'c'], `${c.label}: every element visible at 60`);
+    clock.now = 120;
+    if (onRead(c)) {
+      assert.deepStrictEqual(get(), ['a', 'b', 'c'], `${c.label}: the read at 60 renewed 'a' (OnReadAndWrite)`);
+      clock.now = 250;
+      expectExpired(c, 'all elements', get, ['a', 'b', 'c'], []);
+    } else {
+      expectExpired(c, "element 'a' written at 0", get, ['a', 'b', 'c'], ['b', 'c']);
+      clock.now = 160;
+      expectExpired(c, "elements 'b' and 'c' written at 60", get, ['b', 'c'], []);
+    }
+    clock.now = 300;
+    list.update(['x', 'y']);
+    clock.now = 350;
+    list.add('z');
+    clock.now = 400;
+    // The update at 300 expires at 400; with OnReadAndWrite nothing was read since.
+    expectExpired(c, 'elements of update() at 300', get, ['x', 'y', 'z'], ['z']);
+  }
+}
+
+async function mapEntries(fx: Fixture): Promise<void> {
+  const clock = new ManualClock();
+  const kb = await fx.keyed({ keySerializer: Serializers.string, ttlTimeProvider: clock });
+  kb.setCurrentKey('k');
+  for (const c of TTL_COMBOS) {
+    const map = kb.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, new MapStateDescriptor<string, string>(`map-${c.label}`, Serializers.string, Serializers.string).enableTimeToLive(ttlConfig(c)));
+    clock.now = 0;
+    map.put('k1', 'v1');
+    map.put('null', null);
+    clock.now = 60;
+    map.putAll([['k2', 'v2']]);
+    assert.equal(map.get('k1'), 'v1', `${c.label}: k1 visible at 60`);
+    clock.now = 120;
+    // k1 was read at 60: renewed with OnReadAndWrite. 'null' (a null user value) was never read.
+    if (onRead(c)) assert.equal(map.get('k1'), 'v1', `${c.label}: k1 renewed by the read at 60`);
+    else expectExpired(c, 'k1 written at 0', () => map.get('k1'), 'v1', undefined);
+    expectExpired(c, "'null' written at 0 (contains)", () => map.contains('null'), true, false);
+    const live: Array<[string, string | null]> = onRead(c) ? [['k1', 'v1'], ['k2', 'v2']] : [['k2', 'v2']];
+    assert.deepStrictEqual([...mapContents(map)].sort(), live, `${c.label}: entries() at 120`);
+    assert.equal(map.isEmpty(), false, `${c.label}: not empty at 120`);
+
+    clock.now = 1000;
+    expectExpired(c, 'entries() when everything expired', () => [...mapContents(map)].sort(), live, []);
+    assert.equal(map.isEmpty(), true, `${c.label}: empty once everything expired and was read`);
+    map.put('k3', 'v3');
+    const it = map.keys();
+    assert.equal(it.next().value, 'k3');
+    it.remove();
+    assert.equal(map.contains('k3'), false, `${c.label}: iterator remove() on a TTL'd map`);
+  }
+}
+
+async function eventTime(fx: Fixture): Promise<void> {
+  const processing = new ManualClock(0);
+  const watermark = new ManualClock(1_000);
+  const kb = await fx.keyed({ keySerializer: Serializers.string, ttlTimeProvider: processing, ttlWatermarkProvider: watermark });
+  const cfg = { ...ttlConfig(NEVER_RETURN), timeCharacteristic: 'EventTime' as const };
+  const value = kb.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, new ValueStateDescriptor<string>('event-time', Serializers.string).enableTimeToLive(cfg));
+  kb.setCurrentKey('k');
+  value.update('v');
+  processing.now = 1e12;
+  watermark.now = 1_099;
+  assert.equal(value.value(), 'v', 'processing time does not expire event-time TTL; watermark 1099 < 1000 + 100');
+  watermark.now = 1_100;
+  assert.equal(value.value(), null, 'expired once the watermark reaches last access + ttl');
+
+  const noWatermark = await fx.keyed({ keySerializer: Serializers.string, ttlTimeProvider: processing });
+  const e = expectThrows('event-time TTL without a watermark provider', IllegalStateUsageError, () =>
+    noWatermark.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, new ValueStateDescriptor<string>('event-time', Serializers.string).enableTimeToLive(cfg)),
+  );
+  assert.equal(e.stateName, 'event-time');
+}

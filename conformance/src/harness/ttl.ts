@@ -1,0 +1,41 @@
+import type { AggregateFunction, StateTtlConfig, TtlCleanupStrategies, TtlStateVisibility, TtlTimeProvider, TtlUpdateType } from '@flowstate/core';
+
+/** A TTL clock the case moves by hand: no case depends on the wall clock or on timing. */
+export class ManualClock implements TtlTimeProvider {
+  constructor(public now = 0) {}
+  currentTimestamp(): number {
+    return this.now;
+  }
+}
+
+/** The time-to-live of every TTL case: entries written at t expire at t + TTL_MS. */
+export const TTL_MS = 100;
+
+export interface TtlCombo {
+  readonly updateType: TtlUpdateType;
+  readonly visibility: TtlStateVisibility;
+  /** Short label for state names and messages. */
+  readonly label: string;
+}
+
+/** Every update type × visibility. */
+export const TTL_COMBOS: readonly TtlCombo[] = [
+  { updateType: 'OnCreateAndWrite', visibility: 'NeverReturnExpired', label: 'create-never' },
+  { updateType: 'OnCreateAndWrite', visibility: 'ReturnExpiredIfNotCleanedUp', label: 'create-return' },
+  { updateType: 'OnReadAndWrite', visibility: 'NeverReturnExpired', label: 'read-never' },
+  { updateType: 'OnReadAndWrite', visibility: 'ReturnExpiredIfNotCleanedUp', label: 'read-return' },
+];
+
+export function ttlConfig(combo: Pick<TtlCombo, 'updateType' | 'visibility'>, cleanup: TtlCleanupStrategies = {}, ttlMs = TTL_MS): StateTtlConfig {
+  return { ttlMs, updateType: combo.updateType, stateVisibility: combo.visibility, timeCharacteristic: 'ProcessingTime', cleanup };
+}
+
+export const NEVER_RETURN: Pick<TtlCombo, 'updateType' | 'visibility'> = { updateType: 'OnCreateAndWrite', visibility: 'NeverReturnExpired' };
+
+/** Sum of numbers, reported as a string so that getResult visibly runs. */
+export const SUM_AGGREGATE: AggregateFunction<number, number, string> = {
+  createAccumulator: () => 0,
+  add: (v, acc) => acc + v,
+  getResult: (acc) => `sum=${acc}`,
+  merge: (a, b) => a + b,
+};
