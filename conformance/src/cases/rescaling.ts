@@ -3,6 +3,7 @@ import {
   computeOperatorIndexForKeyGroup,
   IllegalStateUsageError,
   ListStateDescriptor,
+  RestoreCancelledError,
   MapStateDescriptor,
   Serializers,
   ValueStateDescriptor,
@@ -34,6 +35,7 @@ export const rescalingGroup: ConformanceGroup = {
       name: `parallelism 2 -> 2, each subtask restoring only its own handle (${formatSeed(SEED)})`,
       run: (fx) => sameParallelismOwnHandles(fx),
     },
+    { name: 'a restore whose AbortSignal is aborted fails with RestoreCancelledError', run: (fx) => cancelledRestore(fx) },
     ...SCENARIOS.map(
       ([from, to]): ConformanceCase => ({
         name: `parallelism ${from} -> ${to} -> ${from}, maxParallelism ${MAX_PARALLELISM}, every new subtask given all old handles (${formatSeed(SEED)})`,
@@ -150,4 +152,22 @@ async function sameParallelismOwnHandles(fx: Fixture): Promise<void> {
   const original = await populate(fx, model, 2);
   const cp = await checkpointKeyed(fx, original);
   await restoreAndVerify(fx, model, cp, 2, 'restored 2 -> 2 from own handles', (subtask) => cp.handles[subtask] ?? []);
+}
+
+/** Cancelling a restore (a failover, a cancelled job) stops it with a typed error naming the operator. */
+async function cancelledRestore(fx: Fixture): Promise<void> {
+  const kb = await fx.keyed({ keySerializer: Serializers.string });
+  const value = kb.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, valueDesc);
+  for (let i = 0; i < 64; i++) {
+    kb.setCurrentKey(`k${i}`);
+    value.update(`v${i}`);
+  }
+  const cp = await checkpointKeyed(fx, [kb]);
+  const aborted = new AbortController();
+  aborted.abort(new Error('failover'));
+  await assert.rejects(restoreKeyed(fx, cp, { keySerializer: Serializers.string, signal: aborted.signal }), (e: unknown) => e instanceof RestoreCancelledError && e.code === 'RESTORE_CANCELLED');
+  // The same restore without the signal still works: nothing was left half-restored on the checkpoint's side.
+  const restored = await restoreKeyed(fx, cp, { keySerializer: Serializers.string });
+  restored.setCurrentKey('k7');
+  assert.equal(restored.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, valueDesc).value(), 'v7');
 }

@@ -37,6 +37,8 @@ export interface KeyedBackendOptions<K> {
   readonly ttlTimeProvider?: TtlTimeProvider;
   /** The watermark of event-time TTL. */
   readonly ttlWatermarkProvider?: TtlTimeProvider;
+  /** Cancels the restore. */
+  readonly signal?: AbortSignal;
 }
 
 export interface OperatorBackendOptions {
@@ -102,6 +104,7 @@ export class Fixture {
       ...(options.stateHandleReader === undefined ? {} : { stateHandleReader: options.stateHandleReader }),
       ...(options.ttlTimeProvider === undefined ? {} : { ttlTimeProvider: options.ttlTimeProvider }),
       ...(options.ttlWatermarkProvider === undefined ? {} : { ttlWatermarkProvider: options.ttlWatermarkProvider }),
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
       // Backends that keep state on disk get a private directory; heap backends ignore it.
       localDirectory: await this.newLocalDirectory(),
     });

@@ -11,6 +11,7 @@ export interface RestoreKeyedOptions<K> {
   /** The TTL clocks of the restored backend. */
   readonly ttlTimeProvider?: TtlTimeProvider;
   readonly ttlWatermarkProvider?: TtlTimeProvider;
+  readonly signal?: AbortSignal;
 }
 
 export function restoreKeyed<K>(fx: Fixture, cp: CompletedCheckpoint<KeyedStateHandle>, options: RestoreKeyedOptions<K>): Promise<KeyedStateBackend<K>> {
@@ -22,6 +23,7 @@ export function restoreKeyed<K>(fx: Fixture, cp: CompletedCheckpoint<KeyedStateH
     stateHandleReader: cp.reader,
     ...(options.ttlTimeProvider === undefined ? {} : { ttlTimeProvider: options.ttlTimeProvider }),
     ...(options.ttlWatermarkProvider === undefined ? {} : { ttlWatermarkProvider: options.ttlWatermarkProvider }),
+    ...(options.signal === undefined ? {} : { signal: options.signal }),
   });
 }
 

@@ -141,6 +141,22 @@ export class StateSizeExceededError extends FlowstateError {
 }
 
 /** The asynchronous part of a snapshot was cancelled before it completed. */
+/** A restore was cancelled through its AbortSignal (a failover or a cancelled job); the backend released what it built. */
+export class RestoreCancelledError extends FlowstateError {
+  readonly code = 'RESTORE_CANCELLED';
+  constructor(
+    readonly operatorIdentifier: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`restore of '${operatorIdentifier}' was cancelled`, options);
+  }
+}
+
+/** Throws RestoreCancelledError once `signal` is aborted (checked between key groups and handles). */
+export function checkRestoreNotCancelled(signal: AbortSignal | undefined, operatorIdentifier: string): void {
+  if (signal?.aborted === true) throw new RestoreCancelledError(operatorIdentifier, { cause: signal.reason });
+}
+
 export class SnapshotCancelledError extends FlowstateError {
   readonly code = 'SNAPSHOT_CANCELLED';
   constructor(readonly checkpointId: number) {

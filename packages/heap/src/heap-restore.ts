@@ -95,7 +95,7 @@ export async function restoreHeapKeyedState<K>(backend: HeapRestoreTarget, param
       } else {
         t.reg.table.put(g, keyId, key, nsId, ns, deserializeExact(meta.stateSerializer, rec.value!, 'value'));
       }
-    });
+    }, { signal: params.signal, operatorIdentifier: backend.operatorIdentifier });
     for (const s of sinks) s?.flush();
   }
 }

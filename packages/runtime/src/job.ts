@@ -87,6 +87,8 @@ class ExecutionAttempt implements AttemptView, TaskHost {
   readonly tasks: Task[] = [];
   readonly sources: Task[] = [];
   private readonly keyedBackends: KeyedStateBackend<unknown>[] = [];
+  /** Aborted when the attempt fails (or the job is cancelled) while backends are still being restored. */
+  private readonly restoring = new AbortController();
   private readonly operatorBackends: OperatorStateBackend[] = [];
   private readonly operators: StreamOperator[] = [];
   private readonly sourceFns: SourceFunction<unknown>[] = [];
@@ -140,6 +142,7 @@ class ExecutionAttempt implements AttemptView, TaskHost {
   fail(cause: unknown): void {
     if (this.failure !== undefined) return;
     this.failure = cause instanceof Error ? cause : new Error(String(cause));
+    this.restoring.abort(this.failure);
     for (const t of this.tasks) t.cancel();
     this.onFailure!(this.failure);
   }
@@ -187,6 +190,7 @@ class ExecutionAttempt implements AttemptView, TaskHost {
             // Every new subtask is offered every old handle; it reads only the key groups it owns.
             restoreState: opMeta ? opMeta.subtasks.flatMap((s) => s.keyed as KeyedStateHandle[]) : [],
             ...(reader ? { stateHandleReader: reader } : {}),
+            signal: this.restoring.signal,
           });
           this.keyedBackends.push(keyed);
         }
@@ -194,6 +198,7 @@ class ExecutionAttempt implements AttemptView, TaskHost {
           operatorIdentifier,
           restoreState: operatorAssignment?.[i] ?? [],
           ...(reader ? { stateHandleReader: reader } : {}),
+          signal: this.restoring.signal,
         });
         this.operatorBackends.push(operatorState);
         const info = { operatorUid: node.uid, subtaskIndex: i, parallelism: node.parallelism, maxParallelism: g.maxParallelism, attempt: this.attempt, isRestored: opMeta !== undefined, isCheckpointingEnabled: this.coordinator.enabled };

@@ -151,6 +151,8 @@ export interface KeyedStateBackendParameters<K> {
   readonly stateHandleReader?: StateHandleReader;
   /** Resolves serializer snapshots on restore; defaults to the built-in registry. */
   readonly serializerRegistry?: SerializerSnapshotRegistry;
+  /** Cancels the restore: checked between handles and key groups; the backend is released and RestoreCancelledError thrown. */
+  readonly signal?: AbortSignal;
   /** Local working directory for backends that keep state on disk. */
   readonly localDirectory?: string;
   /** Sampled state access latencies (Flink's state.latency-track); off when absent. */
@@ -166,6 +168,8 @@ export interface KeyedStateBackendParameters<K> {
 
 export interface OperatorStateBackendParameters {
   readonly operatorIdentifier: string;
+  /** Cancels the restore (see KeyedStateBackendParameters.signal). */
+  readonly signal?: AbortSignal;
   /** Handles already assigned to this subtask (see OperatorStateRepartitioner). */
   readonly restoreState?: readonly OperatorStateHandle[];
   readonly stateHandleReader?: StateHandleReader;

@@ -110,7 +110,7 @@ export class KvKeyedStateBackend<K> extends AbstractKeyedStateBackend<K, Registe
       const other = handles.find((h) => !isKeyGroupsStateHandle(h))!;
       throw new IllegalStateUsageError(undefined, `'${this.operatorIdentifier}' restores canonical 'key-groups' handles only, got '${other.type}' (convert the savepoint to canonical first)`);
     }
-    await restoreKvCanonical(this.restoreTarget(), canonical, reader, params.serializerRegistry ?? defaultSerializerRegistry);
+    await restoreKvCanonical(this.restoreTarget(), canonical, reader, params.serializerRegistry ?? defaultSerializerRegistry, params.signal);
   }
 
   /** A backend over `store`, restored from `params.restoreState` (canonical handles); disposed again if the restore fails. */

@@ -60,7 +60,7 @@ export function registerRestoredKvStates(target: KvRestoreTarget, header: KeyedS
  * the key groups intersecting the target's range are read, and their records are written as rows
  * in batches (putAll).
  */
-export async function restoreKvCanonical(target: KvRestoreTarget, handles: readonly KeyGroupsStateHandle[], reader: StateHandleReader, registry: SerializerSnapshotRegistry): Promise<void> {
+export async function restoreKvCanonical(target: KvRestoreTarget, handles: readonly KeyGroupsStateHandle[], reader: StateHandleReader, registry: SerializerSnapshotRegistry, signal?: AbortSignal): Promise<void> {
   // One bulk load for every handle (fewer, larger files for a store that writes files).
   const bulk = target.bulkLoad?.();
   try {
@@ -69,7 +69,7 @@ export async function restoreKvCanonical(target: KvRestoreTarget, handles: reado
       if (range.numberOfKeyGroups === 0) continue;
       const header = await readKeyedStateHeader(reader, h, registry);
       registerRestoredKvStates(target, header, h.type);
-      await writeRows(target, h, header, range, reader, bulk);
+      await writeRows(target, h, header, range, reader, bulk, signal);
     }
     await bulk?.finish();
   } catch (e) {
@@ -78,7 +78,7 @@ export async function restoreKvCanonical(target: KvRestoreTarget, handles: reado
   }
 }
 
-async function writeRows(target: KvRestoreTarget, h: KeyGroupsStateHandle, header: KeyedStateStreamHeader, range: KeyGroupRange, reader: StateHandleReader, bulk: KvBulkLoad | undefined): Promise<void> {
+async function writeRows(target: KvRestoreTarget, h: KeyGroupsStateHandle, header: KeyedStateStreamHeader, range: KeyGroupRange, reader: StateHandleReader, bulk: KvBulkLoad | undefined, signal: AbortSignal | undefined): Promise<void> {
   const sinks = restoredQueueSinks(header, target.queues);
   const states = header.states.map((m) => target.states.get(m.name));
   const pending: KvEntry[][] = states.map(() => []);
@@ -102,7 +102,7 @@ async function writeRows(target: KvRestoreTarget, h: KeyGroupsStateHandle, heade
     }
     pending[i]!.push(entry);
     if (pending[i]!.length >= BATCH_ENTRIES) flush(i);
-  });
+  }, { signal, operatorIdentifier: target.operatorIdentifier });
   states.forEach((_s, i) => flush(i));
   for (const s of sinks) s?.flush();
 }

@@ -1,6 +1,6 @@
 import { assert } from '../assert.js';
 import { crc32c, formatChecksum } from '../checksum.js';
-import { CorruptCheckpointError, CorruptDataError, FlowstateError, UnknownFormatVersionError } from '../errors.js';
+import { checkRestoreNotCancelled, CorruptCheckpointError, CorruptDataError, FlowstateError, UnknownFormatVersionError } from '../errors.js';
 import { DataInputDeserializer } from '../io/data-input.js';
 import { DataOutputSerializer } from '../io/data-output.js';
 import { checkKeyedStateHandleStructure, malformedField, readerHandleName, untrustedHandleName } from '../checkpoint/metadata-structure.js';
@@ -438,10 +438,13 @@ export async function readKeyGroups(
   header: KeyedStateStreamHeader,
   range: KeyGroupRange,
   visit: (keyGroup: number, record: KeyedStateRecord) => void,
-  checkpointId?: number,
+  /** A checkpoint id (named in errors), or options; `signal` cancels between key groups (RestoreCancelledError). */
+  options: number | { readonly checkpointId?: number; readonly signal?: AbortSignal; readonly operatorIdentifier?: string } = {},
 ): Promise<void> {
-  const options = checkpointId === undefined ? { range } : { range, checkpointId };
-  for await (const block of readKeyGroupBlocks(reader, handle, header, options)) {
+  const o = typeof options === 'number' ? { checkpointId: options } : options;
+  const read = o.checkpointId === undefined ? { range } : { range, checkpointId: o.checkpointId };
+  for await (const block of readKeyGroupBlocks(reader, handle, header, read)) {
+    checkRestoreNotCancelled(o.signal, o.operatorIdentifier ?? '<unknown operator>');
     for (const r of block.records) visit(block.keyGroup, r);
   }
 }

@@ -2,6 +2,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
+  checkRestoreNotCancelled,
   CorruptCheckpointError,
   CorruptDataError,
   DataInputDeserializer,
@@ -67,14 +68,15 @@ export async function restoreRocksKeyedState<K>(backend: RocksRestoreTarget, par
   if (unknown.length > 0) throw new IllegalStateUsageError(undefined, `the RocksDB backend cannot restore '${unknown[0]!.type}' handles`);
   if (incremental.length > 0 && canonical.length > 0) throw new IllegalStateUsageError(undefined, 'cannot restore native and canonical handles together');
   if (incremental.length > 0) {
-    await restoreNative(backend, incremental, reader!, params.serializerRegistry ?? defaultSerializerRegistry);
+    await restoreNative(backend, incremental, reader!, params.serializerRegistry ?? defaultSerializerRegistry, params.signal);
     return;
   }
   await backend.openStore();
   await backend.restoreCanonical(canonical);
 }
 
-async function restoreNative(backend: RocksRestoreTarget, incremental: readonly IncrementalRocksDBStateHandle[], reader: StateHandleReader, registry: SerializerSnapshotRegistry): Promise<void> {
+async function restoreNative(backend: RocksRestoreTarget, incremental: readonly IncrementalRocksDBStateHandle[], reader: StateHandleReader, registry: SerializerSnapshotRegistry, signal: AbortSignal | undefined): Promise<void> {
+  const checkCancelled = () => checkRestoreNotCancelled(signal, backend.operatorIdentifier);
   incremental.forEach(checkRocksFileNames);
   const overlap = (h: IncrementalRocksDBStateHandle) => KeyGroupRange.fromJSON(h.keyGroupRange).intersection(backend.keyGroupRange).numberOfKeyGroups;
   const relevant = incremental.filter((h) => overlap(h) > 0).sort((a, b) => overlap(b) - overlap(a));
@@ -89,10 +91,14 @@ async function restoreNative(backend: RocksRestoreTarget, incremental: readonly 
   }
   const [base, ...others] = relevant;
   await download(base!, backend.dbDir, reader);
+  checkCancelled();
   const store = await backend.openStore();
   registerRestored(backend, await readNativeHeader(base!, reader, registry), base!.type);
   clipToRange(backend);
-  for (const other of others) await ingestRange(backend, store, other, reader, registry);
+  for (const other of others) {
+    checkCancelled();
+    await ingestRange(backend, store, other, reader, registry);
+  }
   // Heap queues of every handle: core's canonical restore takes the key groups in range.
   const heapQueues = relevant.flatMap((h) => (h.heapPriorityQueues === undefined ? [] : [h.heapPriorityQueues]));
   if (heapQueues.length > 0) await backend.restoreCanonical(heapQueues);

@@ -1,5 +1,5 @@
 import { DataInputDeserializer } from '../../io/data-input.js';
-import { IllegalStateUsageError, StateMigrationError } from '../../errors.js';
+import { checkRestoreNotCancelled, IllegalStateUsageError, StateMigrationError } from '../../errors.js';
 import { defaultSerializerRegistry } from '../../serialization/index.js';
 import { deserializeExact, type TypeSerializer, type TypeSerializerSnapshot } from '../../serialization/type-serializer.js';
 import { readOperatorStateStream, type OperatorStateMetaInfo } from '../../snapshot/operator-state-stream.js';
@@ -48,6 +48,7 @@ export class DefaultOperatorStateBackend implements OperatorStateBackend {
       if (params.stateHandleReader === undefined) throw new IllegalStateUsageError(undefined, 'restoreState was given without a stateHandleReader');
       const registry = params.serializerRegistry ?? defaultSerializerRegistry;
       for (const h of handles) {
+        checkRestoreNotCancelled(params.signal, params.operatorIdentifier);
         for (const s of await readOperatorStateStream(params.stateHandleReader, h, registry)) {
           const prev = b.pending.get(s.meta.name);
           if (prev !== undefined && prev.meta.mode !== s.meta.mode) {
