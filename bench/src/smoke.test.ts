@@ -46,11 +46,11 @@ test('bench harness produces well-formed JSON, markdown and SVG (smoke preset)',
     for (const b of windows.backends) assert.ok(b.tumblingRatio > 0 && b.sessionRatio > 0, `window ratios of ${b.backend}`);
     const timers = json.timers as Array<Record<string, unknown>>;
     assert.ok(timers.some((t) => t.backend === 'rocksdb-heap-timers') && timers.some((t) => t.backend === 'memory'), 'timers rows, the HEAP-timers variant included');
-    for (const t of timers) assert.ok(typeof t.registerRatio === 'number' && typeof t.fireRatio === 'number', `timers ratios of ${String(t.backend)}`);
+    for (const t of timers) assert.ok(Number.isFinite(t.registerRatio) && (t.registerRatio as number) > 0 && Number.isFinite(t.fireRatio) && (t.fireRatio as number) > 0, `timers ratios of ${String(t.backend)}`);
 
     const ttl = json.ttlCompaction as Array<Record<string, unknown>>;
     assert.deepEqual(ttl.map((x) => `${x.layout}/${x.expiredFraction}`), ['VALUE/0', 'VALUE/0.5', 'MAP/0', 'MAP/0.5', 'LIST/0', 'LIST/0.5']);
-    for (const x of ttl) assert.equal(typeof x.ratio, 'number');
+    for (const x of ttl) assert.ok(Number.isFinite(x.ratio) && (x.ratio as number) > 0, `ttl compaction ratio of ${String(x.layout)}`);
 
     const md = readFileSync(join(dir, 'report.md'), 'utf8');
     assert.match(md, /^# flowstate benchmark report/);

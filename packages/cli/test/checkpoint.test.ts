@@ -254,13 +254,18 @@ describe('flowstate checkpoint --config', () => {
     assert.equal(list.code, 0, list.stderr);
     const retained = (JSON.parse(list.stdout) as { checkpoints: Summary[] }).checkpoints.filter((c) => c.status === 'COMPLETED').map((c) => [c.checkpointId, c.retained]);
     assert.deepEqual(retained, [[2, false], [3, true]], 'num-retained 1 from the configuration');
-    assert.equal((await run('list', '--json', '--retained', '2')).code, 0, 'an explicit --retained still wins');
+    const explicit = await run('list', '--json', '--retained', '2');
+    assert.equal(explicit.code, 0, explicit.stderr);
+    const both = (JSON.parse(explicit.stdout) as { checkpoints: Summary[] }).checkpoints.filter((c) => c.status === 'COMPLETED').map((c) => [c.checkpointId, c.retained]);
+    assert.deepEqual(both, [[2, true], [3, true]], 'an explicit --retained wins over the configuration');
     const show = await run('show', '3', '--json');
     assert.equal(show.code, 0, show.stderr);
     assert.deepEqual((JSON.parse(show.stdout) as { operators: Array<{ uid: string }> }).operators.map((o) => o.uid), ['source', 'counts', 'window']);
     const one = await run('validate', String(fixture.completed.at(-1)));
     assert.equal(one.code, 0, one.stdout + one.stderr);
-    assert.equal((await run('history', '--json')).code, 0);
+    const history = await run('history', '--json');
+    assert.equal(history.code, 0, history.stderr);
+    assert.ok((JSON.parse(history.stdout) as { entries: unknown[] }).entries.length > 0, 'the history read through the configured endpoint');
     // The same directory named explicitly, and without the configuration's endpoint: unreachable.
     assert.equal((await run('list', root, '--json')).code, 0);
     assert.equal((await flowstateWith(env, 'checkpoint', 'list', root, '--json')).code, 3);

@@ -15,7 +15,7 @@ import {
 import type { RestoreMode } from './claim.js';
 import { CheckpointFailedError, describe } from './errors.js';
 import type { CheckpointEventListener } from './history.js';
-import { CheckpointCoordinator } from './lifecycle/checkpoint-coordinator.js';
+import { CheckpointCoordinator, type RecoveredCheckpoints } from './lifecycle/checkpoint-coordinator.js';
 import type { CheckpointAcknowledgement, CheckpointAttempt, CheckpointParticipant, CompletedCheckpoint, MetadataLayout, PendingCheckpoint } from './lifecycle/types.js';
 import { diagnosticsLog } from './log.js';
 import { corruptionIn, type RestorePoint, type SkippedCheckpoint } from './restore.js';
@@ -114,12 +114,12 @@ export class EmbeddedCheckpointCoordinator extends CheckpointCoordinator<Embedde
     readonly options: EmbeddedCoordinatorOptions,
     initial: RestorePoint | undefined,
     firstCheckpointId: number,
-    recovered: { complete: StoredCheckpoints; unusable: StoredCheckpoints },
+    recovered: RecoveredCheckpoints,
   ) {
     const config = embeddedConfig(options);
     const log = options.log ?? diagnosticsLog('embedded-coordinator');
     const restoreMode = options.restoreMode ?? 'NO_CLAIM';
-    super(config, options.storage, { config, storage: options.storage, firstCheckpointId, initial, log, recovered, restoreMode, ...(options.listener ? { listener: options.listener } : {}), ...(options.history !== undefined ? { history: options.history } : {}) });
+    super(config, options.storage, { firstCheckpointId, initial, log, recovered, restoreMode, ...(options.listener ? { listener: options.listener } : {}), ...(options.history !== undefined ? { history: options.history } : {}) });
   }
 
   /** Scans the storage: the newest complete checkpoint becomes the restore point, ownership as `restoreMode` says. */
@@ -272,8 +272,6 @@ export class EmbeddedCheckpointCoordinator extends CheckpointCoordinator<Embedde
     await this.drainBackground();
   }
 }
-
-type StoredCheckpoints = ReadonlyArray<{ readonly checkpointId: number; readonly pointer: string; readonly metadata: CompletedCheckpointInfo['metadata'] }>;
 
 function ackOf(s: SubtaskBackends, t0: number, keyed: SnapshotResult<KeyedStateHandle> | undefined, operator: SnapshotResult<OperatorStateHandle> | undefined, syncMs: number): EmbeddedAck {
   const checkpointedSize = (keyed?.checkpointedSize ?? 0) + (operator?.checkpointedSize ?? 0);

@@ -20,7 +20,6 @@ import {
   type StateDescriptor,
   type StateKind,
   type StateTtlConfig,
-  type TtlSnapshotFilter,
   type TypeSerializer,
   type ValueStateDescriptor,
 } from '@flowstate/core';
@@ -65,7 +64,7 @@ export class HeapKeyedStateBackend<K> extends AbstractKeyedStateBackend<K, Regis
       tables: () => [...this.states.values()].map((r) => r.table),
       queues: this.priorityQueues,
       views: this.snapshots,
-      ttlFilter: (table) => this.ttlSnapshotFilter(table),
+      ttlFilter: (table) => this.ttl.snapshotFilter(table.meta.ttl, table.meta.name),
     });
     this.runner = new SnapshotStrategyRunner('heap full snapshot', strategy, this.runningSnapshots);
   }
@@ -133,12 +132,6 @@ export class HeapKeyedStateBackend<K> extends AbstractKeyedStateBackend<K, Regis
   }
 
   /** Full snapshots drop expired entries of states with cleanup.fullSnapshot, as of the synchronous part. */
-  private ttlSnapshotFilter(table: StateTable): TtlSnapshotFilter | undefined {
-    const config = table.meta.ttl;
-    if (config === undefined || config.cleanup.fullSnapshot !== true) return undefined;
-    return { ttlMs: config.ttlMs, now: this.ttl.timeOf(config, table.meta.name).currentTimestamp() };
-  }
-
   private newRegistered(meta: StateMeta): Registered {
     // Deep copy of a stored value; map values in the layout the registration has at the time.
     const copy = (v: unknown): unknown => (meta.kind === 'MAP' ? reg.mapKeys!.copy(v as HeapMap, mapValueSerializer(meta)) : meta.stateSerializer.copy(v));

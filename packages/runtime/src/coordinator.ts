@@ -84,7 +84,7 @@ export class CheckpointCoordinator extends CoreCheckpointCoordinator<Task, TaskA
     readonly restoreMode: RestoreMode = 'CLAIM',
     listener: CheckpointEventListener = {},
   ) {
-    super(config, storage, { config, storage, firstCheckpointId, initial, log, ...(recovered ? { recovered } : {}), restoreMode, listener });
+    super(config, storage, { firstCheckpointId, initial, log, ...(recovered ? { recovered } : {}), restoreMode, listener });
     if (initial !== undefined) this.restored();
   }
 

@@ -40,9 +40,6 @@ export interface RecoveredCheckpoints {
 }
 
 export interface CheckpointCoordinatorParameters {
-  /** undefined: checkpointing is off (only savepoints can be triggered). */
-  readonly config: ResolvedCheckpointingOptions | undefined;
-  readonly storage: CheckpointStorage | undefined;
   readonly firstCheckpointId: number;
   /** What this run started from. */
   readonly initial: RestorePoint | undefined;
@@ -93,6 +90,7 @@ export abstract class CheckpointCoordinator<T extends CheckpointParticipant, A e
   private readonly history: CheckpointHistoryRecorder;
 
   protected constructor(
+    /** undefined: checkpointing is off (only savepoints can be triggered). */
     readonly config: ResolvedCheckpointingOptions | undefined,
     private readonly storage: CheckpointStorage | undefined,
     params: CheckpointCoordinatorParameters,

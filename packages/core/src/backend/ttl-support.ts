@@ -1,3 +1,4 @@
+import type { TtlSnapshotFilter } from '../state/ttl-filters.js';
 import { IllegalStateUsageError } from '../errors.js';
 import type { StateDescriptor } from '../state/descriptors.js';
 import type { State } from '../state/state.js';
@@ -54,6 +55,12 @@ export class KeyedTtlSupport {
   /** The processing-time clock (what core hands to KvStore.setTtlTime). */
   get processingTimeProvider(): TtlTimeProvider {
     return this.processingTime;
+  }
+
+  /** What a full snapshot drops of a state (config.cleanup.fullSnapshot), read now; undefined: nothing. */
+  snapshotFilter(config: StateTtlConfig | undefined, stateName: string): TtlSnapshotFilter | undefined {
+    if (config === undefined || config.cleanup.fullSnapshot !== true) return undefined;
+    return { ttlMs: config.ttlMs, now: this.timeOf(config, stateName).currentTimestamp() };
   }
 
   /** The clock a config reads. */

@@ -40,7 +40,6 @@ import { KvTtlCursor } from './kv-ttl.js';
 import type { CheckpointStreamFactory } from '../storage/spi.js';
 import type { SnapshotFuture } from '../backend/spi.js';
 import type { StateTtlConfig } from '../state/ttl.js';
-import type { TtlSnapshotFilter } from '../state/ttl-filters.js';
 import { kvTtlLayout, kvTtlLayoutKind, ttlSerializerOf } from '../state/ttl-descriptors.js';
 
 /**
@@ -239,12 +238,6 @@ export class KvKeyedStateBackend<K> extends AbstractKeyedStateBackend<K, Registe
   }
 
   /** Full snapshots drop expired entries of states with cleanup.fullSnapshot, as of the synchronous part. */
-  private ttlSnapshotFilter(reg: RegisteredKvState): TtlSnapshotFilter | undefined {
-    const config = reg.ttl;
-    if (config === undefined || config.cleanup.fullSnapshot !== true) return undefined;
-    return { ttlMs: config.ttlMs, now: this.ttl.timeOf(config, reg.name).currentTimestamp() };
-  }
-
   /** Tells a store with its own TTL cleanup (RocksDB's compaction filter) the processing time; call before snapshots and manual compactions. */
   protected updateStoreTtlTime(): void {
     const store = this.attached;
@@ -320,7 +313,7 @@ export class KvKeyedStateBackend<K> extends AbstractKeyedStateBackend<K, Registe
       },
       states: this.states,
       queues: this.priorityQueues,
-      ttlFilter: (reg) => backend.ttlSnapshotFilter(reg),
+      ttlFilter: (reg) => backend.ttl.snapshotFilter(reg.ttl, reg.name),
     };
   }
 

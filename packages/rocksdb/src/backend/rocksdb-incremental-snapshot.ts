@@ -214,7 +214,8 @@ async function uploadFile(path: string, scope: CheckpointedStateScope, context: 
   try {
     const { size } = await fh.stat();
     if (size <= READ_WHOLE_MAX_BYTES) await out.write(await fh.readFile());
-    else for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) await out.write(chunk as Buffer);
+    // Streamed from the handle already open (no second open); the handle stays ours to close.
+    else for await (const chunk of fh.createReadStream({ highWaterMark: 1 << 20, autoClose: false, start: 0 })) await out.write(chunk as Buffer);
   } finally {
     await fh.close();
   }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { assert, IllegalStateUsageError, type KvEntry, type KvKeySpace, type KvKeySpaceOptions, type KvReadableKeySpace, type KvStore, type KvView } from '@flowstate/core';
+import { assert, IllegalStateUsageError, type KvEntry, type KvKeySpace, type KvKeySpaceOptions, type KvTtlLayout, type KvReadableKeySpace, type KvStore, type KvView } from '@flowstate/core';
 import { WriteBatch, type ColumnFamily, type RocksDB, type Snapshot } from '../native.js';
 import { RocksDBBulkLoad } from './rocksdb-bulk-load.js';
 import { checkTtlLayout, checkQueryTimeAfterNumEntries, type RocksDBKvStoreOptions } from './ttl-compaction.js';
@@ -39,10 +39,12 @@ export class RocksDBKvStore implements KvStore {
       space = new RocksDBKeySpace(this.db, name, this.db.getColumnFamily(cfName) ?? this.db.createColumnFamily(cfName));
       this.spaces.set(name, space);
     }
-    if (options?.ttl !== undefined) {
+    // Registration calls keySpace again and again: the native filter config is pushed only when it changes.
+    if (options?.ttl !== undefined && !sameTtlLayout(space.ttlLayout, options.ttl)) {
       checkTtlLayout(name, options.ttl);
       this.db.setTtlCompactionFilter(space.cf, { ...options.ttl, queryTimeAfterNumEntries: this.queryTimeAfterNumEntries });
       space.ttlFiltered = true;
+      space.ttlLayout = options.ttl;
     }
     return space;
   }
@@ -103,6 +105,8 @@ function scanColumnFamily(db: RocksDB, cf: ColumnFamily, lower: Uint8Array, uppe
 export class RocksDBKeySpace implements KvKeySpace {
   /** @internal Set by RocksDBKvStore when the space's TTL compaction filter is configured. */
   ttlFiltered = false;
+  /** The TTL layout last configured for this space's compaction filter. */
+  ttlLayout: KvTtlLayout | undefined = undefined;
 
   constructor(
     private readonly db: RocksDB,
@@ -177,4 +181,8 @@ class RocksDBSnapshotKeySpace implements KvReadableKeySpace {
   scan(lower: Uint8Array, upper: Uint8Array, limit: number): KvEntry[] {
     return scanColumnFamily(this.db, this.cf, lower, upper, limit, this.snapshot);
   }
+}
+
+function sameTtlLayout(a: KvTtlLayout | undefined, b: KvTtlLayout): boolean {
+  return a !== undefined && a.layout === b.layout && a.ttlMs === b.ttlMs && a.timeCharacteristic === b.timeCharacteristic;
 }

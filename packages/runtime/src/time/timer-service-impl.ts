@@ -114,14 +114,6 @@ export class InternalTimerServiceImpl<K, N> implements InternalTimerService<N> {
     this.cancelWakeup = undefined;
   }
 
-  numEventTimeTimers(): number {
-    return this.eventQueue.size();
-  }
-
-  numProcessingTimeTimers(): number {
-    return this.processingQueue.size();
-  }
-
   private scheduleProcessingWakeup(): void {
     if (this.disposed) return;
     const head = this.processingQueue.peek();
