@@ -12,7 +12,10 @@ import {
   readKeyedStateHeader,
   readKeyGroups,
   readOperatorStateStream,
+  TimerSerializer,
+  TtlSerializer,
   type FileSystem,
+  type InternalTimer,
   type KeyGroupsStateHandle,
   type OperatorStateHandle as FlowstateOperatorHandle,
   type SerializerSnapshotRegistry,
@@ -33,6 +36,8 @@ import type { OperatorState, SubtaskState } from './metadata/types.js';
 import { defaultFlinkSerializers } from './serializers/builtins.js';
 import { FlinkSnapshots, buildSnapshot } from './serializers/build.js';
 import type { FlinkSerializerSnapshot } from './serializers/types.js';
+import type { Timer } from './serializers/composite.js';
+import { recordedTimerTimestamps } from './timer-timestamps.js';
 import { withOutputDirectory, writeCanonicalFile } from './writer.js';
 
 /** `_metadata` version per Flink release line, for `--flink-version`. */
@@ -59,6 +64,12 @@ const BASE = 'org.apache.flink.api.common.typeutils.base.';
 
 /** flowstate serializer -> Flink snapshot, for the types with a Flink twin. */
 function flinkSnapshotFor(s: TypeSerializer<unknown>): FlinkSerializerSnapshot | undefined {
+  if (s instanceof TtlSerializer) {
+    // Flink's TTL is processing time only: watermark stamps would be read as wall-clock times.
+    if (s.info.timeCharacteristic !== 'ProcessingTime') return undefined;
+    const user = flinkSnapshotFor(s.userSerializer as TypeSerializer<unknown>);
+    return user === undefined ? undefined : FlinkSnapshots.ttl(user);
+  }
   if (s instanceof ListSerializer) {
     const e = flinkSnapshotFor(s.elementSerializer as TypeSerializer<unknown>);
     return e === undefined ? undefined : FlinkSnapshots.list(e);
@@ -84,6 +95,36 @@ function flinkSnapshotFor(s: TypeSerializer<unknown>): FlinkSerializerSnapshot |
 function toFlink(v: unknown): unknown {
   if (typeof v === 'object' && v !== null && '__voidNamespace' in v) return null;
   return v;
+}
+
+/**
+ * A decoded flowstate value as the Flink serializers take it, led by its flowstate serializer:
+ * TtlValue -> { lastAccessTimestamp: bigint, value }, InternalTimer -> Timer (bigint timestamp),
+ * through lists and maps.
+ */
+function toFlinkValue(s: TypeSerializer<unknown>, v: unknown): unknown {
+  if (v === null || v === undefined) return null;
+  const of = (x: object): TypeSerializer<unknown> => x as TypeSerializer<unknown>;
+  if (s instanceof TtlSerializer) {
+    const t = v as { userValue: unknown; lastAccessTimestamp: number };
+    return { lastAccessTimestamp: BigInt(t.lastAccessTimestamp), value: toFlinkValue(of(s.userSerializer), t.userValue) };
+  }
+  if (s instanceof TimerSerializer) {
+    const t = v as InternalTimer<unknown, unknown>;
+    return { timestamp: BigInt(t.timestamp), key: toFlinkValue(of(s.keySerializer), t.key), namespace: toFlinkValue(of(s.namespaceSerializer), t.namespace) };
+  }
+  if (s instanceof ListSerializer) return (v as unknown[]).map((e) => toFlinkValue(of(s.elementSerializer), e));
+  if (s instanceof MapSerializer) {
+    return new Map([...(v as Map<unknown, unknown>)].map(([a, b]) => [toFlinkValue(of(s.keySerializer), a), toFlinkValue(of(s.valueSerializer), b)]));
+  }
+  return toFlink(v);
+}
+
+/** A TTL'd map value with a null user value: Flink's TtlSerializer hands null to the user serializer, which only String's accepts. */
+function isUnwritableNull(s: TypeSerializer<unknown>, v: unknown, flinkUser: FlinkSerializerSnapshot | undefined): boolean {
+  if (!(s instanceof TtlSerializer)) return false;
+  const user = (v as { userValue: unknown } | null)?.userValue;
+  return (user === null || user === undefined) && flinkUser?.className !== `${BASE}StringSerializer$StringSerializerSnapshot`;
 }
 
 function decode(s: TypeSerializer<unknown>, b: Uint8Array): unknown {
@@ -116,7 +157,8 @@ export async function convertFlowstateToFlink(fs: FileSystem, outDir: string, op
       };
       const keyHex = props[`${FLINK_KEY_SERIALIZER_PROPERTY}${op.uid}`];
       const flinkKey = typeof keyHex === 'string' ? defaultFlinkSerializers.readVersioned(new JavaDataInput(Buffer.from(keyHex, 'hex'), 'properties')) : undefined;
-      const keyed = await keyedRecords(storage, op, registry, flinkKey, flinkMeta, skipped);
+      const timerTimestamps = (state: string): Map<string, bigint[]> => recordedTimerTimestamps(props, op.uid, state);
+      const keyed = await keyedRecords(storage, op, registry, { flinkKey, flinkMeta, timerTimestamps }, skipped);
       const subtasks: SubtaskState[] = [];
       for (let i = 0; i < op.parallelism; i++) {
         let managedKeyedState: SubtaskState['managedKeyedState'] = null;
@@ -155,14 +197,14 @@ async function keyedRecords(
   storage: FsCheckpointStorage,
   op: { uid: string; maxParallelism: number; subtasks: readonly { keyed: readonly { type: string }[] }[] },
   registry: SerializerSnapshotRegistry,
-  flinkKey: FlinkSerializerSnapshot | undefined,
-  flinkMeta: (name: string) => StateMetaInfo | undefined,
+  recorded: RecordedFlinkTypes,
   skipped: string[],
 ): Promise<{ header: { version: number; compression: boolean; keySerializer: FlinkSerializerSnapshot; states: StateMetaInfo[] }; byKeyGroup: Map<number, CanonicalRecord[]> } | undefined> {
   const handles = op.subtasks.flatMap((s) => s.keyed);
   if (handles.length === 0) return undefined;
   const states: StateMetaInfo[] = [];
   const byKeyGroup = new Map<number, CanonicalRecord[]>();
+  const { flinkKey, flinkMeta, timerTimestamps } = recorded;
   let keySnap: FlinkSerializerSnapshot | undefined = flinkKey;
   for (const h of handles) {
     if (h.type !== 'key-groups') {
@@ -180,14 +222,10 @@ async function keyedRecords(
     const ids = header.states.map((m) => {
       const existing = states.findIndex((s) => s.name === m.name);
       if (existing >= 0) return existing;
-      if (m.kind === 'PRIORITY_QUEUE') {
-        const why = `${op.uid}/${m.name}: priority-queue (timer) state is not converted to Flink`;
-        if (!skipped.includes(why)) skipped.push(why);
-        return -1;
-      }
-      const flink = flinkMeta(m.name) ?? synthesizeMeta(m.name, m.kind, m.namespaceSerializerSnapshot.restoreSerializer() as TypeSerializer<unknown>, m.stateSerializerSnapshot.restoreSerializer() as TypeSerializer<unknown>);
+      const value = m.stateSerializerSnapshot.restoreSerializer() as TypeSerializer<unknown>;
+      const flink = flinkMeta(m.name) ?? (m.kind === 'PRIORITY_QUEUE' ? synthesizeQueueMeta(m.name, keySnap!, value) : synthesizeMeta(m.name, m.kind, m.namespaceSerializerSnapshot.restoreSerializer() as TypeSerializer<unknown>, value));
       if (flink === undefined) {
-        skipped.push(`${op.uid}/${m.name}: serializer '${m.stateSerializerSnapshot.typeId}' has no Flink equivalent`);
+        skipped.push(`${op.uid}/${m.name}: ${whyNoFlinkTwin(m.kind, value)}`);
         return -1;
       }
       states.push(flink);
@@ -197,26 +235,92 @@ async function keyedRecords(
     const enc = new KeyedEntryDecoder(flinkHeader, op.maxParallelism);
     const serializers = header.states.map((m) => ({ ns: m.namespaceSerializerSnapshot.restoreSerializer() as TypeSerializer<unknown>, value: m.stateSerializerSnapshot.restoreSerializer() as TypeSerializer<unknown> }));
     const hash = keySnap.serializer.hashCode!;
+    const originals = new Map<string, Map<string, bigint[]>>();
     await readKeyGroups(storage, kh, header, KeyGroupRange.of(kh.keyGroupRange.start, kh.keyGroupRange.end), (_g, r) => {
       const id = ids[r.stateIndex]!;
       if (id < 0) return;
       const meta = header.states[r.stateIndex]!;
-      const key = toFlink(decode(fsKey, r.key));
+      const push = (rec: CanonicalRecord, kg: number): void => void (byKeyGroup.get(kg) ?? byKeyGroup.set(kg, []).get(kg)!).push(rec);
+      if (meta.kind === 'PRIORITY_QUEUE') {
+        const recorded = originals.get(meta.name) ?? originals.set(meta.name, timerTimestamps(meta.name)).get(meta.name)!;
+        for (const rec of timerRecords(serializers[r.stateIndex]!.value, r.value!, recorded, hash, op.maxParallelism, (e) => enc.encode({ ...e, state: meta.name, kind: 'PRIORITY_QUEUE' }, id))) push(rec.record, rec.keyGroup);
+        return;
+      }
+      const key = toFlinkValue(fsKey, decode(fsKey, r.key));
       const kg = keyGroupForHash(hash(key), op.maxParallelism);
-      const ns = toFlink(decode(serializers[r.stateIndex]!.ns, r.namespace));
+      const nsSer = serializers[r.stateIndex]!.ns;
+      const ns = toFlinkValue(nsSer, decode(nsSer, r.namespace));
       let entry;
       if (meta.kind === 'MAP') {
         const ms = serializers[r.stateIndex]!.value as unknown as MapSerializer<unknown, unknown>;
-        entry = { state: meta.name, kind: 'MAP', keyGroup: kg, key, namespace: ns, userKey: decode(ms.keySerializer, r.userKey!), value: r.value === null ? null : decode(ms.valueSerializer, r.value) };
+        const vs = ms.valueSerializer as TypeSerializer<unknown>;
+        const ks = ms.keySerializer as TypeSerializer<unknown>;
+        const value = r.value === null ? null : decode(vs, r.value);
+        if (isUnwritableNull(vs, value, serializerOf(states[id]!, 'VALUE_SERIALIZER')?.nested[1]?.nested[1])) {
+          const why = `${op.uid}/${meta.name}: TTL map entries with a null value are not converted (Flink's TtlSerializer passes null to a user serializer that cannot write it)`;
+          if (!skipped.includes(why)) skipped.push(why);
+          return;
+        }
+        entry = { state: meta.name, kind: 'MAP', keyGroup: kg, key, namespace: ns, userKey: toFlinkValue(ks, decode(ks, r.userKey!)), value: toFlinkValue(vs, value) };
       } else {
-        entry = { state: meta.name, kind: meta.kind, keyGroup: kg, key, namespace: ns, value: decode(serializers[r.stateIndex]!.value, r.value!) };
+        const vs = serializers[r.stateIndex]!.value;
+        entry = { state: meta.name, kind: meta.kind, keyGroup: kg, key, namespace: ns, value: toFlinkValue(vs, decode(vs, r.value!)) };
       }
-      for (const rec of enc.encode(entry, id)) (byKeyGroup.get(kg) ?? byKeyGroup.set(kg, []).get(kg)!).push(rec);
+      for (const rec of enc.encode(entry, id)) push(rec, kg);
     });
   }
   if (keySnap === undefined || states.length === 0) return undefined;
   for (const l of byKeyGroup.values()) l.sort((a, b) => a.stateId - b.stateId || Buffer.compare(Buffer.from(a.key), Buffer.from(b.key)));
   return { header: { version: 6, compression: false, keySerializer: keySnap, states }, byKeyGroup };
+}
+
+/** What converting back needs from a conversion Flink -> flowstate: the Flink serializers and the exact timestamps of clamped timers. */
+interface RecordedFlinkTypes {
+  readonly flinkKey: FlinkSerializerSnapshot | undefined;
+  readonly flinkMeta: (name: string) => StateMetaInfo | undefined;
+  /** Timer bytes (hex) -> the Java long timestamps a clamped timer stood for. */
+  readonly timerTimestamps: (state: string) => Map<string, bigint[]>;
+}
+
+/**
+ * Canonical records of one flowstate timer, in the Flink key group of its key. A timer whose
+ * timestamp was clamped when it came from Flink becomes the timers it stood for.
+ */
+function timerRecords(
+  serializer: TypeSerializer<unknown>,
+  element: Uint8Array,
+  recorded: Map<string, bigint[]>,
+  hash: (key: unknown) => number,
+  maxParallelism: number,
+  encode: (e: { keyGroup: number; key: unknown; namespace: unknown; value: Timer }) => CanonicalRecord[],
+): { keyGroup: number; record: CanonicalRecord }[] {
+  const timer = decode(serializer, element) as InternalTimer<unknown, unknown>;
+  const t = toFlinkValue(serializer, timer) as Timer;
+  const keyGroup = keyGroupForHash(hash(t.key), maxParallelism);
+  const clamped = Math.abs(timer.timestamp) === Number.MAX_SAFE_INTEGER ? recorded.get(Buffer.from(element).toString('hex')) : undefined;
+  return (clamped ?? [t.timestamp]).flatMap((timestamp) => encode({ keyGroup, key: t.key, namespace: t.namespace, value: { ...t, timestamp } }).map((record) => ({ keyGroup, record })));
+}
+
+/** RegisteredPriorityQueueStateBackendMetaInfo.snapshot(): no options, the element serializer as VALUE_SERIALIZER. */
+function synthesizeQueueMeta(name: string, key: FlinkSerializerSnapshot, element: TypeSerializer<unknown>): StateMetaInfo | undefined {
+  if (!(element instanceof TimerSerializer)) return undefined;
+  const ns = flinkSnapshotFor(element.namespaceSerializer as TypeSerializer<unknown>);
+  if (ns === undefined) return undefined;
+  return { name, backendStateType: 'PRIORITY_QUEUE', options: [], serializers: [['VALUE_SERIALIZER', FlinkSnapshots.timer(key, ns)]] };
+}
+
+function containsEventTimeTtl(s: TypeSerializer<unknown>): boolean {
+  if (s instanceof TtlSerializer) return s.info.timeCharacteristic !== 'ProcessingTime';
+  if (s instanceof ListSerializer) return containsEventTimeTtl(s.elementSerializer as TypeSerializer<unknown>);
+  if (s instanceof MapSerializer) return containsEventTimeTtl(s.valueSerializer as TypeSerializer<unknown>);
+  return false;
+}
+
+function whyNoFlinkTwin(kind: string, value: TypeSerializer<unknown>): string {
+  if (kind === 'PRIORITY_QUEUE' && !(value instanceof TimerSerializer)) return `priority queue of '${value.typeId}' elements: Flink keeps only timers (TimerSerializer) in keyed priority-queue state`;
+  if (kind === 'PRIORITY_QUEUE') return `timer namespace serializer '${(value as TimerSerializer<unknown, unknown>).namespaceSerializer.typeId}' has no Flink equivalent`;
+  if (containsEventTimeTtl(value)) return "event-time TTL: Flink's TTL is processing time only, and the watermark stamps would be read as wall-clock times";
+  return `serializer '${value.typeId}' has no Flink equivalent`;
 }
 
 function synthesizeMeta(name: string, kind: string, ns: TypeSerializer<unknown>, value: TypeSerializer<unknown>): StateMetaInfo | undefined {

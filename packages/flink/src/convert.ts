@@ -9,6 +9,7 @@ import {
   queueMetaInfo,
   serializeCheckpointMetadata,
   TimerSerializer,
+  TtlSerializer,
   Serializers,
   VoidNamespace,
   writeOperatorStateStream,
@@ -30,6 +31,7 @@ import { readOperatorStates } from './operator/reader.js';
 import type { FlinkSavepoint } from './savepoint.js';
 import type { FlinkSerializerSnapshot } from './serializers/types.js';
 import type { Timer } from './serializers/composite.js';
+import { ClampedTimerLog, isClamped, safeTimestamp } from './timer-timestamps.js';
 
 const BASE = 'org.apache.flink.api.common.typeutils.base.';
 
@@ -43,14 +45,35 @@ const id = (v: unknown): unknown => v;
 /** Core serializers are typed by their value; here values are `unknown` until converted. */
 const asUnknown = (s: object): TypeSerializer<unknown> => s as TypeSerializer<unknown>;
 
+const FLINK_TTL_SNAPSHOT = 'org.apache.flink.runtime.state.ttl.TtlStateFactory$TtlSerializerSnapshot';
+
 /**
- * Flink serializer -> flowstate serializer. Primitives, String, byte[], List and Map map to their
- * flowstate equivalents; every other decodable type (Tuple, POJO, Avro, Row, Enum, windows, timers)
+ * Flink's TtlSerializer (i64 last access, user value) as core's TtlSerializer, so a Flink TTL state
+ * is a flowstate TTL state. Flink's snapshot records neither the TTL nor the time characteristic:
+ * the TTL is written as 0 (unknown; on restore the job's descriptor decides it, as in Flink) and
+ * the time is processing time, Flink's only TTL time. Map values (`mapValue`) use core's
+ * nullable-user-value layout.
+ */
+function ttlSerializerFor(s: FlinkSerializerSnapshot, mapValue: boolean): Mapped | undefined {
+  const user = s.nested[1] === undefined ? undefined : flowstateSerializerFor(s.nested[1]);
+  if (user === undefined) return undefined;
+  const serializer = asUnknown(new TtlSerializer(user.serializer, { ttlMs: 0, timeCharacteristic: 'ProcessingTime', nullableUserValue: mapValue }));
+  const convert = (v: unknown): unknown => {
+    const t = v as { lastAccessTimestamp: bigint; value: unknown };
+    return { userValue: t.value === null ? null : user.convert(t.value), lastAccessTimestamp: safeTimestamp(t.lastAccessTimestamp) };
+  };
+  return { serializer, convert };
+}
+
+/**
+ * Flink serializer -> flowstate serializer. Primitives, String, byte[], List, Map and TTL map to
+ * their flowstate equivalents; every other decodable type (Tuple, POJO, Avro, Row, Enum, windows)
  * is carried as MessagePack of its decoded value; opaque serializers have no mapping.
  */
-export function flowstateSerializerFor(s: FlinkSerializerSnapshot): Mapped | undefined {
+export function flowstateSerializerFor(s: FlinkSerializerSnapshot, mapValue = false): Mapped | undefined {
   if (s.serializer.opaque === true) return undefined;
   const cls = s.className;
+  if (cls === FLINK_TTL_SNAPSHOT) return ttlSerializerFor(s, mapValue);
   const simple: Record<string, object> = {
     [`${BASE}LongSerializer$LongSerializerSnapshot`]: Serializers.int64,
     [`${BASE}IntSerializer$IntSerializerSnapshot`]: Serializers.int32,
@@ -74,7 +97,7 @@ export function flowstateSerializerFor(s: FlinkSerializerSnapshot): Mapped | und
   }
   if (cls === `${BASE}MapSerializerSnapshot`) {
     const k = flowstateSerializerFor(s.nested[0]!);
-    const v = flowstateSerializerFor(s.nested[1]!);
+    const v = flowstateSerializerFor(s.nested[1]!, true);
     if (k === undefined || v === undefined) return undefined;
     return {
       serializer: asUnknown(new MapSerializer(k.serializer, v.serializer)),
@@ -107,7 +130,8 @@ function bytesOf(s: TypeSerializer<unknown>, v: unknown): Uint8Array {
  * is the savepoint directory). Operators keep parallelism and maxParallelism; keys are
  * re-partitioned into flowstate's key groups (murmur3 of the serialized key). Flink timers
  * (`_timer_state/*` priority queues) become PRIORITY_QUEUE states of core's InternalTimer
- * (timestamps clamped to safe integers); opaque serializers and RocksDB-native state are skipped
+ * (timestamps clamped to safe integers, the originals of clamped ones kept in the properties);
+ * Flink TTL states become TTL states (TtlSerializer); opaque serializers and RocksDB-native state are skipped
  * and listed.
  */
 export async function convertFlinkToFlowstate(sp: FlinkSavepoint, fs: FileSystem, options: FlinkToFlowstateOptions = {}): Promise<FlinkToFlowstateResult> {
@@ -116,12 +140,16 @@ export async function convertFlinkToFlowstate(sp: FlinkSavepoint, fs: FileSystem
   const skipped: string[] = [];
   const operators: OperatorSnapshotMetadata[] = [];
   const properties: Record<string, string> = { convertedFrom: `Apache Flink _metadata V${sp.metadata.version}` };
+  const clamped = new ClampedTimerLog();
   for (const op of sp.operators) {
     if (op.fullyFinished) continue;
     const uid = options.uids?.[op.operatorId] ?? (op.uid !== undefined && op.uid !== '' ? op.uid : op.operatorId);
-    const subtasks = await convertOperator(sp, op, uid, location.streamFactory, skipped);
+    const subtasks = await convertOperator(sp, op, uid, location.streamFactory, skipped, clamped);
     if (subtasks.some((s) => s.keyed.length + s.operator.length > 0)) operators.push({ uid, parallelism: op.parallelism, maxParallelism: op.maxParallelism, subtasks });
     Object.assign(properties, await flinkTypeProperties(sp, op, uid));
+    const log = clamped.drain(uid);
+    Object.assign(properties, log.properties);
+    skipped.push(...log.notes);
   }
   const metadata: CheckpointMetadata = { checkpointId, kind: 'SAVEPOINT', timestamp: Date.now(), operators, properties };
   await location.finalizeCheckpoint(serializeCheckpointMetadata(metadata));
@@ -171,16 +199,6 @@ interface StatePlan {
 const VOID: Mapped = { serializer: asUnknown(Serializers.voidNamespace), convert: () => VoidNamespace };
 const FLINK_TIMER_SNAPSHOT = 'org.apache.flink.streaming.api.operators.TimerSerializerSnapshot';
 
-/**
- * Flink's Long timestamps as flowstate's safe-integer ones: beyond ±(2^53 - 1) they are clamped
- * (Flink jobs register Long.MIN_VALUE + n before the first watermark); order is kept, timers of
- * distinct clamped timestamps of one key and namespace become one.
- */
-function safeTimestamp(t: bigint): number {
-  const max = BigInt(Number.MAX_SAFE_INTEGER);
-  return Number(t > max ? max : t < -max ? -max : t);
-}
-
 /** A `_timer_state/*` queue as flowstate priority-queue state of InternalTimers (keys as the operator's keys). */
 function planQueue(m: StateMetaInfo, key: Mapped, label: string, skipped: string[]): StatePlan | undefined {
   const element = serializerOf(m, 'VALUE_SERIALIZER');
@@ -215,7 +233,7 @@ function planState(m: StateMetaInfo, key: Mapped, label: string, skipped: string
   const meta: KeyedStateMetaInfo = { name: m.name, kind: kind as StateKind, namespaceSerializerSnapshot: ns.serializer.snapshotConfiguration(), stateSerializerSnapshot: value.serializer.snapshotConfiguration() };
   if (kind !== 'MAP') return { meta, key, ns, value };
   const uk = flowstateSerializerFor(valueSnap!.nested[0]!);
-  const uv = flowstateSerializerFor(valueSnap!.nested[1]!);
+  const uv = flowstateSerializerFor(valueSnap!.nested[1]!, true);
   if (uk === undefined || uv === undefined) {
     skipped.push(`${label}/${m.name}: map serializer is opaque to flowstate`);
     return undefined;
@@ -225,7 +243,7 @@ function planState(m: StateMetaInfo, key: Mapped, label: string, skipped: string
 
 type Factory = CheckpointStreamFactory;
 
-async function convertOperator(sp: FlinkSavepoint, op: OperatorState, uid: string, factory: Factory, skipped: string[]): Promise<SubtaskStateMetadata[]> {
+async function convertOperator(sp: FlinkSavepoint, op: OperatorState, uid: string, factory: Factory, skipped: string[], clamped: ClampedTimerLog): Promise<SubtaskStateMetadata[]> {
   const records = new Map<number, { state: number; key: Uint8Array; ns: Uint8Array; value?: Uint8Array; userKey?: Uint8Array; userValue?: Uint8Array | null }[]>();
   let plans: StatePlan[] = [];
   let keySnapshot: ReturnType<TypeSerializer<unknown>['snapshotConfiguration']> | undefined;
@@ -260,7 +278,10 @@ async function convertOperator(sp: FlinkSavepoint, op: OperatorState, uid: strin
           list.push({ state: index, key: keyBytes, ns: nsBytes, userKey: bytesOf(p.userKey!.serializer, p.userKey!.convert(uk)), userValue: uv === null ? null : bytesOf(p.userValue!.serializer, p.userValue!.convert(uv)) });
         }
       } else {
-        list.push({ state: index, key: keyBytes, ns: nsBytes, value: bytesOf(p.value.serializer, p.value.convert(e.value)) });
+        const value = bytesOf(p.value.serializer, p.value.convert(e.value));
+        // Timestamps beyond the safe integers are clamped; their originals go to the properties.
+        if (p.meta.kind === 'PRIORITY_QUEUE' && isClamped((e.value as Timer).timestamp)) clamped.record(p.meta.name, value, (e.value as Timer).timestamp);
+        list.push({ state: index, key: keyBytes, ns: nsBytes, value });
       }
     }
   }

@@ -49,6 +49,8 @@ export const FlinkSnapshots = {
   list: (elem: FlinkSerializerSnapshot) => composite(`${BASE}ListSerializerSnapshot`, 1, () => {}, [elem]),
   map: (k: FlinkSerializerSnapshot, v: FlinkSerializerSnapshot) => composite(`${BASE}MapSerializerSnapshot`, 1, () => {}, [k, v]),
   timer: (k: FlinkSerializerSnapshot, ns: FlinkSerializerSnapshot) => composite('org.apache.flink.streaming.api.operators.TimerSerializerSnapshot', 2, () => {}, [k, ns]),
+  /** TtlStateFactory.TtlSerializerSnapshot (outer version 2): nested the timestamp's LongSerializer and the user's. */
+  ttl: (user: FlinkSerializerSnapshot) => composite('org.apache.flink.runtime.state.ttl.TtlStateFactory$TtlSerializerSnapshot', 2, () => {}, [FlinkSnapshots.long(), user]),
   enum: (enumClass: string, constants: readonly string[]) =>
     buildSnapshot(`${BASE}EnumSerializer$EnumSerializerSnapshot`, 2, (o) => {
       o.writeUTF(enumClass);
