@@ -1,0 +1,164 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import {
+  defaultSerializerRegistry,
+  deserializeCheckpointMetadata,
+  FsCheckpointStorage,
+  KeyGroupRange,
+  ListStateDescriptor,
+  MapStateDescriptor,
+  MemoryFileSystem,
+  MinimalKvStateBackend,
+  readKeyedStateHeader,
+  serializeCheckpointMetadata,
+  Serializers,
+  StateTtlConfigBuilder,
+  TtlSerializerSnapshot,
+  ValueStateDescriptor,
+  VoidNamespace,
+  type KeyGroupsStateHandle,
+  type ListState,
+  type MapState,
+  type ValueState,
+} from '@flowstate/core';
+import {
+  convertFlinkToFlowstate,
+  convertFlowstateToFlink,
+  encodeCanonicalStream,
+  FlinkSavepoint,
+  FlinkSnapshots,
+  JavaDataOutput,
+  javaLongHash,
+  KeyedEntryDecoder,
+  keyGroupForHash,
+  operatorIdFromUid,
+  validateFlinkSavepoint,
+  writeFlinkMetadata,
+  writeStateMetaInfo,
+  type CanonicalRecord,
+  type StateMetaInfo,
+} from '../src/index.js';
+
+const tmp = mkdtempSync(join(tmpdir(), 'flowstate-flink-ttl-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+const MAX_PARALLELISM = 8;
+const N = 10;
+/** Last access of key k: 1_000_000 + k * 1000. */
+const stamp = (k: bigint): bigint => 1_000_000n + k * 1000n;
+
+/**
+ * A Flink canonical savepoint with TTL states as Flink's TtlStateFactory registers them (value
+ * serializer TtlSerializer(Long, user); list elements and map values wrapped), written by our
+ * writer: Long keys 0..N-1, 'seen' = key * 7, 'events' = ["e<key>", "f<key>"], 'attrs' = {"a" -> key}.
+ */
+function flinkTtlSavepoint(dir: string): void {
+  mkdirSync(dir, { recursive: true });
+  const long = FlinkSnapshots.long();
+  const str = FlinkSnapshots.string();
+  const vns = FlinkSnapshots.voidNamespace();
+  const kv = (name: string, kind: string, value: ReturnType<typeof FlinkSnapshots.long>): StateMetaInfo => ({
+    name, backendStateType: 'KEY_VALUE', options: [['KEYED_STATE_TYPE', kind]], serializers: [['NAMESPACE_SERIALIZER', vns], ['VALUE_SERIALIZER', value]],
+  });
+  const states = [kv('seen', 'VALUE', FlinkSnapshots.ttl(long)), kv('events', 'LIST', FlinkSnapshots.list(FlinkSnapshots.ttl(str))), kv('attrs', 'MAP', FlinkSnapshots.map(str, FlinkSnapshots.ttl(long)))];
+  const header = { version: 6, compression: false, keySerializer: long, states };
+  const enc = new KeyedEntryDecoder({ ...header, length: 0 }, MAX_PARALLELISM);
+  const byKg = new Map<number, CanonicalRecord[]>();
+  for (let k = 0n; k < BigInt(N); k++) {
+    const keyGroup = keyGroupForHash(javaLongHash(k), MAX_PARALLELISM);
+    const base = { keyGroup, key: k, namespace: null };
+    const ttl = (value: unknown): unknown => ({ lastAccessTimestamp: stamp(k), value });
+    const recs = [
+      ...enc.encode({ ...base, state: 'seen', kind: 'VALUE', value: ttl(k * 7n) }, 0),
+      ...enc.encode({ ...base, state: 'events', kind: 'LIST', value: [ttl(`e${k}`), ttl(`f${k}`)] }, 1),
+      ...enc.encode({ ...base, state: 'attrs', kind: 'MAP', userKey: 'a', value: ttl(k) }, 2),
+    ];
+    byKg.set(keyGroup, [...(byKg.get(keyGroup) ?? []), ...recs]);
+  }
+  for (const l of byKg.values()) l.sort((a, b) => a.stateId - b.stateId || Buffer.compare(Buffer.from(a.key), Buffer.from(b.key)));
+  const out = encodeCanonicalStream(header, 0, MAX_PARALLELISM, (kg) => byKg.get(kg) ?? []);
+  writeFileSync(join(dir, 'k0'), out.bytes);
+  writeFileSync(join(dir, '_metadata'), writeFlinkMetadata({
+    version: 6, checkpointId: 3n, masterStates: [], propertiesBytes: new Uint8Array([0xac, 0xed, 0, 5, 0x70]),
+    operators: [{ name: 'ttl', uid: 'ttl-op', operatorId: operatorIdFromUid('ttl-op'), parallelism: 1, maxParallelism: MAX_PARALLELISM, coordinatorState: null, fullyFinished: false,
+      subtasks: [{ index: 0, finished: false, managedOperatorState: null, rawOperatorState: null, managedKeyedState: { type: 'key-groups', tag: 7, startKeyGroup: 0, offsets: out.offsets, stream: { type: 'relative-file', relativePath: 'k0', size: out.bytes.length } }, rawKeyedState: null, inputChannelState: [], resultSubpartitionState: [] }] }],
+  }));
+}
+
+async function rawRecords(dir: string): Promise<{ metas: string[]; records: string[] }> {
+  const sp = await FlinkSavepoint.load(dir);
+  const records: string[] = [];
+  const metas: string[] = [];
+  for (const op of sp.operators) {
+    for (const info of await sp.keyedStreams(op)) {
+      for (const m of info.header!.states) {
+        const o = new JavaDataOutput();
+        writeStateMetaInfo(o, m);
+        metas.push(Buffer.from(o.toBytes()).toString('hex'));
+      }
+      for (const r of sp.canonicalRecords(info)) records.push(`${r.keyGroup}/${r.stateId}/${Buffer.from(r.key).toString('hex')}:${Buffer.from(r.value).toString('hex')}`);
+    }
+  }
+  return { metas, records };
+}
+
+describe('TTL states between Flink and flowstate (own savepoint)', () => {
+  const flink = join(tmp, 'flink');
+  flinkTtlSavepoint(flink);
+
+  it('Flink TTL states become flowstate TTL states with their timestamps: they expire in a flowstate backend ttlMs after them', async () => {
+    const fs = new MemoryFileSystem();
+    const { skipped } = await convertFlinkToFlowstate(await FlinkSavepoint.load(flink), fs);
+    assert.deepEqual(skipped, []);
+    const storage = new FsCheckpointStorage(fs, { layout: 'savepoint' });
+    const md = deserializeCheckpointMetadata((await storage.resolveCheckpoint('')).metadata, '_metadata');
+    const handles = md.operators[0]!.subtasks.flatMap((s) => s.keyed) as KeyGroupsStateHandle[];
+    const header = await readKeyedStateHeader(storage, handles[0]!, defaultSerializerRegistry);
+    const seen = header.states.find((m) => m.name === 'seen')!.stateSerializerSnapshot;
+    assert.ok(seen instanceof TtlSerializerSnapshot);
+    assert.equal((seen as TtlSerializerSnapshot<unknown>).info.timeCharacteristic, 'ProcessingTime');
+
+    const clock = { now: 0, currentTimestamp(): number { return this.now; } };
+    const kb = await new MinimalKvStateBackend().createKeyedStateBackend({
+      operatorIdentifier: 'ttl-op', keySerializer: Serializers.int64, maxParallelism: MAX_PARALLELISM, keyGroupRange: KeyGroupRange.of(0, MAX_PARALLELISM - 1),
+      restoreState: handles, stateHandleReader: storage, ttlTimeProvider: clock,
+    });
+    const ttl = StateTtlConfigBuilder.newBuilder(500).build();
+    const ns = Serializers.voidNamespace;
+    const v = kb.getPartitionedState(VoidNamespace, ns, new ValueStateDescriptor('seen', Serializers.int64).enableTimeToLive(ttl)) as ValueState<bigint>;
+    const l = kb.getPartitionedState(VoidNamespace, ns, new ListStateDescriptor('events', Serializers.string).enableTimeToLive(ttl)) as ListState<string>;
+    const m = kb.getPartitionedState(VoidNamespace, ns, new MapStateDescriptor('attrs', Serializers.string, Serializers.int64).enableTimeToLive(ttl)) as MapState<string, bigint>;
+    for (let k = 0n; k < BigInt(N); k++) {
+      kb.setCurrentKey(k);
+      clock.now = Number(stamp(k)) + 499;
+      assert.equal(v.value(), k * 7n);
+      assert.deepEqual([...(l.get() ?? [])], [`e${k}`, `f${k}`]);
+      assert.equal(m.get('a'), k);
+      clock.now = Number(stamp(k)) + 500;
+      assert.equal(v.value(), null, `key ${k} expires 500 ms after its Flink timestamp`);
+      assert.deepEqual([...(l.get() ?? [])], []);
+      assert.equal(m.get('a') ?? null, null);
+    }
+    kb.dispose();
+  });
+
+  for (const strip of [false, true]) {
+    it(`Flink -> flowstate -> Flink gives the same TTL records and meta infos${strip ? ' (Flink types not recorded: TtlSerializerSnapshot synthesized)' : ''}`, async () => {
+      const fs = new MemoryFileSystem();
+      await convertFlinkToFlowstate(await FlinkSavepoint.load(flink), fs);
+      if (strip) {
+        const storage = new FsCheckpointStorage(fs, { layout: 'savepoint' });
+        const md = deserializeCheckpointMetadata((await storage.resolveCheckpoint('')).metadata, '_metadata');
+        fs.overwriteForTest('_metadata', serializeCheckpointMetadata({ ...md, properties: {} }));
+      }
+      const out = join(tmp, `back-${strip}`);
+      const { skipped } = await convertFlowstateToFlink(fs, out);
+      assert.deepEqual(skipped, []);
+      assert.equal((await validateFlinkSavepoint(out)).ok, true);
+      assert.deepEqual(await rawRecords(out), await rawRecords(flink));
+    });
+  }
+});
