@@ -29,7 +29,10 @@ async function cli(args: string[]): Promise<{ code: number; out: string; err: st
   return { code, out, err };
 }
 
-/** A Flink canonical savepoint (V6) written with @flowstate/flink: Long keys 0..n-1, VALUE 'count' = key * 3, LIST 'tags'. */
+/**
+ * A Flink canonical savepoint (V6) written with @flowstate/flink: Long keys 0..n-1, VALUE 'count' = key * 3, LIST 'tags',
+ * and event timers (VoidNamespace) at key * 100, for even keys also at Long.MIN_VALUE + key (beyond flowstate's safe integers).
+ */
 function ownFlinkSavepoint(dir: string, n: number): void {
   mkdirSync(dir, { recursive: true });
   const long = FlinkSnapshots.long();
@@ -37,7 +40,9 @@ function ownFlinkSavepoint(dir: string, n: number): void {
   const states: StateMetaInfo[] = [
     { name: 'count', backendStateType: 'KEY_VALUE', options: [['KEYED_STATE_TYPE', 'VALUE']], serializers: [['NAMESPACE_SERIALIZER', vns], ['VALUE_SERIALIZER', long]] },
     { name: 'tags', backendStateType: 'KEY_VALUE', options: [['KEYED_STATE_TYPE', 'LIST']], serializers: [['NAMESPACE_SERIALIZER', vns], ['VALUE_SERIALIZER', FlinkSnapshots.list(FlinkSnapshots.string())]] },
+    { name: '_timer_state/event_t', backendStateType: 'PRIORITY_QUEUE', options: [], serializers: [['VALUE_SERIALIZER', FlinkSnapshots.timer(long, vns)]] },
   ];
+  const timer = (kg: number, k: bigint, t: bigint): Uint8Array => bytes((o) => { o.writeByte(kg); o.writeLong(BigInt.asIntN(64, t ^ (1n << 63n))); o.writeLong(k); o.writeByte(0); });
   const maxParallelism = 8;
   const bytes = (f: (o: JavaDataOutput) => void): Uint8Array => {
     const o = new JavaDataOutput();
@@ -50,7 +55,8 @@ function ownFlinkSavepoint(dir: string, n: number): void {
     return [
       ...keys.map((k) => ({ stateId: 0, key: key(k), value: bytes((o) => o.writeLong(k * 3n)) })),
       ...keys.map((k) => ({ stateId: 1, key: key(k), value: bytes((o) => { FlinkSnapshots.string().serializer.serialize(`t${k}`, o); o.writeByte(0x2c); FlinkSnapshots.string().serializer.serialize('x', o); }) })),
-    ];
+      ...keys.flatMap((k) => [...(k % 2n === 0n ? [-(2n ** 63n) + k] : []), k * 100n].map((t) => ({ stateId: 2, key: timer(kg, k, t), value: new Uint8Array(0) }))),
+    ].sort((a, b) => a.stateId - b.stateId || Buffer.compare(Buffer.from(a.key), Buffer.from(b.key)));
   };
   const enc = encodeCanonicalStream({ version: 6, compression: false, keySerializer: long, states }, 0, maxParallelism, recordsOf);
   writeFileSync(join(dir, 'k0'), enc.bytes);
@@ -81,6 +87,16 @@ describe('flowstate savepoint convert: Apache Flink -> flowstate canonical', () 
         tags++;
       }
       assert.equal(tags, 30);
+      // And back to Flink: the same state file, byte for byte (timers at Long.MIN_VALUE + k included).
+      const back = await cli(['savepoint', 'convert', join(tmp, 'fs'), join(tmp, 'flink2'), '--to', 'flink', '--json']);
+      assert.equal(back.code, 0, back.err);
+      assert.deepEqual((JSON.parse(back.out) as { skipped: string[] }).skipped, []);
+      assert.equal((await cli(['savepoint', 'validate', join(tmp, 'flink2')])).code, 0);
+      const streams = async (d: string): Promise<Buffer[]> => {
+        const sp = await FlinkSavepoint.load(d);
+        return (await sp.keyedStreams(sp.operators[0]!)).map((i) => Buffer.from(i.stream!.bytes));
+      };
+      assert.deepEqual(await streams(join(tmp, 'flink2')), await streams(join(tmp, 'flink')));
       assert.equal((await cli(['savepoint', 'convert', join(tmp, 'flink'), join(tmp, 'fs2'), '--to', 'native-rocksdb'])).code, 2);
     } finally {
       rmSync(tmp, { recursive: true, force: true });
@@ -88,7 +104,7 @@ describe('flowstate savepoint convert: Apache Flink -> flowstate canonical', () 
   });
 
   const skip = existsSync(join(fixtures, 'README.md')) ? false : `Apache Flink fixtures not found at ${fixtures}`;
-  it('Apache Flink fixtures: decoded values equal the flowstate values; timers and opaque states are listed', { skip }, async () => {
+  it('Apache Flink fixtures: decoded values equal the flowstate values; opaque states are listed', { skip }, async () => {
     const cases = [
       'snuyanzin-flink/flink-tests/src/test/resources/new-stateful-udf-migration-itcase-flink2.3-rocksdb-savepoint',
       'snuyanzin-flink/flink-libraries/flink-state-processing-api/src/test/resources/table-state',
@@ -129,7 +145,7 @@ function big(_k: string, v: unknown): unknown {
 describe('flowstate savepoint convert --to flink', () => {
   it('a bootstrapped flowstate savepoint becomes a Flink savepoint with the same values (metadata V4 for --flink-version 1.18)', async () => {
     const { SavepointWriter } = await import('@flowstate/savepoint');
-    const { ListStateDescriptor, MapStateDescriptor, Serializers, ValueStateDescriptor } = await import('@flowstate/core');
+    const { ListStateDescriptor, MapStateDescriptor, Serializers, StateTtlConfigBuilder, ValueStateDescriptor } = await import('@flowstate/core');
     const tmp = mkdtempSync(join(tmpdir(), 'flowstate-to-flink-'));
     try {
       const COUNT = new ValueStateDescriptor('count', Serializers.int64);
@@ -137,6 +153,11 @@ describe('flowstate savepoint convert --to flink', () => {
       const ATTRS = new MapStateDescriptor('attrs', Serializers.string, Serializers.int32);
       const OFFSETS = new ListStateDescriptor('offsets', Serializers.int64);
       const RULES = new MapStateDescriptor('rules', Serializers.string, Serializers.float64);
+      // Processing-time TTL states: Flink's TtlSerializer layout (last access, user value) on the Flink side.
+      const ttl = StateTtlConfigBuilder.newBuilder(3_600_000).build();
+      const SEEN = new ValueStateDescriptor('seen', Serializers.int64).enableTimeToLive(ttl);
+      const LAST = new MapStateDescriptor('last', Serializers.string, Serializers.string).enableTimeToLive(ttl);
+      const started = BigInt(Date.now());
       const { FsStateBackend } = await import('@flowstate/heap');
       await SavepointWriter.newSavepoint({ maxParallelism: 16, stateBackend: new FsStateBackend() })
         .withKeyedOperator('counter', {
@@ -149,6 +170,8 @@ describe('flowstate savepoint convert --to flink', () => {
               (ctx.getState(COUNT) as { update(v: bigint): void }).update(BigInt(u.length));
               (ctx.getState(TAGS) as { add(v: string): void }).add(`${u}-a`);
               (ctx.getState(ATTRS) as { put(k: string, v: number): void }).put('len', u.length);
+              (ctx.getState(SEEN) as { update(v: bigint): void }).update(BigInt(u.length) * 2n);
+              (ctx.getState(LAST) as { put(k: string, v: string): void }).put('u', u);
             },
           },
         } as never)
@@ -180,6 +203,15 @@ describe('flowstate savepoint convert --to flink', () => {
       for (const [k, , v] of by.get('count') as [string, unknown, bigint][]) assert.equal(v, BigInt(k.length));
       for (const [k, , v] of by.get('tags') as [string, unknown, string[]][]) assert.deepEqual(v, [`${k}-a`]);
       for (const [k, uk, v] of by.get('attrs') as [string, string, number][]) assert.deepEqual([uk, v], ['len', k.length]);
+      const stamped = (t: bigint): boolean => t >= started && t <= BigInt(Date.now());
+      assert.equal(by.get('seen')!.length, 40);
+      for (const [k, , v] of by.get('seen') as [string, unknown, { lastAccessTimestamp: bigint; value: bigint }][]) assert.ok(v.value === BigInt(k.length) * 2n && stamped(v.lastAccessTimestamp), k);
+      assert.equal(by.get('last')!.length, 40);
+      for (const [k, uk, v] of by.get('last') as [string, string, { lastAccessTimestamp: bigint; value: string }][]) assert.ok(uk === 'u' && v.value === k && stamped(v.lastAccessTimestamp), k);
+      const metas = (await sp.keyedStreams(op))[0]!.header!.states;
+      const ttlSnapshot = 'org.apache.flink.runtime.state.ttl.TtlStateFactory$TtlSerializerSnapshot';
+      assert.equal(metas.find((m) => m.name === 'seen')!.serializers.find(([k]) => k === 'VALUE_SERIALIZER')![1].className, ttlSnapshot);
+      assert.equal(metas.find((m) => m.name === 'last')!.serializers.find(([k]) => k === 'VALUE_SERIALIZER')![1].nested[1]!.className, ttlSnapshot);
       const src = sp.operators.find((o) => o.operatorId === operatorIdFromUid('source'))!;
       const { readOperatorStates } = await import('@flowstate/flink');
       const offsets: unknown[] = [];
@@ -197,9 +229,11 @@ describe('flowstate savepoint convert --to flink', () => {
   });
 
   const skip = existsSync(join(fixtures, 'README.md')) ? false : `Apache Flink fixtures not found at ${fixtures}`;
-  it('Flink -> flowstate -> Flink keeps every decodable entry (timers excepted) in Flink key groups', { skip }, async () => {
+  it('Flink -> flowstate -> Flink keeps every decodable entry and every timer in Flink key groups; both sides validate', { skip }, async () => {
     const cases = [
       'snuyanzin-flink/flink-tests/src/test/resources/new-stateful-udf-migration-itcase-flink2.3-rocksdb-savepoint',
+      'snuyanzin-flink/flink-tests/src/test/resources/new-stateful-udf-migration-itcase-flink1.8-savepoint',
+      'snuyanzin-flink/flink-tests/src/test/resources/legacy-raw-state-heap-timers-rocks-db-1.12',
       'snuyanzin-flink/flink-libraries/flink-state-processing-api/src/test/resources/table-state',
       'snuyanzin-flink/flink-table/flink-table-planner/src/test/resources/restore-tests/stream-exec-group-aggregate_1/group-aggregate-simple/savepoint',
       'snuyanzin-flink/flink-tests/src/test/resources/operatorstate/complexKeyed-flink2.3',
@@ -210,7 +244,6 @@ describe('flowstate savepoint convert --to flink', () => {
       for (const op of sp.operators) {
         for (const info of await sp.keyedStreams(op)) {
           for (const e of sp.decodedRecords(info, op.maxParallelism)) {
-            if (e.kind === 'PRIORITY_QUEUE') continue;
             const m = e.kind === 'MAP' && e.userKey === undefined ? [...(e.value as Map<unknown, unknown>)] : [[e.userKey, e.value]];
             for (const [uk, v] of m) out.push(JSON.stringify([op.operatorId, e.state, e.keyGroup, e.key, e.namespace, uk, v], big));
           }
@@ -225,7 +258,12 @@ describe('flowstate savepoint convert --to flink', () => {
         assert.equal((await validateSavepoint(join(tmp, 'fs'))).ok, true);
         const r = await cli(['savepoint', 'convert', join(tmp, 'fs'), join(tmp, 'flink'), '--to', 'flink', '--json']);
         assert.equal(r.code, 0, r.err);
-        assert.deepEqual(await entries(join(tmp, 'flink')), await entries(join(fixtures, c)), c);
+        assert.deepEqual((JSON.parse(r.out) as { skipped: string[] }).skipped, [], c);
+        const before = await entries(join(fixtures, c));
+        if (/udf-migration|timers/.test(c)) assert.ok(before.some((e) => e.includes('_timer_state/')), `${c} has timers`);
+        assert.deepEqual(await entries(join(tmp, 'flink')), before, c);
+        const v = await cli(['savepoint', 'validate', join(tmp, 'flink'), '--json']);
+        assert.equal(v.code, 0, v.out);
       } finally {
         rmSync(tmp, { recursive: true, force: true });
       }
