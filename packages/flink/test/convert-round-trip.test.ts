@@ -13,6 +13,7 @@ import {
   writeStateMetaInfo,
   type StateMetaInfo,
 } from '../src/index.js';
+import { ClampedTimerLog, FLINK_TIMER_TIMESTAMPS_PROPERTY, MAX_RECORDED_CLAMPED_TIMERS, recordedTimerTimestamps } from '../src/timer-timestamps.js';
 import { fixture, needsFixtures } from './fixtures.js';
 import { writeOwnSavepoint } from './own-savepoint.js';
 
@@ -185,4 +186,25 @@ describe('Flink -> flowstate -> Flink keeps every timer (own savepoint)', () => 
       }
     });
   }
+});
+
+describe('recorded timestamps of clamped timers', () => {
+  it('are read bounded: bad JSON, non-hex keys, numbers in the safe range or outside a long are ignored', () => {
+    const key = `${FLINK_TIMER_TIMESTAMPS_PROPERTY}op.q`;
+    assert.equal(recordedTimerTimestamps({ [key]: '{not json' }, 'op', 'q').size, 0);
+    const good = (-(2n ** 63n) + 3n).toString();
+    const m = recordedTimerTimestamps({ [key]: JSON.stringify({ ab: [good, '12', (2n ** 63n).toString(), 5], 'x!': [good], cd: 'nope' }) }, 'op', 'q');
+    assert.deepEqual([...m], [['ab', [-(2n ** 63n) + 3n]]]);
+  });
+
+  it(`at most ${MAX_RECORDED_CLAMPED_TIMERS} clamped timers per state are recorded; the rest are listed`, () => {
+    const log = new ClampedTimerLog();
+    for (let i = 0; i <= MAX_RECORDED_CLAMPED_TIMERS; i++) log.record('q', Uint8Array.of(i & 0xff, i >> 8), -(2n ** 63n) + BigInt(i));
+    log.record('q', Uint8Array.of(0, 0), -(2n ** 63n) + 7n);
+    const { properties, notes } = log.drain('op');
+    const recorded = recordedTimerTimestamps(properties, 'op', 'q');
+    assert.equal(recorded.size, MAX_RECORDED_CLAMPED_TIMERS);
+    assert.deepEqual(recorded.get('0000'), [-(2n ** 63n), -(2n ** 63n) + 7n], 'timers of one key and namespace clamped onto one keep all their timestamps');
+    assert.deepEqual(notes, [`op/q: 1 timers outside ±(2^53 - 1) beyond the first ${MAX_RECORDED_CLAMPED_TIMERS} go back to Flink with their clamped timestamp`]);
+  });
 });

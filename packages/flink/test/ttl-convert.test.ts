@@ -4,22 +4,30 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import {
+  assignToKeyGroup,
+  DataOutputSerializer,
   defaultSerializerRegistry,
   deserializeCheckpointMetadata,
   FsCheckpointStorage,
+  KeyedStateStreamEncoder,
   KeyGroupRange,
   ListStateDescriptor,
   MapStateDescriptor,
   MemoryFileSystem,
   MinimalKvStateBackend,
+  queueMetaInfo,
   readKeyedStateHeader,
   serializeCheckpointMetadata,
   Serializers,
   StateTtlConfigBuilder,
+  TimerSerializer,
+  TtlSerializer,
   TtlSerializerSnapshot,
   ValueStateDescriptor,
   VoidNamespace,
+  type KeyedStateMetaInfo,
   type KeyGroupsStateHandle,
+  type TypeSerializer,
   type ListState,
   type MapState,
   type ValueState,
@@ -161,4 +169,76 @@ describe('TTL states between Flink and flowstate (own savepoint)', () => {
       assert.deepEqual(await rawRecords(out), await rawRecords(flink));
     });
   }
+});
+
+/**
+ * A flowstate canonical savepoint written with core's stream encoder: int64 keys 0..3, one record
+ * per key in each state, operator 'native' (parallelism 1, maxParallelism 8).
+ */
+async function flowstateSavepoint(fs: MemoryFileSystem, states: { meta: KeyedStateMetaInfo; value: (k: bigint) => Uint8Array }[]): Promise<void> {
+  const location = await new FsCheckpointStorage(fs, { layout: 'savepoint' }).initializeLocationForCheckpoint(1);
+  const range = KeyGroupRange.of(0, MAX_PARALLELISM - 1);
+  const enc = new KeyedStateStreamEncoder(range, Serializers.int64.snapshotConfiguration(), states.map((s) => s.meta));
+  const out = location.streamFactory.createCheckpointStateOutputStream('EXCLUSIVE');
+  await out.write(enc.encodeHeader());
+  const keys = [0n, 1n, 2n, 3n].map((k) => ({ k, bytes: bytesOf(Serializers.int64, k) }));
+  for (const kg of range) {
+    enc.beginKeyGroup(kg);
+    states.forEach((s, i) => {
+      for (const { k, bytes } of keys) {
+        if (assignToKeyGroup(bytes, MAX_PARALLELISM) !== kg) continue;
+        const ns = s.meta.kind === 'PRIORITY_QUEUE' ? new Uint8Array(0) : bytesOf(Serializers.voidNamespace, VoidNamespace);
+        enc.writeEntry(i, bytes, ns, s.value(k));
+      }
+    });
+    await enc.endKeyGroupTo(out);
+  }
+  const handle = enc.finish(await out.closeAndGetHandle());
+  await location.finalizeCheckpoint(serializeCheckpointMetadata({
+    checkpointId: 1, kind: 'SAVEPOINT', timestamp: 0, properties: {},
+    operators: [{ uid: 'native', parallelism: 1, maxParallelism: MAX_PARALLELISM, subtasks: [{ subtaskIndex: 0, keyed: [handle], operator: [] }] }],
+  }));
+}
+
+function bytesOf<T>(s: TypeSerializer<T>, v: T): Uint8Array {
+  const o = new DataOutputSerializer(32);
+  s.serialize(v, o);
+  return o.toBytes();
+}
+
+describe('flowstate states Flink has no twin for are listed as skipped, the rest converts', () => {
+  it('event-time TTL and a priority queue of non-timers are skipped with their reason; timers and processing-time TTL convert', async () => {
+    const fs = new MemoryFileSystem();
+    const ttl = (tc: 'ProcessingTime' | 'EventTime'): TtlSerializer<bigint> => new TtlSerializer(Serializers.int64, { ttlMs: 1000, timeCharacteristic: tc, nullableUserValue: false });
+    const value = (name: string, s: TypeSerializer<unknown>): KeyedStateMetaInfo => ({ name, kind: 'VALUE', namespaceSerializerSnapshot: Serializers.voidNamespace.snapshotConfiguration(), stateSerializerSnapshot: s.snapshotConfiguration() });
+    const timers = new TimerSerializer(Serializers.int64, Serializers.voidNamespace);
+    await flowstateSavepoint(fs, [
+      { meta: value('event-ttl', ttl('EventTime') as TypeSerializer<unknown>), value: (k) => bytesOf(ttl('EventTime'), { userValue: k, lastAccessTimestamp: 5 }) },
+      { meta: queueMetaInfo('numbers', Serializers.int64.snapshotConfiguration()), value: (k) => bytesOf(Serializers.int64, k) },
+      { meta: queueMetaInfo('_timer_state/event_w', timers.snapshotConfiguration()), value: (k) => bytesOf(timers, { timestamp: k === 0n ? -Number.MAX_SAFE_INTEGER : Number(k) * 10, key: k, namespace: VoidNamespace }) },
+      { meta: value('proc-ttl', ttl('ProcessingTime') as TypeSerializer<unknown>), value: (k) => bytesOf(ttl('ProcessingTime'), { userValue: k * 2n, lastAccessTimestamp: 7 }) },
+    ]);
+    const out = join(tmp, 'native');
+    const { skipped } = await convertFlowstateToFlink(fs, out);
+    assert.deepEqual(skipped, [
+      "native/event-ttl: event-time TTL: Flink's TTL is processing time only, and the watermark stamps would be read as wall-clock times",
+      "native/numbers: priority queue of 'int64' elements: Flink keeps only timers (TimerSerializer) in keyed priority-queue state",
+    ]);
+    assert.equal((await validateFlinkSavepoint(out)).ok, true);
+    const sp = await FlinkSavepoint.load(out);
+    const got: Record<string, unknown[]> = {};
+    for (const info of await sp.keyedStreams(sp.operators[0]!)) {
+      assert.deepEqual(info.header!.states.map((m) => [m.name, m.backendStateType]), [['_timer_state/event_w', 'PRIORITY_QUEUE'], ['proc-ttl', 'KEY_VALUE']]);
+      for (const e of sp.decodedRecords(info, MAX_PARALLELISM)) {
+        assert.equal(e.keyGroup, keyGroupForHash(javaLongHash(e.key as bigint), MAX_PARALLELISM));
+        (got[e.state] ??= []).push(e.value);
+      }
+    }
+    const sortBy = (f: (v: never) => bigint) => (a: unknown, b: unknown): number => Number(f(a as never) - f(b as never));
+    // No original was recorded for the clamped timer: it goes to Flink as -(2^53 - 1).
+    assert.deepEqual(got['_timer_state/event_w']!.sort(sortBy((t: { key: bigint }) => t.key)), [
+      { timestamp: -BigInt(Number.MAX_SAFE_INTEGER), key: 0n, namespace: null }, { timestamp: 10n, key: 1n, namespace: null }, { timestamp: 20n, key: 2n, namespace: null }, { timestamp: 30n, key: 3n, namespace: null },
+    ]);
+    assert.deepEqual(got['proc-ttl']!.sort(sortBy((v: { value: bigint }) => v.value)), [0n, 2n, 4n, 6n].map((value) => ({ lastAccessTimestamp: 7n, value })));
+  });
 });
