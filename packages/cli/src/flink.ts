@@ -58,8 +58,8 @@ export async function rescaleFlinkIfFlink(
 
 /**
  * `flowstate savepoint convert <flink savepoint> <dir> --to canonical`: a flowstate canonical
- * savepoint from an Apache Flink one. States flowstate cannot carry (timers, opaque serializers,
- * RocksDB-native state) are listed on stderr and in the JSON output.
+ * savepoint from an Apache Flink one (timers and TTL states included). States flowstate cannot
+ * carry (opaque serializers, RocksDB-native state) are listed on stderr and in the JSON output.
  */
 export async function convertFlinkIfFlink(
   input: string,

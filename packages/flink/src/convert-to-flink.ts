@@ -136,7 +136,10 @@ function decode(s: TypeSerializer<unknown>, b: Uint8Array): unknown {
  * an Apache Flink canonical savepoint in `outDir` (RocksDB-canonical layout, KeyGroupsSavepointStateHandle,
  * state files next to `_metadata`). Keys are assigned to Flink's key groups (Java hashCode +
  * MathUtils.murmurHash). States converted from Flink by `convertFlinkToFlowstate` get their
- * original Flink serializers back; others need a flowstate type with a Flink twin.
+ * original Flink serializers back; others need a flowstate type with a Flink twin. Timer queues
+ * become Flink timer states (PRIORITY_QUEUE meta info, TimerSerializer snapshot, records sorted
+ * by their bytes as the RocksDB full snapshot writes them); processing-time TTL states Flink's
+ * TtlSerializer layout. Event-time TTL and priority queues of other elements are skipped (listed).
  */
 export async function convertFlowstateToFlink(fs: FileSystem, outDir: string, options: FlowstateToFlinkOptions = {}): Promise<{ files: string[]; skipped: string[] }> {
   const version = options.metadataVersion ?? 6;
