@@ -4,15 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { deserializeCheckpointMetadata, FsCheckpointStorage, MemoryFileSystem, serializeCheckpointMetadata } from '@flowstate/core';
-import {
-  convertFlinkToFlowstate,
-  convertFlowstateToFlink,
-  FlinkSavepoint,
-  JavaDataOutput,
-  validateFlinkSavepoint,
-  writeStateMetaInfo,
-  type StateMetaInfo,
-} from '../src/index.js';
+import { convertFlinkToFlowstate, convertFlowstateToFlink, FlinkSavepoint, JavaDataOutput } from '../src/index.js';
+import { validateFlinkSavepoint, writeStateMetaInfo, type StateMetaInfo } from '../src/index.js';
 import { ClampedTimerLog, FLINK_TIMER_TIMESTAMPS_PROPERTY, MAX_RECORDED_CLAMPED_TIMERS, recordedTimerTimestamps } from '../src/timer-timestamps.js';
 import { fixture, needsFixtures } from './fixtures.js';
 import { writeOwnSavepoint } from './own-savepoint.js';
