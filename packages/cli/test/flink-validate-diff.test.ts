@@ -143,3 +143,19 @@ describe('flowstate savepoint diff on Apache Flink savepoints', { skip }, () => 
     assert.match(r.out, /maxParallelism 8 -> 4/);
   });
 });
+
+describe('flowstate savepoint|checkpoint dispose on Apache Flink savepoints and checkpoints', { skip }, () => {
+  for (const [group, name] of [['savepoint', 'new-stateful-udf-migration-itcase-flink2.3-rocksdb-savepoint-native'], ['checkpoint', 'new-stateful-udf-migration-itcase-flink2.3-hashmap-checkpoint']] as const) {
+    it(`${group} dispose deletes a copy of ${name} as Flink's savepoint -d does (exit 0)`, async () => {
+      const dir = copy(tests(name), `dispose-${group}`);
+      const files = readdirSync(dir).length;
+      const r = await cli([group, 'dispose', dir, '--json']);
+      assert.equal(r.code, 0, r.err);
+      const report = JSON.parse(r.out) as { format: string; deleted: string[]; directoryRemoved: boolean };
+      assert.equal(report.format, 'apache-flink');
+      assert.equal(report.deleted.length, files);
+      assert.equal(report.directoryRemoved, true);
+      assert.equal(existsSync(dir), false);
+    });
+  }
+});

@@ -38,3 +38,4 @@ export * from './java/savepoint-properties.js';
 export * from './convert-to-flink.js';
 export * from './validate.js';
 export * from './diff.js';
+export * from './dispose.js';

@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { IllegalStateUsageError } from '@flowstate/core';
+import { disposeFlinkSavepoint, formatFlinkDispose, isFlinkSavepoint } from '@flowstate/flink';
 import { disposeSavepoint } from '@flowstate/savepoint';
 import { checkpointVerbConfig, storageFromConfig, type CheckpointVerbConfig, type ConfigFileOption } from '../configuration.js';
 import { json, loadRegistry, positiveInt } from '../common.js';
@@ -93,7 +94,8 @@ export function addCheckpointCommands(program: Command, ctx: CheckpointCommandCo
   const open = (dir: string | undefined, cfg: CheckpointVerbConfig): Promise<CheckpointRoot> => openCheckpointRoot(directoryOf(dir, cfg), cfg.fileSystems);
   const print = (o: JsonOption, value: unknown, human: () => string): void => io.stdout(o.json === true ? json(value) : `${human()}\n`);
   const verbs: VerbContext = { verb, open, print, setExit };
-  for (const add of [addList, addShow, addValidate, addGc, addDispose, addHistory]) add(verbs);
+  for (const add of [addList, addShow, addValidate, addGc, addHistory]) add(verbs);
+  addDispose(verbs, io);
   return group;
 }
 
@@ -158,15 +160,28 @@ function addGc(ctx: VerbContext): void {
     });
 }
 
-function addDispose(ctx: VerbContext): void {
-  const { verb, print, setExit } = ctx;
-  verb('dispose', "delete a savepoint's files (Flink's savepoint -d), refusing anything that is not a complete savepoint")
+/**
+ * `dispose` (of `flowstate checkpoint` and `flowstate savepoint`): an Apache Flink savepoint or
+ * checkpoint as Flink's `savepoint -d` deletes it, else a flowstate savepoint.
+ */
+export async function runDispose(savepoint: string, o: JsonOption, io: CheckpointCommandContext['io']): Promise<void> {
+  const print = (value: unknown, human: () => string): void => io.stdout(o.json === true ? json(value) : `${human()}\n`);
+  if (await isFlinkSavepoint(savepoint)) {
+    const r = await disposeFlinkSavepoint(savepoint);
+    return print(r, () => formatFlinkDispose(r));
+  }
+  const r = await disposeSavepoint(savepoint, storageFromConfig(o));
+  print(r, () =>
+    [`disposed savepoint ${r.directory}: ${r.deleted.length} file(s), ${bytes(r.bytes)} of state${r.directoryRemoved ? ', directory removed' : ''}`, ...r.leftAlone.map((f) => `  left alone (not part of the savepoint): ${f}`)].join('\n'),
+  );
+}
+
+function addDispose(ctx: VerbContext, io: CheckpointCommandContext['io']): void {
+  const { verb, setExit } = ctx;
+  verb('dispose', "delete a savepoint's files (Flink's savepoint -d), refusing anything that is not a complete savepoint; an Apache Flink savepoint or checkpoint is deleted as Flink does")
     .argument('<savepoint>', 'savepoint directory, or its _metadata file (path or URI)')
     .action(async (savepoint: string, o: JsonOption) => {
-      const r = await disposeSavepoint(savepoint, storageFromConfig(o));
-      print(o, r, () =>
-        [`disposed savepoint ${r.directory}: ${r.deleted.length} file(s), ${bytes(r.bytes)} of state${r.directoryRemoved ? ', directory removed' : ''}`, ...r.leftAlone.map((f) => `  left alone (not part of the savepoint): ${f}`)].join('\n'),
-      );
+      await runDispose(savepoint, o, io);
       setExit(ExitCode.OK);
     });
 }

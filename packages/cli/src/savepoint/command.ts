@@ -15,6 +15,7 @@ import {
 } from '@flowstate/savepoint';
 import { json, loadRegistry, positiveInt } from '../common.js';
 import { storageFromConfig, type ConfigFileOption } from '../configuration.js';
+import { runDispose } from '../checkpoint/command.js';
 import { ExitCode, type ExitCodeValue } from '../exit-codes.js';
 import { convertFlinkIfFlink, convertToFlink, diffFlinkIfFlink, inspectFlinkIfFlink, rescaleFlinkIfFlink, validateFlinkIfFlink } from '../flink.js';
 import { bytes, formatDiff, formatInspect, formatValidation } from '../format.js';
@@ -97,8 +98,19 @@ export function addSavepointCommands(program: Command, io: SavepointCommandIO, s
       .exitOverride();
   const progressFor = (o: CommonOptions, label: string): Progress => new Progress(io, io.stderrIsTTY && o.progress !== false, label);
   const ctx: VerbContext = { io, setExit, common, progressFor };
-  for (const add of [addInspect, addValidate, addDiff, addConvert, addMigrate, addRescale]) add(savepoint, ctx);
+  for (const add of [addInspect, addValidate, addDiff, addConvert, addMigrate, addRescale, addDispose]) add(savepoint, ctx);
   return savepoint;
+}
+
+/** Same as `flowstate checkpoint dispose` (Flink's `savepoint -d` is a savepoint verb). */
+function addDispose(savepoint: Command, ctx: VerbContext): void {
+  const { io, setExit, common } = ctx;
+  common(savepoint.command('dispose').argument('<savepoint>', 'savepoint directory, or its _metadata file (path or URI)'))
+    .description("delete a savepoint's files (Flink's savepoint -d): a flowstate savepoint only when complete; an Apache Flink savepoint or checkpoint as Flink deletes it")
+    .action(async (location: string, o: CommonOptions) => {
+      await runDispose(location, o, io);
+      setExit(ExitCode.OK);
+    });
 }
 
 function addInspect(savepoint: Command, ctx: VerbContext): void {
