@@ -5,6 +5,7 @@ import {
   defaultSerializerRegistry,
   deserializeCheckpointMetadata,
   FsCheckpointStorage,
+  GlobalWindow,
   IllegalStateUsageError,
   KeyGroupRange,
   ListSerializer,
@@ -14,6 +15,7 @@ import {
   readOperatorStateStream,
   TimerSerializer,
   TtlSerializer,
+  TimeWindow,
   type FileSystem,
   type InternalTimer,
   type KeyGroupsStateHandle,
@@ -86,14 +88,18 @@ function flinkSnapshotFor(s: TypeSerializer<unknown>): FlinkSerializerSnapshot |
     case 'float64': return FlinkSnapshots.double();
     case 'boolean': return FlinkSnapshots.boolean();
     case 'void-namespace': return FlinkSnapshots.voidNamespace();
+    case 'time-window': return FlinkSnapshots.timeWindow();
+    case 'global-window': return FlinkSnapshots.globalWindow();
     case 'bytes': return buildSnapshot(`${BASE}array.BytePrimitiveArraySerializer$BytePrimitiveArraySerializerSnapshot`, 3, () => {});
     default: return undefined;
   }
 }
 
-/** flowstate values -> the JS values the Flink serializers take (VoidNamespace is null there). */
+/** flowstate values -> the JS values the Flink serializers take (VoidNamespace is null there, windows use Java longs). */
 function toFlink(v: unknown): unknown {
   if (typeof v === 'object' && v !== null && '__voidNamespace' in v) return null;
+  if (v instanceof TimeWindow) return { start: BigInt(v.start), end: BigInt(v.end) };
+  if (v === GlobalWindow.INSTANCE) return 'GlobalWindow';
   return v;
 }
 

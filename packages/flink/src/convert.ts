@@ -3,6 +3,8 @@ import {
   computeKeyGroupRangeForOperatorIndex,
   DataOutputSerializer,
   FsCheckpointStorage,
+  GlobalWindow,
+  GlobalWindowSerializer,
   KeyedStateStreamEncoder,
   ListSerializer,
   MapSerializer,
@@ -10,6 +12,8 @@ import {
   serializeCheckpointMetadata,
   TimerSerializer,
   TtlSerializer,
+  TimeWindow,
+  TimeWindowSerializer,
   Serializers,
   VoidNamespace,
   writeOperatorStateStream,
@@ -23,15 +27,18 @@ import {
   type SubtaskStateMetadata,
   type TypeSerializer,
 } from '@flowstate/core';
+import { FlinkUnsupportedError } from './errors.js';
 import { JavaDataOutput } from './io/java-output.js';
 import { serializerOf, stateKind, writeStateMetaInfo, type StateMetaInfo } from './keyed/meta-info.js';
 import { writeVersionedSnapshot } from './serializers/registry.js';
 import type { OperatorState } from './metadata/types.js';
 import { readOperatorStates } from './operator/reader.js';
 import type { FlinkSavepoint } from './savepoint.js';
+import type { DecodedKeyedEntry } from './keyed/decode.js';
 import type { FlinkSerializerSnapshot } from './serializers/types.js';
 import type { Timer } from './serializers/composite.js';
 import { ClampedTimerLog, isClamped, safeTimestamp } from './timer-timestamps.js';
+import type { TimeWindow as FlinkTimeWindow } from './serializers/primitives.js';
 
 const BASE = 'org.apache.flink.api.common.typeutils.base.';
 
@@ -65,10 +72,32 @@ function ttlSerializerFor(s: FlinkSerializerSnapshot, mapValue: boolean): Mapped
   return { serializer, convert };
 }
 
+const WINDOWS = 'org.apache.flink.streaming.api.windowing.windows.';
+
+/** A window bound core's TimeWindow cannot hold; convertOperator names the state and file. */
+class UnsafeWindowBound extends Error {}
+
+/** Flink's TimeWindow (two Java longs) as core's TimeWindow, whose bounds are safe integers. */
+function timeWindowOf(v: unknown): TimeWindow {
+  const w = v as FlinkTimeWindow;
+  const max = BigInt(Number.MAX_SAFE_INTEGER);
+  for (const b of [w.start, w.end]) {
+    if (b > max || b < -max) throw new UnsafeWindowBound(`TimeWindow bound ${b} is outside flowstate's safe-integer timestamps (±(2^53 - 1))`);
+  }
+  return new TimeWindow(Number(w.start), Number(w.end));
+}
+
+/** Window namespaces as core's, so that converted window state is the window operator's own. */
+const WINDOW_NAMESPACES: Record<string, Mapped> = {
+  [`${WINDOWS}TimeWindow$Serializer$TimeWindowSerializerSnapshot`]: { serializer: asUnknown(TimeWindowSerializer.INSTANCE), convert: timeWindowOf },
+  [`${WINDOWS}GlobalWindow$Serializer$GlobalWindowSerializerSnapshot`]: { serializer: asUnknown(GlobalWindowSerializer.INSTANCE), convert: () => GlobalWindow.INSTANCE },
+};
+
 /**
- * Flink serializer -> flowstate serializer. Primitives, String, byte[], List, Map and TTL map to
- * their flowstate equivalents; every other decodable type (Tuple, POJO, Avro, Row, Enum, windows)
- * is carried as MessagePack of its decoded value; opaque serializers have no mapping.
+ * Flink serializer -> flowstate serializer. Primitives, String, byte[], List, Map, TTL,
+ * VoidNamespace and the TimeWindow/GlobalWindow namespaces map to their flowstate equivalents;
+ * every other decodable type (Tuple, POJO, Avro, Row, Enum) is carried as MessagePack of its
+ * decoded value; opaque serializers have no mapping.
  */
 export function flowstateSerializerFor(s: FlinkSerializerSnapshot, mapValue = false): Mapped | undefined {
   if (s.serializer.opaque === true) return undefined;
@@ -87,6 +116,8 @@ export function flowstateSerializerFor(s: FlinkSerializerSnapshot, mapValue = fa
   };
   const direct = simple[cls];
   if (direct !== undefined) return { serializer: asUnknown(direct), convert: id };
+  const window = WINDOW_NAMESPACES[cls];
+  if (window !== undefined) return window;
   if (cls === 'org.apache.flink.runtime.state.VoidNamespaceSerializer$VoidNamespaceSerializerSnapshot') {
     return { serializer: asUnknown(Serializers.voidNamespace), convert: () => VoidNamespace };
   }
@@ -241,10 +272,31 @@ function planState(m: StateMetaInfo, key: Mapped, label: string, skipped: string
   return { meta, key, ns, value, userKey: uk, userValue: uv };
 }
 
+type ConvertedRecord = { state: number; key: Uint8Array; ns: Uint8Array; value?: Uint8Array; userKey?: Uint8Array; userValue?: Uint8Array | null };
+
+/** One decoded Flink record as flowstate bytes, in flowstate's key group (a map record becomes one row per entry). */
+function addRecord(records: Map<number, ConvertedRecord[]>, p: StatePlan, index: number, e: DecodedKeyedEntry, maxParallelism: number, clamped: ClampedTimerLog): void {
+  const keyBytes = bytesOf(p.key.serializer, p.key.convert(e.key));
+  const kg = assignToKeyGroup(keyBytes, maxParallelism);
+  const nsBytes = bytesOf(p.ns.serializer, p.ns.convert(e.namespace));
+  const list = records.get(kg) ?? records.set(kg, []).get(kg)!;
+  if (p.meta.kind === 'MAP') {
+    const entries: [unknown, unknown][] = e.userKey !== undefined ? [[e.userKey, e.value]] : [...(e.value as Map<unknown, unknown>)];
+    for (const [uk, uv] of entries) {
+      list.push({ state: index, key: keyBytes, ns: nsBytes, userKey: bytesOf(p.userKey!.serializer, p.userKey!.convert(uk)), userValue: uv === null ? null : bytesOf(p.userValue!.serializer, p.userValue!.convert(uv)) });
+    }
+  } else {
+    const value = bytesOf(p.value.serializer, p.value.convert(e.value));
+    // Timestamps beyond the safe integers are clamped; their originals go to the properties.
+    if (p.meta.kind === 'PRIORITY_QUEUE' && isClamped((e.value as Timer).timestamp)) clamped.record(p.meta.name, value, (e.value as Timer).timestamp);
+    list.push({ state: index, key: keyBytes, ns: nsBytes, value });
+  }
+}
+
 type Factory = CheckpointStreamFactory;
 
 async function convertOperator(sp: FlinkSavepoint, op: OperatorState, uid: string, factory: Factory, skipped: string[], clamped: ClampedTimerLog): Promise<SubtaskStateMetadata[]> {
-  const records = new Map<number, { state: number; key: Uint8Array; ns: Uint8Array; value?: Uint8Array; userKey?: Uint8Array; userValue?: Uint8Array | null }[]>();
+  const records = new Map<number, ConvertedRecord[]>();
   let plans: StatePlan[] = [];
   let keySnapshot: ReturnType<TypeSerializer<unknown>['snapshotConfiguration']> | undefined;
   const infos = await sp.keyedStreams(op);
@@ -267,21 +319,11 @@ async function convertOperator(sp: FlinkSavepoint, op: OperatorState, uid: strin
     for (const e of sp.decodedRecords(info, op.maxParallelism)) {
       const index = plans.findIndex((p) => p.meta.name === e.state);
       if (index < 0) continue;
-      const p = plans[index]!;
-      const keyBytes = bytesOf(p.key.serializer, p.key.convert(e.key));
-      const kg = assignToKeyGroup(keyBytes, op.maxParallelism);
-      const nsBytes = bytesOf(p.ns.serializer, p.ns.convert(e.namespace));
-      const list = records.get(kg) ?? records.set(kg, []).get(kg)!;
-      if (p.meta.kind === 'MAP') {
-        const entries: [unknown, unknown][] = e.userKey !== undefined ? [[e.userKey, e.value]] : [...(e.value as Map<unknown, unknown>)];
-        for (const [uk, uv] of entries) {
-          list.push({ state: index, key: keyBytes, ns: nsBytes, userKey: bytesOf(p.userKey!.serializer, p.userKey!.convert(uk)), userValue: uv === null ? null : bytesOf(p.userValue!.serializer, p.userValue!.convert(uv)) });
-        }
-      } else {
-        const value = bytesOf(p.value.serializer, p.value.convert(e.value));
-        // Timestamps beyond the safe integers are clamped; their originals go to the properties.
-        if (p.meta.kind === 'PRIORITY_QUEUE' && isClamped((e.value as Timer).timestamp)) clamped.record(p.meta.name, value, (e.value as Timer).timestamp);
-        list.push({ state: index, key: keyBytes, ns: nsBytes, value });
+      try {
+        addRecord(records, plans[index]!, index, e, op.maxParallelism, clamped);
+      } catch (err) {
+        if (err instanceof UnsafeWindowBound) throw new FlinkUnsupportedError(info.stream?.file ?? sp.metadataFile, `state '${e.state}' of '${uid}', key group ${e.keyGroup}: ${err.message}`);
+        throw err;
       }
     }
   }

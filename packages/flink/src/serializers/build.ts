@@ -44,6 +44,7 @@ export const FlinkSnapshots = {
   bytes: () => buildSnapshot('org.apache.flink.api.common.typeutils.base.array.BytePrimitiveArraySerializer$BytePrimitiveArraySerializerSnapshot', 3, () => {}),
   voidNamespace: () => buildSnapshot('org.apache.flink.runtime.state.VoidNamespaceSerializer$VoidNamespaceSerializerSnapshot', 3, () => {}),
   timeWindow: () => buildSnapshot('org.apache.flink.streaming.api.windowing.windows.TimeWindow$Serializer$TimeWindowSerializerSnapshot', 3, () => {}),
+  globalWindow: () => buildSnapshot('org.apache.flink.streaming.api.windowing.windows.GlobalWindow$Serializer$GlobalWindowSerializerSnapshot', 3, () => {}),
   tuple: (tupleClass: string, fields: readonly FlinkSerializerSnapshot[]) =>
     composite('org.apache.flink.api.java.typeutils.runtime.TupleSerializerSnapshot', 1, (o) => o.writeUTF(tupleClass), fields),
   list: (elem: FlinkSerializerSnapshot) => composite(`${BASE}ListSerializerSnapshot`, 1, () => {}, [elem]),

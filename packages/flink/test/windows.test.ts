@@ -1,0 +1,198 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import {
+  computeKeyGroupRangeForOperatorIndex,
+  defaultSerializerRegistry,
+  deserializeCheckpointMetadata,
+  FsCheckpointStorage,
+  GlobalWindow,
+  GlobalWindowSerializer,
+  MemoryFileSystem,
+  MinimalKvStateBackend,
+  readKeyedStateHeader,
+  ReducingStateDescriptor,
+  Serializers,
+  TimeWindow,
+  TimeWindowSerializer,
+  ValueStateDescriptor,
+  type KeyGroupsStateHandle,
+  type TimerSerializer,
+} from '@flowstate/core';
+import {
+  canonicalSavepointProperties,
+  convertFlinkToFlowstate,
+  convertFlowstateToFlink,
+  FlinkSavepoint,
+  FlinkSnapshots,
+  javaLongHash,
+  JavaDataOutput,
+  keyGroupForHash,
+  operatorIdFromUid,
+  writeCanonicalKeyGroup,
+  writeFlinkMetadata,
+  writeKeyedHeader,
+  type FlinkSerializerSnapshot,
+  type StateMetaInfo,
+} from '../src/index.js';
+
+const MAX_PARALLELISM = 4;
+/** key -> [window start, end, sum] of a 3 s tumbling window's ReducingState, as WindowOperatorMigrationTest expects. */
+const WINDOWS: readonly [bigint, bigint, bigint, bigint][] = [
+  [1n, 0n, 3000n, 3n],
+  [2n, 0n, 3000n, 3n],
+  [2n, 3000n, 6000n, 2n],
+];
+
+function bytesOf(s: FlinkSerializerSnapshot, v: unknown): Uint8Array {
+  const o = new JavaDataOutput();
+  s.serializer.serialize(v as never, o);
+  return o.toBytes();
+}
+
+/**
+ * A Flink canonical savepoint written by our own code: key Long, REDUCING "window-contents" with
+ * TimeWindow namespaces, VALUE "global-count" with the GlobalWindow namespace and, optionally,
+ * event-time window timers. Records are in RocksDB-canonical order (state, then key bytes).
+ */
+function writeWindowSavepoint(timers: boolean): string {
+  const long = FlinkSnapshots.long();
+  const tw = FlinkSnapshots.timeWindow();
+  const gw = FlinkSnapshots.globalWindow();
+  const states: StateMetaInfo[] = [
+    { name: 'window-contents', backendStateType: 'KEY_VALUE', options: [['KEYED_STATE_TYPE', 'REDUCING']], serializers: [['NAMESPACE_SERIALIZER', tw], ['VALUE_SERIALIZER', long]] },
+    { name: 'global-count', backendStateType: 'KEY_VALUE', options: [['KEYED_STATE_TYPE', 'VALUE']], serializers: [['NAMESPACE_SERIALIZER', gw], ['VALUE_SERIALIZER', long]] },
+  ];
+  const timer = FlinkSnapshots.timer(long, tw);
+  if (timers) states.push({ name: '_timer_state/event_window-timers', backendStateType: 'PRIORITY_QUEUE', options: [], serializers: [['VALUE_SERIALIZER', timer]] });
+  const out = new JavaDataOutput();
+  writeKeyedHeader(out, { version: 6, compression: false, keySerializer: long, states });
+  const offsets: number[] = [];
+  for (let kg = 0; kg < MAX_PARALLELISM; kg++) {
+    const here = WINDOWS.filter(([k]) => keyGroupForHash(javaLongHash(k), MAX_PARALLELISM) === kg);
+    const prefix = (k: bigint, ns: Uint8Array): Uint8Array => Buffer.concat([Buffer.from([kg]), bytesOf(long, k), ns]);
+    const records = [
+      ...here.map(([k, start, end, sum]) => ({ stateId: 0, key: prefix(k, bytesOf(tw, { start, end })), value: bytesOf(long, sum) })),
+      ...[...new Set(here.map(([k]) => k))].map((k) => ({ stateId: 1, key: prefix(k, bytesOf(gw, 'GlobalWindow')), value: bytesOf(long, k * 7n) })),
+      ...(timers ? here.map(([k, start, end]) => ({ stateId: 2, key: Buffer.concat([Buffer.from([kg]), bytesOf(timer, { timestamp: end - 1n, key: k, namespace: { start, end } })]), value: new Uint8Array(0) })) : []),
+    ].sort((a, b) => a.stateId - b.stateId || Buffer.compare(a.key, b.key));
+    if (records.length === 0) {
+      offsets.push(0);
+      continue;
+    }
+    offsets.push(out.length);
+    const block = new JavaDataOutput();
+    writeCanonicalKeyGroup(block, records);
+    out.writeBytes(block.bytesView());
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'flowstate-flink-windows-'));
+  const data = out.toBytes();
+  writeFileSync(join(dir, 'keyed-0'), data);
+  const metadata = writeFlinkMetadata({
+    version: 6, checkpointId: 5n, masterStates: [], propertiesBytes: canonicalSavepointProperties(),
+    operators: [{
+      name: 'window', uid: 'window', operatorId: operatorIdFromUid('window'), parallelism: 1, maxParallelism: MAX_PARALLELISM, coordinatorState: null, fullyFinished: false,
+      subtasks: [{
+        index: 0, finished: false, managedOperatorState: null, rawOperatorState: null,
+        managedKeyedState: { type: 'key-groups', tag: 7, startKeyGroup: 0, offsets, stream: { type: 'relative-file', relativePath: 'keyed-0', size: data.length } },
+        rawKeyedState: null, inputChannelState: [], resultSubpartitionState: [],
+      }],
+    }],
+  });
+  writeFileSync(join(dir, '_metadata'), metadata);
+  return dir;
+}
+
+async function restoredBackend(fs: MemoryFileSystem) {
+  const storage = new FsCheckpointStorage(fs, { layout: 'savepoint' });
+  const md = deserializeCheckpointMetadata((await storage.resolveCheckpoint('')).metadata, '_metadata');
+  const op = md.operators.find((o) => o.uid === 'window')!;
+  const handles = op.subtasks.flatMap((s) => s.keyed) as KeyGroupsStateHandle[];
+  const header = await readKeyedStateHeader(storage, handles[0]!, defaultSerializerRegistry);
+  const kb = await new MinimalKvStateBackend().createKeyedStateBackend({
+    operatorIdentifier: 'window',
+    keySerializer: Serializers.int64,
+    maxParallelism: op.maxParallelism,
+    keyGroupRange: computeKeyGroupRangeForOperatorIndex(op.maxParallelism, 1, 0),
+    restoreState: handles,
+    stateHandleReader: storage,
+  });
+  return { kb, header };
+}
+
+describe('Flink window namespaces convert natively into core TimeWindow / GlobalWindow', () => {
+  it("TimeWindow and GlobalWindow state restores into a flowstate backend under the window operator's namespace serializers", async () => {
+    const dir = writeWindowSavepoint(true);
+    try {
+      const fs = new MemoryFileSystem();
+      const { skipped } = await convertFlinkToFlowstate(await FlinkSavepoint.load(dir), fs);
+      assert.deepEqual(skipped, []);
+      const { kb, header } = await restoredBackend(fs);
+      const ns = Object.fromEntries(header.states.map((m) => [m.name, m.kind === 'PRIORITY_QUEUE' ? undefined : m.namespaceSerializerSnapshot.typeId]));
+      assert.deepEqual(ns, { 'window-contents': 'time-window', 'global-count': 'global-window', '_timer_state/event_window-timers': undefined });
+      const contents = new ReducingStateDescriptor<bigint>('window-contents', (a, b) => a + b, Serializers.int64);
+      const global = new ValueStateDescriptor<bigint>('global-count', Serializers.int64);
+      for (const [k, start, end, sum] of WINDOWS) {
+        kb.setCurrentKey(k);
+        assert.equal(kb.getPartitionedState(new TimeWindow(Number(start), Number(end)), TimeWindowSerializer.INSTANCE, contents).get(), sum, `key ${k} [${start}, ${end})`);
+        assert.equal(kb.getPartitionedState(GlobalWindow.INSTANCE, GlobalWindowSerializer.INSTANCE, global).value(), k * 7n);
+      }
+      kb.setCurrentKey(1n);
+      assert.equal(kb.getPartitionedState(new TimeWindow(3000, 6000), TimeWindowSerializer.INSTANCE, contents).get(), null);
+      // Window timers: their namespaces are core TimeWindows too (what the window operator's timer service reads).
+      const meta = header.states.find((m) => m.name === '_timer_state/event_window-timers')!;
+      const serializer = meta.stateSerializerSnapshot.restoreSerializer() as TimerSerializer<unknown, unknown>;
+      assert.equal(serializer.namespaceSerializer.typeId, 'time-window');
+      const q = kb.createPriorityQueue(meta.name, { serializer, compare: (a, b) => a.timestamp - b.timestamp, keyOf: (t) => t.key as bigint });
+      const polled = [];
+      for (let t = q.poll(); t !== undefined; t = q.poll()) polled.push(t);
+      assert.deepEqual(polled.map((t) => [t.key, t.timestamp, t.namespace instanceof TimeWindow ? t.namespace.id : t.namespace]).sort(), [[1n, 2999, '0:3000'], [2n, 2999, '0:3000'], [2n, 5999, '3000:6000']]);
+      kb.dispose();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('Flink -> flowstate -> Flink writes the window state back byte-identical', async () => {
+    const dir = writeWindowSavepoint(false);
+    const out = mkdtempSync(join(tmpdir(), 'flowstate-flink-windows-back-'));
+    try {
+      const fs = new MemoryFileSystem();
+      await convertFlinkToFlowstate(await FlinkSavepoint.load(dir), fs);
+      const { files } = await convertFlowstateToFlink(fs, join(out, 'sp'), { metadataVersion: 6 });
+      const keyed = files.filter((f) => f !== '_metadata');
+      assert.equal(keyed.length, 1);
+      assert.deepEqual(readFileSync(join(out, 'sp', keyed[0]!)), readFileSync(join(dir, 'keyed-0')));
+      assert.deepEqual(readdirSync(join(out, 'sp')).sort(), [...files].sort());
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+      rmSync(out, { recursive: true, force: true });
+    }
+  });
+
+  it('a TimeWindow bound beyond safe integers is a typed error naming the state', async () => {
+    const tw = FlinkSnapshots.timeWindow();
+    const long = FlinkSnapshots.long();
+    const out = new JavaDataOutput();
+    writeKeyedHeader(out, { version: 6, compression: false, keySerializer: long, states: [{ name: 'w', backendStateType: 'KEY_VALUE', options: [['KEYED_STATE_TYPE', 'VALUE']], serializers: [['NAMESPACE_SERIALIZER', tw], ['VALUE_SERIALIZER', long]] }] });
+    const kg = keyGroupForHash(javaLongHash(1n), MAX_PARALLELISM);
+    const offsets = [0, 0, 0, 0];
+    offsets[kg] = out.length;
+    const block = new JavaDataOutput();
+    writeCanonicalKeyGroup(block, [{ stateId: 0, key: Buffer.concat([Buffer.from([kg]), bytesOf(long, 1n), bytesOf(tw, { start: -(2n ** 63n), end: 0n })]), value: bytesOf(long, 1n) }]);
+    out.writeBytes(block.bytesView());
+    const dir = mkdtempSync(join(tmpdir(), 'flowstate-flink-windows-bad-'));
+    try {
+      writeFileSync(join(dir, 'k'), out.toBytes());
+      writeFileSync(join(dir, '_metadata'), writeFlinkMetadata({
+        version: 6, checkpointId: 1n, masterStates: [], propertiesBytes: canonicalSavepointProperties(),
+        operators: [{ name: 'w', uid: 'w', operatorId: operatorIdFromUid('w'), parallelism: 1, maxParallelism: MAX_PARALLELISM, coordinatorState: null, fullyFinished: false, subtasks: [{ index: 0, finished: false, managedOperatorState: null, rawOperatorState: null, managedKeyedState: { type: 'key-groups', tag: 7, startKeyGroup: 0, offsets, stream: { type: 'relative-file', relativePath: 'k', size: out.length } }, rawKeyedState: null, inputChannelState: [], resultSubpartitionState: [] }] }],
+      }));
+      await assert.rejects(convertFlinkToFlowstate(await FlinkSavepoint.load(dir), new MemoryFileSystem()), (e: Error & { code?: string }) => e.code === 'FLINK_UNSUPPORTED' && e.message.includes(`'${join(dir, 'k')}'`) && e.message.includes("state 'w'") && /TimeWindow bound -9223372036854775808 is outside/.test(e.message));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
