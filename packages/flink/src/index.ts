@@ -39,3 +39,4 @@ export * from './convert-to-flink.js';
 export * from './validate.js';
 export * from './diff.js';
 export * from './dispose.js';
+export * from './operator-snapshot.js';

@@ -66,6 +66,14 @@ export class FlinkSavepoint {
     return new FlinkSavepoint(dir, file, metadata, properties, options.registry ?? defaultFlinkSerializers, new StreamResolver(dir, file));
   }
 
+  /**
+   * A savepoint from an already-parsed model whose streams resolve against `directory` (e.g. an
+   * OperatorSnapshotUtil file, which has no `_metadata`; `metadataFile` is what errors name).
+   */
+  static fromModel(directory: string, metadataFile: string, metadata: FlinkCheckpointMetadata, options: FlinkSavepointOptions = {}): FlinkSavepoint {
+    return new FlinkSavepoint(directory, metadataFile, metadata, undefined, options.registry ?? defaultFlinkSerializers, new StreamResolver(directory, metadataFile));
+  }
+
   get operators(): readonly OperatorState[] {
     return this.metadata.operators;
   }
