@@ -19,6 +19,7 @@ import {
 import { diffSavepoints, SavepointReader } from '@flowstate/savepoint';
 import { LocalFileSystem } from '@flowstate/storage-local';
 import { ExitCode, type ExitCodeValue } from './exit-codes.js';
+import { flinkReadOptions } from './flink-rocksdb.js';
 import { formatDiff } from './format.js';
 import { json } from './common.js';
 
@@ -33,7 +34,7 @@ export async function inspectFlinkIfFlink(
   io: { stdout: (s: string) => void },
 ): Promise<boolean> {
   if (!(await isFlinkSavepoint(dir))) return false;
-  const report = await inspectFlinkSavepoint(await FlinkSavepoint.load(dir), { scan: o.scan !== false });
+  const report = await inspectFlinkSavepoint(await FlinkSavepoint.load(dir, flinkReadOptions()), { scan: o.scan !== false });
   io.stdout(o.json === true ? `${JSON.stringify(report, null, 2)}\n` : `${formatFlinkInspect(report, dir)}\n`);
   return true;
 }
@@ -103,7 +104,7 @@ export async function convertToFlink(
  */
 export async function validateFlinkIfFlink(dir: string, o: { json?: boolean }, io: { stdout: (s: string) => void }): Promise<ExitCodeValue | undefined> {
   if (!(await isFlinkSavepoint(dir))) return undefined;
-  const report = await validateFlinkSavepoint(dir);
+  const report = await validateFlinkSavepoint(dir, flinkReadOptions());
   io.stdout(o.json === true ? json(report) : `${formatFlinkValidation(report)}\n`);
   return report.ok ? ExitCode.OK : ExitCode.FAILED;
 }
@@ -118,7 +119,7 @@ export async function diffFlinkIfFlink(a: string, b: string, o: { json?: boolean
   const [fa, fb] = [await isFlinkSavepoint(a), await isFlinkSavepoint(b)];
   if (!fa && !fb) return undefined;
   if (fa && fb) {
-    const report = await diffFlinkSavepoints(await FlinkSavepoint.load(a), await FlinkSavepoint.load(b));
+    const report = await diffFlinkSavepoints(await FlinkSavepoint.load(a, flinkReadOptions()), await FlinkSavepoint.load(b, flinkReadOptions()));
     io.stdout(o.json === true ? json(report) : `${formatFlinkDiff(report, a, b)}\n`);
     return report.equal ? ExitCode.OK : ExitCode.FAILED;
   }

@@ -11,7 +11,7 @@ export type FlinkDiffStatus = DiffStatus;
 
 /** flowstate's StateDiff, and whether values were compared. */
 export interface FlinkStateDiff extends StateDiff {
-  /** False when values could not be read on a side (RocksDB-native, changelog, opaque heap-native): only kind and serializers were compared. */
+  /** False when values could not be read on a side (RocksDB-native without a RocksDB binding, changelog, opaque heap-native): only kind and serializers were compared. */
   readonly valuesCompared: boolean;
 }
 
@@ -62,9 +62,11 @@ async function summarize(sp: FlinkSavepoint, op: OperatorState): Promise<Map<str
   for (const info of await sp.keyedStreams(op)) {
     for (const m of info.header?.states ?? []) {
       const serializers = m.serializers.map(([k, s]) => `${k}=${describeSnapshot(s)}`).join(', ');
-      if (!out.has(`keyed:${m.name}`)) out.set(`keyed:${m.name}`, { kind: stateKind(m), serializers, digest: new Digest(), values: info.format === 'canonical' || info.format === 'heap-native' ? 'decoded' : 'unreadable' });
+      if (!out.has(`keyed:${m.name}`)) out.set(`keyed:${m.name}`, { kind: stateKind(m), serializers, digest: new Digest(), values: sp.readsRecords(info) ? 'decoded' : 'unreadable' });
+      // One unreadable subtask (RocksDB-native without a binding) makes the whole state's values unreadable.
+      if (!sp.readsRecords(info)) out.get(`keyed:${m.name}`)!.values = 'unreadable';
     }
-    summarizeKeyed(sp, info, op.maxParallelism, out);
+    await summarizeKeyed(sp, info, op.maxParallelism, out);
   }
   for (const s of op.subtasks) {
     const h = s.managedOperatorState;
@@ -79,15 +81,18 @@ async function summarize(sp: FlinkSavepoint, op: OperatorState): Promise<Map<str
   return out;
 }
 
-function summarizeKeyed(sp: FlinkSavepoint, info: KeyedStreamInfo, maxParallelism: number, out: Map<string, StateSummary>): void {
+async function summarizeKeyed(sp: FlinkSavepoint, info: KeyedStreamInfo, maxParallelism: number, out: Map<string, StateSummary>): Promise<void> {
   const states = info.header?.states ?? [];
   const of = (name: string): StateSummary => out.get(`keyed:${name}`)!;
-  if (info.format === 'canonical') {
+  if (info.format === 'canonical' || (info.format === 'rocksdb-native' && sp.readsRecords(info))) {
     const dec = new KeyedEntryDecoder(info.header!, maxParallelism);
-    for (const e of sp.canonicalRecords(info)) {
+    // RocksDB-native entries are the records canonical savepoints copy: compared the same way.
+    const records = info.format === 'canonical' ? sp.canonicalRecords(info) : sp.rocksNativeRecords(info, maxParallelism);
+    const file = info.stream?.file ?? sp.nativeLabel(info);
+    for await (const e of records) {
       const sum = of(states[e.stateId]!.name);
       try {
-        addDecoded(sum.digest, dec.decode(e, info.stream!.file));
+        addDecoded(sum.digest, dec.decode(e, file));
       } catch (err) {
         if (!(err instanceof FlinkOpaqueSerializerError)) throw err;
         // Opaque values: compare the record bytes (equal only within the same key-group layout).
@@ -171,7 +176,7 @@ export function formatFlinkDiff(r: FlinkDiffReport, a: string, b: string): strin
     for (const s of op.states) {
       const n = s.status === 'added' ? s.entriesB : s.entriesA;
       const what = s.status === 'changed' ? s.changes.join(', ') : n === undefined ? 'entries not readable' : `${n} entries`;
-      out.push(`  ${mark[s.status]} ${s.category} state '${s.name}' ${s.status}: ${what}${s.status === 'equal' && !s.valuesCompared ? ' (values not compared: RocksDB-native, changelog or opaque)' : ''}`);
+      out.push(`  ${mark[s.status]} ${s.category} state '${s.name}' ${s.status}: ${what}${s.status === 'equal' && !s.valuesCompared ? ' (values not compared: RocksDB-native without a RocksDB binding, changelog or opaque)' : ''}`);
     }
   }
   return out.join('\n');

@@ -40,3 +40,4 @@ export * from './validate.js';
 export * from './diff.js';
 export * from './dispose.js';
 export * from './operator-snapshot.js';
+export * from './rocksdb-native.js';

@@ -147,15 +147,15 @@ async function inspectKeyedStates(sp: FlinkSavepoint, op: OperatorState, scan: b
       for (const [k, s] of m.serializers) serializers[k] = describeSnapshot(s);
       states.set(m.name, { name: m.name, kind: stateKind(m), serializers });
     }
-    if (!scan || (info.format !== 'canonical' && info.format !== 'heap-native')) continue;
+    if (!scan || !sp.readsRecords(info)) continue;
     // A scanned state without records (timers that never fired, say) has 0 entries, not "unknown".
     for (const m of info.header.states) {
       const r = states.get(m.name)!;
       r.entries ??= 0;
-      if (info.format === 'canonical') r.bytes ??= 0;
+      if (info.format !== 'heap-native') r.bytes ??= 0;
     }
     try {
-      countKeyedRecords(sp, op, info, states);
+      await countKeyedRecords(sp, op, info, states);
     } catch (e) {
       problems.push(`subtask ${info.subtask}: ${(e as Error).message}`);
     }
@@ -163,16 +163,22 @@ async function inspectKeyedStates(sp: FlinkSavepoint, op: OperatorState, scan: b
   return { states, formats, keySerializer };
 }
 
-/** Adds one subtask's records to the entry counts (and, for canonical streams, byte sizes). */
-function countKeyedRecords(sp: FlinkSavepoint, op: OperatorState, info: KeyedStreamInfo, states: Map<string, FlinkStateReport>): void {
+/** Adds one subtask's records to the entry counts (and, for canonical and RocksDB-native streams, byte sizes). */
+async function countKeyedRecords(sp: FlinkSavepoint, op: OperatorState, info: KeyedStreamInfo, states: Map<string, FlinkStateReport>): Promise<void> {
   const header = info.header;
   if (header === undefined) return;
+  const add = (e: { stateId: number; key: Uint8Array; value: Uint8Array }, overhead: number): void => {
+    const r = states.get(header.states[e.stateId]!.name)!;
+    r.entries = (r.entries ?? 0) + 1;
+    r.bytes = (r.bytes ?? 0) + e.key.length + e.value.length + overhead;
+  };
   if (info.format === 'canonical') {
-    for (const e of sp.canonicalRecords(info)) {
-      const r = states.get(header.states[e.stateId]!.name)!;
-      r.entries = (r.entries ?? 0) + 1;
-      r.bytes = (r.bytes ?? 0) + e.key.length + e.value.length + 8;
-    }
+    for (const e of sp.canonicalRecords(info)) add(e, 8);
+    return;
+  }
+  if (info.format === 'rocksdb-native') {
+    // RocksDB entries: key and value bytes (no length fields; SST overhead not counted).
+    for await (const e of sp.rocksNativeRecords(info, op.maxParallelism)) add(e, 0);
     return;
   }
   for (const e of sp.decodedRecords(info, op.maxParallelism)) {

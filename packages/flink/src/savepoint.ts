@@ -15,6 +15,7 @@ import type { FlinkCheckpointMetadata, KeyedStateHandle, KeyGroupsHandle, Operat
 import { defaultFlinkSerializers } from './serializers/builtins.js';
 import type { FlinkSerializerRegistry } from './serializers/registry.js';
 import { StreamResolver, type ResolvedStream } from './streams.js';
+import { rocksNativeRecords, type FlinkRocksDbAccess } from './rocksdb-native.js';
 
 /** How a subtask's managed keyed state is stored. */
 export type KeyedFormat = 'canonical' | 'heap-native' | 'rocksdb-native' | 'changelog' | 'none';
@@ -31,6 +32,8 @@ export interface KeyedStreamInfo {
 export interface FlinkSavepointOptions {
   /** Snapshot readers for user serializers (default: Flink's built-in ones). */
   readonly registry?: FlinkSerializerRegistry;
+  /** A RocksDB binding to read RocksDB-native (SST) keyed state; without it only its header is read. */
+  readonly rocksdb?: FlinkRocksDbAccess;
 }
 
 /** An Apache Flink savepoint or checkpoint opened for reading. */
@@ -42,6 +45,7 @@ export class FlinkSavepoint {
     readonly properties: FlinkCheckpointProperties | undefined,
     readonly registry: FlinkSerializerRegistry,
     private readonly resolver: StreamResolver,
+    private readonly rocksdb: FlinkRocksDbAccess | undefined,
   ) {}
 
   /** Opens `path`: a savepoint/checkpoint directory or its `_metadata` file. */
@@ -63,7 +67,7 @@ export class FlinkSavepoint {
     const metadata = readFlinkMetadata(bytes, file);
     const properties = metadata.propertiesBytes === undefined ? undefined : parseCheckpointProperties(metadata.propertiesBytes, file, metadata.propertiesOffset);
     const dir = dirname(file);
-    return new FlinkSavepoint(dir, file, metadata, properties, options.registry ?? defaultFlinkSerializers, new StreamResolver(dir, file));
+    return new FlinkSavepoint(dir, file, metadata, properties, options.registry ?? defaultFlinkSerializers, new StreamResolver(dir, file), options.rocksdb);
   }
 
   /**
@@ -71,7 +75,7 @@ export class FlinkSavepoint {
    * OperatorSnapshotUtil file, which has no `_metadata`; `metadataFile` is what errors name).
    */
   static fromModel(directory: string, metadataFile: string, metadata: FlinkCheckpointMetadata, options: FlinkSavepointOptions = {}): FlinkSavepoint {
-    return new FlinkSavepoint(directory, metadataFile, metadata, undefined, options.registry ?? defaultFlinkSerializers, new StreamResolver(directory, metadataFile));
+    return new FlinkSavepoint(directory, metadataFile, metadata, undefined, options.registry ?? defaultFlinkSerializers, new StreamResolver(directory, metadataFile), options.rocksdb);
   }
 
   get operators(): readonly OperatorState[] {
@@ -130,6 +134,39 @@ export class FlinkSavepoint {
         block.fail(`key group ${kg}: ${block.remaining} bytes after the end-of-key-group mark`);
       }
     }
+  }
+
+  /** True when this stream's records can be read: canonical and heap-native always, RocksDB-native with a RocksDB binding. */
+  readsRecords(info: KeyedStreamInfo): boolean {
+    return info.format === 'canonical' || info.format === 'heap-native' || (info.format === 'rocksdb-native' && this.rocksdb !== undefined && info.header !== undefined);
+  }
+
+  /**
+   * Raw records of a RocksDB-native stream, read with the injected RocksDB binding from a scratch
+   * copy of its files, in the canonical layout (RocksDB's own keys and values).
+   */
+  async *rocksNativeRecords(info: KeyedStreamInfo, maxParallelism: number): AsyncGenerator<RawKeyedEntry> {
+    const { handle, header } = info;
+    if (info.format !== 'rocksdb-native' || handle.type !== 'incremental' || header === undefined || this.rocksdb === undefined) {
+      throw new FlinkUnsupportedError(this.metadataFile, `subtask ${info.subtask}: ${info.format} keyed state${this.rocksdb === undefined ? ' (no RocksDB binding given)' : ''} has no RocksDB records to read`);
+    }
+    yield* rocksNativeRecords(this.rocksdb, handle, header, maxParallelism, (h) => this.resolve(h), this.nativeLabel(info));
+  }
+
+  /** What errors name for a RocksDB-native stream: `_metadata` and the subtask (its data is spread over SST files). */
+  nativeLabel(info: KeyedStreamInfo): string {
+    return `${this.metadataFile} (subtask ${info.subtask}, RocksDB-native state)`;
+  }
+
+  /** Decoded records of any stream whose records can be read (readsRecords): RocksDB-native ones through the binding. */
+  async *anyDecodedRecords(info: KeyedStreamInfo, maxParallelism: number): AsyncGenerator<DecodedKeyedEntry> {
+    if (info.format !== 'rocksdb-native') {
+      yield* this.decodedRecords(info, maxParallelism);
+      return;
+    }
+    const dec = new KeyedEntryDecoder(info.header!, maxParallelism);
+    const label = this.nativeLabel(info);
+    for await (const e of this.rocksNativeRecords(info, maxParallelism)) yield dec.decode(e, `${label} column family '${dec.stateName(e.stateId)}'`);
   }
 
   /** Decoded records of one canonical or heap-native stream. */

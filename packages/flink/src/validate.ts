@@ -22,6 +22,10 @@ export interface FlinkValidationReport {
   /** Keyed records whose values were decoded with their serializers (the rest are opaque). */
   readonly decodedRecords: number;
   readonly operatorStateElements: number;
+  /** RocksDB-native keyed streams whose SST contents were read record by record (a RocksDB binding was given). */
+  readonly rocksNativeStreamsRead: number;
+  /** RocksDB-native keyed streams checked only for their files' presence and size (no RocksDB binding). */
+  readonly rocksNativeStreamsNotRead: number;
   readonly problems: readonly FlinkValidationProblem[];
 }
 
@@ -36,6 +40,8 @@ class Walk {
   keyedRecords = 0;
   decodedRecords = 0;
   elements = 0;
+  nativeRead = 0;
+  nativeNotRead = 0;
   readonly problems: FlinkValidationProblem[] = [];
   constructor(readonly sp: FlinkSavepoint) {}
 
@@ -62,7 +68,9 @@ class Walk {
  * Walks an Apache Flink savepoint or checkpoint: `_metadata`, then every state stream it
  * references (existence and size of every file; canonical and heap-native keyed streams record by
  * record with their serializers; operator state streams element by element; RocksDB SST files and
- * raw state as files of the declared size). Every failure is a problem naming file and offset.
+ * raw state as files of the declared size, and, with a RocksDB binding in `options.rocksdb`, the
+ * RocksDB-native entries of every column family decoded like canonical records). Every failure is
+ * a problem naming file and offset.
  */
 export async function validateFlinkSavepoint(path: string, options: FlinkSavepointOptions = {}): Promise<FlinkValidationReport> {
   let sp: FlinkSavepoint;
@@ -70,7 +78,7 @@ export async function validateFlinkSavepoint(path: string, options: FlinkSavepoi
     sp = await FlinkSavepoint.load(path, options);
   } catch (e) {
     const problems = [validationProblemOf(e, undefined)];
-    return { format: 'apache-flink', ok: false, directory: path, metadataReadable: false, metadataVersion: undefined, operators: 0, streams: 0, bytesChecked: 0, keyedRecords: 0, decodedRecords: 0, operatorStateElements: 0, problems };
+    return { format: 'apache-flink', ok: false, directory: path, metadataReadable: false, metadataVersion: undefined, operators: 0, streams: 0, bytesChecked: 0, keyedRecords: 0, decodedRecords: 0, operatorStateElements: 0, rocksNativeStreamsRead: 0, rocksNativeStreamsNotRead: 0, problems };
   }
   const w = new Walk(sp);
   for (const op of sp.operators) await validateOperator(w, op);
@@ -86,6 +94,8 @@ export async function validateFlinkSavepoint(path: string, options: FlinkSavepoi
     keyedRecords: w.keyedRecords,
     decodedRecords: w.decodedRecords,
     operatorStateElements: w.elements,
+    rocksNativeStreamsRead: w.nativeRead,
+    rocksNativeStreamsNotRead: w.nativeNotRead,
     problems: w.problems,
   };
 }
@@ -123,8 +133,17 @@ async function keyedFiles(w: Walk, h: KeyedStateHandle | null): Promise<void> {
   }
 }
 
-function walkKeyed(w: Walk, info: KeyedStreamInfo, maxParallelism: number): void {
-  if (info.format === 'canonical') {
+async function walkKeyed(w: Walk, info: KeyedStreamInfo, maxParallelism: number): Promise<void> {
+  if (info.format === 'rocksdb-native') {
+    if (!w.sp.readsRecords(info)) {
+      w.nativeNotRead++;
+      return;
+    }
+    w.nativeRead++;
+    // As for canonical streams: every entry first (keys and key groups), then the values.
+    for await (const _ of w.sp.rocksNativeRecords(info, maxParallelism)) w.keyedRecords++;
+    for await (const _ of w.sp.anyDecodedRecords(info, maxParallelism)) w.decodedRecords++;
+  } else if (info.format === 'canonical') {
     for (const _ of w.sp.canonicalRecords(info)) w.keyedRecords++;
     // Values second: a structural walk of the whole stream even when one serializer is opaque.
     for (const _ of w.sp.decodedRecords(info, maxParallelism)) w.decodedRecords++;
@@ -163,7 +182,9 @@ export function formatFlinkValidation(r: FlinkValidationReport): string {
   const out = [
     r.ok
       ? `OK: ${r.directory} is a valid Apache Flink savepoint or checkpoint (metadata V${r.metadataVersion}, ${r.operators} operators, ${r.streams} state streams, ${r.bytesChecked} bytes checked, ` +
-        `${r.keyedRecords} keyed records of which ${r.decodedRecords} decoded, ${r.operatorStateElements} operator state elements)${warnings > 0 ? `, ${warnings} part(s) not verified` : ''}`
+        `${r.keyedRecords} keyed records of which ${r.decodedRecords} decoded, ${r.operatorStateElements} operator state elements)${warnings > 0 ? `, ${warnings} part(s) not verified` : ''}` +
+        (r.rocksNativeStreamsRead > 0 ? `; ${r.rocksNativeStreamsRead} RocksDB-native stream(s) read entry by entry` : '') +
+        (r.rocksNativeStreamsNotRead > 0 ? `; ${r.rocksNativeStreamsNotRead} RocksDB-native stream(s) checked for file presence and size only (no RocksDB binding)` : '')
       : `INVALID: ${r.directory}: ${errors} error(s), ${warnings} warning(s)`,
   ];
   for (const p of r.problems) out.push(`  ${p.severity} ${p.code}${p.offset === undefined ? '' : ` @${p.offset}`}: ${p.message}`);
