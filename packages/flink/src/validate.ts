@@ -1,5 +1,6 @@
 import { validationProblemOf, type ValidationProblem } from '@flowstate/core';
 import { FlinkOpaqueSerializerError, FlinkUnknownSnapshotClassError } from './errors.js';
+import { KeyedEntryDecoder } from './keyed/decode.js';
 import { readOperatorStates } from './operator/reader.js';
 import { FlinkSavepoint, type FlinkSavepointOptions, type KeyedStreamInfo } from './savepoint.js';
 import type { KeyedStateHandle, OperatorState, StreamStateHandle } from './metadata/types.js';
@@ -140,9 +141,22 @@ async function walkKeyed(w: Walk, info: KeyedStreamInfo, maxParallelism: number)
       return;
     }
     w.nativeRead++;
-    // As for canonical streams: every entry first (keys and key groups), then the values.
-    for await (const _ of w.sp.rocksNativeRecords(info, maxParallelism)) w.keyedRecords++;
-    for await (const _ of w.sp.anyDecodedRecords(info, maxParallelism)) w.decodedRecords++;
+    // One pass (each pass opens the RocksDB copy): every entry is walked even after an opaque value,
+    // whose error is reported once the walk is complete, as for canonical streams.
+    const dec = new KeyedEntryDecoder(info.header!, maxParallelism);
+    let opaque: unknown;
+    for await (const e of w.sp.rocksNativeRecords(info, maxParallelism)) {
+      w.keyedRecords++;
+      if (opaque !== undefined) continue;
+      try {
+        dec.decode(e, `${w.sp.nativeLabel(info)} column family '${dec.stateName(e.stateId)}'`);
+        w.decodedRecords++;
+      } catch (err) {
+        if (!unverifiable(err)) throw err;
+        opaque = err;
+      }
+    }
+    if (opaque !== undefined) throw opaque;
   } else if (info.format === 'canonical') {
     for (const _ of w.sp.canonicalRecords(info)) w.keyedRecords++;
     // Values second: a structural walk of the whole stream even when one serializer is opaque.

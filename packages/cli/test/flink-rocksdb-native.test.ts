@@ -1,0 +1,239 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, describe, it } from 'node:test';
+import {
+  canonicalSavepointProperties,
+  FlinkSavepoint,
+  FlinkSnapshots,
+  JavaDataOutput,
+  javaLongHash,
+  keyGroupForHash,
+  operatorIdFromUid,
+  writeCanonicalKeyGroup,
+  writeFlinkMetadata,
+  writeKeyedHeader,
+  type FlinkDiffReport,
+  type FlinkInspectReport,
+  type FlinkSerializerSnapshot,
+  type FlinkValidationReport,
+  type KeyedStateHandle,
+  type StateMetaInfo,
+} from '@flowstate/flink';
+import { RocksDB } from '@flowstate/rocksdb/native';
+import { run, type CliIO } from '../src/index.js';
+import { flinkReadOptions } from '../src/flink-rocksdb.js';
+
+const repo = fileURLToPath(new URL('../../../../', import.meta.url));
+const fixtures = resolve(process.env['FLOWSTATE_FLINK_FIXTURES'] ?? join(repo, '..', 'shared', 'flink-fixtures'));
+const skip = existsSync(join(fixtures, 'README.md')) ? false : `Apache Flink fixtures not found at ${fixtures} (set FLOWSTATE_FLINK_FIXTURES)`;
+const tests = (rel: string): string => join(fixtures, 'snuyanzin-flink/flink-tests/src/test/resources', rel);
+const tmp = mkdtempSync(join(tmpdir(), 'flowstate-cli-flink-rocks-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const io: CliIO = { stdout: (s) => void (out += s), stderr: (s) => void (err += s), stderrIsTTY: false };
+  return { code: await run(args, io), out, err };
+}
+
+const MAX_PARALLELISM = 4;
+const N = 12;
+const long = FlinkSnapshots.long();
+const str = FlinkSnapshots.string();
+const STATES: StateMetaInfo[] = [
+  { name: 'count', backendStateType: 'KEY_VALUE', options: [['KEYED_STATE_TYPE', 'VALUE']], serializers: [['NAMESPACE_SERIALIZER', FlinkSnapshots.voidNamespace()], ['VALUE_SERIALIZER', long]] },
+  { name: 'attrs', backendStateType: 'KEY_VALUE', options: [['KEYED_STATE_TYPE', 'MAP']], serializers: [['NAMESPACE_SERIALIZER', FlinkSnapshots.voidNamespace()], ['VALUE_SERIALIZER', FlinkSnapshots.map(str, long)]] },
+  { name: '_timer_state/event_t', backendStateType: 'PRIORITY_QUEUE', options: [], serializers: [['VALUE_SERIALIZER', FlinkSnapshots.timer(long, FlinkSnapshots.voidNamespace())]] },
+];
+
+function bytesOf(s: FlinkSerializerSnapshot, v: unknown): Uint8Array {
+  const o = new JavaDataOutput();
+  s.serializer.serialize(v as never, o);
+  return o.toBytes();
+}
+
+/** Flink's RocksDB rows of key k (key-group prefix, key, VoidNamespace [, user key]); `bump` changes one value. */
+function rows(k: bigint, bump: bigint): { stateId: number; key: Uint8Array; value: Uint8Array }[] {
+  const kg = keyGroupForHash(javaLongHash(k), MAX_PARALLELISM);
+  const prefix = Buffer.concat([Buffer.from([kg]), bytesOf(long, k), Buffer.from([0])]);
+  return [
+    { stateId: 0, key: prefix, value: bytesOf(long, k * 10n + (k === 3n ? bump : 0n)) },
+    { stateId: 1, key: Buffer.concat([prefix, bytesOf(str, `k${k}`)]), value: Buffer.concat([Buffer.from([0]), bytesOf(long, k)]) },
+    { stateId: 2, key: Buffer.concat([Buffer.from([kg]), bytesOf(STATES[2]!.serializers[0]![1], { timestamp: k * 100n, key: k, namespace: null })]), value: new Uint8Array(0) },
+  ];
+}
+
+const allRows = (bump: bigint) => Array.from({ length: N }, (_, i) => rows(BigInt(i), bump)).flat();
+const header = (): Uint8Array => {
+  const o = new JavaDataOutput();
+  writeKeyedHeader(o, { version: 6, compression: false, keySerializer: long, states: STATES });
+  return o.toBytes();
+};
+
+function metadata(dir: string, managedKeyedState: KeyedStateHandle): void {
+  writeFileSync(join(dir, '_metadata'), writeFlinkMetadata({
+    version: 6, checkpointId: 9n, masterStates: [], propertiesBytes: canonicalSavepointProperties(),
+    operators: [{
+      name: 'own', uid: 'own', operatorId: operatorIdFromUid('own'), parallelism: 1, maxParallelism: MAX_PARALLELISM, coordinatorState: null, fullyFinished: false,
+      subtasks: [{ index: 0, finished: false, managedOperatorState: null, rawOperatorState: null, managedKeyedState, rawKeyedState: null, inputChannelState: [], resultSubpartitionState: [] }],
+    }],
+  }));
+}
+
+/**
+ * A RocksDB-native Flink savepoint written with our RocksDB binding: one column family per state
+ * (named as the state), Flink's row layout, a RocksDB checkpoint whose files become the private
+ * files of an IncrementalRemoteKeyedStateHandle (tag 11) under random names, plus the meta stream.
+ */
+function nativeSavepoint(name: string, bump = 0n): string {
+  const dir = join(tmp, name);
+  mkdirSync(dir);
+  const work = join(tmp, `${name}-db`);
+  const db = RocksDB.open(work, { createIfMissing: true });
+  const cfs = STATES.map((s) => db.createColumnFamily(s.name));
+  for (const r of allRows(bump)) db.put(cfs[r.stateId]!, r.key, r.value);
+  const chk = join(tmp, `${name}-chk`);
+  db.createCheckpoint(chk);
+  db.close();
+  const privateFiles = readdirSync(chk).sort().map((localPath) => {
+    const rel = randomUUID();
+    const bytes = readFileSync(join(chk, localPath));
+    writeFileSync(join(dir, rel), bytes);
+    return { localPath, handle: { type: 'relative-file' as const, relativePath: rel, size: bytes.length } };
+  });
+  const meta = header();
+  writeFileSync(join(dir, 'meta'), meta);
+  metadata(dir, {
+    type: 'incremental', tag: 11, checkpointId: 9n, backendId: randomUUID(), startKeyGroup: 0, numKeyGroups: MAX_PARALLELISM, checkpointedSize: 0n,
+    meta: { type: 'relative-file', relativePath: 'meta', size: meta.length }, shared: [], private: privateFiles, stateHandleId: randomUUID(),
+  });
+  return dir;
+}
+
+/** The same rows as a canonical savepoint (records in RocksDB order: state, then key bytes). */
+function canonicalSavepoint(name: string): string {
+  const dir = join(tmp, name);
+  mkdirSync(dir);
+  const out = new JavaDataOutput();
+  out.writeBytes(header());
+  const offsets: number[] = [];
+  for (let kg = 0; kg < MAX_PARALLELISM; kg++) {
+    const records = allRows(0n).filter((r) => r.key[0] === kg).sort((a, b) => a.stateId - b.stateId || Buffer.compare(a.key, b.key));
+    offsets.push(records.length === 0 ? 0 : out.length);
+    const block = new JavaDataOutput();
+    writeCanonicalKeyGroup(block, records);
+    out.writeBytes(block.bytesView());
+  }
+  writeFileSync(join(dir, 'keyed'), out.toBytes());
+  metadata(dir, { type: 'key-groups', tag: 7, startKeyGroup: 0, offsets, stream: { type: 'relative-file', relativePath: 'keyed', size: out.length } });
+  return dir;
+}
+
+describe('RocksDB-native Flink savepoints: SST contents read through the injected RocksDB binding', () => {
+  it('our own native savepoint: validate reads and decodes every entry; inspect counts them per state', async () => {
+    const dir = nativeSavepoint('own-native');
+    const v = await cli(['savepoint', 'validate', dir, '--json']);
+    assert.equal(v.code, 0, v.out);
+    const report = JSON.parse(v.out) as FlinkValidationReport;
+    assert.equal(report.rocksNativeStreamsRead, 1);
+    assert.equal(report.rocksNativeStreamsNotRead, 0);
+    assert.equal(report.keyedRecords, 3 * N);
+    assert.equal(report.decodedRecords, 3 * N);
+    const i = JSON.parse((await cli(['savepoint', 'inspect', dir, '--json'])).out) as FlinkInspectReport;
+    assert.deepEqual(i.operators[0]!.keyedStates.map((s) => [s.name, s.entries]), [['count', N], ['attrs', N], ['_timer_state/event_t', N]]);
+    // The decoded values, not only their number.
+    const sp = await FlinkSavepoint.load(dir, flinkReadOptions());
+    const info = (await sp.keyedStreams(sp.operators[0]!))[0]!;
+    const counts = [];
+    for await (const e of sp.anyDecodedRecords(info, MAX_PARALLELISM)) if (e.state === 'count') counts.push([e.key, e.value]);
+    assert.deepEqual(counts.sort((a, b) => Number((a[0] as bigint) - (b[0] as bigint))), Array.from({ length: N }, (_, k) => [BigInt(k), BigInt(k) * 10n]));
+  });
+
+  it('without a RocksDB binding the library reads the header only and says so', async () => {
+    const { validateFlinkSavepoint } = await import('@flowstate/flink');
+    const r = await validateFlinkSavepoint(join(tmp, 'own-native'));
+    assert.equal(r.rocksNativeStreamsNotRead, 1);
+    assert.equal(r.keyedRecords, 0);
+  });
+
+  it('diff compares RocksDB-native values with canonical ones; one changed value is found', async () => {
+    const canonical = canonicalSavepoint('own-canonical');
+    const same = await cli(['savepoint', 'diff', join(tmp, 'own-native'), canonical, '--json']);
+    const r = JSON.parse(same.out) as FlinkDiffReport;
+    assert.equal(same.code, 0, same.out);
+    assert.ok(r.operators[0]!.states.every((s) => s.valuesCompared && s.status === 'equal'));
+    const changed = nativeSavepoint('own-native-changed', 1n);
+    const d = JSON.parse((await cli(['savepoint', 'diff', changed, canonical, '--json'])).out) as FlinkDiffReport;
+    assert.deepEqual(d.operators[0]!.states.filter((s) => s.status !== 'equal').map((s) => [s.name, s.changes]), [['count', ['values differ']]]);
+  });
+
+  it('a damaged SST or a file name that is a path is a typed problem naming the subtask, not a crash', async () => {
+    const dir = join(tmp, 'own-native-damaged');
+    cpSync(join(tmp, 'own-native'), dir, { recursive: true });
+    const sp = await FlinkSavepoint.load(dir);
+    const h = sp.operators[0]!.subtasks[0]!.managedKeyedState!;
+    assert.equal(h.type, 'incremental');
+    const sst = h.private.find((f) => f.localPath.endsWith('.sst'))!;
+    const file = join(dir, (sst.handle as { relativePath: string }).relativePath);
+    const bytes = readFileSync(file);
+    bytes.fill(0x5a, 0, Math.min(bytes.length, 4096));
+    writeFileSync(file, bytes);
+    const v = JSON.parse((await cli(['savepoint', 'validate', dir, '--json'])).out) as FlinkValidationReport;
+    assert.equal(v.ok, false);
+    assert.ok(v.problems.some((p) => p.severity === 'error' && /subtask 0, RocksDB-native state/.test(p.message)), JSON.stringify(v.problems));
+    const escape = join(tmp, 'own-native-escape');
+    mkdirSync(escape);
+    cpSync(join(tmp, 'own-native'), escape, { recursive: true });
+    metadata(escape, { ...h, private: h.private.map((f, i) => (i === 0 ? { ...f, localPath: '../evil' } : f)) });
+    const e = JSON.parse((await cli(['savepoint', 'validate', escape, '--json'])).out) as FlinkValidationReport;
+    assert.ok(e.problems.some((p) => p.code === 'CORRUPT_CHECKPOINT' && p.message.includes("'../evil' is not a plain file name")), JSON.stringify(e.problems));
+    assert.equal(existsSync(join(tmp, 'evil')), false);
+  });
+});
+
+describe('RocksDB-native Apache Flink fixtures', { skip }, () => {
+  const natives = ['new-stateful-udf-migration-itcase-flink2.3-rocksdb-savepoint-native', 'new-stateful-udf-migration-itcase-flink2.3-rocksdb-checkpoint', 'new-stateful-udf-migration-itcase-flink1.16-rocksdb-savepoint-native'];
+  it('every RocksDB-native stream is read (the fixture through a read-only copy, left unchanged); entries as the fixture README says', async () => {
+    // A read-only copy of the first: reading must only ever write to scratch copies.
+    const copy = join(tmp, 'fixture-copy');
+    cpSync(tests(natives[0]!), copy, { recursive: true });
+    const before = readdirSync(copy).sort();
+    chmodSync(copy, 0o555);
+    let streams = 0;
+    try {
+      for (const d of [copy, ...natives.slice(1).map(tests)]) {
+        const v = JSON.parse((await cli(['savepoint', 'validate', d, '--json'])).out) as FlinkValidationReport;
+        assert.equal(v.ok, true, d);
+        assert.equal(v.rocksNativeStreamsNotRead, 0);
+        assert.equal(v.keyedRecords, 32, d);
+        assert.equal(v.decodedRecords, 32, d);
+        streams += v.rocksNativeStreamsRead;
+      }
+    } finally {
+      chmodSync(copy, 0o755);
+    }
+    assert.deepEqual(readdirSync(copy).sort(), before);
+    console.log(`# RocksDB-native keyed streams read entry by entry: ${streams}`);
+    assert.equal(streams, 42);
+    const i = JSON.parse((await cli(['savepoint', 'inspect', tests(natives[0]!), '--json'])).out) as FlinkInspectReport;
+    const native = i.operators.filter((o) => o.keyedFormat === 'rocksdb-native');
+    assert.equal(native.length, 4);
+    // 4 keys per keyed state and 4 timers per queue (StatefulJobSnapshotMigrationITCase).
+    for (const op of native) for (const s of op.keyedStates) assert.equal(s.entries, 4, `${op.uid}/${s.name}`);
+  });
+
+  it('2.3 RocksDB native vs canonical savepoint: every value equal except processing-time timers (wall clock)', async () => {
+    const r = JSON.parse((await cli(['savepoint', 'diff', tests(natives[0]!), tests('new-stateful-udf-migration-itcase-flink2.3-rocksdb-savepoint'), '--json'])).out) as FlinkDiffReport;
+    const keyed = r.operators.flatMap((o) => o.states.filter((s) => s.category === 'keyed').map((s) => ({ ...s, op: o.uid })));
+    assert.equal(keyed.length, 8);
+    for (const s of keyed) {
+      assert.equal(s.valuesCompared, true, `${s.op}/${s.name}`);
+      assert.equal(s.status, s.name === '_timer_state/processing_timer' ? 'changed' : 'equal', `${s.op}/${s.name}`);
+    }
+  });
+});
