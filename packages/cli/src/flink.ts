@@ -47,7 +47,7 @@ export async function rescaleFlinkIfFlink(
   io: { stdout: (s: string) => void },
 ): Promise<boolean> {
   if (!(await isFlinkSavepoint(input))) return false;
-  const sp = await FlinkSavepoint.load(input);
+  const sp = await FlinkSavepoint.load(input, flinkReadOptions());
   const { files } = await rescaleFlinkSavepoint(sp, output, {
     maxParallelism: o.maxParallelism,
     ...(o.parallelism === undefined ? {} : { parallelism: o.parallelism }),
@@ -72,7 +72,7 @@ export async function convertFlinkIfFlink(
   if (o.to !== 'canonical') throw new IllegalStateUsageError(undefined, `an Apache Flink savepoint converts to 'canonical' only, not '${o.to}'`);
   await mkdir(output, { recursive: true });
   if ((await readdir(output)).length > 0) throw new IllegalStateUsageError(undefined, `output directory '${output}' is not empty`);
-  const r = await convertFlinkToFlowstate(await FlinkSavepoint.load(input), new LocalFileSystem(output));
+  const r = await convertFlinkToFlowstate(await FlinkSavepoint.load(input, flinkReadOptions()), new LocalFileSystem(output));
   for (const s of r.skipped) io.stderr(`flowstate: skipped ${s}\n`);
   io.stdout(o.json === true ? `${JSON.stringify({ directory: output, formatVersion: 1, operators: r.metadata.operators.map((x) => ({ uid: x.uid, parallelism: x.parallelism, maxParallelism: x.maxParallelism })), skipped: r.skipped }, null, 2)}\n` : `converted Apache Flink savepoint ${input} to flowstate canonical format v1: ${output}\n`);
   return true;
@@ -126,7 +126,7 @@ export async function diffFlinkIfFlink(a: string, b: string, o: { json?: boolean
   const tmp = await mkdtemp(join(tmpdir(), 'flowstate-flink-diff-'));
   try {
     const converted = join(tmp, 'converted');
-    const r = await convertFlinkToFlowstate(await FlinkSavepoint.load(fa ? a : b), new LocalFileSystem(converted));
+    const r = await convertFlinkToFlowstate(await FlinkSavepoint.load(fa ? a : b, flinkReadOptions()), new LocalFileSystem(converted));
     for (const s of r.skipped) io.stderr(`flowstate: not compared (flowstate cannot carry it): ${s}\n`);
     const [ra, rb] = [await SavepointReader.load(fa ? converted : a), await SavepointReader.load(fa ? b : converted)];
     const report = await diffSavepoints(ra, rb);

@@ -236,4 +236,20 @@ describe('RocksDB-native Apache Flink fixtures', { skip }, () => {
       assert.equal(s.status, s.name === '_timer_state/processing_timer' ? 'changed' : 'equal', `${s.op}/${s.name}`);
     }
   });
+
+  it('2.3 RocksDB native: rescaled 4 -> 3 with maxParallelism 128 and converted to flowstate, values unchanged', async () => {
+    const canonical = tests('new-stateful-udf-migration-itcase-flink2.3-rocksdb-savepoint');
+    const rescaled = join(tmp, 'native-rescaled');
+    assert.equal((await cli(['savepoint', 'rescale', tests(natives[0]!), rescaled, '--parallelism', '3', '--max-parallelism', '128'])).code, 0);
+    const r = JSON.parse((await cli(['savepoint', 'diff', rescaled, canonical, '--json'])).out) as FlinkDiffReport;
+    const keyed = r.operators.flatMap((o) => o.states.filter((s) => s.category === 'keyed'));
+    assert.equal(keyed.length, 8);
+    for (const s of keyed) assert.equal(s.status, s.name === '_timer_state/processing_timer' ? 'changed' : 'equal', s.name);
+    const converted = join(tmp, 'native-converted');
+    const c = await cli(['savepoint', 'convert', tests(natives[0]!), converted, '--to', 'canonical', '--json']);
+    assert.equal(c.code, 0, c.err);
+    assert.deepEqual((JSON.parse(c.out) as { skipped: string[] }).skipped, []);
+    const d = JSON.parse((await cli(['savepoint', 'diff', converted, canonical, '--json'])).out) as { operators: { states: { name: string; status: string; category: string }[] }[] };
+    for (const s of d.operators.flatMap((o) => o.states).filter((x) => x.category === 'keyed')) assert.equal(s.status, s.name === '_timer_state/processing_timer' ? 'changed' : 'equal', s.name);
+  });
 });

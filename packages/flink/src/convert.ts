@@ -301,8 +301,8 @@ async function convertOperator(sp: FlinkSavepoint, op: OperatorState, uid: strin
   let keySnapshot: ReturnType<TypeSerializer<unknown>['snapshotConfiguration']> | undefined;
   const infos = await sp.keyedStreams(op);
   for (const info of infos) {
-    if (info.format !== 'canonical' && info.format !== 'heap-native') {
-      if (info.format !== 'none') skipped.push(`${uid}: subtask ${info.subtask} has ${info.format} keyed state, which flowstate cannot read`);
+    if (!sp.readsRecords(info)) {
+      if (info.format !== 'none') skipped.push(`${uid}: subtask ${info.subtask} has ${info.format} keyed state, which flowstate cannot read${info.format === 'rocksdb-native' ? ' without a RocksDB binding' : ''}`);
       continue;
     }
     const key = flowstateSerializerFor(info.header!.keySerializer);
@@ -316,7 +316,7 @@ async function convertOperator(sp: FlinkSavepoint, op: OperatorState, uid: strin
       const plan = planState(m, key, uid, skipped);
       if (plan !== undefined) plans = [...plans, plan];
     }
-    for (const e of sp.decodedRecords(info, op.maxParallelism)) {
+    for await (const e of sp.anyDecodedRecords(info, op.maxParallelism)) {
       const index = plans.findIndex((p) => p.meta.name === e.state);
       if (index < 0) continue;
       try {

@@ -26,7 +26,7 @@ export interface FlinkRescaleOptions {
  * Offline rescale of a Flink savepoint: keys are assigned to key groups exactly as Flink does
  * (Java hashCode of the decoded key, MathUtils.murmurHash, modulo the new maxParallelism) and key
  * groups to subtasks with KeyGroupRangeAssignment; keyed state is written canonical (every Flink
- * backend restores it). Operator state is redistributed like RoundRobinOperatorStateRepartitioner:
+ * backend restores it), RocksDB-native input included when the savepoint was opened with a RocksDB binding. Operator state is redistributed like RoundRobinOperatorStateRepartitioner:
  * split lists pooled and divided into contiguous parts, union lists given whole to every subtask,
  * broadcast state copied. Values are carried as bytes, so opaque value serializers are fine; the
  * key serializer must be one whose Java hashCode flowstate knows.
@@ -111,7 +111,7 @@ async function repartitionKeyed(sp: FlinkSavepoint, op: OperatorState, maxParall
   const infos = (await sp.keyedStreams(op)).filter((i) => i.format !== 'none');
   if (infos.length === 0) return undefined;
   for (const i of infos) {
-    if (i.format !== 'canonical' && i.format !== 'heap-native') throw new FlinkUnsupportedError(sp.metadataFile, `operator ${label(op)}: ${i.format} keyed state cannot be rescaled (convert it to a canonical savepoint in Flink first)`);
+    if (!sp.readsRecords(i)) throw new FlinkUnsupportedError(sp.metadataFile, `operator ${label(op)}: ${i.format} keyed state cannot be rescaled${i.format === 'rocksdb-native' ? ' without a RocksDB binding' : ''} (convert it to a canonical savepoint in Flink first)`);
   }
   const first = infos[0]!.header!;
   for (const i of infos) if (!sameSnapshot(i.header!.keySerializer, first.keySerializer)) throw new FlinkUnsupportedError(sp.metadataFile, `operator ${label(op)}: subtasks disagree on the key serializer`);
@@ -133,12 +133,15 @@ async function repartitionKeyed(sp: FlinkSavepoint, op: OperatorState, maxParall
   for (const info of infos) {
     const dec = new KeyedEntryDecoder(info.header!, op.maxParallelism);
     const newId = (old: number): number => ids.get(info.header!.states[old]!.name)!;
-    if (info.format === 'canonical') {
-      for (const r of sp.canonicalRecords(info)) {
-        const key = dec.decodeKey(r, info.stream!.file);
+    if (info.format === 'canonical' || info.format === 'rocksdb-native') {
+      // RocksDB-native entries are canonical records (RocksDB's keys and values): re-keyed the same way.
+      const file = info.format === 'canonical' ? info.stream!.file : sp.nativeLabel(info);
+      const records = info.format === 'canonical' ? sp.canonicalRecords(info) : sp.rocksNativeRecords(info, op.maxParallelism);
+      for await (const r of records) {
+        const key = dec.decodeKey(r, file);
         const hash = keySer.hashCode(key);
         if (keyGroupForHash(hash, op.maxParallelism) !== r.keyGroup) {
-          throw new FlinkUnsupportedError(info.stream!.file, `key ${String(key)} is stored in key group ${r.keyGroup}, but its Java hashCode puts it in ${keyGroupForHash(hash, op.maxParallelism)}: flowstate's hashCode of ${keySer.serializerClass} does not match this job's`, r.offset);
+          throw new FlinkUnsupportedError(file, `key ${String(key)} is stored in key group ${r.keyGroup}, but its Java hashCode puts it in ${keyGroupForHash(hash, op.maxParallelism)}: flowstate's hashCode of ${keySer.serializerClass} does not match this job's`, r.offset);
         }
         const kg = keyGroupForHash(hash, maxParallelism);
         const prefix = newPrefix === 2 ? [kg >> 8, kg & 0xff] : [kg];
