@@ -84,12 +84,17 @@ export async function* rocksNativeRecords(
 /** Writes the handle's files (size-checked by the resolver) under their RocksDB names. */
 async function materialize(dir: string, h: IncrementalKeyedHandle, resolve: (h: StreamStateHandle) => Promise<ResolvedStream>, label: string): Promise<void> {
   const seen = new Set<string>();
+  const sources = new Map<string, string>();
   for (const f of [...h.shared, ...h.private]) {
     if (!ROCKSDB_FILE_NAME.test(f.localPath) || seen.has(f.localPath)) {
       throw corrupt(label, 0, `RocksDB file name '${f.localPath.slice(0, 80)}' is not a plain file name, or is given twice`);
     }
     seen.add(f.localPath);
     if (f.handle === null) throw corrupt(label, 0, `RocksDB file '${f.localPath}' has no state handle`);
+    // One stored file under two RocksDB names would be copied twice: hostile metadata could multiply the copy.
+    const stored = f.handle.type === 'relative-file' ? `r:${f.handle.relativePath}` : f.handle.type === 'file' ? `f:${f.handle.path}` : undefined;
+    if (stored !== undefined && sources.has(stored)) throw corrupt(label, 0, `RocksDB files '${sources.get(stored)}' and '${f.localPath}' are the same stored file`);
+    if (stored !== undefined) sources.set(stored, f.localPath);
     const s = await resolve(f.handle);
     await writeFile(join(dir, f.localPath), s.bytes);
   }
