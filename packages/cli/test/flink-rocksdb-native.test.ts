@@ -2,18 +2,16 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import {
   canonicalSavepointProperties,
+  encodeCanonicalStream,
   FlinkSavepoint,
   FlinkSnapshots,
   JavaDataOutput,
-  javaLongHash,
   keyGroupForHash,
   operatorIdFromUid,
-  writeCanonicalKeyGroup,
   writeFlinkMetadata,
   writeKeyedHeader,
   type FlinkDiffReport,
@@ -24,22 +22,8 @@ import {
   type StateMetaInfo,
 } from '@flowstate/flink';
 import { RocksDB } from '@flowstate/rocksdb/native';
-import { run, type CliIO } from '../src/index.js';
 import { flinkReadOptions } from '../src/flink-rocksdb.js';
-
-const repo = fileURLToPath(new URL('../../../../', import.meta.url));
-const fixtures = resolve(process.env['FLOWSTATE_FLINK_FIXTURES'] ?? join(repo, '..', 'shared', 'flink-fixtures'));
-const skip = existsSync(join(fixtures, 'README.md')) ? false : `Apache Flink fixtures not found at ${fixtures} (set FLOWSTATE_FLINK_FIXTURES)`;
-const tests = (rel: string): string => join(fixtures, 'snuyanzin-flink/flink-tests/src/test/resources', rel);
-const tmp = mkdtempSync(join(tmpdir(), 'flowstate-cli-flink-rocks-'));
-after(() => rmSync(tmp, { recursive: true, force: true }));
-
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: CliIO = { stdout: (s) => void (out += s), stderr: (s) => void (err += s), stderrIsTTY: false };
-  return { code: await run(args, io), out, err };
-}
+import { cli, skip, tests } from './flink-fixtures.js';
 
 const MAX_PARALLELISM = 4;
 const N = 12;
@@ -51,6 +35,10 @@ const STATES: StateMetaInfo[] = [
   { name: '_timer_state/event_t', backendStateType: 'PRIORITY_QUEUE', options: [], serializers: [['VALUE_SERIALIZER', FlinkSnapshots.timer(long, FlinkSnapshots.voidNamespace())]] },
 ];
 
+/** Scratch space of these tests: savepoints, RocksDB working directories and copies. */
+const tmp = mkdtempSync(join(tmpdir(), 'flowstate-cli-flink-rocks-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
 function bytesOf(s: FlinkSerializerSnapshot, v: unknown): Uint8Array {
   const o = new JavaDataOutput();
   s.serializer.serialize(v as never, o);
@@ -59,7 +47,7 @@ function bytesOf(s: FlinkSerializerSnapshot, v: unknown): Uint8Array {
 
 /** Flink's RocksDB rows of key k (key-group prefix, key, VoidNamespace [, user key]); `bump` changes one value. */
 function rows(k: bigint, bump: bigint): { stateId: number; key: Uint8Array; value: Uint8Array }[] {
-  const kg = keyGroupForHash(javaLongHash(k), MAX_PARALLELISM);
+  const kg = keyGroupForHash(long.serializer.hashCode!(k), MAX_PARALLELISM);
   const prefix = Buffer.concat([Buffer.from([kg]), bytesOf(long, k), Buffer.from([0])]);
   return [
     { stateId: 0, key: prefix, value: bytesOf(long, k * 10n + (k === 3n ? bump : 0n)) },
@@ -119,18 +107,10 @@ function nativeSavepoint(name: string, bump = 0n): string {
 function canonicalSavepoint(name: string): string {
   const dir = join(tmp, name);
   mkdirSync(dir);
-  const out = new JavaDataOutput();
-  out.writeBytes(header());
-  const offsets: number[] = [];
-  for (let kg = 0; kg < MAX_PARALLELISM; kg++) {
-    const records = allRows(0n).filter((r) => r.key[0] === kg).sort((a, b) => a.stateId - b.stateId || Buffer.compare(a.key, b.key));
-    offsets.push(records.length === 0 ? 0 : out.length);
-    const block = new JavaDataOutput();
-    writeCanonicalKeyGroup(block, records);
-    out.writeBytes(block.bytesView());
-  }
-  writeFileSync(join(dir, 'keyed'), out.toBytes());
-  metadata(dir, { type: 'key-groups', tag: 7, startKeyGroup: 0, offsets, stream: { type: 'relative-file', relativePath: 'keyed', size: out.length } });
+  const byKeyGroup = (kg: number) => allRows(0n).filter((r) => r.key[0] === kg).sort((x, y) => x.stateId - y.stateId || Buffer.compare(x.key, y.key));
+  const { bytes, offsets } = encodeCanonicalStream({ version: 6, compression: false, keySerializer: long, states: STATES }, 0, MAX_PARALLELISM, byKeyGroup);
+  writeFileSync(join(dir, 'keyed'), bytes);
+  metadata(dir, { type: 'key-groups', tag: 7, startKeyGroup: 0, offsets, stream: { type: 'relative-file', relativePath: 'keyed', size: bytes.length } });
   return dir;
 }
 

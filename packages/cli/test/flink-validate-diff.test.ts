@@ -1,25 +1,13 @@
 import assert from 'node:assert/strict';
 import { chmodSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { FlinkDiffReport, FlinkValidationReport } from '@flowstate/flink';
-import { run, type CliIO } from '../src/index.js';
+import { cli, fixtures, skip, tests } from './flink-fixtures.js';
 
-const repo = fileURLToPath(new URL('../../../../', import.meta.url));
-const fixtures = resolve(process.env['FLOWSTATE_FLINK_FIXTURES'] ?? join(repo, '..', 'shared', 'flink-fixtures'));
-const skip = existsSync(join(fixtures, 'README.md')) ? false : `Apache Flink fixtures not found at ${fixtures} (set FLOWSTATE_FLINK_FIXTURES)`;
-const tests = (rel: string): string => join(fixtures, 'snuyanzin-flink/flink-tests/src/test/resources', rel);
 const tmp = mkdtempSync(join(tmpdir(), 'flowstate-cli-flink-vd-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
-
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: CliIO = { stdout: (s) => void (out += s), stderr: (s) => void (err += s), stderrIsTTY: false };
-  return { code: await run(args, io), out, err };
-}
 
 function metadataDirs(dir: string, out: string[] = []): string[] {
   for (const name of readdirSync(dir).sort()) {

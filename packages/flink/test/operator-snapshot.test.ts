@@ -2,24 +2,11 @@ import assert from 'node:assert/strict';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import {
-  computeKeyGroupRangeForOperatorIndex,
-  defaultSerializerRegistry,
-  deserializeCheckpointMetadata,
-  FlowstateError,
-  FsCheckpointStorage,
-  MemoryFileSystem,
-  MinimalKvStateBackend,
-  readKeyedStateHeader,
-  ReducingStateDescriptor,
-  Serializers,
-  TimeWindow,
-  TimeWindowSerializer,
-  type KeyGroupsStateHandle,
-} from '@flowstate/core';
+import { FlowstateError, MemoryFileSystem, ReducingStateDescriptor, Serializers, TimeWindow, TimeWindowSerializer } from '@flowstate/core';
 import { convertFlinkToFlowstate, FlinkSavepoint, loadOperatorSnapshot, readFlinkMetadata, readOperatorSnapshotFile, reencodeOperatorSnapshot, writeOperatorSnapshotFile, type DecodedKeyedEntry, type TimeWindow as FlinkTimeWindow, type Timer } from '../src/index.js';
 import { allFixtureFiles, needsFixtures, prng } from './fixtures.js';
 import { writeOwnSavepoint } from './own-savepoint.js';
+import { restoreConverted } from './restore-converted.js';
 
 const snapshotFiles = (): string[] => allFixtureFiles().filter((f) => /-snapshot$/.test(f));
 const winOp = (variant: string): string => snapshotFiles().find((f) => f.endsWith(`win-op-migration-test-${variant}-flink2.3-snapshot`))!;
@@ -69,17 +56,10 @@ describe('OperatorSnapshotUtil files (Flink migration tests: win-op-migration-te
     const { savepoint } = await loadOperatorSnapshot(winOp('reduce-event-time'));
     const { metadata, skipped } = await convertFlinkToFlowstate(savepoint, fs);
     assert.deepEqual(skipped, []);
-    const op = metadata.operators[0]!;
-    const storage = new FsCheckpointStorage(fs, { layout: 'savepoint' });
-    const md = deserializeCheckpointMetadata((await storage.resolveCheckpoint('')).metadata, '_metadata');
-    const handles = md.operators[0]!.subtasks.flatMap((s) => s.keyed) as KeyGroupsStateHandle[];
-    const header = await readKeyedStateHeader(storage, handles[0]!, defaultSerializerRegistry);
+    assert.equal(metadata.operators.length, 1);
+    const { kb, header } = await restoreConverted(fs, metadata.operators[0]!.uid, Serializers.string);
     const meta = header.states.find((m) => m.name === 'window-contents')!;
     assert.equal(meta.namespaceSerializerSnapshot.typeId, 'time-window');
-    const kb = await new MinimalKvStateBackend().createKeyedStateBackend({
-      operatorIdentifier: op.uid, keySerializer: Serializers.string, maxParallelism: op.maxParallelism,
-      keyGroupRange: computeKeyGroupRangeForOperatorIndex(op.maxParallelism, 1, 0), restoreState: handles, stateHandleReader: storage,
-    });
     const d = new ReducingStateDescriptor<unknown>('window-contents', (a) => a, Serializers.msgpack);
     kb.setCurrentKey('key2');
     assert.deepEqual(kb.getPartitionedState(new TimeWindow(3000, 6000), TimeWindowSerializer.INSTANCE, d).get(), ['key2', 2]);

@@ -4,25 +4,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import {
-  computeKeyGroupRangeForOperatorIndex,
-  defaultSerializerRegistry,
-  deserializeCheckpointMetadata,
-  FsCheckpointStorage,
   GlobalWindow,
   GlobalWindowSerializer,
   MemoryFileSystem,
-  MinimalKvStateBackend,
-  readKeyedStateHeader,
   ReducingStateDescriptor,
   Serializers,
   TimeWindow,
   TimeWindowSerializer,
   ValueStateDescriptor,
-  type KeyGroupsStateHandle,
   type TimerSerializer,
 } from '@flowstate/core';
 import {
   canonicalSavepointProperties,
+  encodeCanonicalStream,
   convertFlinkToFlowstate,
   convertFlowstateToFlink,
   FlinkSavepoint,
@@ -31,12 +25,11 @@ import {
   JavaDataOutput,
   keyGroupForHash,
   operatorIdFromUid,
-  writeCanonicalKeyGroup,
   writeFlinkMetadata,
-  writeKeyedHeader,
   type FlinkSerializerSnapshot,
   type StateMetaInfo,
 } from '../src/index.js';
+import { restoreConverted } from './restore-converted.js';
 
 const MAX_PARALLELISM = 4;
 /** key -> [window start, end, sum] of a 3 s tumbling window's ReducingState, as WindowOperatorMigrationTest expects. */
@@ -67,28 +60,22 @@ function writeWindowSavepoint(timers: boolean): string {
   ];
   const timer = FlinkSnapshots.timer(long, tw);
   if (timers) states.push({ name: '_timer_state/event_window-timers', backendStateType: 'PRIORITY_QUEUE', options: [], serializers: [['VALUE_SERIALIZER', timer]] });
-  const out = new JavaDataOutput();
-  writeKeyedHeader(out, { version: 6, compression: false, keySerializer: long, states });
-  const offsets: number[] = [];
-  for (let kg = 0; kg < MAX_PARALLELISM; kg++) {
+  const recordsOf = (kg: number) => {
     const here = WINDOWS.filter(([k]) => keyGroupForHash(javaLongHash(k), MAX_PARALLELISM) === kg);
     const prefix = (k: bigint, ns: Uint8Array): Uint8Array => Buffer.concat([Buffer.from([kg]), bytesOf(long, k), ns]);
-    const records = [
+    return [
       ...here.map(([k, start, end, sum]) => ({ stateId: 0, key: prefix(k, bytesOf(tw, { start, end })), value: bytesOf(long, sum) })),
       ...[...new Set(here.map(([k]) => k))].map((k) => ({ stateId: 1, key: prefix(k, bytesOf(gw, 'GlobalWindow')), value: bytesOf(long, k * 7n) })),
       ...(timers ? here.map(([k, start, end]) => ({ stateId: 2, key: Buffer.concat([Buffer.from([kg]), bytesOf(timer, { timestamp: end - 1n, key: k, namespace: { start, end } })]), value: new Uint8Array(0) })) : []),
     ].sort((a, b) => a.stateId - b.stateId || Buffer.compare(a.key, b.key));
-    if (records.length === 0) {
-      offsets.push(0);
-      continue;
-    }
-    offsets.push(out.length);
-    const block = new JavaDataOutput();
-    writeCanonicalKeyGroup(block, records);
-    out.writeBytes(block.bytesView());
-  }
+  };
+  return writeSavepoint(states, recordsOf);
+}
+
+/** A canonical savepoint of one operator 'window' (parallelism 1) holding these states and records. */
+function writeSavepoint(states: StateMetaInfo[], recordsOf: (kg: number) => { stateId: number; key: Uint8Array; value: Uint8Array }[]): string {
+  const { bytes: data, offsets } = encodeCanonicalStream({ version: 6, compression: false, keySerializer: FlinkSnapshots.long(), states }, 0, MAX_PARALLELISM, recordsOf);
   const dir = mkdtempSync(join(tmpdir(), 'flowstate-flink-windows-'));
-  const data = out.toBytes();
   writeFileSync(join(dir, 'keyed-0'), data);
   const metadata = writeFlinkMetadata({
     version: 6, checkpointId: 5n, masterStates: [], propertiesBytes: canonicalSavepointProperties(),
@@ -105,23 +92,6 @@ function writeWindowSavepoint(timers: boolean): string {
   return dir;
 }
 
-async function restoredBackend(fs: MemoryFileSystem) {
-  const storage = new FsCheckpointStorage(fs, { layout: 'savepoint' });
-  const md = deserializeCheckpointMetadata((await storage.resolveCheckpoint('')).metadata, '_metadata');
-  const op = md.operators.find((o) => o.uid === 'window')!;
-  const handles = op.subtasks.flatMap((s) => s.keyed) as KeyGroupsStateHandle[];
-  const header = await readKeyedStateHeader(storage, handles[0]!, defaultSerializerRegistry);
-  const kb = await new MinimalKvStateBackend().createKeyedStateBackend({
-    operatorIdentifier: 'window',
-    keySerializer: Serializers.int64,
-    maxParallelism: op.maxParallelism,
-    keyGroupRange: computeKeyGroupRangeForOperatorIndex(op.maxParallelism, 1, 0),
-    restoreState: handles,
-    stateHandleReader: storage,
-  });
-  return { kb, header };
-}
-
 describe('Flink window namespaces convert natively into core TimeWindow / GlobalWindow', () => {
   it("TimeWindow and GlobalWindow state restores into a flowstate backend under the window operator's namespace serializers", async () => {
     const dir = writeWindowSavepoint(true);
@@ -129,7 +99,7 @@ describe('Flink window namespaces convert natively into core TimeWindow / Global
       const fs = new MemoryFileSystem();
       const { skipped } = await convertFlinkToFlowstate(await FlinkSavepoint.load(dir), fs);
       assert.deepEqual(skipped, []);
-      const { kb, header } = await restoredBackend(fs);
+      const { kb, header } = await restoreConverted(fs, 'window', Serializers.int64);
       const ns = Object.fromEntries(header.states.map((m) => [m.name, m.kind === 'PRIORITY_QUEUE' ? undefined : m.namespaceSerializerSnapshot.typeId]));
       assert.deepEqual(ns, { 'window-contents': 'time-window', 'global-count': 'global-window', '_timer_state/event_window-timers': undefined });
       const contents = new ReducingStateDescriptor<bigint>('window-contents', (a, b) => a + b, Serializers.int64);
@@ -175,22 +145,12 @@ describe('Flink window namespaces convert natively into core TimeWindow / Global
   it('a TimeWindow bound beyond safe integers is a typed error naming the state', async () => {
     const tw = FlinkSnapshots.timeWindow();
     const long = FlinkSnapshots.long();
-    const out = new JavaDataOutput();
-    writeKeyedHeader(out, { version: 6, compression: false, keySerializer: long, states: [{ name: 'w', backendStateType: 'KEY_VALUE', options: [['KEYED_STATE_TYPE', 'VALUE']], serializers: [['NAMESPACE_SERIALIZER', tw], ['VALUE_SERIALIZER', long]] }] });
     const kg = keyGroupForHash(javaLongHash(1n), MAX_PARALLELISM);
-    const offsets = [0, 0, 0, 0];
-    offsets[kg] = out.length;
-    const block = new JavaDataOutput();
-    writeCanonicalKeyGroup(block, [{ stateId: 0, key: Buffer.concat([Buffer.from([kg]), bytesOf(long, 1n), bytesOf(tw, { start: -(2n ** 63n), end: 0n })]), value: bytesOf(long, 1n) }]);
-    out.writeBytes(block.bytesView());
-    const dir = mkdtempSync(join(tmpdir(), 'flowstate-flink-windows-bad-'));
+    const state: StateMetaInfo = { name: 'w', backendStateType: 'KEY_VALUE', options: [['KEYED_STATE_TYPE', 'VALUE']], serializers: [['NAMESPACE_SERIALIZER', tw], ['VALUE_SERIALIZER', long]] };
+    const key = Buffer.concat([Buffer.from([kg]), bytesOf(long, 1n), bytesOf(tw, { start: -(2n ** 63n), end: 0n })]);
+    const dir = writeSavepoint([state], (g) => (g === kg ? [{ stateId: 0, key, value: bytesOf(long, 1n) }] : []));
     try {
-      writeFileSync(join(dir, 'k'), out.toBytes());
-      writeFileSync(join(dir, '_metadata'), writeFlinkMetadata({
-        version: 6, checkpointId: 1n, masterStates: [], propertiesBytes: canonicalSavepointProperties(),
-        operators: [{ name: 'w', uid: 'w', operatorId: operatorIdFromUid('w'), parallelism: 1, maxParallelism: MAX_PARALLELISM, coordinatorState: null, fullyFinished: false, subtasks: [{ index: 0, finished: false, managedOperatorState: null, rawOperatorState: null, managedKeyedState: { type: 'key-groups', tag: 7, startKeyGroup: 0, offsets, stream: { type: 'relative-file', relativePath: 'k', size: out.length } }, rawKeyedState: null, inputChannelState: [], resultSubpartitionState: [] }] }],
-      }));
-      await assert.rejects(convertFlinkToFlowstate(await FlinkSavepoint.load(dir), new MemoryFileSystem()), (e: Error & { code?: string }) => e.code === 'FLINK_UNSUPPORTED' && e.message.includes(`'${join(dir, 'k')}'`) && e.message.includes("state 'w'") && /TimeWindow bound -9223372036854775808 is outside/.test(e.message));
+      await assert.rejects(convertFlinkToFlowstate(await FlinkSavepoint.load(dir), new MemoryFileSystem()), (e: Error & { code?: string }) => e.code === 'FLINK_UNSUPPORTED' && e.message.includes(`'${join(dir, 'keyed-0')}'`) && e.message.includes("state 'w'") && /TimeWindow bound -9223372036854775808 is outside/.test(e.message));
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
