@@ -47,10 +47,10 @@ function bytesOf(s: FlinkSerializerSnapshot, v: unknown): Uint8Array {
 
 /**
  * A Flink canonical savepoint written by our own code: key Long, REDUCING "window-contents" with
- * TimeWindow namespaces, VALUE "global-count" with the GlobalWindow namespace and, optionally,
- * event-time window timers. Records are in RocksDB-canonical order (state, then key bytes).
+ * TimeWindow namespaces, VALUE "global-count" with the GlobalWindow namespace and event-time
+ * window timers (TimeWindow namespaces). Records are in RocksDB-canonical order (state, then key bytes).
  */
-function writeWindowSavepoint(timers: boolean): string {
+function writeWindowSavepoint(): string {
   const long = FlinkSnapshots.long();
   const tw = FlinkSnapshots.timeWindow();
   const gw = FlinkSnapshots.globalWindow();
@@ -59,14 +59,14 @@ function writeWindowSavepoint(timers: boolean): string {
     { name: 'global-count', backendStateType: 'KEY_VALUE', options: [['KEYED_STATE_TYPE', 'VALUE']], serializers: [['NAMESPACE_SERIALIZER', gw], ['VALUE_SERIALIZER', long]] },
   ];
   const timer = FlinkSnapshots.timer(long, tw);
-  if (timers) states.push({ name: '_timer_state/event_window-timers', backendStateType: 'PRIORITY_QUEUE', options: [], serializers: [['VALUE_SERIALIZER', timer]] });
+  states.push({ name: '_timer_state/event_window-timers', backendStateType: 'PRIORITY_QUEUE', options: [], serializers: [['VALUE_SERIALIZER', timer]] });
   const recordsOf = (kg: number) => {
     const here = WINDOWS.filter(([k]) => keyGroupForHash(javaLongHash(k), MAX_PARALLELISM) === kg);
     const prefix = (k: bigint, ns: Uint8Array): Uint8Array => Buffer.concat([Buffer.from([kg]), bytesOf(long, k), ns]);
     return [
       ...here.map(([k, start, end, sum]) => ({ stateId: 0, key: prefix(k, bytesOf(tw, { start, end })), value: bytesOf(long, sum) })),
       ...[...new Set(here.map(([k]) => k))].map((k) => ({ stateId: 1, key: prefix(k, bytesOf(gw, 'GlobalWindow')), value: bytesOf(long, k * 7n) })),
-      ...(timers ? here.map(([k, start, end]) => ({ stateId: 2, key: Buffer.concat([Buffer.from([kg]), bytesOf(timer, { timestamp: end - 1n, key: k, namespace: { start, end } })]), value: new Uint8Array(0) })) : []),
+      ...here.map(([k, start, end]) => ({ stateId: 2, key: Buffer.concat([Buffer.from([kg]), bytesOf(timer, { timestamp: end - 1n, key: k, namespace: { start, end } })]), value: new Uint8Array(0) })),
     ].sort((a, b) => a.stateId - b.stateId || Buffer.compare(a.key, b.key));
   };
   return writeSavepoint(states, recordsOf);
@@ -94,7 +94,7 @@ function writeSavepoint(states: StateMetaInfo[], recordsOf: (kg: number) => { st
 
 describe('Flink window namespaces convert natively into core TimeWindow / GlobalWindow', () => {
   it("TimeWindow and GlobalWindow state restores into a flowstate backend under the window operator's namespace serializers", async () => {
-    const dir = writeWindowSavepoint(true);
+    const dir = writeWindowSavepoint();
     try {
       const fs = new MemoryFileSystem();
       const { skipped } = await convertFlinkToFlowstate(await FlinkSavepoint.load(dir), fs);
@@ -125,8 +125,8 @@ describe('Flink window namespaces convert natively into core TimeWindow / Global
     }
   });
 
-  it('Flink -> flowstate -> Flink writes the window state back byte-identical', async () => {
-    const dir = writeWindowSavepoint(false);
+  it('Flink -> flowstate -> Flink writes the window state and window timers back byte-identical', async () => {
+    const dir = writeWindowSavepoint();
     const out = mkdtempSync(join(tmpdir(), 'flowstate-flink-windows-back-'));
     try {
       const fs = new MemoryFileSystem();
