@@ -13,16 +13,6 @@ Napi::Value SetErrorFactory(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-Napi::Value SetScratch(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
-    Throw(env, kErrInvalidArgument, "scratch must be a Uint8Array");
-  }
-  Napi::Uint8Array u8 = info[0].As<Napi::Uint8Array>();
-  AddonData* data = GetAddonData(env);
-  data->scratch = Napi::Persistent(u8);  // keeps the backing store alive
-  return env.Undefined();
-}
 }  // namespace
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -49,7 +39,6 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("WriteBatch", batch);
   exports.Set("SstFileWriter", sst);
   exports.Set("setErrorFactory", Napi::Function::New<SetErrorFactory>(env, "setErrorFactory"));
-  exports.Set("setScratch", Napi::Function::New<SetScratch>(env, "setScratch"));
   exports.Set("listColumnFamilies", Napi::Function::New<ListColumnFamiliesOfPath>(env, "listColumnFamilies"));
   exports.Set("verifySstFile", Napi::Function::New<VerifySstFile>(env, "verifySstFile"));
   exports.Set("crc32cForTest", Napi::Function::New<Crc32cForTest>(env, "crc32cForTest"));

@@ -72,10 +72,6 @@ struct AddonData {
   // (code, message, path, status) => Error. Installed from TypeScript so that
   // native errors are real `RocksDBError` instances.
   Napi::FunctionReference error_factory;
-  // Scratch Uint8Array owned by the TS layer (kept alive by this reference):
-  // get() copies values that fit into it, so the TS side can `slice()` them
-  // out, avoiding a per-call napi_create_buffer_copy (~1.5us on Node 20).
-  Napi::Reference<Napi::Uint8Array> scratch;
 };
 
 AddonData* GetAddonData(Napi::Env env);
@@ -110,6 +106,13 @@ std::string ArgString(const Napi::Env& env, const Napi::Value& v, const char* wh
 bool IsNullish(const Napi::Value& v);
 // Copies bytes into a new plain Uint8Array.
 Napi::Uint8Array ToBytes(Napi::Env env, const rocksdb::Slice& s);
+// A batch size argument: 1024 when nullish, else a number in [1, 1e7].
+uint32_t MaxEntries(const Napi::Env& env, const Napi::Value& v, const std::string& path);
+// Up to `max` entries from the iterator's position on (advancing past them), in one ArrayBuffer
+// laid out as (host-endian u32) [count][klen_0][vlen_0]...[klen_n-1][vlen_n-1] then
+// k_0 v_0 k_1 v_1 ...; undefined when no entry is left. A batch also ends once it holds 8 MiB of
+// keys and values. Throws on an iterator error.
+Napi::Value PackEntries(const Napi::Env& env, rocksdb::Iterator* it, uint32_t max, const std::string& path);
 
 // ---- merge operator --------------------------------------------------------
 std::shared_ptr<rocksdb::MergeOperator> ListAppendMergeOperator();
@@ -230,35 +233,51 @@ class CfWrap : public Napi::ObjectWrap<CfWrap> {
   std::shared_ptr<CfRef> ref_;
 };
 
-class SnapshotWrap : public Napi::ObjectWrap<SnapshotWrap> {
+// Base of the JS objects over a resource a DbState owns (snapshot, iterator): they hold the
+// state alive and the resource's record, both set once by New right after construction.
+template <class Self, class Ref, Napi::FunctionReference AddonData::*Ctor, const napi_type_tag* Tag>
+class DbChildWrap : public Napi::ObjectWrap<Self> {
  public:
+  explicit DbChildWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Self>(info) {
+    info.This().template As<Napi::Object>().TypeTag(Tag);
+  }
+  const std::shared_ptr<Ref>& ref() const { return ref_; }
+  static Napi::Object New(Napi::Env env, const std::shared_ptr<DbState>& state, const std::shared_ptr<Ref>& ref) {
+    Napi::Object obj = (GetAddonData(env)->*Ctor).New({});
+    Self* w = Napi::ObjectWrap<Self>::Unwrap(obj);
+    FS_CHECK(!w->state_ && !w->ref_);
+    w->state_ = state;
+    w->ref_ = ref;
+    return obj;
+  }
+  std::shared_ptr<DbState> state_;
+  std::shared_ptr<Ref> ref_;
+};
+
+class SnapshotWrap : public DbChildWrap<SnapshotWrap, SnapshotRef, &AddonData::snapshot_ctor, &kSnapshotTag> {
+ public:
+  using DbChildWrap::DbChildWrap;
   static Napi::Function Define(Napi::Env env);
-  static Napi::Object New(Napi::Env env, const std::shared_ptr<DbState>& state,
-                          const std::shared_ptr<SnapshotRef>& ref);
-  explicit SnapshotWrap(const Napi::CallbackInfo& info);
   ~SnapshotWrap() override;
-  const std::shared_ptr<SnapshotRef>& ref() const { return ref_; }
 
  private:
   Napi::Value Release(const Napi::CallbackInfo& info);
   Napi::Value IsReleased(const Napi::CallbackInfo& info);
   Napi::Value Sequence(const Napi::CallbackInfo& info);
-  std::shared_ptr<DbState> state_;
-  std::shared_ptr<SnapshotRef> ref_;
 };
 
-class IterWrap : public Napi::ObjectWrap<IterWrap> {
+class IterWrap : public DbChildWrap<IterWrap, IterRef, &AddonData::iterator_ctor, &kIteratorTag> {
  public:
+  using DbChildWrap::DbChildWrap;
   static Napi::Function Define(Napi::Env env);
-  static Napi::Object New(Napi::Env env, const std::shared_ptr<DbState>& state,
-                          const std::shared_ptr<IterRef>& ref);
-  explicit IterWrap(const Napi::CallbackInfo& info);
   ~IterWrap() override;
 
  private:
   rocksdb::Iterator* Live(const Napi::Env& env);
   void CheckStatus(const Napi::Env& env, rocksdb::Iterator* it);
   rocksdb::Iterator* LiveValid(const Napi::Env& env, const char* op);
+  template <typename Move>
+  Napi::Value Position(const Napi::CallbackInfo& info, const char* op, Move move);
   Napi::Value Seek(const Napi::CallbackInfo& info);
   Napi::Value SeekForPrev(const Napi::CallbackInfo& info);
   Napi::Value SeekToFirst(const Napi::CallbackInfo& info);
@@ -272,9 +291,6 @@ class IterWrap : public Napi::ObjectWrap<IterWrap> {
   Napi::Value NextBatchPacked(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value IsClosed(const Napi::CallbackInfo& info);
-  uint32_t MaxEntriesArg(const Napi::Env& env, const Napi::Value& v);
-  std::shared_ptr<DbState> state_;
-  std::shared_ptr<IterRef> ref_;
 };
 
 class BatchWrap : public Napi::ObjectWrap<BatchWrap> {
@@ -286,6 +302,8 @@ class BatchWrap : public Napi::ObjectWrap<BatchWrap> {
 
  private:
   rocksdb::ColumnFamilyHandle* Cf(const Napi::Env& env, const Napi::Value& v);
+  template <typename Op>
+  Napi::Value Write(const Napi::CallbackInfo& info, Op op);
   Napi::Value Put(const Napi::CallbackInfo& info);
   Napi::Value Delete(const Napi::CallbackInfo& info);
   Napi::Value Merge(const Napi::CallbackInfo& info);
@@ -317,6 +335,8 @@ class SstWriterWrap : public Napi::ObjectWrap<SstWriterWrap> {
  private:
   class FinishWorker;
   rocksdb::SstFileWriter* Opened(const Napi::Env& env);
+  template <typename Op>
+  Napi::Value Write(const Napi::CallbackInfo& info, Op op);
   Napi::Value ConfigureJs(const Napi::CallbackInfo& info);
   Napi::Value Open(const Napi::CallbackInfo& info);
   Napi::Value Put(const Napi::CallbackInfo& info);
@@ -342,6 +362,22 @@ class DbWrap : public Napi::ObjectWrap<DbWrap> {
  private:
   class OpWorker;
   class OpenWorker;
+  struct KeyedCall {
+    Napi::Env env;
+    DbState* st;
+    rocksdb::ColumnFamilyHandle* cf;
+    rocksdb::Slice key;  // aliases the JS argument: valid during the call only
+  };
+  KeyedCall Keyed(const Napi::CallbackInfo& info, const char* key_name);
+  struct IngestCall {
+    DbState* st;
+    rocksdb::ColumnFamilyHandle* cf;
+    std::vector<std::string> files;
+    rocksdb::IngestExternalFileOptions options;
+  };
+  IngestCall Ingest(const Napi::CallbackInfo& info);
+  static Napi::Value Done(const KeyedCall& c, const rocksdb::Status& s);
+  bool ReadValue(const KeyedCall& c, const Napi::CallbackInfo& info, size_t snapshot_arg, rocksdb::PinnableSlice* value);
   DbState* Live(const Napi::Env& env);
   const std::shared_ptr<CfRef>& Cf(const Napi::Env& env, const Napi::Value& v);
   const SnapshotRef* Snap(const Napi::Env& env, const Napi::Value& v);
@@ -358,12 +394,15 @@ class DbWrap : public Napi::ObjectWrap<DbWrap> {
   Napi::Value DropColumnFamily(const Napi::CallbackInfo& info);
   Napi::Value Get(const Napi::CallbackInfo& info);
   Napi::Value GetInto(const Napi::CallbackInfo& info);
+  Napi::Value Scan(const Napi::CallbackInfo& info);
   Napi::Value Put(const Napi::CallbackInfo& info);
   Napi::Value Delete(const Napi::CallbackInfo& info);
   Napi::Value Merge(const Napi::CallbackInfo& info);
   Napi::Value DeleteRange(const Napi::CallbackInfo& info);
   Napi::Value Write(const Napi::CallbackInfo& info);
   Napi::Value Flush(const Napi::CallbackInfo& info);
+  Napi::Value FlushAsync(const Napi::CallbackInfo& info);
+  std::vector<rocksdb::ColumnFamilyHandle*> FlushTargets(const Napi::Env& env, const Napi::Value& v);
   Napi::Value CompactRange(const Napi::CallbackInfo& info);
   Napi::Value CompactRangeAsync(const Napi::CallbackInfo& info);
   Napi::Value GetSnapshot(const Napi::CallbackInfo& info);
@@ -382,6 +421,7 @@ class DbWrap : public Napi::ObjectWrap<DbWrap> {
 
   std::shared_ptr<DbState> state_;
   bool opening_ = false;  // an OpenWorker is running
+  bool close_after_open_ = false;  // close() was called while opening_
 };
 
 // Free functions exported on the module.

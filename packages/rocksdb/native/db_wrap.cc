@@ -75,16 +75,26 @@ class DbWrap::OpenWorker : public Napi::AsyncWorker {
   void OnOK() override {
     Napi::Env env = Env();
     Napi::HandleScope scope(env);
+    bool closed_meanwhile = wrap_->close_after_open_;
     wrap_->opening_ = false;
-    if (status_.ok()) {
-      wrap_->state_ = std::move(state_);
-      deferred_.Resolve(env.Undefined());
-    } else {
+    wrap_->close_after_open_ = false;
+    if (!status_.ok()) {
       deferred_.Reject(MakeStatusError(env, status_, path_).Value());
+      return;
     }
+    wrap_->state_ = std::move(state_);
+    if (closed_meanwhile) {
+      // close() was called while the open ran: honour it now (the wrap stays closed) and say so.
+      rocksdb::Status s = wrap_->state_->Close();
+      deferred_.Reject(s.ok() ? MakeError(env, kErrClosed, "database was closed while opening", path_).Value()
+                              : MakeStatusError(env, s, path_).Value());
+      return;
+    }
+    deferred_.Resolve(env.Undefined());
   }
   void OnError(const Napi::Error& e) override {
     wrap_->opening_ = false;
+    wrap_->close_after_open_ = false;
     deferred_.Reject(e.Value());
   }
 
@@ -113,12 +123,14 @@ Napi::Function DbWrap::Define(Napi::Env env) {
           InstanceMethod<&DbWrap::DropColumnFamily>("dropColumnFamily"),
           InstanceMethod<&DbWrap::Get>("get"),
           InstanceMethod<&DbWrap::GetInto>("getInto"),
+          InstanceMethod<&DbWrap::Scan>("scan"),
           InstanceMethod<&DbWrap::Put>("put"),
           InstanceMethod<&DbWrap::Delete>("delete"),
           InstanceMethod<&DbWrap::Merge>("merge"),
           InstanceMethod<&DbWrap::DeleteRange>("deleteRange"),
           InstanceMethod<&DbWrap::Write>("write"),
           InstanceMethod<&DbWrap::Flush>("flush"),
+          InstanceMethod<&DbWrap::FlushAsync>("flushAsync"),
           InstanceMethod<&DbWrap::CompactRange>("compactRange"),
           InstanceMethod<&DbWrap::CompactRangeAsync>("compactRangeAsync"),
           InstanceMethod<&DbWrap::GetSnapshot>("getSnapshot"),
@@ -218,6 +230,11 @@ Napi::Value DbWrap::OpenAsync(const Napi::CallbackInfo& info) {
 
 Napi::Value DbWrap::Close(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  if (opening_) {
+    // The open runs on the thread pool and cannot be interrupted: it closes when it completes.
+    close_after_open_ = true;
+    return env.Undefined();
+  }
   if (!state_ || state_->closed()) return env.Undefined();  // idempotent
   rocksdb::Status s = state_->Close();
   FS_CHECK(state_->closed());
@@ -271,89 +288,94 @@ Napi::Value DbWrap::DropColumnFamily(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-Napi::Value DbWrap::Get(const Napi::CallbackInfo& info) {
+// The checked (column family, key) arguments every keyed call starts with.
+DbWrap::KeyedCall DbWrap::Keyed(const Napi::CallbackInfo& info, const char* key_name) {
   Napi::Env env = info.Env();
   DbState* st = Live(env);
-  const std::shared_ptr<CfRef>& cf = Cf(env, info[0]);
-  rocksdb::Slice key = ArgBytes(env, info[1], "key");
-  const SnapshotRef* snap = info.Length() > 2 ? Snap(env, info[2]) : nullptr;
-  rocksdb::ReadOptions ro;
-  if (snap) ro.snapshot = snap->snap;
-  rocksdb::PinnableSlice value;
-  rocksdb::Status s = st->db()->Get(ro, cf->handle, key, &value);
-  if (s.IsNotFound()) return env.Undefined();
-  ThrowIfError(env, s, st->path());
-  return ToBytes(env, value);
+  rocksdb::ColumnFamilyHandle* cf = Cf(env, info[0])->handle;
+  return KeyedCall{env, st, cf, ArgBytes(env, info[1], key_name)};
 }
 
-// Like Get, but a value that fits in the scratch buffer is copied there and
-// only its length is returned (undefined = not found, number = length in
-// scratch, Uint8Array = value too large for scratch).
-Napi::Value DbWrap::GetInto(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  DbState* st = Live(env);
-  const std::shared_ptr<CfRef>& cf = Cf(env, info[0]);
-  rocksdb::Slice key = ArgBytes(env, info[1], "key");
-  // The snapshot argument is omitted (not passed as undefined) by get() without a snapshot.
-  const SnapshotRef* snap = info.Length() > 2 ? Snap(env, info[2]) : nullptr;
+Napi::Value DbWrap::Done(const KeyedCall& c, const rocksdb::Status& s) {
+  ThrowIfError(c.env, s, c.st->path());
+  return c.env.Undefined();
+}
+
+// Reads the key of `c` at the snapshot info[snapshot_arg] (when passed); false when not found.
+bool DbWrap::ReadValue(const KeyedCall& c, const Napi::CallbackInfo& info, size_t snapshot_arg,
+                       rocksdb::PinnableSlice* value) {
   rocksdb::ReadOptions ro;
-  if (snap) ro.snapshot = snap->snap;
-  rocksdb::PinnableSlice value;
-  rocksdb::Status s = st->db()->Get(ro, cf->handle, key, &value);
-  if (s.IsNotFound()) return env.Undefined();
-  ThrowIfError(env, s, st->path());
-  AddonData* data = GetAddonData(env);
-  if (!data->scratch.IsEmpty()) {
-    // Re-read the pointer every call (cheap) rather than trusting a cached one,
-    // so a detached/replaced scratch can never be written through.
-    Napi::Uint8Array u8 = data->scratch.Value();
-    char* dst = reinterpret_cast<char*>(u8.Data());
-    size_t cap = u8.ByteLength();
-    if (dst != nullptr && value.size() <= cap) {
-      if (value.size() > 0) std::memcpy(dst, value.data(), value.size());
-      return Napi::Number::New(env, static_cast<double>(value.size()));
-    }
+  if (info.Length() > snapshot_arg) {
+    const SnapshotRef* snap = Snap(c.env, info[snapshot_arg]);
+    if (snap) ro.snapshot = snap->snap;
   }
-  return ToBytes(env, value);
+  rocksdb::Status s = c.st->db()->Get(ro, c.cf, c.key, value);
+  if (s.IsNotFound()) return false;
+  ThrowIfError(c.env, s, c.st->path());
+  return true;
+}
+
+Napi::Value DbWrap::Get(const Napi::CallbackInfo& info) {
+  KeyedCall c = Keyed(info, "key");
+  rocksdb::PinnableSlice value;
+  return ReadValue(c, info, 2, &value) ? ToBytes(c.env, value) : c.env.Undefined();
+}
+
+// Like Get, but a value that fits in `pool` (a Uint8Array the JS side hands out views of) from
+// `offset` on is copied there and only its length is returned: undefined = not found, number =
+// length copied to pool[offset..], Uint8Array = the value did not fit. The pool is an argument
+// (not a stored reference) so that one napi_get_typedarray_info both finds it and sees a detached
+// buffer (length 0).
+Napi::Value DbWrap::GetInto(const Napi::CallbackInfo& info) {
+  KeyedCall c = Keyed(info, "key");
+  rocksdb::Slice pool = ArgBytes(c.env, info[2], "pool");
+  uint32_t offset = info[3].As<Napi::Number>().Uint32Value();
+  // The snapshot argument is omitted (not passed as undefined) by get() without a snapshot.
+  rocksdb::PinnableSlice value;
+  if (!ReadValue(c, info, 4, &value)) return c.env.Undefined();
+  if (offset <= pool.size() && value.size() <= pool.size() - offset) {
+    if (value.size() > 0) std::memcpy(const_cast<char*>(pool.data()) + offset, value.data(), value.size());
+    return Napi::Number::New(c.env, static_cast<double>(value.size()));
+  }
+  return ToBytes(c.env, value);
+}
+
+// Up to `limit` entries of [lower, upper) in one call (iterator created, read and freed here), in
+// the packed layout of PackEntries; undefined when there is none. Arguments: (cf, lower, upper,
+// limit, snapshot?, fillCache?).
+Napi::Value DbWrap::Scan(const Napi::CallbackInfo& info) {
+  KeyedCall c = Keyed(info, "lower");
+  rocksdb::Slice upper = ArgBytes(c.env, info[2], "upper");
+  uint32_t limit = MaxEntries(c.env, info[3], c.st->path());
+  rocksdb::ReadOptions ro;
+  ro.iterate_lower_bound = &c.key;
+  ro.iterate_upper_bound = &upper;
+  const SnapshotRef* snap = info.Length() > 4 ? Snap(c.env, info[4]) : nullptr;
+  if (snap) ro.snapshot = snap->snap;
+  if (info.Length() > 5) ro.fill_cache = info[5].ToBoolean().Value();
+  std::unique_ptr<rocksdb::Iterator> it(c.st->db()->NewIterator(ro, c.cf));
+  it->SeekToFirst();
+  return PackEntries(c.env, it.get(), limit, c.st->path());
 }
 
 Napi::Value DbWrap::Put(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  DbState* st = Live(env);
-  const std::shared_ptr<CfRef>& cf = Cf(env, info[0]);
-  rocksdb::Slice key = ArgBytes(env, info[1], "key");
-  rocksdb::Slice value = ArgBytes(env, info[2], "value");
-  ThrowIfError(env, st->db()->Put(st->write_options(), cf->handle, key, value), st->path());
-  return env.Undefined();
+  KeyedCall c = Keyed(info, "key");
+  return Done(c, c.st->db()->Put(c.st->write_options(), c.cf, c.key, ArgBytes(c.env, info[2], "value")));
 }
 
 Napi::Value DbWrap::Delete(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  DbState* st = Live(env);
-  const std::shared_ptr<CfRef>& cf = Cf(env, info[0]);
-  rocksdb::Slice key = ArgBytes(env, info[1], "key");
-  ThrowIfError(env, st->db()->Delete(st->write_options(), cf->handle, key), st->path());
-  return env.Undefined();
+  KeyedCall c = Keyed(info, "key");
+  return Done(c, c.st->db()->Delete(c.st->write_options(), c.cf, c.key));
 }
 
 Napi::Value DbWrap::Merge(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  DbState* st = Live(env);
-  const std::shared_ptr<CfRef>& cf = Cf(env, info[0]);
-  rocksdb::Slice key = ArgBytes(env, info[1], "key");
-  rocksdb::Slice value = ArgBytes(env, info[2], "value");
-  ThrowIfError(env, st->db()->Merge(st->write_options(), cf->handle, key, value), st->path());
-  return env.Undefined();
+  KeyedCall c = Keyed(info, "key");
+  return Done(c, c.st->db()->Merge(c.st->write_options(), c.cf, c.key, ArgBytes(c.env, info[2], "value")));
 }
 
 Napi::Value DbWrap::DeleteRange(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  DbState* st = Live(env);
-  const std::shared_ptr<CfRef>& cf = Cf(env, info[0]);
-  rocksdb::Slice begin = ArgBytes(env, info[1], "begin");
-  rocksdb::Slice end = ArgBytes(env, info[2], "end");
-  ThrowIfError(env, st->db()->DeleteRange(st->write_options(), cf->handle, begin, end), st->path());
-  return env.Undefined();
+  KeyedCall c = Keyed(info, "begin");
+  return Done(c, c.st->db()->DeleteRange(c.st->write_options(), c.cf, c.key, ArgBytes(c.env, info[2], "end")));
 }
 
 Napi::Value DbWrap::Write(const Napi::CallbackInfo& info) {
@@ -376,15 +398,35 @@ Napi::Value DbWrap::Flush(const Napi::CallbackInfo& info) {
   DbState* st = Live(env);
   rocksdb::FlushOptions fo;
   fo.wait = true;
-  if (IsNullish(info[0])) {
-    std::vector<rocksdb::ColumnFamilyHandle*> all;
-    for (const auto& [name, ref] : st->cfs()) all.push_back(ref->handle);
-    ThrowIfError(env, st->db()->Flush(fo, all), st->path());
-  } else {
-    std::shared_ptr<CfRef> cf = Cf(env, info[0]);
-    ThrowIfError(env, st->db()->Flush(fo, cf->handle), st->path());
-  }
+  ThrowIfError(env, st->db()->Flush(fo, FlushTargets(env, info[0])), st->path());
   return env.Undefined();
+}
+
+// The column families to flush: `v`'s, or every one when it is nullish.
+std::vector<rocksdb::ColumnFamilyHandle*> DbWrap::FlushTargets(const Napi::Env& env, const Napi::Value& v) {
+  DbState* st = Live(env);
+  std::vector<rocksdb::ColumnFamilyHandle*> out;
+  if (IsNullish(v)) {
+    for (const auto& [name, ref] : st->cfs()) out.push_back(ref->handle);
+  } else {
+    out.push_back(Cf(env, v)->handle);
+  }
+  return out;
+}
+
+Napi::Value DbWrap::FlushAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  DbState* st = Live(env);
+  rocksdb::DB* db = st->db();
+  // The handles stay valid: drop/close wait for the worker.
+  auto* w = new OpWorker(env, state_, [db, targets = FlushTargets(env, info[0])]() {
+    rocksdb::FlushOptions fo;
+    fo.wait = true;
+    return db->Flush(fo, targets);
+  });
+  Napi::Promise p = w->Promise();
+  w->Queue();
+  return p;
 }
 
 namespace {
@@ -616,25 +658,23 @@ Napi::Value DbWrap::GetLiveFilesMetaData(const Napi::CallbackInfo& info) {
   return out;
 }
 
-Napi::Value DbWrap::IngestExternalFile(const Napi::CallbackInfo& info) {
+// The checked arguments of ingestExternalFile(cf, files, options) and its async form.
+DbWrap::IngestCall DbWrap::Ingest(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   DbState* st = Live(env);
-  std::shared_ptr<CfRef> cf = Cf(env, info[0]);
-  std::vector<std::string> files = ArgStringArray(env, info[1], "files");
-  rocksdb::IngestExternalFileOptions o = IngestOptions(env, info[2]);
-  ThrowIfError(env, st->db()->IngestExternalFile(cf->handle, files, o), st->path());
-  return env.Undefined();
+  rocksdb::ColumnFamilyHandle* cf = Cf(env, info[0])->handle;
+  return IngestCall{st, cf, ArgStringArray(env, info[1], "files"), IngestOptions(env, info[2])};
+}
+
+Napi::Value DbWrap::IngestExternalFile(const Napi::CallbackInfo& info) {
+  IngestCall c = Ingest(info);
+  ThrowIfError(info.Env(), c.st->db()->IngestExternalFile(c.cf, c.files, c.options), c.st->path());
+  return info.Env().Undefined();
 }
 
 Napi::Value DbWrap::IngestExternalFileAsync(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  DbState* st = Live(env);
-  std::shared_ptr<CfRef> cf = Cf(env, info[0]);
-  std::vector<std::string> files = ArgStringArray(env, info[1], "files");
-  rocksdb::IngestExternalFileOptions o = IngestOptions(env, info[2]);
-  rocksdb::DB* db = st->db();
-  rocksdb::ColumnFamilyHandle* h = cf->handle;  // stays valid: drop/close wait for us
-  auto* w = new OpWorker(env, state_, [db, h, files, o]() { return db->IngestExternalFile(h, files, o); });
+  // The handle stays valid: drop/close wait for the worker.
+  auto* w = new OpWorker(info.Env(), state_, [c = Ingest(info)]() { return c.st->db()->IngestExternalFile(c.cf, c.files, c.options); });
   Napi::Promise p = w->Promise();
   w->Queue();
   return p;

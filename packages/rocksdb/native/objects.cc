@@ -52,20 +52,6 @@ Napi::Function SnapshotWrap::Define(Napi::Env env) {
                      });
 }
 
-Napi::Object SnapshotWrap::New(Napi::Env env, const std::shared_ptr<DbState>& state,
-                               const std::shared_ptr<SnapshotRef>& ref) {
-  Napi::Object obj = GetAddonData(env)->snapshot_ctor.New({});
-  SnapshotWrap* w = Unwrap(obj);
-  FS_CHECK(!w->state_ && !w->ref_);
-  w->state_ = state;
-  w->ref_ = ref;
-  return obj;
-}
-
-SnapshotWrap::SnapshotWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<SnapshotWrap>(info) {
-  info.This().As<Napi::Object>().TypeTag(&kSnapshotTag);
-}
-
 SnapshotWrap::~SnapshotWrap() {
   // Garbage-collected without release(): release it now (unless the DB is
   // already closed, in which case DbState released it already).
@@ -106,20 +92,6 @@ Napi::Function IterWrap::Define(Napi::Env env) {
                      });
 }
 
-Napi::Object IterWrap::New(Napi::Env env, const std::shared_ptr<DbState>& state,
-                           const std::shared_ptr<IterRef>& ref) {
-  Napi::Object obj = GetAddonData(env)->iterator_ctor.New({});
-  IterWrap* w = Unwrap(obj);
-  FS_CHECK(!w->state_ && !w->ref_);
-  w->state_ = state;
-  w->ref_ = ref;
-  return obj;
-}
-
-IterWrap::IterWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<IterWrap>(info) {
-  info.This().As<Napi::Object>().TypeTag(&kIteratorTag);
-}
-
 IterWrap::~IterWrap() {
   if (state_ && ref_ && ref_->it) state_->CloseIterator(ref_);
 }
@@ -152,36 +124,31 @@ rocksdb::Iterator* IterWrap::LiveValid(const Napi::Env& env, const char* op) {
   return it;
 }
 
-Napi::Value IterWrap::Seek(const Napi::CallbackInfo& info) {
+// Runs `move` on the live iterator (positioned on an entry when `op` names the move), then throws
+// if it hit an I/O error.
+template <typename Move>
+Napi::Value IterWrap::Position(const Napi::CallbackInfo& info, const char* op, Move move) {
   Napi::Env env = info.Env();
-  rocksdb::Iterator* it = Live(env);
-  it->Seek(ArgBytes(env, info[0], "key"));
+  rocksdb::Iterator* it = op == nullptr ? Live(env) : LiveValid(env, op);
+  move(it, env);
   CheckStatus(env, it);
   return env.Undefined();
+}
+
+Napi::Value IterWrap::Seek(const Napi::CallbackInfo& info) {
+  return Position(info, nullptr, [&](rocksdb::Iterator* it, Napi::Env env) { it->Seek(ArgBytes(env, info[0], "key")); });
 }
 
 Napi::Value IterWrap::SeekForPrev(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  rocksdb::Iterator* it = Live(env);
-  it->SeekForPrev(ArgBytes(env, info[0], "key"));
-  CheckStatus(env, it);
-  return env.Undefined();
+  return Position(info, nullptr, [&](rocksdb::Iterator* it, Napi::Env env) { it->SeekForPrev(ArgBytes(env, info[0], "key")); });
 }
 
 Napi::Value IterWrap::SeekToFirst(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  rocksdb::Iterator* it = Live(env);
-  it->SeekToFirst();
-  CheckStatus(env, it);
-  return env.Undefined();
+  return Position(info, nullptr, [](rocksdb::Iterator* it, Napi::Env) { it->SeekToFirst(); });
 }
 
 Napi::Value IterWrap::SeekToLast(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  rocksdb::Iterator* it = Live(env);
-  it->SeekToLast();
-  CheckStatus(env, it);
-  return env.Undefined();
+  return Position(info, nullptr, [](rocksdb::Iterator* it, Napi::Env) { it->SeekToLast(); });
 }
 
 Napi::Value IterWrap::Valid(const Napi::CallbackInfo& info) {
@@ -192,19 +159,11 @@ Napi::Value IterWrap::Valid(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value IterWrap::Next(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  rocksdb::Iterator* it = LiveValid(env, "next");
-  it->Next();
-  CheckStatus(env, it);
-  return env.Undefined();
+  return Position(info, "next", [](rocksdb::Iterator* it, Napi::Env) { it->Next(); });
 }
 
 Napi::Value IterWrap::Prev(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  rocksdb::Iterator* it = LiveValid(env, "prev");
-  it->Prev();
-  CheckStatus(env, it);
-  return env.Undefined();
+  return Position(info, "prev", [](rocksdb::Iterator* it, Napi::Env) { it->Prev(); });
 }
 
 Napi::Value IterWrap::Key(const Napi::CallbackInfo& info) {
@@ -217,18 +176,10 @@ Napi::Value IterWrap::Value(const Napi::CallbackInfo& info) {
   return ToBytes(env, LiveValid(env, "value")->value());
 }
 
-uint32_t IterWrap::MaxEntriesArg(const Napi::Env& env, const Napi::Value& v) {
-  if (IsNullish(v)) return 1024;
-  if (!v.IsNumber()) Throw(env, kErrInvalidArgument, "maxEntries must be a number", state_->path());
-  double d = v.As<Napi::Number>().DoubleValue();
-  if (!(d >= 1 && d <= 1e7)) Throw(env, kErrInvalidArgument, "maxEntries must be in [1, 1e7]", state_->path());
-  return static_cast<uint32_t>(d);
-}
-
 Napi::Value IterWrap::NextBatch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   rocksdb::Iterator* it = Live(env);
-  uint32_t max = MaxEntriesArg(env, info[0]);
+  uint32_t max = MaxEntries(env, info[0], state_->path());
   Napi::Array out = Napi::Array::New(env);
   uint32_t n = 0;
   while (n < max && it->Valid()) {
@@ -242,37 +193,10 @@ Napi::Value IterWrap::NextBatch(const Napi::CallbackInfo& info) {
   return out;
 }
 
-// Packed batch: one ArrayBuffer per call instead of two Buffers per entry.
-// Layout (host-endian u32): [count][klen_0][vlen_0]...[klen_n-1][vlen_n-1]
-// followed by k_0 v_0 k_1 v_1 ... Returns undefined when no entry is left.
-// A batch also ends once it holds >= kPackedBatchBytes of keys+values.
 Napi::Value IterWrap::NextBatchPacked(const Napi::CallbackInfo& info) {
-  constexpr size_t kPackedBatchBytes = 8u << 20;
   Napi::Env env = info.Env();
   rocksdb::Iterator* it = Live(env);
-  uint32_t max = MaxEntriesArg(env, info[0]);
-  std::vector<uint32_t> lens;
-  std::string bytes;
-  uint32_t n = 0;
-  while (n < max && it->Valid() && bytes.size() < kPackedBatchBytes) {
-    rocksdb::Slice k = it->key(), v = it->value();
-    FS_CHECK(k.size() <= UINT32_MAX && v.size() <= UINT32_MAX);
-    lens.push_back(static_cast<uint32_t>(k.size()));
-    lens.push_back(static_cast<uint32_t>(v.size()));
-    bytes.append(k.data(), k.size());
-    bytes.append(v.data(), v.size());
-    ++n;
-    it->Next();
-  }
-  CheckStatus(env, it);
-  if (n == 0) return env.Undefined();
-  size_t header = sizeof(uint32_t) * (1 + lens.size());
-  Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, header + bytes.size());
-  char* dst = static_cast<char*>(ab.Data());
-  std::memcpy(dst, &n, sizeof(uint32_t));
-  std::memcpy(dst + sizeof(uint32_t), lens.data(), sizeof(uint32_t) * lens.size());
-  if (!bytes.empty()) std::memcpy(dst + header, bytes.data(), bytes.size());
-  return ab;
+  return PackEntries(env, it, MaxEntries(env, info[0], state_->path()), state_->path());
 }
 
 Napi::Value IterWrap::Close(const Napi::CallbackInfo& info) {
@@ -320,36 +244,29 @@ rocksdb::ColumnFamilyHandle* BatchWrap::Cf(const Napi::Env& env, const Napi::Val
   return ref->handle;
 }
 
-namespace {
-void ThrowBatch(const Napi::Env& env, const rocksdb::Status& s) { ThrowIfError(env, s, std::string()); }
-}  // namespace
-
-Napi::Value BatchWrap::Put(const Napi::CallbackInfo& info) {
+// Adds one operation (`op`, on the family info[0]) to the batch.
+template <typename Op>
+Napi::Value BatchWrap::Write(const Napi::CallbackInfo& info, Op op) {
   Napi::Env env = info.Env();
   rocksdb::ColumnFamilyHandle* h = Cf(env, info[0]);
-  ThrowBatch(env, batch_.Put(h, ArgBytes(env, info[1], "key"), ArgBytes(env, info[2], "value")));
+  ThrowIfError(env, op(h, env), std::string());
   return env.Undefined();
+}
+
+Napi::Value BatchWrap::Put(const Napi::CallbackInfo& info) {
+  return Write(info, [&](rocksdb::ColumnFamilyHandle* h, Napi::Env env) { return batch_.Put(h, ArgBytes(env, info[1], "key"), ArgBytes(env, info[2], "value")); });
 }
 
 Napi::Value BatchWrap::Delete(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  rocksdb::ColumnFamilyHandle* h = Cf(env, info[0]);
-  ThrowBatch(env, batch_.Delete(h, ArgBytes(env, info[1], "key")));
-  return env.Undefined();
+  return Write(info, [&](rocksdb::ColumnFamilyHandle* h, Napi::Env env) { return batch_.Delete(h, ArgBytes(env, info[1], "key")); });
 }
 
 Napi::Value BatchWrap::Merge(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  rocksdb::ColumnFamilyHandle* h = Cf(env, info[0]);
-  ThrowBatch(env, batch_.Merge(h, ArgBytes(env, info[1], "key"), ArgBytes(env, info[2], "value")));
-  return env.Undefined();
+  return Write(info, [&](rocksdb::ColumnFamilyHandle* h, Napi::Env env) { return batch_.Merge(h, ArgBytes(env, info[1], "key"), ArgBytes(env, info[2], "value")); });
 }
 
 Napi::Value BatchWrap::DeleteRange(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  rocksdb::ColumnFamilyHandle* h = Cf(env, info[0]);
-  ThrowBatch(env, batch_.DeleteRange(h, ArgBytes(env, info[1], "begin"), ArgBytes(env, info[2], "end")));
-  return env.Undefined();
+  return Write(info, [&](rocksdb::ColumnFamilyHandle* h, Napi::Env env) { return batch_.DeleteRange(h, ArgBytes(env, info[1], "begin"), ArgBytes(env, info[2], "end")); });
 }
 
 Napi::Value BatchWrap::Clear(const Napi::CallbackInfo& info) {

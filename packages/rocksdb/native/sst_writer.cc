@@ -63,11 +63,12 @@ class SstWriterWrap::FinishWorker : public Napi::AsyncWorker {
  protected:
   void Execute() override {
     status_ = PutPacked();
-    if (status_.ok()) {
-      status_ = st_->writer->Finish(&info_);
-    } else {
-      // Leave no half-built table behind: a fresh writer with the same options (as abandon()).
+    if (status_.ok()) status_ = st_->writer->Finish(&info_);
+    if (!status_.ok()) {
+      // Leave no half-built table behind: a fresh writer with the same options (as abandon(); the
+      // old one's destructor closes the file), and no partial file on disk either.
       st_->writer = std::make_unique<rocksdb::SstFileWriter>(rocksdb::EnvOptions(), *st_->options);
+      st_->options->env->DeleteFile(st_->path).PermitUncheckedError();
     }
   }
   void OnOK() override {
@@ -180,32 +181,29 @@ Napi::Value SstWriterWrap::Open(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-Napi::Value SstWriterWrap::Put(const Napi::CallbackInfo& info) {
+// Runs `op` (one write) on the open writer; its error names the file.
+template <typename Op>
+Napi::Value SstWriterWrap::Write(const Napi::CallbackInfo& info, Op op) {
   Napi::Env env = info.Env();
   rocksdb::SstFileWriter* w = Opened(env);
-  ThrowSst(env, w->Put(ArgBytes(env, info[0], "key"), ArgBytes(env, info[1], "value")), st_->path);
+  ThrowSst(env, op(w, env), st_->path);
   return env.Undefined();
+}
+
+Napi::Value SstWriterWrap::Put(const Napi::CallbackInfo& info) {
+  return Write(info, [&](rocksdb::SstFileWriter* w, Napi::Env env) { return w->Put(ArgBytes(env, info[0], "key"), ArgBytes(env, info[1], "value")); });
 }
 
 Napi::Value SstWriterWrap::Merge(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  rocksdb::SstFileWriter* w = Opened(env);
-  ThrowSst(env, w->Merge(ArgBytes(env, info[0], "key"), ArgBytes(env, info[1], "value")), st_->path);
-  return env.Undefined();
+  return Write(info, [&](rocksdb::SstFileWriter* w, Napi::Env env) { return w->Merge(ArgBytes(env, info[0], "key"), ArgBytes(env, info[1], "value")); });
 }
 
 Napi::Value SstWriterWrap::Delete(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  rocksdb::SstFileWriter* w = Opened(env);
-  ThrowSst(env, w->Delete(ArgBytes(env, info[0], "key")), st_->path);
-  return env.Undefined();
+  return Write(info, [&](rocksdb::SstFileWriter* w, Napi::Env env) { return w->Delete(ArgBytes(env, info[0], "key")); });
 }
 
 Napi::Value SstWriterWrap::DeleteRange(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  rocksdb::SstFileWriter* w = Opened(env);
-  ThrowSst(env, w->DeleteRange(ArgBytes(env, info[0], "begin"), ArgBytes(env, info[1], "end")), st_->path);
-  return env.Undefined();
+  return Write(info, [&](rocksdb::SstFileWriter* w, Napi::Env env) { return w->DeleteRange(ArgBytes(env, info[0], "begin"), ArgBytes(env, info[1], "end")); });
 }
 
 Napi::Value SstWriterWrap::Finish(const Napi::CallbackInfo& info) {

@@ -117,6 +117,49 @@ Napi::Uint8Array ToBytes(Napi::Env env, const rocksdb::Slice& s) {
   return Napi::Uint8Array::New(env, s.size(), ab, 0);
 }
 
+uint32_t MaxEntries(const Napi::Env& env, const Napi::Value& v, const std::string& path) {
+  if (IsNullish(v)) return 1024;
+  if (!v.IsNumber()) Throw(env, kErrInvalidArgument, "maxEntries must be a number", path);
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (!(d >= 1 && d <= 1e7)) Throw(env, kErrInvalidArgument, "maxEntries must be in [1, 1e7]", path);
+  return static_cast<uint32_t>(d);
+}
+
+Napi::Value PackEntries(const Napi::Env& env, rocksdb::Iterator* it, uint32_t max, const std::string& path) {
+  constexpr size_t kPackedBatchBytes = 8u << 20;
+  // Reused between calls (JS thread only): the common small batch allocates nothing here.
+  thread_local std::vector<uint32_t> lens;
+  thread_local std::string bytes;
+  lens.clear();
+  bytes.clear();
+  uint32_t n = 0;
+  while (n < max && it->Valid() && bytes.size() < kPackedBatchBytes) {
+    rocksdb::Slice k = it->key(), v = it->value();
+    FS_CHECK(k.size() <= UINT32_MAX && v.size() <= UINT32_MAX);
+    lens.push_back(static_cast<uint32_t>(k.size()));
+    lens.push_back(static_cast<uint32_t>(v.size()));
+    bytes.append(k.data(), k.size());
+    bytes.append(v.data(), v.size());
+    ++n;
+    it->Next();
+  }
+  if (!it->Valid()) ThrowIfError(env, it->status(), path);
+  Napi::Value out = env.Undefined();
+  if (n > 0) {
+    size_t header = sizeof(uint32_t) * (1 + lens.size());
+    Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, header + bytes.size());
+    char* dst = static_cast<char*>(ab.Data());
+    std::memcpy(dst, &n, sizeof(uint32_t));
+    std::memcpy(dst + sizeof(uint32_t), lens.data(), sizeof(uint32_t) * lens.size());
+    if (!bytes.empty()) std::memcpy(dst + header, bytes.data(), bytes.size());
+    out = ab;
+  }
+  // Keep the reused buffers small after a large batch.
+  if (bytes.capacity() > (1u << 20)) std::string().swap(bytes);
+  if (lens.capacity() > (1u << 16)) std::vector<uint32_t>().swap(lens);
+  return out;
+}
+
 // ---- merge operator --------------------------------------------------------
 //
 // `flowstate.list-append`

@@ -8,6 +8,7 @@ import { RocksDBKvStore, RocksDBStateBackend, STATE_CF_PREFIX } from '@flowstate
 import { RocksDB, SstFileWriter } from '@flowstate/rocksdb/native';
 import { localCheckpointStorage } from '@flowstate/storage-local';
 import { sortedLastWins } from '../src/backend/rocksdb-bulk-load.js';
+import { loadBinding } from '../src/native/binding.js';
 import { tempDirs } from './temp-dirs.js';
 
 const tempDir = tempDirs();
@@ -76,6 +77,7 @@ describe('RocksDB bulk load (canonical restores through SST ingestion)', () => {
     w.open(join(dir, 'bad.sst'));
     await assert.rejects(w.putAllAndFinishAsync([[b(2), b(2)], [b(1), b(1)]]), (e: Error & { code?: string }) => e.code === 'ROCKSDB_INVALID_ARGUMENT');
     assert.equal(w.state, 'idle');
+    assert.deepEqual(readdirSync(dir), [], 'the half-written file is deleted');
     w.open(join(dir, 'good.sst'));
     const info = await w.putAllAndFinishAsync([[b(1), b(1)], [b(2), b(2, 2)]]);
     assert.equal(info.numEntries, 2);
@@ -91,5 +93,16 @@ describe('RocksDB bulk load (canonical restores through SST ingestion)', () => {
     assert.deepEqual(again.get(again.defaultColumnFamily, b(1)), b(1));
     again.close();
     await assert.rejects(RocksDB.openAsync(join(dir, 'missing'), { createIfMissing: false }), (e: Error & { code?: string }) => e.code === 'ROCKSDB_INVALID_ARGUMENT');
+  });
+
+  it('close() during openAsync closes the database once the open completes (its lock is released)', async () => {
+    const path = join(tempDir('bulk-open-close'), 'db');
+    const native = new (loadBinding().Database)();
+    const opening = native.openAsync(path, { createIfMissing: true });
+    native.close(); // while the open runs on the thread pool
+    await assert.rejects(opening, (e: Error & { code?: string }) => e.code === 'ROCKSDB_CLOSED');
+    assert.equal(native.isClosed(), true);
+    const again = RocksDB.open(path, { createIfMissing: false }); // IO error (LOCK held) if the first stayed open
+    again.close();
   });
 });

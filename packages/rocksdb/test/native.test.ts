@@ -399,6 +399,58 @@ describe('RocksDB native binding', () => {
     db.close();
   });
 
+  test('get: values read into the shared pool stay intact across later gets, pool renewals and large values', () => {
+    const db = RocksDB.open(freshDir('get-pool'), { createIfMissing: true, disableWAL: true });
+    try {
+      const cf = db.defaultColumnFamily;
+      // Sizes from empty to larger than a pool (16 KiB): small values go to the pool, many renew it.
+      const sizes = [0, 1, 7, 8, 100, 1500, 2048, 5000, 20_000];
+      const valueOf = (i: number) => new Uint8Array(sizes[i % sizes.length]!).map((_, j) => (i * 31 + j) & 0xff);
+      const n = 200;
+      for (let i = 0; i < n; i++) db.put(cf, b(`k${i}`), valueOf(i));
+      const got = Array.from({ length: n }, (_, i) => db.get(cf, b(`k${i}`))!);
+      for (let i = 0; i < n; i++) assert.deepEqual(got[i], valueOf(i), `value ${i}`);
+      got[1]![0] = 0xaa; // writing through one value touches no other
+      assert.deepEqual(got[10], valueOf(10));
+      assert.deepEqual(db.get(cf, b('k1')), valueOf(1));
+      const snap = db.getSnapshot();
+      db.put(cf, b('k3'), b('new'));
+      assert.deepEqual(db.get(cf, b('k3'), snap), valueOf(3));
+      snap.release();
+    } finally {
+      db.close();
+    }
+  });
+
+  test('scan reads a range in one call like an iterator: bounds, limit, snapshot, byte-cap continuation', () => {
+    const db = RocksDB.open(freshDir('scan'), { createIfMissing: true, disableWAL: true });
+    try {
+      const cf = db.defaultColumnFamily;
+      for (let i = 0; i < 50; i++) db.put(cf, b(`k${String(i).padStart(2, '0')}`), b(`v${i}`));
+      const viaIterator = (lower: Uint8Array, upper: Uint8Array) => {
+        const it = db.iterator(cf, { lowerBound: lower, upperBound: upper });
+        try { return [...it].map(([k, v]) => [s(k), s(v)]); } finally { it.close(); }
+      };
+      const scanned = (lower: string, upper: string, limit: number) => db.scan(cf, b(lower), b(upper), limit).map(([k, v]) => [s(k), s(v)]);
+      assert.deepEqual(scanned('k10', 'k20', 100), viaIterator(b('k10'), b('k20')));
+      assert.deepEqual(scanned('k10', 'k20', 3), viaIterator(b('k10'), b('k20')).slice(0, 3));
+      assert.deepEqual(scanned('x', 'y', 10), []);
+      const snap = db.getSnapshot();
+      db.delete(cf, b('k11'));
+      assert.deepEqual(db.scan(cf, b('k10'), b('k13'), 10, { snapshot: snap, fillCache: false }).map(([k]) => s(k)), ['k10', 'k11', 'k12']);
+      assert.deepEqual(scanned('k10', 'k13', 10).map(([k]) => k), ['k10', 'k12']);
+      snap.release();
+      // Three 4 MiB values: a native call stops at 8 MiB, scan goes on after the last key.
+      const big = new Uint8Array(4 << 20).fill(7);
+      for (const k of ['m1', 'm2', 'm3']) db.put(cf, b(k), big);
+      const rows = db.scan(cf, b('m'), b('n'), 10);
+      assert.deepEqual(rows.map(([k]) => s(k)), ['m1', 'm2', 'm3']);
+      assert.ok(rows.every(([, v]) => v.length === big.length && v[0] === 7 && v[v.length - 1] === 7));
+    } finally {
+      db.close();
+    }
+  });
+
   test('iterators: prefixSameAsStart with a fixed prefix extractor', () => {
     const db = RocksDB.open(freshDir('prefix'), { fixedPrefixLength: 2 });
     const cf = db.defaultColumnFamily;

@@ -1,6 +1,6 @@
 import { DataInputDeserializer } from '../io/data-input.js';
 import type { MapSerializer } from '../serialization/collections.js';
-import { deserializeExact } from '../serialization/type-serializer.js';
+import { ExactDeserializer } from '../serialization/type-serializer.js';
 import type { MapState, MapStateIterator } from '../state/state.js';
 import { prefixEnd, successorOf } from './kv-bytes.js';
 import { AbstractKvState } from './kv-state-base.js';
@@ -11,6 +11,10 @@ const MAP_SCAN_BATCH = 128;
 
 /** Map state: one row per user key, [kg][key][ns][user key] -> [presence byte][value]. */
 export class KvMapState<N, K, V> extends AbstractKvState<N> implements MapState<K, V> {
+  /** Reused for every decoded user key (serializers do not call back into this state). */
+  private readonly keyInput = new ExactDeserializer();
+  private readonly valueInput = new DataInputDeserializer(new Uint8Array(0));
+
   private get ser(): MapSerializer<K, V> {
     return this.info.stateSerializer as unknown as MapSerializer<K, V>;
   }
@@ -27,7 +31,8 @@ export class KvMapState<N, K, V> extends AbstractKvState<N> implements MapState<
   }
 
   private decodeValue(bytes: Uint8Array): V | null {
-    const input = new DataInputDeserializer(bytes);
+    const input = this.valueInput;
+    input.reset(bytes);
     const v = this.ser.deserializeNullableValue(input);
     if (input.remaining !== 0) input.fail('map value has trailing bytes');
     return v;
@@ -94,8 +99,16 @@ export class KvMapState<N, K, V> extends AbstractKvState<N> implements MapState<
     let lastRow: Uint8Array | undefined;
     let done = false;
     let canRemove = false;
+    // A batch shorter than asked was the last one (scan returns fewer only at the end of the
+    // range): like Flink's RocksDBMapIterator, no further scan just to find that out.
+    let last = false;
     const fetch = (): void => {
-      batch = space.scan(lastRow === undefined ? prefix : successorOf(lastRow), upper, MAP_SCAN_BATCH);
+      if (last) {
+        batch = [];
+      } else {
+        batch = space.scan(lastRow === undefined ? prefix : successorOf(lastRow), upper, MAP_SCAN_BATCH);
+        last = batch.length < MAP_SCAN_BATCH;
+      }
       pos = 0;
       if (batch.length === 0) done = true;
     };
@@ -113,7 +126,7 @@ export class KvMapState<N, K, V> extends AbstractKvState<N> implements MapState<
         const [row, value] = batch[pos++]!;
         lastRow = row;
         canRemove = true;
-        const k = deserializeExact(ks, row.subarray(prefix.length), 'map key');
+        const k = self.keyInput.decode(ks, row.subarray(prefix.length), 'map key');
         return { done: false, value: project(k, self.decodeValue(value)) };
       },
       remove(): void {

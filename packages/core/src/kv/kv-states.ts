@@ -1,12 +1,15 @@
 import { DataOutputSerializer } from '../io/data-output.js';
 import type { ListSerializer } from '../serialization/collections.js';
-import { deserializeExact, type TypeSerializer } from '../serialization/type-serializer.js';
+import { deserializeExact, ExactDeserializer, type TypeSerializer } from '../serialization/type-serializer.js';
 import type { AggregateFunction, AggregatingState, ListState, ReduceFunction, ReducingState, ValueState } from '../state/state.js';
 import { AbstractKvState, AbstractMergingKvState, type KvStateContext, type KvStateInfo } from './kv-state-base.js';
 import { appendValue } from './kv-store.js';
 import { decodeKvList } from './kv-values.js';
 
 export class KvValueState<N, T> extends AbstractKvState<N> implements ValueState<T> {
+  /** Reused for every read (serializers do not call back into this state). */
+  private readonly input = new ExactDeserializer();
+
   constructor(
     ctx: KvStateContext,
     info: KvStateInfo,
@@ -18,7 +21,7 @@ export class KvValueState<N, T> extends AbstractKvState<N> implements ValueState
 
   value(): T | null {
     const bytes = this.space.get(this.rowKey());
-    if (bytes !== undefined) return deserializeExact(this.info.stateSerializer as TypeSerializer<T>, bytes, 'value');
+    if (bytes !== undefined) return this.input.decode(this.info.stateSerializer as TypeSerializer<T>, bytes, 'value');
     const d = this.defaultValue;
     return d === null || d === undefined ? null : (this.info.stateSerializer as TypeSerializer<T>).copy(d);
   }
@@ -36,6 +39,7 @@ export class KvValueState<N, T> extends AbstractKvState<N> implements ValueState
 /** List state: elements stored as [u32 length][bytes]... (see kv-values.ts), appended without a read where the store can. */
 export class KvListState<N, T> extends AbstractMergingKvState<N> implements ListState<T> {
   private readonly listOut = new DataOutputSerializer(256);
+  private readonly input = new ExactDeserializer();
 
   private get elementSerializer(): TypeSerializer<T> {
     return (this.info.stateSerializer as ListSerializer<T>).elementSerializer;
@@ -60,7 +64,8 @@ export class KvListState<N, T> extends AbstractMergingKvState<N> implements List
     const bytes = this.space.get(this.rowKey());
     if (bytes === undefined) return [];
     const es = this.elementSerializer;
-    return decodeKvList(bytes).map((e) => deserializeExact(es, e, 'list element'));
+    const input = this.input;
+    return decodeKvList(bytes).map((e) => input.decode(es, e, 'list element'));
   }
 
   add(value: T): void {

@@ -88,18 +88,10 @@ export class RocksDBKvStore implements KvStore {
   }
 }
 
-/** Up to `limit` entries of [lower, upper); nextBatch may return fewer than asked, so it loops. */
+/** Up to `limit` entries of [lower, upper). */
 function scanColumnFamily(db: RocksDB, cf: ColumnFamily, lower: Uint8Array, upper: Uint8Array, limit: number, snapshot?: Snapshot): KvEntry[] {
   assert(limit >= 1, `scan limit ${limit} >= 1`);
-  const it = db.iterator(cf, snapshot === undefined ? { lowerBound: lower, upperBound: upper } : { lowerBound: lower, upperBound: upper, snapshot, fillCache: false });
-  try {
-    it.seekToFirst();
-    const out: KvEntry[] = [];
-    while (out.length < limit && it.valid()) for (const e of it.nextBatch(limit - out.length)) out.push(e);
-    return out;
-  } finally {
-    it.close();
-  }
+  return db.scan(cf, lower, upper, limit, snapshot === undefined ? {} : { snapshot, fillCache: false });
 }
 
 export class RocksDBKeySpace implements KvKeySpace {
@@ -158,9 +150,9 @@ export class RocksDBKeySpace implements KvKeySpace {
     if (this.ttlFiltered) this.db.compactRange(this.cf, undefined, undefined, { bottommostLevelCompaction: 'force' });
   }
 
-  /** compact() with the compactions off the JS thread. */
+  /** compact() with the flush and the compactions off the JS thread. */
   async compactAsync(): Promise<void> {
-    this.db.flush(this.cf);
+    await this.db.flushAsync(this.cf);
     await this.db.compactRangeAsync(this.cf, undefined, undefined, { bottommostLevelCompaction: 'skip' });
     if (this.ttlFiltered) await this.db.compactRangeAsync(this.cf, undefined, undefined, { bottommostLevelCompaction: 'force' });
   }

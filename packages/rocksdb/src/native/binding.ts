@@ -1,5 +1,5 @@
-// Loads the compiled addon once and installs the error factory and the get() scratch buffer, so
-// that every native call throws RocksDBError and small values need no per-call Buffer.
+// Loads the compiled addon once and installs the error factory, so that every native call throws
+// RocksDBError.
 import { loadNativeAddon, nativeAddonCandidates } from './addon-location.js';
 import { RocksDBError, type RocksDBErrorCode } from './errors.js';
 import type { NativeBinding } from './native-types.js';
@@ -16,12 +16,6 @@ export function nativeAddonPath(): string {
 
 let binding: NativeBinding | undefined;
 
-// get() copies values up to this size into `scratch` natively and slices them
-// out here: much cheaper than creating a Buffer in native code per call.
-const SCRATCH_BYTES = 64 * 1024;
-/** @internal Shared with RocksDB.get(), which slices small values out of it. */
-export const scratch = new Uint8Array(SCRATCH_BYTES);
-
 /** @internal The loaded addon; throws ROCKSDB_NATIVE_UNAVAILABLE when none loads. */
 export function loadBinding(): NativeBinding {
   if (binding) return binding;
@@ -31,7 +25,6 @@ export function loadBinding(): NativeBinding {
   loaded.setErrorFactory(
     (code, message, path, status) => new RocksDBError(code as RocksDBErrorCode, message, { path, status }),
   );
-  loaded.setScratch(scratch);
   binding = loaded;
   return loaded;
 }

@@ -1,15 +1,34 @@
 // An open RocksDB database: reads, writes, column families, snapshots, iterators, checkpoints and
 // SST ingestion. Lifetime rules are described in ../native.ts.
-import { loadBinding, scratch } from './binding.js';
+import { loadBinding } from './binding.js';
 import { nativeOfColumnFamily, wrapColumnFamily, type ColumnFamily } from './column-family.js';
 import { asyncCall, invalid, RocksDBError } from './errors.js';
-import { wrapIterator, type IteratorOptions, type RocksIterator } from './iterator.js';
+import { unpackBatch, wrapIterator, type IteratorOptions, type RocksIterator } from './iterator.js';
 import type { NativeDatabase, NativeOpenOptions } from './native-types.js';
 import { nativeOfSnapshot, nativeSnapshotOrUndefined, wrapSnapshot, type Snapshot } from './snapshot.js';
 import { wrapSstFileWriter, type SstFileWriter } from './sst-file-writer.js';
-import type { CompactRangeOptions, IngestExternalFileOptions, LiveFileMetaData, LiveFilesMetaDataOptions, RocksDBOptions } from './types.js';
+import type { CompactRangeOptions, Entry, IngestExternalFileOptions, LiveFileMetaData, LiveFilesMetaDataOptions, RocksDBOptions } from './types.js';
 import { nativeTtlConfig, type TtlCompactionFilterOptions } from './ttl-filter.js';
+import { valuePool } from './value-pool.js';
 import { nativeOfBatch, type WriteBatch } from './write-batch.js';
+
+/** Keys and values per native scan call before it stops early (kPackedBatchBytes in util.cc). */
+const PACKED_BATCH_BYTES = 8 * 1024 * 1024;
+
+/** The smallest key greater than `key` (key + 0x00). */
+function keySuccessor(key: Uint8Array): Uint8Array {
+  const out = new Uint8Array(key.length + 1);
+  out.set(key);
+  return out;
+}
+
+/** Options of {@link RocksDB.scan}. */
+export interface ScanOptions {
+  /** Read at this snapshot (ignores later writes). */
+  snapshot?: Snapshot;
+  /** Whether the blocks read populate the block cache. Default true. */
+  fillCache?: boolean;
+}
 
 /** An open RocksDB database. */
 export class RocksDB {
@@ -101,8 +120,10 @@ export class RocksDB {
   /** The value of `key`, or undefined. Reads at `snapshot` when given. */
   get(cf: ColumnFamily, key: Uint8Array, snapshot?: Snapshot): Uint8Array | undefined {
     // Without a snapshot the argument is left out (the native side then skips its checks).
-    const r = snapshot === undefined ? this.#native.getInto(nativeOfColumnFamily(cf), key) : this.#native.getInto(nativeOfColumnFamily(cf), key, nativeOfSnapshot(snapshot));
-    return typeof r === 'number' ? scratch.slice(0, r) : r;
+    const pool = valuePool;
+    const ncf = nativeOfColumnFamily(cf);
+    const r = snapshot === undefined ? this.#native.getInto(ncf, key, pool.bytes, pool.offset) : this.#native.getInto(ncf, key, pool.bytes, pool.offset, nativeOfSnapshot(snapshot));
+    return typeof r === 'number' ? pool.take(r) : r;
   }
 
   put(cf: ColumnFamily, key: Uint8Array, value: Uint8Array): void {
@@ -133,6 +154,11 @@ export class RocksDB {
     this.#native.flush(cf === undefined ? undefined : nativeOfColumnFamily(cf));
   }
 
+  /** {@link RocksDB.flush} on the libuv thread pool (memtable writes and fsyncs off the event loop). */
+  flushAsync(cf?: ColumnFamily): Promise<void> {
+    return asyncCall(() => this.#native.flushAsync(cf === undefined ? undefined : nativeOfColumnFamily(cf)));
+  }
+
   /** Manual compaction of [begin, end] (open-ended when omitted). */
   compactRange(cf: ColumnFamily, begin?: Uint8Array, end?: Uint8Array, options: CompactRangeOptions = {}): void {
     this.#native.compactRange(nativeOfColumnFamily(cf), begin, end, options.bottommostLevelCompaction);
@@ -157,6 +183,29 @@ export class RocksDB {
         fillCache: options.fillCache,
       }),
     );
+  }
+
+  /**
+   * Up to `limit` entries of [lower, upper) in key order (fewer only when the range holds fewer),
+   * usually in one native call (an iterator is created, read and freed in it; a call returns at
+   * most ~8 MiB). The keys and values are views of one buffer per native call.
+   */
+  scan(cf: ColumnFamily, lower: Uint8Array, upper: Uint8Array, limit: number, options: ScanOptions = {}): Entry[] {
+    const ncf = nativeOfColumnFamily(cf);
+    const { snapshot, fillCache } = options;
+    const plain = snapshot === undefined && fillCache === undefined;
+    const nsnap = nativeSnapshotOrUndefined(snapshot);
+    let out: Entry[] = [];
+    let from = lower;
+    for (;;) {
+      const packed = plain ? this.#native.scan(ncf, from, upper, limit - out.length) : this.#native.scan(ncf, from, upper, limit - out.length, nsnap, fillCache ?? true);
+      if (packed === undefined) return out;
+      const batch = unpackBatch(packed, false);
+      out = out.length === 0 ? batch : out.concat(batch);
+      // The native side stops early only at its byte cap; then go on after the last key.
+      if (out.length >= limit || packed.byteLength < PACKED_BATCH_BYTES) return out;
+      from = keySuccessor(out[out.length - 1]![0]);
+    }
   }
 
   /**

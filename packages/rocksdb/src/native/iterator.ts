@@ -22,11 +22,12 @@ export interface IteratorOptions {
 export let wrapIterator: (n: NativeIterator) => RocksIterator;
 
 /**
- * Decodes IterWrap::NextBatchPacked's layout (host-endian u32):
+ * @internal Decodes the native packed batch layout (host-endian u32):
  * [count][klen_0][vlen_0]...[klen_n-1][vlen_n-1] then k_0 v_0 k_1 v_1 ...
- * Every key/value is copied out (slice), so entries don't pin the batch buffer.
+ * With `copy`, every key/value is copied out (slice), so entries don't pin the batch buffer;
+ * without, they are views of it (one allocation per entry fewer).
  */
-function unpackBatch(packed: ArrayBuffer): Entry[] {
+export function unpackBatch(packed: ArrayBuffer, copy = true): Entry[] {
   const count = new Uint32Array(packed, 0, 1)[0] ?? 0;
   const lens = new Uint32Array(packed, 4, 2 * count);
   const bytes = new Uint8Array(packed);
@@ -35,9 +36,9 @@ function unpackBatch(packed: ArrayBuffer): Entry[] {
   for (let i = 0; i < count; i++) {
     const kl = lens[2 * i] ?? 0;
     const vl = lens[2 * i + 1] ?? 0;
-    const key = bytes.slice(off, off + kl);
+    const key = copy ? bytes.slice(off, off + kl) : new Uint8Array(packed, off, kl);
     off += kl;
-    const value = bytes.slice(off, off + vl);
+    const value = copy ? bytes.slice(off, off + vl) : new Uint8Array(packed, off, vl);
     off += vl;
     out[i] = [key, value];
   }

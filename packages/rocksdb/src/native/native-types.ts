@@ -97,14 +97,17 @@ export interface NativeDatabase {
   createColumnFamily(name: string): NativeColumnFamily;
   dropColumnFamily(cf: NativeColumnFamily): void;
   get(cf: NativeColumnFamily, key: Uint8Array, snapshot: NativeSnapshot | undefined): Uint8Array | undefined;
-  /** undefined = not found; number = value length, copied into the scratch buffer; Uint8Array = too large for scratch. */
-  getInto(cf: NativeColumnFamily, key: Uint8Array, snapshot?: NativeSnapshot): Uint8Array | number | undefined;
+  /** undefined = not found; number = value length, copied to pool[offset..]; Uint8Array = it did not fit there. */
+  getInto(cf: NativeColumnFamily, key: Uint8Array, pool: Uint8Array, offset: number, snapshot?: NativeSnapshot): Uint8Array | number | undefined;
+  /** Up to `limit` entries of [lower, upper) packed as by NativeIterator.nextBatchPacked; undefined when none. */
+  scan(cf: NativeColumnFamily, lower: Uint8Array, upper: Uint8Array, limit: number, snapshot?: NativeSnapshot, fillCache?: boolean): ArrayBuffer | undefined;
   put(cf: NativeColumnFamily, key: Uint8Array, value: Uint8Array): void;
   delete(cf: NativeColumnFamily, key: Uint8Array): void;
   merge(cf: NativeColumnFamily, key: Uint8Array, value: Uint8Array): void;
   deleteRange(cf: NativeColumnFamily, begin: Uint8Array, end: Uint8Array): void;
   write(batch: NativeWriteBatch): void;
   flush(cf: NativeColumnFamily | undefined): void;
+  flushAsync(cf: NativeColumnFamily | undefined): Promise<void>;
   compactRange(cf: NativeColumnFamily, begin: Uint8Array | undefined, end: Uint8Array | undefined, bottommost: BottommostLevelCompaction | undefined): void;
   compactRangeAsync(cf: NativeColumnFamily, begin: Uint8Array | undefined, end: Uint8Array | undefined, bottommost: BottommostLevelCompaction | undefined): Promise<void>;
   getSnapshot(): NativeSnapshot;
@@ -125,7 +128,6 @@ export interface NativeBinding {
   Database: new () => NativeDatabase;
   WriteBatch: new () => NativeWriteBatch;
   SstFileWriter: new () => NativeSstFileWriter;
-  setScratch(scratch: Uint8Array): void;
   setErrorFactory(factory: (code: string, message: string, path: string | undefined, status: string | undefined) => Error): void;
   listColumnFamilies(path: string): string[];
   verifySstFile(path: string): Promise<SstFileVerification>;

@@ -64,8 +64,8 @@ export class SstFileWriter {
   /**
    * Adds `rows` (keys strictly ascending) and finishes the file, all on the libuv thread pool: the
    * block building, compression and writes of a whole file stay off the event loop. The rows are
-   * copied into one buffer first. Rejects (leaving the writer idle, the file abandoned) when a key
-   * is out of order.
+   * copied into one buffer first. Rejects (leaving the writer idle and the file deleted) when a key
+   * is out of order or the file cannot be finished.
    */
   putAllAndFinishAsync(rows: Iterable<readonly [Uint8Array, Uint8Array]>): Promise<SstFileInfo> {
     return asyncCall(() => this.#native.putPackedAndFinishAsync(packRows(rows)));
