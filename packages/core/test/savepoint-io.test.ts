@@ -56,6 +56,19 @@ describe('savepoint I/O building blocks (issue 16)', () => {
     assert.equal(a.checksum, crc32c(await fs.read('given')));
   });
 
+  it('an output stream never hashes a chunk whose CRC32C it was given, however small (no second pass over a block)', async () => {
+    // A deliberately wrong checksum shows which one the stream used: the caller's, combined.
+    const fs = new MemoryFileSystem();
+    const out = new FsCheckpointStateOutputStream(fs, 'trusted', 1 << 20);
+    const small = bytes(100, 9);
+    const bogus = (crc32c(small) ^ 0x5a5a5a5a) >>> 0;
+    await out.write(small, bogus);
+    const h = await out.closeAndGetHandle();
+    assert.ok(h.type === 'file');
+    assert.equal(h.checksum, crc32cCombine(0, bogus, small.length));
+    assert.notEqual(h.checksum, crc32c(small));
+  });
+
   it('an output stream writes exactly its input through buffer growth, flushes and direct writes', async () => {
     const fs = new MemoryFileSystem();
     const out = new FsCheckpointStateOutputStream(fs, 'mixed', 256 << 10);
