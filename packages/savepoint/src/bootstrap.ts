@@ -4,6 +4,8 @@ import {
   computeOperatorIndexForKeyGroup,
   DataOutputSerializer,
   KeyedStateStreamEncoder,
+  NOT_HANDLED,
+  primitiveKeyGroupFor,
   readKeyedStateHeader,
   SAVEPOINT,
   VoidNamespace,
@@ -135,11 +137,19 @@ async function feedKeyed(spec: KeyedBootstrap<unknown, unknown>, subtasks: reado
     getPartitionedState: (ns, nsSer, d) => b.getPartitionedState(ns, nsSer, d) as never,
   }));
   const keyOut = new DataOutputSerializer(64);
-  await forEachElement(spec.data, (element) => {
-    const key = spec.keySelector(element);
+  // Primitive keys get their key group without being serialized (setCurrentKey serializes a key
+  // that needs it anyway, so other keys are serialized twice).
+  const fastKeyGroup = primitiveKeyGroupFor(spec.keySerializer.typeId);
+  const keyGroupOf = (key: unknown): number => {
+    const g = fastKeyGroup === undefined ? NOT_HANDLED : fastKeyGroup(key, maxParallelism);
+    if (g !== NOT_HANDLED) return g;
     keyOut.clear();
     spec.keySerializer.serialize(key, keyOut);
-    const i = computeOperatorIndexForKeyGroup(maxParallelism, subtasks.length, assignToKeyGroup(keyOut.bytesView(), maxParallelism));
+    return assignToKeyGroup(keyOut.bytesView(), maxParallelism);
+  };
+  await forEachElement(spec.data, (element) => {
+    const key = spec.keySelector(element);
+    const i = computeOperatorIndexForKeyGroup(maxParallelism, subtasks.length, keyGroupOf(key));
     subtasks[i]!.setCurrentKey(key);
     spec.bootstrap.processElement(element, contexts[i]!);
   });

@@ -323,6 +323,32 @@ describe('bootstrap input', () => {
   };
   const expected = new Map([[0, 3 + 6], [1, 1 + 4], [2, 2 + 5]]);
 
+  it('hands every key to the subtask owning its key group, on the primitive-key fast path and off it', async () => {
+    // ASCII strings take the fast key group; non-ASCII strings and record keys are serialized. A key
+    // handed to the wrong subtask is refused by its backend, and the reader checks every key's group.
+    const count = new ValueStateDescriptor<number>('count', Serializers.int32);
+    const recordKey = new RecordSerializer<{ id: string }>('Key', [{ name: 'id', serializer: Serializers.string }]);
+    const cases: Array<{ keys: unknown[]; serializer: typeof Serializers.string | typeof recordKey }> = [
+      { keys: Array.from({ length: 200 }, (_, i) => (i % 2 === 0 ? `k${i}` : `ключ-${i}`)), serializer: Serializers.string },
+      { keys: Array.from({ length: 50 }, (_, i) => ({ id: `r${i}` })), serializer: recordKey },
+    ];
+    for (const { keys, serializer } of cases) {
+      const out = tmp();
+      await SavepointWriter.newSavepoint({ maxParallelism: 64, stateBackend: new FsStateBackend() })
+        .withKeyedOperator('k', {
+          data: keys,
+          keySelector: (k: unknown) => k,
+          keySerializer: serializer as never,
+          parallelism: 3,
+          bootstrap: { processElement: (_k, ctx) => ctx.getState(count).update(1) },
+        })
+        .write(out);
+      let n = 0;
+      for await (const e of (await SavepointReader.load(out)).readKeyedState<unknown, unknown, number>('k', 'count')) n += e.value;
+      assert.equal(n, keys.length);
+    }
+  });
+
   it('takes a sync iterable, a sync iterable of promises (awaited, as for await does) and an async iterable alike', async () => {
     assert.deepEqual(await sum([1, 2, 3, 4, 5, 6]), expected);
     assert.deepEqual(await sum([1, 2, 3, 4, 5, 6].map((n) => Promise.resolve(n))), expected);
