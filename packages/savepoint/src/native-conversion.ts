@@ -95,9 +95,10 @@ export async function convertKeyedFormat(input: string | SavepointReader, output
  * Subtasks converted at once. A conversion alternates JS work (decoding, packing rows) with work
  * RocksDB does off the main thread (building and ingesting SSTs, flushes, checkpoints, fsyncs):
  * converting one subtask at a time left the main thread idle about 40% of the time (issue 16).
- * Each subtask in flight holds one backend instance and its bulk-load buffer.
+ * Each subtask in flight holds one backend instance and its bulk-load buffer (up to 64 MiB of
+ * rows), so memory bounds this: two overlap the main thread with the thread pool.
  */
-export const CONVERSION_CONCURRENCY = 4;
+export const CONVERSION_CONCURRENCY = 2;
 
 /** `fn` over `items` with at most `limit` calls in flight; results in input order. Waits for every started call before rethrowing the first failure. */
 async function mapBounded<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {

@@ -1,15 +1,32 @@
 import { strict as assert } from 'node:assert';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { deserializeCheckpointMetadata, KeyGroupRange, Serializers, VoidNamespace } from '@flowstate/core';
+import { CorruptCheckpointError, deserializeCheckpointMetadata, KeyGroupRange, Serializers, VoidNamespace } from '@flowstate/core';
 import { isIncrementalRocksDBStateHandle, RocksDBStateBackend } from '@flowstate/rocksdb';
 import { convertSavepoint, diffSavepoints, SavepointDirectory, SavepointReader, validateSavepoint } from '../src/index.js';
 import { D, KEYED_UID, MAX_PARALLELISM } from './fixture-data.js';
-import { FIXTURE_V1, freshDirs, NATIVE } from './helpers.js';
+import { copyFixture, FIXTURE_V1, freshDirs, keyedHandles, NATIVE, readMeta } from './helpers.js';
 
 const fresh = freshDirs();
 
 describe('native RocksDB conversions', () => {
+  it('subtasks converted at once: a corrupt block in the last subtask fails the conversion and leaves no output', async () => {
+    const input = copyFixture(fresh());
+    const handles = keyedHandles(readMeta(input)).filter((h) => h.keyGroupOffsets.length > 2);
+    assert.ok(handles.length >= 2, 'the fixture has several keyed subtasks');
+    const last = handles[handles.length - 1]!;
+    assert.equal(last.stream.type, 'file');
+    const path = join(input, last.stream.type === 'file' ? last.stream.path : '');
+    const bytes = readFileSync(path);
+    const at = last.keyGroupOffsets[0]! + 4; // inside the first block: its CRC32C no longer matches
+    bytes[at] = bytes[at]! ^ 0xff;
+    writeFileSync(path, bytes);
+    const out = join(fresh(), 'native');
+    await assert.rejects(convertSavepoint(input, out, 'native-rocksdb', NATIVE), CorruptCheckpointError);
+    assert.equal(existsSync(out), false, 'the half-written output was removed');
+  });
+
   it('canonical -> native RocksDB -> canonical is identical state by state, and the native savepoint restores into RocksDB', async () => {
     const native = join(fresh(), 'native');
     await convertSavepoint(FIXTURE_V1, native, 'native-rocksdb', NATIVE);
