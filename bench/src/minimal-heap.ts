@@ -8,7 +8,9 @@
  * bytes, take the key group (mod maxParallelism), look up the key in that key group's map, then
  * walk to the namespace's entry. Values are live JS objects as in the heap backend (lists are
  * arrays, map state is a `Map` per (key, namespace) keyed by the primitive user key itself).
- * Nothing is validated beyond what the data structures need: this is a floor, not a competitor.
+ * What the state contract makes every backend check is checked here too (Flink's heap states do
+ * the same): null list elements and map keys are refused. Nothing else is validated: this is a
+ * floor, not a competitor.
  */
 import { murmur3_32 } from '@flowstate/core';
 
@@ -90,6 +92,11 @@ export class MinimalValueState {
 
 const EMPTY: readonly number[] = Object.freeze([]);
 
+/** ListState refuses null elements (Flink: "You cannot add null to a ListState"). */
+function checkElements(vs: readonly number[]): void {
+  for (let i = 0; i < vs.length; i++) if (vs[i] === null || vs[i] === undefined) throw new TypeError('null list element');
+}
+
 /** ListState<number> on the minimal backend: an array per entry, copied on update (no aliasing). */
 export class MinimalListState {
   private readonly t: Array<Map<number, Entry>>;
@@ -100,16 +107,19 @@ export class MinimalListState {
     return (this.be.get(this.t) as number[] | undefined) ?? EMPTY;
   }
   add(v: number): void {
+    if (v === null || v === undefined) throw new TypeError('null list element');
     const l = this.be.get(this.t) as number[] | undefined;
     if (l === undefined) this.be.put(this.t, [v]);
     else l.push(v);
   }
   addAll(vs: readonly number[]): void {
+    checkElements(vs);
     const l = this.be.get(this.t) as number[] | undefined;
     if (l === undefined) this.be.put(this.t, vs.slice());
     else for (let i = 0; i < vs.length; i++) l.push(vs[i]!);
   }
   update(vs: readonly number[]): void {
+    checkElements(vs);
     this.be.put(this.t, vs.slice());
   }
 }
@@ -134,11 +144,13 @@ export class MinimalMapState {
     return m === undefined || m.size === 0;
   }
   put(k: number, v: number): void {
+    if (k === null || k === undefined) throw new TypeError('null map key');
     const m = this.map();
     if (m === undefined) this.be.put(this.t, new Map([[k, v]]));
     else m.set(k, v);
   }
   putAll(entries: ReadonlyArray<readonly [number, number]>): void {
+    for (let i = 0; i < entries.length; i++) if (entries[i]![0] === null || entries[i]![0] === undefined) throw new TypeError('null map key');
     let m = this.map();
     if (m === undefined) this.be.put(this.t, (m = new Map()));
     for (const [k, v] of entries) m.set(k, v);

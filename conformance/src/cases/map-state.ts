@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { IllegalStateUsageError, MapStateDescriptor, MsgpackSerializer, Serializers, type MapState, type MapStateIterator } from '@flowstate/core';
+import { IllegalStateUsageError, MapStateDescriptor, MsgpackSerializer, Serializers, ValueStateDescriptor, type MapState, type MapStateIterator } from '@flowstate/core';
 import { assertSameMembers, expectThrows } from '../harness/expect.js';
 import type { Fixture } from '../harness/fixture.js';
 import { caseSeed, formatSeed, Prng } from '../harness/prng.js';
@@ -17,8 +17,46 @@ export const mapStateGroup: ConformanceGroup = {
     { name: 'isEmpty() with 1000 entries; removing the last entry leaves no (key, namespace) entry', run: isEmptyWithManyEntries },
     { name: 'user keys compared by value whatever their type (int64, float64, objects): put, get, iterate, iterator remove, snapshot/restore', run: userKeyTypes },
     { name: `iterating over 4000 entries while removing every other one (${formatSeed(ITERATION_SEED)})`, run: iterateWhileRemoving },
+    { name: 'float64 -0 and 0 are different user keys, keys and namespaces (their bytes differ, as for Flink\'s Double.equals), live and restored', run: negativeZero },
   ],
 };
+
+/**
+ * A JS Map merges -0 with 0 (SameValueZero), but their serialized bytes differ: RocksDB keeps them
+ * apart, and so does Flink's heap backend (Double.equals compares the bits). Every backend must.
+ */
+async function negativeZero(fx: Fixture): Promise<void> {
+  const kb = await fx.keyed({ keySerializer: Serializers.float64 });
+  const mapOf = (b: typeof kb) => b.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, new MapStateDescriptor<number, number>('by-float64', Serializers.float64, Serializers.int32));
+  const valueIn = (b: typeof kb, ns: number) => b.getPartitionedState(ns, Serializers.float64, new ValueStateDescriptor<number>('in-float64-namespace', Serializers.int32));
+  kb.setCurrentKey(0);
+  mapOf(kb).put(0, 1);
+  mapOf(kb).put(-0, 2);
+  valueIn(kb, 0).update(10);
+  valueIn(kb, -0).update(20);
+  // Set right after 0: the key must change although -0 === 0.
+  kb.setCurrentKey(-0);
+  mapOf(kb).put(-0, 3);
+  valueIn(kb, 0).update(30);
+  const check = (b: typeof kb, what: string) => {
+    b.setCurrentKey(0);
+    const m = mapOf(b);
+    assert.equal(m.get(0), 1, `${what}: key 0, user key 0`);
+    assert.equal(m.get(-0), 2, `${what}: key 0, user key -0`);
+    const keys = [...m.keys()];
+    assert.equal(keys.length, 2, `${what}: key 0 has two user keys`);
+    assert.ok(keys.some((k) => Object.is(k, -0)) && keys.some((k) => Object.is(k, 0)), `${what}: user keys keep their sign`);
+    assert.equal(valueIn(b, 0).value(), 10, `${what}: key 0, namespace 0`);
+    assert.equal(valueIn(b, -0).value(), 20, `${what}: key 0, namespace -0`);
+    b.setCurrentKey(-0);
+    assert.ok(Object.is(b.getCurrentKey(), -0), `${what}: the current key is -0`);
+    assert.deepStrictEqual([...mapOf(b).entries()].map(([k, v]) => [Object.is(k, -0) ? '-0' : k, v]), [['-0', 3]], `${what}: key -0 has its own map`);
+    assert.equal(valueIn(b, 0).value(), 30, `${what}: key -0, namespace 0`);
+    assert.equal(valueIn(b, -0).value(), null, `${what}: key -0, namespace -0`);
+  };
+  check(kb, 'live');
+  check(await snapshotAndRestoreOne(fx, kb), 'restored');
+}
 
 function mapDescriptor(): MapStateDescriptor<string, number> {
   return new MapStateDescriptor<string, number>('map', Serializers.string, Serializers.int32);

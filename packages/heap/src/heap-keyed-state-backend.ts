@@ -3,12 +3,14 @@ import {
   HeapPriorityQueues,
   checkStateRegistration,
   identityFunction,
-  isPrimitiveType,
+  primitiveIdentity,
+  primitiveOfIdentity,
   SnapshotStrategyRunner,
   keyIdOf,
   VoidNamespace,
   type AggregatingStateDescriptor,
   type Identity,
+  type IdentityFn,
   type KeyedStateBackendParameters,
   type KeyedStateHandle,
   type KeyedStateMetaInfo,
@@ -44,7 +46,8 @@ export interface HeapKeyedStateBackendOptions {
 export class HeapKeyedStateBackend<K> extends AbstractKeyedStateBackend<K, Registered> {
   /** The state objects read the current key from here, never from the backend itself. */
   private readonly current = new CurrentKey();
-  private readonly primitiveKeys: boolean;
+  /** Primitive keys: their identity function (they are their own identity but for float64 -0); undefined otherwise. */
+  private readonly keyIdentity: IdentityFn<unknown> | undefined;
   private readonly snapshots = new Set<SnapshotView>();
   private readonly runner: SnapshotStrategyRunner<KeyedStateHandle, SnapshotResources>;
   protected readonly priorityQueues: HeapPriorityQueues;
@@ -55,7 +58,7 @@ export class HeapKeyedStateBackend<K> extends AbstractKeyedStateBackend<K, Regis
   ) {
     // Primitive keys are their own identity here, so their key group needs no serialized bytes.
     super(params, { primitiveKeysWithoutBytes: true });
-    this.primitiveKeys = isPrimitiveType(params.keySerializer as TypeSerializer<unknown>);
+    this.keyIdentity = primitiveIdentity(params.keySerializer as TypeSerializer<unknown>);
     this.priorityQueues = new HeapPriorityQueues({ ...params, keySerializer: params.keySerializer as TypeSerializer<unknown> });
     const strategy = new HeapSnapshotStrategy({
       keySerializer: this.keySerializer as TypeSerializer<unknown>,
@@ -77,7 +80,7 @@ export class HeapKeyedStateBackend<K> extends AbstractKeyedStateBackend<K, Regis
         keySerializer: this.keySerializer as TypeSerializer<unknown>,
         keyGroupRange: this.keyGroupRange,
         maxParallelism: this.maxParallelism,
-        primitiveKeys: this.primitiveKeys,
+        keyIdentity: this.keyIdentity,
         restoredState: (meta) => this.restoredState(meta),
         queues: this.priorityQueues,
       },
@@ -107,7 +110,8 @@ export class HeapKeyedStateBackend<K> extends AbstractKeyedStateBackend<K, Regis
     const current = this.current;
     current.currentKey = key;
     current.currentKeyGroup = keyGroup;
-    current.currentKeyId = keyIdOf(this.primitiveKeys, key, keyBytes);
+    const identity = this.keyIdentity;
+    current.currentKeyId = identity !== undefined ? identity(key) : keyIdOf(undefined, key, keyBytes);
     current.isSet = true;
   }
 
@@ -135,7 +139,7 @@ export class HeapKeyedStateBackend<K> extends AbstractKeyedStateBackend<K, Regis
   private newRegistered(meta: StateMeta): Registered {
     // Deep copy of a stored value; map values in the layout the registration has at the time.
     const copy = (v: unknown): unknown => (meta.kind === 'MAP' ? reg.mapKeys!.copy(v as HeapMap, mapValueSerializer(meta)) : meta.stateSerializer.copy(v));
-    const table = new StateTable(meta, this.keyGroupRange, this.snapshots, copy, { keysAreIds: this.primitiveKeys, namespaceOfId: namespaceOfIdentity(meta.namespaceSerializer) });
+    const table = new StateTable(meta, this.keyGroupRange, this.snapshots, copy, { keyOfId: primitiveOfIdentity(this.keySerializer as TypeSerializer<unknown>), namespaceOfId: namespaceOfIdentity(meta.namespaceSerializer) });
     const reg: Registered = { table, descriptor: undefined, state: undefined, nsIdentity: identityFunction(meta.namespaceSerializer) };
     if (meta.kind === 'MAP') reg.mapKeys = mapKeysOf(meta);
     return reg;
@@ -155,7 +159,7 @@ export class HeapKeyedStateBackend<K> extends AbstractKeyedStateBackend<K, Regis
     } else if (migrate !== undefined) {
       reg.table.mapValues(migrate);
     }
-    meta.stateSerializer = resolution.stateSerializer;
+    reg.table.setStateSerializer(resolution.stateSerializer);
     meta.namespaceSerializer = nsSerializer;
     meta.restored = undefined;
     reg.nsIdentity = identityFunction(nsSerializer);
@@ -240,7 +244,7 @@ export class HeapKeyedStateBackend<K> extends AbstractKeyedStateBackend<K, Regis
  */
 function namespaceOfIdentity(serializer: TypeSerializer<unknown>): ((nsId: Identity) => unknown) | undefined {
   if (serializer.typeId === 'void-namespace') return () => VoidNamespace;
-  return isPrimitiveType(serializer) ? (nsId) => nsId : undefined;
+  return primitiveOfIdentity(serializer);
 }
 
 /** The current key, shared with the state objects; not exported, so nothing else can write it. */

@@ -17,6 +17,7 @@ import {
   type KeyedStateMetaInfo,
   type TypeSerializer,
   keyIdOf,
+  type IdentityFn,
 } from '@flowstate/core';
 import { mapKeySerializer, mapValueSerializer, type Registered } from './heap-registered.js';
 import type { HeapMap } from './heap-map.js';
@@ -27,8 +28,8 @@ export interface HeapRestoreTarget {
   readonly keySerializer: TypeSerializer<unknown>;
   readonly keyGroupRange: KeyGroupRange;
   readonly maxParallelism: number;
-  /** Whether keys are their own identity (see keyIdOf). */
-  readonly primitiveKeys: boolean;
+  /** The identity of primitive keys (primitiveIdentity; see keyIdOf); undefined for other key types. */
+  readonly keyIdentity: IdentityFn<unknown> | undefined;
   /** The registration a restored state's entries go into, created on first sight. */
   restoredState(meta: KeyedStateMetaInfo & { kind: StateKind }): Registered;
   /** Where restored priority queues go. */
@@ -83,7 +84,7 @@ export async function restoreHeapKeyedState<K>(backend: HeapRestoreTarget, param
       const t = targets[rec.stateIndex]!;
       const meta = t.reg.table.meta;
       const key = deserializeExact(keySerializer, rec.key, 'key');
-      const keyId = keyIdOf(backend.primitiveKeys, key, rec.key);
+      const keyId = keyIdOf(backend.keyIdentity, key, rec.key);
       const ns = deserializeExact(meta.namespaceSerializer, rec.namespace, 'namespace');
       const nsId = t.reg.nsIdentity(ns);
       if (t.isMap) {

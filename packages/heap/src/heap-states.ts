@@ -80,23 +80,41 @@ abstract class AbstractHeapState<N> {
    * The value for a caller that may keep or mutate it: values of mutable types are copied on
    * read while a snapshot still needs them (Flink's CopyOnWriteStateMap does the same).
    */
+  // The accessors below run on every state access: each checks the current key and namespace
+  // inline (one branch) and reads the table's fields itself, so that V8 inlines all of it into
+  // the caller within its inlining budget (issue 16).
   protected read(): unknown {
     const c = this.ctx;
-    if (!c.isSet) this.noCurrentKey();
-    // Written out rather than calling getForUpdate: every read goes through here,
-    // and the fewer calls, the more of it V8 inlines into the caller.
-    const t = this.table;
-    const nsId = this.nsId;
-    return (t.valuesAreMutable() ? t.getForUpdate(c.currentKeyGroup, c.currentKeyId, nsId) : t.get(c.currentKeyGroup, c.currentKeyId, nsId))?.value;
+    const nsId = this.currentNsId;
+    if (!c.isSet || nsId === undefined) this.notReady();
+    const e = this.table.getForRead(c.currentKeyGroup, c.currentKeyId, nsId);
+    return e === undefined ? undefined : e.value;
   }
 
-  protected getForUpdate(nsId = this.nsId): unknown {
+  /** The current namespace's value, safe to mutate in place (see StateTable.getForUpdate). */
+  protected readForUpdate(): unknown {
+    const c = this.ctx;
+    const nsId = this.currentNsId;
+    if (!c.isSet || nsId === undefined) this.notReady();
+    const e = this.table.getForUpdate(c.currentKeyGroup, c.currentKeyId, nsId);
+    return e === undefined ? undefined : e.value;
+  }
+
+  /** Stores the current namespace's value. */
+  protected write(value: unknown): void {
+    const c = this.ctx;
+    const nsId = this.currentNsId;
+    if (!c.isSet || nsId === undefined) this.notReady();
+    this.table.put(c.currentKeyGroup, c.currentKeyId, c.currentKey, nsId, this.namespace, value);
+  }
+
+  protected getForUpdate(nsId: Identity): unknown {
     const c = this.ctx;
     if (!c.isSet) this.noCurrentKey();
     return this.table.getForUpdate(c.currentKeyGroup, c.currentKeyId, nsId)?.value;
   }
 
-  protected store(value: unknown, nsId = this.nsId, namespace: unknown = this.namespace): void {
+  protected store(value: unknown, nsId: Identity, namespace: unknown): void {
     const c = this.ctx;
     if (!c.isSet) this.noCurrentKey();
     this.table.put(c.currentKeyGroup, c.currentKeyId, c.currentKey, nsId, namespace, value);
@@ -106,6 +124,12 @@ abstract class AbstractHeapState<N> {
     const c = this.ctx;
     if (!c.isSet) this.noCurrentKey();
     return this.table.remove(c.currentKeyGroup, c.currentKeyId, nsId);
+  }
+
+  /** The usage error of an access without a current key or namespace. */
+  private notReady(): never {
+    if (!this.ctx.isSet) this.noCurrentKey();
+    return this.reject('no current namespace set (call setCurrentNamespace first)');
   }
 
   private noCurrentKey(): never {
@@ -140,7 +164,7 @@ export class HeapValueState<N, T> extends AbstractHeapState<N> implements ValueS
 
   update(value: T | null): void {
     if (value === null || value === undefined) this.clear();
-    else this.store(value);
+    else this.write(value);
   }
 }
 
@@ -172,23 +196,23 @@ export class HeapListState<N, T> extends AbstractMergingState<N> implements List
 
   add(value: T): void {
     if (value === null || value === undefined) this.reject('list elements must not be null or undefined');
-    const list = this.getForUpdate() as T[] | undefined;
-    if (list === undefined) this.store([value]);
+    const list = this.readForUpdate() as T[] | undefined;
+    if (list === undefined) this.write([value]);
     else list.push(value);
   }
 
   addAll(values: readonly T[]): void {
     this.checkList(values);
     if (values.length === 0) return;
-    const list = this.getForUpdate() as T[] | undefined;
-    if (list === undefined) this.store(values.slice());
+    const list = this.readForUpdate() as T[] | undefined;
+    if (list === undefined) this.write(values.slice());
     else for (let i = 0; i < values.length; i++) list.push(values[i]!);
   }
 
   update(values: readonly T[]): void {
     this.checkList(values);
     if (values.length === 0) this.clear();
-    else this.store(values.slice());
+    else this.write(values.slice());
   }
 
   // Indexed loops and slice() rather than for-of and spread: lists are copied and checked element
@@ -222,8 +246,8 @@ export class HeapReducingState<N, T> extends AbstractMergingState<N> implements 
 
   add(value: T): void {
     if (value === null || value === undefined) this.reject('reducing state does not accept null');
-    const cur = this.getForUpdate() as T | undefined;
-    this.store(cur === undefined ? value : this.reduce(cur, value));
+    const cur = this.readForUpdate() as T | undefined;
+    this.write(cur === undefined ? value : this.reduce(cur, value));
   }
 
   protected mergeValues(a: unknown, b: unknown): unknown {
@@ -248,8 +272,8 @@ export class HeapAggregatingState<N, IN, ACC, OUT> extends AbstractMergingState<
 
   add(value: IN): void {
     if (value === null || value === undefined) this.reject('aggregating state does not accept null');
-    const cur = this.getForUpdate() as ACC | undefined;
-    this.store(this.fn.add(value, cur === undefined ? this.fn.createAccumulator() : cur));
+    const cur = this.readForUpdate() as ACC | undefined;
+    this.write(this.fn.add(value, cur === undefined ? this.fn.createAccumulator() : cur));
   }
 
   protected mergeValues(a: unknown, b: unknown): unknown {
@@ -272,32 +296,56 @@ export class HeapMapState<N, K, V> extends AbstractHeapState<N> implements MapSt
     return this.read() as HeapMap | undefined;
   }
 
+  // Maps keyed by the user keys themselves (HeapMapKeys.tupled false, the common case) are read
+  // and written here directly; the layout object handles tuples.
   get(key: K): V | null | undefined {
-    const m = this.map();
-    return m === undefined ? undefined : (this.reg.mapKeys!.get(m, key) as V | null | undefined);
+    const m = this.read() as HeapMap | undefined;
+    if (m === undefined) return undefined;
+    const keys = this.reg.mapKeys!;
+    return (keys.tupled ? keys.get(m, key) : m.get(key as Identity)) as V | null | undefined;
   }
 
   contains(key: K): boolean {
-    const m = this.map();
-    return m !== undefined && this.reg.mapKeys!.has(m, key);
+    const m = this.read() as HeapMap | undefined;
+    if (m === undefined) return false;
+    const keys = this.reg.mapKeys!;
+    return keys.tupled ? keys.has(m, key) : m.has(key as Identity);
   }
 
   put(key: K, value: V | null): void {
     if (key === null || key === undefined) this.reject('map keys must not be null or undefined');
-    const m = this.getForUpdate() as HeapMap | undefined;
+    const m = this.readForUpdate() as HeapMap | undefined;
     const v = value === undefined ? null : value;
-    if (m === undefined) super.store(this.reg.mapKeys!.single(key, v));
-    else this.reg.mapKeys!.set(m, key, v);
+    const keys = this.reg.mapKeys!;
+    if (m === undefined) this.write(keys.single(key, v));
+    else if (keys.tupled) keys.set(m, key, v);
+    else m.set(key as Identity, v);
   }
 
+  // One lookup for all entries (not one put each); keys are checked first, so that a refused
+  // batch leaves the map as it was.
   putAll(entries: Iterable<readonly [K, V | null]>): void {
-    for (const [k, v] of entries) this.put(k, v);
+    const list = Array.isArray(entries) ? (entries as ReadonlyArray<readonly [K, V | null]>) : [...entries];
+    if (list.length === 0) return;
+    for (let i = 0; i < list.length; i++) {
+      const k = list[i]![0];
+      if (k === null || k === undefined) this.reject('map keys must not be null or undefined');
+    }
+    const keys = this.reg.mapKeys!;
+    let m = this.readForUpdate() as HeapMap | undefined;
+    if (m === undefined) this.write((m = new Map()));
+    for (let i = 0; i < list.length; i++) {
+      const [k, v] = list[i]!;
+      keys.set(m, k, v === undefined ? null : v);
+    }
   }
 
   remove(key: K): void {
-    const m = this.getForUpdate() as HeapMap | undefined;
+    const m = this.readForUpdate() as HeapMap | undefined;
     if (m === undefined) return;
-    this.reg.mapKeys!.delete(m, key);
+    const keys = this.reg.mapKeys!;
+    if (keys.tupled) keys.delete(m, key);
+    else m.delete(key as Identity);
     if (m.size === 0) this.clear();
   }
 
@@ -307,26 +355,25 @@ export class HeapMapState<N, K, V> extends AbstractHeapState<N> implements MapSt
   }
 
   entries(): MapStateIterator<[K, V | null]> {
-    return this.iterator<[K, V | null]>(ENTRY);
+    const m = this.read() as HeapMap | undefined;
+    if (m === undefined) return new ProjectingIterator<K, [K, V | null]>(this, EMPTY_PAIRS, ENTRY);
+    const keys = this.reg.mapKeys!;
+    // Maps keyed by the user keys themselves hand out the Map's own fresh [key, value] arrays.
+    return keys.tupled ? new ProjectingIterator<K, [K, V | null]>(this, keys.entries(m), ENTRY) : new DirectEntriesIterator<K, [K, V | null]>(this, m.entries());
   }
 
   keys(): MapStateIterator<K> {
-    return this.iterator<K>(KEY);
+    const m = this.read() as HeapMap | undefined;
+    if (m === undefined) return new ProjectingIterator<K, K>(this, EMPTY_PAIRS, KEY);
+    const keys = this.reg.mapKeys!;
+    return keys.tupled ? new ProjectingIterator<K, K>(this, keys.entries(m), KEY) : new DirectKeysIterator<K>(this, m.keys() as Iterator<K>);
   }
 
   values(): MapStateIterator<V | null> {
-    return this.iterator<V | null>(VALUE);
-  }
-
-  private iterator<T>(projection: Projection): MapStateIterator<T> {
-    const m = this.map();
-    if (m === undefined) return new HeapMapIterator<K, V, T>(this, EMPTY_PAIRS, projection);
+    const m = this.read() as HeapMap | undefined;
+    if (m === undefined) return new ProjectingIterator<K, V | null>(this, EMPTY_PAIRS, VALUE);
     const keys = this.reg.mapKeys!;
-    // Maps keyed by the user keys themselves: the Map's own keys() / entries() results are handed
-    // out as they are (their [key, value] arrays are fresh); tuples are never handed out.
-    if (!keys.tupled && projection === KEY) return new HeapMapIterator<K, V, T>(this, m.keys(), KEYS_DIRECT);
-    if (!keys.tupled && projection === ENTRY) return new HeapMapIterator<K, V, T>(this, m.entries(), ENTRIES_DIRECT);
-    return new HeapMapIterator<K, V, T>(this, keys.entries(m), projection);
+    return keys.tupled ? new ProjectingIterator<K, V | null>(this, keys.entries(m), VALUE) : new DirectValuesIterator<K, V | null>(this, m);
   }
 
   /** For HeapMapIterator.remove(). */
@@ -337,52 +384,30 @@ export class HeapMapState<N, K, V> extends AbstractHeapState<N> implements MapSt
 
 const EMPTY_PAIRS: Iterator<readonly [unknown, unknown]> = { next: () => ({ done: true, value: undefined }) };
 
-/** What a map iterator hands out of each [key, value] pair of its inner iterator. */
+/** What a ProjectingIterator hands out of each [key, value] pair of its inner iterator. */
 const ENTRY = 0;
 const KEY = 1;
 const VALUE = 2;
-/** The inner iterator yields keys, handed out as they are. */
-const KEYS_DIRECT = 3;
-/** The inner iterator yields fresh [key, value] arrays, handed out as they are. */
-const ENTRIES_DIRECT = 4;
-type Projection = typeof ENTRY | typeof KEY | typeof VALUE | typeof KEYS_DIRECT | typeof ENTRIES_DIRECT;
+type Projection = typeof ENTRY | typeof KEY | typeof VALUE;
+
+/** What a map iterator needs from its state (remove() removes the last key handed out, as Flink's does). */
+interface RemovableMap<K> {
+  remove(key: K): void;
+  rejectRemove(): never;
+}
 
 /**
- * The iterator of entries(), keys() and values(): a class rather than a closure-built object, and
- * a projection code rather than a callback, so that iterating costs one object per call and the
- * result objects only (issue 16). remove() removes the last key handed out, as Flink's does.
+ * The iterators of entries(), keys() and values(): classes rather than closure-built objects, one
+ * per layout and projection so that each next() is small enough to inline into the caller's loop
+ * (issue 16). They cost one object per call plus what the Map's own iterator allocates.
  */
-class HeapMapIterator<K, V, T> implements MapStateIterator<T> {
-  private last: K | undefined;
-  private canRemove = false;
+abstract class HeapMapIterator<K, T> implements MapStateIterator<T> {
+  protected last: K | undefined;
+  protected canRemove = false;
 
-  constructor(
-    private readonly state: { remove(key: K): void; rejectRemove(): never },
-    private readonly inner: Iterator<unknown>,
-    private readonly projection: Projection,
-  ) {}
+  constructor(private readonly state: RemovableMap<K>) {}
 
-  next(): IteratorResult<T> {
-    const r = this.inner.next();
-    if (r.done === true) {
-      this.canRemove = false;
-      return { done: true, value: undefined };
-    }
-    this.canRemove = true;
-    const p = this.projection;
-    if (p === KEYS_DIRECT) {
-      this.last = r.value as K;
-      return r as IteratorResult<T>;
-    }
-    if (p === ENTRIES_DIRECT) {
-      this.last = (r.value as [K, unknown])[0];
-      return r as IteratorResult<T>;
-    }
-    const [k, v] = r.value as readonly [unknown, unknown];
-    this.last = k as K;
-    // A fresh [key, value] array per entry: callers may keep what entries() hands out.
-    return { done: false, value: (p === KEY ? k : p === VALUE ? v : [k, v]) as T };
-  }
+  abstract next(): IteratorResult<T>;
 
   remove(): void {
     if (!this.canRemove) this.state.rejectRemove();
@@ -392,5 +417,81 @@ class HeapMapIterator<K, V, T> implements MapStateIterator<T> {
 
   [Symbol.iterator](): this {
     return this;
+  }
+}
+
+/** keys() of a map keyed by the user keys: the Map's own results, as they are. */
+class DirectKeysIterator<K> extends HeapMapIterator<K, K> {
+  constructor(state: RemovableMap<K>, private readonly inner: Iterator<K>) {
+    super(state);
+  }
+
+  next(): IteratorResult<K> {
+    const r = this.inner.next();
+    this.canRemove = r.done !== true;
+    this.last = r.value as K;
+    return r;
+  }
+}
+
+/** entries() of a map keyed by the user keys: the Map's own fresh [key, value] arrays, as they are. */
+class DirectEntriesIterator<K, T> extends HeapMapIterator<K, T> {
+  constructor(state: RemovableMap<K>, private readonly inner: Iterator<[Identity, unknown]>) {
+    super(state);
+  }
+
+  next(): IteratorResult<T> {
+    const r = this.inner.next();
+    this.canRemove = r.done !== true;
+    if (this.canRemove) this.last = r.value[0] as K;
+    return r as unknown as IteratorResult<T>;
+  }
+}
+
+/**
+ * values() of a map keyed by the user keys: walks the keys (remove() needs the last one) and hands
+ * out each value in the Map's own fresh result object, without a [key, value] array per entry.
+ */
+class DirectValuesIterator<K, T> extends HeapMapIterator<K, T> {
+  private readonly inner: Iterator<Identity>;
+
+  constructor(state: RemovableMap<K>, private readonly map: HeapMap) {
+    super(state);
+    this.inner = map.keys();
+  }
+
+  next(): IteratorResult<T> {
+    const r = this.inner.next() as IteratorResult<unknown>;
+    this.canRemove = r.done !== true;
+    if (this.canRemove) {
+      this.last = r.value as K;
+      r.value = this.map.get(r.value as Identity);
+    }
+    return r as IteratorResult<T>;
+  }
+}
+
+/** Any layout: projects the [key, value] pairs of HeapMapKeys.entries, a fresh result per entry. */
+class ProjectingIterator<K, T> extends HeapMapIterator<K, T> {
+  constructor(
+    state: RemovableMap<K>,
+    private readonly inner: Iterator<readonly [unknown, unknown]>,
+    private readonly projection: Projection,
+  ) {
+    super(state);
+  }
+
+  next(): IteratorResult<T> {
+    const r = this.inner.next();
+    if (r.done === true) {
+      this.canRemove = false;
+      return { done: true, value: undefined };
+    }
+    this.canRemove = true;
+    const [k, v] = r.value;
+    this.last = k as K;
+    const p = this.projection;
+    // A fresh [key, value] array per entry: callers may keep what entries() hands out.
+    return { done: false, value: (p === KEY ? k : p === VALUE ? v : [k, v]) as T };
   }
 }

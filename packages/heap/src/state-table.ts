@@ -27,8 +27,8 @@ interface FullStateEntry extends StateEntry {
  * a plain Map needs (issue 16), and smaller entries are faster to reach.
  */
 export interface EntryLayout {
-  /** Keys are their own identity (primitive key serializers). */
-  readonly keysAreIds: boolean;
+  /** The key of an identity, when one follows from it (primitive keys: primitiveOfIdentity). */
+  readonly keyOfId: ((keyId: Identity) => unknown) | undefined;
   /** The namespace of an identity, when one follows from it (void and primitive namespaces). */
   readonly namespaceOfId: ((nsId: Identity) => unknown) | undefined;
 }
@@ -137,19 +137,22 @@ export class StateTable {
   ) {
     this.groups = Array.from({ length: keyGroupRange.numberOfKeyGroups }, () => new Map());
     this.firstKeyGroup = keyGroupRange.startKeyGroup;
-    this.compact = layout.keysAreIds && layout.namespaceOfId !== undefined;
+    this.compact = layout.keyOfId !== undefined && layout.namespaceOfId !== undefined;
+    this.keyOfId = layout.keyOfId;
     this.namespaceOfId = layout.namespaceOfId;
+    this.mutableValues = valuesMutable(meta.kind, meta.stateSerializer);
   }
 
   /** keyGroupRange.startKeyGroup, as a field of this object (one load less per access). */
   private readonly firstKeyGroup: number;
   /** Entries store only nsId, value and next (see EntryLayout). */
   private readonly compact: boolean;
+  private readonly keyOfId: ((keyId: Identity) => unknown) | undefined;
   private readonly namespaceOfId: ((nsId: Identity) => unknown) | undefined;
 
   /** The key of an entry in the chain under `keyId`. */
   keyOf(keyId: Identity, e: StateEntry): unknown {
-    return this.compact ? keyId : (e as FullStateEntry).key;
+    return this.compact ? this.keyOfId!(keyId) : (e as FullStateEntry).key;
   }
 
   namespaceOf(e: StateEntry): unknown {
@@ -162,20 +165,15 @@ export class StateTable {
 
   /**
    * Whether values hand out objects a caller could mutate (then reads copy on write during
-   * snapshots). Asked on every read, so it is cached, keyed by the serializer it was computed for
-   * (re-registration after a restore replaces meta.stateSerializer).
+   * snapshots). A field, read on every access: setStateSerializer keeps it current.
    */
-  valuesAreMutable(): boolean {
-    const ser = this.meta.stateSerializer;
-    if (ser !== this.mutabilityOf) {
-      this.mutable = valuesMutable(this.meta.kind, ser);
-      this.mutabilityOf = ser;
-    }
-    return this.mutable;
-  }
+  mutableValues: boolean;
 
-  private mutabilityOf: TypeSerializer<unknown> | undefined;
-  private mutable = true;
+  /** Replaces the state serializer (first registration after a restore). */
+  setStateSerializer(serializer: TypeSerializer<unknown>): void {
+    this.meta.stateSerializer = serializer;
+    this.mutableValues = valuesMutable(this.meta.kind, serializer);
+  }
 
   group(keyGroup: number): KeyGroupMap {
     return this.groups[keyGroup - this.firstKeyGroup]!;
@@ -203,8 +201,22 @@ export class StateTable {
    */
   getForUpdate(keyGroup: number, keyId: Identity, nsId: Identity): StateEntry | undefined {
     const e = this.get(keyGroup, keyId, nsId);
-    if (e !== undefined && this.snapshots.size > 0 && this.preserve(keyGroup, keyId, nsId, e)) e.value = this.copyValue(e.value);
+    if (e !== undefined && this.snapshots.size > 0) this.preserveForUpdate(keyGroup, keyId, nsId, e);
     return e;
+  }
+
+  /**
+   * The entry for a caller that may keep or mutate its value: as getForUpdate for mutable value
+   * types, as get for immutable ones (nothing a caller could change).
+   */
+  getForRead(keyGroup: number, keyId: Identity, nsId: Identity): StateEntry | undefined {
+    const e = this.get(keyGroup, keyId, nsId);
+    if (e !== undefined && this.snapshots.size > 0 && this.mutableValues) this.preserveForUpdate(keyGroup, keyId, nsId, e);
+    return e;
+  }
+
+  private preserveForUpdate(keyGroup: number, keyId: Identity, nsId: Identity, e: StateEntry): void {
+    if (this.preserve(keyGroup, keyId, nsId, e)) e.value = this.copyValue(e.value);
   }
 
   // put is on the path of every write: small enough for V8 to inline into the state's method,

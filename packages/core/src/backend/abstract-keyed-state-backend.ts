@@ -124,7 +124,8 @@ export abstract class AbstractKeyedStateBackend<K, R extends RegisteredKeyedStat
   // serializing a key) in methods of their own, so that callers' optimized code can inline it.
   setCurrentKey(key: K): void {
     if (this.disposed || key === null || key === undefined) this.rejectKey(key);
-    if (this.keySet && key === this.currentKey && this.primitiveKeySerializer) return;
+    // Object.is: float64 -0 and 0 are different keys (their bytes differ); === would merge them.
+    if (this.keySet && this.primitiveKeySerializer && Object.is(key, this.currentKey)) return;
     // The fast path gives the key group of the general one without serializing (primitive-key-groups.ts).
     const hash = this.primitiveKeyHash === undefined ? NOT_HANDLED : this.primitiveKeyHash(key);
     const fast = hash >= 0;

@@ -23,17 +23,51 @@ export function bytesIdentity(bytes: Uint8Array): string {
 }
 
 /**
- * The identity of a key, given its serialized bytes: setCurrentKey and restore must agree on it,
- * or restored entries would not be found.
+ * The identity of float64 -0. A JS Map compares keys by SameValueZero, which merges -0 with 0, but
+ * their serialized bytes differ and Flink's heap backend (Double.equals) keeps them apart, as
+ * RocksDB does with their bytes: -0 gets an identity no number can have. (All NaNs are one key,
+ * as for Double.equals, which compares canonical bits.)
  */
-export function keyIdOf(primitive: boolean, key: unknown, serializedKey: Uint8Array | undefined): Identity {
-  if (primitive) return key as Identity;
+export const NEGATIVE_ZERO_IDENTITY = '-0';
+
+function float64Identity(v: unknown): Identity {
+  return v === 0 && 1 / (v as number) < 0 ? NEGATIVE_ZERO_IDENTITY : (v as Identity);
+}
+
+function float64OfIdentity(id: Identity): unknown {
+  return id === NEGATIVE_ZERO_IDENTITY ? -0 : id;
+}
+
+const itself = (v: unknown): Identity => v as Identity;
+
+/**
+ * For a primitive type (isPrimitiveType): its identity function, or undefined for other types.
+ * Primitives are their own identity except float64 -0 (see NEGATIVE_ZERO_IDENTITY).
+ */
+export function primitiveIdentity(serializer: TypeSerializer<unknown>): IdentityFn<unknown> | undefined {
+  if (!isPrimitiveType(serializer)) return undefined;
+  return serializer.typeId === 'float64' ? float64Identity : itself;
+}
+
+/** The inverse of primitiveIdentity: the value of an identity (primitive types only). */
+export function primitiveOfIdentity(serializer: TypeSerializer<unknown>): ((id: Identity) => unknown) | undefined {
+  if (!isPrimitiveType(serializer)) return undefined;
+  return serializer.typeId === 'float64' ? float64OfIdentity : itself;
+}
+
+/**
+ * The identity of a key, given its serialized bytes: setCurrentKey and restore must agree on it,
+ * or restored entries would not be found. `primitive` is the key type's primitiveIdentity.
+ */
+export function keyIdOf(primitive: IdentityFn<unknown> | undefined, key: unknown, serializedKey: Uint8Array | undefined): Identity {
+  if (primitive !== undefined) return primitive(key);
   assert(serializedKey !== undefined, 'non-primitive keys come with their serialized bytes');
   return bytesIdentity(serializedKey);
 }
 
 export function identityFunction<T>(serializer: TypeSerializer<T>): IdentityFn<T> {
-  if (isPrimitiveType(serializer as TypeSerializer<unknown>)) return (v) => v as unknown as Identity;
+  const primitive = primitiveIdentity(serializer as TypeSerializer<unknown>);
+  if (primitive !== undefined) return primitive as IdentityFn<T>;
   // One value only; a number key is much faster than hashing a (frozen) object in a JS Map.
   if (serializer.typeId === 'void-namespace') return () => 0;
   const out = new DataOutputSerializer(64);
