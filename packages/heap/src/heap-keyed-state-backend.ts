@@ -1,5 +1,6 @@
 import {
   AbstractKeyedStateBackend,
+  assert,
   HeapPriorityQueues,
   checkStateRegistration,
   identityFunction,
@@ -132,7 +133,7 @@ export class HeapKeyedStateBackend<K> extends AbstractKeyedStateBackend<K, Regis
   }
 
   protected override ttlIncrementalCleaner(reg: Registered, config: StateTtlConfig): HeapTtlCleaner {
-    return new HeapTtlCleaner(reg.table, config.ttlMs, this.ttl.counters);
+    return new HeapTtlCleaner(reg, config.ttlMs, this.ttl.counters);
   }
 
   /** Full snapshots drop expired entries of states with cleanup.fullSnapshot, as of the synchronous part. */
@@ -147,6 +148,8 @@ export class HeapKeyedStateBackend<K> extends AbstractKeyedStateBackend<K, Regis
 
   /** First registration after restore: rewrite the values if the serializer needs a migration. */
   private applyRestored(reg: Registered, nsSerializer: TypeSerializer<unknown>, resolution: RestoredStateResolution): void {
+    // State objects keep the map layout they were created with (HeapMapState): none exists yet.
+    assert(reg.state === undefined, 'a restored state is resolved before any state object is created for it');
     const meta = reg.table.meta;
     const migrate = resolution.migrate;
     if (meta.kind === 'MAP') {

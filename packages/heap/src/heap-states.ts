@@ -14,7 +14,7 @@ import {
   type Identity,
   type IdentityFn,
 } from '@flowstate/core';
-import type { HeapMap } from './heap-map.js';
+import type { HeapMap, HeapMapKeys } from './heap-map.js';
 import type { Registered } from './heap-registered.js';
 import type { StateTable } from './state-table.js';
 
@@ -286,11 +286,18 @@ export class HeapMapState<N, K, V> extends AbstractHeapState<N> implements MapSt
     ctx: CurrentKeyContext,
     table: StateTable,
     ns: NamespaceAccess<N>,
-    /** Read on every access: its `mapKeys` (the values' layout) is replaced when a restored state is registered. */
-    private readonly reg: Registered,
+    reg: Registered,
   ) {
     super(ctx, table, ns);
+    // The layout is final here: a restored state's is resolved by its first registration, before
+    // any state object is created for it (HeapKeyedStateBackend.applyRestored asserts this).
+    this.layout = reg.mapKeys!;
+    this.tupled = this.layout.tupled;
   }
+
+  /** How the values are keyed (HeapMapKeys), and whether by tuples: fields, read on every access. */
+  private readonly layout: HeapMapKeys;
+  private readonly tupled: boolean;
 
   private map(): HeapMap | undefined {
     return this.read() as HeapMap | undefined;
@@ -301,24 +308,21 @@ export class HeapMapState<N, K, V> extends AbstractHeapState<N> implements MapSt
   get(key: K): V | null | undefined {
     const m = this.read() as HeapMap | undefined;
     if (m === undefined) return undefined;
-    const keys = this.reg.mapKeys!;
-    return (keys.tupled ? keys.get(m, key) : m.get(key as Identity)) as V | null | undefined;
+    return (this.tupled ? this.layout.get(m, key) : m.get(key as Identity)) as V | null | undefined;
   }
 
   contains(key: K): boolean {
     const m = this.read() as HeapMap | undefined;
     if (m === undefined) return false;
-    const keys = this.reg.mapKeys!;
-    return keys.tupled ? keys.has(m, key) : m.has(key as Identity);
+    return this.tupled ? this.layout.has(m, key) : m.has(key as Identity);
   }
 
   put(key: K, value: V | null): void {
     if (key === null || key === undefined) this.reject('map keys must not be null or undefined');
     const m = this.readForUpdate() as HeapMap | undefined;
     const v = value === undefined ? null : value;
-    const keys = this.reg.mapKeys!;
-    if (m === undefined) this.write(keys.single(key, v));
-    else if (keys.tupled) keys.set(m, key, v);
+    if (m === undefined) this.write(this.layout.single(key, v));
+    else if (this.tupled) this.layout.set(m, key, v);
     else m.set(key as Identity, v);
   }
 
@@ -331,7 +335,7 @@ export class HeapMapState<N, K, V> extends AbstractHeapState<N> implements MapSt
       const k = list[i]![0];
       if (k === null || k === undefined) this.reject('map keys must not be null or undefined');
     }
-    const keys = this.reg.mapKeys!;
+    const keys = this.layout;
     let m = this.readForUpdate() as HeapMap | undefined;
     if (m === undefined) this.write((m = new Map()));
     for (let i = 0; i < list.length; i++) {
@@ -343,8 +347,7 @@ export class HeapMapState<N, K, V> extends AbstractHeapState<N> implements MapSt
   remove(key: K): void {
     const m = this.readForUpdate() as HeapMap | undefined;
     if (m === undefined) return;
-    const keys = this.reg.mapKeys!;
-    if (keys.tupled) keys.delete(m, key);
+    if (this.tupled) this.layout.delete(m, key);
     else m.delete(key as Identity);
     if (m.size === 0) this.clear();
   }
@@ -357,23 +360,23 @@ export class HeapMapState<N, K, V> extends AbstractHeapState<N> implements MapSt
   entries(): MapStateIterator<[K, V | null]> {
     const m = this.read() as HeapMap | undefined;
     if (m === undefined) return new ProjectingIterator<K, [K, V | null]>(this, EMPTY_PAIRS, ENTRY);
-    const keys = this.reg.mapKeys!;
+    const keys = this.layout;
     // Maps keyed by the user keys themselves hand out the Map's own fresh [key, value] arrays.
-    return keys.tupled ? new ProjectingIterator<K, [K, V | null]>(this, keys.entries(m), ENTRY) : new DirectEntriesIterator<K, [K, V | null]>(this, m.entries());
+    return this.tupled ? new ProjectingIterator<K, [K, V | null]>(this, keys.entries(m), ENTRY) : new DirectEntriesIterator<K, [K, V | null]>(this, m.entries());
   }
 
   keys(): MapStateIterator<K> {
     const m = this.read() as HeapMap | undefined;
     if (m === undefined) return new ProjectingIterator<K, K>(this, EMPTY_PAIRS, KEY);
-    const keys = this.reg.mapKeys!;
-    return keys.tupled ? new ProjectingIterator<K, K>(this, keys.entries(m), KEY) : new DirectKeysIterator<K>(this, m.keys() as Iterator<K>);
+    const keys = this.layout;
+    return this.tupled ? new ProjectingIterator<K, K>(this, keys.entries(m), KEY) : new DirectKeysIterator<K>(this, m.keys() as Iterator<K>);
   }
 
   values(): MapStateIterator<V | null> {
     const m = this.read() as HeapMap | undefined;
     if (m === undefined) return new ProjectingIterator<K, V | null>(this, EMPTY_PAIRS, VALUE);
-    const keys = this.reg.mapKeys!;
-    return keys.tupled ? new ProjectingIterator<K, V | null>(this, keys.entries(m), VALUE) : new DirectValuesIterator<K, V | null>(this, m);
+    const keys = this.layout;
+    return this.tupled ? new ProjectingIterator<K, V | null>(this, keys.entries(m), VALUE) : new DirectValuesIterator<K, V | null>(this, m);
   }
 
   /** For HeapMapIterator.remove(). */

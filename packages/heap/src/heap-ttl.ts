@@ -1,6 +1,6 @@
 import { isExpiredAt, withoutExpired, type Identity, type StateKind, type TtlCleanupCounters, type TtlIncrementalCleaner, type TtlValue } from '@flowstate/core';
 import type { HeapMap } from './heap-map.js';
-import { mapKeysOf } from './heap-registered.js';
+import type { Registered } from './heap-registered.js';
 import type { StateTable } from './state-table.js';
 
 /**
@@ -22,10 +22,6 @@ export function heapWithoutExpired(kind: StateKind, value: unknown, ttlMs: numbe
   return out;
 }
 
-/** Whether a heap state's map values are [key, value] tuples (HeapMapKeys.tupled); false for other kinds. */
-export function heapMapTupled(table: StateTable): boolean {
-  return table.meta.kind === 'MAP' && mapKeysOf(table.meta).tupled;
-}
 
 interface PendingEntry {
   readonly keyGroup: number;
@@ -43,15 +39,15 @@ export class HeapTtlCleaner implements TtlIncrementalCleaner {
   private groupIndex = 0;
   private heads: Iterator<[Identity, unknown]> | undefined;
   private readonly pending: PendingEntry[] = [];
-  /** Map keys never migrate, so the map layout is fixed for the table's life. */
-  private readonly mapTupled: boolean;
+  private readonly table: StateTable;
 
   constructor(
-    private readonly table: StateTable,
+    /** Read at each entry: the registration's map layout (mapKeys) is the one its values have now. */
+    private readonly reg: Registered,
     private readonly ttlMs: number,
     private readonly counters: TtlCleanupCounters,
   ) {
-    this.mapTupled = heapMapTupled(table);
+    this.table = reg.table;
   }
 
   cleanup(maxEntries: number, now: number): number {
@@ -89,7 +85,7 @@ export class HeapTtlCleaner implements TtlIncrementalCleaner {
     const t = this.table;
     const e = t.get(p.keyGroup, p.keyId, p.nsId);
     if (e === undefined) return;
-    const kept = heapWithoutExpired(t.meta.kind, e.value, this.ttlMs, now, this.mapTupled);
+    const kept = heapWithoutExpired(t.meta.kind, e.value, this.ttlMs, now, this.reg.mapKeys?.tupled ?? false);
     if (kept === e.value) return;
     this.counters.expiredRemoved++;
     if (kept === undefined) t.remove(p.keyGroup, p.keyId, p.nsId);

@@ -188,7 +188,11 @@ export abstract class AbstractKeyedStateBackend<K, R extends RegisteredKeyedStat
 
   getOrCreateKeyedState<N, S extends State, V>(namespaceSerializer: TypeSerializer<N>, descriptor: StateDescriptor<S, V>): KeyedStateOf<S, N> {
     this.checkNotDisposed();
-    if (this.priorityQueues.has(descriptor.name)) throw new IllegalStateUsageError(descriptor.name, 'is a priority queue; a keyed state needs a name of its own');
+    // A registered state's name is no priority queue's (createPriorityQueue refuses it): the
+    // priority queues are asked only about names seen for the first time.
+    if (!this.states.has(descriptor.name) && this.priorityQueues.has(descriptor.name)) {
+      throw new IllegalStateUsageError(descriptor.name, 'is a priority queue; a keyed state needs a name of its own');
+    }
     const d = descriptor as unknown as StateDescriptor<State, unknown>;
     const ns = namespaceSerializer as TypeSerializer<unknown>;
     if (d.ttl !== undefined) return this.withLatencyTracking(this.getOrCreateTtlState(d, d.ttl, ns), d) as unknown as KeyedStateOf<S, N>;

@@ -44,8 +44,11 @@ export class KeyedTtlSupport {
   private readonly processingTime: TtlTimeProvider;
   private readonly watermark: TtlTimeProvider | undefined;
   private readonly registrations = new WeakMap<StateDescriptor<State, unknown>, TtlRegistration>();
-  /** Per state name: the cleaner and its per-access bound; replaced when the state is created again. */
-  private readonly cleaners = new Map<string, { cleaner: TtlIncrementalCleaner; size: number; time: TtlTimeProvider; perRecord: boolean }>();
+  /**
+   * Per state name: the cleaner and its per-access bound, in a slot the state's onAccess holds (no
+   * Map lookup per access); the entry is replaced when the state is created again.
+   */
+  private readonly cleaners = new Map<string, CleanerSlot>();
 
   constructor(processingTime: TtlTimeProvider | undefined, watermark: TtlTimeProvider | undefined) {
     this.processingTime = processingTime ?? WALL_CLOCK_TTL_TIME;
@@ -78,7 +81,8 @@ export class KeyedTtlSupport {
     if (known !== undefined && known.config === config) return known;
     const time = this.timeOf(config, d.name);
     const name = d.name;
-    const onAccess = config.cleanup.incremental === undefined ? undefined : () => this.runFor(name);
+    const slot = this.slotOf(name);
+    const onAccess = config.cleanup.incremental === undefined ? undefined : () => this.runIn(slot);
     const context: TtlStateContext = { config, time, onAccess };
     const reg: TtlRegistration = { config, inner: ttlInnerDescriptor(d, context), context };
     this.registrations.set(d, reg);
@@ -89,16 +93,18 @@ export class KeyedTtlSupport {
   attachCleaner(name: string, config: StateTtlConfig, create: () => TtlIncrementalCleaner | undefined): void {
     const inc = config.cleanup.incremental;
     const cleaner = inc === undefined ? undefined : create();
-    if (inc === undefined || cleaner === undefined) {
-      this.cleaners.delete(name);
-      return;
-    }
-    this.cleaners.set(name, { cleaner, size: inc.cleanupSize, time: this.timeOf(config, name), perRecord: inc.runCleanupForEveryRecord });
+    const slot = this.slotOf(name);
+    slot.entry = inc === undefined || cleaner === undefined ? undefined : { cleaner, size: inc.cleanupSize, time: this.timeOf(config, name), perRecord: inc.runCleanupForEveryRecord };
   }
 
-  private runFor(name: string): void {
-    const entry = this.cleaners.get(name);
-    if (entry !== undefined) this.run(entry);
+  private slotOf(name: string): CleanerSlot {
+    let slot = this.cleaners.get(name);
+    if (slot === undefined) this.cleaners.set(name, (slot = { entry: undefined }));
+    return slot;
+  }
+
+  private runIn(slot: CleanerSlot): void {
+    if (slot.entry !== undefined) this.run(slot.entry);
   }
 
   private run(entry: { cleaner: TtlIncrementalCleaner; size: number; time: TtlTimeProvider }): void {
@@ -107,11 +113,25 @@ export class KeyedTtlSupport {
 
   /** Per record (runIncrementalTtlCleanup): the cleaners of states with runCleanupForEveryRecord. */
   runPerRecord(): void {
-    for (const entry of this.cleaners.values()) if (entry.perRecord) this.run(entry);
+    for (const { entry } of this.cleaners.values()) if (entry !== undefined && entry.perRecord) this.run(entry);
   }
 
   /** A state was dropped or the backend disposed. */
   clear(): void {
+    // Emptied, not only forgotten: states created before still hold their slots.
+    for (const slot of this.cleaners.values()) slot.entry = undefined;
     this.cleaners.clear();
   }
+}
+
+interface CleanerEntry {
+  readonly cleaner: TtlIncrementalCleaner;
+  readonly size: number;
+  readonly time: TtlTimeProvider;
+  readonly perRecord: boolean;
+}
+
+/** A state's incremental cleaner, if it has one now. */
+interface CleanerSlot {
+  entry: CleanerEntry | undefined;
 }

@@ -87,27 +87,40 @@ abstract class AbstractTtlState<S extends State> {
   /**
    * Flink's getWithTtlCheckAndUpdate: an expired value is cleared (cleanup on read) and returned
    * only with ReturnExpiredIfNotCleanedUp; an unexpired one is re-stamped with OnReadAndWrite.
+   * `key` is the map key of map state (ignored by the others). What clearing and re-stamping mean
+   * is each state's dropExpired / restamp: methods rather than callbacks, so a read allocates no
+   * closures (issue 16).
    */
-  protected checked<V>(v: TtlValue<V> | null | undefined, clear: () => void, restamp: (v: TtlValue<V>) => void): TtlValue<V> | undefined {
+  protected checked<V>(v: TtlValue<V> | null | undefined, key?: unknown): TtlValue<V> | undefined {
     if (v === null || v === undefined) return undefined;
     if (this.expired(v)) {
-      clear();
+      this.dropExpired(key);
       return this.returnExpired ? v : undefined;
     }
-    if (this.updateOnRead) restamp(v);
+    if (this.updateOnRead) this.restamp(v, key);
     return v;
+  }
+
+  /** Cleanup on read of an expired value (checked). */
+  protected dropExpired(_key: unknown): void {
+    this.inner.clear();
+  }
+
+  /** Re-stamps a value read with OnReadAndWrite (checked); states that never call checked need none. */
+  protected restamp(_v: TtlValue<unknown>, _key: unknown): void {
+    throw new IllegalStateUsageError(this.name, 'this state kind re-stamps its values itself');
   }
 }
 
 export class TtlValueState<T> extends AbstractTtlState<ValueState<TtlValue<T>>> implements ValueState<T> {
   value(): T | null {
     this.accessed();
-    const v = this.checked(
-      this.inner.value(),
-      () => this.inner.clear(),
-      (old) => this.inner.update(ttlValue(old.userValue, this.now())),
-    );
+    const v = this.checked(this.inner.value());
     return v === undefined ? null : v.userValue;
+  }
+
+  protected override restamp(old: TtlValue<unknown>): void {
+    this.inner.update(ttlValue(old.userValue as T, this.now()));
   }
 
   update(value: T | null): void {
@@ -120,12 +133,12 @@ export class TtlValueState<T> extends AbstractTtlState<ValueState<TtlValue<T>>> 
 export class TtlReducingState<T> extends AbstractTtlState<ReducingState<TtlValue<T>>> implements ReducingState<T> {
   get(): T | null {
     this.accessed();
-    const v = this.checked(
-      this.inner.get(),
-      () => this.inner.clear(),
-      () => this.inner.add(TTL_RESTAMP as unknown as TtlValue<T>),
-    );
+    const v = this.checked(this.inner.get());
     return v === undefined ? null : v.userValue;
+  }
+
+  protected override restamp(): void {
+    this.inner.add(TTL_RESTAMP as unknown as TtlValue<T>);
   }
 
   add(value: T): void {
@@ -148,12 +161,12 @@ export class TtlAggregatingState<IN, ACC, OUT> extends AbstractTtlState<Aggregat
   get(): OUT | null {
     this.accessed();
     // The inner function's getResult is the identity: the accumulator is checked here, then the user's getResult applies.
-    const v = this.checked(
-      this.inner.get(),
-      () => this.inner.clear(),
-      () => this.inner.add(TTL_RESTAMP),
-    );
+    const v = this.checked(this.inner.get());
     return v === undefined ? null : this.fn.getResult(v.userValue);
+  }
+
+  protected override restamp(): void {
+    this.inner.add(TTL_RESTAMP);
   }
 
   add(value: IN): void {
@@ -211,11 +224,15 @@ export class TtlListState<T> extends AbstractTtlState<ListState<TtlValue<T>>> im
 export class TtlMapState<K, V> extends AbstractTtlState<MapState<K, TtlValue<V | null>>> implements MapState<K, V> {
   /** Map entries expire one by one (Flink's TtlMapState). */
   private getChecked(key: K): TtlValue<V | null> | undefined {
-    return this.checked(
-      this.inner.get(key),
-      () => this.inner.remove(key),
-      (old) => this.inner.put(key, ttlValue(old.userValue, this.now())),
-    );
+    return this.checked(this.inner.get(key), key);
+  }
+
+  protected override dropExpired(key: unknown): void {
+    this.inner.remove(key as K);
+  }
+
+  protected override restamp(old: TtlValue<unknown>, key: unknown): void {
+    this.inner.put(key as K, ttlValue(old.userValue as V | null, this.now()));
   }
 
   get(key: K): V | null | undefined {
