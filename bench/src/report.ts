@@ -181,7 +181,7 @@ export function markdownReport(r: BenchResults): string {
   out.push(`- ${m.cpuModel}, ${m.cores} cores, ${m.memoryGb} GB RAM, ${m.platform} ${m.arch}`);
   out.push(`- Node ${m.nodeVersion} (V8 ${m.v8Version}), commit \`${m.gitCommit}\`${m.gitDirty ? ' (working tree dirty)' : ''}`);
   out.push(`- State access goals (ops/s ratio to the same-run baseline): met for ${accessMet}/${accessGoals}; memory goal (bytes/entry ≤ ${r.goals.memoryRatioMax}× a Map): met for ${memMet}/${r.memory.length}.`);
-  out.push('- Medians over tinybench samples (one sample = one batch of operations, after warm-up); p25–p75 is the spread. No assertions are made on timings.');
+  out.push('- Medians over tinybench samples (one sample = one batch of operations, after warm-up); p25–p75 is the spread. Heap backends and their minimal baseline are timed in process CPU time, the others in wall time. No assertions are made on timings.');
   out.push('');
   out.push('## Goals');
   out.push('');

@@ -1,0 +1,48 @@
+/**
+ * The heap's access fast paths (issue 16) against the general paths they bypass: each must give
+ * what the general one gives.
+ */
+import { strict as assert } from 'node:assert';
+import { describe, it } from 'node:test';
+import { IllegalStateUsageError, KeyGroupRange, MapStateDescriptor, MsgpackSerializer, Serializers, VoidNamespace } from '@flowstate/core';
+import { MemoryStateBackend } from '@flowstate/heap';
+import { SnapshotView, StateTable, type StateMeta } from '../src/state-table.js';
+
+const RANGE = new KeyGroupRange(0, 127);
+
+describe('heap access fast paths', () => {
+  it('reads copy on write after the state serializer becomes a mutable one (mutableValues follows setStateSerializer)', () => {
+    const meta: StateMeta = { name: 's', kind: 'VALUE', namespaceSerializer: Serializers.voidNamespace as never, stateSerializer: Serializers.int32 as never };
+    const views = new Set<SnapshotView>();
+    const table = new StateTable(meta, RANGE, views, (v) => ({ ...(v as object) }), { keyOfId: undefined, namespaceOfId: undefined });
+    const stored = { n: 1 };
+    table.put(3, 'k', 'k', 0, VoidNamespace, stored);
+    views.add(new SnapshotView(RANGE));
+    assert.equal(table.mutableValues, false);
+    // Immutable values: a read hands out the stored value itself, the snapshot records nothing.
+    assert.equal(table.getForRead(3, 'k', 0)!.value, stored);
+    table.setStateSerializer(MsgpackSerializer.INSTANCE as never);
+    assert.equal(table.mutableValues, true);
+    // Mutable now: the snapshot keeps the stored object, the reader gets a copy.
+    const read = table.getForRead(3, 'k', 0)!.value;
+    assert.notEqual(read, stored);
+    assert.deepEqual(read, stored);
+    assert.equal([...views][0]!.preimageCount, 1);
+  });
+
+  it('putAll looks the map up once and refuses a null key before putting any entry', async () => {
+    const kb = await new MemoryStateBackend().createKeyedStateBackend({ operatorIdentifier: 'fast', keySerializer: Serializers.int32, maxParallelism: 128, keyGroupRange: RANGE });
+    const st = kb.getPartitionedState(VoidNamespace, Serializers.voidNamespace, new MapStateDescriptor<number, number>('m', Serializers.int32, Serializers.float64));
+    kb.setCurrentKey(1);
+    st.putAll([[1, 1.5], [2, undefined as unknown as number]]);
+    assert.deepEqual([...st.entries()], [[1, 1.5], [2, null]], 'undefined values are stored as null, as by put');
+    assert.throws(() => st.putAll([[3, 3.5], [null as unknown as number, 1]]), IllegalStateUsageError);
+    assert.equal(st.contains(3), false, 'nothing of a refused batch is put');
+    st.putAll(new Map([[4, 4.5]]));
+    assert.equal(st.get(4), 4.5, 'any iterable of entries');
+    kb.setCurrentKey(2);
+    st.putAll([]);
+    assert.equal(st.isEmpty(), true, 'an empty batch creates no map');
+    kb.dispose();
+  });
+});
