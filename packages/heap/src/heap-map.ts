@@ -12,7 +12,8 @@ const VALUE_KEYED_TYPES = new Set(['int32', 'int64', 'string', 'boolean']);
  * own identity and compare in a Map exactly as their bytes do (int32, int64, string, boolean) key
  * the map directly and it holds the values: no tuple per entry (a third of a map state's memory,
  * and an allocation per put) and no identity call per access (issue 16). float64 keeps tuples: a
- * Map merges -0 with 0, whose bytes differ, and the tuple keeps the key as it was put.
+ * Map merges -0 with 0, whose bytes differ, so -0 lives under an identity of its own
+ * (NEGATIVE_ZERO_IDENTITY) and the tuple keeps the key as it was put.
  */
 export class HeapMapKeys {
   private constructor(
