@@ -1,7 +1,8 @@
 /**
  * Runtime benchmark:
- *  1. job throughput with checkpoints every 1 s vs checkpointing off (same job, runs interleaved
- *     off / on after one untimed warm-up run);
+ *  1. job throughput with checkpoints every 1 s vs checkpointing off, and the same work staged in
+ *     batches without a runtime (runtime-baseline.ts); runs interleaved baseline / off / on after
+ *     one untimed warm-up run of each;
  *  2. under backpressure (a keyed operator that awaits a 1 ms timer per record, 64-record channel
  *     buffers), the duration of unaligned vs aligned (EXACTLY_ONCE) checkpoints of the same job.
  * Fs (heap) state backend; checkpoints of (1) go to a local directory, those of (2) to an
@@ -15,6 +16,7 @@ import { FsStateBackend } from '@flowstate/heap';
 import { JobClient, sequenceLog, StreamExecutionEnvironment, summarize as summarizeCheckpoint, type CheckpointingMode } from '@flowstate/runtime';
 import { localCheckpointStorage } from '@flowstate/storage-local';
 import type { Preset } from './config.js';
+import { runStagedBaseline } from './runtime-baseline.js';
 import { summarize, type Summary } from './stats.js';
 
 export interface RuntimeThroughputRun {
@@ -40,6 +42,10 @@ export interface RuntimeResult {
   readonly onRecordsPerSec: Summary;
   /** median(on) / median(off). */
   readonly throughputRatio: number;
+  /** The same work staged in batches of 256 on one thread, no runtime (runtime-baseline.ts), interleaved with the job runs. */
+  readonly baselineRecordsPerSec: Summary;
+  /** median(off) / median(baseline). */
+  readonly baselineRatio: number;
   readonly aligned: BackpressureResult;
   readonly unaligned: BackpressureResult;
   /** median(unaligned) / median(aligned). */
@@ -125,8 +131,13 @@ export async function runRuntimeSuite(p: Preset, log: (s: string) => void): Prom
   const records = p.runtimeRecords;
   // Untimed warm-up (JIT), then off / on interleaved so drift hits both alike.
   await throughput(records, false);
+  await runStagedBaseline(records);
   const runs: RuntimeThroughputRun[] = [];
+  const baseline: number[] = [];
   for (let i = 0; i < p.runtimeSamples; i++) {
+    const b = await runStagedBaseline(records);
+    baseline.push(records / b.secs);
+    log(`  [runtime] ${records} records, staged batched baseline (no runtime): ${Math.round(records / b.secs)} records/s (${b.secs.toFixed(2)} s)`);
     for (const on of [false, true]) {
       const r = await throughput(records, on);
       runs.push(r);
@@ -135,6 +146,7 @@ export async function runRuntimeSuite(p: Preset, log: (s: string) => void): Prom
   }
   const off = summarize(runs.filter((r) => !r.checkpointing).map((r) => r.recordsPerSec));
   const onS = summarize(runs.filter((r) => r.checkpointing).map((r) => r.recordsPerSec));
+  const baselineRecordsPerSec = summarize(baseline);
   const aligned = await checkpointUnderBackpressure('EXACTLY_ONCE', p.runtimeBackpressureCheckpoints);
   const unaligned = await checkpointUnderBackpressure('UNALIGNED', p.runtimeBackpressureCheckpoints);
   log(`  [runtime] under backpressure: aligned ${aligned.durationsMs.join(', ')} ms (max alignment ${aligned.maxAlignmentMs} ms); unaligned ${unaligned.durationsMs.join(', ')} ms (persisted in-flight ${unaligned.persistedInflightBytes} B)`);
@@ -145,6 +157,8 @@ export async function runRuntimeSuite(p: Preset, log: (s: string) => void): Prom
     offRecordsPerSec: off,
     onRecordsPerSec: onS,
     throughputRatio: onS.median / off.median,
+    baselineRecordsPerSec,
+    baselineRatio: off.median / baselineRecordsPerSec.median,
     aligned,
     unaligned,
     durationRatio: unaligned.durationMs.median / aligned.durationMs.median,
