@@ -72,7 +72,7 @@ function throughputJob(records: number) {
   return env.getJobGraph();
 }
 
-async function throughput(records: number, checkpointing: boolean): Promise<RuntimeThroughputRun> {
+export async function runThroughput(records: number, checkpointing: boolean): Promise<RuntimeThroughputRun> {
   const dir = mkdtempSync(join(tmpdir(), 'flowstate-bench-runtime-'));
   try {
     const t0 = performance.now();
@@ -130,7 +130,7 @@ async function checkpointUnderBackpressure(mode: CheckpointingMode, checkpoints:
 export async function runRuntimeSuite(p: Preset, log: (s: string) => void): Promise<RuntimeResult> {
   const records = p.runtimeRecords;
   // Untimed warm-up (JIT), then off / on interleaved so drift hits both alike.
-  await throughput(records, false);
+  await runThroughput(records, false);
   await runStagedBaseline(records);
   const runs: RuntimeThroughputRun[] = [];
   const baseline: number[] = [];
@@ -139,7 +139,7 @@ export async function runRuntimeSuite(p: Preset, log: (s: string) => void): Prom
     baseline.push(records / b.secs);
     log(`  [runtime] ${records} records, staged batched baseline (no runtime): ${Math.round(records / b.secs)} records/s (${b.secs.toFixed(2)} s)`);
     for (const on of [false, true]) {
-      const r = await throughput(records, on);
+      const r = await runThroughput(records, on);
       runs.push(r);
       log(`  [runtime] ${records} records, checkpointing ${on ? `every ${INTERVAL_MS} ms` : 'off'}: ${Math.round(r.recordsPerSec)} records/s (${r.secs.toFixed(2)} s${on ? `, ${r.completedCheckpoints} checkpoints` : ''})`);
     }

@@ -1,11 +1,27 @@
 import { assert } from '@flowstate/core';
 
 /**
- * What travels on a channel. Every message is a plain, structured-clone-able object, so a channel
- * could be backed by a MessagePort between worker threads without changing the tasks.
+ * What travels on a channel. Records travel in batches (RecordBatch); events keep their place
+ * between them. Every message is a plain object of arrays and numbers, so a channel could be
+ * backed by a MessagePort between worker threads without changing the tasks.
  */
-export type ChannelMessage = RecordMessage | BarrierMessage | WatermarkMessage | WatermarkStatusMessage | EndOfDataMessage | EndOfPartitionMessage;
+export type ChannelMessage = RecordBatch | BarrierMessage | WatermarkMessage | WatermarkStatusMessage | EndOfDataMessage | EndOfPartitionMessage;
 
+/**
+ * Records in channel order, as two parallel arrays (no object per record). `pos` is the
+ * consumer's cursor: the records before it were taken, the rest are still in flight (an unaligned
+ * barrier overtakes exactly those). An event (barrier, watermark, end of data) is never inside a
+ * batch: the producer flushes its open batch before it sends one.
+ */
+export interface RecordBatch {
+  readonly kind: 'records';
+  readonly values: unknown[];
+  /** The records' event times, undefined where nothing assigned one. */
+  readonly timestamps: (number | undefined)[];
+  pos: number;
+}
+
+/** One record with its timestamp: the unit of channel state (and of its replay after a restore). */
 export interface RecordMessage {
   readonly kind: 'record';
   readonly value: unknown;
@@ -88,17 +104,32 @@ export class Signal {
   }
 }
 
+/** Records a producer collects into one batch before it sends the batch (fewer if the capacity is smaller). */
+export const BATCH_SIZE = 256;
+
 /**
  * One producer subtask to one consumer subtask, with credit-based flow control as in Flink's
- * network stack: the consumer grants `capacity` credits (one buffer per record here); a producer
+ * network stack: the consumer grants `capacity` credits (one per record here); a producer
  * without credit is unavailable and its task stops reading its own input, so a slow operator
  * backs up all the way to the sources. Events (barriers, end of partition) need no credit: they
  * must never be stuck behind a full buffer, or a checkpoint could not even start.
+ *
+ * Records are collected into an open batch and sent when it is full, before any event, and
+ * whenever the producer's task gives up the thread (a microtask: the open batch leaves at the
+ * producer's next `await`, so a consumer never waits for records its producer holds back).
+ * Credits count the open batch too: a producer cannot run ahead of them by batching.
  */
 export class Channel {
   private readonly queue: ChannelMessage[] = [];
   private head = 0;
   private records = 0;
+  private open: RecordBatch | undefined;
+  private flushQueued = false;
+  private readonly batchSize: number;
+  private readonly flushTask = (): void => {
+    this.flushQueued = false;
+    this.flush();
+  };
   /** Barriers currently queued, oldest first: the consumer looks for an overtaking barrier without scanning. */
   private readonly barriers: BarrierMessage[] = [];
   private dataEnded = false;
@@ -113,11 +144,17 @@ export class Channel {
     private readonly producer: Signal,
   ) {
     assert(Number.isInteger(capacity) && capacity >= 1, `channel capacity ${capacity} >= 1`);
+    this.batchSize = Math.min(BATCH_SIZE, capacity);
   }
 
   /** True when the producer may emit another record (it holds at least one credit). */
   get hasCredit(): boolean {
     return this.records < this.capacity;
+  }
+
+  /** Credits left: records the producer may still add before it is unavailable. */
+  get credit(): number {
+    return this.capacity - this.records;
   }
 
   get queuedRecords(): number {
@@ -133,14 +170,41 @@ export class Channel {
   }
 
   /**
-   * Appends a message. Records may exceed the credit by the output of one input record (a
-   * flatMap's fan-out); the producer checks `hasCredit` before it reads its next input.
+   * Appends a record to the open batch. Records may exceed the credit by the output of one input
+   * record (a flatMap's fan-out); the producer checks the credit before it reads its next input.
    */
+  add(value: unknown, timestamp: number | undefined): void {
+    let b = this.open;
+    if (b === undefined) {
+      assert(!this.closed && !this.dataEnded, `channel ${this.id}: record after end of data`);
+      b = this.open = { kind: 'records', values: [], timestamps: [], pos: 0 };
+      if (!this.flushQueued) {
+        this.flushQueued = true;
+        queueMicrotask(this.flushTask);
+      }
+    }
+    b.values.push(value);
+    b.timestamps.push(timestamp);
+    this.records++;
+    if (b.values.length >= this.batchSize) this.flush();
+  }
+
+  /** Sends the open batch, if any. */
+  flush(): void {
+    const b = this.open;
+    if (b === undefined) return;
+    this.open = undefined;
+    this.queue.push(b);
+    this.consumer.notify();
+  }
+
+  /** Appends an event after the records added so far (a whole batch, in tests). */
   push(message: ChannelMessage): void {
+    this.flush();
     assert(!this.closed, `channel ${this.id}: message after end of partition`);
-    if (message.kind === 'record') {
+    if (message.kind === 'records') {
       assert(!this.dataEnded, `channel ${this.id}: record after end of data`);
-      this.records++;
+      this.records += message.values.length - message.pos;
     } else if (message.kind === 'barrier') this.barriers.push(message);
     else if (message.kind === 'end-of-data') this.dataEnded = true;
     else if (message.kind === 'end') this.closed = true;
@@ -152,23 +216,43 @@ export class Channel {
     return this.queue[this.head];
   }
 
+  /**
+   * The consumer took the next `n` records of the head batch (peek()): their credit returns, and
+   * the batch leaves the queue once every record of it was taken.
+   */
+  consume(batch: RecordBatch, n: number): void {
+    assert(this.queue[this.head] === batch && batch.pos + n <= batch.values.length, `channel ${this.id}: consumed records not at the head`);
+    const hadCredit = this.records < this.capacity;
+    batch.pos += n;
+    this.records -= n;
+    if (batch.pos === batch.values.length) this.dequeue();
+    // Returning the first credit makes an unavailable producer available again.
+    if (!hadCredit && n > 0) this.producer.notify();
+  }
+
+  /** Removes the head message: an event, or a record batch whose records are all consumed. */
   poll(): ChannelMessage | undefined {
     if (this.head >= this.queue.length) return undefined;
     const m = this.queue[this.head]!;
+    this.dequeue();
+    this.taken(m);
+    return m;
+  }
+
+  private dequeue(): void {
     this.queue[this.head] = undefined as unknown as ChannelMessage;
     this.head++;
     if (this.head > 1024 && this.head * 2 > this.queue.length) {
       this.queue.splice(0, this.head);
       this.head = 0;
     }
-    this.taken(m);
-    return m;
   }
 
   /**
    * Removes the first barrier wherever it is in the queue (an unaligned barrier overtaking the
    * in-flight records) and returns it with the records it overtook; those records (and the
-   * watermarks between them) stay queued and are still processed after the barrier.
+   * watermarks between them) stay queued and are still processed after the barrier. A batch the
+   * consumer is in the middle of is split at its cursor: only the records not yet taken are overtaken.
    */
   extractBarrier(): { barrier: BarrierMessage; overtaken: RecordMessage[] } | undefined {
     if (this.barriers.length === 0) return undefined;
@@ -182,17 +266,18 @@ export class Channel {
         return { barrier: m, overtaken };
       }
       // Watermarks stay queued in place: they are not channel state (sources restore theirs).
-      if (m.kind === 'record') overtaken.push(m);
+      if (m.kind === 'records') for (let j = m.pos; j < m.values.length; j++) overtaken.push({ kind: 'record', value: m.values[j], timestamp: m.timestamps[j] });
     }
     assert(false, `channel ${this.id}: ${this.barriers.length} barrier(s) tracked but none queued`);
   }
 
   private taken(m: ChannelMessage): void {
-    if (m.kind === 'record') {
+    if (m.kind === 'records') {
+      const n = m.values.length - m.pos;
       const hadCredit = this.hasCredit;
-      this.records--;
-      // Returning the first credit makes an unavailable producer available again.
-      if (!hadCredit || this.records === this.capacity - 1) this.producer.notify();
+      m.pos = m.values.length;
+      this.records -= n;
+      if (!hadCredit && n > 0) this.producer.notify();
     } else if (m.kind === 'barrier') {
       const first = this.barriers.shift();
       assert(first === m, `channel ${this.id}: barriers leave in order`);

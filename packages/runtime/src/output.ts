@@ -1,5 +1,5 @@
-import { assert, assignToKeyGroup, computeOperatorIndexForKeyGroup, DataOutputSerializer } from '@flowstate/core';
-import type { ChannelMessage, RecordMessage } from './channel.js';
+import { assert, assignToKeyGroup, computeOperatorIndexForKeyGroup, DataOutputSerializer, primitiveKeyGroupFor, type PrimitiveKeyGroup, type TypeSerializer } from '@flowstate/core';
+import type { Channel, ChannelMessage } from './channel.js';
 import type { Collector } from './functions.js';
 import type { OutputTag } from './side-output.js';
 import type { OutputEdge } from './task-protocol.js';
@@ -13,6 +13,8 @@ import type { OutputEdge } from './task-protocol.js';
 interface Route {
   readonly edge: OutputEdge;
   rr: number;
+  /** Hash edges with a primitive key type: the key group straight from the key (no serialization). */
+  readonly keyGroup: PrimitiveKeyGroup | undefined;
 }
 
 export class TaskOutput implements Collector<unknown> {
@@ -22,6 +24,7 @@ export class TaskOutput implements Collector<unknown> {
   private readonly side = new Map<string, Route[]>();
   private readonly keyBuffer = new DataOutputSerializer(64);
   private emitted = 0;
+  private readonly channels: readonly Channel[];
 
   constructor(
     private readonly all: readonly OutputEdge[],
@@ -30,8 +33,10 @@ export class TaskOutput implements Collector<unknown> {
     /** Called before every record leaves with its number in this attempt (fault injection). */
     private readonly onEmit: ((n: number) => void) | undefined,
   ) {
+    this.channels = all.flatMap((o) => o.channels);
     for (const edge of all) {
-      const route: Route = { edge, rr: subtaskIndex };
+      const p = edge.partitioner;
+      const route: Route = { edge, rr: subtaskIndex, keyGroup: p.kind === 'hash' ? primitiveKeyGroupFor(p.keySerializer.typeId) : undefined };
       if (edge.sideOutput === undefined) {
         this.main.push(route);
         continue;
@@ -44,8 +49,21 @@ export class TaskOutput implements Collector<unknown> {
 
   /** True when every output channel has credit: the task may read its next input record. */
   get available(): boolean {
-    for (const o of this.all) for (const c of o.channels) if (!c.hasCredit) return false;
+    const cs = this.channels;
+    for (let i = 0; i < cs.length; i++) if (!cs[i]!.hasCredit) return false;
     return true;
+  }
+
+  /**
+   * Input records the task may process before it must look at its credit again: the smallest
+   * credit of its channels (each record sends at most one record to a channel, fan-out aside),
+   * and unbounded for a task without outputs.
+   */
+  get credit(): number {
+    let min = Number.MAX_SAFE_INTEGER;
+    const cs = this.channels;
+    for (let i = 0; i < cs.length; i++) min = Math.min(min, cs[i]!.credit);
+    return min;
   }
 
   collect(value: unknown): void {
@@ -64,33 +82,42 @@ export class TaskOutput implements Collector<unknown> {
 
   private emitTo(routes: readonly Route[], value: unknown): void {
     if (this.onEmit !== undefined) this.onEmit(++this.emitted);
-    const msg: RecordMessage = { kind: 'record', value, timestamp: this.timestamp };
+    const ts = this.timestamp;
     for (let i = 0; i < routes.length; i++) {
       const route = routes[i]!;
       const o = route.edge;
       const p = o.partitioner;
       switch (p.kind) {
         case 'forward':
-          o.channels[0]!.push(msg);
+          o.channels[0]!.add(value, ts);
           break;
         case 'rebalance': {
           route.rr = (route.rr + 1) % o.channels.length;
-          o.channels[route.rr]!.push(msg);
+          o.channels[route.rr]!.add(value, ts);
           break;
         }
         case 'broadcast':
-          for (const c of o.channels) c.push(msg);
+          for (const c of o.channels) c.add(value, ts);
           break;
         case 'hash': {
-          this.keyBuffer.clear();
-          p.keySerializer.serialize(p.keySelector(value), this.keyBuffer);
-          const kg = assignToKeyGroup(this.keyBuffer.bytesView(), this.maxParallelism);
-          o.channels[computeOperatorIndexForKeyGroup(this.maxParallelism, o.consumerParallelism, kg)]!.push(msg);
+          const kg = this.keyGroupOf(route, p.keySelector(value), p.keySerializer);
+          o.channels[computeOperatorIndexForKeyGroup(this.maxParallelism, o.consumerParallelism, kg)]!.add(value, ts);
           break;
         }
         default:
           assert(false, 'unknown partitioner');
       }
     }
+  }
+
+  /** The key group of `key`; the primitive fast path gives exactly the serialized path's (pinned in core's key-group tests). */
+  private keyGroupOf(route: Route, key: unknown, serializer: TypeSerializer<unknown>): number {
+    if (route.keyGroup !== undefined) {
+      const g = route.keyGroup(key, this.maxParallelism);
+      if (g >= 0) return g;
+    }
+    this.keyBuffer.clear();
+    serializer.serialize(key, this.keyBuffer);
+    return assignToKeyGroup(this.keyBuffer.bytesView(), this.maxParallelism);
   }
 }

@@ -10,7 +10,7 @@ import {
   type SnapshotResult,
   type StreamStateHandle,
 } from '@flowstate/core';
-import { Signal, type BarrierMessage, type ChannelMessage, type RecordMessage } from './channel.js';
+import { Signal, type BarrierMessage, type ChannelMessage, type RecordBatch, type RecordMessage } from './channel.js';
 import { TaskCancelledError } from './errors.js';
 import type { Collector, SourceFunction } from './functions.js';
 import type { StreamNode, StreamOperator } from './graph.js';
@@ -50,13 +50,24 @@ export interface TaskHost {
   taskFinished(task: Task): void;
 }
 
-const YIELD_EVERY = 64;
+/**
+ * Records between two macrotask yields. Tasks hand each other batches through promise
+ * resolutions (microtasks) and could otherwise starve timers: checkpoint triggers, alignment
+ * timeouts, processing-time timers.
+ */
+const YIELD_EVERY = 256;
 const yieldMacrotask = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /**
  * One subtask of one operator: a single async loop that takes mail (checkpoint triggers,
  * notifications), overtaking barriers, then input, in that order. It reads a record only when
  * every output channel has credit, which is how backpressure propagates.
+ *
+ * Input arrives in batches, processed synchronously, as many records at a time as the output
+ * credit allows. The loop awaits only when it has nothing to do (no input, no credit), when an
+ * operator returns a promise (the loop then comes back after that one record, so mail and
+ * overtaking barriers are looked at between records exactly as without batches), for mail,
+ * and to yield to timers every YIELD_EVERY records.
  */
 export class Task implements TaskInfo {
   readonly name: string;
@@ -259,7 +270,10 @@ export class Task implements TaskInfo {
     if (this.finishedOnRestore) this.finishSource();
     for (;;) {
       this.checkCancelled();
-      if (await this.runMail()) continue;
+      if (this.mailbox.length > 0) {
+        await this.runMail();
+        continue;
+      }
       if (this.terminating) return this.terminateNow();
       if (this.sourceState !== 'running' || !this.output.available) {
         await this.wakeup.wait();
@@ -340,13 +354,17 @@ export class Task implements TaskInfo {
           this.checkCancelled();
           await this.wakeup.wait();
         }
-        await this.processRecord(r.inputIndex, this.inputs.find((i) => i.inputIndex === r.inputIndex)?.keySelector, v, op);
+        const result = this.processValue(r.inputIndex, this.inputs.find((i) => i.inputIndex === r.inputIndex)?.keySelector, v.value, v.timestamp, op);
+        if (result !== undefined) await result;
       }
     }
     let sinceYield = 0;
     for (;;) {
       this.checkCancelled();
-      if (await this.runMail()) continue;
+      if (this.mailbox.length > 0) {
+        await this.runMail();
+        continue;
+      }
       if (this.terminating) return this.terminateNow();
       if (!this.inputFinished && this.endedCount === this.inputs.length) {
         await this.finishOperator(op);
@@ -363,19 +381,15 @@ export class Task implements TaskInfo {
         continue;
       }
       const [index, msg] = next;
-      if (msg.kind === 'record') {
-        const spec = this.inputs[index]!;
-        const p = this.pending;
-        if (p !== undefined) {
-          const rec = p.recording[index];
-          if (rec !== undefined) rec.push(msg);
-          else if (p.alignmentDoneAt === undefined && !p.unaligned && p.processedRecords++ % SAMPLE_EVERY === 0) {
-            p.sampledRecords++;
-            p.sampledBytes += estimateBytes(msg.value);
-          }
+      if (msg.kind === 'records') {
+        const before = this.recordCount;
+        const r = this.processBatch(index, msg, op);
+        if (r !== undefined) {
+          await r;
+          this.checkCancelled();
         }
-        await this.processRecord(spec.inputIndex, spec.keySelector, msg, op);
-        if (++sinceYield >= YIELD_EVERY) {
+        sinceYield += this.recordCount - before;
+        if (sinceYield >= YIELD_EVERY) {
           sinceYield = 0;
           await yieldMacrotask();
         }
@@ -399,10 +413,49 @@ export class Task implements TaskInfo {
     }
   }
 
-  private async processRecord(inputIndex: number, keySelector: ((v: unknown) => unknown) | undefined, record: RecordMessage, op: StreamOperator): Promise<void> {
+  /**
+   * Processes records of the head batch of input `index` synchronously, as many as the output
+   * credit allows. Returns the promise of an operator that went asynchronous: the records up to
+   * and including that one are consumed, the rest stay queued (an unaligned barrier arriving
+   * meanwhile overtakes exactly those).
+   */
+  private processBatch(index: number, batch: RecordBatch, op: StreamOperator): Promise<void> | undefined {
+    const spec = this.inputs[index]!;
+    const { inputIndex, keySelector } = spec;
+    const start = batch.pos;
+    const end = start + Math.min(batch.values.length - start, this.output.credit);
+    const values = batch.values;
+    const timestamps = batch.timestamps;
+    const p = this.pending;
+    for (let j = start; j < end; j++) {
+      if (p !== undefined) this.noteDuringCheckpoint(p, index, values[j], timestamps[j]);
+      const r = this.processValue(inputIndex, keySelector, values[j], timestamps[j], op);
+      if (r !== undefined) {
+        spec.channel.consume(batch, j + 1 - start);
+        return r;
+      }
+    }
+    spec.channel.consume(batch, end - start);
+    return undefined;
+  }
+
+  /**
+   * A record taken while a checkpoint is pending: after an unaligned snapshot, a record of a
+   * channel whose barrier has not arrived is channel state; during alignment, every
+   * SAMPLE_EVERY-th record is sized for the statistics.
+   */
+  private noteDuringCheckpoint(p: Pending, index: number, value: unknown, timestamp: number | undefined): void {
+    const rec = p.recording[index];
+    if (rec !== undefined) rec.push({ kind: 'record', value, timestamp });
+    else if (p.alignmentDoneAt === undefined && !p.unaligned && p.processedRecords++ % SAMPLE_EVERY === 0) {
+      p.sampledRecords++;
+      p.sampledBytes += estimateBytes(value);
+    }
+  }
+
+  private processValue(inputIndex: number, keySelector: ((v: unknown) => unknown) | undefined, value: unknown, timestamp: number | undefined, op: StreamOperator): Promise<void> | undefined {
     this.host.hooks.onRecord?.(this, ++this.recordCount);
-    const value = record.value;
-    this.output.timestamp = record.timestamp;
+    this.output.timestamp = timestamp;
     if (this.keyed !== undefined) {
       // The only non-keyed input a keyed operator has is a broadcast one (checked when the graph
       // is built); its function gets a context without a current key.
@@ -410,10 +463,13 @@ export class Task implements TaskInfo {
       else assert(this.node.inputs.some((e) => e.inputIndex === inputIndex && e.partitioner.kind === 'broadcast'), `keyed task ${this.name} got a record on non-keyed input ${inputIndex}`);
     }
     const r = op.processElement(inputIndex, value, this.collector);
-    if (r !== undefined) await r;
+    return r === undefined ? undefined : r;
   }
 
-  /** The next message of an unblocked channel; records only while every output has credit. */
+  /**
+   * The next message of an unblocked channel; records only while every output has credit. A
+   * record batch stays queued (processBatch consumes what it processes); events are taken.
+   */
   private pollInput(): [number, ChannelMessage] | undefined {
     const n = this.inputs.length;
     const canEmit = this.output.available;
@@ -424,9 +480,9 @@ export class Task implements TaskInfo {
       const head = c.peek();
       if (head === undefined) continue;
       // A watermark may fire timers, which emit: it waits for credit as a record does.
-      if ((head.kind === 'record' || head.kind === 'watermark') && !canEmit) continue;
+      if ((head.kind === 'records' || head.kind === 'watermark') && !canEmit) continue;
       this.rr = (i + 1) % n;
-      return [i, c.poll()!];
+      return [i, head.kind === 'records' ? head : c.poll()!];
     }
     return undefined;
   }

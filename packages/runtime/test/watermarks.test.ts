@@ -211,14 +211,14 @@ test('a watermark a generator emits on an event follows that event (punctuated w
 test('an unaligned barrier overtakes records and watermarks without reordering them; only records become channel state', () => {
   const c = new Channel('a->b', 8, new Signal(), new Signal());
   const rec = (value: string, timestamp: number): RecordMessage => ({ kind: 'record', value, timestamp });
-  c.push(rec('r1', 5));
+  c.add('r1', 5);
   c.push({ kind: 'watermark', timestamp: 6 });
-  c.push(rec('r2', 9));
+  c.add('r2', 9);
   c.push({ kind: 'barrier', checkpointId: 1, timestamp: 0, savepoint: false, unaligned: true });
   const ex = c.extractBarrier()!;
   assert.equal(ex.barrier.checkpointId, 1);
   assert.deepEqual(ex.overtaken, [rec('r1', 5), rec('r2', 9)], 'the overtaken records, with their timestamps, are the channel state');
   const order: string[] = [];
-  for (let m = c.poll(); m !== undefined; m = c.poll()) order.push(m.kind === 'record' ? String(m.value) : m.kind === 'watermark' ? `wm${m.timestamp}` : m.kind);
+  for (let m = c.poll(); m !== undefined; m = c.poll()) order.push(m.kind === 'records' ? m.values.join('+') : m.kind === 'watermark' ? `wm${m.timestamp}` : m.kind);
   assert.deepEqual(order, ['r1', 'wm6', 'r2'], 'after the barrier left, the records and the watermark are still processed in their order');
 });
