@@ -47,7 +47,8 @@ for (const id of ['memory', 'rocksdb']) {
 }
 
 test('crash mid-run and restore: timers are restored from the checkpoint and fire exactly once', async () => {
-  const input: DeadlineInput = { partitions: 4, perPartition: 300 };
+  // Enough input that two checkpoints complete (RocksDB I/O, macrotasks) while the job still runs.
+  const input: DeadlineInput = { partitions: 4, perPartition: 1200 };
   const sinkFs = new MemoryFileSystem();
   let client: JobClient | undefined;
   let triggering = false;
