@@ -75,7 +75,7 @@ function keyGroupOf(): (key: string) => number {
 }
 
 /** Runs `records` records through the staged pipeline; returns the sink's sum (kept live so nothing is optimized away). */
-export async function runStagedBaseline(records: number): Promise<{ secs: number; checksum: number }> {
+export async function runStagedBaseline(records: number): Promise<{ secs: number; cpuSecs: number; checksum: number }> {
   const perPartition = Math.floor(records / PARTITIONS);
   const subtasks = await countSubtasks();
   const keyGroup = keyGroupOf();
@@ -84,6 +84,7 @@ export async function runStagedBaseline(records: number): Promise<{ secs: number
   const sinkIn: number[] = [];
   let checksum = 0;
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
   const total = perPartition * PARTITIONS;
   for (let n = 0; n < total; ) {
     // Source stage.
@@ -111,6 +112,7 @@ export async function runStagedBaseline(records: number): Promise<{ secs: number
     for (const v of sinkIn) checksum += v;
   }
   const secs = (performance.now() - t0) / 1000;
+  const c = process.cpuUsage(c0);
   for (const s of subtasks) s.backend.dispose();
-  return { secs, checksum };
+  return { secs, cpuSecs: (c.user + c.system) / 1e6, checksum };
 }
