@@ -41,6 +41,7 @@ test('bench harness produces well-formed JSON, markdown and SVG (smoke preset)',
     const runtime = json.runtime as Record<string, unknown>;
     assert.equal(typeof runtime.throughputRatio, 'number');
     assert.equal(typeof runtime.durationRatio, 'number');
+    assert.ok(typeof runtime.baselineRatio === 'number' && Number.isFinite(runtime.baselineRatio) && runtime.baselineRatio > 0, 'the runtime is measured against the staged batched baseline');
     const windows = json.windows as { backends: Array<{ backend: string; tumblingRatio: number; sessionRatio: number }> };
     assert.deepEqual(windows.backends.map((b) => b.backend), ['fs', 'rocksdb'], 'the windows suite ran on both backends');
     for (const b of windows.backends) assert.ok(b.tumblingRatio > 0 && b.sessionRatio > 0, `window ratios of ${b.backend}`);
