@@ -13,4 +13,4 @@ export { keyGroupOf, subtaskRanges, MAX_PARALLELISM } from './harness/keys.js';
 export { Prng, caseSeed, formatSeed } from './harness/prng.js';
 export * from './storage/index.js';
 export { runKvStoreConformance, type KvStoreConformanceOptions } from './kv/run-kv-store-conformance.js';
-export { KV_STORE_CASES, type KvStoreCase } from './kv/kv-store-cases.js';
+export { KV_STORE_CAPABILITIES, KV_STORE_CASES, type KvStoreCapability, type KvStoreCase } from './kv/kv-store-cases.js';

@@ -1,20 +1,13 @@
 import { strict as assert } from 'node:assert';
 import { it } from 'node:test';
 import { runConformance, type ConformanceHooks, type ConformanceTestOptions } from '../src/index.js';
+import { recordingApi } from './recording-api.js';
 
 /** Registers the suite with a recording test API and returns each case's skip reason by name. */
 function register(hooks: ConformanceHooks | Record<string, unknown>): Map<string, ConformanceTestOptions['skip']> {
-  const registered = new Map<string, ConformanceTestOptions['skip']>();
-  runConformance({
-    name: 'recorded',
-    createBackend: () => assert.fail('registration alone creates no backend'),
-    hooks: hooks as ConformanceHooks,
-    test: {
-      describe: (_name, fn) => fn(),
-      it: (name, options) => registered.set(name, options.skip),
-    },
-  });
-  return registered;
+  const { api, cases } = recordingApi();
+  runConformance({ name: 'recorded', createBackend: () => assert.fail('registration alone creates no backend'), hooks: hooks as ConformanceHooks, test: api });
+  return new Map([...cases].map(([name, c]) => [name, c.skip]));
 }
 
 const needsHook = (name: string) => name.startsWith('a local file damaged after the synchronous part');
