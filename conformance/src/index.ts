@@ -14,3 +14,5 @@ export { Prng, caseSeed, formatSeed } from './harness/prng.js';
 export * from './storage/index.js';
 export { runKvStoreConformance, type KvStoreConformanceOptions } from './kv/run-kv-store-conformance.js';
 export { KV_STORE_CAPABILITIES, KV_STORE_CASES, type KvStoreCapability, type KvStoreCase } from './kv/kv-store-cases.js';
+/** The TTL cases' hand-moved clock (defined in core, beside TtlTimeProvider), for backends' own TTL tests. */
+export { ManualTtlClock } from '@flowstate/core';

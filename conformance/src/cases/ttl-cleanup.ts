@@ -13,13 +13,14 @@ import {
   ValueStateDescriptor,
   type KeyedStateBackend,
   type StateTtlConfig,
+  ManualTtlClock,
 } from '@flowstate/core';
 import { checkpointKeyed } from '../harness/checkpoint.js';
 import { expectThrows } from '../harness/expect.js';
 import type { Fixture } from '../harness/fixture.js';
 import { restoreKeyed } from '../harness/restore.js';
 import { listContents, mapContents, VOID_NS, VOID_NS_SERIALIZER } from '../harness/state-checks.js';
-import { ManualClock, NEVER_RETURN, SUM_AGGREGATE, ttlConfig } from '../harness/ttl.js';
+import { NEVER_RETURN, SUM_AGGREGATE, ttlConfig } from '../harness/ttl.js';
 import { asMerging } from '../harness/merging.js';
 import type { ConformanceGroup } from '../registry.js';
 
@@ -44,7 +45,7 @@ const mapDesc = (cfg: StateTtlConfig) => new MapStateDescriptor<string, number>(
 const KEYS = Array.from({ length: 20 }, (_, i) => `key-${i}`);
 
 async function expiryAcrossRestore(fx: Fixture): Promise<void> {
-  const clock = new ManualClock(0);
+  const clock = new ManualTtlClock(0);
   const kb = await fx.keyed({ keySerializer: Serializers.string, ttlTimeProvider: clock });
   const cfg = ttlConfig(NEVER_RETURN);
   const value = kb.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, valueDesc('value', cfg));
@@ -63,7 +64,7 @@ async function expiryAcrossRestore(fx: Fixture): Promise<void> {
     const cp = await checkpointKeyed(fx, [kb], { options });
     const what = options.checkpointType;
     for (const ttlMs of [100, 1000]) {
-      const restoredClock = new ManualClock(99);
+      const restoredClock = new ManualTtlClock(99);
       const restored = await restoreKeyed(fx, cp, { keySerializer: Serializers.string, ttlTimeProvider: restoredClock });
       const c = ttlConfig(NEVER_RETURN, {}, ttlMs);
       const rv = restored.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, valueDesc('value', c));
@@ -84,7 +85,7 @@ async function expiryAcrossRestore(fx: Fixture): Promise<void> {
 }
 
 async function fullSnapshotCleanup(fx: Fixture): Promise<void> {
-  const clock = new ManualClock(0);
+  const clock = new ManualTtlClock(0);
   const kb = await fx.keyed({ keySerializer: Serializers.string, ttlTimeProvider: clock });
   const cleaned = ttlConfig(NEVER_RETURN, { fullSnapshot: true });
   const value = kb.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, valueDesc('value', cleaned));
@@ -112,7 +113,7 @@ async function fullSnapshotCleanup(fx: Fixture): Promise<void> {
   clock.now = 150;
   const cp = await checkpointKeyed(fx, [kb], { options: SAVEPOINT });
   // A restored backend whose clock is back at 0 shows exactly what the savepoint contains.
-  const restored = await restoreKeyed(fx, cp, { keySerializer: Serializers.string, ttlTimeProvider: new ManualClock(0) });
+  const restored = await restoreKeyed(fx, cp, { keySerializer: Serializers.string, ttlTimeProvider: new ManualTtlClock(0) });
   assert.equal(restored.getKeysAndNamespaces('value').length, late.length, 'only the unexpired value entries were written');
   assert.equal(restored.getKeysAndNamespaces('control').length, KEYS.length, 'a state without cleanupFullSnapshot keeps its expired entries');
   const rv = restored.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, valueDesc('value', cleaned));
@@ -134,7 +135,7 @@ async function fullSnapshotCleanup(fx: Fixture): Promise<void> {
 const entriesOf = (kb: KeyedStateBackend<string>, name: string): number => kb.getKeysAndNamespaces(name).length;
 
 async function incrementalCleanup(fx: Fixture): Promise<void> {
-  const clock = new ManualClock(0);
+  const clock = new ManualTtlClock(0);
   const kb = await fx.keyed({ keySerializer: Serializers.string, ttlTimeProvider: clock });
   const size = 3;
   const perAccess = kb.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, valueDesc('per-access', ttlConfig(NEVER_RETURN, { incremental: { cleanupSize: size, runCleanupForEveryRecord: false } })));
@@ -186,7 +187,7 @@ async function incrementalCleanup(fx: Fixture): Promise<void> {
 }
 
 async function restoreRules(fx: Fixture): Promise<void> {
-  const clock = new ManualClock(0);
+  const clock = new ManualTtlClock(0);
   const kb = await fx.keyed({ keySerializer: Serializers.string, ttlTimeProvider: clock });
   const cfg = ttlConfig(NEVER_RETURN);
   const withTtl = kb.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, valueDesc('was-ttl', cfg));
@@ -229,7 +230,7 @@ const RECORD_V2 = new RecordSerializer<RecordV2>('TtlRecord', [
 ]);
 
 async function mergeAndMigrate(fx: Fixture): Promise<void> {
-  const clock = new ManualClock(0);
+  const clock = new ManualTtlClock(0);
   const kb = await fx.keyed({ keySerializer: Serializers.string, ttlTimeProvider: clock });
   const cfg = ttlConfig(NEVER_RETURN);
   const ns = Serializers.string;
@@ -263,7 +264,7 @@ async function mergeAndMigrate(fx: Fixture): Promise<void> {
     record.update({ id: time, legacy: 'x' });
   }
   const cp = await checkpointKeyed(fx, [kb], { options: SAVEPOINT });
-  const restoredClock = new ManualClock(99);
+  const restoredClock = new ManualTtlClock(99);
   const restored = await restoreKeyed(fx, cp, { keySerializer: Serializers.string, ttlTimeProvider: restoredClock });
   const v2 = restored.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, new ValueStateDescriptor<RecordV2>('record', RECORD_V2).enableTimeToLive(cfg));
   restored.setCurrentKey('late');

@@ -7,11 +7,12 @@ import {
   ReducingStateDescriptor,
   Serializers,
   ValueStateDescriptor,
+  ManualTtlClock,
 } from '@flowstate/core';
 import { expectThrows } from '../harness/expect.js';
 import type { Fixture } from '../harness/fixture.js';
 import { listContents, mapContents, VOID_NS, VOID_NS_SERIALIZER } from '../harness/state-checks.js';
-import { ManualClock, NEVER_RETURN, SUM_AGGREGATE, TTL_COMBOS, ttlConfig, type TtlCombo } from '../harness/ttl.js';
+import { NEVER_RETURN, SUM_AGGREGATE, TTL_COMBOS, ttlConfig, type TtlCombo } from '../harness/ttl.js';
 import type { ConformanceGroup } from '../registry.js';
 
 export const ttlSemanticsGroup: ConformanceGroup = {
@@ -34,7 +35,7 @@ function expectExpired<T>(c: TtlCombo, what: string, read: () => T, expiredValue
 }
 
 async function valueLikeStates(fx: Fixture): Promise<void> {
-  const clock = new ManualClock();
+  const clock = new ManualTtlClock();
   const kb = await fx.keyed({ keySerializer: Serializers.string, ttlTimeProvider: clock });
   for (const c of TTL_COMBOS) {
     clock.now = 0;
@@ -87,7 +88,7 @@ async function valueLikeStates(fx: Fixture): Promise<void> {
 }
 
 async function listElements(fx: Fixture): Promise<void> {
-  const clock = new ManualClock();
+  const clock = new ManualTtlClock();
   const kb = await fx.keyed({ keySerializer: Serializers.string, ttlTimeProvider: clock });
   kb.setCurrentKey('k');
   for (const c of TTL_COMBOS) {
@@ -119,7 +120,7 @@ async function listElements(fx: Fixture): Promise<void> {
 }
 
 async function mapEntries(fx: Fixture): Promise<void> {
-  const clock = new ManualClock();
+  const clock = new ManualTtlClock();
   const kb = await fx.keyed({ keySerializer: Serializers.string, ttlTimeProvider: clock });
   kb.setCurrentKey('k');
   for (const c of TTL_COMBOS) {
@@ -151,8 +152,8 @@ async function mapEntries(fx: Fixture): Promise<void> {
 }
 
 async function eventTime(fx: Fixture): Promise<void> {
-  const processing = new ManualClock(0);
-  const watermark = new ManualClock(1_000);
+  const processing = new ManualTtlClock(0);
+  const watermark = new ManualTtlClock(1_000);
   const kb = await fx.keyed({ keySerializer: Serializers.string, ttlTimeProvider: processing, ttlWatermarkProvider: watermark });
   const cfg = { ...ttlConfig(NEVER_RETURN), timeCharacteristic: 'EventTime' as const };
   const value = kb.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, new ValueStateDescriptor<string>('event-time', Serializers.string).enableTimeToLive(cfg));

@@ -1,12 +1,6 @@
-import type { AggregateFunction, StateTtlConfig, TtlCleanupStrategies, TtlStateVisibility, TtlTimeProvider, TtlUpdateType } from '@flowstate/core';
+import type { AggregateFunction, StateTtlConfig, TtlCleanupStrategies, TtlStateVisibility, TtlUpdateType } from '@flowstate/core';
 
-/** A TTL clock the case moves by hand: no case depends on the wall clock or on timing. */
-export class ManualClock implements TtlTimeProvider {
-  constructor(public now = 0) {}
-  currentTimestamp(): number {
-    return this.now;
-  }
-}
+// Cases move the TTL clock by hand (ManualTtlClock): no case depends on the wall clock or on timing.
 
 /** The time-to-live of every TTL case: entries written at t expire at t + TTL_MS. */
 export const TTL_MS = 100;

@@ -21,15 +21,8 @@ import {
   type KvKeySpaceOptions,
   type KvTtlLayout,
   type StateTtlConfig,
-  type TtlTimeProvider,
+  ManualTtlClock,
 } from '@flowstate/core';
-
-class Clock implements TtlTimeProvider {
-  constructor(public now = 0) {}
-  currentTimestamp(): number {
-    return this.now;
-  }
-}
 
 /** MinimalKvStore that records how key spaces are opened and what TTL time it is told. */
 class RecordingStore extends MinimalKvStore {
@@ -46,7 +39,7 @@ class RecordingStore extends MinimalKvStore {
 
 const NS = Serializers.voidNamespace;
 
-async function kvBackend(store: MinimalKvStore, clock: Clock): Promise<KvKeyedStateBackend<string>> {
+async function kvBackend(store: MinimalKvStore, clock: ManualTtlClock): Promise<KvKeyedStateBackend<string>> {
   return KvKeyedStateBackend.open<string>(
     { operatorIdentifier: 'op', keySerializer: Serializers.string, maxParallelism: 128, keyGroupRange: KeyGroupRange.of(0, 127), ttlTimeProvider: clock },
     store,
@@ -105,7 +98,7 @@ describe('StateTtlConfig', () => {
 
 describe('TTL time', () => {
   it('a watermark of -Infinity (none yet) or a fractional time stamps a valid i64, and NaN is refused', async () => {
-    const watermark = new Clock(-Infinity);
+    const watermark = new ManualTtlClock(-Infinity);
     const kb = await KvKeyedStateBackend.open<string>(
       { operatorIdentifier: 'op', keySerializer: Serializers.string, maxParallelism: 128, keyGroupRange: KeyGroupRange.of(0, 127), ttlWatermarkProvider: watermark },
       new MinimalKvStore(),
@@ -131,7 +124,7 @@ describe('TTL time', () => {
 describe('TTL over a KvStore', () => {
   it('values follow KvTtlLayout byte for byte, and key spaces are opened with the layout', async () => {
     const store = new RecordingStore();
-    const clock = new Clock(0x0102030405);
+    const clock = new ManualTtlClock(0x0102030405);
     const kb = await kvBackend(store, clock);
     const cfg = config();
     kb.setCurrentKey('k');
@@ -175,7 +168,7 @@ describe('TTL over a KvStore', () => {
 
   it('the periodic sweep examines at most entriesPerSweep rows per run, and its timer is unref-ed and stopped on dispose', async () => {
     const store = new MinimalKvStore();
-    const clock = new Clock(0);
+    const clock = new ManualTtlClock(0);
     const kb = await kvBackend(store, clock);
     const cfg = { ...config(), cleanup: { periodicSweep: { entriesPerSweep: 4, intervalMs: 3_600_000 } } };
     const s = kb.getPartitionedState(VoidNamespace, NS, new ValueStateDescriptor<string>('swept', Serializers.string).enableTimeToLive(cfg));

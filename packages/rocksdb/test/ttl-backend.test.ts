@@ -2,22 +2,16 @@
 // filter its own TTL clock before a manual compaction (not the wall clock the store starts with).
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
-import { KeyGroupRange, ListStateDescriptor, Serializers, StateTtlConfigBuilder, ValueStateDescriptor, VoidNamespace, type TtlTimeProvider } from '@flowstate/core';
+import { KeyGroupRange, ListStateDescriptor, Serializers, StateTtlConfigBuilder, ValueStateDescriptor, VoidNamespace } from '@flowstate/core';
+import { ManualTtlClock } from '@flowstate/conformance';
 import { RocksDBStateBackend, type RocksDBKeyedStateBackend } from '@flowstate/rocksdb';
 import { tempDirs } from './temp-dirs.js';
 
 const tempDir = tempDirs();
 
-class Clock implements TtlTimeProvider {
-  now = 0;
-  currentTimestamp(): number {
-    return this.now;
-  }
-}
-
 describe('RocksDB backend: TTL states and the compaction filter', () => {
   it('compactStates drops what expired by the backend TTL clock, and keeps live entries and list elements', async () => {
-    const clock = new Clock();
+    const clock = new ManualTtlClock();
     const backend = (await new RocksDBStateBackend({ localDirectory: tempDir('ttl-states') }).createKeyedStateBackend({
       operatorIdentifier: 'op',
       keySerializer: Serializers.string,

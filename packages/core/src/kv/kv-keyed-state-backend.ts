@@ -34,7 +34,18 @@ export type KvPriorityQueueStorage = 'KV' | 'HEAP';
 export interface KvKeyedStateBackendOptions {
   /** Default KV, as Flink's RocksDB backend defaults to ROCKSDB timers. */
   readonly priorityQueues?: KvPriorityQueueStorage;
+  /** Runs the periodic TTL sweeps (default: an unref-ed setInterval); tests inject one they drive. */
+  readonly scheduleTtlSweep?: TtlSweepScheduler;
 }
+
+/** Calls `run` every `intervalMs` until closed. */
+export type TtlSweepScheduler = (run: () => void, intervalMs: number) => { close(): void };
+
+// unref: a sweep never keeps the process alive; state access is synchronous, so a sweep never interleaves with one.
+const intervalSweep: TtlSweepScheduler = (run, intervalMs) => {
+  const timer = setInterval(run, intervalMs).unref();
+  return { close: () => clearInterval(timer) };
+};
 import { forEachEntry, type KvKeySpace, type KvStore } from './kv-store.js';
 import { KvTtlCursor } from './kv-ttl.js';
 import type { CheckpointStreamFactory } from '../storage/spi.js';
@@ -64,8 +75,11 @@ export class KvKeyedStateBackend<K> extends AbstractKeyedStateBackend<K, Registe
   /** Periodic TTL sweeps by state name (cleanup.periodicSweep). */
   private readonly sweeps = new Map<string, { run: () => number; timer: { close(): void } }>();
 
+  private readonly scheduleTtlSweep: TtlSweepScheduler;
+
   constructor(params: KeyedStateBackendParameters<K>, options: KvKeyedStateBackendOptions = {}) {
     super(params);
+    this.scheduleTtlSweep = options.scheduleTtlSweep ?? intervalSweep;
     this.layout = new KvRowLayout(params.maxParallelism);
     const ctx = { ...params, keySerializer: params.keySerializer as TypeSerializer<unknown> };
     this.priorityQueues = options.priorityQueues === 'HEAP' ? new HeapPriorityQueues(ctx) : new KvPriorityQueues(ctx, this.layout, () => this.store);
@@ -221,9 +235,7 @@ export class KvKeyedStateBackend<K> extends AbstractKeyedStateBackend<K, Registe
       this.ttl.counters.sweepEntriesExamined += n;
       return n;
     };
-    // unref: a sweep never keeps the process alive; state access is synchronous, so a sweep never interleaves with one.
-    const timer = setInterval(run, sweep.intervalMs).unref();
-    this.sweeps.set(reg.name, { run, timer: { close: () => clearInterval(timer) } });
+    this.sweeps.set(reg.name, { run, timer: this.scheduleTtlSweep(run, sweep.intervalMs) });
     return reg;
   }
 

@@ -40,6 +40,17 @@ export interface TtlTimeProvider {
 }
 
 /**
+ * A TTL clock moved by hand (Flink's ManualClock): tests and simulations set `now` instead of
+ * depending on the wall clock. Also serves as a watermark provider for event-time TTL.
+ */
+export class ManualTtlClock implements TtlTimeProvider {
+  constructor(public now = 0) {}
+  currentTimestamp(): number {
+    return this.now;
+  }
+}
+
+/**
  * How a TTL'd key space of a KvStore stores its last-access timestamps, so that a store can drop
  * expired entries itself (the RocksDB compaction filter). Timestamps are i64 big-endian
  * milliseconds; an entry expires when timestamp + ttlMs <= current time.
