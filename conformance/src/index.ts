@@ -16,3 +16,4 @@ export { runKvStoreConformance, type KvStoreConformanceOptions } from './kv/run-
 export { KV_STORE_CAPABILITIES, KV_STORE_CASES, type KvStoreCapability, type KvStoreCase } from './kv/kv-store-cases.js';
 /** The TTL cases' hand-moved clock (defined in core, beside TtlTimeProvider), for backends' own TTL tests. */
 export { ManualTtlClock } from '@flowstate/core';
+export { runAndKill } from './harness/kill.js';

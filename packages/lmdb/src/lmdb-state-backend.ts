@@ -1,7 +1,8 @@
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DefaultOperatorStateBackend, KvKeyedStateBackend } from '@flowstate/core';
+import { createWorkingDirectory, DefaultOperatorStateBackend, KvKeyedStateBackend } from '@flowstate/core';
 import type { KeyedStateBackend, KeyedStateBackendParameters, OperatorStateBackend, OperatorStateBackendParameters, StateBackend } from '@flowstate/core';
 import { LmdbKvStore } from './lmdb-kv-store.js';
 
@@ -27,10 +28,10 @@ export class LmdbStateBackend implements StateBackend {
 
   async createKeyedStateBackend<K>(parameters: KeyedStateBackendParameters<K>): Promise<KeyedStateBackend<K>> {
     const base = parameters.localDirectory ?? this.options.localDirectory ?? join(tmpdir(), 'flowstate-lmdb');
-    mkdirSync(base, { recursive: true });
     // One fresh environment per keyed backend: working state starts empty and is restored from
-    // the checkpoint, never reused from an earlier run.
-    const path = mkdtempSync(join(base, 'lmdb-'));
+    // the checkpoint, never reused from an earlier run. Owned by this process, so that the next
+    // backend started here deletes it if this process is killed before dispose().
+    const path = createWorkingDirectory(base, `lmdb-${randomUUID()}`);
     let store: LmdbKvStore;
     try {
       store = new LmdbKvStore({ path, maxKeySpaces: this.options.maxKeySpaces ?? 1024 });

@@ -1,31 +1,27 @@
 // Working directories of killed RocksDB backends are deleted by the next backend started in the
 // same local directory; those of live processes, of other hosts and unknown directories are not.
 import { strict as assert } from 'node:assert';
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { KeyGroupRange, Serializers, ValueStateDescriptor, VoidNamespace } from '@flowstate/core';
+import { KeyGroupRange, OWNER_FILE, Serializers, ValueStateDescriptor, VoidNamespace } from '@flowstate/core';
+import { runAndKill } from '@flowstate/conformance';
 import { RocksDBStateBackend } from '../src/index.js';
-import { OWNER_FILE } from '../src/backend/working-directory.js';
 
 const INDEX = fileURLToPath(new URL('../src/index.js', import.meta.url));
 const CORE = import.meta.resolve('@flowstate/core');
 
 /** A child process that opens a backend under `base`, writes, and is killed (SIGKILL) without dispose(). */
 function startAndKill(base: string): void {
-  const script = `
+  runAndKill(`
     const { KeyGroupRange, Serializers, ValueStateDescriptor, VoidNamespace } = await import(${JSON.stringify(CORE)});
     const { RocksDBStateBackend } = await import(${JSON.stringify(INDEX)});
     const b = await new RocksDBStateBackend({ localDirectory: ${JSON.stringify(base)} }).createKeyedStateBackend({
       operatorIdentifier: 'killed', keySerializer: Serializers.string, maxParallelism: 8, keyGroupRange: new KeyGroupRange(0, 7) });
     const s = b.getPartitionedState(VoidNamespace, Serializers.voidNamespace, new ValueStateDescriptor('v', Serializers.int32, 0));
-    b.setCurrentKey('k'); s.update(1);
-    process.kill(process.pid, 'SIGKILL');`;
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
-  assert.equal(r.signal, 'SIGKILL', `the child was to be killed: ${r.stderr}`);
+    b.setCurrentKey('k'); s.update(1);`);
 }
 
 async function openBackend(base: string, name: string) {

@@ -12,6 +12,7 @@ export * from '../backend/identity.js';
 export { DefaultOperatorStateBackend } from '../backend/operator/default-operator-state-backend.js';
 export * from '../backend/abstract-keyed-state-backend.js';
 export * from '../backend/native-snapshot-format.js';
+export { createWorkingDirectory, removeAbandonedWorkingDirectories, OWNER_FILE } from '../backend/working-directory.js';
 export * from '../keygroups/murmur3.js';
 export * from '../keygroups/key-group-range.js';
 export * from '../keygroups/key-group-assignment.js';

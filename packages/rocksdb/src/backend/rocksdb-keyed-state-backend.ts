@@ -3,6 +3,7 @@ import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  createWorkingDirectory,
   KvKeyedStateBackend,
   SharedFileReuseTracker,
   SnapshotStrategyRunner,
@@ -17,7 +18,6 @@ import { RocksDBKvStore } from './rocksdb-kv-store.js';
 import { isNativeSnapshot, type RocksSnapshotSource } from './rocksdb-snapshot.js';
 import { RocksNativeSnapshotStrategy } from './rocksdb-incremental-snapshot.js';
 import { restoreRocksKeyedState } from './rocksdb-restore.js';
-import { createWorkingDirectory } from './working-directory.js';
 import type { RocksDBFileHandle, RocksDBSharedFileHandle } from './handles.js';
 
 export interface RocksDBKeyedStateBackendOptions {

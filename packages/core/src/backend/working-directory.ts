@@ -1,12 +1,15 @@
-// Working directories of RocksDB keyed backends: one per instance, under a local directory that
-// several instances (and processes) share. dispose() deletes its own; a process that was killed
-// never does, so every new instance first deletes the directories whose owner process is gone.
+// Working directories of keyed backends on local disk (RocksDB, LMDB): one per instance, under a
+// local directory that several instances (and processes) share. dispose() deletes its own; a
+// process that was killed never does, so every new instance first deletes the directories whose
+// owner process is gone.
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 
 /** Marks a directory as a working directory and names its owner; nothing without it is touched. */
-export const OWNER_FILE = '.flowstate-rocksdb-owner';
+export const OWNER_FILE = '.flowstate-owner';
+/** The name RocksDB backends wrote before the mechanism moved to core; still read, so their directories are cleaned too. */
+const LEGACY_OWNER_FILES = ['.flowstate-rocksdb-owner'];
 /** An owner file is a few dozen bytes; anything larger is not ours. */
 const MAX_OWNER_BYTES = 4096;
 
@@ -37,8 +40,16 @@ function isAlive(pid: number): boolean {
 }
 
 function readOwner(dir: string): Owner | undefined {
+  for (const name of [OWNER_FILE, ...LEGACY_OWNER_FILES]) {
+    const owner = readOwnerFile(join(dir, name));
+    if (owner !== undefined) return owner;
+  }
+  return undefined;
+}
+
+function readOwnerFile(file: string): Owner | undefined {
   try {
-    const text = readFileSync(join(dir, OWNER_FILE), 'utf8');
+    const text = readFileSync(file, 'utf8');
     if (text.length > MAX_OWNER_BYTES) return undefined;
     const o = JSON.parse(text) as Partial<Owner>;
     if (!Number.isInteger(o.pid) || typeof o.host !== 'string') return undefined;
