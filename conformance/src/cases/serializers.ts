@@ -9,6 +9,9 @@ import {
   StateMigrationError,
   ValueStateDescriptor,
   type KeyedStateBackend,
+  type MapState,
+  type State,
+  type StateDescriptor,
 } from '@flowstate/core';
 import { checkpointKeyed } from '../harness/checkpoint.js';
 import { expectRejects, expectThrows } from '../harness/expect.js';
@@ -65,111 +68,92 @@ const PERSON_WITHOUT_DEFAULT = new RecordSerializer<PersonV1 & { age: number }>(
   { name: 'age', serializer: Serializers.int32 },
 ]);
 
-function simpleScenario<T>(
+/**
+ * A scenario over one state: `original` is registered and written for every key, `incompatible`
+ * (same name, a serializer the restored snapshot cannot accept) must be refused, and `original`
+ * must still read `expected` afterwards.
+ */
+function scenario<S extends State, T>(
   label: string,
-  original: () => { write: (kb: Backend, key: string) => void; read: (kb: Backend) => T },
-  incompatible: (kb: Backend) => unknown,
+  original: StateDescriptor<S, unknown>,
+  io: { write(state: S, key: string): void; read(state: S): T },
+  incompatible: StateDescriptor<State, unknown>,
   expected: (key: string) => T,
-  name: string,
 ): IncompatibleScenario {
+  const state = (kb: Backend, d: StateDescriptor<S, unknown>): S => kb.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, d);
+  const forEachKey = (kb: Backend, fn: (s: S, key: string) => void) => {
+    for (const key of KEYS) {
+      kb.setCurrentKey(key);
+      fn(state(kb, original), key);
+    }
+  };
   return {
     label,
-    stateName: name,
-    write: (kb) => {
-      const o = original();
-      for (const key of KEYS) {
-        kb.setCurrentKey(key);
-        o.write(kb, key);
-      }
-    },
-    registerIncompatible: (kb) => void incompatible(kb),
-    verifyIntact: (kb) => {
-      const o = original();
-      for (const key of KEYS) {
-        kb.setCurrentKey(key);
-        assert.deepStrictEqual(o.read(kb), expected(key), `${label}: '${key}' is intact after the failed registration`);
-      }
-    },
+    stateName: original.name,
+    write: (kb) => forEachKey(kb, io.write),
+    registerIncompatible: (kb) => void kb.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, incompatible),
+    verifyIntact: (kb) => forEachKey(kb, (s, key) => assert.deepStrictEqual(io.read(s), expected(key), `${label}: '${key}' is intact after the failed registration`)),
   };
 }
 
+/** Map state read and written under one user key. */
+const MAP_UNDER_UK = { write: (s: MapState<string, string>, key: string) => s.put('uk', key), read: (s: MapState<string, string>) => s.get('uk') };
+
 const SCENARIOS: readonly IncompatibleScenario[] = [
-  simpleScenario(
+  scenario(
     'value state (string -> int32)',
-    () => {
-      const d = new ValueStateDescriptor<string>('value-state', Serializers.string);
-      return { write: (kb, key) => kb.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, d).update(`v-${key}`), read: (kb) => kb.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, d).value() };
-    },
-    (kb) => kb.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, new ValueStateDescriptor<number>('value-state', Serializers.int32)),
+    new ValueStateDescriptor<string>('value-state', Serializers.string),
+    { write: (s, key) => s.update(`v-${key}`), read: (s) => s.value() },
+    new ValueStateDescriptor<number>('value-state', Serializers.int32),
     (key) => `v-${key}`,
-    'value-state',
   ),
-  simpleScenario(
+  scenario(
     'list state (element string -> int32)',
-    () => {
-      const d = new ListStateDescriptor<string>('list-state', Serializers.string);
-      return { write: (kb, key) => kb.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, d).addAll([key, key]), read: (kb) => [...kb.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, d).get()] };
-    },
-    (kb) => kb.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, new ListStateDescriptor<number>('list-state', Serializers.int32)),
+    new ListStateDescriptor<string>('list-state', Serializers.string),
+    { write: (s, key) => s.addAll([key, key]), read: (s) => [...s.get()] },
+    new ListStateDescriptor<number>('list-state', Serializers.int32),
     (key) => [key, key],
-    'list-state',
   ),
-  simpleScenario(
+  scenario(
     'map state (user value string -> int32)',
-    () => {
-      const d = new MapStateDescriptor<string, string>('map-state', Serializers.string, Serializers.string);
-      return { write: (kb, key) => kb.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, d).put('uk', key), read: (kb) => kb.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, d).get('uk') };
-    },
-    (kb) => kb.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, new MapStateDescriptor<string, number>('map-state', Serializers.string, Serializers.int32)),
+    new MapStateDescriptor<string, string>('map-state', Serializers.string, Serializers.string),
+    MAP_UNDER_UK,
+    new MapStateDescriptor<string, number>('map-state', Serializers.string, Serializers.int32),
     (key) => key,
-    'map-state',
   ),
-  simpleScenario(
+  scenario(
     'map state (user key string -> int32)',
-    () => {
-      const d = new MapStateDescriptor<string, string>('map-keys-state', Serializers.string, Serializers.string);
-      return { write: (kb, key) => kb.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, d).put('uk', key), read: (kb) => kb.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, d).get('uk') };
-    },
-    (kb) => kb.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, new MapStateDescriptor<number, string>('map-keys-state', Serializers.int32, Serializers.string)),
+    new MapStateDescriptor<string, string>('map-keys-state', Serializers.string, Serializers.string),
+    MAP_UNDER_UK,
+    new MapStateDescriptor<number, string>('map-keys-state', Serializers.int32, Serializers.string),
     (key) => key,
-    'map-keys-state',
   ),
-  simpleScenario(
+  scenario(
     'reducing state (int32 -> string)',
-    () => {
-      const d = new ReducingStateDescriptor<number>('reducing-state', sum, Serializers.int32);
-      return {
-        write: (kb, key) => {
-          const s = kb.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, d);
-          s.add(key.length);
-          s.add(100);
-        },
-        read: (kb) => kb.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, d).get(),
-      };
+    new ReducingStateDescriptor<number>('reducing-state', sum, Serializers.int32),
+    {
+      write: (s, key) => {
+        s.add(key.length);
+        s.add(100);
+      },
+      read: (s) => s.get(),
     },
-    (kb) => kb.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, new ReducingStateDescriptor<string>('reducing-state', concat, Serializers.string)),
+    new ReducingStateDescriptor<string>('reducing-state', concat, Serializers.string),
     (key) => key.length + 100,
-    'reducing-state',
   ),
-  simpleScenario(
+  scenario(
     'aggregating state (accumulator int32 -> string)',
-    () => {
-      const d = new AggregatingStateDescriptor<number, number, number>('aggregating-state', counting, Serializers.int32);
-      return { write: (kb, key) => kb.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, d).add(key.length), read: (kb) => kb.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, d).get() };
-    },
-    (kb) => kb.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, new AggregatingStateDescriptor<number, string, number>('aggregating-state', countingAsText, Serializers.string)),
+    new AggregatingStateDescriptor<number, number, number>('aggregating-state', counting, Serializers.int32),
+    { write: (s, key) => s.add(key.length), read: (s) => s.get() },
+    new AggregatingStateDescriptor<number, string, number>('aggregating-state', countingAsText, Serializers.string),
     (key) => key.length,
-    'aggregating-state',
   ),
-  simpleScenario(
+  scenario(
     'value state (record field added without a default)',
-    () => {
-      const d = new ValueStateDescriptor<PersonV1>('record-state', PERSON_V1);
-      return { write: (kb, key) => kb.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, d).update({ id: key.length, name: key, legacy: 'x' }), read: (kb) => kb.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, d).value() };
-    },
-    (kb) => kb.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, new ValueStateDescriptor('record-state', PERSON_WITHOUT_DEFAULT)),
+    new ValueStateDescriptor<PersonV1>('record-state', PERSON_V1),
+    { write: (s, key) => s.update({ id: key.length, name: key, legacy: 'x' }), read: (s) => s.value() },
+    new ValueStateDescriptor('record-state', PERSON_WITHOUT_DEFAULT),
     (key) => ({ id: key.length, name: key, legacy: 'x' }),
-    'record-state',
   ),
 ];
 

@@ -94,17 +94,13 @@ export class Fixture {
   }
 
   async keyed<K>(options: KeyedBackendOptions<K>): Promise<KeyedStateBackend<K>> {
-    const maxParallelism = options.maxParallelism ?? MAX_PARALLELISM;
+    // The rest (restore state and reader, TTL clocks, signal) are backend parameters as they are.
+    const { maxParallelism = MAX_PARALLELISM, keyGroupRange, ...parameters } = options;
     const kb = await this.backend.createKeyedStateBackend<K>({
+      ...parameters,
       operatorIdentifier: OPERATOR_ID,
-      keySerializer: options.keySerializer,
       maxParallelism,
-      keyGroupRange: options.keyGroupRange ?? KeyGroupRange.of(0, maxParallelism - 1),
-      ...(options.restoreState === undefined ? {} : { restoreState: options.restoreState }),
-      ...(options.stateHandleReader === undefined ? {} : { stateHandleReader: options.stateHandleReader }),
-      ...(options.ttlTimeProvider === undefined ? {} : { ttlTimeProvider: options.ttlTimeProvider }),
-      ...(options.ttlWatermarkProvider === undefined ? {} : { ttlWatermarkProvider: options.ttlWatermarkProvider }),
-      ...(options.signal === undefined ? {} : { signal: options.signal }),
+      keyGroupRange: keyGroupRange ?? KeyGroupRange.of(0, maxParallelism - 1),
       // Backends that keep state on disk get a private directory; heap backends ignore it.
       localDirectory: await this.newLocalDirectory(),
     });

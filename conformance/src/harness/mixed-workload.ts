@@ -26,6 +26,9 @@ export interface MixedModel {
   averages: Map<string, number[]>;
 }
 
+/** Which part of the model mirrors each state. */
+const MODEL_OF = { value: 'values', list: 'lists', map: 'maps', average: 'averages' } as const;
+
 export const MIXED_DESCRIPTORS = {
   value: new ValueStateDescriptor<Counter>('counter', new MsgpackSerializer<Counter>()),
   list: new ListStateDescriptor<number>('numbers', Serializers.int32),
@@ -101,15 +104,9 @@ export class MixedWorkload {
         break;
       }
       case 1:
-        s.value.clear();
-        m.values.delete(key);
-        break;
-      case 2: {
-        const e = prng.int(1000);
-        s.list.add(e);
-        m.lists.set(key, [...(m.lists.get(key) ?? []), e]);
-        break;
-      }
+        return this.clear('value', key);
+      case 2:
+        return this.append('list', key, prng.int(1000));
       case 3: {
         const es = prng.ints(2, 0, 1000);
         s.list.update(es);
@@ -117,9 +114,7 @@ export class MixedWorkload {
         break;
       }
       case 4:
-        s.list.clear();
-        m.lists.delete(key);
-        break;
+        return this.clear('list', key);
       case 5: {
         const uk = prng.chance(0.5) ? 'a' : `n${prng.int(5)}`;
         const uv = prng.chance(0.2) ? null : prng.int(1000);
@@ -137,19 +132,25 @@ export class MixedWorkload {
         break;
       }
       case 7:
-        s.map.clear();
-        m.maps.delete(key);
-        break;
-      case 8: {
-        const v = prng.int(100);
-        s.average.add(v);
-        m.averages.set(key, [...(m.averages.get(key) ?? []), v]);
-        break;
-      }
+        return this.clear('map', key);
+      case 8:
+        return this.append('average', key, prng.int(100));
       default:
-        s.average.clear();
-        m.averages.delete(key);
+        return this.clear('average', key);
     }
+  }
+
+  /** Clears one state of `key` in the backend and in the model. */
+  private clear(state: keyof typeof MODEL_OF, key: string): void {
+    this.states[state].clear();
+    this.model[MODEL_OF[state]].delete(key);
+  }
+
+  /** Adds to the list or the aggregate of `key`; the model gets a new array, so earlier model snapshots keep theirs. */
+  private append(state: 'list' | 'average', key: string, n: number): void {
+    this.states[state].add(n);
+    const inputs = this.model[MODEL_OF[state]];
+    inputs.set(key, [...(inputs.get(key) ?? []), n]);
   }
 
   /** A deep copy of the model as it is now. */

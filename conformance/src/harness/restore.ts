@@ -1,30 +1,16 @@
-import type { KeyedStateBackend, KeyedStateHandle, KeyGroupRange, TtlTimeProvider, TypeSerializer } from '@flowstate/core';
+import type { KeyedStateBackend, KeyedStateHandle, KeyGroupRange } from '@flowstate/core';
 import { checkpointKeyed, type CompletedCheckpoint } from './checkpoint.js';
-import type { Fixture } from './fixture.js';
+import type { Fixture, KeyedBackendOptions } from './fixture.js';
 
-export interface RestoreKeyedOptions<K> {
-  readonly keySerializer: TypeSerializer<K>;
-  readonly keyGroupRange?: KeyGroupRange;
-  readonly maxParallelism?: number;
+/** What `fx.keyed` takes, except that the checkpoint supplies the handles and their reader. */
+export interface RestoreKeyedOptions<K> extends Omit<KeyedBackendOptions<K>, 'restoreState' | 'stateHandleReader'> {
   /** Defaults to every handle of every old subtask: the new backend must filter by key group. */
   readonly handles?: readonly KeyedStateHandle[];
-  /** The TTL clocks of the restored backend. */
-  readonly ttlTimeProvider?: TtlTimeProvider;
-  readonly ttlWatermarkProvider?: TtlTimeProvider;
-  readonly signal?: AbortSignal;
 }
 
 export function restoreKeyed<K>(fx: Fixture, cp: CompletedCheckpoint<KeyedStateHandle>, options: RestoreKeyedOptions<K>): Promise<KeyedStateBackend<K>> {
-  return fx.keyed<K>({
-    keySerializer: options.keySerializer,
-    ...(options.keyGroupRange === undefined ? {} : { keyGroupRange: options.keyGroupRange }),
-    ...(options.maxParallelism === undefined ? {} : { maxParallelism: options.maxParallelism }),
-    restoreState: options.handles ?? cp.handles.flat(),
-    stateHandleReader: cp.reader,
-    ...(options.ttlTimeProvider === undefined ? {} : { ttlTimeProvider: options.ttlTimeProvider }),
-    ...(options.ttlWatermarkProvider === undefined ? {} : { ttlWatermarkProvider: options.ttlWatermarkProvider }),
-    ...(options.signal === undefined ? {} : { signal: options.signal }),
-  });
+  const { handles, ...backendOptions } = options;
+  return fx.keyed<K>({ ...backendOptions, restoreState: handles ?? cp.handles.flat(), stateHandleReader: cp.reader });
 }
 
 /**

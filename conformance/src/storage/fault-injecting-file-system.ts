@@ -1,4 +1,4 @@
-import { StorageError, type FileStatus, type FileSystem, type FileWriter, type ReadRange } from '@flowstate/core';
+import { ForwardingFileSystem, StorageError, type FileSystem, type FileWriter, type ReadRange } from '@flowstate/core';
 
 export type FaultMode = 'none' | 'transient' | 'permanent';
 
@@ -8,7 +8,7 @@ export type FaultMode = 'none' | 'transient' | 'permanent';
  * fills up, a connection that dies mid-upload); `mode` says whether the failure is transient
  * (retrying may succeed) or permanent. Counts every injected fault.
  */
-export class FaultInjectingFileSystem implements FileSystem {
+export class FaultInjectingFileSystem extends ForwardingFileSystem {
   mode: FaultMode = 'none';
   failWritesAfterBytes = 0;
   failReads = false;
@@ -23,21 +23,15 @@ export class FaultInjectingFileSystem implements FileSystem {
   private written = 0;
   readonly injected = { writes: 0, commits: 0, reads: 0, deletes: 0, lostResponses: 0 };
 
-  constructor(readonly inner: FileSystem) {}
-
-  get scheme(): string {
-    return this.inner.scheme;
-  }
-
-  get displayRoot(): string {
-    return this.inner.displayRoot;
+  constructor(inner: FileSystem) {
+    super(inner);
   }
 
   private fault(path: string, what: string): StorageError {
     return new StorageError(path, `injected ${this.mode} fault on ${what}`, { transient: this.mode === 'transient' });
   }
 
-  async create(path: string): Promise<FileWriter> {
+  override async create(path: string): Promise<FileWriter> {
     const w = await this.inner.create(path);
     return {
       write: async (chunk) => {
@@ -63,7 +57,7 @@ export class FaultInjectingFileSystem implements FileSystem {
     };
   }
 
-  async read(path: string, range?: ReadRange): Promise<Uint8Array> {
+  override async read(path: string, range?: ReadRange): Promise<Uint8Array> {
     if (this.mode !== 'none' && this.failReads) {
       this.injected.reads++;
       throw this.fault(path, 'read');
@@ -71,15 +65,7 @@ export class FaultInjectingFileSystem implements FileSystem {
     return this.inner.read(path, range);
   }
 
-  stat(path: string): Promise<FileStatus | null> {
-    return this.inner.stat(path);
-  }
-
-  list(dir: string): Promise<FileStatus[]> {
-    return this.inner.list(dir);
-  }
-
-  async delete(path: string): Promise<void> {
+  override async delete(path: string): Promise<void> {
     if ((this.mode !== 'none' && this.failDeletes) || this.failDeleteOf?.(path)) {
       this.injected.deletes++;
       throw this.fault(path, 'delete');
@@ -87,20 +73,11 @@ export class FaultInjectingFileSystem implements FileSystem {
     return this.inner.delete(path);
   }
 
-  /** One delete() per path, so that targeted faults apply to each. */
-  async deleteMany(paths: readonly string[]): Promise<void> {
-    for (const p of paths) await this.delete(p);
-  }
-
-  async deleteDirectory(dir: string): Promise<void> {
+  override async deleteDirectory(dir: string): Promise<void> {
     if ((this.mode !== 'none' && this.failDeletes) || this.failDeleteOf?.(dir)) {
       this.injected.deletes++;
       throw this.fault(dir, 'delete');
     }
     return this.inner.deleteDirectory(dir);
-  }
-
-  listIncomplete(dir: string): Promise<FileStatus[]> {
-    return this.inner.listIncomplete?.(dir) ?? Promise.resolve([]);
   }
 }

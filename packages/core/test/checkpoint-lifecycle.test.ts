@@ -8,46 +8,28 @@ import {
   collectGarbage,
   CompletedCheckpointStore,
   CorruptCheckpointError,
+  ForwardingFileSystem,
   FsCheckpointStorage,
   MemoryFileSystem,
   serializeCheckpointMetadata,
   StorageError,
   type CheckpointMetadata,
-  type FileStatus,
-  type FileSystem,
-  type FileWriter,
-  type ReadRange,
   type StreamStateHandle,
 } from '@flowstate/core';
 
 /** Memory file system that records deletes and fails those `failDelete` matches. */
-class RecordingFileSystem implements FileSystem {
-  readonly scheme = 'memory';
-  readonly displayRoot = 'memory://rec';
-  readonly inner = new MemoryFileSystem();
+class RecordingFileSystem extends ForwardingFileSystem {
   readonly deleted: string[] = [];
   failDelete: (path: string) => boolean = () => false;
-  create(path: string): Promise<FileWriter> {
-    return this.inner.create(path);
+  constructor() {
+    super(new MemoryFileSystem());
   }
-  read(path: string, range?: ReadRange): Promise<Uint8Array> {
-    return this.inner.read(path, range);
-  }
-  stat(path: string): Promise<FileStatus | null> {
-    return this.inner.stat(path);
-  }
-  list(dir: string): Promise<FileStatus[]> {
-    return this.inner.list(dir);
-  }
-  async delete(path: string): Promise<void> {
+  override async delete(path: string): Promise<void> {
     if (this.failDelete(path)) throw new StorageError(path, 'injected delete failure', { transient: true });
     this.deleted.push(path);
     await this.inner.delete(path);
   }
-  async deleteMany(paths: readonly string[]): Promise<void> {
-    for (const p of paths) await this.delete(p);
-  }
-  async deleteDirectory(dir: string): Promise<void> {
+  override async deleteDirectory(dir: string): Promise<void> {
     if (this.failDelete(dir)) throw new StorageError(dir, 'injected delete failure', { transient: true });
     for (const f of await this.inner.list(dir)) this.deleted.push(f.path);
     await this.inner.deleteDirectory(dir);

@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createWorkingDirectory, DefaultOperatorStateBackend, KvKeyedStateBackend } from '@flowstate/core';
-import type { KeyedStateBackend, KeyedStateBackendParameters, OperatorStateBackend, OperatorStateBackendParameters, StateBackend } from '@flowstate/core';
+import { AbstractStateBackend, createWorkingDirectory, KvKeyedStateBackend } from '@flowstate/core';
+import type { KeyedStateBackend, KeyedStateBackendParameters } from '@flowstate/core';
 import { LmdbKvStore } from './lmdb-kv-store.js';
 
 export interface LmdbStateBackendOptions {
@@ -17,14 +17,16 @@ export interface LmdbStateBackendOptions {
  * Keyed state in LMDB on local disk: larger than memory, read through the OS page cache, with
  * snapshots taken from an LMDB read transaction. Everything above the byte-level store (state
  * semantics, canonical snapshots, restore and rescaling) is core's generic KvKeyedStateBackend, so
- * this package is only the KvStore. Operator state stays on the heap, as in Flink.
+ * this package is only the KvStore. Operator state stays on the heap (AbstractStateBackend), as in Flink.
  */
-export class LmdbStateBackend implements StateBackend {
+export class LmdbStateBackend extends AbstractStateBackend {
   readonly name = 'lmdb';
   /** The synchronous part only opens a read transaction; the stream is written afterwards. */
   readonly supportsAsynchronousSnapshots = true;
 
-  constructor(readonly options: LmdbStateBackendOptions = {}) {}
+  constructor(readonly options: LmdbStateBackendOptions = {}) {
+    super();
+  }
 
   async createKeyedStateBackend<K>(parameters: KeyedStateBackendParameters<K>): Promise<KeyedStateBackend<K>> {
     const base = parameters.localDirectory ?? this.options.localDirectory ?? join(tmpdir(), 'flowstate-lmdb');
@@ -42,9 +44,5 @@ export class LmdbStateBackend implements StateBackend {
     // open() restores the canonical handles; if that fails it disposes the backend, which closes
     // the store and so deletes the directory.
     return KvKeyedStateBackend.open(parameters, store);
-  }
-
-  createOperatorStateBackend(parameters: OperatorStateBackendParameters): Promise<OperatorStateBackend> {
-    return DefaultOperatorStateBackend.create(parameters);
   }
 }

@@ -10,6 +10,7 @@ export * from '../errors.js';
 export * from '../backend/spi.js';
 export * from '../backend/identity.js';
 export { DefaultOperatorStateBackend } from '../backend/operator/default-operator-state-backend.js';
+export { AbstractStateBackend } from '../backend/abstract-state-backend.js';
 export * from '../backend/abstract-keyed-state-backend.js';
 export * from '../backend/native-snapshot-format.js';
 export { createWorkingDirectory, removeAbandonedWorkingDirectories, OWNER_FILE } from '../backend/working-directory.js';

@@ -13,6 +13,7 @@ export * from '../storage/file-system.js';
 export * from '../storage/paths.js';
 export * from '../storage/verify.js';
 export * from '../storage/memory-file-system.js';
+export * from '../storage/forwarding-file-system.js';
 export * from '../storage/memory-file-system-provider.js';
 export * from '../storage/checkpoint-output-stream.js';
 export * from '../storage/fs-checkpoint-storage.js';

@@ -67,45 +67,36 @@ export class DataInputDeserializer {
     return b === 1;
   }
 
+  /** Claims the next n bytes (bounds-checked): their offset in the ArrayBuffer, for the DataView reads. */
+  private take(n: number, what: string): number {
+    this.need(n, what);
+    const at = this.start + this.pos;
+    this.pos += n;
+    return at;
+  }
+
   readUint16(): number {
-    this.need(2, 'uint16');
-    const v = this.view.getUint16(this.start + this.pos);
-    this.pos += 2;
-    return v;
+    return this.view.getUint16(this.take(2, 'uint16'));
   }
 
   readInt32(): number {
-    this.need(4, 'int32');
-    const v = this.view.getInt32(this.start + this.pos);
-    this.pos += 4;
-    return v;
+    return this.view.getInt32(this.take(4, 'int32'));
   }
 
   readUint32(): number {
-    this.need(4, 'uint32');
-    const v = this.view.getUint32(this.start + this.pos);
-    this.pos += 4;
-    return v;
+    return this.view.getUint32(this.take(4, 'uint32'));
   }
 
   readFloat64(): number {
-    this.need(8, 'float64');
-    const v = this.view.getFloat64(this.start + this.pos);
-    this.pos += 8;
-    return v;
+    return this.view.getFloat64(this.take(8, 'float64'));
   }
 
   readBigInt64(): bigint {
-    this.need(8, 'int64');
-    const v = this.view.getBigInt64(this.start + this.pos);
-    this.pos += 8;
-    return v;
+    return this.view.getBigInt64(this.take(8, 'int64'));
   }
 
   readUint64(): number {
-    this.need(8, 'uint64');
-    const v = this.view.getBigUint64(this.start + this.pos);
-    this.pos += 8;
+    const v = this.view.getBigUint64(this.take(8, 'uint64'));
     if (v > BigInt(Number.MAX_SAFE_INTEGER)) this.fail(`uint64 ${v} exceeds 2^53`);
     return Number(v);
   }

@@ -27,7 +27,11 @@ export class DataOutputSerializer {
 
   private ensure(extra: number): void {
     const need = this.pos + extra;
-    if (need <= this.buf.length) return;
+    if (need > this.buf.length) this.grow(need);
+  }
+
+  /** The slow path of ensure and claim, kept out of them so that they stay small enough to inline. */
+  private grow(need: number): void {
     // At least 16: doubling an empty buffer (initialCapacity 0) would never grow.
     let cap = Math.max(this.buf.length * 2, 16);
     while (cap < need) cap *= 2;
@@ -46,22 +50,31 @@ export class DataOutputSerializer {
     this.writeUint8(v ? 1 : 0);
   }
 
+  /**
+   * Claims the next n bytes (growing the buffer) and returns their position. Callers read
+   * `this.view` after the claim: growing replaces the view.
+   */
+  private claim(n: number): number {
+    const at = this.pos;
+    const end = at + n;
+    if (end > this.buf.length) this.grow(end);
+    this.pos = end;
+    return at;
+  }
+
   writeUint16(v: number): void {
-    this.ensure(2);
-    this.view.setUint16(this.pos, v);
-    this.pos += 2;
+    const at = this.claim(2);
+    this.view.setUint16(at, v);
   }
 
   writeInt32(v: number): void {
-    this.ensure(4);
-    this.view.setInt32(this.pos, v);
-    this.pos += 4;
+    const at = this.claim(4);
+    this.view.setInt32(at, v);
   }
 
   writeUint32(v: number): void {
-    this.ensure(4);
-    this.view.setUint32(this.pos, v);
-    this.pos += 4;
+    const at = this.claim(4);
+    this.view.setUint32(at, v);
   }
 
   /** Overwrites 4 bytes already written (e.g. a length reserved before its content). */
@@ -71,28 +84,24 @@ export class DataOutputSerializer {
   }
 
   writeFloat32(v: number): void {
-    this.ensure(4);
-    this.view.setFloat32(this.pos, v);
-    this.pos += 4;
+    const at = this.claim(4);
+    this.view.setFloat32(at, v);
   }
 
   writeFloat64(v: number): void {
-    this.ensure(8);
-    this.view.setFloat64(this.pos, v);
-    this.pos += 8;
+    const at = this.claim(8);
+    this.view.setFloat64(at, v);
   }
 
   writeBigInt64(v: bigint): void {
-    this.ensure(8);
-    this.view.setBigInt64(this.pos, v);
-    this.pos += 8;
+    const at = this.claim(8);
+    this.view.setBigInt64(at, v);
   }
 
   writeUint64(v: number): void {
     assert(Number.isSafeInteger(v) && v >= 0, `uint64 out of safe range: ${v}`);
-    this.ensure(8);
-    this.view.setBigUint64(this.pos, BigInt(v));
-    this.pos += 8;
+    const at = this.claim(8);
+    this.view.setBigUint64(at, BigInt(v));
   }
 
   writeVarUint(v: number): void {

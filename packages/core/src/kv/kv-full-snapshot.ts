@@ -1,13 +1,12 @@
 import type { CheckpointOptions, SnapshotResult } from '../backend/spi.js';
 import type { SnapshotContext, SnapshotResources, SnapshotStrategy } from '../backend/snapshot/snapshot-strategy.js';
 import { DataOutputSerializer } from '../io/data-output.js';
-import type { KeyGroupRange } from '../keygroups/key-group-range.js';
-import type { TypeSerializer, TypeSerializerSnapshot } from '../serialization/type-serializer.js';
+import type { TypeSerializerSnapshot } from '../serialization/type-serializer.js';
 import { KeyedStateStreamEncoder, type KeyedStateMetaInfo } from '../snapshot/keyed-state-stream.js';
 import type { KeyedStateHandle } from '../storage/handles.js';
-import type { PriorityQueueStates, QueueSnapshotWriter } from '../pq/priority-queue-states.js';
+import type { QueueSnapshotWriter } from '../pq/priority-queue-states.js';
 import { writeQueueRecords } from '../pq/queue-stream.js';
-import type { RegisteredKvState } from './kv-registered.js';
+import type { KvBackendStates, RegisteredKvState } from './kv-registered.js';
 import type { KvRowLayout } from './kv-row-layout.js';
 import { forEachEntry, type KvStore, type KvView } from './kv-store.js';
 import { kvListToCanonical, kvMapValueToCanonical } from './kv-values.js';
@@ -16,15 +15,9 @@ import { kvTtlLayoutKind } from '../state/ttl-descriptors.js';
 import { kvWithoutExpired } from './kv-ttl.js';
 
 /** What a full snapshot of a KV backend needs from it, and no more. */
-export interface KvSnapshotSource {
-  readonly keySerializer: TypeSerializer<unknown>;
-  readonly keyGroupRange: KeyGroupRange;
-  readonly layout: KvRowLayout;
+export interface KvSnapshotSource extends KvBackendStates {
   /** The store (read when a snapshot starts: a backend may attach it after construction). */
   readonly store: KvStore;
-  readonly states: ReadonlyMap<string, RegisteredKvState>;
-  /** The priority queues, written after the states. */
-  readonly queues: PriorityQueueStates;
   /** For a TTL'd state with cleanup in full snapshots: the time to drop expired entries against (taken in the synchronous part). */
   readonly ttlFilter?: (state: RegisteredKvState) => TtlSnapshotFilter | undefined;
 }

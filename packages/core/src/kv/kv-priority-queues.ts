@@ -1,16 +1,8 @@
 import { StateMigrationError } from '../errors.js';
 import { DataOutputSerializer } from '../io/data-output.js';
-import { KeyGroupPartitionedPriorityQueue } from '../pq/key-group-partitioned-queue.js';
-import {
-  ElementWriter,
-  keyGroupOfElement,
-  queueMetaInfo,
-  type AnyElementType,
-  type PriorityQueueContext,
-  type PriorityQueueStates,
-  type QueueSnapshotWriter,
-  type RestoredQueueSink,
-} from '../pq/priority-queue-states.js';
+import type { KeyGroupPartitionedPriorityQueue } from '../pq/key-group-partitioned-queue.js';
+import { ElementWriter, partitionedQueue, queueMetaInfo, queueSnapshotWriter, type AnyElementType, type PriorityQueueContext } from '../pq/priority-queue-states.js';
+import type { PriorityQueueStates, QueueSnapshotWriter, RestoredQueueSink } from '../pq/priority-queue-states.js';
 import { assert } from '../assert.js';
 import type { TypeSerializerSnapshot } from '../serialization/type-serializer.js';
 import type { KeyedStateMetaInfo } from '../snapshot/keyed-state-stream.js';
@@ -70,7 +62,7 @@ export class KvPriorityQueues implements PriorityQueueStates {
     if (existing !== undefined) checkRestoredSerializer(name, existing.snapshot, type);
     const space = existing?.space ?? this.store().keySpace(name);
     const writer = new ElementWriter(this.ctx.keySerializer, type);
-    const queue = new KeyGroupPartitionedPriorityQueue(type.compare, keyGroupOfElement(this.ctx, name, type), this.ctx.keyGroupRange, (g) => new KvKeyGroupQueue(space, this.layout.keyGroupStart(g), type, writer));
+    const queue = partitionedQueue(this.ctx, name, type, (g) => new KvKeyGroupQueue(space, this.layout.keyGroupStart(g), type, writer));
     this.queues.set(name, { space, snapshot: type.serializer.snapshotConfiguration(), queue });
     return queue as KeyGroupedInternalPriorityQueue<T>;
   }
@@ -107,12 +99,9 @@ export class KvPriorityQueues implements PriorityQueueStates {
     return [...this.queues].map(([name, q]) => {
       const space = view.keySpace(q.space.name);
       const prefixBytes = this.layout.keyGroupPrefixBytes;
-      return {
-        meta: queueMetaInfo(name, q.snapshot),
-        forEachInKeyGroup: (g, visit) => {
-          if (space !== undefined) forEachEntry(space, this.layout.keyGroupStart(g), this.layout.keyGroupStart(g + 1), (r, key) => visit(key, r.subarray(prefixBytes)));
-        },
-      };
+      return queueSnapshotWriter(name, q.snapshot, (g, visit) => {
+        if (space !== undefined) forEachEntry(space, this.layout.keyGroupStart(g), this.layout.keyGroupStart(g + 1), (r, key) => visit(key, r.subarray(prefixBytes)));
+      });
     });
   }
 }

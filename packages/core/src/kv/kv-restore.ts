@@ -9,26 +9,19 @@ import { readKeyedStateHeader, readKeyGroups, type KeyedStateRecord, type KeyedS
 import type { StateKind } from '../state/descriptors.js';
 import type { KeyGroupsStateHandle } from '../storage/handles.js';
 import type { StateHandleReader } from '../storage/spi.js';
-import type { RegisteredKvState } from './kv-registered.js';
+import type { KvBackendStates, RegisteredKvState } from './kv-registered.js';
 import type { KvRowLayout } from './kv-row-layout.js';
 import type { KvBulkLoad, KvEntry } from './kv-store.js';
 import { canonicalListToKv, canonicalMapValueToKv } from './kv-values.js';
-import type { PriorityQueueStates } from '../pq/priority-queue-states.js';
 import { restoredQueueSinks } from '../pq/queue-stream.js';
 
 /** Rows per putAll while restoring. */
 const BATCH_ENTRIES = 4096;
 
 /** What a restore into a KV backend needs from it, and no more. */
-export interface KvRestoreTarget {
+export interface KvRestoreTarget extends KvBackendStates {
   readonly operatorIdentifier: string;
-  readonly keySerializer: TypeSerializer<unknown>;
-  readonly keyGroupRange: KeyGroupRange;
   readonly maxParallelism: number;
-  readonly layout: KvRowLayout;
-  readonly states: ReadonlyMap<string, RegisteredKvState>;
-  /** The priority queues (on the heap or in the store). */
-  readonly queues: PriorityQueueStates;
   registerKeySpace(name: string, kind: StateKind, ns: TypeSerializer<unknown>, st: TypeSerializer<unknown>, restored?: RegisteredKvState['restored']): RegisteredKvState;
   /** The store's bulk load, when it has one (restores then use it instead of putAll). */
   bulkLoad?(): KvBulkLoad | undefined;

@@ -5,17 +5,9 @@ import type { TypeSerializerSnapshot } from '../serialization/type-serializer.js
 import type { KeyedStateMetaInfo } from '../snapshot/keyed-state-stream.js';
 import type { KeyGroupedInternalPriorityQueue, PriorityQueueElementType } from '../state/priority-queue.js';
 import { HeapKeyGroupQueue } from './heap-key-group-queue.js';
-import { KeyGroupPartitionedPriorityQueue } from './key-group-partitioned-queue.js';
-import {
-  ElementWriter,
-  keyGroupOfElement,
-  queueMetaInfo,
-  type AnyElementType,
-  type PriorityQueueContext,
-  type PriorityQueueStates,
-  type QueueSnapshotWriter,
-  type RestoredQueueSink,
-} from './priority-queue-states.js';
+import type { KeyGroupPartitionedPriorityQueue } from './key-group-partitioned-queue.js';
+import { ElementWriter, partitionedQueue, queueSnapshotWriter, type AnyElementType, type PriorityQueueContext } from './priority-queue-states.js';
+import type { PriorityQueueStates, QueueSnapshotWriter, RestoredQueueSink } from './priority-queue-states.js';
 
 /** A serialized key and element, as a restored queue keeps them until it is created. */
 type SerializedElement = readonly [key: Uint8Array, element: Uint8Array];
@@ -56,7 +48,7 @@ export class HeapPriorityQueues implements PriorityQueueStates {
     if (existing !== undefined) return existing.queue as KeyGroupedInternalPriorityQueue<T>;
     const type = elementType as AnyElementType;
     const identity = identityFunction(type.serializer);
-    const queue = new KeyGroupPartitionedPriorityQueue<unknown>(type.compare, keyGroupOfElement(this.ctx, name, type), this.ctx.keyGroupRange, () => new HeapKeyGroupQueue(type.compare, identity));
+    const queue = partitionedQueue(this.ctx, name, type, () => new HeapKeyGroupQueue(type.compare, identity));
     const restored = this.restored.get(name);
     if (restored !== undefined) addRestored(name, queue, restored, type);
     this.restored.delete(name);
@@ -93,22 +85,16 @@ export class HeapPriorityQueues implements PriorityQueueStates {
       if (elements.length > 0) groups.set(g, elements);
     }
     const writer = new ElementWriter(this.ctx.keySerializer, c.type);
-    return {
-      meta: queueMetaInfo(name, c.type.serializer.snapshotConfiguration()),
-      forEachInKeyGroup(g, visit) {
-        for (const e of groups.get(g) ?? []) visit(writer.key(e), writer.element(e));
-      },
-    };
+    return queueSnapshotWriter(name, c.type.serializer.snapshotConfiguration(), (g, visit) => {
+      for (const e of groups.get(g) ?? []) visit(writer.key(e), writer.element(e));
+    });
   }
 }
 
 function captureRestored(name: string, r: RestoredQueue): QueueSnapshotWriter {
-  return {
-    meta: queueMetaInfo(name, r.snapshot),
-    forEachInKeyGroup(g, visit) {
-      for (const [k, e] of r.elements.get(g) ?? []) visit(k, e);
-    },
-  };
+  return queueSnapshotWriter(name, r.snapshot, (g, visit) => {
+    for (const [k, e] of r.elements.get(g) ?? []) visit(k, e);
+  });
 }
 
 /**

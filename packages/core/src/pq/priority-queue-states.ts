@@ -7,6 +7,8 @@ import { VoidNamespaceSerializer } from '../serialization/primitives.js';
 import type { TypeSerializer, TypeSerializerSnapshot } from '../serialization/type-serializer.js';
 import type { KeyedStateMetaInfo } from '../snapshot/keyed-state-stream.js';
 import type { KeyGroupedInternalPriorityQueue, PriorityQueueElementType } from '../state/priority-queue.js';
+import { KeyGroupPartitionedPriorityQueue } from './key-group-partitioned-queue.js';
+import type { KeyGroupQueue } from './key-group-queue.js';
 
 /** An element type with the key and element types erased, as registries keep them. */
 export type AnyElementType = PriorityQueueElementType<unknown, unknown>;
@@ -53,6 +55,21 @@ export interface PriorityQueueStates {
 /** The canonical meta information of a queue: kind PRIORITY_QUEUE, the element serializer as state serializer. */
 export function queueMetaInfo(name: string, elementSnapshot: TypeSerializerSnapshot<unknown>): KeyedStateMetaInfo {
   return { name, kind: 'PRIORITY_QUEUE', namespaceSerializerSnapshot: VoidNamespaceSerializer.INSTANCE.snapshotConfiguration(), stateSerializerSnapshot: elementSnapshot };
+}
+
+/** A snapshot writer of one queue: its meta information and its records per key group. */
+export function queueSnapshotWriter(name: string, elementSnapshot: TypeSerializerSnapshot<unknown>, forEachInKeyGroup: QueueSnapshotWriter['forEachInKeyGroup']): QueueSnapshotWriter {
+  return { meta: queueMetaInfo(name, elementSnapshot), forEachInKeyGroup };
+}
+
+/** A queue of `type` over the backend's key groups, each key group's queue made by `perKeyGroup` (on the heap or in a KvStore). */
+export function partitionedQueue(
+  ctx: PriorityQueueContext,
+  name: string,
+  type: AnyElementType,
+  perKeyGroup: (keyGroup: number) => KeyGroupQueue<unknown>,
+): KeyGroupPartitionedPriorityQueue<unknown> {
+  return new KeyGroupPartitionedPriorityQueue(type.compare, keyGroupOfElement(ctx, name, type), ctx.keyGroupRange, perKeyGroup);
 }
 
 /** The key group of an element; an element of a key outside the backend's range is refused. */

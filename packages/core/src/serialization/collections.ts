@@ -1,9 +1,10 @@
 import { IllegalStateUsageError } from '../errors.js';
 import { DataInputDeserializer } from '../io/data-input.js';
 import { DataOutputSerializer } from '../io/data-output.js';
-import { checkVersion, readSerializerSnapshot, writeSerializerSnapshot, type SerializerSnapshotRegistry } from './snapshot-registry.js';
+import { checkVersion, CompositeSerializerSnapshot, readSerializerSnapshot, type SerializerSnapshotRegistry } from './snapshot-registry.js';
 import {
   SchemaCompatibility,
+  wrapNestedCompatibility,
   type TypeSerializer,
   type TypeSerializerSchemaCompatibility,
   type TypeSerializerSnapshot,
@@ -60,13 +61,10 @@ export class ListSerializer<T> implements TypeSerializer<T[]> {
   }
 }
 
-export class ListSerializerSnapshot<T> implements TypeSerializerSnapshot<T[]> {
+export class ListSerializerSnapshot<T> extends CompositeSerializerSnapshot<T[]> {
   readonly typeId = 'list';
-  readonly version = 1;
-  constructor(readonly elementSnapshot: TypeSerializerSnapshot<T>) {}
-
-  writeConfiguration(out: DataOutputSerializer): void {
-    writeSerializerSnapshot(out, this.elementSnapshot as TypeSerializerSnapshot<unknown>);
+  constructor(readonly elementSnapshot: TypeSerializerSnapshot<T>) {
+    super([elementSnapshot]);
   }
 
   restoreSerializer(): TypeSerializer<T[]> {
@@ -77,17 +75,11 @@ export class ListSerializerSnapshot<T> implements TypeSerializerSnapshot<T[]> {
     if (!(newSerializer instanceof ListSerializer)) {
       return SchemaCompatibility.incompatible(`was 'list', now '${newSerializer.typeId}'`);
     }
-    const inner = this.elementSnapshot.resolveSchemaCompatibility((newSerializer as ListSerializer<T>).elementSerializer);
-    switch (inner.type) {
-      case 'COMPATIBLE_AS_IS':
-        return SchemaCompatibility.compatibleAsIs();
-      case 'COMPATIBLE_AFTER_MIGRATION':
-        return SchemaCompatibility.compatibleAfterMigration((old) => (old as unknown[]).map(inner.migrate));
-      case 'COMPATIBLE_WITH_RECONFIGURED_SERIALIZER':
-        return SchemaCompatibility.compatibleWithReconfiguredSerializer(new ListSerializer(inner.serializer));
-      case 'INCOMPATIBLE':
-        return SchemaCompatibility.incompatible(`list element: ${inner.reason}`);
-    }
+    return wrapNestedCompatibility(this.elementSnapshot.resolveSchemaCompatibility((newSerializer as ListSerializer<T>).elementSerializer), {
+      part: 'list element',
+      migrate: (old, migrateElement) => (old as unknown[]).map(migrateElement),
+      reconfigure: (element) => new ListSerializer(element),
+    });
   }
 
   static read(version: number, config: DataInputDeserializer, registry: SerializerSnapshotRegistry): ListSerializerSnapshot<unknown> {
@@ -155,17 +147,13 @@ export class MapSerializer<K, V> implements TypeSerializer<Map<K, V | null>> {
   }
 }
 
-export class MapSerializerSnapshot<K, V> implements TypeSerializerSnapshot<Map<K, V | null>> {
+export class MapSerializerSnapshot<K, V> extends CompositeSerializerSnapshot<Map<K, V | null>> {
   readonly typeId = 'map';
-  readonly version = 1;
   constructor(
     readonly keySnapshot: TypeSerializerSnapshot<K>,
     readonly valueSnapshot: TypeSerializerSnapshot<V>,
-  ) {}
-
-  writeConfiguration(out: DataOutputSerializer): void {
-    writeSerializerSnapshot(out, this.keySnapshot as TypeSerializerSnapshot<unknown>);
-    writeSerializerSnapshot(out, this.valueSnapshot as TypeSerializerSnapshot<unknown>);
+  ) {
+    super([keySnapshot, valueSnapshot]);
   }
 
   restoreSerializer(): TypeSerializer<Map<K, V | null>> {
@@ -184,21 +172,15 @@ export class MapSerializerSnapshot<K, V> implements TypeSerializerSnapshot<Map<K
         `map key serializer ${kc.type === 'INCOMPATIBLE' ? kc.reason : 'would need migration, which map keys do not support'}`,
       );
     }
-    const vc = this.valueSnapshot.resolveSchemaCompatibility(ns.valueSerializer);
-    switch (vc.type) {
-      case 'COMPATIBLE_AS_IS':
-        return SchemaCompatibility.compatibleAsIs();
-      case 'COMPATIBLE_AFTER_MIGRATION':
-        return SchemaCompatibility.compatibleAfterMigration((old) => {
-          const m = new Map<K, V | null>();
-          for (const [k, v] of old as Map<K, unknown>) m.set(k, v === null ? null : vc.migrate(v));
-          return m;
-        });
-      case 'COMPATIBLE_WITH_RECONFIGURED_SERIALIZER':
-        return SchemaCompatibility.compatibleWithReconfiguredSerializer(new MapSerializer(ns.keySerializer, vc.serializer));
-      case 'INCOMPATIBLE':
-        return SchemaCompatibility.incompatible(`map value: ${vc.reason}`);
-    }
+    return wrapNestedCompatibility(this.valueSnapshot.resolveSchemaCompatibility(ns.valueSerializer), {
+      part: 'map value',
+      migrate: (old, migrateValue) => {
+        const m = new Map<K, V | null>();
+        for (const [k, v] of old as Map<K, unknown>) m.set(k, v === null ? null : migrateValue(v));
+        return m;
+      },
+      reconfigure: (value) => new MapSerializer(ns.keySerializer, value),
+    });
   }
 
   static read(version: number, config: DataInputDeserializer, registry: SerializerSnapshotRegistry): MapSerializerSnapshot<unknown, unknown> {

@@ -1,7 +1,7 @@
 import { UnknownFormatVersionError, UnknownSerializerError } from '../errors.js';
 import { DataInputDeserializer } from '../io/data-input.js';
 import { DataOutputSerializer } from '../io/data-output.js';
-import type { TypeSerializerSnapshot } from './type-serializer.js';
+import type { TypeSerializer, TypeSerializerSchemaCompatibility, TypeSerializerSnapshot } from './type-serializer.js';
 
 /** Reads one serializer snapshot's configuration (the bytes its writeConfiguration produced). */
 export type SerializerSnapshotReader = (
@@ -69,4 +69,21 @@ export function checkVersion(typeId: string, version: number, supported: readonl
   if (!supported.includes(version)) {
     throw new UnknownFormatVersionError(`serializer snapshot '${typeId}'`, version, supported);
   }
+}
+
+/**
+ * A snapshot whose configuration is the snapshots of its nested serializers, in order (Flink's
+ * CompositeTypeSerializerSnapshot): list element, map key and value, timer key and namespace.
+ */
+export abstract class CompositeSerializerSnapshot<T> implements TypeSerializerSnapshot<T> {
+  abstract readonly typeId: string;
+  readonly version: number = 1;
+  constructor(private readonly nestedSnapshots: ReadonlyArray<TypeSerializerSnapshot<unknown>>) {}
+
+  writeConfiguration(out: DataOutputSerializer): void {
+    for (const s of this.nestedSnapshots) writeSerializerSnapshot(out, s);
+  }
+
+  abstract restoreSerializer(): TypeSerializer<T>;
+  abstract resolveSchemaCompatibility(newSerializer: TypeSerializer<T>): TypeSerializerSchemaCompatibility<T>;
 }

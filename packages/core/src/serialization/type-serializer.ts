@@ -97,3 +97,34 @@ export class ExactDeserializer {
     return v;
   }
 }
+
+/** How a serializer that wraps one nested serializer follows the nested one's compatibility. */
+export interface NestedCompatibilityWrapper<Inner, Outer> {
+  /** Prefixes the nested reason when incompatible (e.g. 'list element'); none: the reason as it is. */
+  readonly part?: string;
+  /** An old outer value with its nested values migrated by `migrateNested`. */
+  migrate(oldValue: unknown, migrateNested: (oldNested: unknown) => Inner): Outer;
+  /** The outer serializer around a reconfigured nested one. */
+  reconfigure(nested: TypeSerializer<Inner>): TypeSerializer<Outer>;
+}
+
+/**
+ * The compatibility of a wrapping serializer (list, map value, TTL value) from its nested
+ * serializer's: as is stays as is, a nested migration migrates every nested value, a reconfigured
+ * nested serializer reconfigures the outer one, and incompatible says which part.
+ */
+export function wrapNestedCompatibility<Inner, Outer>(
+  nested: TypeSerializerSchemaCompatibility<Inner>,
+  wrapper: NestedCompatibilityWrapper<Inner, Outer>,
+): TypeSerializerSchemaCompatibility<Outer> {
+  switch (nested.type) {
+    case 'COMPATIBLE_AS_IS':
+      return SchemaCompatibility.compatibleAsIs();
+    case 'COMPATIBLE_AFTER_MIGRATION':
+      return SchemaCompatibility.compatibleAfterMigration((old) => wrapper.migrate(old, nested.migrate));
+    case 'COMPATIBLE_WITH_RECONFIGURED_SERIALIZER':
+      return SchemaCompatibility.compatibleWithReconfiguredSerializer(wrapper.reconfigure(nested.serializer));
+    case 'INCOMPATIBLE':
+      return SchemaCompatibility.incompatible(wrapper.part === undefined ? nested.reason : `${wrapper.part}: ${nested.reason}`);
+  }
+}

@@ -2,7 +2,7 @@ import { DataOutputSerializer } from '../io/data-output.js';
 import type { DataInputDeserializer } from '../io/data-input.js';
 import { IllegalStateUsageError } from '../errors.js';
 import { compareBytes } from '../kv/kv-bytes.js';
-import { checkVersion, readSerializerSnapshot, writeSerializerSnapshot, type SerializerSnapshotRegistry } from '../serialization/snapshot-registry.js';
+import { checkVersion, CompositeSerializerSnapshot, readSerializerSnapshot, type SerializerSnapshotRegistry } from '../serialization/snapshot-registry.js';
 import { SchemaCompatibility, type TypeSerializer, type TypeSerializerSchemaCompatibility, type TypeSerializerSnapshot } from '../serialization/type-serializer.js';
 import type { PriorityQueueElementType } from './priority-queue.js';
 
@@ -59,18 +59,14 @@ export class TimerSerializer<K, N> implements TypeSerializer<InternalTimer<K, N>
   }
 }
 
-export class TimerSerializerSnapshot<K, N> implements TypeSerializerSnapshot<InternalTimer<K, N>> {
+export class TimerSerializerSnapshot<K, N> extends CompositeSerializerSnapshot<InternalTimer<K, N>> {
   readonly typeId = 'timer';
-  readonly version = 1;
 
   constructor(
     readonly keySnapshot: TypeSerializerSnapshot<K>,
     readonly namespaceSnapshot: TypeSerializerSnapshot<N>,
-  ) {}
-
-  writeConfiguration(out: DataOutputSerializer): void {
-    writeSerializerSnapshot(out, this.keySnapshot as TypeSerializerSnapshot<unknown>);
-    writeSerializerSnapshot(out, this.namespaceSnapshot as TypeSerializerSnapshot<unknown>);
+  ) {
+    super([keySnapshot, namespaceSnapshot]);
   }
 
   restoreSerializer(): TypeSerializer<InternalTimer<K, N>> {

@@ -2,7 +2,7 @@ import { IllegalStateUsageError } from '../errors.js';
 import type { DataInputDeserializer } from '../io/data-input.js';
 import type { DataOutputSerializer } from '../io/data-output.js';
 import { checkVersion, readSerializerSnapshot, writeSerializerSnapshot, type SerializerSnapshotRegistry } from '../serialization/snapshot-registry.js';
-import { SchemaCompatibility, type TypeSerializer, type TypeSerializerSchemaCompatibility, type TypeSerializerSnapshot } from '../serialization/type-serializer.js';
+import { SchemaCompatibility, wrapNestedCompatibility, type TypeSerializer, type TypeSerializerSchemaCompatibility, type TypeSerializerSnapshot } from '../serialization/type-serializer.js';
 import type { TtlTimeCharacteristic } from './ttl.js';
 
 /** A user value with the time it was last written (or read, with OnReadAndWrite): Flink's TtlValue. */
@@ -109,22 +109,15 @@ export class TtlSerializerSnapshot<T> implements TypeSerializerSnapshot<TtlValue
     if (next.info.timeCharacteristic !== this.info.timeCharacteristic) {
       return SchemaCompatibility.incompatible(`TTL time characteristic changed from ${this.info.timeCharacteristic} to ${next.info.timeCharacteristic}`);
     }
-    const inner = this.userSnapshot.resolveSchemaCompatibility(next.userSerializer);
-    switch (inner.type) {
-      case 'COMPATIBLE_AS_IS':
-        return SchemaCompatibility.compatibleAsIs();
-      case 'COMPATIBLE_AFTER_MIGRATION':
-        // Timestamps survive a migration of the user value.
-        return SchemaCompatibility.compatibleAfterMigration((old) => {
-          const v = old as TtlValue<unknown>;
-          const user = v.userValue === null || v.userValue === undefined ? v.userValue : inner.migrate(v.userValue);
-          return { userValue: user as T, lastAccessTimestamp: v.lastAccessTimestamp };
-        });
-      case 'COMPATIBLE_WITH_RECONFIGURED_SERIALIZER':
-        return SchemaCompatibility.compatibleWithReconfiguredSerializer(new TtlSerializer(inner.serializer, next.info));
-      case 'INCOMPATIBLE':
-        return SchemaCompatibility.incompatible(inner.reason);
-    }
+    return wrapNestedCompatibility(this.userSnapshot.resolveSchemaCompatibility(next.userSerializer), {
+      // Timestamps survive a migration of the user value.
+      migrate: (old, migrateUser) => {
+        const v = old as TtlValue<unknown>;
+        const user = v.userValue === null || v.userValue === undefined ? v.userValue : migrateUser(v.userValue);
+        return { userValue: user as T, lastAccessTimestamp: v.lastAccessTimestamp };
+      },
+      reconfigure: (user) => new TtlSerializer(user, next.info),
+    });
   }
 
   static read(version: number, config: DataInputDeserializer, registry: SerializerSnapshotRegistry): TtlSerializerSnapshot<unknown> {

@@ -1,5 +1,5 @@
-import { DefaultOperatorStateBackend } from '@flowstate/core';
-import type { KeyedStateBackend, KeyedStateBackendParameters, OperatorStateBackend, OperatorStateBackendParameters, StateBackend } from '@flowstate/core';
+import { AbstractStateBackend } from '@flowstate/core';
+import type { KeyedStateBackend, KeyedStateBackendParameters } from '@flowstate/core';
 import type { Compression } from '../native.js';
 import { RocksDBKeyedStateBackend, type RocksDBTimerServiceFactory } from './rocksdb-keyed-state-backend.js';
 
@@ -35,11 +35,13 @@ export interface RocksDBStateBackendOptions {
  * State in RocksDB on local disk (Flink's EmbeddedRocksDBStateBackend): for state far larger than
  * memory, with incremental checkpoints. Operator state stays on the heap, as in Flink.
  */
-export class RocksDBStateBackend implements StateBackend {
+export class RocksDBStateBackend extends AbstractStateBackend {
   readonly name = 'rocksdb';
   readonly supportsAsynchronousSnapshots = true;
 
-  constructor(readonly options: RocksDBStateBackendOptions = {}) {}
+  constructor(readonly options: RocksDBStateBackendOptions = {}) {
+    super();
+  }
 
   async createKeyedStateBackend<K>(parameters: KeyedStateBackendParameters<K>): Promise<KeyedStateBackend<K>> {
     const o = this.options;
@@ -60,9 +62,5 @@ export class RocksDBStateBackend implements StateBackend {
     );
     await b.initialize(parameters);
     return b;
-  }
-
-  createOperatorStateBackend(parameters: OperatorStateBackendParameters): Promise<OperatorStateBackend> {
-    return DefaultOperatorStateBackend.create(parameters);
   }
 }
