@@ -36,6 +36,13 @@ class RecordingFileSystem extends ForwardingFileSystem {
   }
 }
 
+/** A recording file system, checkpoint storage on it, and a store that retains one checkpoint. */
+function setup(): { fs: RecordingFileSystem; storage: FsCheckpointStorage; store: CompletedCheckpointStore } {
+  const fs = new RecordingFileSystem();
+  const storage = new FsCheckpointStorage(fs);
+  return { fs, storage, store: new CompletedCheckpointStore(storage, 1) };
+}
+
 async function writeFile(storage: FsCheckpointStorage, id: number, scope: 'EXCLUSIVE' | 'SHARED', text: string): Promise<StreamStateHandle> {
   const loc = await storage.initializeLocationForCheckpoint(id);
   const out = loc.streamFactory.createCheckpointStateOutputStream(scope);
@@ -65,8 +72,7 @@ const pathOf = (h: StreamStateHandle) => (h.type === 'file' ? h.path : assert.fa
 
 describe('checkpoint completeness', () => {
   it('gc reclaims an incomplete checkpoint, metadata first, and keeps the files complete checkpoints share with it', async () => {
-    const fs = new RecordingFileSystem();
-    const storage = new FsCheckpointStorage(fs);
+    const { fs, storage } = setup();
     const c1 = await checkpoint(storage, 1);
     const c2 = await checkpoint(storage, 2, [c1.shared]);
     await fs.inner.delete(pathOf(c2.shared)); // what a premature shared-file delete leaves behind
@@ -89,8 +95,7 @@ describe('checkpoint completeness', () => {
   });
 
   it('gc deletes nothing while a checkpoint has metadata it cannot decode', async () => {
-    const fs = new RecordingFileSystem();
-    const storage = new FsCheckpointStorage(fs);
+    const { fs, storage } = setup();
     await checkpoint(storage, 1);
     const w = await fs.create('chk-2/_metadata');
     await w.write(Buffer.from('not metadata'));
@@ -104,8 +109,7 @@ describe('checkpoint completeness', () => {
 
 describe('CompletedCheckpointStore', () => {
   it('recovers the checkpoints of earlier runs without subsuming them, then retention deletes exactly the unreferenced files', async () => {
-    const fs = new RecordingFileSystem();
-    const storage = new FsCheckpointStorage(fs);
+    const { fs, storage } = setup();
     const cps = [await checkpoint(storage, 1)];
     for (let id = 2; id <= 6; id++) cps.push(await checkpoint(storage, id, [cps[0]!.shared]));
     const store = await CompletedCheckpointStore.recover(storage, 2);
@@ -121,9 +125,7 @@ describe('CompletedCheckpointStore', () => {
   });
 
   it('a subsumed checkpoint whose metadata cannot be deleted keeps its shared files until it is gone', async () => {
-    const fs = new RecordingFileSystem();
-    const storage = new FsCheckpointStorage(fs);
-    const store = new CompletedCheckpointStore(storage, 1);
+    const { fs, storage, store } = setup();
     const c1 = await checkpoint(storage, 1);
     await store.add(c1);
     fs.failDelete = (p) => p === 'chk-1/_metadata';
@@ -140,9 +142,7 @@ describe('CompletedCheckpointStore', () => {
   });
 
   it('an adopted checkpoint (aborted, metadata left behind) keeps the files it reuses until it is discarded', async () => {
-    const fs = new RecordingFileSystem();
-    const storage = new FsCheckpointStorage(fs);
-    const store = new CompletedCheckpointStore(storage, 1);
+    const { fs, storage, store } = setup();
     const c1 = await checkpoint(storage, 1);
     await store.add(c1);
     const c2 = await checkpoint(storage, 2, [c1.shared]); // aborted, its metadata could not be deleted
@@ -161,8 +161,7 @@ describe('CompletedCheckpointStore', () => {
   });
 
   it('a dropped checkpoint newer than a retained one releases exactly the files only it used', async () => {
-    const fs = new RecordingFileSystem();
-    const storage = new FsCheckpointStorage(fs);
+    const { fs, storage } = setup();
     const c1 = await checkpoint(storage, 1);
     const c2 = await checkpoint(storage, 2, [c1.shared]);
     const store = await CompletedCheckpointStore.recover(storage, 2);
@@ -177,9 +176,7 @@ describe('CompletedCheckpointStore', () => {
   });
 
   it('an adopted checkpoint before any completed one releases its shared files once it is gone', async () => {
-    const fs = new RecordingFileSystem();
-    const storage = new FsCheckpointStorage(fs);
-    const store = new CompletedCheckpointStore(storage, 1);
+    const { fs, storage, store } = setup();
     const c1 = await checkpoint(storage, 1); // aborted: its response was lost, its metadata is there
     store.adopt(c1);
     await store.retryDiscards();

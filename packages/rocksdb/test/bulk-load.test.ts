@@ -2,14 +2,14 @@ import { strict as assert } from 'node:assert';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { KeyGroupRange, SAVEPOINT, Serializers, ValueStateDescriptor, VoidNamespace, type KeyedStateBackend } from '@flowstate/core';
+import { KeyGroupRange, SAVEPOINT, Serializers, VoidNamespace, type KeyedStateBackend } from '@flowstate/core';
 import { FsStateBackend } from '@flowstate/heap';
 import { RocksDBKvStore, RocksDBStateBackend, STATE_CF_PREFIX } from '@flowstate/rocksdb';
 import { RocksDB, SstFileWriter } from '@flowstate/rocksdb/native';
 import { localCheckpointStorage } from '@flowstate/storage-local';
 import { sortedLastWins } from '../src/backend/rocksdb-bulk-load.js';
 import { loadBinding } from '../src/native/binding.js';
-import { tempDirs } from './temp-dirs.js';
+import { COUNT, tempDirs } from './temp-dirs.js';
 
 const tempDir = tempDirs();
 const b = (...bytes: number[]) => new Uint8Array(bytes);
@@ -45,8 +45,7 @@ describe('RocksDB bulk load (canonical restores through SST ingestion)', () => {
   it('restores a canonical savepoint by ingesting SST files, not through write batches', async () => {
     const dir = tempDir('bulk-restore');
     const storage = localCheckpointStorage(join(dir, 'checkpoints'));
-    const COUNT = new ValueStateDescriptor<number>('count', Serializers.int32, 0);
-    const params = { operatorIdentifier: 'op', keySerializer: Serializers.string, maxParallelism: 128, keyGroupRange: new KeyGroupRange(0, 127) };
+        const params = { operatorIdentifier: 'op', keySerializer: Serializers.string, maxParallelism: 128, keyGroupRange: new KeyGroupRange(0, 127) };
     const heap = await new FsStateBackend().createKeyedStateBackend(params);
     const st = heap.getPartitionedState(VoidNamespace, Serializers.voidNamespace, COUNT);
     for (let i = 0; i < 500; i++) {

@@ -9,17 +9,15 @@ import {
   MemoryFileSystem,
   Serializers,
   UnknownFormatVersionError,
-  ValueStateDescriptor,
   VoidNamespace,
   type KeyedStateHandle,
 } from '@flowstate/core';
 import { isIncrementalRocksDBStateHandle, ROCKSDB_NATIVE_FORMAT, ROCKSDB_NATIVE_FORMAT_VERSION, RocksDBStateBackend, type IncrementalRocksDBStateHandle } from '@flowstate/rocksdb';
-import { tempDirs } from './temp-dirs.js';
+import { COUNT, tempDirs } from './temp-dirs.js';
 
 const namedTempDir = tempDirs();
 const tempDir = () => namedTempDir('format-version');
 
-const COUNT = new ValueStateDescriptor<number>('count', Serializers.int32, 0);
 const storage = new FsCheckpointStorage(new MemoryFileSystem());
 
 function params(restoreState: readonly KeyedStateHandle[] = []) {

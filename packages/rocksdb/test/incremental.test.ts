@@ -14,7 +14,6 @@ import {
   SAVEPOINT,
   serializeCheckpointMetadata,
   Serializers,
-  ValueStateDescriptor,
   VoidNamespace,
   type CheckpointStorage,
   type KeyedStateBackend,
@@ -24,11 +23,10 @@ import {
 import { FsStateBackend } from '@flowstate/heap';
 import { isIncrementalRocksDBStateHandle, RocksDBStateBackend, type IncrementalRocksDBStateHandle } from '@flowstate/rocksdb';
 import { localCheckpointStorage } from '@flowstate/storage-local';
-import { tempDirs } from './temp-dirs.js';
+import { COUNT, tempDirs } from './temp-dirs.js';
 
 const tempDir = tempDirs();
 
-const COUNT = new ValueStateDescriptor<number>('count', Serializers.int32, 0);
 const EVENTS = new ListStateDescriptor<string>('events', Serializers.string);
 const ATTRS = new MapStateDescriptor<string, number>('attrs', Serializers.string, Serializers.int32);
 const RANGE = new KeyGroupRange(0, 127);

@@ -10,7 +10,6 @@ import {
   FlowstateError,
   KeyGroupRange,
   Serializers,
-  ValueStateDescriptor,
   VoidNamespace,
   type CheckpointStreamFactory,
   type KeyedStateBackend,
@@ -20,11 +19,10 @@ import {
 import { localCheckpointStorage } from '@flowstate/storage-local';
 import { RocksDBError, RocksDBKeyedStateBackend, RocksDBStateBackend, type IncrementalRocksDBStateHandle } from '@flowstate/rocksdb';
 import { RocksDB, nativeCrc32cForTest, verifySstFile } from '@flowstate/rocksdb/native';
-import { tempDirs } from './temp-dirs.js';
+import { COUNT, tempDirs } from './temp-dirs.js';
 
 const tempDir = tempDirs();
 
-const COUNT = new ValueStateDescriptor<number>('count', Serializers.int32, 0);
 
 function oneSst(): string {
   const dir = tempDir('sst');

@@ -1,3 +1,4 @@
+import { Serializers, ValueStateDescriptor } from '@flowstate/core';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,3 +14,6 @@ export function tempDirs(): (name: string) => string {
     return d;
   };
 }
+
+/** The int32 counter value state (default 0) the RocksDB tests write. */
+export const COUNT = new ValueStateDescriptor<number>('count', Serializers.int32, 0);

@@ -30,8 +30,7 @@ export class IndexedHeap<E> {
     const removed = items[index]!;
     const last = items.pop()!;
     if (index < items.length) {
-      items[index] = last;
-      this.setIndex(last, index);
+      this.place(last, index);
       this.adjust(index);
     }
     this.setIndex(removed, -1);
@@ -60,12 +59,10 @@ export class IndexedHeap<E> {
       const parent = (i - 1) >> 1;
       const p = items[parent]!;
       if (this.compare(e, p) >= 0) break;
-      items[i] = p;
-      this.setIndex(p, i);
+      this.place(p, i);
       i = parent;
     }
-    items[i] = e;
-    this.setIndex(e, i);
+    this.place(e, i);
     return i !== index;
   }
 
@@ -81,11 +78,15 @@ export class IndexedHeap<E> {
       const child = right < n && this.compare(items[right]!, items[left]!) < 0 ? right : left;
       const c = items[child]!;
       if (this.compare(c, e) >= 0) break;
-      items[i] = c;
-      this.setIndex(c, i);
+      this.place(c, i);
       i = child;
     }
-    items[i] = e;
+    this.place(e, i);
+  }
+
+  /** Puts `e` at slot `i` and tells it where it is. */
+  private place(e: E, i: number): void {
+    this.items[i] = e;
     this.setIndex(e, i);
   }
 }
