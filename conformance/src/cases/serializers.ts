@@ -9,7 +9,6 @@ import {
   StateMigrationError,
   ValueStateDescriptor,
   type KeyedStateBackend,
-  type MapState,
   type State,
   type StateDescriptor,
 } from '@flowstate/core';
@@ -96,8 +95,11 @@ function scenario<S extends State, T>(
   };
 }
 
-/** Map state read and written under one user key. */
-const MAP_UNDER_UK = { write: (s: MapState<string, string>, key: string) => s.put('uk', key), read: (s: MapState<string, string>) => s.get('uk') };
+/** Map state (string -> string) written and read under one user key, then registered with `incompatible`. */
+function mapScenario(label: string, name: string, incompatible: StateDescriptor<State, unknown>): IncompatibleScenario {
+  const original = new MapStateDescriptor<string, string>(name, Serializers.string, Serializers.string);
+  return scenario(label, original, { write: (s, key) => s.put('uk', key), read: (s) => s.get('uk') }, incompatible, (key) => key);
+}
 
 const SCENARIOS: readonly IncompatibleScenario[] = [
   scenario(
@@ -114,20 +116,8 @@ const SCENARIOS: readonly IncompatibleScenario[] = [
     new ListStateDescriptor<number>('list-state', Serializers.int32),
     (key) => [key, key],
   ),
-  scenario(
-    'map state (user value string -> int32)',
-    new MapStateDescriptor<string, string>('map-state', Serializers.string, Serializers.string),
-    MAP_UNDER_UK,
-    new MapStateDescriptor<string, number>('map-state', Serializers.string, Serializers.int32),
-    (key) => key,
-  ),
-  scenario(
-    'map state (user key string -> int32)',
-    new MapStateDescriptor<string, string>('map-keys-state', Serializers.string, Serializers.string),
-    MAP_UNDER_UK,
-    new MapStateDescriptor<number, string>('map-keys-state', Serializers.int32, Serializers.string),
-    (key) => key,
-  ),
+  mapScenario('map state (user value string -> int32)', 'map-state', new MapStateDescriptor<string, number>('map-state', Serializers.string, Serializers.int32)),
+  mapScenario('map state (user key string -> int32)', 'map-keys-state', new MapStateDescriptor<number, string>('map-keys-state', Serializers.int32, Serializers.string)),
   scenario(
     'reducing state (int32 -> string)',
     new ReducingStateDescriptor<number>('reducing-state', sum, Serializers.int32),

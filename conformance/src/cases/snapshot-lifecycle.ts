@@ -23,8 +23,8 @@ import { beginKeyedCheckpoint, checkpointKeyed } from '../harness/checkpoint.js'
 import { expectRejects, expectThrows } from '../harness/expect.js';
 import type { Fixture } from '../harness/fixture.js';
 import { assertNothingLeft, GatedStreamFactory } from '../harness/gated-stream-factory.js';
-import { assertMixed, MIXED_DESCRIPTORS, MixedWorkload } from '../harness/mixed-workload.js';
-import { caseSeed, formatSeed, Prng } from '../harness/prng.js';
+import { assertMixed, MIXED_DESCRIPTORS, type MixedWorkload } from '../harness/mixed-workload.js';
+import { caseSeed, formatSeed } from '../harness/prng.js';
 import { filledBackend } from '../harness/filled-backend.js';
 import { restoreKeyed, snapshotAndRestoreOne } from '../harness/restore.js';
 import { VOID_NS, VOID_NS_SERIALIZER } from '../harness/state-checks.js';
@@ -99,11 +99,7 @@ async function registeredNeverWritten(fx: Fixture): Promise<void> {
 }
 
 async function writesAfterSnapshot(fx: Fixture): Promise<void> {
-  const prng = new Prng(ISOLATION_SEED);
-  const kb = await fx.keyed({ keySerializer: Serializers.string });
-  const work = new MixedWorkload(kb, prng);
-  const keys = prng.uniqueStrings(150, 'key-');
-  work.fill(keys);
+  const { kb, work, prng, keys } = await filledBackend(fx, ISOLATION_SEED, 150);
   const before = work.snapshotModel();
 
   const pending = await beginKeyedCheckpoint(fx, [kb]);
@@ -118,11 +114,7 @@ async function writesAfterSnapshot(fx: Fixture): Promise<void> {
 }
 
 async function concurrentSnapshots(fx: Fixture): Promise<void> {
-  const prng = new Prng(CONCURRENT_SEED);
-  const kb = await fx.keyed({ keySerializer: Serializers.string });
-  const work = new MixedWorkload(kb, prng);
-  const keys = prng.uniqueStrings(120, 'key-');
-  work.fill(keys);
+  const { kb, work, prng, keys } = await filledBackend(fx, CONCURRENT_SEED, 120);
   const view1 = work.snapshotModel();
   const p1 = await beginKeyedCheckpoint(fx, [kb]);
   for (const key of keys) work.mutate(key);

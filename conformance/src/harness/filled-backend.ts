@@ -8,6 +8,8 @@ export interface FilledBackend {
   work: MixedWorkload;
   /** The generator the workload draws from, to go on with (same sequence for the same seed). */
   prng: Prng;
+  /** The keys filled, in the order drawn. */
+  keys: readonly string[];
 }
 
 /** A keyed backend (string keys) holding a mixed workload over `keys` fresh keys `key-…`, drawn from `seed`. */
@@ -15,6 +17,7 @@ export async function filledBackend(fx: Fixture, seed: number, keys: number): Pr
   const prng = new Prng(seed);
   const kb = await fx.keyed({ keySerializer: Serializers.string });
   const work = new MixedWorkload(kb, prng);
-  work.fill(prng.uniqueStrings(keys, 'key-'));
-  return { kb, work, prng };
+  const drawn = prng.uniqueStrings(keys, 'key-');
+  work.fill(drawn);
+  return { kb, work, prng, keys: drawn };
 }

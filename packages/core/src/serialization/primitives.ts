@@ -4,7 +4,11 @@ import type { DataOutputSerializer } from '../io/data-output.js';
 import { SimpleTypeSerializerSnapshot } from './simple-snapshot.js';
 import type { TypeSerializer, TypeSerializerSnapshot } from './type-serializer.js';
 
-abstract class ImmutableSerializer<T> implements TypeSerializer<T> {
+/**
+ * A serializer of values never mutated in place and without configuration of its own: copy is the
+ * identity and its snapshot restores this same serializer.
+ */
+export abstract class ImmutableSerializer<T> implements TypeSerializer<T> {
   abstract readonly typeId: string;
   readonly isImmutableType = true;
   abstract serialize(value: T, out: DataOutputSerializer): void;

@@ -1,8 +1,7 @@
 import { IllegalStateUsageError } from '../errors.js';
 import type { DataInputDeserializer } from '../io/data-input.js';
 import type { DataOutputSerializer } from '../io/data-output.js';
-import { SimpleTypeSerializerSnapshot } from '../serialization/simple-snapshot.js';
-import type { TypeSerializer, TypeSerializerSnapshot } from '../serialization/type-serializer.js';
+import { ImmutableSerializer } from '../serialization/primitives.js';
 
 /**
  * Window namespaces (Flink's TimeWindow and GlobalWindow). They live in core, not in the runtime,
@@ -122,10 +121,9 @@ function readLong(input: DataInputDeserializer, what: string): number {
 }
 
 /** start and end as two longs, as Flink's TimeWindow.Serializer writes them. */
-export class TimeWindowSerializer implements TypeSerializer<TimeWindow> {
+export class TimeWindowSerializer extends ImmutableSerializer<TimeWindow> {
   static readonly INSTANCE = new TimeWindowSerializer();
   readonly typeId = 'time-window';
-  readonly isImmutableType = true;
 
   serialize(value: TimeWindow, out: DataOutputSerializer): void {
     if (!(value instanceof TimeWindow)) throw new IllegalStateUsageError(undefined, `time-window serializer got ${String(value)}`);
@@ -138,21 +136,12 @@ export class TimeWindowSerializer implements TypeSerializer<TimeWindow> {
     const end = readLong(input, 'time window end');
     return new TimeWindow(start, end);
   }
-
-  copy(value: TimeWindow): TimeWindow {
-    return value;
-  }
-
-  snapshotConfiguration(): TypeSerializerSnapshot<TimeWindow> {
-    return new SimpleTypeSerializerSnapshot(this.typeId, () => this);
-  }
 }
 
 /** One zero byte, as Flink's GlobalWindow.Serializer writes. */
-export class GlobalWindowSerializer implements TypeSerializer<GlobalWindow> {
+export class GlobalWindowSerializer extends ImmutableSerializer<GlobalWindow> {
   static readonly INSTANCE = new GlobalWindowSerializer();
   readonly typeId = 'global-window';
-  readonly isImmutableType = true;
 
   serialize(value: GlobalWindow, out: DataOutputSerializer): void {
     if (value !== GlobalWindow.INSTANCE) throw new IllegalStateUsageError(undefined, `global-window serializer got ${String(value)}`);
@@ -163,13 +152,5 @@ export class GlobalWindowSerializer implements TypeSerializer<GlobalWindow> {
     const b = input.readUint8();
     if (b !== 0) input.fail(`global window byte is ${b}, expected 0`);
     return GlobalWindow.INSTANCE;
-  }
-
-  copy(value: GlobalWindow): GlobalWindow {
-    return value;
-  }
-
-  snapshotConfiguration(): TypeSerializerSnapshot<GlobalWindow> {
-    return new SimpleTypeSerializerSnapshot(this.typeId, () => this);
   }
 }
