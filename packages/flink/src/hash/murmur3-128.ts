@@ -26,44 +26,31 @@ function le64(b: Uint8Array, at: number, n = 8): bigint {
   return v;
 }
 
+/** Guava's mixK1 / mixK2: multiply, rotate, multiply (the constants swap between the halves). */
+function mixK(k: bigint, first: bigint, r: bigint, second: bigint): bigint {
+  return (rotl((k * first) & M64, r) * second) & M64;
+}
+
+/** The block step of one half: rotate, add the other half, times 5 plus a constant. */
+function mixH(h: bigint, other: bigint, r: bigint, add: bigint): bigint {
+  return (((rotl(h, r) + other) & M64) * 5n + add) & M64;
+}
+
+const mixK1 = (k: bigint): bigint => mixK(k, C1, 31n, C2);
+const mixK2 = (k: bigint): bigint => mixK(k, C2, 33n, C1);
+
 export function murmur3_128(data: Uint8Array, seed = 0): Uint8Array {
   let h1 = BigInt(seed >>> 0);
   let h2 = h1;
   const nblocks = Math.floor(data.length / 16);
   for (let i = 0; i < nblocks; i++) {
-    let k1 = le64(data, i * 16);
-    let k2 = le64(data, i * 16 + 8);
-    k1 = (k1 * C1) & M64;
-    k1 = rotl(k1, 31n);
-    k1 = (k1 * C2) & M64;
-    h1 ^= k1;
-    h1 = rotl(h1, 27n);
-    h1 = (h1 + h2) & M64;
-    h1 = (h1 * 5n + 0x52dce729n) & M64;
-    k2 = (k2 * C2) & M64;
-    k2 = rotl(k2, 33n);
-    k2 = (k2 * C1) & M64;
-    h2 ^= k2;
-    h2 = rotl(h2, 31n);
-    h2 = (h2 + h1) & M64;
-    h2 = (h2 * 5n + 0x38495ab5n) & M64;
+    h1 = mixH(h1 ^ mixK1(le64(data, i * 16)), h2, 27n, 0x52dce729n);
+    h2 = mixH(h2 ^ mixK2(le64(data, i * 16 + 8)), h1, 31n, 0x38495ab5n);
   }
   const tail = nblocks * 16;
   const rem = data.length - tail;
-  if (rem > 8) {
-    let k2 = le64(data, tail + 8, rem - 8);
-    k2 = (k2 * C2) & M64;
-    k2 = rotl(k2, 33n);
-    k2 = (k2 * C1) & M64;
-    h2 ^= k2;
-  }
-  if (rem > 0) {
-    let k1 = le64(data, tail, Math.min(rem, 8));
-    k1 = (k1 * C1) & M64;
-    k1 = rotl(k1, 31n);
-    k1 = (k1 * C2) & M64;
-    h1 ^= k1;
-  }
+  if (rem > 8) h2 ^= mixK2(le64(data, tail + 8, rem - 8));
+  if (rem > 0) h1 ^= mixK1(le64(data, tail, Math.min(rem, 8)));
   const len = BigInt(data.length);
   h1 ^= len;
   h2 ^= len;

@@ -47,10 +47,8 @@ export class JavaDataInput {
 
   /** A reader of the next n bytes, advancing this one past them. */
   slice(n: number, what: string): JavaDataInput {
-    this.need(n, what);
-    const sub = new JavaDataInput(this.bytes, this.file, this.baseOffset, this.pos, this.pos + n);
-    this.pos += n;
-    return sub;
+    const at = this.take(n, what);
+    return new JavaDataInput(this.bytes, this.file, this.baseOffset, at, at + n);
   }
 
   fail(detail: string, at = this.pos): never {
@@ -59,6 +57,14 @@ export class JavaDataInput {
 
   need(n: number, what: string): void {
     if (n < 0 || n > this.end - this.pos) this.fail(`truncated: need ${n} bytes for ${what}, ${this.end - this.pos} left`);
+  }
+
+  /** Claims the next n bytes (bounds-checked) and returns where they start. */
+  private take(n: number, what: string): number {
+    this.need(n, what);
+    const at = this.pos;
+    this.pos += n;
+    return at;
   }
 
   readByte(): number {
@@ -78,17 +84,11 @@ export class JavaDataInput {
   }
 
   readShort(): number {
-    this.need(2, 'short');
-    const v = this.view.getInt16(this.pos);
-    this.pos += 2;
-    return v;
+    return this.view.getInt16(this.take(2, 'short'));
   }
 
   readUnsignedShort(): number {
-    this.need(2, 'short');
-    const v = this.view.getUint16(this.pos);
-    this.pos += 2;
-    return v;
+    return this.view.getUint16(this.take(2, 'short'));
   }
 
   readChar(): number {
@@ -96,18 +96,13 @@ export class JavaDataInput {
   }
 
   readInt(): number {
-    this.need(4, 'int');
+    const p = this.take(4, 'int');
     const b = this.bytes;
-    const p = this.pos;
-    this.pos += 4;
     return (b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!;
   }
 
   readLong(): bigint {
-    this.need(8, 'long');
-    const v = this.view.getBigInt64(this.pos);
-    this.pos += 8;
-    return v;
+    return this.view.getBigInt64(this.take(8, 'long'));
   }
 
   /** A long that must be a non-negative safe integer (offsets, sizes, ids). */
@@ -119,17 +114,11 @@ export class JavaDataInput {
   }
 
   readFloat(): number {
-    this.need(4, 'float');
-    const v = this.view.getFloat32(this.pos);
-    this.pos += 4;
-    return v;
+    return this.view.getFloat32(this.take(4, 'float'));
   }
 
   readDouble(): number {
-    this.need(8, 'double');
-    const v = this.view.getFloat64(this.pos);
-    this.pos += 8;
-    return v;
+    return this.view.getFloat64(this.take(8, 'double'));
   }
 
   /** A count read as i32 that must be >= 0 and fit in what remains (each item >= minItemBytes). */
