@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -77,4 +77,24 @@ export function writeOwnSavepoint(n: number, compression: boolean): string {
     }),
   );
   return dir;
+}
+
+/** Runs `fn` with a fresh temporary directory `flowstate-flink-<name>-…`, removed afterwards (also when fn fails). */
+export async function withTempDir<T>(name: string, fn: (dir: string) => Promise<T>): Promise<T> {
+  const dir = mkdtempSync(join(tmpdir(), `flowstate-flink-${name}-`));
+  try {
+    return await fn(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Runs `fn` on an own savepoint of `n` keys (see writeOwnSavepoint), removed afterwards. */
+export async function withOwnSavepoint<T>(n: number, fn: (dir: string) => Promise<T>): Promise<T> {
+  const dir = writeOwnSavepoint(n, false);
+  try {
+    return await fn(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

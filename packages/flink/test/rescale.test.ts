@@ -1,7 +1,5 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   FlinkSavepoint,
@@ -14,7 +12,7 @@ import {
   type DecodedKeyedEntry,
 } from '../src/index.js';
 import { fixture, needsFixtures } from './fixtures.js';
-import { writeOwnSavepoint } from './own-savepoint.js';
+import { withOwnSavepoint, withTempDir } from './own-savepoint.js';
 
 const j = (v: unknown): string => JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? `${x}n` : x instanceof Map ? [...x.entries()] : x));
 
@@ -56,8 +54,7 @@ function flatten(e: DecodedKeyedEntry): string[] {
 }
 
 async function check(input: string, p: number, maxParallelism: number): Promise<void> {
-  const out = mkdtempSync(join(tmpdir(), 'flowstate-flink-rescale-'));
-  try {
+  await withTempDir('rescale', async (out) => {
     const before = await contents(input);
     await rescaleFlinkSavepoint(await FlinkSavepoint.load(input), join(out, 'sp'), { parallelism: p, maxParallelism });
     const after = await contents(join(out, 'sp'));
@@ -77,32 +74,22 @@ async function check(input: string, p: number, maxParallelism: number): Promise<
       assert.deepEqual(elems(after.operatorState.get(label)!), elems(ops), `${label}: split elements kept`);
       if (flat(ops).length > 0) assert.ok(new Set(flat(strip(after.operatorState.get(label)))).size <= new Set(flat(strip(ops))).size);
     }
-  } finally {
-    rmSync(out, { recursive: true, force: true });
-  }
+  });
 }
 
 describe('offline rescale and maxParallelism change (own fixtures)', () => {
   it('1 -> 3 subtasks, maxParallelism 4 -> 200 (2-byte key-group prefixes); values kept', async () => {
-    const dir = writeOwnSavepoint(40, false);
-    try {
-      await check(dir, 3, 200);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    await withOwnSavepoint(40, (dir) => check(dir, 3, 200));
   });
 
   it('unchanged layout written by rescale equals the writer output', async () => {
-    const dir = writeOwnSavepoint(10, false);
-    const out = mkdtempSync(join(tmpdir(), 'flowstate-flink-rescale-'));
-    try {
-      await rescaleFlinkSavepoint(await FlinkSavepoint.load(dir), join(out, 'a'), {});
-      await writeFlinkSavepoint(await FlinkSavepoint.load(dir), join(out, 'b'));
-      assert.deepEqual((await contents(join(out, 'a'))).records, (await contents(join(out, 'b'))).records);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-      rmSync(out, { recursive: true, force: true });
-    }
+    await withOwnSavepoint(10, (dir) =>
+      withTempDir('rescale', async (out) => {
+        await rescaleFlinkSavepoint(await FlinkSavepoint.load(dir), join(out, 'a'), {});
+        await writeFlinkSavepoint(await FlinkSavepoint.load(dir), join(out, 'b'));
+        assert.deepEqual((await contents(join(out, 'a'))).records, (await contents(join(out, 'b'))).records);
+      }),
+    );
   });
 });
 
@@ -131,8 +118,7 @@ describe('operator state redistribution follows core (Flink round-robin) semanti
       }
       return out;
     };
-    const out = mkdtempSync(join(tmpdir(), 'flowstate-flink-rescale-'));
-    try {
+    await withTempDir('rescale', async (out) => {
       const before = await perSubtask(input);
       await rescaleFlinkSavepoint(await FlinkSavepoint.load(input), join(out, 'same'), { maxParallelism: 64 });
       assert.deepEqual(await perSubtask(join(out, 'same')), before);
@@ -142,8 +128,6 @@ describe('operator state redistribution follows core (Flink round-robin) semanti
         assert.deepEqual(lists.flat().sort(), [...all].sort(), op);
         if (all.length === 4) assert.deepEqual(lists.map((l) => l.length).sort(), [1, 1, 2]);
       }
-    } finally {
-      rmSync(out, { recursive: true, force: true });
-    }
+    });
   });
 });

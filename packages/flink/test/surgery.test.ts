@@ -1,25 +1,16 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FlinkSavepoint, operatorIdFromUid, readOperatorStates, rewriteFlinkSavepoint } from '../src/index.js';
 import { fixture, needsFixtures } from './fixtures.js';
-import { writeOwnSavepoint } from './own-savepoint.js';
+import { withOwnSavepoint, withTempDir } from './own-savepoint.js';
 
-async function withOut<T>(f: (dir: string) => Promise<T>): Promise<T> {
-  const out = mkdtempSync(join(tmpdir(), 'flowstate-flink-surgery-'));
-  try {
-    return await f(join(out, 'sp'));
-  } finally {
-    rmSync(out, { recursive: true, force: true });
-  }
-}
+/** Runs `f` with the path of a savepoint to write, in a temporary directory removed afterwards. */
+const withOut = <T>(f: (dir: string) => Promise<T>): Promise<T> => withTempDir('surgery', (out) => f(join(out, 'sp')));
 
 describe('offline surgery on Flink savepoints (own fixtures)', () => {
   it('drops a keyed state and renames the uid; the other states are unchanged', async () => {
-    const dir = writeOwnSavepoint(20, false);
-    try {
+    await withOwnSavepoint(20, async (dir) => {
       await withOut(async (out) => {
         const before = await FlinkSavepoint.load(dir);
         const beforeRecords = [...before.decodedRecords((await before.keyedStreams(before.operators[0]!))[0]!, 4)].filter((e) => e.state !== 'names');
@@ -31,9 +22,7 @@ describe('offline surgery on Flink savepoints (own fixtures)', () => {
         assert.deepEqual([...sp.decodedRecords(info!, 4)], beforeRecords);
       });
       await assert.rejects(withOut(async (out) => rewriteFlinkSavepoint(await FlinkSavepoint.load(dir), out, { removeOperators: ['nope'] })), /no operator with uid or ID 'nope'/);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 });
 

@@ -1,6 +1,7 @@
 import { FlinkOpaqueSerializerError } from '../errors.js';
 import { javaFoldHash } from '../hash/key-groups.js';
 import type { JavaDataInput } from '../io/java-input.js';
+import type { JavaDataOutput } from '../io/java-output.js';
 import { LongSerializer } from './primitives.js';
 import type { SnapshotContent, SnapshotReadContext, SnapshotReader } from './registry.js';
 import type { FlinkTypeSerializer } from './types.js';
@@ -46,20 +47,34 @@ export function hashOf(s: FlinkTypeSerializer, v: unknown, container: string): n
   return s.hashCode(v);
 }
 
-export function listSerializer(elem: FlinkTypeSerializer): FlinkTypeSerializer<unknown[]> {
+/** An i32 count, then each element as `element` reads and writes it (Flink's list and array serializers). */
+function countPrefixedSerializer(
+  serializerClass: string,
+  countName: string,
+  element: { read(i: JavaDataInput): unknown; write(x: unknown, o: JavaDataOutput): void },
+): FlinkTypeSerializer<unknown[]> {
   return {
-    serializerClass: 'org.apache.flink.api.common.typeutils.base.ListSerializer',
+    serializerClass,
     length: -1,
     deserialize: (i) => {
-      const n = i.readCount('list size');
+      const n = i.readCount(countName);
       const out: unknown[] = [];
-      for (let k = 0; k < n; k++) out.push(elem.deserialize(i));
+      for (let k = 0; k < n; k++) out.push(element.read(i));
       return out;
     },
     serialize: (v, o) => {
       o.writeInt(v.length);
-      for (const x of v) elem.serialize(x, o);
+      for (const x of v) element.write(x, o);
     },
+  };
+}
+
+export function listSerializer(elem: FlinkTypeSerializer): FlinkTypeSerializer<unknown[]> {
+  return {
+    ...countPrefixedSerializer('org.apache.flink.api.common.typeutils.base.ListSerializer', 'list size', {
+      read: (i) => elem.deserialize(i),
+      write: (x, o) => elem.serialize(x, o),
+    }),
     hashCode: (v) => javaFoldHash(v.map((x) => hashOf(elem, x, 'List')), 1),
   };
 }
@@ -147,23 +162,13 @@ export function ttlSerializer(nested: FlinkTypeSerializer[]): FlinkTypeSerialize
 
 /** GenericArraySerializer: i32 length, per element a presence flag and the element. */
 export function genericArraySerializer(elem: FlinkTypeSerializer): FlinkTypeSerializer<unknown[]> {
-  return {
-    serializerClass: 'org.apache.flink.api.common.typeutils.base.GenericArraySerializer',
-    length: -1,
-    deserialize: (i) => {
-      const n = i.readCount('array length');
-      const out: unknown[] = [];
-      for (let k = 0; k < n; k++) out.push(i.readBoolean() ? elem.deserialize(i) : null);
-      return out;
+  return countPrefixedSerializer('org.apache.flink.api.common.typeutils.base.GenericArraySerializer', 'array length', {
+    read: (i) => (i.readBoolean() ? elem.deserialize(i) : null),
+    write: (x, o) => {
+      o.writeBoolean(x !== null);
+      if (x !== null) elem.serialize(x, o);
     },
-    serialize: (v, o) => {
-      o.writeInt(v.length);
-      for (const x of v) {
-        o.writeBoolean(x !== null);
-        if (x !== null) elem.serialize(x, o);
-      }
-    },
-  };
+  });
 }
 
 /** A serializer whose values flowstate does not decode: reading one names the Java class. */
