@@ -1,23 +1,13 @@
 import assert from 'node:assert/strict';
 import { readFileSync, rmSync, writeFileSync, symlinkSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { CorruptCheckpointError, FlowstateError, PathEscapeError, StorageError, StorageNotFoundError, UnknownFormatVersionError, type CheckpointMetadata } from '@flowstate/core';
 import { convertSavepoint, rescaleSavepoint, SavepointReader, UnsupportedSavepointOperationError, validateSavepoint } from '../src/index.js';
-import { cleanup, copyFixture, keyedHandles, readEverything, readMeta, replaceFileResealed, resealMetadataFrame, tempDir, writeMeta } from './helpers.js';
+import { copyFixture, freshDirs, keyedHandles, readEverything, readMeta, replaceFileResealed, resealMetadataFrame, writeMeta } from './helpers.js';
 
-const temps: string[] = [];
-const fixture = () => {
-  const d = copyFixture();
-  temps.push(d);
-  return d;
-};
-after(() => temps.forEach(cleanup));
-const scratch = () => {
-  const d = tempDir();
-  temps.push(d);
-  return d;
-};
+const fixture = freshDirs(() => copyFixture());
+const scratch = freshDirs();
 
 function firstKeyedFile(dir: string): { path: string; headerLength: number; offsets: readonly number[] } {
   const h = keyedHandles(readMeta(dir))[0]!;

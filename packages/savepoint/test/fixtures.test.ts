@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import {
   computeKeyGroupRangeForOperatorIndex,
   DataInputDeserializer,
@@ -20,7 +20,7 @@ import { FsStateBackend, MemoryStateBackend } from '@flowstate/heap';
 import { localSavepointStorage } from '@flowstate/storage-local';
 import { SavepointReader, SavepointWriter, validateSavepoint } from '../src/index.js';
 import { D, keyElements, KEYED_UID, MAX_PARALLELISM, OFFSETS, PARTITIONS, RULES, SOURCE_UID, writeFixture, type KeyElement } from './fixture-data.js';
-import { cleanup, FIXTURE_V1, keyedHandles, readMeta, stateFiles, tempDir } from './helpers.js';
+import { FIXTURE_V1, freshDirs, keyedHandles, readMeta, stateFiles } from './helpers.js';
 
 /** The records of a block (state index, key, namespace, rest) as sorted hex strings. */
 function blockRecords(block: Uint8Array): string[] {
@@ -44,13 +44,7 @@ function blockRecords(block: Uint8Array): string[] {
   return out.sort();
 }
 
-const temps: string[] = [];
-const tmp = () => {
-  const d = tempDir();
-  temps.push(d);
-  return d;
-};
-after(() => temps.forEach(cleanup));
+const tmp = freshDirs();
 
 const expected = new Map(keyElements().map((e) => [e.key, e]));
 const sumOf = (vs: readonly bigint[]) => vs.reduce((a, b) => a + b, 0n);

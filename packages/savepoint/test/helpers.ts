@@ -33,12 +33,12 @@ export function cleanup(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
 }
 
-/** A maker of temp directories that are all removed after the calling test file's tests. */
-export function freshDirs(): () => string {
+/** A maker of temp directories (made by `make`: empty by default) that are all removed after the calling test file's tests. */
+export function freshDirs(make: () => string = () => tempDir()): () => string {
   const dirs: string[] = [];
   after(() => dirs.forEach(cleanup));
   return () => {
-    const d = tempDir();
+    const d = make();
     dirs.push(d);
     return d;
   };
