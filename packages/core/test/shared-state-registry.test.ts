@@ -27,6 +27,15 @@ async function completeAndRetainOnly(reg: SharedStateRegistry, id: number, refs:
   await reg.drain();
 }
 
+/** 'a' retained by completed checkpoint 1, then checkpoints 2 and 3 triggered (pending). */
+async function aRetainedTwoPending(): Promise<{ reg: SharedStateRegistry; deleted: string[] }> {
+  const r = registry();
+  await completeAndRetainOnly(r.reg, 1, [ref('a', 'new')]);
+  r.reg.checkpointTriggered(2);
+  r.reg.checkpointTriggered(3);
+  return r;
+}
+
 describe('SharedStateRegistry', () => {
   it('refuses a reused file it already discarded (FLINK-29913), registering nothing of that checkpoint', async () => {
     const { reg, deleted } = registry();
@@ -54,10 +63,7 @@ describe('SharedStateRegistry', () => {
   });
 
   it('holds back the deletion of an unused file while a checkpoint triggered before is pending', async () => {
-    const { reg, deleted } = registry();
-    await completeAndRetainOnly(reg, 1, [ref('a', 'new')]);
-    reg.checkpointTriggered(2);
-    reg.checkpointTriggered(3);
+    const { reg, deleted } = await aRetainedTwoPending();
     // 2 completes without 'a'; 3 (triggered before) may reuse it in its backend.
     await completeAndRetainOnly(reg, 2, [ref('b', 'new')]);
     assert.deepEqual(deleted, [], 'not deleted while checkpoint 3 is pending');
@@ -82,10 +88,7 @@ describe('SharedStateRegistry', () => {
   });
 
   it('an aborted checkpoint releases what it held back, and forgets its own files for the caller to delete', async () => {
-    const { reg, deleted } = registry();
-    await completeAndRetainOnly(reg, 1, [ref('a', 'new')]);
-    reg.checkpointTriggered(2);
-    reg.checkpointTriggered(3);
+    const { reg, deleted } = await aRetainedTwoPending();
     await completeAndRetainOnly(reg, 3, [ref('c', 'new')]);
     assert.deepEqual(deleted, [], 'held back for checkpoint 2');
     assert.deepEqual(reg.checkpointAborted(2), []);
