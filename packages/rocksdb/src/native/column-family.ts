@@ -1,5 +1,5 @@
 // Column family handles. Valid until the family is dropped or the database closes.
-import { invalid } from './errors.js';
+import { checkedWrapper } from './errors.js';
 import type { NativeColumnFamily } from './native-types.js';
 
 // @internal Module accessors, installed by the class's static block: the rest of the binding
@@ -31,9 +31,6 @@ export class ColumnFamily {
 
   static {
     wrapColumnFamily = (n) => new ColumnFamily(n);
-    nativeOfColumnFamily = (cf) => {
-      if (typeof cf !== 'object' || cf === null || !(#native in cf)) throw invalid('expected a ColumnFamily');
-      return cf.#native;
-    };
+    nativeOfColumnFamily = (cf) => checkedWrapper(cf, (o): o is ColumnFamily => #native in o, 'ColumnFamily').#native;
   }
 }

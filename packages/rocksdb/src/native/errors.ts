@@ -63,3 +63,12 @@ export function invalid(message: string): RocksDBError {
   return new RocksDBError('ROCKSDB_INVALID_ARGUMENT', message);
 }
 
+
+/**
+ * `value`, checked to be a binding wrapper (`isWrapper` is the class's own `#native in` check):
+ * what crosses from user code into the binding is validated before its native object is used.
+ */
+export function checkedWrapper<W extends object>(value: unknown, isWrapper: (o: object) => o is W, what: string): W {
+  if (typeof value !== 'object' || value === null || !isWrapper(value)) throw invalid(`expected a ${what}`);
+  return value;
+}

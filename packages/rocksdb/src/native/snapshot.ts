@@ -1,5 +1,5 @@
 // Point-in-time read views of a database.
-import { invalid } from './errors.js';
+import { checkedWrapper } from './errors.js';
 import type { NativeSnapshot } from './native-types.js';
 
 // @internal Module accessors, installed by the class's static block: the rest of the binding
@@ -34,9 +34,6 @@ export class Snapshot {
 
   static {
     wrapSnapshot = (n) => new Snapshot(n);
-    nativeOfSnapshot = (s) => {
-      if (typeof s !== 'object' || s === null || !(#native in s)) throw invalid('expected a Snapshot');
-      return s.#native;
-    };
+    nativeOfSnapshot = (s) => checkedWrapper(s, (o): o is Snapshot => #native in o, 'Snapshot').#native;
   }
 }

@@ -1,7 +1,7 @@
 // Atomic multi-column-family write batches.
 import { loadBinding } from './binding.js';
 import { nativeOfColumnFamily, type ColumnFamily } from './column-family.js';
-import { invalid } from './errors.js';
+import { checkedWrapper } from './errors.js';
 import type { NativeWriteBatch } from './native-types.js';
 
 // @internal Module accessors, installed by the class's static block: the rest of the binding
@@ -52,9 +52,6 @@ export class WriteBatch {
   }
 
   static {
-    nativeOfBatch = (b) => {
-      if (typeof b !== 'object' || b === null || !(#native in b)) throw invalid('expected a WriteBatch');
-      return b.#native;
-    };
+    nativeOfBatch = (b) => checkedWrapper(b, (o): o is WriteBatch => #native in o, 'WriteBatch').#native;
   }
 }
