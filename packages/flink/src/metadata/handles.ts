@@ -111,6 +111,18 @@ function writeKeyGroupOffsets(out: JavaDataOutput, start: number, offsets: reado
   for (const o of offsets) out.writeLong(o);
 }
 
+/** The range every keyed handle but KeyGroupsStateHandle writes after its tag: first key group, number of key groups. */
+function writeRange(out: JavaDataOutput, h: { readonly startKeyGroup: number; readonly numKeyGroups: number }): void {
+  out.writeInt(h.startKeyGroup);
+  out.writeInt(h.numKeyGroups);
+}
+
+/** Java's collection layout: an i32 count, then each item. */
+function writeList<T>(out: JavaDataOutput, items: readonly T[], write: (item: T) => void): void {
+  out.writeInt(items.length);
+  for (const x of items) write(x);
+}
+
 function readRange(input: JavaDataInput): { startKeyGroup: number; numKeyGroups: number } {
   const at = input.position;
   const startKeyGroup = input.readInt();
@@ -129,11 +141,10 @@ function readPathList(input: JavaDataInput, depth: number): HandleAndLocalPath[]
 }
 
 function writePathList(out: JavaDataOutput, list: readonly HandleAndLocalPath[]): void {
-  out.writeInt(list.length);
-  for (const e of list) {
+  writeList(out, list, (e) => {
     out.writeUTF(e.localPath);
     writeStreamHandle(out, e.handle);
-  }
+  });
 }
 
 export function readKeyedHandle(input: JavaDataInput, depth = 0): KeyedStateHandle | null {
@@ -254,8 +265,7 @@ export function writeKeyedHandle(out: JavaDataOutput, h: KeyedStateHandle | null
       out.writeByte(h.tag);
       out.writeLong(h.checkpointId);
       out.writeUTF(h.backendId);
-      out.writeInt(h.startKeyGroup);
-      out.writeInt(h.numKeyGroups);
+      writeRange(out, h);
       if (h.tag === HandleTag.INCREMENTAL_V2) out.writeLong(h.checkpointedSize ?? 0n);
       writeStreamHandle(out, h.meta);
       writePathList(out, h.shared);
@@ -264,38 +274,31 @@ export function writeKeyedHandle(out: JavaDataOutput, h: KeyedStateHandle | null
       return;
     case 'changelog':
       out.writeByte(h.tag);
-      out.writeInt(h.startKeyGroup);
-      out.writeInt(h.numKeyGroups);
+      writeRange(out, h);
       out.writeLong(h.checkpointedSize);
-      out.writeInt(h.materialized.length);
-      for (const m of h.materialized) writeKeyedHandle(out, m);
-      out.writeInt(h.nonMaterialized.length);
-      for (const m of h.nonMaterialized) writeKeyedHandle(out, m);
+      writeList(out, h.materialized, (m) => writeKeyedHandle(out, m));
+      writeList(out, h.nonMaterialized, (m) => writeKeyedHandle(out, m));
       out.writeLong(h.materializationId);
       if (h.tag === HandleTag.CHANGELOG_V2) out.writeLong(h.checkpointId ?? h.materializationId);
       return out.writeUTF(h.stateHandleId);
     case 'changelog-in-memory':
       out.writeByte(HandleTag.CHANGELOG_IN_MEMORY);
-      out.writeInt(h.startKeyGroup);
-      out.writeInt(h.numKeyGroups);
+      writeRange(out, h);
       out.writeLong(h.from);
       out.writeLong(h.to);
-      out.writeInt(h.changes.length);
-      for (const c of h.changes) {
+      writeList(out, h.changes, (c) => {
         out.writeInt(c.keyGroup);
         out.writeInt(c.data.length);
         out.writeBytes(c.data);
-      }
+      });
       return out.writeUTF(h.stateHandleId);
     case 'changelog-file':
       out.writeByte(h.tag);
-      out.writeInt(h.startKeyGroup);
-      out.writeInt(h.numKeyGroups);
-      out.writeInt(h.handles.length);
-      for (const x of h.handles) {
+      writeRange(out, h);
+      writeList(out, h.handles, (x) => {
         out.writeLong(x.offset);
         writeStreamHandle(out, x.handle);
-      }
+      });
       out.writeLong(h.size);
       out.writeLong(h.checkpointedSize);
       out.writeUTF(h.stateHandleId);
