@@ -20,7 +20,7 @@ import {
   type OperatorStateDistributionMode,
   type OperatorStateHandle,
   type SerializerSnapshotRegistry,
-  type SnapshotStateKind,
+  type KeyedStateMetaInfo,
   type TypeSerializer,
   type TypeSerializerSnapshot,
   type RestoredOperatorState,
@@ -67,13 +67,10 @@ export interface OperatorInfo {
   readonly stateSize: number;
 }
 
-export interface KeyedStateInfo {
-  readonly name: string;
-  readonly kind: SnapshotStateKind;
+/** A keyed state's meta information as the stream header has it, with its serializers named for display. */
+export interface KeyedStateInfo extends KeyedStateMetaInfo {
   readonly namespaceSerializer: string;
   readonly stateSerializer: string;
-  readonly namespaceSerializerSnapshot: TypeSerializerSnapshot<unknown>;
-  readonly stateSerializerSnapshot: TypeSerializerSnapshot<unknown>;
 }
 
 export interface OperatorStateInfo {
