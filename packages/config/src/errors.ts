@@ -1,4 +1,4 @@
-import { FlowstateError } from '@flowstate/core';
+import { errorClass, FlowstateError } from '@flowstate/core';
 
 /** Where a configuration value came from, for messages: a file, an environment variable, code. */
 export type ConfigurationSource =
@@ -24,57 +24,35 @@ export function describeSource(s: ConfigurationSource): string {
 export abstract class ConfigurationError extends FlowstateError {}
 
 /** A value that is not allowed for its key: names the key, the value and what is allowed. */
-export class InvalidConfigurationValueError extends ConfigurationError {
-  readonly code = 'CONFIG_INVALID_VALUE';
-  constructor(
-    readonly key: string,
-    readonly value: unknown,
-    readonly allowed: string,
-    readonly source: ConfigurationSource,
-  ) {
-    super(`configuration key '${key}' has invalid value ${showValue(value)} (from ${describeSource(source)}): allowed is ${allowed}`);
-  }
-}
+export class InvalidConfigurationValueError extends errorClass(
+  'CONFIG_INVALID_VALUE',
+  ['key', 'value', 'allowed', 'source'],
+  (key: string, value: unknown, allowed: string, source: ConfigurationSource) =>
+    `configuration key '${key}' has invalid value ${showValue(value)} (from ${describeSource(source)}): allowed is ${allowed}`,
+  { base: ConfigurationError },
+) {}
 
 /** A key flowstate does not know, with the closest known key when one is close. */
-export class UnknownConfigurationKeyError extends ConfigurationError {
-  readonly code = 'CONFIG_UNKNOWN_KEY';
-  constructor(
-    readonly key: string,
-    readonly suggestion: string | undefined,
-    readonly source: ConfigurationSource,
-    hint?: string,
-  ) {
-    super(
-      `unknown configuration key '${key}' (from ${describeSource(source)})` +
-        (suggestion === undefined ? '' : `: did you mean '${suggestion}'?`) +
-        (hint === undefined ? '' : `; ${hint}`),
-    );
-  }
-}
+export class UnknownConfigurationKeyError extends errorClass(
+  'CONFIG_UNKNOWN_KEY',
+  ['key', 'suggestion', 'source'],
+  (key: string, suggestion: string | undefined, source: ConfigurationSource, hint?: string) =>
+    `unknown configuration key '${key}' (from ${describeSource(source)})` +
+    (suggestion === undefined ? '' : `: did you mean '${suggestion}'?`) +
+    (hint === undefined ? '' : `; ${hint}`),
+  { base: ConfigurationError },
+) {}
 
 /** Keys whose values are each allowed but not together (e.g. unaligned checkpoints with AT_LEAST_ONCE). */
-export class ConflictingConfigurationError extends ConfigurationError {
-  readonly code = 'CONFIG_CONFLICT';
-  constructor(
-    readonly keys: readonly string[],
-    detail: string,
-  ) {
-    super(`configuration keys ${keys.map((k) => `'${k}'`).join(' and ')} conflict: ${detail}`);
-  }
-}
+export class ConflictingConfigurationError extends errorClass(
+  'CONFIG_CONFLICT',
+  ['keys'],
+  (keys: readonly string[], detail: string) => `configuration keys ${keys.map((k) => `'${k}'`).join(' and ')} conflict: ${detail}`,
+  { base: ConfigurationError },
+) {}
 
 /** The configuration file cannot be read or is not a YAML mapping of keys to values. */
-export class ConfigurationFileError extends ConfigurationError {
-  readonly code = 'CONFIG_FILE';
-  constructor(
-    readonly file: string,
-    detail: string,
-    options?: { cause?: unknown },
-  ) {
-    super(`configuration file '${file}': ${detail}`, options);
-  }
-}
+export class ConfigurationFileError extends errorClass('CONFIG_FILE', ['file'], (file: string, detail: string) => `configuration file '${file}': ${detail}`, { base: ConfigurationError }) {}
 
 /** Values in messages: strings quoted, long ones cut, so a huge value never floods a log. */
 export function showValue(value: unknown): string {
@@ -83,13 +61,9 @@ export function showValue(value: unknown): string {
 }
 
 /** A key flowstate refuses to read (a secret), with why and what to do instead. */
-export class RefusedConfigurationKeyError extends ConfigurationError {
-  readonly code = 'CONFIG_REFUSED_KEY';
-  constructor(
-    readonly key: string,
-    readonly source: ConfigurationSource,
-    reason: string,
-  ) {
-    super(`configuration key '${key}' (from ${describeSource(source)}) is not accepted: ${reason}`);
-  }
-}
+export class RefusedConfigurationKeyError extends errorClass(
+  'CONFIG_REFUSED_KEY',
+  ['key', 'source'],
+  (key: string, source: ConfigurationSource, reason: string) => `configuration key '${key}' (from ${describeSource(source)}) is not accepted: ${reason}`,
+  { base: ConfigurationError },
+) {}

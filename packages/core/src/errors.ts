@@ -1,3 +1,5 @@
+import { assert } from './assert.js';
+
 /**
  * Typed errors. Every error has a stable `code` that callers may switch on; messages name the
  * state, file and checkpoint involved so that an operator can act on them without a debugger.
@@ -10,17 +12,62 @@ export abstract class FlowstateError extends Error {
   }
 }
 
-/** A state cannot be restored with the serializer it is registered with now. */
-export class StateMigrationError extends FlowstateError {
-  readonly code = 'STATE_MIGRATION';
-  constructor(
-    readonly stateName: string,
-    detail: string,
-    options?: { cause?: unknown },
-  ) {
-    super(`state '${stateName}': ${detail}`, options);
-  }
+/** What every FlowstateError passes on to Error: the error that caused it. */
+export interface FlowstateErrorOptions {
+  readonly cause?: unknown;
 }
+
+/** `Name: message` of an error, or its string form: for logs and failure causes. */
+export function describeError(e: unknown): string {
+  if (e instanceof Error) return `${e.name}: ${e.message}`;
+  return String(e);
+}
+
+/** The instance fields an errorClass keeps: the first constructor arguments, under `fields`' names. */
+export type ErrorFields<Names extends readonly string[], Args extends readonly unknown[]> = {
+  readonly [I in keyof Names & `${number}` as Names[I] & string]: Args[I & keyof Args];
+};
+
+/**
+ * The base class of an error whose constructor arguments make its message, and whose first
+ * arguments are also kept as read-only fields: an error declared in one statement,
+ *
+ *     export class StateMigrationError extends errorClass('STATE_MIGRATION', ['stateName'],
+ *       (stateName: string, detail: string) => `state '${stateName}': ${detail}`) {}
+ *
+ * `new StateMigrationError('count', 'serializer changed', { cause })`. The message function takes
+ * every argument but the options (no defaults or rest parameters: its length is their number).
+ * `describeCause` ends the message with the cause, for failures whose log line must say why.
+ * `base` is an abstract FlowstateError subclass that groups errors (ConfigurationError).
+ */
+export function errorClass<
+  const Code extends string,
+  const Names extends readonly string[],
+  Args extends readonly unknown[],
+  Base extends abstract new (message: string, options?: FlowstateErrorOptions) => FlowstateError = typeof FlowstateError,
+>(
+  code: Code,
+  fields: Names,
+  message: (...args: Args) => string,
+  options: { readonly describeCause?: boolean; readonly base?: Base } = {},
+): abstract new (...args: [...Args, options?: FlowstateErrorOptions]) => InstanceType<Base> & { readonly code: Code } & ErrorFields<Names, Args> {
+  const arity = message.length;
+  assert(fields.length <= arity, `errorClass ${code}: more fields than message arguments`);
+  const base = (options.base ?? FlowstateError) as abstract new (message: string, options?: FlowstateErrorOptions) => FlowstateError;
+  abstract class CodedError extends base {
+    readonly code: Code = code;
+    constructor(...args: unknown[]) {
+      const errorOptions = args[arity] as FlowstateErrorOptions | undefined;
+      const text = message(...(args.slice(0, arity) as unknown as Args));
+      super(options.describeCause === true ? `${text}: ${describeError(errorOptions?.cause)}` : text, errorOptions);
+      fields.forEach((name, i) => Object.assign(this, { [name]: args[i] }));
+    }
+  }
+  return CodedError as unknown as ReturnType<typeof errorClass<Code, Names, Args, Base>>;
+}
+
+/** A state cannot be restored with the serializer it is registered with now. */
+export class StateMigrationError extends errorClass('STATE_MIGRATION', ['stateName'], (stateName: string, detail: string) => `state '${stateName}': ${detail}`) {}
 
 /** Bytes read from a checkpoint or savepoint are not what was written (size, checksum, structure). */
 export class CorruptCheckpointError extends FlowstateError {
@@ -185,17 +232,11 @@ export class SharedStateDiscardedError extends FlowstateError {
  * RocksDB SST whose block checksums do not match). The checkpoint fails: completing it would
  * make every later checkpoint that reuses the file, and every restore from it, inherit the damage.
  */
-export class CorruptLocalStateError extends FlowstateError {
-  readonly code = 'CORRUPT_LOCAL_STATE';
-  constructor(
-    readonly file: string,
-    readonly checkpointId: number,
-    detail: string,
-    options?: { cause?: unknown },
-  ) {
-    super(`local state file '${file}' failed verification before upload for checkpoint ${checkpointId}: ${detail}`, options);
-  }
-}
+export class CorruptLocalStateError extends errorClass(
+  'CORRUPT_LOCAL_STATE',
+  ['file', 'checkpointId'],
+  (file: string, checkpointId: number, detail: string) => `local state file '${file}' failed verification before upload for checkpoint ${checkpointId}: ${detail}`,
+) {}
 
 /** A StateTtlConfig that cannot work (non-positive TTL, unknown update type, a cleanup bound < 1...). */
 export class TtlConfigError extends FlowstateError {
