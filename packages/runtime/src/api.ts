@@ -233,18 +233,16 @@ export class KeyedStream<K, T> {
   }
 
   process<R>(uid: string, factory: Factory<KeyedProcessFunction<K, T, R>>, options: OperatorOptions = {}): DataStream<R> {
-    const env = this.stream.env;
-    const node = env.addNode({
-      uid,
-      kind: 'operator',
-      inputs: [this.edge(0)],
-      parallelism: options.parallelism,
-      keySerializer: this.keySerializer as TypeSerializer<unknown>,
-      createOperator: () => {
-        const fn = factory();
-        return new KeyedProcessOperator(fn as TimedFunction, (_i, v, ctx, out) => fn.processElement(v as T, ctx as KeyedProcessContext<K>, out as Collector<R>));
-      },
+    return this.addKeyedOperator<R>(uid, [this.edge(0)], options, () => {
+      const fn = factory();
+      return new KeyedProcessOperator(fn as TimedFunction, (_i, v, ctx, out) => fn.processElement(v as T, ctx as KeyedProcessContext<K>, out as Collector<R>));
     });
+  }
+
+  /** @internal A keyed operator reading `inputs` (this stream first), with this stream's key serializer. */
+  addKeyedOperator<R>(uid: string, inputs: StreamEdge[], options: OperatorOptions, createOperator: () => StreamOperator): DataStream<R> {
+    const env = this.stream.env;
+    const node = env.addNode({ uid, kind: 'operator', inputs, parallelism: options.parallelism, keySerializer: this.keySerializer as TypeSerializer<unknown>, createOperator });
     return new DataStream<R>(env, node, undefined);
   }
 
@@ -270,24 +268,15 @@ export class KeyedBroadcastConnectedStream<K, T, B> {
   ) {}
 
   process<R>(uid: string, factory: Factory<KeyedBroadcastProcessFunction<K, T, B, R>>, options: OperatorOptions = {}): DataStream<R> {
-    const env = this.keyed.stream.env;
-    const node = env.addNode({
-      uid,
-      kind: 'operator',
-      inputs: [this.keyed.edge(0), this.broadcastStream.edge(1)],
-      parallelism: options.parallelism,
-      keySerializer: this.keyed.keySerializer as TypeSerializer<unknown>,
-      createOperator: () => {
-        const fn = factory();
-        let broadcastSide: BroadcastSideContext | undefined;
-        return new KeyedProcessOperator(fn as TimedFunction, (i, v, ctx, out) => {
-          if (i === 0) return fn.processElement(v as T, ctx as KeyedProcessContext<K> & ReadOnlyBroadcastContext, out as Collector<R>);
-          broadcastSide ??= new BroadcastSideContext(ctx as SubtaskContext, (ctx as SubtaskContext).keyedBackend!);
-          return fn.processBroadcastElement(v as B, broadcastSide, out as Collector<R>);
-        });
-      },
+    return this.keyed.addKeyedOperator<R>(uid, [this.keyed.edge(0), this.broadcastStream.edge(1)], options, () => {
+      const fn = factory();
+      let broadcastSide: BroadcastSideContext | undefined;
+      return new KeyedProcessOperator(fn as TimedFunction, (i, v, ctx, out) => {
+        if (i === 0) return fn.processElement(v as T, ctx as KeyedProcessContext<K> & ReadOnlyBroadcastContext, out as Collector<R>);
+        broadcastSide ??= new BroadcastSideContext(ctx as SubtaskContext, (ctx as SubtaskContext).keyedBackend!);
+        return fn.processBroadcastElement(v as B, broadcastSide, out as Collector<R>);
+      });
     });
-    return new DataStream<R>(env, node, undefined);
   }
 }
 
@@ -299,23 +288,14 @@ export class ConnectedKeyedStreams<K, T1, T2> {
   ) {}
 
   process<R>(uid: string, factory: Factory<KeyedCoProcessFunction<K, T1, T2, R>>, options: OperatorOptions = {}): DataStream<R> {
-    const env = this.first.stream.env;
-    const node = env.addNode({
-      uid,
-      kind: 'operator',
-      inputs: [this.first.edge(0), this.second.edge(1)],
-      parallelism: options.parallelism,
-      keySerializer: this.first.keySerializer as TypeSerializer<unknown>,
-      createOperator: () => {
-        const fn = factory();
-        return new KeyedProcessOperator(fn as TimedFunction, (i, v, ctx, out) =>
-          i === 0
-            ? fn.processElement1(v as T1, ctx as KeyedProcessContext<K>, out as Collector<R>)
-            : fn.processElement2(v as T2, ctx as KeyedProcessContext<K>, out as Collector<R>),
-        );
-      },
+    return this.first.addKeyedOperator<R>(uid, [this.first.edge(0), this.second.edge(1)], options, () => {
+      const fn = factory();
+      return new KeyedProcessOperator(fn as TimedFunction, (i, v, ctx, out) =>
+        i === 0
+          ? fn.processElement1(v as T1, ctx as KeyedProcessContext<K>, out as Collector<R>)
+          : fn.processElement2(v as T2, ctx as KeyedProcessContext<K>, out as Collector<R>),
+      );
     });
-    return new DataStream<R>(env, node, undefined);
   }
 }
 
@@ -435,15 +415,6 @@ export class WindowedStream<K, T, W extends Window> {
     const spec = { uid, assigner: this.assigner, trigger: this.windowTrigger, allowedLateness: this.lateness, lateDataTag: this.lateDataTag, ...contents };
     // Built once here, so that a bad configuration fails while the job graph is built.
     new WindowStreamOperator(spec);
-    const env = this.keyed.stream.env;
-    const node = env.addNode({
-      uid,
-      kind: 'operator',
-      inputs: [this.keyed.edge(0)],
-      parallelism: options.parallelism,
-      keySerializer: this.keyed.keySerializer as TypeSerializer<unknown>,
-      createOperator: () => new WindowStreamOperator(spec),
-    });
-    return new DataStream<R>(env, node, undefined);
+    return this.keyed.addKeyedOperator<R>(uid, [this.keyed.edge(0)], options, () => new WindowStreamOperator(spec));
   }
 }

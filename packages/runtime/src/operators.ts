@@ -30,11 +30,40 @@ import type { OutputTag } from './side-output.js';
 import type { StreamOperator } from './graph.js';
 
 /**
+ * What every function context of one subtask shares: the subtask's identity (SubtaskInfo's
+ * fields, fixed for the subtask's life) and its operator state (list, union and broadcast
+ * state), which needs no current key.
+ */
+// Declares SubtaskInfo's fields on the class; the constructor copies them.
+interface SubtaskScope extends SubtaskInfo {}
+abstract class SubtaskScope {
+  constructor(
+    info: SubtaskInfo,
+    private readonly operatorState: Pick<OperatorStateBackend, 'getListState' | 'getUnionListState' | 'getBroadcastState'>,
+  ) {
+    const { operatorUid, subtaskIndex, parallelism, maxParallelism, attempt, isRestored, isCheckpointingEnabled } = info;
+    Object.assign(this, { operatorUid, subtaskIndex, parallelism, maxParallelism, attempt, isRestored, isCheckpointingEnabled });
+  }
+
+  getListState<T>(descriptor: ListStateDescriptor<T>): ListState<T> {
+    return this.operatorState.getListState(descriptor);
+  }
+
+  getUnionListState<T>(descriptor: ListStateDescriptor<T>): ListState<T> {
+    return this.operatorState.getUnionListState(descriptor);
+  }
+
+  getBroadcastState<K, V>(descriptor: MapStateDescriptor<K, V>): BroadcastState<K, V> {
+    return this.operatorState.getBroadcastState(descriptor);
+  }
+}
+
+/**
  * The context every function of one subtask sees; keyed state follows the backend's current key.
  * It is also the context of process functions (timestamp, side outputs) and, once a keyed process
  * operator bound its timer service, of timers (timerService, timeDomain).
  */
-export class SubtaskContext implements KeyedContext<unknown>, ReadOnlyBroadcastContext, OnTimerContext<unknown> {
+export class SubtaskContext extends SubtaskScope implements KeyedContext<unknown>, ReadOnlyBroadcastContext, OnTimerContext<unknown> {
   private readonly states = new Map<string, State>();
   private out: TimestampedOutput | undefined;
   private timers: TimerService | (() => TimerService) | undefined;
@@ -42,31 +71,11 @@ export class SubtaskContext implements KeyedContext<unknown>, ReadOnlyBroadcastC
   firingDomain: TimeDomain | undefined;
 
   constructor(
-    private readonly info: SubtaskInfo,
+    info: SubtaskInfo,
     private readonly keyed: KeyedStateBackend<unknown> | undefined,
-    private readonly operatorState: OperatorStateBackend,
-  ) {}
-
-  get operatorUid(): string {
-    return this.info.operatorUid;
-  }
-  get subtaskIndex(): number {
-    return this.info.subtaskIndex;
-  }
-  get parallelism(): number {
-    return this.info.parallelism;
-  }
-  get maxParallelism(): number {
-    return this.info.maxParallelism;
-  }
-  get attempt(): number {
-    return this.info.attempt;
-  }
-  get isRestored(): boolean {
-    return this.info.isRestored;
-  }
-  get isCheckpointingEnabled(): boolean {
-    return this.info.isCheckpointingEnabled;
+    operatorState: OperatorStateBackend,
+  ) {
+    super(info, operatorState);
   }
 
   /** @internal The task's output: timestamps and side outputs. */
@@ -84,18 +93,18 @@ export class SubtaskContext implements KeyedContext<unknown>, ReadOnlyBroadcastC
   }
 
   output<T>(tag: OutputTag<T>, value: T): void {
-    if (this.out === undefined) throw new IllegalStateUsageError(undefined, `side output '${tag.id}' used before operator '${this.info.operatorUid}' runs`);
+    if (this.out === undefined) throw new IllegalStateUsageError(undefined, `side output '${tag.id}' used before operator '${this.operatorUid}' runs`);
     this.out.output(tag, value);
   }
 
   timerService(): TimerService {
-    if (this.timers === undefined) throw new IllegalStateUsageError(undefined, `operator '${this.info.operatorUid}' has no timer service (timers need a keyed process function)`);
+    if (this.timers === undefined) throw new IllegalStateUsageError(undefined, `operator '${this.operatorUid}' has no timer service (timers need a keyed process function)`);
     if (typeof this.timers === 'function') this.timers = this.timers();
     return this.timers;
   }
 
   timeDomain(): TimeDomain {
-    if (this.firingDomain === undefined) throw new IllegalStateUsageError(undefined, `timeDomain() outside onTimer in operator '${this.info.operatorUid}'`);
+    if (this.firingDomain === undefined) throw new IllegalStateUsageError(undefined, `timeDomain() outside onTimer in operator '${this.operatorUid}'`);
     return this.firingDomain;
   }
 
@@ -119,27 +128,15 @@ export class SubtaskContext implements KeyedContext<unknown>, ReadOnlyBroadcastC
     return s as S;
   }
 
-  getListState<T>(descriptor: ListStateDescriptor<T>): ListState<T> {
-    return this.operatorState.getListState(descriptor);
-  }
-
-  getUnionListState<T>(descriptor: ListStateDescriptor<T>): ListState<T> {
-    return this.operatorState.getUnionListState(descriptor);
-  }
-
-  getBroadcastState<K, V>(descriptor: MapStateDescriptor<K, V>): BroadcastState<K, V> {
-    return this.operatorState.getBroadcastState(descriptor);
-  }
-
   getReadOnlyBroadcastState<K, V>(descriptor: MapStateDescriptor<K, V>): ReadOnlyBroadcastState<K, V> {
-    const s = this.operatorState.getBroadcastState(descriptor);
+    const s = this.getBroadcastState(descriptor);
     // The non-broadcast side must not write: subtasks would diverge and restore would pick one copy.
     return { get: (k) => s.get(k), contains: (k) => s.contains(k), immutableEntries: () => s.immutableEntries() };
   }
 
   private requireKeyed(what: string): KeyedStateBackend<unknown> {
     if (this.keyed === undefined) {
-      throw new IllegalStateUsageError(what, `keyed state used in operator '${this.info.operatorUid}', which does not follow a keyBy`);
+      throw new IllegalStateUsageError(what, `keyed state used in operator '${this.operatorUid}', which does not follow a keyBy`);
     }
     return this.keyed;
   }
@@ -199,43 +196,16 @@ export class FunctionOperator implements StreamOperator {
  * holds the key of the last keyed record), so per-key access fails instead of silently touching
  * that key; applyToKeyedState visits every key.
  */
-export class BroadcastSideContext implements KeyedBroadcastContext {
+export class BroadcastSideContext extends SubtaskScope implements KeyedBroadcastContext {
   constructor(
     private readonly inner: SubtaskContext,
     private readonly keyed: KeyedStateBackend<unknown>,
-  ) {}
-  get operatorUid(): string {
-    return this.inner.operatorUid;
-  }
-  get subtaskIndex(): number {
-    return this.inner.subtaskIndex;
-  }
-  get parallelism(): number {
-    return this.inner.parallelism;
-  }
-  get maxParallelism(): number {
-    return this.inner.maxParallelism;
-  }
-  get attempt(): number {
-    return this.inner.attempt;
-  }
-  get isRestored(): boolean {
-    return this.inner.isRestored;
-  }
-  get isCheckpointingEnabled(): boolean {
-    return this.inner.isCheckpointingEnabled;
+  ) {
+    // The subtask context is both the subtask's identity and the way to its operator state.
+    super(inner, inner);
   }
   getState<S extends State, V>(descriptor: StateDescriptor<S, V>): S {
     throw new IllegalStateUsageError(descriptor.name, `keyed state has no current key in processBroadcastElement of '${this.inner.operatorUid}'; use applyToKeyedState`);
-  }
-  getListState<T>(descriptor: ListStateDescriptor<T>): ListState<T> {
-    return this.inner.getListState(descriptor);
-  }
-  getUnionListState<T>(descriptor: ListStateDescriptor<T>): ListState<T> {
-    return this.inner.getUnionListState(descriptor);
-  }
-  getBroadcastState<K, V>(descriptor: MapStateDescriptor<K, V>): BroadcastState<K, V> {
-    return this.inner.getBroadcastState(descriptor);
   }
   applyToKeyedState<S extends State, V>(descriptor: StateDescriptor<S, V>, fn: (key: unknown, state: S) => void): void {
     this.keyed.applyToAllKeys(VoidNamespace, Serializers.voidNamespace, descriptor, fn);

@@ -7,44 +7,46 @@ export type { CheckpointStatus } from '@flowstate/coordinator';
 /** Flink's checkpoint statistics, per checkpoint, with the per-task breakdown. */
 export type CheckpointStats = CoordinatorCheckpointStats<TaskCheckpointStats>;
 
-export function summarize(s: CheckpointStats): {
-  checkpointedSize: number;
-  fullSize: number;
-  processedInflightBytes: number;
-  persistedInflightBytes: number;
-  maxStartDelayMs: number;
-  maxSyncMs: number;
-  maxAsyncMs: number;
-  maxAlignmentMs: number;
-  unaligned: boolean;
-} {
-  let checkpointedSize = 0;
-  let fullSize = 0;
-  let processed = 0;
-  let persisted = 0;
-  let maxStartDelayMs = 0;
-  let maxSyncMs = 0;
-  let maxAsyncMs = 0;
-  let maxAlignmentMs = 0;
-  let unaligned = false;
+/** The per-task figures a checkpoint's summary adds up, and those it takes the maximum of. */
+const SUMMED = ['checkpointedSize', 'fullSize', 'processedInflightBytes', 'persistedInflightBytes'] as const;
+const MAXIMA = { maxStartDelayMs: 'startDelayMs', maxSyncMs: 'syncDurationMs', maxAsyncMs: 'asyncDurationMs', maxAlignmentMs: 'alignmentDurationMs' } as const;
+
+const MAXIMUM_OF = Object.entries(MAXIMA) as [keyof typeof MAXIMA, (typeof MAXIMA)[keyof typeof MAXIMA]][];
+
+export type CheckpointSummary = Record<(typeof SUMMED)[number] | keyof typeof MAXIMA, number> & { unaligned: boolean };
+
+export function summarize(s: CheckpointStats): CheckpointSummary {
+  const m: CheckpointSummary = { checkpointedSize: 0, fullSize: 0, processedInflightBytes: 0, persistedInflightBytes: 0, maxStartDelayMs: 0, maxSyncMs: 0, maxAsyncMs: 0, maxAlignmentMs: 0, unaligned: false };
   for (const t of s.tasks) {
-    checkpointedSize += t.checkpointedSize;
-    fullSize += t.fullSize;
-    processed += t.processedInflightBytes;
-    persisted += t.persistedInflightBytes;
-    maxStartDelayMs = Math.max(maxStartDelayMs, t.startDelayMs);
-    maxSyncMs = Math.max(maxSyncMs, t.syncDurationMs);
-    maxAsyncMs = Math.max(maxAsyncMs, t.asyncDurationMs);
-    maxAlignmentMs = Math.max(maxAlignmentMs, t.alignmentDurationMs);
-    unaligned ||= t.unaligned;
+    for (const k of SUMMED) m[k] += t[k];
+    for (const [k, field] of MAXIMUM_OF) m[k] = Math.max(m[k], t[field]);
+    m.unaligned ||= t.unaligned;
   }
-  return { checkpointedSize, fullSize, processedInflightBytes: processed, persistedInflightBytes: persisted, maxStartDelayMs, maxSyncMs, maxAsyncMs, maxAlignmentMs, unaligned };
+  return m;
 }
 
 function bytes(n: number): string {
   if (n < 1024) return `${n} B`;
   if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
   return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+/** One task's figures under the names of a checkpoint's summary, so that both fill the same columns. */
+function taskFigures(t: TaskCheckpointStats): Omit<CheckpointSummary, 'unaligned'> {
+  const figures = { ...t } as TaskCheckpointStats & Omit<CheckpointSummary, 'unaligned'>;
+  for (const [k, field] of MAXIMUM_OF) figures[k] = t[field];
+  return figures;
+}
+
+/** The columns from 'start delay' to 'persisted in-flight'. */
+function figureCells(m: Omit<CheckpointSummary, 'unaligned'>): string[] {
+  return [
+    `${m.maxStartDelayMs.toFixed(0)} ms`,
+    `${m.maxSyncMs.toFixed(2)} ms`,
+    `${m.maxAsyncMs.toFixed(1)} ms`,
+    `${m.maxAlignmentMs.toFixed(0)} ms`,
+    ...SUMMED.map((k) => bytes(m[k])),
+  ];
 }
 
 /** A plain-text table, one row per checkpoint; `detail` adds the per-task rows. */
@@ -59,35 +61,11 @@ export function formatCheckpointStatsTable(stats: readonly CheckpointStats[], op
       s.status,
       new Date(s.triggerTimestamp).toISOString().slice(11, 23),
       `${s.durationMs.toFixed(0)} ms`,
-      `${m.maxStartDelayMs.toFixed(0)} ms`,
-      `${m.maxSyncMs.toFixed(2)} ms`,
-      `${m.maxAsyncMs.toFixed(1)} ms`,
-      `${m.maxAlignmentMs.toFixed(0)} ms`,
-      bytes(m.checkpointedSize),
-      bytes(m.fullSize),
-      bytes(m.processedInflightBytes),
-      bytes(m.persistedInflightBytes),
+      ...figureCells(m),
       s.failureReason ?? s.pointer ?? '',
     ]);
     if (options.detail) {
-      for (const t of s.tasks) {
-        rows.push([
-          '',
-          `  ${t.task}`,
-          '',
-          '',
-          '',
-          `${t.startDelayMs.toFixed(0)} ms`,
-          `${t.syncDurationMs.toFixed(2)} ms`,
-          `${t.asyncDurationMs.toFixed(1)} ms`,
-          `${t.alignmentDurationMs.toFixed(0)} ms`,
-          bytes(t.checkpointedSize),
-          bytes(t.fullSize),
-          bytes(t.processedInflightBytes),
-          bytes(t.persistedInflightBytes),
-          t.unaligned ? 'unaligned' : '',
-        ]);
-      }
+      for (const t of s.tasks) rows.push(['', `  ${t.task}`, '', '', '', ...figureCells(taskFigures(t)), t.unaligned ? 'unaligned' : '']);
     }
   }
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));

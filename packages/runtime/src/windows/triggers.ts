@@ -47,75 +47,91 @@ export interface Trigger<T, W extends Window> {
   clear(window: W, ctx: TriggerContext): void;
 }
 
-abstract class NonMergingTrigger<T, W extends Window> implements Trigger<T, W> {
+/** The defaults of Flink's triggers: timers change nothing, and the trigger works with merging windows. */
+abstract class BaseTrigger<T, W extends Window> implements Trigger<T, W> {
   abstract onElement(element: T, timestamp: number | undefined, window: W, ctx: TriggerContext): TriggerResult;
-  abstract onProcessingTime(time: number, window: W, ctx: TriggerContext): TriggerResult;
-  abstract onEventTime(time: number, window: W, ctx: TriggerContext): TriggerResult;
+  abstract onMerge(window: W, ctx: OnMergeContext): void;
   abstract clear(window: W, ctx: TriggerContext): void;
-  canMerge(): boolean {
-    return false;
+  onProcessingTime(_time: number, _window: W, _ctx: TriggerContext): TriggerResult {
+    return 'CONTINUE';
   }
-  onMerge(_window: W, _ctx: OnMergeContext): void {
-    // The operator refuses non-merging triggers with merging assigners when it is built.
-    assert(false, `${this.constructor.name} does not support merging`);
+  onEventTime(_time: number, _window: W, _ctx: TriggerContext): TriggerResult {
+    return 'CONTINUE';
+  }
+  canMerge(): boolean {
+    return true;
+  }
+}
+
+/** The clock a window-end trigger follows: its current time and its timers. */
+interface TriggerClock {
+  now(ctx: TriggerContext): number;
+  registerTimer(ctx: TriggerContext, time: number): void;
+  deleteTimer(ctx: TriggerContext, time: number): void;
+}
+
+const eventTimeClock: TriggerClock = {
+  now: (ctx) => ctx.currentWatermark(),
+  registerTimer: (ctx, time) => ctx.registerEventTimeTimer(time),
+  deleteTimer: (ctx, time) => ctx.deleteEventTimeTimer(time),
+};
+
+const processingTimeClock: TriggerClock = {
+  now: (ctx) => ctx.currentProcessingTime(),
+  registerTimer: (ctx, time) => ctx.registerProcessingTimeTimer(time),
+  deleteTimer: (ctx, time) => ctx.deleteProcessingTimeTimer(time),
+};
+
+/** Fires when its clock reaches the window's end: the event-time and processing-time triggers differ only in the clock. */
+abstract class WindowEndTrigger<W extends Window> extends BaseTrigger<unknown, W> {
+  constructor(private readonly clock: TriggerClock) {
+    super();
+  }
+  onElement(_e: unknown, _t: number | undefined, window: W, ctx: TriggerContext): TriggerResult {
+    this.clock.registerTimer(ctx, window.maxTimestamp());
+    return 'CONTINUE';
+  }
+  onMerge(window: W, ctx: OnMergeContext): void {
+    // The merged windows' timers were deleted; a merged window whose end already passed is not
+    // registered again, since its cleanup (or a late element) fires it.
+    if (window.maxTimestamp() > this.clock.now(ctx)) this.clock.registerTimer(ctx, window.maxTimestamp());
+  }
+  clear(window: W, ctx: TriggerContext): void {
+    this.clock.deleteTimer(ctx, window.maxTimestamp());
   }
 }
 
 /** Fires once the watermark passes the window's end (Flink's EventTimeTrigger). */
-export class EventTimeTrigger<W extends Window = Window> implements Trigger<unknown, W> {
-  onElement(_e: unknown, _t: number | undefined, window: W, ctx: TriggerContext): TriggerResult {
+export class EventTimeTrigger<W extends Window = Window> extends WindowEndTrigger<W> {
+  constructor() {
+    super(eventTimeClock);
+  }
+  override onElement(e: unknown, t: number | undefined, window: W, ctx: TriggerContext): TriggerResult {
     // A late element within the allowed lateness fires its (already complete) window at once.
     if (window.maxTimestamp() <= ctx.currentWatermark()) return 'FIRE';
-    ctx.registerEventTimeTimer(window.maxTimestamp());
-    return 'CONTINUE';
+    return super.onElement(e, t, window, ctx);
   }
-  onEventTime(time: number, window: W): TriggerResult {
+  override onEventTime(time: number, window: W): TriggerResult {
     return time === window.maxTimestamp() ? 'FIRE' : 'CONTINUE';
-  }
-  onProcessingTime(): TriggerResult {
-    return 'CONTINUE';
-  }
-  canMerge(): boolean {
-    return true;
-  }
-  onMerge(window: W, ctx: OnMergeContext): void {
-    // The merged windows' timers were deleted; a merged window already past the watermark is
-    // not registered again, since its cleanup (or a late element) fires it.
-    if (window.maxTimestamp() > ctx.currentWatermark()) ctx.registerEventTimeTimer(window.maxTimestamp());
-  }
-  clear(window: W, ctx: TriggerContext): void {
-    ctx.deleteEventTimeTimer(window.maxTimestamp());
   }
 }
 
 /** Fires when processing time reaches the window's end (Flink's ProcessingTimeTrigger). */
-export class ProcessingTimeTrigger<W extends Window = Window> implements Trigger<unknown, W> {
-  onElement(_e: unknown, _t: number | undefined, window: W, ctx: TriggerContext): TriggerResult {
-    ctx.registerProcessingTimeTimer(window.maxTimestamp());
-    return 'CONTINUE';
+export class ProcessingTimeTrigger<W extends Window = Window> extends WindowEndTrigger<W> {
+  constructor() {
+    super(processingTimeClock);
   }
-  onEventTime(): TriggerResult {
-    return 'CONTINUE';
-  }
-  onProcessingTime(): TriggerResult {
+  override onProcessingTime(): TriggerResult {
     return 'FIRE';
-  }
-  canMerge(): boolean {
-    return true;
-  }
-  onMerge(window: W, ctx: OnMergeContext): void {
-    if (window.maxTimestamp() > ctx.currentProcessingTime()) ctx.registerProcessingTimeTimer(window.maxTimestamp());
-  }
-  clear(window: W, ctx: TriggerContext): void {
-    ctx.deleteProcessingTimeTimer(window.maxTimestamp());
   }
 }
 
 /** Fires every `maxCount` elements of a window (Flink's CountTrigger); its count is window state. */
-export class CountTrigger<W extends Window = Window> implements Trigger<unknown, W> {
+export class CountTrigger<W extends Window = Window> extends BaseTrigger<unknown, W> {
   private readonly countDescriptor = new ReducingStateDescriptor<number>('count', (a, b) => a + b, Serializers.float64);
 
   constructor(readonly maxCount: number) {
+    super();
     if (!Number.isSafeInteger(maxCount) || maxCount < 1) throw new InvalidWindowConfigError(`CountTrigger needs a positive integer count, got ${maxCount}`);
   }
 
@@ -130,15 +146,6 @@ export class CountTrigger<W extends Window = Window> implements Trigger<unknown,
     count.clear();
     return 'FIRE';
   }
-  onEventTime(): TriggerResult {
-    return 'CONTINUE';
-  }
-  onProcessingTime(): TriggerResult {
-    return 'CONTINUE';
-  }
-  canMerge(): boolean {
-    return true;
-  }
   onMerge(_window: W, ctx: OnMergeContext): void {
     ctx.mergePartitionedState(this.countDescriptor);
   }
@@ -148,17 +155,18 @@ export class CountTrigger<W extends Window = Window> implements Trigger<unknown,
 }
 
 /** Never fires: the default of global windows, which need a trigger of their own (Flink's NeverTrigger). */
-export class NeverTrigger<W extends Window = Window> extends NonMergingTrigger<unknown, W> {
+export class NeverTrigger<W extends Window = Window> extends BaseTrigger<unknown, W> {
   onElement(): TriggerResult {
     return 'CONTINUE';
   }
-  onEventTime(): TriggerResult {
-    return 'CONTINUE';
-  }
-  onProcessingTime(): TriggerResult {
-    return 'CONTINUE';
-  }
   clear(): void {}
+  override canMerge(): boolean {
+    return false;
+  }
+  onMerge(): void {
+    // The operator refuses non-merging triggers with merging assigners when it is built.
+    assert(false, 'NeverTrigger does not support merging');
+  }
 }
 
 /** Turns every FIRE of the inner trigger into FIRE_AND_PURGE (Flink's PurgingTrigger). */
