@@ -12,12 +12,7 @@ import {
   INCREMENTAL_CHECKPOINTS,
   MAX_CONCURRENT_CHECKPOINTS,
   MIN_PAUSE_BETWEEN_CHECKPOINTS,
-  ROCKSDB_BLOCK_CACHE_SIZE,
-  ROCKSDB_COMPRESSION_PER_LEVEL,
-  ROCKSDB_LOCAL_DIRECTORY,
-  ROCKSDB_TIMER_SERVICE_FACTORY,
-  ROCKSDB_WRITE_BUFFER_COUNT,
-  ROCKSDB_WRITE_BUFFER_SIZE,
+  ROCKSDB_BACKEND_OPTIONS,
   STATE_BACKEND,
   type ConfigOption,
 } from './options.js';
@@ -29,7 +24,7 @@ export interface ReadableConfiguration {
   sourceOf(option: ConfigOption<unknown>): ConfigurationSource;
 }
 
-const ROCKSDB_OPTIONS = [ROCKSDB_BLOCK_CACHE_SIZE, ROCKSDB_WRITE_BUFFER_SIZE, ROCKSDB_WRITE_BUFFER_COUNT, ROCKSDB_LOCAL_DIRECTORY, ROCKSDB_COMPRESSION_PER_LEVEL, ROCKSDB_TIMER_SERVICE_FACTORY] as ReadonlyArray<ConfigOption<unknown>>;
+const ROCKSDB_OPTIONS = Object.values(ROCKSDB_BACKEND_OPTIONS) as ReadonlyArray<ConfigOption<unknown>>;
 
 /** Throws ConflictingConfigurationError for an impossible combination; returns warnings. */
 export function checkCombinations(c: ReadableConfiguration): string[] {

@@ -41,17 +41,13 @@ import {
   MIN_PAUSE_BETWEEN_CHECKPOINTS,
   RESTORE_MODE,
   RESTORE_PATH,
-  ROCKSDB_BLOCK_CACHE_SIZE,
-  ROCKSDB_COMPRESSION_PER_LEVEL,
-  ROCKSDB_LOCAL_DIRECTORY,
-  ROCKSDB_TIMER_SERVICE_FACTORY,
-  ROCKSDB_WRITE_BUFFER_COUNT,
-  ROCKSDB_WRITE_BUFFER_SIZE,
+  ROCKSDB_BACKEND_OPTIONS,
   S3_ENDPOINT,
   S3_PATH_STYLE_ACCESS,
   SAVEPOINT_DIRECTORY,
   STATE_BACKEND,
   TOLERABLE_FAILED_CHECKPOINTS,
+  type ConfigOption,
 } from './options.js';
 
 /** Creates the backend for one `state.backend.type`, reading the keys it needs from the configuration. */
@@ -61,17 +57,22 @@ export type StateBackendFactory = (configuration: ReadableConfiguration) => Stat
 export const BUILT_IN_STATE_BACKENDS: Readonly<Record<string, StateBackendFactory>> = {
   hashmap: () => new FsStateBackend(),
   memory: () => new MemoryStateBackend(),
-  rocksdb: (c) =>
-    new RocksDBStateBackend({
+  rocksdb: (c) => {
+    const { localDirectory, ...tuning } = getAll(c, ROCKSDB_BACKEND_OPTIONS);
+    return new RocksDBStateBackend({
       incrementalCheckpoints: c.get(INCREMENTAL_CHECKPOINTS),
-      blockCacheSize: c.get(ROCKSDB_BLOCK_CACHE_SIZE),
-      writeBufferSize: c.get(ROCKSDB_WRITE_BUFFER_SIZE),
-      maxWriteBufferNumber: c.get(ROCKSDB_WRITE_BUFFER_COUNT),
-      compression: c.get(ROCKSDB_COMPRESSION_PER_LEVEL),
-      timerServiceFactory: c.get(ROCKSDB_TIMER_SERVICE_FACTORY),
-      ...(c.get(ROCKSDB_LOCAL_DIRECTORY) === undefined ? {} : { localDirectory: localPath(c.get(ROCKSDB_LOCAL_DIRECTORY)!) }),
-    }),
+      ...tuning,
+      ...(localDirectory === undefined ? {} : { localDirectory: localPath(localDirectory) }),
+    });
+  },
 };
+
+type OptionValues<G> = { [K in keyof G]: G[K] extends ConfigOption<infer T> ? T : never };
+
+/** The values of a group of options, under the group's names. */
+function getAll<G extends Record<string, ConfigOption<unknown>>>(c: ReadableConfiguration, group: G): OptionValues<G> {
+  return Object.fromEntries(Object.entries(group).map(([name, o]) => [name, c.get(o)])) as OptionValues<G>;
+}
 
 function localPath(p: string): string {
   return p.startsWith('file://') ? decodeURIComponent(new URL(p).pathname) : p;

@@ -36,8 +36,33 @@ export interface ConfigOption<T> {
   readonly schema: ValueSchema<T>;
 }
 
-function option<T>(spec: Omit<ConfigOption<T>, 'deprecatedKeys' | 'defaultText'> & { deprecatedKeys?: readonly string[]; defaultText?: string }): ConfigOption<T> {
+type OptionSpec<T> = Omit<ConfigOption<T>, 'deprecatedKeys' | 'defaultText'> & { deprecatedKeys?: readonly string[]; defaultText?: string };
+
+function option<T>(spec: OptionSpec<T>): ConfigOption<T> {
   return Object.freeze({ deprecatedKeys: [], defaultText: spec.defaultValue === undefined ? '(none)' : String(spec.defaultValue), ...spec });
+}
+
+/** An option of one of Flink's value types, whose type column, help and schema follow from the type. */
+type TypedOptionSpec<T> = Omit<OptionSpec<T>, 'type' | 'allowed' | 'schema'>;
+
+/** A Duration option of at least `min` ms, its default printed as Flink does ('10 min'). */
+function durationOption<T extends number | undefined>({ min, ...spec }: TypedOptionSpec<T> & { readonly min: number }): ConfigOption<T> {
+  return option<T>({
+    ...(spec.defaultValue === undefined ? {} : { defaultText: formatDuration(spec.defaultValue) }),
+    ...spec,
+    type: 'Duration',
+    allowed: min > 0 ? `${DURATION_HELP}; at least ${min} ms` : DURATION_HELP,
+    schema: durationValue(min) as ValueSchema<T>,
+  });
+}
+
+/** An Integer option from `min` to `max`. */
+function integerOption({ min, max, ...spec }: TypedOptionSpec<number> & { readonly min: number; readonly max: number }): ConfigOption<number> {
+  return option<number>({ ...spec, type: 'Integer', allowed: `an integer from ${min} to ${max}`, schema: integerValue(min, max) });
+}
+
+function booleanOption(spec: TypedOptionSpec<boolean>): ConfigOption<boolean> {
+  return option<boolean>({ ...spec, type: 'Boolean', allowed: BOOLEAN_HELP, schema: booleanValue });
 }
 
 const DURATION_HELP = "a duration: an integer and a unit (d, h, min, s, ms), e.g. '10 s', '1 min', '500 ms'; no unit means milliseconds";
@@ -91,73 +116,59 @@ export const SAVEPOINT_DIRECTORY = option<string | undefined>({
   schema: locationValue,
 });
 
-export const INCREMENTAL_CHECKPOINTS = option<boolean>({
+export const INCREMENTAL_CHECKPOINTS = booleanOption({
   key: 'execution.checkpointing.incremental',
   deprecatedKeys: ['state.backend.incremental'],
   defaultValue: false,
-  type: 'Boolean',
-  allowed: BOOLEAN_HELP,
   description: 'Incremental checkpoints where the backend supports them (rocksdb); other backends ignore it, as in Flink.',
-  schema: booleanValue,
 });
 
-export const MAX_RETAINED_CHECKPOINTS = option<number>({
+export const MAX_RETAINED_CHECKPOINTS = integerOption({
   key: 'execution.checkpointing.num-retained',
   deprecatedKeys: ['state.checkpoints.num-retained'],
   defaultValue: 1,
-  type: 'Integer',
-  allowed: `an integer from 1 to ${MAX_INT}`,
   description: 'Completed checkpoints kept; older ones are discarded as newer ones complete.',
-  schema: integerValue(1, MAX_INT),
+  min: 1,
+  max: MAX_INT,
 });
 
-export const CHECKPOINTING_INTERVAL = option<number | undefined>({
+export const CHECKPOINTING_INTERVAL = durationOption<number | undefined>({
   key: 'execution.checkpointing.interval',
   defaultValue: undefined,
   defaultText: '(none: no periodic checkpoints)',
-  type: 'Duration',
-  allowed: `${DURATION_HELP}; at least ${MINIMAL_CHECKPOINT_TIME_MS} ms`,
   description: 'The interval of periodic checkpoints. Unset: checkpoints only on request (savepoints, the final checkpoint).',
-  schema: durationValue(MINIMAL_CHECKPOINT_TIME_MS),
+  min: MINIMAL_CHECKPOINT_TIME_MS,
 });
 
-export const CHECKPOINTING_TIMEOUT = option<number>({
+export const CHECKPOINTING_TIMEOUT = durationOption<number>({
   key: 'execution.checkpointing.timeout',
   defaultValue: 600_000,
-  defaultText: formatDuration(600_000),
-  type: 'Duration',
-  allowed: `${DURATION_HELP}; at least ${MINIMAL_CHECKPOINT_TIME_MS} ms`,
   description: 'A checkpoint not complete after this long is expired (aborted).',
-  schema: durationValue(MINIMAL_CHECKPOINT_TIME_MS),
+  min: MINIMAL_CHECKPOINT_TIME_MS,
 });
 
-export const MAX_CONCURRENT_CHECKPOINTS = option<number>({
+export const MAX_CONCURRENT_CHECKPOINTS = integerOption({
   key: 'execution.checkpointing.max-concurrent-checkpoints',
   defaultValue: 1,
-  type: 'Integer',
-  allowed: `an integer from 1 to ${MAX_INT}`,
   description: 'Checkpoints that may be in progress at the same time.',
-  schema: integerValue(1, MAX_INT),
+  min: 1,
+  max: MAX_INT,
 });
 
-export const MIN_PAUSE_BETWEEN_CHECKPOINTS = option<number>({
+export const MIN_PAUSE_BETWEEN_CHECKPOINTS = durationOption<number>({
   key: 'execution.checkpointing.min-pause',
   defaultValue: 0,
-  defaultText: formatDuration(0),
-  type: 'Duration',
-  allowed: DURATION_HELP,
   description: 'Minimum time from the completion of one checkpoint to the trigger of the next.',
-  schema: durationValue(0),
+  min: 0,
 });
 
-export const TOLERABLE_FAILED_CHECKPOINTS = option<number>({
+export const TOLERABLE_FAILED_CHECKPOINTS = integerOption({
   key: 'execution.checkpointing.tolerable-failed-checkpoints',
   defaultValue: 0,
   defaultText: '(none: 0)',
-  type: 'Integer',
-  allowed: `an integer from 0 to ${MAX_INT}`,
   description: 'Consecutive checkpoint failures tolerated before the job fails over.',
-  schema: integerValue(0, MAX_INT),
+  min: 0,
+  max: MAX_INT,
 });
 
 export const CHECKPOINTING_MODE = option<'EXACTLY_ONCE' | 'AT_LEAST_ONCE'>({
@@ -169,25 +180,19 @@ export const CHECKPOINTING_MODE = option<'EXACTLY_ONCE' | 'AT_LEAST_ONCE'>({
   schema: enumValue(['EXACTLY_ONCE', 'AT_LEAST_ONCE']),
 });
 
-export const ENABLE_UNALIGNED = option<boolean>({
+export const ENABLE_UNALIGNED = booleanOption({
   key: 'execution.checkpointing.unaligned.enabled',
   deprecatedKeys: ['execution.checkpointing.unaligned'],
   defaultValue: false,
-  type: 'Boolean',
-  allowed: BOOLEAN_HELP,
   description: 'Unaligned checkpoints: barriers overtake in-flight records, which are stored with the checkpoint. EXACTLY_ONCE only.',
-  schema: booleanValue,
 });
 
-export const ALIGNED_CHECKPOINT_TIMEOUT = option<number>({
+export const ALIGNED_CHECKPOINT_TIMEOUT = durationOption<number>({
   key: 'execution.checkpointing.aligned-checkpoint-timeout',
   deprecatedKeys: ['execution.checkpointing.alignment-timeout'],
   defaultValue: 0,
-  defaultText: formatDuration(0),
-  type: 'Duration',
-  allowed: DURATION_HELP,
   description: 'With unaligned checkpoints: start each checkpoint aligned and switch to unaligned when alignment takes longer than this. 0: always unaligned.',
-  schema: durationValue(0),
+  min: 0,
 });
 
 export const ROCKSDB_BLOCK_CACHE_SIZE = option<number>({
@@ -210,13 +215,12 @@ export const ROCKSDB_WRITE_BUFFER_SIZE = option<number>({
   schema: memoryValue(64 * 1024, 1024 ** 4),
 });
 
-export const ROCKSDB_WRITE_BUFFER_COUNT = option<number>({
+export const ROCKSDB_WRITE_BUFFER_COUNT = integerOption({
   key: 'state.backend.rocksdb.writebuffer.count',
   defaultValue: 2,
-  type: 'Integer',
-  allowed: 'an integer from 1 to 64',
   description: 'Maximum number of RocksDB memtables (write buffers) held in memory.',
-  schema: integerValue(1, 64),
+  min: 1,
+  max: 64,
 });
 
 export const ROCKSDB_LOCAL_DIRECTORY = option<string | undefined>({
@@ -259,6 +263,16 @@ export const ROCKSDB_COMPRESSION_PER_LEVEL = option<Compression>({
   ),
 });
 
+/** The rocksdb backend's own keys, by the RocksDBStateBackend option each one sets. */
+export const ROCKSDB_BACKEND_OPTIONS = {
+  blockCacheSize: ROCKSDB_BLOCK_CACHE_SIZE,
+  writeBufferSize: ROCKSDB_WRITE_BUFFER_SIZE,
+  maxWriteBufferNumber: ROCKSDB_WRITE_BUFFER_COUNT,
+  localDirectory: ROCKSDB_LOCAL_DIRECTORY,
+  compression: ROCKSDB_COMPRESSION_PER_LEVEL,
+  timerServiceFactory: ROCKSDB_TIMER_SERVICE_FACTORY,
+} as const;
+
 export const RESTORE_MODE = option<'NO_CLAIM' | 'CLAIM' | 'LEGACY'>({
   key: 'execution.state-recovery.claim-mode',
   deprecatedKeys: ['execution.savepoint-restore-mode'],
@@ -279,14 +293,11 @@ export const RESTORE_PATH = option<string | undefined>({
   schema: locationValue,
 });
 
-export const IGNORE_UNCLAIMED_STATE = option<boolean>({
+export const IGNORE_UNCLAIMED_STATE = booleanOption({
   key: 'execution.state-recovery.ignore-unclaimed-state',
   deprecatedKeys: ['execution.savepoint.ignore-unclaimed-state'],
   defaultValue: false,
-  type: 'Boolean',
-  allowed: BOOLEAN_HELP,
   description: 'Allow state in the restore point that no operator of the job claims (Flink\'s --allowNonRestoredState).',
-  schema: booleanValue,
 });
 
 export const S3_ENDPOINT = option<string | undefined>({
@@ -299,14 +310,10 @@ export const S3_ENDPOINT = option<string | undefined>({
   schema: endpointValue,
 });
 
-export const S3_PATH_STYLE_ACCESS = option<boolean>({
+export const S3_PATH_STYLE_ACCESS = booleanOption({
   key: 's3.path.style.access',
   defaultValue: false,
-  defaultText: 'false',
-  type: 'Boolean',
-  allowed: BOOLEAN_HELP,
   description: 'Path-style S3 addressing (http://endpoint/bucket/key), as MinIO and s3rver need.',
-  schema: booleanValue,
 });
 
 // The union of option types is erased on purpose: the table is read by key.
@@ -325,12 +332,7 @@ export const ALL_OPTIONS: ReadonlyArray<ConfigOption<unknown>> = [
   CHECKPOINTING_MODE,
   ENABLE_UNALIGNED,
   ALIGNED_CHECKPOINT_TIMEOUT,
-  ROCKSDB_BLOCK_CACHE_SIZE,
-  ROCKSDB_WRITE_BUFFER_SIZE,
-  ROCKSDB_WRITE_BUFFER_COUNT,
-  ROCKSDB_LOCAL_DIRECTORY,
-  ROCKSDB_COMPRESSION_PER_LEVEL,
-  ROCKSDB_TIMER_SERVICE_FACTORY,
+  ...Object.values(ROCKSDB_BACKEND_OPTIONS),
   RESTORE_MODE,
   RESTORE_PATH,
   IGNORE_UNCLAIMED_STATE,
