@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { confinePath, forEachLimit, joinPath, StorageError, StorageNotFoundError } from '@flowstate/core';
+import { confinePath, forEachLimit, joinPath, StorageError, StorageNotFoundError, TemporaryNameListing } from '@flowstate/core';
 import type { FileStatus, FileSystem, FileWriter, ReadRange } from '@flowstate/core';
 import { WebHdfsConfigError, WebHdfsError } from './errors.js';
 import type { HdfsFileStatus } from './file-status.js';
@@ -49,7 +49,7 @@ function isAbsent(e: unknown): boolean {
  * skipped by list(); one left behind by a crashed writer is invisible garbage until its directory
  * is deleted.
  */
-export class WebHdfsFileSystem implements FileSystem {
+export class WebHdfsFileSystem extends TemporaryNameListing implements FileSystem {
   readonly scheme = 'hdfs';
   /**
    * `webhdfs://host:port/base`: the URI Hadoop's own webhdfs FileSystem would use for this
@@ -63,6 +63,7 @@ export class WebHdfsFileSystem implements FileSystem {
   private readonly createOptions: { blockSize?: number; replication?: number; permission?: string };
 
   constructor(options: WebHdfsFileSystemOptions) {
+    super();
     this.client = options.client instanceof WebHdfsClient ? options.client : new WebHdfsClient(options.client);
     const base = options.basePath;
     if (typeof base !== 'string' || !base.startsWith('/')) throw new WebHdfsConfigError(`basePath must be an absolute HDFS path, got '${String(base)}'`);
@@ -162,16 +163,7 @@ export class WebHdfsFileSystem implements FileSystem {
     }
   }
 
-  async list(dir: string): Promise<FileStatus[]> {
-    return this.walk(dir, false);
-  }
-
-  /** Temporary files of writers that never committed (e.g. a crashed process), for garbage collection. */
-  async listIncomplete(dir: string): Promise<FileStatus[]> {
-    return this.walk(dir, true);
-  }
-
-  private async walk(dir: string, incomplete: boolean): Promise<FileStatus[]> {
+  protected async walk(dir: string, incomplete: boolean): Promise<FileStatus[]> {
     const d = confinePath(dir);
     const out: FileStatus[] = [];
     // Breadth-first, one level at a time, each directory paged with LISTSTATUS_BATCH.

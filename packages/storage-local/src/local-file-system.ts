@@ -7,6 +7,7 @@ import {
   PathEscapeError,
   StorageError,
   StorageNotFoundError,
+  TemporaryNameListing,
   type FileStatus,
   type FileSystem,
   type FileWriter,
@@ -35,11 +36,12 @@ function describeCode(code: string | undefined, fallback: string): string {
  * place and whose directory is fsynced: a file is either absent or complete, even across crashes.
  * Paths are confined to the root, including through symlinks.
  */
-export class LocalFileSystem implements FileSystem {
+export class LocalFileSystem extends TemporaryNameListing implements FileSystem {
   readonly scheme = 'file';
   readonly root: string;
 
   constructor(root: string) {
+    super();
     this.root = resolve(root);
   }
 
@@ -182,16 +184,7 @@ export class LocalFileSystem implements FileSystem {
     }
   }
 
-  async list(dir: string): Promise<FileStatus[]> {
-    return this.walk(dir, false);
-  }
-
-  /** Temporary files of writers that never committed (e.g. a crashed process). */
-  async listIncomplete(dir: string): Promise<FileStatus[]> {
-    return this.walk(dir, true);
-  }
-
-  private async walk(dir: string, incomplete: boolean): Promise<FileStatus[]> {
+  protected async walk(dir: string, incomplete: boolean): Promise<FileStatus[]> {
     const base = confinePath(dir);
     const abs = await this.resolvePath(base);
     const out: FileStatus[] = [];

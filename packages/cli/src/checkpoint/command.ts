@@ -60,16 +60,23 @@ function directoryOf(dir: string | undefined, cfg: CheckpointVerbConfig): string
   return d;
 }
 
-/** `[dir] [id]` where a lone argument is the id when the configuration names the directory. */
-function directoryAndId(first: string | undefined, second: string | undefined, cfg: CheckpointVerbConfig): { dir: string; id: string | undefined } {
-  if (second !== undefined) return { dir: directoryOf(first, cfg), id: second };
-  if (first !== undefined && cfg.checkpointsDirectory !== undefined && looksLikeId(first)) return { dir: cfg.checkpointsDirectory, id: first };
-  return { dir: directoryOf(first, cfg), id: undefined };
+/**
+ * The `[dir] [id]` arguments of a verb, resolved with its configuration: a lone argument is the
+ * id when the configuration names the directory.
+ */
+function checkpointTarget(first: string | undefined, second: string | undefined, o: JsonOption): { cfg: CheckpointVerbConfig; dir: string; checkpointId: number | undefined } {
+  const cfg = checkpointVerbConfig(o);
+  const target = (dir: string, id: string | undefined) => ({ cfg, dir, checkpointId: id === undefined ? undefined : parseCheckpointId(id) });
+  if (second !== undefined) return target(directoryOf(first, cfg), second);
+  if (first !== undefined && cfg.checkpointsDirectory !== undefined && looksLikeId(first)) return target(cfg.checkpointsDirectory, first);
+  return target(directoryOf(first, cfg), undefined);
 }
 
 interface VerbContext {
   /** A new verb with the options every checkpoint verb has. */
   readonly verb: (name: string, description: string) => Command;
+  /** A verb over a job's checkpoint directory (`[dir]`), and one checkpoint in it (`[id]`) when `idHelp` says what the id selects. */
+  readonly directoryVerb: (name: string, description: string, idHelp?: string) => Command;
   readonly open: (dir: string | undefined, cfg: CheckpointVerbConfig) => Promise<CheckpointRoot>;
   readonly print: (o: JsonOption, value: unknown, human: () => string) => void;
   readonly setExit: (code: ExitCodeValue) => void;
@@ -93,16 +100,19 @@ export function addCheckpointCommands(program: Command, ctx: CheckpointCommandCo
       .exitOverride();
   const open = (dir: string | undefined, cfg: CheckpointVerbConfig): Promise<CheckpointRoot> => openCheckpointRoot(directoryOf(dir, cfg), cfg.fileSystems);
   const print = (o: JsonOption, value: unknown, human: () => string): void => io.stdout(o.json === true ? json(value) : `${human()}\n`);
-  const verbs: VerbContext = { verb, open, print, setExit };
+  const directoryVerb = (name: string, description: string, idHelp?: string): Command => {
+    const c = verb(name, description).argument('[dir]', "the job's checkpoint directory (path or URI)");
+    return idHelp === undefined ? c : c.argument('[id]', idHelp);
+  };
+  const verbs: VerbContext = { verb, directoryVerb, open, print, setExit };
   for (const add of [addList, addShow, addValidate, addGc, addHistory]) add(verbs);
   addDispose(verbs, io);
   return group;
 }
 
 function addList(ctx: VerbContext): void {
-  const { verb, open, print, setExit } = ctx;
-  verb('list', 'completed checkpoints, incomplete and in-progress leftovers, their sizes and which are retained')
-    .argument('[dir]', "the job's checkpoint directory (path or URI)")
+  const { directoryVerb, open, print, setExit } = ctx;
+  directoryVerb('list', 'completed checkpoints, incomplete and in-progress leftovers, their sizes and which are retained')
     .option('--retained <n>', "the job's number of retained checkpoints (state.checkpoints.num-retained): older completed ones are shown as subsumed (default: the configuration's, else every completed one is retained, as on recovery)", positiveInt('--retained'))
     .action(async (dir: string | undefined, o: JsonOption & { retained?: number }) => {
       const cfg = checkpointVerbConfig(o);
@@ -113,32 +123,25 @@ function addList(ctx: VerbContext): void {
 }
 
 function addShow(ctx: VerbContext): void {
-  const { verb, open, print, setExit } = ctx;
-  verb('show', 'one checkpoint: operators, subtasks, state handles, their files and the shared files it references')
-    .argument('[dir]', "the job's checkpoint directory (path or URI)")
-    .argument('[id]', 'checkpoint id (42 or chk-42)')
-    .action(async (first: string | undefined, second: string | undefined, o: JsonOption) => {
-      const cfg = checkpointVerbConfig(o);
-      const { dir, id } = directoryAndId(first, second, cfg);
-      if (id === undefined) throw new IllegalStateUsageError(undefined, 'name the checkpoint to show (42 or chk-42)');
-      const checkpointId = parseCheckpointId(id);
+  const { directoryVerb, open, print, setExit } = ctx;
+  directoryVerb('show', 'one checkpoint: operators, subtasks, state handles, their files and the shared files it references', 'checkpoint id (42 or chk-42)').action(
+    async (first: string | undefined, second: string | undefined, o: JsonOption) => {
+      const { cfg, dir, checkpointId } = checkpointTarget(first, second, o);
+      if (checkpointId === undefined) throw new IllegalStateUsageError(undefined, 'name the checkpoint to show (42 or chk-42)');
       const root = await open(dir, cfg);
       const report = showReport(await scanRoot(root), checkpointId);
       print(o, report, () => formatShow(report, root.display));
       setExit(ExitCode.OK);
-    });
+    },
+  );
 }
 
 function addValidate(ctx: VerbContext): void {
-  const { verb, open, print, setExit } = ctx;
-  verb('validate', 'check completed checkpoints end to end (every file, shared ones included: presence, size, CRC32C; every entry) and report incomplete ones')
-    .argument('[dir]', "the job's checkpoint directory (path or URI)")
-    .argument('[id]', 'only this checkpoint (42 or chk-42; default: all)')
+  const { directoryVerb, open, print, setExit } = ctx;
+  directoryVerb('validate', 'check completed checkpoints end to end (every file, shared ones included: presence, size, CRC32C; every entry) and report incomplete ones', 'only this checkpoint (42 or chk-42; default: all)')
     .option('--serializers <module>', "ES module exporting 'registry': snapshot readers of custom serializers")
     .action(async (first: string | undefined, second: string | undefined, o: JsonOption & { serializers?: string }) => {
-      const cfg = checkpointVerbConfig(o);
-      const { dir, id } = directoryAndId(first, second, cfg);
-      const checkpointId = id === undefined ? undefined : parseCheckpointId(id);
+      const { cfg, dir, checkpointId } = checkpointTarget(first, second, o);
       const scan = await scanRoot(await open(dir, cfg));
       if (checkpointId !== undefined) showReport(scan, checkpointId); // an unknown id is a usage error
       const report = await validateCheckpoints(scan, checkpointId, { ...(await loadRegistry(o.serializers)), ...(cfg.fileSystems === undefined ? {} : { fileSystems: cfg.fileSystems }) });
@@ -148,9 +151,8 @@ function addValidate(ctx: VerbContext): void {
 }
 
 function addGc(ctx: VerbContext): void {
-  const { verb, open, print, setExit } = ctx;
-  verb('gc', 'delete files no completed checkpoint references (aborted, crashed, incomplete checkpoints); a dry run unless --apply')
-    .argument('[dir]', "the job's checkpoint directory (path or URI)")
+  const { directoryVerb, open, print, setExit } = ctx;
+  directoryVerb('gc', 'delete files no completed checkpoint references (aborted, crashed, incomplete checkpoints); a dry run unless --apply')
     .option('--apply', 'delete (default: only print what would be deleted)')
     .option('--in-flight <id>', 'a checkpoint being written right now, whose files are kept (repeatable; shared/ is then left alone)', checkpointIds)
     .action(async (dir: string | undefined, o: JsonOption & { apply?: boolean; inFlight?: number[] }) => {
@@ -187,9 +189,8 @@ function addDispose(ctx: VerbContext, io: CheckpointCommandContext['io']): void 
 }
 
 function addHistory(ctx: VerbContext): void {
-  const { verb, open, print, setExit } = ctx;
-  verb('history', 'persisted checkpoint statistics (durations, sizes, failures) of the job, oldest first')
-    .argument('[dir]', "the job's checkpoint directory (path or URI)")
+  const { directoryVerb, open, print, setExit } = ctx;
+  directoryVerb('history', 'persisted checkpoint statistics (durations, sizes, failures) of the job, oldest first')
     .option('--limit <n>', 'only the newest n entries (default 1000)', positiveInt('--limit'))
     .action(async (dir: string | undefined, o: JsonOption & { limit?: number }) => {
       const report = await historyReport(await open(dir, checkpointVerbConfig(o)), o.limit);

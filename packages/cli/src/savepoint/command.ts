@@ -78,7 +78,15 @@ interface VerbContext {
   readonly setExit: (code: ExitCodeValue) => void;
   /** The options every savepoint verb has. */
   readonly common: (c: Command) => Command;
-  readonly progressFor: (o: CommonOptions, label: string) => Progress;
+  /** Runs a verb's work with its progress bar, which is gone (also on failure) before anything is printed. */
+  readonly withProgress: <R>(o: CommonOptions, label: string, work: (onProgress: (done: number, total: number) => void) => Promise<R>) => Promise<R>;
+  /** The report as JSON (--json) or as text, on stdout. */
+  readonly print: (o: CommonOptions, value: unknown, human: () => string) => void;
+}
+
+/** What reading a savepoint takes from the common options: custom serializers (--serializers) and storages (--config). */
+async function readOptions(o: CommonOptions) {
+  return { ...(await loadRegistry(o.serializers)), ...storageFromConfig(o) };
 }
 
 /** `flowstate savepoint …`: the verbs on one savepoint (or one retained checkpoint). */
@@ -96,11 +104,22 @@ export function addSavepointCommands(program: Command, io: SavepointCommandIO, s
       .option('--config <config.yaml>', 'Flink-style configuration (docs/configuration.md): validated; its storage keys (s3.endpoint, s3.path.style.access) apply to every location')
       .addHelpText('after', helpText)
       .exitOverride();
-  const progressFor = (o: CommonOptions, label: string): Progress => new Progress(io, io.stderrIsTTY && o.progress !== false, label);
-  const ctx: VerbContext = { io, setExit, common, progressFor };
+  const withProgress = async <R>(o: CommonOptions, label: string, work: (onProgress: (done: number, total: number) => void) => Promise<R>): Promise<R> => {
+    const p = new Progress(io, io.stderrIsTTY && o.progress !== false, label);
+    try {
+      return await work(p.update);
+    } finally {
+      p.stop();
+    }
+  };
+  const print = (o: CommonOptions, value: unknown, human: () => string): void => io.stdout(o.json === true ? json(value) : `${human()}\n`);
+  const ctx: VerbContext = { io, setExit, common, withProgress, print };
   for (const add of [addInspect, addValidate, addDiff, addConvert, addMigrate, addRescale, addDispose]) add(savepoint, ctx);
   return savepoint;
 }
+
+const SAVEPOINT_ARGUMENT = 'savepoint directory (path or URI)';
+const OUTPUT_ARGUMENT = 'new directory, path or URI (must not exist or be empty)';
 
 /** Same as `flowstate checkpoint dispose` (Flink's `savepoint -d` is a savepoint verb). */
 function addDispose(savepoint: Command, ctx: VerbContext): void {
@@ -114,143 +133,113 @@ function addDispose(savepoint: Command, ctx: VerbContext): void {
 }
 
 function addInspect(savepoint: Command, ctx: VerbContext): void {
-  const { io, setExit, common, progressFor } = ctx;
-  common(savepoint.command('inspect').argument('<dir>', 'savepoint directory (path or URI)'))
+  const { io, setExit, common, withProgress, print } = ctx;
+  common(savepoint.command('inspect').argument('<dir>', SAVEPOINT_ARGUMENT))
     .description('show operators, states, kinds, serializers, sizes and key-group coverage')
     .option('--no-scan', 'do not read key-group blocks (no entry counts or sizes per state)')
     .action(async (dir: string, o: CommonOptions & { scan?: boolean }) => {
       if (await inspectFlinkIfFlink(dir, o, io)) return setExit(ExitCode.OK);
-      const p = progressFor(o, 'inspect');
-      try {
-        const reader = await SavepointReader.load(dir, { ...(await loadRegistry(o.serializers)), ...storageFromConfig(o) });
+      const report = await withProgress(o, 'inspect', async (onProgress) => {
+        const reader = await SavepointReader.load(dir, await readOptions(o));
         // Also with --no-scan: never describe an incomplete savepoint or checkpoint as if it were whole.
         await reader.verifyComplete();
-        const report = await inspectSavepoint(reader, { scan: o.scan !== false, onProgress: p.update });
-        p.stop();
-        io.stdout(o.json === true ? json(report) : `${formatInspect(report)}\n`);
-        setExit(ExitCode.OK);
-      } finally {
-        p.stop();
-      }
+        return inspectSavepoint(reader, { scan: o.scan !== false, onProgress });
+      });
+      print(o, report, () => formatInspect(report));
+      setExit(ExitCode.OK);
     });
 }
 
 function addValidate(savepoint: Command, ctx: VerbContext): void {
-  const { io, setExit, common, progressFor } = ctx;
-  common(savepoint.command('validate').argument('<dir>', 'savepoint directory (path or URI)'))
+  const { io, setExit, common, withProgress, print } = ctx;
+  common(savepoint.command('validate').argument('<dir>', SAVEPOINT_ARGUMENT))
     .description('check metadata, every file checksum, every key-group block, key-group coverage and paths')
     .action(async (dir: string, o: CommonOptions) => {
       const flink = await validateFlinkIfFlink(dir, o, io);
       if (flink !== undefined) return setExit(flink);
-      const p = progressFor(o, 'validate');
-      try {
-        const report = await validateSavepoint(dir, { onProgress: p.update, ...NATIVE, ...(await loadRegistry(o.serializers)), ...storageFromConfig(o) });
-        p.stop();
-        io.stdout(o.json === true ? json(report) : `${formatValidation(report)}\n`);
-        // Not a savepoint at all (no _metadata, unreadable directory): unreadable input, not "invalid".
-        const notFound = !report.metadataReadable && report.problems.some((x) => x.code === 'STORAGE_NOT_FOUND' || x.code === 'STORAGE_ERROR');
-        // A location no registered storage opens (an unknown URI scheme) is a usage error.
-        const unusable = !report.metadataReadable && report.problems.some((x) => x.code === 'ILLEGAL_STATE_USAGE');
-        setExit(report.ok ? ExitCode.OK : unusable ? ExitCode.USAGE : notFound ? ExitCode.CORRUPT : ExitCode.FAILED);
-      } finally {
-        p.stop();
-      }
+      const report = await withProgress(o, 'validate', async (onProgress) => validateSavepoint(dir, { onProgress, ...NATIVE, ...(await readOptions(o)) }));
+      print(o, report, () => formatValidation(report));
+      // Not a savepoint at all (no _metadata, unreadable directory): unreadable input, not "invalid".
+      const notFound = !report.metadataReadable && report.problems.some((x) => x.code === 'STORAGE_NOT_FOUND' || x.code === 'STORAGE_ERROR');
+      // A location no registered storage opens (an unknown URI scheme) is a usage error.
+      const unusable = !report.metadataReadable && report.problems.some((x) => x.code === 'ILLEGAL_STATE_USAGE');
+      setExit(report.ok ? ExitCode.OK : unusable ? ExitCode.USAGE : notFound ? ExitCode.CORRUPT : ExitCode.FAILED);
     });
 }
 
 function addDiff(savepoint: Command, ctx: VerbContext): void {
-  const { io, setExit, common, progressFor } = ctx;
+  const { io, setExit, common, withProgress, print } = ctx;
   common(savepoint.command('diff').argument('<a>', 'first savepoint (path or URI)').argument('<b>', 'second savepoint (path or URI)'))
     .description('compare two savepoints operator by operator and state by state')
     .action(async (a: string, b: string, o: CommonOptions) => {
       const flink = await diffFlinkIfFlink(a, b, o, io);
       if (flink !== undefined) return setExit(flink);
-      const p = progressFor(o, 'diff');
-      try {
-        const reg = { ...(await loadRegistry(o.serializers)), ...storageFromConfig(o) };
-        const ra = await SavepointReader.load(a, reg);
-        const rb = await SavepointReader.load(b, reg);
+      const { ra, rb, report } = await withProgress(o, 'diff', async (onProgress) => {
+        const options = await readOptions(o);
+        const [ra, rb] = [await SavepointReader.load(a, options), await SavepointReader.load(b, options)];
         await ra.verifyComplete();
         await rb.verifyComplete();
         const total = [ra, rb].flatMap((r) => r.operators()).reduce((x, op) => x + op.stateSize, 0);
         let done = 0;
-        const report = await diffSavepoints(ra, rb, { onBytes: (n) => p.update((done += n), total) });
-        p.stop();
-        io.stdout(o.json === true ? json(report) : `${formatDiff(report, ra.directory, rb.directory)}\n`);
-        setExit(report.equal ? ExitCode.OK : ExitCode.FAILED);
-      } finally {
-        p.stop();
-      }
+        return { ra, rb, report: await diffSavepoints(ra, rb, { onBytes: (n) => onProgress((done += n), total) }) };
+      });
+      print(o, report, () => formatDiff(report, ra.directory, rb.directory));
+      setExit(report.equal ? ExitCode.OK : ExitCode.FAILED);
     });
 }
 
+/** A verb that reads `<input>` and writes a new savepoint at `<output>`. */
+function rewriteVerb(savepoint: Command, ctx: VerbContext, name: string, description: string): Command {
+  return ctx.common(savepoint.command(name).argument('<input>', SAVEPOINT_ARGUMENT).argument('<output>', OUTPUT_ARGUMENT)).description(description);
+}
+
 function addConvert(savepoint: Command, ctx: VerbContext): void {
-  const { io, setExit, common, progressFor } = ctx;
-  common(savepoint.command('convert').argument('<input>', 'savepoint directory (path or URI)').argument('<output>', 'new directory, path or URI (must not exist or be empty)'))
-    .description('convert keyed state between the canonical format and native RocksDB snapshots')
+  const { io, setExit, withProgress, print } = ctx;
+  rewriteVerb(savepoint, ctx, 'convert', 'convert keyed state between the canonical format and native RocksDB snapshots')
     .addOption(new Option('--to <format>', 'target format (flink: an Apache Flink canonical savepoint)').choices([...conversionTargets(NATIVE), 'flink']).makeOptionMandatory())
     .option('--flink-version <version>', 'with --to flink: the Flink release that will read it (chooses the _metadata version; default 2.1+)')
     .option('--uid-map <from=to...>', 'with --to flink: flowstate uid -> Flink uid')
     .action(async (input: string, output: string, o: CommonOptions & { to: ConversionTarget | 'flink'; flinkVersion?: string; uidMap?: string[] }) => {
       if (await convertFlinkIfFlink(input, output, o, io)) return setExit(ExitCode.OK);
       if (o.to === 'flink') return setExit(await convertToFlink(input, output, o, io));
-      const p = progressFor(o, 'convert');
-      try {
-        const r = await convertSavepoint(input, output, o.to, { onProgress: p.update, ...NATIVE, ...(await loadRegistry(o.serializers)), ...storageFromConfig(o) });
-        p.stop();
-        io.stdout(o.json === true ? json(writeSummary(r)) : `converted ${input} to ${o.to} format v${r.formatVersion}: ${r.directory}\n`);
-        setExit(ExitCode.OK);
-      } finally {
-        p.stop();
-      }
+      const to = o.to;
+      const r = await withProgress(o, 'convert', async (onProgress) => convertSavepoint(input, output, to, { onProgress, ...NATIVE, ...(await readOptions(o)) }));
+      print(o, writeSummary(r), () => `converted ${input} to ${to} format v${r.formatVersion}: ${r.directory}`);
+      setExit(ExitCode.OK);
     });
 }
 
 function addMigrate(savepoint: Command, ctx: VerbContext): void {
-  const { io, setExit, common, progressFor } = ctx;
-  common(savepoint.command('migrate').argument('<input>', 'savepoint directory (path or URI)').argument('<output>', 'new directory, path or URI (must not exist or be empty)'))
-    .description(`rewrite a savepoint of any readable format version in another version (latest: ${LATEST_FORMAT_VERSION})`)
+  const { setExit, withProgress, print } = ctx;
+  rewriteVerb(savepoint, ctx, 'migrate', `rewrite a savepoint of any readable format version in another version (latest: ${LATEST_FORMAT_VERSION})`)
     .requiredOption('--to-version <n>', 'target format version', positiveInt('--to-version'))
     .action(async (input: string, output: string, o: CommonOptions & { toVersion: number }) => {
-      const p = progressFor(o, 'migrate');
-      try {
-        const reg = { ...(await loadRegistry(o.serializers)), ...storageFromConfig(o) };
-        const before = (await SavepointReader.load(input, reg)).formatVersion;
-        const r = await migrateSavepoint(input, output, o.toVersion, { onProgress: p.update, ...reg });
-        p.stop();
-        io.stdout(o.json === true ? json({ ...writeSummary(r), fromVersion: before }) : `migrated ${input} from format v${before} to v${r.formatVersion}: ${r.directory}\n`);
-        setExit(ExitCode.OK);
-      } finally {
-        p.stop();
-      }
+      const { before, r } = await withProgress(o, 'migrate', async (onProgress) => {
+        const options = await readOptions(o);
+        const before = (await SavepointReader.load(input, options)).formatVersion;
+        return { before, r: await migrateSavepoint(input, output, o.toVersion, { onProgress, ...options }) };
+      });
+      print(o, { ...writeSummary(r), fromVersion: before }, () => `migrated ${input} from format v${before} to v${r.formatVersion}: ${r.directory}`);
+      setExit(ExitCode.OK);
     });
 }
 
 function addRescale(savepoint: Command, ctx: VerbContext): void {
-  const { io, setExit, common, progressFor } = ctx;
-  common(savepoint.command('rescale').argument('<input>', 'savepoint directory (path or URI)').argument('<output>', 'new directory, path or URI (must not exist or be empty)'))
-    .description('change maxParallelism (and parallelism): key groups are recomputed from the serialized keys of a canonical savepoint')
+  const { io, setExit, withProgress, print } = ctx;
+  rewriteVerb(savepoint, ctx, 'rescale', 'change maxParallelism (and parallelism): key groups are recomputed from the serialized keys of a canonical savepoint')
     .requiredOption('--max-parallelism <m>', 'new maxParallelism (number of key groups, 1..32768)', positiveInt('--max-parallelism'))
     .option('--parallelism <p>', 'new parallelism of every operator with keyed state (operators without keyed state, e.g. sources, keep theirs; default: unchanged, capped at the new maxParallelism)', positiveInt('--parallelism'))
     .option('--operator-parallelism <uid=p...>', 'new parallelism of one operator, keyed or not (repeatable; wins over --parallelism)')
     .option('--operator <uid...>', 'only these operators (default: all)')
     .action(async (input: string, output: string, o: CommonOptions & { maxParallelism: number; parallelism?: number; operatorParallelism?: string[]; operator?: string[] }) => {
       if (await rescaleFlinkIfFlink(input, output, o, io)) return setExit(ExitCode.OK);
-      const p = progressFor(o, 'rescale');
-      try {
+      const r = await withProgress(o, 'rescale', async (onProgress) => {
         const operatorParallelism = parseOperatorParallelism(o.operatorParallelism);
-        const r = await rescaleSavepoint(
-          input,
-          output,
-          { maxParallelism: o.maxParallelism, operatorParallelism, ...(o.parallelism === undefined ? {} : { keyedParallelism: o.parallelism }), ...(o.operator === undefined ? {} : { operators: o.operator }) },
-          { onProgress: p.update, ...(await loadRegistry(o.serializers)), ...storageFromConfig(o) },
-        );
-        p.stop();
-        const layout = layoutOf(r.metadata);
-        io.stdout(o.json === true ? json({ ...writeSummary(r), operators: layout }) : `rescaled ${input} to maxParallelism ${o.maxParallelism}: ${r.directory}\n${formatLayout(layout)}\n`);
-        setExit(ExitCode.OK);
-      } finally {
-        p.stop();
-      }
+        const target = { maxParallelism: o.maxParallelism, operatorParallelism, ...(o.parallelism === undefined ? {} : { keyedParallelism: o.parallelism }), ...(o.operator === undefined ? {} : { operators: o.operator }) };
+        return rescaleSavepoint(input, output, target, { onProgress, ...(await readOptions(o)) });
+      });
+      const layout = layoutOf(r.metadata);
+      print(o, { ...writeSummary(r), operators: layout }, () => `rescaled ${input} to maxParallelism ${o.maxParallelism}: ${r.directory}\n${formatLayout(layout)}`);
+      setExit(ExitCode.OK);
     });
 }

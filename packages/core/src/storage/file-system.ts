@@ -46,6 +46,25 @@ export interface FileSystem {
 }
 
 /**
+ * The listing of a file system whose writers write under a temporary name and rename it on
+ * commit: one walk of the tree keeps either the committed files (`list`) or the temporary files
+ * of writers that never committed (`listIncomplete`).
+ */
+export abstract class TemporaryNameListing {
+  /** The files below `dir`: the temporary ones when `incomplete`, else the committed ones. */
+  protected abstract walk(dir: string, incomplete: boolean): Promise<FileStatus[]>;
+
+  list(dir: string): Promise<FileStatus[]> {
+    return this.walk(dir, false);
+  }
+
+  /** Temporary files of writers that never committed (e.g. a crashed process), for garbage collection. */
+  listIncomplete(dir: string): Promise<FileStatus[]> {
+    return this.walk(dir, true);
+  }
+}
+
+/**
  * Creates `path`, lets `fill` write it and commits it. On any failure the writer is aborted, so
  * nothing becomes visible, and the failure itself (not an abort's) is rethrown.
  */
