@@ -14,6 +14,7 @@ import {
 } from '@flowstate/core';
 import { FsStateBackend } from '@flowstate/heap';
 import { JobClient, sequenceLog, StopWithSavepointFailedError, type RuntimeHooks, StreamExecutionEnvironment, summarize, TwoPhaseCommitFileSink, type CheckpointingMode, type JobGraph, type ProcessFunction } from '../src/index.js';
+import { runUntilSavepoint } from './scenarios.js';
 
 const COUNT = new ValueStateDescriptor<number>('count', Serializers.int32, 0);
 const RECORDS_PER_PARTITION = 750;
@@ -151,21 +152,10 @@ test('restarting a finished job does not run endInput again: finished subtasks a
 
 test('stop-with-savepoint does not end the input (no endInput, nothing committed outside the savepoint); resuming finishes exactly once', async () => {
   const sinkFs = new MemoryFileSystem();
-  const storage = new FsCheckpointStorage(new MemoryFileSystem());
-  const savepoints = new FsCheckpointStorage(new MemoryFileSystem(), { layout: 'savepoint' });
   const calls = { n: 0 };
-  let job: JobClient | undefined;
-  let stopping: Promise<unknown> | undefined;
-  const hooks: RuntimeHooks = {
-    onRecord(t, n) {
-      if (t.uid === 'src' && n === 100 && job !== undefined) stopping = job.stopWithSavepoint(savepoints);
-    },
-  };
-  const options = { stateBackend: new FsStateBackend(), checkpointStorage: storage, checkpointing: { mode: 'UNALIGNED' as const } };
-  job = await JobClient.execute(sumJob(sinkFs, calls), { ...options, hooks });
-  const stopped = await job.result;
+  const options = { stateBackend: new FsStateBackend(), checkpointStorage: new FsCheckpointStorage(new MemoryFileSystem()), checkpointing: { mode: 'UNALIGNED' as const } };
+  const { result: stopped, savepoints } = await runUntilSavepoint(sumJob(sinkFs, calls), options, { source: 'src', records: 100 });
   assert.equal(stopped.status, 'STOPPED');
-  await stopping;
   assert.equal(calls.n, 0, 'a stop without drain does not call endInput');
   const committed = await TwoPhaseCommitFileSink.readCommitted(sinkFs, 'out');
   assert.ok(committed.length > 0 && committed.length < SUM_RECORDS, `the stop committed a prefix (${committed.length} records)`);

@@ -25,9 +25,9 @@ import {
   formatCheckpointStatsTable,
   InvalidJobGraphError,
   IllegalJobStateError,
-  type CompletedCheckpoint,
 } from '../src/index.js';
 import { COUNT, expectedUpsertCounts, upsertCountJob } from './count-jobs.js';
+import { runUntilSavepoint } from './scenarios.js';
 
 
 function countJob(name: string, parallelism: number, table: InMemoryUpsertTable<number>, records: number, slow = false) {
@@ -39,22 +39,11 @@ const expectedCounts = (records: number) => expectedUpsertCounts(4, 17, records)
 test('stop-with-savepoint, then resume at another parallelism: keyed state, source offsets and counts are exact', async () => {
   const table = new InMemoryUpsertTable<number>();
   const checkpoints = new FsCheckpointStorage(new MemoryFileSystem());
-  const savepoints = new FsCheckpointStorage(new MemoryFileSystem(), { layout: 'savepoint' });
-  // Stopped at a record count, not after a sleep: mid-way on any machine.
-  let first: JobClient | undefined;
-  let stopping: Promise<CompletedCheckpoint> | undefined;
-  first = await JobClient.execute(countJob('resc', 3, table, 3000, true), {
-    stateBackend: new FsStateBackend(),
-    checkpointStorage: checkpoints,
-    checkpointing: { intervalMs: 10 },
-    hooks: {
-      onRecord(t, n) {
-        if (t.uid === 'src' && t.subtaskIndex === 0 && n === 300 && first !== undefined) stopping = first.stopWithSavepoint(savepoints);
-      },
-    },
-  });
-  const res = await first.result;
-  const sp = await stopping!;
+  const { result: res, savepoint: sp, savepoints } = await runUntilSavepoint(
+    countJob('resc', 3, table, 3000, true),
+    { stateBackend: new FsStateBackend(), checkpointStorage: checkpoints, checkpointing: { intervalMs: 10 } },
+    { source: 'src', subtask: 0, records: 300 },
+  );
   assert.equal(res.status, 'STOPPED');
   assert.equal(sp.kind, 'SAVEPOINT');
   const md = deserializeCheckpointMetadata((await savepoints.resolveCheckpoint('')).metadata, 'savepoint');
@@ -275,21 +264,12 @@ test('broadcast state survives a savepoint and a rescale (every new subtask gets
       .sinkTo('out', () => new UpsertSink<[string, number], number>(tables[run]!, (r) => r[0], (r) => r[1]));
     return env.getJobGraph();
   };
-  const savepoints = new FsCheckpointStorage(new MemoryFileSystem(), { layout: 'savepoint' });
-  let first: JobClient | undefined;
-  let stopping: Promise<CompletedCheckpoint> | undefined;
-  first = await JobClient.execute(build(2), {
-    stateBackend: new MemoryStateBackend(),
-    checkpointStorage: new FsCheckpointStorage(new MemoryFileSystem()),
-    checkpointing: {},
-    hooks: {
-      onRecord(t, n) {
-        if (t.uid === 'data' && t.subtaskIndex === 0 && n === 100 && first !== undefined) stopping = first.stopWithSavepoint(savepoints);
-      },
-    },
-  });
-  assert.equal((await first.result).status, 'STOPPED');
-  await stopping;
+  const { result: stopped, savepoints } = await runUntilSavepoint(
+    build(2),
+    { stateBackend: new MemoryStateBackend(), checkpointStorage: new FsCheckpointStorage(new MemoryFileSystem()), checkpointing: {} },
+    { source: 'data', subtask: 0, records: 100 },
+  );
+  assert.equal(stopped.status, 'STOPPED');
   const before = tables[0]!.rows.size;
   assert.ok(before > 0 && before < 1200, `stopped mid-way (${before} of 1200)`);
   // The rules source is past its only record: after the restore the rule exists only as broadcast

@@ -245,33 +245,6 @@ export interface SimOutcome {
   readonly orphanFiles: number;
 }
 
-const OPERATORS: Record<JobKind, Array<{ uid: string; parallelism: number }>> = {
-  count: [
-    { uid: 'events', parallelism: 2 },
-    { uid: 'parse', parallelism: 2 },
-    { uid: 'count', parallelism: 3 },
-    { uid: 'sink', parallelism: 2 },
-  ],
-  timers: [
-    { uid: 'events', parallelism: 2 },
-    { uid: 'deadlines', parallelism: 3 },
-    { uid: 'sink', parallelism: 2 },
-  ],
-  windows: [
-    { uid: 'clicks', parallelism: 2 },
-    { uid: 'sessions', parallelism: 3 },
-    { uid: 'tumbles', parallelism: 3 },
-    { uid: 'tumble-sink', parallelism: 2 },
-    { uid: 'session-sink', parallelism: 2 },
-  ],
-  join: [
-    { uid: 'orders', parallelism: 2 },
-    { uid: 'payments', parallelism: 1 },
-    { uid: 'join', parallelism: 3 },
-    { uid: 'sink', parallelism: 2 },
-  ],
-};
-
 function hashName(name: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193);
@@ -287,7 +260,8 @@ export function planFaults(c: SimCase): { faults: Fault[]; input: SimInput; chec
   const bufferCapacity = 2 + Math.floor(r() * 14);
   const count = 1 + Math.floor(r() * 3);
   const faults: Fault[] = [];
-  const ops = OPERATORS[c.job];
+  // Faults hit operators of the job's graph (the sink last: it is the one that commits).
+  const ops = buildGraph(c.job, input, new MemoryFileSystem(), bufferCapacity).nodes;
   for (let a = 0; a < count; a++) {
     let kind = FAULT_KINDS[Math.floor(r() * FAULT_KINDS.length)]!;
     // The first attempt restores nothing; a restore fault belongs to a later attempt.
@@ -376,108 +350,129 @@ interface Phase {
   readonly onSourceRecord?: (client: JobClient, n: number) => void;
 }
 
-async function runPhase(c: SimCase, phase: Phase): Promise<SimOutcome> {
-  const { graph, faults, checkpointEvery, sinkFs, ckptFs } = phase;
-  const storage = new FsCheckpointStorage(ckptFs);
-  const fired: Fault[] = [];
-  let client: JobClient | undefined;
-  const maxInFlight = phase.concurrent?.maxConcurrentCheckpoints ?? 1;
-  let inFlight = 0;
-  let killAtNextCompletion = false;
-  let currentAttempt = -1;
-  const seen = new Map<string, number>();
-  const faultFor = (t: TaskInfo, kind: FaultKind): Fault | undefined => {
-    const f = faults[t.attempt];
-    return f !== undefined && f.kind === kind && f.uid === t.uid && f.subtask === t.subtaskIndex && !fired.includes(f) ? f : undefined;
-  };
-  const fire = (f: Fault): never => {
-    fired.push(f);
+/**
+ * The runtime hooks of one phase: they inject the phase's faults (each once, in its attempt) and
+ * trigger checkpoints by progress, not by wall-clock time, so that a seed replays the same cadence.
+ */
+class PhaseDriver {
+  /** Set once the job runs; hooks that need it wait for it. */
+  client: JobClient | undefined;
+  readonly fired: Fault[] = [];
+  readonly maxInFlight: number;
+  private inFlight = 0;
+  private killAtNextCompletion = false;
+  private currentAttempt = -1;
+  /** Per task and hook: how often it ran in the current attempt. */
+  private readonly seen = new Map<string, number>();
+
+  constructor(private readonly phase: Phase) {
+    this.maxInFlight = phase.concurrent?.maxConcurrentCheckpoints ?? 1;
+  }
+
+  hooks(): RuntimeHooks {
+    return {
+      onAttemptStart: (attempt) => this.onAttemptStart(attempt),
+      onRestore: (t) => {
+        const f = this.faultFor(t, 'during-restore');
+        if (f && f.n === 0) this.fire(f);
+      },
+      onEmit: (t, n) => {
+        const f = this.faultFor(t, 'mid-record');
+        if (f && !t.uid.startsWith('sink') && n === f.n) this.fire(f);
+      },
+      onRecord: (t, n) => this.onRecord(t, n),
+      beforeSnapshot: (t) => this.fireOnNthCall(t, 'before-snapshot', 'snap'),
+      beforeNotifyComplete: (t) => {
+        if (!this.killAtNextCompletion) return this.fireOnNthCall(t, 'before-commit', 'commit');
+        this.killAtNextCompletion = false;
+        this.client?.cancel();
+      },
+    };
+  }
+
+  private onAttemptStart(attempt: number): void {
+    if (attempt === this.currentAttempt) return;
+    this.currentAttempt = attempt;
+    this.seen.clear();
+    const f = this.phase.faults[attempt];
+    const onFire = () => f && this.fired.push(f);
+    this.phase.ckptFs.arm(f?.kind === 'async-upload' ? f.n : undefined, onFire);
+    this.phase.ckptFs.armRead(f?.kind === 'during-restore' && f.n > 0 ? f.n : undefined, onFire);
+  }
+
+  private onRecord(t: TaskInfo, n: number): void {
+    const f = this.faultFor(t, 'mid-record');
+    if (f && t.uid.startsWith('sink') && n === f.n) this.fire(f);
+    const client = this.client;
+    if (t.uid !== this.phase.graph.nodes[0]!.uid || t.subtaskIndex !== 0) return;
+    if (n === this.phase.cancelAtSourceRecord) {
+      // Kill here if a checkpoint already completed; slower backends (RocksDB) may not have one
+      // yet: then kill when the next checkpoint completes, so the rescaled run restores state.
+      if (client?.checkpointStats.some((x) => x.status === 'COMPLETED')) client.cancel();
+      else this.killAtNextCompletion = true;
+    }
+    if (client === undefined) return;
+    this.phase.onSourceRecord?.(client, n);
+    if (n % this.phase.checkpointEvery === 0 && this.inFlight < this.maxInFlight) {
+      this.inFlight++;
+      this.phase.concurrent?.observeInFlight(this.inFlight);
+      client.triggerCheckpoint().then(
+        () => this.inFlight--,
+        () => this.inFlight--,
+      );
+    }
+  }
+
+  /** Fires the task's fault of `kind` on the fault's n-th call of this hook in the attempt. */
+  private fireOnNthCall(t: TaskInfo, kind: FaultKind, hook: string): void {
+    const f = this.faultFor(t, kind);
+    if (!f) return;
+    const k = `${hook}:${t.name}`;
+    const n = (this.seen.get(k) ?? 0) + 1;
+    this.seen.set(k, n);
+    if (n === f.n) this.fire(f);
+  }
+
+  private faultFor(t: TaskInfo, kind: FaultKind): Fault | undefined {
+    const f = this.phase.faults[t.attempt];
+    return f !== undefined && f.kind === kind && f.uid === t.uid && f.subtask === t.subtaskIndex && !this.fired.includes(f) ? f : undefined;
+  }
+
+  private fire(f: Fault): never {
+    this.fired.push(f);
     throw new InjectedFailure(f);
-  };
-  const onAttempt = (attempt: number) => {
-    if (attempt === currentAttempt) return;
-    currentAttempt = attempt;
-    seen.clear();
-    const f = faults[attempt];
-    const onFire = () => f && fired.push(f);
-    ckptFs.arm(f?.kind === 'async-upload' ? f.n : undefined, onFire);
-    ckptFs.armRead(f?.kind === 'during-restore' && f.n > 0 ? f.n : undefined, onFire);
-  };
-  const hooks: RuntimeHooks = {
-    onAttemptStart: onAttempt,
-    onRestore(t) {
-      const f = faultFor(t, 'during-restore');
-      if (f && f.n === 0) fire(f);
-    },
-    onEmit(t, n) {
-      const f = faultFor(t, 'mid-record');
-      if (f && !t.uid.startsWith('sink') && n === f.n) fire(f);
-    },
-    onRecord(t, n) {
-      const f = faultFor(t, 'mid-record');
-      if (f && t.uid.startsWith('sink') && n === f.n) fire(f);
-      if (phase.cancelAtSourceRecord !== undefined && t.uid === graph.nodes[0]!.uid && t.subtaskIndex === 0 && n === phase.cancelAtSourceRecord) {
-        // Kill here if a checkpoint already completed; slower backends (RocksDB) may not have one
-        // yet: then kill when the next checkpoint completes, so the rescaled run restores state.
-        if (client?.checkpointStats.some((x) => x.status === 'COMPLETED')) client.cancel();
-        else killAtNextCompletion = true;
-      }
-      if (t.uid === graph.nodes[0]!.uid && t.subtaskIndex === 0 && client) phase.onSourceRecord?.(client, n);
-      // Checkpoints are triggered by progress, not by wall-clock time, so a seed replays the same cadence.
-      if (t.uid === graph.nodes[0]!.uid && t.subtaskIndex === 0 && n % checkpointEvery === 0 && client && inFlight < maxInFlight) {
-        inFlight++;
-        phase.concurrent?.observeInFlight(inFlight);
-        client.triggerCheckpoint().then(
-          () => inFlight--,
-          () => inFlight--,
-        );
-      }
-    },
-    beforeSnapshot(t) {
-      const f = faultFor(t, 'before-snapshot');
-      if (f) {
-        const k = `snap:${t.name}`;
-        const n = (seen.get(k) ?? 0) + 1;
-        seen.set(k, n);
-        if (n === f.n) fire(f);
-      }
-    },
-    beforeNotifyComplete(t) {
-      if (killAtNextCompletion) {
-        killAtNextCompletion = false;
-        client?.cancel();
-        return;
-      }
-      const f = faultFor(t, 'before-commit');
-      if (f) {
-        const k = `commit:${t.name}`;
-        const n = (seen.get(k) ?? 0) + 1;
-        seen.set(k, n);
-        if (n === f.n) fire(f);
-      }
-    },
-  };
+  }
+}
+
+async function runPhase(c: SimCase, phase: Phase): Promise<SimOutcome> {
+  const driver = new PhaseDriver(phase);
   const restoredFrom: number[] = [];
-  client = await JobClient.execute(graph, {
+  const client = await JobClient.execute(phase.graph, {
     stateBackend: c.backend.create(),
-    checkpointStorage: storage,
+    checkpointStorage: new FsCheckpointStorage(phase.ckptFs),
     checkpointing: {
       mode: c.mode,
       timeoutMs: 20_000,
       tolerableFailedCheckpoints: 0,
       retainedCheckpoints: phase.concurrent?.retainedCheckpoints ?? 2,
-      maxConcurrentCheckpoints: maxInFlight,
+      maxConcurrentCheckpoints: driver.maxInFlight,
     },
-    restartStrategy: { kind: 'fixed-delay', maxAttempts: faults.length + 2, delayMs: 0 },
+    restartStrategy: { kind: 'fixed-delay', maxAttempts: phase.faults.length + 2, delayMs: 0 },
     ...(phase.restoreFrom ? { restoreFrom: phase.restoreFrom } : {}),
-    hooks,
+    hooks: driver.hooks(),
     log: (line) => {
       phase.concurrent?.onLog(line);
       const m = /restarting from checkpoint (\d+)/.exec(line);
       if (m) restoredFrom.push(Number(m[1]));
     },
   });
+  driver.client = client;
   const result = await client.result;
+  return phaseOutcome(phase, client, result, driver.fired, restoredFrom);
+}
+
+/** What a phase left: its result, the committed output, and what the checkpoints and faults did. */
+async function phaseOutcome(phase: Phase, client: JobClient, result: JobResult, fired: readonly Fault[], restoredFrom: readonly number[]): Promise<SimOutcome> {
   const stats = client.checkpointStats;
   // Restores that had to replay persisted in-flight records before new input.
   const restoresWithChannelState = restoredFrom.filter((id) => {
@@ -487,21 +482,18 @@ async function runPhase(c: SimCase, phase: Phase): Promise<SimOutcome> {
   // Files on checkpoint storage that no retained, completed checkpoint references (shared files
   // of incremental checkpoints included), plus temporary files of writers that never committed.
   // Read through the inner file system: faults still armed must not fire during the check.
-  const orphans = (await collectGarbage(new FsCheckpointStorage(ckptFs.inner), { dryRun: true })).orphans.map((path) => ({ path }));
-  if (orphans.length > 0 && process.env.FLOWSTATE_SIM_DEBUG) console.log('orphans', orphans.map((f) => f.path), client.checkpointStats.map((s) => `${s.checkpointId}:${s.status}:${s.failureReason ?? ''}`));
-  const orphanFiles = orphans.length;
-  const committed = await TwoPhaseCommitFileSink.readCommitted(sinkFs, 'out');
-  const pendingLeft = (await sinkFs.list(TwoPhaseCommitFileSink.pendingDir('out'))).length;
+  const orphans = (await collectGarbage(new FsCheckpointStorage(phase.ckptFs.inner), { dryRun: true })).orphans;
+  if (orphans.length > 0 && process.env.FLOWSTATE_SIM_DEBUG) console.log('orphans', orphans, stats.map((s) => `${s.checkpointId}:${s.status}:${s.failureReason ?? ''}`));
   return {
     result,
-    committed,
-    faultsPlanned: faults,
+    committed: await TwoPhaseCommitFileSink.readCommitted(phase.sinkFs, 'out'),
+    faultsPlanned: phase.faults,
     faultsFired: fired,
     completedCheckpoints: stats.filter((s) => s.status === 'COMPLETED').length,
     failedCheckpoints: stats.filter((s) => s.status === 'FAILED').length,
     restoresWithChannelState,
-    pendingLeft,
-    orphanFiles,
+    pendingLeft: (await phase.sinkFs.list(TwoPhaseCommitFileSink.pendingDir('out'))).length,
+    orphanFiles: orphans.length,
   };
 }
 

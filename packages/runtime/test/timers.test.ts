@@ -11,11 +11,10 @@ import {
   OutputTag,
   SOURCE_IDLE,
   StreamExecutionEnvironment,
-  TwoPhaseCommitFileSink,
   WatermarkStrategy,
-  type CompletedCheckpoint,
   type SourceFunction,
 } from '../src/index.js';
+import { committed, runUntilSavepoint, runWithCrash } from './scenarios.js';
 import { deadlineJob, expectedDeadlines, type DeadlineEvent, type DeadlineInput } from './timer-jobs.js';
 
 const MAX_PARALLELISM = 32;
@@ -31,9 +30,6 @@ function ownerCheck(parallelism: number): (subtask: number, key: string) => void
   };
 }
 
-async function committed(fs: MemoryFileSystem): Promise<string[]> {
-  return (await TwoPhaseCommitFileSink.readCommitted(fs, 'out')).sort();
-}
 
 for (const id of ['memory', 'rocksdb']) {
   test(`event-time timers (${id}): every event fires exactly once at its deadline, on the subtask owning its key`, async () => {
@@ -50,33 +46,9 @@ test('crash mid-run and restore: timers are restored from the checkpoint and fir
   // Enough input that two checkpoints complete (RocksDB I/O, macrotasks) while the job still runs.
   const input: DeadlineInput = { partitions: 4, perPartition: 1200 };
   const sinkFs = new MemoryFileSystem();
-  let client: JobClient | undefined;
-  let triggering = false;
-  let checkpointsBeforeCrash = 0;
   const graph = deadlineJob({ name: 'crash', input, sinkFs, bufferCapacity: 4, deadlineParallelism: 3, onFire: ownerCheck(3) });
-  client = await JobClient.execute(graph, {
-    stateBackend: backendById('rocksdb').create(),
-    checkpointStorage: new FsCheckpointStorage(new MemoryFileSystem()),
-    checkpointing: { mode: 'EXACTLY_ONCE' },
-    restartStrategy: { kind: 'fixed-delay', maxAttempts: 2, delayMs: 0 },
-    hooks: {
-      onRecord(t, n) {
-        if (t.uid === 'events' && t.subtaskIndex === 0 && n % 50 === 0 && client && !triggering) {
-          triggering = true;
-          void client.triggerCheckpoint().then(
-            () => {
-              triggering = false;
-              checkpointsBeforeCrash++;
-            },
-            () => (triggering = false),
-          );
-        }
-        // The crash waits for two completed checkpoints, so the restore has pending timers to restore.
-        if (t.uid === 'deadlines' && t.subtaskIndex === 1 && t.attempt === 0 && checkpointsBeforeCrash >= 2 && n > 100) throw new Error('injected crash');
-      },
-    },
-  });
-  const result = await client.result;
+  // The crash waits for two completed checkpoints, so the restore has pending timers to restore.
+  const result = await runWithCrash(graph, 'events', 50, { operator: 'deadlines', subtask: 1, afterCheckpoints: 2, afterRecords: 100 });
   assert.equal(result.attempts, 2, 'the job failed over once');
   assert.deepEqual(await committed(sinkFs), expectedDeadlines(input));
 });
@@ -88,32 +60,20 @@ for (const [from, to] of [
   test(`rescale ${from}→${to} from a savepoint: pending timers move with their key groups and fire once`, async () => {
     const input: DeadlineInput = { partitions: 4, perPartition: 300 };
     const sinkFs = new MemoryFileSystem();
-    const savepoints = new FsCheckpointStorage(new MemoryFileSystem(), { layout: 'savepoint' });
     const seenInFirstRun = new Set<string>();
-    let first: JobClient | undefined;
-    let stopping: Promise<CompletedCheckpoint> | undefined;
-    first = await JobClient.execute(
+    const first = await runUntilSavepoint(
       deadlineJob({ name: 'rescale', input, sinkFs, bufferCapacity: 4, deadlineParallelism: from, onFire: ownerCheck(from), onEvent: (e: DeadlineEvent) => seenInFirstRun.add(e.id) }),
-      {
-        stateBackend: backendById('rocksdb').create(),
-        checkpointStorage: new FsCheckpointStorage(new MemoryFileSystem()),
-        checkpointing: { mode: 'EXACTLY_ONCE' },
-        hooks: {
-          onRecord(t, n) {
-            if (t.uid === 'events' && t.subtaskIndex === 0 && n === 200 && first !== undefined) stopping = first.stopWithSavepoint(savepoints);
-          },
-        },
-      },
+      { stateBackend: backendById('rocksdb').create(), checkpointStorage: new FsCheckpointStorage(new MemoryFileSystem()), checkpointing: { mode: 'EXACTLY_ONCE' } },
+      { source: 'events', subtask: 0, records: 200 },
     );
-    assert.equal((await first.result).status, 'STOPPED');
-    const sp = await stopping!;
+    assert.equal(first.result.status, 'STOPPED');
     const afterFirst = await committed(sinkFs);
     const firedInFirst = new Set(afterFirst.map((l) => l.split(' ')[0]!));
     const pendingAtStop = [...seenInFirstRun].filter((id) => !firedInFirst.has(id));
     assert.ok(pendingAtStop.length > 0, 'the savepoint holds timers that had not fired');
     const second = await JobClient.execute(deadlineJob({ name: 'rescale', input, sinkFs, bufferCapacity: 4, deadlineParallelism: to, onFire: ownerCheck(to) }), {
       stateBackend: backendById('memory').create(),
-      restoreFrom: { storage: savepoints, pointer: sp.pointer },
+      restoreFrom: { storage: first.savepoints, pointer: first.savepoint.pointer },
     });
     assert.equal((await second.result).status, 'FINISHED');
     const all = await committed(sinkFs);

@@ -13,12 +13,12 @@ import {
   SOURCE_IDLE,
   StreamExecutionEnvironment,
   WatermarkStrategy,
-  type CompletedCheckpoint,
   type DataStream,
   type OperatorEnvironment,
   type RecordMessage,
   type SourceFunction,
 } from '../src/index.js';
+import { runUntilSavepoint } from './scenarios.js';
 import { decodeChannelState, encodeChannelState } from '../src/channel-state.js';
 import { WatermarkValve } from '../src/time/watermark-valve.js';
 
@@ -158,7 +158,6 @@ test('an idle source subtask (withIdleness, on a manual clock) stops holding bac
 });
 
 test('sources checkpoint their watermark: after a restore (at another parallelism) they start from the minimum of the saved ones', async () => {
-  const savepoints = new FsCheckpointStorage(new MemoryFileSystem(), { layout: 'savepoint' });
   const strategy = WatermarkStrategy.forBoundedOutOfOrderness<{ p: number; o: number }>(10).withTimestampAssigner((e) => e.o * 10);
   const job = (parallelism: number, seen: Seen[]) => {
     const env = new StreamExecutionEnvironment('wm-restore', { parallelism, bufferCapacity: 2 });
@@ -166,20 +165,12 @@ test('sources checkpoint their watermark: after a restore (at another parallelis
     return env.getJobGraph();
   };
   const firstSeen: Seen[] = [];
-  let first: JobClient | undefined;
-  let stopping: Promise<CompletedCheckpoint> | undefined;
-  first = await JobClient.execute(job(2, firstSeen), {
-    stateBackend: new MemoryStateBackend(),
-    checkpointStorage: new FsCheckpointStorage(new MemoryFileSystem()),
-    checkpointing: {},
-    hooks: {
-      onRecord(t, n) {
-        if (t.uid === 'src' && t.subtaskIndex === 0 && n === 300 && first) stopping = first.stopWithSavepoint(savepoints);
-      },
-    },
-  });
-  assert.equal((await first.result).status, 'STOPPED');
-  const sp = await stopping!;
+  const { result, savepoint: sp, savepoints } = await runUntilSavepoint(
+    job(2, firstSeen),
+    { stateBackend: new MemoryStateBackend(), checkpointStorage: new FsCheckpointStorage(new MemoryFileSystem()), checkpointing: {} },
+    { source: 'src', subtask: 0, records: 300 },
+  );
+  assert.equal(result.status, 'STOPPED');
   const lastBeforeStop = firstSeen.at(-1)!.watermark;
   assert.ok(lastBeforeStop > MIN_WATERMARK);
   const secondSeen: Seen[] = [];

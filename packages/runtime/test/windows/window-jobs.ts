@@ -92,8 +92,8 @@ export function clickJob(o: ClickJobOptions): JobGraph {
   }, p);
   const sink = () => new TwoPhaseCommitFileSink<string>({ fs: o.sinkFs, directory: 'out', format: (s) => s });
   const sinkOptions = { parallelism: o.sinkParallelism ?? 2 };
-  sessionOut.sinkTo('session-sink', sink, sinkOptions);
   tumbleOut.sinkTo('tumble-sink', sink, sinkOptions);
+  sessionOut.sinkTo('session-sink', sink, sinkOptions);
   if (o.late) sessionOut.getSideOutput(LATE_CLICKS).sinkTo('late', o.late, { parallelism: 1 });
   return env.getJobGraph();
 }

@@ -5,7 +5,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
-import { IllegalStateUsageError, Serializers, TimeWindow, ValueStateDescriptor } from '@flowstate/core';
+import { IllegalStateUsageError, Serializers, TimeWindow, ValueStateDescriptor, type Window } from '@flowstate/core';
 import {
   CountTrigger,
   EventTimeTrigger,
@@ -24,6 +24,20 @@ import { WindowHarness } from './harness.js';
 import { aggregateSpec, processSpec, reduceSpec, type KV } from './specs.js';
 
 const kv = (k: string, n = 1): KV => ({ k, n });
+
+/** Elements as [key, timestamp, n]: the record { k: key, n } at that timestamp. */
+type Elements = ReadonlyArray<readonly [string, number, number]>;
+
+function feed(h: WindowHarness<KV, Window>, elements: Elements): void {
+  for (const [k, t, n] of elements) h.element(k, kv(k, n), t);
+}
+
+/** What fires once `elements` went in and the input ended. */
+function firedAtEnd(h: WindowHarness<KV, Window>, elements: Elements): Array<{ value: unknown; timestamp: number | undefined }> {
+  feed(h, elements);
+  h.endOfInput();
+  return h.takeOutput();
+}
 
 describe('window operator: tumbling and sliding event-time windows', () => {
   it('tumbling: fires each window once when the watermark passes its end, then cleans up', async () => {
@@ -71,18 +85,12 @@ describe('window operator: tumbling and sliding event-time windows', () => {
 
   it('offsets shift tumbling windows', async () => {
     const h = await WindowHarness.create(processSpec(TumblingWindows.eventTime<KV>(10, 3)));
-    h.element('a', kv('a'), 2);
-    h.element('a', kv('a'), 3);
-    h.endOfInput();
-    assert.deepEqual(h.takeOutput().map((e) => e.value), ['a:-7-3=1', 'a:3-13=1']);
+    assert.deepEqual(firedAtEnd(h, [['a', 2, 1], ['a', 3, 1]]).map((e) => e.value), ['a:-7-3=1', 'a:3-13=1']);
   });
 
   it('aggregate: the aggregate result is emitted, accumulators are state', async () => {
     const h = await WindowHarness.create(aggregateSpec(TumblingWindows.eventTime<KV>(10)));
-    h.element('a', kv('a', 1), 1);
-    h.element('a', kv('a', 4), 2);
-    h.endOfInput();
-    assert.deepEqual(h.takeOutput(), [{ value: 2.5, timestamp: 9 }]);
+    assert.deepEqual(firedAtEnd(h, [['a', 1, 1], ['a', 2, 4]]), [{ value: 2.5, timestamp: 9 }]);
     assert.equal(h.stateEntries(), 0);
   });
 });
@@ -183,38 +191,24 @@ describe('window operator: merging (session) windows', () => {
 
   it('point sessions with equal timestamps do not merge into anything else', async () => {
     const h = await WindowHarness.create(processSpec(SessionWindows.eventTime<KV>(3)));
-    h.element('a', kv('a', 1), 0);
-    h.element('a', kv('a', 2), 0);
-    h.element('a', kv('a', 4), 3);
-    h.element('a', kv('a', 8), 7);
-    h.endOfInput();
-    assert.deepEqual(h.takeOutput().map((e) => e.value), ['a:0-6=7', 'a:7-10=8']);
+    assert.deepEqual(firedAtEnd(h, [['a', 0, 1], ['a', 0, 2], ['a', 3, 4], ['a', 7, 8]]).map((e) => e.value), ['a:0-6=7', 'a:7-10=8']);
   });
 
   it('dynamic gaps come from the element', async () => {
     const h = await WindowHarness.create(processSpec(SessionWindows.eventTimeWithDynamicGap<KV>((e) => e.n)));
-    h.element('a', kv('a', 10), 0);
-    h.element('a', kv('a', 1), 9);
-    h.element('a', kv('a', 1), 12);
-    h.endOfInput();
-    assert.deepEqual(h.takeOutput().map((e) => e.value), ['a:0-10=11', 'a:12-13=1']);
+    assert.deepEqual(firedAtEnd(h, [['a', 0, 10], ['a', 9, 1], ['a', 12, 1]]).map((e) => e.value), ['a:0-10=11', 'a:12-13=1']);
   });
 
   it('restores the merging window set, contents and timers from a snapshot taken mid-session', async () => {
-    const input: Array<[string, number, number]> = [['a', 0, 1], ['a', 5, 2], ['b', 1, 4], ['a', 2, 8], ['b', 20, 16], ['a', 9, 32], ['b', 12, 64], ['a', 30, 128]];
-    const whole = await WindowHarness.create(processSpec(SessionWindows.eventTime<KV>(4)));
-    for (const [k, t, n] of input) whole.element(k, kv(k, n), t);
-    whole.endOfInput();
-    const expected = whole.takeOutput();
+    const input: Elements = [['a', 0, 1], ['a', 5, 2], ['b', 1, 4], ['a', 2, 8], ['b', 20, 16], ['a', 9, 32], ['b', 12, 64], ['a', 30, 128]];
+    const expected = firedAtEnd(await WindowHarness.create(processSpec(SessionWindows.eventTime<KV>(4))), input);
 
     const first = await WindowHarness.create(processSpec(SessionWindows.eventTime<KV>(4)));
-    for (const [k, t, n] of input.slice(0, 4)) first.element(k, kv(k, n), t);
+    feed(first, input.slice(0, 4));
     const snap = await first.snapshot();
-    for (const [k, t, n] of input.slice(4)) first.element(k, kv(k, n + 1000), t); // lost with the failure
+    feed(first, input.slice(4).map(([k, t, n]) => [k, t, n + 1000] as const)); // lost with the failure
     const second = await WindowHarness.create(processSpec(SessionWindows.eventTime<KV>(4)), snap);
-    for (const [k, t, n] of input.slice(4)) second.element(k, kv(k, n), t);
-    second.endOfInput();
-    assert.deepEqual(second.takeOutput(), expected);
+    assert.deepEqual(firedAtEnd(second, input.slice(4)), expected);
     assert.equal(second.stateEntries(), 0);
   });
 });

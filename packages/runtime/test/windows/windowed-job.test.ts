@@ -14,16 +14,12 @@ import {
   SessionWindows,
   SOURCE_IDLE,
   StreamExecutionEnvironment,
-  TwoPhaseCommitFileSink,
   WatermarkStrategy,
-  type CompletedCheckpoint,
   type SourceFunction,
 } from '../../src/index.js';
+import { committed, runUntilSavepoint, runWithCrash } from '../scenarios.js';
 import { batchWindows, clickJob, clicks, type Click, type ClickInput } from './window-jobs.js';
 
-async function committed(fs: MemoryFileSystem): Promise<string[]> {
-  return (await TwoPhaseCommitFileSink.readCommitted(fs, 'out')).sort();
-}
 
 for (const id of ['memory', 'fs', 'rocksdb']) {
   test(`windowed job (${id}): sessions and tumbling windows equal the batch computation`, async () => {
@@ -40,29 +36,8 @@ for (const id of ['memory', 'fs', 'rocksdb']) {
 test('crash mid-run and restore: every window fires exactly once with its batch value', async () => {
   const input: ClickInput = { partitions: 4, perPartition: 300 };
   const sinkFs = new MemoryFileSystem();
-  let client: JobClient | undefined;
-  let triggering = false;
-  let completed = 0;
-  client = await JobClient.execute(clickJob({ name: 'crash', input, windowParallelism: 3, sinkFs, bufferCapacity: 4 }), {
-    stateBackend: backendById('rocksdb').create(),
-    checkpointStorage: new FsCheckpointStorage(new MemoryFileSystem()),
-    checkpointing: { mode: 'EXACTLY_ONCE' },
-    restartStrategy: { kind: 'fixed-delay', maxAttempts: 2, delayMs: 0 },
-    hooks: {
-      onRecord(t, n) {
-        if (t.uid === 'clicks' && t.subtaskIndex === 0 && n % 40 === 0 && client && !triggering) {
-          triggering = true;
-          void client.triggerCheckpoint().then(
-            () => ((triggering = false), completed++),
-            () => (triggering = false),
-          );
-        }
-        // The crash waits for a completed checkpoint, so the restore has open windows and timers.
-        if (t.uid === 'sessions' && t.attempt === 0 && completed >= 1 && n > 50) throw new Error('injected crash');
-      },
-    },
-  });
-  const result = await client.result;
+  // The crash waits for a completed checkpoint, so the restore has open windows and timers.
+  const result = await runWithCrash(clickJob({ name: 'crash', input, windowParallelism: 3, sinkFs, bufferCapacity: 4 }), 'clicks', 40, { operator: 'sessions', afterCheckpoints: 1, afterRecords: 50 });
   assert.equal(result.attempts, 2, 'the job failed over once');
   assert.deepEqual(await committed(sinkFs), batchWindows(clicks(input)));
 });
@@ -70,26 +45,17 @@ test('crash mid-run and restore: every window fires exactly once with its batch 
 test('rescale 3→2 from a savepoint taken mid-run: open sessions and windows move with their key groups', async () => {
   const input: ClickInput = { partitions: 4, perPartition: 300 };
   const sinkFs = new MemoryFileSystem();
-  const savepoints = new FsCheckpointStorage(new MemoryFileSystem(), { layout: 'savepoint' });
-  let first: JobClient | undefined;
-  let stopping: Promise<CompletedCheckpoint> | undefined;
-  first = await JobClient.execute(clickJob({ name: 'rescale', input, windowParallelism: 3, sinkFs, bufferCapacity: 4 }), {
-    stateBackend: backendById('rocksdb').create(),
-    checkpointStorage: new FsCheckpointStorage(new MemoryFileSystem()),
-    checkpointing: { mode: 'EXACTLY_ONCE' },
-    hooks: {
-      onRecord(t, n) {
-        if (t.uid === 'clicks' && t.subtaskIndex === 0 && n === 250 && first !== undefined) stopping = first.stopWithSavepoint(savepoints);
-      },
-    },
-  });
-  assert.equal((await first.result).status, 'STOPPED');
-  const sp = await stopping!;
+  const first = await runUntilSavepoint(
+    clickJob({ name: 'rescale', input, windowParallelism: 3, sinkFs, bufferCapacity: 4 }),
+    { stateBackend: backendById('rocksdb').create(), checkpointStorage: new FsCheckpointStorage(new MemoryFileSystem()), checkpointing: { mode: 'EXACTLY_ONCE' } },
+    { source: 'clicks', subtask: 0, records: 250 },
+  );
+  assert.equal(first.result.status, 'STOPPED');
   const firstRun = await committed(sinkFs);
   assert.ok(firstRun.length > 0 && firstRun.length < batchWindows(clicks(input)).length, 'the savepoint was taken mid-run');
   const second = await JobClient.execute(clickJob({ name: 'rescale', input, windowParallelism: 2, sinkFs }), {
     stateBackend: backendById('memory').create(),
-    restoreFrom: { storage: savepoints, pointer: sp.pointer },
+    restoreFrom: { storage: first.savepoints, pointer: first.savepoint.pointer },
   });
   assert.equal((await second.result).status, 'FINISHED');
   assert.deepEqual(await committed(sinkFs), batchWindows(clicks(input)), 'both runs together: every window exactly once');
