@@ -1,39 +1,16 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { deserializeCheckpointMetadata, serializeCheckpointMetadata, Serializers, ValueStateDescriptor, type CheckpointMetadata, type SerializerSnapshotRegistry, type TypeSerializer } from '@flowstate/core';
 import { FsStateBackend } from '@flowstate/heap';
 import { SavepointWriter } from '@flowstate/savepoint';
 // Local paths for the savepoint library in this process (the binary registers its storages itself).
 import '@flowstate/storage-local';
+import { FIXTURE, flowstate, repo } from './binary.js';
+import { freshPaths } from './in-process.js';
 
-const repo = fileURLToPath(new URL('../../../../', import.meta.url));
-const BIN = join(repo, 'packages/cli/bin/flowstate.js');
-const FIXTURE = join(repo, 'packages/savepoint/test/fixtures/v1');
-const root = mkdtempSync(join(tmpdir(), 'flowstate-cli-test-'));
-after(() => rmSync(root, { recursive: true, force: true }));
-let n = 0;
-const fresh = () => join(root, `out-${n++}`);
-
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the real binary, as a user would. */
-function flowstate(...args: string[]): Promise<Result> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { cwd: repo, timeout: 30_000 }, (err, stdout, stderr) => {
-      const code = err === null ? 0 : typeof err.code === 'number' ? err.code : -1;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const fresh = freshPaths('flowstate-cli-test-');
 
 /**
  * The v1 fixture laid out as FsCheckpointStorage lays out a retained checkpoint: `_metadata` and
@@ -120,7 +97,7 @@ describe('flowstate savepoint (real binary)', () => {
     const report = JSON.parse(r.stdout) as { ok: boolean; problems: Array<{ code: string; file?: string; offset?: number }> };
     assert.equal(report.ok, false);
     assert.ok(report.problems.some((p) => p.code === 'CORRUPT_CHECKPOINT' && p.file?.includes(victim) === true && typeof p.offset === 'number'), r.stdout);
-    const none = await flowstate('savepoint', 'validate', join(root, 'does-not-exist'));
+    const none = await flowstate('savepoint', 'validate', fresh());
     assert.equal(none.code, 3, none.stdout + none.stderr);
   });
 
@@ -270,7 +247,7 @@ describe('flowstate savepoint (real binary)', () => {
     assert.equal(withIt.code, 0, withIt.stderr);
     assert.match(withIt.stdout, /name\s+VALUE\s+void-namespace\s+upper-string\s+2/);
     assert.equal((await flowstate('savepoint', 'validate', dir, '--serializers', modulePath)).code, 0);
-    const bad = await flowstate('savepoint', 'inspect', dir, '--serializers', join(root, 'nope.mjs'));
+    const bad = await flowstate('savepoint', 'inspect', dir, '--serializers', `${fresh()}.mjs`);
     assert.equal(bad.code, 2, bad.stderr);
   });
 });

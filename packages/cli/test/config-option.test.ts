@@ -9,20 +9,15 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { S3RVER_CREDENTIALS, startS3rver, type S3rverInstance } from '@flowstate/storage-s3/testing';
-import { ExitCode, run, type CliIO } from '../src/index.js';
+import { ExitCode } from '../src/index.js';
+import { runCli } from './in-process.js';
 
 const repo = fileURLToPath(new URL('../../../../', import.meta.url));
 const FIXTURE = join(repo, 'packages/savepoint/test/fixtures/v1');
 const BUCKET = 'config-option';
 const dir = mkdtempSync(join(tmpdir(), 'flowstate-cli-config-'));
 
-async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIO = { stdout: (s) => void (stdout += s), stderr: (s) => void (stderr += s), stderrIsTTY: false };
-  const code = await run(argv, io);
-  return { code, stdout, stderr };
-}
+const cli = (...argv: string[]) => runCli(argv);
 
 function configFile(name: string, text: string): string {
   const f = join(dir, name);

@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { writeFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import {
   encodeCanonicalStream,
@@ -16,18 +14,19 @@ import {
   type StateMetaInfo,
 } from '@flowstate/flink';
 import { SavepointReader, validateSavepoint } from '@flowstate/savepoint';
-import { run, type CliIO } from '../src/index.js';
+import { FLINK_FIXTURES, runCli as cli, SKIP_WITHOUT_FLINK_FIXTURES, withTempDirectory } from './in-process.js';
 
-const repo = fileURLToPath(new URL('../../../../', import.meta.url));
-const fixtures = resolve(process.env['FLOWSTATE_FLINK_FIXTURES'] ?? join(repo, '..', 'shared', 'flink-fixtures'));
+const fixtures = FLINK_FIXTURES;
 
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: CliIO = { stdout: (s) => void (out += s), stderr: (s) => void (err += s), stderrIsTTY: false };
-  const code = await run(args, io);
-  return { code, out, err };
-}
+/** Apache Flink savepoints among the fixtures (paths under FLINK_FIXTURES). */
+const FLINK_SAVEPOINTS = {
+  udfMigration23: 'snuyanzin-flink/flink-tests/src/test/resources/new-stateful-udf-migration-itcase-flink2.3-rocksdb-savepoint',
+  udfMigration18: 'snuyanzin-flink/flink-tests/src/test/resources/new-stateful-udf-migration-itcase-flink1.8-savepoint',
+  legacyHeapTimers112: 'snuyanzin-flink/flink-tests/src/test/resources/legacy-raw-state-heap-timers-rocks-db-1.12',
+  tableState: 'snuyanzin-flink/flink-libraries/flink-state-processing-api/src/test/resources/table-state',
+  groupAggregate: 'snuyanzin-flink/flink-table/flink-table-planner/src/test/resources/restore-tests/stream-exec-group-aggregate_1/group-aggregate-simple/savepoint',
+  complexKeyed: 'snuyanzin-flink/flink-tests/src/test/resources/operatorstate/complexKeyed-flink2.3',
+} as const;
 
 /**
  * A Flink canonical savepoint (V6) written with @flowstate/flink: Long keys 0..n-1, VALUE 'count' = key * 3, LIST 'tags',
@@ -69,12 +68,11 @@ function ownFlinkSavepoint(dir: string, n: number): void {
 
 describe('flowstate savepoint convert: Apache Flink -> flowstate canonical', () => {
   it('own Flink savepoint: every entry arrives, the result validates', async () => {
-    const tmp = mkdtempSync(join(tmpdir(), 'flowstate-flink-convert-'));
-    try {
+    await withTempDirectory('flowstate-flink-convert-', async (tmp) => {
       ownFlinkSavepoint(join(tmp, 'flink'), 30);
       const r = await cli(['savepoint', 'convert', join(tmp, 'flink'), join(tmp, 'fs'), '--to', 'canonical', '--json']);
-      assert.equal(r.code, 0, r.err);
-      assert.deepEqual((JSON.parse(r.out) as { skipped: string[] }).skipped, []);
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual((JSON.parse(r.stdout) as { skipped: string[] }).skipped, []);
       assert.equal((await validateSavepoint(join(tmp, 'fs'))).ok, true);
       const sp = await SavepointReader.load(join(tmp, 'fs'));
       const counts = new Map<bigint, unknown>();
@@ -89,8 +87,8 @@ describe('flowstate savepoint convert: Apache Flink -> flowstate canonical', () 
       assert.equal(tags, 30);
       // And back to Flink: the same state file, byte for byte (timers at Long.MIN_VALUE + k included).
       const back = await cli(['savepoint', 'convert', join(tmp, 'fs'), join(tmp, 'flink2'), '--to', 'flink', '--json']);
-      assert.equal(back.code, 0, back.err);
-      assert.deepEqual((JSON.parse(back.out) as { skipped: string[] }).skipped, []);
+      assert.equal(back.code, 0, back.stderr);
+      assert.deepEqual((JSON.parse(back.stdout) as { skipped: string[] }).skipped, []);
       assert.equal((await cli(['savepoint', 'validate', join(tmp, 'flink2')])).code, 0);
       const streams = async (d: string): Promise<Buffer[]> => {
         const sp = await FlinkSavepoint.load(d);
@@ -98,24 +96,16 @@ describe('flowstate savepoint convert: Apache Flink -> flowstate canonical', () 
       };
       assert.deepEqual(await streams(join(tmp, 'flink2')), await streams(join(tmp, 'flink')));
       assert.equal((await cli(['savepoint', 'convert', join(tmp, 'flink'), join(tmp, 'fs2'), '--to', 'native-rocksdb'])).code, 2);
-    } finally {
-      rmSync(tmp, { recursive: true, force: true });
-    }
+    });
   });
 
-  const skip = existsSync(join(fixtures, 'README.md')) ? false : `Apache Flink fixtures not found at ${fixtures}`;
-  it('Apache Flink fixtures: decoded values equal the flowstate values; opaque states are listed', { skip }, async () => {
-    const cases = [
-      'snuyanzin-flink/flink-tests/src/test/resources/new-stateful-udf-migration-itcase-flink2.3-rocksdb-savepoint',
-      'snuyanzin-flink/flink-libraries/flink-state-processing-api/src/test/resources/table-state',
-      'snuyanzin-flink/flink-tests/src/test/resources/operatorstate/complexKeyed-flink2.3',
-    ];
+  it('Apache Flink fixtures: decoded values equal the flowstate values; opaque states are listed', { skip: SKIP_WITHOUT_FLINK_FIXTURES }, async () => {
+    const cases = [FLINK_SAVEPOINTS.udfMigration23, FLINK_SAVEPOINTS.tableState, FLINK_SAVEPOINTS.complexKeyed];
     for (const c of cases) {
-      const tmp = mkdtempSync(join(tmpdir(), 'flowstate-flink-convert-'));
-      try {
+      await withTempDirectory('flowstate-flink-convert-', async (tmp) => {
         const r = await cli(['savepoint', 'convert', join(fixtures, c), join(tmp, 'fs'), '--to', 'canonical', '--json']);
-        assert.equal(r.code, 0, r.err);
-        const skipped = (JSON.parse(r.out) as { skipped: string[] }).skipped;
+        assert.equal(r.code, 0, r.stderr);
+        const skipped = (JSON.parse(r.stdout) as { skipped: string[] }).skipped;
         assert.ok(skipped.every((s) => /PRIORITY_QUEUE|opaque/.test(s)), skipped.join('\n'));
         assert.equal((await validateSavepoint(join(tmp, 'fs'))).ok, true, c);
         const flink = await FlinkSavepoint.load(join(fixtures, c));
@@ -131,9 +121,7 @@ describe('flowstate savepoint convert: Apache Flink -> flowstate canonical', () 
             }
           }
         }
-      } finally {
-        rmSync(tmp, { recursive: true, force: true });
-      }
+      });
     }
   });
 });
@@ -146,8 +134,7 @@ describe('flowstate savepoint convert --to flink', () => {
   it('a bootstrapped flowstate savepoint becomes a Flink savepoint with the same values (metadata V4 for --flink-version 1.18)', async () => {
     const { SavepointWriter } = await import('@flowstate/savepoint');
     const { ListStateDescriptor, MapStateDescriptor, Serializers, StateTtlConfigBuilder, ValueStateDescriptor } = await import('@flowstate/core');
-    const tmp = mkdtempSync(join(tmpdir(), 'flowstate-to-flink-'));
-    try {
+    await withTempDirectory('flowstate-to-flink-', async (tmp) => {
       const COUNT = new ValueStateDescriptor('count', Serializers.int64);
       const TAGS = new ListStateDescriptor('tags', Serializers.string);
       const ATTRS = new MapStateDescriptor('attrs', Serializers.string, Serializers.int32);
@@ -185,8 +172,8 @@ describe('flowstate savepoint convert --to flink', () => {
         } as never)
         .write(join(tmp, 'fs'));
       const r = await cli(['savepoint', 'convert', join(tmp, 'fs'), join(tmp, 'flink'), '--to', 'flink', '--flink-version', '1.18', '--uid-map', 'counter=counter-flink', '--json']);
-      assert.equal(r.code, 0, r.err);
-      assert.deepEqual((JSON.parse(r.out) as { skipped: string[] }).skipped, []);
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual((JSON.parse(r.stdout) as { skipped: string[] }).skipped, []);
       const sp = await FlinkSavepoint.load(join(tmp, 'flink'));
       assert.equal(sp.metadata.version, 4);
       assert.deepEqual([sp.properties?.kind, sp.properties?.formatType], ['SAVEPOINT', 'CANONICAL']);
@@ -223,21 +210,11 @@ describe('flowstate savepoint convert --to flink', () => {
         }
       }
       assert.deepEqual(offsets.sort(), [1n, 2n, 3n]);
-    } finally {
-      rmSync(tmp, { recursive: true, force: true });
-    }
+    });
   });
 
-  const skip = existsSync(join(fixtures, 'README.md')) ? false : `Apache Flink fixtures not found at ${fixtures}`;
-  it('Flink -> flowstate -> Flink keeps every decodable entry and every timer in Flink key groups; both sides validate', { skip }, async () => {
-    const cases = [
-      'snuyanzin-flink/flink-tests/src/test/resources/new-stateful-udf-migration-itcase-flink2.3-rocksdb-savepoint',
-      'snuyanzin-flink/flink-tests/src/test/resources/new-stateful-udf-migration-itcase-flink1.8-savepoint',
-      'snuyanzin-flink/flink-tests/src/test/resources/legacy-raw-state-heap-timers-rocks-db-1.12',
-      'snuyanzin-flink/flink-libraries/flink-state-processing-api/src/test/resources/table-state',
-      'snuyanzin-flink/flink-table/flink-table-planner/src/test/resources/restore-tests/stream-exec-group-aggregate_1/group-aggregate-simple/savepoint',
-      'snuyanzin-flink/flink-tests/src/test/resources/operatorstate/complexKeyed-flink2.3',
-    ];
+  it('Flink -> flowstate -> Flink keeps every decodable entry and every timer in Flink key groups; both sides validate', { skip: SKIP_WITHOUT_FLINK_FIXTURES }, async () => {
+    const cases = [FLINK_SAVEPOINTS.udfMigration23, FLINK_SAVEPOINTS.udfMigration18, FLINK_SAVEPOINTS.legacyHeapTimers112, FLINK_SAVEPOINTS.tableState, FLINK_SAVEPOINTS.groupAggregate, FLINK_SAVEPOINTS.complexKeyed];
     const entries = async (dir: string): Promise<string[]> => {
       const sp = await FlinkSavepoint.load(dir);
       const out: string[] = [];
@@ -252,21 +229,18 @@ describe('flowstate savepoint convert --to flink', () => {
       return out.sort();
     };
     for (const c of cases) {
-      const tmp = mkdtempSync(join(tmpdir(), 'flowstate-flink-rt-'));
-      try {
+      await withTempDirectory('flowstate-flink-rt-', async (tmp) => {
         assert.equal((await cli(['savepoint', 'convert', join(fixtures, c), join(tmp, 'fs'), '--to', 'canonical'])).code, 0);
         assert.equal((await validateSavepoint(join(tmp, 'fs'))).ok, true);
         const r = await cli(['savepoint', 'convert', join(tmp, 'fs'), join(tmp, 'flink'), '--to', 'flink', '--json']);
-        assert.equal(r.code, 0, r.err);
-        assert.deepEqual((JSON.parse(r.out) as { skipped: string[] }).skipped, [], c);
+        assert.equal(r.code, 0, r.stderr);
+        assert.deepEqual((JSON.parse(r.stdout) as { skipped: string[] }).skipped, [], c);
         const before = await entries(join(fixtures, c));
         if (/udf-migration|timers/.test(c)) assert.ok(before.some((e) => e.includes('_timer_state/')), `${c} has timers`);
         assert.deepEqual(await entries(join(tmp, 'flink')), before, c);
         const v = await cli(['savepoint', 'validate', join(tmp, 'flink'), '--json']);
-        assert.equal(v.code, 0, v.out);
-      } finally {
-        rmSync(tmp, { recursive: true, force: true });
-      }
+        assert.equal(v.code, 0, v.stdout);
+      });
     }
   });
 });

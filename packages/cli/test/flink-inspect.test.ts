@@ -1,21 +1,12 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { operatorIdFromUid, writeFlinkMetadata } from '@flowstate/flink';
-import { run, type CliIO } from '../src/index.js';
+import { FLINK_FIXTURES, runCli as cli } from './in-process.js';
 
-const repo = fileURLToPath(new URL('../../../../', import.meta.url));
-const fixtures = resolve(process.env['FLOWSTATE_FLINK_FIXTURES'] ?? join(repo, '..', 'shared', 'flink-fixtures'));
-
-async function cli(args: string[]): Promise<{ code: number; out: string }> {
-  let out = '';
-  const io: CliIO = { stdout: (s) => void (out += s), stderr: () => {}, stderrIsTTY: false };
-  const code = await run(args, io);
-  return { code, out };
-}
+const fixtures = FLINK_FIXTURES;
 
 describe('flowstate savepoint inspect on Apache Flink savepoints', () => {
   it('recognizes Flink _metadata by its magic number and reports operators (own savepoint)', async () => {
@@ -28,11 +19,11 @@ describe('flowstate savepoint inspect on Apache Flink savepoints', () => {
       }));
       const text = await cli(['savepoint', 'inspect', dir]);
       assert.equal(text.code, 0);
-      assert.match(text.out, /Apache Flink/);
-      assert.match(text.out, /operator my-map \[[0-9a-f]{32}\] "Map"/);
-      assert.match(text.out, /parallelism 2, maxParallelism 128/);
+      assert.match(text.stdout, /Apache Flink/);
+      assert.match(text.stdout, /operator my-map \[[0-9a-f]{32}\] "Map"/);
+      assert.match(text.stdout, /parallelism 2, maxParallelism 128/);
       const json = await cli(['savepoint', 'inspect', dir, '--json']);
-      const report = JSON.parse(json.out) as { metadataVersion: number; operators: { uid: string; maxParallelism: number }[] };
+      const report = JSON.parse(json.stdout) as { metadataVersion: number; operators: { uid: string; maxParallelism: number }[] };
       assert.equal(report.metadataVersion, 5);
       assert.deepEqual(report.operators.map((o) => [o.uid, o.maxParallelism]), [['my-map', 128]]);
     } finally {
@@ -44,7 +35,7 @@ describe('flowstate savepoint inspect on Apache Flink savepoints', () => {
   it('inspects a real Flink 2.3 savepoint with entry counts', { skip: existsSync(sp) ? false : `Apache Flink fixtures not found at ${fixtures}` }, async () => {
     const r = await cli(['savepoint', 'inspect', sp, '--json']);
     assert.equal(r.code, 0);
-    const report = JSON.parse(r.out) as { kind: string; operators: { uid?: string; keyedStates: { name: string; entries?: number }[] }[] };
+    const report = JSON.parse(r.stdout) as { kind: string; operators: { uid?: string; keyedStates: { name: string; entries?: number }[] }[] };
     assert.equal(report.kind, 'SAVEPOINT');
     const flatMap = report.operators.find((o) => o.uid === 'CheckpointingKeyedStateFlatMap1')!;
     assert.equal(flatMap.keyedStates.find((s) => s.name === 'state-name')!.entries, 4);
@@ -58,7 +49,7 @@ describe('flowstate savepoint rescale on Apache Flink savepoints', () => {
     try {
       const r = await cli(['savepoint', 'rescale', sp, join(out, 'sp'), '--max-parallelism', '128', '--parallelism', '3']);
       assert.equal(r.code, 0);
-      const report = JSON.parse((await cli(['savepoint', 'inspect', join(out, 'sp'), '--json'])).out) as { operators: { uid?: string; parallelism: number; maxParallelism: number; keyedStates: { name: string; entries?: number }[] }[] };
+      const report = JSON.parse((await cli(['savepoint', 'inspect', join(out, 'sp'), '--json'])).stdout) as { operators: { uid?: string; parallelism: number; maxParallelism: number; keyedStates: { name: string; entries?: number }[] }[] };
       const flatMap = report.operators.find((o) => o.uid === 'CheckpointingKeyedStateFlatMap1')!;
       assert.deepEqual([flatMap.parallelism, flatMap.maxParallelism], [3, 128]);
       assert.equal(flatMap.keyedStates.find((s) => s.name === 'state-name')!.entries, 4);

@@ -1,16 +1,13 @@
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { FIXTURE, flowstate } from './binary.js';
+import { freshPaths } from './in-process.js';
 
 // What a new user hit in `flowstate savepoint` (each case failed before its fix).
 
-const root = mkdtempSync(join(tmpdir(), 'flowstate-cli-fixes-'));
-after(() => rmSync(root, { recursive: true, force: true }));
-let n = 0;
-const fresh = () => join(root, `d-${n++}`);
+const fresh = freshPaths('flowstate-cli-fixes-');
 
 interface Problem {
   code: string;
@@ -30,7 +27,7 @@ function copyWithVictim(): { dir: string; victim: string } {
 
 describe('flowstate savepoint: fixes (real binary)', () => {
   it("validate --json: a problem's 'file' is the file's path only, the prose is in 'message'", async () => {
-    const missing = join(root, 'no-savepoint-here');
+    const missing = fresh();
     const r = await flowstate('savepoint', 'validate', missing, '--json');
     assert.equal(r.code, 3, r.stdout + r.stderr);
     const p = (JSON.parse(r.stdout) as { problems: Problem[] }).problems[0]!;

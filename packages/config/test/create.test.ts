@@ -1,9 +1,7 @@
 /** From a configuration to backends, storages and restore points. */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { FsCheckpointStorage, JobManagerCheckpointStorage, type StateBackend } from '@flowstate/core';
 import { FsStateBackend, MemoryStateBackend } from '@flowstate/heap';
 import { RocksDBStateBackend } from '@flowstate/rocksdb';
@@ -17,9 +15,9 @@ import {
   openRestorePoint,
   storageEnvironment,
 } from '../src/index.js';
+import { testDirectory } from './test-directory.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'flowstate-config-create-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
+const dir = testDirectory('flowstate-config-create-');
 
 describe('state backends', () => {
   it('hashmap (the default), memory and rocksdb are built in', () => {

@@ -1,9 +1,8 @@
 /** config.yaml (nested and flat keys), environment variables, code, and their precedence. */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import {
   CHECKPOINTING_INTERVAL,
   CHECKPOINTING_TIMEOUT,
@@ -19,9 +18,9 @@ import {
   keyForEnvVariable,
   loadConfiguration,
 } from '../src/index.js';
+import { testDirectory } from './test-directory.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'flowstate-config-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
+const dir = testDirectory('flowstate-config-');
 let n = 0;
 function yamlFile(text: string): string {
   const f = join(dir, `config-${n++}.yaml`);

@@ -22,7 +22,7 @@ import {
   type OperatorStateBackend,
   type OperatorStateHandle,
 } from '@flowstate/core';
-import { CheckpointFailedError, EmbeddedCheckpointCoordinator, type RestoreMode, type RestorePoint } from '@flowstate/coordinator';
+import { CheckpointFailedError, EmbeddedCheckpointCoordinator, type CompletedCheckpointInfo, type RestoreMode, type RestorePoint } from '@flowstate/coordinator';
 import { RocksDBStateBackend } from '@flowstate/rocksdb';
 import { COUNT, counter as restoredCounter, MAX_P } from './counter.js';
 
@@ -157,49 +157,49 @@ function fileBackend(reuse: () => FileStateHandle | undefined): OperatorStateBac
 }
 
 describe('restore modes: references to the restored files', () => {
+  /** The operator's file in a completed checkpoint. */
+  const operatorFile = (done: CompletedCheckpointInfo): FileStateHandle => done.metadata.operators[0]!.subtasks[0]!.operator[0]!.stream as FileStateHandle;
+
   async function restoredSharedFile(fs: MemoryFileSystem): Promise<FileStateHandle> {
     const c = await EmbeddedCheckpointCoordinator.open({ storage: new FsCheckpointStorage(fs) });
     c.register({ uid: 'op', subtaskIndex: 0, parallelism: 1, maxParallelism: MAX_P, operator: fileBackend(() => undefined) });
-    const done = await c.triggerCheckpoint();
-    return done.metadata.operators[0]!.subtasks[0]!.operator[0]!.stream as FileStateHandle;
+    return operatorFile(await c.triggerCheckpoint());
+  }
+
+  /** A coordinator restarted in `restoreMode` after checkpoint 1; its operator references checkpoint 1's file while `reuse()` says so. */
+  async function restartedWithSharedFile(restoreMode: RestoreMode, reuse: () => boolean) {
+    const fs = new MemoryFileSystem();
+    const file = await restoredSharedFile(fs);
+    const c = await EmbeddedCheckpointCoordinator.open({ storage: new FsCheckpointStorage(fs), restoreMode });
+    c.register({ uid: 'op', subtaskIndex: 0, parallelism: 1, maxParallelism: MAX_P, operator: fileBackend(() => (reuse() ? file : undefined)) });
+    return { fs, file, c };
   }
 
   it('NO_CLAIM declines a checkpoint that references a restored file (it would dangle once the user deletes the restored checkpoint)', async () => {
-    const fs = new MemoryFileSystem();
-    const file = await restoredSharedFile(fs);
-    const c = await EmbeddedCheckpointCoordinator.open({ storage: new FsCheckpointStorage(fs), restoreMode: 'NO_CLAIM' });
-    c.register({ uid: 'op', subtaskIndex: 0, parallelism: 1, maxParallelism: MAX_P, operator: fileBackend(() => file) });
+    const { fs, file, c } = await restartedWithSharedFile('NO_CLAIM', () => true);
     await assert.rejects(c.triggerCheckpoint(), (e: unknown) => e instanceof CheckpointFailedError && /NO_CLAIM.*does not own/.test(e.message));
     assert.ok((await fs.stat(file.path)) !== null, 'the restored file survives the failed checkpoint');
     assert.deepEqual(await new FsCheckpointStorage(fs).listCompletedCheckpoints(), ['chk-1']);
   });
 
   it('LEGACY lets later checkpoints reference a restored file and never deletes it, also once they are subsumed', async () => {
-    const fs = new MemoryFileSystem();
-    const file = await restoredSharedFile(fs);
-    const c = await EmbeddedCheckpointCoordinator.open({ storage: new FsCheckpointStorage(fs), restoreMode: 'LEGACY' });
     let reuse = true;
-    c.register({ uid: 'op', subtaskIndex: 0, parallelism: 1, maxParallelism: MAX_P, operator: fileBackend(() => (reuse ? file : undefined)) });
+    const { fs, file, c } = await restartedWithSharedFile('LEGACY', () => reuse);
     await c.triggerCheckpoint();
     reuse = false;
-    const last = await c.triggerCheckpoint();
+    const own = operatorFile(await c.triggerCheckpoint());
     await c.close();
-    const own = last.metadata.operators[0]!.subtasks[0]!.operator[0]!.stream as FileStateHandle;
     assert.deepEqual(await onStorage(fs), ['chk-1/_metadata', 'chk-3/_metadata', file.path, own.path].sort(), 'checkpoint 2 subsumed; the restored file stays');
   });
 
   it('CLAIM: a checkpoint may reference a restored file; once nothing retained does, it is deleted', async () => {
-    const fs = new MemoryFileSystem();
-    const file = await restoredSharedFile(fs);
-    const c = await EmbeddedCheckpointCoordinator.open({ storage: new FsCheckpointStorage(fs), restoreMode: 'CLAIM' });
     let reuse = true;
-    c.register({ uid: 'op', subtaskIndex: 0, parallelism: 1, maxParallelism: MAX_P, operator: fileBackend(() => (reuse ? file : undefined)) });
+    const { fs, file, c } = await restartedWithSharedFile('CLAIM', () => reuse);
     await c.triggerCheckpoint();
     assert.deepEqual(await onStorage(fs), ['chk-2/_metadata', file.path].sort(), 'checkpoint 1 subsumed; its file is still used by checkpoint 2');
     reuse = false;
-    const last = await c.triggerCheckpoint();
+    const own = operatorFile(await c.triggerCheckpoint());
     await c.close();
-    const own = last.metadata.operators[0]!.subtasks[0]!.operator[0]!.stream as FileStateHandle;
     assert.deepEqual(await onStorage(fs), ['chk-3/_metadata', own.path].sort());
   });
 });

@@ -39,11 +39,13 @@ const ONLY_CASE = process.env.FLOWSTATE_SIM_CASE;
 const TIMER_SEEDS = Number(process.env.FLOWSTATE_SIM_TIMER_SEEDS ?? 1);
 /** Seeds of the windows job (sessions and tumbling windows), likewise (FLOWSTATE_SIM_WINDOW_SEEDS=N). */
 const WINDOW_SEEDS = Number(process.env.FLOWSTATE_SIM_WINDOW_SEEDS ?? 1);
-const seedsOf = (job: JobKind, n: number): number[] =>
-  ONLY_SEED !== undefined ? [ONLY_SEED] : Array.from({ length: job === 'timers' ? TIMER_SEEDS : job === 'windows' ? WINDOW_SEEDS : n }, (_, i) => BASE_SEED + i);
+/** `n` seeds from BASE_SEED on, or the one FLOWSTATE_SIM_SEED names. */
+const seedsFrom = (n: number): number[] => (ONLY_SEED !== undefined ? [ONLY_SEED] : Array.from({ length: n }, (_, i) => BASE_SEED + i));
+const seedsOf = (job: JobKind, n: number): number[] => seedsFrom(job === 'timers' ? TIMER_SEEDS : job === 'windows' ? WINDOW_SEEDS : n);
 
-function repro(c: SimCase): string {
-  return `FLOWSTATE_SIM_SEED=${c.seed} FLOWSTATE_SIM_CASE=${c.backend.name}/${c.mode}/${c.job} node --test packages/runtime/dist/test/simulation.test.js`;
+/** The command that runs one case (FLOWSTATE_SIM_CASE, e.g. `rescale:fs/UNALIGNED/count`) with one seed. */
+function reproduce(simCase: string, seed: number): string {
+  return `FLOWSTATE_SIM_SEED=${seed} FLOWSTATE_SIM_CASE=${simCase} node --test packages/runtime/dist/test/simulation.test.js`;
 }
 
 const references = new Map<string, Promise<string[]>>();
@@ -89,20 +91,9 @@ for (const backend of BACKENDS) {
             t.checkpoints += o.completedCheckpoints;
             t.orphans += o.orphanFiles;
             assert.ok(o.result.failures.length >= o.faultsFired.length, 'every fired fault caused a failover');
-            const got = [...o.committed].sort();
-            if (mode === 'AT_LEAST_ONCE') {
-              // Nothing lost: every record id of the reference is committed at least once.
-              const ids = (lines: string[]) => lines.map((l) => l.split(' ')[0]!);
-              const have = new Set(ids(got));
-              const missing = ids(expected).filter((id) => !have.has(id));
-              assert.deepEqual(missing, [], 'at-least-once lost records');
-              t.duplicates += got.length - have.size;
-            } else {
-              assert.equal(got.length, expected.length, 'committed output has as many records as the failure-free run');
-              assert.deepEqual(got, expected, 'committed output equals the failure-free run');
-            }
+            t.duplicates += checkOutput(mode, o.committed, expected);
           } catch (e) {
-            console.log(`simulation failed: ${name} seed ${seed}, faults ${JSON.stringify(planFaults(c).faults)}\n  reproduce: ${repro(c)}`);
+            console.log(`simulation failed: ${name} seed ${seed}, faults ${JSON.stringify(planFaults(c).faults)}\n  reproduce: ${reproduce(name, seed)}`);
             throw e;
           }
         }
@@ -133,13 +124,7 @@ if (ONLY_CASE === undefined && ONLY_SEED === undefined) {
           assert.equal(o.result.status, 'FINISHED');
           assert.equal(o.orphanFiles, 0, 'no checkpoint file outside the retained checkpoints');
           orphans += o.orphanFiles;
-          const got = [...o.committed].sort();
-          if (mode === 'AT_LEAST_ONCE') {
-            const have = new Set(got.map((l) => l.split(' ')[0]!));
-            assert.deepEqual(expected.map((l) => l.split(' ')[0]!).filter((id) => !have.has(id)), []);
-          } else {
-            assert.deepEqual(got, expected);
-          }
+          checkOutput(mode, o.committed, expected);
         } catch (e) {
           console.log(`simulation on local disk failed: fs/${mode}/count seed ${seed} in ${c.localDirectory}`);
           throw e;
@@ -175,16 +160,10 @@ for (const backend of BACKENDS) {
           if (o.restoredFrom !== undefined) fromCheckpoint++;
           if (o.restoredChannelState) withChannelState++;
           shapes.push(`3x2->${o.parallelism.join('x')}`);
-          const got = [...o.committed].sort();
-          if (mode === 'AT_LEAST_ONCE') {
-            const have = new Set(got.map((l) => l.split(' ')[0]!));
-            assert.deepEqual(expected.map((l) => l.split(' ')[0]!).filter((id) => !have.has(id)), [], 'at-least-once lost records');
-          } else {
-            assert.deepEqual(got, expected, 'committed output equals the failure-free run');
-          }
+          checkOutput(mode, o.committed, expected);
         } catch (e) {
           console.log(
-            `simulation failed: rescale ${name} seed ${seed}\n  reproduce: FLOWSTATE_SIM_SEED=${seed} FLOWSTATE_SIM_CASE=rescale:${name} node --test packages/runtime/dist/test/simulation.test.js`,
+            `simulation failed: rescale ${name} seed ${seed}\n  reproduce: ${reproduce(`rescale:${name}`, seed)}`,
           );
           throw e;
         }
@@ -205,7 +184,7 @@ for (const maxConcurrent of [1, 2, 3]) {
     const backend = BACKENDS.find((b) => b.name === 'rocksdb')!;
     const name = `rocksdb/EXACTLY_ONCE/${job}/concurrent-${maxConcurrent}`;
     if (ONLY_CASE !== undefined && ONLY_CASE !== `concurrent:${name}`) continue;
-    const seeds = ONLY_SEED !== undefined ? [ONLY_SEED] : Array.from({ length: CONCURRENT_SEEDS }, (_, i) => BASE_SEED + i);
+    const seeds = seedsFrom(CONCURRENT_SEEDS);
     test(`simulation ${name} (1 retained): ${seeds.length} seed(s)`, async () => {
       const t = { faults: 0, failovers: 0, checkpoints: 0, failed: 0, maxInFlight: 0, missing: 0, declined: 0 };
       for (const seed of seeds) {
@@ -228,7 +207,7 @@ for (const maxConcurrent of [1, 2, 3]) {
           t.missing += o.missingFiles.length;
           t.declined += o.declinedSharedState;
         } catch (e) {
-          console.log(`simulation failed: ${name} seed ${seed}\n  reproduce: FLOWSTATE_SIM_SEED=${seed} FLOWSTATE_SIM_CASE=concurrent:${name} node --test packages/runtime/dist/test/simulation.test.js`);
+          console.log(`simulation failed: ${name} seed ${seed}\n  reproduce: ${reproduce(`concurrent:${name}`, seed)}`);
           throw e;
         }
       }
@@ -244,6 +223,7 @@ for (const maxConcurrent of [1, 2, 3]) {
 function checkOutput(mode: string, committed: readonly string[], expected: readonly string[]): number {
   const got = [...committed].sort();
   if (mode !== 'AT_LEAST_ONCE') {
+    assert.equal(got.length, expected.length, `committed ${got.length - expected.length} records more than the failure-free run`);
     assert.deepEqual(got, expected, 'committed output equals the failure-free run (0 lost, 0 duplicated)');
     return 0;
   }
@@ -261,7 +241,7 @@ for (const backend of BACKENDS) {
   for (const mode of MODES) {
     const name = `${backend.name}/${mode}/count`;
     if (ONLY_CASE !== undefined && ONLY_CASE !== `storage:${name}`) continue;
-    const seeds = ONLY_SEED !== undefined ? [ONLY_SEED] : Array.from({ length: STORAGE_SEEDS }, (_, i) => BASE_SEED + i);
+    const seeds = seedsFrom(STORAGE_SEEDS);
     test(`simulation storage faults ${name}: ${seeds.length} seed(s)`, async () => {
       const t = { lost: 0, deleteFaults: 0, metadataLeft: 0, failovers: 0, duplicates: 0 };
       for (const seed of seeds) {
@@ -280,7 +260,7 @@ for (const backend of BACKENDS) {
           t.failovers += o.result.failures.length;
         } catch (e) {
           console.log(
-            `simulation failed: storage ${name} seed ${seed}, plan ${JSON.stringify(planStorageFaults(c))}\n  reproduce: FLOWSTATE_SIM_SEED=${seed} FLOWSTATE_SIM_CASE=storage:${name} node --test packages/runtime/dist/test/simulation.test.js`,
+            `simulation failed: storage ${name} seed ${seed}, plan ${JSON.stringify(planStorageFaults(c))}\n  reproduce: ${reproduce(`storage:${name}`, seed)}`,
           );
           throw e;
         }
@@ -300,7 +280,7 @@ for (const backend of BACKENDS) {
   for (const mode of MODES) {
     const name = `${backend.name}/${mode}/count`;
     if (ONLY_CASE !== undefined && ONLY_CASE !== `fallback:${name}`) continue;
-    const seeds = ONLY_SEED !== undefined ? [ONLY_SEED] : Array.from({ length: FALLBACK_SEEDS }, (_, i) => BASE_SEED + i);
+    const seeds = seedsFrom(FALLBACK_SEEDS);
     test(`simulation fallback ${name}: ${seeds.length} seed(s)`, async () => {
       const damages: string[] = [];
       for (const seed of seeds) {
@@ -323,7 +303,7 @@ for (const backend of BACKENDS) {
           checkOutput(mode, o.committed, expected);
           damages.push(`${o.damage} -> ${o.skipped.find((s) => s.checkpointId === o.newest)!.reason}`);
         } catch (e) {
-          console.log(`simulation failed: fallback ${name} seed ${seed}\n  reproduce: FLOWSTATE_SIM_SEED=${seed} FLOWSTATE_SIM_CASE=fallback:${name} node --test packages/runtime/dist/test/simulation.test.js`);
+          console.log(`simulation failed: fallback ${name} seed ${seed}\n  reproduce: ${reproduce(`fallback:${name}`, seed)}`);
           throw e;
         }
       }
@@ -374,17 +354,9 @@ for (const { family, run } of END_FAMILIES) {
             t.failedStops += o.stopRequestsFailed;
             t.finishedSubtasks += o.restoredFinishedSubtasks;
             t.channelStateFiles += o.restoredChannelStateFiles;
-            const got = [...o.committed].sort();
-            if (mode === 'AT_LEAST_ONCE') {
-              const have = new Set(got.map((l) => l.split(' ')[0]!));
-              assert.deepEqual(expected.map((l) => l.split(' ')[0]!).filter((id) => !have.has(id)), [], 'at-least-once lost records');
-              t.duplicates += got.length - have.size;
-            } else {
-              assert.equal(got.length, expected.length, `committed ${got.length - expected.length} records more than the failure-free run`);
-              assert.deepEqual(got, expected, 'committed output equals the failure-free run');
-            }
+            t.duplicates += checkOutput(mode, o.committed, expected);
           } catch (e) {
-            console.log(`simulation failed: ${name} seed ${seed}\n  reproduce: FLOWSTATE_SIM_SEED=${seed} FLOWSTATE_SIM_CASE=${name} node --test packages/runtime/dist/test/simulation.test.js`);
+            console.log(`simulation failed: ${name} seed ${seed}\n  reproduce: ${reproduce(name, seed)}`);
             throw e;
           }
         }
