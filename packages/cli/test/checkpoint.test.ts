@@ -67,11 +67,30 @@ async function fixtureAt(st: Storage): Promise<{ root: string; fs: FileSystem; f
 
 const paths = async (fs: FileSystem) => (await fs.list('')).map((f) => f.path).sort();
 
+/** What every step of the scenario works on: one storage, the CLI on it, and the fixture's checkpoint directory. */
+interface Step {
+  readonly st: Storage;
+  readonly run: (...args: string[]) => Promise<Result>;
+  readonly root: string;
+  readonly fs: FileSystem;
+  readonly fixture: CheckpointRootFixture;
+}
+
 /** list, show, validate, history, gc (dry run, then --apply), dispose: the same on every storage. */
 async function scenario(st: Storage, full: boolean): Promise<void> {
   const run = (...args: string[]): Promise<Result> => flowstateWith(st.env, 'checkpoint', ...args);
-  const { root, fs, fixture } = await fixtureAt(st);
+  const step: Step = { st, run, ...(await fixtureAt(st)) };
+  await listStep(step);
+  if (full) await humanOutput(run, step.root, step.fixture);
+  const sharedOf3 = await showStep(step);
+  await validateStep(step);
+  await historyStep(step);
+  await gcStep(step, full);
+  await disposeStep(step);
+  if (full) await corruptSharedFile(run, step.root, sharedOf3);
+}
 
+async function listStep({ st, run, root, fixture }: Step): Promise<void> {
   const list = await run('list', root, '--json');
   assert.equal(list.code, 0, `${st.name}: ${list.stderr}`);
   const listed = JSON.parse(list.stdout) as { checkpoints: Summary[]; sharedFiles: { count: number; bytes: number } };
@@ -87,9 +106,10 @@ async function scenario(st: Storage, full: boolean): Promise<void> {
   assert.equal(byId.get(4)!.status, 'IN_PROGRESS');
   assert.deepEqual([byId.get(5)!.status, byId.get(5)!.reason], ['INCOMPLETE', 'MISSING_FILES']);
   assert.ok(listed.sharedFiles.count > 0 && listed.sharedFiles.bytes > 0);
-  if (full) await humanOutput(run, root, fixture);
+}
 
-
+/** Returns a shared file checkpoint 3 references. */
+async function showStep({ st, run, root }: Step): Promise<string> {
   const show = await run('show', root, 'chk-3', '--json');
   assert.equal(show.code, 0, `${st.name}: ${show.stderr}`);
   const shown = JSON.parse(show.stdout) as {
@@ -101,20 +121,27 @@ async function scenario(st: Storage, full: boolean): Promise<void> {
   assert.deepEqual(rocks.map((h) => [h.type, h.keyGroups]), [['rocksdb-incremental', { start: 0, end: 63 }], ['rocksdb-incremental', { start: 64, end: 127 }]]);
   assert.ok(rocks[0]!.files.some((f) => f.shared && f.name?.endsWith('.sst') === true), 'SSTs in shared/, with their RocksDB names');
   assert.ok(shown.sharedFiles.some((f) => f.referencedBy.includes(2) && f.referencedBy.includes(3)), 'a shared file used by 2 and 3');
+  return shown.sharedFiles.find((f) => f.referencedBy.includes(3))!.path;
+}
 
+async function validateStep({ st, run, root }: Step): Promise<void> {
   // Validate: every completed checkpoint is whole; the incomplete one is a finding.
   const all = await run('validate', root, '--json');
   assert.equal(all.code, 1, `${st.name}: ${all.stdout}${all.stderr}`);
   const v = JSON.parse(all.stdout) as { ok: boolean; checkpoints: Array<{ checkpointId: number; ok: boolean; report?: { filesChecked: number; records: number } }> };
   assert.deepEqual(v.checkpoints.map((c) => [c.checkpointId, c.ok]), [[2, true], [3, true], [4, true], [5, false]]);
   assert.ok(v.checkpoints[1]!.report!.filesChecked > 5 && v.checkpoints[1]!.report!.records > 0);
+}
 
+async function historyStep({ st, run, root }: Step): Promise<void> {
   // history: what the coordinator persisted, on the same storage.
   const hist = await run('history', root, '--json');
   assert.equal(hist.code, 0, `${st.name}: ${hist.stderr}`);
   const entries = (JSON.parse(hist.stdout) as { entries: Array<{ checkpointId: number; status: string; snapshotType: string }> }).entries;
   assert.deepEqual(entries.map((e) => [e.checkpointId, e.status, e.snapshotType]), [[1, 'COMPLETED', 'FULL'], [2, 'COMPLETED', 'INCREMENTAL'], [3, 'COMPLETED', 'INCREMENTAL'], [4, 'FAILED', 'INCREMENTAL']]);
+}
 
+async function gcStep({ st, run, root, fs }: Step, full: boolean): Promise<void> {
   // gc: a dry run deletes nothing; --apply deletes exactly what it listed, and leaves 2 and 3 whole.
   const before = await paths(fs);
   const dry = await run('gc', root, '--json');
@@ -130,7 +157,9 @@ async function scenario(st: Storage, full: boolean): Promise<void> {
   const after = JSON.parse((await run('list', root, '--json')).stdout) as { checkpoints: Summary[] };
   assert.deepEqual(after.checkpoints.map((c) => [c.checkpointId, c.status]), [[2, 'COMPLETED'], [3, 'COMPLETED']]);
   if (full) assert.equal((await run('validate', root)).code, 0);
+}
 
+async function disposeStep({ st, run, root, fs }: Step): Promise<void> {
   // dispose: a savepoint made from checkpoint 3 goes; the checkpoint and the job's directory are refused.
   const sp = `${root}-savepoint`;
   await convertSavepoint(`${root}/chk-3`, sp, 'canonical', { fileSystems, nativeFormats: [ROCKSDB_NATIVE_FORMAT] });
@@ -151,7 +180,6 @@ async function scenario(st: Storage, full: boolean): Promise<void> {
   const d = JSON.parse(disposed.stdout) as { deleted: string[]; directoryRemoved: boolean };
   assert.ok(d.deleted[0]!.endsWith('/_metadata') && d.deleted.length > 2 && d.directoryRemoved);
   assert.deepEqual(await paths(fileSystems.resolve(sp)), [], 'the savepoint is gone');
-  if (full) await corruptSharedFile(run, root, shown.sharedFiles.find((f) => f.referencedBy.includes(3))!.path);
 }
 
 /** A shared SST with one flipped byte (same size): validate reads it and names it by its full path. */

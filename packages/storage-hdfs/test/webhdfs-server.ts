@@ -536,13 +536,8 @@ export class WebHdfsTestServer {
     if (fault !== undefined) record.fault = fault.kind === 'status' ? `status:${fault.status}` : fault.kind;
     if (fault?.kind === 'status') {
       await this.drain(req, role);
-      const exception = fault.exception ?? (fault.status >= 500 ? 'RuntimeException' : 'IOException');
-      const reply = remoteReply(
-        new RemoteError(fault.status, exception, fault.javaClassName ?? `java.lang.${exception}`, `injected fault: HTTP ${fault.status}`),
-      );
-      if (fault.retryAfterSeconds !== undefined) reply.headers['retry-after'] = String(fault.retryAfterSeconds);
       record.status = fault.status;
-      this.send(res, reply);
+      this.send(res, faultReply(fault));
       return;
     }
     const reset = fault?.kind === 'reset' ? fault : undefined;
@@ -567,18 +562,7 @@ export class WebHdfsTestServer {
     await this.drain(req, role);
 
     if (fault?.kind === 'delay') await sleep(fault.ms);
-    if (reset !== undefined && !isBodyWrite) {
-      if (reset.afterBytes === undefined) {
-        req.socket.destroy();
-        return;
-      }
-      res.writeHead(reply.status, { ...reply.headers, 'content-length': String(reply.body.length) });
-      res.write(reply.body.subarray(0, reset.afterBytes), () => {
-        // Give the partial body a moment to leave the socket before the connection is cut.
-        setTimeout(() => req.socket.destroy(), 10);
-      });
-      return;
-    }
+    if (reset !== undefined && !isBodyWrite) return sendCut(req, res, reply, reset.afterBytes);
     record.status = reply.status;
     this.send(res, reply);
   }
@@ -668,33 +652,16 @@ export class WebHdfsTestServer {
     // The namenode step of a two-step op never reads the body; a real namenode ignores it.
     await this.drain(req, 'namenode');
     switch (op) {
-      case 'CREATE': {
-        const extra: Record<string, string> = { createflag: '', createparent: String(parseBool(q, 'createparent', true)), overwrite: String(parseBool(q, 'overwrite', false)) };
-        for (const k of ['blocksize', 'replication', 'permission', 'buffersize']) {
-          const v = q.get(k);
-          if (v !== null) extra[k] = v;
-        }
-        parseLong(q, 'blocksize', undefined, 1);
-        parseLong(q, 'replication', undefined, 1);
-        return this.redirect(op, path, url, extra);
-      }
+      case 'CREATE':
+        return this.redirect(op, path, url, createRedirectParams(q));
       case 'APPEND': {
         const n = this.lookup(parts);
         if (n === undefined) throw notFound(`failed to append to non-existent file ${path} for client 127.0.0.1`);
         if (n.kind === 'dir') throw notFound(`Cannot append to directory ${path}`);
         return this.redirect(op, path, url, {});
       }
-      case 'OPEN': {
-        const offset = parseLong(q, 'offset', 0) ?? 0;
-        const length = parseLong(q, 'length', undefined);
-        const n = this.lookup(parts);
-        if (n === undefined) throw notFound(`File ${path} not found.`);
-        const len = n.kind === 'file' ? n.length : 0;
-        if (offset >= len && len > 0) throw ioException(`Offset=${offset} out of the range [0, ${len}); OPEN, path=${path}`);
-        const extra: Record<string, string> = { offset: String(offset) };
-        if (length !== undefined) extra['length'] = String(length);
-        return this.redirect(op, path, url, extra);
-      }
+      case 'OPEN':
+        return this.redirect(op, path, url, this.openRedirectParams(parts, path, q));
       case 'GETFILESTATUS': {
         const n = this.lookup(parts);
         if (n === undefined) throw notFound(`File does not exist: ${path}`);
@@ -705,16 +672,8 @@ export class WebHdfsTestServer {
         if (n === undefined) throw notFound(`File ${path} does not exist.`);
         return json(200, { FileStatuses: { FileStatus: this.listing(n) } });
       }
-      case 'LISTSTATUS_BATCH': {
-        const n = this.lookup(parts);
-        if (n === undefined) throw notFound(`File ${path} does not exist.`);
-        const startAfter = q.get('startAfter') ?? '';
-        let all = this.listing(n);
-        if (startAfter !== '' && n.kind === 'dir') all = all.filter((s) => utf8Compare(String(s['pathSuffix']), startAfter) > 0);
-        const pageSize = Math.max(1, this.options.listingPageSize ?? 1000);
-        const page = all.slice(0, pageSize);
-        return json(200, { DirectoryListing: { partialListing: { FileStatuses: { FileStatus: page } }, remainingEntries: all.length - page.length } });
-      }
+      case 'LISTSTATUS_BATCH':
+        return this.listStatusBatch(parts, path, q);
       case 'GETHOMEDIRECTORY':
         return json(200, { Path: `/user/${user}` });
       case 'MKDIRS': {
@@ -726,23 +685,49 @@ export class WebHdfsTestServer {
       }
       case 'RENAME':
         return this.rename(parts, path, q);
-      case 'DELETE': {
-        const recursive = parseBool(q, 'recursive', false);
-        if (parts.length === 0) return json(200, { boolean: false });
-        const parent = this.parentDir(parts, path);
-        const name = parts[parts.length - 1]!;
-        const n = parent?.children.get(name);
-        if (parent === undefined || n === undefined) return json(200, { boolean: false });
-        if (n.kind === 'dir' && n.children.size > 0 && !recursive) {
-          throw new RemoteError(403, 'PathIsNotEmptyDirectoryException', 'org.apache.hadoop.fs.PathIsNotEmptyDirectoryException', `\`${path} is non empty': Directory is not empty`);
-        }
-        parent.children.delete(name);
-        parent.meta.modificationTime = Date.now();
-        return json(200, { boolean: true });
-      }
+      case 'DELETE':
+        return this.delete(parts, path, parseBool(q, 'recursive', false));
       default:
         throw unsupported(`op ${op} is not emulated by the WebHDFS test server`);
     }
+  }
+
+  /** OPEN's redirect parameters, once the offset is known to be within the file. */
+  private openRedirectParams(parts: readonly string[], path: string, q: URLSearchParams): Record<string, string> {
+    const offset = parseLong(q, 'offset', 0) ?? 0;
+    const length = parseLong(q, 'length', undefined);
+    const n = this.lookup(parts);
+    if (n === undefined) throw notFound(`File ${path} not found.`);
+    const len = n.kind === 'file' ? n.length : 0;
+    if (offset >= len && len > 0) throw ioException(`Offset=${offset} out of the range [0, ${len}); OPEN, path=${path}`);
+    const extra: Record<string, string> = { offset: String(offset) };
+    if (length !== undefined) extra['length'] = String(length);
+    return extra;
+  }
+
+  private listStatusBatch(parts: readonly string[], path: string, q: URLSearchParams): Reply {
+    const n = this.lookup(parts);
+    if (n === undefined) throw notFound(`File ${path} does not exist.`);
+    const startAfter = q.get('startAfter') ?? '';
+    let all = this.listing(n);
+    if (startAfter !== '' && n.kind === 'dir') all = all.filter((s) => utf8Compare(String(s['pathSuffix']), startAfter) > 0);
+    const pageSize = Math.max(1, this.options.listingPageSize ?? 1000);
+    const page = all.slice(0, pageSize);
+    return json(200, { DirectoryListing: { partialListing: { FileStatuses: { FileStatus: page } }, remainingEntries: all.length - page.length } });
+  }
+
+  private delete(parts: readonly string[], path: string, recursive: boolean): Reply {
+    if (parts.length === 0) return json(200, { boolean: false });
+    const parent = this.parentDir(parts, path);
+    const name = parts[parts.length - 1]!;
+    const n = parent?.children.get(name);
+    if (parent === undefined || n === undefined) return json(200, { boolean: false });
+    if (n.kind === 'dir' && n.children.size > 0 && !recursive) {
+      throw new RemoteError(403, 'PathIsNotEmptyDirectoryException', 'org.apache.hadoop.fs.PathIsNotEmptyDirectoryException', `\`${path} is non empty': Directory is not empty`);
+    }
+    parent.children.delete(name);
+    parent.meta.modificationTime = Date.now();
+    return json(200, { boolean: true });
   }
 
   private rename(parts: readonly string[], path: string, q: URLSearchParams): Reply {
@@ -764,35 +749,7 @@ export class WebHdfsTestServer {
     const src = srcName === undefined ? undefined : srcParent?.children.get(srcName);
     const isPrefix = dparts.length >= parts.length && parts.every((p, i) => dparts[i] === p);
 
-    if (legacy) {
-      const no = json(200, { boolean: false });
-      if (src === undefined || srcParent === undefined || srcName === undefined) return no;
-      let dstParent: DirNode | undefined;
-      let dstName: string;
-      const target = this.lookup(dparts);
-      if (target?.kind === 'dir') {
-        // Legacy rename into an existing directory moves the source under it.
-        dstParent = target;
-        dstName = srcName;
-        if (dstParent.children.has(dstName)) return no;
-      } else if (target?.kind === 'file') {
-        return dparts.join('/') === parts.join('/') ? json(200, { boolean: true }) : no;
-      } else {
-        try {
-          dstParent = this.parentDir(dparts, destination);
-        } catch {
-          return no;
-        }
-        dstName = dparts[dparts.length - 1] ?? '';
-        if (dstParent === undefined || dstName === '') return no;
-      }
-      if (src.kind === 'dir' && isPrefix) return no;
-      this.checkComponentLengths([dstName], destination);
-      srcParent.children.delete(srcName);
-      dstParent.children.set(dstName, src);
-      srcParent.meta.modificationTime = dstParent.meta.modificationTime = Date.now();
-      return json(200, { boolean: true });
-    }
+    if (legacy) return this.legacyRename({ parent: srcParent, name: srcName, node: src }, parts, dparts, destination, isPrefix);
 
     // rename2 (Options.Rename): void on success, exceptions otherwise.
     if (src === undefined || srcParent === undefined || srcName === undefined) {
@@ -822,6 +779,44 @@ export class WebHdfsTestServer {
     return empty(200);
   }
 
+  /** The legacy rename (no renameoptions): false instead of exceptions; into an existing directory moves the source under it. */
+  private legacyRename(
+    source: { readonly parent: DirNode | undefined; readonly name: string | undefined; readonly node: Node | undefined },
+    parts: readonly string[],
+    dparts: readonly string[],
+    destination: string,
+    isPrefix: boolean,
+  ): Reply {
+    const { parent: srcParent, name: srcName, node: src } = source;
+    const no = json(200, { boolean: false });
+    if (src === undefined || srcParent === undefined || srcName === undefined) return no;
+    let dstParent: DirNode | undefined;
+    let dstName: string;
+    const target = this.lookup(dparts);
+    if (target?.kind === 'dir') {
+      // Legacy rename into an existing directory moves the source under it.
+      dstParent = target;
+      dstName = srcName;
+      if (dstParent.children.has(dstName)) return no;
+    } else if (target?.kind === 'file') {
+      return dparts.join('/') === parts.join('/') ? json(200, { boolean: true }) : no;
+    } else {
+      try {
+        dstParent = this.parentDir(dparts, destination);
+      } catch {
+        return no;
+      }
+      dstName = dparts[dparts.length - 1] ?? '';
+      if (dstParent === undefined || dstName === '') return no;
+    }
+    if (src.kind === 'dir' && isPrefix) return no;
+    this.checkComponentLengths([dstName], destination);
+    srcParent.children.delete(srcName);
+    dstParent.children.set(dstName, src);
+    srcParent.meta.modificationTime = dstParent.meta.modificationTime = Date.now();
+    return json(200, { boolean: true });
+  }
+
   private async handleDatanode(
     req: http.IncomingMessage,
     method: string,
@@ -839,48 +834,64 @@ export class WebHdfsTestServer {
     const name = parts[parts.length - 1];
     if (name === undefined) throw ioException(`${op} of the root directory`);
 
-    if (op === 'OPEN') {
-      const offset = parseLong(q, 'offset', 0) ?? 0;
-      const length = parseLong(q, 'length', undefined);
-      const n = this.lookup(parts);
-      if (n === undefined) throw notFound(`File does not exist: ${path}`);
-      if (n.kind === 'dir') throw notFound(`Path is not a file: ${path}`);
-      if (offset > n.length) throw new RemoteError(403, 'EOFException', 'java.io.EOFException', 'Cannot seek after EOF');
-      const end = length === undefined ? n.length : Math.min(n.length, offset + length);
-      n.meta.accessTime = Date.now();
-      return { status: 200, headers: { 'content-type': 'application/octet-stream' }, body: Buffer.concat(n.chunks).subarray(offset, end) };
-    }
+    if (op === 'OPEN') return this.openFile(parts, path, q);
+    const file = op === 'CREATE' ? this.createFile(parts, name, path, q, user) : this.fileToAppend(parts, path);
+    await this.receiveBody(req, file, reset);
+    if (op === 'CREATE') return empty(201, { location: `hdfs://${NAMENODE_RPC_ADDRESS}${path.split('/').map(encodeURIComponent).join('/')}` });
+    return empty(200);
+  }
 
-    let file: FileNode;
-    if (op === 'CREATE') {
-      const overwrite = parseBool(q, 'overwrite', false);
-      const createParent = parseBool(q, 'createparent', true);
-      const blockSize = parseLong(q, 'blocksize', this.options.defaultBlockSize ?? 134217728, 1)!;
-      const replication = parseLong(q, 'replication', this.options.defaultReplication ?? 3, 1)!;
-      const permission = q.get('permission');
-      this.checkComponentLengths(parts, path);
-      let parent = this.parentDir(parts, path);
-      if (parent === undefined) {
-        if (!createParent) throw notFound(`Parent directory doesn't exist: ${path.slice(0, path.lastIndexOf('/')) || '/'}`);
-        parent = this.mkdirsInternal(parts.slice(0, -1), user);
-      }
-      const existing = parent.children.get(name);
-      if (existing?.kind === 'dir') throw alreadyExists(`${path} already exists as a directory`);
-      if (existing?.kind === 'file') {
-        if (existing.writing) throw this.beingCreated(path);
-        if (!overwrite) throw alreadyExists(`${path} for client 127.0.0.1 already exists`);
-      }
-      file = this.newFile(user, blockSize, replication, permission !== null && /^[0-1]?[0-7]{3}$/.test(permission) ? permission.slice(-3) : '644');
-      parent.children.set(name, file);
-      parent.meta.modificationTime = Date.now();
-    } else {
-      const n = this.lookup(parts);
-      if (n === undefined) throw notFound(`failed to append to non-existent file ${path} for client 127.0.0.1`);
-      if (n.kind === 'dir') throw notFound(`Cannot append to directory ${path}`);
-      if (n.writing) throw this.beingCreated(path);
-      file = n;
-    }
+  /** The datanode's OPEN: the file's bytes from `offset`, `length` of them at most. */
+  private openFile(parts: readonly string[], path: string, q: URLSearchParams): Reply {
+    const offset = parseLong(q, 'offset', 0) ?? 0;
+    const length = parseLong(q, 'length', undefined);
+    const n = this.lookup(parts);
+    if (n === undefined) throw notFound(`File does not exist: ${path}`);
+    if (n.kind === 'dir') throw notFound(`Path is not a file: ${path}`);
+    if (offset > n.length) throw new RemoteError(403, 'EOFException', 'java.io.EOFException', 'Cannot seek after EOF');
+    const end = length === undefined ? n.length : Math.min(n.length, offset + length);
+    n.meta.accessTime = Date.now();
+    return { status: 200, headers: { 'content-type': 'application/octet-stream' }, body: Buffer.concat(n.chunks).subarray(offset, end) };
+  }
 
+  /** The datanode's CREATE: a new, empty file (replacing one with `overwrite`), its parents made unless `createparent=false`. */
+  private createFile(parts: readonly string[], name: string, path: string, q: URLSearchParams, user: string): FileNode {
+    const overwrite = parseBool(q, 'overwrite', false);
+    const createParent = parseBool(q, 'createparent', true);
+    const blockSize = parseLong(q, 'blocksize', this.options.defaultBlockSize ?? 134217728, 1)!;
+    const replication = parseLong(q, 'replication', this.options.defaultReplication ?? 3, 1)!;
+    const permission = q.get('permission');
+    this.checkComponentLengths(parts, path);
+    let parent = this.parentDir(parts, path);
+    if (parent === undefined) {
+      if (!createParent) throw notFound(`Parent directory doesn't exist: ${path.slice(0, path.lastIndexOf('/')) || '/'}`);
+      parent = this.mkdirsInternal(parts.slice(0, -1), user);
+    }
+    const existing = parent.children.get(name);
+    if (existing?.kind === 'dir') throw alreadyExists(`${path} already exists as a directory`);
+    if (existing?.kind === 'file') {
+      if (existing.writing) throw this.beingCreated(path);
+      if (!overwrite) throw alreadyExists(`${path} for client 127.0.0.1 already exists`);
+    }
+    const file = this.newFile(user, blockSize, replication, permission !== null && /^[0-1]?[0-7]{3}$/.test(permission) ? permission.slice(-3) : '644');
+    parent.children.set(name, file);
+    parent.meta.modificationTime = Date.now();
+    return file;
+  }
+
+  private fileToAppend(parts: readonly string[], path: string): FileNode {
+    const n = this.lookup(parts);
+    if (n === undefined) throw notFound(`failed to append to non-existent file ${path} for client 127.0.0.1`);
+    if (n.kind === 'dir') throw notFound(`Cannot append to directory ${path}`);
+    if (n.writing) throw this.beingCreated(path);
+    return n;
+  }
+
+  /**
+   * Appends the request body to `file`. With `reset`, the connection is cut after `afterBytes`
+   * (ConnectionGone); whatever arrived stays, as when a datanode closes the stream it was writing.
+   */
+  private async receiveBody(req: http.IncomingMessage, file: FileNode, reset: { readonly afterBytes?: number } | undefined): Promise<void> {
     file.writing = true;
     let received = 0;
     try {
@@ -908,8 +919,6 @@ export class WebHdfsTestServer {
       file.writing = false;
       file.meta.modificationTime = Date.now();
     }
-    if (op === 'CREATE') return empty(201, { location: `hdfs://${NAMENODE_RPC_ADDRESS}${path.split('/').map(encodeURIComponent).join('/')}` });
-    return empty(200);
   }
 
   private appendChunk(file: FileNode, chunk: Buffer): void {
@@ -926,4 +935,37 @@ export class WebHdfsTestServer {
       `Failed to APPEND_FILE ${path} for DFSClient_NONMAPREDUCE on 127.0.0.1 because this file lease is currently owned by another client`,
     );
   }
+}
+
+/** CREATE's redirect parameters: the namenode's defaults and the client's own settings, checked. */
+function createRedirectParams(q: URLSearchParams): Record<string, string> {
+  const extra: Record<string, string> = { createflag: '', createparent: String(parseBool(q, 'createparent', true)), overwrite: String(parseBool(q, 'overwrite', false)) };
+  for (const k of ['blocksize', 'replication', 'permission', 'buffersize']) {
+    const v = q.get(k);
+    if (v !== null) extra[k] = v;
+  }
+  parseLong(q, 'blocksize', undefined, 1);
+  parseLong(q, 'replication', undefined, 1);
+  return extra;
+}
+
+/** The reply of an injected HTTP error: a RemoteException, with Retry-After when the fault asks for it. */
+function faultReply(fault: Extract<Fault, { kind: 'status' }>): Reply {
+  const exception = fault.exception ?? (fault.status >= 500 ? 'RuntimeException' : 'IOException');
+  const reply = remoteReply(new RemoteError(fault.status, exception, fault.javaClassName ?? `java.lang.${exception}`, `injected fault: HTTP ${fault.status}`));
+  if (fault.retryAfterSeconds !== undefined) reply.headers['retry-after'] = String(fault.retryAfterSeconds);
+  return reply;
+}
+
+/** Sends the head and `afterBytes` of the body of `reply`, then cuts the connection; without `afterBytes`, cuts it at once. */
+function sendCut(req: http.IncomingMessage, res: http.ServerResponse, reply: Reply, afterBytes: number | undefined): void {
+  if (afterBytes === undefined) {
+    req.socket.destroy();
+    return;
+  }
+  res.writeHead(reply.status, { ...reply.headers, 'content-length': String(reply.body.length) });
+  res.write(reply.body.subarray(0, afterBytes), () => {
+    // Give the partial body a moment to leave the socket before the connection is cut.
+    setTimeout(() => req.socket.destroy(), 10);
+  });
 }

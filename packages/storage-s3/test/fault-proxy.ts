@@ -1,4 +1,4 @@
-import { createServer, request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders, type Server, type ServerResponse } from 'node:http';
+import { createServer, request as httpRequest, type ClientRequest, type IncomingMessage, type OutgoingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 
 /**
@@ -177,114 +177,13 @@ export class FaultProxy {
     res.on('close', () => (logged.end = performance.now()));
     const rule = this.take(info);
     const fault = rule?.fault;
-
-    if (rule !== undefined && fault?.kind === 'status') {
-      this.count(rule, fault.status === 500 ? 'status500' : fault.status === 503 ? 'status503' : 'statusOther', info);
-      req.resume();
-      req.on('end', () => {
-        const code = fault.code ?? (fault.status === 503 ? 'SlowDown' : fault.status === 500 ? 'InternalError' : 'AccessDenied');
-        let message = fault.message ?? `injected ${fault.status}`;
-        let extra = '';
-        if (fault.echoAuthorization === true) {
-          // What a real SignatureDoesNotMatch reply contains: the key id and request details.
-          const auth = String(req.headers.authorization ?? '');
-          const keyId = /Credential=([^/]+)/.exec(auth)?.[1] ?? '';
-          message = `The request signature we calculated does not match. Authorization: ${auth}`;
-          extra = `<AWSAccessKeyId>${keyId}</AWSAccessKeyId><StringToSign>${auth}</StringToSign>`;
-        }
-        const body =
-          req.method === 'HEAD'
-            ? ''
-            : `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${escapeXml(message)}</Message>${extra}<RequestId>fault-proxy</RequestId></Error>`;
-        res.writeHead(fault.status, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(body) });
-        res.end(body);
-      });
-      return;
-    }
-
-    const headers: OutgoingHttpHeaders = { ...req.headers };
-    // We relay the body ourselves; "100-continue" is handled by our server, not forwarded.
-    delete headers.expect;
-    const upstream = httpRequest({ host: target.host, port: target.port, method: req.method, path: req.url, headers });
-    let resetDone = false;
-    const resetBoth = () => {
-      if (resetDone) return;
-      resetDone = true;
-      upstream.destroy();
-      req.socket.resetAndDestroy();
-    };
-    upstream.on('error', () => {
-      if (!resetDone) {
-        resetDone = true;
-        req.socket.destroy();
-      }
-    });
-
-    if (rule !== undefined && fault?.kind === 'reset-request') {
-      let seen = 0;
-      req.on('data', (chunk: Buffer) => {
-        if (resetDone) return;
-        if (seen + chunk.length >= fault.afterBytes) {
-          upstream.write(chunk.subarray(0, Math.max(0, fault.afterBytes - seen)));
-          this.count(rule, 'resetRequest', info);
-          resetBoth();
-        } else {
-          upstream.write(chunk);
-          seen += chunk.length;
-        }
-      });
-      req.on('end', () => {
-        // The body was shorter than afterBytes: reset before any response instead.
-        if (!resetDone) {
-          this.count(rule, 'resetRequest', info);
-          resetBoth();
-        }
-      });
-      return;
-    }
-
-    req.pipe(upstream);
-    upstream.on('response', (up) => {
+    if (rule !== undefined && fault?.kind === 'status') return this.replyWithStatus(rule, fault, req, res, info);
+    const relay = openRelay(req, target);
+    if (rule !== undefined && fault?.kind === 'reset-request') return this.resetRequest(rule, fault, req, relay, info);
+    req.pipe(relay.upstream);
+    relay.upstream.on('response', (up) => {
       const forward = () => {
-        if (rule !== undefined && fault?.kind === 'reset-response') {
-          const declared = Number(up.headers['content-length'] ?? NaN);
-          // Keep at least the last byte back, so the client can never see a complete body.
-          const limit = Number.isFinite(declared) ? Math.min(fault.afterBytes, Math.max(0, declared - 1)) : fault.afterBytes;
-          res.writeHead(up.statusCode ?? 502, up.headers);
-          let sent = 0;
-          let cutScheduled = false;
-          const cut = () => {
-            this.count(rule, 'resetResponse', info);
-            resetDone = true;
-            up.destroy();
-            req.socket.resetAndDestroy();
-          };
-          const scheduleCut = (delayMs: number) => {
-            if (cutScheduled) return;
-            cutScheduled = true;
-            setTimeout(cut, delayMs);
-          };
-          if (limit === 0 || req.method === 'HEAD') {
-            res.flushHeaders();
-            scheduleCut(0);
-            return;
-          }
-          up.on('data', (chunk: Buffer) => {
-            if (cutScheduled) return;
-            if (sent + chunk.length >= limit) {
-              res.write(chunk.subarray(0, limit - sent));
-              sent = limit;
-              // Let the partial body reach the client before the reset.
-              scheduleCut(20);
-              up.pause();
-            } else {
-              res.write(chunk);
-              sent += chunk.length;
-            }
-          });
-          up.on('end', () => scheduleCut(0));
-          return;
-        }
+        if (rule !== undefined && fault?.kind === 'reset-response') return this.resetResponse(rule, fault, req, res, up, relay, info);
         res.writeHead(up.statusCode ?? 502, up.headers);
         up.pipe(res);
       };
@@ -303,6 +202,124 @@ export class FaultProxy {
       }
     });
   }
+
+  /** Answers with an S3 error document instead of forwarding (once the request body is read). */
+  private replyWithStatus(rule: Rule, fault: Extract<Fault, { kind: 'status' }>, req: IncomingMessage, res: ServerResponse, info: RequestInfo): void {
+    this.count(rule, fault.status === 500 ? 'status500' : fault.status === 503 ? 'status503' : 'statusOther', info);
+    req.resume();
+    req.on('end', () => {
+      const code = fault.code ?? (fault.status === 503 ? 'SlowDown' : fault.status === 500 ? 'InternalError' : 'AccessDenied');
+      let message = fault.message ?? `injected ${fault.status}`;
+      let extra = '';
+      if (fault.echoAuthorization === true) {
+        // What a real SignatureDoesNotMatch reply contains: the key id and request details.
+        const auth = String(req.headers.authorization ?? '');
+        const keyId = /Credential=([^/]+)/.exec(auth)?.[1] ?? '';
+        message = `The request signature we calculated does not match. Authorization: ${auth}`;
+        extra = `<AWSAccessKeyId>${keyId}</AWSAccessKeyId><StringToSign>${auth}</StringToSign>`;
+      }
+      const body =
+        req.method === 'HEAD'
+          ? ''
+          : `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${escapeXml(message)}</Message>${extra}<RequestId>fault-proxy</RequestId></Error>`;
+      res.writeHead(fault.status, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(body) });
+      res.end(body);
+    });
+  }
+
+  /** Forwards `afterBytes` of the request body, then resets both connections. */
+  private resetRequest(rule: Rule, fault: Extract<Fault, { kind: 'reset-request' }>, req: IncomingMessage, relay: Relay, info: RequestInfo): void {
+    let seen = 0;
+    req.on('data', (chunk: Buffer) => {
+      if (relay.done) return;
+      if (seen + chunk.length >= fault.afterBytes) {
+        relay.upstream.write(chunk.subarray(0, Math.max(0, fault.afterBytes - seen)));
+        this.count(rule, 'resetRequest', info);
+        relay.resetBoth();
+      } else {
+        relay.upstream.write(chunk);
+        seen += chunk.length;
+      }
+    });
+    req.on('end', () => {
+      // The body was shorter than afterBytes: reset before any response instead.
+      if (!relay.done) {
+        this.count(rule, 'resetRequest', info);
+        relay.resetBoth();
+      }
+    });
+  }
+
+  /** Forwards the response head and at most `afterBytes` of its body (never all of it), then resets the client's connection. */
+  private resetResponse(rule: Rule, fault: Extract<Fault, { kind: 'reset-response' }>, req: IncomingMessage, res: ServerResponse, up: IncomingMessage, relay: Relay, info: RequestInfo): void {
+    const declared = Number(up.headers['content-length'] ?? NaN);
+    // Keep at least the last byte back, so the client can never see a complete body.
+    const limit = Number.isFinite(declared) ? Math.min(fault.afterBytes, Math.max(0, declared - 1)) : fault.afterBytes;
+    res.writeHead(up.statusCode ?? 502, up.headers);
+    let sent = 0;
+    let cutScheduled = false;
+    const scheduleCut = (delayMs: number) => {
+      if (cutScheduled) return;
+      cutScheduled = true;
+      setTimeout(() => {
+        this.count(rule, 'resetResponse', info);
+        relay.done = true;
+        up.destroy();
+        req.socket.resetAndDestroy();
+      }, delayMs);
+    };
+    if (limit === 0 || req.method === 'HEAD') {
+      res.flushHeaders();
+      scheduleCut(0);
+      return;
+    }
+    up.on('data', (chunk: Buffer) => {
+      if (cutScheduled) return;
+      if (sent + chunk.length >= limit) {
+        res.write(chunk.subarray(0, limit - sent));
+        sent = limit;
+        // Let the partial body reach the client before the reset.
+        scheduleCut(20);
+        up.pause();
+      } else {
+        res.write(chunk);
+        sent += chunk.length;
+      }
+    });
+    up.on('end', () => scheduleCut(0));
+  }
+}
+
+/** The upstream request of one proxied request, and whether either side was reset already. */
+interface Relay {
+  readonly upstream: ClientRequest;
+  done: boolean;
+  /** Resets the client's connection and drops the upstream request (once). */
+  resetBoth(): void;
+}
+
+function openRelay(req: IncomingMessage, target: { host: string; port: number }): Relay {
+  const headers: OutgoingHttpHeaders = { ...req.headers };
+  // We relay the body ourselves; "100-continue" is handled by our server, not forwarded.
+  delete headers.expect;
+  const upstream = httpRequest({ host: target.host, port: target.port, method: req.method, path: req.url, headers });
+  const relay: Relay = {
+    upstream,
+    done: false,
+    resetBoth: () => {
+      if (relay.done) return;
+      relay.done = true;
+      upstream.destroy();
+      req.socket.resetAndDestroy();
+    },
+  };
+  upstream.on('error', () => {
+    if (!relay.done) {
+      relay.done = true;
+      req.socket.destroy();
+    }
+  });
+  return relay;
 }
 
 function emptyCounts(): FaultCounts {
