@@ -74,29 +74,19 @@ for (const backend of BACKENDS) {
       const seeds = seedsOf(job, SEEDS);
       test(`simulation ${name}: ${seeds.length} seed(s)`, async () => {
         const t = { seeds: 0, planned: 0, faults: 0, failovers: 0, duplicates: 0, channelStateRestores: 0, checkpoints: 0, orphans: 0, kinds: new Map<string, number>() };
-        for (const seed of seeds) {
-          const c: SimCase = { backend, mode, job, seed };
-          try {
-            const expected = await reference(c);
-            const o = await simulate(c);
-            assert.equal(o.result.status, 'FINISHED');
-            assert.equal(o.pendingLeft, 0, 'no pending transaction is left behind');
-            assert.equal(o.orphanFiles, 0, 'no checkpoint file outside the retained checkpoints');
-            t.seeds++;
-            t.faults += o.faultsFired.length;
-            t.planned += o.faultsPlanned.length;
-            for (const f of o.faultsFired) t.kinds.set(f.kind, (t.kinds.get(f.kind) ?? 0) + 1);
-            t.failovers += o.result.failures.length;
-            t.channelStateRestores += o.restoresWithChannelState;
-            t.checkpoints += o.completedCheckpoints;
-            t.orphans += o.orphanFiles;
-            assert.ok(o.result.failures.length >= o.faultsFired.length, 'every fired fault caused a failover');
-            t.duplicates += checkOutput(mode, o.committed, expected);
-          } catch (e) {
-            console.log(`simulation failed: ${name} seed ${seed}, faults ${JSON.stringify(planFaults(c).faults)}\n  reproduce: ${reproduce(name, seed)}`);
-            throw e;
-          }
-        }
+        await forEachSeed(seeds, (seed) => ({ backend, mode, job, seed }), simulate, (o, expected) => {
+          checkFinishedClean(o);
+          t.seeds++;
+          t.faults += o.faultsFired.length;
+          t.planned += o.faultsPlanned.length;
+          for (const f of o.faultsFired) t.kinds.set(f.kind, (t.kinds.get(f.kind) ?? 0) + 1);
+          t.failovers += o.result.failures.length;
+          t.channelStateRestores += o.restoresWithChannelState;
+          t.checkpoints += o.completedCheckpoints;
+          t.orphans += o.orphanFiles;
+          assert.ok(o.result.failures.length >= o.faultsFired.length, 'every fired fault caused a failover');
+          t.duplicates += checkOutput(mode, o.committed, expected);
+        }, (c) => `simulation failed: ${name} seed ${c.seed}, faults ${JSON.stringify(planFaults(c).faults)}\n  reproduce: ${reproduce(name, c.seed)}`);
         console.log(
           `simulation ${name}: ${t.seeds} seeds, ${t.faults}/${t.planned} planned faults fired (${[...t.kinds].map(([k, n]) => `${k} ${n}`).join(', ')}), ` +
             `${t.failovers} failovers, ${t.checkpoints} checkpoints completed, ` +
@@ -149,25 +139,13 @@ for (const backend of BACKENDS) {
       let fromCheckpoint = 0;
       let withChannelState = 0;
       const shapes: string[] = [];
-      for (const seed of seeds) {
-        const c: SimCase = { backend, mode, job, seed };
-        try {
-          const expected = await reference(c);
-          const o = await simulateRescale(c);
-          assert.equal(o.result.status, 'FINISHED');
-          assert.equal(o.pendingLeft, 0, 'no pending transaction is left behind');
-          assert.equal(o.orphanFiles, 0, 'no checkpoint file outside the retained checkpoints');
-          if (o.restoredFrom !== undefined) fromCheckpoint++;
-          if (o.restoredChannelState) withChannelState++;
-          shapes.push(`3x2->${o.parallelism.join('x')}`);
-          checkOutput(mode, o.committed, expected);
-        } catch (e) {
-          console.log(
-            `simulation failed: rescale ${name} seed ${seed}\n  reproduce: ${reproduce(`rescale:${name}`, seed)}`,
-          );
-          throw e;
-        }
-      }
+      await forEachSeed(seeds, (seed) => ({ backend, mode, job, seed }), simulateRescale, (o, expected) => {
+        checkFinishedClean(o);
+        if (o.restoredFrom !== undefined) fromCheckpoint++;
+        if (o.restoredChannelState) withChannelState++;
+        shapes.push(`3x2->${o.parallelism.join('x')}`);
+        checkOutput(mode, o.committed, expected);
+      }, (c) => `simulation failed: rescale ${name} seed ${c.seed}\n  reproduce: ${reproduce(`rescale:${name}`, c.seed)}`);
       console.log(`simulation rescale ${name}: ${seeds.length} seeds, ${fromCheckpoint} restored from a checkpoint (${withChannelState} with channel state), parallelism (keyed x sink) ${shapes.join(', ')}`);
     });
   }
@@ -217,6 +195,36 @@ for (const maxConcurrent of [1, 2, 3]) {
       );
     });
   }
+}
+
+/**
+ * Runs one case per seed and checks its outcome against the failure-free run's output; a failing
+ * seed prints `failure(c)` (what reproduces it) before it fails the test.
+ */
+async function forEachSeed<O>(
+  seeds: readonly number[],
+  caseOf: (seed: number) => SimCase,
+  run: (c: SimCase) => Promise<O>,
+  check: (o: O, expected: string[], c: SimCase) => void,
+  failure: (c: SimCase) => string,
+): Promise<void> {
+  for (const seed of seeds) {
+    const c = caseOf(seed);
+    try {
+      const expected = await reference(c);
+      check(await run(c), expected, c);
+    } catch (e) {
+      console.log(failure(c));
+      throw e;
+    }
+  }
+}
+
+/** What every family checks of a run: it finished, leaving no pending transaction and no checkpoint file outside the retained checkpoints. */
+function checkFinishedClean(o: { readonly result: { readonly status: string }; readonly pendingLeft: number; readonly orphanFiles: number }): void {
+  assert.equal(o.result.status, 'FINISHED', 'the (restored) run finishes');
+  assert.equal(o.pendingLeft, 0, 'no pending transaction is left behind');
+  assert.equal(o.orphanFiles, 0, 'no checkpoint file outside the retained checkpoints');
 }
 
 /** Exactly-once (or, AT_LEAST_ONCE, nothing lost) against the failure-free run; returns duplicates. */
@@ -339,9 +347,7 @@ for (const { family, run } of END_FAMILIES) {
           try {
             const expected = await reference(c);
             const o: EndOfJobOutcome = await run(c);
-            assert.equal(o.result.status, 'FINISHED', 'the restored run finishes');
-            assert.equal(o.pendingLeft, 0, 'no pending transaction is left behind');
-            assert.equal(o.orphanFiles, 0, 'no checkpoint file outside the retained checkpoints');
+            checkFinishedClean(o);
             if (o.firstStatus === 'FINISHED') {
               // The final checkpoint is taken after every task drained its input: nothing in flight.
               assert.equal(o.restoredChannelStateFiles, 0, 'the final checkpoint of a finished job holds no channel state');

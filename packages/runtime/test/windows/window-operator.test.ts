@@ -32,6 +32,14 @@ function feed(h: WindowHarness<KV, Window>, elements: Elements): void {
   for (const [k, t, n] of elements) h.element(k, kv(k, n), t);
 }
 
+/** Elements of key 'a' arriving by processing time: [time, n]. */
+function arriving(h: WindowHarness<KV, Window>, arrivals: ReadonlyArray<readonly [number, number]>): void {
+  for (const [time, n] of arrivals) {
+    h.processingTime(time);
+    h.element('a', kv('a', n));
+  }
+}
+
 /** What fires once `elements` went in and the input ended. */
 function firedAtEnd(h: WindowHarness<KV, Window>, elements: Elements): Array<{ value: unknown; timestamp: number | undefined }> {
   feed(h, elements);
@@ -241,12 +249,7 @@ describe('window operator: global windows and count triggers', () => {
 describe('window operator: processing time', () => {
   it('tumbling processing-time windows fire and clean up on the same timer', async () => {
     const h = await WindowHarness.create(reduceSpec(TumblingWindows.processingTime<KV>(10)));
-    h.processingTime(3);
-    h.element('a', kv('a', 1));
-    h.processingTime(7);
-    h.element('a', kv('a', 2));
-    h.processingTime(11);
-    h.element('a', kv('a', 4));
+    arriving(h, [[3, 1], [7, 2], [11, 4]]);
     assert.deepEqual(h.takeOutput(), [{ value: kv('a', 3), timestamp: 9 }]);
     h.processingTime(19);
     assert.deepEqual(h.takeOutput(), [{ value: kv('a', 4), timestamp: 19 }]);
@@ -256,18 +259,14 @@ describe('window operator: processing time', () => {
 
   it('sliding processing-time windows', async () => {
     const h = await WindowHarness.create(reduceSpec(SlidingWindows.processingTime<KV>(10, 5)));
-    h.processingTime(7);
-    h.element('a', kv('a', 1));
+    arriving(h, [[7, 1]]);
     h.processingTime(100);
     assert.deepEqual(h.takeOutput().map((e) => e.timestamp), [9, 14]);
   });
 
   it('processing-time sessions merge by arrival time', async () => {
     const h = await WindowHarness.create(processSpec(SessionWindows.processingTime<KV>(5)));
-    h.processingTime(0);
-    h.element('a', kv('a', 1));
-    h.processingTime(3);
-    h.element('a', kv('a', 2));
+    arriving(h, [[0, 1], [3, 2]]);
     h.processingTime(6);
     assert.deepEqual(h.takeOutput(), []);
     h.processingTime(7);
