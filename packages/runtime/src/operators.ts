@@ -29,13 +29,14 @@ import type { OperatorEnvironment, TimestampedOutput } from './environment.js';
 import type { OutputTag } from './side-output.js';
 import type { StreamOperator } from './graph.js';
 
+// Declares SubtaskInfo's fields on the class below; its constructor copies them.
+interface SubtaskScope extends SubtaskInfo {}
+
 /**
  * What every function context of one subtask shares: the subtask's identity (SubtaskInfo's
  * fields, fixed for the subtask's life) and its operator state (list, union and broadcast
  * state), which needs no current key.
  */
-// Declares SubtaskInfo's fields on the class; the constructor copies them.
-interface SubtaskScope extends SubtaskInfo {}
 abstract class SubtaskScope {
   constructor(
     info: SubtaskInfo,
