@@ -165,35 +165,41 @@ for (const maxConcurrent of [1, 2, 3]) {
     const seeds = seedsFrom(CONCURRENT_SEEDS);
     test(`simulation ${name} (1 retained): ${seeds.length} seed(s)`, async () => {
       const t = { faults: 0, failovers: 0, checkpoints: 0, failed: 0, maxInFlight: 0, missing: 0, declined: 0 };
-      for (const seed of seeds) {
-        const c: SimCase = { backend, mode: 'EXACTLY_ONCE', job, seed };
-        try {
-          const expected = await reference(c);
-          const o = await simulateConcurrentCheckpoints(c, maxConcurrent);
-          assert.equal(o.result.status, 'FINISHED');
-          assert.deepEqual(o.missingFiles, [], 'every file a completed checkpoint references exists');
-          assert.equal(o.declinedSharedState, 0, 'no checkpoint reused a file it could not keep');
-          assert.ok(o.retainedAtEnd <= 1, `one checkpoint retained, ${o.retainedAtEnd} in storage`);
-          assert.equal(o.pendingLeft, 0, 'no pending transaction is left behind');
-          assert.equal(o.orphanFiles, 0, 'no checkpoint file outside the retained checkpoints');
-          assert.deepEqual([...o.committed].sort(), expected, 'committed output equals the failure-free run (exactly-once)');
-          t.faults += o.faultsFired.length;
-          t.failovers += o.result.failures.length;
-          t.checkpoints += o.completedCheckpoints;
-          t.failed += o.failedCheckpoints;
-          t.maxInFlight = Math.max(t.maxInFlight, o.maxInFlight);
-          t.missing += o.missingFiles.length;
-          t.declined += o.declinedSharedState;
-        } catch (e) {
-          console.log(`simulation failed: ${name} seed ${seed}\n  reproduce: ${reproduce(`concurrent:${name}`, seed)}`);
-          throw e;
-        }
-      }
+      await forEachSeed(seeds, (seed) => ({ backend, mode: 'EXACTLY_ONCE', job, seed }), (c) => simulateConcurrentCheckpoints(c, maxConcurrent), (o, expected) => {
+        assert.equal(o.result.status, 'FINISHED');
+        assert.deepEqual(o.missingFiles, [], 'every file a completed checkpoint references exists');
+        assert.equal(o.declinedSharedState, 0, 'no checkpoint reused a file it could not keep');
+        assert.ok(o.retainedAtEnd <= 1, `one checkpoint retained, ${o.retainedAtEnd} in storage`);
+        assert.equal(o.pendingLeft, 0, 'no pending transaction is left behind');
+        assert.equal(o.orphanFiles, 0, 'no checkpoint file outside the retained checkpoints');
+        assert.deepEqual([...o.committed].sort(), expected, 'committed output equals the failure-free run (exactly-once)');
+        t.faults += o.faultsFired.length;
+        t.failovers += o.result.failures.length;
+        t.checkpoints += o.completedCheckpoints;
+        t.failed += o.failedCheckpoints;
+        t.maxInFlight = Math.max(t.maxInFlight, o.maxInFlight);
+        t.missing += o.missingFiles.length;
+        t.declined += o.declinedSharedState;
+      }, (c) => `simulation failed: ${name} seed ${c.seed}\n  reproduce: ${reproduce(`concurrent:${name}`, c.seed)}`);
       console.log(
         `simulation ${name}: ${seeds.length} seeds, ${t.faults} faults fired, ${t.failovers} failovers, ${t.checkpoints} checkpoints completed, ` +
           `${t.failed} failed (${t.declined} for a discarded shared file), at most ${t.maxInFlight} in flight, ${t.missing} referenced files missing`,
       );
     });
+  }
+}
+
+/** Declares the tests of a family over the count job on every backend and mode (FLOWSTATE_SIM_CASE=`family:backend/mode/count` picks one). */
+function forCountJobCases(
+  family: string,
+  seedCount: number,
+  declare: (backend: (typeof BACKENDS)[number], mode: (typeof MODES)[number], name: string, seeds: number[]) => void,
+): void {
+  for (const backend of BACKENDS) {
+    for (const mode of MODES) {
+      const name = `${backend.name}/${mode}/count`;
+      if (ONLY_CASE === undefined || ONLY_CASE === `${family}:${name}`) declare(backend, mode, name, seedsFrom(seedCount));
+    }
   }
 }
 
@@ -245,80 +251,52 @@ function checkOutput(mode: string, committed: readonly string[], expected: reado
  * task faults: no checkpoint that has `_metadata` may reference a missing file, ever.
  */
 const STORAGE_SEEDS = Number(process.env.FLOWSTATE_SIM_STORAGE_SEEDS ?? 2);
-for (const backend of BACKENDS) {
-  for (const mode of MODES) {
-    const name = `${backend.name}/${mode}/count`;
-    if (ONLY_CASE !== undefined && ONLY_CASE !== `storage:${name}`) continue;
-    const seeds = seedsFrom(STORAGE_SEEDS);
-    test(`simulation storage faults ${name}: ${seeds.length} seed(s)`, async () => {
-      const t = { lost: 0, deleteFaults: 0, metadataLeft: 0, failovers: 0, duplicates: 0 };
-      for (const seed of seeds) {
-        const c: SimCase = { backend, mode, job: 'count', seed };
-        try {
-          const expected = await reference(c);
-          const o = await simulateStorageFaults(c);
-          assert.equal(o.result.status, 'FINISHED');
-          assert.equal(o.pendingLeft, 0, 'no pending transaction is left behind');
-          assert.deepEqual(o.missingReferenced, [], 'no checkpoint with _metadata references a missing file');
-          assert.equal(o.orphansAfterGc, 0, 'garbage collection reclaims what failing deletes left');
-          t.duplicates += checkOutput(mode, o.committed, expected);
-          t.lost += o.injected.lostResponses;
-          t.deleteFaults += o.injected.deletes;
-          t.metadataLeft += o.metadataLeft;
-          t.failovers += o.result.failures.length;
-        } catch (e) {
-          console.log(
-            `simulation failed: storage ${name} seed ${seed}, plan ${JSON.stringify(planStorageFaults(c))}\n  reproduce: ${reproduce(`storage:${name}`, seed)}`,
-          );
-          throw e;
-        }
-      }
-      console.log(
-        `simulation storage faults ${name}: ${seeds.length} seeds, ${t.lost} lost _metadata responses, ${t.deleteFaults} failed deletes, ` +
-          `${t.failovers} failovers, ${t.metadataLeft} checkpoints with _metadata at the end, 0 referenced files missing` +
-          (mode === 'AT_LEAST_ONCE' ? `, ${t.duplicates} duplicates` : ', 0 lost, 0 duplicated'),
-      );
-    });
-  }
-}
+forCountJobCases('storage', STORAGE_SEEDS, (backend, mode, name, seeds) => {
+  test(`simulation storage faults ${name}: ${seeds.length} seed(s)`, async () => {
+    const t = { lost: 0, deleteFaults: 0, metadataLeft: 0, failovers: 0, duplicates: 0 };
+    await forEachSeed(seeds, (seed) => ({ backend, mode, job: 'count', seed }), simulateStorageFaults, (o, expected) => {
+      assert.equal(o.result.status, 'FINISHED');
+      assert.equal(o.pendingLeft, 0, 'no pending transaction is left behind');
+      assert.deepEqual(o.missingReferenced, [], 'no checkpoint with _metadata references a missing file');
+      assert.equal(o.orphansAfterGc, 0, 'garbage collection reclaims what failing deletes left');
+      t.duplicates += checkOutput(mode, o.committed, expected);
+      t.lost += o.injected.lostResponses;
+      t.deleteFaults += o.injected.deletes;
+      t.metadataLeft += o.metadataLeft;
+      t.failovers += o.result.failures.length;
+    }, (c) => `simulation failed: storage ${name} seed ${c.seed}, plan ${JSON.stringify(planStorageFaults(c))}\n  reproduce: ${reproduce(`storage:${name}`, c.seed)}`);
+    console.log(
+      `simulation storage faults ${name}: ${seeds.length} seeds, ${t.lost} lost _metadata responses, ${t.deleteFaults} failed deletes, ` +
+        `${t.failovers} failovers, ${t.metadataLeft} checkpoints with _metadata at the end, 0 referenced files missing` +
+        (mode === 'AT_LEAST_ONCE' ? `, ${t.duplicates} duplicates` : ', 0 lost, 0 duplicated'),
+    );
+  });
+});
 
 /** Damage a file of the newest checkpoint of a killed run; the restart must fall back to the older one. */
 const FALLBACK_SEEDS = Number(process.env.FLOWSTATE_SIM_FALLBACK_SEEDS ?? 2);
-for (const backend of BACKENDS) {
-  for (const mode of MODES) {
-    const name = `${backend.name}/${mode}/count`;
-    if (ONLY_CASE !== undefined && ONLY_CASE !== `fallback:${name}`) continue;
-    const seeds = seedsFrom(FALLBACK_SEEDS);
-    test(`simulation fallback ${name}: ${seeds.length} seed(s)`, async () => {
-      const damages: string[] = [];
-      for (const seed of seeds) {
-        const c: SimCase = { backend, mode, job: 'count', seed };
-        try {
-          const expected = await reference(c);
-          const o = await simulateFallback(c);
-          assert.equal(o.result.status, 'FINISHED');
-          const restoreFailed = o.skipped.filter((s) => s.reason === 'RESTORE_FAILED' || s.reason === 'INCOMPLETE');
-          assert.deepEqual(
-            restoreFailed.map((s) => [s.checkpointId, s.reason]),
-            [[o.newest, o.damage === 'overwrite' ? 'RESTORE_FAILED' : 'INCOMPLETE']],
-            'the damaged checkpoint was skipped, and why',
-          );
-          assert.ok(restoreFailed[0]!.error.message.includes(o.damagedFile), restoreFailed[0]!.error.message);
-          assert.equal(o.pendingLeft, 0, 'no pending transaction is left behind');
-          assert.deepEqual(o.missingReferenced, [], 'no checkpoint with _metadata references a missing file');
-          assert.equal(o.orphanFiles, 0, 'no checkpoint file outside the retained checkpoints');
-          assert.ok(o.retainedOnStorage <= 2, `retained: 2, on storage: ${o.retainedOnStorage}`);
-          checkOutput(mode, o.committed, expected);
-          damages.push(`${o.damage} -> ${o.skipped.find((s) => s.checkpointId === o.newest)!.reason}`);
-        } catch (e) {
-          console.log(`simulation failed: fallback ${name} seed ${seed}\n  reproduce: ${reproduce(`fallback:${name}`, seed)}`);
-          throw e;
-        }
-      }
-      console.log(`simulation fallback ${name}: ${seeds.length} seeds, fell back each time (${damages.join(', ')}), 0 referenced files missing, 0 orphans` + (mode === 'AT_LEAST_ONCE' ? '' : ', 0 lost, 0 duplicated'));
-    });
-  }
-}
+forCountJobCases('fallback', FALLBACK_SEEDS, (backend, mode, name, seeds) => {
+  test(`simulation fallback ${name}: ${seeds.length} seed(s)`, async () => {
+    const damages: string[] = [];
+    await forEachSeed(seeds, (seed) => ({ backend, mode, job: 'count', seed }), simulateFallback, (o, expected) => {
+      assert.equal(o.result.status, 'FINISHED');
+      const restoreFailed = o.skipped.filter((s) => s.reason === 'RESTORE_FAILED' || s.reason === 'INCOMPLETE');
+      assert.deepEqual(
+        restoreFailed.map((s) => [s.checkpointId, s.reason]),
+        [[o.newest, o.damage === 'overwrite' ? 'RESTORE_FAILED' : 'INCOMPLETE']],
+        'the damaged checkpoint was skipped, and why',
+      );
+      assert.ok(restoreFailed[0]!.error.message.includes(o.damagedFile), restoreFailed[0]!.error.message);
+      assert.equal(o.pendingLeft, 0, 'no pending transaction is left behind');
+      assert.deepEqual(o.missingReferenced, [], 'no checkpoint with _metadata references a missing file');
+      assert.equal(o.orphanFiles, 0, 'no checkpoint file outside the retained checkpoints');
+      assert.ok(o.retainedOnStorage <= 2, `retained: 2, on storage: ${o.retainedOnStorage}`);
+      checkOutput(mode, o.committed, expected);
+      damages.push(`${o.damage} -> ${o.skipped.find((s) => s.checkpointId === o.newest)!.reason}`);
+    }, (c) => `simulation failed: fallback ${name} seed ${c.seed}\n  reproduce: ${reproduce(`fallback:${name}`, c.seed)}`);
+    console.log(`simulation fallback ${name}: ${seeds.length} seeds, fell back each time (${damages.join(', ')}), 0 referenced files missing, 0 orphans` + (mode === 'AT_LEAST_ONCE' ? '' : ', 0 lost, 0 duplicated'));
+  });
+});
 
 /**
  * The end of a job (issue 10 §4): restart after a normal finish from the latest retained
@@ -342,30 +320,22 @@ for (const { family, run } of END_FAMILIES) {
       const seeds = seedsOf(job, END_SEEDS);
       test(`simulation ${name}: ${seeds.length} seed(s)`, async () => {
         const t = { stopped: 0, finished: 0, fired: 0, planned: 0, failedStops: 0, finishedSubtasks: 0, channelStateFiles: 0, duplicates: 0 };
-        for (const seed of seeds) {
-          const c: SimCase = { backend, mode, job, seed };
-          try {
-            const expected = await reference(c);
-            const o: EndOfJobOutcome = await run(c);
-            checkFinishedClean(o);
-            if (o.firstStatus === 'FINISHED') {
-              // The final checkpoint is taken after every task drained its input: nothing in flight.
-              assert.equal(o.restoredChannelStateFiles, 0, 'the final checkpoint of a finished job holds no channel state');
-              t.finished++;
-            } else {
-              t.stopped++;
-            }
-            t.fired += o.firstFaultsFired + o.faultsFired.length;
-            t.planned += o.firstFaultsPlanned + o.faultsPlanned.length;
-            t.failedStops += o.stopRequestsFailed;
-            t.finishedSubtasks += o.restoredFinishedSubtasks;
-            t.channelStateFiles += o.restoredChannelStateFiles;
-            t.duplicates += checkOutput(mode, o.committed, expected);
-          } catch (e) {
-            console.log(`simulation failed: ${name} seed ${seed}\n  reproduce: ${reproduce(name, seed)}`);
-            throw e;
+        await forEachSeed(seeds, (seed) => ({ backend, mode, job, seed }), run, (o: EndOfJobOutcome, expected) => {
+          checkFinishedClean(o);
+          if (o.firstStatus === 'FINISHED') {
+            // The final checkpoint is taken after every task drained its input: nothing in flight.
+            assert.equal(o.restoredChannelStateFiles, 0, 'the final checkpoint of a finished job holds no channel state');
+            t.finished++;
+          } else {
+            t.stopped++;
           }
-        }
+          t.fired += o.firstFaultsFired + o.faultsFired.length;
+          t.planned += o.firstFaultsPlanned + o.faultsPlanned.length;
+          t.failedStops += o.stopRequestsFailed;
+          t.finishedSubtasks += o.restoredFinishedSubtasks;
+          t.channelStateFiles += o.restoredChannelStateFiles;
+          t.duplicates += checkOutput(mode, o.committed, expected);
+        }, (c) => `simulation failed: ${name} seed ${c.seed}\n  reproduce: ${reproduce(name, c.seed)}`);
         console.log(
           `simulation ${name}: ${seeds.length} seeds, first run finished ${t.finished} / stopped ${t.stopped} (${t.failedStops} stop requests failed), ` +
             `${t.fired}/${t.planned} planned faults fired over both runs, restored ${t.finishedSubtasks} finished subtasks and ${t.channelStateFiles} channel-state files` +
