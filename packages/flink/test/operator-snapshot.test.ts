@@ -3,7 +3,7 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { FlowstateError, MemoryFileSystem, ReducingStateDescriptor, Serializers, TimeWindow, TimeWindowSerializer } from '@flowstate/core';
-import { convertFlinkToFlowstate, FlinkSavepoint, loadOperatorSnapshot, readFlinkMetadata, readOperatorSnapshotFile, reencodeOperatorSnapshot, writeOperatorSnapshotFile, type DecodedKeyedEntry, type TimeWindow as FlinkTimeWindow, type Timer } from '../src/index.js';
+import { convertFlinkToFlowstate, FlinkSavepoint, loadOperatorSnapshot, readFlinkMetadata, readOperatorSnapshotFile, readOperatorStates, reencodeOperatorSnapshot, writeOperatorSnapshotFile, type DecodedKeyedEntry, type TimeWindow as FlinkTimeWindow, type Timer } from '../src/index.js';
 import { allFixtureFiles, needsFixtures, prng } from './fixtures.js';
 import { writeOwnSavepoint } from './own-savepoint.js';
 import { restoreConverted } from './restore-converted.js';
@@ -74,6 +74,23 @@ describe('OperatorSnapshotUtil files (Flink migration tests: win-op-migration-te
     assert.equal(info.header!.keySerializer.className, 'org.apache.flink.api.java.typeutils.runtime.kryo.KryoSerializerSnapshot');
     assert.deepEqual(info.header!.states.map((s) => s.name), ['window-contents', '_timer_state/processing_window-timers', '_timer_state/event_window-timers']);
     await assert.rejects(records(winOp('kryo-serialized-key')), (e: Error & { code?: string }) => e.code === 'FLINK_OPAQUE_SERIALIZER' && e.message.includes('KryoSerializer'));
+  });
+
+  it('kafka-migration-kafka-producer-flink-1.20: TwoPhaseCommitSinkFunction state header parses to its last byte (outer snapshot v4 = one supportsNullTransaction boolean) and re-encodes byte-identical', needsFixtures, async () => {
+    const path = snapshotFiles().find((f) => f.endsWith('/kafka-migration-kafka-producer-flink-1.20-snapshot'))!;
+    const { file, savepoint: sp } = await loadOperatorSnapshot(path);
+    const h = sp.operators[0]!.subtasks[0]!.managedOperatorState!;
+    const stream = await sp.resolve(h.stream!);
+    const { header, states } = readOperatorStates(h, stream, sp.registry);
+    // The header ends exactly where the first state's data starts: nothing of it is left unread.
+    assert.equal(header.length, Math.min(...h.states.flatMap((s) => s.offsets)));
+    assert.deepEqual(states.map((s) => [s.name, s.mode, s.raw.length]), [['next-transactional-id-hint-v2', 'UNION', 1], ['state', 'SPLIT_DISTRIBUTE', 1]]);
+    const twoPhase = header.operatorStates.find((m) => m.name === 'state')!.serializers[0]![1];
+    assert.equal(twoPhase.className, 'org.apache.flink.streaming.api.functions.sink.TwoPhaseCommitSinkFunction$StateSerializerSnapshot');
+    assert.deepEqual(twoPhase.config, { supportsNullTransaction: true, outerVersion: 4 });
+    assert.deepEqual(twoPhase.nested.map((n) => n.className.replace(/.*\$/, '')), ['TransactionStateSerializerSnapshot', 'ContextStateSerializerSnapshot']);
+    assert.equal(twoPhase.serializer.opaque, true);
+    assert.deepEqual(await reencodeOperatorSnapshot(file, sp), new Uint8Array(readFileSync(path)));
   });
 
   it('our own file (a canonical stream inline) reads back with its records; mutations give typed errors only', async () => {

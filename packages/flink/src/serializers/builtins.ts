@@ -31,6 +31,8 @@ export function simpleReader(serializer: FlinkTypeSerializer, typeName?: string)
 
 const BASE = 'org.apache.flink.api.common.typeutils.base.';
 const ARR = 'org.apache.flink.api.common.typeutils.base.array.';
+/** TwoPhaseCommitSinkFunction.StateSerializerSnapshot: first outer version that writes supportsNullTransaction. */
+const TWO_PHASE_COMMIT_OUTER_WITH_FLAG = 4;
 const simple = (cls: string, pkg: string = BASE): string => `${pkg}${cls}$${cls}Snapshot`;
 
 /** Kryo snapshot: type class and three optional maps (registrations, default serializers, classes), all framed. */
@@ -80,8 +82,11 @@ function buildDefaultRegistry(): FlinkSerializerRegistry {
   r.register('org.apache.flink.table.runtime.typeutils.RowDataSerializer$RowDataSerializerSnapshot', readRowDataSnapshot);
   r.register('org.apache.flink.table.runtime.typeutils.ExternalSerializer$ExternalSerializerSnapshot', readExternalSnapshot);
   // TwoPhaseCommitSinkFunction state: composite of the transaction and context serializers (opaque here).
+  // Its outer snapshot (StateSerializerSnapshot.readOuterSnapshot) is empty before outer version 4 and
+  // one boolean `supportsNullTransaction` from version 4 on (the version Flink 1.20 writes).
   r.register('org.apache.flink.streaming.api.functions.sink.TwoPhaseCommitSinkFunction$StateSerializerSnapshot', compositeReader(
     () => opaqueSerializer('org.apache.flink.streaming.api.functions.sink.TwoPhaseCommitSinkFunction$StateSerializer'),
+    (i, outerVersion) => (outerVersion >= TWO_PHASE_COMMIT_OUTER_WITH_FLAG ? { supportsNullTransaction: i.readBoolean() } : {}),
   ));
   for (const cls of ['TransactionStateSerializer', 'ContextStateSerializer', 'NextTransactionalIdHintSerializer']) {
     const ser = `org.apache.flink.streaming.connectors.kafka.FlinkKafkaProducer$${cls}`;
