@@ -57,9 +57,9 @@ function rows(k: bigint, bump: bigint): { stateId: number; key: Uint8Array; valu
 }
 
 const allRows = (bump: bigint) => Array.from({ length: N }, (_, i) => rows(BigInt(i), bump)).flat();
-const header = (): Uint8Array => {
+const header = (states: StateMetaInfo[]): Uint8Array => {
   const o = new JavaDataOutput();
-  writeKeyedHeader(o, { version: 6, compression: false, keySerializer: long, states: STATES });
+  writeKeyedHeader(o, { version: 6, compression: false, keySerializer: long, states });
   return o.toBytes();
 };
 
@@ -78,13 +78,17 @@ function metadata(dir: string, managedKeyedState: KeyedStateHandle): void {
  * (named as the state), Flink's row layout, a RocksDB checkpoint whose files become the private
  * files of an IncrementalRemoteKeyedStateHandle (tag 11) under random names, plus the meta stream.
  */
-function nativeSavepoint(name: string, bump = 0n): string {
+type ColumnFamilies = ReturnType<RocksDB['createColumnFamily']>[];
+const putRows = (bump: bigint) => (db: RocksDB, cfs: ColumnFamilies): void => {
+  for (const r of allRows(bump)) db.put(cfs[r.stateId]!, r.key, r.value);
+};
+
+function nativeSavepoint(name: string, bump = 0n, states = STATES, fill = putRows(bump)): string {
   const dir = join(tmp, name);
   mkdirSync(dir);
   const work = join(tmp, `${name}-db`);
   const db = RocksDB.open(work, { createIfMissing: true });
-  const cfs = STATES.map((s) => db.createColumnFamily(s.name));
-  for (const r of allRows(bump)) db.put(cfs[r.stateId]!, r.key, r.value);
+  fill(db, states.map((s) => db.createColumnFamily(s.name)));
   const chk = join(tmp, `${name}-chk`);
   db.createCheckpoint(chk);
   db.close();
@@ -94,7 +98,7 @@ function nativeSavepoint(name: string, bump = 0n): string {
     writeFileSync(join(dir, rel), bytes);
     return { localPath, handle: { type: 'relative-file' as const, relativePath: rel, size: bytes.length } };
   });
-  const meta = header();
+  const meta = header(states);
   writeFileSync(join(dir, 'meta'), meta);
   metadata(dir, {
     type: 'incremental', tag: 11, checkpointId: 9n, backendId: randomUUID(), startKeyGroup: 0, numKeyGroups: MAX_PARALLELISM, checkpointedSize: 0n,
@@ -132,6 +136,25 @@ describe('RocksDB-native Flink savepoints: SST contents read through the injecte
     const counts = [];
     for await (const e of sp.anyDecodedRecords(info, MAX_PARALLELISM)) if (e.state === 'count') counts.push([e.key, e.value]);
     assert.deepEqual(counts.sort((a, b) => Number((a[0] as bigint) - (b[0] as bigint))), Array.from({ length: N }, (_, k) => [BigInt(k), BigInt(k) * 10n]));
+  });
+
+  it("list state: merge operands still unmerged in Flink's SST files are joined with Flink's ',' delimiter", async () => {
+    // Flink's RocksDBListState appends with db.merge (operator 'stringappendtest', delimiter ','); a
+    // native savepoint copies the SST files as they are, so one key's elements may sit in several
+    // files as separate operands. Each operand here is flushed into an SST file of its own.
+    const list: StateMetaInfo = { name: 'events', backendStateType: 'KEY_VALUE', options: [['KEYED_STATE_TYPE', 'LIST']], serializers: [['NAMESPACE_SERIALIZER', FlinkSnapshots.voidNamespace()], ['VALUE_SERIALIZER', FlinkSnapshots.list(long)]] };
+    const keyOf = (k: bigint) => Buffer.concat([Buffer.from([keyGroupForHash(long.serializer.hashCode!(k), MAX_PARALLELISM)]), bytesOf(long, k), Buffer.from([0])]);
+    const dir = nativeSavepoint('own-native-list', 0n, [list], (db, [cf]) => {
+      for (const element of [1n, 2n, 3n]) {
+        for (const k of [5n, 6n]) db.merge(cf!, keyOf(k), bytesOf(long, k * 100n + element));
+        db.flush(cf);
+      }
+    });
+    const sp = await FlinkSavepoint.load(dir, flinkReadOptions());
+    const info = (await sp.keyedStreams(sp.operators[0]!))[0]!;
+    const lists: unknown[][] = [];
+    for await (const e of sp.anyDecodedRecords(info, MAX_PARALLELISM)) lists.push([e.key, e.value]);
+    assert.deepEqual(lists.sort((a, b) => Number((a[0] as bigint) - (b[0] as bigint))), [[5n, [501n, 502n, 503n]], [6n, [601n, 602n, 603n]]]);
   });
 
   it('without a RocksDB binding the library reads the header only and says so', async () => {

@@ -116,6 +116,8 @@ Napi::Value PackEntries(const Napi::Env& env, rocksdb::Iterator* it, uint32_t ma
 
 // ---- merge operator --------------------------------------------------------
 std::shared_ptr<rocksdb::MergeOperator> ListAppendMergeOperator();
+// Flink's list-state merge operator (FRocksDB StringAppendTESTOperator, ',' delimiter): for reading Flink's files.
+std::shared_ptr<rocksdb::MergeOperator> FlinkStringAppendMergeOperator();
 
 // ---- shared records --------------------------------------------------------
 struct CfRef {
@@ -155,6 +157,7 @@ struct DbConfig {
   bool disable_wal = false;
   bool atomic_flush = false;
   uint32_t fixed_prefix_length = 0;  // 0 = no prefix extractor
+  bool flink_string_append = false;  // merge operator: Flink's ','-delimited string append instead of ours
   bool has_column_families = false;
   std::vector<std::string> column_families;
 };

@@ -219,6 +219,50 @@ class ListAppendOperator final : public rocksdb::MergeOperator {
 };
 }  // namespace
 
+// ---- Flink's merge operator ------------------------------------------------
+//
+// Flink's RocksDB list state (RocksDBListState) stores elements joined by one ','
+// byte and appends with db.merge; its column families use FRocksDB's
+// `stringappendtest` operator with delimiter ','. A scratch copy of Flink's SST
+// files may hold such operands unmerged: merging them with our own (framed,
+// delimiter-less) operator would glue elements together, so Flink's files are
+// read with this one, which produces exactly what Flink's operator produces:
+// existing value and operands joined by ','.
+namespace {
+class FlinkStringAppendOperator final : public rocksdb::MergeOperator {
+ public:
+  const char* Name() const override { return "stringappendtest"; }
+
+  bool FullMergeV2(const MergeOperationInput& in, MergeOperationOutput* out) const override {
+    std::string& nv = out->new_value;
+    nv.clear();
+    bool first = true;
+    auto add = [&](const rocksdb::Slice& s) {
+      if (!first) nv.push_back(',');
+      nv.append(s.data(), s.size());
+      first = false;
+    };
+    if (in.existing_value != nullptr) add(*in.existing_value);
+    for (const rocksdb::Slice& op : in.operand_list) add(op);
+    return true;
+  }
+
+  bool PartialMerge(const rocksdb::Slice& /*key*/, const rocksdb::Slice& left,
+                    const rocksdb::Slice& right, std::string* new_value,
+                    rocksdb::Logger* /*logger*/) const override {
+    new_value->assign(left.data(), left.size());
+    new_value->push_back(',');
+    new_value->append(right.data(), right.size());
+    return true;
+  }
+};
+}  // namespace
+
+std::shared_ptr<rocksdb::MergeOperator> FlinkStringAppendMergeOperator() {
+  static const std::shared_ptr<rocksdb::MergeOperator> op = std::make_shared<FlinkStringAppendOperator>();
+  return op;
+}
+
 std::shared_ptr<rocksdb::MergeOperator> ListAppendMergeOperator() {
   static const std::shared_ptr<rocksdb::MergeOperator> op = std::make_shared<ListAppendOperator>();
   return op;
@@ -263,6 +307,12 @@ DbConfig ParseConfig(const Napi::Env& env, const Napi::Value& v) {
   c.disable_wal = GetBool(env, o, "disableWAL", c.disable_wal);
   c.atomic_flush = GetBool(env, o, "atomicFlush", c.atomic_flush);
   c.fixed_prefix_length = static_cast<uint32_t>(GetUint(env, o, "fixedPrefixLength", 0, 0, 1u << 20));
+  Napi::Value merge = o.Get("mergeOperator");
+  if (!IsNullish(merge)) {
+    std::string s = ArgString(env, merge, "option mergeOperator");
+    if (s == "flink-string-append") c.flink_string_append = true;
+    else if (s != "list-append") Throw(env, kErrInvalidArgument, "option mergeOperator must be one of list-append|flink-string-append, got '" + s + "'");
+  }
   Napi::Value comp = o.Get("compression");
   if (!IsNullish(comp)) {
     std::string s = ArgString(env, comp, "option compression");
@@ -300,7 +350,7 @@ rocksdb::ColumnFamilyOptions MakeCfOptions(const DbConfig& c) {
   o.write_buffer_size = static_cast<size_t>(c.write_buffer_size);
   o.max_write_buffer_number = c.max_write_buffer_number;
   o.compression = c.compression;
-  o.merge_operator = ListAppendMergeOperator();
+  o.merge_operator = c.flink_string_append ? FlinkStringAppendMergeOperator() : ListAppendMergeOperator();
   if (c.fixed_prefix_length > 0) {
     o.prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(c.fixed_prefix_length));
   }

@@ -287,6 +287,7 @@ function nativeOpenOptions(options: RocksDBOptions): NativeOpenOptions {
     disableWAL: options.disableWAL,
     atomicFlush: options.atomicFlush,
     fixedPrefixLength: options.fixedPrefixLength,
+    mergeOperator: options.mergeOperator,
     columnFamilies: options.columnFamilies,
   };
 }

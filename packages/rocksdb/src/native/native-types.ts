@@ -13,6 +13,7 @@ export interface NativeOpenOptions {
   disableWAL?: boolean | undefined;
   atomicFlush?: boolean | undefined;
   fixedPrefixLength?: number | undefined;
+  mergeOperator?: 'list-append' | 'flink-string-append' | undefined;
   columnFamilies?: readonly string[] | undefined;
 }
 

@@ -22,6 +22,12 @@ export interface RocksDBOptions {
   /** Install a fixed-length prefix extractor (needed for `prefixSameAsStart`). Default: none. */
   fixedPrefixLength?: number;
   /**
+   * Merge operator of every column family. 'list-append' (default): flowstate's framed list append.
+   * 'flink-string-append': Flink's list-state operator (elements joined by ','), to read the SST
+   * files of Flink's RocksDB state backend, whose list operands may still be unmerged.
+   */
+  mergeOperator?: 'list-append' | 'flink-string-append';
+  /**
    * Column families to open. RocksDB requires every existing family to be opened, so this
    * must list all of them ('default' is added if missing). Omit to open all existing ones.
    */
