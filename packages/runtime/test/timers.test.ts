@@ -91,12 +91,15 @@ test('processing-time timers on a manual clock, deleting timers, and a side outp
   const fired: string[] = [];
   const pings: string[] = [];
   let emitted = 0;
-  // Emits its records, then waits (idle) until every processing-time timer fired.
+  // Emits its records, waits (idle) until all four were processed (their side output arrived, so
+  // their timers are registered: records travel in batches, so emitting is not processing), then
+  // advances the clock past the timers and waits until every processing-time timer fired.
   const source = (): SourceFunction<string> => ({
     initializeState() {},
     snapshotState() {},
     pollNext() {
       if (emitted < 4) return ['a', 'b', 'a', 'c'][emitted++]!;
+      if (pings.length < 4) return SOURCE_IDLE;
       if (emitted === 4) {
         emitted++;
         clock.advance(100);
