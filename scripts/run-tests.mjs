@@ -43,10 +43,13 @@ for (const c of cycles.fileCycles) console.error(`run-tests: import cycle among 
 for (const c of cycles.packageCycles) console.error(`run-tests: dependency cycle among packages: ${c.join(' <-> ')}`);
 if (cycles.fileCycles.length + cycles.packageCycles.length > 0) process.exit(1);
 const concurrency = process.env.FLOWSTATE_TEST_CONCURRENCY ?? '2';
+// A hung test fails after this long instead of stalling CI (the slowest test takes about 3 minutes on
+// a heavily loaded 2-core machine).
+const timeoutMs = process.env.FLOWSTATE_TEST_TIMEOUT_MS ?? '600000';
 const started = Date.now();
 const res = spawnSync(
   process.execPath,
-  ['--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...selected],
+  ['--test', `--test-concurrency=${concurrency}`, `--test-timeout=${timeoutMs}`, '--test-reporter=spec', ...selected],
   { cwd: root, stdio: 'inherit' },
 );
 console.log(`run-tests: ${selected.length} test files, wall time ${((Date.now() - started) / 1000).toFixed(1)} s`);
