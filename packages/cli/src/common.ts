@@ -5,19 +5,23 @@ import { IllegalStateUsageError, type SerializerSnapshotRegistry } from '@flowst
 
 // Helpers every group of verbs (savepoint, checkpoint) shares.
 
+/** The `--serializers` module's exports (a usage error when it cannot be loaded). */
+export async function importSerializersModule(module: string): Promise<Readonly<Record<string, unknown>>> {
+  try {
+    return (await import(pathToFileURL(resolve(module)).href)) as Record<string, unknown>;
+  } catch (e) {
+    throw new IllegalStateUsageError(undefined, `--serializers: cannot load '${module}': ${(e as Error).message}`);
+  }
+}
+
 /**
  * Custom serializers: an ES module exporting `registry` (or a default export) that is a
  * SerializerSnapshotRegistry, e.g. `defaultSerializerRegistry.extend().register('my-type', ...)`.
  */
 export async function loadRegistry(module: string | undefined): Promise<{ registry?: SerializerSnapshotRegistry }> {
   if (module === undefined) return {};
-  let mod: { registry?: unknown; default?: unknown };
-  try {
-    mod = (await import(pathToFileURL(resolve(module)).href)) as { registry?: unknown; default?: unknown };
-  } catch (e) {
-    throw new IllegalStateUsageError(undefined, `--serializers: cannot load '${module}': ${(e as Error).message}`);
-  }
-  const r = (mod.registry ?? mod.default) as Partial<SerializerSnapshotRegistry> | undefined;
+  const mod = await importSerializersModule(module);
+  const r = (mod['registry'] ?? mod['default']) as Partial<SerializerSnapshotRegistry> | undefined;
   if (r === undefined || r === null || typeof r.reader !== 'function' || typeof r.has !== 'function') {
     throw new IllegalStateUsageError(undefined, `--serializers: '${module}' exports no serializer snapshot registry (export 'registry' or a default export)`);
   }

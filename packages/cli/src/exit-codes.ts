@@ -7,6 +7,7 @@ import {
 } from '@flowstate/core';
 import { NotASavepointError, SavepointOutputError, UnsupportedSavepointOperationError } from '@flowstate/savepoint';
 import { ConfigurationError } from '@flowstate/config';
+import { FlinkOpaqueSerializerError, FlinkUnsupportedError } from '@flowstate/flink';
 
 /** Documented exit codes of `flowstate` (also in packages/savepoint/README.md). */
 export const ExitCode = {
@@ -28,6 +29,10 @@ export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
 
 export function exitCodeFor(e: unknown): ExitCodeValue {
   if (e instanceof UnsupportedSavepointOperationError || e instanceof UnknownFormatVersionError || e instanceof StateMigrationError || e instanceof UnknownSerializerError) {
+    return ExitCode.UNSUPPORTED;
+  }
+  // An Apache Flink feature flowstate refuses, or a value behind an opaque serializer: understood, not supported.
+  if (e instanceof FlinkUnsupportedError || e instanceof FlinkOpaqueSerializerError) {
     return ExitCode.UNSUPPORTED;
   }
   if (e instanceof SavepointOutputError || e instanceof NotASavepointError || e instanceof IllegalStateUsageError || e instanceof ConfigurationError) return ExitCode.USAGE;

@@ -11,17 +11,36 @@ import {
   formatFlinkDiff,
   formatFlinkInspect,
   formatFlinkValidation,
+  defaultFlinkSerializers,
   inspectFlinkSavepoint,
   isFlinkSavepoint,
   rescaleFlinkSavepoint,
   validateFlinkSavepoint,
+  type FlinkSavepointOptions,
+  type SnapshotReader,
 } from '@flowstate/flink';
 import { diffSavepoints, SavepointReader } from '@flowstate/savepoint';
 import { LocalFileSystem } from '@flowstate/storage-local';
 import { ExitCode, type ExitCodeValue } from './exit-codes.js';
 import { flinkReadOptions } from './flink-rocksdb.js';
 import { formatDiff } from './format.js';
-import { json } from './common.js';
+import { importSerializersModule, json } from './common.js';
+
+/**
+ * `--serializers <module>` for Apache Flink savepoints: the module exports `flinkSerializers`, an
+ * object from Java snapshot class name (e.g. `com.acme.MySerializer$MySnapshot`) to a SnapshotReader,
+ * added to Flink's built-in readers. (Its `registry` export is for flowstate's own savepoints.)
+ */
+export async function flinkOptions(module: string | undefined): Promise<FlinkSavepointOptions> {
+  if (module === undefined) return flinkReadOptions();
+  const readers = (await importSerializersModule(module))['flinkSerializers'];
+  if (readers === null || typeof readers !== 'object' || Object.values(readers).some((r) => typeof r !== 'function')) {
+    throw new IllegalStateUsageError(undefined, `--serializers: '${module}' exports no Apache Flink snapshot readers (export 'flinkSerializers': { [snapshotClassName]: reader })`);
+  }
+  const registry = defaultFlinkSerializers.extend();
+  for (const [className, reader] of Object.entries(readers as Record<string, SnapshotReader>)) registry.register(className, reader);
+  return { ...flinkReadOptions(), registry };
+}
 
 /**
  * `flowstate savepoint inspect` on an Apache Flink savepoint or checkpoint (recognized by the
@@ -30,11 +49,11 @@ import { json } from './common.js';
  */
 export async function inspectFlinkIfFlink(
   dir: string,
-  o: { json?: boolean; scan?: boolean },
+  o: { json?: boolean; scan?: boolean; serializers?: string },
   io: { stdout: (s: string) => void },
 ): Promise<boolean> {
   if (!(await isFlinkSavepoint(dir))) return false;
-  const report = await inspectFlinkSavepoint(await FlinkSavepoint.load(dir, flinkReadOptions()), { scan: o.scan !== false });
+  const report = await inspectFlinkSavepoint(await FlinkSavepoint.load(dir, await flinkOptions(o.serializers)), { scan: o.scan !== false });
   io.stdout(o.json === true ? `${JSON.stringify(report, null, 2)}\n` : `${formatFlinkInspect(report, dir)}\n`);
   return true;
 }
@@ -43,14 +62,16 @@ export async function inspectFlinkIfFlink(
 export async function rescaleFlinkIfFlink(
   input: string,
   output: string,
-  o: { json?: boolean; maxParallelism: number; parallelism?: number; operator?: string[] },
+  o: { json?: boolean; maxParallelism: number; parallelism?: number; operatorParallelism?: Record<string, number>; operator?: string[]; serializers?: string },
   io: { stdout: (s: string) => void },
 ): Promise<boolean> {
   if (!(await isFlinkSavepoint(input))) return false;
-  const sp = await FlinkSavepoint.load(input, flinkReadOptions());
+  const sp = await FlinkSavepoint.load(input, await flinkOptions(o.serializers));
+  // --parallelism is the parallelism of operators with keyed state only (sources and sinks keep theirs).
   const { files } = await rescaleFlinkSavepoint(sp, output, {
     maxParallelism: o.maxParallelism,
-    ...(o.parallelism === undefined ? {} : { parallelism: o.parallelism }),
+    ...(o.parallelism === undefined ? {} : { keyedParallelism: o.parallelism }),
+    ...(o.operatorParallelism === undefined ? {} : { operatorParallelism: o.operatorParallelism }),
     ...(o.operator === undefined ? {} : { operators: o.operator }),
   });
   io.stdout(o.json === true ? `${JSON.stringify({ directory: output, format: 'apache-flink', files: files.length }, null, 2)}\n` : `rescaled Apache Flink savepoint ${input} to maxParallelism ${o.maxParallelism}: ${output}\n`);
@@ -65,17 +86,27 @@ export async function rescaleFlinkIfFlink(
 export async function convertFlinkIfFlink(
   input: string,
   output: string,
-  o: { json?: boolean; to: string },
+  o: { json?: boolean; to: string; serializers?: string },
   io: { stdout: (s: string) => void; stderr: (s: string) => void },
 ): Promise<boolean> {
   if (!(await isFlinkSavepoint(input))) return false;
   if (o.to !== 'canonical') throw new IllegalStateUsageError(undefined, `an Apache Flink savepoint converts to 'canonical' only, not '${o.to}'`);
   await mkdir(output, { recursive: true });
   if ((await readdir(output)).length > 0) throw new IllegalStateUsageError(undefined, `output directory '${output}' is not empty`);
-  const r = await convertFlinkToFlowstate(await FlinkSavepoint.load(input, flinkReadOptions()), new LocalFileSystem(output));
+  const r = await convertFlinkToFlowstate(await FlinkSavepoint.load(input, await flinkOptions(o.serializers)), new LocalFileSystem(output));
   for (const s of r.skipped) io.stderr(`flowstate: skipped ${s}\n`);
   io.stdout(o.json === true ? `${JSON.stringify({ directory: output, formatVersion: 1, operators: r.metadata.operators.map((x) => ({ uid: x.uid, parallelism: x.parallelism, maxParallelism: x.maxParallelism })), skipped: r.skipped }, null, 2)}\n` : `converted Apache Flink savepoint ${input} to flowstate canonical format v1: ${output}\n`);
   return true;
+}
+
+/**
+ * `convert --from flowstate|flink`: the input format is detected (Flink's `_metadata` magic number);
+ * `--from` only states what the user expects, so a mismatch is a usage error, not a conversion.
+ */
+export async function checkInputFormat(input: string, from: 'flowstate' | 'flink' | undefined): Promise<void> {
+  if (from === undefined) return;
+  const detected = (await isFlinkSavepoint(input)) ? 'flink' : 'flowstate';
+  if (detected !== from) throw new IllegalStateUsageError(undefined, `--from ${from}: '${input}' is ${detected === 'flink' ? 'an Apache Flink savepoint' : 'not an Apache Flink savepoint'}`);
 }
 
 /** `flowstate savepoint convert <flowstate savepoint> <dir> --to flink [--flink-version 1.18] [--uid-map a=b]`. */
@@ -102,9 +133,9 @@ export async function convertToFlink(
  * `flowstate savepoint validate` on an Apache Flink savepoint or checkpoint: `_metadata` and every
  * state stream it references. Undefined when `dir` is not one (the caller validates flowstate's format).
  */
-export async function validateFlinkIfFlink(dir: string, o: { json?: boolean }, io: { stdout: (s: string) => void }): Promise<ExitCodeValue | undefined> {
+export async function validateFlinkIfFlink(dir: string, o: { json?: boolean; serializers?: string }, io: { stdout: (s: string) => void }): Promise<ExitCodeValue | undefined> {
   if (!(await isFlinkSavepoint(dir))) return undefined;
-  const report = await validateFlinkSavepoint(dir, flinkReadOptions());
+  const report = await validateFlinkSavepoint(dir, await flinkOptions(o.serializers));
   io.stdout(o.json === true ? json(report) : `${formatFlinkValidation(report)}\n`);
   return report.ok ? ExitCode.OK : ExitCode.FAILED;
 }
@@ -115,18 +146,19 @@ export async function validateFlinkIfFlink(dir: string, o: { json?: boolean }, i
  * flowstate's canonical format in a temporary directory (states flowstate cannot carry, such as
  * ones with opaque serializers, are listed on stderr as not compared).
  */
-export async function diffFlinkIfFlink(a: string, b: string, o: { json?: boolean }, io: { stdout: (s: string) => void; stderr: (s: string) => void }): Promise<ExitCodeValue | undefined> {
+export async function diffFlinkIfFlink(a: string, b: string, o: { json?: boolean; serializers?: string }, io: { stdout: (s: string) => void; stderr: (s: string) => void }): Promise<ExitCodeValue | undefined> {
   const [fa, fb] = [await isFlinkSavepoint(a), await isFlinkSavepoint(b)];
   if (!fa && !fb) return undefined;
+  const options = await flinkOptions(o.serializers);
   if (fa && fb) {
-    const report = await diffFlinkSavepoints(await FlinkSavepoint.load(a, flinkReadOptions()), await FlinkSavepoint.load(b, flinkReadOptions()));
+    const report = await diffFlinkSavepoints(await FlinkSavepoint.load(a, options), await FlinkSavepoint.load(b, options));
     io.stdout(o.json === true ? json(report) : `${formatFlinkDiff(report, a, b)}\n`);
     return report.equal ? ExitCode.OK : ExitCode.FAILED;
   }
   const tmp = await mkdtemp(join(tmpdir(), 'flowstate-flink-diff-'));
   try {
     const converted = join(tmp, 'converted');
-    const r = await convertFlinkToFlowstate(await FlinkSavepoint.load(fa ? a : b, flinkReadOptions()), new LocalFileSystem(converted));
+    const r = await convertFlinkToFlowstate(await FlinkSavepoint.load(fa ? a : b, options), new LocalFileSystem(converted));
     for (const s of r.skipped) io.stderr(`flowstate: not compared (flowstate cannot carry it): ${s}\n`);
     const [ra, rb] = [await SavepointReader.load(fa ? converted : a), await SavepointReader.load(fa ? b : converted)];
     const report = await diffSavepoints(ra, rb);

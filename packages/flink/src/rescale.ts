@@ -14,8 +14,15 @@ import type { FlinkSerializerSnapshot } from './serializers/types.js';
 import { rewriteOperatorUnchanged, withOutputDirectory, writeCanonicalFile, type StreamEmitter } from './writer.js';
 
 export interface FlinkRescaleOptions {
-  /** New parallelism (default: unchanged, capped at the new maxParallelism). */
+  /** New parallelism of every selected operator (default: unchanged, capped at the new maxParallelism). */
   readonly parallelism?: number;
+  /**
+   * New parallelism of the operators with managed keyed state only (wins over `parallelism`):
+   * sources and sinks without keyed state keep theirs, as the CLI's `--parallelism` promises.
+   */
+  readonly keyedParallelism?: number;
+  /** New parallelism of single operators by uid or hex ID (wins over the two above). */
+  readonly operatorParallelism?: Readonly<Record<string, number>>;
   /** New maxParallelism, i.e. number of key groups (default: unchanged). Flink itself cannot change it. */
   readonly maxParallelism?: number;
   /** Only these operators (uid or hex ID; default all). Others are written back unchanged. */
@@ -45,9 +52,16 @@ function label(op: OperatorState): string {
   return op.uid !== undefined && op.uid !== '' ? op.uid : op.operatorId;
 }
 
+function newParallelism(op: OperatorState, o: FlinkRescaleOptions): number {
+  const own = o.operatorParallelism?.[op.uid ?? ''] ?? o.operatorParallelism?.[op.operatorId];
+  if (own !== undefined) return own;
+  const keyed = op.subtasks.some((s) => s.managedKeyedState !== null);
+  return (keyed ? o.keyedParallelism : undefined) ?? o.parallelism ?? op.parallelism;
+}
+
 async function rescaleOperator(sp: FlinkSavepoint, em: StreamEmitter, op: OperatorState, o: FlinkRescaleOptions): Promise<OperatorState> {
   const maxParallelism = o.maxParallelism ?? op.maxParallelism;
-  const p = Math.min(o.parallelism ?? op.parallelism, maxParallelism);
+  const p = Math.min(newParallelism(op, o), maxParallelism);
   if (!Number.isInteger(maxParallelism) || maxParallelism < 1 || maxParallelism > 32768) throw new IllegalStateUsageError(undefined, `maxParallelism must be in [1, 32768], got ${maxParallelism}`);
   if (!Number.isInteger(p) || p < 1) throw new IllegalStateUsageError(undefined, `parallelism must be >= 1, got ${p}`);
   for (const s of op.subtasks) {

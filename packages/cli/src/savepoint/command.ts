@@ -17,7 +17,7 @@ import { json, loadRegistry, positiveInt } from '../common.js';
 import { storageFromConfig, type ConfigFileOption } from '../configuration.js';
 import { runDispose } from '../checkpoint/command.js';
 import { ExitCode, type ExitCodeValue } from '../exit-codes.js';
-import { convertFlinkIfFlink, convertToFlink, diffFlinkIfFlink, inspectFlinkIfFlink, rescaleFlinkIfFlink, validateFlinkIfFlink } from '../flink.js';
+import { checkInputFormat, convertFlinkIfFlink, convertToFlink, diffFlinkIfFlink, inspectFlinkIfFlink, rescaleFlinkIfFlink, validateFlinkIfFlink } from '../flink.js';
 import { bytes, formatDiff, formatInspect, formatValidation } from '../format.js';
 import { formatLayout, layoutOf, parseOperatorParallelism } from '../layout.js';
 import { NATIVE_FORMATS } from '../storages.js';
@@ -197,9 +197,11 @@ function addConvert(savepoint: Command, ctx: VerbContext): void {
   const { io, setExit, withProgress, print } = ctx;
   rewriteVerb(savepoint, ctx, 'convert', 'convert keyed state between the canonical format and native RocksDB snapshots')
     .addOption(new Option('--to <format>', 'target format (flink: an Apache Flink canonical savepoint)').choices([...conversionTargets(NATIVE), 'flink']).makeOptionMandatory())
+    .addOption(new Option('--from <format>', 'input format, checked against the detected one (default: detected)').choices(['flowstate', 'flink']))
     .option('--flink-version <version>', 'with --to flink: the Flink release that will read it (chooses the _metadata version; default 2.1+)')
     .option('--uid-map <from=to...>', 'with --to flink: flowstate uid -> Flink uid')
-    .action(async (input: string, output: string, o: CommonOptions & { to: ConversionTarget | 'flink'; flinkVersion?: string; uidMap?: string[] }) => {
+    .action(async (input: string, output: string, o: CommonOptions & { to: ConversionTarget | 'flink'; from?: 'flowstate' | 'flink'; flinkVersion?: string; uidMap?: string[] }) => {
+      await checkInputFormat(input, o.from);
       if (await convertFlinkIfFlink(input, output, o, io)) return setExit(ExitCode.OK);
       if (o.to === 'flink') return setExit(await convertToFlink(input, output, o, io));
       const to = o.to;
@@ -232,7 +234,7 @@ function addRescale(savepoint: Command, ctx: VerbContext): void {
     .option('--operator-parallelism <uid=p...>', 'new parallelism of one operator, keyed or not (repeatable; wins over --parallelism)')
     .option('--operator <uid...>', 'only these operators (default: all)')
     .action(async (input: string, output: string, o: CommonOptions & { maxParallelism: number; parallelism?: number; operatorParallelism?: string[]; operator?: string[] }) => {
-      if (await rescaleFlinkIfFlink(input, output, o, io)) return setExit(ExitCode.OK);
+      if (await rescaleFlinkIfFlink(input, output, { ...o, operatorParallelism: parseOperatorParallelism(o.operatorParallelism) }, io)) return setExit(ExitCode.OK);
       const r = await withProgress(o, 'rescale', async (onProgress) => {
         const operatorParallelism = parseOperatorParallelism(o.operatorParallelism);
         const target = { maxParallelism: o.maxParallelism, operatorParallelism, ...(o.parallelism === undefined ? {} : { keyedParallelism: o.parallelism }), ...(o.operator === undefined ? {} : { operators: o.operator }) };
