@@ -83,6 +83,24 @@ describe('flowstate savepoint rescale --parallelism on a Flink savepoint', () =>
   });
 });
 
+describe('a user serializer without plug-in (carried opaquely)', () => {
+  it('convert skips the opaque state and converts the rest; rescale and validate work', { skip }, async () => {
+    const out = scratch();
+    try {
+      const sp = userSerializer('rocksdb');
+      const conv = await cli(['savepoint', 'convert', sp, join(out, 'conv'), '--to', 'canonical']);
+      assert.equal(conv.code, 0, conv.err);
+      assert.match(conv.err, /skipped .*testState: serializer .*TestSerializerSnapshot is opaque/);
+      assert.equal((await cli(['savepoint', 'rescale', sp, join(out, 'resc'), '--max-parallelism', '4', '--parallelism', '2'])).code, 0);
+      const v = await cli(['savepoint', 'validate', join(out, 'resc')]);
+      assert.equal(v.code, 0, v.out);
+      assert.match(v.out, /FLINK_OPAQUE_SERIALIZER: state 'testState'/);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('--serializers on Apache Flink savepoints (user serializer snapshot of the 1.16 fixtures)', () => {
   for (const backend of ['hashmap', 'rocksdb']) {
     it(`${backend}: inspect, validate, diff, convert and rescale use the plug-in`, { skip }, async () => {

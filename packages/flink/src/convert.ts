@@ -316,7 +316,8 @@ async function convertOperator(sp: FlinkSavepoint, op: OperatorState, uid: strin
       const plan = planState(m, key, uid, skipped);
       if (plan !== undefined) plans = [...plans, plan];
     }
-    for await (const e of sp.anyDecodedRecords(info, op.maxParallelism)) {
+    // Only the planned states are decoded: the values of skipped (opaque) ones are never touched.
+    for await (const e of sp.anyDecodedRecords(info, op.maxParallelism, new Set(plans.map((p) => p.meta.name)))) {
       const index = plans.findIndex((p) => p.meta.name === e.state);
       if (index < 0) continue;
       try {

@@ -112,12 +112,14 @@ export class FlinkSavepoint {
     if (h.type !== 'key-groups') return { subtask, format: 'changelog', handle: h };
     if (h.stream === null) return { subtask, format: 'none', handle: h };
     const stream = await this.resolver.resolve(h.stream);
-    const header = this.header(stream, 0);
+    // Key groups start right after the header: the first non-empty offset is where it ends.
+    const firstBlock = h.offsets.filter((x) => x > 0).reduce((a, b) => Math.min(a, b), Infinity);
+    const header = this.header(stream, 0, Number.isFinite(firstBlock) ? firstBlock : undefined);
     return { subtask, format: keyGroupsFormat(h, stream, header), handle: h, stream, header };
   }
 
-  private header(s: ResolvedStream, offset: number): KeyedStreamHeader {
-    return readKeyedHeader(new JavaDataInput(s.bytes, s.file, s.baseOffset, offset), this.registry);
+  private header(s: ResolvedStream, offset: number, headerEnd?: number): KeyedStreamHeader {
+    return readKeyedHeader(new JavaDataInput(s.bytes, s.file, s.baseOffset, offset), this.registry, headerEnd);
   }
 
   /** Raw canonical records of one stream, key group by key group (opaque serializers included). */
@@ -159,21 +161,27 @@ export class FlinkSavepoint {
   }
 
   /** Decoded records of any stream whose records can be read (readsRecords): RocksDB-native ones through the binding. */
-  async *anyDecodedRecords(info: KeyedStreamInfo, maxParallelism: number): AsyncGenerator<DecodedKeyedEntry> {
+  async *anyDecodedRecords(info: KeyedStreamInfo, maxParallelism: number, only?: ReadonlySet<string>): AsyncGenerator<DecodedKeyedEntry> {
     if (info.format !== 'rocksdb-native') {
-      yield* this.decodedRecords(info, maxParallelism);
+      yield* this.decodedRecords(info, maxParallelism, only);
       return;
     }
     const dec = new KeyedEntryDecoder(info.header!, maxParallelism);
     const label = this.nativeLabel(info);
-    for await (const e of this.rocksNativeRecords(info, maxParallelism)) yield dec.decode(e, `${label} column family '${dec.stateName(e.stateId)}'`);
+    for await (const e of this.rocksNativeRecords(info, maxParallelism)) {
+      if (only === undefined || only.has(dec.stateName(e.stateId))) yield dec.decode(e, `${label} column family '${dec.stateName(e.stateId)}'`);
+    }
   }
 
-  /** Decoded records of one canonical or heap-native stream. */
-  *decodedRecords(info: KeyedStreamInfo, maxParallelism: number): Generator<DecodedKeyedEntry> {
+  /**
+   * Decoded records of one canonical or heap-native stream. `only`: the states to decode (canonical
+   * records of other states, e.g. ones with opaque values, are stepped over undecoded; heap-native
+   * key groups are not length-delimited, so there every state is decoded).
+   */
+  *decodedRecords(info: KeyedStreamInfo, maxParallelism: number, only?: ReadonlySet<string>): Generator<DecodedKeyedEntry> {
     if (info.format === 'canonical') {
       const dec = new KeyedEntryDecoder(info.header!, maxParallelism);
-      for (const e of this.canonicalRecords(info)) yield dec.decode(e, info.stream!.file);
+      for (const e of this.canonicalRecords(info)) if (only === undefined || only.has(dec.stateName(e.stateId))) yield dec.decode(e, info.stream!.file);
       return;
     }
     if (info.format !== 'heap-native' || info.handle.type !== 'key-groups') {

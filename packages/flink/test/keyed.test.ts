@@ -164,10 +164,11 @@ describe('Flink keyed and operator state (Apache Flink fixtures)', needsFixtures
     assert.deepEqual(test.map((x) => [(x.key as bigint[])[0], x.value]).sort((a, b) => Number((a[0] as bigint) - (b[0] as bigint))), [[0n, 0n], [1n, 1n], [2n, 2n], [3n, 3n]]);
   });
 
-  it('the user snapshot class without a plug-in is a typed UNKNOWN_SERIALIZER error naming it', async () => {
+  it('the user snapshot class without a plug-in is carried opaquely: decoding is a typed error naming state and class', async () => {
     const sp = await FlinkSavepoint.load(fixture('type-serializer-snapshot-migration-itcase-flink1.16-hashmap-savepoint'));
     const op = sp.operators.find((o) => o.subtasks.some((s) => s.managedKeyedState !== null))!;
-    await assert.rejects(sp.keyedStreams(op), (e: Error & { code?: string }) => e.code === 'UNKNOWN_SERIALIZER' && e.message.includes('TestSerializerSnapshot'));
+    const [info] = await sp.keyedStreams(op);
+    assert.throws(() => [...sp.decodedRecords(info!, 1)], (e: Error & { code?: string }) => e.code === 'FLINK_OPAQUE_SERIALIZER' && e.message.includes("'testState'") && e.message.includes('TestSerializerSnapshot'));
   });
 
   it('operator states: split, union, broadcast, opaque Java-serialized', async () => {

@@ -168,9 +168,9 @@ describe('Flink _metadata (Apache Flink fixtures)', needsFixtures, () => {
       if (report.operators.some((o) => o.problems.length > 0)) withProblems++;
       inspected++;
     }
-    console.log(`# inspected: ${inspected} of ${metadataFiles().length} (with problems: ${withProblems}, the user serializer without plug-in)`);
+    console.log(`# inspected: ${inspected} of ${metadataFiles().length} (with problems: ${withProblems}; the user serializer without plug-in is carried opaquely)`);
     assert.equal(inspected, 32);
-    assert.equal(withProblems, 2);
+    assert.equal(withProblems, 0);
   });
 
   it('V5+ operator IDs are murmur3_128 of their uids', () => {

@@ -2,6 +2,7 @@ import type { JavaDataInput } from '../io/java-input.js';
 import type { JavaDataOutput } from '../io/java-output.js';
 import { writeProxiedSnapshot, type FlinkSerializerRegistry } from '../serializers/registry.js';
 import type { FlinkSerializerSnapshot } from '../serializers/types.js';
+import { readOrCarry } from './opaque-snapshot.js';
 
 /** StateMetaInfoSnapshot.BackendStateType, by ordinal. */
 export const BACKEND_STATE_TYPES = ['KEY_VALUE', 'OPERATOR', 'BROADCAST', 'PRIORITY_QUEUE', 'KEY_VALUE_V2'] as const;
@@ -33,17 +34,54 @@ export function stateKind(m: StateMetaInfo): string {
 
 /** StateMetaInfoSnapshotReadersWriters (version 6+): UTF name, i32 type, options, serializer snapshots. */
 export function readStateMetaInfo(input: JavaDataInput, registry: FlinkSerializerRegistry): StateMetaInfo {
+  return readStateMetaInfos(input, registry, 1)[0]!;
+}
+
+/**
+ * `n` meta infos in a row. With `headerEnd` (where the stream's header ends), a serializer snapshot
+ * of a class without reader is carried as opaque bytes (readOrCarry), so that the state can still be
+ * walked, rewritten and rescaled; decoding its values then names the state and the class.
+ */
+export function readStateMetaInfos(input: JavaDataInput, registry: FlinkSerializerRegistry, n: number, headerEnd?: number): StateMetaInfo[] {
+  const states: StateMetaInfo[] = [];
+  for (let i = 0; i < n; i++) {
+    const name = input.readUTF();
+    const head = readHead(input, name);
+    const nSer = input.readCount('number of serializer snapshots', 8);
+    const serializers: [string, FlinkSerializerSnapshot][] = [];
+    for (let j = 0; j < nSer; j++) {
+      const key = input.readUTF();
+      // After an unknown snapshot: the other serializers of this state, then the other states.
+      const rest = () => ({ more: readSerializers(input, registry, nSer - j - 1), tail: Array.from({ length: n - i - 1 }, () => readOne(input, registry)) });
+      const r = readOrCarry(input, headerEnd, () => registry.readProxied(input), rest);
+      serializers.push([key, r.snapshot]);
+      if (r.rest !== undefined) return [...states, { name, ...head, serializers: [...serializers, ...r.rest.more] }, ...r.rest.tail];
+    }
+    states.push({ name, ...head, serializers });
+  }
+  return states;
+}
+
+function readSerializers(input: JavaDataInput, registry: FlinkSerializerRegistry, n: number): [string, FlinkSerializerSnapshot][] {
+  const out: [string, FlinkSerializerSnapshot][] = [];
+  for (let i = 0; i < n; i++) out.push([input.readUTF(), registry.readProxied(input)]);
+  return out;
+}
+
+function readOne(input: JavaDataInput, registry: FlinkSerializerRegistry): StateMetaInfo {
   const name = input.readUTF();
+  const head = readHead(input, name);
+  return { name, ...head, serializers: readSerializers(input, registry, input.readCount('number of serializer snapshots', 8)) };
+}
+
+function readHead(input: JavaDataInput, name: string): Pick<StateMetaInfo, 'backendStateType' | 'options'> {
   const at = input.position;
   const backendStateType = BACKEND_STATE_TYPES[input.readInt()];
   if (backendStateType === undefined) input.fail(`unknown backend state type of state '${name}'`, at);
   const nOptions = input.readCount('number of state options', 4);
   const options: [string, string][] = [];
   for (let i = 0; i < nOptions; i++) options.push([input.readUTF(), input.readUTF()]);
-  const nSer = input.readCount('number of serializer snapshots', 8);
-  const serializers: [string, FlinkSerializerSnapshot][] = [];
-  for (let i = 0; i < nSer; i++) serializers.push([input.readUTF(), registry.readProxied(input)]);
-  return { name, backendStateType, options, serializers };
+  return { backendStateType, options };
 }
 
 export function writeStateMetaInfo(out: JavaDataOutput, m: StateMetaInfo): void {

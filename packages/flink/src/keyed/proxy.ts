@@ -3,7 +3,7 @@ import type { JavaDataInput } from '../io/java-input.js';
 import type { JavaDataOutput } from '../io/java-output.js';
 import { writeProxiedSnapshot, type FlinkSerializerRegistry } from '../serializers/registry.js';
 import type { FlinkSerializerSnapshot } from '../serializers/types.js';
-import { readStateMetaInfo, writeStateMetaInfo, type StateMetaInfo } from './meta-info.js';
+import { readStateMetaInfo, readStateMetaInfos, writeStateMetaInfo, type StateMetaInfo } from './meta-info.js';
 
 /** KeyedBackendSerializationProxy.VERSION: the only version Flink >= 1.17 reads. */
 export const KEYED_PROXY_VERSION = 6;
@@ -20,7 +20,8 @@ export interface KeyedStreamHeader {
   readonly length: number;
 }
 
-export function readKeyedHeader(input: JavaDataInput, registry: FlinkSerializerRegistry): KeyedStreamHeader {
+/** `headerEnd` (where the stream's key groups begin, when known) lets unknown user snapshots of states be carried opaquely. */
+export function readKeyedHeader(input: JavaDataInput, registry: FlinkSerializerRegistry, headerEnd?: number): KeyedStreamHeader {
   const start = input.position;
   const version = input.readInt();
   if (version !== KEYED_PROXY_VERSION) throw new UnknownFormatVersionError('Flink keyed state stream (KeyedBackendSerializationProxy)', version, [KEYED_PROXY_VERSION], input.file);
@@ -28,8 +29,7 @@ export function readKeyedHeader(input: JavaDataInput, registry: FlinkSerializerR
   const keySerializer = registry.readProxied(input);
   const n = input.readShort();
   if (n < 0) input.fail(`negative number of states ${n}`, input.position - 2);
-  const states: StateMetaInfo[] = [];
-  for (let i = 0; i < n; i++) states.push(readStateMetaInfo(input, registry));
+  const states = readStateMetaInfos(input, registry, n, headerEnd);
   return { version, compression, keySerializer, states, length: input.position - start };
 }
 
