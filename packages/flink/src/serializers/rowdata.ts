@@ -16,16 +16,45 @@ export interface FlinkRow {
 const KINDS = ['+I', '-U', '+U', '-D'] as const;
 
 /** Logical type roots flowstate decodes in BinaryRowData (8-byte little-endian slots). */
-const SUPPORTED = new Set(['BIGINT', 'INTEGER', 'SMALLINT', 'TINYINT', 'BOOLEAN', 'DOUBLE', 'FLOAT', 'VARCHAR', 'CHAR', 'DATE', 'TIME_WITHOUT_TIME_ZONE', 'BINARY', 'VARBINARY']);
+const SUPPORTED = new Set(['BIGINT', 'INTEGER', 'SMALLINT', 'TINYINT', 'BOOLEAN', 'DOUBLE', 'FLOAT', 'VARCHAR', 'CHAR', 'DATE', 'TIME_WITHOUT_TIME_ZONE', 'BINARY', 'VARBINARY', 'DECIMAL', 'TIMESTAMP_WITHOUT_TIME_ZONE', 'TIMESTAMP_WITH_LOCAL_TIME_ZONE']);
 
-/** The type root (LogicalTypeRoot enum constant) of a Java-serialized LogicalType. */
-function typeRoot(v: JavaValue): string {
+/** A field's logical type: its root, and precision/scale where the layout depends on them (DECIMAL, TIMESTAMP). */
+export interface RowFieldType {
+  readonly root: string;
+  readonly precision?: number;
+  readonly scale?: number;
+}
+
+/** A TIMESTAMP / TIMESTAMP_LTZ value as TimestampData holds it. */
+export interface FlinkTimestamp {
+  readonly millisecond: bigint;
+  readonly nanoOfMillisecond: number;
+}
+
+/** DecimalData.MAX_COMPACT_PRECISION: up to 18 digits the unscaled value is the slot's long. */
+const MAX_COMPACT_DECIMAL = 18;
+/** TimestampData.isCompact: up to millisecond precision the slot holds the epoch millisecond. */
+const MAX_COMPACT_TIMESTAMP = 3;
+const TIMESTAMPS = new Set(['TIMESTAMP_WITHOUT_TIME_ZONE', 'TIMESTAMP_WITH_LOCAL_TIME_ZONE']);
+
+/** The type (LogicalTypeRoot enum constant, precision, scale) of a Java-serialized LogicalType. */
+function fieldType(v: JavaValue): RowFieldType {
   if (typeof v === 'object' && v !== null && 'kind' in v && v.kind === 'object') {
     const r = v.fields['typeRoot'];
-    if (typeof r === 'object' && r !== null && 'kind' in r && r.kind === 'enum') return r.constant;
-    return v.className.replace(/^.*\./, '');
+    const root = typeof r === 'object' && r !== null && 'kind' in r && r.kind === 'enum' ? r.constant : v.className.replace(/^.*\./, '');
+    const int = (name: string): number | undefined => (typeof v.fields[name] === 'number' ? (v.fields[name] as number) : undefined);
+    const [precision, scale] = [int('precision'), int('scale')];
+    return { root, ...(precision === undefined ? {} : { precision }), ...(scale === undefined ? {} : { scale }) };
   }
-  return 'UNKNOWN';
+  return { root: 'UNKNOWN' };
+}
+
+function asType(t: string | RowFieldType): RowFieldType {
+  return typeof t === 'string' ? { root: t } : t;
+}
+
+function describeType(t: RowFieldType): string {
+  return t.precision === undefined ? t.root : `${t.root}(${t.precision}${t.scale === undefined ? '' : `, ${t.scale}`})`;
 }
 
 function nullBitsBytes(arity: number): number {
@@ -37,9 +66,10 @@ function nullBitsBytes(arity: number): number {
  * with the RowKind byte and null bits, one 8-byte little-endian slot per field, then variable
  * data. Strings/binaries up to 7 bytes live in their slot (last byte 0x80 | length).
  */
-export function rowDataSerializer(types: readonly string[]): FlinkTypeSerializer<FlinkRow> {
-  const cls = `org.apache.flink.table.runtime.typeutils.RowDataSerializer(${types.join(', ')})`;
-  const unsupported = types.find((t) => !SUPPORTED.has(t));
+export function rowDataSerializer(fieldTypes: readonly (string | RowFieldType)[]): FlinkTypeSerializer<FlinkRow> {
+  const types = fieldTypes.map(asType);
+  const cls = `org.apache.flink.table.runtime.typeutils.RowDataSerializer(${types.map(describeType).join(', ')})`;
+  const unsupported = types.map((t) => t.root).find((t) => !SUPPORTED.has(t));
   const fixedStart = nullBitsBytes(types.length);
   return {
     serializerClass: cls,
@@ -69,7 +99,10 @@ export function rowDataSerializer(types: readonly string[]): FlinkTypeSerializer
   };
 }
 
-function readField(dv: DataView, row: Uint8Array, slot: number, t: string, i: JavaDataInput, rowAt: number): unknown {
+function readField(dv: DataView, row: Uint8Array, slot: number, type: RowFieldType, i: JavaDataInput, rowAt: number): unknown {
+  const t = type.root;
+  if (t === 'DECIMAL') return readDecimal(dv, row, slot, type, i, rowAt);
+  if (TIMESTAMPS.has(t)) return readTimestamp(dv, row, slot, type, i, rowAt);
   switch (t) {
     case 'BIGINT': return dv.getBigInt64(slot, true);
     case 'INTEGER': case 'DATE': case 'TIME_WITHOUT_TIME_ZONE': return dv.getInt32(slot, true);
@@ -83,6 +116,55 @@ function readField(dv: DataView, row: Uint8Array, slot: number, t: string, i: Ja
   return t === 'VARCHAR' || t === 'CHAR' ? new TextDecoder().decode(bytes) : new Uint8Array(bytes);
 }
 
+/** DECIMAL as its exact decimal string with `scale` fraction digits (e.g. "-12.30"). */
+function readDecimal(dv: DataView, row: Uint8Array, slot: number, t: RowFieldType, i: JavaDataInput, rowAt: number): string {
+  const unscaled = (t.precision ?? 10) <= MAX_COMPACT_DECIMAL ? dv.getBigInt64(slot, true) : bigIntFromTwosComplement(varBytes(dv, row, slot, i, rowAt));
+  return formatDecimal(unscaled, t.scale ?? 0);
+}
+
+/** Compact: the slot is the epoch millisecond; else the slot is (offset << 32 | nanoOfMillisecond) and the millisecond a long at offset. */
+function readTimestamp(dv: DataView, row: Uint8Array, slot: number, t: RowFieldType, i: JavaDataInput, rowAt: number): FlinkTimestamp {
+  if ((t.precision ?? 6) <= MAX_COMPACT_TIMESTAMP) return { millisecond: dv.getBigInt64(slot, true), nanoOfMillisecond: 0 };
+  const nanoOfMillisecond = dv.getInt32(slot, true);
+  const offset = dv.getUint32(slot + 4, true);
+  if (offset + 8 > row.length) i.fail('timestamp outside its row', rowAt);
+  return { millisecond: dv.getBigInt64(offset, true), nanoOfMillisecond };
+}
+
+/** Java BigInteger.toByteArray: big-endian two's complement. */
+function bigIntFromTwosComplement(b: Uint8Array): bigint {
+  if (b.length === 0) return 0n;
+  let v = 0n;
+  for (const x of b) v = (v << 8n) | BigInt(x);
+  return (b[0]! & 0x80) !== 0 ? v - (1n << BigInt(8 * b.length)) : v;
+}
+
+function twosComplementOf(v: bigint): Uint8Array {
+  const out: number[] = [];
+  // Minimal length, as BigInteger.toByteArray: stop when the sign bit of the top byte is the sign.
+  for (;;) {
+    out.unshift(Number(v & 0xffn));
+    v >>= 8n;
+    if ((v === 0n && (out[0]! & 0x80) === 0) || (v === -1n && (out[0]! & 0x80) !== 0)) return Uint8Array.from(out);
+  }
+}
+
+export function formatDecimal(unscaled: bigint, scale: number): string {
+  const neg = unscaled < 0n;
+  const digits = (neg ? -unscaled : unscaled).toString().padStart(scale + 1, '0');
+  const s = scale === 0 ? digits : `${digits.slice(0, -scale)}.${digits.slice(-scale)}`;
+  return neg ? `-${s}` : s;
+}
+
+/** The unscaled value of a decimal string at `scale` (more fraction digits than the scale are refused, not rounded). */
+export function parseDecimal(v: string, scale: number, cls: string): bigint {
+  const m = /^(-?)(\d+)(?:\.(\d*))?$/.exec(v);
+  const frac = m?.[3] ?? '';
+  if (m === null || frac.length > scale) throw new FlinkOpaqueSerializerError(undefined, cls, `'${v}' is not a DECIMAL of scale ${scale}`);
+  const u = BigInt(`${m[2]}${frac.padEnd(scale, '0')}`);
+  return m[1] === '-' ? -u : u;
+}
+
 function varBytes(dv: DataView, row: Uint8Array, slot: number, i: JavaDataInput, rowAt: number): Uint8Array {
   const mark = row[slot + 7]!;
   if ((mark & 0x80) !== 0) return row.subarray(slot, slot + (mark & 0x7f));
@@ -92,20 +174,47 @@ function varBytes(dv: DataView, row: Uint8Array, slot: number, i: JavaDataInput,
   return row.subarray(offset, offset + len);
 }
 
-function writeRow(o: JavaDataOutput, v: FlinkRow, types: readonly string[], fixedStart: number, cls: string): void {
+function writeRow(o: JavaDataOutput, v: FlinkRow, types: readonly RowFieldType[], fixedStart: number, cls: string): void {
   const fixedEnd = fixedStart + 8 * types.length;
   const fixed = new Uint8Array(fixedEnd);
   const dv = new DataView(fixed.buffer);
   const extra: Uint8Array[] = [];
   let extraLen = 0;
   fixed[0] = KINDS.indexOf(v.kind);
-  types.forEach((t, f) => {
+  // Variable-length parts in field order, each 8-byte aligned (BinaryRowWriter's cursor).
+  const variable = (b: Uint8Array, reserve: number): number => {
+    const offset = fixedEnd + extraLen;
+    const chunk = new Uint8Array(reserve);
+    chunk.set(b);
+    extra.push(chunk);
+    extraLen += reserve;
+    return offset;
+  };
+  types.forEach((type, f) => {
+    const t = type.root;
     const x = v.fields[f];
     const slot = fixedStart + 8 * f;
     if (x === null || x === undefined) {
       const bit = f + 8;
       fixed[bit >> 3] = fixed[bit >> 3]! | (1 << (bit & 7));
       return;
+    }
+    if (t === 'DECIMAL') {
+      const unscaled = parseDecimal(String(x), type.scale ?? 0, cls);
+      if ((type.precision ?? 10) <= MAX_COMPACT_DECIMAL) return dv.setBigInt64(slot, BigInt.asIntN(64, unscaled), true);
+      // Non-compact: 16 bytes reserved and zeroed, the BigInteger bytes at their start, size = their length.
+      const b = twosComplementOf(unscaled);
+      if (b.length > 16) throw new FlinkOpaqueSerializerError(undefined, cls, `DECIMAL '${String(x)}' needs more than 16 bytes`);
+      dv.setUint32(slot, b.length, true);
+      return dv.setUint32(slot + 4, variable(b, 16), true);
+    }
+    if (TIMESTAMPS.has(t)) {
+      const ts = x as FlinkTimestamp;
+      if ((type.precision ?? 6) <= MAX_COMPACT_TIMESTAMP) return dv.setBigInt64(slot, ts.millisecond, true);
+      const ms = new Uint8Array(8);
+      new DataView(ms.buffer).setBigInt64(0, ts.millisecond, true);
+      dv.setInt32(slot, ts.nanoOfMillisecond, true);
+      return dv.setUint32(slot + 4, variable(ms, 8), true);
     }
     switch (t) {
       case 'BIGINT': return dv.setBigInt64(slot, x as bigint, true);
@@ -124,13 +233,8 @@ function writeRow(o: JavaDataOutput, v: FlinkRow, types: readonly string[], fixe
       return;
     }
     // Variable part is 8-byte aligned, as BinaryRowWriter rounds it up.
-    const padded = Math.ceil(b.length / 8) * 8;
     dv.setUint32(slot, b.length, true);
-    dv.setUint32(slot + 4, fixedEnd + extraLen, true);
-    const chunk = new Uint8Array(padded);
-    chunk.set(b);
-    extra.push(chunk);
-    extraLen += padded;
+    dv.setUint32(slot + 4, variable(b, Math.ceil(b.length / 8) * 8), true);
   });
   o.writeInt(fixedEnd + extraLen);
   o.writeBytes(fixed);
@@ -141,10 +245,11 @@ function writeRow(o: JavaDataOutput, v: FlinkRow, types: readonly string[], fixe
 export const readRowDataSnapshot: SnapshotReader = (ctx) => {
   if (ctx.version !== 3) ctx.input.fail(`RowDataSerializerSnapshot version ${ctx.version} is not supported (3 is)`);
   const n = ctx.input.readCount('number of row fields', 4);
-  const types: string[] = [];
-  for (let k = 0; k < n; k++) types.push(typeRoot(readEmbeddedJavaObject(ctx.input)));
+  const fields: RowFieldType[] = [];
+  for (let k = 0; k < n; k++) fields.push(fieldType(readEmbeddedJavaObject(ctx.input)));
   const nested = ctx.readNestedDelegate();
-  return { serializer: rowDataSerializer(types), nested, config: { typeName: `Row(${types.join(', ')})`, types } };
+  const types = fields.map(describeType);
+  return { serializer: rowDataSerializer(fields), nested, config: { typeName: `Row(${types.join(', ')})`, types } };
 };
 
 /** ExternalSerializer: Java-serialized DataType and a flag outside, the internal serializer nested; values are its bytes. */
