@@ -100,7 +100,7 @@ export function addSavepointCommands(program: Command, io: SavepointCommandIO, s
     c
       .option('--json', 'machine-readable JSON on stdout')
       .option('--no-progress', 'no progress bar (shown on stderr only when it is a terminal)')
-      .option('--serializers <module>', "ES module exporting 'registry': snapshot readers of custom serializers")
+      .option('--serializers <module>', "ES module exporting 'registry' (snapshot readers of custom serializers) and, for Apache Flink savepoints, 'flinkSerializers' ({ [snapshotClassName]: reader })")
       .option('--config <config.yaml>', 'Flink-style configuration (docs/configuration.md): validated; its storage keys (s3.endpoint, s3.path.style.access) apply to every location')
       .addHelpText('after', helpText)
       .exitOverride();
