@@ -11,8 +11,14 @@ const udf = tests('new-stateful-udf-migration-itcase-flink2.3-rocksdb-savepoint'
 const userSerializer = (backend: string): string => tests(`type-serializer-snapshot-migration-itcase-flink1.16-${backend}-savepoint`);
 const TEST_SNAPSHOT = 'org.apache.flink.test.migration.TypeSerializerSnapshotMigrationITCase$TestSerializerSnapshot';
 
-function scratch(): string {
-  return mkdtempSync(join(tmpdir(), 'flowstate-cli-flink-gaps-'));
+/** Runs `f` in a fresh scratch directory, removed afterwards. */
+async function withScratch(f: (out: string) => Promise<void>): Promise<void> {
+  const out = mkdtempSync(join(tmpdir(), 'flowstate-cli-flink-gaps-'));
+  try {
+    await f(out);
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
 }
 
 /** A plug-in for the fixture's user serializer: its snapshot holds one UTF string, its values are Java longs. */
@@ -31,8 +37,7 @@ export const flinkSerializers = {
 
 describe('flowstate savepoint convert --from', () => {
   it('--from flink converts a Flink savepoint; --from flowstate on it is a usage error', { skip }, async () => {
-    const out = scratch();
-    try {
+    await withScratch(async (out) => {
       const ok = await cli(['savepoint', 'convert', '--from', 'flink', udf, join(out, 'a'), '--to', 'canonical']);
       assert.equal(ok.code, 0, ok.err);
       const wrong = await cli(['savepoint', 'convert', '--from', 'flowstate', udf, join(out, 'b'), '--to', 'canonical']);
@@ -43,31 +48,25 @@ describe('flowstate savepoint convert --from', () => {
       assert.equal(back.code, 2);
       assert.match(back.err, /--from flink: .* is not an Apache Flink savepoint/);
       assert.equal((await cli(['savepoint', 'convert', '--from', 'flowstate', join(out, 'a'), join(out, 'd'), '--to', 'flink'])).code, 0);
-    } finally {
-      rmSync(out, { recursive: true, force: true });
-    }
+    });
   });
 });
 
 describe('exit codes of Apache Flink errors', () => {
   it('FLINK_UNSUPPORTED (a metadata version 1 _metadata) exits 4, not 3', async () => {
-    const out = scratch();
-    try {
+    await withScratch(async (out) => {
       mkdirSync(join(out, 'sp'));
       writeFileSync(join(out, 'sp', '_metadata'), Buffer.from([0x49, 0x60, 0x67, 0x2d, 0, 0, 0, 1, 0, 0, 0, 0]));
       const r = await cli(['savepoint', 'inspect', join(out, 'sp')]);
       assert.match(r.err, /metadata version 1/);
       assert.equal(r.code, 4);
-    } finally {
-      rmSync(out, { recursive: true, force: true });
-    }
+    });
   });
 });
 
 describe('flowstate savepoint rescale --parallelism on a Flink savepoint', () => {
   it('changes operators with keyed state only; --operator-parallelism sets one operator', { skip }, async () => {
-    const out = scratch();
-    try {
+    await withScratch(async (out) => {
       const r = await cli(['savepoint', 'rescale', udf, join(out, 'sp'), '--max-parallelism', '128', '--parallelism', '3', '--operator-parallelism', 'CheckpointingSource2=2']);
       assert.equal(r.code, 0, r.err);
       const report = JSON.parse((await cli(['savepoint', 'inspect', join(out, 'sp'), '--json'])).out) as { operators: { uid?: string; parallelism: number; keyedStates: unknown[] }[] };
@@ -77,16 +76,13 @@ describe('flowstate savepoint rescale --parallelism on a Flink savepoint', () =>
       assert.equal(byUid.get('CheckpointingSource1')!.parallelism, 1, 'a source without keyed state keeps its parallelism');
       assert.equal(byUid.get('CheckpointingSource2')!.parallelism, 2);
       for (const o of report.operators) if (o.keyedStates.length === 0 && o.uid !== 'CheckpointingSource2') assert.notEqual(o.parallelism, 3, o.uid);
-    } finally {
-      rmSync(out, { recursive: true, force: true });
-    }
+    });
   });
 });
 
 describe('a user serializer without plug-in (carried opaquely)', () => {
   it('convert skips the opaque state and converts the rest; rescale and validate work', { skip }, async () => {
-    const out = scratch();
-    try {
+    await withScratch(async (out) => {
       const sp = userSerializer('rocksdb');
       const conv = await cli(['savepoint', 'convert', sp, join(out, 'conv'), '--to', 'canonical']);
       assert.equal(conv.code, 0, conv.err);
@@ -95,17 +91,14 @@ describe('a user serializer without plug-in (carried opaquely)', () => {
       const v = await cli(['savepoint', 'validate', join(out, 'resc')]);
       assert.equal(v.code, 0, v.out);
       assert.match(v.out, /FLINK_OPAQUE_SERIALIZER: state 'testState'/);
-    } finally {
-      rmSync(out, { recursive: true, force: true });
-    }
+    });
   });
 });
 
 describe('--serializers on Apache Flink savepoints (user serializer snapshot of the 1.16 fixtures)', () => {
   for (const backend of ['hashmap', 'rocksdb']) {
     it(`${backend}: inspect, validate, diff, convert and rescale use the plug-in`, { skip }, async () => {
-      const out = scratch();
-      try {
+      await withScratch(async (out) => {
         const sp = userSerializer(backend);
         const mod = plugIn(out);
         const inspect = JSON.parse((await cli(['savepoint', 'inspect', sp, '--json', '--serializers', mod])).out) as { operators: { keyedStates: { name: string; entries?: number; error?: string }[] }[] };
@@ -125,9 +118,7 @@ describe('--serializers on Apache Flink savepoints (user serializer snapshot of 
         const none = join(out, 'none.mjs');
         writeFileSync(none, 'export const registry = 1;\n');
         assert.equal((await cli(['savepoint', 'inspect', sp, '--serializers', none])).code, 2);
-      } finally {
-        rmSync(out, { recursive: true, force: true });
-      }
+      });
     });
   }
 });
