@@ -1,6 +1,7 @@
 /** Keyed-count jobs that several runtime test files run (one definition, so that they stay alike). */
 import { Serializers, ValueStateDescriptor } from '@flowstate/core';
 import { sequenceLog, StreamExecutionEnvironment, UpsertSink, type InMemoryUpsertTable, type JobGraph } from '../src/index.js';
+import type { SourceGate } from './source-gate.js';
 
 export const COUNT = new ValueStateDescriptor<number>('count', Serializers.int32, 0);
 
@@ -36,13 +37,15 @@ export interface UpsertCountJob {
   table: InMemoryUpsertTable<number>;
   /** Whether to yield (so that checkpoints interleave) before counting a record, given the key's count so far. */
   yieldBefore: (count: number) => boolean;
+  /** Holds the input mid-run until the test opens it (see SourceGate). */
+  gate?: SourceGate;
 }
 
 /** Keyed count whose output is the final count per key (upsert by key): replays do not change it. */
 export function upsertCountJob(j: UpsertCountJob): JobGraph {
   const env = new StreamExecutionEnvironment(j.name, { parallelism: j.parallelism, maxParallelism: j.maxParallelism, bufferCapacity: j.bufferCapacity });
-  env
-    .fromLog('src', sequenceLog(j.partitions, j.records, (p, o) => ({ key: `k${p}-${o % j.keysPerPartition}` })))
+  const log = sequenceLog(j.partitions, j.records, (p, o) => ({ key: `k${p}-${o % j.keysPerPartition}` }));
+  (j.gate ? env.addSource('src', j.gate.logSource(log)) : env.fromLog('src', log))
     .keyBy((e) => e.key, Serializers.string)
     .process<[string, number]>('count', () => ({
       async processElement(e, ctx, out) {

@@ -1,6 +1,7 @@
 /** Timer-using jobs that the timer tests and the simulation run (one definition, so that they stay alike). */
 import { MapStateDescriptor, MsgpackSerializer, Serializers, type FileSystem } from '@flowstate/core';
 import { sequenceLog, StreamExecutionEnvironment, TwoPhaseCommitFileSink, WatermarkStrategy, type JobGraph } from '../src/index.js';
+import type { SourceGate } from './source-gate.js';
 
 export interface DeadlineEvent {
   readonly id: string;
@@ -45,6 +46,8 @@ export interface DeadlineJobOptions {
   readonly onEvent?: (e: DeadlineEvent) => void;
   /** Called for every firing (subtask index, key) to check where timers fire. */
   readonly onFire?: (subtask: number, key: string) => void;
+  /** Holds the input mid-run until the test opens it (see SourceGate). */
+  readonly gate?: SourceGate;
 }
 
 /**
@@ -56,10 +59,9 @@ export interface DeadlineJobOptions {
  */
 export function deadlineJob(o: DeadlineJobOptions): JobGraph {
   const env = new StreamExecutionEnvironment(o.name, { parallelism: o.sourceParallelism ?? 2, maxParallelism: o.maxParallelism ?? 32, bufferCapacity: o.bufferCapacity });
-  env
-    .fromLog('events', sequenceLog(o.input.partitions, o.input.perPartition, deadlineEvent), {
-      watermarks: WatermarkStrategy.forBoundedOutOfOrderness<DeadlineEvent>(10).withTimestampAssigner((e) => e.ts),
-    })
+  const log = sequenceLog(o.input.partitions, o.input.perPartition, deadlineEvent);
+  const watermarks = WatermarkStrategy.forBoundedOutOfOrderness<DeadlineEvent>(10).withTimestampAssigner((e) => e.ts);
+  (o.gate ? env.addSource('events', o.gate.logSource(log), { watermarks }) : env.fromLog('events', log, { watermarks }))
     .keyBy((e) => e.key, Serializers.string)
     .process<string>(
       'deadlines',

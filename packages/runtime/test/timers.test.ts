@@ -15,6 +15,7 @@ import {
   type SourceFunction,
 } from '../src/index.js';
 import { committed, runUntilSavepoint, runWithCrash } from './scenarios.js';
+import { SourceGate } from './source-gate.js';
 import { deadlineJob, expectedDeadlines, type DeadlineEvent, type DeadlineInput } from './timer-jobs.js';
 
 const MAX_PARALLELISM = 32;
@@ -43,12 +44,13 @@ for (const id of ['memory', 'rocksdb']) {
 }
 
 test('crash mid-run and restore: timers are restored from the checkpoint and fire exactly once', async () => {
-  // Enough input that two checkpoints complete (RocksDB I/O, macrotasks) while the job still runs.
-  const input: DeadlineInput = { partitions: 4, perPartition: 1200 };
+  const input: DeadlineInput = { partitions: 4, perPartition: 300 };
   const sinkFs = new MemoryFileSystem();
-  const graph = deadlineJob({ name: 'crash', input, sinkFs, bufferCapacity: 4, deadlineParallelism: 3, onFire: ownerCheck(3) });
-  // The crash waits for two completed checkpoints, so the restore has pending timers to restore.
-  const result = await runWithCrash(graph, 'events', 50, { operator: 'deadlines', subtask: 1, afterCheckpoints: 2, afterRecords: 100 });
+  // The input holds after 50 records per source subtask until two checkpoints completed: the
+  // crash comes after them however fast the job runs, and the restore has pending timers to restore.
+  const gate = new SourceGate(50);
+  const graph = deadlineJob({ name: 'crash', input, sinkFs, bufferCapacity: 4, deadlineParallelism: 3, onFire: ownerCheck(3), gate });
+  const result = await runWithCrash(graph, gate, 'events', 50, { operator: 'deadlines', subtask: 1, afterCheckpoints: 2, afterRecords: 100 });
   assert.equal(result.attempts, 2, 'the job failed over once');
   assert.deepEqual(await committed(sinkFs), expectedDeadlines(input));
 });

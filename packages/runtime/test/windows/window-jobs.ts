@@ -11,6 +11,7 @@ import {
   type JobGraph,
   type SinkFunction,
 } from '../../src/index.js';
+import type { SourceGate } from '../source-gate.js';
 
 export interface Click {
   readonly id: string;
@@ -68,6 +69,8 @@ export interface ClickJobOptions {
   /** Watermark bound; below JITTER some clicks are late and go to `late`. */
   readonly outOfOrderness?: number;
   readonly late?: () => SinkFunction<Click>;
+  /** Holds the input mid-run until the test opens it (see SourceGate). */
+  readonly gate?: SourceGate;
 }
 
 /**
@@ -77,10 +80,9 @@ export interface ClickJobOptions {
  */
 export function clickJob(o: ClickJobOptions): JobGraph {
   const env = new StreamExecutionEnvironment(o.name, { parallelism: 2, maxParallelism: o.maxParallelism ?? 32, bufferCapacity: o.bufferCapacity ?? 16 });
-  const byUser = env
-    .fromLog('clicks', sequenceLog(o.input.partitions, o.input.perPartition, click), {
-      watermarks: WatermarkStrategy.forBoundedOutOfOrderness<Click>(o.outOfOrderness ?? JITTER).withTimestampAssigner((c) => c.ts),
-    })
+  const log = sequenceLog(o.input.partitions, o.input.perPartition, click);
+  const watermarks = WatermarkStrategy.forBoundedOutOfOrderness<Click>(o.outOfOrderness ?? JITTER).withTimestampAssigner((c) => c.ts);
+  const byUser = (o.gate ? env.addSource('clicks', o.gate.logSource(log), { watermarks }) : env.fromLog('clicks', log, { watermarks }))
     .keyBy((c) => c.user, Serializers.string);
   const p = { parallelism: o.windowParallelism };
   const sessions = byUser.window(SessionWindows.eventTime<Click>(SESSION_GAP)).sideOutputLateData(LATE_CLICKS);

@@ -18,6 +18,7 @@ import {
   type SourceFunction,
 } from '../../src/index.js';
 import { committed, runUntilSavepoint, runWithCrash } from '../scenarios.js';
+import { SourceGate } from '../source-gate.js';
 import { batchWindows, clickJob, clicks, type Click, type ClickInput } from './window-jobs.js';
 
 
@@ -36,8 +37,11 @@ for (const id of ['memory', 'fs', 'rocksdb']) {
 test('crash mid-run and restore: every window fires exactly once with its batch value', async () => {
   const input: ClickInput = { partitions: 4, perPartition: 300 };
   const sinkFs = new MemoryFileSystem();
-  // The crash waits for a completed checkpoint, so the restore has open windows and timers.
-  const result = await runWithCrash(clickJob({ name: 'crash', input, windowParallelism: 3, sinkFs, bufferCapacity: 4 }), 'clicks', 40, { operator: 'sessions', afterCheckpoints: 1, afterRecords: 50 });
+  // The input holds after 40 records per source subtask until a checkpoint completed: the crash
+  // comes after it however fast the job runs, and the restore has open windows and timers.
+  const gate = new SourceGate(40);
+  const job = clickJob({ name: 'crash', input, windowParallelism: 3, sinkFs, bufferCapacity: 4, gate });
+  const result = await runWithCrash(job, gate, 'clicks', 40, { operator: 'sessions', afterCheckpoints: 1, afterRecords: 50 });
   assert.equal(result.attempts, 2, 'the job failed over once');
   assert.deepEqual(await committed(sinkFs), batchWindows(clicks(input)));
 });
