@@ -20,14 +20,22 @@ import { FsStateBackend } from '@flowstate/heap';
 import { RocksDBStateBackend } from '@flowstate/rocksdb';
 import { InMemoryUpsertTable, JobClient, JobFailedError, type JobOptions } from '../src/index.js';
 import { expectedUpsertCounts, upsertCountJob } from './count-jobs.js';
+import { SourceGate } from './source-gate.js';
 
 const PARTITIONS = 4;
 const KEYS_PER_PARTITION = 13;
+/** Records per partition: a run held at its gate is mid-way, two held runs leave input for a third. */
+const RECORDS = 400;
+/** Records each source subtask (two partitions) emits before a closed gate holds it. */
+const HOLD_AFTER = 100;
 
-function countJob(table: InMemoryUpsertTable<number>, records: number) {
-  // Yields on a key's first record only, so that periodic checkpoints interleave with processing.
+/**
+ * Periodic checkpoints complete while a gate holds the input (see SourceGate), not because the
+ * job runs long enough: the tests see the checkpoints they wait for on any machine.
+ */
+function countJob(table: InMemoryUpsertTable<number>, records: number, gate?: SourceGate) {
   const job = { name: 'lifecycle', parallelism: 2, maxParallelism: 32, bufferCapacity: 8, partitions: PARTITIONS, keysPerPartition: KEYS_PER_PARTITION };
-  return upsertCountJob({ ...job, records, table, yieldBefore: (count) => count === 0 });
+  return upsertCountJob({ ...job, records, table, yieldBefore: () => false, ...(gate ? { gate } : {}) });
 }
 
 const expectedCounts = (records: number) => expectedUpsertCounts(PARTITIONS, KEYS_PER_PARTITION, records);
@@ -57,10 +65,10 @@ async function missingReferencedFiles(fs: FileSystem): Promise<string[]> {
   return missing;
 }
 
-/** Runs the job until `stopAfter` checkpoints completed in this run, then kills it (cancel). */
+/** Runs the job, its input held mid-way, until `stopAfter` checkpoints completed in this run, then kills it (cancel). */
 async function runUntilCheckpoints(options: JobOptions, table: InMemoryUpsertTable<number>, records: number, stopAfter: number) {
   let client: JobClient | undefined;
-  client = await JobClient.execute(countJob(table, records), {
+  client = await JobClient.execute(countJob(table, records, new SourceGate(HOLD_AFTER)), {
     ...options,
     hooks: {
       beforeNotifyComplete() {
@@ -78,7 +86,7 @@ for (const [what, failAlways] of [
   ['fails once: it is retried after the next completed checkpoint and nothing is left', false],
 ] as const) {
   test(`a lost _metadata response whose metadata delete ${what}`, async () => {
-    const records = 1500;
+    const records = RECORDS;
     const fs = new FaultInjectingFileSystem(new MemoryFileSystem());
     const storage = new FsCheckpointStorage(fs);
     const victim = 'chk-3/_metadata';
@@ -86,10 +94,14 @@ for (const [what, failAlways] of [
     fs.loseCommitResponse = (p) => p === victim;
     fs.failDeleteOf = (p) => (p === victim || p === 'chk-3') && (failAlways || deleteFailures++ === 0);
     const table = new InMemoryUpsertTable<number>();
-    const job = await JobClient.execute(countJob(table, records), {
+    // The input is held until checkpoint 5 completed: checkpoint 3 loses its response and the
+    // disposal is retried after checkpoint 4, whatever the speed of the job.
+    const gate = new SourceGate(HOLD_AFTER);
+    const job = await JobClient.execute(countJob(table, records, gate), {
       stateBackend: new RocksDBStateBackend({ incrementalCheckpoints: true }),
       checkpointStorage: storage,
       checkpointing: { intervalMs: 2, retainedCheckpoints: 2, tolerableFailedCheckpoints: 100 },
+      hooks: { beforeNotifyComplete: (_t, id) => void (id >= 5 && gate.open()) },
     });
     const result = await job.result;
     assert.equal(result.status, 'FINISHED');
@@ -115,7 +127,7 @@ for (const [what, failAlways] of [
 }
 
 test('runs that resume in the same directory recover and subsume the checkpoints of earlier runs', async () => {
-  const records = 1500;
+  const records = RECORDS;
   const fs = new MemoryFileSystem();
   const storage = new FsCheckpointStorage(fs);
   const table = new InMemoryUpsertTable<number>();
@@ -158,7 +170,7 @@ async function killedRun(backend: () => StateBackend, records: number) {
 }
 
 test('restore falls back to the next older checkpoint when a file of the newest is corrupt, and reports why', async () => {
-  const records = 1500;
+  const records = RECORDS;
   const r = await killedRun(() => new FsStateBackend(), records);
   const bytes = Buffer.from(await r.fs.read(r.victim));
   bytes[bytes.length >> 1] = bytes[bytes.length >> 1]! ^ 0x40;
@@ -184,7 +196,7 @@ test('restore falls back to the next older checkpoint when a file of the newest 
 });
 
 test('resuming from the latest checkpoint skips one whose file is missing (incomplete) and restores the older one', async () => {
-  const records = 1500;
+  const records = RECORDS;
   const r = await killedRun(() => new RocksDBStateBackend({ incrementalCheckpoints: true }), records);
   await r.fs.delete(r.victim);
   const job = await JobClient.execute(countJob(r.table, records), { ...r.options, stateBackend: new RocksDBStateBackend({ incrementalCheckpoints: true }), resumeFromLatestCheckpoint: true });
@@ -212,7 +224,7 @@ class CorruptingFileSystem extends MemoryFileSystem {
 }
 
 test("a run that started empty never falls back into an earlier run's checkpoints", async () => {
-  const records = 1500;
+  const records = RECORDS;
   const fs = new CorruptingFileSystem();
   const storage = new FsCheckpointStorage(fs);
   await runUntilCheckpoints({ stateBackend: new FsStateBackend(), checkpointStorage: storage, checkpointing: { intervalMs: 2, retainedCheckpoints: 2 } }, new InMemoryUpsertTable(), records, 2);
@@ -222,7 +234,9 @@ test("a run that started empty never falls back into an earlier run's checkpoint
   // task fails. The earlier run's checkpoints are retained, but they are not this run's state.
   let failed = false;
   let first: number | undefined;
-  const job = await JobClient.execute(countJob(new InMemoryUpsertTable(), records), {
+  // The input is held until the first checkpoint of this run completed: the failure comes after it.
+  const gate = new SourceGate(HOLD_AFTER);
+  const job = await JobClient.execute(countJob(new InMemoryUpsertTable(), records, gate), {
     stateBackend: new FsStateBackend(),
     checkpointStorage: storage,
     checkpointing: { intervalMs: 2, retainedCheckpoints: 2 },
@@ -232,6 +246,7 @@ test("a run that started empty never falls back into an earlier run's checkpoint
         if (first === undefined) {
           first = id;
           fs.corruptPrefix = `chk-${id}/`;
+          gate.open();
         }
       },
       onRecord(t, n) {
