@@ -28,10 +28,13 @@ import {
 } from '../src/index.js';
 import { COUNT, expectedUpsertCounts, upsertCountJob } from './count-jobs.js';
 import { runUntilSavepoint } from './scenarios.js';
+import { SourceGate } from './source-gate.js';
 
+
+const COUNT_JOB = { maxParallelism: 64, bufferCapacity: 16, partitions: 4, keysPerPartition: 17 };
 
 function countJob(name: string, parallelism: number, table: InMemoryUpsertTable<number>, records: number, slow = false) {
-  return upsertCountJob({ name, parallelism, maxParallelism: 64, bufferCapacity: 16, partitions: 4, keysPerPartition: 17, records, table, yieldBefore: () => slow });
+  return upsertCountJob({ ...COUNT_JOB, name, parallelism, records, table, yieldBefore: () => slow });
 }
 
 const expectedCounts = (records: number) => expectedUpsertCounts(4, 17, records);
@@ -106,10 +109,13 @@ test('failover restarts from the latest checkpoint; the restart strategy gives u
 test('subsumed checkpoints are discarded from storage (retainedCheckpoints)', async () => {
   const fs = new MemoryFileSystem();
   const storage = new FsCheckpointStorage(fs);
-  const job = await JobClient.execute(countJob('retain', 2, new InMemoryUpsertTable(), 4000, true), {
+  // The input is held mid-way until three periodic checkpoints completed, on any machine.
+  const gate = new SourceGate(100);
+  const job = await JobClient.execute(upsertCountJob({ ...COUNT_JOB, name: 'retain', parallelism: 2, records: 400, table: new InMemoryUpsertTable(), yieldBefore: () => false, gate }), {
     stateBackend: new FsStateBackend(),
     checkpointStorage: storage,
     checkpointing: { intervalMs: 5, retainedCheckpoints: 2 },
+    hooks: { beforeNotifyComplete: (_t, id) => void (id >= 3 && gate.open()) },
   });
   await job.result;
   const completed = job.checkpointStats.filter((s) => s.status === 'COMPLETED' && s.kind === 'CHECKPOINT');
