@@ -3,11 +3,11 @@
 // binary shipped in the package (prebuilds/<platform>-<arch>), as with node-gyp-build. A
 // prebuilt binary is used only if its BUILD_INFO.json says it was built from exactly the
 // sources in native/: a binary older than a source change never loads.
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { nativeSourceHash as sourceHash } from './source-hash.mjs';
 
 const ADDON_FILE = 'flowstate_rocksdb.node';
 /** BUILD_INFO.json is a few hundred bytes; read no more than this of it. */
@@ -35,16 +35,9 @@ function packageRoot(): string {
   }
 }
 
-/** Same as scripts/native-source-hash.mjs: sha256 over binding.gyp and native/*, by name and content. */
+/** sha256 over binding.gyp and native/*, by name and content; the install scripts use the same code. */
 export function nativeSourceHash(root: string = packageRoot()): string {
-  const hash = createHash('sha256');
-  const files = ['binding.gyp', ...readdirSync(join(root, 'native')).sort().map((n) => `native/${n}`)];
-  for (const f of files) {
-    hash.update(`${f}\0`);
-    hash.update(readFileSync(join(root, f)));
-    hash.update('\0');
-  }
-  return hash.digest('hex');
+  return sourceHash(root);
 }
 
 /** Why a prebuilt binary must not be used, or undefined when it may. */
