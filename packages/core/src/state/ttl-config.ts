@@ -63,25 +63,35 @@ export function validateTtlConfig(config: StateTtlConfig, stateName?: string): S
  * by default; cleanup on read only until a strategy is added.
  */
 export class StateTtlConfigBuilder {
-  private updateType: TtlUpdateType = 'OnCreateAndWrite';
-  private visibility: TtlStateVisibility = 'NeverReturnExpired';
-  private characteristic: TtlTimeCharacteristic = 'ProcessingTime';
+  private readonly settings: { -readonly [K in keyof Omit<StateTtlConfig, 'cleanup'>]: StateTtlConfig[K] };
   private cleanup: { -readonly [K in keyof TtlCleanupStrategies]: TtlCleanupStrategies[K] } = {};
 
-  constructor(private ttlMs: number) {}
+  constructor(ttlMs: number) {
+    this.settings = { ttlMs, updateType: 'OnCreateAndWrite', stateVisibility: 'NeverReturnExpired', timeCharacteristic: 'ProcessingTime' };
+  }
 
   static newBuilder(ttlMs: number): StateTtlConfigBuilder {
     return new StateTtlConfigBuilder(ttlMs);
   }
 
-  setTtl(ttlMs: number): this {
-    this.ttlMs = ttlMs;
+  /** Every setter of the fluent API: one setting, then `this`. */
+  private set<K extends keyof StateTtlConfigBuilder['settings']>(key: K, value: StateTtlConfigBuilder['settings'][K]): this {
+    this.settings[key] = value;
     return this;
   }
 
-  setUpdateType(updateType: TtlUpdateType): this {
-    this.updateType = updateType;
+  /** Every cleanup strategy method: one strategy, then `this`. */
+  private withCleanup<K extends keyof TtlCleanupStrategies>(key: K, strategy: TtlCleanupStrategies[K]): this {
+    this.cleanup[key] = strategy;
     return this;
+  }
+
+  setTtl(ttlMs: number): this {
+    return this.set('ttlMs', ttlMs);
+  }
+
+  setUpdateType(updateType: TtlUpdateType): this {
+    return this.set('updateType', updateType);
   }
 
   updateTtlOnCreateAndWrite(): this {
@@ -93,8 +103,7 @@ export class StateTtlConfigBuilder {
   }
 
   setStateVisibility(visibility: TtlStateVisibility): this {
-    this.visibility = visibility;
-    return this;
+    return this.set('stateVisibility', visibility);
   }
 
   neverReturnExpired(): this {
@@ -106,8 +115,7 @@ export class StateTtlConfigBuilder {
   }
 
   setTimeCharacteristic(characteristic: TtlTimeCharacteristic): this {
-    this.characteristic = characteristic;
-    return this;
+    return this.set('timeCharacteristic', characteristic);
   }
 
   /** Expiry against the current watermark (FLINK-12005; Flink itself only has processing time). */
@@ -116,23 +124,19 @@ export class StateTtlConfigBuilder {
   }
 
   cleanupFullSnapshot(): this {
-    this.cleanup.fullSnapshot = true;
-    return this;
+    return this.withCleanup('fullSnapshot', true);
   }
 
   cleanupIncrementally(cleanupSize: number = DEFAULT_INCREMENTAL_CLEANUP.cleanupSize, runCleanupForEveryRecord: boolean = DEFAULT_INCREMENTAL_CLEANUP.runCleanupForEveryRecord): this {
-    this.cleanup.incremental = { cleanupSize, runCleanupForEveryRecord };
-    return this;
+    return this.withCleanup('incremental', { cleanupSize, runCleanupForEveryRecord });
   }
 
   cleanupInRocksdbCompactFilter(queryTimeAfterNumEntries: number = DEFAULT_COMPACTION_FILTER.queryTimeAfterNumEntries): this {
-    this.cleanup.compactionFilter = { queryTimeAfterNumEntries };
-    return this;
+    return this.withCleanup('compactionFilter', { queryTimeAfterNumEntries });
   }
 
   cleanupByPeriodicSweep(entriesPerSweep: number, intervalMs: number): this {
-    this.cleanup.periodicSweep = { entriesPerSweep, intervalMs };
-    return this;
+    return this.withCleanup('periodicSweep', { entriesPerSweep, intervalMs });
   }
 
   /** Keeps cleanup on read and in full snapshots, drops the background strategies (as Flink's). */
@@ -143,7 +147,7 @@ export class StateTtlConfigBuilder {
 
   /** The validated, frozen config; TtlConfigError when it cannot work. */
   build(): StateTtlConfig {
-    return validateTtlConfig({ ttlMs: this.ttlMs, updateType: this.updateType, stateVisibility: this.visibility, timeCharacteristic: this.characteristic, cleanup: { ...this.cleanup } });
+    return validateTtlConfig({ ...this.settings, cleanup: { ...this.cleanup } });
   }
 }
 
