@@ -6,4 +6,4 @@ import { runThroughput } from './runtime.js';
 const records = Number(process.argv[2] ?? 1_000_000);
 const on = process.argv[3] === 'on';
 const r = await runThroughput(records, on);
-console.log(`${records} records, checkpointing ${on ? 'on' : 'off'}: ${Math.round(r.recordsPerSec)} records/s, ${r.completedCheckpoints} checkpoints`);
+console.log(`${records} records, checkpointing ${on ? 'on' : 'off'}: ${Math.round(r.recordsPerSec)} records per CPU-second, ${r.completedCheckpoints} checkpoints`);
