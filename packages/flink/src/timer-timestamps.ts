@@ -12,6 +12,9 @@ export const FLINK_TIMER_TIMESTAMPS_PROPERTY = 'flink.timerTimestamps.';
 /** At most this many clamped timers per state are recorded (the properties live in `_metadata`). */
 export const MAX_RECORDED_CLAMPED_TIMERS = 10_000;
 
+/** At most this many original timestamps are recorded per clamped timer (many longs can clamp onto one timer). */
+export const MAX_RECORDED_TIMESTAMPS_PER_TIMER = 64;
+
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
 /** A Java long as a safe integer: beyond ±(2^53 - 1) clamped (order is kept). */
@@ -25,28 +28,37 @@ export function isClamped(t: bigint): boolean {
 
 /** Original timestamps of clamped timers, per state, collected while converting Flink -> flowstate. */
 export class ClampedTimerLog {
-  private readonly byState = new Map<string, Map<string, string[]>>();
+  private readonly byState = new Map<string, Map<string, Set<string>>>();
   private readonly dropped = new Map<string, number>();
+  private readonly droppedTimestamps = new Map<string, number>();
 
   record(state: string, timerBytes: Uint8Array, original: bigint): void {
     const timers = this.byState.get(state) ?? this.byState.set(state, new Map()).get(state)!;
     const hex = Buffer.from(timerBytes).toString('hex');
-    const list = timers.get(hex);
-    if (list === undefined && timers.size >= MAX_RECORDED_CLAMPED_TIMERS) {
+    const long = original.toString();
+    const set = timers.get(hex);
+    if (set === undefined && timers.size >= MAX_RECORDED_CLAMPED_TIMERS) {
       this.dropped.set(state, (this.dropped.get(state) ?? 0) + 1);
-      return;
+    } else if (set === undefined) {
+      timers.set(hex, new Set([long]));
+    } else if (!set.has(long) && set.size >= MAX_RECORDED_TIMESTAMPS_PER_TIMER) {
+      this.droppedTimestamps.set(state, (this.droppedTimestamps.get(state) ?? 0) + 1);
+    } else {
+      set.add(long);
     }
-    if (list === undefined) timers.set(hex, [original.toString()]);
-    else if (!list.includes(original.toString())) list.push(original.toString());
   }
 
   /** Properties of operator `uid`, and what could not be recorded (for the skipped list). */
   drain(uid: string): { properties: Record<string, string>; notes: string[] } {
     const properties: Record<string, string> = {};
-    for (const [state, timers] of this.byState) properties[`${FLINK_TIMER_TIMESTAMPS_PROPERTY}${uid}.${state}`] = JSON.stringify(Object.fromEntries(timers));
+    for (const [state, timers] of this.byState) properties[`${FLINK_TIMER_TIMESTAMPS_PROPERTY}${uid}.${state}`] = JSON.stringify(Object.fromEntries([...timers].map(([hex, longs]) => [hex, [...longs]])));
     const notes = [...this.dropped].map(([state, n]) => `${uid}/${state}: ${n} timers outside ±(2^53 - 1) beyond the first ${MAX_RECORDED_CLAMPED_TIMERS} go back to Flink with their clamped timestamp`);
+    for (const [state, n] of this.droppedTimestamps) {
+      notes.push(`${uid}/${state}: ${n} original timestamps beyond the first ${MAX_RECORDED_TIMESTAMPS_PER_TIMER} of one clamped timer go back to Flink as that timer`);
+    }
     this.byState.clear();
     this.dropped.clear();
+    this.droppedTimestamps.clear();
     return { properties, notes };
   }
 }

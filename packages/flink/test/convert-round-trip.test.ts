@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { deserializeCheckpointMetadata, FsCheckpointStorage, MemoryFileSystem, serializeCheckpointMetadata } from '@flowstate/core';
 import { convertFlinkToFlowstate, convertFlowstateToFlink, FlinkSavepoint, JavaDataOutput, validateFlinkSavepoint, writeStateMetaInfo, type StateMetaInfo } from '../src/index.js';
-import { ClampedTimerLog, FLINK_TIMER_TIMESTAMPS_PROPERTY, MAX_RECORDED_CLAMPED_TIMERS, recordedTimerTimestamps } from '../src/timer-timestamps.js';
+import { ClampedTimerLog, FLINK_TIMER_TIMESTAMPS_PROPERTY, MAX_RECORDED_CLAMPED_TIMERS, MAX_RECORDED_TIMESTAMPS_PER_TIMER, recordedTimerTimestamps } from '../src/timer-timestamps.js';
 import { fixture, needsFixtures } from './fixtures.js';
 import { writeOwnSavepoint } from './own-savepoint.js';
 
@@ -198,5 +198,14 @@ describe('recorded timestamps of clamped timers', () => {
     assert.equal(recorded.size, MAX_RECORDED_CLAMPED_TIMERS);
     assert.deepEqual(recorded.get('0000'), [-(2n ** 63n), -(2n ** 63n) + 7n], 'timers of one key and namespace clamped onto one keep all their timestamps');
     assert.deepEqual(notes, [`op/q: 1 timers outside ±(2^53 - 1) beyond the first ${MAX_RECORDED_CLAMPED_TIMERS} go back to Flink with their clamped timestamp`]);
+  });
+
+  it('bounds the original timestamps recorded for one clamped timer', () => {
+    const log = new ClampedTimerLog();
+    for (let i = 0; i < MAX_RECORDED_TIMESTAMPS_PER_TIMER + 3; i++) log.record('q', Uint8Array.of(1), -(2n ** 63n) + BigInt(i));
+    log.record('q', Uint8Array.of(1), -(2n ** 63n));
+    const { properties, notes } = log.drain('op');
+    assert.equal(recordedTimerTimestamps(properties, 'op', 'q').get('01')?.length, MAX_RECORDED_TIMESTAMPS_PER_TIMER);
+    assert.deepEqual(notes, [`op/q: 3 original timestamps beyond the first ${MAX_RECORDED_TIMESTAMPS_PER_TIMER} of one clamped timer go back to Flink as that timer`]);
   });
 });
