@@ -44,5 +44,6 @@ export function parseOperatorParallelism(values: readonly string[] | undefined):
     if (out.has(uid)) throw new IllegalStateUsageError(undefined, `--operator-parallelism names operator '${uid}' twice`);
     out.set(uid, Number(n));
   }
-  return Object.fromEntries(out);
+  // Null prototype: a uid such as `constructor` must not find Object.prototype's members.
+  return Object.assign(Object.create(null) as Record<string, number>, Object.fromEntries(out));
 }

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { cpSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { parseOperatorParallelism } from '../src/layout.js';
 import { FIXTURE, flowstate } from './binary.js';
 import { freshPaths } from './in-process.js';
 
@@ -130,5 +131,14 @@ describe('flowstate savepoint: fixes (real binary)', () => {
       const u = await flowstate('savepoint', 'rescale', FIXTURE, fresh(), '--max-parallelism', '32', ...bad);
       assert.equal(u.code, 2, `${bad.join(' ')}: ${u.stderr}`);
     }
+  });
+});
+
+describe('parseOperatorParallelism', () => {
+  it('looks up only the operators given: a uid such as constructor finds nothing else', () => {
+    const byUid = parseOperatorParallelism(['map=2']);
+    assert.equal(byUid['constructor'], undefined);
+    assert.equal(byUid['toString'], undefined);
+    assert.equal(parseOperatorParallelism(['constructor=3'])['constructor'], 3);
   });
 });

@@ -52,11 +52,17 @@ function label(op: OperatorState): string {
   return op.uid !== undefined && op.uid !== '' ? op.uid : op.operatorId;
 }
 
-function newParallelism(op: OperatorState, o: FlinkRescaleOptions): number {
-  const own = o.operatorParallelism?.[op.uid ?? ''] ?? o.operatorParallelism?.[op.operatorId];
+/** The operator's parallelism after rescaling: its own (by uid, then operator ID), else the job-wide option. */
+export function newParallelism(op: OperatorState, o: FlinkRescaleOptions): number {
+  const own = ownParallelism(o.operatorParallelism, op.uid ?? '') ?? ownParallelism(o.operatorParallelism, op.operatorId);
   if (own !== undefined) return own;
   const keyed = op.subtasks.some((s) => s.managedKeyedState !== null);
   return (keyed ? o.keyedParallelism : undefined) ?? o.parallelism ?? op.parallelism;
+}
+
+/** Own properties only: a uid such as `constructor` must not find Object.prototype's. */
+function ownParallelism(byOperator: Readonly<Record<string, number>> | undefined, id: string): number | undefined {
+  return byOperator !== undefined && Object.hasOwn(byOperator, id) ? byOperator[id] : undefined;
 }
 
 async function rescaleOperator(sp: FlinkSavepoint, em: StreamEmitter, op: OperatorState, o: FlinkRescaleOptions): Promise<OperatorState> {

@@ -6,6 +6,7 @@ import {
   inspectFlinkSavepoint,
   keyGroupForHash,
   keyGroupRangeForOperator,
+  newParallelism,
   readOperatorStates,
   rescaleFlinkSavepoint,
   writeFlinkSavepoint,
@@ -129,5 +130,14 @@ describe('operator state redistribution follows core (Flink round-robin) semanti
         if (all.length === 4) assert.deepEqual(lists.map((l) => l.length).sort(), [1, 1, 2]);
       }
     });
+  });
+});
+
+describe('newParallelism', () => {
+  it('does not take a parallelism from Object.prototype for a uid such as constructor', () => {
+    const op = { uid: 'constructor', operatorId: 'ab'.repeat(8), parallelism: 3, maxParallelism: 128, coordinatorState: null, fullyFinished: false, subtasks: [] };
+    assert.equal(newParallelism(op, { maxParallelism: 128, operatorParallelism: { other: 5 } }), 3);
+    assert.equal(newParallelism(op, { maxParallelism: 128, parallelism: 2, operatorParallelism: { toString: 1 } }), 2);
+    assert.equal(newParallelism(op, { maxParallelism: 128, operatorParallelism: { constructor: 4 } }), 4);
   });
 });
