@@ -1,8 +1,8 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, normalize } from 'node:path';
 import { FlowstateError } from '@flowstate/core';
-import { corrupt } from './errors.js';
+import { corrupt, FlinkUnsupportedError } from './errors.js';
 import type { RawKeyedEntry } from './keyed/canonical.js';
 import { keyGroupPrefixBytes } from './keyed/decode.js';
 import type { KeyedStreamHeader } from './keyed/proxy.js';
@@ -27,6 +27,9 @@ export interface FlinkRocksDbInstance {
   close(): void;
 }
 
+/** At most this many bytes of one handle's RocksDB files are copied into scratch space. */
+export const MAX_ROCKSDB_NATIVE_BYTES = 2 ** 32;
+
 /** A name RocksDB gave one of its files (000010.sst, MANIFEST-000005, CURRENT, OPTIONS-000009): never a path. */
 const ROCKSDB_FILE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
@@ -45,11 +48,12 @@ export async function* rocksNativeRecords(
   maxParallelism: number,
   resolve: (h: StreamStateHandle) => Promise<ResolvedStream>,
   label: string,
+  maxBytes = MAX_ROCKSDB_NATIVE_BYTES,
 ): AsyncGenerator<RawKeyedEntry> {
   const dir = await mkdtemp(join(tmpdir(), 'flowstate-flink-rocksdb-'));
   let db: FlinkRocksDbInstance | undefined;
   try {
-    await materialize(dir, handle, resolve, label);
+    await materialize(dir, handle, resolve, label, maxBytes);
     try {
       db = access.open(dir);
     } catch (e) {
@@ -81,21 +85,25 @@ export async function* rocksNativeRecords(
   }
 }
 
-/** Writes the handle's files (size-checked by the resolver) under their RocksDB names. */
-async function materialize(dir: string, h: IncrementalKeyedHandle, resolve: (h: StreamStateHandle) => Promise<ResolvedStream>, label: string): Promise<void> {
+/** Writes the handle's files (size-checked by the resolver) under their RocksDB names, at most `maxBytes` in all. */
+async function materialize(dir: string, h: IncrementalKeyedHandle, resolve: (h: StreamStateHandle) => Promise<ResolvedStream>, label: string, maxBytes: number): Promise<void> {
   const seen = new Set<string>();
   const sources = new Map<string, string>();
+  let bytes = 0;
   for (const f of [...h.shared, ...h.private]) {
     if (!ROCKSDB_FILE_NAME.test(f.localPath) || seen.has(f.localPath)) {
       throw corrupt(label, 0, `RocksDB file name '${f.localPath.slice(0, 80)}' is not a plain file name, or is given twice`);
     }
     seen.add(f.localPath);
     if (f.handle === null) throw corrupt(label, 0, `RocksDB file '${f.localPath}' has no state handle`);
-    // One stored file under two RocksDB names would be copied twice: hostile metadata could multiply the copy.
-    const stored = f.handle.type === 'relative-file' ? `r:${f.handle.relativePath}` : f.handle.type === 'file' ? `f:${f.handle.path}` : undefined;
+    const s = await resolve(f.handle);
+    // One stored file under two RocksDB names would be copied twice: hostile metadata could multiply
+    // the copy. Compared as resolved (`x`, `./x` and `file:/p/x` are one file), not as written.
+    const stored = f.handle.type === 'byte-stream' ? undefined : normalize(s.file);
     if (stored !== undefined && sources.has(stored)) throw corrupt(label, 0, `RocksDB files '${sources.get(stored)}' and '${f.localPath}' are the same stored file`);
     if (stored !== undefined) sources.set(stored, f.localPath);
-    const s = await resolve(f.handle);
+    bytes += s.bytes.length;
+    if (bytes > maxBytes) throw new FlinkUnsupportedError(label, `its RocksDB files exceed ${maxBytes} bytes`);
     await writeFile(join(dir, f.localPath), s.bytes);
   }
   if (!seen.has('CURRENT')) throw corrupt(label, 0, 'no CURRENT file among its RocksDB files');
