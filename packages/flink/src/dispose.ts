@@ -1,9 +1,9 @@
-import { readdir, rmdir, stat, unlink } from 'node:fs/promises';
-import { basename, isAbsolute, join, normalize, relative, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { lstat, readdir, realpath, rmdir, stat, unlink } from 'node:fs/promises';
+import { dirname, isAbsolute, join, normalize, relative } from 'node:path';
 import { PathEscapeError, StorageError } from '@flowstate/core';
 import type { FlinkCheckpointMetadata, KeyedStateHandle, StreamStateHandle } from './metadata/types.js';
 import { FlinkSavepoint } from './savepoint.js';
+import { confinedPath, localHandlePath, resolveHandlePath } from './streams.js';
 
 export interface FlinkDisposeResult {
   readonly format: 'apache-flink';
@@ -80,29 +80,24 @@ function within(dir: string, p: string): boolean {
 }
 
 /** Where a handle's file is, as StreamResolver reads it: relative (confined), absolute, or moved next to `_metadata`. */
-async function place(dir: string, h: StreamStateHandle): Promise<Placement> {
+async function place(dir: string, metadataFile: string, h: StreamStateHandle): Promise<Placement> {
   switch (h.type) {
     case 'byte-stream':
     case 'empty-segment-file':
       return { kind: 'inline' };
     case 'key-groups-stream':
-      return h.delegate === null ? { kind: 'inline' } : place(dir, h.delegate);
+      return h.delegate === null ? { kind: 'inline' } : place(dir, metadataFile, h.delegate);
     case 'segment-file':
       return { kind: 'segment', path: h.path };
-    case 'relative-file': {
-      const rel = h.relativePath;
-      if (rel === '' || isAbsolute(rel) || rel.includes('\\') || normalize(rel).split(sep).includes('..')) {
-        throw new PathEscapeError(rel, 'relative state file path leaves the savepoint directory: nothing was deleted');
-      }
-      return { kind: 'inside', path: join(dir, rel) };
-    }
+    case 'relative-file':
+      return { kind: 'inside', path: confinedPath(dir, h.relativePath, 'relative state file path leaves the savepoint directory: nothing was deleted') };
     case 'file': {
-      const local = h.path.startsWith('file:') ? fileURLToPath(h.path.replace(/^file:\/+/, 'file:///')) : h.path;
+      const local = localHandlePath(h.path, metadataFile);
       if (isAbsolute(local) && within(dir, local)) return { kind: 'inside', path: normalize(local) };
-      if (isAbsolute(local) && (await exists(local))) return { kind: 'outside', path: local };
-      // A moved savepoint: the reader finds the file by its name next to `_metadata`.
-      const moved = join(dir, basename(local));
-      return (await exists(moved)) ? { kind: 'inside', path: moved } : { kind: 'outside', path: h.path };
+      // As the reader finds it: the path itself, or (a moved savepoint) its name next to `_metadata`.
+      const found = await resolveHandlePath(dir, metadataFile, h.path);
+      if (!found.moved) return isAbsolute(found.path) ? { kind: 'outside', path: found.path } : { kind: 'outside', path: h.path };
+      return (await exists(found.path)) ? { kind: 'inside', path: found.path } : { kind: 'outside', path: h.path };
     }
   }
 }
@@ -123,11 +118,12 @@ export async function disposeFlinkSavepoint(path: string): Promise<FlinkDisposeR
   const outside = new Set<string>();
   const segments = new Set<string>();
   for (const h of referencedStreams(sp.metadata)) {
-    const p = await place(dir, h);
+    const p = await place(dir, sp.metadataFile, h);
     if (p.kind === 'inside' && p.path !== sp.metadataFile) files.set(p.path, 'size' in h ? Number(h.size) : 0);
     else if (p.kind === 'outside') outside.add(p.path);
     else if (p.kind === 'segment') segments.add(p.path);
   }
+  await confineDeletions(dir, [sp.metadataFile, ...files.keys()]);
   await remove(sp.metadataFile);
   const deleted = [sp.metadataFile];
   const missing: string[] = [];
@@ -141,6 +137,27 @@ export async function disposeFlinkSavepoint(path: string): Promise<FlinkDisposeR
   const left = (await readdir(dir)).sort();
   if (left.length === 0) await rmdir(dir).catch((e: unknown) => fail(dir, e));
   return { format: 'apache-flink', directory: dir, deleted, bytes, missing, outside: [...outside].sort(), segmentFiles: [...segments].sort(), leftAlone: left.map((f) => join(dir, f)), directoryRemoved: left.length === 0 };
+}
+
+/**
+ * Refuses the dispose (before anything is deleted) unless every target that exists is a regular
+ * file (not a symlink, not a directory) whose real parent directory is inside the real `dir`:
+ * a symlinked subdirectory must not let it delete files elsewhere.
+ */
+async function confineDeletions(dir: string, targets: readonly string[]): Promise<void> {
+  const root = await realpath(dir);
+  for (const t of targets) {
+    let st;
+    try {
+      st = await lstat(t);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR') continue;
+      throw new PathEscapeError(t, `cannot be checked before deletion (${(e as Error).message}): nothing was deleted`);
+    }
+    if (!st.isFile()) throw new PathEscapeError(t, 'is not a regular file (a symlink or directory): nothing was deleted');
+    const parent = await realpath(dirname(t));
+    if (parent !== root && !within(root, parent)) throw new PathEscapeError(t, `its directory resolves to '${parent}', outside the savepoint directory: nothing was deleted`);
+  }
 }
 
 /** Deletes one file; false when it was already gone. */

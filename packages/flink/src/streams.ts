@@ -1,7 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { basename, isAbsolute, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PathEscapeError, StorageNotFoundError } from '@flowstate/core';
+import { CorruptCheckpointError, PathEscapeError, StorageNotFoundError } from '@flowstate/core';
 import { FlinkUnsupportedError } from './errors.js';
 import { JavaDataInput } from './io/java-input.js';
 import type { StreamStateHandle } from './metadata/types.js';
@@ -16,6 +16,38 @@ export interface ResolvedStream {
 
 /** A state file larger than this is refused before it is read (Flink fixtures are far smaller). */
 export const MAX_STATE_FILE_BYTES = 1 << 30;
+
+/** `rel` under `directory`; a path that is empty, absolute, or climbs out ('..') is refused. */
+export function confinedPath(directory: string, rel: string, detail = 'relative state file path leaves the savepoint directory'): string {
+  if (rel === '' || isAbsolute(rel) || rel.includes('\\') || normalize(rel).split(sep).includes('..')) {
+    throw new PathEscapeError(rel, detail);
+  }
+  return join(directory, rel);
+}
+
+/** The local path of a file handle's path as Flink wrote it (a path or a `file:` URI); a URI that is no local path is corrupt metadata. */
+export function localHandlePath(path: string, metadataFile: string): string {
+  if (!path.startsWith('file:')) return path;
+  try {
+    return fileURLToPath(path.replace(/^file:\/+/, 'file:///'));
+  } catch (e) {
+    throw new CorruptCheckpointError(metadataFile, `state file URI '${path.slice(0, 200)}' is not a local path: ${(e as Error).message}`, undefined, undefined, { cause: e });
+  }
+}
+
+/**
+ * Where a file handle's state is read: the path as written if it exists, else (a moved savepoint)
+ * the file of that name next to `_metadata`, confined to `directory` like relative paths are.
+ */
+export async function resolveHandlePath(directory: string, metadataFile: string, path: string): Promise<{ path: string; moved: boolean }> {
+  const local = localHandlePath(path, metadataFile);
+  try {
+    await stat(local);
+    return { path: local, moved: false };
+  } catch {
+    return { path: confinedPath(directory, basename(local), 'the name of a moved state file leaves the savepoint directory'), moved: true };
+  }
+}
 
 /**
  * Resolves stream handles of a savepoint in `directory` (the directory of `_metadata`): inline
@@ -35,31 +67,13 @@ export class StreamResolver {
       case 'byte-stream':
         return { bytes: h.data, file: `${this.metadataFile} (inline '${h.name}')`, baseOffset: h.metadataOffset };
       case 'relative-file':
-        return this.readChecked(this.confined(h.relativePath), h.size);
+        return this.readChecked(confinedPath(this.directory, h.relativePath), h.size);
       case 'file':
-        return this.readChecked(await this.absolute(h.path), h.size);
+        return this.readChecked((await resolveHandlePath(this.directory, this.metadataFile, h.path)).path, h.size);
       case 'segment-file':
       case 'empty-segment-file':
       case 'key-groups-stream':
         throw new FlinkUnsupportedError(this.metadataFile, `${h.type} stream handles (file merging / legacy nesting) cannot be read`);
-    }
-  }
-
-  private confined(rel: string): string {
-    if (rel === '' || isAbsolute(rel) || rel.includes('\\') || normalize(rel).split(sep).includes('..')) {
-      throw new PathEscapeError(rel, 'relative state file path leaves the savepoint directory');
-    }
-    return join(this.directory, rel);
-  }
-
-  private async absolute(path: string): Promise<string> {
-    const local = path.startsWith('file:') ? fileURLToPath(path.replace(/^file:\/+/, 'file:///')) : path;
-    try {
-      await stat(local);
-      return local;
-    } catch {
-      // Savepoints are moved: look for the file by its name next to `_metadata`.
-      return this.confined(basename(local));
     }
   }
 

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PathEscapeError } from '@flowstate/core';
@@ -12,7 +12,7 @@ import { writeOwnSavepoint } from './own-savepoint.js';
  * A job's checkpoint directory as Flink lays it out: `chk-3/` with `_metadata`, a meta stream and a
  * private file (relative), plus a `shared/` SST referenced by absolute path outside chk-3.
  */
-function incrementalCheckpoint(metaRel = 'meta'): { root: string; chk: string; sharedSst: string } {
+function incrementalCheckpoint(metaRel = 'meta', sharedPath?: string): { root: string; chk: string; sharedSst: string } {
   const root = mkdtempSync(join(tmpdir(), 'flowstate-flink-dispose-'));
   const chk = join(root, 'chk-3');
   mkdirSync(chk);
@@ -25,7 +25,7 @@ function incrementalCheckpoint(metaRel = 'meta'): { root: string; chk: string; s
   const handle: IncrementalKeyedHandle = {
     type: 'incremental', tag: 11, checkpointId: 3n, backendId: '00000000-0000-0000-0000-000000000000', startKeyGroup: 0, numKeyGroups: 4, checkpointedSize: 22n,
     meta: file(metaRel, 5),
-    shared: [{ localPath: '000001.sst', handle: { type: 'file', path: sharedSst, size: 10 } }],
+    shared: [{ localPath: '000001.sst', handle: { type: 'file', path: sharedPath ?? sharedSst, size: 10 } }],
     private: [{ localPath: 'MANIFEST-000002', handle: file('priv', 7) }],
     stateHandleId: 'h',
   };
@@ -89,6 +89,27 @@ describe('disposeFlinkSavepoint (Flink savepoint -d)', () => {
       rmSync(root, { recursive: true, force: true });
     }
   });
+
+  const refusals: { name: string; metaRel?: string; sharedPath?: string; link?: boolean; error: (e: Error & { code?: string }) => boolean }[] = [
+    { name: 'a file reached through a symlinked subdirectory', metaRel: 'link/victim', link: true, error: (e) => e instanceof PathEscapeError },
+    { name: "a missing absolute path whose name is '..'", sharedPath: '/nonexistent/..', error: (e) => e instanceof PathEscapeError },
+    { name: 'a file URI that is no local path (corrupt metadata)', sharedPath: 'file:///shared%2Fsst-1', error: (e) => e.code === 'CORRUPT_CHECKPOINT' },
+  ];
+  for (const r of refusals) {
+    it(`${r.name} refuses the dispose with a typed error before anything is deleted`, async () => {
+      const { root, chk } = incrementalCheckpoint(r.metaRel, r.sharedPath);
+      try {
+        mkdirSync(join(root, 'elsewhere'));
+        writeFileSync(join(root, 'elsewhere', 'victim'), Buffer.alloc(5));
+        if (r.link === true) symlinkSync(join(root, 'elsewhere'), join(chk, 'link'));
+        await assert.rejects(disposeFlinkSavepoint(chk), r.error);
+        assert.deepEqual(readdirSync(chk).sort(), ['_metadata', ...(r.link === true ? ['link'] : []), 'meta', 'priv']);
+        assert.equal(existsSync(join(root, 'elsewhere', 'victim')), true);
+      } finally {
+        rmSync(root, { recursive: true, force: true });
+      }
+    });
+  }
 
   it('corrupt _metadata is a typed error and nothing is deleted', async () => {
     const dir = writeOwnSavepoint(4, false);
