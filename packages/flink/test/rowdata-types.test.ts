@@ -71,4 +71,43 @@ describe('RowData: DECIMAL and TIMESTAMP in BinaryRowData', () => {
   it('a decimal with more fraction digits than its scale is a typed error, not rounded', () => {
     assert.throws(() => encode({ kind: '+I', fields: ['1.234', '0', null, null] }), FlinkOpaqueSerializerError);
   });
+
+  it('a decimal with more digits than its precision is a typed error, not wrapped', () => {
+    assert.throws(() => encode({ kind: '+I', fields: ['123456789012345678901.00', '0', null, null] }), FlinkOpaqueSerializerError);
+    assert.throws(() => encode({ kind: '+I', fields: ['123456789.00', '0', null, null] }), FlinkOpaqueSerializerError);
+    assert.throws(() => encode({ kind: '+I', fields: [null, '123456789012345678.000', null, null] }), FlinkOpaqueSerializerError);
+    assert.deepEqual(decode(encode({ kind: '+I', fields: ['-99999999.99', '99999999999999999.999', null, null] })).fields.slice(0, 2), ['-99999999.99', '99999999999999999.999']);
+  });
+
+  it('a non-compact decimal of more than 16 bytes is a typed error on read', () => {
+    const row = Buffer.alloc(8 + 32 + 24);
+    row[1] = (1 << 0) | (1 << 2) | (1 << 3);
+    row.writeUInt32LE(17, 16);
+    row.writeUInt32LE(40, 20);
+    row[40] = 1;
+    assert.throws(() => decode(serialized(row)), (e: Error & { code?: string }) => e.code === 'CORRUPT_CHECKPOINT' && /17 bytes/.test(e.message));
+  });
+
+  it('a timestamp needs a bigint millisecond and an integer nanoOfMillisecond in [0, 10^6), 0 when compact', () => {
+    const ts = (millisecond: unknown, nanoOfMillisecond: unknown) => ({ millisecond, nanoOfMillisecond });
+    for (const [compact, precise] of [
+      [ts(1n, 5), null],
+      [ts(1, 0), null],
+      [null, ts(1n, 1_000_000)],
+      [null, ts(1n, -1)],
+      [null, ts(1n, 1.5)],
+      [null, ts(2n ** 63n, 0)],
+    ]) {
+      assert.throws(() => encode({ kind: '+I', fields: [null, null, compact, precise] }), FlinkOpaqueSerializerError, JSON.stringify([compact, precise], (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v)));
+    }
+    assert.deepEqual(decode(encode({ kind: '+I', fields: [null, null, ts(-5n, 0), ts(7n, 999_999)] })).fields.slice(2), [ts(-5n, 0), ts(7n, 999_999)]);
+  });
+
+  it('a timestamp whose nanoOfMillisecond is outside [0, 10^6) is a typed error on read', () => {
+    const row = Buffer.alloc(8 + 32 + 8);
+    row[1] = (1 << 0) | (1 << 1) | (1 << 2);
+    row.writeInt32LE(1_000_000, 32);
+    row.writeUInt32LE(40, 36);
+    assert.throws(() => decode(serialized(row)), (e: Error & { code?: string }) => e.code === 'CORRUPT_CHECKPOINT' && /nanoOfMillisecond/.test(e.message));
+  });
 });

@@ -35,6 +35,9 @@ export interface FlinkTimestamp {
 const MAX_COMPACT_DECIMAL = 18;
 /** TimestampData.isCompact: up to millisecond precision the slot holds the epoch millisecond. */
 const MAX_COMPACT_TIMESTAMP = 3;
+/** DECIMAL precision is at most 38 in Flink: its unscaled BigInteger never needs more bytes (and longer input would cost quadratic BigInt work). */
+const MAX_DECIMAL_BYTES = 16;
+const NANOS_PER_MILLI = 1_000_000;
 const TIMESTAMPS = new Set(['TIMESTAMP_WITHOUT_TIME_ZONE', 'TIMESTAMP_WITH_LOCAL_TIME_ZONE']);
 
 /** The type (LogicalTypeRoot enum constant, precision, scale) of a Java-serialized LogicalType. */
@@ -118,14 +121,17 @@ function readField(dv: DataView, row: Uint8Array, slot: number, type: RowFieldTy
 
 /** DECIMAL as its exact decimal string with `scale` fraction digits (e.g. "-12.30"). */
 function readDecimal(dv: DataView, row: Uint8Array, slot: number, t: RowFieldType, i: JavaDataInput, rowAt: number): string {
-  const unscaled = (t.precision ?? 10) <= MAX_COMPACT_DECIMAL ? dv.getBigInt64(slot, true) : bigIntFromTwosComplement(varBytes(dv, row, slot, i, rowAt));
-  return formatDecimal(unscaled, t.scale ?? 0);
+  if ((t.precision ?? 10) <= MAX_COMPACT_DECIMAL) return formatDecimal(dv.getBigInt64(slot, true), t.scale ?? 0);
+  const bytes = varBytes(dv, row, slot, i, rowAt);
+  if (bytes.length > MAX_DECIMAL_BYTES) i.fail(`DECIMAL(${t.precision}) of ${bytes.length} bytes (at most ${MAX_DECIMAL_BYTES})`, rowAt);
+  return formatDecimal(bigIntFromTwosComplement(bytes), t.scale ?? 0);
 }
 
 /** Compact: the slot is the epoch millisecond; else the slot is (offset << 32 | nanoOfMillisecond) and the millisecond a long at offset. */
 function readTimestamp(dv: DataView, row: Uint8Array, slot: number, t: RowFieldType, i: JavaDataInput, rowAt: number): FlinkTimestamp {
   if ((t.precision ?? 6) <= MAX_COMPACT_TIMESTAMP) return { millisecond: dv.getBigInt64(slot, true), nanoOfMillisecond: 0 };
   const nanoOfMillisecond = dv.getInt32(slot, true);
+  if (nanoOfMillisecond < 0 || nanoOfMillisecond >= NANOS_PER_MILLI) i.fail(`timestamp nanoOfMillisecond ${nanoOfMillisecond} is outside [0, ${NANOS_PER_MILLI})`, rowAt);
   const offset = dv.getUint32(slot + 4, true);
   if (offset + 8 > row.length) i.fail('timestamp outside its row', rowAt);
   return { millisecond: dv.getBigInt64(offset, true), nanoOfMillisecond };
@@ -201,15 +207,19 @@ function writeRow(o: JavaDataOutput, v: FlinkRow, types: readonly RowFieldType[]
     }
     if (t === 'DECIMAL') {
       const unscaled = parseDecimal(String(x), type.scale ?? 0, cls);
-      if ((type.precision ?? 10) <= MAX_COMPACT_DECIMAL) return dv.setBigInt64(slot, BigInt.asIntN(64, unscaled), true);
+      const precision = type.precision ?? 10;
+      if ((unscaled < 0n ? -unscaled : unscaled).toString().length > precision) {
+        throw new FlinkOpaqueSerializerError(undefined, cls, `'${String(x).slice(0, 80)}' has more than the ${precision} digits of its DECIMAL(${precision}, ${type.scale ?? 0})`);
+      }
+      if (precision <= MAX_COMPACT_DECIMAL) return dv.setBigInt64(slot, unscaled, true);
       // Non-compact: 16 bytes reserved and zeroed, the BigInteger bytes at their start, size = their length.
       const b = twosComplementOf(unscaled);
-      if (b.length > 16) throw new FlinkOpaqueSerializerError(undefined, cls, `DECIMAL '${String(x)}' needs more than 16 bytes`);
+      if (b.length > MAX_DECIMAL_BYTES) throw new FlinkOpaqueSerializerError(undefined, cls, `DECIMAL '${String(x)}' needs more than 16 bytes`);
       dv.setUint32(slot, b.length, true);
       return dv.setUint32(slot + 4, variable(b, 16), true);
     }
     if (TIMESTAMPS.has(t)) {
-      const ts = x as FlinkTimestamp;
+      const ts = checkedTimestamp(x, (type.precision ?? 6) <= MAX_COMPACT_TIMESTAMP, cls);
       if ((type.precision ?? 6) <= MAX_COMPACT_TIMESTAMP) return dv.setBigInt64(slot, ts.millisecond, true);
       const ms = new Uint8Array(8);
       new DataView(ms.buffer).setBigInt64(0, ts.millisecond, true);
@@ -239,6 +249,19 @@ function writeRow(o: JavaDataOutput, v: FlinkRow, types: readonly RowFieldType[]
   o.writeInt(fixedEnd + extraLen);
   o.writeBytes(fixed);
   for (const e of extra) o.writeBytes(e);
+}
+
+/** A TimestampData to write: a 64-bit millisecond and 0 <= nanoOfMillisecond < 10^6, which a compact timestamp (precision <= 3) cannot hold but as 0. */
+function checkedTimestamp(x: unknown, compact: boolean, cls: string): FlinkTimestamp {
+  const ts = x as Partial<FlinkTimestamp> | null;
+  const ms = typeof ts === 'object' && ts !== null ? ts.millisecond : undefined;
+  const nano = typeof ts === 'object' && ts !== null ? ts.nanoOfMillisecond : undefined;
+  if (typeof ms !== 'bigint' || BigInt.asIntN(64, ms) !== ms) throw new FlinkOpaqueSerializerError(undefined, cls, 'a TIMESTAMP needs a 64-bit bigint millisecond');
+  if (typeof nano !== 'number' || !Number.isInteger(nano) || nano < 0 || nano >= NANOS_PER_MILLI) {
+    throw new FlinkOpaqueSerializerError(undefined, cls, `TIMESTAMP nanoOfMillisecond ${String(nano)} is not an integer in [0, ${NANOS_PER_MILLI})`);
+  }
+  if (compact && nano !== 0) throw new FlinkOpaqueSerializerError(undefined, cls, `TIMESTAMP of precision <= ${MAX_COMPACT_TIMESTAMP} cannot hold nanoOfMillisecond ${nano}`);
+  return { millisecond: ms, nanoOfMillisecond: nano };
 }
 
 /** RowDataSerializerSnapshot v3: i32 n, n Java-serialized LogicalTypes (own streams), nested field snapshots. */
