@@ -13,12 +13,12 @@ import {
   type SnapshotResult,
 } from '@flowstate/core';
 import type { RestoreMode } from './claim.js';
-import { CheckpointFailedError, describe } from './errors.js';
+import { describe } from './errors.js';
 import type { CheckpointEventListener } from './history.js';
 import { CheckpointCoordinator, type RecoveredCheckpoints } from './lifecycle/checkpoint-coordinator.js';
 import type { CheckpointAcknowledgement, CheckpointAttempt, CheckpointParticipant, CompletedCheckpoint, MetadataLayout, PendingCheckpoint } from './lifecycle/types.js';
 import { diagnosticsLog } from './log.js';
-import { corruptionIn, type RestorePoint, type SkippedCheckpoint } from './restore.js';
+import { corruptionIn, type RestorePoint } from './restore.js';
 
 export interface EmbeddedCoordinatorOptions {
   /** The job's checkpoint storage; checkpoints of earlier runs in it are restore candidates. */

@@ -222,11 +222,15 @@ export class Channel {
    */
   consume(batch: RecordBatch, n: number): void {
     assert(this.queue[this.head] === batch && batch.pos + n <= batch.values.length, `channel ${this.id}: consumed records not at the head`);
-    const hadCredit = this.records < this.capacity;
     batch.pos += n;
-    this.records -= n;
     if (batch.pos === batch.values.length) this.dequeue();
-    // Returning the first credit makes an unavailable producer available again.
+    this.returnCredit(n);
+  }
+
+  /** `n` records left the channel: their credit returns; the first credit wakes an unavailable producer. */
+  private returnCredit(n: number): void {
+    const hadCredit = this.hasCredit;
+    this.records -= n;
     if (!hadCredit && n > 0) this.producer.notify();
   }
 
@@ -274,10 +278,8 @@ export class Channel {
   private taken(m: ChannelMessage): void {
     if (m.kind === 'records') {
       const n = m.values.length - m.pos;
-      const hadCredit = this.hasCredit;
       m.pos = m.values.length;
-      this.records -= n;
-      if (!hadCredit && n > 0) this.producer.notify();
+      this.returnCredit(n);
     } else if (m.kind === 'barrier') {
       const first = this.barriers.shift();
       assert(first === m, `channel ${this.id}: barriers leave in order`);

@@ -21,7 +21,6 @@ import type {
   TimerService,
   ReadOnlyBroadcastContext,
   RichFunction,
-  RuntimeContext,
   SnapshotContext,
   SubtaskInfo,
 } from './functions.js';
