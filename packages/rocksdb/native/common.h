@@ -98,6 +98,14 @@ extern const napi_type_tag kIteratorTag;
 extern const napi_type_tag kBatchTag;
 extern const napi_type_tag kSstWriterTag;
 
+// Queues an async worker (it deletes itself once it settled) and returns the promise it settles.
+template <class Worker>
+Napi::Promise QueueWorker(Worker* worker) {
+  Napi::Promise p = worker->Promise();
+  worker->Queue();
+  return p;
+}
+
 // ---- argument helpers ------------------------------------------------------
 // Returns a Slice that aliases the Uint8Array's memory; valid for the duration
 // of the current native call only (never stored, never used off-thread).
@@ -296,21 +304,65 @@ class IterWrap : public DbChildWrap<IterWrap, IterRef, &AddonData::iterator_ctor
   Napi::Value IsClosed(const Napi::CallbackInfo& info);
 };
 
-class BatchWrap : public Napi::ObjectWrap<BatchWrap> {
+// Base of the JS objects that take the four writes (put, merge, delete, deleteRange) into a
+// rocksdb::WriteBatch or SstFileWriter: the methods read the same arguments and differ only in
+// where they write. Self provides `template <typename Op> Napi::Value Write(info, Op op)`: it
+// resolves the target (a batch's column family in the first argument, a writer's open file), calls
+// `op(target, env, k)` with `k` the index of the key argument, and throws a failed Status.
+template <class Self>
+class KvWriterWrap : public Napi::ObjectWrap<Self> {
  public:
-  static Napi::Function Define(Napi::Env env);
-  explicit BatchWrap(const Napi::CallbackInfo& info);
-  rocksdb::WriteBatch* batch() { return &batch_; }
-  uint64_t db_id() const { return db_id_; }
+  using Descriptor = Napi::ClassPropertyDescriptor<Self>;
+  KvWriterWrap(const Napi::CallbackInfo& info, const napi_type_tag* tag) : Napi::ObjectWrap<Self>(info) {
+    info.This().template As<Napi::Object>().TypeTag(tag);
+  }
+
+ protected:
+  // Defines Self's JS class `name`: the four writes, then Self's own methods.
+  static Napi::Function DefineWriterClass(Napi::Env env, const char* name, std::initializer_list<Descriptor> own) {
+    using W = Napi::ObjectWrap<Self>;
+    std::vector<Descriptor> all{W::InstanceMethod("put", &KvWriterWrap::Put), W::InstanceMethod("merge", &KvWriterWrap::Merge),
+                                W::InstanceMethod("delete", &KvWriterWrap::Delete), W::InstanceMethod("deleteRange", &KvWriterWrap::DeleteRange)};
+    all.insert(all.end(), own);
+    return W::DefineClass(env, name, all);
+  }
 
  private:
-  rocksdb::ColumnFamilyHandle* Cf(const Napi::Env& env, const Napi::Value& v);
+  Self& self() { return static_cast<Self&>(*this); }
+  Napi::Value Put(const Napi::CallbackInfo& info) {
+    return self().Write(info, [&](auto& w, Napi::Env env, size_t k) { return w.Put(ArgBytes(env, info[k], "key"), ArgBytes(env, info[k + 1], "value")); });
+  }
+  Napi::Value Merge(const Napi::CallbackInfo& info) {
+    return self().Write(info, [&](auto& w, Napi::Env env, size_t k) { return w.Merge(ArgBytes(env, info[k], "key"), ArgBytes(env, info[k + 1], "value")); });
+  }
+  Napi::Value Delete(const Napi::CallbackInfo& info) {
+    return self().Write(info, [&](auto& w, Napi::Env env, size_t k) { return w.Delete(ArgBytes(env, info[k], "key")); });
+  }
+  Napi::Value DeleteRange(const Napi::CallbackInfo& info) {
+    return self().Write(info, [&](auto& w, Napi::Env env, size_t k) { return w.DeleteRange(ArgBytes(env, info[k], "begin"), ArgBytes(env, info[k + 1], "end")); });
+  }
+};
+
+class BatchWrap : public KvWriterWrap<BatchWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+  explicit BatchWrap(const Napi::CallbackInfo& info) : KvWriterWrap(info, &kBatchTag) {}
+  rocksdb::WriteBatch* batch() { return &batch_; }
+  uint64_t db_id() const { return db_id_; }
   template <typename Op>
   Napi::Value Write(const Napi::CallbackInfo& info, Op op);
-  Napi::Value Put(const Napi::CallbackInfo& info);
-  Napi::Value Delete(const Napi::CallbackInfo& info);
-  Napi::Value Merge(const Napi::CallbackInfo& info);
-  Napi::Value DeleteRange(const Napi::CallbackInfo& info);
+
+ private:
+  // The batch's writes into one column family, with SstFileWriter's signatures.
+  struct CfBatch {
+    rocksdb::WriteBatch& b;
+    rocksdb::ColumnFamilyHandle* cf;
+    rocksdb::Status Put(const rocksdb::Slice& k, const rocksdb::Slice& v) { return b.Put(cf, k, v); }
+    rocksdb::Status Merge(const rocksdb::Slice& k, const rocksdb::Slice& v) { return b.Merge(cf, k, v); }
+    rocksdb::Status Delete(const rocksdb::Slice& k) { return b.Delete(cf, k); }
+    rocksdb::Status DeleteRange(const rocksdb::Slice& begin, const rocksdb::Slice& end) { return b.DeleteRange(cf, begin, end); }
+  };
+  rocksdb::ColumnFamilyHandle* Cf(const Napi::Env& env, const Napi::Value& v);
   Napi::Value Clear(const Napi::CallbackInfo& info);
   Napi::Value Count(const Napi::CallbackInfo& info);
   Napi::Value DataSize(const Napi::CallbackInfo& info);
@@ -329,23 +381,19 @@ struct SstWriterState {
   bool busy = false;  // an async finish is running on a worker thread
 };
 
-class SstWriterWrap : public Napi::ObjectWrap<SstWriterWrap> {
+class SstWriterWrap : public KvWriterWrap<SstWriterWrap> {
  public:
   static Napi::Function Define(Napi::Env env);
-  explicit SstWriterWrap(const Napi::CallbackInfo& info);
+  explicit SstWriterWrap(const Napi::CallbackInfo& info) : KvWriterWrap(info, &kSstWriterTag) {}
   void Configure(const rocksdb::Options& options);
+  template <typename Op>
+  Napi::Value Write(const Napi::CallbackInfo& info, Op op);
 
  private:
   class FinishWorker;
   rocksdb::SstFileWriter* Opened(const Napi::Env& env);
-  template <typename Op>
-  Napi::Value Write(const Napi::CallbackInfo& info, Op op);
   Napi::Value ConfigureJs(const Napi::CallbackInfo& info);
   Napi::Value Open(const Napi::CallbackInfo& info);
-  Napi::Value Put(const Napi::CallbackInfo& info);
-  Napi::Value Merge(const Napi::CallbackInfo& info);
-  Napi::Value Delete(const Napi::CallbackInfo& info);
-  Napi::Value DeleteRange(const Napi::CallbackInfo& info);
   Napi::Value Finish(const Napi::CallbackInfo& info);
   Napi::Value FinishAsync(const Napi::CallbackInfo& info);
   Napi::Value PutPackedAndFinishAsync(const Napi::CallbackInfo& info);

@@ -223,9 +223,7 @@ Napi::Value DbWrap::OpenAsync(const Napi::CallbackInfo& info) {
   DbConfig config = ParseConfig(env, info[1]);
   auto* w = new OpenWorker(env, this, info.This().As<Napi::Object>(), path, std::move(config));
   opening_ = true;
-  Napi::Promise p = w->Promise();
-  w->Queue();
-  return p;
+  return QueueWorker(w);
 }
 
 Napi::Value DbWrap::Close(const Napi::CallbackInfo& info) {
@@ -424,9 +422,7 @@ Napi::Value DbWrap::FlushAsync(const Napi::CallbackInfo& info) {
     fo.wait = true;
     return db->Flush(fo, targets);
   });
-  Napi::Promise p = w->Promise();
-  w->Queue();
-  return p;
+  return QueueWorker(w);
 }
 
 namespace {
@@ -512,9 +508,7 @@ Napi::Value DbWrap::CompactRangeAsync(const Napi::CallbackInfo& info) {
   rocksdb::ColumnFamilyHandle* h = cf->handle;  // stays valid: drop/close wait for us
   auto bottommost = BottommostArg(env, info[3], st->ttl()->Has(cf->id));
   auto* w = new OpWorker(env, state_, [db, h, b, e, bottommost]() { return DoCompact(db, h, b, e, bottommost); });
-  Napi::Promise p = w->Promise();
-  w->Queue();
-  return p;
+  return QueueWorker(w);
 }
 
 Napi::Value DbWrap::GetSnapshot(const Napi::CallbackInfo& info) {
@@ -583,9 +577,7 @@ Napi::Value DbWrap::CreateCheckpointAsync(const Napi::CallbackInfo& info) {
   std::string dir = ArgString(env, info[0], "checkpoint directory");
   rocksdb::DB* db = st->db();
   auto* w = new OpWorker(env, state_, [db, dir]() { return DoCheckpoint(db, dir); });
-  Napi::Promise p = w->Promise();
-  w->Queue();
-  return p;
+  return QueueWorker(w);
 }
 
 namespace {
@@ -675,9 +667,7 @@ Napi::Value DbWrap::IngestExternalFile(const Napi::CallbackInfo& info) {
 Napi::Value DbWrap::IngestExternalFileAsync(const Napi::CallbackInfo& info) {
   // The handle stays valid: drop/close wait for the worker.
   auto* w = new OpWorker(info.Env(), state_, [c = Ingest(info)]() { return c.st->db()->IngestExternalFile(c.cf, c.files, c.options); });
-  Napi::Promise p = w->Promise();
-  w->Queue();
-  return p;
+  return QueueWorker(w);
 }
 
 Napi::Value DbWrap::CreateSstFileWriter(const Napi::CallbackInfo& info) {

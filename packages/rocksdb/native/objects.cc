@@ -211,20 +211,11 @@ Napi::Value IterWrap::IsClosed(const Napi::CallbackInfo& info) {
 
 // ---- WriteBatch ------------------------------------------------------------------
 Napi::Function BatchWrap::Define(Napi::Env env) {
-  return DefineClass(env, "WriteBatch",
-                     {
-                         InstanceMethod<&BatchWrap::Put>("put"),
-                         InstanceMethod<&BatchWrap::Delete>("delete"),
-                         InstanceMethod<&BatchWrap::Merge>("merge"),
-                         InstanceMethod<&BatchWrap::DeleteRange>("deleteRange"),
-                         InstanceMethod<&BatchWrap::Clear>("clear"),
-                         InstanceMethod<&BatchWrap::Count>("count"),
-                         InstanceMethod<&BatchWrap::DataSize>("dataSize"),
-                     });
-}
-
-BatchWrap::BatchWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<BatchWrap>(info) {
-  info.This().As<Napi::Object>().TypeTag(&kBatchTag);
+  return DefineWriterClass(env, "WriteBatch", {
+      InstanceMethod<&BatchWrap::Clear>("clear"),
+      InstanceMethod<&BatchWrap::Count>("count"),
+      InstanceMethod<&BatchWrap::DataSize>("dataSize"),
+  });
 }
 
 rocksdb::ColumnFamilyHandle* BatchWrap::Cf(const Napi::Env& env, const Napi::Value& v) {
@@ -244,29 +235,13 @@ rocksdb::ColumnFamilyHandle* BatchWrap::Cf(const Napi::Env& env, const Napi::Val
   return ref->handle;
 }
 
-// Adds one operation (`op`, on the family info[0]) to the batch.
+// Adds one operation (`op`, on the family info[0], key from info[1]) to the batch.
 template <typename Op>
 Napi::Value BatchWrap::Write(const Napi::CallbackInfo& info, Op op) {
   Napi::Env env = info.Env();
-  rocksdb::ColumnFamilyHandle* h = Cf(env, info[0]);
-  ThrowIfError(env, op(h, env), std::string());
+  CfBatch target{batch_, Cf(env, info[0])};
+  ThrowIfError(env, op(target, env, 1), std::string());
   return env.Undefined();
-}
-
-Napi::Value BatchWrap::Put(const Napi::CallbackInfo& info) {
-  return Write(info, [&](rocksdb::ColumnFamilyHandle* h, Napi::Env env) { return batch_.Put(h, ArgBytes(env, info[1], "key"), ArgBytes(env, info[2], "value")); });
-}
-
-Napi::Value BatchWrap::Delete(const Napi::CallbackInfo& info) {
-  return Write(info, [&](rocksdb::ColumnFamilyHandle* h, Napi::Env env) { return batch_.Delete(h, ArgBytes(env, info[1], "key")); });
-}
-
-Napi::Value BatchWrap::Merge(const Napi::CallbackInfo& info) {
-  return Write(info, [&](rocksdb::ColumnFamilyHandle* h, Napi::Env env) { return batch_.Merge(h, ArgBytes(env, info[1], "key"), ArgBytes(env, info[2], "value")); });
-}
-
-Napi::Value BatchWrap::DeleteRange(const Napi::CallbackInfo& info) {
-  return Write(info, [&](rocksdb::ColumnFamilyHandle* h, Napi::Env env) { return batch_.DeleteRange(h, ArgBytes(env, info[1], "begin"), ArgBytes(env, info[2], "end")); });
 }
 
 Napi::Value BatchWrap::Clear(const Napi::CallbackInfo& info) {

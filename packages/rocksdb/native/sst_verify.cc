@@ -153,9 +153,7 @@ Napi::Value VerifySstFile(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string path = ArgString(env, info[0], "path");
   auto* worker = new VerifyWorker(env, std::move(path));
-  Napi::Promise p = worker->Promise();
-  worker->Queue();
-  return p;
+  return QueueWorker(worker);
 }
 
 }  // namespace flowstate

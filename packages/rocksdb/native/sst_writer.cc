@@ -121,25 +121,16 @@ class SstWriterWrap::FinishWorker : public Napi::AsyncWorker {
 };
 
 Napi::Function SstWriterWrap::Define(Napi::Env env) {
-  return DefineClass(env, "SstFileWriter",
-                     {
-                         InstanceMethod<&SstWriterWrap::ConfigureJs>("configure"),
-                         InstanceMethod<&SstWriterWrap::Open>("open"),
-                         InstanceMethod<&SstWriterWrap::Put>("put"),
-                         InstanceMethod<&SstWriterWrap::Merge>("merge"),
-                         InstanceMethod<&SstWriterWrap::Delete>("delete"),
-                         InstanceMethod<&SstWriterWrap::DeleteRange>("deleteRange"),
-                         InstanceMethod<&SstWriterWrap::Finish>("finish"),
-                         InstanceMethod<&SstWriterWrap::FinishAsync>("finishAsync"),
-                         InstanceMethod<&SstWriterWrap::PutPackedAndFinishAsync>("putPackedAndFinishAsync"),
-                         InstanceMethod<&SstWriterWrap::FileSize>("fileSize"),
-                         InstanceMethod<&SstWriterWrap::Abandon>("abandon"),
-                         InstanceMethod<&SstWriterWrap::State>("state"),
-                     });
-}
-
-SstWriterWrap::SstWriterWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<SstWriterWrap>(info) {
-  info.This().As<Napi::Object>().TypeTag(&kSstWriterTag);
+  return DefineWriterClass(env, "SstFileWriter", {
+      InstanceMethod<&SstWriterWrap::ConfigureJs>("configure"),
+      InstanceMethod<&SstWriterWrap::Open>("open"),
+      InstanceMethod<&SstWriterWrap::Finish>("finish"),
+      InstanceMethod<&SstWriterWrap::FinishAsync>("finishAsync"),
+      InstanceMethod<&SstWriterWrap::PutPackedAndFinishAsync>("putPackedAndFinishAsync"),
+      InstanceMethod<&SstWriterWrap::FileSize>("fileSize"),
+      InstanceMethod<&SstWriterWrap::Abandon>("abandon"),
+      InstanceMethod<&SstWriterWrap::State>("state"),
+  });
 }
 
 void SstWriterWrap::Configure(const rocksdb::Options& options) {
@@ -181,29 +172,13 @@ Napi::Value SstWriterWrap::Open(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// Runs `op` (one write) on the open writer; its error names the file.
+// Runs `op` (one write, key from info[0]) on the open writer; its error names the file.
 template <typename Op>
 Napi::Value SstWriterWrap::Write(const Napi::CallbackInfo& info, Op op) {
   Napi::Env env = info.Env();
   rocksdb::SstFileWriter* w = Opened(env);
-  ThrowSst(env, op(w, env), st_->path);
+  ThrowSst(env, op(*w, env, 0), st_->path);
   return env.Undefined();
-}
-
-Napi::Value SstWriterWrap::Put(const Napi::CallbackInfo& info) {
-  return Write(info, [&](rocksdb::SstFileWriter* w, Napi::Env env) { return w->Put(ArgBytes(env, info[0], "key"), ArgBytes(env, info[1], "value")); });
-}
-
-Napi::Value SstWriterWrap::Merge(const Napi::CallbackInfo& info) {
-  return Write(info, [&](rocksdb::SstFileWriter* w, Napi::Env env) { return w->Merge(ArgBytes(env, info[0], "key"), ArgBytes(env, info[1], "value")); });
-}
-
-Napi::Value SstWriterWrap::Delete(const Napi::CallbackInfo& info) {
-  return Write(info, [&](rocksdb::SstFileWriter* w, Napi::Env env) { return w->Delete(ArgBytes(env, info[0], "key")); });
-}
-
-Napi::Value SstWriterWrap::DeleteRange(const Napi::CallbackInfo& info) {
-  return Write(info, [&](rocksdb::SstFileWriter* w, Napi::Env env) { return w->DeleteRange(ArgBytes(env, info[0], "begin"), ArgBytes(env, info[1], "end")); });
 }
 
 Napi::Value SstWriterWrap::Finish(const Napi::CallbackInfo& info) {
@@ -220,9 +195,7 @@ Napi::Value SstWriterWrap::FinishAsync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Opened(env);
   auto* worker = new FinishWorker(env, st_, info.This().As<Napi::Object>());
-  Napi::Promise p = worker->Promise();
-  worker->Queue();
-  return p;
+  return QueueWorker(worker);
 }
 
 Napi::Value SstWriterWrap::PutPackedAndFinishAsync(const Napi::CallbackInfo& info) {
@@ -230,9 +203,7 @@ Napi::Value SstWriterWrap::PutPackedAndFinishAsync(const Napi::CallbackInfo& inf
   Opened(env);
   ArgBytes(env, info[0], "packed rows");  // type check here, so a bad argument throws synchronously
   auto* worker = new FinishWorker(env, st_, info.This().As<Napi::Object>(), info[0]);
-  Napi::Promise p = worker->Promise();
-  worker->Queue();
-  return p;
+  return QueueWorker(worker);
 }
 
 Napi::Value SstWriterWrap::FileSize(const Napi::CallbackInfo& info) {
