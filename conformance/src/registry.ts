@@ -15,3 +15,17 @@ export interface ConformanceGroup {
   readonly name: string;
   readonly cases: readonly ConformanceCase[];
 }
+
+/**
+ * A group of cases. Case names must be unique within their group: a name is how a case is rerun
+ * (`--test-name-pattern`, with its printed seed) and how tooling (`listConformanceCases`) tells
+ * cases apart, so a copied case that kept its name would shadow the other one.
+ */
+export function conformanceGroup(name: string, cases: readonly ConformanceCase[]): ConformanceGroup {
+  const seen = new Set<string>();
+  for (const c of cases) {
+    if (seen.has(c.name)) throw new Error(`conformance group '${name}' has two cases named '${c.name}'`);
+    seen.add(c.name);
+  }
+  return { name, cases };
+}

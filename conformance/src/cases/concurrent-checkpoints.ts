@@ -5,7 +5,7 @@ import type { Fixture } from '../harness/fixture.js';
 import { keysInRange, MAX_PARALLELISM, subtaskRanges } from '../harness/keys.js';
 import { caseSeed, formatSeed, Prng } from '../harness/prng.js';
 import { VOID_NS, VOID_NS_SERIALIZER } from '../harness/state-checks.js';
-import type { ConformanceGroup } from '../registry.js';
+import { conformanceGroup } from '../registry.js';
 
 const RANDOM_SEED = caseSeed(0x5eed0c01);
 /** Random interleavings against the real backend; FLOWSTATE_CONCURRENT_CHECKPOINT_RUNS runs more. */
@@ -14,19 +14,16 @@ const RANDOM_RUNS = Number(process.env['FLOWSTATE_CONCURRENT_CHECKPOINT_RUNS'] ?
 const COUNTER = new ValueStateDescriptor<number>('counter', Serializers.int32, 0);
 const KEYS = Array.from({ length: 300 }, (_, i) => `key-${i}`);
 
-export const concurrentCheckpointsGroup: ConformanceGroup = {
-  name: 'concurrent checkpoints and shared files',
-  cases: [
-    {
-      name: 'trigger 2, complete 2, notify 2, trigger 3, trigger 4, complete 3, notify 3, trigger 5, complete 4, complete 5 (1 retained): no retained checkpoint references a deleted file, and 5 restores',
-      run: issueSequence,
-    },
-    {
-      name: `${RANDOM_RUNS} random interleavings of trigger / complete / notify (late, reordered, lost) / abort, 1-4 concurrent: retained files always exist, nothing is declined, the latest restores (${formatSeed(RANDOM_SEED)})`,
-      run: randomInterleavings,
-    },
-  ],
-};
+export const concurrentCheckpointsGroup = conformanceGroup('concurrent checkpoints and shared files', [
+  {
+    name: 'trigger 2, complete 2, notify 2, trigger 3, trigger 4, complete 3, notify 3, trigger 5, complete 4, complete 5 (1 retained): no retained checkpoint references a deleted file, and 5 restores',
+    run: issueSequence,
+  },
+  {
+    name: `${RANDOM_RUNS} random interleavings of trigger / complete / notify (late, reordered, lost) / abort, 1-4 concurrent: retained files always exist, nothing is declined, the latest restores (${formatSeed(RANDOM_SEED)})`,
+    run: randomInterleavings,
+  },
+]);
 
 /** Writes `value` under `keys` in whichever subtask owns each key; the model follows. */
 function write(subtasks: ReadonlyArray<KeyedStateBackend<string>>, keys: readonly string[], value: number, model: Map<string, number>): void {

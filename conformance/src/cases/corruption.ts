@@ -7,20 +7,17 @@ import { assertMixed } from '../harness/mixed-workload.js';
 import { caseSeed, formatSeed } from '../harness/prng.js';
 import { filledBackend } from '../harness/filled-backend.js';
 import { restoreKeyed } from '../harness/restore.js';
-import type { ConformanceGroup } from '../registry.js';
+import { conformanceGroup } from '../registry.js';
 
 const SEED = caseSeed(0x5eed0901);
 
 type Damage = 'truncated' | 'flipped' | 'missing';
 
-export const corruptionGroup: ConformanceGroup = {
-  name: 'corrupt checkpoints',
-  cases: [
-    { name: `a truncated state file fails restore with CorruptCheckpointError naming the file (${formatSeed(SEED)})`, run: (fx) => damaged(fx, 'truncated') },
-    { name: `a flipped byte in a state file fails restore with CorruptCheckpointError naming the file (${formatSeed(SEED)})`, run: (fx) => damaged(fx, 'flipped') },
-    { name: `a missing state file fails restore with CorruptCheckpointError naming the file (${formatSeed(SEED)})`, run: (fx) => damaged(fx, 'missing') },
-  ],
-};
+export const corruptionGroup = conformanceGroup('corrupt checkpoints', [
+  { name: `a truncated state file fails restore with CorruptCheckpointError naming the file (${formatSeed(SEED)})`, run: (fx) => damaged(fx, 'truncated') },
+  { name: `a flipped byte in a state file fails restore with CorruptCheckpointError naming the file (${formatSeed(SEED)})`, run: (fx) => damaged(fx, 'flipped') },
+  { name: `a missing state file fails restore with CorruptCheckpointError naming the file (${formatSeed(SEED)})`, run: (fx) => damaged(fx, 'missing') },
+]);
 
 /**
  * Damages each file the checkpoint wrote, one at a time, and expects restore itself (not some later

@@ -13,27 +13,22 @@ import {
 import { assertSameMembers } from '../harness/expect.js';
 import type { Fixture } from '../harness/fixture.js';
 import { keyGroupOf } from '../harness/keys.js';
-import { caseSeed, formatSeed, Prng } from '../harness/prng.js';
+import { caseSeeds, formatSeed, Prng } from '../harness/prng.js';
 import { snapshotAndRestoreOne } from '../harness/restore.js';
 import { listContents } from '../harness/state-checks.js';
-import type { ConformanceGroup } from '../registry.js';
+import { conformanceGroup } from '../registry.js';
 import { namespaceCases } from './namespaces.js';
 
-const KEYS_SEED = caseSeed(0x5eed0501);
-const APPLY_SEED = caseSeed(0x5eed0502);
-const PRIMITIVE_KEYS_SEED = caseSeed(0x5eed0503);
+const SEEDS = caseSeeds({ keys: 0x5eed0501, apply: 0x5eed0502, primitiveKeys: 0x5eed0503 });
 
-export const keysNamespacesGroup: ConformanceGroup = {
-  name: 'keys and namespaces',
-  cases: [
-    { name: 'setCurrentKey/getCurrentKey and the key group of the serialized key', run: currentKeyAndKeyGroup },
-    { name: `primitive keys of every type get the key group of their serialized bytes (${formatSeed(PRIMITIVE_KEYS_SEED)})`, run: primitiveKeyGroups },
-    { name: `getKeys and getKeysAndNamespaces over several namespaces (${formatSeed(KEYS_SEED)})`, run: getKeysAndNamespaces },
-    { name: `applyToAllKeys visits every key once and may clear or add to state while it runs (${formatSeed(APPLY_SEED)})`, run: applyToAllKeys },
-    { name: 'numKeyValueStateEntries counts (key, namespace) entries over all states and returns to 0 after clear', run: numEntries },
-    ...namespaceCases,
-  ],
-};
+export const keysNamespacesGroup = conformanceGroup('keys and namespaces', [
+  { name: 'setCurrentKey/getCurrentKey and the key group of the serialized key', run: currentKeyAndKeyGroup },
+  { name: `primitive keys of every type get the key group of their serialized bytes (${formatSeed(SEEDS.primitiveKeys)})`, run: primitiveKeyGroups },
+  { name: `getKeys and getKeysAndNamespaces over several namespaces (${formatSeed(SEEDS.keys)})`, run: getKeysAndNamespaces },
+  { name: `applyToAllKeys visits every key once and may clear or add to state while it runs (${formatSeed(SEEDS.apply)})`, run: applyToAllKeys },
+  { name: 'numKeyValueStateEntries counts (key, namespace) entries over all states and returns to 0 after clear', run: numEntries },
+  ...namespaceCases,
+]);
 
 /** The suite routes keys with the core's assignment; a backend that hashes differently breaks rescaling. */
 async function currentKeyAndKeyGroup(fx: Fixture): Promise<void> {
@@ -55,7 +50,7 @@ async function currentKeyAndKeyGroup(fx: Fixture): Promise<void> {
  * primitive-key-groups.ts): whatever the path, the key group must be the serialized key's.
  */
 async function primitiveKeyGroups(fx: Fixture): Promise<void> {
-  const prng = new Prng(PRIMITIVE_KEYS_SEED);
+  const prng = new Prng(SEEDS.primitiveKeys);
   const u32 = () => prng.nextUint32();
   const cases: ReadonlyArray<readonly [TypeSerializer<never>, () => unknown]> = [
     [Serializers.int32 as TypeSerializer<never>, () => u32() | 0],
@@ -82,7 +77,7 @@ async function primitiveKeyGroups(fx: Fixture): Promise<void> {
 }
 
 async function getKeysAndNamespaces(fx: Fixture): Promise<void> {
-  const prng = new Prng(KEYS_SEED);
+  const prng = new Prng(SEEDS.keys);
   const kb = await fx.keyed({ keySerializer: Serializers.string });
   const desc = new ValueStateDescriptor<number>('value', Serializers.int32);
   const state = kb.getOrCreateKeyedState(Serializers.string, desc);
@@ -130,7 +125,7 @@ async function getKeysAndNamespaces(fx: Fixture): Promise<void> {
 }
 
 async function applyToAllKeys(fx: Fixture): Promise<void> {
-  const prng = new Prng(APPLY_SEED);
+  const prng = new Prng(SEEDS.apply);
   const kb = await fx.keyed({ keySerializer: Serializers.string });
   const desc = new ListStateDescriptor<number>('list', Serializers.int32);
   const state = kb.getOrCreateKeyedState(Serializers.string, desc);

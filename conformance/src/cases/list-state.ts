@@ -6,19 +6,16 @@ import { addAndMergeInput, asMerging } from '../harness/merging.js';
 import { caseSeed, formatSeed, Prng } from '../harness/prng.js';
 import { snapshotAndRestoreOne } from '../harness/restore.js';
 import { assertListState, listContents, VOID_NS, VOID_NS_SERIALIZER } from '../harness/state-checks.js';
-import type { ConformanceGroup } from '../registry.js';
+import { conformanceGroup } from '../registry.js';
 
 const RESTORE_SEED = caseSeed(0x5eed0201);
 
-export const listStateGroup: ConformanceGroup = {
-  name: 'list state',
-  cases: [
-    { name: `add, addAll, update, get and snapshot/restore keep order (${formatSeed(RESTORE_SEED)})`, run: addGetRestore },
-    { name: 'null and undefined elements and null lists are rejected, with nothing partially added', run: nullsRejected },
-    { name: 'update([]) empties the list, addAll([]) is a no-op, and inputs are not aliased', run: emptyUpdates },
-    { name: 'mergeNamespaces merges source lists into the target and clears the sources', run: mergeNamespaces },
-  ],
-};
+export const listStateGroup = conformanceGroup('list state', [
+  { name: `add, addAll, update, get and snapshot/restore keep order (${formatSeed(RESTORE_SEED)})`, run: addGetRestore },
+  { name: 'null and undefined elements and null lists are rejected, with nothing partially added', run: nullsRejected },
+  { name: 'update([]) empties the list, addAll([]) is a no-op, and inputs are not aliased', run: emptyUpdates },
+  { name: 'mergeNamespaces merges source lists into the target and clears the sources', run: mergeNamespaces },
+]);
 
 function listDescriptor(): ListStateDescriptor<number> {
   return new ListStateDescriptor<number>('list', Serializers.int32);

@@ -8,20 +8,17 @@ import { assertMixed } from '../harness/mixed-workload.js';
 import { caseSeed, formatSeed } from '../harness/prng.js';
 import { filledBackend } from '../harness/filled-backend.js';
 import { restoreKeyed } from '../harness/restore.js';
-import type { ConformanceGroup } from '../registry.js';
+import { conformanceGroup } from '../registry.js';
 
 const SEED = caseSeed(0x5eed0b01);
 
-export const localFilesGroup: ConformanceGroup = {
-  name: 'local files uploaded by the asynchronous part',
-  cases: [
-    {
-      name: `a local file damaged after the synchronous part fails the checkpoint with CorruptLocalStateError naming file and checkpoint (${formatSeed(SEED)})`,
-      requiresHooks: ['corruptLocalSnapshotFile'],
-      run: damagedBeforeUpload,
-    },
-  ],
-};
+export const localFilesGroup = conformanceGroup('local files uploaded by the asynchronous part', [
+  {
+    name: `a local file damaged after the synchronous part fails the checkpoint with CorruptLocalStateError naming file and checkpoint (${formatSeed(SEED)})`,
+    requiresHooks: ['corruptLocalSnapshotFile'],
+    run: damagedBeforeUpload,
+  },
+]);
 
 /**
  * An incremental checkpoint whose local copy of a new file is damaged between the synchronous and

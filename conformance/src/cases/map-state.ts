@@ -5,21 +5,18 @@ import type { Fixture } from '../harness/fixture.js';
 import { caseSeed, formatSeed, Prng } from '../harness/prng.js';
 import { snapshotAndRestoreOne } from '../harness/restore.js';
 import { assertMapState, mapContents, VOID_NS, VOID_NS_SERIALIZER } from '../harness/state-checks.js';
-import type { ConformanceGroup } from '../registry.js';
+import { conformanceGroup } from '../registry.js';
 
 const ITERATION_SEED = caseSeed(0x5eed0401);
 
-export const mapStateGroup: ConformanceGroup = {
-  name: 'map state',
-  cases: [
-    { name: 'put, get, contains, remove, putAll, keys/values/entries, clear, null values and snapshot/restore', run: fullApi },
-    { name: 'iterator remove() removes the last returned entry; remove() before next() or twice throws', run: iteratorRemove },
-    { name: 'isEmpty() with 1000 entries; removing the last entry leaves no (key, namespace) entry', run: isEmptyWithManyEntries },
-    { name: 'user keys compared by value whatever their type (int64, float64, objects): put, get, iterate, iterator remove, snapshot/restore', run: userKeyTypes },
-    { name: `iterating over 4000 entries while removing every other one (${formatSeed(ITERATION_SEED)})`, run: iterateWhileRemoving },
-    { name: 'float64 -0 and 0 are different user keys, keys and namespaces (their bytes differ, as for Flink\'s Double.equals), live and restored', run: negativeZero },
-  ],
-};
+export const mapStateGroup = conformanceGroup('map state', [
+  { name: 'put, get, contains, remove, putAll, keys/values/entries, clear, null values and snapshot/restore', run: fullApi },
+  { name: 'iterator remove() removes the last returned entry; remove() before next() or twice throws', run: iteratorRemove },
+  { name: 'isEmpty() with 1000 entries; removing the last entry leaves no (key, namespace) entry', run: isEmptyWithManyEntries },
+  { name: 'user keys compared by value whatever their type (int64, float64, objects): put, get, iterate, iterator remove, snapshot/restore', run: userKeyTypes },
+  { name: `iterating over 4000 entries while removing every other one (${formatSeed(ITERATION_SEED)})`, run: iterateWhileRemoving },
+  { name: 'float64 -0 and 0 are different user keys, keys and namespaces (their bytes differ, as for Flink\'s Double.equals), live and restored', run: negativeZero },
+]);
 
 /**
  * A JS Map merges -0 with 0 (SameValueZero), but their serialized bytes differ: RocksDB keeps them

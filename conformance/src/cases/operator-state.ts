@@ -12,29 +12,26 @@ import { checkpointOperator } from '../harness/checkpoint.js';
 import { assertSameMembers, expectThrows } from '../harness/expect.js';
 import type { Fixture } from '../harness/fixture.js';
 import { caseSeed, formatSeed, Prng } from '../harness/prng.js';
-import type { ConformanceCase, ConformanceGroup } from '../registry.js';
+import { conformanceGroup, type ConformanceCase } from '../registry.js';
 import { operatorStateEdgeCases } from './operator-state-edges.js';
 
 const SEED = caseSeed(0x5eed0a01);
 const OLD_PARALLELISM = 3;
 
-export const operatorStateGroup: ConformanceGroup = {
-  name: 'operator state',
-  cases: [
-    ...[2, 5].map(
-      (to): ConformanceCase => ({
-        name: `list (even split), union (all to every subtask) and broadcast (replicated): parallelism ${OLD_PARALLELISM} -> ${to} (${formatSeed(SEED)})`,
-        requires: ['operatorState'],
-        run: (fx) => redistribute(fx, to),
-      }),
-    ),
-    { name: 'the same name for list, union and broadcast state throws IllegalStateUsageError', requires: ['operatorState'], run: nameClashes },
-    { name: 'list state rejects null elements; broadcast state API incl. iterator remove and null values', requires: ['operatorState'], run: apiBasics },
-    { name: 'an operator backend without registered state snapshots to a null handle', requires: ['operatorState'], run: emptySnapshot },
-    { name: 'restored list and broadcast state refuse an incompatible serializer with StateMigrationError', requires: ['operatorState'], run: incompatibleSerializer },
-    ...operatorStateEdgeCases,
-  ],
-};
+export const operatorStateGroup = conformanceGroup('operator state', [
+  ...[2, 5].map(
+    (to): ConformanceCase => ({
+      name: `list (even split), union (all to every subtask) and broadcast (replicated): parallelism ${OLD_PARALLELISM} -> ${to} (${formatSeed(SEED)})`,
+      requires: ['operatorState'],
+      run: (fx) => redistribute(fx, to),
+    }),
+  ),
+  { name: 'the same name for list, union and broadcast state throws IllegalStateUsageError', requires: ['operatorState'], run: nameClashes },
+  { name: 'list state rejects null elements; broadcast state API incl. iterator remove and null values', requires: ['operatorState'], run: apiBasics },
+  { name: 'an operator backend without registered state snapshots to a null handle', requires: ['operatorState'], run: emptySnapshot },
+  { name: 'restored list and broadcast state refuse an incompatible serializer with StateMigrationError', requires: ['operatorState'], run: incompatibleSerializer },
+  ...operatorStateEdgeCases,
+]);
 
 const splitDesc = new ListStateDescriptor<string>('split-list', Serializers.string);
 const unionDesc = new ListStateDescriptor<string>('union-list', Serializers.string);

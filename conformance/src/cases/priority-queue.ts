@@ -14,30 +14,26 @@ import { beginKeyedCheckpoint, checkpointKeyed, type CompletedCheckpoint } from 
 import { expectThrows } from '../harness/expect.js';
 import type { Fixture } from '../harness/fixture.js';
 import { keyGroupOf, serializeKey, subtaskRanges } from '../harness/keys.js';
-import { caseSeed, formatSeed, Prng } from '../harness/prng.js';
+import { caseSeeds, formatSeed, Prng } from '../harness/prng.js';
 import { restoreKeyed } from '../harness/restore.js';
 import { VOID_NS, VOID_NS_SERIALIZER } from '../harness/state-checks.js';
-import type { ConformanceGroup } from '../registry.js';
+import { conformanceGroup } from '../registry.js';
 
 type Timer = InternalTimer<string, string>;
 
-const MODEL_SEED = caseSeed(0x5eed1501);
-const RESCALE_SEED = caseSeed(0x5eed1502);
+const SEEDS = caseSeeds({ model: 0x5eed1501, rescale: 0x5eed1502 });
 const QUEUE = '_timer_state/event_timers';
 const TIMERS = timerElementType(Serializers.string, Serializers.string);
 
-export const priorityQueueGroup: ConformanceGroup = {
-  name: 'priority queue (timers)',
-  cases: [
-    { name: `add, remove, poll and peek against a model, one key group past any head cache (${formatSeed(MODEL_SEED)})`, run: againstModel },
-    { name: 'set semantics: an equal element is added once and removed once', run: setSemantics },
-    { name: 'ordering across key groups: the head is the smallest of all key groups; subsets per key group', run: acrossKeyGroups },
-    { name: 'bulkPoll stops at its bound and at maxElements; elements added while consuming are ordered in', run: bulkPollBounds },
-    { name: 'snapshot isolation: changes after the synchronous part are not in the snapshot', run: snapshotIsolation },
-    { name: 'restore: elements on first create, same queue for the same name, names of keyed states refused', run: restoreAndNames },
-    { name: `rescaling 4 -> 2 -> 7: each subtask polls exactly its key groups' timers in order (${formatSeed(RESCALE_SEED)})`, requires: ['rescaling'], run: rescale4to2to7 },
-  ],
-};
+export const priorityQueueGroup = conformanceGroup('priority queue (timers)', [
+  { name: `add, remove, poll and peek against a model, one key group past any head cache (${formatSeed(SEEDS.model)})`, run: againstModel },
+  { name: 'set semantics: an equal element is added once and removed once', run: setSemantics },
+  { name: 'ordering across key groups: the head is the smallest of all key groups; subsets per key group', run: acrossKeyGroups },
+  { name: 'bulkPoll stops at its bound and at maxElements; elements added while consuming are ordered in', run: bulkPollBounds },
+  { name: 'snapshot isolation: changes after the synchronous part are not in the snapshot', run: snapshotIsolation },
+  { name: 'restore: elements on first create, same queue for the same name, names of keyed states refused', run: restoreAndNames },
+  { name: `rescaling 4 -> 2 -> 7: each subtask polls exactly its key groups' timers in order (${formatSeed(SEEDS.rescale)})`, requires: ['rescaling'], run: rescale4to2to7 },
+]);
 
 /** Priority order, computed independently of the backend: timestamp, then key and namespace bytes. */
 function compareModel(a: Timer, b: Timer): number {
@@ -116,7 +112,7 @@ class SortedModel {
 const idOrUndefined = (t: Timer | undefined): string | undefined => (t === undefined ? undefined : id(t));
 
 async function againstModel(fx: Fixture): Promise<void> {
-  const prng = new Prng(MODEL_SEED);
+  const prng = new Prng(SEEDS.model);
   const kb = await fx.keyed({ keySerializer: Serializers.string });
   const q = kb.createPriorityQueue(QUEUE, TIMERS);
   const keys = prng.uniqueStrings(30, 'key-');
@@ -161,7 +157,7 @@ async function setSemantics(fx: Fixture): Promise<void> {
 }
 
 async function acrossKeyGroups(fx: Fixture): Promise<void> {
-  const prng = new Prng(MODEL_SEED ^ 0x1111);
+  const prng = new Prng(SEEDS.model ^ 0x1111);
   const kb = await fx.keyed({ keySerializer: Serializers.string });
   const q = kb.createPriorityQueue(QUEUE, TIMERS);
   const timers = prng.uniqueStrings(400, 'k-').map((k) => timer(prng.int(50), k));
@@ -278,7 +274,7 @@ function drainAndRefill(q: KeyGroupedInternalPriorityQueue<Timer>): Timer[] {
 }
 
 async function rescale4to2to7(fx: Fixture): Promise<void> {
-  const prng = new Prng(RESCALE_SEED);
+  const prng = new Prng(SEEDS.rescale);
   const keys = prng.uniqueStrings(300, 'user-');
   const timers = Array.from({ length: 1500 }, () => timer(prng.int(1000), keys[prng.int(keys.length)]!, `w${prng.int(4)}`));
   const four = await populateSubtasks(fx, timers, 4);

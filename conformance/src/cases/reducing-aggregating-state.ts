@@ -11,23 +11,19 @@ import {
 import { AVERAGE, type Average } from '../harness/average.js';
 import type { Fixture } from '../harness/fixture.js';
 import { addAndMergeInput, asMerging, MERGE_INPUT } from '../harness/merging.js';
-import { caseSeed, formatSeed, Prng } from '../harness/prng.js';
+import { caseSeeds, formatSeed, Prng } from '../harness/prng.js';
 import { snapshotAndRestoreOne } from '../harness/restore.js';
 import { VOID_NS, VOID_NS_SERIALIZER } from '../harness/state-checks.js';
-import type { ConformanceGroup } from '../registry.js';
+import { conformanceGroup } from '../registry.js';
 
-const REDUCING_SEED = caseSeed(0x5eed0301);
-const AGGREGATING_SEED = caseSeed(0x5eed0302);
+const SEEDS = caseSeeds({ reducing: 0x5eed0301, aggregating: 0x5eed0302 });
 
-export const reducingAggregatingGroup: ConformanceGroup = {
-  name: 'reducing and aggregating state',
-  cases: [
-    { name: `reducing: add, get, clear and snapshot/restore (${formatSeed(REDUCING_SEED)})`, run: (fx) => addGetRestore(fx, reducing(), REDUCING_SEED) },
-    { name: 'reducing: mergeNamespaces reduces sources into the target and clears them', run: (fx) => merge(fx, reducing()) },
-    { name: `aggregating: add, get, clear and snapshot/restore (${formatSeed(AGGREGATING_SEED)})`, run: (fx) => addGetRestore(fx, aggregating(), AGGREGATING_SEED) },
-    { name: 'aggregating: mergeNamespaces merges accumulators into the target and clears them', run: (fx) => merge(fx, aggregating()) },
-  ],
-};
+export const reducingAggregatingGroup = conformanceGroup('reducing and aggregating state', [
+  { name: `reducing: add, get, clear and snapshot/restore (${formatSeed(SEEDS.reducing)})`, run: (fx) => addGetRestore(fx, reducing(), SEEDS.reducing) },
+  { name: 'reducing: mergeNamespaces reduces sources into the target and clears them', run: (fx) => merge(fx, reducing()) },
+  { name: `aggregating: add, get, clear and snapshot/restore (${formatSeed(SEEDS.aggregating)})`, run: (fx) => addGetRestore(fx, aggregating(), SEEDS.aggregating) },
+  { name: 'aggregating: mergeNamespaces merges accumulators into the target and clears them', run: (fx) => merge(fx, aggregating()) },
+]);
 
 /** What the shared bodies need to know about one appending state kind. */
 interface AppendingKind<OUT> {

@@ -17,7 +17,7 @@ import { keyGroupOf, MAX_PARALLELISM, subtaskRanges } from '../harness/keys.js';
 import { caseSeed, formatSeed, Prng } from '../harness/prng.js';
 import { restoreKeyed } from '../harness/restore.js';
 import { assertListState, assertMapState, assertValueState, VOID_NS, VOID_NS_SERIALIZER } from '../harness/state-checks.js';
-import type { ConformanceCase, ConformanceGroup } from '../registry.js';
+import { conformanceGroup, type ConformanceCase } from '../registry.js';
 
 const SEED = caseSeed(0x5eed0601);
 const SCENARIOS: ReadonlyArray<readonly [number, number]> = [
@@ -28,23 +28,20 @@ const SCENARIOS: ReadonlyArray<readonly [number, number]> = [
   [77, 15],
 ];
 
-export const rescalingGroup: ConformanceGroup = {
-  name: 'rescaling',
-  cases: [
-    {
-      name: `parallelism 2 -> 2, each subtask restoring only its own handle (${formatSeed(SEED)})`,
-      run: (fx) => sameParallelismOwnHandles(fx),
-    },
-    { name: 'a restore whose AbortSignal is aborted fails with RestoreCancelledError', run: (fx) => cancelledRestore(fx) },
-    ...SCENARIOS.map(
-      ([from, to]): ConformanceCase => ({
-        name: `parallelism ${from} -> ${to} -> ${from}, maxParallelism ${MAX_PARALLELISM}, every new subtask given all old handles (${formatSeed(SEED)})`,
-        requires: ['rescaling'],
-        run: (fx) => rescale(fx, from, to),
-      }),
-    ),
-  ],
-};
+export const rescalingGroup = conformanceGroup('rescaling', [
+  {
+    name: `parallelism 2 -> 2, each subtask restoring only its own handle (${formatSeed(SEED)})`,
+    run: (fx) => sameParallelismOwnHandles(fx),
+  },
+  { name: 'a restore whose AbortSignal is aborted fails with RestoreCancelledError', run: (fx) => cancelledRestore(fx) },
+  ...SCENARIOS.map(
+    ([from, to]): ConformanceCase => ({
+      name: `parallelism ${from} -> ${to} -> ${from}, maxParallelism ${MAX_PARALLELISM}, every new subtask given all old handles (${formatSeed(SEED)})`,
+      requires: ['rescaling'],
+      run: (fx) => rescale(fx, from, to),
+    }),
+  ),
+]);
 
 const valueDesc = new ValueStateDescriptor<string>('value', Serializers.string);
 const listDesc = new ListStateDescriptor<number>('list', Serializers.int32);

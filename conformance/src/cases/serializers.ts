@@ -17,7 +17,7 @@ import { expectRejects, expectThrows } from '../harness/expect.js';
 import type { Fixture } from '../harness/fixture.js';
 import { restoreKeyed, snapshotAndRestoreOne } from '../harness/restore.js';
 import { assertListState, assertMapState, assertValueState, VOID_NS, VOID_NS_SERIALIZER } from '../harness/state-checks.js';
-import type { ConformanceCase, ConformanceGroup } from '../registry.js';
+import { conformanceGroup, type ConformanceCase } from '../registry.js';
 
 type Backend = KeyedStateBackend<string>;
 const KEYS = ['alpha', 'beta', 'gamma'];
@@ -147,23 +147,20 @@ const SCENARIOS: readonly IncompatibleScenario[] = [
   ),
 ];
 
-export const serializersGroup: ConformanceGroup = {
-  name: 'serializers',
-  cases: [
-    { name: 'restoring with a different key serializer fails with StateMigrationError', run: wrongKeySerializer },
-    ...SCENARIOS.map(
-      (sc): ConformanceCase => ({
-        name: `restored ${sc.label}: registering an incompatible serializer throws StateMigrationError naming the state`,
-        run: (fx) => incompatibleAfterRestore(fx, sc),
-      }),
-    ),
-    {
-      name: 'V1 -> V2 record (field added with default, field removed) migrates value, list and map state and survives a second snapshot/restore',
-      requires: ['serializerMigration'],
-      run: recordMigration,
-    },
-  ],
-};
+export const serializersGroup = conformanceGroup('serializers', [
+  { name: 'restoring with a different key serializer fails with StateMigrationError', run: wrongKeySerializer },
+  ...SCENARIOS.map(
+    (sc): ConformanceCase => ({
+      name: `restored ${sc.label}: registering an incompatible serializer throws StateMigrationError naming the state`,
+      run: (fx) => incompatibleAfterRestore(fx, sc),
+    }),
+  ),
+  {
+    name: 'V1 -> V2 record (field added with default, field removed) migrates value, list and map state and survives a second snapshot/restore',
+    requires: ['serializerMigration'],
+    run: recordMigration,
+  },
+]);
 
 async function wrongKeySerializer(fx: Fixture): Promise<void> {
   const kb = await fx.keyed({ keySerializer: Serializers.string });

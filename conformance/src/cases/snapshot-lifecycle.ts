@@ -24,44 +24,38 @@ import { expectRejects, expectThrows } from '../harness/expect.js';
 import type { Fixture } from '../harness/fixture.js';
 import { assertNothingLeft, GatedStreamFactory } from '../harness/gated-stream-factory.js';
 import { assertMixed, MIXED_DESCRIPTORS, type MixedWorkload } from '../harness/mixed-workload.js';
-import { caseSeed, formatSeed } from '../harness/prng.js';
+import { caseSeeds, formatSeed } from '../harness/prng.js';
 import { filledBackend } from '../harness/filled-backend.js';
 import { restoreKeyed, snapshotAndRestoreOne } from '../harness/restore.js';
 import { VOID_NS, VOID_NS_SERIALIZER } from '../harness/state-checks.js';
-import type { ConformanceGroup } from '../registry.js';
+import { conformanceGroup } from '../registry.js';
 
-const ISOLATION_SEED = caseSeed(0x5eed0801);
-const CONCURRENT_SEED = caseSeed(0x5eed0802);
-const CANCEL_SEED = caseSeed(0x5eed0803);
-const SAVEPOINT_SEED = caseSeed(0x5eed0804);
+const SEEDS = caseSeeds({ isolation: 0x5eed0801, concurrent: 0x5eed0802, cancel: 0x5eed0803, savepoint: 0x5eed0804 });
 
-export const snapshotLifecycleGroup: ConformanceGroup = {
-  name: 'snapshot isolation and lifecycle',
-  cases: [
-    { name: 'a backend without registered state snapshots to a null handle and restores from none', run: emptySnapshot },
-    { name: 'a state registered but never written survives restore, serializer included', run: registeredNeverWritten },
-    { name: `writes made after snapshot() returned are not in the snapshot (${formatSeed(ISOLATION_SEED)})`, run: writesAfterSnapshot },
-    { name: `two snapshots run concurrently and each restores its own view (${formatSeed(CONCURRENT_SEED)})`, run: concurrentSnapshots },
-    {
-      name: `cancel() while the asynchronous part writes: result rejects with SnapshotCancelledError and no file is left (${formatSeed(CANCEL_SEED)})`,
-      requires: ['asyncSnapshots'],
-      run: (fx) => cancelDuringWrite(fx, false),
-    },
-    {
-      name: `cancel() while the asynchronous part closes a stream: result rejects with SnapshotCancelledError and the closed file is deleted (${formatSeed(CANCEL_SEED)})`,
-      requires: ['asyncSnapshots'],
-      run: (fx) => cancelDuringWrite(fx, true),
-    },
-    { name: `cancel() right after snapshot() returns; the backend stays usable (${formatSeed(CANCEL_SEED)})`, run: cancelRightAway },
-    {
-      name: `dispose() while the asynchronous part writes: result rejects with SnapshotCancelledError and no file is left (${formatSeed(CANCEL_SEED)})`,
-      requires: ['asyncSnapshots'],
-      run: disposeDuringWrite,
-    },
-    { name: `a savepoint is a canonical key-groups stream with every entry, and restores (${formatSeed(SAVEPOINT_SEED)})`, run: canonicalSavepoint },
-    { name: `a restore from a savepoint reads its key groups with one range request per contiguous run, not one per key group (${formatSeed(SAVEPOINT_SEED)})`, run: coalescedRestoreReads },
-  ],
-};
+export const snapshotLifecycleGroup = conformanceGroup('snapshot isolation and lifecycle', [
+  { name: 'a backend without registered state snapshots to a null handle and restores from none', run: emptySnapshot },
+  { name: 'a state registered but never written survives restore, serializer included', run: registeredNeverWritten },
+  { name: `writes made after snapshot() returned are not in the snapshot (${formatSeed(SEEDS.isolation)})`, run: writesAfterSnapshot },
+  { name: `two snapshots run concurrently and each restores its own view (${formatSeed(SEEDS.concurrent)})`, run: concurrentSnapshots },
+  {
+    name: `cancel() while the asynchronous part writes: result rejects with SnapshotCancelledError and no file is left (${formatSeed(SEEDS.cancel)})`,
+    requires: ['asyncSnapshots'],
+    run: (fx) => cancelDuringWrite(fx, false),
+  },
+  {
+    name: `cancel() while the asynchronous part closes a stream: result rejects with SnapshotCancelledError and the closed file is deleted (${formatSeed(SEEDS.cancel)})`,
+    requires: ['asyncSnapshots'],
+    run: (fx) => cancelDuringWrite(fx, true),
+  },
+  { name: `cancel() right after snapshot() returns; the backend stays usable (${formatSeed(SEEDS.cancel)})`, run: cancelRightAway },
+  {
+    name: `dispose() while the asynchronous part writes: result rejects with SnapshotCancelledError and no file is left (${formatSeed(SEEDS.cancel)})`,
+    requires: ['asyncSnapshots'],
+    run: disposeDuringWrite,
+  },
+  { name: `a savepoint is a canonical key-groups stream with every entry, and restores (${formatSeed(SEEDS.savepoint)})`, run: canonicalSavepoint },
+  { name: `a restore from a savepoint reads its key groups with one range request per contiguous run, not one per key group (${formatSeed(SEEDS.savepoint)})`, run: coalescedRestoreReads },
+]);
 
 async function emptySnapshot(fx: Fixture): Promise<void> {
   const kb = await fx.keyed({ keySerializer: Serializers.string });
@@ -99,7 +93,7 @@ async function registeredNeverWritten(fx: Fixture): Promise<void> {
 }
 
 async function writesAfterSnapshot(fx: Fixture): Promise<void> {
-  const { kb, work, prng, keys } = await filledBackend(fx, ISOLATION_SEED, 150);
+  const { kb, work, prng, keys } = await filledBackend(fx, SEEDS.isolation, 150);
   const before = work.snapshotModel();
 
   const pending = await beginKeyedCheckpoint(fx, [kb]);
@@ -114,7 +108,7 @@ async function writesAfterSnapshot(fx: Fixture): Promise<void> {
 }
 
 async function concurrentSnapshots(fx: Fixture): Promise<void> {
-  const { kb, work, prng, keys } = await filledBackend(fx, CONCURRENT_SEED, 120);
+  const { kb, work, prng, keys } = await filledBackend(fx, SEEDS.concurrent, 120);
   const view1 = work.snapshotModel();
   const p1 = await beginKeyedCheckpoint(fx, [kb]);
   for (const key of keys) work.mutate(key);
@@ -143,7 +137,7 @@ export async function assertUsableAfterCancel(fx: Fixture, kb: KeyedStateBackend
 
 /** `atClose`: cancel() arrives while a stream is being closed, after every write went through. */
 async function cancelDuringWrite(fx: Fixture, atClose: boolean): Promise<void> {
-  const { kb, work } = await filledBackend(fx, CANCEL_SEED, 200);
+  const { kb, work } = await filledBackend(fx, SEEDS.cancel, 200);
   const fs = new MemoryFileSystem();
   const storage = new FsCheckpointStorage(fs);
   const filesBefore = (await fs.list('')).map((f) => f.path);
@@ -173,7 +167,7 @@ async function cancelDuringWrite(fx: Fixture, atClose: boolean): Promise<void> {
 
 /** dispose() ends a running snapshot like cancel() does (Flink closes its streams on dispose). */
 async function disposeDuringWrite(fx: Fixture): Promise<void> {
-  const { kb } = await filledBackend(fx, CANCEL_SEED, 200);
+  const { kb } = await filledBackend(fx, SEEDS.cancel, 200);
   const fs = new MemoryFileSystem();
   const storage = new FsCheckpointStorage(fs);
   const gated: { factory?: GatedStreamFactory } = {};
@@ -192,7 +186,7 @@ async function disposeDuringWrite(fx: Fixture): Promise<void> {
 }
 
 async function cancelRightAway(fx: Fixture): Promise<void> {
-  const { kb, work } = await filledBackend(fx, CANCEL_SEED, 200);
+  const { kb, work } = await filledBackend(fx, SEEDS.cancel, 200);
   const fs = new MemoryFileSystem();
   const storage = new FsCheckpointStorage(fs);
   const checkpointId = fx.nextCheckpointId();
@@ -227,7 +221,7 @@ async function cancelRightAway(fx: Fixture): Promise<void> {
 
 /** SAVEPOINT asks for the CANONICAL format: a key-groups stream any backend (and tool) can read. */
 async function canonicalSavepoint(fx: Fixture): Promise<void> {
-  const { kb, work } = await filledBackend(fx, SAVEPOINT_SEED, 100);
+  const { kb, work } = await filledBackend(fx, SEEDS.savepoint, 100);
   for (const key of [...work.keys]) work.mutate(key);
   const cp = await checkpointKeyed(fx, [kb], { options: SAVEPOINT });
   const handle = cp.handles[0]?.[0];
@@ -271,7 +265,7 @@ function countingReader(inner: StateHandleReader): { reader: StateHandleReader; 
  * coalescing limit), also when it takes only part of the handle's range (rescaling).
  */
 async function coalescedRestoreReads(fx: Fixture): Promise<void> {
-  const { kb, work } = await filledBackend(fx, SAVEPOINT_SEED, 100);
+  const { kb, work } = await filledBackend(fx, SEEDS.savepoint, 100);
   const cp = await checkpointKeyed(fx, [kb], { options: SAVEPOINT });
   const handle = cp.handles[0]?.[0];
   assert.ok(handle !== undefined && isKeyGroupsStateHandle(handle), 'a savepoint handle is a key-groups handle');

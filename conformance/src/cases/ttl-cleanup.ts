@@ -1,11 +1,8 @@
 import assert from 'node:assert/strict';
 import {
-  AggregatingStateDescriptor,
   CHECKPOINT,
-  ReducingStateDescriptor,
   RecordSerializer,
   IllegalStateUsageError,
-  ListStateDescriptor,
   MapStateDescriptor,
   SAVEPOINT,
   Serializers,
@@ -20,26 +17,22 @@ import { expectThrows } from '../harness/expect.js';
 import type { Fixture } from '../harness/fixture.js';
 import { restoreKeyed } from '../harness/restore.js';
 import { listContents, mapContents, VOID_NS, VOID_NS_SERIALIZER } from '../harness/state-checks.js';
-import { NEVER_RETURN, SUM_AGGREGATE, ttlConfig } from '../harness/ttl.js';
+import { NEVER_RETURN, ttlConfig, ttlList, ttlSumAggregating, ttlSumReducing, ttlValue } from '../harness/ttl.js';
 import { asMerging } from '../harness/merging.js';
-import type { ConformanceGroup } from '../registry.js';
+import { conformanceGroup } from '../registry.js';
 
-export const ttlCleanupGroup: ConformanceGroup = {
-  name: 'state TTL: snapshots and cleanup',
-  cases: [
-    { name: 'timestamps survive checkpoints and savepoints: expiry continues after restore, also with another TTL', run: expiryAcrossRestore },
-    { name: 'cleanup in full snapshots: expired entries, map entries and list elements are not written', run: fullSnapshotCleanup },
-    { name: 'incremental cleanup examines at most cleanupSize entries per state access, and per record when asked', run: incrementalCleanup },
-    { name: 'restore rules: TTL switched on or off fails naming the state; a different TTL is fine', run: restoreRules },
-    { name: 'merging namespaces drops expired parts; serializer migration keeps the timestamps', requires: ['serializerMigration'], run: mergeAndMigrate },
-  ],
-};
+export const ttlCleanupGroup = conformanceGroup('state TTL: snapshots and cleanup', [
+  { name: 'timestamps survive checkpoints and savepoints: expiry continues after restore, also with another TTL', run: expiryAcrossRestore },
+  { name: 'cleanup in full snapshots: expired entries, map entries and list elements are not written', run: fullSnapshotCleanup },
+  { name: 'incremental cleanup examines at most cleanupSize entries per state access, and per record when asked', run: incrementalCleanup },
+  { name: 'restore rules: TTL switched on or off fails naming the state; a different TTL is fine', run: restoreRules },
+  { name: 'merging namespaces drops expired parts; serializer migration keeps the timestamps', requires: ['serializerMigration'], run: mergeAndMigrate },
+]);
 
 const valueDesc = (name: string, cfg?: StateTtlConfig) => {
-  const d = new ValueStateDescriptor<string>(name, Serializers.string);
-  return cfg === undefined ? d : d.enableTimeToLive(cfg);
+  return cfg === undefined ? new ValueStateDescriptor<string>(name, Serializers.string) : ttlValue(name, cfg);
 };
-const listDesc = (cfg: StateTtlConfig) => new ListStateDescriptor<string>('list', Serializers.string).enableTimeToLive(cfg);
+const listDesc = (cfg: StateTtlConfig) => ttlList('list', cfg);
 const mapDesc = (cfg: StateTtlConfig) => new MapStateDescriptor<string, number>('map', Serializers.string, Serializers.float64).enableTimeToLive(cfg);
 
 const KEYS = Array.from({ length: 20 }, (_, i) => `key-${i}`);
@@ -234,8 +227,8 @@ async function mergeAndMigrate(fx: Fixture): Promise<void> {
   const kb = await fx.keyed({ keySerializer: Serializers.string, ttlTimeProvider: clock });
   const cfg = ttlConfig(NEVER_RETURN);
   const ns = Serializers.string;
-  const reducing = asMerging(kb.getOrCreateKeyedState(ns, new ReducingStateDescriptor<number>('reducing', (a, b) => a + b, Serializers.float64).enableTimeToLive(cfg)), 'TTL reducing');
-  const aggregating = asMerging(kb.getOrCreateKeyedState(ns, new AggregatingStateDescriptor('aggregating', SUM_AGGREGATE, Serializers.float64).enableTimeToLive(cfg)), 'TTL aggregating');
+  const reducing = asMerging(kb.getOrCreateKeyedState(ns, ttlSumReducing('reducing', cfg)), 'TTL reducing');
+  const aggregating = asMerging(kb.getOrCreateKeyedState(ns, ttlSumAggregating('aggregating', cfg)), 'TTL aggregating');
   const list = asMerging(kb.getOrCreateKeyedState(ns, listDesc(cfg)), 'TTL list');
   kb.setCurrentKey('k');
   // ns-old is written at 0 (expired at 150), ns-new at 100, the target ns-target never.

@@ -1,29 +1,17 @@
 import assert from 'node:assert/strict';
-import {
-  AggregatingStateDescriptor,
-  IllegalStateUsageError,
-  ListStateDescriptor,
-  MapStateDescriptor,
-  ReducingStateDescriptor,
-  Serializers,
-  ValueStateDescriptor,
-  ManualTtlClock,
-} from '@flowstate/core';
+import { IllegalStateUsageError, ManualTtlClock, MapStateDescriptor, Serializers } from '@flowstate/core';
 import { expectThrows } from '../harness/expect.js';
 import type { Fixture } from '../harness/fixture.js';
 import { listContents, mapContents, VOID_NS, VOID_NS_SERIALIZER } from '../harness/state-checks.js';
-import { NEVER_RETURN, SUM_AGGREGATE, TTL_COMBOS, ttlConfig, type TtlCombo } from '../harness/ttl.js';
-import type { ConformanceGroup } from '../registry.js';
+import { NEVER_RETURN, TTL_COMBOS, ttlConfig, ttlList, ttlSumAggregating, ttlSumReducing, ttlValue, type TtlCombo } from '../harness/ttl.js';
+import { conformanceGroup } from '../registry.js';
 
-export const ttlSemanticsGroup: ConformanceGroup = {
-  name: 'state TTL: semantics',
-  cases: [
-    { name: 'value, reducing and aggregating state expire as a whole, for every update type and visibility', run: valueLikeStates },
-    { name: 'list elements expire individually, for every update type and visibility', run: listElements },
-    { name: 'map entries expire individually, for every update type and visibility', run: mapEntries },
-    { name: 'event-time TTL expires against the watermark, not the processing-time clock', run: eventTime },
-  ],
-};
+export const ttlSemanticsGroup = conformanceGroup('state TTL: semantics', [
+  { name: 'value, reducing and aggregating state expire as a whole, for every update type and visibility', run: valueLikeStates },
+  { name: 'list elements expire individually, for every update type and visibility', run: listElements },
+  { name: 'map entries expire individually, for every update type and visibility', run: mapEntries },
+  { name: 'event-time TTL expires against the watermark, not the processing-time clock', run: eventTime },
+]);
 
 const returns = (c: TtlCombo): boolean => c.visibility === 'ReturnExpiredIfNotCleanedUp';
 const onRead = (c: TtlCombo): boolean => c.updateType === 'OnReadAndWrite';
@@ -40,9 +28,9 @@ async function valueLikeStates(fx: Fixture): Promise<void> {
   for (const c of TTL_COMBOS) {
     clock.now = 0;
     const cfg = ttlConfig(c);
-    const value = kb.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, new ValueStateDescriptor<string>(`value-${c.label}`, Serializers.string).enableTimeToLive(cfg));
-    const reducing = kb.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, new ReducingStateDescriptor<number>(`reducing-${c.label}`, (a, b) => a + b, Serializers.float64).enableTimeToLive(cfg));
-    const aggregating = kb.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, new AggregatingStateDescriptor(`aggregating-${c.label}`, SUM_AGGREGATE, Serializers.float64).enableTimeToLive(cfg));
+    const value = kb.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, ttlValue(`value-${c.label}`, cfg));
+    const reducing = kb.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, ttlSumReducing(`reducing-${c.label}`, cfg));
+    const aggregating = kb.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, ttlSumAggregating(`aggregating-${c.label}`, cfg));
     const read = () => [value.value(), reducing.get(), aggregating.get()];
     for (const key of ['k', 'edge', 'stale']) {
       kb.setCurrentKey(key);
@@ -92,7 +80,7 @@ async function listElements(fx: Fixture): Promise<void> {
   const kb = await fx.keyed({ keySerializer: Serializers.string, ttlTimeProvider: clock });
   kb.setCurrentKey('k');
   for (const c of TTL_COMBOS) {
-    const list = kb.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, new ListStateDescriptor<string>(`list-${c.label}`, Serializers.string).enableTimeToLive(ttlConfig(c)));
+    const list = kb.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, ttlList(`list-${c.label}`, ttlConfig(c)));
     const get = () => listContents(list, c.label);
     clock.now = 0;
     list.add('a');
@@ -156,7 +144,7 @@ async function eventTime(fx: Fixture): Promise<void> {
   const watermark = new ManualTtlClock(1_000);
   const kb = await fx.keyed({ keySerializer: Serializers.string, ttlTimeProvider: processing, ttlWatermarkProvider: watermark });
   const cfg = { ...ttlConfig(NEVER_RETURN), timeCharacteristic: 'EventTime' as const };
-  const value = kb.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, new ValueStateDescriptor<string>('event-time', Serializers.string).enableTimeToLive(cfg));
+  const value = kb.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, ttlValue('event-time', cfg));
   kb.setCurrentKey('k');
   value.update('v');
   processing.now = 1e12;
@@ -167,7 +155,7 @@ async function eventTime(fx: Fixture): Promise<void> {
 
   const noWatermark = await fx.keyed({ keySerializer: Serializers.string, ttlTimeProvider: processing });
   const e = expectThrows('event-time TTL without a watermark provider', IllegalStateUsageError, () =>
-    noWatermark.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, new ValueStateDescriptor<string>('event-time', Serializers.string).enableTimeToLive(cfg)),
+    noWatermark.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, ttlValue('event-time', cfg)),
   );
   assert.equal(e.stateName, 'event-time');
 }

@@ -5,18 +5,15 @@ import type { Fixture } from '../harness/fixture.js';
 import { caseSeed, formatSeed, Prng } from '../harness/prng.js';
 import { restoreKeyed, snapshotAndRestoreOne } from '../harness/restore.js';
 import { assertValueState, VOID_NS, VOID_NS_SERIALIZER } from '../harness/state-checks.js';
-import type { ConformanceGroup } from '../registry.js';
+import { conformanceGroup } from '../registry.js';
 
 const RESTORE_SEED = caseSeed(0x5eed0101);
 
-export const valueStateGroup: ConformanceGroup = {
-  name: 'value state',
-  cases: [
-    { name: `snapshot, restore and discard two checkpoints (${formatSeed(RESTORE_SEED)})`, run: snapshotRestoreAndDiscard },
-    { name: 'update(null) behaves like clear() and value() yields the default', run: updateNullClears },
-    { name: 'the default value is copied per key (mutating one key\'s default affects no other key)', run: defaultIsCopiedPerKey },
-  ],
-};
+export const valueStateGroup = conformanceGroup('value state', [
+  { name: `snapshot, restore and discard two checkpoints (${formatSeed(RESTORE_SEED)})`, run: snapshotRestoreAndDiscard },
+  { name: 'update(null) behaves like clear() and value() yields the default', run: updateNullClears },
+  { name: 'the default value is copied per key (mutating one key\'s default affects no other key)', run: defaultIsCopiedPerKey },
+]);
 
 /**
  * Flink's testValueState: two checkpoints of different content each restore their own view, and

@@ -4,6 +4,7 @@
  * (decimal or 0x-hex) replaces every case's seed, to rerun with a printed seed or to explore others.
  */
 export function caseSeed(defaultSeed: number): number {
+  claimDefaultSeed(defaultSeed);
   const env = typeof process === 'undefined' ? undefined : process.env['FLOWSTATE_CONFORMANCE_SEED'];
   if (env === undefined || env === '') return defaultSeed >>> 0;
   const parsed = Number(env);
@@ -11,6 +12,26 @@ export function caseSeed(defaultSeed: number): number {
     throw new Error(`FLOWSTATE_CONFORMANCE_SEED must be a 32-bit unsigned integer, got '${env}'`);
   }
   return parsed >>> 0;
+}
+
+/**
+ * A case file's seeds by name, each through caseSeed: for files whose cases draw from several.
+ * `caseSeeds({ cancel: 0x5eed0803 }).cancel` is `caseSeed(0x5eed0803)`.
+ */
+export function caseSeeds<const N extends string>(defaults: Readonly<Record<N, number>>): Readonly<Record<N, number>> {
+  const seeds = {} as Record<N, number>;
+  for (const name of Object.keys(defaults) as N[]) seeds[name] = caseSeed(defaults[name]);
+  return seeds;
+}
+
+/**
+ * Default seeds are unique across the suite: two case families on one seed would draw the same
+ * data, so a seed copied with a case would quietly narrow what the suite explores.
+ */
+const claimedSeeds = new Set<number>();
+function claimDefaultSeed(seed: number): void {
+  if (claimedSeeds.has(seed >>> 0)) throw new Error(`two conformance cases have the default ${formatSeed(seed)}; give the newer one its own`);
+  claimedSeeds.add(seed >>> 0);
 }
 
 export function formatSeed(seed: number): string {

@@ -1,3 +1,4 @@
+import { AggregatingStateDescriptor, ListStateDescriptor, ReducingStateDescriptor, Serializers, ValueStateDescriptor } from '@flowstate/core';
 import type { AggregateFunction, StateTtlConfig, TtlCleanupStrategies, TtlStateVisibility, TtlUpdateType } from '@flowstate/core';
 
 // Cases move the TTL clock by hand (ManualTtlClock): no case depends on the wall clock or on timing.
@@ -33,3 +34,24 @@ export const SUM_AGGREGATE: AggregateFunction<number, number, string> = {
   getResult: (acc) => `sum=${acc}`,
   merge: (a, b) => a + b,
 };
+
+// The TTL cases' states of each kind, with `cfg`: strings for value and list, a float64 sum for
+// reducing and aggregating.
+
+export function ttlValue(name: string, cfg: StateTtlConfig): ValueStateDescriptor<string> {
+  return new ValueStateDescriptor<string>(name, Serializers.string).enableTimeToLive(cfg);
+}
+
+export function ttlList(name: string, cfg: StateTtlConfig): ListStateDescriptor<string> {
+  return new ListStateDescriptor<string>(name, Serializers.string).enableTimeToLive(cfg);
+}
+
+/** The TTL cases' reducing state: a float64 sum, with `cfg`. */
+export function ttlSumReducing(name: string, cfg: StateTtlConfig): ReducingStateDescriptor<number> {
+  return new ReducingStateDescriptor<number>(name, (a, b) => a + b, Serializers.float64).enableTimeToLive(cfg);
+}
+
+/** The TTL cases' aggregating state: SUM_AGGREGATE over float64, with `cfg`. */
+export function ttlSumAggregating(name: string, cfg: StateTtlConfig): AggregatingStateDescriptor<number, number, string> {
+  return new AggregatingStateDescriptor(name, SUM_AGGREGATE, Serializers.float64).enableTimeToLive(cfg);
+}
