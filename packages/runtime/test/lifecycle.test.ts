@@ -227,7 +227,9 @@ test("a run that started empty never falls back into an earlier run's checkpoint
   const records = RECORDS;
   const fs = new CorruptingFileSystem();
   const storage = new FsCheckpointStorage(fs);
-  await runUntilCheckpoints({ stateBackend: new FsStateBackend(), checkpointStorage: storage, checkpointing: { intervalMs: 2, retainedCheckpoints: 2 } }, new InMemoryUpsertTable(), records, 2);
+  // Both runs: the same backend, checkpoint directory and checkpointing.
+  const options: JobOptions = { stateBackend: new FsStateBackend(), checkpointStorage: storage, checkpointing: { intervalMs: 2, retainedCheckpoints: 2 } };
+  await runUntilCheckpoints(options, new InMemoryUpsertTable(), records, 2);
   const earlier = (await storage.listCompletedCheckpoints()).length;
   assert.equal(earlier, 2);
   // Second run, from scratch in the same directory: its first checkpoint becomes unreadable and a
@@ -237,9 +239,7 @@ test("a run that started empty never falls back into an earlier run's checkpoint
   // The input is held until the first checkpoint of this run completed: the failure comes after it.
   const gate = new SourceGate(HOLD_AFTER);
   const job = await JobClient.execute(countJob(new InMemoryUpsertTable(), records, gate), {
-    stateBackend: new FsStateBackend(),
-    checkpointStorage: storage,
-    checkpointing: { intervalMs: 2, retainedCheckpoints: 2 },
+    ...options,
     restartStrategy: { kind: 'fixed-delay', maxAttempts: 2, delayMs: 0 },
     hooks: {
       beforeNotifyComplete(_t, id) {
