@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { crc32c, StorageNotFoundError } from '@flowstate/core';
+import { crc32c, StorageNotFoundError, type FileSystem } from '@flowstate/core';
 import { patternBytes, writeBytes, writePattern } from '../test-data.js';
 import { assertNotFound, MiB, storageCase, type StorageCaseGroup, type StorageSuiteSettings } from '../storage-case.js';
 
@@ -11,29 +11,7 @@ export function roundTripCases(settings: StorageSuiteSettings): StorageCaseGroup
     name: 'write and read round trips',
     cases: [
       ...sizes.map((size) =>
-        storageCase(`round-trips ${size} bytes written in chunks (verified by CRC32C)`, async (fs, base) => {
-          const path = `${base}/sub/file-${size}.bin`;
-          const written = await writePattern(fs, path, size, size + 1);
-          assert.deepEqual(await fs.stat(path), { path, size });
-          let data: Uint8Array | undefined = await fs.read(path);
-          assert.equal(data.length, size, 'read returns as many bytes as were written');
-          assert.equal(crc32c(data), written.crc, 'read returns the bytes that were written');
-          if (size <= MiB) assert.ok(Buffer.from(data).equals(patternBytes(size + 1, 0, size)));
-          data = undefined;
-          // Ranges at the start, the middle, across the 8 MiB and 5 MiB part boundaries, and the end.
-          const mid = Math.floor(size / 2);
-          for (const [offset, length] of [
-            [0, 1000],
-            [mid - 500, 1000],
-            [8 * MiB - 17, 34],
-            [5 * MiB - 1, 2],
-            [size - 777, 777],
-          ] as const) {
-            if (offset < 0 || length <= 0 || offset + length > size) continue;
-            const got = await fs.read(path, { offset, length });
-            assert.ok(Buffer.from(got).equals(patternBytes(size + 1, offset, length)), `range [${offset}, +${length})`);
-          }
-        }),
+        storageCase(`round-trips ${size} bytes written in chunks (verified by CRC32C)`, (fs, base) => roundTrip(fs, `${base}/sub/file-${size}.bin`, size)),
       ),
       storageCase('empty write() calls are allowed and change nothing', async (fs, base) => {
         const path = `${base}/empty-writes`;
@@ -95,4 +73,28 @@ export function roundTripCases(settings: StorageSuiteSettings): StorageCaseGroup
       }),
     ],
   };
+}
+
+/** Writes `size` bytes to `path` in chunks, then reads them back whole and in ranges. */
+async function roundTrip(fs: FileSystem, path: string, size: number): Promise<void> {
+  const written = await writePattern(fs, path, size, size + 1);
+  assert.deepEqual(await fs.stat(path), { path, size });
+  let data: Uint8Array | undefined = await fs.read(path);
+  assert.equal(data.length, size, 'read returns as many bytes as were written');
+  assert.equal(crc32c(data), written.crc, 'read returns the bytes that were written');
+  if (size <= MiB) assert.ok(Buffer.from(data).equals(patternBytes(size + 1, 0, size)));
+  data = undefined;
+  // Ranges at the start, the middle, across the 8 MiB and 5 MiB part boundaries, and the end.
+  const mid = Math.floor(size / 2);
+  for (const [offset, length] of [
+    [0, 1000],
+    [mid - 500, 1000],
+    [8 * MiB - 17, 34],
+    [5 * MiB - 1, 2],
+    [size - 777, 777],
+  ] as const) {
+    if (offset < 0 || length <= 0 || offset + length > size) continue;
+    const got = await fs.read(path, { offset, length });
+    assert.ok(Buffer.from(got).equals(patternBytes(size + 1, offset, length)), `range [${offset}, +${length})`);
+  }
 }
