@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
+  AlternatingReadBuffers,
   BytesSerializer,
   crc32c,
   crc32cCombine,
@@ -17,6 +18,7 @@ import {
   Serializers,
   VoidNamespaceSerializer,
   type KeyedStateStreamHeader,
+  type KeyGroupsStateHandle,
   type StateHandleReader,
   type TypeSerializerSnapshot,
 } from '../src/index.js';
@@ -138,25 +140,7 @@ describe('savepoint I/O building blocks (issue 16)', () => {
   });
 
   it('readKeyGroupBlocks yields the same blocks and records, with as many requests as planned, at any byte limit', async () => {
-    const range = KeyGroupRange.of(8, 23);
-    const meta = { name: 's', kind: 'VALUE' as const, namespaceSerializerSnapshot: VoidNamespaceSerializer.INSTANCE.snapshotConfiguration() as TypeSerializerSnapshot<unknown>, stateSerializerSnapshot: BytesSerializer.INSTANCE.snapshotConfiguration() as TypeSerializerSnapshot<unknown> };
-    const enc = new KeyedStateStreamEncoder(range, Serializers.string.snapshotConfiguration() as TypeSerializerSnapshot<unknown>, [meta]);
-    const fs = new MemoryFileSystem();
-    const out = new FsCheckpointStateOutputStream(fs, 'stream');
-    await out.write(enc.encodeHeader());
-    const expected: string[] = [];
-    for (const g of range) {
-      enc.beginKeyGroup(g);
-      for (let i = 0; i < g % 4; i++) {
-        const key = bytes(3, g * 10 + i);
-        enc.writeSerializedEntry(0, key, new Uint8Array(0), BytesSerializer.INSTANCE, bytes(40 * i, g));
-        expected.push(`${g}:${Buffer.from(key).toString('hex')}`);
-      }
-      await enc.endKeyGroupTo(out);
-    }
-    const handle = enc.finish(await out.closeAndGetHandle());
-    const storage = new FsCheckpointStorage(fs, { layout: 'savepoint' });
-    const header: KeyedStateStreamHeader = { version: 1, keySerializerSnapshot: Serializers.string.snapshotConfiguration() as TypeSerializerSnapshot<unknown>, states: [meta], startKeyGroup: 8, numberOfKeyGroups: 16 };
+    const { handle, header, storage, expected } = await encodedStream();
     for (const maxReadBytes of [1, 100, 400, 1 << 20]) {
       let requests = 0;
       const reader: StateHandleReader = { readFully: (h) => storage.readFully(h), readRange: (h, o, l) => (requests++, storage.readRange(h, o, l)) };
@@ -168,4 +152,70 @@ describe('savepoint I/O building blocks (issue 16)', () => {
       assert.equal(requests, planKeyGroupReads(handle.keyGroupOffsets, 8, 9, 22, maxReadBytes).length, `maxReadBytes ${maxReadBytes}`);
     }
   });
+
+  it('AlternatingReadBuffers never lends the buffer of the previous call, and grows a buffer that is too small', () => {
+    const b = new AlternatingReadBuffers();
+    const first = b.take(10);
+    const second = b.take(10);
+    assert.notEqual(first, second);
+    assert.ok(first.length >= 10 && second.length >= 10);
+    assert.equal(b.take(5), first);
+    const grown = b.take(20);
+    assert.notEqual(grown, second);
+    assert.ok(grown.length >= 20);
+    assert.equal(b.take(1), first);
+  });
+
+  it('readKeyGroupBlocks with readBuffers reads every request into the buffer of the request before the previous one', async () => {
+    const { handle, header, storage, expected } = await encodedStream();
+    const buffers = new AlternatingReadBuffers();
+    // Both buffers at full size up front, so that they are never replaced by larger ones.
+    buffers.take(1 << 10);
+    buffers.take(1 << 10);
+    const lent: Uint8Array[] = [];
+    // A reader that honours `into`, as the local file system does.
+    const reader: StateHandleReader = {
+      readFully: (h) => storage.readFully(h),
+      readRange: async (h, o, l, id, into) => {
+        const read = await storage.readRange(h, o, l, id);
+        assert.ok(into !== undefined && into.length >= l, 'every request is lent a large enough buffer');
+        lent.push(into);
+        into.set(read);
+        return into.subarray(0, l);
+      },
+    };
+    const got: string[] = [];
+    for await (const b of readKeyGroupBlocks(reader, handle, header, { maxReadBytes: 100, readBuffers: buffers })) {
+      for (const r of b.records) got.push(`${b.keyGroup}:${Buffer.from(r.key).toString('hex')}`);
+    }
+    assert.deepEqual(got, expected);
+    assert.equal(lent.length, planKeyGroupReads(handle.keyGroupOffsets, 8, 8, 23, 100).length);
+    assert.ok(lent.length > 3);
+    for (let i = 1; i < lent.length; i++) assert.notEqual(lent[i], lent[i - 1], `request ${i} reads into the buffer whose blocks are being consumed`);
+    for (let i = 2; i < lent.length; i++) assert.equal(lent[i], lent[i - 2], `request ${i} reuses a buffer`);
+  });
 });
+
+/** A keyed stream over key groups 8..23 (g % 4 entries each) in a MemoryFileSystem, and its records as `group:key hex`. */
+async function encodedStream(): Promise<{ handle: KeyGroupsStateHandle; header: KeyedStateStreamHeader; storage: FsCheckpointStorage; expected: string[] }> {
+  const range = KeyGroupRange.of(8, 23);
+  const meta = { name: 's', kind: 'VALUE' as const, namespaceSerializerSnapshot: VoidNamespaceSerializer.INSTANCE.snapshotConfiguration() as TypeSerializerSnapshot<unknown>, stateSerializerSnapshot: BytesSerializer.INSTANCE.snapshotConfiguration() as TypeSerializerSnapshot<unknown> };
+  const enc = new KeyedStateStreamEncoder(range, Serializers.string.snapshotConfiguration() as TypeSerializerSnapshot<unknown>, [meta]);
+  const fs = new MemoryFileSystem();
+  const out = new FsCheckpointStateOutputStream(fs, 'stream');
+  await out.write(enc.encodeHeader());
+  const expected: string[] = [];
+  for (const g of range) {
+    enc.beginKeyGroup(g);
+    for (let i = 0; i < g % 4; i++) {
+      const key = bytes(3, g * 10 + i);
+      enc.writeSerializedEntry(0, key, new Uint8Array(0), BytesSerializer.INSTANCE, bytes(40 * i, g));
+      expected.push(`${g}:${Buffer.from(key).toString('hex')}`);
+    }
+    await enc.endKeyGroupTo(out);
+  }
+  const handle = enc.finish(await out.closeAndGetHandle());
+  const storage = new FsCheckpointStorage(fs, { layout: 'savepoint' });
+  const header: KeyedStateStreamHeader = { version: 1, keySerializerSnapshot: Serializers.string.snapshotConfiguration() as TypeSerializerSnapshot<unknown>, states: [meta], startKeyGroup: 8, numberOfKeyGroups: 16 };
+  return { handle, header, storage, expected };
+}

@@ -7,6 +7,9 @@ import {
   DataOutputSerializer,
   defaultSerializerRegistry,
   deserializeCheckpointMetadata,
+  deserializesIntoOwnMemory,
+  StringSerializer,
+  VoidNamespaceSerializer,
   ListSerializer,
   MapSerializer,
   readSerializerSnapshot,
@@ -44,6 +47,21 @@ describe('serializers', () => {
     assert.equal(roundTrip(Serializers.boolean, true), true);
     assert.deepEqual(roundTrip(Serializers.bytes, new Uint8Array([1, 2, 3])), new Uint8Array([1, 2, 3]));
     assert.deepEqual(roundTrip(Serializers.msgpack, { a: [1, 'two', null], b: { c: true } }), { a: [1, 'two', null], b: { c: true } });
+  });
+
+  it('deserializesIntoOwnMemory: primitives, bytes and lists of them yes; MessagePack (binaries are views), subclasses and unknown serializers no', () => {
+    for (const s of [Serializers.string, Serializers.int32, Serializers.bytes, VoidNamespaceSerializer.INSTANCE, new ListSerializer(Serializers.string), new ListSerializer(new ListSerializer(Serializers.bytes))]) {
+      assert.equal(deserializesIntoOwnMemory(s as TypeSerializer<unknown>), true, s.typeId);
+    }
+    // The reason MessagePack is excluded: its binaries alias the input.
+    const input = new DataOutputSerializer();
+    Serializers.msgpack.serialize({ b: new Uint8Array([1, 2]) }, input);
+    const bytes = input.toBytes();
+    assert.equal((Serializers.msgpack.deserialize(new DataInputDeserializer(bytes)) as { b: Uint8Array }).b.buffer, bytes.buffer);
+    class Custom extends StringSerializer {}
+    for (const s of [Serializers.msgpack, new ListSerializer(Serializers.msgpack), new MapSerializer(Serializers.string, Serializers.string), new Custom()]) {
+      assert.equal(deserializesIntoOwnMemory(s as TypeSerializer<unknown>), false, s.constructor.name);
+    }
   });
 
   it('int32 rejects non-integers instead of truncating', () => {

@@ -11,6 +11,8 @@ import {
   ExactDeserializer,
   readKeyedStateHeader,
   readKeyGroupBlocks,
+  AlternatingReadBuffers,
+  deserializesIntoOwnMemory,
   type KeyGroupBlock,
   type KeyedStateRecord,
   type CheckpointMetadata,
@@ -250,12 +252,13 @@ export class SavepointReader {
    * Every key-group block of the operator, in key-group order, with each record's state index
    * mapped to the merged header (`merged.states`). Keys are checked against their key group.
    */
-  async *keyedBlocks(uid: string): AsyncGenerator<{ block: KeyGroupBlock; source: KeyedSource; stateIndexMap: readonly number[] }> {
+  async *keyedBlocks(uid: string, readBuffers?: AlternatingReadBuffers): AsyncGenerator<{ block: KeyGroupBlock; source: KeyedSource; stateIndexMap: readonly number[] }> {
     const { sources, merged } = await this.keyedSources(uid);
     const maxParallelism = this.operator(uid).maxParallelism;
+    const options = readBuffers === undefined ? { maxParallelism } : { maxParallelism, readBuffers };
     for (let i = 0; i < sources.length; i++) {
       const source = sources[i]!;
-      for await (const block of readKeyGroupBlocks(this.dir.reader, source.handle, source.header, { maxParallelism })) {
+      for await (const block of readKeyGroupBlocks(this.dir.reader, source.handle, source.header, options)) {
         yield { block, source, stateIndexMap: merged!.indexMaps[i]! };
       }
     }
@@ -287,7 +290,9 @@ export class SavepointReader {
    * (decoded as they are iterated), which costs no promise per entry. With `views: true` one entry
    * object is reused for every record, and values whose serializer has `deserializeView` (e.g.
    * byte arrays) are views into the bytes read: an entry is valid only until the next one. Copy
-   * what you keep.
+   * what you keep. Iterate each block before asking for the next: the bytes read are reused
+   * (always with views; without, when every value decodes into memory of its own), and iterating
+   * an earlier block then throws IllegalStateUsageError.
    */
   async *readKeyedStateBlocks<K = unknown, N = unknown, V = unknown>(uid: string, stateName: string, options: KeyedStateReadOptions = {}): AsyncGenerator<Iterable<KeyedStateEntry<K, N, V>>> {
     const s = await this.stateOf(uid, stateName);
@@ -295,8 +300,13 @@ export class SavepointReader {
     const decoder = new ExactDeserializer();
     const views = options.views === true;
     const what = `value of '${stateName}'`;
-    for await (const { block, source, stateIndexMap } of this.keyedBlocks(uid)) {
-      yield valueEntries<K, N, V>(block, source.file, stateIndexMap, s, decoder, views, what);
+    // Views are valid until the next entry anyway; copies may outlive reused buffers only if none is a view into them.
+    const reuse = views || [s.keySerializer, s.nsSerializer, s.stateSerializer].every(deserializesIntoOwnMemory);
+    for await (const { block, source, stateIndexMap } of this.keyedBlocks(uid, reuse ? new AlternatingReadBuffers() : undefined)) {
+      const current = { live: true, stateName };
+      yield valueEntries<K, N, V>(block, source.file, stateIndexMap, s, decoder, views, what, reuse ? current : undefined);
+      // The consumer asked for the next block: this one's bytes may be overwritten from now on.
+      current.live = false;
     }
   }
 
@@ -509,10 +519,23 @@ function flattenBlocks<T>(blocks: AsyncGenerator<Iterable<T>>): AsyncIterableIte
 }
 
 /** The entries of state `s` in one block; with `views`, one reused entry object (see readKeyedStateBlocks). */
-function* valueEntries<K, N, V>(block: KeyGroupBlock, file: string, stateIndexMap: readonly number[], s: KeyedStateOf, decoder: ExactDeserializer, views: boolean, what: string): Generator<KeyedStateEntry<K, N, V>> {
+function* valueEntries<K, N, V>(
+  block: KeyGroupBlock,
+  file: string,
+  stateIndexMap: readonly number[],
+  s: KeyedStateOf,
+  decoder: ExactDeserializer,
+  views: boolean,
+  what: string,
+  /** Set when the block's buffer is reused: live until the consumer asked for the next block. */
+  buffer: { readonly live: boolean; readonly stateName: string } | undefined,
+): Generator<KeyedStateEntry<K, N, V>> {
   const reused = { key: undefined as K, namespace: undefined as N, value: undefined as V };
   const records = block.records;
   for (let j = 0; j < records.length; j++) {
+    if (buffer?.live === false) {
+      throw new IllegalStateUsageError(buffer.stateName, 'a block of readKeyedStateBlocks was iterated after the next block was requested, whose read reuses its bytes: iterate each block first');
+    }
     const r = records[j]!;
     if (stateIndexMap[r.stateIndex] !== s.index) continue;
     const off = block.recordOffsets[j]!;

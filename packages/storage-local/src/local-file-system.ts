@@ -157,7 +157,7 @@ export class LocalFileSystem extends TemporaryNameListing implements FileSystem 
         if (range.offset < 0 || range.length < 0 || range.offset + range.length > size) {
           throw new StorageError(`${this.root}/${path}`, `range [${range.offset}, +${range.length}) is outside the file of ${size} bytes`);
         }
-        const buf = Buffer.allocUnsafe(range.length);
+        const buf = range.into !== undefined && range.into.length >= range.length ? range.into.subarray(0, range.length) : Buffer.allocUnsafe(range.length);
         let got = 0;
         while (got < range.length) {
           const { bytesRead } = await fh.read(buf, got, range.length - got, range.offset + got);

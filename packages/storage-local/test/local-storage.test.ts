@@ -45,6 +45,20 @@ describe('LocalFileSystem specifics', () => {
     await assert.rejects(fs.read('escape/file'), PathEscapeError);
   });
 
+  it('reads a range into a lent buffer that is large enough (ReadRange.into), not into a new one', async () => {
+    const root = freshRoot();
+    writeFileSync(join(root, 'f'), Buffer.from('0123456789'));
+    const fs = new LocalFileSystem(root);
+    const lent = new Uint8Array(8);
+    const got = await fs.read('f', { offset: 2, length: 5, into: lent });
+    assert.equal(got.buffer, lent.buffer);
+    assert.equal(Buffer.from(got).toString(), '23456');
+    assert.equal(Buffer.from(lent.subarray(0, 5)).toString(), '23456');
+    const other = await fs.read('f', { offset: 0, length: 9, into: lent });
+    assert.notEqual(other.buffer, lent.buffer, 'a buffer too small is not used');
+    assert.equal(Buffer.from(other).toString(), '012345678');
+  });
+
   it('leaves nothing but the final file after commit, and nothing after abort', async () => {
     const root = freshRoot();
     const fs = new LocalFileSystem(root);

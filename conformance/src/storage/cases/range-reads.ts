@@ -47,6 +47,25 @@ export function rangeReadCases(): StorageCaseGroup {
           );
         }
       }),
+      storageCase('a range read into a lent buffer (ReadRange.into) gives the same bytes, used or not, and one too small is ignored', async (fs, base) => {
+        const path = `${base}/lent`;
+        await writePattern(fs, path, size, 44);
+        const lent = new Uint8Array(20_000).fill(0xee);
+        for (const [offset, length, into] of [
+          [0, 4096, lent],
+          [49_999, 20_000, lent],
+          [size - 10, 10, lent],
+          [0, 0, lent],
+          [1000, 20_001, lent],
+          [10, 100, new Uint8Array(99)],
+        ] as const) {
+          const got = await fs.read(path, { offset, length, into });
+          assert.equal(got.length, length, `length of range [${offset}, +${length}) read into ${into.length} bytes`);
+          assert.ok(Buffer.from(got).equals(patternBytes(44, offset, length)), `bytes of range [${offset}, +${length}) read into ${into.length} bytes`);
+          // A lent buffer is used from its start, or not at all.
+          if (got.buffer === into.buffer && length > 0) assert.equal(got.byteOffset, into.byteOffset);
+        }
+      }),
       storageCase('ranges of an empty file', async (fs, base) => {
         const path = `${base}/empty`;
         await writeBytes(fs, path, new Uint8Array(0));

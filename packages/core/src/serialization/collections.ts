@@ -1,6 +1,7 @@
 import { IllegalStateUsageError } from '../errors.js';
 import { DataInputDeserializer } from '../io/data-input.js';
 import { DataOutputSerializer } from '../io/data-output.js';
+import { BooleanSerializer, BytesSerializer, Float64Serializer, Int32Serializer, Int64Serializer, StringSerializer, VoidNamespaceSerializer } from './primitives.js';
 import { checkVersion, CompositeSerializerSnapshot, readSerializerSnapshot, type SerializerSnapshotRegistry } from './snapshot-registry.js';
 import {
   SchemaCompatibility,
@@ -189,4 +190,17 @@ export class MapSerializerSnapshot<K, V> extends CompositeSerializerSnapshot<Map
     const v = readSerializerSnapshot(config, registry);
     return new MapSerializerSnapshot(k, v);
   }
+}
+
+/** Core's serializers whose values are primitives or copies (exact classes: a subclass may override deserialize). */
+const OWN_MEMORY_CLASSES: ReadonlySet<unknown> = new Set([StringSerializer, BooleanSerializer, Float64Serializer, Int32Serializer, Int64Serializer, BytesSerializer, VoidNamespaceSerializer]);
+
+/**
+ * Whether every value `serializer.deserialize` returns lives in memory of its own, never a view
+ * into the input (MessagePack binaries, for one, are views): only then may a reader reuse its
+ * input buffers while the values it handed out are still in use. Unknown serializers: false.
+ */
+export function deserializesIntoOwnMemory(serializer: TypeSerializer<unknown>): boolean {
+  if (OWN_MEMORY_CLASSES.has(serializer.constructor)) return true;
+  return serializer.constructor === ListSerializer && deserializesIntoOwnMemory((serializer as ListSerializer<unknown>).elementSerializer);
 }

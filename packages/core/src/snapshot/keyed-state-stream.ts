@@ -318,6 +318,28 @@ export interface KeyGroupBlockOptions {
    * request up to this many bytes; a single larger block is read alone.
    */
   readonly maxReadBytes?: number;
+  /**
+   * Read into these two alternating buffers (shared by the handles one consumer reads in turn)
+   * instead of a new buffer per request: a fresh multi-MiB buffer costs a page fault per 4 KiB,
+   * the kernel zeroing each page, and an unmap later, about as much as the read itself. Then a
+   * block (its bytes and records) is valid only until the next block is requested: for consumers
+   * that decode or copy what they keep.
+   */
+  readonly readBuffers?: AlternatingReadBuffers;
+}
+
+/** Two read buffers lent in turn to consecutive requests (see KeyGroupBlockOptions.readBuffers). */
+export class AlternatingReadBuffers {
+  private readonly buffers = [new Uint8Array(0), new Uint8Array(0)];
+  private next = 0;
+
+  /** A buffer of at least `length` bytes, never the one the previous call returned. */
+  take(length: number): Uint8Array {
+    const i = this.next;
+    this.next ^= 1;
+    if (this.buffers[i]!.length < length) this.buffers[i] = new Uint8Array(length);
+    return this.buffers[i]!;
+  }
 }
 
 /** Default byte limit of one coalesced key-group read: bounds memory to two such reads. */
@@ -364,19 +386,23 @@ export async function* readKeyGroupBlocks(
   const from = Math.max(options.range?.startKeyGroup ?? start, start);
   const to = Math.min(options.range?.endKeyGroup ?? handle.keyGroupRange.end, handle.keyGroupRange.end);
   const runs = planKeyGroupReads(offsets, start, from, to, options.maxReadBytes ?? COALESCED_READ_BYTES);
-  const readRun = (run: KeyGroupRun): Promise<Uint8Array> => {
+  const readRun = (i: number): Promise<Uint8Array> => {
+    const run = runs[i]!;
     const offset = offsets[run.from - start]!;
-    return reader.readRange(handle.stream, offset, offsets[run.to + 1 - start]! - offset, options.checkpointId);
+    const length = offsets[run.to + 1 - start]! - offset;
+    return reader.readRange(handle.stream, offset, length, options.checkpointId, options.readBuffers?.take(length));
   };
   const file = readerHandleName(reader, handle);
-  let pending = runs.length > 0 ? readRun(runs[0]!) : undefined;
+  let pending = runs.length > 0 ? readRun(0) : undefined;
   for (let i = 0; i < runs.length; i++) {
     const run = runs[i]!;
     // A plain Uint8Array over a storage's Buffer: every record field is a subarray of it, and
     // Buffer's subarray (a species constructor per call) costs several times more.
     const read = await pending!;
     const bytes = new Uint8Array(read.buffer, read.byteOffset, read.byteLength);
-    pending = i + 1 < runs.length ? readRun(runs[i + 1]!) : undefined;
+    // With reused buffers, request i + 1 goes into the buffer of request i - 1, whose blocks the
+    // consumer is done with: it asked for the next block.
+    pending = i + 1 < runs.length ? readRun(i + 1) : undefined;
     // A read-ahead that is never awaited (the consumer stopped early) must not surface as unhandled.
     pending?.catch(() => {});
     const base = offsets[run.from - start]!;

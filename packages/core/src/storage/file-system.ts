@@ -20,6 +20,12 @@ export interface FileWriter {
 export interface ReadRange {
   readonly offset: number;
   readonly length: number;
+  /**
+   * A buffer of at least `length` bytes the caller lends for the read: a file system may read
+   * into it and return a view of it (sparing a fresh allocation, whose pages the kernel must
+   * zero), or ignore it and return a new buffer. Callers use the returned buffer either way.
+   */
+  readonly into?: Uint8Array;
 }
 
 export interface FileSystem {

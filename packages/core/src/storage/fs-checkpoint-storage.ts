@@ -3,7 +3,7 @@ import { lookupInListing, verifyCheckpointComplete, type CheckpointScan, type Co
 import { deserializeCheckpointMetadata, MAX_METADATA_BYTES, type CheckpointMetadata } from '../checkpoint/metadata.js';
 import { CorruptCheckpointError, IllegalStateUsageError, StorageNotFoundError, UnknownFormatVersionError } from '../errors.js';
 import { DEFAULT_WRITE_BUFFER_BYTES, FsCheckpointStateOutputStream } from './checkpoint-output-stream.js';
-import { writeCommitted, type FileSystem } from './file-system.js';
+import { writeCommitted, type FileSystem, type ReadRange } from './file-system.js';
 import type { StreamStateHandle } from './handles.js';
 import { confinePath, joinPath, SHARED_STATE_DIR } from './paths.js';
 import type {
@@ -195,7 +195,7 @@ export class FsCheckpointStorage implements CheckpointStorage {
     return verifyStreamBytes(handle, data, checkpointId, this.fs.displayRoot);
   }
 
-  async readRange(handle: StreamStateHandle, offset: number, length: number, checkpointId?: number): Promise<Uint8Array> {
+  async readRange(handle: StreamStateHandle, offset: number, length: number, checkpointId?: number, into?: Uint8Array): Promise<Uint8Array> {
     const name = handle.type === 'file' ? `${this.fs.displayRoot}/${handle.path}` : `inline:${handle.name}`;
     if (offset < 0 || length < 0 || offset + length > handle.size) {
       throw new CorruptCheckpointError(name, `range [${offset}, +${length}) is outside the ${handle.size} bytes the handle declares`, checkpointId, offset);
@@ -210,12 +210,12 @@ export class FsCheckpointStorage implements CheckpointStorage {
       }
       this.sizeChecked.add(handle);
     }
-    const bytes = await this.readFile(handle.path, { offset, length }, checkpointId);
+    const bytes = await this.readFile(handle.path, into === undefined ? { offset, length } : { offset, length, into }, checkpointId);
     if (bytes.length !== length) throw new CorruptCheckpointError(name, `short read: ${bytes.length} of ${length} bytes`, checkpointId, offset);
     return bytes;
   }
 
-  private async readFile(path: string, range: { offset: number; length: number } | undefined, checkpointId?: number): Promise<Uint8Array> {
+  private async readFile(path: string, range: ReadRange | undefined, checkpointId?: number): Promise<Uint8Array> {
     try {
       return await this.fs.read(path, range);
     } catch (e) {

@@ -37,9 +37,10 @@ export interface StateHandleReader {
   readFully(handle: StreamStateHandle, checkpointId?: number): Promise<Uint8Array>;
   /**
    * A byte range. The caller verifies the range against a checksum it holds (e.g. per key group);
-   * the reader still checks that the stream has the size the handle says.
+   * the reader still checks that the stream has the size the handle says. `into`: a buffer the
+   * reader may fill and return a view of (see ReadRange.into).
    */
-  readRange(handle: StreamStateHandle, offset: number, length: number, checkpointId?: number): Promise<Uint8Array>;
+  readRange(handle: StreamStateHandle, offset: number, length: number, checkpointId?: number, into?: Uint8Array): Promise<Uint8Array>;
   /**
    * Where a handle's bytes live, for messages: the full path or URI of a file (handles hold paths
    * relative to the storage root). Optional: decoders fall back to the relative path.

@@ -1,0 +1,63 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { IllegalStateUsageError, Serializers, ValueStateDescriptor, type TypeSerializer } from '@flowstate/core';
+import { FsStateBackend } from '@flowstate/heap';
+import '@flowstate/storage-local';
+import { SavepointReader, SavepointWriter } from '../src/index.js';
+import { freshDirs } from './helpers.js';
+
+const dir = freshDirs();
+
+/**
+ * A savepoint of `n` keys at parallelism 4: four handles read one after the other, so the reader's
+ * two alternating read buffers are each reused (the third handle is read into the first's buffer).
+ */
+async function savepointOf<V>(serializer: TypeSerializer<V>, value: (i: number) => V, n = 200): Promise<string> {
+  const path = join(dir(), 'sp');
+  const state = new ValueStateDescriptor<V>('v', serializer);
+  await SavepointWriter.newSavepoint({ maxParallelism: 16, stateBackend: new FsStateBackend() })
+    .withKeyedOperator('op', {
+      data: Array.from({ length: n }, (_, i) => i),
+      keySelector: (i) => `key-${i}`,
+      keySerializer: Serializers.string,
+      parallelism: 4,
+      bootstrap: { processElement: (i, ctx) => ctx.getState(state).update(value(i)) },
+    })
+    .write(path);
+  return path;
+}
+
+function bytesOf(i: number): Uint8Array {
+  return Uint8Array.from({ length: 64 + (i % 50) }, (_, j) => (i * 31 + j) & 0xff);
+}
+
+describe('SavepointReader read buffers (reused between requests)', () => {
+  it('readKeyedState: byte-array values kept until the end are intact (copies, not views into a reused buffer)', async () => {
+    const r = await SavepointReader.load(await savepointOf(Serializers.bytes, bytesOf));
+    const kept = new Map<string, Uint8Array>();
+    for await (const e of r.readKeyedState<string, unknown, Uint8Array>('op', 'v')) kept.set(e.key, e.value);
+    assert.equal(kept.size, 200);
+    for (const [k, v] of kept) assert.deepEqual(v, bytesOf(Number(k.slice(4))), k);
+  });
+
+  it('readKeyedState: MessagePack values, whose binaries are views into the bytes read, are intact at the end (their buffers are not reused)', async () => {
+    const r = await SavepointReader.load(await savepointOf<unknown>(Serializers.msgpack, (i) => ({ i, b: bytesOf(i) })));
+    const kept = new Map<string, { i: number; b: Uint8Array }>();
+    for await (const e of r.readKeyedState<string, unknown, { i: number; b: Uint8Array }>('op', 'v')) kept.set(e.key, e.value);
+    assert.equal(kept.size, 200);
+    for (const [k, v] of kept) assert.deepEqual(Buffer.from(v.b), Buffer.from(bytesOf(v.i)), k);
+  });
+
+  it('readKeyedStateBlocks: a block iterated after the next one was requested is an IllegalStateUsageError, not stale bytes', async () => {
+    const r = await SavepointReader.load(await savepointOf(Serializers.bytes, bytesOf));
+    for (const views of [true, false]) {
+      const blocks: Array<Iterable<unknown>> = [];
+      for await (const b of r.readKeyedStateBlocks('op', 'v', { views })) blocks.push(b);
+      assert.ok(blocks.length > 2);
+      assert.throws(() => [...blocks[0]!], IllegalStateUsageError, `views: ${views}`);
+      // The last block's read is not reused by anything: iterating it late still fails, by the same rule.
+      assert.throws(() => [...blocks[blocks.length - 1]!], IllegalStateUsageError, `views: ${views}`);
+    }
+  });
+});
