@@ -126,6 +126,8 @@ interface KeyedSource {
  */
 export class SavepointReader {
   private readonly sources = new Map<string, Promise<{ sources: KeyedSource[]; merged: MergedKeyedHeader | undefined }>>();
+  /** Read buffers of a finished keyed read, for the next one (a read that finds none allocates its own). */
+  private idleReadBuffers: AlternatingReadBuffers | undefined;
 
   private constructor(
     readonly dir: SavepointDirectory,
@@ -302,11 +304,18 @@ export class SavepointReader {
     const what = `value of '${stateName}'`;
     // Views are valid until the next entry anyway; copies may outlive reused buffers only if none is a view into them.
     const reuse = views || [s.keySerializer, s.nsSerializer, s.stateSerializer].every(deserializesIntoOwnMemory);
-    for await (const { block, source, stateIndexMap } of this.keyedBlocks(uid, reuse ? new AlternatingReadBuffers() : undefined)) {
-      const current = { live: true, stateName };
-      yield valueEntries<K, N, V>(block, source.file, stateIndexMap, s, decoder, views, what, reuse ? current : undefined);
-      // The consumer asked for the next block: this one's bytes may be overwritten from now on.
-      current.live = false;
+    const buffers = reuse ? (this.idleReadBuffers ?? new AlternatingReadBuffers()) : undefined;
+    if (buffers === this.idleReadBuffers) this.idleReadBuffers = undefined;
+    try {
+      for await (const { block, source, stateIndexMap } of this.keyedBlocks(uid, buffers)) {
+        const current = { live: true, stateName };
+        yield valueEntries<K, N, V>(block, source.file, stateIndexMap, s, decoder, views, what, reuse ? current : undefined);
+        // The consumer asked for the next block: this one's bytes may be overwritten from now on.
+        current.live = false;
+      }
+    } finally {
+      // Its blocks are stale now (the consumer finished or stopped): the next read may reuse the buffers.
+      if (buffers !== undefined) this.idleReadBuffers = buffers;
     }
   }
 

@@ -337,7 +337,8 @@ export class AlternatingReadBuffers {
   take(length: number): Uint8Array {
     const i = this.next;
     this.next ^= 1;
-    if (this.buffers[i]!.length < length) this.buffers[i] = new Uint8Array(length);
+    // Uninitialized (only bytes read into it are ever handed out): zeroing would touch every page first.
+    if (this.buffers[i]!.length < length) this.buffers[i] = new Uint8Array(Buffer.allocUnsafeSlow(length).buffer, 0, length);
     return this.buffers[i]!;
   }
 }
