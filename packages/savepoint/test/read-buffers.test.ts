@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { IllegalStateUsageError, Serializers, ValueStateDescriptor, type TypeSerializer } from '@flowstate/core';
+import { IllegalStateUsageError, Serializers, ValueStateDescriptor, type StateHandleReader, type TypeSerializer } from '@flowstate/core';
 import { FsStateBackend } from '@flowstate/heap';
 import '@flowstate/storage-local';
 import { SavepointReader, SavepointWriter } from '../src/index.js';
@@ -47,6 +47,27 @@ describe('SavepointReader read buffers (reused between requests)', () => {
     for await (const e of r.readKeyedState<string, unknown, { i: number; b: Uint8Array }>('op', 'v')) kept.set(e.key, e.value);
     assert.equal(kept.size, 200);
     for (const [k, v] of kept) assert.deepEqual(Buffer.from(v.b), Buffer.from(bytesOf(v.i)), k);
+  });
+
+  it('a second keyed read on the same reader reads into the buffers of the first, which finished; the first read\'s copies stay intact', async () => {
+    const r = await SavepointReader.load(await savepointOf(Serializers.bytes, bytesOf));
+    const lent: Array<Uint8Array | undefined> = [];
+    const reader = r.dir.reader as StateHandleReader;
+    const readRange = reader.readRange.bind(reader);
+    reader.readRange = (h, o, l, id, into) => {
+      lent.push(into);
+      return readRange(h, o, l, id, into);
+    };
+    const first = new Map<string, Uint8Array>();
+    for await (const e of r.readKeyedState<string, unknown, Uint8Array>('op', 'v')) first.set(e.key, e.value);
+    const firstLent = new Set(lent.splice(0));
+    const second = new Map<string, Buffer>();
+    for await (const block of r.readKeyedStateBlocks<string, unknown, Uint8Array>('op', 'v', { views: true })) for (const e of block) second.set(e.key, Buffer.from(e.value));
+    assert.ok(lent.length > 2 && lent.every((b) => b !== undefined && firstLent.has(b)), 'the second read borrows only the first read\'s buffers');
+    for (const [k, v] of first) {
+      assert.deepEqual(v, bytesOf(Number(k.slice(4))), k);
+      assert.deepEqual(second.get(k), Buffer.from(v), k);
+    }
   });
 
   it('readKeyedStateBlocks: a block iterated after the next one was requested is an IllegalStateUsageError, not stale bytes', async () => {
