@@ -13,7 +13,7 @@ const dir = freshDirs();
  * A savepoint of `n` keys at parallelism 4: four handles read one after the other, so the reader's
  * two alternating read buffers are each reused (the third handle is read into the first's buffer).
  */
-async function savepointOf<V>(serializer: TypeSerializer<V>, value: (i: number) => V, n = 200): Promise<string> {
+async function savepointOf<V>(serializer: TypeSerializer<V>, value: (i: number) => V, n = 200, parallelism = 4): Promise<string> {
   const path = join(dir(), 'sp');
   const state = new ValueStateDescriptor<V>('v', serializer);
   await SavepointWriter.newSavepoint({ maxParallelism: 16, stateBackend: new FsStateBackend() })
@@ -21,7 +21,7 @@ async function savepointOf<V>(serializer: TypeSerializer<V>, value: (i: number) 
       data: Array.from({ length: n }, (_, i) => i),
       keySelector: (i) => `key-${i}`,
       keySerializer: Serializers.string,
-      parallelism: 4,
+      parallelism,
       bootstrap: { processElement: (i, ctx) => ctx.getState(state).update(value(i)) },
     })
     .write(path);
@@ -68,6 +68,37 @@ describe('SavepointReader read buffers (reused between requests)', () => {
       assert.deepEqual(v, bytesOf(Number(k.slice(4))), k);
       assert.deepEqual(second.get(k), Buffer.from(v), k);
     }
+  });
+
+  it('a read broken off early returns only once its read-ahead is done, so the next read cannot lend a buffer still being filled', async () => {
+    // One handle of more than 8 MiB (COALESCED_READ_BYTES): two requests, the second read ahead.
+    const big = (i: number) => new Uint8Array(45_000).fill(i & 0xff);
+    const r = await SavepointReader.load(await savepointOf(Serializers.bytes, big, 200, 1));
+    let inFlight = 0;
+    const reader = r.dir.reader as StateHandleReader;
+    const readRange = reader.readRange.bind(reader);
+    reader.readRange = async (h, o, l, id, into) => {
+      inFlight++;
+      try {
+        const bytes = await readRange(h, o, l, id, into);
+        // A slow storage: the read-ahead is still running when the consumer stops.
+        await new Promise((resolve) => setTimeout(resolve, 30));
+        return bytes;
+      } finally {
+        inFlight--;
+      }
+    };
+    for await (const block of r.readKeyedStateBlocks<string, unknown, Uint8Array>('op', 'v', { views: true })) {
+      for (const e of block) assert.deepEqual(e.value, big(Number(e.key.slice(4))));
+      break;
+    }
+    assert.equal(inFlight, 0, 'no read into a lent buffer is running after return()');
+    let n = 0;
+    for await (const e of r.readKeyedState<string, unknown, Uint8Array>('op', 'v')) {
+      assert.deepEqual(e.value, big(Number(e.key.slice(4))), e.key);
+      n++;
+    }
+    assert.equal(n, 200);
   });
 
   it('readKeyedStateBlocks: a block iterated after the next one was requested is an IllegalStateUsageError, not stale bytes', async () => {

@@ -395,22 +395,27 @@ export async function* readKeyGroupBlocks(
   };
   const file = readerHandleName(reader, handle);
   let pending = runs.length > 0 ? readRun(0) : undefined;
-  for (let i = 0; i < runs.length; i++) {
-    const run = runs[i]!;
-    // A plain Uint8Array over a storage's Buffer: every record field is a subarray of it, and
-    // Buffer's subarray (a species constructor per call) costs several times more.
-    const read = await pending!;
-    const bytes = new Uint8Array(read.buffer, read.byteOffset, read.byteLength);
-    // With reused buffers, request i + 1 goes into the buffer of request i - 1, whose blocks the
-    // consumer is done with: it asked for the next block.
-    pending = i + 1 < runs.length ? readRun(i + 1) : undefined;
-    // A read-ahead that is never awaited (the consumer stopped early) must not surface as unhandled.
-    pending?.catch(() => {});
-    const base = offsets[run.from - start]!;
-    for (let g = run.from; g <= run.to; g++) {
-      const block = bytes.subarray(offsets[g - start]! - base, offsets[g + 1 - start]! - base);
-      yield decodeKeyGroupBlock(handle, header, g, block, options, file);
+  try {
+    for (let i = 0; i < runs.length; i++) {
+      const run = runs[i]!;
+      // A plain Uint8Array over a storage's Buffer: every record field is a subarray of it, and
+      // Buffer's subarray (a species constructor per call) costs several times more.
+      const read = await pending!;
+      const bytes = new Uint8Array(read.buffer, read.byteOffset, read.byteLength);
+      // With reused buffers, request i + 1 goes into the buffer of request i - 1, whose blocks the
+      // consumer is done with: it asked for the next block.
+      pending = i + 1 < runs.length ? readRun(i + 1) : undefined;
+      // A read-ahead that is never awaited (the consumer stopped early) must not surface as unhandled.
+      pending?.catch(() => {});
+      const base = offsets[run.from - start]!;
+      for (let g = run.from; g <= run.to; g++) {
+        const block = bytes.subarray(offsets[g - start]! - base, offsets[g + 1 - start]! - base);
+        yield decodeKeyGroupBlock(handle, header, g, block, options, file);
+      }
     }
+  } finally {
+    // A consumer that stopped early may lend the buffers to its next read: none may still be being filled.
+    if (options.readBuffers !== undefined) await pending?.catch(() => {});
   }
 }
 
