@@ -32,6 +32,7 @@ import { registryOf, type SavepointStorageOptions } from './location.js';
 import { UnsupportedSavepointOperationError } from './errors.js';
 import { decodeSavepointMetadata } from './format.js';
 import { decodeExact, handleFile, mergeHeaders, wrapDecodeError, type MergedKeyedHeader } from './keyed.js';
+import { settleAll } from './settle.js';
 import { describeSnapshot } from './serializers.js';
 
 /** A keyed state of a merged header, with its index there and its serializers restored. */
@@ -215,11 +216,14 @@ export class SavepointReader {
     let p = this.sources.get(uid);
     if (p === undefined) {
       p = (async () => {
-        const sources: KeyedSource[] = [];
-        for (const handle of this.keyedHandles(uid)) {
-          await this.dir.checkSize(handle.stream);
-          sources.push({ handle, header: await readKeyedStateHeader(this.dir.reader, handle, this.registry), file: this.dir.fileName(handleFile(handle)) });
-        }
+        // Every handle's size check and header read at once (a few round trips each, which a
+        // remote store, or a busy thread pool, answers in parallel); a failure is the first handle's.
+        const sources = await settleAll(
+          this.keyedHandles(uid).map(async (handle): Promise<KeyedSource> => {
+            await this.dir.checkSize(handle.stream);
+            return { handle, header: await readKeyedStateHeader(this.dir.reader, handle, this.registry), file: this.dir.fileName(handleFile(handle)) };
+          }),
+        );
         const merged = mergeHeaders(
           sources.map((s) => s.header),
           sources.map((s) => s.file),

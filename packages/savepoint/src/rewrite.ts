@@ -18,6 +18,9 @@ import {
 } from '@flowstate/core';
 import type { SavepointOutput } from './output.js';
 import type { SavepointReader } from './reader.js';
+import { settleAll } from './settle.js';
+
+export { settleAll };
 
 /** A keyed record as bytes, in the shape of the canonical stream. */
 export interface RawRecord {
@@ -352,13 +355,3 @@ function writeSpilled(rw: Rewrite, writer: KeyedStreamWriter, bytes: Uint8Array)
   }
 }
 
-/**
- * Like Promise.all, but waits for every task before rejecting: the caller deletes the output
- * directory on failure, and no task may still be writing into it then.
- */
-export async function settleAll<T>(tasks: readonly Promise<T>[]): Promise<T[]> {
-  const results = await Promise.allSettled(tasks);
-  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failed !== undefined) throw failed.reason;
-  return results.map((r) => (r as PromiseFulfilledResult<T>).value);
-}

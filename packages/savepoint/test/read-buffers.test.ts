@@ -101,6 +101,24 @@ describe('SavepointReader read buffers (reused between requests)', () => {
     assert.equal(n, 200);
   });
 
+  it('the headers of all keyed handles are read at once, not one handle after the other', async () => {
+    const r = await SavepointReader.load(await savepointOf(Serializers.bytes, bytesOf));
+    let inFlight = 0;
+    let most = 0;
+    const reader = r.dir.reader as StateHandleReader;
+    const readRange = reader.readRange.bind(reader);
+    reader.readRange = async (h, o, l, id, into) => {
+      most = Math.max(most, ++inFlight);
+      try {
+        return await readRange(h, o, l, id, into);
+      } finally {
+        inFlight--;
+      }
+    };
+    assert.equal((await r.keyedStates('op')).length, 1);
+    assert.equal(most, 4, 'four handles, four header reads in flight together');
+  });
+
   it('readKeyedStateBlocks: a block iterated after the next one was requested is an IllegalStateUsageError, not stale bytes', async () => {
     const r = await SavepointReader.load(await savepointOf(Serializers.bytes, bytesOf));
     for (const views of [true, false]) {
