@@ -12,7 +12,9 @@ import { STATE_KINDS, type AccessResult } from './access.js';
 import { BACKENDS, TIMER_BACKENDS } from './backends.js';
 import type { Job } from './child.js';
 import { GOALS, PRESETS, type PresetName } from './config.js';
+import { timeJob, type JobTime } from './job-times.js';
 import { machineInfo } from './machine.js';
+import { loadavg } from 'node:os';
 import type { MemoryResult } from './memory.js';
 import { accessChart, markdownReport, snapshotChart, type BenchResults } from './report.js';
 import type { RssResult } from './rss.js';
@@ -40,6 +42,14 @@ export interface HarnessOptions {
 
 const CHILD = fileURLToPath(new URL('./child.js', import.meta.url));
 
+/** What distinguishes one job of a suite from the others, for the per-job times. */
+function jobLabel(job: Job): string {
+  const parts: string[] = [job.type, job.backend];
+  if (job.type === 'access') parts.push(job.kind);
+  if (job.type === 'snapshot') parts.push(`${(job.stateBytes / 1024 / 1024).toFixed(2)} MB`);
+  return parts.join(' ');
+}
+
 function runJob<T>(job: Job, maxOldSpaceMb: number, quiet: boolean, scratch: string): T {
   const jobFile = join(scratch, `job-${Math.random().toString(36).slice(2)}.json`);
   writeFileSync(jobFile, JSON.stringify(job));
@@ -63,6 +73,10 @@ export async function runHarness(o: HarnessOptions): Promise<BenchResults> {
   mkdirSync(o.outDir, { recursive: true });
   const scratch = mkdtempSync(join(tmpdir(), 'flowstate-bench-jobs-'));
   const quiet = o.quiet ?? false;
+  const loadAtStart = loadavg();
+  const jobTimes: JobTime[] = [];
+  let suite = '';
+  const run = <T>(job: Job): T => timeJob(suite, jobLabel(job), () => runJob<T>(job, p.maxOldSpaceMb, quiet, scratch), jobTimes);
   const access: AccessResult[] = [];
   const snapshot: SnapshotResultRow[] = [];
   const memory: MemoryResult[] = [];
@@ -76,43 +90,52 @@ export async function runHarness(o: HarnessOptions): Promise<BenchResults> {
   try {
     const out = () => join(scratch, `out-${Math.random().toString(36).slice(2)}.json`);
     if (suites.includes('access')) {
+      suite = 'access';
       log(`# state access (${p.setupKeys} keys, batch ${p.batch}, ${p.timeMs} ms per task)`);
-      for (const kind of STATE_KINDS) for (const b of backends) access.push(...runJob<AccessResult[]>({ type: 'access', preset: p.name, backend: b.id, kind, out: out() }, p.maxOldSpaceMb, quiet, scratch));
+      for (const kind of STATE_KINDS) for (const b of backends) access.push(...run<AccessResult[]>({ type: 'access', preset: p.name, backend: b.id, kind, out: out() }));
     }
     if (suites.includes('snapshot')) {
+      suite = 'snapshot';
       log(`# snapshots (${p.snapshotSizes.map((s) => `${(s / 1024 / 1024).toFixed(2)} MB`).join(', ')}; ${p.snapshotSamples} samples)`);
-      for (const size of p.snapshotSizes) for (const b of backends) snapshot.push(runJob<SnapshotResultRow>({ type: 'snapshot', preset: p.name, backend: b.id, stateBytes: size, out: out() }, p.maxOldSpaceMb, quiet, scratch));
+      for (const size of p.snapshotSizes) for (const b of backends) snapshot.push(run<SnapshotResultRow>({ type: 'snapshot', preset: p.name, backend: b.id, stateBytes: size, out: out() }));
     }
     if (suites.includes('memory')) {
+      suite = 'memory';
       log(`# memory (${p.memoryEntries} entries)`);
-      for (const b of backends.filter((x) => x.heapResident)) memory.push(...runJob<MemoryResult[]>({ type: 'memory', preset: p.name, backend: b.id, out: out() }, p.maxOldSpaceMb, quiet, scratch));
+      for (const b of backends.filter((x) => x.heapResident)) memory.push(...run<MemoryResult[]>({ type: 'memory', preset: p.name, backend: b.id, out: out() }));
       const cacheBounded = backends.filter((x) => x.rssBoundedByCaches);
       if (cacheBounded.length > 0) log(`# memory: RSS of cache-bounded off-heap backends as state grows (${p.rssStepsBytes.map((s) => `${(s / 1024 / 1024).toFixed(2)} MB`).join(' → ')})`);
-      for (const b of cacheBounded) rss.push(runJob<RssResult>({ type: 'rss', preset: p.name, backend: b.id, out: out() }, p.maxOldSpaceMb, quiet, scratch));
+      for (const b of cacheBounded) rss.push(run<RssResult>({ type: 'rss', preset: p.name, backend: b.id, out: out() }));
     }
     if (suites.includes('storage')) {
+      suite = 'storage';
       log(`# checkpoint storage throughput (${(p.storageBytes / 1024 / 1024).toFixed(0)} MiB; local, S3 (s3rver), HDFS (WebHDFS test server))`);
-      storage.push(...runJob<StorageResult[]>({ type: 'storage', preset: p.name, backend: 'storage', out: out() }, p.maxOldSpaceMb, quiet, scratch));
+      storage.push(...run<StorageResult[]>({ type: 'storage', preset: p.name, backend: 'storage', out: out() }));
     }
     if (suites.includes('savepoint')) {
+      suite = 'savepoint';
       log(`# savepoints (${(p.savepointBytes / 1024 / 1024).toFixed(0)} MiB canonical: write, read, validate, convert; vs cp and cp + sync)`);
-      savepoint = runJob<SavepointResult>({ type: 'savepoint', preset: p.name, backend: 'savepoint', out: out() }, p.maxOldSpaceMb, quiet, scratch);
+      savepoint = run<SavepointResult>({ type: 'savepoint', preset: p.name, backend: 'savepoint', out: out() });
     }
     if (suites.includes('runtime')) {
+      suite = 'runtime';
       log(`# runtime (${p.runtimeRecords} records, checkpoints every 1 s vs off; aligned vs unaligned under backpressure)`);
-      runtime = runJob<RuntimeResult>({ type: 'runtime', preset: p.name, backend: 'runtime', out: out() }, p.maxOldSpaceMb, quiet, scratch);
+      runtime = run<RuntimeResult>({ type: 'runtime', preset: p.name, backend: 'runtime', out: out() });
     }
     if (suites.includes('ttl-compaction')) {
+      suite = 'ttl-compaction';
       log(`# RocksDB TTL compaction filter (${p.ttlCompactionEntries} entries per layout; compaction with the filter vs without, same bytes)`);
-      ttlCompaction = runJob<TtlCompactionRow[]>({ type: 'ttl-compaction', preset: p.name, backend: 'rocksdb', out: out() }, p.maxOldSpaceMb, quiet, scratch);
+      ttlCompaction = run<TtlCompactionRow[]>({ type: 'ttl-compaction', preset: p.name, backend: 'rocksdb', out: out() });
     }
     if (suites.includes('timers')) {
+      suite = 'timers';
       log(`# timers (${p.timerCount} event-time timers registered, then fired over ${100} watermark steps; vs a plain JS binary heap)`);
-      for (const b of chosen(TIMER_BACKENDS)) timers.push(runJob<TimersResult>({ type: 'timers', preset: p.name, backend: b.id, out: out() }, p.maxOldSpaceMb, quiet, scratch));
+      for (const b of chosen(TIMER_BACKENDS)) timers.push(run<TimersResult>({ type: 'timers', preset: p.name, backend: b.id, out: out() }));
     }
     if (suites.includes('windows')) {
+      suite = 'windows';
       log(`# windows (${p.windowRecords} records; tumbling and session windows vs the same keyed count without windows)`);
-      windows = runJob<WindowsResult>({ type: 'windows', preset: p.name, backend: 'windows', out: out() }, p.maxOldSpaceMb, quiet, scratch);
+      windows = run<WindowsResult>({ type: 'windows', preset: p.name, backend: 'windows', out: out() });
     }
   } finally {
     rmSync(scratch, { recursive: true, force: true });
@@ -122,6 +145,8 @@ export async function runHarness(o: HarnessOptions): Promise<BenchResults> {
     preset: p.name,
     startedAt,
     wallTimeMs: Date.now() - started,
+    loadAverage: { start: loadAtStart, end: loadavg() },
+    jobTimes,
     machine: machineInfo(),
     goals: GOALS,
     config: p,

@@ -1,5 +1,6 @@
 import type { AccessResult } from './access.js';
 import { GOALS } from './config.js';
+import { suiteTimes, type JobTime } from './job-times.js';
 import type { MachineInfo } from './machine.js';
 import type { MemoryResult } from './memory.js';
 import type { RssResult } from './rss.js';
@@ -26,6 +27,10 @@ export interface BenchResults {
   readonly preset: string;
   readonly startedAt: string;
   readonly wallTimeMs: number;
+  /** 1/5/15-minute load averages when the run started and ended (absent in older results). */
+  readonly loadAverage?: { readonly start: readonly number[]; readonly end: readonly number[] };
+  /** Wall and CPU time of every child job, in run order (absent in older results). */
+  readonly jobTimes?: readonly JobTime[];
   readonly machine: MachineInfo;
   readonly goals: typeof GOALS;
   readonly config: unknown;
@@ -194,7 +199,7 @@ export function markdownReport(r: BenchResults): string {
   const out: string[] = [];
   out.push(`# flowstate benchmark report (${r.preset} preset)`);
   out.push('');
-  out.push(`- Started ${r.startedAt}, wall time ${(r.wallTimeMs / 1000).toFixed(1)} s`);
+  out.push(`- Started ${r.startedAt}, wall time ${(r.wallTimeMs / 1000).toFixed(1)} s${r.loadAverage ? `; load average (1/5/15 min) ${r.loadAverage.start.map((x) => x.toFixed(2)).join(' / ')} at the start, ${r.loadAverage.end.map((x) => x.toFixed(2)).join(' / ')} at the end` : ''}`);
   out.push(`- ${m.cpuModel}, ${m.cores} cores, ${m.memoryGb} GB RAM, ${m.platform} ${m.arch}`);
   out.push(`- Node ${m.nodeVersion} (V8 ${m.v8Version}), commit \`${m.gitCommit}\`${m.gitDirty ? ' (working tree dirty)' : ''}`);
   out.push(`- State access goals (ops/s ratio to the same-run baseline): met for ${accessMet}/${accessGoals}; memory goal (bytes/entry ≤ ${r.goals.memoryRatioMax}× a Map): met for ${memMet}/${r.memory.length}.`);
@@ -206,6 +211,7 @@ export function markdownReport(r: BenchResults): string {
   out.push('|---|---|---|---|');
   for (const g of goalRows(r)) out.push(`| ${g.goal} | ${g.target} | ${g.measured} | ${g.met === undefined ? 'not measured' : metCell(g.met)} |`);
   out.push('');
+  out.push(...timeSection(r.jobTimes ?? []));
   out.push('## State access');
   out.push('');
   out.push('![ops/s per operation](access-ops.svg)');
@@ -375,6 +381,22 @@ export function snapshotChart(r: BenchResults): string {
   const first = backends[0];
   series.push({ name: 'cp (same bytes)', dashed: true, points: r.snapshot.filter((s) => s.backend === first).map((s) => ({ x: s.stateBytes / MIB, y: s.cpMs.median })) });
   return logLineChart(`Full snapshot time vs state size (${r.preset} preset)`, series, 'state size (MiB, log)', 'milliseconds (log)', (v) => `${+v.toPrecision(3)} MB`);
+}
+
+/**
+ * Where the wall time goes: per suite and per child job, wall time next to the CPU time the job's
+ * processes used (on a shared machine the gap is mostly waiting for the neighbours).
+ */
+export function timeSection(jobs: readonly JobTime[]): string[] {
+  if (jobs.length === 0) return [];
+  const secs = (ms: number | null) => (ms === null ? 'n/a' : (ms / 1000).toFixed(1));
+  const out = ['## Run time per suite', '', 'Wall time of each suite\'s child processes and the CPU time (user + system) they and their own children used; CPU / wall below 1 means the job waited (for I/O or for other processes on the machine).', ''];
+  out.push('| Suite | Jobs | Wall s | CPU s | CPU / wall |', '|---|---:|---:|---:|---:|');
+  for (const s of suiteTimes(jobs)) out.push(`| ${s.suite} | ${s.jobs} | ${secs(s.wallMs)} | ${secs(s.cpuMs)} | ${s.cpuMs === null ? 'n/a' : (s.cpuMs / s.wallMs).toFixed(2)} |`);
+  out.push('', '<details><summary>Per job</summary>', '', '| Job | Wall s | CPU s |', '|---|---:|---:|');
+  for (const j of jobs) out.push(`| ${j.job} | ${secs(j.wallMs)} | ${secs(j.cpuMs)} |`);
+  out.push('', '</details>', '');
+  return out;
 }
 
 /** The timers suite: register / fire throughput per backend and the ratio to a plain JS binary heap of the same run. */
