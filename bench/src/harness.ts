@@ -161,9 +161,15 @@ export async function runHarness(o: HarnessOptions): Promise<BenchResults> {
     timers,
     windows,
   };
-  writeFileSync(join(o.outDir, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
-  writeFileSync(join(o.outDir, 'report.md'), markdownReport(results));
-  if (access.length > 0) writeFileSync(join(o.outDir, 'access-ops.svg'), accessChart(results));
-  if (snapshot.length > 0) writeFileSync(join(o.outDir, 'snapshot-time.svg'), snapshotChart(results));
+  writeResults(o.outDir, results);
   return results;
+}
+
+/** results.json, report.md and the charts of `results` into `outDir` (a run's, or a median's). */
+export function writeResults(outDir: string, results: BenchResults): void {
+  mkdirSync(outDir, { recursive: true });
+  writeFileSync(join(outDir, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
+  writeFileSync(join(outDir, 'report.md'), markdownReport(results));
+  if (results.access.length > 0) writeFileSync(join(outDir, 'access-ops.svg'), accessChart(results));
+  if (results.snapshot.length > 0) writeFileSync(join(outDir, 'snapshot-time.svg'), snapshotChart(results));
 }

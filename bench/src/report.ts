@@ -22,6 +22,13 @@ import { ttlCompactionSection, type TtlCompactionRow } from './ttl-compaction-re
 import { summarize } from './stats.js';
 import { groupedBarChart, logLineChart } from './svg.js';
 
+/** Which runs a median result (median-results.ts) was taken from. */
+export interface MedianOf {
+  readonly runs: readonly { readonly file: string; readonly startedAt: string; readonly wallTimeMs: number; readonly gitCommit: string; readonly loadAverage?: { readonly start: readonly number[]; readonly end: readonly number[] } }[];
+  /** Set when something about the runs deserves a warning (e.g. different commits). */
+  readonly note?: string;
+}
+
 export interface BenchResults {
   readonly schema: 3;
   readonly preset: string;
@@ -31,6 +38,8 @@ export interface BenchResults {
   readonly loadAverage?: { readonly start: readonly number[]; readonly end: readonly number[] };
   /** Wall and CPU time of every child job, in run order (absent in older results). */
   readonly jobTimes?: readonly JobTime[];
+  /** Present when these results are the median of several runs (bench/src/median.ts). */
+  readonly medianOf?: MedianOf;
   readonly machine: MachineInfo;
   readonly goals: typeof GOALS;
   readonly config: unknown;
@@ -186,7 +195,7 @@ export function goalRows(r: BenchResults): GoalRow[] {
     rows.push({ goal: 'Runtime on worker threads (tasks of one job on 2 threads) vs the one-thread job on 2 cores', target: '> 1.5×', measured: `not built: ${WORKER_THREADS_NOT_BUILT}`, met: undefined });
     rows.push({ goal: 'Runtime: under backpressure, unaligned checkpoint duration vs aligned, same job (median)', target: `≤ ${g.runtimeUnalignedRatioMax}×`, measured: `${rt.durationRatio.toFixed(3)}× (${n(rt.unaligned.durationMs.median, 1)} vs ${n(rt.aligned.durationMs.median, 1)} ms)`, met: rt.durationRatio <= g.runtimeUnalignedRatioMax });
   }
-  if (r.preset === 'quick') rows.push({ goal: 'Quick preset wall time', target: '< 300 s', measured: `${(r.wallTimeMs / 1000).toFixed(1)} s`, met: r.wallTimeMs < 300_000 });
+  if (r.preset === 'quick') rows.push({ goal: 'Quick preset wall time', target: '< 300 s', measured: `${(r.wallTimeMs / 1000).toFixed(1)} s${r.medianOf ? ` (median of ${r.medianOf.runs.length} runs)` : ''}`, met: r.wallTimeMs < 300_000 });
   return rows;
 }
 
@@ -197,8 +206,9 @@ export function markdownReport(r: BenchResults): string {
   const accessMet = withGoal.filter((a) => a.ratio >= (a.goal ?? 0)).length;
   const memMet = r.memory.filter((x) => x.ratio <= r.goals.memoryRatioMax).length;
   const out: string[] = [];
-  out.push(`# flowstate benchmark report (${r.preset} preset)`);
+  out.push(`# flowstate benchmark report (${r.preset} preset${r.medianOf ? `, median of ${r.medianOf.runs.length} runs` : ''})`);
   out.push('');
+  out.push(...medianHeader(r.medianOf));
   out.push(`- Started ${r.startedAt}, wall time ${(r.wallTimeMs / 1000).toFixed(1)} s${r.loadAverage ? `; load average (1/5/15 min) ${r.loadAverage.start.map((x) => x.toFixed(2)).join(' / ')} at the start, ${r.loadAverage.end.map((x) => x.toFixed(2)).join(' / ')} at the end` : ''}`);
   out.push(`- ${m.cpuModel}, ${m.cores} cores, ${m.memoryGb} GB RAM, ${m.platform} ${m.arch}`);
   out.push(`- Node ${m.nodeVersion} (V8 ${m.v8Version}), commit \`${m.gitCommit}\`${m.gitDirty ? ' (working tree dirty)' : ''}`);
@@ -381,6 +391,17 @@ export function snapshotChart(r: BenchResults): string {
   const first = backends[0];
   series.push({ name: 'cp (same bytes)', dashed: true, points: r.snapshot.filter((s) => s.backend === first).map((s) => ({ x: s.stateBytes / MIB, y: s.cpMs.median })) });
   return logLineChart(`Full snapshot time vs state size (${r.preset} preset)`, series, 'state size (MiB, log)', 'milliseconds (log)', (v) => `${+v.toPrecision(3)} MB`);
+}
+
+/** The report header of a median result: the rule, and every run with its wall time and load. */
+function medianHeader(m: MedianOf | undefined): string[] {
+  if (m === undefined) return [];
+  const load = (l: MedianOf['runs'][number]['loadAverage']) => (l ? `, load average ${l.start[0]!.toFixed(2)} → ${l.end[0]!.toFixed(2)} (1 min, start → end)` : '');
+  const out = [`**Median of ${m.runs.length} runs.** Each row whose goal is judged on a ratio (state access, bytes per entry, snapshots, RSS, savepoint operations) is taken whole from the run whose ratio for that row is the median (the lower middle run for an even count), so every ratio below is the median of same-run ratios and the numbers of a row all come from one run; other numbers (runtime, storage, timers, windows, TTL compaction, wall and job times) are the median of each number over the runs. Goals are judged on these median ratios.`, ''];
+  m.runs.forEach((x, i) => out.push(`- Run ${i + 1}: \`${x.file}\`, started ${x.startedAt}, wall time ${(x.wallTimeMs / 1000).toFixed(1)} s${load(x.loadAverage)}, commit \`${x.gitCommit.slice(0, 12)}\``));
+  if (m.note) out.push(`- Note: ${m.note}`);
+  out.push('');
+  return out;
 }
 
 /**

@@ -1,0 +1,156 @@
+/**
+ * Median of several bench runs (issue 16's acceptance: "median of 3 bench runs (quick preset)").
+ *
+ * Only same-run ratios mean anything on a shared machine, so a goal is never judged on a ratio
+ * of medians taken from different runs. Two rules:
+ *  - rows whose goal is judged on a ratio (access ops, heap bytes per entry, snapshots, RSS,
+ *    savepoint operations) are taken whole from one run: the run whose deciding ratio for that row
+ *    is the median over the runs (for an even count, the lower of the two middle runs). Every number
+ *    of such a row (ops/s, baseline ops/s, ratio, met) then comes from the same run, and the ratio
+ *    shown is the median of the per-run ratios;
+ *  - everything else (runtime, storage, timers, windows, TTL compaction, savepoint sizes and `cp`
+ *    times, the Flink case, per-job times, wall time) is the field-by-field median: each stored
+ *    number, ratios included, is the median of that number over the runs (the mean of the two middle
+ *    values for an even count). Stored ratios are same-run ratios, so their median is again a median
+ *    of same-run ratios.
+ */
+import { readFileSync } from 'node:fs';
+import type { AccessResult } from './access.js';
+import type { MemoryResult } from './memory.js';
+import type { BenchResults, MedianOf } from './report.js';
+import type { RssResult } from './rss.js';
+import type { SavepointOpResult, SavepointResult } from './savepoint.js';
+import type { SnapshotResultRow } from './snapshot.js';
+import { summarize } from './stats.js';
+
+export interface LoadedRun {
+  /** Where the run was read from (shown in the report). */
+  readonly file: string;
+  readonly results: BenchResults;
+}
+
+/** Fields that are legitimately null in results.json; every other null was a NaN before JSON.stringify. */
+const NULLABLE = new Set(['goal', 'cpuMs', 'savepoint', 'runtime', 'windows', 'nativeFull', 'rebase']);
+
+/** Reads one run's results.json, turning the nulls JSON made of NaNs back into NaN. */
+export function loadRun(file: string): LoadedRun {
+  const results = JSON.parse(readFileSync(file, 'utf8'), (key, value: unknown) => (value === null && !NULLABLE.has(key) ? NaN : value)) as BenchResults;
+  if (results.schema !== 3) throw new Error(`${file}: results schema ${String(results.schema)}, this tool reads schema 3`);
+  return { file, results };
+}
+
+/** Median of the finite values (mean of the two middle ones for an even count); NaN if none is finite. */
+export function median(xs: readonly number[]): number {
+  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (s.length === 0) return NaN;
+  const mid = s.length >> 1;
+  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+/** Index of the run whose key is the median (the lower middle one for an even count); non-finite keys sort last. */
+export function medianIndex(keys: readonly number[]): number {
+  const order = keys.map((k, i) => ({ k: Number.isFinite(k) ? k : Infinity, i })).sort((a, b) => a.k - b.k || a.i - b.i);
+  return order[(order.length - 1) >> 1]!.i;
+}
+
+/** Field-by-field median of values of the same shape (numbers: median; booleans: majority; anything else: the first run's). */
+export function fieldMedian<T>(xs: readonly T[], where = 'results'): T {
+  const first = xs[0];
+  if (typeof first === 'number' || (first === null && xs.some((x) => typeof x === 'number'))) {
+    if (xs.every((x) => x === null)) return first;
+    return median(xs.map((x) => (typeof x === 'number' ? x : NaN))) as T;
+  }
+  if (typeof first === 'boolean') return (xs.filter((x) => x === true).length * 2 > xs.length) as T;
+  if (Array.isArray(first)) {
+    const arrays = xs as unknown as unknown[][];
+    if (arrays.some((a) => !Array.isArray(a) || a.length !== first.length)) throw new Error(`${where}: the runs have different numbers of entries (${arrays.map((a) => a?.length).join(', ')})`);
+    return first.map((_, i) => fieldMedian(arrays.map((a) => a[i]), `${where}[${i}]`)) as T;
+  }
+  if (first !== null && typeof first === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(first)) out[k] = fieldMedian(xs.map((x) => (x as Record<string, unknown> | null)?.[k]), `${where}.${k}`);
+    return out as T;
+  }
+  return first as T;
+}
+
+/** Rows matched by id across runs, in the first run's order; every run must have every row. */
+function matched<T>(lists: readonly (readonly T[])[], id: (row: T) => string, what: string): T[][] {
+  const ids = lists[0]!.map(id);
+  for (const [r, list] of lists.entries()) {
+    const have = new Set(list.map(id));
+    const missing = ids.filter((x) => !have.has(x));
+    if (missing.length > 0 || have.size !== ids.length) throw new Error(`${what}: run ${r + 1} has other rows than run 1 (missing: ${missing.join(', ') || 'none'}; ${have.size} vs ${ids.length} rows); median runs of the same preset, suites and backends`);
+  }
+  return ids.map((x) => lists.map((list) => list.find((row) => id(row) === x)!));
+}
+
+/** Each row taken whole from the run whose `key` is the median. */
+function pickRows<T>(lists: readonly (readonly T[])[], id: (row: T) => string, key: (row: T) => number, what: string): T[] {
+  return matched(lists, id, what).map((runs) => runs[medianIndex(runs.map(key))]!);
+}
+
+function fieldRows<T>(lists: readonly (readonly T[])[], id: (row: T) => string, what: string): T[] {
+  return matched(lists, id, what).map((runs) => fieldMedian(runs, `${what} ${id(runs[0]!)}`));
+}
+
+/**
+ * The ratio a snapshot row's main goal is judged on: for incremental backends the 1% churn
+ * checkpoint between compactions vs RocksDB's own flush + createCheckpoint; for the others the RSS
+ * growth during the snapshot (the copy-on-write goal); else total time vs `cp`.
+ */
+export function snapshotKey(s: SnapshotResultRow): number {
+  const c = s.churn.filter((x) => x.churn === 0.01 && x.phase === 'compacted');
+  if (c.length > 0) return summarize(c.map((x) => x.totalMs)).median / summarize(c.map((x) => x.rocksCheckpointMs)).median;
+  if (s.fullFormat === 'default' && Number.isFinite(s.rssPeakMb / s.rssBeforeMb)) return s.rssPeakMb / s.rssBeforeMb;
+  return s.ratioToCp;
+}
+
+/** The write and the minimal write are judged against `cp` + `sync` (they fsync); reads, validate and the conversions against plain `cp`, as in the goal rows. */
+function savepointOpKey(o: SavepointOpResult): number {
+  return o.op === 'write' || o.op === 'minimal-write' ? o.ratioToCpSync : o.ratioToCp;
+}
+
+function savepointMedian(xs: readonly SavepointResult[]): SavepointResult {
+  const { ops: _ops, ...rest } = fieldMedian(xs, 'savepoint');
+  return { ...rest, ops: pickRows(xs.map((x) => x.ops), (o) => o.op, savepointOpKey, 'savepoint ops') };
+}
+
+function nullableSection<T>(xs: readonly (T | null | undefined)[], what: string, f: (xs: readonly T[]) => T): T | null {
+  const present = xs.filter((x): x is T => x !== null && x !== undefined);
+  if (present.length === 0) return null;
+  if (present.length !== xs.length) throw new Error(`${what}: ran in ${present.length} of ${xs.length} runs; median runs of the same suites`);
+  return f(present);
+}
+
+/** The median of `runs` (same preset, suites and backends), with `medianOf` saying which runs. */
+export function medianResults(runs: readonly LoadedRun[]): BenchResults {
+  if (runs.length === 0) throw new Error('no runs to take the median of');
+  const rs = runs.map((x) => x.results);
+  const first = rs[0]!;
+  for (const [i, r] of rs.entries()) if (r.preset !== first.preset) throw new Error(`run ${i + 1} (${runs[i]!.file}) is preset '${r.preset}', run 1 '${first.preset}'`);
+  const commits = [...new Set(rs.map((r) => r.machine.gitCommit))];
+  const medianOf: MedianOf = {
+    runs: runs.map((x) => ({ file: x.file, startedAt: x.results.startedAt, wallTimeMs: x.results.wallTimeMs, gitCommit: x.results.machine.gitCommit, ...(x.results.loadAverage ? { loadAverage: x.results.loadAverage } : {}) })),
+    ...(commits.length > 1 ? { note: `the runs are from different commits: ${commits.join(', ')}` } : {}),
+  };
+  const jobTimes = rs.every((r) => r.jobTimes !== undefined) ? fieldRows(rs.map((r) => r.jobTimes!), (j) => `${j.suite}|${j.job}`, 'jobTimes') : undefined;
+  const loads = rs.map((r) => r.loadAverage);
+  return {
+    ...first,
+    wallTimeMs: median(rs.map((r) => r.wallTimeMs)),
+    ...(loads.every((l) => l !== undefined) ? { loadAverage: fieldMedian(loads, 'loadAverage') } : {}),
+    ...(jobTimes ? { jobTimes } : {}),
+    medianOf,
+    access: pickRows<AccessResult>(rs.map((r) => r.access), (a) => `${a.backend}|${a.kind}|${a.op}`, (a) => a.ratio, 'access'),
+    snapshot: pickRows(rs.map((r) => r.snapshot), (s) => `${s.backend}|${s.stateBytes}`, snapshotKey, 'snapshot'),
+    memory: pickRows<MemoryResult>(rs.map((r) => r.memory), (m) => `${m.backend}|${m.kind}`, (m) => m.ratio, 'memory'),
+    rss: pickRows<RssResult>(rs.map((r) => r.rss), (x) => x.backend, (x) => Math.max(...x.steps.map((s) => s.rssMb)) / x.boundMb, 'rss'),
+    storage: fieldRows(rs.map((r) => r.storage), (x) => x.target, 'storage'),
+    savepoint: nullableSection(rs.map((r) => r.savepoint), 'savepoint', savepointMedian),
+    runtime: nullableSection(rs.map((r) => r.runtime), 'runtime', (xs) => fieldMedian(xs, 'runtime')),
+    ttlCompaction: fieldRows(rs.map((r) => r.ttlCompaction), (x) => `${x.layout}|${x.expiredFraction}`, 'ttlCompaction'),
+    timers: fieldRows(rs.map((r) => r.timers ?? []), (x) => x.backend, 'timers'),
+    windows: nullableSection(rs.map((r) => r.windows), 'windows', (xs) => fieldMedian(xs, 'windows')),
+  };
+}

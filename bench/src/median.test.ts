@@ -1,0 +1,136 @@
+/** The median of several bench runs (median-results.ts), on small synthetic results; no timings involved. */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import type { AccessResult } from './access.js';
+import { GOALS } from './config.js';
+import { fieldMedian, loadRun, median, medianIndex, medianResults, type LoadedRun } from './median-results.js';
+import { goalRows, type BenchResults } from './report.js';
+import type { RuntimeResult } from './runtime.js';
+import { summarize } from './stats.js';
+
+const ops = (v: number) => summarize([v * 0.9, v, v * 1.1]);
+
+function access(backend: string, op: string, backendOps: number, baselineOps: number, extra: Partial<AccessResult> = {}): AccessResult {
+  return { backend, kind: 'value', op, backendOps: ops(backendOps), baselineOps: ops(baselineOps), ratio: backendOps / baselineOps, baseline: 'minimal-heap', goal: GOALS.heapAccessRatioMin, ...extra };
+}
+
+function runtime(throughputRatio: number, baselineRatio: number): RuntimeResult {
+  const s = summarize([1000]);
+  const bp = { mode: 'EXACTLY_ONCE', durationsMs: [10], durationMs: s, maxAlignmentMs: 1, persistedInflightBytes: 0 };
+  return { records: 1000, intervalMs: 1000, runs: [], offRecordsPerSec: s, onRecordsPerSec: s, throughputRatio, baselineRecordsPerSec: s, baselineRatio, aligned: bp, unaligned: { ...bp, mode: 'UNALIGNED' }, durationRatio: 0.05 } as unknown as RuntimeResult;
+}
+
+/** One synthetic run: valueGet's backend and baseline ops/s, the runtime's ratios, the wall time. */
+function run(i: number, get: [number, number], rt: [number, number], wallTimeMs: number): LoadedRun {
+  const results: BenchResults = {
+    schema: 3,
+    preset: 'quick',
+    startedAt: `2026-12-03T0${i}:00:00.000Z`,
+    wallTimeMs,
+    loadAverage: { start: [i, i, i], end: [i + 1, i, i] },
+    jobTimes: [{ suite: 'access', job: 'access memory value', wallMs: wallTimeMs / 2, cpuMs: null }],
+    machine: { cpuModel: 'test', cores: 2, memoryGb: 1, platform: 'linux', arch: 'x64', nodeVersion: 'v20', v8Version: '11', gitCommit: 'abc', gitDirty: false },
+    goals: GOALS,
+    config: {},
+    access: [
+      access('memory', 'valueGet', get[0], get[1]),
+      // A row whose baseline was not measured: its ratio is NaN, which JSON writes as null.
+      access('rocksdb-binding', 'binding get', 100, NaN, { baseline: 'rocksdb-cpp', goal: GOALS.rocksBindingCppRatioMin, skipped: 'no C++ compiler' }),
+    ],
+    snapshot: [],
+    memory: [],
+    rss: [],
+    storage: [],
+    savepoint: null,
+    runtime: runtime(rt[0], rt[1]),
+    ttlCompaction: [],
+    timers: [],
+    windows: null,
+  };
+  return { file: `run-${i}/results.json`, results };
+}
+
+// valueGet ratios 1.0, 0.45, 0.95: the median ratio is 0.95 (run 3, goal ≥ 0.9 met), while the
+// ratio of the medians taken across runs (median backend 100 / median baseline 200) would be 0.5.
+const RUNS = [run(1, [100, 100], [0.7, 0.5], 250_000), run(2, [90, 200], [0.95, 0.3], 320_000), run(3, [200, 210], [0.92, 0.45], 280_000)];
+
+test('median and medianIndex: odd and even counts, non-finite values last', () => {
+  assert.equal(median([3, 1, 2]), 2);
+  assert.equal(median([4, 1, 3, 2]), 2.5);
+  assert.ok(Number.isNaN(median([NaN])));
+  assert.equal(median([NaN, 5, 1]), 3);
+  assert.equal(medianIndex([0.5, 0.9, 0.7]), 2);
+  assert.equal(medianIndex([0.5, 0.9, 0.7, 0.6]), 3, 'even count: the lower middle run');
+  assert.equal(medianIndex([NaN, 1, 2]), 2, 'NaN sorts last');
+});
+
+test('fieldMedian takes each number\'s median, a majority of booleans, the first of anything else, and refuses arrays of different lengths', () => {
+  assert.deepEqual(fieldMedian([{ a: 1, b: true, s: 'x', xs: [1, 10] }, { a: 3, b: false, s: 'y', xs: [2, 30] }, { a: 2, b: true, s: 'z', xs: [3, 20] }]), { a: 2, b: true, s: 'x', xs: [2, 20] });
+  assert.throws(() => fieldMedian([{ xs: [1] }, { xs: [1, 2] }]), /different numbers of entries/);
+});
+
+test('a ratio row is taken whole from the run with the median ratio, and its goal is judged on that ratio', () => {
+  const m = medianResults(RUNS);
+  const get = m.access.find((a) => a.op === 'valueGet')!;
+  assert.equal(get.ratio, 200 / 210);
+  assert.equal(get.backendOps.median, 200, 'backend ops/s from the same run as the ratio');
+  assert.equal(get.baselineOps.median, 210, 'baseline ops/s from the same run as the ratio');
+  const row = goalRows(m).find((g) => g.goal.startsWith('memory: ValueState'))!;
+  assert.equal(row.met, true, 'judged on the median ratio 0.95, not on the cross-run ratio of medians 0.5');
+  assert.match(row.measured, /valueGet 0\.95×/);
+});
+
+test('other numbers are medians field by field; the wall time goal uses the median wall time', () => {
+  const m = medianResults(RUNS);
+  assert.equal(m.runtime!.throughputRatio, 0.92);
+  assert.equal(m.runtime!.baselineRatio, 0.45);
+  assert.equal(m.wallTimeMs, 280_000);
+  assert.equal(m.jobTimes![0]!.wallMs, 140_000);
+  assert.equal(m.jobTimes![0]!.cpuMs, null, 'a CPU time unknown in every run stays unknown');
+  const wall = goalRows(m).find((g) => g.goal === 'Quick preset wall time')!;
+  assert.equal(wall.met, true);
+  assert.match(wall.measured, /280\.0 s \(median of 3 runs\)/);
+});
+
+test('runs with different rows or presets are refused', () => {
+  const other = run(4, [1, 1], [1, 1], 1);
+  const fewer = { ...other, results: { ...other.results, access: other.results.access.slice(0, 1) } };
+  assert.throws(() => medianResults([RUNS[0]!, fewer]), /access: run 2 has other rows than run 1/);
+  assert.throws(() => medianResults([RUNS[0]!, { ...other, results: { ...other.results, preset: 'full' } }]), /preset 'full'/);
+  assert.throws(() => medianResults([RUNS[0]!, { ...other, results: { ...other.results, runtime: null } }]), /runtime: ran in 1 of 2 runs/);
+});
+
+test('median.js writes one results.json and report.md from results.json files, saying which runs with their wall times', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'flowstate-bench-median-'));
+  try {
+    const files = RUNS.map((r, i) => {
+      const f = join(dir, `run-${i + 1}.json`);
+      writeFileSync(f, JSON.stringify(r.results));
+      return f;
+    });
+    // NaN went through JSON as null and comes back as NaN; goal: null stays null.
+    const loaded = loadRun(files[0]!);
+    const skipped = loaded.results.access.find((a) => a.skipped !== undefined)!;
+    assert.ok(Number.isNaN(skipped.ratio));
+    assert.equal(loaded.results.jobTimes![0]!.cpuMs, null);
+    const cli = fileURLToPath(new URL('./median.js', import.meta.url));
+    const out = join(dir, 'median');
+    const r = spawnSync(process.execPath, [cli, '--out', out, ...files], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const json = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as BenchResults;
+    assert.equal(json.medianOf!.runs.length, 3);
+    assert.equal(json.access.find((a) => a.op === 'valueGet')!.ratio, 200 / 210);
+    const md = readFileSync(join(out, 'report.md'), 'utf8');
+    assert.match(md, /^# flowstate benchmark report \(quick preset, median of 3 runs\)/);
+    for (const [i, s] of ['250.0', '320.0', '280.0'].entries()) assert.match(md, new RegExp(`Run ${i + 1}: .*wall time ${s} s`));
+    assert.match(md, /\| binding get .*not measured: no C\+\+ compiler/);
+    for (const row of md.split('\n').filter((l) => l.startsWith('|'))) assert.ok(row.endsWith('|'), `table row: ${row}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
