@@ -15,6 +15,12 @@ if (values.help || values.out === undefined || positionals.length === 0) {
   console.log('usage: node bench/dist/median.js --out DIR RUN1/results.json RUN2/results.json ...');
   process.exit(values.help ? 0 : 2);
 }
-const m = medianResults(positionals.map(loadRun));
+let m;
+try {
+  m = medianResults(positionals.map(loadRun));
+} catch (e) {
+  console.error(`median: ${(e as Error).message}`);
+  process.exit(1);
+}
 writeResults(values.out, m);
 console.log(`median of ${positionals.length} runs (wall times ${m.medianOf!.runs.map((r) => `${(r.wallTimeMs / 1000).toFixed(1)} s`).join(', ')}): ${values.out}/report.md`);
