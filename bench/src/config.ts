@@ -104,7 +104,9 @@ export const PRESETS: Record<PresetName, Preset> = {
     timerSamples: 3,
     windowRecords: 100_000,
     windowSamples: 2,
-    skipBackends: ['lmdb'],
+    // LMDB stays in quick: issue 11 asks for it beside the other backends in `npm run bench`
+    // (it costs ~60 s of CPU; no goal is judged on it).
+    skipBackends: [],
   },
   full: {
     name: 'full',
