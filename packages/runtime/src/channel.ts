@@ -171,7 +171,8 @@ export class Channel {
 
   /**
    * Appends a record to the open batch. Records may exceed the credit by the output of one input
-   * record (a flatMap's fan-out); the producer checks the credit before it reads its next input.
+   * record less one (a flatMap's fan-out, Flink's overdraft): the producer checks the credit of
+   * every channel before it processes each input record (Task.processBatch).
    */
   add(value: unknown, timestamp: number | undefined): void {
     let b = this.open;

@@ -24,6 +24,12 @@ export class TaskOutput implements Collector<unknown> {
   private readonly side = new Map<string, Route[]>();
   private readonly keyBuffer = new DataOutputSerializer(64);
   private emitted = 0;
+  /**
+   * Records added to channels so far (a broadcast counts once per channel). Each add uses one
+   * credit of one channel, so after `credit` adds since it was read every channel still had
+   * credit before the last: the task's batch loop checks its credit in O(1) per record.
+   */
+  sent = 0;
   private readonly channels: readonly Channel[];
 
   constructor(
@@ -55,9 +61,9 @@ export class TaskOutput implements Collector<unknown> {
   }
 
   /**
-   * Input records the task may process before it must look at its credit again: the smallest
-   * credit of its channels (each record sends at most one record to a channel, fan-out aside),
-   * and unbounded for a task without outputs.
+   * Records the task may add to its channels before one of them can be out of credit: the
+   * smallest credit of its channels (≤ 0 when one is out of credit after a fan-out), and
+   * unbounded for a task without outputs.
    */
   get credit(): number {
     let min = Number.MAX_SAFE_INTEGER;
@@ -89,18 +95,22 @@ export class TaskOutput implements Collector<unknown> {
       const p = o.partitioner;
       switch (p.kind) {
         case 'forward':
+          this.sent++;
           o.channels[0]!.add(value, ts);
           break;
         case 'rebalance': {
           route.rr = (route.rr + 1) % o.channels.length;
+          this.sent++;
           o.channels[route.rr]!.add(value, ts);
           break;
         }
         case 'broadcast':
+          this.sent += o.channels.length;
           for (const c of o.channels) c.add(value, ts);
           break;
         case 'hash': {
           const kg = this.keyGroupOf(route, p.keySelector(value), p.keySerializer);
+          this.sent++;
           o.channels[computeOperatorIndexForKeyGroup(this.maxParallelism, o.consumerParallelism, kg)]!.add(value, ts);
           break;
         }

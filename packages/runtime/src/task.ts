@@ -410,20 +410,32 @@ export class Task implements TaskInfo {
   }
 
   /**
-   * Processes records of the head batch of input `index` synchronously, as many as the output
-   * credit allows. Returns the promise of an operator that went asynchronous: the records up to
-   * and including that one are consumed, the rest stay queued (an unaligned barrier arriving
-   * meanwhile overtakes exactly those).
+   * Processes records of the head batch of input `index` synchronously while every output
+   * channel has credit: a record is read only when each channel has room for one more, so a
+   * channel holds at most its capacity plus the fan-out of one input record less one (Flink's
+   * overdraft: a record's output is never split). The credit is re-read only after as many
+   * records were sent as the smallest credit read last, so the fast path costs no channel scan per
+   * record. Returns the promise of an operator that went asynchronous: the records up to and
+   * including that one are consumed, the rest stay queued (an unaligned barrier arriving
+   * meanwhile overtakes exactly those). Records left when the credit ran out stay queued too.
    */
   private processBatch(index: number, batch: RecordBatch, op: StreamOperator): Promise<void> | undefined {
     const spec = this.inputs[index]!;
     const { inputIndex, keySelector } = spec;
+    const out = this.output;
     const start = batch.pos;
-    const end = start + Math.min(batch.values.length - start, this.output.credit);
     const values = batch.values;
     const timestamps = batch.timestamps;
     const p = this.pending;
-    for (let j = start; j < end; j++) {
+    let budget = out.credit;
+    let base = out.sent;
+    let j = start;
+    for (; j < values.length; j++) {
+      if (out.sent - base >= budget) {
+        budget = out.credit;
+        base = out.sent;
+        if (budget <= 0) break;
+      }
       if (p !== undefined) this.noteDuringCheckpoint(p, index, values[j], timestamps[j]);
       const r = this.processValue(inputIndex, keySelector, values[j], timestamps[j], op);
       if (r !== undefined) {
@@ -431,7 +443,7 @@ export class Task implements TaskInfo {
         return r;
       }
     }
-    spec.channel.consume(batch, end - start);
+    spec.channel.consume(batch, j - start);
     return undefined;
   }
 
