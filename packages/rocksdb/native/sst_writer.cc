@@ -26,6 +26,15 @@ Napi::Object InfoToJs(Napi::Env env, const rocksdb::ExternalSstFileInfo& fi) {
   o.Set("largestKey", ToBytes(env, fi.largest_key));
   return o;
 }
+
+// Leaves no half-built table behind: a fresh writer with the same options replaces the old one
+// (whose destructor abandons its table builder and closes the file), then the partial file is
+// deleted. For a failed finish (sync or async) and abandon().
+void DiscardOpenFile(SstWriterState& st) {
+  FS_CHECK(st.options != nullptr);
+  st.writer = std::make_unique<rocksdb::SstFileWriter>(rocksdb::EnvOptions(), *st.options);
+  st.options->env->DeleteFile(st.path).PermitUncheckedError();
+}
 }  // namespace
 
 // Runs SstFileWriter::Finish on the thread pool. Shares the writer state
@@ -64,12 +73,7 @@ class SstWriterWrap::FinishWorker : public Napi::AsyncWorker {
   void Execute() override {
     status_ = PutPacked();
     if (status_.ok()) status_ = st_->writer->Finish(&info_);
-    if (!status_.ok()) {
-      // Leave no half-built table behind: a fresh writer with the same options (as abandon(); the
-      // old one's destructor closes the file), and no partial file on disk either.
-      st_->writer = std::make_unique<rocksdb::SstFileWriter>(rocksdb::EnvOptions(), *st_->options);
-      st_->options->env->DeleteFile(st_->path).PermitUncheckedError();
-    }
+    if (!status_.ok()) DiscardOpenFile(*st_);
   }
   void OnOK() override {
     Napi::Env env = Env();
@@ -187,6 +191,7 @@ Napi::Value SstWriterWrap::Finish(const Napi::CallbackInfo& info) {
   rocksdb::ExternalSstFileInfo fi;
   rocksdb::Status s = w->Finish(&fi);
   st_->opened = false;
+  if (!s.ok()) DiscardOpenFile(*st_);
   ThrowSst(env, s, st_->path);
   return InfoToJs(env, fi);
 }
@@ -216,10 +221,7 @@ Napi::Value SstWriterWrap::Abandon(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (st_->busy) ThrowSst(env, kErrBusy, "SstFileWriter.finishAsync is in progress", st_->path);
   if (st_->opened) {
-    // Destroying an unfinished rocksdb::SstFileWriter abandons the table
-    // builder; recreate a fresh writer with the same options for reuse.
-    FS_CHECK(st_->options != nullptr);
-    st_->writer = std::make_unique<rocksdb::SstFileWriter>(rocksdb::EnvOptions(), *st_->options);
+    DiscardOpenFile(*st_);
     st_->opened = false;
   }
   return env.Undefined();

@@ -634,6 +634,30 @@ describe('RocksDB native binding', () => {
     db.close();
   });
 
+  test('a synchronous finish that fails and abandon() delete the partial file; the writer is reusable', () => {
+    const dir = freshDir('sst-discard');
+    mkdirSync(dir);
+    const w = new SstFileWriter();
+    const empty = join(dir, 'empty.sst');
+    w.open(empty);
+    assert.ok(existsSync(empty), 'open creates the file');
+    // RocksDB refuses to finish a file without entries: a deterministic finish failure.
+    assertRocksError(() => w.finish(), 'ROCKSDB_INVALID_ARGUMENT', 'empty.sst');
+    assert.equal(w.state, 'idle');
+    assert.ok(!existsSync(empty), 'the failed finish deleted its partial file');
+    const abandoned = join(dir, 'abandoned.sst');
+    w.open(abandoned);
+    for (let i = 0; i < 100; i++) w.put(b(`k${String(i).padStart(3, '0')}`), b('v'.repeat(100)));
+    w.abandon();
+    assert.equal(w.state, 'idle');
+    assert.ok(!existsSync(abandoned), 'abandon deleted the unfinished file');
+    const good = join(dir, 'good.sst');
+    w.open(good);
+    w.put(b('a'), b('b'));
+    assert.equal(w.finish().numEntries, 1, 'the writer still works after both');
+    assert.deepEqual(readdirSync(dir), ['good.sst']);
+  });
+
   test('use after close throws typed ROCKSDB_CLOSED errors', async () => {
     const path = freshDir('closed');
     const db = RocksDB.open(path);

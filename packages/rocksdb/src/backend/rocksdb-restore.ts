@@ -189,9 +189,14 @@ function copyRangeToSst(backend: RocksRestoreTarget, store: RocksDBKvStore, src:
         rows++;
       }
     }
+  } catch (e) {
+    // A failed read or put: close and delete the partial file now, not when the writer is collected.
+    if (writer.state === 'open') writer.abandon();
+    throw e;
   } finally {
     it.close();
   }
+  // A failed finish deletes its partial file itself.
   if (rows > 0) writer.finish();
   return rows > 0;
 }

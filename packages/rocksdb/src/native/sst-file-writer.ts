@@ -51,7 +51,11 @@ export class SstFileWriter {
     this.#native.deleteRange(begin, end);
   }
 
-  /** Finalizes the file. The writer can then be opened again for another file. */
+  /**
+   * Finalizes the file. The writer can then be opened again for another file. Throws when the
+   * file cannot be finished (no entries, an I/O error): the partial file is deleted and the writer
+   * is idle.
+   */
   finish(): SstFileInfo {
     return this.#native.finish();
   }
@@ -71,7 +75,7 @@ export class SstFileWriter {
     return asyncCall(() => this.#native.putPackedAndFinishAsync(packRows(rows)));
   }
 
-  /** Abandons an open, unfinished file (the partial file is left on disk). */
+  /** Abandons an open, unfinished file and deletes it; the writer is idle. */
   abandon(): void {
     this.#native.abandon();
   }
