@@ -12,6 +12,7 @@ import { runInNewContext } from 'node:vm';
 import {
   ColumnFamily,
   LIST_APPEND_MERGE_OPERATOR,
+  MAX_SCAN_LIMIT,
   RocksDB,
   RocksDBError,
   RocksIterator,
@@ -446,6 +447,24 @@ describe('RocksDB native binding', () => {
       const rows = db.scan(cf, b('m'), b('n'), 10);
       assert.deepEqual(rows.map(([k]) => s(k)), ['m1', 'm2', 'm3']);
       assert.ok(rows.every(([, v]) => v.length === big.length && v[0] === 7 && v[v.length - 1] === 7));
+    } finally {
+      db.close();
+    }
+  });
+
+  test('scan refuses a limit that is not an integer in [1, MAX_SCAN_LIMIT] before the native call', () => {
+    const path = freshDir('scan-limit');
+    const db = RocksDB.open(path);
+    try {
+      const cf = db.defaultColumnFamily;
+      for (let i = 0; i < 5; i++) db.put(cf, b(`k${i}`), b('v'));
+      // Without the check the native side read 2.5 as 2, a missing limit as 1024, and named 'maxEntries'.
+      for (const limit of [2.5, 0, -1, NaN, Infinity, MAX_SCAN_LIMIT + 1, undefined, '3']) {
+        const e = assertRocksError(() => db.scan(cf, b('k'), b('l'), limit as number), 'ROCKSDB_INVALID_ARGUMENT', 'scan limit');
+        assert.equal(e.path, path, 'the error names the database');
+      }
+      assert.equal(db.scan(cf, b('k'), b('l'), MAX_SCAN_LIMIT).length, 5, 'the largest limit is accepted');
+      assert.equal(db.scan(cf, b('k'), b('l'), 1).length, 1);
     } finally {
       db.close();
     }

@@ -14,6 +14,8 @@ import { nativeOfBatch, type WriteBatch } from './write-batch.js';
 
 /** Keys and values per native scan call before it stops early (kPackedBatchBytes in util.cc). */
 const PACKED_BATCH_BYTES = 8 * 1024 * 1024;
+/** The largest {@link RocksDB.scan} limit (the native side's cap on entries per call, MaxEntries in util.cc). */
+export const MAX_SCAN_LIMIT = 10_000_000;
 
 /** The smallest key greater than `key` (key + 0x00). */
 function keySuccessor(key: Uint8Array): Uint8Array {
@@ -188,9 +190,14 @@ export class RocksDB {
   /**
    * Up to `limit` entries of [lower, upper) in key order (fewer only when the range holds fewer),
    * usually in one native call (an iterator is created, read and freed in it; a call returns at
-   * most ~8 MiB). The keys and values are views of one buffer per native call.
+   * most ~8 MiB). The keys and values are views of one buffer per native call. `limit` is an
+   * integer in [1, {@link MAX_SCAN_LIMIT}]; anything else is a ROCKSDB_INVALID_ARGUMENT error.
    */
   scan(cf: ColumnFamily, lower: Uint8Array, upper: Uint8Array, limit: number, options: ScanOptions = {}): Entry[] {
+    // Checked here: the native side would read a missing limit as its default and truncate a fraction.
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_SCAN_LIMIT) {
+      throw new RocksDBError('ROCKSDB_INVALID_ARGUMENT', `scan limit must be an integer in [1, ${MAX_SCAN_LIMIT}], got ${String(limit)}`, { path: this.path });
+    }
     const ncf = nativeOfColumnFamily(cf);
     const { snapshot, fillCache } = options;
     const plain = snapshot === undefined && fillCache === undefined;
