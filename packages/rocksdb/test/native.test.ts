@@ -24,6 +24,7 @@ import {
   rocksdbVersion,
 } from '../src/native.js';
 import type { RocksDBErrorCode, Entry } from '../src/native.js';
+import { valuePool } from '../src/native/value-pool.js';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -447,6 +448,32 @@ describe('RocksDB native binding', () => {
       const rows = db.scan(cf, b('m'), b('n'), 10);
       assert.deepEqual(rows.map(([k]) => s(k)), ['m1', 'm2', 'm3']);
       assert.ok(rows.every(([, v]) => v.length === big.length && v[0] === 7 && v[v.length - 1] === 7));
+    } finally {
+      db.close();
+    }
+  });
+
+  test('get() values share a pool; a pool detached by user code is replaced, not read around forever', () => {
+    const db = RocksDB.open(freshDir('pool-detach'));
+    try {
+      const cf = db.defaultColumnFamily;
+      db.put(cf, b('v'), new Uint8Array(1000).fill(5));
+      db.put(cf, b('empty'), new Uint8Array(0));
+      const first = db.get(cf, b('v'))!;
+      structuredClone(first.buffer, { transfer: [first.buffer as ArrayBuffer] });
+      assert.equal(first.length, 0, 'the transfer detached the pool');
+      db.get(cf, b('v')); // the first value after the detach: comes back on its own, the pool is renewed
+      const x = db.get(cf, b('v'))!;
+      const y = db.get(cf, b('v'))!;
+      assert.equal(x.buffer, y.buffer, 'values are pooled again');
+      assert.ok(x.every((e) => e === 5) && x.length === 1000 && y.every((e) => e === 5));
+      // A detached pool at offset 0 "fits" only an empty value, whose view of it threw a TypeError.
+      while (valuePool.offset !== 0) db.get(cf, b('v'));
+      const empty = db.get(cf, b('empty'))!;
+      assert.equal(empty.buffer, valuePool.bytes.buffer, 'the empty value is a view of the fresh pool');
+      structuredClone(empty.buffer, { transfer: [empty.buffer as ArrayBuffer] });
+      assert.deepEqual(db.get(cf, b('empty')), new Uint8Array(0));
+      assert.equal(db.get(cf, b('v'))!.buffer, valuePool.bytes.buffer, 'the pool was replaced');
     } finally {
       db.close();
     }

@@ -119,13 +119,24 @@ export class RocksDB {
     return this.#native.listColumnFamilies();
   }
 
-  /** The value of `key`, or undefined. Reads at `snapshot` when given. */
+  /**
+   * The value of `key`, or undefined. Reads at `snapshot` when given.
+   *
+   * The value is usually a view of a shared 16 KiB pool (like Node's pooled Buffers): its own bytes
+   * are never overwritten, but its `.buffer` holds other values too, so a long-lived value keeps up
+   * to 16 KiB alive, and transferring or detaching `value.buffer` (postMessage with a transfer
+   * list, structuredClone with `transfer`) empties every other value taken from that pool. Copy
+   * first (`value.slice()`) to keep a value apart or transfer it. A detached pool is replaced at
+   * the next get. Values larger than the pool's free space come back as their own Uint8Array.
+   */
   get(cf: ColumnFamily, key: Uint8Array, snapshot?: Snapshot): Uint8Array | undefined {
     // Without a snapshot the argument is left out (the native side then skips its checks).
     const pool = valuePool;
     const ncf = nativeOfColumnFamily(cf);
     const r = snapshot === undefined ? this.#native.getInto(ncf, key, pool.bytes, pool.offset) : this.#native.getInto(ncf, key, pool.bytes, pool.offset, nativeOfSnapshot(snapshot));
-    return typeof r === 'number' ? pool.take(r) : r;
+    if (typeof r === 'number') return pool.take(r);
+    if (r !== undefined) pool.notTaken();
+    return r;
   }
 
   put(cf: ColumnFamily, key: Uint8Array, value: Uint8Array): void {

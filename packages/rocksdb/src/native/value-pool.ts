@@ -17,14 +17,27 @@ export class ValuePool {
 
   /** The `length` bytes the native get just copied to `offset`, as a view; moves past them. */
   take(length: number): Uint8Array {
+    // Only an empty value "fits" a detached pool (at offset 0), and a view of it would throw.
+    if (length === 0 && this.bytes.length === 0) this.renew();
     const v = new Uint8Array(this.bytes.buffer, this.offset, length);
     // 8-byte aligned, so a DataView over the value reads aligned doubles.
     this.offset = (this.offset + length + 7) & ~7;
-    if (this.bytes.length - this.offset < MIN_FREE) {
-      this.bytes = new Uint8Array(POOL_BYTES);
-      this.offset = 0;
-    }
+    if (this.bytes.length - this.offset < MIN_FREE) this.renew();
     return v;
+  }
+
+  /**
+   * A value did not fit. A pool whose buffer user code transferred (postMessage, structuredClone)
+   * is detached, has length 0 and fits nothing: without a new one every later get() would pay for
+   * its own ArrayBuffer. Off the fast path: called only for values that came back on their own.
+   */
+  notTaken(): void {
+    if (this.bytes.length === 0) this.renew();
+  }
+
+  private renew(): void {
+    this.bytes = new Uint8Array(POOL_BYTES);
+    this.offset = 0;
   }
 }
 
