@@ -73,6 +73,11 @@ export class FaultInjectingFileSystem extends ForwardingFileSystem {
     return this.inner.delete(path);
   }
 
+  /** Path by path, so that the delete faults apply to each (the paths before a failing one are deleted). */
+  override async deleteMany(paths: readonly string[]): Promise<void> {
+    for (const p of paths) await this.delete(p);
+  }
+
   override async deleteDirectory(dir: string): Promise<void> {
     if ((this.mode !== 'none' && this.failDeletes) || this.failDeleteOf?.(dir)) {
       this.injected.deletes++;

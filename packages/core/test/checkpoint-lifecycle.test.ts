@@ -29,6 +29,10 @@ class RecordingFileSystem extends ForwardingFileSystem {
     this.deleted.push(path);
     await this.inner.delete(path);
   }
+  /** Path by path, so that each is recorded and may fail. */
+  override async deleteMany(paths: readonly string[]): Promise<void> {
+    for (const p of paths) await this.delete(p);
+  }
   override async deleteDirectory(dir: string): Promise<void> {
     if (this.failDelete(dir)) throw new StorageError(dir, 'injected delete failure', { transient: true });
     for (const f of await this.inner.list(dir)) this.deleted.push(f.path);

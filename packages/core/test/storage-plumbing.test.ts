@@ -3,6 +3,8 @@ import { describe, it } from 'node:test';
 import {
   ConcurrencyLimiter,
   forEachLimit,
+  ForwardingFileSystem,
+  MemoryFileSystem,
   mayRetry,
   mulberry32,
   PERMANENT_FAILURE,
@@ -266,5 +268,32 @@ describe('Redactor', () => {
   it('leaves ordinary text alone', () => {
     const text = "storage error on 's3://bucket/chk-1/_metadata': GetObject failed: SlowDown (HTTP 503)";
     assert.equal(redactSecrets(text), text);
+  });
+});
+
+describe('ForwardingFileSystem', () => {
+  /** Records which delete calls reach the wrapped system. */
+  class CallRecordingFileSystem extends MemoryFileSystem {
+    readonly calls: string[] = [];
+    override async delete(path: string): Promise<void> {
+      this.calls.push(`delete ${path}`);
+      await super.delete(path);
+    }
+    override async deleteMany(paths: readonly string[]): Promise<void> {
+      this.calls.push(`deleteMany ${paths.join(',')}`);
+      await super.deleteMany(paths);
+    }
+  }
+
+  it('forwards deleteMany as one batch delete of the wrapped system, not one delete per path', async () => {
+    const inner = new CallRecordingFileSystem();
+    for (const p of ['a/1', 'a/2', 'b/3']) {
+      const w = await inner.create(p);
+      await w.write(new Uint8Array([1]));
+      await w.commit();
+    }
+    await new ForwardingFileSystem(inner).deleteMany(['a/1', 'b/3']);
+    assert.deepEqual(inner.calls, ['deleteMany a/1,b/3']);
+    assert.deepEqual((await inner.list('')).map((f) => f.path), ['a/2']);
   });
 });

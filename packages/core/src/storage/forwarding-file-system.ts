@@ -35,9 +35,12 @@ export class ForwardingFileSystem implements FileSystem {
     return this.inner.delete(path);
   }
 
-  /** One delete() per path, so that what a subclass does on delete applies to each. */
-  async deleteMany(paths: readonly string[]): Promise<void> {
-    for (const p of paths) await this.delete(p);
+  /**
+   * The wrapped system's batch delete (one request per thousand keys on S3, parallel on HDFS),
+   * not one delete() per path: a subclass that intercepts delete() overrides deleteMany too.
+   */
+  deleteMany(paths: readonly string[]): Promise<void> {
+    return this.inner.deleteMany(paths);
   }
 
   deleteDirectory(dir: string): Promise<void> {
