@@ -8,12 +8,13 @@ import type { KvEntry } from './kv-store.js';
 
 /** Entries read per scan while iterating a map (Flink's RocksDBMapIterator reads 128 too). */
 const MAP_SCAN_BATCH = 128;
+const NO_BYTES = new Uint8Array(0);
 
 /** Map state: one row per user key, [kg][key][ns][user key] -> [presence byte][value]. */
 export class KvMapState<N, K, V> extends AbstractKvState<N> implements MapState<K, V> {
   /** Reused for every decoded user key (serializers do not call back into this state). */
   private readonly keyInput = new ExactDeserializer();
-  private readonly valueInput = new DataInputDeserializer(new Uint8Array(0));
+  private readonly valueInput = new DataInputDeserializer(NO_BYTES);
 
   private get ser(): MapSerializer<K, V> {
     return this.info.stateSerializer as unknown as MapSerializer<K, V>;
@@ -28,6 +29,15 @@ export class KvMapState<N, K, V> extends AbstractKvState<N> implements MapState<
     k.writeBytes(this.nsBytes);
     this.ser.keySerializer.serialize(key, k);
     return k.bytesView();
+  }
+
+  /**
+   * An iteration ended: the reused deserializers let go of its last scan buffer (up to 8 MiB
+   * from RocksDB) instead of keeping it reachable until the next read. Once per iteration.
+   */
+  private releaseScanBuffer(): void {
+    this.keyInput.release();
+    this.valueInput.reset(NO_BYTES);
   }
 
   private decodeValue(bytes: Uint8Array): V | null {
@@ -110,7 +120,11 @@ export class KvMapState<N, K, V> extends AbstractKvState<N> implements MapState<
         last = batch.length < MAP_SCAN_BATCH;
       }
       pos = 0;
-      if (batch.length === 0) done = true;
+      if (batch.length === 0) {
+        done = true;
+        lastRow = undefined;
+        self.releaseScanBuffer();
+      }
     };
     const self = this;
     const iter: MapStateIterator<T> = {

@@ -96,7 +96,14 @@ export class ExactDeserializer {
     if (input.remaining !== 0) input.fail(`${what} has ${input.remaining} trailing bytes`);
     return v;
   }
+
+  /** Drops the reference to the last decoded bytes, so that they can be collected (a scan buffer of up to 8 MiB). */
+  release(): void {
+    this.input.reset(NO_BYTES);
+  }
 }
+
+const NO_BYTES = new Uint8Array(0);
 
 /** How a serializer that wraps one nested serializer follows the nested one's compatibility. */
 export interface NestedCompatibilityWrapper<Inner, Outer> {

@@ -1,0 +1,70 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import {
+  KeyGroupRange,
+  KvKeyedStateBackend,
+  MapStateDescriptor,
+  MinimalKvStore,
+  Serializers,
+  VoidNamespace,
+  type KvEntry,
+  type KvKeySpace,
+} from '@flowstate/core';
+
+/**
+ * A MinimalKvStore whose scans return their rows in one fresh buffer, as RocksDB's do, and keep
+ * only a WeakRef to each buffer: what stays reachable after an iteration is then observable.
+ */
+class BufferedScanStore extends MinimalKvStore {
+  readonly scanBuffers: WeakRef<ArrayBuffer>[] = [];
+  override keySpace(name: string): KvKeySpace {
+    const space = super.keySpace(name);
+    const buffers = this.scanBuffers;
+    return {
+      name: space.name,
+      get: (key) => space.get(key),
+      put: (key, value) => space.put(key, value),
+      delete: (key) => space.delete(key),
+      deleteRange: (lower, upper) => space.deleteRange(lower, upper),
+      putAll: (entries) => space.putAll(entries),
+      scan(lower: Uint8Array, upper: Uint8Array, limit: number): KvEntry[] {
+        const rows = space.scan(lower, upper, limit);
+        const buffer = new ArrayBuffer(rows.reduce((n, [k, v]) => n + k.length + v.length, 0));
+        buffers.push(new WeakRef(buffer));
+        let pos = 0;
+        const copy = (b: Uint8Array): Uint8Array => {
+          const view = new Uint8Array(buffer, pos, b.length);
+          view.set(b);
+          pos += b.length;
+          return view;
+        };
+        return rows.map(([k, v]) => [copy(k), copy(v)] as const);
+      },
+    };
+  }
+}
+
+test('a completed map iteration leaves its last scan buffer to the garbage collector', async () => {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const store = new BufferedScanStore();
+  const kb = await KvKeyedStateBackend.open<string>(
+    { operatorIdentifier: 'op', keySerializer: Serializers.string, maxParallelism: 128, keyGroupRange: KeyGroupRange.of(0, 127) },
+    store,
+  );
+  const map = kb.getPartitionedState(VoidNamespace, Serializers.voidNamespace, new MapStateDescriptor<string, string>('m', Serializers.string, Serializers.string));
+  kb.setCurrentKey('k');
+  for (let i = 0; i < 300; i++) map.put(`u${i}`, `v${i}`);
+  let n = 0;
+  for (const [k, v] of map.entries()) if (k.slice(1) === v?.slice(1)) n++;
+  assert.equal(n, 300);
+  assert.ok(store.scanBuffers.length >= 3, 'the iteration scanned in batches');
+  // WeakRef targets touched in this job stay alive until it ends: collect from a later one.
+  await new Promise((r) => setImmediate(r));
+  gc();
+  const alive = store.scanBuffers.filter((w) => w.deref() !== undefined).length;
+  assert.equal(alive, 0, `${alive} scan buffer(s) still reachable after the iteration ended`);
+  kb.dispose();
+});
