@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { Serializers, ValueStateDescriptor } from '@flowstate/core';
 import { createFromConfiguration, loadConfiguration, openLocation, type CheckpointingOptions } from '@flowstate/config';
-import { InMemoryUpsertTable, JobClient, sequenceLog, StreamExecutionEnvironment, UpsertSink, type CheckpointConfig, type JobGraph } from '@flowstate/runtime';
+import { InMemoryUpsertTable, JobClient, sequenceLog, SourceGate, StreamExecutionEnvironment, UpsertSink, type CheckpointConfig, type JobGraph } from '@flowstate/runtime';
 
 // The config package mirrors the runtime's CheckpointConfig without importing it (no dependency
 // either way): a field renamed on one side must fail this build, not be dropped silently.
@@ -22,6 +22,8 @@ void [sameFields, sameTypes];
 const COUNT = new ValueStateDescriptor<number>('count', Serializers.int32, 0);
 const PARTITIONS = 2;
 const RECORDS = 300;
+/** Records each source subtask emits in the first run before its gate holds it (which stays closed). */
+const HOLD = 50;
 const dir = mkdtempSync(join(tmpdir(), 'flowstate-config-runtime-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -30,15 +32,14 @@ interface Progress {
   processed: number;
 }
 
-function countJob(table: InMemoryUpsertTable<number>, progress: Progress): JobGraph {
+/** With `gate`, the sources emit HOLD records each and then idle: a checkpoint lands mid-input on any machine. */
+function countJob(table: InMemoryUpsertTable<number>, progress: Progress, gate?: SourceGate): JobGraph {
   const env = new StreamExecutionEnvironment('config-runtime', { parallelism: 2, maxParallelism: 32, bufferCapacity: 8 });
-  env
-    .fromLog('src', sequenceLog(PARTITIONS, RECORDS, (p, o) => `k${(p * 7 + o) % 11}`))
+  const log = sequenceLog(PARTITIONS, RECORDS, (p, o) => `k${(p * 7 + o) % 11}`);
+  (gate ? env.addSource('src', gate.logSource(log)) : env.fromLog('src', log))
     .keyBy((k) => k, Serializers.string)
     .process<[string, number]>('count', () => ({
-      async processElement(k, ctx, out) {
-        // Yield between records, so that a checkpoint lands while the sources still emit.
-        await new Promise((r) => setImmediate(r));
+      processElement(k, ctx, out) {
         progress.processed++;
         const s = ctx.getState(COUNT);
         s.update((s.value() ?? 0) + 1);
@@ -47,6 +48,12 @@ function countJob(table: InMemoryUpsertTable<number>, progress: Progress): JobGr
     }))
     .sinkTo('upsert', () => new UpsertSink<[string, number], number>(table, (r) => r[0], (r) => r[1]));
   return env.getJobGraph();
+}
+
+/** Every record the gated sources emit before they idle is counted (polled: the runtime runs on). */
+async function heldInputProcessed(progress: Progress): Promise<void> {
+  while (progress.processed < PARTITIONS * HOLD) await new Promise((r) => setImmediate(r));
+  assert.equal(progress.processed, PARTITIONS * HOLD, 'the gate held the sources');
 }
 
 const CONFIG = `
@@ -69,8 +76,8 @@ test('a job runs, checkpoints and restores as its config.yaml says', async () =>
   assert.equal(first.stateBackend.name, 'rocksdb');
   const table = new InMemoryUpsertTable<number>();
   const progress1 = { processed: 0 };
-  const run1 = await JobClient.execute(countJob(table, progress1), { ...first });
-  while (progress1.processed < 50) await new Promise((r) => setImmediate(r));
+  const run1 = await JobClient.execute(countJob(table, progress1, new SourceGate(HOLD)), { ...first });
+  await heldInputProcessed(progress1);
   const checkpoint = await run1.triggerCheckpoint();
   run1.cancel();
   assert.equal((await run1.result).status, 'CANCELLED');
@@ -87,7 +94,7 @@ test('a job runs, checkpoints and restores as its config.yaml says', async () =>
   const run2 = await JobClient.execute(countJob(table, progress2), { ...second });
   assert.equal((await run2.result).status, 'FINISHED');
   // Restored, not started over: the sources resumed at the checkpointed offsets.
-  assert.ok(progress2.processed < PARTITIONS * RECORDS, `run 2 processed ${progress2.processed} records, all of them`);
+  assert.equal(progress2.processed, PARTITIONS * (RECORDS - HOLD));
 
   const expected = new Map<string, number>();
   for (let p = 0; p < PARTITIONS; p++) for (let o = 0; o < RECORDS; o++) expected.set(`k${(p * 7 + o) % 11}`, (expected.get(`k${(p * 7 + o) % 11}`) ?? 0) + 1);
@@ -105,8 +112,8 @@ for (const mode of ['NO_CLAIM', 'CLAIM'] as const) {
     const conf = loadConfiguration({ file, env: false });
     const table = new InMemoryUpsertTable<number>();
     const progress1 = { processed: 0 };
-    const run1 = await JobClient.execute(countJob(table, progress1), { ...createFromConfiguration(conf) });
-    while (progress1.processed < 50) await new Promise((r) => setImmediate(r));
+    const run1 = await JobClient.execute(countJob(table, progress1, new SourceGate(HOLD)), { ...createFromConfiguration(conf) });
+    await heldInputProcessed(progress1);
     const restored = await run1.triggerCheckpoint();
     run1.cancel();
     await run1.result;

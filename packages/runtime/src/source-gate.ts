@@ -1,5 +1,7 @@
-/** A gate that holds a test job's input mid-run, so that checkpoints complete while it runs on any machine. */
-import { LogSource, SOURCE_IDLE, type ReplayableLog, type RuntimeContext, type SnapshotContext, type SourceFunction } from '../src/index.js';
+/** A gate that holds a job's input mid-run (tests), so that checkpoints complete while it runs on any machine. */
+import type { RuntimeContext, SnapshotContext, SourceFunction } from './functions.js';
+import { LogSource, type ReplayableLog } from './sources.js';
+import { SOURCE_IDLE } from './source-idle.js';
 
 /**
  * Each source subtask behind the gate emits `holdAfter` records, then polls SOURCE_IDLE until
