@@ -1,4 +1,5 @@
 import { CorruptDataError } from '../errors.js';
+import { assert } from '../assert.js';
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
@@ -13,6 +14,8 @@ export class DataInputDeserializer {
   /** buf.byteOffset. */
   private start: number;
   private pos: number;
+  /** Reads stop here (buf.length unless limitTo narrowed them to one element of buf). */
+  private end: number;
 
   constructor(
     private buf: Uint8Array,
@@ -22,6 +25,7 @@ export class DataInputDeserializer {
     this.view = new DataView(buf.buffer);
     this.start = buf.byteOffset;
     this.pos = 0;
+    this.end = buf.length;
   }
 
   /** Reads `buf` from its start, as a new deserializer would (hot loops reuse one). */
@@ -31,6 +35,17 @@ export class DataInputDeserializer {
     this.start = buf.byteOffset;
     this.baseOffset = baseOffset;
     this.pos = 0;
+    this.end = buf.length;
+  }
+
+  /**
+   * Narrows reads to end at `end` (a position in buf, not before the current one, not past buf's
+   * end): one deserializer walks the elements of a packed value, each read as if it were the
+   * whole input, without a subarray per element.
+   */
+  limitTo(end: number): void {
+    assert(end >= this.pos && end <= this.buf.length, `limit ${end} within [${this.pos}, ${this.buf.length}]`);
+    this.end = end;
   }
 
   get position(): number {
@@ -38,7 +53,7 @@ export class DataInputDeserializer {
   }
 
   get remaining(): number {
-    return this.buf.length - this.pos;
+    return this.end - this.pos;
   }
 
   /** Absolute offset (within the enclosing file) of the next byte. */
@@ -51,8 +66,8 @@ export class DataInputDeserializer {
   }
 
   private need(n: number, what: string): void {
-    if (n > this.buf.length - this.pos) {
-      this.fail(`truncated input: need ${n} bytes for ${what}, ${this.buf.length - this.pos} left`);
+    if (n > this.end - this.pos) {
+      this.fail(`truncated input: need ${n} bytes for ${what}, ${this.end - this.pos} left`);
     }
   }
 

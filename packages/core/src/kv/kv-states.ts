@@ -1,10 +1,11 @@
+import { DataInputDeserializer } from '../io/data-input.js';
 import { DataOutputSerializer } from '../io/data-output.js';
 import type { ListSerializer } from '../serialization/collections.js';
 import { deserializeExact, ExactDeserializer, type TypeSerializer } from '../serialization/type-serializer.js';
 import type { AggregateFunction, AggregatingState, ListState, ReduceFunction, ReducingState, ValueState } from '../state/state.js';
 import { AbstractKvState, AbstractMergingKvState, type KvStateContext, type KvStateInfo } from './kv-state-base.js';
 import { appendValue } from './kv-store.js';
-import { decodeKvList } from './kv-values.js';
+import { deserializeKvList } from './kv-values.js';
 
 export class KvValueState<N, T> extends AbstractKvState<N> implements ValueState<T> {
   /** Reused for every read (serializers do not call back into this state). */
@@ -39,7 +40,8 @@ export class KvValueState<N, T> extends AbstractKvState<N> implements ValueState
 /** List state: elements stored as [u32 length][bytes]... (see kv-values.ts), appended without a read where the store can. */
 export class KvListState<N, T> extends AbstractMergingKvState<N> implements ListState<T> {
   private readonly listOut = new DataOutputSerializer(256);
-  private readonly input = new ExactDeserializer();
+  /** Reused for every read (serializers do not call back into this state). */
+  private readonly input = new DataInputDeserializer(new Uint8Array(0));
 
   private get elementSerializer(): TypeSerializer<T> {
     return (this.info.stateSerializer as ListSerializer<T>).elementSerializer;
@@ -63,9 +65,7 @@ export class KvListState<N, T> extends AbstractMergingKvState<N> implements List
   get(): readonly T[] {
     const bytes = this.space.get(this.rowKey());
     if (bytes === undefined) return [];
-    const es = this.elementSerializer;
-    const input = this.input;
-    return decodeKvList(bytes).map((e) => input.decode(es, e, 'list element'));
+    return deserializeKvList(bytes, this.elementSerializer, this.input);
   }
 
   add(value: T): void {

@@ -1,6 +1,7 @@
 import { CorruptDataError } from '../errors.js';
 import { DataInputDeserializer } from '../io/data-input.js';
 import { DataOutputSerializer } from '../io/data-output.js';
+import type { TypeSerializer } from '../serialization/type-serializer.js';
 
 /**
  * Values in a KvStore. Value, reducing and aggregating state store the serialized value; map state
@@ -30,6 +31,28 @@ export function decodeKvList(bytes: Uint8Array): Uint8Array[] {
     if (off + 4 + len > bytes.byteLength) throw new CorruptDataError('truncated list element', off);
     out.push(bytes.subarray(off + 4, off + 4 + len));
     off += 4 + len;
+  }
+  return out;
+}
+
+/**
+ * Deserializes every element of a stored list with one deserializer (reset over `bytes`, narrowed
+ * to each element in turn): no subarray per element, no intermediate array. Each element must
+ * consume exactly its bytes, as decodeKvList + deserializeExact would require.
+ */
+export function deserializeKvList<T>(bytes: Uint8Array, serializer: TypeSerializer<T>, input: DataInputDeserializer): T[] {
+  input.reset(bytes);
+  const total = bytes.byteLength;
+  const out: T[] = [];
+  while (input.position < total) {
+    const at = input.position;
+    input.limitTo(total);
+    if (at + 4 > total) input.fail('truncated list element header');
+    const end = at + 4 + input.readUint32();
+    if (end > total) input.fail('truncated list element');
+    input.limitTo(end);
+    out.push(serializer.deserialize(input));
+    if (input.remaining !== 0) input.fail(`list element has ${input.remaining} trailing bytes`);
   }
   return out;
 }
