@@ -42,24 +42,25 @@ void DiscardOpenFile(SstWriterState& st) {
 // writer object while running; `busy` rejects every other call until the
 // promise settles.
 //
-// With `packed` (putPackedAndFinishAsync), the worker first adds the rows of a packed buffer
-// ([u32 LE key length][u32 LE value length][key][value]...) in order, so building the whole file
-// (block building, compression, checksums, writes) happens off the JS thread too. The buffer is
-// kept alive by a reference until the promise settles; the TS side never touches it meanwhile.
+// With rows (putRowsAndFinishAsync), the worker first adds them in order, so building the whole
+// file (block building, compression, checksums, writes) happens off the JS thread too. The rows
+// are not copied: the worker reads the keys' and values' own bytes, which the two JS arrays keep
+// alive (held by references until the promise settles; the TS side creates the arrays for this
+// call only and never touches them or their elements meanwhile).
 class SstWriterWrap::FinishWorker : public Napi::AsyncWorker {
  public:
   FinishWorker(Napi::Env env, std::shared_ptr<SstWriterState> st, Napi::Object self,
-               Napi::Value packed = Napi::Value())
+               std::vector<std::pair<rocksdb::Slice, rocksdb::Slice>> rows = {},
+               Napi::Array keys = Napi::Array(), Napi::Array values = Napi::Array())
       : Napi::AsyncWorker(env, "flowstate.rocksdb.sst"),
         st_(std::move(st)),
         self_(Napi::Persistent(self)),
-        deferred_(Napi::Promise::Deferred::New(env)) {
+        deferred_(Napi::Promise::Deferred::New(env)),
+        rows_(std::move(rows)) {
     FS_CHECK(!st_->busy && st_->opened && st_->writer != nullptr);
-    if (!packed.IsEmpty() && !IsNullish(packed)) {
-      rocksdb::Slice rows = ArgBytes(env, packed, "packed rows");
-      packed_data_ = rows.data();
-      packed_size_ = rows.size();
-      packed_ref_ = Napi::Persistent(packed.As<Napi::Object>());
+    if (!keys.IsEmpty()) {
+      keys_ref_ = Napi::Persistent(keys.As<Napi::Object>());
+      values_ref_ = Napi::Persistent(values.As<Napi::Object>());
     }
     st_->busy = true;
   }
@@ -71,7 +72,7 @@ class SstWriterWrap::FinishWorker : public Napi::AsyncWorker {
 
  protected:
   void Execute() override {
-    status_ = PutPacked();
+    status_ = PutRows();
     if (status_.ok()) status_ = st_->writer->Finish(&info_);
     if (!status_.ok()) DiscardOpenFile(*st_);
   }
@@ -98,18 +99,10 @@ class SstWriterWrap::FinishWorker : public Napi::AsyncWorker {
     st_->busy = false;
     st_->opened = false;  // Finish closes the file whether or not it succeeded
   }
-  rocksdb::Status PutPacked() {
-    size_t pos = 0;
-    while (pos < packed_size_) {
-      if (packed_size_ - pos < 8) return rocksdb::Status::InvalidArgument("packed rows: truncated header");
-      uint32_t klen = 0, vlen = 0;
-      std::memcpy(&klen, packed_data_ + pos, 4);
-      std::memcpy(&vlen, packed_data_ + pos + 4, 4);
-      pos += 8;
-      if (packed_size_ - pos < static_cast<size_t>(klen) + vlen) return rocksdb::Status::InvalidArgument("packed rows: truncated row");
-      rocksdb::Status s = st_->writer->Put(rocksdb::Slice(packed_data_ + pos, klen), rocksdb::Slice(packed_data_ + pos + klen, vlen));
+  rocksdb::Status PutRows() {
+    for (const auto& [key, value] : rows_) {
+      rocksdb::Status s = st_->writer->Put(key, value);
       if (!s.ok()) return s;
-      pos += static_cast<size_t>(klen) + vlen;
     }
     return rocksdb::Status::OK();
   }
@@ -117,9 +110,9 @@ class SstWriterWrap::FinishWorker : public Napi::AsyncWorker {
   std::shared_ptr<SstWriterState> st_;
   Napi::ObjectReference self_;
   Napi::Promise::Deferred deferred_;
-  Napi::ObjectReference packed_ref_;
-  const char* packed_data_ = nullptr;
-  size_t packed_size_ = 0;
+  std::vector<std::pair<rocksdb::Slice, rocksdb::Slice>> rows_;
+  Napi::ObjectReference keys_ref_;
+  Napi::ObjectReference values_ref_;
   rocksdb::Status status_;
   rocksdb::ExternalSstFileInfo info_;
 };
@@ -130,7 +123,7 @@ Napi::Function SstWriterWrap::Define(Napi::Env env) {
       InstanceMethod<&SstWriterWrap::Open>("open"),
       InstanceMethod<&SstWriterWrap::Finish>("finish"),
       InstanceMethod<&SstWriterWrap::FinishAsync>("finishAsync"),
-      InstanceMethod<&SstWriterWrap::PutPackedAndFinishAsync>("putPackedAndFinishAsync"),
+      InstanceMethod<&SstWriterWrap::PutRowsAndFinishAsync>("putRowsAndFinishAsync"),
       InstanceMethod<&SstWriterWrap::FileSize>("fileSize"),
       InstanceMethod<&SstWriterWrap::Abandon>("abandon"),
       InstanceMethod<&SstWriterWrap::State>("state"),
@@ -203,11 +196,19 @@ Napi::Value SstWriterWrap::FinishAsync(const Napi::CallbackInfo& info) {
   return QueueWorker(worker);
 }
 
-Napi::Value SstWriterWrap::PutPackedAndFinishAsync(const Napi::CallbackInfo& info) {
+Napi::Value SstWriterWrap::PutRowsAndFinishAsync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Opened(env);
-  ArgBytes(env, info[0], "packed rows");  // type check here, so a bad argument throws synchronously
-  auto* worker = new FinishWorker(env, st_, info.This().As<Napi::Object>(), info[0]);
+  // Every argument is checked here, so a bad one throws synchronously and no worker starts.
+  if (!info[0].IsArray() || !info[1].IsArray()) ThrowSst(env, kErrInvalidArgument, "keys and values must be arrays", st_->path);
+  Napi::Array keys = info[0].As<Napi::Array>();
+  Napi::Array values = info[1].As<Napi::Array>();
+  const uint32_t n = keys.Length();
+  if (values.Length() != n) ThrowSst(env, kErrInvalidArgument, "keys and values differ in length", st_->path);
+  std::vector<std::pair<rocksdb::Slice, rocksdb::Slice>> rows;
+  rows.reserve(n);
+  for (uint32_t i = 0; i < n; i++) rows.emplace_back(ArgBytes(env, keys.Get(i), "key"), ArgBytes(env, values.Get(i), "value"));
+  auto* worker = new FinishWorker(env, st_, info.This().As<Napi::Object>(), std::move(rows), keys, values);
   return QueueWorker(worker);
 }
 

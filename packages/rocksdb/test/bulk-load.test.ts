@@ -83,6 +83,29 @@ describe('RocksDB bulk load (canonical restores through SST ingestion)', () => {
     assert.deepEqual(info.largestKey, b(2));
   });
 
+  it('putSortedAndFinishAsync reads the rows in place (views into larger buffers, Buffers); bad arguments reject before any work starts', async () => {
+    const dir = tempDir('bulk-rows');
+    const w = new SstFileWriter();
+    w.open(join(dir, 'rows.sst'));
+    const bad = (keys: unknown, values: unknown) => () => w.putSortedAndFinishAsync(keys as Uint8Array[], values as Uint8Array[]);
+    await assert.rejects(bad([b(1)], [b(1), b(2)]), (e: Error & { code?: string }) => e.code === 'ROCKSDB_INVALID_ARGUMENT' && /differ in length/.test(e.message));
+    await assert.rejects(bad([b(1)], ['x']), (e: Error & { code?: string }) => e.code === 'ROCKSDB_INVALID_ARGUMENT' && /value must be a Uint8Array/.test(e.message));
+    await assert.rejects(bad(b(1), [b(1)]), (e: Error & { code?: string }) => e.code === 'ROCKSDB_INVALID_ARGUMENT');
+    assert.equal(w.state, 'open', 'a rejected call leaves the file open');
+    const big = new Uint8Array(64).map((_, i) => i);
+    const info = await w.putSortedAndFinishAsync([big.subarray(1, 3), Buffer.from([2]), b(3)], [big.subarray(10, 20), b(), Buffer.alloc(3000, 7)]);
+    assert.equal(info.numEntries, 3);
+    const db = await RocksDB.openAsync(join(dir, 'db'), { createIfMissing: true });
+    try {
+      db.ingestExternalFile(db.defaultColumnFamily, [join(dir, 'rows.sst')]);
+      assert.deepEqual(db.get(db.defaultColumnFamily, b(1, 2)), big.slice(10, 20));
+      assert.deepEqual(db.get(db.defaultColumnFamily, b(2)), b());
+      assert.deepEqual(db.get(db.defaultColumnFamily, b(3)), new Uint8Array(3000).fill(7));
+    } finally {
+      db.close();
+    }
+  });
+
   it('openAsync opens off the event loop and rejects with a typed error', async () => {
     const dir = tempDir('bulk-open');
     const db = await RocksDB.openAsync(join(dir, 'db'), { createIfMissing: true });

@@ -88,7 +88,10 @@ async function writeRows(target: KvRestoreTarget, h: KeyGroupsStateHandle, heade
     const sink = sinks[i];
     if (sink !== undefined) return sink.add(g, rec.key, rec.value!);
     row.clear();
-    const entry = toRow(target.layout, row, states[i]!.kind, g, rec);
+    // A bulk load keeps the rows until it writes them, and each coalesced read is a new buffer
+    // that no later read reuses: its values can be views. putAll stores may keep what they are
+    // given (a heap store does), so they get copies.
+    const entry = toRow(target.layout, row, states[i]!.kind, g, rec, bulk === undefined);
     if (bulk !== undefined) {
       bulk.add(states[i]!.space, entry[0], entry[1]);
       return;
@@ -101,11 +104,12 @@ async function writeRows(target: KvRestoreTarget, h: KeyGroupsStateHandle, heade
 }
 
 /** A canonical record as the row the KV states read (see kv-values.ts). */
-function toRow(layout: KvRowLayout, row: DataOutputSerializer, kind: StateKind, g: number, rec: KeyedStateRecord): KvEntry {
+function toRow(layout: KvRowLayout, row: DataOutputSerializer, kind: StateKind, g: number, rec: KeyedStateRecord, copyValue: boolean): KvEntry {
   if (kind === 'MAP') {
     layout.writeRow(row, g, rec.key, rec.namespace, rec.userKey!);
     return [row.toBytes(), canonicalMapValueToKv(rec.value)];
   }
   layout.writeRow(row, g, rec.key, rec.namespace);
-  return [row.toBytes(), kind === 'LIST' ? canonicalListToKv(rec.value!) : rec.value!.slice()];
+  if (kind === 'LIST') return [row.toBytes(), canonicalListToKv(rec.value!)];
+  return [row.toBytes(), copyValue ? rec.value!.slice() : rec.value!];
 }

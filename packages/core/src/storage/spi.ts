@@ -44,8 +44,10 @@ export interface StateHandleReader {
   readFully(handle: StreamStateHandle, checkpointId?: number): Promise<Uint8Array>;
   /**
    * A byte range. The caller verifies the range against a checksum it holds (e.g. per key group);
-   * the reader still checks that the stream has the size the handle says. `into`: a buffer the
-   * reader may fill and return a view of (see ReadRange.into).
+   * the reader still checks that the stream has the size the handle says. The bytes returned are
+   * the caller's: a reader never reuses or changes them later (restores keep views into them).
+   * `into`: a buffer of the caller's that the reader may fill and return a view of (see
+   * ReadRange.into); a caller lending one must not keep views past its next use of that buffer.
    */
   readRange(handle: StreamStateHandle, offset: number, length: number, checkpointId?: number, into?: Uint8Array): Promise<Uint8Array>;
   /**

@@ -102,7 +102,8 @@ export class RocksDBBulkLoad implements KvBulkLoad {
     const writer = this.db.createSstFileWriter();
     writer.open(path);
     // Building the file (blocks, compression, writes, fsync) runs on the thread pool.
-    this.finishing.push(writer.putAllAndFinishAsync(sortedLastWins(rows.keys).map((i) => [rows.keys[i]!, rows.values[i]!] as const)));
+    const order = sortedLastWins(rows.keys);
+    this.finishing.push(writer.putSortedAndFinishAsync(order.map((i) => rows.keys[i]!), order.map((i) => rows.values[i]!)));
     let target = this.files.get(rows.cf.name);
     if (target === undefined) {
       target = { cf: rows.cf, paths: [] };

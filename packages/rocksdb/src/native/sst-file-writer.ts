@@ -68,11 +68,23 @@ export class SstFileWriter {
   /**
    * Adds `rows` (keys strictly ascending) and finishes the file, all on the libuv thread pool: the
    * block building, compression and writes of a whole file stay off the event loop. The rows are
-   * copied into one buffer first. Rejects (leaving the writer idle and the file deleted) when a key
-   * is out of order or the file cannot be finished.
+   * not copied: the native side reads the keys' and values' bytes in place, so they must not be
+   * changed until the promise settles. Rejects (leaving the writer idle and the file deleted) when
+   * a key is out of order or the file cannot be finished.
    */
   putAllAndFinishAsync(rows: Iterable<readonly [Uint8Array, Uint8Array]>): Promise<SstFileInfo> {
-    return asyncCall(() => this.#native.putPackedAndFinishAsync(packRows(rows)));
+    const keys: Uint8Array[] = [];
+    const values: Uint8Array[] = [];
+    for (const [k, v] of rows) {
+      keys.push(k);
+      values.push(v);
+    }
+    return this.putSortedAndFinishAsync(keys, values);
+  }
+
+  /** putAllAndFinishAsync of `keys[i]` → `values[i]`; both arrays become the binding's until the promise settles. */
+  putSortedAndFinishAsync(keys: Uint8Array[], values: Uint8Array[]): Promise<SstFileInfo> {
+    return asyncCall(() => this.#native.putRowsAndFinishAsync(keys, values));
   }
 
   /** Abandons an open, unfinished file and deletes it; the writer is idle. */
@@ -97,20 +109,3 @@ export class SstFileWriter {
   }
 }
 
-/** [u32 LE key length][u32 LE value length][key][value]... (the native side's packed rows). */
-function packRows(rows: Iterable<readonly [Uint8Array, Uint8Array]>): Uint8Array {
-  const list = [...rows];
-  let size = 0;
-  for (const [k, v] of list) size += 8 + k.length + v.length;
-  const out = new Uint8Array(size);
-  const view = new DataView(out.buffer);
-  let pos = 0;
-  for (const [k, v] of list) {
-    view.setUint32(pos, k.length, true);
-    view.setUint32(pos + 4, v.length, true);
-    out.set(k, pos + 8);
-    out.set(v, pos + 8 + k.length);
-    pos += 8 + k.length + v.length;
-  }
-  return out;
-}
