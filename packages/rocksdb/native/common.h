@@ -166,6 +166,7 @@ struct DbConfig {
   bool atomic_flush = false;
   uint32_t fixed_prefix_length = 0;  // 0 = no prefix extractor
   bool flink_string_append = false;  // merge operator: Flink's ','-delimited string append instead of ours
+  bool sync_files = true;            // false: NoSyncEnv (scratch databases, see util.cc)
   bool has_column_families = false;
   std::vector<std::string> column_families;
 };
@@ -174,6 +175,9 @@ struct DbConfig {
 DbConfig ParseConfig(const Napi::Env& env, const Napi::Value& v);
 rocksdb::DBOptions MakeDbOptions(const DbConfig& c);
 rocksdb::ColumnFamilyOptions MakeCfOptions(const DbConfig& c);
+// An Env whose files and directories are never synced (fsync, fdatasync, sync_file_range are
+// no-ops); everything else goes to the default Env. For scratch databases only (syncFiles: false).
+rocksdb::Env* NoSyncEnv();
 
 class DbState {
  public:

@@ -674,7 +674,10 @@ Napi::Value DbWrap::CreateSstFileWriter(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   DbState* st = Live(env);
   Napi::Object obj = GetAddonData(env)->sst_writer_ctor.New({});
-  SstWriterWrap::Unwrap(obj)->Configure(rocksdb::Options(rocksdb::DBOptions(), st->cf_options()));
+  // The database's Env too: a scratch database's SST files are not synced either.
+  rocksdb::DBOptions db_options;
+  if (!st->config().sync_files) db_options.env = NoSyncEnv();
+  SstWriterWrap::Unwrap(obj)->Configure(rocksdb::Options(db_options, st->cf_options()));
   return obj;
 }
 

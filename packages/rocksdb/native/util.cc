@@ -1,6 +1,9 @@
 // Errors, argument conversion, options parsing and the list-append merge operator.
 #include "common.h"
 
+#include <rocksdb/env.h>
+#include <rocksdb/file_system.h>
+
 #include <rocksdb/cache.h>
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
@@ -306,6 +309,7 @@ DbConfig ParseConfig(const Napi::Env& env, const Napi::Value& v) {
       GetUint(env, o, "maxWriteBufferNumber", static_cast<uint64_t>(c.max_write_buffer_number), 2, 1024));
   c.disable_wal = GetBool(env, o, "disableWAL", c.disable_wal);
   c.atomic_flush = GetBool(env, o, "atomicFlush", c.atomic_flush);
+  c.sync_files = GetBool(env, o, "syncFiles", c.sync_files);
   c.fixed_prefix_length = static_cast<uint32_t>(GetUint(env, o, "fixedPrefixLength", 0, 0, 1u << 20));
   Napi::Value merge = o.Get("mergeOperator");
   if (!IsNullish(merge)) {
@@ -334,11 +338,72 @@ DbConfig ParseConfig(const Napi::Env& env, const Napi::Value& v) {
   return c;
 }
 
+namespace {
+// Scratch databases (a savepoint conversion's) are deleted after their files were copied to
+// durable storage, which syncs the copies; syncing the scratch files too only doubled the disk
+// writes and blocked in fsync (SST files, MANIFEST, directories).
+class NoSyncWritableFile : public rocksdb::FSWritableFileOwnerWrapper {
+ public:
+  using rocksdb::FSWritableFileOwnerWrapper::FSWritableFileOwnerWrapper;
+  rocksdb::IOStatus Sync(const rocksdb::IOOptions&, rocksdb::IODebugContext*) override { return rocksdb::IOStatus::OK(); }
+  rocksdb::IOStatus Fsync(const rocksdb::IOOptions&, rocksdb::IODebugContext*) override { return rocksdb::IOStatus::OK(); }
+  rocksdb::IOStatus RangeSync(uint64_t, uint64_t, const rocksdb::IOOptions&, rocksdb::IODebugContext*) override { return rocksdb::IOStatus::OK(); }
+  bool IsSyncThreadSafe() const override { return true; }
+};
+
+class NoSyncDirectory : public rocksdb::FSDirectoryWrapper {
+ public:
+  using rocksdb::FSDirectoryWrapper::FSDirectoryWrapper;
+  rocksdb::IOStatus Fsync(const rocksdb::IOOptions&, rocksdb::IODebugContext*) override { return rocksdb::IOStatus::OK(); }
+  rocksdb::IOStatus FsyncWithDirOptions(const rocksdb::IOOptions&, rocksdb::IODebugContext*, const rocksdb::DirFsyncOptions&) override {
+    return rocksdb::IOStatus::OK();
+  }
+};
+
+class NoSyncFileSystem : public rocksdb::FileSystemWrapper {
+ public:
+  explicit NoSyncFileSystem(const std::shared_ptr<rocksdb::FileSystem>& t) : rocksdb::FileSystemWrapper(t) {}
+  const char* Name() const override { return "flowstate.NoSyncFileSystem"; }
+
+  rocksdb::IOStatus NewWritableFile(const std::string& f, const rocksdb::FileOptions& o, std::unique_ptr<rocksdb::FSWritableFile>* r,
+                                    rocksdb::IODebugContext* dbg) override {
+    return Wrap(target()->NewWritableFile(f, o, r, dbg), r);
+  }
+  rocksdb::IOStatus ReopenWritableFile(const std::string& f, const rocksdb::FileOptions& o, std::unique_ptr<rocksdb::FSWritableFile>* r,
+                                       rocksdb::IODebugContext* dbg) override {
+    return Wrap(target()->ReopenWritableFile(f, o, r, dbg), r);
+  }
+  rocksdb::IOStatus ReuseWritableFile(const std::string& f, const std::string& old, const rocksdb::FileOptions& o,
+                                      std::unique_ptr<rocksdb::FSWritableFile>* r, rocksdb::IODebugContext* dbg) override {
+    return Wrap(target()->ReuseWritableFile(f, old, o, r, dbg), r);
+  }
+  rocksdb::IOStatus NewDirectory(const std::string& name, const rocksdb::IOOptions& io, std::unique_ptr<rocksdb::FSDirectory>* r,
+                                 rocksdb::IODebugContext* dbg) override {
+    rocksdb::IOStatus s = target()->NewDirectory(name, io, r, dbg);
+    if (s.ok()) *r = std::make_unique<NoSyncDirectory>(std::move(*r));
+    return s;
+  }
+
+ private:
+  static rocksdb::IOStatus Wrap(rocksdb::IOStatus s, std::unique_ptr<rocksdb::FSWritableFile>* r) {
+    if (s.ok()) *r = std::make_unique<NoSyncWritableFile>(std::move(*r));
+    return s;
+  }
+};
+}  // namespace
+
+rocksdb::Env* NoSyncEnv() {
+  // Never destroyed: databases and SST writers on the thread pool may use it until exit.
+  static rocksdb::Env* env = rocksdb::NewCompositeEnv(std::make_shared<NoSyncFileSystem>(rocksdb::FileSystem::Default())).release();
+  return env;
+}
+
 rocksdb::DBOptions MakeDbOptions(const DbConfig& c) {
   rocksdb::DBOptions o;
   o.create_if_missing = c.create_if_missing;
   o.create_missing_column_families = c.create_missing_column_families;
   o.atomic_flush = c.atomic_flush;
+  if (!c.sync_files) o.env = NoSyncEnv();
   // Keep the info LOG small; it is diagnostics only.
   o.keep_log_file_num = 4;
   o.max_log_file_size = 8 << 20;

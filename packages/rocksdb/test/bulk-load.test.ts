@@ -127,4 +127,24 @@ describe('RocksDB bulk load (canonical restores through SST ingestion)', () => {
     const again = RocksDB.open(path, { createIfMissing: false }); // IO error (LOCK held) if the first stayed open
     again.close();
   });
+
+  it('syncFiles: false (scratch databases): writes, SST ingestion, flush and checkpoints work, and a clean close leaves a database that reopens', async () => {
+    const dir = tempDir('bulk-nosync');
+    const db = await RocksDB.openAsync(join(dir, 'db'), { createIfMissing: true, disableWAL: true, syncFiles: false });
+    const cf = db.createColumnFamily('state:x');
+    db.put(cf, b(1), b(1));
+    const w = db.createSstFileWriter();
+    w.open(join(dir, 'rows.sst'));
+    await w.putSortedAndFinishAsync([b(2), b(3)], [b(2), b(3)]);
+    await db.ingestExternalFileAsync(cf, [join(dir, 'rows.sst')], { moveFiles: true });
+    await db.flushAsync(cf);
+    await db.createCheckpointAsync(join(dir, 'chk'));
+    db.close();
+    for (const path of ['db', 'chk']) {
+      const again = RocksDB.open(join(dir, path), { createIfMissing: false, columnFamilies: ['default', 'state:x'] });
+      const x = again.getColumnFamily('state:x')!;
+      assert.deepEqual([1, 2, 3].map((k) => again.get(x, b(k))), [b(1), b(2), b(3)], path);
+      again.close();
+    }
+  });
 });

@@ -23,8 +23,10 @@ export const ROCKSDB_NATIVE_FORMAT: NativeSnapshotFormat = {
       wrapDecodeError(e, streamHandleName(handle.meta));
     }
   },
-  // No block-checksum pass before upload: it guards against local files rotting between a job's
-  // writes and a later checkpoint, while a conversion uploads the SSTs its own SstFileWriter
-  // finished moments before (restore then checks the uploaded files' CRC32C as always).
-  createBackend: (workDirectory) => new RocksDBStateBackend({ incrementalCheckpoints: true, localDirectory: workDirectory, verifySstsBeforeUpload: false }),
+  // A conversion's backend is scratch: its files are read once, by the snapshot that copies them
+  // into the output (which syncs the copies). So no block-checksum pass before upload (it guards
+  // against local files rotting between a job's writes and a later checkpoint; these SSTs were
+  // finished moments before, and restores check the uploaded files' CRC32C as always), and no
+  // fsync of the local database (it doubled the disk writes).
+  createBackend: (workDirectory) => new RocksDBStateBackend({ incrementalCheckpoints: true, localDirectory: workDirectory, verifySstsBeforeUpload: false, syncLocalFiles: false }),
 };

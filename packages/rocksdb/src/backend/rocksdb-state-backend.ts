@@ -19,6 +19,12 @@ export interface RocksDBStateBackendOptions {
    */
   readonly verifySstsBeforeUpload?: boolean;
   /**
+   * Let RocksDB sync its local files and directories (default true). false skips every fsync of
+   * the local database: for scratch instances whose files are copied to durable storage before
+   * anything relies on them (savepoint conversion); a crash may lose the local database.
+   */
+  readonly syncLocalFiles?: boolean;
+  /**
    * TTL'd state is also cleaned up by a compaction filter in the native binding; it reads the
    * current time again after this many entries (Flink's queryTimeAfterNumEntries, default 1000).
    */
@@ -57,6 +63,7 @@ export class RocksDBStateBackend extends AbstractStateBackend {
           writeBufferSize: o.writeBufferSize ?? 32 << 20,
           maxWriteBufferNumber: o.maxWriteBufferNumber ?? 2,
           compression: o.compression ?? 'lz4',
+          syncFiles: o.syncLocalFiles ?? true,
         },
       },
     );

@@ -303,6 +303,7 @@ function nativeOpenOptions(options: RocksDBOptions): NativeOpenOptions {
     maxWriteBufferNumber: options.maxWriteBufferNumber,
     compression: options.compression,
     disableWAL: options.disableWAL,
+    syncFiles: options.syncFiles,
     atomicFlush: options.atomicFlush,
     fixedPrefixLength: options.fixedPrefixLength,
     mergeOperator: options.mergeOperator,

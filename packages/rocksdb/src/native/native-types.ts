@@ -11,6 +11,7 @@ export interface NativeOpenOptions {
   maxWriteBufferNumber?: number | undefined;
   compression?: Compression | undefined;
   disableWAL?: boolean | undefined;
+  syncFiles?: boolean | undefined;
   atomicFlush?: boolean | undefined;
   fixedPrefixLength?: number | undefined;
   mergeOperator?: 'list-append' | 'flink-string-append' | undefined;

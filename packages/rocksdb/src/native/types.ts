@@ -17,6 +17,12 @@ export interface RocksDBOptions {
   compression?: Compression;
   /** Disable the WAL for every write (as Flink does); memtables are flushed on close/checkpoint. Default false. */
   disableWAL?: boolean;
+  /**
+   * Sync files and directories (fsync / fdatasync), as RocksDB does by default (true). false for
+   * scratch databases only, whose files are copied to durable storage before anything relies on
+   * them (a savepoint conversion's): a crash may then lose or corrupt the local database.
+   */
+  syncFiles?: boolean;
   /** RocksDB atomic_flush: flush all column families together (consistent multi-CF flushes without WAL). Default false. */
   atomicFlush?: boolean;
   /** Install a fixed-length prefix extractor (needed for `prefixSameAsStart`). Default: none. */
