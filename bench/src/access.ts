@@ -2,16 +2,16 @@
  * State access benchmarks, modelled on apache/flink-benchmarks (ValueStateBenchmark,
  * ListStateBenchmark, MapStateBenchmark): a keyed backend owning all key groups is populated with
  * `setupKeys` keys; each operation sets a random current key and touches one state. Every backend
- * operation is paired with a baseline doing the same keyed work, measured in the same tinybench
- * run (interleaved), so ratios are computed pair by pair. Heap backends are judged against the
+ * operation is paired with a baseline doing the same keyed work, timed in interleaved rounds in the
+ * same process (interleave.ts: the sides alternate round by round, on the same keys; ratio = median
+ * of the per-round ratios). Heap backends are judged against the
  * same-semantics minimal heap backend (minimal-heap.ts: serialize key, murmur3, key group,
  * per-key-group map, namespace); the raw JS Map runs in the same run too, for information only.
  * RocksDB is judged against the raw binding on identical bytes; LMDB is reported against the JS Map.
  *
- * One tinybench iteration runs `batch` operations; per-operation throughput is batch / latency.
- * Resets that keep state bounded (e.g. after listAddAll) run in afterEach hooks, outside timing.
+ * One batch runs `batch` operations; a round runs the same number of batches on every side.
+ * Resets that keep state bounded (e.g. after listAddAll) run after each batch, outside timing.
  */
-import { Bench } from 'tinybench';
 import {
   ListStateDescriptor,
   MapStateDescriptor,
@@ -33,6 +33,7 @@ import { runPlainCpp } from './rocks-cpp.js';
 import { backendColumnFamily, concatBytes, float64Bytes, int32Bytes, openRawRocks, prefixEnd, verifyIdenticalRows, type RawRocks } from './rocks-raw.js';
 import { MinimalHeapBackend, MinimalListState, MinimalMapState, MinimalValueState } from './minimal-heap.js';
 import { prng, summarize, type Summary } from './stats.js';
+import { roundRatios, runInterleaved, type Rewindable, type Side } from './interleave.js';
 
 export type StateKind = 'value' | 'list' | 'map';
 export type AccessBaseline = 'minimal-heap' | 'js-map' | 'rocksdb-raw' | 'rocksdb-cpp';
@@ -42,11 +43,13 @@ export interface AccessResult {
   readonly backend: string;
   readonly kind: StateKind;
   readonly op: string;
-  /** Operations per second over samples (median, p25–p75, MAD). */
+  /** Operations per second over rounds (median, p25–p75, MAD). */
   readonly backendOps: Summary;
   readonly baselineOps: Summary;
-  /** median(backend) / median(baseline), both from the same run. */
+  /** Median of the per-round ratios backend / baseline (interleaved rounds of the same run). */
   readonly ratio: number;
+  /** The per-round ratios (median = ratio, p25–p75 their spread, samples = rounds); absent where no rounds were paired (plain C++). */
+  readonly ratioRounds?: Summary;
   /**
    * What the baseline is: the minimal heap backend, a raw JS Map, the raw RocksDB binding on
    * identical bytes, or (for the binding's own get/put, then `backendOps` is the raw binding) plain C++ RocksDB.
@@ -97,16 +100,24 @@ export interface OpPair {
   /** A third, information-only task (the JS Map, when the minimal heap backend is the baseline). */
   readonly info?: () => void;
   readonly resetInfo?: () => void;
+  /** The key sequence the tasks walk: rewound so that every side of a round touches the same keys. */
+  readonly keys?: Rewindable;
 }
 
 /** Sink against dead-code elimination. */
 export let sink = 0;
 
 /** Cycles through a precomputed random key sequence; `last` is the start of the last batch. */
-class KeyCursor {
+class KeyCursor implements Rewindable {
   private pos = 0;
   last = 0;
   constructor(readonly keys: Int32Array, readonly batch: number) {}
+  save(): number {
+    return this.pos;
+  }
+  restore(position: number): void {
+    this.pos = position;
+  }
   next(): number {
     this.last = this.pos;
     const p = this.pos;
@@ -138,7 +149,7 @@ function valueOps(p: Preset, be: KeyedStateBackend<number>, raw?: RawRocks, min?
   const vals = Float64Array.from({ length: B }, (_, i) => i * 1.25 + 0.5);
   const cur = new KeyCursor(keys, B);
   const newKey = (i: number) => p.setupKeys + i;
-  const pairs: OpPair[] = [
+  const pairs: OpPair[] = withKeys(cur, [
     {
       op: 'valueUpdate',
       backend: () => { const o = cur.next(); for (let i = 0; i < B; i++) { be.setCurrentKey(keys[o + i]!); st.update(vals[i]!); } },
@@ -156,7 +167,7 @@ function valueOps(p: Preset, be: KeyedStateBackend<number>, raw?: RawRocks, min?
       backend: () => { const o = cur.next(); let s = 0; for (let i = 0; i < B; i++) { be.setCurrentKey(keys[o + i]!); s += st.value() ?? 0; } sink += s; },
       baseline: () => { const o = cur.next(); let s = 0; for (let i = 0; i < B; i++) s += base.get(keys[o + i]!) ?? 0; sink += s; },
     },
-  ];
+  ]);
   if (min) {
     const ms = new MinimalValueState(min, 'value');
     for (let k = 0; k < p.setupKeys; k++) { min.setCurrentKey(k); ms.update(k + 0.5); }
@@ -172,6 +183,7 @@ function valueOps(p: Preset, be: KeyedStateBackend<number>, raw?: RawRocks, min?
     // JS Map has no such step, so there is no information-only task here.
     withMin.push({
       op: 'setCurrentKey',
+      keys: cur,
       backend: () => { const o = cur.next(); for (let i = 0; i < B; i++) be.setCurrentKey(keys[o + i]!); },
       baseline: () => { const o = cur.next(); for (let i = 0; i < B; i++) min.setCurrentKey(keys[o + i]!); sink += min.currentKeyGroup; },
     });
@@ -193,6 +205,11 @@ function valueOps(p: Preset, be: KeyedStateBackend<number>, raw?: RawRocks, min?
     },
     valueGet: { baseline: () => { const o = cur.next(); let s = 0; for (let i = 0; i < B; i++) s += db.get(cf, rows[o + i]!)?.length ?? 0; sink += s; } },
   });
+}
+
+/** Every pair walks `cur` (see OpPair.keys). */
+function withKeys(cur: KeyCursor, pairs: OpPair[]): OpPair[] {
+  return pairs.map((pr) => ({ ...pr, keys: cur }));
 }
 
 type RawOverride = Pick<OpPair, 'baseline'> & Partial<Pick<OpPair, 'resetBaseline'>>;
@@ -232,7 +249,7 @@ function listOps(p: Preset, be: KeyedStateBackend<number>, raw?: RawRocks, min?:
   // Restores the lists touched by the last batch to `listValues` elements (untimed).
   const resetBackend = () => { for (let i = 0; i < B; i++) { be.setCurrentKey(keys[cur.last + i]!); st.update(dummy); } };
   const resetBaseline = () => { for (let i = 0; i < B; i++) base.set(keys[cur.last + i]!, dummy.slice()); };
-  const pairs: OpPair[] = [
+  const pairs: OpPair[] = withKeys(cur, [
     {
       op: 'listUpdate',
       backend: () => { const o = cur.next(); for (let i = 0; i < B; i++) { be.setCurrentKey(keys[o + i]!); st.update(dummy); } },
@@ -263,7 +280,7 @@ function listOps(p: Preset, be: KeyedStateBackend<number>, raw?: RawRocks, min?:
       backend: () => { const o = cur.next(); let s = 0; for (let i = 0; i < B; i++) { be.setCurrentKey(keys[o + i]!); for (const v of st.get()) s += v; } sink += s; },
       baseline: () => { const o = cur.next(); let s = 0; for (let i = 0; i < B; i++) { for (const v of base.get(keys[o + i]!) ?? []) s += v; } sink += s; },
     },
-  ];
+  ]);
   if (min) {
     const ms = new MinimalListState(min, 'list');
     for (let k = 0; k < p.listSetupKeys; k++) { min.setCurrentKey(k); ms.update(dummy); }
@@ -319,7 +336,7 @@ function mapOps(p: Preset, be: KeyedStateBackend<number>, raw?: RawRocks, min?: 
   const cur = new KeyCursor(keys, B);
   const putAllEntries: Array<[number, number]> = Array.from({ length: M }, (_, u) => [u, u + 0.75]);
   const baseInner = (k: number) => { let m = base.get(k); if (!m) { m = new Map(); base.set(k, m); } return m; };
-  const pairs: OpPair[] = [
+  const pairs: OpPair[] = withKeys(cur, [
     {
       op: 'mapPut',
       backend: () => { const o = cur.next(); for (let i = 0; i < B; i++) { be.setCurrentKey(keys[o + i]!); st.put(userKeys[o + i]!, i + 0.5); } },
@@ -373,7 +390,7 @@ function mapOps(p: Preset, be: KeyedStateBackend<number>, raw?: RawRocks, min?: 
       backend: () => { const o = cur.next(); for (let i = 0; i < B; i++) { be.setCurrentKey(keys[o + i]!); st.putAll(putAllEntries); } },
       baseline: () => { const o = cur.next(); for (let i = 0; i < B; i++) { const m = baseInner(keys[o + i]!); for (const [k, v] of putAllEntries) m.set(k, v); } },
     },
-  ];
+  ]);
   if (min) {
     const ms = new MinimalMapState(min, 'map');
     for (let k = 0; k < p.setupKeys; k++) { min.setCurrentKey(k); for (let u = 0; u < M; u++) ms.put(u, u + 0.5); }
@@ -474,46 +491,42 @@ export async function runAccessSuite(p: Preset, backendId: string, kind: StateKi
     // promoted and compacted the same way, so where the young generation happened to leave the
     // backend's entries and the baselines' does not decide their random-access times.
     (globalThis as { gc?: () => void }).gc?.();
-    const bench = new Bench({
-      // Heap backends and their minimal baseline run on the main thread alone: timed in process
-      // CPU time, so that a backend task and its baseline (run one after the other, not at once)
-      // are not compared across different loads of a shared machine. Wall time elsewhere: RocksDB's
-      // background threads would add their CPU time to the task's.
-      ...(min ? { now: processCpuMs } : {}),
-      time: p.timeMs,
-      iterations: p.iterations,
-      warmup: true,
-      warmupTime: p.warmupMs,
-      warmupIterations: p.warmupIterations,
-      retainSamples: true,
-      throws: true,
-    });
-    for (const o of ops) {
-      // Interleaved pairs: backend then baseline for each operation.
-      bench.add(`${o.op}|backend`, o.backend, o.resetBackend ? { afterEach: o.resetBackend } : {});
-      bench.add(`${o.op}|baseline`, o.baseline, o.resetBaseline ? { afterEach: o.resetBaseline } : {});
-      if (o.info) bench.add(`${o.op}|info`, o.info, o.resetInfo ? { afterEach: o.resetInfo } : {});
-    }
-    bench.runSync();
-    const perOp = (name: string): Summary => {
-      const t = bench.getTask(name);
-      const r = t?.result;
-      if (!r || (r.state !== 'completed' && r.state !== 'aborted-with-statistics')) throw new Error(`task ${name} did not complete: ${JSON.stringify(r)}`);
-      const samples = r.latency.samples ?? [];
-      // latency samples are ms per batch -> operations per second
-      return summarize([...samples].map((ms) => (p.batch * 1000) / Math.max(ms, 1e-6)));
-    };
+    // Heap backends and their minimal baseline run on the main thread alone: timed in process CPU
+    // time (all threads: V8's GC helpers work for the task too). Wall time elsewhere: RocksDB's
+    // background threads would add their CPU time to the task's.
+    const clock = min ? processCpuMs : () => performance.now();
+    // Each side collects its own young garbage inside its timing (interleave.ts); children run with --expose-gc.
+    const gc = (globalThis as { gc?: (o: { type: 'minor' | 'major' }) => void }).gc;
+    const minorGc = gc ? () => gc({ type: 'minor' }) : undefined;
     const out: AccessResult[] = ops.map((o) => {
-      const backendOps = perOp(`${o.op}|backend`);
-      const baselineOps = perOp(`${o.op}|baseline`);
+      const sides: Side[] = [
+        { run: o.backend, ...(o.resetBackend ? { reset: o.resetBackend } : {}) },
+        { run: o.baseline, ...(o.resetBaseline ? { reset: o.resetBaseline } : {}) },
+        ...(o.info ? [{ run: o.info, ...(o.resetInfo ? { reset: o.resetInfo } : {}) }] : []),
+      ];
+      const res = runInterleaved(sides, {
+        clock,
+        opsPerBatch: p.batch,
+        roundMs: p.roundMs,
+        timeMs: p.timeMs,
+        minRounds: p.iterations,
+        warmupMs: p.warmupMs,
+        warmupBatches: p.warmupIterations,
+        ...(o.keys ? { keys: o.keys } : {}),
+        ...(minorGc ? { collect: minorGc } : {}),
+      });
+      const backendOps = summarize(res.opsPerSec[0]!);
+      const baselineOps = summarize(res.opsPerSec[1]!);
+      const ratioRounds = roundRatios(res, 0, 1);
       // Goals: heap backends ≥ 0.9× the minimal heap backend on every op (setCurrentKey alone ≥ 0.8×
       // its minimal key -> key-group step); RocksDB: ValueState ops and list/map iteration vs the
       // raw binding (rocksGoal); none for an off-heap backend measured against a JS Map (LMDB): reported only.
       const goal = min ? (o.op === 'setCurrentKey' ? GOALS.setCurrentKeyRatioMin : GOALS.heapAccessRatioMin) : b.accessBaseline === 'rocksdb-raw' ? rocksGoal(kind, o.op) : null;
       const baseline: AccessBaseline = min ? 'minimal-heap' : b.accessBaseline;
-      const infoOps = o.info ? perOp(`${o.op}|info`) : undefined;
-      const info = infoOps ? { info: { baseline: 'js-map' as const, ops: infoOps, ratio: backendOps.median / infoOps.median } } : {};
-      return { backend: b.id, kind, op: o.op, backendOps, baselineOps, ratio: backendOps.median / baselineOps.median, baseline, goal, ...info };    });
+      const info = o.info ? { info: { baseline: 'js-map' as const, ops: summarize(res.opsPerSec[2]!), ratio: roundRatios(res, 0, 2).median } } : {};
+      log(`  [${b.id}/${kind}] ${o.op}: ${ratioRounds.median.toFixed(2)}× (p25–p75 ${ratioRounds.p25.toFixed(2)}–${ratioRounds.p75.toFixed(2)}, ${res.rounds} rounds)`);
+      return { backend: b.id, kind, op: o.op, backendOps, baselineOps, ratio: ratioRounds.median, ratioRounds, baseline, goal, ...info };
+    });
     if (raw && kind === 'value') {
       const cpp = bindingVsCpp(p, work!, raw, out);
       log(`  [${b.id}/${kind}] binding vs plain C++: ${cpp.map((c) => c.skipped ?? `${c.op} ${c.ratio.toFixed(2)}×`).join(', ')}`);

@@ -11,11 +11,15 @@ export interface Preset {
   readonly listValues: number;
   /** Keys whose lists are pre-filled with `listValues` elements (bounded to keep the heap sane). */
   readonly listSetupKeys: number;
-  /** Operations per tinybench iteration (one sample = one batch). */
+  /** Operations per batch (the unit each side of an interleaved round repeats). */
   readonly batch: number;
-  /** tinybench time budget per task (ms) and minimum iterations. */
+  /**
+   * State access, timed in interleaved rounds (interleave.ts): timed budget per side (ms), minimum
+   * rounds, and the target length of one side's part of a round (ms).
+   */
   readonly timeMs: number;
   readonly iterations: number;
+  readonly roundMs: number;
   readonly warmupMs: number;
   readonly warmupIterations: number;
   /** State sizes (bytes) for the snapshot benchmarks. */
@@ -77,6 +81,7 @@ export const PRESETS: Record<PresetName, Preset> = {
     batch: 1_000,
     timeMs: 400,
     iterations: 10,
+    roundMs: 5,
     warmupMs: 100,
     warmupIterations: 5,
     snapshotSizes: [10 * MB, 100 * MB],
@@ -117,6 +122,7 @@ export const PRESETS: Record<PresetName, Preset> = {
     batch: 1_000,
     timeMs: 2_000,
     iterations: 50,
+    roundMs: 10,
     warmupMs: 500,
     warmupIterations: 20,
     snapshotSizes: [10 * MB, 100 * MB, 1024 * MB],
@@ -152,6 +158,7 @@ export const PRESETS: Record<PresetName, Preset> = {
     batch: 50,
     timeMs: 1,
     iterations: 1,
+    roundMs: 0.1,
     warmupMs: 0,
     warmupIterations: 1,
     snapshotSizes: [64 * 1024, 256 * 1024],

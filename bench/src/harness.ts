@@ -1,7 +1,7 @@
 /**
  * Orchestrates the suites. Every (suite, backend) job runs in a fresh child process so one
  * backend's garbage and JIT state cannot skew the next; the backend and its JS Map baseline share
- * a process (and a tinybench run), so ratios compare like with like.
+ * a process (timed in interleaved rounds, see interleave.ts), so ratios compare like with like.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -92,7 +92,7 @@ export async function runHarness(o: HarnessOptions): Promise<BenchResults> {
     const out = () => join(scratch, `out-${Math.random().toString(36).slice(2)}.json`);
     if (suites.includes('access')) {
       suite = 'access';
-      log(`# state access (${p.setupKeys} keys, batch ${p.batch}, ${p.timeMs} ms per task)`);
+      log(`# state access (${p.setupKeys} keys, batch ${p.batch}, ${p.timeMs} ms per side in interleaved rounds of ~${p.roundMs} ms)`);
       for (const kind of STATE_KINDS) for (const b of backends) access.push(...run<AccessResult[]>({ type: 'access', preset: p.name, backend: b.id, kind, out: out() }));
     }
     if (suites.includes('snapshot')) {

@@ -33,10 +33,15 @@ export class MinimalHeapBackend {
 
   constructor(private readonly maxParallelism = 128) {}
 
-  /** The minimal key -> key group step: serialize, murmur3, mod. */
+  /**
+   * The minimal key -> key group step: serialize, murmur3, mod. The remainder is written as 32-bit
+   * unsigned integers (`>>> 0` on both sides, `| 0` on the result), as the backend's fast path does:
+   * written as `hash % maxParallelism` V8 takes it in floating point (x87 fprem) and the baseline
+   * would be slower than the least work it stands for.
+   */
   setCurrentKey(key: number): void {
     this.view.setInt32(0, key);
-    this.currentKeyGroup = (murmur3_32(this.scratch, 0) >>> 0) % this.maxParallelism;
+    this.currentKeyGroup = ((murmur3_32(this.scratch, 0) >>> 0) % (this.maxParallelism >>> 0)) | 0;
     this.currentKey = key;
   }
 

@@ -68,11 +68,11 @@ const BASELINE_NAME = { 'minimal-heap': 'minimal heap backend', 'js-map': 'JS Ma
 const metCell = (ok: boolean) => (ok ? 'met' : '**not met**');
 
 export function accessSummaryTable(r: BenchResults): string {
-  const rows = ['| State | Operation | Backend | ops/s (median) | p25–p75 | Baseline | Baseline ops/s | Ratio | Goal | Met | JS Map ops/s (info) | Ratio to JS Map (info) |', '|---|---|---|---:|---:|---|---:|---:|---|---|---:|---:|'];
+  const rows = ['| State | Operation | Backend | ops/s (median) | p25–p75 | Baseline | Baseline ops/s | Ratio | Ratio p25–p75 (rounds) | Goal | Met | JS Map ops/s (info) | Ratio to JS Map (info) |', '|---|---|---|---:|---:|---|---:|---:|---:|---|---|---:|---:|'];
   for (const a of r.access) {
     const goal = a.goal;
     const info = a.info ? `${ops(a.info.ops.median)} | ${a.info.ratio.toFixed(2)}×` : '— | —';
-    rows.push(`| ${a.kind} | ${a.op} | ${a.backend} | ${ops(a.backendOps.median)} | ${ops(a.backendOps.p25)}–${ops(a.backendOps.p75)} | ${BASELINE_NAME[a.baseline]} | ${a.skipped === undefined ? ops(a.baselineOps.median) : 'n/a'} | ${a.ratio.toFixed(2)}× | ${goal === null ? '—' : `≥ ${goal}×`} | ${goal === null ? 'reported only' : a.skipped !== undefined ? `not measured: ${a.skipped}` : metCell(a.ratio >= goal)} | ${info} |`);  }
+    rows.push(`| ${a.kind} | ${a.op} | ${a.backend} | ${ops(a.backendOps.median)} | ${ops(a.backendOps.p25)}–${ops(a.backendOps.p75)} | ${BASELINE_NAME[a.baseline]} | ${a.skipped === undefined ? ops(a.baselineOps.median) : 'n/a'} | ${a.ratio.toFixed(2)}× | ${a.ratioRounds ? `${a.ratioRounds.p25.toFixed(2)}–${a.ratioRounds.p75.toFixed(2)} (${a.ratioRounds.samples})` : '—'} | ${goal === null ? '—' : `≥ ${goal}×`} | ${goal === null ? 'reported only' : a.skipped !== undefined ? `not measured: ${a.skipped}` : metCell(a.ratio >= goal)} | ${info} |`);  }
   return rows.join('\n');
 }
 
@@ -213,7 +213,8 @@ export function markdownReport(r: BenchResults): string {
   out.push(`- ${m.cpuModel}, ${m.cores} cores, ${m.memoryGb} GB RAM, ${m.platform} ${m.arch}`);
   out.push(`- Node ${m.nodeVersion} (V8 ${m.v8Version}), commit \`${m.gitCommit}\`${m.gitDirty ? ' (working tree dirty)' : ''}`);
   out.push(`- State access goals (ops/s ratio to the same-run baseline): met for ${accessMet}/${accessGoals}; memory goal (bytes/entry ≤ ${r.goals.memoryRatioMax}× a Map): met for ${memMet}/${r.memory.length}.`);
-  out.push('- Medians over tinybench samples (one sample = one batch of operations, after warm-up); p25–p75 is the spread. Heap backends and their minimal baseline are timed in process CPU time, the others in wall time. No assertions are made on timings.');
+  const cfg = r.config as { batch?: number; roundMs?: number };
+  out.push(`- State access: each operation and its baselines run in one process in interleaved rounds (after an untimed warm-up, also alternating): a round runs the same number of batches of ${n(cfg.batch ?? NaN)} operations on every side (~${cfg.roundMs ?? '?'} ms each), starting from the same keys, subject first in even rounds and baseline first in odd ones, so load from neighbours, GC and frequency changes hit both sides alike; resets between batches are untimed. Ratio = median of the per-round ratios (subject ops/s / baseline ops/s of the same round), with their p25–p75 and the number of rounds; ops/s columns are medians over rounds. Heap backends and their minimal baseline are timed in process CPU time, the others in wall time. No assertions are made on timings.`);
   out.push('');
   out.push('## Goals');
   out.push('');

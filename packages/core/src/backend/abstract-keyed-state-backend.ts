@@ -2,7 +2,7 @@ import { assert } from '../assert.js';
 import { IllegalStateUsageError, StateMigrationError } from '../errors.js';
 import { DataOutputSerializer } from '../io/data-output.js';
 import { assignToKeyGroup } from '../keygroups/key-group-assignment.js';
-import { NOT_HANDLED, primitiveKeyHashFor, type PrimitiveKeyHash } from '../keygroups/primitive-key-groups.js';
+import { primitiveKeyGroupFor, type PrimitiveKeyGroup } from '../keygroups/primitive-key-groups.js';
 import type { KeyGroupRange } from '../keygroups/key-group-range.js';
 import type { TypeSerializer, TypeSerializerSnapshot } from '../serialization/type-serializer.js';
 import type { StateDescriptor } from '../state/descriptors.js';
@@ -21,6 +21,11 @@ import type { CheckpointOptions, KeyedStateBackend, KeyedStateBackendParameters,
 import { ttlDecorate } from '../state/ttl-descriptors.js';
 import type { StateTtlConfig } from '../state/ttl.js';
 import { KeyedTtlSupport, type TtlIncrementalCleaner } from './ttl-support.js';
+
+/** Two zeros (key === 0 held): the same key only with the same sign. */
+function sameZero(a: unknown, b: unknown): boolean {
+  return 1 / (a as number) === 1 / (b as number);
+}
 
 /** The state object handed out for a registered state; its namespace is switchable. */
 export type NamespacedState = State & { setCurrentNamespace(namespace: unknown): void };
@@ -68,7 +73,10 @@ export abstract class AbstractKeyedStateBackend<K, R extends RegisteredKeyedStat
   /** Primitive keys compare by value, so setting the same key again can be skipped. */
   private readonly primitiveKeySerializer: boolean;
   /** Set when the backend needs no bytes of primitive keys: their key group without serializing them. */
-  private readonly primitiveKeyHash: PrimitiveKeyHash | undefined;
+  private readonly primitiveKeyGroup: PrimitiveKeyGroup | undefined;
+  /** keyGroupRange's bounds, as fields of this object (two loads less per setCurrentKey). */
+  private readonly firstKeyGroup: number;
+  private readonly lastKeyGroup: number;
   private readonly latencyTracking: StateLatencyTrackingOptions | undefined;
   /** The latency-tracking wrapper of each state object handed out, when tracking is on. */
   private readonly tracked = new WeakMap<NamespacedState, NamespacedState>();
@@ -80,7 +88,9 @@ export abstract class AbstractKeyedStateBackend<K, R extends RegisteredKeyedStat
     this.operatorIdentifier = params.operatorIdentifier;
     this.runningSnapshots = new RunningSnapshots(params.operatorIdentifier);
     this.primitiveKeySerializer = isPrimitiveType(params.keySerializer as TypeSerializer<unknown>);
-    this.primitiveKeyHash = keyUsage.primitiveKeysWithoutBytes === true ? primitiveKeyHashFor(params.keySerializer.typeId) : undefined;
+    this.primitiveKeyGroup = keyUsage.primitiveKeysWithoutBytes === true ? primitiveKeyGroupFor(params.keySerializer.typeId) : undefined;
+    this.firstKeyGroup = params.keyGroupRange.startKeyGroup;
+    this.lastKeyGroup = params.keyGroupRange.endKeyGroup;
     this.latencyTracking = params.stateLatencyTracking;
     this.ttl = new KeyedTtlSupport(params.ttlTimeProvider, params.ttlWatermarkProvider);
   }
@@ -124,13 +134,17 @@ export abstract class AbstractKeyedStateBackend<K, R extends RegisteredKeyedStat
   // serializing a key) in methods of their own, so that callers' optimized code can inline it.
   setCurrentKey(key: K): void {
     if (this.disposed || key === null || key === undefined) this.rejectKey(key);
-    // Object.is: float64 -0 and 0 are different keys (their bytes differ); === would merge them.
-    if (this.keySet && this.primitiveKeySerializer && Object.is(key, this.currentKey)) return;
-    // The fast path gives the key group of the general one without serializing (primitive-key-groups.ts).
-    const hash = this.primitiveKeyHash === undefined ? NOT_HANDLED : this.primitiveKeyHash(key);
-    const fast = hash >= 0;
-    const g = fast ? hash % this.maxParallelism : this.serializeCurrentKey(key);
-    if (g < this.keyGroupRange.startKeyGroup || g > this.keyGroupRange.endKeyGroup) this.rejectKeyGroup(key, g);
+    // The same primitive key again: nothing changes. float64 -0 and 0 are different keys (their
+    // bytes differ), which === merges, hence the sign test on zero. Not Object.is: V8 compiles it to
+    // a builtin call whenever the current key's type is not known, on every call (issue 16).
+    if (this.keySet && key === this.currentKey && this.primitiveKeySerializer && (key !== 0 || sameZero(key, this.currentKey))) return;
+    // The fast path gives the key group of the general one without serializing (primitive-key-groups.ts);
+    // negative (NOT_HANDLED) for a key it does not cover, which then takes the general path.
+    const fastKeyGroup = this.primitiveKeyGroup;
+    let g = fastKeyGroup === undefined ? -1 : fastKeyGroup(key, this.maxParallelism);
+    const fast = g >= 0;
+    if (!fast) g = this.serializeCurrentKey(key);
+    if (g < this.firstKeyGroup || g > this.lastKeyGroup) this.rejectKeyGroup(key, g);
     this.onCurrentKey(key, fast ? undefined : this.keyOut.bytesView(), g);
     this.currentKey = key;
     this.currentKeyGroup = g;

@@ -1,4 +1,3 @@
-import { computeKeyGroupForKeyHash } from './key-group-assignment.js';
 import { murmur3Finish, murmur3MixBlock, murmur3MixTail } from './murmur3.js';
 
 /**
@@ -23,10 +22,17 @@ export const NOT_HANDLED = -1;
 const scratch = new DataView(new ArrayBuffer(8));
 
 /** Int32Serializer: 4 bytes big-endian. murmur reads blocks little-endian, hence the byte swap. */
-function int32Hash(key: unknown): number {
-  if (typeof key !== 'number' || (key | 0) !== key) return NOT_HANDLED;
+function int32HashOf(key: number): number {
   const k = ((key & 0xff) << 24) | ((key & 0xff00) << 8) | ((key >>> 8) & 0xff00) | (key >>> 24);
   return murmur3Finish(murmur3MixBlock(0, k), 4);
+}
+
+function isInt32(key: unknown): key is number {
+  return typeof key === 'number' && (key | 0) === key;
+}
+
+function int32Hash(key: unknown): number {
+  return isInt32(key) ? int32HashOf(key) : NOT_HANDLED;
 }
 
 /** Two 4-byte blocks of the scratch, read little-endian as murmur reads bytes. */
@@ -34,18 +40,28 @@ function scratch8Hash(): number {
   return murmur3Finish(murmur3MixBlock(murmur3MixBlock(0, scratch.getInt32(0, true)), scratch.getInt32(4, true)), 8);
 }
 
+function isInt64(key: unknown): key is bigint {
+  return typeof key === 'bigint' && BigInt.asIntN(64, key) === key;
+}
+
 /** Int64Serializer: bigint, 8 bytes big-endian. */
-function int64Hash(key: unknown): number {
-  if (typeof key !== 'bigint' || BigInt.asIntN(64, key) !== key) return NOT_HANDLED;
+function int64HashOf(key: bigint): number {
   scratch.setBigInt64(0, key);
   return scratch8Hash();
 }
 
+function int64Hash(key: unknown): number {
+  return isInt64(key) ? int64HashOf(key) : NOT_HANDLED;
+}
+
 /** Float64Serializer: IEEE 754, 8 bytes big-endian (the same DataView write, so NaN bits agree too). */
-function float64Hash(key: unknown): number {
-  if (typeof key !== 'number') return NOT_HANDLED;
+function float64HashOf(key: number): number {
   scratch.setFloat64(0, key);
   return scratch8Hash();
+}
+
+function float64Hash(key: unknown): number {
+  return typeof key === 'number' ? float64HashOf(key) : NOT_HANDLED;
 }
 
 /** BooleanSerializer: one byte, 0 or 1. */
@@ -97,16 +113,27 @@ function stringHash(key: unknown): number {
 
 /**
  * The key group of a primitive key (as assignToKeyGroup of its serialized bytes), or NOT_HANDLED.
- * The modulo is taken here, next to the hash, so that the unsigned 32-bit hash never crosses a
- * call boundary (where V8 would box half of all hashes as heap numbers).
+ * maxParallelism must be a valid one (an integer in [1, 2^15], as the backends check).
  */
 export type PrimitiveKeyGroup = (key: unknown, maxParallelism: number) => number;
 
-const int32KeyGroup: PrimitiveKeyGroup = (key, m) => { const h = int32Hash(key); return h < 0 ? h : computeKeyGroupForKeyHash(h, m); };
-const int64KeyGroup: PrimitiveKeyGroup = (key, m) => { const h = int64Hash(key); return h < 0 ? h : computeKeyGroupForKeyHash(h, m); };
-const float64KeyGroup: PrimitiveKeyGroup = (key, m) => { const h = float64Hash(key); return h < 0 ? h : computeKeyGroupForKeyHash(h, m); };
-const booleanKeyGroup: PrimitiveKeyGroup = (key, m) => { const h = booleanHash(key); return h < 0 ? h : computeKeyGroupForKeyHash(h, m); };
-const stringKeyGroup: PrimitiveKeyGroup = (key, m) => { const h = stringHash(key); return h < 0 ? h : computeKeyGroupForKeyHash(h, m); };
+/**
+ * computeKeyGroupForKeyHash for a valid maxParallelism, written so that V8 keeps every step a
+ * 32-bit integer: an unsigned 32-bit remainder and a signed 32-bit result. A hash that may also be
+ * NOT_HANDLED, or a remainder of unknown sign, made V8 box half of all hashes as heap numbers and
+ * take the remainder in floating point (x87 fprem), which cost more than the whole hash (issue 16).
+ * The key-group functions below therefore check the key first and hash only keys they handle.
+ */
+function keyGroupOfHash(hash: number, maxParallelism: number): number {
+  return ((hash >>> 0) % (maxParallelism >>> 0)) | 0;
+}
+
+const int32KeyGroup: PrimitiveKeyGroup = (key, m) => (isInt32(key) ? keyGroupOfHash(int32HashOf(key), m) : NOT_HANDLED);
+const int64KeyGroup: PrimitiveKeyGroup = (key, m) => (isInt64(key) ? keyGroupOfHash(int64HashOf(key), m) : NOT_HANDLED);
+const float64KeyGroup: PrimitiveKeyGroup = (key, m) => (typeof key === 'number' ? keyGroupOfHash(float64HashOf(key), m) : NOT_HANDLED);
+const booleanKeyGroup: PrimitiveKeyGroup = (key, m) => (typeof key === 'boolean' ? keyGroupOfHash(booleanHash(key), m) : NOT_HANDLED);
+// Strings are checked while hashed (non-ASCII is found on the way): the one layout with a NOT_HANDLED hash.
+const stringKeyGroup: PrimitiveKeyGroup = (key, m) => { const h = stringHash(key); return h < 0 ? NOT_HANDLED : keyGroupOfHash(h, m); };
 
 const BY_TYPE_ID: Readonly<Record<string, readonly [PrimitiveKeyHash, PrimitiveKeyGroup]>> = {
   int32: [int32Hash, int32KeyGroup],
