@@ -128,7 +128,26 @@ function keyGroupOfHash(hash: number, maxParallelism: number): number {
   return ((hash >>> 0) % (maxParallelism >>> 0)) | 0;
 }
 
-const int32KeyGroup: PrimitiveKeyGroup = (key, m) => (isInt32(key) ? keyGroupOfHash(int32HashOf(key), m) : NOT_HANDLED);
+const imul = Math.imul;
+
+/**
+ * int32 keys (the common case) in one function: murmur3_32 of the key's one 4-byte block, its
+ * steps (murmur3.ts) spelled out for that length, so that setCurrentKey with it stays small enough
+ * for V8 to inline the state call after it into the caller too: through the shared step functions
+ * it was 358 bytes of bytecode of V8's 920-byte inlining budget (issue 16). Pinned to the general
+ * path by the key-group vectors and the randomized tests, like every fast path here.
+ */
+function int32KeyGroup(key: unknown, m: number): number {
+  if (typeof key !== 'number' || (key | 0) !== key) return NOT_HANDLED;
+  let k = ((key & 0xff) << 24) | ((key & 0xff00) << 8) | ((key >>> 8) & 0xff00) | (key >>> 24);
+  k = imul(k, 0xcc9e2d51);
+  k = imul((k << 15) | (k >>> 17), 0x1b873593);
+  let h = (k << 13) | (k >>> 19);
+  h = ((imul(h, 5) + 0xe6546b64) | 0) ^ 4;
+  h = imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (((h ^ (h >>> 16)) >>> 0) % (m >>> 0)) | 0;
+}
 const int64KeyGroup: PrimitiveKeyGroup = (key, m) => (isInt64(key) ? keyGroupOfHash(int64HashOf(key), m) : NOT_HANDLED);
 const float64KeyGroup: PrimitiveKeyGroup = (key, m) => (typeof key === 'number' ? keyGroupOfHash(float64HashOf(key), m) : NOT_HANDLED);
 const booleanKeyGroup: PrimitiveKeyGroup = (key, m) => (typeof key === 'boolean' ? keyGroupOfHash(booleanHash(key), m) : NOT_HANDLED);
