@@ -145,7 +145,9 @@ export function runInterleaved(sides: readonly Side[], o: InterleaveOptions): In
   let r = 0;
   for (; r < MAX_ROUNDS && (r < o.minRounds || total[0]! + total[1]! < 2 * o.timeMs); r++) {
     round(sides, batches, r, o, emptyMs).forEach((ms, s) => {
-      total[s]! += ms;
+      // The budget counts the collections' fixed cost too: net times of tiny batches (the smoke
+      // preset) can be about zero, and a budget of net time would then never run out.
+      total[s]! += Math.max(ms, 0) + (o.collect ? emptyMs * (sides[s]!.reset ? batches : 1) : 0);
       opsPerSec[s]!.push((batches * o.opsPerBatch * 1000) / Math.max(ms, 1e-6));
     });
   }
