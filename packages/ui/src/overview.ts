@@ -25,8 +25,6 @@ export interface FileView {
   readonly shared: boolean;
   /** Shared and reused from an earlier checkpoint rather than written by this one. */
   readonly reused: boolean;
-  /** Bytes kept inside `_metadata` (small files of native RocksDB checkpoints): no file on disk. */
-  readonly inline: boolean;
 }
 
 export interface SubtaskView {
@@ -125,7 +123,7 @@ function fileViews(metadata: CheckpointMetadata): FileView[] {
     const path = streamHandleName(h);
     if (seen.has(path)) continue;
     const use = shared.get(path);
-    seen.set(path, { path, size: h.size, shared: use !== undefined, reused: use === 'reused', inline: h.type !== 'file' });
+    seen.set(path, { path, size: h.size, shared: use !== undefined, reused: use === 'reused' });
   }
   return [...seen.values()].sort((a, b) => a.path.localeCompare(b.path));
 }
