@@ -25,8 +25,14 @@ export function assignToKeyGroup(serializedKey: Uint8Array, maxParallelism: numb
   return computeKeyGroupForKeyHash(murmur3_32(serializedKey, 0), maxParallelism);
 }
 
+/**
+ * hash mod maxParallelism, the hash read as unsigned 32 bits. Written so that V8 keeps every step a
+ * 32-bit integer (unsigned remainder, signed result): with a remainder of unknown sign it took the
+ * remainder in floating point (x87 fprem), which cost more than the whole hash (issue 16).
+ * maxParallelism must be a valid one (an integer in [1, 2^15], as the backends check).
+ */
 export function computeKeyGroupForKeyHash(hash: number, maxParallelism: number): number {
-  return (hash >>> 0) % maxParallelism;
+  return ((hash >>> 0) % (maxParallelism >>> 0)) | 0;
 }
 
 /** Flink's KeyGroupRangeAssignment.computeKeyGroupRangeForOperatorIndex. */

@@ -1,3 +1,4 @@
+import { computeKeyGroupForKeyHash } from './key-group-assignment.js';
 import { murmur3Finish, murmur3MixBlock, murmur3MixTail } from './murmur3.js';
 
 /**
@@ -117,17 +118,6 @@ function stringHash(key: unknown): number {
  */
 export type PrimitiveKeyGroup = (key: unknown, maxParallelism: number) => number;
 
-/**
- * computeKeyGroupForKeyHash for a valid maxParallelism, written so that V8 keeps every step a
- * 32-bit integer: an unsigned 32-bit remainder and a signed 32-bit result. A hash that may also be
- * NOT_HANDLED, or a remainder of unknown sign, made V8 box half of all hashes as heap numbers and
- * take the remainder in floating point (x87 fprem), which cost more than the whole hash (issue 16).
- * The key-group functions below therefore check the key first and hash only keys they handle.
- */
-function keyGroupOfHash(hash: number, maxParallelism: number): number {
-  return ((hash >>> 0) % (maxParallelism >>> 0)) | 0;
-}
-
 const imul = Math.imul;
 
 /**
@@ -148,11 +138,11 @@ function int32KeyGroup(key: unknown, m: number): number {
   h = imul(h ^ (h >>> 13), 0xc2b2ae35);
   return (((h ^ (h >>> 16)) >>> 0) % (m >>> 0)) | 0;
 }
-const int64KeyGroup: PrimitiveKeyGroup = (key, m) => (isInt64(key) ? keyGroupOfHash(int64HashOf(key), m) : NOT_HANDLED);
-const float64KeyGroup: PrimitiveKeyGroup = (key, m) => (typeof key === 'number' ? keyGroupOfHash(float64HashOf(key), m) : NOT_HANDLED);
-const booleanKeyGroup: PrimitiveKeyGroup = (key, m) => (typeof key === 'boolean' ? keyGroupOfHash(booleanHash(key), m) : NOT_HANDLED);
+const int64KeyGroup: PrimitiveKeyGroup = (key, m) => (isInt64(key) ? computeKeyGroupForKeyHash(int64HashOf(key), m) : NOT_HANDLED);
+const float64KeyGroup: PrimitiveKeyGroup = (key, m) => (typeof key === 'number' ? computeKeyGroupForKeyHash(float64HashOf(key), m) : NOT_HANDLED);
+const booleanKeyGroup: PrimitiveKeyGroup = (key, m) => (typeof key === 'boolean' ? computeKeyGroupForKeyHash(booleanHash(key), m) : NOT_HANDLED);
 // Strings are checked while hashed (non-ASCII is found on the way): the one layout with a NOT_HANDLED hash.
-const stringKeyGroup: PrimitiveKeyGroup = (key, m) => { const h = stringHash(key); return h < 0 ? NOT_HANDLED : keyGroupOfHash(h, m); };
+const stringKeyGroup: PrimitiveKeyGroup = (key, m) => { const h = stringHash(key); return h < 0 ? NOT_HANDLED : computeKeyGroupForKeyHash(h, m); };
 
 const BY_TYPE_ID: Readonly<Record<string, readonly [PrimitiveKeyHash, PrimitiveKeyGroup]>> = {
   int32: [int32Hash, int32KeyGroup],
