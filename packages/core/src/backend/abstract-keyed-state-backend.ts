@@ -2,7 +2,7 @@ import { assert } from '../assert.js';
 import { IllegalStateUsageError, StateMigrationError } from '../errors.js';
 import { DataOutputSerializer } from '../io/data-output.js';
 import { assignToKeyGroup } from '../keygroups/key-group-assignment.js';
-import { primitiveKeyGroupFor, type PrimitiveKeyGroup } from '../keygroups/primitive-key-groups.js';
+import { NOT_HANDLED, primitiveKeyGroupFor, type PrimitiveKeyGroup } from '../keygroups/primitive-key-groups.js';
 import type { KeyGroupRange } from '../keygroups/key-group-range.js';
 import type { TypeSerializer, TypeSerializerSnapshot } from '../serialization/type-serializer.js';
 import type { StateDescriptor } from '../state/descriptors.js';
@@ -141,7 +141,7 @@ export abstract class AbstractKeyedStateBackend<K, R extends RegisteredKeyedStat
     // The fast path gives the key group of the general one without serializing (primitive-key-groups.ts);
     // negative (NOT_HANDLED) for a key it does not cover, which then takes the general path.
     const fastKeyGroup = this.primitiveKeyGroup;
-    let g = fastKeyGroup === undefined ? -1 : fastKeyGroup(key, this.maxParallelism);
+    let g = fastKeyGroup === undefined ? NOT_HANDLED : fastKeyGroup(key, this.maxParallelism);
     const fast = g >= 0;
     if (!fast) g = this.serializeCurrentKey(key);
     if (g < this.firstKeyGroup || g > this.lastKeyGroup) this.rejectKeyGroup(key, g);

@@ -44,7 +44,8 @@ export class DataInputDeserializer {
    * whole input, without a subarray per element.
    */
   limitTo(end: number): void {
-    assert(end >= this.pos && end <= this.buf.length, `limit ${end} within [${this.pos}, ${this.buf.length}]`);
+    // The message is built only when the check fails: this runs twice per list element read.
+    if (end < this.pos || end > this.buf.length) assert(false, `limit ${end} within [${this.pos}, ${this.buf.length}]`);
     this.end = end;
   }
 
