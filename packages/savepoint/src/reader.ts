@@ -310,15 +310,18 @@ export class SavepointReader {
     const reuse = views || [s.keySerializer, s.nsSerializer, s.stateSerializer].every(deserializesIntoOwnMemory);
     const buffers = reuse ? (this.idleReadBuffers ?? new AlternatingReadBuffers()) : undefined;
     if (buffers === this.idleReadBuffers) this.idleReadBuffers = undefined;
+    let current: { live: boolean; stateName: string } | undefined;
     try {
       for await (const { block, source, stateIndexMap } of this.keyedBlocks(uid, buffers)) {
-        const current = { live: true, stateName };
+        current = { live: true, stateName };
         yield valueEntries<K, N, V>(block, source.file, stateIndexMap, s, decoder, views, what, reuse ? current : undefined);
         // The consumer asked for the next block: this one's bytes may be overwritten from now on.
         current.live = false;
       }
     } finally {
-      // Its blocks are stale now (the consumer finished or stopped): the next read may reuse the buffers.
+      // Its blocks are stale now (the consumer finished, or stopped with `break`, which ends the
+      // generator at its yield): the next read may reuse the buffers.
+      if (current !== undefined) current.live = false;
       if (buffers !== undefined) this.idleReadBuffers = buffers;
     }
   }

@@ -130,4 +130,15 @@ describe('SavepointReader read buffers (reused between requests)', () => {
       assert.throws(() => [...blocks[blocks.length - 1]!], IllegalStateUsageError, `views: ${views}`);
     }
   });
+
+  it('readKeyedStateBlocks: a block kept after a break is stale too (a later read may reuse its buffer)', async () => {
+    const r = await SavepointReader.load(await savepointOf(Serializers.bytes, bytesOf));
+    let kept: Iterable<unknown> | undefined;
+    for await (const b of r.readKeyedStateBlocks('op', 'v', { views: true })) {
+      kept = b;
+      break;
+    }
+    for await (const e of r.readKeyedState('op', 'v')) void e;
+    assert.throws(() => [...kept!], IllegalStateUsageError);
+  });
 });
