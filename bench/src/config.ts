@@ -62,11 +62,6 @@ export interface Preset {
   /** Records per run of the window benchmark (RocksDB runs a tenth); samples per variant. */
   readonly windowRecords: number;
   readonly windowSamples: number;
-  /**
-   * Registry backends this preset leaves out unless `--backends` names them: backends no goal is
-   * judged on (LMDB: reported against a JS Map only), to keep the quick preset under its time goal.
-   */
-  readonly skipBackends: readonly string[];
 }
 
 const MB = 1024 * 1024;
@@ -109,9 +104,6 @@ export const PRESETS: Record<PresetName, Preset> = {
     timerSamples: 3,
     windowRecords: 100_000,
     windowSamples: 2,
-    // LMDB stays in quick: issue 11 asks for it beside the other backends in `npm run bench`
-    // (it costs ~60 s of CPU; no goal is judged on it).
-    skipBackends: [],
   },
   full: {
     name: 'full',
@@ -147,7 +139,6 @@ export const PRESETS: Record<PresetName, Preset> = {
     timerSamples: 3,
     windowRecords: 1_000_000,
     windowSamples: 3,
-    skipBackends: [],
   },
   smoke: {
     name: 'smoke',
@@ -183,7 +174,6 @@ export const PRESETS: Record<PresetName, Preset> = {
     timerSamples: 1,
     windowRecords: 8_000,
     windowSamples: 1,
-    skipBackends: [],
   },
 };
 

@@ -67,7 +67,7 @@ export async function runHarness(o: HarnessOptions): Promise<BenchResults> {
   const suites = o.suites ?? SUITES;
   for (const id of o.backends ?? []) if (!TIMER_BACKENDS.some((x) => x.id === id)) throw new Error(`unknown backend '${id}'`);
   // --backends picks exactly; otherwise every registry backend but those the preset leaves out.
-  const chosen = (list: readonly (typeof BACKENDS)[number][]) => (o.backends === undefined ? list.filter((b) => !p.skipBackends.includes(b.id)) : list.filter((b) => o.backends!.includes(b.id)));
+  const chosen = (list: readonly (typeof BACKENDS)[number][]) => (o.backends === undefined ? list : list.filter((b) => o.backends!.includes(b.id)));
   const backends = chosen(BACKENDS);
   const started = Date.now();
   const startedAt = new Date(started).toISOString();

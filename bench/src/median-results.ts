@@ -21,7 +21,7 @@ import type { BenchResults, MedianOf } from './report.js';
 import type { RssResult } from './rss.js';
 import type { SavepointOpResult, SavepointResult } from './savepoint.js';
 import type { SnapshotResultRow } from './snapshot.js';
-import { summarize } from './stats.js';
+import { quantile, summarize } from './stats.js';
 
 export interface LoadedRun {
   /** Where the run was read from (shown in the report). */
@@ -41,10 +41,7 @@ export function loadRun(file: string): LoadedRun {
 
 /** Median of the finite values (mean of the two middle ones for an even count); NaN if none is finite. */
 export function median(xs: readonly number[]): number {
-  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
-  if (s.length === 0) return NaN;
-  const mid = s.length >> 1;
-  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+  return quantile(xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b), 0.5);
 }
 
 /** Index of the run whose key is the median (the lower middle one for an even count); non-finite keys sort last. */
