@@ -29,7 +29,7 @@ import {
 import { SavepointDirectory } from './directory.js';
 import { handleFile, mergeHeaders } from './keyed.js';
 import type { SavepointOutput } from './output.js';
-import { settleAll } from './rewrite.js';
+import { settleAll } from './settle.js';
 
 /** What a keyed bootstrap function sees for the element being processed. */
 export interface KeyedBootstrapContext<K> {

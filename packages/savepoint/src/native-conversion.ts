@@ -21,7 +21,7 @@ import { formatWriterFor, LATEST_FORMAT_VERSION } from './format.js';
 import type { SavepointStorageOptions } from './location.js';
 import { randomFileNames, SavepointOutput, seededFileNames } from './output.js';
 import { SavepointReader } from './reader.js';
-import { settleAll } from './rewrite.js';
+import { settleAll } from './settle.js';
 import type { SavepointWriteResult } from './writer.js';
 
 /** 'canonical', or the name of a native format (e.g. 'native-rocksdb'). */

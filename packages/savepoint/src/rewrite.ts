@@ -20,8 +20,6 @@ import type { SavepointOutput } from './output.js';
 import type { SavepointReader } from './reader.js';
 import { settleAll } from './settle.js';
 
-export { settleAll };
-
 /** A keyed record as bytes, in the shape of the canonical stream. */
 export interface RawRecord {
   readonly key: Uint8Array;
