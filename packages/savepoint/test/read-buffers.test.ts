@@ -105,10 +105,18 @@ describe('SavepointReader read buffers (reused between requests)', () => {
     const r = await SavepointReader.load(await savepointOf(Serializers.bytes, bytesOf));
     let inFlight = 0;
     let most = 0;
+    // Every header read is held until all four are in flight, so a fast read cannot finish before
+    // the last one starts (no dependence on I/O timing). Sequential reads would never get there:
+    // the timer only ends that wait, so the test then fails instead of hanging.
+    let releaseAll!: () => void;
+    const allStarted = new Promise<void>((resolve) => (releaseAll = resolve));
+    const deadlockBreaker = setTimeout(releaseAll, 5_000);
     const reader = r.dir.reader as StateHandleReader;
     const readRange = reader.readRange.bind(reader);
     reader.readRange = async (h, o, l, id, into) => {
       most = Math.max(most, ++inFlight);
+      if (inFlight === 4) releaseAll();
+      await allStarted;
       try {
         return await readRange(h, o, l, id, into);
       } finally {
@@ -116,6 +124,7 @@ describe('SavepointReader read buffers (reused between requests)', () => {
       }
     };
     assert.equal((await r.keyedStates('op')).length, 1);
+    clearTimeout(deadlockBreaker);
     assert.equal(most, 4, 'four handles, four header reads in flight together');
   });
 
