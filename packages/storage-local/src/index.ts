@@ -2,7 +2,7 @@ import { fileSystemRegistry, FsCheckpointStorage, type FsCheckpointStorageOption
 import { LocalFileSystem } from './local-file-system.js';
 import { localFileSystemProvider } from './provider.js';
 
-export { LocalFileSystem, IN_PROGRESS_SUFFIX } from './local-file-system.js';
+export { DirectorySyncs, LocalFileSystem, IN_PROGRESS_SUFFIX, type LocalFileSystemOptions } from './local-file-system.js';
 export { localFileSystemProvider } from './provider.js';
 
 // Importing this package makes `file://` URIs and plain paths resolvable (see FileSystemRegistry).

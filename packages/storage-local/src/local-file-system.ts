@@ -31,6 +31,14 @@ function describeCode(code: string | undefined, fallback: string): string {
   return code ?? fallback;
 }
 
+export interface LocalFileSystemOptions {
+  /**
+   * How a directory is fsynced after a commit renamed a file into it (default: open, fsync,
+   * close). For tests that inject faults or observe the order of renames and fsyncs.
+   */
+  readonly fsyncDirectory?: (dir: string) => Promise<void>;
+}
+
 /**
  * Local disk. Writes go to a temporary file next to the target, which is fsynced, renamed into
  * place and whose directory is fsynced: a file is either absent or complete, even across crashes.
@@ -40,16 +48,31 @@ export class LocalFileSystem extends TemporaryNameListing implements FileSystem 
   readonly scheme = 'file';
   readonly root: string;
 
-  constructor(root: string) {
+  constructor(root: string, options: LocalFileSystemOptions = {}) {
     super();
     this.root = resolve(root);
+    this.directorySyncs = new DirectorySyncs(options.fsyncDirectory);
   }
 
   get displayRoot(): string {
     return this.root;
   }
 
+  /** Directories this file system created or found existing (see openTemp). */
+  private readonly createdDirs = new Set<string>();
+  private readonly directorySyncs: DirectorySyncs;
   private realRootPromise: Promise<string> | undefined;
+
+  /**
+   * Absolute paths whose real path was checked to lie inside the root (files and directories).
+   * A checkpoint writes a handful of files per directory and a restore reads many ranges of one
+   * file: each used to pay a realpath (a readlink per path component, and a thread-pool job that
+   * queued behind fsyncs) per call. Entries go when this file system deletes them or finds them
+   * missing. Like the realpath check itself (a symlink swapped in between the check and the open
+   * is not seen either), this guards against symlinks in the tree, not against a concurrent
+   * writer of the storage directory.
+   */
+  private readonly confined = new Set<string>();
 
   /** The root with symlinks resolved, computed once (every path check needs it). */
   private realRoot(): Promise<string> {
@@ -61,13 +84,18 @@ export class LocalFileSystem extends TemporaryNameListing implements FileSystem 
     return this.realRootPromise;
   }
 
-  /** Absolute path for a confined relative path; rejects symlinked parents that leave the root. */
-  private async resolvePath(path: string): Promise<string> {
+  /**
+   * Absolute path for a confined relative path; rejects symlinked parents that leave the root.
+   * `fromParent`: the path itself is never followed (a writer renames onto it, which replaces a
+   * symlink instead of following it), so the check starts at its directory.
+   */
+  private async resolvePath(path: string, fromParent = false): Promise<string> {
     const p = confinePath(path);
     const abs = p === '' ? this.root : join(this.root, ...p.split('/'));
     // Walk up to the deepest existing ancestor and check where it really points.
-    let probe = abs;
+    let probe = fromParent && abs !== this.root ? dirname(abs) : abs;
     for (;;) {
+      if (this.confined.has(probe)) return abs;
       try {
         const real = await fsp.realpath(probe);
         const rel = relative(await this.realRoot(), real);
@@ -75,6 +103,7 @@ export class LocalFileSystem extends TemporaryNameListing implements FileSystem 
         if (rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel)) {
           throw new PathEscapeError(path, 'resolves outside the storage root through a symbolic link');
         }
+        this.remember(probe);
         return abs;
       } catch (e) {
         // Any other failure (ENAMETOOLONG, EACCES, ELOOP...) is a typed storage error.
@@ -84,6 +113,19 @@ export class LocalFileSystem extends TemporaryNameListing implements FileSystem 
         probe = parent;
       }
     }
+  }
+
+  private remember(abs: string): void {
+    // Bounded: a long-running job touches ever new checkpoint directories and files.
+    if (this.confined.size >= MAX_CONFINED_PATHS) this.confined.clear();
+    this.confined.add(abs);
+  }
+
+  /** Forgets `abs` and everything below it (deleted, or found missing). */
+  private forget(abs: string): void {
+    this.confined.delete(abs);
+    const prefix = abs.endsWith(sep) ? abs : abs + sep;
+    for (const p of this.confined) if (p.startsWith(prefix)) this.confined.delete(p);
   }
 
   private wrap(path: string, what: string, e: unknown): never {
@@ -97,14 +139,13 @@ export class LocalFileSystem extends TemporaryNameListing implements FileSystem 
   }
 
   async create(path: string): Promise<FileWriter> {
-    const target = await this.resolvePath(path);
-    if (target === this.root) throw new StorageError(path, 'cannot create a file at the root');
+    if (confinePath(path) === '') throw new StorageError(path, 'cannot create a file at the root');
+    const target = await this.resolvePath(path, true);
     const dir = dirname(target);
     const temp = `${target}.${randomUUID().slice(0, 8)}${IN_PROGRESS_SUFFIX}`;
     let fh: FileHandle;
     try {
-      await fsp.mkdir(dir, { recursive: true });
-      fh = await fsp.open(temp, fsc.O_CREAT | fsc.O_EXCL | fsc.O_WRONLY, 0o644);
+      fh = await this.openTemp(path, dir, temp);
     } catch (e) {
       this.wrap(path, 'create', e);
     }
@@ -136,7 +177,7 @@ export class LocalFileSystem extends TemporaryNameListing implements FileSystem 
           await fh.close();
           state = 'committed';
           await fsp.rename(temp, target);
-          await fsyncDirectory(dir);
+          await this.directorySyncs.sync(dir);
         } catch (e) {
           if (state === 'open') await abort();
           else await fsp.rm(temp, { force: true }).catch(() => {});
@@ -153,24 +194,51 @@ export class LocalFileSystem extends TemporaryNameListing implements FileSystem 
       if (range === undefined) return await fsp.readFile(abs);
       const fh = await fsp.open(abs, 'r');
       try {
-        const { size } = await fh.stat();
-        if (range.offset < 0 || range.length < 0 || range.offset + range.length > size) {
-          throw new StorageError(`${this.root}/${path}`, `range [${range.offset}, +${range.length}) is outside the file of ${size} bytes`);
+        // Only a read that comes up short (or reads nothing) needs the file's size.
+        if (range.offset < 0 || range.length <= 0) {
+          const { size } = await fh.stat();
+          if (range.offset < 0 || range.length < 0 || range.offset > size) throw this.outsideRange(path, range, size);
+          return new Uint8Array(0);
         }
-        const buf = range.into !== undefined && range.into.length >= range.length ? range.into.subarray(0, range.length) : Buffer.allocUnsafe(range.length);
-        let got = 0;
-        while (got < range.length) {
-          const { bytesRead } = await fh.read(buf, got, range.length - got, range.offset + got);
-          if (bytesRead === 0) throw new StorageError(`${this.root}/${path}`, 'file shrank while reading');
-          got += bytesRead;
-        }
-        return buf;
+        return await readRange(fh, range, async () => {
+          const { size } = await fh.stat();
+          return range.offset + range.length <= size ? new StorageError(`${this.root}/${path}`, 'file shrank while reading') : this.outsideRange(path, range, size);
+        });
       } finally {
         await fh.close();
       }
     } catch (e) {
+      if (isNotFound(e)) this.forget(abs);
       this.wrap(path, 'read', e);
     }
+  }
+
+  private outsideRange(path: string, range: ReadRange, size: number): StorageError {
+    return new StorageError(`${this.root}/${path}`, `range [${range.offset}, +${range.length}) is outside the file of ${size} bytes`);
+  }
+
+  /**
+   * Opens a writer's temporary file. Its directory is created once per file system and then
+   * known (no mkdir per file); if it vanished since (a deleted checkpoint directory, possibly by
+   * another process), it is created and checked again.
+   */
+  private async openTemp(path: string, dir: string, temp: string): Promise<FileHandle> {
+    const open = () => fsp.open(temp, fsc.O_CREAT | fsc.O_EXCL | fsc.O_WRONLY, 0o644);
+    if (this.createdDirs.has(dir)) {
+      try {
+        return await open();
+      } catch (e) {
+        if (!isNotFound(e)) throw e;
+        this.createdDirs.delete(dir);
+        this.forget(dir);
+      }
+    }
+    await fsp.mkdir(dir, { recursive: true });
+    // mkdir follows a symlink that appeared at `dir`: check again now that it exists.
+    await this.resolvePath(path, true);
+    if (this.createdDirs.size >= MAX_CONFINED_PATHS) this.createdDirs.clear();
+    this.createdDirs.add(dir);
+    return await open();
   }
 
   async stat(path: string): Promise<FileStatus | null> {
@@ -216,6 +284,7 @@ export class LocalFileSystem extends TemporaryNameListing implements FileSystem 
   async delete(path: string): Promise<void> {
     const abs = await this.resolvePath(path);
     if (abs === this.root) throw new StorageError(path, 'refusing to delete the root');
+    this.forget(abs);
     try {
       await fsp.rm(abs, { force: true });
     } catch (e) {
@@ -229,6 +298,8 @@ export class LocalFileSystem extends TemporaryNameListing implements FileSystem 
 
   async deleteDirectory(dir: string): Promise<void> {
     const abs = await this.resolvePath(dir);
+    this.forget(abs);
+    for (const d of this.createdDirs) if (d === abs || d.startsWith(abs + sep)) this.createdDirs.delete(d);
     try {
       await fsp.rm(abs, { recursive: true, force: true });
       if (abs === this.root) await fsp.mkdir(abs, { recursive: true });
@@ -236,6 +307,25 @@ export class LocalFileSystem extends TemporaryNameListing implements FileSystem 
       this.wrap(dir, 'delete directory', e);
     }
   }
+}
+
+/** Bound of the path caches: a clear costs one realpath per path afterwards, nothing else. */
+const MAX_CONFINED_PATHS = 4096;
+
+/**
+ * Reads exactly `range` or rejects with `short()` (the range ends past the file, or it shrank):
+ * a restore's many range reads pay no fstat each.
+ */
+async function readRange(fh: FileHandle, range: ReadRange, short: () => Promise<StorageError>): Promise<Uint8Array> {
+  // A caller may lend a buffer (ReadRange.into) that is reused across reads; one too small is ignored.
+  const buf = range.into !== undefined && range.into.length >= range.length ? range.into.subarray(0, range.length) : Buffer.allocUnsafe(range.length);
+  let got = 0;
+  while (got < range.length) {
+    const { bytesRead } = await fh.read(buf, got, range.length - got, range.offset + got);
+    if (bytesRead === 0) throw await short();
+    got += bytesRead;
+  }
+  return buf;
 }
 
 async function fsyncDirectory(dir: string): Promise<void> {
@@ -246,3 +336,42 @@ async function fsyncDirectory(dir: string): Promise<void> {
     await fh.close();
   }
 }
+
+/**
+ * Directory fsyncs shared by concurrent commits (group commit). A commit's rename is durable once
+ * an fsync of its directory that *started after the rename* has completed. The files of one
+ * checkpoint commit at about the same time into the same directory; instead of one fsync each
+ * (which the journal serializes), a commit joins the next fsync of its directory: if none is
+ * running it starts one; if one is running (it may have started before this rename) it waits for
+ * the single fsync that starts when the running one ends, shared by every commit that arrives
+ * meanwhile. No commit resolves before a directory fsync that began after its rename succeeded,
+ * so "committed" still means "survives a crash"; a failed fsync fails every commit that waited on it.
+ */
+export class DirectorySyncs {
+  private readonly byDir = new Map<string, { running: Promise<void>; next?: Promise<void> }>();
+
+  private readonly fsync: (dir: string) => Promise<void>;
+
+  constructor(fsync?: (dir: string) => Promise<void>) {
+    this.fsync = fsync ?? fsyncDirectory;
+  }
+
+  sync(dir: string): Promise<void> {
+    const entry = this.byDir.get(dir);
+    if (entry === undefined) return this.start(dir);
+    entry.next ??= entry.running.then(noop, noop).then(() => this.start(dir));
+    return entry.next;
+  }
+
+  private start(dir: string): Promise<void> {
+    const entry: { running: Promise<void>; next?: Promise<void> } = { running: RESOLVED };
+    entry.running = this.fsync(dir).finally(() => {
+      if (this.byDir.get(dir) === entry && entry.next === undefined) this.byDir.delete(dir);
+    });
+    this.byDir.set(dir, entry);
+    return entry.running;
+  }
+}
+
+const noop = (): void => {};
+const RESOLVED = Promise.resolve();

@@ -3,6 +3,7 @@
  * They are data, not objects with behaviour: reading one needs the StateHandleReader of the
  * storage (or savepoint directory) it belongs to, because file paths are relative to that root.
  */
+import { crc32c } from '../checksum.js';
 
 /** A file in checkpoint storage, path relative to the storage root. */
 export interface FileStateHandle {
@@ -67,6 +68,11 @@ export interface OperatorStateHandle {
   readonly stream: StreamStateHandle;
   readonly stateSize: number;
   readonly states: Readonly<Record<string, OperatorStateMetaEntry>>;
+}
+
+/** An inline handle holding `data` (not copied: the handle owns it from now on), with its CRC32C. */
+export function byteStreamStateHandle(name: string, data: Uint8Array, checksum: number = crc32c(data)): ByteStreamStateHandle {
+  return { type: 'bytes', name, data, size: data.length, checksum };
 }
 
 export function streamHandleName(h: StreamStateHandle): string {

@@ -3,7 +3,7 @@ import { crc32c } from '../checksum.js';
 import { verifyCheckpointComplete, type CheckpointScan, type CompleteCheckpointEntry, type FileLookup, type IncompleteCheckpointEntry } from '../checkpoint/completeness.js';
 import { deserializeCheckpointMetadata, type CheckpointMetadata } from '../checkpoint/metadata.js';
 import { CorruptCheckpointError, IllegalStateUsageError, StateSizeExceededError, StorageNotFoundError, UnknownFormatVersionError } from '../errors.js';
-import type { StreamStateHandle } from './handles.js';
+import { byteStreamStateHandle, type StreamStateHandle } from './handles.js';
 import type {
   CheckpointStateOutputStream,
   CheckpointStorage,
@@ -157,7 +157,7 @@ class MemoryCheckpointOutputStream implements CheckpointStateOutputStream {
     this.closed = true;
     const data = new Uint8Array(Buffer.concat(this.chunks));
     this.chunks = [];
-    return { type: 'bytes', name: randomUUID(), data, size: data.length, checksum: this.crc };
+    return byteStreamStateHandle(randomUUID(), data, this.crc);
   }
 
   async abort(): Promise<void> {

@@ -3,6 +3,7 @@ import { createReadStream, rmSync } from 'node:fs';
 import { open, readdir, rm, rmdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
+  byteStreamStateHandle,
   KvPriorityQueues,
   kvSnapshotEncoder,
   writeQueueStream,
@@ -22,6 +23,18 @@ import { checkUploadIsVerified, verifySstBeforeUpload } from './sst-verification
 
 /** Files of one incremental checkpoint uploaded at the same time. */
 const UPLOAD_CONCURRENCY = 4;
+
+/**
+ * The meta file and private files (CURRENT, MANIFEST, OPTIONS) up to this size are kept inline in
+ * the handle, i.e. in the checkpoint's metadata, instead of one file each: like Flink, whose
+ * stream factory keeps streams under state.storage.fs.memory-threshold (20 KB by default) as
+ * ByteStreamStateHandles. On local disk each file costs a create, an fsync, a rename and a
+ * directory fsync (four of five files of a 1%-churn checkpoint); on remote storage a round trip.
+ * They become durable with the metadata, which is written after the snapshot completes and
+ * before the checkpoint counts as complete, so nothing that a completed checkpoint needs is
+ * ever less durable than before.
+ */
+export const INLINE_FILE_MAX_BYTES = 20 * 1024;
 
 /** What the synchronous part captured: a hard-linked RocksDB checkpoint directory and what it may reuse. */
 interface RocksNativeSnapshotResources extends SnapshotResources {
@@ -109,7 +122,7 @@ export class RocksNativeSnapshotStrategy implements SnapshotStrategy<KeyedStateH
     // (MANIFEST, CURRENT, OPTIONS, the meta file) no longer wait for a free slot or for each other,
     // and each upload ends in fsyncs whose latency would otherwise add up on every checkpoint.
     const limiter = new UploadLimiter(UPLOAD_CONCURRENCY);
-    const [meta, ...uploads] = await allOrFirstError<[StreamStateHandle, ...Upload[]]>([uploadBytes(resources.header, context), ...names.map((n) => this.uploadOne(resources, n, context, limiter))]);
+    const [meta, ...uploads] = await allOrFirstError<[StreamStateHandle, ...Upload[]]>([uploadOrInlineBytes(resources.header, context), ...names.map((n) => this.uploadOne(resources, n, context, limiter))]);
     const sharedFiles = uploads.flatMap((u) => ('shared' in u ? [u.shared] : []));
     const privateFiles = uploads.flatMap((u) => ('private' in u ? [u.private] : []));
     const queues = resources.heapQueues.length === 0 ? undefined : await writeQueueStream(context, this.source.keyGroupRange, this.source.keySerializer, resources.heapQueues);
@@ -138,7 +151,8 @@ export class RocksNativeSnapshotStrategy implements SnapshotStrategy<KeyedStateH
   private async uploadOne(r: RocksNativeSnapshotResources, name: string, context: SnapshotContext, limiter: UploadLimiter): Promise<Upload> {
     const path = join(r.dir, name);
     if (!name.endsWith('.sst')) {
-      const handle = await uploadFile(path, 'EXCLUSIVE', context);
+      const handle = await uploadOrInlineFile(path, context);
+      // Inline bytes are in the metadata: this checkpoint stores them, like an uploaded file.
       return { private: { name, handle }, uploaded: handle.size };
     }
     const contentId = r.contentIds.get(name) ?? (await sha256File(path));
@@ -222,7 +236,23 @@ async function uploadFile(path: string, scope: CheckpointedStateScope, context: 
   return await out.closeAndGetHandle();
 }
 
-async function uploadBytes(bytes: Uint8Array, context: SnapshotContext): Promise<StreamStateHandle> {
+/** A private file: inline up to INLINE_FILE_MAX_BYTES, else uploaded. */
+async function uploadOrInlineFile(path: string, context: SnapshotContext): Promise<StreamStateHandle> {
+  const fh = await open(path, 'r');
+  try {
+    if ((await fh.stat()).size > INLINE_FILE_MAX_BYTES) return await uploadFile(path, 'EXCLUSIVE', context);
+    const bytes = await fh.readFile();
+    // Read whole, then decided: a file that grew since its stat is uploaded, never inlined beyond the limit.
+    return bytes.length <= INLINE_FILE_MAX_BYTES ? byteStreamStateHandle(randomUUID(), new Uint8Array(bytes)) : await uploadFile(path, 'EXCLUSIVE', context);
+  } finally {
+    await fh.close();
+  }
+}
+
+/** The meta file's bytes: inline up to INLINE_FILE_MAX_BYTES, else uploaded. */
+async function uploadOrInlineBytes(bytes: Uint8Array, context: SnapshotContext): Promise<StreamStateHandle> {
+  // A copy: the handle owns its bytes (the header may be a view of a larger buffer).
+  if (bytes.length <= INLINE_FILE_MAX_BYTES) return byteStreamStateHandle(randomUUID(), new Uint8Array(bytes));
   const out = context.openStream('EXCLUSIVE');
   await out.write(bytes);
   return await out.closeAndGetHandle();
