@@ -14,3 +14,4 @@ export {
   type RocksDBSharedFileHandle,
 } from './backend/handles.js';
 export { ROCKSDB_NATIVE_FORMAT } from './backend/native-snapshot-format.js';
+export { INLINE_FILE_MAX_BYTES } from './backend/rocksdb-incremental-snapshot.js';

@@ -7,6 +7,7 @@ import {
   CHECKPOINT,
   collectStreamHandles,
   CompletedCheckpointStore,
+  deserializeCheckpointMetadata,
   KeyGroupRange,
   ListStateDescriptor,
   MapStateDescriptor,
@@ -21,7 +22,7 @@ import {
   type StateBackend,
 } from '@flowstate/core';
 import { FsStateBackend } from '@flowstate/heap';
-import { isIncrementalRocksDBStateHandle, RocksDBStateBackend, type IncrementalRocksDBStateHandle } from '@flowstate/rocksdb';
+import { INLINE_FILE_MAX_BYTES, isIncrementalRocksDBStateHandle, RocksDBStateBackend, type IncrementalRocksDBStateHandle } from '@flowstate/rocksdb';
 import { localCheckpointStorage } from '@flowstate/storage-local';
 import { COUNT, tempDirs } from './temp-dirs.js';
 
@@ -154,6 +155,38 @@ describe('RocksDB incremental checkpoints', () => {
       assertMatches(restored, s.model, `checkpoint ${i + 1}`);
       restored.dispose();
     }
+  });
+
+  it('the meta file and the small private files (CURRENT, MANIFEST, OPTIONS) are inline: the checkpoint writes only its new SSTs, and restores from its decoded metadata', async () => {
+    const storage = localCheckpointStorage(tempDir('inline'));
+    const kb = await create(new RocksDBStateBackend({ localDirectory: tempDir('local') }), undefined, []);
+    const rand = prng(0x51);
+    const model: Model = { count: new Map(), events: new Map(), attrs: new Map() };
+    for (let id = 1; id <= 2; id++) {
+      mutate(kb, model, rand, id);
+      const before = new Set((await storage.fs.list('')).map((f) => f.path));
+      const loc = await storage.initializeLocationForCheckpoint(id);
+      const res = await kb.snapshot(id, id, loc.streamFactory, CHECKPOINT).result;
+      const h = res.jobManagerOwnedSnapshot!;
+      assert.ok(isIncrementalRocksDBStateHandle(h));
+      assert.equal(h.meta.type, 'bytes', 'meta inline');
+      assert.deepEqual(h.privateFiles.map((f) => f.name.replace(/-\d+$/, '')).sort(), ['CURRENT', 'MANIFEST', 'OPTIONS']);
+      for (const f of h.privateFiles) assert.ok(f.handle.type === 'bytes' && f.handle.size <= INLINE_FILE_MAX_BYTES, `${f.name} inline`);
+      // What this checkpoint wrote to storage: the SSTs it uploaded, nothing else.
+      const uploaded = h.sharedFiles.filter((f) => f.reused !== true).map((f) => (f.handle.type === 'file' ? f.handle.path : 'inline'));
+      const written = (await storage.fs.list('')).map((f) => f.path).filter((p) => !before.has(p));
+      assert.ok(uploaded.length >= 1, `checkpoint ${id} uploaded an SST`);
+      assert.deepEqual(written.sort(), uploaded.sort(), `checkpoint ${id} wrote only its new SSTs`);
+      const metadata = { checkpointId: id, kind: 'CHECKPOINT' as const, timestamp: id, operators: [{ uid: 'op', parallelism: 1, maxParallelism: 128, subtasks: [{ subtaskIndex: 0, keyed: [h], operator: [] }] }] };
+      await loc.finalizeCheckpoint(serializeCheckpointMetadata(metadata));
+      kb.notifyCheckpointComplete(id);
+      // What a restore gets: the handle decoded from the metadata on storage, inline bytes included.
+      const decoded = deserializeCheckpointMetadata((await storage.resolveCheckpoint(`chk-${id}`)).metadata, 'test').operators[0]!.subtasks[0]!.keyed[0]!;
+      const restored = await create(new RocksDBStateBackend({ localDirectory: tempDir('restore') }), storage, [decoded]);
+      assertMatches(restored, model, `checkpoint ${id}`);
+      restored.dispose();
+    }
+    kb.dispose();
   });
 
   it('subsumed checkpoints delete exactly the files no retained checkpoint references', async () => {
