@@ -1,0 +1,163 @@
+import { strict as assert } from 'node:assert';
+import { mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { PathEscapeError, StorageError } from '@flowstate/core';
+import { DirectorySyncs, IN_PROGRESS_SUFFIX, LocalFileSystem } from '@flowstate/storage-local';
+
+const roots: string[] = [];
+function freshRoot(): string {
+  const d = mkdtempSync(join(tmpdir(), 'flowstate-durable-'));
+  roots.push(d);
+  return d;
+}
+after(() => {
+  for (const r of roots) rmSync(r, { recursive: true, force: true });
+});
+
+/** A directory fsync the test completes or fails by hand. */
+function manualFsync() {
+  const calls: Array<{ dir: string; resolve: () => void; reject: (e: Error) => void }> = [];
+  const fsync = (dir: string) => new Promise<void>((resolve, reject) => void calls.push({ dir, resolve, reject }));
+  return { calls, fsync };
+}
+
+const settledFlag = (p: Promise<void>) => {
+  const s = { done: false, error: undefined as unknown };
+  p.then(
+    () => void (s.done = true),
+    (e: unknown) => void ((s.done = true), (s.error = e)),
+  );
+  return s;
+};
+const tick = () => new Promise<void>((r) => setImmediate(r));
+
+describe('DirectorySyncs (group commit of directory fsyncs)', () => {
+  it('a caller arriving while an fsync runs waits for the next one, which every such caller shares', async () => {
+    const { calls, fsync } = manualFsync();
+    const syncs = new DirectorySyncs(fsync);
+    const a = settledFlag(syncs.sync('d'));
+    await tick();
+    assert.equal(calls.length, 1, 'the first caller starts an fsync');
+    // b and c renamed after the running fsync may have started: it does not cover them.
+    const b = settledFlag(syncs.sync('d'));
+    const c = settledFlag(syncs.sync('d'));
+    await tick();
+    assert.equal(calls.length, 1, 'no second fsync while one runs');
+    calls[0]!.resolve();
+    await tick();
+    assert.ok(a.done && a.error === undefined);
+    assert.ok(!b.done && !c.done, 'b and c are not durable by an fsync that started before them');
+    assert.equal(calls.length, 2, 'one more fsync, started after the first ended, for both');
+    calls[1]!.resolve();
+    await tick();
+    assert.ok(b.done && c.done && b.error === undefined && c.error === undefined);
+    // Idle again: the next caller starts a fresh fsync at once.
+    const d = settledFlag(syncs.sync('d'));
+    await tick();
+    assert.equal(calls.length, 3);
+    calls[2]!.resolve();
+    await tick();
+    assert.ok(d.done);
+  });
+
+  it('a failed fsync fails every caller that waited on it; other directories are independent', async () => {
+    const { calls, fsync } = manualFsync();
+    const syncs = new DirectorySyncs(fsync);
+    const a = settledFlag(syncs.sync('d'));
+    const other = settledFlag(syncs.sync('e'));
+    await tick();
+    const b = settledFlag(syncs.sync('d'));
+    const c = settledFlag(syncs.sync('d'));
+    calls.find((x) => x.dir === 'd')!.resolve();
+    await tick();
+    assert.ok(a.done && !b.done);
+    calls[2]!.reject(new Error('EIO'));
+    await tick();
+    assert.match(String(b.error), /EIO/);
+    assert.match(String(c.error), /EIO/);
+    assert.ok(!other.done, "'e' still waits for its own fsync");
+    calls[1]!.resolve();
+    await tick();
+    assert.ok(other.done && other.error === undefined);
+  });
+});
+
+describe('LocalFileSystem commits', () => {
+  it('resolve only after an fsync of their directory that started after their rename; concurrent commits share fsyncs', async () => {
+    const root = freshRoot();
+    let fsyncs = 0;
+    /** Names in each directory when an fsync of it started, added once that fsync completed. */
+    const durable = new Set<string>();
+    const fs = new LocalFileSystem(root, {
+      fsyncDirectory: async (dir) => {
+        fsyncs++;
+        const names = readdirSync(dir).map((n) => join(dir, n));
+        await tick();
+        for (const n of names) durable.add(n);
+      },
+    });
+    const files = Array.from({ length: 8 }, (_, i) => `chk-1/f${i}`);
+    await Promise.all(
+      files.map(async (f) => {
+        const w = await fs.create(f);
+        await w.write(new Uint8Array([1, 2, 3]));
+        await w.commit();
+        assert.ok(durable.has(join(root, f)), `${f}: committed before a directory fsync that saw it completed`);
+      }),
+    );
+    assert.ok(fsyncs < files.length, `${fsyncs} directory fsyncs for ${files.length} concurrent commits`);
+  });
+
+  it('a failed directory fsync fails the commit (it is never reported durable)', async () => {
+    const root = freshRoot();
+    const fs = new LocalFileSystem(root, { fsyncDirectory: async () => Promise.reject(Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' })) });
+    const w = await fs.create('chk-1/f');
+    await w.write(new Uint8Array([1]));
+    await assert.rejects(w.commit(), (e: unknown) => e instanceof StorageError && /commit failed: EIO/.test(e.message));
+  });
+
+  it('re-checks a directory it deleted: a symlink put in its place is rejected, not followed', async () => {
+    const root = freshRoot();
+    const outside = freshRoot();
+    const fs = new LocalFileSystem(root);
+    const w = await fs.create('d/x');
+    await w.write(new Uint8Array([1]));
+    await w.commit();
+    assert.deepEqual([...(await fs.read('d/x'))], [1]);
+    await fs.deleteDirectory('d');
+    writeFileSync(join(outside, 'x'), 'secret');
+    symlinkSync(outside, join(root, 'd'));
+    await assert.rejects(fs.create('d/y'), PathEscapeError);
+    await assert.rejects(fs.read('d/x'), PathEscapeError);
+    await assert.rejects(fs.read('d/x', { offset: 0, length: 1 }), PathEscapeError);
+    assert.deepEqual(readdirSync(outside), ['x'], 'nothing written outside the root');
+  });
+
+  it('recreates a directory that vanished behind its back (another process deleted a checkpoint directory)', async () => {
+    const root = freshRoot();
+    const fs = new LocalFileSystem(root);
+    for (const name of ['a', 'b']) {
+      const w = await fs.create(`chk-1/${name}`);
+      await w.write(new Uint8Array([1]));
+      await w.commit();
+      if (name === 'a') rmSync(join(root, 'chk-1'), { recursive: true });
+    }
+    assert.deepEqual(readdirSync(join(root, 'chk-1')), ['b']);
+    assert.ok(!readdirSync(join(root, 'chk-1')).some((n) => n.endsWith(IN_PROGRESS_SUFFIX)));
+  });
+
+  it('range reads: exact ranges, empty ranges up to the end, and ranges past the end rejected with the file size', async () => {
+    const root = freshRoot();
+    const fs = new LocalFileSystem(root);
+    const w = await fs.create('f');
+    await w.write(new Uint8Array([0, 1, 2, 3, 4]));
+    await w.commit();
+    assert.deepEqual([...(await fs.read('f', { offset: 1, length: 3 }))], [1, 2, 3]);
+    assert.deepEqual([...(await fs.read('f', { offset: 5, length: 0 }))], []);
+    await assert.rejects(fs.read('f', { offset: 6, length: 0 }), /outside the file of 5 bytes/);
+    await assert.rejects(fs.read('f', { offset: 3, length: 3 }), /range \[3, \+3\) is outside the file of 5 bytes/);
+    await assert.rejects(fs.read('f', { offset: -1, length: 1 }), /outside the file of 5 bytes/);
+  });
+});
