@@ -50,6 +50,13 @@ export interface ChurnSample {
   readonly phase: 'after-bulk-load' | 'compacted';
   /** Level-0 SST files when the checkpoint was taken (before its own flush). */
   readonly l0Files: number;
+  /**
+   * SSTs of the phase's native base checkpoint, and how many of them were still live when this
+   * checkpoint was taken: 0 of n means a compaction replaced every file the base uploaded, so
+   * this checkpoint has nothing to reuse (any SST-based incremental scheme uploads everything).
+   */
+  readonly baseSstFiles: number;
+  readonly baseSstFilesLive: number;
   /** For 'after-bulk-load': ms spent waiting for background compactions after the base. */
   readonly compactionWaitMs: number;
   readonly churn: number;
@@ -170,7 +177,9 @@ async function churnVariants(b: BackendUnderTest, be: KeyedStateBackend<number>,
   };
   const own = backendColumnFamily(be, 'blob');
   const prop = (name: string) => Number(own.db.getProperty(name, own.cf) ?? '0');
+  const liveSsts = () => new Set(own.db.getLiveFilesMetaData({ uniqueIds: false }).map((f) => f.name));
   const nativeFull = await base('native full');
+  let baseSsts = liveSsts();
   // The baseline's database: a copy of the backend's (its base checkpoint flushed it), then the same writes.
   const rawDir = join(dir, 'raw-rocksdb');
   own.db.createCheckpoint(rawDir);
@@ -193,6 +202,7 @@ async function churnVariants(b: BackendUnderTest, be: KeyedStateBackend<number>,
     await raw.compactRangeAsync(rawCf);
     id++;
     const rebase = await base(`native full after compaction (${compactMs.toFixed(0)} ms)`);
+    baseSsts = liveSsts();
     for (let i = 0; i < Math.min(3, incrementalSamples); i++) await increment('compacted', 0.01, 0);
     await increment('compacted', 0.1, 0);
     return { nativeFull, rebase, compactMs, churn: out };
@@ -230,6 +240,8 @@ async function churnVariants(b: BackendUnderTest, be: KeyedStateBackend<number>,
     const rocksCheckpointMs = rocksCheckpoint();
     gc();
     const l0Files = prop('rocksdb.num-files-at-level0');
+    const live = liveSsts();
+    const baseSstFilesLive = [...baseSsts].filter((f) => live.has(f)).length;
     const s = await timedSnapshot(be, storage, id, CHECKPOINT);
     be.notifyCheckpointComplete(id);
     const r0 = performance.now();
@@ -239,8 +251,8 @@ async function churnVariants(b: BackendUnderTest, be: KeyedStateBackend<number>,
     restored.dispose();
     if (n !== entries) throw new Error(`incremental restore: ${n} entries, expected ${entries}`);
     const downloadMs = await downloadOnly(storage, s.handle, id);
-    out.push({ phase, l0Files, compactionWaitMs, churn, keysChanged: changed, syncMs: s.syncMs, asyncMs: s.asyncMs, totalMs: s.totalMs, checkpointedSize: s.res.checkpointedSize, fullSize: s.res.fullSize, restoreMs, downloadMs, rocksCheckpointMs });
-    log(`  [${label} incremental, ${phase}, churn ${churn * 100}%, L0 files ${l0Files}${phase === 'after-bulk-load' ? `, waited ${compactionWaitMs.toFixed(0)} ms for compactions` : ''}] sync ${s.syncMs.toFixed(1)} ms, total ${s.totalMs.toFixed(1)} ms (RocksDB flush + createCheckpoint ${rocksCheckpointMs.toFixed(1)} ms), uploaded ${mb(s.res.checkpointedSize).toFixed(2)} of ${mb(s.res.fullSize).toFixed(1)} MB, restore ${restoreMs.toFixed(0)} ms vs download ${downloadMs.toFixed(0)} ms`);
+    out.push({ phase, l0Files, baseSstFiles: baseSsts.size, baseSstFilesLive, compactionWaitMs, churn, keysChanged: changed, syncMs: s.syncMs, asyncMs: s.asyncMs, totalMs: s.totalMs, checkpointedSize: s.res.checkpointedSize, fullSize: s.res.fullSize, restoreMs, downloadMs, rocksCheckpointMs });
+    log(`  [${label} incremental, ${phase}, churn ${churn * 100}%, L0 files ${l0Files}, base SSTs live ${baseSstFilesLive}/${baseSsts.size}${phase === 'after-bulk-load' ? `, waited ${compactionWaitMs.toFixed(0)} ms for compactions` : ''}] sync ${s.syncMs.toFixed(1)} ms, total ${s.totalMs.toFixed(1)} ms (RocksDB flush + createCheckpoint ${rocksCheckpointMs.toFixed(1)} ms), uploaded ${mb(s.res.checkpointedSize).toFixed(2)} of ${mb(s.res.fullSize).toFixed(1)} MB, restore ${restoreMs.toFixed(0)} ms vs download ${downloadMs.toFixed(0)} ms`);
   }
 }
 
