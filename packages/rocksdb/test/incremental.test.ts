@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import {
@@ -157,8 +157,9 @@ describe('RocksDB incremental checkpoints', () => {
     }
   });
 
-  it('the meta file and the small private files (CURRENT, MANIFEST, OPTIONS) are inline: the checkpoint writes only its new SSTs, and restores from its decoded metadata', async () => {
-    const storage = localCheckpointStorage(tempDir('inline'));
+  it('the meta file and the small private files (CURRENT, MANIFEST, OPTIONS) are inline: the checkpoint writes only its new SSTs, hard-linked on local storage, and restores from its decoded metadata', async () => {
+    const storageRoot = tempDir('inline');
+    const storage = localCheckpointStorage(storageRoot);
     const kb = await create(new RocksDBStateBackend({ localDirectory: tempDir('local') }), undefined, []);
     const rand = prng(0x51);
     const model: Model = { count: new Map(), events: new Map(), attrs: new Map() };
@@ -177,6 +178,8 @@ describe('RocksDB incremental checkpoints', () => {
       const written = (await storage.fs.list('')).map((f) => f.path).filter((p) => !before.has(p));
       assert.ok(uploaded.length >= 1, `checkpoint ${id} uploaded an SST`);
       assert.deepEqual(written.sort(), uploaded.sort(), `checkpoint ${id} wrote only its new SSTs`);
+      // On the same local disk they are hard links to RocksDB's own (immutable) SSTs, not copies.
+      for (const p of uploaded) assert.ok(statSync(join(storageRoot, ...p.split('/'))).nlink >= 2, `${p} is a hard link`);
       const metadata = { checkpointId: id, kind: 'CHECKPOINT' as const, timestamp: id, operators: [{ uid: 'op', parallelism: 1, maxParallelism: 128, subtasks: [{ subtaskIndex: 0, keyed: [h], operator: [] }] }] };
       await loc.finalizeCheckpoint(serializeCheckpointMetadata(metadata));
       kb.notifyCheckpointComplete(id);

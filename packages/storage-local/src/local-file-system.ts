@@ -188,6 +188,48 @@ export class LocalFileSystem extends TemporaryNameListing implements FileSystem 
     };
   }
 
+  /**
+   * A hard link to a local file, committed like a created file: the file's data is made durable
+   * first (fdatasync; RocksDB already synced its SSTs, so this finds nothing to write), then the
+   * link appears atomically under its final name (complete bytes, never a partial file), then
+   * its directory is fsynced (group commit): once this resolves the file survives a crash.
+   * False, and nothing changed, when the file is on another device or the file system has no
+   * hard links: the caller copies.
+   */
+  async linkFrom(localPath: string, path: string): Promise<boolean> {
+    if (confinePath(path) === '') throw new StorageError(path, 'cannot create a file at the root');
+    const target = await this.resolvePath(path, true);
+    const dir = dirname(target);
+    try {
+      const fh = await fsp.open(localPath, 'r');
+      try {
+        await fh.datasync();
+      } finally {
+        await fh.close();
+      }
+      await this.ensureDirectory(path, dir);
+      await fsp.link(localPath, target).catch(async (e: unknown) => {
+        // The directory vanished since it was created (see openTemp): once more after creating it.
+        if (!isNotFound(e) || !this.createdDirs.delete(dir)) throw e;
+        this.forget(dir);
+        await this.ensureDirectory(path, dir);
+        await fsp.link(localPath, target);
+      });
+    } catch (e) {
+      if (LINK_UNSUPPORTED.has((e as NodeJS.ErrnoException)?.code ?? '')) return false;
+      this.wrap(path, 'link', e);
+    }
+    try {
+      await this.directorySyncs.sync(dir);
+    } catch (e) {
+      await fsp.rm(target, { force: true }).catch(() => {});
+      this.wrap(path, 'link', e);
+    }
+    // A regular file this file system just put there, inside a checked directory.
+    this.remember(target);
+    return true;
+  }
+
   async read(path: string, range?: ReadRange): Promise<Uint8Array> {
     const abs = await this.resolvePath(path);
     try {
@@ -233,12 +275,18 @@ export class LocalFileSystem extends TemporaryNameListing implements FileSystem 
         this.forget(dir);
       }
     }
+    await this.ensureDirectory(path, dir);
+    return await open();
+  }
+
+  /** Creates `path`'s directory `dir` unless this file system knows it exists (see openTemp). */
+  private async ensureDirectory(path: string, dir: string): Promise<void> {
+    if (this.createdDirs.has(dir)) return;
     await fsp.mkdir(dir, { recursive: true });
     // mkdir follows a symlink that appeared at `dir`: check again now that it exists.
     await this.resolvePath(path, true);
     if (this.createdDirs.size >= MAX_CONFINED_PATHS) this.createdDirs.clear();
     this.createdDirs.add(dir);
-    return await open();
   }
 
   async stat(path: string): Promise<FileStatus | null> {
@@ -308,6 +356,9 @@ export class LocalFileSystem extends TemporaryNameListing implements FileSystem 
     }
   }
 }
+
+/** link() failures that mean "cannot link here" (copy instead), not a storage failure. */
+const LINK_UNSUPPORTED = new Set(['EXDEV', 'EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'EMLINK']);
 
 /** Bound of the path caches: a clear costs one realpath per path afterwards, nothing else. */
 const MAX_CONFINED_PATHS = 4096;

@@ -1,9 +1,9 @@
 import { strict as assert } from 'node:assert';
-import { mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { PathEscapeError, StorageError } from '@flowstate/core';
+import { crc32c, FsCheckpointStateOutputStream, MemoryFileSystem, PathEscapeError, StorageError } from '@flowstate/core';
 import { DirectorySyncs, IN_PROGRESS_SUFFIX, LocalFileSystem } from '@flowstate/storage-local';
 
 const roots: string[] = [];
@@ -159,5 +159,55 @@ describe('LocalFileSystem commits', () => {
     await assert.rejects(fs.read('f', { offset: 6, length: 0 }), /outside the file of 5 bytes/);
     await assert.rejects(fs.read('f', { offset: 3, length: 3 }), /range \[3, \+3\) is outside the file of 5 bytes/);
     await assert.rejects(fs.read('f', { offset: -1, length: 1 }), /outside the file of 5 bytes/);
+  });
+});
+
+describe('LocalFileSystem.linkFrom (hard links instead of copies)', () => {
+  it('links the local file in: same bytes and inode, visible only once its directory fsync that saw it completed', async () => {
+    const root = freshRoot();
+    const local = join(freshRoot(), '000042.sst');
+    writeFileSync(local, 'immutable sst bytes');
+    const durable = new Set<string>();
+    const fs = new LocalFileSystem(root, {
+      fsyncDirectory: async (dir) => {
+        const names = readdirSync(dir).map((n) => join(dir, n));
+        await tick();
+        for (const n of names) durable.add(n);
+      },
+    });
+    assert.equal(await fs.linkFrom(local, 'shared/a'), true);
+    assert.ok(durable.has(join(root, 'shared', 'a')), 'resolved after a directory fsync that saw the link');
+    assert.equal(statSync(join(root, 'shared', 'a')).ino, statSync(local).ino, 'a hard link, not a copy');
+    assert.equal(readFileSync(join(root, 'shared', 'a'), 'utf8'), 'immutable sst bytes');
+  });
+
+  it('a failed directory fsync fails the link and removes it; another device is declined (false), nothing created', async () => {
+    const root = freshRoot();
+    const local = join(freshRoot(), 'f.sst');
+    writeFileSync(local, 'x');
+    const failing = new LocalFileSystem(root, { fsyncDirectory: () => Promise.reject(Object.assign(new Error('EIO: fsync'), { code: 'EIO' })) });
+    await assert.rejects(failing.linkFrom(local, 'shared/a'), (e: unknown) => e instanceof StorageError && /link failed: EIO/.test(e.message));
+    assert.equal(existsSync(join(root, 'shared', 'a')), false, 'no name left behind that was never durable');
+    if (existsSync('/dev/shm')) {
+      const other = mkdtempSync('/dev/shm/flowstate-link-');
+      roots.push(other);
+      writeFileSync(join(other, 'f.sst'), 'y');
+      assert.equal(await new LocalFileSystem(root).linkFrom(join(other, 'f.sst'), 'shared/b'), false, 'EXDEV: the caller copies');
+      assert.equal(existsSync(join(root, 'shared', 'b')), false);
+    }
+  });
+
+  it('a checkpoint stream adopts a local file with the CRC32C read back through the new name; without linkFrom, or after a write, it declines', async () => {
+    const root = freshRoot();
+    const local = join(freshRoot(), 'f.sst');
+    const bytes = new Uint8Array(3 << 20).map((_, i) => (i * 7) & 0xff);
+    writeFileSync(local, bytes);
+    const adopted = await new FsCheckpointStateOutputStream(new LocalFileSystem(root), 'shared/x').adoptLocalFile(local);
+    assert.deepEqual(adopted, { type: 'file', path: 'shared/x', size: bytes.length, checksum: crc32c(bytes) });
+    assert.equal(await new FsCheckpointStateOutputStream(new MemoryFileSystem(), 'shared/y').adoptLocalFile(local), null, 'no linkFrom: the caller copies');
+    const written = new FsCheckpointStateOutputStream(new LocalFileSystem(root), 'shared/z');
+    await written.write(new Uint8Array([1]));
+    assert.equal(await written.adoptLocalFile(local), null, 'bytes already written: not replaced by a link');
+    await written.abort();
   });
 });

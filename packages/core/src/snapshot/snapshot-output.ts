@@ -39,6 +39,16 @@ export class SnapshotOutputStream implements CheckpointStateOutputStream {
     return this.closedHandle;
   }
 
+  /** Forwarded when the storage's stream can adopt local files; a handle it returns is discarded like a closed stream's. */
+  async adoptLocalFile(localPath: string): Promise<StreamStateHandle | null> {
+    this.checkCancelled();
+    if (this.inner.adoptLocalFile === undefined) return null;
+    const handle = await this.inner.adoptLocalFile(localPath);
+    if (handle !== null) this.closedHandle = handle;
+    this.checkCancelled();
+    return handle;
+  }
+
   abort(): Promise<void> {
     return this.inner.abort();
   }

@@ -10,6 +10,9 @@ export const DEFAULT_WRITE_BUFFER_BYTES = 1 << 20;
 /** Writes at least this large go straight to the file system (if under a quarter of the buffer). */
 const DIRECT_WRITE_BYTES = 64 << 10;
 
+/** Chunk in which an adopted file is read back for its checksum. */
+const ADOPT_READ_BYTES = 1 << 20;
+
 /** First size of the write buffer, which grows to the stream's buffer size as small writes need it. */
 const INITIAL_BUFFER_BYTES = 64 << 10;
 
@@ -101,6 +104,28 @@ export class FsCheckpointStateOutputStream implements CheckpointStateOutputStrea
     }
     this.buf = undefined;
     return { type: 'file', path: this.path, size: this.pos, checksum: this.crc };
+  }
+
+  /**
+   * Links the local file in (FileSystem.linkFrom) when the file system can and nothing was
+   * written yet, then takes the size and CRC32C of what the new name holds, read back through
+   * it: a file changed before the link shows in the checksum, like bytes changed before a copy.
+   */
+  async adoptLocalFile(localPath: string): Promise<StreamStateHandle | null> {
+    if (this.closed) throw new IllegalStateUsageError(undefined, `adopt into closed checkpoint stream '${this.path}'`);
+    if (this.fs.linkFrom === undefined || this.pos > 0 || this.writer !== undefined) return null;
+    if (!(await this.fs.linkFrom(localPath, this.path))) return null;
+    this.closed = true;
+    try {
+      const st = await this.fs.stat(this.path);
+      if (st === null) throw new IllegalStateUsageError(undefined, `linked file '${this.path}' vanished`);
+      let crc = 0;
+      for (let off = 0; off < st.size; off += ADOPT_READ_BYTES) crc = crc32c(await this.fs.read(this.path, { offset: off, length: Math.min(ADOPT_READ_BYTES, st.size - off) }), crc);
+      return { type: 'file', path: this.path, size: st.size, checksum: crc };
+    } catch (e) {
+      await this.fs.delete(this.path).catch(() => {});
+      throw e;
+    }
   }
 
   async abort(): Promise<void> {

@@ -45,6 +45,13 @@ export interface FileSystem {
   /** Recursive and idempotent. */
   deleteDirectory(dir: string): Promise<void>;
   /**
+   * Optional: makes the local file at the absolute `localPath` appear at `path` without copying
+   * its bytes (a hard link), as durably and atomically as a committed `create`. Only for files
+   * nobody modifies any more (RocksDB's SSTs): both names share the bytes. Resolves false when
+   * this file system cannot (another device, no hard links): the caller copies instead.
+   */
+  linkFrom?(localPath: string, path: string): Promise<boolean>;
+  /**
    * Optional: files that were started but never committed (temporary files of crashed writers),
    * which `list` hides. Garbage collection deletes them with `deleteMany`.
    */

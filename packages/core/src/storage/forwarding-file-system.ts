@@ -47,6 +47,9 @@ export class ForwardingFileSystem implements FileSystem {
     return this.inner.deleteDirectory(dir);
   }
 
+  // No linkFrom: a wrapper changes what create() does (faults, records, limits), and a hard link
+  // would pass by it. Writers through a wrapper copy their bytes.
+
   /** None when `inner` cannot list them. */
   listIncomplete(dir: string): Promise<FileStatus[]> {
     return this.inner.listIncomplete?.(dir) ?? Promise.resolve([]);

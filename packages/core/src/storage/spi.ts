@@ -15,6 +15,13 @@ export interface CheckpointStateOutputStream {
   write(bytes: Uint8Array, checksum?: number): Promise<void>;
   /** Makes the bytes durable and returns their handle. */
   closeAndGetHandle(): Promise<StreamStateHandle>;
+  /**
+   * Optional, instead of writes and closeAndGetHandle: this stream's file becomes the immutable
+   * local file at `localPath` without copying it (a hard link on local storage); the returned
+   * handle carries the size and CRC32C of the bytes behind the new name. null when the storage
+   * cannot (the stream stays open and unused: write the bytes instead).
+   */
+  adoptLocalFile?(localPath: string): Promise<StreamStateHandle | null>;
   /** Discards everything written; idempotent. */
   abort(): Promise<void>;
 }

@@ -222,8 +222,17 @@ async function removeCheckpointDirectory(dir: string, files: readonly string[] |
 /** Files up to this size are read in one call (MANIFEST, CURRENT, OPTIONS, small SSTs); larger ones are streamed. */
 const READ_WHOLE_MAX_BYTES = 1 << 20;
 
+/**
+ * Uploads a file of the local checkpoint directory. Where the checkpoint storage can adopt a
+ * local file (a hard link on the same local disk, see CheckpointStateOutputStream.adoptLocalFile)
+ * its bytes are not copied: the files of a RocksDB checkpoint directory are never modified
+ * (SSTs and OPTIONS are links to RocksDB's immutable files, MANIFEST and CURRENT copies made for
+ * this checkpoint), and the adopted handle's CRC32C is read back through the new name.
+ */
 async function uploadFile(path: string, scope: CheckpointedStateScope, context: SnapshotContext): Promise<StreamStateHandle> {
   const out = context.openStream(scope);
+  const adopted = (await out.adoptLocalFile?.(path)) ?? null;
+  if (adopted !== null) return adopted;
   const fh = await open(path, 'r');
   try {
     const { size } = await fh.stat();
