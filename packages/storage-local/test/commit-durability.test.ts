@@ -1,20 +1,12 @@
 import { strict as assert } from 'node:assert';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { crc32c, FsCheckpointStateOutputStream, MemoryFileSystem, PathEscapeError, StorageError } from '@flowstate/core';
 import { DirectorySyncs, IN_PROGRESS_SUFFIX, LocalFileSystem } from '@flowstate/storage-local';
+import { tempRoots } from './temp-roots.js';
 
-const roots: string[] = [];
-function freshRoot(): string {
-  const d = mkdtempSync(join(tmpdir(), 'flowstate-durable-'));
-  roots.push(d);
-  return d;
-}
-after(() => {
-  for (const r of roots) rmSync(r, { recursive: true, force: true });
-});
+const freshRoot = tempRoots('flowstate-durable-');
 
 /** A directory fsync the test completes or fails by hand. */
 function manualFsync() {
@@ -189,8 +181,7 @@ describe('LocalFileSystem.linkFrom (hard links instead of copies)', () => {
     await assert.rejects(failing.linkFrom(local, 'shared/a'), (e: unknown) => e instanceof StorageError && /link failed: EIO/.test(e.message));
     assert.equal(existsSync(join(root, 'shared', 'a')), false, 'no name left behind that was never durable');
     if (existsSync('/dev/shm')) {
-      const other = mkdtempSync('/dev/shm/flowstate-link-');
-      roots.push(other);
+      const other = freshRoot('/dev/shm');
       writeFileSync(join(other, 'f.sst'), 'y');
       assert.equal(await new LocalFileSystem(root).linkFrom(join(other, 'f.sst'), 'shared/b'), false, 'EXDEV: the caller copies');
       assert.equal(existsSync(join(root, 'shared', 'b')), false);

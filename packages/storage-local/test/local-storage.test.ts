@@ -1,21 +1,13 @@
 import { strict as assert } from 'node:assert';
-import { mkdtempSync, rmSync, symlinkSync, mkdirSync, truncateSync, writeFileSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { symlinkSync, mkdirSync, truncateSync, writeFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { runStorageConformance } from '@flowstate/conformance';
 import { CorruptCheckpointError, PathEscapeError, serializeCheckpointMetadata, StorageError, StorageNotFoundError, type FileStateHandle } from '@flowstate/core';
 import { IN_PROGRESS_SUFFIX, LocalFileSystem, localCheckpointStorage } from '@flowstate/storage-local';
+import { tempRoots } from './temp-roots.js';
 
-const roots: string[] = [];
-function freshRoot(): string {
-  const d = mkdtempSync(join(tmpdir(), 'flowstate-local-'));
-  roots.push(d);
-  return d;
-}
-after(() => {
-  for (const r of roots) rmSync(r, { recursive: true, force: true });
-});
+const freshRoot = tempRoots('flowstate-local-');
 
 runStorageConformance({ name: 'LocalFileSystem', createFileSystem: async () => new LocalFileSystem(freshRoot()) });
 
