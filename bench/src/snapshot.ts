@@ -168,18 +168,20 @@ async function churnVariants(b: BackendUnderTest, be: KeyedStateBackend<number>,
   const out: ChurnSample[] = [];
   let id = firstId;
   const label = `${b.id}/${mb(entries * valueBytes).toFixed(1)} MB`;
+  /** SST names the last base checkpoint referenced (from its handle: not what is live afterwards). */
+  let baseSsts = new Set<string>();
   const base = async (what: string): Promise<NativeFullSample> => {
     gc();
     const x = await timedSnapshot(be, storage, id, CHECKPOINT);
     be.notifyCheckpointComplete(id);
     log(`  [${label} ${what}] sync ${x.syncMs.toFixed(1)} ms, total ${x.totalMs.toFixed(0)} ms, uploaded ${mb(x.res.checkpointedSize).toFixed(1)} of ${mb(x.res.fullSize).toFixed(1)} MB`);
+    baseSsts = new Set(isIncrementalRocksDBStateHandle(x.handle) ? x.handle.sharedFiles.map((f) => f.name) : []);
     return { syncMs: x.syncMs, asyncMs: x.asyncMs, totalMs: x.totalMs, checkpointedSize: x.res.checkpointedSize, fullSize: x.res.fullSize };
   };
   const own = backendColumnFamily(be, 'blob');
   const prop = (name: string) => Number(own.db.getProperty(name, own.cf) ?? '0');
-  const liveSsts = () => new Set(own.db.getLiveFilesMetaData({ uniqueIds: false }).map((f) => f.name));
+  const liveSsts = () => new Set(own.db.getLiveFilesMetaData({ uniqueIds: false }).map((f) => f.name.replace(/^\//, '')));
   const nativeFull = await base('native full');
-  let baseSsts = liveSsts();
   // The baseline's database: a copy of the backend's (its base checkpoint flushed it), then the same writes.
   const rawDir = join(dir, 'raw-rocksdb');
   own.db.createCheckpoint(rawDir);
@@ -202,7 +204,6 @@ async function churnVariants(b: BackendUnderTest, be: KeyedStateBackend<number>,
     await raw.compactRangeAsync(rawCf);
     id++;
     const rebase = await base(`native full after compaction (${compactMs.toFixed(0)} ms)`);
-    baseSsts = liveSsts();
     for (let i = 0; i < Math.min(3, incrementalSamples); i++) await increment('compacted', 0.01, 0);
     await increment('compacted', 0.1, 0);
     return { nativeFull, rebase, compactMs, churn: out };
