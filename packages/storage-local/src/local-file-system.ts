@@ -250,7 +250,7 @@ export class LocalFileSystem extends TemporaryNameListing implements FileSystem 
         await fh.close();
       }
     } catch (e) {
-      if (isNotFound(e)) this.forget(abs);
+      if (isNotFound(e)) this.confined.delete(abs);
       this.wrap(path, 'read', e);
     }
   }
@@ -332,7 +332,8 @@ export class LocalFileSystem extends TemporaryNameListing implements FileSystem 
   async delete(path: string): Promise<void> {
     const abs = await this.resolvePath(path);
     if (abs === this.root) throw new StorageError(path, 'refusing to delete the root');
-    this.forget(abs);
+    // A file (rm without recursive removes no directory): nothing below it to forget.
+    this.confined.delete(abs);
     try {
       await fsp.rm(abs, { force: true });
     } catch (e) {
