@@ -75,8 +75,8 @@ function showDetails(c, tr) {
       num(bytes(s.keyedBytes)), num(bytes(s.operatorBytes)), num(bytes(s.channelBytes)), num(s.files), el('td', {}, s.finished ? 'yes' : ''));
   }));
   $('operators').tBodies[0].replaceChildren(...ops);
-  const files = c.files.map((f) => el('tr', { 'data-path': f.path },
-    el('td', {}, el('code', {}, f.path)), num(bytes(f.size), { 'data-bytes': f.size }), el('td', {}, f.shared ? 'shared' : 'exclusive'), el('td', {}, f.reused ? 'yes' : '')));
+  const files = c.files.map((f) => el('tr', { 'data-path': f.path, 'data-inline': String(f.inline) },
+    el('td', {}, el('code', {}, f.path)), num(bytes(f.size), { 'data-bytes': f.size }), el('td', {}, f.inline ? 'inline in _metadata' : f.shared ? 'shared' : 'exclusive'), el('td', {}, f.reused ? 'yes' : '')));
   $('files').tBodies[0].replaceChildren(...files);
 }
 

@@ -25,6 +25,8 @@ export interface FileView {
   readonly shared: boolean;
   /** Shared and reused from an earlier checkpoint rather than written by this one. */
   readonly reused: boolean;
+  /** Bytes kept inside `_metadata` (small files of native RocksDB checkpoints): no file on disk. */
+  readonly inline: boolean;
 }
 
 export interface SubtaskView {
@@ -123,7 +125,7 @@ function fileViews(metadata: CheckpointMetadata): FileView[] {
     const path = streamHandleName(h);
     if (seen.has(path)) continue;
     const use = shared.get(path);
-    seen.set(path, { path, size: h.size, shared: use !== undefined, reused: use === 'reused' });
+    seen.set(path, { path, size: h.size, shared: use !== undefined, reused: use === 'reused', inline: h.type !== 'file' });
   }
   return [...seen.values()].sort((a, b) => a.path.localeCompare(b.path));
 }
