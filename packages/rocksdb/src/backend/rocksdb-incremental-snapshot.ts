@@ -20,6 +20,7 @@ import {
 import { ROCKSDB_NATIVE_FORMAT_VERSION, type IncrementalRocksDBStateHandle, type RocksDBFileHandle, type RocksDBSharedFileHandle } from './handles.js';
 import type { RocksSnapshotSource } from './rocksdb-snapshot.js';
 import { checkUploadIsVerified, verifySstBeforeUpload } from './sst-verification.js';
+import { UploadLimiter } from './upload-limiter.js';
 
 /** Files of one incremental checkpoint uploaded at the same time. */
 const UPLOAD_CONCURRENCY = 4;
@@ -164,33 +165,6 @@ export class RocksNativeSnapshotStrategy implements SnapshotStrategy<KeyedStateH
       checkUploadIsVerified(handle, verified, name, r.checkpointId);
       return { shared: { name, contentId, handle }, uploaded: handle.size };
     });
-  }
-}
-
-/**
- * At most `max` uploads at a time (on remote storage each file is a round trip, on local disk an
- * fsync). After one upload failed, queued ones are not started; the runner deletes what was written.
- */
-class UploadLimiter {
-  private running = 0;
-  private failed = false;
-  private readonly queue: Array<() => void> = [];
-
-  constructor(private readonly max: number) {}
-
-  async run<T>(upload: () => Promise<T>): Promise<T> {
-    if (this.running >= this.max) await new Promise<void>((resolve) => this.queue.push(resolve));
-    if (this.failed) throw new Error('not started: another upload of this checkpoint failed');
-    this.running++;
-    try {
-      return await upload();
-    } catch (e) {
-      this.failed = true;
-      throw e;
-    } finally {
-      this.running--;
-      this.queue.shift()?.();
-    }
   }
 }
 
