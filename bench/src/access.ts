@@ -30,7 +30,7 @@ import { decodeListElements, encodeListElements } from '@flowstate/rocksdb/nativ
 import { backendById, createKeyed, MAX_PARALLELISM } from './backends.js';
 import { GOALS, type Preset } from './config.js';
 import { runPlainCpp } from './rocks-cpp.js';
-import { backendColumnFamily, concatBytes, float64Bytes, int32Bytes, openRawRocks, prefixEnd, verifyIdenticalRows, type RawRocks } from './rocks-raw.js';
+import { backendColumnFamily, concatBytes, fillRows, float64Bytes, int32Bytes, openRawRocks, prefixEnd, verifyIdenticalRows, type RawRocks } from './rocks-raw.js';
 import { MinimalHeapBackend, MinimalListState, MinimalMapState, MinimalValueState } from './minimal-heap.js';
 import { prng, summarize, type Summary } from './stats.js';
 import { roundRatios, runInterleaved, type Rewindable, type Side } from './interleave.js';
@@ -50,6 +50,8 @@ export interface AccessResult {
   readonly ratio: number;
   /** The per-round ratios (median = ratio, p25–p75 their spread, samples = rounds); absent where no rounds were paired (plain C++). */
   readonly ratioRounds?: Summary;
+  /** Rounds left out because a side's net time was ≤ 0 (interleave.ts); absent when none were. */
+  readonly skippedRounds?: number;
   /**
    * What the baseline is: the minimal heap backend, a raw JS Map, the raw RocksDB binding on
    * identical bytes, or (for the binding's own get/put, then `backendOps` is the raw binding) plain C++ RocksDB.
@@ -193,7 +195,7 @@ function valueOps(p: Preset, be: KeyedStateBackend<number>, raw?: RawRocks, min?
   // Raw RocksDB: the same rows, keys and value bytes precomputed.
   const { db, cf } = raw;
   const valBytes = Array.from(vals, (v) => float64Bytes(v));
-  for (let k = 0; k < p.setupKeys; k++) db.put(cf, raw.prefix(k), float64Bytes(k + 0.5));
+  fillRows(raw, (function* () { for (let k = 0; k < p.setupKeys; k++) yield [raw.prefix(k), float64Bytes(k + 0.5)] as const; })());
   const rows = Array.from(keys, (k) => raw.prefix(k));
   const newRows = Array.from({ length: B }, (_, i) => raw.prefix(newKey(i)));
   verifyIdenticalRows(be, 'value', raw, [raw.prefix(0), raw.prefix(p.setupKeys - 1), rows[0]!]);
@@ -298,7 +300,7 @@ function listOps(p: Preset, be: KeyedStateBackend<number>, raw?: RawRocks, min?:
   const { db, cf } = raw;
   const dummyBytes = encodeListElements(dummy.map((v) => float64Bytes(v)));
   const oneBytes = Array.from({ length: B }, (_, i) => encodeListElements([float64Bytes(i + 0.25)]));
-  for (let k = 0; k < p.listSetupKeys; k++) db.put(cf, raw.prefix(k), dummyBytes);
+  fillRows(raw, (function* () { for (let k = 0; k < p.listSetupKeys; k++) yield [raw.prefix(k), dummyBytes] as const; })());
   const rows = Array.from(keys, (k) => raw.prefix(k));
   verifyIdenticalRows(be, 'list', raw, [raw.prefix(0), rows[0]!]);
   const rawReset = () => { for (let i = 0; i < B; i++) db.put(cf, rows[cur.last + i]!, dummyBytes); };
@@ -417,7 +419,7 @@ function mapOps(p: Preset, be: KeyedStateBackend<number>, raw?: RawRocks, min?: 
   const { db, cf } = raw;
   const ukBytes = Array.from({ length: M }, (_, u) => int32Bytes(u));
   const mapValue = (v: number) => concatBytes(Uint8Array.of(1), float64Bytes(v));
-  for (let k = 0; k < p.setupKeys; k++) for (let u = 0; u < M; u++) db.put(cf, concatBytes(raw.prefix(k), ukBytes[u]!), mapValue(u + 0.5));
+  fillRows(raw, (function* () { for (let k = 0; k < p.setupKeys; k++) for (let u = 0; u < M; u++) yield [concatBytes(raw.prefix(k), ukBytes[u]!), mapValue(u + 0.5)] as const; })());
   const rows = Array.from(keys, (k, i) => concatBytes(raw.prefix(k), ukBytes[userKeys[i]!]!));
   const prefixes = Array.from(keys, (k) => raw.prefix(k));
   const uppers = prefixes.map((x) => prefixEnd(x));
@@ -504,6 +506,7 @@ export async function runAccessSuite(p: Preset, backendId: string, kind: StateKi
         { run: o.baseline, ...(o.resetBaseline ? { reset: o.resetBaseline } : {}) },
         ...(o.info ? [{ run: o.info, ...(o.resetInfo ? { reset: o.resetInfo } : {}) }] : []),
       ];
+      const cpu0 = processCpuMs();
       const res = runInterleaved(sides, {
         clock,
         opsPerBatch: p.batch,
@@ -524,8 +527,10 @@ export async function runAccessSuite(p: Preset, backendId: string, kind: StateKi
       const goal = min ? (o.op === 'setCurrentKey' ? GOALS.setCurrentKeyRatioMin : GOALS.heapAccessRatioMin) : b.accessBaseline === 'rocksdb-raw' ? rocksGoal(kind, o.op) : null;
       const baseline: AccessBaseline = min ? 'minimal-heap' : b.accessBaseline;
       const info = o.info ? { info: { baseline: 'js-map' as const, ops: summarize(res.opsPerSec[2]!), ratio: roundRatios(res, 0, 2).median } } : {};
-      log(`  [${b.id}/${kind}] ${o.op}: ${ratioRounds.median.toFixed(2)}× (p25–p75 ${ratioRounds.p25.toFixed(2)}–${ratioRounds.p75.toFixed(2)}, ${res.rounds} rounds)`);
-      return { backend: b.id, kind, op: o.op, backendOps, baselineOps, ratio: ratioRounds.median, ratioRounds, baseline, goal, ...info };
+      log(`  [${b.id}/${kind}] ${o.op}: ${ratioRounds.median.toFixed(2)}× (p25–p75 ${ratioRounds.p25.toFixed(2)}–${ratioRounds.p75.toFixed(2)}, ${res.rounds} rounds${res.skippedRounds > 0 ? `, ${res.skippedRounds} skipped` : ''}, ${((processCpuMs() - cpu0) / 1000).toFixed(2)} s CPU)`);
+      // Every round skipped: no ratio was measured (NaN), said so rather than reported as a number.
+      const skipped = res.skippedRounds === 0 ? {} : { skippedRounds: res.skippedRounds, ...(ratioRounds.samples === 0 ? { skipped: `every one of ${res.rounds} rounds had a net time ≤ 0 (batches too small to time)` } : {}) };
+      return { backend: b.id, kind, op: o.op, backendOps, baselineOps, ratio: ratioRounds.median, ratioRounds, baseline, goal, ...info, ...skipped };
     });
     if (raw && kind === 'value') {
       const cpp = bindingVsCpp(p, work!, raw, out);

@@ -1,16 +1,7 @@
 /** Child-process entry: runs one job (access / snapshot / memory / rss / storage / savepoint / runtime / ttl-compaction / timers / windows) and writes its JSON result to a file. */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { runAccessSuite, type StateKind } from './access.js';
+import type { StateKind } from './access.js';
 import { PRESETS, type PresetName } from './config.js';
-import { runMemorySuite } from './memory.js';
-import { runRssSuite } from './rss.js';
-import { runRuntimeSuite } from './runtime.js';
-import { runSavepointSuite } from './savepoint.js';
-import { runSnapshotSuite } from './snapshot.js';
-import { runStorageSuite } from './storage.js';
-import { runTtlCompactionSuite } from './ttl-compaction.js';
-import { runTimersSuite } from './timers.js';
-import { runWindowsSuite } from './windows.js';
 
 export type Job =
   | { readonly type: 'access'; readonly preset: PresetName; readonly backend: string; readonly kind: StateKind; readonly out: string }
@@ -24,40 +15,42 @@ export type Job =
   | { readonly type: 'timers'; readonly preset: PresetName; readonly backend: string; readonly out: string }
   | { readonly type: 'windows'; readonly preset: PresetName; readonly backend: 'windows'; readonly out: string };
 
+// Each job imports only its own suite: a child that loaded every suite (savepoint, Flink, S3 and
+// HDFS clients...) spent CPU on modules it never ran, once per job.
 const job = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as Job;
 const p = PRESETS[job.preset];
 const log = (s: string) => console.log(s);
 let result: unknown;
 switch (job.type) {
   case 'access':
-    result = await runAccessSuite(p, job.backend, job.kind, log);
+    result = await (await import('./access.js')).runAccessSuite(p, job.backend, job.kind, log);
     break;
   case 'snapshot':
-    result = await runSnapshotSuite(p, job.backend, job.stateBytes, log);
+    result = await (await import('./snapshot.js')).runSnapshotSuite(p, job.backend, job.stateBytes, log);
     break;
   case 'memory':
-    result = await runMemorySuite(p, job.backend, p.name === 'smoke' ? 1 : 3);
+    result = await (await import('./memory.js')).runMemorySuite(p, job.backend, p.name === 'smoke' ? 1 : 3);
     break;
   case 'rss':
-    result = await runRssSuite(p, job.backend, log);
+    result = await (await import('./rss.js')).runRssSuite(p, job.backend, log);
     break;
   case 'storage':
-    result = await runStorageSuite(p, log);
+    result = await (await import('./storage.js')).runStorageSuite(p, log);
     break;
   case 'savepoint':
-    result = await runSavepointSuite(p, log);
+    result = await (await import('./savepoint.js')).runSavepointSuite(p, log);
     break;
   case 'runtime':
-    result = await runRuntimeSuite(p, log);
+    result = await (await import('./runtime.js')).runRuntimeSuite(p, log);
     break;
   case 'ttl-compaction':
-    result = runTtlCompactionSuite(p, log);
+    result = (await import('./ttl-compaction.js')).runTtlCompactionSuite(p, log);
     break;
   case 'timers':
-    result = await runTimersSuite(p, job.backend, log);
+    result = await (await import('./timers.js')).runTimersSuite(p, job.backend, log);
     break;
   case 'windows':
-    result = await runWindowsSuite(p, log);
+    result = await (await import('./windows.js')).runWindowsSuite(p, log);
     break;
 }
 writeFileSync(job.out, JSON.stringify(result));

@@ -50,9 +50,15 @@ export interface InterleaveOptions {
 }
 
 export interface InterleavedResult {
-  /** Per side: ops/s of every round. */
+  /** Per side: ops/s of every kept round (the same rounds for every side). */
   readonly opsPerSec: readonly number[][];
+  /** Rounds run, kept or not. */
   readonly rounds: number;
+  /**
+   * Rounds left out because a side's net time (after subtracting the collections' fixed cost) was
+   * ≤ 0: its ops/s would be a huge number from noise, not a measurement (tiny batches of the smoke preset).
+   */
+  readonly skippedRounds: number;
 }
 
 /** No comparison may run forever on a clock that does not advance (e.g. a coarse CPU clock). */
@@ -143,15 +149,19 @@ export function runInterleaved(sides: readonly Side[], o: InterleaveOptions): In
   const opsPerSec: number[][] = sides.map(() => []);
   const total = sides.map(() => 0);
   let r = 0;
+  let skippedRounds = 0;
   for (; r < MAX_ROUNDS && (r < o.minRounds || total[0]! + total[1]! < 2 * o.timeMs); r++) {
-    round(sides, batches, r, o, emptyMs).forEach((ms, s) => {
-      // The budget counts the collections' fixed cost too: net times of tiny batches (the smoke
-      // preset) can be about zero, and a budget of net time would then never run out.
-      total[s]! += Math.max(ms, 0) + (o.collect ? emptyMs * (sides[s]!.reset ? batches : 1) : 0);
-      opsPerSec[s]!.push((batches * o.opsPerBatch * 1000) / Math.max(ms, 1e-6));
-    });
+    const ms = round(sides, batches, r, o, emptyMs);
+    // The budget counts the collections' fixed cost too: net times of tiny batches (the smoke
+    // preset) can be about zero, and a budget of net time would then never run out.
+    ms.forEach((m, s) => (total[s]! += Math.max(m, 0) + (o.collect ? emptyMs * (sides[s]!.reset ? batches : 1) : 0)));
+    if (ms.some((m) => m <= 0)) {
+      skippedRounds++;
+      continue;
+    }
+    ms.forEach((m, s) => opsPerSec[s]!.push((batches * o.opsPerBatch * 1000) / m));
   }
-  return { opsPerSec, rounds: r };
+  return { opsPerSec, rounds: r, skippedRounds };
 }
 
 /** Per-round ratios of side `a` to side `b` (same rounds), summarized: median and p25–p75. */

@@ -60,19 +60,21 @@ export interface BenchResults {
 
 const MIB = 1024 * 1024;
 const n = (v: number, d = 0) => (Number.isFinite(v) ? v.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }) : 'n/a');
-const ops = (v: number) => (v >= 1e6 ? `${(v / 1e6).toFixed(2)} M` : v >= 1e3 ? `${(v / 1e3).toFixed(1)} k` : v.toFixed(0));
+const ops = (v: number | null) => (v === null || !Number.isFinite(v) ? 'n/a' : v >= 1e6 ? `${(v / 1e6).toFixed(2)} M` : v >= 1e3 ? `${(v / 1e3).toFixed(1)} k` : v.toFixed(0));
 const sizeMb = (b: number) => (b >= 1024 * 1024 ? `${n(b / (1024 * 1024), b < 10 * 1024 * 1024 ? 1 : 0)} MB` : `${n(b / 1024, 0)} KB`);
 
 const PHASE = { compacted: 'between compactions', 'after-bulk-load': 'after the bulk load, compactions awaited' } as const;
 const BASELINE_NAME = { 'minimal-heap': 'minimal heap backend', 'js-map': 'JS Map', 'rocksdb-raw': 'raw RocksDB', 'rocksdb-cpp': 'plain C++ RocksDB' } as const;
+/** A ratio with 2 decimals; 'n/a' where it was not measured (NaN, or null once written to JSON). */
+const x2 = (v: number | null) => (v !== null && Number.isFinite(v) ? v.toFixed(2) : 'n/a');
 const metCell = (ok: boolean) => (ok ? 'met' : '**not met**');
 
 export function accessSummaryTable(r: BenchResults): string {
   const rows = ['| State | Operation | Backend | ops/s (median) | p25–p75 | Baseline | Baseline ops/s | Ratio | Ratio p25–p75 (rounds) | Goal | Met | JS Map ops/s (info) | Ratio to JS Map (info) |', '|---|---|---|---:|---:|---|---:|---:|---:|---|---|---:|---:|'];
   for (const a of r.access) {
     const goal = a.goal;
-    const info = a.info ? `${ops(a.info.ops.median)} | ${a.info.ratio.toFixed(2)}×` : '— | —';
-    rows.push(`| ${a.kind} | ${a.op} | ${a.backend} | ${ops(a.backendOps.median)} | ${ops(a.backendOps.p25)}–${ops(a.backendOps.p75)} | ${BASELINE_NAME[a.baseline]} | ${a.skipped === undefined ? ops(a.baselineOps.median) : 'n/a'} | ${a.ratio.toFixed(2)}× | ${a.ratioRounds ? `${a.ratioRounds.p25.toFixed(2)}–${a.ratioRounds.p75.toFixed(2)} (${a.ratioRounds.samples})` : '—'} | ${goal === null ? '—' : `≥ ${goal}×`} | ${goal === null ? 'reported only' : a.skipped !== undefined ? `not measured: ${a.skipped}` : metCell(a.ratio >= goal)} | ${info} |`);  }
+    const info = a.info ? `${ops(a.info.ops.median)} | ${x2(a.info.ratio)}×` : '— | —';
+    rows.push(`| ${a.kind} | ${a.op} | ${a.backend} | ${ops(a.backendOps.median)} | ${ops(a.backendOps.p25)}–${ops(a.backendOps.p75)} | ${BASELINE_NAME[a.baseline]} | ${a.skipped === undefined ? ops(a.baselineOps.median) : 'n/a'} | ${x2(a.ratio)}× | ${a.ratioRounds ? `${a.ratioRounds.p25.toFixed(2)}–${a.ratioRounds.p75.toFixed(2)} (${a.ratioRounds.samples}${a.skippedRounds ? `; ${a.skippedRounds} skipped: net time ≤ 0` : ''})` : '—'} | ${goal === null ? '—' : `≥ ${goal}×`} | ${goal === null ? 'reported only' : a.skipped !== undefined ? `not measured: ${a.skipped}` : metCell(a.ratio >= goal)} | ${info} |`);  }
   return rows.join('\n');
 }
 
@@ -99,15 +101,15 @@ export function goalRows(r: BenchResults): GoalRow[] {
       const xs = heap.filter((a) => a.backend === backend && a.kind === kind && a.op !== 'setCurrentKey');
       if (xs.length === 0) continue;
       const met = xs.filter((a) => a.ratio >= g.heapAccessRatioMin).length;
-      rows.push({ goal: `${backend}: ${heapNames[kind]} ops/s vs the same-semantics minimal heap backend (JS Map: information only, see the access table)`, target: `≥ ${g.heapAccessRatioMin}× on every op`, measured: `${met}/${xs.length}: ${xs.map((a) => `${a.op} ${a.ratio.toFixed(2)}× (${ops(a.baselineOps.median)}/s)`).join(', ')}`, met: met === xs.length });
+      rows.push({ goal: `${backend}: ${heapNames[kind]} ops/s vs the same-semantics minimal heap backend (JS Map: information only, see the access table)`, target: `≥ ${g.heapAccessRatioMin}× on every op`, measured: `${met}/${xs.length}: ${xs.map((a) => `${a.op} ${x2(a.ratio)}× (${ops(a.baselineOps.median)}/s)`).join(', ')}`, met: met === xs.length });
     }
     const sk = heap.find((a) => a.backend === backend && a.op === 'setCurrentKey');
-    if (sk) rows.push({ goal: `${backend}: setCurrentKey alone vs the minimal key → key-group step (serialize int32, murmur3, mod)`, target: `≥ ${g.setCurrentKeyRatioMin}×`, measured: `${sk.ratio.toFixed(2)}× (${ops(sk.backendOps.median)} vs ${ops(sk.baselineOps.median)}/s)`, met: sk.ratio >= g.setCurrentKeyRatioMin });
+    if (sk) rows.push({ goal: `${backend}: setCurrentKey alone vs the minimal key → key-group step (serialize int32, murmur3, mod)`, target: `≥ ${g.setCurrentKeyRatioMin}×`, measured: `${x2(sk.ratio)}× (${ops(sk.backendOps.median)} vs ${ops(sk.baselineOps.median)}/s)`, met: sk.ratio >= g.setCurrentKeyRatioMin });
   }
   const rocksRow = (goal: string, target: number, xs: readonly AccessResult[]) => {
     if (xs.length === 0) return;
     const skipped = xs.find((a) => a.skipped !== undefined)?.skipped;
-    const measured = skipped ?? xs.map((a) => `${a.op} ${a.ratio.toFixed(2)}× (${ops(a.backendOps.median)} vs ${ops(a.baselineOps.median)}/s)`).join(', ');
+    const measured = skipped ?? xs.map((a) => `${a.op} ${x2(a.ratio)}× (${ops(a.backendOps.median)} vs ${ops(a.baselineOps.median)}/s)`).join(', ');
     rows.push({ goal, target: `≥ ${target}×`, measured, met: skipped === undefined ? xs.every((a) => a.ratio >= target) : undefined });
   };
   const rocks = r.access.filter((a) => a.baseline === 'rocksdb-raw' && a.goal !== null);
