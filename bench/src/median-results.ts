@@ -8,7 +8,15 @@
  *    is the median over the runs (for an even count, the lower of the two middle runs). Every number
  *    of such a row (ops/s, baseline ops/s, ratio, met) then comes from the same run, and the ratio
  *    shown is the median of the per-run ratios;
- *  - everything else (runtime, storage, timers, windows, TTL compaction, savepoint sizes and `cp`
+ *    A snapshot row serves several goals (speedup, vs RocksDB, bytes uploaded, sync pause,
+ *    copy-on-write), so besides the rows of its main key (`snapshot`, for the tables) the median
+ *    keeps, per goal, each row whole from the run where that goal's value is the median
+ *    (`snapshotByGoal`): every goal gets its own median, still a same-run comparison;
+ *  - the runtime result is taken whole from the run with the median checkpointing-on/off ratio,
+ *    and each runtime goal (vs the staged baseline, checkpointing on/off, unaligned/aligned) from
+ *    the run with the median of its own ratio (`runtimeByGoal`): never rates from one run beside a
+ *    ratio from another;
+ *  - everything else (storage, timers, windows, TTL compaction, savepoint sizes and `cp`
  *    times, the Flink case, per-job times, wall time) is the field-by-field median: each stored
  *    number, ratios included, is the median of that number over the runs (the mean of the two middle
  *    values for an even count). Stored ratios are same-run ratios, so their median is again a median
@@ -17,9 +25,11 @@
 import { readFileSync } from 'node:fs';
 import type { AccessResult } from './access.js';
 import type { MemoryResult } from './memory.js';
-import type { BenchResults, MedianOf } from './report.js';
+import type { BenchResults, MedianOf, RuntimeGoal } from './results.js';
+import type { RuntimeResult } from './runtime.js';
 import type { RssResult } from './rss.js';
 import type { SavepointOpResult, SavepointResult } from './savepoint.js';
+import { SNAPSHOT_GOALS, snapshotGoalValue, type SnapshotGoal } from './snapshot-goals.js';
 import type { SnapshotResultRow } from './snapshot.js';
 import { quantile, summarize } from './stats.js';
 
@@ -103,6 +113,33 @@ export function snapshotKey(s: SnapshotResultRow): number {
   return s.ratioToCp;
 }
 
+const snapshotId = (s: SnapshotResultRow) => `${s.backend}|${s.stateBytes}`;
+
+/** Index of the run whose `key` is the median; where no run has a finite key, the run `fallback` picks. */
+function medianIndexOr(keys: readonly number[], fallback: () => number): number {
+  return keys.some((k) => Number.isFinite(k)) ? medianIndex(keys) : fallback();
+}
+
+/** Per snapshot goal: each row whole from the run where that goal's value is the median (rows the goal does not apply to: by snapshotKey). */
+export function snapshotByGoal(lists: readonly (readonly SnapshotResultRow[])[]): Record<SnapshotGoal, SnapshotResultRow[]> {
+  const groups = matched(lists, snapshotId, 'snapshot');
+  const pick = (goal: SnapshotGoal) => groups.map((runs) => runs[medianIndexOr(runs.map((s) => snapshotGoalValue(goal, s)), () => medianIndex(runs.map(snapshotKey)))]!);
+  return Object.fromEntries(SNAPSHOT_GOALS.map((goal) => [goal, pick(goal)])) as Record<SnapshotGoal, SnapshotResultRow[]>;
+}
+
+const RUNTIME_GOAL_RATIO: Record<RuntimeGoal, (x: RuntimeResult) => number> = {
+  baseline: (x) => x.baselineRatio,
+  throughput: (x) => x.throughputRatio,
+  unaligned: (x) => x.durationRatio,
+};
+
+/** The runtime result whole from the run with the median on/off ratio, and per goal whole from the run with that goal's median ratio. */
+export function runtimeMedian(xs: readonly RuntimeResult[]): { runtime: RuntimeResult; byGoal: Record<RuntimeGoal, RuntimeResult> } {
+  const pick = (ratio: (x: RuntimeResult) => number) => xs[medianIndex(xs.map(ratio))]!;
+  const byGoal = { baseline: pick(RUNTIME_GOAL_RATIO.baseline), throughput: pick(RUNTIME_GOAL_RATIO.throughput), unaligned: pick(RUNTIME_GOAL_RATIO.unaligned) };
+  return { runtime: byGoal.throughput, byGoal };
+}
+
 /** The write and the minimal write are judged against `cp` + `sync` (they fsync); reads, validate and the conversions against plain `cp`, as in the goal rows. */
 function savepointOpKey(o: SavepointOpResult): number {
   return o.op === 'write' || o.op === 'minimal-write' ? o.ratioToCpSync : o.ratioToCp;
@@ -113,7 +150,7 @@ function savepointMedian(xs: readonly SavepointResult[]): SavepointResult {
   return { ...rest, ops: pickRows(xs.map((x) => x.ops), (o) => o.op, savepointOpKey, 'savepoint ops') };
 }
 
-function nullableSection<T>(xs: readonly (T | null | undefined)[], what: string, f: (xs: readonly T[]) => T): T | null {
+function nullableSection<T, U = T>(xs: readonly (T | null | undefined)[], what: string, f: (xs: readonly T[]) => U): U | null {
   const present = xs.filter((x): x is T => x !== null && x !== undefined);
   if (present.length === 0) return null;
   if (present.length !== xs.length) throw new Error(`${what}: ran in ${present.length} of ${xs.length} runs; median runs of the same suites`);
@@ -133,6 +170,7 @@ export function medianResults(runs: readonly LoadedRun[]): BenchResults {
   };
   const jobTimes = rs.every((r) => r.jobTimes !== undefined) ? fieldRows(rs.map((r) => r.jobTimes!), (j) => `${j.suite}|${j.job}`, 'jobTimes') : undefined;
   const loads = rs.map((r) => r.loadAverage);
+  const runtime = nullableSection(rs.map((r) => r.runtime), 'runtime', runtimeMedian);
   return {
     ...first,
     wallTimeMs: median(rs.map((r) => r.wallTimeMs)),
@@ -140,12 +178,14 @@ export function medianResults(runs: readonly LoadedRun[]): BenchResults {
     ...(jobTimes ? { jobTimes } : {}),
     medianOf,
     access: pickRows<AccessResult>(rs.map((r) => r.access), (a) => `${a.backend}|${a.kind}|${a.op}`, (a) => a.ratio, 'access'),
-    snapshot: pickRows(rs.map((r) => r.snapshot), (s) => `${s.backend}|${s.stateBytes}`, snapshotKey, 'snapshot'),
+    snapshot: pickRows(rs.map((r) => r.snapshot), snapshotId, snapshotKey, 'snapshot'),
+    snapshotByGoal: snapshotByGoal(rs.map((r) => r.snapshot)),
     memory: pickRows<MemoryResult>(rs.map((r) => r.memory), (m) => `${m.backend}|${m.kind}`, (m) => m.ratio, 'memory'),
     rss: pickRows<RssResult>(rs.map((r) => r.rss), (x) => x.backend, (x) => Math.max(...x.steps.map((s) => s.rssMb)) / x.boundMb, 'rss'),
     storage: fieldRows(rs.map((r) => r.storage), (x) => x.target, 'storage'),
     savepoint: nullableSection(rs.map((r) => r.savepoint), 'savepoint', savepointMedian),
-    runtime: nullableSection(rs.map((r) => r.runtime), 'runtime', (xs) => fieldMedian(xs, 'runtime')),
+    runtime: runtime?.runtime ?? null,
+    ...(runtime ? { runtimeByGoal: runtime.byGoal } : {}),
     ttlCompaction: fieldRows(rs.map((r) => r.ttlCompaction), (x) => `${x.layout}|${x.expiredFraction}`, 'ttlCompaction'),
     timers: fieldRows(rs.map((r) => r.timers ?? []), (x) => x.backend, 'timers'),
     windows: nullableSection(rs.map((r) => r.windows), 'windows', (xs) => fieldMedian(xs, 'windows')),

@@ -11,6 +11,7 @@ import { GOALS } from './config.js';
 import { fieldMedian, loadRun, median, medianIndex, medianResults, type LoadedRun } from './median-results.js';
 import { goalRows, type BenchResults } from './report.js';
 import type { RuntimeResult } from './runtime.js';
+import type { ChurnSample, SnapshotResultRow } from './snapshot.js';
 import { summarize } from './stats.js';
 
 const ops = (v: number) => summarize([v * 0.9, v, v * 1.1]);
@@ -133,4 +134,42 @@ test('median.js writes one results.json and report.md from results.json files, s
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+/** A RocksDB snapshot row with one 1% churn sample between compactions: full snapshot time, increment total, RocksDB's own checkpoint, uploaded fraction, longest sync phase. */
+function rocksSnapshot(fullMs: number, incMs: number, rocksMs: number, uploaded: number, syncMs: number): SnapshotResultRow {
+  const c: ChurnSample = { phase: 'compacted', l0Files: 1, compactionWaitMs: 0, churn: 0.01, keysChanged: 100, syncMs, asyncMs: incMs - syncMs, totalMs: incMs, checkpointedSize: uploaded * 1000, fullSize: 1000, restoreMs: 1, downloadMs: 1, rocksCheckpointMs: rocksMs };
+  const one = summarize([1]);
+  return { backend: 'rocksdb', stateBytes: 10 * 1024 * 1024, entries: 10, valueBytes: 1, samples: [], syncMs: summarize([1]), asyncMs: one, totalMs: summarize([fullMs]), restoreMs: one, downloadMs: one, bytesWritten: 1, rssBeforeMb: 1, rssPeakMb: 1, cpMs: one, ratioToCp: 1, restoreToDownload: 1, fullFormat: 'CANONICAL', nativeFull: null, rebase: null, compactMs: 1, churn: [c] };
+}
+
+const withSection = (r: LoadedRun, part: Partial<BenchResults>): LoadedRun => ({ ...r, results: { ...r.results, ...part } });
+
+test('each snapshot goal takes its rows whole from the run with that goal\'s median, not from the run of another goal', () => {
+  // speedup (full / increment): 10, 5, 8 -> run 3 (8×); vs RocksDB (increment / rocks): 4, 2, 1 -> run 2 (2×);
+  // uploaded: 1%, 3%, 2% -> run 3; sync pause: 30, 60, 90 ms -> run 2. Run 2 has the median vs-RocksDB ratio.
+  const rows = [rocksSnapshot(100, 10, 2.5, 0.01, 30), rocksSnapshot(100, 20, 10, 0.03, 60), rocksSnapshot(200, 25, 25, 0.02, 90)];
+  const m = medianResults(RUNS.map((r, i) => withSection(r, { snapshot: [rows[i]!] })));
+  assert.equal(m.snapshot[0], rows[1], 'the table row: the run with the median main ratio (vs RocksDB)');
+  const goal = (prefix: string) => goalRows(m).find((g) => g.goal.startsWith(prefix))!;
+  assert.match(goal('RocksDB: incremental checkpoint vs full (canonical) snapshot, 1% churn, between compactions').measured, /10 MB: 8\.0×/, 'speedup: its own median (run 3), not run 2\'s 5.0×');
+  assert.match(goal('RocksDB: incremental checkpoint total vs RocksDB').measured, /10 MB: 2\.00× \(20\.0 vs 10\.0 ms\)/, 'ratio and both times from run 2');
+  assert.match(goal('RocksDB: bytes uploaded by the incremental checkpoint, 1% churn, between').measured, /10 MB: 2\.00%/, 'uploaded: its own median (run 3), not run 2\'s 3%');
+  assert.match(goal('RocksDB: synchronous snapshot phase').measured, /10 MB: 60\.0 ms/);
+});
+
+test('each runtime goal takes its rates from the run with its own median ratio', () => {
+  const rt = (offRate: number, baseRate: number, onRate: number, alignedMs: number, unalignedMs: number): RuntimeResult => {
+    const s = (v: number) => summarize([v]);
+    const bp = (mode: string, ms: number) => ({ mode, durationsMs: [ms], durationMs: s(ms), maxAlignmentMs: 1, persistedInflightBytes: 0 });
+    return { records: 1000, intervalMs: 1000, runs: [], offRecordsPerSec: s(offRate), onRecordsPerSec: s(onRate), throughputRatio: onRate / offRate, baselineRecordsPerSec: s(baseRate), baselineRatio: offRate / baseRate, aligned: bp('EXACTLY_ONCE', alignedMs), unaligned: bp('UNALIGNED', unalignedMs), durationRatio: unalignedMs / alignedMs } as unknown as RuntimeResult;
+  };
+  // baseline ratio 0.5, 0.8, 0.6 -> run 3; throughput 0.9, 0.95, 1.0 -> run 2; unaligned 0.02, 0.01, 0.05 -> run 1.
+  const rts = [rt(100, 200, 90, 100, 2), rt(160, 200, 152, 100, 1), rt(120, 200, 120, 100, 5)];
+  const m = medianResults(RUNS.map((r, i) => withSection(r, { runtime: rts[i]! })));
+  assert.equal(m.runtime, rts[1], 'the runtime section whole from the run with the median on/off ratio');
+  const goal = (prefix: string) => goalRows(m).find((g) => g.goal.startsWith(prefix))!;
+  assert.match(goal('Runtime, one thread').measured, /^0\.60× \(120 vs 200 records/, 'rates from run 3, the median baseline ratio');
+  assert.match(goal('Runtime: job throughput with checkpoints').measured, /^0\.95× \(152 vs 160 records/, 'rates from run 2');
+  assert.match(goal('Runtime: under backpressure').measured, /^0\.020× \(2\.0 vs 100\.0 ms\)/, 'durations from run 1');
 });

@@ -1,73 +1,16 @@
 import type { AccessResult } from './access.js';
-import { GOALS } from './config.js';
+import { BASELINE_NAME, MIB, metCell, n, ops, pct, PHASE, sizeMb, x2 } from './format.js';
+import { goalRows } from './goal-rows.js';
 import { suiteTimes, type JobTime } from './job-times.js';
-import type { MachineInfo } from './machine.js';
-import type { MemoryResult } from './memory.js';
-import type { RssResult } from './rss.js';
-import type { RuntimeResult } from './runtime.js';
-import type { TimersResult } from './timers.js';
-import type { WindowsResult } from './windows.js';
-import type { SavepointOp, SavepointOpResult, SavepointResult } from './savepoint.js';
+import type { BenchResults, MedianOf } from './results.js';
 import type { SnapshotResultRow } from './snapshot.js';
-
-/**
- * Why the runtime has no worker-thread mode (issue 16 asks for the reason when it is not built):
- * tasks share their channels, keyed backends and the checkpoint coordinator as JS objects; across
- * threads every batch would be structured-cloned through a MessagePort, and the last measurement
- * (2 threads: 1.18× for 40% more CPU) showed the per-record cost must come down first.
- */
-const WORKER_THREADS_NOT_BUILT = 'channels, backends and the coordinator are shared JS objects; batches would be structured-cloned per hop; per-record cost first (last measured: 1.18× on 2 threads)';
-import type { StorageResult } from './storage.js';
-import { ttlCompactionSection, type TtlCompactionRow } from './ttl-compaction-report.js';
+import type { TimersResult } from './timers.js';
+import { ttlCompactionSection } from './ttl-compaction-report.js';
 import { summarize } from './stats.js';
 import { groupedBarChart, logLineChart } from './svg.js';
 
-/** Which runs a median result (median-results.ts) was taken from. */
-export interface MedianOf {
-  readonly runs: readonly { readonly file: string; readonly startedAt: string; readonly wallTimeMs: number; readonly gitCommit: string; readonly loadAverage?: { readonly start: readonly number[]; readonly end: readonly number[] } }[];
-  /** Set when something about the runs deserves a warning (e.g. different commits). */
-  readonly note?: string;
-}
-
-export interface BenchResults {
-  readonly schema: 3;
-  readonly preset: string;
-  readonly startedAt: string;
-  readonly wallTimeMs: number;
-  /** 1/5/15-minute load averages when the run started and ended (absent in older results). */
-  readonly loadAverage?: { readonly start: readonly number[]; readonly end: readonly number[] };
-  /** Wall and CPU time of every child job, in run order (absent in older results). */
-  readonly jobTimes?: readonly JobTime[];
-  /** Present when these results are the median of several runs (bench/src/median.ts). */
-  readonly medianOf?: MedianOf;
-  readonly machine: MachineInfo;
-  readonly goals: typeof GOALS;
-  readonly config: unknown;
-  readonly access: readonly AccessResult[];
-  readonly snapshot: readonly SnapshotResultRow[];
-  readonly memory: readonly MemoryResult[];
-  readonly rss: readonly RssResult[];
-  readonly storage: readonly StorageResult[];
-  /** null: the suite did not run. */
-  readonly savepoint: SavepointResult | null;
-  readonly runtime: RuntimeResult | null;
-  readonly ttlCompaction: readonly TtlCompactionRow[];
-  /** Absent in results written before the timers suite existed. */
-  readonly timers?: readonly TimersResult[];
-  /** Absent in results written before the window suite existed. */
-  readonly windows?: WindowsResult | null;
-}
-
-const MIB = 1024 * 1024;
-const n = (v: number, d = 0) => (Number.isFinite(v) ? v.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }) : 'n/a');
-const ops = (v: number | null) => (v === null || !Number.isFinite(v) ? 'n/a' : v >= 1e6 ? `${(v / 1e6).toFixed(2)} M` : v >= 1e3 ? `${(v / 1e3).toFixed(1)} k` : v.toFixed(0));
-const sizeMb = (b: number) => (b >= 1024 * 1024 ? `${n(b / (1024 * 1024), b < 10 * 1024 * 1024 ? 1 : 0)} MB` : `${n(b / 1024, 0)} KB`);
-
-const PHASE = { compacted: 'between compactions', 'after-bulk-load': 'after the bulk load, compactions awaited' } as const;
-const BASELINE_NAME = { 'minimal-heap': 'minimal heap backend', 'js-map': 'JS Map', 'rocksdb-raw': 'raw RocksDB', 'rocksdb-cpp': 'plain C++ RocksDB' } as const;
-/** A ratio with 2 decimals; 'n/a' where it was not measured (NaN, or null once written to JSON). */
-const x2 = (v: number | null) => (v !== null && Number.isFinite(v) ? v.toFixed(2) : 'n/a');
-const metCell = (ok: boolean) => (ok ? 'met' : '**not met**');
+export type { BenchResults, MedianOf } from './results.js';
+export { goalRows } from './goal-rows.js';
 
 export function accessSummaryTable(r: BenchResults): string {
   const rows = ['| State | Operation | Backend | ops/s (median) | p25–p75 | Baseline | Baseline ops/s | Ratio | Ratio p25–p75 (rounds) | Goal | Met | JS Map ops/s (info) | Ratio to JS Map (info) |', '|---|---|---|---:|---:|---|---:|---:|---:|---|---|---:|---:|'];
@@ -76,127 +19,6 @@ export function accessSummaryTable(r: BenchResults): string {
     const info = a.info ? `${ops(a.info.ops.median)} | ${x2(a.info.ratio)}×` : '— | —';
     rows.push(`| ${a.kind} | ${a.op} | ${a.backend} | ${ops(a.backendOps.median)} | ${ops(a.backendOps.p25)}–${ops(a.backendOps.p75)} | ${BASELINE_NAME[a.baseline]} | ${a.skipped === undefined ? ops(a.baselineOps.median) : 'n/a'} | ${x2(a.ratio)}× | ${a.ratioRounds ? `${a.ratioRounds.p25.toFixed(2)}–${a.ratioRounds.p75.toFixed(2)} (${a.ratioRounds.samples}${a.skippedRounds ? `; ${a.skippedRounds} skipped: net time ≤ 0` : ''})` : '—'} | ${goal === null ? '—' : `≥ ${goal}×`} | ${goal === null ? 'reported only' : a.skipped !== undefined ? `not measured: ${a.skipped}` : metCell(a.ratio >= goal)} | ${info} |`);  }
   return rows.join('\n');
-}
-
-interface GoalRow {
-  readonly goal: string;
-  readonly target: string;
-  readonly measured: string;
-  /** undefined: nothing measured in this run. */
-  readonly met: boolean | undefined;
-}
-
-const pct = (x: number) => `${(x * 100).toFixed(x < 0.1 ? 2 : 1)}%`;
-
-/** One row per goal of the brief, evaluated on this run's numbers. */
-export function goalRows(r: BenchResults): GoalRow[] {
-  const g = r.goals;
-  const rows: GoalRow[] = [];
-  // Heap backends (issue 16): every op vs the same-semantics minimal heap backend, one row per
-  // backend and state kind; setCurrentKey alone vs the minimal key -> key-group step.
-  const heap = r.access.filter((a) => a.baseline === 'minimal-heap');
-  const heapNames = { value: 'ValueState', list: 'ListState', map: 'MapState' } as const;
-  for (const backend of [...new Set(heap.map((a) => a.backend))]) {
-    for (const kind of ['value', 'list', 'map'] as const) {
-      const xs = heap.filter((a) => a.backend === backend && a.kind === kind && a.op !== 'setCurrentKey');
-      if (xs.length === 0) continue;
-      const met = xs.filter((a) => a.ratio >= g.heapAccessRatioMin).length;
-      rows.push({ goal: `${backend}: ${heapNames[kind]} ops/s vs the same-semantics minimal heap backend (JS Map: information only, see the access table)`, target: `≥ ${g.heapAccessRatioMin}× on every op`, measured: `${met}/${xs.length}: ${xs.map((a) => `${a.op} ${x2(a.ratio)}× (${ops(a.baselineOps.median)}/s)`).join(', ')}`, met: met === xs.length });
-    }
-    const sk = heap.find((a) => a.backend === backend && a.op === 'setCurrentKey');
-    if (sk) rows.push({ goal: `${backend}: setCurrentKey alone vs the minimal key → key-group step (serialize int32, murmur3, mod)`, target: `≥ ${g.setCurrentKeyRatioMin}×`, measured: `${x2(sk.ratio)}× (${ops(sk.backendOps.median)} vs ${ops(sk.baselineOps.median)}/s)`, met: sk.ratio >= g.setCurrentKeyRatioMin });
-  }
-  const rocksRow = (goal: string, target: number, xs: readonly AccessResult[]) => {
-    if (xs.length === 0) return;
-    const skipped = xs.find((a) => a.skipped !== undefined)?.skipped;
-    const measured = skipped ?? xs.map((a) => `${a.op} ${x2(a.ratio)}× (${ops(a.backendOps.median)} vs ${ops(a.baselineOps.median)}/s)`).join(', ');
-    rows.push({ goal, target: `≥ ${target}×`, measured, met: skipped === undefined ? xs.every((a) => a.ratio >= target) : undefined });
-  };
-  const rocks = r.access.filter((a) => a.baseline === 'rocksdb-raw' && a.goal !== null);
-  rocksRow('RocksDB: binding get / put ops/s vs plain C++ RocksDB (same keys, values, options)', g.rocksBindingCppRatioMin, r.access.filter((a) => a.baseline === 'rocksdb-cpp'));
-  rocksRow('RocksDB: ValueState ops/s vs the raw binding on identical bytes', g.rocksValueRatioMin, rocks.filter((a) => a.kind === 'value'));
-  rocksRow('RocksDB: list / map iteration ops/s vs the raw binding iterating the same bytes', g.rocksIterationRatioMin, rocks.filter((a) => a.kind !== 'value'));
-  if (r.memory.length > 0) {
-    const met = r.memory.filter((x) => x.ratio <= g.memoryRatioMax).length;
-    rows.push({ goal: 'Heap backends: heap bytes per entry vs a JS Map holding the same values', target: `≤ ${g.memoryRatioMax}×`, measured: `${met}/${r.memory.length}: ${r.memory.map((x) => `${x.backend} ${x.kind} ${x.ratio.toFixed(2)}× (${n(x.backendBytesPerEntry, 1)} vs ${n(x.baselineBytesPerEntry, 1)} B)`).join(', ')}`, met: met === r.memory.length });
-  }
-  const fs = r.snapshot.filter((s) => s.backend === 'fs');
-  if (fs.length > 0) {
-    rows.push({ goal: 'Fs backend: a full snapshot does not double RSS (copy-on-write)', target: 'peak < 2× before', measured: fs.map((s) => `${sizeMb(s.stateBytes)}: ${(s.rssPeakMb / s.rssBeforeMb).toFixed(2)}×`).join(', '), met: fs.every((s) => s.rssPeakMb < 2 * s.rssBeforeMb) });
-  }
-  const inc = r.snapshot.filter((s) => s.churn.length > 0);
-  for (const phase of ['compacted', 'after-bulk-load'] as const) {
-    // Median over the samples of one (size, phase) at 1% churn.
-    const c1 = inc.flatMap((s) => {
-      const cs = s.churn.filter((c) => c.churn === 0.01 && c.phase === phase);
-      if (cs.length === 0) return [];
-      // A compaction replaced every SST of the base before this checkpoint: nothing was left to
-      // reuse, so it uploads everything whatever the churn. Shown, and still judged by the goals.
-      const replaced = cs.every((c) => (c.baseSstFiles ?? 0) > 0 && c.baseSstFilesLive === 0);
-      return [{ s, n: cs.length, totalMs: summarize(cs.map((c) => c.totalMs)).median, uploaded: summarize(cs.map((c) => c.checkpointedSize / c.fullSize)).median, replaced, baseFiles: cs[0]!.baseSstFiles ?? 0 }];
-    });
-    if (c1.length === 0) continue;
-    const when = PHASE[phase];
-    const samples = (k: number) => (k > 1 ? ` (median of ${k})` : '');
-    const info = (x: (typeof c1)[number]) => (x.replaced ? ` (a compaction had replaced all ${x.baseFiles} SSTs of the base)` : '');
-    const judge = (ok: (x: (typeof c1)[number]) => boolean) => c1.every(ok);
-    rows.push({ goal: `RocksDB: incremental checkpoint vs full (canonical) snapshot, 1% churn, ${when}: total time`, target: `≥ ${g.incrementalSpeedupMin}× faster`, measured: c1.map((x) => `${sizeMb(x.s.stateBytes)}: ${(x.s.totalMs.median / x.totalMs).toFixed(1)}×${samples(x.n)}${info(x)}`).join(', '), met: judge((x) => x.s.totalMs.median / x.totalMs >= g.incrementalSpeedupMin) });
-    const vsRocks = c1.map((x) => {
-      const cs = x.s.churn.filter((c) => c.churn === 0.01 && c.phase === phase);
-      const base = summarize(cs.map((c) => c.rocksCheckpointMs ?? NaN)).median;
-      return { ...x, base, ratio: x.totalMs / base };
-    });
-    const at10 = vsRocks.filter((x) => x.s.stateBytes <= 10 * MIB);
-    rows.push({
-      goal: `RocksDB: incremental checkpoint total vs RocksDB's own flush + createCheckpoint of the same state, 1% churn, ${when} (goal on 10 MB; larger sizes informational)`,
-      target: `≤ ${g.incrementalVsRocksMax}×`,
-      measured: vsRocks.map((x) => `${sizeMb(x.s.stateBytes)}: ${x.ratio.toFixed(2)}× (${n(x.totalMs, 1)} vs ${n(x.base, 1)} ms)${samples(x.n)}${info(x)}`).join(', '),
-      met: at10.length === 0 || at10.some((x) => !Number.isFinite(x.ratio)) ? undefined : at10.every((x) => x.ratio <= g.incrementalVsRocksMax),
-    });
-    rows.push({ goal: `RocksDB: bytes uploaded by the incremental checkpoint, 1% churn, ${when}`, target: `≤ ${pct(g.incrementalUploadMaxFraction)} of full`, measured: c1.map((x) => `${sizeMb(x.s.stateBytes)}: ${pct(x.uploaded)}${samples(x.n)}${info(x)}`).join(', '), met: judge((x) => x.uploaded <= g.incrementalUploadMaxFraction) });
-  }
-  const rocksSnaps = r.snapshot.filter((s) => s.fullFormat === 'CANONICAL');
-  if (rocksSnaps.length > 0) {
-    const syncMax = (s: SnapshotResultRow) => Math.max(s.syncMs.max, s.nativeFull?.syncMs ?? 0, s.rebase?.syncMs ?? 0, ...s.churn.map((c) => c.syncMs));
-    rows.push({ goal: 'RocksDB: synchronous snapshot phase (max over canonical, native full and incremental checkpoints)', target: `≤ ${g.syncPauseMaxMs} ms`, measured: rocksSnaps.map((s) => `${sizeMb(s.stateBytes)}: ${syncMax(s).toFixed(1)} ms`).join(', '), met: rocksSnaps.every((s) => syncMax(s) <= g.syncPauseMaxMs) });
-  }
-  for (const x of r.rss) {
-    const maxRss = Math.max(...x.steps.map((s) => s.rssMb));
-    rows.push({ goal: `${x.backend}: process RSS as state grows (${x.steps.map((s) => sizeMb(s.stateBytes)).join(' → ')})`, target: `≤ empty ${n(x.emptyRssMb)} + cache ${n(x.blockCacheMb)} + write buffers ${n(x.writeBuffersMb)} + ${g.rssConstantMb} = ${n(x.boundMb)} MB`, measured: `max ${n(maxRss)} MB; slope ${n(x.slopeMbPer100Mb, 1)} MB per 100 MB of state`, met: x.met });
-  }
-  const sp = r.savepoint;
-  if (sp) {
-    const w = sp.ops.find((o) => o.op === 'write')!;
-    const rd = sp.ops.find((o) => o.op === 'read')!;
-    const rv = sp.ops.find((o) => o.op === 'read-views');
-    const vsMinimal = (o: SavepointOpResult, m: SavepointOp) => {
-      const b = sp.ops.find((x) => x.op === m);
-      return b === undefined ? '' : `; vs the minimal ${m.includes('write') ? 'writer' : 'reader'} (same run): ${(b.ms.median / o.ms.median).toFixed(2)}×`;
-    };
-    const size = sizeMb(sp.canonicalBytes);
-    rows.push({ goal: `Savepoint: canonical write throughput (bootstrap + write, ${size}) vs \`cp\` + \`sync\` of the same bytes (like for like: the writer fsyncs every file)`, target: `≥ ${g.savepointWriteCpSyncRatioMin}×`, measured: `${w.ratioToCpSync.toFixed(2)}× (${n(w.mibps)} MiB/s); vs plain \`cp\`: ${w.ratioToCp.toFixed(2)}×${vsMinimal(w, 'minimal-write')}`, met: w.ratioToCpSync >= g.savepointWriteCpSyncRatioMin });
-    rows.push({ goal: `Savepoint: canonical read throughput (readKeyedState, every entry decoded, values copied, ${size}) vs plain \`cp\``, target: `≥ ${g.savepointReadCpRatioMin}×`, measured: `${rd.ratioToCp.toFixed(2)}× (${n(rd.mibps)} MiB/s)${vsMinimal(rd, 'minimal-read')}`, met: rd.ratioToCp >= g.savepointReadCpRatioMin });
-    if (rv !== undefined) {
-      rows.push({ goal: `Savepoint: canonical read throughput handing out views (readKeyedStateBlocks with views, every entry decoded, ${size}) vs plain \`cp\``, target: `≥ ${g.savepointReadViewsCpRatioMin}×`, measured: `${rv.ratioToCp.toFixed(2)}× (${n(rv.mibps)} MiB/s)${vsMinimal(rv, 'minimal-read-views')}`, met: rv.ratioToCp >= g.savepointReadViewsCpRatioMin });
-    }
-    for (const which of ['convert-to-native', 'convert-to-canonical'] as const) {
-      const c = sp.ops.find((o) => o.op === which);
-      if (c === undefined) continue;
-      rows.push({ goal: `Savepoint: ${which === 'convert-to-native' ? 'convert canonical → native RocksDB' : 'convert native RocksDB → canonical'} throughput vs plain \`cp\` of the same bytes`, target: `≥ ${g.convertCpRatioMin}×`, measured: `${c.ratioToCp.toFixed(2)}× (${n(c.ms.median, 0)} ms, ${n(c.mibps)} MiB/s)`, met: c.ratioToCp >= g.convertCpRatioMin });
-    }
-    const f = sp.flink;
-    rows.push({ goal: 'Savepoint: Apache Flink canonical savepoint write of the same state vs our own canonical write (time ratio, same run)', target: '≥ 1×', measured: `${f.writeRatio.toFixed(2)}× (${n(f.writeMs.median, 1)} vs ${n(w.ms.median, 1)} ms)`, met: f.writeRatio >= 1 });
-    rows.push({ goal: 'Savepoint: Apache Flink canonical savepoint read (every record decoded) vs our own canonical read (time ratio, same run)', target: '≥ 1×', measured: `${f.readRatio.toFixed(2)}× (${n(f.readMs.median, 1)} vs ${n(rd.ms.median, 1)} ms)`, met: f.readRatio >= 1 });
-  }
-  const rt = r.runtime;
-  if (rt) {
-    rows.push({ goal: `Runtime, one thread: job throughput (checkpointing off) vs the same work staged in batches of 256 without a runtime (${n(rt.records)} records, median of ${rt.offRecordsPerSec.samples})`, target: `≥ ${g.runtimeBaselineRatioMin}×`, measured: `${rt.baselineRatio.toFixed(2)}× (${n(rt.offRecordsPerSec.median)} vs ${n(rt.baselineRecordsPerSec.median)} records per CPU-second)`, met: rt.baselineRatio >= g.runtimeBaselineRatioMin });
-    rows.push({ goal: `Runtime: job throughput with checkpoints every ${rt.intervalMs} ms vs checkpointing off (${n(rt.records)} records, median of ${rt.onRecordsPerSec.samples})`, target: `≥ ${g.runtimeThroughputRatioMin}×`, measured: `${rt.throughputRatio.toFixed(2)}× (${n(rt.onRecordsPerSec.median)} vs ${n(rt.offRecordsPerSec.median)} records per CPU-second)`, met: rt.throughputRatio >= g.runtimeThroughputRatioMin });
-    rows.push({ goal: 'Runtime on worker threads (tasks of one job on 2 threads) vs the one-thread job on 2 cores', target: '> 1.5×', measured: `not built: ${WORKER_THREADS_NOT_BUILT}`, met: undefined });
-    rows.push({ goal: 'Runtime: under backpressure, unaligned checkpoint duration vs aligned, same job (median)', target: `≤ ${g.runtimeUnalignedRatioMax}×`, measured: `${rt.durationRatio.toFixed(3)}× (${n(rt.unaligned.durationMs.median, 1)} vs ${n(rt.aligned.durationMs.median, 1)} ms)`, met: rt.durationRatio <= g.runtimeUnalignedRatioMax });
-  }
-  if (r.preset === 'quick') rows.push({ goal: 'Quick preset wall time', target: '< 300 s', measured: `${(r.wallTimeMs / 1000).toFixed(1)} s${r.medianOf ? ` (median of ${r.medianOf.runs.length} runs)` : ''}`, met: r.wallTimeMs < 300_000 });
-  return rows;
 }
 
 export function markdownReport(r: BenchResults): string {
