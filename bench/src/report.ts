@@ -22,12 +22,30 @@ export function accessSummaryTable(r: BenchResults): string {
 }
 
 export function markdownReport(r: BenchResults): string {
+  const out = [...headerSection(r), ...timeSection(r.jobTimes ?? [])];
+  out.push('## State access');
+  out.push('');
+  out.push('![ops/s per operation](access-ops.svg)');
+  out.push('');
+  out.push(accessSummaryTable(r));
+  out.push('');
+  out.push(...snapshotSection(r), ...memorySection(r), ...storageSection(r), ...savepointSection(r), ...runtimeSection(r));
+  out.push(...ttlCompactionSection(r.ttlCompaction));
+  out.push(...timersSection(r.timers ?? []));
+  out.push(...windowsSection(r));
+  out.push('Raw numbers, every sample and the machine description: `results.json`.');
+  out.push('');
+  return out.join('\n');
+}
+
+/** Title, machine, goal counts, how access is timed, and the goals table. */
+function headerSection(r: BenchResults): string[] {
+  const out: string[] = [];
   const m = r.machine;
   const withGoal = r.access.filter((a) => a.goal !== null);
   const accessGoals = withGoal.length;
   const accessMet = withGoal.filter((a) => a.ratio >= (a.goal ?? 0)).length;
   const memMet = r.memory.filter((x) => x.ratio <= r.goals.memoryRatioMax).length;
-  const out: string[] = [];
   out.push(`# flowstate benchmark report (${r.preset} preset${r.medianOf ? `, median of ${r.medianOf.runs.length} runs` : ''})`);
   out.push('');
   out.push(...medianHeader(r.medianOf));
@@ -44,13 +62,12 @@ export function markdownReport(r: BenchResults): string {
   out.push('|---|---|---|---|');
   for (const g of goalRows(r)) out.push(`| ${g.goal} | ${g.target} | ${g.measured} | ${g.met === undefined ? 'not measured' : metCell(g.met)} |`);
   out.push('');
-  out.push(...timeSection(r.jobTimes ?? []));
-  out.push('## State access');
-  out.push('');
-  out.push('![ops/s per operation](access-ops.svg)');
-  out.push('');
-  out.push(accessSummaryTable(r));
-  out.push('');
+  return out;
+}
+
+/** Full snapshots, and the incremental checkpoints of backends that have them. */
+function snapshotSection(r: BenchResults): string[] {
+  const out: string[] = [];
   out.push('## Snapshots (full, to a local directory)');
   out.push('');
   if (r.snapshot.length > 0) out.push('![snapshot time vs state size](snapshot-time.svg)');
@@ -90,6 +107,12 @@ export function markdownReport(r: BenchResults): string {
     }
   }
   out.push('');
+  return out;
+}
+
+/** Heap bytes per entry, and RSS of off-heap backends as state grows. */
+function memorySection(r: BenchResults): string[] {
+  const out: string[] = [];
   out.push('## Memory (heap bytes per entry, `--expose-gc`, heapUsed deltas)');
   out.push('');
   out.push('| Backend | State | Entries | Backend B/entry | JS Map B/entry | Ratio | Goal | Met |');
@@ -108,6 +131,12 @@ export function markdownReport(r: BenchResults): string {
     for (const x of r.rss) out.push(`- ${x.backend}: empty-process RSS ${n(x.emptyRssMb)} MB, block cache ${n(x.blockCacheMb)} MB, write buffers ${n(x.writeBuffersMb)} MB; RSS slope ${n(x.slopeMbPer100Mb, 1)} MB per 100 MB of state.`);
     out.push('');
   }
+  return out;
+}
+
+/** Checkpoint storage throughput per target. */
+function storageSection(r: BenchResults): string[] {
+  const out: string[] = [];
   if (r.storage.length > 0) {
     out.push('## Checkpoint storage throughput');
     out.push('');
@@ -118,6 +147,12 @@ export function markdownReport(r: BenchResults): string {
     for (const x of r.storage) out.push(`| ${x.target} | ${n(x.uploadMs.median, 1)} (${n(x.uploadMs.p25, 1)}–${n(x.uploadMs.p75, 1)}) | ${n(x.uploadMBps)} | ${x.uploadRatioToLocal.toFixed(2)}× | ${n(x.downloadMs.median, 1)} (${n(x.downloadMs.p25, 1)}–${n(x.downloadMs.p75, 1)}) | ${n(x.downloadMBps)} | ${x.downloadRatioToLocal.toFixed(2)}× | ${x.description} |`);
     out.push('');
   }
+  return out;
+}
+
+/** Savepoint operations vs `cp`, Apache Flink, validation RSS. */
+function savepointSection(r: BenchResults): string[] {
+  const out: string[] = [];
   const sp = r.savepoint;
   if (sp) {
     out.push('## Savepoints');
@@ -134,6 +169,12 @@ export function markdownReport(r: BenchResults): string {
     out.push(`Peak RSS (VmHWM) of the process validating the canonical savepoint: ${n(sp.validatePeakRssMb)} MB (the same process with the library loaded, idle: ${n(sp.idleRssMb)} MB); validation ${sp.validateOk ? 'ok' : '**failed**'}.`);
     out.push('');
   }
+  return out;
+}
+
+/** Runtime throughput with checkpointing on / off, and under backpressure. */
+function runtimeSection(r: BenchResults): string[] {
+  const out: string[] = [];
   const rt = r.runtime;
   if (rt) {
     out.push('## Runtime (checkpointing cost)');
@@ -155,8 +196,12 @@ export function markdownReport(r: BenchResults): string {
     out.push(`Ratios: throughput on / off ${rt.throughputRatio.toFixed(2)}× (goal ≥ ${r.goals.runtimeThroughputRatioMin}×); unaligned / aligned duration ${rt.durationRatio.toFixed(3)}× (goal ≤ ${r.goals.runtimeUnalignedRatioMax}×).`);
     out.push('');
   }
-  out.push(...ttlCompactionSection(r.ttlCompaction));
-  out.push(...timersSection(r.timers ?? []));
+  return out;
+}
+
+/** Window operators vs the same job without windows. */
+function windowsSection(r: BenchResults): string[] {
+  const out: string[] = [];
   const w = r.windows;
   if (w) {
     out.push('## Windows (window operator vs the same job without windows)');
@@ -168,9 +213,7 @@ export function markdownReport(r: BenchResults): string {
     for (const b of w.backends) out.push(`| ${b.backend} | ${n(b.recordsPerSec.plain.median)} | ${n(b.recordsPerSec.tumbling.median)} | ${n(b.recordsPerSec.session.median)} | ${b.tumblingRatio.toFixed(2)}× | ${b.sessionRatio.toFixed(2)}× |`);
     out.push('');
   }
-  out.push('Raw numbers, every sample and the machine description: `results.json`.');
-  out.push('');
-  return out.join('\n');
+  return out;
 }
 
 export function accessChart(r: BenchResults): string {
