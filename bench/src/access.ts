@@ -511,7 +511,7 @@ export async function runAccessSuite(p: Preset, backendId: string, kind: StateKi
         clock,
         opsPerBatch: p.batch,
         roundMs: p.roundMs,
-        timeMs: p.timeMs,
+        timeMs: min ? p.cpuTimeMs : p.timeMs,
         minRounds: p.iterations,
         warmupMs: p.warmupMs,
         warmupBatches: p.warmupIterations,

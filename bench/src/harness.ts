@@ -92,7 +92,7 @@ export async function runHarness(o: HarnessOptions): Promise<BenchResults> {
     const out = () => join(scratch, `out-${Math.random().toString(36).slice(2)}.json`);
     if (suites.includes('access')) {
       suite = 'access';
-      log(`# state access (${p.setupKeys} keys, batch ${p.batch}, ${p.timeMs} ms per side in interleaved rounds of ~${p.roundMs} ms)`);
+      log(`# state access (${p.setupKeys} keys, batch ${p.batch}, ${p.cpuTimeMs} ms (CPU time, heap backends) / ${p.timeMs} ms (wall time) per side in interleaved rounds of ~${p.roundMs} ms)`);
       for (const kind of STATE_KINDS) for (const b of backends) access.push(...run<AccessResult[]>({ type: 'access', preset: p.name, backend: b.id, kind, out: out() }));
     }
     if (suites.includes('snapshot')) {
