@@ -136,7 +136,8 @@ function randomKeys(n: number, range: number, seed: number): Int32Array {
   return a;
 }
 
-function valueOps(p: Preset, be: KeyedStateBackend<number>, raw?: RawRocks, min?: MinimalHeapBackend): OpPair[] {
+/** The value state and the JS Map filled with the same entries, and the key sequence the tasks walk (setup, untimed). */
+function valueSetup(p: Preset, be: KeyedStateBackend<number>) {
   const st: ValueState<number> = be.getPartitionedState(VoidNamespace, Serializers.voidNamespace, new ValueStateDescriptor<number>('value', Serializers.float64));
   const base = new Map<number, number>();
   // One loop per structure (here and in the other kinds): interleaving their allocations would
@@ -151,7 +152,15 @@ function valueOps(p: Preset, be: KeyedStateBackend<number>, raw?: RawRocks, min?
   const vals = Float64Array.from({ length: B }, (_, i) => i * 1.25 + 0.5);
   const cur = new KeyCursor(keys, B);
   const newKey = (i: number) => p.setupKeys + i;
-  const pairs: OpPair[] = withKeys(cur, [
+  return { st, base, B, keys, vals, cur, newKey };
+}
+
+type ValueSetup = ReturnType<typeof valueSetup>;
+
+/** The value ops: the backend vs the JS Map doing the same keyed work. */
+function valuePairs(be: KeyedStateBackend<number>, c: ValueSetup): OpPair[] {
+  const { st, base, B, keys, vals, cur, newKey } = c;
+  return withKeys(cur, [
     {
       op: 'valueUpdate',
       backend: () => { const o = cur.next(); for (let i = 0; i < B; i++) { be.setCurrentKey(keys[o + i]!); st.update(vals[i]!); } },
@@ -170,28 +179,35 @@ function valueOps(p: Preset, be: KeyedStateBackend<number>, raw?: RawRocks, min?
       baseline: () => { const o = cur.next(); let s = 0; for (let i = 0; i < B; i++) s += base.get(keys[o + i]!) ?? 0; sink += s; },
     },
   ]);
-  if (min) {
-    const ms = new MinimalValueState(min, 'value');
-    for (let k = 0; k < p.setupKeys; k++) { min.setCurrentKey(k); ms.update(k + 0.5); }
-    const withMin = withMinimal(pairs, {
-      valueUpdate: { baseline: () => { const o = cur.next(); for (let i = 0; i < B; i++) { min.setCurrentKey(keys[o + i]!); ms.update(vals[i]!); } } },
-      valueAdd: {
-        baseline: () => { for (let i = 0; i < B; i++) { min.setCurrentKey(newKey(i)); ms.update(vals[i]!); } },
-        resetBaseline: () => { for (let i = 0; i < B; i++) { min.setCurrentKey(newKey(i)); ms.clear(); } },
-      },
-      valueGet: { baseline: () => { const o = cur.next(); let s = 0; for (let i = 0; i < B; i++) { min.setCurrentKey(keys[o + i]!); s += ms.value() ?? 0; } sink += s; } },
-    });
-    // setCurrentKey alone against the minimal key -> key-group step (serialize, murmur3, mod); the
-    // JS Map has no such step, so there is no information-only task here.
-    withMin.push({
-      op: 'setCurrentKey',
-      keys: cur,
-      backend: () => { const o = cur.next(); for (let i = 0; i < B; i++) be.setCurrentKey(keys[o + i]!); },
-      baseline: () => { const o = cur.next(); for (let i = 0; i < B; i++) min.setCurrentKey(keys[o + i]!); sink += min.currentKeyGroup; },
-    });
-    return withMin;
-  }
-  if (!raw) return pairs;
+}
+
+/** The minimal heap backend as the baseline of every value op (the JS Map becomes information only). */
+function valueMinimal(p: Preset, be: KeyedStateBackend<number>, c: ValueSetup, pairs: OpPair[], min: MinimalHeapBackend): OpPair[] {
+  const { B, keys, vals, cur, newKey } = c;
+  const ms = new MinimalValueState(min, 'value');
+  for (let k = 0; k < p.setupKeys; k++) { min.setCurrentKey(k); ms.update(k + 0.5); }
+  const withMin = withMinimal(pairs, {
+    valueUpdate: { baseline: () => { const o = cur.next(); for (let i = 0; i < B; i++) { min.setCurrentKey(keys[o + i]!); ms.update(vals[i]!); } } },
+    valueAdd: {
+      baseline: () => { for (let i = 0; i < B; i++) { min.setCurrentKey(newKey(i)); ms.update(vals[i]!); } },
+      resetBaseline: () => { for (let i = 0; i < B; i++) { min.setCurrentKey(newKey(i)); ms.clear(); } },
+    },
+    valueGet: { baseline: () => { const o = cur.next(); let s = 0; for (let i = 0; i < B; i++) { min.setCurrentKey(keys[o + i]!); s += ms.value() ?? 0; } sink += s; } },
+  });
+  // setCurrentKey alone against the minimal key -> key-group step (serialize, murmur3, mod); the
+  // JS Map has no such step, so there is no information-only task here.
+  withMin.push({
+    op: 'setCurrentKey',
+    keys: cur,
+    backend: () => { const o = cur.next(); for (let i = 0; i < B; i++) be.setCurrentKey(keys[o + i]!); },
+    baseline: () => { const o = cur.next(); for (let i = 0; i < B; i++) min.setCurrentKey(keys[o + i]!); sink += min.currentKeyGroup; },
+  });
+  return withMin;
+}
+
+/** The raw RocksDB binding on identical bytes as the baseline of every value op. */
+function valueRaw(p: Preset, be: KeyedStateBackend<number>, c: ValueSetup, pairs: OpPair[], raw: RawRocks): OpPair[] {
+  const { B, keys, vals, cur, newKey } = c;
   // Raw RocksDB: the same rows, keys and value bytes precomputed.
   const { db, cf } = raw;
   const valBytes = Array.from(vals, (v) => float64Bytes(v));
@@ -207,6 +223,13 @@ function valueOps(p: Preset, be: KeyedStateBackend<number>, raw?: RawRocks, min?
     },
     valueGet: { baseline: () => { const o = cur.next(); let s = 0; for (let i = 0; i < B; i++) s += db.get(cf, rows[o + i]!)?.length ?? 0; sink += s; } },
   });
+}
+
+function valueOps(p: Preset, be: KeyedStateBackend<number>, raw?: RawRocks, min?: MinimalHeapBackend): OpPair[] {
+  const c = valueSetup(p, be);
+  const pairs = valuePairs(be, c);
+  if (min) return valueMinimal(p, be, c, pairs, min);
+  return raw ? valueRaw(p, be, c, pairs, raw) : pairs;
 }
 
 /** Every pair walks `cur` (see OpPair.keys). */
@@ -236,7 +259,8 @@ function withRaw(pairs: OpPair[], raw: Record<string, RawOverride>): OpPair[] {
   });
 }
 
-function listOps(p: Preset, be: KeyedStateBackend<number>, raw?: RawRocks, min?: MinimalHeapBackend): OpPair[] {
+/** The list state and the JS Map filled with the same entries, and the key sequence the tasks walk (setup, untimed). */
+function listSetup(p: Preset, be: KeyedStateBackend<number>) {
   const st: ListState<number> = be.getPartitionedState(VoidNamespace, Serializers.voidNamespace, new ListStateDescriptor<number>('list', Serializers.float64));
   const base = new Map<number, number[]>();
   const dummy = Array.from({ length: p.listValues }, (_, i) => i + 0.5);
@@ -251,7 +275,15 @@ function listOps(p: Preset, be: KeyedStateBackend<number>, raw?: RawRocks, min?:
   // Restores the lists touched by the last batch to `listValues` elements (untimed).
   const resetBackend = () => { for (let i = 0; i < B; i++) { be.setCurrentKey(keys[cur.last + i]!); st.update(dummy); } };
   const resetBaseline = () => { for (let i = 0; i < B; i++) base.set(keys[cur.last + i]!, dummy.slice()); };
-  const pairs: OpPair[] = withKeys(cur, [
+  return { st, base, dummy, B, keys, cur, resetBackend, resetBaseline };
+}
+
+type ListSetup = ReturnType<typeof listSetup>;
+
+/** The list ops: the backend vs the JS Map doing the same keyed work. */
+function listPairs(be: KeyedStateBackend<number>, c: ListSetup): OpPair[] {
+  const { st, base, dummy, B, keys, cur, resetBackend, resetBaseline } = c;
+  return withKeys(cur, [
     {
       op: 'listUpdate',
       backend: () => { const o = cur.next(); for (let i = 0; i < B; i++) { be.setCurrentKey(keys[o + i]!); st.update(dummy); } },
@@ -283,19 +315,26 @@ function listOps(p: Preset, be: KeyedStateBackend<number>, raw?: RawRocks, min?:
       baseline: () => { const o = cur.next(); let s = 0; for (let i = 0; i < B; i++) { for (const v of base.get(keys[o + i]!) ?? []) s += v; } sink += s; },
     },
   ]);
-  if (min) {
-    const ms = new MinimalListState(min, 'list');
-    for (let k = 0; k < p.listSetupKeys; k++) { min.setCurrentKey(k); ms.update(dummy); }
-    const minReset = () => { for (let i = 0; i < B; i++) { min.setCurrentKey(keys[cur.last + i]!); ms.update(dummy); } };
-    return withMinimal(pairs, {
-      listUpdate: { baseline: () => { const o = cur.next(); for (let i = 0; i < B; i++) { min.setCurrentKey(keys[o + i]!); ms.update(dummy); } } },
-      listAdd: { baseline: () => { const o = cur.next(); for (let i = 0; i < B; i++) { min.setCurrentKey(keys[o + i]!); ms.add(i + 0.25); } }, resetBaseline: minReset },
-      listAddAll: { baseline: () => { const o = cur.next(); for (let i = 0; i < B; i++) { min.setCurrentKey(keys[o + i]!); ms.addAll(dummy); } }, resetBaseline: minReset },
-      listGet: { baseline: () => { const o = cur.next(); let s = 0; for (let i = 0; i < B; i++) { min.setCurrentKey(keys[o + i]!); s += ms.get().length; } sink += s; } },
-      listGetAndIterate: { baseline: () => { const o = cur.next(); let s = 0; for (let i = 0; i < B; i++) { min.setCurrentKey(keys[o + i]!); for (const v of ms.get()) s += v; } sink += s; } },
-    });
-  }
-  if (!raw) return pairs;
+}
+
+/** The minimal heap backend as the baseline of every list op (the JS Map becomes information only). */
+function listMinimal(p: Preset, c: ListSetup, pairs: OpPair[], min: MinimalHeapBackend): OpPair[] {
+  const { dummy, B, keys, cur, resetBaseline } = c;
+  const ms = new MinimalListState(min, 'list');
+  for (let k = 0; k < p.listSetupKeys; k++) { min.setCurrentKey(k); ms.update(dummy); }
+  const minReset = () => { for (let i = 0; i < B; i++) { min.setCurrentKey(keys[cur.last + i]!); ms.update(dummy); } };
+  return withMinimal(pairs, {
+    listUpdate: { baseline: () => { const o = cur.next(); for (let i = 0; i < B; i++) { min.setCurrentKey(keys[o + i]!); ms.update(dummy); } } },
+    listAdd: { baseline: () => { const o = cur.next(); for (let i = 0; i < B; i++) { min.setCurrentKey(keys[o + i]!); ms.add(i + 0.25); } }, resetBaseline: minReset },
+    listAddAll: { baseline: () => { const o = cur.next(); for (let i = 0; i < B; i++) { min.setCurrentKey(keys[o + i]!); ms.addAll(dummy); } }, resetBaseline: minReset },
+    listGet: { baseline: () => { const o = cur.next(); let s = 0; for (let i = 0; i < B; i++) { min.setCurrentKey(keys[o + i]!); s += ms.get().length; } sink += s; } },
+    listGetAndIterate: { baseline: () => { const o = cur.next(); let s = 0; for (let i = 0; i < B; i++) { min.setCurrentKey(keys[o + i]!); for (const v of ms.get()) s += v; } sink += s; } },
+  });
+}
+
+/** The raw RocksDB binding on identical bytes as the baseline of every list op. */
+function listRaw(p: Preset, be: KeyedStateBackend<number>, c: ListSetup, pairs: OpPair[], raw: RawRocks): OpPair[] {
+  const { dummy, B, keys, cur, resetBackend, resetBaseline } = c;
   // Raw RocksDB: put / merge of the backend's list encoding ([u32 len][bytes]...), get + decode.
   const { db, cf } = raw;
   const dummyBytes = encodeListElements(dummy.map((v) => float64Bytes(v)));
@@ -319,7 +358,15 @@ function listOps(p: Preset, be: KeyedStateBackend<number>, raw?: RawRocks, min?:
   });
 }
 
-function mapOps(p: Preset, be: KeyedStateBackend<number>, raw?: RawRocks, min?: MinimalHeapBackend): OpPair[] {
+function listOps(p: Preset, be: KeyedStateBackend<number>, raw?: RawRocks, min?: MinimalHeapBackend): OpPair[] {
+  const c = listSetup(p, be);
+  const pairs = listPairs(be, c);
+  if (min) return listMinimal(p, c, pairs, min);
+  return raw ? listRaw(p, be, c, pairs, raw) : pairs;
+}
+
+/** The map state and the JS Map filled with the same entries, and the key sequence the tasks walk (setup, untimed). */
+function mapSetup(p: Preset, be: KeyedStateBackend<number>) {
   const st: MapState<number, number> = be.getPartitionedState(VoidNamespace, Serializers.voidNamespace, new MapStateDescriptor<number, number>('map', Serializers.int32, Serializers.float64));
   const base = new Map<number, Map<number, number>>();
   const M = p.mapKeysPerKey;
@@ -338,7 +385,15 @@ function mapOps(p: Preset, be: KeyedStateBackend<number>, raw?: RawRocks, min?: 
   const cur = new KeyCursor(keys, B);
   const putAllEntries: Array<[number, number]> = Array.from({ length: M }, (_, u) => [u, u + 0.75]);
   const baseInner = (k: number) => { let m = base.get(k); if (!m) { m = new Map(); base.set(k, m); } return m; };
-  const pairs: OpPair[] = withKeys(cur, [
+  return { st, base, M, B, keys, userKeys, cur, putAllEntries, baseInner };
+}
+
+type MapSetup = ReturnType<typeof mapSetup>;
+
+/** The map ops: the backend vs the JS Map doing the same keyed work. */
+function mapPairs(be: KeyedStateBackend<number>, c: MapSetup): OpPair[] {
+  const { st, base, B, keys, userKeys, cur, putAllEntries, baseInner } = c;
+  return withKeys(cur, [
     {
       op: 'mapPut',
       backend: () => { const o = cur.next(); for (let i = 0; i < B; i++) { be.setCurrentKey(keys[o + i]!); st.put(userKeys[o + i]!, i + 0.5); } },
@@ -393,28 +448,35 @@ function mapOps(p: Preset, be: KeyedStateBackend<number>, raw?: RawRocks, min?: 
       baseline: () => { const o = cur.next(); for (let i = 0; i < B; i++) { const m = baseInner(keys[o + i]!); for (const [k, v] of putAllEntries) m.set(k, v); } },
     },
   ]);
-  if (min) {
-    const ms = new MinimalMapState(min, 'map');
-    for (let k = 0; k < p.setupKeys; k++) { min.setCurrentKey(k); for (let u = 0; u < M; u++) ms.put(u, u + 0.5); }
-    // Written out like the backend tasks (no shared helper taking a callback: a polymorphic call
-    // per operation would slow the baseline down and flatter the backend).
-    return withMinimal(pairs, {
-      mapPut: { baseline: () => { const o = cur.next(); for (let i = 0; i < B; i++) { min.setCurrentKey(keys[o + i]!); ms.put(userKeys[o + i]!, i + 0.5); } } },
-      mapGet: { baseline: () => { const o = cur.next(); let s = 0; for (let i = 0; i < B; i++) { min.setCurrentKey(keys[o + i]!); s += ms.get(userKeys[o + i]!) ?? 0; } sink += s; } },
-      mapContains: { baseline: () => { const o = cur.next(); let s = 0; for (let i = 0; i < B; i++) { min.setCurrentKey(keys[o + i]!); if (ms.contains(userKeys[o + i]!)) s++; } sink += s; } },
-      mapIsEmpty: { baseline: () => { const o = cur.next(); let s = 0; for (let i = 0; i < B; i++) { min.setCurrentKey(keys[o + i]!); if (ms.isEmpty()) s++; } sink += s; } },
-      mapKeys: { baseline: () => { const o = cur.next(); let s = 0; for (let i = 0; i < B; i++) { min.setCurrentKey(keys[o + i]!); for (const k of ms.keys()) s += k; } sink += s; } },
-      mapValues: { baseline: () => { const o = cur.next(); let s = 0; for (let i = 0; i < B; i++) { min.setCurrentKey(keys[o + i]!); for (const v of ms.values()) s += v; } sink += s; } },
-      mapEntries: { baseline: () => { const o = cur.next(); let s = 0; for (let i = 0; i < B; i++) { min.setCurrentKey(keys[o + i]!); for (const [k, v] of ms.entries()) s += k + v; } sink += s; } },
-      mapIterator: { baseline: () => { const o = cur.next(); let s = 0; for (let i = 0; i < B; i++) { min.setCurrentKey(keys[o + i]!); const it = ms.entries(); for (let r = it.next(); !r.done; r = it.next()) s += r.value[0]; } sink += s; } },
-      mapRemove: {
-        baseline: () => { const o = cur.next(); for (let i = 0; i < B; i++) { min.setCurrentKey(keys[o + i]!); ms.remove(userKeys[o + i]!); } },
-        resetBaseline: () => { const o = cur.last; for (let i = 0; i < B; i++) { min.setCurrentKey(keys[o + i]!); ms.put(userKeys[o + i]!, 1.5); } },
-      },
-      mapPutAll: { baseline: () => { const o = cur.next(); for (let i = 0; i < B; i++) { min.setCurrentKey(keys[o + i]!); ms.putAll(putAllEntries); } } },
-    });
-  }
-  if (!raw) return pairs;
+}
+
+/** The minimal heap backend as the baseline of every map op (the JS Map becomes information only). */
+function mapMinimal(p: Preset, c: MapSetup, pairs: OpPair[], min: MinimalHeapBackend): OpPair[] {
+  const { M, B, keys, userKeys, cur, putAllEntries } = c;
+  const ms = new MinimalMapState(min, 'map');
+  for (let k = 0; k < p.setupKeys; k++) { min.setCurrentKey(k); for (let u = 0; u < M; u++) ms.put(u, u + 0.5); }
+  // Written out like the backend tasks (no shared helper taking a callback: a polymorphic call
+  // per operation would slow the baseline down and flatter the backend).
+  return withMinimal(pairs, {
+    mapPut: { baseline: () => { const o = cur.next(); for (let i = 0; i < B; i++) { min.setCurrentKey(keys[o + i]!); ms.put(userKeys[o + i]!, i + 0.5); } } },
+    mapGet: { baseline: () => { const o = cur.next(); let s = 0; for (let i = 0; i < B; i++) { min.setCurrentKey(keys[o + i]!); s += ms.get(userKeys[o + i]!) ?? 0; } sink += s; } },
+    mapContains: { baseline: () => { const o = cur.next(); let s = 0; for (let i = 0; i < B; i++) { min.setCurrentKey(keys[o + i]!); if (ms.contains(userKeys[o + i]!)) s++; } sink += s; } },
+    mapIsEmpty: { baseline: () => { const o = cur.next(); let s = 0; for (let i = 0; i < B; i++) { min.setCurrentKey(keys[o + i]!); if (ms.isEmpty()) s++; } sink += s; } },
+    mapKeys: { baseline: () => { const o = cur.next(); let s = 0; for (let i = 0; i < B; i++) { min.setCurrentKey(keys[o + i]!); for (const k of ms.keys()) s += k; } sink += s; } },
+    mapValues: { baseline: () => { const o = cur.next(); let s = 0; for (let i = 0; i < B; i++) { min.setCurrentKey(keys[o + i]!); for (const v of ms.values()) s += v; } sink += s; } },
+    mapEntries: { baseline: () => { const o = cur.next(); let s = 0; for (let i = 0; i < B; i++) { min.setCurrentKey(keys[o + i]!); for (const [k, v] of ms.entries()) s += k + v; } sink += s; } },
+    mapIterator: { baseline: () => { const o = cur.next(); let s = 0; for (let i = 0; i < B; i++) { min.setCurrentKey(keys[o + i]!); const it = ms.entries(); for (let r = it.next(); !r.done; r = it.next()) s += r.value[0]; } sink += s; } },
+    mapRemove: {
+      baseline: () => { const o = cur.next(); for (let i = 0; i < B; i++) { min.setCurrentKey(keys[o + i]!); ms.remove(userKeys[o + i]!); } },
+      resetBaseline: () => { const o = cur.last; for (let i = 0; i < B; i++) { min.setCurrentKey(keys[o + i]!); ms.put(userKeys[o + i]!, 1.5); } },
+    },
+    mapPutAll: { baseline: () => { const o = cur.next(); for (let i = 0; i < B; i++) { min.setCurrentKey(keys[o + i]!); ms.putAll(putAllEntries); } } },
+  });
+}
+
+/** The raw RocksDB binding on identical bytes as the baseline of every map op. */
+function mapRaw(p: Preset, be: KeyedStateBackend<number>, c: MapSetup, pairs: OpPair[], raw: RawRocks): OpPair[] {
+  const { M, B, keys, userKeys, cur, putAllEntries } = c;
   // Raw RocksDB: one row per user key, value = [presence byte 1][float64], as the backend stores it.
   const { db, cf } = raw;
   const ukBytes = Array.from({ length: M }, (_, u) => int32Bytes(u));
@@ -464,6 +526,13 @@ function mapOps(p: Preset, be: KeyedStateBackend<number>, raw?: RawRocks, min?: 
     },
     mapPutAll: { baseline: () => { const o = cur.next(); for (let i = 0; i < B; i++) { const rs = putAllRows[o + i]!; for (let u = 0; u < M; u++) db.put(cf, rs[u]!, putAllVals[u]!); } } },
   });
+}
+
+function mapOps(p: Preset, be: KeyedStateBackend<number>, raw?: RawRocks, min?: MinimalHeapBackend): OpPair[] {
+  const c = mapSetup(p, be);
+  const pairs = mapPairs(be, c);
+  if (min) return mapMinimal(p, c, pairs, min);
+  return raw ? mapRaw(p, be, c, pairs, raw) : pairs;
 }
 
 /** The operation pairs of one state kind (exported for profiling scripts). */
