@@ -267,6 +267,98 @@ async function compactionsDone(db: RocksDB, cf: ColumnFamily): Promise<void> {
   }
 }
 
+/** What one full-snapshot sample needs: the backend and its state, where to write, and the writes made while the snapshot runs. */
+interface SampleContext {
+  readonly b: BackendUnderTest;
+  readonly be: KeyedStateBackend<number>;
+  readonly st: ValueState<Uint8Array>;
+  readonly storage: FsCheckpointStorage;
+  readonly work: string;
+  readonly entries: number;
+  readonly stateBytes: number;
+  readonly valueBytes: number;
+  readonly rand: () => number;
+  readonly fullOptions: CheckpointOptions;
+  readonly log: (s: string) => void;
+}
+
+/** One full snapshot while ~1% of the keys are rewritten (copy-on-write), its RSS peak, then a restore into a fresh backend and a plain download of its files. */
+async function fullSnapshotSample(c: SampleContext, id: number): Promise<SnapshotSample> {
+  const { b, be, st, storage, work, entries, stateBytes, rand, fullOptions, log } = c;
+  const location = await storage.initializeLocationForCheckpoint(id);
+  gc();
+  const rssBefore = process.memoryUsage.rss();
+  const heapBefore = process.memoryUsage().heapUsed;
+  const maxRssBeforeKb = process.resourceUsage().maxRSS;
+  let peak = rssBefore;
+  let writes = 0;
+  // While the asynchronous part runs, keep processing: write ~1% of the keys (exercises copy-on-write).
+  const writeBudget = Math.ceil(entries * 0.01);
+  const timer = setInterval(() => {
+    const r = process.memoryUsage.rss();
+    if (r > peak) peak = r;
+    for (let i = 0; i < 64 && writes < writeBudget; i++, writes++) {
+      be.setCurrentKey(Math.floor(rand() * entries));
+      st.update(randomFillSync(new Uint8Array(c.valueBytes)));
+    }
+  }, 1);
+  const t0 = performance.now();
+  const future = be.snapshot(id, Date.now(), location.streamFactory, fullOptions);
+  const t1 = performance.now();
+  const res = await future.result;
+  const t2 = performance.now();
+  clearInterval(timer);
+  const rssAfter = process.memoryUsage.rss();
+  if (rssAfter > peak) peak = rssAfter;
+  // maxRSS (KiB) catches peaks inside the synchronous part, where no timer can run.
+  const maxRssGrowth = process.resourceUsage().maxRSS * 1024;
+  if (process.resourceUsage().maxRSS > maxRssBeforeKb && maxRssGrowth > peak) peak = maxRssGrowth;
+  be.notifyCheckpointComplete(id);
+  const handle = res.jobManagerOwnedSnapshot;
+  if (!handle) throw new Error('snapshot produced no handle');
+  // Restore into a fresh backend and check the entry count.
+  gc();
+  const r0 = performance.now();
+  const restored = await createKeyed<number>(b, Serializers.int32, { restoreState: [handle as KeyedStateHandle], reader: storage, ...(b.needsLocalDirectory ? { localDirectory: join(work, `restore-${id}`) } : {}) });
+  const restoreMs = performance.now() - r0;
+  const n = restored.numKeyValueStateEntries();
+  if (n !== entries) throw new Error(`restored ${n} entries, expected ${entries}`);
+  restored.dispose();
+  const downloadMs = await downloadOnly(storage, handle as KeyedStateHandle, id);
+  await storage.discardCheckpoint(id);
+  log(`  [${b.id}/snapshot ${mb(stateBytes).toFixed(1)} MB] #${id}: sync ${future.syncDurationMs.toFixed(1)} ms, async ${(t2 - t1).toFixed(1)} ms, ${mb(res.fullSize).toFixed(1)} MB, restore ${restoreMs.toFixed(0)} ms (download ${downloadMs.toFixed(0)} ms), RSS ${mb(rssBefore).toFixed(0)} -> peak ${mb(peak).toFixed(0)} MB`);
+  return {
+    syncMs: future.syncDurationMs,
+    asyncMs: t2 - t1,
+    totalMs: t2 - t0,
+    bytesWritten: res.fullSize,
+    restoreMs,
+    downloadMs,
+    rssBeforeMb: mb(rssBefore),
+    rssPeakMb: mb(peak),
+    heapUsedBeforeMb: mb(heapBefore),
+    writesDuringSnapshot: writes,
+  };
+}
+
+/** `cp` of a file with the same byte volume as the snapshot (the disk baseline), ms per copy. */
+function cpBaseline(work: string, bytesWritten: number, copies: number): number[] {
+  const src = join(work, 'cp-src.bin');
+  const dst = join(work, 'cp-dst.bin');
+  const chunk = randomFillSync(Buffer.alloc(Math.min(bytesWritten, 16 * 1024 * 1024)));
+  const parts: Buffer[] = [];
+  for (let left = bytesWritten; left > 0; left -= chunk.length) parts.push(left >= chunk.length ? chunk : chunk.subarray(0, left));
+  writeFileSync(src, Buffer.concat(parts));
+  const cp: number[] = [];
+  for (let s = 0; s < copies; s++) {
+    rmSync(dst, { force: true });
+    const c0 = performance.now();
+    execFileSync('cp', [src, dst]);
+    cp.push(performance.now() - c0);
+  }
+  return cp;
+}
+
 export async function runSnapshotSuite(p: Preset, backendId: string, stateBytes: number, log: (s: string) => void): Promise<SnapshotResultRow> {
   const b = backendById(backendId);
   const entries = Math.max(1, Math.round(stateBytes / p.snapshotValueBytes));
@@ -283,81 +375,13 @@ export async function runSnapshotSuite(p: Preset, backendId: string, stateBytes:
     const storageDir = join(work, 'checkpoints');
     const storage = localCheckpointStorage(storageDir);
     const samples: SnapshotSample[] = [];
-    const rand = prng(7);
-    for (let s = 0; s < sampleCount; s++) {
-      const id = s + 1;
-      const location = await storage.initializeLocationForCheckpoint(id);
-      gc();
-      const rssBefore = process.memoryUsage.rss();
-      const heapBefore = process.memoryUsage().heapUsed;
-      const maxRssBeforeKb = process.resourceUsage().maxRSS;
-      let peak = rssBefore;
-      let writes = 0;
-      // While the asynchronous part runs, keep processing: write ~1% of the keys (exercises copy-on-write).
-      const writeBudget = Math.ceil(entries * 0.01);
-      const timer = setInterval(() => {
-        const r = process.memoryUsage.rss();
-        if (r > peak) peak = r;
-        for (let i = 0; i < 64 && writes < writeBudget; i++, writes++) {
-          be.setCurrentKey(Math.floor(rand() * entries));
-          st.update(randomFillSync(new Uint8Array(p.snapshotValueBytes)));
-        }
-      }, 1);
-      const t0 = performance.now();
-      const future = be.snapshot(id, Date.now(), location.streamFactory, fullOptions);
-      const t1 = performance.now();
-      const res = await future.result;
-      const t2 = performance.now();
-      clearInterval(timer);
-      const rssAfter = process.memoryUsage.rss();
-      if (rssAfter > peak) peak = rssAfter;
-      // maxRSS (KiB) catches peaks inside the synchronous part, where no timer can run.
-      const maxRssGrowth = process.resourceUsage().maxRSS * 1024;
-      if (process.resourceUsage().maxRSS > maxRssBeforeKb && maxRssGrowth > peak) peak = maxRssGrowth;
-      be.notifyCheckpointComplete(id);
-      const handle = res.jobManagerOwnedSnapshot;
-      if (!handle) throw new Error('snapshot produced no handle');
-      // Restore into a fresh backend and check the entry count.
-      gc();
-      const r0 = performance.now();
-      const restored = await createKeyed<number>(b, Serializers.int32, { restoreState: [handle as KeyedStateHandle], reader: storage, ...(b.needsLocalDirectory ? { localDirectory: join(work, `restore-${id}`) } : {}) });
-      const restoreMs = performance.now() - r0;
-      const n = restored.numKeyValueStateEntries();
-      if (n !== entries) throw new Error(`restored ${n} entries, expected ${entries}`);
-      restored.dispose();
-      const downloadMs = await downloadOnly(storage, handle as KeyedStateHandle, id);
-      await storage.discardCheckpoint(id);
-      samples.push({
-        syncMs: future.syncDurationMs,
-        asyncMs: t2 - t1,
-        totalMs: t2 - t0,
-        bytesWritten: res.fullSize,
-        restoreMs,
-        downloadMs,
-        rssBeforeMb: mb(rssBefore),
-        rssPeakMb: mb(peak),
-        heapUsedBeforeMb: mb(heapBefore),
-        writesDuringSnapshot: writes,
-      });
-      log(`  [${b.id}/snapshot ${mb(stateBytes).toFixed(1)} MB] #${id}: sync ${future.syncDurationMs.toFixed(1)} ms, async ${(t2 - t1).toFixed(1)} ms, ${mb(res.fullSize).toFixed(1)} MB, restore ${restoreMs.toFixed(0)} ms (download ${downloadMs.toFixed(0)} ms), RSS ${mb(rssBefore).toFixed(0)} -> peak ${mb(peak).toFixed(0)} MB`);
-    }
+    const ctx: SampleContext = { b, be, st, storage, work, entries, stateBytes, valueBytes: p.snapshotValueBytes, rand: prng(7), fullOptions, log };
+    for (let s = 0; s < sampleCount; s++) samples.push(await fullSnapshotSample(ctx, s + 1));
     const { nativeFull, rebase, compactMs, churn } = await churnVariants(b, be, st, entries, p.snapshotValueBytes, join(work, 'churn'), sampleCount + 1, p.incrementalSamples, log);
     be.dispose();
     // Disk baseline: cp of a file with the same byte volume.
     const bytesWritten = samples[0]?.bytesWritten ?? 0;
-    const src = join(work, 'cp-src.bin');
-    const dst = join(work, 'cp-dst.bin');
-    const chunk = randomFillSync(Buffer.alloc(Math.min(bytesWritten, 16 * 1024 * 1024)));
-    const parts: Buffer[] = [];
-    for (let left = bytesWritten; left > 0; left -= chunk.length) parts.push(left >= chunk.length ? chunk : chunk.subarray(0, left));
-    writeFileSync(src, Buffer.concat(parts));
-    const cp: number[] = [];
-    for (let s = 0; s < Math.max(3, p.snapshotSamples); s++) {
-      rmSync(dst, { force: true });
-      const c0 = performance.now();
-      execFileSync('cp', [src, dst]);
-      cp.push(performance.now() - c0);
-    }
+    const cp = cpBaseline(work, bytesWritten, Math.max(3, p.snapshotSamples));
     const totalMs = summarize(samples.map((x) => x.totalMs));
     const restoreMs = summarize(samples.map((x) => x.restoreMs));
     const downloadMs = summarize(samples.map((x) => x.downloadMs));
