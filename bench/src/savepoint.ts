@@ -104,6 +104,171 @@ function childJson(script: string): Record<string, unknown> {
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, unknown>;
 }
 
+/** The savepoint suite's shared inputs: where it works, the entries, and the three writers of the same state. */
+interface SavepointRun {
+  readonly work: string;
+  readonly samples: number;
+  readonly entries: number;
+  readonly data: () => Generator<{ key: string; value: Uint8Array }>;
+  readonly sp: string;
+  readonly flinkDir: string;
+  readonly writeOurs: () => Promise<SavepointWriteResult>;
+  readonly writeMinimal: () => Promise<MinimalFile[]>;
+  readonly resetMinimal: () => void;
+  readonly log: (s: string) => void;
+}
+
+/** Writes: ours, the minimal writer and Apache Flink's, alternating with `cp` + `sync` of the same byte count; also sets up the `cp` baseline file. */
+async function writePhase(c: SavepointRun) {
+  const { work, samples, data, sp, flinkDir, writeOurs, writeMinimal, resetMinimal, log } = c;
+  // One untimed round first (JIT warm-up for every writer), which also gives the savepoint's size for the cp baselines.
+  const warm = await timeSamples(1, writeOurs, () => rmSync(sp, { recursive: true, force: true }));
+  const canonicalBytes = dirBytes(sp);
+  await timeSamples(1, writeMinimal, resetMinimal);
+  await timeSamples(1, () => writeFlink(flinkDir, data()), () => rmSync(flinkDir, { recursive: true, force: true }));
+
+  // cp baselines on a file with the savepoint's byte count.
+  const big = join(work, 'big.bin');
+  const copy = join(work, 'big-copy.bin');
+  const chunk = randomBytes(MIB);
+  writeFileSync(big, Buffer.concat(Array.from({ length: Math.ceil(canonicalBytes / MIB) }, () => chunk)).subarray(0, canonicalBytes));
+  const cpOnce = () => timeSamples(1, () => execFileSync('cp', [big, copy]), () => rmSync(copy, { force: true }));
+  const cpSyncOnce = () => timeSamples(1, () => execFileSync('sh', ['-c', 'cp "$1" "$2" && sync "$2"', 'sh', big, copy]), () => rmSync(copy, { force: true }));
+
+  // Every writer and its cp + sync baseline alternate, sample by sample, so that load on the machine hits them alike.
+  const write = { ms: [] as number[], last: warm.last };
+  const minWrite = { ms: [] as number[], last: [] as MinimalFile[] };
+  const flinkWrite: number[] = [];
+  const cpSync: number[] = [];
+  for (let i = 0; i < 2 * samples; i++) {
+    cpSync.push(...(await cpSyncOnce()).ms);
+    const w = await timeSamples(1, writeOurs, () => rmSync(sp, { recursive: true, force: true }));
+    write.ms.push(...w.ms);
+    write.last = w.last;
+    const m = await timeSamples(1, writeMinimal, resetMinimal);
+    minWrite.ms.push(...m.ms);
+    minWrite.last = m.last;
+    if (i < samples) flinkWrite.push(...(await timeSamples(1, () => writeFlink(flinkDir, data()), () => rmSync(flinkDir, { recursive: true, force: true }))).ms);
+  }
+  checkSameBytes(write.last, minWrite.last);
+  log(`  [savepoint] write ${(canonicalBytes / MIB).toFixed(1)} MiB: ${write.ms.map((x) => x.toFixed(0)).join(', ')} ms; minimal writer: ${minWrite.ms.map((x) => x.toFixed(0)).join(', ')} ms; cp + sync: ${cpSync.map((x) => x.toFixed(0)).join(', ')} ms`);
+
+  return { canonicalBytes, write, minWrite, flinkWrite, cpSync, cpOnce, big, copy };
+}
+
+/** Reads: ours (copying, and views), the minimal reader's and Apache Flink's, alternating with `cp`. */
+async function readPhase(c: SavepointRun, w: Awaited<ReturnType<typeof writePhase>>) {
+  const { samples, entries, sp, flinkDir, log } = c;
+  const { minWrite, cpOnce, big, copy } = w;
+  const readOurs = async (views: boolean) => {
+    const r = await SavepointReader.load(sp);
+    let n = 0;
+    for await (const block of r.readKeyedStateBlocks<string, unknown, Uint8Array>('blobs', 'blob', { views })) {
+      for (const e of block) {
+        n++;
+        if (e.value.length !== VALUE_BYTES) throw new Error(`read a value of ${e.value.length} B`);
+      }
+    }
+    if (n !== entries) throw new Error(`read ${n} entries, wrote ${entries}`);
+  };
+  // The canonical read is the plain async iterator, one entry at a time, values copied.
+  const readIterator = async () => {
+    const r = await SavepointReader.load(sp);
+    let n = 0;
+    for await (const e of r.readKeyedState<string, unknown, Uint8Array>('blobs', 'blob')) {
+      n++;
+      if (e.value.length !== VALUE_BYTES) throw new Error(`read a value of ${e.value.length} B`);
+    }
+    if (n !== entries) throw new Error(`read ${n} entries, wrote ${entries}`);
+  };
+  const readMinimal = async (views: boolean) => {
+    const n = await minimalRead(minWrite.last, 128, views, (_k, v) => {
+      if (v.length !== VALUE_BYTES) throw new Error(`minimal reader read a value of ${v.length} B`);
+    });
+    if (n !== entries) throw new Error(`minimal reader read ${n} entries, wrote ${entries}`);
+  };
+  const read: { ms: number[] } = { ms: [] };
+  const readViews: { ms: number[] } = { ms: [] };
+  const minRead: { ms: number[] } = { ms: [] };
+  const minReadViews: { ms: number[] } = { ms: [] };
+  const flinkRead: number[] = [];
+  const cp: number[] = [];
+  for (let i = 0; i < 2 * samples; i++) {
+    cp.push(...(await cpOnce()).ms);
+    read.ms.push(...(await timeSamples(1, readIterator)).ms);
+    readViews.ms.push(...(await timeSamples(1, () => readOurs(true))).ms);
+    minRead.ms.push(...(await timeSamples(1, () => readMinimal(false))).ms);
+    minReadViews.ms.push(...(await timeSamples(1, () => readMinimal(true))).ms);
+    if (i < samples) flinkRead.push(...(await timeSamples(1, () => readFlink(flinkDir, entries, VALUE_BYTES))).ms);
+  }
+  rmSync(copy, { force: true });
+  rmSync(big, { force: true });
+  log(`  [savepoint] cp: ${cp.map((x) => x.toFixed(0)).join(', ')} ms; read: ${read.ms.map((x) => x.toFixed(0)).join(', ')} ms; views: ${readViews.ms.map((x) => x.toFixed(0)).join(', ')} ms; minimal reader: ${minRead.ms.map((x) => x.toFixed(0)).join(', ')} ms, views: ${minReadViews.ms.map((x) => x.toFixed(0)).join(', ')} ms`);
+
+  return { read, readViews, minRead, minReadViews, flinkRead, cp };
+}
+
+/** Validation in child processes (peak RSS of the validator), and the idle RSS of such a process. */
+function validatePhase(c: SavepointRun) {
+  const { samples, sp, log } = c;
+  // Validation in a child process: its VmHWM is the validator's own peak RSS.
+  const lib = JSON.stringify(import.meta.resolve('@flowstate/savepoint'));
+  const localStorage = JSON.stringify(import.meta.resolve('@flowstate/storage-local'));
+  const idle = childJson(`await import(${localStorage}); await import(${lib}); console.log(JSON.stringify({ rssKiB: ${HWM} }));`);
+  const validateMs: number[] = [];
+  let peakKiB = 0;
+  let ok = true;
+  for (let i = 0; i < samples; i++) {
+    const v = childJson(`await import(${localStorage}); const { validateSavepoint } = await import(${lib}); const t0 = performance.now(); const r = await validateSavepoint(${JSON.stringify(sp)}); const ms = performance.now() - t0; console.log(JSON.stringify({ ok: r.ok, ms, rssKiB: ${HWM} }));`);
+    validateMs.push(v['ms'] as number);
+    peakKiB = Math.max(peakKiB, v['rssKiB'] as number);
+    ok &&= v['ok'] === true;
+  }
+  log(`  [savepoint] validate: ${validateMs.map((x) => x.toFixed(0)).join(', ')} ms, ok=${ok}, peak RSS ${(peakKiB / 1024).toFixed(0)} MiB`);
+
+  return { idle, validateMs, peakKiB, ok };
+}
+
+/** Conversions canonical → native RocksDB → canonical. */
+async function convertPhase(c: SavepointRun) {
+  const { work, samples, sp, log } = c;
+  const native = join(work, 'native');
+  const toNative = await timeSamples(samples, () => convertSavepoint(sp, native, 'native-rocksdb', NATIVE), () => rmSync(native, { recursive: true, force: true }));
+  const nativeBytes = dirBytes(native);
+  const back = join(work, 'back');
+  const toCanonical = await timeSamples(samples, () => convertSavepoint(native, back, 'canonical', NATIVE), () => rmSync(back, { recursive: true, force: true }));
+  const roundTripBytes = dirBytes(back);
+  log(`  [savepoint] convert → native-rocksdb (${(nativeBytes / MIB).toFixed(1)} MiB): ${toNative.ms.map((x) => x.toFixed(0)).join(', ')} ms; → canonical: ${toCanonical.ms.map((x) => x.toFixed(0)).join(', ')} ms`);
+
+  return { toNative, nativeBytes, toCanonical, roundTripBytes };
+}
+
+/** Every timed operation with its throughput and its ratios to `cp` and `cp` + `sync` (scaled to its byte count). */
+function savepointOps(w: Awaited<ReturnType<typeof writePhase>>, r: Awaited<ReturnType<typeof readPhase>>, validateMs: number[], conv: Awaited<ReturnType<typeof convertPhase>>): SavepointOpResult[] {
+  const { canonicalBytes, write, minWrite, cpSync } = w;
+  const { read, readViews, minRead, minReadViews, cp } = r;
+  const { toNative, toCanonical, nativeBytes } = conv;
+  const cpS = summarize(cp);
+  const cpSyncS = summarize(cpSync);
+  const op = (o: SavepointOp, description: string, bytes: number, ms: number[]): SavepointOpResult => {
+    const s = summarize(ms);
+    // cp copied canonicalBytes; scale its time linearly to `bytes`.
+    const scale = bytes / canonicalBytes;
+    return { op: o, description, bytes, ms: s, mibps: bytes / MIB / (s.median / 1000), ratioToCp: (cpS.median * scale) / s.median, ratioToCpSync: (cpSyncS.median * scale) / s.median };
+  };
+  return [
+    op('write', 'bootstrap through the heap backend (4 subtasks) + canonical write, every file fsynced', canonicalBytes, write.ms),
+    op('read', 'SavepointReader.load + readKeyedState (async iterator), every entry decoded, values copied', canonicalBytes, read.ms),
+    op('read-views', 'SavepointReader.load + readKeyedStateBlocks({ views: true }): every entry decoded, values are views valid until the next entry', canonicalBytes, readViews.ms),
+    op('minimal-write', 'baseline: minimal writer of the same files (byte-identical), no backend, every file fsynced (savepoint-minimal.ts)', canonicalBytes, minWrite.ms),
+    op('minimal-read', 'baseline: minimal reader of the same files (CRC, parse, key decoded and its key group checked, value copied)', canonicalBytes, minRead.ms),
+    op('minimal-read-views', 'baseline: minimal reader handing out value views', canonicalBytes, minReadViews.ms),
+    op('validate', 'validateSavepoint (CRC + every block), child process', canonicalBytes, validateMs),
+    op('convert-to-native', "convertSavepoint(canonical → 'native-rocksdb'); bytes = canonical input", canonicalBytes, toNative.ms),
+    op('convert-to-canonical', "convertSavepoint(native → 'canonical'); bytes = native input", nativeBytes, toCanonical.ms),
+  ];
+}
+
 export async function runSavepointSuite(p: Preset, log: (s: string) => void): Promise<SavepointResult> {
   const work = mkdtempSync(join(tmpdir(), 'flowstate-bench-savepoint-'));
   const samples = p.savepointSamples;
@@ -129,145 +294,30 @@ export async function runSavepointSuite(p: Preset, log: (s: string) => void): Pr
         })
         .write(sp);
     const writeMinimal = () => minimalWrite(minimalDir, data(), { maxParallelism: 128, parallelism: 4, states: [MINIMAL_STATE] });
-    const flinkDir = join(work, 'flink');
     const resetMinimal = () => {
       rmSync(minimalDir, { recursive: true, force: true });
       mkdirSync(minimalDir);
     };
-    // One untimed round first (JIT warm-up for every writer), which also gives the savepoint's size for the cp baselines.
-    const warm = await timeSamples(1, writeOurs, () => rmSync(sp, { recursive: true, force: true }));
-    const canonicalBytes = dirBytes(sp);
-    await timeSamples(1, writeMinimal, resetMinimal);
-    await timeSamples(1, () => writeFlink(flinkDir, data()), () => rmSync(flinkDir, { recursive: true, force: true }));
-
-    // cp baselines on a file with the savepoint's byte count.
-    const big = join(work, 'big.bin');
-    const copy = join(work, 'big-copy.bin');
-    const chunk = randomBytes(MIB);
-    writeFileSync(big, Buffer.concat(Array.from({ length: Math.ceil(canonicalBytes / MIB) }, () => chunk)).subarray(0, canonicalBytes));
-    const cpOnce = () => timeSamples(1, () => execFileSync('cp', [big, copy]), () => rmSync(copy, { force: true }));
-    const cpSyncOnce = () => timeSamples(1, () => execFileSync('sh', ['-c', 'cp "$1" "$2" && sync "$2"', 'sh', big, copy]), () => rmSync(copy, { force: true }));
-
-    // Every writer and its cp + sync baseline alternate, sample by sample, so that load on the machine hits them alike.
-    const write = { ms: [] as number[], last: warm.last };
-    const minWrite = { ms: [] as number[], last: [] as MinimalFile[] };
-    const flinkWrite: number[] = [];
-    const cpSync: number[] = [];
-    for (let i = 0; i < 2 * samples; i++) {
-      cpSync.push(...(await cpSyncOnce()).ms);
-      const w = await timeSamples(1, writeOurs, () => rmSync(sp, { recursive: true, force: true }));
-      write.ms.push(...w.ms);
-      write.last = w.last;
-      const m = await timeSamples(1, writeMinimal, resetMinimal);
-      minWrite.ms.push(...m.ms);
-      minWrite.last = m.last;
-      if (i < samples) flinkWrite.push(...(await timeSamples(1, () => writeFlink(flinkDir, data()), () => rmSync(flinkDir, { recursive: true, force: true }))).ms);
-    }
-    checkSameBytes(write.last, minWrite.last);
-    log(`  [savepoint] write ${(canonicalBytes / MIB).toFixed(1)} MiB: ${write.ms.map((x) => x.toFixed(0)).join(', ')} ms; minimal writer: ${minWrite.ms.map((x) => x.toFixed(0)).join(', ')} ms; cp + sync: ${cpSync.map((x) => x.toFixed(0)).join(', ')} ms`);
-
-    const readOurs = async (views: boolean) => {
-      const r = await SavepointReader.load(sp);
-      let n = 0;
-      for await (const block of r.readKeyedStateBlocks<string, unknown, Uint8Array>('blobs', 'blob', { views })) {
-        for (const e of block) {
-          n++;
-          if (e.value.length !== VALUE_BYTES) throw new Error(`read a value of ${e.value.length} B`);
-        }
-      }
-      if (n !== entries) throw new Error(`read ${n} entries, wrote ${entries}`);
-    };
-    // The canonical read is the plain async iterator, one entry at a time, values copied.
-    const readIterator = async () => {
-      const r = await SavepointReader.load(sp);
-      let n = 0;
-      for await (const e of r.readKeyedState<string, unknown, Uint8Array>('blobs', 'blob')) {
-        n++;
-        if (e.value.length !== VALUE_BYTES) throw new Error(`read a value of ${e.value.length} B`);
-      }
-      if (n !== entries) throw new Error(`read ${n} entries, wrote ${entries}`);
-    };
-    const readMinimal = async (views: boolean) => {
-      const n = await minimalRead(minWrite.last, 128, views, (_k, v) => {
-        if (v.length !== VALUE_BYTES) throw new Error(`minimal reader read a value of ${v.length} B`);
-      });
-      if (n !== entries) throw new Error(`minimal reader read ${n} entries, wrote ${entries}`);
-    };
-    const read: { ms: number[] } = { ms: [] };
-    const readViews: { ms: number[] } = { ms: [] };
-    const minRead: { ms: number[] } = { ms: [] };
-    const minReadViews: { ms: number[] } = { ms: [] };
-    const flinkRead: number[] = [];
-    const cp: number[] = [];
-    for (let i = 0; i < 2 * samples; i++) {
-      cp.push(...(await cpOnce()).ms);
-      read.ms.push(...(await timeSamples(1, readIterator)).ms);
-      readViews.ms.push(...(await timeSamples(1, () => readOurs(true))).ms);
-      minRead.ms.push(...(await timeSamples(1, () => readMinimal(false))).ms);
-      minReadViews.ms.push(...(await timeSamples(1, () => readMinimal(true))).ms);
-      if (i < samples) flinkRead.push(...(await timeSamples(1, () => readFlink(flinkDir, entries, VALUE_BYTES))).ms);
-    }
-    rmSync(copy, { force: true });
-    rmSync(big, { force: true });
-    log(`  [savepoint] cp: ${cp.map((x) => x.toFixed(0)).join(', ')} ms; read: ${read.ms.map((x) => x.toFixed(0)).join(', ')} ms; views: ${readViews.ms.map((x) => x.toFixed(0)).join(', ')} ms; minimal reader: ${minRead.ms.map((x) => x.toFixed(0)).join(', ')} ms, views: ${minReadViews.ms.map((x) => x.toFixed(0)).join(', ')} ms`);
-
-    const flink = flinkCaseResult(flinkSavepointBytes(flinkDir), flinkWrite, flinkRead, { writeMs: write.ms, readMs: read.ms }, log);
-    rmSync(flinkDir, { recursive: true, force: true });
-
-    // Validation in a child process: its VmHWM is the validator's own peak RSS.
-    const lib = JSON.stringify(import.meta.resolve('@flowstate/savepoint'));
-    const localStorage = JSON.stringify(import.meta.resolve('@flowstate/storage-local'));
-    const idle = childJson(`await import(${localStorage}); await import(${lib}); console.log(JSON.stringify({ rssKiB: ${HWM} }));`);
-    const validateMs: number[] = [];
-    let peakKiB = 0;
-    let ok = true;
-    for (let i = 0; i < samples; i++) {
-      const v = childJson(`await import(${localStorage}); const { validateSavepoint } = await import(${lib}); const t0 = performance.now(); const r = await validateSavepoint(${JSON.stringify(sp)}); const ms = performance.now() - t0; console.log(JSON.stringify({ ok: r.ok, ms, rssKiB: ${HWM} }));`);
-      validateMs.push(v['ms'] as number);
-      peakKiB = Math.max(peakKiB, v['rssKiB'] as number);
-      ok &&= v['ok'] === true;
-    }
-    log(`  [savepoint] validate: ${validateMs.map((x) => x.toFixed(0)).join(', ')} ms, ok=${ok}, peak RSS ${(peakKiB / 1024).toFixed(0)} MiB`);
-
-    const native = join(work, 'native');
-    const toNative = await timeSamples(samples, () => convertSavepoint(sp, native, 'native-rocksdb', NATIVE), () => rmSync(native, { recursive: true, force: true }));
-    const nativeBytes = dirBytes(native);
-    const back = join(work, 'back');
-    const toCanonical = await timeSamples(samples, () => convertSavepoint(native, back, 'canonical', NATIVE), () => rmSync(back, { recursive: true, force: true }));
-    const roundTripBytes = dirBytes(back);
-    log(`  [savepoint] convert → native-rocksdb (${(nativeBytes / MIB).toFixed(1)} MiB): ${toNative.ms.map((x) => x.toFixed(0)).join(', ')} ms; → canonical: ${toCanonical.ms.map((x) => x.toFixed(0)).join(', ')} ms`);
-
-    const cpS = summarize(cp);
-    const cpSyncS = summarize(cpSync);
-    const op = (o: SavepointOp, description: string, bytes: number, ms: number[]): SavepointOpResult => {
-      const s = summarize(ms);
-      // cp copied canonicalBytes; scale its time linearly to `bytes`.
-      const scale = bytes / canonicalBytes;
-      return { op: o, description, bytes, ms: s, mibps: bytes / MIB / (s.median / 1000), ratioToCp: (cpS.median * scale) / s.median, ratioToCpSync: (cpSyncS.median * scale) / s.median };
-    };
+    const c: SavepointRun = { work, samples, entries, data, sp, flinkDir: join(work, 'flink'), writeOurs, writeMinimal, resetMinimal, log };
+    const w = await writePhase(c);
+    const r = await readPhase(c, w);
+    const flink = flinkCaseResult(flinkSavepointBytes(c.flinkDir), w.flinkWrite, r.flinkRead, { writeMs: w.write.ms, readMs: r.read.ms }, log);
+    rmSync(c.flinkDir, { recursive: true, force: true });
+    const v = validatePhase(c);
+    const conv = await convertPhase(c);
     return {
       stateBytes: p.savepointBytes,
       entries,
       valueBytes: VALUE_BYTES,
-      canonicalBytes,
-      nativeBytes,
-      roundTripBytes,
-      cpMs: cpS,
-      cpSyncMs: cpSyncS,
-      ops: [
-        op('write', 'bootstrap through the heap backend (4 subtasks) + canonical write, every file fsynced', canonicalBytes, write.ms),
-        op('read', 'SavepointReader.load + readKeyedState (async iterator), every entry decoded, values copied', canonicalBytes, read.ms),
-        op('read-views', 'SavepointReader.load + readKeyedStateBlocks({ views: true }): every entry decoded, values are views valid until the next entry', canonicalBytes, readViews.ms),
-        op('minimal-write', 'baseline: minimal writer of the same files (byte-identical), no backend, every file fsynced (savepoint-minimal.ts)', canonicalBytes, minWrite.ms),
-        op('minimal-read', 'baseline: minimal reader of the same files (CRC, parse, key decoded and its key group checked, value copied)', canonicalBytes, minRead.ms),
-        op('minimal-read-views', 'baseline: minimal reader handing out value views', canonicalBytes, minReadViews.ms),
-        op('validate', 'validateSavepoint (CRC + every block), child process', canonicalBytes, validateMs),
-        op('convert-to-native', "convertSavepoint(canonical → 'native-rocksdb'); bytes = canonical input", canonicalBytes, toNative.ms),
-        op('convert-to-canonical', "convertSavepoint(native → 'canonical'); bytes = native input", nativeBytes, toCanonical.ms),
-      ],
-      validatePeakRssMb: peakKiB / 1024,
-      idleRssMb: (idle['rssKiB'] as number) / 1024,
-      validateOk: ok,
+      canonicalBytes: w.canonicalBytes,
+      nativeBytes: conv.nativeBytes,
+      roundTripBytes: conv.roundTripBytes,
+      cpMs: summarize(r.cp),
+      cpSyncMs: summarize(w.cpSync),
+      ops: savepointOps(w, r, v.validateMs, conv),
+      validatePeakRssMb: v.peakKiB / 1024,
+      idleRssMb: (v.idle['rssKiB'] as number) / 1024,
+      validateOk: v.ok,
       flink,
     };
   } finally {
