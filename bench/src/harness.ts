@@ -9,9 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { STATE_KINDS, type AccessResult } from './access.js';
-import { BACKENDS, TIMER_BACKENDS } from './backends.js';
+import { BACKENDS, TIMER_BACKENDS, type BackendUnderTest } from './backends.js';
 import type { Job } from './child.js';
-import { GOALS, PRESETS, type PresetName } from './config.js';
+import { GOALS, PRESETS, type Preset, type PresetName } from './config.js';
 import { timeJob, type JobTime } from './job-times.js';
 import { machineInfo } from './machine.js';
 import { loadavg } from 'node:os';
@@ -61,6 +61,75 @@ function runJob<T>(job: Job, maxOldSpaceMb: number, quiet: boolean, scratch: str
   return JSON.parse(readFileSync(job.out, 'utf8')) as T;
 }
 
+/** The results of every suite that ran (empty or null where a suite did not run). */
+type SuiteResults = Pick<BenchResults, 'access' | 'snapshot' | 'memory' | 'rss' | 'storage' | 'savepoint' | 'runtime' | 'ttlCompaction' | 'timers' | 'windows'>;
+
+/** Runs the chosen suites, job by job; `runIn(suite, job)` runs a job in its own child process and times it. */
+function runSuites(p: Preset, suites: readonly SuiteName[], backends: readonly BackendUnderTest[], timerBackends: readonly BackendUnderTest[], scratch: string, runIn: <T>(suite: string, job: Job) => T, log: (s: string) => void): SuiteResults {
+  let suite = '';
+  const run = <T>(job: Job): T => runIn<T>(suite, job);
+  const access: AccessResult[] = [];
+  const snapshot: SnapshotResultRow[] = [];
+  const memory: MemoryResult[] = [];
+  const rss: RssResult[] = [];
+  const storage: StorageResult[] = [];
+  let savepoint: SavepointResult | null = null;
+  let runtime: RuntimeResult | null = null;
+  let ttlCompaction: TtlCompactionRow[] = [];
+  const timers: TimersResult[] = [];
+  let windows: WindowsResult | null = null;
+  const out = () => join(scratch, `out-${Math.random().toString(36).slice(2)}.json`);
+  if (suites.includes('access')) {
+    suite = 'access';
+    log(`# state access (${p.setupKeys} keys, batch ${p.batch}, ${p.cpuTimeMs} ms (CPU time, heap backends) / ${p.timeMs} ms (wall time) per side in interleaved rounds of ~${p.roundMs} ms)`);
+    for (const kind of STATE_KINDS) for (const b of backends) access.push(...run<AccessResult[]>({ type: 'access', preset: p.name, backend: b.id, kind, out: out() }));
+  }
+  if (suites.includes('snapshot')) {
+    suite = 'snapshot';
+    log(`# snapshots (${p.snapshotSizes.map((s) => `${(s / 1024 / 1024).toFixed(2)} MB`).join(', ')}; ${p.snapshotSamples} samples)`);
+    for (const size of p.snapshotSizes) for (const b of backends) snapshot.push(run<SnapshotResultRow>({ type: 'snapshot', preset: p.name, backend: b.id, stateBytes: size, out: out() }));
+  }
+  if (suites.includes('memory')) {
+    suite = 'memory';
+    log(`# memory (${p.memoryEntries} entries)`);
+    for (const b of backends.filter((x) => x.heapResident)) memory.push(...run<MemoryResult[]>({ type: 'memory', preset: p.name, backend: b.id, out: out() }));
+    const cacheBounded = backends.filter((x) => x.rssBoundedByCaches);
+    if (cacheBounded.length > 0) log(`# memory: RSS of cache-bounded off-heap backends as state grows (${p.rssStepsBytes.map((s) => `${(s / 1024 / 1024).toFixed(2)} MB`).join(' → ')})`);
+    for (const b of cacheBounded) rss.push(run<RssResult>({ type: 'rss', preset: p.name, backend: b.id, out: out() }));
+  }
+  if (suites.includes('storage')) {
+    suite = 'storage';
+    log(`# checkpoint storage throughput (${(p.storageBytes / 1024 / 1024).toFixed(0)} MiB; local, S3 (s3rver), HDFS (WebHDFS test server))`);
+    storage.push(...run<StorageResult[]>({ type: 'storage', preset: p.name, backend: 'storage', out: out() }));
+  }
+  if (suites.includes('savepoint')) {
+    suite = 'savepoint';
+    log(`# savepoints (${(p.savepointBytes / 1024 / 1024).toFixed(0)} MiB canonical: write, read, validate, convert; vs cp and cp + sync)`);
+    savepoint = run<SavepointResult>({ type: 'savepoint', preset: p.name, backend: 'savepoint', out: out() });
+  }
+  if (suites.includes('runtime')) {
+    suite = 'runtime';
+    log(`# runtime (${p.runtimeRecords} records, checkpoints every 1 s vs off; aligned vs unaligned under backpressure)`);
+    runtime = run<RuntimeResult>({ type: 'runtime', preset: p.name, backend: 'runtime', out: out() });
+  }
+  if (suites.includes('ttl-compaction')) {
+    suite = 'ttl-compaction';
+    log(`# RocksDB TTL compaction filter (${p.ttlCompactionEntries} entries per layout; compaction with the filter vs without, same bytes)`);
+    ttlCompaction = run<TtlCompactionRow[]>({ type: 'ttl-compaction', preset: p.name, backend: 'rocksdb', out: out() });
+  }
+  if (suites.includes('timers')) {
+    suite = 'timers';
+    log(`# timers (${p.timerCount} event-time timers registered, then fired over ${100} watermark steps; vs a plain JS binary heap)`);
+    for (const b of timerBackends) timers.push(run<TimersResult>({ type: 'timers', preset: p.name, backend: b.id, out: out() }));
+  }
+  if (suites.includes('windows')) {
+    suite = 'windows';
+    log(`# windows (${p.windowRecords} records; tumbling and session windows vs the same keyed count without windows)`);
+    windows = run<WindowsResult>({ type: 'windows', preset: p.name, backend: 'windows', out: out() });
+  }
+  return { access, snapshot, memory, rss, storage, savepoint, runtime, ttlCompaction, timers, windows };
+}
+
 export async function runHarness(o: HarnessOptions): Promise<BenchResults> {
   const p = PRESETS[o.preset];
   const log = o.log ?? ((s: string) => console.log(s));
@@ -76,68 +145,10 @@ export async function runHarness(o: HarnessOptions): Promise<BenchResults> {
   const quiet = o.quiet ?? false;
   const loadAtStart = loadavg();
   const jobTimes: JobTime[] = [];
-  let suite = '';
-  const run = <T>(job: Job): T => timeJob(suite, jobLabel(job), () => runJob<T>(job, p.maxOldSpaceMb, quiet, scratch), jobTimes);
-  const access: AccessResult[] = [];
-  const snapshot: SnapshotResultRow[] = [];
-  const memory: MemoryResult[] = [];
-  const rss: RssResult[] = [];
-  const storage: StorageResult[] = [];
-  let savepoint: SavepointResult | null = null;
-  let runtime: RuntimeResult | null = null;
-  let ttlCompaction: TtlCompactionRow[] = [];
-  const timers: TimersResult[] = [];
-  let windows: WindowsResult | null = null;
+  const runIn = <T>(suite: string, job: Job): T => timeJob(suite, jobLabel(job), () => runJob<T>(job, p.maxOldSpaceMb, quiet, scratch), jobTimes);
+  let suiteResults: SuiteResults;
   try {
-    const out = () => join(scratch, `out-${Math.random().toString(36).slice(2)}.json`);
-    if (suites.includes('access')) {
-      suite = 'access';
-      log(`# state access (${p.setupKeys} keys, batch ${p.batch}, ${p.cpuTimeMs} ms (CPU time, heap backends) / ${p.timeMs} ms (wall time) per side in interleaved rounds of ~${p.roundMs} ms)`);
-      for (const kind of STATE_KINDS) for (const b of backends) access.push(...run<AccessResult[]>({ type: 'access', preset: p.name, backend: b.id, kind, out: out() }));
-    }
-    if (suites.includes('snapshot')) {
-      suite = 'snapshot';
-      log(`# snapshots (${p.snapshotSizes.map((s) => `${(s / 1024 / 1024).toFixed(2)} MB`).join(', ')}; ${p.snapshotSamples} samples)`);
-      for (const size of p.snapshotSizes) for (const b of backends) snapshot.push(run<SnapshotResultRow>({ type: 'snapshot', preset: p.name, backend: b.id, stateBytes: size, out: out() }));
-    }
-    if (suites.includes('memory')) {
-      suite = 'memory';
-      log(`# memory (${p.memoryEntries} entries)`);
-      for (const b of backends.filter((x) => x.heapResident)) memory.push(...run<MemoryResult[]>({ type: 'memory', preset: p.name, backend: b.id, out: out() }));
-      const cacheBounded = backends.filter((x) => x.rssBoundedByCaches);
-      if (cacheBounded.length > 0) log(`# memory: RSS of cache-bounded off-heap backends as state grows (${p.rssStepsBytes.map((s) => `${(s / 1024 / 1024).toFixed(2)} MB`).join(' → ')})`);
-      for (const b of cacheBounded) rss.push(run<RssResult>({ type: 'rss', preset: p.name, backend: b.id, out: out() }));
-    }
-    if (suites.includes('storage')) {
-      suite = 'storage';
-      log(`# checkpoint storage throughput (${(p.storageBytes / 1024 / 1024).toFixed(0)} MiB; local, S3 (s3rver), HDFS (WebHDFS test server))`);
-      storage.push(...run<StorageResult[]>({ type: 'storage', preset: p.name, backend: 'storage', out: out() }));
-    }
-    if (suites.includes('savepoint')) {
-      suite = 'savepoint';
-      log(`# savepoints (${(p.savepointBytes / 1024 / 1024).toFixed(0)} MiB canonical: write, read, validate, convert; vs cp and cp + sync)`);
-      savepoint = run<SavepointResult>({ type: 'savepoint', preset: p.name, backend: 'savepoint', out: out() });
-    }
-    if (suites.includes('runtime')) {
-      suite = 'runtime';
-      log(`# runtime (${p.runtimeRecords} records, checkpoints every 1 s vs off; aligned vs unaligned under backpressure)`);
-      runtime = run<RuntimeResult>({ type: 'runtime', preset: p.name, backend: 'runtime', out: out() });
-    }
-    if (suites.includes('ttl-compaction')) {
-      suite = 'ttl-compaction';
-      log(`# RocksDB TTL compaction filter (${p.ttlCompactionEntries} entries per layout; compaction with the filter vs without, same bytes)`);
-      ttlCompaction = run<TtlCompactionRow[]>({ type: 'ttl-compaction', preset: p.name, backend: 'rocksdb', out: out() });
-    }
-    if (suites.includes('timers')) {
-      suite = 'timers';
-      log(`# timers (${p.timerCount} event-time timers registered, then fired over ${100} watermark steps; vs a plain JS binary heap)`);
-      for (const b of chosen(TIMER_BACKENDS)) timers.push(run<TimersResult>({ type: 'timers', preset: p.name, backend: b.id, out: out() }));
-    }
-    if (suites.includes('windows')) {
-      suite = 'windows';
-      log(`# windows (${p.windowRecords} records; tumbling and session windows vs the same keyed count without windows)`);
-      windows = run<WindowsResult>({ type: 'windows', preset: p.name, backend: 'windows', out: out() });
-    }
+    suiteResults = runSuites(p, suites, backends, chosen(TIMER_BACKENDS), scratch, runIn, log);
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
@@ -151,16 +162,7 @@ export async function runHarness(o: HarnessOptions): Promise<BenchResults> {
     machine: machineInfo(),
     goals: GOALS,
     config: p,
-    access,
-    snapshot,
-    memory,
-    rss,
-    storage,
-    savepoint,
-    runtime,
-    ttlCompaction,
-    timers,
-    windows,
+    ...suiteResults,
   };
   writeResults(o.outDir, results);
   return results;
