@@ -17,7 +17,7 @@ export function accessSummaryTable(r: BenchResults): string {
   for (const a of r.access) {
     const goal = a.goal;
     const info = a.info ? `${ops(a.info.ops.median)} | ${x2(a.info.ratio)}×` : '— | —';
-    rows.push(`| ${a.kind} | ${a.op} | ${a.backend} | ${ops(a.backendOps.median)} | ${ops(a.backendOps.p25)}–${ops(a.backendOps.p75)} | ${BASELINE_NAME[a.baseline]} | ${a.skipped === undefined ? ops(a.baselineOps.median) : 'n/a'} | ${x2(a.ratio)}× | ${a.ratioRounds ? `${a.ratioRounds.p25.toFixed(2)}–${a.ratioRounds.p75.toFixed(2)} (${a.ratioRounds.samples}${a.skippedRounds ? `; ${a.skippedRounds} skipped: net time ≤ 0` : ''})` : '—'} | ${goal === null ? '—' : `≥ ${goal}×`} | ${goal === null ? 'reported only' : a.skipped !== undefined ? `not measured: ${a.skipped}` : metCell(a.ratio >= goal)} | ${info} |`);  }
+    rows.push(`| ${a.kind} | ${a.op} | ${a.backend} | ${ops(a.backendOps.median)} | ${ops(a.backendOps.p25)}–${ops(a.backendOps.p75)} | ${BASELINE_NAME[a.baseline]} | ${a.skipped === undefined ? ops(a.baselineOps.median) : 'n/a'} | ${x2(a.ratio)}× | ${a.ratioRounds ? `${x2(a.ratioRounds.p25)}–${x2(a.ratioRounds.p75)} (${a.ratioRounds.samples}${a.skippedRounds ? `; ${a.skippedRounds} skipped: net time ≤ 0` : ''})` : '—'} | ${goal === null ? '—' : `≥ ${goal}×`} | ${goal === null ? 'reported only' : a.skipped !== undefined ? `not measured: ${a.skipped}` : metCell(a.ratio >= goal)} | ${info} |`);  }
   return rows.join('\n');
 }
 
