@@ -138,7 +138,7 @@ test('median.js writes one results.json and report.md from results.json files, s
 
 /** A RocksDB snapshot row with one 1% churn sample between compactions: full snapshot time, increment total, RocksDB's own checkpoint, uploaded fraction, longest sync phase. */
 function rocksSnapshot(fullMs: number, incMs: number, rocksMs: number, uploaded: number, syncMs: number): SnapshotResultRow {
-  const c: ChurnSample = { phase: 'compacted', l0Files: 1, compactionWaitMs: 0, churn: 0.01, keysChanged: 100, syncMs, asyncMs: incMs - syncMs, totalMs: incMs, checkpointedSize: uploaded * 1000, fullSize: 1000, restoreMs: 1, downloadMs: 1, rocksCheckpointMs: rocksMs };
+  const c: ChurnSample = { phase: 'compacted', l0Files: 1, baseSstFiles: 1, baseSstFilesLive: 1, compactionWaitMs: 0, churn: 0.01, keysChanged: 100, syncMs, asyncMs: incMs - syncMs, totalMs: incMs, checkpointedSize: uploaded * 1000, fullSize: 1000, restoreMs: 1, downloadMs: 1, rocksCheckpointMs: rocksMs };
   const one = summarize([1]);
   return { backend: 'rocksdb', stateBytes: 10 * 1024 * 1024, entries: 10, valueBytes: 1, samples: [], syncMs: summarize([1]), asyncMs: one, totalMs: summarize([fullMs]), restoreMs: one, downloadMs: one, bytesWritten: 1, rssBeforeMb: 1, rssPeakMb: 1, cpMs: one, ratioToCp: 1, restoreToDownload: 1, fullFormat: 'CANONICAL', nativeFull: null, rebase: null, compactMs: 1, churn: [c] };
 }
