@@ -27,6 +27,7 @@ import {
   type TypeSerializerSnapshot,
   type RestoredOperatorState,
 } from '@flowstate/core';
+import { copiesItsView, ValueFieldCopies } from './byte-copies.js';
 import { SavepointDirectory } from './directory.js';
 import { registryOf, type SavepointStorageOptions } from './location.js';
 import { UnsupportedSavepointOperationError } from './errors.js';
@@ -286,7 +287,11 @@ export class SavepointReader {
     };
   }
 
-  /** Value, list, reducing and aggregating state. For MAP state use readMapState. */
+  /**
+   * Value, list, reducing and aggregating state. For MAP state use readMapState. Values are the
+   * caller's to keep; byte-array values are copies that may share an ArrayBuffer of up to 256 KiB
+   * with neighbouring values (see ValueFieldCopies): mind `byteOffset` when using `value.buffer`.
+   */
   readKeyedState<K = unknown, N = unknown, V = unknown>(uid: string, stateName: string): AsyncIterableIterator<KeyedStateEntry<K, N, V>> {
     return flattenBlocks(this.readKeyedStateBlocks<K, N, V>(uid, stateName));
   }
@@ -310,11 +315,13 @@ export class SavepointReader {
     const reuse = views || [s.keySerializer, s.nsSerializer, s.stateSerializer].every(deserializesIntoOwnMemory);
     const buffers = reuse ? (this.idleReadBuffers ?? new AlternatingReadBuffers()) : undefined;
     if (buffers === this.idleReadBuffers) this.idleReadBuffers = undefined;
+    // Copied byte-array values: views over copies of runs of value fields (one allocation per run, not per value).
+    const copyRuns = !views && copiesItsView(s.stateSerializer);
     let current: { live: boolean; stateName: string } | undefined;
     try {
       for await (const { block, source, stateIndexMap } of this.keyedBlocks(uid, buffers)) {
         current = { live: true, stateName };
-        yield valueEntries<K, N, V>(block, source.file, stateIndexMap, s, decoder, views, what, reuse ? current : undefined);
+        yield valueEntries<K, N, V>(block, source.file, stateIndexMap, s, decoder, views, what, reuse ? current : undefined, copyRuns);
         // The consumer asked for the next block: this one's bytes may be overwritten from now on.
         current.live = false;
       }
@@ -545,9 +552,12 @@ function* valueEntries<K, N, V>(
   what: string,
   /** Set when the block's buffer is reused: live until the consumer asked for the next block. */
   buffer: { readonly live: boolean; readonly stateName: string } | undefined,
+  /** Copied values of a byte-array state: decoded as views over ValueFieldCopies. */
+  copyRuns: boolean,
 ): Generator<KeyedStateEntry<K, N, V>> {
   const reused = { key: undefined as K, namespace: undefined as N, value: undefined as V };
   const records = block.records;
+  const copies = copyRuns ? new ValueFieldCopies(records, (j) => stateIndexMap[records[j]!.stateIndex] === s.index) : undefined;
   for (let j = 0; j < records.length; j++) {
     if (buffer?.live === false) {
       throw new IllegalStateUsageError(buffer.stateName, 'a block of readKeyedStateBlocks was iterated after the next block was requested, whose read reuses its bytes: iterate each block first');
@@ -559,7 +569,7 @@ function* valueEntries<K, N, V>(
     try {
       key = decoder.decode(s.keySerializer, r.key, 'key', off, views) as K;
       namespace = decoder.decode(s.nsSerializer, r.namespace, 'namespace', off, views) as N;
-      value = decoder.decode(s.stateSerializer, r.value!, what, off, views) as V;
+      value = (copies === undefined ? decoder.decode(s.stateSerializer, r.value!, what, off, views) : decoder.decode(s.stateSerializer, copies.fieldOf(j), what, off, true)) as V;
     } catch (e) {
       wrapDecodeError(e, file, off);
     }
