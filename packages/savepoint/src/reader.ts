@@ -11,9 +11,11 @@ import {
   ExactDeserializer,
   readKeyedStateHeader,
   readKeyGroupBlocks,
+  readFirstKeyGroupRun,
   AlternatingReadBuffers,
   deserializesIntoOwnMemory,
   type KeyGroupBlock,
+  type KeyGroupBlockOptions,
   type KeyedStateRecord,
   type CheckpointMetadata,
   type KeyedStateStreamHeader,
@@ -262,12 +264,28 @@ export class SavepointReader {
   async *keyedBlocks(uid: string, readBuffers?: AlternatingReadBuffers): AsyncGenerator<{ block: KeyGroupBlock; source: KeyedSource; stateIndexMap: readonly number[] }> {
     const { sources, merged } = await this.keyedSources(uid);
     const maxParallelism = this.operator(uid).maxParallelism;
-    const options = readBuffers === undefined ? { maxParallelism } : { maxParallelism, readBuffers };
-    for (let i = 0; i < sources.length; i++) {
-      const source = sources[i]!;
-      for await (const block of readKeyGroupBlocks(this.dir.reader, source.handle, source.header, options)) {
-        yield { block, source, stateIndexMap: merged!.indexMaps[i]! };
+    const options: KeyGroupBlockOptions = readBuffers === undefined ? { maxParallelism } : { maxParallelism, readBuffers };
+    const reader = this.dir.reader;
+    // The next handle's first request, started while the last one of the current handle is consumed.
+    let prefetched: Promise<Uint8Array> | undefined;
+    try {
+      for (let i = 0; i < sources.length; i++) {
+        const source = sources[i]!;
+        const next = sources[i + 1];
+        const firstRead = prefetched;
+        prefetched = undefined;
+        const handleOptions: KeyGroupBlockOptions = {
+          ...options,
+          ...(firstRead === undefined ? {} : { firstRead }),
+          ...(next === undefined ? {} : { onLastRead: () => (prefetched = readFirstKeyGroupRun(reader, next.handle, options)) }),
+        };
+        for await (const block of readKeyGroupBlocks(reader, source.handle, source.header, handleOptions)) {
+          yield { block, source, stateIndexMap: merged!.indexMaps[i]! };
+        }
       }
+    } finally {
+      // A consumer that stopped early may lend the buffers to its next read: none may still be being filled.
+      await prefetched?.catch(() => {});
     }
   }
 

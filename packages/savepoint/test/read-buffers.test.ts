@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { IllegalStateUsageError, Serializers, ValueStateDescriptor, type StateHandleReader, type TypeSerializer } from '@flowstate/core';
+import { AlternatingReadBuffers, IllegalStateUsageError, Serializers, ValueStateDescriptor, type StateHandleReader, type TypeSerializer } from '@flowstate/core';
 import { FsStateBackend } from '@flowstate/heap';
 import '@flowstate/storage-local';
 import { SavepointReader, SavepointWriter } from '../src/index.js';
@@ -99,6 +99,56 @@ describe('SavepointReader read buffers (reused between requests)', () => {
       n++;
     }
     assert.equal(n, 200);
+  });
+
+  it("the next handle's first request starts before the last block of the current handle is consumed", async () => {
+    const r = await SavepointReader.load(await savepointOf(Serializers.bytes, bytesOf));
+    await r.keyedStates('op'); // the headers are read first: below, only block requests are recorded
+    const handles = r.keyedHandles('op');
+    const name = (i: number) => {
+      const s = handles[i]!.stream;
+      return s.type === 'file' ? s.path : s.name;
+    };
+    const requested: string[] = [];
+    const reader = r.dir.reader as StateHandleReader;
+    const readRange = reader.readRange.bind(reader);
+    reader.readRange = (h, o, l, id, into) => {
+      requested.push(h.type === 'file' ? h.path : h.name);
+      return readRange(h, o, l, id, into);
+    };
+    let lastBlocks = 0;
+    for await (const { block, source } of r.keyedBlocks('op', new AlternatingReadBuffers())) {
+      const i = handles.indexOf(source.handle);
+      if (block.keyGroup !== source.handle.keyGroupRange.end || i + 1 === handles.length) continue;
+      lastBlocks++;
+      assert.ok(requested.includes(name(i + 1)), `handle ${i + 1}'s first request is in flight while handle ${i}'s last block is consumed`);
+    }
+    assert.equal(lastBlocks, handles.length - 1);
+    assert.deepEqual(requested, handles.map((_, i) => name(i)), 'one request per (small) handle, in order');
+  });
+
+  it("a read broken off early returns only once the next handle's first request is done", async () => {
+    const r = await SavepointReader.load(await savepointOf(Serializers.bytes, bytesOf));
+    await r.keyedStates('op');
+    let inFlight = 0;
+    const reader = r.dir.reader as StateHandleReader;
+    const readRange = reader.readRange.bind(reader);
+    reader.readRange = async (h, o, l, id, into) => {
+      inFlight++;
+      try {
+        const bytes = await readRange(h, o, l, id, into);
+        await new Promise((resolve) => setTimeout(resolve, 30));
+        return bytes;
+      } finally {
+        inFlight--;
+      }
+    };
+    // The first handle is one request: once it is read, the second handle's is started.
+    for await (const block of r.readKeyedStateBlocks<string, unknown, Uint8Array>('op', 'v', { views: true })) {
+      for (const e of block) assert.deepEqual(e.value, bytesOf(Number(e.key.slice(4))));
+      break;
+    }
+    assert.equal(inFlight, 0, 'no read into a lent buffer is running after return()');
   });
 
   it('the headers of all keyed handles are read at once, not one handle after the other', async () => {

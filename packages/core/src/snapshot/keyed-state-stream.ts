@@ -326,6 +326,17 @@ export interface KeyGroupBlockOptions {
    * that decode or copy what they keep.
    */
   readonly readBuffers?: AlternatingReadBuffers;
+  /**
+   * The first request, already started by readFirstKeyGroupRun with the same options: a reader
+   * of several handles reads the next handle's first bytes while the last ones of this handle are
+   * consumed, instead of waiting for them at every handle boundary.
+   */
+  readonly firstRead?: Promise<Uint8Array>;
+  /**
+   * Called once the last request is read and no other is in flight: from then on the one other
+   * read buffer is free (its blocks were consumed), so the next handle's first request may start.
+   */
+  readonly onLastRead?: () => void;
 }
 
 /** Two read buffers lent in turn to consecutive requests (see KeyGroupBlockOptions.readBuffers). */
@@ -384,17 +395,9 @@ export async function* readKeyGroupBlocks(
 ): AsyncGenerator<KeyGroupBlock> {
   const start = handle.keyGroupRange.start;
   const offsets = handle.keyGroupOffsets;
-  const from = Math.max(options.range?.startKeyGroup ?? start, start);
-  const to = Math.min(options.range?.endKeyGroup ?? handle.keyGroupRange.end, handle.keyGroupRange.end);
-  const runs = planKeyGroupReads(offsets, start, from, to, options.maxReadBytes ?? COALESCED_READ_BYTES);
-  const readRun = (i: number): Promise<Uint8Array> => {
-    const run = runs[i]!;
-    const offset = offsets[run.from - start]!;
-    const length = offsets[run.to + 1 - start]! - offset;
-    return reader.readRange(handle.stream, offset, length, options.checkpointId, options.readBuffers?.take(length));
-  };
+  const { runs, readRun } = keyGroupReads(reader, handle, options);
   const file = readerHandleName(reader, handle);
-  let pending = runs.length > 0 ? readRun(0) : undefined;
+  let pending = runs.length > 0 ? (options.firstRead ?? readRun(0)) : undefined;
   try {
     for (let i = 0; i < runs.length; i++) {
       const run = runs[i]!;
@@ -407,6 +410,7 @@ export async function* readKeyGroupBlocks(
       pending = i + 1 < runs.length ? readRun(i + 1) : undefined;
       // A read-ahead that is never awaited (the consumer stopped early) must not surface as unhandled.
       pending?.catch(() => {});
+      if (pending === undefined) options.onLastRead?.();
       const base = offsets[run.from - start]!;
       for (let g = run.from; g <= run.to; g++) {
         const block = bytes.subarray(offsets[g - start]! - base, offsets[g + 1 - start]! - base);
@@ -417,6 +421,34 @@ export async function* readKeyGroupBlocks(
     // A consumer that stopped early may lend the buffers to its next read: none may still be being filled.
     if (options.readBuffers !== undefined) await pending?.catch(() => {});
   }
+}
+
+/** The read requests of a handle (within `options.range`) and how to start one. */
+function keyGroupReads(reader: StateHandleReader, handle: KeyGroupsStateHandle, options: KeyGroupBlockOptions): { runs: KeyGroupRun[]; readRun: (i: number) => Promise<Uint8Array> } {
+  const start = handle.keyGroupRange.start;
+  const offsets = handle.keyGroupOffsets;
+  const from = Math.max(options.range?.startKeyGroup ?? start, start);
+  const to = Math.min(options.range?.endKeyGroup ?? handle.keyGroupRange.end, handle.keyGroupRange.end);
+  const runs = planKeyGroupReads(offsets, start, from, to, options.maxReadBytes ?? COALESCED_READ_BYTES);
+  const readRun = (i: number): Promise<Uint8Array> => {
+    const run = runs[i]!;
+    const offset = offsets[run.from - start]!;
+    const length = offsets[run.to + 1 - start]! - offset;
+    return reader.readRange(handle.stream, offset, length, options.checkpointId, options.readBuffers?.take(length));
+  };
+  return { runs, readRun };
+}
+
+/**
+ * Starts the first request readKeyGroupBlocks would make for `handle` with these options (to be
+ * passed to it as `firstRead`); undefined when there is nothing to read. Never rejects unhandled.
+ */
+export function readFirstKeyGroupRun(reader: StateHandleReader, handle: KeyGroupsStateHandle, options: KeyGroupBlockOptions = {}): Promise<Uint8Array> | undefined {
+  const { runs, readRun } = keyGroupReads(reader, handle, options);
+  if (runs.length === 0) return undefined;
+  const read = readRun(0);
+  read.catch(() => {});
+  return read;
 }
 
 function decodeKeyGroupBlock(handle: KeyGroupsStateHandle, header: KeyedStateStreamHeader, g: number, bytes: Uint8Array, options: KeyGroupBlockOptions, file: string): KeyGroupBlock {
