@@ -28,6 +28,24 @@ async function savepointOf<V>(serializer: TypeSerializer<V>, value: (i: number) 
   return path;
 }
 
+/** A slow storage under the reader: each read resolves 30 ms late, so a read-ahead is still running when the consumer stops. */
+function slowReads(r: SavepointReader): { inFlight: () => number } {
+  let inFlight = 0;
+  const reader = r.dir.reader as StateHandleReader;
+  const readRange = reader.readRange.bind(reader);
+  reader.readRange = async (h, o, l, id, into) => {
+    inFlight++;
+    try {
+      const bytes = await readRange(h, o, l, id, into);
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      return bytes;
+    } finally {
+      inFlight--;
+    }
+  };
+  return { inFlight: () => inFlight };
+}
+
 function bytesOf(i: number): Uint8Array {
   return Uint8Array.from({ length: 64 + (i % 50) }, (_, j) => (i * 31 + j) & 0xff);
 }
@@ -74,25 +92,12 @@ describe('SavepointReader read buffers (reused between requests)', () => {
     // One handle of more than 8 MiB (COALESCED_READ_BYTES): two requests, the second read ahead.
     const big = (i: number) => new Uint8Array(45_000).fill(i & 0xff);
     const r = await SavepointReader.load(await savepointOf(Serializers.bytes, big, 200, 1));
-    let inFlight = 0;
-    const reader = r.dir.reader as StateHandleReader;
-    const readRange = reader.readRange.bind(reader);
-    reader.readRange = async (h, o, l, id, into) => {
-      inFlight++;
-      try {
-        const bytes = await readRange(h, o, l, id, into);
-        // A slow storage: the read-ahead is still running when the consumer stops.
-        await new Promise((resolve) => setTimeout(resolve, 30));
-        return bytes;
-      } finally {
-        inFlight--;
-      }
-    };
+    const reads = slowReads(r);
     for await (const block of r.readKeyedStateBlocks<string, unknown, Uint8Array>('op', 'v', { views: true })) {
       for (const e of block) assert.deepEqual(e.value, big(Number(e.key.slice(4))));
       break;
     }
-    assert.equal(inFlight, 0, 'no read into a lent buffer is running after return()');
+    assert.equal(reads.inFlight(), 0, 'no read into a lent buffer is running after return()');
     let n = 0;
     for await (const e of r.readKeyedState<string, unknown, Uint8Array>('op', 'v')) {
       assert.deepEqual(e.value, big(Number(e.key.slice(4))), e.key);
@@ -130,25 +135,13 @@ describe('SavepointReader read buffers (reused between requests)', () => {
   it("a read broken off early returns only once the next handle's first request is done", async () => {
     const r = await SavepointReader.load(await savepointOf(Serializers.bytes, bytesOf));
     await r.keyedStates('op');
-    let inFlight = 0;
-    const reader = r.dir.reader as StateHandleReader;
-    const readRange = reader.readRange.bind(reader);
-    reader.readRange = async (h, o, l, id, into) => {
-      inFlight++;
-      try {
-        const bytes = await readRange(h, o, l, id, into);
-        await new Promise((resolve) => setTimeout(resolve, 30));
-        return bytes;
-      } finally {
-        inFlight--;
-      }
-    };
+    const reads = slowReads(r);
     // The first handle is one request: once it is read, the second handle's is started.
     for await (const block of r.readKeyedStateBlocks<string, unknown, Uint8Array>('op', 'v', { views: true })) {
       for (const e of block) assert.deepEqual(e.value, bytesOf(Number(e.key.slice(4))));
       break;
     }
-    assert.equal(inFlight, 0, 'no read into a lent buffer is running after return()');
+    assert.equal(reads.inFlight(), 0, 'no read into a lent buffer is running after return()');
   });
 
   it('the headers of all keyed handles are read at once, not one handle after the other', async () => {
