@@ -254,6 +254,10 @@ function namespaceOfIdentity(serializer: TypeSerializer<unknown>): ((nsId: Ident
 class CurrentKey implements CurrentKeyContext {
   currentKey: unknown = undefined;
   currentKeyGroup = -1;
-  currentKeyId: Identity = '';
+  // A small integer to start with, so that the field keeps V8's small-integer representation for
+  // int32 keys: the table lookups then know their key is an int32 and V8 inlines the hash lookup
+  // (FindOrderedHashMapEntryForInt32Key). Started as '' the field was tagged, and every Map.get of
+  // every state access went through the generic lookup builtin (57% of a ValueState insert, issue 16).
+  currentKeyId: Identity = 0;
   isSet = false;
 }
