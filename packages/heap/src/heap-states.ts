@@ -452,24 +452,26 @@ class DirectEntriesIterator<K, T> extends HeapMapIterator<K, T> {
 }
 
 /**
- * values() of a map keyed by the user keys: walks the keys (remove() needs the last one) and hands
- * out each value in the Map's own fresh result object, without a [key, value] array per entry.
+ * values() of a map keyed by the user keys: the Map's own values iterator, with its keys iterator
+ * walked in step for remove() (both iterate the same Map, so they stand on the same entry whatever
+ * changes in between). Before, each value was looked up again by its key: a generic Map lookup per
+ * entry, as the key's type is unknown there (issue 16).
  */
 class DirectValuesIterator<K, T> extends HeapMapIterator<K, T> {
-  private readonly inner: Iterator<Identity>;
+  private readonly inner: Iterator<unknown>;
+  private readonly keys: Iterator<Identity>;
 
-  constructor(state: RemovableMap<K>, private readonly map: HeapMap) {
+  constructor(state: RemovableMap<K>, map: HeapMap) {
     super(state);
-    this.inner = map.keys();
+    this.inner = map.values();
+    this.keys = map.keys();
   }
 
   next(): IteratorResult<T> {
-    const r = this.inner.next() as IteratorResult<unknown>;
+    const r = this.inner.next();
+    const k = this.keys.next();
     this.canRemove = r.done !== true;
-    if (this.canRemove) {
-      this.last = r.value as K;
-      r.value = this.map.get(r.value as Identity);
-    }
+    this.last = k.value as K;
     return r as IteratorResult<T>;
   }
 }

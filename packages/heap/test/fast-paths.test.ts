@@ -30,6 +30,41 @@ describe('heap access fast paths', () => {
     assert.equal([...views][0]!.preimageCount, 1);
   });
 
+  it('values() remove() removes the key of the value just handed out, also while the map grows and shrinks during the iteration', async () => {
+    // values() walks the Map's values with its keys iterator in step (no lookup per value): pinned
+    // against a JS Map doing the same removals and insertions while iterating its entries.
+    const kb = await new MemoryStateBackend().createKeyedStateBackend({ operatorIdentifier: 'fast', keySerializer: Serializers.int32, maxParallelism: 128, keyGroupRange: RANGE });
+    const st = kb.getPartitionedState(VoidNamespace, Serializers.voidNamespace, new MapStateDescriptor<number, number>('m', Serializers.int32, Serializers.float64));
+    kb.setCurrentKey(7);
+    const model = new Map<number, number>();
+    for (let k = 0; k < 20; k++) {
+      st.put(k, k + 0.5);
+      model.set(k, k + 0.5);
+    }
+    const seen: number[] = [];
+    const it = st.values();
+    let i = 0;
+    for (let r = it.next(); !r.done; r = it.next(), i++) {
+      seen.push(r.value!);
+      if (i % 3 === 0) it.remove();
+      // Enough new keys to make the Map rehash while the iteration runs.
+      if (i < 30) st.put(100 + i, i + 0.25);
+      if (i % 7 === 1) st.remove(19 - i);
+    }
+    const expected: number[] = [];
+    i = 0;
+    for (const [k, v] of model) {
+      expected.push(v);
+      if (i % 3 === 0) model.delete(k);
+      if (i < 30) model.set(100 + i, i + 0.25);
+      if (i % 7 === 1) model.delete(19 - i);
+      i++;
+    }
+    assert.deepEqual(seen, expected);
+    assert.deepEqual([...st.entries()], [...model.entries()]);
+    kb.dispose();
+  });
+
   it('putAll looks the map up once and refuses a null key before putting any entry', async () => {
     const kb = await new MemoryStateBackend().createKeyedStateBackend({ operatorIdentifier: 'fast', keySerializer: Serializers.int32, maxParallelism: 128, keyGroupRange: RANGE });
     const st = kb.getPartitionedState(VoidNamespace, Serializers.voidNamespace, new MapStateDescriptor<number, number>('m', Serializers.int32, Serializers.float64));
