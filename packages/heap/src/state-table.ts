@@ -144,7 +144,10 @@ export class StateTable {
   }
 
   /** keyGroupRange.startKeyGroup, as a field of this object (one load less per access). */
-  private readonly firstKeyGroup: number;
+  // Initialized here (not only in the constructor): a class field starts as undefined, and a
+  // number stored over undefined makes V8 keep the field tagged; a small integer from the start
+  // keeps it an untagged Smi on every access's path.
+  private readonly firstKeyGroup: number = 0;
   /** Entries store only nsId, value and next (see EntryLayout). */
   private readonly compact: boolean;
   private readonly keyOfId: ((keyId: Identity) => unknown) | undefined;
