@@ -1,26 +1,34 @@
-// Plain C++ RocksDB baseline for the binding's get/put (bench/src/rocks-cpp.ts builds and runs it).
+// Plain C++ RocksDB baseline for the binding's get/put (bench/src/rocks-cpp.ts builds and drives it).
 // Same options as the binding opens with ROCKSDB_BENCH_OPTIONS (util.cc MakeDbOptions /
 // MakeCfOptions: LRU block cache, write buffer size and count, compression, the list-append merge
-// operator, WAL off), one column family holding the same rows, and the same measurement as the
-// JS side: one sample = one batch of `batch` operations over a precomputed key sequence, warm-up
-// first, then samples until both the time budget and the minimum sample count are reached.
+// operator, WAL off), one column family "raw" holding the same rows, written in the same order.
+//
+// A long-lived server, so that the JS side can interleave its rounds with ours (bench/src/
+// interleave.ts): it opens its database, writes the setup rows, answers "ready", then runs one
+// command per line from the command FIFO and answers each on the reply FIFO:
+//   get <pos> <batches>   put <pos> <batches>   quit
+// A command runs `batches` batches of `batch` operations over the op keys, starting at op key
+// `pos` and moving batch by batch exactly like the JS KeyCursor (wrapping to 0 when the next batch
+// would not fit); a put writes value i for op i of a batch. The answer is
+//   <cpu ms> <pos after>
+// where cpu ms is this process's CPU time (CLOCK_PROCESS_CPUTIME_ID, all threads: RocksDB's
+// background work included, as it is in the JS process's CPU time) for exactly that loop.
 //
 // Input file (little-endian u32 lengths): rows, ops and values, each a counted list of byte strings:
 //   [n][len bytes]... (setup rows: key, value alternating, n = 2 * rows)
-//   [n][len bytes]... (op keys, cycled through batch by batch like the JS KeyCursor)
+//   [n][len bytes]... (op keys)
 //   [n][len bytes]... (put values, value i for op i of a batch)
-// Output (stdout, JSON): {"get": [ms per batch...], "put": [ms per batch...]}
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
 #include <rocksdb/merge_operator.h>
 #include <rocksdb/table.h>
 
-#include <chrono>
+#include <time.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
-#include <iostream>
 #include <string>
 #include <vector>
 
@@ -60,22 +68,28 @@ std::vector<std::string> ReadList(std::ifstream& in) {
   return out;
 }
 
-using Clock = std::chrono::steady_clock;
-double MsSince(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
+double CpuMs() {
+  timespec t{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) * 1e3 + static_cast<double>(t.tv_nsec) / 1e6;
+}
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc != 9) {
-    std::fprintf(stderr, "usage: %s dbdir input blockCache writeBuffer maxWriteBuffers batch timeMs:warmupMs minSamples:warmupSamples\n", argv[0]);
+    std::fprintf(stderr, "usage: %s dbdir input blockCache writeBuffer maxWriteBuffers batch commandFifo replyFifo\n", argv[0]);
+    return 2;
+  }
+  // The FIFOs first: the JS side waits for them, and reads our failures from the reply FIFO's end.
+  FILE* cmd = std::fopen(argv[7], "r");
+  FILE* reply = std::fopen(argv[8], "w");
+  if (cmd == nullptr || reply == nullptr) {
+    std::fprintf(stderr, "cannot open the command/reply FIFOs\n");
     return 2;
   }
   std::ifstream in(argv[2], std::ios::binary);
   std::vector<std::string> rows = ReadList(in), keys = ReadList(in), values = ReadList(in);
   size_t batch = std::strtoul(argv[6], nullptr, 10);
-  double time_ms = 0, warmup_ms = 0;
-  unsigned min_samples = 0, warmup_samples = 0;
-  std::sscanf(argv[7], "%lf:%lf", &time_ms, &warmup_ms);
-  std::sscanf(argv[8], "%u:%u", &min_samples, &warmup_samples);
   if (batch == 0 || keys.size() < 2 * batch || values.size() < batch) {
     std::fprintf(stderr, "need >= 2 batches of keys and one batch of values\n");
     return 2;
@@ -127,27 +141,25 @@ int main(int argc, char** argv) {
     size_t o = next();
     for (size_t i = 0; i < batch; i++) Check(db->Put(wo, cf, keys[o + i], values[i]), "put");
   };
-  auto measure = [&](auto&& op) {
-    auto w0 = Clock::now();
-    for (unsigned n = 0; n < warmup_samples || MsSince(w0) < warmup_ms; n++) op();
-    std::vector<double> samples;
-    auto t0 = Clock::now();
-    while (samples.size() < min_samples || MsSince(t0) < time_ms) {
-      auto s0 = Clock::now();
-      op();
-      samples.push_back(MsSince(s0));
+
+  std::fprintf(reply, "ready\n");
+  std::fflush(reply);
+  char op[8];
+  size_t start = 0, batches = 0;
+  while (std::fscanf(cmd, "%7s", op) == 1 && std::strcmp(op, "quit") != 0) {
+    if (std::fscanf(cmd, "%zu %zu", &start, &batches) != 2 || start + batch > keys.size() ||
+        (std::strcmp(op, "get") != 0 && std::strcmp(op, "put") != 0)) {
+      std::fprintf(stderr, "bad command '%s'\n", op);
+      return 2;
     }
-    return samples;
-  };
-  auto json = [](const std::vector<double>& xs) {
-    std::string s = "[";
-    for (size_t i = 0; i < xs.size(); i++) s += (i ? "," : "") + std::to_string(xs[i]);
-    return s + "]";
-  };
-  // The same order as the JS run: update (put) before get.
-  std::vector<double> put = measure(put_batch);
-  std::vector<double> get = measure(get_batch);
-  std::cout << "{\"get\":" << json(get) << ",\"put\":" << json(put) << "}" << std::endl;
+    pos = start;
+    bool get = op[0] == 'g';
+    double t0 = CpuMs();
+    for (size_t b = 0; b < batches; b++) get ? get_batch() : put_batch();
+    double ms = CpuMs() - t0;
+    std::fprintf(reply, "%.6f %zu\n", ms, pos);
+    std::fflush(reply);
+  }
   for (auto* h : handles) Check(db->DestroyColumnFamilyHandle(h), "destroy cf");
   Check(db->Close(), "close");
   delete db;

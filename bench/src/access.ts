@@ -29,11 +29,11 @@ import { join } from 'node:path';
 import { decodeListElements, encodeListElements } from '@flowstate/rocksdb/native';
 import { backendById, createKeyed, MAX_PARALLELISM } from './backends.js';
 import { GOALS, type Preset } from './config.js';
-import { runPlainCpp } from './rocks-cpp.js';
+import { PlainCppServer } from './rocks-cpp.js';
 import { backendColumnFamily, concatBytes, fillRows, float64Bytes, int32Bytes, openRawRocks, prefixEnd, verifyIdenticalRows, type RawRocks } from './rocks-raw.js';
 import { MinimalHeapBackend, MinimalListState, MinimalMapState, MinimalValueState } from './minimal-heap.js';
 import { prng, summarize, type Summary } from './stats.js';
-import { roundRatios, runInterleaved, type Rewindable, type Side } from './interleave.js';
+import { roundRatios, runInterleaved, type InterleaveOptions, type Rewindable, type Side } from './interleave.js';
 
 export type StateKind = 'value' | 'list' | 'map';
 export type AccessBaseline = 'minimal-heap' | 'js-map' | 'rocksdb-raw' | 'rocksdb-cpp';
@@ -48,7 +48,7 @@ export interface AccessResult {
   readonly baselineOps: Summary;
   /** Median of the per-round ratios backend / baseline (interleaved rounds of the same run). */
   readonly ratio: number;
-  /** The per-round ratios (median = ratio, p25–p75 their spread, samples = rounds); absent where no rounds were paired (plain C++). */
+  /** The per-round ratios (median = ratio, p25–p75 their spread, samples = rounds); absent where no rounds were paired (a skipped baseline). */
   readonly ratioRounds?: Summary;
   /** Rounds left out because a side's net time was ≤ 0 (interleave.ts); absent when none were. */
   readonly skippedRounds?: number;
@@ -73,25 +73,61 @@ function rocksGoal(kind: StateKind, op: string): number | null {
   return ROCKS_ITERATION_OPS.has(op) ? GOALS.rocksIterationRatioMin : null;
 }
 
-/** The setup rows, op keys and put values of valueOps' raw baseline (same seeds), for the plain C++ run. */
+/** The setup rows, op keys and put values of valueOps' raw baseline (same seeds), for binding vs plain C++. */
 function valueCppInput(p: Preset, raw: RawRocks) {
   const rows = Array.from({ length: p.setupKeys }, (_, k) => [raw.prefix(k), float64Bytes(k + 0.5)] as const);
-  const keys = Array.from(randomKeys(p.batch * 64, p.setupKeys, 1), (k) => raw.prefix(k));
+  const keyIdx = randomKeys(p.batch * 64, p.setupKeys, 1);
+  const keys = Array.from(keyIdx, (k) => raw.prefix(k));
   const values = Array.from({ length: p.batch }, (_, i) => float64Bytes(i * 1.25 + 0.5));
-  return { rows, keys, values };
+  return { rows, keyIdx, keys, values };
 }
 
-/** The binding's get / put (the raw baseline's valueGet / valueUpdate) vs plain C++ RocksDB on the same rows. */
-function bindingVsCpp(p: Preset, work: string, raw: RawRocks, measured: readonly AccessResult[]): AccessResult[] {
-  const input = valueCppInput(p, raw);
-  const cpp = runPlainCpp(p, work, input.rows, input.keys, input.values);
-  return (['get', 'put'] as const).map((which) => {
-    const binding = measured.find((a) => a.op === (which === 'get' ? 'valueGet' : 'valueUpdate'))!.baselineOps;
-    const base = { backend: 'rocksdb-binding', kind: 'value' as const, op: `binding ${which}`, backendOps: binding, baseline: 'rocksdb-cpp' as const, goal: GOALS.rocksBindingCppRatioMin };
-    if ('skipped' in cpp) return { ...base, baselineOps: summarize([]), ratio: NaN, skipped: cpp.skipped };
-    return { ...base, baselineOps: cpp[which], ratio: binding.median / cpp[which].median };
-  });
+/**
+ * The raw binding's get / put vs plain C++ RocksDB, interleaved: each side has its own database
+ * (same options, the same setup rows written in the same order, then the same puts), round by
+ * round the binding runs its batches here and the C++ server the same batches over the same op
+ * keys, both timed on process CPU time (RocksDB's background threads included on both sides; the
+ * binding's side also pays for collecting its own garbage, as every JS side does). Put runs first,
+ * as in the value rows, so both databases go through the same writes before the gets.
+ */
+function bindingVsCpp(p: Preset, work: string, opts: InterleaveKnobs): AccessResult[] {
+  const raw = openRawRocks(join(work, 'binding-vs-cpp'));
+  try {
+    const input = valueCppInput(p, raw);
+    for (const [k, v] of input.rows) raw.db.put(raw.cf, k, v);
+    const server = PlainCppServer.start(p, work, input.rows, input.keys, input.values);
+    const base = { backend: 'rocksdb-binding', kind: 'value' as const, baseline: 'rocksdb-cpp' as const, goal: GOALS.rocksBindingCppRatioMin };
+    if ('skipped' in server) return (['get', 'put'] as const).map((w) => ({ ...base, op: `binding ${w}`, backendOps: summarize([]), baselineOps: summarize([]), ratio: NaN, skipped: server.skipped }));
+    try {
+      const { db, cf } = raw;
+      const B = p.batch;
+      const rows = input.keys;
+      const vals = input.values;
+      const cur = new KeyCursor(input.keyIdx, B);
+      const cpp = (op: 'get' | 'put') => (batches: number) => {
+        const r = server.run(op, cur.save(), batches);
+        cur.restore(r.pos);
+        return r.ms;
+      };
+      const ops = {
+        put: () => { const o = cur.next(); for (let i = 0; i < B; i++) db.put(cf, rows[o + i]!, vals[i]!); },
+        get: () => { const o = cur.next(); let s = 0; for (let i = 0; i < B; i++) s += db.get(cf, rows[o + i]!)?.length ?? 0; sink += s; },
+      };
+      return (['put', 'get'] as const).map((w) => {
+        const res = runInterleaved([{ run: ops[w] }, { run: () => {}, runTimed: cpp(w) }], { ...opts, clock: processCpuMs, keys: cur });
+        const ratioRounds = roundRatios(res, 0, 1);
+        return { ...base, op: `binding ${w}`, backendOps: summarize(res.opsPerSec[0]!), baselineOps: summarize(res.opsPerSec[1]!), ratio: ratioRounds.median, ratioRounds };
+      });
+    } finally {
+      server.close();
+    }
+  } finally {
+    raw.close();
+  }
 }
+
+/** The interleaving settings every comparison of a run shares (all but the clock and the key cursor). */
+type InterleaveKnobs = Omit<InterleaveOptions, 'clock' | 'keys'>;
 
 export interface OpPair {
   readonly op: string;
@@ -569,6 +605,15 @@ export async function runAccessSuite(p: Preset, backendId: string, kind: StateKi
     // Each side collects its own young garbage inside its timing (interleave.ts); children run with --expose-gc.
     const gc = (globalThis as { gc?: (o: { type: 'minor' | 'major' }) => void }).gc;
     const minorGc = gc ? () => gc({ type: 'minor' }) : undefined;
+    const knobs: InterleaveKnobs = {
+      opsPerBatch: p.batch,
+      roundMs: p.roundMs,
+      timeMs: p.timeMs,
+      minRounds: p.iterations,
+      warmupMs: p.warmupMs,
+      warmupBatches: p.warmupIterations,
+      ...(minorGc ? { collect: minorGc } : {}),
+    };
     const out: AccessResult[] = ops.map((o) => {
       const sides: Side[] = [
         { run: o.backend, ...(o.resetBackend ? { reset: o.resetBackend } : {}) },
@@ -576,17 +621,8 @@ export async function runAccessSuite(p: Preset, backendId: string, kind: StateKi
         ...(o.info ? [{ run: o.info, ...(o.resetInfo ? { reset: o.resetInfo } : {}) }] : []),
       ];
       const cpu0 = processCpuMs();
-      const res = runInterleaved(sides, {
-        clock,
-        opsPerBatch: p.batch,
-        roundMs: p.roundMs,
-        timeMs: min ? p.cpuTimeMs : p.timeMs,
-        minRounds: p.iterations,
-        warmupMs: p.warmupMs,
-        warmupBatches: p.warmupIterations,
-        ...(o.keys ? { keys: o.keys } : {}),
-        ...(minorGc ? { collect: minorGc } : {}),
-      });
+      // Heap rows are timed in CPU time and need a shorter budget (config.ts cpuTimeMs).
+      const res = runInterleaved(sides, { ...knobs, ...(min ? { timeMs: p.cpuTimeMs } : {}), clock, ...(o.keys ? { keys: o.keys } : {}) });
       const backendOps = summarize(res.opsPerSec[0]!);
       const baselineOps = summarize(res.opsPerSec[1]!);
       const ratioRounds = roundRatios(res, 0, 1);
@@ -602,7 +638,7 @@ export async function runAccessSuite(p: Preset, backendId: string, kind: StateKi
       return { backend: b.id, kind, op: o.op, backendOps, baselineOps, ratio: ratioRounds.median, ratioRounds, baseline, goal, ...info, ...skipped };
     });
     if (raw && kind === 'value') {
-      const cpp = bindingVsCpp(p, work!, raw, out);
+      const cpp = bindingVsCpp(p, work!, knobs);
       log(`  [${b.id}/${kind}] binding vs plain C++: ${cpp.map((c) => c.skipped ?? `${c.op} ${c.ratio.toFixed(2)}×`).join(', ')}`);
       out.push(...cpp);
     }

@@ -23,6 +23,11 @@ import { summarize, type Summary } from './stats.js';
 export interface Side {
   readonly run: () => void;
   readonly reset?: () => void;
+  /**
+   * A side that times itself, e.g. in another process (plain C++ RocksDB): runs `batches` batches
+   * and returns their length in ms on its own clock; `run` and `reset` are then not used.
+   */
+  readonly runTimed?: (batches: number) => number;
 }
 
 /** Puts a shared key sequence back, so that every side of a round touches the same keys in the same order. */
@@ -76,6 +81,7 @@ function collectYoung(collect: () => void): void {
  */
 function timeBatches(side: Side, batches: number, o: InterleaveOptions, emptyMs: number): number {
   const { clock, collect } = o;
+  if (side.runTimed) return side.runTimed(batches);
   if (side.reset === undefined) {
     const t0 = clock();
     for (let i = 0; i < batches; i++) side.run();
