@@ -87,7 +87,7 @@ function valueCppInput(p: Preset, raw: RawRocks) {
  * (same options, the same setup rows written in the same order, then the same puts), round by
  * round the binding runs its batches here and the C++ server the same batches over the same op
  * keys, both timed on process CPU time (RocksDB's background threads included on both sides; the
- * binding's side also pays for collecting its own garbage, as every JS side does). Put runs first,
+ * binding's side also pays for the collections of its own garbage). Put runs first,
  * as in the value rows, so both databases go through the same writes before the gets.
  */
 function bindingVsCpp(p: Preset, work: string, opts: InterleaveKnobs): AccessResult[] {
@@ -117,7 +117,13 @@ function bindingVsCpp(p: Preset, work: string, opts: InterleaveKnobs): AccessRes
         get: () => { const o = cur.next(); let s = 0; for (let i = 0; i < B; i++) s += db.get(cf, rows[o + i]!)?.length ?? 0; sink += s; },
       };
       return (['put', 'get'] as const).map((w) => {
-        const res = runInterleaved([{ run: ops[w] }, { run: () => {}, runTimed: cpp(w) }], { ...opts, clock: processCpuMs, keys: cur });
+        // No per-side young-generation collections (`collect`): they split one young generation
+        // between two JS sides, and here there is one. The binding's side pays for the collections
+        // its own garbage triggers, as any program would; the fixed cost of two forced collections
+        // per round, subtracted only as a median estimate, moved put (which allocates nothing)
+        // from 0.86x to 0.65x under load.
+        const { collect: _none, ...knobs } = opts;
+        const res = runInterleaved([{ run: ops[w] }, { run: () => {}, runTimed: cpp(w) }], { ...knobs, clock: processCpuMs, keys: cur });
         const ratioRounds = roundRatios(res, 0, 1);
         return { ...base, op: `binding ${w}`, backendOps: summarize(res.opsPerSec[0]!), baselineOps: summarize(res.opsPerSec[1]!), ratio: ratioRounds.median, ratioRounds };
       });
