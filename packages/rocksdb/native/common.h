@@ -433,6 +433,7 @@ class DbWrap : public Napi::ObjectWrap<DbWrap> {
   IngestCall Ingest(const Napi::CallbackInfo& info);
   static Napi::Value Done(const KeyedCall& c, const rocksdb::Status& s);
   bool ReadValue(const KeyedCall& c, const Napi::CallbackInfo& info, size_t snapshot_arg, rocksdb::PinnableSlice* value);
+  Napi::Value BindColumnFamily(const Napi::CallbackInfo& info);
   DbState* Live(const Napi::Env& env);
   const std::shared_ptr<CfRef>& Cf(const Napi::Env& env, const Napi::Value& v);
   const SnapshotRef* Snap(const Napi::Env& env, const Napi::Value& v);

@@ -123,6 +123,7 @@ Napi::Function DbWrap::Define(Napi::Env env) {
           InstanceMethod<&DbWrap::DropColumnFamily>("dropColumnFamily"),
           InstanceMethod<&DbWrap::Get>("get"),
           InstanceMethod<&DbWrap::GetInto>("getInto"),
+          InstanceMethod<&DbWrap::BindColumnFamily>("bindColumnFamily"),
           InstanceMethod<&DbWrap::Scan>("scan"),
           InstanceMethod<&DbWrap::Put>("put"),
           InstanceMethod<&DbWrap::Delete>("delete"),
@@ -324,6 +325,74 @@ Napi::Value DbWrap::Get(const Napi::CallbackInfo& info) {
 // length copied to pool[offset..], Uint8Array = the value did not fit. The pool is an argument
 // (not a stored reference) so that one napi_get_typedarray_info both finds it and sees a detached
 // buffer (length 0).
+namespace {
+// GetInto's answer for a found value: its length once copied into pool[offset..], or the value
+// itself when it does not fit.
+Napi::Value IntoPool(Napi::Env env, const rocksdb::Slice& pool, uint32_t offset, const rocksdb::PinnableSlice& value) {
+  if (offset <= pool.size() && value.size() <= pool.size() - offset) {
+    if (value.size() > 0) std::memcpy(const_cast<char*>(pool.data()) + offset, value.data(), value.size());
+    return Napi::Number::New(env, static_cast<double>(value.size()));
+  }
+  return ToBytes(env, value);
+}
+
+// The hot path's functions (RocksDB.get without a snapshot, RocksDB.put), bound to one column
+// family of one database by bindColumnFamily: a call needs neither the unwrap of `this` nor the
+// type-tag check and unwrap of a column family argument (three private-property lookups per call
+// on the general path). The family's handle tells whether it may be used: DbState nulls it on
+// close and on drop, before the database goes away, so while it is set `st` is alive.
+struct BoundCf {
+  std::shared_ptr<CfRef> ref;
+  DbState* st;       // valid while ref->handle is set (see above); never dereferenced otherwise
+  std::string path;  // for errors, which may outlive the DbState
+};
+
+// The bound family's handle, or the error the general path gives (closed database, dropped family).
+rocksdb::ColumnFamilyHandle* BoundHandle(const Napi::CallbackInfo& info, const BoundCf& b) {
+  if (b.ref->handle != nullptr) return b.ref->handle;
+  if (b.ref->dropped) Throw(info.Env(), kErrCfDropped, "column family '" + b.ref->name + "' has been dropped", b.path);
+  Throw(info.Env(), kErrClosed, "database is closed", b.path);
+}
+
+// (key, pool, offset) => like getInto without a snapshot.
+Napi::Value BoundGetInto(const Napi::CallbackInfo& info) {
+  const BoundCf& b = *static_cast<const BoundCf*>(info.Data());
+  rocksdb::ColumnFamilyHandle* cf = BoundHandle(info, b);
+  Napi::Env env = info.Env();
+  rocksdb::Slice key = ArgBytes(env, info[0], "key");
+  rocksdb::Slice pool = ArgBytes(env, info[1], "pool");
+  uint32_t offset = info[2].As<Napi::Number>().Uint32Value();
+  rocksdb::PinnableSlice value;
+  rocksdb::Status s = b.st->db()->Get(rocksdb::ReadOptions(), cf, key, &value);
+  if (s.IsNotFound()) return env.Undefined();
+  ThrowIfError(env, s, b.path);
+  return IntoPool(env, pool, offset, value);
+}
+
+// (key, value) => like put.
+Napi::Value BoundPut(const Napi::CallbackInfo& info) {
+  const BoundCf& b = *static_cast<const BoundCf*>(info.Data());
+  rocksdb::ColumnFamilyHandle* cf = BoundHandle(info, b);
+  Napi::Env env = info.Env();
+  rocksdb::Slice key = ArgBytes(env, info[0], "key");
+  ThrowIfError(env, b.st->db()->Put(b.st->write_options(), cf, key, ArgBytes(env, info[1], "value")), b.path);
+  return env.Undefined();
+}
+
+template <Napi::Function::Callback cb>
+Napi::Function BoundFunction(Napi::Env env, const char* name, const BoundCf& b) {
+  auto* data = new BoundCf(b);
+  Napi::Function fn = Napi::Function::New<cb>(env, name, data);
+  fn.AddFinalizer([](Napi::Env, BoundCf* d) { delete d; }, data);
+  return fn;
+}
+}  // namespace
+
+// Like Get, but a value that fits in `pool` (a Uint8Array the JS side hands out views of) from
+// `offset` on is copied there and only its length is returned: undefined = not found, number =
+// length copied to pool[offset..], Uint8Array = the value did not fit. The pool is an argument
+// (not a stored reference) so that one napi_get_typedarray_info both finds it and sees a detached
+// buffer (length 0).
 Napi::Value DbWrap::GetInto(const Napi::CallbackInfo& info) {
   KeyedCall c = Keyed(info, "key");
   rocksdb::Slice pool = ArgBytes(c.env, info[2], "pool");
@@ -331,11 +400,18 @@ Napi::Value DbWrap::GetInto(const Napi::CallbackInfo& info) {
   // The snapshot argument is omitted (not passed as undefined) by get() without a snapshot.
   rocksdb::PinnableSlice value;
   if (!ReadValue(c, info, 4, &value)) return c.env.Undefined();
-  if (offset <= pool.size() && value.size() <= pool.size() - offset) {
-    if (value.size() > 0) std::memcpy(const_cast<char*>(pool.data()) + offset, value.data(), value.size());
-    return Napi::Number::New(c.env, static_cast<double>(value.size()));
-  }
-  return ToBytes(c.env, value);
+  return IntoPool(c.env, pool, offset, value);
+}
+
+// (cf) => [getInto(key, pool, offset), put(key, value)] bound to `cf` of this database (see BoundCf).
+Napi::Value DbWrap::BindColumnFamily(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  DbState* st = Live(env);
+  BoundCf b{Cf(env, info[0]), st, st->path()};
+  Napi::Array out = Napi::Array::New(env, 2);
+  out.Set(0u, BoundFunction<BoundGetInto>(env, "getInto", b));
+  out.Set(1u, BoundFunction<BoundPut>(env, "put", b));
+  return out;
 }
 
 // Up to `limit` entries of [lower, upper) in one call (iterator created, read and freed here), in

@@ -704,6 +704,34 @@ describe('RocksDB native binding', () => {
     assert.deepEqual(readdirSync(dir), ['good.sst']);
   });
 
+  test('get without a snapshot and put (bound per column family) match the general path: values and errors', () => {
+    const a = RocksDB.open(freshDir('bound-a'));
+    const c = RocksDB.open(freshDir('bound-c'));
+    const cf = a.createColumnFamily('x');
+    const big = new Uint8Array(40_000).map((_, i) => i % 253);
+    const rows: [string, Uint8Array][] = [['k', b('v')], ['empty', new Uint8Array(0)], ['big', big]];
+    for (const [k, v] of rows) a.put(cf, b(k), v);
+    const snap = a.getSnapshot();
+    // The snapshot argument takes the general native call: every answer must be the same.
+    for (const k of ['k', 'empty', 'big', 'missing']) assert.deepEqual(a.get(cf, b(k)), a.get(cf, b(k), snap), k);
+    snap.release();
+    // A family whose bound ops are cached for its own database is still refused by another one.
+    assertRocksError(() => c.get(cf, b('k')), 'ROCKSDB_INVALID_ARGUMENT', 'another database');
+    assertRocksError(() => c.put(cf, b('k'), b('v')), 'ROCKSDB_INVALID_ARGUMENT', 'another database');
+    assertRocksError(() => a.get(cf, 'k' as unknown as Uint8Array), 'ROCKSDB_INVALID_ARGUMENT', 'key');
+    assertRocksError(() => a.put(cf, b('k'), 7 as unknown as Uint8Array), 'ROCKSDB_INVALID_ARGUMENT', 'value');
+    a.dropColumnFamily(cf);
+    assertRocksError(() => a.get(cf, b('k')), 'ROCKSDB_COLUMN_FAMILY_DROPPED', "'x'");
+    assertRocksError(() => a.put(cf, b('k'), b('v')), 'ROCKSDB_COLUMN_FAMILY_DROPPED', "'x'");
+    const d = a.defaultColumnFamily;
+    a.put(d, b('k'), b('v'));
+    a.close();
+    const e = assertRocksError(() => a.get(d, b('k')), 'ROCKSDB_CLOSED', 'closed');
+    assert.equal(e.path, a.path);
+    assertRocksError(() => a.put(d, b('k'), b('v')), 'ROCKSDB_CLOSED');
+    c.close();
+  });
+
   test('use after close throws typed ROCKSDB_CLOSED errors', async () => {
     const path = freshDir('closed');
     const db = RocksDB.open(path);

@@ -1,7 +1,7 @@
 // An open RocksDB database: reads, writes, column families, snapshots, iterators, checkpoints and
 // SST ingestion. Lifetime rules are described in ../native.ts.
 import { loadBinding } from './binding.js';
-import { nativeOfColumnFamily, wrapColumnFamily, type ColumnFamily } from './column-family.js';
+import { boundOpsOf, nativeOfColumnFamily, wrapColumnFamily, type ColumnFamily } from './column-family.js';
 import { asyncCall, invalid, RocksDBError } from './errors.js';
 import { unpackBatch, wrapIterator, type IteratorOptions, type RocksIterator } from './iterator.js';
 import type { NativeDatabase, NativeOpenOptions } from './native-types.js';
@@ -130,17 +130,18 @@ export class RocksDB {
    * the next get. Values larger than the pool's free space come back as their own Uint8Array.
    */
   get(cf: ColumnFamily, key: Uint8Array, snapshot?: Snapshot): Uint8Array | undefined {
-    // Without a snapshot the argument is left out (the native side then skips its checks).
     const pool = valuePool;
-    const ncf = nativeOfColumnFamily(cf);
-    const r = snapshot === undefined ? this.#native.getInto(ncf, key, pool.bytes, pool.offset) : this.#native.getInto(ncf, key, pool.bytes, pool.offset, nativeOfSnapshot(snapshot));
+    const r =
+      snapshot === undefined
+        ? boundOpsOf(cf, this.#native).getInto(key, pool.bytes, pool.offset)
+        : this.#native.getInto(nativeOfColumnFamily(cf), key, pool.bytes, pool.offset, nativeOfSnapshot(snapshot));
     if (typeof r === 'number') return pool.take(r);
     if (r !== undefined) pool.notTaken();
     return r;
   }
 
   put(cf: ColumnFamily, key: Uint8Array, value: Uint8Array): void {
-    this.#native.put(nativeOfColumnFamily(cf), key, value);
+    boundOpsOf(cf, this.#native).put(key, value);
   }
 
   delete(cf: ColumnFamily, key: Uint8Array): void {

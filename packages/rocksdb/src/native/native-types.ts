@@ -101,6 +101,8 @@ export interface NativeDatabase {
   get(cf: NativeColumnFamily, key: Uint8Array, snapshot: NativeSnapshot | undefined): Uint8Array | undefined;
   /** undefined = not found; number = value length, copied to pool[offset..]; Uint8Array = it did not fit there. */
   getInto(cf: NativeColumnFamily, key: Uint8Array, pool: Uint8Array, offset: number, snapshot?: NativeSnapshot): Uint8Array | number | undefined;
+  /** getInto (without a snapshot) and put bound to `cf`: the hot path's calls skip the column family's checks (see db_wrap.cc BoundCf). */
+  bindColumnFamily(cf: NativeColumnFamily): [BoundGetInto, BoundPut];
   /** Up to `limit` entries of [lower, upper) packed as by NativeIterator.nextBatchPacked; undefined when none. */
   scan(cf: NativeColumnFamily, lower: Uint8Array, upper: Uint8Array, limit: number, snapshot?: NativeSnapshot, fillCache?: boolean): ArrayBuffer | undefined;
   put(cf: NativeColumnFamily, key: Uint8Array, value: Uint8Array): void;
@@ -139,3 +141,8 @@ export interface NativeBinding {
   rocksdbVersion: string;
   mergeOperatorName: string;
 }
+
+/** NativeDatabase.getInto without a snapshot, bound to one column family. */
+export type BoundGetInto = (key: Uint8Array, pool: Uint8Array, offset: number) => Uint8Array | number | undefined;
+/** NativeDatabase.put, bound to one column family. */
+export type BoundPut = (key: Uint8Array, value: Uint8Array) => void;
