@@ -2,7 +2,7 @@
 // Requires the addon: `npm run build:native -w @flowstate/rocksdb`.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -492,6 +492,31 @@ describe('RocksDB native binding', () => {
       }
       assert.equal(db.scan(cf, b('k'), b('l'), MAX_SCAN_LIMIT).length, 5, 'the largest limit is accepted');
       assert.equal(db.scan(cf, b('k'), b('l'), 1).length, 1);
+    } finally {
+      db.close();
+    }
+  });
+
+  test('SSTs carry XXH3 block checksums (RocksDB 8.x default), from flushes and from SstFileWriter', () => {
+    const path = freshDir('xxh3');
+    const db = RocksDB.open(path);
+    try {
+      const cf = db.defaultColumnFamily;
+      db.put(cf, b('k'), b('v'));
+      db.flush(cf);
+      const external = join(path, 'external.sst');
+      const w = db.createSstFileWriter();
+      w.open(external);
+      w.put(b('a'), b('1'));
+      w.finish();
+      const ssts = [...readdirSync(path).filter((n) => n.endsWith('.sst') && n !== 'external.sst').map((n) => join(path, n)), external];
+      assert.equal(ssts.length, 2);
+      for (const f of ssts) {
+        // Block-based table footer (format_version >= 1): 53 bytes, the checksum type first (1 = CRC32C, 4 = XXH3).
+        const bytes = readFileSync(f);
+        assert.equal(bytes[bytes.length - 53], 4, `${f}: checksum type`);
+      }
+      assert.deepEqual([...db.get(cf, b('k'))!], [...b('v')]);
     } finally {
       db.close();
     }
