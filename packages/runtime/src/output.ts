@@ -30,6 +30,9 @@ export class TaskOutput implements Collector<unknown> {
    * credit before the last: the task's batch loop checks its credit in O(1) per record.
    */
   sent = 0;
+  /** hasCredit's last reading of `credit`, and `sent` at that time. */
+  private budget = 0;
+  private budgetBase = 0;
   private readonly channels: readonly Channel[];
 
   constructor(
@@ -70,6 +73,18 @@ export class TaskOutput implements Collector<unknown> {
     const cs = this.channels;
     for (let i = 0; i < cs.length; i++) min = Math.min(min, cs[i]!.credit);
     return min;
+  }
+
+  /**
+   * Whether every channel has room for one more record, as `available`, in O(1) amortized: the
+   * channels are read again only after as many adds as the smallest credit read last. Credit only
+   * grows while nothing is added, so an old reading is still a safe lower bound.
+   */
+  hasCredit(): boolean {
+    if (this.sent - this.budgetBase < this.budget) return true;
+    this.budget = this.credit;
+    this.budgetBase = this.sent;
+    return this.budget > 0;
   }
 
   collect(value: unknown): void {

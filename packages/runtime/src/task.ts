@@ -320,6 +320,8 @@ export class Task implements TaskInfo {
    */
   private async finishOperator(op: StreamOperator): Promise<void> {
     if (!this.finishedOnRestore) {
+      // endInput's output is one input record's: it starts only while every channel has credit.
+      await this.awaitCredit();
       await op.endInput(this.collector);
       this.time!.quiesce();
       await op.finish();
@@ -343,22 +345,33 @@ export class Task implements TaskInfo {
     this.output.broadcast({ kind: 'end' });
   }
 
+  /** Until every output channel has credit (woken by returned credit; cancellation ends it). */
+  private async awaitCredit(): Promise<void> {
+    while (!this.output.available) {
+      this.checkCancelled();
+      await this.wakeup.wait();
+    }
+  }
+
   private async runOperator(): Promise<void> {
     const op = this.operator!;
     // Channel state of an unaligned checkpoint is replayed before any new input.
     for (const r of this.restoredInflight) {
       for (const v of r.records) {
-        while (!this.output.available) {
-          this.checkCancelled();
-          await this.wakeup.wait();
-        }
+        await this.awaitCredit();
         const result = this.processValue(r.inputIndex, this.inputs.find((i) => i.inputIndex === r.inputIndex)?.keySelector, v.value, v.timestamp, op);
         if (result !== undefined) await result;
       }
     }
     let sinceYield = 0;
+    const time = this.time!;
     for (;;) {
       this.checkCancelled();
+      // A watermark that ran out of credit finishes firing its timers before anything else.
+      if (time.firing) {
+        if (!time.resumeFiring()) await this.wakeup.wait();
+        continue;
+      }
       // Awaits only when there is mail: an empty mailbox costs no promise per loop turn.
       if (this.mailbox.length > 0 && (await this.runMail())) continue;
       if (this.terminating) return this.terminateNow();
@@ -392,13 +405,13 @@ export class Task implements TaskInfo {
       } else if (msg.kind === 'barrier') {
         await this.onBarrier(index, msg, []);
       } else if (msg.kind === 'watermark') {
-        this.time!.onWatermark(index, msg.timestamp);
+        time.onWatermark(index, msg.timestamp);
       } else if (msg.kind === 'watermark-status') {
-        this.time!.onStatus(index, msg.idle);
+        time.onStatus(index, msg.idle);
       } else if (msg.kind === 'end-of-data') {
         this.ended[index] = true;
         this.endedCount++;
-        this.time!.onEndOfData(index);
+        time.onEndOfData(index);
       } else {
         // The producer terminated: no barrier will come on this channel any more.
         this.closed[index] = true;
@@ -413,9 +426,9 @@ export class Task implements TaskInfo {
    * Processes records of the head batch of input `index` synchronously while every output
    * channel has credit: a record is read only when each channel has room for one more, so a
    * channel holds at most its capacity plus the fan-out of one input record less one (Flink's
-   * overdraft: a record's output is never split). The credit is re-read only after as many
-   * records were sent as the smallest credit read last, so the fast path costs no channel scan per
-   * record. Returns the promise of an operator that went asynchronous: the records up to and
+   * overdraft: a record's output is never split). TaskOutput.hasCredit re-reads the channels
+   * only after as many records were sent as the smallest credit read last, so the fast path costs
+   * no channel scan per record. Returns the promise of an operator that went asynchronous: the records up to and
    * including that one are consumed, the rest stay queued (an unaligned barrier arriving
    * meanwhile overtakes exactly those). Records left when the credit ran out stay queued too.
    */
@@ -427,15 +440,9 @@ export class Task implements TaskInfo {
     const values = batch.values;
     const timestamps = batch.timestamps;
     const p = this.pending;
-    let budget = out.credit;
-    let base = out.sent;
     let j = start;
     for (; j < values.length; j++) {
-      if (out.sent - base >= budget) {
-        budget = out.credit;
-        base = out.sent;
-        if (budget <= 0) break;
-      }
+      if (!out.hasCredit()) break;
       if (p !== undefined) this.noteDuringCheckpoint(p, index, values[j], timestamps[j]);
       const r = this.processValue(inputIndex, keySelector, values[j], timestamps[j], op);
       if (r !== undefined) {

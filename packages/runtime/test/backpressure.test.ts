@@ -6,6 +6,7 @@ import {
   JobClient,
   JobFailedError,
   sequenceLog,
+  WatermarkStrategy,
   StreamExecutionEnvironment,
   summarize,
   TooManyFailedCheckpointsError,
@@ -267,6 +268,109 @@ test('fan-out: a task reads its next input record only while every output channe
   job.cancel();
   gate.open();
   assert.equal((await job.result).status, 'CANCELLED');
+});
+
+/**
+ * Runs `build`'s job with a sink held at a gate on a channel of `capacity` credits, until nothing
+ * moves; `uid` is the operator before the sink. Returns the most records that were queued on its
+ * channel when it added one, then opens the gate and returns what the sink got in the end.
+ */
+async function heldBehindSink(
+  name: string,
+  capacity: number,
+  uid: string,
+  build: (env: StreamExecutionEnvironment) => { sinkTo(uid: string, f: () => { invoke(v: unknown): Promise<void> | undefined }): void },
+  whileHeld: () => void,
+): Promise<{ maxQueued: number; sunk: number }> {
+  const gate = new Gate();
+  let sent = 0;
+  let sunk = 0;
+  let maxQueued = 0;
+  const env = new StreamExecutionEnvironment(name, { parallelism: 1, bufferCapacity: capacity });
+  build(env).sinkTo('held', () => ({
+    invoke() {
+      return gate.wait();
+    },
+  }));
+  const job = await JobClient.execute(env.getJobGraph(), {
+    stateBackend: new FsStateBackend(),
+    hooks: {
+      onEmit(t) {
+        // Sampled before every record `uid` sends: what is queued on its only channel.
+        if (t.uid === uid) maxQueued = Math.max(maxQueued, sent++ - sunk);
+      },
+      onRecord(t) {
+        if (t.uid === 'held') sunk++;
+      },
+    },
+  });
+  await quiesce(() => sent);
+  assert.equal(sunk, 1, 'the sink holds its first record at the gate');
+  whileHeld();
+  gate.open();
+  assert.equal((await job.result).status, 'FINISHED');
+  return { maxQueued, sunk };
+}
+
+test('event-time timers fired by one watermark fire only while the output has credit', async () => {
+  const capacity = 8;
+  const events = 200;
+  let fired = 0;
+  const { maxQueued, sunk } = await heldBehindSink('timers', capacity, 'timers', (env) =>
+    env
+      .fromLog('src', sequenceLog(1, events, (_p, o) => o), { watermarks: WatermarkStrategy.forMonotonousTimestamps<number>().withTimestampAssigner((o) => o) })
+      .keyBy((o) => o % 10, Serializers.int32)
+      .process<number>('timers', () => ({
+        // Every timer is due only at the end of input: one watermark (MAX) fires all of them.
+        processElement(o, ctx) {
+          ctx.timerService().registerEventTimeTimer(events + 1000 + o);
+        },
+        onTimer(t, _ctx, out) {
+          fired++;
+          out.collect(t);
+        },
+      })),
+    () => assert.ok(fired <= capacity + 1, `${fired} timers fired behind a held sink with ${capacity} credits`),
+  );
+  assert.ok(maxQueued < capacity, `${maxQueued + 1} records queued on a channel of ${capacity} credits`);
+  assert.equal(fired, events, 'the watermark fired the rest of its timers once credit returned');
+  assert.equal(sunk, events);
+});
+
+test('endInput starts only while every output channel has credit', async () => {
+  const capacity = 8;
+  const atEnd = 20;
+  let ended = false;
+  // 'pre' sends its endInput records after its MAX watermark (Flink's order), so 'ends' reads them
+  // with credit, the last one taking its last credit right before its own end of input:
+  // capacity + 1 records fill its channel (the sink holds one).
+  const fromSource = 4;
+  const fromPre = capacity + 1 - fromSource;
+  const { maxQueued, sunk } = await heldBehindSink('end-input', capacity, 'ends', (env) =>
+    env
+      .fromLog('src', sequenceLog(1, fromSource, (_p, o) => o))
+      .process<number>('pre', () => ({
+        processElement(o, _ctx, out) {
+          out.collect(o);
+        },
+        endInput(out) {
+          for (let i = 0; i < fromPre; i++) out.collect(100 + i);
+        },
+      }))
+      .process<number>('ends', () => ({
+        processElement(o, _ctx, out) {
+          out.collect(o);
+        },
+        endInput(out) {
+          ended = true;
+          for (let i = 0; i < atEnd; i++) out.collect(-i);
+        },
+      })),
+    () => assert.equal(ended, false, 'endInput waits for credit behind a held sink'),
+  );
+  // endInput's output is one input record's: never split, so at most capacity - 1 + atEnd queued.
+  assert.ok(maxQueued < capacity - 1 + atEnd, `${maxQueued + 1} records queued on a channel of ${capacity} credits`);
+  assert.equal(sunk, fromSource + fromPre + atEnd);
 });
 
 test('expired checkpoints fail and are tolerated up to tolerableFailedCheckpoints', async (t) => {

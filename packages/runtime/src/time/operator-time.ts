@@ -15,10 +15,18 @@ export interface OperatorTimeHost extends TimerHost {
  * Event time and timers of one operator subtask (Flink's InternalTimeServiceManager plus the
  * input's StatusWatermarkValve): the combined input watermark advances the timer services, which
  * fire their due timers, and only then goes downstream, so records of fired timers precede it.
+ * Timers fire within the output's credit, so a watermark may take several task loop turns.
  */
 export class OperatorTime {
   private readonly valve: WatermarkValve;
   private readonly services = new Map<string, InternalTimerServiceImpl<unknown, unknown>>();
+  /** The services in creation order (the order a watermark fires them in). */
+  private readonly order: InternalTimerServiceImpl<unknown, unknown>[] = [];
+  /**
+   * A watermark that still has due timers to fire (the output ran out of credit): the index of
+   * the service it stopped in, and whether all inputs went idle with it (sent after it).
+   */
+  private inProgress: { service: number; idleAfter: boolean } | undefined;
   private quiesced = false;
 
   constructor(
@@ -47,10 +55,21 @@ export class OperatorTime {
     }
     const s = new InternalTimerServiceImpl<unknown, N>(name, namespaceSerializer, triggerable, this.keyed, this.clock, this.host);
     this.services.set(name, s as InternalTimerServiceImpl<unknown, unknown>);
+    this.order.push(s as InternalTimerServiceImpl<unknown, unknown>);
     if (this.quiesced) s.dispose();
-    // Created after watermarks already arrived (lazily): it starts where event time is.
-    if (this.valve.currentWatermark !== s.currentWatermark()) s.advanceWatermark(this.valve.currentWatermark);
+    // Created after watermarks already arrived (lazily): it starts where event time is. Its due
+    // (restored) timers fire now, as part of the output of the record or timer that asked for it,
+    // which is never split (Flink's overdraft, see Task.processBatch).
+    if (this.valve.currentWatermark !== s.currentWatermark()) s.advanceWatermark(this.valve.currentWatermark, false);
     return s;
+  }
+
+  /**
+   * A watermark is still firing its due timers: the task runs nothing else (no input, no mail)
+   * until resumeFiring() finished it, as Flink's task thread blocks on a full output.
+   */
+  get firing(): boolean {
+    return this.inProgress !== undefined;
   }
 
   onWatermark(channel: number, timestamp: number): void {
@@ -63,6 +82,22 @@ export class OperatorTime {
 
   onEndOfData(channel: number): void {
     this.apply(this.valve.onEndOfData(channel));
+  }
+
+  /**
+   * Fires the due timers of the watermark in progress while every output channel has credit;
+   * once none is left the watermark (and an idle status that came with it) goes downstream.
+   * Returns whether it did.
+   */
+  resumeFiring(): boolean {
+    const p = this.inProgress;
+    assert(p !== undefined, 'no watermark is firing');
+    const w = this.valve.currentWatermark;
+    for (; p.service < this.order.length; p.service++) if (!this.order[p.service]!.advanceWatermark(w, true)) return false;
+    this.inProgress = undefined;
+    this.host.broadcast({ kind: 'watermark', timestamp: w });
+    if (p.idleAfter) this.host.broadcast({ kind: 'watermark-status', idle: true });
+    return true;
   }
 
   /**
@@ -80,13 +115,13 @@ export class OperatorTime {
   }
 
   private apply(o: ValveOutput): void {
+    assert(this.inProgress === undefined, 'an input event while a watermark is firing');
     const { watermark, idle } = o;
     // Active before the watermark it enables; idle after the last watermark.
     if (idle === false) this.host.broadcast({ kind: 'watermark-status', idle: false });
     if (watermark !== undefined) {
-      for (const s of this.services.values()) s.advanceWatermark(watermark);
-      this.host.broadcast({ kind: 'watermark', timestamp: watermark });
-    }
-    if (idle === true) this.host.broadcast({ kind: 'watermark-status', idle: true });
+      this.inProgress = { service: 0, idleAfter: idle === true };
+      this.resumeFiring();
+    } else if (idle === true) this.host.broadcast({ kind: 'watermark-status', idle: true });
   }
 }

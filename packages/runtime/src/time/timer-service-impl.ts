@@ -6,8 +6,11 @@ import { MIN_WATERMARK, type InternalTimer, type InternalTimerService, type Trig
 
 /** What fires timers needs of the task: its output and where to post processing-time mail. */
 export interface TimerHost {
-  /** The collector records of timers go to; its timestamp is set to the timer's before each call. */
-  readonly output: Collector<unknown> & { timestamp: number | undefined };
+  /**
+   * The collector records of timers go to; its timestamp is set to the timer's before each call.
+   * hasCredit: whether every output channel has room for one more record (TaskOutput.hasCredit).
+   */
+  readonly output: Collector<unknown> & { timestamp: number | undefined; hasCredit(): boolean };
   /** Runs `fn` on the task's loop, between records (Flink's mailbox). */
   post(fn: () => void): void;
 }
@@ -76,17 +79,22 @@ export class InternalTimerServiceImpl<K, N> implements InternalTimerService<N> {
   /**
    * Fires every event-time timer at or before `watermark`, in timestamp order, one at a time:
    * onEventTime may register (even already due) or delete timers, which this loop then sees.
+   * With `withinCredit`, a timer fires only while every output channel has room for one more
+   * record (as a record is read, Task.processBatch): returns false when due timers are left for
+   * a later call, once credit returned.
    */
-  advanceWatermark(watermark: number): void {
+  advanceWatermark(watermark: number, withinCredit: boolean): boolean {
     this.watermark = watermark;
     const q = this.eventQueue;
     const out = this.host.output;
     for (let t = q.peek(); t !== undefined && t.timestamp <= watermark; t = q.peek()) {
+      if (withinCredit && !out.hasCredit()) return false;
       q.poll();
       this.backend.setCurrentKey(t.key);
       out.timestamp = t.timestamp;
       this.triggerable.onEventTime(t, out);
     }
+    return true;
   }
 
   /** Fires the processing-time timers due at the clock's time (mail posted by the wake-up). */
