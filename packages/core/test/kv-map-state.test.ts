@@ -8,9 +8,11 @@ import {
   MapStateDescriptor,
   MinimalKvStore,
   Serializers,
+  StateTtlConfigBuilder,
   VoidNamespace,
   type KvEntry,
   type KvKeySpace,
+  type MapState,
 } from '@flowstate/core';
 
 /**
@@ -46,25 +48,62 @@ class BufferedScanStore extends MinimalKvStore {
   }
 }
 
-test('a completed map iteration leaves its last scan buffer to the garbage collector', async () => {
-  setFlagsFromString('--expose-gc');
-  const gc = runInNewContext('gc') as () => void;
-  const store = new BufferedScanStore();
+async function mapOver(store: BufferedScanStore, ttl: boolean): Promise<{ map: MapState<string, string>; dispose(): void }> {
   const kb = await KvKeyedStateBackend.open<string>(
     { operatorIdentifier: 'op', keySerializer: Serializers.string, maxParallelism: 128, keyGroupRange: KeyGroupRange.of(0, 127) },
     store,
   );
-  const map = kb.getPartitionedState(VoidNamespace, Serializers.voidNamespace, new MapStateDescriptor<string, string>('m', Serializers.string, Serializers.string));
+  const descriptor = new MapStateDescriptor<string, string>('m', Serializers.string, Serializers.string);
+  if (ttl) descriptor.enableTimeToLive(StateTtlConfigBuilder.newBuilder(3_600_000).build());
+  const map = kb.getPartitionedState(VoidNamespace, Serializers.voidNamespace, descriptor);
   kb.setCurrentKey('k');
   for (let i = 0; i < 300; i++) map.put(`u${i}`, `v${i}`);
+  return { map, dispose: () => kb.dispose() };
+}
+
+/** Scan buffers still reachable once the current job ended and a full GC ran. */
+async function reachableScanBuffers(store: BufferedScanStore): Promise<number> {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  // WeakRef targets touched in this job stay alive until it ends: collect from a later one.
+  await new Promise((r) => setImmediate(r));
+  gc();
+  return store.scanBuffers.filter((w) => w.deref() !== undefined).length;
+}
+
+test('a completed map iteration leaves its last scan buffer to the garbage collector', async () => {
+  const store = new BufferedScanStore();
+  const { map, dispose } = await mapOver(store, false);
   let n = 0;
   for (const [k, v] of map.entries()) if (k.slice(1) === v?.slice(1)) n++;
   assert.equal(n, 300);
   assert.ok(store.scanBuffers.length >= 3, 'the iteration scanned in batches');
-  // WeakRef targets touched in this job stay alive until it ends: collect from a later one.
-  await new Promise((r) => setImmediate(r));
-  gc();
-  const alive = store.scanBuffers.filter((w) => w.deref() !== undefined).length;
+  const alive = await reachableScanBuffers(store);
   assert.equal(alive, 0, `${alive} scan buffer(s) still reachable after the iteration ended`);
-  kb.dispose();
+  dispose();
 });
+
+for (const ttl of [false, true]) {
+  test(`a map iteration left with break releases its scan buffer (return())${ttl ? ', through TTL' : ''}`, async () => {
+    const store = new BufferedScanStore();
+    const { map, dispose } = await mapOver(store, ttl);
+    let n = 0;
+    for (const k of map.keys()) {
+      // In the second batch of rows: the iteration still has rows to read.
+      if (++n === 150) break;
+      assert.ok(k.startsWith('u'));
+    }
+    const before = store.scanBuffers.length;
+    assert.ok(before >= 2, 'the iteration scanned in batches');
+    // After return() the iteration is over: next() reads nothing more.
+    const it = map.values();
+    assert.equal(it.next().done, false);
+    assert.deepEqual(it.return!(), { done: true, value: undefined });
+    assert.equal(it.next().done, true);
+    assert.equal(store.scanBuffers.length, before + 1, 'no scan after return()');
+    if (ttl) assert.equal(map.isEmpty(), false, 'isEmpty reads one entry and leaves');
+    const alive = await reachableScanBuffers(store);
+    assert.equal(alive, 0, `${alive} scan buffer(s) still reachable after the iteration was left`);
+    dispose();
+  });
+}

@@ -32,14 +32,20 @@ export class KvMapState<N, K, V> extends AbstractKvState<N> implements MapState<
   }
 
   /**
-   * An iteration ended: the reused deserializers let go of its last scan buffer (up to 8 MiB
-   * from RocksDB) instead of keeping it reachable until the next read. Once per iteration.
+   * An iteration ended (its last next(), or return() when left early: `break`, a destructuring,
+   * an exception in the loop's body): the reused deserializers let go of its last scan buffer (up
+   * to 8 MiB from RocksDB) instead of keeping it reachable until the next read. Once per iteration.
    */
   private releaseScanBuffer(): void {
     this.keyInput.release();
     this.valueInput.reset(NO_BYTES);
   }
 
+  /**
+   * After a get() the value deserializer keeps the bytes it read, a view of RocksDB's value pool
+   * (at most 16 KiB, value-pool.ts): kept deliberately, as letting go would cost the next get() a
+   * new DataView (DataInputDeserializer.reset reuses its view only over the same buffer).
+   */
   private decodeValue(bytes: Uint8Array): V | null {
     const input = this.valueInput;
     input.reset(bytes);
@@ -112,19 +118,18 @@ export class KvMapState<N, K, V> extends AbstractKvState<N> implements MapState<
     // A batch shorter than asked was the last one (scan returns fewer only at the end of the
     // range): like Flink's RocksDBMapIterator, no further scan just to find that out.
     let last = false;
+    const finish = (): void => {
+      done = true;
+      canRemove = false;
+      batch = [];
+      lastRow = undefined;
+      self.releaseScanBuffer();
+    };
     const fetch = (): void => {
-      if (last) {
-        batch = [];
-      } else {
-        batch = space.scan(lastRow === undefined ? prefix : successorOf(lastRow), upper, MAP_SCAN_BATCH);
-        last = batch.length < MAP_SCAN_BATCH;
-      }
+      batch = last ? [] : space.scan(lastRow === undefined ? prefix : successorOf(lastRow), upper, MAP_SCAN_BATCH);
+      last = batch.length < MAP_SCAN_BATCH;
       pos = 0;
-      if (batch.length === 0) {
-        done = true;
-        lastRow = undefined;
-        self.releaseScanBuffer();
-      }
+      if (batch.length === 0) finish();
     };
     const self = this;
     const iter: MapStateIterator<T> = {
@@ -132,10 +137,7 @@ export class KvMapState<N, K, V> extends AbstractKvState<N> implements MapState<
         if (done) return { done: true, value: undefined };
         if (pos >= batch.length) {
           fetch();
-          if (done) {
-            canRemove = false;
-            return { done: true, value: undefined };
-          }
+          if (done) return { done: true, value: undefined };
         }
         const [row, value] = batch[pos++]!;
         lastRow = row;
@@ -148,6 +150,11 @@ export class KvMapState<N, K, V> extends AbstractKvState<N> implements MapState<
         if (!canRemove || row === undefined) return self.reject('iterator remove() without a preceding next(), or called twice');
         canRemove = false;
         space.delete(row);
+      },
+      // Left before its end: the batch and the deserializers' scan buffer are released now.
+      return(): IteratorResult<T> {
+        if (!done) finish();
+        return { done: true, value: undefined };
       },
       [Symbol.iterator]() {
         return iter;

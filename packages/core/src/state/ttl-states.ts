@@ -266,7 +266,10 @@ export class TtlMapState<K, V> extends AbstractTtlState<MapState<K, TtlValue<V |
   isEmpty(): boolean {
     this.accessed();
     const it = this.iterate((k) => k, false);
-    return it.next().done === true;
+    const empty = it.next().done === true;
+    // Left after one entry: the inner iterator lets go of its scan buffer now.
+    it.return!();
+    return empty;
   }
 
   entries(): MapStateIterator<[K, V | null]> {
@@ -320,6 +323,11 @@ export class TtlMapState<K, V> extends AbstractTtlState<MapState<K, TtlValue<V |
           return;
         }
         inner.remove();
+      },
+      // Left before its end (`break`): the inner iterator releases what it holds (KvMapState's scan buffer).
+      return(): IteratorResult<R> {
+        inner.return?.();
+        return { done: true, value: undefined };
       },
       [Symbol.iterator]() {
         return it;
