@@ -114,8 +114,12 @@ std::string ArgString(const Napi::Env& env, const Napi::Value& v, const char* wh
 bool IsNullish(const Napi::Value& v);
 // Copies bytes into a new plain Uint8Array.
 Napi::Uint8Array ToBytes(Napi::Env env, const rocksdb::Slice& s);
-// A batch size argument: 1024 when nullish, else a number in [1, 1e7].
-uint32_t MaxEntries(const Napi::Env& env, const Napi::Value& v, const std::string& path);
+// Largest number of entries one batch or scan call returns (MAX_SCAN_LIMIT in database.ts).
+constexpr double kMaxEntries = 1e7;
+// A batch size or scan limit (`what`): an integer in [1, kMaxEntries], else ROCKSDB_INVALID_ARGUMENT.
+// No default here: the TS wrappers own the defaults (RocksIterator.nextBatch), so a missing or
+// fractional argument is an error instead of silently read as some other number.
+uint32_t MaxEntries(const Napi::Env& env, const Napi::Value& v, const char* what, const std::string& path);
 // Up to `max` entries from the iterator's position on (advancing past them), in one ArrayBuffer
 // laid out as (host-endian u32) [count][klen_0][vlen_0]...[klen_n-1][vlen_n-1] then
 // k_0 v_0 k_1 v_1 ...; undefined when no entry is left. A batch also ends once it holds 8 MiB of

@@ -420,7 +420,7 @@ Napi::Value DbWrap::BindColumnFamily(const Napi::CallbackInfo& info) {
 Napi::Value DbWrap::Scan(const Napi::CallbackInfo& info) {
   KeyedCall c = Keyed(info, "lower");
   rocksdb::Slice upper = ArgBytes(c.env, info[2], "upper");
-  uint32_t limit = MaxEntries(c.env, info[3], c.st->path());
+  uint32_t limit = MaxEntries(c.env, info[3], "scan limit", c.st->path());
   rocksdb::ReadOptions ro;
   ro.iterate_lower_bound = &c.key;
   ro.iterate_upper_bound = &upper;

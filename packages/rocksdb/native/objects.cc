@@ -179,7 +179,7 @@ Napi::Value IterWrap::Value(const Napi::CallbackInfo& info) {
 Napi::Value IterWrap::NextBatch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   rocksdb::Iterator* it = Live(env);
-  uint32_t max = MaxEntries(env, info[0], state_->path());
+  uint32_t max = MaxEntries(env, info[0], "nextBatch maxEntries", state_->path());
   Napi::Array out = Napi::Array::New(env);
   uint32_t n = 0;
   while (n < max && it->Valid()) {
@@ -196,7 +196,7 @@ Napi::Value IterWrap::NextBatch(const Napi::CallbackInfo& info) {
 Napi::Value IterWrap::NextBatchPacked(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   rocksdb::Iterator* it = Live(env);
-  return PackEntries(env, it, MaxEntries(env, info[0], state_->path()), state_->path());
+  return PackEntries(env, it, MaxEntries(env, info[0], "nextBatch maxEntries", state_->path()), state_->path());
 }
 
 Napi::Value IterWrap::Close(const Napi::CallbackInfo& info) {

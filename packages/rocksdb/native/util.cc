@@ -8,6 +8,7 @@
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
 
+#include <cmath>
 #include <cstring>
 #include <deque>
 
@@ -120,11 +121,13 @@ Napi::Uint8Array ToBytes(Napi::Env env, const rocksdb::Slice& s) {
   return Napi::Uint8Array::New(env, s.size(), ab, 0);
 }
 
-uint32_t MaxEntries(const Napi::Env& env, const Napi::Value& v, const std::string& path) {
-  if (IsNullish(v)) return 1024;
-  if (!v.IsNumber()) Throw(env, kErrInvalidArgument, "maxEntries must be a number", path);
-  double d = v.As<Napi::Number>().DoubleValue();
-  if (!(d >= 1 && d <= 1e7)) Throw(env, kErrInvalidArgument, "maxEntries must be in [1, 1e7]", path);
+uint32_t MaxEntries(const Napi::Env& env, const Napi::Value& v, const char* what, const std::string& path) {
+  double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : 0;
+  // NaN fails the range test; std::floor tells a fraction from an integer.
+  if (!(d >= 1 && d <= kMaxEntries) || std::floor(d) != d) {
+    std::string got = v.IsNumber() ? v.ToString().Utf8Value() : (IsNullish(v) ? "nothing" : "a non-number");
+    Throw(env, kErrInvalidArgument, std::string(what) + " must be an integer in [1, 10000000], got " + got, path);
+  }
   return static_cast<uint32_t>(d);
 }
 

@@ -479,7 +479,7 @@ describe('RocksDB native binding', () => {
     }
   });
 
-  test('scan refuses a limit that is not an integer in [1, MAX_SCAN_LIMIT] before the native call', () => {
+  test('scan and nextBatch refuse a limit that is not an integer in [1, MAX_SCAN_LIMIT] (one native check, no native default)', () => {
     const path = freshDir('scan-limit');
     const db = RocksDB.open(path);
     try {
@@ -492,6 +492,18 @@ describe('RocksDB native binding', () => {
       }
       assert.equal(db.scan(cf, b('k'), b('l'), MAX_SCAN_LIMIT).length, 5, 'the largest limit is accepted');
       assert.equal(db.scan(cf, b('k'), b('l'), 1).length, 1);
+      // Iterator batches share the check: a missing count was read as 1024 natively, a fraction truncated.
+      const it = db.iterator(cf);
+      try {
+        it.seekToFirst();
+        for (const n of [2.5, 0, NaN, MAX_SCAN_LIMIT + 1, null, '3']) {
+          const e = assertRocksError(() => it.nextBatch(n as number), 'ROCKSDB_INVALID_ARGUMENT', 'nextBatch maxEntries');
+          assert.equal(e.path, path);
+        }
+        assert.equal(it.nextBatch().length, 5, 'the default batch (1024, in TS) reads them all');
+      } finally {
+        it.close();
+      }
     } finally {
       db.close();
     }

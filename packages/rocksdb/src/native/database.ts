@@ -14,7 +14,7 @@ import { nativeOfBatch, type WriteBatch } from './write-batch.js';
 
 /** Keys and values per native scan call before it stops early (kPackedBatchBytes in util.cc). */
 const PACKED_BATCH_BYTES = 8 * 1024 * 1024;
-/** The largest {@link RocksDB.scan} limit (the native side's cap on entries per call, MaxEntries in util.cc). */
+/** The largest {@link RocksDB.scan} limit: the native side's cap on entries per call (kMaxEntries in common.h, checked by MaxEntries in util.cc). */
 export const MAX_SCAN_LIMIT = 10_000_000;
 
 /** The smallest key greater than `key` (key + 0x00). */
@@ -206,24 +206,23 @@ export class RocksDB {
    * integer in [1, {@link MAX_SCAN_LIMIT}]; anything else is a ROCKSDB_INVALID_ARGUMENT error.
    */
   scan(cf: ColumnFamily, lower: Uint8Array, upper: Uint8Array, limit: number, options: ScanOptions = {}): Entry[] {
-    // Checked here: the native side would read a missing limit as its default and truncate a fraction.
-    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_SCAN_LIMIT) {
-      throw new RocksDBError('ROCKSDB_INVALID_ARGUMENT', `scan limit must be an integer in [1, ${MAX_SCAN_LIMIT}], got ${String(limit)}`, { path: this.path });
-    }
     const ncf = nativeOfColumnFamily(cf);
     const { snapshot, fillCache } = options;
     const plain = snapshot === undefined && fillCache === undefined;
     const nsnap = nativeSnapshotOrUndefined(snapshot);
     let out: Entry[] = [];
     let from = lower;
+    // The first call gets `limit` as given: the native side alone checks it (MaxEntries in util.cc).
+    let left = limit;
     for (;;) {
-      const packed = plain ? this.#native.scan(ncf, from, upper, limit - out.length) : this.#native.scan(ncf, from, upper, limit - out.length, nsnap, fillCache ?? true);
+      const packed = plain ? this.#native.scan(ncf, from, upper, left) : this.#native.scan(ncf, from, upper, left, nsnap, fillCache ?? true);
       if (packed === undefined) return out;
       const batch = unpackBatch(packed, false);
       out = out.length === 0 ? batch : out.concat(batch);
       // The native side stops early only at its byte cap; then go on after the last key.
       if (out.length >= limit || packed.byteLength < PACKED_BATCH_BYTES) return out;
       from = keySuccessor(out[out.length - 1]![0]);
+      left = limit - out.length;
     }
   }
 
