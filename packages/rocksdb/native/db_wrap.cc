@@ -750,10 +750,9 @@ Napi::Value DbWrap::CreateSstFileWriter(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   DbState* st = Live(env);
   Napi::Object obj = GetAddonData(env)->sst_writer_ctor.New({});
-  // The database's Env too: a scratch database's SST files are not synced either.
-  rocksdb::DBOptions db_options;
-  if (!st->config().sync_files) db_options.env = NoSyncEnv();
-  SstWriterWrap::Unwrap(obj)->Configure(rocksdb::Options(db_options, st->cf_options()));
+  // The database's own DB options (MakeDbOptions, as configure() and open() use), so its Env too:
+  // a scratch database's SST files are not synced either. The writer reads nothing else of them.
+  SstWriterWrap::Unwrap(obj)->Configure(rocksdb::Options(MakeDbOptions(st->config()), st->cf_options()));
   return obj;
 }
 
