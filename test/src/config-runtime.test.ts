@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { Serializers, ValueStateDescriptor } from '@flowstate/core';
 import { createFromConfiguration, loadConfiguration, openLocation, type CheckpointingOptions } from '@flowstate/config';
-import { InMemoryUpsertTable, JobClient, sequenceLog, SourceGate, StreamExecutionEnvironment, UpsertSink, type CheckpointConfig, type JobGraph } from '@flowstate/runtime';
+import { InMemoryUpsertTable, JobClient, sequenceLog, StreamExecutionEnvironment, UpsertSink, type CheckpointConfig, type JobGraph } from '@flowstate/runtime';
+import { SourceGate } from '@flowstate/runtime/testing';
 
 // The config package mirrors the runtime's CheckpointConfig without importing it (no dependency
 // either way): a field renamed on one side must fail this build, not be dropped silently.

@@ -14,6 +14,5 @@ export * from './time/clock.js';
 export * from './time/watermarks.js';
 export * from './side-output.js';
 export * from './source-idle.js';
-export * from './source-gate.js';
 export * from './environment.js';
 export * from './windows/index.js';

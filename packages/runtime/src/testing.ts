@@ -1,4 +1,7 @@
-/** A gate that holds a job's input mid-run (tests), so that checkpoints complete while it runs on any machine. */
+/**
+ * `@flowstate/runtime/testing`: helpers for tests of jobs, not part of the runtime's API. A gate
+ * that holds a job's input mid-run, so that checkpoints complete while it runs on any machine.
+ */
 import type { RuntimeContext, SnapshotContext, SourceFunction } from './functions.js';
 import { LogSource, type ReplayableLog } from './sources.js';
 import { SOURCE_IDLE } from './source-idle.js';

@@ -1,7 +1,7 @@
 /** Keyed-count jobs that several runtime test files run (one definition, so that they stay alike). */
 import { Serializers, ValueStateDescriptor } from '@flowstate/core';
 import { sequenceLog, StreamExecutionEnvironment, UpsertSink, type InMemoryUpsertTable, type JobGraph } from '../src/index.js';
-import type { SourceGate } from '../src/index.js';
+import type { SourceGate } from '../src/testing.js';
 
 export const COUNT = new ValueStateDescriptor<number>('count', Serializers.int32, 0);
 

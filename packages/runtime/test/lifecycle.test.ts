@@ -20,7 +20,7 @@ import { FsStateBackend } from '@flowstate/heap';
 import { RocksDBStateBackend } from '@flowstate/rocksdb';
 import { InMemoryUpsertTable, JobClient, JobFailedError, type JobOptions } from '../src/index.js';
 import { expectedUpsertCounts, upsertCountJob } from './count-jobs.js';
-import { SourceGate } from '../src/index.js';
+import { SourceGate } from '../src/testing.js';
 
 const PARTITIONS = 4;
 const KEYS_PER_PARTITION = 13;

@@ -28,7 +28,7 @@ import {
 } from '../src/index.js';
 import { COUNT, expectedUpsertCounts, upsertCountJob } from './count-jobs.js';
 import { runUntilSavepoint } from './scenarios.js';
-import { SourceGate } from '../src/index.js';
+import { SourceGate } from '../src/testing.js';
 
 
 const COUNT_JOB = { maxParallelism: 64, bufferCapacity: 16, partitions: 4, keysPerPartition: 17 };

@@ -1,7 +1,7 @@
 import { FsCheckpointStorage, MemoryFileSystem } from '@flowstate/core';
 import { backendById } from '@flowstate/test-registry';
 import { JobClient, TwoPhaseCommitFileSink, type CompletedCheckpoint, type JobGraph, type JobOptions, type JobResult } from '../src/index.js';
-import type { SourceGate } from '../src/index.js';
+import type { SourceGate } from '../src/testing.js';
 
 /** Where the source is when the job is stopped: a record count, not a sleep, so the stop is mid-way on any machine. */
 export interface StopPoint {

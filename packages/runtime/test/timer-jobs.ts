@@ -1,7 +1,7 @@
 /** Timer-using jobs that the timer tests and the simulation run (one definition, so that they stay alike). */
 import { MapStateDescriptor, MsgpackSerializer, Serializers, type FileSystem } from '@flowstate/core';
 import { sequenceLog, StreamExecutionEnvironment, TwoPhaseCommitFileSink, WatermarkStrategy, type JobGraph } from '../src/index.js';
-import type { SourceGate } from '../src/index.js';
+import type { SourceGate } from '../src/testing.js';
 
 export interface DeadlineEvent {
   readonly id: string;

@@ -15,7 +15,7 @@ import {
   type SourceFunction,
 } from '../src/index.js';
 import { committed, runUntilSavepoint, runWithCrash } from './scenarios.js';
-import { SourceGate } from '../src/index.js';
+import { SourceGate } from '../src/testing.js';
 import { deadlineJob, expectedDeadlines, type DeadlineEvent, type DeadlineInput } from './timer-jobs.js';
 
 const MAX_PARALLELISM = 32;

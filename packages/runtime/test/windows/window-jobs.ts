@@ -11,7 +11,7 @@ import {
   type JobGraph,
   type SinkFunction,
 } from '../../src/index.js';
-import type { SourceGate } from '../../src/index.js';
+import type { SourceGate } from '../../src/testing.js';
 
 export interface Click {
   readonly id: string;

@@ -18,7 +18,7 @@ import {
   type SourceFunction,
 } from '../../src/index.js';
 import { committed, runUntilSavepoint, runWithCrash } from '../scenarios.js';
-import { SourceGate } from '../../src/index.js';
+import { SourceGate } from '../../src/testing.js';
 import { batchWindows, clickJob, clicks, type Click, type ClickInput } from './window-jobs.js';
 
 
