@@ -35,3 +35,24 @@ it('deserializeKvList: an element is read as if it were the whole input (no read
   assert.throws(() => deserializeKvList(stored.subarray(0, 18), Serializers.float64, input()), (e) => e instanceof CorruptDataError && /truncated list element$/.test(e.message.split(' (')[0]!));
   assert.throws(() => deserializeKvList(Uint8Array.of(0, 0, 0), Serializers.float64, input()), (e) => e instanceof CorruptDataError && /truncated list element header/.test(e.message));
 });
+
+it('decodeKvList and deserializeKvList frame a stored list alike: the same errors, at the same offsets', () => {
+  const one = ser(Serializers.float64, 1);
+  const stored = encodeKvList([one, one]);
+  const thrown = (f: () => unknown): CorruptDataError => {
+    try {
+      f();
+    } catch (e) {
+      assert.ok(e instanceof CorruptDataError, String(e));
+      return e;
+    }
+    assert.fail('no error');
+  };
+  for (const bad of [stored.subarray(0, 18), stored.subarray(0, 14), Uint8Array.of(0, 0, 0), Uint8Array.of(0, 0, 0, 9, 1)]) {
+    const decoded = thrown(() => decodeKvList(bad));
+    const deserialized = thrown(() => deserializeKvList(bad, Serializers.float64, input()));
+    assert.equal(decoded.message, deserialized.message);
+    assert.equal(decoded.offset, deserialized.offset);
+  }
+  assert.deepEqual(decodeKvList(stored), [one, one]);
+});

@@ -1,4 +1,3 @@
-import { CorruptDataError } from '../errors.js';
 import { DataInputDeserializer } from '../io/data-input.js';
 import { DataOutputSerializer } from '../io/data-output.js';
 import type { TypeSerializer } from '../serialization/type-serializer.js';
@@ -20,18 +19,28 @@ export function encodeKvList(elements: readonly Uint8Array[]): Uint8Array {
   return out.toBytes();
 }
 
+/**
+ * The framing of a stored list, the one place that checks it: `input` reads the list (reset over
+ * it, positioned at an element's header, `total` its length); reads the header and narrows reads
+ * to the element, whose end it returns. CorruptDataError when the header (at its offset) or the
+ * element (at the offset its bytes start) is truncated.
+ */
+function frameKvListElement(input: DataInputDeserializer, total: number): number {
+  const at = input.position;
+  input.limitTo(total);
+  if (at + 4 > total) input.fail('truncated list element header');
+  const end = at + 4 + input.readUint32();
+  if (end > total) input.fail('truncated list element');
+  input.limitTo(end);
+  return end;
+}
+
 /** Decodes list elements (views into `bytes`); CorruptDataError when truncated. */
 export function decodeKvList(bytes: Uint8Array): Uint8Array[] {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const input = new DataInputDeserializer(bytes);
+  const total = bytes.byteLength;
   const out: Uint8Array[] = [];
-  let off = 0;
-  while (off < bytes.byteLength) {
-    if (off + 4 > bytes.byteLength) throw new CorruptDataError('truncated list element header', off);
-    const len = view.getUint32(off, false);
-    if (off + 4 + len > bytes.byteLength) throw new CorruptDataError('truncated list element', off);
-    out.push(bytes.subarray(off + 4, off + 4 + len));
-    off += 4 + len;
-  }
+  while (input.position < total) out.push(input.readBytes(frameKvListElement(input, total) - input.position));
   return out;
 }
 
@@ -45,12 +54,7 @@ export function deserializeKvList<T>(bytes: Uint8Array, serializer: TypeSerializ
   const total = bytes.byteLength;
   const out: T[] = [];
   while (input.position < total) {
-    const at = input.position;
-    input.limitTo(total);
-    if (at + 4 > total) input.fail('truncated list element header');
-    const end = at + 4 + input.readUint32();
-    if (end > total) input.fail('truncated list element');
-    input.limitTo(end);
+    frameKvListElement(input, total);
     out.push(serializer.deserialize(input));
     if (input.remaining !== 0) input.fail(`list element has ${input.remaining} trailing bytes`);
   }
