@@ -1,4 +1,5 @@
-import { lstat, readdir, realpath, rmdir, stat, unlink } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import { lstat, readdir, realpath, rmdir, unlink } from 'node:fs/promises';
 import { dirname, isAbsolute, join, normalize, relative } from 'node:path';
 import { PathEscapeError, StorageError } from '@flowstate/core';
 import type { FlinkCheckpointMetadata, KeyedStateHandle, StreamStateHandle } from './metadata/types.js';
@@ -63,14 +64,17 @@ function* keyedStreams(h: KeyedStateHandle | null): Generator<StreamStateHandle>
   }
 }
 
-type Placement = { kind: 'inside'; path: string } | { kind: 'outside'; path: string } | { kind: 'segment'; path: string } | { kind: 'inline' };
+/** `lstat` of an inside file when place() already took it (a moved file), for confineDeletions. */
+type Placement = { kind: 'inside'; path: string; lstat?: Stats } | { kind: 'outside'; path: string } | { kind: 'segment'; path: string } | { kind: 'inline' };
 
-async function exists(p: string): Promise<boolean> {
+/** lstat, or undefined when there is nothing at `p` (ENOENT, ENOTDIR); other failures refuse the dispose. */
+async function lstatIfAny(p: string): Promise<Stats | undefined> {
   try {
-    await stat(p);
-    return true;
-  } catch {
-    return false;
+    return await lstat(p);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    throw new PathEscapeError(p, `cannot be checked before deletion (${(e as Error).message}): nothing was deleted`);
   }
 }
 
@@ -97,7 +101,9 @@ async function place(dir: string, metadataFile: string, h: StreamStateHandle): P
       // As the reader finds it: the path itself, or (a moved savepoint) its name next to `_metadata`.
       const found = await resolveHandlePath(dir, metadataFile, h.path);
       if (!found.moved) return isAbsolute(found.path) ? { kind: 'outside', path: found.path } : { kind: 'outside', path: h.path };
-      return (await exists(found.path)) ? { kind: 'inside', path: found.path } : { kind: 'outside', path: h.path };
+      // One lstat, which confineDeletions reuses: the moved file is not looked up again.
+      const st = await lstatIfAny(found.path);
+      return st !== undefined ? { kind: 'inside', path: found.path, lstat: st } : { kind: 'outside', path: h.path };
     }
   }
 }
@@ -115,15 +121,18 @@ export async function disposeFlinkSavepoint(path: string): Promise<FlinkDisposeR
   const sp = await FlinkSavepoint.load(path);
   const dir = sp.directory;
   const files = new Map<string, number>();
+  const known = new Map<string, Stats>();
   const outside = new Set<string>();
   const segments = new Set<string>();
   for (const h of referencedStreams(sp.metadata)) {
     const p = await place(dir, sp.metadataFile, h);
-    if (p.kind === 'inside' && p.path !== sp.metadataFile) files.set(p.path, 'size' in h ? Number(h.size) : 0);
-    else if (p.kind === 'outside') outside.add(p.path);
+    if (p.kind === 'inside' && p.path !== sp.metadataFile) {
+      files.set(p.path, 'size' in h ? Number(h.size) : 0);
+      if (p.lstat !== undefined) known.set(p.path, p.lstat);
+    } else if (p.kind === 'outside') outside.add(p.path);
     else if (p.kind === 'segment') segments.add(p.path);
   }
-  await confineDeletions(dir, [sp.metadataFile, ...files.keys()]);
+  await confineDeletions(dir, [sp.metadataFile, ...files.keys()], known);
   await remove(sp.metadataFile);
   const deleted = [sp.metadataFile];
   const missing: string[] = [];
@@ -142,18 +151,13 @@ export async function disposeFlinkSavepoint(path: string): Promise<FlinkDisposeR
 /**
  * Refuses the dispose (before anything is deleted) unless every target that exists is a regular
  * file (not a symlink, not a directory) whose real parent directory is inside the real `dir`:
- * a symlinked subdirectory must not let it delete files elsewhere.
+ * a symlinked subdirectory must not let it delete files elsewhere. `known`: lstat results place() took.
  */
-async function confineDeletions(dir: string, targets: readonly string[]): Promise<void> {
+async function confineDeletions(dir: string, targets: readonly string[], known: ReadonlyMap<string, Stats>): Promise<void> {
   const root = await realpath(dir);
   for (const t of targets) {
-    let st;
-    try {
-      st = await lstat(t);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR') continue;
-      throw new PathEscapeError(t, `cannot be checked before deletion (${(e as Error).message}): nothing was deleted`);
-    }
+    const st = known.get(t) ?? (await lstatIfAny(t));
+    if (st === undefined) continue;
     if (!st.isFile()) throw new PathEscapeError(t, 'is not a regular file (a symlink or directory): nothing was deleted');
     const parent = await realpath(dirname(t));
     if (parent !== root && !within(root, parent)) throw new PathEscapeError(t, `its directory resolves to '${parent}', outside the savepoint directory: nothing was deleted`);

@@ -1,7 +1,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, normalize } from 'node:path';
-import { FlowstateError } from '@flowstate/core';
+import { assert, FlowstateError } from '@flowstate/core';
 import { corrupt, FlinkUnsupportedError } from './errors.js';
 import type { RawKeyedEntry } from './keyed/canonical.js';
 import { keyGroupPrefixBytes } from './keyed/decode.js';
@@ -85,7 +85,15 @@ export async function* rocksNativeRecords(
   }
 }
 
-/** Writes the handle's files (size-checked by the resolver) under their RocksDB names, at most `maxBytes` in all. */
+/** Bytes a stream handle says it holds (the resolver refuses a file of another size before reading it). */
+function declaredSize(h: StreamStateHandle): number {
+  return h.type === 'byte-stream' ? h.data.length : 'size' in h ? h.size : 0;
+}
+
+/**
+ * Writes the handle's files (size-checked by the resolver) under their RocksDB names, at most
+ * `maxBytes` in all: the cap is checked from each handle's size before its file is read.
+ */
 async function materialize(dir: string, h: IncrementalKeyedHandle, resolve: (h: StreamStateHandle) => Promise<ResolvedStream>, label: string, maxBytes: number): Promise<void> {
   const seen = new Set<string>();
   const sources = new Map<string, string>();
@@ -96,14 +104,15 @@ async function materialize(dir: string, h: IncrementalKeyedHandle, resolve: (h: 
     }
     seen.add(f.localPath);
     if (f.handle === null) throw corrupt(label, 0, `RocksDB file '${f.localPath}' has no state handle`);
+    bytes += declaredSize(f.handle);
+    if (bytes > maxBytes) throw new FlinkUnsupportedError(label, `its RocksDB files exceed ${maxBytes} bytes`);
     const s = await resolve(f.handle);
     // One stored file under two RocksDB names would be copied twice: hostile metadata could multiply
     // the copy. Compared as resolved (`x`, `./x` and `file:/p/x` are one file), not as written.
     const stored = f.handle.type === 'byte-stream' ? undefined : normalize(s.file);
     if (stored !== undefined && sources.has(stored)) throw corrupt(label, 0, `RocksDB files '${sources.get(stored)}' and '${f.localPath}' are the same stored file`);
     if (stored !== undefined) sources.set(stored, f.localPath);
-    bytes += s.bytes.length;
-    if (bytes > maxBytes) throw new FlinkUnsupportedError(label, `its RocksDB files exceed ${maxBytes} bytes`);
+    assert(s.bytes.length === declaredSize(f.handle), `resolved ${f.localPath} has its handle's size`);
     await writeFile(join(dir, f.localPath), s.bytes);
   }
   if (!seen.has('CURRENT')) throw corrupt(label, 0, 'no CURRENT file among its RocksDB files');

@@ -2,8 +2,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { basename, isAbsolute, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CorruptCheckpointError, PathEscapeError, StorageNotFoundError } from '@flowstate/core';
-import { FlinkUnsupportedError } from './errors.js';
-import { JavaDataInput } from './io/java-input.js';
+import { corrupt, FlinkUnsupportedError } from './errors.js';
 import type { StreamStateHandle } from './metadata/types.js';
 
 /** Bytes of one state stream, with the file name and offset that errors should name. */
@@ -87,12 +86,17 @@ export class StreamResolver {
         throw new StorageNotFoundError(path);
       }
       if (st.size > MAX_STATE_FILE_BYTES) throw new FlinkUnsupportedError(path, `state file of ${st.size} bytes exceeds ${MAX_STATE_FILE_BYTES}`);
+      // Before reading: callers may budget by the handle's size (rocksdb-native.ts), which then holds.
+      if (st.size !== size) throw wrongSize(path, st.size, size);
       bytes = await readFile(path);
       this.cache.set(path, bytes);
     }
-    if (bytes.length !== size) {
-      new JavaDataInput(bytes, path).fail(`file has ${bytes.length} bytes, its handle says ${size}`, 0);
-    }
+    // Also after: the file changed between stat and read, or was read before under another handle.
+    if (bytes.length !== size) throw wrongSize(path, bytes.length, size);
     return { bytes, file: path, baseOffset: 0 };
   }
+}
+
+function wrongSize(path: string, actual: number, declared: number): CorruptCheckpointError {
+  return corrupt(path, 0, `file has ${actual} bytes, its handle says ${declared}`);
 }

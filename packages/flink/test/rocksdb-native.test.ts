@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { FlowstateError } from '@flowstate/core';
+import { CorruptCheckpointError, FlowstateError } from '@flowstate/core';
 import { FlinkUnsupportedError, rocksNativeRecords, StreamResolver, type FlinkRocksDbAccess, type HandleAndLocalPath, type IncrementalKeyedHandle, type KeyedStreamHeader } from '../src/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'flowstate-flink-rocks-unit-'));
@@ -40,5 +40,16 @@ describe('RocksDB-native materialization', () => {
   it('refuses a handle whose files exceed the byte cap', async () => {
     const e = await drain([{ localPath: 'CURRENT', handle: { type: 'relative-file', relativePath: 'x', size: 13 } }, { localPath: '000001.sst', handle: { type: 'relative-file', relativePath: 'y', size: 11 } }], 20);
     assert.ok(e instanceof FlinkUnsupportedError && /exceed 20 bytes/.test(e.message), String(e));
+  });
+
+  it('checks the byte cap from the handles\' sizes before reading a file', async () => {
+    // 'absent' does not exist: reading it first would fail with StorageNotFoundError instead.
+    const e = await drain([{ localPath: 'CURRENT', handle: { type: 'relative-file', relativePath: 'x', size: 13 } }, { localPath: '000001.sst', handle: { type: 'relative-file', relativePath: 'absent', size: 2 ** 32 } }]);
+    assert.ok(e instanceof FlinkUnsupportedError && /exceed 4294967296 bytes/.test(e.message), String(e));
+  });
+
+  it('refuses a file whose size is not its handle\'s', async () => {
+    const e = await drain([{ localPath: 'CURRENT', handle: { type: 'relative-file', relativePath: 'x', size: 5 } }]);
+    assert.ok(e instanceof CorruptCheckpointError && /file has 13 bytes, its handle says 5/.test(e.message), String(e));
   });
 });

@@ -51,8 +51,9 @@ export function readStateMetaInfos(input: JavaDataInput, registry: FlinkSerializ
     const serializers: [string, FlinkSerializerSnapshot][] = [];
     for (let j = 0; j < nSer; j++) {
       const key = input.readUTF();
-      // After an unknown snapshot: the other serializers of this state, then the other states.
-      const rest = () => ({ more: readSerializers(input, registry, nSer - j - 1), tail: Array.from({ length: n - i - 1 }, () => readOne(input, registry)) });
+      // After an unknown snapshot: the other serializers of this state, then the other states
+      // (without headerEnd: one opaque class per header).
+      const rest = () => ({ more: readSerializers(input, registry, nSer - j - 1), tail: readStateMetaInfos(input, registry, n - i - 1) });
       const r = readOrCarry(input, headerEnd, () => registry.readProxied(input), rest);
       serializers.push([key, r.snapshot]);
       if (r.rest !== undefined) return [...states, { name, ...head, serializers: [...serializers, ...r.rest.more] }, ...r.rest.tail];
@@ -66,12 +67,6 @@ function readSerializers(input: JavaDataInput, registry: FlinkSerializerRegistry
   const out: [string, FlinkSerializerSnapshot][] = [];
   for (let i = 0; i < n; i++) out.push([input.readUTF(), registry.readProxied(input)]);
   return out;
-}
-
-function readOne(input: JavaDataInput, registry: FlinkSerializerRegistry): StateMetaInfo {
-  const name = input.readUTF();
-  const head = readHead(input, name);
-  return { name, ...head, serializers: readSerializers(input, registry, input.readCount('number of serializer snapshots', 8)) };
 }
 
 function readHead(input: JavaDataInput, name: string): Pick<StateMetaInfo, 'backendStateType' | 'options'> {
