@@ -229,47 +229,6 @@ test('credit-based backpressure: a slow sink bounds what the source has emitted 
   assert.ok(emitted - sunk <= 3 * 8 + 4, `the source was held to the sink's pace (emitted ${emitted}, sunk ${sunk})`);
 });
 
-test('fan-out: a task reads its next input record only while every output channel has credit', async () => {
-  const capacity = 8;
-  const fanOut = 5;
-  const gate = new Gate();
-  let fanned = 0;
-  let sunk = 0;
-  let maxQueued = 0;
-  const env = new StreamExecutionEnvironment('fan-out', { parallelism: 1, bufferCapacity: capacity });
-  env
-    .fromLog('src', sequenceLog(1, 1_000_000, (_p, o) => o))
-    .flatMap<number>('fan', (x, out) => {
-      for (let i = 0; i < fanOut; i++) out.collect(x);
-    })
-    .sinkTo('held', () => ({
-      invoke() {
-        return gate.wait();
-      },
-    }));
-  const job = await JobClient.execute(env.getJobGraph(), {
-    stateBackend: new FsStateBackend(),
-    hooks: {
-      onEmit(t) {
-        // Sampled before every record 'fan' sends: what is queued on its only channel.
-        if (t.uid === 'fan') maxQueued = Math.max(maxQueued, fanned++ - sunk);
-      },
-      onRecord(t) {
-        if (t.uid === 'held') sunk++;
-      },
-    },
-  });
-  await quiesce(() => fanned);
-  assert.equal(sunk, 1, 'the sink holds its first record at the gate');
-  assert.ok(fanned >= capacity, `the channel filled (${fanned} sent)`);
-  // A record's output is never split (Flink's overdraft): the last record read with one credit
-  // left adds fanOut records, so the channel holds at most capacity - 1 + fanOut.
-  assert.ok(maxQueued < capacity - 1 + fanOut, `${maxQueued + 1} records queued on a channel of ${capacity} credits with fan-out ${fanOut}`);
-  job.cancel();
-  gate.open();
-  assert.equal((await job.result).status, 'CANCELLED');
-});
-
 /**
  * Runs `build`'s job with a sink held at a gate on a channel of `capacity` credits, until nothing
  * moves; `uid` is the operator before the sink. Returns the most records that were queued on its
@@ -311,6 +270,24 @@ async function heldBehindSink(
   assert.equal((await job.result).status, 'FINISHED');
   return { maxQueued, sunk };
 }
+
+test('fan-out: a task reads its next input record only while every output channel has credit', async () => {
+  const capacity = 8;
+  const fanOut = 5;
+  const records = 200;
+  let fanned = 0;
+  const { maxQueued, sunk } = await heldBehindSink('fan-out', capacity, 'fan', (env) =>
+    env.fromLog('src', sequenceLog(1, records, (_p, o) => o)).flatMap<number>('fan', (x, out) => {
+      fanned++;
+      for (let i = 0; i < fanOut; i++) out.collect(x);
+    }),
+    () => assert.ok(fanned * fanOut >= capacity, `the channel filled (${fanned} records fanned out)`),
+  );
+  // A record's output is never split (Flink's overdraft): the last record read with one credit
+  // left adds fanOut records, so the channel holds at most capacity - 1 + fanOut.
+  assert.ok(maxQueued < capacity - 1 + fanOut, `${maxQueued + 1} records queued on a channel of ${capacity} credits with fan-out ${fanOut}`);
+  assert.equal(sunk, records * fanOut);
+});
 
 test('event-time timers fired by one watermark fire only while the output has credit', async () => {
   const capacity = 8;
