@@ -427,10 +427,11 @@ export class Task implements TaskInfo {
    * channel has credit: a record is read only when each channel has room for one more, so a
    * channel holds at most its capacity plus the fan-out of one input record less one (Flink's
    * overdraft: a record's output is never split). TaskOutput.hasCredit re-reads the channels
-   * only after as many records were sent as the smallest credit read last, so the fast path costs
-   * no channel scan per record. Returns the promise of an operator that went asynchronous: the records up to and
-   * including that one are consumed, the rest stay queued (an unaligned barrier arriving
-   * meanwhile overtakes exactly those). Records left when the credit ran out stay queued too.
+   * only after as many records were sent as the smallest credit read last, so the fast path
+   * costs no channel scan per record. Returns the promise of an operator that went asynchronous:
+   * the records up to and including that one are consumed, the rest stay queued (an unaligned
+   * barrier arriving meanwhile overtakes exactly those). Records left when the credit ran out
+   * stay queued too.
    */
   private processBatch(index: number, batch: RecordBatch, op: StreamOperator): Promise<void> | undefined {
     const spec = this.inputs[index]!;
