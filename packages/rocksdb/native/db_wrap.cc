@@ -416,7 +416,7 @@ Napi::Value DbWrap::BindColumnFamily(const Napi::CallbackInfo& info) {
 
 // Up to `limit` entries of [lower, upper) in one call (iterator created, read and freed here), in
 // the packed layout of PackEntries; undefined when there is none. Arguments: (cf, lower, upper,
-// limit, snapshot?, fillCache?).
+// limit, snapshot?, fillCache?, readaheadBytes?).
 Napi::Value DbWrap::Scan(const Napi::CallbackInfo& info) {
   KeyedCall c = Keyed(info, "lower");
   rocksdb::Slice upper = ArgBytes(c.env, info[2], "upper");
@@ -427,6 +427,9 @@ Napi::Value DbWrap::Scan(const Napi::CallbackInfo& info) {
   const SnapshotRef* snap = info.Length() > 4 ? Snap(c.env, info[4]) : nullptr;
   if (snap) ro.snapshot = snap->snap;
   if (info.Length() > 5) ro.fill_cache = info[5].ToBoolean().Value();
+  // Read ahead from the first block on (each scan is a new iterator, whose automatic readahead
+  // would start again at 8 KiB after two reads); range-checked by the JS side (ScanOptions).
+  if (info.Length() > 6 && info[6].IsNumber()) ro.readahead_size = info[6].As<Napi::Number>().Uint32Value();
   std::unique_ptr<rocksdb::Iterator> it(c.st->db()->NewIterator(ro, c.cf));
   it->SeekToFirst();
   return PackEntries(c.env, it.get(), limit, c.st->path());
