@@ -34,6 +34,7 @@ import { backendColumnFamily, concatBytes, fillRows, float64Bytes, int32Bytes, o
 import { MinimalHeapBackend, MinimalListState, MinimalMapState, MinimalValueState } from './minimal-heap.js';
 import { prng, summarize, type Summary } from './stats.js';
 import { roundRatios, runInterleaved, type InterleaveOptions, type Rewindable, type Side } from './interleave.js';
+import { combineHalves, inBuildOrder, type BuildOrder, type HalfRounds } from './build-order.js';
 
 export type StateKind = 'value' | 'list' | 'map';
 export type AccessBaseline = 'minimal-heap' | 'js-map' | 'rocksdb-raw' | 'rocksdb-cpp';
@@ -59,6 +60,13 @@ export interface AccessResult {
   readonly baseline: AccessBaseline;
   /** Heap backends: the raw JS Map doing the same keyed work (no key groups), same run; information only, no goal. */
   readonly info?: { readonly baseline: 'js-map'; readonly ops: Summary; readonly ratio: number };
+  /**
+   * Heap rows: each build order's own median per-round ratio (build-order.ts; information, the
+   * row's ratio is the median over both halves' rounds).
+   */
+  readonly byBuildOrder?: Readonly<Record<BuildOrder, number>>;
+  /** One half of a heap row (one build order, one child process), before combineAccessHalves; absent from combined rows. */
+  readonly half?: { readonly buildOrder: BuildOrder; readonly rounds: HalfRounds };
   /** Minimum ratio the brief asks for, or null where the brief sets no goal (reported only). */
   readonly goal: number | null;
   /** Why the baseline was not measured (e.g. no C++ compiler); ratio is then NaN. */
@@ -193,22 +201,25 @@ function randomKeys(n: number, range: number, seed: number): Int32Array {
 }
 
 /** The value state and the JS Map filled with the same entries, and the key sequence the tasks walk (setup, untimed). */
-function valueSetup(p: Preset, be: KeyedStateBackend<number>) {
+function valueSetup(p: Preset, be: KeyedStateBackend<number>, order: BuildOrder, min?: MinimalHeapBackend) {
   const st: ValueState<number> = be.getPartitionedState(VoidNamespace, Serializers.voidNamespace, new ValueStateDescriptor<number>('value', Serializers.float64));
   const base = new Map<number, number>();
+  const ms = min ? new MinimalValueState(min, 'value') : undefined;
   // One loop per structure (here and in the other kinds): interleaving their allocations would
   // scatter each one's entries across memory, and access times depend on that more than on code.
-  for (let k = 0; k < p.setupKeys; k++) {
-    be.setCurrentKey(k);
-    st.update(k + 0.5);
-  }
-  for (let k = 0; k < p.setupKeys; k++) base.set(k, k + 0.5);
+  // Which structure is built first also matters (build-order.ts), hence `order`.
+  inBuildOrder(
+    order,
+    () => { for (let k = 0; k < p.setupKeys; k++) { be.setCurrentKey(k); st.update(k + 0.5); } },
+    () => { for (let k = 0; k < p.setupKeys; k++) base.set(k, k + 0.5); },
+    ms && min ? () => { for (let k = 0; k < p.setupKeys; k++) { min.setCurrentKey(k); ms.update(k + 0.5); } } : undefined,
+  );
   const B = p.batch;
   const keys = randomKeys(B * 64, p.setupKeys, 1);
   const vals = Float64Array.from({ length: B }, (_, i) => i * 1.25 + 0.5);
   const cur = new KeyCursor(keys, B);
   const newKey = (i: number) => p.setupKeys + i;
-  return { st, base, B, keys, vals, cur, newKey };
+  return { st, base, ms, B, keys, vals, cur, newKey };
 }
 
 type ValueSetup = ReturnType<typeof valueSetup>;
@@ -238,10 +249,9 @@ function valuePairs(be: KeyedStateBackend<number>, c: ValueSetup): OpPair[] {
 }
 
 /** The minimal heap backend as the baseline of every value op (the JS Map becomes information only). */
-function valueMinimal(p: Preset, be: KeyedStateBackend<number>, c: ValueSetup, pairs: OpPair[], min: MinimalHeapBackend): OpPair[] {
+function valueMinimal(be: KeyedStateBackend<number>, c: ValueSetup, pairs: OpPair[], min: MinimalHeapBackend): OpPair[] {
   const { B, keys, vals, cur, newKey } = c;
-  const ms = new MinimalValueState(min, 'value');
-  for (let k = 0; k < p.setupKeys; k++) { min.setCurrentKey(k); ms.update(k + 0.5); }
+  const ms = c.ms!;
   const withMin = withMinimal(pairs, {
     valueUpdate: { baseline: () => { const o = cur.next(); for (let i = 0; i < B; i++) { min.setCurrentKey(keys[o + i]!); ms.update(vals[i]!); } } },
     valueAdd: {
@@ -281,10 +291,10 @@ function valueRaw(p: Preset, be: KeyedStateBackend<number>, c: ValueSetup, pairs
   });
 }
 
-function valueOps(p: Preset, be: KeyedStateBackend<number>, raw?: RawRocks, min?: MinimalHeapBackend): OpPair[] {
-  const c = valueSetup(p, be);
+function valueOps(p: Preset, be: KeyedStateBackend<number>, order: BuildOrder, raw?: RawRocks, min?: MinimalHeapBackend): OpPair[] {
+  const c = valueSetup(p, be, order, min);
   const pairs = valuePairs(be, c);
-  if (min) return valueMinimal(p, be, c, pairs, min);
+  if (min) return valueMinimal(be, c, pairs, min);
   return raw ? valueRaw(p, be, c, pairs, raw) : pairs;
 }
 
@@ -316,22 +326,24 @@ function withRaw(pairs: OpPair[], raw: Record<string, RawOverride>): OpPair[] {
 }
 
 /** The list state and the JS Map filled with the same entries, and the key sequence the tasks walk (setup, untimed). */
-function listSetup(p: Preset, be: KeyedStateBackend<number>) {
+function listSetup(p: Preset, be: KeyedStateBackend<number>, order: BuildOrder, min?: MinimalHeapBackend) {
   const st: ListState<number> = be.getPartitionedState(VoidNamespace, Serializers.voidNamespace, new ListStateDescriptor<number>('list', Serializers.float64));
   const base = new Map<number, number[]>();
+  const ms = min ? new MinimalListState(min, 'list') : undefined;
   const dummy = Array.from({ length: p.listValues }, (_, i) => i + 0.5);
-  for (let k = 0; k < p.listSetupKeys; k++) {
-    be.setCurrentKey(k);
-    st.update(dummy);
-  }
-  for (let k = 0; k < p.listSetupKeys; k++) base.set(k, dummy.slice());
+  inBuildOrder(
+    order,
+    () => { for (let k = 0; k < p.listSetupKeys; k++) { be.setCurrentKey(k); st.update(dummy); } },
+    () => { for (let k = 0; k < p.listSetupKeys; k++) base.set(k, dummy.slice()); },
+    ms && min ? () => { for (let k = 0; k < p.listSetupKeys; k++) { min.setCurrentKey(k); ms.update(dummy); } } : undefined,
+  );
   const B = p.batch;
   const keys = randomKeys(B * 64, p.listSetupKeys, 2);
   const cur = new KeyCursor(keys, B);
   // Restores the lists touched by the last batch to `listValues` elements (untimed).
   const resetBackend = () => { for (let i = 0; i < B; i++) { be.setCurrentKey(keys[cur.last + i]!); st.update(dummy); } };
   const resetBaseline = () => { for (let i = 0; i < B; i++) base.set(keys[cur.last + i]!, dummy.slice()); };
-  return { st, base, dummy, B, keys, cur, resetBackend, resetBaseline };
+  return { st, base, ms, dummy, B, keys, cur, resetBackend, resetBaseline };
 }
 
 type ListSetup = ReturnType<typeof listSetup>;
@@ -374,10 +386,9 @@ function listPairs(be: KeyedStateBackend<number>, c: ListSetup): OpPair[] {
 }
 
 /** The minimal heap backend as the baseline of every list op (the JS Map becomes information only). */
-function listMinimal(p: Preset, c: ListSetup, pairs: OpPair[], min: MinimalHeapBackend): OpPair[] {
-  const { dummy, B, keys, cur, resetBaseline } = c;
-  const ms = new MinimalListState(min, 'list');
-  for (let k = 0; k < p.listSetupKeys; k++) { min.setCurrentKey(k); ms.update(dummy); }
+function listMinimal(c: ListSetup, pairs: OpPair[], min: MinimalHeapBackend): OpPair[] {
+  const { dummy, B, keys, cur } = c;
+  const ms = c.ms!;
   const minReset = () => { for (let i = 0; i < B; i++) { min.setCurrentKey(keys[cur.last + i]!); ms.update(dummy); } };
   return withMinimal(pairs, {
     listUpdate: { baseline: () => { const o = cur.next(); for (let i = 0; i < B; i++) { min.setCurrentKey(keys[o + i]!); ms.update(dummy); } } },
@@ -414,34 +425,38 @@ function listRaw(p: Preset, be: KeyedStateBackend<number>, c: ListSetup, pairs: 
   });
 }
 
-function listOps(p: Preset, be: KeyedStateBackend<number>, raw?: RawRocks, min?: MinimalHeapBackend): OpPair[] {
-  const c = listSetup(p, be);
+function listOps(p: Preset, be: KeyedStateBackend<number>, order: BuildOrder, raw?: RawRocks, min?: MinimalHeapBackend): OpPair[] {
+  const c = listSetup(p, be, order, min);
   const pairs = listPairs(be, c);
-  if (min) return listMinimal(p, c, pairs, min);
+  if (min) return listMinimal(c, pairs, min);
   return raw ? listRaw(p, be, c, pairs, raw) : pairs;
 }
 
 /** The map state and the JS Map filled with the same entries, and the key sequence the tasks walk (setup, untimed). */
-function mapSetup(p: Preset, be: KeyedStateBackend<number>) {
+function mapSetup(p: Preset, be: KeyedStateBackend<number>, order: BuildOrder, min?: MinimalHeapBackend) {
   const st: MapState<number, number> = be.getPartitionedState(VoidNamespace, Serializers.voidNamespace, new MapStateDescriptor<number, number>('map', Serializers.int32, Serializers.float64));
   const base = new Map<number, Map<number, number>>();
   const M = p.mapKeysPerKey;
-  for (let k = 0; k < p.setupKeys; k++) {
-    be.setCurrentKey(k);
-    for (let u = 0; u < M; u++) st.put(u, u + 0.5);
-  }
-  for (let k = 0; k < p.setupKeys; k++) {
-    const inner = new Map<number, number>();
-    for (let u = 0; u < M; u++) inner.set(u, u + 0.5);
-    base.set(k, inner);
-  }
+  const ms = min ? new MinimalMapState(min, 'map') : undefined;
+  inBuildOrder(
+    order,
+    () => { for (let k = 0; k < p.setupKeys; k++) { be.setCurrentKey(k); for (let u = 0; u < M; u++) st.put(u, u + 0.5); } },
+    () => {
+      for (let k = 0; k < p.setupKeys; k++) {
+        const inner = new Map<number, number>();
+        for (let u = 0; u < M; u++) inner.set(u, u + 0.5);
+        base.set(k, inner);
+      }
+    },
+    ms && min ? () => { for (let k = 0; k < p.setupKeys; k++) { min.setCurrentKey(k); for (let u = 0; u < M; u++) ms.put(u, u + 0.5); } } : undefined,
+  );
   const B = p.batch;
   const keys = randomKeys(B * 64, p.setupKeys, 3);
   const userKeys = randomKeys(B * 64, M, 4);
   const cur = new KeyCursor(keys, B);
   const putAllEntries: Array<[number, number]> = Array.from({ length: M }, (_, u) => [u, u + 0.75]);
   const baseInner = (k: number) => { let m = base.get(k); if (!m) { m = new Map(); base.set(k, m); } return m; };
-  return { st, base, M, B, keys, userKeys, cur, putAllEntries, baseInner };
+  return { st, base, ms, M, B, keys, userKeys, cur, putAllEntries, baseInner };
 }
 
 type MapSetup = ReturnType<typeof mapSetup>;
@@ -507,10 +522,9 @@ function mapPairs(be: KeyedStateBackend<number>, c: MapSetup): OpPair[] {
 }
 
 /** The minimal heap backend as the baseline of every map op (the JS Map becomes information only). */
-function mapMinimal(p: Preset, c: MapSetup, pairs: OpPair[], min: MinimalHeapBackend): OpPair[] {
-  const { M, B, keys, userKeys, cur, putAllEntries } = c;
-  const ms = new MinimalMapState(min, 'map');
-  for (let k = 0; k < p.setupKeys; k++) { min.setCurrentKey(k); for (let u = 0; u < M; u++) ms.put(u, u + 0.5); }
+function mapMinimal(c: MapSetup, pairs: OpPair[], min: MinimalHeapBackend): OpPair[] {
+  const { B, keys, userKeys, cur, putAllEntries } = c;
+  const ms = c.ms!;
   // Written out like the backend tasks (no shared helper taking a callback: a polymorphic call
   // per operation would slow the baseline down and flatter the backend).
   return withMinimal(pairs, {
@@ -584,16 +598,16 @@ function mapRaw(p: Preset, be: KeyedStateBackend<number>, c: MapSetup, pairs: Op
   });
 }
 
-function mapOps(p: Preset, be: KeyedStateBackend<number>, raw?: RawRocks, min?: MinimalHeapBackend): OpPair[] {
-  const c = mapSetup(p, be);
+function mapOps(p: Preset, be: KeyedStateBackend<number>, order: BuildOrder, raw?: RawRocks, min?: MinimalHeapBackend): OpPair[] {
+  const c = mapSetup(p, be, order, min);
   const pairs = mapPairs(be, c);
-  if (min) return mapMinimal(p, c, pairs, min);
+  if (min) return mapMinimal(c, pairs, min);
   return raw ? mapRaw(p, be, c, pairs, raw) : pairs;
 }
 
 /** The operation pairs of one state kind (exported for profiling scripts). */
-export function accessOps(p: Preset, kind: StateKind, be: KeyedStateBackend<number>, raw?: RawRocks, min?: MinimalHeapBackend): OpPair[] {
-  return kind === 'value' ? valueOps(p, be, raw, min) : kind === 'list' ? listOps(p, be, raw, min) : mapOps(p, be, raw, min);
+export function accessOps(p: Preset, kind: StateKind, be: KeyedStateBackend<number>, raw?: RawRocks, min?: MinimalHeapBackend, order: BuildOrder = 'subject-first'): OpPair[] {
+  return kind === 'value' ? valueOps(p, be, order, raw, min) : kind === 'list' ? listOps(p, be, order, raw, min) : mapOps(p, be, order, raw, min);
 }
 
 /** CPU time of this process (all threads: V8's GC helpers work for the task too), in ms. */
@@ -602,18 +616,41 @@ function processCpuMs(): number {
   return (u.user + u.system) / 1000;
 }
 
-/** Runs one state kind for one backend (and its baseline); called inside a child process. */
-export async function runAccessSuite(p: Preset, backendId: string, kind: StateKind, log: (s: string) => void): Promise<AccessResult[]> {
+/** Heap backends are judged against the minimal heap backend, in two halves of opposite build orders (build-order.ts). */
+export function judgedAgainstMinimalHeap(b: { readonly heapResident: boolean; readonly accessBaseline: AccessBaseline }): boolean {
+  return b.heapResident && b.accessBaseline === 'js-map';
+}
+
+/** One row from its two halves (same backend, kind, op; opposite build orders): ratio over the union of their rounds. */
+export function combineAccessHalves(first: readonly AccessResult[], second: readonly AccessResult[]): AccessResult[] {
+  return first.map((a) => {
+    const b = second.find((x) => x.op === a.op);
+    if (!a.half || !b?.half || a.half.buildOrder === b.half.buildOrder) throw new Error(`access ${a.backend}/${a.op}: no pair of halves with opposite build orders`);
+    const c = combineHalves({ [a.half.buildOrder]: a.half.rounds, [b.half.buildOrder]: b.half.rounds } as Record<BuildOrder, HalfRounds>);
+    const { half: _h, skipped: _s, skippedRounds: _k, info: _i, ...rest } = a;
+    const info = a.info && c.infoOps && c.infoRatio !== undefined ? { info: { baseline: 'js-map' as const, ops: c.infoOps, ratio: c.infoRatio } } : {};
+    const skipped = c.skippedRounds === 0 ? {} : { skippedRounds: c.skippedRounds, ...(c.ratioRounds.samples === 0 ? { skipped: 'every round of both halves had a net time ≤ 0 (batches too small to time)' } : {}) };
+    return { ...rest, backendOps: c.backendOps, baselineOps: c.baselineOps, ratio: c.ratioRounds.median, ratioRounds: c.ratioRounds, byBuildOrder: c.byBuildOrder, ...info, ...skipped };
+  });
+}
+
+/**
+ * Runs one state kind for one backend (and its baseline); called inside a child process. Heap
+ * backends run one half of each row per call (`order`, half the time budget; combineAccessHalves).
+ */
+export async function runAccessSuite(p: Preset, backendId: string, kind: StateKind, log: (s: string) => void, order?: BuildOrder): Promise<AccessResult[]> {
   const b = backendById(backendId);
   const work = b.needsLocalDirectory ? mkdtempSync(join(tmpdir(), `flowstate-bench-access-${b.id}-`)) : undefined;
   try {
     const be = await createKeyed(b, Serializers.int32, work ? { localDirectory: join(work, 'backend') } : {});
     const raw = b.accessBaseline === 'rocksdb-raw' ? openRawRocks(join(work ?? tmpdir(), 'raw')) : undefined;
     // Heap backends: judged against the same-semantics minimal heap backend; the JS Map is information.
-    const min = b.heapResident && b.accessBaseline === 'js-map' ? new MinimalHeapBackend(MAX_PARALLELISM) : undefined;
+    const min = judgedAgainstMinimalHeap(b) ? new MinimalHeapBackend(MAX_PARALLELISM) : undefined;
+    if (min && !order) throw new Error(`access ${b.id}: a heap row runs in two halves; give the build order`);
     const t0 = performance.now();
-    const ops = accessOps(p, kind, be, raw, min);
-    log(`  [${b.id}/${kind}] setup ${(performance.now() - t0).toFixed(0)} ms`);
+    const ops = accessOps(p, kind, be, raw, min, order);
+    const tag = `${b.id}/${kind}${min ? ` ${order}` : ''}`;
+    log(`  [${tag}] setup ${(performance.now() - t0).toFixed(0)} ms`);
     // A full GC before timing (children run with --expose-gc): every structure set up above is
     // promoted and compacted the same way, so where the young generation happened to leave the
     // backend's entries and the baselines' does not decide their random-access times.
@@ -641,8 +678,11 @@ export async function runAccessSuite(p: Preset, backendId: string, kind: StateKi
         ...(o.info ? [{ run: o.info, ...(o.resetInfo ? { reset: o.resetInfo } : {}) }] : []),
       ];
       const cpu0 = processCpuMs();
-      // Heap rows are timed in CPU time and need a shorter budget (config.ts cpuTimeMs).
-      const res = runInterleaved(sides, { ...knobs, ...(min ? { timeMs: p.cpuTimeMs } : {}), clock, ...(o.keys ? { keys: o.keys } : {}) });
+      // Heap rows are timed in CPU time with a shorter budget (config.ts cpuTimeMs); each heap run is
+      // one half of its rows (build-order.ts): half the timed budget and warm-up, so both halves
+      // together time what one run did.
+      const half = min ? { timeMs: p.cpuTimeMs / 2, minRounds: Math.ceil(p.iterations / 2), warmupMs: p.warmupMs / 2 } : {};
+      const res = runInterleaved(sides, { ...knobs, ...half, clock, ...(o.keys ? { keys: o.keys } : {}) });
       const backendOps = summarize(res.opsPerSec[0]!);
       const baselineOps = summarize(res.opsPerSec[1]!);
       const ratioRounds = roundRatios(res, 0, 1);
@@ -652,10 +692,11 @@ export async function runAccessSuite(p: Preset, backendId: string, kind: StateKi
       const goal = min ? (o.op === 'setCurrentKey' ? GOALS.setCurrentKeyRatioMin : GOALS.heapAccessRatioMin) : b.accessBaseline === 'rocksdb-raw' ? rocksGoal(kind, o.op) : null;
       const baseline: AccessBaseline = min ? 'minimal-heap' : b.accessBaseline;
       const info = o.info ? { info: { baseline: 'js-map' as const, ops: summarize(res.opsPerSec[2]!), ratio: roundRatios(res, 0, 2).median } } : {};
-      log(`  [${b.id}/${kind}] ${o.op}: ${ratioRounds.median.toFixed(2)}× (p25–p75 ${ratioRounds.p25.toFixed(2)}–${ratioRounds.p75.toFixed(2)}, ${res.rounds} rounds${res.skippedRounds > 0 ? `, ${res.skippedRounds} skipped` : ''}, ${((processCpuMs() - cpu0) / 1000).toFixed(2)} s CPU)`);
+      log(`  [${tag}] ${o.op}: ${ratioRounds.median.toFixed(2)}× (p25–p75 ${ratioRounds.p25.toFixed(2)}–${ratioRounds.p75.toFixed(2)}, ${res.rounds} rounds${res.skippedRounds > 0 ? `, ${res.skippedRounds} skipped` : ''}, ${((processCpuMs() - cpu0) / 1000).toFixed(2)} s CPU)`);
       // Every round skipped: no ratio was measured (NaN), said so rather than reported as a number.
       const skipped = res.skippedRounds === 0 ? {} : { skippedRounds: res.skippedRounds, ...(ratioRounds.samples === 0 ? { skipped: `every one of ${res.rounds} rounds had a net time ≤ 0 (batches too small to time)` } : {}) };
-      return { backend: b.id, kind, op: o.op, backendOps, baselineOps, ratio: ratioRounds.median, ratioRounds, baseline, goal, ...info, ...skipped };
+      const halfRounds = min && order ? { half: { buildOrder: order, rounds: { backend: res.opsPerSec[0]!, baseline: res.opsPerSec[1]!, ...(o.info ? { info: res.opsPerSec[2]! } : {}), skippedRounds: res.skippedRounds } } } : {};
+      return { backend: b.id, kind, op: o.op, backendOps, baselineOps, ratio: ratioRounds.median, ratioRounds, baseline, goal, ...info, ...skipped, ...halfRounds };
     });
     if (raw && kind === 'value') {
       const cpp = bindingVsCpp(p, work!, knobs);

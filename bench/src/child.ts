@@ -1,10 +1,11 @@
 /** Child-process entry: runs one job (access / snapshot / memory / rss / storage / savepoint / runtime / ttl-compaction / timers / windows) and writes its JSON result to a file. */
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { StateKind } from './access.js';
+import type { BuildOrder } from './build-order.js';
 import { PRESETS, type PresetName } from './config.js';
 
 export type Job =
-  | { readonly type: 'access'; readonly preset: PresetName; readonly backend: string; readonly kind: StateKind; readonly out: string }
+  | { readonly type: 'access'; readonly preset: PresetName; readonly backend: string; readonly kind: StateKind; readonly buildOrder?: BuildOrder; readonly out: string }
   | { readonly type: 'snapshot'; readonly preset: PresetName; readonly backend: string; readonly stateBytes: number; readonly out: string }
   | { readonly type: 'memory'; readonly preset: PresetName; readonly backend: string; readonly out: string }
   | { readonly type: 'rss'; readonly preset: PresetName; readonly backend: string; readonly out: string }
@@ -23,7 +24,7 @@ const log = (s: string) => console.log(s);
 let result: unknown;
 switch (job.type) {
   case 'access':
-    result = await (await import('./access.js')).runAccessSuite(p, job.backend, job.kind, log);
+    result = await (await import('./access.js')).runAccessSuite(p, job.backend, job.kind, log, job.buildOrder);
     break;
   case 'snapshot':
     result = await (await import('./snapshot.js')).runSnapshotSuite(p, job.backend, job.stateBytes, log);

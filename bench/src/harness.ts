@@ -8,7 +8,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { STATE_KINDS, type AccessResult } from './access.js';
+import { combineAccessHalves, judgedAgainstMinimalHeap, STATE_KINDS, type AccessResult } from './access.js';
+import { BUILD_ORDERS } from './build-order.js';
 import { BACKENDS, TIMER_BACKENDS, type BackendUnderTest } from './backends.js';
 import type { Job } from './child.js';
 import { GOALS, PRESETS, type Preset, type PresetName } from './config.js';
@@ -45,7 +46,7 @@ const CHILD = fileURLToPath(new URL('./child.js', import.meta.url));
 /** What distinguishes one job of a suite from the others, for the per-job times. */
 function jobLabel(job: Job): string {
   const parts: string[] = [job.type, job.backend];
-  if (job.type === 'access') parts.push(job.kind);
+  if (job.type === 'access') parts.push(job.kind, ...(job.buildOrder ? [job.buildOrder] : []));
   if (job.type === 'snapshot') parts.push(`${(job.stateBytes / 1024 / 1024).toFixed(2)} MB`);
   return parts.join(' ');
 }
@@ -82,7 +83,14 @@ function runSuites(p: Preset, suites: readonly SuiteName[], backends: readonly B
   if (suites.includes('access')) {
     suite = 'access';
     log(`# state access (${p.setupKeys} keys, batch ${p.batch}, ${p.cpuTimeMs} ms (CPU time, heap backends) / ${p.timeMs} ms (wall time) per side in interleaved rounds of ~${p.roundMs} ms)`);
-    for (const kind of STATE_KINDS) for (const b of backends) access.push(...run<AccessResult[]>({ type: 'access', preset: p.name, backend: b.id, kind, out: out() }));
+    for (const kind of STATE_KINDS) {
+      for (const b of backends) {
+        const job = { type: 'access', preset: p.name, backend: b.id, kind } as const;
+        if (!judgedAgainstMinimalHeap(b)) access.push(...run<AccessResult[]>({ ...job, out: out() }));
+        // Heap rows: two halves with opposite build orders (build-order.ts), combined per row.
+        else access.push(...combineAccessHalves(...(BUILD_ORDERS.map((buildOrder) => run<AccessResult[]>({ ...job, buildOrder, out: out() })) as [AccessResult[], AccessResult[]])));
+      }
+    }
   }
   if (suites.includes('snapshot')) {
     suite = 'snapshot';
