@@ -13,11 +13,13 @@ export type { BenchResults, MedianOf } from './results.js';
 export { goalRows } from './goal-rows.js';
 
 export function accessSummaryTable(r: BenchResults): string {
-  const rows = ['| State | Operation | Backend | ops/s (median) | p25–p75 | Baseline | Baseline ops/s | Ratio | Ratio p25–p75 (rounds) | Goal | Met | JS Map ops/s (info) | Ratio to JS Map (info) |', '|---|---|---|---:|---:|---|---:|---:|---:|---|---|---:|---:|'];
+  const rows = ['| State | Operation | Backend | ops/s (median) | p25–p75 | Baseline | Baseline ops/s | Ratio | Ratio p25–p75 (rounds) | Goal | Met | JS Map ops/s (info) | Ratio to JS Map (info) | Ratio built subject-first / baseline-first (info) |', '|---|---|---|---:|---:|---|---:|---:|---:|---|---|---:|---:|---:|'];
   for (const a of r.access) {
     const goal = a.goal;
     const info = a.info ? `${ops(a.info.ops.median)} | ${x2(a.info.ratio)}×` : '— | —';
-    rows.push(`| ${a.kind} | ${a.op} | ${a.backend} | ${ops(a.backendOps.median)} | ${ops(a.backendOps.p25)}–${ops(a.backendOps.p75)} | ${BASELINE_NAME[a.baseline]} | ${a.skipped === undefined ? ops(a.baselineOps.median) : 'n/a'} | ${x2(a.ratio)}× | ${a.ratioRounds ? `${x2(a.ratioRounds.p25)}–${x2(a.ratioRounds.p75)} (${a.ratioRounds.samples}${a.skippedRounds ? `; ${a.skippedRounds} skipped: net time ≤ 0` : ''})` : '—'} | ${goal === null ? '—' : `≥ ${goal}×`} | ${goal === null ? 'reported only' : a.skipped !== undefined ? `not measured: ${a.skipped}` : metCell(a.ratio >= goal)} | ${info} |`);  }
+    const byOrder = a.byBuildOrder ? `${x2(a.byBuildOrder['subject-first'])}× / ${x2(a.byBuildOrder['baseline-first'])}×` : '—';
+    rows.push(`| ${a.kind} | ${a.op} | ${a.backend} | ${ops(a.backendOps.median)} | ${ops(a.backendOps.p25)}–${ops(a.backendOps.p75)} | ${BASELINE_NAME[a.baseline]} | ${a.skipped === undefined ? ops(a.baselineOps.median) : 'n/a'} | ${x2(a.ratio)}× | ${a.ratioRounds ? `${x2(a.ratioRounds.p25)}–${x2(a.ratioRounds.p75)} (${a.ratioRounds.samples}${a.skippedRounds ? `; ${a.skippedRounds} skipped: net time ≤ 0` : ''})` : '—'} | ${goal === null ? '—' : `≥ ${goal}×`} | ${goal === null ? 'reported only' : a.skipped !== undefined ? `not measured: ${a.skipped}` : metCell(a.ratio >= goal)} | ${info} | ${byOrder} |`);
+  }
   return rows.join('\n');
 }
 
@@ -54,7 +56,7 @@ function headerSection(r: BenchResults): string[] {
   out.push(`- Node ${m.nodeVersion} (V8 ${m.v8Version}), commit \`${m.gitCommit}\`${m.gitDirty ? ' (working tree dirty)' : ''}`);
   out.push(`- State access goals (ops/s ratio to the same-run baseline): met for ${accessMet}/${accessGoals}; memory goal (bytes/entry ≤ ${r.goals.memoryRatioMax}× a Map): met for ${memMet}/${r.memory.length}.`);
   const cfg = r.config as { batch?: number; roundMs?: number };
-  out.push(`- State access: each operation and its baselines run in one process in interleaved rounds (after an untimed warm-up, also alternating): a round runs the same number of batches of ${n(cfg.batch ?? NaN)} operations on every side (~${cfg.roundMs ?? '?'} ms each), starting from the same keys, subject first in even rounds and baseline first in odd ones, so load from neighbours, GC and frequency changes hit both sides alike; resets between batches are untimed. Ratio = median of the per-round ratios (subject ops/s / baseline ops/s of the same round), with their p25–p75 and the number of rounds; ops/s columns are medians over rounds. Heap backends and their minimal baseline are timed in process CPU time, the others in wall time. No assertions are made on timings.`);
+  out.push(`- State access: each operation and its baselines run in one process in interleaved rounds (after an untimed warm-up, also alternating): a round runs the same number of batches of ${n(cfg.batch ?? NaN)} operations on every side (~${cfg.roundMs ?? '?'} ms each), starting from the same keys, subject first in even rounds and baseline first in odd ones, so load from neighbours, GC and frequency changes hit both sides alike; resets between batches are untimed. Ratio = median of the per-round ratios (subject ops/s / baseline ops/s of the same round), with their p25–p75 and the number of rounds; ops/s columns are medians over rounds. Heap backends and their minimal baseline are timed in process CPU time, the others in wall time. Heap rows run in two child processes with opposite build orders (the structure built later ran 15–20% faster with identical code), each with half the time budget and warm-up; their ratio is the median of both halves' per-round ratios, and each order's own median is shown for information. No assertions are made on timings.`);
   out.push('');
   out.push('## Goals');
   out.push('');
