@@ -54,10 +54,14 @@ export function median(xs: readonly number[]): number {
   return quantile(xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b), 0.5);
 }
 
-/** Index of the run whose key is the median (the lower middle one for an even count); non-finite keys sort last. */
+/**
+ * Index of the run whose key is the median (the lower middle one for an even count) among the runs
+ * with a finite key: a run that measured nothing must not count as the best one (with keys 0.85,
+ * 0.95, NaN the median is 0.85's run, not 0.95's). Where no key is finite, the first run.
+ */
 export function medianIndex(keys: readonly number[]): number {
-  const order = keys.map((k, i) => ({ k: Number.isFinite(k) ? k : Infinity, i })).sort((a, b) => a.k - b.k || a.i - b.i);
-  return order[(order.length - 1) >> 1]!.i;
+  const order = keys.flatMap((k, i) => (Number.isFinite(k) ? [{ k, i }] : [])).sort((a, b) => a.k - b.k || a.i - b.i);
+  return order.length === 0 ? 0 : order[(order.length - 1) >> 1]!.i;
 }
 
 /** Field-by-field median of values of the same shape (numbers: median; booleans: majority; anything else: the first run's). */

@@ -60,14 +60,16 @@ function run(i: number, get: [number, number], rt: [number, number], wallTimeMs:
 // ratio of the medians taken across runs (median backend 100 / median baseline 200) would be 0.5.
 const RUNS = [run(1, [100, 100], [0.7, 0.5], 250_000), run(2, [90, 200], [0.95, 0.3], 320_000), run(3, [200, 210], [0.92, 0.45], 280_000)];
 
-test('median and medianIndex: odd and even counts, non-finite values last', () => {
+test('median and medianIndex: odd and even counts, runs without a finite key left out', () => {
   assert.equal(median([3, 1, 2]), 2);
   assert.equal(median([4, 1, 3, 2]), 2.5);
   assert.ok(Number.isNaN(median([NaN])));
   assert.equal(median([NaN, 5, 1]), 3);
   assert.equal(medianIndex([0.5, 0.9, 0.7]), 2);
   assert.equal(medianIndex([0.5, 0.9, 0.7, 0.6]), 3, 'even count: the lower middle run');
-  assert.equal(medianIndex([NaN, 1, 2]), 2, 'NaN sorts last');
+  assert.equal(medianIndex([NaN, 1, 2]), 1, 'the median of the finite keys 1 and 2 (lower middle)');
+  assert.equal(medianIndex([0.85, 0.95, NaN]), 0, 'a run that measured nothing is not the best run');
+  assert.equal(medianIndex([NaN, NaN]), 0, 'no finite key: the first run');
 });
 
 test('fieldMedian takes each number\'s median, a majority of booleans, the first of anything else, and refuses arrays of different lengths', () => {

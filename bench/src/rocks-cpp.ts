@@ -102,7 +102,17 @@ export class PlainCppServer {
     // Blocking: the server opens its writing end right after the command FIFO; it closes it when it exits (EOF).
     const reply = openSync(replyPath, 'r');
     const server = new PlainCppServer(child, cmd, reply, dir);
-    if (server.line() !== 'ready') throw new Error('plain C++ RocksDB server: unexpected greeting');
+    let greeting: string;
+    try {
+      greeting = server.line();
+    } catch (e) {
+      server.close();
+      throw e;
+    }
+    if (greeting !== 'ready') {
+      server.close();
+      throw new Error('plain C++ RocksDB server: unexpected greeting');
+    }
     return server;
   }
 
@@ -120,9 +130,20 @@ export class PlainCppServer {
       // already gone
     }
     closeSync(this.cmd);
+    // The server closes its end when it exits (after DB::Close): read to EOF before deleting its
+    // directory, or RocksDB's threads may still be writing there. The caller's loop is synchronous,
+    // so the child's exit event would never be seen here.
+    try {
+      const chunk = Buffer.alloc(256);
+      while (readSync(this.reply, chunk, 0, chunk.length, null) > 0) {
+        // discard
+      }
+    } catch {
+      // already gone
+    }
     closeSync(this.reply);
     if (this.child.exitCode === null) this.child.kill();
-    rmSync(this.dir, { recursive: true, force: true });
+    rmSync(this.dir, { recursive: true, force: true, maxRetries: 3 });
   }
 
   /** The next reply line (blocking); throws when the server exited. */
