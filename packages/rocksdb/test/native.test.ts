@@ -927,6 +927,34 @@ setInterval(() => {}, 1000);
     }
   });
 
+  test('a column family kept after get/put does not keep its dropped database open (the bound ops hold a token, not the database)', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const path = freshDir('gc-kept-family');
+    const kept = (() => {
+      const db = RocksDB.open(path, { disableWAL: true });
+      db.put(db.defaultColumnFamily, b('k'), b('v'));
+      assert.equal(s(db.get(db.defaultColumnFamily, b('k'))), 'v');
+      return db.defaultColumnFamily; // No close(): only the family stays reachable.
+    })();
+    let reopened: RocksDB | undefined;
+    for (let attempt = 0; attempt < 50 && reopened === undefined; attempt++) {
+      gc();
+      await new Promise((r) => setImmediate(r));
+      await new Promise((r) => setTimeout(r, 10));
+      try {
+        reopened = RocksDB.open(path);
+      } catch (e) {
+        if (!(e instanceof RocksDBError) || e.code !== 'ROCKSDB_IO_ERROR') throw e;
+      }
+    }
+    assert.ok(reopened, 'the database was finalized although one of its families is still reachable');
+    assert.equal(kept.isValid, false, 'the kept family is invalid once its database is gone');
+    assertRocksError(() => reopened!.put(kept, b('k'), b('x')), 'ROCKSDB_INVALID_ARGUMENT');
+    assert.equal(s(reopened.get(reopened.defaultColumnFamily, b('k'))), 'v');
+    reopened.close();
+  });
+
   test('finalizers clean up unreachable databases, iterators and snapshots', async () => {
     setFlagsFromString('--expose-gc');
     const gc = runInNewContext('gc') as () => void;

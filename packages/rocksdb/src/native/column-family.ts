@@ -2,9 +2,16 @@
 import { checkedWrapper } from './errors.js';
 import type { BoundGetInto, BoundPut, NativeColumnFamily, NativeDatabase } from './native-types.js';
 
-/** @internal get (without a snapshot) and put of one family, bound in native code to its database `db`. */
+/**
+ * @internal Identifies one open database to the families bound to it: a plain object the database
+ * holds, never the database itself, so a family kept after its database was dropped does not keep
+ * the native database (its LOCK, memtables and cache) from being finalized.
+ */
+export type BindToken = object;
+
+/** @internal get (without a snapshot) and put of one family, bound in native code to the database of `owner`. */
 export interface BoundOps {
-  readonly db: NativeDatabase;
+  readonly owner: BindToken;
   readonly getInto: BoundGetInto;
   readonly put: BoundPut;
 }
@@ -14,10 +21,11 @@ export interface BoundOps {
 export let wrapColumnFamily: (n: NativeColumnFamily) => ColumnFamily;
 export let nativeOfColumnFamily: (cf: ColumnFamily) => NativeColumnFamily;
 /**
- * The family's bound ops for database `db` (made on first use and kept). A family handed to
- * another database's get/put gets that database's bind, which throws as the general path does.
+ * The family's bound ops for database `db`, identified by `owner` (made on first use and kept). A
+ * family handed to another database's get/put gets that database's bind, which throws as the
+ * general path does.
  */
-export let boundOpsOf: (cf: ColumnFamily, db: NativeDatabase) => BoundOps;
+export let boundOpsOf: (cf: ColumnFamily, db: NativeDatabase, owner: BindToken) => BoundOps;
 
 /** Handle to a column family of an open {@link RocksDB}. */
 export class ColumnFamily {
@@ -45,11 +53,11 @@ export class ColumnFamily {
   static {
     wrapColumnFamily = (n) => new ColumnFamily(n);
     nativeOfColumnFamily = (cf) => checkedWrapper(cf, (o): o is ColumnFamily => #native in o, 'ColumnFamily').#native;
-    boundOpsOf = (cf, db) => {
+    boundOpsOf = (cf, db, owner) => {
       const b = checkedWrapper(cf, (o): o is ColumnFamily => #native in o, 'ColumnFamily').#bound;
-      if (b !== undefined && b.db === db) return b;
+      if (b !== undefined && b.owner === owner) return b;
       const [getInto, put] = db.bindColumnFamily(cf.#native);
-      return (cf.#bound = { db, getInto, put });
+      return (cf.#bound = { owner, getInto, put });
     };
   }
 }

@@ -1,7 +1,7 @@
 // An open RocksDB database: reads, writes, column families, snapshots, iterators, checkpoints and
 // SST ingestion. Lifetime rules are described in ../native.ts.
 import { loadBinding } from './binding.js';
-import { boundOpsOf, nativeOfColumnFamily, wrapColumnFamily, type ColumnFamily } from './column-family.js';
+import { boundOpsOf, nativeOfColumnFamily, wrapColumnFamily, type BindToken, type ColumnFamily } from './column-family.js';
 import { asyncCall, invalid, RocksDBError } from './errors.js';
 import { unpackBatch, wrapIterator, type IteratorOptions, type RocksIterator } from './iterator.js';
 import type { NativeDatabase, NativeOpenOptions } from './native-types.js';
@@ -44,6 +44,8 @@ export const MAX_SCAN_READAHEAD_BYTES = 64 << 20;
 /** An open RocksDB database. */
 export class RocksDB {
   readonly #native: NativeDatabase;
+  /** Identifies this database to families bound to it (see BindToken: not the database itself). */
+  readonly #bindToken: BindToken = {};
   readonly #cfs = new Map<string, ColumnFamily>();
   /** Database directory as passed to {@link RocksDB.open}. */
   readonly path: string;
@@ -142,7 +144,7 @@ export class RocksDB {
     const pool = valuePool;
     const r =
       snapshot === undefined
-        ? boundOpsOf(cf, this.#native).getInto(key, pool.bytes, pool.offset)
+        ? boundOpsOf(cf, this.#native, this.#bindToken).getInto(key, pool.bytes, pool.offset)
         : this.#native.getInto(nativeOfColumnFamily(cf), key, pool.bytes, pool.offset, nativeOfSnapshot(snapshot));
     if (typeof r === 'number') return pool.take(r);
     if (r !== undefined) pool.notTaken();
@@ -150,7 +152,7 @@ export class RocksDB {
   }
 
   put(cf: ColumnFamily, key: Uint8Array, value: Uint8Array): void {
-    boundOpsOf(cf, this.#native).put(key, value);
+    boundOpsOf(cf, this.#native, this.#bindToken).put(key, value);
   }
 
   delete(cf: ColumnFamily, key: Uint8Array): void {
