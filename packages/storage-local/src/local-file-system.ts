@@ -150,6 +150,7 @@ export class LocalFileSystem extends TemporaryNameListing implements FileSystem 
       this.wrap(path, 'create', e);
     }
     let state: 'open' | 'committed' | 'aborted' = 'open';
+    let renamed = false;
     const abort = async () => {
       if (state !== 'open') return;
       state = 'aborted';
@@ -177,10 +178,13 @@ export class LocalFileSystem extends TemporaryNameListing implements FileSystem 
           await fh.close();
           state = 'committed';
           await fsp.rename(temp, target);
+          renamed = true;
           await this.directorySyncs.sync(dir);
         } catch (e) {
           if (state === 'open') await abort();
-          else await fsp.rm(temp, { force: true }).catch(() => {});
+          else await fsp.rm(renamed ? target : temp, { force: true }).catch(() => {});
+          // A commit that failed after its rename (the directory fsync) removes the file it put
+          // there: the caller sees a failure and never references it, so nothing else would.
           this.wrap(path, 'commit', e);
         }
       },
@@ -210,7 +214,9 @@ export class LocalFileSystem extends TemporaryNameListing implements FileSystem 
       await this.ensureDirectory(path, dir);
       await fsp.link(localPath, target).catch(async (e: unknown) => {
         // The directory vanished since it was created (see openTemp): once more after creating it.
-        if (!isNotFound(e) || !this.createdDirs.delete(dir)) throw e;
+        // Every call retries once, whether or not a concurrent one already dropped the cached entry.
+        if (!isNotFound(e)) throw e;
+        this.createdDirs.delete(dir);
         this.forget(dir);
         await this.ensureDirectory(path, dir);
         await fsp.link(localPath, target);
@@ -236,11 +242,13 @@ export class LocalFileSystem extends TemporaryNameListing implements FileSystem 
       if (range === undefined) return await fsp.readFile(abs);
       const fh = await fsp.open(abs, 'r');
       try {
-        // Only a read that comes up short (or reads nothing) needs the file's size.
-        if (range.offset < 0 || range.length <= 0) {
+        // Only a read that comes up short (or reads nothing) needs the file's size, and a large
+        // one without a lent buffer: its length may come from a damaged handle, so it is checked
+        // against the file before that much memory is allocated.
+        if (range.offset < 0 || range.length <= 0 || (range.length > UNCHECKED_READ_BYTES && !(range.into !== undefined && range.into.length >= range.length))) {
           const { size } = await fh.stat();
-          if (range.offset < 0 || range.length < 0 || range.offset > size) throw this.outsideRange(path, range, size);
-          return new Uint8Array(0);
+          if (range.offset < 0 || range.length < 0 || range.offset + range.length > size) throw this.outsideRange(path, range, size);
+          if (range.length === 0) return new Uint8Array(0);
         }
         return await readRange(fh, range, async () => {
           const { size } = await fh.stat();
@@ -368,6 +376,9 @@ const MAX_CONFINED_PATHS = 4096;
  * Reads exactly `range` or rejects with `short()` (the range ends past the file, or it shrank):
  * a restore's many range reads pay no fstat each.
  */
+/** Largest range read without checking the file's size first (see read). */
+const UNCHECKED_READ_BYTES = 8 << 20;
+
 async function readRange(fh: FileHandle, range: ReadRange, short: () => Promise<StorageError>): Promise<Uint8Array> {
   // A caller may lend a buffer (ReadRange.into) that is reused across reads; one too small is ignored.
   const buf = range.into !== undefined && range.into.length >= range.length ? range.into.subarray(0, range.length) : Buffer.allocUnsafe(range.length);

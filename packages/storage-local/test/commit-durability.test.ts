@@ -79,18 +79,31 @@ describe('DirectorySyncs (group commit of directory fsyncs)', () => {
 describe('LocalFileSystem commits', () => {
   it('resolve only after an fsync of their directory that started after their rename; concurrent commits share fsyncs', async () => {
     const root = freshRoot();
+    const files = Array.from({ length: 8 }, (_, i) => `chk-1/f${i}`);
+    const chk = join(root, 'chk-1');
     let fsyncs = 0;
     /** Names in each directory when an fsync of it started, added once that fsync completed. */
     const durable = new Set<string>();
     const fs = new LocalFileSystem(root, {
       fsyncDirectory: async (dir) => {
-        fsyncs++;
         const names = readdirSync(dir).map((n) => join(dir, n));
-        await tick();
+        if (dir !== chk) {
+          for (const n of names) durable.add(n);
+          return;
+        }
+        // The first fsync of the checkpoint directory is held until every commit has asked for
+        // one (after its rename): the other seven arrive while it runs, so they share the next.
+        if (++fsyncs === 1) while (joined < files.length) await tick();
         for (const n of names) durable.add(n);
       },
     });
-    const files = Array.from({ length: 8 }, (_, i) => `chk-1/f${i}`);
+    let joined = 0;
+    const syncs = (fs as unknown as { directorySyncs: DirectorySyncs }).directorySyncs;
+    const sync = syncs.sync.bind(syncs);
+    syncs.sync = (dir: string) => {
+      if (dir === chk) joined++;
+      return sync(dir);
+    };
     await Promise.all(
       files.map(async (f) => {
         const w = await fs.create(f);
@@ -99,7 +112,7 @@ describe('LocalFileSystem commits', () => {
         assert.ok(durable.has(join(root, f)), `${f}: committed before a directory fsync that saw it completed`);
       }),
     );
-    assert.ok(fsyncs < files.length, `${fsyncs} directory fsyncs for ${files.length} concurrent commits`);
+    assert.equal(fsyncs, 2, `${fsyncs} fsyncs of the checkpoint directory for ${files.length} concurrent commits`);
   });
 
   it('a failed directory fsync fails the commit (it is never reported durable)', async () => {
@@ -108,6 +121,18 @@ describe('LocalFileSystem commits', () => {
     const w = await fs.create('chk-1/f');
     await w.write(new Uint8Array([1]));
     await assert.rejects(w.commit(), (e: unknown) => e instanceof StorageError && /commit failed: EIO/.test(e.message));
+    assert.deepEqual(readdirSync(join(root, 'chk-1')), [], 'the renamed file is removed: nothing will ever reference it');
+  });
+
+  it('a range read longer than the file is refused with its size before any buffer is allocated', async () => {
+    const root = freshRoot();
+    const fs = new LocalFileSystem(root);
+    const w = await fs.create('f');
+    await w.write(new Uint8Array([1, 2, 3]));
+    await w.commit();
+    // Longer than any Buffer: allocating first failed with a RangeError ("read failed: ...").
+    await assert.rejects(fs.read('f', { offset: 0, length: Number.MAX_SAFE_INTEGER }), (e: unknown) => e instanceof StorageError && /outside the file of 3 bytes/.test(e.message));
+    await assert.rejects(fs.read('f', { offset: 2, length: 16 << 20 }), (e: unknown) => e instanceof StorageError && /outside the file of 3 bytes/.test(e.message));
   });
 
   it('re-checks a directory it deleted: a symlink put in its place is rejected, not followed', async () => {
@@ -171,6 +196,20 @@ describe('LocalFileSystem.linkFrom (hard links instead of copies)', () => {
     assert.ok(durable.has(join(root, 'shared', 'a')), 'resolved after a directory fsync that saw the link');
     assert.equal(statSync(join(root, 'shared', 'a')).ino, statSync(local).ino, 'a hard link, not a copy');
     assert.equal(readFileSync(join(root, 'shared', 'a'), 'utf8'), 'immutable sst bytes');
+  });
+
+  it('concurrent links into a directory deleted behind its back all recreate it once and succeed', async () => {
+    const root = freshRoot();
+    const local = join(freshRoot(), '000007.sst');
+    writeFileSync(local, 'sst');
+    const fs = new LocalFileSystem(root);
+    assert.equal(await fs.linkFrom(local, 'shared/first'), true);
+    rmSync(join(root, 'shared'), { recursive: true });
+    // Each call finds the directory missing; only one of them dropped the cached entry, and the
+    // others gave up (StorageNotFoundError) before every call retried on its own.
+    const names = Array.from({ length: 6 }, (_, i) => `shared/n${i}`);
+    assert.deepEqual(await Promise.all(names.map((n) => fs.linkFrom(local, n))), names.map(() => true));
+    assert.deepEqual(readdirSync(join(root, 'shared')).sort(), names.map((n) => n.slice('shared/'.length)).sort());
   });
 
   it('a failed directory fsync fails the link and removes it; another device is declined (false), nothing created', async () => {

@@ -88,18 +88,11 @@ export class RocksDBKvStore implements KvStore {
   }
 }
 
-/**
- * Read ahead by snapshot scans: they read whole key groups in order, a new iterator per scan, so
- * RocksDB's automatic readahead (from 8 KiB after two reads, doubling to 256 KiB) started over at
- * every key group and a 4 KiB block cost a read call of its own (issue 16: ~16k reads for 64 MB).
- * Its largest step, from the first read on.
- */
-const SNAPSHOT_SCAN_READAHEAD_BYTES = 256 << 10;
 
 /** Up to `limit` entries of [lower, upper). */
 function scanColumnFamily(db: RocksDB, cf: ColumnFamily, lower: Uint8Array, upper: Uint8Array, limit: number, snapshot?: Snapshot): KvEntry[] {
   assert(limit >= 1, `scan limit ${limit} >= 1`);
-  return db.scan(cf, lower, upper, limit, snapshot === undefined ? {} : { snapshot, fillCache: false, readaheadBytes: SNAPSHOT_SCAN_READAHEAD_BYTES });
+  return db.scan(cf, lower, upper, limit, snapshot === undefined ? {} : { snapshot, fillCache: false });
 }
 
 export class RocksDBKeySpace implements KvKeySpace {

@@ -33,7 +33,8 @@ export interface ScanOptions {
   /**
    * Bytes read ahead from each SST, from the first block on (RocksDB's ReadOptions.readahead_size;
    * default 0: RocksDB's automatic readahead, which starts after two reads of a file at 8 KiB).
-   * For long sequential scans (snapshots); an integer in [0, {@link MAX_SCAN_READAHEAD_BYTES}].
+   * For long sequential scans; RocksDB 7.8 does not trim it to the scan's upper bound, so a short
+   * scan still reads this much from every SST it touches. An integer in [0, {@link MAX_SCAN_READAHEAD_BYTES}].
    */
   readaheadBytes?: number;
 }
