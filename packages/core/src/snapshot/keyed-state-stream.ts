@@ -395,10 +395,12 @@ export async function* readKeyGroupBlocks(
 ): AsyncGenerator<KeyGroupBlock> {
   const start = handle.keyGroupRange.start;
   const offsets = handle.keyGroupOffsets;
-  const { runs, readRun } = keyGroupReads(reader, handle, options);
-  const file = readerHandleName(reader, handle);
-  let pending = runs.length > 0 ? (options.firstRead ?? readRun(0)) : undefined;
+  // A first read started by the caller is ours to settle from here on, even if planning throws.
+  let pending = options.firstRead;
   try {
+    const { runs, readRun } = keyGroupReads(reader, handle, options);
+    const file = readerHandleName(reader, handle);
+    if (runs.length > 0) pending ??= readRun(0);
     for (let i = 0; i < runs.length; i++) {
       const run = runs[i]!;
       // A plain Uint8Array over a storage's Buffer: every record field is a subarray of it, and
