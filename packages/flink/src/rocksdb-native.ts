@@ -1,7 +1,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, normalize } from 'node:path';
-import { assert, FlowstateError } from '@flowstate/core';
+import { FlowstateError } from '@flowstate/core';
 import { corrupt, FlinkUnsupportedError } from './errors.js';
 import type { RawKeyedEntry } from './keyed/canonical.js';
 import { keyGroupPrefixBytes } from './keyed/decode.js';
@@ -112,7 +112,8 @@ async function materialize(dir: string, h: IncrementalKeyedHandle, resolve: (h: 
     const stored = f.handle.type === 'byte-stream' ? undefined : normalize(s.file);
     if (stored !== undefined && sources.has(stored)) throw corrupt(label, 0, `RocksDB files '${sources.get(stored)}' and '${f.localPath}' are the same stored file`);
     if (stored !== undefined) sources.set(stored, f.localPath);
-    assert(s.bytes.length === declaredSize(f.handle), `resolved ${f.localPath} has its handle's size`);
+    // The resolver is injected (exported API): a file of another size than its handle is bad input, not a bug here.
+    if (s.bytes.length !== declaredSize(f.handle)) throw corrupt(label, 0, `RocksDB file '${f.localPath}' has ${s.bytes.length} bytes, its handle says ${declaredSize(f.handle)}`);
     await writeFile(join(dir, f.localPath), s.bytes);
   }
   if (!seen.has('CURRENT')) throw corrupt(label, 0, 'no CURRENT file among its RocksDB files');

@@ -19,10 +19,10 @@ const access: FlinkRocksDbAccess = {
   },
 };
 
-async function drain(files: HandleAndLocalPath[], maxBytes?: number): Promise<unknown> {
+async function drain(files: HandleAndLocalPath[], maxBytes?: number, resolve: Parameters<typeof rocksNativeRecords>[4] = (h) => resolver.resolve(h)): Promise<unknown> {
   const handle: IncrementalKeyedHandle = { type: 'incremental', tag: 11, checkpointId: 1n, backendId: 'b', startKeyGroup: 0, numKeyGroups: 1, meta: null, shared: files, private: [] };
   try {
-    for await (const _ of rocksNativeRecords(access, handle, { states: [] } as unknown as KeyedStreamHeader, 128, (h) => resolver.resolve(h), 'h', maxBytes)) void _;
+    for await (const _ of rocksNativeRecords(access, handle, { states: [] } as unknown as KeyedStreamHeader, 128, resolve, 'h', maxBytes)) void _;
   } catch (e) {
     return e;
   }
@@ -51,5 +51,11 @@ describe('RocksDB-native materialization', () => {
   it('refuses a file whose size is not its handle\'s', async () => {
     const e = await drain([{ localPath: 'CURRENT', handle: { type: 'relative-file', relativePath: 'x', size: 5 } }]);
     assert.ok(e instanceof CorruptCheckpointError && /file has 13 bytes, its handle says 5/.test(e.message), String(e));
+  });
+
+  it('refuses a file of another size from an injected resolver that does not check sizes (typed, not an assertion)', async () => {
+    const unchecked: Parameters<typeof rocksNativeRecords>[4] = async (h) => ({ ...(await resolver.resolve({ ...h, size: 13 } as typeof h)), bytes: new Uint8Array(13) });
+    const e = await drain([{ localPath: 'CURRENT', handle: { type: 'relative-file', relativePath: 'x', size: 5 } }], undefined, unchecked);
+    assert.ok(e instanceof CorruptCheckpointError && /has 13 bytes, its handle says 5/.test(e.message), String(e));
   });
 });
