@@ -372,13 +372,13 @@ const LINK_UNSUPPORTED = new Set(['EXDEV', 'EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'EM
 /** Bound of the path caches: a clear costs one realpath per path afterwards, nothing else. */
 const MAX_CONFINED_PATHS = 4096;
 
+/** Largest range read without checking the file's size first (see read). */
+const UNCHECKED_READ_BYTES = 8 << 20;
+
 /**
  * Reads exactly `range` or rejects with `short()` (the range ends past the file, or it shrank):
  * a restore's many range reads pay no fstat each.
  */
-/** Largest range read without checking the file's size first (see read). */
-const UNCHECKED_READ_BYTES = 8 << 20;
-
 async function readRange(fh: FileHandle, range: ReadRange, short: () => Promise<StorageError>): Promise<Uint8Array> {
   // A caller may lend a buffer (ReadRange.into) that is reused across reads; one too small is ignored.
   const buf = range.into !== undefined && range.into.length >= range.length ? range.into.subarray(0, range.length) : Buffer.allocUnsafe(range.length);

@@ -88,7 +88,6 @@ export class RocksDBKvStore implements KvStore {
   }
 }
 
-
 /** Up to `limit` entries of [lower, upper). */
 function scanColumnFamily(db: RocksDB, cf: ColumnFamily, lower: Uint8Array, upper: Uint8Array, limit: number, snapshot?: Snapshot): KvEntry[] {
   assert(limit >= 1, `scan limit ${limit} >= 1`);
