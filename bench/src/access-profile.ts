@@ -6,7 +6,7 @@
  * instead and prints the per-round ratio (median, p25–p75).
  */
 import { Serializers } from '@flowstate/core';
-import { accessOps, type StateKind } from './access.js';
+import { accessOps, processCpuMs, type StateKind } from './access.js';
 import { backendById, createKeyed, MAX_PARALLELISM } from './backends.js';
 import { PRESETS } from './config.js';
 import { roundRatios, runInterleaved } from './interleave.js';
@@ -22,7 +22,7 @@ const op = ops.find((o) => o.op === opName);
 if (!op) throw new Error(`no op ${opName} (have: ${ops.map((o) => o.op).join(', ')})`);
 const gc = (globalThis as { gc?: (o?: { type: 'minor' | 'major' }) => void }).gc;
 gc?.();
-const cpuMs = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
+const cpuMs = processCpuMs;
 if (side === 'compare') {
   const res = runInterleaved(
     [

@@ -142,7 +142,7 @@ function bindingVsCpp(p: Preset, work: string, opts: InterleaveKnobs): AccessRes
         const { collect: _none, ...knobs } = opts;
         const res = runInterleaved([{ run: ops[w] }, { run: () => {}, runTimed: cpp(w) }], { ...knobs, clock: processCpuMs, keys: cur });
         const ratioRounds = roundRatios(res, 0, 1);
-        const skipped = res.skippedRounds === 0 ? {} : { skippedRounds: res.skippedRounds, ...(ratioRounds.samples === 0 ? { skipped: `every one of ${res.rounds} rounds had a net time ≤ 0 (batches too small to time)` } : {}) };
+        const skipped = skippedFields(res.skippedRounds, ratioRounds, `every one of ${res.rounds} rounds`);
         return { ...base, op: `binding ${w}`, backendOps: summarize(res.opsPerSec[0]!), baselineOps: summarize(res.opsPerSec[1]!), ratio: ratioRounds.median, ratioRounds, ...skipped };
       });
     } finally {
@@ -620,8 +620,17 @@ export function accessOps(p: Preset, kind: StateKind, be: KeyedStateBackend<numb
   return kind === 'value' ? valueOps(p, be, order, raw, min) : kind === 'list' ? listOps(p, be, order, raw, min) : mapOps(p, be, order, raw, min);
 }
 
+/**
+ * The skipped-round fields of a row: none when no round was skipped; the count; and where every
+ * round was (`which` says which rounds), no ratio was measured (NaN), said so rather than reported as a number.
+ */
+function skippedFields(skippedRounds: number, ratioRounds: Summary, which: string): Pick<AccessResult, 'skippedRounds' | 'skipped'> {
+  if (skippedRounds === 0) return {};
+  return { skippedRounds, ...(ratioRounds.samples === 0 ? { skipped: `${which} had a net time ≤ 0 (batches too small to time)` } : {}) };
+}
+
 /** CPU time of this process (all threads: V8's GC helpers work for the task too), in ms. */
-function processCpuMs(): number {
+export function processCpuMs(): number {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1000;
 }
@@ -639,7 +648,7 @@ export function combineAccessHalves(first: readonly AccessResult[], second: read
     const c = combineHalves({ [a.half.buildOrder]: a.half.rounds, [b.half.buildOrder]: b.half.rounds } as Record<BuildOrder, HalfRounds>);
     const { half: _h, skipped: _s, skippedRounds: _k, info: _i, ...rest } = a;
     const info = a.info && c.infoOps && c.infoRatio !== undefined ? { info: { baseline: 'js-map' as const, ops: c.infoOps, ratio: c.infoRatio } } : {};
-    const skipped = c.skippedRounds === 0 ? {} : { skippedRounds: c.skippedRounds, ...(c.ratioRounds.samples === 0 ? { skipped: 'every round of both halves had a net time ≤ 0 (batches too small to time)' } : {}) };
+    const skipped = skippedFields(c.skippedRounds, c.ratioRounds, 'every round of both halves');
     return { ...rest, backendOps: c.backendOps, baselineOps: c.baselineOps, ratio: c.ratioRounds.median, ratioRounds: c.ratioRounds, byBuildOrder: c.byBuildOrder, ...info, ...skipped };
   });
 }
@@ -703,8 +712,7 @@ export async function runAccessSuite(p: Preset, backendId: string, kind: StateKi
       const baseline: AccessBaseline = min ? 'minimal-heap' : b.accessBaseline;
       const info = o.info ? { info: { baseline: 'js-map' as const, ops: summarize(res.opsPerSec[2]!), ratio: roundRatios(res, 0, 2).median } } : {};
       log(`  [${tag}] ${o.op}: ${ratioRounds.median.toFixed(2)}× (p25–p75 ${ratioRounds.p25.toFixed(2)}–${ratioRounds.p75.toFixed(2)}, ${res.rounds} rounds${res.skippedRounds > 0 ? `, ${res.skippedRounds} skipped` : ''}, ${((processCpuMs() - cpu0) / 1000).toFixed(2)} s CPU)`);
-      // Every round skipped: no ratio was measured (NaN), said so rather than reported as a number.
-      const skipped = res.skippedRounds === 0 ? {} : { skippedRounds: res.skippedRounds, ...(ratioRounds.samples === 0 ? { skipped: `every one of ${res.rounds} rounds had a net time ≤ 0 (batches too small to time)` } : {}) };
+      const skipped = skippedFields(res.skippedRounds, ratioRounds, `every one of ${res.rounds} rounds`);
       const halfRounds = min && order ? { half: { buildOrder: order, rounds: { backend: res.opsPerSec[0]!, baseline: res.opsPerSec[1]!, ...(o.info ? { info: res.opsPerSec[2]! } : {}), skippedRounds: res.skippedRounds } } } : {};
       return { backend: b.id, kind, op: o.op, backendOps, baselineOps, ratio: ratioRounds.median, ratioRounds, baseline, goal, ...info, ...skipped, ...halfRounds };
     });

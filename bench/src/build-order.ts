@@ -42,12 +42,14 @@ export function combineHalves(halves: Readonly<Record<BuildOrder, HalfRounds>>):
   const all = (pick: (h: HalfRounds) => readonly number[]) => hs.flatMap((h) => [...pick(h)]);
   const withInfo = hs.every((h) => h.info !== undefined);
   const info = withInfo ? { infoOps: summarize(all((h) => h.info!)), infoRatio: summarize(hs.flatMap((h) => ratios(h.backend, h.info!))).median } : {};
+  // Per half (BUILD_ORDERS order): each half's own median, and all of them for the row's ratio.
+  const perHalf = hs.map((h) => ratios(h.backend, h.baseline));
   return {
     backendOps: summarize(all((h) => h.backend)),
     baselineOps: summarize(all((h) => h.baseline)),
-    ratioRounds: summarize(hs.flatMap((h) => ratios(h.backend, h.baseline))),
+    ratioRounds: summarize(perHalf.flat()),
     ...info,
-    byBuildOrder: { 'subject-first': summarize(ratios(halves['subject-first'].backend, halves['subject-first'].baseline)).median, 'baseline-first': summarize(ratios(halves['baseline-first'].backend, halves['baseline-first'].baseline)).median },
+    byBuildOrder: Object.fromEntries(BUILD_ORDERS.map((o, i) => [o, summarize(perHalf[i]!).median])) as Record<BuildOrder, number>,
     skippedRounds: hs.reduce((s, h) => s + h.skippedRounds, 0),
   };
 }

@@ -143,7 +143,7 @@ export async function runHarness(o: HarnessOptions): Promise<BenchResults> {
   const log = o.log ?? ((s: string) => console.log(s));
   const suites = o.suites ?? SUITES;
   for (const id of o.backends ?? []) if (!TIMER_BACKENDS.some((x) => x.id === id)) throw new Error(`unknown backend '${id}'`);
-  // --backends picks exactly; otherwise every registry backend but those the preset leaves out.
+  // --backends picks exactly; otherwise every registry backend.
   const chosen = (list: readonly (typeof BACKENDS)[number][]) => (o.backends === undefined ? list : list.filter((b) => o.backends!.includes(b.id)));
   const backends = chosen(BACKENDS);
   const started = Date.now();

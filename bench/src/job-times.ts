@@ -33,7 +33,7 @@ function clockTicks(): number {
  * CPU time of this process's waited-for children (cutime + cstime of /proc/self/stat, which
  * include their own waited-for children: cp, g++, s3rver), in ms; null off Linux.
  */
-export function waitedChildrenCpuMs(): number | null {
+function waitedChildrenCpuMs(): number | null {
   try {
     const stat = readFileSync('/proc/self/stat', 'utf8');
     // Fields after the command name (which may contain spaces) start at field 3; cutime and cstime are fields 16 and 17.

@@ -31,7 +31,7 @@ import type { RssResult } from './rss.js';
 import type { SavepointOpResult, SavepointResult } from './savepoint.js';
 import { SNAPSHOT_GOALS, snapshotGoalValue, type SnapshotGoal } from './snapshot-goals.js';
 import type { SnapshotResultRow } from './snapshot.js';
-import { quantile, summarize } from './stats.js';
+import { quantile } from './stats.js';
 
 export interface LoadedRun {
   /** Where the run was read from (shown in the report). */
@@ -110,10 +110,11 @@ function fieldRows<T>(lists: readonly (readonly T[])[], id: (row: T) => string, 
  * checkpoint between compactions vs RocksDB's own flush + createCheckpoint; for the others the RSS
  * growth during the snapshot (the copy-on-write goal); else total time vs `cp`.
  */
-export function snapshotKey(s: SnapshotResultRow): number {
-  const c = s.churn.filter((x) => x.churn === 0.01 && x.phase === 'compacted');
-  if (c.length > 0) return summarize(c.map((x) => x.totalMs)).median / summarize(c.map((x) => x.rocksCheckpointMs)).median;
-  if (s.fullFormat === 'default' && Number.isFinite(s.rssPeakMb / s.rssBeforeMb)) return s.rssPeakMb / s.rssBeforeMb;
+function snapshotKey(s: SnapshotResultRow): number {
+  const vsRocks = snapshotGoalValue('vs-rocks:compacted', s);
+  if (!Number.isNaN(vsRocks)) return vsRocks;
+  const cow = snapshotGoalValue('copy-on-write', s);
+  if (s.fullFormat === 'default' && Number.isFinite(cow)) return cow;
   return s.ratioToCp;
 }
 
@@ -125,7 +126,7 @@ function medianIndexOr(keys: readonly number[], fallback: () => number): number 
 }
 
 /** Per snapshot goal: each row whole from the run where that goal's value is the median (rows the goal does not apply to: by snapshotKey). */
-export function snapshotByGoal(lists: readonly (readonly SnapshotResultRow[])[]): Record<SnapshotGoal, SnapshotResultRow[]> {
+function snapshotByGoal(lists: readonly (readonly SnapshotResultRow[])[]): Record<SnapshotGoal, SnapshotResultRow[]> {
   const groups = matched(lists, snapshotId, 'snapshot');
   const pick = (goal: SnapshotGoal) => groups.map((runs) => runs[medianIndexOr(runs.map((s) => snapshotGoalValue(goal, s)), () => medianIndex(runs.map(snapshotKey)))]!);
   return Object.fromEntries(SNAPSHOT_GOALS.map((goal) => [goal, pick(goal)])) as Record<SnapshotGoal, SnapshotResultRow[]>;
@@ -138,7 +139,7 @@ const RUNTIME_GOAL_RATIO: Record<RuntimeGoal, (x: RuntimeResult) => number> = {
 };
 
 /** The runtime result whole from the run with the median on/off ratio, and per goal whole from the run with that goal's median ratio. */
-export function runtimeMedian(xs: readonly RuntimeResult[]): { runtime: RuntimeResult; byGoal: Record<RuntimeGoal, RuntimeResult> } {
+function runtimeMedian(xs: readonly RuntimeResult[]): { runtime: RuntimeResult; byGoal: Record<RuntimeGoal, RuntimeResult> } {
   const pick = (ratio: (x: RuntimeResult) => number) => xs[medianIndex(xs.map(ratio))]!;
   const byGoal = { baseline: pick(RUNTIME_GOAL_RATIO.baseline), throughput: pick(RUNTIME_GOAL_RATIO.throughput), unaligned: pick(RUNTIME_GOAL_RATIO.unaligned) };
   return { runtime: byGoal.throughput, byGoal };
