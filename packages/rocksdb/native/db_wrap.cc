@@ -320,11 +320,6 @@ Napi::Value DbWrap::Get(const Napi::CallbackInfo& info) {
   return ReadValue(c, info, 2, &value) ? ToBytes(c.env, value) : c.env.Undefined();
 }
 
-// Like Get, but a value that fits in `pool` (a Uint8Array the JS side hands out views of) from
-// `offset` on is copied there and only its length is returned: undefined = not found, number =
-// length copied to pool[offset..], Uint8Array = the value did not fit. The pool is an argument
-// (not a stored reference) so that one napi_get_typedarray_info both finds it and sees a detached
-// buffer (length 0).
 namespace {
 // GetInto's answer for a found value: its length once copied into pool[offset..], or the value
 // itself when it does not fit.
@@ -416,7 +411,7 @@ Napi::Value DbWrap::BindColumnFamily(const Napi::CallbackInfo& info) {
 
 // Up to `limit` entries of [lower, upper) in one call (iterator created, read and freed here), in
 // the packed layout of PackEntries; undefined when there is none. Arguments: (cf, lower, upper,
-// limit, snapshot?, fillCache?, readaheadBytes?).
+// limit, snapshot?, fillCache?).
 Napi::Value DbWrap::Scan(const Napi::CallbackInfo& info) {
   KeyedCall c = Keyed(info, "lower");
   rocksdb::Slice upper = ArgBytes(c.env, info[2], "upper");
@@ -427,9 +422,6 @@ Napi::Value DbWrap::Scan(const Napi::CallbackInfo& info) {
   const SnapshotRef* snap = info.Length() > 4 ? Snap(c.env, info[4]) : nullptr;
   if (snap) ro.snapshot = snap->snap;
   if (info.Length() > 5) ro.fill_cache = info[5].ToBoolean().Value();
-  // Read ahead from the first block on (each scan is a new iterator, whose automatic readahead
-  // would start again at 8 KiB after two reads); range-checked by the JS side (ScanOptions).
-  if (info.Length() > 6 && info[6].IsNumber()) ro.readahead_size = info[6].As<Napi::Number>().Uint32Value();
   std::unique_ptr<rocksdb::Iterator> it(c.st->db()->NewIterator(ro, c.cf));
   it->SeekToFirst();
   return PackEntries(c.env, it.get(), limit, c.st->path());

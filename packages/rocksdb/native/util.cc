@@ -126,7 +126,7 @@ uint32_t MaxEntries(const Napi::Env& env, const Napi::Value& v, const char* what
   // NaN fails the range test; std::floor tells a fraction from an integer.
   if (!(d >= 1 && d <= kMaxEntries) || std::floor(d) != d) {
     std::string got = v.IsNumber() ? v.ToString().Utf8Value() : (IsNullish(v) ? "nothing" : "a non-number");
-    Throw(env, kErrInvalidArgument, std::string(what) + " must be an integer in [1, 10000000], got " + got, path);
+    Throw(env, kErrInvalidArgument, std::string(what) + " must be an integer in [1, " + std::to_string(static_cast<uint32_t>(kMaxEntries)) + "], got " + got, path);
   }
   return static_cast<uint32_t>(d);
 }

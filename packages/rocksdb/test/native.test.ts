@@ -13,7 +13,6 @@ import {
   ColumnFamily,
   LIST_APPEND_MERGE_OPERATOR,
   MAX_SCAN_LIMIT,
-  MAX_SCAN_READAHEAD_BYTES,
   RocksDB,
   RocksDBError,
   RocksIterator,
@@ -504,33 +503,6 @@ describe('RocksDB native binding', () => {
         assert.equal(it.nextBatch().length, 5, 'the default batch (1024, in TS) reads them all');
       } finally {
         it.close();
-      }
-    } finally {
-      db.close();
-    }
-  });
-
-  test('scan with readaheadBytes reads the same entries (across flushed SSTs and the memtable); a bad value is refused', () => {
-    const path = freshDir('scan-readahead');
-    const db = RocksDB.open(path);
-    try {
-      const cf = db.defaultColumnFamily;
-      const value = new Uint8Array(3000).fill(5);
-      for (let i = 0; i < 300; i++) db.put(cf, b(`k${String(i).padStart(4, '0')}`), value);
-      db.flush(cf);
-      for (let i = 0; i < 300; i += 7) db.put(cf, b(`k${String(i).padStart(4, '0')}`), b(`new-${i}`));
-      const snapshot = db.getSnapshot();
-      try {
-        const plain = db.scan(cf, b('k'), b('l'), 1000, { snapshot, fillCache: false });
-        assert.equal(plain.length, 300);
-        for (const readaheadBytes of [0, 4096, 256 << 10, MAX_SCAN_READAHEAD_BYTES]) {
-          assert.deepEqual(db.scan(cf, b('k0010'), b('k0200'), 1000, { snapshot, fillCache: false, readaheadBytes }), plain.slice(10, 200), `readaheadBytes ${readaheadBytes}`);
-        }
-        for (const readaheadBytes of [-1, 1.5, NaN, MAX_SCAN_READAHEAD_BYTES + 1]) {
-          assertRocksError(() => db.scan(cf, b('k'), b('l'), 10, { readaheadBytes }), 'ROCKSDB_INVALID_ARGUMENT', 'readaheadBytes');
-        }
-      } finally {
-        snapshot.release();
       }
     } finally {
       db.close();

@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream, rmSync } from 'node:fs';
-import { open, readdir, rm, rmdir, unlink } from 'node:fs/promises';
+import { open, readdir, readFile, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   byteStreamStateHandle,
@@ -221,15 +221,11 @@ async function uploadFile(path: string, scope: CheckpointedStateScope, context: 
 
 /** A private file: inline up to INLINE_FILE_MAX_BYTES, else uploaded. */
 async function uploadOrInlineFile(path: string, context: SnapshotContext): Promise<StreamStateHandle> {
-  const fh = await open(path, 'r');
-  try {
-    if ((await fh.stat()).size > INLINE_FILE_MAX_BYTES) return await uploadFile(path, 'EXCLUSIVE', context);
-    const bytes = await fh.readFile();
-    // Read whole, then decided: a file that grew since its stat is uploaded, never inlined beyond the limit.
-    return bytes.length <= INLINE_FILE_MAX_BYTES ? byteStreamStateHandle(randomUUID(), new Uint8Array(bytes)) : await uploadFile(path, 'EXCLUSIVE', context);
-  } finally {
-    await fh.close();
-  }
+  // A large file goes to uploadFile without being opened here (it opens or links it itself).
+  if ((await stat(path)).size > INLINE_FILE_MAX_BYTES) return await uploadFile(path, 'EXCLUSIVE', context);
+  const bytes = await readFile(path);
+  // Read whole, then decided: a file that grew since its stat is uploaded, never inlined beyond the limit.
+  return bytes.length <= INLINE_FILE_MAX_BYTES ? byteStreamStateHandle(randomUUID(), new Uint8Array(bytes)) : await uploadFile(path, 'EXCLUSIVE', context);
 }
 
 /** The meta file's bytes: inline up to INLINE_FILE_MAX_BYTES, else uploaded. */

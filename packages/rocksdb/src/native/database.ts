@@ -30,17 +30,7 @@ export interface ScanOptions {
   snapshot?: Snapshot;
   /** Whether the blocks read populate the block cache. Default true. */
   fillCache?: boolean;
-  /**
-   * Bytes read ahead from each SST, from the first block on (RocksDB's ReadOptions.readahead_size;
-   * default 0: RocksDB's automatic readahead, which starts after two reads of a file at 8 KiB).
-   * For long sequential scans; RocksDB 7.8 does not trim it to the scan's upper bound, so a short
-   * scan still reads this much from every SST it touches. An integer in [0, {@link MAX_SCAN_READAHEAD_BYTES}].
-   */
-  readaheadBytes?: number;
 }
-
-/** Largest ScanOptions.readaheadBytes. */
-export const MAX_SCAN_READAHEAD_BYTES = 64 << 20;
 
 /** An open RocksDB database. */
 export class RocksDB {
@@ -219,18 +209,15 @@ export class RocksDB {
    */
   scan(cf: ColumnFamily, lower: Uint8Array, upper: Uint8Array, limit: number, options: ScanOptions = {}): Entry[] {
     const ncf = nativeOfColumnFamily(cf);
-    const { snapshot, fillCache, readaheadBytes } = options;
-    if (readaheadBytes !== undefined && (!Number.isInteger(readaheadBytes) || readaheadBytes < 0 || readaheadBytes > MAX_SCAN_READAHEAD_BYTES)) {
-      throw new RocksDBError('ROCKSDB_INVALID_ARGUMENT', `scan readaheadBytes must be an integer in [0, ${MAX_SCAN_READAHEAD_BYTES}], got ${String(readaheadBytes)}`, { path: this.path });
-    }
-    const plain = snapshot === undefined && fillCache === undefined && readaheadBytes === undefined;
+    const { snapshot, fillCache } = options;
+    const plain = snapshot === undefined && fillCache === undefined;
     const nsnap = nativeSnapshotOrUndefined(snapshot);
     let out: Entry[] = [];
     let from = lower;
     // The first call gets `limit` as given: the native side alone checks it (MaxEntries in util.cc).
     let left = limit;
     for (;;) {
-      const packed = plain ? this.#native.scan(ncf, from, upper, left) : this.#native.scan(ncf, from, upper, left, nsnap, fillCache ?? true, readaheadBytes ?? 0);
+      const packed = plain ? this.#native.scan(ncf, from, upper, left) : this.#native.scan(ncf, from, upper, left, nsnap, fillCache ?? true);
       if (packed === undefined) return out;
       const batch = unpackBatch(packed, false);
       out = out.length === 0 ? batch : out.concat(batch);
