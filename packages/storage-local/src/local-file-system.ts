@@ -116,16 +116,16 @@ export class LocalFileSystem extends TemporaryNameListing implements FileSystem 
   }
 
   private remember(abs: string): void {
-    // Bounded: a long-running job touches ever new checkpoint directories and files.
-    if (this.confined.size >= MAX_CONFINED_PATHS) this.confined.clear();
-    this.confined.add(abs);
+    addBounded(this.confined, abs);
   }
 
-  /** Forgets `abs` and everything below it (deleted, or found missing). */
+  /** Forgets `abs` and everything below it (deleted, or found missing): checked paths and created directories. */
   private forget(abs: string): void {
-    this.confined.delete(abs);
     const prefix = abs.endsWith(sep) ? abs : abs + sep;
-    for (const p of this.confined) if (p.startsWith(prefix)) this.confined.delete(p);
+    for (const known of [this.confined, this.createdDirs]) {
+      known.delete(abs);
+      for (const p of known) if (p.startsWith(prefix)) known.delete(p);
+    }
   }
 
   private wrap(path: string, what: string, e: unknown): never {
@@ -211,16 +211,7 @@ export class LocalFileSystem extends TemporaryNameListing implements FileSystem 
       } finally {
         await fh.close();
       }
-      await this.ensureDirectory(path, dir);
-      await fsp.link(localPath, target).catch(async (e: unknown) => {
-        // The directory vanished since it was created (see openTemp): once more after creating it.
-        // Every call retries once, whether or not a concurrent one already dropped the cached entry.
-        if (!isNotFound(e)) throw e;
-        this.createdDirs.delete(dir);
-        this.forget(dir);
-        await this.ensureDirectory(path, dir);
-        await fsp.link(localPath, target);
-      });
+      await this.inDirectory(path, dir, () => fsp.link(localPath, target));
     } catch (e) {
       if (LINK_UNSUPPORTED.has((e as NodeJS.ErrnoException)?.code ?? '')) return false;
       this.wrap(path, 'link', e);
@@ -267,24 +258,27 @@ export class LocalFileSystem extends TemporaryNameListing implements FileSystem 
     return new StorageError(`${this.root}/${path}`, `range [${range.offset}, +${range.length}) is outside the file of ${size} bytes`);
   }
 
+  /** Opens a writer's temporary file (see inDirectory). */
+  private openTemp(path: string, dir: string, temp: string): Promise<FileHandle> {
+    return this.inDirectory(path, dir, () => fsp.open(temp, fsc.O_CREAT | fsc.O_EXCL | fsc.O_WRONLY, 0o644));
+  }
+
   /**
-   * Opens a writer's temporary file. Its directory is created once per file system and then
-   * known (no mkdir per file); if it vanished since (a deleted checkpoint directory, possibly by
-   * another process), it is created and checked again.
+   * Runs `create` (which makes an entry in `dir`) once `dir` exists. The directory is created once
+   * per file system and then known (no mkdir per file); if it vanished since (a deleted checkpoint
+   * directory, possibly by another process), it is created and checked again and `create` runs
+   * once more: every call retries on its own, whether or not a concurrent one already forgot `dir`.
    */
-  private async openTemp(path: string, dir: string, temp: string): Promise<FileHandle> {
-    const open = () => fsp.open(temp, fsc.O_CREAT | fsc.O_EXCL | fsc.O_WRONLY, 0o644);
-    if (this.createdDirs.has(dir)) {
-      try {
-        return await open();
-      } catch (e) {
-        if (!isNotFound(e)) throw e;
-        this.createdDirs.delete(dir);
-        this.forget(dir);
-      }
-    }
+  private async inDirectory<T>(path: string, dir: string, create: () => Promise<T>): Promise<T> {
     await this.ensureDirectory(path, dir);
-    return await open();
+    try {
+      return await create();
+    } catch (e) {
+      if (!isNotFound(e)) throw e;
+      this.forget(dir);
+      await this.ensureDirectory(path, dir);
+      return await create();
+    }
   }
 
   /** Creates `path`'s directory `dir` unless this file system knows it exists (see openTemp). */
@@ -293,8 +287,7 @@ export class LocalFileSystem extends TemporaryNameListing implements FileSystem 
     await fsp.mkdir(dir, { recursive: true });
     // mkdir follows a symlink that appeared at `dir`: check again now that it exists.
     await this.resolvePath(path, true);
-    if (this.createdDirs.size >= MAX_CONFINED_PATHS) this.createdDirs.clear();
-    this.createdDirs.add(dir);
+    addBounded(this.createdDirs, dir);
   }
 
   async stat(path: string): Promise<FileStatus | null> {
@@ -356,7 +349,6 @@ export class LocalFileSystem extends TemporaryNameListing implements FileSystem 
   async deleteDirectory(dir: string): Promise<void> {
     const abs = await this.resolvePath(dir);
     this.forget(abs);
-    for (const d of this.createdDirs) if (d === abs || d.startsWith(abs + sep)) this.createdDirs.delete(d);
     try {
       await fsp.rm(abs, { recursive: true, force: true });
       if (abs === this.root) await fsp.mkdir(abs, { recursive: true });
@@ -371,6 +363,12 @@ const LINK_UNSUPPORTED = new Set(['EXDEV', 'EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'EM
 
 /** Bound of the path caches: a clear costs one realpath per path afterwards, nothing else. */
 const MAX_CONFINED_PATHS = 4096;
+
+/** Adds to a cache of paths, bounded: a long-running job touches ever new checkpoint directories and files. */
+function addBounded(known: Set<string>, abs: string): void {
+  if (known.size >= MAX_CONFINED_PATHS) known.clear();
+  known.add(abs);
+}
 
 /** Largest range read without checking the file's size first (see read). */
 const UNCHECKED_READ_BYTES = 8 << 20;

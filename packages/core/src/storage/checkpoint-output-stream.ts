@@ -120,7 +120,9 @@ export class FsCheckpointStateOutputStream implements CheckpointStateOutputStrea
       const st = await this.fs.stat(this.path);
       if (st === null) throw new IllegalStateUsageError(undefined, `linked file '${this.path}' vanished`);
       let crc = 0;
-      for (let off = 0; off < st.size; off += ADOPT_READ_BYTES) crc = crc32c(await this.fs.read(this.path, { offset: off, length: Math.min(ADOPT_READ_BYTES, st.size - off) }), crc);
+      // One buffer lent to every read (ReadRange.into): each chunk's CRC is taken before the next read.
+      const into = new Uint8Array(Math.min(ADOPT_READ_BYTES, st.size));
+      for (let off = 0; off < st.size; off += ADOPT_READ_BYTES) crc = crc32c(await this.fs.read(this.path, { offset: off, length: Math.min(ADOPT_READ_BYTES, st.size - off), into }), crc);
       return { type: 'file', path: this.path, size: st.size, checksum: crc };
     } catch (e) {
       await this.fs.delete(this.path).catch(() => {});
