@@ -8,6 +8,7 @@ import {
   primitiveKeyGroupFor,
   readKeyedStateHeader,
   SAVEPOINT,
+  settleAll,
   VoidNamespace,
   VoidNamespaceSerializer,
   type BroadcastState,
@@ -29,7 +30,6 @@ import {
 import { SavepointDirectory } from './directory.js';
 import { handleFile, mergeHeaders } from './keyed.js';
 import type { SavepointOutput } from './output.js';
-import { settleAll } from './settle.js';
 
 /** What a keyed bootstrap function sees for the element being processed. */
 export interface KeyedBootstrapContext<K> {

@@ -6,6 +6,7 @@ import {
   isKeyGroupsStateHandle,
   KeyGroupRange,
   readKeyedStateHeader,
+  settleAll,
   type CheckpointMetadata,
   type KeyedStateHandle,
   type KeyedStateStreamHeader,
@@ -21,7 +22,6 @@ import { formatWriterFor, LATEST_FORMAT_VERSION } from './format.js';
 import type { SavepointStorageOptions } from './location.js';
 import { randomFileNames, SavepointOutput, seededFileNames } from './output.js';
 import { SavepointReader } from './reader.js';
-import { settleAll } from './settle.js';
 import type { SavepointWriteResult } from './writer.js';
 
 /** 'canonical', or the name of a native format (e.g. 'native-rocksdb'). */

@@ -6,6 +6,7 @@ import {
   isKeyGroupsStateHandle,
   MapSerializer,
   readOperatorStateStream,
+  settleAll,
   verifyCheckpointComplete,
   DataInputDeserializer,
   ExactDeserializer,
@@ -35,7 +36,6 @@ import { registryOf, type SavepointStorageOptions } from './location.js';
 import { UnsupportedSavepointOperationError } from './errors.js';
 import { decodeSavepointMetadata } from './format.js';
 import { decodeExact, handleFile, mergeHeaders, wrapDecodeError, type MergedKeyedHeader } from './keyed.js';
-import { settleAll } from './settle.js';
 import { describeSnapshot } from './serializers.js';
 
 /** A keyed state of a merged header, with its index there and its serializers restored. */

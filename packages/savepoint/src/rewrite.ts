@@ -10,6 +10,7 @@ import {
   DataOutputSerializer,
   KeyedStateStreamEncoder,
   readKeyGroupBlocks,
+  settleAll,
   type CheckpointStateOutputStream,
   type KeyGroupRange,
   type KeyedStateMetaInfo,
@@ -18,7 +19,6 @@ import {
 } from '@flowstate/core';
 import type { SavepointOutput } from './output.js';
 import type { SavepointReader } from './reader.js';
-import { settleAll } from './settle.js';
 
 /** A keyed record as bytes, in the shape of the canonical stream. */
 export interface RawRecord {

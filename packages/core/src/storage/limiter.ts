@@ -58,3 +58,15 @@ export async function forEachLimit<T>(items: readonly T[], limit: number, fn: (i
   );
   if (failure !== undefined) throw failure.error;
 }
+
+/**
+ * Like Promise.all, but waits for every task before rejecting, and rejects with the first failed
+ * task's reason in task order: a caller that deletes its output on failure knows no task is still
+ * writing into it, and errors do not depend on timing. Tuples keep their element types.
+ */
+export async function settleAll<T extends readonly unknown[]>(tasks: { readonly [I in keyof T]: Promise<T[I]> }): Promise<T> {
+  const results = await Promise.allSettled(tasks);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed !== undefined) throw failed.reason;
+  return results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T;
+}

@@ -6,6 +6,7 @@ import {
   byteStreamStateHandle,
   KvPriorityQueues,
   kvSnapshotEncoder,
+  settleAll,
   writeQueueStream,
   type QueueSnapshotWriter,
   type CheckpointedStateScope,
@@ -123,7 +124,7 @@ export class RocksNativeSnapshotStrategy implements SnapshotStrategy<KeyedStateH
     // (MANIFEST, CURRENT, OPTIONS, the meta file) no longer wait for a free slot or for each other,
     // and each upload ends in fsyncs whose latency would otherwise add up on every checkpoint.
     const limiter = new UploadLimiter(UPLOAD_CONCURRENCY);
-    const [meta, ...uploads] = await allOrFirstError<[StreamStateHandle, ...Upload[]]>([uploadOrInlineBytes(resources.header, context), ...names.map((n) => this.uploadOne(resources, n, context, limiter))]);
+    const [meta, ...uploads] = await settleAll<[StreamStateHandle, ...Upload[]]>([uploadOrInlineBytes(resources.header, context), ...names.map((n) => this.uploadOne(resources, n, context, limiter))]);
     const sharedFiles = uploads.flatMap((u) => ('shared' in u ? [u.shared] : []));
     const privateFiles = uploads.flatMap((u) => ('private' in u ? [u.private] : []));
     const queues = resources.heapQueues.length === 0 ? undefined : await writeQueueStream(context, this.source.keyGroupRange, this.source.keySerializer, resources.heapQueues);
@@ -166,14 +167,6 @@ export class RocksNativeSnapshotStrategy implements SnapshotStrategy<KeyedStateH
       return { shared: { name, contentId, handle }, uploaded: handle.size };
     });
   }
-}
-
-/** Waits for every promise (nothing keeps writing after this returns), then throws the first failure or returns all results in order. */
-async function allOrFirstError<T extends unknown[]>(promises: { [I in keyof T]: Promise<T[I]> }): Promise<T> {
-  const settled = await Promise.allSettled(promises);
-  const rejected = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (rejected !== undefined) throw rejected.reason;
-  return settled.map((r) => (r as PromiseFulfilledResult<unknown>).value) as T;
 }
 
 /**
