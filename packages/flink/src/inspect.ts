@@ -1,11 +1,12 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isFlinkMetadata } from './metadata/metadata.js';
-import type { OperatorState, StreamStateHandle } from './metadata/types.js';
+import type { OperatorState } from './metadata/types.js';
 import { stateKind } from './keyed/meta-info.js';
 import { readOperatorStates } from './operator/reader.js';
 import type { FlinkSavepoint, KeyedFormat } from './savepoint.js';
 import { describeSnapshot } from './serializers/types.js';
+import { handleSize } from './streams.js';
 
 export interface FlinkStateReport {
   readonly name: string;
@@ -53,15 +54,6 @@ export async function isFlinkSavepoint(path: string): Promise<boolean> {
     return isFlinkMetadata(fh.subarray(0, 4));
   } catch {
     return false;
-  }
-}
-
-function handleSize(h: StreamStateHandle | null): number {
-  if (h === null) return 0;
-  switch (h.type) {
-    case 'byte-stream': return h.data.length;
-    case 'file': case 'relative-file': case 'segment-file': return h.size;
-    default: return 0;
   }
 }
 

@@ -7,7 +7,7 @@ import type { RawKeyedEntry } from './keyed/canonical.js';
 import { keyGroupPrefixBytes } from './keyed/decode.js';
 import type { KeyedStreamHeader } from './keyed/proxy.js';
 import type { IncrementalKeyedHandle, StreamStateHandle } from './metadata/types.js';
-import type { ResolvedStream } from './streams.js';
+import { handleSize, type ResolvedStream } from './streams.js';
 
 /**
  * What `@flowstate/flink` needs of a RocksDB binding to read RocksDB-native (SST) keyed state.
@@ -85,11 +85,6 @@ export async function* rocksNativeRecords(
   }
 }
 
-/** Bytes a stream handle says it holds (the resolver refuses a file of another size before reading it). */
-function declaredSize(h: StreamStateHandle): number {
-  return h.type === 'byte-stream' ? h.data.length : 'size' in h ? h.size : 0;
-}
-
 /**
  * Writes the handle's files (size-checked by the resolver) under their RocksDB names, at most
  * `maxBytes` in all: the cap is checked from each handle's size before its file is read.
@@ -104,7 +99,8 @@ async function materialize(dir: string, h: IncrementalKeyedHandle, resolve: (h: 
     }
     seen.add(f.localPath);
     if (f.handle === null) throw corrupt(label, 0, `RocksDB file '${f.localPath}' has no state handle`);
-    bytes += declaredSize(f.handle);
+    const declared = handleSize(f.handle);
+    bytes += declared;
     if (bytes > maxBytes) throw new FlinkUnsupportedError(label, `its RocksDB files exceed ${maxBytes} bytes`);
     const s = await resolve(f.handle);
     // One stored file under two RocksDB names would be copied twice: hostile metadata could multiply
@@ -113,7 +109,7 @@ async function materialize(dir: string, h: IncrementalKeyedHandle, resolve: (h: 
     if (stored !== undefined && sources.has(stored)) throw corrupt(label, 0, `RocksDB files '${sources.get(stored)}' and '${f.localPath}' are the same stored file`);
     if (stored !== undefined) sources.set(stored, f.localPath);
     // The resolver is injected (exported API): a file of another size than its handle is bad input, not a bug here.
-    if (s.bytes.length !== declaredSize(f.handle)) throw corrupt(label, 0, `RocksDB file '${f.localPath}' has ${s.bytes.length} bytes, its handle says ${declaredSize(f.handle)}`);
+    if (s.bytes.length !== declared) throw corrupt(label, 0, `RocksDB file '${f.localPath}' has ${s.bytes.length} bytes, its handle says ${declared}`);
     await writeFile(join(dir, f.localPath), s.bytes);
   }
   if (!seen.has('CURRENT')) throw corrupt(label, 0, 'no CURRENT file among its RocksDB files');

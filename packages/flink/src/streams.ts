@@ -16,6 +16,16 @@ export interface ResolvedStream {
 /** A state file larger than this is refused before it is read (Flink fixtures are far smaller). */
 export const MAX_STATE_FILE_BYTES = 1 << 30;
 
+/** Bytes a stream handle says it holds: its inline data, or its file's declared size (0 for none). */
+export function handleSize(h: StreamStateHandle | null): number {
+  if (h === null) return 0;
+  switch (h.type) {
+    case 'byte-stream': return h.data.length;
+    case 'file': case 'relative-file': case 'segment-file': return h.size;
+    default: return 0;
+  }
+}
+
 /** `rel` under `directory`; a path that is empty, absolute, or climbs out ('..') is refused. */
 export function confinedPath(directory: string, rel: string, detail = 'relative state file path leaves the savepoint directory'): string {
   if (rel === '' || isAbsolute(rel) || rel.includes('\\') || normalize(rel).split(sep).includes('..')) {

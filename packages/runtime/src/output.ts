@@ -29,7 +29,7 @@ export class TaskOutput implements Collector<unknown> {
    * credit of one channel, so after `credit` adds since it was read every channel still had
    * credit before the last: the task's batch loop checks its credit in O(1) per record.
    */
-  sent = 0;
+  private sent = 0;
   /** hasCredit's last reading of `credit`, and `sent` at that time. */
   private budget = 0;
   private budgetBase = 0;
@@ -68,7 +68,7 @@ export class TaskOutput implements Collector<unknown> {
    * smallest credit of its channels (≤ 0 when one is out of credit after a fan-out), and
    * unbounded for a task without outputs.
    */
-  get credit(): number {
+  private get credit(): number {
     let min = Number.MAX_SAFE_INTEGER;
     const cs = this.channels;
     for (let i = 0; i < cs.length; i++) min = Math.min(min, cs[i]!.credit);
