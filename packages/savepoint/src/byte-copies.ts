@@ -22,8 +22,9 @@ export class ValueFieldCopies {
 
   constructor(
     private readonly records: readonly KeyedStateRecord[],
-    /** Whether record j belongs to the state being read (other states' records are not copied). */
-    private readonly isOfState: (j: number) => boolean,
+    /** The reader's map from a record's state index to the state's (other states' records are not copied). */
+    private readonly stateIndexMap: readonly number[],
+    private readonly stateIndex: number,
   ) {
     this.copies = new Array<Uint8Array | undefined>(records.length);
   }
@@ -32,6 +33,11 @@ export class ValueFieldCopies {
   fieldOf(j: number): Uint8Array {
     if (j >= this.end) this.copyRun(j);
     return this.copies[j]!;
+  }
+
+  /** Whether record j belongs to the state being read: the reader's own per-record test, as plain loads. */
+  private isOfState(j: number): boolean {
+    return this.stateIndexMap[this.records[j]!.stateIndex] === this.stateIndex;
   }
 
   private copyRun(from: number): void {

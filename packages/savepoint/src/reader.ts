@@ -575,7 +575,7 @@ function* valueEntries<K, N, V>(
 ): Generator<KeyedStateEntry<K, N, V>> {
   const reused = { key: undefined as K, namespace: undefined as N, value: undefined as V };
   const records = block.records;
-  const copies = copyRuns ? new ValueFieldCopies(records, (j) => stateIndexMap[records[j]!.stateIndex] === s.index) : undefined;
+  const copies = copyRuns ? new ValueFieldCopies(records, stateIndexMap, s.index) : undefined;
   for (let j = 0; j < records.length; j++) {
     if (buffer?.live === false) {
       throw new IllegalStateUsageError(buffer.stateName, 'a block of readKeyedStateBlocks was iterated after the next block was requested, whose read reuses its bytes: iterate each block first');
