@@ -3,7 +3,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { CorruptCheckpointError, deserializeCheckpointMetadata, KeyGroupRange, Serializers, VoidNamespace } from '@flowstate/core';
-import { isIncrementalRocksDBStateHandle, RocksDBStateBackend } from '@flowstate/rocksdb';
+import { isIncrementalRocksDBStateHandle, ROCKSDB_NATIVE_FORMAT, RocksDBStateBackend } from '@flowstate/rocksdb';
 import { convertSavepoint, diffSavepoints, SavepointDirectory, SavepointReader, validateSavepoint } from '../src/index.js';
 import { D, KEYED_UID, MAX_PARALLELISM } from './fixture-data.js';
 import { copyFixture, FIXTURE_V1, freshDirs, keyedHandles, NATIVE, readMeta } from './helpers.js';
@@ -83,5 +83,24 @@ describe('native RocksDB conversions', () => {
       compared += a.length;
     }
     assert.ok(compared > 100, `compared ${compared} entries`);
+  });
+
+  it('native -> canonical with SSTs hard-linked into the scratch database writes the same files as with SSTs copied', async () => {
+    const native = join(fresh(), 'native');
+    await convertSavepoint(FIXTURE_V1, native, 'native-rocksdb', NATIVE);
+    // The general path: the same format with a backend that downloads (copies) every file.
+    const copying = {
+      nativeFormats: [
+        { ...ROCKSDB_NATIVE_FORMAT, createBackend: (w: string) => new RocksDBStateBackend({ incrementalCheckpoints: true, localDirectory: w, verifySstsBeforeUpload: false, syncLocalFiles: false }) },
+      ],
+    };
+    const canonicalFiles = async (options: typeof NATIVE | typeof copying) => {
+      const back = join(fresh(), 'canonical');
+      await convertSavepoint(native, back, 'canonical', { ...options, fileNameSeed: 'same' });
+      return keyedHandles(readMeta(back)).map((h) => `${h.keyGroupRange.start}-${h.keyGroupRange.end}:${h.stream.size}:${h.stream.type === 'file' ? h.stream.checksum : 'inline'}`);
+    };
+    const linked = await canonicalFiles(NATIVE);
+    assert.ok(linked.length > 1);
+    assert.deepEqual(linked, await canonicalFiles(copying));
   });
 });

@@ -227,6 +227,25 @@ export class LocalFileSystem extends TemporaryNameListing implements FileSystem 
     return true;
   }
 
+  /**
+   * A hard link from a committed file to a local path outside the storage (a scratch database's
+   * SST): nothing is written, so nothing needs a sync. False, and nothing created, when the path
+   * is on another device or the file system has no hard links: the caller copies.
+   */
+  async linkTo(path: string, localPath: string): Promise<boolean> {
+    const abs = await this.resolvePath(path);
+    try {
+      await fsp.link(abs, localPath);
+      return true;
+    } catch (e) {
+      if (LINK_UNSUPPORTED.has((e as NodeJS.ErrnoException)?.code ?? '')) return false;
+      // ENOENT names no side: a missing stored file is StorageNotFoundError, a missing local directory is not.
+      if (isNotFound(e) && (await fsp.stat(abs).then(() => true, () => false))) throw new StorageError(localPath, `link from ${this.root}/${path} failed: the local directory does not exist`, { cause: e });
+      if (isNotFound(e)) this.confined.delete(abs);
+      this.wrap(path, 'link', e);
+    }
+  }
+
   async read(path: string, range?: ReadRange): Promise<Uint8Array> {
     const abs = await this.resolvePath(path);
     try {

@@ -1,6 +1,6 @@
 import { crc32c, crc32cCombine } from '../checksum.js';
 import { IllegalStateUsageError } from '../errors.js';
-import type { FileSystem, FileWriter } from './file-system.js';
+import { readBackChecksum, type FileSystem, type FileWriter } from './file-system.js';
 import type { StreamStateHandle } from './handles.js';
 import type { CheckpointStateOutputStream } from './spi.js';
 
@@ -9,9 +9,6 @@ export const DEFAULT_WRITE_BUFFER_BYTES = 1 << 20;
 
 /** Writes at least this large go straight to the file system (if under a quarter of the buffer). */
 const DIRECT_WRITE_BYTES = 64 << 10;
-
-/** Chunk in which an adopted file is read back for its checksum. */
-const ADOPT_READ_BYTES = 1 << 20;
 
 /** First size of the write buffer, which grows to the stream's buffer size as small writes need it. */
 const INITIAL_BUFFER_BYTES = 64 << 10;
@@ -119,11 +116,7 @@ export class FsCheckpointStateOutputStream implements CheckpointStateOutputStrea
     try {
       const st = await this.fs.stat(this.path);
       if (st === null) throw new IllegalStateUsageError(undefined, `linked file '${this.path}' vanished`);
-      let crc = 0;
-      // One buffer lent to every read (ReadRange.into): each chunk's CRC is taken before the next read.
-      const into = new Uint8Array(Math.min(ADOPT_READ_BYTES, st.size));
-      for (let off = 0; off < st.size; off += ADOPT_READ_BYTES) crc = crc32c(await this.fs.read(this.path, { offset: off, length: Math.min(ADOPT_READ_BYTES, st.size - off), into }), crc);
-      return { type: 'file', path: this.path, size: st.size, checksum: crc };
+      return { type: 'file', path: this.path, size: st.size, checksum: await readBackChecksum(this.fs, this.path, st.size) };
     } catch (e) {
       await this.fs.delete(this.path).catch(() => {});
       throw e;

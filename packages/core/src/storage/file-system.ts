@@ -1,3 +1,5 @@
+import { crc32c } from '../checksum.js';
+
 /**
  * The minimal file system abstraction each storage implements (local disk, memory, S3, WebHDFS).
  * All paths are relative to the file system's root, '/'-separated, and confined to it; an
@@ -52,6 +54,13 @@ export interface FileSystem {
    */
   linkFrom?(localPath: string, path: string): Promise<boolean>;
   /**
+   * Optional, the other way: makes the committed file at `path` appear at the absolute local path
+   * `localPath` (which must not exist) without copying its bytes (a hard link). Only for readers
+   * that never modify the file (a scratch RocksDB database's SSTs): both names share the bytes.
+   * Resolves false, having created nothing, when this file system cannot: the caller copies.
+   */
+  linkTo?(path: string, localPath: string): Promise<boolean>;
+  /**
    * Optional: files that were started but never committed (temporary files of crashed writers),
    * which `list` hides. Garbage collection deletes them with `deleteMany`.
    */
@@ -90,4 +99,19 @@ export async function writeCommitted(fs: FileSystem, path: string, fill: (w: Fil
     await w.abort().catch(() => {});
     throw e;
   }
+}
+
+/** Chunk in which a linked file is read back for its checksum. */
+const READ_BACK_BYTES = 1 << 20;
+
+/**
+ * The CRC32C of the `size` bytes stored at `path`, read back in chunks through one lent buffer
+ * (ReadRange.into; each chunk's CRC is taken before the next read): for files that were linked
+ * rather than written through a stream, whose handle still records what the name holds.
+ */
+export async function readBackChecksum(fs: FileSystem, path: string, size: number): Promise<number> {
+  let crc = 0;
+  const into = new Uint8Array(Math.min(READ_BACK_BYTES, size));
+  for (let off = 0; off < size; off += READ_BACK_BYTES) crc = crc32c(await fs.read(path, { offset: off, length: Math.min(READ_BACK_BYTES, size - off), into }), crc);
+  return crc;
 }

@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
+import { rm } from 'node:fs/promises';
 import { lookupInListing, verifyCheckpointComplete, type CheckpointScan, type CompleteCheckpointEntry, type IncompleteCheckpointEntry } from '../checkpoint/completeness.js';
 import { deserializeCheckpointMetadata, MAX_METADATA_BYTES, type CheckpointMetadata } from '../checkpoint/metadata.js';
 import { CorruptCheckpointError, IllegalStateUsageError, StorageNotFoundError, UnknownFormatVersionError } from '../errors.js';
 import { DEFAULT_WRITE_BUFFER_BYTES, FsCheckpointStateOutputStream } from './checkpoint-output-stream.js';
-import { writeCommitted, type FileSystem, type ReadRange } from './file-system.js';
+import { readBackChecksum, writeCommitted, type FileSystem, type ReadRange } from './file-system.js';
 import type { StreamStateHandle } from './handles.js';
 import { confinePath, joinPath, SHARED_STATE_DIR } from './paths.js';
 import type {
@@ -13,7 +14,7 @@ import type {
   CheckpointStreamFactory,
   CompletedCheckpointStorageLocation,
 } from './spi.js';
-import { inlineRange, verifyStreamBytes } from './verify.js';
+import { inlineRange, verifyStreamBytes, verifyStreamChecksum, verifyStreamSize } from './verify.js';
 
 export const METADATA_FILE_NAME = '_metadata';
 // Re-exported: the checkpoint directory layout (_metadata, shared/) is read from this file.
@@ -215,9 +216,35 @@ export class FsCheckpointStorage implements CheckpointStorage {
     return bytes;
   }
 
-  private async readFile(path: string, range: ReadRange | undefined, checkpointId?: number): Promise<Uint8Array> {
+  /**
+   * Links a stored file to a local path (FileSystem.linkTo) and checks what the link holds: the
+   * size first, then the CRC32C of the bytes read back through the stored name (the same file).
+   */
+  async linkFile(handle: StreamStateHandle, localPath: string, checkpointId?: number): Promise<boolean> {
+    if (handle.type !== 'file' || this.fs.linkTo === undefined) return false;
+    const linked = await this.missingIsCorrupt(handle.path, checkpointId, () => this.fs.linkTo!(handle.path, localPath));
+    if (!linked) return false;
     try {
-      return await this.fs.read(path, range);
+      const st = await this.fs.stat(handle.path);
+      if (st === null) throw new CorruptCheckpointError(`${this.fs.displayRoot}/${handle.path}`, 'file is missing', checkpointId);
+      verifyStreamSize(handle, st.size, checkpointId, this.fs.displayRoot);
+      verifyStreamChecksum(handle, await readBackChecksum(this.fs, handle.path, handle.size), checkpointId, this.fs.displayRoot);
+    } catch (e) {
+      // Nobody may open a link whose bytes failed the check.
+      await rm(localPath, { force: true });
+      throw e;
+    }
+    return true;
+  }
+
+  private readFile(path: string, range: ReadRange | undefined, checkpointId?: number): Promise<Uint8Array> {
+    return this.missingIsCorrupt(path, checkpointId, () => this.fs.read(path, range));
+  }
+
+  /** A file a handle references that is missing: a corrupt checkpoint, not a storage failure. */
+  private async missingIsCorrupt<T>(path: string, checkpointId: number | undefined, op: () => Promise<T>): Promise<T> {
+    try {
+      return await op();
     } catch (e) {
       if (e instanceof StorageNotFoundError) {
         throw new CorruptCheckpointError(`${this.fs.displayRoot}/${path}`, 'file is missing', checkpointId, undefined, { cause: e });

@@ -55,6 +55,15 @@ export interface StateHandleReader {
    * relative to the storage root). Optional: decoders fall back to the relative path.
    */
   describeHandle?(handle: StreamStateHandle): string;
+  /**
+   * Optional: makes the file behind `handle` appear at the local path `localPath` (which must not
+   * exist) without a copy (a hard link, FileSystem.linkTo), after checking the size and CRC32C of
+   * the bytes behind the link against the handle. The caller must never write to `localPath`: it
+   * shares the stored file's bytes. Resolves false, having created nothing, when the storage
+   * cannot (inline bytes, another device, not the local disk): read the bytes instead. A mismatch
+   * is a CorruptCheckpointError, and the link is removed.
+   */
+  linkFile?(handle: StreamStateHandle, localPath: string, checkpointId?: number): Promise<boolean>;
 }
 
 /** Where one pending checkpoint writes (Flink's CheckpointStorageLocation). */

@@ -19,13 +19,25 @@ export function inlineRange(handle: ByteStreamStateHandle, offset: number, lengt
 
 /** Checks bytes against their handle's size and CRC32C; returns them when they match. */
 export function verifyStreamBytes(handle: StreamStateHandle, data: Uint8Array, checkpointId?: number, root?: string): Uint8Array {
-  const name = handle.type === 'file' ? (root === undefined ? handle.path : `${root}/${handle.path}`) : `inline:${handle.name}`;
-  if (data.length !== handle.size) {
-    throw new CorruptCheckpointError(name, `has ${data.length} bytes, its handle says ${handle.size} (truncated or replaced)`, checkpointId);
-  }
-  const actual = crc32c(data);
-  if (actual !== handle.checksum) {
-    throw new CorruptCheckpointError(name, `CRC32C is ${formatChecksum(actual)}, its handle says ${formatChecksum(handle.checksum)}`, checkpointId);
-  }
+  verifyStreamSize(handle, data.length, checkpointId, root);
+  verifyStreamChecksum(handle, crc32c(data), checkpointId, root);
   return data;
+}
+
+/** Checks the size of a stream's bytes against its handle (before anything reads them). */
+export function verifyStreamSize(handle: StreamStateHandle, size: number, checkpointId?: number, root?: string): void {
+  if (size !== handle.size) {
+    throw new CorruptCheckpointError(streamName(handle, root), `has ${size} bytes, its handle says ${handle.size} (truncated or replaced)`, checkpointId);
+  }
+}
+
+/** Checks the CRC32C of a stream's bytes against its handle. */
+export function verifyStreamChecksum(handle: StreamStateHandle, actual: number, checkpointId?: number, root?: string): void {
+  if (actual !== handle.checksum) {
+    throw new CorruptCheckpointError(streamName(handle, root), `CRC32C is ${formatChecksum(actual)}, its handle says ${formatChecksum(handle.checksum)}`, checkpointId);
+  }
+}
+
+function streamName(handle: StreamStateHandle, root: string | undefined): string {
+  return handle.type === 'file' ? (root === undefined ? handle.path : `${root}/${handle.path}`) : `inline:${handle.name}`;
 }

@@ -27,6 +27,9 @@ export const ROCKSDB_NATIVE_FORMAT: NativeSnapshotFormat = {
   // into the output (which syncs the copies). So no block-checksum pass before upload (it guards
   // against local files rotting between a job's writes and a later checkpoint; these SSTs were
   // finished moments before, and restores check the uploaded files' CRC32C as always), and no
-  // fsync of the local database (it doubled the disk writes).
-  createBackend: (workDirectory) => new RocksDBStateBackend({ incrementalCheckpoints: true, localDirectory: workDirectory, verifySstsBeforeUpload: false, syncLocalFiles: false }),
+  // fsync of the local database (it doubled the disk writes). A native savepoint's SSTs are
+  // hard-linked into the scratch database when both are on one file system (checked against
+  // their handles' CRC32C as a download would be): nothing writes to either once finished.
+  createBackend: (workDirectory) =>
+    new RocksDBStateBackend({ incrementalCheckpoints: true, localDirectory: workDirectory, verifySstsBeforeUpload: false, syncLocalFiles: false, linkRestoredFiles: true }),
 };

@@ -30,6 +30,8 @@ export interface RocksDBKeyedStateBackendOptions {
   readonly ttlQueryTimeAfterNumEntries?: number;
   /** Where timers (priority queues) live (Flink's state.backend.rocksdb.timer-service.factory; default ROCKSDB). */
   readonly timerServiceFactory?: RocksDBTimerServiceFactory;
+  /** See RocksDBStateBackendOptions.linkRestoredFiles (default false). */
+  readonly linkRestoredFiles?: boolean;
 }
 
 /** Flink's state.backend.rocksdb.timer-service.factory: priority queues in RocksDB or on the JS heap. */
@@ -102,6 +104,7 @@ export class RocksDBKeyedStateBackend<K> extends KvKeyedStateBackend<K> {
           ...this.restoreTarget(),
           instanceDir: this.instanceDir,
           dbDir,
+          linkRestoredFiles: this.options.linkRestoredFiles ?? false,
           openStore: () => this.openStore(dbDir),
           restoreCanonical: (handles) => this.restoreCanonical(params, handles),
         },

@@ -35,6 +35,8 @@ export interface RocksRestoreTarget extends KvRestoreTarget {
   readonly instanceDir: string;
   /** Where the database lives; a native restore downloads into it before openStore(). */
   readonly dbDir: string;
+  /** Hard-link downloaded SSTs from the storage when it can (RocksDBStateBackendOptions.linkRestoredFiles). */
+  readonly linkRestoredFiles: boolean;
   /** Opens the database in dbDir and makes it the backend's store. */
   openStore(): Promise<RocksDBKvStore>;
   /** Restores canonical key-group streams into the opened store (core's generic restore). */
@@ -90,7 +92,7 @@ async function restoreNative(backend: RocksRestoreTarget, incremental: readonly 
     return;
   }
   const [base, ...others] = relevant;
-  await download(base!, backend.dbDir, reader);
+  await download(base!, backend.dbDir, reader, backend.linkRestoredFiles);
   checkCancelled();
   const store = await backend.openStore();
   registerRestored(backend, await readNativeHeader(base!, reader, registry), base!.type);
@@ -122,11 +124,16 @@ function keySpaces(backend: RocksRestoreTarget): KvKeySpace[] {
   return [...[...backend.states.values()].map((s) => s.space), ...queues];
 }
 
-async function download(h: IncrementalRocksDBStateHandle, dir: string, reader: StateHandleReader): Promise<void> {
+async function download(h: IncrementalRocksDBStateHandle, dir: string, reader: StateHandleReader, link: boolean): Promise<void> {
   mkdirSync(dir, { recursive: true });
   // File names were checked by checkRocksFileNames: plain, distinct names inside `dir`. Written
   // asynchronously: a synchronous write of each SST blocked the event loop for the whole download.
-  for (const f of [...h.sharedFiles, ...h.privateFiles]) await writeFile(join(dir, f.name), await reader.readFully(f.handle, h.checkpointId));
+  for (const f of [...h.sharedFiles, ...h.privateFiles]) {
+    const dest = join(dir, f.name);
+    // Only SSTs are linked: RocksDB never writes to a finished SST, but it may to the other files.
+    if (link && f.name.endsWith('.sst') && reader.linkFile !== undefined && (await reader.linkFile(f.handle, dest, h.checkpointId))) continue;
+    await writeFile(dest, await reader.readFully(f.handle, h.checkpointId));
+  }
 }
 
 async function readNativeHeader(h: IncrementalRocksDBStateHandle, reader: StateHandleReader, registry: SerializerSnapshotRegistry): Promise<KeyedStateStreamHeader> {
@@ -153,7 +160,7 @@ function clipToRange(backend: RocksRestoreTarget): void {
 async function ingestRange(backend: RocksRestoreTarget, store: RocksDBKvStore, h: IncrementalRocksDBStateHandle, reader: StateHandleReader, registry: SerializerSnapshotRegistry): Promise<void> {
   const tmp = join(backend.instanceDir, `restore-${h.checkpointId}-${Math.random().toString(36).slice(2, 10)}`);
   try {
-    await download(h, join(tmp, 'db'), reader);
+    await download(h, join(tmp, 'db'), reader, backend.linkRestoredFiles);
     const header = await readNativeHeader(h, reader, registry);
     registerRestored(backend, header, h.type);
     const src = await RocksDB.openAsync(join(tmp, 'db'), { createIfMissing: false });

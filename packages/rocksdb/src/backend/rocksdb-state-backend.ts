@@ -25,6 +25,15 @@ export interface RocksDBStateBackendOptions {
    */
   readonly syncLocalFiles?: boolean;
   /**
+   * Restore a native snapshot's SSTs by hard-linking them from local-disk checkpoint storage into
+   * the database instead of copying them (default false), after checking each link's size and
+   * CRC32C against its handle; storage on another device, or not on the local disk, is copied as
+   * usual. The database then shares those SSTs' bytes with the stored ones: RocksDB never writes
+   * to a finished SST, but a tool that damaged a local file in place would damage the stored one
+   * too. For scratch instances that read a snapshot once (savepoint conversion).
+   */
+  readonly linkRestoredFiles?: boolean;
+  /**
    * TTL'd state is also cleaned up by a compaction filter in the native binding; it reads the
    * current time again after this many entries (Flink's queryTimeAfterNumEntries, default 1000).
    */
@@ -58,6 +67,7 @@ export class RocksDBStateBackend extends AbstractStateBackend {
         verifySstsBeforeUpload: o.verifySstsBeforeUpload ?? true,
         ttlQueryTimeAfterNumEntries: o.ttlQueryTimeAfterNumEntries,
         timerServiceFactory: o.timerServiceFactory ?? 'ROCKSDB',
+        linkRestoredFiles: o.linkRestoredFiles ?? false,
         dbOptions: {
           blockCacheSize: o.blockCacheSize ?? 64 << 20,
           writeBufferSize: o.writeBufferSize ?? 32 << 20,
