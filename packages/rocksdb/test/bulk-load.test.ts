@@ -2,12 +2,12 @@ import { strict as assert } from 'node:assert';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { KeyGroupRange, SAVEPOINT, Serializers, VoidNamespace, type KeyedStateBackend } from '@flowstate/core';
+import { BytesSerializer, KeyGroupRange, SAVEPOINT, Serializers, ValueStateDescriptor, VoidNamespace, type KeyedStateBackend } from '@flowstate/core';
 import { FsStateBackend } from '@flowstate/heap';
 import { RocksDBKvStore, RocksDBStateBackend, STATE_CF_PREFIX } from '@flowstate/rocksdb';
 import { RocksDB, SstFileWriter } from '@flowstate/rocksdb/native';
 import { localCheckpointStorage } from '@flowstate/storage-local';
-import { sortedLastWins } from '../src/backend/rocksdb-bulk-load.js';
+import { BULK_LOAD_BOUNDARY_SPILL_BYTES, packedViews, sortedLastWins } from '../src/backend/rocksdb-bulk-load.js';
 import { loadBinding } from '../src/native/binding.js';
 import { COUNT, tempDirs } from './temp-dirs.js';
 
@@ -19,6 +19,45 @@ describe('RocksDB bulk load (canonical restores through SST ingestion)', () => {
   it('sorts keys as unsigned bytes, a prefix first; of equal keys the last added wins', () => {
     const keys = [b(0x80), b(1, 0), b(1), b(0xff), b(1), b(0)];
     assert.deepEqual(sortedLastWins(keys), [5, 4, 1, 0, 3]);
+  });
+
+  it('packedViews: the same bytes in the same order, as views of one buffer', () => {
+    const parts = [b(1, 2, 3), b(), b(0xff), new Uint8Array(100).fill(7), b(4, 5).subarray(1)];
+    const views = packedViews(parts);
+    assert.deepEqual(views.map((v) => [...v]), parts.map((p) => [...p]));
+    assert.ok(views.every((v) => v.buffer === views[0]!.buffer), 'one shared buffer');
+    assert.equal(views[0]!.buffer.byteLength, 3 + 0 + 1 + 100 + 1);
+    assert.deepEqual(packedViews([]), []);
+  });
+
+  it('a key-group boundary writes the buffered rows once over its threshold: files that do not overlap, the same rows as one file', async () => {
+    const dir = tempDir('bulk-boundary');
+    const db = RocksDB.open(join(dir, 'db'), { createIfMissing: true, disableWAL: true });
+    const store = new RocksDBKvStore(db);
+    try {
+      const space = store.keySpace('s');
+      // 64-byte rows; a boundary writes once 640 bytes are buffered (the hard limit is far away).
+      const load = store.bulkLoad(1 << 20, 640);
+      const value = (g: number, k: number) => new Uint8Array(60).fill(g).map((x, i) => (i === 0 ? k : x));
+      // Key groups 0..5 of 4 rows each (256 bytes), keys out of order within a group.
+      for (let g = 0; g < 6; g++) {
+        for (const k of [3, 1, 2, 0]) load.add(space, b(0, g, k), value(g, k));
+        if (g === 0) assert.equal(load.filesWritten, 0, 'nothing written before a boundary');
+        load.keyGroupBoundary();
+        assert.equal(load.filesWritten, g < 2 ? 0 : g < 5 ? 1 : 2, `after key group ${g}`);
+      }
+      await load.finish();
+      assert.equal(load.filesWritten, 2);
+      for (let g = 0; g < 6; g++) for (let k = 0; k < 4; k++) assert.deepEqual(space.get(b(0, g, k)), value(g, k), `group ${g} key ${k}`);
+      const files = db
+        .getLiveFilesMetaData({ uniqueIds: false })
+        .filter((f) => f.columnFamily === `${STATE_CF_PREFIX}s`)
+        .sort((x, y) => Buffer.compare(x.smallestKey, y.smallestKey));
+      assert.equal(files.length, 2);
+      assert.ok(Buffer.compare(files[0]!.largestKey, files[1]!.smallestKey) < 0, 'the files do not overlap');
+    } finally {
+      store.close();
+    }
   });
 
   it('spills into several (overlapping) SST files and ingests them: nothing goes through the memtable, the last value wins', async () => {
@@ -65,6 +104,42 @@ describe('RocksDB bulk load (canonical restores through SST ingestion)', () => {
       const db = (rocks as unknown as { db: RocksDB }).db;
       assert.equal(memtableEntries(db, `${STATE_CF_PREFIX}count`), 0, 'restored rows went through the memtable');
       assert.ok(db.getLiveFilesMetaData({ uniqueIds: false }).some((f) => f.columnFamily === `${STATE_CF_PREFIX}count` && f.numEntries === 500));
+    } finally {
+      rocks.dispose();
+    }
+  });
+
+  it('a canonical restore of more than BULK_LOAD_BOUNDARY_SPILL_BYTES writes files at key-group boundaries while it reads: no two overlap, every value restored', async () => {
+    const dir = tempDir('bulk-restore-boundaries');
+    const storage = localCheckpointStorage(join(dir, 'checkpoints'));
+    const params = { operatorIdentifier: 'op', keySerializer: Serializers.string, maxParallelism: 128, keyGroupRange: new KeyGroupRange(0, 127) };
+    const BLOB = new ValueStateDescriptor('blob', BytesSerializer.INSTANCE);
+    const heap = await new FsStateBackend().createKeyedStateBackend(params);
+    const st = heap.getPartitionedState(VoidNamespace, Serializers.voidNamespace, BLOB);
+    const value = (i: number) => new Uint8Array(4096).fill(i & 0xff).map((x, j) => (j < 4 ? (i >> (8 * j)) & 0xff : x));
+    const n = Math.ceil((BULK_LOAD_BOUNDARY_SPILL_BYTES * 2.5) / 4096);
+    for (let i = 0; i < n; i++) {
+      heap.setCurrentKey(`k${i}`);
+      st.update(value(i));
+    }
+    const loc = await storage.initializeLocationForCheckpoint(1);
+    const handle = (await heap.snapshot(1, 1, loc.streamFactory, SAVEPOINT).result).jobManagerOwnedSnapshot!;
+    heap.dispose();
+    const rocks: KeyedStateBackend<string> = await new RocksDBStateBackend({ localDirectory: join(dir, 'local') }).createKeyedStateBackend({ ...params, restoreState: [handle], stateHandleReader: storage });
+    try {
+      const restored = rocks.getPartitionedState(VoidNamespace, Serializers.voidNamespace, BLOB);
+      for (let i = 0; i < n; i++) {
+        rocks.setCurrentKey(`k${i}`);
+        assert.deepEqual(restored.value(), value(i));
+      }
+      const db = (rocks as unknown as { db: RocksDB }).db;
+      const files = db
+        .getLiveFilesMetaData({ uniqueIds: false })
+        .filter((f) => f.columnFamily === `${STATE_CF_PREFIX}blob`)
+        .sort((x, y) => Buffer.compare(x.smallestKey, y.smallestKey));
+      assert.ok(files.length >= 2, `${files.length} files`);
+      for (let i = 1; i < files.length; i++) assert.ok(Buffer.compare(files[i - 1]!.largestKey, files[i]!.smallestKey) < 0, 'the files do not overlap');
+      assert.equal(files.reduce((s, f) => s + f.numEntries, 0), n);
     } finally {
       rocks.dispose();
     }

@@ -80,7 +80,12 @@ async function writeRows(target: KvRestoreTarget, h: KeyGroupsStateHandle, heade
     pending[i] = [];
   };
   const row = new DataOutputSerializer(64);
+  let group = -1;
   await readKeyGroups(reader, h, header, range, (g, rec) => {
+    if (g !== group) {
+      if (group !== -1) bulk?.keyGroupBoundary?.();
+      group = g;
+    }
     if (assignToKeyGroup(rec.key, target.maxParallelism) !== g) {
       throw new CorruptDataError(`a key in key group ${g} hashes to another key group (different maxParallelism?)`, 0);
     }

@@ -75,6 +75,13 @@ export interface KvView {
  */
 export interface KvBulkLoad {
   add(space: KvKeySpace, key: Uint8Array, value: Uint8Array): void;
+  /**
+   * Optional: a point between two key groups. Rows start with their key group, so in a restore
+   * (which reads each key group once, whole) no row added later sorts among the rows added since
+   * the previous boundary: a store that writes sorted files may write what it buffered now, into
+   * files that later ones do not overlap, and build them while the restore reads on.
+   */
+  keyGroupBoundary?(): void;
   finish(): Promise<void>;
   /** Drops what was added and not yet finished (after a failure). Idempotent. */
   abort(): void;

@@ -7,6 +7,14 @@ import type { ColumnFamily, RocksDB, SstFileInfo } from '../native.js';
 /** Row bytes (keys + values) buffered before they are sorted and written into SST files. */
 export const BULK_LOAD_SPILL_BYTES = 64 << 20;
 
+/**
+ * Row bytes after which a key-group boundary writes the buffered rows (KvBulkLoad.keyGroupBoundary):
+ * the files are then built on the thread pool while the restore decodes the next key groups,
+ * instead of all at the end (issue 16: the event loop idled while one subtask's rows became one
+ * SST). Smaller files cost a little per file (index, footer, one more upload and link).
+ */
+export const BULK_LOAD_BOUNDARY_SPILL_BYTES = 8 << 20;
+
 /** Rows of one column family not yet written. */
 interface PendingRows {
   readonly cf: ColumnFamily;
@@ -41,6 +49,7 @@ export class RocksDBBulkLoad implements KvBulkLoad {
     /** The column family of a key space of this store. */
     private readonly cfOf: (space: KvKeySpace) => ColumnFamily,
     private readonly spillBytes = BULK_LOAD_SPILL_BYTES,
+    private readonly boundarySpillBytes = BULK_LOAD_BOUNDARY_SPILL_BYTES,
   ) {}
 
   add(space: KvKeySpace, key: Uint8Array, value: Uint8Array): void {
@@ -55,6 +64,11 @@ export class RocksDBBulkLoad implements KvBulkLoad {
     rows.values.push(value);
     this.bufferedBytes += key.length + value.length;
     if (this.bufferedBytes >= this.spillBytes) this.spill();
+  }
+
+  keyGroupBoundary(): void {
+    if (this.state !== 'open') throw new IllegalStateUsageError(undefined, `bulk load is ${this.state}`);
+    if (this.bufferedBytes >= this.boundarySpillBytes) this.spill();
   }
 
   async finish(): Promise<void> {
@@ -103,7 +117,7 @@ export class RocksDBBulkLoad implements KvBulkLoad {
     writer.open(path);
     // Building the file (blocks, compression, writes, fsync) runs on the thread pool.
     const order = sortedLastWins(rows.keys);
-    this.finishing.push(writer.putSortedAndFinishAsync(order.map((i) => rows.keys[i]!), order.map((i) => rows.values[i]!)));
+    this.finishing.push(writer.putSortedAndFinishAsync(packedViews(order.map((i) => rows.keys[i]!)), order.map((i) => rows.values[i]!)));
     let target = this.files.get(rows.cf.name);
     if (target === undefined) {
       target = { cf: rows.cf, paths: [] };
@@ -111,6 +125,26 @@ export class RocksDBBulkLoad implements KvBulkLoad {
     }
     target.paths.push(path);
   }
+}
+
+/**
+ * The same bytes as views of one buffer outside the JS heap. Row keys are small typed arrays that
+ * V8 keeps inside its heap; the binding asking for their bytes moved each into a backing store of
+ * its own (an allocation and a copy per row, issue 16). One copy into a shared buffer is cheaper.
+ */
+export function packedViews(parts: readonly Uint8Array[]): Uint8Array[] {
+  let total = 0;
+  for (const p of parts) total += p.length;
+  const buf = new Uint8Array(new ArrayBuffer(total));
+  const out = new Array<Uint8Array>(parts.length);
+  let at = 0;
+  for (let i = 0; i < parts.length; i++) {
+    const p = parts[i]!;
+    buf.set(p, at);
+    out[i] = buf.subarray(at, at + p.length);
+    at += p.length;
+  }
+  return out;
 }
 
 /**

@@ -55,12 +55,12 @@ export class RocksDBKvStore implements KvStore {
   }
 
   /** Restores write sorted SST files and ingest them (see RocksDBBulkLoad); scratch files live in the database directory. */
-  bulkLoad(spillBytes?: number): RocksDBBulkLoad {
+  bulkLoad(spillBytes?: number, boundarySpillBytes?: number): RocksDBBulkLoad {
     const cfOf = (space: KvKeySpace): ColumnFamily => {
       if (!(space instanceof RocksDBKeySpace) || this.spaces.get(space.name) !== space) throw new IllegalStateUsageError(undefined, `key space '${space.name}' is not one of this RocksDB store`);
       return space.cf;
     };
-    return new RocksDBBulkLoad(this.db, join(this.db.path, `.bulk-load-${randomUUID()}`), cfOf, spillBytes);
+    return new RocksDBBulkLoad(this.db, join(this.db.path, `.bulk-load-${randomUUID()}`), cfOf, spillBytes, boundarySpillBytes);
   }
 
   keySpaceNames(): string[] {
