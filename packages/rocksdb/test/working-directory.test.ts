@@ -8,7 +8,8 @@ import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { KeyGroupRange, OWNER_FILE, Serializers, ValueStateDescriptor, VoidNamespace } from '@flowstate/core';
 import { runAndKill } from '@flowstate/conformance';
-import { RocksDBStateBackend } from '../src/index.js';
+import { RocksDBStateBackend, type RocksDBKeyedStateBackend } from '../src/index.js';
+import { RocksDB } from '../src/native.js';
 
 const INDEX = fileURLToPath(new URL('../src/index.js', import.meta.url));
 const CORE = import.meta.resolve('@flowstate/core');
@@ -57,5 +58,21 @@ describe('RocksDB working directories', () => {
     live.dispose();
     next.dispose();
     assert.deepEqual(readdirSync(base).sort(), ['not-ours', 'other-host']);
+  });
+
+  it('removeWorkingDirectoryOnDispose false: dispose() closes the database and leaves the directory to its owner', async () => {
+    const own = mkdtempSync(join(tmpdir(), 'flowstate-rocks-keep-'));
+    try {
+      const b = await new RocksDBStateBackend({ localDirectory: own, removeWorkingDirectoryOnDispose: false }).createKeyedStateBackend({
+        operatorIdentifier: 'kept', keySerializer: Serializers.string, maxParallelism: 8, keyGroupRange: new KeyGroupRange(0, 7),
+      });
+      const dir = (b as RocksDBKeyedStateBackend<string>).instanceDir;
+      b.dispose();
+      assert.ok(existsSync(join(dir, 'db')), 'left for the owner of localDirectory');
+      // Closed: the database opens again (RocksDB's lock file is released).
+      RocksDB.open(join(dir, 'db'), { createIfMissing: false }).close();
+    } finally {
+      rmSync(own, { recursive: true, force: true });
+    }
   });
 });

@@ -170,22 +170,29 @@ export async function convertHandle(
   if (native === undefined) throw new UnsupportedSavepointOperationError(`converting '${h.type}' to '${to}'`, `the known formats are ${conversionTargets({ nativeFormats: ctx.formats }).join(', ')}`);
   // The key serializer comes from the snapshot itself, so no user code is needed to convert.
   const header: KeyedStateStreamHeader = isKeyGroupsStateHandle(h) ? await readKeyedStateHeader(ctx.dir.reader, h, ctx.registry) : await native.readHeader(h, ctx.dir.reader, ctx.registry);
-  const backend = await native.createBackend(ctx.work).createKeyedStateBackend({
-    operatorIdentifier: op.uid,
-    keySerializer: header.keySerializerSnapshot.restoreSerializer() as TypeSerializer<unknown>,
-    maxParallelism: op.maxParallelism,
-    keyGroupRange: KeyGroupRange.fromJSON(h.keyGroupRange),
-    restoreState: [h],
-    stateHandleReader: ctx.dir.reader,
-    serializerRegistry: ctx.registry,
-  });
+  // One scratch directory per handle, deleted asynchronously once its backend is disposed
+  // (NativeSnapshotFormat.createBackend): while it goes, the other subtasks convert on.
+  const work = await mkdtemp(join(ctx.work, 'handle-'));
   try {
-    const res = await backend.snapshot(metadata.checkpointId, metadata.timestamp, ctx.out.streamFactory, {
-      checkpointType: 'SAVEPOINT',
-      formatType: to === CANONICAL ? 'CANONICAL' : 'NATIVE',
-    }).result;
-    return res.jobManagerOwnedSnapshot;
+    const backend = await native.createBackend(work).createKeyedStateBackend({
+      operatorIdentifier: op.uid,
+      keySerializer: header.keySerializerSnapshot.restoreSerializer() as TypeSerializer<unknown>,
+      maxParallelism: op.maxParallelism,
+      keyGroupRange: KeyGroupRange.fromJSON(h.keyGroupRange),
+      restoreState: [h],
+      stateHandleReader: ctx.dir.reader,
+      serializerRegistry: ctx.registry,
+    });
+    try {
+      const res = await backend.snapshot(metadata.checkpointId, metadata.timestamp, ctx.out.streamFactory, {
+        checkpointType: 'SAVEPOINT',
+        formatType: to === CANONICAL ? 'CANONICAL' : 'NATIVE',
+      }).result;
+      return res.jobManagerOwnedSnapshot;
+    } finally {
+      backend.dispose();
+    }
   } finally {
-    backend.dispose();
+    await rm(work, { recursive: true, force: true });
   }
 }

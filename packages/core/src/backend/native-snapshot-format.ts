@@ -22,7 +22,9 @@ export interface NativeSnapshotFormat {
   readHeader(handle: KeyedStateHandle, reader: StateHandleReader, registry: SerializerSnapshotRegistry): Promise<KeyedStateStreamHeader>;
   /**
    * A backend that restores canonical and native handles and snapshots in either format
-   * (`formatType` CANONICAL or NATIVE); `workDirectory` is local scratch space it may fill.
+   * (`formatType` CANONICAL or NATIVE); `workDirectory` is local scratch space it may fill. The
+   * caller deletes `workDirectory` after disposing the backend: the backend need not delete what
+   * it left there.
    */
   createBackend(workDirectory: string): StateBackend;
 }

@@ -29,7 +29,15 @@ export const ROCKSDB_NATIVE_FORMAT: NativeSnapshotFormat = {
   // finished moments before, and restores check the uploaded files' CRC32C as always), and no
   // fsync of the local database (it doubled the disk writes). A native savepoint's SSTs are
   // hard-linked into the scratch database when both are on one file system (checked against
-  // their handles' CRC32C as a download would be): nothing writes to either once finished.
+  // their handles' CRC32C as a download would be): nothing writes to either once finished. The
+  // conversion deletes the work directory itself, asynchronously (see createBackend's contract).
   createBackend: (workDirectory) =>
-    new RocksDBStateBackend({ incrementalCheckpoints: true, localDirectory: workDirectory, verifySstsBeforeUpload: false, syncLocalFiles: false, linkRestoredFiles: true }),
+    new RocksDBStateBackend({
+      incrementalCheckpoints: true,
+      localDirectory: workDirectory,
+      verifySstsBeforeUpload: false,
+      syncLocalFiles: false,
+      linkRestoredFiles: true,
+      removeWorkingDirectoryOnDispose: false,
+    }),
 };

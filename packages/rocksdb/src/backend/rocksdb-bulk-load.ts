@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { IllegalStateUsageError, type KvBulkLoad, type KvKeySpace } from '@flowstate/core';
 import type { ColumnFamily, RocksDB, SstFileInfo } from '../native.js';
@@ -78,9 +79,14 @@ export class RocksDBBulkLoad implements KvBulkLoad {
     try {
       await Promise.all(this.finishing);
       for (const { cf, paths } of this.files.values()) await this.db.ingestExternalFileAsync(cf, paths, { moveFiles: true });
-    } finally {
+    } catch (e) {
       this.close();
+      throw e;
     }
+    // Off the event loop: a synchronous rmdir waits for the file system's journal, which
+    // concurrent fsyncs hold (issue 16: milliseconds each, while the other subtasks waited).
+    this.state = 'closed';
+    await rm(this.dir, { recursive: true, force: true });
   }
 
   abort(): void {

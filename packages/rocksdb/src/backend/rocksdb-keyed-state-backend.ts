@@ -32,6 +32,8 @@ export interface RocksDBKeyedStateBackendOptions {
   readonly timerServiceFactory?: RocksDBTimerServiceFactory;
   /** See RocksDBStateBackendOptions.linkRestoredFiles (default false). */
   readonly linkRestoredFiles?: boolean;
+  /** See RocksDBStateBackendOptions.removeWorkingDirectoryOnDispose (default true). */
+  readonly removeWorkingDirectoryOnDispose?: boolean;
 }
 
 /** Flink's state.backend.rocksdb.timer-service.factory: priority queues in RocksDB or on the JS heap. */
@@ -180,7 +182,7 @@ export class RocksDBKeyedStateBackend<K> extends KvKeyedStateBackend<K> {
     try {
       super.disposeResources();
     } finally {
-      rmSync(this.instanceDir, { recursive: true, force: true });
+      if (this.options.removeWorkingDirectoryOnDispose ?? true) rmSync(this.instanceDir, { recursive: true, force: true });
     }
   }
 }

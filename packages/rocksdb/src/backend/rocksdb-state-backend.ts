@@ -34,6 +34,14 @@ export interface RocksDBStateBackendOptions {
    */
   readonly linkRestoredFiles?: boolean;
   /**
+   * dispose() deletes the instance's working directory (default true). false leaves it to whoever
+   * owns `localDirectory` and deletes that asynchronously (scratch instances: savepoint conversion),
+   * since a synchronous recursive delete blocks the event loop, for milliseconds per entry while
+   * concurrent fsyncs hold the file system's journal. A crashed process's directories are deleted
+   * by the next instance either way.
+   */
+  readonly removeWorkingDirectoryOnDispose?: boolean;
+  /**
    * TTL'd state is also cleaned up by a compaction filter in the native binding; it reads the
    * current time again after this many entries (Flink's queryTimeAfterNumEntries, default 1000).
    */
@@ -68,6 +76,7 @@ export class RocksDBStateBackend extends AbstractStateBackend {
         ttlQueryTimeAfterNumEntries: o.ttlQueryTimeAfterNumEntries,
         timerServiceFactory: o.timerServiceFactory ?? 'ROCKSDB',
         linkRestoredFiles: o.linkRestoredFiles ?? false,
+        removeWorkingDirectoryOnDispose: o.removeWorkingDirectoryOnDispose ?? true,
         dbOptions: {
           blockCacheSize: o.blockCacheSize ?? 64 << 20,
           writeBufferSize: o.writeBufferSize ?? 32 << 20,
