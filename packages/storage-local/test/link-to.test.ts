@@ -43,8 +43,8 @@ describe('FsCheckpointStorage.linkFile (a checked link instead of a download)', 
     const storage = localCheckpointStorage(root);
     const loc = await storage.initializeLocationForCheckpoint(5);
     const out = loc.streamFactory.createCheckpointStateOutputStream('EXCLUSIVE');
-    // Over one read-back chunk (1 MiB): the running CRC32C over chunks is exercised.
-    const bytes = pattern((1 << 20) + 3000);
+    // Over one read-back chunk (4 MiB): the running CRC32C over chunks is exercised.
+    const bytes = pattern((4 << 20) + 3000);
     await out.write(bytes);
     const h = (await out.closeAndGetHandle()) as FileStateHandle;
     const dest = join(scratch, 'linked.sst');

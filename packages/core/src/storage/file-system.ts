@@ -101,8 +101,8 @@ export async function writeCommitted(fs: FileSystem, path: string, fill: (w: Fil
   }
 }
 
-/** Chunk in which a linked file is read back for its checksum. */
-const READ_BACK_BYTES = 1 << 20;
+/** Chunk in which a linked file is read back for its checksum (one open and read call per chunk). */
+const READ_BACK_BYTES = 4 << 20;
 
 /**
  * The CRC32C of the `size` bytes stored at `path`, read back in chunks through one lent buffer
