@@ -15,6 +15,30 @@ const tempDir = tempDirs();
 const b = (...bytes: number[]) => new Uint8Array(bytes);
 const memtableEntries = (db: RocksDB, cf: string) => Number(db.getProperty('rocksdb.num-entries-active-mem-table', db.getColumnFamily(cf)));
 
+/** The live SST files of a state's column family, by smallest key. */
+const filesInKeyOrder = (db: RocksDB, state: string) =>
+  db
+    .getLiveFilesMetaData({ uniqueIds: false })
+    .filter((f) => f.columnFamily === `${STATE_CF_PREFIX}${state}`)
+    .sort((x, y) => Buffer.compare(x.smallestKey, y.smallestKey));
+
+/** `n` keys k0.. with state `valueOf(i)` in a heap backend, canonical savepoint, restored into a RocksDB backend. */
+async function heapToRocks<V>(name: string, descriptor: ValueStateDescriptor<V>, n: number, valueOf: (i: number) => V): Promise<KeyedStateBackend<string>> {
+  const dir = tempDir(name);
+  const storage = localCheckpointStorage(join(dir, 'checkpoints'));
+  const params = { operatorIdentifier: 'op', keySerializer: Serializers.string, maxParallelism: 128, keyGroupRange: new KeyGroupRange(0, 127) };
+  const heap = await new FsStateBackend().createKeyedStateBackend(params);
+  const st = heap.getPartitionedState(VoidNamespace, Serializers.voidNamespace, descriptor);
+  for (let i = 0; i < n; i++) {
+    heap.setCurrentKey(`k${i}`);
+    st.update(valueOf(i));
+  }
+  const loc = await storage.initializeLocationForCheckpoint(1);
+  const handle = (await heap.snapshot(1, 1, loc.streamFactory, SAVEPOINT).result).jobManagerOwnedSnapshot!;
+  heap.dispose();
+  return await new RocksDBStateBackend({ incrementalCheckpoints: true, localDirectory: join(dir, 'local') }).createKeyedStateBackend({ ...params, restoreState: [handle], stateHandleReader: storage });
+}
+
 describe('RocksDB bulk load (canonical restores through SST ingestion)', () => {
   it('sorts keys as unsigned bytes, a prefix first; of equal keys the last added wins', () => {
     const keys = [b(0x80), b(1, 0), b(1), b(0xff), b(1), b(0)];
@@ -49,10 +73,7 @@ describe('RocksDB bulk load (canonical restores through SST ingestion)', () => {
       await load.finish();
       assert.equal(load.filesWritten, 2);
       for (let g = 0; g < 6; g++) for (let k = 0; k < 4; k++) assert.deepEqual(space.get(b(0, g, k)), value(g, k), `group ${g} key ${k}`);
-      const files = db
-        .getLiveFilesMetaData({ uniqueIds: false })
-        .filter((f) => f.columnFamily === `${STATE_CF_PREFIX}s`)
-        .sort((x, y) => Buffer.compare(x.smallestKey, y.smallestKey));
+      const files = filesInKeyOrder(db, 's');
       assert.equal(files.length, 2);
       assert.ok(Buffer.compare(files[0]!.largestKey, files[1]!.smallestKey) < 0, 'the files do not overlap');
     } finally {
@@ -82,19 +103,7 @@ describe('RocksDB bulk load (canonical restores through SST ingestion)', () => {
   });
 
   it('restores a canonical savepoint by ingesting SST files, not through write batches', async () => {
-    const dir = tempDir('bulk-restore');
-    const storage = localCheckpointStorage(join(dir, 'checkpoints'));
-        const params = { operatorIdentifier: 'op', keySerializer: Serializers.string, maxParallelism: 128, keyGroupRange: new KeyGroupRange(0, 127) };
-    const heap = await new FsStateBackend().createKeyedStateBackend(params);
-    const st = heap.getPartitionedState(VoidNamespace, Serializers.voidNamespace, COUNT);
-    for (let i = 0; i < 500; i++) {
-      heap.setCurrentKey(`k${i}`);
-      st.update(i);
-    }
-    const loc = await storage.initializeLocationForCheckpoint(1);
-    const handle = (await heap.snapshot(1, 1, loc.streamFactory, SAVEPOINT).result).jobManagerOwnedSnapshot!;
-    heap.dispose();
-    const rocks: KeyedStateBackend<string> = await new RocksDBStateBackend({ incrementalCheckpoints: true, localDirectory: join(dir, 'local') }).createKeyedStateBackend({ ...params, restoreState: [handle], stateHandleReader: storage });
+    const rocks = await heapToRocks('bulk-restore', COUNT, 500, (i) => i);
     try {
       const restored = rocks.getPartitionedState(VoidNamespace, Serializers.voidNamespace, COUNT);
       for (let i = 0; i < 500; i++) {
@@ -110,22 +119,10 @@ describe('RocksDB bulk load (canonical restores through SST ingestion)', () => {
   });
 
   it('a canonical restore of more than BULK_LOAD_BOUNDARY_SPILL_BYTES writes files at key-group boundaries while it reads: no two overlap, every value restored', async () => {
-    const dir = tempDir('bulk-restore-boundaries');
-    const storage = localCheckpointStorage(join(dir, 'checkpoints'));
-    const params = { operatorIdentifier: 'op', keySerializer: Serializers.string, maxParallelism: 128, keyGroupRange: new KeyGroupRange(0, 127) };
     const BLOB = new ValueStateDescriptor('blob', BytesSerializer.INSTANCE);
-    const heap = await new FsStateBackend().createKeyedStateBackend(params);
-    const st = heap.getPartitionedState(VoidNamespace, Serializers.voidNamespace, BLOB);
     const value = (i: number) => new Uint8Array(4096).fill(i & 0xff).map((x, j) => (j < 4 ? (i >> (8 * j)) & 0xff : x));
     const n = Math.ceil((BULK_LOAD_BOUNDARY_SPILL_BYTES * 2.5) / 4096);
-    for (let i = 0; i < n; i++) {
-      heap.setCurrentKey(`k${i}`);
-      st.update(value(i));
-    }
-    const loc = await storage.initializeLocationForCheckpoint(1);
-    const handle = (await heap.snapshot(1, 1, loc.streamFactory, SAVEPOINT).result).jobManagerOwnedSnapshot!;
-    heap.dispose();
-    const rocks: KeyedStateBackend<string> = await new RocksDBStateBackend({ localDirectory: join(dir, 'local') }).createKeyedStateBackend({ ...params, restoreState: [handle], stateHandleReader: storage });
+    const rocks = await heapToRocks('bulk-restore-boundaries', BLOB, n, value);
     try {
       const restored = rocks.getPartitionedState(VoidNamespace, Serializers.voidNamespace, BLOB);
       for (let i = 0; i < n; i++) {
@@ -133,10 +130,7 @@ describe('RocksDB bulk load (canonical restores through SST ingestion)', () => {
         assert.deepEqual(restored.value(), value(i));
       }
       const db = (rocks as unknown as { db: RocksDB }).db;
-      const files = db
-        .getLiveFilesMetaData({ uniqueIds: false })
-        .filter((f) => f.columnFamily === `${STATE_CF_PREFIX}blob`)
-        .sort((x, y) => Buffer.compare(x.smallestKey, y.smallestKey));
+      const files = filesInKeyOrder(db, 'blob');
       assert.ok(files.length >= 2, `${files.length} files`);
       for (let i = 1; i < files.length; i++) assert.ok(Buffer.compare(files[i - 1]!.largestKey, files[i]!.smallestKey) < 0, 'the files do not overlap');
       assert.equal(files.reduce((s, f) => s + f.numEntries, 0), n);
