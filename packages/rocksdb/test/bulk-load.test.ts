@@ -15,6 +15,18 @@ const tempDir = tempDirs();
 const b = (...bytes: number[]) => new Uint8Array(bytes);
 const memtableEntries = (db: RocksDB, cf: string) => Number(db.getProperty('rocksdb.num-entries-active-mem-table', db.getColumnFamily(cf)));
 
+/** A RocksDBKvStore over a new database in a temp directory, closed after `fn`. */
+async function withStore(name: string, fn: (db: RocksDB, store: RocksDBKvStore, dir: string) => Promise<void>): Promise<void> {
+  const dir = tempDir(name);
+  const db = RocksDB.open(join(dir, 'db'), { createIfMissing: true, disableWAL: true });
+  const store = new RocksDBKvStore(db);
+  try {
+    await fn(db, store, dir);
+  } finally {
+    store.close();
+  }
+}
+
 /** The live SST files of a state's column family, by smallest key. */
 const filesInKeyOrder = (db: RocksDB, state: string) =>
   db
@@ -55,10 +67,7 @@ describe('RocksDB bulk load (canonical restores through SST ingestion)', () => {
   });
 
   it('a key-group boundary writes the buffered rows once over its threshold: files that do not overlap, the same rows as one file', async () => {
-    const dir = tempDir('bulk-boundary');
-    const db = RocksDB.open(join(dir, 'db'), { createIfMissing: true, disableWAL: true });
-    const store = new RocksDBKvStore(db);
-    try {
+    await withStore('bulk-boundary', async (db, store) => {
       const space = store.keySpace('s');
       // 64-byte rows; a boundary writes once 640 bytes are buffered (the hard limit is far away).
       const load = store.bulkLoad(1 << 20, 640);
@@ -76,16 +85,11 @@ describe('RocksDB bulk load (canonical restores through SST ingestion)', () => {
       const files = filesInKeyOrder(db, 's');
       assert.equal(files.length, 2);
       assert.ok(Buffer.compare(files[0]!.largestKey, files[1]!.smallestKey) < 0, 'the files do not overlap');
-    } finally {
-      store.close();
-    }
+    });
   });
 
   it('spills into several (overlapping) SST files and ingests them: nothing goes through the memtable, the last value wins', async () => {
-    const dir = tempDir('bulk-spill');
-    const db = RocksDB.open(join(dir, 'db'), { createIfMissing: true, disableWAL: true });
-    const store = new RocksDBKvStore(db);
-    try {
+    await withStore('bulk-spill', async (db, store, dir) => {
       const space = store.keySpace('s');
       // 64-byte rows, a spill every ~10: keys interleave across files, and key 7 is in two files.
       const load = store.bulkLoad(640);
@@ -97,9 +101,7 @@ describe('RocksDB bulk load (canonical restores through SST ingestion)', () => {
       assert.equal(memtableEntries(db, `${STATE_CF_PREFIX}s`), 0);
       for (let k = 0; k < 40; k++) assert.deepEqual(space.get(b(0, 0, 0, k)), value(k, k === 7 ? 2 : 1), `key ${k}`);
       assert.deepEqual(readdirSync(join(dir, 'db')).filter((n) => n.startsWith('.bulk-load')), [], 'scratch directory removed');
-    } finally {
-      store.close();
-    }
+    });
   });
 
   it('restores a canonical savepoint by ingesting SST files, not through write batches', async () => {
