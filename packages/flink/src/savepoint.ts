@@ -1,6 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { StorageNotFoundError } from '@flowstate/core';
+import { settleAll, StorageNotFoundError } from '@flowstate/core';
 import { decodeSnappyFramed } from './compression/snappy.js';
 import { FlinkUnsupportedError } from './errors.js';
 import { operatorIdFromUid } from './hash/murmur3-128.js';
@@ -94,13 +94,9 @@ export class FlinkSavepoint {
 
   /** Every subtask's managed keyed state: format, header and stream. */
   async keyedStreams(op: OperatorState): Promise<KeyedStreamInfo[]> {
-    const out: KeyedStreamInfo[] = [];
-    for (const s of op.subtasks) {
-      const h = s.managedKeyedState;
-      if (h === null) continue;
-      out.push(await this.keyedStream(s.index, h));
-    }
-    return out;
+    const withState = op.subtasks.filter((s) => s.managedKeyedState !== null);
+    // Read concurrently (each stream is read whole): one file's read overlaps another's.
+    return settleAll(withState.map((s) => this.keyedStream(s.index, s.managedKeyedState!)));
   }
 
   private async keyedStream(subtask: number, h: KeyedStateHandle): Promise<KeyedStreamInfo> {

@@ -1,4 +1,4 @@
-import { readFile, stat } from 'node:fs/promises';
+import { open, stat, type FileHandle } from 'node:fs/promises';
 import { basename, isAbsolute, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CorruptCheckpointError, PathEscapeError, StorageNotFoundError } from '@flowstate/core';
@@ -64,7 +64,7 @@ export async function resolveHandlePath(directory: string, metadataFile: string,
  * still finds by file name in its own directory.
  */
 export class StreamResolver {
-  private readonly cache = new Map<string, Uint8Array>();
+  private readonly cache = new Map<string, Promise<Uint8Array>>();
 
   constructor(
     readonly directory: string,
@@ -87,23 +87,51 @@ export class StreamResolver {
   }
 
   private async readChecked(path: string, size: number): Promise<ResolvedStream> {
-    let bytes = this.cache.get(path);
-    if (bytes === undefined) {
-      let st;
-      try {
-        st = await stat(path);
-      } catch {
-        throw new StorageNotFoundError(path);
-      }
-      if (st.size > MAX_STATE_FILE_BYTES) throw new FlinkUnsupportedError(path, `state file of ${st.size} bytes exceeds ${MAX_STATE_FILE_BYTES}`);
-      // Before reading: callers may budget by the handle's size (rocksdb-native.ts), which then holds.
-      if (st.size !== size) throw wrongSize(path, st.size, size);
-      bytes = await readFile(path);
-      this.cache.set(path, bytes);
+    let read = this.cache.get(path);
+    if (read === undefined) {
+      // The read itself is cached: handles of one file resolved concurrently read it once.
+      read = readWholeFile(path, size);
+      this.cache.set(path, read);
+      read.catch(() => this.cache.delete(path));
     }
-    // Also after: the file changed between stat and read, or was read before under another handle.
+    const bytes = await read;
+    // Also after reading: the file was read before under a handle of another size.
     if (bytes.length !== size) throw wrongSize(path, bytes.length, size);
     return { bytes, file: path, baseOffset: 0 };
+  }
+}
+
+/**
+ * The whole file, which its handle says holds `size` bytes, checked before reading (callers may
+ * budget by the handle's size, rocksdb-native.ts) and while reading (it shrank or grew since).
+ * One positioned read into a buffer of that size: readFile reads in 512 KiB chunks, one thread-pool
+ * round trip each. A plain Uint8Array (not a Buffer): records are views into it, and Buffer's
+ * subarray costs more per record.
+ */
+async function readWholeFile(path: string, size: number): Promise<Uint8Array> {
+  let fh: FileHandle;
+  try {
+    fh = await open(path, 'r');
+  } catch {
+    throw new StorageNotFoundError(path);
+  }
+  try {
+    const actual = (await fh.stat()).size;
+    if (actual > MAX_STATE_FILE_BYTES) throw new FlinkUnsupportedError(path, `state file of ${actual} bytes exceeds ${MAX_STATE_FILE_BYTES}`);
+    if (actual !== size) throw wrongSize(path, actual, size);
+    // Uninitialized: every byte is read into below, or the file is refused.
+    const bytes = new Uint8Array(Buffer.allocUnsafeSlow(size).buffer, 0, size);
+    let at = 0;
+    while (at < size) {
+      const { bytesRead } = await fh.read(bytes, at, size - at, at);
+      if (bytesRead === 0) throw wrongSize(path, at, size);
+      at += bytesRead;
+    }
+    // One byte past the end: a file that grew since its stat is not the file its handle describes.
+    if ((await fh.read(new Uint8Array(1), 0, 1, size)).bytesRead !== 0) throw corrupt(path, size, `file grew past the ${size} bytes its handle says while it was read`);
+    return bytes;
+  } finally {
+    await fh.close();
   }
 }
 

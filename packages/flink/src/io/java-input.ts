@@ -1,4 +1,5 @@
 import { corrupt } from '../errors.js';
+import type { ByteArrayCopies } from './byte-copies.js';
 
 /**
  * A bounds-checked reader of Java `DataInput` encodings (big-endian, modified UTF-8) over bytes
@@ -10,6 +11,8 @@ export class JavaDataInput {
   private dataView: DataView | undefined;
   private pos: number;
   private readonly end: number;
+  /** Where readBytesCopy packs its copies (set by record decoders); without it each copy has its own buffer. */
+  copies: ByteArrayCopies | undefined = undefined;
 
   constructor(
     readonly bytes: Uint8Array,
@@ -140,6 +143,12 @@ export class JavaDataInput {
     const out = this.bytes.subarray(this.pos, this.pos + n);
     this.pos += n;
     return out;
+  }
+
+  /** n bytes as a copy that does not alias the input (see ByteArrayCopies for how copies share buffers). */
+  readBytesCopy(n: number): Uint8Array {
+    const view = this.readBytes(n);
+    return this.copies === undefined ? new Uint8Array(view) : this.copies.copy(view);
   }
 
   skip(n: number): void {

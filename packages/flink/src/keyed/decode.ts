@@ -1,4 +1,5 @@
 import { FlinkOpaqueSerializerError } from '../errors.js';
+import { ByteArrayCopies } from '../io/byte-copies.js';
 import { JavaDataInput } from '../io/java-input.js';
 import { JavaDataOutput } from '../io/java-output.js';
 import type { FlinkTypeSerializer } from '../serializers/types.js';
@@ -46,6 +47,8 @@ export class KeyedEntryDecoder {
   private readonly plans: StatePlan[];
   private readonly prefix: number;
   private readonly keySerializer: FlinkTypeSerializer;
+  /** Decoded byte[] of this decoder's records share copies (their bytes never alias the stream). */
+  private readonly copies = new ByteArrayCopies();
 
   constructor(
     readonly header: KeyedStreamHeader,
@@ -75,6 +78,7 @@ export class KeyedEntryDecoder {
     const name = plan.meta.name;
     try {
       const k = new JavaDataInput(e.key, file, e.offset + 4);
+      k.copies = this.copies;
       let kg = 0;
       for (let i = 0; i < this.prefix; i++) kg = (kg << 8) | k.readUnsignedByte();
       if (kg !== e.keyGroup) k.fail(`state '${name}': record of key group ${kg} in the block of key group ${e.keyGroup}`, 0);
@@ -88,6 +92,7 @@ export class KeyedEntryDecoder {
       const key = this.readPart(k, this.keySerializer, plan.ambiguous);
       const namespace = this.readPart(k, need(plan.namespace, name, 'NAMESPACE_SERIALIZER'), plan.ambiguous);
       const v = new JavaDataInput(e.value, file, e.offset + 8 + e.key.length);
+      v.copies = this.copies;
       if (plan.kind === 'MAP') {
         const userKey = need(plan.userKey, name, 'map user key').deserialize(k);
         exhausted(k, name, 'key');

@@ -50,8 +50,8 @@ function primitiveArray<T>(name: string, elemBytes: number, read: (i: JavaDataIn
 export const BytePrimitiveArraySerializer: FlinkTypeSerializer<Uint8Array> = {
   serializerClass: `${ARRAYS}BytePrimitiveArraySerializer`,
   length: -1,
-  // A copy into a new buffer; Uint8Array.from would copy element by element through the iterator protocol.
-  deserialize: (i) => new Uint8Array(i.readBytes(i.readCount('byte[] length'))),
+  // A copy (Java's byte[] is its own array), not a view that a caller's writes would share with the stream.
+  deserialize: (i) => i.readBytesCopy(i.readCount('byte[] length')),
   serialize: (v, o) => {
     o.writeInt(v.length);
     o.writeBytes(v);

@@ -1,0 +1,33 @@
+/** Most bytes one shared copy holds: bounds what a kept byte[] keeps alive. */
+export const BYTE_COPY_SLAB_BYTES = 256 << 10;
+
+/** A byte[] at least this long gets a buffer of its own (in a shared one it would leave most of it unused). */
+export const OWN_COPY_BYTES = BYTE_COPY_SLAB_BYTES >> 2;
+
+/**
+ * Copies of decoded byte[] values, packed one after another into shared buffers of
+ * BYTE_COPY_SLAB_BYTES. A copy per value would allocate one ArrayBuffer each (memory outside the
+ * JS heap, tracked and released by the GC), which made allocation and GC, not the copy, most of
+ * a Flink savepoint read (issue 16); flowstate's own copied read shares copies the same way.
+ *
+ * A copy is a Uint8Array over a range of its buffer (`byteOffset` may be non-zero). Buffers are
+ * zero-filled when made, so no old memory shows through `value.buffer`; a value a caller keeps
+ * keeps at most one shared buffer alive. Copies never overlap, so writing to one changes no other.
+ */
+export class ByteArrayCopies {
+  private slab = new Uint8Array(0);
+  private used = 0;
+
+  copy(src: Uint8Array): Uint8Array {
+    const n = src.length;
+    if (n >= OWN_COPY_BYTES) return new Uint8Array(src);
+    if (n > this.slab.length - this.used) {
+      this.slab = new Uint8Array(BYTE_COPY_SLAB_BYTES);
+      this.used = 0;
+    }
+    const at = this.used;
+    this.slab.set(src, at);
+    this.used = at + n;
+    return this.slab.subarray(at, at + n);
+  }
+}
