@@ -151,6 +151,20 @@ export class JavaDataInput {
     return this.copies === undefined ? new Uint8Array(view) : this.copies.copy(view);
   }
 
+  /**
+   * The next n bytes as the string of their char codes if every one is below 0x80 (then past
+   * them), else undefined (and the position unchanged).
+   */
+  readAsciiChars(n: number): string | undefined {
+    this.need(n, 'characters');
+    const b = this.bytes;
+    const start = this.pos;
+    const end = start + n;
+    for (let i = start; i < end; i++) if (b[i]! >= 0x80) return undefined;
+    this.pos = end;
+    return latin1(b, start, end);
+  }
+
   skip(n: number): void {
     this.need(n, 'skip');
     this.pos += n;
@@ -167,11 +181,15 @@ export class JavaDataInput {
   }
 }
 
+function latin1(b: Uint8Array, start: number, end: number): string {
+  return Buffer.from(b.buffer, b.byteOffset + start, end - start).toString('latin1');
+}
+
 /** Decodes Java's modified UTF-8 (1-3 byte sequences only); undefined when malformed. */
 export function decodeModifiedUtf8(b: Uint8Array): string | undefined {
   let ascii = true;
   for (let i = 0; i < b.length; i++) if (b[i]! >= 0x80 || b[i] === 0) { ascii = false; break; }
-  if (ascii) return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
+  if (ascii) return latin1(b, 0, b.length);
   const units: number[] = [];
   let i = 0;
   while (i < b.length) {

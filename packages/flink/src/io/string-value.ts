@@ -12,6 +12,12 @@ export function readStringValue(input: JavaDataInput): string | null {
   const len = lenPlus1 - 1;
   // Every UTF-16 unit takes at least one byte: bound the length by what is left.
   if (len > input.remaining) input.fail(`string length ${len} exceeds the ${input.remaining} bytes left`, at);
+  // A unit below 0x80 is one byte of its own value: such strings (most keys) need no unit-by-unit decoding.
+  return input.readAsciiChars(len) ?? readStringUnits(input, len);
+}
+
+/** `len` UTF-16 units, each as 7-bit groups low first (the general path of readStringValue). */
+export function readStringUnits(input: JavaDataInput, len: number): string {
   const units = new Array<number>(len);
   for (let i = 0; i < len; i++) {
     const c = readVarChar(input, 3);
