@@ -1,0 +1,189 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { StorageNotFoundError } from '@flowstate/core';
+import {
+  BytePrimitiveArraySerializer,
+  encodeSnappyFramed,
+  FlinkSavepoint,
+  FlinkSnapshots,
+  JavaDataInput,
+  JavaDataOutput,
+  javaStringHash,
+  keyGroupForHash,
+  keyGroupRangeForOperator,
+  operatorIdFromUid,
+  readStringUnits,
+  readStringValue,
+  StreamResolver,
+  writeCanonicalKeyGroup,
+  writeFlinkMetadata,
+  writeKeyedHeader,
+  writeStringValue,
+  type SubtaskState,
+} from '../src/index.js';
+import { BYTE_COPY_SLAB_BYTES, ByteArrayCopies, OWN_COPY_BYTES } from '../src/io/byte-copies.js';
+import { prng } from './fixtures.js';
+import { withTempDir } from './own-savepoint.js';
+
+const MAX_PARALLELISM = 8;
+const PARALLELISM = 2;
+/** Value sizes around the copy thresholds: empty, small, the bench's 4080, and own-buffer sizes. */
+const SIZES = [0, 1, 17, 4080, OWN_COPY_BYTES - 1, OWN_COPY_BYTES, BYTE_COPY_SLAB_BYTES + 1];
+/** Java-serialized null (TC_NULL) for the CheckpointProperties of metadata V4+: reading needs none. */
+const NULL_PROPERTIES = new Uint8Array([0xac, 0xed, 0, 5, 0x70]);
+
+/** String keys (ASCII, NUL, 0x7f, non-ASCII, astral) -> byte[] values of SIZES, deterministic from a seed. */
+function entries(n: number): Map<string, Uint8Array> {
+  const rnd = prng(42);
+  const odd = ['', '\0', 'a\u007f', 'caf\u00e9', '\u20ac-key', 'k\u{1f600}'];
+  const out = new Map<string, Uint8Array>();
+  for (let i = 0; i < n; i++) {
+    const size = SIZES[i % SIZES.length]!;
+    const seed = Math.floor(rnd() * 256);
+    out.set(i < odd.length ? odd[i]! : `key-${i}`, Uint8Array.from({ length: size }, (_, j) => (seed + j * 31) & 0xff));
+  }
+  return out;
+}
+
+/** A canonical Flink savepoint (tag 7, one VALUE state of byte[] under String keys) of `data` in `dir`. */
+function writeSavepoint(dir: string, data: Map<string, Uint8Array>, compression: boolean): void {
+  const str = FlinkSnapshots.string();
+  const states = [{ name: 'blob', backendStateType: 'KEY_VALUE' as const, options: [['KEYED_STATE_TYPE', 'VALUE'] as const], serializers: [['NAMESPACE_SERIALIZER', FlinkSnapshots.voidNamespace()] as const, ['VALUE_SERIALIZER', FlinkSnapshots.bytes()] as const] }];
+  const subtasks: SubtaskState[] = [];
+  for (let i = 0; i < PARALLELISM; i++) {
+    const { start, end } = keyGroupRangeForOperator(MAX_PARALLELISM, PARALLELISM, i);
+    const out = new JavaDataOutput();
+    writeKeyedHeader(out, { version: 6, compression, keySerializer: str, states });
+    const offsets: number[] = [];
+    for (let kg = start; kg <= end; kg++) {
+      const records = [...data].filter(([k]) => keyGroupForHash(javaStringHash(k), MAX_PARALLELISM) === kg).map(([k, v]) => {
+        const key = new JavaDataOutput();
+        key.writeByte(kg);
+        str.serializer.serialize(k, key);
+        key.writeByte(0);
+        const value = new JavaDataOutput();
+        BytePrimitiveArraySerializer.serialize(v, value);
+        return { stateId: 0, key: key.toBytes(), value: value.toBytes() };
+      });
+      offsets.push(records.length === 0 ? 0 : out.length);
+      const block = new JavaDataOutput();
+      writeCanonicalKeyGroup(block, records);
+      out.writeBytes(compression ? encodeSnappyFramed(block.bytesView()) : block.bytesView());
+    }
+    const bytes = out.toBytes();
+    writeFileSync(join(dir, `keyed-${i}`), bytes);
+    const stream = { type: 'relative-file' as const, relativePath: `keyed-${i}`, size: bytes.length };
+    subtasks.push({ index: i, finished: false, managedOperatorState: null, rawOperatorState: null, managedKeyedState: { type: 'key-groups', tag: 7, startKeyGroup: start, offsets, stream }, rawKeyedState: null, inputChannelState: [], resultSubpartitionState: [] });
+  }
+  const op = { name: 'blobs', uid: 'blobs', operatorId: operatorIdFromUid('blobs'), parallelism: PARALLELISM, maxParallelism: MAX_PARALLELISM, coordinatorState: null, fullyFinished: false, subtasks };
+  writeFileSync(join(dir, '_metadata'), writeFlinkMetadata({ version: 6, checkpointId: 1n, masterStates: [], operators: [op], propertiesBytes: NULL_PROPERTIES }));
+}
+
+/** Every decoded record of `sp`, in stream order. */
+async function decodeAll(sp: FlinkSavepoint): Promise<Array<{ key: unknown; value: Uint8Array }>> {
+  const op = sp.operators[0]!;
+  const out: Array<{ key: unknown; value: Uint8Array }> = [];
+  for (const info of await sp.keyedStreams(op)) for (const e of sp.decodedRecords(info, op.maxParallelism)) out.push({ key: e.key, value: e.value as Uint8Array });
+  return out;
+}
+
+describe('Flink savepoint read path', () => {
+  for (const compression of [false, true]) {
+    it(`decodes byte[] values equal to the general path (a copy per value), never aliasing the stream (compression ${compression})`, async () => {
+      await withTempDir('read-path', async (dir) => {
+        const data = entries(30);
+        writeSavepoint(dir, data, compression);
+        const sp = await FlinkSavepoint.load(dir);
+        const decoded = await decodeAll(sp);
+        assert.equal(decoded.length, data.size);
+        // The general path: each raw record's value field read by the byte[] serializer without shared copies.
+        const general: Uint8Array[] = [];
+        for (const info of await sp.keyedStreams(sp.operators[0]!)) {
+          for (const r of sp.canonicalRecords(info)) general.push(BytePrimitiveArraySerializer.deserialize(new JavaDataInput(r.value, 'raw')));
+        }
+        assert.deepEqual(decoded.map((e) => Buffer.from(e.value)), general.map((v) => Buffer.from(v)));
+        for (const e of decoded) assert.deepEqual(Buffer.from(e.value), Buffer.from(data.get(e.key as string)!), `key ${JSON.stringify(e.key)}`);
+        // Writing to decoded values changes neither the other values nor what a later read of the same (cached) streams decodes.
+        for (let i = 0; i < decoded.length; i++) {
+          decoded[i]!.value.fill(0xa5);
+          const next = decoded[i + 1];
+          if (next !== undefined) assert.deepEqual(Buffer.from(next.value), Buffer.from(data.get(next.key as string)!));
+        }
+        const again = await decodeAll(sp);
+        for (const e of again) assert.deepEqual(Buffer.from(e.value), Buffer.from(data.get(e.key as string)!));
+      });
+    });
+  }
+
+  it('ByteArrayCopies: small copies share zero-filled buffers, large ones get their own', () => {
+    const copies = new ByteArrayCopies();
+    const a = copies.copy(Uint8Array.of(1, 2, 3));
+    const b = copies.copy(Uint8Array.of(4, 5));
+    assert.equal(a.buffer, b.buffer);
+    assert.deepEqual([a.byteOffset, b.byteOffset, a.buffer.byteLength], [0, 3, BYTE_COPY_SLAB_BYTES]);
+    // Nothing but the copies was written: the rest of the shared buffer is zero.
+    assert.ok(new Uint8Array(a.buffer, 5).every((x) => x === 0));
+    const big = copies.copy(new Uint8Array(OWN_COPY_BYTES).fill(9));
+    assert.notEqual(big.buffer, a.buffer);
+    assert.deepEqual([big.byteOffset, big.buffer.byteLength], [0, OWN_COPY_BYTES]);
+    // A copy that does not fit in what is left of the buffer starts a new one.
+    const fill = OWN_COPY_BYTES - 1;
+    const used = [a, b];
+    while (used.at(-1)!.buffer === a.buffer) used.push(copies.copy(new Uint8Array(fill).fill(used.length)));
+    const last = used.at(-1)!;
+    assert.deepEqual([last.byteOffset, used.at(-2)!.byteOffset + fill <= BYTE_COPY_SLAB_BYTES], [0, true]);
+    used.slice(2).forEach((c, i) => assert.ok(c.every((x) => x === i + 2)));
+  });
+
+  it('readStringValue equals the unit-by-unit path for ASCII, NUL, 0x7f/0x80 and non-ASCII strings', () => {
+    const rnd = prng(7);
+    const samples = ['', 'a', '\0', '\u007f', '\u0080', 'key-123', 'caf\u00e9', '\u20ac', 'x\u{1f600}y', 'a'.repeat(5000), 'b'.repeat(4096) + '\u00ff'];
+    for (let i = 0; i < 200; i++) samples.push(String.fromCharCode(...Array.from({ length: Math.floor(rnd() * 20) }, () => Math.floor(rnd() * (rnd() < 0.8 ? 0x80 : 0x10000)))));
+    for (const s of samples) {
+      const out = new JavaDataOutput();
+      writeStringValue(out, s);
+      out.writeByte(0x42);
+      const bytes = out.toBytes();
+      const fast = new JavaDataInput(bytes, 'fast');
+      const general = new JavaDataInput(bytes, 'general');
+      // Past the length prefix: what readStringValue read before choosing a path.
+      let lenPlus1 = 0;
+      for (let shift = 0; ; shift += 7) {
+        const b = general.readUnsignedByte();
+        lenPlus1 += (b & 0x7f) * 2 ** shift;
+        if (b < 0x80) break;
+      }
+      assert.equal(readStringValue(fast), s);
+      assert.equal(readStringUnits(general, lenPlus1 - 1), s);
+      assert.equal(fast.position, general.position, JSON.stringify(s.slice(0, 20)));
+      assert.equal(fast.readUnsignedByte(), 0x42);
+    }
+  });
+
+  it('keyedStreams keeps subtask order and reports the first failing subtask though streams are read concurrently', async () => {
+    await withTempDir('read-path', async (dir) => {
+      writeSavepoint(dir, entries(20), false);
+      const sp = await FlinkSavepoint.load(dir);
+      assert.deepEqual((await sp.keyedStreams(sp.operators[0]!)).map((i) => i.subtask), [0, 1]);
+      // Subtask 0's file gone, subtask 1's of another size: the error is subtask 0's, as a sequential read's would be.
+      rmSync(join(dir, 'keyed-0'));
+      writeFileSync(join(dir, 'keyed-1'), new Uint8Array(3));
+      const fresh = await FlinkSavepoint.load(dir);
+      await assert.rejects(fresh.keyedStreams(fresh.operators[0]!), (e) => e instanceof StorageNotFoundError && e.message.includes('keyed-0'));
+    });
+  });
+
+  it('StreamResolver reads a file once for handles resolved concurrently, and does not keep a failed read', async () => {
+    await withTempDir('read-path', async (dir) => {
+      const resolver = new StreamResolver(dir, join(dir, '_metadata'));
+      const h = { type: 'relative-file' as const, relativePath: 'f', size: 4 };
+      await assert.rejects(resolver.resolve(h), StorageNotFoundError);
+      writeFileSync(join(dir, 'f'), Uint8Array.of(1, 2, 3, 4));
+      const [a, b] = await Promise.all([resolver.resolve(h), resolver.resolve(h)]);
+      assert.equal(a.bytes, b.bytes);
+      assert.deepEqual([...a.bytes], [1, 2, 3, 4]);
+    });
+  });
+});
