@@ -120,18 +120,16 @@ export class FlinkSavepoint {
 
   /** Raw canonical records of one stream, key group by key group (opaque serializers included). */
   *canonicalRecords(info: KeyedStreamInfo): Generator<RawKeyedEntry> {
+    for (const [kg, block] of this.canonicalBlocks(info)) yield* keyGroupRecords(block, kg, info.header!);
+  }
+
+  /** The key-group blocks of a canonical stream. */
+  private canonicalBlocks(info: KeyedStreamInfo): [number, JavaDataInput][] {
     const { handle, stream, header } = info;
     if (info.format !== 'canonical' || handle.type !== 'key-groups' || stream === undefined || header === undefined) {
       throw new FlinkUnsupportedError(this.metadataFile, `subtask ${info.subtask}: ${info.format} keyed state has no canonical records`);
     }
-    for (const [kg, block] of blocks(handle, stream, header)) {
-      const input = header.compression ? decompressed(block, kg) : block;
-      yield* readCanonicalKeyGroup(input, kg, header.states.length);
-      if (!header.compression && block.remaining !== 0) {
-        // A block ends where the next begins: records beyond the end mark would be lost by Flink too.
-        block.fail(`key group ${kg}: ${block.remaining} bytes after the end-of-key-group mark`);
-      }
-    }
+    return blocks(handle, stream, header);
   }
 
   /** True when this stream's records can be read: canonical and heap-native always, RocksDB-native with a RocksDB binding. */
@@ -177,7 +175,11 @@ export class FlinkSavepoint {
   *decodedRecords(info: KeyedStreamInfo, maxParallelism: number, only?: ReadonlySet<string>): Generator<DecodedKeyedEntry> {
     if (info.format === 'canonical') {
       const dec = new KeyedEntryDecoder(info.header!, maxParallelism);
-      for (const e of this.canonicalRecords(info)) if (only === undefined || only.has(dec.stateName(e.stateId))) yield dec.decode(e, info.stream!.file);
+      const file = info.stream!.file;
+      // Block by block, not through canonicalRecords: one generator fewer to resume per record.
+      for (const [kg, block] of this.canonicalBlocks(info)) {
+        for (const e of keyGroupRecords(block, kg, info.header!)) if (only === undefined || only.has(dec.stateName(e.stateId))) yield dec.decode(e, file);
+      }
       return;
     }
     if (info.format !== 'heap-native' || info.handle.type !== 'key-groups') {
@@ -213,6 +215,13 @@ function blocks(h: KeyGroupsHandle, s: ResolvedStream, header: KeyedStreamHeader
     out.push([kg, new JavaDataInput(s.bytes, s.file, s.baseOffset, off, end)]);
   }
   return out.sort((a, b) => a[0] - b[0]);
+}
+
+/** The records of one canonical block (decompressed first if the stream is). */
+function keyGroupRecords(block: JavaDataInput, kg: number, header: KeyedStreamHeader): Generator<RawKeyedEntry> {
+  const input = header.compression ? decompressed(block, kg) : block;
+  // An uncompressed block ends where the next begins: records beyond its end mark would be lost by Flink too.
+  return readCanonicalKeyGroup(input, kg, header.states.length, !header.compression);
 }
 
 function decompressed(block: JavaDataInput, kg: number): JavaDataInput {

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { StorageNotFoundError } from '@flowstate/core';
+import { CorruptCheckpointError, StorageNotFoundError } from '@flowstate/core';
 import {
   BytePrimitiveArraySerializer,
   encodeSnappyFramed,
@@ -48,7 +48,7 @@ function entries(n: number): Map<string, Uint8Array> {
 }
 
 /** A canonical Flink savepoint (tag 7, one VALUE state of byte[] under String keys) of `data` in `dir`. */
-function writeSavepoint(dir: string, data: Map<string, Uint8Array>, compression: boolean): void {
+function writeSavepoint(dir: string, data: Map<string, Uint8Array>, compression: boolean, junkAfterBlocks = 0): void {
   const str = FlinkSnapshots.string();
   const states = [{ name: 'blob', backendStateType: 'KEY_VALUE' as const, options: [['KEYED_STATE_TYPE', 'VALUE'] as const], serializers: [['NAMESPACE_SERIALIZER', FlinkSnapshots.voidNamespace()] as const, ['VALUE_SERIALIZER', FlinkSnapshots.bytes()] as const] }];
   const subtasks: SubtaskState[] = [];
@@ -71,6 +71,7 @@ function writeSavepoint(dir: string, data: Map<string, Uint8Array>, compression:
       const block = new JavaDataOutput();
       writeCanonicalKeyGroup(block, records);
       out.writeBytes(compression ? encodeSnappyFramed(block.bytesView()) : block.bytesView());
+      if (records.length > 0) out.writeBytes(new Uint8Array(junkAfterBlocks));
     }
     const bytes = out.toBytes();
     writeFileSync(join(dir, `keyed-${i}`), bytes);
@@ -116,6 +117,17 @@ describe('Flink savepoint read path', () => {
       });
     });
   }
+
+  it('bytes between a block\'s end mark and the next block are corrupt, for raw and decoded records alike', async () => {
+    await withTempDir('read-path', async (dir) => {
+      writeSavepoint(dir, entries(20), false, 3);
+      const sp = await FlinkSavepoint.load(dir);
+      const [info] = await sp.keyedStreams(sp.operators[0]!);
+      const corrupt = (e: unknown): boolean => e instanceof CorruptCheckpointError && /3 bytes after the end-of-key-group mark/.test(e.message) && e.message.includes('keyed-0');
+      assert.throws(() => [...sp.canonicalRecords(info!)], corrupt);
+      assert.throws(() => [...sp.decodedRecords(info!, MAX_PARALLELISM)], corrupt);
+    });
+  });
 
   it('ByteArrayCopies: small copies share zero-filled buffers, large ones get their own', () => {
     const copies = new ByteArrayCopies();

@@ -181,8 +181,15 @@ export class JavaDataInput {
   }
 }
 
+/** Strings up to this length are built char by char (V8 keeps them flat); longer ones in one native step. */
+const SHORT_LATIN1 = 12;
+
 function latin1(b: Uint8Array, start: number, end: number): string {
-  return Buffer.from(b.buffer, b.byteOffset + start, end - start).toString('latin1');
+  if (end - start > SHORT_LATIN1) return Buffer.from(b.buffer, b.byteOffset + start, end - start).toString('latin1');
+  // Short keys are most strings read per record: a Buffer and a native call cost more than the loop.
+  let s = '';
+  for (let i = start; i < end; i++) s += String.fromCharCode(b[i]!);
+  return s;
 }
 
 /** Decodes Java's modified UTF-8 (1-3 byte sequences only); undefined when malformed. */

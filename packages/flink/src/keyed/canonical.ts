@@ -20,9 +20,10 @@ export interface RawKeyedEntry {
  * Walks one canonical key-group block (KeyGroupsSavepointStateHandle; FullSnapshotAsyncWriter):
  * u16 first state id, then length-prefixed key/value records; a record whose key carries the
  * meta-data bit is followed by the next state id or 0xFFFF. Records are walked even when their
- * serializers are opaque.
+ * serializers are opaque. `endsAtMark`: the input is exactly the block, so bytes after the
+ * end-of-key-group mark are corrupt (Flink would lose records there too).
  */
-export function* readCanonicalKeyGroup(input: JavaDataInput, keyGroup: number, numStates: number): Generator<RawKeyedEntry> {
+export function* readCanonicalKeyGroup(input: JavaDataInput, keyGroup: number, numStates: number, endsAtMark = false): Generator<RawKeyedEntry> {
   let stateId = input.readUnsignedShort();
   if (stateId >= numStates) input.fail(`key group ${keyGroup}: state id ${stateId} outside the ${numStates} states of the header`, input.position - 2);
   for (;;) {
@@ -39,7 +40,10 @@ export function* readCanonicalKeyGroup(input: JavaDataInput, keyGroup: number, n
     yield { keyGroup, stateId, key, value, offset };
     if (!last) continue;
     const next = input.readUnsignedShort();
-    if (next === END_OF_KEY_GROUP) return;
+    if (next === END_OF_KEY_GROUP) {
+      if (endsAtMark && input.remaining !== 0) input.fail(`key group ${keyGroup}: ${input.remaining} bytes after the end-of-key-group mark`);
+      return;
+    }
     if (next >= numStates) input.fail(`key group ${keyGroup}: state id ${next} outside the ${numStates} states of the header`, input.position - 2);
     stateId = next;
   }
