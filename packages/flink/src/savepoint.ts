@@ -170,7 +170,8 @@ export class FlinkSavepoint {
   /**
    * Decoded records of one canonical or heap-native stream. `only`: the states to decode (canonical
    * records of other states, e.g. ones with opaque values, are stepped over undecoded; heap-native
-   * key groups are not length-delimited, so there every state is decoded).
+   * key groups are not length-delimited, so there every state is decoded). Decoded byte[] are
+   * copies that may share a buffer with others (ByteArrayCopies): mind `byteOffset` with `buffer`.
    */
   *decodedRecords(info: KeyedStreamInfo, maxParallelism: number, only?: ReadonlySet<string>): Generator<DecodedKeyedEntry> {
     if (info.format === 'canonical') {
