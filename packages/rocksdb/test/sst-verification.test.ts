@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, readSync, renameSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import {
@@ -8,8 +8,13 @@ import {
   CorruptLocalStateError,
   crc32c,
   FlowstateError,
+  ForwardingFileSystem,
+  FsCheckpointStorage,
   KeyGroupRange,
+  MemoryFileSystem,
+  mulberry32,
   Serializers,
+  ValueStateDescriptor,
   VoidNamespace,
   type CheckpointStreamFactory,
   type KeyedStateBackend,
@@ -54,6 +59,37 @@ async function backendWithState(keys: number, verifySstsBeforeUpload = true): Pr
   for (let i = 0; i < keys; i++) {
     kb.setCurrentKey(`k${i}`);
     count.update(i);
+  }
+  assert.ok(kb instanceof RocksDBKeyedStateBackend);
+  return kb;
+}
+
+/** Flips one byte of `path` in place: the same file (inode), so a handle already open reads the change. */
+function flipByteInPlace(path: string, at: number): void {
+  const fd = openSync(path, 'r+');
+  try {
+    const b = Buffer.alloc(1);
+    readSync(fd, b, 0, 1, at);
+    b[0] = b[0]! ^ 0xff;
+    writeSync(fd, b, 0, 1, at);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** One SST of several MiB: `keys` random 1 KiB values (incompressible), one flush. */
+async function backendWithBlobs(keys: number): Promise<RocksDBKeyedStateBackend<string>> {
+  const kb = await new RocksDBStateBackend({ incrementalCheckpoints: true, localDirectory: tempDir('local') }).createKeyedStateBackend({
+    operatorIdentifier: 'op',
+    keySerializer: Serializers.string,
+    maxParallelism: 128,
+    keyGroupRange: new KeyGroupRange(0, 127),
+  });
+  const blob = kb.getPartitionedState(VoidNamespace, Serializers.voidNamespace, new ValueStateDescriptor<Uint8Array>('blob', Serializers.bytes));
+  const rand = mulberry32(0xb10b);
+  for (let i = 0; i < keys; i++) {
+    kb.setCurrentKey(`k${i}`);
+    blob.update(Uint8Array.from({ length: 1024 }, () => Math.floor(rand() * 256)));
   }
   assert.ok(kb instanceof RocksDBKeyedStateBackend);
   return kb;
@@ -107,28 +143,25 @@ describe('verifySstFile (native)', () => {
 });
 
 describe('RocksDB incremental checkpoints verify SSTs before upload', () => {
-  it('a file that changes after its verification fails the checkpoint: the upload CRC32C must be the verified one', async () => {
-    const root = tempDir('changed');
-    const storage = localCheckpointStorage(root);
-    const kb = await backendWithState(2000);
-    const loc = await storage.initializeLocationForCheckpoint(1);
-    // One state, one flush: exactly one SST. It is damaged when its upload stream opens, i.e.
-    // after it was verified and before its bytes are read for the upload.
+  it('copying storage: a file that changes after its verification fails the checkpoint: the upload CRC32C must be the verified one', async () => {
+    // A wrapper has no linkFrom: the SST is verified, then copied (streamed, 1 MiB at a time). It
+    // is damaged in place (same inode: the copy's open handle reads the damage) when the copy's
+    // first MiB reaches the storage, i.e. after its verification and before its last MiB is read.
     let damaged: string | undefined;
-    const factory: CheckpointStreamFactory = {
-      checkpointId: 1,
-      discardStateHandle: (h) => loc.streamFactory.discardStateHandle(h),
-      createCheckpointStateOutputStream: (scope) => {
-        if (scope === 'SHARED' && damaged === undefined) {
-          const ssts = localSsts(kb, 1);
-          assert.equal(ssts.length, 1, 'one SST to upload');
-          damaged = ssts[0]!;
-          flipByte(damaged, 8);
+    let kb: RocksDBKeyedStateBackend<string> | undefined;
+    class DamagingFileSystem extends ForwardingFileSystem {
+      override create(path: string) {
+        if (path.startsWith('shared/') && damaged === undefined) {
+          damaged = localSsts(kb!, 1)[0]!;
+          flipByteInPlace(damaged, statSync(damaged).size - 4096);
         }
-        return loc.streamFactory.createCheckpointStateOutputStream(scope);
-      },
-    };
-    const err = await kb.snapshot(1, 1, factory, CHECKPOINT).result.then(
+        return super.create(path);
+      }
+    }
+    const storage = new FsCheckpointStorage(new DamagingFileSystem(new MemoryFileSystem()));
+    kb = await backendWithBlobs(4000);
+    const loc = await storage.initializeLocationForCheckpoint(1);
+    const err = await kb.snapshot(1, 1, loc.streamFactory, CHECKPOINT).result.then(
       () => assert.fail('the checkpoint completed with a file that changed after verification'),
       (e: unknown) => e,
     );
@@ -138,6 +171,49 @@ describe('RocksDB incremental checkpoints verify SSTs before upload', () => {
     assert.ok(damaged !== undefined && err.message.includes(damaged.split('/').at(-1)!), err.message);
     const left = (await storage.fs.list('')).map((f) => f.path);
     assert.deepEqual(left, [], 'the failed checkpoint deleted what it uploaded');
+    kb.dispose();
+  });
+
+  it('linking storage: a file damaged before its link fails the checkpoint (verified through the new name), and the link is removed', async () => {
+    const storage = localCheckpointStorage(tempDir('linked-damaged'));
+    const kb = await backendWithState(2000);
+    const loc = await storage.initializeLocationForCheckpoint(1);
+    let damaged: string | undefined;
+    const factory: CheckpointStreamFactory = {
+      checkpointId: 1,
+      discardStateHandle: (h) => loc.streamFactory.discardStateHandle(h),
+      createCheckpointStateOutputStream: (scope) => {
+        if (scope === 'SHARED' && damaged === undefined) {
+          damaged = localSsts(kb, 1)[0]!;
+          flipByte(damaged, 8);
+        }
+        return loc.streamFactory.createCheckpointStateOutputStream(scope);
+      },
+    };
+    const err = await kb.snapshot(1, 1, factory, CHECKPOINT).result.then(
+      () => assert.fail('the checkpoint completed with a damaged SST'),
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof CorruptLocalStateError, String(err));
+    assert.equal(err.checkpointId, 1);
+    assert.match(err.message, /block checksum mismatch|[Cc]orrupt/);
+    assert.ok(damaged !== undefined && err.message.includes(damaged.split('/').at(-1)!), err.message);
+    assert.deepEqual((await storage.fs.list('')).map((f) => f.path), [], 'nothing left: the link was removed');
+    kb.dispose();
+  });
+
+  it("linking storage: an adopted SST's handle (size, CRC32C from the verification) is what the stored file holds", async () => {
+    const root = tempDir('linked');
+    const storage = localCheckpointStorage(root);
+    const kb = await backendWithState(2000);
+    const loc = await storage.initializeLocationForCheckpoint(1);
+    const h = (await kb.snapshot(1, 1, loc.streamFactory, CHECKPOINT).result).jobManagerOwnedSnapshot as IncrementalRocksDBStateHandle;
+    assert.ok(h.sharedFiles.length >= 1);
+    for (const f of h.sharedFiles) {
+      assert.equal(f.handle.type, 'file');
+      const stored = readFileSync(join(root, ...(f.handle as { path: string }).path.split('/')));
+      assert.deepEqual({ size: f.handle.size, checksum: f.handle.checksum }, { size: stored.length, checksum: crc32c(stored) }, f.name);
+    }
     kb.dispose();
   });
 });

@@ -11,6 +11,7 @@ import {
   type FileStatus,
   type FileSystem,
   type FileWriter,
+  type LinkFromOptions,
   type ReadRange,
 } from '@flowstate/core/storage';
 
@@ -37,6 +38,11 @@ export interface LocalFileSystemOptions {
    * close). For tests that inject faults or observe the order of renames and fsyncs.
    */
   readonly fsyncDirectory?: (dir: string) => Promise<void>;
+  /**
+   * How linkFrom makes a local file's data durable before it links it (default: open, fdatasync,
+   * close). For tests that observe which files are synced, and when.
+   */
+  readonly datasyncFile?: (path: string) => Promise<void>;
 }
 
 /**
@@ -52,6 +58,7 @@ export class LocalFileSystem extends TemporaryNameListing implements FileSystem 
     super();
     this.root = resolve(root);
     this.directorySyncs = new DirectorySyncs(options.fsyncDirectory);
+    this.datasyncFile = options.datasyncFile ?? datasyncFile;
   }
 
   get displayRoot(): string {
@@ -61,6 +68,7 @@ export class LocalFileSystem extends TemporaryNameListing implements FileSystem 
   /** Directories this file system created or found existing (see openTemp). */
   private readonly createdDirs = new Set<string>();
   private readonly directorySyncs: DirectorySyncs;
+  private readonly datasyncFile: (path: string) => Promise<void>;
   private realRootPromise: Promise<string> | undefined;
 
   /**
@@ -194,33 +202,30 @@ export class LocalFileSystem extends TemporaryNameListing implements FileSystem 
 
   /**
    * A hard link to a local file, committed like a created file: the file's data is made durable
-   * first (fdatasync; RocksDB already synced its SSTs, so this finds nothing to write), then the
-   * link appears atomically under its final name (complete bytes, never a partial file), then
-   * its directory is fsynced (group commit): once this resolves the file survives a crash.
+   * first (fdatasync, unless the caller says it is already: `sourceSynced`), then the link
+   * appears atomically under its final name (complete bytes, never a partial file), then its
+   * directory is fsynced (group commit): once this resolves the file survives a crash.
+   * `whileSyncing` (see LinkFromOptions) runs alongside that directory fsync.
    * False, and nothing changed, when the file is on another device or the file system has no
    * hard links: the caller copies.
    */
-  async linkFrom(localPath: string, path: string): Promise<boolean> {
+  async linkFrom(localPath: string, path: string, options: LinkFromOptions = {}): Promise<boolean> {
     if (confinePath(path) === '') throw new StorageError(path, 'cannot create a file at the root');
     const target = await this.resolvePath(path, true);
     const dir = dirname(target);
     try {
-      const fh = await fsp.open(localPath, 'r');
-      try {
-        await fh.datasync();
-      } finally {
-        await fh.close();
-      }
+      if (options.sourceSynced !== true) await this.datasyncFile(localPath);
       await this.inDirectory(path, dir, () => fsp.link(localPath, target));
     } catch (e) {
       if (LINK_UNSUPPORTED.has((e as NodeJS.ErrnoException)?.code ?? '')) return false;
       this.wrap(path, 'link', e);
     }
-    try {
-      await this.directorySyncs.sync(dir);
-    } catch (e) {
+    const [synced, checked] = await Promise.allSettled([this.directorySyncs.sync(dir), options.whileSyncing?.(target)]);
+    if (synced.status === 'rejected' || checked.status === 'rejected') {
       await fsp.rm(target, { force: true }).catch(() => {});
-      this.wrap(path, 'link', e);
+      // The caller's failure as it was thrown (e.g. a damaged file named by the caller); else the fsync's.
+      if (checked.status === 'rejected') throw checked.reason;
+      this.wrap(path, 'link', (synced as PromiseRejectedResult).reason);
     }
     // A regular file this file system just put there, inside a checked directory.
     this.remember(target);
@@ -406,6 +411,15 @@ async function readRange(fh: FileHandle, range: ReadRange, short: () => Promise<
     got += bytesRead;
   }
   return buf;
+}
+
+async function datasyncFile(path: string): Promise<void> {
+  const fh = await fsp.open(path, 'r');
+  try {
+    await fh.datasync();
+  } finally {
+    await fh.close();
+  }
 }
 
 async function fsyncDirectory(dir: string): Promise<void> {

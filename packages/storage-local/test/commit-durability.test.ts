@@ -226,6 +226,64 @@ describe('LocalFileSystem.linkFrom (hard links instead of copies)', () => {
     }
   });
 
+  it("syncs the local file's data before the link exists, unless the caller says it is synced (sourceSynced)", async () => {
+    const root = freshRoot();
+    const local = join(freshRoot(), '000043.sst');
+    writeFileSync(local, 'sst');
+    const synced: Array<{ path: string; linkedYet: boolean }> = [];
+    const fs = new LocalFileSystem(root, { datasyncFile: async (p) => void synced.push({ path: p, linkedYet: existsSync(join(root, 'shared', 'a')) }) });
+    assert.equal(await fs.linkFrom(local, 'shared/a'), true);
+    assert.deepEqual(synced, [{ path: local, linkedYet: false }], 'synced once, before the name appeared');
+    assert.equal(await fs.linkFrom(local, 'shared/b', { sourceSynced: true }), true);
+    assert.equal(synced.length, 1, 'a source the caller made durable is not synced again');
+    assert.equal(statSync(join(root, 'shared', 'b')).ino, statSync(local).ino);
+  });
+
+  it('whileSyncing runs once the link exists, alongside the directory fsync; its failure removes the link and rejects with its own error', async () => {
+    const root = freshRoot();
+    const local = join(freshRoot(), '000044.sst');
+    writeFileSync(local, 'sst bytes');
+    const { calls, fsync } = manualFsync();
+    const fs = new LocalFileSystem(root, { fsyncDirectory: fsync });
+    const seen: Array<{ path: string; exists: boolean; fsyncsPending: number }> = [];
+    const linked = settledFlag(
+      fs.linkFrom(local, 'shared/a', { whileSyncing: async (p) => void seen.push({ path: p, exists: existsSync(p), fsyncsPending: calls.length }) }).then(() => {}),
+    );
+    while (calls.length === 0) await tick();
+    await tick();
+    assert.deepEqual(seen, [{ path: join(root, 'shared', 'a'), exists: true, fsyncsPending: 1 }], 'ran through the new name while the fsync was still running');
+    assert.equal(linked.done, false, 'not resolved before the directory fsync');
+    calls[0]!.resolve();
+    while (!linked.done) await tick();
+    assert.equal(linked.error, undefined);
+
+    const damaged = new Error('damaged: block checksum mismatch');
+    const failing = fs.linkFrom(local, 'shared/b', { whileSyncing: () => Promise.reject(damaged) });
+    while (calls.length < 2) await tick();
+    calls[1]!.resolve();
+    await assert.rejects(failing, (e: unknown) => e === damaged);
+    assert.equal(existsSync(join(root, 'shared', 'b')), false, 'the link is removed');
+  });
+
+  it("an adopting stream's handle from the caller's checksum (read through the new name) equals the one read back", async () => {
+    const root = freshRoot();
+    const local = join(freshRoot(), 'g.sst');
+    const bytes = new Uint8Array((1 << 20) + 5).map((_, i) => (i * 13) & 0xff);
+    writeFileSync(local, bytes);
+    const fs = new LocalFileSystem(root);
+    const readBack = await new FsCheckpointStateOutputStream(fs, 'shared/r').adoptLocalFile(local);
+    const paths: string[] = [];
+    const checksum = async (p: string) => {
+      paths.push(p);
+      const b = readFileSync(p);
+      return { size: b.length, checksum: crc32c(b) };
+    };
+    const given = await new FsCheckpointStateOutputStream(fs, 'shared/c').adoptLocalFile(local, { checksum });
+    assert.deepEqual(paths, [join(root, 'shared', 'c')], 'the checksum read the new name');
+    assert.deepEqual(given, { ...readBack, path: 'shared/c' });
+    assert.deepEqual(readBack, { type: 'file', path: 'shared/r', size: bytes.length, checksum: crc32c(bytes) });
+  });
+
   it('a checkpoint stream adopts a local file with the CRC32C read back through the new name; without linkFrom, or after a write, it declines', async () => {
     const root = freshRoot();
     const local = join(freshRoot(), 'f.sst');

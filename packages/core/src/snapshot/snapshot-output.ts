@@ -1,5 +1,5 @@
 import type { StreamStateHandle } from '../storage/handles.js';
-import type { CheckpointedStateScope, CheckpointStateOutputStream, CheckpointStreamFactory } from '../storage/spi.js';
+import type { AdoptLocalFileOptions, CheckpointedStateScope, CheckpointStateOutputStream, CheckpointStreamFactory } from '../storage/spi.js';
 
 /**
  * The output stream of a snapshot's asynchronous part, honouring the SPI's cancellation promise:
@@ -40,10 +40,10 @@ export class SnapshotOutputStream implements CheckpointStateOutputStream {
   }
 
   /** Forwarded when the storage's stream can adopt local files; a handle it returns is discarded like a closed stream's. */
-  async adoptLocalFile(localPath: string): Promise<StreamStateHandle | null> {
+  async adoptLocalFile(localPath: string, options?: AdoptLocalFileOptions): Promise<StreamStateHandle | null> {
     this.checkCancelled();
     if (this.inner.adoptLocalFile === undefined) return null;
-    const handle = await this.inner.adoptLocalFile(localPath);
+    const handle = await this.inner.adoptLocalFile(localPath, options);
     if (handle !== null) this.closedHandle = handle;
     this.checkCancelled();
     return handle;

@@ -2,7 +2,7 @@ import { crc32c, crc32cCombine } from '../checksum.js';
 import { IllegalStateUsageError } from '../errors.js';
 import { readBackChecksum, type FileSystem, type FileWriter } from './file-system.js';
 import type { StreamStateHandle } from './handles.js';
-import type { CheckpointStateOutputStream } from './spi.js';
+import type { AdoptLocalFileOptions, CheckpointStateOutputStream, FileChecksum } from './spi.js';
 
 /** Default bytes a stream buffers before it writes to its file system. */
 export const DEFAULT_WRITE_BUFFER_BYTES = 1 << 20;
@@ -107,12 +107,18 @@ export class FsCheckpointStateOutputStream implements CheckpointStateOutputStrea
    * Links the local file in (FileSystem.linkFrom) when the file system can and nothing was
    * written yet, then takes the size and CRC32C of what the new name holds, read back through
    * it: a file changed before the link shows in the checksum, like bytes changed before a copy.
+   * A caller's `checksum` reads the new name instead of the read-back, while the link is made
+   * durable (it reads the file anyway: one read instead of two, and no wait for the fsync).
    */
-  async adoptLocalFile(localPath: string): Promise<StreamStateHandle | null> {
+  async adoptLocalFile(localPath: string, options: AdoptLocalFileOptions = {}): Promise<StreamStateHandle | null> {
     if (this.closed) throw new IllegalStateUsageError(undefined, `adopt into closed checkpoint stream '${this.path}'`);
     if (this.fs.linkFrom === undefined || this.pos > 0 || this.writer !== undefined) return null;
-    if (!(await this.fs.linkFrom(localPath, this.path))) return null;
+    const checksum = options.checksum;
+    let sum: FileChecksum | undefined;
+    const whileSyncing = checksum === undefined ? undefined : async (linkedPath: string) => void (sum = await checksum(linkedPath));
+    if (!(await this.fs.linkFrom(localPath, this.path, { sourceSynced: options.sourceSynced === true, ...(whileSyncing === undefined ? {} : { whileSyncing }) }))) return null;
     this.closed = true;
+    if (sum !== undefined) return { type: 'file', path: this.path, size: sum.size, checksum: sum.checksum };
     try {
       const st = await this.fs.stat(this.path);
       if (st === null) throw new IllegalStateUsageError(undefined, `linked file '${this.path}' vanished`);

@@ -52,7 +52,7 @@ export interface FileSystem {
    * nobody modifies any more (RocksDB's SSTs): both names share the bytes. Resolves false when
    * this file system cannot (another device, no hard links): the caller copies instead.
    */
-  linkFrom?(localPath: string, path: string): Promise<boolean>;
+  linkFrom?(localPath: string, path: string, options?: LinkFromOptions): Promise<boolean>;
   /**
    * Optional, the other way: makes the committed file at `path` appear at the absolute local path
    * `localPath` (which must not exist) without copying its bytes (a hard link). Only for readers
@@ -65,6 +65,22 @@ export interface FileSystem {
    * which `list` hides. Garbage collection deletes them with `deleteMany`.
    */
   listIncomplete?(dir: string): Promise<FileStatus[]>;
+}
+
+export interface LinkFromOptions {
+  /**
+   * The caller knows the local file's bytes are durable already (RocksDB fsyncs every SST it
+   * writes before the SST becomes part of the database): the file system skips its own data sync
+   * before the link. The link itself is made durable as always.
+   */
+  readonly sourceSynced?: boolean;
+  /**
+   * Runs once the link exists, with the new name's absolute local path, at the same time as the
+   * link is made durable (e.g. to checksum the bytes the new name holds): linkFrom resolves when
+   * both are done; if either fails it removes the link and rejects, with this function's error
+   * as it was thrown.
+   */
+  readonly whileSyncing?: (linkedPath: string) => Promise<void>;
 }
 
 /**

@@ -21,9 +21,28 @@ export interface CheckpointStateOutputStream {
    * handle carries the size and CRC32C of the bytes behind the new name. null when the storage
    * cannot (the stream stays open and unused: write the bytes instead).
    */
-  adoptLocalFile?(localPath: string): Promise<StreamStateHandle | null>;
+  adoptLocalFile?(localPath: string, options?: AdoptLocalFileOptions): Promise<StreamStateHandle | null>;
   /** Discards everything written; idempotent. */
   abort(): Promise<void>;
+}
+
+/** Size and CRC32C of a file's bytes, as a stream handle carries them. */
+export interface FileChecksum {
+  readonly size: number;
+  readonly checksum: number;
+}
+
+export interface AdoptLocalFileOptions {
+  /**
+   * Reads the adopted bytes through `linkedPath` (the new name, an absolute local path) and
+   * returns their size and CRC32C, instead of the stream reading them back itself: for a caller
+   * that reads the file anyway (RocksDB verifies an SST's block checksums). Called once the link
+   * exists, while it is made durable (FileSystem.linkFrom's `whileSyncing`); a rejection fails
+   * the adoption with that error, and nothing stays behind.
+   */
+  readonly checksum?: (linkedPath: string) => Promise<FileChecksum>;
+  /** The local file's bytes are durable already (FileSystem.linkFrom's `sourceSynced`). */
+  readonly sourceSynced?: boolean;
 }
 
 /** Creates state output streams for one checkpoint (Flink's CheckpointStreamFactory). */

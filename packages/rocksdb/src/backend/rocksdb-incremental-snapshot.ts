@@ -1,8 +1,9 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream, rmSync } from 'node:fs';
-import { open, readdir, readFile, rm, rmdir, stat, unlink } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
+  assert,
   byteStreamStateHandle,
   KvPriorityQueues,
   kvSnapshotEncoder,
@@ -11,6 +12,8 @@ import {
   type QueueSnapshotWriter,
   type CheckpointedStateScope,
   type CheckpointOptions,
+  type CheckpointStateOutputStream,
+  type FileChecksum,
   type KeyedStateHandle,
   type SnapshotContext,
   type SnapshotResources,
@@ -19,8 +22,10 @@ import {
   type StreamStateHandle,
 } from '@flowstate/core';
 import { ROCKSDB_NATIVE_FORMAT_VERSION, type IncrementalRocksDBStateHandle, type RocksDBFileHandle, type RocksDBSharedFileHandle } from './handles.js';
+import { readLocalCheckpointFiles, removeCheckpointDirectory, RocksDbSyncedSsts, type LocalCheckpointFiles } from './local-checkpoint-files.js';
 import type { RocksSnapshotSource } from './rocksdb-snapshot.js';
 import { checkUploadIsVerified, verifySstBeforeUpload } from './sst-verification.js';
+import type { SstFileVerification } from '../native.js';
 import { UploadLimiter } from './upload-limiter.js';
 
 /** Files of one incremental checkpoint uploaded at the same time. */
@@ -54,8 +59,10 @@ interface RocksNativeSnapshotResources extends SnapshotResources {
   readonly isCheckpoint: boolean;
   /** Set when the asynchronous part told the reuse tracker which files the snapshot references. */
   finished: boolean;
-  /** The checkpoint directory's files, once the asynchronous part listed them. */
-  files?: readonly string[];
+  /** The checkpoint directory's files, and the bytes of its small private files (read synchronously). */
+  readonly files: LocalCheckpointFiles;
+  /** SSTs RocksDB fsynced itself: their upload needs no data sync of its own. */
+  readonly synced: ReadonlySet<string>;
 }
 
 /** An uploaded file of the checkpoint directory, by kind. */
@@ -71,6 +78,8 @@ type Upload = { readonly shared: RocksDBSharedFileHandle; readonly uploaded: num
  * private files. Each SST's block checksums are verified before its upload (sst-verification.ts).
  */
 export class RocksNativeSnapshotStrategy implements SnapshotStrategy<KeyedStateHandle, RocksNativeSnapshotResources> {
+  private readonly syncedSsts = new RocksDbSyncedSsts();
+
   constructor(private readonly source: RocksSnapshotSource) {}
 
   syncPrepareResources(checkpointId: number, options: CheckpointOptions): RocksNativeSnapshotResources | null {
@@ -82,14 +91,19 @@ export class RocksNativeSnapshotStrategy implements SnapshotStrategy<KeyedStateH
     if (states.length === 0 && kvQueues.length === 0 && heapQueues.length === 0) return null;
     const { header } = kvSnapshotEncoder(source, states, kvQueues);
     const dir = join(source.instanceDir, `chk-${checkpointId}-${randomUUID().slice(0, 8)}`);
+    let files: LocalCheckpointFiles;
     try {
       source.db.createCheckpoint(dir);
+      files = readLocalCheckpointFiles(dir, INLINE_FILE_MAX_BYTES);
     } catch (e) {
       rmSync(dir, { recursive: true, force: true });
       throw e;
     }
+    const live = source.db.getLiveFilesMetaData({ uniqueIds: true }).map((f) => ({ name: f.name.replace(/^\//, ''), uniqueId: f.uniqueId }));
     const contentIds = new Map<string, string>();
-    for (const f of source.db.getLiveFilesMetaData({ uniqueIds: true })) if (f.uniqueId !== undefined) contentIds.set(f.name.replace(/^\//, ''), `sst-id:${f.uniqueId}`);
+    for (const f of live) if (f.uniqueId !== undefined) contentIds.set(f.name, `sst-id:${f.uniqueId}`);
+    this.syncedSsts.observe(source.db, live.map((f) => f.name));
+    const synced = new Set(files.names.filter((n) => this.syncedSsts.isSynced(n)));
     const isCheckpoint = options.checkpointType === 'CHECKPOINT';
     const reusable = isCheckpoint ? source.sharedFiles.reusableFor(checkpointId) : new Map<string, RocksDBSharedFileHandle>();
     const resources: RocksNativeSnapshotResources = {
@@ -101,11 +115,13 @@ export class RocksNativeSnapshotStrategy implements SnapshotStrategy<KeyedStateH
       reusable,
       isCheckpoint,
       finished: false,
+      files,
+      synced,
       release: () => {
         // The local checkpoint directory is only needed until its files are uploaded. Removed in
         // the background: a synchronous rm (a dozen unlinks) delayed every checkpoint's result and
         // blocked the event loop. A failure leaves files that dispose() removes with instanceDir.
-        removeCheckpointDirectory(dir, resources.files).catch(() => {});
+        removeCheckpointDirectory(dir, files.names).catch(() => {});
         // A checkpoint that can never complete no longer holds back what later ones reuse.
         if (isCheckpoint && !resources.finished) source.sharedFiles.checkpointAborted(checkpointId);
       },
@@ -114,12 +130,7 @@ export class RocksNativeSnapshotStrategy implements SnapshotStrategy<KeyedStateH
   }
 
   async asyncSnapshot(resources: RocksNativeSnapshotResources, context: SnapshotContext): Promise<SnapshotResult<KeyedStateHandle>> {
-    // One getdents, no stat per entry: the directory entry's type says what is a file.
-    const names = (await readdir(resources.dir, { withFileTypes: true }))
-      .filter((e) => e.isFile())
-      .map((e) => e.name)
-      .sort();
-    resources.files = names;
+    const names = resources.files.names;
     // Everything starts at once, SST uploads limited to UPLOAD_CONCURRENCY: the small files
     // (MANIFEST, CURRENT, OPTIONS, the meta file) no longer wait for a free slot or for each other,
     // and each upload ends in fsyncs whose latency would otherwise add up on every checkpoint.
@@ -153,53 +164,62 @@ export class RocksNativeSnapshotStrategy implements SnapshotStrategy<KeyedStateH
   private async uploadOne(r: RocksNativeSnapshotResources, name: string, context: SnapshotContext, limiter: UploadLimiter): Promise<Upload> {
     const path = join(r.dir, name);
     if (!name.endsWith('.sst')) {
-      const handle = await uploadOrInlineFile(path, context);
+      const small = r.files.small.get(name);
       // Inline bytes are in the metadata: this checkpoint stores them, like an uploaded file.
+      const handle = small !== undefined ? byteStreamStateHandle(randomUUID(), small) : await uploadFile(path, 'EXCLUSIVE', context);
       return { private: { name, handle }, uploaded: handle.size };
     }
     const contentId = r.contentIds.get(name) ?? (await sha256File(path));
     const reuse = r.reusable.get(contentId);
     if (reuse !== undefined) return { shared: { name, contentId, handle: reuse.handle, reused: true }, uploaded: 0 };
     return await limiter.run(async () => {
-      const verified = await verifySstBeforeUpload(path, name, r.checkpointId, this.source.verifySstsBeforeUpload);
-      const handle = await uploadFile(path, r.isCheckpoint ? 'SHARED' : 'EXCLUSIVE', context);
-      checkUploadIsVerified(handle, verified, name, r.checkpointId);
+      const handle = await uploadSst(path, name, r, this.source.verifySstsBeforeUpload, context);
       return { shared: { name, contentId, handle }, uploaded: handle.size };
     });
   }
 }
 
 /**
- * Removes a local checkpoint directory: one unlink per known file and an rmdir (no lstat per
- * entry as a recursive rm does); a recursive rm when the files are unknown or something else is there.
+ * Uploads a new SST, verified (sst-verification.ts) unless verification is off. Adopted (hard-
+ * linked) where the storage can: the verification then reads the file through its new name once
+ * the link exists, while the link is made durable, and its CRC32C is the handle's: the uploaded
+ * bytes are the verified ones, read once (the stream's own read-back is skipped). Copied
+ * otherwise: verified first, and the copy's CRC32C must be the verified one.
  */
-async function removeCheckpointDirectory(dir: string, files: readonly string[] | undefined): Promise<void> {
-  if (files !== undefined) {
-    try {
-      await Promise.all(files.map((f) => unlink(join(dir, f))));
-      await rmdir(dir);
-      return;
-    } catch {
-      // fall through
-    }
-  }
-  await rm(dir, { recursive: true, force: true });
+async function uploadSst(path: string, name: string, r: RocksNativeSnapshotResources, verify: boolean, context: SnapshotContext): Promise<StreamStateHandle> {
+  const out = context.openStream(r.isCheckpoint ? 'SHARED' : 'EXCLUSIVE');
+  const checksum = verify ? async (linkedPath: string) => toChecksum(await verifySstBeforeUpload(linkedPath, name, r.checkpointId, true)) : undefined;
+  const adopted = (await out.adoptLocalFile?.(path, { sourceSynced: r.synced.has(name), ...(checksum === undefined ? {} : { checksum }) })) ?? null;
+  if (adopted !== null) return adopted;
+  const verified = await verifySstBeforeUpload(path, name, r.checkpointId, verify);
+  const handle = await copyFile(path, out);
+  checkUploadIsVerified(handle, verified, name, r.checkpointId);
+  return handle;
+}
+
+function toChecksum(v: SstFileVerification | undefined): FileChecksum {
+  assert(v !== undefined, 'verification ran');
+  return { size: v.size, checksum: v.crc32c };
 }
 
 /** Files up to this size are read in one call (MANIFEST, CURRENT, OPTIONS, small SSTs); larger ones are streamed. */
 const READ_WHOLE_MAX_BYTES = 1 << 20;
 
 /**
- * Uploads a file of the local checkpoint directory. Where the checkpoint storage can adopt a
- * local file (a hard link on the same local disk, see CheckpointStateOutputStream.adoptLocalFile)
- * its bytes are not copied: the files of a RocksDB checkpoint directory are never modified
- * (SSTs and OPTIONS are links to RocksDB's immutable files, MANIFEST and CURRENT copies made for
- * this checkpoint), and the adopted handle's CRC32C is read back through the new name.
+ * Uploads a private file of the local checkpoint directory over the inline limit. Where the
+ * checkpoint storage can adopt a local file (a hard link on the same local disk, see
+ * CheckpointStateOutputStream.adoptLocalFile) its bytes are not copied: the files of a RocksDB
+ * checkpoint directory are never modified (SSTs and OPTIONS are links to RocksDB's immutable
+ * files, MANIFEST and CURRENT copies made for this checkpoint), and the adopted handle's CRC32C
+ * is read back through the new name.
  */
 async function uploadFile(path: string, scope: CheckpointedStateScope, context: SnapshotContext): Promise<StreamStateHandle> {
   const out = context.openStream(scope);
-  const adopted = (await out.adoptLocalFile?.(path)) ?? null;
-  if (adopted !== null) return adopted;
+  return (await out.adoptLocalFile?.(path)) ?? (await copyFile(path, out));
+}
+
+/** Writes the local file's bytes to `out` and closes it. */
+async function copyFile(path: string, out: CheckpointStateOutputStream): Promise<StreamStateHandle> {
   const fh = await open(path, 'r');
   try {
     const { size } = await fh.stat();
@@ -210,15 +230,6 @@ async function uploadFile(path: string, scope: CheckpointedStateScope, context: 
     await fh.close();
   }
   return await out.closeAndGetHandle();
-}
-
-/** A private file: inline up to INLINE_FILE_MAX_BYTES, else uploaded. */
-async function uploadOrInlineFile(path: string, context: SnapshotContext): Promise<StreamStateHandle> {
-  // A large file goes to uploadFile without being opened here (it opens or links it itself).
-  if ((await stat(path)).size > INLINE_FILE_MAX_BYTES) return await uploadFile(path, 'EXCLUSIVE', context);
-  const bytes = await readFile(path);
-  // Read whole, then decided: a file that grew since its stat is uploaded, never inlined beyond the limit.
-  return bytes.length <= INLINE_FILE_MAX_BYTES ? byteStreamStateHandle(randomUUID(), new Uint8Array(bytes)) : await uploadFile(path, 'EXCLUSIVE', context);
 }
 
 /** The meta file's bytes: inline up to INLINE_FILE_MAX_BYTES, else uploaded. */

@@ -1,0 +1,74 @@
+import { strict as assert } from 'node:assert';
+import { basename } from 'node:path';
+import { describe, it } from 'node:test';
+import { CHECKPOINT, FsCheckpointStorage, KeyGroupRange, Serializers, VoidNamespace, type KeyedStateBackend, type KeyedStateHandle } from '@flowstate/core';
+import { LocalFileSystem } from '@flowstate/storage-local';
+import { isIncrementalRocksDBStateHandle, RocksDBStateBackend } from '@flowstate/rocksdb';
+import { RocksDbSyncedSsts } from '../src/backend/local-checkpoint-files.js';
+import { COUNT, tempDirs } from './temp-dirs.js';
+
+const tempDir = tempDirs();
+
+async function backend(storage: FsCheckpointStorage, restore: KeyedStateHandle[] = []): Promise<KeyedStateBackend<string>> {
+  return new RocksDBStateBackend({ incrementalCheckpoints: true, localDirectory: tempDir('local') }).createKeyedStateBackend({
+    operatorIdentifier: 'op',
+    keySerializer: Serializers.string,
+    maxParallelism: 128,
+    keyGroupRange: new KeyGroupRange(0, 127),
+    restoreState: restore,
+    stateHandleReader: storage,
+  });
+}
+
+function write(kb: KeyedStateBackend<string>, from: number, to: number): void {
+  const count = kb.getPartitionedState(VoidNamespace, Serializers.voidNamespace, COUNT);
+  for (let i = from; i < to; i++) {
+    kb.setCurrentKey(`k${i}`);
+    count.update(i);
+  }
+}
+
+describe('RocksDbSyncedSsts', () => {
+  it('SSTs live when a database is first seen are not known to be synced; later ones are; a new database starts over', () => {
+    const synced = new RocksDbSyncedSsts();
+    const db = {};
+    assert.equal(synced.isSynced('000007.sst'), false, 'nothing seen yet');
+    synced.observe(db, ['000007.sst', '000009.sst']);
+    synced.observe(db, ['000007.sst', '000009.sst', '000012.sst']);
+    assert.deepEqual(['000007.sst', '000009.sst', '000012.sst'].map((n) => synced.isSynced(n)), [false, false, true]);
+    synced.observe({}, ['000012.sst']);
+    assert.equal(synced.isSynced('000012.sst'), false, 'another database: its files at first sight are unknown again');
+  });
+});
+
+describe('RocksDB incremental checkpoints on linking storage: which SSTs the storage syncs before linking', () => {
+  it("the first checkpoint's and a restored backend's SSTs are synced by the storage; SSTs RocksDB wrote (and synced) since are not synced again", async () => {
+    const datasynced: string[] = [];
+    const storage = new FsCheckpointStorage(new LocalFileSystem(tempDir('storage'), { datasyncFile: async (p) => void datasynced.push(basename(p)) }));
+    const checkpoint = async (kb: KeyedStateBackend<string>, id: number) => {
+      datasynced.length = 0;
+      const loc = await storage.initializeLocationForCheckpoint(id);
+      const h = (await kb.snapshot(id, id, loc.streamFactory, CHECKPOINT).result).jobManagerOwnedSnapshot!;
+      assert.ok(isIncrementalRocksDBStateHandle(h));
+      kb.notifyCheckpointComplete(id);
+      return { h, uploaded: h.sharedFiles.filter((f) => f.reused !== true).map((f) => f.name).sort(), synced: [...datasynced].sort() };
+    };
+    const kb = await backend(storage);
+    write(kb, 0, 500);
+    const first = await checkpoint(kb, 1);
+    assert.ok(first.uploaded.length >= 1);
+    assert.deepEqual(first.synced, first.uploaded, 'the first checkpoint: every SST live at that time is synced (not known to be RocksDB-synced)');
+    write(kb, 500, 1000);
+    const second = await checkpoint(kb, 2);
+    assert.ok(second.uploaded.length >= 1, 'the second checkpoint uploads the new SST');
+    assert.deepEqual(second.synced, [], 'written by RocksDB since: fsynced by RocksDB, not again');
+    kb.dispose();
+
+    // A native restore downloads the SSTs without syncing them: its first checkpoint uploads (links) them, synced.
+    const restored = await backend(storage, [second.h]);
+    const third = await checkpoint(restored, 3);
+    assert.ok(third.uploaded.length >= 2, 'nothing to reuse after a restore: every SST is uploaded');
+    assert.deepEqual(third.synced, third.uploaded, 'the downloaded SSTs are synced before they are linked');
+    restored.dispose();
+  });
+});
