@@ -9,8 +9,8 @@ import { COUNT, tempDirs } from './temp-dirs.js';
 
 const tempDir = tempDirs();
 
-async function backend(storage: FsCheckpointStorage, restore: KeyedStateHandle[] = []): Promise<KeyedStateBackend<string>> {
-  return new RocksDBStateBackend({ incrementalCheckpoints: true, localDirectory: tempDir('local') }).createKeyedStateBackend({
+async function backend(storage: FsCheckpointStorage, restore: KeyedStateHandle[] = [], syncLocalFiles = true): Promise<KeyedStateBackend<string>> {
+  return new RocksDBStateBackend({ incrementalCheckpoints: true, localDirectory: tempDir('local'), syncLocalFiles }).createKeyedStateBackend({
     operatorIdentifier: 'op',
     keySerializer: Serializers.string,
     maxParallelism: 128,
@@ -41,18 +41,36 @@ describe('RocksDbSyncedSsts', () => {
   });
 });
 
+/** A storage on local disk that records which local files linkFrom syncs, and a checkpoint taker that reports them. */
+function recordingStorage() {
+  const datasynced: string[] = [];
+  const storage = new FsCheckpointStorage(new LocalFileSystem(tempDir('storage'), { datasyncFile: async (p) => void datasynced.push(basename(p)) }));
+  const checkpoint = async (kb: KeyedStateBackend<string>, id: number) => {
+    datasynced.length = 0;
+    const loc = await storage.initializeLocationForCheckpoint(id);
+    const h = (await kb.snapshot(id, id, loc.streamFactory, CHECKPOINT).result).jobManagerOwnedSnapshot!;
+    assert.ok(isIncrementalRocksDBStateHandle(h));
+    kb.notifyCheckpointComplete(id);
+    return { h, uploaded: h.sharedFiles.filter((f) => f.reused !== true).map((f) => f.name).sort(), synced: [...datasynced].sort() };
+  };
+  return { storage, checkpoint };
+}
+
 describe('RocksDB incremental checkpoints on linking storage: which SSTs the storage syncs before linking', () => {
+  it('syncLocalFiles: false (RocksDB syncs nothing): every uploaded SST is synced by the storage', async () => {
+    const { storage, checkpoint } = recordingStorage();
+    const kb = await backend(storage, [], false);
+    for (let id = 1; id <= 2; id++) {
+      write(kb, id * 500, id * 500 + 500);
+      const c = await checkpoint(kb, id);
+      assert.ok(c.uploaded.length >= 1);
+      assert.deepEqual(c.synced, c.uploaded, `checkpoint ${id}`);
+    }
+    kb.dispose();
+  });
+
   it("the first checkpoint's and a restored backend's SSTs are synced by the storage; SSTs RocksDB wrote (and synced) since are not synced again", async () => {
-    const datasynced: string[] = [];
-    const storage = new FsCheckpointStorage(new LocalFileSystem(tempDir('storage'), { datasyncFile: async (p) => void datasynced.push(basename(p)) }));
-    const checkpoint = async (kb: KeyedStateBackend<string>, id: number) => {
-      datasynced.length = 0;
-      const loc = await storage.initializeLocationForCheckpoint(id);
-      const h = (await kb.snapshot(id, id, loc.streamFactory, CHECKPOINT).result).jobManagerOwnedSnapshot!;
-      assert.ok(isIncrementalRocksDBStateHandle(h));
-      kb.notifyCheckpointComplete(id);
-      return { h, uploaded: h.sharedFiles.filter((f) => f.reused !== true).map((f) => f.name).sort(), synced: [...datasynced].sort() };
-    };
+    const { storage, checkpoint } = recordingStorage();
     const kb = await backend(storage);
     write(kb, 0, 500);
     const first = await checkpoint(kb, 1);

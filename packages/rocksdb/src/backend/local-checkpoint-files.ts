@@ -75,7 +75,8 @@ export async function removeCheckpointDirectory(dir: string, files: readonly str
  * linked: SyncIngestedFile; copied: CopyFile with sync). Files that were already in the directory
  * when a database was first seen here are not known to be synced: a native restore writes the
  * downloaded SSTs without an fsync before RocksDB opens them. File numbers only grow within a
- * database, so a name first seen later is a file this database wrote, and synced.
+ * database, so a name first seen later is a file this database wrote, and synced (unless the
+ * database skips its fsyncs, syncLocalFiles: false; the caller asks only when it does not).
  */
 export class RocksDbSyncedSsts {
   private db: object | undefined;

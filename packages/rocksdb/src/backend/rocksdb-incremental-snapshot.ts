@@ -103,7 +103,8 @@ export class RocksNativeSnapshotStrategy implements SnapshotStrategy<KeyedStateH
     const contentIds = new Map<string, string>();
     for (const f of live) if (f.uniqueId !== undefined) contentIds.set(f.name, `sst-id:${f.uniqueId}`);
     this.syncedSsts.observe(source.db, live.map((f) => f.name));
-    const synced = new Set(files.names.filter((n) => this.syncedSsts.isSynced(n)));
+    // A database that skips its fsyncs (syncLocalFiles: false) synced nothing: its uploads sync every file.
+    const synced = new Set(source.rocksDbSyncsFiles ? files.names.filter((n) => this.syncedSsts.isSynced(n)) : []);
     const isCheckpoint = options.checkpointType === 'CHECKPOINT';
     const reusable = isCheckpoint ? source.sharedFiles.reusableFor(checkpointId) : new Map<string, RocksDBSharedFileHandle>();
     const resources: RocksNativeSnapshotResources = {

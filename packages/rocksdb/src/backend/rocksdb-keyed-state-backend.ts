@@ -166,6 +166,7 @@ export class RocksDBKeyedStateBackend<K> extends KvKeyedStateBackend<K> {
         return backend.db;
       },
       verifySstsBeforeUpload: this.options.verifySstsBeforeUpload ?? true,
+      rocksDbSyncsFiles: this.options.dbOptions.syncFiles !== false,
       sharedFiles: this.sharedFiles,
     };
   }
