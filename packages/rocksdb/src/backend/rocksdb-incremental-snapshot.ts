@@ -75,7 +75,8 @@ type Upload = { readonly shared: RocksDBSharedFileHandle; readonly uploaded: num
  * checkpoint that every later, still pending snapshot also references); the asynchronous part
  * uploads the other SSTs (identified by RocksDB's unique SST id, else by SHA-256 of the content,
  * never by name and size), marking reused ones as such, plus MANIFEST, CURRENT and OPTIONS as
- * private files. Each SST's block checksums are verified before its upload (sst-verification.ts).
+ * private files. Each new SST's block checksums are verified as part of its upload
+ * (sst-verification.ts; on linking storage through its new name, see uploadSst).
  */
 export class RocksNativeSnapshotStrategy implements SnapshotStrategy<KeyedStateHandle, RocksNativeSnapshotResources> {
   private readonly syncedSsts = new RocksDbSyncedSsts();
