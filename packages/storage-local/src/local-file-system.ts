@@ -413,23 +413,18 @@ async function readRange(fh: FileHandle, range: ReadRange, short: () => Promise<
   return buf;
 }
 
-async function datasyncFile(path: string): Promise<void> {
+/** Opens `path` read-only and fsyncs it (`dataOnly`: fdatasync). */
+async function syncPath(path: string, dataOnly: boolean): Promise<void> {
   const fh = await fsp.open(path, 'r');
   try {
-    await fh.datasync();
+    await (dataOnly ? fh.datasync() : fh.sync());
   } finally {
     await fh.close();
   }
 }
 
-async function fsyncDirectory(dir: string): Promise<void> {
-  const fh = await fsp.open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
+const datasyncFile = (path: string): Promise<void> => syncPath(path, true);
+const fsyncDirectory = (dir: string): Promise<void> => syncPath(dir, false);
 
 /**
  * Directory fsyncs shared by concurrent commits (group commit). A commit's rename is durable once
