@@ -108,7 +108,8 @@ function startOrSkip(start: () => PlainCppServer | { skipped: string }): PlainCp
 }
 
 function bindingVsCpp(p: Preset, work: string, opts: InterleaveKnobs): AccessResult[] {
-  const raw = openRawRocks(join(work, 'binding-vs-cpp'));
+  // RocksDB's default syncs, like the C++ server's database.
+  const raw = openRawRocks(join(work, 'binding-vs-cpp'), false);
   try {
     const input = valueCppInput(p, raw);
     for (const [k, v] of input.rows) raw.db.put(raw.cf, k, v);
@@ -662,7 +663,7 @@ export async function runAccessSuite(p: Preset, backendId: string, kind: StateKi
   const work = b.needsLocalDirectory ? mkdtempSync(join(tmpdir(), `flowstate-bench-access-${b.id}-`)) : undefined;
   try {
     const be = await createKeyed(b, Serializers.int32, work ? { localDirectory: join(work, 'backend') } : {});
-    const raw = b.accessBaseline === 'rocksdb-raw' ? openRawRocks(join(work ?? tmpdir(), 'raw')) : undefined;
+    const raw = b.accessBaseline === 'rocksdb-raw' ? openRawRocks(join(work ?? tmpdir(), 'raw'), true) : undefined;
     // Heap backends: judged against the same-semantics minimal heap backend; the JS Map is information.
     const min = judgedAgainstMinimalHeap(b) ? new MinimalHeapBackend(MAX_PARALLELISM) : undefined;
     if (min && !order) throw new Error(`access ${b.id}: a heap row runs in two halves; give the build order`);

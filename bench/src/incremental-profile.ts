@@ -4,7 +4,8 @@
  * (add `--cpu-prof`, or run under `strace -f -c`). Each round rewrites 1% of the keys (the same
  * writes go to a copy of the database), times RocksDB's own flush + createCheckpoint on the copy,
  * then the backend's incremental checkpoint; every third round a canonical full snapshot, and a
- * flush + full compaction of both databases (so no L0 compaction is due). Prints medians.
+ * flush + full compaction of both databases (so no L0 compaction is due). Prints medians. The copy
+ * has the backend's options (no local fsyncs); RAW_SYNC=1 gives it RocksDB's default syncs.
  */
 import { randomFillSync } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -13,7 +14,7 @@ import { join } from 'node:path';
 import { CHECKPOINT, Serializers, ValueStateDescriptor, VoidNamespace, type CheckpointOptions, type KeyedStateBackend, type ValueState } from '@flowstate/core';
 import { RocksDB } from '@flowstate/rocksdb/native';
 import { localCheckpointStorage } from '@flowstate/storage-local';
-import { backendById, createKeyed, ROCKSDB_BENCH_OPTIONS } from './backends.js';
+import { backendById, createKeyed, ROCKSDB_BACKEND_DB_OPTIONS, ROCKSDB_BENCH_OPTIONS } from './backends.js';
 import { backendColumnFamily, bytesValue, rowPrefixes } from './rocks-raw.js';
 import { prng, summarize } from './stats.js';
 
@@ -53,7 +54,7 @@ const compactOwn = async (): Promise<void> => {
 await compactOwn();
 await snapshot(CHECKPOINT);
 own.db.createCheckpoint(join(work, 'raw'));
-const raw = RocksDB.open(join(work, 'raw'), { ...ROCKSDB_BENCH_OPTIONS, createIfMissing: false, disableWAL: true });
+const raw = RocksDB.open(join(work, 'raw'), { ...(process.env.RAW_SYNC === '1' ? ROCKSDB_BENCH_OPTIONS : ROCKSDB_BACKEND_DB_OPTIONS), createIfMissing: false, disableWAL: true });
 const rawCf = raw.getColumnFamily(own.cf.name)!;
 const rowOf = rowPrefixes();
 

@@ -21,7 +21,7 @@ import {
 } from '@flowstate/core';
 import { STATE_CF_PREFIX } from '@flowstate/rocksdb';
 import { RocksDB, WriteBatch, type ColumnFamily } from '@flowstate/rocksdb/native';
-import { MAX_PARALLELISM, ROCKSDB_BENCH_OPTIONS } from './backends.js';
+import { MAX_PARALLELISM, ROCKSDB_BACKEND_DB_OPTIONS, ROCKSDB_BENCH_OPTIONS } from './backends.js';
 
 export interface RawRocks {
   readonly db: RocksDB;
@@ -57,8 +57,9 @@ export function rowPrefixes(): (k: number) => Uint8Array {
   };
 }
 
-export function openRawRocks(path: string): RawRocks {
-  const db = RocksDB.open(path, { ...ROCKSDB_BENCH_OPTIONS, createIfMissing: true, disableWAL: true });
+/** `likeBackend`: the backend's own database options (ROCKSDB_BACKEND_DB_OPTIONS), else the benchmark settings with RocksDB's default syncs. */
+export function openRawRocks(path: string, likeBackend: boolean): RawRocks {
+  const db = RocksDB.open(path, { ...(likeBackend ? ROCKSDB_BACKEND_DB_OPTIONS : ROCKSDB_BENCH_OPTIONS), createIfMissing: true, disableWAL: true });
   const cf = db.createColumnFamily('raw');
   return { db, cf, prefix: rowPrefixes(), close: () => db.close() };
 }

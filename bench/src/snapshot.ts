@@ -19,7 +19,7 @@ import { CHECKPOINT, Serializers, ValueStateDescriptor, VoidNamespace, type Chec
 import { isIncrementalRocksDBStateHandle } from '@flowstate/rocksdb';
 import { localCheckpointStorage } from '@flowstate/storage-local';
 import { RocksDB, type ColumnFamily } from '@flowstate/rocksdb/native';
-import { backendById, createKeyed, ROCKSDB_BENCH_OPTIONS, type BackendUnderTest } from './backends.js';
+import { backendById, createKeyed, ROCKSDB_BACKEND_DB_OPTIONS, type BackendUnderTest } from './backends.js';
 import { backendColumnFamily, bytesValue, rowPrefixes } from './rocks-raw.js';
 import type { Preset } from './config.js';
 import { prng, summarize, type Summary } from './stats.js';
@@ -182,10 +182,11 @@ async function churnVariants(b: BackendUnderTest, be: KeyedStateBackend<number>,
   const prop = (name: string) => Number(own.db.getProperty(name, own.cf) ?? '0');
   const liveSsts = () => new Set(own.db.getLiveFilesMetaData({ uniqueIds: false }).map((f) => f.name.replace(/^\//, '')));
   const nativeFull = await base('native full');
-  // The baseline's database: a copy of the backend's (its base checkpoint flushed it), then the same writes.
+  // The baseline's database: a copy of the backend's (its base checkpoint flushed it), opened with
+  // the backend's options (no local fsyncs either), then the same writes.
   const rawDir = join(dir, 'raw-rocksdb');
   own.db.createCheckpoint(rawDir);
-  const raw = RocksDB.open(rawDir, { ...ROCKSDB_BENCH_OPTIONS, createIfMissing: false, disableWAL: true });
+  const raw = RocksDB.open(rawDir, { ...ROCKSDB_BACKEND_DB_OPTIONS, createIfMissing: false, disableWAL: true });
   const rawCf = raw.getColumnFamily(own.cf.name)!;
   const rowOf = rowPrefixes();
   try {
