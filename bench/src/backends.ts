@@ -18,12 +18,12 @@ export { ROCKSDB_BENCH_OPTIONS } from '@flowstate/test-registry';
 
 /**
  * A raw-binding database opened like the RocksDB backend opens its own: the benchmark settings,
- * and no fsyncs of local files (the backend's syncLocalFiles default is false). The baselines
+ * and fsyncs of SST files only (the backend's syncLocalFiles default, 'ssts'). The baselines
  * that stand for "RocksDB with the backend's options" (ValueState vs the raw binding, RocksDB's
  * own flush + createCheckpoint) use it; the binding-vs-C++ pair keeps RocksDB's default syncs on
  * both sides.
  */
-export const ROCKSDB_BACKEND_DB_OPTIONS = { ...ROCKSDB_BENCH_OPTIONS, syncFiles: false } as const;
+export const ROCKSDB_BACKEND_DB_OPTIONS = { ...ROCKSDB_BENCH_OPTIONS, syncFiles: 'ssts' } as const;
 
 /** A registry entry whose create() makes the backend with its benchmark settings. */
 export interface BackendUnderTest extends Omit<BackendEntry, 'create'> {

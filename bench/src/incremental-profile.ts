@@ -5,7 +5,7 @@
  * writes go to a copy of the database), times RocksDB's own flush + createCheckpoint on the copy,
  * then the backend's incremental checkpoint; every third round a canonical full snapshot, and a
  * flush + full compaction of both databases (so no L0 compaction is due). Prints medians. The copy
- * has the backend's options (no local fsyncs); RAW_SYNC=1 gives it RocksDB's default syncs.
+ * has the backend's options (SST syncs only); RAW_SYNC=1 gives it RocksDB's default syncs.
  */
 import { randomFillSync } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';

@@ -183,7 +183,7 @@ async function churnVariants(b: BackendUnderTest, be: KeyedStateBackend<number>,
   const liveSsts = () => new Set(own.db.getLiveFilesMetaData({ uniqueIds: false }).map((f) => f.name.replace(/^\//, '')));
   const nativeFull = await base('native full');
   // The baseline's database: a copy of the backend's (its base checkpoint flushed it), opened with
-  // the backend's options (no local fsyncs either), then the same writes.
+  // the backend's options (SST syncs only, as the backend), then the same writes.
   const rawDir = join(dir, 'raw-rocksdb');
   own.db.createCheckpoint(rawDir);
   const raw = RocksDB.open(rawDir, { ...ROCKSDB_BACKEND_DB_OPTIONS, createIfMissing: false, disableWAL: true });

@@ -159,6 +159,11 @@ struct IterRef {
 };
 
 // Options resolved from the JS `open` options object.
+// Which local files RocksDB fsyncs (option syncFiles): all of them (true, RocksDB's default),
+// only SST files ('ssts': the files checkpoints upload, synced as RocksDB writes them), or none
+// (false: scratch databases whose files are copied to durable storage before anything relies on them).
+enum class SyncFiles { kAll, kSstsOnly, kNone };
+
 struct DbConfig {
   bool create_if_missing = true;
   bool create_missing_column_families = false;
@@ -170,7 +175,7 @@ struct DbConfig {
   bool atomic_flush = false;
   uint32_t fixed_prefix_length = 0;  // 0 = no prefix extractor
   bool flink_string_append = false;  // merge operator: Flink's ','-delimited string append instead of ours
-  bool sync_files = true;            // false: NoSyncEnv (scratch databases, see util.cc)
+  SyncFiles sync_files = SyncFiles::kAll;  // see SyncFiles and NoSyncEnv (util.cc)
   bool has_column_families = false;
   std::vector<std::string> column_families;
 };
@@ -180,8 +185,10 @@ DbConfig ParseConfig(const Napi::Env& env, const Napi::Value& v);
 rocksdb::DBOptions MakeDbOptions(const DbConfig& c);
 rocksdb::ColumnFamilyOptions MakeCfOptions(const DbConfig& c);
 // An Env whose files and directories are never synced (fsync, fdatasync, sync_file_range are
-// no-ops); everything else goes to the default Env. For scratch databases only (syncFiles: false).
-rocksdb::Env* NoSyncEnv();
+// no-ops), except SST files when `keep_sst_syncs`; everything else goes to the default Env.
+rocksdb::Env* NoSyncEnv(bool keep_sst_syncs);
+// @internal For tests: { skipped, keptSst }, syncs the no-sync Envs skipped and SST syncs they kept.
+Napi::Value SyncCountsForTest(const Napi::CallbackInfo& info);
 
 class DbState {
  public:

@@ -1,6 +1,8 @@
 // Errors, argument conversion, options parsing and the list-append merge operator.
 #include "common.h"
 
+#include <atomic>
+
 #include <rocksdb/env.h>
 #include <rocksdb/file_system.h>
 
@@ -283,6 +285,15 @@ bool GetBool(const Napi::Env& env, const Napi::Object& o, const char* key, bool 
   return v.As<Napi::Boolean>().Value();
 }
 
+SyncFiles GetSyncFiles(const Napi::Env& env, const Napi::Object& o, SyncFiles def) {
+  Napi::Value v = o.Get("syncFiles");
+  if (IsNullish(v)) return def;
+  if (v.IsBoolean()) return v.As<Napi::Boolean>().Value() ? SyncFiles::kAll : SyncFiles::kNone;
+  if (v.IsString() && v.As<Napi::String>().Utf8Value() == "ssts") return SyncFiles::kSstsOnly;
+  Throw(env, kErrInvalidArgument, "option syncFiles must be true, false or 'ssts'");
+  return def;
+}
+
 uint64_t GetUint(const Napi::Env& env, const Napi::Object& o, const char* key, uint64_t def,
                  uint64_t min, uint64_t max) {
   Napi::Value v = o.Get(key);
@@ -312,7 +323,7 @@ DbConfig ParseConfig(const Napi::Env& env, const Napi::Value& v) {
       GetUint(env, o, "maxWriteBufferNumber", static_cast<uint64_t>(c.max_write_buffer_number), 2, 1024));
   c.disable_wal = GetBool(env, o, "disableWAL", c.disable_wal);
   c.atomic_flush = GetBool(env, o, "atomicFlush", c.atomic_flush);
-  c.sync_files = GetBool(env, o, "syncFiles", c.sync_files);
+  c.sync_files = GetSyncFiles(env, o, c.sync_files);
   c.fixed_prefix_length = static_cast<uint32_t>(GetUint(env, o, "fixedPrefixLength", 0, 0, 1u << 20));
   Napi::Value merge = o.Get("mergeOperator");
   if (!IsNullish(merge)) {
@@ -345,13 +356,37 @@ namespace {
 // Scratch databases (a savepoint conversion's) are deleted after their files were copied to
 // durable storage, which syncs the copies; syncing the scratch files too only doubled the disk
 // writes and blocked in fsync (SST files, MANIFEST, directories).
+// Syncs skipped, and SST syncs kept (syncFiles: 'ssts'), for syncCountsForTest.
+std::atomic<uint64_t> g_skipped_syncs{0};
+std::atomic<uint64_t> g_kept_sst_syncs{0};
+
 class NoSyncWritableFile : public rocksdb::FSWritableFileOwnerWrapper {
  public:
   using rocksdb::FSWritableFileOwnerWrapper::FSWritableFileOwnerWrapper;
-  rocksdb::IOStatus Sync(const rocksdb::IOOptions&, rocksdb::IODebugContext*) override { return rocksdb::IOStatus::OK(); }
-  rocksdb::IOStatus Fsync(const rocksdb::IOOptions&, rocksdb::IODebugContext*) override { return rocksdb::IOStatus::OK(); }
-  rocksdb::IOStatus RangeSync(uint64_t, uint64_t, const rocksdb::IOOptions&, rocksdb::IODebugContext*) override { return rocksdb::IOStatus::OK(); }
+  rocksdb::IOStatus Sync(const rocksdb::IOOptions&, rocksdb::IODebugContext*) override { return Skipped(); }
+  rocksdb::IOStatus Fsync(const rocksdb::IOOptions&, rocksdb::IODebugContext*) override { return Skipped(); }
+  rocksdb::IOStatus RangeSync(uint64_t, uint64_t, const rocksdb::IOOptions&, rocksdb::IODebugContext*) override { return Skipped(); }
   bool IsSyncThreadSafe() const override { return true; }
+
+ private:
+  static rocksdb::IOStatus Skipped() {
+    g_skipped_syncs.fetch_add(1, std::memory_order_relaxed);
+    return rocksdb::IOStatus::OK();
+  }
+};
+
+// An SST file whose syncs go through (syncFiles: 'ssts'), counted.
+class CountedSyncWritableFile : public rocksdb::FSWritableFileOwnerWrapper {
+ public:
+  using rocksdb::FSWritableFileOwnerWrapper::FSWritableFileOwnerWrapper;
+  rocksdb::IOStatus Sync(const rocksdb::IOOptions& o, rocksdb::IODebugContext* d) override { return Kept(target()->Sync(o, d)); }
+  rocksdb::IOStatus Fsync(const rocksdb::IOOptions& o, rocksdb::IODebugContext* d) override { return Kept(target()->Fsync(o, d)); }
+
+ private:
+  static rocksdb::IOStatus Kept(rocksdb::IOStatus s) {
+    g_kept_sst_syncs.fetch_add(1, std::memory_order_relaxed);
+    return s;
+  }
 };
 
 class NoSyncDirectory : public rocksdb::FSDirectoryWrapper {
@@ -363,22 +398,27 @@ class NoSyncDirectory : public rocksdb::FSDirectoryWrapper {
   }
 };
 
+// keep_sst_syncs (syncFiles: 'ssts'): SST files keep their syncs, so an SST is durable once it is
+// part of the database (flush, compaction and ingestion sync it first), the one thing a working
+// database's checkpoints rely on; the MANIFEST, CURRENT, OPTIONS, the checkpoint directory's
+// copies and every directory are not synced (the working database is never reopened).
 class NoSyncFileSystem : public rocksdb::FileSystemWrapper {
  public:
-  explicit NoSyncFileSystem(const std::shared_ptr<rocksdb::FileSystem>& t) : rocksdb::FileSystemWrapper(t) {}
+  NoSyncFileSystem(const std::shared_ptr<rocksdb::FileSystem>& t, bool keep_sst_syncs)
+      : rocksdb::FileSystemWrapper(t), keep_sst_syncs_(keep_sst_syncs) {}
   const char* Name() const override { return "flowstate.NoSyncFileSystem"; }
 
   rocksdb::IOStatus NewWritableFile(const std::string& f, const rocksdb::FileOptions& o, std::unique_ptr<rocksdb::FSWritableFile>* r,
                                     rocksdb::IODebugContext* dbg) override {
-    return Wrap(target()->NewWritableFile(f, o, r, dbg), r);
+    return Wrap(f, target()->NewWritableFile(f, o, r, dbg), r);
   }
   rocksdb::IOStatus ReopenWritableFile(const std::string& f, const rocksdb::FileOptions& o, std::unique_ptr<rocksdb::FSWritableFile>* r,
                                        rocksdb::IODebugContext* dbg) override {
-    return Wrap(target()->ReopenWritableFile(f, o, r, dbg), r);
+    return Wrap(f, target()->ReopenWritableFile(f, o, r, dbg), r);
   }
   rocksdb::IOStatus ReuseWritableFile(const std::string& f, const std::string& old, const rocksdb::FileOptions& o,
                                       std::unique_ptr<rocksdb::FSWritableFile>* r, rocksdb::IODebugContext* dbg) override {
-    return Wrap(target()->ReuseWritableFile(f, old, o, r, dbg), r);
+    return Wrap(f, target()->ReuseWritableFile(f, old, o, r, dbg), r);
   }
   rocksdb::IOStatus NewDirectory(const std::string& name, const rocksdb::IOOptions& io, std::unique_ptr<rocksdb::FSDirectory>* r,
                                  rocksdb::IODebugContext* dbg) override {
@@ -388,17 +428,29 @@ class NoSyncFileSystem : public rocksdb::FileSystemWrapper {
   }
 
  private:
-  static rocksdb::IOStatus Wrap(rocksdb::IOStatus s, std::unique_ptr<rocksdb::FSWritableFile>* r) {
-    if (s.ok()) *r = std::make_unique<NoSyncWritableFile>(std::move(*r));
+  rocksdb::IOStatus Wrap(const std::string& name, rocksdb::IOStatus s, std::unique_ptr<rocksdb::FSWritableFile>* r) const {
+    const bool sst = name.size() >= 4 && name.compare(name.size() - 4, 4, ".sst") == 0;
+    if (!s.ok()) return s;
+    if (keep_sst_syncs_ && sst) *r = std::make_unique<CountedSyncWritableFile>(std::move(*r));
+    else *r = std::make_unique<NoSyncWritableFile>(std::move(*r));
     return s;
   }
+  const bool keep_sst_syncs_;
 };
 }  // namespace
 
-rocksdb::Env* NoSyncEnv() {
-  // Never destroyed: databases and SST writers on the thread pool may use it until exit.
-  static rocksdb::Env* env = rocksdb::NewCompositeEnv(std::make_shared<NoSyncFileSystem>(rocksdb::FileSystem::Default())).release();
-  return env;
+Napi::Value SyncCountsForTest(const Napi::CallbackInfo& info) {
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("skipped", Napi::Number::New(info.Env(), static_cast<double>(g_skipped_syncs.load())));
+  o.Set("keptSst", Napi::Number::New(info.Env(), static_cast<double>(g_kept_sst_syncs.load())));
+  return o;
+}
+
+rocksdb::Env* NoSyncEnv(bool keep_sst_syncs) {
+  // Never destroyed: databases and SST writers on the thread pool may use them until exit.
+  static rocksdb::Env* none = rocksdb::NewCompositeEnv(std::make_shared<NoSyncFileSystem>(rocksdb::FileSystem::Default(), false)).release();
+  static rocksdb::Env* ssts = rocksdb::NewCompositeEnv(std::make_shared<NoSyncFileSystem>(rocksdb::FileSystem::Default(), true)).release();
+  return keep_sst_syncs ? ssts : none;
 }
 
 rocksdb::DBOptions MakeDbOptions(const DbConfig& c) {
@@ -406,7 +458,7 @@ rocksdb::DBOptions MakeDbOptions(const DbConfig& c) {
   o.create_if_missing = c.create_if_missing;
   o.create_missing_column_families = c.create_missing_column_families;
   o.atomic_flush = c.atomic_flush;
-  if (!c.sync_files) o.env = NoSyncEnv();
+  if (c.sync_files != SyncFiles::kAll) o.env = NoSyncEnv(c.sync_files == SyncFiles::kSstsOnly);
   // Keep the info LOG small; it is diagnostics only.
   o.keep_log_file_num = 4;
   o.max_log_file_size = 8 << 20;

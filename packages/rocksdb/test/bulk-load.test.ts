@@ -199,6 +199,36 @@ describe('RocksDB bulk load (canonical restores through SST ingestion)', () => {
     again.close();
   });
 
+  it("syncFiles: 'ssts' keeps the syncs of SSTs (flush, SstFileWriter, ingestion) and skips every other file's; false skips the SSTs' too; anything else is invalid", async () => {
+    const counts = () => loadBinding().syncCountsForTest();
+    const work = async (syncFiles: boolean | 'ssts', name: string) => {
+      const dir = tempDir(name);
+      const before = counts();
+      const db = await RocksDB.openAsync(join(dir, 'db'), { createIfMissing: true, disableWAL: true, syncFiles });
+      const cf = db.createColumnFamily('state:x');
+      db.put(cf, b(1), b(1));
+      await db.flushAsync(cf);
+      const w = db.createSstFileWriter();
+      w.open(join(dir, 'rows.sst'));
+      await w.putSortedAndFinishAsync([b(2), b(3)], [b(2), b(3)]);
+      await db.ingestExternalFileAsync(cf, [join(dir, 'rows.sst')], { moveFiles: true });
+      await db.createCheckpointAsync(join(dir, 'chk'));
+      db.close();
+      const after = counts();
+      return { keptSst: after.keptSst - before.keptSst, skipped: after.skipped - before.skipped };
+    };
+    const ssts = await work('ssts', 'sync-ssts');
+    // The flush's SST, the SstFileWriter's file, and the ingested file reopened in the database.
+    assert.ok(ssts.keptSst >= 3, `SST syncs kept: ${ssts.keptSst}`);
+    assert.ok(ssts.skipped >= 3, `other syncs skipped (MANIFEST, CURRENT and the checkpoint's copies): ${ssts.skipped}`);
+    const none = await work(false, 'sync-none');
+    assert.equal(none.keptSst, 0, 'false: no SST sync either');
+    assert.ok(none.skipped > ssts.skipped, 'false skips what ssts kept');
+    const all = await work(true, 'sync-all');
+    assert.deepEqual(all, { keptSst: 0, skipped: 0 }, 'true: RocksDB syncs as by default, nothing wrapped');
+    assert.throws(() => RocksDB.open(join(tempDir('sync-bad'), 'db'), { createIfMissing: true, syncFiles: 'all' as unknown as boolean }), (e: Error & { code?: string }) => e.code === 'ROCKSDB_INVALID_ARGUMENT');
+  });
+
   it('syncFiles: false (scratch databases): writes, SST ingestion, flush and checkpoints work, and a clean close leaves a database that reopens', async () => {
     const dir = tempDir('bulk-nosync');
     const db = await RocksDB.openAsync(join(dir, 'db'), { createIfMissing: true, disableWAL: true, syncFiles: false });

@@ -9,8 +9,9 @@ import { COUNT, tempDirs } from './temp-dirs.js';
 
 const tempDir = tempDirs();
 
-async function backend(storage: FsCheckpointStorage, restore: KeyedStateHandle[] = [], syncLocalFiles = true): Promise<KeyedStateBackend<string>> {
-  return new RocksDBStateBackend({ incrementalCheckpoints: true, localDirectory: tempDir('local'), syncLocalFiles }).createKeyedStateBackend({
+/** `syncLocalFiles` undefined: the backend's default ('ssts'). */
+async function backend(storage: FsCheckpointStorage, restore: KeyedStateHandle[] = [], syncLocalFiles?: boolean | 'ssts'): Promise<KeyedStateBackend<string>> {
+  return new RocksDBStateBackend({ incrementalCheckpoints: true, localDirectory: tempDir('local'), ...(syncLocalFiles === undefined ? {} : { syncLocalFiles }) }).createKeyedStateBackend({
     operatorIdentifier: 'op',
     keySerializer: Serializers.string,
     maxParallelism: 128,
@@ -69,7 +70,7 @@ describe('RocksDB incremental checkpoints on linking storage: which SSTs the sto
     kb.dispose();
   });
 
-  it("the first checkpoint's and a restored backend's SSTs are synced by the storage; SSTs RocksDB wrote (and synced) since are not synced again", async () => {
+  it("default (RocksDB syncs SSTs): the first checkpoint's and a restored backend's SSTs are synced by the storage; SSTs RocksDB wrote (and synced) since are not synced again", async () => {
     const { storage, checkpoint } = recordingStorage();
     const kb = await backend(storage);
     write(kb, 0, 500);

@@ -104,8 +104,8 @@ export class RocksNativeSnapshotStrategy implements SnapshotStrategy<KeyedStateH
     const contentIds = new Map<string, string>();
     for (const f of live) if (f.uniqueId !== undefined) contentIds.set(f.name, `sst-id:${f.uniqueId}`);
     this.syncedSsts.observe(source.db, live.map((f) => f.name));
-    // A database that skips its fsyncs (syncLocalFiles: false) synced nothing: its uploads sync every file.
-    const synced = new Set(source.rocksDbSyncsFiles ? files.names.filter((n) => this.syncedSsts.isSynced(n)) : []);
+    // A database that skips every fsync (syncLocalFiles: false) synced no SST: its uploads sync each one.
+    const synced = new Set(source.rocksDbSyncsSsts ? files.names.filter((n) => this.syncedSsts.isSynced(n)) : []);
     const isCheckpoint = options.checkpointType === 'CHECKPOINT';
     const reusable = isCheckpoint ? source.sharedFiles.reusableFor(checkpointId) : new Map<string, RocksDBSharedFileHandle>();
     const resources: RocksNativeSnapshotResources = {

@@ -166,7 +166,7 @@ export class RocksDBKeyedStateBackend<K> extends KvKeyedStateBackend<K> {
         return backend.db;
       },
       verifySstsBeforeUpload: this.options.verifySstsBeforeUpload ?? true,
-      rocksDbSyncsFiles: this.options.dbOptions.syncFiles !== false,
+      rocksDbSyncsSsts: this.options.dbOptions.syncFiles !== false,
       sharedFiles: this.sharedFiles,
     };
   }

@@ -15,8 +15,8 @@ export interface RocksSnapshotSource extends KvSnapshotSource {
   readonly db: RocksDB;
   /** Check every new SST's checksums and properties before it is uploaded (see sst-verification.ts). */
   readonly verifySstsBeforeUpload: boolean;
-  /** RocksDB fsyncs the database's files (syncLocalFiles): its SSTs need no data sync when uploaded. */
-  readonly rocksDbSyncsFiles: boolean;
+  /** RocksDB fsyncs the database's SSTs (syncLocalFiles true or 'ssts'): they need no data sync when uploaded. */
+  readonly rocksDbSyncsSsts: boolean;
   readonly sharedFiles: SharedFileReuseTracker<RocksDBSharedFileHandle>;
 }
 

@@ -19,18 +19,18 @@ export interface RocksDBStateBackendOptions {
    */
   readonly verifySstsBeforeUpload?: boolean;
   /**
-   * Let RocksDB sync its local files and directories (default false: every fsync of the local
-   * database is skipped). The working database is never reopened: each backend gets a new
-   * directory, a crash loses it, and every restore starts from a checkpoint. What a checkpoint
-   * references is made durable by its upload instead: a hard-linked SST is fdatasynced before
-   * its link (LocalFileSystem.linkFrom), a copy is committed with fsync, CURRENT, MANIFEST and
-   * OPTIONS are inline in the checkpoint's metadata. So RocksDB's own syncs (every flush's and
-   * compaction's SST, the MANIFEST, the directories, the checkpoint directory's copies) bought
-   * nothing a checkpoint relies on; they cost about a quarter of an incremental checkpoint
-   * (issue 16). true: RocksDB syncs as by default, and SSTs it synced are linked without a second
-   * data sync.
+   * Which local files RocksDB syncs. 'ssts' (default): only SST files, as RocksDB writes them
+   * (flush, compaction, ingestion), so every SST is durable once it is part of the database and
+   * its upload links it without a second data sync. Not the MANIFEST, CURRENT, OPTIONS, the
+   * checkpoint directory's copies or any directory: the working database is never reopened
+   * (each backend gets a new directory, a crash loses it, every restore starts from a
+   * checkpoint), and a checkpoint keeps CURRENT, MANIFEST and OPTIONS inline in its metadata (a
+   * larger one is uploaded with its own sync). Those syncs were four of the five device flushes
+   * of every incremental checkpoint's synchronous part (issue 16). true: everything, as RocksDB
+   * does by default. false: nothing, for scratch instances whose files are copied to durable
+   * storage before anything relies on them (savepoint conversion); their uploads sync every SST.
    */
-  readonly syncLocalFiles?: boolean;
+  readonly syncLocalFiles?: boolean | 'ssts';
   /**
    * Restore a native snapshot's SSTs by hard-linking them from local-disk checkpoint storage into
    * the database instead of copying them (default false), after checking each link's size and
@@ -89,7 +89,7 @@ export class RocksDBStateBackend extends AbstractStateBackend {
           writeBufferSize: o.writeBufferSize ?? 32 << 20,
           maxWriteBufferNumber: o.maxWriteBufferNumber ?? 2,
           compression: o.compression ?? 'lz4',
-          syncFiles: o.syncLocalFiles ?? false,
+          syncFiles: o.syncLocalFiles ?? 'ssts',
         },
       },
     );

@@ -11,7 +11,7 @@ export interface NativeOpenOptions {
   maxWriteBufferNumber?: number | undefined;
   compression?: Compression | undefined;
   disableWAL?: boolean | undefined;
-  syncFiles?: boolean | undefined;
+  syncFiles?: boolean | 'ssts' | undefined;
   atomicFlush?: boolean | undefined;
   fixedPrefixLength?: number | undefined;
   mergeOperator?: 'list-append' | 'flink-string-append' | undefined;
@@ -136,6 +136,7 @@ export interface NativeBinding {
   listColumnFamilies(path: string): string[];
   verifySstFile(path: string): Promise<SstFileVerification>;
   crc32cForTest(bytes: Uint8Array, portable: boolean): number;
+  syncCountsForTest(): { skipped: number; keptSst: number };
   ttlFilterForTest(config: NativeTtlFilterConfig, now: number, value: Uint8Array, mergeOperand: boolean): TtlFilterVerdict;
   ttlFilterSequenceForTest(config: NativeTtlFilterConfig, entries: ReadonlyArray<{ value: Uint8Array; time: number }>): Array<TtlFilterVerdict['verdict']>;
   rocksdbVersion: string;

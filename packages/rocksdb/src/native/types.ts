@@ -18,11 +18,14 @@ export interface RocksDBOptions {
   /** Disable the WAL for every write (as Flink does); memtables are flushed on close/checkpoint. Default false. */
   disableWAL?: boolean;
   /**
-   * Sync files and directories (fsync / fdatasync), as RocksDB does by default (true). false for
-   * scratch databases only, whose files are copied to durable storage before anything relies on
-   * them (a savepoint conversion's): a crash may then lose or corrupt the local database.
+   * Sync files and directories (fsync / fdatasync), as RocksDB does by default (true). 'ssts':
+   * only SST files are synced (as RocksDB writes them: flush, compaction, SstFileWriter,
+   * ingestion), not the MANIFEST, CURRENT, OPTIONS or directories, for a database that is never
+   * reopened and whose SSTs are what checkpoints upload. false for scratch databases only, whose
+   * files are copied to durable storage before anything relies on them (a savepoint
+   * conversion's). Without true, a crash may lose or corrupt the local database.
    */
-  syncFiles?: boolean;
+  syncFiles?: boolean | 'ssts';
   /** RocksDB atomic_flush: flush all column families together (consistent multi-CF flushes without WAL). Default false. */
   atomicFlush?: boolean;
   /** Install a fixed-length prefix extractor (needed for `prefixSameAsStart`). Default: none. */
