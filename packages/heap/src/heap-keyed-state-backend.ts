@@ -30,7 +30,7 @@ import { HeapAggregatingState, HeapListState, HeapMapState, HeapReducingState, H
 import { mapKeysOf, mapValueSerializer, type Registered } from './heap-registered.js';
 import { restoreHeapKeyedState } from './heap-restore.js';
 import { HeapSnapshotStrategy } from './heap-snapshot.js';
-import { SnapshotView, StateTable, type StateEntry, type StateMeta } from './state-table.js';
+import { RunningViews, StateTable, type StateEntry, type StateMeta } from './state-table.js';
 import type { HeapMap } from './heap-map.js';
 import { HeapTtlCleaner } from './heap-ttl.js';
 
@@ -49,7 +49,7 @@ export class HeapKeyedStateBackend<K> extends AbstractKeyedStateBackend<K, Regis
   private readonly current = new CurrentKey();
   /** Primitive keys: their identity function (they are their own identity but for float64 -0); undefined otherwise. */
   private readonly keyIdentity: IdentityFn<unknown> | undefined;
-  private readonly snapshots = new Set<SnapshotView>();
+  private readonly snapshots = new RunningViews();
   private readonly runner: SnapshotStrategyRunner<KeyedStateHandle, SnapshotResources>;
   protected readonly priorityQueues: HeapPriorityQueues;
 

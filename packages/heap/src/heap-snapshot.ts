@@ -18,7 +18,7 @@ import {
 import { mapKeySerializer, mapKeysOf, mapValueSerializer } from './heap-registered.js';
 import type { HeapMap, HeapMapKeys } from './heap-map.js';
 import { heapWithoutExpired } from './heap-ttl.js';
-import { ABSENT, SnapshotView, type StateEntry, type StateTable } from './state-table.js';
+import { ABSENT, SnapshotView, type RunningViews, type StateEntry, type StateTable } from './state-table.js';
 
 interface TableWriter {
   readonly table: StateTable;
@@ -45,7 +45,7 @@ export interface HeapSnapshotSource {
   /** The priority queues (timers); written after the tables. */
   readonly queues: PriorityQueueStates;
   /** Copy-on-write views of running snapshots; state writes keep their preimages. */
-  readonly views: Set<SnapshotView>;
+  readonly views: RunningViews;
   /** For a TTL'd state with cleanup in full snapshots: the time to drop expired entries against. */
   readonly ttlFilter?: (table: StateTable) => TtlSnapshotFilter | undefined;
 }

@@ -86,7 +86,7 @@ abstract class AbstractHeapState<N> {
   protected read(): unknown {
     const c = this.ctx;
     const nsId = this.currentNsId;
-    if (!c.isSet || nsId === undefined) this.notReady();
+    if (c.isSet !== true || nsId === undefined) this.notReady();
     const e = this.table.getForRead(c.currentKeyGroup, c.currentKeyId, nsId);
     return e === undefined ? undefined : e.value;
   }
@@ -95,7 +95,7 @@ abstract class AbstractHeapState<N> {
   protected readForUpdate(): unknown {
     const c = this.ctx;
     const nsId = this.currentNsId;
-    if (!c.isSet || nsId === undefined) this.notReady();
+    if (c.isSet !== true || nsId === undefined) this.notReady();
     const e = this.table.getForUpdate(c.currentKeyGroup, c.currentKeyId, nsId);
     return e === undefined ? undefined : e.value;
   }
@@ -104,25 +104,25 @@ abstract class AbstractHeapState<N> {
   protected write(value: unknown): void {
     const c = this.ctx;
     const nsId = this.currentNsId;
-    if (!c.isSet || nsId === undefined) this.notReady();
+    if (c.isSet !== true || nsId === undefined) this.notReady();
     this.table.put(c.currentKeyGroup, c.currentKeyId, c.currentKey, nsId, this.namespace, value);
   }
 
   protected getForUpdate(nsId: Identity): unknown {
     const c = this.ctx;
-    if (!c.isSet) this.noCurrentKey();
+    if (c.isSet !== true) this.noCurrentKey();
     return this.table.getForUpdate(c.currentKeyGroup, c.currentKeyId, nsId)?.value;
   }
 
   protected store(value: unknown, nsId: Identity, namespace: unknown): void {
     const c = this.ctx;
-    if (!c.isSet) this.noCurrentKey();
+    if (c.isSet !== true) this.noCurrentKey();
     this.table.put(c.currentKeyGroup, c.currentKeyId, c.currentKey, nsId, namespace, value);
   }
 
   protected removeAt(nsId: Identity): unknown {
     const c = this.ctx;
-    if (!c.isSet) this.noCurrentKey();
+    if (c.isSet !== true) this.noCurrentKey();
     return this.table.remove(c.currentKeyGroup, c.currentKeyId, nsId);
   }
 

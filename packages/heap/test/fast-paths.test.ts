@@ -6,14 +6,14 @@ import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import { IllegalStateUsageError, KeyGroupRange, MapStateDescriptor, MsgpackSerializer, Serializers, VoidNamespace } from '@flowstate/core';
 import { MemoryStateBackend } from '@flowstate/heap';
-import { SnapshotView, StateTable, type StateMeta } from '../src/state-table.js';
+import { RunningViews, SnapshotView, StateTable, type StateMeta } from '../src/state-table.js';
 
 const RANGE = new KeyGroupRange(0, 127);
 
 describe('heap access fast paths', () => {
   it('reads copy on write after the state serializer becomes a mutable one (mutableValues follows setStateSerializer)', () => {
     const meta: StateMeta = { name: 's', kind: 'VALUE', namespaceSerializer: Serializers.voidNamespace as never, stateSerializer: Serializers.int32 as never };
-    const views = new Set<SnapshotView>();
+    const views = new RunningViews();
     const table = new StateTable(meta, RANGE, views, (v) => ({ ...(v as object) }), { keyOfId: undefined, namespaceOfId: undefined });
     const stored = { n: 1 };
     table.put(3, 'k', 'k', 0, VoidNamespace, stored);
@@ -79,5 +79,33 @@ describe('heap access fast paths', () => {
     st.putAll([]);
     assert.equal(st.isEmpty(), true, 'an empty batch creates no map');
     kb.dispose();
+  });
+
+  it("a table's copyOnWrite flag is the general test (any running view) whenever views come and go, for tables attached before and during a snapshot", () => {
+    // Writes test the table's own flag instead of the size of the views: pinned to `views.size > 0`.
+    const meta = (name: string): StateMeta => ({ name, kind: 'VALUE', namespaceSerializer: Serializers.voidNamespace as never, stateSerializer: Serializers.int32 as never });
+    const views = new RunningViews();
+    const layout = { keyOfId: undefined, namespaceOfId: undefined };
+    const before = new StateTable(meta('before'), RANGE, views, (v) => v, layout);
+    const check = (tables: StateTable[]) => {
+      for (const t of tables) assert.equal(t.copyOnWrite, views.size > 0, `${t.meta.name} with ${views.size} views`);
+    };
+    check([before]);
+    const a = new SnapshotView(RANGE);
+    views.add(a);
+    const during = new StateTable(meta('during'), RANGE, views, (v) => v, layout);
+    check([before, during]);
+    // A write to a table created while the snapshot runs keeps its preimage (here: absent) too.
+    during.put(5, 'k', 'k', 0, VoidNamespace, 1);
+    assert.equal(a.preimageCount, 1);
+    const b = new SnapshotView(RANGE);
+    views.add(b);
+    views.delete(a);
+    check([before, during]);
+    views.delete(b);
+    check([before, during]);
+    views.add(a);
+    views.clear();
+    check([before, during]);
   });
 });

@@ -56,7 +56,10 @@ export interface KeyedStateBackendKeyUsage {
 export abstract class AbstractKeyedStateBackend<K, R extends RegisteredKeyedState> implements KeyedStateBackend<K> {
   readonly keySerializer: TypeSerializer<K>;
   readonly keyGroupRange: KeyGroupRange;
-  readonly maxParallelism: number;
+  // Numbers read by setCurrentKey start as small integers here (not only in the constructor): a
+  // class field starts as undefined, and a number stored over undefined makes V8 keep the field
+  // tagged, so every setCurrentKey checked and untagged it (issue 16).
+  readonly maxParallelism: number = 0;
   readonly operatorIdentifier: string;
   /** Registered states by name, including restored ones not registered again yet. */
   protected readonly states = new Map<string, R>();
@@ -75,8 +78,8 @@ export abstract class AbstractKeyedStateBackend<K, R extends RegisteredKeyedStat
   /** Set when the backend needs no bytes of primitive keys: their key group without serializing them. */
   private readonly primitiveKeyGroup: PrimitiveKeyGroup | undefined;
   /** keyGroupRange's bounds, as fields of this object (two loads less per setCurrentKey). */
-  private readonly firstKeyGroup: number;
-  private readonly lastKeyGroup: number;
+  private readonly firstKeyGroup: number = 0;
+  private readonly lastKeyGroup: number = 0;
   private readonly latencyTracking: StateLatencyTrackingOptions | undefined;
   /** The latency-tracking wrapper of each state object handed out, when tracking is on. */
   private readonly tracked = new WeakMap<NamespacedState, NamespacedState>();
@@ -132,20 +135,26 @@ export abstract class AbstractKeyedStateBackend<K, R extends RegisteredKeyedStat
 
   // setCurrentKey runs once per record: its body is kept small, with the rare paths (errors,
   // serializing a key) in methods of their own, so that callers' optimized code can inline it.
+  // Flags are compared with `=== true`: V8 compiled a plain truth test of these fields as the
+  // generic one (false, '', undetectable, number, bigint: ten instructions each), on every call.
   setCurrentKey(key: K): void {
-    if (this.disposed || key === null || key === undefined) this.rejectKey(key);
+    if (this.disposed === true || key === null || key === undefined) this.rejectKey(key);
     // The same primitive key again: nothing changes. float64 -0 and 0 are different keys (their
     // bytes differ), which === merges, hence the sign test on zero. Not Object.is: V8 compiles it to
     // a builtin call whenever the current key's type is not known, on every call (issue 16).
-    if (this.keySet && key === this.currentKey && this.primitiveKeySerializer && (key !== 0 || sameZero(key, this.currentKey))) return;
+    if (this.keySet === true && key === this.currentKey && this.primitiveKeySerializer === true && (key !== 0 || sameZero(key, this.currentKey))) return;
     // The fast path gives the key group of the general one without serializing (primitive-key-groups.ts);
     // negative (NOT_HANDLED) for a key it does not cover, which then takes the general path.
     const fastKeyGroup = this.primitiveKeyGroup;
-    let g = fastKeyGroup === undefined ? NOT_HANDLED : fastKeyGroup(key, this.maxParallelism);
-    const fast = g >= 0;
-    if (!fast) g = this.serializeCurrentKey(key);
+    const g = fastKeyGroup === undefined ? NOT_HANDLED : fastKeyGroup(key, this.maxParallelism);
+    if (g < 0) this.keyChanged(key, this.serializeCurrentKey(key), this.keyOut.bytesView());
+    else this.keyChanged(key, g, undefined);
+  }
+
+  /** The current key is now `key` (its bytes, undefined on the fast path, valid until the next call). */
+  private keyChanged(key: K, g: number, keyBytes: Uint8Array | undefined): void {
     if (g < this.firstKeyGroup || g > this.lastKeyGroup) this.rejectKeyGroup(key, g);
-    this.onCurrentKey(key, fast ? undefined : this.keyOut.bytesView(), g);
+    this.onCurrentKey(key, keyBytes, g);
     this.currentKey = key;
     this.currentKeyGroup = g;
     this.keySet = true;
