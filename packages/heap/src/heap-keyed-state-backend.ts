@@ -49,6 +49,8 @@ export class HeapKeyedStateBackend<K> extends AbstractKeyedStateBackend<K, Regis
   private readonly current = new CurrentKey();
   /** Primitive keys: their identity function (they are their own identity but for float64 -0); undefined otherwise. */
   private readonly keyIdentity: IdentityFn<unknown> | undefined;
+  /** The identity of the current key: keyIdentity's, or of its bytes (chosen once: one call per setCurrentKey). */
+  private readonly keyIdOf: (key: unknown, keyBytes: Uint8Array | undefined) => Identity;
   private readonly snapshots = new RunningViews();
   private readonly runner: SnapshotStrategyRunner<KeyedStateHandle, SnapshotResources>;
   protected readonly priorityQueues: HeapPriorityQueues;
@@ -59,7 +61,8 @@ export class HeapKeyedStateBackend<K> extends AbstractKeyedStateBackend<K, Regis
   ) {
     // Primitive keys are their own identity here, so their key group needs no serialized bytes.
     super(params, { primitiveKeysWithoutBytes: true });
-    this.keyIdentity = primitiveIdentity(params.keySerializer as TypeSerializer<unknown>);
+    const identity = (this.keyIdentity = primitiveIdentity(params.keySerializer as TypeSerializer<unknown>));
+    this.keyIdOf = identity ?? ((key, keyBytes) => keyIdOf(undefined, key, keyBytes));
     this.priorityQueues = new HeapPriorityQueues({ ...params, keySerializer: params.keySerializer as TypeSerializer<unknown> });
     const strategy = new HeapSnapshotStrategy({
       keySerializer: this.keySerializer as TypeSerializer<unknown>,
@@ -111,8 +114,7 @@ export class HeapKeyedStateBackend<K> extends AbstractKeyedStateBackend<K, Regis
     const current = this.current;
     current.currentKey = key;
     current.currentKeyGroup = keyGroup;
-    const identity = this.keyIdentity;
-    current.currentKeyId = identity !== undefined ? identity(key) : keyIdOf(undefined, key, keyBytes);
+    current.currentKeyId = this.keyIdOf(key, keyBytes);
     current.isSet = true;
   }
 

@@ -357,26 +357,29 @@ export class HeapMapState<N, K, V> extends AbstractHeapState<N> implements MapSt
     return m === undefined || m.size === 0;
   }
 
+  // Maps keyed by the user keys themselves get iterators over the Map's own iterators; the general
+  // case (no map, tuples) is one method, so that these stay small for V8's inlining budget.
   entries(): MapStateIterator<[K, V | null]> {
     const m = this.read() as HeapMap | undefined;
-    if (m === undefined) return new ProjectingIterator<K, [K, V | null]>(this, EMPTY_PAIRS, ENTRY);
-    const keys = this.layout;
-    // Maps keyed by the user keys themselves hand out the Map's own fresh [key, value] arrays.
-    return this.tupled ? new ProjectingIterator<K, [K, V | null]>(this, keys.entries(m), ENTRY) : new DirectEntriesIterator<K, [K, V | null]>(this, m.entries());
+    // The Map's own fresh [key, value] arrays, as they are.
+    if (m !== undefined && !this.tupled) return new DirectEntriesIterator<K, [K, V | null]>(this, m.entries());
+    return this.projecting(m, ENTRY);
   }
 
   keys(): MapStateIterator<K> {
     const m = this.read() as HeapMap | undefined;
-    if (m === undefined) return new ProjectingIterator<K, K>(this, EMPTY_PAIRS, KEY);
-    const keys = this.layout;
-    return this.tupled ? new ProjectingIterator<K, K>(this, keys.entries(m), KEY) : new DirectKeysIterator<K>(this, m.keys() as Iterator<K>);
+    if (m !== undefined && !this.tupled) return new DirectKeysIterator<K>(this, m.keys() as Iterator<K>);
+    return this.projecting(m, KEY);
   }
 
   values(): MapStateIterator<V | null> {
     const m = this.read() as HeapMap | undefined;
-    if (m === undefined) return new ProjectingIterator<K, V | null>(this, EMPTY_PAIRS, VALUE);
-    const keys = this.layout;
-    return this.tupled ? new ProjectingIterator<K, V | null>(this, keys.entries(m), VALUE) : new DirectValuesIterator<K, V | null>(this, m);
+    if (m !== undefined && !this.tupled) return new DirectValuesIterator<K, V | null>(this, m);
+    return this.projecting(m, VALUE);
+  }
+
+  private projecting<T>(m: HeapMap | undefined, projection: Projection): MapStateIterator<T> {
+    return new ProjectingIterator<K, T>(this, m === undefined ? EMPTY_PAIRS : this.layout.entries(m), projection);
   }
 
   /** For HeapMapIterator.remove(). */
