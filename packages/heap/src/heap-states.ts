@@ -295,7 +295,7 @@ export class HeapMapState<N, K, V> extends AbstractHeapState<N> implements MapSt
     this.tupled = this.layout.tupled;
   }
 
-  /** How the values are keyed (HeapMapKeys), and whether by tuples: fields, read on every access. */
+  /** How the values are keyed (HeapMapKeys), and whether by tuples: fields, read on every access (tested with ===: see setCurrentKey). */
   private readonly layout: HeapMapKeys;
   private readonly tupled: boolean;
 
@@ -308,13 +308,13 @@ export class HeapMapState<N, K, V> extends AbstractHeapState<N> implements MapSt
   get(key: K): V | null | undefined {
     const m = this.read() as HeapMap | undefined;
     if (m === undefined) return undefined;
-    return (this.tupled ? this.layout.get(m, key) : m.get(key as Identity)) as V | null | undefined;
+    return (this.tupled === true ? this.layout.get(m, key) : m.get(key as Identity)) as V | null | undefined;
   }
 
   contains(key: K): boolean {
     const m = this.read() as HeapMap | undefined;
     if (m === undefined) return false;
-    return this.tupled ? this.layout.has(m, key) : m.has(key as Identity);
+    return this.tupled === true ? this.layout.has(m, key) : m.has(key as Identity);
   }
 
   put(key: K, value: V | null): void {
@@ -322,7 +322,7 @@ export class HeapMapState<N, K, V> extends AbstractHeapState<N> implements MapSt
     const m = this.readForUpdate() as HeapMap | undefined;
     const v = value === undefined ? null : value;
     if (m === undefined) this.write(this.layout.single(key, v));
-    else if (this.tupled) this.layout.set(m, key, v);
+    else if (this.tupled === true) this.layout.set(m, key, v);
     else m.set(key as Identity, v);
   }
 
@@ -347,7 +347,7 @@ export class HeapMapState<N, K, V> extends AbstractHeapState<N> implements MapSt
   remove(key: K): void {
     const m = this.readForUpdate() as HeapMap | undefined;
     if (m === undefined) return;
-    if (this.tupled) this.layout.delete(m, key);
+    if (this.tupled === true) this.layout.delete(m, key);
     else m.delete(key as Identity);
     if (m.size === 0) this.clear();
   }
@@ -362,19 +362,19 @@ export class HeapMapState<N, K, V> extends AbstractHeapState<N> implements MapSt
   entries(): MapStateIterator<[K, V | null]> {
     const m = this.read() as HeapMap | undefined;
     // The Map's own fresh [key, value] arrays, as they are.
-    if (m !== undefined && !this.tupled) return new DirectEntriesIterator<K, [K, V | null]>(this, m.entries());
+    if (m !== undefined && this.tupled === false) return new DirectEntriesIterator<K, [K, V | null]>(this, m.entries());
     return this.projecting(m, ENTRY);
   }
 
   keys(): MapStateIterator<K> {
     const m = this.read() as HeapMap | undefined;
-    if (m !== undefined && !this.tupled) return new DirectKeysIterator<K>(this, m.keys() as Iterator<K>);
+    if (m !== undefined && this.tupled === false) return new DirectKeysIterator<K>(this, m.keys() as Iterator<K>);
     return this.projecting(m, KEY);
   }
 
   values(): MapStateIterator<V | null> {
     const m = this.read() as HeapMap | undefined;
-    if (m !== undefined && !this.tupled) return new DirectValuesIterator<K, V | null>(this, m);
+    if (m !== undefined && this.tupled === false) return new DirectValuesIterator<K, V | null>(this, m);
     return this.projecting(m, VALUE);
   }
 
