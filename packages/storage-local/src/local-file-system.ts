@@ -5,6 +5,7 @@ import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import {
   confinePath,
   PathEscapeError,
+  settleAll,
   StorageError,
   StorageNotFoundError,
   TemporaryNameListing,
@@ -397,20 +398,45 @@ function addBounded(known: Set<string>, abs: string): void {
 /** Largest range read without checking the file's size first (see read). */
 const UNCHECKED_READ_BYTES = 8 << 20;
 
+/** Most parts one range read is split into (libuv's thread pool has 4 threads by default). */
+const PARALLEL_READS = 4;
+/** A range is split only into parts of at least this many bytes: a part's own cost stays small beside its copy. */
+const PARALLEL_READ_PART_BYTES = 1 << 20;
+
 /**
  * Reads exactly `range` or rejects with `short()` (the range ends past the file, or it shrank):
- * a restore's many range reads pay no fstat each.
+ * a restore's many range reads pay no fstat each. A range of at least two parts is read in up to
+ * PARALLEL_READS parts at once: the kernel's copies out of the page cache then run on as many of
+ * libuv's threads instead of one after the other (a restore's coalesced reads are 8 MiB).
  */
 async function readRange(fh: FileHandle, range: ReadRange, short: () => Promise<StorageError>): Promise<Uint8Array> {
   // A caller may lend a buffer (ReadRange.into) that is reused across reads; one too small is ignored.
   const buf = range.into !== undefined && range.into.length >= range.length ? range.into.subarray(0, range.length) : Buffer.allocUnsafe(range.length);
+  const parts = Math.min(PARALLEL_READS, Math.floor(range.length / PARALLEL_READ_PART_BYTES));
+  let complete: boolean;
+  if (parts <= 1) {
+    complete = await readFully(fh, buf, range.offset);
+  } else {
+    const step = Math.ceil(range.length / parts);
+    const reads: Promise<boolean>[] = [];
+    for (let at = 0; at < range.length; at += step) reads.push(readFully(fh, buf.subarray(at, Math.min(range.length, at + step)), range.offset + at));
+    // Every part settled before the handle closes and the buffer goes back to its lender (which
+    // reuses it): a part still reading would write into it later.
+    complete = (await settleAll(reads)).every((done) => done);
+  }
+  if (!complete) throw await short();
+  return buf;
+}
+
+/** Fills `buf` from `position`; false when the file ended first. */
+async function readFully(fh: FileHandle, buf: Uint8Array, position: number): Promise<boolean> {
   let got = 0;
-  while (got < range.length) {
-    const { bytesRead } = await fh.read(buf, got, range.length - got, range.offset + got);
-    if (bytesRead === 0) throw await short();
+  while (got < buf.length) {
+    const { bytesRead } = await fh.read(buf, got, buf.length - got, position + got);
+    if (bytesRead === 0) return false;
     got += bytesRead;
   }
-  return buf;
+  return true;
 }
 
 /** Opens `path` read-only and fsyncs it (`dataOnly`: fdatasync). */
