@@ -1,4 +1,4 @@
-import { BytesSerializer, type KeyedStateRecord, type TypeSerializer } from '@flowstate/core';
+import { BytesSerializer, ExactDeserializer, type KeyGroupRecordFields, type TypeSerializer } from '@flowstate/core';
 
 /** Most bytes one shared copy holds (unless one value field is larger): bounds what a kept value keeps alive. */
 export const VALUE_COPY_RUN_BYTES = 256 << 10;
@@ -16,37 +16,44 @@ export const VALUE_COPY_RUN_BYTES = 256 << 10;
  * is a Uint8Array over a range of its run (`byteOffset` may be non-zero; `buffer` is the run's).
  */
 export class ValueFieldCopies {
-  private readonly copies: Array<Uint8Array | undefined>;
+  /** Per record of the state: the run holding its copy, and where in it the copy starts and ends. */
+  private readonly runs: Array<Uint8Array | undefined>;
+  private readonly starts: number[];
+  private readonly ends: number[];
   /** Records before this index have been copied (or are not of the state). */
   private end = 0;
+  /** Decodes over the runs only: a deserializer shared with the block's fields would switch buffers (a new DataView) twice per record. */
+  private readonly decoder = new ExactDeserializer();
 
   constructor(
-    private readonly records: readonly KeyedStateRecord[],
+    private readonly fields: KeyGroupRecordFields,
     /** The reader's map from a record's state index to the state's (other states' records are not copied). */
     private readonly stateIndexMap: readonly number[],
     private readonly stateIndex: number,
   ) {
-    this.copies = new Array<Uint8Array | undefined>(records.length);
+    this.runs = new Array<Uint8Array | undefined>(fields.count);
+    this.starts = new Array<number>(fields.count).fill(0);
+    this.ends = new Array<number>(fields.count).fill(0);
   }
 
-  /** The copy of record j's value field (j of the state). */
-  fieldOf(j: number): Uint8Array {
+  /** Record j's value (j of the state), decoded as a view (deserializeView) over its copy; errors as ExactDeserializer.decode's. */
+  decode<T>(j: number, serializer: TypeSerializer<T>, what: string, baseOffset: number): T {
     if (j >= this.end) this.copyRun(j);
-    return this.copies[j]!;
+    return this.decoder.decodeRange(serializer, this.runs[j]!, this.starts[j]!, this.ends[j]!, what, baseOffset, true);
   }
 
   /** Whether record j belongs to the state being read: the reader's own per-record test, as plain loads. */
   private isOfState(j: number): boolean {
-    return this.stateIndexMap[this.records[j]!.stateIndex] === this.stateIndex;
+    return this.stateIndexMap[this.fields.stateIndex(j)] === this.stateIndex;
   }
 
   private copyRun(from: number): void {
-    const records = this.records;
+    const f = this.fields;
     let total = 0;
     let to = from;
-    for (; to < records.length; to++) {
+    for (; to < f.count; to++) {
       if (!this.isOfState(to)) continue;
-      const n = records[to]!.value!.length;
+      const n = f.valueEnd(to) - f.valueStart(to);
       if (to > from && total + n > VALUE_COPY_RUN_BYTES) break;
       total += n;
     }
@@ -55,10 +62,13 @@ export class ValueFieldCopies {
     let at = 0;
     for (let j = from; j < to; j++) {
       if (!this.isOfState(j)) continue;
-      const field = records[j]!.value!;
-      run.set(field, at);
-      this.copies[j] = run.subarray(at, at + field.length);
-      at += field.length;
+      const start = f.valueStart(j);
+      const end = f.valueEnd(j);
+      run.set(f.bytes.subarray(start, end), at);
+      this.runs[j] = run;
+      this.starts[j] = at;
+      at += end - start;
+      this.ends[j] = at;
     }
     this.end = to;
   }

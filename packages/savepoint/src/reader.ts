@@ -574,20 +574,21 @@ function* valueEntries<K, N, V>(
   copyRuns: boolean,
 ): Generator<KeyedStateEntry<K, N, V>> {
   const reused = { key: undefined as K, namespace: undefined as N, value: undefined as V };
-  const records = block.records;
-  const copies = copyRuns ? new ValueFieldCopies(records, stateIndexMap, s.index) : undefined;
-  for (let j = 0; j < records.length; j++) {
+  // Fields are decoded in place in the block (no record object or view per field).
+  const fields = block.fields;
+  const bytes = fields.bytes;
+  const copies = copyRuns ? new ValueFieldCopies(fields, stateIndexMap, s.index) : undefined;
+  for (let j = 0; j < fields.count; j++) {
     if (buffer?.live === false) {
       throw new IllegalStateUsageError(buffer.stateName, 'a block of readKeyedStateBlocks was iterated after the next block was requested, whose read reuses its bytes: iterate each block first');
     }
-    const r = records[j]!;
-    if (stateIndexMap[r.stateIndex] !== s.index) continue;
-    const off = block.recordOffsets[j]!;
+    if (stateIndexMap[fields.stateIndex(j)] !== s.index) continue;
+    const off = fields.recordOffset(j);
     let key: K, namespace: N, value: V;
     try {
-      key = decoder.decode(s.keySerializer, r.key, 'key', off, views) as K;
-      namespace = decoder.decode(s.nsSerializer, r.namespace, 'namespace', off, views) as N;
-      value = (copies === undefined ? decoder.decode(s.stateSerializer, r.value!, what, off, views) : decoder.decode(s.stateSerializer, copies.fieldOf(j), what, off, true)) as V;
+      key = decoder.decodeRange(s.keySerializer, bytes, fields.keyStart(j), fields.keyEnd(j), 'key', off, views) as K;
+      namespace = decoder.decodeRange(s.nsSerializer, bytes, fields.namespaceStart(j), fields.namespaceEnd(j), 'namespace', off, views) as N;
+      value = (copies === undefined ? decoder.decodeRange(s.stateSerializer, bytes, fields.valueStart(j), fields.valueEnd(j), what, off, views) : copies.decode(j, s.stateSerializer, what, off)) as V;
     } catch (e) {
       wrapDecodeError(e, file, off);
     }

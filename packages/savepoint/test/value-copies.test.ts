@@ -69,6 +69,32 @@ describe('SavepointReader: copied byte-array values decoded over copies of runs 
     for (const [k, v] of copied) assert.deepEqual(Buffer.from(v.buffer, v.byteOffset, v.byteLength), Buffer.from(bytesOf(Number(k.slice(4)))), k);
   });
 
+  it('entries decoded in place in the block (copied and views, bytes and strings) equal the general path over block.records', async () => {
+    const r = await SavepointReader.load(await savepoint());
+    const states = await r.keyedStates('op');
+    for (const name of ['b', 's']) {
+      const index = states.findIndex((s) => s.name === name);
+      const valueSerializer = name === 'b' ? BytesSerializer.INSTANCE : Serializers.string;
+      const nsSerializer = states[index]!.namespaceSerializerSnapshot.restoreSerializer();
+      const show = (v: unknown) => (v instanceof Uint8Array ? Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex') : v);
+      const general: unknown[] = [];
+      for await (const { block, stateIndexMap } of r.keyedBlocks('op')) {
+        for (const rec of block.records) {
+          if (stateIndexMap[rec.stateIndex] !== index) continue;
+          const key = Serializers.string.deserialize(new DataInputDeserializer(rec.key));
+          general.push([key, nsSerializer.deserialize(new DataInputDeserializer(rec.namespace)), show(valueSerializer.deserialize(new DataInputDeserializer(rec.value!)))]);
+        }
+      }
+      const copied: unknown[] = [];
+      for await (const e of r.readKeyedState<string, unknown, unknown>('op', name)) copied.push([e.key, e.namespace, show(e.value)]);
+      const views: unknown[] = [];
+      for await (const block of r.readKeyedStateBlocks<string, unknown, unknown>('op', name, { views: true })) for (const e of block) views.push([e.key, e.namespace, show(e.value)]);
+      assert.ok(general.length > 0);
+      assert.deepEqual(copied, general, name);
+      assert.deepEqual(views, general, `${name}, views`);
+    }
+  });
+
   it('values share no memory with the read buffers, and one kept value keeps at most one run (or its own bytes) alive', async () => {
     const r = await SavepointReader.load(await savepoint());
     const lent = new Set<ArrayBufferLike>();

@@ -30,12 +30,26 @@ export class DataInputDeserializer {
 
   /** Reads `buf` from its start, as a new deserializer would (hot loops reuse one). */
   reset(buf: Uint8Array, baseOffset = 0): void {
-    if (this.view.buffer !== buf.buffer) this.view = new DataView(buf.buffer);
+    // The same array again (fields of one block) skips the `buffer` lookup.
+    if (buf !== this.buf && this.view.buffer !== buf.buffer) this.view = new DataView(buf.buffer);
     this.buf = buf;
     this.start = buf.byteOffset;
     this.baseOffset = baseOffset;
     this.pos = 0;
     this.end = buf.length;
+  }
+
+  /**
+   * Reads buf[from, to) as reset() would read a view of it (buf.subarray(from, to), `baseOffset`),
+   * without that view: the same values, bounds and error offsets. `position` and views handed out
+   * are still within buf.
+   */
+  resetRange(buf: Uint8Array, from: number, to: number, baseOffset = 0): void {
+    // The message is built only when the check fails: this runs for every field a reader decodes.
+    if (from < 0 || from > to || to > buf.length) assert(false, `range [${from}, ${to}) within [0, ${buf.length}]`);
+    this.reset(buf, baseOffset - from);
+    this.pos = from;
+    this.end = to;
   }
 
   /**

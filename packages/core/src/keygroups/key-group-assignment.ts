@@ -20,9 +20,9 @@ export function checkParallelism(parallelism: number, maxParallelism: number): v
   }
 }
 
-/** The key group of a serialized key: murmur3_32(keyBytes, seed 0) mod maxParallelism. */
-export function assignToKeyGroup(serializedKey: Uint8Array, maxParallelism: number): number {
-  return computeKeyGroupForKeyHash(murmur3_32(serializedKey, 0), maxParallelism);
+/** The key group of a serialized key (serializedKey[start, end)): murmur3_32(keyBytes, seed 0) mod maxParallelism. */
+export function assignToKeyGroup(serializedKey: Uint8Array, maxParallelism: number, start = 0, end = serializedKey.length): number {
+  return computeKeyGroupForKeyHash(murmur3_32(serializedKey, 0, start, end), maxParallelism);
 }
 
 /**

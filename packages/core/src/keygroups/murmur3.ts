@@ -2,11 +2,12 @@
  * MurmurHash3, x86 32-bit variant, over bytes. Part of the on-disk format: a key's key group is
  * murmur3_32(serialized key, seed 0) mod maxParallelism, forever. See docs/key-groups.md.
  */
-export function murmur3_32(data: Uint8Array, seed = 0): number {
+export function murmur3_32(data: Uint8Array, seed = 0, start = 0, end = data.length): number {
   let h = seed >>> 0;
-  const len = data.length;
+  // data[start, end): a key read back from a block is hashed in place, without a view of it.
+  const len = end - start;
   const nblocks = len >>> 2;
-  let i = 0;
+  let i = start;
   for (let b = 0; b < nblocks; b++, i += 4) h = murmur3MixBlock(h, data[i]! | (data[i + 1]! << 8) | (data[i + 2]! << 16) | (data[i + 3]! << 24));
   const rem = len & 3;
   if (rem > 0) {

@@ -90,8 +90,18 @@ export class ExactDeserializer {
   private readonly input = new DataInputDeserializer(new Uint8Array(0));
 
   decode<T>(serializer: TypeSerializer<T>, bytes: Uint8Array, what: string, baseOffset = 0, view = false): T {
+    this.input.reset(bytes, baseOffset);
+    return this.decodeInput(serializer, what, view);
+  }
+
+  /** decode of bytes[from, to) without a view of it (same value, same errors): a field decoded in place in its block. */
+  decodeRange<T>(serializer: TypeSerializer<T>, bytes: Uint8Array, from: number, to: number, what: string, baseOffset = 0, view = false): T {
+    this.input.resetRange(bytes, from, to, baseOffset);
+    return this.decodeInput(serializer, what, view);
+  }
+
+  private decodeInput<T>(serializer: TypeSerializer<T>, what: string, view: boolean): T {
     const input = this.input;
-    input.reset(bytes, baseOffset);
     const v = view && serializer.deserializeView !== undefined ? serializer.deserializeView(input) : serializer.deserialize(input);
     if (input.remaining !== 0) input.fail(`${what} has ${input.remaining} trailing bytes`);
     return v;

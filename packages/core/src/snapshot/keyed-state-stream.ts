@@ -11,6 +11,9 @@ import type { TypeSerializerSnapshot } from '../serialization/type-serializer.js
 import { STATE_KIND_CODES, stateKindFromCode, type SnapshotStateKind } from '../state/descriptors.js';
 import { type KeyGroupsStateHandle, type StreamStateHandle } from '../storage/handles.js';
 import type { CheckpointStateOutputStream, StateHandleReader } from '../storage/spi.js';
+import { KeyGroupRecordFields, type KeyedStateRecord } from './key-group-records.js';
+
+export { KeyGroupRecordFields, type KeyedStateRecord } from './key-group-records.js';
 
 /** "FSKS": flowstate keyed state stream. */
 export const KEYED_STATE_MAGIC = 0x46534b53;
@@ -193,17 +196,6 @@ export class KeyedStateStreamEncoder {
   }
 }
 
-/** One record read back from a key group block, as raw bytes. */
-export interface KeyedStateRecord {
-  readonly stateIndex: number;
-  readonly key: Uint8Array;
-  readonly namespace: Uint8Array;
-  /** The value (non-MAP states) or the user value (MAP; null when the user value is null). */
-  readonly value: Uint8Array | null;
-  /** Only for MAP states. */
-  readonly userKey: Uint8Array | undefined;
-}
-
 /**
  * Rethrows anything that escaped a decoder as a typed error naming the file: a CorruptDataError
  * becomes a CorruptCheckpointError at its offset, an UnknownFormatVersionError gets the file.
@@ -301,10 +293,37 @@ export interface KeyGroupBlock {
   readonly length: number;
   /** The block's bytes, verified against its CRC32C. */
   readonly bytes: Uint8Array;
-  /** Records as views into the block's bytes. */
+  /** Where each record's fields lie in `bytes` (no object per record): for readers that decode every field in place. */
+  readonly fields: KeyGroupRecordFields;
+  /** Records as views into the block's bytes (built from `fields` on first use). */
   readonly records: readonly KeyedStateRecord[];
-  /** Stream offset of each record's key, for error messages. */
+  /** Stream offset of each record's key, for error messages (built on first use). */
   readonly recordOffsets: readonly number[];
+}
+
+/** A decoded block whose record objects are built only for consumers that ask for them. */
+class DecodedKeyGroupBlock implements KeyGroupBlock {
+  private recordList: KeyedStateRecord[] | undefined;
+  private offsetList: number[] | undefined;
+
+  constructor(
+    readonly keyGroup: number,
+    readonly offset: number,
+    readonly bytes: Uint8Array,
+    readonly fields: KeyGroupRecordFields,
+  ) {}
+
+  get length(): number {
+    return this.bytes.length;
+  }
+
+  get records(): readonly KeyedStateRecord[] {
+    return (this.recordList ??= Array.from({ length: this.fields.count }, (_, j) => this.fields.record(j)));
+  }
+
+  get recordOffsets(): readonly number[] {
+    return (this.offsetList ??= Array.from({ length: this.fields.count }, (_, j) => this.fields.recordOffset(j)));
+  }
 }
 
 export interface KeyGroupBlockOptions {
@@ -457,38 +476,27 @@ function decodeKeyGroupBlock(handle: KeyGroupsStateHandle, header: KeyedStateStr
   const i = g - handle.keyGroupRange.start;
   const offset = handle.keyGroupOffsets[i]!;
   verifyBlock(bytes, handle.keyGroupChecksums[i]!, file, offset, `key group ${g} block`, options.checkpointId);
-  const records: KeyedStateRecord[] = [];
-  const recordOffsets: number[] = [];
+  let fields: KeyGroupRecordFields;
   try {
-    decodeBlock(new DataInputDeserializer(bytes, offset), g, header, (_g, r) => {
-      records.push(r);
-      recordOffsets.push(offset + (r.key.byteOffset - bytes.byteOffset));
-    });
+    fields = KeyGroupRecordFields.parse(bytes, offset, g, header.states);
   } catch (e) {
     wrapDecodeError(e, file, options.checkpointId, offset);
   }
-  if (options.maxParallelism !== undefined) checkKeysInKeyGroup(records, recordOffsets, g, header, options.maxParallelism, file, options.checkpointId);
-  return { keyGroup: g, offset, length: bytes.length, bytes, records, recordOffsets };
+  if (options.maxParallelism !== undefined) checkKeysInKeyGroup(fields, g, header, options.maxParallelism, file, options.checkpointId);
+  return new DecodedKeyGroupBlock(g, offset, bytes, fields);
 }
 
-function checkKeysInKeyGroup(
-  records: readonly KeyedStateRecord[],
-  recordOffsets: readonly number[],
-  g: number,
-  header: KeyedStateStreamHeader,
-  maxParallelism: number,
-  file: string,
-  checkpointId: number | undefined,
-): void {
-  for (let j = 0; j < records.length; j++) {
-    const actual = assignToKeyGroup(records[j]!.key, maxParallelism);
+function checkKeysInKeyGroup(fields: KeyGroupRecordFields, g: number, header: KeyedStateStreamHeader, maxParallelism: number, file: string, checkpointId: number | undefined): void {
+  const bytes = fields.bytes;
+  for (let j = 0; j < fields.count; j++) {
+    const actual = assignToKeyGroup(bytes, maxParallelism, fields.keyStart(j), fields.keyEnd(j));
     if (actual !== g) {
-      const state = header.states[records[j]!.stateIndex]!.name;
+      const state = header.states[fields.stateIndex(j)]!.name;
       throw new CorruptCheckpointError(
         file,
         `a key of state '${state}' hashes to key group ${actual} (maxParallelism ${maxParallelism}) but is stored in the block of key group ${g}`,
         checkpointId,
-        recordOffsets[j],
+        fields.recordOffset(j),
       );
     }
   }
@@ -511,34 +519,7 @@ export async function readKeyGroups(
   const read = o.checkpointId === undefined ? { range } : { range, checkpointId: o.checkpointId };
   for await (const block of readKeyGroupBlocks(reader, handle, header, read)) {
     checkRestoreNotCancelled(o.signal, o.operatorIdentifier ?? '<unknown operator>');
-    for (const r of block.records) visit(block.keyGroup, r);
+    const fields = block.fields;
+    for (let j = 0; j < fields.count; j++) visit(block.keyGroup, fields.record(j));
   }
 }
-
-export function decodeBlock(
-  input: DataInputDeserializer,
-  expectedKeyGroup: number,
-  header: KeyedStateStreamHeader,
-  visit: (keyGroup: number, record: KeyedStateRecord) => void,
-): void {
-  const g = input.readUint32();
-  if (g !== expectedKeyGroup) input.fail(`block holds key group ${g}, expected ${expectedKeyGroup}`);
-  for (;;) {
-    const ref = input.readVarUint();
-    if (ref === 0) break;
-    const stateIndex = ref - 1;
-    const meta = header.states[stateIndex];
-    if (meta === undefined) input.fail(`record refers to state #${stateIndex}, the header has ${header.states.length}`);
-    const key = input.readLengthPrefixed();
-    const namespace = input.readLengthPrefixed();
-    if (meta.kind === 'MAP') {
-      const userKey = input.readLengthPrefixed();
-      const value = input.readBoolean() ? input.readLengthPrefixed() : null;
-      visit(g, { stateIndex, key, namespace, value, userKey });
-    } else {
-      visit(g, { stateIndex, key, namespace, value: input.readLengthPrefixed(), userKey: undefined });
-    }
-  }
-  if (input.remaining !== 0) input.fail(`${input.remaining} trailing bytes after key group ${g}`);
-}
-

@@ -1,0 +1,173 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import {
+  assignToKeyGroup,
+  BytesSerializer,
+  CorruptDataError,
+  DataInputDeserializer,
+  DataOutputSerializer,
+  ExactDeserializer,
+  KeyGroupRange,
+  KeyGroupRecordFields,
+  KeyedStateStreamEncoder,
+  ListSerializer,
+  Serializers,
+  VoidNamespaceSerializer,
+  type KeyedStateMetaInfo,
+  type KeyedStateRecord,
+  type SnapshotStateKind,
+  type TypeSerializer,
+  type TypeSerializerSnapshot,
+} from '../src/index.js';
+
+/** Deterministic bytes (LCG) for seed `seed`. */
+function bytes(n: number, seed: number): Uint8Array {
+  const out = new Uint8Array(n);
+  let x = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    out[i] = x >>> 24;
+  }
+  return out;
+}
+
+/** The outcome of a decode: its value, or its error's class, message and offset. */
+function outcome(f: () => unknown): unknown {
+  try {
+    return { value: f() };
+  } catch (e) {
+    return { error: (e as Error).constructor.name, message: (e as Error).message, offset: (e as CorruptDataError).offset };
+  }
+}
+
+/**
+ * The general path the in-place parse replaced (the block decoder before issue 16's read work):
+ * a record object with a view per field, read with readLengthPrefixed. The oracle of the tests below.
+ */
+function referenceRecords(block: Uint8Array, offset: number, g: number, kinds: readonly SnapshotStateKind[]): KeyedStateRecord[] {
+  const input: DataInputDeserializer = new DataInputDeserializer(block, offset);
+  const out: KeyedStateRecord[] = [];
+  const k = input.readUint32();
+  if (k !== g) input.fail(`block holds key group ${k}, expected ${g}`);
+  for (;;) {
+    const ref = input.readVarUint();
+    if (ref === 0) break;
+    const kind = kinds[ref - 1];
+    if (kind === undefined) input.fail(`record refers to state #${ref - 1}, the header has ${kinds.length}`);
+    const key = input.readLengthPrefixed();
+    const namespace = input.readLengthPrefixed();
+    if (kind === 'MAP') {
+      const userKey = input.readLengthPrefixed();
+      const value = input.readBoolean() ? input.readLengthPrefixed() : null;
+      out.push({ stateIndex: ref - 1, key, namespace, value, userKey });
+    } else {
+      out.push({ stateIndex: ref - 1, key, namespace, value: input.readLengthPrefixed(), userKey: undefined });
+    }
+  }
+  if (input.remaining !== 0) input.fail(`${input.remaining} trailing bytes after key group ${k}`);
+  return out;
+}
+
+const KINDS: readonly SnapshotStateKind[] = ['VALUE', 'MAP', 'LIST'];
+
+/** One block of key group 5 with records of a VALUE, a MAP (null user values too) and a LIST state, empty fields included. */
+function block(): Uint8Array {
+  const snap = (s: TypeSerializer<unknown>) => s.snapshotConfiguration() as TypeSerializerSnapshot<unknown>;
+  const states: KeyedStateMetaInfo[] = KINDS.map((kind, i) => ({ name: `s${i}`, kind, namespaceSerializerSnapshot: snap(VoidNamespaceSerializer.INSTANCE as TypeSerializer<unknown>), stateSerializerSnapshot: snap(BytesSerializer.INSTANCE as TypeSerializer<unknown>) }));
+  const enc = new KeyedStateStreamEncoder(KeyGroupRange.of(5, 5), snap(Serializers.string as TypeSerializer<unknown>), states);
+  enc.encodeHeader();
+  enc.beginKeyGroup(5);
+  for (let i = 0; i < 40; i++) {
+    const key = bytes(i % 7, i);
+    const ns = bytes(i % 3, i + 100);
+    if (i % 3 === 1) enc.writeMapEntry(1, key, ns, bytes(i % 5, i + 200), i % 4 === 0 ? null : bytes((i * 37) % 300, i + 300));
+    else enc.writeEntry(i % 3, key, ns, bytes((i * 53) % 700, i + 400));
+  }
+  return enc.endKeyGroup();
+}
+
+describe('key-group blocks parsed in place (KeyGroupRecordFields)', () => {
+  it('gives exactly the records of the general decoder, as views and as positions', () => {
+    const b = block();
+    const fields = KeyGroupRecordFields.parse(b, 1000, 5, KINDS.map((kind) => ({ kind })));
+    const expected = referenceRecords(b, 1000, 5, KINDS);
+    assert.equal(fields.count, expected.length);
+    for (let j = 0; j < fields.count; j++) {
+      const r = fields.record(j);
+      assert.deepEqual(r, expected[j], `record ${j}`);
+      assert.equal(r.key.buffer, b.buffer, 'fields are views into the block');
+      assert.deepEqual(b.subarray(fields.keyStart(j), fields.keyEnd(j)), expected[j]!.key);
+      assert.deepEqual(b.subarray(fields.namespaceStart(j), fields.namespaceEnd(j)), expected[j]!.namespace);
+      const value = expected[j]!.value;
+      assert.deepEqual(fields.valueStart(j) < 0 ? null : b.subarray(fields.valueStart(j), fields.valueEnd(j)), value);
+      assert.equal(fields.recordOffset(j), 1000 + (expected[j]!.key.byteOffset - b.byteOffset));
+    }
+  });
+
+  it('fails every damaged block as the general decoder does: same message, same offset (seeded mutations)', () => {
+    const good = block();
+    const states = KINDS.map((kind) => ({ kind }));
+    let x = 7;
+    const next = (n: number) => ((x = (Math.imul(x, 1103515245) + 12345) >>> 0) >>> 8) % n;
+    let failures = 0;
+    for (let round = 0; round < 300; round++) {
+      let b = good.slice();
+      // A flipped byte, a cut block, or bytes appended.
+      const how = round % 3;
+      if (how === 0) {
+        const at = next(b.length);
+        b[at] = b[at]! ^ (1 << next(8));
+      }
+      else if (how === 1) b = b.subarray(0, next(b.length));
+      else b = Uint8Array.from([...b, ...bytes(1 + next(4), round)]);
+      const general = outcome(() => referenceRecords(b, 64, 5, KINDS));
+      const inPlace = outcome(() => {
+        const f = KeyGroupRecordFields.parse(b, 64, 5, states);
+        return Array.from({ length: f.count }, (_, j) => f.record(j));
+      });
+      assert.deepEqual(inPlace, general, `round ${round}`);
+      if ((general as { error?: string }).error !== undefined) failures++;
+    }
+    assert.ok(failures > 150, `most mutations are caught (${failures})`);
+  });
+
+  it('ExactDeserializer.decodeRange decodes a field in place as decode does its view: same value, same errors', () => {
+    const d = new ExactDeserializer();
+    const out = new DataOutputSerializer();
+    const list = new ListSerializer(Serializers.string);
+    const cases: Array<[TypeSerializer<unknown>, unknown]> = [
+      [Serializers.string as TypeSerializer<unknown>, 'ünïcødé key'],
+      [Serializers.int32 as TypeSerializer<unknown>, -7],
+      [BytesSerializer.INSTANCE as TypeSerializer<unknown>, bytes(33, 3)],
+      [list as TypeSerializer<unknown>, ['a', '', 'ccc']],
+    ];
+    for (const [serializer, value] of cases) {
+      out.clear();
+      out.writeBytes(bytes(11, 1));
+      const from = out.length;
+      serializer.serialize(value, out);
+      const to = out.length;
+      out.writeBytes(bytes(5, 2));
+      const all = out.toBytes();
+      // The field, cut one short, and one too long (a trailing byte).
+      for (const [a, z] of [[from, to], [from, to - 1], [from, to + 1], [from + 1, to]] as const) {
+        for (const view of [false, true]) {
+          const general = outcome(() => d.decode(serializer, all.subarray(a, z), 'field', 500, view));
+          const inPlace = outcome(() => d.decodeRange(serializer, all, a, z, 'field', 500, view));
+          assert.deepEqual(inPlace, general, `${serializer.constructor.name} [${a - from}, ${z - from}) view ${view}`);
+        }
+      }
+    }
+  });
+
+  it('assignToKeyGroup over a range of a buffer is that of the range copied out (murmur3 in place)', () => {
+    const all = bytes(4096, 9);
+    for (let i = 0; i < 500; i++) {
+      const from = (i * 131) % 4000;
+      const to = from + (i % 67);
+      for (const maxParallelism of [1, 128, 32768]) {
+        assert.equal(assignToKeyGroup(all, maxParallelism, from, to), assignToKeyGroup(all.slice(from, to), maxParallelism), `[${from}, ${to}) of ${maxParallelism}`);
+      }
+    }
+  });
+});
