@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
+  assignRangeToKeyGroup,
   assignToKeyGroup,
   BytesSerializer,
   CorruptDataError,
@@ -160,13 +161,13 @@ describe('key-group blocks parsed in place (KeyGroupRecordFields)', () => {
     }
   });
 
-  it('assignToKeyGroup over a range of a buffer is that of the range copied out (murmur3 in place)', () => {
+  it('assignRangeToKeyGroup over a range of a buffer is that of the range copied out (murmur3 in place)', () => {
     const all = bytes(4096, 9);
     for (let i = 0; i < 500; i++) {
       const from = (i * 131) % 4000;
       const to = from + (i % 67);
       for (const maxParallelism of [1, 128, 32768]) {
-        assert.equal(assignToKeyGroup(all, maxParallelism, from, to), assignToKeyGroup(all.slice(from, to), maxParallelism), `[${from}, ${to}) of ${maxParallelism}`);
+        assert.equal(assignRangeToKeyGroup(all, from, to, maxParallelism), assignToKeyGroup(all.slice(from, to), maxParallelism), `[${from}, ${to}) of ${maxParallelism}`);
       }
     }
   });

@@ -1,7 +1,7 @@
 import { assert } from '../assert.js';
 import { IllegalStateUsageError } from '../errors.js';
 import { KeyGroupRange } from './key-group-range.js';
-import { murmur3_32 } from './murmur3.js';
+import { murmur3_32, murmur3_32Range } from './murmur3.js';
 
 /** Flink's upper bound on maxParallelism (key groups are addressed with 2 bytes). */
 export const UPPER_BOUND_MAX_PARALLELISM = 1 << 15;
@@ -20,9 +20,14 @@ export function checkParallelism(parallelism: number, maxParallelism: number): v
   }
 }
 
-/** The key group of a serialized key (serializedKey[start, end)): murmur3_32(keyBytes, seed 0) mod maxParallelism. */
-export function assignToKeyGroup(serializedKey: Uint8Array, maxParallelism: number, start = 0, end = serializedKey.length): number {
-  return computeKeyGroupForKeyHash(murmur3_32(serializedKey, 0, start, end), maxParallelism);
+/** The key group of a serialized key: murmur3_32(keyBytes, seed 0) mod maxParallelism. */
+export function assignToKeyGroup(serializedKey: Uint8Array, maxParallelism: number): number {
+  return computeKeyGroupForKeyHash(murmur3_32(serializedKey, 0), maxParallelism);
+}
+
+/** assignToKeyGroup of bytes[start, end), without a view of it (keys read back from a block). */
+export function assignRangeToKeyGroup(bytes: Uint8Array, start: number, end: number, maxParallelism: number): number {
+  return computeKeyGroupForKeyHash(murmur3_32Range(bytes, start, end, 0), maxParallelism);
 }
 
 /**

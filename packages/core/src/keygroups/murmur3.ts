@@ -2,9 +2,13 @@
  * MurmurHash3, x86 32-bit variant, over bytes. Part of the on-disk format: a key's key group is
  * murmur3_32(serialized key, seed 0) mod maxParallelism, forever. See docs/key-groups.md.
  */
-export function murmur3_32(data: Uint8Array, seed = 0, start = 0, end = data.length): number {
+export function murmur3_32(data: Uint8Array, seed = 0): number {
+  return murmur3_32Range(data, 0, data.length, seed);
+}
+
+/** murmur3_32 of data[start, end): a key read back from a block is hashed in place, without a view of it. */
+export function murmur3_32Range(data: Uint8Array, start: number, end: number, seed: number): number {
   let h = seed >>> 0;
-  // data[start, end): a key read back from a block is hashed in place, without a view of it.
   const len = end - start;
   const nblocks = len >>> 2;
   let i = start;

@@ -4,7 +4,7 @@ import { checkRestoreNotCancelled, CorruptCheckpointError, CorruptDataError, Flo
 import { DataInputDeserializer } from '../io/data-input.js';
 import { DataOutputSerializer } from '../io/data-output.js';
 import { checkKeyedStateHandleStructure, malformedField, readerHandleName, untrustedHandleName } from '../checkpoint/metadata-structure.js';
-import { assignToKeyGroup, UPPER_BOUND_MAX_PARALLELISM } from '../keygroups/key-group-assignment.js';
+import { assignRangeToKeyGroup, UPPER_BOUND_MAX_PARALLELISM } from '../keygroups/key-group-assignment.js';
 import type { KeyGroupRange } from '../keygroups/key-group-range.js';
 import { readSerializerSnapshot, writeSerializerSnapshot, type SerializerSnapshotRegistry } from '../serialization/snapshot-registry.js';
 import type { TypeSerializerSnapshot } from '../serialization/type-serializer.js';
@@ -489,7 +489,7 @@ function decodeKeyGroupBlock(handle: KeyGroupsStateHandle, header: KeyedStateStr
 function checkKeysInKeyGroup(fields: KeyGroupRecordFields, g: number, header: KeyedStateStreamHeader, maxParallelism: number, file: string, checkpointId: number | undefined): void {
   const bytes = fields.bytes;
   for (let j = 0; j < fields.count; j++) {
-    const actual = assignToKeyGroup(bytes, maxParallelism, fields.keyStart(j), fields.keyEnd(j));
+    const actual = assignRangeToKeyGroup(bytes, fields.keyStart(j), fields.keyEnd(j), maxParallelism);
     if (actual !== g) {
       const state = header.states[fields.stateIndex(j)]!.name;
       throw new CorruptCheckpointError(
