@@ -318,11 +318,21 @@ class DecodedKeyGroupBlock implements KeyGroupBlock {
   }
 
   get records(): readonly KeyedStateRecord[] {
-    return (this.recordList ??= Array.from({ length: this.fields.count }, (_, j) => this.fields.record(j)));
+    if (this.recordList === undefined) {
+      const list: KeyedStateRecord[] = [];
+      for (let j = 0; j < this.fields.count; j++) list.push(this.fields.record(j));
+      this.recordList = list;
+    }
+    return this.recordList;
   }
 
   get recordOffsets(): readonly number[] {
-    return (this.offsetList ??= Array.from({ length: this.fields.count }, (_, j) => this.fields.recordOffset(j)));
+    if (this.offsetList === undefined) {
+      const list: number[] = [];
+      for (let j = 0; j < this.fields.count; j++) list.push(this.fields.recordOffset(j));
+      this.offsetList = list;
+    }
+    return this.offsetList;
   }
 }
 
