@@ -2,13 +2,14 @@ import {
   CorruptCheckpointError,
   CorruptDataError,
   DataInputDeserializer,
+  ExactDeserializer,
   MapSerializer,
   type KeyedStateStreamHeader,
   type RestoredOperatorState,
   type TypeSerializer,
 } from '@flowstate/core';
 import type { KeyGroupBlock } from '@flowstate/core';
-import { decodeExact, wrapDecodeError } from './keyed.js';
+import { wrapDecodeError } from './keyed.js';
 
 interface StateDecoders {
   readonly name: string;
@@ -29,6 +30,7 @@ interface StateDecoders {
 export class KeyedRecordDecoder {
   private readonly key: TypeSerializer<unknown>;
   private readonly states: readonly StateDecoders[];
+  private readonly decoder = new ExactDeserializer();
 
   constructor(header: KeyedStateStreamHeader, private readonly file: string) {
     try {
@@ -46,18 +48,26 @@ export class KeyedRecordDecoder {
     }
   }
 
-  /** Decodes (and drops) every record of a block; throws on the first that does not decode exactly. */
+  /** Decodes (and drops) every record of a block, each field in place; throws on the first that does not decode exactly. */
   decodeBlock(block: KeyGroupBlock): void {
-    const at = (view: Uint8Array) => block.offset + (view.byteOffset - block.bytes.byteOffset);
-    for (const r of block.records) {
-      const s = this.states[r.stateIndex]!;
-      decodeExact(this.key, r.key, this.file, at(r.key), `key of '${s.name}'`);
-      decodeExact(s.namespace, r.namespace, this.file, at(r.namespace), `namespace of '${s.name}'`);
+    const f = block.fields;
+    const field = (serializer: TypeSerializer<unknown>, start: number, end: number, what: string) => {
+      const offset = block.offset + start;
+      try {
+        this.decoder.decodeRange(serializer, f.bytes, start, end, what, offset);
+      } catch (e) {
+        wrapDecodeError(e, this.file, offset);
+      }
+    };
+    for (let j = 0; j < f.count; j++) {
+      const s = this.states[f.stateIndex(j)]!;
+      field(this.key, f.keyStart(j), f.keyEnd(j), `key of '${s.name}'`);
+      field(s.namespace, f.namespaceStart(j), f.namespaceEnd(j), `namespace of '${s.name}'`);
       if (s.value !== undefined) {
-        decodeExact(s.value, r.value!, this.file, at(r.value!), `value of '${s.name}'`);
+        field(s.value, f.valueStart(j), f.valueEnd(j), `value of '${s.name}'`);
       } else {
-        decodeExact(s.userKey!, r.userKey!, this.file, at(r.userKey!), `user key of '${s.name}'`);
-        if (r.value !== null) decodeExact(s.userValue!, r.value, this.file, at(r.value), `user value of '${s.name}'`);
+        field(s.userKey!, f.userKeyStart(j), f.userKeyEnd(j), `user key of '${s.name}'`);
+        if (f.valueStart(j) >= 0) field(s.userValue!, f.valueStart(j), f.valueEnd(j), `user value of '${s.name}'`);
       }
     }
   }

@@ -253,7 +253,7 @@ async function checkCanonicalStream(src: CanonicalSource, ctx: KeyedCheckContext
   count(h.headerLength);
   for await (const b of readKeyGroupBlocks(dir.reader, h, header, { maxParallelism: ctx.op.maxParallelism })) {
     ctx.counts.blocks++;
-    ctx.counts.records += b.records.length;
+    ctx.counts.records += b.fields.count;
     decoder.decodeBlock(b);
     crc = crc32cCombine(crc, h.keyGroupChecksums[b.keyGroup - h.keyGroupRange.start]!, b.length);
     count(b.length);

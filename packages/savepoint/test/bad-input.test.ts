@@ -213,12 +213,12 @@ describe('bad savepoints fail with typed errors naming the file and byte offset'
     const d = fixture();
     const r = await SavepointReader.load(d);
     const attributes = (await r.keyedStates('all-kinds')).findIndex((s) => s.name === 'attributes');
-    let target: { file: string; offset: number } | undefined;
+    let target: { file: string; offset: number; stringLength: number } | undefined;
     for await (const { block, source, stateIndexMap } of r.keyedBlocks('all-kinds')) {
       const rec = block.records.find((x) => stateIndexMap[x.stateIndex] === attributes);
       if (rec === undefined) continue;
       // The user key is a string: [varuint length][UTF-8]; 0xff is never valid UTF-8.
-      target = { file: (source.handle.stream as { path: string }).path, offset: block.offset + (rec.userKey!.byteOffset - block.bytes.byteOffset) + 1 };
+      target = { file: (source.handle.stream as { path: string }).path, offset: block.offset + (rec.userKey!.byteOffset - block.bytes.byteOffset) + 1, stringLength: rec.userKey![0]! };
       break;
     }
     assert.ok(target !== undefined);
@@ -228,7 +228,11 @@ describe('bad savepoints fail with typed errors naming the file and byte offset'
     const e = await expectFailure(d, CorruptCheckpointError, target.file, 'any');
     assert.match(e.message, /UTF-8/);
     const v = await validateSavepoint(d);
-    assert.ok(v.problems.some((p) => p.code === 'CORRUPT_CHECKPOINT' && /UTF-8/.test(p.message) && p.file?.endsWith(target.file) === true), JSON.stringify(v.problems));
+    const problem = v.problems.find((p) => p.code === 'CORRUPT_CHECKPOINT' && /UTF-8/.test(p.message) && p.file?.endsWith(target.file) === true);
+    assert.ok(problem !== undefined, JSON.stringify(v.problems));
+    // Validation decodes each field in place in its block and names the byte where decoding
+    // failed: past the string's length byte and its bytes.
+    assert.equal(problem.offset, target.offset + target.stringLength);
   });
 
   it('unreferenced files are warnings, not errors', async () => {

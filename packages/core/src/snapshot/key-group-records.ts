@@ -104,6 +104,15 @@ export class KeyGroupRecordFields {
     return this.at[j * STRIDE + VALUE + 1]!;
   }
 
+  /** -1 unless the record is of a MAP state. */
+  userKeyStart(j: number): number {
+    return this.at[j * STRIDE + USER_KEY]!;
+  }
+
+  userKeyEnd(j: number): number {
+    return this.at[j * STRIDE + USER_KEY + 1]!;
+  }
+
   /** Stream offset of record j's key, for error messages. */
   recordOffset(j: number): number {
     return this.offset + this.keyStart(j);
