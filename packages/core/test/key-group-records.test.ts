@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import {
   assignRangeToKeyGroup,
   assignToKeyGroup,
+  BlockField,
   BytesSerializer,
   CorruptDataError,
   DataInputDeserializer,
@@ -21,16 +22,8 @@ import {
   type TypeSerializerSnapshot,
 } from '../src/index.js';
 
-/** Deterministic bytes (LCG) for seed `seed`. */
-function bytes(n: number, seed: number): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
-    out[i] = x >>> 24;
-  }
-  return out;
-}
+/** n deterministic bytes for `seed` (a multiplicative hash of seed and index). */
+const bytes = (n: number, seed: number): Uint8Array => Uint8Array.from({ length: n }, (_, i) => Math.imul(seed * 7919 + i, 2654435761) >>> 24);
 
 /** The outcome of a decode: its value, or its error's class, message and offset. */
 function outcome(f: () => unknown): unknown {
@@ -97,10 +90,10 @@ describe('key-group blocks parsed in place (KeyGroupRecordFields)', () => {
       const r = fields.record(j);
       assert.deepEqual(r, expected[j], `record ${j}`);
       assert.equal(r.key.buffer, b.buffer, 'fields are views into the block');
-      assert.deepEqual(b.subarray(fields.keyStart(j), fields.keyEnd(j)), expected[j]!.key);
-      assert.deepEqual(b.subarray(fields.namespaceStart(j), fields.namespaceEnd(j)), expected[j]!.namespace);
+      assert.deepEqual(b.subarray(fields.start(j, BlockField.key), fields.end(j, BlockField.key)), expected[j]!.key);
+      assert.deepEqual(b.subarray(fields.start(j, BlockField.namespace), fields.end(j, BlockField.namespace)), expected[j]!.namespace);
       const value = expected[j]!.value;
-      assert.deepEqual(fields.valueStart(j) < 0 ? null : b.subarray(fields.valueStart(j), fields.valueEnd(j)), value);
+      assert.deepEqual(fields.start(j, BlockField.value) < 0 ? null : b.subarray(fields.start(j, BlockField.value), fields.end(j, BlockField.value)), value);
       assert.equal(fields.recordOffset(j), 1000 + (expected[j]!.key.byteOffset - b.byteOffset));
     }
   });

@@ -1,4 +1,4 @@
-import { BytesSerializer, ExactDeserializer, type KeyGroupRecordFields, type TypeSerializer } from '@flowstate/core';
+import { BlockField, BytesSerializer, ExactDeserializer, type KeyGroupRecordFields, type TypeSerializer } from '@flowstate/core';
 
 /** Most bytes one shared copy holds (unless one value field is larger): bounds what a kept value keeps alive. */
 export const VALUE_COPY_RUN_BYTES = 256 << 10;
@@ -53,7 +53,7 @@ export class ValueFieldCopies {
     let to = from;
     for (; to < f.count; to++) {
       if (!this.isOfState(to)) continue;
-      const n = f.valueEnd(to) - f.valueStart(to);
+      const n = f.end(to, BlockField.value) - f.start(to, BlockField.value);
       if (to > from && total + n > VALUE_COPY_RUN_BYTES) break;
       total += n;
     }
@@ -62,8 +62,8 @@ export class ValueFieldCopies {
     let at = 0;
     for (let j = from; j < to; j++) {
       if (!this.isOfState(j)) continue;
-      const start = f.valueStart(j);
-      const end = f.valueEnd(j);
+      const start = f.start(j, BlockField.value);
+      const end = f.end(j, BlockField.value);
       run.set(f.bytes.subarray(start, end), at);
       this.runs[j] = run;
       this.starts[j] = at;

@@ -1,6 +1,7 @@
 import {
   CorruptCheckpointError,
   CorruptDataError,
+  BlockField,
   DataInputDeserializer,
   ExactDeserializer,
   MapSerializer,
@@ -51,23 +52,23 @@ export class KeyedRecordDecoder {
   /** Decodes (and drops) every record of a block, each field in place; throws on the first that does not decode exactly. */
   decodeBlock(block: KeyGroupBlock): void {
     const f = block.fields;
-    const field = (serializer: TypeSerializer<unknown>, start: number, end: number, what: string) => {
-      const offset = block.offset + start;
+    const field = (serializer: TypeSerializer<unknown>, j: number, which: BlockField, what: string) => {
+      const offset = block.offset + f.start(j, which);
       try {
-        this.decoder.decodeRange(serializer, f.bytes, start, end, what, offset);
+        this.decoder.decodeRange(serializer, f.bytes, f.start(j, which), f.end(j, which), what, offset);
       } catch (e) {
         wrapDecodeError(e, this.file, offset);
       }
     };
     for (let j = 0; j < f.count; j++) {
       const s = this.states[f.stateIndex(j)]!;
-      field(this.key, f.keyStart(j), f.keyEnd(j), `key of '${s.name}'`);
-      field(s.namespace, f.namespaceStart(j), f.namespaceEnd(j), `namespace of '${s.name}'`);
+      field(this.key, j, BlockField.key, `key of '${s.name}'`);
+      field(s.namespace, j, BlockField.namespace, `namespace of '${s.name}'`);
       if (s.value !== undefined) {
-        field(s.value, f.valueStart(j), f.valueEnd(j), `value of '${s.name}'`);
+        field(s.value, j, BlockField.value, `value of '${s.name}'`);
       } else {
-        field(s.userKey!, f.userKeyStart(j), f.userKeyEnd(j), `user key of '${s.name}'`);
-        if (f.valueStart(j) >= 0) field(s.userValue!, f.valueStart(j), f.valueEnd(j), `user value of '${s.name}'`);
+        field(s.userKey!, j, BlockField.userKey, `user key of '${s.name}'`);
+        if (f.start(j, BlockField.value) >= 0) field(s.userValue!, j, BlockField.value, `user value of '${s.name}'`);
       }
     }
   }

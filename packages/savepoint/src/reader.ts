@@ -14,6 +14,7 @@ import {
   readKeyGroupBlocks,
   readFirstKeyGroupRun,
   AlternatingReadBuffers,
+  BlockField,
   deserializesIntoOwnMemory,
   type KeyGroupBlock,
   type KeyGroupBlockOptions,
@@ -586,9 +587,9 @@ function* valueEntries<K, N, V>(
     const off = fields.recordOffset(j);
     let key: K, namespace: N, value: V;
     try {
-      key = decoder.decodeRange(s.keySerializer, bytes, fields.keyStart(j), fields.keyEnd(j), 'key', off, views) as K;
-      namespace = decoder.decodeRange(s.nsSerializer, bytes, fields.namespaceStart(j), fields.namespaceEnd(j), 'namespace', off, views) as N;
-      value = (copies === undefined ? decoder.decodeRange(s.stateSerializer, bytes, fields.valueStart(j), fields.valueEnd(j), what, off, views) : copies.decode(j, s.stateSerializer, what, off)) as V;
+      key = decoder.decodeRange(s.keySerializer, bytes, fields.start(j, BlockField.key), fields.end(j, BlockField.key), 'key', off, views) as K;
+      namespace = decoder.decodeRange(s.nsSerializer, bytes, fields.start(j, BlockField.namespace), fields.end(j, BlockField.namespace), 'namespace', off, views) as N;
+      value = (copies === undefined ? decoder.decodeRange(s.stateSerializer, bytes, fields.start(j, BlockField.value), fields.end(j, BlockField.value), what, off, views) : copies.decode(j, s.stateSerializer, what, off)) as V;
     } catch (e) {
       wrapDecodeError(e, file, off);
     }

@@ -12,13 +12,13 @@ export interface KeyedStateRecord {
   readonly userKey: Uint8Array | undefined;
 }
 
-/** Numbers per record in KeyGroupRecordFields: state index, then [start, end) of key, namespace, value and user key. */
+/** Numbers per record in KeyGroupRecordFields: the state index, then [start, end) of each field. */
 const STRIDE = 9;
-const STATE = 0;
-const KEY = 1;
-const NAMESPACE = 3;
-const VALUE = 5;
-const USER_KEY = 7;
+
+/** A record's byte fields, as KeyGroupRecordFields.start / end take them (the number is where the field's start is kept). */
+export const BlockField = { key: 1, namespace: 3, value: 5, userKey: 7 } as const;
+export type BlockField = (typeof BlockField)[keyof typeof BlockField];
+
 /** Start (and end) of a field a record does not have: a null MAP user value, the user key of other kinds. */
 const ABSENT = -1;
 
@@ -76,56 +76,34 @@ export class KeyGroupRecordFields {
   }
 
   stateIndex(j: number): number {
-    return this.at[j * STRIDE + STATE]!;
+    return this.at[j * STRIDE]!;
   }
 
-  keyStart(j: number): number {
-    return this.at[j * STRIDE + KEY]!;
+  /** Where `field` of record j starts in `bytes`; -1 when the record has none (a null MAP user value; the user key of other kinds). */
+  start(j: number, field: BlockField): number {
+    return this.at[j * STRIDE + field]!;
   }
 
-  keyEnd(j: number): number {
-    return this.at[j * STRIDE + KEY + 1]!;
-  }
-
-  namespaceStart(j: number): number {
-    return this.at[j * STRIDE + NAMESPACE]!;
-  }
-
-  namespaceEnd(j: number): number {
-    return this.at[j * STRIDE + NAMESPACE + 1]!;
-  }
-
-  /** -1 when the value is null (a MAP user value). */
-  valueStart(j: number): number {
-    return this.at[j * STRIDE + VALUE]!;
-  }
-
-  valueEnd(j: number): number {
-    return this.at[j * STRIDE + VALUE + 1]!;
-  }
-
-  /** -1 unless the record is of a MAP state. */
-  userKeyStart(j: number): number {
-    return this.at[j * STRIDE + USER_KEY]!;
-  }
-
-  userKeyEnd(j: number): number {
-    return this.at[j * STRIDE + USER_KEY + 1]!;
+  /** Where `field` of record j ends in `bytes` (exclusive). */
+  end(j: number, field: BlockField): number {
+    return this.at[j * STRIDE + field + 1]!;
   }
 
   /** Stream offset of record j's key, for error messages. */
   recordOffset(j: number): number {
-    return this.offset + this.keyStart(j);
+    return this.offset + this.start(j, BlockField.key);
   }
 
   /** Record j with its fields as views into the block's bytes. */
   record(j: number): KeyedStateRecord {
-    const b = this.bytes;
-    const i = j * STRIDE;
-    const at = this.at;
-    const value = at[i + VALUE]! === ABSENT ? null : b.subarray(at[i + VALUE]!, at[i + VALUE + 1]!);
-    const userKey = at[i + USER_KEY]! === ABSENT ? undefined : b.subarray(at[i + USER_KEY]!, at[i + USER_KEY + 1]!);
-    return { stateIndex: at[i + STATE]!, key: b.subarray(at[i + KEY]!, at[i + KEY + 1]!), namespace: b.subarray(at[i + NAMESPACE]!, at[i + NAMESPACE + 1]!), value, userKey };
+    const view = (field: BlockField) => this.bytes.subarray(this.start(j, field), this.end(j, field));
+    return {
+      stateIndex: this.stateIndex(j),
+      key: view(BlockField.key),
+      namespace: view(BlockField.namespace),
+      value: this.start(j, BlockField.value) === ABSENT ? null : view(BlockField.value),
+      userKey: this.start(j, BlockField.userKey) === ABSENT ? undefined : view(BlockField.userKey),
+    };
   }
 }
 

@@ -11,9 +11,9 @@ import type { TypeSerializerSnapshot } from '../serialization/type-serializer.js
 import { STATE_KIND_CODES, stateKindFromCode, type SnapshotStateKind } from '../state/descriptors.js';
 import { type KeyGroupsStateHandle, type StreamStateHandle } from '../storage/handles.js';
 import type { CheckpointStateOutputStream, StateHandleReader } from '../storage/spi.js';
-import { KeyGroupRecordFields, type KeyedStateRecord } from './key-group-records.js';
+import { BlockField, KeyGroupRecordFields, type KeyedStateRecord } from './key-group-records.js';
 
-export { KeyGroupRecordFields, type KeyedStateRecord } from './key-group-records.js';
+export { BlockField, KeyGroupRecordFields, type KeyedStateRecord } from './key-group-records.js';
 
 /** "FSKS": flowstate keyed state stream. */
 export const KEYED_STATE_MAGIC = 0x46534b53;
@@ -318,21 +318,17 @@ class DecodedKeyGroupBlock implements KeyGroupBlock {
   }
 
   get records(): readonly KeyedStateRecord[] {
-    if (this.recordList === undefined) {
-      const list: KeyedStateRecord[] = [];
-      for (let j = 0; j < this.fields.count; j++) list.push(this.fields.record(j));
-      this.recordList = list;
-    }
-    return this.recordList;
+    return (this.recordList ??= this.perRecord((j) => this.fields.record(j)));
   }
 
   get recordOffsets(): readonly number[] {
-    if (this.offsetList === undefined) {
-      const list: number[] = [];
-      for (let j = 0; j < this.fields.count; j++) list.push(this.fields.recordOffset(j));
-      this.offsetList = list;
-    }
-    return this.offsetList;
+    return (this.offsetList ??= this.perRecord((j) => this.fields.recordOffset(j)));
+  }
+
+  private perRecord<T>(of: (j: number) => T): T[] {
+    const list: T[] = [];
+    for (let j = 0; j < this.fields.count; j++) list.push(of(j));
+    return list;
   }
 }
 
@@ -499,7 +495,7 @@ function decodeKeyGroupBlock(handle: KeyGroupsStateHandle, header: KeyedStateStr
 function checkKeysInKeyGroup(fields: KeyGroupRecordFields, g: number, header: KeyedStateStreamHeader, maxParallelism: number, file: string, checkpointId: number | undefined): void {
   const bytes = fields.bytes;
   for (let j = 0; j < fields.count; j++) {
-    const actual = assignRangeToKeyGroup(bytes, fields.keyStart(j), fields.keyEnd(j), maxParallelism);
+    const actual = assignRangeToKeyGroup(bytes, fields.start(j, BlockField.key), fields.end(j, BlockField.key), maxParallelism);
     if (actual !== g) {
       const state = header.states[fields.stateIndex(j)]!.name;
       throw new CorruptCheckpointError(
