@@ -1,7 +1,7 @@
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import { basename, isAbsolute, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CorruptCheckpointError, PathEscapeError, StorageNotFoundError } from '@flowstate/core';
+import { CorruptCheckpointError, PathEscapeError, StorageError, StorageNotFoundError } from '@flowstate/core';
 import { corrupt, FlinkUnsupportedError } from './errors.js';
 import type { StreamStateHandle } from './metadata/types.js';
 
@@ -112,8 +112,8 @@ async function readWholeFile(path: string, size: number): Promise<Uint8Array> {
   let fh: FileHandle;
   try {
     fh = await open(path, 'r');
-  } catch {
-    throw new StorageNotFoundError(path);
+  } catch (cause) {
+    throw openFailed(path, cause);
   }
   try {
     const actual = (await fh.stat()).size;
@@ -133,6 +133,14 @@ async function readWholeFile(path: string, size: number): Promise<Uint8Array> {
   } finally {
     await fh.close();
   }
+}
+
+/** Only a missing file is "not found"; running out of descriptors or permissions is not. */
+function openFailed(path: string, cause: unknown): StorageError {
+  const code = (cause as NodeJS.ErrnoException | null)?.code;
+  if (code === 'ENOENT' || code === 'ENOTDIR') return new StorageNotFoundError(path);
+  const transient = code === 'EMFILE' || code === 'ENFILE';
+  return new StorageError(path, `cannot open: ${code ?? String(cause)}`, { cause, transient });
 }
 
 function wrongSize(path: string, actual: number, declared: number): CorruptCheckpointError {

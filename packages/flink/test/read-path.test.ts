@@ -1,8 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync, writeFileSync } from 'node:fs';
+import { rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CorruptCheckpointError, StorageNotFoundError } from '@flowstate/core';
+import { CorruptCheckpointError, StorageError, StorageNotFoundError } from '@flowstate/core';
 import {
   BytePrimitiveArraySerializer,
   encodeSnappyFramed,
@@ -196,6 +196,15 @@ describe('Flink savepoint read path', () => {
       const [a, b] = await Promise.all([resolver.resolve(h), resolver.resolve(h)]);
       assert.equal(a.bytes, b.bytes);
       assert.deepEqual([...a.bytes], [1, 2, 3, 4]);
+    });
+  });
+
+  it('StreamResolver calls only a missing file "not found": a file that cannot be opened otherwise is a storage error naming the cause', async () => {
+    await withTempDir('read-path', async (dir) => {
+      const resolver = new StreamResolver(dir, join(dir, '_metadata'));
+      symlinkSync('loop', join(dir, 'loop')); // open() fails with ELOOP: the name exists
+      await assert.rejects(resolver.resolve({ type: 'relative-file', relativePath: 'loop', size: 4 }), (e) => e instanceof StorageError && !(e instanceof StorageNotFoundError) && e.message.includes('ELOOP'));
+      await assert.rejects(resolver.resolve({ type: 'relative-file', relativePath: 'missing', size: 4 }), StorageNotFoundError);
     });
   });
 });
