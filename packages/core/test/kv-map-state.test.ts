@@ -68,7 +68,7 @@ async function reachableScanBuffers(store: BufferedScanStore): Promise<number> {
   // WeakRef targets touched in this job stay alive until it ends: collect from a later one. A few
   // rounds: one collection may leave a buffer that only a pending job or a stale frame still
   // held (seen once, in a whole-suite run under load); a buffer the state really keeps (the
-  // iterator `it` above is still alive here) survives every round.
+  // caller's iterator is still alive here) survives every round.
   let alive = store.scanBuffers.length;
   for (let round = 0; round < 5 && alive > 0; round++) {
     await new Promise((r) => setImmediate(r));
