@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
+  AssertionError,
   assignRangeToKeyGroup,
   assignToKeyGroup,
   BlockField,
@@ -8,14 +9,18 @@ import {
   CorruptDataError,
   DataInputDeserializer,
   DataOutputSerializer,
+  decodeBlock,
   ExactDeserializer,
   KeyGroupRange,
   KeyGroupRecordFields,
   KeyedStateStreamEncoder,
   ListSerializer,
+  murmur3_32,
+  murmur3_32Range,
   Serializers,
   VoidNamespaceSerializer,
   type KeyedStateMetaInfo,
+  type KeyedStateStreamHeader,
   type KeyedStateRecord,
   type SnapshotStateKind,
   type TypeSerializer,
@@ -64,6 +69,26 @@ function referenceRecords(block: Uint8Array, offset: number, g: number, kinds: r
 
 const KINDS: readonly SnapshotStateKind[] = ['VALUE', 'MAP', 'LIST'];
 
+/** The records the SPI's decodeBlock visits for block `b` of key group 5 at stream offset `offset`, read after 3 bytes of something else. */
+function viaDecodeBlock(b: Uint8Array, offset: number): KeyedStateRecord[] {
+  const input = new DataInputDeserializer(Uint8Array.from([9, 9, 9, ...b]), offset - 3);
+  input.skip(3);
+  // decodeBlock reads only the kinds of the header's states.
+  const header = { states: KINDS.map((kind) => ({ kind })) } as unknown as KeyedStateStreamHeader;
+  const out: KeyedStateRecord[] = [];
+  decodeBlock(input, 5, header, (g, r) => {
+    assert.equal(g, 5);
+    out.push(r);
+  });
+  assert.equal(input.remaining, 0, 'decodeBlock consumes the block');
+  return out;
+}
+
+/** Asserts that `f` fails an assertion (a programmer error), not with any other error. */
+function assertProgrammerError(f: () => unknown, what: string): void {
+  assert.throws(f, AssertionError, what);
+}
+
 /** One block of key group 5 with records of a VALUE, a MAP (null user values too) and a LIST state, empty fields included. */
 function block(): Uint8Array {
   const snap = (s: TypeSerializer<unknown>) => s.snapshotConfiguration() as TypeSerializerSnapshot<unknown>;
@@ -83,6 +108,7 @@ function block(): Uint8Array {
 describe('key-group blocks parsed in place (KeyGroupRecordFields)', () => {
   it('gives exactly the records of the general decoder, as views and as positions', () => {
     const b = block();
+    assert.deepEqual(viaDecodeBlock(b, 1000), referenceRecords(b, 1000, 5, KINDS), 'decodeBlock (SPI) visits the same records');
     const fields = KeyGroupRecordFields.parse(b, 1000, 5, KINDS.map((kind) => ({ kind })));
     const expected = referenceRecords(b, 1000, 5, KINDS);
     assert.equal(fields.count, expected.length);
@@ -120,6 +146,7 @@ describe('key-group blocks parsed in place (KeyGroupRecordFields)', () => {
         return Array.from({ length: f.count }, (_, j) => f.record(j));
       });
       assert.deepEqual(inPlace, general, `round ${round}`);
+      assert.deepEqual(outcome(() => viaDecodeBlock(b, 64)), general, `decodeBlock, round ${round}`);
       if ((general as { error?: string }).error !== undefined) failures++;
     }
     assert.ok(failures > 150, `most mutations are caught (${failures})`);
@@ -163,5 +190,37 @@ describe('key-group blocks parsed in place (KeyGroupRecordFields)', () => {
         assert.equal(assignRangeToKeyGroup(all, from, to, maxParallelism), assignToKeyGroup(all.slice(from, to), maxParallelism), `[${from}, ${to}) of ${maxParallelism}`);
       }
     }
+  });
+
+  it('record(j) asserts j in [0, count) (it built a record of undefined positions: the whole block as its key)', () => {
+    const fields = KeyGroupRecordFields.parse(block(), 0, 5, KINDS.map((kind) => ({ kind })));
+    fields.record(fields.count - 1);
+    for (const j of [fields.count, fields.count + 9, -1, 0.5, Number.NaN]) assertProgrammerError(() => fields.record(j), `record(${j})`);
+  });
+
+  it('murmur3_32Range and assignRangeToKeyGroup assert 0 <= start <= end <= length, integers (they hashed missing bytes as zeros, or looped ~2^30 times)', () => {
+    const all = bytes(64, 4);
+    assert.equal(murmur3_32Range(all, 0, 64, 0), murmur3_32(all), 'the whole buffer is a valid range');
+    assert.equal(murmur3_32Range(all, 64, 64, 0), murmur3_32(new Uint8Array(0)), 'so is an empty one at its end');
+    for (const [from, to] of [[0, 65], [60, 70], [-1, 3], [1, 0], [2.5, 4], [0, Number.NaN]] as const) {
+      assertProgrammerError(() => murmur3_32Range(all, from, to, 0), `murmur3_32Range [${from}, ${to})`);
+      assertProgrammerError(() => assignRangeToKeyGroup(all, from, to, 128), `assignRangeToKeyGroup [${from}, ${to})`);
+    }
+  });
+
+  it('after resetRange, limitTo cannot widen reads past the range (into the next field\'s bytes)', () => {
+    const all = bytes(32, 5);
+    const input = new DataInputDeserializer(new Uint8Array(0));
+    input.resetRange(all, 8, 16, 100);
+    assert.equal(input.position, 8, 'position is an index into the whole buffer, not bytes consumed');
+    input.limitTo(12);
+    input.readUint32();
+    input.limitTo(16);
+    assert.equal(input.remaining, 4, 'limitTo may widen back to the range end');
+    assertProgrammerError(() => input.limitTo(17), 'limitTo past the range');
+    assertProgrammerError(() => input.limitTo(32), 'limitTo to the buffer end');
+    input.reset(all);
+    input.limitTo(32);
+    assert.equal(input.remaining, 32, 'after reset the whole buffer is the range again');
   });
 });

@@ -14,8 +14,10 @@ export class DataInputDeserializer {
   /** buf.byteOffset. */
   private start: number;
   private pos: number;
-  /** Reads stop here (buf.length unless limitTo narrowed them to one element of buf). */
+  /** Reads stop here (`bound` unless limitTo narrowed them to one element of buf). */
   private end: number;
+  /** How far limitTo may widen reads: buf.length after reset, `to` after resetRange (never into the next field's bytes). */
+  private bound: number;
 
   constructor(
     private buf: Uint8Array,
@@ -26,6 +28,7 @@ export class DataInputDeserializer {
     this.start = buf.byteOffset;
     this.pos = 0;
     this.end = buf.length;
+    this.bound = buf.length;
   }
 
   /** Reads `buf` from its start, as a new deserializer would (hot loops reuse one). */
@@ -37,12 +40,13 @@ export class DataInputDeserializer {
     this.baseOffset = baseOffset;
     this.pos = 0;
     this.end = buf.length;
+    this.bound = buf.length;
   }
 
   /**
    * Reads buf[from, to) as reset() would read a view of it (buf.subarray(from, to), `baseOffset`),
-   * without that view: the same values, bounds and error offsets. `position` and views handed out
-   * are still within buf.
+   * without that view: the same values, bounds (limitTo too stays within `to`) and error offsets.
+   * `position` and views handed out are still within buf: position starts at `from`, not 0.
    */
   resetRange(buf: Uint8Array, from: number, to: number, baseOffset = 0): void {
     // The message is built only when the check fails: this runs for every field a reader decodes.
@@ -50,19 +54,26 @@ export class DataInputDeserializer {
     this.reset(buf, baseOffset - from);
     this.pos = from;
     this.end = to;
+    this.bound = to;
   }
 
   /**
-   * Narrows reads to end at `end` (a position in buf, not before the current one, not past buf's
-   * end): one deserializer walks the elements of a packed value, each read as if it were the
-   * whole input, without a subarray per element.
+   * Narrows reads to end at `end` (a position in buf, not before the current one, not past the
+   * end reset / resetRange set): one deserializer walks the elements of a packed value, each read
+   * as if it were the whole input, without a subarray per element.
    */
   limitTo(end: number): void {
     // The message is built only when the check fails: this runs twice per list element read.
-    if (end < this.pos || end > this.buf.length) assert(false, `limit ${end} within [${this.pos}, ${this.buf.length}]`);
+    if (end < this.pos || end > this.bound) assert(false, `limit ${end} within [${this.pos}, ${this.bound}]`);
     this.end = end;
   }
 
+  /**
+   * Index in the buffer of the next byte to read. After the constructor or reset(buf) that is the
+   * number of bytes read; after resetRange(buf, from, to) it is `from` plus that number (an index
+   * into the whole buf): a serializer that wants the bytes it consumed subtracts the position it
+   * started at, which is right for both.
+   */
   get position(): number {
     return this.pos;
   }

@@ -25,7 +25,7 @@ export function assignToKeyGroup(serializedKey: Uint8Array, maxParallelism: numb
   return computeKeyGroupForKeyHash(murmur3_32(serializedKey, 0), maxParallelism);
 }
 
-/** assignToKeyGroup of bytes[start, end), without a view of it (keys read back from a block). */
+/** assignToKeyGroup of bytes[start, end), without a view of it (keys read back from a block); the range is asserted as murmur3_32Range's. */
 export function assignRangeToKeyGroup(bytes: Uint8Array, start: number, end: number, maxParallelism: number): number {
   return computeKeyGroupForKeyHash(murmur3_32Range(bytes, start, end, 0), maxParallelism);
 }

@@ -1,3 +1,5 @@
+import { assert } from '../assert.js';
+
 /**
  * MurmurHash3, x86 32-bit variant, over bytes. Part of the on-disk format: a key's key group is
  * murmur3_32(serialized key, seed 0) mod maxParallelism, forever. See docs/key-groups.md.
@@ -6,8 +8,14 @@ export function murmur3_32(data: Uint8Array, seed = 0): number {
   return murmur3_32Range(data, 0, data.length, seed);
 }
 
-/** murmur3_32 of data[start, end): a key read back from a block is hashed in place, without a view of it. */
+/**
+ * murmur3_32 of data[start, end): a key read back from a block is hashed in place, without a view
+ * of it. 0 <= start <= end <= data.length, integers (asserted: a wrong range would hash missing
+ * bytes as zeros, or loop ~2^30 times for start > end).
+ */
 export function murmur3_32Range(data: Uint8Array, start: number, end: number, seed: number): number {
+  // `x >>> 0 === x`: a non-negative integer. The message is built only when the check fails (once per key).
+  if (start >>> 0 !== start || end >>> 0 !== end || start > end || end > data.length) assert(false, `range [${start}, ${end}) within [0, ${data.length}]`);
   let h = seed >>> 0;
   const len = end - start;
   const nblocks = len >>> 2;

@@ -1,3 +1,4 @@
+import { assert } from '../assert.js';
 import { DataInputDeserializer } from '../io/data-input.js';
 import type { SnapshotStateKind } from '../state/descriptors.js';
 
@@ -94,15 +95,20 @@ export class KeyGroupRecordFields {
     return this.offset + this.start(j, BlockField.key);
   }
 
-  /** Record j with its fields as views into the block's bytes. */
+  /** Record j (0 <= j < count, asserted) with its fields as views into the block's bytes. */
   record(j: number): KeyedStateRecord {
-    const view = (field: BlockField) => this.bytes.subarray(this.start(j, field), this.end(j, field));
+    if (j >>> 0 !== j || j >= this.count) assert(false, `record ${j} in [0, ${this.count})`);
+    // Subarrays inline (no closure per record): this runs for every record of a block read as records.
+    const { at, bytes } = this;
+    const i = j * STRIDE;
+    const value = at[i + BlockField.value]!;
+    const userKey = at[i + BlockField.userKey]!;
     return {
-      stateIndex: this.stateIndex(j),
-      key: view(BlockField.key),
-      namespace: view(BlockField.namespace),
-      value: this.start(j, BlockField.value) === ABSENT ? null : view(BlockField.value),
-      userKey: this.start(j, BlockField.userKey) === ABSENT ? undefined : view(BlockField.userKey),
+      stateIndex: at[i]!,
+      key: bytes.subarray(at[i + BlockField.key]!, at[i + BlockField.key + 1]!),
+      namespace: bytes.subarray(at[i + BlockField.namespace]!, at[i + BlockField.namespace + 1]!),
+      value: value === ABSENT ? null : bytes.subarray(value, at[i + BlockField.value + 1]!),
+      userKey: userKey === ABSENT ? undefined : bytes.subarray(userKey, at[i + BlockField.userKey + 1]!),
     };
   }
 }

@@ -529,3 +529,22 @@ export async function readKeyGroups(
     for (let j = 0; j < fields.count; j++) visit(block.keyGroup, fields.record(j));
   }
 }
+
+/**
+ * Decodes the key-group block `input` reads (from its position to its end: u32 key group, records,
+ * varuint 0) and calls `visit` for each record, its fields views into the input's bytes. Kept for
+ * callers of the SPI from before KeyGroupRecordFields (readKeyGroupBlocks' `block.fields` /
+ * `block.records` are the way now): a thin wrapper over KeyGroupRecordFields.parse, so the block is
+ * parsed whole before the first visit (a corrupt block visits no record), and `input` is consumed
+ * to its end either way. Errors are CorruptDataErrors at their offset, as before.
+ */
+export function decodeBlock(
+  input: DataInputDeserializer,
+  expectedKeyGroup: number,
+  header: KeyedStateStreamHeader,
+  visit: (keyGroup: number, record: KeyedStateRecord) => void,
+): void {
+  const offset = input.fileOffset;
+  const fields = KeyGroupRecordFields.parse(input.readBytes(input.remaining), offset, expectedKeyGroup, header.states);
+  for (let j = 0; j < fields.count; j++) visit(expectedKeyGroup, fields.record(j));
+}
