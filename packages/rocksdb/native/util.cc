@@ -353,9 +353,10 @@ DbConfig ParseConfig(const Napi::Env& env, const Napi::Value& v) {
 }
 
 namespace {
-// Scratch databases (a savepoint conversion's) are deleted after their files were copied to
-// durable storage, which syncs the copies; syncing the scratch files too only doubled the disk
-// writes and blocked in fsync (SST files, MANIFEST, directories).
+// Every working database (a backend's, syncFiles 'ssts' by default; a savepoint conversion's
+// scratch database, false) is local and never reopened after a crash: what survives is what was
+// uploaded to checkpoint storage, which syncs its copies (or, linking, the SSTs RocksDB did not
+// sync). Syncing the local files too only doubled the disk writes and blocked in fsync.
 // Syncs skipped, and SST syncs kept (syncFiles: 'ssts'), for syncCountsForTest.
 std::atomic<uint64_t> g_skipped_syncs{0};
 std::atomic<uint64_t> g_kept_sst_syncs{0};

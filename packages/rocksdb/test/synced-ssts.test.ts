@@ -34,11 +34,20 @@ describe('RocksDbSyncedSsts', () => {
     const synced = new RocksDbSyncedSsts();
     const db = {};
     assert.equal(synced.isSynced('000007.sst'), false, 'nothing seen yet');
-    synced.observe(db, ['000007.sst', '000009.sst']);
-    synced.observe(db, ['000007.sst', '000009.sst', '000012.sst']);
+    synced.observe(db, ['000007.sst', '000009.sst'], ['000007.sst', '000009.sst', 'CURRENT']);
+    synced.observe(db, ['000007.sst', '000009.sst', '000012.sst'], []);
     assert.deepEqual(['000007.sst', '000009.sst', '000012.sst'].map((n) => synced.isSynced(n)), [false, false, true]);
-    synced.observe({}, ['000012.sst']);
+    synced.observe({}, ['000012.sst'], []);
     assert.equal(synced.isSynced('000012.sst'), false, 'another database: its files at first sight are unknown again');
+  });
+
+  it("a checkpoint's SST that a compaction dropped from the live list before it was read is still not known to be synced", () => {
+    const synced = new RocksDbSyncedSsts();
+    const db = {};
+    // 000007.sst (restored, never fsynced) was compacted into 000012.sst between createCheckpoint and getLiveFilesMetaData.
+    synced.observe(db, ['000012.sst'], ['000007.sst', 'CURRENT', 'MANIFEST-000011']);
+    assert.equal(synced.isSynced('000007.sst'), false, 'in the checkpoint directory at first sight: must be synced by the upload');
+    assert.equal(synced.isSynced('000012.sst'), false);
   });
 });
 

@@ -12,9 +12,10 @@ export interface LocalCheckpointFiles {
 
 /**
  * Lists a checkpoint directory RocksDB has just written, and reads its small non-SST files, on
- * the calling thread. Run in the synchronous part, right after createCheckpoint wrote (and
- * fsynced) these very files on this thread: a getdents and, per small file, an open, a read or
- * two from the page cache and a close, about 0.1 ms in all. In the asynchronous part the same
+ * the calling thread. Run in the synchronous part, right after createCheckpoint wrote these very
+ * files on this thread (linked or copied; with syncLocalFiles 'ssts' or false the copies of
+ * MANIFEST and CURRENT are not fsynced): a getdents and, per small file, an open, a read or two
+ * from the page cache and a close, about 0.1 ms in all. In the asynchronous part the same
  * work was some twenty thread-pool round trips (readdir; stat, open, fstat, read, close per
  * file) that queued behind the SST's fsyncs, about a third of an incremental checkpoint's own
  * time (issue 16). A file larger than `inlineMaxBytes`, or one that keeps growing while it is
@@ -82,11 +83,19 @@ export class RocksDbSyncedSsts {
   private db: object | undefined;
   private unknown: ReadonlySet<string> = new Set();
 
-  /** Takes the live SST names of `db` right after a checkpoint; the first call per database records them as not known to be synced. */
-  observe(db: object, liveSsts: Iterable<string>): void {
+  /**
+   * Takes the live SST names of `db` right after a checkpoint and the files of that checkpoint's
+   * directory; the first call per database records both sets' SSTs as not known to be synced.
+   * The checkpoint's own SSTs count too: the live list is read after createCheckpoint, and a
+   * compaction finishing in between drops a restored (never fsynced) SST from it while the
+   * checkpoint directory still holds that SST.
+   */
+  observe(db: object, liveSsts: Iterable<string>, checkpointFiles: Iterable<string>): void {
     if (db === this.db) return;
     this.db = db;
-    this.unknown = new Set(liveSsts);
+    const unknown = new Set(liveSsts);
+    for (const name of checkpointFiles) if (name.endsWith('.sst')) unknown.add(name);
+    this.unknown = unknown;
   }
 
   /** True when RocksDB fsynced the SST `name` before it went live. */

@@ -103,7 +103,7 @@ export class RocksNativeSnapshotStrategy implements SnapshotStrategy<KeyedStateH
     const live = source.db.getLiveFilesMetaData({ uniqueIds: true }).map((f) => ({ name: f.name.replace(/^\//, ''), uniqueId: f.uniqueId }));
     const contentIds = new Map<string, string>();
     for (const f of live) if (f.uniqueId !== undefined) contentIds.set(f.name, `sst-id:${f.uniqueId}`);
-    this.syncedSsts.observe(source.db, live.map((f) => f.name));
+    this.syncedSsts.observe(source.db, live.map((f) => f.name), files.names);
     // A database that skips every fsync (syncLocalFiles: false) synced no SST: its uploads sync each one.
     const synced = new Set(source.rocksDbSyncsSsts ? files.names.filter((n) => this.syncedSsts.isSynced(n)) : []);
     const isCheckpoint = options.checkpointType === 'CHECKPOINT';
