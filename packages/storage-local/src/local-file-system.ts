@@ -221,7 +221,8 @@ export class LocalFileSystem extends TemporaryNameListing implements FileSystem 
       if (LINK_UNSUPPORTED.has((e as NodeJS.ErrnoException)?.code ?? '')) return false;
       this.wrap(path, 'link', e);
     }
-    const [synced, checked] = await Promise.allSettled([this.directorySyncs.sync(dir), options.whileSyncing?.(target)]);
+    // Called from a promise: a callback that throws synchronously still gets its link removed.
+    const [synced, checked] = await Promise.allSettled([this.directorySyncs.sync(dir), Promise.resolve().then(() => options.whileSyncing?.(target))]);
     if (synced.status === 'rejected' || checked.status === 'rejected') {
       await fsp.rm(target, { force: true }).catch(() => {});
       // The caller's failure as it was thrown (e.g. a damaged file named by the caller); else the fsync's.

@@ -263,6 +263,40 @@ describe('LocalFileSystem.linkFrom (hard links instead of copies)', () => {
     calls[1]!.resolve();
     await assert.rejects(failing, (e: unknown) => e === damaged);
     assert.equal(existsSync(join(root, 'shared', 'b')), false, 'the link is removed');
+
+    const thrown = new Error('thrown before any await');
+    const throwing = fs.linkFrom(local, 'shared/c', {
+      whileSyncing: () => {
+        throw thrown;
+      },
+    });
+    while (calls.length < 3) await tick();
+    calls[2]!.resolve();
+    await assert.rejects(throwing, (e: unknown) => e === thrown);
+    assert.equal(existsSync(join(root, 'shared', 'c')), false, 'a callback throwing synchronously: the link is removed too');
+  });
+
+  it("a file system whose linkFrom ignores whileSyncing: an adoption with a caller's checksum declines (the caller copies and checks) instead of linking unchecked", async () => {
+    const root = freshRoot();
+    const local = join(freshRoot(), 'h.sst');
+    writeFileSync(local, new Uint8Array(1000).fill(3));
+    class IgnoresWhileSyncing extends LocalFileSystem {
+      override linkFrom(localPath: string, path: string): Promise<boolean> {
+        return super.linkFrom(localPath, path);
+      }
+    }
+    const fs = new IgnoresWhileSyncing(root);
+    let checked = 0;
+    const checksum = async () => {
+      checked++;
+      return { size: 1000, checksum: 0 };
+    };
+    const stream = new FsCheckpointStateOutputStream(fs, 'shared/h');
+    assert.equal(await stream.adoptLocalFile(local, { checksum }), null, 'declined: the check never ran');
+    assert.equal(checked, 0);
+    assert.equal(existsSync(join(root, 'shared', 'h')), false, 'the unchecked link is removed');
+    await stream.write(new Uint8Array([9]));
+    assert.equal((await stream.closeAndGetHandle()).size, 1, 'the stream stays open for the copy');
   });
 
   it("an adopting stream's handle from the caller's checksum (read through the new name) equals the one read back", async () => {

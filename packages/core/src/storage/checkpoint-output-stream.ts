@@ -117,6 +117,12 @@ export class FsCheckpointStateOutputStream implements CheckpointStateOutputStrea
     let sum: FileChecksum | undefined;
     const whileSyncing = checksum === undefined ? undefined : async (linkedPath: string) => void (sum = await checksum(linkedPath));
     if (!(await this.fs.linkFrom(localPath, this.path, { sourceSynced: options.sourceSynced === true, ...(whileSyncing === undefined ? {} : { whileSyncing }) }))) return null;
+    if (checksum !== undefined && sum === undefined) {
+      // A file system that ignores `whileSyncing` linked without the caller's check (an SST's
+      // block verification): undone, so the caller takes its copy path, which runs the check.
+      await this.fs.delete(this.path);
+      return null;
+    }
     this.closed = true;
     if (sum !== undefined) return { type: 'file', path: this.path, size: sum.size, checksum: sum.checksum };
     try {
