@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { CorruptCheckpointError, crc32c, StorageError, StorageNotFoundError, type FileStateHandle } from '@flowstate/core';
+import { CorruptCheckpointError, crc32c, FsCheckpointStorage, StorageError, StorageNotFoundError, type FileStatus, type FileStateHandle } from '@flowstate/core';
 import { LocalFileSystem, localCheckpointStorage } from '@flowstate/storage-local';
 import { tempRoots } from './temp-roots.js';
 
@@ -63,5 +63,23 @@ describe('FsCheckpointStorage.linkFile (a checked link instead of a download)', 
     const inline = new Uint8Array([1]);
     assert.equal(await storage.linkFile({ type: 'bytes', name: 'x', size: 1, checksum: crc32c(inline), data: inline }, join(scratch, 'inline'), 5), false);
     assert.equal(existsSync(join(scratch, 'inline')), false);
+  });
+
+  it('a stored file deleted between the link and its read-back is CorruptCheckpointError (missing), and leaves no link', async () => {
+    const root = freshRoot();
+    const out = (await localCheckpointStorage(root).initializeLocationForCheckpoint(6)).streamFactory.createCheckpointStateOutputStream('EXCLUSIVE');
+    await out.write(pattern(5000));
+    const h = (await out.closeAndGetHandle()) as FileStateHandle;
+    /** Deletes a file right after its size was taken: a discard racing the restore. */
+    class DeletedAfterStat extends LocalFileSystem {
+      override async stat(path: string): Promise<FileStatus | null> {
+        const st = await super.stat(path);
+        if (st !== null) await this.delete(path);
+        return st;
+      }
+    }
+    const dest = join(freshRoot(), 'raced.sst');
+    await assert.rejects(new FsCheckpointStorage(new DeletedAfterStat(root)).linkFile(h, dest, 6), (e: unknown) => e instanceof CorruptCheckpointError && /missing/.test(e.message) && e.message.includes(h.path));
+    assert.equal(existsSync(dest), false);
   });
 });

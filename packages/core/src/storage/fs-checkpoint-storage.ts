@@ -228,10 +228,11 @@ export class FsCheckpointStorage implements CheckpointStorage {
       const st = await this.fs.stat(handle.path);
       if (st === null) throw new CorruptCheckpointError(`${this.fs.displayRoot}/${handle.path}`, 'file is missing', checkpointId);
       verifyStreamSize(handle, st.size, checkpointId, this.fs.displayRoot);
-      verifyStreamChecksum(handle, await readBackChecksum(this.fs, handle.path, handle.size), checkpointId, this.fs.displayRoot);
+      const crc = await this.missingIsCorrupt(handle.path, checkpointId, () => readBackChecksum(this.fs, handle.path, handle.size));
+      verifyStreamChecksum(handle, crc, checkpointId, this.fs.displayRoot);
     } catch (e) {
-      // Nobody may open a link whose bytes failed the check.
-      await rm(localPath, { force: true });
+      // Nobody may open a link whose bytes failed the check; a failed removal must not hide why.
+      await rm(localPath, { force: true }).catch(() => {});
       throw e;
     }
     return true;
