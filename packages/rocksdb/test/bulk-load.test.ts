@@ -2,12 +2,12 @@ import { strict as assert } from 'node:assert';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { BytesSerializer, KeyGroupRange, SAVEPOINT, Serializers, ValueStateDescriptor, VoidNamespace, type KeyedStateBackend } from '@flowstate/core';
+import { assignToKeyGroup, BytesSerializer, DataOutputSerializer, KeyGroupRange, SAVEPOINT, type KeyedStateHandle, Serializers, ValueStateDescriptor, VoidNamespace, type KeyedStateBackend } from '@flowstate/core';
 import { FsStateBackend } from '@flowstate/heap';
 import { RocksDBKvStore, RocksDBStateBackend, STATE_CF_PREFIX } from '@flowstate/rocksdb';
 import { RocksDB, SstFileWriter } from '@flowstate/rocksdb/native';
 import { localCheckpointStorage } from '@flowstate/storage-local';
-import { BULK_LOAD_BOUNDARY_SPILL_BYTES, packedViews, sortedLastWins } from '../src/backend/rocksdb-bulk-load.js';
+import { BULK_LOAD_BOUNDARY_SPILL_BYTES, packedViews, RocksDBBulkLoad, sortedLastWins } from '../src/backend/rocksdb-bulk-load.js';
 import { loadBinding } from '../src/native/binding.js';
 import { COUNT, tempDirs } from './temp-dirs.js';
 
@@ -115,6 +115,67 @@ describe('RocksDB bulk load (canonical restores through SST ingestion)', () => {
       const db = (rocks as unknown as { db: RocksDB }).db;
       assert.equal(memtableEntries(db, `${STATE_CF_PREFIX}count`), 0, 'restored rows went through the memtable');
       assert.ok(db.getLiveFilesMetaData({ uniqueIds: false }).some((f) => f.columnFamily === `${STATE_CF_PREFIX}count` && f.numEntries === 500));
+    } finally {
+      rocks.dispose();
+    }
+  });
+
+  it('a canonical restore of two handles calls keyGroupBoundary at every change of key group, between the handles too', async () => {
+    const dir = tempDir('bulk-restore-handles');
+    const storage = localCheckpointStorage(join(dir, 'checkpoints'));
+    const params = { operatorIdentifier: 'op', keySerializer: Serializers.string, maxParallelism: 128 };
+    const out = new DataOutputSerializer();
+    const groupOf = (key: string) => (out.clear(), Serializers.string.serialize(key, out), assignToKeyGroup(out.toBytes(), 128));
+    const handles: KeyedStateHandle[] = [];
+    for (const [id, range] of [new KeyGroupRange(0, 63), new KeyGroupRange(64, 127)].entries()) {
+      const heap = await new FsStateBackend().createKeyedStateBackend({ ...params, keyGroupRange: range });
+      const st = heap.getPartitionedState(VoidNamespace, Serializers.voidNamespace, COUNT);
+      for (let i = 0; i < 300; i++) {
+        if (!range.contains(groupOf(`k${i}`))) continue;
+        heap.setCurrentKey(`k${i}`);
+        st.update(i);
+      }
+      const loc = await storage.initializeLocationForCheckpoint(id + 1);
+      handles.push((await heap.snapshot(id + 1, id + 1, loc.streamFactory, SAVEPOINT).result).jobManagerOwnedSnapshot!);
+      heap.dispose();
+    }
+    // Each added row's key group (its first byte at maxParallelism 128), and 'boundary' for each call.
+    const events: Array<number | 'boundary'> = [];
+    const { add, keyGroupBoundary } = RocksDBBulkLoad.prototype;
+    RocksDBBulkLoad.prototype.add = function (space, key, value) {
+      events.push(key[0]!);
+      add.call(this, space, key, value);
+    };
+    RocksDBBulkLoad.prototype.keyGroupBoundary = function () {
+      events.push('boundary');
+      keyGroupBoundary.call(this);
+    };
+    let rocks: KeyedStateBackend<string>;
+    try {
+      rocks = await new RocksDBStateBackend({ incrementalCheckpoints: true, localDirectory: join(dir, 'local') }).createKeyedStateBackend({ ...params, keyGroupRange: new KeyGroupRange(0, 127), restoreState: handles, stateHandleReader: storage });
+    } finally {
+      Object.assign(RocksDBBulkLoad.prototype, { add, keyGroupBoundary });
+    }
+    try {
+      const groups = events.filter((e) => e !== 'boundary');
+      assert.equal(groups.length, 300);
+      assert.ok(groups.some((g) => g < 64) && groups.some((g) => g >= 64), 'rows of both handles');
+      let last: number | undefined;
+      let boundarySince = false;
+      for (const e of events) {
+        if (e === 'boundary') {
+          boundarySince = true;
+          continue;
+        }
+        if (last !== undefined && e !== last) assert.ok(boundarySince, `no keyGroupBoundary between key groups ${last} and ${e}`);
+        last = e;
+        boundarySince = false;
+      }
+      const count = rocks.getPartitionedState(VoidNamespace, Serializers.voidNamespace, COUNT);
+      for (let i = 0; i < 300; i++) {
+        rocks.setCurrentKey(`k${i}`);
+        assert.equal(count.value(), i);
+      }
     } finally {
       rocks.dispose();
     }

@@ -56,10 +56,14 @@ export function registerRestoredKvStates(target: KvRestoreTarget, header: KeyedS
 export async function restoreKvCanonical(target: KvRestoreTarget, handles: readonly KeyGroupsStateHandle[], reader: StateHandleReader, registry: SerializerSnapshotRegistry, signal?: AbortSignal): Promise<void> {
   // One bulk load for every handle (fewer, larger files for a store that writes files).
   const bulk = target.bulkLoad?.();
+  let first = true;
   try {
     for (const h of handles) {
       const range = KeyGroupRange.fromJSON(h.keyGroupRange).intersection(target.keyGroupRange);
       if (range.numberOfKeyGroups === 0) continue;
+      // The last key group of one handle and the first of the next (old subtasks own disjoint key groups).
+      if (!first) bulk?.keyGroupBoundary?.();
+      first = false;
       const header = await readKeyedStateHeader(reader, h, registry);
       registerRestoredKvStates(target, header, h.type);
       await writeRows(target, h, header, range, reader, bulk, signal);
