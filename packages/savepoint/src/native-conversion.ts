@@ -72,12 +72,13 @@ export async function convertKeyedFormat(input: string | SavepointReader, output
   const names = options.fileNameSeed === undefined ? randomFileNames() : seededFileNames(options.fileNameSeed);
   const out = await SavepointOutput.create(output, { checkpointId: metadata.checkpointId, names, inputs: [reader.directory], reserved: inputFiles }, reader.storage);
   const work = await mkdtemp(join(options.localDirectory ?? tmpdir(), 'flowstate-convert-'));
+  const scratchRemovals: Promise<void>[] = [];
   try {
     const operators: OperatorSnapshotMetadata[] = [];
     // Seeded file names follow the order streams are created in: only one subtask at a time then.
     const concurrency = options.fileNameSeed === undefined ? CONVERSION_CONCURRENCY : 1;
     for (const op of metadata.operators) {
-      const subtasks = await mapBounded(op.subtasks, concurrency, (st) => convertSubtask(st, op, to, { reader, out, formats, work }));
+      const subtasks = await mapBounded(op.subtasks, concurrency, (st) => convertSubtask(st, op, to, { reader, out, formats, work, scratchRemovals }));
       operators.push({ ...op, subtasks });
     }
     const result: CheckpointMetadata = { ...metadata, operators };
@@ -87,6 +88,7 @@ export async function convertKeyedFormat(input: string | SavepointReader, output
     await out.discard();
     throw e;
   } finally {
+    await Promise.all(scratchRemovals);
     await rm(work, { recursive: true, force: true });
   }
 }
@@ -126,6 +128,7 @@ interface ConversionContext {
   readonly out: SavepointOutput;
   readonly formats: readonly NativeSnapshotFormat[];
   readonly work: string;
+  readonly scratchRemovals: Promise<void>[];
 }
 
 async function convertSubtask(st: SubtaskStateMetadata, op: OperatorSnapshotMetadata, to: KeyedFormat, ctx: ConversionContext): Promise<SubtaskStateMetadata> {
@@ -155,6 +158,11 @@ export interface HandleConversionContext {
   readonly registry: SerializerSnapshotRegistry;
   readonly formats: readonly NativeSnapshotFormat[];
   readonly work: string;
+  /**
+   * Where the removals of per-handle scratch directories go, for the caller to await later (they
+   * never reject); without it each is awaited before convertHandle returns.
+   */
+  readonly scratchRemovals?: Promise<void>[];
 }
 
 /** Converts one keyed handle by restoring it into the native format's backend and snapshotting it in the target format. */
@@ -193,6 +201,11 @@ export async function convertHandle(
       backend.dispose();
     }
   } finally {
-    await rm(work, { recursive: true, force: true });
+    // Not awaited here when the caller collects it: the caller's slot goes to the next subtask at
+    // once. A failed removal never replaces the conversion's result or error (the caller's
+    // work directory is removed after it anyway).
+    const removal = rm(work, { recursive: true, force: true }).catch(() => {});
+    if (ctx.scratchRemovals !== undefined) ctx.scratchRemovals.push(removal);
+    else await removal;
   }
 }
