@@ -2,13 +2,43 @@ import { strict as assert } from 'node:assert';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { CorruptCheckpointError, deserializeCheckpointMetadata, KeyGroupRange, Serializers, VoidNamespace } from '@flowstate/core';
+import { CorruptCheckpointError, deserializeCheckpointMetadata, KeyGroupRange, Serializers, VoidNamespace, type NativeSnapshotFormat, type StateBackend, type StateHandleReader } from '@flowstate/core';
 import { isIncrementalRocksDBStateHandle, ROCKSDB_NATIVE_FORMAT, RocksDBStateBackend } from '@flowstate/rocksdb';
 import { convertSavepoint, diffSavepoints, SavepointDirectory, SavepointReader, validateSavepoint } from '../src/index.js';
 import { D, KEYED_UID, MAX_PARALLELISM } from './fixture-data.js';
 import { copyFixture, FIXTURE_V1, freshDirs, keyedHandles, NATIVE, readMeta } from './helpers.js';
 
 const fresh = freshDirs();
+
+/** `format` whose backends restore through a reader that counts the files linkFile linked (instead of copying). */
+function countingLinks(format: NativeSnapshotFormat): { format: NativeSnapshotFormat; linked: () => number } {
+  let linked = 0;
+  const counting = (reader: StateHandleReader): StateHandleReader =>
+    new Proxy(reader, {
+      get(target, prop) {
+        const link = target.linkFile;
+        if (prop === 'linkFile' && link !== undefined) {
+          return async (...args: Parameters<typeof link>) => {
+            const ok = await link.apply(target, args);
+            if (ok) linked++;
+            return ok;
+          };
+        }
+        const v: unknown = Reflect.get(target, prop, target);
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    });
+  const createBackend = (w: string): StateBackend => {
+    const b = format.createBackend(w);
+    return {
+      name: b.name,
+      supportsAsynchronousSnapshots: b.supportsAsynchronousSnapshots,
+      createKeyedStateBackend: (p) => b.createKeyedStateBackend(p.stateHandleReader === undefined ? p : { ...p, stateHandleReader: counting(p.stateHandleReader) }),
+      createOperatorStateBackend: (p) => b.createOperatorStateBackend(p),
+    };
+  };
+  return { format: { ...format, createBackend }, linked: () => linked };
+}
 
 describe('native RocksDB conversions', () => {
   it('subtasks converted at once: a corrupt block in the last subtask fails the conversion and leaves no output', async () => {
@@ -89,18 +119,23 @@ describe('native RocksDB conversions', () => {
     const native = join(fresh(), 'native');
     await convertSavepoint(FIXTURE_V1, native, 'native-rocksdb', NATIVE);
     // The general path: the same format with a backend that downloads (copies) every file.
-    const copying = {
-      nativeFormats: [
-        { ...ROCKSDB_NATIVE_FORMAT, createBackend: (w: string) => new RocksDBStateBackend({ incrementalCheckpoints: true, localDirectory: w, verifySstsBeforeUpload: false, syncLocalFiles: false }) },
-      ],
-    };
-    const canonicalFiles = async (options: typeof NATIVE | typeof copying) => {
+    const copying = countingLinks({
+      ...ROCKSDB_NATIVE_FORMAT,
+      createBackend: (w: string) => new RocksDBStateBackend({ incrementalCheckpoints: true, localDirectory: w, verifySstsBeforeUpload: false, syncLocalFiles: false }),
+    });
+    const linking = countingLinks(ROCKSDB_NATIVE_FORMAT);
+    const canonicalFiles = async (format: NativeSnapshotFormat) => {
       const back = join(fresh(), 'canonical');
-      await convertSavepoint(native, back, 'canonical', { ...options, fileNameSeed: 'same' });
+      await convertSavepoint(native, back, 'canonical', { nativeFormats: [format], fileNameSeed: 'same' });
       return keyedHandles(readMeta(back)).map((h) => `${h.keyGroupRange.start}-${h.keyGroupRange.end}:${h.stream.size}:${h.stream.type === 'file' ? h.stream.checksum : 'inline'}`);
     };
-    const linked = await canonicalFiles(NATIVE);
+    const linked = await canonicalFiles(linking.format);
     assert.ok(linked.length > 1);
-    assert.deepEqual(linked, await canonicalFiles(copying));
+    const nativeHandles = readMeta(native).operators.flatMap((o) => o.subtasks.flatMap((s) => s.keyed)).filter(isIncrementalRocksDBStateHandle);
+    const ssts = nativeHandles.flatMap((h) => [...h.sharedFiles, ...h.privateFiles]).filter((f) => f.name.endsWith('.sst')).length;
+    assert.ok(ssts > 1);
+    assert.equal(linking.linked(), ssts, 'every SST was linked: no silent fallback to copying');
+    assert.deepEqual(linked, await canonicalFiles(copying.format));
+    assert.equal(copying.linked(), 0, 'the copying backend linked nothing');
   });
 });
