@@ -184,7 +184,9 @@ describe('RocksDB incremental checkpoints verify SSTs before upload', () => {
       discardStateHandle: (h) => loc.streamFactory.discardStateHandle(h),
       createCheckpointStateOutputStream: (scope) => {
         if (scope === 'SHARED' && damaged === undefined) {
-          damaged = localSsts(kb, 1)[0]!;
+          const ssts = localSsts(kb, 1);
+          assert.equal(ssts.length, 1, 'one SST to upload');
+          damaged = ssts[0]!;
           flipByte(damaged, 8);
         }
         return loc.streamFactory.createCheckpointStateOutputStream(scope);
@@ -196,7 +198,7 @@ describe('RocksDB incremental checkpoints verify SSTs before upload', () => {
     );
     assert.ok(err instanceof CorruptLocalStateError, String(err));
     assert.equal(err.checkpointId, 1);
-    assert.match(err.message, /block checksum mismatch|[Cc]orrupt/);
+    assert.match(err.message, /block checksum mismatch/);
     assert.ok(damaged !== undefined && err.message.includes(damaged.split('/').at(-1)!), err.message);
     assert.deepEqual((await storage.fs.list('')).map((f) => f.path), [], 'nothing left: the link was removed');
     kb.dispose();

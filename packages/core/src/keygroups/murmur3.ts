@@ -5,7 +5,8 @@ import { assert } from '../assert.js';
  * murmur3_32(serialized key, seed 0) mod maxParallelism, forever. See docs/key-groups.md.
  */
 export function murmur3_32(data: Uint8Array, seed = 0): number {
-  return murmur3_32Range(data, 0, data.length, seed);
+  // The whole array is a valid range: no check on this path (every serialized key's key group).
+  return murmur3Body(data, 0, data.length, seed);
 }
 
 /**
@@ -16,6 +17,11 @@ export function murmur3_32(data: Uint8Array, seed = 0): number {
 export function murmur3_32Range(data: Uint8Array, start: number, end: number, seed: number): number {
   // `x >>> 0 === x`: a non-negative integer. The message is built only when the check fails (once per key).
   if (start >>> 0 !== start || end >>> 0 !== end || start > end || end > data.length) assert(false, `range [${start}, ${end}) within [0, ${data.length}]`);
+  return murmur3Body(data, start, end, seed);
+}
+
+/** The hash of data[start, end), a range the caller has checked. */
+function murmur3Body(data: Uint8Array, start: number, end: number, seed: number): number {
   let h = seed >>> 0;
   const len = end - start;
   const nblocks = len >>> 2;

@@ -80,12 +80,18 @@ export class RocksDBBulkLoad implements KvBulkLoad {
       await Promise.all(this.finishing);
       for (const { cf, paths } of this.files.values()) await this.db.ingestExternalFileAsync(cf, paths, { moveFiles: true });
     } catch (e) {
-      this.close();
+      await this.closeAsync();
       throw e;
     }
-    // Off the event loop: a synchronous rmdir waits for the file system's journal, which
-    // concurrent fsyncs hold (issue 16: milliseconds each, while the other subtasks waited).
-    // Every row is ingested by now: a directory left behind (inside the database's, removed with it) must not fail the restore.
+    await this.closeAsync();
+  }
+
+  /**
+   * Off the event loop: a synchronous rmdir waits for the file system's journal, which concurrent
+   * fsyncs hold (issue 16: milliseconds each, while the other subtasks waited). A directory left
+   * behind (inside the database's, removed with it) must not fail the restore or hide its error.
+   */
+  private async closeAsync(): Promise<void> {
     this.state = 'closed';
     await rm(this.dir, { recursive: true, force: true }).catch(() => {});
   }
@@ -104,6 +110,7 @@ export class RocksDBBulkLoad implements KvBulkLoad {
     return this.fileCount;
   }
 
+  /** abort() is synchronous: it removes the directory on the calling thread. */
   private close(): void {
     this.state = 'closed';
     rmSync(this.dir, { recursive: true, force: true });
