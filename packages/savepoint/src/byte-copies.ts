@@ -16,10 +16,9 @@ export const VALUE_COPY_RUN_BYTES = 256 << 10;
  * is a Uint8Array over a range of its run (`byteOffset` may be non-zero; `buffer` is the run's).
  */
 export class ValueFieldCopies {
-  /** Per record of the state: the run holding its copy, and where in it the copy starts and ends. */
+  /** Per record of the state: the run holding its copy, and where in it the copy starts (its length is the field's). */
   private readonly runs: Array<Uint8Array | undefined>;
   private readonly starts: number[];
-  private readonly ends: number[];
   /** Records before this index have been copied (or are not of the state). */
   private end = 0;
   /** Decodes over the runs only: a deserializer shared with the block's fields would switch buffers (a new DataView) twice per record. */
@@ -33,13 +32,14 @@ export class ValueFieldCopies {
   ) {
     this.runs = new Array<Uint8Array | undefined>(fields.count);
     this.starts = new Array<number>(fields.count).fill(0);
-    this.ends = new Array<number>(fields.count).fill(0);
   }
 
   /** Record j's value (j of the state), decoded as a view (deserializeView) over its copy; errors as ExactDeserializer.decode's. */
   decode<T>(j: number, serializer: TypeSerializer<T>, what: string, baseOffset: number): T {
     if (j >= this.end) this.copyRun(j);
-    return this.decoder.decodeRange(serializer, this.runs[j]!, this.starts[j]!, this.ends[j]!, what, baseOffset, true);
+    const f = this.fields;
+    const start = this.starts[j]!;
+    return this.decoder.decodeRange(serializer, this.runs[j]!, start, start + f.end(j, BlockField.value) - f.start(j, BlockField.value), what, baseOffset, true);
   }
 
   /** Whether record j belongs to the state being read: the reader's own per-record test, as plain loads. */
@@ -68,7 +68,6 @@ export class ValueFieldCopies {
       this.runs[j] = run;
       this.starts[j] = at;
       at += end - start;
-      this.ends[j] = at;
     }
     this.end = to;
   }

@@ -262,7 +262,7 @@ export class LocalFileSystem extends TemporaryNameListing implements FileSystem 
         // Only a read that comes up short (or reads nothing) needs the file's size, and a large
         // one without a lent buffer: its length may come from a damaged handle, so it is checked
         // against the file before that much memory is allocated.
-        if (range.offset < 0 || range.length <= 0 || (range.length > UNCHECKED_READ_BYTES && !(range.into !== undefined && range.into.length >= range.length))) {
+        if (range.offset < 0 || range.length <= 0 || (range.length > UNCHECKED_READ_BYTES && lentBuffer(range) === undefined)) {
           const { size } = await fh.stat();
           if (range.offset < 0 || range.length < 0 || range.offset + range.length > size) throw this.outsideRange(path, range, size);
           if (range.length === 0) return new Uint8Array(0);
@@ -404,6 +404,11 @@ const PARALLEL_READS = 4;
 /** A range is split only into parts of at least this many bytes: a part's own cost stays small beside its copy. */
 const PARALLEL_READ_PART_BYTES = 1 << 20;
 
+/** The caller's lent buffer (ReadRange.into, reused across reads) cut to the range; one too small is ignored. */
+function lentBuffer(range: ReadRange): Uint8Array | undefined {
+  return range.into !== undefined && range.into.length >= range.length ? range.into.subarray(0, range.length) : undefined;
+}
+
 /**
  * Reads exactly `range` or rejects with `short()` (the range ends past the file, or it shrank):
  * a restore's many range reads pay no fstat each. A range of at least two parts is read in up to
@@ -411,8 +416,7 @@ const PARALLEL_READ_PART_BYTES = 1 << 20;
  * libuv's threads instead of one after the other (a restore's coalesced reads are 8 MiB).
  */
 async function readRange(fh: FileHandle, range: ReadRange, short: () => Promise<StorageError>): Promise<Uint8Array> {
-  // A caller may lend a buffer (ReadRange.into) that is reused across reads; one too small is ignored.
-  const buf = range.into !== undefined && range.into.length >= range.length ? range.into.subarray(0, range.length) : Buffer.allocUnsafe(range.length);
+  const buf = lentBuffer(range) ?? Buffer.allocUnsafe(range.length);
   const parts = Math.min(PARALLEL_READS, Math.floor(range.length / PARALLEL_READ_PART_BYTES));
   let complete: boolean;
   if (parts <= 1) {
