@@ -120,24 +120,23 @@ async function place(dir: string, metadataFile: string, h: StreamStateHandle): P
 export async function disposeFlinkSavepoint(path: string): Promise<FlinkDisposeResult> {
   const sp = await FlinkSavepoint.load(path);
   const dir = sp.directory;
-  const files = new Map<string, number>();
-  const known = new Map<string, Stats>();
+  // Each inside file's size (from its handle) and the lstat place() took, if it took one.
+  const files = new Map<string, { size: number; lstat: Stats | undefined }>();
   const outside = new Set<string>();
   const segments = new Set<string>();
   for (const h of referencedStreams(sp.metadata)) {
     const p = await place(dir, sp.metadataFile, h);
     if (p.kind === 'inside' && p.path !== sp.metadataFile) {
-      files.set(p.path, 'size' in h ? Number(h.size) : 0);
-      if (p.lstat !== undefined) known.set(p.path, p.lstat);
+      files.set(p.path, { size: 'size' in h ? Number(h.size) : 0, lstat: p.lstat });
     } else if (p.kind === 'outside') outside.add(p.path);
     else if (p.kind === 'segment') segments.add(p.path);
   }
-  await confineDeletions(dir, [sp.metadataFile, ...files.keys()], known);
+  await confineDeletions(dir, sp.metadataFile, files);
   await remove(sp.metadataFile);
   const deleted = [sp.metadataFile];
   const missing: string[] = [];
   let bytes = 0;
-  for (const [f, size] of [...files].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
+  for (const [f, { size }] of [...files].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
     if (await remove(f)) {
       deleted.push(f);
       bytes += size;
@@ -151,12 +150,12 @@ export async function disposeFlinkSavepoint(path: string): Promise<FlinkDisposeR
 /**
  * Refuses the dispose (before anything is deleted) unless every target that exists is a regular
  * file (not a symlink, not a directory) whose real parent directory is inside the real `dir`:
- * a symlinked subdirectory must not let it delete files elsewhere. `known`: lstat results place() took.
+ * a symlinked subdirectory must not let it delete files elsewhere. Reuses the lstat place() took.
  */
-async function confineDeletions(dir: string, targets: readonly string[], known: ReadonlyMap<string, Stats>): Promise<void> {
+async function confineDeletions(dir: string, metadataFile: string, files: ReadonlyMap<string, { lstat: Stats | undefined }>): Promise<void> {
   const root = await realpath(dir);
-  for (const t of targets) {
-    const st = known.get(t) ?? (await lstatIfAny(t));
+  for (const t of [metadataFile, ...files.keys()]) {
+    const st = files.get(t)?.lstat ?? (await lstatIfAny(t));
     if (st === undefined) continue;
     if (!st.isFile()) throw new PathEscapeError(t, 'is not a regular file (a symlink or directory): nothing was deleted');
     const parent = await realpath(dirname(t));
