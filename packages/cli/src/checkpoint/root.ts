@@ -87,9 +87,10 @@ const isShared = (p: string) => p.startsWith(`${SHARED_STATE_DIR}/`);
  * check) for those with `_metadata`, and the `chk-<id>/` directories without one.
  */
 export async function scanRoot(root: CheckpointRoot, retained?: number): Promise<RootScan> {
-  const files = [...(await root.fs.list('')), ...((await root.fs.listIncomplete?.('')) ?? [])];
+  const listed = await root.fs.list('');
+  const files = [...listed, ...((await root.fs.listIncomplete?.('')) ?? [])];
   if (files.length === 0) throw new StorageNotFoundError(root.display, 'nothing there: not a checkpoint directory, or no checkpoint was written to it');
-  const scan = await root.storage.scanCheckpoints();
+  const scan = await root.storage.scanCheckpoints(listed);
   const metadata = new Map<number, CheckpointMetadata>();
   for (const c of scan.complete) metadata.set(c.checkpointId, c.metadata);
   for (const c of scan.incomplete) if (c.metadata !== undefined) metadata.set(c.checkpointId, c.metadata);

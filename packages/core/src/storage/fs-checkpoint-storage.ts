@@ -4,7 +4,7 @@ import { lookupInListing, verifyCheckpointComplete, type CheckpointScan, type Co
 import { deserializeCheckpointMetadata, MAX_METADATA_BYTES, type CheckpointMetadata } from '../checkpoint/metadata.js';
 import { CorruptCheckpointError, IllegalStateUsageError, StorageNotFoundError, UnknownFormatVersionError } from '../errors.js';
 import { DEFAULT_WRITE_BUFFER_BYTES, FsCheckpointStateOutputStream } from './checkpoint-output-stream.js';
-import { readBackChecksum, writeCommitted, type FileSystem, type ReadRange } from './file-system.js';
+import { readBackChecksum, writeCommitted, type FileStatus, type FileSystem, type ReadRange } from './file-system.js';
 import type { StreamStateHandle } from './handles.js';
 import { confinePath, joinPath, SHARED_STATE_DIR } from './paths.js';
 import type {
@@ -132,10 +132,11 @@ export class FsCheckpointStorage implements CheckpointStorage {
   /**
    * Every checkpoint with `_metadata`, oldest first, checked for completeness against one listing
    * of the root. Storage failures other than a missing or corrupt file propagate: a checkpoint is
-   * never declared incomplete because storage was briefly unavailable.
+   * never declared incomplete because storage was briefly unavailable. `listing`: the root's
+   * listing when the caller just took it (`fs.list('')`), so that the root is not listed twice.
    */
-  async scanCheckpoints(): Promise<CheckpointScan> {
-    const files = await this.fs.list('');
+  async scanCheckpoints(listing?: readonly FileStatus[]): Promise<CheckpointScan> {
+    const files = listing ?? (await this.fs.list(''));
     const lookup = lookupInListing(files);
     const candidates: Array<{ pointer: string; checkpointId: number; size: number }> = [];
     for (const f of files) {
