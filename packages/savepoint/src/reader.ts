@@ -33,6 +33,7 @@ import {
 } from '@flowstate/core';
 import { copiesItsView, ValueFieldCopies } from './byte-copies.js';
 import { SavepointDirectory } from './directory.js';
+import { giveBackReadBuffers, takeReadBuffers } from './idle-read-buffers.js';
 import { registryOf, type SavepointStorageOptions } from './location.js';
 import { UnsupportedSavepointOperationError } from './errors.js';
 import { decodeSavepointMetadata } from './format.js';
@@ -131,8 +132,6 @@ interface KeyedSource {
  */
 export class SavepointReader {
   private readonly sources = new Map<string, Promise<{ sources: KeyedSource[]; merged: MergedKeyedHeader | undefined }>>();
-  /** Read buffers of a finished keyed read, for the next one (a read that finds none allocates its own). */
-  private idleReadBuffers: AlternatingReadBuffers | undefined;
 
   private constructor(
     readonly dir: SavepointDirectory,
@@ -332,8 +331,8 @@ export class SavepointReader {
     const what = `value of '${stateName}'`;
     // Views are valid until the next entry anyway; copies may outlive reused buffers only if none is a view into them.
     const reuse = views || [s.keySerializer, s.nsSerializer, s.stateSerializer].every(deserializesIntoOwnMemory);
-    const buffers = reuse ? (this.idleReadBuffers ?? new AlternatingReadBuffers()) : undefined;
-    if (buffers === this.idleReadBuffers) this.idleReadBuffers = undefined;
+    // The buffers of the last finished read of any reader (see idle-read-buffers.ts), or new ones.
+    const buffers = reuse ? takeReadBuffers() : undefined;
     // Copied byte-array values: views over copies of runs of value fields (one allocation per run, not per value).
     const copyRuns = !views && copiesItsView(s.stateSerializer);
     let current: { live: boolean; stateName: string } | undefined;
@@ -348,7 +347,7 @@ export class SavepointReader {
       // Its blocks are stale now (the consumer finished, or stopped with `break`, which ends the
       // generator at its yield): the next read may reuse the buffers.
       if (current !== undefined) current.live = false;
-      if (buffers !== undefined) this.idleReadBuffers = buffers;
+      if (buffers !== undefined) giveBackReadBuffers(buffers);
     }
   }
 

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { describe, it, mock } from 'node:test';
 import { AlternatingReadBuffers, IllegalStateUsageError, Serializers, ValueStateDescriptor, type StateHandleReader, type TypeSerializer } from '@flowstate/core';
 import { FsStateBackend } from '@flowstate/heap';
 import '@flowstate/storage-local';
 import { SavepointReader, SavepointWriter } from '../src/index.js';
+import { IDLE_READ_BUFFERS_MS } from '../src/idle-read-buffers.js';
 import { freshDirs } from './helpers.js';
 
 const dir = freshDirs();
@@ -85,6 +86,44 @@ describe('SavepointReader read buffers (reused between requests)', () => {
     for (const [k, v] of first) {
       assert.deepEqual(v, bytesOf(Number(k.slice(4))), k);
       assert.deepEqual(second.get(k), Buffer.from(v), k);
+    }
+  });
+
+  it('another reader\'s keyed read reads into the buffers of the last finished read, until they were idle for IDLE_READ_BUFFERS_MS', async () => {
+    const path = await savepointOf(Serializers.bytes, bytesOf);
+    /** Reads every entry with a new reader (views), checks them, and returns the buffers its block requests were lent. */
+    const readAll = async (): Promise<Uint8Array[]> => {
+      const r = await SavepointReader.load(path);
+      const lent: Array<Uint8Array | undefined> = [];
+      const reader = r.dir.reader as StateHandleReader;
+      const readRange = reader.readRange.bind(reader);
+      reader.readRange = (h, o, l, id, into) => {
+        lent.push(into);
+        return readRange(h, o, l, id, into);
+      };
+      let n = 0;
+      for await (const block of r.readKeyedStateBlocks<string, unknown, Uint8Array>('op', 'v', { views: true })) {
+        for (const e of block) {
+          assert.deepEqual(e.value, bytesOf(Number(e.key.slice(4))), e.key);
+          n++;
+        }
+      }
+      assert.equal(n, 200);
+      // The headers' reads lend none; every block request (one per handle here) one of the two buffers.
+      const blocks = lent.filter((b): b is Uint8Array => b !== undefined);
+      assert.equal(blocks.length, 4);
+      return blocks;
+    };
+    const first = new Set(await readAll());
+    mock.timers.enable({ apis: ['setTimeout'] });
+    try {
+      const second = await readAll();
+      assert.ok(second.every((b) => first.has(b)), "the second reader borrows only the first reader's buffers");
+      mock.timers.tick(IDLE_READ_BUFFERS_MS);
+      const third = await readAll();
+      assert.ok(third.every((b) => !first.has(b)), 'buffers idle for IDLE_READ_BUFFERS_MS were dropped, not lent again');
+    } finally {
+      mock.timers.reset();
     }
   });
 
