@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it, mock } from 'node:test';
 import {
   AlternatingReadBuffers,
   BytesSerializer,
@@ -21,7 +21,9 @@ import {
   type KeyGroupsStateHandle,
   type StateHandleReader,
   type TypeSerializerSnapshot,
+  type CheckpointStateOutputStream,
 } from '../src/index.js';
+import { IDLE_BLOCK_BUFFERS_MS, takeBlockBuffer } from '../src/snapshot/block-buffers.js';
 
 function bytes(n: number, seed: number): Uint8Array {
   const out = new Uint8Array(n);
@@ -34,6 +36,60 @@ function bytes(n: number, seed: number): Uint8Array {
 }
 
 describe('savepoint I/O building blocks (issue 16)', () => {
+  it("a finished encoder's block buffer serves the next encoder, one still encoding never shares it, and idle ones are dropped after IDLE_BLOCK_BUFFERS_MS", async () => {
+    // Whatever earlier tests gave back (at most 4) is taken and kept: the pool starts empty.
+    for (let i = 0; i < 4; i++) takeBlockBuffer();
+    const fs = new MemoryFileSystem();
+    const range = KeyGroupRange.of(0, 3);
+    const meta = { name: 's', kind: 'VALUE' as const, namespaceSerializerSnapshot: VoidNamespaceSerializer.INSTANCE.snapshotConfiguration() as TypeSerializerSnapshot<unknown>, stateSerializerSnapshot: BytesSerializer.INSTANCE.snapshotConfiguration() as TypeSerializerSnapshot<unknown> };
+    /** Encodes every key group into a new file; returns the ArrayBuffers its blocks were written from, and how to finish it. */
+    const encode = async (name: string) => {
+      const enc = new KeyedStateStreamEncoder(range, Serializers.string.snapshotConfiguration() as TypeSerializerSnapshot<unknown>, [meta]);
+      const inner = new FsCheckpointStateOutputStream(fs, name);
+      const blocks = new Set<ArrayBufferLike>();
+      const out: CheckpointStateOutputStream = {
+        get position() {
+          return inner.position;
+        },
+        write: (b, checksum) => {
+          if (checksum !== undefined) blocks.add(b.buffer);
+          return inner.write(b, checksum);
+        },
+        closeAndGetHandle: () => inner.closeAndGetHandle(),
+        abort: () => inner.abort(),
+      };
+      await out.write(enc.encodeHeader());
+      for (const g of range) {
+        enc.beginKeyGroup(g);
+        enc.writeEntry(0, bytes(5, g), new Uint8Array(0), bytes(3000, g + 1));
+        await enc.endKeyGroupTo(out);
+      }
+      assert.equal(blocks.size, 1, 'one buffer serves every block of an encoder');
+      return { buffer: [...blocks][0]!, finish: async () => enc.finish(await out.closeAndGetHandle()) };
+    };
+    mock.timers.enable({ apis: ['setTimeout'] });
+    try {
+      const a = await encode('a');
+      const b = await encode('b');
+      assert.notEqual(a.buffer, b.buffer, 'two encoders at work use two buffers');
+      await a.finish();
+      const c = await encode('c');
+      assert.equal(c.buffer, a.buffer, "the next encoder writes from the finished one's buffer");
+      await b.finish();
+      await c.finish();
+      mock.timers.tick(IDLE_BLOCK_BUFFERS_MS);
+      const d = await encode('d');
+      assert.ok(d.buffer !== a.buffer && d.buffer !== b.buffer, 'idle buffers were dropped, not lent again');
+      await d.finish();
+      // Every encoder encoded the same entries: what each wrote from a shared buffer is the same file.
+      const first = await fs.read('a');
+      assert.ok(first.length > 4 * 3000);
+      for (const name of ['b', 'c', 'd']) assert.deepEqual(await fs.read(name), first, name);
+    } finally {
+      mock.timers.reset();
+    }
+  });
+
   it('crc32cCombine gives the CRC32C of the concatenation', () => {
     for (const [a, b] of [[0, 0], [1, 0], [0, 5], [7, 1], [100, 4096], [65_537, 300_001], [3, 1 << 20]] as const) {
       const x = bytes(a, a + 1);

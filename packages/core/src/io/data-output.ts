@@ -20,6 +20,11 @@ export class DataOutputSerializer {
     return this.pos;
   }
 
+  /** Bytes the buffer holds before it has to grow. */
+  get capacity(): number {
+    return this.buf.length;
+  }
+
   /** Drops the content but keeps the buffer, so hot paths can reuse one serializer. */
   clear(): void {
     this.pos = 0;

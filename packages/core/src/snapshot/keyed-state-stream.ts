@@ -11,6 +11,7 @@ import type { TypeSerializerSnapshot } from '../serialization/type-serializer.js
 import { STATE_KIND_CODES, stateKindFromCode, type SnapshotStateKind } from '../state/descriptors.js';
 import { type KeyGroupsStateHandle, type StreamStateHandle } from '../storage/handles.js';
 import type { CheckpointStateOutputStream, StateHandleReader } from '../storage/spi.js';
+import { giveBackBlockBuffer, takeBlockBuffer } from './block-buffers.js';
 import { BlockField, KeyGroupRecordFields, type KeyedStateRecord } from './key-group-records.js';
 
 export { BlockField, KeyGroupRecordFields, type KeyedStateRecord } from './key-group-records.js';
@@ -50,7 +51,9 @@ export interface KeyedStateStreamHeader {
  * the user value (length-prefixed, if present), for all other kinds the value (length-prefixed).
  */
 export class KeyedStateStreamEncoder {
-  private readonly block = new DataOutputSerializer(64 * 1024);
+  /** From the idle buffers of finished encoders (see block-buffers.ts); given back by finish(). */
+  private readonly block = takeBlockBuffer();
+  private blockGivenBack = false;
   private currentKeyGroup: number;
   private open = false;
   private position = 0;
@@ -183,6 +186,9 @@ export class KeyedStateStreamEncoder {
     assert(this.currentKeyGroup === this.keyGroupRange.endKeyGroup, 'every key group in the range was encoded');
     assert(!this.open, 'last key group block was ended');
     assert(stream.size === this.position, `stream holds ${stream.size} bytes, encoder produced ${this.position}`);
+    // Every block was written (the caller wrote each to `stream`, now closed): no view of the buffer is in use.
+    if (!this.blockGivenBack) giveBackBlockBuffer(this.block);
+    this.blockGivenBack = true;
     return {
       type: 'key-groups',
       keyGroupRange: this.keyGroupRange.toJSON(),
