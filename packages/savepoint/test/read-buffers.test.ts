@@ -47,6 +47,18 @@ function slowReads(r: SavepointReader): { inFlight: () => number } {
   return { inFlight: () => inFlight };
 }
 
+/** The buffer each of the reader's range reads is lent (undefined: none), in order, from now on. */
+function lentBuffers(r: SavepointReader): Array<Uint8Array | undefined> {
+  const lent: Array<Uint8Array | undefined> = [];
+  const reader = r.dir.reader as StateHandleReader;
+  const readRange = reader.readRange.bind(reader);
+  reader.readRange = (h, o, l, id, into) => {
+    lent.push(into);
+    return readRange(h, o, l, id, into);
+  };
+  return lent;
+}
+
 function bytesOf(i: number): Uint8Array {
   return Uint8Array.from({ length: 64 + (i % 50) }, (_, j) => (i * 31 + j) & 0xff);
 }
@@ -70,13 +82,7 @@ describe('SavepointReader read buffers (reused between requests)', () => {
 
   it('a second keyed read on the same reader reads into the buffers of the first, which finished; the first read\'s copies stay intact', async () => {
     const r = await SavepointReader.load(await savepointOf(Serializers.bytes, bytesOf));
-    const lent: Array<Uint8Array | undefined> = [];
-    const reader = r.dir.reader as StateHandleReader;
-    const readRange = reader.readRange.bind(reader);
-    reader.readRange = (h, o, l, id, into) => {
-      lent.push(into);
-      return readRange(h, o, l, id, into);
-    };
+    const lent = lentBuffers(r);
     const first = new Map<string, Uint8Array>();
     for await (const e of r.readKeyedState<string, unknown, Uint8Array>('op', 'v')) first.set(e.key, e.value);
     const firstLent = new Set(lent.splice(0));
@@ -94,13 +100,7 @@ describe('SavepointReader read buffers (reused between requests)', () => {
     /** Reads every entry with a new reader (views), checks them, and returns the buffers its block requests were lent. */
     const readAll = async (): Promise<Uint8Array[]> => {
       const r = await SavepointReader.load(path);
-      const lent: Array<Uint8Array | undefined> = [];
-      const reader = r.dir.reader as StateHandleReader;
-      const readRange = reader.readRange.bind(reader);
-      reader.readRange = (h, o, l, id, into) => {
-        lent.push(into);
-        return readRange(h, o, l, id, into);
-      };
+      const lent = lentBuffers(r);
       let n = 0;
       for await (const block of r.readKeyedStateBlocks<string, unknown, Uint8Array>('op', 'v', { views: true })) {
         for (const e of block) {
