@@ -6,14 +6,12 @@
  * savepoint suite (savepoint.ts); the savepoint a read profiles is written once, before its rounds.
  * Prints the median wall and CPU (process.cpuUsage, all threads) milliseconds.
  */
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BytesSerializer, Serializers, ValueStateDescriptor } from '@flowstate/core';
-import { FsStateBackend } from '@flowstate/heap';
-import { SavepointReader, SavepointWriter } from '@flowstate/savepoint';
+import { SavepointReader } from '@flowstate/savepoint';
 import '@flowstate/storage-local';
+import { blobEntries, VALUE_BYTES, writeBlobSavepoint } from './savepoint-state.js';
 import { summarize } from './stats.js';
 
 const op = process.argv[2] ?? 'read';
@@ -21,29 +19,10 @@ const mib = Number(process.argv[3] ?? 64);
 const rounds = Number(process.argv[4] ?? 12);
 if (!['write', 'read', 'read-views'].includes(op)) throw new Error(`usage: savepoint-profile.js <write|read|read-views> [MiB] [rounds] (got '${op}')`);
 
-const VALUE_BYTES = 4096 - 16;
-const STATE = new ValueStateDescriptor('blob', BytesSerializer.INSTANCE);
-const entries = Math.ceil((mib << 20) / (VALUE_BYTES + 16));
-const pool = randomBytes(Math.min(8 << 20, Math.max(VALUE_BYTES * 4, mib << 20)));
-function* data(): Generator<{ key: string; value: Uint8Array }> {
-  for (let i = 0; i < entries; i++) {
-    const off = (i * 7919 * 64) % (pool.length - VALUE_BYTES);
-    yield { key: `key-${i}`, value: pool.subarray(off, off + VALUE_BYTES) };
-  }
-}
-
+const { entries, data } = blobEntries(mib << 20);
 const work = mkdtempSync(join(tmpdir(), 'flowstate-savepoint-profile-'));
 const sp = join(work, 'canonical');
-const write = () =>
-  SavepointWriter.newSavepoint({ maxParallelism: 128, stateBackend: new FsStateBackend() })
-    .withKeyedOperator('blobs', {
-      data: data(),
-      keySelector: (e) => e.key,
-      keySerializer: Serializers.string,
-      parallelism: 4,
-      bootstrap: { processElement: (e, ctx) => ctx.getState(STATE).update(e.value) },
-    })
-    .write(sp);
+const write = () => writeBlobSavepoint(sp, data);
 
 /** Reads every entry as the suite does: copied values through readKeyedState, or views per block. */
 async function read(views: boolean): Promise<void> {

@@ -11,15 +11,15 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BytesSerializer, isKeyGroupsStateHandle, Serializers, ValueStateDescriptor, VoidNamespaceSerializer, type KeyedStateMetaInfo, type TypeSerializerSnapshot } from '@flowstate/core';
-import { FsStateBackend } from '@flowstate/heap';
+import { BytesSerializer, isKeyGroupsStateHandle, VoidNamespaceSerializer, type KeyedStateMetaInfo, type TypeSerializerSnapshot } from '@flowstate/core';
 import { ROCKSDB_NATIVE_FORMAT } from '@flowstate/rocksdb';
-import { convertSavepoint, SavepointReader, SavepointWriter, type SavepointWriteResult } from '@flowstate/savepoint';
+import { convertSavepoint, SavepointReader, type SavepointWriteResult } from '@flowstate/savepoint';
 // Local paths resolve through core's FileSystemRegistry once local storage is registered.
 import '@flowstate/storage-local';
 import type { Preset } from './config.js';
 import { flinkCaseResult, flinkSavepointBytes, readFlink, writeFlink, type FlinkSavepointCase } from './savepoint-flink.js';
 import { minimalRead, minimalWrite, type MinimalFile } from './savepoint-minimal.js';
+import { blobEntries, VALUE_BYTES, writeBlobSavepoint } from './savepoint-state.js';
 import { summarize, type Summary } from './stats.js';
 
 export type SavepointOp = 'write' | 'read' | 'read-views' | 'minimal-write' | 'minimal-read' | 'minimal-read-views' | 'validate' | 'convert-to-native' | 'convert-to-canonical';
@@ -57,8 +57,6 @@ export interface SavepointResult {
 
 const MIB = 1024 * 1024;
 const NATIVE = { nativeFormats: [ROCKSDB_NATIVE_FORMAT] };
-const VALUE_BYTES = 4096 - 16;
-const STATE = new ValueStateDescriptor('blob', BytesSerializer.INSTANCE);
 const MINIMAL_STATE: KeyedStateMetaInfo = {
   name: 'blob',
   kind: 'VALUE',
@@ -272,27 +270,11 @@ function savepointOps(w: Awaited<ReturnType<typeof writePhase>>, r: Awaited<Retu
 export async function runSavepointSuite(p: Preset, log: (s: string) => void): Promise<SavepointResult> {
   const work = mkdtempSync(join(tmpdir(), 'flowstate-bench-savepoint-'));
   const samples = p.savepointSamples;
-  const entries = Math.ceil(p.savepointBytes / (VALUE_BYTES + 16));
-  const pool = randomBytes(Math.min(8 * MIB, Math.max(VALUE_BYTES * 4, p.savepointBytes)));
-  function* data(): Generator<{ key: string; value: Uint8Array }> {
-    for (let i = 0; i < entries; i++) {
-      const off = (i * 7919 * 64) % (pool.length - VALUE_BYTES);
-      yield { key: `key-${i}`, value: pool.subarray(off, off + VALUE_BYTES) };
-    }
-  }
+  const { entries, data } = blobEntries(p.savepointBytes);
   try {
     const sp = join(work, 'canonical');
     const minimalDir = join(work, 'minimal');
-    const writeOurs = () =>
-      SavepointWriter.newSavepoint({ maxParallelism: 128, stateBackend: new FsStateBackend() })
-        .withKeyedOperator('blobs', {
-          data: data(),
-          keySelector: (e) => e.key,
-          keySerializer: Serializers.string,
-          parallelism: 4,
-          bootstrap: { processElement: (e, ctx) => ctx.getState(STATE).update(e.value) },
-        })
-        .write(sp);
+    const writeOurs = () => writeBlobSavepoint(sp, data);
     const writeMinimal = () => minimalWrite(minimalDir, data(), { maxParallelism: 128, parallelism: 4, states: [MINIMAL_STATE] });
     const resetMinimal = () => {
       rmSync(minimalDir, { recursive: true, force: true });
