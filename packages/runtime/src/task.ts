@@ -323,6 +323,7 @@ export class Task implements TaskInfo {
       // endInput's output is one input record's: it starts only while every channel has credit.
       await this.awaitCredit();
       await op.endInput(this.collector);
+      await this.drainTimers();
       this.time!.quiesce();
       await op.finish();
     }
@@ -361,15 +362,20 @@ export class Task implements TaskInfo {
         await this.awaitCredit();
         const result = this.processValue(r.inputIndex, this.inputs.find((i) => i.inputIndex === r.inputIndex)?.keySelector, v.value, v.timestamp, op);
         if (result !== undefined) await result;
+        await this.drainTimers();
       }
     }
     let sinceYield = 0;
     const time = this.time!;
     for (;;) {
       this.checkCancelled();
-      // A watermark that ran out of credit finishes firing its timers before anything else.
+      // Due timers fire before any other input, in steps between which mail and barriers run.
       if (time.firing) {
-        if (!time.resumeFiring()) await this.wakeup.wait();
+        const fired = await this.timerStep(time);
+        if ((sinceYield += fired) >= YIELD_EVERY) {
+          sinceYield = 0;
+          await yieldMacrotask();
+        }
         continue;
       }
       // Awaits only when there is mail: an empty mailbox costs no promise per loop turn.
@@ -423,6 +429,44 @@ export class Task implements TaskInfo {
   }
 
   /**
+   * One turn of the loop while timers are due: fires a step of them (within credit), then, if
+   * some are still due, runs mail or a barrier (an overtaking one, or one at the head of an input:
+   * the watermark that fires came before it), or waits for credit. Records and other input
+   * events wait until every due timer fired. Returns how many timers fired.
+   */
+  private async timerStep(time: OperatorTime): Promise<number> {
+    const fired = time.fireStep(YIELD_EVERY);
+    if (!time.firing) return fired;
+    if (this.mailbox.length > 0 && (await this.runMail())) return fired;
+    const b = this.findOvertakingBarrier() ?? this.pollHeadBarrier();
+    if (b !== undefined) await this.onBarrier(b.index, b.barrier, b.overtaken);
+    else if (fired === 0) await this.wakeup.wait();
+    return fired;
+  }
+
+  /** A barrier at the head of an input the task may read (not blocked by alignment), taken. */
+  private pollHeadBarrier(): { index: number; barrier: BarrierMessage; overtaken: RecordMessage[] } | undefined {
+    for (let i = 0; i < this.inputs.length; i++) {
+      if (this.blocked[i] || this.closed[i]) continue;
+      const c = this.inputs[i]!.channel;
+      if (c.peek()?.kind === 'barrier') return { index: i, barrier: c.poll() as BarrierMessage, overtaken: [] };
+    }
+    return undefined;
+  }
+
+  /**
+   * Fires every due timer before anything else, within credit, without mail: after a replayed
+   * record or endInput, which may have created a timer service lazily (OperatorTime).
+   */
+  private async drainTimers(): Promise<void> {
+    const time = this.time!;
+    while (time.firing) {
+      this.checkCancelled();
+      if (time.fireStep(YIELD_EVERY) === 0 && time.firing) await this.wakeup.wait();
+    }
+  }
+
+  /**
    * Processes records of the head batch of input `index` synchronously while every output
    * channel has credit: a record is read only when each channel has room for one more, so a
    * channel holds at most its capacity plus the fan-out of one input record less one (Flink's
@@ -441,9 +485,11 @@ export class Task implements TaskInfo {
     const values = batch.values;
     const timestamps = batch.timestamps;
     const p = this.pending;
+    const time = this.time!;
     let j = start;
     for (; j < values.length; j++) {
-      if (!out.hasCredit()) break;
+      // A record that created a timer service lazily leaves its due timers to fire first.
+      if (!out.hasCredit() || time.firing) break;
       if (p !== undefined) this.noteDuringCheckpoint(p, index, values[j], timestamps[j]);
       const r = this.processValue(inputIndex, keySelector, values[j], timestamps[j], op);
       if (r !== undefined) {

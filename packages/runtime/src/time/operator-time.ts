@@ -1,32 +1,51 @@
 import { assert, type KeyedStateBackend, type TypeSerializer } from '@flowstate/core';
 import type { ChannelMessage } from '../channel.js';
 import type { ProcessingTimeClock } from './clock.js';
-import { InternalTimerServiceImpl, type TimerHost } from './timer-service-impl.js';
+import { InternalTimerServiceImpl, type FiringBudget, type TimerHost } from './timer-service-impl.js';
 import type { InternalTimerService, Triggerable } from './timer-service.js';
 import { WatermarkValve, type ValveOutput } from './watermark-valve.js';
 
 /** What an operator task's event time needs from the task. */
-export interface OperatorTimeHost extends TimerHost {
+export interface OperatorTimeHost {
+  /** The collector records of timers go to (TimerHost.output). */
+  readonly output: TimerHost['output'];
+  /** Runs `fn` on the task's loop, between records (Flink's mailbox). */
+  post(fn: () => void): void;
   /** Sends an event to every output channel. */
   broadcast(message: ChannelMessage): void;
+}
+
+/** A watermark whose due timers are not all fired yet. */
+interface Advancing {
+  /** The index (in creation order) of the service it stopped in. */
+  service: number;
+  /** Whether it goes downstream once fired (not for a service created after it went, see getInternalTimerService). */
+  readonly forward: boolean;
+  /** Whether all inputs went idle with it: the idle status follows it. */
+  readonly idleAfter: boolean;
 }
 
 /**
  * Event time and timers of one operator subtask (Flink's InternalTimeServiceManager plus the
  * input's StatusWatermarkValve): the combined input watermark advances the timer services, which
  * fire their due timers, and only then goes downstream, so records of fired timers precede it.
- * Timers fire within the output's credit, so a watermark may take several task loop turns.
+ *
+ * Timers fire in steps (fireStep) that the task's loop interleaves with mail and barriers, each
+ * within the output's credit, as Flink 1.20's interruptible timers (FLIP-443): a checkpoint taken
+ * between two steps snapshots the timers not fired yet, which fire after a restore. While timers
+ * are due (`firing`), the task reads no record, watermark or other input event: input that came
+ * after the watermark still sees all of its timers fired, in the same order as without steps.
  */
 export class OperatorTime {
   private readonly valve: WatermarkValve;
   private readonly services = new Map<string, InternalTimerServiceImpl<unknown, unknown>>();
   /** The services in creation order (the order a watermark fires them in). */
   private readonly order: InternalTimerServiceImpl<unknown, unknown>[] = [];
-  /**
-   * A watermark that still has due timers to fire (the output ran out of credit): the index of
-   * the service it stopped in, and whether all inputs went idle with it (sent after it).
-   */
-  private inProgress: { service: number; idleAfter: boolean } | undefined;
+  private advancing: Advancing | undefined;
+  /** Services whose due processing-time timers wait for the next steps (their wake-up mail ran). */
+  private readonly processingDue = new Set<InternalTimerServiceImpl<unknown, unknown>>();
+  private readonly budget: FiringBudget = { left: 0 };
+  private readonly timerHost: TimerHost;
   private quiesced = false;
 
   constructor(
@@ -36,6 +55,10 @@ export class OperatorTime {
     private readonly host: OperatorTimeHost,
   ) {
     this.valve = new WatermarkValve(inputChannels);
+    this.timerHost = {
+      output: host.output,
+      processingTimersDue: (s) => host.post(() => void this.processingDue.add(s)),
+    };
   }
 
   get currentWatermark(): number {
@@ -53,23 +76,27 @@ export class OperatorTime {
       existing.rebind(namespaceSerializer, triggerable);
       return existing;
     }
-    const s = new InternalTimerServiceImpl<unknown, N>(name, namespaceSerializer, triggerable, this.keyed, this.clock, this.host);
+    const s = new InternalTimerServiceImpl<unknown, N>(name, namespaceSerializer, triggerable, this.keyed, this.clock, this.timerHost);
     this.services.set(name, s as InternalTimerServiceImpl<unknown, unknown>);
     this.order.push(s as InternalTimerServiceImpl<unknown, unknown>);
     if (this.quiesced) s.dispose();
-    // Created after watermarks already arrived (lazily): it starts where event time is. Its due
-    // (restored) timers fire now, as part of the output of the record or timer that asked for it,
-    // which is never split (Flink's overdraft, see Task.processBatch).
-    if (this.valve.currentWatermark !== s.currentWatermark()) s.advanceWatermark(this.valve.currentWatermark, false);
+    // Created after watermarks already arrived (lazily): it starts where event time is (a budget
+    // of 0 fires nothing). Its due (restored) timers fire in the next steps, after the record or
+    // timer that asked for it and before any other input, within credit; the watermark already
+    // went downstream. A watermark still advancing reaches it anyway (it is the last service).
+    const w = this.valve.currentWatermark;
+    if (w !== s.currentWatermark()) {
+      if (!s.advanceWatermark(w, { left: 0 }) && this.advancing === undefined) this.advancing = { service: this.order.length - 1, forward: false, idleAfter: false };
+    }
     return s;
   }
 
   /**
-   * A watermark is still firing its due timers: the task runs nothing else (no input, no mail)
-   * until resumeFiring() finished it, as Flink's task thread blocks on a full output.
+   * Timers are due: a watermark has timers left to fire, or processing-time timers whose wake-up
+   * ran. The task runs fireStep (and mail, and barriers) until it is false, and reads no input.
    */
   get firing(): boolean {
-    return this.inProgress !== undefined;
+    return this.advancing !== undefined || this.processingDue.size > 0;
   }
 
   onWatermark(channel: number, timestamp: number): void {
@@ -85,28 +112,35 @@ export class OperatorTime {
   }
 
   /**
-   * Fires the due timers of the watermark in progress while every output channel has credit;
-   * once none is left the watermark (and an idle status that came with it) goes downstream.
-   * Returns whether it did.
+   * Fires at most `max` due timers while every output channel has credit: processing-time ones
+   * first, then those of the watermark advancing, which goes downstream (with an idle status that
+   * came with it) once none is left. Returns how many fired; 0 while `firing` means no credit.
    */
-  resumeFiring(): boolean {
-    const p = this.inProgress;
-    assert(p !== undefined, 'no watermark is firing');
+  fireStep(max: number): number {
+    const b = this.budget;
+    b.left = max;
+    for (const s of this.processingDue) {
+      if (!s.fireProcessingTimers(b)) return max - b.left;
+      this.processingDue.delete(s);
+    }
+    const a = this.advancing;
+    if (a === undefined) return max - b.left;
     const w = this.valve.currentWatermark;
-    for (; p.service < this.order.length; p.service++) if (!this.order[p.service]!.advanceWatermark(w, true)) return false;
-    this.inProgress = undefined;
-    this.host.broadcast({ kind: 'watermark', timestamp: w });
-    if (p.idleAfter) this.host.broadcast({ kind: 'watermark-status', idle: true });
-    return true;
+    for (; a.service < this.order.length; a.service++) if (!this.order[a.service]!.advanceWatermark(w, b)) return max - b.left;
+    this.advancing = undefined;
+    if (a.forward) this.host.broadcast({ kind: 'watermark', timestamp: w });
+    if (a.idleAfter) this.host.broadcast({ kind: 'watermark-status', idle: true });
+    return max - b.left;
   }
 
   /**
    * No processing-time timer fires any more (Flink's quiesceProcessingTimeService): the operator
    * finished its input and its end of data is about to go downstream, or it finished before the
-   * snapshot it was restored from. Its timers stay in state.
+   * snapshot it was restored from. Its timers stay in state, due ones too.
    */
   quiesce(): void {
     this.quiesced = true;
+    this.processingDue.clear();
     this.dispose();
   }
 
@@ -115,13 +149,12 @@ export class OperatorTime {
   }
 
   private apply(o: ValveOutput): void {
-    assert(this.inProgress === undefined, 'an input event while a watermark is firing');
+    assert(this.advancing === undefined, 'an input event while a watermark is firing');
     const { watermark, idle } = o;
     // Active before the watermark it enables; idle after the last watermark.
     if (idle === false) this.host.broadcast({ kind: 'watermark-status', idle: false });
-    if (watermark !== undefined) {
-      this.inProgress = { service: 0, idleAfter: idle === true };
-      this.resumeFiring();
-    } else if (idle === true) this.host.broadcast({ kind: 'watermark-status', idle: true });
+    // Its timers fire in the task's next steps (the first one right away), then it goes downstream.
+    if (watermark !== undefined) this.advancing = { service: 0, forward: true, idleAfter: idle === true };
+    else if (idle === true) this.host.broadcast({ kind: 'watermark-status', idle: true });
   }
 }

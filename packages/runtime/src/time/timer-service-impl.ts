@@ -4,15 +4,27 @@ import type { ProcessingTimeClock } from './clock.js';
 import { createTimerQueue } from './timer-queue.js';
 import { MIN_WATERMARK, type InternalTimer, type InternalTimerService, type Triggerable } from './timer-service.js';
 
-/** What fires timers needs of the task: its output and where to post processing-time mail. */
+/** What fires timers needs of the task: its output, and who fires processing-time timers once due. */
 export interface TimerHost {
   /**
    * The collector records of timers go to; its timestamp is set to the timer's before each call.
    * hasCredit: whether every output channel has room for one more record (TaskOutput.hasCredit).
    */
   readonly output: Collector<unknown> & { timestamp: number | undefined; hasCredit(): boolean };
-  /** Runs `fn` on the task's loop, between records (Flink's mailbox). */
-  post(fn: () => void): void;
+  /**
+   * Called by the clock (outside the task's loop) when processing-time timers of `service` are
+   * due: the task's loop fires them later, in steps (fireProcessingTimers).
+   */
+  processingTimersDue(service: InternalTimerServiceImpl<unknown, unknown>): void;
+}
+
+/**
+ * How many more timers the current firing step may fire. Firing stops at the end of a step (and
+ * when the output runs out of credit) so that the task's loop can run mail and barriers between
+ * steps (Flink's interruptible timers, FLIP-443); the step shares one budget across services.
+ */
+export interface FiringBudget {
+  left: number;
 }
 
 /**
@@ -77,18 +89,19 @@ export class InternalTimerServiceImpl<K, N> implements InternalTimerService<N> {
   }
 
   /**
-   * Fires every event-time timer at or before `watermark`, in timestamp order, one at a time:
-   * onEventTime may register (even already due) or delete timers, which this loop then sees.
-   * With `withinCredit`, a timer fires only while every output channel has room for one more
-   * record (as a record is read, Task.processBatch): returns false when due timers are left for
-   * a later call, once credit returned.
+   * Fires the event-time timers at or before `watermark`, in timestamp order, one at a time:
+   * onEventTime may register (even already due) or delete timers, which this loop then sees. A
+   * timer fires only while every output channel has room for one more record (as a record is
+   * read, Task.processBatch) and the step's budget lasts. Returns false when due timers are left
+   * for a later step; the watermark is this service's from the call on, fired or not.
    */
-  advanceWatermark(watermark: number, withinCredit: boolean): boolean {
+  advanceWatermark(watermark: number, budget: FiringBudget): boolean {
     this.watermark = watermark;
     const q = this.eventQueue;
     const out = this.host.output;
     for (let t = q.peek(); t !== undefined && t.timestamp <= watermark; t = q.peek()) {
-      if (withinCredit && !out.hasCredit()) return false;
+      if (budget.left <= 0 || !out.hasCredit()) return false;
+      budget.left--;
       q.poll();
       this.backend.setCurrentKey(t.key);
       out.timestamp = t.timestamp;
@@ -97,15 +110,22 @@ export class InternalTimerServiceImpl<K, N> implements InternalTimerService<N> {
     return true;
   }
 
-  /** Fires the processing-time timers due at the clock's time (mail posted by the wake-up). */
-  fireProcessingTimers(): void {
+  /**
+   * Fires the processing-time timers due at the clock's time, within credit and `budget` as
+   * advanceWatermark. Returns false when due timers are left: the caller resumes them in a later
+   * step (no wake-up is scheduled meanwhile; the next complete call schedules it).
+   */
+  fireProcessingTimers(budget: FiringBudget): boolean {
     this.wakeupAt = undefined;
+    this.cancelWakeup?.();
     this.cancelWakeup = undefined;
-    if (this.disposed) return;
+    if (this.disposed) return true;
     const now = this.clock.now();
     const q = this.processingQueue;
     const out = this.host.output;
     for (let t = q.peek(); t !== undefined && t.timestamp <= now; t = q.peek()) {
+      if (budget.left <= 0 || !out.hasCredit()) return false;
+      budget.left--;
       q.poll();
       this.backend.setCurrentKey(t.key);
       // Flink's processing-time output carries no timestamp.
@@ -113,6 +133,13 @@ export class InternalTimerServiceImpl<K, N> implements InternalTimerService<N> {
       this.triggerable.onProcessingTime(t, out);
     }
     this.scheduleProcessingWakeup();
+    return true;
+  }
+
+  private onProcessingWakeup(): void {
+    this.wakeupAt = undefined;
+    this.cancelWakeup = undefined;
+    this.host.processingTimersDue(this as InternalTimerServiceImpl<unknown, unknown>);
   }
 
   /** Stops waking up (the task ends); timers stay in the backend's state. */
@@ -128,6 +155,6 @@ export class InternalTimerServiceImpl<K, N> implements InternalTimerService<N> {
     if (head === undefined || (this.wakeupAt !== undefined && this.wakeupAt <= head.timestamp)) return;
     this.cancelWakeup?.();
     this.wakeupAt = head.timestamp;
-    this.cancelWakeup = this.clock.schedule(head.timestamp, () => this.host.post(() => this.fireProcessingTimers()));
+    this.cancelWakeup = this.clock.schedule(head.timestamp, () => this.onProcessingWakeup());
   }
 }
