@@ -1,0 +1,227 @@
+/**
+ * Timers fire in steps that the task interleaves with mail and barriers (Flink 1.20's
+ * interruptible timers, FLIP-443): a checkpoint completes while a watermark's timer backlog waits
+ * behind a slow sink, snapshots the timers not fired yet, and a restore fires each exactly once.
+ * Every assertion is about the mechanism (what had fired when the snapshot was taken), never time.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { FsCheckpointStorage, KeyGroupRange, MemoryFileSystem, Serializers, VoidNamespace } from '@flowstate/core';
+import { MemoryStateBackend } from '@flowstate/heap';
+import {
+  JobClient,
+  ManualClock,
+  sequenceLog,
+  SOURCE_IDLE,
+  StreamExecutionEnvironment,
+  summarize,
+  WatermarkStrategy,
+  type ChannelMessage,
+  type CheckpointingMode,
+  type JobGraph,
+  type SourceFunction,
+} from '../src/index.js';
+import { SourceGate } from '../src/testing.js';
+import { OperatorTime } from '../src/time/operator-time.js';
+import { Gate, quiesce, until } from './gates.js';
+
+const CAPACITY = 4;
+/** Timers one watermark makes due: far more than the channels before the held sink can take. */
+const BACKLOG = 300;
+const A_TIMER = 10;
+const B_TIMER = 1_000_000;
+
+interface Ev {
+  readonly key: string;
+  readonly ts: number;
+}
+
+/**
+ * `a` events register a timer at 10; the first `b` event (timestamp 1000) brings the watermark
+ * (monotonous: 999) that makes all of them due. `b` events register timers due only at the end.
+ */
+const event = (o: number): Ev => (o < BACKLOG ? { key: `a${o}`, ts: A_TIMER } : { key: `b${o - BACKLOG}`, ts: 1000 + o - BACKLOG });
+
+interface Run {
+  readonly gate: SourceGate;
+  readonly sink: Gate | undefined;
+  readonly fired: string[];
+  /** Per record the sink got: the watermark it had seen then. */
+  readonly sinkWatermarks: Map<string, number>;
+}
+
+function timersJob(events: number, run: Run): JobGraph {
+  const env = new StreamExecutionEnvironment('interruptible', { parallelism: 1, bufferCapacity: CAPACITY });
+  const watermarks = WatermarkStrategy.forMonotonousTimestamps<Ev>().withTimestampAssigner((e) => e.ts);
+  env
+    .addSource('events', run.gate.logSource(sequenceLog(1, events, (_p, o) => event(o))), { watermarks })
+    .keyBy((e) => e.key, Serializers.string)
+    .process<string>('timers', () => ({
+      processElement(e, ctx) {
+        ctx.timerService().registerEventTimeTimer(e.key.startsWith('a') ? A_TIMER : B_TIMER);
+      },
+      onTimer(_t, ctx, out) {
+        run.fired.push(ctx.currentKey);
+        out.collect(ctx.currentKey);
+      },
+    }))
+    .keyBy(() => 0, Serializers.int32)
+    .process<never>('held', () => ({
+      async processElement(key, ctx) {
+        run.sinkWatermarks.set(key, ctx.timerService().currentWatermark());
+        await run.sink?.wait();
+      },
+    }));
+  return env.getJobGraph();
+}
+
+/**
+ * Runs the job with the sink held until the backlog stalls, triggers a checkpoint, lets the
+ * runtime settle, and only then opens the sink. Restores a second run from that checkpoint.
+ */
+async function checkpointMidFiring(mode: CheckpointingMode, bEvents: number) {
+  const events = BACKLOG + bEvents;
+  const storage = new FsCheckpointStorage(new MemoryFileSystem());
+  const first: Run = { gate: new SourceGate(events), sink: new Gate(), fired: [], sinkWatermarks: new Map() };
+  let records = 0;
+  let firedAtSnapshot: string[] | undefined;
+  const job = await JobClient.execute(timersJob(events, first), {
+    stateBackend: new MemoryStateBackend(),
+    checkpointStorage: storage,
+    checkpointing: { mode, timeoutMs: 600_000 },
+    hooks: {
+      onRecord: () => void records++,
+      beforeSnapshot(t) {
+        if (t.uid === 'timers') firedAtSnapshot ??= [...first.fired];
+      },
+    },
+  });
+  await quiesce(() => records + first.fired.length);
+  const stalled = first.fired.length;
+  const triggered = job.triggerCheckpoint();
+  await quiesce(() => records + first.fired.length + (firedAtSnapshot === undefined ? 0 : 1));
+  const snapshotWhileHeld = firedAtSnapshot !== undefined;
+  first.sink!.open();
+  const checkpoint = await triggered;
+  job.cancel();
+  assert.equal((await job.result).status, 'CANCELLED');
+
+  const second: Run = { gate: new SourceGate(0), sink: undefined, fired: [], sinkWatermarks: new Map() };
+  second.gate.open();
+  const restored = await JobClient.execute(timersJob(events, second), { stateBackend: new MemoryStateBackend(), restoreFrom: { storage, pointer: checkpoint.pointer } });
+  assert.equal((await restored.result).status, 'FINISHED');
+  return { stalled, snapshotWhileHeld, firedAtSnapshot: firedAtSnapshot ?? [], checkpoint, first, second, events };
+}
+
+for (const [mode, bEvents] of [
+  ['EXACTLY_ONCE', 1],
+  ['UNALIGNED', 6],
+] as const) {
+  test(`${mode}: a checkpoint completes while a watermark's timers wait behind a slow sink; the unfired ones fire once after a restore`, async () => {
+    const r = await checkpointMidFiring(mode, bEvents);
+    assert.ok(r.stalled < BACKLOG, `the held sink stalls the backlog (${r.stalled} of ${BACKLOG} fired)`);
+    assert.ok(r.snapshotWhileHeld, 'the operator took the barrier between two steps of firing, while the sink was still held');
+    const unfired = BACKLOG - r.firedAtSnapshot.length;
+    assert.ok(unfired > 0, `timers were left unfired at the snapshot (${r.firedAtSnapshot.length} of ${BACKLOG} fired)`);
+    assert.equal(r.checkpoint.stats.status, 'COMPLETED');
+    const s = summarize(r.checkpoint.stats);
+    if (mode === 'UNALIGNED') assert.ok(s.persistedInflightBytes > 0, 'the barrier overtook the records queued behind the watermark');
+    else assert.equal(s.persistedInflightBytes, 0);
+    // Exactly once: what fired before the snapshot plus what fired after the restore is every timer, once.
+    const all = Array.from({ length: r.events }, (_, o) => event(o).key).sort();
+    assert.deepEqual([...r.firedAtSnapshot, ...r.second.fired].sort(), all);
+    assert.equal(r.second.fired.filter((k) => k.startsWith('a')).length, unfired, 'the snapshot held the timers not fired yet; they fired after the restore');
+    // The watermark went downstream only after all of its timers fired, in both runs.
+    for (const run of [r.first, r.second]) {
+      for (const [key, wm] of run.sinkWatermarks) if (key.startsWith('a')) assert.ok(wm < A_TIMER, `timer output ${key} reached the sink after watermark ${wm}`);
+    }
+  });
+}
+
+test('processing-time timers fire only while the output has credit, and all of them once it returns', async () => {
+  const clock = new ManualClock(0);
+  const timers = 50;
+  const sink = new Gate();
+  let emitted = 0;
+  let fired = 0;
+  let records = 0;
+  let done = false;
+  const env = new StreamExecutionEnvironment('ptime-credit', { parallelism: 1, bufferCapacity: CAPACITY });
+  const source = (): SourceFunction<number> => ({
+    initializeState() {},
+    snapshotState() {},
+    pollNext: () => (emitted < timers ? emitted++ : done ? undefined : SOURCE_IDLE),
+  });
+  env
+    .addSource('src', source)
+    .keyBy((k) => k, Serializers.int32)
+    .process<number>('ptimers', () => ({
+      processElement(_k, ctx) {
+        ctx.timerService().registerProcessingTimeTimer(100);
+      },
+      onTimer(t, _ctx, out) {
+        fired++;
+        out.collect(t);
+      },
+    }))
+    .sinkTo('held', () => ({ invoke: () => sink.wait() }));
+  const job = await JobClient.execute(env.getJobGraph(), { stateBackend: new MemoryStateBackend(), clock, hooks: { onRecord: () => void records++ } });
+  await quiesce(() => records);
+  assert.equal(records, 2 * timers, 'every record registered its timer');
+  clock.advance(200);
+  await quiesce(() => fired);
+  // One record in the sink's hand, a channel of CAPACITY credits, one timer's output never split.
+  assert.ok(fired <= CAPACITY + 1, `${fired} processing-time timers fired behind a held sink with ${CAPACITY} credits`);
+  sink.open();
+  await until(() => fired === timers);
+  done = true;
+  assert.equal((await job.result).status, 'FINISHED');
+  assert.equal(fired, timers);
+});
+
+test('a timer service created after watermarks arrived fires its due timers in steps after the call, within credit', async () => {
+  const keyed = await new MemoryStateBackend().createKeyedStateBackend({
+    operatorIdentifier: 'lazy#0',
+    keySerializer: Serializers.string,
+    maxParallelism: 128,
+    keyGroupRange: KeyGroupRange.of(0, 127),
+    restoreState: [],
+  });
+  let credit = 0;
+  const out: string[] = [];
+  const sent: ChannelMessage[] = [];
+  const output = {
+    timestamp: undefined as number | undefined,
+    collect(v: unknown) {
+      out.push(String(v));
+      credit--;
+    },
+    hasCredit: () => credit > 0,
+  };
+  const host = { output, post: (fn: () => void) => fn(), broadcast: (m: ChannelMessage) => void sent.push(m) };
+  const triggerable = { onEventTime: (t: { key: unknown }, o: { collect(v: unknown): void }) => o.collect(t.key), onProcessingTime() {} };
+  // Timers registered through one OperatorTime stay in the backend's queue: a second one over the
+  // same backend finds them when it asks for the service by name, as after a restore.
+  const before = new OperatorTime(1, keyed, new ManualClock(0), host).getInternalTimerService('lazy', Serializers.voidNamespace, triggerable);
+  for (let k = 0; k < 10; k++) {
+    keyed.setCurrentKey(`k${k}`);
+    before.registerEventTimeTimer(VoidNamespace, 5);
+  }
+  const time = new OperatorTime(1, keyed, new ManualClock(0), host);
+  time.onWatermark(0, 100);
+  assert.equal(time.fireStep(256), 0);
+  assert.deepEqual(sent, [{ kind: 'watermark', timestamp: 100 }]);
+  const lazy = time.getInternalTimerService('lazy', Serializers.voidNamespace, triggerable);
+  assert.equal(out.length, 0, 'nothing fires within the call that created the service');
+  assert.equal(lazy.currentWatermark(), 100, 'the service starts where event time is');
+  assert.ok(time.firing);
+  assert.equal(time.fireStep(256), 0, 'no credit: no timer fires');
+  credit = 3;
+  assert.equal(time.fireStep(256), 3, 'as many as the credit allows');
+  credit = 100;
+  assert.equal(time.fireStep(4), 4, 'at most a step');
+  assert.equal(time.fireStep(256), 3);
+  assert.equal(time.firing, false);
+  assert.equal(out.length, 10);
+  assert.equal(sent.length, 1, 'the watermark had already gone downstream: it is not sent again');
+});
