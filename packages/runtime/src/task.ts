@@ -356,22 +356,16 @@ export class Task implements TaskInfo {
 
   private async runOperator(): Promise<void> {
     const op = this.operator!;
-    // Channel state of an unaligned checkpoint is replayed before any new input.
-    for (const r of this.restoredInflight) {
-      for (const v of r.records) {
-        await this.awaitCredit();
-        const result = this.processValue(r.inputIndex, this.inputs.find((i) => i.inputIndex === r.inputIndex)?.keySelector, v.value, v.timestamp, op);
-        if (result !== undefined) await result;
-        await this.drainTimers();
-      }
-    }
+    await this.replayInflight(op);
     let sinceYield = 0;
     const time = this.time!;
     for (;;) {
       this.checkCancelled();
       // Due timers fire before any other input, in steps between which mail and barriers run.
       if (time.firing) {
-        const fired = await this.timerStep(time);
+        // Synchronous while the step ends the firing (a watermark without timers costs no promise).
+        const fired = time.fireStep(YIELD_EVERY);
+        if (time.firing) await this.betweenSteps(fired);
         if ((sinceYield += fired) >= YIELD_EVERY) {
           sinceYield = 0;
           await yieldMacrotask();
@@ -428,28 +422,42 @@ export class Task implements TaskInfo {
     }
   }
 
+  /** Channel state of an unaligned checkpoint is replayed before any new input. */
+  private async replayInflight(op: StreamOperator): Promise<void> {
+    for (const r of this.restoredInflight) {
+      for (const v of r.records) {
+        await this.awaitCredit();
+        const result = this.processValue(r.inputIndex, this.inputs.find((i) => i.inputIndex === r.inputIndex)?.keySelector, v.value, v.timestamp, op);
+        if (result !== undefined) await result;
+        await this.drainTimers();
+      }
+    }
+  }
+
   /**
-   * One turn of the loop while timers are due: fires a step of them (within credit), then, if
-   * some are still due, runs mail or a barrier (an overtaking one, or one at the head of an input:
-   * the watermark that fires came before it), or waits for credit. Records and other input
-   * events wait until every due timer fired. Returns how many timers fired.
+   * Between two steps of due timers (`fired` by the last one): runs mail or a barrier (an
+   * overtaking one, or one at the head of an input: the watermark that fires came before it), or
+   * waits for credit when the step fired nothing. Records and other input events wait until
+   * every due timer fired.
    */
-  private async timerStep(time: OperatorTime): Promise<number> {
-    const fired = time.fireStep(YIELD_EVERY);
-    if (!time.firing) return fired;
-    if (this.mailbox.length > 0 && (await this.runMail())) return fired;
+  private async betweenSteps(fired: number): Promise<void> {
+    if (this.mailbox.length > 0 && (await this.runMail())) return;
     const b = this.findOvertakingBarrier() ?? this.pollHeadBarrier();
     if (b !== undefined) await this.onBarrier(b.index, b.barrier, b.overtaken);
     else if (fired === 0) await this.wakeup.wait();
-    return fired;
   }
 
-  /** A barrier at the head of an input the task may read (not blocked by alignment), taken. */
+  /**
+   * A checkpoint barrier at the head of an input the task may read (not blocked by alignment),
+   * taken. Not a savepoint's: a stop-with-savepoint ends the job once its barrier passed, and
+   * no record may follow that barrier (see terminateNow), so a savepoint waits for the backlog.
+   */
   private pollHeadBarrier(): { index: number; barrier: BarrierMessage; overtaken: RecordMessage[] } | undefined {
     for (let i = 0; i < this.inputs.length; i++) {
       if (this.blocked[i] || this.closed[i]) continue;
       const c = this.inputs[i]!.channel;
-      if (c.peek()?.kind === 'barrier') return { index: i, barrier: c.poll() as BarrierMessage, overtaken: [] };
+      const head = c.peek();
+      if (head?.kind === 'barrier' && !head.savepoint) return { index: i, barrier: c.poll() as BarrierMessage, overtaken: [] };
     }
     return undefined;
   }

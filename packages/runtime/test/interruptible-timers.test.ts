@@ -138,6 +138,32 @@ for (const [mode, bEvents] of [
   });
 }
 
+test('a stop-with-savepoint barrier is not taken between steps: it waits for the backlog, so nothing follows it', async () => {
+  const events = BACKLOG + 1;
+  const run: Run = { gate: new SourceGate(events), sink: new Gate(), fired: [], sinkWatermarks: new Map() };
+  let records = 0;
+  let firedAtSnapshot: number | undefined;
+  const job = await JobClient.execute(timersJob(events, run), {
+    stateBackend: new MemoryStateBackend(),
+    checkpointStorage: new FsCheckpointStorage(new MemoryFileSystem()),
+    checkpointing: { mode: 'EXACTLY_ONCE', timeoutMs: 600_000 },
+    hooks: {
+      onRecord: () => void records++,
+      beforeSnapshot(t) {
+        if (t.uid === 'timers') firedAtSnapshot ??= run.fired.length;
+      },
+    },
+  });
+  await quiesce(() => records + run.fired.length);
+  const stopping = job.stopWithSavepoint(new FsCheckpointStorage(new MemoryFileSystem(), { layout: 'savepoint' }));
+  await quiesce(() => records + run.fired.length + (firedAtSnapshot === undefined ? 0 : 1));
+  assert.equal(firedAtSnapshot, undefined, 'the savepoint barrier waits behind the due timers');
+  run.sink!.open();
+  await stopping;
+  assert.equal((await job.result).status, 'STOPPED');
+  assert.equal(firedAtSnapshot, BACKLOG, 'every due timer fired before the savepoint barrier passed');
+});
+
 test('processing-time timers fire only while the output has credit, and all of them once it returns', async () => {
   const clock = new ManualClock(0);
   const timers = 50;
