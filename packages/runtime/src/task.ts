@@ -363,6 +363,8 @@ export class Task implements TaskInfo {
       this.checkCancelled();
       // Due timers fire before any other input, in steps between which mail and barriers run.
       if (time.firing) {
+        // The job ended (its last checkpoint completed, its mail ran): due timers stay unfired.
+        if (this.terminating && this.mailbox.length === 0) return this.terminateNow();
         // Synchronous while the step ends the firing (a watermark without timers costs no promise).
         const fired = time.fireStep(YIELD_EVERY);
         if (time.firing) await this.betweenSteps(fired);

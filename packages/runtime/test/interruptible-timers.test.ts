@@ -205,6 +205,48 @@ test('processing-time timers fire only while the output has credit, and all of t
   assert.equal(fired, timers);
 });
 
+test('processing-time timers due once a stop-with-savepoint completed stay unfired: the task terminates', async () => {
+  const clock = new ManualClock(0);
+  const timers = 50;
+  let emitted = 0;
+  let fired = 0;
+  let records = 0;
+  const env = new StreamExecutionEnvironment('ptime-stop', { parallelism: 1, bufferCapacity: CAPACITY });
+  const source = (): SourceFunction<number> => ({
+    initializeState() {},
+    snapshotState() {},
+    pollNext: () => (emitted < timers ? emitted++ : SOURCE_IDLE),
+  });
+  env
+    .addSource('src', source)
+    .keyBy((k) => k, Serializers.int32)
+    .process<number>('ptimers', () => ({
+      processElement(_k, ctx) {
+        ctx.timerService().registerProcessingTimeTimer(100);
+      },
+      onTimer(t, _ctx, out) {
+        fired++;
+        out.collect(t);
+      },
+    }))
+    .sinkTo('sink', () => ({ invoke() {} }));
+  const job = await JobClient.execute(env.getJobGraph(), {
+    stateBackend: new MemoryStateBackend(),
+    checkpointStorage: new FsCheckpointStorage(new MemoryFileSystem()),
+    checkpointing: { mode: 'EXACTLY_ONCE', timeoutMs: 600_000 },
+    clock,
+    hooks: {
+      onRecord: () => void records++,
+      // The timers come due while the job ends: their wake-up mail follows the notification.
+      beforeNotifyComplete: (t) => void (t.uid === 'ptimers' && clock.advance(200)),
+    },
+  });
+  await quiesce(() => records);
+  await job.stopWithSavepoint(new FsCheckpointStorage(new MemoryFileSystem(), { layout: 'savepoint' }));
+  assert.equal((await job.result).status, 'STOPPED');
+  assert.equal(fired, 0, 'no timer fired after the savepoint that ended the job');
+});
+
 test('a timer service created after watermarks arrived fires its due timers in steps after the call, within credit', async () => {
   const keyed = await new MemoryStateBackend().createKeyedStateBackend({
     operatorIdentifier: 'lazy#0',
