@@ -164,19 +164,20 @@ test('a stop-with-savepoint barrier is not taken between steps: it waits for the
   assert.equal(firedAtSnapshot, BACKLOG, 'every due timer fired before the savepoint barrier passed');
 });
 
-test('processing-time timers fire only while the output has credit, and all of them once it returns', async () => {
-  const clock = new ManualClock(0);
-  const timers = 50;
-  const sink = new Gate();
+const PROCESSING_TIMERS = 50;
+
+/**
+ * A source of PROCESSING_TIMERS keys (idle after them until `done`) -> each key registers a
+ * processing-time timer at 100, whose firing emits -> `sink`. `fired` counts the firings.
+ */
+function processingTimersJob(name: string, done: () => boolean, sink: () => { invoke(v: number): Promise<void> | undefined | void }) {
+  const counts = { fired: 0, records: 0 };
   let emitted = 0;
-  let fired = 0;
-  let records = 0;
-  let done = false;
-  const env = new StreamExecutionEnvironment('ptime-credit', { parallelism: 1, bufferCapacity: CAPACITY });
+  const env = new StreamExecutionEnvironment(name, { parallelism: 1, bufferCapacity: CAPACITY });
   const source = (): SourceFunction<number> => ({
     initializeState() {},
     snapshotState() {},
-    pollNext: () => (emitted < timers ? emitted++ : done ? undefined : SOURCE_IDLE),
+    pollNext: () => (emitted < PROCESSING_TIMERS ? emitted++ : done() ? undefined : SOURCE_IDLE),
   });
   env
     .addSource('src', source)
@@ -186,65 +187,51 @@ test('processing-time timers fire only while the output has credit, and all of t
         ctx.timerService().registerProcessingTimeTimer(100);
       },
       onTimer(t, _ctx, out) {
-        fired++;
+        counts.fired++;
         out.collect(t);
       },
     }))
-    .sinkTo('held', () => ({ invoke: () => sink.wait() }));
-  const job = await JobClient.execute(env.getJobGraph(), { stateBackend: new MemoryStateBackend(), clock, hooks: { onRecord: () => void records++ } });
-  await quiesce(() => records);
-  assert.equal(records, 2 * timers, 'every record registered its timer');
+    .sinkTo('sink', sink);
+  return { graph: env.getJobGraph(), counts };
+}
+
+test('processing-time timers fire only while the output has credit, and all of them once it returns', async () => {
+  const clock = new ManualClock(0);
+  const held = new Gate();
+  let done = false;
+  const { graph, counts } = processingTimersJob('ptime-credit', () => done, () => ({ invoke: () => held.wait() }));
+  const job = await JobClient.execute(graph, { stateBackend: new MemoryStateBackend(), clock, hooks: { onRecord: () => void counts.records++ } });
+  await quiesce(() => counts.records);
+  assert.equal(counts.records, 2 * PROCESSING_TIMERS, 'every record registered its timer');
   clock.advance(200);
-  await quiesce(() => fired);
+  await quiesce(() => counts.fired);
   // One record in the sink's hand, a channel of CAPACITY credits, one timer's output never split.
-  assert.ok(fired <= CAPACITY + 1, `${fired} processing-time timers fired behind a held sink with ${CAPACITY} credits`);
-  sink.open();
-  await until(() => fired === timers);
+  assert.ok(counts.fired <= CAPACITY + 1, `${counts.fired} processing-time timers fired behind a held sink with ${CAPACITY} credits`);
+  held.open();
+  await until(() => counts.fired === PROCESSING_TIMERS);
   done = true;
   assert.equal((await job.result).status, 'FINISHED');
-  assert.equal(fired, timers);
+  assert.equal(counts.fired, PROCESSING_TIMERS);
 });
 
 test('processing-time timers due once a stop-with-savepoint completed stay unfired: the task terminates', async () => {
   const clock = new ManualClock(0);
-  const timers = 50;
-  let emitted = 0;
-  let fired = 0;
-  let records = 0;
-  const env = new StreamExecutionEnvironment('ptime-stop', { parallelism: 1, bufferCapacity: CAPACITY });
-  const source = (): SourceFunction<number> => ({
-    initializeState() {},
-    snapshotState() {},
-    pollNext: () => (emitted < timers ? emitted++ : SOURCE_IDLE),
-  });
-  env
-    .addSource('src', source)
-    .keyBy((k) => k, Serializers.int32)
-    .process<number>('ptimers', () => ({
-      processElement(_k, ctx) {
-        ctx.timerService().registerProcessingTimeTimer(100);
-      },
-      onTimer(t, _ctx, out) {
-        fired++;
-        out.collect(t);
-      },
-    }))
-    .sinkTo('sink', () => ({ invoke() {} }));
-  const job = await JobClient.execute(env.getJobGraph(), {
+  const { graph, counts } = processingTimersJob('ptime-stop', () => false, () => ({ invoke() {} }));
+  const job = await JobClient.execute(graph, {
     stateBackend: new MemoryStateBackend(),
     checkpointStorage: new FsCheckpointStorage(new MemoryFileSystem()),
     checkpointing: { mode: 'EXACTLY_ONCE', timeoutMs: 600_000 },
     clock,
     hooks: {
-      onRecord: () => void records++,
+      onRecord: () => void counts.records++,
       // The timers come due while the job ends: their wake-up mail follows the notification.
       beforeNotifyComplete: (t) => void (t.uid === 'ptimers' && clock.advance(200)),
     },
   });
-  await quiesce(() => records);
+  await quiesce(() => counts.records);
   await job.stopWithSavepoint(new FsCheckpointStorage(new MemoryFileSystem(), { layout: 'savepoint' }));
   assert.equal((await job.result).status, 'STOPPED');
-  assert.equal(fired, 0, 'no timer fired after the savepoint that ended the job');
+  assert.equal(counts.fired, 0, 'no timer fired after the savepoint that ended the job');
 });
 
 test('a timer service created after watermarks arrived fires its due timers in steps after the call, within credit', async () => {
