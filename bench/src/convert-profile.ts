@@ -1,13 +1,13 @@
 /**
  * Runs the savepoint suite's conversions alone (canonical → native-rocksdb → canonical, 64 MiB by
- * default), interleaved with `cp` of the same bytes, for profiling:
- * `node --cpu-prof bench/dist/convert-profile.js [MiB] [rounds] [to-native|to-canonical|both]`.
+ * default, the suite's savepoint shape), interleaved with `cp` of the same bytes, for profiling:
+ * `FLOWSTATE_PROFILE=out.cpuprofile node bench/dist/convert-profile.js [MiB] [rounds] [to-native|to-canonical|both]`.
+ * The profile covers the timed rounds only, not writing the savepoint.
  */
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { Session } from 'node:inspector/promises';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BytesSerializer, Serializers, ValueStateDescriptor } from '@flowstate/core';
@@ -32,17 +32,14 @@ function dirBytes(d: string): number {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
 
-async function timed(fn: () => Promise<unknown>): Promise<number> {
+async function timed(fn: () => unknown): Promise<number> {
   const t0 = performance.now();
   await fn();
   return performance.now() - t0;
 }
 
-async function main(): Promise<void> {
-  const mib = Number(process.argv[2] ?? 64);
-  const rounds = Number(process.argv[3] ?? 3);
-  const which = process.argv[4] ?? 'both';
-  const work = mkdtempSync(join(tmpdir(), 'flowstate-convert-profile-'));
+/** The savepoint suite's canonical savepoint: 4080-byte values, string keys, 4 subtasks, maxParallelism 128. */
+async function writeCanonical(dir: string, mib: number): Promise<void> {
   const entries = Math.ceil((mib * MIB) / (VALUE_BYTES + 16));
   const pool = randomBytes(8 * MIB);
   function* data(): Generator<{ key: string; value: Uint8Array }> {
@@ -51,47 +48,56 @@ async function main(): Promise<void> {
       yield { key: `key-${i}`, value: pool.subarray(off, off + VALUE_BYTES) };
     }
   }
+  await SavepointWriter.newSavepoint({ maxParallelism: 128, stateBackend: new FsStateBackend() })
+    .withKeyedOperator('blobs', { data: data(), keySelector: (e) => e.key, keySerializer: Serializers.string, parallelism: 4, bootstrap: { processElement: (e, ctx) => ctx.getState(STATE).update(e.value) } })
+    .write(dir);
+}
+
+/** `fn` under the CPU profiler when `profileTo` is set. */
+async function profiled<T>(profileTo: string | undefined, fn: () => Promise<T>): Promise<T> {
+  if (profileTo === undefined) return await fn();
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  const result = await fn();
+  writeFileSync(profileTo, JSON.stringify((await session.post('Profiler.stop')).profile));
+  session.disconnect();
+  return result;
+}
+
+async function main(): Promise<void> {
+  const [mib, rounds, which] = [Number(process.argv[2] ?? 64), Number(process.argv[3] ?? 3), process.argv[4] ?? 'both'];
+  const work = mkdtempSync(join(tmpdir(), 'flowstate-convert-profile-'));
   try {
-    const sp = join(work, 'canonical');
-    await SavepointWriter.newSavepoint({ maxParallelism: 128, stateBackend: new FsStateBackend() })
-      .withKeyedOperator('blobs', { data: data(), keySelector: (e) => e.key, keySerializer: Serializers.string, parallelism: 4, bootstrap: { processElement: (e, ctx) => ctx.getState(STATE).update(e.value) } })
-      .write(sp);
+    const [sp, big, native, back] = ['canonical', 'big', 'native', 'back'].map((n) => join(work, n)) as [string, string, string, string];
+    await writeCanonical(sp, mib);
     const bytes = dirBytes(sp);
-    const big = join(work, 'big');
     execFileSync('sh', ['-c', `head -c ${bytes} /dev/urandom > ${big}`]);
-    const native = join(work, 'native');
-    const back = join(work, 'back');
     await convertSavepoint(sp, native, 'native-rocksdb', NATIVE);
     const nativeBytes = dirBytes(native);
-    // FLOWSTATE_PROFILE=file: a CPU profile of the timed rounds only (not of writing the savepoint).
-    const profileTo = process.env['FLOWSTATE_PROFILE'];
-    const session = new Session();
-    if (profileTo !== undefined) {
-      session.connect();
-      await session.post('Profiler.enable');
-      await session.post('Profiler.start');
-    }
-    const cpu0 = process.cpuUsage();
     const cp: number[] = [], toN: number[] = [], toC: number[] = [];
-    for (let i = 0; i < rounds; i++) {
-      cp.push(await timed(async () => execFileSync('cp', [big, join(work, 'copy')])));
-      rmSync(join(work, 'copy'));
-      if (which !== 'to-canonical') {
-        rmSync(native, { recursive: true, force: true });
-        toN.push(await timed(() => convertSavepoint(sp, native, 'native-rocksdb', NATIVE)));
+    const cpu0 = process.cpuUsage();
+    await profiled(process.env['FLOWSTATE_PROFILE'], async () => {
+      for (let i = 0; i < rounds; i++) {
+        cp.push(await timed(() => execFileSync('cp', [big, join(work, 'copy')])));
+        rmSync(join(work, 'copy'));
+        if (which !== 'to-canonical') {
+          rmSync(native, { recursive: true, force: true });
+          toN.push(await timed(() => convertSavepoint(sp, native, 'native-rocksdb', NATIVE)));
+        }
+        if (which !== 'to-native') {
+          toC.push(await timed(() => convertSavepoint(native, back, 'canonical', NATIVE)));
+          rmSync(back, { recursive: true, force: true });
+        }
       }
-      if (which !== 'to-native') {
-        toC.push(await timed(() => convertSavepoint(native, back, 'canonical', NATIVE)));
-        rmSync(back, { recursive: true, force: true });
-      }
-    }
+    });
     const cpu = process.cpuUsage(cpu0);
-    if (profileTo !== undefined) writeFileSync(profileTo, JSON.stringify((await session.post('Profiler.stop')).profile));
-    console.log(`process CPU in the rounds: user ${(cpu.user / 1000).toFixed(0)} ms, system ${(cpu.system / 1000).toFixed(0)} ms`);
     const cpM = median(cp);
     const ratio = (ms: number[], b: number) => (ms.length === 0 ? 'n/a' : ((cpM * (b / bytes)) / median(ms)).toFixed(3));
-    console.log(`canonical ${(bytes / MIB).toFixed(1)} MiB, native ${(nativeBytes / MIB).toFixed(1)} MiB`);
-    console.log(`cp ms ${cp.map((x) => x.toFixed(0)).join(' ')}; to-native ms ${toN.map((x) => x.toFixed(0)).join(' ')} ratio ${ratio(toN, bytes)}; to-canonical ms ${toC.map((x) => x.toFixed(0)).join(' ')} ratio ${ratio(toC, nativeBytes)}`);
+    const list = (ms: number[]) => ms.map((x) => x.toFixed(0)).join(' ');
+    console.log(`canonical ${(bytes / MIB).toFixed(1)} MiB, native ${(nativeBytes / MIB).toFixed(1)} MiB; process CPU in the rounds: user ${(cpu.user / 1000).toFixed(0)} ms, system ${(cpu.system / 1000).toFixed(0)} ms`);
+    console.log(`cp ms ${list(cp)}; to-native ms ${list(toN)} (ratio ${ratio(toN, bytes)}); to-canonical ms ${list(toC)} (ratio ${ratio(toC, nativeBytes)})`);
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
