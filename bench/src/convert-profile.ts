@@ -6,7 +6,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,20 +15,12 @@ import { FsStateBackend } from '@flowstate/heap';
 import { ROCKSDB_NATIVE_FORMAT } from '@flowstate/rocksdb';
 import { convertSavepoint, SavepointWriter } from '@flowstate/savepoint';
 import '@flowstate/storage-local';
+import { dirBytes } from './savepoint.js';
 
 const MIB = 1024 * 1024;
 const VALUE_BYTES = 4096 - 16;
 const NATIVE = { nativeFormats: [ROCKSDB_NATIVE_FORMAT] };
 const STATE = new ValueStateDescriptor('blob', BytesSerializer.INSTANCE);
-
-function dirBytes(d: string): number {
-  let total = 0;
-  for (const e of readdirSync(d, { withFileTypes: true })) {
-    const p = join(d, e.name);
-    total += e.isDirectory() ? dirBytes(p) : statSync(p).size;
-  }
-  return total;
-}
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
 

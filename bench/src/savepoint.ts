@@ -72,7 +72,7 @@ function checkSameBytes(ours: SavepointWriteResult, minimal: readonly MinimalFil
   if (a.join() !== b.join()) throw new Error(`the minimal savepoint writer's files differ from flowstate's: ${b.join(', ')} vs ${a.join(', ')}`);
 }
 
-function dirBytes(d: string): number {
+export function dirBytes(d: string): number {
   let total = 0;
   for (const e of readdirSync(d, { withFileTypes: true })) {
     const p = join(d, e.name);

@@ -89,7 +89,9 @@ export async function convertKeyedFormat(input: string | SavepointReader, output
     throw e;
   } finally {
     await Promise.all(scratchRemovals);
-    await rm(work, { recursive: true, force: true });
+    // Scratch only: a failed removal (left in the OS temp directory) must not replace the
+    // conversion's result or its error.
+    await rm(work, { recursive: true, force: true }).catch(() => {});
   }
 }
 

@@ -56,17 +56,16 @@ export function registerRestoredKvStates(target: KvRestoreTarget, header: KeyedS
 export async function restoreKvCanonical(target: KvRestoreTarget, handles: readonly KeyGroupsStateHandle[], reader: StateHandleReader, registry: SerializerSnapshotRegistry, signal?: AbortSignal): Promise<void> {
   // One bulk load for every handle (fewer, larger files for a store that writes files).
   const bulk = target.bulkLoad?.();
-  let first = true;
+  // The key group of the last record, across handles: old subtasks own disjoint key groups, so
+  // the first record of the next handle is a boundary like any change of key group.
+  const last = { group: -1 };
   try {
     for (const h of handles) {
       const range = KeyGroupRange.fromJSON(h.keyGroupRange).intersection(target.keyGroupRange);
       if (range.numberOfKeyGroups === 0) continue;
-      // The last key group of one handle and the first of the next (old subtasks own disjoint key groups).
-      if (!first) bulk?.keyGroupBoundary?.();
-      first = false;
       const header = await readKeyedStateHeader(reader, h, registry);
       registerRestoredKvStates(target, header, h.type);
-      await writeRows(target, h, header, range, reader, bulk, signal);
+      await writeRows(target, h, header, range, reader, { bulk, last }, signal);
     }
     await bulk?.finish();
   } catch (e) {
@@ -75,7 +74,14 @@ export async function restoreKvCanonical(target: KvRestoreTarget, handles: reado
   }
 }
 
-async function writeRows(target: KvRestoreTarget, h: KeyGroupsStateHandle, header: KeyedStateStreamHeader, range: KeyGroupRange, reader: StateHandleReader, bulk: KvBulkLoad | undefined, signal: AbortSignal | undefined): Promise<void> {
+/** Where restored rows go: the bulk load (if any), and the key group of the last record written (for its boundaries). */
+interface RowSink {
+  readonly bulk: KvBulkLoad | undefined;
+  readonly last: { group: number };
+}
+
+async function writeRows(target: KvRestoreTarget, h: KeyGroupsStateHandle, header: KeyedStateStreamHeader, range: KeyGroupRange, reader: StateHandleReader, sink: RowSink, signal: AbortSignal | undefined): Promise<void> {
+  const { bulk, last } = sink;
   const sinks = restoredQueueSinks(header, target.queues);
   const states = header.states.map((m) => target.states.get(m.name));
   const pending: KvEntry[][] = states.map(() => []);
@@ -84,11 +90,10 @@ async function writeRows(target: KvRestoreTarget, h: KeyGroupsStateHandle, heade
     pending[i] = [];
   };
   const row = new DataOutputSerializer(64);
-  let group = -1;
   await readKeyGroups(reader, h, header, range, (g, rec) => {
-    if (g !== group) {
-      if (group !== -1) bulk?.keyGroupBoundary?.();
-      group = g;
+    if (g !== last.group) {
+      if (last.group !== -1) bulk?.keyGroupBoundary?.();
+      last.group = g;
     }
     if (assignToKeyGroup(rec.key, target.maxParallelism) !== g) {
       throw new CorruptDataError(`a key in key group ${g} hashes to another key group (different maxParallelism?)`, 0);
