@@ -507,7 +507,7 @@ Napi::Promise QueueScan(Napi::Env env, std::shared_ptr<DbState> state, rocksdb::
 
 // Free functions exported on the module.
 Napi::Value ListColumnFamiliesOfPath(const Napi::CallbackInfo& info);
-// verifySstFile(path, checkBlocks = true) -> Promise<{ size, crc32c }> (sst_verify.cc).
+// verifySstFile(path) -> Promise<{ size, crc32c }> (sst_verify.cc).
 Napi::Value VerifySstFile(const Napi::CallbackInfo& info);
 // crc32cForTest(bytes, portable) -> number: the CRC32C verifySstFile computes,
 // with the CPU instruction (if any) or the portable table (tests compare both).

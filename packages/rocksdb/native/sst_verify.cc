@@ -1,5 +1,4 @@
-// verifySstFile(path, checkBlocks = true): checks an SST file before it is uploaded to a checkpoint
-// (without checkBlocks: only the whole-file CRC32C, for uploads that skip the block checks).
+// verifySstFile(path): checks an SST file before it is uploaded to a checkpoint.
 //
 // Runs on the libuv thread pool (it reads the whole file twice). It first
 // computes the CRC32C of the whole file, then has RocksDB check the checksum of
@@ -106,17 +105,16 @@ rocksdb::Status VerifyBlocks(const std::string& path) {
 
 class VerifyWorker : public Napi::AsyncWorker {
  public:
-  VerifyWorker(Napi::Env env, std::string path, bool check_blocks)
+  VerifyWorker(Napi::Env env, std::string path)
       : Napi::AsyncWorker(env, "flowstate.rocksdb.verify"),
         path_(std::move(path)),
-        check_blocks_(check_blocks),
         deferred_(Napi::Promise::Deferred::New(env)) {}
   Napi::Promise Promise() const { return deferred_.Promise(); }
 
  protected:
   void Execute() override {
     status_ = FileCrc32c(path_, &crc_, &size_);
-    if (status_.ok() && check_blocks_) status_ = VerifyBlocks(path_);
+    if (status_.ok()) status_ = VerifyBlocks(path_);
   }
   void OnOK() override {
     Napi::Env env = Env();
@@ -135,7 +133,6 @@ class VerifyWorker : public Napi::AsyncWorker {
 
  private:
   std::string path_;
-  bool check_blocks_;
   Napi::Promise::Deferred deferred_;
   rocksdb::Status status_;
   uint32_t crc_ = 0;
@@ -155,9 +152,7 @@ Napi::Value Crc32cForTest(const Napi::CallbackInfo& info) {
 Napi::Value VerifySstFile(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string path = ArgString(env, info[0], "path");
-  // (path, checkBlocks = true): false computes the whole-file CRC32C only (fileCrc32c).
-  const bool check_blocks = info.Length() < 2 || IsNullish(info[1]) || info[1].ToBoolean().Value();
-  auto* worker = new VerifyWorker(env, std::move(path), check_blocks);
+  auto* worker = new VerifyWorker(env, std::move(path));
   return QueueWorker(worker);
 }
 

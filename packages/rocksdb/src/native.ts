@@ -26,7 +26,7 @@
 
 export { RocksDBError, type RocksDBErrorCode, type RocksDBErrorOptions } from './native/errors.js';
 export { isNativeAvailable, nativeAddonPath, rocksdbVersion } from './native/binding.js';
-export { fileCrc32c, nativeCrc32cForTest, verifySstFile } from './native/sst-file-reader.js';
+export { nativeCrc32cForTest, verifySstFile } from './native/sst-file-reader.js';
 export { LIST_APPEND_MERGE_OPERATOR, decodeListElements, encodeListElements } from './native/list-encoding.js';
 export type {
   BottommostLevelCompaction,

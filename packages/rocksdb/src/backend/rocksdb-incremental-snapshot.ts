@@ -25,7 +25,7 @@ import { ROCKSDB_NATIVE_FORMAT_VERSION, type IncrementalRocksDBStateHandle, type
 import { readLocalCheckpointFiles, removeCheckpointDirectory, RocksDbSyncedSsts, type LocalCheckpointFiles } from './local-checkpoint-files.js';
 import type { RocksSnapshotSource } from './rocksdb-snapshot.js';
 import { checkUploadIsVerified, verifySstBeforeUpload } from './sst-verification.js';
-import { fileCrc32c, type SstFileVerification } from '../native.js';
+import type { SstFileVerification } from '../native.js';
 import { UploadLimiter } from './upload-limiter.js';
 
 /** Files of one incremental checkpoint uploaded at the same time. */
@@ -190,11 +190,8 @@ export class RocksNativeSnapshotStrategy implements SnapshotStrategy<KeyedStateH
  */
 async function uploadSst(path: string, name: string, r: RocksNativeSnapshotResources, verify: boolean, context: SnapshotContext): Promise<StreamStateHandle> {
   const out = context.openStream(r.isCheckpoint ? 'SHARED' : 'EXCLUSIVE');
-  // Unverified, the linked name is still read back for its CRC32C, on the thread pool: the
-  // stream's own read-back took the CRC32C of every SST on the event loop (issue 16: about a
-  // sixth of a canonical -> native conversion's event-loop time).
-  const checksum = verify ? async (linkedPath: string) => toChecksum(await verifySstBeforeUpload(linkedPath, name, r.checkpointId, true)) : async (linkedPath: string) => toChecksum(await fileCrc32c(linkedPath));
-  const adopted = (await out.adoptLocalFile?.(path, { sourceSynced: r.synced.has(name), checksum })) ?? null;
+  const checksum = verify ? async (linkedPath: string) => toChecksum(await verifySstBeforeUpload(linkedPath, name, r.checkpointId, true)) : undefined;
+  const adopted = (await out.adoptLocalFile?.(path, { sourceSynced: r.synced.has(name), ...(checksum === undefined ? {} : { checksum }) })) ?? null;
   if (adopted !== null) return adopted;
   const verified = await verifySstBeforeUpload(path, name, r.checkpointId, verify);
   const handle = await copyFile(path, out);

@@ -136,8 +136,7 @@ export interface NativeBinding {
   SstFileWriter: new () => NativeSstFileWriter;
   setErrorFactory(factory: (code: string, message: string, path: string | undefined, status: string | undefined) => Error): void;
   listColumnFamilies(path: string): string[];
-  /** `checkBlocks` false: the whole-file CRC32C only. */
-  verifySstFile(path: string, checkBlocks?: boolean): Promise<SstFileVerification>;
+  verifySstFile(path: string): Promise<SstFileVerification>;
   crc32cForTest(bytes: Uint8Array, portable: boolean): number;
   syncCountsForTest(): { skipped: number; keptSst: number };
   ttlFilterForTest(config: NativeTtlFilterConfig, now: number, value: Uint8Array, mergeOperand: boolean): TtlFilterVerdict;

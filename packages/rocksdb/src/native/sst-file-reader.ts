@@ -14,15 +14,6 @@ export function verifySstFile(path: string): Promise<SstFileVerification> {
 }
 
 /**
- * The size and CRC32C of a whole file, computed on the libuv thread pool with the CPU's CRC32C
- * instruction where there is one (verifySstFile's first pass, without the block checks).
- * Rejects with ROCKSDB_IO_ERROR naming the file.
- */
-export function fileCrc32c(path: string): Promise<SstFileVerification> {
-  return asyncCall(() => loadBinding().verifySstFile(path, false));
-}
-
-/**
  * @internal For tests: the CRC32C verifySstFile computes, with the CPU's CRC32C instruction where
  * the machine has one (`portable: false`) or the portable table every other machine uses.
  */
