@@ -1,110 +1,150 @@
 /**
- * The snapshot suite's "between compactions" incremental checkpoint alone, repeated, for profiling
- * and for quick same-run comparisons: `node --expose-gc bench/dist/incremental-profile.js [MB] [rounds]`
+ * One of the snapshot suite's 1%-churn incremental checkpoints alone, repeated, for profiling and
+ * for quick same-run comparisons:
+ * `node --expose-gc bench/dist/incremental-profile.js [MB] [rounds] [compacted|after-bulk-load]`
  * (add `--cpu-prof`, or run under `strace -f -c`). Each round rewrites 1% of the keys (the same
- * writes go to a copy of the database), times RocksDB's own flush + createCheckpoint on the copy,
- * then the backend's incremental checkpoint; every third round a canonical full snapshot, and a
- * flush + full compaction of both databases (so no L0 compaction is due). Prints medians. The copy
- * has the backend's options (SST syncs only); RAW_SYNC=1 gives it RocksDB's default syncs.
+ * writes go to a copy of the database, rocks-checkpoint-baseline.ts), times RocksDB's own flush +
+ * createCheckpoint on the copy, then the backend's incremental checkpoint. Prints medians.
+ * - `compacted` (default; "between compactions"): one backend; every third round a canonical full
+ *   snapshot, and a flush + full compaction of both databases and a new base (so no L0
+ *   compaction is due).
+ * - `after-bulk-load`: every round a fresh backend, bulk-loaded, its first native checkpoint (the
+ *   base), the copy made, background compactions awaited, then the churn and the increment.
+ * The copy has the backend's options (SST syncs only); RAW_SYNC=1 gives it RocksDB's default syncs.
  */
 import { randomFillSync } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CHECKPOINT, Serializers, ValueStateDescriptor, VoidNamespace, type CheckpointOptions, type KeyedStateBackend, type ValueState } from '@flowstate/core';
-import { RocksDB } from '@flowstate/rocksdb/native';
 import { localCheckpointStorage } from '@flowstate/storage-local';
-import { backendById, createKeyed, ROCKSDB_BACKEND_DB_OPTIONS, ROCKSDB_BENCH_OPTIONS } from './backends.js';
-import { backendColumnFamily, bytesValue, rowPrefixes } from './rocks-raw.js';
-import { prng, summarize } from './stats.js';
+import { backendById, createKeyed } from './backends.js';
+import { churnBoth, compactionsDone, openRocksCopy, timeRocksCheckpoint, type RocksCopy } from './rocks-checkpoint-baseline.js';
+import { backendColumnFamily } from './rocks-raw.js';
+import { summarize } from './stats.js';
 
 const mb = Number(process.argv[2] ?? 10);
 const rounds = Number(process.argv[3] ?? 30);
+const mode = process.argv[4] ?? 'compacted';
+if (mode !== 'compacted' && mode !== 'after-bulk-load') throw new Error(`unknown mode '${mode}' (compacted | after-bulk-load)`);
 const VALUE_BYTES = 1024;
 const CANONICAL: CheckpointOptions = { checkpointType: 'CHECKPOINT', formatType: 'CANONICAL' };
 const gc = (): void => (globalThis as { gc?: () => void }).gc?.();
 const median = (xs: number[]): number => summarize(xs).median;
-
-const work = mkdtempSync(join(tmpdir(), 'flowstate-incremental-profile-'));
-const be = await createKeyed(backendById('rocksdb'), Serializers.int32, { localDirectory: join(work, 'local') });
-const st = be.getPartitionedState(VoidNamespace, Serializers.voidNamespace, new ValueStateDescriptor<Uint8Array>('blob', Serializers.bytes));
 const entries = Math.round((mb * 1024 * 1024) / VALUE_BYTES);
-for (let k = 0; k < entries; k++) {
-  be.setCurrentKey(k);
-  st.update(randomFillSync(new Uint8Array(VALUE_BYTES)));
-}
+const work = mkdtempSync(join(tmpdir(), 'flowstate-incremental-profile-'));
 const storage = localCheckpointStorage(join(work, 'checkpoints'));
 let id = 1;
 
-/** One confirmed snapshot; its total time (synchronous part + result), as the snapshot suite times it. */
-async function snapshot(options: CheckpointOptions): Promise<number> {
-  const loc = await storage.initializeLocationForCheckpoint(id);
-  const t0 = performance.now();
-  await be.snapshot(id, Date.now(), loc.streamFactory, options).result;
-  const ms = performance.now() - t0;
-  be.notifyCheckpointComplete(id++);
-  return ms;
-}
+/** A bulk-loaded backend (the snapshot suite's state), its column family and a copy for the baseline (made by `copy()`). */
+class Subject {
+  readonly own: ReturnType<typeof backendColumnFamily>;
+  raw: RocksCopy | undefined;
 
-const own = backendColumnFamily(be, 'blob');
-const compactOwn = async (): Promise<void> => {
-  own.db.flush();
-  await own.db.compactRangeAsync(own.cf);
-};
-await compactOwn();
-await snapshot(CHECKPOINT);
-own.db.createCheckpoint(join(work, 'raw'));
-const raw = RocksDB.open(join(work, 'raw'), { ...(process.env.RAW_SYNC === '1' ? ROCKSDB_BENCH_OPTIONS : ROCKSDB_BACKEND_DB_OPTIONS), createIfMissing: false, disableWAL: true });
-const rawCf = raw.getColumnFamily(own.cf.name)!;
-const rowOf = rowPrefixes();
+  private constructor(readonly be: KeyedStateBackend<number>, readonly st: ValueState<Uint8Array>, readonly dir: string) {
+    this.own = backendColumnFamily(be, 'blob');
+  }
 
-/** Rewrites 1% of the keys in the backend and the same rows in the copy. */
-function churn(state: ValueState<Uint8Array>, backend: KeyedStateBackend<number>): void {
-  const r = prng(id);
-  for (let i = 0; i < Math.ceil(entries * 0.01); i++) {
-    const k = Math.floor(r() * entries);
-    const v = randomFillSync(new Uint8Array(VALUE_BYTES));
-    backend.setCurrentKey(k);
-    state.update(v);
-    raw.put(rawCf, rowOf(k), bytesValue(v));
+  static async create(dir: string): Promise<Subject> {
+    const be = await createKeyed(backendById('rocksdb'), Serializers.int32, { localDirectory: join(dir, 'local') });
+    const st = be.getPartitionedState(VoidNamespace, Serializers.voidNamespace, new ValueStateDescriptor<Uint8Array>('blob', Serializers.bytes));
+    for (let k = 0; k < entries; k++) {
+      be.setCurrentKey(k);
+      st.update(randomFillSync(new Uint8Array(VALUE_BYTES)));
+    }
+    return new Subject(be, st, dir);
+  }
+
+  copy(): RocksCopy {
+    return (this.raw = openRocksCopy(this.own, join(this.dir, 'raw'), process.env.RAW_SYNC === '1'));
+  }
+
+  /** One confirmed snapshot; its total time (synchronous part + result), as the snapshot suite times it. */
+  async snapshot(options: CheckpointOptions): Promise<number> {
+    const loc = await storage.initializeLocationForCheckpoint(id);
+    const t0 = performance.now();
+    await this.be.snapshot(id, Date.now(), loc.streamFactory, options).result;
+    const ms = performance.now() - t0;
+    this.be.notifyCheckpointComplete(id++);
+    return ms;
+  }
+
+  /** 1% churn on both sides, RocksDB's flush + createCheckpoint of the copy, then the backend's incremental checkpoint: [ours, RocksDB's]. */
+  async increment(): Promise<[number, number]> {
+    const raw = this.raw!;
+    churnBoth(this.be, this.st, this.own, raw, entries, 0.01, id, VALUE_BYTES);
+    gc();
+    const rocks = timeRocksCheckpoint(raw, join(this.dir, `raw-checkpoint-${id}`));
+    gc();
+    return [await this.snapshot(CHECKPOINT), rocks];
+  }
+
+  async compactBoth(): Promise<void> {
+    for (const { db, cf } of [this.own, this.raw!]) {
+      db.flush();
+      await db.compactRangeAsync(cf);
+    }
+  }
+
+  dispose(): void {
+    this.raw?.close();
+    this.be.dispose();
   }
 }
 
-/** RocksDB's own flush + createCheckpoint of the copy (the directory is removed untimed). */
-function rocksCheckpoint(): number {
-  const dir = join(work, `raw-checkpoint-${id}`);
-  const t0 = performance.now();
-  raw.flush();
-  raw.createCheckpoint(dir);
-  const ms = performance.now() - t0;
-  rmSync(dir, { recursive: true, force: true });
-  return ms;
+/** Between compactions: one backend, a new base after a full compaction every third round. */
+async function compactedRounds(ours: number[], rocks: number[], full: number[]): Promise<void> {
+  const s = await Subject.create(join(work, 'subject'));
+  try {
+    s.own.db.flush();
+    await s.own.db.compactRangeAsync(s.own.cf);
+    await s.snapshot(CHECKPOINT);
+    s.copy();
+    for (let i = 0; i < rounds; i++) {
+      const [o, r] = await s.increment();
+      ours.push(o);
+      rocks.push(r);
+      if (i % 3 !== 2) continue;
+      gc();
+      full.push(await s.snapshot(CANONICAL));
+      await s.compactBoth();
+      await s.snapshot(CHECKPOINT);
+    }
+  } finally {
+    s.dispose();
+  }
+}
+
+/** After the bulk load: a fresh backend per round, its first native checkpoint, compactions awaited, then the increment. */
+async function afterBulkLoadRounds(ours: number[], rocks: number[], full: number[]): Promise<void> {
+  for (let i = 0; i < rounds; i++) {
+    const dir = join(work, `subject-${i}`);
+    const s = await Subject.create(dir);
+    try {
+      full.push(await s.snapshot(CHECKPOINT));
+      const raw = s.copy();
+      await compactionsDone(s.own.db, s.own.cf);
+      await compactionsDone(raw.db, raw.cf);
+      const [o, r] = await s.increment();
+      ours.push(o);
+      rocks.push(r);
+    } finally {
+      s.dispose();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
 }
 
 const ours: number[] = [];
 const rocks: number[] = [];
 const full: number[] = [];
 try {
-  for (let i = 0; i < rounds; i++) {
-    churn(st, be);
-    gc();
-    rocks.push(rocksCheckpoint());
-    gc();
-    ours.push(await snapshot(CHECKPOINT));
-    if (i % 3 !== 2) continue;
-    gc();
-    full.push(await snapshot(CANONICAL));
-    await compactOwn();
-    raw.flush();
-    await raw.compactRangeAsync(rawCf);
-    await snapshot(CHECKPOINT);
-  }
+  await (mode === 'compacted' ? compactedRounds : afterBulkLoadRounds)(ours, rocks, full);
   const o = median(ours);
   const r = median(rocks);
   const f = median(full);
-  console.log(`${mb} MB, ${rounds} rounds: incremental ${o.toFixed(2)} ms, RocksDB flush + createCheckpoint ${r.toFixed(2)} ms (${(o / r).toFixed(2)}x), canonical full ${f.toFixed(1)} ms (${(f / o).toFixed(2)}x the incremental)`);
+  const fullLabel = mode === 'compacted' ? 'canonical full' : 'native full (the base)';
+  console.log(`${mb} MB, ${mode}, ${rounds} rounds: incremental ${o.toFixed(2)} ms, RocksDB flush + createCheckpoint ${r.toFixed(2)} ms (${(o / r).toFixed(2)}x), ${fullLabel} ${f.toFixed(1)} ms (${(f / o).toFixed(2)}x the incremental)`);
 } finally {
-  raw.close();
-  be.dispose();
   rmSync(work, { recursive: true, force: true });
 }

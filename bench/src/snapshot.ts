@@ -18,9 +18,9 @@ import { join } from 'node:path';
 import { CHECKPOINT, Serializers, ValueStateDescriptor, VoidNamespace, type CheckpointOptions, type FsCheckpointStorage, type KeyedStateBackend, type KeyedStateHandle, type StreamStateHandle, type ValueState } from '@flowstate/core';
 import { isIncrementalRocksDBStateHandle } from '@flowstate/rocksdb';
 import { localCheckpointStorage } from '@flowstate/storage-local';
-import { RocksDB, type ColumnFamily } from '@flowstate/rocksdb/native';
-import { backendById, createKeyed, ROCKSDB_BACKEND_DB_OPTIONS, type BackendUnderTest } from './backends.js';
-import { backendColumnFamily, bytesValue, rowPrefixes } from './rocks-raw.js';
+import { backendById, createKeyed, type BackendUnderTest } from './backends.js';
+import { churnBoth, compactionsDone, openRocksCopy, timeRocksCheckpoint } from './rocks-checkpoint-baseline.js';
+import { backendColumnFamily } from './rocks-raw.js';
 import type { Preset } from './config.js';
 import { prng, summarize, type Summary } from './stats.js';
 
@@ -184,25 +184,21 @@ async function churnVariants(b: BackendUnderTest, be: KeyedStateBackend<number>,
   const nativeFull = await base('native full');
   // The baseline's database: a copy of the backend's (its base checkpoint flushed it), opened with
   // the backend's options (SST syncs only, as the backend), then the same writes.
-  const rawDir = join(dir, 'raw-rocksdb');
-  own.db.createCheckpoint(rawDir);
-  const raw = RocksDB.open(rawDir, { ...ROCKSDB_BACKEND_DB_OPTIONS, createIfMissing: false, disableWAL: true });
-  const rawCf = raw.getColumnFamily(own.cf.name)!;
-  const rowOf = rowPrefixes();
+  const raw = openRocksCopy(own, join(dir, 'raw-rocksdb'));
   try {
     // Let RocksDB's own compactions triggered by the bulk load (and the base's flush) finish.
     const w0 = performance.now();
     await compactionsDone(own.db, own.cf);
     const compactionWaitMs = performance.now() - w0;
-    await compactionsDone(raw, rawCf);
+    await compactionsDone(raw.db, raw.cf);
     await increment('after-bulk-load', 0.01, compactionWaitMs);
     // Between compactions: flush + full manual compaction (so no L0→L1 compaction is due), new base.
     const c0 = performance.now();
     own.db.flush();
     await own.db.compactRangeAsync(own.cf);
     const compactMs = performance.now() - c0;
-    raw.flush();
-    await raw.compactRangeAsync(rawCf);
+    raw.db.flush();
+    await raw.db.compactRangeAsync(raw.cf);
     id++;
     const rebase = await base(`native full after compaction (${compactMs.toFixed(0)} ms)`);
     for (let i = 0; i < Math.min(3, incrementalSamples); i++) await increment('compacted', 0.01, 0);
@@ -212,34 +208,11 @@ async function churnVariants(b: BackendUnderTest, be: KeyedStateBackend<number>,
     raw.close();
   }
 
-  /** RocksDB's own flush + createCheckpoint of the baseline copy (the checkpoint directory is removed untimed). */
-  function rocksCheckpoint(): number {
-    const cpDir = join(dir, `raw-checkpoint-${id}`);
-    const t0 = performance.now();
-    raw.flush();
-    raw.createCheckpoint(cpDir);
-    const ms = performance.now() - t0;
-    rmSync(cpDir, { recursive: true, force: true });
-    return ms;
-  }
-
   async function increment(phase: ChurnSample['phase'], churn: number, compactionWaitMs: number): Promise<void> {
-    const r = prng(id);
-    const changed = Math.ceil(entries * churn);
-    let lastRow: Uint8Array | undefined;
-    for (let i = 0; i < changed; i++) {
-      const k = Math.floor(r() * entries);
-      const v = randomFillSync(new Uint8Array(valueBytes));
-      be.setCurrentKey(k);
-      st.update(v);
-      raw.put(rawCf, (lastRow = rowOf(k)), bytesValue(v));
-    }
-    if (lastRow !== undefined && Buffer.compare(own.db.get(own.cf, lastRow) ?? new Uint8Array(0), raw.get(rawCf, lastRow) ?? new Uint8Array(1)) !== 0) {
-      throw new Error('rocksdb checkpoint baseline: the copy does not hold the backend\'s bytes (row layout changed?)');
-    }
+    const changed = churnBoth(be, st, own, raw, entries, churn, id, valueBytes);
     id++;
     gc();
-    const rocksCheckpointMs = rocksCheckpoint();
+    const rocksCheckpointMs = timeRocksCheckpoint(raw, join(dir, `raw-checkpoint-${id}`));
     gc();
     const l0Files = prop('rocksdb.num-files-at-level0');
     const live = liveSsts();
@@ -255,16 +228,6 @@ async function churnVariants(b: BackendUnderTest, be: KeyedStateBackend<number>,
     const downloadMs = await downloadOnly(storage, s.handle, id);
     out.push({ phase, l0Files, baseSstFiles: baseSsts.size, baseSstFilesLive, compactionWaitMs, churn, keysChanged: changed, syncMs: s.syncMs, asyncMs: s.asyncMs, totalMs: s.totalMs, checkpointedSize: s.res.checkpointedSize, fullSize: s.res.fullSize, restoreMs, downloadMs, rocksCheckpointMs });
     log(`  [${label} incremental, ${phase}, churn ${churn * 100}%, L0 files ${l0Files}, base SSTs live ${baseSstFilesLive}/${baseSsts.size}${phase === 'after-bulk-load' ? `, waited ${compactionWaitMs.toFixed(0)} ms for compactions` : ''}] sync ${s.syncMs.toFixed(1)} ms, total ${s.totalMs.toFixed(1)} ms (RocksDB flush + createCheckpoint ${rocksCheckpointMs.toFixed(1)} ms), uploaded ${mb(s.res.checkpointedSize).toFixed(2)} of ${mb(s.res.fullSize).toFixed(1)} MB, restore ${restoreMs.toFixed(0)} ms vs download ${downloadMs.toFixed(0)} ms`);
-  }
-}
-
-/** Waits until RocksDB has no pending or running compaction or flush for `cf` (60 s at most). */
-async function compactionsDone(db: RocksDB, cf: ColumnFamily): Promise<void> {
-  const prop = (name: string) => Number(db.getProperty(name, cf) ?? '0');
-  const w0 = performance.now();
-  while (prop('rocksdb.compaction-pending') > 0 || prop('rocksdb.num-running-compactions') > 0 || prop('rocksdb.num-running-flushes') > 0) {
-    if (performance.now() - w0 > 60_000) throw new Error('background compactions did not finish within 60 s');
-    await new Promise((r) => setTimeout(r, 10));
   }
 }
 
