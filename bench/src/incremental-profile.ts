@@ -11,9 +11,11 @@
  * - `after-bulk-load`: every round a fresh backend, bulk-loaded, its first native checkpoint (the
  *   base), the copy made, background compactions awaited, then the churn and the increment.
  * The copy has the backend's options (SST syncs only); RAW_SYNC=1 gives it RocksDB's default syncs.
+ * STRACE_MARKS=1 stats `/flowstate-mark/{rocks,ours,end}-<id>` (nonexistent paths) before RocksDB's
+ * checkpoint, before ours and after ours, so an `strace -f` log can be cut per increment.
  */
 import { randomFillSync } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CHECKPOINT, Serializers, ValueStateDescriptor, VoidNamespace, type CheckpointOptions, type KeyedStateBackend, type ValueState } from '@flowstate/core';
@@ -31,6 +33,7 @@ const VALUE_BYTES = 1024;
 const CANONICAL: CheckpointOptions = { checkpointType: 'CHECKPOINT', formatType: 'CANONICAL' };
 const gc = (): void => (globalThis as { gc?: () => void }).gc?.();
 const median = (xs: number[]): number => summarize(xs).median;
+const mark = process.env.STRACE_MARKS === '1' ? (what: string): void => void existsSync(`/flowstate-mark/${what}-${id}`) : (): void => {};
 const entries = Math.round((mb * 1024 * 1024) / VALUE_BYTES);
 const work = mkdtempSync(join(tmpdir(), 'flowstate-incremental-profile-'));
 const storage = localCheckpointStorage(join(work, 'checkpoints'));
@@ -74,9 +77,13 @@ class Subject {
     const raw = this.raw!;
     churnBoth(this.be, this.st, this.own, raw, entries, 0.01, id, VALUE_BYTES);
     gc();
+    mark('rocks');
     const rocks = timeRocksCheckpoint(raw, join(this.dir, `raw-checkpoint-${id}`));
     gc();
-    return [await this.snapshot(CHECKPOINT), rocks];
+    mark('ours');
+    const ours = await this.snapshot(CHECKPOINT);
+    mark('end');
+    return [ours, rocks];
   }
 
   async compactBoth(): Promise<void> {

@@ -122,8 +122,11 @@ export class RocksNativeSnapshotStrategy implements SnapshotStrategy<KeyedStateH
       release: () => {
         // The local checkpoint directory is only needed until its files are uploaded. Removed in
         // the background: a synchronous rm (a dozen unlinks) delayed every checkpoint's result and
-        // blocked the event loop. A failure leaves files that dispose() removes with instanceDir.
-        removeCheckpointDirectory(dir, files.names).catch(() => {});
+        // blocked the event loop. Started after the result is delivered (release runs just before
+        // it): a dozen thread-pool jobs submitted first woke pool threads that, on a busy machine,
+        // took the CPU from the thread delivering the result. A failure leaves files that
+        // dispose() removes with instanceDir.
+        setImmediate(() => void removeCheckpointDirectory(dir, files.names).catch(() => {}));
         // A checkpoint that can never complete no longer holds back what later ones reuse.
         if (isCheckpoint && !resources.finished) source.sharedFiles.checkpointAborted(checkpointId);
       },
