@@ -1,9 +1,10 @@
 import { strict as assert } from 'node:assert';
+import { readdirSync } from 'node:fs';
 import { basename } from 'node:path';
 import { describe, it } from 'node:test';
 import { CHECKPOINT, FsCheckpointStorage, KeyGroupRange, Serializers, VoidNamespace, type KeyedStateBackend, type KeyedStateHandle } from '@flowstate/core';
 import { LocalFileSystem } from '@flowstate/storage-local';
-import { isIncrementalRocksDBStateHandle, RocksDBStateBackend } from '@flowstate/rocksdb';
+import { isIncrementalRocksDBStateHandle, RocksDBKeyedStateBackend, RocksDBStateBackend } from '@flowstate/rocksdb';
 import { RocksDbSyncedSsts } from '../src/backend/local-checkpoint-files.js';
 import { COUNT, tempDirs } from './temp-dirs.js';
 
@@ -98,5 +99,22 @@ describe('RocksDB incremental checkpoints on linking storage: which SSTs the sto
     assert.ok(third.uploaded.length >= 2, 'nothing to reuse after a restore: every SST is uploaded');
     assert.deepEqual(third.synced, third.uploaded, 'the downloaded SSTs are synced before they are linked');
     restored.dispose();
+  });
+});
+
+describe('RocksDB incremental checkpoints: the local checkpoint directory', () => {
+  it('is removed right after the result is delivered (one immediate later), not left to pending thread-pool jobs', async () => {
+    const { storage, checkpoint } = recordingStorage();
+    const kb = await backend(storage);
+    assert.ok(kb instanceof RocksDBKeyedStateBackend);
+    const instanceDir = kb.instanceDir;
+    const localCheckpoints = () => readdirSync(instanceDir).filter((n) => n.startsWith('chk-'));
+    for (let id = 1; id <= 2; id++) {
+      write(kb, id * 500, id * 500 + 500);
+      await checkpoint(kb, id);
+      await new Promise((r) => setImmediate(r));
+      assert.deepEqual(localCheckpoints(), [], `checkpoint ${id}`);
+    }
+    kb.dispose();
   });
 });
