@@ -1,5 +1,5 @@
-import { closeSync, openSync, readdirSync, readSync, rmdirSync, unlinkSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { closeSync, openSync, readdirSync, readSync } from 'node:fs';
+import { rm, rmdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /** What the synchronous part read of a local RocksDB checkpoint directory. */
@@ -53,24 +53,22 @@ function readAtMost(path: string, max: number): Uint8Array | null {
 }
 
 /**
- * Removes a local checkpoint directory: one unlink per known file and an rmdir, on the calling
- * thread (no lstat per entry as a recursive rm does); a recursive rm in the background when the
- * files are unknown or something else is there. Synchronous because each unlink only drops a
- * directory entry (the SSTs and OPTIONS are hard links RocksDB still holds; MANIFEST and CURRENT
- * are a few KiB), microseconds each, while as thread-pool jobs (a dozen per checkpoint) each
- * woke a pool thread and queued behind the next checkpoint's fsyncs.
+ * Removes a local checkpoint directory: one unlink per known file and an rmdir (no lstat per
+ * entry as a recursive rm does); a recursive rm when the files are unknown or something else is
+ * there. On the thread pool: done synchronously, an rmdir waited up to milliseconds for the file
+ * system's journal (behind the next checkpoint's fsync), blocking the event loop.
  */
-export function removeCheckpointDirectory(dir: string, files: readonly string[] | undefined): void {
+export async function removeCheckpointDirectory(dir: string, files: readonly string[] | undefined): Promise<void> {
   if (files !== undefined) {
     try {
-      for (const f of files) unlinkSync(join(dir, f));
-      rmdirSync(dir);
+      await Promise.all(files.map((f) => unlink(join(dir, f))));
+      await rmdir(dir);
       return;
     } catch {
       // fall through
     }
   }
-  void rm(dir, { recursive: true, force: true }).catch(() => {});
+  await rm(dir, { recursive: true, force: true });
 }
 
 /**

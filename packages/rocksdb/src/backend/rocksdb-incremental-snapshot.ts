@@ -120,12 +120,12 @@ export class RocksNativeSnapshotStrategy implements SnapshotStrategy<KeyedStateH
       files,
       synced,
       release: () => {
-        // The local checkpoint directory is only needed until its files are uploaded. Removed
-        // once the result is delivered (release runs just before it): removing it first delayed
-        // every checkpoint's result (synchronously: a dozen unlinks; as thread-pool jobs: a dozen
-        // pool threads woken, which on a busy machine took the CPU from the thread delivering
-        // the result). A failure leaves files that dispose() removes with instanceDir.
-        setImmediate(() => removeCheckpointDirectory(dir, files.names));
+        // The local checkpoint directory is only needed until its files are uploaded. Removed in
+        // the background (a synchronous rm blocked the event loop), starting once the result is
+        // delivered (release runs just before it): a dozen thread-pool jobs submitted first woke
+        // pool threads that, on a busy machine, took the CPU from the thread delivering the
+        // result. A failure leaves files that dispose() removes with instanceDir.
+        setImmediate(() => void removeCheckpointDirectory(dir, files.names).catch(() => {}));
         // A checkpoint that can never complete no longer holds back what later ones reuse.
         if (isCheckpoint && !resources.finished) source.sharedFiles.checkpointAborted(checkpointId);
       },
