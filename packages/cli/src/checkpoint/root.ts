@@ -4,6 +4,7 @@ import {
   fileSystemRegistry,
   FsCheckpointStorage,
   IllegalStateUsageError,
+  listCheckpointRoot,
   METADATA_FILE_NAME,
   SHARED_STATE_DIR,
   StorageNotFoundError,
@@ -87,10 +88,10 @@ const isShared = (p: string) => p.startsWith(`${SHARED_STATE_DIR}/`);
  * check) for those with `_metadata`, and the `chk-<id>/` directories without one.
  */
 export async function scanRoot(root: CheckpointRoot, retained?: number): Promise<RootScan> {
-  const listed = await root.fs.list('');
-  const files = [...listed, ...((await root.fs.listIncomplete?.('')) ?? [])];
+  const listing = await listCheckpointRoot(root.fs);
+  const files = [...listing.committed, ...listing.incomplete];
   if (files.length === 0) throw new StorageNotFoundError(root.display, 'nothing there: not a checkpoint directory, or no checkpoint was written to it');
-  const scan = await root.storage.scanCheckpoints(listed);
+  const scan = await root.storage.scanCheckpoints(listing.committed);
   const metadata = new Map<number, CheckpointMetadata>();
   for (const c of scan.complete) metadata.set(c.checkpointId, c.metadata);
   for (const c of scan.incomplete) if (c.metadata !== undefined) metadata.set(c.checkpointId, c.metadata);

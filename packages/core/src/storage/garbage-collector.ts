@@ -1,5 +1,5 @@
 import { collectStreamHandles } from '../checkpoint/referenced-files.js';
-import type { FileStatus } from './file-system.js';
+import type { FileStatus, FileSystem } from './file-system.js';
 import { METADATA_FILE_NAME, SHARED_STATE_DIR, type FsCheckpointStorage } from './fs-checkpoint-storage.js';
 import { CHECKPOINT_HISTORY_DIR } from '../checkpoint/checkpoint-history.js';
 import { joinPath } from './paths.js';
@@ -12,6 +12,18 @@ export interface GarbageCollectionOptions {
    * shared files cannot be told apart from orphans, so while any is in flight `shared/` is skipped.
    */
   readonly inFlightCheckpointIds?: readonly number[];
+  /** The root's listing when the caller just took it (listCheckpointRoot): the root is not listed again. */
+  readonly listing?: CheckpointRootListing;
+}
+
+/** Every file under a checkpoint root: committed ones, and those of writers that never committed. */
+export interface CheckpointRootListing {
+  readonly committed: readonly FileStatus[];
+  readonly incomplete: readonly FileStatus[];
+}
+
+export async function listCheckpointRoot(fs: FileSystem): Promise<CheckpointRootListing> {
+  return { committed: await fs.list(''), incomplete: (await fs.listIncomplete?.('')) ?? [] };
 }
 
 export interface GarbageCollectionResult {
@@ -36,7 +48,10 @@ export interface GarbageCollectionResult {
  */
 export async function collectGarbage(storage: FsCheckpointStorage, options: GarbageCollectionOptions = {}): Promise<GarbageCollectionResult> {
   const fs = storage.fs;
-  const scan = await storage.scanCheckpoints();
+  // One listing for the scan and the orphans. Taken before the scan either way: a checkpoint that
+  // completes after it has no file in it (and in-flight ones are protected below).
+  const listing = options.listing ?? (await listCheckpointRoot(fs));
+  const scan = await storage.scanCheckpoints(listing.committed);
   const unreadable = scan.incomplete.find((c) => c.reason === 'UNREADABLE_METADATA');
   if (unreadable !== undefined) throw unreadable.error;
   const referenced = new Set<string>();
@@ -50,8 +65,7 @@ export async function collectGarbage(storage: FsCheckpointStorage, options: Garb
   protectedPrefixes.push(`${CHECKPOINT_HISTORY_DIR}/`);
   const isOrphan = (p: string) => !referenced.has(p) && !protectedPrefixes.some((prefix) => p.startsWith(prefix));
   const incompleteMetadata = scan.incomplete.map((c) => joinPath(c.pointer, METADATA_FILE_NAME)).filter(isOrphan).sort();
-  const files: FileStatus[] = [...(await fs.list('')), ...((await fs.listIncomplete?.('')) ?? [])];
-  const rest = files
+  const rest = [...listing.committed, ...listing.incomplete]
     .map((f) => f.path)
     .filter((p) => isOrphan(p) && !incompleteMetadata.includes(p))
     .sort();
