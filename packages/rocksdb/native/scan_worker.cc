@@ -6,14 +6,14 @@
 
 #include <cstdlib>
 #include <cstring>
-#include <mutex>
 
 namespace flowstate {
 namespace {
 
 // A batch in scanAsync's layout, built in place: [u32 count][k_0 v_0 ... k_n-1 v_n-1][0-3 zero bytes][klen_0 vlen_0 ...]
 // (host-endian u32s; the lengths trail so that the bytes go straight from the iterator into the
-// buffer, without PackEntries' intermediate copy). Owns a malloc'ed buffer that realloc grows.
+// buffer JS gets, without the intermediate copy and zero-filled buffer of PackEntries). Owns a
+// malloc'ed buffer until release(); realloc grows it (remapped, not copied, once it is large).
 class TrailerBatch {
  public:
   ~TrailerBatch() { std::free(data_); }
@@ -47,8 +47,12 @@ class TrailerBatch {
     return n;
   }
   size_t size() const { return size_; }
-  const char* data() const { return data_; }
-  size_t capacity() const { return capacity_; }
+  char* Release() {
+    char* d = data_;
+    data_ = nullptr;
+    size_ = capacity_ = 0;
+    return d;
+  }
 
  private:
   void Reserve(size_t want) {
@@ -63,33 +67,6 @@ class TrailerBatch {
   char* data_ = nullptr;
   size_t size_ = 0;
   size_t capacity_ = 0;
-};
-
-// Batch buffers of finished scans, for the next ones. A fresh buffer for every batch cost a page
-// fault per 4 KiB written (the worker thread's malloc arena hands trimmed memory back to the
-// system): more CPU than the synchronous scan it replaces. A few are kept, none over 16 MiB.
-class BatchBuffers {
- public:
-  static BatchBuffers& Get() {
-    static BatchBuffers* pool = new BatchBuffers();  // never destroyed: workers may outlive exit
-    return *pool;
-  }
-  std::unique_ptr<TrailerBatch> Take() {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (free_.empty()) return std::make_unique<TrailerBatch>();
-    std::unique_ptr<TrailerBatch> b = std::move(free_.back());
-    free_.pop_back();
-    return b;
-  }
-  void Give(std::unique_ptr<TrailerBatch> b) {
-    if (b == nullptr || b->capacity() > (16u << 20)) return;
-    std::lock_guard<std::mutex> lock(mu_);
-    if (free_.size() < 4) free_.push_back(std::move(b));
-  }
-
- private:
-  std::mutex mu_;
-  std::vector<std::unique_ptr<TrailerBatch>> free_;
 };
 
 class ScanWorker : public Napi::AsyncWorker {
@@ -112,7 +89,6 @@ class ScanWorker : public Napi::AsyncWorker {
   ~ScanWorker() override {
     if (!executed_) state_->EndAsync();  // cancelled before it ran (environment teardown)
     if (snapshot_) state_->UnpinForAsync(snapshot_);
-    BatchBuffers::Get().Give(std::move(packed_));
   }
   Napi::Promise Promise() const { return deferred_.Promise(); }
 
@@ -134,11 +110,18 @@ class ScanWorker : public Napi::AsyncWorker {
       deferred_.Resolve(env.Undefined());
       return;
     }
-    // One copy on this thread (into a Node buffer: not zero-filled first), and the batch buffer
-    // goes back to the pool at once (handing it to V8 would keep it until a GC).
-    Napi::Buffer<char> copy = Napi::Buffer<char>::Copy(env, packed_->data(), packed_->size());
-    BatchBuffers::Get().Give(std::move(packed_));
-    deferred_.Resolve(copy.ArrayBuffer());
+    // Handed over, not copied: V8 frees it with the ArrayBuffer (and counts it towards GC pressure).
+    const size_t size = packed_.size();
+    char* data = packed_.Release();
+    Napi::MemoryManagement::AdjustExternalMemory(env, static_cast<int64_t>(size));
+    Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(
+        env, data, size, [](Napi::Env e, void* d, size_t* hint) {
+          Napi::MemoryManagement::AdjustExternalMemory(e, -static_cast<int64_t>(*hint));
+          delete hint;
+          std::free(d);
+        },
+        new size_t(size));
+    deferred_.Resolve(ab);
   }
   void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
 
@@ -153,8 +136,7 @@ class ScanWorker : public Napi::AsyncWorker {
     ro.fill_cache = fill_cache_;
     std::unique_ptr<rocksdb::Iterator> it(state_->db()->NewIterator(ro, cf_));
     it->SeekToFirst();
-    packed_ = BatchBuffers::Get().Take();
-    count_ = packed_->Fill(it.get(), limit_);
+    count_ = packed_.Fill(it.get(), limit_);
     if (!it->Valid()) status_ = it->status();
   }
 
@@ -166,7 +148,7 @@ class ScanWorker : public Napi::AsyncWorker {
   bool fill_cache_;
   Napi::Promise::Deferred deferred_;
   rocksdb::Status status_;
-  std::unique_ptr<TrailerBatch> packed_;
+  TrailerBatch packed_;
   uint32_t count_ = 0;
   bool executed_ = false;
 };
