@@ -9,7 +9,6 @@
         'native/db_state.cc',
         'native/db_wrap.cc',
         'native/objects.cc',
-        'native/scan_worker.cc',
         'native/sst_verify.cc',
         'native/sst_writer.cc',
         'native/ttl_filter.cc',

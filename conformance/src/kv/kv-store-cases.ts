@@ -15,11 +15,10 @@ const ALL_LOWER = b();
 const ALL_UPPER = b(0xff, 0xff, 0xff, 0xff);
 
 /** Optional parts of the KvStore SPI. A store without one declares it not applicable, with a reason. */
-export type KvStoreCapability = 'bulkLoad' | 'viewScanAsync';
+export type KvStoreCapability = 'bulkLoad';
 
 export const KV_STORE_CAPABILITIES: Readonly<Record<KvStoreCapability, string>> = Object.freeze({
   bulkLoad: 'KvStore.bulkLoad(): restores stream rows into the store outside the write path (RocksDB ingests SST files).',
-  viewScanAsync: "KvReadableKeySpace.scanAsync() on a view's key spaces: full snapshots read the next rows off the JS thread while encoding (RocksDB).",
 });
 
 /** The guarantees core's KV states and KvKeyedStateBackend rely on. */
@@ -148,35 +147,6 @@ export const KV_STORE_CASES: readonly KvStoreCase[] = [
       assert.equal(view.keySpace('later'), undefined);
       view.release();
       assert.deepEqual(hex(s.scan(ALL_LOWER, ALL_UPPER, 100)), ['00=0001', '01=63', '07=07']);
-    },
-  },
-  {
-    name: "a view's scanAsync reads what its scan reads (bounds, limit, resumption), as of the view, also when released before the read ends",
-    requires: ['viewScanAsync'],
-    async run(store) {
-      const s = store.keySpace('a');
-      // Odd key and value lengths: no alignment assumed anywhere.
-      for (let i = 0; i < 40; i++) s.put(b(i, ...new Array<number>(i % 5).fill(i)), b(...new Array<number>(i % 7).fill(i)));
-      const view = store.view();
-      s.put(b(1), b(99));
-      s.deleteRange(b(10), b(20));
-      const v = view.keySpace('a');
-      assert.ok(v !== undefined);
-      assert.ok(v.scanAsync !== undefined, "the store's views have no scanAsync: declare it not applicable with a reason");
-      for (const [lower, upper, limit] of [[ALL_LOWER, ALL_UPPER, 100], [b(5), b(25), 7], [b(50), ALL_UPPER, 3], [b(2), b(2), 1]] as const) {
-        assert.deepEqual(hex(await v.scanAsync(lower, upper, limit)), hex(v.scan(lower, upper, limit)));
-      }
-      const all: KvEntry[] = [];
-      for (let from: Uint8Array = ALL_LOWER; ; ) {
-        const batch = await v.scanAsync(from, ALL_UPPER, 6);
-        all.push(...batch);
-        if (batch.length < 6) break;
-        from = successorOf(batch[batch.length - 1]![0]);
-      }
-      assert.equal(all.length, 40, 'resumed scans see every row of the view');
-      const pending = v.scanAsync(ALL_LOWER, ALL_UPPER, 100);
-      view.release();
-      assert.equal((await pending).length, 40, 'a read started before release() ends with the view\'s rows');
     },
   },
   {

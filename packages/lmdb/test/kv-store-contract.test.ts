@@ -13,8 +13,5 @@ let n = 0;
 runKvStoreConformance({
   name: 'LmdbKvStore',
   createStore: () => new LmdbKvStore({ path: join(base, `store-${n++}`), maxKeySpaces: 16 }),
-  notApplicable: {
-    bulkLoad: 'LMDB has no ingestion path faster than its write transaction; restores use putAll',
-    viewScanAsync: 'LMDB reads its memory map on the calling thread; its views scan synchronously',
-  },
+  notApplicable: { bulkLoad: 'LMDB has no ingestion path faster than its write transaction; restores use putAll' },
 });

@@ -125,8 +125,6 @@ uint32_t MaxEntries(const Napi::Env& env, const Napi::Value& v, const char* what
 // k_0 v_0 k_1 v_1 ...; undefined when no entry is left. A batch also ends once it holds 8 MiB of
 // keys and values. Throws on an iterator error.
 Napi::Value PackEntries(const Napi::Env& env, rocksdb::Iterator* it, uint32_t max, const std::string& path);
-// A packed batch (PackEntries, scanAsync) ends after the entry that brings its keys and values to this.
-constexpr size_t kPackedBatchBytes = 8u << 20;
 
 // ---- merge operator --------------------------------------------------------
 std::shared_ptr<rocksdb::MergeOperator> ListAppendMergeOperator();
@@ -148,7 +146,6 @@ struct SnapshotRef {
   uint64_t sequence = 0;
   bool user_released = false;  // release() called (or DB closed)
   uint32_t pins = 0;           // open iterators reading at this snapshot
-  uint32_t async_pins = 0;     // scanAsync calls not settled yet (close() waits for their reads)
 };
 
 struct IterRef {
@@ -210,10 +207,6 @@ class DbState {
   void CloseIterator(const std::shared_ptr<IterRef>& ref);
   std::shared_ptr<SnapshotRef> NewSnapshot();
   void ReleaseSnapshot(const std::shared_ptr<SnapshotRef>& ref);  // user release
-  // An asynchronous read at `ref` (scanAsync): released by the user meanwhile, the snapshot stays
-  // until Unpin. Close() releases it anyway: it waits for the read itself (WaitForAsync).
-  void PinForAsync(const std::shared_ptr<SnapshotRef>& ref);
-  void UnpinForAsync(const std::shared_ptr<SnapshotRef>& ref);
   rocksdb::Status CreateColumnFamily(const std::string& name, std::shared_ptr<CfRef>* out);
   rocksdb::Status DropColumnFamily(const std::shared_ptr<CfRef>& cf);
 
@@ -469,7 +462,6 @@ class DbWrap : public Napi::ObjectWrap<DbWrap> {
   Napi::Value Get(const Napi::CallbackInfo& info);
   Napi::Value GetInto(const Napi::CallbackInfo& info);
   Napi::Value Scan(const Napi::CallbackInfo& info);
-  Napi::Value ScanAsync(const Napi::CallbackInfo& info);
   Napi::Value Put(const Napi::CallbackInfo& info);
   Napi::Value Delete(const Napi::CallbackInfo& info);
   Napi::Value Merge(const Napi::CallbackInfo& info);
@@ -498,12 +490,6 @@ class DbWrap : public Napi::ObjectWrap<DbWrap> {
   bool opening_ = false;  // an OpenWorker is running
   bool close_after_open_ = false;  // close() was called while opening_
 };
-
-// scanAsync (scan_worker.cc): the body of scan on the libuv thread pool, resolving to a batch in the
-// trailer layout [count][k_0 v_0 ...][klen_0 vlen_0 ...] (or undefined); the snapshot (if any) is
-// pinned until the promise settles, the database's close() and dropColumnFamily() wait for it.
-Napi::Promise QueueScan(Napi::Env env, std::shared_ptr<DbState> state, rocksdb::ColumnFamilyHandle* cf, std::string lower,
-                        std::string upper, uint32_t limit, std::shared_ptr<SnapshotRef> snapshot, bool fill_cache);
 
 // Free functions exported on the module.
 Napi::Value ListColumnFamiliesOfPath(const Napi::CallbackInfo& info);

@@ -163,21 +163,9 @@ void DbState::ReleaseSnapshot(const std::shared_ptr<SnapshotRef>& ref) {
   MaybeReleaseSnapshot(ref);
 }
 
-void DbState::PinForAsync(const std::shared_ptr<SnapshotRef>& ref) {
-  FS_CHECK(db_ != nullptr && ref->snap != nullptr && !ref->user_released);
-  ref->async_pins++;
-}
-
-void DbState::UnpinForAsync(const std::shared_ptr<SnapshotRef>& ref) {
-  FS_CHECK(ref->async_pins > 0);
-  ref->async_pins--;
-  // After close() the snapshot is gone already (snap == nullptr): nothing left to release.
-  MaybeReleaseSnapshot(ref);
-}
-
 void DbState::MaybeReleaseSnapshot(const std::shared_ptr<SnapshotRef>& ref) {
-  // The rocksdb snapshot outlives release() while iterators or asynchronous scans still read at it.
-  if (!ref->user_released || ref->pins > 0 || ref->async_pins > 0 || ref->snap == nullptr) return;
+  // The rocksdb snapshot outlives release() while iterators still read at it.
+  if (!ref->user_released || ref->pins > 0 || ref->snap == nullptr) return;
   FS_CHECK(db_ != nullptr);
   db_->ReleaseSnapshot(ref->snap);
   ref->snap = nullptr;

@@ -125,7 +125,6 @@ Napi::Function DbWrap::Define(Napi::Env env) {
           InstanceMethod<&DbWrap::GetInto>("getInto"),
           InstanceMethod<&DbWrap::BindColumnFamily>("bindColumnFamily"),
           InstanceMethod<&DbWrap::Scan>("scan"),
-          InstanceMethod<&DbWrap::ScanAsync>("scanAsync"),
           InstanceMethod<&DbWrap::Put>("put"),
           InstanceMethod<&DbWrap::Delete>("delete"),
           InstanceMethod<&DbWrap::Merge>("merge"),
@@ -426,17 +425,6 @@ Napi::Value DbWrap::Scan(const Napi::CallbackInfo& info) {
   std::unique_ptr<rocksdb::Iterator> it(c.st->db()->NewIterator(ro, c.cf));
   it->SeekToFirst();
   return PackEntries(c.env, it.get(), limit, c.st->path());
-}
-
-// Scan on the libuv thread pool (scan_worker.cc): same arguments, a promise of the packed batch.
-// The bounds are copied (the caller may reuse its arrays before the read runs).
-Napi::Value DbWrap::ScanAsync(const Napi::CallbackInfo& info) {
-  KeyedCall c = Keyed(info, "lower");
-  rocksdb::Slice upper = ArgBytes(c.env, info[2], "upper");
-  uint32_t limit = MaxEntries(c.env, info[3], "scan limit", c.st->path());
-  std::shared_ptr<SnapshotRef> snap = info.Length() > 4 ? SnapShared(c.env, info[4]) : nullptr;
-  bool fill_cache = info.Length() > 5 ? info[5].ToBoolean().Value() : true;
-  return QueueScan(c.env, state_, c.cf, c.key.ToString(), upper.ToString(), limit, std::move(snap), fill_cache);
 }
 
 Napi::Value DbWrap::Put(const Napi::CallbackInfo& info) {

@@ -134,6 +134,7 @@ uint32_t MaxEntries(const Napi::Env& env, const Napi::Value& v, const char* what
 }
 
 Napi::Value PackEntries(const Napi::Env& env, rocksdb::Iterator* it, uint32_t max, const std::string& path) {
+  constexpr size_t kPackedBatchBytes = 8u << 20;
   // Reused between calls (JS thread only): the common small batch allocates nothing here.
   thread_local std::vector<uint32_t> lens;
   thread_local std::string bytes;

@@ -4,12 +4,11 @@ import { DataOutputSerializer } from '../io/data-output.js';
 import type { TypeSerializerSnapshot } from '../serialization/type-serializer.js';
 import { KeyedStateStreamEncoder, type KeyedStateMetaInfo } from '../snapshot/keyed-state-stream.js';
 import type { KeyedStateHandle } from '../storage/handles.js';
-import type { CheckpointStateOutputStream } from '../storage/spi.js';
 import type { QueueSnapshotWriter } from '../pq/priority-queue-states.js';
 import { writeQueueRecords } from '../pq/queue-stream.js';
 import type { KvBackendStates, RegisteredKvState } from './kv-registered.js';
 import type { KvRowLayout } from './kv-row-layout.js';
-import { forEachEntry, readRangesAhead, type KvReadableKeySpace, type KvScanRange, type KvStore, type KvView } from './kv-store.js';
+import { forEachEntry, type KvStore, type KvView } from './kv-store.js';
 import { kvListToCanonical, kvMapValueToCanonical } from './kv-values.js';
 import type { TtlSnapshotFilter } from '../state/ttl-filters.js';
 import { kvTtlLayoutKind } from '../state/ttl-descriptors.js';
@@ -76,21 +75,9 @@ export class KvFullSnapshotStrategy implements SnapshotStrategy<KeyedStateHandle
 
   async asyncSnapshot(resources: KvFullSnapshotResources, context: SnapshotContext): Promise<SnapshotResult<KeyedStateHandle>> {
     const { encoder } = resources;
+    const encodeGroup = keyGroupEncoder(this.source.layout, resources, encoder);
     const out = context.openStream('EXCLUSIVE');
     await out.write(resources.header);
-    const spaces = resources.states.map((s) => resources.view.keySpace(s.space.name));
-    if (spaces.some((s) => s?.scanAsync !== undefined)) await this.writeGroupsReadAhead(resources, spaces, context, out);
-    else await this.writeGroups(resources, context, out);
-    // The stream checks cancellation after the close too: a cancel() during it deletes the file.
-    const stream = await out.closeAndGetHandle();
-    const handle = encoder.finish(stream);
-    return { jobManagerOwnedSnapshot: handle, checkpointedSize: stream.size, fullSize: stream.size };
-  }
-
-  /** Every key group, each read from the view as it is encoded. */
-  private async writeGroups(resources: KvFullSnapshotResources, context: SnapshotContext, out: CheckpointStateOutputStream): Promise<void> {
-    const { encoder } = resources;
-    const encodeGroup = keyGroupEncoder(this.source.layout, resources, encoder);
     for (const g of this.source.keyGroupRange) {
       // Before every read of the view: a snapshot cancelled by dispose() had its view released.
       context.throwIfCancelled();
@@ -98,84 +85,36 @@ export class KvFullSnapshotStrategy implements SnapshotStrategy<KeyedStateHandle
       await encoder.endKeyGroupTo(out);
       await context.yieldIfBusy();
     }
+    // The stream checks cancellation after the close too: a cancel() during it deletes the file.
+    const stream = await out.closeAndGetHandle();
+    const handle = encoder.finish(stream);
+    return { jobManagerOwnedSnapshot: handle, checkpointedSize: stream.size, fullSize: stream.size };
   }
-
-  /**
-   * Every key group, the view read one batch ahead of the encoding (readRangesAhead): a store
-   * that reads off the JS thread (RocksDB) reads the next rows while this thread encodes and
-   * writes the last ones, instead of the thread waiting for every read (issue 16: converting a
-   * native savepoint to canonical spent half its time in synchronous scans). Same bytes as
-   * writeGroups.
-   */
-  private async writeGroupsReadAhead(resources: KvFullSnapshotResources, spaces: ReadonlyArray<KvReadableKeySpace | undefined>, context: SnapshotContext, out: CheckpointStateOutputStream): Promise<void> {
-    const { encoder, states, queues } = resources;
-    const layout = this.source.layout;
-    const groups = this.source.keyGroupRange;
-    const write = entryWriter(layout, resources);
-    function* ranges(): Generator<KvScanRange<{ g: number; i: number }>> {
-      for (const g of groups) {
-        for (const [i, space] of spaces.entries()) if (space !== undefined) yield { space, lower: layout.keyGroupStart(g), upper: layout.keyGroupStart(g + 1), tag: { g, i } };
-      }
-    }
-    const reads = readRangesAhead(ranges());
-    const nextRead = async () => {
-      try {
-        const r = await reads.next();
-        return r.done === true ? undefined : r.value;
-      } catch (e) {
-        // A read of a view released by dispose() fails: report the cancellation, not the read.
-        context.throwIfCancelled();
-        throw e;
-      }
-    };
-    try {
-      let read = await nextRead();
-      for (const g of groups) {
-        context.throwIfCancelled();
-        encoder.beginKeyGroup(g);
-        for (; read !== undefined && read.range.tag.g === g; read = await nextRead()) {
-          const i = read.range.tag.i;
-          for (const [row, stored] of read.batch) write(i, row, stored);
-        }
-        writeQueueRecords(encoder, states.length, queues, g);
-        await encoder.endKeyGroupTo(out);
-        await context.yieldIfBusy();
-      }
-    } finally {
-      await reads.return(undefined);
-    }
-  }
-}
-
-/** Writes one stored row of state `i` as a canonical entry (TTL cleanup and value layout applied). */
-function entryWriter(layout: KvRowLayout, resources: KvFullSnapshotResources): (i: number, row: Uint8Array, stored: Uint8Array) => void {
-  const { states, ttlFilters, encoder } = resources;
-  const ttlLayouts = states.map((s) => kvTtlLayoutKind(s.kind));
-  const listOut = new DataOutputSerializer(256);
-  return (i, row, stored) => {
-    const ttl = ttlFilters[i];
-    // Cleanup in full snapshots (Flink's cleanupFullSnapshot): expired entries and list elements are not written.
-    const value = ttl === undefined ? stored : kvWithoutExpired(ttlLayouts[i]!, stored, ttl.ttlMs, ttl.now);
-    if (value === undefined) return;
-    const p = layout.parse(row);
-    const kind = states[i]!.kind;
-    if (kind === 'MAP') encoder.writeMapEntry(i, p.key, p.namespace, p.userKey, kvMapValueToCanonical(value));
-    else if (kind === 'LIST') encoder.writeEntry(i, p.key, p.namespace, kvListToCanonical(value, listOut));
-    else encoder.writeEntry(i, p.key, p.namespace, value);
-  };
 }
 
 /** Encodes one key group's block (left open for endKeyGroupTo): every state's rows and queue elements of that key group, read from the view. */
 function keyGroupEncoder(layout: KvRowLayout, resources: KvFullSnapshotResources, encoder: KeyedStateStreamEncoder): (g: number) => void {
-  const { view, states, queues } = resources;
+  const { view, states, queues, ttlFilters } = resources;
   const spaces = states.map((s) => view.keySpace(s.space.name));
-  const write = entryWriter(layout, resources);
+  const listOut = new DataOutputSerializer(256);
   return (g) => {
     encoder.beginKeyGroup(g);
     const lower = layout.keyGroupStart(g);
     const upper = layout.keyGroupStart(g + 1);
-    spaces.forEach((space, i) => {
-      if (space !== undefined) forEachEntry(space, lower, upper, (row, stored) => write(i, row, stored));
+    states.forEach((s, i) => {
+      const space = spaces[i];
+      if (space === undefined) return;
+      const ttl = ttlFilters[i];
+      const ttlLayout = kvTtlLayoutKind(s.kind);
+      forEachEntry(space, lower, upper, (row, stored) => {
+        // Cleanup in full snapshots (Flink's cleanupFullSnapshot): expired entries and list elements are not written.
+        const value = ttl === undefined ? stored : kvWithoutExpired(ttlLayout, stored, ttl.ttlMs, ttl.now);
+        if (value === undefined) return;
+        const p = layout.parse(row);
+        if (s.kind === 'MAP') encoder.writeMapEntry(i, p.key, p.namespace, p.userKey, kvMapValueToCanonical(value));
+        else if (s.kind === 'LIST') encoder.writeEntry(i, p.key, p.namespace, kvListToCanonical(value, listOut));
+        else encoder.writeEntry(i, p.key, p.namespace, value);
+      });
     });
     writeQueueRecords(encoder, states.length, queues, g);
   };

@@ -30,11 +30,6 @@ export interface KvReadableKeySpace {
    * from `successorOf(lastKey)`; a batch API keeps stores free of iterator lifecycles.
    */
   scan(lower: Uint8Array, upper: Uint8Array, limit: number): KvEntry[];
-  /**
-   * scan, read off the JS thread (a store that reads files): a caller may work on one batch
-   * while the next is read. Same results as scan at the time of the call (a view's entries).
-   */
-  scanAsync?(lower: Uint8Array, upper: Uint8Array, limit: number): Promise<KvEntry[]>;
 }
 
 /**
@@ -140,44 +135,6 @@ export function forEachEntry(space: KvReadableKeySpace, lower: Uint8Array, upper
     for (const [k, v] of batch) visit(k, v);
     if (batch.length < SCAN_BATCH) return;
     from = successorOf(batch[batch.length - 1]![0]);
-  }
-}
-
-/** One range of a key space to read: rows lower <= key < upper of `space`, tagged for the reader. */
-export interface KvScanRange<T> {
-  readonly space: KvReadableKeySpace;
-  readonly lower: Uint8Array;
-  readonly upper: Uint8Array;
-  readonly tag: T;
-}
-
-/**
- * The entries of each range in turn, in batches, each batch read (scanAsync where the space has
- * it) while the caller works on the one before: one batch ahead, so at most two batches are held.
- * Every range yields at least one batch (possibly empty). A caller that stops early leaves at most
- * one read running, whose failure is not reported.
- */
-export async function* readRangesAhead<T>(ranges: Iterable<KvScanRange<T>>): AsyncGenerator<{ readonly range: KvScanRange<T>; readonly batch: KvEntry[] }, void, undefined> {
-  const read = (range: KvScanRange<T>, from: Uint8Array) => {
-    const { space, upper } = range;
-    const batch = space.scanAsync !== undefined ? space.scanAsync(from, upper, SCAN_BATCH) : Promise.resolve().then(() => space.scan(from, upper, SCAN_BATCH));
-    const p = batch.then((b) => ({ range, batch: b }));
-    // Awaited by the loop below unless the caller stopped: then nobody hears of its failure.
-    p.catch(() => {});
-    return p;
-  };
-  const it = ranges[Symbol.iterator]();
-  const first = it.next();
-  let pending = first.done === true ? undefined : read(first.value, first.value.lower);
-  while (pending !== undefined) {
-    const done = await pending;
-    const { range, batch } = done;
-    if (batch.length === SCAN_BATCH) pending = read(range, successorOf(batch[batch.length - 1]![0]));
-    else {
-      const n = it.next();
-      pending = n.done === true ? undefined : read(n.value, n.value.lower);
-    }
-    yield done;
   }
 }
 

@@ -173,11 +173,6 @@ class RocksDBSnapshotKeySpace implements KvReadableKeySpace {
   scan(lower: Uint8Array, upper: Uint8Array, limit: number): KvEntry[] {
     return scanColumnFamily(this.db, this.cf, lower, upper, limit, this.snapshot);
   }
-
-  scanAsync(lower: Uint8Array, upper: Uint8Array, limit: number): Promise<KvEntry[]> {
-    assert(limit >= 1, `scan limit ${limit} >= 1`);
-    return this.db.scanAsync(this.cf, lower, upper, limit, { snapshot: this.snapshot, fillCache: false });
-  }
 }
 
 function sameTtlLayout(a: KvTtlLayout | undefined, b: KvTtlLayout): boolean {

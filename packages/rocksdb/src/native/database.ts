@@ -24,33 +24,6 @@ function keySuccessor(key: Uint8Array): Uint8Array {
   return out;
 }
 
-/** The batches of one scan: the native side stops early only at its byte cap, then the scan goes on after the last key. */
-class ScanBatches {
-  out: Entry[] = [];
-  from: Uint8Array;
-  /** Entries still wanted; the first call gets `limit` as given: the native side alone checks it (MaxEntries in util.cc). */
-  left: number;
-
-  constructor(
-    lower: Uint8Array,
-    private readonly limit: number,
-  ) {
-    this.from = lower;
-    this.left = limit;
-  }
-
-  /** Takes one native call's batch (scanAsync's in the trailer layout); true when the scan is complete. */
-  done(packed: ArrayBuffer | undefined, trailer = false): boolean {
-    if (packed === undefined) return true;
-    const batch = unpackBatch(packed, false, trailer);
-    this.out = this.out.length === 0 ? batch : this.out.concat(batch);
-    if (this.out.length >= this.limit || packed.byteLength < PACKED_BATCH_BYTES) return true;
-    this.from = keySuccessor(this.out[this.out.length - 1]![0]);
-    this.left = this.limit - this.out.length;
-    return false;
-  }
-}
-
 /** Options of {@link RocksDB.scan}. */
 export interface ScanOptions {
   /** Read at this snapshot (ignores later writes). */
@@ -239,28 +212,19 @@ export class RocksDB {
     const { snapshot, fillCache } = options;
     const plain = snapshot === undefined && fillCache === undefined;
     const nsnap = nativeSnapshotOrUndefined(snapshot);
-    const scan = new ScanBatches(lower, limit);
+    let out: Entry[] = [];
+    let from = lower;
+    // The first call gets `limit` as given: the native side alone checks it (MaxEntries in util.cc).
+    let left = limit;
     for (;;) {
-      const packed = plain ? this.#native.scan(ncf, scan.from, upper, scan.left) : this.#native.scan(ncf, scan.from, upper, scan.left, nsnap, fillCache ?? true);
-      if (scan.done(packed)) return scan.out;
-    }
-  }
-
-  /**
-   * {@link scan} with each native read on the libuv thread pool: the JS thread can work on an
-   * earlier batch meanwhile. The bounds are copied when the call starts; a snapshot given stays
-   * readable until the promise settles (released meanwhile, it goes once the read ended), and
-   * close() waits for a read in progress. Rejects with ROCKSDB_CLOSED once the database is
-   * closed, ROCKSDB_INVALID_ARGUMENT for a bad limit, as scan throws.
-   */
-  async scanAsync(cf: ColumnFamily, lower: Uint8Array, upper: Uint8Array, limit: number, options: ScanOptions = {}): Promise<Entry[]> {
-    const scan = new ScanBatches(lower, limit);
-    for (;;) {
-      // Checked again per call: the database, family or snapshot may be gone by the next batch.
-      const ncf = nativeOfColumnFamily(cf);
-      const nsnap = nativeSnapshotOrUndefined(options.snapshot);
-      const packed = await asyncCall(() => this.#native.scanAsync(ncf, scan.from, upper, scan.left, nsnap, options.fillCache ?? true));
-      if (scan.done(packed, true)) return scan.out;
+      const packed = plain ? this.#native.scan(ncf, from, upper, left) : this.#native.scan(ncf, from, upper, left, nsnap, fillCache ?? true);
+      if (packed === undefined) return out;
+      const batch = unpackBatch(packed, false);
+      out = out.length === 0 ? batch : out.concat(batch);
+      // The native side stops early only at its byte cap; then go on after the last key.
+      if (out.length >= limit || packed.byteLength < PACKED_BATCH_BYTES) return out;
+      from = keySuccessor(out[out.length - 1]![0]);
+      left = limit - out.length;
     }
   }
 

@@ -23,19 +23,16 @@ export let wrapIterator: (n: NativeIterator) => RocksIterator;
 
 /**
  * @internal Decodes the native packed batch layout (host-endian u32):
- * [count][klen_0][vlen_0]...[klen_n-1][vlen_n-1] then k_0 v_0 k_1 v_1 ...; or, with `trailer`
- * (scanAsync, built in place off the JS thread), [count] k_0 v_0 ... [0-3 bytes to align]
- * [klen_0][vlen_0]... With `copy`, every key/value is copied out (slice), so entries don't pin the
- * batch buffer; without, they are views of it (one allocation per entry fewer).
+ * [count][klen_0][vlen_0]...[klen_n-1][vlen_n-1] then k_0 v_0 k_1 v_1 ...
+ * With `copy`, every key/value is copied out (slice), so entries don't pin the batch buffer;
+ * without, they are views of it (one allocation per entry fewer).
  */
-export function unpackBatch(packed: ArrayBuffer, copy = true, trailer = false): Entry[] {
+export function unpackBatch(packed: ArrayBuffer, copy = true): Entry[] {
   const count = new Uint32Array(packed, 0, 1)[0] ?? 0;
-  const lensAt = trailer ? packed.byteLength - 8 * count : 4;
-  if (lensAt < 4 || lensAt % 4 !== 0) throw new RocksDBError('ROCKSDB_UNKNOWN', 'malformed packed iterator batch');
-  const lens = new Uint32Array(packed, lensAt, 2 * count);
+  const lens = new Uint32Array(packed, 4, 2 * count);
   const bytes = new Uint8Array(packed);
   const out: Entry[] = new Array<Entry>(count);
-  let off = trailer ? 4 : 4 * (1 + 2 * count);
+  let off = 4 * (1 + 2 * count);
   for (let i = 0; i < count; i++) {
     const kl = lens[2 * i] ?? 0;
     const vl = lens[2 * i + 1] ?? 0;
@@ -45,8 +42,7 @@ export function unpackBatch(packed: ArrayBuffer, copy = true, trailer = false): 
     off += vl;
     out[i] = [key, value];
   }
-  const end = trailer ? lensAt : packed.byteLength;
-  if (off > end || end - off >= 4 || (!trailer && off !== end)) throw new RocksDBError('ROCKSDB_UNKNOWN', 'malformed packed iterator batch');
+  if (off !== packed.byteLength) throw new RocksDBError('ROCKSDB_UNKNOWN', 'malformed packed iterator batch');
   return out;
 }
 

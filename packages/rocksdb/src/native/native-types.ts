@@ -105,8 +105,6 @@ export interface NativeDatabase {
   bindColumnFamily(cf: NativeColumnFamily): [BoundGetInto, BoundPut];
   /** Up to `limit` entries of [lower, upper) packed as by NativeIterator.nextBatchPacked; undefined when none. */
   scan(cf: NativeColumnFamily, lower: Uint8Array, upper: Uint8Array, limit: number, snapshot?: NativeSnapshot, fillCache?: boolean): ArrayBuffer | undefined;
-  /** scan on the libuv thread pool (bounds copied, the snapshot pinned until it settles). */
-  scanAsync(cf: NativeColumnFamily, lower: Uint8Array, upper: Uint8Array, limit: number, snapshot?: NativeSnapshot, fillCache?: boolean): Promise<ArrayBuffer | undefined>;
   put(cf: NativeColumnFamily, key: Uint8Array, value: Uint8Array): void;
   delete(cf: NativeColumnFamily, key: Uint8Array): void;
   merge(cf: NativeColumnFamily, key: Uint8Array, value: Uint8Array): void;
