@@ -65,6 +65,31 @@ describe('heap access fast paths', () => {
     kb.dispose();
   });
 
+  it('values() remove() after entries already handed out were removed through the state, and with two values() iterators over one map', async () => {
+    // Guards any values() that finds the key of its last value by counting steps (a keys iterator
+    // made only when remove() needs it): a deletion behind the iterator's position shifts the count.
+    const kb = await new MemoryStateBackend().createKeyedStateBackend({ operatorIdentifier: 'fast', keySerializer: Serializers.int32, maxParallelism: 128, keyGroupRange: RANGE });
+    const st = kb.getPartitionedState(VoidNamespace, Serializers.voidNamespace, new MapStateDescriptor<number, number>('m', Serializers.int32, Serializers.float64));
+    kb.setCurrentKey(3);
+    for (let k = 0; k < 6; k++) st.put(k, k + 0.5);
+    const it = st.values();
+    assert.deepEqual([it.next().value, it.next().value, it.next().value], [0.5, 1.5, 2.5]);
+    st.remove(0);
+    it.remove();
+    assert.deepEqual([...st.keys()], [1, 3, 4, 5], 'the key of the value handed out last (2), not the next one');
+    // A second iterator removes an entry the first has passed; the first then removes its own.
+    const a = st.values();
+    assert.equal(a.next().value, 1.5);
+    assert.equal(a.next().value, 3.5);
+    const b = st.values();
+    assert.equal(b.next().value, 1.5);
+    b.remove();
+    a.remove();
+    assert.deepEqual([...st.keys()], [4, 5]);
+    assert.deepEqual([a.next().value, b.next().value], [4.5, 4.5]);
+    kb.dispose();
+  });
+
   it('putAll looks the map up once and refuses a null key before putting any entry', async () => {
     const kb = await new MemoryStateBackend().createKeyedStateBackend({ operatorIdentifier: 'fast', keySerializer: Serializers.int32, maxParallelism: 128, keyGroupRange: RANGE });
     const st = kb.getPartitionedState(VoidNamespace, Serializers.voidNamespace, new MapStateDescriptor<number, number>('m', Serializers.int32, Serializers.float64));
