@@ -5,22 +5,18 @@
  * The profile covers the timed rounds only, not writing the savepoint.
  */
 import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BytesSerializer, Serializers, ValueStateDescriptor } from '@flowstate/core';
-import { FsStateBackend } from '@flowstate/heap';
 import { ROCKSDB_NATIVE_FORMAT } from '@flowstate/rocksdb';
-import { convertSavepoint, SavepointWriter } from '@flowstate/savepoint';
+import { convertSavepoint } from '@flowstate/savepoint';
 import '@flowstate/storage-local';
 import { dirBytes } from './savepoint.js';
+import { blobEntries, writeBlobSavepoint } from './savepoint-state.js';
 
 const MIB = 1024 * 1024;
-const VALUE_BYTES = 4096 - 16;
 const NATIVE = { nativeFormats: [ROCKSDB_NATIVE_FORMAT] };
-const STATE = new ValueStateDescriptor('blob', BytesSerializer.INSTANCE);
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
 
@@ -28,21 +24,6 @@ async function timed(fn: () => unknown): Promise<number> {
   const t0 = performance.now();
   await fn();
   return performance.now() - t0;
-}
-
-/** The savepoint suite's canonical savepoint: 4080-byte values, string keys, 4 subtasks, maxParallelism 128. */
-async function writeCanonical(dir: string, mib: number): Promise<void> {
-  const entries = Math.ceil((mib * MIB) / (VALUE_BYTES + 16));
-  const pool = randomBytes(8 * MIB);
-  function* data(): Generator<{ key: string; value: Uint8Array }> {
-    for (let i = 0; i < entries; i++) {
-      const off = (i * 7919 * 64) % (pool.length - VALUE_BYTES);
-      yield { key: `key-${i}`, value: pool.subarray(off, off + VALUE_BYTES) };
-    }
-  }
-  await SavepointWriter.newSavepoint({ maxParallelism: 128, stateBackend: new FsStateBackend() })
-    .withKeyedOperator('blobs', { data: data(), keySelector: (e) => e.key, keySerializer: Serializers.string, parallelism: 4, bootstrap: { processElement: (e, ctx) => ctx.getState(STATE).update(e.value) } })
-    .write(dir);
 }
 
 /** `fn` under the CPU profiler when `profileTo` is set. */
@@ -63,7 +44,7 @@ async function main(): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), 'flowstate-convert-profile-'));
   try {
     const [sp, big, native, back] = ['canonical', 'big', 'native', 'back'].map((n) => join(work, n)) as [string, string, string, string];
-    await writeCanonical(sp, mib);
+    await writeBlobSavepoint(sp, blobEntries(mib * MIB).data);
     const bytes = dirBytes(sp);
     execFileSync('sh', ['-c', `head -c ${bytes} /dev/urandom > ${big}`]);
     await convertSavepoint(sp, native, 'native-rocksdb', NATIVE);

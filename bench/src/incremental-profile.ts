@@ -14,14 +14,13 @@
  * STRACE_MARKS=1 stats `/flowstate-mark/{rocks,ours,end}-<id>` (nonexistent paths) before RocksDB's
  * checkpoint, before ours and after ours, so an `strace -f` log can be cut per increment.
  */
-import { randomFillSync } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CHECKPOINT, Serializers, ValueStateDescriptor, VoidNamespace, type CheckpointOptions, type KeyedStateBackend, type ValueState } from '@flowstate/core';
 import { localCheckpointStorage } from '@flowstate/storage-local';
 import { backendById, createKeyed } from './backends.js';
-import { churnBoth, compactionsDone, openRocksCopy, timeRocksCheckpoint, type RocksCopy } from './rocks-checkpoint-baseline.js';
+import { churnBoth, compactionsDone, openRocksCopy, populate, timeRocksCheckpoint, type RocksCopy } from './rocks-checkpoint-baseline.js';
 import { backendColumnFamily } from './rocks-raw.js';
 import { summarize } from './stats.js';
 
@@ -29,14 +28,16 @@ const mb = Number(process.argv[2] ?? 10);
 const rounds = Number(process.argv[3] ?? 30);
 const mode = process.argv[4] ?? 'compacted';
 if (mode !== 'compacted' && mode !== 'after-bulk-load') throw new Error(`unknown mode '${mode}' (compacted | after-bulk-load)`);
+// compacted: a canonical full snapshot every third round, so at least 3 rounds.
+if (!(mb > 0) || !Number.isInteger(rounds) || rounds < (mode === 'compacted' ? 3 : 1)) throw new Error(`usage: incremental-profile.js [MB > 0] [rounds ≥ 3 (compacted) or ≥ 1] [compacted|after-bulk-load], got ${process.argv.slice(2).join(' ')}`);
 const VALUE_BYTES = 1024;
 const CANONICAL: CheckpointOptions = { checkpointType: 'CHECKPOINT', formatType: 'CANONICAL' };
 const gc = (): void => (globalThis as { gc?: () => void }).gc?.();
 const median = (xs: number[]): number => summarize(xs).median;
-const mark = process.env.STRACE_MARKS === '1' ? (what: string): void => void existsSync(`/flowstate-mark/${what}-${id}`) : (): void => {};
+const mark = process.env.STRACE_MARKS === '1' ? (what: string, checkpointId: number): void => void existsSync(`/flowstate-mark/${what}-${checkpointId}`) : (): void => {};
 const entries = Math.round((mb * 1024 * 1024) / VALUE_BYTES);
 const work = mkdtempSync(join(tmpdir(), 'flowstate-incremental-profile-'));
-const storage = localCheckpointStorage(join(work, 'checkpoints'));
+// Each subject writes under its own checkpoint root, removed with it (hard-linked SSTs keep their blocks until then).
 let id = 1;
 
 /** A bulk-loaded backend (the snapshot suite's state), its column family and a copy for the baseline (made by `copy()`). */
@@ -44,17 +45,17 @@ class Subject {
   readonly own: ReturnType<typeof backendColumnFamily>;
   raw: RocksCopy | undefined;
 
+  private readonly storage;
+
   private constructor(readonly be: KeyedStateBackend<number>, readonly st: ValueState<Uint8Array>, readonly dir: string) {
     this.own = backendColumnFamily(be, 'blob');
+    this.storage = localCheckpointStorage(join(dir, 'checkpoints'));
   }
 
   static async create(dir: string): Promise<Subject> {
     const be = await createKeyed(backendById('rocksdb'), Serializers.int32, { localDirectory: join(dir, 'local') });
     const st = be.getPartitionedState(VoidNamespace, Serializers.voidNamespace, new ValueStateDescriptor<Uint8Array>('blob', Serializers.bytes));
-    for (let k = 0; k < entries; k++) {
-      be.setCurrentKey(k);
-      st.update(randomFillSync(new Uint8Array(VALUE_BYTES)));
-    }
+    populate(be, st, entries, VALUE_BYTES);
     return new Subject(be, st, dir);
   }
 
@@ -64,7 +65,7 @@ class Subject {
 
   /** One confirmed snapshot; its total time (synchronous part + result), as the snapshot suite times it. */
   async snapshot(options: CheckpointOptions): Promise<number> {
-    const loc = await storage.initializeLocationForCheckpoint(id);
+    const loc = await this.storage.initializeLocationForCheckpoint(id);
     const t0 = performance.now();
     await this.be.snapshot(id, Date.now(), loc.streamFactory, options).result;
     const ms = performance.now() - t0;
@@ -75,14 +76,16 @@ class Subject {
   /** 1% churn on both sides, RocksDB's flush + createCheckpoint of the copy, then the backend's incremental checkpoint: [ours, RocksDB's]. */
   async increment(): Promise<[number, number]> {
     const raw = this.raw!;
-    churnBoth(this.be, this.st, this.own, raw, entries, 0.01, id, VALUE_BYTES);
+    // snapshot() moves `id` on: the marks of this increment all carry its checkpoint id.
+    const cp = id;
+    churnBoth(this.be, this.st, this.own, raw, entries, 0.01, cp, VALUE_BYTES);
     gc();
-    mark('rocks');
-    const rocks = timeRocksCheckpoint(raw, join(this.dir, `raw-checkpoint-${id}`));
+    mark('rocks', cp);
+    const rocks = timeRocksCheckpoint(raw, join(this.dir, `raw-checkpoint-${cp}`));
     gc();
-    mark('ours');
+    mark('ours', cp);
     const ours = await this.snapshot(CHECKPOINT);
-    mark('end');
+    mark('end', cp);
     return [ours, rocks];
   }
 
@@ -119,6 +122,7 @@ async function compactedRounds(ours: number[], rocks: number[], full: number[]):
     }
   } finally {
     s.dispose();
+    rmSync(join(work, 'subject'), { recursive: true, force: true });
   }
 }
 

@@ -26,8 +26,19 @@ export function openRocksCopy(own: { readonly db: RocksDB; readonly cf: ColumnFa
   own.db.createCheckpoint(dir);
   const db = RocksDB.open(dir, { ...(defaultSyncs ? ROCKSDB_BENCH_OPTIONS : ROCKSDB_BACKEND_DB_OPTIONS), createIfMissing: false, disableWAL: true });
   const cf = db.getColumnFamily(own.cf.name);
-  if (cf === undefined) throw new Error(`rocksdb checkpoint baseline: the copy has no column family '${own.cf.name}'`);
+  if (cf === undefined) {
+    db.close();
+    throw new Error(`rocksdb checkpoint baseline: the copy has no column family '${own.cf.name}'`);
+  }
   return { db, cf, close: () => db.close() };
+}
+
+/** The snapshot suite's state: keys 0..entries-1, each with `valueBytes` random bytes. */
+export function populate(be: KeyedStateBackend<number>, st: ValueState<Uint8Array>, entries: number, valueBytes: number): void {
+  for (let k = 0; k < entries; k++) {
+    be.setCurrentKey(k);
+    st.update(randomFillSync(new Uint8Array(valueBytes)));
+  }
 }
 
 const rowOf = rowPrefixes();

@@ -19,7 +19,7 @@ import { CHECKPOINT, Serializers, ValueStateDescriptor, VoidNamespace, type Chec
 import { isIncrementalRocksDBStateHandle } from '@flowstate/rocksdb';
 import { localCheckpointStorage } from '@flowstate/storage-local';
 import { backendById, createKeyed, type BackendUnderTest } from './backends.js';
-import { churnBoth, compactionsDone, openRocksCopy, timeRocksCheckpoint } from './rocks-checkpoint-baseline.js';
+import { churnBoth, compactionsDone, openRocksCopy, populate, timeRocksCheckpoint } from './rocks-checkpoint-baseline.js';
 import { backendColumnFamily } from './rocks-raw.js';
 import type { Preset } from './config.js';
 import { prng, summarize, type Summary } from './stats.js';
@@ -119,13 +119,6 @@ export interface SnapshotResultRow {
 
 const gc = (): void => (globalThis as { gc?: () => void }).gc?.();
 const mb = (b: number) => b / (1024 * 1024);
-
-function populate(be: KeyedStateBackend<number>, st: ValueState<Uint8Array>, entries: number, valueBytes: number): void {
-  for (let k = 0; k < entries; k++) {
-    be.setCurrentKey(k);
-    st.update(randomFillSync(new Uint8Array(valueBytes)));
-  }
-}
 
 /** Every stream a keyed state handle references (canonical stream, or a native checkpoint's files). */
 function streamsOf(h: KeyedStateHandle): StreamStateHandle[] {
