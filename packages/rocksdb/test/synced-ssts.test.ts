@@ -103,7 +103,7 @@ describe('RocksDB incremental checkpoints on linking storage: which SSTs the sto
 });
 
 describe('RocksDB incremental checkpoints: the local checkpoint directory', () => {
-  it('is removed once the checkpoint completed (in the background, after the result)', async () => {
+  it('is removed once the checkpoint completed (in the background; when it starts is not pinned)', async () => {
     const { storage, checkpoint } = recordingStorage();
     const kb = await backend(storage);
     assert.ok(kb instanceof RocksDBKeyedStateBackend);
