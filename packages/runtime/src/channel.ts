@@ -54,6 +54,11 @@ export interface BarrierMessage {
   readonly timestamp: number;
   readonly savepoint: boolean;
   /**
+   * A stop-with-savepoint's barrier: once its snapshot is taken, the task fires no timer until
+   * the savepoint completes (the job ends) or is aborted (Flink's synchronous savepoint).
+   */
+  readonly stop: boolean;
+  /**
    * An unaligned barrier may overtake the records queued before it (a priority event); the records
    * it overtakes become channel state of the receiving task.
    */

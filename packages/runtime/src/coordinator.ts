@@ -95,7 +95,7 @@ export class CheckpointCoordinator extends CoreCheckpointCoordinator<Task, TaskA
 
   protected startSnapshots(p: PendingCheckpoint<Task, TaskAck, AttemptView>): void {
     const savepoint = p.kind === 'SAVEPOINT';
-    const barrier = { kind: 'barrier' as const, checkpointId: p.id, timestamp: p.timestamp, savepoint, unaligned: this.config?.mode === 'UNALIGNED' && !savepoint };
+    const barrier = { kind: 'barrier' as const, checkpointId: p.id, timestamp: p.timestamp, savepoint, stop: p.flags.stop, unaligned: this.config?.mode === 'UNALIGNED' && !savepoint };
     for (const s of p.attempt.sources) s.triggerCheckpoint(barrier, p.flags);
   }
 

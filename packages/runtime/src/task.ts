@@ -94,6 +94,11 @@ export class Task implements TaskInfo {
   private readonly runningFutures = new Set<SnapshotFuture<unknown>>();
   // Source-only state: 'stopping' while a stop-with-savepoint is in progress (no emission).
   private sourceState: 'running' | 'stopping' | 'finished' = 'running';
+  /**
+   * Operators: the stop-with-savepoint whose snapshot this task took: no timer fires until it
+   * completes (the task terminates) or is aborted, or its output would follow the barrier.
+   */
+  private stoppedAt: number | undefined;
   private stopCheckpointId: number | undefined;
   /** Records and events downstream; its timestamp is the current record's (or timer's). */
   readonly output: TaskOutput;
@@ -136,7 +141,10 @@ export class Task implements TaskInfo {
       this.sourceTime = new SourceTime(node.watermarkStrategy, host.clock, send);
     } else {
       this.time = new OperatorTime(inputs.length, keyed, host.clock, { output: this.output, broadcast: send, post: (fn) => this.post(fn) });
-      if (finishedOnRestore) this.time.quiesce();
+      if (finishedOnRestore) {
+        this.time.quiesce();
+        this.time.endOfData();
+      }
     }
     ctx.bindOutput(this.output);
   }
@@ -199,12 +207,15 @@ export class Task implements TaskInfo {
       if (this.operator) await this.operator.notifyCheckpointComplete(checkpointId);
       if (this.source?.notifyCheckpointComplete) await this.source.notifyCheckpointComplete(checkpointId);
       if (endOfJob) this.terminating = true;
+      if (this.stoppedAt === checkpointId) this.stoppedAt = undefined;
     });
   }
 
   notifyCheckpointAborted(checkpointId: number): void {
     this.post(async () => {
       this.abortedIds.add(checkpointId);
+      // The stop failed: the job goes on, and so do its timers.
+      if (this.stoppedAt === checkpointId) this.stoppedAt = undefined;
       const p = this.pending;
       if (p !== undefined && p.barrier.checkpointId === checkpointId) this.dropPending(p);
       // Stop uploading for a checkpoint nobody will use; cancelled snapshots delete their files.
@@ -326,6 +337,9 @@ export class Task implements TaskInfo {
       await this.drainTimers();
       this.time!.quiesce();
       await op.finish();
+      // A timer service first asked for in finish fires its due (restored) timers before end of data.
+      await this.drainTimers();
+      this.time!.endOfData();
     }
     this.inputFinished = true;
     this.output.broadcast({ kind: 'end-of-data' });
@@ -361,10 +375,18 @@ export class Task implements TaskInfo {
     const time = this.time!;
     for (;;) {
       this.checkCancelled();
+      // The job ended (its last checkpoint completed): the remaining mail runs, due timers stay unfired.
+      if (this.terminating) {
+        if (this.mailbox.length > 0 && (await this.runMail())) continue;
+        return this.terminateNow();
+      }
       // Due timers fire before any other input, in steps between which mail and barriers run.
       if (time.firing) {
-        // The job ended (its last checkpoint completed, its mail ran): due timers stay unfired.
-        if (this.terminating && this.mailbox.length === 0) return this.terminateNow();
+        // After a stop-with-savepoint's snapshot nothing fires (nor is read) until it completes or aborts.
+        if (this.stoppedAt !== undefined) {
+          if (!(this.mailbox.length > 0 && (await this.runMail()))) await this.wakeup.wait();
+          continue;
+        }
         // Synchronous while the step ends the firing (a watermark without timers costs no promise).
         const fired = time.fireStep(YIELD_EVERY);
         if (time.firing) await this.betweenSteps(fired);
@@ -376,7 +398,6 @@ export class Task implements TaskInfo {
       }
       // Awaits only when there is mail: an empty mailbox costs no promise per loop turn.
       if (this.mailbox.length > 0 && (await this.runMail())) continue;
-      if (this.terminating) return this.terminateNow();
       if (!this.inputFinished && this.endedCount === this.inputs.length) {
         await this.finishOperator(op);
         continue;
@@ -754,6 +775,7 @@ export class Task implements TaskInfo {
     if (keyed) this.runningFutures.add(keyed);
     this.runningFutures.add(operator);
     p.syncDurationMs = performance.now() - t0;
+    if (p.barrier.stop && this.operator !== undefined) this.stoppedAt = id;
     this.output.broadcast(forward);
   }
 

@@ -9,7 +9,7 @@ import { Serializers } from '@flowstate/core';
 import { MemoryStateBackend } from '@flowstate/heap';
 import { Channel, JobClient, sequenceLog, Signal, StreamExecutionEnvironment, WatermarkStrategy, type ChannelMessage, type RecordBatch } from '../src/index.js';
 
-const barrier = (checkpointId: number): ChannelMessage => ({ kind: 'barrier', checkpointId, timestamp: 0, savepoint: false, unaligned: true });
+const barrier = (checkpointId: number): ChannelMessage => ({ kind: 'barrier', checkpointId, timestamp: 0, savepoint: false, stop: false, unaligned: true });
 
 function describe(m: ChannelMessage): string {
   if (m.kind === 'records') return `[${m.values.slice(m.pos).join(',')}]`;

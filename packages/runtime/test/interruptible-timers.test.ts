@@ -234,6 +234,36 @@ test('processing-time timers due once a stop-with-savepoint completed stay unfir
   assert.equal(counts.fired, 0, 'no timer fired after the savepoint that ended the job');
 });
 
+test('processing-time timers due once a stop-with-savepoint snapshot was taken stay unfired: nothing follows the barrier', async () => {
+  const clock = new ManualClock(0);
+  let sinkRecords = 0;
+  let sinkAtSnapshot: number | undefined;
+  let firedAtSnapshot: number | undefined;
+  const { graph, counts } = processingTimersJob('ptime-stop-snapshot', () => false, () => ({ invoke: () => void sinkRecords++ }));
+  const job = await JobClient.execute(graph, {
+    stateBackend: new MemoryStateBackend(),
+    checkpointStorage: new FsCheckpointStorage(new MemoryFileSystem()),
+    checkpointing: { mode: 'EXACTLY_ONCE', timeoutMs: 600_000 },
+    clock,
+    hooks: {
+      onRecord: () => void counts.records++,
+      // The timers come due while the operator snapshots: their wake-up mail runs right after the barrier went.
+      beforeSnapshot(t) {
+        if (t.uid === 'sink') sinkAtSnapshot ??= sinkRecords;
+        if (t.uid !== 'ptimers') return;
+        firedAtSnapshot ??= counts.fired;
+        clock.advance(200);
+      },
+    },
+  });
+  await quiesce(() => counts.records);
+  await job.stopWithSavepoint(new FsCheckpointStorage(new MemoryFileSystem(), { layout: 'savepoint' }));
+  assert.equal((await job.result).status, 'STOPPED');
+  assert.equal(firedAtSnapshot, 0);
+  assert.equal(counts.fired, 0, 'no timer fired after the stop-with-savepoint snapshot');
+  assert.equal(sinkRecords, sinkAtSnapshot, 'the sink got no record after its snapshot');
+});
+
 test('a timer service created after watermarks arrived fires its due timers in steps after the call, within credit', async () => {
   const keyed = await new MemoryStateBackend().createKeyedStateBackend({
     operatorIdentifier: 'lazy#0',

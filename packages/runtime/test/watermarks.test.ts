@@ -205,7 +205,7 @@ test('an unaligned barrier overtakes records and watermarks without reordering t
   c.add('r1', 5);
   c.push({ kind: 'watermark', timestamp: 6 });
   c.add('r2', 9);
-  c.push({ kind: 'barrier', checkpointId: 1, timestamp: 0, savepoint: false, unaligned: true });
+  c.push({ kind: 'barrier', checkpointId: 1, timestamp: 0, savepoint: false, stop: false, unaligned: true });
   const ex = c.extractBarrier()!;
   assert.equal(ex.barrier.checkpointId, 1);
   assert.deepEqual(ex.overtaken, [rec('r1', 5), rec('r2', 9)], 'the overtaken records, with their timestamps, are the channel state');

@@ -47,6 +47,8 @@ export class OperatorTime {
   private readonly budget: FiringBudget = { left: 0 };
   private readonly timerHost: TimerHost;
   private quiesced = false;
+  /** End of data went downstream (or did before the restored snapshot): no timer may fire any more. */
+  private ended = false;
 
   constructor(
     inputChannels: number,
@@ -84,9 +86,12 @@ export class OperatorTime {
     // of 0 fires nothing). Its due (restored) timers fire in the next steps, after the record or
     // timer that asked for it and before any other input, within credit; the watermark already
     // went downstream. A watermark still advancing reaches it anyway (it is the last service).
+    // After end of data (a service first asked for in snapshotState or notifyCheckpointComplete
+    // of a finished task) nothing fires: a record would follow end of data.
     const w = this.valve.currentWatermark;
     if (w !== s.currentWatermark()) {
-      if (!s.advanceWatermark(w, { left: 0 }) && this.advancing === undefined) this.advancing = { service: this.order.length - 1, forward: false, idleAfter: false };
+      const due = !s.advanceWatermark(w, { left: 0 });
+      if (due && this.advancing === undefined && !this.ended) this.advancing = { service: this.order.length - 1, forward: false, idleAfter: false };
     }
     return s;
   }
@@ -142,6 +147,15 @@ export class OperatorTime {
     this.quiesced = true;
     this.processingDue.clear();
     this.dispose();
+  }
+
+  /**
+   * End of data is about to go downstream (the task called finish and fired what was due), or
+   * went before the restored snapshot: a service created from now on fires nothing.
+   */
+  endOfData(): void {
+    assert(!this.firing, 'end of data while timers are due');
+    this.ended = true;
   }
 
   dispose(): void {
