@@ -375,20 +375,12 @@ export class Task implements TaskInfo {
     const time = this.time!;
     for (;;) {
       this.checkCancelled();
-      // The job ended (its last checkpoint completed): the remaining mail runs, due timers stay unfired.
-      if (this.terminating) {
-        if (this.mailbox.length > 0 && (await this.runMail())) continue;
-        return this.terminateNow();
-      }
+      if (this.terminating) return this.terminateAfterMail();
       // Due timers fire before any other input, in steps between which mail and barriers run.
       if (time.firing) {
-        // After a stop-with-savepoint's snapshot nothing fires (nor is read) until it completes or aborts.
-        if (this.stoppedAt !== undefined) {
-          if (!(this.mailbox.length > 0 && (await this.runMail()))) await this.wakeup.wait();
-          continue;
-        }
         // Synchronous while the step ends the firing (a watermark without timers costs no promise).
-        const fired = time.fireStep(YIELD_EVERY);
+        // After a stop-with-savepoint's snapshot nothing fires until it completes or aborts: mail runs.
+        const fired = this.stoppedAt === undefined ? time.fireStep(YIELD_EVERY) : 0;
         if (time.firing) await this.betweenSteps(fired);
         if ((sinceYield += fired) >= YIELD_EVERY) {
           sinceYield = 0;
@@ -443,6 +435,15 @@ export class Task implements TaskInfo {
         if (p !== undefined && !p.received[index]) await this.markReceived(p, index, []);
       }
     }
+  }
+
+  /** The job ended (its last checkpoint completed): the remaining mail runs, due timers stay unfired. */
+  private async terminateAfterMail(): Promise<void> {
+    while (this.mailbox.length > 0) {
+      this.checkCancelled();
+      await this.runMail();
+    }
+    return this.terminateNow();
   }
 
   /** Channel state of an unaligned checkpoint is replayed before any new input. */
