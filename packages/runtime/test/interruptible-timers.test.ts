@@ -19,6 +19,7 @@ import {
   type ChannelMessage,
   type CheckpointingMode,
   type JobGraph,
+  type RuntimeHooks,
   type SourceFunction,
 } from '../src/index.js';
 import { SourceGate } from '../src/testing.js';
@@ -214,23 +215,29 @@ test('processing-time timers fire only while the output has credit, and all of t
   assert.equal(counts.fired, PROCESSING_TIMERS);
 });
 
-test('processing-time timers due once a stop-with-savepoint completed stay unfired: the task terminates', async () => {
-  const clock = new ManualClock(0);
-  const { graph, counts } = processingTimersJob('ptime-stop', () => false, () => ({ invoke() {} }));
+/**
+ * Runs the processing-timers job and stops it with a savepoint once every record went through;
+ * `hooks` make the timers due while the job stops (`clock` moves only when they say).
+ */
+async function stopProcessingTimersJob(name: string, clock: ManualClock, hooks: (counts: { fired: number; records: number }) => RuntimeHooks, invoke: () => void = () => {}) {
+  const { graph, counts } = processingTimersJob(name, () => false, () => ({ invoke }));
   const job = await JobClient.execute(graph, {
     stateBackend: new MemoryStateBackend(),
     checkpointStorage: new FsCheckpointStorage(new MemoryFileSystem()),
     checkpointing: { mode: 'EXACTLY_ONCE', timeoutMs: 600_000 },
     clock,
-    hooks: {
-      onRecord: () => void counts.records++,
-      // The timers come due while the job ends: their wake-up mail follows the notification.
-      beforeNotifyComplete: (t) => void (t.uid === 'ptimers' && clock.advance(200)),
-    },
+    hooks: { onRecord: () => void counts.records++, ...hooks(counts) },
   });
   await quiesce(() => counts.records);
   await job.stopWithSavepoint(new FsCheckpointStorage(new MemoryFileSystem(), { layout: 'savepoint' }));
   assert.equal((await job.result).status, 'STOPPED');
+  return counts;
+}
+
+test('processing-time timers due once a stop-with-savepoint completed stay unfired: the task terminates', async () => {
+  const clock = new ManualClock(0);
+  // The timers come due while the job ends: their wake-up mail follows the notification.
+  const counts = await stopProcessingTimersJob('ptime-stop', clock, () => ({ beforeNotifyComplete: (t) => void (t.uid === 'ptimers' && clock.advance(200)) }));
   assert.equal(counts.fired, 0, 'no timer fired after the savepoint that ended the job');
 });
 
@@ -239,26 +246,16 @@ test('processing-time timers due once a stop-with-savepoint snapshot was taken s
   let sinkRecords = 0;
   let sinkAtSnapshot: number | undefined;
   let firedAtSnapshot: number | undefined;
-  const { graph, counts } = processingTimersJob('ptime-stop-snapshot', () => false, () => ({ invoke: () => void sinkRecords++ }));
-  const job = await JobClient.execute(graph, {
-    stateBackend: new MemoryStateBackend(),
-    checkpointStorage: new FsCheckpointStorage(new MemoryFileSystem()),
-    checkpointing: { mode: 'EXACTLY_ONCE', timeoutMs: 600_000 },
-    clock,
-    hooks: {
-      onRecord: () => void counts.records++,
-      // The timers come due while the operator snapshots: their wake-up mail runs right after the barrier went.
-      beforeSnapshot(t) {
-        if (t.uid === 'sink') sinkAtSnapshot ??= sinkRecords;
-        if (t.uid !== 'ptimers') return;
-        firedAtSnapshot ??= counts.fired;
-        clock.advance(200);
-      },
+  // The timers come due while the operator snapshots: their wake-up mail runs right after the barrier went.
+  const hooks = (counts: { fired: number }): RuntimeHooks => ({
+    beforeSnapshot(t) {
+      if (t.uid === 'sink') sinkAtSnapshot ??= sinkRecords;
+      if (t.uid !== 'ptimers') return;
+      firedAtSnapshot ??= counts.fired;
+      clock.advance(200);
     },
   });
-  await quiesce(() => counts.records);
-  await job.stopWithSavepoint(new FsCheckpointStorage(new MemoryFileSystem(), { layout: 'savepoint' }));
-  assert.equal((await job.result).status, 'STOPPED');
+  const counts = await stopProcessingTimersJob('ptime-stop-snapshot', clock, hooks, () => void sinkRecords++);
   assert.equal(firedAtSnapshot, 0);
   assert.equal(counts.fired, 0, 'no timer fired after the stop-with-savepoint snapshot');
   assert.equal(sinkRecords, sinkAtSnapshot, 'the sink got no record after its snapshot');
