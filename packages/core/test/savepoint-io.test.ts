@@ -23,7 +23,7 @@ import {
   type TypeSerializerSnapshot,
   type CheckpointStateOutputStream,
 } from '../src/index.js';
-import { IDLE_BLOCK_BUFFERS_MS, takeBlockBuffer } from '../src/snapshot/block-buffers.js';
+import { dropIdleBlockBuffers, giveBackBlockBuffer, IDLE_BLOCK_BUFFERS_MS, takeBlockBuffer } from '../src/snapshot/block-buffers.js';
 
 function bytes(n: number, seed: number): Uint8Array {
   const out = new Uint8Array(n);
@@ -37,8 +37,9 @@ function bytes(n: number, seed: number): Uint8Array {
 
 describe('savepoint I/O building blocks (issue 16)', () => {
   it("a finished encoder's block buffer serves the next encoder, one still encoding never shares it, and idle ones are dropped after IDLE_BLOCK_BUFFERS_MS", async () => {
-    // Whatever earlier tests gave back (at most 4) is taken and kept: the pool starts empty.
-    for (let i = 0; i < 4; i++) takeBlockBuffer();
+    // Mocked before any give-back (no real drop timer is armed), and from an empty pool.
+    mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 0 });
+    dropIdleBlockBuffers();
     const fs = new MemoryFileSystem();
     const range = KeyGroupRange.of(0, 3);
     const meta = { name: 's', kind: 'VALUE' as const, namespaceSerializerSnapshot: VoidNamespaceSerializer.INSTANCE.snapshotConfiguration() as TypeSerializerSnapshot<unknown>, stateSerializerSnapshot: BytesSerializer.INSTANCE.snapshotConfiguration() as TypeSerializerSnapshot<unknown> };
@@ -67,7 +68,6 @@ describe('savepoint I/O building blocks (issue 16)', () => {
       assert.equal(blocks.size, 1, 'one buffer serves every block of an encoder');
       return { buffer: [...blocks][0]!, finish: async () => enc.finish(await out.closeAndGetHandle()) };
     };
-    mock.timers.enable({ apis: ['setTimeout'] });
     try {
       const a = await encode('a');
       const b = await encode('b');
@@ -86,6 +86,25 @@ describe('savepoint I/O building blocks (issue 16)', () => {
       assert.ok(first.length > 4 * 3000);
       for (const name of ['b', 'c', 'd']) assert.deepEqual(await fs.read(name), first, name);
     } finally {
+      dropIdleBlockBuffers();
+      mock.timers.reset();
+    }
+  });
+
+  it('an encoder takes a block buffer only for its first block: one used for its header alone leaves the idle one in the pool', () => {
+    mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 0 });
+    dropIdleBlockBuffers();
+    const idle = new DataOutputSerializer(16);
+    giveBackBlockBuffer(idle);
+    try {
+      const enc = new KeyedStateStreamEncoder(KeyGroupRange.of(0, 1), Serializers.string.snapshotConfiguration() as TypeSerializerSnapshot<unknown>, []);
+      enc.encodeHeader();
+      assert.equal(takeBlockBuffer(), idle, 'the header-only encoder did not take it');
+      giveBackBlockBuffer(idle);
+      enc.beginKeyGroup(0);
+      assert.notEqual(takeBlockBuffer(), idle, 'the first block took it');
+    } finally {
+      dropIdleBlockBuffers();
       mock.timers.reset();
     }
   });

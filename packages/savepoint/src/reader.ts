@@ -14,6 +14,8 @@ import {
   readKeyGroupBlocks,
   readFirstKeyGroupRun,
   AlternatingReadBuffers,
+  giveBackReadBuffers,
+  takeReadBuffers,
   BlockField,
   deserializesIntoOwnMemory,
   type KeyGroupBlock,
@@ -33,7 +35,6 @@ import {
 } from '@flowstate/core';
 import { copiesItsView, ValueFieldCopies } from './byte-copies.js';
 import { SavepointDirectory } from './directory.js';
-import { giveBackReadBuffers, takeReadBuffers } from './idle-read-buffers.js';
 import { registryOf, type SavepointStorageOptions } from './location.js';
 import { UnsupportedSavepointOperationError } from './errors.js';
 import { decodeSavepointMetadata } from './format.js';
@@ -331,7 +332,7 @@ export class SavepointReader {
     const what = `value of '${stateName}'`;
     // Views are valid until the next entry anyway; copies may outlive reused buffers only if none is a view into them.
     const reuse = views || [s.keySerializer, s.nsSerializer, s.stateSerializer].every(deserializesIntoOwnMemory);
-    // The buffers of the last finished read of any reader (see idle-read-buffers.ts), or new ones.
+    // The buffers of the last finished read of any reader (see read-buffers.ts in core), or new ones.
     const buffers = reuse ? takeReadBuffers() : undefined;
     // Copied byte-array values: views over copies of runs of value fields (one allocation per run, not per value).
     const copyRuns = !views && copiesItsView(s.stateSerializer);

@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it, mock } from 'node:test';
-import { AlternatingReadBuffers, IllegalStateUsageError, Serializers, ValueStateDescriptor, type StateHandleReader, type TypeSerializer } from '@flowstate/core';
+import { AlternatingReadBuffers, dropIdleReadBuffers, IDLE_READ_BUFFERS_MS, IllegalStateUsageError, Serializers, ValueStateDescriptor, type StateHandleReader, type TypeSerializer } from '@flowstate/core';
 import { FsStateBackend } from '@flowstate/heap';
 import '@flowstate/storage-local';
 import { SavepointReader, SavepointWriter } from '../src/index.js';
-import { IDLE_READ_BUFFERS_MS } from '../src/idle-read-buffers.js';
 import { freshDirs } from './helpers.js';
 
 const dir = freshDirs();
@@ -114,15 +113,58 @@ describe('SavepointReader read buffers (reused between requests)', () => {
       assert.equal(blocks.length, 4);
       return blocks;
     };
-    const first = new Set(await readAll());
-    mock.timers.enable({ apis: ['setTimeout'] });
+    // Mocked before any give-back (no real drop timer is armed), and from an empty pool.
+    mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 0 });
+    dropIdleReadBuffers();
     try {
+      const first = new Set(await readAll());
       const second = await readAll();
       assert.ok(second.every((b) => first.has(b)), "the second reader borrows only the first reader's buffers");
       mock.timers.tick(IDLE_READ_BUFFERS_MS);
       const third = await readAll();
       assert.ok(third.every((b) => !first.has(b)), 'buffers idle for IDLE_READ_BUFFERS_MS were dropped, not lent again');
     } finally {
+      dropIdleReadBuffers();
+      mock.timers.reset();
+    }
+  });
+
+  it('two keyed reads at the same time never share a read-buffer pair, even when an idle pair is waiting', async () => {
+    const path = await savepointOf(Serializers.bytes, bytesOf);
+    mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 0 });
+    dropIdleReadBuffers();
+    try {
+      // A finished read: the process-wide slot holds its pair.
+      for await (const block of (await SavepointReader.load(path)).readKeyedStateBlocks('op', 'v', { views: true })) for (const _ of block);
+      const ra = await SavepointReader.load(path);
+      const lentA = lentBuffers(ra);
+      const a = ra.readKeyedStateBlocks<string, unknown, Uint8Array>('op', 'v', { views: true });
+      const firstA = await a.next();
+      assert.equal(firstA.done, false);
+      // Read B runs to its end while A holds its first block (its bytes are views into A's buffer).
+      const rb = await SavepointReader.load(path);
+      const lentB = lentBuffers(rb);
+      let n = 0;
+      for await (const block of rb.readKeyedStateBlocks<string, unknown, Uint8Array>('op', 'v', { views: true })) {
+        for (const e of block) {
+          assert.deepEqual(e.value, bytesOf(Number(e.key.slice(4))), `B ${e.key}`);
+          n++;
+        }
+      }
+      const check = (block: Iterable<{ key: string; value: Uint8Array }>) => {
+        for (const e of block) {
+          assert.deepEqual(e.value, bytesOf(Number(e.key.slice(4))), `A ${e.key}`);
+          n++;
+        }
+      };
+      check(firstA.value as Iterable<{ key: string; value: Uint8Array }>);
+      for (let next = await a.next(); next.done !== true; next = await a.next()) check(next.value);
+      assert.equal(n, 400);
+      const a2 = new Set(lentA.filter((b) => b !== undefined));
+      assert.ok(a2.size > 0 && lentB.some((b) => b !== undefined));
+      assert.ok(lentB.every((b) => b === undefined || !a2.has(b)), "B never reads into A's buffers");
+    } finally {
+      dropIdleReadBuffers();
       mock.timers.reset();
     }
   });

@@ -12,9 +12,11 @@ import { STATE_KIND_CODES, stateKindFromCode, type SnapshotStateKind } from '../
 import { type KeyGroupsStateHandle, type StreamStateHandle } from '../storage/handles.js';
 import type { CheckpointStateOutputStream, StateHandleReader } from '../storage/spi.js';
 import { giveBackBlockBuffer, takeBlockBuffer } from './block-buffers.js';
+import { COALESCED_READ_BYTES, type AlternatingReadBuffers } from './read-buffers.js';
 import { BlockField, KeyGroupRecordFields, type KeyedStateRecord } from './key-group-records.js';
 
 export { BlockField, KeyGroupRecordFields, type KeyedStateRecord } from './key-group-records.js';
+export { AlternatingReadBuffers, COALESCED_READ_BYTES, dropIdleReadBuffers, giveBackReadBuffers, IDLE_READ_BUFFERS_MS, takeReadBuffers } from './read-buffers.js';
 
 /** "FSKS": flowstate keyed state stream. */
 export const KEYED_STATE_MAGIC = 0x46534b53;
@@ -51,9 +53,12 @@ export interface KeyedStateStreamHeader {
  * the user value (length-prefixed, if present), for all other kinds the value (length-prefixed).
  */
 export class KeyedStateStreamEncoder {
-  /** From the idle buffers of finished encoders (see block-buffers.ts); given back by finish(). */
-  private readonly block = takeBlockBuffer();
-  private blockGivenBack = false;
+  /**
+   * From the idle buffers of finished encoders (see block-buffers.ts), taken by the first
+   * beginKeyGroup (an encoder used only for its header, or abandoned before its first block,
+   * holds none); given back by finish().
+   */
+  private block: DataOutputSerializer | undefined;
   private currentKeyGroup: number;
   private open = false;
   private position = 0;
@@ -103,12 +108,13 @@ export class KeyedStateStreamEncoder {
     assert(this.keyGroupRange.contains(keyGroup), `key group ${keyGroup} in ${this.keyGroupRange}`);
     this.currentKeyGroup = keyGroup;
     this.open = true;
-    this.block.clear();
-    this.block.writeUint32(keyGroup);
+    const b = (this.block ??= takeBlockBuffer());
+    b.clear();
+    b.writeUint32(keyGroup);
   }
 
   writeEntry(stateIndex: number, key: Uint8Array, namespace: Uint8Array, value: Uint8Array): void {
-    const b = this.block;
+    const b = this.block!;
     b.writeVarUint(stateIndex + 1);
     b.writeLengthPrefixed(key);
     b.writeLengthPrefixed(namespace);
@@ -117,7 +123,7 @@ export class KeyedStateStreamEncoder {
 
   /** writeEntry with the value serialized straight into the block (no intermediate buffer). */
   writeSerializedEntry<V>(stateIndex: number, key: Uint8Array, namespace: Uint8Array, serializer: { serialize(value: V, out: DataOutputSerializer): void }, value: V): void {
-    const b = this.block;
+    const b = this.block!;
     b.writeVarUint(stateIndex + 1);
     b.writeLengthPrefixed(key);
     b.writeLengthPrefixed(namespace);
@@ -125,7 +131,7 @@ export class KeyedStateStreamEncoder {
   }
 
   writeMapEntry(stateIndex: number, key: Uint8Array, namespace: Uint8Array, userKey: Uint8Array, userValue: Uint8Array | null): void {
-    const b = this.block;
+    const b = this.block!;
     b.writeVarUint(stateIndex + 1);
     b.writeLengthPrefixed(key);
     b.writeLengthPrefixed(namespace);
@@ -155,8 +161,9 @@ export class KeyedStateStreamEncoder {
   /** The block's bytes as a view, valid until the next beginKeyGroup. */
   private endBlock(): { bytes: Uint8Array; checksum: number } {
     assert(this.open, 'a key group block is open');
-    this.block.writeVarUint(0);
-    const bytes = this.block.bytesView();
+    const b = this.block!;
+    b.writeVarUint(0);
+    const bytes = b.bytesView();
     const checksum = crc32c(bytes);
     this.offsets.push(this.position);
     this.checksums.push(checksum);
@@ -187,8 +194,8 @@ export class KeyedStateStreamEncoder {
     assert(!this.open, 'last key group block was ended');
     assert(stream.size === this.position, `stream holds ${stream.size} bytes, encoder produced ${this.position}`);
     // Every block was written (the caller wrote each to `stream`, now closed): no view of the buffer is in use.
-    if (!this.blockGivenBack) giveBackBlockBuffer(this.block);
-    this.blockGivenBack = true;
+    if (this.block !== undefined) giveBackBlockBuffer(this.block);
+    this.block = undefined;
     return {
       type: 'key-groups',
       keyGroupRange: this.keyGroupRange.toJSON(),
@@ -369,24 +376,6 @@ export interface KeyGroupBlockOptions {
    */
   readonly onLastRead?: () => void;
 }
-
-/** Two read buffers lent in turn to consecutive requests (see KeyGroupBlockOptions.readBuffers). */
-export class AlternatingReadBuffers {
-  private readonly buffers = [new Uint8Array(0), new Uint8Array(0)];
-  private next = 0;
-
-  /** A buffer of at least `length` bytes, never the one the previous call returned. */
-  take(length: number): Uint8Array {
-    const i = this.next;
-    this.next ^= 1;
-    // Uninitialized (only bytes read into it are ever handed out): zeroing would touch every page first.
-    if (this.buffers[i]!.length < length) this.buffers[i] = new Uint8Array(Buffer.allocUnsafeSlow(length).buffer, 0, length);
-    return this.buffers[i]!;
-  }
-}
-
-/** Default byte limit of one coalesced key-group read: bounds memory to two such reads. */
-export const COALESCED_READ_BYTES = 8 << 20;
 
 /** One read request: the key groups [from, to] of a handle, contiguous in its stream. */
 interface KeyGroupRun {
