@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { ROCKSDB_NATIVE_FORMAT } from '@flowstate/rocksdb';
 import { convertSavepoint } from '@flowstate/savepoint';
 import '@flowstate/storage-local';
-import { dirBytes } from './savepoint.js';
+import { dirBytes } from './dir-bytes.js';
 import { blobEntries, writeBlobSavepoint } from './savepoint-state.js';
 
 const MIB = 1024 * 1024;

@@ -6,10 +6,11 @@
  * grow with the state size. Runs in its own child process.
  */
 import { randomFillSync } from 'node:crypto';
-import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Serializers, ValueStateDescriptor, VoidNamespace } from '@flowstate/core';
+import { dirBytes } from './dir-bytes.js';
 import { backendById, createKeyed, ROCKSDB_BENCH_OPTIONS } from './backends.js';
 import { GOALS, type Preset } from './config.js';
 import { prng } from './stats.js';
@@ -50,13 +51,6 @@ const gc = (): void => {
 };
 const settle = () => new Promise<void>((r) => setTimeout(r, 50));
 
-function dirBytes(dir: string): number {
-  let n = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) {
-    if (e.isFile()) n += statSync(join(e.parentPath, e.name)).size;
-  }
-  return n;
-}
 
 export async function runRssSuite(p: Preset, backendId: string, log: (s: string) => void): Promise<RssResult> {
   const b = backendById(backendId);

@@ -14,12 +14,28 @@ import '@flowstate/storage-local';
 import { blobEntries, VALUE_BYTES, writeBlobSavepoint } from './savepoint-state.js';
 import { summarize } from './stats.js';
 
-const op = process.argv[2] ?? 'read';
-const mib = Number(process.argv[3] ?? 64);
-const rounds = Number(process.argv[4] ?? 12);
-if (!['write', 'read', 'read-views'].includes(op)) throw new Error(`usage: savepoint-profile.js <write|read|read-views> [MiB] [rounds] (got '${op}')`);
+const USAGE = 'usage: savepoint-profile.js <write|read|read-views> [MiB ≥ 1, default 64] [rounds ≥ 1, default 12]';
 
-const { entries, data } = blobEntries(mib << 20);
+/** A positive integer argument, or the usage message and exit code 2. */
+function positiveArg(index: number, fallback: number, what: string): number {
+  const raw = process.argv[index];
+  const n = raw === undefined ? fallback : Number(raw);
+  if (!Number.isSafeInteger(n) || n < 1) usage(`${what} must be a positive integer (got '${raw}')`);
+  return n;
+}
+
+function usage(problem: string): never {
+  console.error(`${problem}\n${USAGE}`);
+  process.exit(2);
+}
+
+const op = process.argv[2] ?? 'read';
+if (!['write', 'read', 'read-views'].includes(op)) usage(`unknown operation '${op}'`);
+const mib = positiveArg(3, 64, 'MiB');
+const rounds = positiveArg(4, 12, 'rounds');
+
+// Multiplication, not `<< 20`: a shift wraps to a negative number from 2048 MiB on.
+const { entries, data } = blobEntries(mib * 2 ** 20);
 const work = mkdtempSync(join(tmpdir(), 'flowstate-savepoint-profile-'));
 const sp = join(work, 'canonical');
 const write = () => writeBlobSavepoint(sp, data);

@@ -8,7 +8,7 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BytesSerializer, isKeyGroupsStateHandle, VoidNamespaceSerializer, type KeyedStateMetaInfo, type TypeSerializerSnapshot } from '@flowstate/core';
@@ -20,6 +20,7 @@ import type { Preset } from './config.js';
 import { flinkCaseResult, flinkSavepointBytes, readFlink, writeFlink, type FlinkSavepointCase } from './savepoint-flink.js';
 import { minimalRead, minimalWrite, type MinimalFile } from './savepoint-minimal.js';
 import { blobEntries, VALUE_BYTES, writeBlobSavepoint } from './savepoint-state.js';
+import { dirBytes } from './dir-bytes.js';
 import { summarize, type Summary } from './stats.js';
 
 export type SavepointOp = 'write' | 'read' | 'read-views' | 'minimal-write' | 'minimal-read' | 'minimal-read-views' | 'validate' | 'convert-to-native' | 'convert-to-canonical';
@@ -72,14 +73,6 @@ function checkSameBytes(ours: SavepointWriteResult, minimal: readonly MinimalFil
   if (a.join() !== b.join()) throw new Error(`the minimal savepoint writer's files differ from flowstate's: ${b.join(', ')} vs ${a.join(', ')}`);
 }
 
-export function dirBytes(d: string): number {
-  let total = 0;
-  for (const e of readdirSync(d, { withFileTypes: true })) {
-    const p = join(d, e.name);
-    total += e.isDirectory() ? dirBytes(p) : statSync(p).size;
-  }
-  return total;
-}
 
 /** One sample per call: `prepare` runs untimed before `fn`. */
 async function timeSamples<T>(samples: number, fn: () => Promise<T> | T, prepare: () => void = () => {}): Promise<{ ms: number[]; last: T }> {
