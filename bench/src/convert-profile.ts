@@ -14,11 +14,13 @@ import { convertSavepoint } from '@flowstate/savepoint';
 import '@flowstate/storage-local';
 import { dirBytes } from './dir-bytes.js';
 import { blobEntries, writeBlobSavepoint } from './savepoint-state.js';
+import { summarize } from './stats.js';
 
 const MIB = 1024 * 1024;
 const NATIVE = { nativeFormats: [ROCKSDB_NATIVE_FORMAT] };
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
+// The suite's median (interpolated for an even count), so the ratios compare with its convert rows.
+const median = (xs: number[]): number => summarize(xs).median;
 
 async function timed(fn: () => unknown): Promise<number> {
   const t0 = performance.now();
@@ -41,6 +43,10 @@ async function profiled<T>(profileTo: string | undefined, fn: () => Promise<T>):
 
 async function main(): Promise<void> {
   const [mib, rounds, which] = [Number(process.argv[2] ?? 64), Number(process.argv[3] ?? 3), process.argv[4] ?? 'both'];
+  if (!Number.isInteger(mib) || mib < 1 || !Number.isInteger(rounds) || rounds < 1 || !['to-native', 'to-canonical', 'both'].includes(which)) {
+    console.error('usage: node bench/dist/convert-profile.js [MiB ≥ 1] [rounds ≥ 1] [to-native|to-canonical|both]');
+    process.exit(2);
+  }
   const work = mkdtempSync(join(tmpdir(), 'flowstate-convert-profile-'));
   try {
     const [sp, big, native, back] = ['canonical', 'big', 'native', 'back'].map((n) => join(work, n)) as [string, string, string, string];

@@ -20,7 +20,7 @@ describe('IdlePool (idle buffers of finished work)', () => {
     const [a, b] = [box(), box()];
     p.giveBack(a);
     p.giveBack(b);
-    p.giveBack(b);
+    assert.throws(() => p.giveBack(b), /given back twice/);
     assert.equal(p.take(), b);
     assert.equal(p.take(), a);
     assert.equal(p.take(), undefined);

@@ -453,10 +453,10 @@ export class Task implements TaskInfo {
         await this.awaitCredit();
         const result = this.processValue(r.inputIndex, this.inputs.find((i) => i.inputIndex === r.inputIndex)?.keySelector, v.value, v.timestamp, op);
         if (result !== undefined) await result;
-        // A no-op today (event time starts at the minimum after a restore, processing-time timers
-        // come due by mail); due timers would fire here, before the next replayed record, if the
-        // restored operator had a watermark (see the unaligned caveat in docs/event-time.md).
-        await this.drainTimers();
+        // Nothing is due today (event time starts at the minimum after a restore, processing-time
+        // timers come due by mail); due timers would fire here, before the next replayed record, if
+        // the restored operator had a watermark (see the unaligned caveat in docs/event-time.md).
+        if (this.time?.firing === true) await this.drainTimers();
       }
     }
   }
@@ -491,7 +491,7 @@ export class Task implements TaskInfo {
 
   /**
    * Fires every due timer before anything else, within credit, without mail: after a replayed
-   * record or endInput, which may have created a timer service lazily (OperatorTime).
+   * record, endInput or finish, which may have created a timer service lazily (OperatorTime).
    */
   private async drainTimers(): Promise<void> {
     const time = this.time!;

@@ -451,6 +451,8 @@ async function readFully(fh: FileHandle, buf: Uint8Array, position: number): Pro
  * Opens `path` read-only and fsyncs it (`dataOnly`: fdatasync). Only the sync runs on the thread
  * pool: the open (a path lookup) and the close take microseconds on the calling thread, where each
  * was a thread-pool round trip of its own, in sequence with the sync, on every commit and link.
+ * This assumes a local disk: on a network mount the open and close would be round trips on the
+ * event loop (documented in docs/STATUS.md, session 9 decisions).
  */
 async function syncPath(path: string, dataOnly: boolean): Promise<void> {
   const fd = openSync(path, 'r');

@@ -1,4 +1,4 @@
-import { collectGarbage, listCheckpointRoot } from '@flowstate/core';
+import { collectGarbage } from '@flowstate/core';
 import { bytes } from '../format.js';
 import type { CheckpointRoot } from './root.js';
 
@@ -17,11 +17,9 @@ export interface GcReport {
  * while any checkpoint's metadata is unreadable (then nobody knows what it references).
  */
 export async function garbageCollect(root: CheckpointRoot, apply: boolean, inFlight: readonly number[]): Promise<GcReport> {
-  // One listing, taken before anything is deleted: the collector's, and the sizes for the report.
-  const listing = await listCheckpointRoot(root.fs);
-  const sizes = new Map([...listing.committed, ...listing.incomplete].map((f) => [f.path, f.size]));
-  const r = await collectGarbage(root.storage, { dryRun: !apply, inFlightCheckpointIds: inFlight, listing });
-  const files = r.orphans.map((path) => ({ path, size: sizes.get(path) }));
+  // Sizes from the collector's own listing (taken before anything is deleted).
+  const r = await collectGarbage(root.storage, { dryRun: !apply, inFlightCheckpointIds: inFlight });
+  const files = r.orphans.map((path) => ({ path, size: r.orphanSizes.get(path) }));
   return {
     root: root.display,
     applied: apply,

@@ -5,6 +5,7 @@ import {
   FsCheckpointStorage,
   IllegalStateUsageError,
   listCheckpointRoot,
+  allListed,
   METADATA_FILE_NAME,
   SHARED_STATE_DIR,
   StorageNotFoundError,
@@ -89,7 +90,7 @@ const isShared = (p: string) => p.startsWith(`${SHARED_STATE_DIR}/`);
  */
 export async function scanRoot(root: CheckpointRoot, retained?: number): Promise<RootScan> {
   const listing = await listCheckpointRoot(root.fs);
-  const files = [...listing.committed, ...listing.incomplete];
+  const files = allListed(listing);
   if (files.length === 0) throw new StorageNotFoundError(root.display, 'nothing there: not a checkpoint directory, or no checkpoint was written to it');
   const scan = await root.storage.scanCheckpoints(listing.committed);
   const metadata = new Map<number, CheckpointMetadata>();

@@ -37,7 +37,8 @@ export class IdlePool<T> {
   giveBack(item: T): void {
     this.dropStale();
     if (this.idle.length >= this.options.maxKept || this.options.sizeOf(item) > this.options.maxBytes) return;
-    if (this.idle.some((e) => e.item === item)) return;
+    // A second give-back is a caller's bug (the item may be lent again meanwhile): not tolerated.
+    assert(!this.idle.some((e) => e.item === item), 'an idle item was given back twice');
     this.idle.push({ item, since: Date.now() });
     this.arm();
   }

@@ -16,7 +16,6 @@ import { COALESCED_READ_BYTES, type AlternatingReadBuffers } from './read-buffer
 import { BlockField, KeyGroupRecordFields, type KeyedStateRecord } from './key-group-records.js';
 
 export { BlockField, KeyGroupRecordFields, type KeyedStateRecord } from './key-group-records.js';
-export { AlternatingReadBuffers, COALESCED_READ_BYTES, dropIdleReadBuffers, giveBackReadBuffers, IDLE_READ_BUFFERS_MS, takeReadBuffers } from './read-buffers.js';
 
 /** "FSKS": flowstate keyed state stream. */
 export const KEYED_STATE_MAGIC = 0x46534b53;

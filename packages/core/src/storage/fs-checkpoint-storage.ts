@@ -31,6 +31,19 @@ export interface FsCheckpointStorageOptions {
   readonly writeBufferSize?: number;
 }
 
+/** Every file under a checkpoint root: committed ones, and those of writers that never committed. */
+export interface CheckpointRootListing {
+  readonly committed: readonly FileStatus[];
+  readonly incomplete: readonly FileStatus[];
+}
+
+/** One listing of a checkpoint root (scanCheckpoints takes its committed part). */
+export async function listCheckpointRoot(fs: FileSystem): Promise<CheckpointRootListing> {
+  return { committed: await fs.list(''), incomplete: (await fs.listIncomplete?.('')) ?? [] };
+}
+
+export const allListed = (listing: CheckpointRootListing): FileStatus[] => [...listing.committed, ...listing.incomplete];
+
 /**
  * Checkpoint storage over any FileSystem (Flink's FsCheckpointStorageAccess). Every file gets a
  * random name, so a retried or concurrent checkpoint never overwrites another's bytes, and each

@@ -1,6 +1,5 @@
 import { collectStreamHandles } from '../checkpoint/referenced-files.js';
-import type { FileStatus, FileSystem } from './file-system.js';
-import { METADATA_FILE_NAME, SHARED_STATE_DIR, type FsCheckpointStorage } from './fs-checkpoint-storage.js';
+import { allListed, listCheckpointRoot, METADATA_FILE_NAME, SHARED_STATE_DIR, type FsCheckpointStorage } from './fs-checkpoint-storage.js';
 import { CHECKPOINT_HISTORY_DIR } from '../checkpoint/checkpoint-history.js';
 import { joinPath } from './paths.js';
 
@@ -12,18 +11,6 @@ export interface GarbageCollectionOptions {
    * shared files cannot be told apart from orphans, so while any is in flight `shared/` is skipped.
    */
   readonly inFlightCheckpointIds?: readonly number[];
-  /** The root's listing when the caller just took it (listCheckpointRoot): the root is not listed again. */
-  readonly listing?: CheckpointRootListing;
-}
-
-/** Every file under a checkpoint root: committed ones, and those of writers that never committed. */
-export interface CheckpointRootListing {
-  readonly committed: readonly FileStatus[];
-  readonly incomplete: readonly FileStatus[];
-}
-
-export async function listCheckpointRoot(fs: FileSystem): Promise<CheckpointRootListing> {
-  return { committed: await fs.list(''), incomplete: (await fs.listIncomplete?.('')) ?? [] };
 }
 
 export interface GarbageCollectionResult {
@@ -36,6 +23,8 @@ export interface GarbageCollectionResult {
   readonly referencedFiles: number;
   /** Paths deleted (or, with dryRun, that would be). */
   readonly orphans: readonly string[];
+  /** Each orphan's size in the collector's listing (absent for an incomplete checkpoint's `_metadata` not listed). */
+  readonly orphanSizes: ReadonlyMap<string, number>;
 }
 
 /**
@@ -48,9 +37,10 @@ export interface GarbageCollectionResult {
  */
 export async function collectGarbage(storage: FsCheckpointStorage, options: GarbageCollectionOptions = {}): Promise<GarbageCollectionResult> {
   const fs = storage.fs;
-  // One listing for the scan and the orphans. Taken before the scan either way: a checkpoint that
-  // completes after it has no file in it (and in-flight ones are protected below).
-  const listing = options.listing ?? (await listCheckpointRoot(fs));
+  // One listing for the scan and the orphans, so that both see the same files. A checkpoint still
+  // being written when it is taken has files but no `_metadata` in it: only inFlightCheckpointIds
+  // protects those (as with any listing).
+  const listing = await listCheckpointRoot(fs);
   const scan = await storage.scanCheckpoints(listing.committed);
   const unreadable = scan.incomplete.find((c) => c.reason === 'UNREADABLE_METADATA');
   if (unreadable !== undefined) throw unreadable.error;
@@ -65,7 +55,8 @@ export async function collectGarbage(storage: FsCheckpointStorage, options: Garb
   protectedPrefixes.push(`${CHECKPOINT_HISTORY_DIR}/`);
   const isOrphan = (p: string) => !referenced.has(p) && !protectedPrefixes.some((prefix) => p.startsWith(prefix));
   const incompleteMetadata = scan.incomplete.map((c) => joinPath(c.pointer, METADATA_FILE_NAME)).filter(isOrphan).sort();
-  const rest = [...listing.committed, ...listing.incomplete]
+  const files = allListed(listing);
+  const rest = files
     .map((f) => f.path)
     .filter((p) => isOrphan(p) && !incompleteMetadata.includes(p))
     .sort();
@@ -79,5 +70,6 @@ export async function collectGarbage(storage: FsCheckpointStorage, options: Garb
     incompleteCheckpoints: scan.incomplete.map((c) => c.pointer),
     referencedFiles: referenced.size,
     orphans: [...incompleteMetadata, ...rest].sort(),
+    orphanSizes: new Map(files.filter((f) => isOrphan(f.path)).map((f) => [f.path, f.size])),
   };
 }
