@@ -97,15 +97,24 @@ export class InternalTimerServiceImpl<K, N> implements InternalTimerService<N> {
    */
   advanceWatermark(watermark: number, budget: FiringBudget): boolean {
     this.watermark = watermark;
-    const q = this.eventQueue;
+    return this.fireDue(this.eventQueue, watermark, budget, true);
+  }
+
+  /**
+   * Fires the timers of `q` due at `upTo`, in timestamp order, one at a time, while the output has
+   * credit and `budget` lasts; false when due timers are left. Event-time output carries the
+   * timer's timestamp, processing-time output none (as in Flink).
+   */
+  private fireDue(q: KeyGroupedInternalPriorityQueue<InternalTimer<K, N>>, upTo: number, budget: FiringBudget, eventTime: boolean): boolean {
     const out = this.host.output;
-    for (let t = q.peek(); t !== undefined && t.timestamp <= watermark; t = q.peek()) {
+    for (let t = q.peek(); t !== undefined && t.timestamp <= upTo; t = q.peek()) {
       if (budget.left <= 0 || !out.hasCredit()) return false;
       budget.left--;
       q.poll();
       this.backend.setCurrentKey(t.key);
-      out.timestamp = t.timestamp;
-      this.triggerable.onEventTime(t, out);
+      out.timestamp = eventTime ? t.timestamp : undefined;
+      if (eventTime) this.triggerable.onEventTime(t, out);
+      else this.triggerable.onProcessingTime(t, out);
     }
     return true;
   }
@@ -120,18 +129,7 @@ export class InternalTimerServiceImpl<K, N> implements InternalTimerService<N> {
     this.cancelWakeup?.();
     this.cancelWakeup = undefined;
     if (this.disposed) return true;
-    const now = this.clock.now();
-    const q = this.processingQueue;
-    const out = this.host.output;
-    for (let t = q.peek(); t !== undefined && t.timestamp <= now; t = q.peek()) {
-      if (budget.left <= 0 || !out.hasCredit()) return false;
-      budget.left--;
-      q.poll();
-      this.backend.setCurrentKey(t.key);
-      // Flink's processing-time output carries no timestamp.
-      out.timestamp = undefined;
-      this.triggerable.onProcessingTime(t, out);
-    }
+    if (!this.fireDue(this.processingQueue, this.clock.now(), budget, false)) return false;
     this.scheduleProcessingWakeup();
     return true;
   }
