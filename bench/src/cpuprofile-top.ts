@@ -1,8 +1,10 @@
 /**
  * Self time per function of V8 CPU profiles (`node --cpu-prof`), most first:
  * `node bench/dist/cpuprofile-top.js FILE.cpuprofile… [--top N] [--all]`. Samples of the idle
- * loop, of module loading and of the profiling driver's own setup are left out unless `--all`:
- * what remains is the work being profiled. Functions are named `name file:line`.
+ * loop, of module loading and of savepoint-profile.js's own setup (its test data, the removal of
+ * its last write) are left out unless `--all`: for that driver, what remains is the work being
+ * profiled; for other profiles use `--all` (frames named like that setup would be dropped too).
+ * Functions are named `name file:line`.
  */
 import { readFileSync } from 'node:fs';
 
@@ -44,7 +46,10 @@ const args = process.argv.slice(2);
 const topAt = args.indexOf('--top');
 const top = topAt >= 0 ? Number(args[topAt + 1]) : 10;
 const files = args.filter((a, i) => !a.startsWith('--') && (topAt < 0 || i !== topAt + 1));
-if (files.length === 0) throw new Error('usage: cpuprofile-top.js FILE.cpuprofile… [--top N] [--all]');
+if (files.length === 0 || !Number.isInteger(top) || top < 1) {
+  console.error('usage: cpuprofile-top.js FILE.cpuprofile… [--top N ≥ 1] [--all]');
+  process.exit(2);
+}
 const self = selfTimes(files, args.includes('--all'));
 const total = [...self.values()].reduce((a, b) => a + b, 0);
 for (const [k, us] of [...self].sort((a, b) => b[1] - a[1]).slice(0, top)) {
