@@ -15,6 +15,7 @@ export const mapStateGroup = conformanceGroup('map state', [
   { name: 'isEmpty() with 1000 entries; removing the last entry leaves no (key, namespace) entry', run: isEmptyWithManyEntries },
   { name: 'user keys compared by value whatever their type (int64, float64, objects): put, get, iterate, iterator remove, snapshot/restore', run: userKeyTypes },
   { name: `iterating over 4000 entries while removing every other one (${formatSeed(ITERATION_SEED)})`, run: iterateWhileRemoving },
+  { name: 'putAll is all or nothing: a null user key among its entries throws and writes none of them; a key given twice keeps its last value', run: putAllAllOrNothing },
   { name: 'float64 -0 and 0 are different user keys, keys and namespaces (their bytes differ, as for Flink\'s Double.equals), live and restored', run: negativeZero },
 ]);
 
@@ -110,6 +111,19 @@ async function userKeyTypes(fx: Fixture): Promise<void> {
   };
   check(kb, 'live');
   check(await snapshotAndRestoreOne(fx, kb), 'restored');
+}
+
+/** A KV backend used to put entry by entry, so the entries before a refused one stayed written. */
+async function putAllAllOrNothing(fx: Fixture): Promise<void> {
+  const kb = await fx.keyed({ keySerializer: Serializers.string });
+  const state = kb.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, mapDescriptor());
+  kb.setCurrentKey('k');
+  state.put('kept', 1);
+  const refused = [['x', 2], [null as unknown as string, 3], ['y', 4]] as Array<[string, number]>;
+  expectThrows('putAll with a null user key', IllegalStateUsageError, () => state.putAll(refused));
+  assert.deepStrictEqual(mapContents(state), new Map([['kept', 1]]), 'a refused putAll writes no entry');
+  state.putAll([['z', 5], ['kept', 6], ['z', 7]]);
+  assert.deepStrictEqual(mapContents(state), new Map([['kept', 6], ['z', 7]]), 'the last value of a key given twice wins');
 }
 
 async function fullApi(fx: Fixture): Promise<void> {

@@ -94,13 +94,17 @@ export const KV_STORE_CASES: readonly KvStoreCase[] = [
     },
   },
   {
-    name: 'putAll writes every entry (a later entry for the same key wins)',
+    name: 'putAll writes every entry (a later entry for the same key wins), and each putAll only its own entries',
     run(store) {
       const s = store.keySpace('a');
       s.put(b(5), b(0));
       s.putAll([[b(2), b(20)], [b(5), b(50)], [b(1), b(10)], [b(1), b(11)]]);
       assert.deepEqual(hex(s.scan(ALL_LOWER, ALL_UPPER, 100)), ['01=0b', '02=14', '05=32']);
       s.putAll([]);
+      // A store that reuses its batch (RocksDB) must not write the previous call's entries again.
+      s.delete(b(1));
+      s.putAll([[b(7), b(70)]]);
+      assert.deepEqual(hex(s.scan(ALL_LOWER, ALL_UPPER, 100)), ['02=14', '05=32', '07=46']);
     },
   },
   {

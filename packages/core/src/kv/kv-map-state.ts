@@ -65,14 +65,29 @@ export class KvMapState<N, K, V> extends AbstractKvState<N> implements MapState<
 
   put(key: K, value: V | null): void {
     const row = this.userRow(key).slice();
+    this.space.put(row, this.valueRow(value));
+  }
+
+  /**
+   * One write of all entries (a write batch on RocksDB, one transaction on LMDB), like Flink's
+   * RocksDBMapState.putAll: a store pays its per-write cost once, and an entry that cannot be
+   * serialized leaves the map unchanged.
+   */
+  putAll(entries: Iterable<readonly [K, V | null]>): void {
+    const rows: KvEntry[] = [];
+    for (const [k, v] of entries) {
+      const row = this.userRow(k).slice();
+      rows.push([row, this.valueRow(v).slice()]);
+    }
+    if (rows.length > 0) this.space.putAll(rows);
+  }
+
+  /** The row value of `value` ([presence byte][value]); valid until the next call. */
+  private valueRow(value: V | null | undefined): Uint8Array {
     const o = this.valueOut;
     o.clear();
     this.ser.serializeNullableValue(value === undefined ? null : value, o);
-    this.space.put(row, o.bytesView());
-  }
-
-  putAll(entries: Iterable<readonly [K, V | null]>): void {
-    for (const [k, v] of entries) this.put(k, v);
+    return o.bytesView();
   }
 
   remove(key: K): void {

@@ -94,11 +94,17 @@ function scanColumnFamily(db: RocksDB, cf: ColumnFamily, lower: Uint8Array, uppe
   return db.scan(cf, lower, upper, limit, snapshot === undefined ? {} : { snapshot, fillCache: false });
 }
 
+/** Largest putAll batch a key space keeps for the next putAll (a cleared batch keeps its capacity). */
+const KEPT_BATCH_BYTES = 64 << 10;
+
 export class RocksDBKeySpace implements KvKeySpace {
   /** @internal Set by RocksDBKvStore when the space's TTL compaction filter is configured. */
   ttlFiltered = false;
   /** The TTL layout last configured for this space's compaction filter. */
   ttlLayout: KvTtlLayout | undefined = undefined;
+
+  /** Reused by putAll (see there). */
+  private batch: WriteBatch | undefined = undefined;
 
   constructor(
     private readonly db: RocksDB,
@@ -127,9 +133,17 @@ export class RocksDBKeySpace implements KvKeySpace {
   }
 
   putAll(entries: readonly KvEntry[]): void {
-    const batch = new WriteBatch();
-    for (const [k, v] of entries) batch.put(this.cf, k, v);
-    this.db.write(batch);
+    // One batch per space, cleared after each write: a native WriteBatch per call cost more CPU than
+    // the single puts it replaced (MapState.putAll of 10 entries: 1.5× the puts' CPU time).
+    const batch = (this.batch ??= new WriteBatch());
+    try {
+      for (const [k, v] of entries) batch.put(this.cf, k, v);
+      this.db.write(batch);
+    } finally {
+      // A restore's batch grows to megabytes; a cleared batch keeps its capacity, so drop a large one.
+      if (batch.dataSize > KEPT_BATCH_BYTES) this.batch = undefined;
+      else batch.clear();
+    }
   }
 
   append(key: Uint8Array, suffix: Uint8Array): void {
