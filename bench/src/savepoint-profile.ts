@@ -9,9 +9,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SavepointReader } from '@flowstate/savepoint';
 import '@flowstate/storage-local';
-import { blobEntries, VALUE_BYTES, writeBlobSavepoint } from './savepoint-state.js';
+import { blobEntries, readBlobSavepoint, writeBlobSavepoint } from './savepoint-state.js';
 import { summarize } from './stats.js';
 
 const USAGE = 'usage: savepoint-profile.js <write|read|read-views> [MiB ≥ 1, default 64] [rounds ≥ 1, default 12]';
@@ -39,18 +38,8 @@ const { entries, data } = blobEntries(mib * 2 ** 20);
 const work = mkdtempSync(join(tmpdir(), 'flowstate-savepoint-profile-'));
 const sp = join(work, 'canonical');
 const write = () => writeBlobSavepoint(sp, data);
-
-/** Reads every entry as the suite does: copied values through readKeyedState, or views per block. */
-async function read(views: boolean): Promise<void> {
-  const r = await SavepointReader.load(sp);
-  let n = 0;
-  if (views) {
-    for await (const block of r.readKeyedStateBlocks<string, unknown, Uint8Array>('blobs', 'blob', { views: true })) for (const e of block) n += e.value.length === VALUE_BYTES ? 1 : 0;
-  } else {
-    for await (const e of r.readKeyedState<string, unknown, Uint8Array>('blobs', 'blob')) n += e.value.length === VALUE_BYTES ? 1 : 0;
-  }
-  if (n !== entries) throw new Error(`read ${n} entries of ${VALUE_BYTES} B, wrote ${entries}`);
-}
+// The suite's own read (savepoint-state.ts): copied values through readKeyedState, or views per block.
+const read = (views: boolean) => readBlobSavepoint(sp, entries, views ? 'views' : 'copies');
 
 try {
   await write();

@@ -1,12 +1,13 @@
 /**
- * The savepoint suite's state (savepoint.ts; also savepoint-profile.ts): `ValueState<Uint8Array>`
+ * The savepoint suite's state and its own reads and writes of it (savepoint.ts; also
+ * savepoint-profile.ts, which profiles exactly these): `ValueState<Uint8Array>`
  * 'blob' of operator 'blobs', 4080-byte values under string keys, bootstrapped through the heap
  * backend at parallelism 4, maxParallelism 128.
  */
 import { randomBytes } from 'node:crypto';
 import { BytesSerializer, Serializers, ValueStateDescriptor } from '@flowstate/core';
 import { FsStateBackend } from '@flowstate/heap';
-import { SavepointWriter, type SavepointWriteResult } from '@flowstate/savepoint';
+import { SavepointReader, SavepointWriter, type SavepointWriteResult } from '@flowstate/savepoint';
 
 export const VALUE_BYTES = 4096 - 16;
 export const STATE = new ValueStateDescriptor('blob', BytesSerializer.INSTANCE);
@@ -41,4 +42,24 @@ export function writeBlobSavepoint(dir: string, data: BlobEntries['data']): Prom
       bootstrap: { processElement: (e, ctx) => ctx.getState(STATE).update(e.value) },
     })
     .write(dir);
+}
+
+/**
+ * Our read of the savepoint in `dir`, every entry decoded: 'copies' is the plain async iterator
+ * (readKeyedState, one entry at a time, values copied), 'views' readKeyedStateBlocks({ views: true })
+ * (values valid until the next entry). Fails unless it read `entries` values of VALUE_BYTES each.
+ */
+export async function readBlobSavepoint(dir: string, entries: number, values: 'copies' | 'views'): Promise<void> {
+  const r = await SavepointReader.load(dir);
+  let n = 0;
+  const check = (value: Uint8Array) => {
+    n++;
+    if (value.length !== VALUE_BYTES) throw new Error(`read a value of ${value.length} B`);
+  };
+  if (values === 'views') {
+    for await (const block of r.readKeyedStateBlocks<string, unknown, Uint8Array>('blobs', 'blob', { views: true })) for (const e of block) check(e.value);
+  } else {
+    for await (const e of r.readKeyedState<string, unknown, Uint8Array>('blobs', 'blob')) check(e.value);
+  }
+  if (n !== entries) throw new Error(`read ${n} entries, wrote ${entries}`);
 }

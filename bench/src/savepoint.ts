@@ -13,13 +13,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BytesSerializer, isKeyGroupsStateHandle, VoidNamespaceSerializer, type KeyedStateMetaInfo, type TypeSerializerSnapshot } from '@flowstate/core';
 import { ROCKSDB_NATIVE_FORMAT } from '@flowstate/rocksdb';
-import { convertSavepoint, SavepointReader, type SavepointWriteResult } from '@flowstate/savepoint';
+import { convertSavepoint, type SavepointWriteResult } from '@flowstate/savepoint';
 // Local paths resolve through core's FileSystemRegistry once local storage is registered.
 import '@flowstate/storage-local';
 import type { Preset } from './config.js';
 import { flinkCaseResult, flinkSavepointBytes, readFlink, writeFlink, type FlinkSavepointCase } from './savepoint-flink.js';
 import { minimalRead, minimalWrite, type MinimalFile } from './savepoint-minimal.js';
-import { blobEntries, VALUE_BYTES, writeBlobSavepoint } from './savepoint-state.js';
+import { blobEntries, readBlobSavepoint, VALUE_BYTES, writeBlobSavepoint } from './savepoint-state.js';
 import { dirBytes } from './dir-bytes.js';
 import { summarize, type Summary } from './stats.js';
 
@@ -151,27 +151,6 @@ async function writePhase(c: SavepointRun) {
 async function readPhase(c: SavepointRun, w: Awaited<ReturnType<typeof writePhase>>) {
   const { samples, entries, sp, flinkDir, log } = c;
   const { minWrite, cpOnce, big, copy } = w;
-  const readOurs = async (views: boolean) => {
-    const r = await SavepointReader.load(sp);
-    let n = 0;
-    for await (const block of r.readKeyedStateBlocks<string, unknown, Uint8Array>('blobs', 'blob', { views })) {
-      for (const e of block) {
-        n++;
-        if (e.value.length !== VALUE_BYTES) throw new Error(`read a value of ${e.value.length} B`);
-      }
-    }
-    if (n !== entries) throw new Error(`read ${n} entries, wrote ${entries}`);
-  };
-  // The canonical read is the plain async iterator, one entry at a time, values copied.
-  const readIterator = async () => {
-    const r = await SavepointReader.load(sp);
-    let n = 0;
-    for await (const e of r.readKeyedState<string, unknown, Uint8Array>('blobs', 'blob')) {
-      n++;
-      if (e.value.length !== VALUE_BYTES) throw new Error(`read a value of ${e.value.length} B`);
-    }
-    if (n !== entries) throw new Error(`read ${n} entries, wrote ${entries}`);
-  };
   const readMinimal = async (views: boolean) => {
     const n = await minimalRead(minWrite.last, 128, views, (_k, v) => {
       if (v.length !== VALUE_BYTES) throw new Error(`minimal reader read a value of ${v.length} B`);
@@ -186,8 +165,8 @@ async function readPhase(c: SavepointRun, w: Awaited<ReturnType<typeof writePhas
   const cp: number[] = [];
   for (let i = 0; i < 2 * samples; i++) {
     cp.push(...(await cpOnce()).ms);
-    read.ms.push(...(await timeSamples(1, readIterator)).ms);
-    readViews.ms.push(...(await timeSamples(1, () => readOurs(true))).ms);
+    read.ms.push(...(await timeSamples(1, () => readBlobSavepoint(sp, entries, 'copies'))).ms);
+    readViews.ms.push(...(await timeSamples(1, () => readBlobSavepoint(sp, entries, 'views'))).ms);
     minRead.ms.push(...(await timeSamples(1, () => readMinimal(false))).ms);
     minReadViews.ms.push(...(await timeSamples(1, () => readMinimal(true))).ms);
     if (i < samples) flinkRead.push(...(await timeSamples(1, () => readFlink(flinkDir, entries, VALUE_BYTES))).ms);

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { CorruptCheckpointError, FsCheckpointStorage, MemoryFileSystem, Serializers } from '@flowstate/core';
+import { CorruptCheckpointError, FsCheckpointStorage, KeyGroupRange, MemoryFileSystem, SAVEPOINT, Serializers } from '@flowstate/core';
 import { checkpointKeyed } from '../harness/checkpoint.js';
 import { expectRejects } from '../harness/expect.js';
 import type { Fixture } from '../harness/fixture.js';
@@ -17,7 +17,26 @@ export const corruptionGroup = conformanceGroup('corrupt checkpoints', [
   { name: `a truncated state file fails restore with CorruptCheckpointError naming the file (${formatSeed(SEED)})`, run: (fx) => damaged(fx, 'truncated') },
   { name: `a flipped byte in a state file fails restore with CorruptCheckpointError naming the file (${formatSeed(SEED)})`, run: (fx) => damaged(fx, 'flipped') },
   { name: `a missing state file fails restore with CorruptCheckpointError naming the file (${formatSeed(SEED)})`, run: (fx) => damaged(fx, 'missing') },
+  { name: `restore with another maxParallelism fails with CorruptCheckpointError naming the file and the offset (${formatSeed(SEED)})`, run: otherMaxParallelism },
 ]);
+
+/**
+ * A savepoint's keys hash to other key groups under another maxParallelism: the blocks' checksums hold, so only
+ * the per-key check in the block reader can refuse such a restore, and it names where the key is.
+ */
+async function otherMaxParallelism(fx: Fixture): Promise<void> {
+  const { kb } = await filledBackend(fx, SEED, 300);
+  const fs = new MemoryFileSystem();
+  // A savepoint: every backend restores its canonical key-groups stream record by record.
+  const cp = await checkpointKeyed(fx, [kb], { storage: new FsCheckpointStorage(fs), options: SAVEPOINT });
+  const stateFiles = (await fs.list('')).filter((f) => !/(^|\/)_metadata$/.test(f.path)).map((f) => f.path);
+  const maxParallelism = kb.maxParallelism * 2;
+  const restore = restoreKeyed(fx, cp, { keySerializer: Serializers.string, maxParallelism, keyGroupRange: KeyGroupRange.of(0, maxParallelism - 1) });
+  const err = await expectRejects(`restore with maxParallelism ${maxParallelism}`, CorruptCheckpointError, restore);
+  assert.ok(stateFiles.some((f) => err.file.includes(f)), `the error names a state file (${stateFiles.join(', ')}): ${err.message}`);
+  assert.ok(err.offset !== undefined && err.offset > 0, `the error names the record's offset: ${err.message}`);
+  assert.match(err.message, /hashes to key group \d+ \(maxParallelism \d+\)/);
+}
 
 /**
  * Damages each file the checkpoint wrote, one at a time, and expects restore itself (not some later

@@ -1,6 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { ConcurrencyLimiter, settleAll, StorageNotFoundError } from '@flowstate/core';
+import { settleAll, StorageNotFoundError } from '@flowstate/core';
 import { decodeSnappyFramed } from './compression/snappy.js';
 import { FlinkUnsupportedError } from './errors.js';
 import { operatorIdFromUid } from './hash/murmur3-128.js';
@@ -16,9 +16,6 @@ import { defaultFlinkSerializers } from './serializers/builtins.js';
 import type { FlinkSerializerRegistry } from './serializers/registry.js';
 import { StreamResolver, type ResolvedStream } from './streams.js';
 import { rocksNativeRecords, type FlinkRocksDbAccess } from './rocksdb-native.js';
-
-/** Keyed stream files read at once: libuv's default thread-pool size. */
-const KEYED_STREAM_READS = 4;
 
 /** How a subtask's managed keyed state is stored. */
 export type KeyedFormat = 'canonical' | 'heap-native' | 'rocksdb-native' | 'changelog' | 'none';
@@ -98,10 +95,9 @@ export class FlinkSavepoint {
   /** Every subtask's managed keyed state: format, header and stream. */
   async keyedStreams(op: OperatorState): Promise<KeyedStreamInfo[]> {
     const withState = op.subtasks.filter((s) => s.managedKeyedState !== null);
-    // Read concurrently (each stream is read whole): one file's read overlaps another's. Bounded
-    // by libuv's thread pool size, so an operator of many subtasks does not hold as many files open.
-    const reads = new ConcurrencyLimiter(KEYED_STREAM_READS);
-    return settleAll(withState.map((s) => reads.run(() => this.keyedStream(s.index, s.managedKeyedState!))));
+    // Read concurrently (each stream is read whole): one file's read overlaps another's. The
+    // resolver bounds how many files are open at once, so an operator of many subtasks is safe.
+    return settleAll(withState.map((s) => this.keyedStream(s.index, s.managedKeyedState!)));
   }
 
   private async keyedStream(subtask: number, h: KeyedStateHandle): Promise<KeyedStreamInfo> {

@@ -1,7 +1,7 @@
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import { basename, isAbsolute, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CorruptCheckpointError, PathEscapeError, StorageError, StorageNotFoundError } from '@flowstate/core';
+import { ConcurrencyLimiter, CorruptCheckpointError, PathEscapeError, storageErrorFromErrno, threadPoolReads } from '@flowstate/core';
 import { corrupt, FlinkUnsupportedError } from './errors.js';
 import type { StreamStateHandle } from './metadata/types.js';
 
@@ -58,18 +58,33 @@ export async function resolveHandlePath(directory: string, metadataFile: string,
   }
 }
 
+export interface StreamResolverOptions {
+  /** Files read at once (default: threadPoolReads(), what libuv's thread pool runs at once). */
+  readonly concurrentReads?: number;
+  /** Reads a whole file its handle says holds `size` bytes (default: readWholeFile); tests observe opens with it. */
+  readonly readFile?: (path: string, size: number) => Promise<Uint8Array>;
+}
+
 /**
  * Resolves stream handles of a savepoint in `directory` (the directory of `_metadata`): inline
  * bytes, paths relative to it (never escaping it), and absolute paths, which a moved savepoint
- * still finds by file name in its own directory.
+ * still finds by file name in its own directory. Every file read goes through one limiter: callers
+ * resolve many handles at once (every subtask's keyed stream, every shared file of a copy), and
+ * each read holds its file open and its bytes in memory.
  */
 export class StreamResolver {
   private readonly cache = new Map<string, Promise<Uint8Array>>();
+  private readonly reads: ConcurrencyLimiter;
+  private readonly readFile: (path: string, size: number) => Promise<Uint8Array>;
 
   constructor(
     readonly directory: string,
     readonly metadataFile: string,
-  ) {}
+    options: StreamResolverOptions = {},
+  ) {
+    this.reads = new ConcurrencyLimiter(options.concurrentReads ?? threadPoolReads());
+    this.readFile = options.readFile ?? readWholeFile;
+  }
 
   async resolve(h: StreamStateHandle): Promise<ResolvedStream> {
     switch (h.type) {
@@ -90,7 +105,7 @@ export class StreamResolver {
     let read = this.cache.get(path);
     if (read === undefined) {
       // The read itself is cached: handles of one file resolved concurrently read it once.
-      read = readWholeFile(path, size);
+      read = this.reads.run(() => this.readFile(path, size));
       this.cache.set(path, read);
       read.catch(() => this.cache.delete(path));
     }
@@ -113,7 +128,7 @@ async function readWholeFile(path: string, size: number): Promise<Uint8Array> {
   try {
     fh = await open(path, 'r');
   } catch (cause) {
-    throw openFailed(path, cause);
+    throw storageErrorFromErrno(path, 'open', cause);
   }
   try {
     const actual = (await fh.stat()).size;
@@ -133,14 +148,6 @@ async function readWholeFile(path: string, size: number): Promise<Uint8Array> {
   } finally {
     await fh.close();
   }
-}
-
-/** Only a missing file is "not found"; running out of descriptors or permissions is not. */
-function openFailed(path: string, cause: unknown): StorageError {
-  const code = (cause as NodeJS.ErrnoException | null)?.code;
-  if (code === 'ENOENT' || code === 'ENOTDIR') return new StorageNotFoundError(path);
-  const transient = code === 'EMFILE' || code === 'ENFILE';
-  return new StorageError(path, `cannot open: ${code ?? String(cause)}`, { cause, transient });
 }
 
 function wrongSize(path: string, actual: number, declared: number): CorruptCheckpointError {

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CorruptCheckpointError, StorageError, StorageNotFoundError } from '@flowstate/core';
+import { CorruptCheckpointError, StorageError, StorageNotFoundError, threadPoolReads } from '@flowstate/core';
 import {
   BytePrimitiveArraySerializer,
   encodeSnappyFramed,
@@ -197,6 +197,26 @@ describe('Flink savepoint read path', () => {
       assert.equal(a.bytes, b.bytes);
       assert.deepEqual([...a.bytes], [1, 2, 3, 4]);
     });
+  });
+
+  it('StreamResolver never reads more files at once than its limit (default: threadPoolReads())', async () => {
+    let open = 0;
+    let most = 0;
+    const readFile = async (_path: string, size: number): Promise<Uint8Array> => {
+      most = Math.max(most, ++open);
+      // Several turns of the event loop: every other resolve has had the chance to start its read.
+      for (let i = 0; i < 5; i++) await new Promise<void>((r) => setImmediate(r));
+      open--;
+      return new Uint8Array(size);
+    };
+    const handles = Array.from({ length: 20 }, (_, i) => ({ type: 'relative-file' as const, relativePath: `f${i}`, size: 4 }));
+    for (const [limit, options] of [[3, { concurrentReads: 3, readFile }], [threadPoolReads(), { readFile }]] as const) {
+      most = 0;
+      const resolver = new StreamResolver('/sp', '/sp/_metadata', options);
+      const resolved = await Promise.all(handles.map((h) => resolver.resolve(h)));
+      assert.equal(resolved.length, handles.length);
+      assert.equal(most, limit, `at most ${limit} files open at once, and the limit is used`);
+    }
   });
 
   it('StreamResolver calls only a missing file "not found": a file that cannot be opened otherwise is a storage error naming the cause', async () => {

@@ -1,7 +1,5 @@
 import {
-  assignToKeyGroup,
   checkRestoredKeySerializer,
-  CorruptDataError,
   deserializeExact,
   defaultSerializerRegistry,
   IllegalStateUsageError,
@@ -76,9 +74,6 @@ export async function restoreHeapKeyedState<K>(backend: HeapRestoreTarget, param
     });
 
     await readKeyGroups(reader, h, header, range, (g, rec) => {
-      if (assignToKeyGroup(rec.key, backend.maxParallelism) !== g) {
-        throw new CorruptDataError(`a key in key group ${g} hashes to another key group (different maxParallelism?)`, 0);
-      }
       const sink = sinks[rec.stateIndex];
       if (sink !== undefined) return sink.add(g, rec.key, rec.value!);
       const t = targets[rec.stateIndex]!;
@@ -96,7 +91,7 @@ export async function restoreHeapKeyedState<K>(backend: HeapRestoreTarget, param
       } else {
         t.reg.table.put(g, keyId, key, nsId, ns, deserializeExact(meta.stateSerializer, rec.value!, 'value'));
       }
-    }, { signal: params.signal, operatorIdentifier: backend.operatorIdentifier });
+    }, { signal: params.signal, operatorIdentifier: backend.operatorIdentifier, maxParallelism: backend.maxParallelism });
     for (const s of sinks) s?.flush();
   }
 }

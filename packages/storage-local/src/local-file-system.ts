@@ -7,8 +7,10 @@ import {
   PathEscapeError,
   settleAll,
   StorageError,
-  StorageNotFoundError,
+  isNotFoundErrno,
+  storageErrorFromErrno,
   TemporaryNameListing,
+  threadPoolReads,
   type FileStatus,
   type FileSystem,
   type FileWriter,
@@ -18,20 +20,6 @@ import {
 
 /** Suffix of files being written; never a valid final name, so listings can tell orphans apart. */
 export const IN_PROGRESS_SUFFIX = '.inprogress';
-
-/** ENOTDIR: a component of the path is a file, so nothing exists at the path either. */
-function isNotFound(e: unknown): boolean {
-  const code = (e as NodeJS.ErrnoException)?.code;
-  return code === 'ENOENT' || code === 'ENOTDIR';
-}
-
-/** Why an operation failed, in words, for the codes input paths provoke. */
-function describeCode(code: string | undefined, fallback: string): string {
-  if (code === 'ENAMETOOLONG') return 'ENAMETOOLONG (a path segment or the whole path is longer than the file system allows)';
-  if (code === 'EISDIR') return 'EISDIR (it is a directory, not a file)';
-  if (code === 'EACCES' || code === 'EPERM') return `${code} (permission denied)`;
-  return code ?? fallback;
-}
 
 export interface LocalFileSystemOptions {
   /**
@@ -116,7 +104,7 @@ export class LocalFileSystem extends TemporaryNameListing implements FileSystem 
         return abs;
       } catch (e) {
         // Any other failure (ENAMETOOLONG, EACCES, ELOOP...) is a typed storage error.
-        if (!isNotFound(e)) this.wrap(path, 'resolve', e);
+        if (!isNotFoundErrno(e)) this.wrap(path, 'resolve', e);
         const parent = dirname(probe);
         if (parent === probe || !parent.startsWith(this.root)) return abs;
         probe = parent;
@@ -139,12 +127,7 @@ export class LocalFileSystem extends TemporaryNameListing implements FileSystem 
 
   private wrap(path: string, what: string, e: unknown): never {
     if (e instanceof StorageError || e instanceof PathEscapeError) throw e;
-    if (isNotFound(e)) throw new StorageNotFoundError(`${this.root}/${path}`);
-    const code = (e as NodeJS.ErrnoException)?.code;
-    throw new StorageError(`${this.root}/${path}`, `${what} failed: ${describeCode(code, (e as Error).message)}`, {
-      cause: e,
-      transient: code === 'EAGAIN' || code === 'EBUSY' || code === 'EINTR',
-    });
+    throw storageErrorFromErrno(`${this.root}/${path}`, what, e);
   }
 
   async create(path: string): Promise<FileWriter> {
@@ -250,8 +233,8 @@ export class LocalFileSystem extends TemporaryNameListing implements FileSystem 
     } catch (e) {
       if (LINK_UNSUPPORTED.has((e as NodeJS.ErrnoException)?.code ?? '')) return false;
       // ENOENT names no side: a missing stored file is StorageNotFoundError, a missing local directory is not.
-      if (isNotFound(e) && (await fsp.stat(abs).then(() => true, () => false))) throw new StorageError(localPath, `link from ${this.root}/${path} failed: the local directory does not exist`, { cause: e });
-      if (isNotFound(e)) this.confined.delete(abs);
+      if (isNotFoundErrno(e) && (await fsp.stat(abs).then(() => true, () => false))) throw new StorageError(localPath, `link from ${this.root}/${path} failed: the local directory does not exist`, { cause: e });
+      if (isNotFoundErrno(e)) this.confined.delete(abs);
       this.wrap(path, 'link', e);
     }
   }
@@ -278,7 +261,7 @@ export class LocalFileSystem extends TemporaryNameListing implements FileSystem 
         await fh.close();
       }
     } catch (e) {
-      if (isNotFound(e)) this.confined.delete(abs);
+      if (isNotFoundErrno(e)) this.confined.delete(abs);
       this.wrap(path, 'read', e);
     }
   }
@@ -303,7 +286,7 @@ export class LocalFileSystem extends TemporaryNameListing implements FileSystem 
     try {
       return await create();
     } catch (e) {
-      if (!isNotFound(e)) throw e;
+      if (!isNotFoundErrno(e)) throw e;
       this.forget(dir);
       await this.ensureDirectory(path, dir);
       return await create();
@@ -325,7 +308,7 @@ export class LocalFileSystem extends TemporaryNameListing implements FileSystem 
       const st = await fsp.stat(abs);
       return st.isFile() ? { path: confinePath(path), size: st.size } : null;
     } catch (e) {
-      if (isNotFound(e)) return null;
+      if (isNotFoundErrno(e)) return null;
       this.wrap(path, 'stat', e);
     }
   }
@@ -339,7 +322,7 @@ export class LocalFileSystem extends TemporaryNameListing implements FileSystem 
       try {
         entries = await fsp.readdir(absDir, { withFileTypes: true });
       } catch (e) {
-        if (isNotFound(e) || (e as NodeJS.ErrnoException)?.code === 'ENOTDIR') return;
+        if (isNotFoundErrno(e) || (e as NodeJS.ErrnoException)?.code === 'ENOTDIR') return;
         this.wrap(relDir, 'list', e);
       }
       for (const ent of entries) {
@@ -350,7 +333,7 @@ export class LocalFileSystem extends TemporaryNameListing implements FileSystem 
         // Files still being written are not visible until commit renames them.
         else if (ent.isFile() && ent.name.endsWith(IN_PROGRESS_SUFFIX) === incomplete) {
           // A file may vanish between readdir and stat (a concurrent abort or delete): skip it.
-          const st = await fsp.stat(p).catch((e: unknown) => (isNotFound(e) ? null : this.wrap(rel, 'stat', e)));
+          const st = await fsp.stat(p).catch((e: unknown) => (isNotFoundErrno(e) ? null : this.wrap(rel, 'stat', e)));
           if (st !== null) out.push({ path: rel, size: st.size });
         }
       }
@@ -402,8 +385,8 @@ function addBounded(known: Set<string>, abs: string): void {
 /** Largest range read without checking the file's size first (see read). */
 const UNCHECKED_READ_BYTES = 8 << 20;
 
-/** Most parts one range read is split into (libuv's thread pool has 4 threads by default). */
-const PARALLEL_READS = 4;
+/** Most parts one range read is split into: as many as libuv's thread pool runs at once. */
+const PARALLEL_READS = threadPoolReads();
 /** A range is split only into parts of at least this many bytes: a part's own cost stays small beside its copy. */
 const PARALLEL_READ_PART_BYTES = 1 << 20;
 

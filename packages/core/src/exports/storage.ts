@@ -22,5 +22,6 @@ export * from '../storage/jobmanager-checkpoint-storage.js';
 export * from '../storage/storage-errors.js';
 export * from '../storage/retry.js';
 export * from '../storage/limiter.js';
+export * from '../storage/local-io.js';
 export * from '../storage/redaction.js';
 export * from '../storage/garbage-collector.js';

@@ -1,7 +1,6 @@
 import { checkRestoredKeySerializer } from '../backend/abstract-keyed-state-backend.js';
-import { CorruptDataError, StateMigrationError } from '../errors.js';
+import { StateMigrationError } from '../errors.js';
 import { DataOutputSerializer } from '../io/data-output.js';
-import { assignToKeyGroup } from '../keygroups/key-group-assignment.js';
 import { KeyGroupRange } from '../keygroups/key-group-range.js';
 import type { SerializerSnapshotRegistry } from '../serialization/snapshot-registry.js';
 import type { TypeSerializer } from '../serialization/type-serializer.js';
@@ -95,9 +94,6 @@ async function writeRows(target: KvRestoreTarget, h: KeyGroupsStateHandle, heade
       if (last.group !== -1) bulk?.keyGroupBoundary?.();
       last.group = g;
     }
-    if (assignToKeyGroup(rec.key, target.maxParallelism) !== g) {
-      throw new CorruptDataError(`a key in key group ${g} hashes to another key group (different maxParallelism?)`, 0);
-    }
     const i = rec.stateIndex;
     const sink = sinks[i];
     if (sink !== undefined) return sink.add(g, rec.key, rec.value!);
@@ -112,7 +108,7 @@ async function writeRows(target: KvRestoreTarget, h: KeyGroupsStateHandle, heade
     }
     pending[i]!.push(entry);
     if (pending[i]!.length >= BATCH_ENTRIES) flush(i);
-  }, { signal, operatorIdentifier: target.operatorIdentifier });
+  }, { signal, operatorIdentifier: target.operatorIdentifier, maxParallelism: target.maxParallelism });
   states.forEach((_s, i) => flush(i));
   for (const s of sinks) s?.flush();
 }

@@ -512,11 +512,15 @@ export async function readKeyGroups(
   header: KeyedStateStreamHeader,
   range: KeyGroupRange,
   visit: (keyGroup: number, record: KeyedStateRecord) => void,
-  /** A checkpoint id (named in errors), or options; `signal` cancels between key groups (RestoreCancelledError). */
-  options: number | { readonly checkpointId?: number; readonly signal?: AbortSignal; readonly operatorIdentifier?: string } = {},
+  /**
+   * A checkpoint id (named in errors), or options; `signal` cancels between key groups
+   * (RestoreCancelledError); `maxParallelism` checks that every key hashes to its block's key group
+   * (a CorruptCheckpointError naming the file and the record's offset otherwise).
+   */
+  options: number | { readonly checkpointId?: number; readonly signal?: AbortSignal; readonly operatorIdentifier?: string; readonly maxParallelism?: number } = {},
 ): Promise<void> {
   const o = typeof options === 'number' ? { checkpointId: options } : options;
-  const read = o.checkpointId === undefined ? { range } : { range, checkpointId: o.checkpointId };
+  const read: KeyGroupBlockOptions = { range, checkpointId: o.checkpointId, maxParallelism: o.maxParallelism };
   for await (const block of readKeyGroupBlocks(reader, handle, header, read)) {
     checkRestoreNotCancelled(o.signal, o.operatorIdentifier ?? '<unknown operator>');
     const fields = block.fields;

@@ -1,0 +1,65 @@
+import { StorageError, StorageNotFoundError } from '../errors.js';
+
+/**
+ * What local-file readers share: how many reads the libuv thread pool runs at once, and how a
+ * failed `node:fs` call becomes a typed storage error (the local storage and the Flink reader both
+ * open files; one mapping keeps "not found" and "worth retrying" the same for both).
+ */
+
+/** libuv's own default when UV_THREADPOOL_SIZE is unset. */
+const DEFAULT_THREAD_POOL_SIZE = 4;
+/**
+ * Upper bound of the derived limit: libuv accepts up to 1024 threads, but each read in flight holds
+ * a descriptor, and a common descriptor limit is 1024 for the whole process.
+ */
+const MAX_THREAD_POOL_READS = 128;
+
+/**
+ * File reads worth running at once: libuv's thread-pool size (UV_THREADPOOL_SIZE, default 4), since
+ * more reads than threads only queue inside libuv while holding their files open. A value that is
+ * not a positive integer gives the default; larger values are capped at MAX_THREAD_POOL_READS.
+ */
+export function threadPoolReads(env: Readonly<Record<string, string | undefined>> = process.env): number {
+  const n = Number(env['UV_THREADPOOL_SIZE']?.trim() || NaN);
+  if (!Number.isSafeInteger(n) || n < 1) return DEFAULT_THREAD_POOL_SIZE;
+  return Math.min(n, MAX_THREAD_POOL_READS);
+}
+
+/** The errno code of a failed `node:fs` call, if it has one. */
+function errnoCode(e: unknown): string | undefined {
+  const code = (e as NodeJS.ErrnoException | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/** A missing file or a path through a non-directory: the only failures that mean "not found". */
+export function isNotFoundErrno(e: unknown): boolean {
+  const code = errnoCode(e);
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}
+
+/**
+ * Failures that may pass if retried: a busy or interrupted call (EAGAIN, EBUSY, EINTR), and running
+ * out of descriptors (EMFILE for the process, ENFILE for the system), which other readers closing
+ * their files frees. Permissions, bad paths and I/O errors stay failures.
+ */
+const TRANSIENT_ERRNO = new Set(['EAGAIN', 'EBUSY', 'EINTR', 'EMFILE', 'ENFILE']);
+
+/** Why a call failed, in words, for the codes input paths provoke. */
+function describeErrno(code: string | undefined, fallback: string): string {
+  if (code === 'ENAMETOOLONG') return 'ENAMETOOLONG (a path segment or the whole path is longer than the file system allows)';
+  if (code === 'EISDIR') return 'EISDIR (it is a directory, not a file)';
+  if (code === 'EACCES' || code === 'EPERM') return `${code} (permission denied)`;
+  return code ?? fallback;
+}
+
+/**
+ * The typed error for a failed `node:fs` call on `path` doing `what` (e.g. 'open', 'read'):
+ * StorageNotFoundError for a missing file, else a StorageError naming the errno, transient for the
+ * codes above.
+ */
+export function storageErrorFromErrno(path: string, what: string, cause: unknown): StorageError {
+  if (isNotFoundErrno(cause)) return new StorageNotFoundError(path);
+  const code = errnoCode(cause);
+  const detail = describeErrno(code, cause instanceof Error ? cause.message : String(cause));
+  return new StorageError(path, `${what} failed: ${detail}`, { cause, transient: code !== undefined && TRANSIENT_ERRNO.has(code) });
+}
