@@ -77,15 +77,17 @@ function timersJob(events: number, run: Run): JobGraph {
 }
 
 /**
- * Runs the job with the sink held until the backlog stalls, triggers a checkpoint, lets the
- * runtime settle, and only then opens the sink. Restores a second run from that checkpoint.
+ * Runs the job with the sink held until the backlog stalls, triggers a checkpoint (or a
+ * savepoint), lets the runtime settle, and only then opens the sink. Restores a second run from it.
  */
-async function checkpointMidFiring(mode: CheckpointingMode, bEvents: number) {
+async function checkpointMidFiring(mode: CheckpointingMode, bEvents: number, kind: 'checkpoint' | 'savepoint') {
   const events = BACKLOG + bEvents;
   const storage = new FsCheckpointStorage(new MemoryFileSystem());
+  const savepoints = new FsCheckpointStorage(new MemoryFileSystem(), { layout: 'savepoint' });
   const first: Run = { gate: new SourceGate(events), sink: new Gate(), fired: [], sinkWatermarks: new Map() };
   let records = 0;
   let firedAtSnapshot: string[] | undefined;
+  let sourceSnapshotTaken = false;
   const job = await JobClient.execute(timersJob(events, first), {
     stateBackend: new MemoryStateBackend(),
     checkpointStorage: storage,
@@ -93,13 +95,16 @@ async function checkpointMidFiring(mode: CheckpointingMode, bEvents: number) {
     hooks: {
       onRecord: () => void records++,
       beforeSnapshot(t) {
+        if (t.uid === 'events') sourceSnapshotTaken = true;
         if (t.uid === 'timers') firedAtSnapshot ??= [...first.fired];
       },
     },
   });
   await quiesce(() => records + first.fired.length);
   const stalled = first.fired.length;
-  const triggered = job.triggerCheckpoint();
+  const triggered = kind === 'savepoint' ? job.triggerSavepoint(savepoints) : job.triggerCheckpoint();
+  // The trigger prepares its storage asynchronously first: the barrier is on its way once the source snapshotted.
+  await until(() => sourceSnapshotTaken);
   await quiesce(() => records + first.fired.length + (firedAtSnapshot === undefined ? 0 : 1));
   const snapshotWhileHeld = firedAtSnapshot !== undefined;
   first.sink!.open();
@@ -109,17 +114,19 @@ async function checkpointMidFiring(mode: CheckpointingMode, bEvents: number) {
 
   const second: Run = { gate: new SourceGate(0), sink: undefined, fired: [], sinkWatermarks: new Map() };
   second.gate.open();
-  const restored = await JobClient.execute(timersJob(events, second), { stateBackend: new MemoryStateBackend(), restoreFrom: { storage, pointer: checkpoint.pointer } });
+  const restored = await JobClient.execute(timersJob(events, second), { stateBackend: new MemoryStateBackend(), restoreFrom: { storage: kind === 'savepoint' ? savepoints : storage, pointer: checkpoint.pointer } });
   assert.equal((await restored.result).status, 'FINISHED');
   return { stalled, snapshotWhileHeld, firedAtSnapshot: firedAtSnapshot ?? [], checkpoint, first, second, events };
 }
 
-for (const [mode, bEvents] of [
-  ['EXACTLY_ONCE', 1],
-  ['UNALIGNED', 6],
+// A plain savepoint is taken between two steps like an aligned checkpoint: only a stop waits for the backlog.
+for (const [mode, bEvents, kind] of [
+  ['EXACTLY_ONCE', 1, 'checkpoint'],
+  ['UNALIGNED', 6, 'checkpoint'],
+  ['EXACTLY_ONCE', 1, 'savepoint'],
 ] as const) {
-  test(`${mode}: a checkpoint completes while a watermark's timers wait behind a slow sink; the unfired ones fire once after a restore`, async () => {
-    const r = await checkpointMidFiring(mode, bEvents);
+  test(`${mode}: a ${kind} completes while a watermark's timers wait behind a slow sink; the unfired ones fire once after a restore`, async () => {
+    const r = await checkpointMidFiring(mode, bEvents, kind);
     assert.ok(r.stalled < BACKLOG, `the held sink stalls the backlog (${r.stalled} of ${BACKLOG} fired)`);
     assert.ok(r.snapshotWhileHeld, 'the operator took the barrier between two steps of firing, while the sink was still held');
     const unfired = BACKLOG - r.firedAtSnapshot.length;
