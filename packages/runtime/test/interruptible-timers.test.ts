@@ -20,6 +20,7 @@ import {
   type CheckpointingMode,
   type JobGraph,
   type RuntimeHooks,
+  type SinkFunction,
   type SourceFunction,
 } from '../src/index.js';
 import { SourceGate } from '../src/testing.js';
@@ -175,17 +176,19 @@ test('a stop-with-savepoint barrier is not taken between steps: it waits for the
 const PROCESSING_TIMERS = 50;
 
 /**
- * A source of PROCESSING_TIMERS keys (idle after them until `done`) -> each key registers a
- * processing-time timer at 100, whose firing emits -> `sink`. `fired` counts the firings.
+ * A source of `limit()` keys (idle after them until `done`) -> each key registers a
+ * processing-time timer at 100, whose firing emits -> `sink`. `fired` counts the firings,
+ * `emitted` the source's records; `atAbort` is what each had counted when told of the first abort.
  */
-function processingTimersJob(name: string, done: () => boolean, sink: () => { invoke(v: number): Promise<void> | undefined | void }) {
-  const counts = { fired: 0, records: 0 };
-  let emitted = 0;
+function processingTimersJob(name: string, done: () => boolean, sink: () => SinkFunction<number>, limit: () => number = () => PROCESSING_TIMERS) {
+  const counts = { fired: 0, records: 0, emitted: 0, atAbort: {} as { emitted?: number; fired?: number } };
   const env = new StreamExecutionEnvironment(name, { parallelism: 1, bufferCapacity: CAPACITY });
   const source = (): SourceFunction<number> => ({
     initializeState() {},
     snapshotState() {},
-    pollNext: () => (emitted < PROCESSING_TIMERS ? emitted++ : done() ? undefined : SOURCE_IDLE),
+    notifyCheckpointComplete() {},
+    notifyCheckpointAborted: () => void (counts.atAbort.emitted ??= counts.emitted),
+    pollNext: () => (counts.emitted < limit() ? counts.emitted++ : done() ? undefined : SOURCE_IDLE),
   });
   env
     .addSource('src', source)
@@ -198,6 +201,7 @@ function processingTimersJob(name: string, done: () => boolean, sink: () => { in
         counts.fired++;
         out.collect(t);
       },
+      notifyCheckpointAborted: () => void (counts.atAbort.fired ??= counts.fired),
     }))
     .sinkTo('sink', sink);
   return { graph: env.getJobGraph(), counts };
@@ -266,6 +270,45 @@ test('processing-time timers due once a stop-with-savepoint snapshot was taken s
   assert.equal(firedAtSnapshot, 0);
   assert.equal(counts.fired, 0, 'no timer fired after the stop-with-savepoint snapshot');
   assert.equal(sinkRecords, sinkAtSnapshot, 'the sink got no record after its snapshot');
+});
+
+test('a stop-with-savepoint that fails after the snapshots: the source emits again and the due timers fire', async () => {
+  const clock = new ManualClock(0);
+  const sinkSnapshot = new Gate();
+  let limit = PROCESSING_TIMERS;
+  let done = false;
+  const { graph, counts } = processingTimersJob(
+    'ptime-failed-stop',
+    () => done,
+    // The sink's pre-commit hangs: the stop expires (is aborted) after the source and the timers operator snapshotted.
+    () => ({ invoke() {}, snapshotState: (ctx) => (ctx.savepoint ? sinkSnapshot.wait() : undefined) }),
+    () => limit,
+  );
+  const job = await JobClient.execute(graph, {
+    stateBackend: new MemoryStateBackend(),
+    checkpointStorage: new FsCheckpointStorage(new MemoryFileSystem()),
+    checkpointing: { mode: 'EXACTLY_ONCE', timeoutMs: 100, tolerableFailedCheckpoints: 3 },
+    clock,
+    hooks: {
+      onRecord: () => void counts.records++,
+      beforeSnapshot(t) {
+        // More input while the stop is pending, and the timers come due once the barrier passed.
+        if (t.uid === 'src') limit = 2 * PROCESSING_TIMERS;
+        if (t.uid === 'ptimers') clock.advance(200);
+      },
+    },
+  });
+  await quiesce(() => counts.records);
+  const stopping = job.stopWithSavepoint(new FsCheckpointStorage(new MemoryFileSystem(), { layout: 'savepoint' }));
+  const failed = assert.rejects(stopping);
+  // Polling keeps the process alive until the (unref'd) expiry timer aborts the stop.
+  await until(() => counts.atAbort.fired !== undefined && counts.atAbort.emitted !== undefined);
+  await failed;
+  sinkSnapshot.open();
+  await until(() => counts.fired >= PROCESSING_TIMERS && counts.emitted === 2 * PROCESSING_TIMERS);
+  done = true;
+  assert.equal((await job.result).status, 'FINISHED');
+  assert.deepEqual(counts.atAbort, { emitted: PROCESSING_TIMERS, fired: 0 }, 'while the stop was pending the source emitted nothing and no due timer fired');
 });
 
 test('a timer service created after watermarks arrived fires its due timers in steps after the call, within credit', async () => {
