@@ -54,8 +54,9 @@ export interface BarrierMessage {
   readonly timestamp: number;
   readonly savepoint: boolean;
   /**
-   * A stop-with-savepoint's barrier: once its snapshot is taken, the task fires no timer until
-   * the savepoint completes (the job ends) or is aborted (Flink's synchronous savepoint).
+   * A stop-with-savepoint's barrier: once its snapshot is taken, a source emits nothing and an
+   * operator fires no timer until the savepoint completes (the job ends) or is aborted (Flink's
+   * synchronous savepoint).
    */
   readonly stop: boolean;
   /**

@@ -96,11 +96,10 @@ export class CheckpointCoordinator extends CoreCheckpointCoordinator<Task, TaskA
   protected startSnapshots(p: PendingCheckpoint<Task, TaskAck, AttemptView>): void {
     const savepoint = p.kind === 'SAVEPOINT';
     const barrier = { kind: 'barrier' as const, checkpointId: p.id, timestamp: p.timestamp, savepoint, stop: p.flags.stop, unaligned: this.config?.mode === 'UNALIGNED' && !savepoint };
-    for (const s of p.attempt.sources) s.triggerCheckpoint(barrier, p.flags);
+    for (const s of p.attempt.sources) s.triggerCheckpoint(barrier);
   }
 
   protected override onAborted(p: PendingCheckpoint<Task, TaskAck, AttemptView>): void {
-    if (p.kind === 'SAVEPOINT' && p.flags.stop) for (const s of p.attempt.sources) s.resumeAfterFailedStop(p.id);
     if (p.flags.final && this.attempt === p.attempt) {
       this.finalTriggered = false;
       const a = p.attempt;

@@ -92,14 +92,13 @@ export class Task implements TaskInfo {
   private readonly asyncParts = new Set<Promise<void>>();
   private readonly asyncById = new Map<number, NonNullable<Pending['futures']>>();
   private readonly runningFutures = new Set<SnapshotFuture<unknown>>();
-  // Source-only state: 'stopping' while a stop-with-savepoint is in progress (no emission).
-  private sourceState: 'running' | 'stopping' | 'finished' = 'running';
   /**
-   * Operators: the stop-with-savepoint whose snapshot this task took: no timer fires until it
-   * completes (the task terminates) or is aborted, or its output would follow the barrier.
+   * The stop-with-savepoint whose snapshot this task took (set in takeSnapshot, cleared by
+   * endStop when it completes or is aborted). Until then nothing may follow its barrier: a
+   * source emits nothing, an operator fires no timer. Only one stop is in progress at a time
+   * (JobClient.stopWithSavepoint), and the abort of a failed one is posted before the next trigger.
    */
-  private stoppedAt: number | undefined;
-  private stopCheckpointId: number | undefined;
+  private stopPending: number | undefined;
   /** Records and events downstream; its timestamp is the current record's (or timer's). */
   readonly output: TaskOutput;
   /** Operators: combined input watermark and timer services. */
@@ -164,28 +163,14 @@ export class Task implements TaskInfo {
   // ---------------------------------------------------------------- mail from the coordinator
 
   /**
-   * Sources only: inject a barrier. `stop` (stop-with-savepoint) stops emission before the
-   * barrier, so nothing follows it; the job ends when that savepoint completes.
+   * Sources only: inject a barrier. A stop-with-savepoint's (`barrier.stop`) stops emission
+   * (stopPending) before the barrier goes, so nothing follows it; the job ends when that
+   * savepoint completes, and emission resumes when it is aborted.
    */
-  triggerCheckpoint(barrier: BarrierMessage, flags: { readonly stop: boolean }): void {
+  triggerCheckpoint(barrier: BarrierMessage): void {
     assert(this.isSource, `checkpoint triggered at non-source task ${this.name}`);
-    this.post(async () => {
-      if (flags.stop && this.sourceState === 'running') {
-        this.sourceState = 'stopping';
-        this.stopCheckpointId = barrier.checkpointId;
-      }
-      await this.checkpointSource(barrier);
-    });
-  }
-
-  /** Sources only: emission may resume after a failed stop-with-savepoint. */
-  resumeAfterFailedStop(checkpointId: number): void {
-    this.post(() => {
-      if (this.stopCheckpointId === checkpointId && this.sourceState === 'stopping') {
-        this.stopCheckpointId = undefined;
-        this.sourceState = 'running';
-      }
-    });
+    // The source emits nothing while this mail runs: the stop takes effect before its next record.
+    this.post(() => this.checkpointSource(barrier));
   }
 
   /** Every task finished and checkpointing is off: no final checkpoint will come, terminate now. */
@@ -207,15 +192,15 @@ export class Task implements TaskInfo {
       if (this.operator) await this.operator.notifyCheckpointComplete(checkpointId);
       if (this.source?.notifyCheckpointComplete) await this.source.notifyCheckpointComplete(checkpointId);
       if (endOfJob) this.terminating = true;
-      if (this.stoppedAt === checkpointId) this.stoppedAt = undefined;
+      this.endStop(checkpointId);
     });
   }
 
   notifyCheckpointAborted(checkpointId: number): void {
     this.post(async () => {
       this.abortedIds.add(checkpointId);
-      // The stop failed: the job goes on, and so do its timers.
-      if (this.stoppedAt === checkpointId) this.stoppedAt = undefined;
+      // A failed stop: the job goes on, and so do its sources and timers.
+      this.endStop(checkpointId);
       const p = this.pending;
       if (p !== undefined && p.barrier.checkpointId === checkpointId) this.dropPending(p);
       // Stop uploading for a checkpoint nobody will use; cancelled snapshots delete their files.
@@ -229,6 +214,11 @@ export class Task implements TaskInfo {
       if (this.operator) await this.operator.notifyCheckpointAborted(checkpointId);
       if (this.source?.notifyCheckpointAborted) await this.source.notifyCheckpointAborted(checkpointId);
     });
+  }
+
+  /** The stop-with-savepoint `checkpointId` completed or was aborted: it is no longer pending here. */
+  private endStop(checkpointId: number): void {
+    if (this.stopPending === checkpointId) this.stopPending = undefined;
   }
 
   cancel(): void {
@@ -284,7 +274,7 @@ export class Task implements TaskInfo {
       // Awaits only when there is mail: an empty mailbox costs no promise per loop turn.
       if (this.mailbox.length > 0 && (await this.runMail())) continue;
       if (this.terminating) return this.terminateNow();
-      if (this.sourceState !== 'running' || !this.output.available) {
+      if (this.inputFinished || this.stopPending !== undefined || !this.output.available) {
         await this.wakeup.wait();
         continue;
       }
@@ -317,7 +307,6 @@ export class Task implements TaskInfo {
 
   /** Everything emitted: event time ends, then end of data goes downstream, behind the last record. */
   private finishSource(): void {
-    this.sourceState = 'finished';
     this.inputFinished = true;
     this.sourceTime!.finish();
     this.output.broadcast({ kind: 'end-of-data' });
@@ -380,7 +369,7 @@ export class Task implements TaskInfo {
       if (time.firing) {
         // Synchronous while the step ends the firing (a watermark without timers costs no promise).
         // After a stop-with-savepoint's snapshot nothing fires until it completes or aborts: mail runs.
-        const fired = this.stoppedAt === undefined ? time.fireStep(YIELD_EVERY) : 0;
+        const fired = this.stopPending === undefined ? time.fireStep(YIELD_EVERY) : 0;
         if (time.firing) await this.betweenSteps(fired);
         if ((sinceYield += fired) >= YIELD_EVERY) {
           sinceYield = 0;
@@ -453,10 +442,11 @@ export class Task implements TaskInfo {
         await this.awaitCredit();
         const result = this.processValue(r.inputIndex, this.inputs.find((i) => i.inputIndex === r.inputIndex)?.keySelector, v.value, v.timestamp, op);
         if (result !== undefined) await result;
-        // Nothing is due today (event time starts at the minimum after a restore, processing-time
-        // timers come due by mail); due timers would fire here, before the next replayed record, if
-        // the restored operator had a watermark (see the unaligned caveat in docs/event-time.md).
-        if (this.time?.firing === true) await this.drainTimers();
+        // Nothing can be due here: event time starts at the minimum after a restore and only input
+        // events (not read yet) advance it, so a service created lazily by a replayed record starts
+        // there too; processing-time timers come due by mail, which does not run during the replay.
+        // (See the unaligned caveat in docs/event-time.md.)
+        assert(this.time?.firing !== true, `${this.name}: timers due while in-flight records are replayed`);
       }
     }
   }
@@ -475,16 +465,17 @@ export class Task implements TaskInfo {
   }
 
   /**
-   * A checkpoint barrier at the head of an input the task may read (not blocked by alignment),
-   * taken. Not a savepoint's: a stop-with-savepoint ends the job once its barrier passed, and
-   * no record may follow that barrier (see terminateNow), so a savepoint waits for the backlog.
+   * A barrier at the head of an input the task may read (not blocked by alignment), taken: a
+   * checkpoint's or a savepoint's, whose snapshot holds the timers not fired yet. Not a
+   * stop-with-savepoint's: that one waits for the backlog, so the watermark that made the timers
+   * due, and their output, reach the sinks before the job ends (see docs/event-time.md).
    */
   private pollHeadBarrier(): { index: number; barrier: BarrierMessage; overtaken: RecordMessage[] } | undefined {
     for (let i = 0; i < this.inputs.length; i++) {
       if (this.blocked[i] || this.closed[i]) continue;
       const c = this.inputs[i]!.channel;
       const head = c.peek();
-      if (head?.kind === 'barrier' && !head.savepoint) return { index: i, barrier: c.poll() as BarrierMessage, overtaken: [] };
+      if (head?.kind === 'barrier' && !head.stop) return { index: i, barrier: c.poll() as BarrierMessage, overtaken: [] };
     }
     return undefined;
   }
@@ -779,7 +770,7 @@ export class Task implements TaskInfo {
     if (keyed) this.runningFutures.add(keyed);
     this.runningFutures.add(operator);
     p.syncDurationMs = performance.now() - t0;
-    if (p.barrier.stop && this.operator !== undefined) this.stoppedAt = id;
+    if (p.barrier.stop) this.stopPending = id;
     this.output.broadcast(forward);
   }
 

@@ -20,6 +20,7 @@ import {
   type CheckpointingMode,
   type JobGraph,
   type RuntimeHooks,
+  type SinkFunction,
   type SourceFunction,
 } from '../src/index.js';
 import { SourceGate } from '../src/testing.js';
@@ -77,15 +78,17 @@ function timersJob(events: number, run: Run): JobGraph {
 }
 
 /**
- * Runs the job with the sink held until the backlog stalls, triggers a checkpoint, lets the
- * runtime settle, and only then opens the sink. Restores a second run from that checkpoint.
+ * Runs the job with the sink held until the backlog stalls, triggers a checkpoint (or a
+ * savepoint), lets the runtime settle, and only then opens the sink. Restores a second run from it.
  */
-async function checkpointMidFiring(mode: CheckpointingMode, bEvents: number) {
+async function checkpointMidFiring(mode: CheckpointingMode, bEvents: number, kind: 'checkpoint' | 'savepoint') {
   const events = BACKLOG + bEvents;
   const storage = new FsCheckpointStorage(new MemoryFileSystem());
+  const savepoints = new FsCheckpointStorage(new MemoryFileSystem(), { layout: 'savepoint' });
   const first: Run = { gate: new SourceGate(events), sink: new Gate(), fired: [], sinkWatermarks: new Map() };
   let records = 0;
   let firedAtSnapshot: string[] | undefined;
+  let sourceSnapshotTaken = false;
   const job = await JobClient.execute(timersJob(events, first), {
     stateBackend: new MemoryStateBackend(),
     checkpointStorage: storage,
@@ -93,13 +96,16 @@ async function checkpointMidFiring(mode: CheckpointingMode, bEvents: number) {
     hooks: {
       onRecord: () => void records++,
       beforeSnapshot(t) {
+        if (t.uid === 'events') sourceSnapshotTaken = true;
         if (t.uid === 'timers') firedAtSnapshot ??= [...first.fired];
       },
     },
   });
   await quiesce(() => records + first.fired.length);
   const stalled = first.fired.length;
-  const triggered = job.triggerCheckpoint();
+  const triggered = kind === 'savepoint' ? job.triggerSavepoint(savepoints) : job.triggerCheckpoint();
+  // The trigger prepares its storage asynchronously first: the barrier is on its way once the source snapshotted.
+  await until(() => sourceSnapshotTaken);
   await quiesce(() => records + first.fired.length + (firedAtSnapshot === undefined ? 0 : 1));
   const snapshotWhileHeld = firedAtSnapshot !== undefined;
   first.sink!.open();
@@ -109,17 +115,19 @@ async function checkpointMidFiring(mode: CheckpointingMode, bEvents: number) {
 
   const second: Run = { gate: new SourceGate(0), sink: undefined, fired: [], sinkWatermarks: new Map() };
   second.gate.open();
-  const restored = await JobClient.execute(timersJob(events, second), { stateBackend: new MemoryStateBackend(), restoreFrom: { storage, pointer: checkpoint.pointer } });
+  const restored = await JobClient.execute(timersJob(events, second), { stateBackend: new MemoryStateBackend(), restoreFrom: { storage: kind === 'savepoint' ? savepoints : storage, pointer: checkpoint.pointer } });
   assert.equal((await restored.result).status, 'FINISHED');
   return { stalled, snapshotWhileHeld, firedAtSnapshot: firedAtSnapshot ?? [], checkpoint, first, second, events };
 }
 
-for (const [mode, bEvents] of [
-  ['EXACTLY_ONCE', 1],
-  ['UNALIGNED', 6],
+// A plain savepoint is taken between two steps like an aligned checkpoint: only a stop waits for the backlog.
+for (const [mode, bEvents, kind] of [
+  ['EXACTLY_ONCE', 1, 'checkpoint'],
+  ['UNALIGNED', 6, 'checkpoint'],
+  ['EXACTLY_ONCE', 1, 'savepoint'],
 ] as const) {
-  test(`${mode}: a checkpoint completes while a watermark's timers wait behind a slow sink; the unfired ones fire once after a restore`, async () => {
-    const r = await checkpointMidFiring(mode, bEvents);
+  test(`${mode}: a ${kind} completes while a watermark's timers wait behind a slow sink; the unfired ones fire once after a restore`, async () => {
+    const r = await checkpointMidFiring(mode, bEvents, kind);
     assert.ok(r.stalled < BACKLOG, `the held sink stalls the backlog (${r.stalled} of ${BACKLOG} fired)`);
     assert.ok(r.snapshotWhileHeld, 'the operator took the barrier between two steps of firing, while the sink was still held');
     const unfired = BACKLOG - r.firedAtSnapshot.length;
@@ -168,17 +176,19 @@ test('a stop-with-savepoint barrier is not taken between steps: it waits for the
 const PROCESSING_TIMERS = 50;
 
 /**
- * A source of PROCESSING_TIMERS keys (idle after them until `done`) -> each key registers a
- * processing-time timer at 100, whose firing emits -> `sink`. `fired` counts the firings.
+ * A source of `limit()` keys (idle after them until `done`) -> each key registers a
+ * processing-time timer at 100, whose firing emits -> `sink`. `fired` counts the firings,
+ * `emitted` the source's records; `atAbort` is what each had counted when told of the first abort.
  */
-function processingTimersJob(name: string, done: () => boolean, sink: () => { invoke(v: number): Promise<void> | undefined | void }) {
-  const counts = { fired: 0, records: 0 };
-  let emitted = 0;
+function processingTimersJob(name: string, done: () => boolean, sink: () => SinkFunction<number>, limit: () => number = () => PROCESSING_TIMERS) {
+  const counts = { fired: 0, records: 0, emitted: 0, atAbort: {} as { emitted?: number; fired?: number } };
   const env = new StreamExecutionEnvironment(name, { parallelism: 1, bufferCapacity: CAPACITY });
   const source = (): SourceFunction<number> => ({
     initializeState() {},
     snapshotState() {},
-    pollNext: () => (emitted < PROCESSING_TIMERS ? emitted++ : done() ? undefined : SOURCE_IDLE),
+    notifyCheckpointComplete() {},
+    notifyCheckpointAborted: () => void (counts.atAbort.emitted ??= counts.emitted),
+    pollNext: () => (counts.emitted < limit() ? counts.emitted++ : done() ? undefined : SOURCE_IDLE),
   });
   env
     .addSource('src', source)
@@ -191,6 +201,7 @@ function processingTimersJob(name: string, done: () => boolean, sink: () => { in
         counts.fired++;
         out.collect(t);
       },
+      notifyCheckpointAborted: () => void (counts.atAbort.fired ??= counts.fired),
     }))
     .sinkTo('sink', sink);
   return { graph: env.getJobGraph(), counts };
@@ -259,6 +270,45 @@ test('processing-time timers due once a stop-with-savepoint snapshot was taken s
   assert.equal(firedAtSnapshot, 0);
   assert.equal(counts.fired, 0, 'no timer fired after the stop-with-savepoint snapshot');
   assert.equal(sinkRecords, sinkAtSnapshot, 'the sink got no record after its snapshot');
+});
+
+test('a stop-with-savepoint that fails after the snapshots: the source emits again and the due timers fire', async () => {
+  const clock = new ManualClock(0);
+  const sinkSnapshot = new Gate();
+  let limit = PROCESSING_TIMERS;
+  let done = false;
+  const { graph, counts } = processingTimersJob(
+    'ptime-failed-stop',
+    () => done,
+    // The sink's pre-commit hangs: the stop expires (is aborted) after the source and the timers operator snapshotted.
+    () => ({ invoke() {}, snapshotState: (ctx) => (ctx.savepoint ? sinkSnapshot.wait() : undefined) }),
+    () => limit,
+  );
+  const job = await JobClient.execute(graph, {
+    stateBackend: new MemoryStateBackend(),
+    checkpointStorage: new FsCheckpointStorage(new MemoryFileSystem()),
+    checkpointing: { mode: 'EXACTLY_ONCE', timeoutMs: 100, tolerableFailedCheckpoints: 3 },
+    clock,
+    hooks: {
+      onRecord: () => void counts.records++,
+      beforeSnapshot(t) {
+        // More input while the stop is pending, and the timers come due once the barrier passed.
+        if (t.uid === 'src') limit = 2 * PROCESSING_TIMERS;
+        if (t.uid === 'ptimers') clock.advance(200);
+      },
+    },
+  });
+  await quiesce(() => counts.records);
+  const stopping = job.stopWithSavepoint(new FsCheckpointStorage(new MemoryFileSystem(), { layout: 'savepoint' }));
+  const failed = assert.rejects(stopping);
+  // Polling keeps the process alive until the (unref'd) expiry timer aborts the stop.
+  await until(() => counts.atAbort.fired !== undefined && counts.atAbort.emitted !== undefined);
+  await failed;
+  sinkSnapshot.open();
+  await until(() => counts.fired >= PROCESSING_TIMERS && counts.emitted === 2 * PROCESSING_TIMERS);
+  done = true;
+  assert.equal((await job.result).status, 'FINISHED');
+  assert.deepEqual(counts.atAbort, { emitted: PROCESSING_TIMERS, fired: 0 }, 'while the stop was pending the source emitted nothing and no due timer fired');
 });
 
 test('a timer service created after watermarks arrived fires its due timers in steps after the call, within credit', async () => {
