@@ -10,7 +10,7 @@ export const OWN_COPY_BYTES = BYTE_COPY_SLAB_BYTES >> 2;
  * JS heap, tracked and released by the GC), which made allocation and GC, not the copy, most of
  * a Flink savepoint read (issue 16). flowstate's own copied read (savepoint's ValueFieldCopies)
  * shares buffers for the same reason but differently: one buffer per run of records' value fields,
- * sized to the run (up to 256 KiB, or one larger field whole), left uninitialized because every byte
+ * sized to the run (up to 8 KiB, or one larger field whole), left uninitialized because every byte
  * is written, and no OWN_COPY_BYTES cutoff. Here values arrive one at a time (also from inside
  * composite values), so a slab of fixed size is made before their sizes are known, and zero-filled
  * because its tail may stay unused.
