@@ -17,7 +17,7 @@ function quote(path: string): string {
 
 export class CpShell {
   private readonly sh: ChildProcessByStdio<Writable, Readable, null>;
-  private pending: ((line: string) => void) | undefined;
+  private pending: { resolve: (line: string) => void; reject: (e: Error) => void } | undefined;
   private out = '';
 
   constructor() {
@@ -31,15 +31,21 @@ export class CpShell {
       this.out = this.out.slice(nl + 1);
       const p = this.pending;
       this.pending = undefined;
-      p?.(line);
+      p?.resolve(line);
+    });
+    // A shell that died would otherwise leave its caller waiting forever.
+    this.sh.on('exit', (code, signal) => {
+      const p = this.pending;
+      this.pending = undefined;
+      p?.reject(new Error(`cp-shell: sh exited (${code ?? signal})`));
     });
   }
 
   /** `cp from to` (and `sync to` with `sync`) in the shell; resolves when it is done, rejects on a non-zero status. */
   async cp(from: string, to: string, sync = false): Promise<void> {
     const cmd = `cp ${quote(from)} ${quote(to)}${sync ? ` && sync ${quote(to)}` : ''}; echo "status $?"\n`;
-    const line = await new Promise<string>((resolve) => {
-      this.pending = resolve;
+    const line = await new Promise<string>((resolve, reject) => {
+      this.pending = { resolve, reject };
       this.sh.stdin.write(cmd);
     });
     if (line !== 'status 0') throw new Error(`cp-shell: '${cmd.trim()}' ended with ${line}`);
