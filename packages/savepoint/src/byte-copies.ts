@@ -4,9 +4,10 @@ import { BlockField, BytesSerializer, ExactDeserializer, type KeyGroupRecordFiel
  * Most bytes one shared copy holds (unless one value field is larger): bounds what a kept value
  * keeps alive. Small on purpose (Node's own Buffer pool size): glibc serves runs above 128 KiB
  * with a fresh mmap each, and a free of 64 KiB or more may return the heap's top to the kernel,
- * so with 256 KiB runs nearly every page of a read's copies was a new page fault (issue 16,
- * session 10: 10,500–13,000 faults per 64 MiB read alone in a process, 2,000–2,700 with 8 KiB
- * runs, and half the CPU time).
+ * so with 256 KiB runs, depending on the process's malloc state, nearly every page of a read's
+ * copies could be a new page fault (issue 16, session 10: up to 10,500–13,600 faults per 64 MiB
+ * read alone in a process, 200–3,000 with 8 KiB runs, about half the CPU time then; no
+ * difference where the 256 KiB runs did not fault).
  */
 export const VALUE_COPY_RUN_BYTES = 8 << 10;
 
