@@ -6,7 +6,7 @@
  * the same process and run. The savepoint writer fsyncs every file it commits, so `cp` + `sync` is
  * the like-for-like baseline for writes; plain `cp` (page cache only) is the stricter one.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,6 +20,7 @@ import type { Preset } from './config.js';
 import { flinkCaseResult, flinkSavepointBytes, readFlink, writeFlink, type FlinkSavepointCase } from './savepoint-flink.js';
 import { minimalRead, minimalWrite, type MinimalFile } from './savepoint-minimal.js';
 import { blobEntries, readBlobSavepoint, VALUE_BYTES, writeBlobSavepoint } from './savepoint-state.js';
+import { CpShell } from './cp-shell.js';
 import { dirBytes } from './dir-bytes.js';
 import { summarize, type Summary } from './stats.js';
 
@@ -107,6 +108,8 @@ interface SavepointRun {
   readonly writeMinimal: () => Promise<MinimalFile[]>;
   readonly resetMinimal: () => void;
   readonly log: (s: string) => void;
+  /** Runs the `cp` baselines without forking this process per sample. */
+  readonly shell: CpShell;
 }
 
 /** Writes: ours, the minimal writer and Apache Flink's, alternating with `cp` + `sync` of the same byte count; also sets up the `cp` baseline file. */
@@ -123,8 +126,9 @@ async function writePhase(c: SavepointRun) {
   const copy = join(work, 'big-copy.bin');
   const chunk = randomBytes(MIB);
   writeFileSync(big, Buffer.concat(Array.from({ length: Math.ceil(canonicalBytes / MIB) }, () => chunk)).subarray(0, canonicalBytes));
-  const cpOnce = () => timeSamples(1, () => execFileSync('cp', [big, copy]), () => rmSync(copy, { force: true }));
-  const cpSyncOnce = () => timeSamples(1, () => execFileSync('sh', ['-c', 'cp "$1" "$2" && sync "$2"', 'sh', big, copy]), () => rmSync(copy, { force: true }));
+  // Through one shell started once: a spawn per sample would charge the next timed operation its copy-on-write faults (cp-shell.ts).
+  const cpOnce = () => timeSamples(1, () => c.shell.cp(big, copy), () => rmSync(copy, { force: true }));
+  const cpSyncOnce = () => timeSamples(1, () => c.shell.cp(big, copy, true), () => rmSync(copy, { force: true }));
 
   // Every writer and its cp + sync baseline alternate, sample by sample, so that load on the machine hits them alike.
   const write = { ms: [] as number[], last: warm.last };
@@ -243,6 +247,7 @@ export async function runSavepointSuite(p: Preset, log: (s: string) => void): Pr
   const work = mkdtempSync(join(tmpdir(), 'flowstate-bench-savepoint-'));
   const samples = p.savepointSamples;
   const { entries, data } = blobEntries(p.savepointBytes);
+  const shell = new CpShell();
   try {
     const sp = join(work, 'canonical');
     const minimalDir = join(work, 'minimal');
@@ -252,7 +257,7 @@ export async function runSavepointSuite(p: Preset, log: (s: string) => void): Pr
       rmSync(minimalDir, { recursive: true, force: true });
       mkdirSync(minimalDir);
     };
-    const c: SavepointRun = { work, samples, entries, data, sp, flinkDir: join(work, 'flink'), writeOurs, writeMinimal, resetMinimal, log };
+    const c: SavepointRun = { work, samples, entries, data, sp, flinkDir: join(work, 'flink'), writeOurs, writeMinimal, resetMinimal, log, shell };
     const w = await writePhase(c);
     const r = await readPhase(c, w);
     const flink = flinkCaseResult(flinkSavepointBytes(c.flinkDir), w.flinkWrite, r.flinkRead, { writeMs: w.write.ms, readMs: r.read.ms }, log);
@@ -275,6 +280,7 @@ export async function runSavepointSuite(p: Preset, log: (s: string) => void): Pr
       flink,
     };
   } finally {
+    shell.close();
     rmSync(work, { recursive: true, force: true });
   }
 }

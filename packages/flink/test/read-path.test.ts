@@ -135,6 +135,8 @@ describe('Flink savepoint read path', () => {
     const b = copies.copy(Uint8Array.of(4, 5));
     assert.equal(a.buffer, b.buffer);
     assert.deepEqual([a.byteOffset, b.byteOffset, a.buffer.byteLength], [0, 3, BYTE_COPY_SLAB_BYTES]);
+    // A kept small byte[] keeps at most 8 KiB alive (256 KiB slabs were a fresh mmap each in glibc).
+    assert.ok(a.buffer.byteLength <= 8 << 10 && copies.copy(new Uint8Array(4080)).buffer.byteLength <= 8 << 10);
     // Nothing but the copies was written: the rest of the shared buffer is zero.
     assert.ok(new Uint8Array(a.buffer, 5).every((x) => x === 0));
     const big = copies.copy(new Uint8Array(OWN_COPY_BYTES).fill(9));

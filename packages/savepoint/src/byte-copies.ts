@@ -1,7 +1,15 @@
 import { BlockField, BytesSerializer, ExactDeserializer, type KeyGroupRecordFields, type TypeSerializer } from '@flowstate/core';
 
-/** Most bytes one shared copy holds (unless one value field is larger): bounds what a kept value keeps alive. */
-export const VALUE_COPY_RUN_BYTES = 256 << 10;
+/**
+ * Most bytes one shared copy holds (unless one value field is larger): bounds what a kept value
+ * keeps alive. Small on purpose (Node's own Buffer pool size): glibc serves runs above 128 KiB
+ * with a fresh mmap each, and a free of 64 KiB or more may return the heap's top to the kernel,
+ * so with 256 KiB runs, depending on the process's malloc state, nearly every page of a read's
+ * copies could be a new page fault (issue 16, session 10: up to 10,500–13,600 faults per 64 MiB
+ * read alone in a process, 200–3,000 with 8 KiB runs, about half the CPU time then; no
+ * difference where the 256 KiB runs did not fault).
+ */
+export const VALUE_COPY_RUN_BYTES = 8 << 10;
 
 /**
  * Copies of the value fields of a block's records, made a run of records at a time into one
