@@ -10,7 +10,6 @@
  * variants: a native checkpoint of everything (the base), then 1% / 10% of the keys rewritten and an
  * incremental checkpoint, each restored and compared with downloading its files.
  */
-import { execFileSync } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,6 +18,7 @@ import { CHECKPOINT, Serializers, ValueStateDescriptor, VoidNamespace, type Chec
 import { isIncrementalRocksDBStateHandle } from '@flowstate/rocksdb';
 import { localCheckpointStorage } from '@flowstate/storage-local';
 import { backendById, createKeyed, type BackendUnderTest } from './backends.js';
+import { CpShell } from './cp-shell.js';
 import { churnBoth, compactionsDone, openRocksCopy, populate, timeRocksCheckpoint } from './rocks-checkpoint-baseline.js';
 import { backendColumnFamily } from './rocks-raw.js';
 import type { Preset } from './config.js';
@@ -298,22 +298,31 @@ async function fullSnapshotSample(c: SampleContext, id: number): Promise<Snapsho
   };
 }
 
-/** `cp` of a file with the same byte volume as the snapshot (the disk baseline), ms per copy. */
-function cpBaseline(work: string, bytesWritten: number, copies: number): number[] {
+/**
+ * `cp` of a file with the same byte volume as the snapshot (the disk baseline), ms per copy, through
+ * one long-lived shell as in the savepoint suite (cp-shell.ts: a spawn per copy would time the fork
+ * of the bench process too).
+ */
+async function cpBaseline(work: string, bytesWritten: number, copies: number): Promise<number[]> {
   const src = join(work, 'cp-src.bin');
   const dst = join(work, 'cp-dst.bin');
   const chunk = randomFillSync(Buffer.alloc(Math.min(bytesWritten, 16 * 1024 * 1024)));
   const parts: Buffer[] = [];
   for (let left = bytesWritten; left > 0; left -= chunk.length) parts.push(left >= chunk.length ? chunk : chunk.subarray(0, left));
   writeFileSync(src, Buffer.concat(parts));
-  const cp: number[] = [];
-  for (let s = 0; s < copies; s++) {
-    rmSync(dst, { force: true });
-    const c0 = performance.now();
-    execFileSync('cp', [src, dst]);
-    cp.push(performance.now() - c0);
+  const shell = new CpShell();
+  try {
+    const cp: number[] = [];
+    for (let s = 0; s < copies; s++) {
+      rmSync(dst, { force: true });
+      const c0 = performance.now();
+      await shell.cp(src, dst);
+      cp.push(performance.now() - c0);
+    }
+    return cp;
+  } finally {
+    shell.close();
   }
-  return cp;
 }
 
 export async function runSnapshotSuite(p: Preset, backendId: string, stateBytes: number, log: (s: string) => void): Promise<SnapshotResultRow> {
@@ -338,7 +347,7 @@ export async function runSnapshotSuite(p: Preset, backendId: string, stateBytes:
     be.dispose();
     // Disk baseline: cp of a file with the same byte volume.
     const bytesWritten = samples[0]?.bytesWritten ?? 0;
-    const cp = cpBaseline(work, bytesWritten, Math.max(3, p.snapshotSamples));
+    const cp = await cpBaseline(work, bytesWritten, Math.max(3, p.snapshotSamples));
     const totalMs = summarize(samples.map((x) => x.totalMs));
     const restoreMs = summarize(samples.map((x) => x.restoreMs));
     const downloadMs = summarize(samples.map((x) => x.downloadMs));
