@@ -1,5 +1,6 @@
 // DbWrap: the JS-facing Database class.
 #include "common.h"
+#include "crc32c.h"
 
 #include <rocksdb/metadata.h>
 #include <rocksdb/table_properties.h>
@@ -716,6 +717,8 @@ Napi::Value DbWrap::GetLiveFilesMetaData(const Napi::CallbackInfo& info) {
     o.Set("numDeletions", Napi::Number::New(env, static_cast<double>(f.num_deletions)));
     auto uid = unique_ids.find({f.column_family_name, number});
     if (uid != unique_ids.end()) o.Set("uniqueId", Napi::String::New(env, uid->second));
+    uint32_t crc = 0;
+    if (DecodeCrc32cFileChecksum(f.file_checksum_func_name, f.file_checksum, &crc)) o.Set("fileChecksum", Napi::Number::New(env, crc));
     out.Set(i, o);
   }
   return out;

@@ -63,6 +63,12 @@ export interface LiveFileMetaData {
    * compacted away between the two metadata reads) or when not requested.
    */
   uniqueId?: string;
+  /**
+   * CRC32C of the whole file (as @node-rs/crc32 computes it), which RocksDB computed while it
+   * wrote the file and keeps in its MANIFEST ("FileChecksumCrc32c"). Absent for files written
+   * without a checksum generator (e.g. by a database opened elsewhere).
+   */
+  fileChecksum?: number;
 }
 
 export interface LiveFilesMetaDataOptions {
@@ -82,6 +88,8 @@ export interface SstFileInfo {
   numRangeDelEntries: number;
   smallestKey: Uint8Array;
   largestKey: Uint8Array;
+  /** CRC32C of the whole file, computed while it was written (see LiveFileMetaData.fileChecksum). */
+  fileChecksum?: number;
 }
 
 export type SstFileWriterState = 'idle' | 'open' | 'finishing';
