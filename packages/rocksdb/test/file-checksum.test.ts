@@ -2,11 +2,11 @@ import { strict as assert } from 'node:assert';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { CHECKPOINT, crc32c, FsCheckpointStorage, KeyGroupRange, Serializers, VoidNamespace, type FileSystem, type ReadRange } from '@flowstate/core';
+import { CHECKPOINT, crc32c, FsCheckpointStorage, type FileSystem, type ReadRange } from '@flowstate/core';
 import { LocalFileSystem } from '@flowstate/storage-local';
-import { RocksDBKeyedStateBackend, RocksDBStateBackend, type IncrementalRocksDBStateHandle } from '@flowstate/rocksdb';
+import type { IncrementalRocksDBStateHandle, RocksDBKeyedStateBackend } from '@flowstate/rocksdb';
 import { RocksDB, type LiveFileMetaData } from '@flowstate/rocksdb/native';
-import { COUNT, tempDirs } from './temp-dirs.js';
+import { backendWithState, tempDirs } from './temp-dirs.js';
 
 const tempDir = tempDirs();
 const key = (i: number) => Buffer.from(`key-${String(i).padStart(6, '0')}`);
@@ -68,22 +68,6 @@ class RecordingFileSystem extends LocalFileSystem {
 
 const sstPaths = (h: IncrementalRocksDBStateHandle) => h.sharedFiles.map((f) => (f.handle as { path: string }).path);
 
-async function unverifiedBackend(keys: number): Promise<RocksDBKeyedStateBackend<string>> {
-  const kb = await new RocksDBStateBackend({ incrementalCheckpoints: true, localDirectory: tempDir('local'), verifySstsBeforeUpload: false }).createKeyedStateBackend({
-    operatorIdentifier: 'op',
-    keySerializer: Serializers.string,
-    maxParallelism: 128,
-    keyGroupRange: new KeyGroupRange(0, 127),
-  });
-  const count = kb.getPartitionedState(VoidNamespace, Serializers.voidNamespace, COUNT);
-  for (let i = 0; i < keys; i++) {
-    kb.setCurrentKey(`k${i}`);
-    count.update(i);
-  }
-  assert.ok(kb instanceof RocksDBKeyedStateBackend);
-  return kb;
-}
-
 async function checkpointOnce(kb: RocksDBKeyedStateBackend<string>, fs: FileSystem) {
   const storage = new FsCheckpointStorage(fs);
   const loc = await storage.initializeLocationForCheckpoint(1);
@@ -100,7 +84,7 @@ describe('unverified SST uploads take the CRC32C RocksDB computed while writing'
   it('a linked SST is not read back, and its handle (size, CRC32C) is what the stored file holds', async () => {
     const root = tempDir('written-checksum');
     const fs = new RecordingFileSystem(root);
-    const kb = await unverifiedBackend(2000);
+    const kb = await backendWithState(tempDir('local'), 2000, false);
     const { h } = await checkpointOnce(kb, fs);
     assert.deepEqual(sstPaths(h).filter((p) => fs.readPaths.has(p)), [], 'no SST was read back');
     for (const f of h.sharedFiles) {
@@ -115,7 +99,7 @@ describe('unverified SST uploads take the CRC32C RocksDB computed while writing'
   it('an SST without a recorded checksum is read back through its new name (the general path)', async () => {
     const root = tempDir('no-written-checksum');
     const fs = new RecordingFileSystem(root);
-    const kb = await unverifiedBackend(2000);
+    const kb = await backendWithState(tempDir('local'), 2000, false);
     const original = RocksDB.prototype.getLiveFilesMetaData;
     // A database whose MANIFEST has no checksums (written without a checksum generator).
     RocksDB.prototype.getLiveFilesMetaData = function (this: RocksDB, o) {
