@@ -45,10 +45,7 @@ class Crc32cGenerator : public rocksdb::FileChecksumGenerator {
  public:
   void Update(const char* data, size_t n) override { crc_ = Crc32cExtend(crc_, reinterpret_cast<const uint8_t*>(data), n); }
   // Big-endian, as RocksDB's own FileChecksumGenCrc32c stores it.
-  void Finalize() override {
-    value_.resize(4);
-    for (int i = 0; i < 4; ++i) value_[i] = static_cast<char>((crc_ >> (24 - 8 * i)) & 0xff);
-  }
+  void Finalize() override { value_ = EncodeCrc32cFileChecksum(crc_); }
   std::string GetChecksum() const override { return value_; }
   const char* Name() const override { return rocksdb::kStandardDbFileChecksumFuncName; }
 
@@ -81,6 +78,12 @@ std::shared_ptr<rocksdb::FileChecksumGenFactory> Crc32cFileChecksumFactory() {
   // Stateless: one instance serves every database and SST writer.
   static const std::shared_ptr<rocksdb::FileChecksumGenFactory> factory = std::make_shared<Crc32cFactory>();
   return factory;
+}
+
+std::string EncodeCrc32cFileChecksum(uint32_t crc) {
+  std::string value(4, '\0');
+  for (int i = 0; i < 4; ++i) value[i] = static_cast<char>((crc >> (24 - 8 * i)) & 0xff);
+  return value;
 }
 
 bool DecodeCrc32cFileChecksum(const std::string& func_name, const std::string& value, uint32_t* crc) {

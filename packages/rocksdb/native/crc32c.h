@@ -26,6 +26,8 @@ std::shared_ptr<rocksdb::FileChecksumGenFactory> Crc32cFileChecksumFactory();
 
 // The CRC32C of a checksum value that factory (or RocksDB's standard one) produced;
 // false when `func_name` names another function or the value is not 4 bytes.
+// The FileChecksumCrc32c value of a CRC32C (4 bytes, big-endian).
+std::string EncodeCrc32cFileChecksum(uint32_t crc);
 bool DecodeCrc32cFileChecksum(const std::string& func_name, const std::string& value, uint32_t* crc);
 
 }  // namespace flowstate

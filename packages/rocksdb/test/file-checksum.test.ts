@@ -57,6 +57,49 @@ describe('RocksDB records each SST file CRC32C as it writes it', () => {
   });
 });
 
+function assertNewestWin(db: RocksDB): void {
+  const at = (i: number) => Buffer.from(db.get(db.defaultColumnFamily, key(i))!).toString();
+  assert.deepEqual([at(10), at(20), at(21), at(30)], ['new-1', 'new-0', 'new-1', 'old'], 'the later file wins over the earlier one and the flushed keys');
+}
+
+describe('ingestion with the files\' own checksums (fileChecksums)', () => {
+  it('records them unread and leaves the files as written, later files still winning over older keys', async () => {
+    const dir = tempDir('checksum-ingest');
+    const db = RocksDB.open(dir);
+    try {
+      const cf = db.defaultColumnFamily;
+      for (let i = 0; i < 100; i++) db.put(cf, key(i), Buffer.from('old'));
+      db.flush();
+      const paths = [0, 1].map((n) => join(tempDir('checksum-ext'), `${n}.sst`));
+      const infos = [];
+      for (const [n, path] of paths.entries()) {
+        const w = db.createSstFileWriter();
+        w.open(path);
+        // Both files overlap the flushed keys and each other: each gets a sequence number.
+        infos.push(await w.putSortedAndFinishAsync([key(10), key(20 + n)], [Buffer.from(`new-${n}`), Buffer.from(`new-${n}`)]));
+      }
+      const crcs = paths.map((p) => crc32c(readFileSync(p)));
+      assert.deepEqual(infos.map((i) => i.fileChecksum), crcs);
+      assert.throws(() => db.ingestExternalFile(cf, paths, { moveFiles: true, fileChecksums: crcs.slice(1) }), /one CRC32C per file/);
+      await db.ingestExternalFileAsync(cf, paths, { moveFiles: true, fileChecksums: crcs });
+      const ingested = assertLiveChecksums(db, dir).filter((f) => f.numEntries === 2);
+      assert.deepEqual(ingested.map((f) => f.fileChecksum).sort(), [...crcs].sort(), 'the files were not modified (no sequence number written into them)');
+      assertNewestWin(db);
+    } finally {
+      db.close();
+    }
+    // The files' sequence numbers live in the MANIFEST only: a reopened database still has them.
+    const reopened = RocksDB.open(dir);
+    try {
+      assertNewestWin(reopened);
+      reopened.compactRange(reopened.defaultColumnFamily);
+      assertNewestWin(reopened);
+    } finally {
+      reopened.close();
+    }
+  });
+});
+
 /** A local file system (it links) that records the paths it reads: an upload's read-back shows there. */
 class RecordingFileSystem extends LocalFileSystem {
   readonly readPaths = new Set<string>();

@@ -79,6 +79,12 @@ export interface LiveFilesMetaDataOptions {
 export interface IngestExternalFileOptions {
   /** Hard-link/move the files into the DB instead of copying. Default false. */
   moveFiles?: boolean;
+  /**
+   * Each file's whole-file CRC32C (SstFileInfo.fileChecksum), one per file in order: RocksDB
+   * records them in its MANIFEST instead of reading every file to compute them. The files are then
+   * never modified (no global sequence number written into them; it lives in the MANIFEST).
+   */
+  fileChecksums?: readonly number[];
 }
 
 export interface SstFileInfo {
