@@ -14,7 +14,6 @@ import type { KvRowLayout } from './kv-row-layout.js';
 import type { KvBulkLoad, KvEntry } from './kv-store.js';
 import { canonicalListToKv, canonicalMapValueToKv } from './kv-values.js';
 import { restoredQueueSinks } from '../pq/queue-stream.js';
-import { giveBackReadBuffers, takeReadBuffers, type AlternatingReadBuffers } from '../snapshot/read-buffers.js';
 
 /** Rows per putAll while restoring. */
 const BATCH_ENTRIES = 4096;
@@ -60,24 +59,18 @@ export async function restoreKvCanonical(target: KvRestoreTarget, handles: reado
   // The key group of the last record, across handles: old subtasks own disjoint key groups, so
   // the first record of the next handle is a boundary like any change of key group.
   const last = { group: -1 };
-  // A bulk load copies the values it keeps (KvBulkLoad.add), so the reads go into two reused
-  // buffers instead of fresh memory per coalesced read (issue 16: a page fault per 4 KiB read).
-  const readBuffers = bulk === undefined ? undefined : takeReadBuffers();
   try {
     for (const h of handles) {
       const range = KeyGroupRange.fromJSON(h.keyGroupRange).intersection(target.keyGroupRange);
       if (range.numberOfKeyGroups === 0) continue;
       const header = await readKeyedStateHeader(reader, h, registry);
       registerRestoredKvStates(target, header, h.type);
-      await writeRows(target, h, header, range, reader, { bulk, last, readBuffers }, signal);
+      await writeRows(target, h, header, range, reader, { bulk, last }, signal);
     }
     await bulk?.finish();
   } catch (e) {
     bulk?.abort();
     throw e;
-  } finally {
-    // No read is in flight once readKeyGroups settled (readKeyGroupBlocks awaits its read-ahead).
-    if (readBuffers !== undefined) giveBackReadBuffers(readBuffers);
   }
 }
 
@@ -85,16 +78,11 @@ export async function restoreKvCanonical(target: KvRestoreTarget, handles: reado
 interface RowSink {
   readonly bulk: KvBulkLoad | undefined;
   readonly last: { group: number };
-  /** Reused read buffers: only for rows that keep no view of what was read (see writeRows). */
-  readonly readBuffers: AlternatingReadBuffers | undefined;
 }
 
 async function writeRows(target: KvRestoreTarget, h: KeyGroupsStateHandle, header: KeyedStateStreamHeader, range: KeyGroupRange, reader: StateHandleReader, sink: RowSink, signal: AbortSignal | undefined): Promise<void> {
   const { bulk, last } = sink;
   const sinks = restoredQueueSinks(header, target.queues);
-  // Rows keep no view of the read bytes with a bulk load (keys are built, values copied by it);
-  // queue sinks may keep the keys and values they are given, so their handles read fresh buffers.
-  const readBuffers = bulk !== undefined && sinks.every((q) => q === undefined) ? sink.readBuffers : undefined;
   const states = header.states.map((m) => target.states.get(m.name));
   const pending: KvEntry[][] = states.map(() => []);
   const flush = (i: number) => {
@@ -114,7 +102,8 @@ async function writeRows(target: KvRestoreTarget, h: KeyGroupsStateHandle, heade
     const sink = sinks[i];
     if (sink !== undefined) return sink.add(g, rec.key, rec.value!);
     row.clear();
-    // A bulk load copies the values it keeps: views do. putAll stores may keep what they are
+    // A bulk load keeps the rows until it writes them, and each coalesced read is a new buffer
+    // that no later read reuses: its values can be views. putAll stores may keep what they are
     // given (a heap store does), so they get copies.
     const entry = toRow(target.layout, row, states[i]!.kind, g, rec, bulk === undefined);
     if (bulk !== undefined) {
@@ -123,7 +112,7 @@ async function writeRows(target: KvRestoreTarget, h: KeyGroupsStateHandle, heade
     }
     pending[i]!.push(entry);
     if (pending[i]!.length >= BATCH_ENTRIES) flush(i);
-  }, { signal, operatorIdentifier: target.operatorIdentifier, ...(readBuffers === undefined ? {} : { readBuffers }) });
+  }, { signal, operatorIdentifier: target.operatorIdentifier });
   states.forEach((_s, i) => flush(i));
   for (const s of sinks) s?.flush();
 }

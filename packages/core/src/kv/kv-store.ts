@@ -68,9 +68,8 @@ export interface KvView {
 
 /**
  * A bulk load of rows into key spaces (canonical restores): rows come in any order and become
- * visible together when finish() resolves; a key added twice keeps its last value. The key
- * handed to add() belongs to the load; the value is the caller's again once add() returns (a
- * restore reads into buffers it reuses), so a load copies what it keeps. A store offers it when it has a
+ * visible together when finish() resolves; a key added twice keeps its last value. The arrays
+ * handed to add() belong to the load (callers do not reuse them). A store offers it when it has a
  * cheaper path than putAll (RocksDB: sorted SST files, ingested, instead of write batches through
  * the memtable), ideally keeping the heavy I/O off the event loop.
  */

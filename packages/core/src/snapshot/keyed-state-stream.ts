@@ -513,10 +513,10 @@ export async function readKeyGroups(
   range: KeyGroupRange,
   visit: (keyGroup: number, record: KeyedStateRecord) => void,
   /** A checkpoint id (named in errors), or options; `signal` cancels between key groups (RestoreCancelledError). */
-  options: number | { readonly checkpointId?: number; readonly signal?: AbortSignal; readonly operatorIdentifier?: string; readonly readBuffers?: AlternatingReadBuffers } = {},
+  options: number | { readonly checkpointId?: number; readonly signal?: AbortSignal; readonly operatorIdentifier?: string } = {},
 ): Promise<void> {
   const o = typeof options === 'number' ? { checkpointId: options } : options;
-  const read: KeyGroupBlockOptions = { range, ...(o.checkpointId === undefined ? {} : { checkpointId: o.checkpointId }), ...(o.readBuffers === undefined ? {} : { readBuffers: o.readBuffers }) };
+  const read = o.checkpointId === undefined ? { range } : { range, checkpointId: o.checkpointId };
   for await (const block of readKeyGroupBlocks(reader, handle, header, read)) {
     checkRestoreNotCancelled(o.signal, o.operatorIdentifier ?? '<unknown operator>');
     const fields = block.fields;

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { IdlePool, IllegalStateUsageError, type KvBulkLoad, type KvKeySpace } from '@flowstate/core';
+import { IllegalStateUsageError, type KvBulkLoad, type KvKeySpace } from '@flowstate/core';
 import type { ColumnFamily, IngestExternalFileOptions, RocksDB, SstFileInfo } from '../native.js';
 
 /** Row bytes (keys + values) buffered before they are sorted and written into SST files. */
@@ -15,58 +15,6 @@ export const BULK_LOAD_SPILL_BYTES = 64 << 20;
  * SST). Smaller files cost a little per file (index, footer, one more upload and link).
  */
 export const BULK_LOAD_BOUNDARY_SPILL_BYTES = 8 << 20;
-
-/** Bytes of one value arena chunk (a larger value gets a buffer of its own). */
-export const BULK_LOAD_ARENA_BYTES = 4 << 20;
-
-/**
- * Arena chunks of finished spills, for the next bulk loads of this process: each chunk is fresh
- * memory otherwise (a page fault per 4 KiB, as much as the copy into it). Up to 8 kept (a restore
- * has a spill or two in flight, and conversions run two at once), each dropped 1 s after its give-back.
- */
-const idleArenaChunks = new IdlePool<Uint8Array>({ maxKept: 8, maxBytes: BULK_LOAD_ARENA_BYTES, idleMs: 1000, sizeOf: (b) => b.length });
-
-/**
- * The values of the rows added since the last spill, copied into chunks: add()'s arrays stay the
- * caller's (a restore reads into buffers it reuses). A spill's chunks go back to the idle pool
- * once every file of that spill is written, never while a writer may still read them.
- */
-class ValueArena {
-  private chunks: Uint8Array[] = [];
-  private chunk: Uint8Array | undefined;
-  private used = 0;
-
-  copy(value: Uint8Array): Uint8Array {
-    if (value.length > BULK_LOAD_ARENA_BYTES) return value.slice();
-    if (this.chunk === undefined || this.used + value.length > this.chunk.length) {
-      // Uninitialized: only bytes copied in are ever handed out.
-      this.chunk = idleArenaChunks.take() ?? new Uint8Array(Buffer.allocUnsafeSlow(BULK_LOAD_ARENA_BYTES).buffer, 0, BULK_LOAD_ARENA_BYTES);
-      this.chunks.push(this.chunk);
-      this.used = 0;
-    }
-    const view = this.chunk.subarray(this.used, this.used + value.length);
-    view.set(value);
-    this.used += value.length;
-    return view;
-  }
-
-  /** The chunks holding the values copied so far; the next copy starts a new chunk. */
-  detach(): Uint8Array[] {
-    const chunks = this.chunks;
-    this.chunks = [];
-    this.chunk = undefined;
-    return chunks;
-  }
-}
-
-/** Gives back a spill's chunks once all its files are written (a failed spill's are dropped: a writer may still hold them). */
-function releaseWhenWritten(chunks: readonly Uint8Array[], writes: readonly Promise<unknown>[]): void {
-  if (chunks.length === 0) return;
-  Promise.all(writes).then(
-    () => chunks.forEach((c) => idleArenaChunks.giveBack(c)),
-    () => {},
-  );
-}
 
 /** Rows of one column family not yet written. */
 interface PendingRows {
@@ -88,7 +36,6 @@ export class RocksDBBulkLoad implements KvBulkLoad {
   private readonly pending = new Map<string, PendingRows>();
   private readonly files = new Map<string, { readonly cf: ColumnFamily; readonly paths: string[] }>();
   private readonly finishing: Promise<SstFileInfo>[] = [];
-  private readonly arena = new ValueArena();
   private bufferedBytes = 0;
   private fileCount = 0;
   private state: 'open' | 'finishing' | 'closed' = 'open';
@@ -115,7 +62,7 @@ export class RocksDBBulkLoad implements KvBulkLoad {
       this.pending.set(cf.name, rows);
     }
     rows.keys.push(key);
-    rows.values.push(this.arena.copy(value));
+    rows.values.push(value);
     this.bufferedBytes += key.length + value.length;
     if (this.bufferedBytes >= this.spillBytes) this.spill();
   }
@@ -171,9 +118,7 @@ export class RocksDBBulkLoad implements KvBulkLoad {
 
   /** Writes every column family's buffered rows into one sorted SST file each. */
   private spill(): void {
-    const first = this.finishing.length;
     for (const rows of this.pending.values()) this.writeSst(rows);
-    releaseWhenWritten(this.arena.detach(), this.finishing.slice(first));
     this.pending.clear();
     this.bufferedBytes = 0;
   }
