@@ -440,6 +440,9 @@ class DbWrap : public Napi::ObjectWrap<DbWrap> {
     rocksdb::ColumnFamilyHandle* cf;
     std::vector<std::string> files;
     rocksdb::IngestExternalFileOptions options;
+    // FileChecksumCrc32c values per file (ingestion options' fileChecksums), or none.
+    std::vector<std::string> checksums;
+    rocksdb::Status Run() const;
   };
   IngestCall Ingest(const Napi::CallbackInfo& info);
   static Napi::Value Done(const KeyedCall& c, const rocksdb::Status& s);

@@ -1,5 +1,6 @@
 // DbWrap: the JS-facing Database class.
 #include "common.h"
+#include "crc32c.h"
 
 #include <rocksdb/metadata.h>
 #include <rocksdb/table_properties.h>
@@ -549,6 +550,22 @@ rocksdb::IngestExternalFileOptions IngestOptions(const Napi::Env& env, const Nap
   }
   return o;
 }
+// fileChecksums: one CRC32C (uint32) per file, as FileChecksumCrc32c values; empty when absent.
+std::vector<std::string> IngestChecksums(const Napi::Env& env, const Napi::Value& v, size_t files) {
+  std::vector<std::string> out;
+  if (IsNullish(v) || !v.IsObject()) return out;
+  Napi::Value cv = v.As<Napi::Object>().Get("fileChecksums");
+  if (IsNullish(cv)) return out;
+  if (!cv.IsArray() || cv.As<Napi::Array>().Length() != files) Throw(env, kErrInvalidArgument, "fileChecksums must be an array with one CRC32C per file");
+  Napi::Array a = cv.As<Napi::Array>();
+  for (uint32_t i = 0; i < a.Length(); ++i) {
+    Napi::Value x = a.Get(i);
+    double d = x.IsNumber() ? x.As<Napi::Number>().DoubleValue() : -1;
+    if (!(d >= 0 && d <= 4294967295.0 && d == static_cast<double>(static_cast<uint32_t>(d)))) Throw(env, kErrInvalidArgument, "fileChecksums must be CRC32C values (uint32)");
+    out.push_back(EncodeCrc32cFileChecksum(static_cast<uint32_t>(d)));
+  }
+  return out;
+}
 rocksdb::Status DoCheckpoint(rocksdb::DB* db, const std::string& dir) {
   rocksdb::Checkpoint* raw = nullptr;
   rocksdb::Status s = rocksdb::Checkpoint::Create(db, &raw);
@@ -716,6 +733,8 @@ Napi::Value DbWrap::GetLiveFilesMetaData(const Napi::CallbackInfo& info) {
     o.Set("numDeletions", Napi::Number::New(env, static_cast<double>(f.num_deletions)));
     auto uid = unique_ids.find({f.column_family_name, number});
     if (uid != unique_ids.end()) o.Set("uniqueId", Napi::String::New(env, uid->second));
+    uint32_t crc = 0;
+    if (DecodeCrc32cFileChecksum(f.file_checksum_func_name, f.file_checksum, &crc)) o.Set("fileChecksum", Napi::Number::New(env, crc));
     out.Set(i, o);
   }
   return out;
@@ -726,18 +745,38 @@ DbWrap::IngestCall DbWrap::Ingest(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   DbState* st = Live(env);
   rocksdb::ColumnFamilyHandle* cf = Cf(env, info[0])->handle;
-  return IngestCall{st, cf, ArgStringArray(env, info[1], "files"), IngestOptions(env, info[2])};
+  IngestCall c{st, cf, ArgStringArray(env, info[1], "files"), IngestOptions(env, info[2]), {}};
+  c.checksums = IngestChecksums(env, info[2], c.files.size());
+  if (!c.checksums.empty()) {
+    // The files' own checksums become the MANIFEST's, unread: so RocksDB must never change a
+    // file (its global sequence number then lives in the MANIFEST only, as RocksDB >= 5.16
+    // reads it; our files are only ever read through a database's MANIFEST).
+    c.options.verify_file_checksum = false;
+    c.options.write_global_seqno = false;
+  }
+  return c;
+}
+
+rocksdb::Status DbWrap::IngestCall::Run() const {
+  if (checksums.empty()) return st->db()->IngestExternalFile(cf, files, options);
+  rocksdb::IngestExternalFileArg arg;
+  arg.column_family = cf;
+  arg.external_files = files;
+  arg.options = options;
+  arg.files_checksums = checksums;
+  arg.files_checksum_func_names.assign(files.size(), rocksdb::kStandardDbFileChecksumFuncName);
+  return st->db()->IngestExternalFiles({arg});
 }
 
 Napi::Value DbWrap::IngestExternalFile(const Napi::CallbackInfo& info) {
   IngestCall c = Ingest(info);
-  ThrowIfError(info.Env(), c.st->db()->IngestExternalFile(c.cf, c.files, c.options), c.st->path());
+  ThrowIfError(info.Env(), c.Run(), c.st->path());
   return info.Env().Undefined();
 }
 
 Napi::Value DbWrap::IngestExternalFileAsync(const Napi::CallbackInfo& info) {
   // The handle stays valid: drop/close wait for the worker.
-  auto* w = new OpWorker(info.Env(), state_, [c = Ingest(info)]() { return c.st->db()->IngestExternalFile(c.cf, c.files, c.options); });
+  auto* w = new OpWorker(info.Env(), state_, [c = Ingest(info)]() { return c.Run(); });
   return QueueWorker(w);
 }
 

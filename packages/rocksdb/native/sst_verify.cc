@@ -8,12 +8,12 @@
 // *before* the block check matters: a file that changes after the CRC pass
 // either fails the block check or no longer matches the upload's CRC.
 #include "common.h"
+#include "crc32c.h"
 
 #include <rocksdb/env.h>
 #include <rocksdb/sst_file_reader.h>
 #include <rocksdb/table.h>
 
-#include <array>
 #include <cerrno>
 #include <cstring>
 
@@ -22,51 +22,6 @@ namespace flowstate {
 namespace {
 constexpr size_t kReadChunk = 1 << 20;
 constexpr size_t kVerifyReadahead = 2 << 20;
-
-// CRC32C (Castagnoli, reflected polynomial 0x82F63B78, as @node-rs/crc32 and
-// RocksDB compute it). The CRC pass costs as much as the block checks, so it
-// uses the CPU's CRC32C instruction where there is one.
-uint32_t Crc32cTableByte(uint32_t crc, const uint8_t* p, size_t n) {
-  static const std::array<uint32_t, 256> table = [] {
-    std::array<uint32_t, 256> t{};
-    for (uint32_t i = 0; i < 256; ++i) {
-      uint32_t c = i;
-      for (int k = 0; k < 8; ++k) c = (c & 1) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
-      t[i] = c;
-    }
-    return t;
-  }();
-  while (n-- > 0) crc = table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
-  return crc;
-}
-
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-__attribute__((target("sse4.2"))) uint32_t Crc32cHardware(uint32_t crc, const uint8_t* p, size_t n) {
-  uint64_t c = crc;
-  for (; n >= 8; n -= 8, p += 8) {
-    uint64_t word;
-    std::memcpy(&word, p, 8);
-    c = __builtin_ia32_crc32di(c, word);
-  }
-  uint32_t c32 = static_cast<uint32_t>(c);
-  for (; n > 0; --n, ++p) c32 = __builtin_ia32_crc32qi(c32, *p);
-  return c32;
-}
-bool HasCrc32cInstruction() {
-  static const bool has = __builtin_cpu_supports("sse4.2");
-  return has;
-}
-#else
-uint32_t Crc32cHardware(uint32_t crc, const uint8_t* p, size_t n) { return Crc32cTableByte(crc, p, n); }
-bool HasCrc32cInstruction() { return false; }
-#endif
-
-// Continues a CRC32C (pre/post inverted, so Crc32cExtend(0, ...) is the usual CRC32C).
-uint32_t Crc32cExtend(uint32_t crc, const uint8_t* p, size_t n) {
-  crc = ~crc;
-  crc = HasCrc32cInstruction() ? Crc32cHardware(crc, p, n) : Crc32cTableByte(crc, p, n);
-  return ~crc;
-}
 
 // CRC32C of the whole file; `size` is the number of bytes read.
 rocksdb::Status FileCrc32c(const std::string& path, uint32_t* crc, uint64_t* size) {
@@ -145,7 +100,7 @@ Napi::Value Crc32cForTest(const Napi::CallbackInfo& info) {
   rocksdb::Slice bytes = ArgBytes(env, info[0], "bytes");
   const auto* p = reinterpret_cast<const uint8_t*>(bytes.data());
   const bool portable = info[1].ToBoolean().Value();
-  uint32_t crc = portable ? ~Crc32cTableByte(~0u, p, bytes.size()) : Crc32cExtend(0, p, bytes.size());
+  uint32_t crc = portable ? Crc32cPortable(p, bytes.size()) : Crc32cExtend(0, p, bytes.size());
   return Napi::Number::New(env, static_cast<double>(crc));
 }
 

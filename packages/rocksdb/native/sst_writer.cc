@@ -1,5 +1,6 @@
 // SstFileWriter JS class.
 #include "common.h"
+#include "crc32c.h"
 
 #include <cstring>
 
@@ -24,6 +25,8 @@ Napi::Object InfoToJs(Napi::Env env, const rocksdb::ExternalSstFileInfo& fi) {
   o.Set("numRangeDelEntries", Napi::Number::New(env, static_cast<double>(fi.num_range_del_entries)));
   o.Set("smallestKey", ToBytes(env, fi.smallest_key));
   o.Set("largestKey", ToBytes(env, fi.largest_key));
+  uint32_t crc = 0;
+  if (DecodeCrc32cFileChecksum(fi.file_checksum_func_name, fi.file_checksum, &crc)) o.Set("fileChecksum", Napi::Number::New(env, crc));
   return o;
 }
 

@@ -1,5 +1,6 @@
 // Errors, argument conversion, options parsing and the list-append merge operator.
 #include "common.h"
+#include "crc32c.h"
 
 #include <atomic>
 
@@ -463,6 +464,9 @@ rocksdb::DBOptions MakeDbOptions(const DbConfig& c) {
   // Keep the info LOG small; it is diagnostics only.
   o.keep_log_file_num = 4;
   o.max_log_file_size = 8 << 20;
+  // Whole-file CRC32C of every SST as it is written (crc32c.h): native uploads take it from the
+  // MANIFEST instead of reading each new file back (issue 16).
+  o.file_checksum_gen_factory = Crc32cFileChecksumFactory();
   return o;
 }
 

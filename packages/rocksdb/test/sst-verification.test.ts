@@ -24,7 +24,7 @@ import {
 import { localCheckpointStorage } from '@flowstate/storage-local';
 import { RocksDBError, RocksDBKeyedStateBackend, RocksDBStateBackend, type IncrementalRocksDBStateHandle } from '@flowstate/rocksdb';
 import { RocksDB, nativeCrc32cForTest, verifySstFile } from '@flowstate/rocksdb/native';
-import { COUNT, tempDirs } from './temp-dirs.js';
+import { backendWithState, tempDirs } from './temp-dirs.js';
 
 const tempDir = tempDirs();
 
@@ -46,22 +46,6 @@ function flipByte(path: string, at: number): void {
   bytes[at] = bytes[at]! ^ 0xff;
   writeFileSync(`${path}.tmp`, bytes);
   renameSync(`${path}.tmp`, path);
-}
-
-async function backendWithState(keys: number, verifySstsBeforeUpload = true): Promise<RocksDBKeyedStateBackend<string>> {
-  const kb = await new RocksDBStateBackend({ incrementalCheckpoints: true, localDirectory: tempDir('local'), verifySstsBeforeUpload }).createKeyedStateBackend({
-    operatorIdentifier: 'op',
-    keySerializer: Serializers.string,
-    maxParallelism: 128,
-    keyGroupRange: new KeyGroupRange(0, 127),
-  });
-  const count = kb.getPartitionedState(VoidNamespace, Serializers.voidNamespace, COUNT);
-  for (let i = 0; i < keys; i++) {
-    kb.setCurrentKey(`k${i}`);
-    count.update(i);
-  }
-  assert.ok(kb instanceof RocksDBKeyedStateBackend);
-  return kb;
 }
 
 /** Flips one byte of `path` in place: the same file (inode), so a handle already open reads the change. */
@@ -176,7 +160,7 @@ describe('RocksDB incremental checkpoints verify SSTs before upload', () => {
 
   it('linking storage: a file damaged before its link fails the checkpoint (verified through the new name), and the link is removed', async () => {
     const storage = localCheckpointStorage(tempDir('linked-damaged'));
-    const kb = await backendWithState(2000);
+    const kb = await backendWithState(tempDir('local'), 2000);
     const loc = await storage.initializeLocationForCheckpoint(1);
     let damaged: string | undefined;
     const factory: CheckpointStreamFactory = {
@@ -207,7 +191,7 @@ describe('RocksDB incremental checkpoints verify SSTs before upload', () => {
   it("linking storage: an adopted SST's handle (size, CRC32C from the verification) is what the stored file holds", async () => {
     const root = tempDir('linked');
     const storage = localCheckpointStorage(root);
-    const kb = await backendWithState(2000);
+    const kb = await backendWithState(tempDir('local'), 2000);
     const loc = await storage.initializeLocationForCheckpoint(1);
     const h = (await kb.snapshot(1, 1, loc.streamFactory, CHECKPOINT).result).jobManagerOwnedSnapshot as IncrementalRocksDBStateHandle;
     assert.ok(h.sharedFiles.length >= 1);
@@ -224,7 +208,7 @@ describe('verifySstsBeforeUpload: false', () => {
   it("linking storage: each SST's handle (size, CRC32C read back through the link) is what the stored file holds", async () => {
     const root = tempDir('linked-unverified');
     const storage = localCheckpointStorage(root);
-    const kb = await backendWithState(2000, false);
+    const kb = await backendWithState(tempDir('local'), 2000, false);
     const loc = await storage.initializeLocationForCheckpoint(1);
     const h = (await kb.snapshot(1, 1, loc.streamFactory, CHECKPOINT).result).jobManagerOwnedSnapshot as IncrementalRocksDBStateHandle;
     assert.ok(h.sharedFiles.length >= 1);
@@ -237,9 +221,9 @@ describe('verifySstsBeforeUpload: false', () => {
     kb.dispose();
   });
 
-  it('uploads a damaged SST unchecked (what every checkpoint did before verification existed)', async () => {
+  it('uploads a damaged SST without a block check, under the CRC32C RocksDB computed while writing it: reading it fails', async () => {
     const storage = localCheckpointStorage(tempDir('unverified'));
-    const kb = await backendWithState(2000, false);
+    const kb = await backendWithState(tempDir('local'), 2000, false);
     const loc = await storage.initializeLocationForCheckpoint(1);
     const future = kb.snapshot(1, 1, loc.streamFactory, CHECKPOINT);
     const [sst] = localSsts(kb, 1);
@@ -247,11 +231,8 @@ describe('verifySstsBeforeUpload: false', () => {
     const h = (await future.result).jobManagerOwnedSnapshot as IncrementalRocksDBStateHandle;
     const uploaded = h.sharedFiles.find((f) => sst!.endsWith(f.name));
     assert.ok(uploaded !== undefined, 'the damaged SST is part of the checkpoint');
-    const bytes = await storage.readFully(uploaded.handle, 1);
-    assert.equal(uploaded.handle.checksum, crc32c(bytes), 'under a fresh, valid CRC32C');
-    const copy = join(tempDir('uploaded'), uploaded.name);
-    writeFileSync(copy, bytes);
-    await assert.rejects(verifySstFile(copy), (e: unknown) => e instanceof RocksDBError && e.code === 'ROCKSDB_CORRUPTION', 'the uploaded SST is damaged');
+    // Until session 10 the handle carried the CRC32C read back from the damaged bytes (valid).
+    await assert.rejects(storage.readFully(uploaded.handle, 1), CorruptCheckpointError);
     kb.dispose();
   });
 });
@@ -259,7 +240,7 @@ describe('verifySstsBeforeUpload: false', () => {
 describe('RocksDB restore refuses file names that are not plain RocksDB file names', () => {
   async function checkpointHandle(): Promise<{ handle: IncrementalRocksDBStateHandle; reader: StateHandleReader }> {
     const storage = localCheckpointStorage(tempDir('names'));
-    const kb = await backendWithState(50);
+    const kb = await backendWithState(tempDir('local'), 50);
     const loc = await storage.initializeLocationForCheckpoint(1);
     const handle = (await kb.snapshot(1, 1, loc.streamFactory, CHECKPOINT).result).jobManagerOwnedSnapshot as IncrementalRocksDBStateHandle;
     kb.dispose();

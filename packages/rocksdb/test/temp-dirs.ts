@@ -1,4 +1,6 @@
-import { Serializers, ValueStateDescriptor } from '@flowstate/core';
+import { strict as assert } from 'node:assert';
+import { KeyGroupRange, Serializers, ValueStateDescriptor, VoidNamespace } from '@flowstate/core';
+import { RocksDBKeyedStateBackend, RocksDBStateBackend } from '@flowstate/rocksdb';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,3 +19,20 @@ export function tempDirs(): (name: string) => string {
 
 /** The int32 counter value state (default 0) the RocksDB tests write. */
 export const COUNT = new ValueStateDescriptor<number>('count', Serializers.int32, 0);
+
+/** An incremental RocksDB backend (key groups 0-127) with `keys` counters written, local files under `localDirectory`. */
+export async function backendWithState(localDirectory: string, keys: number, verifySstsBeforeUpload = true): Promise<RocksDBKeyedStateBackend<string>> {
+  const kb = await new RocksDBStateBackend({ incrementalCheckpoints: true, localDirectory, verifySstsBeforeUpload }).createKeyedStateBackend({
+    operatorIdentifier: 'op',
+    keySerializer: Serializers.string,
+    maxParallelism: 128,
+    keyGroupRange: new KeyGroupRange(0, 127),
+  });
+  const count = kb.getPartitionedState(VoidNamespace, Serializers.voidNamespace, COUNT);
+  for (let i = 0; i < keys; i++) {
+    kb.setCurrentKey(`k${i}`);
+    count.update(i);
+  }
+  assert.ok(kb instanceof RocksDBKeyedStateBackend);
+  return kb;
+}

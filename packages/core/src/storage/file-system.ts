@@ -1,4 +1,5 @@
 import { crc32c } from '../checksum.js';
+import { IdlePool } from '../snapshot/idle-pool.js';
 
 /**
  * The minimal file system abstraction each storage implements (local disk, memory, S3, WebHDFS).
@@ -118,16 +119,37 @@ export async function writeCommitted(fs: FileSystem, path: string, fill: (w: Fil
 }
 
 /** Chunk in which a linked file is read back for its checksum (one open and read call per chunk). */
-const READ_BACK_BYTES = 4 << 20;
+export const READ_BACK_BYTES = 4 << 20;
+
+/**
+ * Chunk buffers of finished read-backs, for the next ones of this process: a new 4 MiB buffer per
+ * file cost a page fault per 4 KiB it was filled to (issue 16: a native savepoint conversion reads
+ * back every SST it links, about its whole size in fresh memory). Up to 4 are kept (uploads and
+ * restores read several files back at once), each dropped 1 s after its own give-back.
+ */
+const idleReadBackBuffers = new IdlePool<Uint8Array>({ maxKept: 4, maxBytes: READ_BACK_BYTES, idleMs: 1000, sizeOf: (b) => b.length });
+
+/** Drops the idle read-back buffers (tests start from an empty pool). */
+export function dropIdleReadBackBuffers(): void {
+  idleReadBackBuffers.clear();
+}
 
 /**
  * The CRC32C of the `size` bytes stored at `path`, read back in chunks through one lent buffer
  * (ReadRange.into; each chunk's CRC is taken before the next read): for files that were linked
- * rather than written through a stream, whose handle still records what the name holds.
+ * rather than written through a stream, whose handle still records what the name holds. The
+ * buffer comes from (and goes back to) the idle pool: nothing keeps a view of it once a chunk's
+ * CRC is taken, and no read into it is in flight once a read settled.
  */
 export async function readBackChecksum(fs: FileSystem, path: string, size: number): Promise<number> {
-  let crc = 0;
-  const into = new Uint8Array(Math.min(READ_BACK_BYTES, size));
-  for (let off = 0; off < size; off += READ_BACK_BYTES) crc = crc32c(await fs.read(path, { offset: off, length: Math.min(READ_BACK_BYTES, size - off), into }), crc);
-  return crc;
+  if (size === 0) return 0;
+  // Uninitialized (only bytes read into it are used): zeroing would touch every page first.
+  const into = idleReadBackBuffers.take() ?? new Uint8Array(Buffer.allocUnsafeSlow(READ_BACK_BYTES).buffer, 0, READ_BACK_BYTES);
+  try {
+    let crc = 0;
+    for (let off = 0; off < size; off += READ_BACK_BYTES) crc = crc32c(await fs.read(path, { offset: off, length: Math.min(READ_BACK_BYTES, size - off), into }), crc);
+    return crc;
+  } finally {
+    idleReadBackBuffers.giveBack(into);
+  }
 }

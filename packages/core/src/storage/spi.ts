@@ -36,7 +36,8 @@ export interface AdoptLocalFileOptions {
   /**
    * Reads the adopted bytes through `linkedPath` (the new name, an absolute local path) and
    * returns their size and CRC32C, instead of the stream reading them back itself: for a caller
-   * that reads the file anyway (RocksDB verifies an SST's block checksums). Called once the link
+   * that reads the file anyway (RocksDB verifies an SST's block checksums) or knows them (RocksDB
+   * computed an SST's CRC32C while writing it). Called once the link
    * exists, while it is made durable (FileSystem.linkFrom's `whileSyncing`); a rejection fails
    * the adoption with that error, and nothing stays behind.
    */

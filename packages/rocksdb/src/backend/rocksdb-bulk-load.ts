@@ -3,7 +3,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { IllegalStateUsageError, type KvBulkLoad, type KvKeySpace } from '@flowstate/core';
-import type { ColumnFamily, RocksDB, SstFileInfo } from '../native.js';
+import type { ColumnFamily, IngestExternalFileOptions, RocksDB, SstFileInfo } from '../native.js';
 
 /** Row bytes (keys + values) buffered before they are sorted and written into SST files. */
 export const BULK_LOAD_SPILL_BYTES = 64 << 20;
@@ -77,8 +77,8 @@ export class RocksDBBulkLoad implements KvBulkLoad {
     this.spill();
     this.state = 'finishing';
     try {
-      await Promise.all(this.finishing);
-      for (const { cf, paths } of this.files.values()) await this.db.ingestExternalFileAsync(cf, paths, { moveFiles: true });
+      const written = new Map((await Promise.all(this.finishing)).map((info) => [info.path, info.fileChecksum]));
+      for (const { cf, paths } of this.files.values()) await this.db.ingestExternalFileAsync(cf, paths, ingestOptions(paths, written));
     } catch (e) {
       await this.closeAsync();
       throw e;
@@ -139,6 +139,16 @@ export class RocksDBBulkLoad implements KvBulkLoad {
     }
     target.paths.push(path);
   }
+}
+
+/**
+ * Moves the files in; with the CRC32C each SstFileWriter computed while writing (all of them or
+ * none), RocksDB records those instead of reading every file twice to checksum it (before and
+ * after ingestion, on the critical path of a restore: issue 16) and leaves the files unmodified.
+ */
+function ingestOptions(paths: readonly string[], written: ReadonlyMap<string, number | undefined>): IngestExternalFileOptions {
+  const fileChecksums = paths.map((p) => written.get(p));
+  return fileChecksums.every((c) => c !== undefined) ? { moveFiles: true, fileChecksums } : { moveFiles: true };
 }
 
 /**

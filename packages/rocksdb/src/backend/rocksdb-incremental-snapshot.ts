@@ -63,6 +63,8 @@ interface RocksNativeSnapshotResources extends SnapshotResources {
   readonly files: LocalCheckpointFiles;
   /** SSTs RocksDB fsynced itself: their upload needs no data sync of its own. */
   readonly synced: ReadonlySet<string>;
+  /** SST name -> size and whole-file CRC32C RocksDB computed while writing it (LiveFileMetaData.fileChecksum). */
+  readonly written: ReadonlyMap<string, FileChecksum>;
 }
 
 /** An uploaded file of the checkpoint directory, by kind. */
@@ -100,9 +102,13 @@ export class RocksNativeSnapshotStrategy implements SnapshotStrategy<KeyedStateH
       rmSync(dir, { recursive: true, force: true });
       throw e;
     }
-    const live = source.db.getLiveFilesMetaData({ uniqueIds: true }).map((f) => ({ name: f.name.replace(/^\//, ''), uniqueId: f.uniqueId }));
+    const live = source.db.getLiveFilesMetaData({ uniqueIds: true }).map((f) => ({ ...f, name: f.name.replace(/^\//, '') }));
     const contentIds = new Map<string, string>();
-    for (const f of live) if (f.uniqueId !== undefined) contentIds.set(f.name, `sst-id:${f.uniqueId}`);
+    const written = new Map<string, FileChecksum>();
+    for (const f of live) {
+      if (f.uniqueId !== undefined) contentIds.set(f.name, `sst-id:${f.uniqueId}`);
+      if (f.fileChecksum !== undefined) written.set(f.name, { size: f.size, checksum: f.fileChecksum });
+    }
     this.syncedSsts.observe(source.db, live.map((f) => f.name), files.names);
     // A database that skips every fsync (syncLocalFiles: false) synced no SST: its uploads sync each one.
     const synced = new Set(source.rocksDbSyncsSsts ? files.names.filter((n) => this.syncedSsts.isSynced(n)) : []);
@@ -119,6 +125,7 @@ export class RocksNativeSnapshotStrategy implements SnapshotStrategy<KeyedStateH
       finished: false,
       files,
       synced,
+      written,
       release: () => {
         // The local checkpoint directory is only needed until its files are uploaded. Removed in
         // the background (a synchronous rm blocked the event loop), starting once the result is
@@ -192,13 +199,23 @@ export class RocksNativeSnapshotStrategy implements SnapshotStrategy<KeyedStateH
  */
 async function uploadSst(path: string, name: string, r: RocksNativeSnapshotResources, verify: boolean, context: SnapshotContext): Promise<StreamStateHandle> {
   const out = context.openStream(r.isCheckpoint ? 'SHARED' : 'EXCLUSIVE');
-  const checksum = verify ? async (linkedPath: string) => toChecksum(await verifySstBeforeUpload(linkedPath, name, r.checkpointId, true)) : undefined;
+  const checksum = verify ? async (linkedPath: string) => toChecksum(await verifySstBeforeUpload(linkedPath, name, r.checkpointId, true)) : writtenChecksum(r.written.get(name));
   const adopted = (await out.adoptLocalFile?.(path, { sourceSynced: r.synced.has(name), ...(checksum === undefined ? {} : { checksum }) })) ?? null;
   if (adopted !== null) return adopted;
   const verified = await verifySstBeforeUpload(path, name, r.checkpointId, verify);
   const handle = await copyFile(path, out);
   checkUploadIsVerified(handle, verified, name, r.checkpointId);
   return handle;
+}
+
+/**
+ * Without verification, the size and CRC32C RocksDB computed while it wrote the SST: the adoption
+ * then reads nothing back (a 64 MiB native conversion read every byte again, issue 16). The local
+ * file is trusted as far as the unverified upload trusts it anyway; the handle still lets every
+ * restore check the uploaded bytes. Undefined (read back) for an SST RocksDB wrote no checksum for.
+ */
+function writtenChecksum(written: FileChecksum | undefined): ((linkedPath: string) => Promise<FileChecksum>) | undefined {
+  return written === undefined ? undefined : () => Promise.resolve(written);
 }
 
 function toChecksum(v: SstFileVerification | undefined): FileChecksum {

@@ -247,7 +247,7 @@ export class RocksDB {
 
   /** Ingests SST files (e.g. from {@link SstFileWriter}) into `cf`. */
   ingestExternalFile(cf: ColumnFamily, files: readonly string[], options: IngestExternalFileOptions = {}): void {
-    this.#native.ingestExternalFile(nativeOfColumnFamily(cf), files, { moveFiles: options.moveFiles ?? false });
+    this.#native.ingestExternalFile(nativeOfColumnFamily(cf), files, nativeIngestOptions(options));
   }
 
   ingestExternalFileAsync(
@@ -256,7 +256,7 @@ export class RocksDB {
     options: IngestExternalFileOptions = {},
   ): Promise<void> {
     return asyncCall(() =>
-      this.#native.ingestExternalFileAsync(nativeOfColumnFamily(cf), files, { moveFiles: options.moveFiles ?? false }),
+      this.#native.ingestExternalFileAsync(nativeOfColumnFamily(cf), files, nativeIngestOptions(options)),
     );
   }
 
@@ -311,4 +311,10 @@ function nativeOpenOptions(options: RocksDBOptions): NativeOpenOptions {
     mergeOperator: options.mergeOperator,
     columnFamilies: options.columnFamilies,
   };
+}
+
+/** The options as the binding reads them (defaults made explicit; no other fields). */
+function nativeIngestOptions(options: IngestExternalFileOptions): IngestExternalFileOptions {
+  const moveFiles = options.moveFiles ?? false;
+  return options.fileChecksums === undefined ? { moveFiles } : { moveFiles, fileChecksums: options.fileChecksums };
 }

@@ -63,6 +63,12 @@ export interface LiveFileMetaData {
    * compacted away between the two metadata reads) or when not requested.
    */
   uniqueId?: string;
+  /**
+   * CRC32C of the whole file (as @node-rs/crc32 computes it), which RocksDB computed while it
+   * wrote the file and keeps in its MANIFEST ("FileChecksumCrc32c"). Absent for files written
+   * without a checksum generator (e.g. by a database opened elsewhere).
+   */
+  fileChecksum?: number;
 }
 
 export interface LiveFilesMetaDataOptions {
@@ -73,6 +79,12 @@ export interface LiveFilesMetaDataOptions {
 export interface IngestExternalFileOptions {
   /** Hard-link/move the files into the DB instead of copying. Default false. */
   moveFiles?: boolean;
+  /**
+   * Each file's whole-file CRC32C (SstFileInfo.fileChecksum), one per file in order: RocksDB
+   * records them in its MANIFEST instead of reading every file to compute them. The files are then
+   * never modified (no global sequence number written into them; it lives in the MANIFEST).
+   */
+  fileChecksums?: readonly number[];
 }
 
 export interface SstFileInfo {
@@ -82,6 +94,8 @@ export interface SstFileInfo {
   numRangeDelEntries: number;
   smallestKey: Uint8Array;
   largestKey: Uint8Array;
+  /** CRC32C of the whole file, computed while it was written (see LiveFileMetaData.fileChecksum). */
+  fileChecksum?: number;
 }
 
 export type SstFileWriterState = 'idle' | 'open' | 'finishing';
