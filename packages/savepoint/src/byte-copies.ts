@@ -2,14 +2,15 @@ import { BlockField, BytesSerializer, ExactDeserializer, type KeyGroupRecordFiel
 
 /**
  * Most bytes one shared copy holds (unless one value field is larger): bounds what a kept value
- * keeps alive. Small on purpose (Node's own Buffer pool size): glibc serves runs above 128 KiB
- * with a fresh mmap each, and a free of 64 KiB or more may return the heap's top to the kernel,
- * so with 256 KiB runs, depending on the process's malloc state, nearly every page of a read's
+ * keeps alive. Below what glibc serves with a fresh mmap (128 KiB) and below the 64 KiB from which
+ * a free may return the heap's top to the kernel: with 256 KiB runs nearly every page of a read's
  * copies could be a new page fault (issue 16, session 10: up to 10,500–13,600 faults per 64 MiB
- * read alone in a process, 200–3,000 with 8 KiB runs, about half the CPU time then; no
- * difference where the 256 KiB runs did not fault).
+ * read alone in a process). 32 KiB, not 8 KiB: every run is an ArrayBuffer of its own (its
+ * allocation, GC tracking and release cost about as much as copying its bytes), and 4× fewer of
+ * them made a 64 MiB copied read of 4 KiB values 10–20% faster in the savepoint suite's process
+ * (CPU median 85 vs 105 ms, interleaved; page faults the same, 0–15 per read after warm-up).
  */
-export const VALUE_COPY_RUN_BYTES = 8 << 10;
+export const VALUE_COPY_RUN_BYTES = 32 << 10;
 
 /**
  * Copies of the value fields of a block's records, made a run of records at a time into one

@@ -308,7 +308,7 @@ export class SavepointReader {
 
   /**
    * Value, list, reducing and aggregating state. For MAP state use readMapState. Values are the
-   * caller's to keep; byte-array values are copies that may share an ArrayBuffer of up to 8 KiB
+   * caller's to keep; byte-array values are copies that may share an ArrayBuffer of up to 32 KiB
    * with neighbouring values (see ValueFieldCopies): mind `byteOffset` when using `value.buffer`.
    */
   readKeyedState<K = unknown, N = unknown, V = unknown>(uid: string, stateName: string): AsyncIterableIterator<KeyedStateEntry<K, N, V>> {
