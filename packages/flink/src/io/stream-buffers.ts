@@ -6,8 +6,8 @@ export const IDLE_STREAM_BUFFERS_MS = 1000;
 /** Most stream buffers kept idle (a savepoint's subtasks' streams are read at once, one buffer each). */
 export const MAX_IDLE_STREAM_BUFFERS = 8;
 
-/** Largest stream buffer kept idle: a larger file's buffer is dropped on release, not held by the process. */
-export const MAX_IDLE_STREAM_BUFFER_BYTES = 64 << 20;
+/** Largest stream buffer kept idle (8 of them: 256 MiB at most, for 1 s): a larger one is dropped on release. */
+export const MAX_IDLE_STREAM_BUFFER_BYTES = 32 << 20;
 
 /**
  * Buffers of state files read whole (streams.ts) whose savepoint released them. A Flink read put
