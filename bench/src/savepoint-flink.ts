@@ -87,13 +87,18 @@ export async function writeFlink(dir: string, data: Iterable<{ key: string; valu
 export async function readFlink(dir: string, entries: number, valueBytes: number): Promise<void> {
   const sp = await FlinkSavepoint.load(dir);
   let n = 0;
-  for (const op of sp.operators) {
-    for (const info of await sp.keyedStreams(op)) {
-      for (const e of sp.decodedRecords(info, op.maxParallelism)) {
-        n++;
-        if ((e.value as Uint8Array).length !== valueBytes) throw new Error(`read a Flink value of ${(e.value as Uint8Array).length} B`);
+  try {
+    for (const op of sp.operators) {
+      for (const info of await sp.keyedStreams(op)) {
+        for (const e of sp.decodedRecords(info, op.maxParallelism)) {
+          n++;
+          if ((e.value as Uint8Array).length !== valueBytes) throw new Error(`read a Flink value of ${(e.value as Uint8Array).length} B`);
+        }
       }
     }
+  } finally {
+    // Done with the streams (values are copies): their memory goes to the next read, as our reader's does.
+    sp.releaseStreams();
   }
   if (n !== entries) throw new Error(`read ${n} Flink entries, wrote ${entries}`);
 }

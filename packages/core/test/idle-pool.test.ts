@@ -26,6 +26,17 @@ describe('IdlePool (idle buffers of finished work)', () => {
     assert.equal(p.take(), undefined);
   });
 
+  it('take(fits) lends the most recent item it accepts and leaves the others idle', () => {
+    const p = pool();
+    const [a, b, c] = [box(10), box(50), box(20)];
+    for (const x of [a, b, c]) p.giveBack(x);
+    assert.equal(p.take((x) => x.bytes >= 40), b);
+    assert.equal(p.take((x) => x.bytes >= 40), undefined);
+    assert.equal(p.size, 2);
+    assert.equal(p.take((x) => x.bytes >= 5), c);
+    assert.equal(p.take(), a);
+  });
+
   it('keeps at most maxKept items and none larger than maxBytes', () => {
     const p = pool();
     const kept = [box(), box(100), box()];

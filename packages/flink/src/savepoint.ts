@@ -1,6 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { settleAll, StorageNotFoundError } from '@flowstate/core';
+import { assert, settleAll, StorageNotFoundError } from '@flowstate/core';
 import { decodeSnappyFramed } from './compression/snappy.js';
 import { FlinkUnsupportedError } from './errors.js';
 import { operatorIdFromUid } from './hash/murmur3-128.js';
@@ -14,7 +14,7 @@ import { MAX_FLINK_METADATA_BYTES, readFlinkMetadata } from './metadata/metadata
 import type { FlinkCheckpointMetadata, KeyedStateHandle, KeyGroupsHandle, OperatorState } from './metadata/types.js';
 import { defaultFlinkSerializers } from './serializers/builtins.js';
 import type { FlinkSerializerRegistry } from './serializers/registry.js';
-import { StreamResolver, type ResolvedStream } from './streams.js';
+import { handleSize, StreamResolver, type ResolvedStream } from './streams.js';
 import { rocksNativeRecords, type FlinkRocksDbAccess } from './rocksdb-native.js';
 
 /** How a subtask's managed keyed state is stored. */
@@ -90,6 +90,16 @@ export class FlinkSavepoint {
 
   async resolve(h: Parameters<StreamResolver['resolve']>[0]): Promise<ResolvedStream> {
     return this.resolver.resolve(h);
+  }
+
+  /**
+   * Gives the memory of every state file read so far (KeyedStreamInfo streams, resolve()) back to
+   * the process, for the next read of any savepoint to reuse. Call it when done with those streams:
+   * from then on they and every raw record's key and value are detached (empty); decoded records'
+   * values and keys, and headers, are copies and stay intact. Reading again re-reads the files.
+   */
+  releaseStreams(): void {
+    this.resolver.release();
   }
 
   /** Every subtask's managed keyed state: format, header and stream. */
@@ -206,6 +216,8 @@ export class FlinkSavepoint {
 
 /** Key-group blocks of a handle as bounded readers: a block ends where the next non-empty one starts. */
 function blocks(h: KeyGroupsHandle, s: ResolvedStream, header: KeyedStreamHeader): [number, JavaDataInput][] {
+  // Empty where its handle has bytes: its buffer went back to the pool (a caller's bug, not a corrupt file).
+  assert(s.bytes.length !== 0 || handleSize(h.stream) === 0, 'a stream was read after FlinkSavepoint.releaseStreams()');
   const starts = h.offsets.map((o, i) => [h.startKeyGroup + i, o] as const).filter(([, o]) => o !== 0);
   const sorted = [...starts].sort((a, b) => a[1] - b[1]);
   const out: [number, JavaDataInput][] = [];

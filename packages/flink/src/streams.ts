@@ -3,6 +3,7 @@ import { basename, isAbsolute, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConcurrencyLimiter, CorruptCheckpointError, PathEscapeError, storageErrorFromErrno, threadPoolReads } from '@flowstate/core';
 import { corrupt, FlinkUnsupportedError } from './errors.js';
+import { giveBackStreamBuffer, takeStreamBuffer } from './io/stream-buffers.js';
 import type { StreamStateHandle } from './metadata/types.js';
 
 /** Bytes of one state stream, with the file name and offset that errors should name. */
@@ -61,7 +62,10 @@ export async function resolveHandlePath(directory: string, metadataFile: string,
 export interface StreamResolverOptions {
   /** Files read at once (default: threadPoolReads(), what libuv's thread pool runs at once). */
   readonly concurrentReads?: number;
-  /** Reads a whole file its handle says holds `size` bytes (default: readWholeFile); tests observe opens with it. */
+  /**
+   * Reads a whole file its handle says holds `size` bytes (default: readWholeFile into a pooled
+   * buffer, which release() gives back); tests observe opens with it. Its bytes are never pooled.
+   */
   readonly readFile?: (path: string, size: number) => Promise<Uint8Array>;
 }
 
@@ -76,6 +80,8 @@ export class StreamResolver {
   private readonly cache = new Map<string, Promise<Uint8Array>>();
   private readonly reads: ConcurrencyLimiter;
   private readonly readFile: (path: string, size: number) => Promise<Uint8Array>;
+  /** Pooled buffers of files this resolver read (default reader only), given back by release(). */
+  private owned: Uint8Array[] = [];
 
   constructor(
     readonly directory: string,
@@ -83,7 +89,28 @@ export class StreamResolver {
     options: StreamResolverOptions = {},
   ) {
     this.reads = new ConcurrencyLimiter(options.concurrentReads ?? threadPoolReads());
-    this.readFile = options.readFile ?? readWholeFile;
+    this.readFile = options.readFile ?? ((path, size) => this.readPooled(path, size));
+  }
+
+  /**
+   * Gives the buffers of every file read so far back to the process's pool (io/stream-buffers.ts)
+   * and forgets them: a later resolve reads the file again. Every ResolvedStream of such a file
+   * handed out before, and every view into one (raw records' keys and values, KeyedStreamInfo's
+   * stream), is detached (empty) from now on; decoded values and headers are copies and stay.
+   * A read still in flight is not given back now (its buffer goes with the next release).
+   */
+  release(): void {
+    const owned = this.owned;
+    this.owned = [];
+    this.cache.clear();
+    for (const bytes of owned) giveBackStreamBuffer(bytes);
+  }
+
+  private async readPooled(path: string, size: number): Promise<Uint8Array> {
+    // A failed read's buffer is left to the GC: it may be lent again only when nothing reads into it.
+    const bytes = await readWholeFile(path, size, takeStreamBuffer);
+    this.owned.push(bytes);
+    return bytes;
   }
 
   async resolve(h: StreamStateHandle): Promise<ResolvedStream> {
@@ -119,11 +146,11 @@ export class StreamResolver {
 /**
  * The whole file, which its handle says holds `size` bytes, checked before reading (callers may
  * budget by the handle's size, rocksdb-native.ts) and while reading (it shrank or grew since).
- * One positioned read into a buffer of that size: readFile reads in 512 KiB chunks, one thread-pool
+ * One positioned read into a buffer of that size (from `alloc`, once the size is checked): readFile reads in 512 KiB chunks, one thread-pool
  * round trip each. A plain Uint8Array (not a Buffer): records are views into it, and Buffer's
  * subarray costs more per record.
  */
-async function readWholeFile(path: string, size: number): Promise<Uint8Array> {
+async function readWholeFile(path: string, size: number, alloc = freshBuffer): Promise<Uint8Array> {
   let fh: FileHandle;
   try {
     fh = await open(path, 'r');
@@ -135,7 +162,7 @@ async function readWholeFile(path: string, size: number): Promise<Uint8Array> {
     if (actual > MAX_STATE_FILE_BYTES) throw new FlinkUnsupportedError(path, `state file of ${actual} bytes exceeds ${MAX_STATE_FILE_BYTES}`);
     if (actual !== size) throw wrongSize(path, actual, size);
     // Uninitialized: every byte is read into below, or the file is refused.
-    const bytes = new Uint8Array(Buffer.allocUnsafeSlow(size).buffer, 0, size);
+    const bytes = alloc(size);
     let at = 0;
     while (at < size) {
       const { bytesRead } = await fh.read(bytes, at, size - at, at);
@@ -148,6 +175,10 @@ async function readWholeFile(path: string, size: number): Promise<Uint8Array> {
   } finally {
     await fh.close();
   }
+}
+
+function freshBuffer(size: number): Uint8Array {
+  return new Uint8Array(Buffer.allocUnsafeSlow(size).buffer, 0, size);
 }
 
 function wrongSize(path: string, actual: number, declared: number): CorruptCheckpointError {

@@ -1,8 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CorruptCheckpointError, StorageError, StorageNotFoundError, threadPoolReads } from '@flowstate/core';
+import { AssertionError, CorruptCheckpointError, StorageError, StorageNotFoundError, threadPoolReads } from '@flowstate/core';
 import {
   BytePrimitiveArraySerializer,
   encodeSnappyFramed,
@@ -24,8 +24,9 @@ import {
   type SubtaskState,
 } from '../src/index.js';
 import { BYTE_COPY_SLAB_BYTES, ByteArrayCopies, OWN_COPY_BYTES } from '../src/io/byte-copies.js';
+import { dropIdleStreamBuffers, idleStreamBufferCount, streamBufferCapacity } from '../src/io/stream-buffers.js';
 import { prng } from './fixtures.js';
-import { withTempDir } from './own-savepoint.js';
+import { withTempDir, writeOwnSavepoint } from './own-savepoint.js';
 
 const MAX_PARALLELISM = 8;
 const PARALLELISM = 2;
@@ -228,5 +229,94 @@ describe('Flink savepoint read path', () => {
       await assert.rejects(resolver.resolve({ type: 'relative-file', relativePath: 'loop', size: 4 }), (e) => e instanceof StorageError && !(e instanceof StorageNotFoundError) && e.message.includes('ELOOP'));
       await assert.rejects(resolver.resolve({ type: 'relative-file', relativePath: 'missing', size: 4 }), StorageNotFoundError);
     });
+  });
+});
+
+/** `data` with every value byte inverted: a savepoint of the same file sizes and other bytes. */
+function inverted(data: Map<string, Uint8Array>): Map<string, Uint8Array> {
+  return new Map([...data].map(([k, v]) => [k, v.map((x) => x ^ 0xff)]));
+}
+
+function assertValues(decoded: Array<{ key: unknown; value: Uint8Array }>, data: Map<string, Uint8Array>): void {
+  assert.equal(decoded.length, data.size);
+  for (const e of decoded) assert.deepEqual(Buffer.from(e.value), Buffer.from(data.get(e.key as string)!), `key ${JSON.stringify(e.key)}`);
+}
+
+describe('Flink stream buffers (FlinkSavepoint.releaseStreams)', () => {
+  it('released streams go to the next savepoint read; decoded values and headers stay, raw views are detached', async () => {
+    dropIdleStreamBuffers();
+    await withTempDir('release', async (root) => {
+      const [a, b] = [join(root, 'a'), join(root, 'b')];
+      const data = entries(30);
+      writeSavepoint((mkdirSync(a), a), data, false);
+      writeSavepoint((mkdirSync(b), b), inverted(data), false);
+      const spA = await FlinkSavepoint.load(a);
+      const decoded = await decodeAll(spA);
+      const infos = await spA.keyedStreams(spA.operators[0]!);
+      const raw = [...spA.canonicalRecords(infos[0]!)][0]!;
+      spA.releaseStreams();
+      assert.equal(idleStreamBufferCount(), PARALLELISM);
+      assert.deepEqual([infos[0]!.stream!.bytes.length, raw.key.length, raw.value.length], [0, 0, 0]);
+      assert.throws(() => [...spA.decodedRecords(infos[0]!, MAX_PARALLELISM)], AssertionError);
+      // The next read (another savepoint) takes both buffers and overwrites them with its own bytes.
+      assertValues(await decodeAll(await FlinkSavepoint.load(b)), inverted(data));
+      assert.equal(idleStreamBufferCount(), 0);
+      assertValues(decoded, data);
+      // A released savepoint reads its files again.
+      assertValues(await decodeAll(spA), data);
+    });
+  });
+
+  it('a header outlives its released stream (serializer snapshot payloads are copies)', async () => {
+    const dir = writeOwnSavepoint(10, false);
+    try {
+      const sp = await FlinkSavepoint.load(dir);
+      const header = (await sp.keyedStreams(sp.operators[0]!))[0]!.header!;
+      const payloads = (): Buffer[] => [header.keySerializer, ...header.states.flatMap((st) => st.serializers.map(([, x]) => x))].map((x) => Buffer.from(x.payload));
+      const before = payloads();
+      assert.ok(before.some((p) => p.length > 0), 'a header payload to check');
+      sp.releaseStreams();
+      assert.deepEqual(payloads(), before);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('savepoints read concurrently never share a buffer, also with buffers idle in the pool', async () => {
+    dropIdleStreamBuffers();
+    await withTempDir('release', async (root) => {
+      const data = entries(30);
+      const dirs = ['a', 'b', 'c'].map((d) => join(root, d));
+      dirs.forEach((d, i) => writeSavepoint((mkdirSync(d), d), i === 1 ? inverted(data) : data, false));
+      const first = await FlinkSavepoint.load(dirs[0]!);
+      await first.keyedStreams(first.operators[0]!);
+      first.releaseStreams();
+      const [b, c] = await Promise.all([FlinkSavepoint.load(dirs[1]!), FlinkSavepoint.load(dirs[2]!)]);
+      const infos = (await Promise.all([b, c].map((sp) => sp.keyedStreams(sp.operators[0]!)))).flat();
+      assert.equal(idleStreamBufferCount(), 0);
+      assert.equal(new Set(infos.map((i) => i.stream!.bytes.buffer)).size, 2 * PARALLELISM);
+      assertValues(await decodeAll(b), inverted(data));
+      assertValues(await decodeAll(c), data);
+    });
+  });
+
+  it('a read left early releases its streams as a finished one does', async () => {
+    dropIdleStreamBuffers();
+    await withTempDir('release', async (dir) => {
+      const data = entries(30);
+      writeSavepoint(dir, data, false);
+      const sp = await FlinkSavepoint.load(dir);
+      const [info] = await sp.keyedStreams(sp.operators[0]!);
+      for (const _ of sp.decodedRecords(info!, MAX_PARALLELISM)) break;
+      sp.releaseStreams();
+      assert.equal(idleStreamBufferCount(), PARALLELISM);
+      sp.releaseStreams();
+      assert.equal(idleStreamBufferCount(), PARALLELISM, 'a second release gives nothing back twice');
+      assertValues(await decodeAll(sp), data);
+    });
+  });
+
+  it('buffer capacities round up to an eighth of the power of two, so files of about one size share them', () => {
+    assert.deepEqual([0, 4096, 4097, 16 << 20, (16 << 20) + 1, 17_000_000].map(streamBufferCapacity), [4096, 4096, 4608, 16 << 20, 18 << 20, 18 << 20]);
   });
 });

@@ -27,10 +27,17 @@ export class IdlePool<T> {
     assert(options.maxKept >= 1 && options.idleMs > 0, 'an idle pool keeps at least one item for some time');
   }
 
-  /** The most recently given-back item still fresh, or undefined; the caller owns it until it gives it back. */
-  take(): T | undefined {
+  /**
+   * The most recently given-back item still fresh (and, with `fits`, one it accepts), or
+   * undefined; the caller owns it until it gives it back.
+   */
+  take(fits?: (item: T) => boolean): T | undefined {
     this.dropStale();
-    return this.idle.pop()?.item;
+    if (fits === undefined) return this.idle.pop()?.item;
+    for (let i = this.idle.length - 1; i >= 0; i--) {
+      if (fits(this.idle[i]!.item)) return this.idle.splice(i, 1)[0]!.item;
+    }
+    return undefined;
   }
 
   /** Gives back an item nothing uses any more; kept if there is room and it is not too large. */

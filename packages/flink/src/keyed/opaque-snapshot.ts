@@ -56,7 +56,8 @@ export function readOrCarry<T>(
     const snapshot: FlinkSerializerSnapshot = {
       className,
       version,
-      payload: input.bytes.subarray(payloadStart, found.end),
+      // A copy, as in the registry: the stream may be released while the header lives on.
+      payload: input.bytes.slice(payloadStart, found.end),
       nested: [],
       config: { opaque: true, unknownClass: e.className },
       serializer: opaqueSerializer(className),

@@ -81,7 +81,8 @@ export class FlinkSerializerRegistry {
     return {
       className,
       version,
-      payload: input.bytes.subarray(start, input.position),
+      // A copy: the stream it was read from may be released (FlinkSavepoint.releaseStreams) while the header lives on.
+      payload: input.bytes.slice(start, input.position),
       nested: content.nested ?? [],
       config: content.config ?? {},
       serializer: content.serializer,
