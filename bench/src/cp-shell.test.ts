@@ -26,3 +26,21 @@ test('CpShell copies (with and without sync), rejects a failed cp and a quoted p
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('CpShell: an overlapping copy rejects; after the shell dies every copy rejects instead of waiting', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cp-shell-'));
+  const shell = new CpShell();
+  try {
+    const from = join(dir, 'a.bin');
+    writeFileSync(from, Buffer.from('payload'));
+    const first = shell.cp(from, join(dir, 'c1'));
+    await assert.rejects(shell.cp(from, join(dir, 'c2')), /already running/);
+    await first;
+    (shell as unknown as { sh: { kill(): void } }).sh.kill();
+    await assert.rejects(shell.cp(from, join(dir, 'c3')), /sh exited|EPIPE|write after end/);
+    await assert.rejects(shell.cp(from, join(dir, 'c4')), /sh exited|EPIPE|write after end/);
+  } finally {
+    shell.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -19,6 +19,7 @@ export class CpShell {
   private readonly sh: ChildProcessByStdio<Writable, Readable, null>;
   private pending: { resolve: (line: string) => void; reject: (e: Error) => void } | undefined;
   private out = '';
+  private failed: Error | undefined;
 
   constructor() {
     this.sh = spawn('sh', [], { stdio: ['pipe', 'pipe', 'inherit'] });
@@ -33,18 +34,27 @@ export class CpShell {
       this.pending = undefined;
       p?.resolve(line);
     });
-    // A shell that died would otherwise leave its caller waiting forever.
-    this.sh.on('exit', (code, signal) => {
-      const p = this.pending;
-      this.pending = undefined;
-      p?.reject(new Error(`cp-shell: sh exited (${code ?? signal})`));
-    });
+    // A shell that died, or could not start, would otherwise leave its caller waiting forever.
+    this.sh.on('exit', (code, signal) => this.fail(new Error(`cp-shell: sh exited (${code ?? signal})`)));
+    this.sh.on('error', (e) => this.fail(e));
+    this.sh.stdin.on('error', (e) => this.fail(e));
+  }
+
+  /** The shell is unusable: the waiting copy and every later one reject with `e`. */
+  private fail(e: Error): void {
+    this.failed ??= e;
+    const p = this.pending;
+    this.pending = undefined;
+    p?.reject(e);
   }
 
   /** `cp from to` (and `sync to` with `sync`) in the shell; resolves when it is done, rejects on a non-zero status. */
   async cp(from: string, to: string, sync = false): Promise<void> {
     const cmd = `cp ${quote(from)} ${quote(to)}${sync ? ` && sync ${quote(to)}` : ''}; echo "status $?"\n`;
     const line = await new Promise<string>((resolve, reject) => {
+      if (this.failed !== undefined) return reject(this.failed);
+      // One copy at a time: the shell's replies are matched to calls by order.
+      if (this.pending !== undefined) return reject(new Error('cp-shell: a copy is already running'));
       this.pending = { resolve, reject };
       this.sh.stdin.write(cmd);
     });

@@ -64,8 +64,8 @@ export class KvMapState<N, K, V> extends AbstractKvState<N> implements MapState<
   }
 
   put(key: K, value: V | null): void {
-    const row = this.userRow(key).slice();
-    this.space.put(row, this.valueRow(value));
+    // No copy: the row and the value are in separate buffers, and stores copy what put is given.
+    this.space.put(this.userRow(key), this.valueRow(value));
   }
 
   /**

@@ -146,7 +146,7 @@ export class RocksDBBulkLoad implements KvBulkLoad {
  * none), RocksDB records those instead of reading every file twice to checksum it (before and
  * after ingestion, on the critical path of a restore: issue 16) and leaves the files unmodified.
  */
-function ingestOptions(paths: readonly string[], written: ReadonlyMap<string, number | undefined>): IngestExternalFileOptions {
+export function ingestOptions(paths: readonly string[], written: ReadonlyMap<string, number | undefined>): IngestExternalFileOptions {
   const fileChecksums = paths.map((p) => written.get(p));
   return fileChecksums.every((c) => c !== undefined) ? { moveFiles: true, fileChecksums } : { moveFiles: true };
 }

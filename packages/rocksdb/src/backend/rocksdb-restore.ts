@@ -24,9 +24,10 @@ import {
   type SerializerSnapshotRegistry,
   type StateHandleReader,
 } from '@flowstate/core';
-import { RocksDB, type ColumnFamily } from '../native.js';
+import { RocksDB, type ColumnFamily, type SstFileInfo } from '../native.js';
 import { checkIncrementalRocksDBStateHandleStructure, checkRocksDBHandleFormatVersion, isIncrementalRocksDBStateHandle, type IncrementalRocksDBStateHandle } from './handles.js';
 import { checkRocksFileNames } from './handle-checks.js';
+import { ingestOptions } from './rocksdb-bulk-load.js';
 import { STATE_CF_PREFIX, type RocksDBKvStore } from './rocksdb-kv-store.js';
 
 /** What a RocksDB restore needs from its backend, and no more. */
@@ -169,7 +170,9 @@ async function ingestRange(backend: RocksRestoreTarget, store: RocksDBKvStore, h
         const srcCf = src.getColumnFamily(STATE_CF_PREFIX + meta.name);
         if (srcCf === undefined) return;
         const sst = join(tmp, `ingest-${i}.sst`);
-        if (copyRangeToSst(backend, store, src, srcCf, sst)) store.db.ingestExternalFile(store.keySpace(meta.name).cf, [sst], { moveFiles: true });
+        const written = copyRangeToSst(backend, store, src, srcCf, sst);
+        // With the writer's checksum: RocksDB neither reads the file twice nor rewrites it (rocksdb-bulk-load.ts).
+        if (written !== undefined) store.db.ingestExternalFile(store.keySpace(meta.name).cf, [sst], ingestOptions([sst], new Map([[sst, written.fileChecksum]])));
       });
     } finally {
       src.close();
@@ -179,8 +182,8 @@ async function ingestRange(backend: RocksRestoreTarget, store: RocksDBKvStore, h
   }
 }
 
-/** Copies the rows of `srcCf` in the backend's key groups into a new SST file; false when there are none. */
-function copyRangeToSst(backend: RocksRestoreTarget, store: RocksDBKvStore, src: RocksDB, srcCf: ColumnFamily, sst: string): boolean {
+/** Copies the rows of `srcCf` in the backend's key groups into a new SST file: what its writer reports, or undefined when there are none. */
+function copyRangeToSst(backend: RocksRestoreTarget, store: RocksDBKvStore, src: RocksDB, srcCf: ColumnFamily, sst: string): SstFileInfo | undefined {
   const layout = backend.layout;
   const lower = layout.keyGroupStart(backend.keyGroupRange.startKeyGroup);
   const upper = layout.keyGroupStart(backend.keyGroupRange.endKeyGroup + 1);
@@ -204,6 +207,5 @@ function copyRangeToSst(backend: RocksRestoreTarget, store: RocksDBKvStore, src:
     it.close();
   }
   // A failed finish deletes its partial file itself.
-  if (rows > 0) writer.finish();
-  return rows > 0;
+  return rows > 0 ? writer.finish() : undefined;
 }
