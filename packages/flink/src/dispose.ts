@@ -1,7 +1,7 @@
 import type { Stats } from 'node:fs';
 import { lstat, readdir, realpath, rmdir, unlink } from 'node:fs/promises';
 import { dirname, isAbsolute, join, normalize, relative } from 'node:path';
-import { PathEscapeError, StorageError } from '@flowstate/core';
+import { isNotFoundErrno, PathEscapeError, StorageError } from '@flowstate/core';
 import type { FlinkCheckpointMetadata, KeyedStateHandle, StreamStateHandle } from './metadata/types.js';
 import { FlinkSavepoint } from './savepoint.js';
 import { confinedPath, localHandlePath, resolveHandlePath } from './streams.js';
@@ -72,8 +72,7 @@ async function lstatIfAny(p: string): Promise<Stats | undefined> {
   try {
     return await lstat(p);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    if (isNotFoundErrno(e)) return undefined;
     throw new PathEscapeError(p, `cannot be checked before deletion (${(e as Error).message}): nothing was deleted`);
   }
 }

@@ -1,7 +1,7 @@
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import { basename, isAbsolute, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ConcurrencyLimiter, CorruptCheckpointError, PathEscapeError, storageErrorFromErrno, threadPoolReads } from '@flowstate/core';
+import { ConcurrencyLimiter, CorruptCheckpointError, FlowstateError, IllegalStateUsageError, PathEscapeError, storageErrorFromErrno, threadPoolReads } from '@flowstate/core';
 import { corrupt, FlinkUnsupportedError } from './errors.js';
 import { giveBackStreamBuffer, takeStreamBuffer } from './io/stream-buffers.js';
 import type { StreamStateHandle } from './metadata/types.js';
@@ -134,9 +134,15 @@ export class StreamResolver {
       // The read itself is cached: handles of one file resolved concurrently read it once.
       read = this.reads.run(() => this.readFile(path, size));
       this.cache.set(path, read);
-      read.catch(() => this.cache.delete(path));
+      const mine = read;
+      // Only this read's entry: a release() meanwhile may have cached a newer read of the file.
+      read.catch(() => {
+        if (this.cache.get(path) === mine) this.cache.delete(path);
+      });
     }
     const bytes = await read;
+    // Released while this resolve was pending (the memory moved away): a usage error, not a short file.
+    if (bytes.buffer.byteLength === 0 && size > 0) throw new IllegalStateUsageError(path, 'stream resolved after releaseStreams(): resolve again after the release');
     // Also after reading: the file was read before under a handle of another size.
     if (bytes.length !== size) throw wrongSize(path, bytes.length, size);
     return { bytes, file: path, baseOffset: 0 };
@@ -172,6 +178,9 @@ async function readWholeFile(path: string, size: number, alloc = freshBuffer): P
     // One byte past the end: a file that grew since its stat is not the file its handle describes.
     if ((await fh.read(new Uint8Array(1), 0, 1, size)).bytesRead !== 0) throw corrupt(path, size, `file grew past the ${size} bytes its handle says while it was read`);
     return bytes;
+  } catch (e) {
+    // stat / read failures (EISDIR for a handle naming a directory, EIO) are typed like open's.
+    throw e instanceof FlowstateError ? e : storageErrorFromErrno(path, 'read', e);
   } finally {
     await fh.close();
   }

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AssertionError, CorruptCheckpointError, StorageError, StorageNotFoundError, threadPoolReads } from '@flowstate/core';
 import {
@@ -199,6 +199,16 @@ describe('Flink savepoint read path', () => {
       const [a, b] = await Promise.all([resolver.resolve(h), resolver.resolve(h)]);
       assert.equal(a.bytes, b.bytes);
       assert.deepEqual([...a.bytes], [1, 2, 3, 4]);
+    });
+  });
+
+  it('StreamResolver: a read that fails after the open (a handle naming a directory) is a typed StorageError', async () => {
+    await withTempDir('read-path', async (dir) => {
+      mkdirSync(join(dir, 'sub'));
+      const resolver = new StreamResolver(dir, join(dir, '_metadata'));
+      // Metadata is input: its size can match the directory's own stat size, so only the read fails.
+      const h = { type: 'relative-file' as const, relativePath: 'sub', size: statSync(join(dir, 'sub')).size };
+      await assert.rejects(resolver.resolve(h), (e) => e instanceof StorageError && e.message.includes('EISDIR'));
     });
   });
 

@@ -162,7 +162,7 @@ describe('SavepointReader: copied byte-array values decoded over copies of runs 
       assert.deepEqual(Buffer.from(e.value), Buffer.alloc(4080, Number(e.key.slice(4))), e.key);
     }
     assert.equal(n, 64);
-    // 64 values in 4 key-group blocks, at most 8 per 32 KiB run: at least 8 runs, fewer than 32.
+    // 64 values in 4 key-group blocks, at most 8 per 32 KiB run: at least 8 runs, fewer than 16.
     assert.ok(runs.size >= 8 && runs.size < 16, `${runs.size} runs for 64 values of 4080 bytes`);
   });
 });

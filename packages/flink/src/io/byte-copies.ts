@@ -1,6 +1,6 @@
 /**
- * Most bytes one shared copy holds: bounds what a kept byte[] keeps alive. Small for glibc, as
- * savepoint's VALUE_COPY_RUN_BYTES: 256 KiB slabs (a fresh mmap each, zero pages faulted in as
+ * Most bytes one shared copy holds: bounds what a kept byte[] keeps alive. Small for glibc (kept at 8 KiB
+ * where savepoint's VALUE_COPY_RUN_BYTES went to 32 KiB: not measured better here): 256 KiB slabs (a fresh mmap each, zero pages faulted in as
  * they were filled) cost ~8,000 more page faults and ~20% more CPU per 64 MiB read (session 10).
  */
 export const BYTE_COPY_SLAB_BYTES = 8 << 10;
@@ -14,7 +14,7 @@ export const OWN_COPY_BYTES = BYTE_COPY_SLAB_BYTES >> 1;
  * JS heap, tracked and released by the GC), which made allocation and GC, not the copy, most of
  * a Flink savepoint read (issue 16). flowstate's own copied read (savepoint's ValueFieldCopies)
  * shares buffers for the same reason but differently: one buffer per run of records' value fields,
- * sized to the run (up to 8 KiB, or one larger field whole), left uninitialized because every byte
+ * sized to the run (up to 32 KiB, or one larger field whole), left uninitialized because every byte
  * is written, and no OWN_COPY_BYTES cutoff. Here values arrive one at a time (also from inside
  * composite values), so a slab of fixed size is made before their sizes are known, and zero-filled
  * because its tail may stay unused.

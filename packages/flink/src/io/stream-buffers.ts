@@ -35,7 +35,7 @@ export function streamBufferCapacity(size: number): number {
  * `size` bytes of a buffer that is idle or new, uninitialized (the caller reads every byte into it
  * or gives it back). An idle buffer of the capacity a new one would get comes first (so that a
  * smaller file does not take the buffer a larger one of the same savepoint fits), then any that
- * is at most twice the size.
+ * is at most twice that capacity.
  */
 export function takeStreamBuffer(size: number): Uint8Array {
   const capacity = streamBufferCapacity(size);
