@@ -6,7 +6,7 @@ import { FlinkUnsupportedError } from './errors.js';
 import { operatorIdFromUid } from './hash/murmur3-128.js';
 import { JavaDataInput } from './io/java-input.js';
 import { parseCheckpointProperties, type FlinkCheckpointProperties } from './java/checkpoint-properties.js';
-import { readCanonicalKeyGroup, type RawKeyedEntry } from './keyed/canonical.js';
+import { READ_AFTER_RELEASE, readCanonicalKeyGroup, type RawKeyedEntry } from './keyed/canonical.js';
 import { KeyedEntryDecoder, type DecodedKeyedEntry } from './keyed/decode.js';
 import { readHeapKeyGroup } from './keyed/heap-native.js';
 import { readKeyedHeader, type KeyedStreamHeader } from './keyed/proxy.js';
@@ -131,7 +131,10 @@ export class FlinkSavepoint {
 
   /** Raw canonical records of one stream, key group by key group (opaque serializers included). */
   *canonicalRecords(info: KeyedStreamInfo): Generator<RawKeyedEntry> {
-    for (const [kg, block] of this.canonicalBlocks(info)) yield* keyGroupRecords(block, kg, info.header!);
+    for (const [kg, block] of this.canonicalBlocks(info)) {
+      assertUnreleased(block);
+      yield* keyGroupRecords(block, kg, info.header!);
+    }
   }
 
   /** The key-group blocks of a canonical stream. */
@@ -190,6 +193,7 @@ export class FlinkSavepoint {
       const file = info.stream!.file;
       // Block by block, not through canonicalRecords: one generator fewer to resume per record.
       for (const [kg, block] of this.canonicalBlocks(info)) {
+        assertUnreleased(block);
         for (const e of keyGroupRecords(block, kg, info.header!)) if (only === undefined || only.has(dec.stateName(e.stateId))) yield dec.decode(e, file);
       }
       return;
@@ -206,6 +210,7 @@ export class FlinkSavepoint {
       throw new FlinkUnsupportedError(this.metadataFile, `subtask ${info.subtask}: ${info.format} keyed state is not heap-native`);
     }
     for (const [kg, block] of blocks(info.handle, info.stream!, info.header!)) {
+      assertUnreleased(block);
       const sectionOrder: number[] = [];
       const entries = readHeapKeyGroup(block, kg, info.header!, sectionOrder);
       if (block.remaining !== 0) block.fail(`key group ${kg}: ${block.remaining} bytes left after the last state`);
@@ -217,7 +222,7 @@ export class FlinkSavepoint {
 /** Key-group blocks of a handle as bounded readers: a block ends where the next non-empty one starts. */
 function blocks(h: KeyGroupsHandle, s: ResolvedStream, header: KeyedStreamHeader): [number, JavaDataInput][] {
   // Empty where its handle has bytes: its buffer went back to the pool (a caller's bug, not a corrupt file).
-  assert(s.bytes.length !== 0 || handleSize(h.stream) === 0, 'a stream was read after FlinkSavepoint.releaseStreams()');
+  assert(s.bytes.length !== 0 || handleSize(h.stream) === 0, READ_AFTER_RELEASE);
   const starts = h.offsets.map((o, i) => [h.startKeyGroup + i, o] as const).filter(([, o]) => o !== 0);
   const sorted = [...starts].sort((a, b) => a[1] - b[1]);
   const out: [number, JavaDataInput][] = [];
@@ -229,6 +234,15 @@ function blocks(h: KeyGroupsHandle, s: ResolvedStream, header: KeyedStreamHeader
     out.push([kg, new JavaDataInput(s.bytes, s.file, s.baseOffset, off, end)]);
   }
   return out.sort((a, b) => a[0] - b[0]);
+}
+
+/**
+ * A generator paused between blocks and resumed after releaseStreams() would read a detached
+ * buffer (a TypeError, or zeros taken for data): the same assertion as a read begun after it.
+ * A block holds at least one record's bytes, so an empty one was detached.
+ */
+function assertUnreleased(block: JavaDataInput): void {
+  assert(block.bytes.length !== 0, READ_AFTER_RELEASE);
 }
 
 /** The records of one canonical block (decompressed first if the stream is). */

@@ -21,6 +21,7 @@ import {
   writeFlinkMetadata,
   writeKeyedHeader,
   writeStringValue,
+  type KeyedStreamInfo,
   type SubtaskState,
 } from '../src/index.js';
 import { BYTE_COPY_SLAB_BYTES, ByteArrayCopies, OWN_COPY_BYTES } from '../src/io/byte-copies.js';
@@ -252,6 +253,17 @@ function assertValues(decoded: Array<{ key: unknown; value: Uint8Array }>, data:
   for (const e of decoded) assert.deepEqual(Buffer.from(e.value), Buffer.from(data.get(e.key as string)!), `key ${JSON.stringify(e.key)}`);
 }
 
+/** True if the next record still reads (from a decompressed block); false if it fails with the release assertion. */
+function resumesWithinBlock(it: Iterator<unknown>): boolean {
+  try {
+    it.next();
+    return true;
+  } catch (e) {
+    assert.ok(e instanceof AssertionError, `the release assertion, not ${String(e)}`);
+    return false;
+  }
+}
+
 describe('Flink stream buffers (FlinkSavepoint.releaseStreams)', () => {
   it('released streams go to the next savepoint read; decoded values and headers stay, raw views are detached', async () => {
     dropIdleStreamBuffers();
@@ -324,6 +336,33 @@ describe('Flink stream buffers (FlinkSavepoint.releaseStreams)', () => {
       assert.equal(idleStreamBufferCount(), PARALLELISM, 'a second release gives nothing back twice');
       assertValues(await decodeAll(sp), data);
     });
+  });
+
+  it('a read paused anywhere and resumed after the release fails with the release assertion, not a TypeError or zeros', async () => {
+    for (const compression of [false, true]) {
+      await withTempDir('release', async (dir) => {
+        writeSavepoint(dir, entries(30), compression);
+        const sp = await FlinkSavepoint.load(dir);
+        const readers = [(i: KeyedStreamInfo) => sp.canonicalRecords(i), (i: KeyedStreamInfo) => sp.decodedRecords(i, MAX_PARALLELISM)];
+        for (const read of readers) {
+          const total = [...read((await sp.keyedStreams(sp.operators[0]!))[0]!)].length;
+          assert.ok(total > 4, 'several key groups of several records');
+          let failedAt = 0;
+          // Paused after each record in turn: at a key group's end (next block) and within one (next record).
+          for (let taken = 1; taken < total; taken++) {
+            const it = read((await sp.keyedStreams(sp.operators[0]!))[0]!);
+            for (let i = 0; i < taken; i++) assert.equal(it.next().done, false);
+            sp.releaseStreams();
+            const what = `compression ${compression}, resumed after ${taken} of ${total}`;
+            // A compressed block is decompressed into memory of its own, not released: its remaining
+            // records still read; the next block is in the released stream.
+            if (!compression) assert.throws(() => it.next(), AssertionError, what);
+            else if (!resumesWithinBlock(it)) failedAt++;
+          }
+          if (compression) assert.ok(failedAt > 0, 'a compressed read resumed at a block boundary fails too');
+        }
+      });
+    }
   });
 
   it('buffer capacities round up to an eighth of the power of two, so files of about one size share them', () => {

@@ -104,6 +104,29 @@ describe('RocksDB bulk load (canonical restores through SST ingestion)', () => {
     });
   });
 
+  it("ingests with the CRC32C each SstFileWriter computed (fileChecksums, one per file), which RocksDB records for the unmodified files", async () => {
+    await withStore('bulk-checksums', async (db, store) => {
+      const calls: { paths: readonly string[]; checksums: readonly number[] | undefined }[] = [];
+      const ingest = db.ingestExternalFileAsync.bind(db);
+      db.ingestExternalFileAsync = (cf, paths, options) => {
+        calls.push({ paths: [...paths], checksums: options?.fileChecksums });
+        return ingest(cf, paths, options);
+      };
+      const space = store.keySpace('s');
+      // Overlapping files (keys interleave): without their checksums RocksDB would write a global
+      // sequence number into each and read every file to checksum it.
+      const load = store.bulkLoad(640);
+      for (let i = 0; i < 40; i++) load.add(space, b(0, 0, 0, (i * 17) % 40), new Uint8Array(60).fill(i));
+      assert.ok(load.filesWritten >= 3);
+      await load.finish();
+      assert.equal(calls.length, 1);
+      const { paths, checksums } = calls[0]!;
+      assert.ok(checksums !== undefined && checksums.length === paths.length, 'one checksum per ingested file');
+      const live = db.getLiveFilesMetaData({ uniqueIds: false }).filter((f) => f.columnFamily === `${STATE_CF_PREFIX}s`);
+      assert.deepEqual(live.map((f) => f.fileChecksum).sort(), [...checksums].sort());
+    });
+  });
+
   it('restores a canonical savepoint by ingesting SST files, not through write batches', async () => {
     const rocks = await heapToRocks('bulk-restore', COUNT, 500, (i) => i);
     try {

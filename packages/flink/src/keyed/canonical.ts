@@ -1,3 +1,4 @@
+import { assert } from '@flowstate/core';
 import type { JavaDataInput } from '../io/java-input.js';
 import type { JavaDataOutput } from '../io/java-output.js';
 
@@ -15,6 +16,9 @@ export interface RawKeyedEntry {
   /** Offset of the record in its file (for error messages). */
   readonly offset: number;
 }
+
+/** The assertion message of a stream read after FlinkSavepoint.releaseStreams() (a caller's bug). */
+export const READ_AFTER_RELEASE = 'a stream was read after FlinkSavepoint.releaseStreams()';
 
 /**
  * Walks one canonical key-group block (KeyGroupsSavepointStateHandle; FullSnapshotAsyncWriter):
@@ -38,6 +42,8 @@ export function* readCanonicalKeyGroup(input: JavaDataInput, keyGroup: number, n
       key[0] = key[0]! & ~META_DATA_FOLLOWS;
     }
     yield { keyGroup, stateId, key, value, offset };
+    // Resumed after FlinkSavepoint.releaseStreams() (the block's buffer detached): never read zeros as records.
+    assert(input.bytes.length !== 0, READ_AFTER_RELEASE);
     if (!last) continue;
     const next = input.readUnsignedShort();
     if (next === END_OF_KEY_GROUP) {
