@@ -11,6 +11,18 @@ import { backendWithState, tempDirs } from './temp-dirs.js';
 const tempDir = tempDirs();
 const key = (i: number) => Buffer.from(`key-${String(i).padStart(6, '0')}`);
 
+/** A new database in a temp directory for `fn`, closed after it; resolves to the directory. */
+async function withDb(name: string, fn: (db: RocksDB, cf: RocksDB['defaultColumnFamily'], dir: string) => Promise<void>): Promise<string> {
+  const dir = tempDir(name);
+  const db = RocksDB.open(dir);
+  try {
+    await fn(db, db.defaultColumnFamily, dir);
+  } finally {
+    db.close();
+  }
+  return dir;
+}
+
 /** Every live SST's recorded checksum against the CRC32C of the bytes it holds on disk. */
 function assertLiveChecksums(db: RocksDB, dir: string): LiveFileMetaData[] {
   const live = db.getLiveFilesMetaData();
@@ -25,10 +37,7 @@ function assertLiveChecksums(db: RocksDB, dir: string): LiveFileMetaData[] {
 
 describe('RocksDB records each SST file CRC32C as it writes it', () => {
   it('flush, compaction, SstFileWriter and ingestion (with a global sequence number written into the file)', async () => {
-    const dir = tempDir('checksum-db');
-    const db = RocksDB.open(dir);
-    try {
-      const cf = db.defaultColumnFamily;
+    await withDb('checksum-db', async (db, cf, dir) => {
       for (let i = 0; i < 3000; i++) db.put(cf, key(i), Buffer.from(`value-${i}`.repeat(5)));
       db.flush();
       for (let i = 0; i < 3000; i += 2) db.put(cf, key(i), Buffer.from(`second-${i}`));
@@ -51,9 +60,7 @@ describe('RocksDB records each SST file CRC32C as it writes it', () => {
       assert.ok(ingested !== undefined, 'the ingested file got a sequence number');
       assert.notEqual(crc32c(readFileSync(join(dir, ingested.name))), crc32c(written), 'ingestion rewrote the file: the recorded CRC32C follows it');
       assert.equal(Buffer.from(db.get(cf, key(10))!).toString(), 'a');
-    } finally {
-      db.close();
-    }
+    });
   });
 });
 
@@ -64,10 +71,7 @@ function assertNewestWin(db: RocksDB): void {
 
 describe('ingestion with the files\' own checksums (fileChecksums)', () => {
   it('records them unread and leaves the files as written, later files still winning over older keys', async () => {
-    const dir = tempDir('checksum-ingest');
-    const db = RocksDB.open(dir);
-    try {
-      const cf = db.defaultColumnFamily;
+    const dir = await withDb('checksum-ingest', async (db, cf, dir) => {
       for (let i = 0; i < 100; i++) db.put(cf, key(i), Buffer.from('old'));
       db.flush();
       const paths = [0, 1].map((n) => join(tempDir('checksum-ext'), `${n}.sst`));
@@ -85,9 +89,7 @@ describe('ingestion with the files\' own checksums (fileChecksums)', () => {
       const ingested = assertLiveChecksums(db, dir).filter((f) => f.numEntries === 2);
       assert.deepEqual(ingested.map((f) => f.fileChecksum).sort(), [...crcs].sort(), 'the files were not modified (no sequence number written into them)');
       assertNewestWin(db);
-    } finally {
-      db.close();
-    }
+    });
     // The files' sequence numbers live in the MANIFEST only: a reopened database still has them.
     const reopened = RocksDB.open(dir);
     try {
