@@ -24,10 +24,10 @@ uint32_t Crc32cPortable(const uint8_t* p, size_t n);
 // recorded in the MANIFEST, so uploads need not read a new SST back to checksum it.
 std::shared_ptr<rocksdb::FileChecksumGenFactory> Crc32cFileChecksumFactory();
 
-// The CRC32C of a checksum value that factory (or RocksDB's standard one) produced;
-// false when `func_name` names another function or the value is not 4 bytes.
 // The FileChecksumCrc32c value of a CRC32C (4 bytes, big-endian).
 std::string EncodeCrc32cFileChecksum(uint32_t crc);
+// The CRC32C of a checksum value that factory (or RocksDB's standard one) produced;
+// false when `func_name` names another function or the value is not 4 bytes.
 bool DecodeCrc32cFileChecksum(const std::string& func_name, const std::string& value, uint32_t* crc);
 
 }  // namespace flowstate
