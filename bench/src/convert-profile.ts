@@ -60,20 +60,25 @@ async function main(): Promise<void> {
     const cpu0 = process.cpuUsage();
     // Through one shell, as the savepoint suite's baseline (cp-shell.ts: a spawn would charge the conversion timed next its copy-on-write faults).
     const shell = new CpShell();
-    await profiled(process.env['FLOWSTATE_PROFILE'], async () => {
-      for (let i = 0; i < rounds; i++) {
-        cp.push(await timed(() => shell.cp(big, join(work, 'copy'))));
-        rmSync(join(work, 'copy'));
-        if (which !== 'to-canonical') {
-          rmSync(native, { recursive: true, force: true });
-          toN.push(await timed(() => convertSavepoint(sp, native, 'native-rocksdb', NATIVE)));
+    // Closed in `finally`: a live shell kept the process running after the last round.
+    try {
+      await profiled(process.env['FLOWSTATE_PROFILE'], async () => {
+        for (let i = 0; i < rounds; i++) {
+          cp.push(await timed(() => shell.cp(big, join(work, 'copy'))));
+          rmSync(join(work, 'copy'));
+          if (which !== 'to-canonical') {
+            rmSync(native, { recursive: true, force: true });
+            toN.push(await timed(() => convertSavepoint(sp, native, 'native-rocksdb', NATIVE)));
+          }
+          if (which !== 'to-native') {
+            toC.push(await timed(() => convertSavepoint(native, back, 'canonical', NATIVE)));
+            rmSync(back, { recursive: true, force: true });
+          }
         }
-        if (which !== 'to-native') {
-          toC.push(await timed(() => convertSavepoint(native, back, 'canonical', NATIVE)));
-          rmSync(back, { recursive: true, force: true });
-        }
-      }
-    });
+      });
+    } finally {
+      shell.close();
+    }
     const cpu = process.cpuUsage(cpu0);
     const cpM = median(cp);
     const ratio = (ms: number[], b: number) => (ms.length === 0 ? 'n/a' : ((cpM * (b / bytes)) / median(ms)).toFixed(3));
