@@ -68,6 +68,9 @@ export interface Preset {
 
 const MB = 1024 * 1024;
 
+/** The incremental checkpoint's goal vs RocksDB's own cost is judged on states up to this size (10 MB); larger ones are information. */
+export const INCREMENTAL_GOAL_MAX_STATE_BYTES = 10 * MB;
+
 export const PRESETS: Record<PresetName, Preset> = {
   quick: {
     name: 'quick',

@@ -4,7 +4,8 @@
  * picked for that very goal (`snapshotByGoal`, `runtimeByGoal`, median-results.ts).
  */
 import type { AccessResult } from './access.js';
-import { MIB, metCell, n, ops, pct, PHASE, sizeMb, x2 } from './format.js';
+import { INCREMENTAL_GOAL_MAX_STATE_BYTES } from './config.js';
+import { metCell, n, ops, pct, PHASE, sizeMb, x2 } from './format.js';
 import type { BenchResults } from './results.js';
 import type { RuntimeResult } from './runtime.js';
 import type { SavepointOp, SavepointOpResult, SavepointResult } from './savepoint.js';
@@ -111,7 +112,7 @@ function incrementalRows(r: BenchResults, g: Goals, rows: GoalRow[]): void {
       const cs = onePercent(x.s, phase);
       return { ...x, ratio: incrementalVsRocks(x.s, phase), totalMs: summarize(cs.map((c) => c.totalMs)).median, base: summarize(cs.map((c) => c.rocksCheckpointMs ?? NaN)).median };
     });
-    const at10 = vsRocks.filter((x) => x.s.stateBytes <= 10 * MIB);
+    const at10 = vsRocks.filter((x) => x.s.stateBytes <= INCREMENTAL_GOAL_MAX_STATE_BYTES);
     if (vsRocks.length > 0) {
       rows.push({
         goal: `RocksDB: incremental checkpoint total vs RocksDB's own flush + createCheckpoint of the same state, 1% churn, ${when} (goal on 10 MB; larger sizes informational)`,

@@ -167,22 +167,22 @@ async function readPhase(c: SavepointRun, w: Awaited<ReturnType<typeof writePhas
   const minReadViews: { ms: number[] } = { ms: [] };
   const flinkRead: number[] = [];
   const cp: number[] = [];
+  // Every reader with where its samples go, in the order each round runs them (after `cp`).
+  const readers: Array<[number[], () => Promise<unknown>]> = [
+    [read.ms, () => readBlobSavepoint(sp, entries, 'copies')],
+    [readViews.ms, () => readBlobSavepoint(sp, entries, 'views')],
+    [minRead.ms, () => readMinimal(false)],
+    [minReadViews.ms, () => readMinimal(true)],
+    [flinkRead, () => readFlink(flinkDir, entries, VALUE_BYTES)],
+  ];
   // One untimed round first, as the write phase has (bench/README.md says so of both): every
   // reader's first read was cold (~380 ms against ~70 for a copied read: JIT, and buffers fresh
   // before the pools fill), so the median of a reader with fewer samples (Flink's) weighed it more.
   await cpOnce();
-  await readBlobSavepoint(sp, entries, 'copies');
-  await readBlobSavepoint(sp, entries, 'views');
-  await readMinimal(false);
-  await readMinimal(true);
-  await readFlink(flinkDir, entries, VALUE_BYTES);
+  for (const [, run] of readers) await run();
   for (let i = 0; i < 2 * samples; i++) {
     cp.push(...(await cpOnce()).ms);
-    read.ms.push(...(await timeSamples(1, () => readBlobSavepoint(sp, entries, 'copies'))).ms);
-    readViews.ms.push(...(await timeSamples(1, () => readBlobSavepoint(sp, entries, 'views'))).ms);
-    minRead.ms.push(...(await timeSamples(1, () => readMinimal(false))).ms);
-    minReadViews.ms.push(...(await timeSamples(1, () => readMinimal(true))).ms);
-    flinkRead.push(...(await timeSamples(1, () => readFlink(flinkDir, entries, VALUE_BYTES))).ms);
+    for (const [ms, run] of readers) ms.push(...(await timeSamples(1, run)).ms);
   }
   rmSync(copy, { force: true });
   rmSync(big, { force: true });

@@ -21,7 +21,7 @@ import { backendById, createKeyed, type BackendUnderTest } from './backends.js';
 import { CpShell } from './cp-shell.js';
 import { churnBoth, compactionsDone, openRocksCopy, populate, timeRocksCheckpoint } from './rocks-checkpoint-baseline.js';
 import { backendColumnFamily } from './rocks-raw.js';
-import type { Preset } from './config.js';
+import { INCREMENTAL_GOAL_MAX_STATE_BYTES, type Preset } from './config.js';
 import { prng, summarize, type Summary } from './stats.js';
 
 export interface SnapshotSample {
@@ -326,8 +326,13 @@ async function cpBaseline(work: string, bytesWritten: number, copies: number): P
   }
 }
 
-/** Largest state whose increment after the bulk load is sampled more than once (the goal is judged at 10 MB). */
-const AFTER_BULK_LOAD_REPEAT_MAX_BYTES = 10 * 1024 * 1024;
+/** A new backend holding the suite's state: `entries` blobs of the preset's value size in ValueState 'blob'. */
+async function populatedBlobState(b: BackendUnderTest, p: Preset, entries: number, localDirectory: string): Promise<{ be: KeyedStateBackend<number>; st: ValueState<Uint8Array> }> {
+  const be = await createKeyed(b, Serializers.int32, b.needsLocalDirectory ? { localDirectory } : {});
+  const st = be.getPartitionedState(VoidNamespace, Serializers.voidNamespace, new ValueStateDescriptor<Uint8Array>('blob', Serializers.bytes));
+  populate(be, st, entries, p.snapshotValueBytes);
+  return { be, st };
+}
 
 /**
  * The increment after the bulk load happens once per state, so one state gives one ~7 ms sample
@@ -336,14 +341,12 @@ const AFTER_BULK_LOAD_REPEAT_MAX_BYTES = 10 * 1024 * 1024;
  * samples, so that row is a median of `incrementalSamples` like the between-compactions row.
  */
 async function moreAfterBulkLoadSamples(b: BackendUnderTest, p: Preset, stateBytes: number, entries: number, work: string, log: (s: string) => void): Promise<ChurnSample[]> {
-  if (!b.incrementalCheckpoints || stateBytes > AFTER_BULK_LOAD_REPEAT_MAX_BYTES) return [];
+  if (!b.incrementalCheckpoints || stateBytes > INCREMENTAL_GOAL_MAX_STATE_BYTES) return [];
   const out: ChurnSample[] = [];
   for (let i = 1; i < p.incrementalSamples; i++) {
     const dir = join(work, `after-bulk-load-${i}`);
-    const be = await createKeyed(b, Serializers.int32, { localDirectory: join(dir, 'local') });
+    const { be, st } = await populatedBlobState(b, p, entries, join(dir, 'local'));
     try {
-      const st = be.getPartitionedState(VoidNamespace, Serializers.voidNamespace, new ValueStateDescriptor<Uint8Array>('blob', Serializers.bytes));
-      populate(be, st, entries, p.snapshotValueBytes);
       out.push(...(await churnVariants(b, be, st, entries, p.snapshotValueBytes, join(dir, 'churn'), 1, p.incrementalSamples, log, true)).churn);
     } finally {
       be.dispose();
@@ -361,11 +364,9 @@ export async function runSnapshotSuite(p: Preset, backendId: string, stateBytes:
   const fullOptions: CheckpointOptions = b.incrementalCheckpoints ? { checkpointType: 'CHECKPOINT', formatType: 'CANONICAL' } : CHECKPOINT;
   const sampleCount = b.incrementalCheckpoints ? p.nativeSnapshotSamples : p.snapshotSamples;
   try {
-    const be = await createKeyed(b, Serializers.int32, b.needsLocalDirectory ? { localDirectory: join(work, 'local') } : {});
-    const st = be.getPartitionedState(VoidNamespace, Serializers.voidNamespace, new ValueStateDescriptor<Uint8Array>('blob', Serializers.bytes));
     const tp = performance.now();
-    populate(be, st, entries, p.snapshotValueBytes);
-    log(`  [${b.id}/snapshot ${mb(stateBytes).toFixed(1)} MB] ${entries} entries populated in ${(performance.now() - tp).toFixed(0)} ms`);
+    const { be, st } = await populatedBlobState(b, p, entries, join(work, 'local'));
+    log(`  [${b.id}/snapshot ${mb(stateBytes).toFixed(1)} MB] ${entries} entries: backend created and populated in ${(performance.now() - tp).toFixed(0)} ms`);
     const storageDir = join(work, 'checkpoints');
     const storage = localCheckpointStorage(storageDir);
     const samples: SnapshotSample[] = [];

@@ -131,10 +131,7 @@ export class FlinkSavepoint {
 
   /** Raw canonical records of one stream, key group by key group (opaque serializers included). */
   *canonicalRecords(info: KeyedStreamInfo): Generator<RawKeyedEntry> {
-    for (const [kg, block] of this.canonicalBlocks(info)) {
-      assertUnreleased(block);
-      yield* keyGroupRecords(block, kg, info.header!);
-    }
+    for (const [kg, block] of this.canonicalBlocks(info)) yield* keyGroupRecords(block, kg, info.header!);
   }
 
   /** The key-group blocks of a canonical stream. */
@@ -193,7 +190,6 @@ export class FlinkSavepoint {
       const file = info.stream!.file;
       // Block by block, not through canonicalRecords: one generator fewer to resume per record.
       for (const [kg, block] of this.canonicalBlocks(info)) {
-        assertUnreleased(block);
         for (const e of keyGroupRecords(block, kg, info.header!)) if (only === undefined || only.has(dec.stateName(e.stateId))) yield dec.decode(e, file);
       }
       return;
@@ -245,8 +241,12 @@ function assertUnreleased(block: JavaDataInput): void {
   assert(block.bytes.length !== 0, READ_AFTER_RELEASE);
 }
 
-/** The records of one canonical block (decompressed first if the stream is). */
+/**
+ * The records of one canonical block (decompressed first if the stream is). Called when a reader
+ * moves on to the block, so a generator resumed there after releaseStreams() fails here.
+ */
 function keyGroupRecords(block: JavaDataInput, kg: number, header: KeyedStreamHeader): Generator<RawKeyedEntry> {
+  assertUnreleased(block);
   const input = header.compression ? decompressed(block, kg) : block;
   // An uncompressed block ends where the next begins: records beyond its end mark would be lost by Flink too.
   return readCanonicalKeyGroup(input, kg, header.states.length, !header.compression);
