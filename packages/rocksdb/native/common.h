@@ -187,6 +187,20 @@ rocksdb::ColumnFamilyOptions MakeCfOptions(const DbConfig& c);
 // An Env whose files and directories are never synced (fsync, fdatasync, sync_file_range are
 // no-ops), except SST files when `keep_sst_syncs`; everything else goes to the default Env.
 rocksdb::Env* NoSyncEnv(bool keep_sst_syncs);
+// While one lives, the SST files of the database in `db_dir` (syncFiles 'ssts') skip their syncs
+// and are listed (Skipped(): base names): a native checkpoint's synchronous part flushes the
+// memtables without waiting for the disk, and its asynchronous part syncs what it uploads of them.
+class DeferSstSyncs {
+ public:
+  explicit DeferSstSyncs(std::string db_dir);
+  ~DeferSstSyncs();
+  DeferSstSyncs(const DeferSstSyncs&) = delete;
+  DeferSstSyncs& operator=(const DeferSstSyncs&) = delete;
+  std::vector<std::string> Skipped() const;
+
+ private:
+  const std::string dir_;
+};
 // @internal For tests: { skipped, keptSst }, syncs the no-sync Envs skipped and SST syncs they kept.
 Napi::Value SyncCountsForTest(const Napi::CallbackInfo& info);
 

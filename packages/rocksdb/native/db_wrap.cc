@@ -651,12 +651,24 @@ Napi::Value DbWrap::NewIterator(const Napi::CallbackInfo& info) {
   return IterWrap::New(env, state_, ref);
 }
 
+// createCheckpoint(dir, deferSstSyncs): the SSTs whose sync was deferred (base names; none
+// unless deferSstSyncs, see DeferSstSyncs in common.h).
 Napi::Value DbWrap::CreateCheckpoint(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   DbState* st = Live(env);
   std::string dir = ArgString(env, info[0], "checkpoint directory");
-  ThrowIfError(env, DoCheckpoint(st->db(), dir), st->path());
-  return env.Undefined();
+  if (!info[1].IsBoolean()) Throw(env, kErrInvalidArgument, "deferSstSyncs must be a boolean");
+  std::vector<std::string> skipped;
+  if (info[1].As<Napi::Boolean>().Value()) {
+    DeferSstSyncs defer(st->db()->GetName());
+    ThrowIfError(env, DoCheckpoint(st->db(), dir), st->path());
+    skipped = defer.Skipped();
+  } else {
+    ThrowIfError(env, DoCheckpoint(st->db(), dir), st->path());
+  }
+  Napi::Array out = Napi::Array::New(env, skipped.size());
+  for (uint32_t i = 0; i < skipped.size(); ++i) out.Set(i, Napi::String::New(env, skipped[i]));
+  return out;
 }
 
 Napi::Value DbWrap::CreateCheckpointAsync(const Napi::CallbackInfo& info) {

@@ -2,7 +2,10 @@
 #include "common.h"
 #include "crc32c.h"
 
+#include <algorithm>
 #include <atomic>
+#include <map>
+#include <mutex>
 
 #include <rocksdb/env.h>
 #include <rocksdb/file_system.h>
@@ -377,18 +380,38 @@ class NoSyncWritableFile : public rocksdb::FSWritableFileOwnerWrapper {
   }
 };
 
-// An SST file whose syncs go through (syncFiles: 'ssts'), counted.
+// Databases whose checkpoint is being created with deferred SST syncs (DeferSstSyncs below), by
+// database directory: the SSTs whose sync was skipped meanwhile.
+std::mutex g_deferring_mu;
+std::map<std::string, std::vector<std::string>> g_deferring;
+
+// True (and `base` listed) when `dir` is a database deferring its SST syncs: the caller skips the sync.
+bool DeferSync(const std::string& dir, const std::string& base) {
+  std::lock_guard<std::mutex> lock(g_deferring_mu);
+  auto it = g_deferring.find(dir);
+  if (it == g_deferring.end()) return false;
+  if (std::find(it->second.begin(), it->second.end(), base) == it->second.end()) it->second.push_back(base);
+  return true;
+}
+
+// An SST file whose syncs go through (syncFiles: 'ssts'), counted, unless its database defers them.
 class CountedSyncWritableFile : public rocksdb::FSWritableFileOwnerWrapper {
  public:
-  using rocksdb::FSWritableFileOwnerWrapper::FSWritableFileOwnerWrapper;
-  rocksdb::IOStatus Sync(const rocksdb::IOOptions& o, rocksdb::IODebugContext* d) override { return Kept(target()->Sync(o, d)); }
-  rocksdb::IOStatus Fsync(const rocksdb::IOOptions& o, rocksdb::IODebugContext* d) override { return Kept(target()->Fsync(o, d)); }
+  CountedSyncWritableFile(std::unique_ptr<rocksdb::FSWritableFile>&& t, std::string dir, std::string base)
+      : rocksdb::FSWritableFileOwnerWrapper(std::move(t)), dir_(std::move(dir)), base_(std::move(base)) {}
+  rocksdb::IOStatus Sync(const rocksdb::IOOptions& o, rocksdb::IODebugContext* d) override {
+    return DeferSync(dir_, base_) ? rocksdb::IOStatus::OK() : Kept(target()->Sync(o, d));
+  }
+  rocksdb::IOStatus Fsync(const rocksdb::IOOptions& o, rocksdb::IODebugContext* d) override {
+    return DeferSync(dir_, base_) ? rocksdb::IOStatus::OK() : Kept(target()->Fsync(o, d));
+  }
 
  private:
   static rocksdb::IOStatus Kept(rocksdb::IOStatus s) {
     g_kept_sst_syncs.fetch_add(1, std::memory_order_relaxed);
     return s;
   }
+  const std::string dir_, base_;
 };
 
 class NoSyncDirectory : public rocksdb::FSDirectoryWrapper {
@@ -433,8 +456,13 @@ class NoSyncFileSystem : public rocksdb::FileSystemWrapper {
   rocksdb::IOStatus Wrap(const std::string& name, rocksdb::IOStatus s, std::unique_ptr<rocksdb::FSWritableFile>* r) const {
     const bool sst = name.size() >= 4 && name.compare(name.size() - 4, 4, ".sst") == 0;
     if (!s.ok()) return s;
-    if (keep_sst_syncs_ && sst) *r = std::make_unique<CountedSyncWritableFile>(std::move(*r));
-    else *r = std::make_unique<NoSyncWritableFile>(std::move(*r));
+    if (keep_sst_syncs_ && sst) {
+      const size_t slash = name.find_last_of('/');
+      const std::string dir = slash == std::string::npos ? "" : name.substr(0, slash);
+      *r = std::make_unique<CountedSyncWritableFile>(std::move(*r), dir, name.substr(slash == std::string::npos ? 0 : slash + 1));
+    } else {
+      *r = std::make_unique<NoSyncWritableFile>(std::move(*r));
+    }
     return s;
   }
   const bool keep_sst_syncs_;
@@ -446,6 +474,21 @@ Napi::Value SyncCountsForTest(const Napi::CallbackInfo& info) {
   o.Set("skipped", Napi::Number::New(info.Env(), static_cast<double>(g_skipped_syncs.load())));
   o.Set("keptSst", Napi::Number::New(info.Env(), static_cast<double>(g_kept_sst_syncs.load())));
   return o;
+}
+
+DeferSstSyncs::DeferSstSyncs(std::string db_dir) : dir_(std::move(db_dir)) {
+  std::lock_guard<std::mutex> lock(g_deferring_mu);
+  FS_CHECK(g_deferring.emplace(dir_, std::vector<std::string>()).second);
+}
+
+DeferSstSyncs::~DeferSstSyncs() {
+  std::lock_guard<std::mutex> lock(g_deferring_mu);
+  g_deferring.erase(dir_);
+}
+
+std::vector<std::string> DeferSstSyncs::Skipped() const {
+  std::lock_guard<std::mutex> lock(g_deferring_mu);
+  return g_deferring.at(dir_);
 }
 
 rocksdb::Env* NoSyncEnv(bool keep_sst_syncs) {

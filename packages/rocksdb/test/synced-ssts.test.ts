@@ -5,6 +5,7 @@ import { describe, it } from 'node:test';
 import { CHECKPOINT, FsCheckpointStorage, KeyGroupRange, Serializers, VoidNamespace, type KeyedStateBackend, type KeyedStateHandle } from '@flowstate/core';
 import { LocalFileSystem } from '@flowstate/storage-local';
 import { isIncrementalRocksDBStateHandle, RocksDBKeyedStateBackend, RocksDBStateBackend } from '@flowstate/rocksdb';
+import type { RocksDB } from '@flowstate/rocksdb/native';
 import { RocksDbSyncedSsts } from '../src/backend/local-checkpoint-files.js';
 import { COUNT, tempDirs } from './temp-dirs.js';
 
@@ -50,6 +51,20 @@ describe('RocksDbSyncedSsts', () => {
     assert.equal(synced.isSynced('000007.sst'), false, 'in the checkpoint directory at first sight: must be synced by the upload');
     assert.equal(synced.isSynced('000012.sst'), false);
   });
+
+  it('SSTs whose syncs a checkpoint deferred are not known to be synced until they are gone; one not live yet stays so', () => {
+    const synced = new RocksDbSyncedSsts();
+    const db = {};
+    synced.observe(db, ['000007.sst'], ['000007.sst']);
+    // The checkpoint flushed 000009.sst; a compaction synced 000010.sst meanwhile and installs it later.
+    synced.observe(db, ['000007.sst', '000009.sst'], ['000007.sst', '000009.sst'], ['000009.sst', '000010.sst']);
+    assert.deepEqual(['000009.sst', '000010.sst'].map((n) => synced.isSynced(n)), [false, false]);
+    synced.observe(db, ['000010.sst', '000012.sst'], ['000010.sst', '000012.sst']);
+    assert.deepEqual(['000010.sst', '000012.sst'].map((n) => synced.isSynced(n)), [false, true], 'installed later: still not known to be synced');
+    synced.observe(db, ['000012.sst'], ['000012.sst']);
+    synced.observe(db, ['000010.sst', '000012.sst'], []);
+    assert.equal(synced.isSynced('000010.sst'), true, 'seen, then gone: forgotten (a file number is never reused; shown here only by reusing it)');
+  });
 });
 
 /** A storage on local disk that records which local files linkFrom syncs, and a checkpoint taker that reports them. */
@@ -80,7 +95,7 @@ describe('RocksDB incremental checkpoints on linking storage: which SSTs the sto
     kb.dispose();
   });
 
-  it("default (RocksDB syncs SSTs): the first checkpoint's and a restored backend's SSTs are synced by the storage; SSTs RocksDB wrote (and synced) since are not synced again", async () => {
+  it("default (RocksDB syncs SSTs): the first checkpoint's, a checkpoint flush's and a restored backend's SSTs are synced by the storage; SSTs RocksDB wrote (and synced) since are not synced again", async () => {
     const { storage, checkpoint } = recordingStorage();
     const kb = await backend(storage);
     write(kb, 0, 500);
@@ -88,16 +103,21 @@ describe('RocksDB incremental checkpoints on linking storage: which SSTs the sto
     assert.ok(first.uploaded.length >= 1);
     assert.deepEqual(first.synced, first.uploaded, 'the first checkpoint: every SST live at that time is synced (not known to be RocksDB-synced)');
     write(kb, 500, 1000);
+    (kb as unknown as { db: RocksDB }).db.flush();
     const second = await checkpoint(kb, 2);
     assert.ok(second.uploaded.length >= 1, 'the second checkpoint uploads the new SST');
-    assert.deepEqual(second.synced, [], 'written by RocksDB since: fsynced by RocksDB, not again');
+    assert.deepEqual(second.synced, [], 'flushed (and fsynced) by RocksDB before the checkpoint: not synced again');
+    write(kb, 1000, 1500);
+    const third = await checkpoint(kb, 3);
+    assert.equal(third.uploaded.length, 1, "the third checkpoint uploads its own flush's SST");
+    assert.deepEqual(third.synced, third.uploaded, "the checkpoint's flush deferred its fsync (synchronous part): the upload syncs it");
     kb.dispose();
 
     // A native restore downloads the SSTs without syncing them: its first checkpoint uploads (links) them, synced.
-    const restored = await backend(storage, [second.h]);
-    const third = await checkpoint(restored, 3);
-    assert.ok(third.uploaded.length >= 2, 'nothing to reuse after a restore: every SST is uploaded');
-    assert.deepEqual(third.synced, third.uploaded, 'the downloaded SSTs are synced before they are linked');
+    const restored = await backend(storage, [third.h]);
+    const fourth = await checkpoint(restored, 4);
+    assert.ok(fourth.uploaded.length >= 3, 'nothing to reuse after a restore: every SST is uploaded');
+    assert.deepEqual(fourth.synced, fourth.uploaded, 'the downloaded SSTs are synced before they are linked');
     restored.dispose();
   });
 });

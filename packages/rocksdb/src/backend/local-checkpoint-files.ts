@@ -79,25 +79,37 @@ export async function removeCheckpointDirectory(dir: string, files: readonly str
  * when a database was first seen here are not known to be synced: a native restore writes the
  * downloaded SSTs without an fsync before RocksDB opens them. File numbers only grow within a
  * database, so a name first seen later is a file this database wrote, and synced (unless the
- * database skips its fsyncs, syncLocalFiles: false; the caller asks only when it does not).
+ * database skips its fsyncs, syncLocalFiles: false; the caller asks only when it does not), except
+ * the SSTs whose syncs a checkpoint deferred (createCheckpoint's unsyncedSsts).
  */
 export class RocksDbSyncedSsts {
   private db: object | undefined;
-  private unknown: ReadonlySet<string> = new Set();
+  /** SSTs not known to be synced -> whether one was live (or in a checkpoint) when last observed. */
+  private readonly unknown = new Map<string, boolean>();
 
   /**
-   * Takes the live SST names of `db` right after a checkpoint and the files of that checkpoint's
-   * directory; the first call per database records both sets' SSTs as not known to be synced.
-   * The checkpoint's own SSTs count too: the live list is read after createCheckpoint, and a
-   * compaction finishing in between drops a restored (never fsynced) SST from it while the
-   * checkpoint directory still holds that SST.
+   * Takes the live SST names of `db` right after a checkpoint, the files of that checkpoint's
+   * directory, and the SSTs whose syncs the checkpoint deferred. The first call per database
+   * records the live and the checkpoint's SSTs as not known to be synced; every call adds the
+   * deferred ones. The checkpoint's own SSTs count too: the live list is read after
+   * createCheckpoint, and a compaction finishing in between drops a restored (never fsynced) SST
+   * from it while the checkpoint directory still holds that SST. An SST seen and then no longer
+   * seen is forgotten: RocksDB never reuses a file number, so it is never uploaded again. A
+   * deferred one not seen yet (a compaction's output, synced meanwhile, not installed yet) stays.
    */
-  observe(db: object, liveSsts: Iterable<string>, checkpointFiles: Iterable<string>): void {
-    if (db === this.db) return;
-    this.db = db;
-    const unknown = new Set(liveSsts);
-    for (const name of checkpointFiles) if (name.endsWith('.sst')) unknown.add(name);
-    this.unknown = unknown;
+  observe(db: object, liveSsts: readonly string[], checkpointFiles: readonly string[], unsyncedSsts: readonly string[] = []): void {
+    const current = new Set(liveSsts);
+    for (const name of checkpointFiles) if (name.endsWith('.sst')) current.add(name);
+    if (db !== this.db) {
+      this.db = db;
+      this.unknown.clear();
+      for (const name of current) this.unknown.set(name, true);
+    }
+    for (const name of unsyncedSsts) this.unknown.set(name, this.unknown.get(name) ?? false);
+    for (const [name, wasSeen] of this.unknown) {
+      if (current.has(name)) this.unknown.set(name, true);
+      else if (wasSeen) this.unknown.delete(name);
+    }
   }
 
   /** True when RocksDB fsynced the SST `name` before it went live. */

@@ -95,8 +95,11 @@ export class RocksNativeSnapshotStrategy implements SnapshotStrategy<KeyedStateH
     const { header } = kvSnapshotEncoder(source, states, kvQueues);
     const dir = join(source.instanceDir, `chk-${checkpointId}-${randomUUID().slice(0, 8)}`);
     let files: LocalCheckpointFiles;
+    let unsyncedSsts: readonly string[];
     try {
-      source.db.createCheckpoint(dir);
+      // The flush's SSTs are synced by their upload, in the asynchronous part: the synchronous
+      // part no longer waits for the disk (an 11 MB memtable: ~30 ms with the fsync, ~21 without).
+      ({ unsyncedSsts } = source.db.createCheckpoint(dir, { deferSstSyncs: true }));
       files = readLocalCheckpointFiles(dir, INLINE_FILE_MAX_BYTES);
     } catch (e) {
       rmSync(dir, { recursive: true, force: true });
@@ -109,7 +112,7 @@ export class RocksNativeSnapshotStrategy implements SnapshotStrategy<KeyedStateH
       if (f.uniqueId !== undefined) contentIds.set(f.name, `sst-id:${f.uniqueId}`);
       if (f.fileChecksum !== undefined) written.set(f.name, { size: f.size, checksum: f.fileChecksum });
     }
-    this.syncedSsts.observe(source.db, live.map((f) => f.name), files.names);
+    this.syncedSsts.observe(source.db, live.map((f) => f.name), files.names, unsyncedSsts);
     // A database that skips every fsync (syncLocalFiles: false) synced no SST: its uploads sync each one.
     const synced = new Set(source.rocksDbSyncsSsts ? files.names.filter((n) => this.syncedSsts.isSynced(n)) : []);
     const isCheckpoint = options.checkpointType === 'CHECKPOINT';

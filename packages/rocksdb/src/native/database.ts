@@ -231,9 +231,14 @@ export class RocksDB {
   /**
    * Creates an openable copy of the database in `dir` (which must not exist),
    * hard-linking SST files. Memtables are flushed first (log_size_for_flush = 0).
+   *
+   * `deferSstSyncs` (a database opened with syncFiles 'ssts'): SST files written meanwhile (the
+   * flush's, a background compaction's) are not fsynced, so the call does not wait for the disk;
+   * the result lists them (base names), and whoever needs them durable syncs them. Otherwise, and
+   * with any other syncFiles, the result is empty.
    */
-  createCheckpoint(dir: string): void {
-    this.#native.createCheckpoint(dir);
+  createCheckpoint(dir: string, options: { readonly deferSstSyncs?: boolean } = {}): { readonly unsyncedSsts: readonly string[] } {
+    return { unsyncedSsts: this.#native.createCheckpoint(dir, options.deferSstSyncs ?? false) };
   }
 
   createCheckpointAsync(dir: string): Promise<void> {

@@ -116,7 +116,7 @@ export interface NativeDatabase {
   compactRangeAsync(cf: NativeColumnFamily, begin: Uint8Array | undefined, end: Uint8Array | undefined, bottommost: BottommostLevelCompaction | undefined): Promise<void>;
   getSnapshot(): NativeSnapshot;
   iterator(cf: NativeColumnFamily, options: NativeIteratorOptions): NativeIterator;
-  createCheckpoint(dir: string): void;
+  createCheckpoint(dir: string, deferSstSyncs: boolean): string[];
   createCheckpointAsync(dir: string): Promise<void>;
   getLiveFilesMetaData(withUniqueIds: boolean): LiveFileMetaData[];
   ingestExternalFile(cf: NativeColumnFamily, files: readonly string[], options: IngestExternalFileOptions): void;
