@@ -136,8 +136,8 @@ function savepointRows(sp: SavepointResult, g: Goals, rows: GoalRow[]): void {
   const rd = sp.ops.find((o) => o.op === 'read')!;
   const rv = sp.ops.find((o) => o.op === 'read-views');
   const vsMinimal = (o: SavepointOpResult, m: SavepointOp) => {
-    const b = sp.ops.find((x) => x.op === m);
-    return b === undefined ? '' : `; vs the minimal ${m.includes('write') ? 'writer' : 'reader'} (same run): ${(b.ms.median / o.ms.median).toFixed(2)}×`;
+    const minimalMs = o.minimalMs ?? sp.ops.find((x) => x.op === m)?.ms.median;
+    return minimalMs === undefined ? '' : `; vs the minimal ${m.includes('write') ? 'writer' : 'reader'} (same run): ${(minimalMs / o.ms.median).toFixed(2)}×`;
   };
   const size = sizeMb(sp.canonicalBytes);
   rows.push({ goal: `Savepoint: canonical write throughput (bootstrap + write, ${size}) vs \`cp\` + \`sync\` of the same bytes (like for like: the writer fsyncs every file)`, target: `≥ ${g.savepointWriteCpSyncRatioMin}×`, measured: `${w.ratioToCpSync.toFixed(2)}× (${n(w.mibps)} MiB/s); vs plain \`cp\`: ${w.ratioToCp.toFixed(2)}×${vsMinimal(w, 'minimal-write')}`, met: w.ratioToCpSync >= g.savepointWriteCpSyncRatioMin });
@@ -151,8 +151,8 @@ function savepointRows(sp: SavepointResult, g: Goals, rows: GoalRow[]): void {
     rows.push({ goal: `Savepoint: ${which === 'convert-to-native' ? 'convert canonical → native RocksDB' : 'convert native RocksDB → canonical'} throughput vs plain \`cp\` of the same bytes`, target: `≥ ${g.convertCpRatioMin}×`, measured: `${c.ratioToCp.toFixed(2)}× (${n(c.ms.median, 0)} ms, ${n(c.mibps)} MiB/s)`, met: c.ratioToCp >= g.convertCpRatioMin });
   }
   const f = sp.flink;
-  rows.push({ goal: 'Savepoint: Apache Flink canonical savepoint write of the same state vs our own canonical write (time ratio, same run)', target: '≥ 1×', measured: `${f.writeRatio.toFixed(2)}× (${n(f.writeMs.median, 1)} vs ${n(w.ms.median, 1)} ms)`, met: f.writeRatio >= 1 });
-  rows.push({ goal: 'Savepoint: Apache Flink canonical savepoint read (every record decoded) vs our own canonical read (time ratio, same run)', target: '≥ 1×', measured: `${f.readRatio.toFixed(2)}× (${n(f.readMs.median, 1)} vs ${n(rd.ms.median, 1)} ms)`, met: f.readRatio >= 1 });
+  rows.push({ goal: 'Savepoint: Apache Flink canonical savepoint write of the same state vs our own canonical write (time ratio, same run)', target: '≥ 1×', measured: `${f.writeRatio.toFixed(2)}× (${n(f.writeMs.median, 1)} vs ${n(f.oursWriteMs ?? w.ms.median, 1)} ms)`, met: f.writeRatio >= 1 });
+  rows.push({ goal: 'Savepoint: Apache Flink canonical savepoint read (every record decoded) vs our own canonical read (time ratio, same run)', target: '≥ 1×', measured: `${f.readRatio.toFixed(2)}× (${n(f.readMs.median, 1)} vs ${n(f.oursReadMs ?? rd.ms.median, 1)} ms)`, met: f.readRatio >= 1 });
 }
 
 /** The runtime's goals, each from the run picked for it in a median (runtimeByGoal). */

@@ -16,8 +16,10 @@
  *    and each runtime goal (vs the staged baseline, checkpointing on/off, unaligned/aligned) from
  *    the run with the median of its own ratio (`runtimeByGoal`): never rates from one run beside a
  *    ratio from another;
+ *  - the Apache Flink case: each of its two ratios, with the two times it divides, from the run
+ *    whose ratio is the median (savepoint op rows likewise carry their own run's minimal baseline);
  *  - everything else (storage, timers, windows, TTL compaction, savepoint sizes and `cp`
- *    times, the Flink case, per-job times, wall time) is the field-by-field median: each stored
+ *    times, per-job times, wall time) is the field-by-field median: each stored
  *    number, ratios included, is the median of that number over the runs (the mean of the two middle
  *    values for an even count). Stored ratios are same-run ratios, so their median is again a median
  *    of same-run ratios.
@@ -28,7 +30,8 @@ import type { MemoryResult } from './memory.js';
 import type { BenchResults, MedianOf, RuntimeGoal } from './results.js';
 import type { RuntimeResult } from './runtime.js';
 import type { RssResult } from './rss.js';
-import type { SavepointOpResult, SavepointResult } from './savepoint.js';
+import { withMinimalMs, type SavepointOpResult, type SavepointResult } from './savepoint.js';
+import type { FlinkSavepointCase } from './savepoint-flink.js';
 import { SNAPSHOT_GOALS, snapshotGoalValue, type SnapshotGoal } from './snapshot-goals.js';
 import type { SnapshotResultRow } from './snapshot.js';
 import { quantile } from './stats.js';
@@ -151,8 +154,21 @@ function savepointOpKey(o: SavepointOpResult): number {
 }
 
 function savepointMedian(xs: readonly SavepointResult[]): SavepointResult {
-  const { ops: _ops, ...rest } = fieldMedian(xs, 'savepoint');
-  return { ...rest, ops: pickRows(xs.map((x) => x.ops), (o) => o.op, savepointOpKey, 'savepoint ops') };
+  const { ops: _ops, flink: _flink, ...rest } = fieldMedian(xs, 'savepoint');
+  // withMinimalMs: runs written before op rows carried their minimal baseline get it from their own ops.
+  return { ...rest, ops: pickRows(xs.map((x) => withMinimalMs(x.ops)), (o) => o.op, savepointOpKey, 'savepoint ops'), flink: flinkMedian(xs) };
+}
+
+/**
+ * The Apache Flink case: each ratio, with the two medians it divides, from the run whose ratio is
+ * the median (our side from the run's own op rows where the run predates oursWriteMs/oursReadMs).
+ */
+function flinkMedian(xs: readonly SavepointResult[]): FlinkSavepointCase {
+  const ours = (x: SavepointResult, op: 'write' | 'read') => x.ops.find((o) => o.op === op)?.ms.median ?? NaN;
+  const cases = xs.map((x) => ({ ...x.flink, oursWriteMs: x.flink.oursWriteMs ?? ours(x, 'write'), oursReadMs: x.flink.oursReadMs ?? ours(x, 'read') }));
+  const w = cases[medianIndex(cases.map((c) => c.writeRatio))]!;
+  const r = cases[medianIndex(cases.map((c) => c.readRatio))]!;
+  return { bytes: median(cases.map((c) => c.bytes)), writeMs: w.writeMs, writeRatio: w.writeRatio, oursWriteMs: w.oursWriteMs, readMs: r.readMs, readRatio: r.readRatio, oursReadMs: r.oursReadMs };
 }
 
 function nullableSection<T, U = T>(xs: readonly (T | null | undefined)[], what: string, f: (xs: readonly T[]) => U): U | null {

@@ -11,6 +11,8 @@ import { GOALS } from './config.js';
 import { fieldMedian, loadRun, median, medianIndex, medianResults, type LoadedRun } from './median-results.js';
 import { goalRows, type BenchResults } from './report.js';
 import type { RuntimeResult } from './runtime.js';
+import { withMinimalMs, type SavepointOp, type SavepointOpResult, type SavepointResult } from './savepoint.js';
+import type { FlinkSavepointCase } from './savepoint-flink.js';
 import type { ChurnSample, SnapshotResultRow } from './snapshot.js';
 import { summarize } from './stats.js';
 
@@ -174,4 +176,21 @@ test('each runtime goal takes its rates from the run with its own median ratio',
   assert.match(goal('Runtime, one thread').measured, /^0\.60× \(120 vs 200 records/, 'rates from run 3, the median baseline ratio');
   assert.match(goal('Runtime: job throughput with checkpoints').measured, /^0\.95× \(152 vs 160 records/, 'rates from run 2');
   assert.match(goal('Runtime: under backpressure').measured, /^0\.020× \(2\.0 vs 100\.0 ms\)/, 'durations from run 1');
+});
+
+test('savepoint rows compare with the minimal baseline and Apache Flink of their own run, also for runs written before op rows carried them', () => {
+  const op = (name: SavepointOp, ms: number, ratioToCp: number, minimalMs?: number): SavepointOpResult => ({ op: name, description: name, bytes: 1, ms: summarize([ms]), mibps: 1, ratioToCp, ratioToCpSync: ratioToCp, ...(minimalMs === undefined ? {} : { minimalMs }) });
+  // Read ratios to cp 0.2, 0.3, 0.35 -> run 2 (read 50 ms, its minimal reader 40 ms: 0.80×); the
+  // minimal reader's own median run is run 1 (10 ms), which must not be divided by run 2's read.
+  // Flink read ratios (ours / Flink) 60/40, 50/60, 55/45 -> run 3 (1.22×, 45 vs 55 ms).
+  const sp = (readMs: number, readRatio: number, minReadMs: number, minRatio: number, flinkReadMs: number, legacy: boolean): SavepointResult => {
+    const ops = [op('write', 10, 1), op('minimal-write', 10, 1), op('read', readMs, readRatio), op('minimal-read', minReadMs, minRatio)];
+    const flink: FlinkSavepointCase = { bytes: 1, writeMs: summarize([10]), readMs: summarize([flinkReadMs]), writeRatio: 1, readRatio: readMs / flinkReadMs, ...(legacy ? {} : { oursWriteMs: 10, oursReadMs: readMs }) };
+    return { stateBytes: 1, entries: 1, valueBytes: 1, canonicalBytes: 1, nativeBytes: 1, roundTripBytes: 1, cpMs: summarize([1]), cpSyncMs: summarize([1]), ops: legacy ? ops : withMinimalMs(ops), validatePeakRssMb: 1, idleRssMb: 1, validateOk: true, flink };
+  };
+  const sps = [sp(60, 0.2, 10, 0.5, 40, true), sp(50, 0.3, 40, 0.4, 60, false), sp(55, 0.35, 30, 0.45, 45, true)];
+  const m = medianResults(RUNS.map((r, i) => withSection(r, { savepoint: sps[i]! })));
+  const goal = (prefix: string) => goalRows(m).find((g) => g.goal.startsWith(prefix))!;
+  assert.match(goal('Savepoint: canonical read throughput (readKeyedState').measured, /^0\.30× .*vs the minimal reader \(same run\): 0\.80×$/);
+  assert.match(goal('Savepoint: Apache Flink canonical savepoint read').measured, /^1\.22× \(45\.0 vs 55\.0 ms\)$/, 'Flink and ours from run 3, whose ours came from its op rows');
 });

@@ -42,6 +42,9 @@ export interface FlinkSavepointCase {
   readonly writeRatio: number;
   /** Our read median / Flink read median, on the same entries. */
   readonly readRatio: number;
+  /** Our own write and read medians of the same run (the other side of each ratio). */
+  readonly oursWriteMs?: number;
+  readonly oursReadMs?: number;
 }
 
 /**
@@ -121,8 +124,10 @@ export function flinkCaseResult(
   log: (s: string) => void,
 ): FlinkSavepointCase {
   const [w, r] = [summarize([...write]), summarize([...read])];
-  const writeRatio = summarize([...ours.writeMs]).median / w.median;
-  const readRatio = summarize([...ours.readMs]).median / r.median;
+  const oursWriteMs = summarize([...ours.writeMs]).median;
+  const oursReadMs = summarize([...ours.readMs]).median;
+  const writeRatio = oursWriteMs / w.median;
+  const readRatio = oursReadMs / r.median;
   log(`  [savepoint] Apache Flink canonical (${(bytes / 1048576).toFixed(1)} MiB): write ${write.map((x) => x.toFixed(0)).join(', ')} ms (${writeRatio.toFixed(2)}× ours), read ${read.map((x) => x.toFixed(0)).join(', ')} ms (${readRatio.toFixed(2)}× ours)`);
-  return { bytes, writeMs: w, readMs: r, writeRatio, readRatio };
+  return { bytes, writeMs: w, readMs: r, writeRatio, readRatio, oursWriteMs, oursReadMs };
 }

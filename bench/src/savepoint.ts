@@ -37,6 +37,24 @@ export interface SavepointOpResult {
   /** Throughput relative to `cp` of the same number of bytes (cp ms scaled to `bytes` / our ms; 1 = as fast as cp). */
   readonly ratioToCp: number;
   readonly ratioToCpSync: number;
+  /**
+   * write / read / read-views: the median ms of the same run's minimal counterpart (minimal-write,
+   * minimal-read, minimal-read-views), so that a median report, which takes each op row from its
+   * own median run, still compares with the minimal baseline of that same run.
+   */
+  readonly minimalMs?: number;
+}
+
+/** The minimal baseline each op is compared with, in the same run. */
+export const MINIMAL_COUNTERPART: Partial<Record<SavepointOp, SavepointOp>> = { write: 'minimal-write', read: 'minimal-read', 'read-views': 'minimal-read-views' };
+
+/** `ops` with each op's minimalMs taken from its minimal counterpart among the same ops (one run's). */
+export function withMinimalMs(ops: readonly SavepointOpResult[]): SavepointOpResult[] {
+  return ops.map((o) => {
+    const m = MINIMAL_COUNTERPART[o.op];
+    const b = m === undefined ? undefined : ops.find((x) => x.op === m);
+    return b === undefined ? o : { ...o, minimalMs: b.ms.median };
+  });
 }
 
 export interface SavepointResult {
@@ -242,7 +260,7 @@ function savepointOps(w: Awaited<ReturnType<typeof writePhase>>, r: Awaited<Retu
     const scale = bytes / canonicalBytes;
     return { op: o, description, bytes, ms: s, mibps: bytes / MIB / (s.median / 1000), ratioToCp: (cpS.median * scale) / s.median, ratioToCpSync: (cpSyncS.median * scale) / s.median };
   };
-  return [
+  return withMinimalMs([
     op('write', 'bootstrap through the heap backend (4 subtasks) + canonical write, every file fsynced', canonicalBytes, write.ms),
     op('read', 'SavepointReader.load + readKeyedState (async iterator), every entry decoded, values copied', canonicalBytes, read.ms),
     op('read-views', 'SavepointReader.load + readKeyedStateBlocks({ views: true }): every entry decoded, values are views valid until the next entry', canonicalBytes, readViews.ms),
@@ -252,7 +270,7 @@ function savepointOps(w: Awaited<ReturnType<typeof writePhase>>, r: Awaited<Retu
     op('validate', 'validateSavepoint (CRC + every block), child process', canonicalBytes, validateMs),
     op('convert-to-native', "convertSavepoint(canonical → 'native-rocksdb'); bytes = canonical input", canonicalBytes, toNative.ms),
     op('convert-to-canonical', "convertSavepoint(native → 'canonical'); bytes = native input", nativeBytes, toCanonical.ms),
-  ];
+  ]);
 }
 
 export async function runSavepointSuite(p: Preset, log: (s: string) => void): Promise<SavepointResult> {
