@@ -187,16 +187,18 @@ rocksdb::ColumnFamilyOptions MakeCfOptions(const DbConfig& c);
 // An Env whose files and directories are never synced (fsync, fdatasync, sync_file_range are
 // no-ops), except SST files when `keep_sst_syncs`; everything else goes to the default Env.
 rocksdb::Env* NoSyncEnv(bool keep_sst_syncs);
-// While one lives, the SST files of the database in `db_dir` (syncFiles 'ssts') skip their syncs
-// and are listed (Skipped(): base names): a native checkpoint's synchronous part flushes the
-// memtables without waiting for the disk, and its asynchronous part syncs what it uploads of them.
+// From construction to Finish(), the SST files of the database in `db_dir` (syncFiles 'ssts')
+// skip their syncs and are listed (Finish() ends the window and returns their base names): a
+// native checkpoint's synchronous part flushes the memtables without waiting for the disk, and its
+// asynchronous part syncs what it uploads of them. Destroyed without Finish() (an error), the list
+// is lost: the caller must then treat every SST of the database as not synced.
 class DeferSstSyncs {
  public:
   explicit DeferSstSyncs(std::string db_dir);
   ~DeferSstSyncs();
   DeferSstSyncs(const DeferSstSyncs&) = delete;
   DeferSstSyncs& operator=(const DeferSstSyncs&) = delete;
-  std::vector<std::string> Skipped() const;
+  std::vector<std::string> Finish();
 
  private:
   const std::string dir_;

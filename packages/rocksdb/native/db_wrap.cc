@@ -662,7 +662,7 @@ Napi::Value DbWrap::CreateCheckpoint(const Napi::CallbackInfo& info) {
   if (info[1].As<Napi::Boolean>().Value()) {
     DeferSstSyncs defer(st->db()->GetName());
     ThrowIfError(env, DoCheckpoint(st->db(), dir), st->path());
-    skipped = defer.Skipped();
+    skipped = defer.Finish();
   } else {
     ThrowIfError(env, DoCheckpoint(st->db(), dir), st->path());
   }

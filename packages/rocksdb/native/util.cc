@@ -486,9 +486,15 @@ DeferSstSyncs::~DeferSstSyncs() {
   g_deferring.erase(dir_);
 }
 
-std::vector<std::string> DeferSstSyncs::Skipped() const {
+std::vector<std::string> DeferSstSyncs::Finish() {
+  // One lock for both: a sync between taking the list and ending the window would be skipped
+  // and its name lost.
   std::lock_guard<std::mutex> lock(g_deferring_mu);
-  return g_deferring.at(dir_);
+  auto it = g_deferring.find(dir_);
+  FS_CHECK(it != g_deferring.end());
+  std::vector<std::string> skipped = std::move(it->second);
+  g_deferring.erase(it);
+  return skipped;
 }
 
 rocksdb::Env* NoSyncEnv(bool keep_sst_syncs) {

@@ -65,6 +65,17 @@ describe('RocksDbSyncedSsts', () => {
     synced.observe(db, ['000010.sst', '000012.sst'], []);
     assert.equal(synced.isSynced('000010.sst'), true, 'seen, then gone: forgotten (a file number is never reused; shown here only by reusing it)');
   });
+
+  it('after forget() (a checkpoint failed after deferring syncs) every SST is not known to be synced again', () => {
+    const synced = new RocksDbSyncedSsts();
+    const db = {};
+    synced.observe(db, ['000007.sst'], ['000007.sst']);
+    synced.observe(db, ['000007.sst', '000009.sst'], []);
+    assert.equal(synced.isSynced('000009.sst'), true);
+    synced.forget();
+    synced.observe(db, ['000007.sst', '000009.sst'], []);
+    assert.equal(synced.isSynced('000009.sst'), false, 'its deferred list may have been lost');
+  });
 });
 
 /** A storage on local disk that records which local files linkFrom syncs, and a checkpoint taker that reports them. */

@@ -112,6 +112,12 @@ export class RocksDbSyncedSsts {
     }
   }
 
+  /** Forgets the database: at the next observe every SST live or in the checkpoint is not known to be synced. */
+  forget(): void {
+    this.db = undefined;
+    this.unknown.clear();
+  }
+
   /** True when RocksDB fsynced the SST `name` before it went live. */
   isSynced(name: string): boolean {
     return this.db !== undefined && !this.unknown.has(name);
