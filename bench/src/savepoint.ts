@@ -46,11 +46,15 @@ export interface SavepointOpResult {
 }
 
 /** The minimal baseline each op is compared with, in the same run. */
-export const MINIMAL_COUNTERPART: Partial<Record<SavepointOp, SavepointOp>> = { write: 'minimal-write', read: 'minimal-read', 'read-views': 'minimal-read-views' };
+const MINIMAL_COUNTERPART: Partial<Record<SavepointOp, SavepointOp>> = { write: 'minimal-write', read: 'minimal-read', 'read-views': 'minimal-read-views' };
 
-/** `ops` with each op's minimalMs taken from its minimal counterpart among the same ops (one run's). */
+/**
+ * `ops` (one run's) with each op's missing minimalMs taken from its minimal counterpart among
+ * them. One it already has is kept: in a median's ops, rows come from different runs.
+ */
 export function withMinimalMs(ops: readonly SavepointOpResult[]): SavepointOpResult[] {
   return ops.map((o) => {
+    if (o.minimalMs !== undefined) return o;
     const m = MINIMAL_COUNTERPART[o.op];
     const b = m === undefined ? undefined : ops.find((x) => x.op === m);
     return b === undefined ? o : { ...o, minimalMs: b.ms.median };
