@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { closeSync, constants as fsc, fdatasync, fsync, linkSync, openSync, promises as fsp } from 'node:fs';
+import { closeSync, constants as fsc, fdatasync, fstat, fsync, linkSync, openSync, promises as fsp, read as readFd } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import {
@@ -243,22 +243,26 @@ export class LocalFileSystem extends TemporaryNameListing implements FileSystem 
     const abs = await this.resolvePath(path);
     try {
       if (range === undefined) return await fsp.readFile(abs);
-      const fh = await fsp.open(abs, 'r');
+      // A plain descriptor, opened and closed on the calling thread like syncPath's: a FileHandle
+      // cost two more thread-pool round trips and a promise-based read per part, about a quarter
+      // of a 64 MiB savepoint read handing out views (issue 16, session 13).
+      const fd = openSync(abs, 'r');
       try {
         // Only a read that comes up short (or reads nothing) needs the file's size, and a large
         // one without a lent buffer: its length may come from a damaged handle, so it is checked
         // against the file before that much memory is allocated.
         if (range.offset < 0 || range.length <= 0 || (range.length > UNCHECKED_READ_BYTES && lentBuffer(range) === undefined)) {
-          const { size } = await fh.stat();
+          const size = await fileSize(fd);
           if (range.offset < 0 || range.length < 0 || range.offset + range.length > size) throw this.outsideRange(path, range, size);
           if (range.length === 0) return new Uint8Array(0);
         }
-        return await readRange(fh, range, async () => {
-          const { size } = await fh.stat();
+        return await readRange(fd, range, async () => {
+          const size = await fileSize(fd);
           return range.offset + range.length <= size ? new StorageError(`${this.root}/${path}`, 'file shrank while reading') : this.outsideRange(path, range, size);
         });
       } finally {
-        await fh.close();
+        // readRange settled every part: no read of this descriptor is still running.
+        closeSync(fd);
       }
     } catch (e) {
       if (isNotFoundErrno(e)) this.confined.delete(abs);
@@ -401,16 +405,16 @@ function lentBuffer(range: ReadRange): Uint8Array | undefined {
  * PARALLEL_READS parts at once: the kernel's copies out of the page cache then run on as many of
  * libuv's threads instead of one after the other (a restore's coalesced reads are 8 MiB).
  */
-async function readRange(fh: FileHandle, range: ReadRange, short: () => Promise<StorageError>): Promise<Uint8Array> {
+async function readRange(fd: number, range: ReadRange, short: () => Promise<StorageError>): Promise<Uint8Array> {
   const buf = lentBuffer(range) ?? Buffer.allocUnsafe(range.length);
   const parts = Math.min(PARALLEL_READS, Math.floor(range.length / PARALLEL_READ_PART_BYTES));
   let complete: boolean;
   if (parts <= 1) {
-    complete = await readFully(fh, buf, range.offset);
+    complete = await readFully(fd, buf, range.offset);
   } else {
     const step = Math.ceil(range.length / parts);
     const reads: Promise<boolean>[] = [];
-    for (let at = 0; at < range.length; at += step) reads.push(readFully(fh, buf.subarray(at, Math.min(range.length, at + step)), range.offset + at));
+    for (let at = 0; at < range.length; at += step) reads.push(readFully(fd, buf.subarray(at, Math.min(range.length, at + step)), range.offset + at));
     // Every part settled before the handle closes and the buffer goes back to its lender (which
     // reuses it): a part still reading would write into it later.
     complete = (await settleAll(reads)).every((done) => done);
@@ -420,14 +424,23 @@ async function readRange(fh: FileHandle, range: ReadRange, short: () => Promise<
 }
 
 /** Fills `buf` from `position`; false when the file ended first. */
-async function readFully(fh: FileHandle, buf: Uint8Array, position: number): Promise<boolean> {
+async function readFully(fd: number, buf: Uint8Array, position: number): Promise<boolean> {
   let got = 0;
   while (got < buf.length) {
-    const { bytesRead } = await fh.read(buf, got, buf.length - got, position + got);
+    const bytesRead = await readAt(fd, buf, got, position + got);
     if (bytesRead === 0) return false;
     got += bytesRead;
   }
   return true;
+}
+
+/** One positional read into buf[offset..] on libuv's thread pool: the number of bytes read (0 at the end of the file). */
+function readAt(fd: number, buf: Uint8Array, offset: number, position: number): Promise<number> {
+  return new Promise((done, fail) => readFd(fd, buf, offset, buf.length - offset, position, (e, n) => (e === null ? done(n) : fail(e))));
+}
+
+function fileSize(fd: number): Promise<number> {
+  return new Promise((done, fail) => fstat(fd, (e, st) => (e === null ? done(st.size) : fail(e))));
 }
 
 /**

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
-import { promises as fsp, writeFileSync } from 'node:fs';
-import type { FileHandle } from 'node:fs/promises';
+import fs, { promises as fsp, writeFileSync } from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { StorageError } from '@flowstate/core';
@@ -17,35 +17,42 @@ function patterned(n: number): Buffer {
   return b;
 }
 
-type Read = (this: FileHandle, ...args: Parameters<FileHandle['read']>) => ReturnType<FileHandle['read']>;
+type ReadCallback = (err: NodeJS.ErrnoException | null, bytesRead: number, buffer: Uint8Array) => void;
 
 /**
- * Replaces FileHandle.read for the duration of `body`: `wrap` gets the real read and the position
- * asked for; `body` sees how many reads are in flight, and the most that were at once.
+ * Replaces `fs.read` (the positional read LocalFileSystem's range reads use on a descriptor) for
+ * the duration of `body`, through syncBuiltinESMExports so that the package's named import sees
+ * it: `wrap` gets the real read (as a promise of the bytes read) and the position asked for;
+ * `body` sees how many reads are in flight, and the most that were at once.
  */
 async function withReads(
-  root: string,
-  wrap: (read: () => ReturnType<FileHandle['read']>, position: number) => ReturnType<FileHandle['read']>,
+  wrap: (read: () => Promise<number>, position: number) => Promise<number>,
   body: (reads: { inFlight: () => number; most: () => number }) => Promise<void>,
 ): Promise<void> {
-  const fh = await fsp.open(root, 'r');
-  const proto = Object.getPrototypeOf(fh) as FileHandle;
-  await fh.close();
-  const read = proto.read as unknown as Read;
+  const real = fs.read;
   let inFlight = 0;
   let most = 0;
-  proto.read = async function (this: FileHandle, ...args: Parameters<FileHandle['read']>) {
+  const patched = (fd: number, buffer: Uint8Array, offset: number, length: number, position: number, callback: ReadCallback): void => {
     most = Math.max(most, ++inFlight);
-    try {
-      return await wrap(() => read.apply(this, args), Number((args as unknown[])[3]));
-    } finally {
-      inFlight--;
-    }
-  } as FileHandle['read'];
+    const read = () => new Promise<number>((done, fail) => real(fd, buffer, offset, length, position, (e, n) => (e === null ? done(n) : fail(e))));
+    wrap(read, position).then(
+      (n) => {
+        inFlight--;
+        callback(null, n, buffer);
+      },
+      (e: NodeJS.ErrnoException) => {
+        inFlight--;
+        callback(e, 0, buffer);
+      },
+    );
+  };
+  (fs as { read: unknown }).read = patched;
+  syncBuiltinESMExports();
   try {
     await body({ inFlight: () => inFlight, most: () => most });
   } finally {
-    proto.read = read as unknown as FileHandle['read'];
+    (fs as { read: unknown }).read = real;
+    syncBuiltinESMExports();
   }
 }
 
@@ -56,11 +63,10 @@ describe('LocalFileSystem range reads in parts', () => {
     const root = freshRoot();
     const data = patterned(9 * MIB + 12);
     writeFileSync(join(root, 'f'), data);
-    const fs = new LocalFileSystem(root);
+    const storage = new LocalFileSystem(root);
     const positions: number[] = [];
     // Every part waits a turn of the event loop first: the parts of one range overlap however fast the disk is.
     await withReads(
-      root,
       async (read, position) => {
         positions.push(position);
         await turn();
@@ -70,33 +76,32 @@ describe('LocalFileSystem range reads in parts', () => {
         const into = new Uint8Array(8 * MIB);
         const offset = MIB + 4;
         const length = 7 * MIB + 3;
-        const got = await fs.read('f', { offset, length, into });
+        const got = await storage.read('f', { offset, length, into });
         assert.equal(got.buffer, into.buffer, 'read into the lent buffer');
         assert.ok(Buffer.from(got.buffer, got.byteOffset, got.length).equals(data.subarray(offset, offset + length)));
         assert.equal(new Set(positions).size, 4, `four parts: ${positions.join(', ')}`);
         assert.equal(reads.most(), 4, 'the parts read at once');
         positions.length = 0;
-        const small = await fs.read('f', { offset: 3, length: 2 * MIB - 1 });
+        const small = await storage.read('f', { offset: 3, length: 2 * MIB - 1 });
         assert.ok(Buffer.from(small).equals(data.subarray(3, 2 * MIB + 2)));
         assert.deepEqual(positions, [3], 'under two parts\' worth: one read');
       },
     );
   });
 
-  it('a part that fails fails the read only once every part settled (none still writes into the buffer or uses the closed handle)', async () => {
+  it('a part that fails fails the read only once every part settled (none still writes into the buffer or uses the closed descriptor)', async () => {
     const root = freshRoot();
     writeFileSync(join(root, 'f'), patterned(4 * MIB));
-    const fs = new LocalFileSystem(root);
+    const storage = new LocalFileSystem(root);
     // The first part fails at once; the parts past 2 MiB are still reading a while after.
     await withReads(
-      root,
       async (read, position) => {
         if (position === 0) throw Object.assign(new Error('EIO: i/o error, read'), { code: 'EIO' });
         if (position >= 2 * MIB) await new Promise((resolve) => setTimeout(resolve, 100));
         return read();
       },
       async (reads) => {
-        await assert.rejects(fs.read('f', { offset: 0, length: 4 * MIB }), (e: unknown) => e instanceof StorageError && /read failed: EIO/.test(e.message));
+        await assert.rejects(storage.read('f', { offset: 0, length: 4 * MIB }), (e: unknown) => e instanceof StorageError && /read failed: EIO/.test(e.message));
         assert.equal(reads.inFlight(), 0, 'no part still reading after the failure');
       },
     );
@@ -106,16 +111,15 @@ describe('LocalFileSystem range reads in parts', () => {
     const root = freshRoot();
     const path = join(root, 'f');
     writeFileSync(path, patterned(4 * MIB));
-    const fs = new LocalFileSystem(root);
+    const storage = new LocalFileSystem(root);
     // Cut after the open (and any size check), before the parts read.
     await withReads(
-      root,
       async (read) => {
         await fsp.truncate(path, MIB);
         return read();
       },
       async (reads) => {
-        await assert.rejects(fs.read('f', { offset: 0, length: 4 * MIB, into: new Uint8Array(4 * MIB) }), (e: unknown) => e instanceof StorageError && /outside the file of 1048576 bytes/.test(e.message));
+        await assert.rejects(storage.read('f', { offset: 0, length: 4 * MIB, into: new Uint8Array(4 * MIB) }), (e: unknown) => e instanceof StorageError && /outside the file of 1048576 bytes/.test(e.message));
         assert.equal(reads.inFlight(), 0);
       },
     );
