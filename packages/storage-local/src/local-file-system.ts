@@ -245,8 +245,10 @@ export class LocalFileSystem extends TemporaryNameListing implements FileSystem 
       if (range === undefined) return await fsp.readFile(abs);
       // A plain descriptor, opened and closed on the calling thread like syncPath's: a FileHandle
       // cost two more thread-pool round trips and a promise-based read per part, about a quarter
-      // of a 64 MiB savepoint read handing out views (issue 16, session 13).
-      const fd = openSync(abs, 'r');
+      // of a 64 MiB savepoint read handing out views (issue 16, session 13). Non-blocking, so that
+      // a FIFO planted under a state file's name cannot stall the event loop in open (its
+      // positional read then fails with ESPIPE); it changes nothing for a regular file.
+      const fd = openSync(abs, fsc.O_RDONLY | fsc.O_NONBLOCK);
       try {
         // Only a read that comes up short (or reads nothing) needs the file's size, and a large
         // one without a lent buffer: its length may come from a damaged handle, so it is checked
@@ -415,7 +417,7 @@ async function readRange(fd: number, range: ReadRange, short: () => Promise<Stor
     const step = Math.ceil(range.length / parts);
     const reads: Promise<boolean>[] = [];
     for (let at = 0; at < range.length; at += step) reads.push(readFully(fd, buf.subarray(at, Math.min(range.length, at + step)), range.offset + at));
-    // Every part settled before the handle closes and the buffer goes back to its lender (which
+    // Every part settled before the descriptor closes and the buffer goes back to its lender (which
     // reuses it): a part still reading would write into it later.
     complete = (await settleAll(reads)).every((done) => done);
   }

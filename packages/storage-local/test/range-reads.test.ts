@@ -1,7 +1,9 @@
 import { strict as assert } from 'node:assert';
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs, { promises as fsp, writeFileSync } from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { StorageError } from '@flowstate/core';
 import { LocalFileSystem } from '@flowstate/storage-local';
@@ -9,6 +11,8 @@ import { tempRoots } from './temp-roots.js';
 
 const freshRoot = tempRoots('flowstate-range-reads-');
 const MIB = 1 << 20;
+/** This test's directory: the child resolves the workspace packages from here. */
+const here = dirname(fileURLToPath(import.meta.url));
 
 function patterned(n: number): Buffer {
   const b = Buffer.allocUnsafe(n);
@@ -123,5 +127,20 @@ describe('LocalFileSystem range reads in parts', () => {
         assert.equal(reads.inFlight(), 0);
       },
     );
+  });
+
+  it('a FIFO under a file\'s name is a StorageError, not an event loop stalled in open', () => {
+    const root = freshRoot();
+    execFileSync('mkfifo', [join(root, 'f')]);
+    // In a child process killed after 20 s: no writer ever opens the FIFO, so a blocking open on the
+    // calling thread would never return, and nothing in this process could fail the test then.
+    const script = `
+      import { LocalFileSystem } from '@flowstate/storage-local';
+      import { StorageError } from '@flowstate/core';
+      try { await new LocalFileSystem(${JSON.stringify(root)}).read('f', { offset: 0, length: 16 }); console.log('read'); }
+      catch (e) { console.log(e instanceof StorageError ? 'StorageError: ' + e.message : 'other: ' + String(e)); }`;
+    const out = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: here, encoding: 'utf8', timeout: 20_000 });
+    assert.equal(out.signal, null, 'the read returned (the child was not killed)');
+    assert.match(out.stdout, /^StorageError: .*ESPIPE/);
   });
 });
