@@ -242,7 +242,8 @@ export class LocalFileSystem extends TemporaryNameListing implements FileSystem 
   async read(path: string, range?: ReadRange): Promise<Uint8Array> {
     const abs = await this.resolvePath(path);
     try {
-      if (range === undefined) return await fsp.readFile(abs);
+      // Non-blocking for the reason given below: a FIFO would hold a thread-pool thread forever.
+      if (range === undefined) return await fsp.readFile(abs, { flag: fsc.O_RDONLY | fsc.O_NONBLOCK });
       // A plain descriptor, opened and closed on the calling thread like syncPath's: a FileHandle
       // cost two more thread-pool round trips and a promise-based read per part, about a quarter
       // of a 64 MiB savepoint read handing out views (issue 16, session 13). Non-blocking, so that
