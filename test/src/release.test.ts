@@ -154,6 +154,14 @@ describe('release: packed packages', { timeout: 600_000 }, () => {
       }
     });
 
+    it('computes checksums with the prebuilt CRC32C addon shipped in @flowstate/crc32c (x86-64 with SSE4.2)', (t) => {
+      const cpuinfo = process.platform === 'linux' ? readFileSync('/proc/cpuinfo', 'utf8') : '';
+      if (process.arch !== 'x64' || !/\bsse4_2\b/.test(cpuinfo)) return t.skip('needs Linux on x86-64 with SSE4.2; elsewhere the package uses @node-rs/crc32');
+      const out = runOk(process.execPath, ['--input-type=module', '-e', "import { crc32cImplementation } from '@flowstate/core'; console.log(JSON.stringify(crc32cImplementation))"], app);
+      const pkg = join(app, 'node_modules', '@flowstate', 'crc32c');
+      assert.deepEqual(JSON.parse(out), { name: 'sse4.2-three-lanes', file: join(pkg, 'prebuilds', 'linux-x64', 'flowstate_crc32c.node') });
+    });
+
     it('runs the "Use it" program with the system RocksDB hidden and a new HOME (prebuilt addon)', (t) => {
       const check = run(process.execPath, [join(ROOT, 'packages', 'rocksdb', 'scripts', 'check-prebuilt.mjs')], ROOT);
       if (check.status !== 0) return t.skip(`no current prebuilt addon: ${check.stderr.trim()}`);

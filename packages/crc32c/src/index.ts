@@ -1,0 +1,69 @@
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { crc32c as nodeRsCrc32c } from '@node-rs/crc32';
+
+/**
+ * Which code computes `crc32c` in this process:
+ * - `'sse4.2-three-lanes'`: this package's addon (x86-64 with SSE4.2), about 2× `@node-rs/crc32`
+ *   on large inputs;
+ * - `'@node-rs/crc32'`: everywhere else, or when the addon does not load, or when
+ *   `FLOWSTATE_CRC32C=@node-rs/crc32` asks for it.
+ */
+export type Crc32cImplementationName = 'sse4.2-three-lanes' | '@node-rs/crc32';
+
+export interface Crc32cImplementation {
+  readonly name: Crc32cImplementationName;
+  /** Why the addon is not used (absent when it is). */
+  readonly fallbackReason?: string;
+  /** The addon file in use (absent for the fallback). */
+  readonly file?: string;
+}
+
+interface Addon {
+  readonly accelerated: boolean;
+  readonly crc32c?: (bytes: Uint8Array, previous: number) => number;
+}
+
+const ADDON = 'flowstate_crc32c.node';
+const FALLBACK: Crc32cImplementationName = '@node-rs/crc32';
+
+/** A build from source wins over the prebuilt one shipped in the package. */
+function addonCandidates(): string[] {
+  const root = fileURLToPath(new URL('../../', import.meta.url));
+  return [`${root}build/Release/${ADDON}`, `${root}prebuilds/${process.platform}-${process.arch}/${ADDON}`];
+}
+
+function loadAddon(): { readonly compute?: (bytes: Uint8Array, previous: number) => number; readonly implementation: Crc32cImplementation } {
+  if (process.env['FLOWSTATE_CRC32C'] === FALLBACK) return { implementation: { name: FALLBACK, fallbackReason: `FLOWSTATE_CRC32C=${FALLBACK}` } };
+  const file = addonCandidates().find((f) => existsSync(f));
+  if (file === undefined) return { implementation: { name: FALLBACK, fallbackReason: `no addon built for ${process.platform}-${process.arch}` } };
+  let addon: Addon;
+  try {
+    addon = createRequire(import.meta.url)(file) as Addon;
+  } catch (e) {
+    return { implementation: { name: FALLBACK, fallbackReason: `${file} does not load: ${(e as Error).message.split('\n')[0]}` } };
+  }
+  if (!addon.accelerated || addon.crc32c === undefined) return { implementation: { name: FALLBACK, fallbackReason: 'this CPU has no SSE4.2 crc32 instruction' } };
+  return { compute: addon.crc32c, implementation: { name: 'sse4.2-three-lanes', file } };
+}
+
+const loaded = loadAddon();
+const compute = loaded.compute ?? fallbackCrc32c;
+
+/** What computes `crc32c` in this process, and why when it is the fallback. */
+export const crc32cImplementation: Crc32cImplementation = loaded.implementation;
+
+function fallbackCrc32c(data: Uint8Array, previous: number): number {
+  const buf = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  return nodeRsCrc32c(buf, previous) >>> 0;
+}
+
+/**
+ * CRC32C (Castagnoli) of `data`, continuing `previous` (the CRC32C of the bytes before it; 0 to
+ * start): `crc32c(b, crc32c(a)) === crc32c(a ++ b)`. Unsigned 32-bit.
+ */
+export function crc32c(data: Uint8Array, previous = 0): number {
+  if (data.length === 0) return previous >>> 0;
+  return compute(data, previous >>> 0);
+}

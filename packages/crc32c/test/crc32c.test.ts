@@ -1,0 +1,123 @@
+import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { crc32c as nodeRsCrc32c } from '@node-rs/crc32';
+import { crc32c, crc32cImplementation } from '../src/index.js';
+
+const PKG_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const SSE42 = process.arch === 'x64' && process.platform === 'linux' && /\bsse4_2\b/.test(readFileSync('/proc/cpuinfo', 'utf8'));
+const NO_SSE42 = 'needs Linux on x86-64 with SSE4.2 (the addon falls back to @node-rs/crc32 elsewhere)';
+
+/** mulberry32: the inputs are random but the same on every run. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
+  };
+}
+
+function randomBytes(random: () => number, n: number): Uint8Array {
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) out[i] = (random() * 256) | 0;
+  return out;
+}
+
+const reference = (bytes: Uint8Array, previous: number): number => nodeRsCrc32c(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), previous) >>> 0;
+
+describe('crc32c', () => {
+  it('gives the published CRC32C test vectors (RFC 3720, B.4)', () => {
+    assert.equal(crc32c(new TextEncoder().encode('123456789')), 0xe3069283);
+    assert.equal(crc32c(new Uint8Array(32)), 0x8a9136aa);
+    assert.equal(crc32c(new Uint8Array(32).fill(0xff)), 0x62a8ab43);
+    assert.equal(crc32c(Uint8Array.from({ length: 32 }, (_, i) => i)), 0x46dd794e);
+    assert.equal(crc32c(new Uint8Array(0), 1234), 1234);
+  });
+
+  it('equals @node-rs/crc32 on lengths around every lane boundary, at unaligned offsets, continuing a previous value', () => {
+    const random = prng(16);
+    const pool = randomBytes(random, 3 * 4096 * 3 + 64);
+    // The addon interleaves three lanes of 4096 and of 256 bytes, then finishes 8 and 1 bytes at a time.
+    const boundaries = [0, 1, 7, 8, 9, 3 * 256 - 1, 3 * 256, 3 * 256 + 1, 3 * 4096 - 1, 3 * 4096, 3 * 4096 + 1, 2 * 3 * 4096 + 3 * 256 + 7];
+    for (const length of boundaries) {
+      for (const offset of [0, 1, 3, 5]) {
+        const bytes = pool.subarray(offset, offset + length);
+        const previous = (random() * 2 ** 32) >>> 0;
+        assert.equal(crc32c(bytes, previous), reference(bytes, previous), `length ${length}, offset ${offset}`);
+        assert.equal(crc32c(bytes), reference(bytes, 0), `length ${length}, offset ${offset}, from 0`);
+      }
+    }
+    for (let i = 0; i < 2000; i++) {
+      const length = Math.floor(random() * 2 ** (random() * 15));
+      const offset = Math.floor(random() * 64);
+      const bytes = pool.subarray(offset, offset + length);
+      assert.equal(crc32c(bytes, i), reference(bytes, i), `length ${length}, offset ${offset}`);
+    }
+  });
+
+  it('continues across chunks exactly as over the whole (8 MiB in uneven chunks)', () => {
+    const random = prng(7);
+    const whole = randomBytes(random, 8 << 20);
+    let running = 0;
+    for (let at = 0; at < whole.length; ) {
+      const n = Math.min(whole.length - at, 1 + Math.floor(random() * 300_000));
+      running = crc32c(whole.subarray(at, at + n), running);
+      at += n;
+    }
+    assert.equal(running, crc32c(whole));
+    assert.equal(running, reference(whole, 0));
+  });
+
+  it('accepts a Buffer and a plain Uint8Array alike', () => {
+    const bytes = Uint8Array.from({ length: 5000 }, (_, i) => (i * 31) & 0xff);
+    assert.equal(crc32c(Buffer.from(bytes)), crc32c(bytes));
+  });
+});
+
+describe('crc32c implementation', () => {
+  it('uses the three-lane addon on x86-64 with SSE4.2', { skip: SSE42 ? false : NO_SSE42 }, () => {
+    assert.equal(crc32cImplementation.name, 'sse4.2-three-lanes', `fallback: ${crc32cImplementation.fallbackReason}`);
+    assert.equal(crc32cImplementation.fallbackReason, undefined);
+  });
+
+  it('falls back to @node-rs/crc32 when FLOWSTATE_CRC32C asks for it, with the same values', () => {
+    const script = `import { crc32c, crc32cImplementation } from ${JSON.stringify(new URL('../src/index.js', import.meta.url).href)};
+      console.log(JSON.stringify({ impl: crc32cImplementation, crc: crc32c(new TextEncoder().encode('123456789')) }));`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, FLOWSTATE_CRC32C: '@node-rs/crc32' } });
+    assert.equal(r.status, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as { impl: { name: string; fallbackReason: string }; crc: number };
+    assert.equal(out.impl.name, '@node-rs/crc32');
+    assert.match(out.impl.fallbackReason, /FLOWSTATE_CRC32C/);
+    assert.equal(out.crc, 0xe3069283);
+  });
+
+  it('throws a TypeError when the addon is called with something other than bytes (a programmer error)', { skip: SSE42 ? false : NO_SSE42 }, () => {
+    const addon = createRequire(import.meta.url)(crc32cImplementation.file!) as { crc32c: (b: unknown, p: unknown) => number };
+    assert.throws(() => addon.crc32c('123456789', 0), TypeError);
+    assert.throws(() => addon.crc32c(new Uint16Array(4), 0), TypeError);
+    assert.throws(() => addon.crc32c(new Uint8Array(4), 'x'), TypeError);
+  });
+});
+
+describe('crc32c prebuilt addon', () => {
+  const dir = `${PKG_ROOT}prebuilds/linux-x64/`;
+
+  it('was built from exactly the sources in native/ (else rebuild it: node scripts/build-native.mjs --prebuild)', async () => {
+    const { nativeSourceHash } = (await import(new URL('../../scripts/native-source-hash.mjs', import.meta.url).href)) as { nativeSourceHash: (root: string) => string };
+    const info = JSON.parse(readFileSync(`${dir}BUILD_INFO.json`, 'utf8')) as { sourceHash: string };
+    assert.equal(info.sourceHash, nativeSourceHash(PKG_ROOT));
+  });
+
+  it('loads on its own and computes the same values (what an installed package without a build uses)', { skip: SSE42 ? false : NO_SSE42 }, () => {
+    const addon = createRequire(import.meta.url)(`${dir}flowstate_crc32c.node`) as { accelerated: boolean; crc32c: (b: Uint8Array, p: number) => number };
+    assert.equal(addon.accelerated, true);
+    const bytes = randomBytes(prng(3), 100_000);
+    assert.equal(addon.crc32c(bytes, 99), reference(bytes, 99));
+  });
+});
