@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { arch, cpus, platform, release, totalmem } from 'node:os';
+import { crc32cImplementation } from '@flowstate/core';
 
 export interface MachineInfo {
   readonly cpuModel: string;
@@ -9,6 +10,8 @@ export interface MachineInfo {
   readonly arch: string;
   readonly nodeVersion: string;
   readonly v8Version: string;
+  /** What computes every checkpoint checksum here (@flowstate/crc32c: its addon, or the fallback and why). Optional: older results lack it. */
+  readonly crc32c?: string;
   readonly gitCommit: string;
   readonly gitDirty: boolean;
 }
@@ -31,6 +34,7 @@ export function machineInfo(): MachineInfo {
     arch: arch(),
     nodeVersion: process.version,
     v8Version: process.versions.v8,
+    crc32c: crc32cImplementation.name + (crc32cImplementation.fallbackReason === undefined ? '' : ` (${crc32cImplementation.fallbackReason})`),
     gitCommit: git(['rev-parse', 'HEAD']) ?? 'unknown',
     gitDirty: (git(['status', '--porcelain']) ?? '').length > 0,
   };
