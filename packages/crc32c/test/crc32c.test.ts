@@ -11,15 +11,14 @@ const PKG_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SSE42 = process.arch === 'x64' && process.platform === 'linux' && /\bsse4_2\b/.test(readFileSync('/proc/cpuinfo', 'utf8'));
 const NO_SSE42 = 'needs Linux on x86-64 with SSE4.2 (the addon falls back to @node-rs/crc32 elsewhere)';
 
-/** mulberry32: the inputs are random but the same on every run. */
+/** xorshift32 (core has a seeded PRNG too, but core depends on this package): the same inputs every run. */
 function prng(seed: number): () => number {
-  let a = seed >>> 0;
+  let x = seed >>> 0 || 1;
   return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return (x >>> 0) / 2 ** 32;
   };
 }
 
