@@ -75,6 +75,20 @@ describe('CanonicalStreamEncoder', () => {
     }
   }
 
+  it('keeps one buffer while key groups of up to a megabyte pass through it (no growth: no copy of the pending bytes)', async () => {
+    const enc = new CanonicalStreamEncoder(header(false), 0, 16, async () => {});
+    const capacity = enc.output.capacity;
+    const value = new Uint8Array(4080);
+    // 0.5 MiB and then 1 MiB per key group: a flush at each boundary past 1 MiB pending.
+    for (let kg = 0; kg < 16; kg++) {
+      await enc.beginKeyGroup(kg);
+      const records = kg < 8 ? 128 : 250;
+      for (let i = 0; i < records; i++) enc.writeRecord(0, Uint8Array.of(kg, i & 0x7f, i >> 7), value);
+    }
+    await enc.finish();
+    assert.equal(enc.output.capacity, capacity);
+  });
+
   it('an empty stream is the header and empty offsets', async () => {
     const expected = encodeCanonicalStream(header(false), 0, 4, () => []);
     const got = await streamed(false, 0, 4, new Map(), false);
