@@ -19,7 +19,10 @@
 // of a few KiB are interleaved too. Each has its own zero-append operator (4 KiB of tables).
 #define LONG_LANE 4096
 #define SHORT_LANE 256
+// The loops step 8 bytes at a time, and the operator for a lane is built in SHORT_LANE steps.
+_Static_assert(SHORT_LANE % 8 == 0 && LONG_LANE % SHORT_LANE == 0, "lane lengths");
 
+#ifdef FLOWSTATE_CRC32C_X86
 // The raw CRC register advanced over a fixed number of zero bytes, as 4 byte-indexed tables:
 // the map is linear over GF(2), so its value is the XOR of the tables at the register's bytes.
 typedef struct {
@@ -30,7 +33,6 @@ static uint32_t zero_append(const ZeroAppend* z, uint32_t crc) {
   return z->t[0][crc & 0xff] ^ z->t[1][(crc >> 8) & 0xff] ^ z->t[2][(crc >> 16) & 0xff] ^ z->t[3][crc >> 24];
 }
 
-#ifdef FLOWSTATE_CRC32C_X86
 static ZeroAppend long_lane_append;
 static ZeroAppend short_lane_append;
 static int accelerated = 0;
@@ -122,8 +124,9 @@ static napi_value js_crc32c(napi_env env, napi_callback_info info) {
     return NULL;
   }
   uint32_t crc = length == 0 ? previous : ~raw_crc(~previous, (const uint8_t*)data, length);
-  napi_value result;
-  napi_create_uint32(env, crc, &result);
+  napi_value result = NULL;
+  // NULL (a pending exception) if even a number cannot be made.
+  if (napi_create_uint32(env, crc, &result) != napi_ok) return NULL;
   return result;
 }
 #endif
@@ -135,13 +138,13 @@ NAPI_MODULE_INIT() {
 #ifdef FLOWSTATE_CRC32C_X86
   is_accelerated = accelerated;
   if (is_accelerated) {
-    napi_value fn;
-    napi_create_function(env, "crc32c", NAPI_AUTO_LENGTH, js_crc32c, NULL, &fn);
-    napi_set_named_property(env, exports, "crc32c", fn);
+    napi_value fn = NULL;
+    if (napi_create_function(env, "crc32c", NAPI_AUTO_LENGTH, js_crc32c, NULL, &fn) != napi_ok) return NULL;
+    if (napi_set_named_property(env, exports, "crc32c", fn) != napi_ok) return NULL;
   }
 #endif
-  napi_value flag;
-  napi_get_boolean(env, is_accelerated != 0, &flag);
-  napi_set_named_property(env, exports, "accelerated", flag);
+  napi_value flag = NULL;
+  if (napi_get_boolean(env, is_accelerated != 0, &flag) != napi_ok) return NULL;
+  if (napi_set_named_property(env, exports, "accelerated", flag) != napi_ok) return NULL;
   return exports;
 }

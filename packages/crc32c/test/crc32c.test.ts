@@ -1,6 +1,8 @@
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -26,6 +28,15 @@ function randomBytes(random: () => number, n: number): Uint8Array {
   const out = new Uint8Array(n);
   for (let i = 0; i < n; i++) out[i] = (random() * 256) | 0;
   return out;
+}
+
+/** The implementation a child process with `env` chooses (index.js at `entry`), its CRC32C of '123456789', and its stderr. */
+function inChild(env: NodeJS.ProcessEnv, entry = fileURLToPath(new URL('../src/index.js', import.meta.url))): { impl: { name: string; fallbackReason?: string; file?: string }; crc: number; stderr: string } {
+  const script = `import { crc32c, crc32cImplementation } from ${JSON.stringify(new URL(`file://${entry}`).href)};
+    console.log(JSON.stringify({ impl: crc32cImplementation, crc: crc32c(new TextEncoder().encode('123456789')) }));`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, ...env } });
+  assert.equal(r.status, 0, r.stderr);
+  return { ...(JSON.parse(r.stdout) as { impl: { name: string; fallbackReason?: string; file?: string }; crc: number }), stderr: r.stderr };
 }
 
 const reference = (bytes: Uint8Array, previous: number): number => nodeRsCrc32c(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), previous) >>> 0;
@@ -73,9 +84,14 @@ describe('crc32c', () => {
     assert.equal(running, reference(whole, 0));
   });
 
-  it('accepts a Buffer and a plain Uint8Array alike', () => {
-    const bytes = Uint8Array.from({ length: 5000 }, (_, i) => (i * 31) & 0xff);
-    assert.equal(crc32c(Buffer.from(bytes)), crc32c(bytes));
+  it('reads a pooled Buffer at its own offset, as a plain Uint8Array', () => {
+    // Small Buffers share one pool: byteOffset is not 0, and the pool's other bytes must not count.
+    Buffer.alloc(1);
+    const pooled = Buffer.from(Uint8Array.from({ length: 3000 }, (_, i) => (i * 31) & 0xff));
+    assert.notEqual(pooled.byteOffset, 0, 'the test needs a Buffer from the pool');
+    const plain = new Uint8Array(pooled);
+    assert.equal(crc32c(pooled), reference(plain, 0));
+    assert.equal(crc32c(plain, 7), reference(plain, 7));
   });
 });
 
@@ -86,13 +102,34 @@ describe('crc32c implementation', () => {
   });
 
   it('falls back to @node-rs/crc32 when FLOWSTATE_CRC32C asks for it, with the same values', () => {
-    const script = `import { crc32c, crc32cImplementation } from ${JSON.stringify(new URL('../src/index.js', import.meta.url).href)};
-      console.log(JSON.stringify({ impl: crc32cImplementation, crc: crc32c(new TextEncoder().encode('123456789')) }));`;
-    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, FLOWSTATE_CRC32C: '@node-rs/crc32' } });
-    assert.equal(r.status, 0, r.stderr);
-    const out = JSON.parse(r.stdout) as { impl: { name: string; fallbackReason: string }; crc: number };
+    const out = inChild({ FLOWSTATE_CRC32C: '@node-rs/crc32' });
     assert.equal(out.impl.name, '@node-rs/crc32');
-    assert.match(out.impl.fallbackReason, /FLOWSTATE_CRC32C/);
+    assert.match(out.impl.fallbackReason!, /FLOWSTATE_CRC32C/);
+    assert.equal(out.crc, 0xe3069283);
+  });
+
+  it('warns about an unknown FLOWSTATE_CRC32C value and ignores it', () => {
+    const out = inChild({ FLOWSTATE_CRC32C: 'node-rs' });
+    assert.match(out.stderr, /FLOWSTATE_CRC32C_UNKNOWN/);
+    if (SSE42) assert.equal(out.impl.name, 'sse4.2-three-lanes');
+    assert.equal(out.crc, 0xe3069283);
+  });
+
+  it('tries the prebuilt addon when a build in build/Release does not load', { skip: SSE42 ? false : NO_SSE42 }, (t) => {
+    // The package's layout in a scratch directory: a broken build/Release, the real prebuilt one.
+    const root = mkdtempSync(join(tmpdir(), 'flowstate-crc32c-'));
+    t.after(() => rmSync(root, { recursive: true, force: true }));
+    mkdirSync(join(root, 'dist', 'src'), { recursive: true });
+    copyFileSync(fileURLToPath(new URL('../src/index.js', import.meta.url)), join(root, 'dist', 'src', 'index.js'));
+    writeFileSync(join(root, 'package.json'), '{"type":"module"}');
+    mkdirSync(join(root, 'build', 'Release'), { recursive: true });
+    writeFileSync(join(root, 'build', 'Release', 'flowstate_crc32c.node'), 'not a shared object');
+    mkdirSync(join(root, 'prebuilds', 'linux-x64'), { recursive: true });
+    copyFileSync(`${PKG_ROOT}prebuilds/linux-x64/flowstate_crc32c.node`, join(root, 'prebuilds', 'linux-x64', 'flowstate_crc32c.node'));
+    symlinkSync(fileURLToPath(new URL('../../../../node_modules', import.meta.url)), join(root, 'node_modules'));
+    const out = inChild({}, join(root, 'dist', 'src', 'index.js'));
+    assert.equal(out.impl.name, 'sse4.2-three-lanes');
+    assert.equal(out.impl.file, join(root, 'prebuilds', 'linux-x64', 'flowstate_crc32c.node'));
     assert.equal(out.crc, 0xe3069283);
   });
 

@@ -25,8 +25,8 @@ export class CanonicalStreamEncoder {
    * Room for FLUSH_BYTES pending plus a whole key group of up to about as much: a flush happens
    * only at a key-group boundary, and with room for FLUSH_BYTES + 64 KiB a key group of a 64 MiB
    * savepoint (~0.5 MiB) grew the buffer once per stream, a zeroed allocation and a copy of the
-   * pending megabyte that took ~13% of a Flink savepoint write's CPU (issue 16). Pages are only
-   * touched as bytes are written, so the unused half costs address space, not memory.
+   * pending megabyte that took ~13% of a Flink savepoint write's CPU (issue 16). About 1 MiB more
+   * per live encoder (whether untouched pages cost memory is up to the allocator).
    */
   private readonly out = new JavaDataOutput(2 * FLUSH_BYTES + (64 << 10));
   /** Compressed streams: the current key group's block, compressed when it ends. */
