@@ -102,8 +102,8 @@ __attribute__((constructor)) static void init_accelerated(void) {
   accelerated = 1;
 }
 
-// crc32c(bytes: Uint8Array, previous: number): number. Argument checks live in the JavaScript
-// wrapper; a wrong call here is a programmer error and throws a TypeError.
+// crc32c(bytes: Uint8Array, previous: number): number. The JavaScript wrapper (src/index.ts)
+// passes bytes and an unsigned previous value; any other call is a programmer error: a TypeError.
 static napi_value js_crc32c(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];

@@ -1,5 +1,5 @@
 // The SHA-256 of the addon's sources: a prebuilt addon counts only when its BUILD_INFO.json
-// records the hash of the sources shipped next to it (test/prebuilt.test.ts checks this).
+// records the hash of the sources shipped next to it (test/crc32c.test.ts checks this).
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
