@@ -15,10 +15,11 @@ const ALL_LOWER = b();
 const ALL_UPPER = b(0xff, 0xff, 0xff, 0xff);
 
 /** Optional parts of the KvStore SPI. A store without one declares it not applicable, with a reason. */
-export type KvStoreCapability = 'bulkLoad';
+export type KvStoreCapability = 'bulkLoad' | 'bulkLoadCopies';
 
 export const KV_STORE_CAPABILITIES: Readonly<Record<KvStoreCapability, string>> = Object.freeze({
   bulkLoad: 'KvStore.bulkLoad(): restores stream rows into the store outside the write path (RocksDB ingests SST files).',
+  bulkLoadCopies: 'KvBulkLoad.copiesOnAdd: add() copies the bytes it is given, so restores read into reused buffers.',
 });
 
 /** The guarantees core's KV states and KvKeyedStateBackend rely on. */
@@ -192,6 +193,28 @@ export const KV_STORE_CASES: readonly KvStoreCase[] = [
       await load.finish();
       assert.equal(s.scan(ALL_LOWER, ALL_UPPER, 100).length, 12);
       for (let g = 0; g < 4; g++) for (let k = 0; k < 3; k++) assert.deepEqual(s.get(b(g, k)), b(g, k, 0x10));
+    },
+  },
+  {
+    name: 'bulkLoad with copiesOnAdd: bytes the caller changes after add() change no row, across key-group boundaries too',
+    requires: ['bulkLoad', 'bulkLoadCopies'],
+    async run(store) {
+      const s = store.keySpace('a');
+      const load = store.bulkLoad!();
+      assert.equal(load.copiesOnAdd, true, 'the bulk load keeps what add() is given: declare bulkLoadCopies not applicable with a reason');
+      // One buffer for every key and value, as a restore reading into reused buffers hands them out.
+      const shared = new Uint8Array(64);
+      for (let g = 0; g < 4; g++) {
+        if (g > 0) load.keyGroupBoundary?.();
+        for (let k = 0; k < 3; k++) {
+          shared.fill(g * 3 + k);
+          shared.set([g, k], 0);
+          load.add(s, shared.subarray(0, 2), shared.subarray(2, 34));
+        }
+      }
+      shared.fill(0xee);
+      await load.finish();
+      for (let g = 0; g < 4; g++) for (let k = 0; k < 3; k++) assert.deepEqual(s.get(b(g, k)), new Uint8Array(32).fill(g * 3 + k), `row ${g}/${k}`);
     },
   },
 ];

@@ -13,5 +13,8 @@ let n = 0;
 runKvStoreConformance({
   name: 'LmdbKvStore',
   createStore: () => new LmdbKvStore({ path: join(base, `store-${n++}`), maxKeySpaces: 16 }),
-  notApplicable: { bulkLoad: 'LMDB has no ingestion path faster than its write transaction; restores use putAll' },
+  notApplicable: {
+    bulkLoad: 'LMDB has no ingestion path faster than its write transaction; restores use putAll',
+    bulkLoadCopies: 'no bulk load (see bulkLoad)',
+  },
 });

@@ -7,7 +7,8 @@ import { FsStateBackend } from '@flowstate/heap';
 import { RocksDBKvStore, RocksDBStateBackend, STATE_CF_PREFIX } from '@flowstate/rocksdb';
 import { RocksDB, SstFileWriter } from '@flowstate/rocksdb/native';
 import { localCheckpointStorage } from '@flowstate/storage-local';
-import { BULK_LOAD_BOUNDARY_SPILL_BYTES, packedViews, RocksDBBulkLoad, sortedLastWins } from '../src/backend/rocksdb-bulk-load.js';
+import { BULK_LOAD_BOUNDARY_SPILL_BYTES, RocksDBBulkLoad, sortedLastWins } from '../src/backend/rocksdb-bulk-load.js';
+import { dropIdleRowChunks, idleRowChunks, ROW_ARENA_CHUNK_BYTES, RowArena } from '../src/backend/row-arena.js';
 import { loadBinding } from '../src/native/binding.js';
 import { COUNT, tempDirs } from './temp-dirs.js';
 
@@ -57,13 +58,72 @@ describe('RocksDB bulk load (canonical restores through SST ingestion)', () => {
     assert.deepEqual(sortedLastWins(keys), [5, 4, 1, 0, 3]);
   });
 
-  it('packedViews: the same bytes in the same order, as views of one buffer', () => {
+  it('RowArena: copies into shared chunks, a row larger than a chunk into a buffer of its own; seal() hands over the chunks and starts a new one', () => {
+    dropIdleRowChunks();
+    const arena = new RowArena();
     const parts = [b(1, 2, 3), b(), b(0xff), new Uint8Array(100).fill(7), b(4, 5).subarray(1)];
-    const views = packedViews(parts);
-    assert.deepEqual(views.map((v) => [...v]), parts.map((p) => [...p]));
-    assert.ok(views.every((v) => v.buffer === views[0]!.buffer), 'one shared buffer');
-    assert.equal(views[0]!.buffer.byteLength, 3 + 0 + 1 + 100 + 1);
-    assert.deepEqual(packedViews([]), []);
+    const copies = parts.map((p) => arena.copy(p));
+    for (const p of parts) p.fill(0x55);
+    assert.deepEqual(copies.map((v) => [...v]), [[1, 2, 3], [], [0xff], new Array(100).fill(7), [5]], 'copies, not views of the originals');
+    assert.ok(copies.every((v) => v.buffer === copies[0]!.buffer), 'one shared chunk');
+    const big = arena.copy(new Uint8Array(ROW_ARENA_CHUNK_BYTES + 1).fill(9));
+    assert.equal(big.buffer.byteLength, ROW_ARENA_CHUNK_BYTES + 1);
+    const sealed = arena.seal();
+    assert.equal(sealed.length, 2);
+    assert.notEqual(arena.copy(b(1)).buffer, copies[0]!.buffer, 'a new chunk after seal()');
+  });
+
+  it('the bulk load copies what add() is given (copiesOnAdd): a caller reusing its buffers changes no row', async () => {
+    await withStore('bulk-copies', async (_db, store) => {
+      const space = store.keySpace('s');
+      const load = store.bulkLoad(1 << 20, 640);
+      assert.equal(load.copiesOnAdd, true);
+      const key = b(0, 0, 0);
+      const value = new Uint8Array(60);
+      for (let k = 0; k < 20; k++) {
+        key[2] = k;
+        value.fill(k);
+        load.add(space, key, value);
+      }
+      key.fill(0xee);
+      value.fill(0xee);
+      await load.finish();
+      for (let k = 0; k < 20; k++) assert.deepEqual(space.get(b(0, 0, k)), new Uint8Array(60).fill(k), `key ${k}`);
+    });
+  });
+
+  it("a spill's chunks go back to the pool only once its SST files settled, also after an abort", async () => {
+    await withStore('bulk-chunks', async (db, store) => {
+      dropIdleRowChunks();
+      // Every file's write held until `open()` is called.
+      let open!: () => void;
+      const gate = new Promise<void>((resolve) => (open = resolve));
+      const writes: Promise<unknown>[] = [];
+      const create = db.createSstFileWriter.bind(db);
+      db.createSstFileWriter = () => {
+        const w = create();
+        const put = w.putSortedAndFinishAsync.bind(w);
+        w.putSortedAndFinishAsync = (keys, values) => {
+          const write = gate.then(() => put(keys, values));
+          writes.push(write);
+          return write;
+        };
+        return w;
+      };
+      const space = store.keySpace('s');
+      const load = store.bulkLoad(640);
+      // 63-byte rows, a spill every 11: two spills (a chunk each), then 8 rows in a third chunk.
+      for (let k = 0; k < 30; k++) load.add(space, b(0, 0, k), new Uint8Array(60).fill(k));
+      assert.equal(load.filesWritten, 2);
+      // An abort gives back at once only the chunk of the rows no writer was given.
+      load.abort();
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(idleRowChunks(), 1, 'only the unspilled rows\' chunk while the files were being written');
+      open();
+      await Promise.allSettled(writes);
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(idleRowChunks(), 3, 'the chunk of each spill came back once its file settled');
+    });
   });
 
   it('a key-group boundary writes the buffered rows once over its threshold: files that do not overlap, the same rows as one file', async () => {

@@ -5,6 +5,7 @@ import { KeyGroupRange } from '../keygroups/key-group-range.js';
 import type { SerializerSnapshotRegistry } from '../serialization/snapshot-registry.js';
 import type { TypeSerializer } from '../serialization/type-serializer.js';
 import { readKeyedStateHeader, readKeyGroups, type KeyedStateRecord, type KeyedStateStreamHeader } from '../snapshot/keyed-state-stream.js';
+import { giveBackReadBuffers, takeReadBuffers } from '../snapshot/read-buffers.js';
 import type { StateKind } from '../state/descriptors.js';
 import type { KeyGroupsStateHandle } from '../storage/handles.js';
 import type { StateHandleReader } from '../storage/spi.js';
@@ -89,26 +90,34 @@ async function writeRows(target: KvRestoreTarget, h: KeyGroupsStateHandle, heade
     pending[i] = [];
   };
   const row = new DataOutputSerializer(64);
-  await readKeyGroups(reader, h, header, range, (g, rec) => {
-    if (g !== last.group) {
-      if (last.group !== -1) bulk?.keyGroupBoundary?.();
-      last.group = g;
-    }
-    const i = rec.stateIndex;
-    const sink = sinks[i];
-    if (sink !== undefined) return sink.add(g, rec.key, rec.value!);
-    row.clear();
-    // A bulk load keeps the rows until it writes them, and each coalesced read is a new buffer
-    // that no later read reuses: its values can be views. putAll stores may keep what they are
-    // given (a heap store does), so they get copies.
-    const entry = toRow(target.layout, row, states[i]!.kind, g, rec, bulk === undefined);
-    if (bulk !== undefined) {
-      bulk.add(states[i]!.space, entry[0], entry[1]);
-      return;
-    }
-    pending[i]!.push(entry);
-    if (pending[i]!.length >= BATCH_ENTRIES) flush(i);
-  }, { signal, operatorIdentifier: target.operatorIdentifier, maxParallelism: target.maxParallelism });
+  // Reused read buffers (no fresh multi-MiB buffer per read) only when nothing keeps a view of a
+  // record: the bulk load copies what it is given, and no queue sink holds raw bytes.
+  const buffers = bulk?.copiesOnAdd === true && sinks.every((s) => s === undefined) ? takeReadBuffers() : undefined;
+  try {
+    await readKeyGroups(reader, h, header, range, (g, rec) => {
+      if (g !== last.group) {
+        if (last.group !== -1) bulk?.keyGroupBoundary?.();
+        last.group = g;
+      }
+      const i = rec.stateIndex;
+      const sink = sinks[i];
+      if (sink !== undefined) return sink.add(g, rec.key, rec.value!);
+      row.clear();
+      // A bulk load that does not copy (copiesOnAdd) keeps the rows until it writes them, and its
+      // reads go into new buffers that no later read reuses: its values can be views. putAll
+      // stores may keep what they are given (a heap store does), so they get copies.
+      const entry = toRow(target.layout, row, states[i]!.kind, g, rec, bulk === undefined);
+      if (bulk !== undefined) {
+        bulk.add(states[i]!.space, entry[0], entry[1]);
+        return;
+      }
+      pending[i]!.push(entry);
+      if (pending[i]!.length >= BATCH_ENTRIES) flush(i);
+    }, { signal, operatorIdentifier: target.operatorIdentifier, maxParallelism: target.maxParallelism, ...(buffers === undefined ? {} : { readBuffers: buffers }) });
+  } finally {
+    // readKeyGroups settled every read into them before it returned or threw.
+    if (buffers !== undefined) giveBackReadBuffers(buffers);
+  }
   states.forEach((_s, i) => flush(i));
   for (const s of sinks) s?.flush();
 }

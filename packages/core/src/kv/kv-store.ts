@@ -74,7 +74,16 @@ export interface KvView {
  * the memtable), ideally keeping the heavy I/O off the event loop.
  */
 export interface KvBulkLoad {
+  /**
+   * Adds a row. Unless `copiesOnAdd` is true, the bulk load may keep `key` and `value` themselves
+   * (views included) until finish() or abort(): the caller must not change their bytes before.
+   */
   add(space: KvKeySpace, key: Uint8Array, value: Uint8Array): void;
+  /**
+   * Optional: add() copies the bytes of the key and the value before it returns. A restore may
+   * then read into buffers it reuses (no fresh multi-MiB buffer per read, see read-buffers.ts).
+   */
+  readonly copiesOnAdd?: boolean;
   /**
    * Optional: a point between two key groups. Rows start with their key group, so in a restore
    * (which reads each key group once, whole) no row added later sorts among the rows added since

@@ -515,12 +515,14 @@ export async function readKeyGroups(
   /**
    * A checkpoint id (named in errors), or options; `signal` cancels between key groups
    * (RestoreCancelledError); `maxParallelism` checks that every key hashes to its block's key group
-   * (a CorruptCheckpointError naming the file and the record's offset otherwise).
+   * (a CorruptCheckpointError naming the file and the record's offset otherwise); with
+   * `readBuffers` the reads go into those (see KeyGroupBlockOptions.readBuffers): a record's
+   * fields are then valid only until `visit` returns.
    */
-  options: number | { readonly checkpointId?: number; readonly signal?: AbortSignal; readonly operatorIdentifier?: string; readonly maxParallelism?: number } = {},
+  options: number | { readonly checkpointId?: number; readonly signal?: AbortSignal; readonly operatorIdentifier?: string; readonly maxParallelism?: number; readonly readBuffers?: AlternatingReadBuffers } = {},
 ): Promise<void> {
   const o = typeof options === 'number' ? { checkpointId: options } : options;
-  const read: KeyGroupBlockOptions = { range, checkpointId: o.checkpointId, maxParallelism: o.maxParallelism };
+  const read: KeyGroupBlockOptions = { range, checkpointId: o.checkpointId, maxParallelism: o.maxParallelism, ...(o.readBuffers === undefined ? {} : { readBuffers: o.readBuffers }) };
   for await (const block of readKeyGroupBlocks(reader, handle, header, read)) {
     checkRestoreNotCancelled(o.signal, o.operatorIdentifier ?? '<unknown operator>');
     const fields = block.fields;

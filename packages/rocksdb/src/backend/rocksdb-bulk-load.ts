@@ -4,6 +4,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { IllegalStateUsageError, type KvBulkLoad, type KvKeySpace } from '@flowstate/core';
 import type { ColumnFamily, IngestExternalFileOptions, RocksDB, SstFileInfo } from '../native.js';
+import { releaseRowChunks, RowArena } from './row-arena.js';
 
 /** Row bytes (keys + values) buffered before they are sorted and written into SST files. */
 export const BULK_LOAD_SPILL_BYTES = 64 << 20;
@@ -28,11 +29,16 @@ interface PendingRows {
  * written into SST files with SstFileWriter (the database's own options) and ingested with
  * IngestExternalFile (files moved, not copied), instead of going through write batches, the
  * memtable and a flush. Files are built (blocks, compression, writes, fsync) and ingested on
- * the libuv thread pool; the event loop only sorts and packs the rows. Files of one column family may overlap (a spill in the middle of a key
- * group): RocksDB then gives each a newer sequence number in list order, so a key added twice
- * keeps its last value, as with puts.
+ * the libuv thread pool; the event loop only copies and sorts the rows. Files of one column family
+ * may overlap (a spill in the middle of a key group): RocksDB then gives each a newer sequence
+ * number in list order, so a key added twice keeps its last value, as with puts.
+ *
+ * add() copies the row into a RowArena (copiesOnAdd): the restore reads into reused buffers, and
+ * a spill's chunks go back to the pool only once every SST file built from them is written.
  */
 export class RocksDBBulkLoad implements KvBulkLoad {
+  readonly copiesOnAdd = true;
+  private readonly arena = new RowArena();
   private readonly pending = new Map<string, PendingRows>();
   private readonly files = new Map<string, { readonly cf: ColumnFamily; readonly paths: string[] }>();
   private readonly finishing: Promise<SstFileInfo>[] = [];
@@ -61,8 +67,8 @@ export class RocksDBBulkLoad implements KvBulkLoad {
       rows = { cf, keys: [], values: [] };
       this.pending.set(cf.name, rows);
     }
-    rows.keys.push(key);
-    rows.values.push(value);
+    rows.keys.push(this.arena.copy(key));
+    rows.values.push(this.arena.copy(value));
     this.bufferedBytes += key.length + value.length;
     if (this.bufferedBytes >= this.spillBytes) this.spill();
   }
@@ -99,6 +105,8 @@ export class RocksDBBulkLoad implements KvBulkLoad {
   abort(): void {
     if (this.state === 'closed') return;
     this.pending.clear();
+    // Only rows never handed to a writer are in the unsealed chunks.
+    releaseRowChunks(this.arena.seal());
     // SST writers still finishing on the thread pool write through open descriptors: removing
     // their (unlinked) files is safe, and their promises must not be reported as unhandled.
     for (const f of this.finishing) f.catch(() => {});
@@ -116,28 +124,36 @@ export class RocksDBBulkLoad implements KvBulkLoad {
     rmSync(this.dir, { recursive: true, force: true });
   }
 
-  /** Writes every column family's buffered rows into one sorted SST file each. */
+  /**
+   * Writes every column family's buffered rows into one sorted SST file each; their chunks go back
+   * to the pool when every one of these files settled (written or failed: the writers read the
+   * rows until then, also after an abort).
+   */
   private spill(): void {
-    for (const rows of this.pending.values()) this.writeSst(rows);
+    const written: Promise<SstFileInfo>[] = [];
+    for (const rows of this.pending.values()) if (rows.keys.length > 0) written.push(this.writeSst(rows));
+    const chunks = this.arena.seal();
+    void Promise.allSettled(written).then(() => releaseRowChunks(chunks));
     this.pending.clear();
     this.bufferedBytes = 0;
   }
 
-  private writeSst(rows: PendingRows): void {
-    if (rows.keys.length === 0) return;
+  private writeSst(rows: PendingRows): Promise<SstFileInfo> {
     if (this.fileCount === 0) mkdirSync(this.dir, { recursive: true });
     const path = join(this.dir, `${this.fileCount++}-${randomUUID().slice(0, 8)}.sst`);
     const writer = this.db.createSstFileWriter();
     writer.open(path);
     // Building the file (blocks, compression, writes, fsync) runs on the thread pool.
     const order = sortedLastWins(rows.keys);
-    this.finishing.push(writer.putSortedAndFinishAsync(packedViews(order.map((i) => rows.keys[i]!)), order.map((i) => rows.values[i]!)));
+    const written = writer.putSortedAndFinishAsync(order.map((i) => rows.keys[i]!), order.map((i) => rows.values[i]!));
+    this.finishing.push(written);
     let target = this.files.get(rows.cf.name);
     if (target === undefined) {
       target = { cf: rows.cf, paths: [] };
       this.files.set(rows.cf.name, target);
     }
     target.paths.push(path);
+    return written;
   }
 }
 
@@ -149,26 +165,6 @@ export class RocksDBBulkLoad implements KvBulkLoad {
 export function ingestOptions(paths: readonly string[], written: ReadonlyMap<string, number | undefined>): IngestExternalFileOptions {
   const fileChecksums = paths.map((p) => written.get(p));
   return fileChecksums.every((c) => c !== undefined) ? { moveFiles: true, fileChecksums } : { moveFiles: true };
-}
-
-/**
- * The same bytes as views of one buffer outside the JS heap. Row keys are small typed arrays that
- * V8 keeps inside its heap; the binding asking for their bytes moved each into a backing store of
- * its own (an allocation and a copy per row, issue 16). One copy into a shared buffer is cheaper.
- */
-export function packedViews(parts: readonly Uint8Array[]): Uint8Array[] {
-  let total = 0;
-  for (const p of parts) total += p.length;
-  const buf = new Uint8Array(new ArrayBuffer(total));
-  const out = new Array<Uint8Array>(parts.length);
-  let at = 0;
-  for (let i = 0; i < parts.length; i++) {
-    const p = parts[i]!;
-    buf.set(p, at);
-    out[i] = buf.subarray(at, at + p.length);
-    at += p.length;
-  }
-  return out;
 }
 
 /**
