@@ -87,7 +87,7 @@ function snapshotRows(r: BenchResults, goal: SnapshotGoal): readonly SnapshotRes
 
 const samples = (k: number) => (k > 1 ? ` (median of ${k})` : '');
 
-/** Said next to a size whose base lost every SST to a compaction: it had nothing to reuse (still judged). */
+/** Said next to a size whose base lost every SST to a compaction: it had nothing to reuse (judged all the same when it is the goal's size). */
 function baseReplaced(s: SnapshotResultRow, phase: (typeof CHURN_PHASES)[number]): string {
   const cs = onePercent(s, phase);
   const files = cs[0]?.baseSstFiles ?? 0;
@@ -102,12 +102,28 @@ function withChurn(rows: readonly SnapshotResultRow[], phase: (typeof CHURN_PHAS
   });
 }
 
-/** Incremental checkpoints at 1% churn, per phase: speedup over the full snapshot, vs RocksDB's own checkpoint, bytes uploaded. */
+/**
+ * Whether every row of the goal's state size (the issue's "10 MB state, 1% churn") meets `ok`;
+ * larger sizes are shown for information. Undefined (not measured) when there is no such row.
+ */
+function metAtGoalSize<T extends { readonly s: SnapshotResultRow }>(xs: readonly T[], ok: (x: T) => boolean): boolean | undefined {
+  const atGoal = xs.filter((x) => x.s.stateBytes <= INCREMENTAL_GOAL_MAX_STATE_BYTES);
+  return atGoal.length === 0 ? undefined : atGoal.every(ok);
+}
+
+const AT_GOAL_SIZE = '(goal on 10 MB; larger sizes informational)';
+
+/**
+ * Incremental checkpoints at 1% churn, per phase: speedup over the full snapshot, vs RocksDB's own
+ * checkpoint, bytes uploaded. Each is judged on the issue's 10 MB state; larger states are shown
+ * for information (after the bulk load at 100 MB a compaction replaces every SST of the base, and
+ * no SST-based incremental scheme can reuse a replaced file).
+ */
 function incrementalRows(r: BenchResults, g: Goals, rows: GoalRow[]): void {
   for (const phase of CHURN_PHASES) {
     const when = PHASE[phase];
     const speed = withChurn(snapshotRows(r, `speedup:${phase}`), phase).map((x) => ({ ...x, v: incrementalSpeedup(x.s, phase) }));
-    if (speed.length > 0) rows.push({ goal: `RocksDB: incremental checkpoint vs full (canonical) snapshot, 1% churn, ${when}: total time`, target: `≥ ${g.incrementalSpeedupMin}× faster`, measured: speed.map((x) => `${sizeMb(x.s.stateBytes)}: ${x.v.toFixed(1)}×${samples(x.k)}${baseReplaced(x.s, phase)}`).join(', '), met: speed.every((x) => x.v >= g.incrementalSpeedupMin) });
+    if (speed.length > 0) rows.push({ goal: `RocksDB: incremental checkpoint vs full (canonical) snapshot, 1% churn, ${when}: total time ${AT_GOAL_SIZE}`, target: `≥ ${g.incrementalSpeedupMin}× faster`, measured: speed.map((x) => `${sizeMb(x.s.stateBytes)}: ${x.v.toFixed(1)}×${samples(x.k)}${baseReplaced(x.s, phase)}`).join(', '), met: metAtGoalSize(speed, (x) => x.v >= g.incrementalSpeedupMin) });
     const vsRocks = withChurn(snapshotRows(r, `vs-rocks:${phase}`), phase).map((x) => {
       const cs = onePercent(x.s, phase);
       return { ...x, ratio: incrementalVsRocks(x.s, phase), totalMs: summarize(cs.map((c) => c.totalMs)).median, base: summarize(cs.map((c) => c.rocksCheckpointMs ?? NaN)).median };
@@ -115,14 +131,14 @@ function incrementalRows(r: BenchResults, g: Goals, rows: GoalRow[]): void {
     const at10 = vsRocks.filter((x) => x.s.stateBytes <= INCREMENTAL_GOAL_MAX_STATE_BYTES);
     if (vsRocks.length > 0) {
       rows.push({
-        goal: `RocksDB: incremental checkpoint total vs RocksDB's own flush + createCheckpoint of the same state, 1% churn, ${when} (goal on 10 MB; larger sizes informational)`,
+        goal: `RocksDB: incremental checkpoint total vs RocksDB's own flush + createCheckpoint of the same state, 1% churn, ${when} ${AT_GOAL_SIZE}`,
         target: `≤ ${g.incrementalVsRocksMax}×`,
         measured: vsRocks.map((x) => `${sizeMb(x.s.stateBytes)}: ${x.ratio.toFixed(2)}× (${n(x.totalMs, 1)} vs ${n(x.base, 1)} ms)${samples(x.k)}${baseReplaced(x.s, phase)}`).join(', '),
-        met: at10.length === 0 || at10.some((x) => !Number.isFinite(x.ratio)) ? undefined : at10.every((x) => x.ratio <= g.incrementalVsRocksMax),
+        met: at10.some((x) => !Number.isFinite(x.ratio)) ? undefined : metAtGoalSize(vsRocks, (x) => x.ratio <= g.incrementalVsRocksMax),
       });
     }
     const up = withChurn(snapshotRows(r, `upload:${phase}`), phase).map((x) => ({ ...x, v: uploadedFraction(x.s, phase) }));
-    if (up.length > 0) rows.push({ goal: `RocksDB: bytes uploaded by the incremental checkpoint, 1% churn, ${when}`, target: `≤ ${pct(g.incrementalUploadMaxFraction)} of full`, measured: up.map((x) => `${sizeMb(x.s.stateBytes)}: ${pct(x.v)}${samples(x.k)}${baseReplaced(x.s, phase)}`).join(', '), met: up.every((x) => x.v <= g.incrementalUploadMaxFraction) });
+    if (up.length > 0) rows.push({ goal: `RocksDB: bytes uploaded by the incremental checkpoint, 1% churn, ${when} ${AT_GOAL_SIZE}`, target: `≤ ${pct(g.incrementalUploadMaxFraction)} of full`, measured: up.map((x) => `${sizeMb(x.s.stateBytes)}: ${pct(x.v)}${samples(x.k)}${baseReplaced(x.s, phase)}`).join(', '), met: metAtGoalSize(up, (x) => x.v <= g.incrementalUploadMaxFraction) });
   }
   const rocksSnaps = snapshotRows(r, 'sync-pause').filter((s) => s.fullFormat === 'CANONICAL');
   if (rocksSnaps.length > 0) {
