@@ -7,6 +7,7 @@
 #include <rocksdb/unique_id.h>
 #include <rocksdb/utilities/checkpoint.h>
 
+#include <cmath>
 #include <cstring>
 #include <functional>
 
@@ -412,7 +413,21 @@ Napi::Value DbWrap::BindColumnFamily(const Napi::CallbackInfo& info) {
 
 // Up to `limit` entries of [lower, upper) in one call (iterator created, read and freed here), in
 // the packed layout of PackEntries; undefined when there is none. Arguments: (cf, lower, upper,
-// limit, snapshot?, fillCache?).
+// limit, snapshot?, fillCache?, readaheadBytes?).
+namespace {
+// Largest explicit readahead a scan may ask for (READAHEAD_MAX_BYTES in database.ts).
+constexpr double kMaxReadaheadBytes = 4u << 20;
+
+// A scan's explicit readahead: an integer in [0, kMaxReadaheadBytes] (0: RocksDB's implicit one).
+size_t ReadaheadBytes(const Napi::Env& env, const Napi::Value& v, const std::string& path) {
+  double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1;
+  if (!(d >= 0 && d <= kMaxReadaheadBytes) || std::floor(d) != d) {
+    Throw(env, kErrInvalidArgument, "scan readaheadBytes must be an integer in [0, " + std::to_string(static_cast<uint32_t>(kMaxReadaheadBytes)) + "]", path);
+  }
+  return static_cast<size_t>(d);
+}
+}  // namespace
+
 Napi::Value DbWrap::Scan(const Napi::CallbackInfo& info) {
   KeyedCall c = Keyed(info, "lower");
   rocksdb::Slice upper = ArgBytes(c.env, info[2], "upper");
@@ -423,6 +438,7 @@ Napi::Value DbWrap::Scan(const Napi::CallbackInfo& info) {
   const SnapshotRef* snap = info.Length() > 4 ? Snap(c.env, info[4]) : nullptr;
   if (snap) ro.snapshot = snap->snap;
   if (info.Length() > 5) ro.fill_cache = info[5].ToBoolean().Value();
+  if (info.Length() > 6) ro.readahead_size = ReadaheadBytes(c.env, info[6], c.st->path());
   std::unique_ptr<rocksdb::Iterator> it(c.st->db()->NewIterator(ro, c.cf));
   it->SeekToFirst();
   return PackEntries(c.env, it.get(), limit, c.st->path());

@@ -32,3 +32,34 @@ it('compactAsync flushes off the JS thread (flushAsync, never the synchronous fl
     store.close();
   }
 });
+
+it("a snapshot view's scans read ahead what the last scan returned: none at first and after a small one, at most 256 KiB", () => {
+  const db = RocksDB.open(join(root, `db-${n++}`), { createIfMissing: true, disableWAL: true });
+  const store = new RocksDBKvStore(db);
+  try {
+    const space = store.keySpace('s');
+    // Key group g: 1 row of 1 KiB (g < 2), then 100 rows of 1 KiB (g = 2), then 1,000 (g = 3).
+    const rows = [1, 1, 100, 1000];
+    rows.forEach((count, g) => {
+      for (let i = 0; i < count; i++) space.put(Uint8Array.of(g, i >> 8, i & 0xff), new Uint8Array(1024).fill(g));
+    });
+    const asked: number[] = [];
+    const scan = db.scan.bind(db);
+    db.scan = (cf, lower, upper, limit, options) => {
+      asked.push(options?.readaheadBytes ?? -1);
+      return scan(cf, lower, upper, limit, options);
+    };
+    const view = store.view();
+    try {
+      const s = view.keySpace('s')!;
+      const counts = [0, 1, 2, 3, 0].map((g) => s.scan(Uint8Array.of(g), Uint8Array.of(g + 1), 10_000).length);
+      assert.deepEqual(counts, [1, 1, 100, 1000, 1]);
+      // Before g = 0: nothing scanned yet; after 1 KiB rows: below 32 KiB; after 100 KiB: that; after 1 MiB: the cap.
+      assert.deepEqual(asked, [0, 0, 0, 100 * (1024 + 3), 256 << 10]);
+    } finally {
+      view.release();
+    }
+  } finally {
+    store.close();
+  }
+});

@@ -13,6 +13,7 @@ import {
   ColumnFamily,
   LIST_APPEND_MERGE_OPERATOR,
   MAX_SCAN_LIMIT,
+  MAX_SCAN_READAHEAD_BYTES,
   RocksDB,
   RocksDBError,
   RocksIterator,
@@ -448,6 +449,35 @@ describe('RocksDB native binding', () => {
       const rows = db.scan(cf, b('m'), b('n'), 10);
       assert.deepEqual(rows.map(([k]) => s(k)), ['m1', 'm2', 'm3']);
       assert.ok(rows.every(([, v]) => v.length === big.length && v[0] === 7 && v[v.length - 1] === 7));
+    } finally {
+      db.close();
+    }
+  });
+
+  test('scan with readaheadBytes reads the same entries from SST files, at a snapshot and past its upper bound; a bad value is refused', () => {
+    const path = freshDir('scan-readahead');
+    const db = RocksDB.open(path, { createIfMissing: true, disableWAL: true });
+    try {
+      const cf = db.defaultColumnFamily;
+      // 300 rows of 1 KiB in SST files (4 KiB blocks: readahead spans many blocks and the range's end).
+      const value = (i: number) => new Uint8Array(1024).fill(i & 0xff).map((x, j) => (j < 2 ? (i >> (8 * j)) & 0xff : x));
+      for (let i = 0; i < 300; i++) db.put(cf, b(`k${String(i).padStart(3, '0')}`), value(i));
+      db.flush();
+      const snap = db.getSnapshot();
+      db.delete(cf, b('k150'));
+      const read = (readaheadBytes: number | undefined, lower: string, upper: string, limit = 1000) =>
+        db.scan(cf, b(lower), b(upper), limit, { snapshot: snap, fillCache: false, ...(readaheadBytes === undefined ? {} : { readaheadBytes }) }).map(([k, v]) => `${s(k)}:${v[0]},${v[1]},${v.length}`);
+      for (const [lower, upper] of [['k000', 'k300'], ['k100', 'k101'], ['k149', 'k152'], ['k299', 'z']]) {
+        const expected = read(undefined, lower!, upper!);
+        for (const ra of [0, 4096, 64 << 10, MAX_SCAN_READAHEAD_BYTES]) assert.deepEqual(read(ra, lower!, upper!), expected, `[${lower}, ${upper}) readahead ${ra}`);
+      }
+      assert.equal(read(256 << 10, 'k000', 'k300').length, 300, 'the deleted row is there at the snapshot');
+      assert.deepEqual(read(256 << 10, 'k010', 'k300', 3), read(0, 'k010', 'k013'), 'limit');
+      for (const bad of [-1, 1.5, NaN, MAX_SCAN_READAHEAD_BYTES + 1, '4096']) {
+        const e = assertRocksError(() => db.scan(cf, b('k'), b('l'), 10, { snapshot: snap, readaheadBytes: bad as number }), 'ROCKSDB_INVALID_ARGUMENT', 'readaheadBytes');
+        assert.equal(e.path, path);
+      }
+      snap.release();
     } finally {
       db.close();
     }

@@ -104,7 +104,7 @@ export interface NativeDatabase {
   /** getInto (without a snapshot) and put bound to `cf`: the hot path's calls skip the column family's checks (see db_wrap.cc BoundCf). */
   bindColumnFamily(cf: NativeColumnFamily): [BoundGetInto, BoundPut];
   /** Up to `limit` entries of [lower, upper) packed as by NativeIterator.nextBatchPacked; undefined when none. */
-  scan(cf: NativeColumnFamily, lower: Uint8Array, upper: Uint8Array, limit: number, snapshot?: NativeSnapshot, fillCache?: boolean): ArrayBuffer | undefined;
+  scan(cf: NativeColumnFamily, lower: Uint8Array, upper: Uint8Array, limit: number, snapshot?: NativeSnapshot, fillCache?: boolean, readaheadBytes?: number): ArrayBuffer | undefined;
   put(cf: NativeColumnFamily, key: Uint8Array, value: Uint8Array): void;
   delete(cf: NativeColumnFamily, key: Uint8Array): void;
   merge(cf: NativeColumnFamily, key: Uint8Array, value: Uint8Array): void;
