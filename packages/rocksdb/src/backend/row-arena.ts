@@ -41,6 +41,8 @@ export class RowArena {
   /** A copy of `bytes`, valid until the chunk holding it is released. */
   copy(bytes: Uint8Array): Uint8Array {
     const n = bytes.length;
+    // An empty value takes no chunk (a first row with one would otherwise take a whole chunk).
+    if (n === 0) return new Uint8Array(0);
     if (n > ROW_ARENA_CHUNK_BYTES) {
       const own = new Uint8Array(new ArrayBuffer(n));
       own.set(bytes);
