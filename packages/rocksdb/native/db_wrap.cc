@@ -415,7 +415,7 @@ Napi::Value DbWrap::BindColumnFamily(const Napi::CallbackInfo& info) {
 // the packed layout of PackEntries; undefined when there is none. Arguments: (cf, lower, upper,
 // limit, snapshot?, fillCache?, readaheadBytes?).
 namespace {
-// Largest explicit readahead a scan may ask for (READAHEAD_MAX_BYTES in database.ts).
+// Largest explicit readahead a scan may ask for (MAX_SCAN_READAHEAD_BYTES in database.ts).
 constexpr double kMaxReadaheadBytes = 4u << 20;
 
 // A scan's explicit readahead: an integer in [0, kMaxReadaheadBytes] (0: RocksDB's implicit one).

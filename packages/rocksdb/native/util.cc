@@ -167,8 +167,10 @@ Napi::Value PackEntries(const Napi::Env& env, rocksdb::Iterator* it, uint32_t ma
   constexpr size_t kKeptBytes = kPackedBatchBytes + (1u << 20);
   // Reused between calls (JS thread only): the common small batch allocates nothing here, and a
   // scan of many large batches (a canonical snapshot) grows the bytes once, not once per batch.
+  // A vector, not a string: libstdc++'s string::reserve doubles any request below twice its
+  // capacity, so it could not be held to kKeptBytes; vector::reserve allocates what it is asked.
   thread_local std::vector<uint32_t> lens;
-  thread_local std::string bytes;
+  thread_local std::vector<char> bytes;
   lens.clear();
   bytes.clear();
   uint32_t n = 0;
@@ -180,8 +182,8 @@ Napi::Value PackEntries(const Napi::Env& env, rocksdb::Iterator* it, uint32_t ma
     // Doubling, but not past what is kept (a doubling from 8 MiB would allocate 16 and give it all back).
     size_t need = bytes.size() + k.size() + v.size();
     if (need > bytes.capacity()) bytes.reserve(std::max(need, std::min(2 * bytes.capacity(), kKeptBytes)));
-    bytes.append(k.data(), k.size());
-    bytes.append(v.data(), v.size());
+    bytes.insert(bytes.end(), k.data(), k.data() + k.size());
+    bytes.insert(bytes.end(), v.data(), v.data() + v.size());
     ++n;
     it->Next();
   }
@@ -198,7 +200,7 @@ Napi::Value PackEntries(const Napi::Env& env, rocksdb::Iterator* it, uint32_t ma
   }
   // Keep at most one full batch (and 1 MiB of the entry that ended it) for the next call: a single
   // larger entry's memory goes back at once.
-  if (bytes.capacity() > kKeptBytes) std::string().swap(bytes);
+  if (bytes.capacity() > kKeptBytes) std::vector<char>().swap(bytes);
   if (lens.capacity() > (1u << 16)) std::vector<uint32_t>().swap(lens);
   return out;
 }

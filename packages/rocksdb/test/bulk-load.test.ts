@@ -128,6 +128,44 @@ describe('RocksDB bulk load (canonical restores through SST ingestion)', () => {
     });
   });
 
+  it("a spill that fails to start a later column family's file still keeps the chunk until the earlier file settled", async () => {
+    await withStore('bulk-chunks-failed-spill', async (db, store) => {
+      dropIdleRowChunks();
+      let open!: () => void;
+      const gate = new Promise<void>((resolve) => (open = resolve));
+      const writes: Promise<unknown>[] = [];
+      const create = db.createSstFileWriter.bind(db);
+      let created = 0;
+      db.createSstFileWriter = () => {
+        if (created++ > 0) throw new Error('no more files');
+        const w = create();
+        const put = w.putSortedAndFinishAsync.bind(w);
+        w.putSortedAndFinishAsync = (keys, values) => {
+          const write = gate.then(() => put(keys, values));
+          writes.push(write);
+          return write;
+        };
+        return w;
+      };
+      const [s, t] = [store.keySpace('s'), store.keySpace('t')];
+      const load = store.bulkLoad(1 << 20);
+      for (let k = 0; k < 5; k++) {
+        load.add(s, b(0, k), new Uint8Array(60).fill(k));
+        load.add(t, b(0, k), new Uint8Array(60).fill(k));
+      }
+      await assert.rejects(load.finish(), /no more files/);
+      // As a failed restore does.
+      load.abort();
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(writes.length, 1, "the first family's file was being written");
+      assert.equal(idleRowChunks(), 0, 'no chunk back while that file was being written');
+      open();
+      await Promise.allSettled(writes);
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(idleRowChunks(), 1, 'the chunk came back once it settled');
+    });
+  });
+
   it('a key-group boundary writes the buffered rows once over its threshold: files that do not overlap, the same rows as one file', async () => {
     await withStore('bulk-boundary', async (db, store) => {
       const space = store.keySpace('s');

@@ -93,6 +93,9 @@ async function writeRows(target: KvRestoreTarget, h: KeyGroupsStateHandle, heade
   // Reused read buffers (no fresh multi-MiB buffer per read) only when nothing keeps a view of a
   // record: the bulk load copies what it is given, and no queue sink holds raw bytes.
   const buffers = bulk?.copiesOnAdd === true && sinks.every((s) => s === undefined) ? takeReadBuffers() : undefined;
+  // The row serializer is reused for every record: a key outlives it only as a copy, unless the
+  // bulk load copies what it is given.
+  const copies: RowCopies = { key: bulk?.copiesOnAdd !== true, value: bulk === undefined };
   try {
     await readKeyGroups(reader, h, header, range, (g, rec) => {
       if (g !== last.group) {
@@ -106,7 +109,7 @@ async function writeRows(target: KvRestoreTarget, h: KeyGroupsStateHandle, heade
       // A bulk load that does not copy (copiesOnAdd) keeps the rows until it writes them, and its
       // reads go into new buffers that no later read reuses: its values can be views. putAll
       // stores may keep what they are given (a heap store does), so they get copies.
-      const entry = toRow(target.layout, row, states[i]!.kind, g, rec, bulk === undefined);
+      const entry = toRow(target.layout, row, states[i]!.kind, g, rec, copies);
       if (bulk !== undefined) {
         bulk.add(states[i]!.space, entry[0], entry[1]);
         return;
@@ -122,13 +125,18 @@ async function writeRows(target: KvRestoreTarget, h: KeyGroupsStateHandle, heade
   for (const s of sinks) s?.flush();
 }
 
+/** Which parts of a row toRow hands out as copies: the others are views, valid until the next record. */
+interface RowCopies {
+  readonly key: boolean;
+  readonly value: boolean;
+}
+
 /** A canonical record as the row the KV states read (see kv-values.ts). */
-function toRow(layout: KvRowLayout, row: DataOutputSerializer, kind: StateKind, g: number, rec: KeyedStateRecord, copyValue: boolean): KvEntry {
-  if (kind === 'MAP') {
-    layout.writeRow(row, g, rec.key, rec.namespace, rec.userKey!);
-    return [row.toBytes(), canonicalMapValueToKv(rec.value)];
-  }
-  layout.writeRow(row, g, rec.key, rec.namespace);
-  if (kind === 'LIST') return [row.toBytes(), canonicalListToKv(rec.value!)];
-  return [row.toBytes(), copyValue ? rec.value!.slice() : rec.value!];
+function toRow(layout: KvRowLayout, row: DataOutputSerializer, kind: StateKind, g: number, rec: KeyedStateRecord, copies: RowCopies): KvEntry {
+  if (kind === 'MAP') layout.writeRow(row, g, rec.key, rec.namespace, rec.userKey!);
+  else layout.writeRow(row, g, rec.key, rec.namespace);
+  const key = copies.key ? row.toBytes() : row.bytesView();
+  if (kind === 'MAP') return [key, canonicalMapValueToKv(rec.value)];
+  if (kind === 'LIST') return [key, canonicalListToKv(rec.value!)];
+  return [key, copies.value ? rec.value!.slice() : rec.value!];
 }

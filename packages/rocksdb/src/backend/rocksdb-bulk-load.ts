@@ -127,13 +127,16 @@ export class RocksDBBulkLoad implements KvBulkLoad {
   /**
    * Writes every column family's buffered rows into one sorted SST file each; their chunks go back
    * to the pool when every one of these files settled (written or failed: the writers read the
-   * rows until then, also after an abort).
+   * rows until then, also after an abort), and only then, even when starting a later file throws.
    */
   private spill(): void {
-    const written: Promise<SstFileInfo>[] = [];
-    for (const rows of this.pending.values()) if (rows.keys.length > 0) written.push(this.writeSst(rows));
     const chunks = this.arena.seal();
-    void Promise.allSettled(written).then(() => releaseRowChunks(chunks));
+    const written: Promise<SstFileInfo>[] = [];
+    try {
+      for (const rows of this.pending.values()) if (rows.keys.length > 0) written.push(this.writeSst(rows));
+    } finally {
+      void Promise.allSettled(written).then(() => releaseRowChunks(chunks));
+    }
     this.pending.clear();
     this.bufferedBytes = 0;
   }

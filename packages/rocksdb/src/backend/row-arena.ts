@@ -28,7 +28,7 @@ export function idleRowChunks(): number {
 /**
  * Copies of a bulk load's row bytes, packed into chunks outside the JS heap. The bulk load owns
  * them: `seal()` hands it the chunks of the rows copied so far, which it gives back with
- * `release()` once nothing reads them any more (their SST files are written), never earlier.
+ * `releaseRowChunks()` once nothing reads them any more (their SST files are written), never earlier.
  *
  * The copies also spare the binding a backing store per row: row keys are small typed arrays V8
  * keeps inside its heap, and asking for their bytes moved each into a backing store of its own.
