@@ -35,6 +35,30 @@ const filesInKeyOrder = (db: RocksDB, state: string) =>
     .filter((f) => f.columnFamily === `${STATE_CF_PREFIX}${state}`)
     .sort((x, y) => Buffer.compare(x.smallestKey, y.smallestKey));
 
+/**
+ * Holds every SST file write of `db` until `open()` (the promises are in `writes`); with
+ * `maxWriters`, creating a writer beyond that many throws, as a failing file system would.
+ */
+function holdSstWrites(db: RocksDB, maxWriters = Infinity): { open: () => void; writes: Promise<unknown>[] } {
+  let open!: () => void;
+  const gate = new Promise<void>((resolve) => (open = resolve));
+  const writes: Promise<unknown>[] = [];
+  const create = db.createSstFileWriter.bind(db);
+  let created = 0;
+  db.createSstFileWriter = () => {
+    if (created++ >= maxWriters) throw new Error('no more files');
+    const w = create();
+    const put = w.putSortedAndFinishAsync.bind(w);
+    w.putSortedAndFinishAsync = (keys, values) => {
+      const write = gate.then(() => put(keys, values));
+      writes.push(write);
+      return write;
+    };
+    return w;
+  };
+  return { open, writes };
+}
+
 /** `n` keys k0.. with state `valueOf(i)` in a heap backend, canonical savepoint, restored into a RocksDB backend. */
 async function heapToRocks<V>(name: string, descriptor: ValueStateDescriptor<V>, n: number, valueOf: (i: number) => V): Promise<KeyedStateBackend<string>> {
   const dir = tempDir(name);
@@ -97,21 +121,7 @@ describe('RocksDB bulk load (canonical restores through SST ingestion)', () => {
   it("a spill's chunks go back to the pool only once its SST files settled, also after an abort", async () => {
     await withStore('bulk-chunks', async (db, store) => {
       dropIdleRowChunks();
-      // Every file's write held until `open()` is called.
-      let open!: () => void;
-      const gate = new Promise<void>((resolve) => (open = resolve));
-      const writes: Promise<unknown>[] = [];
-      const create = db.createSstFileWriter.bind(db);
-      db.createSstFileWriter = () => {
-        const w = create();
-        const put = w.putSortedAndFinishAsync.bind(w);
-        w.putSortedAndFinishAsync = (keys, values) => {
-          const write = gate.then(() => put(keys, values));
-          writes.push(write);
-          return write;
-        };
-        return w;
-      };
+      const { open, writes } = holdSstWrites(db);
       const space = store.keySpace('s');
       const load = store.bulkLoad(640);
       // 63-byte rows, a spill every 11: two spills (a chunk each), then 8 rows in a third chunk.
@@ -131,22 +141,7 @@ describe('RocksDB bulk load (canonical restores through SST ingestion)', () => {
   it("a spill that fails to start a later column family's file still keeps the chunk until the earlier file settled", async () => {
     await withStore('bulk-chunks-failed-spill', async (db, store) => {
       dropIdleRowChunks();
-      let open!: () => void;
-      const gate = new Promise<void>((resolve) => (open = resolve));
-      const writes: Promise<unknown>[] = [];
-      const create = db.createSstFileWriter.bind(db);
-      let created = 0;
-      db.createSstFileWriter = () => {
-        if (created++ > 0) throw new Error('no more files');
-        const w = create();
-        const put = w.putSortedAndFinishAsync.bind(w);
-        w.putSortedAndFinishAsync = (keys, values) => {
-          const write = gate.then(() => put(keys, values));
-          writes.push(write);
-          return write;
-        };
-        return w;
-      };
+      const { open, writes } = holdSstWrites(db, 1);
       const [s, t] = [store.keySpace('s'), store.keySpace('t')];
       const load = store.bulkLoad(1 << 20);
       for (let k = 0; k < 5; k++) {
