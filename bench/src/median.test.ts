@@ -176,6 +176,9 @@ test('the incremental goals are judged on the 10 MB state; a larger state is sho
   }
   for (const row of judged([at(10, rocksSnapshot(50, 10, 2.5, 0.5, 30))])) assert.equal(row.met, false, `${row.goal}: a miss at 10 MB is not met`);
   for (const row of judged([at(100, rocksSnapshot(500, 100, 25, 1, 30))])) assert.equal(row.met, undefined, `${row.goal}: without a 10 MB state it is not measured`);
+  // RocksDB's own checkpoint not timed at 10 MB (NaN): that row is not measured, whatever 100 MB did.
+  const [, vsRocks] = judged([at(10, rocksSnapshot(200, 10, NaN, 0.01, 30)), at(100, rocksSnapshot(500, 10, 25, 0.01, 30))]);
+  assert.equal(vsRocks!.met, undefined);
 });
 
 test('each runtime goal takes its rates from the run with its own median ratio', () => {

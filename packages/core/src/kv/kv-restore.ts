@@ -106,9 +106,9 @@ async function writeRows(target: KvRestoreTarget, h: KeyGroupsStateHandle, heade
       const sink = sinks[i];
       if (sink !== undefined) return sink.add(g, rec.key, rec.value!);
       row.clear();
-      // A bulk load that does not copy (copiesOnAdd) keeps the rows until it writes them, and its
-      // reads go into new buffers that no later read reuses: its values can be views. putAll
-      // stores may keep what they are given (a heap store does), so they get copies.
+      // A bulk load that does not copy keeps the rows until it writes them, and its reads go into
+      // new buffers that no later read reuses: its values can be views. putAll stores may keep what
+      // they are given (a heap store does), so they get copies.
       const entry = toRow(target.layout, row, states[i]!.kind, g, rec, copies);
       if (bulk !== undefined) {
         bulk.add(states[i]!.space, entry[0], entry[1]);
