@@ -173,7 +173,25 @@ async function writePhase(c: SavepointRun) {
   return { canonicalBytes, write, minWrite, flinkWrite, cpSync, cpOnce, big, copy };
 }
 
-/** Reads: ours (copying, and views), the minimal reader's and Apache Flink's, alternating with `cp`. */
+/**
+ * Rounds of the read phase: at least 2 × samples, and whole turns of the readers' rotation, so
+ * every reader runs in every position of a round equally often (see rotated).
+ */
+export function readRounds(samples: number, readers: number): number {
+  return readers * Math.ceil((2 * samples) / readers);
+}
+
+/**
+ * The readers in the order round `round` runs them: the list turned by one place per round, so no
+ * reader always runs after the same others (a read leaves garbage, its copies, for whatever runs
+ * next to collect). Until session 16 the order was fixed and Apache Flink's read always last.
+ */
+export function rotated<T>(readers: readonly T[], round: number): T[] {
+  const k = round % readers.length;
+  return [...readers.slice(k), ...readers.slice(0, k)];
+}
+
+/** Reads: ours (copying, and views), the minimal reader's and Apache Flink's, alternating with `cp`, in an order turned each round. */
 async function readPhase(c: SavepointRun, w: Awaited<ReturnType<typeof writePhase>>) {
   const { samples, entries, sp, flinkDir, log } = c;
   const { minWrite, cpOnce, big, copy } = w;
@@ -189,7 +207,7 @@ async function readPhase(c: SavepointRun, w: Awaited<ReturnType<typeof writePhas
   const minReadViews: { ms: number[] } = { ms: [] };
   const flinkRead: number[] = [];
   const cp: number[] = [];
-  // Every reader with where its samples go, in the order each round runs them (after `cp`).
+  // Every reader with where its samples go, in the order the first round runs them (after `cp`).
   const readers: Array<[number[], () => Promise<unknown>]> = [
     [read.ms, () => readBlobSavepoint(sp, entries, 'copies')],
     [readViews.ms, () => readBlobSavepoint(sp, entries, 'views')],
@@ -202,9 +220,9 @@ async function readPhase(c: SavepointRun, w: Awaited<ReturnType<typeof writePhas
   // before the pools fill), so the median of a reader with fewer samples (Flink's) weighed it more.
   await cpOnce();
   for (const [, run] of readers) await run();
-  for (let i = 0; i < 2 * samples; i++) {
+  for (let i = 0; i < readRounds(samples, readers.length); i++) {
     cp.push(...(await cpOnce()).ms);
-    for (const [ms, run] of readers) ms.push(...(await timeSamples(1, run)).ms);
+    for (const [ms, run] of rotated(readers, i)) ms.push(...(await timeSamples(1, run)).ms);
   }
   rmSync(copy, { force: true });
   rmSync(big, { force: true });
