@@ -114,6 +114,10 @@ std::string ArgString(const Napi::Env& env, const Napi::Value& v, const char* wh
 bool IsNullish(const Napi::Value& v);
 // Copies bytes into a new plain Uint8Array.
 Napi::Uint8Array ToBytes(Napi::Env env, const rocksdb::Slice& s);
+// `v` as an integer in [min, max] (both at most 2^53), else ROCKSDB_INVALID_ARGUMENT naming `what`
+// and what it got: a number outside the range, a fraction, NaN, nothing or a non-number.
+double IntegerArg(const Napi::Env& env, const Napi::Value& v, double min, double max, const std::string& what,
+                  const std::string& path = std::string());
 // Largest number of entries one batch or scan call returns (MAX_SCAN_LIMIT in database.ts).
 constexpr double kMaxEntries = 1e7;
 // A batch size or scan limit (`what`): an integer in [1, kMaxEntries], else ROCKSDB_INVALID_ARGUMENT.

@@ -7,7 +7,6 @@
 #include <rocksdb/unique_id.h>
 #include <rocksdb/utilities/checkpoint.h>
 
-#include <cmath>
 #include <cstring>
 #include <functional>
 
@@ -415,17 +414,9 @@ Napi::Value DbWrap::BindColumnFamily(const Napi::CallbackInfo& info) {
 // the packed layout of PackEntries; undefined when there is none. Arguments: (cf, lower, upper,
 // limit, snapshot?, fillCache?, readaheadBytes?).
 namespace {
-// Largest explicit readahead a scan may ask for (MAX_SCAN_READAHEAD_BYTES in database.ts).
+// Largest explicit readahead a scan may ask for (MAX_SCAN_READAHEAD_BYTES in database.ts); 0 leaves
+// RocksDB's implicit one.
 constexpr double kMaxReadaheadBytes = 4u << 20;
-
-// A scan's explicit readahead: an integer in [0, kMaxReadaheadBytes] (0: RocksDB's implicit one).
-size_t ReadaheadBytes(const Napi::Env& env, const Napi::Value& v, const std::string& path) {
-  double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1;
-  if (!(d >= 0 && d <= kMaxReadaheadBytes) || std::floor(d) != d) {
-    Throw(env, kErrInvalidArgument, "scan readaheadBytes must be an integer in [0, " + std::to_string(static_cast<uint32_t>(kMaxReadaheadBytes)) + "]", path);
-  }
-  return static_cast<size_t>(d);
-}
 }  // namespace
 
 Napi::Value DbWrap::Scan(const Napi::CallbackInfo& info) {
@@ -438,7 +429,7 @@ Napi::Value DbWrap::Scan(const Napi::CallbackInfo& info) {
   const SnapshotRef* snap = info.Length() > 4 ? Snap(c.env, info[4]) : nullptr;
   if (snap) ro.snapshot = snap->snap;
   if (info.Length() > 5) ro.fill_cache = info[5].ToBoolean().Value();
-  if (info.Length() > 6) ro.readahead_size = ReadaheadBytes(c.env, info[6], c.st->path());
+  if (info.Length() > 6) ro.readahead_size = static_cast<size_t>(IntegerArg(c.env, info[6], 0, kMaxReadaheadBytes, "scan readaheadBytes", c.st->path()));
   std::unique_ptr<rocksdb::Iterator> it(c.st->db()->NewIterator(ro, c.cf));
   it->SeekToFirst();
   return PackEntries(c.env, it.get(), limit, c.st->path());

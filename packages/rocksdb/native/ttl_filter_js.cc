@@ -12,14 +12,7 @@ namespace {
 constexpr double kMaxSafeInteger = 9007199254740991.0;  // 2^53 - 1
 
 double IntegerField(const Napi::Env& env, const Napi::Object& o, const char* key, double min, double max) {
-  Napi::Value v = o.Get(key);
-  double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : std::nan("");
-  if (!(d >= min && d <= max) || d != std::floor(d)) {
-    Throw(env, kErrInvalidArgument,
-          std::string("TTL filter option ") + key + " must be an integer in [" + std::to_string(static_cast<int64_t>(min)) +
-              ", " + std::to_string(static_cast<int64_t>(max)) + "]");
-  }
-  return d;
+  return IntegerArg(env, o.Get(key), min, max, std::string("TTL filter option ") + key);
 }
 
 TtlLayout LayoutField(const Napi::Env& env, const Napi::Object& o) {

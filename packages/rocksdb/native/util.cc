@@ -127,14 +127,22 @@ Napi::Uint8Array ToBytes(Napi::Env env, const rocksdb::Slice& s) {
   return Napi::Uint8Array::New(env, s.size(), ab, 0);
 }
 
-uint32_t MaxEntries(const Napi::Env& env, const Napi::Value& v, const char* what, const std::string& path) {
-  double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : 0;
+double IntegerArg(const Napi::Env& env, const Napi::Value& v, double min, double max, const std::string& what,
+                  const std::string& path) {
+  double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : std::nan("");
   // NaN fails the range test; std::floor tells a fraction from an integer.
-  if (!(d >= 1 && d <= kMaxEntries) || std::floor(d) != d) {
+  if (!(d >= min && d <= max) || std::floor(d) != d) {
     std::string got = v.IsNumber() ? v.ToString().Utf8Value() : (IsNullish(v) ? "nothing" : "a non-number");
-    Throw(env, kErrInvalidArgument, std::string(what) + " must be an integer in [1, " + std::to_string(static_cast<uint32_t>(kMaxEntries)) + "], got " + got, path);
+    Throw(env, kErrInvalidArgument,
+          what + " must be an integer in [" + std::to_string(static_cast<int64_t>(min)) + ", " +
+              std::to_string(static_cast<int64_t>(max)) + "], got " + got,
+          path);
   }
-  return static_cast<uint32_t>(d);
+  return d;
+}
+
+uint32_t MaxEntries(const Napi::Env& env, const Napi::Value& v, const char* what, const std::string& path) {
+  return static_cast<uint32_t>(IntegerArg(env, v, 1, kMaxEntries, what, path));
 }
 
 namespace {
@@ -335,14 +343,7 @@ uint64_t GetUint(const Napi::Env& env, const Napi::Object& o, const char* key, u
                  uint64_t min, uint64_t max) {
   Napi::Value v = o.Get(key);
   if (IsNullish(v)) return def;
-  if (!v.IsNumber()) Throw(env, kErrInvalidArgument, std::string("option ") + key + " must be a number");
-  double d = v.As<Napi::Number>().DoubleValue();
-  if (!(d >= static_cast<double>(min) && d <= static_cast<double>(max)) || d != static_cast<double>(static_cast<uint64_t>(d))) {
-    Throw(env, kErrInvalidArgument,
-          std::string("option ") + key + " must be an integer in [" + std::to_string(min) + ", " +
-              std::to_string(max) + "]");
-  }
-  return static_cast<uint64_t>(d);
+  return static_cast<uint64_t>(IntegerArg(env, v, static_cast<double>(min), static_cast<double>(max), std::string("option ") + key));
 }
 }  // namespace
 

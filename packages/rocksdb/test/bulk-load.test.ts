@@ -94,8 +94,11 @@ describe('RocksDB bulk load (canonical restores through SST ingestion)', () => {
     assert.ok(copies.every((v) => v.length === 0 || v.buffer === copies[0]!.buffer), 'one shared chunk');
     const big = arena.copy(new Uint8Array(ROW_ARENA_CHUNK_BYTES + 1).fill(9));
     assert.equal(big.buffer.byteLength, ROW_ARENA_CHUNK_BYTES + 1);
+    assert.notEqual(big.buffer, copies[0]!.buffer);
     const sealed = arena.seal();
-    assert.equal(sealed.length, 2);
+    assert.equal(sealed.length, 1, 'only the shared chunk: a row of its own is not pooled');
+    assert.equal(sealed[0]!.buffer, copies[0]!.buffer);
+    assert.equal(sealed[0]!.length, ROW_ARENA_CHUNK_BYTES);
     assert.notEqual(arena.copy(b(1)).buffer, copies[0]!.buffer, 'a new chunk after seal()');
   });
 

@@ -43,12 +43,8 @@ export class RowArena {
     const n = bytes.length;
     // An empty value takes no chunk (a first row with one would otherwise take a whole chunk).
     if (n === 0) return new Uint8Array(0);
-    if (n > ROW_ARENA_CHUNK_BYTES) {
-      const own = new Uint8Array(new ArrayBuffer(n));
-      own.set(bytes);
-      this.chunks.push(own);
-      return own;
-    }
+    // A row larger than a chunk gets a buffer of its own, left to the GC (not a chunk: never pooled).
+    if (n > ROW_ARENA_CHUNK_BYTES) return new Uint8Array(bytes);
     if (this.current === undefined || this.used + n > this.current.length) this.nextChunk();
     const at = this.used;
     this.current!.set(bytes, at);
@@ -56,7 +52,7 @@ export class RowArena {
     return this.current!.subarray(at, at + n);
   }
 
-  /** The chunks of every row copied so far; the arena starts a new chunk for the next row. */
+  /** The chunks of every row copied so far (not rows' own buffers); the arena starts a new chunk for the next row. */
   seal(): Uint8Array[] {
     const sealed = this.chunks;
     this.chunks = [];
@@ -73,7 +69,7 @@ export class RowArena {
   }
 }
 
-/** Gives back sealed chunks that nothing reads any more; a row's own (larger) buffer is left to the GC. */
+/** Gives back sealed chunks that nothing reads any more. */
 export function releaseRowChunks(chunks: readonly Uint8Array[]): void {
-  for (const c of chunks) if (c.length === ROW_ARENA_CHUNK_BYTES) idleChunks.giveBack(c);
+  for (const c of chunks) idleChunks.giveBack(c);
 }
