@@ -803,37 +803,30 @@ export class Task implements TaskInfo {
     const work = (async () => {
       try {
         const { keyed: k, operator: o } = await this.settle(id, futures);
-        let channelState: StreamStateHandle | null = null;
-        let persisted = 0;
-        // A task that finished had consumed end of data on every channel: nothing could be in
-        // flight to it. Channel state here would be replayed on restore while its output was committed.
-        assert(!p.finished || p.inflight.length === 0, `${this.name}: checkpoint ${id} taken after the end of input holds in-flight records`);
-        if (p.inflight.length > 0) {
-          const target = this.host.checkpointTarget(id);
-          if (target === undefined) {
-            // Aborted meanwhile: no channel state to write, and the uploaded state is unused.
-            this.host.discardUnused(id, { keyed: k?.jobManagerOwnedSnapshot ?? null, operator: o.jobManagerOwnedSnapshot, channelState: null });
-            return;
-          }
-          const bytes = encodeChannelState(p.inflight);
-          const out = target.streamFactory.createCheckpointStateOutputStream('EXCLUSIVE');
-          try {
-            await out.write(bytes);
-            channelState = await out.closeAndGetHandle();
-          } catch (e) {
-            await out.abort();
-            throw e;
-          }
-          persisted = bytes.length;
+        const handles = { keyed: k?.jobManagerOwnedSnapshot ?? null, operator: o.jobManagerOwnedSnapshot, channelState: null };
+        let channel: PersistedChannelState | undefined;
+        try {
+          channel = await this.persistChannelState(p);
+        } catch (e) {
+          // The state uploads succeeded but will never be acknowledged: the coordinator deletes
+          // their files, the shared ones outside the checkpoint's directory included.
+          this.host.discardUnused(id, handles);
+          throw e;
         }
+        if (channel === undefined) {
+          // Aborted meanwhile: no channel state to write, and the uploaded state is unused.
+          this.host.discardUnused(id, handles);
+          return;
+        }
+        const { handle: channelState, persisted } = channel;
         // Acknowledge even when cancelled: the coordinator knows whether the checkpoint is still
         // pending, and deletes the files of acknowledgements that come too late.
         const align = p.alignmentDoneAt === undefined ? 0 : p.alignmentDoneAt - p.startedAt;
         this.host.acknowledge(this, id, {
           uid: this.uid,
           subtaskIndex: this.subtaskIndex,
-          keyed: k?.jobManagerOwnedSnapshot ?? null,
-          operator: o.jobManagerOwnedSnapshot,
+          keyed: handles.keyed,
+          operator: handles.operator,
           channelState,
           finished: p.finished,
           stats: {
@@ -859,4 +852,33 @@ export class Task implements TaskInfo {
     })();
     this.track(work);
   }
+
+  /**
+   * Writes the in-flight records of an unaligned checkpoint as channel state. Undefined when the
+   * checkpoint was aborted meanwhile; a null handle when nothing was in flight.
+   */
+  private async persistChannelState(p: Pending): Promise<PersistedChannelState | undefined> {
+    const id = p.barrier.checkpointId;
+    // A task that finished had consumed end of data on every channel: nothing could be in
+    // flight to it. Channel state here would be replayed on restore while its output was committed.
+    assert(!p.finished || p.inflight.length === 0, `${this.name}: checkpoint ${id} taken after the end of input holds in-flight records`);
+    if (p.inflight.length === 0) return { handle: null, persisted: 0 };
+    const target = this.host.checkpointTarget(id);
+    if (target === undefined) return undefined;
+    const bytes = encodeChannelState(p.inflight);
+    const out = target.streamFactory.createCheckpointStateOutputStream('EXCLUSIVE');
+    try {
+      await out.write(bytes);
+      return { handle: await out.closeAndGetHandle(), persisted: bytes.length };
+    } catch (e) {
+      await out.abort();
+      throw e;
+    }
+  }
+}
+
+/** The channel state a task wrote for a checkpoint (null: nothing was in flight) and its size. */
+interface PersistedChannelState {
+  readonly handle: StreamStateHandle | null;
+  readonly persisted: number;
 }

@@ -1,0 +1,103 @@
+/**
+ * Unaligned checkpoints whose channel state cannot be written: the task's state uploads had
+ * succeeded, and their files must not outlive the declined checkpoint.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { deserialize } from 'node:v8';
+import { collectGarbage, FsCheckpointStorage, ForwardingFileSystem, MemoryFileSystem, Serializers, StorageError, ValueStateDescriptor, type FileWriter } from '@flowstate/core';
+import { RocksDBStateBackend } from '@flowstate/rocksdb';
+import { JobClient, sequenceLog, StreamExecutionEnvironment, type RuntimeHooks } from '../src/index.js';
+import { Gate, quiesce } from './gates.js';
+
+const COUNT = new ValueStateDescriptor<number>('count', Serializers.int32, 0);
+
+/** Records the keyed operator counts before it waits at the gate: RocksDB then holds state to upload. */
+const HOLD_AFTER = 40;
+
+/** True for the bytes of a channel-state file (channel-state.ts: a v8-serialized `{ version, inputs }`). */
+function isChannelState(bytes: Uint8Array): boolean {
+  try {
+    const d = deserialize(bytes) as { version?: unknown; inputs?: unknown } | null;
+    return typeof d === 'object' && d !== null && d.version === 2 && Array.isArray(d.inputs);
+  } catch {
+    return false;
+  }
+}
+
+/** Fails the commit of every channel-state file; every other file is written as usual. */
+class ChannelStateFailingFileSystem extends ForwardingFileSystem {
+  failed = 0;
+  /** Files committed under shared/: the SSTs an incremental RocksDB snapshot uploaded. */
+  sharedCommitted = 0;
+
+  override async create(path: string): Promise<FileWriter> {
+    const w = await this.inner.create(path);
+    const chunks: Uint8Array[] = [];
+    return {
+      write: async (chunk) => {
+        chunks.push(new Uint8Array(chunk));
+        await w.write(chunk);
+      },
+      commit: async () => {
+        if (isChannelState(Buffer.concat(chunks))) {
+          this.failed++;
+          await w.abort();
+          throw new StorageError(path, 'injected failure committing channel state');
+        }
+        await w.commit();
+        if (path.startsWith('shared/')) this.sharedCommitted++;
+      },
+      abort: () => w.abort(),
+    };
+  }
+}
+
+test('a checkpoint whose channel state fails to upload leaves none of the shared files the task uploaded for it', async () => {
+  const gate = new Gate();
+  let counted = 0;
+  let emitted = 0;
+  let keyedSnapshots = 0;
+  const env = new StreamExecutionEnvironment('channel-state-failure', { parallelism: 1, maxParallelism: 16, bufferCapacity: 8 });
+  env
+    .fromLog('src', sequenceLog(1, 1_000_000, (_p, o) => ({ key: `k${o % 50}` })))
+    .keyBy((r) => r.key, Serializers.string)
+    .process<number>('count', () => ({
+      async processElement(_r, ctx, out) {
+        if (counted >= HOLD_AFTER) await gate.wait();
+        counted++;
+        const s = ctx.getState(COUNT);
+        s.update((s.value() ?? 0) + 1);
+        out.collect(s.value() ?? 0);
+      },
+    }))
+    .sinkTo('discard', () => ({ invoke() {} }));
+  const hooks: RuntimeHooks = {
+    onEmit(t) {
+      if (t.uid === 'src') emitted++;
+    },
+    beforeSnapshot(t) {
+      if (t.uid === 'count') keyedSnapshots++;
+    },
+  };
+  const fs = new ChannelStateFailingFileSystem(new MemoryFileSystem());
+  const job = await JobClient.execute(env.getJobGraph(), {
+    stateBackend: new RocksDBStateBackend({ incrementalCheckpoints: true }),
+    checkpointStorage: new FsCheckpointStorage(fs),
+    checkpointing: { mode: 'UNALIGNED', timeoutMs: 600_000, tolerableFailedCheckpoints: 10 },
+    hooks,
+  });
+  // The operator waits at the gate with state in RocksDB; records queue up in front of it.
+  await quiesce(() => emitted);
+  const triggered = job.triggerCheckpoint();
+  await quiesce(() => emitted + keyedSnapshots);
+  gate.open();
+  await assert.rejects(triggered, /DECLINED.*injected failure committing channel state/);
+  job.cancel();
+  assert.equal((await job.result).status, 'CANCELLED');
+  assert.equal(fs.failed, 1, 'exactly the channel state of the one checkpoint failed');
+  assert.ok(fs.sharedCommitted > 0, 'the keyed task uploaded SSTs for the checkpoint before its channel state failed');
+  const orphans = (await collectGarbage(new FsCheckpointStorage(fs.inner), { dryRun: true })).orphans;
+  console.log(`channel state failure: ${fs.sharedCommitted} shared file(s) uploaded, ${orphans.length} left behind (${orphans.join(', ') || 'none'})`);
+  assert.deepEqual(orphans, [], 'the SSTs uploaded for the declined checkpoint are deleted');
+});
