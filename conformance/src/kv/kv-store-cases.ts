@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { appendValue, forEachEntry, successorOf, type KvEntry, type KvStore } from '@flowstate/core';
+import { appendValue, forEachEntry, successorOf, type KvEntry, type KvReadableKeySpace, type KvStore } from '@flowstate/core';
 
 /** One contract case of the KvStore SPI. */
 export interface KvStoreCase {
@@ -15,12 +15,39 @@ const ALL_LOWER = b();
 const ALL_UPPER = b(0xff, 0xff, 0xff, 0xff);
 
 /** Optional parts of the KvStore SPI. A store without one declares it not applicable, with a reason. */
-export type KvStoreCapability = 'bulkLoad' | 'bulkLoadCopies';
+export type KvStoreCapability = 'bulkLoad' | 'bulkLoadCopies' | 'forEachTransient';
 
 export const KV_STORE_CAPABILITIES: Readonly<Record<KvStoreCapability, string>> = Object.freeze({
   bulkLoad: 'KvStore.bulkLoad(): restores stream rows into the store outside the write path (RocksDB ingests SST files).',
   bulkLoadCopies: 'KvBulkLoad.copiesOnAdd: add() copies the bytes it is given, so restores read into reused buffers.',
+  forEachTransient: 'KvReadableKeySpace.forEachTransient(): visits a range through views valid during the visit only (full snapshots read through it).',
 });
+
+/** Every entry forEachTransient visits in [lower, upper), copied (its views are only valid during the visit). */
+function visitedCopies(space: KvReadableKeySpace, lower: Uint8Array, upper: Uint8Array): KvEntry[] {
+  assert.ok(space.forEachTransient !== undefined, 'the key space has no forEachTransient: declare it not applicable with a reason');
+  const out: KvEntry[] = [];
+  space.forEachTransient(lower, upper, (k, v) => void out.push([k.slice(), v.slice()]));
+  return out;
+}
+
+/** Rows of one byte key each: small ones, 40 of 64 KiB, one of 3 MiB (larger than any reasonable reused buffer), small ones. */
+function transientRows(): KvEntry[] {
+  const rows: KvEntry[] = [];
+  for (let i = 0; i < 10; i++) rows.push([b(0x10, i), b(i)]);
+  for (let i = 0; i < 40; i++) rows.push([b(0x20, i), new Uint8Array(64 << 10).fill(i)]);
+  rows.push([b(0x30), new Uint8Array(3 << 20).fill(0x33)]);
+  for (let i = 0; i < 10; i++) rows.push([b(0x40, i), b(i, i)]);
+  return rows;
+}
+
+/** Compares entries by content (a 3 MiB value would make deepEqual's failure message unreadable). */
+function assertSameEntries(actual: readonly KvEntry[], expected: readonly KvEntry[], what: string): void {
+  assert.equal(actual.length, expected.length, `${what}: entry count`);
+  actual.forEach(([k, v], i) => {
+    assert.ok(Buffer.from(k).equals(expected[i]![0]) && Buffer.from(v).equals(expected[i]![1]), `${what}: entry ${i} (key ${Buffer.from(k).toString('hex')})`);
+  });
+}
 
 /** The guarantees core's KV states and KvKeyedStateBackend rely on. */
 export const KV_STORE_CASES: readonly KvStoreCase[] = [
@@ -215,6 +242,54 @@ export const KV_STORE_CASES: readonly KvStoreCase[] = [
       shared.fill(0xee);
       await load.finish();
       for (let g = 0; g < 4; g++) for (let k = 0; k < 3; k++) assert.deepEqual(s.get(b(g, k)), new Uint8Array(32).fill(g * 3 + k), `row ${g}/${k}`);
+    },
+  },
+  {
+    name: 'forEachTransient visits what scan returns, in order and within bounds, across batches and past a 3 MiB value, live and in a view',
+    requires: ['forEachTransient'],
+    run(store) {
+      const s = store.keySpace('a');
+      const rows = transientRows();
+      for (const [k, v] of rows) s.put(k, v);
+      assertSameEntries(visitedCopies(s, ALL_LOWER, ALL_UPPER), rows, 'all rows');
+      assertSameEntries(visitedCopies(s, b(0x20, 5), b(0x40, 3)), rows.filter(([k]) => Buffer.compare(k, b(0x20, 5)) >= 0 && Buffer.compare(k, b(0x40, 3)) < 0), '[20 05, 40 03)');
+      assert.deepEqual(visitedCopies(s, b(0x50), b(0x60)), [], 'an empty range visits nothing');
+      const view = store.view();
+      try {
+        s.put(b(0x10, 0x80), b(1));
+        s.delete(b(0x30));
+        const v = view.keySpace('a');
+        assert.ok(v !== undefined);
+        assertSameEntries(visitedCopies(v, ALL_LOWER, ALL_UPPER), rows, 'the view: later writes invisible');
+        assertSameEntries(visitedCopies(v, b(0x30), b(0x31)), [rows[50]!], 'the view: the 3 MiB row alone');
+      } finally {
+        view.release();
+      }
+    },
+  },
+  {
+    name: 'forEachTransient: a visitor may run another forEachTransient and write to the space; what it was given stays intact during its call',
+    requires: ['forEachTransient'],
+    run(store) {
+      const s = store.keySpace('a');
+      const t = store.keySpace('b');
+      for (let i = 0; i < 40; i++) s.put(b(i), new Uint8Array(64 << 10).fill(i));
+      for (let i = 0; i < 40; i++) t.put(b(i), new Uint8Array(64 << 10).fill(0x80 + i));
+      let visits = 0;
+      s.forEachTransient!(ALL_LOWER, ALL_UPPER, (k, v) => {
+        const i = k[0]!;
+        // Rows this visitor wrote may or may not be visited (as with forEachEntry): they are not checked.
+        if (i >= 0x70) return;
+        // A nested visit of the other space, then a write: neither may overwrite k and v.
+        const inner = visitedCopies(t, b(i), b(i + 1));
+        assert.equal(inner.length, 1);
+        assert.ok(inner[0]![1].every((x) => x === 0x80 + i), `inner value ${i}`);
+        s.put(b(0x70 + i), b(i));
+        assert.equal(k[0], i, 'the key is unchanged after the nested visit');
+        assert.ok(v.length === 64 << 10 && v.every((x) => x === i), `value ${i} unchanged after the nested visit`);
+        visits++;
+      });
+      assert.equal(visits, 40, 'every row visited once');
     },
   },
 ];

@@ -129,6 +129,10 @@ uint32_t MaxEntries(const Napi::Env& env, const Napi::Value& v, const char* what
 // k_0 v_0 k_1 v_1 ...; undefined when no entry is left. A batch also ends once it holds 8 MiB of
 // keys and values. Throws on an iterator error.
 Napi::Value PackEntries(const Napi::Env& env, rocksdb::Iterator* it, uint32_t max, const std::string& path);
+// Entries from the iterator's position on, into `dst` (`capacity` bytes) while they fit, each as
+// [klen u32 LE][vlen u32 LE][key][value]. Returns [count, next]: `next` is the packed size of the
+// entry that did not fit, 0 when none is left. Throws on an iterator error.
+Napi::Value PackEntriesInto(const Napi::Env& env, rocksdb::Iterator* it, char* dst, size_t capacity, const std::string& path);
 
 // ---- merge operator --------------------------------------------------------
 std::shared_ptr<rocksdb::MergeOperator> ListAppendMergeOperator();
@@ -485,6 +489,8 @@ class DbWrap : public Napi::ObjectWrap<DbWrap> {
   Napi::Value Get(const Napi::CallbackInfo& info);
   Napi::Value GetInto(const Napi::CallbackInfo& info);
   Napi::Value Scan(const Napi::CallbackInfo& info);
+  Napi::Value ScanInto(const Napi::CallbackInfo& info);
+  std::unique_ptr<rocksdb::Iterator> ScanIterator(const KeyedCall& c, const Napi::CallbackInfo& info, size_t first, const rocksdb::Slice* upper);
   Napi::Value Put(const Napi::CallbackInfo& info);
   Napi::Value Delete(const Napi::CallbackInfo& info);
   Napi::Value Merge(const Napi::CallbackInfo& info);

@@ -126,6 +126,7 @@ Napi::Function DbWrap::Define(Napi::Env env) {
           InstanceMethod<&DbWrap::GetInto>("getInto"),
           InstanceMethod<&DbWrap::BindColumnFamily>("bindColumnFamily"),
           InstanceMethod<&DbWrap::Scan>("scan"),
+          InstanceMethod<&DbWrap::ScanInto>("scanInto"),
           InstanceMethod<&DbWrap::Put>("put"),
           InstanceMethod<&DbWrap::Delete>("delete"),
           InstanceMethod<&DbWrap::Merge>("merge"),
@@ -419,20 +420,40 @@ namespace {
 constexpr double kMaxReadaheadBytes = 4u << 20;
 }  // namespace
 
+// An iterator over [*lower, *upper) for Scan and ScanInto, its options from the arguments at
+// `first` on: (snapshot?, fillCache?, readaheadBytes?). The bounds must outlive the iterator.
+std::unique_ptr<rocksdb::Iterator> DbWrap::ScanIterator(const KeyedCall& c, const Napi::CallbackInfo& info, size_t first, const rocksdb::Slice* upper) {
+  rocksdb::ReadOptions ro;
+  ro.iterate_lower_bound = &c.key;
+  ro.iterate_upper_bound = upper;
+  const SnapshotRef* snap = info.Length() > first ? Snap(c.env, info[first]) : nullptr;
+  if (snap) ro.snapshot = snap->snap;
+  if (info.Length() > first + 1) ro.fill_cache = info[first + 1].ToBoolean().Value();
+  if (info.Length() > first + 2) ro.readahead_size = static_cast<size_t>(IntegerArg(c.env, info[first + 2], 0, kMaxReadaheadBytes, "scan readaheadBytes", c.st->path()));
+  std::unique_ptr<rocksdb::Iterator> it(c.st->db()->NewIterator(ro, c.cf));
+  it->SeekToFirst();
+  return it;
+}
+
 Napi::Value DbWrap::Scan(const Napi::CallbackInfo& info) {
   KeyedCall c = Keyed(info, "lower");
   rocksdb::Slice upper = ArgBytes(c.env, info[2], "upper");
   uint32_t limit = MaxEntries(c.env, info[3], "scan limit", c.st->path());
-  rocksdb::ReadOptions ro;
-  ro.iterate_lower_bound = &c.key;
-  ro.iterate_upper_bound = &upper;
-  const SnapshotRef* snap = info.Length() > 4 ? Snap(c.env, info[4]) : nullptr;
-  if (snap) ro.snapshot = snap->snap;
-  if (info.Length() > 5) ro.fill_cache = info[5].ToBoolean().Value();
-  if (info.Length() > 6) ro.readahead_size = static_cast<size_t>(IntegerArg(c.env, info[6], 0, kMaxReadaheadBytes, "scan readaheadBytes", c.st->path()));
-  std::unique_ptr<rocksdb::Iterator> it(c.st->db()->NewIterator(ro, c.cf));
-  it->SeekToFirst();
+  std::unique_ptr<rocksdb::Iterator> it = ScanIterator(c, info, 4, &upper);
   return PackEntries(c.env, it.get(), limit, c.st->path());
+}
+
+// Like Scan, but into `into` (a Uint8Array the caller reuses) instead of a new buffer: as many
+// entries as fit, laid out as PackEntriesInto says. Arguments: (cf, lower, upper, into, snapshot?,
+// fillCache?, readaheadBytes?). A canonical snapshot read 64 MiB through fresh 8 MiB buffers:
+// their page faults and the second copy were half of its scans' time (issue 16).
+Napi::Value DbWrap::ScanInto(const Napi::CallbackInfo& info) {
+  KeyedCall c = Keyed(info, "lower");
+  rocksdb::Slice upper = ArgBytes(c.env, info[2], "upper");
+  rocksdb::Slice into = ArgBytes(c.env, info[3], "into");
+  std::unique_ptr<rocksdb::Iterator> it = ScanIterator(c, info, 4, &upper);
+  // The JS thread owns the Uint8Array's bytes for the length of this call: writing them is safe.
+  return PackEntriesInto(c.env, it.get(), const_cast<char*>(into.data()), into.size(), c.st->path());
 }
 
 Napi::Value DbWrap::Put(const Napi::CallbackInfo& info) {

@@ -213,6 +213,43 @@ Napi::Value PackEntries(const Napi::Env& env, rocksdb::Iterator* it, uint32_t ma
   return out;
 }
 
+namespace {
+void PutUint32LE(char* dst, uint32_t v) {
+  dst[0] = static_cast<char>(v & 0xff);
+  dst[1] = static_cast<char>((v >> 8) & 0xff);
+  dst[2] = static_cast<char>((v >> 16) & 0xff);
+  dst[3] = static_cast<char>((v >> 24) & 0xff);
+}
+}  // namespace
+
+Napi::Value PackEntriesInto(const Napi::Env& env, rocksdb::Iterator* it, char* dst, size_t capacity, const std::string& path) {
+  size_t used = 0;
+  uint32_t n = 0;
+  double next = 0;
+  while (it->Valid()) {
+    rocksdb::Slice k = it->key(), v = it->value();
+    FS_CHECK(k.size() <= UINT32_MAX && v.size() <= UINT32_MAX);
+    size_t need = 8 + k.size() + v.size();
+    if (need > capacity - used) {
+      next = static_cast<double>(need);
+      break;
+    }
+    char* at = dst + used;
+    PutUint32LE(at, static_cast<uint32_t>(k.size()));
+    PutUint32LE(at + 4, static_cast<uint32_t>(v.size()));
+    if (!k.empty()) std::memcpy(at + 8, k.data(), k.size());
+    if (!v.empty()) std::memcpy(at + 8 + k.size(), v.data(), v.size());
+    used += need;
+    ++n;
+    it->Next();
+  }
+  if (!it->Valid()) ThrowIfError(env, it->status(), path);
+  Napi::Array out = Napi::Array::New(env, 2);
+  out.Set(0u, Napi::Number::New(env, n));
+  out.Set(1u, Napi::Number::New(env, next));
+  return out;
+}
+
 // ---- merge operator --------------------------------------------------------
 //
 // `flowstate.list-append`

@@ -65,3 +65,37 @@ it("a snapshot view's scans read ahead what the last scan returned: none at firs
     store.close();
   }
 });
+
+it("a snapshot view's transient visits (full snapshots) read ahead what the last visit returned, as its scans do", () => {
+  const db = RocksDB.open(join(root, `db-${n++}`), { createIfMissing: true, disableWAL: true });
+  const store = new RocksDBKvStore(db);
+  try {
+    const space = store.keySpace('s');
+    const rows = [1, 1, 100, 1000];
+    rows.forEach((count, g) => {
+      for (let i = 0; i < count; i++) space.put(Uint8Array.of(g, i >> 8, i & 0xff), new Uint8Array(1024).fill(g));
+    });
+    db.flush();
+    const asked: number[] = [];
+    const forEachTransient = db.forEachTransient.bind(db);
+    db.forEachTransient = (cf, lower, upper, visit, options) => {
+      asked.push(options?.readaheadBytes ?? -1);
+      return forEachTransient(cf, lower, upper, visit, options);
+    };
+    const view = store.view();
+    try {
+      const s = view.keySpace('s')!;
+      const counts = [0, 1, 2, 3, 0].map((g) => {
+        let c = 0;
+        s.forEachTransient!(Uint8Array.of(g), Uint8Array.of(g + 1), () => void c++);
+        return c;
+      });
+      assert.deepEqual(counts, [1, 1, 100, 1000, 1]);
+      assert.deepEqual(asked, [0, 0, 0, 100 * (1024 + 3), 256 << 10]);
+    } finally {
+      view.release();
+    }
+  } finally {
+    store.close();
+  }
+});

@@ -483,6 +483,32 @@ describe('RocksDB native binding', () => {
     }
   });
 
+  test('forEachTransient visits what scan returns (at a snapshot, with readahead, past a value larger than its buffer); a throwing visitor leaves it usable', () => {
+    const db = RocksDB.open(freshDir('for-each-transient'), { createIfMissing: true, disableWAL: true });
+    try {
+      const cf = db.defaultColumnFamily;
+      for (let i = 0; i < 300; i++) db.put(cf, b(`k${String(i).padStart(3, '0')}`), new Uint8Array(8 << 10).fill(i & 0xff));
+      db.put(cf, b('k150x'), new Uint8Array(3 << 20).fill(9));
+      db.flush();
+      const snap = db.getSnapshot();
+      db.delete(cf, b('k100'));
+      const options = { snapshot: snap, fillCache: false, readaheadBytes: 64 << 10 };
+      const visited: string[] = [];
+      const bytes = db.forEachTransient(cf, b('k'), b('l'), (k, v) => void visited.push(`${s(k)}:${v.length}:${v[0]}:${v[v.length - 1]}`), options);
+      const scanned = db.scan(cf, b('k'), b('l'), 1000, options).map(([k, v]) => `${s(k)}:${v.length}:${v[0]}:${v[v.length - 1]}`);
+      assert.equal(visited.length, 301);
+      assert.deepEqual(visited, scanned);
+      assert.equal(bytes, 300 * (4 + (8 << 10)) + 5 + (3 << 20), 'the bytes of the keys and values visited');
+      assert.throws(() => db.forEachTransient(cf, b('k'), b('l'), () => { throw new Error('visitor failed'); }), /visitor failed/);
+      let again = 0;
+      db.forEachTransient(cf, b('k'), b('l'), () => void again++, options);
+      assert.equal(again, 301, 'a visit after a failed one sees everything');
+      snap.release();
+    } finally {
+      db.close();
+    }
+  });
+
   test('get() values share a pool; a pool detached by user code is replaced, not read around forever', () => {
     const db = RocksDB.open(freshDir('pool-detach'));
     try {

@@ -8,7 +8,7 @@ import type { QueueSnapshotWriter } from '../pq/priority-queue-states.js';
 import { writeQueueRecords } from '../pq/queue-stream.js';
 import type { KvBackendStates, RegisteredKvState } from './kv-registered.js';
 import type { KvRowLayout } from './kv-row-layout.js';
-import { forEachEntry, type KvStore, type KvView } from './kv-store.js';
+import { forEachTransientEntry, type KvStore, type KvView } from './kv-store.js';
 import { kvListToCanonical, kvMapValueToCanonical } from './kv-values.js';
 import type { TtlSnapshotFilter } from '../state/ttl-filters.js';
 import { kvTtlLayoutKind } from '../state/ttl-descriptors.js';
@@ -106,7 +106,8 @@ function keyGroupEncoder(layout: KvRowLayout, resources: KvFullSnapshotResources
       if (space === undefined) return;
       const ttl = ttlFilters[i];
       const ttlLayout = kvTtlLayoutKind(s.kind);
-      forEachEntry(space, lower, upper, (row, stored) => {
+      // The encoder copies every row it is given: transient views of the store's buffer will do.
+      forEachTransientEntry(space, lower, upper, (row, stored) => {
         // Cleanup in full snapshots (Flink's cleanupFullSnapshot): expired entries and list elements are not written.
         const value = ttl === undefined ? stored : kvWithoutExpired(ttlLayout, stored, ttl.ttlMs, ttl.now);
         if (value === undefined) return;

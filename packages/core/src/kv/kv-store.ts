@@ -30,6 +30,13 @@ export interface KvReadableKeySpace {
    * from `successorOf(lastKey)`; a batch API keeps stores free of iterator lifecycles.
    */
   scan(lower: Uint8Array, upper: Uint8Array, limit: number): KvEntry[];
+  /**
+   * Optional: visits every entry with lower <= key < upper in key order, like forEachEntry, but
+   * the key and value `visit` gets are only valid until it returns (the store may reuse one
+   * buffer for all of them, saving an allocation per entry or batch). Full snapshots read
+   * through it (forEachTransientEntry); without it they scan.
+   */
+  forEachTransient?(lower: Uint8Array, upper: Uint8Array, visit: (key: Uint8Array, value: Uint8Array) => void): void;
 }
 
 /**
@@ -145,6 +152,15 @@ export function forEachEntry(space: KvReadableKeySpace, lower: Uint8Array, upper
     if (batch.length < SCAN_BATCH) return;
     from = successorOf(batch[batch.length - 1]![0]);
   }
+}
+
+/**
+ * forEachEntry for a visitor that keeps nothing it is given past its call: through the store's
+ * forEachTransient where it has one.
+ */
+export function forEachTransientEntry(space: KvReadableKeySpace, lower: Uint8Array, upper: Uint8Array, visit: (key: Uint8Array, value: Uint8Array) => void): void {
+  if (space.forEachTransient !== undefined) space.forEachTransient(lower, upper, visit);
+  else forEachEntry(space, lower, upper, visit);
 }
 
 /** Appends `suffix` to the value of `key`, through the store's fast path when it has one. */

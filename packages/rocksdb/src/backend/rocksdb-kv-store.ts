@@ -107,9 +107,8 @@ export const SNAPSHOT_READAHEAD_MAX_BYTES = 256 << 10;
  * (issue 16). It is not trimmed to the scan's upper bound, so it follows the data: 0 after a small
  * key group, at most the last scan's bytes (up to SNAPSHOT_READAHEAD_MAX_BYTES) after a large one.
  */
-export function snapshotReadahead(lastScan: readonly KvEntry[]): number {
-  let bytes = 0;
-  for (const [k, v] of lastScan) bytes += k.length + v.length;
+export function snapshotReadahead(lastScanBytes: number): number {
+  const bytes = lastScanBytes;
   return bytes < SNAPSHOT_READAHEAD_MIN_BYTES ? 0 : Math.min(bytes, SNAPSHOT_READAHEAD_MAX_BYTES);
 }
 
@@ -137,6 +136,10 @@ export class RocksDBKeySpace implements KvKeySpace {
 
   scan(lower: Uint8Array, upper: Uint8Array, limit: number): KvEntry[] {
     return scanColumnFamily(this.db, this.cf, lower, upper, limit);
+  }
+
+  forEachTransient(lower: Uint8Array, upper: Uint8Array, visit: (key: Uint8Array, value: Uint8Array) => void): void {
+    this.db.forEachTransient(this.cf, lower, upper, visit);
   }
 
   put(key: Uint8Array, value: Uint8Array): void {
@@ -208,8 +211,15 @@ class RocksDBSnapshotKeySpace implements KvReadableKeySpace {
 
   scan(lower: Uint8Array, upper: Uint8Array, limit: number): KvEntry[] {
     const out = scanColumnFamily(this.db, this.cf, lower, upper, limit, this.snapshot, this.readaheadBytes);
-    this.readaheadBytes = snapshotReadahead(out);
+    let bytes = 0;
+    for (const [k, v] of out) bytes += k.length + v.length;
+    this.readaheadBytes = snapshotReadahead(bytes);
     return out;
+  }
+
+  forEachTransient(lower: Uint8Array, upper: Uint8Array, visit: (key: Uint8Array, value: Uint8Array) => void): void {
+    const bytes = this.db.forEachTransient(this.cf, lower, upper, visit, { snapshot: this.snapshot, fillCache: false, readaheadBytes: this.readaheadBytes });
+    this.readaheadBytes = snapshotReadahead(bytes);
   }
 }
 

@@ -24,6 +24,36 @@ function keySuccessor(key: Uint8Array): Uint8Array {
   return out;
 }
 
+/** Bytes of forEachTransient's reused buffer: it stays in the CPU caches while its entries are visited. */
+const SCAN_BUFFER_BYTES = 1 << 20;
+/** The buffer forEachTransient reuses; taken while a call runs, so that a nested call gets its own. */
+let idleScanBuffer: Uint8Array | undefined;
+
+function takeScanBuffer(): Uint8Array {
+  const b = idleScanBuffer ?? new Uint8Array(SCAN_BUFFER_BYTES);
+  idleScanBuffer = undefined;
+  return b;
+}
+
+function giveBackScanBuffer(b: Uint8Array): void {
+  if (b.length === SCAN_BUFFER_BYTES) idleScanBuffer = b;
+}
+
+/** Visits `count` entries packed by scanInto; the last key (a view) and the bytes of keys and values. */
+function visitPacked(buffer: Uint8Array, count: number, visit: (key: Uint8Array, value: Uint8Array) => void): { key: Uint8Array | undefined; bytes: number } {
+  const view = new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+  let off = 0;
+  let key: Uint8Array | undefined;
+  for (let i = 0; i < count; i++) {
+    const kl = view.getUint32(off, true);
+    const vl = view.getUint32(off + 4, true);
+    key = buffer.subarray(off + 8, off + 8 + kl);
+    visit(key, buffer.subarray(off + 8 + kl, off + 8 + kl + vl));
+    off += 8 + kl + vl;
+  }
+  return { key, bytes: off - 8 * count };
+}
+
 /** Options of {@link RocksDB.scan}. */
 export interface ScanOptions {
   /** Read at this snapshot (ignores later writes). */
@@ -236,6 +266,39 @@ export class RocksDB {
       if (out.length >= limit || packed.byteLength < PACKED_BATCH_BYTES) return out;
       from = keySuccessor(out[out.length - 1]![0]);
       left = limit - out.length;
+    }
+  }
+
+  /**
+   * Visits every entry of [lower, upper) in key order without allocating per entry or per batch:
+   * entries are read into one reused buffer, and the key and value `visit` gets are views of it,
+   * valid only until `visit` returns (copy what you keep). Returns the bytes of keys and values
+   * visited. `visit` may read or write the database, and may call this method again.
+   */
+  forEachTransient(cf: ColumnFamily, lower: Uint8Array, upper: Uint8Array, visit: (key: Uint8Array, value: Uint8Array) => void, options: ScanOptions = {}): number {
+    const ncf = nativeOfColumnFamily(cf);
+    const nsnap = nativeSnapshotOrUndefined(options.snapshot);
+    const fillCache = options.fillCache ?? true;
+    const readaheadBytes = options.readaheadBytes ?? 0;
+    let buffer = takeScanBuffer();
+    let visited = 0;
+    try {
+      let from = lower;
+      for (;;) {
+        const [count, next] = this.#native.scanInto(ncf, from, upper, buffer, nsnap, fillCache, readaheadBytes);
+        const last = visitPacked(buffer, count, visit);
+        visited += last.bytes;
+        if (next === 0) return visited;
+        // An entry larger than the buffer: a buffer of its size for it, dropped afterwards.
+        if (count === 0) {
+          giveBackScanBuffer(buffer);
+          buffer = new Uint8Array(next);
+        }
+        // Copied before the next call overwrites the buffer.
+        else from = keySuccessor(last.key!);
+      }
+    } finally {
+      giveBackScanBuffer(buffer);
     }
   }
 

@@ -105,6 +105,11 @@ export interface NativeDatabase {
   bindColumnFamily(cf: NativeColumnFamily): [BoundGetInto, BoundPut];
   /** Up to `limit` entries of [lower, upper) packed as by NativeIterator.nextBatchPacked; undefined when none. */
   scan(cf: NativeColumnFamily, lower: Uint8Array, upper: Uint8Array, limit: number, snapshot?: NativeSnapshot, fillCache?: boolean, readaheadBytes?: number): ArrayBuffer | undefined;
+  /**
+   * Entries of [lower, upper) into `into` while they fit, each [klen u32 LE][vlen u32 LE][key][value];
+   * [count, next]: next is the packed size of the entry that did not fit, 0 when the range is done.
+   */
+  scanInto(cf: NativeColumnFamily, lower: Uint8Array, upper: Uint8Array, into: Uint8Array, snapshot?: NativeSnapshot, fillCache?: boolean, readaheadBytes?: number): [count: number, next: number];
   put(cf: NativeColumnFamily, key: Uint8Array, value: Uint8Array): void;
   delete(cf: NativeColumnFamily, key: Uint8Array): void;
   merge(cf: NativeColumnFamily, key: Uint8Array, value: Uint8Array): void;
