@@ -42,8 +42,9 @@ function readaheadAsked(read: 'scan' | 'forEachTransient'): { counts: number[]; 
   const store = new RocksDBKvStore(db);
   try {
     const space = store.keySpace('s');
-    // Key group g: 1 row of 1 KiB (g < 2), then 100 rows of 1 KiB (g = 2), then 1,000 (g = 3).
-    const rows = [1, 1, 100, 1000];
+    // Key group g: 1 row of 1 KiB (g < 2), then 100 rows of 1 KiB (g = 2), 1,000 (g = 3) and 3,000
+    // (g = 4: more than forEachTransient's 1 MiB buffer holds, so three native calls).
+    const rows = [1, 1, 100, 1000, 3000];
     rows.forEach((count, g) => {
       for (let i = 0; i < count; i++) space.put(Uint8Array.of(g, i >> 8, i & 0xff), new Uint8Array(1024).fill(g));
     });
@@ -56,14 +57,20 @@ function readaheadAsked(read: 'scan' | 'forEachTransient'): { counts: number[]; 
       return scan(cf, lower, upper, limit, options);
     };
     const forEachTransient = db.forEachTransient.bind(db);
+    // One native call per readaheadAfter call: the first reads ahead readaheadBytes, each later one
+    // what readaheadAfter returned after the call before it (its last return is the next range's).
     db.forEachTransient = (cf, lower, upper, visit, options) => {
-      asked.push(options?.readaheadBytes ?? -1);
-      return forEachTransient(cf, lower, upper, visit, options);
+      const after = options?.readaheadAfter;
+      const returned: number[] = [];
+      const counted = after === undefined ? {} : { readaheadAfter: (bytes: number) => { const r = after(bytes); returned.push(r); return r; } };
+      const visited = forEachTransient(cf, lower, upper, visit, { ...options, ...counted });
+      asked.push(options?.readaheadBytes ?? -1, ...returned.slice(0, -1));
+      return visited;
     };
     const view = store.view();
     try {
       const s = view.keySpace('s')!;
-      const counts = [0, 1, 2, 3, 0].map((g) => {
+      const counts = [0, 1, 2, 3, 4, 0].map((g) => {
         const [lower, upper] = [Uint8Array.of(g), Uint8Array.of(g + 1)];
         if (read === 'scan') return s.scan(lower, upper, 10_000).length;
         let c = 0;
@@ -79,11 +86,16 @@ function readaheadAsked(read: 'scan' | 'forEachTransient'): { counts: number[]; 
   }
 }
 
+const CAP = 256 << 10;
+// Before g = 0: nothing read yet; after 1 KiB rows: below 32 KiB; after 100 KiB: that; after 1 MiB: the cap.
+// One scan reads g = 4 (up to 8 MiB per native call); forEachTransient reads it in three calls
+// (1,013 + 1,013 + 974 rows of 1,035 packed bytes), each after the first with the cap again.
+const EXPECTED_ASKED = { scan: [0, 0, 0, 100 * (1024 + 3), CAP, CAP], forEachTransient: [0, 0, 0, 100 * (1024 + 3), CAP, CAP, CAP, CAP] };
+
 for (const read of ['scan', 'forEachTransient'] as const) {
-  it(`a snapshot view's ${read} reads ahead what the last read returned: none at first and after a small one, at most 256 KiB`, () => {
+  it(`a snapshot view's ${read} reads ahead what its last native call returned: none at first and after a small one, at most 256 KiB`, () => {
     const { counts, asked } = readaheadAsked(read);
-    assert.deepEqual(counts, [1, 1, 100, 1000, 1]);
-    // Before g = 0: nothing read yet; after 1 KiB rows: below 32 KiB; after 100 KiB: that; after 1 MiB: the cap.
-    assert.deepEqual(asked, [0, 0, 0, 100 * (1024 + 3), 256 << 10]);
+    assert.deepEqual(counts, [1, 1, 100, 1000, 3000, 1]);
+    assert.deepEqual(asked, EXPECTED_ASKED[read]);
   });
 }

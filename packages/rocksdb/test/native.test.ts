@@ -501,8 +501,16 @@ describe('RocksDB native binding', () => {
       assert.equal(bytes, 300 * (4 + (8 << 10)) + 5 + (3 << 20), 'the bytes of the keys and values visited');
       assert.throws(() => db.forEachTransient(cf, b('k'), b('l'), () => { throw new Error('visitor failed'); }), /visitor failed/);
       let again = 0;
-      db.forEachTransient(cf, b('k'), b('l'), () => void again++, options);
+      // The views are of the reused 1 MiB buffer, but for the 3 MiB value's, which has one of its own.
+      const buffers = new Set<number>();
+      db.forEachTransient(cf, b('k'), b('l'), (k) => void (again++, buffers.add(k.buffer.byteLength)), options);
       assert.equal(again, 301, 'a visit after a failed one sees everything');
+      assert.deepEqual([...buffers].sort((x, y) => x - y), [1 << 20, 8 + 5 + (3 << 20)]);
+      // A visitor that detaches the buffer (against the contract) fails its own visit, not the next one.
+      assert.throws(() => db.forEachTransient(cf, b('k'), b('l'), (k) => void structuredClone(k.buffer, { transfer: [k.buffer as ArrayBuffer] }), options), TypeError);
+      let afterDetach = 0;
+      db.forEachTransient(cf, b('k'), b('l'), () => void afterDetach++, options);
+      assert.equal(afterDetach, 301, 'a detached buffer is replaced');
       snap.release();
     } finally {
       db.close();

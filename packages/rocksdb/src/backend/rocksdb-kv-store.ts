@@ -217,8 +217,10 @@ class RocksDBSnapshotKeySpace implements KvReadableKeySpace {
   }
 
   forEachTransient(lower: Uint8Array, upper: Uint8Array, visit: (key: Uint8Array, value: Uint8Array) => void): void {
-    const bytes = this.db.forEachTransient(this.cf, lower, upper, visit, { snapshot: this.snapshot, fillCache: false, readaheadBytes: this.readaheadBytes });
-    this.readaheadBytes = snapshotReadahead(bytes);
+    // Each native call (up to 1 MiB) reads ahead what the one before it returned, the range's first
+    // what the last call of the previous range returned: as scans do, call by call.
+    const readaheadAfter = (bytes: number) => (this.readaheadBytes = snapshotReadahead(bytes));
+    this.db.forEachTransient(this.cf, lower, upper, visit, { snapshot: this.snapshot, fillCache: false, readaheadBytes: this.readaheadBytes, readaheadAfter });
   }
 }
 

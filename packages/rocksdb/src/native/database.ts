@@ -30,9 +30,10 @@ const SCAN_BUFFER_BYTES = 1 << 20;
 let idleScanBuffer: Uint8Array | undefined;
 
 function takeScanBuffer(): Uint8Array {
-  const b = idleScanBuffer ?? new Uint8Array(SCAN_BUFFER_BYTES);
+  // A buffer user code detached (transferring a view's buffer, against the contract) is replaced.
+  const idle = idleScanBuffer;
   idleScanBuffer = undefined;
-  return b;
+  return idle !== undefined && idle.byteLength === SCAN_BUFFER_BYTES ? idle : new Uint8Array(SCAN_BUFFER_BYTES);
 }
 
 function giveBackScanBuffer(b: Uint8Array): void {
@@ -41,6 +42,7 @@ function giveBackScanBuffer(b: Uint8Array): void {
 
 /** Visits `count` entries packed by scanInto; the last key (a view) and the bytes of keys and values. */
 function visitPacked(buffer: Uint8Array, count: number, visit: (key: Uint8Array, value: Uint8Array) => void): { key: Uint8Array | undefined; bytes: number } {
+  if (count === 0) return { key: undefined, bytes: 0 };
   const view = new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength);
   let off = 0;
   let key: Uint8Array | undefined;
@@ -270,32 +272,41 @@ export class RocksDB {
   }
 
   /**
-   * Visits every entry of [lower, upper) in key order without allocating per entry or per batch:
-   * entries are read into one reused buffer, and the key and value `visit` gets are views of it,
-   * valid only until `visit` returns (copy what you keep). Returns the bytes of keys and values
-   * visited. `visit` may read or write the database, and may call this method again.
+   * Visits every entry of [lower, upper) in key order without a buffer per entry or per batch:
+   * entries are read into one reused 1 MiB buffer (an entry larger than that into a buffer of its
+   * own, for that entry only), and the key and value `visit` gets are views of it, valid only
+   * until `visit` returns (copy what you keep). Returns the bytes of keys and values visited.
+   * `visit` may read or write the database, and may call this method again. The options are
+   * scan's (`readaheadBytes`: the first native call's); `readaheadAfter`, if given, is called after
+   * every native call with the bytes of the keys and values it returned, and what it returns is the
+   * next call's readahead.
    */
-  forEachTransient(cf: ColumnFamily, lower: Uint8Array, upper: Uint8Array, visit: (key: Uint8Array, value: Uint8Array) => void, options: ScanOptions = {}): number {
+  forEachTransient(
+    cf: ColumnFamily,
+    lower: Uint8Array,
+    upper: Uint8Array,
+    visit: (key: Uint8Array, value: Uint8Array) => void,
+    options: ScanOptions & { readonly readaheadAfter?: (lastBatchBytes: number) => number } = {},
+  ): number {
     const ncf = nativeOfColumnFamily(cf);
     const nsnap = nativeSnapshotOrUndefined(options.snapshot);
     const fillCache = options.fillCache ?? true;
-    const readaheadBytes = options.readaheadBytes ?? 0;
-    let buffer = takeScanBuffer();
+    let readaheadBytes = options.readaheadBytes ?? 0;
+    const buffer = takeScanBuffer();
     let visited = 0;
     try {
       let from = lower;
+      let into = buffer;
       for (;;) {
-        const [count, next] = this.#native.scanInto(ncf, from, upper, buffer, nsnap, fillCache, readaheadBytes);
-        const last = visitPacked(buffer, count, visit);
+        const [count, next] = this.#native.scanInto(ncf, from, upper, into, nsnap, fillCache, readaheadBytes);
+        const last = visitPacked(into, count, visit);
         visited += last.bytes;
+        if (options.readaheadAfter !== undefined) readaheadBytes = options.readaheadAfter(last.bytes);
         if (next === 0) return visited;
-        // An entry larger than the buffer: a buffer of its size for it, dropped afterwards.
-        if (count === 0) {
-          giveBackScanBuffer(buffer);
-          buffer = new Uint8Array(next);
-        }
-        // Copied before the next call overwrites the buffer.
-        else from = keySuccessor(last.key!);
+        // The next entry does not fit: a buffer of its size for it alone, then the reused one again.
+        // `from` is copied before the next call overwrites the buffer.
+        into = count === 0 ? new Uint8Array(next) : buffer;
+        if (count > 0) from = keySuccessor(last.key!);
       }
     } finally {
       giveBackScanBuffer(buffer);
