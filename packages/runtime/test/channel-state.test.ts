@@ -95,7 +95,9 @@ test('a checkpoint whose channel state fails to upload leaves none of the shared
   await assert.rejects(triggered, /DECLINED.*injected failure committing channel state/);
   job.cancel();
   assert.equal((await job.result).status, 'CANCELLED');
-  assert.equal(fs.failed, 1, 'exactly the channel state of the one checkpoint failed');
+  // At least the keyed task's channel state failed; the sink's, when records were in flight to it
+  // too and its write started before the abort, may have failed as well.
+  assert.ok(fs.failed >= 1, 'a channel-state commit failed');
   assert.ok(fs.sharedCommitted > 0, 'the keyed task uploaded SSTs for the checkpoint before its channel state failed');
   const orphans = (await collectGarbage(new FsCheckpointStorage(fs.inner), { dryRun: true })).orphans;
   console.log(`channel state failure: ${fs.sharedCommitted} shared file(s) uploaded, ${orphans.length} left behind (${orphans.join(', ') || 'none'})`);
