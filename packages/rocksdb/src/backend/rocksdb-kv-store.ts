@@ -100,8 +100,9 @@ export const SNAPSHOT_READAHEAD_MIN_BYTES = 32 << 10;
 export const SNAPSHOT_READAHEAD_MAX_BYTES = 256 << 10;
 
 /**
- * The readahead of a snapshot's next scan, from the bytes (keys and values) its last one returned: a canonical snapshot
- * scans key group after key group, and the last one's size predicts the next one's. RocksDB 7.8's
+ * The readahead of a snapshot's next scan, from the bytes (keys and values) its last one
+ * returned: a canonical snapshot scans key group after key group, and the last one's size
+ * predicts the next one's. RocksDB 7.8's
  * own (implicit) readahead on buffered files only hints the kernel and reads block by block, a
  * system call per 4 KiB block: an explicit one halved the CPU of a 64 MiB snapshot's scans
  * (issue 16). It is not trimmed to the scan's upper bound, so it follows the data: 0 after a small
