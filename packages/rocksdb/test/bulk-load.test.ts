@@ -414,16 +414,17 @@ describe('RocksDB bulk load (canonical restores through SST ingestion)', () => {
     assert.throws(() => RocksDB.open(join(tempDir('sync-bad'), 'db'), { createIfMissing: true, syncFiles: 'all' as unknown as boolean }), (e: Error & { code?: string }) => e.code === 'ROCKSDB_INVALID_ARGUMENT');
   });
 
-  it("createCheckpoint with deferSstSyncs: the flush's SST skips its sync and is listed; without it, or with syncFiles true, the SST is synced and nothing is listed", async () => {
+  it("createCheckpoint with deferSstSyncs: the flush's SST skips its sync (only starting its writeback) and is listed; without it, or with syncFiles true, the SST is synced and nothing is listed", async () => {
     const counts = () => loadBinding().syncCountsForTest();
     const checkpoint = async (syncFiles: boolean | 'ssts', deferSstSyncs: boolean | undefined, name: string) => {
       const dir = tempDir(name);
       const db = await RocksDB.openAsync(join(dir, 'db'), { createIfMissing: true, disableWAL: true, syncFiles });
       const cf = db.createColumnFamily('state:x');
       db.put(cf, b(1), b(1));
-      const before = counts().keptSst;
+      const before = counts();
       const { unsyncedSsts } = db.createCheckpoint(join(dir, 'chk'), deferSstSyncs === undefined ? undefined : { deferSstSyncs });
-      const keptSst = counts().keptSst - before;
+      const keptSst = counts().keptSst - before.keptSst;
+      const writebackStarts = counts().writebackStarts - before.writebackStarts;
       const inCheckpoint = readdirSync(join(dir, 'chk')).filter((f) => f.endsWith('.sst'));
       // Deferring ends with the call: the next flush's SST is synced again.
       db.put(cf, b(2), b(2));
@@ -431,16 +432,18 @@ describe('RocksDB bulk load (canonical restores through SST ingestion)', () => {
       db.flush(cf);
       const afterCall = counts().keptSst - beforeFlush;
       db.close();
-      return { unsyncedSsts, keptSst, inCheckpoint, afterCall };
+      return { unsyncedSsts, keptSst, writebackStarts, inCheckpoint, afterCall };
     };
     const deferred = await checkpoint('ssts', true, 'defer-ssts');
     assert.equal(deferred.inCheckpoint.length, 1, "the flush's SST");
     assert.deepEqual(deferred.unsyncedSsts, deferred.inCheckpoint, 'listed by its base name');
     assert.equal(deferred.keptSst, 0, 'its sync skipped');
+    assert.equal(deferred.writebackStarts, 1, "its skipped sync started the file's writeback (sync_file_range), for the upload's fdatasync to find under way");
     assert.ok(deferred.afterCall >= 1, 'a later flush syncs its SST');
     const plain = await checkpoint('ssts', undefined, 'defer-off');
     assert.deepEqual(plain.unsyncedSsts, []);
     assert.ok(plain.keptSst >= 1, 'synced by the flush');
+    assert.equal(plain.writebackStarts, 0, 'a sync that was not deferred starts no separate writeback');
     const all = await checkpoint(true, true, 'defer-sync-all');
     assert.deepEqual(all.unsyncedSsts, [], 'syncFiles true: RocksDB syncs as by default, nothing is deferred');
   });

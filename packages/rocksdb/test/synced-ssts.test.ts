@@ -1,5 +1,6 @@
 import { strict as assert } from 'node:assert';
-import { readdirSync } from 'node:fs';
+import fs, { readdirSync, readlinkSync } from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
 import { basename } from 'node:path';
 import { describe, it } from 'node:test';
 import { CHECKPOINT, FsCheckpointStorage, KeyGroupRange, Serializers, VoidNamespace, type KeyedStateBackend, type KeyedStateHandle } from '@flowstate/core';
@@ -78,17 +79,50 @@ describe('RocksDbSyncedSsts', () => {
   });
 });
 
-/** A storage on local disk that records which local files linkFrom syncs, and a checkpoint taker that reports them. */
+/**
+ * Runs `body` with node:fs's fdatasync and linkSync recording, in order, the base names of the
+ * files the process data-synced itself (the backend's early syncs; the storage's go through its
+ * `datasyncFile`) and linked (the storage's adoptions).
+ */
+async function observingSyncsAndLinks<T>(body: () => Promise<T>): Promise<{ result: T; events: string[] }> {
+  const events: string[] = [];
+  const { fdatasync, linkSync } = fs;
+  fs.fdatasync = ((fd: number, done: (e: NodeJS.ErrnoException | null) => void) => {
+    const name = basename(readlinkSync(`/proc/self/fd/${fd}`));
+    fdatasync(fd, (e) => {
+      if (e === null) events.push(`synced ${name}`);
+      done(e);
+    });
+  }) as typeof fs.fdatasync;
+  fs.linkSync = ((from: fs.PathLike, to: fs.PathLike) => {
+    events.push(`linked ${basename(String(from))}`);
+    linkSync(from, to);
+  }) as typeof fs.linkSync;
+  syncBuiltinESMExports();
+  try {
+    return { result: await body(), events };
+  } finally {
+    Object.assign(fs, { fdatasync, linkSync });
+    syncBuiltinESMExports();
+  }
+}
+
+/**
+ * A storage on local disk that records which local files linkFrom syncs, and a checkpoint taker
+ * that reports them, and which SSTs the backend synced itself before they were linked.
+ */
 function recordingStorage() {
   const datasynced: string[] = [];
   const storage = new FsCheckpointStorage(new LocalFileSystem(tempDir('storage'), { datasyncFile: async (p) => void datasynced.push(basename(p)) }));
   const checkpoint = async (kb: KeyedStateBackend<string>, id: number) => {
     datasynced.length = 0;
     const loc = await storage.initializeLocationForCheckpoint(id);
-    const h = (await kb.snapshot(id, id, loc.streamFactory, CHECKPOINT).result).jobManagerOwnedSnapshot!;
+    const { result: h, events } = await observingSyncsAndLinks(async () => (await kb.snapshot(id, id, loc.streamFactory, CHECKPOINT).result).jobManagerOwnedSnapshot!);
     assert.ok(isIncrementalRocksDBStateHandle(h));
     kb.notifyCheckpointComplete(id);
-    return { h, uploaded: h.sharedFiles.filter((f) => f.reused !== true).map((f) => f.name).sort(), synced: [...datasynced].sort() };
+    const uploaded = h.sharedFiles.filter((f) => f.reused !== true).map((f) => f.name).sort();
+    const syncedBeforeLink = uploaded.filter((n) => events.includes(`synced ${n}`) && events.indexOf(`synced ${n}`) < events.indexOf(`linked ${n}`));
+    return { h, uploaded, synced: [...datasynced].sort(), backendSynced: events.filter((e) => e.startsWith('synced ')).map((e) => e.slice(7)).sort(), syncedBeforeLink };
   };
   return { storage, checkpoint };
 }
@@ -113,6 +147,7 @@ describe('RocksDB incremental checkpoints on linking storage: which SSTs the sto
     const first = await checkpoint(kb, 1);
     assert.ok(first.uploaded.length >= 1);
     assert.deepEqual(first.synced, first.uploaded, 'the first checkpoint: every SST live at that time is synced (not known to be RocksDB-synced)');
+    assert.deepEqual(first.backendSynced, [], 'before the storage is known to link, the backend syncs nothing itself');
     write(kb, 500, 1000);
     (kb as unknown as { db: RocksDB }).db.flush();
     const second = await checkpoint(kb, 2);
@@ -121,7 +156,8 @@ describe('RocksDB incremental checkpoints on linking storage: which SSTs the sto
     write(kb, 1000, 1500);
     const third = await checkpoint(kb, 3);
     assert.equal(third.uploaded.length, 1, "the third checkpoint uploads its own flush's SST");
-    assert.deepEqual(third.synced, third.uploaded, "the checkpoint's flush deferred its fsync (synchronous part): the upload syncs it");
+    assert.deepEqual(third.synced, [], 'not by the storage:');
+    assert.deepEqual(third.syncedBeforeLink, third.uploaded, "the checkpoint's flush deferred its fsync, and the storage linked the SSTs before: the synchronous part started the sync, and the upload linked the SST once it was done");
     kb.dispose();
 
     // A native restore downloads the SSTs without syncing them: its first checkpoint uploads (links) them, synced.

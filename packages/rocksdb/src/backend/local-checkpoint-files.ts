@@ -1,4 +1,4 @@
-import { closeSync, openSync, readdirSync, readSync } from 'node:fs';
+import { closeSync, fdatasync, openSync, readdirSync, readSync } from 'node:fs';
 import { rm, rmdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -49,6 +49,43 @@ function readAtMost(path: string, max: number): Uint8Array | null {
     }
   } finally {
     closeSync(fd);
+  }
+}
+
+/**
+ * Starts an fdatasync of each of `names` in the checkpoint directory `dir`, on the thread pool,
+ * and returns them by name; a name not in the directory (a compaction's output whose sync was
+ * deferred but which the checkpoint does not hold) is left out. Started in the synchronous part,
+ * right after createCheckpoint deferred these syncs: the disk works while the synchronous part
+ * goes on and the asynchronous part starts, instead of from the upload's link on (issue 16: the
+ * sync was about a quarter of a 10 MB incremental checkpoint, and started ~1 ms after the
+ * checkpoint directory existed). A rejection is kept for whoever awaits the sync: none is
+ * reported as unhandled when the snapshot is cancelled before it got there.
+ */
+export function startDataSyncs(dir: string, names: readonly string[]): Map<string, Promise<void>> {
+  const started = new Map<string, Promise<void>>();
+  for (const name of names) {
+    const fd = openIfPresent(join(dir, name));
+    if (fd === undefined) continue;
+    const synced = new Promise<void>((done, fail) =>
+      fdatasync(fd, (e) => {
+        closeSync(fd);
+        if (e === null) done();
+        else fail(e);
+      }),
+    );
+    synced.catch(() => {});
+    started.set(name, synced);
+  }
+  return started;
+}
+
+function openIfPresent(path: string): number | undefined {
+  try {
+    return openSync(path, 'r');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
   }
 }
 

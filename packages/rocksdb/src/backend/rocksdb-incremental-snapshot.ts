@@ -22,7 +22,7 @@ import {
   type StreamStateHandle,
 } from '@flowstate/core';
 import { ROCKSDB_NATIVE_FORMAT_VERSION, type IncrementalRocksDBStateHandle, type RocksDBFileHandle, type RocksDBSharedFileHandle } from './handles.js';
-import { readLocalCheckpointFiles, removeCheckpointDirectory, RocksDbSyncedSsts, type LocalCheckpointFiles } from './local-checkpoint-files.js';
+import { readLocalCheckpointFiles, removeCheckpointDirectory, RocksDbSyncedSsts, startDataSyncs, type LocalCheckpointFiles } from './local-checkpoint-files.js';
 import type { RocksSnapshotSource } from './rocksdb-snapshot.js';
 import { checkUploadIsVerified, verifySstBeforeUpload } from './sst-verification.js';
 import type { SstFileVerification } from '../native.js';
@@ -63,6 +63,8 @@ interface RocksNativeSnapshotResources extends SnapshotResources {
   readonly files: LocalCheckpointFiles;
   /** SSTs RocksDB fsynced itself: their upload needs no data sync of its own. */
   readonly synced: ReadonlySet<string>;
+  /** Data syncs of the SSTs whose sync createCheckpoint deferred, started in the synchronous part (see startDataSyncs). */
+  readonly syncing: ReadonlyMap<string, Promise<void>>;
   /** SST name -> size and whole-file CRC32C RocksDB computed while writing it (LiveFileMetaData.fileChecksum). */
   readonly written: ReadonlyMap<string, FileChecksum>;
 }
@@ -82,6 +84,12 @@ type Upload = { readonly shared: RocksDBSharedFileHandle; readonly uploaded: num
  */
 export class RocksNativeSnapshotStrategy implements SnapshotStrategy<KeyedStateHandle, RocksNativeSnapshotResources> {
   private readonly syncedSsts = new RocksDbSyncedSsts();
+  /**
+   * Whether the storage adopted (linked) the last new SST: only then does the synchronous part
+   * start the deferred SSTs' data syncs itself. Storage that copies (S3, HDFS) reads them from
+   * the page cache and needs no sync; its first upload tells, and a backend keeps its storage.
+   */
+  private storageLinks = false;
 
   constructor(private readonly source: RocksSnapshotSource) {}
 
@@ -96,11 +104,13 @@ export class RocksNativeSnapshotStrategy implements SnapshotStrategy<KeyedStateH
     const dir = join(source.instanceDir, `chk-${checkpointId}-${randomUUID().slice(0, 8)}`);
     let files: LocalCheckpointFiles;
     let unsyncedSsts: readonly string[];
+    let syncing: Map<string, Promise<void>>;
     let live: ReturnType<RocksSnapshotSource['db']['getLiveFilesMetaData']>;
     try {
       // The flush's SSTs are synced by their upload, in the asynchronous part: the synchronous
       // part no longer waits for the disk (an 11 MB memtable: ~19 ms without the fsync, ~30 with).
       ({ unsyncedSsts } = source.db.createCheckpoint(dir, { deferSstSyncs: true }));
+      syncing = this.storageLinks ? startDataSyncs(dir, unsyncedSsts) : new Map();
       files = readLocalCheckpointFiles(dir, INLINE_FILE_MAX_BYTES);
       live = source.db.getLiveFilesMetaData({ uniqueIds: true }).map((f) => ({ ...f, name: f.name.replace(/^\//, '') }));
     } catch (e) {
@@ -132,6 +142,7 @@ export class RocksNativeSnapshotStrategy implements SnapshotStrategy<KeyedStateH
       finished: false,
       files,
       synced,
+      syncing,
       written,
       release: () => {
         // The local checkpoint directory is only needed until its files are uploaded. Removed in
@@ -191,7 +202,8 @@ export class RocksNativeSnapshotStrategy implements SnapshotStrategy<KeyedStateH
     const reuse = r.reusable.get(contentId);
     if (reuse !== undefined) return { shared: { name, contentId, handle: reuse.handle, reused: true }, uploaded: 0 };
     return await limiter.run(async () => {
-      const handle = await uploadSst(path, name, r, this.source.verifySstsBeforeUpload, context);
+      const { handle, adopted } = await uploadSst(path, name, r, this.source.verifySstsBeforeUpload, context);
+      this.storageLinks = adopted;
       return { shared: { name, contentId, handle }, uploaded: handle.size };
     });
   }
@@ -204,15 +216,18 @@ export class RocksNativeSnapshotStrategy implements SnapshotStrategy<KeyedStateH
  * bytes are the verified ones, read once (the stream's own read-back is skipped). Copied
  * otherwise: verified first, and the copy's CRC32C must be the verified one.
  */
-async function uploadSst(path: string, name: string, r: RocksNativeSnapshotResources, verify: boolean, context: SnapshotContext): Promise<StreamStateHandle> {
+async function uploadSst(path: string, name: string, r: RocksNativeSnapshotResources, verify: boolean, context: SnapshotContext): Promise<{ readonly handle: StreamStateHandle; readonly adopted: boolean }> {
   const out = context.openStream(r.isCheckpoint ? 'SHARED' : 'EXCLUSIVE');
   const checksum = verify ? async (linkedPath: string) => toChecksum(await verifySstBeforeUpload(linkedPath, name, r.checkpointId, true)) : writtenChecksum(r.written.get(name));
-  const adopted = (await out.adoptLocalFile?.(path, { sourceSynced: r.synced.has(name), ...(checksum === undefined ? {} : { checksum }) })) ?? null;
-  if (adopted !== null) return adopted;
+  const syncing = r.syncing.get(name);
+  if (syncing !== undefined) await syncing;
+  const sourceSynced = syncing !== undefined || r.synced.has(name);
+  const adopted = (await out.adoptLocalFile?.(path, { sourceSynced, ...(checksum === undefined ? {} : { checksum }) })) ?? null;
+  if (adopted !== null) return { handle: adopted, adopted: true };
   const verified = await verifySstBeforeUpload(path, name, r.checkpointId, verify);
   const handle = await copyFile(path, out);
   checkUploadIsVerified(handle, verified, name, r.checkpointId);
-  return handle;
+  return { handle, adopted: false };
 }
 
 /**

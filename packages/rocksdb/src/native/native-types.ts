@@ -141,7 +141,7 @@ export interface NativeBinding {
   listColumnFamilies(path: string): string[];
   verifySstFile(path: string): Promise<SstFileVerification>;
   crc32cForTest(bytes: Uint8Array, portable: boolean): number;
-  syncCountsForTest(): { skipped: number; keptSst: number };
+  syncCountsForTest(): { skipped: number; keptSst: number; writebackStarts: number };
   ttlFilterForTest(config: NativeTtlFilterConfig, now: number, value: Uint8Array, mergeOperand: boolean): TtlFilterVerdict;
   ttlFilterSequenceForTest(config: NativeTtlFilterConfig, entries: ReadonlyArray<{ value: Uint8Array; time: number }>): Array<TtlFilterVerdict['verdict']>;
   rocksdbVersion: string;
