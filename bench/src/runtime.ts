@@ -140,7 +140,7 @@ export async function runRuntimeSuite(p: Preset, log: (s: string) => void): Prom
   const records = p.runtimeRecords;
   // Untimed warm-up (JIT) of every timed path, then off / on interleaved so drift hits both alike.
   // The checkpointing run too: its first run compiled the coordinator, snapshot and storage code
-  // (about a quarter more CPU than the runs after it), and with few samples that one run moved
+  // (~45% more CPU than the runs after it), and with few samples that one run moved
   // the median of "on" by ~10% (issue 16, session 18).
   await runThroughput(records, false);
   await runThroughput(records, true);
