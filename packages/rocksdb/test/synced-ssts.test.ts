@@ -127,7 +127,7 @@ function recordingStorage() {
   return { storage, checkpoint };
 }
 
-describe('RocksDB incremental checkpoints on linking storage: which SSTs the storage syncs before linking', () => {
+describe('RocksDB incremental checkpoints on linking storage: which SSTs are synced before linking, and by whom', () => {
   it('syncLocalFiles: false (RocksDB syncs nothing): every uploaded SST is synced by the storage', async () => {
     const { storage, checkpoint } = recordingStorage();
     const kb = await backend(storage, [], false);
@@ -140,7 +140,7 @@ describe('RocksDB incremental checkpoints on linking storage: which SSTs the sto
     kb.dispose();
   });
 
-  it("default (RocksDB syncs SSTs): the first checkpoint's, a checkpoint flush's and a restored backend's SSTs are synced by the storage; SSTs RocksDB wrote (and synced) since are not synced again", async () => {
+  it("default (RocksDB syncs SSTs): the first checkpoint's and a restored backend's SSTs are synced by the storage, a checkpoint flush's by the backend before its link (once the storage is known to link); SSTs RocksDB wrote (and synced) since are not synced again", async () => {
     const { storage, checkpoint } = recordingStorage();
     const kb = await backend(storage);
     write(kb, 0, 500);
@@ -156,7 +156,7 @@ describe('RocksDB incremental checkpoints on linking storage: which SSTs the sto
     write(kb, 1000, 1500);
     const third = await checkpoint(kb, 3);
     assert.equal(third.uploaded.length, 1, "the third checkpoint uploads its own flush's SST");
-    assert.deepEqual(third.synced, [], 'not by the storage:');
+    assert.deepEqual(third.synced, [], "the storage syncs nothing: the backend synced the flush's SST itself");
     assert.deepEqual(third.syncedBeforeLink, third.uploaded, "the checkpoint's flush deferred its fsync, and the storage linked the SSTs before: the synchronous part started the sync, and the upload linked the SST once it was done");
     kb.dispose();
 
