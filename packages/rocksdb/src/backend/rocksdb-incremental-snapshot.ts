@@ -87,7 +87,9 @@ export class RocksNativeSnapshotStrategy implements SnapshotStrategy<KeyedStateH
   /**
    * Whether the storage adopted (linked) the last new SST: only then does the synchronous part
    * start the deferred SSTs' data syncs itself. Storage that copies (S3, HDFS) reads them from
-   * the page cache and needs no sync; its first upload tells, and a backend keeps its storage.
+   * the page cache and needs no sync; its first upload tells. A guess either way is safe: a sync
+   * started for a storage that copies is wasted, and a storage that links an SST nobody synced
+   * syncs it first (sourceSynced false), as before; a savepoint to other storage may cost one.
    */
   private storageLinks = false;
 
