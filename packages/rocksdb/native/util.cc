@@ -431,9 +431,11 @@ namespace {
 // Every working database (a backend's, syncFiles 'ssts' by default; a savepoint conversion's
 // scratch database, false) is local and never reopened after a crash: what survives is what was
 // uploaded to checkpoint storage, which syncs its copies (or, linking, the SSTs RocksDB did not
-// sync). Syncing the local files too only doubled the disk writes and blocked in fsync.
-// Syncs skipped, SST syncs kept (syncFiles: 'ssts') and deferred SST syncs that started the
-// file's writeback, for syncCountsForTest.
+// sync: the storage or, for a checkpoint's deferred ones, the backend before the link). Syncing
+// the local files too only doubled the disk writes and blocked in fsync.
+// Syncs skipped, SST syncs kept (syncFiles: 'ssts') and deferred SST syncs that asked for the
+// file's writeback (RangeSync; a no-op where sync_file_range is not supported), for
+// syncCountsForTest.
 std::atomic<uint64_t> g_skipped_syncs{0};
 std::atomic<uint64_t> g_kept_sst_syncs{0};
 std::atomic<uint64_t> g_writeback_starts{0};
@@ -480,9 +482,11 @@ class CountedSyncWritableFile : public rocksdb::FSWritableFileOwnerWrapper {
   }
 
  private:
-  // A deferred sync still starts writing the file's pages out (sync_file_range WRITE on Linux,
-  // which does not wait; nothing elsewhere): the upload's fdatasync then finds them on their way
-  // to the disk instead of starting the write itself. A hint only: that fdatasync reports errors.
+  // A deferred sync still asks for the file's pages to be written out (sync_file_range WRITE on
+  // Linux, which starts the writeback without waiting for it, though it may block while the
+  // device's request queue is full; nothing elsewhere): the fdatasync before the upload's link
+  // then finds them on their way to the disk instead of starting the write itself. A hint only:
+  // its result is ignored, and that fdatasync reports errors.
   rocksdb::IOStatus StartWriteback(const rocksdb::IOOptions& o, rocksdb::IODebugContext* d) {
     target()->RangeSync(0, 0, o, d).PermitUncheckedError();
     g_writeback_starts.fetch_add(1, std::memory_order_relaxed);

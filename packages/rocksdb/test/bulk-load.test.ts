@@ -438,12 +438,12 @@ describe('RocksDB bulk load (canonical restores through SST ingestion)', () => {
     assert.equal(deferred.inCheckpoint.length, 1, "the flush's SST");
     assert.deepEqual(deferred.unsyncedSsts, deferred.inCheckpoint, 'listed by its base name');
     assert.equal(deferred.keptSst, 0, 'its sync skipped');
-    assert.equal(deferred.writebackStarts, 1, "its skipped sync started the file's writeback (sync_file_range), for the upload's fdatasync to find under way");
+    assert.equal(deferred.writebackStarts, 1, "its skipped sync asked for the file's writeback (RangeSync: sync_file_range on Linux), for the fdatasync before the upload's link to find under way");
     assert.ok(deferred.afterCall >= 1, 'a later flush syncs its SST');
     const plain = await checkpoint('ssts', undefined, 'defer-off');
     assert.deepEqual(plain.unsyncedSsts, []);
     assert.ok(plain.keptSst >= 1, 'synced by the flush');
-    assert.equal(plain.writebackStarts, 0, 'a sync that was not deferred starts no separate writeback');
+    assert.equal(plain.writebackStarts, 0, 'a sync that was not deferred asks for no separate writeback');
     const all = await checkpoint(true, true, 'defer-sync-all');
     assert.deepEqual(all.unsyncedSsts, [], 'syncFiles true: RocksDB syncs as by default, nothing is deferred');
   });

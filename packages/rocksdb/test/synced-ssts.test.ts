@@ -3,7 +3,7 @@ import fs, { readdirSync, readlinkSync } from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
 import { basename } from 'node:path';
 import { describe, it } from 'node:test';
-import { CHECKPOINT, FsCheckpointStorage, KeyGroupRange, Serializers, VoidNamespace, type KeyedStateBackend, type KeyedStateHandle } from '@flowstate/core';
+import { CHECKPOINT, FsCheckpointStorage, KeyGroupRange, Serializers, StorageError, VoidNamespace, type KeyedStateBackend, type KeyedStateHandle } from '@flowstate/core';
 import { LocalFileSystem } from '@flowstate/storage-local';
 import { isIncrementalRocksDBStateHandle, RocksDBKeyedStateBackend, RocksDBStateBackend } from '@flowstate/rocksdb';
 import type { RocksDB } from '@flowstate/rocksdb/native';
@@ -82,13 +82,19 @@ describe('RocksDbSyncedSsts', () => {
 /**
  * Runs `body` with node:fs's fdatasync and linkSync recording, in order, the base names of the
  * files the process data-synced itself (the backend's early syncs; the storage's go through its
- * `datasyncFile`) and linked (the storage's adoptions).
+ * `datasyncFile`) and linked (the storage's adoptions). `failSyncs`: every fdatasync fails with
+ * EIO instead (recorded as failed).
  */
-async function observingSyncsAndLinks<T>(body: () => Promise<T>): Promise<{ result: T; events: string[] }> {
+async function observingSyncsAndLinks<T>(body: () => Promise<T>, failSyncs = false): Promise<{ result: T; events: string[] }> {
   const events: string[] = [];
   const { fdatasync, linkSync } = fs;
   fs.fdatasync = ((fd: number, done: (e: NodeJS.ErrnoException | null) => void) => {
     const name = basename(readlinkSync(`/proc/self/fd/${fd}`));
+    if (failSyncs) {
+      events.push(`failed ${name}`);
+      setImmediate(() => done(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO', errno: -5, syscall: 'fdatasync' })));
+      return;
+    }
     fdatasync(fd, (e) => {
       if (e === null) events.push(`synced ${name}`);
       done(e);
@@ -166,6 +172,31 @@ describe('RocksDB incremental checkpoints on linking storage: which SSTs are syn
     assert.ok(fourth.uploaded.length >= 3, 'nothing to reuse after a restore: every SST is uploaded');
     assert.deepEqual(fourth.synced, fourth.uploaded, 'the downloaded SSTs are synced before they are linked');
     restored.dispose();
+  });
+});
+
+describe('RocksDB incremental checkpoints: an early sync that fails', () => {
+  it('fails the checkpoint with a StorageError naming the SST, and the SST is never linked', async () => {
+    const { storage, checkpoint } = recordingStorage();
+    const kb = await backend(storage);
+    write(kb, 0, 500);
+    await checkpoint(kb, 1);
+    write(kb, 500, 1000);
+    const loc = await storage.initializeLocationForCheckpoint(2);
+    const { result: error, events } = await observingSyncsAndLinks(async () => {
+      try {
+        await kb.snapshot(2, 2, loc.streamFactory, CHECKPOINT).result;
+        return undefined;
+      } catch (e) {
+        return e;
+      }
+    }, true);
+    const failed = events.filter((e) => e.startsWith('failed ')).map((e) => e.slice(7));
+    assert.equal(failed.length, 1, "the checkpoint flush's SST: its sync started in the synchronous part, once the storage was known to link");
+    assert.ok(error instanceof StorageError, `a StorageError, got ${String(error)}`);
+    assert.ok(error.path.endsWith(failed[0]!) && /fdatasync failed: EIO/.test(error.message), error.message);
+    assert.deepEqual(events.filter((e) => e.startsWith('linked ')), [], 'nothing linked after the failed sync');
+    kb.dispose();
   });
 });
 

@@ -1,6 +1,7 @@
 import { closeSync, fdatasync, openSync, readdirSync, readSync } from 'node:fs';
 import { rm, rmdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { storageErrorFromErrno } from '@flowstate/core';
 
 /** What the synchronous part read of a local RocksDB checkpoint directory. */
 export interface LocalCheckpointFiles {
@@ -54,38 +55,45 @@ function readAtMost(path: string, max: number): Uint8Array | null {
 
 /**
  * Starts an fdatasync of each of `names` in the checkpoint directory `dir`, on the thread pool,
- * and returns them by name; a name not in the directory (a compaction's output whose sync was
- * deferred but which the checkpoint does not hold) is left out. Started in the synchronous part,
- * right after createCheckpoint deferred these syncs: the disk works while the synchronous part
- * goes on and the asynchronous part starts, instead of from the upload's link on (issue 16: the
- * sync was about a quarter of a 10 MB incremental checkpoint, and started ~1 ms after the
- * checkpoint directory existed). A rejection is kept for whoever awaits the sync: none is
- * reported as unhandled when the snapshot is cancelled before it got there.
+ * and returns them by name. Started in the synchronous part, right after createCheckpoint
+ * deferred these syncs: the disk works while the synchronous part goes on and the asynchronous
+ * part starts, instead of from the upload's link on (issue 16: the sync was about a quarter of a
+ * 10 MB incremental checkpoint, and started ~1 ms after the checkpoint directory existed). Only a
+ * head start: a name it cannot open (not in the directory, e.g. a compaction's output whose sync
+ * was deferred but which the checkpoint does not hold; or out of descriptors) is left out, and
+ * the upload has the storage sync it as before. A failed sync rejects with a StorageError naming
+ * the file, kept for whoever awaits it: none is reported as unhandled when the snapshot is
+ * cancelled before it got there.
  */
 export function startDataSyncs(dir: string, names: readonly string[]): Map<string, Promise<void>> {
   const started = new Map<string, Promise<void>>();
   for (const name of names) {
-    const fd = openIfPresent(join(dir, name));
+    const path = join(dir, name);
+    const fd = openOrUndefined(path);
     if (fd === undefined) continue;
-    const synced = new Promise<void>((done, fail) =>
-      fdatasync(fd, (e) => {
-        closeSync(fd);
-        if (e === null) done();
-        else fail(e);
-      }),
-    );
+    const synced = dataSyncAndClose(fd, path);
     synced.catch(() => {});
     started.set(name, synced);
   }
   return started;
 }
 
-function openIfPresent(path: string): number | undefined {
+function openOrUndefined(path: string): number | undefined {
   try {
     return openSync(path, 'r');
+  } catch {
+    return undefined;
+  }
+}
+
+/** fdatasync on the thread pool, then close (on this thread, whatever the sync did). */
+async function dataSyncAndClose(fd: number, path: string): Promise<void> {
+  try {
+    await new Promise<void>((done, fail) => fdatasync(fd, (e) => (e === null ? done() : fail(e))));
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw e;
+    throw storageErrorFromErrno(path, 'fdatasync', e);
+  } finally {
+    closeSync(fd);
   }
 }
 

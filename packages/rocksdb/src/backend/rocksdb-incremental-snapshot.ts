@@ -88,8 +88,9 @@ export class RocksNativeSnapshotStrategy implements SnapshotStrategy<KeyedStateH
    * Whether the storage adopted (linked) the last new SST: only then does the synchronous part
    * start the deferred SSTs' data syncs itself. Storage that copies (S3, HDFS) reads them from
    * the page cache and needs no sync; its first upload tells. A guess either way is safe: a sync
-   * started for a storage that copies is wasted, and a storage that links an SST nobody synced
-   * syncs it first (sourceSynced false), as before; a savepoint to other storage may cost one.
+   * started for a storage that copies is wasted (and its copy waits for it), and a storage that
+   * links an SST nobody synced syncs it first (sourceSynced false), as before; a savepoint to
+   * other storage may cost one such guess.
    */
   private storageLinks = false;
 
@@ -109,8 +110,9 @@ export class RocksNativeSnapshotStrategy implements SnapshotStrategy<KeyedStateH
     let syncing: Map<string, Promise<void>>;
     let live: ReturnType<RocksSnapshotSource['db']['getLiveFilesMetaData']>;
     try {
-      // The flush's SSTs are synced by their upload, in the asynchronous part: the synchronous
-      // part no longer waits for the disk (an 11 MB memtable: ~19 ms without the fsync, ~30 with).
+      // The flush's SSTs are synced before their upload links them, in the asynchronous part:
+      // the synchronous part no longer waits for the disk (an 11 MB memtable: ~19 ms without the
+      // fsync, ~30 with). Where the storage links, their syncs start here (startDataSyncs).
       ({ unsyncedSsts } = source.db.createCheckpoint(dir, { deferSstSyncs: true }));
       syncing = this.storageLinks ? startDataSyncs(dir, unsyncedSsts) : new Map();
       files = readLocalCheckpointFiles(dir, INLINE_FILE_MAX_BYTES);
@@ -215,8 +217,10 @@ export class RocksNativeSnapshotStrategy implements SnapshotStrategy<KeyedStateH
  * Uploads a new SST, verified (sst-verification.ts) unless verification is off. Adopted (hard-
  * linked) where the storage can: the verification then reads the file through its new name once
  * the link exists, while the link is made durable, and its CRC32C is the handle's: the uploaded
- * bytes are the verified ones, read once (the stream's own read-back is skipped). Copied
- * otherwise: verified first, and the copy's CRC32C must be the verified one.
+ * bytes are the verified ones, read once (the stream's own read-back is skipped); an SST whose
+ * sync the synchronous part started is linked once that sync succeeded, as synced (else the
+ * storage syncs it before the link). Copied otherwise: verified first, and the copy's CRC32C
+ * must be the verified one.
  */
 async function uploadSst(path: string, name: string, r: RocksNativeSnapshotResources, verify: boolean, context: SnapshotContext): Promise<{ readonly handle: StreamStateHandle; readonly adopted: boolean }> {
   const out = context.openStream(r.isCheckpoint ? 'SHARED' : 'EXCLUSIVE');

@@ -318,8 +318,9 @@ export class RocksDB {
    * hard-linking SST files. Memtables are flushed first (log_size_for_flush = 0).
    *
    * `deferSstSyncs` (a database opened with syncFiles 'ssts'): SST files written meanwhile (the
-   * flush's, a background compaction's) are not fsynced, so the call does not wait for the disk;
-   * the result lists them (base names), and whoever needs them durable syncs them. Otherwise, and
+   * flush's, a background compaction's) are not fsynced, so the call does not wait for the disk
+   * (their writeback is started: sync_file_range on Linux); the result lists them (base names),
+   * and whoever needs them durable syncs them. Otherwise, and
    * with any other syncFiles, the result is empty.
    */
   createCheckpoint(dir: string, options: { readonly deferSstSyncs?: boolean } = {}): { readonly unsyncedSsts: readonly string[] } {
