@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { FsCheckpointStorage, MemoryFileSystem, Serializers, ValueStateDescriptor } from '@flowstate/core';
+import { FsCheckpointStorage, MemoryFileSystem, Serializers } from '@flowstate/core';
 import { FsStateBackend } from '@flowstate/heap';
 import {
   JobClient,
@@ -14,9 +14,8 @@ import {
   type CompletedCheckpoint,
   type RuntimeHooks,
 } from '../src/index.js';
-import { Gate, quiesce, until } from './gates.js';
+import { COUNT, Gate, heldCounter, quiesce, until } from './gates.js';
 
-const COUNT = new ValueStateDescriptor<number>('count', Serializers.int32, 0);
 
 interface BackpressureObservation {
   readonly checkpoint: CompletedCheckpoint;
@@ -45,15 +44,13 @@ async function checkpointUnderBackpressure(mode: CheckpointingMode): Promise<Bac
     .fromLog('src', sequenceLog(2, 1_000_000, (p, o) => ({ key: `k${(p * 13 + o) % 50}`, payload: 'x'.repeat(64) })))
     .map('tag', (r) => ({ ...r, tagged: true }))
     .keyBy((r) => r.key, Serializers.string)
-    .process<number>('blocked-count', () => ({
-      async processElement(_r, ctx, out) {
-        await gate.wait();
-        processed[ctx.subtaskIndex]!++;
-        const s = ctx.getState(COUNT);
-        s.update((s.value() ?? 0) + 1);
-        out.collect(s.value() ?? 0);
-      },
-    }))
+    .process<number>(
+      'blocked-count',
+      heldCounter(
+        () => gate.wait(),
+        (i) => processed[i]!++,
+      ),
+    )
     .sinkTo('discard', () => ({ invoke() {} }));
   const hooks: RuntimeHooks = {
     onEmit(t) {

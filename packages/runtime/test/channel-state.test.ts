@@ -4,29 +4,27 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { deserialize } from 'node:v8';
-import { collectGarbage, FsCheckpointStorage, ForwardingFileSystem, MemoryFileSystem, Serializers, StorageError, ValueStateDescriptor, type FileWriter } from '@flowstate/core';
+import { collectGarbage, FsCheckpointStorage, ForwardingFileSystem, MemoryFileSystem, Serializers, StorageError, type FileWriter } from '@flowstate/core';
 import { RocksDBStateBackend } from '@flowstate/rocksdb';
 import { JobClient, sequenceLog, StreamExecutionEnvironment, type RuntimeHooks } from '../src/index.js';
-import { Gate, quiesce } from './gates.js';
+import { decodeChannelState, type InflightRecords } from '../src/channel-state.js';
+import { Gate, heldCounter, quiesce } from './gates.js';
 
-const COUNT = new ValueStateDescriptor<number>('count', Serializers.int32, 0);
 
 /** Records the keyed operator counts before it waits at the gate: RocksDB then holds state to upload. */
 const HOLD_AFTER = 40;
 
-/** The decoded inputs of a channel-state file (channel-state.ts: a v8-serialized `{ version: 2, inputs }`), else undefined. */
-function channelStateInputs(bytes: Uint8Array): Array<{ values: unknown[] }> | undefined {
+/** The in-flight records of a channel-state file, decoded by the runtime's own decoder; undefined for any other file. */
+function channelStateInputs(bytes: Uint8Array, path: string): InflightRecords[] | undefined {
   try {
-    const d = deserialize(bytes) as { version?: unknown; inputs?: unknown } | null;
-    return typeof d === 'object' && d !== null && d.version === 2 && Array.isArray(d.inputs) ? (d.inputs as Array<{ values: unknown[] }>) : undefined;
+    return decodeChannelState(bytes, path);
   } catch {
     return undefined;
   }
 }
 
 /** True for in-flight records of the keyed operator's input (the source's `{ key }` events; the sink's input is numbers). */
-const isKeyedInput = (inputs: ReadonlyArray<{ values: unknown[] }>) => inputs.some((i) => i.values.some((v) => typeof v === 'object' && v !== null && 'key' in v));
+const isKeyedInput = (inputs: readonly InflightRecords[]) => inputs.some((i) => i.records.some((r) => typeof r.value === 'object' && r.value !== null && 'key' in r.value));
 
 /** Fails the commit of every channel-state file; every other file is written as usual. */
 class ChannelStateFailingFileSystem extends ForwardingFileSystem {
@@ -45,7 +43,7 @@ class ChannelStateFailingFileSystem extends ForwardingFileSystem {
         await w.write(chunk);
       },
       commit: async () => {
-        const inputs = channelStateInputs(Buffer.concat(chunks));
+        const inputs = channelStateInputs(Buffer.concat(chunks), path);
         if (inputs !== undefined) {
           this.failed++;
           if (isKeyedInput(inputs)) this.failedKeyed++;
@@ -69,15 +67,13 @@ test('a checkpoint whose channel state fails to upload leaves none of the shared
   env
     .fromLog('src', sequenceLog(1, 1_000_000, (_p, o) => ({ key: `k${o % 50}` })))
     .keyBy((r) => r.key, Serializers.string)
-    .process<number>('count', () => ({
-      async processElement(_r, ctx, out) {
-        if (counted >= HOLD_AFTER) await gate.wait();
-        counted++;
-        const s = ctx.getState(COUNT);
-        s.update((s.value() ?? 0) + 1);
-        out.collect(s.value() ?? 0);
-      },
-    }))
+    .process<number>(
+      'count',
+      heldCounter(
+        () => (counted >= HOLD_AFTER ? gate.wait() : undefined),
+        () => counted++,
+      ),
+    )
     .sinkTo('discard', () => ({ invoke() {} }));
   const hooks: RuntimeHooks = {
     onEmit(t) {

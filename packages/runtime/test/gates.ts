@@ -1,4 +1,9 @@
 /** Helpers that let runtime tests reach a state (a held operator, a quiescent job) instead of sleeping. */
+import { Serializers, ValueStateDescriptor } from '@flowstate/core';
+import type { KeyedProcessFunction } from '../src/index.js';
+
+/** The per-key count the held operators keep. */
+export const COUNT = new ValueStateDescriptor<number>('count', Serializers.int32, 0);
 
 /**
  * Holds a slow operator still, so backpressure is a state the test reaches and observes rather
@@ -35,4 +40,20 @@ export async function quiesce(progress: () => number, turns = 20): Promise<void>
 /** Polls (without asserting on time) until `done`; the test runner's timeout bounds it. */
 export async function until(done: () => boolean): Promise<void> {
   while (!done()) await new Promise((r) => setTimeout(r, 5));
+}
+
+/**
+ * A keyed operator that counts records per key (COUNT) and emits the count, each record first
+ * waiting for `hold()` (e.g. a closed Gate), then reported to `counted` with its subtask index.
+ */
+export function heldCounter<IN>(hold: () => Promise<void> | undefined, counted: (subtaskIndex: number) => void = () => {}): () => KeyedProcessFunction<string, IN, number> {
+  return () => ({
+    async processElement(_r, ctx, out) {
+      await hold();
+      counted(ctx.subtaskIndex);
+      const s = ctx.getState(COUNT);
+      s.update((s.value() ?? 0) + 1);
+      out.collect(s.value() ?? 0);
+    },
+  });
 }
