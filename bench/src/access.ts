@@ -29,6 +29,7 @@ import { join } from 'node:path';
 import { decodeListElements, encodeListElements } from '@flowstate/rocksdb/native';
 import { backendById, createKeyed, MAX_PARALLELISM } from './backends.js';
 import { GOALS, type Preset } from './config.js';
+import { pinMainThread } from './cpu-pin.js';
 import { PlainCppServer } from './rocks-cpp.js';
 import { backendColumnFamily, concatBytes, fillRows, float64Bytes, int32Bytes, openRawRocks, prefixEnd, verifyIdenticalRows, type RawRocks } from './rocks-raw.js';
 import { MinimalHeapBackend, MinimalListState, MinimalMapState, MinimalValueState } from './minimal-heap.js';
@@ -90,14 +91,6 @@ function valueCppInput(p: Preset, raw: RawRocks) {
   return { rows, keyIdx, keys, values };
 }
 
-/**
- * The raw binding's get / put vs plain C++ RocksDB, interleaved: each side has its own database
- * (same options, the same setup rows written in the same order, then the same puts), round by
- * round the binding runs its batches here and the C++ server the same batches over the same op
- * keys, both timed on process CPU time (RocksDB's background threads included on both sides; the
- * binding's side also pays for the collections of its own garbage). Put runs first,
- * as in the value rows, so both databases go through the same writes before the gets.
- */
 /** A server that cannot start (no compiler, a library without a codec, a bad greeting) skips the pair, with the reason, instead of failing the suite. */
 function startOrSkip(start: () => PlainCppServer | { skipped: string }): PlainCppServer | { skipped: string } {
   try {
@@ -107,50 +100,70 @@ function startOrSkip(start: () => PlainCppServer | { skipped: string }): PlainCp
   }
 }
 
-function bindingVsCpp(p: Preset, work: string, opts: InterleaveKnobs): AccessResult[] {
+/**
+ * The raw binding's get / put vs plain C++ RocksDB, interleaved: each side has its own database
+ * (same options, the same setup rows written in the same order, then the same puts), round by
+ * round the binding runs its batches here and the C++ server the same batches over the same op
+ * keys, both timed on process CPU time (RocksDB's background threads included on both sides; the
+ * binding's side also pays for the collections of its own garbage), on one CPU (cpu-pin.ts).
+ * Put runs first, as in the value rows, so both databases go through the same writes before the gets.
+ */
+function bindingVsCpp(p: Preset, work: string, opts: InterleaveKnobs, log: (s: string) => void): AccessResult[] {
   // RocksDB's default syncs, like the C++ server's database.
   const raw = openRawRocks(join(work, 'binding-vs-cpp'), false);
   try {
     const input = valueCppInput(p, raw);
     for (const [k, v] of input.rows) raw.db.put(raw.cf, k, v);
-    const server = startOrSkip(() => PlainCppServer.start(p, work, input.rows, input.keys, input.values));
-    const base = { backend: 'rocksdb-binding', kind: 'value' as const, baseline: 'rocksdb-cpp' as const, goal: GOALS.rocksBindingCppRatioMin };
-    if ('skipped' in server) return (['get', 'put'] as const).map((w) => ({ ...base, op: `binding ${w}`, backendOps: summarize([]), baselineOps: summarize([]), ratio: NaN, skipped: server.skipped }));
+    // Both processes on one CPU (cpu-pin.ts): each side's CPU time then comes from the same CPU.
+    const pin = pinMainThread();
+    log(`  [rocksdb/value] binding vs plain C++: ${'skipped' in pin ? pin.skipped : `both sides pinned to CPU ${pin.cpu}`}`);
+    const pinned = 'skipped' in pin ? undefined : pin;
     try {
-      const { db, cf } = raw;
-      const B = p.batch;
-      // The C++ side reads its op keys and values from contiguous std::strings in op order; the
-      // binding's side gets the same layout (views of one buffer, created in op order) instead of
-      // row-prefix objects scattered over the heap, which cost it a cache miss or two per op.
-      const rows = contiguous(input.keys);
-      const vals = contiguous(input.values);
-      const cur = new KeyCursor(input.keyIdx, B);
-      const cpp = (op: 'get' | 'put') => (batches: number) => {
-        const r = server.run(op, cur.save(), batches);
-        cur.restore(r.pos);
-        return r.ms;
-      };
-      const ops = {
-        put: () => { const o = cur.next(); for (let i = 0; i < B; i++) db.put(cf, rows[o + i]!, vals[i]!); },
-        get: () => { const o = cur.next(); let s = 0; for (let i = 0; i < B; i++) s += db.get(cf, rows[o + i]!)?.length ?? 0; sink += s; },
-      };
-      return (['put', 'get'] as const).map((w) => {
-        // No per-side young-generation collections (`collect`): they split one young generation
-        // between two JS sides, and here there is one. The binding's side pays for the collections
-        // its own garbage triggers, as any program would; the fixed cost of two forced collections
-        // per round, subtracted only as a median estimate, moved put (which allocates nothing)
-        // from 0.86x to 0.65x under load.
-        const { collect: _none, ...knobs } = opts;
-        const res = runInterleaved([{ run: ops[w] }, { run: () => {}, runTimed: cpp(w) }], { ...knobs, clock: processCpuMs, keys: cur });
-        const ratioRounds = roundRatios(res, 0, 1);
-        const skipped = skippedFields(res.skippedRounds, ratioRounds, `every one of ${res.rounds} rounds`);
-        return { ...base, op: `binding ${w}`, backendOps: summarize(res.opsPerSec[0]!), baselineOps: summarize(res.opsPerSec[1]!), ratio: ratioRounds.median, ratioRounds, ...skipped };
-      });
+      return compareWithServer(p, raw, input, startOrSkip(() => PlainCppServer.start(p, work, input.rows, input.keys, input.values, pinned)), opts);
     } finally {
-      server.close();
+      pinned?.restore();
     }
   } finally {
     raw.close();
+  }
+}
+
+/** The interleaved get / put rounds of the binding (here) and the C++ server; closes the server. */
+function compareWithServer(p: Preset, raw: RawRocks, input: ReturnType<typeof valueCppInput>, server: PlainCppServer | { skipped: string }, opts: InterleaveKnobs): AccessResult[] {
+  const base = { backend: 'rocksdb-binding', kind: 'value' as const, baseline: 'rocksdb-cpp' as const, goal: GOALS.rocksBindingCppRatioMin };
+  if ('skipped' in server) return (['get', 'put'] as const).map((w) => ({ ...base, op: `binding ${w}`, backendOps: summarize([]), baselineOps: summarize([]), ratio: NaN, skipped: server.skipped }));
+  try {
+    const { db, cf } = raw;
+    const B = p.batch;
+    // The C++ side reads its op keys and values from contiguous std::strings in op order; the
+    // binding's side gets the same layout (views of one buffer, created in op order) instead of
+    // row-prefix objects scattered over the heap, which cost it a cache miss or two per op.
+    const rows = contiguous(input.keys);
+    const vals = contiguous(input.values);
+    const cur = new KeyCursor(input.keyIdx, B);
+    const cpp = (op: 'get' | 'put') => (batches: number) => {
+      const r = server.run(op, cur.save(), batches);
+      cur.restore(r.pos);
+      return r.ms;
+    };
+    const ops = {
+      put: () => { const o = cur.next(); for (let i = 0; i < B; i++) db.put(cf, rows[o + i]!, vals[i]!); },
+      get: () => { const o = cur.next(); let s = 0; for (let i = 0; i < B; i++) s += db.get(cf, rows[o + i]!)?.length ?? 0; sink += s; },
+    };
+    return (['put', 'get'] as const).map((w) => {
+      // No per-side young-generation collections (`collect`): they split one young generation
+      // between two JS sides, and here there is one. The binding's side pays for the collections
+      // its own garbage triggers, as any program would; the fixed cost of two forced collections
+      // per round, subtracted only as a median estimate, moved put (which allocates nothing)
+      // from 0.86x to 0.65x under load.
+      const { collect: _none, ...knobs } = opts;
+      const res = runInterleaved([{ run: ops[w] }, { run: () => {}, runTimed: cpp(w) }], { ...knobs, clock: processCpuMs, keys: cur });
+      const ratioRounds = roundRatios(res, 0, 1);
+      const skipped = skippedFields(res.skippedRounds, ratioRounds, `every one of ${res.rounds} rounds`);
+      return { ...base, op: `binding ${w}`, backendOps: summarize(res.opsPerSec[0]!), baselineOps: summarize(res.opsPerSec[1]!), ratio: ratioRounds.median, ratioRounds, ...skipped };
+    });
+  } finally {
+    server.close();
   }
 }
 
@@ -731,7 +744,7 @@ export async function runAccessSuite(p: Preset, backendId: string, kind: StateKi
     be.dispose();
     raw?.close();
     if (raw && kind === 'value') {
-      const cpp = bindingVsCpp(p, work!, knobs);
+      const cpp = bindingVsCpp(p, work!, knobs, log);
       log(`  [${b.id}/${kind}] binding vs plain C++: ${cpp.map((c) => c.skipped ?? `${c.op} ${c.ratio.toFixed(2)}×`).join(', ')}`);
       out.push(...cpp);
     }

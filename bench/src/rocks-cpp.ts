@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ROCKSDB_BENCH_OPTIONS } from './backends.js';
 import type { Preset } from './config.js';
+import type { Pinned } from './cpu-pin.js';
 
 const SOURCE = fileURLToPath(new URL('../native/plain-rocksdb.cc', import.meta.url));
 
@@ -74,7 +75,7 @@ export class PlainCppServer {
   ) {}
 
   /** Builds the program, writes its input, starts it and waits until it has written the setup rows. */
-  static start(p: Preset, workDir: string, rows: ReadonlyArray<readonly [Uint8Array, Uint8Array]>, keys: readonly Uint8Array[], values: readonly Uint8Array[]): PlainCppServer | { skipped: string } {
+  static start(p: Preset, workDir: string, rows: ReadonlyArray<readonly [Uint8Array, Uint8Array]>, keys: readonly Uint8Array[], values: readonly Uint8Array[], pinned?: Pinned): PlainCppServer | { skipped: string } {
     const bin = build();
     if (typeof bin !== 'string') return bin;
     const dir = join(workDir, 'plain-cpp');
@@ -86,7 +87,8 @@ export class PlainCppServer {
     execFileSync('mkfifo', [cmdPath, replyPath]);
     const o = ROCKSDB_BENCH_OPTIONS;
     const args = [join(dir, 'db'), input, String(o.blockCacheSize), String(o.writeBufferSize), String(o.maxWriteBufferNumber), String(p.batch), cmdPath, replyPath];
-    const child = spawn(bin, args, { stdio: ['ignore', 'ignore', 'inherit'] });
+    const [command, commandArgs] = pinned ? pinned.pinnedCommand(bin, args) : [bin, args];
+    const child = spawn(command, commandArgs, { stdio: ['ignore', 'ignore', 'inherit'] });
     // Non-blocking open fails (ENXIO) until the server has opened its reading end: no hang if it never starts.
     let cmd = -1;
     for (const t0 = Date.now(); cmd < 0; sleepMs(5)) {
