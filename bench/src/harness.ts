@@ -51,10 +51,27 @@ function jobLabel(job: Job): string {
   return parts.join(' ');
 }
 
+/**
+ * V8 flags of a job's child process. Heap access rows (the jobs with a build order) also get
+ * `--no-allocation-site-pretenuring`: V8 may decide, from how many objects of an object literal
+ * outlived young-generation collections so far, to allocate that literal's later objects in the
+ * old generation. The heap backend's entries and the minimal baseline's are each one such literal,
+ * both filled by the setup, and each side's decision fell one way or the other from process to
+ * process, depending on when collections happened to run; a tenured side skipped the copies the
+ * interleaving's forced collections make of what a batch leaves alive (interleave.ts), and
+ * `valueAdd` measured 0.67–0.75× or ~1.0× with the same code. Without the heuristic both sides
+ * allocate young, as each does whenever V8 does not tenure it. Production keeps V8's default:
+ * tenuring long-lived entries makes bulk inserts ~20% cheaper (issue 16, session 19).
+ */
+export function childFlags(job: Job, maxOldSpaceMb: number): string[] {
+  const heapAccess = job.type === 'access' && job.buildOrder !== undefined;
+  return ['--expose-gc', `--max-old-space-size=${maxOldSpaceMb}`, ...(heapAccess ? ['--no-allocation-site-pretenuring'] : [])];
+}
+
 function runJob<T>(job: Job, maxOldSpaceMb: number, quiet: boolean, scratch: string): T {
   const jobFile = join(scratch, `job-${Math.random().toString(36).slice(2)}.json`);
   writeFileSync(jobFile, JSON.stringify(job));
-  const res = spawnSync(process.execPath, ['--expose-gc', `--max-old-space-size=${maxOldSpaceMb}`, CHILD, jobFile], {
+  const res = spawnSync(process.execPath, [...childFlags(job, maxOldSpaceMb), CHILD, jobFile], {
     stdio: quiet ? ['ignore', 'pipe', 'pipe'] : ['ignore', 'inherit', 'inherit'],
     encoding: 'utf8',
   });

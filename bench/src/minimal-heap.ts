@@ -14,21 +14,10 @@
  */
 import { murmur3_32 } from '@flowstate/core';
 
-/**
- * Made with `new`, as the heap backend's entries are (state-table.ts): an object literal has an
- * allocation site, which V8 may decide, at random from process to process, to allocate in the old
- * generation from then on; one side's entries then skipped the young-generation copies the other
- * side's paid for, and `valueAdd` measured 0.67–0.75× or ~1.0× with the same code (issue 16).
- */
-class Entry {
-  declare readonly ns: number;
-  declare value: unknown;
-  declare next: Entry | undefined;
-  constructor(ns: number, value: unknown, next: Entry | undefined) {
-    this.ns = ns;
-    this.value = value;
-    this.next = next;
-  }
+interface Entry {
+  readonly ns: number;
+  value: unknown;
+  next: Entry | undefined;
 }
 
 /** The namespace of non-windowed state (the heap backend's identity of VoidNamespace is 0 too). */
@@ -74,7 +63,7 @@ export class MinimalHeapBackend {
     let e = head;
     while (e !== undefined && e.ns !== NS) e = e.next;
     if (e !== undefined) e.value = value;
-    else g.set(this.currentKey, new Entry(NS, value, head));
+    else g.set(this.currentKey, { ns: NS, value, next: head });
   }
 
   remove(t: Array<Map<number, Entry>>): void {

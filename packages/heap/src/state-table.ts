@@ -20,46 +20,6 @@ interface FullStateEntry extends StateEntry {
   readonly namespace: unknown;
 }
 
-// Entries are made by constructors, not object literals: V8 tracks an object literal's allocation
-// site and, when most objects of a site outlive a young-generation collection (a restore or a bulk
-// load, where every entry survives), allocates all later objects of that site in the old
-// generation. Whether a site crosses that line depends on when collections happened to run, so
-// it differed from process to process, and in the processes where the table's site was tenured
-// short-lived entries (an add cleared soon after) cost ~30% more (issue 16: `valueAdd` at 0.67–0.75×
-// the minimal baseline in such processes, ~1.0× in the others and in every process with
-// `--no-allocation-site-pretenuring`). Objects made with `new` have no allocation site: young first, always.
-
-/**
- * A compact table's entry: nsId, value and next only. Fields are declared, not defined: a defined
- * field starts as undefined, and V8 would then keep even a small-integer nsId as a tagged field.
- */
-class CompactEntry implements StateEntry {
-  declare readonly nsId: Identity;
-  declare value: unknown;
-  declare next: StateEntry | undefined;
-  constructor(nsId: Identity, value: unknown, next: StateEntry | undefined) {
-    this.nsId = nsId;
-    this.value = value;
-    this.next = next;
-  }
-}
-
-/** A full table's entry (the fields in the order the literal had: key, namespace, nsId, value, next). */
-class FullEntry implements FullStateEntry {
-  declare readonly key: unknown;
-  declare readonly namespace: unknown;
-  declare readonly nsId: Identity;
-  declare value: unknown;
-  declare next: StateEntry | undefined;
-  constructor(key: unknown, namespace: unknown, nsId: Identity, value: unknown, next: StateEntry | undefined) {
-    this.key = key;
-    this.namespace = namespace;
-    this.nsId = nsId;
-    this.value = value;
-    this.next = next;
-  }
-}
-
 /**
  * How a table's entries give back their key and namespace. When the key is its own identity (the
  * Map key of its chain) and the namespace follows from its identity, entries store neither: 16 of
@@ -324,7 +284,12 @@ export class StateTable {
   }
 
   private insert(g: KeyGroupMap, keyId: Identity, key: unknown, nsId: Identity, namespace: unknown, value: unknown, head: StateEntry | undefined): void {
-    g.set(keyId, this.compact ? new CompactEntry(nsId, value, head) : new FullEntry(key, namespace, nsId, value, head));
+    if (this.compact) {
+      g.set(keyId, { nsId, value, next: head });
+    } else {
+      const full: FullStateEntry = { key, namespace, nsId, value, next: head };
+      g.set(keyId, full);
+    }
     this.entries++;
   }
 

@@ -133,24 +133,4 @@ describe('heap access fast paths', () => {
     views.clear();
     check([before, during]);
   });
-  it('makes entries with a constructor, not an object literal: no allocation site V8 could switch to old-generation allocation', () => {
-    // V8 may decide, from how many objects of an object literal survived young-generation
-    // collections, to allocate that literal's later objects in the old generation; when it did so
-    // for the table's entries, short-lived entries cost ~30% more in some processes and not in
-    // others (issue 16). Objects made with `new` have no allocation site.
-    const meta: StateMeta = { name: 's', kind: 'VALUE', namespaceSerializer: Serializers.voidNamespace as never, stateSerializer: Serializers.int32 as never };
-    const compact = new StateTable(meta, RANGE, new RunningViews(), (v) => v, { keyOfId: (id) => id, namespaceOfId: (id) => id });
-    const full = new StateTable(meta, RANGE, new RunningViews(), (v) => v, { keyOfId: undefined, namespaceOfId: undefined });
-    for (const table of [compact, full]) {
-      table.put(3, 7, 7, 0, VoidNamespace, 1);
-      table.put(3, 7, 7, 1, 'other', 2);
-      for (const nsId of [0, 1]) {
-        const e = table.get(3, 7, nsId)!;
-        assert.notEqual(Object.getPrototypeOf(e), Object.prototype, 'an entry made by an object literal');
-        assert.equal(e.value, nsId + 1);
-      }
-    }
-    assert.deepEqual(Object.keys(compact.get(3, 7, 0)!), ['nsId', 'value', 'next']);
-    assert.deepEqual(Object.keys(full.get(3, 7, 0)!), ['key', 'namespace', 'nsId', 'value', 'next']);
-  });
 });
