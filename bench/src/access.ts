@@ -29,7 +29,7 @@ import { join } from 'node:path';
 import { decodeListElements, encodeListElements } from '@flowstate/rocksdb/native';
 import { backendById, createKeyed, MAX_PARALLELISM } from './backends.js';
 import { GOALS, type Preset } from './config.js';
-import { pinMainThread } from './cpu-pin.js';
+import { pinProcess, type Pinned } from './cpu-pin.js';
 import { PlainCppServer } from './rocks-cpp.js';
 import { backendColumnFamily, concatBytes, fillRows, float64Bytes, int32Bytes, openRawRocks, prefixEnd, verifyIdenticalRows, type RawRocks } from './rocks-raw.js';
 import { MinimalHeapBackend, MinimalListState, MinimalMapState, MinimalValueState } from './minimal-heap.js';
@@ -108,23 +108,32 @@ function startOrSkip(start: () => PlainCppServer | { skipped: string }): PlainCp
  * binding's side also pays for the collections of its own garbage), on one CPU (cpu-pin.ts).
  * Put runs first, as in the value rows, so both databases go through the same writes before the gets.
  */
-function bindingVsCpp(p: Preset, work: string, opts: InterleaveKnobs, log: (s: string) => void): AccessResult[] {
+function bindingVsCpp(p: Preset, work: string, opts: InterleaveKnobs, tag: string, log: (s: string) => void): AccessResult[] {
   // RocksDB's default syncs, like the C++ server's database.
   const raw = openRawRocks(join(work, 'binding-vs-cpp'), false);
   try {
     const input = valueCppInput(p, raw);
     for (const [k, v] of input.rows) raw.db.put(raw.cf, k, v);
-    // Both processes on one CPU (cpu-pin.ts): each side's CPU time then comes from the same CPU.
-    const pin = pinMainThread();
-    log(`  [rocksdb/value] binding vs plain C++: ${'skipped' in pin ? pin.skipped : `both sides pinned to CPU ${pin.cpu}`}`);
+    // Both processes, every thread, on one CPU (cpu-pin.ts): each side's CPU time comes from the same CPU.
+    const pin = pinProcess();
     const pinned = 'skipped' in pin ? undefined : pin;
     try {
+      log(`  [${tag}] binding vs plain C++: ${pinned ? `both processes pinned to CPU ${pinned.cpu}` : (pin as { skipped: string }).skipped}`);
       return compareWithServer(p, raw, input, startOrSkip(() => PlainCppServer.start(p, work, input.rows, input.keys, input.values, pinned)), opts);
     } finally {
-      pinned?.restore();
+      restoreCpus(pinned, tag, log);
     }
   } finally {
     raw.close();
+  }
+}
+
+/** Gives the process its CPUs back; a failure is logged, not thrown over the comparison's own result or error. */
+function restoreCpus(pinned: Pinned | undefined, tag: string, log: (s: string) => void): void {
+  try {
+    pinned?.restore();
+  } catch (e) {
+    log(`  [${tag}] could not give the process its CPUs back: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`);
   }
 }
 
@@ -744,7 +753,7 @@ export async function runAccessSuite(p: Preset, backendId: string, kind: StateKi
     be.dispose();
     raw?.close();
     if (raw && kind === 'value') {
-      const cpp = bindingVsCpp(p, work!, knobs, log);
+      const cpp = bindingVsCpp(p, work!, knobs, `${b.id}/${kind}`, log);
       log(`  [${b.id}/${kind}] binding vs plain C++: ${cpp.map((c) => c.skipped ?? `${c.op} ${c.ratio.toFixed(2)}×`).join(', ')}`);
       out.push(...cpp);
     }

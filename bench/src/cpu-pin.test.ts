@@ -1,34 +1,42 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { currentCpu, pinMainThread } from './cpu-pin.js';
+import { currentCpu, pinProcess } from './cpu-pin.js';
 
-/** The CPUs the main thread (or the calling process's /proc/self) may run on, as the kernel lists them. */
-const allowed = (status = `/proc/self/task/${process.pid}/status`) => /Cpus_allowed_list:\s*(\S+)/.exec(readFileSync(status, 'utf8'))![1]!;
+/** Each thread's allowed CPUs, as the kernel lists them (`Cpus_allowed_list` of /proc/self/task/<tid>/status). */
+function threadCpus(): string[] {
+  return readdirSync('/proc/self/task').map((tid) => /Cpus_allowed_list:\s*(\S+)/.exec(readFileSync(`/proc/self/task/${tid}/status`, 'utf8'))![1]!);
+}
 
-function tasksetMissing(): string | undefined {
+function cannotPin(): string | undefined {
   if (process.platform !== 'linux') return `${process.platform}: taskset is Linux only`;
   try {
     execFileSync('taskset', ['-V'], { stdio: 'ignore' });
-    return undefined;
   } catch {
     return 'no taskset (util-linux) on this machine';
   }
+  const [main] = threadCpus();
+  if (/^\d+$/.test(main!)) return `this process may run on one CPU only (${main}): pinning would change nothing to observe`;
+  return undefined;
 }
 
-test('pins the main thread and a child started through it to the CPU it is on, then gives the main thread its CPUs back', { skip: tasksetMissing() }, () => {
-  const before = allowed();
-  const pin = pinMainThread();
+test('pins every thread of the process, and a child started through it, to the CPU the main thread is on, then gives every thread its CPUs back', { skip: cannotPin() }, () => {
+  const before = threadCpus();
+  const pin = pinProcess();
   assert.ok(!('skipped' in pin), 'skipped' in pin ? pin.skipped : '');
+  let restored = false;
   try {
-    assert.equal(allowed(), String(pin.cpu));
+    assert.deepEqual(new Set(threadCpus()), new Set([String(pin.cpu)]));
     assert.equal(currentCpu(), pin.cpu);
-    const [command, args] = pin.pinnedCommand('sh', ['-c', 'grep Cpus_allowed_list /proc/self/status']);
-    const child = execFileSync(command, args, { encoding: 'utf8' });
-    assert.match(child, new RegExp(`Cpus_allowed_list:\\s*${pin.cpu}\\n`));
-  } finally {
     pin.restore();
+    restored = true;
+    assert.deepEqual(new Set(threadCpus()), new Set(before));
+    // Started after the restore, so the child cannot have inherited the pin: the wrapper pins it.
+    const [command, args] = pin.pinnedCommand('sh', ['-c', 'grep Cpus_allowed_list /proc/self/status']);
+    assert.equal(command, 'taskset');
+    assert.match(execFileSync(command, args, { encoding: 'utf8' }), new RegExp(`Cpus_allowed_list:\\s*${pin.cpu}\\n`));
+  } finally {
+    if (!restored) pin.restore();
   }
-  assert.equal(allowed(), before);
 });

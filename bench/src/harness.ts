@@ -57,9 +57,10 @@ function jobLabel(job: Job): string {
  * outlived young-generation collections so far, to allocate that literal's later objects in the
  * old generation. The heap backend's entries and the minimal baseline's are each one such literal,
  * both filled by the setup, and each side's decision fell one way or the other from process to
- * process, depending on when collections happened to run; a tenured side skipped the copies the
- * interleaving's forced collections make of what a batch leaves alive (interleave.ts), and
- * `valueAdd` measured 0.67–0.75× or ~1.0× with the same code. Without the heuristic both sides
+ * process, depending on when collections happened to run. Objects of a tenured site start in the
+ * old generation, out of reach of the copies the interleaving's forced collections make of what a
+ * batch leaves alive (interleave.ts; CPU profiles put the difference in those collections, outside
+ * both sides' loops), and `valueAdd` measured 0.67–0.75× or ~1.0× with the same code. Without the heuristic both sides
  * allocate young, as each does whenever V8 does not tenure it. Production keeps V8's default:
  * tenuring long-lived entries makes bulk inserts ~20% cheaper (issue 16, session 19).
  */
