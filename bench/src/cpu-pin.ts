@@ -24,7 +24,7 @@ export interface Pinned {
   readonly cpu: number;
   /** `command args` run on `cpu` only (every thread of the child). */
   pinnedCommand(command: string, args: readonly string[]): [string, string[]];
-  /** Gives the main thread back the CPUs it was allowed before. */
+  /** Gives every thread of this process (those started while pinned too) the CPUs the main thread had before. */
   restore(): void;
 }
 

@@ -60,9 +60,10 @@ function jobLabel(job: Job): string {
  * process, depending on when collections happened to run. Objects of a tenured site start in the
  * old generation, out of reach of the copies the interleaving's forced collections make of what a
  * batch leaves alive (interleave.ts; CPU profiles put the difference in those collections, outside
- * both sides' loops), and `valueAdd` measured 0.67–0.75× or ~1.0× with the same code. Without the heuristic both sides
- * allocate young, as each does whenever V8 does not tenure it. Production keeps V8's default:
- * tenuring long-lived entries makes bulk inserts ~20% cheaper (issue 16, session 19).
+ * both sides' loops), and `valueAdd` measured 0.67–0.75× or ~1.0× with the same code. Without the
+ * heuristic both sides allocate young, as each does whenever V8 does not tenure it. Production
+ * keeps V8's default: tenuring long-lived entries makes bulk inserts ~20% cheaper (issue 16,
+ * session 19).
  */
 export function childFlags(job: Job, maxOldSpaceMb: number): string[] {
   const heapAccess = job.type === 'access' && job.buildOrder !== undefined;
