@@ -18,6 +18,12 @@ function cannotPin(): string | undefined {
   }
   const [main] = threadCpus();
   if (/^\d+$/.test(main!)) return `this process may run on one CPU only (${main}): pinning would change nothing to observe`;
+  try {
+    // Sets the main thread's CPUs to what they are: fails only where changing affinity is refused.
+    execFileSync('taskset', ['-c', '-p', main!, String(process.pid)], { stdio: 'ignore' });
+  } catch {
+    return 'changing CPU affinity is not permitted here (sched_setaffinity refused)';
+  }
   return undefined;
 }
 
