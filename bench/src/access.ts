@@ -118,7 +118,7 @@ function bindingVsCpp(p: Preset, work: string, opts: InterleaveKnobs, tag: strin
     const pin = pinProcess();
     const pinned = 'skipped' in pin ? undefined : pin;
     try {
-      log(`  [${tag}] binding vs plain C++: ${pinned ? `both processes pinned to CPU ${pinned.cpu}` : (pin as { skipped: string }).skipped}`);
+      log(`  [${tag}] binding vs plain C++: ${'skipped' in pin ? pin.skipped : `both processes pinned to CPU ${pin.cpu}`}`);
       return compareWithServer(p, raw, input, startOrSkip(() => PlainCppServer.start(p, work, input.rows, input.keys, input.values, pinned)), opts);
     } finally {
       restoreCpus(pinned, tag, log);

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { closeSync, constants as fsc, fdatasync, fstat, fsync, linkSync, openSync, promises as fsp, read as readFd } from 'node:fs';
+import { closeSync, constants as fsc, fstat, linkSync, openSync, promises as fsp, read as readFd } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import {
@@ -9,6 +9,7 @@ import {
   StorageError,
   isNotFoundErrno,
   storageErrorFromErrno,
+  syncAndClose,
   TemporaryNameListing,
   threadPoolReads,
   type FileStatus,
@@ -454,12 +455,7 @@ function fileSize(fd: number): Promise<number> {
  * event loop (documented in docs/STATUS.md, session 9 decisions).
  */
 async function syncPath(path: string, dataOnly: boolean): Promise<void> {
-  const fd = openSync(path, 'r');
-  try {
-    await new Promise<void>((done, fail) => (dataOnly ? fdatasync : fsync)(fd, (e) => (e === null ? done() : fail(e))));
-  } finally {
-    closeSync(fd);
-  }
+  await syncAndClose(openSync(path, 'r'), dataOnly);
 }
 
 const datasyncFile = (path: string): Promise<void> => syncPath(path, true);

@@ -1,3 +1,4 @@
+import { closeSync, fdatasync, fsync } from 'node:fs';
 import { StorageError, StorageNotFoundError } from '../errors.js';
 
 /**
@@ -62,4 +63,18 @@ export function storageErrorFromErrno(path: string, what: string, cause: unknown
   const code = errnoCode(cause);
   const detail = describeErrno(code, cause instanceof Error ? cause.message : String(cause));
   return new StorageError(path, `${what} failed: ${detail}`, { cause, transient: code !== undefined && TRANSIENT_ERRNO.has(code) });
+}
+
+/**
+ * fsyncs an open descriptor (`dataOnly`: fdatasync) on the thread pool, then closes it on the
+ * calling thread whatever the sync did: only the sync is worth a thread-pool round trip (the local
+ * storage's commits and links, and the RocksDB backend's early SST syncs). Rejects with the raw
+ * `node:fs` error; callers name the file (storageErrorFromErrno).
+ */
+export async function syncAndClose(fd: number, dataOnly: boolean): Promise<void> {
+  try {
+    await new Promise<void>((done, fail) => (dataOnly ? fdatasync : fsync)(fd, (e) => (e === null ? done() : fail(e))));
+  } finally {
+    closeSync(fd);
+  }
 }

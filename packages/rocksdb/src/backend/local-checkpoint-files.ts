@@ -1,7 +1,7 @@
-import { closeSync, fdatasync, openSync, readdirSync, readSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readSync } from 'node:fs';
 import { rm, rmdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { storageErrorFromErrno } from '@flowstate/core';
+import { storageErrorFromErrno, syncAndClose } from '@flowstate/core';
 
 /** What the synchronous part read of a local RocksDB checkpoint directory. */
 export interface LocalCheckpointFiles {
@@ -86,14 +86,12 @@ function openOrUndefined(path: string): number | undefined {
   }
 }
 
-/** fdatasync on the thread pool, then close (on this thread, whatever the sync did). */
+/** fdatasync on the thread pool, then close; a failure names the file. */
 async function dataSyncAndClose(fd: number, path: string): Promise<void> {
   try {
-    await new Promise<void>((done, fail) => fdatasync(fd, (e) => (e === null ? done() : fail(e))));
+    await syncAndClose(fd, true);
   } catch (e) {
     throw storageErrorFromErrno(path, 'fdatasync', e);
-  } finally {
-    closeSync(fd);
   }
 }
 
