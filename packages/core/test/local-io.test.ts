@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
-import { isNotFoundErrno, StorageError, storageErrorFromErrno, StorageNotFoundError, threadPoolReads } from '@flowstate/core';
+import { BackgroundDataSync, isNotFoundErrno, StorageError, storageErrorFromErrno, StorageNotFoundError, threadPoolReads } from '@flowstate/core';
 
 const errno = (code: string): NodeJS.ErrnoException => Object.assign(new Error(`${code}: failed`), { code });
 
@@ -37,5 +37,61 @@ describe('local file errors and read concurrency', () => {
     assert.equal(threadPoolReads({ UV_THREADPOOL_SIZE: ' 2 ' }), 2);
     for (const bad of ['', '0', '-3', 'abc', '1.5']) assert.equal(threadPoolReads({ UV_THREADPOOL_SIZE: bad }), 4, `'${bad}'`);
     assert.equal(threadPoolReads({ UV_THREADPOOL_SIZE: '100000' }), 128);
+  });
+});
+
+/** A file whose data syncs the test completes or fails by hand. */
+function manualSyncs() {
+  const calls: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
+  return { calls, file: { datasync: () => new Promise<void>((resolve, reject) => void calls.push({ resolve, reject })) } };
+}
+const tick = () => new Promise<void>((r) => setImmediate(r));
+
+describe('BackgroundDataSync', () => {
+  it('starts a sync once everyBytes were written since the last start, never two at once', async () => {
+    const { calls, file } = manualSyncs();
+    const bg = new BackgroundDataSync(file, 100);
+    bg.wrote(60);
+    assert.equal(calls.length, 0, 'under everyBytes: none');
+    bg.wrote(40);
+    assert.equal(calls.length, 1, 'everyBytes reached: one starts');
+    bg.wrote(500);
+    assert.equal(calls.length, 1, 'one runs: no second');
+    calls[0]!.resolve();
+    await tick();
+    bg.wrote(1);
+    assert.equal(calls.length, 2, 'the bytes written while it ran start the next once it ended');
+    calls[1]!.resolve();
+    await bg.settle();
+    assert.equal(bg.started, 2);
+  });
+
+  it('everyBytes 0 never starts one', async () => {
+    const { calls, file } = manualSyncs();
+    const bg = new BackgroundDataSync(file, 0);
+    bg.wrote(1 << 30);
+    await bg.settle();
+    assert.equal(calls.length, 0);
+  });
+
+  it('settle waits for the running sync and rethrows the first failure, also after later syncs succeeded', async () => {
+    const { calls, file } = manualSyncs();
+    const bg = new BackgroundDataSync(file, 10);
+    bg.wrote(10);
+    let settled = false;
+    const s = bg.settle().then(() => void (settled = true));
+    await tick();
+    assert.equal(settled, false, 'settle waits for the running sync');
+    calls[0]!.resolve();
+    await s;
+    bg.wrote(10);
+    const eio = Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
+    calls[1]!.reject(eio);
+    await tick();
+    bg.wrote(10);
+    calls[2]!.resolve();
+    // The commit's own fsync would not see the failure again: settle must.
+    await assert.rejects(bg.settle(), (e) => e === eio);
+    await assert.rejects(bg.settle(), (e) => e === eio, 'every later settle too');
   });
 });

@@ -1,6 +1,6 @@
 import { mkdir, open, readdir, rm, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { IllegalStateUsageError } from '@flowstate/core';
+import { BackgroundDataSync, IllegalStateUsageError } from '@flowstate/core';
 import { FlinkUnsupportedError } from './errors.js';
 import { JavaDataOutput } from './io/java-output.js';
 import { encodeCanonicalStream, encodeOperatorStream, type CanonicalRecord, type OperatorStateData } from './keyed/encode.js';
@@ -48,13 +48,18 @@ export class StreamEmitter {
     if (this.written.has(rel)) throw new IllegalStateUsageError(undefined, `two streams would be written to '${rel}'`);
     this.written.add(rel);
     const fh = await open(join(this.outDir, rel), 'wx');
+    const background = new BackgroundDataSync(fh);
     try {
       const result = await fill(async (chunk) => {
         for (let off = 0; off < chunk.length; ) off += (await fh.write(chunk, off, chunk.length - off)).bytesWritten;
+        background.wrote(chunk.length);
       });
+      await background.settle();
       await fh.sync();
       return result;
     } finally {
+      // A failed write or fill leaves a sync running on the descriptor: close after it.
+      await background.settle().catch(() => {});
       await fh.close();
     }
   }

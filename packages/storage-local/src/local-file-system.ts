@@ -3,6 +3,8 @@ import { closeSync, constants as fsc, fstat, linkSync, openSync, promises as fsp
 import type { FileHandle } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import {
+  BACKGROUND_SYNC_BYTES,
+  BackgroundDataSync,
   confinePath,
   PathEscapeError,
   settleAll,
@@ -33,6 +35,13 @@ export interface LocalFileSystemOptions {
    * close). For tests that observe which files are synced, and when.
    */
   readonly datasyncFile?: (path: string) => Promise<void>;
+  /**
+   * Bytes a created file is written ahead of its last background data sync (see
+   * BackgroundDataSync; default BACKGROUND_SYNC_BYTES, 0 turns them off).
+   */
+  readonly backgroundSyncBytes?: number;
+  /** How a background data sync syncs an open file (default: its datasync). For tests that count or fail them. */
+  readonly backgroundDatasync?: (file: FileHandle) => Promise<void>;
 }
 
 /**
@@ -49,6 +58,8 @@ export class LocalFileSystem extends TemporaryNameListing implements FileSystem 
     this.root = resolve(root);
     this.directorySyncs = new DirectorySyncs(options.fsyncDirectory);
     this.datasyncFile = options.datasyncFile ?? datasyncFile;
+    this.backgroundSyncBytes = options.backgroundSyncBytes ?? BACKGROUND_SYNC_BYTES;
+    this.backgroundDatasync = options.backgroundDatasync ?? ((file) => file.datasync());
   }
 
   get displayRoot(): string {
@@ -59,6 +70,8 @@ export class LocalFileSystem extends TemporaryNameListing implements FileSystem 
   private readonly createdDirs = new Set<string>();
   private readonly directorySyncs: DirectorySyncs;
   private readonly datasyncFile: (path: string) => Promise<void>;
+  private readonly backgroundSyncBytes: number;
+  private readonly backgroundDatasync: (file: FileHandle) => Promise<void>;
   private realRootPromise: Promise<string> | undefined;
 
   /**
@@ -144,9 +157,12 @@ export class LocalFileSystem extends TemporaryNameListing implements FileSystem 
     }
     let state: 'open' | 'committed' | 'aborted' = 'open';
     let renamed = false;
+    const background = new BackgroundDataSync({ datasync: () => this.backgroundDatasync(fh) }, this.backgroundSyncBytes);
     const abort = async () => {
       if (state !== 'open') return;
       state = 'aborted';
+      // A sync still running holds the descriptor: close after it (its failure no longer matters).
+      await background.settle().catch(() => {});
       await fh.close().catch(() => {});
       await fsp.rm(temp, { force: true });
     };
@@ -159,6 +175,7 @@ export class LocalFileSystem extends TemporaryNameListing implements FileSystem 
             const { bytesWritten } = await fh.write(chunk, off, chunk.length - off);
             off += bytesWritten;
           }
+          background.wrote(chunk.length);
         } catch (e) {
           await abort();
           this.wrap(path, 'write', e);
@@ -167,6 +184,7 @@ export class LocalFileSystem extends TemporaryNameListing implements FileSystem 
       commit: async () => {
         if (state !== 'open') throw new StorageError(path, `commit after ${state}`);
         try {
+          await background.settle();
           await fh.sync();
           await fh.close();
           state = 'committed';

@@ -124,6 +124,61 @@ describe('LocalFileSystem commits', () => {
     assert.deepEqual(readdirSync(join(root, 'chk-1')), [], 'the renamed file is removed: nothing will ever reference it');
   });
 
+  it('a file written in chunks starts background data syncs every backgroundSyncBytes; the commit still syncs and has every byte', async () => {
+    const root = freshRoot();
+    let background = 0;
+    let lastSync: Promise<void> = Promise.resolve();
+    const fs = new LocalFileSystem(root, { backgroundSyncBytes: 1000, backgroundDatasync: (file) => (background++, (lastSync = file.datasync())) });
+    const w = await fs.create('chk-1/f');
+    const bytes = new Uint8Array(10_000).map((_, i) => i % 251);
+    for (let at = 0; at < bytes.length; at += 500) {
+      await w.write(bytes.subarray(at, at + 500));
+      // The real datasync ends before the next bytes reach the threshold (one runs at a time).
+      await lastSync;
+      await tick();
+    }
+    await w.commit();
+    assert.equal(background, 10, 'one per 1000 bytes written');
+    assert.deepEqual(new Uint8Array(readFileSync(join(root, 'chk-1', 'f'))), bytes);
+    const small = new LocalFileSystem(freshRoot(), { backgroundDatasync: async () => void background++ });
+    const s = await small.create('g');
+    await s.write(new Uint8Array(64 << 10));
+    await s.commit();
+    assert.equal(background, 10, 'a checkpoint-sized file under the default threshold starts none');
+  });
+
+  it('a failed background data sync fails the commit (the final fsync would not report it again) and leaves no file', async () => {
+    const root = freshRoot();
+    const fs = new LocalFileSystem(root, { backgroundSyncBytes: 100, backgroundDatasync: () => Promise.reject(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' })) });
+    const w = await fs.create('chk-1/f');
+    await w.write(new Uint8Array(100));
+    await assert.rejects(w.commit(), (e: unknown) => e instanceof StorageError && /commit failed: EIO/.test(e.message) && e.path.endsWith('chk-1/f'));
+    assert.deepEqual(readdirSync(join(root, 'chk-1')), [], 'neither the file nor its temporary remains');
+  });
+
+  it('an abort while a background data sync runs closes the file only after it', async () => {
+    const root = freshRoot();
+    const events: string[] = [];
+    let release = (): void => assert.fail('no background sync started');
+    const fs = new LocalFileSystem(root, {
+      backgroundSyncBytes: 100,
+      backgroundDatasync: (file) => {
+        const close = file.close.bind(file);
+        file.close = () => (events.push('closed'), close());
+        return new Promise<void>((resolve) => (release = () => (events.push('sync ended'), resolve())));
+      },
+    });
+    const w = await fs.create('f');
+    await w.write(new Uint8Array(100));
+    const aborted = w.abort();
+    await tick();
+    assert.deepEqual(events, [], 'not closed while its sync runs');
+    release();
+    await aborted;
+    assert.deepEqual(events, ['sync ended', 'closed']);
+    assert.deepEqual(readdirSync(root), []);
+  });
+
   it('a range read longer than the file is refused with its size before any buffer is allocated', async () => {
     const root = freshRoot();
     const fs = new LocalFileSystem(root);
