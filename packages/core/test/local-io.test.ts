@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
-import { BackgroundDataSync, isNotFoundErrno, StorageError, storageErrorFromErrno, StorageNotFoundError, threadPoolReads } from '@flowstate/core';
+import { BackgroundDataSync, backgroundSyncLimit, isNotFoundErrno, StorageConfigError, StorageError, storageErrorFromErrno, StorageNotFoundError, threadPoolReads } from '@flowstate/core';
 
 const errno = (code: string): NodeJS.ErrnoException => Object.assign(new Error(`${code}: failed`), { code });
 
@@ -46,52 +46,87 @@ function manualSyncs() {
   return { calls, file: { datasync: () => new Promise<void>((resolve, reject) => void calls.push({ resolve, reject })) } };
 }
 const tick = () => new Promise<void>((r) => setImmediate(r));
+const eio = () => Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
+
+/** A write of `n` bytes as the writers make it: beforeWrite, the write, wrote. */
+function write(bg: BackgroundDataSync, n: number): void {
+  bg.beforeWrite();
+  bg.wrote(n);
+}
 
 describe('BackgroundDataSync', () => {
-  it('starts a sync once everyBytes were written since the last start, never two at once', async () => {
+  it('starts a sync before a write once everyBytes were written since the last start, never two at once; the last write starts none', async () => {
     const { calls, file } = manualSyncs();
     const bg = new BackgroundDataSync(file, 100);
-    bg.wrote(60);
-    assert.equal(calls.length, 0, 'under everyBytes: none');
-    bg.wrote(40);
-    assert.equal(calls.length, 1, 'everyBytes reached: one starts');
-    bg.wrote(500);
+    write(bg, 60);
+    write(bg, 40);
+    assert.equal(calls.length, 0, 'nothing before a write that follows 100 bytes');
+    write(bg, 500);
+    assert.equal(calls.length, 1, 'the write after 100 bytes starts one, for them');
+    write(bg, 500);
     assert.equal(calls.length, 1, 'one runs: no second');
     calls[0]!.resolve();
     await tick();
-    bg.wrote(1);
+    write(bg, 1);
     assert.equal(calls.length, 2, 'the bytes written while it ran start the next once it ended');
     calls[1]!.resolve();
-    await bg.settle();
+    await bg.finish();
     assert.equal(bg.started, 2);
   });
 
-  it('everyBytes 0 never starts one', async () => {
-    const { calls, file } = manualSyncs();
-    const bg = new BackgroundDataSync(file, 0);
-    bg.wrote(1 << 30);
-    await bg.settle();
-    assert.equal(calls.length, 0);
-  });
-
-  it('settle waits for the running sync and rethrows the first failure, also after later syncs succeeded', async () => {
+  it('finish starts no more syncs; everyBytes 0 never starts one; a bad threshold is a StorageConfigError', async () => {
     const { calls, file } = manualSyncs();
     const bg = new BackgroundDataSync(file, 10);
-    bg.wrote(10);
-    let settled = false;
-    const s = bg.settle().then(() => void (settled = true));
-    await tick();
-    assert.equal(settled, false, 'settle waits for the running sync');
+    write(bg, 10);
+    await bg.finish();
+    write(bg, 10);
+    assert.equal(calls.length, 0, 'after finish: none');
+    const off = new BackgroundDataSync(file, 0);
+    write(off, 1 << 30);
+    write(off, 1);
+    await off.finish();
+    assert.equal(calls.length, 0);
+    for (const bad of [-1, 1.5, NaN, Infinity]) assert.throws(() => new BackgroundDataSync(file, bad), StorageConfigError, String(bad));
+  });
+
+  it('at most backgroundSyncLimit() run in the process: a file past it skips its sync (UV_THREADPOOL_SIZE halves to the limit)', async () => {
+    assert.equal(backgroundSyncLimit({}), 2);
+    assert.equal(backgroundSyncLimit({ UV_THREADPOOL_SIZE: '1' }), 1);
+    assert.equal(backgroundSyncLimit({ UV_THREADPOOL_SIZE: '9' }), 4);
+    const { calls, file } = manualSyncs();
+    const files = Array.from({ length: backgroundSyncLimit() + 1 }, () => new BackgroundDataSync(file, 1));
+    for (const bg of files) write(bg, 1);
+    for (const bg of files) bg.beforeWrite();
+    assert.equal(calls.length, backgroundSyncLimit(), 'the last file skipped its sync');
+    assert.equal(files.at(-1)!.started, 0);
     calls[0]!.resolve();
-    await s;
-    bg.wrote(10);
-    const eio = Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
-    calls[1]!.reject(eio);
     await tick();
-    bg.wrote(10);
-    calls[2]!.resolve();
-    // The commit's own fsync would not see the failure again: settle must.
-    await assert.rejects(bg.settle(), (e) => e === eio);
-    await assert.rejects(bg.settle(), (e) => e === eio, 'every later settle too');
+    files.at(-1)!.beforeWrite();
+    assert.equal(files.at(-1)!.started, 1, 'a slot freed: the next write starts it');
+    for (const c of calls.slice(1)) c.resolve();
+    await Promise.all(files.map((bg) => bg.finish()));
+  });
+
+  it('finish waits for the running sync and rethrows the first failure, also one while it waits and after later syncs succeeded', async () => {
+    const { calls, file } = manualSyncs();
+    const bg = new BackgroundDataSync(file, 10);
+    write(bg, 10);
+    write(bg, 10);
+    calls[0]!.reject(eio());
+    await tick();
+    write(bg, 10);
+    calls[1]!.resolve();
+    // The commit's own fsync would not see the failure again: finish must.
+    await assert.rejects(bg.finish(), /EIO/);
+    await assert.rejects(bg.finish(), /EIO/, 'every later finish too');
+    const waiting = new BackgroundDataSync(file, 10);
+    write(waiting, 10);
+    write(waiting, 10);
+    let settled = false;
+    const f = waiting.finish().catch((e: unknown) => ((settled = true), e));
+    await tick();
+    assert.equal(settled, false, 'finish waits for the running sync');
+    calls[2]!.reject(eio());
+    assert.match(String(await f), /EIO/);
   });
 });

@@ -1,4 +1,4 @@
-import { mkdir, open, readdir, rm, rmdir } from 'node:fs/promises';
+import { mkdir, open, readdir, rm, rmdir, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BackgroundDataSync, IllegalStateUsageError } from '@flowstate/core';
 import { FlinkUnsupportedError } from './errors.js';
@@ -16,7 +16,11 @@ import type { DecodedKeyedEntry } from './keyed/decode.js';
 /** Where a rewritten stream goes: the same kind of handle as before (inline, relative file). */
 export class StreamEmitter {
   readonly written = new Set<string>();
-  constructor(readonly outDir: string) {}
+  constructor(
+    readonly outDir: string,
+    /** Syncs a stream's file while it is written (core's BackgroundDataSync); tests count or fail them. */
+    private readonly backgroundSync: (file: FileHandle) => BackgroundDataSync = (file) => new BackgroundDataSync(file),
+  ) {}
 
   async emit(old: StreamStateHandle, bytes: Uint8Array): Promise<StreamStateHandle> {
     switch (old.type) {
@@ -48,18 +52,20 @@ export class StreamEmitter {
     if (this.written.has(rel)) throw new IllegalStateUsageError(undefined, `two streams would be written to '${rel}'`);
     this.written.add(rel);
     const fh = await open(join(this.outDir, rel), 'wx');
-    const background = new BackgroundDataSync(fh);
+    const background = this.backgroundSync(fh);
     try {
       const result = await fill(async (chunk) => {
+        background.beforeWrite();
         for (let off = 0; off < chunk.length; ) off += (await fh.write(chunk, off, chunk.length - off)).bytesWritten;
         background.wrote(chunk.length);
       });
-      await background.settle();
+      await background.finish();
       await fh.sync();
       return result;
     } finally {
-      // A failed write or fill leaves a sync running on the descriptor: close after it.
-      await background.settle().catch(() => {});
+      // After a failed write or fill a sync may still run: FileHandle.close waits for it itself,
+      // and this also covers a sync that uses the raw descriptor. Its failure no longer matters then.
+      await background.finish().catch(() => {});
       await fh.close();
     }
   }

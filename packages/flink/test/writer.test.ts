@@ -4,6 +4,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { defaultFlinkSerializers, FlinkSavepoint, LongSerializer, writeFlinkSavepoint } from '../src/index.js';
+import { BackgroundDataSync } from '@flowstate/core';
+import type { FileHandle } from 'node:fs/promises';
+import { StreamEmitter } from '../src/writer.js';
 import { metadataFiles, needsFixtures } from './fixtures.js';
 import { writeOwnSavepoint } from './own-savepoint.js';
 
@@ -74,6 +77,52 @@ describe('Flink savepoint writer failures', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
       rmSync(out, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('StreamEmitter: background data syncs while a stream is written', () => {
+  /** An emitter whose background syncs (threshold 100 bytes) the test completes or fails by hand; `fds` holds each synced file's descriptor when its sync ended. */
+  function manualEmitter(dir: string) {
+    const pending: Array<{ resolve: () => void; reject: (e: Error) => void; file: FileHandle }> = [];
+    const fds: number[] = [];
+    const sync = (file: FileHandle) =>
+      new BackgroundDataSync(
+        { datasync: () => new Promise<void>((resolve, reject) => void pending.push({ resolve: () => (fds.push(file.fd), resolve()), reject: (e) => (fds.push(file.fd), reject(e)), file })) },
+        100,
+      );
+    return { em: new StreamEmitter(dir, sync), pending, fds };
+  }
+  const tick = () => new Promise<void>((r) => setImmediate(r));
+
+  it('a failed background sync fails the stream; a fill that throws while one runs closes the file only after it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'flowstate-flink-bg-'));
+    try {
+      const { em, pending, fds } = manualEmitter(dir);
+      const failed = em.writeStreaming('a', async (write) => {
+        await write(new Uint8Array(100));
+        await write(new Uint8Array(1));
+      });
+      while (pending.length === 0) await tick();
+      pending[0]!.reject(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }));
+      await assert.rejects(failed, /EIO/);
+      const thrown = em.writeStreaming('b', async (write) => {
+        await write(new Uint8Array(100));
+        await write(new Uint8Array(1));
+        throw new Error('fill failed');
+      });
+      while (pending.length === 1) await tick();
+      await tick();
+      pending[1]!.resolve();
+      await assert.rejects(thrown, /fill failed/);
+      assert.deepEqual(
+        fds.map((fd) => fd !== -1),
+        [true, true],
+        'each file was still open when its sync ended',
+      );
+      assert.equal(pending[1]!.file.fd, -1, 'and closed after');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

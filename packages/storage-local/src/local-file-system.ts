@@ -3,8 +3,8 @@ import { closeSync, constants as fsc, fstat, linkSync, openSync, promises as fsp
 import type { FileHandle } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import {
-  BACKGROUND_SYNC_BYTES,
   BackgroundDataSync,
+  checkBackgroundSyncBytes,
   confinePath,
   PathEscapeError,
   settleAll,
@@ -36,8 +36,8 @@ export interface LocalFileSystemOptions {
    */
   readonly datasyncFile?: (path: string) => Promise<void>;
   /**
-   * Bytes a created file is written ahead of its last background data sync (see
-   * BackgroundDataSync; default BACKGROUND_SYNC_BYTES, 0 turns them off).
+   * Bytes written to a created file since its last background data sync started that start the
+   * next (BackgroundDataSync; default BACKGROUND_SYNC_BYTES on Linux, else 0; 0 turns them off).
    */
   readonly backgroundSyncBytes?: number;
   /** How a background data sync syncs an open file (default: its datasync). For tests that count or fail them. */
@@ -58,7 +58,8 @@ export class LocalFileSystem extends TemporaryNameListing implements FileSystem 
     this.root = resolve(root);
     this.directorySyncs = new DirectorySyncs(options.fsyncDirectory);
     this.datasyncFile = options.datasyncFile ?? datasyncFile;
-    this.backgroundSyncBytes = options.backgroundSyncBytes ?? BACKGROUND_SYNC_BYTES;
+    if (options.backgroundSyncBytes !== undefined) checkBackgroundSyncBytes(options.backgroundSyncBytes);
+    this.backgroundSyncBytes = options.backgroundSyncBytes;
     this.backgroundDatasync = options.backgroundDatasync ?? ((file) => file.datasync());
   }
 
@@ -70,7 +71,7 @@ export class LocalFileSystem extends TemporaryNameListing implements FileSystem 
   private readonly createdDirs = new Set<string>();
   private readonly directorySyncs: DirectorySyncs;
   private readonly datasyncFile: (path: string) => Promise<void>;
-  private readonly backgroundSyncBytes: number;
+  private readonly backgroundSyncBytes: number | undefined;
   private readonly backgroundDatasync: (file: FileHandle) => Promise<void>;
   private realRootPromise: Promise<string> | undefined;
 
@@ -161,8 +162,9 @@ export class LocalFileSystem extends TemporaryNameListing implements FileSystem 
     const abort = async () => {
       if (state !== 'open') return;
       state = 'aborted';
-      // A sync still running holds the descriptor: close after it (its failure no longer matters).
-      await background.settle().catch(() => {});
+      // FileHandle.close waits for operations in flight itself; this also covers a sync hook that
+      // syncs the raw descriptor. Its failure no longer matters.
+      await background.finish().catch(() => {});
       await fh.close().catch(() => {});
       await fsp.rm(temp, { force: true });
     };
@@ -170,6 +172,7 @@ export class LocalFileSystem extends TemporaryNameListing implements FileSystem 
       write: async (chunk) => {
         if (state !== 'open') throw new StorageError(path, `write after ${state}`);
         try {
+          background.beforeWrite();
           let off = 0;
           while (off < chunk.length) {
             const { bytesWritten } = await fh.write(chunk, off, chunk.length - off);
@@ -184,7 +187,7 @@ export class LocalFileSystem extends TemporaryNameListing implements FileSystem 
       commit: async () => {
         if (state !== 'open') throw new StorageError(path, `commit after ${state}`);
         try {
-          await background.settle();
+          await background.finish();
           await fh.sync();
           await fh.close();
           state = 'committed';

@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { existsSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { crc32c, FsCheckpointStateOutputStream, MemoryFileSystem, PathEscapeError, StorageError } from '@flowstate/core';
+import { crc32c, FsCheckpointStateOutputStream, MemoryFileSystem, PathEscapeError, StorageConfigError, StorageError } from '@flowstate/core';
 import { DirectorySyncs, IN_PROGRESS_SUFFIX, LocalFileSystem } from '@flowstate/storage-local';
 import { tempRoots } from './temp-roots.js';
 
@@ -124,7 +124,7 @@ describe('LocalFileSystem commits', () => {
     assert.deepEqual(readdirSync(join(root, 'chk-1')), [], 'the renamed file is removed: nothing will ever reference it');
   });
 
-  it('a file written in chunks starts background data syncs every backgroundSyncBytes; the commit still syncs and has every byte', async () => {
+  it('a file written in chunks starts a background data sync before each write that follows backgroundSyncBytes, and keeps every byte', async () => {
     const root = freshRoot();
     let background = 0;
     let lastSync: Promise<void> = Promise.resolve();
@@ -138,44 +138,67 @@ describe('LocalFileSystem commits', () => {
       await tick();
     }
     await w.commit();
-    assert.equal(background, 10, 'one per 1000 bytes written');
+    assert.equal(background, 9, 'before the writes at 1000, 2000, ... 9000 bytes; the last write starts none');
     assert.deepEqual(new Uint8Array(readFileSync(join(root, 'chk-1', 'f'))), bytes);
-    const small = new LocalFileSystem(freshRoot(), { backgroundDatasync: async () => void background++ });
-    const s = await small.create('g');
-    await s.write(new Uint8Array(64 << 10));
-    await s.commit();
-    assert.equal(background, 10, 'a checkpoint-sized file under the default threshold starts none');
+    assert.throws(() => new LocalFileSystem(root, { backgroundSyncBytes: -1 }), StorageConfigError);
   });
 
-  it('a failed background data sync fails the commit (the final fsync would not report it again) and leaves no file', async () => {
+  it('at the default threshold (Linux: 4 MiB) a checkpoint-sized file starts none, and a write after 4 MiB starts one', { skip: process.platform !== 'linux' && 'background data syncs are off by default outside Linux' }, async () => {
+    let background = 0;
+    const fs = new LocalFileSystem(freshRoot(), { backgroundDatasync: async () => void background++ });
+    const w = await fs.create('f');
+    await w.write(new Uint8Array(64 << 10));
+    await w.write(new Uint8Array((4 << 20) - (64 << 10)));
+    assert.equal(background, 0, 'under 4 MiB: none');
+    await w.write(new Uint8Array(1));
+    assert.equal(background, 1);
+    await w.commit();
+  });
+
+  it('a commit waits for a running background data sync before it renames, and fails if that sync fails (the final fsync would not report it again)', async () => {
     const root = freshRoot();
-    const fs = new LocalFileSystem(root, { backgroundSyncBytes: 100, backgroundDatasync: () => Promise.reject(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' })) });
-    const w = await fs.create('chk-1/f');
-    await w.write(new Uint8Array(100));
-    await assert.rejects(w.commit(), (e: unknown) => e instanceof StorageError && /commit failed: EIO/.test(e.message) && e.path.endsWith('chk-1/f'));
-    assert.deepEqual(readdirSync(join(root, 'chk-1')), [], 'neither the file nor its temporary remains');
+    const pending: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
+    const fs = new LocalFileSystem(root, { backgroundSyncBytes: 100, backgroundDatasync: () => new Promise<void>((resolve, reject) => void pending.push({ resolve, reject })) });
+    for (const fail of [false, true]) {
+      const w = await fs.create(`chk-1/${fail}`);
+      await w.write(new Uint8Array(100));
+      await w.write(new Uint8Array(1));
+      assert.equal(pending.length, 1, 'the second write started a sync');
+      const commit = settledFlag(w.commit());
+      await tick();
+      assert.ok(!commit.done && !existsSync(join(root, 'chk-1', String(fail))), 'neither resolved nor renamed while the sync runs');
+      const sync = pending.pop()!;
+      if (fail) sync.reject(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }));
+      else sync.resolve();
+      while (!commit.done) await tick();
+      if (!fail) assert.equal(commit.error, undefined);
+      else assert.ok(commit.error instanceof StorageError && /commit failed: EIO/.test(commit.error.message) && commit.error.path.endsWith('chk-1/true'));
+    }
+    assert.deepEqual(readdirSync(join(root, 'chk-1')), ['false'], 'the failed commit left neither its file nor its temporary');
   });
 
   it('an abort while a background data sync runs closes the file only after it', async () => {
     const root = freshRoot();
-    const events: string[] = [];
     let release = (): void => assert.fail('no background sync started');
+    let fdAtRelease: number | undefined;
+    let handle: { fd: number } | undefined;
     const fs = new LocalFileSystem(root, {
       backgroundSyncBytes: 100,
-      backgroundDatasync: (file) => {
-        const close = file.close.bind(file);
-        file.close = () => (events.push('closed'), close());
-        return new Promise<void>((resolve) => (release = () => (events.push('sync ended'), resolve())));
-      },
+      backgroundDatasync: (file) =>
+        new Promise<void>((resolve) => {
+          handle = file;
+          release = () => ((fdAtRelease = file.fd), resolve());
+        }),
     });
     const w = await fs.create('f');
     await w.write(new Uint8Array(100));
+    await w.write(new Uint8Array(1));
     const aborted = w.abort();
     await tick();
-    assert.deepEqual(events, [], 'not closed while its sync runs');
     release();
     await aborted;
-    assert.deepEqual(events, ['sync ended', 'closed']);
+    assert.notEqual(fdAtRelease, -1, 'still open when its sync ended');
+    assert.equal(handle!.fd, -1, 'closed after');
     assert.deepEqual(readdirSync(root), []);
   });
 

@@ -1,5 +1,6 @@
 import { closeSync, fdatasync, fsync } from 'node:fs';
 import { StorageError, StorageNotFoundError } from '../errors.js';
+import { StorageConfigError } from './storage-errors.js';
 
 /**
  * What local-file readers share: how many reads the libuv thread pool runs at once, and how a
@@ -80,10 +81,27 @@ export async function syncAndClose(fd: number, dataOnly: boolean): Promise<void>
 }
 
 /**
- * Bytes a file may be written ahead of its last background data sync (BackgroundDataSync). 4 MiB:
- * a checkpoint's small files never start one, and a 16 MiB stream starts three.
+ * Bytes written to a file since its last background data sync started that start the next one
+ * (BackgroundDataSync): a checkpoint's small files never start one.
  */
 export const BACKGROUND_SYNC_BYTES = 4 << 20;
+
+/**
+ * Background data syncs running at once in this process, over all files: each holds a thread-pool
+ * thread for the whole device write, and the files' own writes, reads and every other pool job
+ * queue behind them. Half the pool (UV_THREADPOOL_SIZE, default 4), at least one; a sync that
+ * would pass this is skipped (the commit's fsync covers its bytes anyway).
+ */
+export function backgroundSyncLimit(env: Readonly<Record<string, string | undefined>> = process.env): number {
+  return Math.max(1, Math.floor(threadPoolReads(env) / 2));
+}
+
+let runningBackgroundSyncs = 0;
+
+/** A configured BackgroundDataSync threshold: a non-negative integer, else a StorageConfigError. */
+export function checkBackgroundSyncBytes(everyBytes: number): void {
+  if (!Number.isSafeInteger(everyBytes) || everyBytes < 0) throw new StorageConfigError(`background sync bytes must be a non-negative integer, got ${String(everyBytes)}`);
+}
 
 /** What BackgroundDataSync syncs: an open file (a `node:fs/promises` FileHandle). */
 export interface DataSyncable {
@@ -91,51 +109,72 @@ export interface DataSyncable {
 }
 
 /**
- * Data syncs started while a file is still being written, so that the fsync that commits it only
- * waits for the bytes written since the last one. Until that fsync the kernel holds every written
- * byte as a dirty page and starts writing none of them (its flusher waits up to 30 s), so a file's
- * whole device write used to start at its commit, after the last byte (issue 16: a conversion to
- * canonical spent 90–100 ms of its ~200 ms in the commits of its 16 MiB streams; with these
- * syncs, 22 ms). At most one runs at a time per file, on the thread pool. They change nothing
- * about durability: the commit still syncs and renames as before.
+ * Data syncs started while a file is still being written (on Linux), so that the commit's fsync
+ * waits for little more than the bytes written since the last one started. For a file far below
+ * the kernel's background-writeback threshold, Linux otherwise writes none of its dirty pages
+ * until they are ~30 s old, so the commit's fsync started the whole file's device write after its
+ * last byte (issue 16: the 16 MiB streams of a conversion to canonical, the full snapshots). Like
+ * RocksDB's `bytes_per_sync`, which uses `sync_file_range`; Node offers only fdatasync, which
+ * also waits for the write and commits the file's size.
+ *
+ * One runs at a time per file (on the thread pool), and at most backgroundSyncLimit() in the
+ * process. A sync is started before a write, for the bytes written so far, so it overlaps that
+ * write, and the last chunk never starts one. The commit's durability is its own fsync's, as
+ * before; but a failed writeback is reported to one sync of an open file description only, so a
+ * background sync's failure is kept, and `finish` rethrows it.
  */
 export class BackgroundDataSync {
   private unsynced = 0;
   private running: Promise<void> | undefined;
   private failure: { readonly error: unknown } | undefined;
-  /** Syncs started so far (tests). */
-  started = 0;
+  private finished = false;
+  private count = 0;
 
   /** `everyBytes` 0 never starts one. */
   constructor(
     private readonly file: DataSyncable,
-    private readonly everyBytes = BACKGROUND_SYNC_BYTES,
-  ) {}
+    private readonly everyBytes = process.platform === 'linux' ? BACKGROUND_SYNC_BYTES : 0,
+  ) {
+    checkBackgroundSyncBytes(everyBytes);
+  }
 
-  /** `n` more bytes were written: starts a sync once `everyBytes` were written since the last start and none is running. */
-  wrote(n: number): void {
-    this.unsynced += n;
-    if (this.everyBytes <= 0 || this.unsynced < this.everyBytes || this.running !== undefined) return;
+  /** Syncs started so far. */
+  get started(): number {
+    return this.count;
+  }
+
+  /** Before a write: starts a sync of what was written so far once it reached `everyBytes` since the last start, unless one runs here or the process limit is reached. */
+  beforeWrite(): void {
+    if (this.finished || this.everyBytes === 0 || this.unsynced < this.everyBytes || this.running !== undefined) return;
+    if (runningBackgroundSyncs >= backgroundSyncLimit()) return;
     this.unsynced = 0;
-    this.started++;
+    this.count++;
+    runningBackgroundSyncs++;
     this.running = this.file.datasync().then(
-      () => {
-        this.running = undefined;
-      },
-      (error: unknown) => {
-        this.running = undefined;
-        this.failure ??= { error };
-      },
+      () => this.ended(undefined),
+      (error: unknown) => this.ended({ error }),
     );
   }
 
+  /** After a write of `n` bytes. */
+  wrote(n: number): void {
+    this.unsynced += n;
+  }
+
   /**
-   * Waits for the running sync, then rethrows the first failure of any: the commit's own fsync
-   * would not report it again (Linux reports a failed writeback once per open file description).
-   * Call before the file's final sync and before closing it.
+   * Starts no more syncs, waits for the running one, then rethrows the first failure of any (the
+   * commit's own fsync would not report it again). Call before the file's final sync and before
+   * closing it; every later call rethrows the same.
    */
-  async settle(): Promise<void> {
+  async finish(): Promise<void> {
+    this.finished = true;
     await this.running;
     if (this.failure !== undefined) throw this.failure.error;
+  }
+
+  private ended(failure: { readonly error: unknown } | undefined): void {
+    runningBackgroundSyncs--;
+    this.running = undefined;
+    this.failure ??= failure;
   }
 }
