@@ -43,47 +43,55 @@ describe('local file errors and read concurrency', () => {
 /** A file whose data syncs the test completes or fails by hand. */
 function manualSyncs() {
   const calls: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
-  return { calls, file: { datasync: () => new Promise<void>((resolve, reject) => void calls.push({ resolve, reject })) } };
+  const bytes = { written: 0 };
+  const file = {
+    // Short writes (at most 64 bytes a call): BackgroundDataSync.write must go on until all are written.
+    write: async (_b: Uint8Array, _o: number, length: number) => {
+      const bytesWritten = Math.min(length, 64);
+      bytes.written += bytesWritten;
+      return { bytesWritten };
+    },
+    datasync: () => new Promise<void>((resolve, reject) => void calls.push({ resolve, reject })),
+  };
+  return { calls, file, bytes };
 }
 const tick = () => new Promise<void>((r) => setImmediate(r));
 const eio = () => Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
 
-/** A write of `n` bytes as the writers make it: beforeWrite, the write, wrote. */
-function write(bg: BackgroundDataSync, n: number): void {
-  bg.beforeWrite();
-  bg.wrote(n);
-}
+/** A write of `n` bytes through `bg`. */
+const write = (bg: BackgroundDataSync, n: number): Promise<void> => bg.write(new Uint8Array(n));
 
 describe('BackgroundDataSync', () => {
   it('starts a sync before a write once everyBytes were written since the last start, never two at once; the last write starts none', async () => {
-    const { calls, file } = manualSyncs();
+    const { calls, file, bytes } = manualSyncs();
     const bg = new BackgroundDataSync(file, 100);
-    write(bg, 60);
-    write(bg, 40);
+    await write(bg, 60);
+    await write(bg, 40);
     assert.equal(calls.length, 0, 'nothing before a write that follows 100 bytes');
-    write(bg, 500);
+    await write(bg, 500);
     assert.equal(calls.length, 1, 'the write after 100 bytes starts one, for them');
-    write(bg, 500);
+    await write(bg, 500);
     assert.equal(calls.length, 1, 'one runs: no second');
     calls[0]!.resolve();
     await tick();
-    write(bg, 1);
+    await write(bg, 1);
     assert.equal(calls.length, 2, 'the bytes written while it ran start the next once it ended');
     calls[1]!.resolve();
     await bg.finish();
     assert.equal(bg.started, 2);
+    assert.equal(bytes.written, 60 + 40 + 500 + 500 + 1, 'every byte of every write, in short writes');
   });
 
   it('finish starts no more syncs; everyBytes 0 never starts one; a bad threshold is a StorageConfigError', async () => {
     const { calls, file } = manualSyncs();
     const bg = new BackgroundDataSync(file, 10);
-    write(bg, 10);
+    await write(bg, 10);
     await bg.finish();
-    write(bg, 10);
+    await write(bg, 10);
     assert.equal(calls.length, 0, 'after finish: none');
     const off = new BackgroundDataSync(file, 0);
-    write(off, 1 << 30);
-    write(off, 1);
+    await write(off, 4096);
+    await write(off, 1);
     await off.finish();
     assert.equal(calls.length, 0);
     for (const bad of [-1, 1.5, NaN, Infinity]) assert.throws(() => new BackgroundDataSync(file, bad), StorageConfigError, String(bad));
@@ -95,13 +103,13 @@ describe('BackgroundDataSync', () => {
     assert.equal(backgroundSyncLimit({ UV_THREADPOOL_SIZE: '9' }), 4);
     const { calls, file } = manualSyncs();
     const files = Array.from({ length: backgroundSyncLimit() + 1 }, () => new BackgroundDataSync(file, 1));
-    for (const bg of files) write(bg, 1);
-    for (const bg of files) bg.beforeWrite();
+    for (const bg of files) await write(bg, 1);
+    for (const bg of files) await write(bg, 0);
     assert.equal(calls.length, backgroundSyncLimit(), 'the last file skipped its sync');
     assert.equal(files.at(-1)!.started, 0);
     calls[0]!.resolve();
     await tick();
-    files.at(-1)!.beforeWrite();
+    await write(files.at(-1)!, 0);
     assert.equal(files.at(-1)!.started, 1, 'a slot freed: the next write starts it');
     for (const c of calls.slice(1)) c.resolve();
     await Promise.all(files.map((bg) => bg.finish()));
@@ -110,18 +118,18 @@ describe('BackgroundDataSync', () => {
   it('finish waits for the running sync and rethrows the first failure, also one while it waits and after later syncs succeeded', async () => {
     const { calls, file } = manualSyncs();
     const bg = new BackgroundDataSync(file, 10);
-    write(bg, 10);
-    write(bg, 10);
+    await write(bg, 10);
+    await write(bg, 10);
     calls[0]!.reject(eio());
     await tick();
-    write(bg, 10);
+    await write(bg, 10);
     calls[1]!.resolve();
     // The commit's own fsync would not see the failure again: finish must.
     await assert.rejects(bg.finish(), /EIO/);
     await assert.rejects(bg.finish(), /EIO/, 'every later finish too');
     const waiting = new BackgroundDataSync(file, 10);
-    write(waiting, 10);
-    write(waiting, 10);
+    await write(waiting, 10);
+    await write(waiting, 10);
     let settled = false;
     const f = waiting.finish().catch((e: unknown) => ((settled = true), e));
     await tick();

@@ -54,11 +54,7 @@ export class StreamEmitter {
     const fh = await open(join(this.outDir, rel), 'wx');
     const background = this.backgroundSync(fh);
     try {
-      const result = await fill(async (chunk) => {
-        background.beforeWrite();
-        for (let off = 0; off < chunk.length; ) off += (await fh.write(chunk, off, chunk.length - off)).bytesWritten;
-        background.wrote(chunk.length);
-      });
+      const result = await fill((chunk) => background.write(chunk));
       await background.finish();
       await fh.sync();
       return result;

@@ -158,7 +158,7 @@ export class LocalFileSystem extends TemporaryNameListing implements FileSystem 
     }
     let state: 'open' | 'committed' | 'aborted' = 'open';
     let renamed = false;
-    const background = new BackgroundDataSync({ datasync: () => this.backgroundDatasync(fh) }, this.backgroundSyncBytes);
+    const background = new BackgroundDataSync({ write: (b, o, l) => fh.write(b, o, l), datasync: () => this.backgroundDatasync(fh) }, this.backgroundSyncBytes);
     const abort = async () => {
       if (state !== 'open') return;
       state = 'aborted';
@@ -172,13 +172,7 @@ export class LocalFileSystem extends TemporaryNameListing implements FileSystem 
       write: async (chunk) => {
         if (state !== 'open') throw new StorageError(path, `write after ${state}`);
         try {
-          background.beforeWrite();
-          let off = 0;
-          while (off < chunk.length) {
-            const { bytesWritten } = await fh.write(chunk, off, chunk.length - off);
-            off += bytesWritten;
-          }
-          background.wrote(chunk.length);
+          await background.write(chunk);
         } catch (e) {
           await abort();
           this.wrap(path, 'write', e);

@@ -103,8 +103,9 @@ export function checkBackgroundSyncBytes(everyBytes: number): void {
   if (!Number.isSafeInteger(everyBytes) || everyBytes < 0) throw new StorageConfigError(`background sync bytes must be a non-negative integer, got ${String(everyBytes)}`);
 }
 
-/** What BackgroundDataSync syncs: an open file (a `node:fs/promises` FileHandle). */
+/** The open file BackgroundDataSync writes and syncs (a `node:fs/promises` FileHandle has both). */
 export interface DataSyncable {
+  write(buffer: Uint8Array, offset: number, length: number): Promise<{ bytesWritten: number }>;
   datasync(): Promise<void>;
 }
 
@@ -117,9 +118,9 @@ export interface DataSyncable {
  * RocksDB's `bytes_per_sync`, which uses `sync_file_range`; Node offers only fdatasync, which
  * also waits for the write and commits the file's size.
  *
- * One runs at a time per file (on the thread pool), and at most backgroundSyncLimit() in the
- * process. A sync is started before a write, for the bytes written so far, so it overlaps that
- * write, and the last chunk never starts one. The commit's durability is its own fsync's, as
+ * The writer's writes go through `write`. One sync runs at a time per file (on the thread pool),
+ * and at most backgroundSyncLimit() in the process. A sync is started before a write, for the
+ * bytes written so far, so it overlaps that write, and the last chunk never starts one. The commit's durability is its own fsync's, as
  * before; but a failed writeback is reported to one sync of an open file description only, so a
  * background sync's failure is kept, and `finish` rethrows it.
  */
@@ -143,8 +144,15 @@ export class BackgroundDataSync {
     return this.count;
   }
 
-  /** Before a write: starts a sync of what was written so far once it reached `everyBytes` since the last start, unless one runs here or the process limit is reached. */
-  beforeWrite(): void {
+  /** Writes all of `chunk` at the file's position (short writes continue); a sync may start first. */
+  async write(chunk: Uint8Array): Promise<void> {
+    this.beforeWrite();
+    for (let off = 0; off < chunk.length; ) off += (await this.file.write(chunk, off, chunk.length - off)).bytesWritten;
+    this.unsynced += chunk.length;
+  }
+
+  /** Starts a sync of what was written so far once it reached `everyBytes` since the last start, unless one runs here or the process limit is reached. */
+  private beforeWrite(): void {
     if (this.finished || this.everyBytes === 0 || this.unsynced < this.everyBytes || this.running !== undefined) return;
     if (runningBackgroundSyncs >= backgroundSyncLimit()) return;
     this.unsynced = 0;
@@ -154,11 +162,6 @@ export class BackgroundDataSync {
       () => this.ended(undefined),
       (error: unknown) => this.ended({ error }),
     );
-  }
-
-  /** After a write of `n` bytes. */
-  wrote(n: number): void {
-    this.unsynced += n;
   }
 
   /**
