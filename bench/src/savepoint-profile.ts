@@ -1,7 +1,7 @@
 /**
  * One savepoint goal row alone, repeated, for profiling (issue 16's closing note wants the top
  * self-time functions of every row not met): `node --cpu-prof --cpu-prof-dir=DIR
- * bench/dist/savepoint-profile.js <write|read|read-views|flink-read> [MiB] [rounds]`, then
+ * bench/dist/savepoint-profile.js <write|read|read-views|flink-write|flink-read> [MiB] [rounds]`, then
  * `node bench/dist/cpuprofile-top.js DIR/*.cpuprofile`. The same state and code paths as the
  * savepoint suite (savepoint.ts); the savepoint a read profiles is written once, before its rounds.
  * Prints the median wall and CPU (process.cpuUsage, all threads) milliseconds.
@@ -14,7 +14,7 @@ import { readFlink, writeFlink } from './savepoint-flink.js';
 import { VALUE_BYTES, blobEntries, readBlobSavepoint, writeBlobSavepoint } from './savepoint-state.js';
 import { summarize } from './stats.js';
 
-const USAGE = 'usage: savepoint-profile.js <write|read|read-views|flink-read> [MiB ≥ 1, default 64] [rounds ≥ 1, default 12]';
+const USAGE = 'usage: savepoint-profile.js <write|read|read-views|flink-write|flink-read> [MiB ≥ 1, default 64] [rounds ≥ 1, default 12]';
 
 /** A positive integer argument, or the usage message and exit code 2. */
 function positiveArg(index: number, fallback: number, what: string): number {
@@ -30,7 +30,7 @@ function usage(problem: string): never {
 }
 
 const op = process.argv[2] ?? 'read';
-if (!['write', 'read', 'read-views', 'flink-read'].includes(op)) usage(`unknown operation '${op}'`);
+if (!['write', 'read', 'read-views', 'flink-write', 'flink-read'].includes(op)) usage(`unknown operation '${op}'`);
 const mib = positiveArg(3, 64, 'MiB');
 const rounds = positiveArg(4, 12, 'rounds');
 
@@ -43,14 +43,19 @@ const write = () => writeBlobSavepoint(sp, data);
 const read = (views: boolean) => readBlobSavepoint(sp, entries, views ? 'views' : 'copies');
 // The Apache Flink row (savepoint-flink.ts): the same state as a Flink canonical savepoint, every record decoded.
 const flinkDir = join(work, 'flink');
-const runOnce = (): Promise<unknown> => (op === 'write' ? write() : op === 'flink-read' ? readFlink(flinkDir, entries, VALUE_BYTES) : read(op === 'read-views'));
+const runOnce = (): Promise<unknown> => {
+  if (op === 'write') return write();
+  if (op === 'flink-write') return writeFlink(flinkDir, data());
+  return op === 'flink-read' ? readFlink(flinkDir, entries, VALUE_BYTES) : read(op === 'read-views');
+};
 
 try {
-  await (op === 'flink-read' ? writeFlink(flinkDir, data()) : write());
+  await (op.startsWith('flink-') ? writeFlink(flinkDir, data()) : write());
   const wall: number[] = [];
   const cpu: number[] = [];
   for (let i = 0; i < rounds; i++) {
     if (op === 'write') rmSync(sp, { recursive: true, force: true });
+    if (op === 'flink-write') rmSync(flinkDir, { recursive: true, force: true });
     const c0 = process.cpuUsage();
     const t0 = performance.now();
     await runOnce();
