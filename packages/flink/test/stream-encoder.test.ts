@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { CanonicalStreamEncoder, encodeCanonicalStream, FlinkSnapshots, type CanonicalRecord } from '../src/index.js';
+import { dropIdleEncoderOutputs, idleEncoderOutputCount } from '../src/keyed/stream-encoder.js';
 import { prng } from './fixtures.js';
 
 function header(compression: boolean) {
@@ -85,8 +86,57 @@ describe('CanonicalStreamEncoder', () => {
       const records = kg < 8 ? 128 : 250;
       for (let i = 0; i < records; i++) enc.writeRecord(0, Uint8Array.of(kg, i & 0x7f, i >> 7), value);
     }
-    await enc.finish();
+    // Read before finish, which gives the output away.
     assert.equal(enc.output.capacity, capacity);
+    await enc.finish();
+  });
+
+  it('gives its output to the next encoder once finished, which writes exactly its own bytes into it', async () => {
+    dropIdleEncoderOutputs();
+    const first = new CanonicalStreamEncoder(header(false), 0, 40, async () => {});
+    const output = first.output;
+    // A first stream larger than the second: the reused output holds stale bytes past the second's.
+    const big = records(4, 0, 40);
+    for (let kg = 0; kg < 40; kg++) {
+      const list = big.get(kg);
+      if (list === undefined) continue;
+      await first.beginKeyGroup(kg);
+      for (const r of list) first.writeRecord(r.stateId, r.key, r.value);
+    }
+    await first.finish();
+    assert.equal(idleEncoderOutputCount(), 1);
+    const small = records(5, 10, 8);
+    const expected = encodeCanonicalStream(header(false), 10, 8, (kg) => small.get(kg) ?? []);
+    const chunks: Uint8Array[] = [];
+    const second = new CanonicalStreamEncoder(header(false), 10, 8, async (c) => void chunks.push(c.slice()));
+    assert.equal(second.output, output, 'the idle output is taken');
+    assert.equal(idleEncoderOutputCount(), 0);
+    for (let kg = 10; kg < 18; kg++) {
+      const list = small.get(kg);
+      if (list === undefined) continue;
+      await second.beginKeyGroup(kg);
+      for (const r of list) second.writeRecord(r.stateId, r.key, r.value);
+    }
+    assert.deepEqual((await second.finish()).offsets, expected.offsets);
+    assert.ok(Buffer.concat(chunks).equals(Buffer.from(expected.bytes)));
+  });
+
+  it('keeps its output when the sink fails (the sink may still hold a chunk of it), and refuses use after finish', async () => {
+    dropIdleEncoderOutputs();
+    const failing = new CanonicalStreamEncoder(header(false), 0, 2, async () => {
+      throw new Error('disk full');
+    });
+    await failing.beginKeyGroup(0);
+    failing.writeRecord(0, Uint8Array.of(0, 1), Uint8Array.of(2));
+    await assert.rejects(failing.finish(), /disk full/);
+    assert.equal(idleEncoderOutputCount(), 0);
+    const done = new CanonicalStreamEncoder(header(false), 0, 2, async () => {});
+    await done.finish();
+    assert.equal(idleEncoderOutputCount(), 1);
+    assert.throws(() => done.output, /not finished/);
+    await assert.rejects(done.beginKeyGroup(1), /not finished/);
+    await assert.rejects(done.finish(), /not finished/);
+    assert.equal(idleEncoderOutputCount(), 1, 'given back once');
   });
 
   it('an empty stream is the header and empty offsets', async () => {
