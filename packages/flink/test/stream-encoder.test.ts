@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { CanonicalStreamEncoder, encodeCanonicalStream, FlinkSnapshots, type CanonicalRecord } from '../src/index.js';
-import { dropIdleEncoderOutputs, idleEncoderOutputCount } from '../src/keyed/stream-encoder.js';
+import { dropIdleEncoderOutputs, ENCODER_OUTPUT_BYTES, idleEncoderOutputCount } from '../src/keyed/encoder-outputs.js';
 import { prng } from './fixtures.js';
 
 function header(compression: boolean) {
@@ -88,6 +88,7 @@ describe('CanonicalStreamEncoder', () => {
     }
     // Read before finish, which gives the output away.
     assert.equal(enc.output.capacity, capacity);
+    assert.equal(capacity, ENCODER_OUTPUT_BYTES);
     await enc.finish();
   });
 
@@ -121,7 +122,24 @@ describe('CanonicalStreamEncoder', () => {
     assert.ok(Buffer.concat(chunks).equals(Buffer.from(expected.bytes)));
   });
 
-  it('keeps its output when the sink fails (the sink may still hold a chunk of it), and refuses use after finish', async () => {
+  it('gives its output back only once the sink is done with the last chunk', async () => {
+    dropIdleEncoderOutputs();
+    let release: () => void = () => {};
+    const enc = new CanonicalStreamEncoder(header(false), 0, 2, () => new Promise<void>((done) => (release = done)));
+    const output = enc.output;
+    await enc.beginKeyGroup(0);
+    enc.writeRecord(0, Uint8Array.of(0, 1), Uint8Array.of(2));
+    const finished = enc.finish();
+    // The sink holds the last chunk: the output is not idle, and a new encoder gets another one.
+    await new Promise((r) => setImmediate(r));
+    assert.equal(idleEncoderOutputCount(), 0);
+    assert.notEqual(new CanonicalStreamEncoder(header(false), 0, 2, async () => {}).output, output);
+    release();
+    await finished;
+    assert.equal(idleEncoderOutputCount(), 1);
+  });
+
+  it('keeps its output when a sink call fails (the sink may still hold a chunk), and refuses any use after finish or a failure', async () => {
     dropIdleEncoderOutputs();
     const failing = new CanonicalStreamEncoder(header(false), 0, 2, async () => {
       throw new Error('disk full');
@@ -130,13 +148,18 @@ describe('CanonicalStreamEncoder', () => {
     failing.writeRecord(0, Uint8Array.of(0, 1), Uint8Array.of(2));
     await assert.rejects(failing.finish(), /disk full/);
     assert.equal(idleEncoderOutputCount(), 0);
+    await assert.rejects(failing.finish(), /is failed/);
+    assert.equal(idleEncoderOutputCount(), 0);
     const done = new CanonicalStreamEncoder(header(false), 0, 2, async () => {});
-    await done.finish();
-    assert.equal(idleEncoderOutputCount(), 1);
-    assert.throws(() => done.output, /not finished/);
-    await assert.rejects(done.beginKeyGroup(1), /not finished/);
-    await assert.rejects(done.finish(), /not finished/);
+    // A second finish while the first one runs: refused, and the output is given back once.
+    const first = done.finish();
+    await assert.rejects(done.finish(), /is finishing/);
+    await first;
     assert.equal(idleEncoderOutputCount(), 1, 'given back once');
+    assert.throws(() => done.output, /is finished/);
+    await assert.rejects(done.beginKeyGroup(1), /is finished/);
+    await assert.rejects(done.finish(), /is finished/);
+    assert.equal(idleEncoderOutputCount(), 1);
   });
 
   it('an empty stream is the header and empty offsets', async () => {

@@ -1,50 +1,9 @@
-import { assert, IdlePool } from '@flowstate/core';
+import { assert } from '@flowstate/core';
 import { encodeSnappyFramed } from '../compression/snappy.js';
 import { JavaDataOutput } from '../io/java-output.js';
 import { END_OF_KEY_GROUP, META_DATA_FOLLOWS } from './canonical.js';
+import { ENCODER_FLUSH_BYTES, giveBackEncoderOutput, takeEncoderOutput } from './encoder-outputs.js';
 import { writeKeyedHeader, type KeyedStreamHeader } from './proxy.js';
-
-/** Encoded bytes are handed to the sink once this many are pending (at a key-group boundary). */
-const FLUSH_BYTES = 1 << 20;
-
-/**
- * Capacity of an encoder's output: room for FLUSH_BYTES pending plus a whole key group of up to
- * about as much. A flush happens only at a key-group boundary, and with room for FLUSH_BYTES +
- * 64 KiB a key group of a 64 MiB savepoint (~0.5 MiB) grew the buffer once per stream, a zeroed
- * allocation and a copy of the pending megabyte that took ~13% of a Flink savepoint write's CPU
- * (issue 16).
- */
-const OUTPUT_BYTES = 2 * FLUSH_BYTES + (64 << 10);
-
-/** How long the output of a finished encoder waits for the next encoder before it is dropped. */
-export const IDLE_ENCODER_OUTPUTS_MS = 1000;
-
-/**
- * Outputs of finished encoders, for the next encoders of this process. A new output is 2 MiB of
- * fresh memory, a page fault per 4 KiB as it fills (in a VM often one on the host too): a 64 MiB
- * Flink savepoint of 4 subtasks spent ~10 ms of its ~90 ms in them, for every savepoint written
- * one after the other (issue 16). Up to 4 are kept (a savepoint writes its subtasks' streams at
- * once), none that grew past OUTPUT_BYTES, each dropped IDLE_ENCODER_OUTPUTS_MS after its give-back.
- */
-const idleOutputs = new IdlePool<JavaDataOutput>({ maxKept: 4, maxBytes: OUTPUT_BYTES, idleMs: IDLE_ENCODER_OUTPUTS_MS, sizeOf: (o) => o.capacity });
-
-/** An idle output, cleared, or a new one; the encoder owns it until its finish gives it back. */
-function takeOutput(): JavaDataOutput {
-  const out = idleOutputs.take();
-  if (out === undefined) return new JavaDataOutput(OUTPUT_BYTES);
-  out.clear();
-  return out;
-}
-
-/** Drops the idle outputs (tests start from an empty pool). */
-export function dropIdleEncoderOutputs(): void {
-  idleOutputs.clear();
-}
-
-/** Outputs kept idle now (tests). */
-export function idleEncoderOutputCount(): number {
-  return idleOutputs.size;
-}
 
 /**
  * A canonical keyed state stream (KeyGroupsSavepointStateHandle) encoded as it is written: the
@@ -53,15 +12,17 @@ export function idleEncoderOutputCount(): number {
  * straight into the stream's buffer, either as bytes (`writeRecord`) or by the caller between
  * `beginKey` / `endKey` and `endValue` (serialized in place, e.g. with a Flink serializer). Pending
  * bytes go to `sink` at key-group boundaries, at most about a megabyte at a time; `sink` must be
- * done with a chunk when its promise resolves (the buffer is reused).
+ * done with a chunk when its promise resolves: the buffer is reused, and once the stream is
+ * finished it goes to the next encoder of the process (encoder-outputs.ts). After `finish`, or
+ * after a sink call failed (the sink may still hold a chunk), the encoder must not be used.
  *
  * Record layout (FullSnapshotAsyncWriter): u16 state id before the first record of a state, then
  * i32 key length, key, i32 value length, value; the last record of a state has the meta-data bit
  * on its key's first byte and is followed by the next state id or 0xFFFF.
  */
 export class CanonicalStreamEncoder {
-  /** OUTPUT_BYTES, from the idle outputs; given back by finish, once the sink is done with it. */
-  private readonly out = takeOutput();
+  /** From the idle outputs; given back by a finish whose every sink call succeeded. */
+  private readonly out = takeEncoderOutput();
   /** Compressed streams: the current key group's block, compressed when it ends. */
   private readonly block: JavaDataOutput | undefined;
   private readonly offsets: number[] = [];
@@ -72,8 +33,9 @@ export class CanonicalStreamEncoder {
   /** Position in the block output of the current record's key (its first byte carries the flag). */
   private keyAt = -1;
   private lengthAt = -1;
-  /** Set by finish: the output is given back, and nothing may write to it any more. */
-  private finished = false;
+  /** 'finishing' from finish's start; 'failed' once a sink call rejected. Only 'open' may be used. */
+  private state: 'open' | 'finishing' | 'finished' | 'failed' = 'open';
+  private flushing = false;
 
   constructor(
     header: Omit<KeyedStreamHeader, 'length'>,
@@ -88,16 +50,25 @@ export class CanonicalStreamEncoder {
 
   /**
    * The output the current record's key or value is written to, between beginKey and endValue.
-   * Never kept past finish, which gives it to the next encoder.
+   * Never kept past the record: its buffer may go to the next encoder once this one finished.
    */
   get output(): JavaDataOutput {
-    assert(!this.finished, 'the encoder is not finished');
+    this.checkOpen();
+    return this.target;
+  }
+
+  /** Where records go: the key group's block (compressed streams) or the stream's output. */
+  private get target(): JavaDataOutput {
     return this.block ?? this.out;
+  }
+
+  private checkOpen(): void {
+    assert(this.state === 'open', `the encoder is open (it is ${this.state})`);
   }
 
   /** Ends the previous key group (if any) and starts `keyGroup`; key groups never written to stay empty. */
   async beginKeyGroup(keyGroup: number): Promise<void> {
-    assert(!this.finished, 'the encoder is not finished');
+    this.checkOpen();
     assert(keyGroup > this.keyGroup && keyGroup < this.startKeyGroup + this.numKeyGroups, `key group ${keyGroup} follows ${this.keyGroup} within the stream's range`);
     await this.endKeyGroup();
     while (this.offsets.length < keyGroup - this.startKeyGroup) this.offsets.push(0);
@@ -145,23 +116,24 @@ export class CanonicalStreamEncoder {
 
   /**
    * Ends the stream: the handle's offsets (0 = empty key group) and the stream's size. The output
-   * goes to the next encoder once the sink is done with its last chunk; a stream that fails before
-   * leaves it to the garbage collector (a sink may still hold a chunk of it).
+   * goes to the next encoder once the sink is done with its last chunk; after a failed sink call
+   * it is left to the garbage collector (the sink may still hold a chunk of it).
    */
   async finish(): Promise<{ offsets: number[]; size: number }> {
-    assert(!this.finished, 'the encoder is not finished');
+    this.checkOpen();
+    this.state = 'finishing';
     await this.endKeyGroup();
     while (this.offsets.length < this.numKeyGroups) this.offsets.push(0);
     await this.flush();
-    this.finished = true;
-    idleOutputs.giveBack(this.out);
+    this.state = 'finished';
+    giveBackEncoderOutput(this.out);
     return { offsets: this.offsets, size: this.flushed };
   }
 
   /** The previous record was the last of its state: flag its key and name the next state. */
   private markLastOfState(next: number): void {
-    this.output.orByteAt(this.keyAt, META_DATA_FOLLOWS);
-    this.output.writeShort(next);
+    this.target.orByteAt(this.keyAt, META_DATA_FOLLOWS);
+    this.target.writeShort(next);
   }
 
   private async endKeyGroup(): Promise<void> {
@@ -174,12 +146,21 @@ export class CanonicalStreamEncoder {
         this.block.clear();
       }
     }
-    if (this.out.length >= FLUSH_BYTES) await this.flush();
+    if (this.out.length >= ENCODER_FLUSH_BYTES) await this.flush();
   }
 
   private async flush(): Promise<void> {
     if (this.out.length === 0) return;
-    await this.sink(this.out.bytesView());
+    assert(!this.flushing, 'one flush at a time (every beginKeyGroup awaited)');
+    this.flushing = true;
+    try {
+      await this.sink(this.out.bytesView());
+    } catch (e) {
+      this.state = 'failed';
+      throw e;
+    } finally {
+      this.flushing = false;
+    }
     this.flushed += this.out.length;
     this.out.clear();
   }
