@@ -62,8 +62,9 @@ export class CanonicalStreamEncoder {
     return this.block ?? this.out;
   }
 
+  /** Checked on every access to `output` (several per record): the message is built only on failure. */
   private checkOpen(): void {
-    assert(this.state === 'open', `the encoder is open (it is ${this.state})`);
+    if (this.state !== 'open') assert(false, `the encoder is open (it is ${this.state})`);
   }
 
   /** Ends the previous key group (if any) and starts `keyGroup`; key groups never written to stay empty. */
