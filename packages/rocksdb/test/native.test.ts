@@ -147,6 +147,22 @@ describe('RocksDB native binding', () => {
     assertRocksError(() => RocksDB.open(freshDir('bad2'), { maxWriteBufferNumber: 1 }), 'ROCKSDB_INVALID_ARGUMENT');
   });
 
+  test('open starts one file-opening thread per 16 SSTs in the directory, at most 16 (RocksDB starts them all per column family, files or not)', () => {
+    // The value DB::Open ran with, as RocksDB recorded it in the OPTIONS file it wrote.
+    const openingThreads = (dir: string): number => {
+      const file = readdirSync(dir).filter((n) => n.startsWith('OPTIONS-')).sort().at(-1)!;
+      return Number(/max_file_opening_threads=(\d+)/.exec(readFileSync(join(dir, file), 'utf8'))![1]);
+    };
+    for (const [ssts, threads] of [[0, 1], [31, 1], [32, 2], [300, 16]] as const) {
+      const dir = freshDir(`opening-threads-${ssts}`);
+      mkdirSync(dir);
+      // Empty files RocksDB does not know: counted, then deleted by the open as obsolete.
+      for (let i = 0; i < ssts; i++) writeFileSync(join(dir, `${900000 + i}.sst`), '');
+      RocksDB.open(dir, { createIfMissing: true }).close();
+      assert.equal(openingThreads(dir), threads, `${ssts} SSTs`);
+    }
+  });
+
   test('column families: create and drop while open, reopen with all / explicit families', () => {
     const path = freshDir('cf');
     const db = RocksDB.open(path, { disableWAL: true });
