@@ -7,7 +7,7 @@ import { FsStateBackend } from '@flowstate/heap';
 import { RocksDBKvStore, RocksDBStateBackend, STATE_CF_PREFIX } from '@flowstate/rocksdb';
 import { RocksDB, SstFileWriter } from '@flowstate/rocksdb/native';
 import { localCheckpointStorage } from '@flowstate/storage-local';
-import { BULK_LOAD_BOUNDARY_SPILL_BYTES, RocksDBBulkLoad, sortedLastWins } from '../src/backend/rocksdb-bulk-load.js';
+import { BULK_LOAD_BOUNDARY_SPILL_BYTES, RocksDBBulkLoad, rowsInKeyOrder, sortedLastWins } from '../src/backend/rocksdb-bulk-load.js';
 import { dropIdleRowChunks, idleRowChunks, ROW_ARENA_CHUNK_BYTES, RowArena } from '../src/backend/row-arena.js';
 import { loadBinding } from '../src/native/binding.js';
 import { COUNT, tempDirs } from './temp-dirs.js';
@@ -80,6 +80,20 @@ describe('RocksDB bulk load (canonical restores through SST ingestion)', () => {
   it('sorts keys as unsigned bytes, a prefix first; of equal keys the last added wins', () => {
     const keys = [b(0x80), b(1, 0), b(1), b(0xff), b(1), b(0)];
     assert.deepEqual(sortedLastWins(keys), [5, 4, 1, 0, 3]);
+  });
+
+  it('rows already in strictly ascending key order are passed on as they are; any other order (or an equal key) is sorted, the last added winning', () => {
+    const values = (n: number) => Array.from({ length: n }, (_, i) => b(i));
+    const ascending = [b(0), b(0, 0), b(1), b(0x80), b(0xff, 1)];
+    const asIs = rowsInKeyOrder(ascending, values(5));
+    assert.equal(asIs.keys, ascending, 'the same array: no sort');
+    assert.deepEqual(asIs.values, values(5));
+    // One pair out of order at the end, and an equal key: both take the general path.
+    const late = [...ascending.slice(0, 4), b(0x7f)];
+    assert.deepEqual(rowsInKeyOrder(late, values(5)), { keys: [b(0), b(0, 0), b(1), b(0x7f), b(0x80)], values: [b(0), b(1), b(2), b(4), b(3)] });
+    const equal = [b(1), b(2), b(2), b(3)];
+    assert.deepEqual(rowsInKeyOrder(equal, values(4)), { keys: [b(1), b(2), b(3)], values: [b(0), b(2), b(3)] });
+    assert.deepEqual(rowsInKeyOrder([], []), { keys: [], values: [] });
   });
 
   it('RowArena: copies into shared chunks, a row larger than a chunk into a buffer of its own; seal() hands over the chunks and starts a new one', () => {

@@ -82,7 +82,7 @@ export interface NativeSstFileWriter {
   deleteRange(begin: Uint8Array, end: Uint8Array): void;
   finish(): SstFileInfo;
   finishAsync(): Promise<SstFileInfo>;
-  putRowsAndFinishAsync(keys: Uint8Array[], values: Uint8Array[]): Promise<SstFileInfo>;
+  putRowsAndFinishAsync(keys: readonly Uint8Array[], values: readonly Uint8Array[]): Promise<SstFileInfo>;
   fileSize(): number;
   abandon(): void;
   state(): SstFileWriterState;

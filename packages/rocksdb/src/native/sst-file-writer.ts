@@ -83,7 +83,7 @@ export class SstFileWriter {
   }
 
   /** putAllAndFinishAsync of `keys[i]` → `values[i]`; both arrays become the binding's until the promise settles. */
-  putSortedAndFinishAsync(keys: Uint8Array[], values: Uint8Array[]): Promise<SstFileInfo> {
+  putSortedAndFinishAsync(keys: readonly Uint8Array[], values: readonly Uint8Array[]): Promise<SstFileInfo> {
     return asyncCall(() => this.#native.putRowsAndFinishAsync(keys, values));
   }
 
