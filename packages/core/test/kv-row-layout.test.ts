@@ -27,8 +27,9 @@ it('parse splits rows of different buffers, prefix widths and offsets, also afte
     };
     check(a, 7, bytes(1, 2, 3), bytes(9), bytes());
     check(b, 100, bytes(4), bytes(), bytes(8, 8));
-    // A key length past the row's end: a typed error, and the next row parses as if none came before.
-    const corrupt = a.slice(0, a.length - 2);
+    // Cut inside the key (its length prefix says 3 bytes, 1 is left): a typed error, and the next
+    // row parses as if none came before.
+    const corrupt = a.slice(0, layout.keyGroupPrefixBytes + 2);
     assert.throws(() => layout.parse(corrupt), CorruptDataError);
     check(a, 7, bytes(1, 2, 3), bytes(9), bytes());
     check(b.slice(), 100, bytes(4), bytes(), bytes(8, 8));

@@ -1,6 +1,8 @@
 // DbState: owner of the rocksdb::DB and of every handle derived from it.
 #include "common.h"
 
+#include <rocksdb/env.h>
+
 #include <algorithm>
 #include <atomic>
 
@@ -8,7 +10,30 @@ namespace flowstate {
 
 namespace {
 std::atomic<uint64_t> g_next_db_id{1};
+
+// SST files per thread DB::Open opens a column family's files with.
+constexpr int kSstFilesPerOpeningThread = 16;
+
+// DBOptions::max_file_opening_threads for a database of `column_families` in `path`: one thread
+// per kSstFilesPerOpeningThread SSTs of a column family (the directory's SSTs shared evenly among
+// them), at most RocksDB's default (16). At recovery RocksDB 7.8 opens each column family's files
+// on the calling thread and that many minus one threads it starts and joins, however few files
+// there are (VersionBuilder::LoadTableHandlers): those 15 thread creations were ~3 ms of an empty
+// database's ~8 ms open here, and a conversion opens a database per subtask (issue 16). Each
+// thread then opens up to 31 files (reading each one's footer, index and filter); many files
+// still get all 16.
+int FileOpeningThreads(rocksdb::Env* env, const std::string& path, size_t column_families) {
+  const int most = rocksdb::DBOptions().max_file_opening_threads;
+  std::vector<std::string> children;
+  if (!env->GetChildren(path, &children).ok()) return 1;  // no directory yet: nothing to open
+  size_t ssts = 0;
+  for (const std::string& name : children) {
+    if (name.size() > 4 && name.compare(name.size() - 4, 4, ".sst") == 0) ssts++;
+  }
+  const size_t per_family = ssts / std::max<size_t>(1, column_families);
+  return static_cast<int>(std::clamp<size_t>(per_family / kSstFilesPerOpeningThread, 1, static_cast<size_t>(most)));
 }
+}  // namespace
 
 DbState::DbState() : id_(g_next_db_id.fetch_add(1)) {}
 
@@ -23,34 +48,11 @@ DbState::~DbState() {
   FS_CHECK(pending_async_ == 0);
 }
 
-namespace {
-// SST files in the directory per thread DB::Open opens them with.
-constexpr int kSstFilesPerOpeningThread = 16;
-
-// The threads DB::Open opens SST files with (DBOptions::max_file_opening_threads): one per
-// kSstFilesPerOpeningThread SSTs in the directory, at most RocksDB's default (16). RocksDB 7.8
-// starts that many threads for each column family at recovery however few files there are
-// (VersionBuilder::LoadTableHandlers): 16 thread creations were ~3 ms of an empty database's
-// ~8 ms open here, and a conversion opens a database per subtask (issue 16). One thread opens a
-// handful of files in well under a millisecond.
-int FileOpeningThreads(rocksdb::Env* env, const std::string& path) {
-  const int most = rocksdb::DBOptions().max_file_opening_threads;
-  std::vector<std::string> children;
-  if (!env->GetChildren(path, &children).ok()) return 1;  // no directory yet: nothing to open
-  int ssts = 0;
-  for (const std::string& name : children) {
-    if (name.size() > 4 && name.compare(name.size() - 4, 4, ".sst") == 0) ssts++;
-  }
-  return std::max(1, std::min(most, ssts / kSstFilesPerOpeningThread));
-}
-}  // namespace
-
 rocksdb::Status DbState::Open(const std::string& path, const DbConfig& config) {
   FS_CHECK(db_ == nullptr);
   path_ = path;
   config_ = config;
   rocksdb::DBOptions db_options = MakeDbOptions(config);
-  db_options.max_file_opening_threads = FileOpeningThreads(db_options.env, path);
   cf_options_ = MakeCfOptions(config);
   cf_options_.compaction_filter_factory = NewTtlFilterFactory(ttl_);  // a no-op for CFs without TTL
   write_options_ = rocksdb::WriteOptions();
@@ -78,6 +80,7 @@ rocksdb::Status DbState::Open(const std::string& path, const DbConfig& config) {
     }
     descriptors.emplace_back(n, cf_options_);
   }
+  db_options.max_file_opening_threads = FileOpeningThreads(db_options.env, path, descriptors.size());
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* db = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(db_options, path, descriptors, &handles, &db);

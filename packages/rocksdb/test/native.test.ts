@@ -147,19 +147,25 @@ describe('RocksDB native binding', () => {
     assertRocksError(() => RocksDB.open(freshDir('bad2'), { maxWriteBufferNumber: 1 }), 'ROCKSDB_INVALID_ARGUMENT');
   });
 
-  test('open starts one file-opening thread per 16 SSTs in the directory, at most 16 (RocksDB starts them all per column family, files or not)', () => {
+  test('open starts one file-opening thread per 16 SSTs of a column family (the directory\'s shared among its families), at most 16 (RocksDB starts them all per family, files or not)', () => {
     // The value DB::Open ran with, as RocksDB recorded it in the OPTIONS file it wrote.
     const openingThreads = (dir: string): number => {
       const file = readdirSync(dir).filter((n) => n.startsWith('OPTIONS-')).sort().at(-1)!;
       return Number(/max_file_opening_threads=(\d+)/.exec(readFileSync(join(dir, file), 'utf8'))![1]);
     };
-    for (const [ssts, threads] of [[0, 1], [31, 1], [32, 2], [300, 16]] as const) {
-      const dir = freshDir(`opening-threads-${ssts}`);
+    // No directory yet (created by the open): nothing to open, one thread.
+    const missing = freshDir('opening-threads-missing');
+    RocksDB.open(missing, { createIfMissing: true }).close();
+    assert.equal(openingThreads(missing), 1);
+    const cases = [[0, 1, 1], [31, 1, 1], [32, 1, 2], [300, 1, 16], [64, 2, 2], [63, 2, 1]] as const;
+    for (const [ssts, families, threads] of cases) {
+      const dir = freshDir(`opening-threads-${ssts}-${families}`);
       mkdirSync(dir);
       // Empty files RocksDB does not know: counted, then deleted by the open as obsolete.
       for (let i = 0; i < ssts; i++) writeFileSync(join(dir, `${900000 + i}.sst`), '');
-      RocksDB.open(dir, { createIfMissing: true }).close();
-      assert.equal(openingThreads(dir), threads, `${ssts} SSTs`);
+      const columnFamilies = families === 1 ? undefined : ['default', 'other'];
+      RocksDB.open(dir, { createIfMissing: true, createMissingColumnFamilies: true, ...(columnFamilies === undefined ? {} : { columnFamilies }) }).close();
+      assert.equal(openingThreads(dir), threads, `${ssts} SSTs, ${families} column families`);
     }
   });
 
