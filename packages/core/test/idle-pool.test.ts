@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it, mock } from 'node:test';
-import { AlternatingReadBuffers, COALESCED_READ_BYTES, dropIdleReadBuffers, giveBackReadBuffers, takeReadBuffers } from '../src/index.js';
+import { AlternatingReadBuffers, COALESCED_READ_BYTES, dropIdleReadBuffers, giveBackReadBuffers, grownLength, IDLE_READ_BUFFER_PAIRS, takeReadBuffers } from '../src/index.js';
 import { IdlePool } from '../src/snapshot/idle-pool.js';
 
 /** Items are boxes of a given size, compared by identity. */
@@ -121,5 +121,32 @@ describe('idle read buffers', () => {
   it('the idle pair is lent once: a second read at the same time gets its own', () => {
     giveBackReadBuffers(new AlternatingReadBuffers());
     assert.notEqual(takeReadBuffers(), takeReadBuffers());
+  });
+
+  it('keeps a pair for each of two reads at once (a conversion restores two subtasks at once)', () => {
+    assert.equal(IDLE_READ_BUFFER_PAIRS, 2);
+    const [a, b] = [takeReadBuffers(), takeReadBuffers()];
+    giveBackReadBuffers(a);
+    giveBackReadBuffers(b);
+    const again = new Set([takeReadBuffers(), takeReadBuffers()]);
+    assert.ok(again.has(a) && again.has(b), 'both pairs serve the next two reads');
+    giveBackReadBuffers(a);
+    giveBackReadBuffers(b);
+    giveBackReadBuffers(new AlternatingReadBuffers());
+    const kept = [takeReadBuffers(), takeReadBuffers(), takeReadBuffers()];
+    assert.equal(kept.filter((x) => x === a || x === b).length, 2, 'a third pair given back is not kept');
+  });
+
+  it('a buffer grows to at least twice its size, up to COALESCED_READ_BYTES, or to the request', () => {
+    assert.equal(grownLength(0, 100), 100);
+    assert.equal(grownLength(100, 101), 200);
+    assert.equal(grownLength(7 << 20, (7 << 20) + 1), COALESCED_READ_BYTES);
+    assert.equal(grownLength(COALESCED_READ_BYTES, COALESCED_READ_BYTES + 1), COALESCED_READ_BYTES + 1);
+    assert.equal(grownLength(100, 1000), 1000);
+    const b = new AlternatingReadBuffers();
+    b.take(7 << 20);
+    const first = b.take(1);
+    assert.equal(b.take((7 << 20) + 4096).length, COALESCED_READ_BYTES, 'one replacement serves every coalesced read after it');
+    assert.equal(b.take(1), first);
   });
 });

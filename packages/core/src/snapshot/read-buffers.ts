@@ -12,8 +12,8 @@ export class AlternatingReadBuffers {
   take(length: number): Uint8Array {
     const i = this.next;
     this.next ^= 1;
-    // Uninitialized (only bytes read into it are ever handed out): zeroing would touch every page first.
-    if (this.buffers[i]!.length < length) this.buffers[i] = new Uint8Array(Buffer.allocUnsafeSlow(length).buffer, 0, length);
+    const have = this.buffers[i]!.length;
+    if (have < length) this.buffers[i] = uninitialized(grownLength(have, length));
     return this.buffers[i]!;
   }
 
@@ -23,17 +23,41 @@ export class AlternatingReadBuffers {
   }
 }
 
+/**
+ * The length a buffer of `have` bytes grows to for a request of `length`: at least twice `have`, up
+ * to COALESCED_READ_BYTES. Coalesced reads differ by a few key groups' bytes: growing each
+ * buffer to the exact length replaced it several times in a row, each time with fresh memory
+ * (session 23: ten allocations of 7.5–8 MiB for the pairs of one conversion).
+ */
+export function grownLength(have: number, length: number): number {
+  return Math.max(length, Math.min(2 * have, COALESCED_READ_BYTES));
+}
+
+/** Uninitialized (only bytes read into it are ever handed out): zeroing would touch every page first. */
+function uninitialized(length: number): Uint8Array<ArrayBuffer> {
+  return new Uint8Array(Buffer.allocUnsafeSlow(length).buffer, 0, length);
+}
+
+/**
+ * Read buffer pairs kept idle: one per keyed read a process runs at once in steady work. A
+ * conversion between formats restores two subtasks at once (the savepoint package's
+ * CONVERSION_CONCURRENCY); with one pair kept, the second read of every round allocated 16 MiB
+ * of fresh memory and its reads page-faulted into it (session 23: ~30 MiB per 64 MiB conversion).
+ */
+export const IDLE_READ_BUFFER_PAIRS = 2;
+
 /** How long the read buffers of a finished keyed read wait for the next read before they are dropped. */
 export const IDLE_READ_BUFFERS_MS = 1000;
 
 /**
- * The read buffers of the last finished keyed read of any reader of this process. A keyed read
+ * The read buffers of the last finished keyed reads of any reader of this process. A keyed read
  * that found none allocated up to 16 MiB of fresh memory: a program that reads savepoints one
  * after the other (a CLI, a test suite, validation after a write) paid that for every reader.
- * One pair is kept, only if neither buffer is larger than COALESCED_READ_BYTES (a single larger
- * block grew one), and only for IDLE_READ_BUFFERS_MS after its read finished.
+ * Up to IDLE_READ_BUFFER_PAIRS pairs are kept, only if neither buffer is larger than
+ * COALESCED_READ_BYTES (a single larger block grew one), and each only for IDLE_READ_BUFFERS_MS
+ * after its read finished.
  */
-const idleReadBuffers = new IdlePool<AlternatingReadBuffers>({ maxKept: 1, maxBytes: COALESCED_READ_BYTES, idleMs: IDLE_READ_BUFFERS_MS, sizeOf: (b) => b.capacity });
+const idleReadBuffers = new IdlePool<AlternatingReadBuffers>({ maxKept: IDLE_READ_BUFFER_PAIRS, maxBytes: COALESCED_READ_BYTES, idleMs: IDLE_READ_BUFFERS_MS, sizeOf: (b) => b.capacity });
 
 /** The idle buffers of a finished read, or new ones; the caller owns them until it gives them back. */
 export function takeReadBuffers(): AlternatingReadBuffers {
