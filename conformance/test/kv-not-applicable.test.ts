@@ -48,6 +48,14 @@ it('a bulk load that keeps what add() is given, without bulkLoadCopies declared 
   assert.equal(declared.skip, 'bulkLoadCopies not applicable: keeps the rows');
 });
 
+it('a bulk load that lends no read buffers, without bulkLoadReadBuffers declared not applicable, fails the read-buffers case', async () => {
+  const c = bulkLoadCase({ createStore: storeWithKeepingBulkLoad }, 'bulkLoad readBuffers');
+  assert.equal(c.skip, undefined);
+  await assert.rejects(c.run(), /declare bulkLoadReadBuffers not applicable/);
+  const declared = bulkLoadCase({ createStore: storeWithKeepingBulkLoad, notApplicable: { bulkLoadReadBuffers: 'copies every row' } }, 'bulkLoad readBuffers');
+  assert.equal(declared.skip, 'bulkLoadReadBuffers not applicable: copies every row');
+});
+
 it('an unknown KvStore capability is refused', () => {
   assert.throws(() => bulkLoadCase({ createStore: () => new MinimalKvStore(), notApplicable: { bulkLoads: 'typo' } as never }), /unknown capability 'bulkLoads'/);
 });

@@ -9,6 +9,7 @@ runKvStoreConformance({
   notApplicable: {
     bulkLoad: 'the reference store restores through putAll',
     bulkLoadCopies: 'no bulk load (see bulkLoad)',
+    bulkLoadReadBuffers: 'no bulk load (see bulkLoad)',
     forEachTransient: 'the reference store leaves it out: forEachTransientEntry then scans',
   },
 });

@@ -15,11 +15,12 @@ const ALL_LOWER = b();
 const ALL_UPPER = b(0xff, 0xff, 0xff, 0xff);
 
 /** Optional parts of the KvStore SPI. A store without one declares it not applicable, with a reason. */
-export type KvStoreCapability = 'bulkLoad' | 'bulkLoadCopies' | 'forEachTransient';
+export type KvStoreCapability = 'bulkLoad' | 'bulkLoadCopies' | 'bulkLoadReadBuffers' | 'forEachTransient';
 
 export const KV_STORE_CAPABILITIES: Readonly<Record<KvStoreCapability, string>> = Object.freeze({
   bulkLoad: 'KvStore.bulkLoad(): restores stream rows into the store outside the write path (RocksDB ingests SST files).',
   bulkLoadCopies: 'KvBulkLoad.copiesOnAdd: add() copies the bytes it is given, so restores read into reused buffers.',
+  bulkLoadReadBuffers: 'KvBulkLoad.readBuffers: restores read into buffers the bulk load lends, and add() keeps the values read into them as views instead of copying them.',
   forEachTransient: 'KvReadableKeySpace.forEachTransient(): visits a range through views valid during the visit only (full snapshots read through it).',
 });
 
@@ -242,6 +243,34 @@ export const KV_STORE_CASES: readonly KvStoreCase[] = [
       shared.fill(0xee);
       await load.finish();
       for (let g = 0; g < 4; g++) for (let k = 0; k < 3; k++) assert.deepEqual(s.get(b(g, k)), new Uint8Array(32).fill(g * 3 + k), `row ${g}/${k}`);
+    },
+  },
+  {
+    name: 'bulkLoad readBuffers: values kept as views of a read buffer stay intact while the reader reads on into buffers it is lent afterwards',
+    requires: ['bulkLoad', 'bulkLoadReadBuffers'],
+    async run(store) {
+      const s = store.keySpace('a');
+      const load = store.bulkLoad!();
+      const lender = load.readBuffers;
+      assert.ok(lender !== undefined, 'the bulk load lends no read buffers: declare bulkLoadReadBuffers not applicable with a reason');
+      // A restore's reads, as readKeyGroupBlocks makes them: request i + 1 is taken while the
+      // records of request i are added, so the buffer of request i - 1 is the reader's no more.
+      const key = new Uint8Array(2);
+      for (let r = 0; r < 4; r++) {
+        const read = lender.take(64 * 8);
+        if (r > 0) load.keyGroupBoundary?.();
+        for (let k = 0; k < 8; k++) {
+          read.fill(r * 8 + k, k * 64, (k + 1) * 64);
+          key.set([r, k]);
+          load.add(s, key, read.subarray(k * 64, (k + 1) * 64));
+        }
+      }
+      lender.release();
+      // Reads that follow (another handle, another restore) overwrite whatever they are lent.
+      for (let i = 0; i < 6; i++) lender.take(64 * 8).fill(0xee);
+      lender.release();
+      await load.finish();
+      for (let r = 0; r < 4; r++) for (let k = 0; k < 8; k++) assert.deepEqual(s.get(b(r, k)), new Uint8Array(64).fill(r * 8 + k), `row ${r}/${k}`);
     },
   },
   {

@@ -16,6 +16,7 @@ runKvStoreConformance({
   notApplicable: {
     bulkLoad: 'LMDB has no ingestion path faster than its write transaction; restores use putAll',
     bulkLoadCopies: 'no bulk load (see bulkLoad)',
+    bulkLoadReadBuffers: 'no bulk load (see bulkLoad)',
     forEachTransient: "lmdb-js's getRange allocates a buffer for every key and value it returns: a visitor over them would save nothing",
   },
 });

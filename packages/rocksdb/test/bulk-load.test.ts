@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { assignToKeyGroup, BytesSerializer, DataOutputSerializer, KeyGroupRange, SAVEPOINT, type KeyedStateHandle, Serializers, ValueStateDescriptor, VoidNamespace, type KeyedStateBackend } from '@flowstate/core';
+import { AdoptableReadBuffers, assignToKeyGroup, BytesSerializer, dropIdleAdoptableBuffers, idleAdoptableBuffers, DataOutputSerializer, KeyGroupRange, SAVEPOINT, type KeyedStateHandle, Serializers, ValueStateDescriptor, VoidNamespace, type KeyedStateBackend } from '@flowstate/core';
 import { FsStateBackend } from '@flowstate/heap';
 import { RocksDBKvStore, RocksDBStateBackend, STATE_CF_PREFIX } from '@flowstate/rocksdb';
 import { RocksDB, SstFileWriter } from '@flowstate/rocksdb/native';
@@ -154,6 +154,89 @@ describe('RocksDB bulk load (canonical restores through SST ingestion)', () => {
       await new Promise((resolve) => setImmediate(resolve));
       assert.equal(idleRowChunks(), 3, 'the chunk of each spill came back once its file settled');
     });
+  });
+
+  it('values in its readBuffers are handed to the SST writer as they are, their buffer held until the files settle (also after an abort); keys and other values are copied', async () => {
+    await withStore('bulk-adopts', async (db, store) => {
+      dropIdleAdoptableBuffers();
+      const given: Uint8Array[][] = [];
+      const create = db.createSstFileWriter.bind(db);
+      db.createSstFileWriter = () => {
+        const w = create();
+        const put = w.putSortedAndFinishAsync.bind(w);
+        w.putSortedAndFinishAsync = (keys, values) => (given.push([...values]), put(keys, values));
+        return w;
+      };
+      const { open, writes } = holdSstWrites(db);
+      const space = store.keySpace('s');
+      const load = store.bulkLoad(640);
+      const read = load.readBuffers.take(30 * 60);
+      const key = b(0, 0, 0);
+      for (let k = 0; k < 30; k++) {
+        read.fill(k, k * 60, (k + 1) * 60);
+        key[2] = k;
+        load.add(space, key, read.subarray(k * 60, (k + 1) * 60));
+      }
+      const other = new Uint8Array(60).fill(99);
+      load.add(space, b(0, 1, 0), other);
+      other.fill(0xee);
+      key.fill(0xee);
+      // The reader is done with its buffer: the spills' hold keeps it.
+      load.readBuffers.release();
+      assert.equal(load.filesWritten, 2);
+      assert.ok(given.flat().every((v) => v.buffer === read.buffer), 'the spilled values are views of the read buffer');
+      assert.equal(load.readBuffers.inUse, 1, 'held while its files are written');
+      open();
+      await load.finish();
+      await Promise.allSettled(writes);
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(load.readBuffers.inUse, 0, 'free once every file settled');
+      assert.equal(idleAdoptableBuffers(), 1);
+      for (let k = 0; k < 30; k++) assert.deepEqual(space.get(b(0, 0, k)), new Uint8Array(60).fill(k), `key ${k}`);
+      assert.deepEqual(space.get(b(0, 1, 0)), new Uint8Array(60).fill(99));
+
+      const aborted = store.bulkLoad(640);
+      const { open: openAborted, writes: abortedWrites } = holdSstWrites(db);
+      const bytes = aborted.readBuffers.take(60 * 15);
+      for (let k = 0; k < 15; k++) aborted.add(space, b(0, 2, k), bytes.subarray(k * 60, (k + 1) * 60));
+      aborted.readBuffers.release();
+      aborted.abort();
+      assert.equal(aborted.readBuffers.inUse, 1, 'after an abort, held by the file still being written only');
+      openAborted();
+      await Promise.allSettled(abortedWrites);
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(aborted.readBuffers.inUse, 0);
+    });
+  });
+
+  it('a canonical restore reads into the bulk load\'s readBuffers and gives them back after each handle', async () => {
+    const { take, release } = AdoptableReadBuffers.prototype;
+    let taken = 0;
+    let released = 0;
+    AdoptableReadBuffers.prototype.take = function (length) {
+      taken++;
+      return take.call(this, length);
+    };
+    AdoptableReadBuffers.prototype.release = function () {
+      released++;
+      release.call(this);
+    };
+    let rocks: KeyedStateBackend<string>;
+    try {
+      rocks = await heapToRocks('bulk-restore-adopts', COUNT, 200, (i) => i);
+    } finally {
+      Object.assign(AdoptableReadBuffers.prototype, { take, release });
+    }
+    try {
+      assert.ok(taken > 0 && released === 1, `${taken} reads, ${released} releases`);
+      const count = rocks.getPartitionedState(VoidNamespace, Serializers.voidNamespace, COUNT);
+      for (let i = 0; i < 200; i++) {
+        rocks.setCurrentKey(`k${i}`);
+        assert.equal(count.value(), i);
+      }
+    } finally {
+      rocks.dispose();
+    }
   });
 
   it("a spill that fails to start a later column family's file still keeps the chunk until the earlier file settled", async () => {

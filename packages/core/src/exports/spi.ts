@@ -21,6 +21,7 @@ export * from '../keygroups/primitive-key-groups.js';
 export * from '../state/registration.js';
 export * from '../snapshot/keyed-state-stream.js';
 export * from '../snapshot/read-buffers.js';
+export * from '../snapshot/adoptable-read-buffers.js';
 export * from '../snapshot/idle-pool.js';
 export * from '../snapshot/operator-state-stream.js';
 export * from '../snapshot/operator-state-repartitioner.js';

@@ -5,7 +5,8 @@ import { KeyGroupRange } from '../keygroups/key-group-range.js';
 import type { SerializerSnapshotRegistry } from '../serialization/snapshot-registry.js';
 import type { TypeSerializer } from '../serialization/type-serializer.js';
 import { readKeyedStateHeader, readKeyGroups, type KeyedStateRecord, type KeyedStateStreamHeader } from '../snapshot/keyed-state-stream.js';
-import { giveBackReadBuffers, takeReadBuffers } from '../snapshot/read-buffers.js';
+import type { AdoptableReadBuffers } from '../snapshot/adoptable-read-buffers.js';
+import { AlternatingReadBuffers, giveBackReadBuffers, takeReadBuffers } from '../snapshot/read-buffers.js';
 import type { StateKind } from '../state/descriptors.js';
 import type { KeyGroupsStateHandle } from '../storage/handles.js';
 import type { StateHandleReader } from '../storage/spi.js';
@@ -91,8 +92,9 @@ async function writeRows(target: KvRestoreTarget, h: KeyGroupsStateHandle, heade
   };
   const row = new DataOutputSerializer(64);
   // Reused read buffers (no fresh multi-MiB buffer per read) only when nothing keeps a view of a
-  // record: the bulk load copies what it is given, and no queue sink holds raw bytes.
-  const buffers = bulk?.copiesOnAdd === true && sinks.every((s) => s === undefined) ? takeReadBuffers() : undefined;
+  // record: the bulk load copies what it is given or holds the buffers of what it keeps, and no
+  // queue sink holds raw bytes.
+  const buffers = sinks.every((s) => s === undefined) ? readBuffersFor(bulk) : undefined;
   // The row serializer is reused for every record: a key outlives it only as a copy, unless the
   // bulk load copies what it is given.
   const copies: RowCopies = { key: bulk?.copiesOnAdd !== true, value: bulk === undefined };
@@ -119,10 +121,17 @@ async function writeRows(target: KvRestoreTarget, h: KeyGroupsStateHandle, heade
     }, { signal, operatorIdentifier: target.operatorIdentifier, maxParallelism: target.maxParallelism, ...(buffers === undefined ? {} : { readBuffers: buffers }) });
   } finally {
     // readKeyGroups settled every read into them before it returned or threw.
-    if (buffers !== undefined) giveBackReadBuffers(buffers);
+    if (buffers instanceof AlternatingReadBuffers) giveBackReadBuffers(buffers);
+    else buffers?.release();
   }
   states.forEach((_s, i) => flush(i));
   for (const s of sinks) s?.flush();
+}
+
+/** The bulk load's own read buffers, else the process's reused ones if it copies what it is given, else none (a new buffer per read). */
+function readBuffersFor(bulk: KvBulkLoad | undefined): AlternatingReadBuffers | AdoptableReadBuffers | undefined {
+  if (bulk?.readBuffers !== undefined) return bulk.readBuffers;
+  return bulk?.copiesOnAdd === true ? takeReadBuffers() : undefined;
 }
 
 /** Which parts of a row toRow hands out as copies: the others are views, valid until the next record. */

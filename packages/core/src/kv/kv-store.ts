@@ -14,6 +14,7 @@
  * See MinimalKvStore for a complete, deliberately short reference implementation, and
  * @flowstate/rocksdb for the RocksDB one (a key space is a column family there).
  */
+import type { AdoptableReadBuffers } from '../snapshot/adoptable-read-buffers.js';
 import type { KvTtlLayout } from '../state/ttl.js';
 import { successorOf } from './kv-bytes.js';
 
@@ -91,6 +92,13 @@ export interface KvBulkLoad {
    * then read into buffers it reuses (no fresh multi-MiB buffer per read, see read-buffers.ts).
    */
   readonly copiesOnAdd?: boolean;
+  /**
+   * Optional: buffers a restore reads into (when nothing else keeps views of its records), whose
+   * bytes add() may keep without copying: it takes a hold on the buffer of a value it keeps as a
+   * view and gives it back once nothing reads the view any more. The restore calls release()
+   * after each handle's reads settled. Anything else add() is given is copied, as copiesOnAdd says.
+   */
+  readonly readBuffers?: AdoptableReadBuffers;
   /**
    * Optional: a point between two key groups. Rows start with their key group, so in a restore
    * (which reads each key group once, whole) no row added later sorts among the rows added since

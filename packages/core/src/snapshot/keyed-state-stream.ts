@@ -12,7 +12,7 @@ import { STATE_KIND_CODES, stateKindFromCode, type SnapshotStateKind } from '../
 import { type KeyGroupsStateHandle, type StreamStateHandle } from '../storage/handles.js';
 import type { CheckpointStateOutputStream, StateHandleReader } from '../storage/spi.js';
 import { giveBackBlockBuffer, takeBlockBuffer } from './block-buffers.js';
-import { COALESCED_READ_BYTES, type AlternatingReadBuffers } from './read-buffers.js';
+import { COALESCED_READ_BYTES, type ReadBufferLender } from './read-buffers.js';
 import { BlockField, KeyGroupRecordFields, type KeyedStateRecord } from './key-group-records.js';
 
 export { BlockField, KeyGroupRecordFields, type KeyedStateRecord } from './key-group-records.js';
@@ -356,13 +356,15 @@ export interface KeyGroupBlockOptions {
    */
   readonly maxReadBytes?: number;
   /**
-   * Read into these two alternating buffers (shared by the handles one consumer reads in turn)
-   * instead of a new buffer per request: a fresh multi-MiB buffer costs a page fault per 4 KiB,
-   * the kernel zeroing each page, and an unmap later, about as much as the read itself. Then a
-   * block (its bytes and records) is valid only until the next block is requested: for consumers
-   * that decode or copy what they keep.
+   * Read into buffers from this lender (AlternatingReadBuffers, shared by the handles one
+   * consumer reads in turn, or AdoptableReadBuffers) instead of a new buffer per request: a fresh
+   * multi-MiB buffer costs a page fault per 4 KiB, the kernel zeroing each page, and an unmap
+   * later, about as much as the read itself. Request i + 1 is read into the buffer take() returns
+   * while the blocks of request i are consumed, and take() is called for it only once every block
+   * of request i - 1 was: a block (its bytes and records) is then valid only until the next block
+   * is requested, unless the lender keeps it (AdoptableReadBuffers' holds).
    */
-  readonly readBuffers?: AlternatingReadBuffers;
+  readonly readBuffers?: ReadBufferLender;
   /**
    * The first request, already started by readFirstKeyGroupRun with the same options: a reader
    * of several handles reads the next handle's first bytes while the last ones of this handle are
@@ -519,7 +521,7 @@ export async function readKeyGroups(
    * `readBuffers` the reads go into those (see KeyGroupBlockOptions.readBuffers): a record's
    * fields are then valid only until `visit` returns.
    */
-  options: number | { readonly checkpointId?: number; readonly signal?: AbortSignal; readonly operatorIdentifier?: string; readonly maxParallelism?: number; readonly readBuffers?: AlternatingReadBuffers } = {},
+  options: number | { readonly checkpointId?: number; readonly signal?: AbortSignal; readonly operatorIdentifier?: string; readonly maxParallelism?: number; readonly readBuffers?: ReadBufferLender } = {},
 ): Promise<void> {
   const o = typeof options === 'number' ? { checkpointId: options } : options;
   const read: KeyGroupBlockOptions = { range, checkpointId: o.checkpointId, maxParallelism: o.maxParallelism, ...(o.readBuffers === undefined ? {} : { readBuffers: o.readBuffers }) };

@@ -1,10 +1,20 @@
 import { IdlePool } from './idle-pool.js';
+import { uninitialized } from './uninitialized.js';
 
 /** Default byte limit of one coalesced key-group read: bounds memory to two such reads. */
 export const COALESCED_READ_BYTES = 8 << 20;
 
+/**
+ * Buffers a keyed read reads its requests into (KeyGroupBlockOptions.readBuffers): the read uses
+ * the buffer take() returned until the take() after next, or until it ends.
+ */
+export interface ReadBufferLender {
+  /** A buffer of at least `length` bytes, never the one the previous call returned (the read still uses that one). */
+  take(length: number): Uint8Array;
+}
+
 /** Two read buffers lent in turn to consecutive requests (see KeyGroupBlockOptions.readBuffers). */
-export class AlternatingReadBuffers {
+export class AlternatingReadBuffers implements ReadBufferLender {
   private readonly buffers = [new Uint8Array(0), new Uint8Array(0)];
   private next = 0;
 
@@ -31,11 +41,6 @@ export class AlternatingReadBuffers {
  */
 export function grownLength(have: number, length: number): number {
   return Math.max(length, Math.min(2 * have, COALESCED_READ_BYTES));
-}
-
-/** Uninitialized (only bytes read into it are ever handed out): zeroing would touch every page first. */
-function uninitialized(length: number): Uint8Array<ArrayBuffer> {
-  return new Uint8Array(Buffer.allocUnsafeSlow(length).buffer, 0, length);
 }
 
 /**

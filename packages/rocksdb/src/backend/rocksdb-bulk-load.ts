@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { IllegalStateUsageError, type KvBulkLoad, type KvKeySpace } from '@flowstate/core';
+import { AdoptableReadBuffers, IllegalStateUsageError, type KvBulkLoad, type KvKeySpace, type LentReadBuffer } from '@flowstate/core';
 import type { ColumnFamily, IngestExternalFileOptions, RocksDB, SstFileInfo } from '../native.js';
 import { releaseRowChunks, RowArena } from './row-arena.js';
 
@@ -33,12 +33,19 @@ interface PendingRows {
  * may overlap (a spill in the middle of a key group): RocksDB then gives each a newer sequence
  * number in list order, so a key added twice keeps its last value, as with puts.
  *
- * add() copies the row into a RowArena (copiesOnAdd): the restore reads into reused buffers, and
- * a spill's chunks go back to the pool only once every SST file built from them is written.
+ * add() keeps a value read into one of its readBuffers as it is, with a hold on that buffer, and
+ * copies every other key and value into a RowArena (copiesOnAdd: a restore reads into reused
+ * buffers, and its row keys are written into one reused serializer). A spill's chunks and holds
+ * are given back only once every SST file built from them is written.
  */
 export class RocksDBBulkLoad implements KvBulkLoad {
   readonly copiesOnAdd = true;
+  readonly readBuffers = new AdoptableReadBuffers();
   private readonly arena = new RowArena();
+  /** Holds on the read buffers of the values buffered since the last spill. */
+  private holds: LentReadBuffer[] = [];
+  /** The buffer of the latest hold: rows of one read come one after the other, so one hold serves them all. */
+  private heldBuffer: ArrayBufferLike | undefined;
   private readonly pending = new Map<string, PendingRows>();
   private readonly files = new Map<string, { readonly cf: ColumnFamily; readonly paths: string[] }>();
   private readonly finishing: Promise<SstFileInfo>[] = [];
@@ -68,9 +75,19 @@ export class RocksDBBulkLoad implements KvBulkLoad {
       this.pending.set(cf.name, rows);
     }
     rows.keys.push(this.arena.copy(key));
-    rows.values.push(this.arena.copy(value));
+    rows.values.push(this.adopt(value));
     this.bufferedBytes += key.length + value.length;
     if (this.bufferedBytes >= this.spillBytes) this.spill();
+  }
+
+  /** `value` itself if it lies in a read buffer held for the rows since the last spill (a hold is taken on first use), else a copy. */
+  private adopt(value: Uint8Array): Uint8Array {
+    if (value.buffer === this.heldBuffer) return value;
+    const held = this.readBuffers.hold(value);
+    if (held === undefined) return this.arena.copy(value);
+    this.holds.push(held);
+    this.heldBuffer = value.buffer;
+    return value;
   }
 
   keyGroupBoundary(): void {
@@ -105,8 +122,9 @@ export class RocksDBBulkLoad implements KvBulkLoad {
   abort(): void {
     if (this.state === 'closed') return;
     this.pending.clear();
-    // Only rows never handed to a writer are in the unsealed chunks.
+    // Only rows never handed to a writer are in the unsealed chunks and the current holds.
     releaseRowChunks(this.arena.seal());
+    this.unholdAll(this.takeHolds());
     // SST writers still finishing on the thread pool write through open descriptors: removing
     // their (unlinked) files is safe, and their promises must not be reported as unhandled.
     for (const f of this.finishing) f.catch(() => {});
@@ -131,14 +149,30 @@ export class RocksDBBulkLoad implements KvBulkLoad {
    */
   private spill(): void {
     const chunks = this.arena.seal();
+    const holds = this.takeHolds();
     const written: Promise<SstFileInfo>[] = [];
     try {
       for (const rows of this.pending.values()) if (rows.keys.length > 0) written.push(this.writeSst(rows));
     } finally {
-      void Promise.allSettled(written).then(() => releaseRowChunks(chunks));
+      void Promise.allSettled(written).then(() => {
+        releaseRowChunks(chunks);
+        this.unholdAll(holds);
+      });
     }
     this.pending.clear();
     this.bufferedBytes = 0;
+  }
+
+  /** The holds of the rows since the last spill; the next row takes a hold of its own. */
+  private takeHolds(): LentReadBuffer[] {
+    const holds = this.holds;
+    this.holds = [];
+    this.heldBuffer = undefined;
+    return holds;
+  }
+
+  private unholdAll(holds: readonly LentReadBuffer[]): void {
+    for (const h of holds) this.readBuffers.unhold(h);
   }
 
   private writeSst(rows: PendingRows): Promise<SstFileInfo> {
