@@ -354,6 +354,34 @@ describe('LocalFileSystem.linkFrom (hard links instead of copies)', () => {
     assert.equal(existsSync(join(root, 'shared', 'c')), false, 'a callback throwing synchronously: the link is removed too');
   });
 
+  it("an adoption with the caller's running data sync (sourceSyncing) links while it runs, resolves only after it, and a failed sync removes the link", async () => {
+    const root = freshRoot();
+    const local = join(freshRoot(), 'k.sst');
+    writeFileSync(local, new Uint8Array(100).fill(5));
+    const { calls, fsync } = manualFsync();
+    const datasyncs: string[] = [];
+    const fs = new LocalFileSystem(root, { fsyncDirectory: fsync, datasyncFile: async (p) => void datasyncs.push(p) });
+    let finishSync!: () => void;
+    const sourceSyncing = new Promise<void>((resolve) => (finishSync = resolve));
+    const adopted = settledFlag(new FsCheckpointStateOutputStream(fs, 'shared/k').adoptLocalFile(local, { sourceSyncing }).then(() => {}));
+    while (calls.length === 0) await tick();
+    assert.ok(existsSync(join(root, 'shared', 'k')), 'linked while the sync runs');
+    calls[0]!.resolve();
+    for (let i = 0; i < 5; i++) await tick();
+    assert.equal(adopted.done, false, 'the directory is durable, the data not yet');
+    finishSync();
+    while (!adopted.done) await tick();
+    assert.equal(adopted.error, undefined);
+    assert.deepEqual(datasyncs, [], 'the file system does not sync the data again');
+
+    const failed = new Error('fdatasync: EIO');
+    const failing = new FsCheckpointStateOutputStream(fs, 'shared/l').adoptLocalFile(local, { sourceSyncing: Promise.reject(failed), checksum: async () => ({ size: 100, checksum: 0 }) });
+    while (calls.length < 2) await tick();
+    calls[1]!.resolve();
+    await assert.rejects(failing, (e: unknown) => e === failed);
+    assert.equal(existsSync(join(root, 'shared', 'l')), false, 'the link of bytes that may not be durable is removed');
+  });
+
   it("a file system whose linkFrom ignores whileSyncing: an adoption with a caller's checksum declines (the caller copies and checks) instead of linking unchecked", async () => {
     const root = freshRoot();
     const local = join(freshRoot(), 'h.sst');
@@ -373,6 +401,9 @@ describe('LocalFileSystem.linkFrom (hard links instead of copies)', () => {
     assert.equal(await stream.adoptLocalFile(local, { checksum }), null, 'declined: the check never ran');
     assert.equal(checked, 0);
     assert.equal(existsSync(join(root, 'shared', 'h')), false, 'the unchecked link is removed');
+    const unsynced = new FsCheckpointStateOutputStream(fs, 'shared/u');
+    assert.equal(await unsynced.adoptLocalFile(local, { sourceSyncing: new Promise<void>(() => {}) }), null, 'declined: nothing waited for the sync');
+    assert.equal(existsSync(join(root, 'shared', 'u')), false, 'the link of bytes that may not be durable is removed');
     await stream.write(new Uint8Array([9]));
     assert.equal((await stream.closeAndGetHandle()).size, 1, 'the stream stays open for the copy');
   });

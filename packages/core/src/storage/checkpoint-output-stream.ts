@@ -113,13 +113,24 @@ export class FsCheckpointStateOutputStream implements CheckpointStateOutputStrea
   async adoptLocalFile(localPath: string, options: AdoptLocalFileOptions = {}): Promise<StreamStateHandle | null> {
     if (this.closed) throw new IllegalStateUsageError(undefined, `adopt into closed checkpoint stream '${this.path}'`);
     if (this.fs.linkFrom === undefined || this.pos > 0 || this.writer !== undefined) return null;
-    const checksum = options.checksum;
+    const { checksum, sourceSyncing } = options;
     let sum: FileChecksum | undefined;
-    const whileSyncing = checksum === undefined ? undefined : async (linkedPath: string) => void (sum = await checksum(linkedPath));
-    if (!(await this.fs.linkFrom(localPath, this.path, { sourceSynced: options.sourceSynced === true, ...(whileSyncing === undefined ? {} : { whileSyncing }) }))) return null;
-    if (checksum !== undefined && sum === undefined) {
+    let ran = false;
+    // The caller's sync of the local file runs on while the link is made and made durable, instead
+    // of before the link (issue 16: a 10 MB incremental checkpoint waited for it, then for the
+    // directory's sync, one after the other).
+    const whileSyncing =
+      checksum === undefined && sourceSyncing === undefined
+        ? undefined
+        : async (linkedPath: string) => {
+            ran = true;
+            sum = await alongSourceSync(sourceSyncing, checksum?.(linkedPath));
+          };
+    const sourceSynced = options.sourceSynced === true || sourceSyncing !== undefined;
+    if (!(await this.fs.linkFrom(localPath, this.path, { sourceSynced, ...(whileSyncing === undefined ? {} : { whileSyncing }) }))) return null;
+    if (whileSyncing !== undefined && !ran) {
       // A file system that ignores `whileSyncing` linked without the caller's check (an SST's
-      // block verification): undone, so the caller takes its copy path, which runs the check.
+      // block verification) or before its sync ended: undone, so the caller takes its copy path.
       await this.fs.delete(this.path);
       return null;
     }
@@ -144,4 +155,12 @@ export class FsCheckpointStateOutputStream implements CheckpointStateOutputStrea
       await w?.abort().catch(() => {});
     }
   }
+}
+
+/** Waits for the caller's source sync and its checksum (either may be absent), both settled before the first failure is thrown. */
+async function alongSourceSync(sourceSyncing: Promise<void> | undefined, summing: Promise<FileChecksum> | undefined): Promise<FileChecksum | undefined> {
+  const [synced, summed] = await Promise.allSettled([sourceSyncing, summing]);
+  if (synced.status === 'rejected') throw synced.reason;
+  if (summed.status === 'rejected') throw summed.reason;
+  return summed.value;
 }

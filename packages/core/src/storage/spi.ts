@@ -44,6 +44,13 @@ export interface AdoptLocalFileOptions {
   readonly checksum?: (linkedPath: string) => Promise<FileChecksum>;
   /** The local file's bytes are durable already (FileSystem.linkFrom's `sourceSynced`). */
   readonly sourceSynced?: boolean;
+  /**
+   * A data sync of the local file the caller started: its bytes are durable once it resolves. The
+   * link is made while it runs (and while the link is made durable, with `checksum`): the
+   * adoption resolves only after all of them, and a rejection fails it, nothing staying behind.
+   * Ignored when the stream copies instead (the copy is synced as any stream's bytes are).
+   */
+  readonly sourceSyncing?: Promise<void>;
 }
 
 /** Creates state output streams for one checkpoint (Flink's CheckpointStreamFactory). */

@@ -218,17 +218,16 @@ export class RocksNativeSnapshotStrategy implements SnapshotStrategy<KeyedStateH
  * linked) where the storage can: the verification then reads the file through its new name once
  * the link exists, while the link is made durable, and its CRC32C is the handle's: the uploaded
  * bytes are the verified ones, read once (the stream's own read-back is skipped); an SST whose
- * sync the synchronous part started is linked once that sync succeeded, as synced (else the
- * storage syncs it before the link). Copied otherwise: verified first, and the copy's CRC32C
- * must be the verified one.
+ * sync the synchronous part started is linked while that sync runs, and the adoption waits for
+ * it (a failed sync removes the link; else the storage syncs the SST before the link). Copied
+ * otherwise: verified first, and the copy's CRC32C must be the verified one.
  */
 async function uploadSst(path: string, name: string, r: RocksNativeSnapshotResources, verify: boolean, context: SnapshotContext): Promise<{ readonly handle: StreamStateHandle; readonly adopted: boolean }> {
   const out = context.openStream(r.isCheckpoint ? 'SHARED' : 'EXCLUSIVE');
   const checksum = verify ? async (linkedPath: string) => toChecksum(await verifySstBeforeUpload(linkedPath, name, r.checkpointId, true)) : writtenChecksum(r.written.get(name));
+  // A sync the synchronous part started runs on while the link is made (sourceSyncing).
   const syncing = r.syncing.get(name);
-  if (syncing !== undefined) await syncing;
-  const sourceSynced = syncing !== undefined || r.synced.has(name);
-  const adopted = (await out.adoptLocalFile?.(path, { sourceSynced, ...(checksum === undefined ? {} : { checksum }) })) ?? null;
+  const adopted = (await out.adoptLocalFile?.(path, { sourceSynced: r.synced.has(name), ...(syncing === undefined ? {} : { sourceSyncing: syncing }), ...(checksum === undefined ? {} : { checksum }) })) ?? null;
   if (adopted !== null) return { handle: adopted, adopted: true };
   const verified = await verifySstBeforeUpload(path, name, r.checkpointId, verify);
   const handle = await copyFile(path, out);
