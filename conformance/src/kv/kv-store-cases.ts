@@ -255,6 +255,7 @@ export const KV_STORE_CASES: readonly KvStoreCase[] = [
       assert.ok(lender !== undefined, 'the bulk load lends no read buffers: declare bulkLoadReadBuffers not applicable with a reason');
       // A restore's reads, as readKeyGroupBlocks makes them: request i + 1 is taken while the
       // records of request i are added, so the buffer of request i - 1 is the reader's no more.
+      // Keys are fresh (copiesOnAdd is the bulkLoadCopies case's); the values are the read's views.
       const key = new Uint8Array(2);
       for (let r = 0; r < 4; r++) {
         const read = lender.take(64 * 8);
@@ -262,7 +263,7 @@ export const KV_STORE_CASES: readonly KvStoreCase[] = [
         for (let k = 0; k < 8; k++) {
           read.fill(r * 8 + k, k * 64, (k + 1) * 64);
           key.set([r, k]);
-          load.add(s, key, read.subarray(k * 64, (k + 1) * 64));
+          load.add(s, key.slice(), read.subarray(k * 64, (k + 1) * 64));
         }
       }
       lender.release();

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { AdoptableReadBuffers, COALESCED_READ_BYTES, dropIdleAdoptableBuffers, idleAdoptableBuffers } from '../src/index.js';
+import { AdoptableReadBuffers, COALESCED_READ_BYTES, dropIdleAdoptableBuffers, idleAdoptableBuffers, lentBufferBytes } from '../src/index.js';
 
 describe('AdoptableReadBuffers (read buffers whose bytes a bulk load keeps)', () => {
   beforeEach(() => dropIdleAdoptableBuffers());
@@ -51,10 +51,14 @@ describe('AdoptableReadBuffers (read buffers whose bytes a bulk load keeps)', ()
     assert.equal(b.inUse, 0);
   });
 
-  it('buffers are COALESCED_READ_BYTES unless a request is larger, and reused across instances', () => {
+  it('a new buffer is the request rounded up to a power of two from 64 KiB up to COALESCED_READ_BYTES, or the request', () => {
+    assert.deepEqual([1, 65536, 65537, 3 << 20, COALESCED_READ_BYTES - 1, COALESCED_READ_BYTES + 1].map(lentBufferBytes), [65536, 65536, 131072, 4 << 20, COALESCED_READ_BYTES, COALESCED_READ_BYTES + 1]);
+  });
+
+  it('buffers are reused across instances when large enough; one larger than a coalesced read is not kept', () => {
     const a = new AdoptableReadBuffers();
     const small = a.take(10);
-    assert.equal(small.length, COALESCED_READ_BYTES);
+    assert.equal(small.length, 64 << 10);
     const large = a.take(COALESCED_READ_BYTES + 1);
     assert.equal(large.length, COALESCED_READ_BYTES + 1);
     a.release();

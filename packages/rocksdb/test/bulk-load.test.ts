@@ -169,13 +169,16 @@ describe('RocksDB bulk load (canonical restores through SST ingestion)', () => {
       };
       const { open, writes } = holdSstWrites(db);
       const space = store.keySpace('s');
-      const load = store.bulkLoad(640);
+      // Spills at key-group boundaries after 640 bytes of rows (every 11 rows of 63 bytes); the
+      // 64 KiB read buffer held stays under the 128 KiB threshold.
+      const load = store.bulkLoad(128 << 10, 640);
       const read = load.readBuffers.take(30 * 60);
       const key = b(0, 0, 0);
       for (let k = 0; k < 30; k++) {
         read.fill(k, k * 60, (k + 1) * 60);
         key[2] = k;
         load.add(space, key, read.subarray(k * 60, (k + 1) * 60));
+        load.keyGroupBoundary();
       }
       const other = new Uint8Array(60).fill(99);
       load.add(space, b(0, 1, 0), other);
@@ -195,10 +198,13 @@ describe('RocksDB bulk load (canonical restores through SST ingestion)', () => {
       for (let k = 0; k < 30; k++) assert.deepEqual(space.get(b(0, 0, k)), new Uint8Array(60).fill(k), `key ${k}`);
       assert.deepEqual(space.get(b(0, 1, 0)), new Uint8Array(60).fill(99));
 
-      const aborted = store.bulkLoad(640);
+      const aborted = store.bulkLoad(128 << 10, 640);
       const { open: openAborted, writes: abortedWrites } = holdSstWrites(db);
       const bytes = aborted.readBuffers.take(60 * 15);
-      for (let k = 0; k < 15; k++) aborted.add(space, b(0, 2, k), bytes.subarray(k * 60, (k + 1) * 60));
+      for (let k = 0; k < 15; k++) {
+        aborted.add(space, b(0, 2, k), bytes.subarray(k * 60, (k + 1) * 60));
+        aborted.keyGroupBoundary();
+      }
       aborted.readBuffers.release();
       aborted.abort();
       assert.equal(aborted.readBuffers.inUse, 1, 'after an abort, held by the file still being written only');
@@ -209,10 +215,28 @@ describe('RocksDB bulk load (canonical restores through SST ingestion)', () => {
     });
   });
 
+  it('held read buffers count whole towards the spill threshold: rows from many small reads do not pin a buffer each', async () => {
+    await withStore('bulk-held-bytes', async (_db, store) => {
+      const space = store.keySpace('s');
+      // 200 KiB of rows or of held buffers; each read below gets a buffer of at least 64 KiB.
+      const load = store.bulkLoad(200 << 10);
+      for (let r = 0; r < 4; r++) {
+        const read = load.readBuffers.take(100);
+        read.fill(r, 0, 60);
+        load.add(space, b(0, r), read.subarray(0, 60));
+        load.readBuffers.release();
+      }
+      assert.equal(load.filesWritten, 1, 'four 64 KiB buffers held for 252 bytes of rows: spilled');
+      await load.finish();
+      for (let r = 0; r < 4; r++) assert.deepEqual(space.get(b(0, r)), new Uint8Array(60).fill(r));
+    });
+  });
+
   it('a canonical restore reads into the bulk load\'s readBuffers and gives them back after each handle', async () => {
-    const { take, release } = AdoptableReadBuffers.prototype;
+    const { take, release, hold } = AdoptableReadBuffers.prototype;
     let taken = 0;
     let released = 0;
+    let held = 0;
     AdoptableReadBuffers.prototype.take = function (length) {
       taken++;
       return take.call(this, length);
@@ -221,14 +245,20 @@ describe('RocksDB bulk load (canonical restores through SST ingestion)', () => {
       released++;
       release.call(this);
     };
+    AdoptableReadBuffers.prototype.hold = function (view) {
+      const h = hold.call(this, view);
+      if (h !== undefined) held++;
+      return h;
+    };
     let rocks: KeyedStateBackend<string>;
     try {
       rocks = await heapToRocks('bulk-restore-adopts', COUNT, 200, (i) => i);
     } finally {
-      Object.assign(AdoptableReadBuffers.prototype, { take, release });
+      Object.assign(AdoptableReadBuffers.prototype, { take, release, hold });
     }
     try {
       assert.ok(taken > 0 && released === 1, `${taken} reads, ${released} releases`);
+      assert.ok(held > 0, 'values were kept as views of the read buffers (a hold taken)');
       const count = rocks.getPartitionedState(VoidNamespace, Serializers.voidNamespace, COUNT);
       for (let i = 0; i < 200; i++) {
         rocks.setCurrentKey(`k${i}`);

@@ -79,12 +79,16 @@ describe('RocksDbSyncedSsts', () => {
   });
 });
 
+/** How much later than the disk a recorded data sync completes. */
+const SLOW_SYNC_MS = 30;
+
 /**
  * Runs `body` with node:fs's fdatasync and linkSync recording, in order, the base names of the
- * files the process data-synced itself (the backend's early syncs; the storage's go through its
- * `datasyncFile`) and linked (the storage's adoptions). `failSyncs`: every fdatasync fails with
- * EIO instead (recorded as failed).
+ * files the process data-synced itself (the backend's early syncs, each completing SLOW_SYNC_MS
+ * late; the storage's go through its `datasyncFile`) and linked (the storage's adoptions).
+ * `failSyncs`: every fdatasync fails with EIO instead (recorded as failed).
  */
+
 async function observingSyncsAndLinks<T>(body: () => Promise<T>, failSyncs = false): Promise<{ result: T; events: string[]; linkTargets: string[] }> {
   const events: string[] = [];
   const linkTargets: string[] = [];
@@ -96,10 +100,13 @@ async function observingSyncsAndLinks<T>(body: () => Promise<T>, failSyncs = fal
       setImmediate(() => done(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO', errno: -5, syscall: 'fdatasync' })));
       return;
     }
-    fdatasync(fd, (e) => {
-      if (e === null) events.push(`synced ${name}`);
-      done(e);
-    });
+    // Completed late: an upload that did not wait for the sync would resolve before it is recorded.
+    fdatasync(fd, (e) =>
+      setTimeout(() => {
+        if (e === null) events.push(`synced ${name}`);
+        done(e);
+      }, SLOW_SYNC_MS),
+    );
   }) as typeof fs.fdatasync;
   fs.linkSync = ((from: fs.PathLike, to: fs.PathLike) => {
     events.push(`linked ${basename(String(from))}`);
@@ -135,7 +142,7 @@ function recordingStorage() {
   return { storage, checkpoint };
 }
 
-describe('RocksDB incremental checkpoints on linking storage: which SSTs are synced before linking, and by whom', () => {
+describe('RocksDB incremental checkpoints on linking storage: which SSTs are synced before their upload completes, and by whom', () => {
   it('syncLocalFiles: false (RocksDB syncs nothing): every uploaded SST is synced by the storage', async () => {
     const { storage, checkpoint } = recordingStorage();
     const kb = await backend(storage, [], false);
@@ -148,7 +155,7 @@ describe('RocksDB incremental checkpoints on linking storage: which SSTs are syn
     kb.dispose();
   });
 
-  it("default (RocksDB syncs SSTs): the first checkpoint's and a restored backend's SSTs are synced by the storage, a checkpoint flush's by the backend before its link (once the storage is known to link); SSTs RocksDB wrote (and synced) since are not synced again", async () => {
+  it("default (RocksDB syncs SSTs): the first checkpoint's and a restored backend's SSTs are synced by the storage, a checkpoint flush's by the backend before its upload completes (once the storage is known to link); SSTs RocksDB wrote (and synced) since are not synced again", async () => {
     const { storage, checkpoint } = recordingStorage();
     const kb = await backend(storage);
     write(kb, 0, 500);

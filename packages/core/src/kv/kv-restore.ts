@@ -5,8 +5,7 @@ import { KeyGroupRange } from '../keygroups/key-group-range.js';
 import type { SerializerSnapshotRegistry } from '../serialization/snapshot-registry.js';
 import type { TypeSerializer } from '../serialization/type-serializer.js';
 import { readKeyedStateHeader, readKeyGroups, type KeyedStateRecord, type KeyedStateStreamHeader } from '../snapshot/keyed-state-stream.js';
-import type { AdoptableReadBuffers } from '../snapshot/adoptable-read-buffers.js';
-import { AlternatingReadBuffers, giveBackReadBuffers, takeReadBuffers } from '../snapshot/read-buffers.js';
+import { giveBackReadBuffers, takeReadBuffers, type ReadBufferLender } from '../snapshot/read-buffers.js';
 import type { StateKind } from '../state/descriptors.js';
 import type { KeyGroupsStateHandle } from '../storage/handles.js';
 import type { StateHandleReader } from '../storage/spi.js';
@@ -94,7 +93,8 @@ async function writeRows(target: KvRestoreTarget, h: KeyGroupsStateHandle, heade
   // Reused read buffers (no fresh multi-MiB buffer per read) only when nothing keeps a view of a
   // record: the bulk load copies what it is given or holds the buffers of what it keeps, and no
   // queue sink holds raw bytes.
-  const buffers = sinks.every((s) => s === undefined) ? readBuffersFor(bulk) : undefined;
+  const lent = sinks.every((s) => s === undefined) ? readBuffersFor(bulk) : undefined;
+  const buffers = lent?.buffers;
   // The row serializer is reused for every record: a key outlives it only as a copy, unless the
   // bulk load copies what it is given.
   const copies: RowCopies = { key: bulk?.copiesOnAdd !== true, value: bulk === undefined };
@@ -108,9 +108,10 @@ async function writeRows(target: KvRestoreTarget, h: KeyGroupsStateHandle, heade
       const sink = sinks[i];
       if (sink !== undefined) return sink.add(g, rec.key, rec.value!);
       row.clear();
-      // A bulk load that does not copy keeps the rows until it writes them, and its reads go into
-      // new buffers that no later read reuses: its values can be views. putAll stores may keep what
-      // they are given (a heap store does), so they get copies.
+      // Values go to a bulk load as views: one that does not copy keeps the rows until it writes
+      // them, and its reads go into new buffers that no later read reuses; one that copies copies
+      // them, or holds the buffer of a value it keeps (its readBuffers). putAll stores may keep
+      // what they are given (a heap store does), so they get copies.
       const entry = toRow(target.layout, row, states[i]!.kind, g, rec, copies);
       if (bulk !== undefined) {
         bulk.add(states[i]!.space, entry[0], entry[1]);
@@ -121,17 +122,22 @@ async function writeRows(target: KvRestoreTarget, h: KeyGroupsStateHandle, heade
     }, { signal, operatorIdentifier: target.operatorIdentifier, maxParallelism: target.maxParallelism, ...(buffers === undefined ? {} : { readBuffers: buffers }) });
   } finally {
     // readKeyGroups settled every read into them before it returned or threw.
-    if (buffers instanceof AlternatingReadBuffers) giveBackReadBuffers(buffers);
-    else buffers?.release();
+    lent?.done();
   }
   states.forEach((_s, i) => flush(i));
   for (const s of sinks) s?.flush();
 }
 
-/** The bulk load's own read buffers, else the process's reused ones if it copies what it is given, else none (a new buffer per read). */
-function readBuffersFor(bulk: KvBulkLoad | undefined): AlternatingReadBuffers | AdoptableReadBuffers | undefined {
-  if (bulk?.readBuffers !== undefined) return bulk.readBuffers;
-  return bulk?.copiesOnAdd === true ? takeReadBuffers() : undefined;
+/**
+ * The bulk load's own read buffers, else the process's reused ones if it copies what it is given,
+ * else none (a new buffer per read); `done` gives them back once every read into them settled.
+ */
+function readBuffersFor(bulk: KvBulkLoad | undefined): { readonly buffers: ReadBufferLender; readonly done: () => void } | undefined {
+  const own = bulk?.readBuffers;
+  if (own !== undefined) return { buffers: own, done: () => own.release() };
+  if (bulk?.copiesOnAdd !== true) return undefined;
+  const reused = takeReadBuffers();
+  return { buffers: reused, done: () => giveBackReadBuffers(reused) };
 }
 
 /** Which parts of a row toRow hands out as copies: the others are views, valid until the next record. */

@@ -88,15 +88,16 @@ export interface KvBulkLoad {
    */
   add(space: KvKeySpace, key: Uint8Array, value: Uint8Array): void;
   /**
-   * Optional: add() copies the bytes of the key and the value before it returns. A restore may
-   * then read into buffers it reuses (no fresh multi-MiB buffer per read, see read-buffers.ts).
+   * Optional: add() copies the bytes of the key and the value before it returns (a value in one
+   * of its `readBuffers` excepted: it may hold that buffer instead). A restore may then read into
+   * buffers it reuses (no fresh multi-MiB buffer per read, see read-buffers.ts).
    */
   readonly copiesOnAdd?: boolean;
   /**
    * Optional: buffers a restore reads into (when nothing else keeps views of its records), whose
    * bytes add() may keep without copying: it takes a hold on the buffer of a value it keeps as a
    * view and gives it back once nothing reads the view any more. The restore calls release()
-   * after each handle's reads settled. Anything else add() is given is copied, as copiesOnAdd says.
+   * after each handle's reads settled. A bulk load with `copiesOnAdd` copies anything else it is given.
    */
   readonly readBuffers?: AdoptableReadBuffers;
   /**

@@ -23,14 +23,34 @@ export function idleAdoptableBuffers(): number {
   return idleBuffers.size;
 }
 
+/** A hold on a lent buffer (AdoptableReadBuffers.hold): the buffer's bytes, never read into again until the hold is given back. */
+export interface LentReadBuffer {
+  readonly bytes: Uint8Array;
+}
+
 /** A buffer lent to a read: free once the reader moved past it and nothing that adopted its bytes holds it. */
-export class LentReadBuffer {
+class Lent implements LentReadBuffer {
   /** Until the reader asks for the buffer after next (or release()): its blocks are being consumed. */
   readerHolds = true;
   /** Holds taken by consumers keeping views of its bytes (hold / unhold). */
   holds = 0;
 
   constructor(readonly bytes: Uint8Array) {}
+}
+
+/** A read of fewer bytes gets a buffer of the next power of two from this size on (up to COALESCED_READ_BYTES). */
+const SMALLEST_LENT_BYTES = 64 << 10;
+
+/**
+ * The size of a new buffer for a read of `length` bytes: the next power of two (at least
+ * SMALLEST_LENT_BYTES) up to COALESCED_READ_BYTES, else the length. A hold pins its whole
+ * buffer, so a small handle's read does not pin 8 MiB (a rescaling restore reads many).
+ */
+export function lentBufferBytes(length: number): number {
+  if (length >= COALESCED_READ_BYTES) return length;
+  let n = SMALLEST_LENT_BYTES;
+  while (n < length) n *= 2;
+  return Math.min(n, COALESCED_READ_BYTES);
 }
 
 /**
@@ -43,15 +63,15 @@ export class LentReadBuffer {
  * still held are never read into again.
  */
 export class AdoptableReadBuffers implements ReadBufferLender {
-  private readonly lent = new Map<ArrayBufferLike, LentReadBuffer>();
+  private readonly lent = new Map<ArrayBufferLike, Lent>();
   /** The reader's buffers, oldest first: at most the last two lent. */
-  private readonly recent: LentReadBuffer[] = [];
+  private readonly recent: Lent[] = [];
 
   /** A buffer of at least `length` bytes that nothing else uses. */
   take(length: number): Uint8Array {
     if (this.recent.length === 2) this.readerDone(this.recent.shift()!);
-    const bytes = idleBuffers.take((b) => b.length >= length) ?? uninitialized(Math.max(length, COALESCED_READ_BYTES));
-    const lent = new LentReadBuffer(bytes);
+    const bytes = idleBuffers.take((b) => b.length >= length) ?? uninitialized(lentBufferBytes(length));
+    const lent = new Lent(bytes);
     this.lent.set(bytes.buffer, lent);
     this.recent.push(lent);
     return bytes;
@@ -75,8 +95,9 @@ export class AdoptableReadBuffers implements ReadBufferLender {
   }
 
   /** Gives back a hold: nothing reads views of its buffer through it any more. */
-  unhold(lent: LentReadBuffer): void {
-    assert(lent.holds > 0 && this.lent.get(lent.bytes.buffer) === lent, 'a hold is given back once');
+  unhold(hold: LentReadBuffer): void {
+    const lent = this.lent.get(hold.bytes.buffer);
+    assert(lent === hold && lent.holds > 0, 'a hold is given back once');
     lent.holds--;
     if (lent.holds === 0 && !lent.readerHolds) this.free(lent);
   }
@@ -86,12 +107,12 @@ export class AdoptableReadBuffers implements ReadBufferLender {
     return this.lent.size;
   }
 
-  private readerDone(lent: LentReadBuffer): void {
+  private readerDone(lent: Lent): void {
     lent.readerHolds = false;
     if (lent.holds === 0) this.free(lent);
   }
 
-  private free(lent: LentReadBuffer): void {
+  private free(lent: Lent): void {
     this.lent.delete(lent.bytes.buffer);
     idleBuffers.giveBack(lent.bytes);
   }

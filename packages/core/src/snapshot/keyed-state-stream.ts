@@ -405,7 +405,8 @@ export function planKeyGroupReads(offsets: readonly number[], start: number, fro
  * The key-group blocks of `handle` (within `options.range`), in ascending order, each read,
  * verified (CRC32C) and decoded before it is yielded. Consecutive blocks are read with one
  * request (see planKeyGroupReads); the next request is read while the blocks of the current one
- * are decoded and consumed, so that I/O and CPU overlap: memory holds at most two requests' bytes.
+ * are decoded and consumed, so that I/O and CPU overlap: the reader holds at most two requests'
+ * bytes (a lender may keep more for a consumer that holds views, AdoptableReadBuffers).
  * Key groups outside the range are never read. Blocks are views into their request's buffer.
  */
 export async function* readKeyGroupBlocks(

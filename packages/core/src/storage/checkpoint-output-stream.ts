@@ -123,14 +123,16 @@ export class FsCheckpointStateOutputStream implements CheckpointStateOutputStrea
       checksum === undefined && sourceSyncing === undefined
         ? undefined
         : async (linkedPath: string) => {
-            ran = true;
             sum = await alongSourceSync(sourceSyncing, checksum?.(linkedPath));
+            // Only once both ended: a file system that does not await `whileSyncing` is declined below.
+            ran = true;
           };
     const sourceSynced = options.sourceSynced === true || sourceSyncing !== undefined;
     if (!(await this.fs.linkFrom(localPath, this.path, { sourceSynced, ...(whileSyncing === undefined ? {} : { whileSyncing }) }))) return null;
     if (whileSyncing !== undefined && !ran) {
-      // A file system that ignores `whileSyncing` linked without the caller's check (an SST's
-      // block verification) or before its sync ended: undone, so the caller takes its copy path.
+      // A file system that ignores `whileSyncing` (or resolves before it ended) linked without
+      // the caller's check (an SST's block verification) or before its sync ended: undone, so the
+      // caller takes its copy path.
       await this.fs.delete(this.path);
       return null;
     }
@@ -157,7 +159,7 @@ export class FsCheckpointStateOutputStream implements CheckpointStateOutputStrea
   }
 }
 
-/** Waits for the caller's source sync and its checksum (either may be absent), both settled before the first failure is thrown. */
+/** Waits for the caller's source sync and its checksum (either may be absent) to settle; then throws the sync's failure, else the checksum's. */
 async function alongSourceSync(sourceSyncing: Promise<void> | undefined, summing: Promise<FileChecksum> | undefined): Promise<FileChecksum | undefined> {
   const [synced, summed] = await Promise.allSettled([sourceSyncing, summing]);
   if (synced.status === 'rejected') throw synced.reason;

@@ -44,6 +44,8 @@ export class RocksDBBulkLoad implements KvBulkLoad {
   private readonly arena = new RowArena();
   /** Holds on the read buffers of the values buffered since the last spill. */
   private holds: LentReadBuffer[] = [];
+  /** Bytes of the buffers those holds pin (whole buffers, however few of their bytes are rows). */
+  private heldBytes = 0;
   /** The buffer of the latest hold: rows of one read come one after the other, so one hold serves them all. */
   private heldBuffer: ArrayBufferLike | undefined;
   private readonly pending = new Map<string, PendingRows>();
@@ -77,7 +79,9 @@ export class RocksDBBulkLoad implements KvBulkLoad {
     rows.keys.push(this.arena.copy(key));
     rows.values.push(this.adopt(value));
     this.bufferedBytes += key.length + value.length;
-    if (this.bufferedBytes >= this.spillBytes) this.spill();
+    // Held buffers count whole: many small handles (a rescaling restore) would otherwise pin a
+    // buffer each until the rows reached the threshold.
+    if (this.bufferedBytes >= this.spillBytes || this.heldBytes >= this.spillBytes) this.spill();
   }
 
   /** `value` itself if it lies in a read buffer held for the rows since the last spill (a hold is taken on first use), else a copy. */
@@ -86,6 +90,7 @@ export class RocksDBBulkLoad implements KvBulkLoad {
     const held = this.readBuffers.hold(value);
     if (held === undefined) return this.arena.copy(value);
     this.holds.push(held);
+    this.heldBytes += held.bytes.length;
     this.heldBuffer = value.buffer;
     return value;
   }
@@ -167,6 +172,7 @@ export class RocksDBBulkLoad implements KvBulkLoad {
   private takeHolds(): LentReadBuffer[] {
     const holds = this.holds;
     this.holds = [];
+    this.heldBytes = 0;
     this.heldBuffer = undefined;
     return holds;
   }

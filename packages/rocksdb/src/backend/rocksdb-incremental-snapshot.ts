@@ -88,7 +88,7 @@ export class RocksNativeSnapshotStrategy implements SnapshotStrategy<KeyedStateH
    * Whether the storage adopted (linked) the last new SST: only then does the synchronous part
    * start the deferred SSTs' data syncs itself. Storage that copies (S3, HDFS) reads them from
    * the page cache and needs no sync; its first upload tells. A guess either way is safe: a sync
-   * started for a storage that copies is wasted (and its copy waits for it), and a storage that
+   * started for a storage that copies is wasted (its copy does not wait for it), and a storage that
    * links an SST nobody synced syncs it first (sourceSynced false), as before; a savepoint to
    * other storage may cost one such guess.
    */
@@ -110,9 +110,10 @@ export class RocksNativeSnapshotStrategy implements SnapshotStrategy<KeyedStateH
     let syncing: Map<string, Promise<void>>;
     let live: ReturnType<RocksSnapshotSource['db']['getLiveFilesMetaData']>;
     try {
-      // The flush's SSTs are synced before their upload links them, in the asynchronous part:
-      // the synchronous part no longer waits for the disk (an 11 MB memtable: ~19 ms without the
-      // fsync, ~30 with). Where the storage links, their syncs start here (startDataSyncs).
+      // The flush's SSTs are synced before their upload completes, in the asynchronous part: the
+      // synchronous part no longer waits for the disk (an 11 MB memtable: ~19 ms without the
+      // fsync, ~30 with). Where the storage links, their syncs start here (startDataSyncs) and
+      // the upload links each SST while its sync runs (sourceSyncing).
       ({ unsyncedSsts } = source.db.createCheckpoint(dir, { deferSstSyncs: true }));
       syncing = this.storageLinks ? startDataSyncs(dir, unsyncedSsts) : new Map();
       files = readLocalCheckpointFiles(dir, INLINE_FILE_MAX_BYTES);
