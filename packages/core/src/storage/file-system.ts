@@ -1,5 +1,6 @@
 import { crc32c } from '../checksum.js';
 import { IdlePool } from '../snapshot/idle-pool.js';
+import { uninitialized } from '../snapshot/uninitialized.js';
 
 /**
  * The minimal file system abstraction each storage implements (local disk, memory, S3, WebHDFS).
@@ -143,8 +144,7 @@ export function dropIdleReadBackBuffers(): void {
  */
 export async function readBackChecksum(fs: FileSystem, path: string, size: number): Promise<number> {
   if (size === 0) return 0;
-  // Uninitialized (only bytes read into it are used): zeroing would touch every page first.
-  const into = idleReadBackBuffers.take() ?? new Uint8Array(Buffer.allocUnsafeSlow(READ_BACK_BYTES).buffer, 0, READ_BACK_BYTES);
+  const into = idleReadBackBuffers.take() ?? uninitialized(READ_BACK_BYTES);
   try {
     let crc = 0;
     for (let off = 0; off < size; off += READ_BACK_BYTES) crc = crc32c(await fs.read(path, { offset: off, length: Math.min(READ_BACK_BYTES, size - off), into }), crc);

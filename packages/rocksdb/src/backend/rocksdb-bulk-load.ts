@@ -46,8 +46,6 @@ export class RocksDBBulkLoad implements KvBulkLoad {
   private holds: LentReadBuffer[] = [];
   /** Bytes of the buffers those holds pin (whole buffers, however few of their bytes are rows). */
   private heldBytes = 0;
-  /** The buffer of the latest hold: rows of one read come one after the other, so one hold serves them all. */
-  private heldBuffer: ArrayBufferLike | undefined;
   private readonly pending = new Map<string, PendingRows>();
   private readonly files = new Map<string, { readonly cf: ColumnFamily; readonly paths: string[] }>();
   private readonly finishing: Promise<SstFileInfo>[] = [];
@@ -86,12 +84,12 @@ export class RocksDBBulkLoad implements KvBulkLoad {
 
   /** `value` itself if it lies in a read buffer held for the rows since the last spill (a hold is taken on first use), else a copy. */
   private adopt(value: Uint8Array): Uint8Array {
-    if (value.buffer === this.heldBuffer) return value;
+    // Rows of one read come one after the other: the latest hold serves them all.
+    if (value.buffer === this.holds[this.holds.length - 1]?.bytes.buffer) return value;
     const held = this.readBuffers.hold(value);
     if (held === undefined) return this.arena.copy(value);
     this.holds.push(held);
     this.heldBytes += held.bytes.length;
-    this.heldBuffer = value.buffer;
     return value;
   }
 
@@ -173,7 +171,6 @@ export class RocksDBBulkLoad implements KvBulkLoad {
     const holds = this.holds;
     this.holds = [];
     this.heldBytes = 0;
-    this.heldBuffer = undefined;
     return holds;
   }
 
