@@ -76,7 +76,7 @@ export async function convertKeyedFormat(input: string | SavepointReader, output
   try {
     const operators: OperatorSnapshotMetadata[] = [];
     // Seeded file names follow the order streams are created in: only one subtask at a time then.
-    const concurrency = options.fileNameSeed === undefined ? CONVERSION_CONCURRENCY : 1;
+    const concurrency = options.fileNameSeed === undefined ? conversionConcurrency(to) : 1;
     for (const op of metadata.operators) {
       const subtasks = await mapBounded(op.subtasks, concurrency, (st) => convertSubtask(st, op, to, { reader, out, formats, work, scratchRemovals }));
       operators.push({ ...op, subtasks });
@@ -96,13 +96,29 @@ export async function convertKeyedFormat(input: string | SavepointReader, output
 }
 
 /**
- * Subtasks converted at once. A conversion alternates JS work (decoding, packing rows) with work
- * RocksDB does off the main thread (building and ingesting SSTs, flushes, checkpoints, fsyncs):
- * converting one subtask at a time left the main thread idle about 40% of the time (issue 16).
- * Each subtask in flight holds one backend instance and its bulk-load buffer (up to 64 MiB of
- * rows), so memory bounds this: two overlap the main thread with the thread pool.
+ * Subtasks converted to a native format at once. A conversion alternates JS work (decoding,
+ * packing rows) with work RocksDB does off the main thread (building and ingesting SSTs, flushes,
+ * checkpoints, fsyncs): converting one subtask at a time left the main thread idle about 40% of
+ * the time (issue 16). Each subtask in flight holds one backend instance and its bulk-load buffer
+ * (up to 64 MiB of rows), so memory bounds this: two overlap the main thread with the thread
+ * pool, and four were 3–6% slower (session 24, in-process A/B).
  */
-export const CONVERSION_CONCURRENCY = 2;
+export const TO_NATIVE_CONCURRENCY = 2;
+
+/**
+ * Subtasks converted to canonical at once. Each holds a database opened on its handle's linked
+ * SSTs, a 1 MiB scan buffer and its stream's write buffer: no bulk load, so memory does not bound
+ * it as it does converting to native. With four, the later subtasks' restores (links, read-back
+ * checksums, opens) and the earlier ones' closing writes overlap the scans that keep the main
+ * thread busy: 9–12% less wall time than with two for the same CPU (session 24: 64 MiB, four
+ * subtasks, the two alternating in one process over 20 rounds, three processes).
+ */
+export const TO_CANONICAL_CONCURRENCY = 4;
+
+/** Subtasks converted at once towards `to`. */
+function conversionConcurrency(to: KeyedFormat): number {
+  return to === CANONICAL ? TO_CANONICAL_CONCURRENCY : TO_NATIVE_CONCURRENCY;
+}
 
 /** `fn` over `items` with at most `limit` calls in flight; results in input order. Waits for every started call before rethrowing the first failure. */
 async function mapBounded<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {

@@ -2,9 +2,11 @@ import { strict as assert } from 'node:assert';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { CorruptCheckpointError, deserializeCheckpointMetadata, KeyGroupRange, Serializers, VoidNamespace, type NativeSnapshotFormat, type StateBackend, type StateHandleReader } from '@flowstate/core';
+import { CorruptCheckpointError, deserializeCheckpointMetadata, KeyGroupRange, Serializers, ValueStateDescriptor, VoidNamespace, type NativeSnapshotFormat, type StateBackend, type StateHandleReader } from '@flowstate/core';
+import { FsStateBackend } from '@flowstate/heap';
 import { isIncrementalRocksDBStateHandle, ROCKSDB_NATIVE_FORMAT, RocksDBStateBackend } from '@flowstate/rocksdb';
-import { convertSavepoint, diffSavepoints, SavepointDirectory, SavepointReader, validateSavepoint } from '../src/index.js';
+import { convertSavepoint, diffSavepoints, SavepointDirectory, SavepointReader, SavepointWriter, validateSavepoint } from '../src/index.js';
+import { TO_CANONICAL_CONCURRENCY, TO_NATIVE_CONCURRENCY } from '../src/native-conversion.js';
 import { D, KEYED_UID, MAX_PARALLELISM } from './fixture-data.js';
 import { copyFixture, FIXTURE_V1, freshDirs, keyedHandles, NATIVE, readMeta } from './helpers.js';
 
@@ -40,6 +42,38 @@ function countingLinks(format: NativeSnapshotFormat): { format: NativeSnapshotFo
   return { format: { ...format, createBackend }, linked: () => linked };
 }
 
+/**
+ * `format` whose backends record how many subtasks are restoring at once. Each restore waits
+ * until `expected` have started, or until 200 ms passed when fewer can (a conversion running
+ * fewer at once then still ends): the most seen at once is the conversion's concurrency,
+ * whatever the timing of the restores' own work.
+ */
+function meetingRestores(format: NativeSnapshotFormat, expected: number): { format: NativeSnapshotFormat; most: () => number } {
+  let started = 0;
+  let most = 0;
+  let meet: () => void = () => {};
+  const met = new Promise<void>((resolve) => (meet = resolve));
+  const createBackend = (w: string): StateBackend => {
+    const b = format.createBackend(w);
+    return {
+      name: b.name,
+      supportsAsynchronousSnapshots: b.supportsAsynchronousSnapshots,
+      createKeyedStateBackend: async (p) => {
+        most = Math.max(most, ++started);
+        if (started >= expected) meet();
+        await Promise.race([met, new Promise((resolve) => setTimeout(resolve, 200))]);
+        try {
+          return await b.createKeyedStateBackend(p);
+        } finally {
+          started--;
+        }
+      },
+      createOperatorStateBackend: (p) => b.createOperatorStateBackend(p),
+    };
+  };
+  return { format: { ...format, createBackend }, most: () => most };
+}
+
 describe('native RocksDB conversions', () => {
   it('subtasks converted at once: a corrupt block in the last subtask fails the conversion and leaves no output', async () => {
     const input = copyFixture(fresh());
@@ -55,6 +89,30 @@ describe('native RocksDB conversions', () => {
     const out = join(fresh(), 'native');
     await assert.rejects(convertSavepoint(input, out, 'native-rocksdb', NATIVE), CorruptCheckpointError);
     assert.equal(existsSync(out), false, 'the half-written output was removed');
+  });
+
+  it('converts two subtasks at once to native (each holds a bulk load) and four to canonical', async () => {
+    const input = join(fresh(), 'six');
+    const count = new ValueStateDescriptor<number>('n', Serializers.int32);
+    await SavepointWriter.newSavepoint({ maxParallelism: 32, stateBackend: new FsStateBackend() })
+      .withKeyedOperator('op', {
+        data: Array.from({ length: 120 }, (_, i) => i),
+        keySelector: (i) => `key-${i}`,
+        keySerializer: Serializers.string,
+        parallelism: 6,
+        bootstrap: { processElement: (i, ctx) => ctx.getState(count).update(i) },
+      })
+      .write(input);
+    assert.deepEqual([TO_NATIVE_CONCURRENCY, TO_CANONICAL_CONCURRENCY], [2, 4]);
+    const toNative = meetingRestores(ROCKSDB_NATIVE_FORMAT, 6);
+    const native = join(fresh(), 'native');
+    await convertSavepoint(input, native, 'native-rocksdb', { nativeFormats: [toNative.format] });
+    const toCanonical = meetingRestores(ROCKSDB_NATIVE_FORMAT, 6);
+    const back = join(fresh(), 'canonical');
+    await convertSavepoint(native, back, 'canonical', { nativeFormats: [toCanonical.format] });
+    assert.deepEqual([toNative.most(), toCanonical.most()], [TO_NATIVE_CONCURRENCY, TO_CANONICAL_CONCURRENCY]);
+    const diff = await diffSavepoints(await SavepointReader.load(input), await SavepointReader.load(back));
+    assert.equal(diff.equal, true, JSON.stringify(diff.operators));
   });
 
   it('canonical -> native RocksDB -> canonical is identical state by state, and the native savepoint restores into RocksDB', async () => {
