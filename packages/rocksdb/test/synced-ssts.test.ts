@@ -88,7 +88,6 @@ const SLOW_SYNC_MS = 30;
  * late; the storage's go through its `datasyncFile`) and linked (the storage's adoptions).
  * `failSyncs`: every fdatasync fails with EIO instead (recorded as failed).
  */
-
 async function observingSyncsAndLinks<T>(body: () => Promise<T>, failSyncs = false): Promise<{ result: T; events: string[]; linkTargets: string[] }> {
   const events: string[] = [];
   const linkTargets: string[] = [];
