@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   collectStreamHandles,
+  ConcurrencyLimiter,
   isKeyGroupsStateHandle,
   KeyGroupRange,
   readKeyedStateHeader,
@@ -76,9 +77,10 @@ export async function convertKeyedFormat(input: string | SavepointReader, output
   try {
     const operators: OperatorSnapshotMetadata[] = [];
     // Seeded file names follow the order streams are created in: only one subtask at a time then.
-    const concurrency = options.fileNameSeed === undefined ? conversionConcurrency(to) : 1;
+    const concurrency = options.fileNameSeed === undefined ? conversionConcurrency(to) : { subtasks: 1, restores: 1 };
+    const restores = new ConcurrencyLimiter(concurrency.restores);
     for (const op of metadata.operators) {
-      const subtasks = await mapBounded(op.subtasks, concurrency, (st) => convertSubtask(st, op, to, { reader, out, formats, work, scratchRemovals }));
+      const subtasks = await mapBounded(op.subtasks, concurrency.subtasks, (st) => convertSubtask(st, op, to, { reader, out, formats, work, scratchRemovals, restores }));
       operators.push({ ...op, subtasks });
     }
     const result: CheckpointMetadata = { ...metadata, operators };
@@ -96,27 +98,35 @@ export async function convertKeyedFormat(input: string | SavepointReader, output
 }
 
 /**
- * Subtasks converted to a native format at once. A conversion alternates JS work (decoding,
- * packing rows) with work RocksDB does off the main thread (building and ingesting SSTs, flushes,
- * checkpoints, fsyncs): converting one subtask at a time left the main thread idle about 40% of
- * the time (issue 16). Each subtask in flight holds one backend instance and its bulk-load buffer
- * (up to 64 MiB of rows), so memory bounds this: two overlap the main thread with the thread
- * pool, and four were 3–6% slower (session 24, in-process A/B).
+ * Subtasks converted to a native format at once, and how many of them restore at once. A
+ * conversion alternates JS work (decoding, packing rows) with work RocksDB does off the main
+ * thread (building and ingesting SSTs, checkpoints, fsyncs): one subtask at a time left the main
+ * thread idle about 40% of the time (issue 16). A restore holds its bulk load (up to 64 MiB of
+ * rows), so memory bounds restores: two overlap the main thread with the thread pool, and four
+ * were 3–6% slower (session 24, in-process A/B). Past its restore a subtask holds only its
+ * database while it takes and uploads its native snapshot; the next subtasks restore meanwhile
+ * (with two subtasks in flight they waited for those uploads: 6–9% more wall time, session 25).
  */
-export const TO_NATIVE_CONCURRENCY = 2;
+export const TO_NATIVE_CONCURRENCY = { subtasks: 4, restores: 2 } as const;
 
 /**
- * Subtasks converted to canonical at once. Each holds a database opened on its handle's linked
- * SSTs, a 1 MiB scan buffer and its stream's write buffer: no bulk load, so memory does not bound
- * it as it does converting to native. With four, the later subtasks' restores (links, read-back
- * checksums, opens) and the earlier ones' closing writes overlap the scans that keep the main
- * thread busy: 9–12% less wall time than with two for the same CPU (session 24: 64 MiB, four
- * subtasks, the two alternating in one process over 20 rounds, three processes).
+ * Subtasks converted to canonical at once (each restores as it starts). Each holds a database
+ * opened on its handle's linked SSTs, a 1 MiB scan buffer and its stream's write buffer: no bulk
+ * load, so memory does not bound it as it does converting to native. With four, the later
+ * subtasks' restores (links, read-back checksums, opens) and the earlier ones' closing writes
+ * overlap the scans that keep the main thread busy: 9–12% less wall time than with two for the
+ * same CPU (session 24: 64 MiB, four subtasks, the two alternating in one process over 20
+ * rounds, three processes).
  */
-export const TO_CANONICAL_CONCURRENCY = 4;
+export const TO_CANONICAL_CONCURRENCY = { subtasks: 4, restores: 4 } as const;
 
-/** Subtasks converted at once towards `to`. */
-function conversionConcurrency(to: KeyedFormat): number {
+/** Subtasks converted at once towards `to`, and restores among them. */
+interface ConversionConcurrency {
+  readonly subtasks: number;
+  readonly restores: number;
+}
+
+function conversionConcurrency(to: KeyedFormat): ConversionConcurrency {
   return to === CANONICAL ? TO_CANONICAL_CONCURRENCY : TO_NATIVE_CONCURRENCY;
 }
 
@@ -147,6 +157,7 @@ interface ConversionContext {
   readonly formats: readonly NativeSnapshotFormat[];
   readonly work: string;
   readonly scratchRemovals: Promise<void>[];
+  readonly restores: ConcurrencyLimiter;
 }
 
 async function convertSubtask(st: SubtaskStateMetadata, op: OperatorSnapshotMetadata, to: KeyedFormat, ctx: ConversionContext): Promise<SubtaskStateMetadata> {
@@ -181,6 +192,8 @@ export interface HandleConversionContext {
    * never reject); without it each is awaited before convertHandle returns.
    */
   readonly scratchRemovals?: Promise<void>[];
+  /** Bounds the restores running at once (the snapshots that follow them are not bounded by it); none by default. */
+  readonly restores?: ConcurrencyLimiter;
 }
 
 /** Converts one keyed handle by restoring it into the native format's backend and snapshotting it in the target format. */
@@ -200,15 +213,17 @@ export async function convertHandle(
   // (NativeSnapshotFormat.createBackend): while it goes, the other subtasks convert on.
   const work = await mkdtemp(join(ctx.work, 'handle-'));
   try {
-    const backend = await native.createBackend(work).createKeyedStateBackend({
-      operatorIdentifier: op.uid,
-      keySerializer: header.keySerializerSnapshot.restoreSerializer() as TypeSerializer<unknown>,
-      maxParallelism: op.maxParallelism,
-      keyGroupRange: KeyGroupRange.fromJSON(h.keyGroupRange),
-      restoreState: [h],
-      stateHandleReader: ctx.dir.reader,
-      serializerRegistry: ctx.registry,
-    });
+    const restore = () =>
+      native.createBackend(work).createKeyedStateBackend({
+        operatorIdentifier: op.uid,
+        keySerializer: header.keySerializerSnapshot.restoreSerializer() as TypeSerializer<unknown>,
+        maxParallelism: op.maxParallelism,
+        keyGroupRange: KeyGroupRange.fromJSON(h.keyGroupRange),
+        restoreState: [h],
+        stateHandleReader: ctx.dir.reader,
+        serializerRegistry: ctx.registry,
+      });
+    const backend = await (ctx.restores === undefined ? restore() : ctx.restores.run(restore));
     try {
       const res = await backend.snapshot(metadata.checkpointId, metadata.timestamp, ctx.out.streamFactory, {
         checkpointType: 'SAVEPOINT',

@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { CorruptCheckpointError, deserializeCheckpointMetadata, KeyGroupRange, Serializers, ValueStateDescriptor, VoidNamespace, type NativeSnapshotFormat, type StateBackend, type StateHandleReader } from '@flowstate/core';
+import { CorruptCheckpointError, deserializeCheckpointMetadata, KeyGroupRange, Serializers, ValueStateDescriptor, VoidNamespace, type KeyedStateBackend, type KeyedStateBackendParameters, type NativeSnapshotFormat, type StateBackend, type StateHandleReader } from '@flowstate/core';
 import { FsStateBackend } from '@flowstate/heap';
 import { isIncrementalRocksDBStateHandle, ROCKSDB_NATIVE_FORMAT, RocksDBStateBackend } from '@flowstate/rocksdb';
 import { convertSavepoint, diffSavepoints, SavepointDirectory, SavepointReader, SavepointWriter, validateSavepoint } from '../src/index.js';
@@ -42,36 +42,69 @@ function countingLinks(format: NativeSnapshotFormat): { format: NativeSnapshotFo
   return { format: { ...format, createBackend }, linked: () => linked };
 }
 
-/**
- * `format` whose backends record how many subtasks are restoring at once. Each restore waits
- * until `expected` have started, or until 200 ms passed when fewer can (a conversion running
- * fewer at once then still ends): the most seen at once is the conversion's concurrency,
- * whatever the timing of the restores' own work.
- */
-function meetingRestores(format: NativeSnapshotFormat, expected: number): { format: NativeSnapshotFormat; most: () => number } {
-  let started = 0;
-  let most = 0;
+/** A promise `meet()` settles, raced against 200 ms (so that a conversion running fewer at once still ends). */
+function meeting(): { meet: () => void; met: () => Promise<unknown> } {
   let meet: () => void = () => {};
-  const met = new Promise<void>((resolve) => (meet = resolve));
+  const done = new Promise<void>((resolve) => (meet = resolve));
+  return { meet, met: () => Promise.race([done, new Promise((resolve) => setTimeout(resolve, 200))]) };
+}
+
+/**
+ * `format` whose backends record how many subtasks are restoring at once, and how many are in
+ * flight (restore started, backend not yet disposed). Each restore waits until `expected` have
+ * started, and each snapshot's result until `expected` subtasks are in flight, or until 200 ms
+ * passed when fewer can: the most seen at once is the conversion's concurrency, whatever the
+ * timing of the restores' and snapshots' own work.
+ */
+function meetingRestores(format: NativeSnapshotFormat, expected: number): { format: NativeSnapshotFormat; most: () => { restores: number; subtasks: number } } {
+  let restoring = 0;
+  let inFlight = 0;
+  const most = { restores: 0, subtasks: 0 };
+  const restores = meeting();
+  const subtasks = meeting();
+  const holdingSnapshots = <K>(kb: KeyedStateBackend<K>): KeyedStateBackend<K> =>
+    new Proxy(kb, {
+      get(target, prop) {
+        if (prop === 'snapshot') {
+          return (...args: Parameters<KeyedStateBackend<K>['snapshot']>) => {
+            const future = target.snapshot(...args);
+            return { checkpointId: future.checkpointId, syncDurationMs: future.syncDurationMs, cancel: () => future.cancel(), result: subtasks.met().then(() => future.result) };
+          };
+        }
+        if (prop === 'dispose') {
+          return () => {
+            inFlight--;
+            target.dispose();
+          };
+        }
+        const v: unknown = Reflect.get(target, prop, target);
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    });
   const createBackend = (w: string): StateBackend => {
     const b = format.createBackend(w);
     return {
       name: b.name,
       supportsAsynchronousSnapshots: b.supportsAsynchronousSnapshots,
-      createKeyedStateBackend: async (p) => {
-        most = Math.max(most, ++started);
-        if (started >= expected) meet();
-        await Promise.race([met, new Promise((resolve) => setTimeout(resolve, 200))]);
+      createKeyedStateBackend: async <K>(p: KeyedStateBackendParameters<K>) => {
+        most.subtasks = Math.max(most.subtasks, ++inFlight);
+        if (inFlight >= expected) subtasks.meet();
+        most.restores = Math.max(most.restores, ++restoring);
+        if (restoring >= expected) restores.meet();
+        await restores.met();
         try {
-          return await b.createKeyedStateBackend(p);
+          return holdingSnapshots(await b.createKeyedStateBackend(p));
+        } catch (e) {
+          inFlight--;
+          throw e;
         } finally {
-          started--;
+          restoring--;
         }
       },
       createOperatorStateBackend: (p) => b.createOperatorStateBackend(p),
     };
   };
-  return { format: { ...format, createBackend }, most: () => most };
+  return { format: { ...format, createBackend }, most: () => ({ ...most }) };
 }
 
 describe('native RocksDB conversions', () => {
@@ -91,7 +124,7 @@ describe('native RocksDB conversions', () => {
     assert.equal(existsSync(out), false, 'the half-written output was removed');
   });
 
-  it('converts two subtasks at once to native (each holds a bulk load) and four to canonical', async () => {
+  it('converts four subtasks at once, restoring two at once to native (each holds a bulk load) and four to canonical', async () => {
     const input = join(fresh(), 'six');
     const count = new ValueStateDescriptor<number>('n', Serializers.int32);
     await SavepointWriter.newSavepoint({ maxParallelism: 32, stateBackend: new FsStateBackend() })
@@ -103,13 +136,15 @@ describe('native RocksDB conversions', () => {
         bootstrap: { processElement: (i, ctx) => ctx.getState(count).update(i) },
       })
       .write(input);
-    assert.deepEqual([TO_NATIVE_CONCURRENCY, TO_CANONICAL_CONCURRENCY], [2, 4]);
+    // Six subtasks tell every limit apart.
+    assert.deepEqual([TO_NATIVE_CONCURRENCY, TO_CANONICAL_CONCURRENCY], [{ subtasks: 4, restores: 2 }, { subtasks: 4, restores: 4 }]);
     const toNative = meetingRestores(ROCKSDB_NATIVE_FORMAT, 6);
     const native = join(fresh(), 'native');
     await convertSavepoint(input, native, 'native-rocksdb', { nativeFormats: [toNative.format] });
     const toCanonical = meetingRestores(ROCKSDB_NATIVE_FORMAT, 6);
     const back = join(fresh(), 'canonical');
     await convertSavepoint(native, back, 'canonical', { nativeFormats: [toCanonical.format] });
+    // Converting to native, the next restores run while earlier subtasks take and upload their snapshots.
     assert.deepEqual([toNative.most(), toCanonical.most()], [TO_NATIVE_CONCURRENCY, TO_CANONICAL_CONCURRENCY]);
     const diff = await diffSavepoints(await SavepointReader.load(input), await SavepointReader.load(back));
     assert.equal(diff.equal, true, JSON.stringify(diff.operators));
