@@ -97,35 +97,36 @@ export async function convertKeyedFormat(input: string | SavepointReader, output
   }
 }
 
-/**
- * Subtasks converted to a native format at once, and how many of them restore at once. A
- * conversion alternates JS work (decoding, packing rows) with work RocksDB does off the main
- * thread (building and ingesting SSTs, checkpoints, fsyncs): one subtask at a time left the main
- * thread idle about 40% of the time (issue 16). A restore holds its bulk load (up to 64 MiB of
- * rows), so memory bounds restores: two overlap the main thread with the thread pool, and four
- * were 3–6% slower (session 24, in-process A/B). Past its restore a subtask holds only its
- * database while it takes and uploads its native snapshot; the next subtasks restore meanwhile
- * (with two subtasks in flight they waited for those uploads: 6–9% more wall time, session 25).
- */
-export const TO_NATIVE_CONCURRENCY = { subtasks: 4, restores: 2 } as const;
-
-/**
- * Subtasks converted to canonical at once (each restores as it starts). Each holds a database
- * opened on its handle's linked SSTs, a 1 MiB scan buffer and its stream's write buffer: no bulk
- * load, so memory does not bound it as it does converting to native. With four, the later
- * subtasks' restores (links, read-back checksums, opens) and the earlier ones' closing writes
- * overlap the scans that keep the main thread busy: 9–12% less wall time than with two for the
- * same CPU (session 24: 64 MiB, four subtasks, the two alternating in one process over 20
- * rounds, three processes).
- */
-export const TO_CANONICAL_CONCURRENCY = { subtasks: 4, restores: 4 } as const;
-
-/** Subtasks converted at once towards `to`, and restores among them. */
+/** How many subtasks a conversion runs at once, and how many of those restore at once. */
 interface ConversionConcurrency {
   readonly subtasks: number;
   readonly restores: number;
 }
 
+/**
+ * Converting to a native format. A conversion alternates JS work (decoding, packing rows) with
+ * work RocksDB does off the main thread (building and ingesting SSTs, checkpoints, fsyncs): one
+ * subtask at a time left the main thread idle about 40% of the time (issue 16). A restore holds
+ * its bulk load (up to 64 MiB of rows), so memory bounds restores: two overlap the main thread
+ * with the thread pool, and four were 3–6% slower (session 24, in-process A/B). Past its restore
+ * a subtask holds only its database while it takes and uploads its native snapshot, and the next
+ * subtasks restore meanwhile: with only two subtasks in flight they waited for those uploads, and
+ * a conversion took about 8% longer (session 25, in-process A/B).
+ */
+export const TO_NATIVE_CONCURRENCY: ConversionConcurrency = { subtasks: 4, restores: 2 };
+
+/**
+ * Converting to canonical (each subtask restores as it starts). Each holds a database opened on
+ * its handle's linked SSTs, a 1 MiB scan buffer and its stream's write buffer: no bulk load, so
+ * memory does not bound it as it does converting to native. With four, the later subtasks'
+ * restores (links, read-back checksums, opens) and the earlier ones' closing writes overlap the
+ * scans that keep the main thread busy: 9–12% less wall time than with two for the same CPU
+ * (session 24: 64 MiB, four subtasks, the two alternating in one process over 20 rounds, three
+ * processes).
+ */
+export const TO_CANONICAL_CONCURRENCY: ConversionConcurrency = { subtasks: 4, restores: 4 };
+
+/** The concurrency of a conversion towards `to`. */
 function conversionConcurrency(to: KeyedFormat): ConversionConcurrency {
   return to === CANONICAL ? TO_CANONICAL_CONCURRENCY : TO_NATIVE_CONCURRENCY;
 }

@@ -46,9 +46,9 @@ export function grownLength(have: number, length: number): number {
 /**
  * Read buffer pairs kept idle: one per keyed read a process runs at once in steady work. A
  * conversion to a native format restores two canonical subtasks at once (the savepoint
- * package's TO_NATIVE_CONCURRENCY.restores); with one pair kept, the second read of every round allocated
- * 16 MiB of fresh memory and its reads page-faulted into it (session 23: ~30 MiB per 64 MiB
- * conversion).
+ * package's TO_NATIVE_CONCURRENCY.restores); with one pair kept, the second read of every round
+ * allocated 16 MiB of fresh memory and its reads page-faulted into it (session 23: ~30 MiB per
+ * 64 MiB conversion).
  */
 export const IDLE_READ_BUFFER_PAIRS = 2;
 
