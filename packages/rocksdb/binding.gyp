@@ -6,6 +6,7 @@
       'target_name': 'flowstate_rocksdb',
       'sources': [
         'native/addon.cc',
+        'native/compression_probe.cc',
         'native/crc32c.cc',
         'native/db_state.cc',
         'native/db_wrap.cc',

@@ -43,6 +43,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("verifySstFile", Napi::Function::New<VerifySstFile>(env, "verifySstFile"));
   exports.Set("crc32cForTest", Napi::Function::New<Crc32cForTest>(env, "crc32cForTest"));
   exports.Set("syncCountsForTest", Napi::Function::New<SyncCountsForTest>(env, "syncCountsForTest"));
+  exports.Set("compressionProbeCountsForTest", Napi::Function::New<CompressionProbeCountsJs>(env, "compressionProbeCountsForTest"));
   exports.Set("ttlFilterForTest", Napi::Function::New<TtlFilterForTest>(env, "ttlFilterForTest"));
   exports.Set("ttlFilterSequenceForTest", Napi::Function::New<TtlFilterSequenceForTest>(env, "ttlFilterSequenceForTest"));
   exports.Set("rocksdbVersion", Napi::String::New(env, std::to_string(ROCKSDB_MAJOR) + "." +

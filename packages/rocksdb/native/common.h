@@ -213,6 +213,8 @@ class DeferSstSyncs {
 };
 // @internal For tests: { skipped, keptSst }, syncs the no-sync Envs skipped and SST syncs they kept.
 Napi::Value SyncCountsForTest(const Napi::CallbackInfo& info);
+// @internal For tests: { skipped, kept }, the compression probe's decisions (compression_probe.h).
+Napi::Value CompressionProbeCountsJs(const Napi::CallbackInfo& info);
 
 class DbState {
  public:
@@ -414,6 +416,8 @@ class BatchWrap : public KvWriterWrap<BatchWrap> {
 // whatever order finalizers run in at environment teardown).
 struct SstWriterState {
   std::unique_ptr<rocksdb::Options> options;
+  // `options` without compression, for a file whose rows do not compress (compression_probe.h).
+  std::unique_ptr<rocksdb::Options> uncompressed;
   std::unique_ptr<rocksdb::SstFileWriter> writer;
   std::string path;
   bool opened = false;

@@ -1,6 +1,9 @@
 // SstFileWriter JS class.
 #include "common.h"
+#include "compression_probe.h"
 #include "crc32c.h"
+
+#include <rocksdb/table.h>
 
 #include <cstring>
 
@@ -28,6 +31,14 @@ Napi::Object InfoToJs(Napi::Env env, const rocksdb::ExternalSstFileInfo& fi) {
   uint32_t crc = 0;
   if (DecodeCrc32cFileChecksum(fi.file_checksum_func_name, fi.file_checksum, &crc)) o.Set("fileChecksum", Napi::Number::New(env, crc));
   return o;
+}
+
+// The compression SstFileWriter builds with: the bottommost level's (an ingested file goes as
+// deep as it can), as rocksdb::SstFileWriter::Open chooses it.
+rocksdb::CompressionType SstCompression(const rocksdb::Options& o) {
+  if (o.bottommost_compression != rocksdb::kDisableCompressionOption) return o.bottommost_compression;
+  if (!o.compression_per_level.empty()) return o.compression_per_level.back();
+  return o.compression;
 }
 
 // Leaves no half-built table behind: a fresh writer with the same options replaces the old one
@@ -75,7 +86,8 @@ class SstWriterWrap::FinishWorker : public Napi::AsyncWorker {
 
  protected:
   void Execute() override {
-    status_ = PutRows();
+    status_ = SkipWorthlessCompression();
+    if (status_.ok()) status_ = PutRows();
     if (status_.ok()) status_ = st_->writer->Finish(&info_);
     if (!status_.ok()) DiscardOpenFile(*st_);
   }
@@ -102,6 +114,20 @@ class SstWriterWrap::FinishWorker : public Napi::AsyncWorker {
     st_->busy = false;
     st_->opened = false;  // Finish closes the file whether or not it succeeded
   }
+  // Before the first row: when a sample of the rows shows that RocksDB would store every block
+  // uncompressed anyway (compression_probe.h), the file is reopened by a writer that does not try.
+  rocksdb::Status SkipWorthlessCompression() {
+    const rocksdb::Options& o = *st_->options;
+    const auto* table = o.table_factory == nullptr ? nullptr : o.table_factory->GetOptions<rocksdb::BlockBasedTableOptions>();
+    if (table == nullptr || !CompressionWorthless(SstCompression(o), table->block_size, rows_)) return rocksdb::Status::OK();
+    st_->uncompressed = std::make_unique<rocksdb::Options>(o);
+    st_->uncompressed->compression = rocksdb::kNoCompression;
+    st_->uncompressed->bottommost_compression = rocksdb::kNoCompression;
+    st_->uncompressed->compression_per_level.clear();
+    // The old writer's destructor closes the empty file it opened; Open creates it anew.
+    st_->writer = std::make_unique<rocksdb::SstFileWriter>(rocksdb::EnvOptions(), *st_->uncompressed);
+    return st_->writer->Open(st_->path);
+  }
   rocksdb::Status PutRows() {
     for (const auto& [key, value] : rows_) {
       rocksdb::Status s = st_->writer->Put(key, value);
@@ -119,6 +145,14 @@ class SstWriterWrap::FinishWorker : public Napi::AsyncWorker {
   rocksdb::Status status_;
   rocksdb::ExternalSstFileInfo info_;
 };
+
+Napi::Value CompressionProbeCountsJs(const Napi::CallbackInfo& info) {
+  const CompressionProbeCounts c = CompressionProbeCountsForTest();
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("skipped", Napi::Number::New(info.Env(), static_cast<double>(c.skipped)));
+  o.Set("kept", Napi::Number::New(info.Env(), static_cast<double>(c.kept)));
+  return o;
+}
 
 Napi::Function SstWriterWrap::Define(Napi::Env env) {
   return DefineWriterClass(env, "SstFileWriter", {

@@ -151,7 +151,8 @@ export function rocksdbConfig({ probe = true } = {}) {
     const brew = brewPrefix();
     if (process.env.ROCKSDB_LIB_DIR) libs.push(`-L${process.env.ROCKSDB_LIB_DIR}`);
     else if (brew) libs.push(`-L${join(brew, 'lib')}`);
-    libs.push('-lrocksdb');
+    // lz4 directly too: the bulk load's compression probe (native/compression_probe.cc) calls it.
+    libs.push('-lrocksdb', '-llz4');
   }
   return { includeDir, includeDirs, libs, mode, staticRejected };
 }

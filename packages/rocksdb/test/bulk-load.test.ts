@@ -1,5 +1,6 @@
 import { strict as assert } from 'node:assert';
-import { readdirSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { AdoptableReadBuffers, assignToKeyGroup, BytesSerializer, dropIdleAdoptableBuffers, idleAdoptableBuffers, DataOutputSerializer, KeyGroupRange, SAVEPOINT, type KeyedStateHandle, Serializers, ValueStateDescriptor, VoidNamespace, type KeyedStateBackend } from '@flowstate/core';
@@ -488,6 +489,40 @@ describe('RocksDB bulk load (canonical restores through SST ingestion)', () => {
     } finally {
       db.close();
     }
+  });
+
+  it("putSortedAndFinishAsync builds an LZ4 file whose sampled rows do not compress without compression (RocksDB would store those blocks uncompressed), and keeps LZ4 for rows that compress and for other compressions", async () => {
+    const dir = tempDir('bulk-compression-probe');
+    const counts = () => loadBinding().compressionProbeCountsForTest();
+    const keys = Array.from({ length: 64 }, (_, i) => b(0, i));
+    const random = keys.map(() => new Uint8Array(randomBytes(4000)));
+    const repetitive = keys.map((_, i) => new Uint8Array(4000).fill(i));
+    // The properties block records the compression the file was built with, in plain text.
+    const recorded = (file: string) => (readFileSync(file).includes('NoCompression') ? 'none' : 'compressed');
+    const build = async (compression: 'lz4' | 'snappy', values: Uint8Array[], name: string) => {
+      const file = join(dir, `${name}.sst`);
+      const before = counts();
+      const w = new SstFileWriter({ compression });
+      w.open(file);
+      const info = await w.putSortedAndFinishAsync(keys, values);
+      const after = counts();
+      const db = await RocksDB.openAsync(join(dir, `${name}-db`), { createIfMissing: true, compression });
+      try {
+        db.ingestExternalFile(db.defaultColumnFamily, [file], { moveFiles: false });
+        assert.deepEqual(keys.map((k) => db.get(db.defaultColumnFamily, k)), values, `${name}: every row reads back`);
+      } finally {
+        db.close();
+      }
+      return { skipped: after.skipped - before.skipped, kept: after.kept - before.kept, recorded: recorded(file), size: info.fileSize };
+    };
+    const incompressible = await build('lz4', random, 'lz4-random');
+    assert.deepEqual([incompressible.skipped, incompressible.kept, incompressible.recorded], [1, 0, 'none']);
+    const compressible = await build('lz4', repetitive, 'lz4-repetitive');
+    assert.deepEqual([compressible.skipped, compressible.kept, compressible.recorded], [0, 1, 'compressed']);
+    assert.ok(compressible.size < (64 * 4000) / 10, `compressible rows are stored compressed: ${compressible.size} bytes`);
+    // The probe judges LZ4 only: another compression is tried block by block, as RocksDB does.
+    const snappy = await build('snappy', random, 'snappy-random');
+    assert.deepEqual([snappy.skipped, snappy.kept, snappy.recorded], [0, 0, 'compressed']);
   });
 
   it('openAsync opens off the event loop and rejects with a typed error', async () => {

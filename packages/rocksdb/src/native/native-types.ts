@@ -142,6 +142,8 @@ export interface NativeBinding {
   verifySstFile(path: string): Promise<SstFileVerification>;
   crc32cForTest(bytes: Uint8Array, portable: boolean): number;
   syncCountsForTest(): { skipped: number; keptSst: number; writebackStarts: number };
+  /** SST builds from rows whose compression the sample showed worthless (skipped) or worth it (kept): compression_probe.h. */
+  compressionProbeCountsForTest(): { skipped: number; kept: number };
   ttlFilterForTest(config: NativeTtlFilterConfig, now: number, value: Uint8Array, mergeOperand: boolean): TtlFilterVerdict;
   ttlFilterSequenceForTest(config: NativeTtlFilterConfig, entries: ReadonlyArray<{ value: Uint8Array; time: number }>): Array<TtlFilterVerdict['verdict']>;
   rocksdbVersion: string;
