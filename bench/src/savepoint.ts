@@ -22,6 +22,7 @@ import { minimalRead, minimalWrite, type MinimalFile } from './savepoint-minimal
 import { blobEntries, readBlobSavepoint, VALUE_BYTES, writeBlobSavepoint } from './savepoint-state.js';
 import { CpShell } from './cp-shell.js';
 import { dirBytes } from './dir-bytes.js';
+import { diskBusyReader } from './disk-busy.js';
 import { summarize, type Summary } from './stats.js';
 
 export type SavepointOp = 'write' | 'read' | 'read-views' | 'minimal-write' | 'minimal-read' | 'minimal-read-views' | 'validate' | 'convert-to-native' | 'convert-to-canonical';
@@ -43,6 +44,8 @@ export interface SavepointOpResult {
    * own median run, still compares with the minimal baseline of that same run.
    */
   readonly minimalMs?: number;
+  /** convert ops: median ms the disk under the work directory was busy per sample, where the system tells (disk-busy.ts). */
+  readonly diskBusyMs?: number;
 }
 
 /** The minimal baseline each op is compared with, in the same run. */
@@ -70,6 +73,8 @@ export interface SavepointResult {
   readonly roundTripBytes: number;
   readonly cpMs: Summary;
   readonly cpSyncMs: Summary;
+  /** Median ms the disk was busy per `cp` + `sync` sample, where the system tells (disk-busy.ts): the floor under an op that fsyncs as many bytes. */
+  readonly cpSyncDiskBusyMs?: number;
   readonly ops: readonly SavepointOpResult[];
   /** Peak RSS (VmHWM) of the child process validating the canonical savepoint (max over samples), and of the same child with the library loaded, idle. */
   readonly validatePeakRssMb: number;
@@ -97,17 +102,20 @@ function checkSameBytes(ours: SavepointWriteResult, minimal: readonly MinimalFil
 }
 
 
-/** One sample per call: `prepare` runs untimed before `fn`. */
-async function timeSamples<T>(samples: number, fn: () => Promise<T> | T, prepare: () => void = () => {}): Promise<{ ms: number[]; last: T }> {
+/** One sample per call: `prepare` runs untimed before `fn`; with `disk`, also the disk's busy ms during each sample (disk-busy.ts). */
+async function timeSamples<T>(samples: number, fn: () => Promise<T> | T, prepare: () => void = () => {}, disk?: () => number): Promise<{ ms: number[]; busyMs: number[]; last: T }> {
   const ms: number[] = [];
+  const busyMs: number[] = [];
   let last: T | undefined;
   for (let i = 0; i < samples; i++) {
     prepare();
+    const busy0 = disk?.();
     const t0 = performance.now();
     last = await fn();
     ms.push(performance.now() - t0);
+    if (disk !== undefined) busyMs.push(disk() - busy0!);
   }
-  return { ms, last: last as T };
+  return { ms, busyMs, last: last as T };
 }
 
 const HWM = `(() => { try { const m = /VmHWM:\\s+(\\d+) kB/.exec(require('node:fs').readFileSync('/proc/self/status', 'utf8')); if (m) return Number(m[1]); } catch {} return process.resourceUsage().maxRSS; })()`;
@@ -132,6 +140,8 @@ interface SavepointRun {
   readonly log: (s: string) => void;
   /** Runs the `cp` baselines without forking this process per sample. */
   readonly shell: CpShell;
+  /** The busy ms so far of the disk under `work`, where the system tells (disk-busy.ts). */
+  readonly disk: (() => number) | undefined;
 }
 
 /** Writes: ours, the minimal writer and Apache Flink's, alternating with `cp` + `sync` of the same byte count; also sets up the `cp` baseline file. */
@@ -150,15 +160,18 @@ async function writePhase(c: SavepointRun) {
   writeFileSync(big, Buffer.concat(Array.from({ length: Math.ceil(canonicalBytes / MIB) }, () => chunk)).subarray(0, canonicalBytes));
   // Through one shell started once: a spawn per sample would charge the next timed operation its copy-on-write faults (cp-shell.ts).
   const cpOnce = () => timeSamples(1, () => c.shell.cp(big, copy), () => rmSync(copy, { force: true }));
-  const cpSyncOnce = () => timeSamples(1, () => c.shell.cp(big, copy, true), () => rmSync(copy, { force: true }));
+  const cpSyncOnce = () => timeSamples(1, () => c.shell.cp(big, copy, true), () => rmSync(copy, { force: true }), c.disk);
 
   // Every writer and its cp + sync baseline alternate, sample by sample, so that load on the machine hits them alike.
   const write = { ms: [] as number[], last: warm.last };
   const minWrite = { ms: [] as number[], last: [] as MinimalFile[] };
   const flinkWrite: number[] = [];
   const cpSync: number[] = [];
+  const cpSyncBusy: number[] = [];
   for (let i = 0; i < 2 * samples; i++) {
-    cpSync.push(...(await cpSyncOnce()).ms);
+    const s = await cpSyncOnce();
+    cpSync.push(...s.ms);
+    cpSyncBusy.push(...s.busyMs);
     const w = await timeSamples(1, writeOurs, () => rmSync(sp, { recursive: true, force: true }));
     write.ms.push(...w.ms);
     write.last = w.last;
@@ -168,9 +181,9 @@ async function writePhase(c: SavepointRun) {
     flinkWrite.push(...(await timeSamples(1, () => writeFlink(flinkDir, data()), () => rmSync(flinkDir, { recursive: true, force: true }))).ms);
   }
   checkSameBytes(write.last, minWrite.last);
-  log(`  [savepoint] write ${(canonicalBytes / MIB).toFixed(1)} MiB: ${write.ms.map((x) => x.toFixed(0)).join(', ')} ms; minimal writer: ${minWrite.ms.map((x) => x.toFixed(0)).join(', ')} ms; cp + sync: ${cpSync.map((x) => x.toFixed(0)).join(', ')} ms`);
+  log(`  [savepoint] write ${(canonicalBytes / MIB).toFixed(1)} MiB: ${write.ms.map((x) => x.toFixed(0)).join(', ')} ms; minimal writer: ${minWrite.ms.map((x) => x.toFixed(0)).join(', ')} ms; cp + sync: ${cpSync.map((x) => x.toFixed(0)).join(', ')} ms${cpSyncBusy.length === 0 ? '' : ` (disk busy ${cpSyncBusy.map((x) => x.toFixed(0)).join(', ')} ms)`}`);
 
-  return { canonicalBytes, write, minWrite, flinkWrite, cpSync, cpOnce, big, copy };
+  return { canonicalBytes, write, minWrite, flinkWrite, cpSync, cpSyncBusy, cpOnce, big, copy };
 }
 
 /**
@@ -260,11 +273,12 @@ async function convertPhase(c: SavepointRun) {
   // One untimed conversion each way first, like the writes and reads (the first took ~2× the others).
   await timeSamples(1, () => convertSavepoint(sp, native, 'native-rocksdb', NATIVE), () => rmSync(native, { recursive: true, force: true }));
   await timeSamples(1, () => convertSavepoint(native, back, 'canonical', NATIVE), () => rmSync(back, { recursive: true, force: true }));
-  const toNative = await timeSamples(samples, () => convertSavepoint(sp, native, 'native-rocksdb', NATIVE), () => rmSync(native, { recursive: true, force: true }));
+  const toNative = await timeSamples(samples, () => convertSavepoint(sp, native, 'native-rocksdb', NATIVE), () => rmSync(native, { recursive: true, force: true }), c.disk);
   const nativeBytes = dirBytes(native);
-  const toCanonical = await timeSamples(samples, () => convertSavepoint(native, back, 'canonical', NATIVE), () => rmSync(back, { recursive: true, force: true }));
+  const toCanonical = await timeSamples(samples, () => convertSavepoint(native, back, 'canonical', NATIVE), () => rmSync(back, { recursive: true, force: true }), c.disk);
   const roundTripBytes = dirBytes(back);
-  log(`  [savepoint] convert → native-rocksdb (${(nativeBytes / MIB).toFixed(1)} MiB): ${toNative.ms.map((x) => x.toFixed(0)).join(', ')} ms; → canonical: ${toCanonical.ms.map((x) => x.toFixed(0)).join(', ')} ms`);
+  const busy = (b: number[]) => (b.length === 0 ? '' : ` (disk busy ${b.map((x) => x.toFixed(0)).join(', ')} ms)`);
+  log(`  [savepoint] convert → native-rocksdb (${(nativeBytes / MIB).toFixed(1)} MiB): ${toNative.ms.map((x) => x.toFixed(0)).join(', ')} ms${busy(toNative.busyMs)}; → canonical: ${toCanonical.ms.map((x) => x.toFixed(0)).join(', ')} ms${busy(toCanonical.busyMs)}`);
 
   return { toNative, nativeBytes, toCanonical, roundTripBytes };
 }
@@ -276,11 +290,12 @@ function savepointOps(w: Awaited<ReturnType<typeof writePhase>>, r: Awaited<Retu
   const { toNative, toCanonical, nativeBytes } = conv;
   const cpS = summarize(cp);
   const cpSyncS = summarize(cpSync);
-  const op = (o: SavepointOp, description: string, bytes: number, ms: number[]): SavepointOpResult => {
+  const op = (o: SavepointOp, description: string, bytes: number, ms: number[], busyMs: number[] = []): SavepointOpResult => {
     const s = summarize(ms);
     // cp copied canonicalBytes; scale its time linearly to `bytes`.
     const scale = bytes / canonicalBytes;
-    return { op: o, description, bytes, ms: s, mibps: bytes / MIB / (s.median / 1000), ratioToCp: (cpS.median * scale) / s.median, ratioToCpSync: (cpSyncS.median * scale) / s.median };
+    const busy = busyMs.length === 0 ? {} : { diskBusyMs: summarize(busyMs).median };
+    return { op: o, description, bytes, ms: s, mibps: bytes / MIB / (s.median / 1000), ratioToCp: (cpS.median * scale) / s.median, ratioToCpSync: (cpSyncS.median * scale) / s.median, ...busy };
   };
   return withMinimalMs([
     op('write', 'bootstrap through the heap backend (4 subtasks) + canonical write, every file fsynced', canonicalBytes, write.ms),
@@ -290,8 +305,8 @@ function savepointOps(w: Awaited<ReturnType<typeof writePhase>>, r: Awaited<Retu
     op('minimal-read', 'baseline: minimal reader of the same files (CRC, parse, key decoded and its key group checked, value copied)', canonicalBytes, minRead.ms),
     op('minimal-read-views', 'baseline: minimal reader handing out value views', canonicalBytes, minReadViews.ms),
     op('validate', 'validateSavepoint (CRC + every block), child process', canonicalBytes, validateMs),
-    op('convert-to-native', "convertSavepoint(canonical → 'native-rocksdb'); bytes = canonical input", canonicalBytes, toNative.ms),
-    op('convert-to-canonical', "convertSavepoint(native → 'canonical'); bytes = native input", nativeBytes, toCanonical.ms),
+    op('convert-to-native', "convertSavepoint(canonical → 'native-rocksdb'); bytes = canonical input", canonicalBytes, toNative.ms, toNative.busyMs),
+    op('convert-to-canonical', "convertSavepoint(native → 'canonical'); bytes = native input", nativeBytes, toCanonical.ms, toCanonical.busyMs),
   ]);
 }
 
@@ -309,7 +324,7 @@ export async function runSavepointSuite(p: Preset, log: (s: string) => void): Pr
       rmSync(minimalDir, { recursive: true, force: true });
       mkdirSync(minimalDir);
     };
-    const c: SavepointRun = { work, samples, entries, data, sp, flinkDir: join(work, 'flink'), writeOurs, writeMinimal, resetMinimal, log, shell };
+    const c: SavepointRun = { work, samples, entries, data, sp, flinkDir: join(work, 'flink'), writeOurs, writeMinimal, resetMinimal, log, shell, disk: diskBusyReader(work) };
     const w = await writePhase(c);
     const r = await readPhase(c, w);
     const flink = flinkCaseResult(flinkSavepointBytes(c.flinkDir), w.flinkWrite, r.flinkRead, { writeMs: w.write.ms, readMs: r.read.ms }, log);
@@ -325,6 +340,7 @@ export async function runSavepointSuite(p: Preset, log: (s: string) => void): Pr
       roundTripBytes: conv.roundTripBytes,
       cpMs: summarize(r.cp),
       cpSyncMs: summarize(w.cpSync),
+      ...(w.cpSyncBusy.length === 0 ? {} : { cpSyncDiskBusyMs: summarize(w.cpSyncBusy).median }),
       ops: savepointOps(w, r, v.validateMs, conv),
       validatePeakRssMb: v.peakKiB / 1024,
       idleRssMb: (v.idle['rssKiB'] as number) / 1024,
