@@ -327,7 +327,52 @@ describe('RocksDB bulk load (canonical restores through SST ingestion)', () => {
       await load.finish();
       assert.equal(memtableEntries(db, `${STATE_CF_PREFIX}s`), 0);
       for (let k = 0; k < 40; k++) assert.deepEqual(space.get(b(0, 0, 0, k)), value(k, k === 7 ? 2 : 1), `key ${k}`);
+      await load.removed;
       assert.deepEqual(readdirSync(join(dir, 'db')).filter((n) => n.startsWith('.bulk-load')), [], 'scratch directory removed');
+    });
+  });
+
+  it('finish() resolves once the files are ingested, without waiting for the scratch directory to be removed (then empty); a failed finish waits for it before rejecting', async () => {
+    await withStore('bulk-removal', async (db, store, dir) => {
+      const space = store.keySpace('s');
+      const cfOf = () => db.getColumnFamily(`${STATE_CF_PREFIX}s`)!;
+      // A removal that ends only when the test says so, recording what the directory held then.
+      const held = () => {
+        const removals: { dir: string; left: string[]; end: () => void }[] = [];
+        let started!: () => void;
+        const first = new Promise<void>((resolve) => (started = resolve));
+        const remove = (d: string) =>
+          new Promise<void>((end) => {
+            removals.push({ dir: d, left: readdirSync(d), end });
+            started();
+          });
+        return { removals, remove, first };
+      };
+      const ok = held();
+      const load = new RocksDBBulkLoad(db, join(dir, 'scratch-ok'), cfOf, 640, 640, ok.remove);
+      for (let k = 0; k < 30; k++) load.add(space, b(0, k), new Uint8Array(60).fill(k));
+      const finished = load.finish().then(() => 'finished');
+      const pending = ok.first.then(() => new Promise((resolve) => setImmediate(resolve))).then(() => 'still waiting for the removal');
+      const first = await Promise.race([finished, pending]);
+      ok.removals[0]?.end(); // lets a finish() that waits for it end too
+      assert.equal(first, 'finished');
+      assert.ok(load.filesWritten >= 2, `spilled ${load.filesWritten} files`);
+      assert.deepEqual(space.get(b(0, 29)), new Uint8Array(60).fill(29), 'ingested before finish() resolved');
+      assert.deepEqual(ok.removals.map((r) => [r.dir, r.left]), [[join(dir, 'scratch-ok'), []]], 'removal started, of an empty directory: ingestion moved every file');
+      await load.removed;
+
+      const failing = held();
+      db.ingestExternalFileAsync = () => Promise.reject(new Error('ingestion failed'));
+      const bad = new RocksDBBulkLoad(db, join(dir, 'scratch-bad'), cfOf, 1 << 20, 640, failing.remove);
+      bad.add(space, b(1, 0), b(1));
+      let settled = false;
+      const finishing = bad.finish().finally(() => (settled = true));
+      finishing.catch(() => {});
+      await failing.first;
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(settled, false, 'the failed finish waits for the removal before rejecting');
+      failing.removals[0]!.end();
+      await assert.rejects(finishing, /ingestion failed/);
     });
   });
 
