@@ -2,17 +2,17 @@
  * How long the disk under a path was busy: the block device's `io_ticks` (milliseconds with at
  * least one request in flight, field 10 of Linux's /sys/dev/block/<major>:<minor>/stat). A
  * savepoint op that fsyncs its output cannot end before the disk has written it, so the busy time
- * of `cp` + `sync` of the same bytes is a floor under the conversions that no CPU saving lowers
- * (issue 16). Other processes' I/O on the same disk counts too: information, never a goal.
+ * of `cp` + `sync` of the same bytes tells roughly how much of a conversion's time no CPU saving
+ * removes (issue 16). Other processes' I/O on the same disk counts too: information, never a goal.
  */
 import { readFileSync, statSync } from 'node:fs';
 
 /** A reader of the disk's busy milliseconds so far, or undefined where the system does not tell (not Linux, no such device). */
 export function diskBusyReader(path: string): (() => number) | undefined {
   const dev = statSync(path).dev;
-  // Linux's dev_t encoding (glibc's gnu_dev_major / gnu_dev_minor).
-  const major = Math.floor(dev / 256) & 0xfff;
-  const minor = (dev & 0xff) | ((Math.floor(dev / 4096) & 0xfff00) >>> 0);
+  // Linux's dev_t encoding (glibc's gnu_dev_major / gnu_dev_minor; dev may pass 2^32).
+  const major = ((Math.floor(dev / 256) & 0xfff) | (Math.floor(dev / 2 ** 32) & ~0xfff)) >>> 0;
+  const minor = ((dev & 0xff) | (Math.floor(dev / 4096) & ~0xff)) >>> 0;
   const file = `/sys/dev/block/${major}:${minor}/stat`;
   const read = (): number | undefined => {
     try {

@@ -14,12 +14,6 @@ import type { SnapshotResultRow } from './snapshot.js';
 import { summarize } from './stats.js';
 
 /**
- * Why the runtime has no worker-thread mode (issue 16 asks for the reason when it is not built):
- * tasks share their channels, keyed backends and the checkpoint coordinator as JS objects; across
- * threads every batch would be structured-cloned through a MessagePort, and the last measurement
- * (2 threads: 1.18× for 40% more CPU) showed the per-record cost must come down first.
- */
-/**
  * A conversion's disk busy time beside that of `cp` + `sync` of as many bytes (information; empty
  * where the system does not tell): a conversion fsyncs its output, so it cannot end before the
  * disk has written it, however little CPU it uses (disk-busy.ts).
@@ -33,6 +27,12 @@ function diskBusy(c: SavepointOpResult, sp: SavepointResult): string {
   return `${both} (information: at that disk time alone the ratio to \`cp\` would be ${((sp.cpMs.median * (c.bytes / sp.canonicalBytes)) / floor).toFixed(2)}×)`;
 }
 
+/**
+ * Why the runtime has no worker-thread mode (issue 16 asks for the reason when it is not built):
+ * tasks share their channels, keyed backends and the checkpoint coordinator as JS objects; across
+ * threads every batch would be structured-cloned through a MessagePort, and the last measurement
+ * (2 threads: 1.18× for 40% more CPU) showed the per-record cost must come down first.
+ */
 const WORKER_THREADS_NOT_BUILT = 'channels, backends and the coordinator are shared JS objects; batches would be structured-cloned per hop; per-record cost first (last measured: 1.18× on 2 threads)';
 export interface GoalRow {
   readonly goal: string;

@@ -73,7 +73,7 @@ export interface SavepointResult {
   readonly roundTripBytes: number;
   readonly cpMs: Summary;
   readonly cpSyncMs: Summary;
-  /** Median ms the disk was busy per `cp` + `sync` sample, where the system tells (disk-busy.ts): the floor under an op that fsyncs as many bytes. */
+  /** Median ms the disk was busy per `cp` + `sync` sample, where the system tells (disk-busy.ts): about the disk time an op that fsyncs as many bytes needs. */
   readonly cpSyncDiskBusyMs?: number;
   readonly ops: readonly SavepointOpResult[];
   /** Peak RSS (VmHWM) of the child process validating the canonical savepoint (max over samples), and of the same child with the library loaded, idle. */
