@@ -421,6 +421,7 @@ struct SstWriterState {
   std::unique_ptr<rocksdb::SstFileWriter> writer;
   std::string path;
   bool opened = false;
+  bool written = false;  // a put, merge or delete since open: the compression probe may not reopen the file
   bool busy = false;  // an async finish is running on a worker thread
 };
 

@@ -11,9 +11,16 @@ namespace flowstate {
 
 namespace {
 constexpr size_t kProbeSamples = 8;
-// One row larger than this is sampled from its start only: LZ4's window is 64 KiB, so a longer
-// sample tells nothing more.
+// A sample ends at this size even inside a row: LZ4's window is 64 KiB, so more tells nothing.
 constexpr size_t kMaxSampleBytes = 64 << 10;
+// Smaller rows keep the configured compression unjudged: a block of them is mostly keys, their
+// internal-key trailers and lengths, which compress where the values do not (8-byte random
+// values and keys: a file 20% larger uncompressed).
+constexpr size_t kMinMeanRowBytes = 256;
+// What a block adds to each entry, roughly: three bytes for its varint lengths (shared, unshared,
+// value; their values matter little) and the internal key's 8-byte trailer, sequence number 0
+// and type kTypeValue as SstFileWriter writes them (little-endian: 0x01, then zeros).
+constexpr char kEntryOverhead[] = {0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0};
 
 std::atomic<uint64_t> g_skipped{0};
 std::atomic<uint64_t> g_kept{0};
@@ -22,16 +29,29 @@ std::atomic<uint64_t> g_kept{0};
 // eighth of the raw block.
 bool WorthCompressing(size_t compressed, size_t raw) { return compressed < raw - raw / 8; }
 
-// Consecutive rows from `first` (keys and values, as a block holds them) up to one block.
+// Appends up to `limit` bytes in all to `out`.
+void AppendUpTo(std::string& out, const char* data, size_t size, size_t limit) {
+  out.append(data, std::min(size, limit - std::min(limit, out.size())));
+}
+
+// Consecutive rows from `first`, laid out roughly as a block holds them (each entry's lengths and
+// key trailer, its key and its value; keys whole, where a block shares their prefixes, which
+// makes the sample if anything more compressible), up to one block.
 std::string SampleBlock(const std::vector<std::pair<rocksdb::Slice, rocksdb::Slice>>& rows, size_t first, size_t block_size) {
   std::string out;
   const size_t limit = std::min(std::max<size_t>(block_size, 1), kMaxSampleBytes);
   for (size_t i = first; i < rows.size() && out.size() < limit; i++) {
-    out.append(rows[i].first.data(), rows[i].first.size());
-    out.append(rows[i].second.data(), rows[i].second.size());
+    AppendUpTo(out, kEntryOverhead, sizeof(kEntryOverhead), limit);
+    AppendUpTo(out, rows[i].first.data(), rows[i].first.size(), limit);
+    AppendUpTo(out, rows[i].second.data(), rows[i].second.size(), limit);
   }
-  if (out.size() > kMaxSampleBytes) out.resize(kMaxSampleBytes);
   return out;
+}
+
+bool LargeRows(const std::vector<std::pair<rocksdb::Slice, rocksdb::Slice>>& rows) {
+  size_t bytes = 0;
+  for (const auto& [key, value] : rows) bytes += key.size() + value.size();
+  return bytes >= kMinMeanRowBytes * rows.size();
 }
 
 bool Lz4WorthCompressing(const std::string& block, std::string& scratch) {
@@ -45,7 +65,7 @@ bool Lz4WorthCompressing(const std::string& block, std::string& scratch) {
 
 bool CompressionWorthless(rocksdb::CompressionType compression, size_t block_size,
                           const std::vector<std::pair<rocksdb::Slice, rocksdb::Slice>>& rows) {
-  if (compression != rocksdb::kLZ4Compression || rows.empty()) return false;
+  if (compression != rocksdb::kLZ4Compression || rows.empty() || !LargeRows(rows)) return false;
   const size_t samples = std::min(kProbeSamples, rows.size());
   std::string scratch;
   for (size_t s = 0; s < samples; s++) {

@@ -10,13 +10,14 @@
 
 namespace flowstate {
 
-// True when `compression` is one this probe can judge (LZ4, flowstate's default) and no sampled
-// block of `rows` would be stored compressed: RocksDB keeps a block uncompressed unless
-// compressing saves at least an eighth of it, so for such rows every block it compresses is a
-// CPU cost with no saving (64 MB of random 4 KB values: about 45 ms of CPU per conversion to
-// native, a quarter of its CPU). Up to kProbeSamples blocks of `block_size` bytes of consecutive
-// rows, spread over the file, are compressed with the same library; a file with any sample worth
-// compressing keeps its compression, so compressible data is never stored larger than before.
+// True when `compression` is one this probe can judge (LZ4, flowstate's default), the rows are
+// large enough to judge by their bytes (kMinMeanRowBytes), and no sampled block of `rows` would
+// be stored compressed: RocksDB keeps a block uncompressed unless compressing saves at least an
+// eighth of it, so for such rows every block it compresses is a CPU cost with no saving (64 MB of
+// random 4 KB values: about 45 ms of CPU per conversion to native, a quarter of its CPU). Up to
+// kProbeSamples blocks of consecutive rows, spread over the file, are compressed with the same
+// library; one sample worth compressing keeps the compression for the whole file. A compressible
+// stretch that no sample hits is stored uncompressed: the price of judging a file by samples.
 bool CompressionWorthless(rocksdb::CompressionType compression, size_t block_size,
                           const std::vector<std::pair<rocksdb::Slice, rocksdb::Slice>>& rows);
 

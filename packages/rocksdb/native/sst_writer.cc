@@ -90,6 +90,7 @@ class SstWriterWrap::FinishWorker : public Napi::AsyncWorker {
     if (status_.ok()) status_ = PutRows();
     if (status_.ok()) status_ = st_->writer->Finish(&info_);
     if (!status_.ok()) DiscardOpenFile(*st_);
+    RestoreConfiguredWriter();
   }
   void OnOK() override {
     Napi::Env env = Env();
@@ -114,9 +115,11 @@ class SstWriterWrap::FinishWorker : public Napi::AsyncWorker {
     st_->busy = false;
     st_->opened = false;  // Finish closes the file whether or not it succeeded
   }
-  // Before the first row: when a sample of the rows shows that RocksDB would store every block
-  // uncompressed anyway (compression_probe.h), the file is reopened by a writer that does not try.
+  // When a sample of the rows shows that RocksDB would store their blocks uncompressed anyway
+  // (compression_probe.h), the file is reopened by a writer that does not try. Only while the
+  // file is empty: rows put before this call would be lost.
   rocksdb::Status SkipWorthlessCompression() {
+    if (st_->written) return rocksdb::Status::OK();
     const rocksdb::Options& o = *st_->options;
     const auto* table = o.table_factory == nullptr ? nullptr : o.table_factory->GetOptions<rocksdb::BlockBasedTableOptions>();
     if (table == nullptr || !CompressionWorthless(SstCompression(o), table->block_size, rows_)) return rocksdb::Status::OK();
@@ -127,6 +130,13 @@ class SstWriterWrap::FinishWorker : public Napi::AsyncWorker {
     // The old writer's destructor closes the empty file it opened; Open creates it anew.
     st_->writer = std::make_unique<rocksdb::SstFileWriter>(rocksdb::EnvOptions(), *st_->uncompressed);
     return st_->writer->Open(st_->path);
+  }
+  // The file is finished (or discarded): the writer's next file starts from the configured
+  // compression again.
+  void RestoreConfiguredWriter() {
+    if (st_->uncompressed == nullptr) return;
+    st_->writer = std::make_unique<rocksdb::SstFileWriter>(rocksdb::EnvOptions(), *st_->options);
+    st_->uncompressed.reset();
   }
   rocksdb::Status PutRows() {
     for (const auto& [key, value] : rows_) {
@@ -203,6 +213,7 @@ Napi::Value SstWriterWrap::Open(const Napi::CallbackInfo& info) {
   ThrowSst(env, s, path);
   st_->path = path;
   st_->opened = true;
+  st_->written = false;
   return env.Undefined();
 }
 
@@ -211,6 +222,8 @@ template <typename Op>
 Napi::Value SstWriterWrap::Write(const Napi::CallbackInfo& info, Op op) {
   Napi::Env env = info.Env();
   rocksdb::SstFileWriter* w = Opened(env);
+  // Even a failed write may have added to the file: the compression probe must not reopen it.
+  st_->written = true;
   ThrowSst(env, op(*w, env, 0), st_->path);
   return env.Undefined();
 }

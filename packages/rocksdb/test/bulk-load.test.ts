@@ -536,37 +536,48 @@ describe('RocksDB bulk load (canonical restores through SST ingestion)', () => {
     }
   });
 
-  it("putSortedAndFinishAsync builds an LZ4 file whose sampled rows do not compress without compression (RocksDB would store those blocks uncompressed), and keeps LZ4 for rows that compress and for other compressions", async () => {
+  it("putSortedAndFinishAsync builds an LZ4 file whose sampled rows do not compress without compression (RocksDB would store those blocks uncompressed), and keeps LZ4 for rows that compress, small rows, a file with rows put before, a writer's next file and other compressions", async () => {
     const dir = tempDir('bulk-compression-probe');
     const counts = () => loadBinding().compressionProbeCountsForTest();
-    const keys = Array.from({ length: 64 }, (_, i) => b(0, i));
+    const keys = Array.from({ length: 64 }, (_, i) => b(1, i));
     const random = keys.map(() => new Uint8Array(randomBytes(4000)));
     const repetitive = keys.map((_, i) => new Uint8Array(4000).fill(i));
     // The properties block records the compression the file was built with, in plain text.
     const recorded = (file: string) => (readFileSync(file).includes('NoCompression') ? 'none' : 'compressed');
-    const build = async (compression: 'lz4' | 'snappy', values: Uint8Array[], name: string) => {
+    const build = async (w: SstFileWriter, compression: 'lz4' | 'snappy', rows: { keys: Uint8Array[]; values: Uint8Array[]; before?: [Uint8Array, Uint8Array] }, name: string) => {
       const file = join(dir, `${name}.sst`);
       const before = counts();
-      const w = new SstFileWriter({ compression });
       w.open(file);
-      const info = await w.putSortedAndFinishAsync(keys, values);
+      if (rows.before !== undefined) w.put(...rows.before);
+      const info = await w.putSortedAndFinishAsync(rows.keys, rows.values);
       const after = counts();
       const db = await RocksDB.openAsync(join(dir, `${name}-db`), { createIfMissing: true, compression });
       try {
         db.ingestExternalFile(db.defaultColumnFamily, [file], { moveFiles: false });
-        assert.deepEqual(keys.map((k) => db.get(db.defaultColumnFamily, k)), values, `${name}: every row reads back`);
+        const all = rows.before === undefined ? rows : { keys: [rows.before[0], ...rows.keys], values: [rows.before[1], ...rows.values] };
+        assert.deepEqual(all.keys.map((k) => db.get(db.defaultColumnFamily, k)), all.values, `${name}: every row reads back`);
+        assert.equal(info.numEntries, all.keys.length, name);
       } finally {
         db.close();
       }
       return { skipped: after.skipped - before.skipped, kept: after.kept - before.kept, recorded: recorded(file), size: info.fileSize };
     };
-    const incompressible = await build('lz4', random, 'lz4-random');
+    const lz4 = new SstFileWriter({ compression: 'lz4' });
+    const incompressible = await build(lz4, 'lz4', { keys, values: random }, 'lz4-random');
     assert.deepEqual([incompressible.skipped, incompressible.kept, incompressible.recorded], [1, 0, 'none']);
-    const compressible = await build('lz4', repetitive, 'lz4-repetitive');
+    // The same writer's next file is judged afresh and, compressible, stored with LZ4.
+    const compressible = await build(lz4, 'lz4', { keys, values: repetitive }, 'lz4-repetitive');
     assert.deepEqual([compressible.skipped, compressible.kept, compressible.recorded], [0, 1, 'compressed']);
     assert.ok(compressible.size < (64 * 4000) / 10, `compressible rows are stored compressed: ${compressible.size} bytes`);
+    // A row put before the call is in the file: the probe leaves a file that has rows alone.
+    const after = await build(new SstFileWriter({ compression: 'lz4' }), 'lz4', { keys, values: random, before: [b(0), b(7)] }, 'lz4-put-before');
+    assert.deepEqual([after.skipped, after.kept, after.recorded], [0, 0, 'compressed']);
+    // Small rows are mostly keys, trailers and lengths, which compress: not judged.
+    const smallKeys = Array.from({ length: 2000 }, (_, i) => b(1, i >> 8, i & 0xff));
+    const small = await build(new SstFileWriter({ compression: 'lz4' }), 'lz4', { keys: smallKeys, values: smallKeys.map(() => new Uint8Array(randomBytes(8))) }, 'lz4-small');
+    assert.deepEqual([small.skipped, small.kept, small.recorded], [0, 0, 'compressed']);
     // The probe judges LZ4 only: another compression is tried block by block, as RocksDB does.
-    const snappy = await build('snappy', random, 'snappy-random');
+    const snappy = await build(new SstFileWriter({ compression: 'snappy' }), 'snappy', { keys, values: random }, 'snappy-random');
     assert.deepEqual([snappy.skipped, snappy.kept, snappy.recorded], [0, 0, 'compressed']);
   });
 
