@@ -11,7 +11,8 @@ namespace flowstate {
 
 namespace {
 constexpr size_t kProbeSamples = 8;
-// A sample ends at this size even inside a row: LZ4's window is 64 KiB, so more tells nothing.
+// A sample ends at this size even inside a row larger than a block (RocksDB compresses such a row
+// as one block): LZ4 finds matches only within 64 KiB, so more would tell little for its cost.
 constexpr size_t kMaxSampleBytes = 64 << 10;
 // Smaller rows keep the configured compression unjudged: a block of them is mostly keys, their
 // internal-key trailers and lengths, which compress where the values do not (8-byte random
@@ -36,10 +37,12 @@ void AppendUpTo(std::string& out, const char* data, size_t size, size_t limit) {
 
 // Consecutive rows from `first`, laid out roughly as a block holds them (each entry's lengths and
 // key trailer, its key and its value; keys whole, where a block shares their prefixes, which
-// makes the sample if anything more compressible), up to one block.
+// makes the sample if anything more compressible), up to one block: `block_size` bytes, or the
+// first entry whole where it is larger (a block holds at least one entry), up to kMaxSampleBytes.
 std::string SampleBlock(const std::vector<std::pair<rocksdb::Slice, rocksdb::Slice>>& rows, size_t first, size_t block_size) {
   std::string out;
-  const size_t limit = std::min(std::max<size_t>(block_size, 1), kMaxSampleBytes);
+  const size_t entry = sizeof(kEntryOverhead) + rows[first].first.size() + rows[first].second.size();
+  const size_t limit = std::min(std::max(block_size, entry), kMaxSampleBytes);
   for (size_t i = first; i < rows.size() && out.size() < limit; i++) {
     AppendUpTo(out, kEntryOverhead, sizeof(kEntryOverhead), limit);
     AppendUpTo(out, rows[i].first.data(), rows[i].first.size(), limit);

@@ -536,7 +536,7 @@ describe('RocksDB bulk load (canonical restores through SST ingestion)', () => {
     }
   });
 
-  it("putSortedAndFinishAsync builds an LZ4 file whose sampled rows do not compress without compression (RocksDB would store those blocks uncompressed), and keeps LZ4 for rows that compress, small rows, a file with rows put before, a writer's next file and other compressions", async () => {
+  it("putSortedAndFinishAsync builds an LZ4 file whose sampled rows do not compress without compression (RocksDB would store those blocks uncompressed), and keeps LZ4 for rows that compress (a row larger than a block judged whole), small rows, a file with rows put before, a writer's next file and other compressions", async () => {
     const dir = tempDir('bulk-compression-probe');
     const counts = () => loadBinding().compressionProbeCountsForTest();
     const keys = Array.from({ length: 64 }, (_, i) => b(1, i));
@@ -572,6 +572,15 @@ describe('RocksDB bulk load (canonical restores through SST ingestion)', () => {
     // A row put before the call is in the file: the probe leaves a file that has rows alone.
     const after = await build(new SstFileWriter({ compression: 'lz4' }), 'lz4', { keys, values: random, before: [b(0), b(7)] }, 'lz4-put-before');
     assert.deepEqual([after.skipped, after.kept, after.recorded], [0, 0, 'compressed']);
+    // A row larger than a block is one block to RocksDB, and judged whole: random for a block's
+    // worth, then zeros.
+    const long = keys.map(() => {
+      const v = new Uint8Array(16000);
+      v.set(randomBytes(4000));
+      return v;
+    });
+    const longRows = await build(new SstFileWriter({ compression: 'lz4' }), 'lz4', { keys, values: long }, 'lz4-long-rows');
+    assert.deepEqual([longRows.skipped, longRows.kept, longRows.recorded], [0, 1, 'compressed']);
     // Small rows are mostly keys, trailers and lengths, which compress: not judged.
     const smallKeys = Array.from({ length: 2000 }, (_, i) => b(1, i >> 8, i & 0xff));
     const small = await build(new SstFileWriter({ compression: 'lz4' }), 'lz4', { keys: smallKeys, values: smallKeys.map(() => new Uint8Array(randomBytes(8))) }, 'lz4-small');
