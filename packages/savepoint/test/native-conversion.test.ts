@@ -12,6 +12,26 @@ import { copyFixture, FIXTURE_V1, freshDirs, keyedHandles, NATIVE, readMeta } fr
 
 const fresh = freshDirs();
 
+/** What a Proxy that changes nothing returns for `prop` of `target` (methods bound to it). */
+function passThrough(target: object, prop: string | symbol): unknown {
+  const v: unknown = Reflect.get(target, prop, target);
+  return typeof v === 'function' ? v.bind(target) : v;
+}
+
+/** `format` whose backends create their keyed backends through `createKeyed`, given the format's own backend. */
+function withKeyedBackends(format: NativeSnapshotFormat, createKeyed: <K>(b: StateBackend, p: KeyedStateBackendParameters<K>) => Promise<KeyedStateBackend<K>>): NativeSnapshotFormat {
+  const createBackend = (w: string): StateBackend => {
+    const b = format.createBackend(w);
+    return {
+      name: b.name,
+      supportsAsynchronousSnapshots: b.supportsAsynchronousSnapshots,
+      createKeyedStateBackend: (p) => createKeyed(b, p),
+      createOperatorStateBackend: (p) => b.createOperatorStateBackend(p),
+    };
+  };
+  return { ...format, createBackend };
+}
+
 /** `format` whose backends restore through a reader that counts the files linkFile linked (instead of copying). */
 function countingLinks(format: NativeSnapshotFormat): { format: NativeSnapshotFormat; linked: () => number } {
   let linked = 0;
@@ -26,20 +46,12 @@ function countingLinks(format: NativeSnapshotFormat): { format: NativeSnapshotFo
             return ok;
           };
         }
-        const v: unknown = Reflect.get(target, prop, target);
-        return typeof v === 'function' ? v.bind(target) : v;
+        return passThrough(target, prop);
       },
     });
-  const createBackend = (w: string): StateBackend => {
-    const b = format.createBackend(w);
-    return {
-      name: b.name,
-      supportsAsynchronousSnapshots: b.supportsAsynchronousSnapshots,
-      createKeyedStateBackend: (p) => b.createKeyedStateBackend(p.stateHandleReader === undefined ? p : { ...p, stateHandleReader: counting(p.stateHandleReader) }),
-      createOperatorStateBackend: (p) => b.createOperatorStateBackend(p),
-    };
-  };
-  return { format: { ...format, createBackend }, linked: () => linked };
+  const restoreCounting = <K>(b: StateBackend, p: KeyedStateBackendParameters<K>) =>
+    b.createKeyedStateBackend(p.stateHandleReader === undefined ? p : { ...p, stateHandleReader: counting(p.stateHandleReader) });
+  return { format: withKeyedBackends(format, restoreCounting), linked: () => linked };
 }
 
 /** A promise `meet()` settles, raced against 200 ms (so that a conversion running fewer at once still ends). */
@@ -77,34 +89,25 @@ function meetingRestores(format: NativeSnapshotFormat, expected: number): { form
             target.dispose();
           };
         }
-        const v: unknown = Reflect.get(target, prop, target);
-        return typeof v === 'function' ? v.bind(target) : v;
+        return passThrough(target, prop);
       },
     });
-  const createBackend = (w: string): StateBackend => {
-    const b = format.createBackend(w);
-    return {
-      name: b.name,
-      supportsAsynchronousSnapshots: b.supportsAsynchronousSnapshots,
-      createKeyedStateBackend: async <K>(p: KeyedStateBackendParameters<K>) => {
-        most.subtasks = Math.max(most.subtasks, ++inFlight);
-        if (inFlight >= expected) subtasks.meet();
-        most.restores = Math.max(most.restores, ++restoring);
-        if (restoring >= expected) restores.meet();
-        await restores.met();
-        try {
-          return holdingSnapshots(await b.createKeyedStateBackend(p));
-        } catch (e) {
-          inFlight--;
-          throw e;
-        } finally {
-          restoring--;
-        }
-      },
-      createOperatorStateBackend: (p) => b.createOperatorStateBackend(p),
-    };
+  const restoreMeeting = async <K>(b: StateBackend, p: KeyedStateBackendParameters<K>): Promise<KeyedStateBackend<K>> => {
+    most.subtasks = Math.max(most.subtasks, ++inFlight);
+    if (inFlight >= expected) subtasks.meet();
+    most.restores = Math.max(most.restores, ++restoring);
+    if (restoring >= expected) restores.meet();
+    await restores.met();
+    try {
+      return holdingSnapshots(await b.createKeyedStateBackend(p));
+    } catch (e) {
+      inFlight--;
+      throw e;
+    } finally {
+      restoring--;
+    }
   };
-  return { format: { ...format, createBackend }, most: () => ({ ...most }) };
+  return { format: withKeyedBackends(format, restoreMeeting), most: () => ({ ...most }) };
 }
 
 describe('native RocksDB conversions', () => {
