@@ -4,7 +4,7 @@
  * its handle, and restore verifies it before trusting the bytes. `previous` continues a running
  * checksum over several chunks.
  */
-export { crc32c, crc32cImplementation, type Crc32cImplementation, type Crc32cImplementationName } from '@flowstate/crc32c';
+export { crc32c, crc32cImplementation, crc32cRanges, type Crc32cImplementation, type Crc32cImplementationName } from '@flowstate/crc32c';
 
 export function formatChecksum(value: number): string {
   return value.toString(16).padStart(8, '0');

@@ -228,6 +228,55 @@ describe('savepoint I/O building blocks (issue 16)', () => {
     }
   });
 
+  it('readKeyGroupBlocks with checksumsOnPool yields the same blocks and reports a corrupt block the same way', async () => {
+    const { handle, header, storage, expected, fs } = await encodedStream();
+    const reader: StateHandleReader = storage;
+    for (const maxReadBytes of [1, 100, 1 << 20]) {
+      const got: string[] = [];
+      for await (const b of readKeyGroupBlocks(reader, handle, header, { maxReadBytes, checksumsOnPool: true })) {
+        for (const r of b.records) got.push(`${b.keyGroup}:${Buffer.from(r.key).toString('hex')}`);
+      }
+      assert.deepEqual(got, expected, `maxReadBytes ${maxReadBytes}`);
+    }
+    // One byte of key group 17's block flipped in place: the blocks before it are yielded, then the typed error.
+    const at = handle.keyGroupOffsets[17 - 8]! + 2;
+    const file = handle.stream.type === 'file' ? handle.stream.path : assert.fail('a file handle');
+    const stored = await fs.read(file);
+    stored[at]! ^= 0x40;
+    fs.overwriteForTest(file, stored);
+    for (const checksumsOnPool of [false, true]) {
+      const seen: number[] = [];
+      await assert.rejects(
+        (async () => {
+          for await (const b of readKeyGroupBlocks(reader, handle, header, { maxReadBytes: 100, checksumsOnPool })) seen.push(b.keyGroup);
+        })(),
+        (e: Error) => e.name === 'CorruptCheckpointError' && /key group 17 block CRC32C is/.test(e.message),
+      );
+      assert.deepEqual(seen, [8, 9, 10, 11, 12, 13, 14, 15, 16], `checksumsOnPool ${checksumsOnPool}`);
+    }
+  });
+
+  it('readKeyGroupBlocks with checksumsOnPool lets the event loop run while a large read is consumed, and not without', async () => {
+    // Two reads of about 1.3 MiB (key groups 8..15 and 16..23, one 170,000-byte value each).
+    const { handle, header, storage } = await encodedStream({ entries: () => 1, valueBytes: () => 170_000 });
+    const maxReadBytes = 1_400_000;
+    assert.equal(planKeyGroupReads(handle.keyGroupOffsets, 8, 8, 23, maxReadBytes).length, 2);
+    for (const checksumsOnPool of [false, true]) {
+      // The block count at which a macrotask queued at the first block ran (the consumer itself never waits).
+      let ranAt: number | undefined;
+      let consumed = 0;
+      for await (const b of readKeyGroupBlocks(storage, handle, header, { maxReadBytes, checksumsOnPool })) {
+        if (b.keyGroup === 8) setImmediate(() => (ranAt = consumed));
+        consumed++;
+      }
+      assert.equal(consumed, 16);
+      // Without turns nothing in the first read's blocks gives way to it (here, with a memory file
+      // system, nothing does at all: it runs after the loop).
+      if (checksumsOnPool) assert.ok(ranAt !== undefined && ranAt < 8, `ran after ${ranAt} blocks`);
+      else assert.ok(ranAt === undefined || ranAt >= 8, `ran after ${ranAt} blocks`);
+    }
+  });
+
   it('AlternatingReadBuffers never lends the buffer of the previous call, and grows a buffer that is too small', () => {
     const b = new AlternatingReadBuffers();
     const first = b.take(10);
@@ -271,8 +320,11 @@ describe('savepoint I/O building blocks (issue 16)', () => {
   });
 });
 
-/** A keyed stream over key groups 8..23 (g % 4 entries each) in a MemoryFileSystem, and its records as `group:key hex`. */
-async function encodedStream(): Promise<{ handle: KeyGroupsStateHandle; header: KeyedStateStreamHeader; storage: FsCheckpointStorage; expected: string[] }> {
+/**
+ * A keyed stream over key groups 8..23 (g % 4 entries each, values of 40 × i bytes; or `shape`'s)
+ * in a MemoryFileSystem, and its records as `group:key hex`.
+ */
+async function encodedStream(shape: { entries(g: number): number; valueBytes(i: number): number } = { entries: (g) => g % 4, valueBytes: (i) => 40 * i }): Promise<{ handle: KeyGroupsStateHandle; header: KeyedStateStreamHeader; storage: FsCheckpointStorage; expected: string[]; fs: MemoryFileSystem }> {
   const range = KeyGroupRange.of(8, 23);
   const meta = { name: 's', kind: 'VALUE' as const, namespaceSerializerSnapshot: VoidNamespaceSerializer.INSTANCE.snapshotConfiguration() as TypeSerializerSnapshot<unknown>, stateSerializerSnapshot: BytesSerializer.INSTANCE.snapshotConfiguration() as TypeSerializerSnapshot<unknown> };
   const enc = new KeyedStateStreamEncoder(range, Serializers.string.snapshotConfiguration() as TypeSerializerSnapshot<unknown>, [meta]);
@@ -282,9 +334,9 @@ async function encodedStream(): Promise<{ handle: KeyGroupsStateHandle; header: 
   const expected: string[] = [];
   for (const g of range) {
     enc.beginKeyGroup(g);
-    for (let i = 0; i < g % 4; i++) {
+    for (let i = 0; i < shape.entries(g); i++) {
       const key = bytes(3, g * 10 + i);
-      enc.writeSerializedEntry(0, key, new Uint8Array(0), BytesSerializer.INSTANCE, bytes(40 * i, g));
+      enc.writeSerializedEntry(0, key, new Uint8Array(0), BytesSerializer.INSTANCE, bytes(shape.valueBytes(i), g));
       expected.push(`${g}:${Buffer.from(key).toString('hex')}`);
     }
     await enc.endKeyGroupTo(out);
@@ -292,5 +344,5 @@ async function encodedStream(): Promise<{ handle: KeyGroupsStateHandle; header: 
   const handle = enc.finish(await out.closeAndGetHandle());
   const storage = new FsCheckpointStorage(fs, { layout: 'savepoint' });
   const header: KeyedStateStreamHeader = { version: 1, keySerializerSnapshot: Serializers.string.snapshotConfiguration() as TypeSerializerSnapshot<unknown>, states: [meta], startKeyGroup: 8, numberOfKeyGroups: 16 };
-  return { handle, header, storage, expected };
+  return { handle, header, storage, expected, fs };
 }

@@ -9,6 +9,7 @@
 // addon at all (elsewhere it keeps @node-rs/crc32, which has its own hardware paths).
 #include <node_api.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -129,9 +130,126 @@ static napi_value js_crc32c(napi_env env, napi_callback_info info) {
   if (napi_create_uint32(env, crc, &result) != napi_ok) return NULL;
   return result;
 }
+
+// One crc32cRanges call: the CRC32C of each range [bounds[k], bounds[k + 1]) of `data`, computed
+// on a libuv pool thread. The reference keeps the bytes' ArrayBuffer alive until completion; the
+// caller must not modify or transfer them meanwhile (src/index.ts says so).
+typedef struct {
+  napi_async_work work;
+  napi_deferred deferred;
+  napi_ref bytes;
+  const uint8_t* data;
+  size_t count;
+  size_t* bounds;
+  uint32_t* crcs;
+} RangesWork;
+
+static void ranges_execute(napi_env env, void* arg) {
+  (void)env;
+  RangesWork* w = (RangesWork*)arg;
+  for (size_t k = 0; k < w->count; k++) {
+    size_t n = w->bounds[k + 1] - w->bounds[k];
+    w->crcs[k] = n == 0 ? 0 : ~raw_crc(~0u, w->data + w->bounds[k], n);
+  }
+}
+
+static void ranges_free(RangesWork* w) {
+  free(w->bounds);
+  free(w->crcs);
+  free(w);
+}
+
+// Resolves with a Uint32Array of the CRCs; rejects only if that array cannot be made (no memory).
+static void ranges_complete(napi_env env, napi_status status, void* arg) {
+  RangesWork* w = (RangesWork*)arg;
+  napi_value result = NULL;
+  void* out = NULL;
+  napi_value buffer = NULL;
+  int made = status == napi_ok && napi_create_arraybuffer(env, w->count * sizeof(uint32_t), &out, &buffer) == napi_ok &&
+             napi_create_typedarray(env, napi_uint32_array, w->count, buffer, 0, &result) == napi_ok;
+  if (made) {
+    if (w->count > 0) memcpy(out, w->crcs, w->count * sizeof(uint32_t));
+    napi_resolve_deferred(env, w->deferred, result);
+  } else {
+    napi_value message = NULL;
+    napi_value error = NULL;
+    napi_create_string_utf8(env, "crc32cRanges: the work did not complete", NAPI_AUTO_LENGTH, &message);
+    napi_create_error(env, NULL, message, &error);
+    napi_reject_deferred(env, w->deferred, error);
+  }
+  napi_delete_reference(env, w->bytes);
+  napi_delete_async_work(env, w->work);
+  ranges_free(w);
+}
+
+// Reads and checks bounds: ascending doubles that are whole numbers within [0, length].
+static size_t* read_bounds(napi_env env, napi_value value, size_t length, size_t* count) {
+  napi_typedarray_type type;
+  size_t n = 0;
+  void* data = NULL;
+  if (napi_get_typedarray_info(env, value, &type, &n, &data, NULL, NULL) != napi_ok || type != napi_float64_array || n == 0) return NULL;
+  size_t* bounds = (size_t*)malloc(n * sizeof(size_t));
+  if (bounds == NULL) return NULL;
+  const double* d = (const double*)data;
+  for (size_t k = 0; k < n; k++) {
+    double v = d[k];
+    if (!(v >= 0 && v <= (double)length && v == (double)(size_t)v) || (k > 0 && (size_t)v < bounds[k - 1])) {
+      free(bounds);
+      return NULL;
+    }
+    bounds[k] = (size_t)v;
+  }
+  *count = n - 1;
+  return bounds;
+}
+
+// crc32cRanges(bytes: Uint8Array, bounds: Float64Array): Promise<Uint32Array>. Bad arguments are
+// the wrapper's programmer errors: a TypeError.
+static napi_value js_crc32c_ranges(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_typedarray_type type;
+  size_t length = 0;
+  void* data = NULL;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 2 ||
+      napi_get_typedarray_info(env, argv[0], &type, &length, &data, NULL, NULL) != napi_ok || type != napi_uint8_array) {
+    napi_throw_type_error(env, NULL, "crc32cRanges(bytes: Uint8Array, bounds: Float64Array) expected");
+    return NULL;
+  }
+  RangesWork* w = (RangesWork*)calloc(1, sizeof(RangesWork));
+  if (w == NULL) {
+    napi_throw_error(env, NULL, "crc32cRanges: out of memory");
+    return NULL;
+  }
+  w->data = (const uint8_t*)data;
+  w->bounds = read_bounds(env, argv[1], length, &w->count);
+  if (w->bounds == NULL) {
+    free(w);
+    napi_throw_type_error(env, NULL, "crc32cRanges: bounds must be a non-empty Float64Array of ascending whole numbers within the bytes");
+    return NULL;
+  }
+  w->crcs = (uint32_t*)malloc((w->count > 0 ? w->count : 1) * sizeof(uint32_t));
+  napi_value promise = NULL;
+  napi_value name = NULL;
+  if (w->crcs == NULL || napi_create_reference(env, argv[0], 1, &w->bytes) != napi_ok) {
+    ranges_free(w);
+    napi_throw_error(env, NULL, "crc32cRanges: out of memory");
+    return NULL;
+  }
+  if (napi_create_promise(env, &w->deferred, &promise) != napi_ok || napi_create_string_utf8(env, "crc32cRanges", NAPI_AUTO_LENGTH, &name) != napi_ok ||
+      napi_create_async_work(env, NULL, name, ranges_execute, ranges_complete, w, &w->work) != napi_ok || napi_queue_async_work(env, w->work) != napi_ok) {
+    // Only when the engine is out of memory or shutting down: nothing was queued (a created deferred stays pending).
+    napi_delete_reference(env, w->bytes);
+    if (w->work != NULL) napi_delete_async_work(env, w->work);
+    ranges_free(w);
+    napi_throw_error(env, NULL, "crc32cRanges: could not queue the work");
+    return NULL;
+  }
+  return promise;
+}
 #endif
 
-// Exports `accelerated`, and `crc32c` only when it is: without the instruction there is nothing
+// Exports `accelerated`, and `crc32c` and `crc32cRanges` only when it is: without the instruction there is nothing
 // faster to offer than the fallback the wrapper already has.
 NAPI_MODULE_INIT() {
   int is_accelerated = 0;
@@ -141,6 +259,9 @@ NAPI_MODULE_INIT() {
     napi_value fn = NULL;
     if (napi_create_function(env, "crc32c", NAPI_AUTO_LENGTH, js_crc32c, NULL, &fn) != napi_ok) return NULL;
     if (napi_set_named_property(env, exports, "crc32c", fn) != napi_ok) return NULL;
+    napi_value ranges = NULL;
+    if (napi_create_function(env, "crc32cRanges", NAPI_AUTO_LENGTH, js_crc32c_ranges, NULL, &ranges) != napi_ok) return NULL;
+    if (napi_set_named_property(env, exports, "crc32cRanges", ranges) != napi_ok) return NULL;
   }
 #endif
   napi_value flag = NULL;

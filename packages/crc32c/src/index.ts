@@ -22,6 +22,7 @@ export interface Crc32cImplementation {
 interface Addon {
   readonly accelerated: boolean;
   readonly crc32c?: (bytes: Uint8Array, previous: number) => number;
+  readonly crc32cRanges?: ComputeRanges;
 }
 
 const ADDON = 'flowstate_crc32c.node';
@@ -43,9 +44,10 @@ function fallbackRequested(): boolean {
 }
 
 type Compute = (bytes: Uint8Array, previous: number) => number;
+type ComputeRanges = (bytes: Uint8Array, bounds: Float64Array) => Promise<Uint32Array>;
 
 /** The first candidate that loads and is accelerated; otherwise why none is. */
-function loadAddon(): { readonly compute?: Compute; readonly implementation: Crc32cImplementation } {
+function loadAddon(): { readonly compute?: Compute; readonly computeRanges?: ComputeRanges; readonly implementation: Crc32cImplementation } {
   if (fallbackRequested()) return { implementation: { name: FALLBACK, fallbackReason: `FLOWSTATE_CRC32C=${FALLBACK}` } };
   const reasons: string[] = [];
   for (const file of addonCandidates()) {
@@ -58,7 +60,9 @@ function loadAddon(): { readonly compute?: Compute; readonly implementation: Crc
       continue;
     }
     if (!addon.accelerated || addon.crc32c === undefined) return { implementation: { name: FALLBACK, fallbackReason: 'this CPU has no SSE4.2 crc32 instruction' } };
-    return { compute: addon.crc32c, implementation: { name: 'sse4.2-three-lanes', file } };
+    const implementation: Crc32cImplementation = { name: 'sse4.2-three-lanes', file };
+    // An addon built before crc32cRanges existed still serves crc32c; its ranges are then computed here.
+    return addon.crc32cRanges === undefined ? { compute: addon.crc32c, implementation } : { compute: addon.crc32c, computeRanges: addon.crc32cRanges, implementation };
   }
   return { implementation: { name: FALLBACK, fallbackReason: reasons.length > 0 ? reasons.join('; ') : `no addon built for ${process.platform}-${process.arch}` } };
 }
@@ -85,4 +89,30 @@ function fallbackCrc32c(data: Uint8Array, previous: number): number {
 export function crc32c(data: Uint8Array, previous = 0): number {
   if (data.length === 0) return previous >>> 0;
   return compute(data, previous >>> 0);
+}
+
+/**
+ * The CRC32C of each range `[bounds[k], bounds[k + 1])` of `data` (k from 0 to bounds.length - 2),
+ * computed on a libuv pool thread where the addon serves, so that checking a large read does not
+ * hold up the main thread: `result[k] === crc32c(data.subarray(bounds[k], bounds[k + 1]))`. Do not
+ * modify or transfer `data` until the promise settles. With the fallback the CRCs are computed
+ * before this returns. `bounds` must ascend, whole numbers within `[0, data.length]`, at least one
+ * of them: anything else is a programmer error (TypeError).
+ */
+export function crc32cRanges(data: Uint8Array, bounds: Float64Array): Promise<Uint32Array> {
+  if (loaded.computeRanges !== undefined) return loaded.computeRanges(data, bounds);
+  checkBounds(data, bounds);
+  const crcs = new Uint32Array(bounds.length - 1);
+  for (let k = 0; k < crcs.length; k++) crcs[k] = crc32c(data.subarray(bounds[k]!, bounds[k + 1]!));
+  return Promise.resolve(crcs);
+}
+
+/** The addon's own checks, for the fallback: the same TypeError on the same bounds. */
+function checkBounds(data: Uint8Array, bounds: Float64Array): void {
+  let ok = bounds instanceof Float64Array && bounds.length > 0;
+  for (let k = 0; ok && k < bounds.length; k++) {
+    const v = bounds[k]!;
+    ok = Number.isInteger(v) && v >= 0 && v <= data.length && (k === 0 || v >= bounds[k - 1]!);
+  }
+  if (!ok) throw new TypeError('crc32cRanges: bounds must be a non-empty Float64Array of ascending whole numbers within the bytes');
 }

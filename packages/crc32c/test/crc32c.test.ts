@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { crc32c as nodeRsCrc32c } from '@node-rs/crc32';
-import { crc32c, crc32cImplementation } from '../src/index.js';
+import { crc32c, crc32cImplementation, crc32cRanges } from '../src/index.js';
 
 const PKG_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SSE42 = process.arch === 'x64' && process.platform === 'linux' && /\bsse4_2\b/.test(readFileSync('/proc/cpuinfo', 'utf8'));
@@ -31,12 +31,30 @@ function randomBytes(random: () => number, n: number): Uint8Array {
 }
 
 /** The implementation a child process with `env` chooses (index.js at `entry`), its CRC32C of '123456789', and its stderr. */
-function inChild(env: NodeJS.ProcessEnv, entry = fileURLToPath(new URL('../src/index.js', import.meta.url))): { impl: { name: string; fallbackReason?: string; file?: string }; crc: number; stderr: string } {
-  const script = `import { crc32c, crc32cImplementation } from ${JSON.stringify(new URL(`file://${entry}`).href)};
-    console.log(JSON.stringify({ impl: crc32cImplementation, crc: crc32c(new TextEncoder().encode('123456789')) }));`;
+function inChild(env: NodeJS.ProcessEnv, entry = fileURLToPath(new URL('../src/index.js', import.meta.url))): ChildResult & { stderr: string } {
+  // Also crc32cRanges over the same bytes in three ranges (one empty), and what bounds past the end throw.
+  const script = `import { crc32c, crc32cImplementation, crc32cRanges } from ${JSON.stringify(new URL(`file://${entry}`).href)};
+    const bytes = new TextEncoder().encode('123456789');
+    let badBounds = 'nothing';
+    try { crc32cRanges(bytes, Float64Array.of(0, 10)); } catch (e) { badBounds = e.name; }
+    const ranges = [...(await crc32cRanges(bytes, Float64Array.of(0, 4, 4, 9)))];
+    console.log(JSON.stringify({ impl: crc32cImplementation, crc: crc32c(bytes), ranges, badBounds }));`;
   const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, ...env } });
   assert.equal(r.status, 0, r.stderr);
-  return { ...(JSON.parse(r.stdout) as { impl: { name: string; fallbackReason?: string; file?: string }; crc: number }), stderr: r.stderr };
+  return { ...(JSON.parse(r.stdout) as ChildResult), stderr: r.stderr };
+}
+
+interface ChildResult {
+  impl: { name: string; fallbackReason?: string; file?: string };
+  crc: number;
+  ranges: number[];
+  badBounds: string;
+}
+
+/** What inChild's crc32cRanges must give: '1234', '', '56789'. */
+function expectedChildRanges(): number[] {
+  const bytes = new TextEncoder().encode('123456789');
+  return [reference(bytes.subarray(0, 4), 0), 0, reference(bytes.subarray(4), 0)];
 }
 
 const reference = (bytes: Uint8Array, previous: number): number => nodeRsCrc32c(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), previous) >>> 0;
@@ -93,6 +111,32 @@ describe('crc32c', () => {
     assert.equal(crc32c(pooled), reference(plain, 0));
     assert.equal(crc32c(plain, 7), reference(plain, 7));
   });
+
+  it('crc32cRanges gives the CRC32C of each range: empty ones, unaligned ones, around lane boundaries, of a pooled Buffer', async () => {
+    const random = prng(21);
+    const pool = randomBytes(random, 200_000);
+    const bounds = [0, 0, 1, 8, 8, 3 * 256 + 9, 3 * 4096 + 3 * 256 + 9];
+    while (bounds.at(-1)! < pool.length - 1) bounds.push(Math.min(pool.length - 1, bounds.at(-1)! + Math.floor(random() * 20_000)));
+    const data = pool.subarray(1);
+    const crcs = await crc32cRanges(data, Float64Array.from(bounds));
+    assert.ok(crcs instanceof Uint32Array);
+    assert.equal(crcs.length, bounds.length - 1);
+    for (let k = 0; k + 1 < bounds.length; k++) assert.equal(crcs[k], reference(data.subarray(bounds[k], bounds[k + 1]), 0), `range ${k}`);
+    assert.deepEqual([...(await crc32cRanges(data, Float64Array.of(5)))], [], 'one bound: no range');
+    Buffer.alloc(1);
+    const pooled = Buffer.from(pool.subarray(0, 3000));
+    assert.notEqual(pooled.byteOffset, 0, 'the test needs a Buffer from the pool');
+    assert.deepEqual([...(await crc32cRanges(pooled, Float64Array.of(0, 3000)))], [reference(pool.subarray(0, 3000), 0)]);
+  });
+
+  it('crc32cRanges throws a TypeError for bounds that are not ascending whole numbers within the bytes (a programmer error)', () => {
+    const bytes = new Uint8Array(10);
+    for (const bad of [Float64Array.of(), Float64Array.of(0, 11), Float64Array.of(-1, 2), Float64Array.of(0, 2.5), Float64Array.of(4, 2), Float64Array.of(Number.NaN)]) {
+      assert.throws(() => crc32cRanges(bytes, bad), TypeError, `bounds ${[...bad].join(', ')}`);
+    }
+    assert.throws(() => crc32cRanges(bytes, [0, 2] as unknown as Float64Array), TypeError, 'an array');
+    assert.throws(() => crc32cRanges('0123456789' as unknown as Uint8Array, Float64Array.of(0, 2)), TypeError, 'a string');
+  });
 });
 
 describe('crc32c implementation', () => {
@@ -106,6 +150,8 @@ describe('crc32c implementation', () => {
     assert.equal(out.impl.name, '@node-rs/crc32');
     assert.match(out.impl.fallbackReason!, /FLOWSTATE_CRC32C/);
     assert.equal(out.crc, 0xe3069283);
+    assert.deepEqual(out.ranges, expectedChildRanges());
+    assert.equal(out.badBounds, 'TypeError');
   });
 
   it('warns about an unknown FLOWSTATE_CRC32C value and ignores it', () => {
@@ -131,6 +177,8 @@ describe('crc32c implementation', () => {
     assert.equal(out.impl.name, 'sse4.2-three-lanes');
     assert.equal(out.impl.file, join(root, 'prebuilds', 'linux-x64', 'flowstate_crc32c.node'));
     assert.equal(out.crc, 0xe3069283);
+    assert.deepEqual(out.ranges, expectedChildRanges());
+    assert.equal(out.badBounds, 'TypeError');
   });
 
   it('throws a TypeError when the addon is called with something other than bytes (a programmer error)', { skip: SSE42 ? false : NO_SSE42 }, () => {
@@ -150,10 +198,11 @@ describe('crc32c prebuilt addon', () => {
     assert.equal(info.sourceHash, nativeSourceHash(PKG_ROOT));
   });
 
-  it('loads on its own and computes the same values (what an installed package without a build uses)', { skip: SSE42 ? false : NO_SSE42 }, () => {
-    const addon = createRequire(import.meta.url)(`${dir}flowstate_crc32c.node`) as { accelerated: boolean; crc32c: (b: Uint8Array, p: number) => number };
+  it('loads on its own and computes the same values (what an installed package without a build uses)', { skip: SSE42 ? false : NO_SSE42 }, async () => {
+    const addon = createRequire(import.meta.url)(`${dir}flowstate_crc32c.node`) as { accelerated: boolean; crc32c: (b: Uint8Array, p: number) => number; crc32cRanges: (b: Uint8Array, bounds: Float64Array) => Promise<Uint32Array> };
     assert.equal(addon.accelerated, true);
     const bytes = randomBytes(prng(3), 100_000);
     assert.equal(addon.crc32c(bytes, 99), reference(bytes, 99));
+    assert.deepEqual([...(await addon.crc32cRanges(bytes, Float64Array.of(0, 7, 100_000)))], [reference(bytes.subarray(0, 7), 0), reference(bytes.subarray(7), 0)]);
   });
 });

@@ -19,6 +19,7 @@ import {
   BlockField,
   deserializesIntoOwnMemory,
   type KeyGroupBlock,
+  type KeyGroupRead,
   type KeyGroupBlockOptions,
   type KeyedStateRecord,
   type CheckpointMetadata,
@@ -265,10 +266,11 @@ export class SavepointReader {
   async *keyedBlocks(uid: string, readBuffers?: AlternatingReadBuffers): AsyncGenerator<{ block: KeyGroupBlock; source: KeyedSource; stateIndexMap: readonly number[] }> {
     const { sources, merged } = await this.keyedSources(uid);
     const maxParallelism = this.operator(uid).maxParallelism;
-    const options: KeyGroupBlockOptions = readBuffers === undefined ? { maxParallelism } : { maxParallelism, readBuffers };
+    // A reader's pool threads are otherwise idle: the blocks' CRC32Cs are computed there (issue 16).
+    const options: KeyGroupBlockOptions = readBuffers === undefined ? { maxParallelism, checksumsOnPool: true } : { maxParallelism, readBuffers, checksumsOnPool: true };
     const reader = this.dir.reader;
     // The next handle's first request, started while the last one of the current handle is consumed.
-    let prefetched: Promise<Uint8Array> | undefined;
+    let prefetched: Promise<KeyGroupRead> | undefined;
     try {
       for (let i = 0; i < sources.length; i++) {
         const source = sources[i]!;
