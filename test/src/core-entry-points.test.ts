@@ -15,7 +15,7 @@ import * as storage from '@flowstate/core/storage';
 
 const GROUPS = { state, spi, serialization, storage, checkpoint, kv } as const;
 /** Root-only: cross-cutting helpers that belong to no group. */
-const BASICS = ['crc32c', 'crc32cImplementation', 'crc32cCombine', 'formatChecksum', 'mulberry32', 'assert', 'AssertionError'];
+const BASICS = ['crc32c', 'crc32cImplementation', 'crc32cCombine', 'crc32cRanges', 'formatChecksum', 'mulberry32', 'assert', 'AssertionError'];
 
 describe('@flowstate/core entry points', () => {
   it('every group name is the very binding the root exports', () => {
