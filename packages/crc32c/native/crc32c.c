@@ -8,8 +8,8 @@
 // Only x86-64 with SSE4.2 gets the fast path: `accelerated` tells JavaScript whether to use this
 // addon at all (elsewhere it keeps @node-rs/crc32, which has its own hardware paths).
 #include <node_api.h>
+#include <stdbool.h>
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -132,16 +132,21 @@ static napi_value js_crc32c(napi_env env, napi_callback_info info) {
 }
 
 // One crc32cRanges call: the CRC32C of each range [bounds[k], bounds[k + 1]) of `data`, computed
-// on a libuv pool thread. The reference keeps the bytes' ArrayBuffer alive until completion; the
-// caller must not modify or transfer them meanwhile (src/index.ts says so).
+// on a libuv pool thread into the result's own memory. Everything it holds lives in ArrayBuffers
+// the engine owns (this struct and the bounds in one, the CRCs in the result), so that the addon
+// still imports nothing but Node-API: no malloc, no libc. The references keep them, and the
+// bytes, alive until completion; the caller must not modify or transfer the bytes meanwhile
+// (src/index.ts says so).
 typedef struct {
   napi_async_work work;
   napi_deferred deferred;
   napi_ref bytes;
+  napi_ref scratch;
+  napi_ref result;
   const uint8_t* data;
   size_t count;
-  size_t* bounds;
   uint32_t* crcs;
+  size_t* bounds;  // count + 1 entries, right after this struct in `scratch`
 } RangesWork;
 
 static void ranges_execute(napi_env env, void* arg) {
@@ -153,22 +158,19 @@ static void ranges_execute(napi_env env, void* arg) {
   }
 }
 
-static void ranges_free(RangesWork* w) {
-  free(w->bounds);
-  free(w->crcs);
-  free(w);
+static void ranges_release(napi_env env, RangesWork* w) {
+  // The scratch reference goes last: it keeps `w` itself alive.
+  if (w->work != NULL) napi_delete_async_work(env, w->work);
+  if (w->bytes != NULL) napi_delete_reference(env, w->bytes);
+  if (w->result != NULL) napi_delete_reference(env, w->result);
+  napi_delete_reference(env, w->scratch);
 }
 
-// Resolves with a Uint32Array of the CRCs; rejects only if that array cannot be made (no memory).
+// Resolves with the result Uint32Array; rejects only if the work was cancelled or it is gone.
 static void ranges_complete(napi_env env, napi_status status, void* arg) {
   RangesWork* w = (RangesWork*)arg;
   napi_value result = NULL;
-  void* out = NULL;
-  napi_value buffer = NULL;
-  int made = status == napi_ok && napi_create_arraybuffer(env, w->count * sizeof(uint32_t), &out, &buffer) == napi_ok &&
-             napi_create_typedarray(env, napi_uint32_array, w->count, buffer, 0, &result) == napi_ok;
-  if (made) {
-    if (w->count > 0) memcpy(out, w->crcs, w->count * sizeof(uint32_t));
+  if (status == napi_ok && napi_get_reference_value(env, w->result, &result) == napi_ok && result != NULL) {
     napi_resolve_deferred(env, w->deferred, result);
   } else {
     napi_value message = NULL;
@@ -177,30 +179,60 @@ static void ranges_complete(napi_env env, napi_status status, void* arg) {
     napi_create_error(env, NULL, message, &error);
     napi_reject_deferred(env, w->deferred, error);
   }
-  napi_delete_reference(env, w->bytes);
-  napi_delete_async_work(env, w->work);
-  ranges_free(w);
+  ranges_release(env, w);
 }
 
-// Reads and checks bounds: ascending doubles that are whole numbers within [0, length].
-static size_t* read_bounds(napi_env env, napi_value value, size_t length, size_t* count) {
+// The number of bounds if `value` is a non-empty Float64Array of ascending whole numbers within
+// [0, length]; 0 otherwise. `out` (may be NULL: count only) receives them.
+static size_t check_bounds(napi_env env, napi_value value, size_t length, size_t* out) {
   napi_typedarray_type type;
   size_t n = 0;
   void* data = NULL;
-  if (napi_get_typedarray_info(env, value, &type, &n, &data, NULL, NULL) != napi_ok || type != napi_float64_array || n == 0) return NULL;
-  size_t* bounds = (size_t*)malloc(n * sizeof(size_t));
-  if (bounds == NULL) return NULL;
+  if (napi_get_typedarray_info(env, value, &type, &n, &data, NULL, NULL) != napi_ok || type != napi_float64_array || n == 0) return 0;
   const double* d = (const double*)data;
+  double previous = 0;
   for (size_t k = 0; k < n; k++) {
     double v = d[k];
-    if (!(v >= 0 && v <= (double)length && v == (double)(size_t)v) || (k > 0 && (size_t)v < bounds[k - 1])) {
-      free(bounds);
-      return NULL;
-    }
-    bounds[k] = (size_t)v;
+    // In range first (NaN fails it), so that the conversion below is defined.
+    if (!(v >= previous && v <= (double)length) || v != (double)(size_t)v) return 0;
+    if (out != NULL) out[k] = (size_t)v;
+    previous = v;
   }
-  *count = n - 1;
-  return bounds;
+  return n;
+}
+
+// An ArrayBuffer of `size` bytes (at least 1) and its memory; NULL on failure (an exception may be pending).
+static void* new_buffer(napi_env env, size_t size, napi_value* buffer) {
+  void* data = NULL;
+  if (napi_create_arraybuffer(env, size > 0 ? size : 1, &data, buffer) != napi_ok) return NULL;
+  return data;
+}
+
+// Creates the work's state in engine memory and queues it; its promise, or NULL with an exception.
+static napi_value queue_ranges(napi_env env, napi_value bytes, const uint8_t* data, napi_value bounds, size_t nbounds, size_t length) {
+  napi_value scratch = NULL;
+  napi_value result_buffer = NULL;
+  napi_value result = NULL;
+  RangesWork* w = (RangesWork*)new_buffer(env, sizeof(RangesWork) + nbounds * sizeof(size_t), &scratch);
+  uint32_t* crcs = w == NULL ? NULL : (uint32_t*)new_buffer(env, (nbounds - 1) * sizeof(uint32_t), &result_buffer);
+  if (crcs == NULL || napi_create_typedarray(env, napi_uint32_array, nbounds - 1, result_buffer, 0, &result) != napi_ok) return NULL;
+  memset(w, 0, sizeof(RangesWork));
+  w->data = data;
+  w->count = nbounds - 1;
+  w->crcs = crcs;
+  w->bounds = (size_t*)(w + 1);
+  check_bounds(env, bounds, length, w->bounds);
+  if (napi_create_reference(env, scratch, 1, &w->scratch) != napi_ok) return NULL;
+  napi_value promise = NULL;
+  napi_value name = NULL;
+  if (napi_create_reference(env, bytes, 1, &w->bytes) != napi_ok || napi_create_reference(env, result, 1, &w->result) != napi_ok ||
+      napi_create_promise(env, &w->deferred, &promise) != napi_ok || napi_create_string_utf8(env, "crc32cRanges", NAPI_AUTO_LENGTH, &name) != napi_ok ||
+      napi_create_async_work(env, NULL, name, ranges_execute, ranges_complete, w, &w->work) != napi_ok || napi_queue_async_work(env, w->work) != napi_ok) {
+    // Only when the engine is out of memory or shutting down: nothing was queued (a created deferred stays pending).
+    ranges_release(env, w);
+    return NULL;
+  }
+  return promise;
 }
 
 // crc32cRanges(bytes: Uint8Array, bounds: Float64Array): Promise<Uint32Array>. Bad arguments are
@@ -216,35 +248,14 @@ static napi_value js_crc32c_ranges(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "crc32cRanges(bytes: Uint8Array, bounds: Float64Array) expected");
     return NULL;
   }
-  RangesWork* w = (RangesWork*)calloc(1, sizeof(RangesWork));
-  if (w == NULL) {
-    napi_throw_error(env, NULL, "crc32cRanges: out of memory");
-    return NULL;
-  }
-  w->data = (const uint8_t*)data;
-  w->bounds = read_bounds(env, argv[1], length, &w->count);
-  if (w->bounds == NULL) {
-    free(w);
+  size_t nbounds = check_bounds(env, argv[1], length, NULL);
+  if (nbounds == 0) {
     napi_throw_type_error(env, NULL, "crc32cRanges: bounds must be a non-empty Float64Array of ascending whole numbers within the bytes");
     return NULL;
   }
-  w->crcs = (uint32_t*)malloc((w->count > 0 ? w->count : 1) * sizeof(uint32_t));
-  napi_value promise = NULL;
-  napi_value name = NULL;
-  if (w->crcs == NULL || napi_create_reference(env, argv[0], 1, &w->bytes) != napi_ok) {
-    ranges_free(w);
-    napi_throw_error(env, NULL, "crc32cRanges: out of memory");
-    return NULL;
-  }
-  if (napi_create_promise(env, &w->deferred, &promise) != napi_ok || napi_create_string_utf8(env, "crc32cRanges", NAPI_AUTO_LENGTH, &name) != napi_ok ||
-      napi_create_async_work(env, NULL, name, ranges_execute, ranges_complete, w, &w->work) != napi_ok || napi_queue_async_work(env, w->work) != napi_ok) {
-    // Only when the engine is out of memory or shutting down: nothing was queued (a created deferred stays pending).
-    napi_delete_reference(env, w->bytes);
-    if (w->work != NULL) napi_delete_async_work(env, w->work);
-    ranges_free(w);
-    napi_throw_error(env, NULL, "crc32cRanges: could not queue the work");
-    return NULL;
-  }
+  napi_value promise = queue_ranges(env, argv[0], (const uint8_t*)data, argv[1], nbounds, length);
+  bool pending = false;
+  if (promise == NULL && napi_is_exception_pending(env, &pending) == napi_ok && !pending) napi_throw_error(env, NULL, "crc32cRanges: could not queue the work");
   return promise;
 }
 #endif

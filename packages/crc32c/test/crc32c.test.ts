@@ -4,6 +4,8 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { crc32c as nodeRsCrc32c } from '@node-rs/crc32';
@@ -11,6 +13,7 @@ import { crc32c, crc32cImplementation, crc32cRanges } from '../src/index.js';
 
 const PKG_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SSE42 = process.arch === 'x64' && process.platform === 'linux' && /\bsse4_2\b/.test(readFileSync('/proc/cpuinfo', 'utf8'));
+const NM = spawnSync('nm', ['--version']).status === 0;
 const NO_SSE42 = 'needs Linux on x86-64 with SSE4.2 (the addon falls back to @node-rs/crc32 elsewhere)';
 
 /** xorshift32 (core has a seeded PRNG too, but core depends on this package): the same inputs every run. */
@@ -129,6 +132,24 @@ describe('crc32c', () => {
     assert.deepEqual([...(await crc32cRanges(pooled, Float64Array.of(0, 3000)))], [reference(pool.subarray(0, 3000), 0)]);
   });
 
+  it('crc32cRanges keeps what a call needs alive: 300 calls at once, their inputs otherwise unreferenced, the GC running', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const random = prng(33);
+    const expected: number[][] = [];
+    const pending: Array<Promise<Uint32Array>> = [];
+    for (let i = 0; i < 300; i++) {
+      const data = randomBytes(random, 1 + Math.floor(random() * 50_000));
+      const cut = Math.floor(random() * data.length);
+      expected.push([reference(data.subarray(0, cut), 0), reference(data.subarray(cut), 0)]);
+      pending.push(crc32cRanges(data, Float64Array.of(0, cut, data.length)));
+      if (i % 50 === 0) gc();
+    }
+    gc();
+    const got = await Promise.all(pending);
+    for (let i = 0; i < got.length; i++) assert.deepEqual([...got[i]!], expected[i], `call ${i}`);
+  });
+
   it('crc32cRanges throws a TypeError for bounds that are not ascending whole numbers within the bytes (a programmer error)', () => {
     const bytes = new Uint8Array(10);
     for (const bad of [Float64Array.of(), Float64Array.of(0, 11), Float64Array.of(-1, 2), Float64Array.of(0, 2.5), Float64Array.of(4, 2), Float64Array.of(Number.NaN)]) {
@@ -196,6 +217,15 @@ describe('crc32c prebuilt addon', () => {
     const { nativeSourceHash } = (await import(new URL('../../scripts/native-source-hash.mjs', import.meta.url).href)) as { nativeSourceHash: (root: string) => string };
     const info = JSON.parse(readFileSync(`${dir}BUILD_INFO.json`, 'utf8')) as { sourceHash: string };
     assert.equal(info.sourceHash, nativeSourceHash(PKG_ROOT));
+  });
+
+  it('imports nothing but Node-API: no libc symbol, so one binary serves any Linux x86-64', { skip: NM ? false : 'needs nm (binutils) to list the binary\'s dynamic symbols' }, () => {
+    const r = spawnSync('nm', ['-D', '--undefined-only', `${dir}flowstate_crc32c.node`], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    // Weak ones (w) are the toolchain's optional hooks; strong undefined ones (U) must all be Node-API.
+    const imports = r.stdout.split('\n').filter((l) => /^\s+U /.test(l)).map((l) => l.trim().slice(2));
+    assert.ok(imports.length > 0, r.stdout);
+    assert.deepEqual(imports.filter((name) => !name.startsWith('napi_')), []);
   });
 
   it('loads on its own and computes the same values (what an installed package without a build uses)', { skip: SSE42 ? false : NO_SSE42 }, async () => {
