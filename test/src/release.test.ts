@@ -159,7 +159,7 @@ describe('release: packed packages', { timeout: 600_000 }, () => {
       if (process.arch !== 'x64' || !/\bsse4_2\b/.test(cpuinfo)) return t.skip('needs Linux on x86-64 with SSE4.2; elsewhere the package uses @node-rs/crc32');
       const out = runOk(process.execPath, ['--input-type=module', '-e', "import { crc32cImplementation } from '@flowstate/core'; console.log(JSON.stringify(crc32cImplementation))"], app);
       const pkg = join(app, 'node_modules', '@flowstate', 'crc32c');
-      assert.deepEqual(JSON.parse(out), { name: 'sse4.2-three-lanes', file: join(pkg, 'prebuilds', 'linux-x64', 'flowstate_crc32c.node') });
+      assert.deepEqual(JSON.parse(out), { name: 'sse4.2-three-lanes', file: join(pkg, 'prebuilds', 'linux-x64', 'flowstate_crc32c.node'), rangesOnPool: true });
     });
 
     it('runs the "Use it" program with the system RocksDB hidden and a new HOME (prebuilt addon)', (t) => {

@@ -182,23 +182,18 @@ static void ranges_complete(napi_env env, napi_status status, void* arg) {
   ranges_release(env, w);
 }
 
-// The number of bounds if `value` is a non-empty Float64Array of ascending whole numbers within
-// [0, length]; 0 otherwise. `out` (may be NULL: count only) receives them.
-static size_t check_bounds(napi_env env, napi_value value, size_t length, size_t* out) {
-  napi_typedarray_type type;
-  size_t n = 0;
-  void* data = NULL;
-  if (napi_get_typedarray_info(env, value, &type, &n, &data, NULL, NULL) != napi_ok || type != napi_float64_array || n == 0) return 0;
-  const double* d = (const double*)data;
+// Copies bounds into `out`, reading each exactly once (a SharedArrayBuffer may change under us),
+// and tells whether they ascend, whole numbers within [0, length].
+static bool copy_bounds(const double* d, size_t n, size_t length, size_t* out) {
   double previous = 0;
   for (size_t k = 0; k < n; k++) {
     double v = d[k];
     // In range first (NaN fails it), so that the conversion below is defined.
-    if (!(v >= previous && v <= (double)length) || v != (double)(size_t)v) return 0;
-    if (out != NULL) out[k] = (size_t)v;
+    if (!(v >= previous && v <= (double)length) || v != (double)(size_t)v) return false;
+    out[k] = (size_t)v;
     previous = v;
   }
-  return n;
+  return true;
 }
 
 // An ArrayBuffer of `size` bytes (at least 1) and its memory; NULL on failure (an exception may be pending).
@@ -208,20 +203,26 @@ static void* new_buffer(napi_env env, size_t size, napi_value* buffer) {
   return data;
 }
 
-// Creates the work's state in engine memory and queues it; its promise, or NULL with an exception.
-static napi_value queue_ranges(napi_env env, napi_value bytes, const uint8_t* data, napi_value bounds, size_t nbounds, size_t length) {
-  napi_value scratch = NULL;
+// The work's state in engine memory, its bounds copied and checked from `d` (n of them, n >= 1):
+// NULL with `*bad` set for bad bounds, NULL alone on failure (an exception may be pending).
+static RangesWork* new_ranges_work(napi_env env, const double* d, size_t n, size_t length, napi_value* scratch, napi_value* result, bool* bad) {
   napi_value result_buffer = NULL;
-  napi_value result = NULL;
-  RangesWork* w = (RangesWork*)new_buffer(env, sizeof(RangesWork) + nbounds * sizeof(size_t), &scratch);
-  uint32_t* crcs = w == NULL ? NULL : (uint32_t*)new_buffer(env, (nbounds - 1) * sizeof(uint32_t), &result_buffer);
-  if (crcs == NULL || napi_create_typedarray(env, napi_uint32_array, nbounds - 1, result_buffer, 0, &result) != napi_ok) return NULL;
+  RangesWork* w = (RangesWork*)new_buffer(env, sizeof(RangesWork) + n * sizeof(size_t), scratch);
+  if (w == NULL) return NULL;
   memset(w, 0, sizeof(RangesWork));
-  w->data = data;
-  w->count = nbounds - 1;
-  w->crcs = crcs;
   w->bounds = (size_t*)(w + 1);
-  check_bounds(env, bounds, length, w->bounds);
+  if (!copy_bounds(d, n, length, w->bounds)) {
+    *bad = true;
+    return NULL;
+  }
+  w->count = n - 1;
+  w->crcs = (uint32_t*)new_buffer(env, w->count * sizeof(uint32_t), &result_buffer);
+  if (w->crcs == NULL || napi_create_typedarray(env, napi_uint32_array, w->count, result_buffer, 0, result) != napi_ok) return NULL;
+  return w;
+}
+
+// Queues the work; its promise, or NULL (an exception may be pending).
+static napi_value queue_ranges(napi_env env, RangesWork* w, napi_value bytes, napi_value scratch, napi_value result) {
   if (napi_create_reference(env, scratch, 1, &w->scratch) != napi_ok) return NULL;
   napi_value promise = NULL;
   napi_value name = NULL;
@@ -248,12 +249,22 @@ static napi_value js_crc32c_ranges(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "crc32cRanges(bytes: Uint8Array, bounds: Float64Array) expected");
     return NULL;
   }
-  size_t nbounds = check_bounds(env, argv[1], length, NULL);
-  if (nbounds == 0) {
+  napi_typedarray_type bounds_type;
+  size_t nbounds = 0;
+  void* bounds = NULL;
+  bool bad = napi_get_typedarray_info(env, argv[1], &bounds_type, &nbounds, &bounds, NULL, NULL) != napi_ok || bounds_type != napi_float64_array || nbounds == 0;
+  napi_value scratch = NULL;
+  napi_value result = NULL;
+  RangesWork* w = bad ? NULL : new_ranges_work(env, (const double*)bounds, nbounds, length, &scratch, &result, &bad);
+  if (bad) {
     napi_throw_type_error(env, NULL, "crc32cRanges: bounds must be a non-empty Float64Array of ascending whole numbers within the bytes");
     return NULL;
   }
-  napi_value promise = queue_ranges(env, argv[0], (const uint8_t*)data, argv[1], nbounds, length);
+  napi_value promise = NULL;
+  if (w != NULL) {
+    w->data = (const uint8_t*)data;
+    promise = queue_ranges(env, w, argv[0], scratch, result);
+  }
   bool pending = false;
   if (promise == NULL && napi_is_exception_pending(env, &pending) == napi_ok && !pending) napi_throw_error(env, NULL, "crc32cRanges: could not queue the work");
   return promise;

@@ -17,6 +17,11 @@ export interface Crc32cImplementation {
   readonly fallbackReason?: string;
   /** The addon file in use (absent for the fallback). */
   readonly file?: string;
+  /**
+   * Whether `crc32cRanges` computes on a libuv pool thread (the addon), or on the calling thread
+   * before it returns (the fallback, or an addon built before crc32cRanges existed).
+   */
+  readonly rangesOnPool: boolean;
 }
 
 interface Addon {
@@ -48,7 +53,7 @@ type ComputeRanges = (bytes: Uint8Array, bounds: Float64Array) => Promise<Uint32
 
 /** The first candidate that loads and is accelerated; otherwise why none is. */
 function loadAddon(): { readonly compute?: Compute; readonly computeRanges?: ComputeRanges; readonly implementation: Crc32cImplementation } {
-  if (fallbackRequested()) return { implementation: { name: FALLBACK, fallbackReason: `FLOWSTATE_CRC32C=${FALLBACK}` } };
+  if (fallbackRequested()) return { implementation: { name: FALLBACK, fallbackReason: `FLOWSTATE_CRC32C=${FALLBACK}`, rangesOnPool: false } };
   const reasons: string[] = [];
   for (const file of addonCandidates()) {
     if (!existsSync(file)) continue;
@@ -59,12 +64,12 @@ function loadAddon(): { readonly compute?: Compute; readonly computeRanges?: Com
       reasons.push(`${file} does not load: ${(e as Error).message.split('\n')[0]}`);
       continue;
     }
-    if (!addon.accelerated || addon.crc32c === undefined) return { implementation: { name: FALLBACK, fallbackReason: 'this CPU has no SSE4.2 crc32 instruction' } };
-    const implementation: Crc32cImplementation = { name: 'sse4.2-three-lanes', file };
+    if (!addon.accelerated || addon.crc32c === undefined) return { implementation: { name: FALLBACK, fallbackReason: 'this CPU has no SSE4.2 crc32 instruction', rangesOnPool: false } };
     // An addon built before crc32cRanges existed still serves crc32c; its ranges are then computed here.
-    return addon.crc32cRanges === undefined ? { compute: addon.crc32c, implementation } : { compute: addon.crc32c, computeRanges: addon.crc32cRanges, implementation };
+    if (addon.crc32cRanges === undefined) return { compute: addon.crc32c, implementation: { name: 'sse4.2-three-lanes', file, rangesOnPool: false } };
+    return { compute: addon.crc32c, computeRanges: addon.crc32cRanges, implementation: { name: 'sse4.2-three-lanes', file, rangesOnPool: true } };
   }
-  return { implementation: { name: FALLBACK, fallbackReason: reasons.length > 0 ? reasons.join('; ') : `no addon built for ${process.platform}-${process.arch}` } };
+  return { implementation: { name: FALLBACK, fallbackReason: reasons.length > 0 ? reasons.join('; ') : `no addon built for ${process.platform}-${process.arch}`, rangesOnPool: false } };
 }
 
 const loaded = loadAddon();
@@ -96,8 +101,9 @@ export function crc32c(data: Uint8Array, previous = 0): number {
  * computed on a libuv pool thread where the addon serves, so that checking a large read does not
  * hold up the main thread: `result[k] === crc32c(data.subarray(bounds[k], bounds[k + 1]))`. Do not
  * modify or transfer `data` until the promise settles. With the fallback the CRCs are computed
- * before this returns. `bounds` must ascend, whole numbers within `[0, data.length]`, at least one
- * of them: anything else is a programmer error (TypeError).
+ * before this returns (`crc32cImplementation.rangesOnPool` tells which). `bounds` must ascend,
+ * whole numbers within `[0, data.length]`, at least one of them: anything else, or bytes that are
+ * not a Uint8Array, is a programmer error (TypeError).
  */
 export function crc32cRanges(data: Uint8Array, bounds: Float64Array): Promise<Uint32Array> {
   if (loaded.computeRanges !== undefined) return loaded.computeRanges(data, bounds);
@@ -109,7 +115,10 @@ export function crc32cRanges(data: Uint8Array, bounds: Float64Array): Promise<Ui
 
 /** The addon's own checks, for the fallback: the same TypeError on the same bounds. */
 function checkBounds(data: Uint8Array, bounds: Float64Array): void {
-  let ok = bounds instanceof Float64Array && bounds.length > 0;
+  // By tag, not instanceof: the addon takes typed arrays of any realm (vm contexts).
+  const tag = (v: unknown) => (ArrayBuffer.isView(v) ? (v as unknown as { [Symbol.toStringTag]: string })[Symbol.toStringTag] : undefined);
+  if (tag(data) !== 'Uint8Array') throw new TypeError('crc32cRanges(bytes: Uint8Array, bounds: Float64Array) expected');
+  let ok = tag(bounds) === 'Float64Array' && bounds.length > 0;
   for (let k = 0; ok && k < bounds.length; k++) {
     const v = bounds[k]!;
     ok = Number.isInteger(v) && v >= 0 && v <= data.length && (k === 0 || v >= bounds[k - 1]!);

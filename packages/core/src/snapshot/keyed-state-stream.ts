@@ -1,5 +1,5 @@
 import { assert } from '../assert.js';
-import { crc32c, crc32cRanges, formatChecksum } from '../checksum.js';
+import { crc32c, crc32cImplementation, crc32cRanges, formatChecksum } from '../checksum.js';
 import { checkRestoreNotCancelled, CorruptCheckpointError, CorruptDataError, FlowstateError, UnknownFormatVersionError } from '../errors.js';
 import { DataInputDeserializer } from '../io/data-input.js';
 import { DataOutputSerializer } from '../io/data-output.js';
@@ -380,19 +380,21 @@ export interface KeyGroupBlockOptions {
    */
   readonly onLastRead?: () => void;
   /**
-   * Compute each request's CRC32Cs on a libuv pool thread (crc32cRanges) while the blocks of the
-   * request before it are consumed, instead of on the main thread as each block is decoded. Pays
-   * where the pool is otherwise idle: a 64 MiB savepoint read, in-process A/B, 0.93–0.96 of the
-   * time. Not where the pool is busy: a restore that builds SSTs on it (the conversion to native
-   * RocksDB) took 1.01–1.03 of the time.
+   * Compute each request's CRC32Cs with crc32cRanges (on a libuv pool thread where the CRC32C
+   * addon serves; see crc32cImplementation.rangesOnPool) while the blocks of the request before it
+   * are consumed, instead of on the main thread as each block is decoded. Pays where the pool is
+   * otherwise idle: a 64 MiB savepoint read, in-process A/B, 0.93–0.96 of the time. Not where the
+   * pool is busy: a restore that builds SSTs on it (the conversion to native RocksDB) took
+   * 1.01–1.03 of the time.
    */
   readonly checksumsOnPool?: boolean;
 }
 
 /**
  * The bytes of one read request and, with KeyGroupBlockOptions.checksumsOnPool, the CRC32C of each
- * of its key-group blocks, in order, computed on a libuv pool thread as soon as the bytes arrive:
- * checking them was the largest cost of a savepoint read on the main thread after decoding (issue 16).
+ * of its key-group blocks, in order, computed as soon as the bytes arrive (crc32cRanges, on a pool
+ * thread where the addon serves): checking them was the largest cost of a savepoint read on the
+ * main thread after decoding (issue 16).
  */
 export interface KeyGroupRead {
   readonly bytes: Uint8Array;
@@ -424,13 +426,14 @@ export function planKeyGroupReads(offsets: readonly number[], start: number, fro
 }
 
 /**
- * With checksumsOnPool, how often the blocks of one large read let the event loop run, evenly
- * spaced in its bytes. Their consumer never waits for I/O while a read's blocks last (the
- * generator's steps are microtasks), so without a turn the completion of the read-ahead is only
- * seen when the next read is awaited, and its CRC32Cs are then waited for instead of being
- * computed while these blocks are consumed. Three turns, not one: the read-ahead may complete late
- * (a 64 MiB copied read, in-process A/B against the CRC32Cs on the main thread: one turn 1.05 and
- * 1.05 of the time, three 0.97 and 0.93, seven 0.96 and 0.94). Each turn costs a setImmediate.
+ * With checksumsOnPool and crc32cRanges on a pool thread, how often the blocks of one large read
+ * let the event loop run, evenly spaced in its bytes. Their consumer never waits for I/O while a
+ * read's blocks last (the generator's steps are microtasks), so without a turn the completion of
+ * the read-ahead is only seen when the next read is awaited, and its CRC32Cs are then waited for
+ * instead of being computed while these blocks are consumed. Three turns, not one: the read-ahead
+ * may complete late (a 64 MiB copied read, in-process A/B against the CRC32Cs on the main thread:
+ * one turn 1.05 and 1.05 of the time, three 0.97 and 0.93, seven 0.96 and 0.94). Each turn costs a
+ * setImmediate.
  */
 const TURNS_PER_READ = 3;
 /** Smaller reads take no turns: their read-ahead's CRC32C costs less than the turns. */
@@ -473,7 +476,7 @@ export async function* readKeyGroupBlocks(
       if (pending === undefined) options.onLastRead?.();
       // A read in flight: this one's or the next handle's (onLastRead may have started it).
       const readAhead = pending !== undefined || options.onLastRead !== undefined;
-      let turns = checksums !== undefined && readAhead && bytes.length >= TURN_MIN_READ_BYTES ? TURNS_PER_READ : 0;
+      let turns = checksums !== undefined && crc32cImplementation.rangesOnPool && readAhead && bytes.length >= TURN_MIN_READ_BYTES ? TURNS_PER_READ : 0;
       const base = offsets[run.from - start]!;
       for (let g = run.from; g <= run.to; g++) {
         const from = offsets[g - start]! - base;
