@@ -1,6 +1,7 @@
 import { assert } from '../assert.js';
 import { crc32c, crc32cImplementation, crc32cRanges, formatChecksum } from '../checksum.js';
 import { checkRestoreNotCancelled, CorruptCheckpointError, CorruptDataError, FlowstateError, UnknownFormatVersionError } from '../errors.js';
+import { yieldToEventLoop } from '../event-loop.js';
 import { DataInputDeserializer } from '../io/data-input.js';
 import { DataOutputSerializer } from '../io/data-output.js';
 import { checkKeyedStateHandleStructure, malformedField, readerHandleName, untrustedHandleName } from '../checkpoint/metadata-structure.js';
@@ -439,10 +440,6 @@ const TURNS_PER_READ = 3;
 /** Smaller reads take no turns: their read-ahead's CRC32C costs less than the turns. */
 const TURN_MIN_READ_BYTES = 1 << 20;
 
-function turnEventLoop(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
-
 /**
  * The key-group blocks of `handle` (within `options.range`), in ascending order, each read,
  * verified (CRC32C) and decoded before it is yielded. Consecutive blocks are read with one
@@ -482,7 +479,7 @@ export async function* readKeyGroupBlocks(
         const from = offsets[g - start]! - base;
         if (turns > 0 && from >= (bytes.length * (TURNS_PER_READ + 1 - turns)) / (TURNS_PER_READ + 1)) {
           turns--;
-          await turnEventLoop();
+          await yieldToEventLoop();
         }
         const block = bytes.subarray(from, offsets[g + 1 - start]! - base);
         yield decodeKeyGroupBlock(handle, header, g, block, checksums?.[g - run.from] ?? crc32c(block), options, file);

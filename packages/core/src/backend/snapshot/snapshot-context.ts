@@ -1,4 +1,5 @@
 import { SnapshotCancelledError } from '../../errors.js';
+import { yieldToEventLoop } from '../../event-loop.js';
 import { SnapshotOutputStream } from '../../snapshot/snapshot-output.js';
 import type { CheckpointedStateScope, CheckpointStateOutputStream, CheckpointStreamFactory } from '../../storage/spi.js';
 import type { CheckpointOptions } from '../spi.js';
@@ -7,7 +8,6 @@ import type { SnapshotContext } from './snapshot-strategy.js';
 /** How long the asynchronous part may hold the event loop before it yields to processing. */
 const SLICE_MS = 4;
 
-const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 const RESOLVED = Promise.resolve();
 
 /** The runner's side of a SnapshotContext: it also knows every stream the snapshot opened. */
