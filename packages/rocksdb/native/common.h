@@ -184,6 +184,7 @@ struct DbConfig {
   uint32_t fixed_prefix_length = 0;  // 0 = no prefix extractor
   bool flink_string_append = false;  // merge operator: Flink's ','-delimited string append instead of ours
   SyncFiles sync_files = SyncFiles::kAll;  // see SyncFiles and NoSyncEnv (util.cc)
+  bool info_log = true;  // false: no info LOG file (scratch databases; see MakeDbOptions)
   bool has_column_families = false;
   std::vector<std::string> column_families;
 };

@@ -1,9 +1,9 @@
 import { strict as assert } from 'node:assert';
-import { statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { KeyGroupRange, Serializers, VoidNamespace, type KeyedStateBackend, type KeyedStateHandle, type StateHandleReader } from '@flowstate/core';
-import { RocksDBStateBackend, type IncrementalRocksDBStateHandle, type RocksDBKeyedStateBackend } from '@flowstate/rocksdb';
+import { ROCKSDB_NATIVE_FORMAT, RocksDBStateBackend, type IncrementalRocksDBStateHandle, type RocksDBKeyedStateBackend } from '@flowstate/rocksdb';
 import { localCheckpointStorage } from '@flowstate/storage-local';
 import { COUNT, tempDirs } from './temp-dirs.js';
 
@@ -56,5 +56,26 @@ describe('RocksDB linkRestoredFiles (savepoint conversions)', () => {
       // The stored files outlive the scratch database's links.
       for (const f of ssts) assert.equal(statSync(stored(f)).size, f.handle.size);
     }
+  });
+
+  it("a conversion's scratch backend writes no info LOG (a job's backend does)", async () => {
+    const logs = async (backend: RocksDBStateBackend): Promise<string[]> => {
+      const kb = await backend.createKeyedStateBackend({ operatorIdentifier: 'op', keySerializer: Serializers.string, maxParallelism: 128, keyGroupRange: new KeyGroupRange(0, 127) });
+      try {
+        const count = kb.getPartitionedState(VoidNamespace, Serializers.voidNamespace, COUNT);
+        KEYS.forEach((k, i) => {
+          kb.setCurrentKey(k);
+          count.update(i);
+        });
+        const loc = await localCheckpointStorage(tempDir('scratch-log-storage')).initializeLocationForCheckpoint(1);
+        await kb.snapshot(1, 1, loc.streamFactory, NATIVE_SAVEPOINT).result;
+        const dir = (kb as RocksDBKeyedStateBackend<string>).instanceDir;
+        return readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => /(^|\/)LOG(\.|$)/.test(f));
+      } finally {
+        kb.dispose();
+      }
+    };
+    assert.deepEqual(await logs(ROCKSDB_NATIVE_FORMAT.createBackend(tempDir('scratch-log')) as RocksDBStateBackend), []);
+    assert.notDeepEqual(await logs(new RocksDBStateBackend({ localDirectory: tempDir('job-log') })), []);
   });
 });

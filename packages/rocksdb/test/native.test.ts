@@ -127,6 +127,24 @@ describe('RocksDB native binding', () => {
     again.close();
   });
 
+  test('infoLog: false writes no info LOG file; the default writes one', () => {
+    const files = (infoLog: boolean | undefined): string[] => {
+      const path = freshDir(`info-log-${String(infoLog)}`);
+      const db = RocksDB.open(path, { createIfMissing: true, disableWAL: true, ...(infoLog === undefined ? {} : { infoLog }) });
+      db.createColumnFamily('x');
+      db.put(db.defaultColumnFamily, b('k'), b('v'));
+      db.flush();
+      db.close();
+      return readdirSync(path);
+    };
+    assert.ok(files(undefined).includes('LOG'));
+    assert.ok(files(true).includes('LOG'));
+    const none = files(false);
+    assert.ok(!none.some((f) => f === 'LOG' || f.startsWith('LOG.old')), `no LOG expected, got ${none.join(', ')}`);
+    // The database itself is complete without it.
+    assert.ok(none.includes('CURRENT') && none.some((f) => f.endsWith('.sst')));
+  });
+
   test('open errors are typed: missing DB, locked DB, bad options', () => {
     const missing = freshDir('missing');
     const e = assertRocksError(() => RocksDB.open(missing, { createIfMissing: false }), 'ROCKSDB_INVALID_ARGUMENT');

@@ -8,6 +8,7 @@ export interface RocksDBStateBackendOptions {
   readonly incrementalCheckpoints?: boolean;
   /** Where instances keep their working files (default: the OS temp directory). */
   readonly localDirectory?: string;
+  /** Bytes of each instance's LRU block cache (default 64 MiB); 0: no block cache. */
   readonly blockCacheSize?: number;
   readonly writeBufferSize?: number;
   readonly maxWriteBufferNumber?: number;
@@ -48,6 +49,12 @@ export interface RocksDBStateBackendOptions {
    * by the next instance either way.
    */
   readonly removeWorkingDirectoryOnDispose?: boolean;
+  /**
+   * RocksDB's info LOG file in each instance's database directory (default true: diagnostics).
+   * false writes none, for scratch instances whose directory is deleted unread (savepoint
+   * conversion).
+   */
+  readonly infoLog?: boolean;
   /**
    * TTL'd state is also cleaned up by a compaction filter in the native binding; it reads the
    * current time again after this many entries (Flink's queryTimeAfterNumEntries, default 1000).
@@ -90,6 +97,7 @@ export class RocksDBStateBackend extends AbstractStateBackend {
           maxWriteBufferNumber: o.maxWriteBufferNumber ?? 2,
           compression: o.compression ?? 'lz4',
           syncFiles: o.syncLocalFiles ?? 'ssts',
+          infoLog: o.infoLog ?? true,
         },
       },
     );

@@ -397,6 +397,7 @@ function nativeOpenOptions(options: RocksDBOptions): NativeOpenOptions {
     compression: options.compression,
     disableWAL: options.disableWAL,
     syncFiles: options.syncFiles,
+    infoLog: options.infoLog,
     atomicFlush: options.atomicFlush,
     fixedPrefixLength: options.fixedPrefixLength,
     mergeOperator: options.mergeOperator,

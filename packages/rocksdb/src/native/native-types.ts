@@ -12,6 +12,7 @@ export interface NativeOpenOptions {
   compression?: Compression | undefined;
   disableWAL?: boolean | undefined;
   syncFiles?: boolean | 'ssts' | undefined;
+  infoLog?: boolean | undefined;
   atomicFlush?: boolean | undefined;
   fixedPrefixLength?: number | undefined;
   mergeOperator?: 'list-append' | 'flink-string-append' | undefined;

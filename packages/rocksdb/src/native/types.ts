@@ -26,6 +26,12 @@ export interface RocksDBOptions {
    * conversion's). Without true, a crash may lose or corrupt the local database.
    */
   syncFiles?: boolean | 'ssts';
+  /**
+   * Write RocksDB's info LOG file in the database directory (diagnostics: the options, flushes,
+   * compactions). Default true. false writes none, for scratch databases deleted unread (a
+   * savepoint conversion's).
+   */
+  infoLog?: boolean;
   /** RocksDB atomic_flush: flush all column families together (consistent multi-CF flushes without WAL). Default false. */
   atomicFlush?: boolean;
   /** Install a fixed-length prefix extractor (needed for `prefixSameAsStart`). Default: none. */
