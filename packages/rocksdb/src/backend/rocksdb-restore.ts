@@ -14,6 +14,7 @@ import {
   KvPriorityQueues,
   registerRestoredKvStates,
   type KvKeySpace,
+  type KvRowLayout,
   StateMigrationError,
   streamHandleName,
   untrustedHandleName,
@@ -148,12 +149,23 @@ async function readNativeHeader(h: IncrementalRocksDBStateHandle, reader: StateH
 }
 
 function clipToRange(backend: RocksRestoreTarget): void {
-  const range = backend.keyGroupRange;
-  const layout = backend.layout;
-  for (const space of keySpaces(backend)) {
-    // Always both sides: cheap, and no trust in what a downloaded database holds outside its range.
-    if (range.startKeyGroup > 0) space.deleteRange(layout.keyGroupStart(0), layout.keyGroupStart(range.startKeyGroup));
-    if (range.endKeyGroup + 1 < backend.maxParallelism) space.deleteRange(layout.keyGroupStart(range.endKeyGroup + 1), layout.keyGroupStart(backend.maxParallelism));
+  deleteRowsOutside(keySpaces(backend), backend.keyGroupRange, backend.layout, backend.maxParallelism);
+}
+
+/**
+ * Deletes the rows of `spaces` outside `range` (a restored database: a handle of a wider range, or
+ * SSTs that hold more than their handle says; nothing downloaded is trusted), one DeleteRange per
+ * side and key space, but only where that side holds a row. A range tombstone over nothing changes
+ * no row, yet it stays until a compaction drops it, and every scan of the key space meanwhile
+ * checks its keys against it (a savepoint conversion to canonical took ~3.5% longer with one on
+ * each side of every subtask's range; issue 16).
+ */
+export function deleteRowsOutside(spaces: readonly KvKeySpace[], range: KeyGroupRange, layout: KvRowLayout, maxParallelism: number): void {
+  const outside: [Uint8Array, Uint8Array][] = [];
+  if (range.startKeyGroup > 0) outside.push([layout.keyGroupStart(0), layout.keyGroupStart(range.startKeyGroup)]);
+  if (range.endKeyGroup + 1 < maxParallelism) outside.push([layout.keyGroupStart(range.endKeyGroup + 1), layout.keyGroupStart(maxParallelism)]);
+  for (const space of spaces) {
+    for (const [lower, upper] of outside) if (space.scan(lower, upper, 1).length > 0) space.deleteRange(lower, upper);
   }
 }
 
