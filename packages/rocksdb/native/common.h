@@ -441,7 +441,7 @@ class SstWriterWrap : public KvWriterWrap<SstWriterWrap> {
   Napi::Value Open(const Napi::CallbackInfo& info);
   Napi::Value Finish(const Napi::CallbackInfo& info);
   Napi::Value FinishAsync(const Napi::CallbackInfo& info);
-  Napi::Value PutRowsAndFinishAsync(const Napi::CallbackInfo& info);
+  Napi::Value PutPackedRowsAndFinishAsync(const Napi::CallbackInfo& info);
   Napi::Value FileSize(const Napi::CallbackInfo& info);
   Napi::Value Abandon(const Napi::CallbackInfo& info);
   Napi::Value State(const Napi::CallbackInfo& info);

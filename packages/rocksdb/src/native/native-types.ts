@@ -83,7 +83,7 @@ export interface NativeSstFileWriter {
   deleteRange(begin: Uint8Array, end: Uint8Array): void;
   finish(): SstFileInfo;
   finishAsync(): Promise<SstFileInfo>;
-  putRowsAndFinishAsync(keys: readonly Uint8Array[], values: readonly Uint8Array[]): Promise<SstFileInfo>;
+  putPackedRowsAndFinishAsync(buffers: readonly Uint8Array[], layout: Float64Array): Promise<SstFileInfo>;
   fileSize(): number;
   abandon(): void;
   state(): SstFileWriterState;
