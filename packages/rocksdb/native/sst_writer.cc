@@ -5,6 +5,7 @@
 
 #include <rocksdb/table.h>
 
+#include <cmath>
 #include <cstring>
 
 namespace flowstate {
@@ -59,8 +60,9 @@ void DiscardOpenFile(SstWriterState& st) {
 // With rows (putPackedRowsAndFinishAsync), the worker first adds them in order, so building the
 // whole file (block building, compression, checksums, writes) happens off the JS thread too. The
 // rows are not copied: the worker reads them in the buffers the call named, which its two
-// arguments keep alive (held by references until the promise settles; the TS side creates both
-// for this call only and never touches them, or the rows' bytes, meanwhile).
+// arguments keep alive (held by references until the promise settles). The caller must not change
+// the rows' bytes meanwhile (SstFileWriter.putSortedAndFinishAsync's contract; the bulk load
+// releases its chunks and read buffers only after every file settled).
 class SstWriterWrap::FinishWorker : public Napi::AsyncWorker {
  public:
   FinishWorker(Napi::Env env, std::shared_ptr<SstWriterState> st, Napi::Object self,
@@ -251,11 +253,12 @@ namespace {
 // (buffer index, byte offset, byte length); a length of 0 is an empty slice whatever the others.
 rocksdb::Slice PackedSlice(const Napi::Env& env, const std::vector<rocksdb::Slice>& buffers, const double* at, const std::string& path) {
   const double index = at[0], offset = at[1], length = at[2];
-  if (!(length >= 0 && length == static_cast<double>(static_cast<size_t>(length)))) ThrowSst(env, kErrInvalidArgument, "packed row length must be a non-negative integer", path);
+  // Every range check on the doubles first: a cast of a value past size_t's range is undefined.
   if (length == 0) return rocksdb::Slice();
-  if (!(index >= 0 && index < static_cast<double>(buffers.size()) && index == static_cast<double>(static_cast<size_t>(index)))) ThrowSst(env, kErrInvalidArgument, "packed row buffer index out of range", path);
+  if (!(index >= 0 && index < static_cast<double>(buffers.size()) && index == std::floor(index))) ThrowSst(env, kErrInvalidArgument, "packed row buffer index out of range", path);
   const rocksdb::Slice& b = buffers[static_cast<size_t>(index)];
-  if (!(offset >= 0 && offset == static_cast<double>(static_cast<size_t>(offset)) && offset + length <= static_cast<double>(b.size()))) ThrowSst(env, kErrInvalidArgument, "packed row lies outside its buffer", path);
+  const double size = static_cast<double>(b.size());
+  if (!(length > 0 && length <= size && length == std::floor(length) && offset >= 0 && offset <= size - length && offset == std::floor(offset))) ThrowSst(env, kErrInvalidArgument, "packed row lies outside its buffer", path);
   return rocksdb::Slice(b.data() + static_cast<size_t>(offset), static_cast<size_t>(length));
 }
 }  // namespace

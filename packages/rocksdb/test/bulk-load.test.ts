@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { runInNewContext } from 'node:vm';
 import { AdoptableReadBuffers, assignToKeyGroup, BytesSerializer, dropIdleAdoptableBuffers, idleAdoptableBuffers, DataOutputSerializer, KeyGroupRange, SAVEPOINT, type KeyedStateHandle, Serializers, ValueStateDescriptor, VoidNamespace, type KeyedStateBackend } from '@flowstate/core';
 import { FsStateBackend } from '@flowstate/heap';
 import { RocksDBKvStore, RocksDBStateBackend, STATE_CF_PREFIX } from '@flowstate/rocksdb';
@@ -521,11 +522,16 @@ describe('RocksDB bulk load (canonical restores through SST ingestion)', () => {
     await assert.rejects(bad([b(1)], [b(1), b(2)]), (e: Error & { code?: string }) => e.code === 'ROCKSDB_INVALID_ARGUMENT' && /differ in length/.test(e.message));
     await assert.rejects(bad([b(1)], ['x']), (e: Error & { code?: string }) => e.code === 'ROCKSDB_INVALID_ARGUMENT' && /value must be a Uint8Array/.test(e.message));
     await assert.rejects(bad(b(1), [b(1)]), (e: Error & { code?: string }) => e.code === 'ROCKSDB_INVALID_ARGUMENT');
+    for (const [keys, values] of [[null, null], [{}, {}], [new Set([b(1)]), new Set([b(1)])]]) {
+      await assert.rejects(bad(keys, values), (e: Error & { code?: string }) => e.code === 'ROCKSDB_INVALID_ARGUMENT' && /must be arrays \(sst file: .*rows\.sst\)/.test(e.message));
+    }
+    // A Uint8Array of another realm is a Uint8Array (checked with util.types, as the binding checks it).
+    const foreign = runInNewContext('new Uint8Array([9])') as Uint8Array;
     assert.equal(w.state, 'open', 'a rejected call leaves the file open');
     const big = new Uint8Array(64).map((_, i) => i);
     // The binding gets each buffer once and the rows as ranges of them: `big` holds the first and last rows.
-    const info = await w.putSortedAndFinishAsync([big.subarray(1, 3), Buffer.from([2]), b(3), big.subarray(4, 5)], [big.subarray(10, 20), b(), Buffer.alloc(3000, 7), big.subarray(30, 40)]);
-    assert.equal(info.numEntries, 4);
+    const info = await w.putSortedAndFinishAsync([big.subarray(1, 3), Buffer.from([2]), b(3), big.subarray(4, 5), foreign], [big.subarray(10, 20), b(), Buffer.alloc(3000, 7), big.subarray(30, 40), b(5)]);
+    assert.equal(info.numEntries, 5);
     const db = await RocksDB.openAsync(join(dir, 'db'), { createIfMissing: true });
     try {
       db.ingestExternalFile(db.defaultColumnFamily, [join(dir, 'rows.sst')]);
@@ -533,9 +539,38 @@ describe('RocksDB bulk load (canonical restores through SST ingestion)', () => {
       assert.deepEqual(db.get(db.defaultColumnFamily, b(2)), b());
       assert.deepEqual(db.get(db.defaultColumnFamily, b(3)), new Uint8Array(3000).fill(7));
       assert.deepEqual(db.get(db.defaultColumnFamily, b(4)), big.slice(30, 40));
+      assert.deepEqual(db.get(db.defaultColumnFamily, b(9)), b(5));
     } finally {
       db.close();
     }
+  });
+
+  it('the binding checks every packed row against its buffer before any work starts', () => {
+    const dir = tempDir('bulk-packed');
+    const native = new (loadBinding().SstFileWriter)();
+    native.configure({});
+    native.open(join(dir, 'packed.sst'));
+    const buf = new Uint8Array(64);
+    // (buffer index, offset, length) of a key, then of its value.
+    const rows = (...numbers: number[]) => () => native.putPackedRowsAndFinishAsync([buf], new Float64Array(numbers));
+    const invalidArgument = (e: Error & { code?: string }) => e.code === 'ROCKSDB_INVALID_ARGUMENT' && /\(sst file: .*packed\.sst\)/.test(e.message);
+    for (const bad of [
+      rows(0, 60, 10, 0, 0, 1), // past the buffer's end
+      rows(1, 0, 1, 0, 0, 1), // no such buffer
+      rows(-1, 0, 1, 0, 0, 1),
+      rows(0.5, 0, 1, 0, 0, 1),
+      rows(0, 0.5, 1, 0, 0, 1),
+      rows(0, 1e300, 1, 0, 0, 1), // past every size_t
+      rows(0, 0, 1e300, 0, 0, 1),
+      rows(0, 0, Number.NaN, 0, 0, 1),
+      rows(0, 0, -1, 0, 0, 1),
+      rows(0, 0, 1, 0, 0), // not six numbers per row
+    ]) {
+      assert.throws(bad, invalidArgument);
+    }
+    assert.throws(() => native.putPackedRowsAndFinishAsync([buf], new Uint32Array(6) as unknown as Float64Array), invalidArgument);
+    assert.equal(native.state(), 'open', 'nothing started');
+    native.abandon();
   });
 
   it("putSortedAndFinishAsync builds an LZ4 file whose sampled rows do not compress without compression (RocksDB would store those blocks uncompressed), and keeps LZ4 for rows that compress (a row larger than a block judged whole), small rows, a file with rows put before, a writer's next file and other compressions", async () => {

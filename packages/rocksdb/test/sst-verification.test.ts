@@ -96,8 +96,16 @@ describe('verifySstFile (native)', () => {
   });
 
   it('computes CRC32C alike with the CPU instruction and with the portable table, at every length and alignment', () => {
+    // Bytes that do not repeat with the lanes' 256-byte period (xorshift32), so a lane read from the
+    // wrong place changes the result.
     const data = new Uint8Array(10_007);
-    for (let i = 0; i < data.length; i++) data[i] = (i * 131 + 7) & 0xff;
+    let x = 0x9e3779b9;
+    for (let i = 0; i < data.length; i++) {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      data[i] = x & 0xff;
+    }
     // The instruction's path runs three interleaved lanes over every 768 bytes (3 × 256), then one lane.
     const laneEdges = [[0, 767], [0, 768], [1, 769], [2, 1543], [0, 2304], [7, 2311 + 767]] as const;
     for (const [start, end] of [[0, 0], [0, 1], [1, 8], [3, 17], [0, 4096], [5, 4099], ...laneEdges, [3, 10_007]] as const) {

@@ -196,10 +196,10 @@ export class RocksDBBulkLoad implements KvBulkLoad {
     const path = join(this.dir, `${this.fileCount++}-${randomUUID().slice(0, 8)}.sst`);
     const writer = this.db.createSstFileWriter();
     writer.open(path);
-    // Building the file (blocks, compression, writes, fsync) runs on the thread pool.
-    // The arrays (the rows' own when already sorted) are the binding's until the file settles:
-    // nothing may change them (spill() drops them from `pending`), and they keep alive the rows
-    // that do not live in arena chunks.
+    // Building the file (blocks, compression, writes, fsync) runs on the thread pool, reading the
+    // rows' bytes in place until the file settles: nothing may change them (spill() drops the
+    // arrays from `pending`; arena chunks and read-buffer holds are released only after every
+    // file settled), and the binding keeps alive the buffers they lie in.
     const sorted = rowsInKeyOrder(rows.keys, rows.values);
     const written = writer.putSortedAndFinishAsync(sorted.keys, sorted.values);
     this.finishing.push(written);

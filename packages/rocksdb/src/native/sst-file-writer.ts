@@ -1,4 +1,5 @@
 // Writing SST files for ingestion (restore and rescaling load state this way).
+import { types } from 'node:util';
 import { loadBinding } from './binding.js';
 import { asyncCall, invalid } from './errors.js';
 import type { NativeSstFileWriter } from './native-types.js';
@@ -17,6 +18,8 @@ let adoptNextSstWriter: NativeSstFileWriter | undefined;
  */
 export class SstFileWriter {
   readonly #native: NativeSstFileWriter;
+  /** The file last opened, for argument errors (the binding's own errors name it too). */
+  #path = '';
 
   /** A standalone writer; prefer {@link RocksDB.createSstFileWriter} to copy a DB's table options. */
   constructor(options: SstFileWriterOptions = {}) {
@@ -32,6 +35,7 @@ export class SstFileWriter {
 
   open(path: string): void {
     this.#native.open(path);
+    this.#path = path;
   }
 
   put(key: Uint8Array, value: Uint8Array): void {
@@ -85,7 +89,10 @@ export class SstFileWriter {
   /** putAllAndFinishAsync of `keys[i]` → `values[i]`; the rows' bytes are the binding's until the promise settles. */
   putSortedAndFinishAsync(keys: readonly Uint8Array[], values: readonly Uint8Array[]): Promise<SstFileInfo> {
     return asyncCall(() => {
-      const { buffers, layout } = packRows(keys, values);
+      // The writer's state first, as the binding checks it: a busy or unopened writer's error
+      // comes before any about the rows.
+      if (this.#native.state() !== 'open') return this.#native.putPackedRowsAndFinishAsync([], new Float64Array(0));
+      const { buffers, layout } = packRows(keys, values, this.#path);
       return this.#native.putPackedRowsAndFinishAsync(buffers, layout);
     });
   }
@@ -118,14 +125,17 @@ export class SstFileWriter {
  * for each value. The binding then reads two arguments per file instead of a typed array per key
  * and per value (issue 16: those N-API calls took 4–10 ms of the event loop per 64 MiB conversion).
  */
-function packRows(keys: readonly Uint8Array[], values: readonly Uint8Array[]): { buffers: Uint8Array[]; layout: Float64Array } {
-  if (keys.length !== values.length) throw invalid(`keys and values differ in length (${keys.length}, ${values.length})`);
+function packRows(keys: readonly Uint8Array[], values: readonly Uint8Array[], path: string): { buffers: Uint8Array[]; layout: Float64Array } {
+  const bad = (message: string) => invalid(`${message} (sst file: ${path})`);
+  if (!Array.isArray(keys) || !Array.isArray(values)) throw bad('keys and values must be arrays');
+  if (keys.length !== values.length) throw bad(`keys and values differ in length (${keys.length}, ${values.length})`);
   const buffers: Uint8Array[] = [];
   const indexOf = new Map<ArrayBufferLike, number>();
   const layout = new Float64Array(6 * keys.length);
   // Consecutive keys (and values) mostly share a buffer: the last one found is tried first.
   const slot = (last: { buffer: ArrayBufferLike | undefined; index: number }, row: Uint8Array, at: number): void => {
-    if (!(row instanceof Uint8Array)) throw invalid('every key and value must be a Uint8Array');
+    // Of any realm, as the binding accepts them.
+    if (!types.isUint8Array(row)) throw bad('every key and value must be a Uint8Array');
     layout[at + 1] = row.byteOffset;
     layout[at + 2] = row.length;
     // An empty row needs no buffer (and asking an empty array for its buffer would make one).
