@@ -3,7 +3,7 @@ import { checkRocksDBHandleFormatVersion, isIncrementalRocksDBStateHandle } from
 import { RocksDBStateBackend, type RocksDBStateBackendOptions } from './rocksdb-state-backend.js';
 
 /** The options of a conversion's scratch backend but its `localDirectory` (see createBackend below). */
-export const CONVERSION_BACKEND_OPTIONS = {
+const CONVERSION_BACKEND_OPTIONS = {
   incrementalCheckpoints: true,
   verifySstsBeforeUpload: false,
   syncLocalFiles: false,
