@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { types } from 'node:util';
 
 /**
  * Which code computes `crc32c` in this process:
@@ -115,10 +116,9 @@ export function crc32cRanges(data: Uint8Array, bounds: Float64Array): Promise<Ui
 
 /** The addon's own checks, for the fallback: the same TypeError on the same bounds. */
 function checkBounds(data: Uint8Array, bounds: Float64Array): void {
-  // By tag, not instanceof: the addon takes typed arrays of any realm (vm contexts).
-  const tag = (v: unknown) => (ArrayBuffer.isView(v) ? (v as unknown as { [Symbol.toStringTag]: string })[Symbol.toStringTag] : undefined);
-  if (tag(data) !== 'Uint8Array') throw new TypeError('crc32cRanges(bytes: Uint8Array, bounds: Float64Array) expected');
-  let ok = tag(bounds) === 'Float64Array' && bounds.length > 0;
+  // util.types, not instanceof: the addon takes typed arrays of any realm (vm contexts).
+  if (!types.isUint8Array(data)) throw new TypeError('crc32cRanges(bytes: Uint8Array, bounds: Float64Array) expected');
+  let ok = types.isFloat64Array(bounds) && bounds.length > 0;
   for (let k = 0; ok && k < bounds.length; k++) {
     const v = bounds[k]!;
     ok = Number.isInteger(v) && v >= 0 && v <= data.length && (k === 0 || v >= bounds[k - 1]!);

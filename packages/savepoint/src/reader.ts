@@ -267,7 +267,7 @@ export class SavepointReader {
     const { sources, merged } = await this.keyedSources(uid);
     const maxParallelism = this.operator(uid).maxParallelism;
     // A reader's pool threads are otherwise idle: the blocks' CRC32Cs are computed there (issue 16).
-    const options: KeyGroupBlockOptions = readBuffers === undefined ? { maxParallelism, checksumsOnPool: true } : { maxParallelism, readBuffers, checksumsOnPool: true };
+    const options: KeyGroupBlockOptions = { maxParallelism, checksumsOnPool: true, ...(readBuffers === undefined ? {} : { readBuffers }) };
     const reader = this.dir.reader;
     // The next handle's first request, started while the last one of the current handle is consumed.
     let prefetched: Promise<KeyGroupRead> | undefined;
