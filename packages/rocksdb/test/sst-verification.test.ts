@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { closeSync, openSync, readdirSync, readFileSync, readSync, renameSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, readSync, renameSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import {
@@ -29,10 +29,16 @@ import { backendWithState, tempDirs } from './temp-dirs.js';
 const tempDir = tempDirs();
 
 
-function oneSst(): string {
+/**
+ * One flushed SST: 'small' (~100 KB, read into memory once by verifySstFile) or 'large' (random
+ * 1 KiB values, over the 4 MiB up to which it reads into memory: streamed, read twice).
+ */
+function oneSst(kind: 'small' | 'large' = 'small'): string {
   const dir = tempDir('sst');
   const db = RocksDB.open(dir);
-  for (let i = 0; i < 5000; i++) db.put(db.defaultColumnFamily, Buffer.from(`key-${i}`), Buffer.from(`value-${i}`.repeat(3)));
+  const rand = mulberry32(0x5e7);
+  const value = (i: number) => (kind === 'small' ? Buffer.from(`value-${i}`.repeat(3)) : Uint8Array.from({ length: 1024 }, () => Math.floor(rand() * 256)));
+  for (let i = 0; i < 5000; i++) db.put(db.defaultColumnFamily, Buffer.from(`key-${i}`), value(i));
   db.flush();
   db.close();
   const name = readdirSync(dir).find((n) => n.endsWith('.sst'));
@@ -89,11 +95,39 @@ function localSsts(kb: RocksDBKeyedStateBackend<string>, checkpointId: number): 
 }
 
 describe('verifySstFile (native)', () => {
-  it('returns the size and the CRC32C of the whole file (the checksum stream handles carry)', async () => {
-    const path = oneSst();
-    const bytes = readFileSync(path);
-    assert.deepEqual(await verifySstFile(path), { size: bytes.length, crc32c: crc32c(bytes) });
-  });
+  for (const kind of ['small', 'large'] as const) {
+    it(`returns the size and the CRC32C of the whole file (the checksum stream handles carry): ${kind} SST`, async () => {
+      const path = oneSst(kind);
+      const bytes = readFileSync(path);
+      assert.equal(bytes.length > 4 << 20, kind === 'large', `${bytes.length} bytes`);
+      assert.deepEqual(await verifySstFile(path), { size: bytes.length, crc32c: crc32c(bytes) });
+    });
+
+    it(`rejects a flipped byte in a data block with ROCKSDB_CORRUPTION (block checksum mismatch) naming the file: ${kind} SST`, async () => {
+      const path = oneSst(kind);
+      flipByte(path, 100);
+      const err = await verifySstFile(path).then(
+        () => assert.fail('a damaged SST verified'),
+        (e: unknown) => e,
+      );
+      assert.ok(err instanceof RocksDBError, String(err));
+      assert.ok(err instanceof FlowstateError, 'RocksDBError is a FlowstateError');
+      assert.equal(err.code, 'ROCKSDB_CORRUPTION');
+      assert.match(err.message, /block checksum mismatch/);
+      assert.ok(err.message.includes(path), err.message);
+    });
+
+    it(`rejects a truncated file with ROCKSDB_CORRUPTION naming the file: ${kind} SST`, async () => {
+      const path = oneSst(kind);
+      truncateSync(path, statSync(path).size - 1000);
+      const err = await verifySstFile(path).then(
+        () => assert.fail('a truncated SST verified'),
+        (e: unknown) => e,
+      );
+      assert.ok(err instanceof RocksDBError && err.code === 'ROCKSDB_CORRUPTION', String(err));
+      assert.ok(err.message.includes(path), err.message);
+    });
+  }
 
   it('computes CRC32C alike with the CPU instruction and with the portable table, at every length and alignment', () => {
     // Bytes that do not repeat with the lanes' 256-byte period (xorshift32), so a lane read from the
@@ -114,20 +148,6 @@ describe('verifySstFile (native)', () => {
       assert.equal(nativeCrc32cForTest(slice, false), expected, `hardware-or-default path, bytes ${start}..${end}`);
       assert.equal(nativeCrc32cForTest(slice, true), expected, `portable table, bytes ${start}..${end}`);
     }
-  });
-
-  it('rejects a flipped byte in a data block with ROCKSDB_CORRUPTION (block checksum mismatch) naming the file', async () => {
-    const path = oneSst();
-    flipByte(path, 100);
-    const err = await verifySstFile(path).then(
-      () => assert.fail('a damaged SST verified'),
-      (e: unknown) => e,
-    );
-    assert.ok(err instanceof RocksDBError, String(err));
-    assert.ok(err instanceof FlowstateError, 'RocksDBError is a FlowstateError');
-    assert.equal(err.code, 'ROCKSDB_CORRUPTION');
-    assert.match(err.message, /block checksum mismatch/);
-    assert.ok(err.message.includes(path), err.message);
   });
 
   it('rejects a missing file with ROCKSDB_IO_ERROR, and a non-string path with ROCKSDB_INVALID_ARGUMENT', async () => {
