@@ -11,6 +11,7 @@
         'native/db_state.cc',
         'native/db_wrap.cc',
         'native/objects.cc',
+        'native/pin_files.cc',
         'native/sst_verify.cc',
         'native/sst_writer.cc',
         'native/ttl_filter.cc',

@@ -512,6 +512,7 @@ class DbWrap : public Napi::ObjectWrap<DbWrap> {
   Napi::Value CreateCheckpoint(const Napi::CallbackInfo& info);
   Napi::Value CreateCheckpointAsync(const Napi::CallbackInfo& info);
   Napi::Value GetLiveFilesMetaData(const Napi::CallbackInfo& info);
+  Napi::Value PinLiveFiles(const Napi::CallbackInfo& info);  // pin_files.cc
   Napi::Value IngestExternalFile(const Napi::CallbackInfo& info);
   Napi::Value IngestExternalFileAsync(const Napi::CallbackInfo& info);
   Napi::Value CreateSstFileWriter(const Napi::CallbackInfo& info);

@@ -141,6 +141,7 @@ Napi::Function DbWrap::Define(Napi::Env env) {
           InstanceMethod<&DbWrap::CreateCheckpoint>("createCheckpoint"),
           InstanceMethod<&DbWrap::CreateCheckpointAsync>("createCheckpointAsync"),
           InstanceMethod<&DbWrap::GetLiveFilesMetaData>("getLiveFilesMetaData"),
+          InstanceMethod<&DbWrap::PinLiveFiles>("pinLiveFiles"),
           InstanceMethod<&DbWrap::IngestExternalFile>("ingestExternalFile"),
           InstanceMethod<&DbWrap::IngestExternalFileAsync>("ingestExternalFileAsync"),
           InstanceMethod<&DbWrap::CreateSstFileWriter>("createSstFileWriter"),

@@ -2,7 +2,7 @@
 // Requires the addon: `npm run build:native -w @flowstate/rocksdb`.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,7 +24,7 @@ import {
   isNativeAvailable,
   rocksdbVersion,
 } from '../src/native.js';
-import type { RocksDBErrorCode, Entry } from '../src/native.js';
+import type { RocksDBErrorCode, Entry, PinnedLiveFiles } from '../src/native.js';
 import { valuePool } from '../src/native/value-pool.js';
 
 const enc = new TextEncoder();
@@ -749,6 +749,98 @@ describe('RocksDB native binding', () => {
     assert.match(r.stdout, /^beta : 2$/m);
     assert.match(r.stdout, /^after : not in checkpoint$/m);
     assert.ok(r.stdout.includes('gamma : '), r.stdout);
+  });
+
+  /** Lays the pinned files out under their RocksDB names in a new directory: an openable checkpoint. */
+  function materialize(pinned: PinnedLiveFiles, dir: string): void {
+    mkdirSync(dir);
+    for (const f of pinned.files) {
+      if (f.path !== undefined) linkSync(f.path, join(dir, f.name));
+      else writeFileSync(join(dir, f.name), f.bytes!);
+    }
+  }
+
+  test('pinLiveFiles: the pinned view opens as the database at that moment (memtables flushed, the WAL off)', () => {
+    const db = RocksDB.open(freshDir('pin-src'), { disableWAL: true });
+    const cf = db.createColumnFamily('window-contents');
+    db.put(cf, b('alpha'), b('1'));
+    db.put(db.defaultColumnFamily, b('meta'), b('m'));
+    const pinDir = freshDir('pins');
+    mkdirSync(pinDir);
+    const pinned = db.pinLiveFiles(pinDir, 'chk-1-', { inlineMaxBytes: 20 * 1024 });
+    db.put(cf, b('after'), b('not pinned'));
+    db.flush();
+    db.compactRange(cf, undefined, undefined);
+    const names = pinned.files.map((f) => f.name).sort();
+    assert.ok(names.includes('CURRENT') && names.some((n) => /^MANIFEST-\d+$/.test(n)) && names.some((n) => /^OPTIONS-\d+$/.test(n)), names.join(', '));
+    assert.ok(names.some((n) => n.endsWith('.sst')), 'the flush wrote an SST');
+    for (const f of pinned.files) {
+      // SSTs are links in pinDir under the prefix; the small files (20 KiB at most here) are bytes.
+      assert.equal(f.path !== undefined, f.name.endsWith('.sst'), f.name);
+      if (f.path !== undefined) assert.equal(f.path, join(pinDir, `chk-1-${f.name}`));
+    }
+    assert.equal(dec.decode(pinned.files.find((f) => f.name === 'CURRENT')!.bytes!), `${names.find((n) => n.startsWith('MANIFEST-'))}\n`);
+    assert.deepEqual(pinned.unsyncedSsts, [], 'nothing deferred unless asked');
+    assert.equal(db.getProperty('rocksdb.is-file-deletions-enabled'), '1', 'file deletions are enabled again');
+    const cpDir = freshDir('pin-cp');
+    materialize(pinned, cpDir);
+    db.close();
+    const cp = RocksDB.open(cpDir, { createIfMissing: false });
+    const ccf = cp.getColumnFamily('window-contents');
+    assert.ok(ccf);
+    assert.equal(s(cp.get(ccf, b('alpha'))), '1');
+    assert.equal(cp.get(ccf, b('after')), undefined);
+    assert.equal(s(cp.get(cp.defaultColumnFamily, b('meta'))), 'm');
+    cp.close();
+  });
+
+  test('pinLiveFiles over inlineMaxBytes: MANIFEST copied up to its recorded size, OPTIONS and SSTs linked, CURRENT as bytes', () => {
+    const path = freshDir('pin-big');
+    const db = RocksDB.open(path, { disableWAL: true });
+    db.put(db.defaultColumnFamily, b('k'), b('v'));
+    const pinDir = freshDir('pins-big');
+    mkdirSync(pinDir);
+    const pinned = db.pinLiveFiles(pinDir, 'p-', { inlineMaxBytes: 0 });
+    const by = new Map(pinned.files.map((f) => [f.name.replace(/-\d+$/, ''), f]));
+    const manifest = pinned.files.find((f) => f.name.startsWith('MANIFEST-'))!;
+    assert.ok(manifest.path !== undefined && statSync(manifest.path).nlink === 1, 'the MANIFEST is a copy');
+    assert.deepEqual(readFileSync(manifest.path), readFileSync(join(path, manifest.name)).subarray(0, statSync(manifest.path).size));
+    for (const f of pinned.files.filter((x) => x.name.endsWith('.sst') || x.name.startsWith('OPTIONS-'))) {
+      assert.equal(statSync(f.path!).ino, statSync(join(path, f.name)).ino, `${f.name} is a link`);
+    }
+    assert.ok(by.get('CURRENT')?.bytes !== undefined, 'CURRENT is always bytes');
+    db.close();
+  });
+
+  test('pinLiveFiles: a failure part-way removes what it pinned, and only that', () => {
+    const db = RocksDB.open(freshDir('pin-fail'), { disableWAL: true });
+    db.put(db.defaultColumnFamily, b('k'), b('v'));
+    db.flush();
+    const pinDir = freshDir('pins-fail');
+    mkdirSync(pinDir);
+    // The MANIFEST comes after the SSTs, and its copy (inlineMaxBytes 0) cannot be created: someone else's file is there.
+    const manifest = db.pinLiveFiles(pinDir, 'probe-', { inlineMaxBytes: 20 * 1024 }).files.find((f) => f.name.startsWith('MANIFEST-'))!.name;
+    writeFileSync(join(pinDir, `p-${manifest}`), 'not ours');
+    assertRocksError(() => db.pinLiveFiles(pinDir, 'p-', { inlineMaxBytes: 0 }), 'ROCKSDB_IO_ERROR', `p-${manifest}`);
+    assert.deepEqual(readdirSync(pinDir).filter((n) => n.startsWith('p-')), [`p-${manifest}`], 'the SST links were removed, the foreign file kept');
+    assert.equal(readFileSync(join(pinDir, `p-${manifest}`), 'utf8'), 'not ours');
+    assert.equal(db.getProperty('rocksdb.is-file-deletions-enabled'), '1', 'file deletions are enabled again');
+    db.close();
+  });
+
+  test('pinLiveFiles checks its arguments', () => {
+    const db = RocksDB.open(freshDir('pin-args'));
+    const pinDir = freshDir('pins-args');
+    mkdirSync(pinDir);
+    assertRocksError(() => db.pinLiveFiles(pinDir, '', { inlineMaxBytes: 0 }), 'ROCKSDB_INVALID_ARGUMENT', 'prefix');
+    assertRocksError(() => db.pinLiveFiles(pinDir, 'a/b-', { inlineMaxBytes: 0 }), 'ROCKSDB_INVALID_ARGUMENT', 'prefix');
+    assertRocksError(() => db.pinLiveFiles(pinDir, 'p-', { inlineMaxBytes: -1 }), 'ROCKSDB_INVALID_ARGUMENT', 'inlineMaxBytes');
+    assertRocksError(() => db.pinLiveFiles(pinDir, 'p-', { inlineMaxBytes: 1.5 }), 'ROCKSDB_INVALID_ARGUMENT', 'inlineMaxBytes');
+    assertRocksError(() => db.pinLiveFiles(pinDir, 'p-', { inlineMaxBytes: 2 ** 40 }), 'ROCKSDB_INVALID_ARGUMENT', 'inlineMaxBytes');
+    assertRocksError(() => db.pinLiveFiles(join(pinDir, 'missing'), 'p-', { inlineMaxBytes: 0 }), 'ROCKSDB_IO_ERROR');
+    assert.deepEqual(readdirSync(pinDir), []);
+    db.close();
+    assertRocksError(() => db.pinLiveFiles(pinDir, 'p-', { inlineMaxBytes: 0 }), 'ROCKSDB_CLOSED');
   });
 
   test('SstFileWriter + ingestExternalFile (copy and move, sync and async)', async () => {

@@ -24,6 +24,7 @@ import {
 import { localCheckpointStorage } from '@flowstate/storage-local';
 import { RocksDBError, RocksDBKeyedStateBackend, RocksDBStateBackend, type IncrementalRocksDBStateHandle } from '@flowstate/rocksdb';
 import { RocksDB, nativeCrc32cForTest, verifySstFile } from '@flowstate/rocksdb/native';
+import { pinnedSsts } from './corrupt-sst.js';
 import { backendWithState, tempDirs } from './temp-dirs.js';
 
 const tempDir = tempDirs();
@@ -85,13 +86,14 @@ async function backendWithBlobs(keys: number): Promise<RocksDBKeyedStateBackend<
   return kb;
 }
 
+/** The paths of the SSTs checkpoint `checkpointId` pinned. */
 function localSsts(kb: RocksDBKeyedStateBackend<string>, checkpointId: number): string[] {
-  const chk = readdirSync(kb.instanceDir).filter((n) => n.startsWith(`chk-${checkpointId}-`));
-  assert.equal(chk.length, 1, `one local directory for checkpoint ${checkpointId}`);
-  const dir = join(kb.instanceDir, chk[0]!);
-  return readdirSync(dir)
-    .filter((n) => n.endsWith('.sst'))
-    .map((n) => join(dir, n));
+  return pinnedSsts(kb, checkpointId).map((f) => f.path);
+}
+
+/** RocksDB's name of a pinned SST (`chk-<id>-<random>-000012.sst` -> `000012.sst`), which errors name. */
+function rocksName(pinnedPath: string): string {
+  return pinnedPath.split('/').at(-1)!.replace(/^chk-\d+-[0-9a-f]{8}-/, '');
 }
 
 describe('verifySstFile (native)', () => {
@@ -182,7 +184,7 @@ describe('RocksDB incremental checkpoints verify SSTs before upload', () => {
     assert.ok(err instanceof CorruptLocalStateError, String(err));
     assert.equal(err.checkpointId, 1);
     assert.match(err.message, /not the verified ones/);
-    assert.ok(damaged !== undefined && err.message.includes(damaged.split('/').at(-1)!), err.message);
+    assert.ok(damaged !== undefined && err.message.includes(rocksName(damaged)), err.message);
     const left = (await storage.fs.list('')).map((f) => f.path);
     assert.deepEqual(left, [], 'the failed checkpoint deleted what it uploaded');
     kb.dispose();
@@ -213,7 +215,7 @@ describe('RocksDB incremental checkpoints verify SSTs before upload', () => {
     assert.ok(err instanceof CorruptLocalStateError, String(err));
     assert.equal(err.checkpointId, 1);
     assert.match(err.message, /block checksum mismatch/);
-    assert.ok(damaged !== undefined && err.message.includes(damaged.split('/').at(-1)!), err.message);
+    assert.ok(damaged !== undefined && err.message.includes(rocksName(damaged)), err.message);
     assert.deepEqual((await storage.fs.list('')).map((f) => f.path), [], 'nothing left: the link was removed');
     kb.dispose();
   });

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import fs, { readdirSync, readlinkSync } from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
-import { basename } from 'node:path';
+import { basename, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { CHECKPOINT, FsCheckpointStorage, KeyGroupRange, Serializers, StorageError, VoidNamespace, type KeyedStateBackend, type KeyedStateHandle } from '@flowstate/core';
 import { LocalFileSystem } from '@flowstate/storage-local';
@@ -79,6 +79,11 @@ describe('RocksDbSyncedSsts', () => {
   });
 });
 
+/** RocksDB's name of a local file: a pinned SST's link (`chk-<id>-<random>-000012.sst`) by its SST's name. */
+function rocksName(path: string): string {
+  return basename(path).replace(/^chk-\d+-[0-9a-f]{8}-/, '');
+}
+
 /** How much later than the disk a recorded data sync completes. */
 const SLOW_SYNC_MS = 30;
 
@@ -93,7 +98,7 @@ async function observingSyncsAndLinks<T>(body: () => Promise<T>, failSyncs = fal
   const linkTargets: string[] = [];
   const { fdatasync, linkSync } = fs;
   fs.fdatasync = ((fd: number, done: (e: NodeJS.ErrnoException | null) => void) => {
-    const name = basename(readlinkSync(`/proc/self/fd/${fd}`));
+    const name = rocksName(readlinkSync(`/proc/self/fd/${fd}`));
     if (failSyncs) {
       events.push(`failed ${name}`);
       setImmediate(() => done(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO', errno: -5, syscall: 'fdatasync' })));
@@ -108,7 +113,7 @@ async function observingSyncsAndLinks<T>(body: () => Promise<T>, failSyncs = fal
     );
   }) as typeof fs.fdatasync;
   fs.linkSync = ((from: fs.PathLike, to: fs.PathLike) => {
-    events.push(`linked ${basename(String(from))}`);
+    events.push(`linked ${rocksName(String(from))}`);
     linkTargets.push(String(to));
     linkSync(from, to);
   }) as typeof fs.linkSync;
@@ -127,7 +132,7 @@ async function observingSyncsAndLinks<T>(body: () => Promise<T>, failSyncs = fal
  */
 function recordingStorage() {
   const datasynced: string[] = [];
-  const storage = new FsCheckpointStorage(new LocalFileSystem(tempDir('storage'), { datasyncFile: async (p) => void datasynced.push(basename(p)) }));
+  const storage = new FsCheckpointStorage(new LocalFileSystem(tempDir('storage'), { datasyncFile: async (p) => void datasynced.push(rocksName(p)) }));
   const checkpoint = async (kb: KeyedStateBackend<string>, id: number) => {
     datasynced.length = 0;
     const loc = await storage.initializeLocationForCheckpoint(id);
@@ -209,19 +214,20 @@ describe('RocksDB incremental checkpoints: an early sync that fails', () => {
   });
 });
 
-describe('RocksDB incremental checkpoints: the local checkpoint directory', () => {
-  it('is removed once the checkpoint completed (in the background; when it starts is not pinned)', async () => {
+describe('RocksDB incremental checkpoints: the pinned files', () => {
+  it('are removed once the checkpoint completed (in the background; when it starts is not pinned), and no checkpoint directory is made', async () => {
     const { storage, checkpoint } = recordingStorage();
     const kb = await backend(storage);
     assert.ok(kb instanceof RocksDBKeyedStateBackend);
     const instanceDir = kb.instanceDir;
-    const localCheckpoints = () => readdirSync(instanceDir).filter((n) => n.startsWith('chk-'));
+    const pinned = () => readdirSync(join(instanceDir, 'checkpoint-links'));
     for (let id = 1; id <= 2; id++) {
       write(kb, id * 500, id * 500 + 500);
       await checkpoint(kb, id);
       // Background removal: wait for it (bounded), then require it done.
-      for (let i = 0; i < 500 && localCheckpoints().length > 0; i++) await new Promise((r) => setTimeout(r, 10));
-      assert.deepEqual(localCheckpoints(), [], `checkpoint ${id}`);
+      for (let i = 0; i < 500 && pinned().length > 0; i++) await new Promise((r) => setTimeout(r, 10));
+      assert.deepEqual(pinned(), [], `checkpoint ${id}`);
+      assert.deepEqual(readdirSync(instanceDir).filter((n) => n.startsWith('chk-')), [], `checkpoint ${id}: no directory of its own`);
     }
     kb.dispose();
   });

@@ -1,77 +1,55 @@
-import { closeSync, openSync, readdirSync, readSync } from 'node:fs';
-import { rm, rmdir, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { openSync } from 'node:fs';
+import { unlink } from 'node:fs/promises';
 import { storageErrorFromErrno, syncAndClose } from '@flowstate/core';
+import type { PinnedLiveFiles } from '../native.js';
 
-/** What the synchronous part read of a local RocksDB checkpoint directory. */
+/** The files of a local RocksDB checkpoint, as the synchronous part pinned them (RocksDB.pinLiveFiles). */
 export interface LocalCheckpointFiles {
-  /** Every file of the directory, sorted. */
+  /** Every file of the checkpoint, by RocksDB's name, sorted. */
   readonly names: readonly string[];
-  /** The bytes of each file other than an SST of at most `inlineMaxBytes` (CURRENT, MANIFEST, OPTIONS). */
+  /** The bytes of each file that was read instead of pinned (CURRENT, MANIFEST, OPTIONS up to the inline limit). */
   readonly small: ReadonlyMap<string, Uint8Array>;
+  /** Where each other file's hard link (or copy) lies: the SSTs, and a MANIFEST over the limit. */
+  readonly paths: ReadonlyMap<string, string>;
 }
 
 /**
- * Lists a checkpoint directory RocksDB has just written, and reads its small non-SST files, on
- * the calling thread. Run in the synchronous part, right after createCheckpoint wrote these very
- * files on this thread (linked or copied; with syncLocalFiles 'ssts' or false the copies of
- * MANIFEST and CURRENT are not fsynced): a getdents and, per small file, an open, a read or two
- * from the page cache and a close, about 0.1 ms in all. In the asynchronous part the same
- * work was some twenty thread-pool round trips (readdir; stat, open, fstat, read, close per
- * file) that queued behind the SST's fsyncs, about a third of an incremental checkpoint's own
- * time (issue 16). A file larger than `inlineMaxBytes`, or one that keeps growing while it is
- * read, is left to the asynchronous part (uploaded, never inlined beyond the limit).
+ * The directory of a RocksDB backend's working directory that holds the files its checkpoints
+ * pinned, each named `chk-<id>-<random>-<RocksDB's name>`, until their upload is done. One
+ * directory for all checkpoints, made once: a directory per checkpoint cost an inode allocation
+ * (and a removal) each time (issue 16, see native/pin_files.cc).
  */
-export function readLocalCheckpointFiles(dir: string, inlineMaxBytes: number): LocalCheckpointFiles {
-  const names = readdirSync(dir, { withFileTypes: true })
-    .filter((e) => e.isFile())
-    .map((e) => e.name)
-    .sort();
+export const CHECKPOINT_LINKS_DIR = 'checkpoint-links';
+
+/** What RocksDB.pinLiveFiles returned, by name. */
+export function localCheckpointFiles(pinned: PinnedLiveFiles): LocalCheckpointFiles {
   const small = new Map<string, Uint8Array>();
-  for (const name of names) {
-    if (name.endsWith('.sst')) continue;
-    const bytes = readAtMost(join(dir, name), inlineMaxBytes);
-    if (bytes !== null) small.set(name, bytes);
+  const paths = new Map<string, string>();
+  for (const f of pinned.files) {
+    if (f.path !== undefined) paths.set(f.name, f.path);
+    else if (f.bytes !== undefined) small.set(f.name, f.bytes);
   }
-  return { names, small };
-}
-
-/** The whole file if it has at most `max` bytes, else null (it is read no further than `max` + 1 bytes). */
-function readAtMost(path: string, max: number): Uint8Array | null {
-  const buf = new Uint8Array(max + 1);
-  const fd = openSync(path, 'r');
-  try {
-    let got = 0;
-    for (;;) {
-      const n = readSync(fd, buf, got, buf.length - got, null);
-      if (n === 0) return buf.slice(0, got);
-      got += n;
-      if (got > max) return null;
-    }
-  } finally {
-    closeSync(fd);
-  }
+  return { names: pinned.files.map((f) => f.name).sort(), small, paths };
 }
 
 /**
- * Starts an fdatasync of each of `names` in the checkpoint directory `dir`, on the thread pool,
- * and returns them by name. Started in the synchronous part, right after createCheckpoint
- * deferred these syncs: the disk works while the synchronous part goes on and the asynchronous
- * part starts, instead of from the upload's link on (issue 16: the sync was about a quarter of a
- * 10 MB incremental checkpoint, and started ~1 ms after the checkpoint directory existed). Only a
- * head start: a name it cannot open (not in the directory, e.g. a compaction's output whose sync
- * was deferred but which the checkpoint does not hold; or out of descriptors) is left out, and
- * the upload has the storage sync it as before. A failed sync rejects with a StorageError naming
- * the file, kept for whoever awaits it: none is reported as unhandled when the snapshot is
- * cancelled before it got there.
+ * Starts an fdatasync of each of `names` (pinned at `paths`), on the thread pool, and returns them
+ * by name. Started in the synchronous part, right after the pinning deferred these syncs: the disk
+ * works while the synchronous part goes on and the asynchronous part starts, instead of from the
+ * upload's link on (issue 16: the sync was about a quarter of a 10 MB incremental checkpoint, and
+ * started ~1 ms after the files were pinned). Only a head start: a name that was not pinned (e.g.
+ * a compaction's output whose sync was deferred but which the checkpoint does not hold) or that
+ * cannot be opened (out of descriptors) is left out, and the upload has the storage sync it as
+ * before. A failed sync rejects with a StorageError naming the file, kept for whoever awaits it:
+ * none is reported as unhandled when the snapshot is cancelled before it got there.
  */
-export function startDataSyncs(dir: string, names: readonly string[]): Map<string, Promise<void>> {
+export function startDataSyncs(paths: ReadonlyMap<string, string>, names: readonly string[]): Map<string, Promise<void>> {
   const started = new Map<string, Promise<void>>();
   for (const name of names) {
-    const path = join(dir, name);
-    const fd = openOrUndefined(path);
+    const path = paths.get(name);
+    const fd = path === undefined ? undefined : openOrUndefined(path);
     if (fd === undefined) continue;
-    const synced = dataSyncAndClose(fd, path);
+    const synced = dataSyncAndClose(fd, path!);
     synced.catch(() => {});
     started.set(name, synced);
   }
@@ -96,22 +74,14 @@ async function dataSyncAndClose(fd: number, path: string): Promise<void> {
 }
 
 /**
- * Removes a local checkpoint directory: one unlink per known file and an rmdir (no lstat per
- * entry as a recursive rm does); a recursive rm when the files are unknown or something else is
- * there. On the thread pool: done synchronously, an rmdir waited up to milliseconds for the file
- * system's journal (behind the next checkpoint's fsync), blocking the event loop.
+ * Removes the files a checkpoint pinned: one unlink each, on the thread pool (an unlink can wait
+ * for the file system behind the next checkpoint's fsync; done synchronously, it blocked the
+ * event loop). Already gone counts as removed.
  */
-export async function removeCheckpointDirectory(dir: string, files: readonly string[] | undefined): Promise<void> {
-  if (files !== undefined) {
-    try {
-      await Promise.all(files.map((f) => unlink(join(dir, f))));
-      await rmdir(dir);
-      return;
-    } catch {
-      // fall through
-    }
-  }
-  await rm(dir, { recursive: true, force: true });
+export async function removePinnedFiles(paths: Iterable<string>): Promise<void> {
+  await Promise.all([...paths].map((p) => unlink(p).catch((e: unknown) => {
+    if ((e as NodeJS.ErrnoException)?.code !== 'ENOENT') throw e;
+  })));
 }
 
 /**
@@ -123,7 +93,7 @@ export async function removeCheckpointDirectory(dir: string, files: readonly str
  * downloaded SSTs without an fsync before RocksDB opens them. File numbers only grow within a
  * database, so a name first seen later is a file this database wrote, and synced (unless the
  * database skips its fsyncs, syncLocalFiles: false; the caller asks only when it does not), except
- * the SSTs whose syncs a checkpoint deferred (createCheckpoint's unsyncedSsts).
+ * the SSTs whose syncs a checkpoint deferred (pinLiveFiles' unsyncedSsts).
  */
 export class RocksDbSyncedSsts {
   private db: object | undefined;
@@ -131,12 +101,12 @@ export class RocksDbSyncedSsts {
   private readonly unknown = new Map<string, boolean>();
 
   /**
-   * Takes the live SST names of `db` right after a checkpoint, the files of that checkpoint's
-   * directory, and the SSTs whose syncs the checkpoint deferred. The first call per database
-   * records the live and the checkpoint's SSTs as not known to be synced; every call adds the
-   * deferred ones. The checkpoint's own SSTs count too: the live list is read after
-   * createCheckpoint, and a compaction finishing in between drops a restored (never fsynced) SST
-   * from it while the checkpoint directory still holds that SST. An SST seen and then no longer
+   * Takes the live SST names of `db` right after a checkpoint, the files that checkpoint pinned,
+   * and the SSTs whose syncs the checkpoint deferred. The first call per database records the
+   * live and the checkpoint's SSTs as not known to be synced; every call adds the deferred ones.
+   * The checkpoint's own SSTs count too: the live list is read after the pinning, and a
+   * compaction finishing in between drops a restored (never fsynced) SST from it while the
+   * checkpoint still holds a link to that SST. An SST seen and then no longer
    * seen is forgotten: RocksDB never reuses a file number, so it is never uploaded again. A
    * deferred one not seen yet (a compaction's output, synced meanwhile, not installed yet) stays.
    */

@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { createReadStream, rmSync } from 'node:fs';
+import { createReadStream, mkdirSync, rmSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
@@ -22,7 +22,7 @@ import {
   type StreamStateHandle,
 } from '@flowstate/core';
 import { ROCKSDB_NATIVE_FORMAT_VERSION, type IncrementalRocksDBStateHandle, type RocksDBFileHandle, type RocksDBSharedFileHandle } from './handles.js';
-import { readLocalCheckpointFiles, removeCheckpointDirectory, RocksDbSyncedSsts, startDataSyncs, type LocalCheckpointFiles } from './local-checkpoint-files.js';
+import { CHECKPOINT_LINKS_DIR, localCheckpointFiles, removePinnedFiles, RocksDbSyncedSsts, startDataSyncs, type LocalCheckpointFiles } from './local-checkpoint-files.js';
 import type { RocksSnapshotSource } from './rocksdb-snapshot.js';
 import { checkUploadIsVerified, verifySstBeforeUpload } from './sst-verification.js';
 import type { SstFileVerification } from '../native.js';
@@ -43,10 +43,9 @@ const UPLOAD_CONCURRENCY = 4;
  */
 export const INLINE_FILE_MAX_BYTES = 20 * 1024;
 
-/** What the synchronous part captured: a hard-linked RocksDB checkpoint directory and what it may reuse. */
+/** What the synchronous part captured: the pinned files of a RocksDB checkpoint and what it may reuse. */
 interface RocksNativeSnapshotResources extends SnapshotResources {
   readonly checkpointId: number;
-  readonly dir: string;
   /** Key-groups stream header: the states' meta info, uploaded as the snapshot's meta file. */
   readonly header: Uint8Array;
   /** Heap priority queues (HEAP timers), written as a key-group stream of their own. */
@@ -59,22 +58,23 @@ interface RocksNativeSnapshotResources extends SnapshotResources {
   readonly isCheckpoint: boolean;
   /** Set when the asynchronous part told the reuse tracker which files the snapshot references. */
   finished: boolean;
-  /** The checkpoint directory's files, and the bytes of its small private files (read synchronously). */
+  /** The checkpoint's files: the bytes of its small private files, where the others are pinned (see pinLiveFiles). */
   readonly files: LocalCheckpointFiles;
   /** SSTs RocksDB fsynced itself: their upload needs no data sync of its own. */
   readonly synced: ReadonlySet<string>;
-  /** Data syncs of the SSTs whose sync createCheckpoint deferred, started in the synchronous part (see startDataSyncs). */
+  /** Data syncs of the SSTs whose sync the pinning deferred, started in the synchronous part (see startDataSyncs). */
   readonly syncing: ReadonlyMap<string, Promise<void>>;
   /** SST name -> size and whole-file CRC32C RocksDB computed while writing it (LiveFileMetaData.fileChecksum). */
   readonly written: ReadonlyMap<string, FileChecksum>;
 }
 
-/** An uploaded file of the checkpoint directory, by kind. */
+/** An uploaded file of the checkpoint, by kind. */
 type Upload = { readonly shared: RocksDBSharedFileHandle; readonly uploaded: number } | { readonly private: RocksDBFileHandle; readonly uploaded: number };
 
 /**
  * Native (incremental) snapshots of a RocksDB backend (Flink's RocksIncrementalSnapshotStrategy):
- * the synchronous part flushes and creates a hard-linked RocksDB checkpoint directory, and decides
+ * the synchronous part flushes and pins the files of a RocksDB checkpoint (RocksDB.pinLiveFiles:
+ * hard links of the SSTs, the bytes of MANIFEST, CURRENT and OPTIONS), and decides
  * which uploaded SSTs it may reuse (SharedFileReuseTracker: files of the last *confirmed*
  * checkpoint that every later, still pending snapshot also references); the asynchronous part
  * uploads the other SSTs (identified by RocksDB's unique SST id, else by SHA-256 of the content,
@@ -94,7 +94,18 @@ export class RocksNativeSnapshotStrategy implements SnapshotStrategy<KeyedStateH
    */
   private storageLinks = false;
 
+  /** Whether pinDirectory made the directory yet. */
+  private pinDirectoryMade = false;
+
   constructor(private readonly source: RocksSnapshotSource) {}
+
+  /** The backend's CHECKPOINT_LINKS_DIR, made on first use. */
+  private pinDirectory(): string {
+    const dir = join(this.source.instanceDir, CHECKPOINT_LINKS_DIR);
+    if (!this.pinDirectoryMade) mkdirSync(dir, { recursive: true });
+    this.pinDirectoryMade = true;
+    return dir;
+  }
 
   syncPrepareResources(checkpointId: number, options: CheckpointOptions): RocksNativeSnapshotResources | null {
     const source = this.source;
@@ -104,25 +115,32 @@ export class RocksNativeSnapshotStrategy implements SnapshotStrategy<KeyedStateH
     const heapQueues = source.queues instanceof KvPriorityQueues ? [] : source.queues.capture(undefined);
     if (states.length === 0 && kvQueues.length === 0 && heapQueues.length === 0) return null;
     const { header } = kvSnapshotEncoder(source, states, kvQueues);
-    const dir = join(source.instanceDir, `chk-${checkpointId}-${randomUUID().slice(0, 8)}`);
     let files: LocalCheckpointFiles;
+    // What a failure after the pinning removes.
+    let pinnedPaths: ReadonlyMap<string, string> = new Map();
     let unsyncedSsts: readonly string[];
     let syncing: Map<string, Promise<void>>;
     let live: ReturnType<RocksSnapshotSource['db']['getLiveFilesMetaData']>;
     try {
-      // The flush's SSTs are synced before their upload completes, in the asynchronous part: the
-      // synchronous part no longer waits for the disk (an 11 MB memtable: ~19 ms without the
-      // fsync, ~30 with). Where the storage links, their syncs start here (startDataSyncs) and
-      // the upload links each SST while its sync runs (sourceSyncing).
-      ({ unsyncedSsts } = source.db.createCheckpoint(dir, { deferSstSyncs: true }));
-      syncing = this.storageLinks ? startDataSyncs(dir, unsyncedSsts) : new Map();
-      files = readLocalCheckpointFiles(dir, INLINE_FILE_MAX_BYTES);
+      // The files are pinned where the checkpoint's uploads find them (a link per SST), not in a
+      // checkpoint directory of their own; MANIFEST, CURRENT and OPTIONS come back as bytes, to be
+      // inlined in the handle (see pinLiveFiles). The flush's SSTs are synced before their upload
+      // completes, in the asynchronous part: the synchronous part no longer waits for the disk
+      // (an 11 MB memtable: ~19 ms without the fsync, ~30 with). Where the storage links, their
+      // syncs start here (startDataSyncs) and the upload links each SST while its sync runs
+      // (sourceSyncing).
+      const prefix = `chk-${checkpointId}-${randomUUID().slice(0, 8)}-`;
+      const pinned = source.db.pinLiveFiles(this.pinDirectory(), prefix, { deferSstSyncs: true, inlineMaxBytes: INLINE_FILE_MAX_BYTES });
+      files = localCheckpointFiles(pinned);
+      pinnedPaths = files.paths;
+      unsyncedSsts = pinned.unsyncedSsts;
+      syncing = this.storageLinks ? startDataSyncs(files.paths, unsyncedSsts) : new Map();
       live = source.db.getLiveFilesMetaData({ uniqueIds: true }).map((f) => ({ ...f, name: f.name.replace(/^\//, '') }));
     } catch (e) {
-      // SSTs whose sync was deferred may be live and unlisted (a failed createCheckpoint loses its
-      // list): every SST of the database counts as not synced from now on.
+      // SSTs whose sync was deferred may be live and unlisted (a failed pinning loses its list):
+      // every SST of the database counts as not synced from now on.
       this.syncedSsts.forget();
-      rmSync(dir, { recursive: true, force: true });
+      for (const path of pinnedPaths.values()) rmSync(path, { force: true });
       throw e;
     }
     const contentIds = new Map<string, string>();
@@ -138,7 +156,6 @@ export class RocksNativeSnapshotStrategy implements SnapshotStrategy<KeyedStateH
     const reusable = isCheckpoint ? source.sharedFiles.reusableFor(checkpointId) : new Map<string, RocksDBSharedFileHandle>();
     const resources: RocksNativeSnapshotResources = {
       checkpointId,
-      dir,
       header,
       heapQueues,
       contentIds,
@@ -150,12 +167,12 @@ export class RocksNativeSnapshotStrategy implements SnapshotStrategy<KeyedStateH
       syncing,
       written,
       release: () => {
-        // The local checkpoint directory is only needed until its files are uploaded. Removed in
-        // the background (a synchronous rm blocked the event loop), starting once the result is
-        // delivered (release runs just before it): a dozen thread-pool jobs submitted first woke
-        // pool threads that, on a busy machine, took the CPU from the thread delivering the
-        // result. A failure leaves files that dispose() removes with instanceDir.
-        setImmediate(() => void removeCheckpointDirectory(dir, files.names).catch(() => {}));
+        // The pinned files are only needed until they are uploaded. Removed in the background (a
+        // synchronous rm blocked the event loop), starting once the result is delivered (release
+        // runs just before it): thread-pool jobs submitted first woke pool threads that, on a busy
+        // machine, took the CPU from the thread delivering the result. A failure leaves files that
+        // dispose() removes with instanceDir.
+        setImmediate(() => void removePinnedFiles(files.paths.values()).catch(() => {}));
         // A checkpoint that can never complete no longer holds back what later ones reuse.
         if (isCheckpoint && !resources.finished) source.sharedFiles.checkpointAborted(checkpointId);
       },
@@ -194,13 +211,15 @@ export class RocksNativeSnapshotStrategy implements SnapshotStrategy<KeyedStateH
     return { jobManagerOwnedSnapshot: handle, checkpointedSize: uploaded, fullSize: full };
   }
 
-  /** Uploads one file of the checkpoint directory, or references a confirmed upload of the same SST. */
+  /** Uploads one file of the checkpoint, or references a confirmed upload of the same SST. */
   private async uploadOne(r: RocksNativeSnapshotResources, name: string, context: SnapshotContext, limiter: UploadLimiter): Promise<Upload> {
-    const path = join(r.dir, name);
+    const small = r.files.small.get(name);
+    // Inline bytes are in the metadata: this checkpoint stores them, like an uploaded file.
+    if (small !== undefined) return { private: { name, handle: byteStreamStateHandle(randomUUID(), small) }, uploaded: small.length };
+    const path = r.files.paths.get(name);
+    assert(path !== undefined, 'every file of the checkpoint was read or pinned');
     if (!name.endsWith('.sst')) {
-      const small = r.files.small.get(name);
-      // Inline bytes are in the metadata: this checkpoint stores them, like an uploaded file.
-      const handle = small !== undefined ? byteStreamStateHandle(randomUUID(), small) : await uploadFile(path, 'EXCLUSIVE', context);
+      const handle = await uploadFile(path, 'EXCLUSIVE', context);
       return { private: { name, handle }, uploaded: handle.size };
     }
     const contentId = r.contentIds.get(name) ?? (await sha256File(path));
@@ -251,16 +270,15 @@ function toChecksum(v: SstFileVerification | undefined): FileChecksum {
   return { size: v.size, checksum: v.crc32c };
 }
 
-/** Files up to this size are read in one call (MANIFEST, CURRENT, OPTIONS, small SSTs); larger ones are streamed. */
+/** Files up to this size are read in one call (a small SST or MANIFEST); larger ones are streamed. */
 const READ_WHOLE_MAX_BYTES = 1 << 20;
 
 /**
- * Uploads a private file of the local checkpoint directory over the inline limit. Where the
- * checkpoint storage can adopt a local file (a hard link on the same local disk, see
- * CheckpointStateOutputStream.adoptLocalFile) its bytes are not copied: the files of a RocksDB
- * checkpoint directory are never modified (SSTs and OPTIONS are links to RocksDB's immutable
- * files, MANIFEST and CURRENT copies made for this checkpoint), and the adopted handle's CRC32C
- * is read back through the new name.
+ * Uploads a pinned private file over the inline limit (a MANIFEST, OPTIONS). Where the checkpoint
+ * storage can adopt a local file (a hard link on the same local disk, see
+ * CheckpointStateOutputStream.adoptLocalFile) its bytes are not copied: pinned files are never
+ * modified (links to RocksDB's immutable files, or copies made for this checkpoint), and the
+ * adopted handle's CRC32C is read back through the new name.
  */
 async function uploadFile(path: string, scope: CheckpointedStateScope, context: SnapshotContext): Promise<StreamStateHandle> {
   const out = context.openStream(scope);

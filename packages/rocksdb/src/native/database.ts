@@ -7,7 +7,7 @@ import { unpackBatch, wrapIterator, type IteratorOptions, type RocksIterator } f
 import type { NativeDatabase, NativeOpenOptions } from './native-types.js';
 import { nativeOfSnapshot, nativeSnapshotOrUndefined, wrapSnapshot, type Snapshot } from './snapshot.js';
 import { wrapSstFileWriter, type SstFileWriter } from './sst-file-writer.js';
-import type { CompactRangeOptions, Entry, IngestExternalFileOptions, LiveFileMetaData, LiveFilesMetaDataOptions, RocksDBOptions } from './types.js';
+import type { CompactRangeOptions, Entry, IngestExternalFileOptions, LiveFileMetaData, LiveFilesMetaDataOptions, PinLiveFilesOptions, PinnedLiveFiles, RocksDBOptions } from './types.js';
 import { nativeTtlConfig, type TtlCompactionFilterOptions } from './ttl-filter.js';
 import { valuePool } from './value-pool.js';
 import { nativeOfBatch, type WriteBatch } from './write-batch.js';
@@ -329,6 +329,21 @@ export class RocksDB {
 
   createCheckpointAsync(dir: string): Promise<void> {
     return asyncCall(() => this.#native.createCheckpointAsync(dir));
+  }
+
+  /**
+   * Pins a consistent view of the database's files, as createCheckpoint would write them, without
+   * a directory of their own: memtables are flushed first; each SST and blob file is hard-linked
+   * (copied where the file system cannot link) into `dir`, which must exist, as `prefix` + its
+   * name; every other file (MANIFEST up to the size the view records, CURRENT, OPTIONS, a WAL) of
+   * at most `inlineMaxBytes` is returned as bytes, a larger one put into `dir` likewise (linked,
+   * or copied up to the recorded size where the file grows on: MANIFEST, the last WAL). The
+   * caller removes the files it got paths for. On failure nothing is left in `dir`. Why: each new
+   * inode of a checkpoint directory (the directory, the MANIFEST copy, CURRENT) cost the file
+   * system an allocation; see native/pin_files.cc.
+   */
+  pinLiveFiles(dir: string, prefix: string, options: PinLiveFilesOptions): PinnedLiveFiles {
+    return this.#native.pinLiveFiles(dir, prefix, options.deferSstSyncs ?? false, options.inlineMaxBytes);
   }
 
   /** Metadata of every live SST file, across all column families. */

@@ -1,7 +1,7 @@
 // @internal The shape of the compiled addon's exports (native/*.cc). Not part of the package's API:
 // the public classes wrap these objects and never hand them out.
 import type { KvTtlLayout } from '@flowstate/core';
-import type { BottommostLevelCompaction, Compression, TtlFilterVerdict, IngestExternalFileOptions, LiveFileMetaData, SstFileInfo, SstFileVerification, SstFileWriterState } from './types.js';
+import type { BottommostLevelCompaction, Compression, TtlFilterVerdict, IngestExternalFileOptions, LiveFileMetaData, PinnedLiveFiles, SstFileInfo, SstFileVerification, SstFileWriterState } from './types.js';
 
 export interface NativeOpenOptions {
   createIfMissing?: boolean | undefined;
@@ -125,6 +125,7 @@ export interface NativeDatabase {
   createCheckpoint(dir: string, deferSstSyncs: boolean): string[];
   createCheckpointAsync(dir: string): Promise<void>;
   getLiveFilesMetaData(withUniqueIds: boolean): LiveFileMetaData[];
+  pinLiveFiles(dir: string, prefix: string, deferSstSyncs: boolean, inlineMaxBytes: number): PinnedLiveFiles;
   ingestExternalFile(cf: NativeColumnFamily, files: readonly string[], options: IngestExternalFileOptions): void;
   ingestExternalFileAsync(cf: NativeColumnFamily, files: readonly string[], options: IngestExternalFileOptions): Promise<void>;
   createSstFileWriter(): NativeSstFileWriter;

@@ -82,6 +82,30 @@ export interface LiveFilesMetaDataOptions {
   uniqueIds?: boolean;
 }
 
+/** One file of a consistent view of the database (RocksDB.pinLiveFiles): a link (or copy) in the pin directory, or its bytes. */
+export interface PinnedLiveFile {
+  /** RocksDB's name for it: `000012.sst`, `MANIFEST-000005`, `CURRENT`, `OPTIONS-000009`, a WAL's `000004.log`. */
+  readonly name: string;
+  /** Where its hard link (or, where the file system cannot link, its copy) lies; absent when `bytes` holds the file. */
+  readonly path?: string;
+  /** The file's bytes, up to the size the view records (a MANIFEST or WAL goes on growing after it). */
+  readonly bytes?: Uint8Array;
+}
+
+export interface PinLiveFilesOptions {
+  /** See RocksDB.createCheckpoint's `deferSstSyncs`. Default false. */
+  readonly deferSstSyncs?: boolean;
+  /** Files other than SSTs and blob files of at most this many bytes are returned as bytes, larger ones pinned in the directory. */
+  readonly inlineMaxBytes: number;
+}
+
+export interface PinnedLiveFiles {
+  /** Every file of the view, in RocksDB's order. */
+  readonly files: readonly PinnedLiveFile[];
+  /** See RocksDB.createCheckpoint's result. */
+  readonly unsyncedSsts: readonly string[];
+}
+
 export interface IngestExternalFileOptions {
   /** Hard-link/move the files into the DB instead of copying. Default false. */
   moveFiles?: boolean;
