@@ -47,9 +47,10 @@ export function startDataSyncs(paths: ReadonlyMap<string, string>, names: readon
   const started = new Map<string, Promise<void>>();
   for (const name of names) {
     const path = paths.get(name);
-    const fd = path === undefined ? undefined : openOrUndefined(path);
+    if (path === undefined) continue;
+    const fd = openOrUndefined(path);
     if (fd === undefined) continue;
-    const synced = dataSyncAndClose(fd, path!);
+    const synced = dataSyncAndClose(fd, path);
     synced.catch(() => {});
     started.set(name, synced);
   }
