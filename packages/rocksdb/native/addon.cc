@@ -42,6 +42,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("listColumnFamilies", Napi::Function::New<ListColumnFamiliesOfPath>(env, "listColumnFamilies"));
   exports.Set("verifySstFile", Napi::Function::New<VerifySstFile>(env, "verifySstFile"));
   exports.Set("crc32cForTest", Napi::Function::New<Crc32cForTest>(env, "crc32cForTest"));
+  exports.Set("sstVerifyCountsForTest", Napi::Function::New<SstVerifyCountsForTest>(env, "sstVerifyCountsForTest"));
   exports.Set("syncCountsForTest", Napi::Function::New<SyncCountsForTest>(env, "syncCountsForTest"));
   exports.Set("compressionProbeCountsForTest", Napi::Function::New<CompressionProbeCountsJs>(env, "compressionProbeCountsForTest"));
   exports.Set("ttlFilterForTest", Napi::Function::New<TtlFilterForTest>(env, "ttlFilterForTest"));

@@ -534,6 +534,9 @@ Napi::Value VerifySstFile(const Napi::CallbackInfo& info);
 // crc32cForTest(bytes, portable) -> number: the CRC32C verifySstFile computes,
 // with the CPU instruction (if any) or the portable table (tests compare both).
 Napi::Value Crc32cForTest(const Napi::CallbackInfo& info);
+// sstVerifyCountsForTest() -> { inMemory, streamed }: verifySstFile calls that read the file into
+// memory once, and that streamed it (sst_verify.cc).
+Napi::Value SstVerifyCountsForTest(const Napi::CallbackInfo& info);
 // ttlFilterForTest(config, now, value, mergeOperand) -> { verdict, value? }: the
 // TTL filter's decision on one value, without a compaction (ttl_filter_js.cc).
 Napi::Value TtlFilterForTest(const Napi::CallbackInfo& info);

@@ -12,10 +12,11 @@
 // This takes the same consistent set (GetLiveFilesStorageInfo: memtables flushed first, file
 // deletions disabled while the files are pinned), then:
 // - hard-links each SST and blob file into `dir`, which exists, as `prefix` + its name (copied
-//   where the file system cannot link);
-// - returns the bytes of every other file (MANIFEST up to its consistent size, CURRENT's
-//   contents, OPTIONS, a WAL) of at most inlineMaxBytes; a larger one is put into `dir` likewise,
-//   linked, or copied up to its consistent size where the file grows on (MANIFEST, the last WAL).
+//   and data-synced where the file system cannot link);
+// - returns CURRENT's contents, and the bytes of every other file (MANIFEST up to its consistent
+//   size, OPTIONS, a WAL) of at most inlineMaxBytes (at most 16 MiB); a larger one is put into
+//   `dir` likewise, linked, or copied up to its consistent size where the file grows on
+//   (MANIFEST, the last WAL).
 // Returns { files: [{ name, path?, bytes? }], unsyncedSsts }. On failure nothing stays in `dir`.
 #include "common.h"
 
@@ -70,9 +71,10 @@ rocksdb::Status WriteAll(int fd, const std::string& path, const char* data, size
   return rocksdb::Status::OK();
 }
 
-// Copies the first `size` bytes of `src` to the new file `dst` (not synced: whoever uploads it
-// syncs it). `*created` tells whether `dst` was created, so that a failure removes only its own file.
-rocksdb::Status CopyPrefix(const std::string& src, const std::string& dst, uint64_t size, bool* created) {
+// Copies the first `size` bytes of `src` to the new file `dst`, data-synced when `sync` (a copy
+// standing in for an SST RocksDB synced: its upload skips the data sync); else whoever uploads it
+// syncs it. `*created` tells whether `dst` was created, so that a failure removes only its own file.
+rocksdb::Status CopyPrefix(const std::string& src, const std::string& dst, uint64_t size, bool sync, bool* created) {
   *created = false;
   int in = open(src.c_str(), O_RDONLY | O_CLOEXEC);
   if (in < 0) return Errno("cannot open", src, errno);
@@ -93,6 +95,7 @@ rocksdb::Status CopyPrefix(const std::string& src, const std::string& dst, uint6
     else s = WriteAll(out, dst, chunk.data(), static_cast<size_t>(r));
     if (r > 0) at += static_cast<uint64_t>(r);
   }
+  if (s.ok() && sync && fdatasync(out) != 0) s = Errno("cannot fdatasync", dst, errno);
   if (close(out) != 0 && s.ok()) s = Errno("cannot close", dst, errno);
   close(in);
   return s;
@@ -143,11 +146,11 @@ class Pinning {
       if (info.size != info.replacement_contents.size()) return rocksdb::Status::Corruption("inconsistent size metadata for " + p.name);
       p.bytes = info.replacement_contents;
     } else if (info.file_type == rocksdb::kTableFile || info.file_type == rocksdb::kBlobFile) {
-      s = Link(src, info.size, &p);
+      s = Link(src, info.size, &p);  // a copy where links fail is synced (see Link)
     } else if (info.size <= inline_max_) {
       s = ReadPrefix(src, info.size, &p.bytes);
     } else if (info.trim_to_size) {
-      s = Copy(src, info.size, &p);  // a MANIFEST or WAL grows on: only its first `size` bytes belong
+      s = Copy(src, info.size, /*sync=*/false, &p);  // a MANIFEST or WAL grows on: only its first `size` bytes belong
     } else {
       s = Link(src, info.size, &p);  // OPTIONS (many column families), an older WAL: immutable
     }
@@ -162,8 +165,9 @@ class Pinning {
  private:
   std::string Target(const std::string& name) const { return dir_ + "/" + prefix_ + name; }
 
-  // Links `src` in as p's path (a copy where the file system cannot link); p's path stays empty
-  // unless a file was created there.
+  // Links `src` in as p's path; p's path stays empty unless a file was created there. Where the
+  // file system cannot link, a copy, data-synced: the caller takes a pinned SST RocksDB synced as
+  // synced, as a link would be.
   rocksdb::Status Link(const std::string& src, uint64_t size, Pinned* p) {
     const std::string target = Target(p->name);
     if (link(src.c_str(), target.c_str()) == 0) {
@@ -172,13 +176,13 @@ class Pinning {
     }
     const int err = errno;
     if (!LinkUnsupported(err)) return Errno("cannot link " + src + " to", target, err);
-    return Copy(src, size, p);
+    return Copy(src, size, /*sync=*/true, p);
   }
 
-  rocksdb::Status Copy(const std::string& src, uint64_t size, Pinned* p) {
+  rocksdb::Status Copy(const std::string& src, uint64_t size, bool sync, Pinned* p) {
     const std::string target = Target(p->name);
     bool created = false;
-    rocksdb::Status s = CopyPrefix(src, target, size, &created);
+    rocksdb::Status s = CopyPrefix(src, target, size, sync, &created);
     if (created) p->path = target;
     return s;
   }
@@ -206,7 +210,6 @@ rocksdb::Status PinAll(rocksdb::DB* db, Pinning* pinning) {
     s = pinning->Add(info);
     if (!s.ok()) return s;
   }
-  pinning->Done();
   return rocksdb::Status::OK();
 }
 
@@ -245,7 +248,10 @@ Napi::Value DbWrap::PinLiveFiles(const Napi::CallbackInfo& info) {
   } else {
     ThrowIfError(env, PinAll(st->db(), &pinning), st->path());
   }
-  return PinnedToJs(env, pinning.files(), unsynced);
+  Napi::Object out = PinnedToJs(env, pinning.files(), unsynced);
+  // Only now: a result that could not be built leaves no files nobody knows of.
+  pinning.Done();
+  return out;
 }
 
 }  // namespace flowstate

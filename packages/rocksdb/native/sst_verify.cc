@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 
@@ -36,6 +37,9 @@ constexpr size_t kVerifyReadahead = 2 << 20;
 // a second pass on the checkpoint's critical path (issue 16). Bounded so that a verification
 // never holds more than this per thread-pool thread.
 constexpr uint64_t kInMemoryMaxBytes = 4 << 20;
+// Verifications that read the file into memory once, and that streamed it, for sstVerifyCountsForTest.
+std::atomic<uint64_t> g_in_memory{0};
+std::atomic<uint64_t> g_streamed{0};
 
 rocksdb::Status ReadError(const std::string& what, const std::string& path, int err) {
   return rocksdb::Status::IOError(what + " " + path, std::strerror(err));
@@ -188,7 +192,9 @@ class VerifyWorker : public Napi::AsyncWorker {
   void Execute() override {
     bool done = false;
     status_ = VerifyInMemory(path_, &crc_, &size_, &done);
+    if (done) g_in_memory.fetch_add(1, std::memory_order_relaxed);
     if (!status_.ok() || done) return;
+    g_streamed.fetch_add(1, std::memory_order_relaxed);
     status_ = FileCrc32c(path_, &crc_, &size_);
     if (status_.ok()) status_ = VerifyBlocks(path_, nullptr);
   }
@@ -215,6 +221,13 @@ class VerifyWorker : public Napi::AsyncWorker {
   uint64_t size_ = 0;
 };
 }  // namespace
+
+Napi::Value SstVerifyCountsForTest(const Napi::CallbackInfo& info) {
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("inMemory", Napi::Number::New(info.Env(), static_cast<double>(g_in_memory.load())));
+  o.Set("streamed", Napi::Number::New(info.Env(), static_cast<double>(g_streamed.load())));
+  return o;
+}
 
 Napi::Value Crc32cForTest(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();

@@ -34,13 +34,17 @@ Napi::Object InfoToJs(Napi::Env env, const rocksdb::ExternalSstFileInfo& fi) {
   return o;
 }
 
-// A writer that keeps the file's pages in the page cache. RocksDB's default (invalidate_page_cache)
-// drops them every 1 MiB written (fadvise DONTNEED over the whole file): meant for bulk loads
-// nobody reads soon, while every file built here is read right away (ingested and then scanned
-// by a restored job, or uploaded by a conversion). A conversion to native took ~2.4% longer with
-// the default (issue 16, session 29: in-process A/B, three runs of 20-24 rounds, 1.023-1.026).
+// A writer for files nothing syncs before their upload (a database that skips its syncs, as a
+// conversion's scratch database: NoSyncEnv(false)) keeps their pages in the page cache. RocksDB's
+// default (invalidate_page_cache) fadvises DONTNEED over the whole file every 1 MiB written, which
+// starts the writeback of what is dirty and drops what is clean: a conversion to native, whose
+// files are uploaded (synced then) right after, took ~2.4% longer with it (issue 16, session 29:
+// in-process A/B, three runs of 20-24 rounds, 1.023-1.026). Where RocksDB syncs the file at its
+// finish (a job's restore) the default stays: its early writeback shortens that sync (unmeasured
+// without it).
 std::unique_ptr<rocksdb::SstFileWriter> NewSstFileWriter(const rocksdb::Options& options) {
-  return std::make_unique<rocksdb::SstFileWriter>(rocksdb::EnvOptions(), options, /*column_family=*/nullptr, /*invalidate_page_cache=*/false);
+  const bool synced_at_finish = options.env != NoSyncEnv(false);
+  return std::make_unique<rocksdb::SstFileWriter>(rocksdb::EnvOptions(), options, /*column_family=*/nullptr, /*invalidate_page_cache=*/synced_at_finish);
 }
 
 // The compression SstFileWriter builds with: the bottommost level's (an ingested file goes as

@@ -24,6 +24,7 @@ import {
 import { localCheckpointStorage } from '@flowstate/storage-local';
 import { RocksDBError, RocksDBKeyedStateBackend, RocksDBStateBackend, type IncrementalRocksDBStateHandle } from '@flowstate/rocksdb';
 import { RocksDB, nativeCrc32cForTest, verifySstFile } from '@flowstate/rocksdb/native';
+import { loadBinding } from '../src/native/binding.js';
 import { pinnedSsts } from './corrupt-sst.js';
 import { backendWithState, tempDirs } from './temp-dirs.js';
 
@@ -98,11 +99,15 @@ function rocksName(pinnedPath: string): string {
 
 describe('verifySstFile (native)', () => {
   for (const kind of ['small', 'large'] as const) {
-    it(`returns the size and the CRC32C of the whole file (the checksum stream handles carry): ${kind} SST`, async () => {
+    it(`returns the size and the CRC32C of the whole file (the checksum stream handles carry): ${kind} SST, ${kind === 'small' ? 'read once into memory' : 'streamed'}`, async () => {
       const path = oneSst(kind);
       const bytes = readFileSync(path);
       assert.equal(bytes.length > 4 << 20, kind === 'large', `${bytes.length} bytes`);
+      const before = loadBinding().sstVerifyCountsForTest();
       assert.deepEqual(await verifySstFile(path), { size: bytes.length, crc32c: crc32c(bytes) });
+      const after = loadBinding().sstVerifyCountsForTest();
+      const path_ = kind === 'small' ? 'inMemory' : 'streamed';
+      assert.equal(after[path_] - before[path_], 1, `verified on the ${path_} path`);
     });
 
     it(`rejects a flipped byte in a data block with ROCKSDB_CORRUPTION (block checksum mismatch) naming the file: ${kind} SST`, async () => {

@@ -3,7 +3,7 @@ import fs, { readdirSync, readlinkSync } from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
 import { basename, join } from 'node:path';
 import { describe, it } from 'node:test';
-import { CHECKPOINT, FsCheckpointStorage, KeyGroupRange, Serializers, StorageError, VoidNamespace, type KeyedStateBackend, type KeyedStateHandle } from '@flowstate/core';
+import { CHECKPOINT, ForwardingFileSystem, FsCheckpointStorage, KeyGroupRange, Serializers, StorageError, VoidNamespace, type KeyedStateBackend, type KeyedStateHandle } from '@flowstate/core';
 import { LocalFileSystem } from '@flowstate/storage-local';
 import { isIncrementalRocksDBStateHandle, RocksDBKeyedStateBackend, RocksDBStateBackend } from '@flowstate/rocksdb';
 import type { RocksDB } from '@flowstate/rocksdb/native';
@@ -215,6 +215,43 @@ describe('RocksDB incremental checkpoints: an early sync that fails', () => {
 });
 
 describe('RocksDB incremental checkpoints: the pinned files', () => {
+  it("of two checkpoints in flight are each their own: the first one's removal leaves the second's, which completes and restores", async () => {
+    // Checkpoint 2 goes to a storage that copies (a wrapper has no linkFrom) and whose files cannot
+    // be created until the gate opens: its pinned SSTs are read after checkpoint 1 removed its own.
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    class GatedFileSystem extends ForwardingFileSystem {
+      override async create(path: string) {
+        await gate;
+        return super.create(path);
+      }
+    }
+    const first = new FsCheckpointStorage(new LocalFileSystem(tempDir('overlap-1')));
+    const second = new FsCheckpointStorage(new GatedFileSystem(new LocalFileSystem(tempDir('overlap-2'))));
+    const kb = await backend(first);
+    assert.ok(kb instanceof RocksDBKeyedStateBackend);
+    const pinned = (id: number) => readdirSync(join(kb.instanceDir, 'checkpoint-links')).filter((n) => n.startsWith(`chk-${id}-`));
+    write(kb, 0, 500);
+    const f1 = kb.snapshot(1, 1, (await first.initializeLocationForCheckpoint(1)).streamFactory, CHECKPOINT);
+    write(kb, 500, 1000);
+    const f2 = kb.snapshot(2, 2, (await second.initializeLocationForCheckpoint(2)).streamFactory, CHECKPOINT);
+    assert.ok(pinned(2).some((n) => n.endsWith('.sst')), 'checkpoint 2 pinned its SSTs');
+    await f1.result;
+    for (let i = 0; i < 500 && pinned(1).length > 0; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.deepEqual(pinned(1), [], "checkpoint 1's pinned files are removed");
+    assert.ok(pinned(2).some((n) => n.endsWith('.sst')), "checkpoint 2's are still there");
+    open();
+    const h2 = (await f2.result).jobManagerOwnedSnapshot!;
+    kb.dispose();
+    const restored = await backend(second, [h2]);
+    const count = restored.getPartitionedState(VoidNamespace, Serializers.voidNamespace, COUNT);
+    for (const i of [0, 499, 500, 999]) {
+      restored.setCurrentKey(`k${i}`);
+      assert.equal(count.value(), i, `k${i}`);
+    }
+    restored.dispose();
+  });
+
   it('are removed once the checkpoint completed (in the background; when it starts is not pinned), and no checkpoint directory is made', async () => {
     const { storage, checkpoint } = recordingStorage();
     const kb = await backend(storage);

@@ -9,7 +9,7 @@ export interface LocalCheckpointFiles {
   readonly names: readonly string[];
   /** The bytes of each file that was read instead of pinned (CURRENT, MANIFEST, OPTIONS up to the inline limit). */
   readonly small: ReadonlyMap<string, Uint8Array>;
-  /** Where each other file's hard link (or copy) lies: the SSTs, and a MANIFEST over the limit. */
+  /** Where each other file's hard link (or copy) lies: the SSTs, and an OPTIONS, MANIFEST or WAL over the limit. */
   readonly paths: ReadonlyMap<string, string>;
 }
 

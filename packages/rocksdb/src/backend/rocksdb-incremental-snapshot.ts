@@ -124,7 +124,8 @@ export class RocksNativeSnapshotStrategy implements SnapshotStrategy<KeyedStateH
     try {
       // The files are pinned where the checkpoint's uploads find them (a link per SST), not in a
       // checkpoint directory of their own; MANIFEST, CURRENT and OPTIONS come back as bytes, to be
-      // inlined in the handle (see pinLiveFiles). The flush's SSTs are synced before their upload
+      // inlined in the handle, up to the inline limit (a larger one is pinned and uploaded; see
+      // pinLiveFiles). The flush's SSTs are synced before their upload
       // completes, in the asynchronous part: the synchronous part no longer waits for the disk
       // (an 11 MB memtable: ~19 ms without the fsync, ~30 with). Where the storage links, their
       // syncs start here (startDataSyncs) and the upload links each SST while its sync runs

@@ -9,7 +9,7 @@ import type { RocksDBSharedFileHandle } from './handles.js';
 export interface RocksSnapshotSource extends KvSnapshotSource {
   readonly maxParallelism: number;
   readonly backendIdentifier: string;
-  /** Where the native checkpoint directory is created. */
+  /** The backend's working directory: native checkpoints pin their files in it (CHECKPOINT_LINKS_DIR). */
   readonly instanceDir: string;
   /** The open database (read when a snapshot starts: restore opens it after construction). */
   readonly db: RocksDB;

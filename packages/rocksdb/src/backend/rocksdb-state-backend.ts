@@ -16,14 +16,14 @@ export interface RocksDBStateBackendOptions {
   /**
    * Check the block checksums of every SST before its first upload, so that a local file damaged
    * after RocksDB wrote it fails the checkpoint instead of being uploaded, and then reused by every
-   * later checkpoint (default true). Costs two extra reads of each new SST; see docs/architecture.md.
+   * later checkpoint (default true). Costs a read of each new SST (two for one over 4 MiB); see docs/architecture.md.
    */
   readonly verifySstsBeforeUpload?: boolean;
   /**
    * Which local files RocksDB syncs. 'ssts' (default): only SST files, as RocksDB writes them
    * (flush, compaction, ingestion), so every SST is durable once it is part of the database and
-   * its upload links it without a second data sync. Not the MANIFEST, CURRENT, OPTIONS, the
-   * checkpoint directory's copies or any directory: the working database is never reopened
+   * its upload links it without a second data sync. Not the MANIFEST, CURRENT, OPTIONS or any
+   * directory: the working database is never reopened
    * (each backend gets a new directory, a crash loses it, every restore starts from a
    * checkpoint), and a checkpoint keeps CURRENT, MANIFEST and OPTIONS inline in its metadata (a
    * larger one is uploaded with its own sync). Those syncs were four of the five device flushes

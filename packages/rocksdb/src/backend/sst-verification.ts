@@ -2,7 +2,7 @@ import { CorruptLocalStateError, formatChecksum, type StreamStateHandle } from '
 import { RocksDBError, verifySstFile, type SstFileVerification } from '../native.js';
 
 /**
- * Checks an SST of a local RocksDB checkpoint directory on its first upload (before a copy, or
+ * Checks an SST a local RocksDB checkpoint pinned, on its first upload (before a copy, or
  * through the new name once it is linked into local storage, see uploadSst): RocksDB checks
  * every block checksum (off the main thread) after the CRC32C of the whole file was taken. Local
  * files can rot or be damaged after RocksDB wrote them; uploading one would give it a fresh,

@@ -143,6 +143,8 @@ export interface NativeBinding {
   listColumnFamilies(path: string): string[];
   verifySstFile(path: string): Promise<SstFileVerification>;
   crc32cForTest(bytes: Uint8Array, portable: boolean): number;
+  /** verifySstFile calls that read the file into memory once, and that streamed it (sst_verify.cc). */
+  sstVerifyCountsForTest(): { inMemory: number; streamed: number };
   syncCountsForTest(): { skipped: number; keptSst: number; writebackStarts: number };
   /** SST builds from rows whose compression the sample showed worthless (skipped) or worth it (kept): compression_probe.h. */
   compressionProbeCountsForTest(): { skipped: number; kept: number };

@@ -95,7 +95,7 @@ export interface PinnedLiveFile {
 export interface PinLiveFilesOptions {
   /** See RocksDB.createCheckpoint's `deferSstSyncs`. Default false. */
   readonly deferSstSyncs?: boolean;
-  /** Files other than SSTs and blob files of at most this many bytes are returned as bytes, larger ones pinned in the directory. */
+  /** Files other than SSTs and blob files of at most this many bytes (at most 16 MiB; CURRENT always) are returned as bytes, larger ones pinned in the directory. */
   readonly inlineMaxBytes: number;
 }
 
