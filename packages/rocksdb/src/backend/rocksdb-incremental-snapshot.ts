@@ -94,16 +94,16 @@ export class RocksNativeSnapshotStrategy implements SnapshotStrategy<KeyedStateH
    */
   private storageLinks = false;
 
-  /** Whether pinDirectory made the directory yet. */
-  private pinDirectoryMade = false;
-
   constructor(private readonly source: RocksSnapshotSource) {}
 
-  /** The backend's CHECKPOINT_LINKS_DIR, made on first use. */
+  /**
+   * The backend's CHECKPOINT_LINKS_DIR. Made on every checkpoint: an existing directory costs
+   * a failed mkdir and no inode, and one removed from outside is made again instead of failing
+   * every later checkpoint.
+   */
   private pinDirectory(): string {
     const dir = join(this.source.instanceDir, CHECKPOINT_LINKS_DIR);
-    if (!this.pinDirectoryMade) mkdirSync(dir, { recursive: true });
-    this.pinDirectoryMade = true;
+    mkdirSync(dir, { recursive: true });
     return dir;
   }
 
