@@ -215,6 +215,19 @@ describe('RocksDB incremental checkpoints: an early sync that fails', () => {
 });
 
 describe('RocksDB incremental checkpoints: the pinned files', () => {
+  it('go to a pin directory made again when something removed it between checkpoints', async () => {
+    const { storage, checkpoint } = recordingStorage();
+    const kb = await backend(storage);
+    assert.ok(kb instanceof RocksDBKeyedStateBackend);
+    write(kb, 0, 500);
+    await checkpoint(kb, 1);
+    fs.rmSync(join(kb.instanceDir, 'checkpoint-links'), { recursive: true, force: true });
+    write(kb, 500, 1000);
+    const c = await checkpoint(kb, 2);
+    assert.ok(c.uploaded.length >= 1, 'checkpoint 2 uploaded its new SST');
+    kb.dispose();
+  });
+
   it("of two checkpoints in flight are each their own: the first one's removal leaves the second's, which completes and restores", async () => {
     // Checkpoint 2 goes to a storage that copies (a wrapper has no linkFrom) and whose files cannot
     // be created until the gate opens: its pinned SSTs are read after checkpoint 1 removed its own.
