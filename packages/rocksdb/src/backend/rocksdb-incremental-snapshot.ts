@@ -25,7 +25,7 @@ import { ROCKSDB_NATIVE_FORMAT_VERSION, type IncrementalRocksDBStateHandle, type
 import { CHECKPOINT_LINKS_DIR, localCheckpointFiles, removePinnedFiles, RocksDbSyncedSsts, startDataSyncs, type LocalCheckpointFiles } from './local-checkpoint-files.js';
 import type { RocksSnapshotSource } from './rocksdb-snapshot.js';
 import { checkUploadIsVerified, verifySstBeforeUpload } from './sst-verification.js';
-import type { SstFileVerification } from '../native.js';
+import type { LiveFileMetaData, SstFileVerification } from '../native.js';
 import { UploadLimiter } from './upload-limiter.js';
 
 /** Files of one incremental checkpoint uploaded at the same time. */
@@ -107,6 +107,36 @@ export class RocksNativeSnapshotStrategy implements SnapshotStrategy<KeyedStateH
     return dir;
   }
 
+  /**
+   * Pins the checkpoint's files where its uploads find them (a link per SST), not in a checkpoint
+   * directory of their own; MANIFEST, CURRENT and OPTIONS come back as bytes, to be inlined in the
+   * handle, up to the inline limit (a larger one is pinned and uploaded; see pinLiveFiles). The
+   * flush's SSTs are synced before their upload completes, in the asynchronous part: the
+   * synchronous part no longer waits for the disk (an 11 MB memtable: ~19 ms without the fsync,
+   * ~30 with). Where the storage links, their syncs start here (startDataSyncs) and the upload
+   * links each SST while its sync runs (sourceSyncing).
+   */
+  private pinFiles(checkpointId: number): { files: LocalCheckpointFiles; unsyncedSsts: readonly string[]; syncing: Map<string, Promise<void>>; live: LiveFileMetaData[] } {
+    const db = this.source.db;
+    // What a failure after the pinning removes.
+    let pinnedPaths: ReadonlyMap<string, string> = new Map();
+    try {
+      const prefix = `chk-${checkpointId}-${randomUUID().slice(0, 8)}-`;
+      const pinned = db.pinLiveFiles(this.pinDirectory(), prefix, { deferSstSyncs: true, inlineMaxBytes: INLINE_FILE_MAX_BYTES });
+      const files = localCheckpointFiles(pinned);
+      pinnedPaths = files.paths;
+      const syncing = this.storageLinks ? startDataSyncs(files.paths, pinned.unsyncedSsts) : new Map<string, Promise<void>>();
+      const live = db.getLiveFilesMetaData({ uniqueIds: true }).map((f) => ({ ...f, name: f.name.replace(/^\//, '') }));
+      return { files, unsyncedSsts: pinned.unsyncedSsts, syncing, live };
+    } catch (e) {
+      // SSTs whose sync was deferred may be live and unlisted (a failed pinning loses its list):
+      // every SST of the database counts as not synced from now on.
+      this.syncedSsts.forget();
+      for (const path of pinnedPaths.values()) rmSync(path, { force: true });
+      throw e;
+    }
+  }
+
   syncPrepareResources(checkpointId: number, options: CheckpointOptions): RocksNativeSnapshotResources | null {
     const source = this.source;
     const states = [...source.states.values()];
@@ -115,35 +145,7 @@ export class RocksNativeSnapshotStrategy implements SnapshotStrategy<KeyedStateH
     const heapQueues = source.queues instanceof KvPriorityQueues ? [] : source.queues.capture(undefined);
     if (states.length === 0 && kvQueues.length === 0 && heapQueues.length === 0) return null;
     const { header } = kvSnapshotEncoder(source, states, kvQueues);
-    let files: LocalCheckpointFiles;
-    // What a failure after the pinning removes.
-    let pinnedPaths: ReadonlyMap<string, string> = new Map();
-    let unsyncedSsts: readonly string[];
-    let syncing: Map<string, Promise<void>>;
-    let live: ReturnType<RocksSnapshotSource['db']['getLiveFilesMetaData']>;
-    try {
-      // The files are pinned where the checkpoint's uploads find them (a link per SST), not in a
-      // checkpoint directory of their own; MANIFEST, CURRENT and OPTIONS come back as bytes, to be
-      // inlined in the handle, up to the inline limit (a larger one is pinned and uploaded; see
-      // pinLiveFiles). The flush's SSTs are synced before their upload
-      // completes, in the asynchronous part: the synchronous part no longer waits for the disk
-      // (an 11 MB memtable: ~19 ms without the fsync, ~30 with). Where the storage links, their
-      // syncs start here (startDataSyncs) and the upload links each SST while its sync runs
-      // (sourceSyncing).
-      const prefix = `chk-${checkpointId}-${randomUUID().slice(0, 8)}-`;
-      const pinned = source.db.pinLiveFiles(this.pinDirectory(), prefix, { deferSstSyncs: true, inlineMaxBytes: INLINE_FILE_MAX_BYTES });
-      files = localCheckpointFiles(pinned);
-      pinnedPaths = files.paths;
-      unsyncedSsts = pinned.unsyncedSsts;
-      syncing = this.storageLinks ? startDataSyncs(files.paths, unsyncedSsts) : new Map();
-      live = source.db.getLiveFilesMetaData({ uniqueIds: true }).map((f) => ({ ...f, name: f.name.replace(/^\//, '') }));
-    } catch (e) {
-      // SSTs whose sync was deferred may be live and unlisted (a failed pinning loses its list):
-      // every SST of the database counts as not synced from now on.
-      this.syncedSsts.forget();
-      for (const path of pinnedPaths.values()) rmSync(path, { force: true });
-      throw e;
-    }
+    const { files, unsyncedSsts, syncing, live } = this.pinFiles(checkpointId);
     const contentIds = new Map<string, string>();
     const written = new Map<string, FileChecksum>();
     for (const f of live) {
