@@ -106,6 +106,13 @@ Napi::Promise QueueWorker(Worker* worker) {
   return p;
 }
 
+// ---- file helpers (pin_files.cc, sst_verify.cc) -----------------------------
+// An IOError naming what failed on `path`, with errno `err`'s text.
+rocksdb::Status ErrnoStatus(const std::string& what, const std::string& path, int err);
+// Reads `fd` from offset 0 into `buf` until `cap` bytes or the end of the file (EINTR retried);
+// `*n` is how many bytes it read.
+rocksdb::Status PreadUpTo(int fd, const std::string& path, char* buf, size_t cap, size_t* n);
+
 // ---- argument helpers ------------------------------------------------------
 // Returns a Slice that aliases the Uint8Array's memory; valid for the duration
 // of the current native call only (never stored, never used off-thread).

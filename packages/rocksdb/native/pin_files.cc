@@ -37,25 +37,15 @@ namespace {
 constexpr double kMaxInlineBytes = 16 << 20;
 constexpr size_t kCopyChunk = 1 << 20;
 
-rocksdb::Status Errno(const std::string& what, const std::string& path, int err) {
-  return rocksdb::Status::IOError(what + " " + path, std::strerror(err));
-}
-
 // The first `size` bytes of `path`; a shorter file is corrupt (its consistent size is recorded).
 rocksdb::Status ReadPrefix(const std::string& path, uint64_t size, std::string* out) {
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Errno("cannot open", path, errno);
+  if (fd < 0) return ErrnoStatus("cannot open", path, errno);
   out->resize(size);
-  uint64_t got = 0;
-  rocksdb::Status s;
-  while (s.ok() && got < size) {
-    ssize_t r = pread(fd, &(*out)[got], size - got, static_cast<off_t>(got));
-    if (r < 0 && errno == EINTR) continue;
-    if (r < 0) s = Errno("cannot read", path, errno);
-    else if (r == 0) s = rocksdb::Status::Corruption(path + " is shorter than its recorded size " + std::to_string(size));
-    else got += static_cast<uint64_t>(r);
-  }
+  size_t got = 0;
+  rocksdb::Status s = PreadUpTo(fd, path, out->data(), out->size(), &got);
   close(fd);
+  if (s.ok() && got < size) s = rocksdb::Status::Corruption(path + " is shorter than its recorded size " + std::to_string(size));
   return s;
 }
 
@@ -64,7 +54,7 @@ rocksdb::Status WriteAll(int fd, const std::string& path, const char* data, size
   while (n > 0) {
     ssize_t w = write(fd, data, n);
     if (w < 0 && errno == EINTR) continue;
-    if (w < 0) return Errno("cannot write", path, errno);
+    if (w < 0) return ErrnoStatus("cannot write", path, errno);
     data += w;
     n -= static_cast<size_t>(w);
   }
@@ -77,12 +67,12 @@ rocksdb::Status WriteAll(int fd, const std::string& path, const char* data, size
 rocksdb::Status CopyPrefix(const std::string& src, const std::string& dst, uint64_t size, bool sync, bool* created) {
   *created = false;
   int in = open(src.c_str(), O_RDONLY | O_CLOEXEC);
-  if (in < 0) return Errno("cannot open", src, errno);
+  if (in < 0) return ErrnoStatus("cannot open", src, errno);
   int out = open(dst.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (out < 0) {
     const int err = errno;
     close(in);
-    return Errno("cannot create", dst, err);
+    return ErrnoStatus("cannot create", dst, err);
   }
   *created = true;
   rocksdb::Status s;
@@ -90,13 +80,13 @@ rocksdb::Status CopyPrefix(const std::string& src, const std::string& dst, uint6
   for (uint64_t at = 0; s.ok() && at < size;) {
     ssize_t r = pread(in, &chunk[0], static_cast<size_t>(std::min<uint64_t>(chunk.size(), size - at)), static_cast<off_t>(at));
     if (r < 0 && errno == EINTR) continue;
-    if (r < 0) s = Errno("cannot read", src, errno);
+    if (r < 0) s = ErrnoStatus("cannot read", src, errno);
     else if (r == 0) s = rocksdb::Status::Corruption(src + " is shorter than its recorded size " + std::to_string(size));
     else s = WriteAll(out, dst, chunk.data(), static_cast<size_t>(r));
     if (r > 0) at += static_cast<uint64_t>(r);
   }
-  if (s.ok() && sync && fdatasync(out) != 0) s = Errno("cannot fdatasync", dst, errno);
-  if (close(out) != 0 && s.ok()) s = Errno("cannot close", dst, errno);
+  if (s.ok() && sync && fdatasync(out) != 0) s = ErrnoStatus("cannot fdatasync", dst, errno);
+  if (close(out) != 0 && s.ok()) s = ErrnoStatus("cannot close", dst, errno);
   close(in);
   return s;
 }
@@ -175,7 +165,7 @@ class Pinning {
       return rocksdb::Status::OK();
     }
     const int err = errno;
-    if (!LinkUnsupported(err)) return Errno("cannot link " + src + " to", target, err);
+    if (!LinkUnsupported(err)) return ErrnoStatus("cannot link " + src + " to", target, err);
     return Copy(src, size, /*sync=*/true, p);
   }
 

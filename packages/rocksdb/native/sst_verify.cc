@@ -41,14 +41,10 @@ constexpr uint64_t kInMemoryMaxBytes = 4 << 20;
 std::atomic<uint64_t> g_in_memory{0};
 std::atomic<uint64_t> g_streamed{0};
 
-rocksdb::Status ReadError(const std::string& what, const std::string& path, int err) {
-  return rocksdb::Status::IOError(what + " " + path, std::strerror(err));
-}
-
 // CRC32C of the whole file, streamed; `size` is the number of bytes read.
 rocksdb::Status FileCrc32c(const std::string& path, uint32_t* crc, uint64_t* size) {
   std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr) return ReadError("cannot open", path, errno);
+  if (f == nullptr) return ErrnoStatus("cannot open", path, errno);
   std::vector<uint8_t> buf(kReadChunk);
   uint32_t c = 0;
   uint64_t total = 0;
@@ -65,20 +61,6 @@ rocksdb::Status FileCrc32c(const std::string& path, uint32_t* crc, uint64_t* siz
   return rocksdb::Status::OK();
 }
 
-// Reads from offset 0 until `cap` bytes or the end of the file; `*n` is the count.
-rocksdb::Status ReadUpTo(int fd, const std::string& path, char* buf, size_t cap, size_t* n) {
-  size_t got = 0;
-  while (got < cap) {
-    ssize_t r = pread(fd, buf + got, cap - got, static_cast<off_t>(got));
-    if (r < 0 && errno == EINTR) continue;
-    if (r < 0) return ReadError("cannot read", path, errno);
-    if (r == 0) break;
-    got += static_cast<size_t>(r);
-  }
-  *n = got;
-  return rocksdb::Status::OK();
-}
-
 // A whole SST read into memory. `fits` is false for a file over kInMemoryMaxBytes (not read)
 // or one that grew while it was read (what was read is dropped): the caller streams it instead.
 struct InMemorySst {
@@ -89,16 +71,16 @@ struct InMemorySst {
 
 rocksdb::Status ReadWholeFile(const std::string& path, InMemorySst* out) {
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return ReadError("cannot open", path, errno);
+  if (fd < 0) return ErrnoStatus("cannot open", path, errno);
   struct stat st;
   rocksdb::Status s;
   if (fstat(fd, &st) != 0) {
-    s = ReadError("cannot stat", path, errno);
+    s = ErrnoStatus("cannot stat", path, errno);
   } else if (st.st_size >= 0 && static_cast<uint64_t>(st.st_size) <= kInMemoryMaxBytes) {
     // One byte more than the size stat gave: reading it means the file grew meanwhile.
     const size_t cap = static_cast<size_t>(st.st_size) + 1;
     out->bytes.reset(new char[cap]);
-    s = ReadUpTo(fd, path, out->bytes.get(), cap, &out->size);
+    s = PreadUpTo(fd, path, out->bytes.get(), cap, &out->size);
     out->fits = s.ok() && out->size < cap;
   }
   close(fd);

@@ -14,8 +14,10 @@
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
 
+#include <cerrno>
 #include <cmath>
 #include <cstring>
+#include <unistd.h>
 #include <deque>
 
 namespace flowstate {
@@ -602,6 +604,23 @@ class DiscardingLogger : public rocksdb::Logger {
   void Logv(const char*, va_list) override {}
 };
 }  // namespace
+
+rocksdb::Status ErrnoStatus(const std::string& what, const std::string& path, int err) {
+  return rocksdb::Status::IOError(what + " " + path, std::strerror(err));
+}
+
+rocksdb::Status PreadUpTo(int fd, const std::string& path, char* buf, size_t cap, size_t* n) {
+  size_t got = 0;
+  while (got < cap) {
+    ssize_t r = pread(fd, buf + got, cap - got, static_cast<off_t>(got));
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) return ErrnoStatus("cannot read", path, errno);
+    if (r == 0) break;
+    got += static_cast<size_t>(r);
+  }
+  *n = got;
+  return rocksdb::Status::OK();
+}
 
 rocksdb::DBOptions MakeDbOptions(const DbConfig& c) {
   rocksdb::DBOptions o;

@@ -1,7 +1,15 @@
 import { readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { KeyedStateBackend } from '@flowstate/core';
 import { RocksDBKeyedStateBackend } from '@flowstate/rocksdb';
+
+/** The prefix a checkpoint gives the files it pins. */
+const PINNED_PREFIX = /^chk-\d+-[0-9a-f]{8}-/;
+
+/** RocksDB's name of a local file: a pinned file's link (`chk-<id>-<random>-000012.sst`) by its file's name. */
+export function rocksName(path: string): string {
+  return basename(path).replace(PINNED_PREFIX, '');
+}
 
 /**
  * The SSTs checkpoint `checkpointId` of `backend` pinned (hard links in its working directory's
@@ -10,12 +18,9 @@ import { RocksDBKeyedStateBackend } from '@flowstate/rocksdb';
 export function pinnedSsts(backend: KeyedStateBackend<unknown>, checkpointId: number): { readonly name: string; readonly path: string }[] {
   if (!(backend instanceof RocksDBKeyedStateBackend)) throw new TypeError('not a RocksDB keyed backend');
   const dir = join(backend.instanceDir, 'checkpoint-links');
-  const ofCheckpoint = new RegExp(`^chk-${checkpointId}-[0-9a-f]{8}-(\\d+\\.sst)$`);
   return readdirSync(dir)
-    .flatMap((n) => {
-      const m = ofCheckpoint.exec(n);
-      return m === null ? [] : [{ name: m[1]!, path: join(dir, n) }];
-    })
+    .filter((n) => n.startsWith(`chk-${checkpointId}-`) && n.endsWith('.sst'))
+    .map((n) => ({ name: rocksName(n), path: join(dir, n) }))
     .sort((a, b) => (a.name < b.name ? -1 : 1));
 }
 

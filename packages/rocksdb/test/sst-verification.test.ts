@@ -25,7 +25,7 @@ import { localCheckpointStorage } from '@flowstate/storage-local';
 import { RocksDBError, RocksDBKeyedStateBackend, RocksDBStateBackend, type IncrementalRocksDBStateHandle } from '@flowstate/rocksdb';
 import { RocksDB, nativeCrc32cForTest, verifySstFile } from '@flowstate/rocksdb/native';
 import { loadBinding } from '../src/native/binding.js';
-import { pinnedSsts } from './corrupt-sst.js';
+import { pinnedSsts, rocksName } from './corrupt-sst.js';
 import { backendWithState, tempDirs } from './temp-dirs.js';
 
 const tempDir = tempDirs();
@@ -92,10 +92,6 @@ function localSsts(kb: RocksDBKeyedStateBackend<string>, checkpointId: number): 
   return pinnedSsts(kb, checkpointId).map((f) => f.path);
 }
 
-/** RocksDB's name of a pinned SST (`chk-<id>-<random>-000012.sst` -> `000012.sst`), which errors name. */
-function rocksName(pinnedPath: string): string {
-  return pinnedPath.split('/').at(-1)!.replace(/^chk-\d+-[0-9a-f]{8}-/, '');
-}
 
 describe('verifySstFile (native)', () => {
   for (const kind of ['small', 'large'] as const) {

@@ -1,13 +1,14 @@
 import { strict as assert } from 'node:assert';
 import fs, { readdirSync, readlinkSync } from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { CHECKPOINT, ForwardingFileSystem, FsCheckpointStorage, KeyGroupRange, Serializers, StorageError, VoidNamespace, type KeyedStateBackend, type KeyedStateHandle } from '@flowstate/core';
 import { LocalFileSystem } from '@flowstate/storage-local';
 import { isIncrementalRocksDBStateHandle, RocksDBKeyedStateBackend, RocksDBStateBackend } from '@flowstate/rocksdb';
 import type { RocksDB } from '@flowstate/rocksdb/native';
 import { RocksDbSyncedSsts } from '../src/backend/local-checkpoint-files.js';
+import { rocksName } from './corrupt-sst.js';
 import { COUNT, tempDirs } from './temp-dirs.js';
 
 const tempDir = tempDirs();
@@ -79,10 +80,6 @@ describe('RocksDbSyncedSsts', () => {
   });
 });
 
-/** RocksDB's name of a local file: a pinned SST's link (`chk-<id>-<random>-000012.sst`) by its SST's name. */
-function rocksName(path: string): string {
-  return basename(path).replace(/^chk-\d+-[0-9a-f]{8}-/, '');
-}
 
 /** How much later than the disk a recorded data sync completes. */
 const SLOW_SYNC_MS = 30;
