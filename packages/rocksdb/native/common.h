@@ -192,6 +192,7 @@ struct DbConfig {
   bool flink_string_append = false;  // merge operator: Flink's ','-delimited string append instead of ours
   SyncFiles sync_files = SyncFiles::kAll;  // see SyncFiles and NoSyncEnv (util.cc)
   bool info_log = true;  // false: no info LOG file (scratch databases; see MakeDbOptions)
+  bool allow_fallocate = true;  // false: no preallocated blocks (scratch databases; see MakeDbOptions)
   bool has_column_families = false;
   std::vector<std::string> column_families;
 };

@@ -145,6 +145,31 @@ describe('RocksDB native binding', () => {
     assert.ok(none.includes('CURRENT') && none.some((f) => f.endsWith('.sst')));
   });
 
+  test('preallocateFiles: false leaves the MANIFEST without preallocated blocks; the default preallocates', (t) => {
+    // Bytes the file system holds for the live MANIFEST after a flush (st_blocks counts 512-byte units).
+    const manifest = (preallocateFiles: boolean | undefined): { size: number; allocated: number } => {
+      const path = freshDir(`preallocate-${String(preallocateFiles)}`);
+      const db = RocksDB.open(path, { createIfMissing: true, disableWAL: true, ...(preallocateFiles === undefined ? {} : { preallocateFiles }) });
+      db.createColumnFamily('x');
+      db.put(db.defaultColumnFamily, b('k'), b('v'));
+      db.flush();
+      const name = readdirSync(path).find((f) => f.startsWith('MANIFEST-'));
+      assert.ok(name !== undefined);
+      const st = statSync(join(path, name));
+      db.close();
+      return { size: st.size, allocated: st.blocks * 512 };
+    };
+    const preallocated = manifest(undefined);
+    if (preallocated.allocated < 4 << 20) {
+      t.skip(`this file system did not preallocate (a ${preallocated.size}-byte MANIFEST holds ${preallocated.allocated} bytes): nothing to compare`);
+      return;
+    }
+    const none = manifest(false);
+    assert.ok(none.size > 0);
+    // No more than its bytes need (whole 4 KiB blocks), where the default held 4 MiB or more.
+    assert.ok(none.allocated <= Math.ceil(none.size / 4096) * 4096, `allocated ${none.allocated} bytes for ${none.size}`);
+  });
+
   test('open errors are typed: missing DB, locked DB, bad options', () => {
     const missing = freshDir('missing');
     const e = assertRocksError(() => RocksDB.open(missing, { createIfMissing: false }), 'ROCKSDB_INVALID_ARGUMENT');

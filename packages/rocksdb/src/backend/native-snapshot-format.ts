@@ -10,6 +10,7 @@ const CONVERSION_BACKEND_OPTIONS = {
   linkRestoredFiles: true,
   removeWorkingDirectoryOnDispose: false,
   infoLog: false,
+  preallocateFiles: false,
   blockCacheSize: 0,
 } as const satisfies RocksDBStateBackendOptions;
 

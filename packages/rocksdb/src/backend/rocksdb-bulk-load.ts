@@ -52,12 +52,13 @@ export class RocksDBBulkLoad implements KvBulkLoad {
   private bufferedBytes = 0;
   private fileCount = 0;
   private state: 'open' | 'finishing' | 'closed' = 'open';
-  /** Settles (never rejects) once the scratch directory is gone; undefined until finish() starts its removal. */
+  /** Settles (never rejects) once the scratch directory is gone; undefined until a failed finish() starts its removal. */
   private removal: Promise<void> | undefined;
 
   /**
-   * @param dir scratch directory for the SST files (created on first use, removed at the end);
-   *   on the database's file system so that ingestion can move the files.
+   * @param dir scratch directory for the SST files (created on first use; left, empty, when the
+   *   files were ingested, removed after a failure); inside the database's directory, so that
+   *   ingestion can move the files and the database's removal takes it.
    */
   constructor(
     private readonly db: RocksDB,
@@ -70,7 +71,7 @@ export class RocksDBBulkLoad implements KvBulkLoad {
     private readonly removeDirectory: (dir: string) => Promise<void> = removeQuietly,
   ) {}
 
-  /** Settles once the removal of the scratch directory that finish() started has ended (at once if none started). */
+  /** Settles once the removal of the scratch directory that a failed finish() started has ended (at once if none started). */
   get removed(): Promise<void> {
     return this.removal ?? Promise.resolve();
   }
@@ -118,16 +119,18 @@ export class RocksDBBulkLoad implements KvBulkLoad {
       await this.closeAsync();
       throw e;
     }
-    // Not awaited: ingestion moved every file into the database, so what is left is an empty
-    // directory, but its removal queues on the thread pool behind the SST builds and syncs of
-    // other restores (up to ~20 ms with four subtasks converting to native, issue 16), and nothing
-    // the restore does next needs it gone. The database's own removal takes it if it is still there.
-    void this.closeAsync();
+    // Ingestion moved every file into the database: the directory is empty, and the database's
+    // removal takes it. Removing it now cost a thread-pool job that queued behind the SST builds
+    // and syncs of other restores (issue 16, session 29), and its rmdir waited for the device
+    // where freed blocks are discarded synchronously (ext4 mounted with `discard`: 4-13 ms behind
+    // other subtasks' syncs, 3-4% of a conversion to native; session 30).
+    this.state = 'closed';
   }
 
   /**
-   * Off the event loop: a synchronous rmdir waits for the file system's journal, which concurrent
-   * fsyncs hold (issue 16: milliseconds each, while the other subtasks waited).
+   * Off the event loop: a synchronous rmdir waits for the device where freed blocks are discarded
+   * synchronously, behind concurrent syncs (issue 16: milliseconds each, while the other subtasks
+   * waited).
    */
   private closeAsync(): Promise<void> {
     this.state = 'closed';

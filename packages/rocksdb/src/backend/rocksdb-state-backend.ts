@@ -56,6 +56,12 @@ export interface RocksDBStateBackendOptions {
    */
   readonly infoLog?: boolean;
   /**
+   * RocksDB preallocates space for the files it grows (default true; RocksDBOptions.preallocateFiles).
+   * false for scratch instances (savepoint conversion): the unused space is freed at each close or
+   * delete, which waits for the device where freed blocks are discarded synchronously.
+   */
+  readonly preallocateFiles?: boolean;
+  /**
    * TTL'd state is also cleaned up by a compaction filter in the native binding; it reads the
    * current time again after this many entries (Flink's queryTimeAfterNumEntries, default 1000).
    */
@@ -98,6 +104,7 @@ export class RocksDBStateBackend extends AbstractStateBackend {
           compression: o.compression ?? 'lz4',
           syncFiles: o.syncLocalFiles ?? 'ssts',
           infoLog: o.infoLog ?? true,
+          preallocateFiles: o.preallocateFiles ?? true,
         },
       },
     );

@@ -413,6 +413,7 @@ function nativeOpenOptions(options: RocksDBOptions): NativeOpenOptions {
     disableWAL: options.disableWAL,
     syncFiles: options.syncFiles,
     infoLog: options.infoLog,
+    preallocateFiles: options.preallocateFiles,
     atomicFlush: options.atomicFlush,
     fixedPrefixLength: options.fixedPrefixLength,
     mergeOperator: options.mergeOperator,

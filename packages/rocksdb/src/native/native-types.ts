@@ -13,6 +13,7 @@ export interface NativeOpenOptions {
   disableWAL?: boolean | undefined;
   syncFiles?: boolean | 'ssts' | undefined;
   infoLog?: boolean | undefined;
+  preallocateFiles?: boolean | undefined;
   atomicFlush?: boolean | undefined;
   fixedPrefixLength?: number | undefined;
   mergeOperator?: 'list-append' | 'flink-string-append' | undefined;

@@ -32,6 +32,14 @@ export interface RocksDBOptions {
    * savepoint conversion's).
    */
   infoLog?: boolean;
+  /**
+   * Let RocksDB preallocate space for the files it grows (its `allow_fallocate`: 4 MiB per
+   * MANIFEST, more for write-ahead logs and flushed SSTs; the unused part is freed when the file
+   * is closed or deleted). Default true. false for scratch databases (a savepoint conversion's):
+   * where the file system discards freed blocks synchronously (ext4 mounted with `discard`), each
+   * such free waits for the device.
+   */
+  preallocateFiles?: boolean;
   /** RocksDB atomic_flush: flush all column families together (consistent multi-CF flushes without WAL). Default false. */
   atomicFlush?: boolean;
   /** Install a fixed-length prefix extractor (needed for `prefixSameAsStart`). Default: none. */
