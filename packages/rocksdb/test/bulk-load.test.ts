@@ -357,7 +357,6 @@ describe('RocksDB bulk load (canonical restores through SST ingestion)', () => {
       await load.finish();
       assert.ok(load.filesWritten >= 2, `spilled ${load.filesWritten} files`);
       assert.deepEqual(space.get(b(0, 29)), new Uint8Array(60).fill(29), 'ingested');
-      await load.removed;
       assert.deepEqual(ok.removals, [], 'no removal started');
       assert.deepEqual(readdirSync(join(dir, 'scratch-ok')), [], 'the directory is left, empty: ingestion moved every file');
 
@@ -371,6 +370,8 @@ describe('RocksDB bulk load (canonical restores through SST ingestion)', () => {
       await failing.first;
       await new Promise((resolve) => setImmediate(resolve));
       assert.equal(settled, false, 'the failed finish waits for the removal before rejecting');
+      assert.equal(failing.removals.length, 1);
+      assert.ok(failing.removals[0]!.left.some((f) => f.endsWith('.sst')), `the removal takes the files ingestion left: ${failing.removals[0]!.left.join(', ')}`);
       failing.removals[0]!.end();
       await assert.rejects(finishing, /ingestion failed/);
     });

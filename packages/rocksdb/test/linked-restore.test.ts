@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import { KeyGroupRange, Serializers, VoidNamespace, type KeyedStateBackend, type KeyedStateHandle, type StateHandleReader } from '@flowstate/core';
 import { ROCKSDB_NATIVE_FORMAT, RocksDBStateBackend, type IncrementalRocksDBStateHandle, type RocksDBKeyedStateBackend } from '@flowstate/rocksdb';
 import { localCheckpointStorage } from '@flowstate/storage-local';
-import { COUNT, tempDirs } from './temp-dirs.js';
+import { COUNT, liveManifestSpace, tempDirs } from './temp-dirs.js';
 
 const tempDir = tempDirs();
 const NATIVE_SAVEPOINT = { checkpointType: 'SAVEPOINT', formatType: 'NATIVE' } as const;
@@ -21,6 +21,23 @@ async function create(linkRestoredFiles: boolean, restore: KeyedStateHandle[] = 
     restoreState: restore,
     ...(reader === undefined ? {} : { stateHandleReader: reader }),
   });
+}
+
+/** `inspect` of the backend's instance directory after a native savepoint of KEYS (before its disposal). */
+async function afterNativeSavepoint<T>(backend: RocksDBStateBackend, inspect: (instanceDir: string) => T): Promise<T> {
+  const kb = await backend.createKeyedStateBackend({ operatorIdentifier: 'op', keySerializer: Serializers.string, maxParallelism: 128, keyGroupRange: new KeyGroupRange(0, 127) });
+  try {
+    const count = kb.getPartitionedState(VoidNamespace, Serializers.voidNamespace, COUNT);
+    KEYS.forEach((k, i) => {
+      kb.setCurrentKey(k);
+      count.update(i);
+    });
+    const loc = await localCheckpointStorage(tempDir('scratch-storage')).initializeLocationForCheckpoint(1);
+    await kb.snapshot(1, 1, loc.streamFactory, NATIVE_SAVEPOINT).result;
+    return inspect((kb as RocksDBKeyedStateBackend<string>).instanceDir);
+  } finally {
+    kb.dispose();
+  }
 }
 
 describe('RocksDB linkRestoredFiles (savepoint conversions)', () => {
@@ -59,52 +76,21 @@ describe('RocksDB linkRestoredFiles (savepoint conversions)', () => {
   });
 
   it("a conversion's scratch backend preallocates no space for its MANIFEST (a job's backend does)", async (t) => {
-    // Bytes the file system holds beyond the live MANIFEST's size, after a native savepoint.
-    const spare = async (backend: RocksDBStateBackend): Promise<number> => {
-      const kb = await backend.createKeyedStateBackend({ operatorIdentifier: 'op', keySerializer: Serializers.string, maxParallelism: 128, keyGroupRange: new KeyGroupRange(0, 127) });
-      try {
-        const count = kb.getPartitionedState(VoidNamespace, Serializers.voidNamespace, COUNT);
-        KEYS.forEach((k, i) => {
-          kb.setCurrentKey(k);
-          count.update(i);
-        });
-        const loc = await localCheckpointStorage(tempDir('scratch-prealloc-storage')).initializeLocationForCheckpoint(1);
-        await kb.snapshot(1, 1, loc.streamFactory, NATIVE_SAVEPOINT).result;
-        const db = join((kb as RocksDBKeyedStateBackend<string>).instanceDir, 'db');
-        const name = readdirSync(db).find((f) => f.startsWith('MANIFEST-'));
-        assert.ok(name !== undefined);
-        const st = statSync(join(db, name));
-        return st.blocks * 512 - st.size;
-      } finally {
-        kb.dispose();
-      }
-    };
-    const job = await spare(new RocksDBStateBackend({ localDirectory: tempDir('job-prealloc') }));
-    if (job < 1 << 20) {
-      t.skip(`this file system did not preallocate (${job} spare bytes behind a job's MANIFEST): nothing to compare`);
+    const manifest = (backend: RocksDBStateBackend) => afterNativeSavepoint(backend, (instanceDir) => liveManifestSpace(join(instanceDir, 'db')));
+    const on = await manifest(new RocksDBStateBackend({ localDirectory: tempDir('job-prealloc-on'), preallocateFiles: true }));
+    if (on.allocated - on.size < 1 << 20) {
+      t.skip(`this file system did not preallocate (${on.allocated} bytes for a ${on.size}-byte MANIFEST with preallocateFiles: true): nothing to compare`);
       return;
     }
-    // At most the rest of its last 4 KiB block, where a job's MANIFEST had a MiB or more.
-    assert.ok((await spare(ROCKSDB_NATIVE_FORMAT.createBackend(tempDir('scratch-prealloc')) as RocksDBStateBackend)) < 4096);
+    const job = await manifest(new RocksDBStateBackend({ localDirectory: tempDir('job-prealloc') }));
+    assert.ok(job.allocated - job.size >= 1 << 20, `a job's backend preallocates: ${job.allocated} bytes for ${job.size}`);
+    const scratch = await manifest(ROCKSDB_NATIVE_FORMAT.createBackend(tempDir('scratch-prealloc')) as RocksDBStateBackend);
+    assert.ok(scratch.allocated <= scratch.needed, `no more than its bytes need: ${scratch.allocated} bytes for ${scratch.size}`);
   });
 
   it("a conversion's scratch backend writes no info LOG (a job's backend does)", async () => {
-    const logs = async (backend: RocksDBStateBackend): Promise<string[]> => {
-      const kb = await backend.createKeyedStateBackend({ operatorIdentifier: 'op', keySerializer: Serializers.string, maxParallelism: 128, keyGroupRange: new KeyGroupRange(0, 127) });
-      try {
-        const count = kb.getPartitionedState(VoidNamespace, Serializers.voidNamespace, COUNT);
-        KEYS.forEach((k, i) => {
-          kb.setCurrentKey(k);
-          count.update(i);
-        });
-        const loc = await localCheckpointStorage(tempDir('scratch-log-storage')).initializeLocationForCheckpoint(1);
-        await kb.snapshot(1, 1, loc.streamFactory, NATIVE_SAVEPOINT).result;
-        const dir = (kb as RocksDBKeyedStateBackend<string>).instanceDir;
-        return readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => /(^|\/)LOG(\.|$)/.test(f));
-      } finally {
-        kb.dispose();
-      }
-    };
+    const logs = (backend: RocksDBStateBackend) =>
+      afterNativeSavepoint(backend, (instanceDir) => readdirSync(instanceDir, { recursive: true, encoding: 'utf8' }).filter((f) => /(^|\/)LOG(\.|$)/.test(f)));
     assert.deepEqual(await logs(ROCKSDB_NATIVE_FORMAT.createBackend(tempDir('scratch-log')) as RocksDBStateBackend), []);
     assert.notDeepEqual(await logs(new RocksDBStateBackend({ localDirectory: tempDir('job-log') })), []);
   });

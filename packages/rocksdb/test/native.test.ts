@@ -26,6 +26,7 @@ import {
 } from '../src/native.js';
 import type { RocksDBErrorCode, Entry, PinnedLiveFiles } from '../src/native.js';
 import { valuePool } from '../src/native/value-pool.js';
+import { liveManifestSpace } from './temp-dirs.js';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -145,29 +146,27 @@ describe('RocksDB native binding', () => {
     assert.ok(none.includes('CURRENT') && none.some((f) => f.endsWith('.sst')));
   });
 
-  test('preallocateFiles: false leaves the MANIFEST without preallocated blocks; the default preallocates', (t) => {
-    // Bytes the file system holds for the live MANIFEST after a flush (st_blocks counts 512-byte units).
-    const manifest = (preallocateFiles: boolean | undefined): { size: number; allocated: number } => {
+  test('preallocateFiles: false leaves the MANIFEST without preallocated blocks; true and the default preallocate', (t) => {
+    const manifest = (preallocateFiles: boolean | undefined) => {
       const path = freshDir(`preallocate-${String(preallocateFiles)}`);
       const db = RocksDB.open(path, { createIfMissing: true, disableWAL: true, ...(preallocateFiles === undefined ? {} : { preallocateFiles }) });
       db.createColumnFamily('x');
       db.put(db.defaultColumnFamily, b('k'), b('v'));
       db.flush();
-      const name = readdirSync(path).find((f) => f.startsWith('MANIFEST-'));
-      assert.ok(name !== undefined);
-      const st = statSync(join(path, name));
+      const space = liveManifestSpace(path);
       db.close();
-      return { size: st.size, allocated: st.blocks * 512 };
+      return space;
     };
-    const preallocated = manifest(undefined);
-    if (preallocated.allocated < 4 << 20) {
-      t.skip(`this file system did not preallocate (a ${preallocated.size}-byte MANIFEST holds ${preallocated.allocated} bytes): nothing to compare`);
+    const on = manifest(true);
+    if (on.allocated - on.size < 1 << 20) {
+      t.skip(`this file system did not preallocate (a ${on.size}-byte MANIFEST holds ${on.allocated} bytes with preallocateFiles: true): nothing to compare`);
       return;
     }
-    const none = manifest(false);
-    assert.ok(none.size > 0);
-    // No more than its bytes need (whole 4 KiB blocks), where the default held 4 MiB or more.
-    assert.ok(none.allocated <= Math.ceil(none.size / 4096) * 4096, `allocated ${none.allocated} bytes for ${none.size}`);
+    const byDefault = manifest(undefined);
+    assert.ok(byDefault.allocated - byDefault.size >= 1 << 20, `the default preallocates: ${byDefault.allocated} bytes for ${byDefault.size}`);
+    const off = manifest(false);
+    assert.ok(off.size > 0);
+    assert.ok(off.allocated <= off.needed, `no more than its bytes need: ${off.allocated} bytes for ${off.size}`);
   });
 
   test('open errors are typed: missing DB, locked DB, bad options', () => {
@@ -188,6 +187,7 @@ describe('RocksDB native binding', () => {
       'compression',
     );
     assertRocksError(() => RocksDB.open(freshDir('bad2'), { maxWriteBufferNumber: 1 }), 'ROCKSDB_INVALID_ARGUMENT');
+    assertRocksError(() => RocksDB.open(freshDir('bad3'), { preallocateFiles: 'yes' as unknown as boolean }), 'ROCKSDB_INVALID_ARGUMENT', 'preallocateFiles');
   });
 
   test('open starts one file-opening thread per 16 SSTs of a column family (the directory\'s shared among its families), at most 16 (RocksDB starts them all per family, files or not)', () => {

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { KeyGroupRange, Serializers, ValueStateDescriptor, VoidNamespace } from '@flowstate/core';
 import { RocksDBKeyedStateBackend, RocksDBStateBackend } from '@flowstate/rocksdb';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after } from 'node:test';
@@ -35,4 +35,15 @@ export async function backendWithState(localDirectory: string, keys: number, ver
   }
   assert.ok(kb instanceof RocksDBKeyedStateBackend);
   return kb;
+}
+
+/**
+ * The space the file system holds for the live MANIFEST (named by CURRENT) of the database in
+ * `dbDir`: its bytes, what is allocated for it (st_blocks counts 512-byte units) and what its bytes
+ * need in whole file-system blocks. Read it before the database closes: closing trims what RocksDB
+ * preallocated.
+ */
+export function liveManifestSpace(dbDir: string): { size: number; allocated: number; needed: number } {
+  const st = statSync(join(dbDir, readFileSync(join(dbDir, 'CURRENT'), 'utf8').trim()));
+  return { size: st.size, allocated: st.blocks * 512, needed: Math.ceil(st.size / st.blksize) * st.blksize };
 }

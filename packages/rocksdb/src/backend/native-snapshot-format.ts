@@ -45,6 +45,8 @@ export const ROCKSDB_NATIVE_FORMAT: NativeSnapshotFormat = {
   // conversion deletes the work directory itself, asynchronously (see createBackend's contract).
   // No info LOG (nobody reads it before it is deleted) and no block cache: a conversion's scans
   // read without filling it, yet every block read still looked it up under a shard lock (~10% of
-  // the scans' native time converting to canonical, issue 16).
+  // the scans' native time converting to canonical, issue 16). No preallocated space: RocksDB
+  // frees the unused part when it closes or deletes a file, and where freed blocks are discarded
+  // synchronously each open waited for that behind other subtasks' syncs (issue 16, session 30).
   createBackend: (workDirectory) => new RocksDBStateBackend({ ...CONVERSION_BACKEND_OPTIONS, localDirectory: workDirectory }),
 };

@@ -52,9 +52,6 @@ export class RocksDBBulkLoad implements KvBulkLoad {
   private bufferedBytes = 0;
   private fileCount = 0;
   private state: 'open' | 'finishing' | 'closed' = 'open';
-  /** Settles (never rejects) once the scratch directory is gone; undefined until a failed finish() starts its removal. */
-  private removal: Promise<void> | undefined;
-
   /**
    * @param dir scratch directory for the SST files (created on first use; left, empty, when the
    *   files were ingested, removed after a failure); inside the database's directory, so that
@@ -70,11 +67,6 @@ export class RocksDBBulkLoad implements KvBulkLoad {
     /** Removes the scratch directory; never rejects (tests hold it to see who waits). */
     private readonly removeDirectory: (dir: string) => Promise<void> = removeQuietly,
   ) {}
-
-  /** Settles once the removal of the scratch directory that a failed finish() started has ended (at once if none started). */
-  get removed(): Promise<void> {
-    return this.removal ?? Promise.resolve();
-  }
 
   add(space: KvKeySpace, key: Uint8Array, value: Uint8Array): void {
     if (this.state !== 'open') throw new IllegalStateUsageError(undefined, `bulk load is ${this.state}`);
@@ -116,7 +108,7 @@ export class RocksDBBulkLoad implements KvBulkLoad {
       const written = new Map((await Promise.all(this.finishing)).map((info) => [info.path, info.fileChecksum]));
       for (const { cf, paths } of this.files.values()) await this.db.ingestExternalFileAsync(cf, paths, ingestOptions(paths, written));
     } catch (e) {
-      await this.closeAsync();
+      await this.removeAfterFailure();
       throw e;
     }
     // Ingestion moved every file into the database: the directory is empty, and the database's
@@ -128,14 +120,13 @@ export class RocksDBBulkLoad implements KvBulkLoad {
   }
 
   /**
-   * Off the event loop: a synchronous rmdir waits for the device where freed blocks are discarded
-   * synchronously, behind concurrent syncs (issue 16: milliseconds each, while the other subtasks
-   * waited).
+   * After a failed finish: removes the scratch directory and the files left in it, off the event
+   * loop (a synchronous rmdir waits for the device where freed blocks are discarded synchronously,
+   * behind concurrent syncs; issue 16: milliseconds each, while the other subtasks waited).
    */
-  private closeAsync(): Promise<void> {
+  private async removeAfterFailure(): Promise<void> {
     this.state = 'closed';
-    this.removal ??= this.removeDirectory(this.dir);
-    return this.removal;
+    await this.removeDirectory(this.dir);
   }
 
   abort(): void {

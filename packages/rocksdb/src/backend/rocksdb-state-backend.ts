@@ -44,9 +44,9 @@ export interface RocksDBStateBackendOptions {
   /**
    * dispose() deletes the instance's working directory (default true). false leaves it to whoever
    * owns `localDirectory` and deletes that asynchronously (scratch instances: savepoint conversion),
-   * since a synchronous recursive delete blocks the event loop, for milliseconds per entry while
-   * concurrent fsyncs hold the file system's journal. A crashed process's directories are deleted
-   * by the next instance either way.
+   * since a synchronous recursive delete blocks the event loop, for milliseconds per entry where
+   * freed blocks are discarded synchronously behind concurrent fsyncs. A crashed process's
+   * directories are deleted by the next instance either way.
    */
   readonly removeWorkingDirectoryOnDispose?: boolean;
   /**
