@@ -639,10 +639,10 @@ rocksdb::DBOptions MakeDbOptions(const DbConfig& c) {
   // RocksDB preallocates (fallocate) 4 MiB for each MANIFEST and more for written WAL files and
   // compaction outputs (not for flushed SSTs or SstFileWriter's files, whose EnvOptions are
   // RocksDB's defaults: see NewSstFileWriter), and frees what is unused when it closes or deletes
-  // them. On a file system that discards freed
-  // blocks synchronously (ext4 mounted with `discard`), each free waits for the device, behind
-  // whatever it is writing: a scratch database's open deleted its first MANIFEST in 15-18 ms while
-  // other subtasks' SSTs were being synced, and the conversion waited (issue 16, session 30).
+  // them. On a file system that discards freed blocks synchronously (ext4 mounted with
+  // `discard`), each free waits for the device, behind whatever it is writing: a scratch
+  // database's open deleted its first MANIFEST in 15-18 ms while other subtasks' SSTs were being
+  // synced, and the conversion waited (issue 16, session 30).
   o.allow_fallocate = c.allow_fallocate;
   // Whole-file CRC32C of every SST as it is written (crc32c.h): native uploads take it from the
   // MANIFEST instead of reading each new file back (issue 16).

@@ -35,9 +35,9 @@ export interface RocksDBOptions {
   /**
    * Let RocksDB preallocate space for the files it grows (its `allow_fallocate`: 4 MiB per
    * MANIFEST, more for write-ahead logs as they are written and for compaction outputs; the unused
-   * part is freed when the file is closed or deleted). Default true. false for scratch databases (a savepoint conversion's):
-   * where the file system discards freed blocks synchronously (ext4 mounted with `discard`), each
-   * such free waits for the device.
+   * part is freed when the file is closed or deleted). Default true. false for scratch databases
+   * (a savepoint conversion's): where the file system discards freed blocks synchronously (ext4
+   * mounted with `discard`), each such free waits for the device.
    */
   preallocateFiles?: boolean;
   /** RocksDB atomic_flush: flush all column families together (consistent multi-CF flushes without WAL). Default false. */
