@@ -2,6 +2,7 @@ import { readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { KeyedStateBackend } from '@flowstate/core';
 import { RocksDBKeyedStateBackend } from '@flowstate/rocksdb';
+import { CHECKPOINT_LINKS_DIR } from '../src/backend/local-checkpoint-files.js';
 
 /** The prefix a checkpoint gives the files it pins. */
 const PINNED_PREFIX = /^chk-\d+-[0-9a-f]{8}-/;
@@ -17,7 +18,7 @@ export function rocksName(path: string): string {
  */
 export function pinnedSsts(backend: KeyedStateBackend<unknown>, checkpointId: number): { readonly name: string; readonly path: string }[] {
   if (!(backend instanceof RocksDBKeyedStateBackend)) throw new TypeError('not a RocksDB keyed backend');
-  const dir = join(backend.instanceDir, 'checkpoint-links');
+  const dir = join(backend.instanceDir, CHECKPOINT_LINKS_DIR);
   return readdirSync(dir)
     .filter((n) => n.startsWith(`chk-${checkpointId}-`) && n.endsWith('.sst'))
     .map((n) => ({ name: rocksName(n), path: join(dir, n) }))

@@ -92,7 +92,6 @@ function localSsts(kb: RocksDBKeyedStateBackend<string>, checkpointId: number): 
   return pinnedSsts(kb, checkpointId).map((f) => f.path);
 }
 
-
 describe('verifySstFile (native)', () => {
   for (const kind of ['small', 'large'] as const) {
     it(`returns the size and the CRC32C of the whole file (the checksum stream handles carry): ${kind} SST, ${kind === 'small' ? 'read once into memory' : 'streamed'}`, async () => {

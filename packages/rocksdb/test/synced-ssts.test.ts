@@ -7,7 +7,7 @@ import { CHECKPOINT, ForwardingFileSystem, FsCheckpointStorage, KeyGroupRange, S
 import { LocalFileSystem } from '@flowstate/storage-local';
 import { isIncrementalRocksDBStateHandle, RocksDBKeyedStateBackend, RocksDBStateBackend } from '@flowstate/rocksdb';
 import type { RocksDB } from '@flowstate/rocksdb/native';
-import { RocksDbSyncedSsts } from '../src/backend/local-checkpoint-files.js';
+import { CHECKPOINT_LINKS_DIR, RocksDbSyncedSsts } from '../src/backend/local-checkpoint-files.js';
 import { rocksName } from './corrupt-sst.js';
 import { COUNT, tempDirs } from './temp-dirs.js';
 
@@ -79,7 +79,6 @@ describe('RocksDbSyncedSsts', () => {
     assert.equal(synced.isSynced('000009.sst'), false, 'its deferred list may have been lost');
   });
 });
-
 
 /** How much later than the disk a recorded data sync completes. */
 const SLOW_SYNC_MS = 30;
@@ -218,7 +217,7 @@ describe('RocksDB incremental checkpoints: the pinned files', () => {
     assert.ok(kb instanceof RocksDBKeyedStateBackend);
     write(kb, 0, 500);
     await checkpoint(kb, 1);
-    fs.rmSync(join(kb.instanceDir, 'checkpoint-links'), { recursive: true, force: true });
+    fs.rmSync(join(kb.instanceDir, CHECKPOINT_LINKS_DIR), { recursive: true, force: true });
     write(kb, 500, 1000);
     const c = await checkpoint(kb, 2);
     assert.ok(c.uploaded.length >= 1, 'checkpoint 2 uploaded its new SST');
@@ -240,7 +239,7 @@ describe('RocksDB incremental checkpoints: the pinned files', () => {
     const second = new FsCheckpointStorage(new GatedFileSystem(new LocalFileSystem(tempDir('overlap-2'))));
     const kb = await backend(first);
     assert.ok(kb instanceof RocksDBKeyedStateBackend);
-    const pinned = (id: number) => readdirSync(join(kb.instanceDir, 'checkpoint-links')).filter((n) => n.startsWith(`chk-${id}-`));
+    const pinned = (id: number) => readdirSync(join(kb.instanceDir, CHECKPOINT_LINKS_DIR)).filter((n) => n.startsWith(`chk-${id}-`));
     write(kb, 0, 500);
     const f1 = kb.snapshot(1, 1, (await first.initializeLocationForCheckpoint(1)).streamFactory, CHECKPOINT);
     write(kb, 500, 1000);
@@ -267,7 +266,7 @@ describe('RocksDB incremental checkpoints: the pinned files', () => {
     const kb = await backend(storage);
     assert.ok(kb instanceof RocksDBKeyedStateBackend);
     const instanceDir = kb.instanceDir;
-    const pinned = () => readdirSync(join(instanceDir, 'checkpoint-links'));
+    const pinned = () => readdirSync(join(instanceDir, CHECKPOINT_LINKS_DIR));
     for (let id = 1; id <= 2; id++) {
       write(kb, id * 500, id * 500 + 500);
       await checkpoint(kb, id);

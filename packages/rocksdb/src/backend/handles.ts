@@ -38,9 +38,10 @@ export interface RocksDBSharedFileHandle extends RocksDBFileHandle {
 
 /**
  * A native, incremental RocksDB checkpoint: the files of a RocksDB checkpoint (what RocksDB's
- * Checkpoint would write into a directory). SSTs live in shared storage and are reused by later checkpoints while confirmed;
- * MANIFEST, CURRENT and OPTIONS are private to this checkpoint. `meta` holds the states' meta
- * information (a canonical keyed stream header) so restore can check serializers.
+ * Checkpoint would write into a directory). SSTs live in shared storage and are reused by later
+ * checkpoints while confirmed; MANIFEST, CURRENT and OPTIONS are private to this checkpoint.
+ * `meta` holds the states' meta information (a canonical keyed stream header) so restore can
+ * check serializers.
  */
 export interface IncrementalRocksDBStateHandle extends KeyedStateHandle {
   readonly type: 'rocksdb-incremental';

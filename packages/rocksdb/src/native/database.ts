@@ -336,8 +336,9 @@ export class RocksDB {
    * a directory of their own: memtables are flushed first; each SST and blob file is hard-linked
    * (copied where the file system cannot link) into `dir`, which must exist, as `prefix` + its
    * name; CURRENT is returned as bytes, and every other file (MANIFEST up to the size the view
-   * records, OPTIONS, a WAL) of at most `inlineMaxBytes` (at most 16 MiB) too, a larger one put into `dir` likewise (linked,
-   * or copied up to the recorded size where the file grows on: MANIFEST, the last WAL). The
+   * records, OPTIONS, a WAL) of at most `inlineMaxBytes` (at most 16 MiB) too, a larger one put
+   * into `dir` likewise (linked, or copied up to the recorded size where the file grows on:
+   * MANIFEST, the last WAL). The
    * caller removes the files it got paths for. On failure nothing is left in `dir`. Why: each new
    * inode of a checkpoint directory (the directory, the MANIFEST copy, CURRENT) cost the file
    * system an allocation; see native/pin_files.cc.
