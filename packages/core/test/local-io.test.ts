@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
-import { BackgroundDataSync, backgroundSyncLimit, isNotFoundErrno, StorageConfigError, StorageError, storageErrorFromErrno, StorageNotFoundError, threadPoolReads } from '@flowstate/core';
+import { BackgroundDataSync, poolSyncLimit, isNotFoundErrno, StorageConfigError, StorageError, storageErrorFromErrno, StorageNotFoundError, threadPoolReads } from '@flowstate/core';
 
 const errno = (code: string): NodeJS.ErrnoException => Object.assign(new Error(`${code}: failed`), { code });
 
@@ -97,15 +97,15 @@ describe('BackgroundDataSync', () => {
     for (const bad of [-1, 1.5, NaN, Infinity]) assert.throws(() => new BackgroundDataSync(file, bad), StorageConfigError, String(bad));
   });
 
-  it('at most backgroundSyncLimit() run in the process: a file past it skips its sync (UV_THREADPOOL_SIZE halves to the limit)', async () => {
-    assert.equal(backgroundSyncLimit({}), 2);
-    assert.equal(backgroundSyncLimit({ UV_THREADPOOL_SIZE: '1' }), 1);
-    assert.equal(backgroundSyncLimit({ UV_THREADPOOL_SIZE: '9' }), 4);
+  it("background syncs take the pool's sync slots, at most poolSyncLimit() in the process: a file past it skips its sync (UV_THREADPOOL_SIZE halves to the limit)", async () => {
+    assert.equal(poolSyncLimit({}), 2);
+    assert.equal(poolSyncLimit({ UV_THREADPOOL_SIZE: '1' }), 1);
+    assert.equal(poolSyncLimit({ UV_THREADPOOL_SIZE: '9' }), 4);
     const { calls, file } = manualSyncs();
-    const files = Array.from({ length: backgroundSyncLimit() + 1 }, () => new BackgroundDataSync(file, 1));
+    const files = Array.from({ length: poolSyncLimit() + 1 }, () => new BackgroundDataSync(file, 1));
     for (const bg of files) await write(bg, 1);
     for (const bg of files) await write(bg, 0);
-    assert.equal(calls.length, backgroundSyncLimit(), 'the last file skipped its sync');
+    assert.equal(calls.length, poolSyncLimit(), 'the last file skipped its sync');
     assert.equal(files.at(-1)!.started, 0);
     calls[0]!.resolve();
     await tick();

@@ -1,6 +1,6 @@
 import { mkdir, open, readdir, rm, rmdir, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BackgroundDataSync, IllegalStateUsageError } from '@flowstate/core';
+import { BackgroundDataSync, IllegalStateUsageError, syncDescriptor } from '@flowstate/core';
 import { FlinkUnsupportedError } from './errors.js';
 import { JavaDataOutput } from './io/java-output.js';
 import { encodeCanonicalStream, encodeOperatorStream, type CanonicalRecord, type OperatorStateData } from './keyed/encode.js';
@@ -56,7 +56,8 @@ export class StreamEmitter {
     try {
       const result = await fill((chunk) => background.write(chunk));
       await background.finish();
-      await fh.sync();
+      // Not fh.sync(): that holds a pool thread for the whole device write whatever else waits for one (syncDescriptor).
+      await syncDescriptor(fh.fd, false);
       return result;
     } finally {
       // After a failed write or fill a sync may still run: FileHandle.close waits for it itself,

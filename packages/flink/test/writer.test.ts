@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { defaultFlinkSerializers, FlinkSavepoint, LongSerializer, writeFlinkSavepoint } from '../src/index.js';
-import { BackgroundDataSync } from '@flowstate/core';
+import { BackgroundDataSync, syncCounts } from '@flowstate/core';
 import type { FileHandle } from 'node:fs/promises';
 import { StreamEmitter } from '../src/writer.js';
 import { metadataFiles, needsFixtures } from './fixtures.js';
@@ -94,6 +94,19 @@ describe('StreamEmitter: background data syncs while a stream is written', () =>
     return { em: new StreamEmitter(dir, sync), pending, fds };
   }
   const tick = () => new Promise<void>((r) => setImmediate(r));
+
+  it("a stream's final fsync goes through core's syncDescriptor (not a pool-only FileHandle.sync)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'flowstate-flink-sync-'));
+    try {
+      const before = syncCounts();
+      await new StreamEmitter(dir).write('a', new Uint8Array(10));
+      const after = syncCounts();
+      assert.equal(after.pool + after.threads - (before.pool + before.threads), 1);
+      assert.equal(readFileSync(join(dir, 'a')).length, 10);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 
   it('a failed background sync fails the stream; a fill that throws while one runs closes the file only after it', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'flowstate-flink-bg-'));

@@ -12,6 +12,7 @@ import {
   isNotFoundErrno,
   storageErrorFromErrno,
   syncAndClose,
+  syncDescriptor,
   TemporaryNameListing,
   threadPoolReads,
   type FileStatus,
@@ -182,7 +183,8 @@ export class LocalFileSystem extends TemporaryNameListing implements FileSystem 
         if (state !== 'open') throw new StorageError(path, `commit after ${state}`);
         try {
           await background.finish();
-          await fh.sync();
+          // Not fh.sync(): that holds a pool thread for the whole device write whatever else waits for one (syncDescriptor).
+          await syncDescriptor(fh.fd, false);
           await fh.close();
           state = 'committed';
           await fsp.rename(temp, target);

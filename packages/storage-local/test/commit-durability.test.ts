@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { existsSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { crc32c, FsCheckpointStateOutputStream, MemoryFileSystem, PathEscapeError, StorageConfigError, StorageError } from '@flowstate/core';
+import { crc32c, FsCheckpointStateOutputStream, MemoryFileSystem, PathEscapeError, StorageConfigError, StorageError, syncCounts } from '@flowstate/core';
 import { DirectorySyncs, IN_PROGRESS_SUFFIX, LocalFileSystem } from '@flowstate/storage-local';
 import { tempRoots } from './temp-roots.js';
 
@@ -122,6 +122,16 @@ describe('LocalFileSystem commits', () => {
     await w.write(new Uint8Array([1]));
     await assert.rejects(w.commit(), (e: unknown) => e instanceof StorageError && /commit failed: EIO/.test(e.message));
     assert.deepEqual(readdirSync(join(root, 'chk-1')), [], 'the renamed file is removed: nothing will ever reference it');
+  });
+
+  it('a commit fsyncs its file through syncDescriptor (not a pool-only FileHandle.sync), as it does its directory', async () => {
+    const fs = new LocalFileSystem(freshRoot());
+    const before = syncCounts();
+    const w = await fs.create('d/f');
+    await w.write(new Uint8Array([1]));
+    await w.commit();
+    const after = syncCounts();
+    assert.equal(after.pool + after.threads - (before.pool + before.threads), 2, "the file's fsync and its directory's");
   });
 
   it('a file written in chunks starts a background data sync before each write that follows backgroundSyncBytes, and keeps every byte', async () => {

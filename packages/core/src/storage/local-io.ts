@@ -1,31 +1,13 @@
-import { closeSync, fdatasync, fsync } from 'node:fs';
+import { closeSync } from 'node:fs';
 import { StorageError, StorageNotFoundError } from '../errors.js';
 import { StorageConfigError } from './storage-errors.js';
+import { releasePoolSync, syncDescriptor, takePoolSync } from './sync-threads.js';
 
 /**
- * What local-file readers share: how many reads the libuv thread pool runs at once, and how a
- * failed `node:fs` call becomes a typed storage error (the local storage and the Flink reader both
- * open files; one mapping keeps "not found" and "worth retrying" the same for both).
+ * What local-file writers and readers share: how a failed `node:fs` call becomes a typed storage
+ * error (the local storage and the Flink reader both open files; one mapping keeps "not found" and
+ * "worth retrying" the same for both), syncs, and background data syncs.
  */
-
-/** libuv's own default when UV_THREADPOOL_SIZE is unset. */
-const DEFAULT_THREAD_POOL_SIZE = 4;
-/**
- * Upper bound of the derived limit: libuv accepts up to 1024 threads, but each read in flight holds
- * a descriptor, and a common descriptor limit is 1024 for the whole process.
- */
-const MAX_THREAD_POOL_READS = 128;
-
-/**
- * File reads worth running at once: libuv's thread-pool size (UV_THREADPOOL_SIZE, default 4), since
- * more reads than threads only queue inside libuv while holding their files open. A value that is
- * not a positive integer gives the default; larger values are capped at MAX_THREAD_POOL_READS.
- */
-export function threadPoolReads(env: Readonly<Record<string, string | undefined>> = process.env): number {
-  const n = Number(env['UV_THREADPOOL_SIZE']?.trim() || NaN);
-  if (!Number.isSafeInteger(n) || n < 1) return DEFAULT_THREAD_POOL_SIZE;
-  return Math.min(n, MAX_THREAD_POOL_READS);
-}
 
 /** The errno code of a failed `node:fs` call, if it has one. */
 function errnoCode(e: unknown): string | undefined {
@@ -67,14 +49,14 @@ export function storageErrorFromErrno(path: string, what: string, cause: unknown
 }
 
 /**
- * fsyncs an open descriptor (`dataOnly`: fdatasync) on the thread pool, then closes it on the
- * calling thread whatever the sync did: only the sync is worth a thread-pool round trip (the local
- * storage's commits and links, and the RocksDB backend's early SST syncs). Rejects with the raw
- * `node:fs` error; callers name the file (storageErrorFromErrno).
+ * fsyncs an open descriptor (`dataOnly`: fdatasync) off the event loop (syncDescriptor), then
+ * closes it on the calling thread whatever the sync did: only the sync is worth a round trip (the
+ * local storage's links and directory syncs, and the RocksDB backend's early SST syncs). Rejects
+ * with the raw `node:fs` error; callers name the file (storageErrorFromErrno).
  */
 export async function syncAndClose(fd: number, dataOnly: boolean): Promise<void> {
   try {
-    await new Promise<void>((done, fail) => (dataOnly ? fdatasync : fsync)(fd, (e) => (e === null ? done() : fail(e))));
+    await syncDescriptor(fd, dataOnly);
   } finally {
     closeSync(fd);
   }
@@ -85,18 +67,6 @@ export async function syncAndClose(fd: number, dataOnly: boolean): Promise<void>
  * (BackgroundDataSync): a checkpoint's small files never start one.
  */
 export const BACKGROUND_SYNC_BYTES = 4 << 20;
-
-/**
- * Background data syncs running at once in this process, over all files: each holds a thread-pool
- * thread for the whole device write, and the files' own writes, reads and every other pool job
- * queue behind them. Half the pool (UV_THREADPOOL_SIZE, default 4), at least one; a sync that
- * would pass this is skipped (the commit's fsync covers its bytes anyway).
- */
-export function backgroundSyncLimit(env: Readonly<Record<string, string | undefined>> = process.env): number {
-  return Math.max(1, Math.floor(threadPoolReads(env) / 2));
-}
-
-let runningBackgroundSyncs = 0;
 
 /** A configured BackgroundDataSync threshold: a non-negative integer, else a StorageConfigError. */
 export function checkBackgroundSyncBytes(everyBytes: number): void {
@@ -119,7 +89,7 @@ export interface DataSyncable {
  * also waits for the write and commits the file's size.
  *
  * The writer's writes go through `write`. One sync runs at a time per file (on the thread pool),
- * and at most backgroundSyncLimit() in the process. A sync is started before a write, for the
+ * and only while syncs hold fewer than poolSyncLimit() of the pool's threads (takePoolSync). A sync is started before a write, for the
  * bytes written so far, so it overlaps that write, and the last chunk never starts one. The commit's durability is its own fsync's, as
  * before; but a failed writeback is reported to one sync of an open file description only, so a
  * background sync's failure is kept, and `finish` rethrows it.
@@ -154,10 +124,10 @@ export class BackgroundDataSync {
   /** Starts a sync of what was written so far once it reached `everyBytes` since the last start, unless one runs here or the process limit is reached. */
   private beforeWrite(): void {
     if (this.finished || this.everyBytes === 0 || this.unsynced < this.everyBytes || this.running !== undefined) return;
-    if (runningBackgroundSyncs >= backgroundSyncLimit()) return;
+    // Optional (the commit's fsync covers these bytes anyway): skipped when syncs already hold the pool's share.
+    if (!takePoolSync()) return;
     this.unsynced = 0;
     this.count++;
-    runningBackgroundSyncs++;
     this.running = this.file.datasync().then(
       () => this.ended(undefined),
       (error: unknown) => this.ended({ error }),
@@ -176,7 +146,7 @@ export class BackgroundDataSync {
   }
 
   private ended(failure: { readonly error: unknown } | undefined): void {
-    runningBackgroundSyncs--;
+    releasePoolSync();
     this.running = undefined;
     this.failure ??= failure;
   }

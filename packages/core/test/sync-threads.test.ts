@@ -1,0 +1,105 @@
+import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { poolSyncLimit, startSyncThreads, storageErrorFromErrno, syncCounts, syncDescriptor, syncThreadLimit } from '@flowstate/core';
+
+// This process's own setting, whatever the environment running the tests says.
+process.env['FLOWSTATE_SYNC_THREADS'] = '2';
+const dir = mkdtempSync(join(tmpdir(), 'flowstate-sync-threads-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Descriptors of `n` small files, written just now. */
+function openFiles(n: number): number[] {
+  return Array.from({ length: n }, (_, i) => {
+    const path = join(dir, `f${i}-${Math.random().toString(36).slice(2)}`);
+    writeFileSync(path, 'x');
+    return openSync(path, 'r');
+  });
+}
+
+/** Runs `script` (an ES module importing sync-threads.js as `st`) in a child process with `env`; at most 60 s. */
+function child(script: string, env: Record<string, string> = {}) {
+  const module = new URL('../src/storage/sync-threads.js', import.meta.resolve('@flowstate/core')).href;
+  const file = join(dir, `child-${Math.random().toString(36).slice(2)}.mjs`);
+  writeFileSync(file, `const st = await import(${JSON.stringify(module)});\nconst { openSync, writeFileSync } = await import('node:fs');\n${script}\n`);
+  return spawnSync(process.execPath, [file], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, FLOWSTATE_SYNC_THREADS: '1', ...env } });
+}
+
+describe('sync threads (syncDescriptor)', () => {
+  it('syncThreadLimit follows FLOWSTATE_SYNC_THREADS: default 2, 0 for none, bad values give the default, large ones are capped', () => {
+    assert.equal(syncThreadLimit({}), 2);
+    assert.equal(syncThreadLimit({ FLOWSTATE_SYNC_THREADS: '0' }), 0);
+    assert.equal(syncThreadLimit({ FLOWSTATE_SYNC_THREADS: ' 3 ' }), 3);
+    for (const bad of ['', '-1', 'two', '1.5']) assert.equal(syncThreadLimit({ FLOWSTATE_SYNC_THREADS: bad }), 2, `'${bad}'`);
+    assert.equal(syncThreadLimit({ FLOWSTATE_SYNC_THREADS: '1000' }), 16);
+  });
+
+  it('at most poolSyncLimit() syncs run on the pool at once; the others go to the sync threads once they are up', async () => {
+    assert.equal(await startSyncThreads(), 2);
+    const fds = openFiles(poolSyncLimit() + 3);
+    const before = syncCounts();
+    const syncs = fds.map((fd, i) => syncDescriptor(fd, i % 2 === 0));
+    const routed = syncCounts();
+    await Promise.all(syncs);
+    for (const fd of fds) closeSync(fd);
+    assert.equal(routed.pool - before.pool, poolSyncLimit(), 'the pool took its share');
+    assert.equal(routed.threads - before.threads, 3, 'the rest went to the threads');
+    assert.equal(syncCounts().started, 2, 'no thread started beyond the limit');
+  });
+
+  it("a sync thread's failure is the node:fs error (code, syscall), which storageErrorFromErrno names", async () => {
+    await startSyncThreads();
+    const fds = openFiles(poolSyncLimit());
+    const [closed] = openFiles(1);
+    closeSync(closed!);
+    const before = syncCounts();
+    const fills = fds.map((fd) => syncDescriptor(fd, false));
+    const failed = syncDescriptor(closed!, false);
+    assert.equal(syncCounts().threads - before.threads, 1, 'the bad descriptor went to a thread');
+    const e = await failed.then(() => undefined, (x: unknown) => x as NodeJS.ErrnoException);
+    await Promise.all(fills);
+    for (const fd of fds) closeSync(fd);
+    assert.ok(e instanceof Error, 'rejected');
+    assert.equal(e.code, 'EBADF');
+    assert.equal(e.syscall, 'fsync');
+    assert.match(storageErrorFromErrno('/x/f', 'fsync', e).message, /fsync failed: EBADF/);
+  });
+
+  it('FLOWSTATE_SYNC_THREADS=0 runs every sync on the pool, also past its share', async () => {
+    process.env['FLOWSTATE_SYNC_THREADS'] = '0';
+    try {
+      const fds = openFiles(poolSyncLimit() + 2);
+      const before = syncCounts();
+      await Promise.all(fds.map((fd) => syncDescriptor(fd, true)));
+      for (const fd of fds) closeSync(fd);
+      const now = syncCounts();
+      assert.equal(now.pool - before.pool, fds.length);
+      assert.equal(now.threads, before.threads);
+    } finally {
+      process.env['FLOWSTATE_SYNC_THREADS'] = '2';
+    }
+  });
+
+  it('a sync on a thread keeps the process alive until it is answered; idle threads keep nothing alive', () => {
+    // Every pool slot taken: the sync goes to the thread, and nothing else holds the event loop.
+    const busy = child(`
+      await st.startSyncThreads();
+      while (st.takePoolSync());
+      writeFileSync(${JSON.stringify(join(dir, 'busy'))}, 'x');
+      st.syncDescriptor(openSync(${JSON.stringify(join(dir, 'busy'))}, 'r'), false).then(() => console.log('synced', JSON.stringify(st.syncCounts())));
+    `);
+    assert.equal(busy.status, 0, busy.stderr);
+    assert.match(busy.stdout, /synced \{"pool":0,"threads":1,"started":1\}/);
+    // Spawned with a timeout: a thread that held the process would end it by the timeout (status null).
+    const idle = child(`console.log('up', await st.startSyncThreads());`);
+    assert.equal(idle.status, 0, `exits by itself: ${idle.signal ?? ''} ${idle.stderr}`);
+    assert.match(idle.stdout, /up 1/);
+  });
+});
+
+// The module path the children import is the one '@flowstate/core' loads (same file, same counters).
+void fileURLToPath;
