@@ -1,7 +1,7 @@
 // The RocksDB binding @flowstate/flink reads RocksDB-native Flink savepoints with: injected here,
 // so that the Flink format package has no native dependency.
 import type { FlinkRocksDbAccess, FlinkRocksDbInstance } from '@flowstate/flink';
-import { isNativeAvailable, RocksDB } from '@flowstate/rocksdb/native';
+import { isNativeAvailable, RocksDB, SCRATCH_DATABASE_OPTIONS } from '@flowstate/rocksdb/native';
 
 /** Entries per native call while walking a column family. */
 const BATCH = 1024;
@@ -26,14 +26,15 @@ function instance(db: RocksDB): FlinkRocksDbInstance {
 
 /**
  * `@flowstate/rocksdb/native` as @flowstate/flink's RocksDB access: opens the scratch copy of a
- * RocksDB-native handle's files (never Flink's own files: the copy is RocksDB's to write its LOG
- * in). Undefined when the native addon cannot load: RocksDB-native state is then read by header only.
+ * RocksDB-native handle's files (never Flink's own files: opening writes a MANIFEST and OPTIONS)
+ * as a scratch database (SCRATCH_DATABASE_OPTIONS). Undefined when the native addon cannot load:
+ * RocksDB-native state is then read by header only.
  */
 export function flinkRocksDbAccess(): FlinkRocksDbAccess | undefined {
   if (!isNativeAvailable()) return undefined;
   // Flink's merge operator, not ours: list-state operands still unmerged in Flink's SST files are
   // joined with ',' as Flink's RocksDB backend joins them.
-  return { open: (dir) => instance(RocksDB.open(dir, { createIfMissing: false, blockCacheSize: 0, mergeOperator: 'flink-string-append' })) };
+  return { open: (dir) => instance(RocksDB.open(dir, { ...SCRATCH_DATABASE_OPTIONS, createIfMissing: false, mergeOperator: 'flink-string-append' })) };
 }
 
 /** FlinkSavepointOptions with the RocksDB access, where the addon loads. */

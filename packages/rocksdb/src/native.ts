@@ -57,4 +57,4 @@ export { Snapshot } from './native/snapshot.js';
 export { RocksIterator, RocksIterator as Iterator, type IteratorOptions } from './native/iterator.js';
 export { WriteBatch } from './native/write-batch.js';
 export { SstFileWriter } from './native/sst-file-writer.js';
-export { MAX_SCAN_LIMIT, MAX_SCAN_READAHEAD_BYTES, RocksDB, type ScanOptions } from './native/database.js';
+export { MAX_SCAN_LIMIT, MAX_SCAN_READAHEAD_BYTES, RocksDB, SCRATCH_DATABASE_OPTIONS, type ScanOptions } from './native/database.js';

@@ -2,8 +2,9 @@ import { strict as assert } from 'node:assert';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { KeyGroupRange, Serializers, VoidNamespace, type KeyedStateBackend, type KeyedStateHandle, type StateHandleReader } from '@flowstate/core';
+import { assignToKeyGroup, DataOutputSerializer, KeyGroupRange, Serializers, VoidNamespace, type KeyedStateBackend, type KeyedStateHandle, type StateHandleReader } from '@flowstate/core';
 import { ROCKSDB_NATIVE_FORMAT, RocksDBStateBackend, type IncrementalRocksDBStateHandle, type RocksDBKeyedStateBackend } from '@flowstate/rocksdb';
+import { RocksDB, SCRATCH_DATABASE_OPTIONS, type RocksDBOptions } from '@flowstate/rocksdb/native';
 import { localCheckpointStorage } from '@flowstate/storage-local';
 import { COUNT, liveManifestSpace, tempDirs } from './temp-dirs.js';
 
@@ -11,13 +12,19 @@ const tempDir = tempDirs();
 const NATIVE_SAVEPOINT = { checkpointType: 'SAVEPOINT', formatType: 'NATIVE' } as const;
 const KEYS = Array.from({ length: 300 }, (_, i) => `key-${i}`);
 const inode = (p: string) => statSync(p).ino;
+/** The key group of a string key at maxParallelism 128. */
+function keyGroupOf(key: string): number {
+  const out = new DataOutputSerializer();
+  Serializers.string.serialize(key, out);
+  return assignToKeyGroup(out.toBytes(), 128);
+}
 
-async function create(linkRestoredFiles: boolean, restore: KeyedStateHandle[] = [], reader?: StateHandleReader): Promise<KeyedStateBackend<string>> {
+async function create(linkRestoredFiles: boolean, restore: KeyedStateHandle[] = [], reader?: StateHandleReader, keyGroupRange = new KeyGroupRange(0, 127)): Promise<KeyedStateBackend<string>> {
   return new RocksDBStateBackend({ localDirectory: tempDir('linked-restore-local'), linkRestoredFiles }).createKeyedStateBackend({
     operatorIdentifier: 'op',
     keySerializer: Serializers.string,
     maxParallelism: 128,
-    keyGroupRange: new KeyGroupRange(0, 127),
+    keyGroupRange,
     restoreState: restore,
     ...(reader === undefined ? {} : { stateHandleReader: reader }),
   });
@@ -93,5 +100,47 @@ describe('RocksDB linkRestoredFiles (savepoint conversions)', () => {
       afterNativeSavepoint(backend, (instanceDir) => readdirSync(instanceDir, { recursive: true, encoding: 'utf8' }).filter((f) => /(^|\/)LOG(\.|$)/.test(f)));
     assert.deepEqual(await logs(ROCKSDB_NATIVE_FORMAT.createBackend(tempDir('scratch-log')) as RocksDBStateBackend), []);
     assert.notDeepEqual(await logs(new RocksDBStateBackend({ localDirectory: tempDir('job-log') })), []);
+  });
+
+  it("a rescaling restore opens each other handle's database as a scratch database (no syncs, LOG, preallocation or cache) and removes it", async () => {
+    const storage = localCheckpointStorage(tempDir('rescale-storage'));
+    const handles: KeyedStateHandle[] = [];
+    for (const [i, range] of [new KeyGroupRange(0, 63), new KeyGroupRange(64, 127)].entries()) {
+      const kb = await create(true, [], undefined, range);
+      const count = kb.getPartitionedState(VoidNamespace, Serializers.voidNamespace, COUNT);
+      KEYS.forEach((k, j) => {
+        if (!range.contains(keyGroupOf(k))) return;
+        kb.setCurrentKey(k);
+        count.update(j);
+      });
+      const loc = await storage.initializeLocationForCheckpoint(i + 1);
+      handles.push((await kb.snapshot(i + 1, 1, loc.streamFactory, NATIVE_SAVEPOINT).result).jobManagerOwnedSnapshot!);
+      kb.dispose();
+    }
+    const opened: RocksDBOptions[] = [];
+    const openAsync = RocksDB.openAsync;
+    RocksDB.openAsync = (path: string, options?: RocksDBOptions) => {
+      if (/[/\\]restore-[^/\\]+[/\\]db$/.test(path)) opened.push(options ?? {});
+      return openAsync.call(RocksDB, path, options);
+    };
+    let restored: KeyedStateBackend<string>;
+    try {
+      restored = await create(true, handles, storage);
+    } finally {
+      RocksDB.openAsync = openAsync;
+    }
+    try {
+      assert.equal(opened.length, 1, 'one handle is the base, the other is read from a scratch database');
+      assert.deepEqual({ ...opened[0], createIfMissing: undefined }, { ...SCRATCH_DATABASE_OPTIONS, createIfMissing: undefined });
+      const instanceDir = (restored as RocksDBKeyedStateBackend<string>).instanceDir;
+      assert.deepEqual(readdirSync(instanceDir).filter((f) => f.startsWith('restore-')), [], 'the scratch database is gone once the restore resolves');
+      const c = restored.getPartitionedState(VoidNamespace, Serializers.voidNamespace, COUNT);
+      KEYS.forEach((k, i) => {
+        restored.setCurrentKey(k);
+        assert.equal(c.value(), i);
+      });
+    } finally {
+      restored.dispose();
+    }
   });
 });

@@ -1,5 +1,5 @@
-import { mkdirSync, rmSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { mkdirSync } from 'node:fs';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   checkRestoreNotCancelled,
@@ -25,7 +25,7 @@ import {
   type SerializerSnapshotRegistry,
   type StateHandleReader,
 } from '@flowstate/core';
-import { RocksDB, type ColumnFamily, type SstFileInfo } from '../native.js';
+import { RocksDB, SCRATCH_DATABASE_OPTIONS, type ColumnFamily, type SstFileInfo } from '../native.js';
 import { checkIncrementalRocksDBStateHandleStructure, checkRocksDBHandleFormatVersion, isIncrementalRocksDBStateHandle, type IncrementalRocksDBStateHandle } from './handles.js';
 import { checkRocksFileNames } from './handle-checks.js';
 import { ingestOptions } from './rocksdb-bulk-load.js';
@@ -176,7 +176,7 @@ async function ingestRange(backend: RocksRestoreTarget, store: RocksDBKvStore, h
     await download(h, join(tmp, 'db'), reader, backend.linkRestoredFiles);
     const header = await readNativeHeader(h, reader, registry);
     registerRestored(backend, header, h.type);
-    const src = await RocksDB.openAsync(join(tmp, 'db'), { createIfMissing: false });
+    const src = await RocksDB.openAsync(join(tmp, 'db'), { ...SCRATCH_DATABASE_OPTIONS, createIfMissing: false });
     try {
       header.states.forEach((meta, i) => {
         const srcCf = src.getColumnFamily(STATE_CF_PREFIX + meta.name);
@@ -190,7 +190,8 @@ async function ingestRange(backend: RocksRestoreTarget, store: RocksDBKvStore, h
       src.close();
     }
   } finally {
-    rmSync(tmp, { recursive: true, force: true });
+    // Off the event loop: where freed blocks are discarded synchronously, each unlink waits for the device.
+    await rm(tmp, { recursive: true, force: true });
   }
 }
 

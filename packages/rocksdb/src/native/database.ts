@@ -75,6 +75,15 @@ export interface ScanOptions {
 /** Largest ScanOptions.readaheadBytes (kMaxReadaheadBytes in db_wrap.cc). */
 export const MAX_SCAN_READAHEAD_BYTES = 4 << 20;
 
+/**
+ * Options for a scratch database: one opened on a copy of (or links to) another database's files,
+ * read once and then deleted (a rescaling restore's other handles, the CLI reading Flink's RocksDB
+ * state). Opening still writes a MANIFEST, OPTIONS and a write-ahead log; none of it needs a sync,
+ * an info LOG, preallocated space (freed again at close, which waits for the device where the file
+ * system discards freed blocks synchronously) or a block cache (each is read once).
+ */
+export const SCRATCH_DATABASE_OPTIONS = { syncFiles: false, infoLog: false, preallocateFiles: false, blockCacheSize: 0 } as const satisfies RocksDBOptions;
+
 /** An open RocksDB database. */
 export class RocksDB {
   readonly #native: NativeDatabase;
