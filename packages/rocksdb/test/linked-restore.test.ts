@@ -30,6 +30,15 @@ async function create(linkRestoredFiles: boolean, restore: KeyedStateHandle[] = 
   });
 }
 
+/** Every key of KEYS holds its index, as the backends the handles came from wrote it. */
+function assertKeysRestored(restored: KeyedStateBackend<string>): void {
+  const c = restored.getPartitionedState(VoidNamespace, Serializers.voidNamespace, COUNT);
+  KEYS.forEach((k, i) => {
+    restored.setCurrentKey(k);
+    assert.equal(c.value(), i);
+  });
+}
+
 /** `inspect` of the backend's instance directory after a native savepoint of KEYS (before its disposal). */
 async function afterNativeSavepoint<T>(backend: RocksDBStateBackend, inspect: (instanceDir: string) => T): Promise<T> {
   const kb = await backend.createKeyedStateBackend({ operatorIdentifier: 'op', keySerializer: Serializers.string, maxParallelism: 128, keyGroupRange: new KeyGroupRange(0, 127) });
@@ -69,11 +78,7 @@ describe('RocksDB linkRestoredFiles (savepoint conversions)', () => {
       try {
         const live = (f: (typeof ssts)[number]) => join((restored as RocksDBKeyedStateBackend<string>).instanceDir, 'db', f.name);
         for (const f of ssts) assert.equal(inode(stored(f)) === inode(live(f)), link, `${link ? 'linked' : 'copied'} ${f.name}`);
-        const c = restored.getPartitionedState(VoidNamespace, Serializers.voidNamespace, COUNT);
-        KEYS.forEach((k, i) => {
-          restored.setCurrentKey(k);
-          assert.equal(c.value(), i);
-        });
+        assertKeysRestored(restored);
       } finally {
         restored.dispose();
       }
@@ -134,11 +139,7 @@ describe('RocksDB linkRestoredFiles (savepoint conversions)', () => {
       assert.deepEqual({ ...opened[0], createIfMissing: undefined }, { ...SCRATCH_DATABASE_OPTIONS, createIfMissing: undefined });
       const instanceDir = (restored as RocksDBKeyedStateBackend<string>).instanceDir;
       assert.deepEqual(readdirSync(instanceDir).filter((f) => f.startsWith('restore-')), [], 'the scratch database is gone once the restore resolves');
-      const c = restored.getPartitionedState(VoidNamespace, Serializers.voidNamespace, COUNT);
-      KEYS.forEach((k, i) => {
-        restored.setCurrentKey(k);
-        assert.equal(c.value(), i);
-      });
+      assertKeysRestored(restored);
     } finally {
       restored.dispose();
     }
