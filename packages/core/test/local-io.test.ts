@@ -1,6 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
-import { BackgroundDataSync, poolSyncLimit, isNotFoundErrno, StorageConfigError, StorageError, storageErrorFromErrno, StorageNotFoundError, threadPoolReads } from '@flowstate/core';
+import { closeSync, openSync } from 'node:fs';
+import { BackgroundDataSync, poolSyncLimit, isNotFoundErrno, startSyncThreads, StorageConfigError, StorageError, storageErrorFromErrno, StorageNotFoundError, syncCounts, syncDescriptor, threadPoolReads } from '@flowstate/core';
 
 const errno = (code: string): NodeJS.ErrnoException => Object.assign(new Error(`${code}: failed`), { code });
 
@@ -107,6 +108,14 @@ describe('BackgroundDataSync', () => {
     for (const bg of files) await write(bg, 0);
     assert.equal(calls.length, poolSyncLimit(), 'the last file skipped its sync');
     assert.equal(files.at(-1)!.started, 0);
+    // The slots are the pool's, shared with syncDescriptor: a sync now goes to a sync thread.
+    process.env['FLOWSTATE_SYNC_THREADS'] = '2';
+    await startSyncThreads();
+    const before = syncCounts();
+    const fd = openSync(process.execPath, 'r');
+    const other = syncDescriptor(fd, true);
+    assert.equal(syncCounts().threads - before.threads, 1);
+    await other.finally(() => closeSync(fd));
     calls[0]!.resolve();
     await tick();
     await write(files.at(-1)!, 0);

@@ -3,8 +3,8 @@ import { spawnSync } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { after, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { poolSyncLimit, startSyncThreads, storageErrorFromErrno, syncCounts, syncDescriptor, syncThreadLimit } from '@flowstate/core';
 
 // This process's own setting, whatever the environment running the tests says.
@@ -54,11 +54,10 @@ describe('sync threads (syncDescriptor)', () => {
   it("a sync thread's failure is the node:fs error (code, syscall), which storageErrorFromErrno names", async () => {
     await startSyncThreads();
     const fds = openFiles(poolSyncLimit());
-    const [closed] = openFiles(1);
-    closeSync(closed!);
     const before = syncCounts();
     const fills = fds.map((fd) => syncDescriptor(fd, false));
-    const failed = syncDescriptor(closed!, false);
+    // A descriptor this process never opens (a just-closed one could be reused meanwhile).
+    const failed = syncDescriptor(1_000_000, false);
     assert.equal(syncCounts().threads - before.threads, 1, 'the bad descriptor went to a thread');
     const e = await failed.then(() => undefined, (x: unknown) => x as NodeJS.ErrnoException);
     await Promise.all(fills);
@@ -67,6 +66,16 @@ describe('sync threads (syncDescriptor)', () => {
     assert.equal(e.code, 'EBADF');
     assert.equal(e.syscall, 'fsync');
     assert.match(storageErrorFromErrno('/x/f', 'fsync', e).message, /fsync failed: EBADF/);
+  });
+
+  it('a descriptor node:fs refuses before the call (e.g. -1, a closed FileHandle) rejects and gives its pool slot back', async () => {
+    for (let i = 0; i < 3 * poolSyncLimit(); i++) await assert.rejects(syncDescriptor(-1, true), { code: 'ERR_OUT_OF_RANGE' });
+    const fds = openFiles(poolSyncLimit());
+    const before = syncCounts();
+    const syncs = fds.map((fd) => syncDescriptor(fd, true));
+    assert.equal(syncCounts().pool - before.pool, fds.length, 'every slot is free again');
+    await Promise.all(syncs);
+    for (const fd of fds) closeSync(fd);
   });
 
   it('FLOWSTATE_SYNC_THREADS=0 runs every sync on the pool, also past its share', async () => {
@@ -99,7 +108,40 @@ describe('sync threads (syncDescriptor)', () => {
     assert.equal(idle.status, 0, `exits by itself: ${idle.signal ?? ''} ${idle.stderr}`);
     assert.match(idle.stdout, /up 1/);
   });
-});
 
-// The module path the children import is the one '@flowstate/core' loads (same file, same counters).
-void fileURLToPath;
+  it('a sync that starts a thread (and runs on the pool while it starts) keeps no process alive afterwards', () => {
+    const started = child(`
+      while (st.takePoolSync());
+      writeFileSync(${JSON.stringify(join(dir, 'starting'))}, 'x');
+      await st.syncDescriptor(openSync(${JSON.stringify(join(dir, 'starting'))}, 'r'), false);
+      console.log('synced', JSON.stringify(st.syncCounts()));
+    `);
+    assert.equal(started.status, 0, `exits by itself: ${started.signal ?? ''} ${started.stderr}`);
+    assert.match(started.stdout, /synced \{"pool":1,"threads":0,"started":1\}/);
+  });
+
+  it('a thread that dies fails the syncs it held; one that dies before it runs is not started again', () => {
+    const exits = join(dir, 'exits.mjs');
+    writeFileSync(exits, "import { parentPort } from 'node:worker_threads'; parentPort.on('message', () => process.exit(3)); parentPort.postMessage({ ready: true });");
+    const died = child(`
+      st.useSyncThreadScriptForTest(new URL(${JSON.stringify(pathToFileURL(exits).href)}));
+      await st.startSyncThreads();
+      while (st.takePoolSync());
+      writeFileSync(${JSON.stringify(join(dir, 'died'))}, 'x');
+      const e = await st.syncDescriptor(openSync(${JSON.stringify(join(dir, 'died'))}, 'r'), false).then(() => 'no error', (x) => x.message);
+      console.log('failed:', e, JSON.stringify(st.syncCounts()));
+    `);
+    assert.equal(died.status, 0, died.stderr);
+    assert.match(died.stdout, /failed: a sync thread exited \(code 3\) \{"pool":0,"threads":1,"started":1\}/);
+    const missing = child(`
+      st.useSyncThreadScriptForTest(new URL(${JSON.stringify(pathToFileURL(join(dir, 'no-such-worker.mjs')).href)}));
+      console.log('up', await st.startSyncThreads());
+      while (st.takePoolSync());
+      writeFileSync(${JSON.stringify(join(dir, 'missing'))}, 'x');
+      for (let i = 0; i < 3; i++) await st.syncDescriptor(openSync(${JSON.stringify(join(dir, 'missing'))}, 'r'), false);
+      console.log('synced', JSON.stringify(st.syncCounts()));
+    `);
+    assert.equal(missing.status, 0, missing.stderr);
+    assert.match(missing.stdout, /up 0\nsynced \{"pool":3,"threads":0,"started":1\}/);
+  });
+});

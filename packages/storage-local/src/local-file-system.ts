@@ -43,6 +43,11 @@ export interface LocalFileSystemOptions {
   readonly backgroundSyncBytes?: number;
   /** How a background data sync syncs an open file (default: its datasync). For tests that count or fail them. */
   readonly backgroundDatasync?: (file: FileHandle) => Promise<void>;
+  /**
+   * How a commit fsyncs its file before the rename (default: core's syncDescriptor on its
+   * descriptor). For tests that hold or fail it.
+   */
+  readonly commitSync?: (file: FileHandle) => Promise<void>;
 }
 
 /**
@@ -62,6 +67,8 @@ export class LocalFileSystem extends TemporaryNameListing implements FileSystem 
     if (options.backgroundSyncBytes !== undefined) checkBackgroundSyncBytes(options.backgroundSyncBytes);
     this.backgroundSyncBytes = options.backgroundSyncBytes;
     this.backgroundDatasync = options.backgroundDatasync ?? ((file) => file.datasync());
+    // Not FileHandle.sync: that holds a pool thread for the whole device write whatever else waits for one (syncDescriptor).
+    this.commitSync = options.commitSync ?? ((file) => syncDescriptor(file.fd, false));
   }
 
   get displayRoot(): string {
@@ -74,6 +81,7 @@ export class LocalFileSystem extends TemporaryNameListing implements FileSystem 
   private readonly datasyncFile: (path: string) => Promise<void>;
   private readonly backgroundSyncBytes: number | undefined;
   private readonly backgroundDatasync: (file: FileHandle) => Promise<void>;
+  private readonly commitSync: (file: FileHandle) => Promise<void>;
   private realRootPromise: Promise<string> | undefined;
 
   /**
@@ -160,12 +168,16 @@ export class LocalFileSystem extends TemporaryNameListing implements FileSystem 
     let state: 'open' | 'committed' | 'aborted' = 'open';
     let renamed = false;
     const background = new BackgroundDataSync({ write: (b, o, l) => fh.write(b, o, l), datasync: () => this.backgroundDatasync(fh) }, this.backgroundSyncBytes);
+    // The commit's sync, of the raw descriptor (syncDescriptor): FileHandle.close does not wait for it.
+    let finalSync: Promise<void> | undefined;
     const abort = async () => {
       if (state !== 'open') return;
       state = 'aborted';
-      // FileHandle.close waits for operations in flight itself; this also covers a sync hook that
-      // syncs the raw descriptor. Its failure no longer matters.
+      // FileHandle.close waits for its own operations in flight, not for syncs of the raw
+      // descriptor (a sync hook's, the commit's): those are awaited first, so that the descriptor
+      // is not closed (and its number reused) under them. Their failure no longer matters.
       await background.finish().catch(() => {});
+      await finalSync?.catch(() => {});
       await fh.close().catch(() => {});
       await fsp.rm(temp, { force: true });
     };
@@ -183,8 +195,11 @@ export class LocalFileSystem extends TemporaryNameListing implements FileSystem 
         if (state !== 'open') throw new StorageError(path, `commit after ${state}`);
         try {
           await background.finish();
-          // Not fh.sync(): that holds a pool thread for the whole device write whatever else waits for one (syncDescriptor).
-          await syncDescriptor(fh.fd, false);
+          // An abort that ran meanwhile closed the descriptor.
+          if (state !== 'open') throw new StorageError(path, `commit after ${state}`);
+          finalSync = this.commitSync(fh);
+          await finalSync;
+          if (state !== 'open') throw new StorageError(path, `commit after ${state}`);
           await fh.close();
           state = 'committed';
           await fsp.rename(temp, target);

@@ -134,6 +134,32 @@ describe('LocalFileSystem commits', () => {
     assert.equal(after.pool + after.threads - (before.pool + before.threads), 2, "the file's fsync and its directory's");
   });
 
+  it("an abort while the commit's sync runs closes the file only after it, and the commit fails instead of renaming", async () => {
+    const root = freshRoot();
+    let release = () => {};
+    let fdAtRelease = -1;
+    let handle: { fd: number } | undefined;
+    const fs = new LocalFileSystem(root, {
+      commitSync: (file) => {
+        handle = file;
+        return new Promise<void>((resolve) => (release = () => ((fdAtRelease = file.fd), resolve())));
+      },
+    });
+    const w = await fs.create('f');
+    await w.write(new Uint8Array(1));
+    const committed = w.commit();
+    while (handle === undefined) await tick();
+    const aborted = w.abort();
+    await tick();
+    assert.notEqual(handle.fd, -1, 'still open while its sync runs');
+    release();
+    await aborted;
+    await assert.rejects(committed, (e: unknown) => e instanceof StorageError && /commit after aborted/.test(e.message));
+    assert.notEqual(fdAtRelease, -1, 'open when its sync ended');
+    assert.equal(handle.fd, -1, 'closed after');
+    assert.deepEqual(readdirSync(root), [], 'neither the file nor its temporary file');
+  });
+
   it('a file written in chunks starts a background data sync before each write that follows backgroundSyncBytes, and keeps every byte', async () => {
     const root = freshRoot();
     let background = 0;

@@ -128,7 +128,14 @@ export class BackgroundDataSync {
     if (!takePoolSync()) return;
     this.unsynced = 0;
     this.count++;
-    this.running = this.file.datasync().then(
+    let started: Promise<void>;
+    try {
+      started = this.file.datasync();
+    } catch (error) {
+      // One that throws instead of rejecting still ends (and gives its slot back).
+      started = Promise.reject(error);
+    }
+    this.running = started.then(
       () => this.ended(undefined),
       (error: unknown) => this.ended({ error }),
     );

@@ -12,3 +12,8 @@ export interface SyncAnswer {
   readonly id: number;
   failure?: { readonly message: string; readonly code?: string | undefined; readonly errno?: number | undefined; readonly syscall?: string | undefined };
 }
+
+/** What a sync thread posts once it listens for requests, before any answer. */
+export interface SyncThreadReady {
+  readonly ready: true;
+}

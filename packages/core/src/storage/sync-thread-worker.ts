@@ -5,7 +5,7 @@
  */
 import { fdatasyncSync, fsyncSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
-import type { SyncAnswer, SyncRequest } from './sync-thread-protocol.js';
+import type { SyncAnswer, SyncRequest, SyncThreadReady } from './sync-thread-protocol.js';
 
 const port = parentPort;
 if (port === null) throw new Error('sync-thread-worker.js runs as a worker thread only');
@@ -20,3 +20,4 @@ port.on('message', (request: SyncRequest) => {
   }
   port.postMessage(answer);
 });
+port.postMessage({ ready: true } satisfies SyncThreadReady);

@@ -1,6 +1,6 @@
 import { fdatasync, fsync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
-import type { SyncAnswer, SyncRequest } from './sync-thread-protocol.js';
+import type { SyncAnswer, SyncRequest, SyncThreadReady } from './sync-thread-protocol.js';
 import { poolSyncLimit } from './thread-pool.js';
 
 /**
@@ -57,14 +57,14 @@ class SyncThread {
 
   constructor(private readonly worker: Worker) {
     this.up = new Promise<boolean>((settle) => (this.settleUp = settle));
-    worker.once('online', () => {
-      this.ready = true;
-      this.settleUp(true);
+    // Not the worker's 'online' event: that comes before its script loads (or fails to).
+    worker.on('message', (message: SyncAnswer | SyncThreadReady) => {
+      if ('ready' in message) this.cameUp();
+      else this.answered(message);
     });
-    worker.on('message', (answer: SyncAnswer) => this.answered(answer));
     // Neither is expected (the thread catches every sync's failure); if it happens, the syncs it
     // held are failed (a commit waiting on one fails, as if its fsync had failed) and it is dropped.
-    worker.once('error', (e) => this.died(e));
+    worker.on('error', (e) => this.died(e));
     worker.once('exit', (code) => this.died(new Error(`a sync thread exited (code ${code})`)));
     // An idle thread keeps no process alive; one with syncs in flight does (see send).
     worker.unref();
@@ -94,6 +94,11 @@ class SyncThread {
     });
   }
 
+  private cameUp(): void {
+    this.ready = true;
+    this.settleUp(true);
+  }
+
   private answered(answer: SyncAnswer): void {
     const w = this.waiting.get(answer.id);
     if (w === undefined) return;
@@ -104,6 +109,8 @@ class SyncThread {
   }
 
   private died(cause: unknown): void {
+    // One that never came up will not come up next time either (e.g. a bundle without the worker file).
+    if (!this.ready) unavailable = true;
     this.ready = false;
     this.settleUp(false);
     const i = threads.indexOf(this);
@@ -114,13 +121,15 @@ class SyncThread {
 }
 
 const threads: SyncThread[] = [];
-/** Set when a worker thread cannot be started here: every sync then runs on the pool. */
+/** Set when a sync thread cannot be started here (or died before it ran): every sync then runs on the pool. */
 let unavailable = false;
 const counts = { pool: 0, threads: 0, started: 0 };
+/** The script a sync thread runs; tests put others in its place (useSyncThreadScriptForTest). */
+let threadScript = new URL('./sync-thread-worker.js', import.meta.url);
 
 function startThread(): void {
   try {
-    threads.push(new SyncThread(new Worker(new URL('./sync-thread-worker.js', import.meta.url))));
+    threads.push(new SyncThread(new Worker(threadScript)));
     counts.started++;
   } catch {
     unavailable = true;
@@ -138,15 +147,17 @@ function pickThread(): SyncThread | undefined {
 }
 
 function onPool(fd: number, dataOnly: boolean): Promise<void> {
-  poolSyncs++;
-  counts.pool++;
-  return new Promise<void>((done, fail) =>
+  return new Promise<void>((done, fail) => {
+    // Counted once the call is made: node:fs rejects a bad descriptor synchronously (the executor
+    // turns that into the rejection), and a slot taken first would then never be given back.
     (dataOnly ? fdatasync : fsync)(fd, (e) => {
       poolSyncs--;
       if (e === null) done();
       else fail(e);
-    }),
-  );
+    });
+    poolSyncs++;
+    counts.pool++;
+  });
 }
 
 /**
@@ -165,6 +176,11 @@ export function syncDescriptor(fd: number, dataOnly: boolean): Promise<void> {
 /** @internal Syncs run so far on the pool and on sync threads, and sync threads started (tests). */
 export function syncCounts(): { readonly pool: number; readonly threads: number; readonly started: number } {
   return { ...counts };
+}
+
+/** @internal Sync threads started from now on run `script` (a URL or path), in this process (tests). */
+export function useSyncThreadScriptForTest(script: URL): void {
+  threadScript = script;
 }
 
 /** @internal Starts sync threads up to the limit and resolves once they are up, with how many are (tests). */

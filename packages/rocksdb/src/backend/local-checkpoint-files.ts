@@ -33,8 +33,9 @@ export function localCheckpointFiles(pinned: PinnedLiveFiles): LocalCheckpointFi
 }
 
 /**
- * Starts an fdatasync of each of `names` (pinned at `paths`), on the thread pool, and returns them
- * by name. Started in the synchronous part, right after the pinning deferred these syncs: the disk
+ * Starts an fdatasync of each of `names` (pinned at `paths`), off the event loop (core's
+ * syncDescriptor: the thread pool, or a sync thread), and returns them by name. Started in the
+ * synchronous part, right after the pinning deferred these syncs: the disk
  * works while the synchronous part goes on and the asynchronous part starts, instead of from the
  * upload's link on (issue 16: the sync was about a quarter of a 10 MB incremental checkpoint, and
  * started ~1 ms after the files were pinned). Only a head start: a name that was not pinned (e.g.
@@ -65,7 +66,7 @@ function openOrUndefined(path: string): number | undefined {
   }
 }
 
-/** fdatasync on the thread pool, then close; a failure names the file. */
+/** fdatasync off the event loop (syncAndClose), then close; a failure names the file. */
 async function dataSyncAndClose(fd: number, path: string): Promise<void> {
   try {
     await syncAndClose(fd, true);
