@@ -265,17 +265,41 @@ function validatePhase(c: SavepointRun) {
   return { idle, validateMs, peakKiB, ok };
 }
 
-/** Conversions canonical → native RocksDB → canonical. */
+/**
+ * Untimed conversions each way before the timed ones. One until session 31: in 39 of the 43 runs
+ * of the last 15 sets of bench runs (up to session 31's first), the first timed conversion to
+ * native was the slowest of its three, by up to ~50 ms (a process's first conversions still tier
+ * up their code and fault in the memory it keeps: 1,000–3,800 minor faults in each of the second
+ * and third conversions of a process, a few hundred from the fourth on; session 31).
+ */
+const CONVERT_WARMUPS = 2;
+
+/**
+ * Conversions canonical → native RocksDB → canonical: CONVERT_WARMUPS untimed each way, then
+ * 2 × samples timed each way (as the writes), alternating direction sample by sample so that load
+ * on the machine hits both alike; each conversion to canonical reads the native savepoint just
+ * written.
+ */
 async function convertPhase(c: SavepointRun) {
   const { work, samples, sp, log } = c;
   const native = join(work, 'native');
   const back = join(work, 'back');
-  // One untimed conversion each way first, like the writes and reads (the first took ~2× the others).
-  await timeSamples(1, () => convertSavepoint(sp, native, 'native-rocksdb', NATIVE), () => rmSync(native, { recursive: true, force: true }));
-  await timeSamples(1, () => convertSavepoint(native, back, 'canonical', NATIVE), () => rmSync(back, { recursive: true, force: true }));
-  const toNative = await timeSamples(samples, () => convertSavepoint(sp, native, 'native-rocksdb', NATIVE), () => rmSync(native, { recursive: true, force: true }), c.disk);
+  const toNativeOnce = (disk?: () => number) => timeSamples(1, () => convertSavepoint(sp, native, 'native-rocksdb', NATIVE), () => rmSync(native, { recursive: true, force: true }), disk);
+  const toCanonicalOnce = (disk?: () => number) => timeSamples(1, () => convertSavepoint(native, back, 'canonical', NATIVE), () => rmSync(back, { recursive: true, force: true }), disk);
+  for (let i = 0; i < CONVERT_WARMUPS; i++) {
+    await toNativeOnce();
+    await toCanonicalOnce();
+  }
+  const toNative = { ms: [] as number[], busyMs: [] as number[] };
+  const toCanonical = { ms: [] as number[], busyMs: [] as number[] };
+  for (let i = 0; i < 2 * samples; i++) {
+    for (const [into, once] of [[toNative, toNativeOnce], [toCanonical, toCanonicalOnce]] as const) {
+      const s = await once(c.disk);
+      into.ms.push(...s.ms);
+      into.busyMs.push(...s.busyMs);
+    }
+  }
   const nativeBytes = dirBytes(native);
-  const toCanonical = await timeSamples(samples, () => convertSavepoint(native, back, 'canonical', NATIVE), () => rmSync(back, { recursive: true, force: true }), c.disk);
   const roundTripBytes = dirBytes(back);
   const busy = (b: number[]) => (b.length === 0 ? '' : ` (disk busy ${b.map((x) => x.toFixed(0)).join(', ')} ms)`);
   log(`  [savepoint] convert → native-rocksdb (${(nativeBytes / MIB).toFixed(1)} MiB): ${toNative.ms.map((x) => x.toFixed(0)).join(', ')} ms${busy(toNative.busyMs)}; → canonical: ${toCanonical.ms.map((x) => x.toFixed(0)).join(', ')} ms${busy(toCanonical.busyMs)}`);
