@@ -109,18 +109,40 @@ describe('BackgroundDataSync', () => {
     assert.equal(calls.length, poolSyncLimit(), 'the last file skipped its sync');
     assert.equal(files.at(-1)!.started, 0);
     // The slots are the pool's, shared with syncDescriptor: a sync now goes to a sync thread.
+    const setting = process.env['FLOWSTATE_SYNC_THREADS'];
     process.env['FLOWSTATE_SYNC_THREADS'] = '2';
-    await startSyncThreads();
-    const before = syncCounts();
-    const fd = openSync(process.execPath, 'r');
-    const other = syncDescriptor(fd, true);
-    assert.equal(syncCounts().threads - before.threads, 1);
-    await other.finally(() => closeSync(fd));
+    try {
+      await startSyncThreads();
+      const before = syncCounts();
+      const fd = openSync(process.execPath, 'r');
+      const other = syncDescriptor(fd, true);
+      assert.equal(syncCounts().threads - before.threads, 1);
+      await other.finally(() => closeSync(fd));
+    } finally {
+      if (setting === undefined) delete process.env['FLOWSTATE_SYNC_THREADS'];
+      else process.env['FLOWSTATE_SYNC_THREADS'] = setting;
+    }
     calls[0]!.resolve();
     await tick();
     await write(files.at(-1)!, 0);
     assert.equal(files.at(-1)!.started, 1, 'a slot freed: the next write starts it');
     for (const c of calls.slice(1)) c.resolve();
+    await Promise.all(files.map((bg) => bg.finish()));
+  });
+
+  it('a background datasync that throws instead of rejecting fails the file and gives its pool slot back', async () => {
+    const throwing = new BackgroundDataSync({ write: async (_b, _o, l) => ({ bytesWritten: l }), datasync: () => { throw new Error('thrown'); } }, 1);
+    await throwing.write(new Uint8Array(1));
+    await throwing.write(new Uint8Array(1));
+    assert.equal(throwing.started, 1);
+    await assert.rejects(throwing.finish(), /thrown/);
+    // Every slot is free again: as many files as the limit each start their sync.
+    const { calls, file } = manualSyncs();
+    const files = Array.from({ length: poolSyncLimit() }, () => new BackgroundDataSync(file, 1));
+    for (const bg of files) await write(bg, 1);
+    for (const bg of files) await write(bg, 0);
+    assert.equal(calls.length, poolSyncLimit());
+    for (const c of calls) c.resolve();
     await Promise.all(files.map((bg) => bg.finish()));
   });
 

@@ -21,12 +21,33 @@ function openFiles(n: number): number[] {
   });
 }
 
+/** The URL of sync-threads.js as '@flowstate/core' loads it (same file, same counters). */
+function moduleUrl(): string {
+  return new URL('../src/storage/sync-threads.js', import.meta.resolve('@flowstate/core')).href;
+}
+
 /** Runs `script` (an ES module importing sync-threads.js as `st`) in a child process with `env`; at most 60 s. */
 function child(script: string, env: Record<string, string> = {}) {
-  const module = new URL('../src/storage/sync-threads.js', import.meta.resolve('@flowstate/core')).href;
+  const module = moduleUrl();
   const file = join(dir, `child-${Math.random().toString(36).slice(2)}.mjs`);
   writeFileSync(file, `const st = await import(${JSON.stringify(module)});\nconst { openSync, writeFileSync } = await import('node:fs');\n${script}\n`);
   return spawnSync(process.execPath, [file], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, FLOWSTATE_SYNC_THREADS: '1', ...env } });
+}
+
+/**
+ * A child whose sync threads run `script`: it starts them, takes every pool slot, syncs a new file
+ * `name` on a thread, keeps how that ended as `e` (its error's message, or 'no error'), then runs `then`.
+ */
+function childSyncingOn(script: string, name: string, then: string) {
+  const file = JSON.stringify(join(dir, name));
+  return child(`
+    st.useSyncThreadScriptForTest(new URL(${JSON.stringify(pathToFileURL(script).href)}));
+    await st.startSyncThreads();
+    while (st.takePoolSync());
+    writeFileSync(${file}, 'x');
+    const e = await st.syncDescriptor(openSync(${file}, 'r'), false).then(() => 'no error', (x) => x.message);
+    ${then}
+  `);
 }
 
 describe('sync threads (syncDescriptor)', () => {
@@ -55,12 +76,13 @@ describe('sync threads (syncDescriptor)', () => {
     await startSyncThreads();
     const fds = openFiles(poolSyncLimit());
     const before = syncCounts();
-    const fills = fds.map((fd) => syncDescriptor(fd, false));
+    // Outcomes taken at once: nothing settles unobserved while the test awaits another promise.
+    const fills = Promise.all(fds.map((fd) => syncDescriptor(fd, false))).then(() => undefined, (x: unknown) => x);
     // A descriptor this process never opens (a just-closed one could be reused meanwhile).
     const failed = syncDescriptor(1_000_000, false);
     assert.equal(syncCounts().threads - before.threads, 1, 'the bad descriptor went to a thread');
     const e = await failed.then(() => undefined, (x: unknown) => x as NodeJS.ErrnoException);
-    await Promise.all(fills);
+    assert.equal(await fills, undefined);
     for (const fd of fds) closeSync(fd);
     assert.ok(e instanceof Error, 'rejected');
     assert.equal(e.code, 'EBADF');
@@ -123,16 +145,19 @@ describe('sync threads (syncDescriptor)', () => {
   it('a thread that dies fails the syncs it held; one that dies before it runs is not started again', () => {
     const exits = join(dir, 'exits.mjs');
     writeFileSync(exits, "import { parentPort } from 'node:worker_threads'; parentPort.on('message', () => process.exit(3)); parentPort.postMessage({ ready: true });");
-    const died = child(`
-      st.useSyncThreadScriptForTest(new URL(${JSON.stringify(pathToFileURL(exits).href)}));
-      await st.startSyncThreads();
-      while (st.takePoolSync());
-      writeFileSync(${JSON.stringify(join(dir, 'died'))}, 'x');
-      const e = await st.syncDescriptor(openSync(${JSON.stringify(join(dir, 'died'))}, 'r'), false).then(() => 'no error', (x) => x.message);
-      console.log('failed:', e, JSON.stringify(st.syncCounts()));
-    `);
+    const died = childSyncingOn(exits, 'died', "console.log('failed:', e, JSON.stringify(st.syncCounts()));");
     assert.equal(died.status, 0, died.stderr);
     assert.match(died.stdout, /failed: a sync thread exited \(code 3\) \{"pool":0,"threads":1,"started":1\}/);
+    // An uncaught error in a thread that was up (the worker emits 'error', then 'exit'): its sync fails, and a new thread still starts.
+    const throws = join(dir, 'throws.mjs');
+    writeFileSync(throws, "import { parentPort } from 'node:worker_threads'; parentPort.on('message', () => { throw new Error('boom'); }); parentPort.postMessage({ ready: true });");
+    // The pause lets the 'exit' that follows the 'error' arrive before a new thread is asked for.
+    const crashed = childSyncingOn(throws, 'crashed', `
+      await new Promise((r) => setTimeout(r, 50));
+      st.useSyncThreadScriptForTest(new URL('./sync-thread-worker.js', ${JSON.stringify(moduleUrl())}));
+      console.log('failed:', e, 'then up', await st.startSyncThreads());`);
+    assert.equal(crashed.status, 0, crashed.stderr);
+    assert.match(crashed.stdout, /failed: boom then up 1/);
     const missing = child(`
       st.useSyncThreadScriptForTest(new URL(${JSON.stringify(pathToFileURL(join(dir, 'no-such-worker.mjs')).href)}));
       console.log('up', await st.startSyncThreads());

@@ -192,15 +192,19 @@ export class LocalFileSystem extends TemporaryNameListing implements FileSystem 
         }
       },
       commit: async () => {
-        if (state !== 'open') throw new StorageError(path, `commit after ${state}`);
+        // An abort may run while the commit awaits: each step checks that none did.
+        const checkOpen = () => {
+          if (state !== 'open') throw new StorageError(path, `commit after ${state}`);
+        };
+        checkOpen();
         try {
           await background.finish();
-          // An abort that ran meanwhile closed the descriptor.
-          if (state !== 'open') throw new StorageError(path, `commit after ${state}`);
+          checkOpen();
           finalSync = this.commitSync(fh);
           await finalSync;
-          if (state !== 'open') throw new StorageError(path, `commit after ${state}`);
+          checkOpen();
           await fh.close();
+          checkOpen();
           state = 'committed';
           await fsp.rename(temp, target);
           renamed = true;

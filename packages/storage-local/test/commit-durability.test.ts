@@ -150,11 +150,11 @@ describe('LocalFileSystem commits', () => {
     // Its outcome taken at once: it may settle before the test looks (no unhandled rejection).
     const committed = w.commit().then(() => undefined, (e: unknown) => e);
     while (handle === undefined) await tick();
-    const aborted = w.abort();
+    const aborted = w.abort().then(() => undefined, (e: unknown) => e);
     await tick();
     assert.notEqual(handle.fd, -1, 'still open while its sync runs');
     release();
-    await aborted;
+    assert.equal(await aborted, undefined);
     const e = await committed;
     assert.ok(e instanceof StorageError && /commit after aborted/.test(e.message), String(e));
     assert.notEqual(fdAtRelease, -1, 'open when its sync ended');

@@ -128,14 +128,8 @@ export class BackgroundDataSync {
     if (!takePoolSync()) return;
     this.unsynced = 0;
     this.count++;
-    let started: Promise<void>;
-    try {
-      started = this.file.datasync();
-    } catch (error) {
-      // One that throws instead of rejecting still ends (and gives its slot back).
-      started = Promise.reject(error);
-    }
-    this.running = started.then(
+    // Through a promise's executor: a datasync that throws instead of rejecting still ends (and gives its slot back).
+    this.running = new Promise<void>((resolve) => resolve(this.file.datasync())).then(
       () => this.ended(undefined),
       (error: unknown) => this.ended({ error }),
     );

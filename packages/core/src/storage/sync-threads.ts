@@ -49,6 +49,8 @@ export function releasePoolSync(): void {
 /** One sync thread: its requests waiting for an answer, by id. */
 class SyncThread {
   ready = false;
+  /** Set by the first of 'error' and 'exit' (an uncaught error emits both). */
+  private dead = false;
   /** Resolves true once the thread runs, false if it died first. */
   private readonly up: Promise<boolean>;
   private readonly waiting = new Map<number, { done: () => void; fail: (e: unknown) => void }>();
@@ -109,6 +111,8 @@ class SyncThread {
   }
 
   private died(cause: unknown): void {
+    if (this.dead) return;
+    this.dead = true;
     // One that never came up will not come up next time either (e.g. a bundle without the worker file).
     if (!this.ready) unavailable = true;
     this.ready = false;
@@ -148,10 +152,11 @@ function pickThread(): SyncThread | undefined {
 
 function onPool(fd: number, dataOnly: boolean): Promise<void> {
   return new Promise<void>((done, fail) => {
-    // Counted once the call is made: node:fs rejects a bad descriptor synchronously (the executor
-    // turns that into the rejection), and a slot taken first would then never be given back.
+    // Counted once the call is made: node:fs throws for a value that is no descriptor at all (-1,
+    // a closed FileHandle's; the executor turns that into the rejection), and a slot taken first
+    // would never be given back. A closed or unknown descriptor fails later, with EBADF.
     (dataOnly ? fdatasync : fsync)(fd, (e) => {
-      poolSyncs--;
+      releasePoolSync();
       if (e === null) done();
       else fail(e);
     });

@@ -2,7 +2,10 @@ import { assert, DataInputDeserializer, decodeHeader, wrapDecodeError, streamHan
 import { checkRocksDBHandleFormatVersion, isIncrementalRocksDBStateHandle } from './handles.js';
 import { RocksDBStateBackend, type RocksDBStateBackendOptions } from './rocksdb-state-backend.js';
 
-/** The options of a conversion's scratch backend but its `localDirectory` (see createBackend below). */
+/**
+ * The options of a conversion's scratch backend but its `localDirectory` (see createBackend below):
+ * as a backend's options, what SCRATCH_DATABASE_OPTIONS says for a database opened directly.
+ */
 const CONVERSION_BACKEND_OPTIONS = {
   incrementalCheckpoints: true,
   verifySstsBeforeUpload: false,
