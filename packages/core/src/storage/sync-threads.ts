@@ -68,7 +68,7 @@ class SyncThread {
     // held are failed (a commit waiting on one fails, as if its fsync had failed) and it is dropped.
     worker.on('error', (e) => this.died(e));
     worker.once('exit', (code) => this.died(new Error(`a sync thread exited (code ${code})`)));
-    // An idle thread keeps no process alive; one with syncs in flight does (see send).
+    // An idle thread keeps no process alive; one with syncs in flight does (see sync).
     worker.unref();
   }
 
@@ -183,7 +183,7 @@ export function syncCounts(): { readonly pool: number; readonly threads: number;
   return { ...counts };
 }
 
-/** @internal Sync threads started from now on run `script` (a URL or path), in this process (tests). */
+/** @internal Sync threads started from now on run the module at `script`, in this process (tests). */
 export function useSyncThreadScriptForTest(script: URL): void {
   threadScript = script;
 }
