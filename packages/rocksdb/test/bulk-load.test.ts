@@ -4,7 +4,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { runInNewContext } from 'node:vm';
-import { AdoptableReadBuffers, assignToKeyGroup, BytesSerializer, dropIdleAdoptableBuffers, idleAdoptableBuffers, DataOutputSerializer, KeyGroupRange, SAVEPOINT, type KeyedStateHandle, Serializers, ValueStateDescriptor, VoidNamespace, type KeyedStateBackend } from '@flowstate/core';
+import { AdoptableReadBuffers, BytesSerializer, dropIdleAdoptableBuffers, idleAdoptableBuffers, KeyGroupRange, SAVEPOINT, type KeyedStateHandle, Serializers, ValueStateDescriptor, VoidNamespace, type KeyedStateBackend } from '@flowstate/core';
 import { FsStateBackend } from '@flowstate/heap';
 import { RocksDBKvStore, RocksDBStateBackend, STATE_CF_PREFIX } from '@flowstate/rocksdb';
 import { RocksDB, SstFileWriter } from '@flowstate/rocksdb/native';
@@ -12,7 +12,7 @@ import { localCheckpointStorage } from '@flowstate/storage-local';
 import { BULK_LOAD_BOUNDARY_SPILL_BYTES, RocksDBBulkLoad, rowsInKeyOrder, sortedLastWins } from '../src/backend/rocksdb-bulk-load.js';
 import { dropIdleRowChunks, idleRowChunks, ROW_ARENA_CHUNK_BYTES, RowArena } from '../src/backend/row-arena.js';
 import { loadBinding } from '../src/native/binding.js';
-import { COUNT, tempDirs } from './temp-dirs.js';
+import { COUNT, stringKeyGroup, tempDirs } from './temp-dirs.js';
 
 const tempDir = tempDirs();
 const b = (...bytes: number[]) => new Uint8Array(bytes);
@@ -423,14 +423,12 @@ describe('RocksDB bulk load (canonical restores through SST ingestion)', () => {
     const dir = tempDir('bulk-restore-handles');
     const storage = localCheckpointStorage(join(dir, 'checkpoints'));
     const params = { operatorIdentifier: 'op', keySerializer: Serializers.string, maxParallelism: 128 };
-    const out = new DataOutputSerializer();
-    const groupOf = (key: string) => (out.clear(), Serializers.string.serialize(key, out), assignToKeyGroup(out.toBytes(), 128));
     const handles: KeyedStateHandle[] = [];
     for (const [id, range] of [new KeyGroupRange(0, 63), new KeyGroupRange(64, 127)].entries()) {
       const heap = await new FsStateBackend().createKeyedStateBackend({ ...params, keyGroupRange: range });
       const st = heap.getPartitionedState(VoidNamespace, Serializers.voidNamespace, COUNT);
       for (let i = 0; i < 300; i++) {
-        if (!range.contains(groupOf(`k${i}`))) continue;
+        if (!range.contains(stringKeyGroup(`k${i}`))) continue;
         heap.setCurrentKey(`k${i}`);
         st.update(i);
       }

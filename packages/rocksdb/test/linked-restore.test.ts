@@ -2,22 +2,16 @@ import { strict as assert } from 'node:assert';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { assignToKeyGroup, DataOutputSerializer, KeyGroupRange, Serializers, VoidNamespace, type KeyedStateBackend, type KeyedStateHandle, type StateHandleReader } from '@flowstate/core';
+import { KeyGroupRange, Serializers, VoidNamespace, type KeyedStateBackend, type KeyedStateHandle, type StateHandleReader } from '@flowstate/core';
 import { ROCKSDB_NATIVE_FORMAT, RocksDBStateBackend, type IncrementalRocksDBStateHandle, type RocksDBKeyedStateBackend } from '@flowstate/rocksdb';
 import { RocksDB, SCRATCH_DATABASE_OPTIONS, type RocksDBOptions } from '@flowstate/rocksdb/native';
 import { localCheckpointStorage } from '@flowstate/storage-local';
-import { COUNT, liveManifestSpace, tempDirs } from './temp-dirs.js';
+import { COUNT, liveManifestSpace, stringKeyGroup, tempDirs } from './temp-dirs.js';
 
 const tempDir = tempDirs();
 const NATIVE_SAVEPOINT = { checkpointType: 'SAVEPOINT', formatType: 'NATIVE' } as const;
 const KEYS = Array.from({ length: 300 }, (_, i) => `key-${i}`);
 const inode = (p: string) => statSync(p).ino;
-/** The key group of a string key at maxParallelism 128. */
-function keyGroupOf(key: string): number {
-  const out = new DataOutputSerializer();
-  Serializers.string.serialize(key, out);
-  return assignToKeyGroup(out.toBytes(), 128);
-}
 
 async function create(linkRestoredFiles: boolean, restore: KeyedStateHandle[] = [], reader?: StateHandleReader, keyGroupRange = new KeyGroupRange(0, 127)): Promise<KeyedStateBackend<string>> {
   return new RocksDBStateBackend({ localDirectory: tempDir('linked-restore-local'), linkRestoredFiles }).createKeyedStateBackend({
@@ -114,7 +108,7 @@ describe('RocksDB linkRestoredFiles (savepoint conversions)', () => {
       const kb = await create(true, [], undefined, range);
       const count = kb.getPartitionedState(VoidNamespace, Serializers.voidNamespace, COUNT);
       KEYS.forEach((k, j) => {
-        if (!range.contains(keyGroupOf(k))) return;
+        if (!range.contains(stringKeyGroup(k))) return;
         kb.setCurrentKey(k);
         count.update(j);
       });

@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { KeyGroupRange, Serializers, ValueStateDescriptor, VoidNamespace } from '@flowstate/core';
+import { assignToKeyGroup, DataOutputSerializer, KeyGroupRange, Serializers, ValueStateDescriptor, VoidNamespace } from '@flowstate/core';
 import { RocksDBKeyedStateBackend, RocksDBStateBackend } from '@flowstate/rocksdb';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -46,4 +46,11 @@ export async function backendWithState(localDirectory: string, keys: number, ver
 export function liveManifestSpace(dbDir: string): { size: number; allocated: number; needed: number } {
   const st = statSync(join(dbDir, readFileSync(join(dbDir, 'CURRENT'), 'utf8').trim()));
   return { size: st.size, allocated: st.blocks * 512, needed: Math.ceil(st.size / st.blksize) * st.blksize };
+}
+
+/** The key group of a string key (the general path: serialize, then murmur3 of the bytes). */
+export function stringKeyGroup(key: string, maxParallelism = 128): number {
+  const out = new DataOutputSerializer();
+  Serializers.string.serialize(key, out);
+  return assignToKeyGroup(out.toBytes(), maxParallelism);
 }

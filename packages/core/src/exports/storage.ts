@@ -23,7 +23,7 @@ export * from '../storage/storage-errors.js';
 export * from '../storage/retry.js';
 export * from '../storage/limiter.js';
 export * from '../storage/local-io.js';
-export * from '../storage/thread-pool.js';
+export { poolSyncLimit, threadPoolReads } from '../storage/thread-pool.js';
 export { startSyncThreads, syncCounts, syncDescriptor, syncThreadLimit } from '../storage/sync-threads.js';
 export * from '../storage/redaction.js';
 export * from '../storage/garbage-collector.js';

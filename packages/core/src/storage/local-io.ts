@@ -89,10 +89,11 @@ export interface DataSyncable {
  * also waits for the write and commits the file's size.
  *
  * The writer's writes go through `write`. One sync runs at a time per file (on the thread pool),
- * and only while syncs hold fewer than poolSyncLimit() of the pool's threads (takePoolSync). A sync is started before a write, for the
- * bytes written so far, so it overlaps that write, and the last chunk never starts one. The commit's durability is its own fsync's, as
- * before; but a failed writeback is reported to one sync of an open file description only, so a
- * background sync's failure is kept, and `finish` rethrows it.
+ * and only while syncs hold fewer than poolSyncLimit() of the pool's threads (takePoolSync). A
+ * sync is started before a write, for the bytes written so far, so it overlaps that write, and the
+ * last chunk never starts one. The commit's durability is its own fsync's, as before; but a failed
+ * writeback is reported to one sync of an open file description only, so a background sync's
+ * failure is kept, and `finish` rethrows it.
  */
 export class BackgroundDataSync {
   private unsynced = 0;

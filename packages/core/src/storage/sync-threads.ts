@@ -1,7 +1,7 @@
 import { fdatasync, fsync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import type { SyncAnswer, SyncRequest, SyncThreadReady } from './sync-thread-protocol.js';
-import { poolSyncLimit } from './thread-pool.js';
+import { envCount, poolSyncLimit } from './thread-pool.js';
 
 /**
  * Where this process's fsyncs run. An asynchronous `node:fs` fsync holds one of libuv's pool
@@ -25,10 +25,7 @@ const MAX_SYNC_THREADS = 16;
  * capped at MAX_SYNC_THREADS.
  */
 export function syncThreadLimit(env: Readonly<Record<string, string | undefined>> = process.env): number {
-  const raw = env['FLOWSTATE_SYNC_THREADS']?.trim();
-  const n = raw === undefined || raw === '' ? NaN : Number(raw);
-  if (!Number.isSafeInteger(n) || n < 0) return DEFAULT_SYNC_THREADS;
-  return Math.min(n, MAX_SYNC_THREADS);
+  return envCount(env, 'FLOWSTATE_SYNC_THREADS', { min: 0, fallback: DEFAULT_SYNC_THREADS, max: MAX_SYNC_THREADS });
 }
 
 /** Syncs running on libuv's pool now: through syncDescriptor, and BackgroundDataSync's (takePoolSync). */

@@ -17,9 +17,18 @@ const MAX_THREAD_POOL_READS = 128;
  * not a positive integer gives the default; larger values are capped at MAX_THREAD_POOL_READS.
  */
 export function threadPoolReads(env: Readonly<Record<string, string | undefined>> = process.env): number {
-  const n = Number(env['UV_THREADPOOL_SIZE']?.trim() || NaN);
-  if (!Number.isSafeInteger(n) || n < 1) return DEFAULT_THREAD_POOL_SIZE;
-  return Math.min(n, MAX_THREAD_POOL_READS);
+  return envCount(env, 'UV_THREADPOOL_SIZE', { min: 1, fallback: DEFAULT_THREAD_POOL_SIZE, max: MAX_THREAD_POOL_READS });
+}
+
+/**
+ * A count set by environment variable `name`: an integer of at least `min`, capped at `max`;
+ * unset, empty or anything else gives `fallback` (a process setting, read as libuv reads its own).
+ */
+export function envCount(env: Readonly<Record<string, string | undefined>>, name: string, limits: { readonly min: number; readonly fallback: number; readonly max: number }): number {
+  const raw = env[name]?.trim();
+  const n = raw === undefined || raw === '' ? NaN : Number(raw);
+  if (!Number.isSafeInteger(n) || n < limits.min) return limits.fallback;
+  return Math.min(n, limits.max);
 }
 
 /**
