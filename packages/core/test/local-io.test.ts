@@ -1,7 +1,10 @@
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
-import { closeSync, openSync } from 'node:fs';
-import { BackgroundDataSync, poolSyncLimit, isNotFoundErrno, startSyncThreads, StorageConfigError, StorageError, storageErrorFromErrno, StorageNotFoundError, syncCounts, syncDescriptor, threadPoolReads } from '@flowstate/core';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BackgroundDataSync, fileDataSyncable, poolSyncLimit, isNotFoundErrno, startSyncThreads, StorageConfigError, StorageError, storageErrorFromErrno, StorageNotFoundError, syncCounts, threadPoolReads } from '@flowstate/core';
 
 const errno = (code: string): NodeJS.ErrnoException => Object.assign(new Error(`${code}: failed`), { code });
 
@@ -52,7 +55,7 @@ function manualSyncs() {
       bytes.written += bytesWritten;
       return { bytesWritten };
     },
-    datasync: () => new Promise<void>((resolve, reject) => void calls.push({ resolve, reject })),
+    startDataSync: (): Promise<void> | undefined => new Promise<void>((resolve, reject) => void calls.push({ resolve, reject })),
   };
   return { calls, file, bytes };
 }
@@ -98,52 +101,65 @@ describe('BackgroundDataSync', () => {
     for (const bad of [-1, 1.5, NaN, Infinity]) assert.throws(() => new BackgroundDataSync(file, bad), StorageConfigError, String(bad));
   });
 
-  it("background syncs take the pool's sync slots, at most poolSyncLimit() in the process: a file past it skips its sync (UV_THREADPOOL_SIZE halves to the limit)", async () => {
+  it('a file whose startDataSync starts none counts nothing and tries again before its next write', async () => {
+    const { calls, file } = manualSyncs();
+    let refuse = 2;
+    const bg = new BackgroundDataSync({ write: file.write, startDataSync: () => (refuse > 0 ? (refuse--, undefined) : file.startDataSync()) }, 10);
+    await write(bg, 10);
+    await write(bg, 1);
+    await write(bg, 1);
+    assert.equal(bg.started, 0, 'refused twice: none started');
+    await write(bg, 1);
+    assert.equal(bg.started, 1, 'the third try starts it');
+    assert.equal(calls.length, 1);
+    calls[0]!.resolve();
+    await bg.finish();
+  });
+
+  it("poolSyncLimit is half of UV_THREADPOOL_SIZE's threads, at least one", () => {
     assert.equal(poolSyncLimit({}), 2);
     assert.equal(poolSyncLimit({ UV_THREADPOOL_SIZE: '1' }), 1);
     assert.equal(poolSyncLimit({ UV_THREADPOOL_SIZE: '9' }), 4);
-    const { calls, file } = manualSyncs();
-    const files = Array.from({ length: poolSyncLimit() + 1 }, () => new BackgroundDataSync(file, 1));
-    for (const bg of files) await write(bg, 1);
-    for (const bg of files) await write(bg, 0);
-    assert.equal(calls.length, poolSyncLimit(), 'the last file skipped its sync');
-    assert.equal(files.at(-1)!.started, 0);
-    // The slots are the pool's, shared with syncDescriptor: a sync now goes to a sync thread.
-    const setting = process.env['FLOWSTATE_SYNC_THREADS'];
-    process.env['FLOWSTATE_SYNC_THREADS'] = '2';
-    try {
-      await startSyncThreads();
-      const before = syncCounts();
-      const fd = openSync(process.execPath, 'r');
-      const other = syncDescriptor(fd, true);
-      assert.equal(syncCounts().threads - before.threads, 1);
-      await other.finally(() => closeSync(fd));
-    } finally {
-      if (setting === undefined) delete process.env['FLOWSTATE_SYNC_THREADS'];
-      else process.env['FLOWSTATE_SYNC_THREADS'] = setting;
-    }
-    calls[0]!.resolve();
-    await tick();
-    await write(files.at(-1)!, 0);
-    assert.equal(files.at(-1)!.started, 1, 'a slot freed: the next write starts it');
-    for (const c of calls.slice(1)) c.resolve();
-    await Promise.all(files.map((bg) => bg.finish()));
   });
 
-  it('a background datasync that throws instead of rejecting fails the file and gives its pool slot back', async () => {
-    const throwing = new BackgroundDataSync({ write: async (_b, _o, l) => ({ bytesWritten: l }), datasync: () => { throw new Error('thrown'); } }, 1);
+  it("a FileHandle's background syncs past the pool's share run on a sync thread (fileDataSyncable: optionalSync), not skipped", async () => {
+    // The module '@flowstate/core' loads (same file, same slots): its test hook takes the pool's share.
+    const st = (await import(new URL('../src/storage/sync-threads.js', import.meta.resolve('@flowstate/core')).href)) as { takePoolSync(): boolean; releasePoolSync(): void };
+    const setting = process.env['FLOWSTATE_SYNC_THREADS'];
+    process.env['FLOWSTATE_SYNC_THREADS'] = '2';
+    const dir = mkdtempSync(join(tmpdir(), 'flowstate-background-sync-'));
+    let taken = 0;
+    try {
+      await startSyncThreads();
+      while (st.takePoolSync()) taken++;
+      const fh = await open(join(dir, 'f'), 'w');
+      try {
+        const bg = new BackgroundDataSync(fileDataSyncable(fh), 10);
+        const before = syncCounts();
+        await write(bg, 10);
+        await write(bg, 5);
+        assert.equal(bg.started, 1, 'started, not skipped');
+        assert.equal(syncCounts().threads - before.threads, 1, 'on a sync thread');
+        assert.equal(syncCounts().pool, before.pool, 'not on the pool');
+        await bg.finish();
+      } finally {
+        await fh.close();
+      }
+      assert.equal(readFileSync(join(dir, 'f')).length, 15);
+    } finally {
+      for (; taken > 0; taken--) st.releasePoolSync();
+      if (setting === undefined) delete process.env['FLOWSTATE_SYNC_THREADS'];
+      else process.env['FLOWSTATE_SYNC_THREADS'] = setting;
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a background datasync that throws instead of rejecting fails the file', async () => {
+    const throwing = new BackgroundDataSync({ write: async (_b, _o, l) => ({ bytesWritten: l }), startDataSync: () => { throw new Error('thrown'); } }, 1);
     await throwing.write(new Uint8Array(1));
     await throwing.write(new Uint8Array(1));
     assert.equal(throwing.started, 1);
     await assert.rejects(throwing.finish(), /thrown/);
-    // Every slot is free again: as many files as the limit each start their sync.
-    const { calls, file } = manualSyncs();
-    const files = Array.from({ length: poolSyncLimit() }, () => new BackgroundDataSync(file, 1));
-    for (const bg of files) await write(bg, 1);
-    for (const bg of files) await write(bg, 0);
-    assert.equal(calls.length, poolSyncLimit());
-    for (const c of calls) c.resolve();
-    await Promise.all(files.map((bg) => bg.finish()));
   });
 
   it('finish waits for the running sync and rethrows the first failure, also one while it waits and after later syncs succeeded', async () => {

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, describe, it } from 'node:test';
-import { poolSyncLimit, startSyncThreads, storageErrorFromErrno, syncCounts, syncDescriptor, syncThreadLimit } from '@flowstate/core';
+import { optionalSync, poolSyncLimit, startSyncThreads, storageErrorFromErrno, syncCounts, syncDescriptor, syncThreadLimit } from '@flowstate/core';
 
 // This process's own setting, whatever the environment running the tests says.
 process.env['FLOWSTATE_SYNC_THREADS'] = '2';
@@ -97,6 +97,33 @@ describe('sync threads (syncDescriptor)', () => {
     const syncs = fds.map((fd) => syncDescriptor(fd, true));
     assert.equal(syncCounts().pool - before.pool, fds.length, 'every slot is free again');
     await Promise.all(syncs);
+    for (const fd of fds) closeSync(fd);
+  });
+
+  it('optionalSync starts where syncDescriptor would (the pool within its share, then a thread that is up), and never on the pool past its share', async () => {
+    assert.equal(await startSyncThreads(), 2);
+    const fds = openFiles(poolSyncLimit() + 2);
+    const before = syncCounts();
+    const syncs = fds.map((fd) => optionalSync(fd, true));
+    const routed = syncCounts();
+    assert.ok(syncs.every((p) => p !== undefined), 'every one started');
+    await Promise.all(syncs);
+    assert.equal(routed.pool - before.pool, poolSyncLimit(), 'the pool took its share');
+    assert.equal(routed.threads - before.threads, 2, 'the rest went to the threads');
+    // Without threads, one past the share starts nothing (syncDescriptor would use the pool).
+    process.env['FLOWSTATE_SYNC_THREADS'] = '0';
+    try {
+      const fills = fds.slice(0, poolSyncLimit()).map((fd) => optionalSync(fd, true));
+      const mark = syncCounts();
+      assert.equal(optionalSync(fds.at(-1)!, true), undefined, 'the share is taken: none started');
+      assert.deepEqual(syncCounts(), mark, 'nothing counted');
+      await Promise.all(fills);
+      const again = optionalSync(fds.at(-1)!, true);
+      assert.notEqual(again, undefined, 'a slot freed: it starts on the pool');
+      await again;
+    } finally {
+      process.env['FLOWSTATE_SYNC_THREADS'] = '2';
+    }
     for (const fd of fds) closeSync(fd);
   });
 

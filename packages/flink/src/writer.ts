@@ -1,6 +1,6 @@
 import { mkdir, open, readdir, rm, rmdir, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BackgroundDataSync, IllegalStateUsageError, syncDescriptor } from '@flowstate/core';
+import { BackgroundDataSync, fileDataSyncable, IllegalStateUsageError, syncDescriptor } from '@flowstate/core';
 import { FlinkUnsupportedError } from './errors.js';
 import { JavaDataOutput } from './io/java-output.js';
 import { encodeCanonicalStream, encodeOperatorStream, type CanonicalRecord, type OperatorStateData } from './keyed/encode.js';
@@ -19,7 +19,7 @@ export class StreamEmitter {
   constructor(
     readonly outDir: string,
     /** Syncs a stream's file while it is written (core's BackgroundDataSync); tests count or fail them. */
-    private readonly backgroundSync: (file: FileHandle) => BackgroundDataSync = (file) => new BackgroundDataSync(file),
+    private readonly backgroundSync: (file: FileHandle) => BackgroundDataSync = (file) => new BackgroundDataSync(fileDataSyncable(file)),
   ) {}
 
   async emit(old: StreamStateHandle, bytes: Uint8Array): Promise<StreamStateHandle> {

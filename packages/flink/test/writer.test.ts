@@ -88,7 +88,7 @@ describe('StreamEmitter: background data syncs while a stream is written', () =>
     const fds: number[] = [];
     const sync = (file: FileHandle) =>
       new BackgroundDataSync(
-        { write: (b, o, l) => file.write(b, o, l), datasync: () => new Promise<void>((resolve, reject) => void pending.push({ resolve: () => (fds.push(file.fd), resolve()), reject: (e) => (fds.push(file.fd), reject(e)), file })) },
+        { write: (b, o, l) => file.write(b, o, l), startDataSync: () => new Promise<void>((resolve, reject) => void pending.push({ resolve: () => (fds.push(file.fd), resolve()), reject: (e) => (fds.push(file.fd), reject(e)), file })) },
         100,
       );
     return { em: new StreamEmitter(dir, sync), pending, fds };

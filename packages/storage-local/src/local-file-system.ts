@@ -10,6 +10,7 @@ import {
   settleAll,
   StorageError,
   isNotFoundErrno,
+  optionalSync,
   storageErrorFromErrno,
   syncAndClose,
   syncDescriptor,
@@ -41,8 +42,11 @@ export interface LocalFileSystemOptions {
    * next (BackgroundDataSync; default BACKGROUND_SYNC_BYTES on Linux, else 0; 0 turns them off).
    */
   readonly backgroundSyncBytes?: number;
-  /** How a background data sync syncs an open file (default: its datasync). For tests that count or fail them. */
-  readonly backgroundDatasync?: (file: FileHandle) => Promise<void>;
+  /**
+   * How a background data sync of an open file starts (default: core's optionalSync on its
+   * descriptor; undefined when none can start now). For tests that count or fail them.
+   */
+  readonly backgroundDatasync?: (file: FileHandle) => Promise<void> | undefined;
   /**
    * How a commit fsyncs its file before the rename (default: core's syncDescriptor on its
    * descriptor). For tests that hold or fail it.
@@ -66,7 +70,8 @@ export class LocalFileSystem extends TemporaryNameListing implements FileSystem 
     this.datasyncFile = options.datasyncFile ?? datasyncFile;
     if (options.backgroundSyncBytes !== undefined) checkBackgroundSyncBytes(options.backgroundSyncBytes);
     this.backgroundSyncBytes = options.backgroundSyncBytes;
-    this.backgroundDatasync = options.backgroundDatasync ?? ((file) => file.datasync());
+    // Never a pool thread beyond its share (optionalSync): a sync thread, else none this time.
+    this.backgroundDatasync = options.backgroundDatasync ?? ((file) => optionalSync(file.fd, true));
     // Not FileHandle.sync: that holds a pool thread for the whole device write whatever else waits for one (syncDescriptor).
     this.commitSync = options.commitSync ?? ((file) => syncDescriptor(file.fd, false));
   }
@@ -80,7 +85,7 @@ export class LocalFileSystem extends TemporaryNameListing implements FileSystem 
   private readonly directorySyncs: DirectorySyncs;
   private readonly datasyncFile: (path: string) => Promise<void>;
   private readonly backgroundSyncBytes: number | undefined;
-  private readonly backgroundDatasync: (file: FileHandle) => Promise<void>;
+  private readonly backgroundDatasync: (file: FileHandle) => Promise<void> | undefined;
   private readonly commitSync: (file: FileHandle) => Promise<void>;
   private realRootPromise: Promise<string> | undefined;
 
@@ -167,7 +172,7 @@ export class LocalFileSystem extends TemporaryNameListing implements FileSystem 
     }
     let state: 'open' | 'committed' | 'aborted' = 'open';
     let renamed = false;
-    const background = new BackgroundDataSync({ write: (b, o, l) => fh.write(b, o, l), datasync: () => this.backgroundDatasync(fh) }, this.backgroundSyncBytes);
+    const background = new BackgroundDataSync({ write: (b, o, l) => fh.write(b, o, l), startDataSync: () => this.backgroundDatasync(fh) }, this.backgroundSyncBytes);
     // The commit's sync, of the raw descriptor (syncDescriptor): FileHandle.close does not wait for it.
     let finalSync: Promise<void> | undefined;
     const abort = async () => {

@@ -181,16 +181,30 @@ describe('LocalFileSystem commits', () => {
     assert.throws(() => new LocalFileSystem(root, { backgroundSyncBytes: -1 }), StorageConfigError);
   });
 
-  it('at the default threshold (Linux: 4 MiB) a checkpoint-sized file starts none, and a write after 4 MiB starts one', { skip: process.platform !== 'linux' && 'background data syncs are off by default outside Linux' }, async () => {
+  it('at the default threshold (Linux: 2 MiB) a checkpoint-sized file starts none, and a write after 2 MiB starts one', { skip: process.platform !== 'linux' && 'background data syncs are off by default outside Linux' }, async () => {
     let background = 0;
     const fs = new LocalFileSystem(freshRoot(), { backgroundDatasync: async () => void background++ });
     const w = await fs.create('f');
     await w.write(new Uint8Array(64 << 10));
-    await w.write(new Uint8Array((4 << 20) - (64 << 10)));
-    assert.equal(background, 0, 'under 4 MiB: none');
+    await w.write(new Uint8Array((2 << 20) - (64 << 10)));
+    assert.equal(background, 0, 'under 2 MiB: none');
     await w.write(new Uint8Array(1));
     assert.equal(background, 1);
     await w.commit();
+  });
+
+  it("by default a background data sync goes through core's optionalSync (counted with the commit's sync), not a pool-only FileHandle.datasync", { skip: process.platform !== 'linux' && 'background data syncs are off by default outside Linux' }, async () => {
+    const root = freshRoot();
+    const w = await new LocalFileSystem(root).create('f');
+    const before = syncCounts();
+    await w.write(new Uint8Array(2 << 20));
+    await w.write(new Uint8Array(1));
+    const started = syncCounts();
+    await w.commit();
+    const after = syncCounts();
+    assert.equal(started.pool + started.threads - (before.pool + before.threads), 1, 'the second write started one');
+    assert.equal(after.pool + after.threads - (started.pool + started.threads), 2, "then the commit's own: the file's and its directory's");
+    assert.equal(statSync(join(root, 'f')).size, (2 << 20) + 1);
   });
 
   it('a commit waits for a running background data sync before it renames, and fails if that sync fails (the final fsync would not report it again)', async () => {

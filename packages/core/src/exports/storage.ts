@@ -24,6 +24,6 @@ export * from '../storage/retry.js';
 export * from '../storage/limiter.js';
 export * from '../storage/local-io.js';
 export { poolSyncLimit, threadPoolReads } from '../storage/thread-pool.js';
-export { startSyncThreads, syncCounts, syncDescriptor, syncThreadLimit } from '../storage/sync-threads.js';
+export { optionalSync, startSyncThreads, syncCounts, syncDescriptor, syncThreadLimit } from '../storage/sync-threads.js';
 export * from '../storage/redaction.js';
 export * from '../storage/garbage-collector.js';

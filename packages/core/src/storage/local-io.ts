@@ -1,7 +1,8 @@
 import { closeSync } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
 import { StorageError, StorageNotFoundError } from '../errors.js';
 import { StorageConfigError } from './storage-errors.js';
-import { releasePoolSync, syncDescriptor, takePoolSync } from './sync-threads.js';
+import { optionalSync, syncDescriptor } from './sync-threads.js';
 
 /**
  * What local-file writers and readers share: how a failed `node:fs` call becomes a typed storage
@@ -64,19 +65,28 @@ export async function syncAndClose(fd: number, dataOnly: boolean): Promise<void>
 
 /**
  * Bytes written to a file since its last background data sync started that start the next one
- * (BackgroundDataSync): a checkpoint's small files never start one.
+ * (BackgroundDataSync): a checkpoint's small files never start one. 2 MiB, not 4: with the syncs
+ * beyond the pool's share on sync threads (optionalSync) instead of skipped, a conversion to
+ * canonical took 0.92-0.96x the time and a 64 MiB savepoint write 0.95-0.97x; either change alone
+ * gained nothing (issue 16, session 32).
  */
-export const BACKGROUND_SYNC_BYTES = 4 << 20;
+export const BACKGROUND_SYNC_BYTES = 2 << 20;
 
 /** A configured BackgroundDataSync threshold: a non-negative integer, else a StorageConfigError. */
 export function checkBackgroundSyncBytes(everyBytes: number): void {
   if (!Number.isSafeInteger(everyBytes) || everyBytes < 0) throw new StorageConfigError(`background sync bytes must be a non-negative integer, got ${String(everyBytes)}`);
 }
 
-/** The open file BackgroundDataSync writes and syncs (a `node:fs/promises` FileHandle has both). */
+/** The open file BackgroundDataSync writes, and starts the data syncs of (fileDataSyncable for a FileHandle). */
 export interface DataSyncable {
   write(buffer: Uint8Array, offset: number, length: number): Promise<{ bytesWritten: number }>;
-  datasync(): Promise<void>;
+  /** Starts a data sync of what was written so far, or returns undefined when none can start now (it is optional). */
+  startDataSync(): Promise<void> | undefined;
+}
+
+/** `file`'s writes, and its data syncs through optionalSync: on the pool within its share, else on a sync thread, else none. */
+export function fileDataSyncable(file: FileHandle): DataSyncable {
+  return { write: (b, o, l) => file.write(b, o, l), startDataSync: () => optionalSync(file.fd, true) };
 }
 
 /**
@@ -88,12 +98,12 @@ export interface DataSyncable {
  * RocksDB's `bytes_per_sync`, which uses `sync_file_range`; Node offers only fdatasync, which
  * also waits for the write and commits the file's size.
  *
- * The writer's writes go through `write`. One sync runs at a time per file (on the thread pool),
- * and only while syncs hold fewer than poolSyncLimit() of the pool's threads (takePoolSync). A
- * sync is started before a write, for the bytes written so far, so it overlaps that write, and the
- * last chunk never starts one. The commit's durability is its own fsync's, as before; but a failed
- * writeback is reported to one sync of an open file description only, so a background sync's
- * failure is kept, and `finish` rethrows it.
+ * The writer's writes go through `write`. One sync runs at a time per file, started before a
+ * write for the bytes written so far, so it overlaps that write; the last chunk never starts one.
+ * A file whose startDataSync starts none (optionalSync: the pool's share is taken and no sync
+ * thread is up) tries again before its next write. The commit's durability is its own fsync's, as
+ * before; but a failed writeback is reported to one sync of an open file description only, so a
+ * background sync's failure is kept, and `finish` rethrows it.
  */
 export class BackgroundDataSync {
   private unsynced = 0;
@@ -122,15 +132,20 @@ export class BackgroundDataSync {
     this.unsynced += chunk.length;
   }
 
-  /** Starts a sync of what was written so far once it reached `everyBytes` since the last start, unless one runs here or the process limit is reached. */
+  /** Starts a sync of what was written so far once it reached `everyBytes` since the last start, unless one runs here or none can start now. */
   private beforeWrite(): void {
     if (this.finished || this.everyBytes === 0 || this.unsynced < this.everyBytes || this.running !== undefined) return;
-    // Optional (the commit's fsync covers these bytes anyway): skipped when syncs already hold the pool's share.
-    if (!takePoolSync()) return;
+    let started: Promise<void> | undefined;
+    try {
+      started = this.file.startDataSync();
+    } catch (error) {
+      // One that throws instead of rejecting fails the file like a rejection.
+      started = Promise.reject(error);
+    }
+    if (started === undefined) return;
     this.unsynced = 0;
     this.count++;
-    // Through a promise's executor: a datasync that throws instead of rejecting still ends (and gives its slot back).
-    this.running = new Promise<void>((resolve) => resolve(this.file.datasync())).then(
+    this.running = started.then(
       () => this.ended(undefined),
       (error: unknown) => this.ended({ error }),
     );
@@ -148,7 +163,6 @@ export class BackgroundDataSync {
   }
 
   private ended(failure: { readonly error: unknown } | undefined): void {
-    releasePoolSync();
     this.running = undefined;
     this.failure ??= failure;
   }

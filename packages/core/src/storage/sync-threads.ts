@@ -28,17 +28,17 @@ export function syncThreadLimit(env: Readonly<Record<string, string | undefined>
   return envCount(env, 'FLOWSTATE_SYNC_THREADS', { min: 0, fallback: DEFAULT_SYNC_THREADS, max: MAX_SYNC_THREADS });
 }
 
-/** Syncs running on libuv's pool now: through syncDescriptor, and BackgroundDataSync's (takePoolSync). */
+/** Syncs running on libuv's pool now (syncDescriptor's and optionalSync's; tests take slots with takePoolSync). */
 let poolSyncs = 0;
 
-/** Takes one of the pool's sync slots if fewer than poolSyncLimit() are taken; give it back with releasePoolSync. */
+/** @internal Takes one of the pool's sync slots if fewer than poolSyncLimit() are taken, as a sync running there would (tests). */
 export function takePoolSync(): boolean {
   if (poolSyncs >= poolSyncLimit()) return false;
   poolSyncs++;
   return true;
 }
 
-/** Gives back a slot takePoolSync gave. */
+/** @internal Gives back a slot takePoolSync gave (tests). */
 export function releasePoolSync(): void {
   poolSyncs--;
 }
@@ -153,7 +153,7 @@ function onPool(fd: number, dataOnly: boolean): Promise<void> {
     // a closed FileHandle's; the executor turns that into the rejection), and a slot taken first
     // would never be given back. A closed or unknown descriptor fails later, with EBADF.
     (dataOnly ? fdatasync : fsync)(fd, (e) => {
-      releasePoolSync();
+      poolSyncs--;
       if (e === null) done();
       else fail(e);
     });
@@ -168,9 +168,20 @@ function onPool(fd: number, dataOnly: boolean): Promise<void> {
  * `fd` open until this settles. Rejects with the `node:fs` error (its `code`, `errno`, `syscall`).
  */
 export function syncDescriptor(fd: number, dataOnly: boolean): Promise<void> {
+  return optionalSync(fd, dataOnly) ?? onPool(fd, dataOnly);
+}
+
+/**
+ * A sync that may be skipped (BackgroundDataSync's: the commit's own fsync covers its bytes
+ * anyway): started as syncDescriptor would (on the pool within its share, else on a sync thread
+ * that is up), but never on the pool beyond poolSyncLimit(): undefined, and nothing started, when
+ * the share is taken and no sync thread is up (none yet, FLOWSTATE_SYNC_THREADS=0, or none can
+ * start here). The caller keeps `fd` open until a started sync settles.
+ */
+export function optionalSync(fd: number, dataOnly: boolean): Promise<void> | undefined {
   if (poolSyncs < poolSyncLimit()) return onPool(fd, dataOnly);
   const thread = pickThread();
-  if (thread === undefined) return onPool(fd, dataOnly);
+  if (thread === undefined) return undefined;
   counts.threads++;
   return thread.sync(fd, dataOnly);
 }
