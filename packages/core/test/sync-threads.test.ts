@@ -100,31 +100,37 @@ describe('sync threads (syncDescriptor)', () => {
     for (const fd of fds) closeSync(fd);
   });
 
-  it('optionalSync starts where syncDescriptor would (the pool within its share, then a thread that is up), and never on the pool past its share', async () => {
+  it('optionalSync starts on the pool within its share, then on an idle sync thread; never on the pool past its share, never queued behind a sync on a thread', async () => {
     assert.equal(await startSyncThreads(), 2);
-    const fds = openFiles(poolSyncLimit() + 2);
-    const before = syncCounts();
-    const syncs = fds.map((fd) => optionalSync(fd, true));
-    const routed = syncCounts();
-    assert.ok(syncs.every((p) => p !== undefined), 'every one started');
-    await Promise.all(syncs);
-    assert.equal(routed.pool - before.pool, poolSyncLimit(), 'the pool took its share');
-    assert.equal(routed.threads - before.threads, 2, 'the rest went to the threads');
-    // Without threads, one past the share starts nothing (syncDescriptor would use the pool).
-    process.env['FLOWSTATE_SYNC_THREADS'] = '0';
+    const fds = openFiles(poolSyncLimit() + 3);
+    const syncs: Array<Promise<void> | undefined> = [];
     try {
-      const fills = fds.slice(0, poolSyncLimit()).map((fd) => optionalSync(fd, true));
+      const before = syncCounts();
+      for (const fd of fds.slice(0, -1)) syncs.push(optionalSync(fd, true));
+      const routed = syncCounts();
+      assert.equal(syncs.filter((p) => p === undefined).length, 0, 'every one started');
+      assert.equal(routed.pool - before.pool, poolSyncLimit(), 'the pool took its share');
+      assert.equal(routed.threads - before.threads, 2, 'one on each thread');
+      assert.equal(optionalSync(fds.at(-1)!, true), undefined, 'both threads busy: none started (syncDescriptor would queue it)');
+      assert.deepEqual(syncCounts(), routed, 'nothing counted');
+      await Promise.all(syncs.splice(0));
+      // Without threads, one past the share starts nothing (syncDescriptor would use the pool).
+      process.env['FLOWSTATE_SYNC_THREADS'] = '0';
+      for (const fd of fds.slice(0, poolSyncLimit())) syncs.push(optionalSync(fd, true));
       const mark = syncCounts();
       assert.equal(optionalSync(fds.at(-1)!, true), undefined, 'the share is taken: none started');
       assert.deepEqual(syncCounts(), mark, 'nothing counted');
-      await Promise.all(fills);
+      await Promise.all(syncs.splice(0));
       const again = optionalSync(fds.at(-1)!, true);
       assert.notEqual(again, undefined, 'a slot freed: it starts on the pool');
+      syncs.push(again);
       await again;
     } finally {
       process.env['FLOWSTATE_SYNC_THREADS'] = '2';
+      // A failed assertion may leave syncs running: the descriptors stay open until they end.
+      await Promise.allSettled(syncs);
+      for (const fd of fds) closeSync(fd);
     }
-    for (const fd of fds) closeSync(fd);
   });
 
   it('FLOWSTATE_SYNC_THREADS=0 runs every sync on the pool, also past its share', async () => {

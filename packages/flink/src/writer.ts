@@ -60,8 +60,9 @@ export class StreamEmitter {
       await syncDescriptor(fh.fd, false);
       return result;
     } finally {
-      // After a failed write or fill a sync may still run: FileHandle.close waits for it itself,
-      // and this also covers a sync that uses the raw descriptor. Its failure no longer matters then.
+      // After a failed write or fill a background sync may still run on the raw descriptor
+      // (optionalSync), which FileHandle.close does not wait for: it is awaited first. Its failure
+      // no longer matters then.
       await background.finish().catch(() => {});
       await fh.close();
     }

@@ -11,7 +11,8 @@ import { envCount, poolSyncLimit } from './thread-pool.js';
  * UV_THREADPOOL_SIZE=8 it took ~0.9× the time). So at most poolSyncLimit() syncs run on the pool
  * at once; the others run on sync threads, worker threads that do nothing but fsync and hold no
  * pool thread. A sync thread starts the first time one is wanted (a process that never syncs
- * more than the pool's share at once starts none); until it is up, syncs run on the pool.
+ * more than the pool's share at once starts none); until it is up, syncs run on the pool, and
+ * optional ones (optionalSync) are skipped.
  */
 
 /** Sync threads a process starts unless FLOWSTATE_SYNC_THREADS says otherwise. */
@@ -168,20 +169,25 @@ function onPool(fd: number, dataOnly: boolean): Promise<void> {
  * `fd` open until this settles. Rejects with the `node:fs` error (its `code`, `errno`, `syscall`).
  */
 export function syncDescriptor(fd: number, dataOnly: boolean): Promise<void> {
-  return optionalSync(fd, dataOnly) ?? onPool(fd, dataOnly);
+  if (poolSyncs < poolSyncLimit()) return onPool(fd, dataOnly);
+  const thread = pickThread();
+  return thread === undefined ? onPool(fd, dataOnly) : onThread(thread, fd, dataOnly);
 }
 
 /**
  * A sync that may be skipped (BackgroundDataSync's: the commit's own fsync covers its bytes
- * anyway): started as syncDescriptor would (on the pool within its share, else on a sync thread
- * that is up), but never on the pool beyond poolSyncLimit(): undefined, and nothing started, when
- * the share is taken and no sync thread is up (none yet, FLOWSTATE_SYNC_THREADS=0, or none can
- * start here). The caller keeps `fd` open until a started sync settles.
+ * anyway): on the pool within its share, else on a sync thread that is up and idle; undefined,
+ * and nothing started, otherwise. Never on the pool past its share, and never queued on a thread
+ * behind another sync: a commit's own fsync, or a finish() waiting for this one, would wait
+ * behind it. The caller keeps `fd` open until a started sync settles.
  */
 export function optionalSync(fd: number, dataOnly: boolean): Promise<void> | undefined {
   if (poolSyncs < poolSyncLimit()) return onPool(fd, dataOnly);
   const thread = pickThread();
-  if (thread === undefined) return undefined;
+  return thread === undefined || thread.pending > 0 ? undefined : onThread(thread, fd, dataOnly);
+}
+
+function onThread(thread: SyncThread, fd: number, dataOnly: boolean): Promise<void> {
   counts.threads++;
   return thread.sync(fd, dataOnly);
 }
