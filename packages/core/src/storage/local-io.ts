@@ -66,8 +66,8 @@ export async function syncAndClose(fd: number, dataOnly: boolean): Promise<void>
 /**
  * Bytes written to a file since its last background data sync started that start the next one
  * (BackgroundDataSync): a checkpoint's small files never start one. 2 MiB, not 4: with the syncs
- * beyond the pool's share on sync threads (optionalSync) instead of skipped, a conversion to
- * canonical took 0.92-0.96x the time and a 64 MiB savepoint write 0.95-0.97x; either change alone
+ * beyond the pool's share on idle sync threads (optionalSync) instead of skipped, a conversion to
+ * canonical took 0.92-0.96x the time and a 64 MiB savepoint write 0.93-0.98x; either change alone
  * gained nothing (issue 16, session 32).
  */
 export const BACKGROUND_SYNC_BYTES = 2 << 20;
@@ -84,7 +84,7 @@ export interface DataSyncable {
   startDataSync(): Promise<void> | undefined;
 }
 
-/** `file`'s writes, and its data syncs through optionalSync: on the pool within its share, else on a sync thread, else none. */
+/** `file`'s writes, and its data syncs through optionalSync: on the pool within its share, else on an idle sync thread, else none. */
 export function fileDataSyncable(file: FileHandle): DataSyncable {
   return { write: (b, o, l) => file.write(b, o, l), startDataSync: () => optionalSync(file.fd, true) };
 }
@@ -101,9 +101,9 @@ export function fileDataSyncable(file: FileHandle): DataSyncable {
  * The writer's writes go through `write`. One sync runs at a time per file, started before a
  * write for the bytes written so far, so it overlaps that write; the last chunk never starts one.
  * A file whose startDataSync starts none (optionalSync: the pool's share is taken and no sync
- * thread is up) tries again before its next write. The commit's durability is its own fsync's, as
- * before; but a failed writeback is reported to one sync of an open file description only, so a
- * background sync's failure is kept, and `finish` rethrows it.
+ * thread is up and idle) tries again before its next write. The commit's durability is its own
+ * fsync's, as before; but a failed writeback is reported to one sync of an open file description
+ * only, so a background sync's failure is kept, and `finish` rethrows it.
  */
 export class BackgroundDataSync {
   private unsynced = 0;
