@@ -6,6 +6,7 @@ import {
   BackgroundDataSync,
   checkBackgroundSyncBytes,
   confinePath,
+  fileDataSyncable,
   PathEscapeError,
   settleAll,
   StorageError,
@@ -70,7 +71,7 @@ export class LocalFileSystem extends TemporaryNameListing implements FileSystem 
     this.datasyncFile = options.datasyncFile ?? datasyncFile;
     if (options.backgroundSyncBytes !== undefined) checkBackgroundSyncBytes(options.backgroundSyncBytes);
     this.backgroundSyncBytes = options.backgroundSyncBytes;
-    // Never a pool thread beyond its share (optionalSync): a sync thread, else none this time.
+    // Never a pool thread beyond its share (optionalSync): an idle sync thread, else none this time.
     this.backgroundDatasync = options.backgroundDatasync ?? ((file) => optionalSync(file.fd, true));
     // Not FileHandle.sync: that holds a pool thread for the whole device write whatever else waits for one (syncDescriptor).
     this.commitSync = options.commitSync ?? ((file) => syncDescriptor(file.fd, false));
@@ -172,7 +173,7 @@ export class LocalFileSystem extends TemporaryNameListing implements FileSystem 
     }
     let state: 'open' | 'committed' | 'aborted' = 'open';
     let renamed = false;
-    const background = new BackgroundDataSync({ write: (b, o, l) => fh.write(b, o, l), startDataSync: () => this.backgroundDatasync(fh) }, this.backgroundSyncBytes);
+    const background = new BackgroundDataSync({ ...fileDataSyncable(fh), startDataSync: () => this.backgroundDatasync(fh) }, this.backgroundSyncBytes);
     // The commit's sync, of the raw descriptor (syncDescriptor): FileHandle.close does not wait for it.
     let finalSync: Promise<void> | undefined;
     const abort = async () => {
