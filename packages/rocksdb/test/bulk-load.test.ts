@@ -4,7 +4,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { runInNewContext } from 'node:vm';
-import { AdoptableReadBuffers, BytesSerializer, dropIdleAdoptableBuffers, idleAdoptableBuffers, KeyGroupRange, SAVEPOINT, type KeyedStateHandle, Serializers, ValueStateDescriptor, VoidNamespace, type KeyedStateBackend } from '@flowstate/core';
+import { AdoptableReadBuffers, BytesSerializer, dropIdleAdoptableBuffers, idleAdoptableBuffers, type InternalTimer, KeyGroupRange, ListStateDescriptor, MapStateDescriptor, SAVEPOINT, type KeyedStateHandle, Serializers, timerElementType, ValueStateDescriptor, VoidNamespace, type KeyedStateBackend } from '@flowstate/core';
 import { FsStateBackend } from '@flowstate/heap';
 import { RocksDBKvStore, RocksDBStateBackend, STATE_CF_PREFIX } from '@flowstate/rocksdb';
 import { RocksDB, SstFileWriter } from '@flowstate/rocksdb/native';
@@ -416,6 +416,65 @@ describe('RocksDB bulk load (canonical restores through SST ingestion)', () => {
       assert.ok(db.getLiveFilesMetaData({ uniqueIds: false }).some((f) => f.columnFamily === `${STATE_CF_PREFIX}count` && f.numEntries === 500));
     } finally {
       rocks.dispose();
+    }
+  });
+
+  it('restores value, list and map states and a priority queue (RocksDB timers) by ingestion: no column family gets a row through the memtable, rescaled too', async () => {
+    const dir = tempDir('bulk-restore-kinds');
+    const storage = localCheckpointStorage(join(dir, 'checkpoints'));
+    const params = { operatorIdentifier: 'op', keySerializer: Serializers.string, maxParallelism: 128 };
+    const timers = timerElementType(Serializers.string, Serializers.string);
+    const timerId = (t: InternalTimer<string, string>) => `${t.timestamp}/${t.key}/${t.namespace}`;
+    // Two old subtasks (a rescaling restore reads both), each with every kind of state and timers.
+    const handles: KeyedStateHandle[] = [];
+    const all: InternalTimer<string, string>[] = [];
+    for (const [id, range] of [new KeyGroupRange(0, 63), new KeyGroupRange(64, 127)].entries()) {
+      const heap = await new FsStateBackend().createKeyedStateBackend({ ...params, keyGroupRange: range });
+      const value = heap.getPartitionedState(VoidNamespace, Serializers.voidNamespace, COUNT);
+      const list = heap.getPartitionedState(VoidNamespace, Serializers.voidNamespace, new ListStateDescriptor('events', Serializers.string));
+      const map = heap.getPartitionedState(VoidNamespace, Serializers.voidNamespace, new MapStateDescriptor('seen', Serializers.string, Serializers.int32));
+      const queue = heap.createPriorityQueue('timers', timers);
+      for (let i = 0; i < 400; i++) {
+        const key = `k${i}`;
+        if (!range.contains(stringKeyGroup(key))) continue;
+        heap.setCurrentKey(key);
+        value.update(i);
+        list.add(`e${i}`);
+        map.put(`u${i}`, i);
+        const timer = { timestamp: 1000 + (i % 7), key, namespace: 'w' };
+        queue.add(timer);
+        all.push(timer);
+      }
+      const loc = await storage.initializeLocationForCheckpoint(id + 1);
+      handles.push((await heap.snapshot(id + 1, id + 1, loc.streamFactory, SAVEPOINT).result).jobManagerOwnedSnapshot!);
+      heap.dispose();
+    }
+    for (const range of [new KeyGroupRange(0, 127), new KeyGroupRange(20, 90)]) {
+      const rocks = await new RocksDBStateBackend({ incrementalCheckpoints: true, localDirectory: join(dir, `local-${range.startKeyGroup}`) }).createKeyedStateBackend({ ...params, keyGroupRange: range, restoreState: handles, stateHandleReader: storage });
+      try {
+        const db = (rocks as unknown as { db: RocksDB }).db;
+        const stateCfs = db.listColumnFamilies().filter((cf) => cf.startsWith(STATE_CF_PREFIX));
+        assert.deepEqual(stateCfs.sort(), ['count', 'events', 'seen', 'timers'].map((n) => STATE_CF_PREFIX + n));
+        for (const cf of stateCfs) assert.equal(memtableEntries(db, cf), 0, `${cf}: restored rows went through the memtable`);
+        const expected = all.filter((t) => range.contains(stringKeyGroup(t.key)));
+        const live = db.getLiveFilesMetaData({ uniqueIds: false }).filter((f) => f.columnFamily === `${STATE_CF_PREFIX}timers`);
+        assert.equal(live.reduce((n, f) => n + f.numEntries, 0), expected.length, 'the timers are in ingested files');
+        const queue = rocks.createPriorityQueue('timers', timers);
+        const polled: string[] = [];
+        for (let t = queue.poll(); t !== undefined; t = queue.poll()) polled.push(timerId(t));
+        const order = (a: InternalTimer<string, string>, b: InternalTimer<string, string>) => timers.compare(a, b);
+        assert.deepEqual(polled, [...expected].sort(order).map(timerId), 'the restored queue polls exactly the timers of its key groups, in order');
+        const list = rocks.getPartitionedState(VoidNamespace, Serializers.voidNamespace, new ListStateDescriptor('events', Serializers.string));
+        const map = rocks.getPartitionedState(VoidNamespace, Serializers.voidNamespace, new MapStateDescriptor('seen', Serializers.string, Serializers.int32));
+        for (const t of expected) {
+          rocks.setCurrentKey(t.key);
+          const i = Number(t.key.slice(1));
+          assert.deepEqual([...list.get()], [`e${i}`]);
+          assert.equal(map.get(`u${i}`), i);
+        }
+      } finally {
+        rocks.dispose();
+      }
     }
   });
 

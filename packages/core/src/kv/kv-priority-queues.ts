@@ -9,7 +9,7 @@ import type { KeyedStateMetaInfo } from '../snapshot/keyed-state-stream.js';
 import type { KeyGroupedInternalPriorityQueue, PriorityQueueElementType } from '../state/priority-queue.js';
 import { KvKeyGroupQueue } from './kv-key-group-queue.js';
 import type { KvRowLayout } from './kv-row-layout.js';
-import { forEachEntry, type KvEntry, type KvKeySpace, type KvStore, type KvView } from './kv-store.js';
+import { forEachEntry, type KvBulkLoad, type KvEntry, type KvKeySpace, type KvStore, type KvView } from './kv-store.js';
 
 /** Rows per putAll while restoring. */
 const RESTORE_BATCH = 4096;
@@ -74,7 +74,8 @@ export class KvPriorityQueues implements PriorityQueueStates {
     return q.space;
   }
 
-  restore(meta: KeyedStateMetaInfo): RestoredQueueSink {
+  /** Rows go to `bulk` if given (a store that writes files ingests them, as it does the keyed states' rows), else through putAll in batches. */
+  restore(meta: KeyedStateMetaInfo, bulk?: KvBulkLoad): RestoredQueueSink {
     const space = this.registerRestored(meta);
     const row = new DataOutputSerializer(64);
     let pending: KvEntry[] = [];
@@ -87,7 +88,11 @@ export class KvPriorityQueues implements PriorityQueueStates {
         row.clear();
         this.layout.writeKeyGroup(row, g);
         row.writeBytes(element);
-        pending.push([row.toBytes(), key.slice()]);
+        // Copies: the key may be a view of a reused read buffer, and both may be kept until the bulk load finishes.
+        const rowKey = row.toBytes();
+        const value = key.slice();
+        if (bulk !== undefined) return bulk.add(space, rowKey, value);
+        pending.push([rowKey, value]);
         if (pending.length >= RESTORE_BATCH) flush();
       },
       flush,

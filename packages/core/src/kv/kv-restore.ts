@@ -50,8 +50,8 @@ export function registerRestoredKvStates(target: KvRestoreTarget, header: KeyedS
 
 /**
  * Restores canonical key-group streams (from any backend, of any number of old subtasks): only
- * the key groups intersecting the target's range are read, and their records are written as rows
- * in batches (putAll).
+ * the key groups intersecting the target's range are read, and their records are written as rows:
+ * into the store's bulk load if it has one (the priority queues' rows too), else in batches (putAll).
  */
 export async function restoreKvCanonical(target: KvRestoreTarget, handles: readonly KeyGroupsStateHandle[], reader: StateHandleReader, registry: SerializerSnapshotRegistry, signal?: AbortSignal): Promise<void> {
   // One bulk load for every handle (fewer, larger files for a store that writes files).
@@ -82,7 +82,7 @@ interface RowSink {
 
 async function writeRows(target: KvRestoreTarget, h: KeyGroupsStateHandle, header: KeyedStateStreamHeader, range: KeyGroupRange, reader: StateHandleReader, sink: RowSink, signal: AbortSignal | undefined): Promise<void> {
   const { bulk, last } = sink;
-  const sinks = restoredQueueSinks(header, target.queues);
+  const sinks = restoredQueueSinks(header, target.queues, bulk);
   const states = header.states.map((m) => target.states.get(m.name));
   const pending: KvEntry[][] = states.map(() => []);
   const flush = (i: number) => {
@@ -91,9 +91,9 @@ async function writeRows(target: KvRestoreTarget, h: KeyGroupsStateHandle, heade
   };
   const row = new DataOutputSerializer(64);
   // Reused read buffers (no fresh multi-MiB buffer per read) only when nothing keeps a view of a
-  // record: the bulk load copies what it is given or holds the buffers of what it keeps, and no
-  // queue sink holds raw bytes.
-  const lent = sinks.every((s) => s === undefined) ? readBuffersFor(bulk) : undefined;
+  // record: the bulk load copies what it is given or holds the buffers of what it keeps, and queue
+  // sinks copy what they keep (RestoredQueueSink.add).
+  const lent = readBuffersFor(bulk);
   const buffers = lent?.buffers;
   // The row serializer is reused for every record: a key outlives it only as a copy, unless the
   // bulk load copies what it is given.

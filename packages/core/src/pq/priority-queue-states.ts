@@ -2,7 +2,7 @@ import { IllegalStateUsageError } from '../errors.js';
 import { DataOutputSerializer } from '../io/data-output.js';
 import { assignToKeyGroup } from '../keygroups/key-group-assignment.js';
 import type { KeyGroupRange } from '../keygroups/key-group-range.js';
-import type { KvView } from '../kv/kv-store.js';
+import type { KvBulkLoad, KvView } from '../kv/kv-store.js';
 import { VoidNamespaceSerializer } from '../serialization/primitives.js';
 import type { TypeSerializer, TypeSerializerSnapshot } from '../serialization/type-serializer.js';
 import type { KeyedStateMetaInfo } from '../snapshot/keyed-state-stream.js';
@@ -32,6 +32,7 @@ export interface QueueSnapshotWriter {
 
 /** Where the records of a restored queue go. */
 export interface RestoredQueueSink {
+  /** `key` and `element` may be views of the restore's reused read buffers: what is kept is copied before add returns. */
   add(keyGroup: number, key: Uint8Array, element: Uint8Array): void;
   /** Called once after the last record of a handle. */
   flush(): void;
@@ -46,8 +47,11 @@ export interface PriorityQueueStates {
   names(): string[];
   /** The queue called `name`, created on first call; a restored queue gets its elements then. */
   create<T>(name: string, elementType: PriorityQueueElementType<unknown, T>): KeyGroupedInternalPriorityQueue<T>;
-  /** Registers a restored queue (if new) and returns where its records go. */
-  restore(meta: KeyedStateMetaInfo): RestoredQueueSink;
+  /**
+   * Registers a restored queue (if new) and returns where its records go. Queues kept in a KvStore
+   * add their rows to `bulk`, the restore's bulk load of the keyed states, if there is one.
+   */
+  restore(meta: KeyedStateMetaInfo, bulk?: KvBulkLoad): RestoredQueueSink;
   /** The synchronous part of a snapshot: every queue as of now (KV queues read their rows later from `view`). */
   capture(view: KvView | undefined): QueueSnapshotWriter[];
 }

@@ -1,5 +1,6 @@
 import type { SnapshotContext } from '../backend/snapshot/snapshot-strategy.js';
 import type { KeyGroupRange } from '../keygroups/key-group-range.js';
+import type { KvBulkLoad } from '../kv/kv-store.js';
 import type { TypeSerializer } from '../serialization/type-serializer.js';
 import { KeyedStateStreamEncoder, type KeyedStateStreamHeader } from '../snapshot/keyed-state-stream.js';
 import type { KeyGroupsStateHandle } from '../storage/handles.js';
@@ -12,9 +13,9 @@ export function writeQueueRecords(encoder: KeyedStateStreamEncoder, firstIndex: 
   writers.forEach((w, i) => w.forEachInKeyGroup(g, (key, element) => encoder.writeEntry(firstIndex + i, key, EMPTY, element)));
 }
 
-/** The sink of every PRIORITY_QUEUE state of a stream header, by state index (undefined for keyed states). */
-export function restoredQueueSinks(header: KeyedStateStreamHeader, queues: PriorityQueueStates): Array<RestoredQueueSink | undefined> {
-  return header.states.map((meta) => (meta.kind === 'PRIORITY_QUEUE' ? queues.restore(meta) : undefined));
+/** The sink of every PRIORITY_QUEUE state of a stream header, by state index (undefined for keyed states); `bulk` as in PriorityQueueStates.restore. */
+export function restoredQueueSinks(header: KeyedStateStreamHeader, queues: PriorityQueueStates, bulk?: KvBulkLoad): Array<RestoredQueueSink | undefined> {
+  return header.states.map((meta) => (meta.kind === 'PRIORITY_QUEUE' ? queues.restore(meta, bulk) : undefined));
 }
 
 /**
