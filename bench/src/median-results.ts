@@ -5,9 +5,13 @@
  * of medians taken from different runs. Two rules:
  *  - rows whose goal is judged on a ratio (access ops, heap bytes per entry, snapshots, RSS,
  *    savepoint operations) are taken whole from one run: the run whose deciding ratio for that row
- *    is the median over the runs (for an even count, the lower of the two middle runs). Every number
- *    of such a row (ops/s, baseline ops/s, ratio, met) then comes from the same run, and the ratio
- *    shown is the median of the per-run ratios;
+ *    is the median over the runs. A run whose ratio is not a finite number (it measured nothing)
+ *    counts as the worst value for the goal's direction (lowest for a "≥" goal, highest for a "≤"
+ *    one), so every run counts and "median of 3" stays true; for an even count the worse of the two
+ *    middle runs for the goal is taken (until session 33 a run without a ratio was left out and the
+ *    lower middle run taken, which favoured "≤" goals). Every number of such a row (ops/s, baseline
+ *    ops/s, ratio, met) then comes from the same run, and the ratio shown is the median of the
+ *    per-run ratios;
  *    A snapshot row serves several goals (speedup, vs RocksDB, bytes uploaded, sync pause,
  *    copy-on-write), so besides the rows of its main key (`snapshot`, for the tables) the median
  *    keeps, per goal, each row whole from the run where that goal's value is the median
@@ -17,9 +21,10 @@
  *    the run with the median of its own ratio (`runtimeByGoal`): never rates from one run beside a
  *    ratio from another;
  *  - the Apache Flink case: each of its two ratios, with the two times it divides, from the run
- *    whose ratio is the median (savepoint op rows likewise carry their own run's minimal baseline);
- *  - everything else (storage, timers, windows, TTL compaction, savepoint sizes and `cp`
- *    times, per-job times, wall time) is the field-by-field median: each stored
+ *    whose ratio is the median (savepoint op rows likewise carry their own run's minimal baseline
+ *    and the `cp` / `cp` + `sync` times their ratios used, withRunBaselines);
+ *  - everything else (storage, timers, windows, TTL compaction, savepoint sizes and section-level
+ *    `cp` times, per-job times, wall time) is the field-by-field median: each stored
  *    number, ratios included, is the median of that number over the runs (the mean of the two middle
  *    values for an even count). Stored ratios are same-run ratios, so their median is again a median
  *    of same-run ratios.
@@ -30,11 +35,12 @@ import type { MemoryResult } from './memory.js';
 import type { BenchResults, MedianOf, RuntimeGoal } from './results.js';
 import type { RuntimeResult } from './runtime.js';
 import type { RssResult } from './rss.js';
-import { withMinimalMs, type SavepointOpResult, type SavepointResult } from './savepoint.js';
+import { withRunBaselines, type SavepointOpResult, type SavepointResult } from './savepoint.js';
 import type { FlinkSavepointCase } from './savepoint-flink.js';
 import { SNAPSHOT_GOALS, snapshotGoalValue, type SnapshotGoal } from './snapshot-goals.js';
 import type { SnapshotResultRow } from './snapshot.js';
 import { quantile } from './stats.js';
+import { MIN_PERIODIC_CHECKPOINTS } from './config.js';
 
 export interface LoadedRun {
   /** Where the run was read from (shown in the report). */
@@ -57,14 +63,22 @@ export function median(xs: readonly number[]): number {
   return quantile(xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b), 0.5);
 }
 
+/** Which way a goal's ratio is better: 'higher' for a "≥" goal, 'lower' for a "≤" one. */
+export type Better = 'higher' | 'lower';
+
 /**
- * Index of the run whose key is the median (the lower middle one for an even count) among the runs
- * with a finite key: a run that measured nothing must not count as the best one (with keys 0.85,
- * 0.95, NaN the median is 0.85's run, not 0.95's). Where no key is finite, the first run.
+ * Index of the run whose key is the median, every run counted: a key that is not finite (a run
+ * that measured nothing) counts as the worst value for the goal's direction, never as the best
+ * (keys 0.85, 0.95, NaN: for a "≥" goal NaN is lowest and the median is 0.85's run; for a "≤" goal
+ * it is highest and the median is 0.95's run). For an even count, the worse of the two middle runs
+ * for the goal (the lower one for "≥", the higher one for "≤"). Where no key is finite, the first
+ * run. Ties: the earlier run first.
  */
-export function medianIndex(keys: readonly number[]): number {
-  const order = keys.flatMap((k, i) => (Number.isFinite(k) ? [{ k, i }] : [])).sort((a, b) => a.k - b.k || a.i - b.i);
-  return order.length === 0 ? 0 : order[(order.length - 1) >> 1]!.i;
+export function medianIndex(keys: readonly number[], better: Better = 'higher'): number {
+  if (!keys.some((k) => Number.isFinite(k))) return 0;
+  const worst = better === 'higher' ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY;
+  const order = keys.map((k, i) => ({ k: Number.isFinite(k) ? k : worst, i })).sort((a, b) => (a.k === b.k ? a.i - b.i : a.k - b.k));
+  return order[better === 'higher' ? (order.length - 1) >> 1 : order.length >> 1]!.i;
 }
 
 /** Field-by-field median of values of the same shape (numbers: median; booleans: majority; anything else: the first run's). */
@@ -99,9 +113,9 @@ function matched<T>(lists: readonly (readonly T[])[], id: (row: T) => string, wh
   return ids.map((x) => lists.map((list) => list.find((row) => id(row) === x)!));
 }
 
-/** Each row taken whole from the run whose `key` is the median. */
-function pickRows<T>(lists: readonly (readonly T[])[], id: (row: T) => string, key: (row: T) => number, what: string): T[] {
-  return matched(lists, id, what).map((runs) => runs[medianIndex(runs.map(key))]!);
+/** Each row taken whole from the run whose `key` is the median (`better`: the direction of the row's goal). */
+function pickRows<T>(lists: readonly (readonly T[])[], id: (row: T) => string, key: (row: T) => number, better: Better, what: string): T[] {
+  return matched(lists, id, what).map((runs) => runs[medianIndex(runs.map(key), better)]!);
 }
 
 function fieldRows<T>(lists: readonly (readonly T[])[], id: (row: T) => string, what: string): T[] {
@@ -111,7 +125,8 @@ function fieldRows<T>(lists: readonly (readonly T[])[], id: (row: T) => string, 
 /**
  * The ratio a snapshot row's main goal is judged on: for incremental backends the 1% churn
  * checkpoint between compactions vs RocksDB's own flush + createCheckpoint; for the others the RSS
- * growth during the snapshot (the copy-on-write goal); else total time vs `cp`.
+ * growth during the snapshot (the copy-on-write goal); else total time vs `cp`. Lower is better for
+ * each (SNAPSHOT_KEY_BETTER).
  */
 function snapshotKey(s: SnapshotResultRow): number {
   const vsRocks = snapshotGoalValue('vs-rocks:compacted', s);
@@ -121,42 +136,51 @@ function snapshotKey(s: SnapshotResultRow): number {
   return s.ratioToCp;
 }
 
+const SNAPSHOT_KEY_BETTER: Better = 'lower';
+
 const snapshotId = (s: SnapshotResultRow) => `${s.backend}|${s.stateBytes}`;
 
+/** The direction of each snapshot goal: the speedup is a "≥" goal, every other one a "≤" goal. */
+function snapshotGoalBetter(goal: SnapshotGoal): Better {
+  return goal.startsWith('speedup:') ? 'higher' : 'lower';
+}
+
 /** Index of the run whose `key` is the median; where no run has a finite key, the run `fallback` picks. */
-function medianIndexOr(keys: readonly number[], fallback: () => number): number {
-  return keys.some((k) => Number.isFinite(k)) ? medianIndex(keys) : fallback();
+function medianIndexOr(keys: readonly number[], better: Better, fallback: () => number): number {
+  return keys.some((k) => Number.isFinite(k)) ? medianIndex(keys, better) : fallback();
 }
 
 /** Per snapshot goal: each row whole from the run where that goal's value is the median (rows the goal does not apply to: by snapshotKey). */
 function snapshotByGoal(lists: readonly (readonly SnapshotResultRow[])[]): Record<SnapshotGoal, SnapshotResultRow[]> {
   const groups = matched(lists, snapshotId, 'snapshot');
-  const pick = (goal: SnapshotGoal) => groups.map((runs) => runs[medianIndexOr(runs.map((s) => snapshotGoalValue(goal, s)), () => medianIndex(runs.map(snapshotKey)))]!);
+  const pick = (goal: SnapshotGoal) => groups.map((runs) => runs[medianIndexOr(runs.map((s) => snapshotGoalValue(goal, s)), snapshotGoalBetter(goal), () => medianIndex(runs.map(snapshotKey), SNAPSHOT_KEY_BETTER))]!);
   return Object.fromEntries(SNAPSHOT_GOALS.map((goal) => [goal, pick(goal)])) as Record<SnapshotGoal, SnapshotResultRow[]>;
 }
 
-const RUNTIME_GOAL_RATIO: Record<RuntimeGoal, (x: RuntimeResult) => number> = {
-  baseline: (x) => x.baselineRatio,
-  throughput: (x) => x.throughputRatio,
-  unaligned: (x) => x.durationRatio,
+const RUNTIME_GOAL_RATIO: Record<RuntimeGoal, { ratio: (x: RuntimeResult) => number; better: Better }> = {
+  baseline: { ratio: (x) => x.baselineRatio, better: 'higher' },
+  // A run whose checkpoints failed counts as 0 (the goal is not met there); one that cannot judge the
+  // goal (too few periodic checkpoints, or none counted) as the worst of all (NaN).
+  throughput: { ratio: (x) => ((x.failedCheckpoints ?? 0) > 0 ? 0 : (x.minPeriodicCheckpoints ?? 0) >= MIN_PERIODIC_CHECKPOINTS ? x.throughputRatio : NaN), better: 'higher' },
+  unaligned: { ratio: (x) => x.durationRatio, better: 'lower' },
 };
 
 /** The runtime result whole from the run with the median on/off ratio, and per goal whole from the run with that goal's median ratio. */
 function runtimeMedian(xs: readonly RuntimeResult[]): { runtime: RuntimeResult; byGoal: Record<RuntimeGoal, RuntimeResult> } {
-  const pick = (ratio: (x: RuntimeResult) => number) => xs[medianIndex(xs.map(ratio))]!;
-  const byGoal = { baseline: pick(RUNTIME_GOAL_RATIO.baseline), throughput: pick(RUNTIME_GOAL_RATIO.throughput), unaligned: pick(RUNTIME_GOAL_RATIO.unaligned) };
+  const pick = (g: RuntimeGoal) => xs[medianIndex(xs.map(RUNTIME_GOAL_RATIO[g].ratio), RUNTIME_GOAL_RATIO[g].better)]!;
+  const byGoal = { baseline: pick('baseline'), throughput: pick('throughput'), unaligned: pick('unaligned') };
   return { runtime: byGoal.throughput, byGoal };
 }
 
-/** The write and the minimal write are judged against `cp` + `sync` (they fsync); reads, validate and the conversions against plain `cp`, as in the goal rows. */
+/** The write and the minimal write are judged against `cp` + `sync` (they fsync); reads, validate and the conversions against plain `cp`, as in the goal rows ("≥" goals: higher is better). */
 function savepointOpKey(o: SavepointOpResult): number {
   return o.op === 'write' || o.op === 'minimal-write' ? o.ratioToCpSync : o.ratioToCp;
 }
 
 function savepointMedian(xs: readonly SavepointResult[]): SavepointResult {
   const { ops: _ops, flink: _flink, ...rest } = fieldMedian(xs, 'savepoint');
-  // withMinimalMs: runs written before op rows carried their minimal baseline get it from their own ops.
-  return { ...rest, ops: pickRows(xs.map((x) => withMinimalMs(x.ops)), (o) => o.op, savepointOpKey, 'savepoint ops'), flink: flinkMedian(xs) };
+  // withRunBaselines: runs written before op rows carried their minimal baseline and their cp times get them from their own run, before rows are picked.
+  return { ...rest, ops: pickRows(xs.map((x) => withRunBaselines(x)), (o) => o.op, savepointOpKey, 'higher', 'savepoint ops'), flink: flinkMedian(xs) };
 }
 
 /**
@@ -166,8 +190,8 @@ function savepointMedian(xs: readonly SavepointResult[]): SavepointResult {
 function flinkMedian(xs: readonly SavepointResult[]): FlinkSavepointCase {
   const ours = (x: SavepointResult, op: 'write' | 'read') => x.ops.find((o) => o.op === op)?.ms.median ?? NaN;
   const cases = xs.map((x) => ({ ...x.flink, oursWriteMs: x.flink.oursWriteMs ?? ours(x, 'write'), oursReadMs: x.flink.oursReadMs ?? ours(x, 'read') }));
-  const w = cases[medianIndex(cases.map((c) => c.writeRatio))]!;
-  const r = cases[medianIndex(cases.map((c) => c.readRatio))]!;
+  const w = cases[medianIndex(cases.map((c) => c.writeRatio), 'higher')]!;
+  const r = cases[medianIndex(cases.map((c) => c.readRatio), 'higher')]!;
   return { bytes: median(cases.map((c) => c.bytes)), writeMs: w.writeMs, writeRatio: w.writeRatio, oursWriteMs: w.oursWriteMs, readMs: r.readMs, readRatio: r.readRatio, oursReadMs: r.oursReadMs };
 }
 
@@ -198,11 +222,11 @@ export function medianResults(runs: readonly LoadedRun[]): BenchResults {
     ...(loads.every((l) => l !== undefined) ? { loadAverage: fieldMedian(loads, 'loadAverage') } : {}),
     ...(jobTimes ? { jobTimes } : {}),
     medianOf,
-    access: pickRows<AccessResult>(rs.map((r) => r.access), (a) => `${a.backend}|${a.kind}|${a.op}`, (a) => a.ratio, 'access'),
-    snapshot: pickRows(rs.map((r) => r.snapshot), snapshotId, snapshotKey, 'snapshot'),
+    access: pickRows<AccessResult>(rs.map((r) => r.access), (a) => `${a.backend}|${a.kind}|${a.op}`, (a) => a.ratio, 'higher', 'access'),
+    snapshot: pickRows(rs.map((r) => r.snapshot), snapshotId, snapshotKey, SNAPSHOT_KEY_BETTER, 'snapshot'),
     snapshotByGoal: snapshotByGoal(rs.map((r) => r.snapshot)),
-    memory: pickRows<MemoryResult>(rs.map((r) => r.memory), (m) => `${m.backend}|${m.kind}`, (m) => m.ratio, 'memory'),
-    rss: pickRows<RssResult>(rs.map((r) => r.rss), (x) => x.backend, (x) => Math.max(...x.steps.map((s) => s.rssMb)) / x.boundMb, 'rss'),
+    memory: pickRows<MemoryResult>(rs.map((r) => r.memory), (m) => `${m.backend}|${m.kind}`, (m) => m.ratio, 'lower', 'memory'),
+    rss: pickRows<RssResult>(rs.map((r) => r.rss), (x) => x.backend, (x) => Math.max(...x.steps.map((s) => s.rssMb)) / x.boundMb, 'lower', 'rss'),
     storage: fieldRows(rs.map((r) => r.storage), (x) => x.target, 'storage'),
     savepoint: nullableSection(rs.map((r) => r.savepoint), 'savepoint', savepointMedian),
     runtime: runtime?.runtime ?? null,

@@ -25,7 +25,7 @@ function access(backend: string, op: string, backendOps: number, baselineOps: nu
 function runtime(throughputRatio: number, baselineRatio: number): RuntimeResult {
   const s = summarize([1000]);
   const bp = { mode: 'EXACTLY_ONCE', durationsMs: [10], durationMs: s, maxAlignmentMs: 1, persistedInflightBytes: 0 };
-  return { records: 1000, intervalMs: 1000, runs: [], offRecordsPerSec: s, onRecordsPerSec: s, throughputRatio, baselineRecordsPerSec: s, baselineRatio, aligned: bp, unaligned: { ...bp, mode: 'UNALIGNED' }, durationRatio: 0.05 } as unknown as RuntimeResult;
+  return { records: 1000, intervalMs: 1000, runs: [], offRecordsPerSec: s, onRecordsPerSec: s, throughputRatio, minPeriodicCheckpoints: 2, failedCheckpoints: 0, baselineRecordsPerSec: s, baselineRatio, aligned: bp, unaligned: { ...bp, mode: 'UNALIGNED' }, durationRatio: 0.05 } as unknown as RuntimeResult;
 }
 
 /** One synthetic run: valueGet's backend and baseline ops/s, the runtime's ratios, the wall time. */
@@ -185,15 +185,30 @@ test('each runtime goal takes its rates from the run with its own median ratio',
   const rt = (offRate: number, baseRate: number, onRate: number, alignedMs: number, unalignedMs: number): RuntimeResult => {
     const s = (v: number) => summarize([v]);
     const bp = (mode: string, ms: number) => ({ mode, durationsMs: [ms], durationMs: s(ms), maxAlignmentMs: 1, persistedInflightBytes: 0 });
-    return { records: 1000, intervalMs: 1000, runs: [], offRecordsPerSec: s(offRate), onRecordsPerSec: s(onRate), throughputRatio: onRate / offRate, baselineRecordsPerSec: s(baseRate), baselineRatio: offRate / baseRate, aligned: bp('EXACTLY_ONCE', alignedMs), unaligned: bp('UNALIGNED', unalignedMs), durationRatio: unalignedMs / alignedMs } as unknown as RuntimeResult;
+    return { records: 1000, intervalMs: 1000, runs: [], offRecordsPerSec: s(offRate), onRecordsPerSec: s(onRate), throughputRatio: onRate / offRate, minPeriodicCheckpoints: 2, failedCheckpoints: 0, baselineRecordsPerSec: s(baseRate), baselineRatio: offRate / baseRate, aligned: bp('EXACTLY_ONCE', alignedMs), unaligned: bp('UNALIGNED', unalignedMs), durationRatio: unalignedMs / alignedMs } as unknown as RuntimeResult;
   };
   // baseline ratio 0.5, 0.8, 0.6 -> run 3; throughput 0.9, 0.95, 1.0 -> run 2; unaligned 0.02, 0.01, 0.05 -> run 1.
   const rts = [rt(100, 200, 90, 100, 2), rt(160, 200, 152, 100, 1), rt(120, 200, 120, 100, 5)];
   const m = medianResults(RUNS.map((r, i) => withSection(r, { runtime: rts[i]! })));
   assert.equal(m.runtime, rts[1], 'the runtime section whole from the run with the median on/off ratio');
   const goal = (prefix: string) => goalRows(m).find((g) => g.goal.startsWith(prefix))!;
-  assert.match(goal('Runtime, one thread').measured, /^0\.60× \(120 vs 200 records/, 'rates from run 3, the median baseline ratio');
-  assert.match(goal('Runtime: job throughput with checkpoints').measured, /^0\.95× \(152 vs 160 records/, 'rates from run 2');
+  assert.match(goal('Runtime, one thread').measured, /^0\.60× \(median of the samples' ratios; medians 120 vs 200 records/, 'rates from run 3, the median baseline ratio');
+  assert.match(goal('Runtime: job throughput with checkpoints').measured, /^0\.95× \(median of the samples' ratios; medians 152 vs 160 records/, 'rates from run 2');
+  assert.equal(goal('Runtime: job throughput with checkpoints').met, true);
+  // A run with checkpointing that completed fewer than two periodic checkpoints (or results that did not count them) is not judged.
+  const checkpointingRow = (runs: RuntimeResult[]) => goalRows(medianResults(RUNS.map((r, i) => withSection(r, { runtime: runs[i]! })))).find((g) => g.goal.startsWith('Runtime: job throughput with checkpoints'))!;
+  for (const minPeriodicCheckpoints of [1, undefined]) {
+    const row = checkpointingRow(rts.map((r) => ({ ...r, minPeriodicCheckpoints })));
+    assert.equal(row.met, undefined, `minPeriodicCheckpoints ${minPeriodicCheckpoints}`);
+    assert.match(row.measured, /^not measured: /);
+  }
+  // One run of three could not judge it: it is the worst, not a median candidate (the median of 0.95 and 1.0 is the worse, 0.95).
+  const oneShort = checkpointingRow(rts.map((r, i) => (i === 0 ? { ...r, minPeriodicCheckpoints: 1 } : r)));
+  assert.match(oneShort.measured, /^0\.95× /);
+  // Runs whose checkpoints failed count as 0: with two of three, the median run is one, and the goal is not met, whatever their ratios.
+  const failed = checkpointingRow(rts.map((r, i) => ({ ...r, failedCheckpoints: i === 0 ? 0 : 1, throughputRatio: 1 })));
+  assert.equal(failed.met, false);
+  assert.match(failed.measured, /1 checkpoint did not complete/);
   assert.match(goal('Runtime: under backpressure').measured, /^0\.020× \(2\.0 vs 100\.0 ms\)/, 'durations from run 1');
 });
 

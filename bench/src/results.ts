@@ -17,7 +17,11 @@ import type { WindowsResult } from './windows.js';
 /** Which runs a median result (median-results.ts) was taken from. */
 export interface MedianOf {
   readonly runs: readonly { readonly file: string; readonly startedAt: string; readonly wallTimeMs: number; readonly gitCommit: string; readonly loadAverage?: { readonly start: readonly number[]; readonly end: readonly number[] } }[];
-  /** Set when something about the runs deserves a warning (e.g. different commits). */
+  /**
+   * A note printed under the runs in the report's header. medianResults sets it only when the runs
+   * are from different commits; otherwise it is a note the person rendering the report may add
+   * (e.g. a script that writes it into results.json before re-rendering), kept as written.
+   */
   readonly note?: string;
 }
 

@@ -18,11 +18,14 @@ import type { Preset } from './config.js';
 import type { Pinned } from './cpu-pin.js';
 
 const SOURCE = fileURLToPath(new URL('../native/plain-rocksdb.cc', import.meta.url));
+/** What the program compiles: its source and the binding's CRC32C it includes (its file checksum generator). */
+const SOURCES = [SOURCE, ...['crc32c.cc', 'crc32c.h'].map((f) => fileURLToPath(new URL(`../../packages/rocksdb/native/${f}`, import.meta.url)))];
 
-/** Builds the program once per source version (cached in the OS temp dir); a reason string when it cannot be built. */
+/** Builds the program once per version of its sources (cached in the OS temp dir); a reason string when it cannot be built. */
 function build(): string | { skipped: string } {
-  const src = readFileSync(SOURCE);
-  const bin = join(tmpdir(), 'flowstate-bench-cpp', `plain-rocksdb-${createHash('sha256').update(src).digest('hex').slice(0, 16)}`);
+  const hash = createHash('sha256');
+  for (const f of SOURCES) hash.update(readFileSync(f));
+  const bin = join(tmpdir(), 'flowstate-bench-cpp', `plain-rocksdb-${hash.digest('hex').slice(0, 16)}`);
   if (existsSync(bin)) return bin;
   const cxx = process.env['CXX'] ?? 'g++';
   try {

@@ -26,6 +26,10 @@ export interface RuntimeThroughputRun {
   readonly secs: number;
   readonly cpuSecs: number;
   readonly completedCheckpoints: number;
+  /** Completed checkpoints the interval triggered: all but the final one (FLIP-147) a finished job with checkpointing takes. Absent in results written before session 33. */
+  readonly periodicCheckpoints?: number;
+  /** Checkpoints triggered and not completed (failed, timed out, aborted); absent in results written before session 33. */
+  readonly failedCheckpoints?: number;
 }
 
 export interface BackpressureResult {
@@ -42,11 +46,15 @@ export interface RuntimeResult {
   readonly runs: readonly RuntimeThroughputRun[];
   readonly offRecordsPerSec: Summary;
   readonly onRecordsPerSec: Summary;
-  /** median(on) / median(off). */
+  /** The median over samples of on / off, each sample's two runs adjacent (their order alternating). */
   readonly throughputRatio: number;
+  /** The fewest periodic checkpoints of any run with checkpointing: below MIN_PERIODIC_CHECKPOINTS (config.ts) the ratio measures no periodic checkpointing. */
+  readonly minPeriodicCheckpoints?: number;
+  /** Checkpoints that did not complete, over every run with checkpointing: any fails the checkpointing goal. */
+  readonly failedCheckpoints?: number;
   /** The same work staged in batches of 256 on one thread, no runtime (runtime-baseline.ts), interleaved with the job runs. */
   readonly baselineRecordsPerSec: Summary;
-  /** median(off) / median(baseline). */
+  /** The median over samples of off / baseline (each sample runs the baseline first, then off and on in alternating order). */
   readonly baselineRatio: number;
   readonly aligned: BackpressureResult;
   readonly unaligned: BackpressureResult;
@@ -61,6 +69,10 @@ export function cpuSecondsSince(c0: NodeJS.CpuUsage): number {
 
 const COUNT = new ValueStateDescriptor('count', Serializers.int32, 0);
 const INTERVAL_MS = 1000;
+/** Records of the untimed warm-up runs without checkpointing: enough to compile their paths. */
+const WARMUP_RECORDS = 1_000_000;
+/** Records of the untimed warm-up run with checkpointing: ~1.3 s, so a periodic checkpoint and its mid-stream barriers are compiled too. */
+const CHECKPOINTING_WARMUP_RECORDS = 3_000_000;
 
 function throughputJob(records: number) {
   const env = new StreamExecutionEnvironment('bench-throughput', { parallelism: 2, maxParallelism: 128, bufferCapacity: 256 });
@@ -92,7 +104,10 @@ export async function runThroughput(records: number, checkpointing: boolean): Pr
     const secs = (performance.now() - t0) / 1000;
     const cpuSecs = cpuSecondsSince(c0);
     const completedCheckpoints = job.checkpointStats.filter((s) => s.status === 'COMPLETED').length;
-    return { checkpointing, recordsPerSec: records / cpuSecs, secs, cpuSecs, completedCheckpoints };
+    // A finished job with checkpointing ends with its final checkpoint; the others were periodic.
+    const periodicCheckpoints = checkpointing ? Math.max(0, completedCheckpoints - 1) : 0;
+    const failedCheckpoints = job.checkpointStats.filter((s) => s.status !== 'COMPLETED').length;
+    return { checkpointing, recordsPerSec: records / cpuSecs, secs, cpuSecs, completedCheckpoints, periodicCheckpoints, failedCheckpoints };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -142,23 +157,31 @@ export async function runRuntimeSuite(p: Preset, log: (s: string) => void): Prom
   // The checkpointing run too: its first run compiled the coordinator, snapshot and storage code
   // (~45% more CPU than the runs after it), and with few samples that one run moved
   // the median of "on" by ~10% (issue 16, session 18).
-  await runThroughput(records, false);
-  await runThroughput(records, true);
-  await runStagedBaseline(records);
+  const warmup = Math.min(records, WARMUP_RECORDS);
+  await runThroughput(warmup, false);
+  await runThroughput(Math.min(records, CHECKPOINTING_WARMUP_RECORDS), true);
+  await runStagedBaseline(warmup);
   const runs: RuntimeThroughputRun[] = [];
   const baseline: number[] = [];
+  // A full GC before every timed run, so that none pays for the garbage of the one before it.
+  const collect = (globalThis as { gc?: () => void }).gc ?? (() => {});
   for (let i = 0; i < p.runtimeSamples; i++) {
+    collect();
     const b = await runStagedBaseline(records);
     baseline.push(records / b.cpuSecs);
     log(`  [runtime] ${records} records, staged batched baseline (no runtime): ${Math.round(records / b.cpuSecs)} records/CPU-s (${b.cpuSecs.toFixed(2)} CPU s, ${b.secs.toFixed(2)} s)`);
-    for (const on of [false, true]) {
+    // Off first in even samples, on first in odd ones: neither always runs after the other.
+    for (const on of i % 2 === 0 ? [false, true] : [true, false]) {
+      collect();
       const r = await runThroughput(records, on);
       runs.push(r);
-      log(`  [runtime] ${records} records, checkpointing ${on ? `every ${INTERVAL_MS} ms` : 'off'}: ${Math.round(r.recordsPerSec)} records/CPU-s (${r.cpuSecs.toFixed(2)} CPU s, ${r.secs.toFixed(2)} s${on ? `, ${r.completedCheckpoints} checkpoints` : ''})`);
+      log(`  [runtime] ${records} records, checkpointing ${on ? `every ${INTERVAL_MS} ms` : 'off'}: ${Math.round(r.recordsPerSec)} records/CPU-s (${r.cpuSecs.toFixed(2)} CPU s, ${r.secs.toFixed(2)} s${on ? `, ${r.completedCheckpoints} checkpoints, ${r.periodicCheckpoints} periodic` : ''})`);
     }
   }
-  const off = summarize(runs.filter((r) => !r.checkpointing).map((r) => r.recordsPerSec));
-  const onS = summarize(runs.filter((r) => r.checkpointing).map((r) => r.recordsPerSec));
+  const offRates = runs.filter((r) => !r.checkpointing).map((r) => r.recordsPerSec);
+  const onRates = runs.filter((r) => r.checkpointing).map((r) => r.recordsPerSec);
+  const off = summarize(offRates);
+  const onS = summarize(onRates);
   const baselineRecordsPerSec = summarize(baseline);
   const aligned = await checkpointUnderBackpressure('EXACTLY_ONCE', p.runtimeBackpressureCheckpoints);
   const unaligned = await checkpointUnderBackpressure('UNALIGNED', p.runtimeBackpressureCheckpoints);
@@ -169,9 +192,13 @@ export async function runRuntimeSuite(p: Preset, log: (s: string) => void): Prom
     runs,
     offRecordsPerSec: off,
     onRecordsPerSec: onS,
-    throughputRatio: onS.median / off.median,
+    // Per sample, then the median: load from neighbours drifts over a suite's half minute, and each
+    // sample's runs are adjacent (a ratio of medians could pair a quiet run with a loaded one).
+    throughputRatio: summarize(onRates.map((on, i) => on / offRates[i]!)).median,
+    minPeriodicCheckpoints: Math.min(...runs.filter((r) => r.checkpointing).map((r) => r.periodicCheckpoints ?? 0)),
+    failedCheckpoints: runs.reduce((n, r) => n + (r.failedCheckpoints ?? 0), 0),
     baselineRecordsPerSec,
-    baselineRatio: off.median / baselineRecordsPerSec.median,
+    baselineRatio: summarize(offRates.map((o, i) => o / baseline[i]!)).median,
     aligned,
     unaligned,
     durationRatio: unaligned.durationMs.median / aligned.durationMs.median,

@@ -8,7 +8,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BytesSerializer, isKeyGroupsStateHandle, VoidNamespaceSerializer, type KeyedStateMetaInfo, type TypeSerializerSnapshot } from '@flowstate/core';
@@ -35,9 +35,27 @@ export interface SavepointOpResult {
   readonly ms: Summary;
   /** MiB/s from the median. */
   readonly mibps: number;
-  /** Throughput relative to `cp` of the same number of bytes (cp ms scaled to `bytes` / our ms; 1 = as fast as cp). */
+  /**
+   * Throughput relative to `cp` of the same number of bytes (1 = as fast as cp). Conversions: the
+   * median of the per-round ratios (cp_i / conversion_i, cp timed next to each conversion sample in
+   * the convert phase, since session 33); every other op: cpMs / our median ms.
+   */
   readonly ratioToCp: number;
+  /** The same against `cp` + `sync`. */
   readonly ratioToCpSync: number;
+  /**
+   * The `cp` and `cp` + `sync` ms of `bytes` this row's ratios were computed with, from the row's
+   * own run (median; so a median report, which takes each op row whole from one run, prints the cp
+   * its ratios used): reads, validate and the write's ratio to plain `cp` use the read phase's `cp`,
+   * the writes' ratio to `cp` + `sync` the write phase's, each conversion the `cp` and `cp` + `sync`
+   * of its convert phase (a file of its input's size). Scaled linearly to `bytes` where the file
+   * copied had another size. Absent in results written before session 33 (withRunBaselines fills
+   * them from the run's section-level cpMs / cpSyncMs, which those rows' ratios used).
+   */
+  readonly cpMs?: number;
+  readonly cpSyncMs?: number;
+  /** Conversions (since session 33): the spread (p25–p75, samples) of the per-round ratios whose median is ratioToCp / ratioToCpSync. */
+  readonly ratioRounds?: { readonly cp: Summary; readonly cpSync: Summary };
   /**
    * write / read / read-views: the median ms of the same run's minimal counterpart (minimal-write,
    * minimal-read, minimal-read-views), so that a median report, which takes each op row from its
@@ -46,6 +64,12 @@ export interface SavepointOpResult {
   readonly minimalMs?: number;
   /** convert ops: median ms the disk under the work directory was busy per sample, where the system tells (disk-busy.ts). */
   readonly diskBusyMs?: number;
+  /**
+   * convert ops: median ms the disk was busy per `cp` + `sync` sample of the same bytes, timed in
+   * the convert phase (since session 33; before, filled by withRunBaselines from the write phase's
+   * cpSyncDiskBusyMs, scaled to `bytes`).
+   */
+  readonly cpSyncDiskBusyMs?: number;
 }
 
 /** The minimal baseline each op is compared with, in the same run. */
@@ -64,6 +88,24 @@ export function withMinimalMs(ops: readonly SavepointOpResult[]): SavepointOpRes
   });
 }
 
+/**
+ * One run's op rows, each with every same-run baseline it is shown with: minimalMs (withMinimalMs),
+ * and, for rows written before session 33, cpMs / cpSyncMs (and a conversion's cpSyncDiskBusyMs)
+ * from the run's section-level medians scaled to the row's bytes: those are the times their ratios
+ * were computed with. Values a row already has are kept (in a median's ops, rows come from
+ * different runs), so call this on a single run's result before rows are picked.
+ */
+export function withRunBaselines(sp: SavepointResult): SavepointOpResult[] {
+  return withMinimalMs(sp.ops).map((o) => {
+    const scale = o.bytes / sp.canonicalBytes;
+    const fill: { cpMs?: number; cpSyncMs?: number; cpSyncDiskBusyMs?: number } = {};
+    if (o.cpMs === undefined) fill.cpMs = sp.cpMs.median * scale;
+    if (o.cpSyncMs === undefined) fill.cpSyncMs = sp.cpSyncMs.median * scale;
+    if (o.diskBusyMs !== undefined && o.cpSyncDiskBusyMs === undefined && sp.cpSyncDiskBusyMs !== undefined) fill.cpSyncDiskBusyMs = sp.cpSyncDiskBusyMs * scale;
+    return Object.keys(fill).length === 0 ? o : { ...o, ...fill };
+  });
+}
+
 export interface SavepointResult {
   readonly stateBytes: number;
   readonly entries: number;
@@ -71,9 +113,11 @@ export interface SavepointResult {
   readonly canonicalBytes: number;
   readonly nativeBytes: number;
   readonly roundTripBytes: number;
+  /** The read phase's `cp` of canonicalBytes (interleaved with the reads); the conversions have their own (their op rows' cpMs). */
   readonly cpMs: Summary;
+  /** The write phase's `cp` + `sync` of canonicalBytes (interleaved with the writes); the conversions have their own (their op rows' cpSyncMs). */
   readonly cpSyncMs: Summary;
-  /** Median ms the disk was busy per `cp` + `sync` sample, where the system tells (disk-busy.ts): about the disk time an op that fsyncs as many bytes needs. */
+  /** Median ms the disk was busy per `cp` + `sync` sample of the write phase, where the system tells (disk-busy.ts): about the disk time an op that fsyncs as many bytes needs. */
   readonly cpSyncDiskBusyMs?: number;
   readonly ops: readonly SavepointOpResult[];
   /** Peak RSS (VmHWM) of the child process validating the canonical savepoint (max over samples), and of the same child with the library loaded, idle. */
@@ -274,14 +318,41 @@ function validatePhase(c: SavepointRun) {
  */
 const CONVERT_WARMUPS = 2;
 
+/** A file of `bytes` random bytes at `path`, fsynced (its dirty pages would otherwise be written back while the next samples run). */
+function syncedRandomFile(path: string, bytes: number): void {
+  const chunk = randomBytes(MIB);
+  const fd = openSync(path, 'w');
+  try {
+    for (let left = bytes; left > 0; left -= chunk.length) writeSync(fd, chunk, 0, Math.min(left, chunk.length));
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** One direction of the convert phase: its conversion samples and the `cp` / `cp` + `sync` samples of its input's byte count timed next to each. */
+interface ConvertSamples {
+  /** Bytes of the file `cp` copies: the direction's input size after the warm-up conversions. */
+  readonly cpBytes: number;
+  readonly ms: number[];
+  readonly busyMs: number[];
+  readonly cp: number[];
+  readonly cpSync: number[];
+  readonly cpSyncBusyMs: number[];
+}
+
 /**
  * Conversions canonical → native RocksDB → canonical: CONVERT_WARMUPS untimed each way, then
  * 2 × samples timed each way (as the writes), alternating direction sample by sample so that load
  * on the machine hits both alike; each conversion to canonical reads the native savepoint just
- * written.
+ * written. Next to each conversion sample, in the same round, a `cp` and a `cp` + `sync` of a file
+ * with the conversion's input byte count (the goal's baseline: until session 33 the conversions
+ * were divided by the read phase's `cp`, whose median moved 19.6–25.7 ms between runs); the
+ * conversion runs first in even rounds and last in odd ones (conversion, cp, cp + sync / cp + sync,
+ * cp, conversion). Each ratio is the median of the per-round ratios, like the access suite's.
  */
 async function convertPhase(c: SavepointRun) {
-  const { work, samples, sp, log } = c;
+  const { work, samples, sp, log, shell } = c;
   const native = join(work, 'native');
   const back = join(work, 'back');
   const toNativeOnce = (disk?: () => number) => timeSamples(1, () => convertSavepoint(sp, native, 'native-rocksdb', NATIVE), () => rmSync(native, { recursive: true, force: true }), disk);
@@ -290,36 +361,80 @@ async function convertPhase(c: SavepointRun) {
     await toNativeOnce();
     await toCanonicalOnce();
   }
-  const toNative = { ms: [] as number[], busyMs: [] as number[] };
-  const toCanonical = { ms: [] as number[], busyMs: [] as number[] };
+  // The cp baselines' files: the canonical savepoint's byte count and the native one's (as the warm-up wrote it).
+  const copy = join(work, 'convert-copy.bin');
+  const dirs = [
+    { once: toNativeOnce, src: join(work, 'cp-canonical.bin'), s: { cpBytes: dirBytes(sp), ms: [], busyMs: [], cp: [], cpSync: [], cpSyncBusyMs: [] } as ConvertSamples },
+    { once: toCanonicalOnce, src: join(work, 'cp-native.bin'), s: { cpBytes: dirBytes(native), ms: [], busyMs: [], cp: [], cpSync: [], cpSyncBusyMs: [] } as ConvertSamples },
+  ];
+  for (const d of dirs) {
+    syncedRandomFile(d.src, d.s.cpBytes);
+    // Untimed, as the conversions' warm-up: the first copy of a fresh file through the shell.
+    await shell.cp(d.src, copy);
+    rmSync(copy, { force: true });
+  }
   for (let i = 0; i < 2 * samples; i++) {
-    for (const [into, once] of [[toNative, toNativeOnce], [toCanonical, toCanonicalOnce]] as const) {
-      const s = await once(c.disk);
-      into.ms.push(...s.ms);
-      into.busyMs.push(...s.busyMs);
+    for (const { once, src, s } of dirs) {
+      const convert = async () => {
+        const x = await once(c.disk);
+        s.ms.push(...x.ms);
+        s.busyMs.push(...x.busyMs);
+      };
+      // The copy is removed right after each `cp` (untimed): its dirty pages are dropped, not written back under the next sample.
+      const cp = async () => {
+        s.cp.push(...(await timeSamples(1, () => shell.cp(src, copy), () => rmSync(copy, { force: true }))).ms);
+        rmSync(copy, { force: true });
+      };
+      const cpSync = async () => {
+        const x = await timeSamples(1, () => shell.cp(src, copy, true), () => rmSync(copy, { force: true }), c.disk);
+        s.cpSync.push(...x.ms);
+        s.cpSyncBusyMs.push(...x.busyMs);
+        rmSync(copy, { force: true });
+      };
+      for (const step of i % 2 === 0 ? [convert, cp, cpSync] : [cpSync, cp, convert]) await step();
     }
   }
+  for (const d of dirs) rmSync(d.src, { force: true });
   const nativeBytes = dirBytes(native);
   const roundTripBytes = dirBytes(back);
-  const busy = (b: number[]) => (b.length === 0 ? '' : ` (disk busy ${b.map((x) => x.toFixed(0)).join(', ')} ms)`);
-  log(`  [savepoint] convert → native-rocksdb (${(nativeBytes / MIB).toFixed(1)} MiB): ${toNative.ms.map((x) => x.toFixed(0)).join(', ')} ms${busy(toNative.busyMs)}; → canonical: ${toCanonical.ms.map((x) => x.toFixed(0)).join(', ')} ms${busy(toCanonical.busyMs)}`);
+  const [toNative, toCanonical] = dirs.map((d) => d.s) as [ConvertSamples, ConvertSamples];
+  const list = (xs: number[]) => xs.map((x) => x.toFixed(0)).join(', ');
+  const busy = (b: number[]) => (b.length === 0 ? '' : ` (disk busy ${list(b)} ms)`);
+  const one = (x: ConvertSamples) => `${list(x.ms)} ms${busy(x.busyMs)}; cp ${list(x.cp)} ms; cp + sync ${list(x.cpSync)} ms${busy(x.cpSyncBusyMs)}`;
+  log(`  [savepoint] convert → native-rocksdb (${(nativeBytes / MIB).toFixed(1)} MiB): ${one(toNative)}; → canonical: ${one(toCanonical)}`);
 
   return { toNative, nativeBytes, toCanonical, roundTripBytes };
 }
 
-/** Every timed operation with its throughput and its ratios to `cp` and `cp` + `sync` (scaled to its byte count). */
+/**
+ * Every timed operation with its throughput, its ratios to `cp` and `cp` + `sync` of its byte count
+ * and the cp times they used: the conversions the median of their per-round ratios to the convert
+ * phase's own baselines, the others their median against the read phase's `cp` and the write
+ * phase's `cp` + `sync` (scaled to the op's byte count).
+ */
 function savepointOps(w: Awaited<ReturnType<typeof writePhase>>, r: Awaited<ReturnType<typeof readPhase>>, validateMs: number[], conv: Awaited<ReturnType<typeof convertPhase>>): SavepointOpResult[] {
   const { canonicalBytes, write, minWrite, cpSync } = w;
   const { read, readViews, minRead, minReadViews, cp } = r;
   const { toNative, toCanonical, nativeBytes } = conv;
   const cpS = summarize(cp);
   const cpSyncS = summarize(cpSync);
-  const op = (o: SavepointOp, description: string, bytes: number, ms: number[], busyMs: number[] = []): SavepointOpResult => {
+  const op = (o: SavepointOp, description: string, bytes: number, ms: number[]): SavepointOpResult => {
     const s = summarize(ms);
     // cp copied canonicalBytes; scale its time linearly to `bytes`.
     const scale = bytes / canonicalBytes;
-    const busy = busyMs.length === 0 ? {} : { diskBusyMs: summarize(busyMs).median };
-    return { op: o, description, bytes, ms: s, mibps: bytes / MIB / (s.median / 1000), ratioToCp: (cpS.median * scale) / s.median, ratioToCpSync: (cpSyncS.median * scale) / s.median, ...busy };
+    const cpMs = cpS.median * scale;
+    const cpSyncMs = cpSyncS.median * scale;
+    return { op: o, description, bytes, ms: s, mibps: bytes / MIB / (s.median / 1000), ratioToCp: cpMs / s.median, ratioToCpSync: cpSyncMs / s.median, cpMs, cpSyncMs };
+  };
+  const convertOp = (o: SavepointOp, description: string, bytes: number, x: ConvertSamples): SavepointOpResult => {
+    const s = summarize(x.ms);
+    // The cp file has the input's size after the warm-up; scale to `bytes` (the same up to a few bytes).
+    const scale = bytes / x.cpBytes;
+    const ratios = (base: number[]) => summarize(x.ms.map((ms, i) => (base[i]! * scale) / ms));
+    const rounds = { cp: ratios(x.cp), cpSync: ratios(x.cpSync) };
+    const busy = x.busyMs.length === 0 ? {} : { diskBusyMs: summarize(x.busyMs).median };
+    const cpSyncBusy = x.cpSyncBusyMs.length === 0 ? {} : { cpSyncDiskBusyMs: summarize(x.cpSyncBusyMs).median * scale };
+    return { op: o, description, bytes, ms: s, mibps: bytes / MIB / (s.median / 1000), ratioToCp: rounds.cp.median, ratioToCpSync: rounds.cpSync.median, cpMs: summarize(x.cp).median * scale, cpSyncMs: summarize(x.cpSync).median * scale, ratioRounds: rounds, ...busy, ...cpSyncBusy };
   };
   return withMinimalMs([
     op('write', 'bootstrap through the heap backend (4 subtasks) + canonical write, every file fsynced', canonicalBytes, write.ms),
@@ -329,8 +444,8 @@ function savepointOps(w: Awaited<ReturnType<typeof writePhase>>, r: Awaited<Retu
     op('minimal-read', 'baseline: minimal reader of the same files (CRC, parse, key decoded and its key group checked, value copied)', canonicalBytes, minRead.ms),
     op('minimal-read-views', 'baseline: minimal reader handing out value views', canonicalBytes, minReadViews.ms),
     op('validate', 'validateSavepoint (CRC + every block), child process', canonicalBytes, validateMs),
-    op('convert-to-native', "convertSavepoint(canonical → 'native-rocksdb'); bytes = canonical input", canonicalBytes, toNative.ms, toNative.busyMs),
-    op('convert-to-canonical', "convertSavepoint(native → 'canonical'); bytes = native input", nativeBytes, toCanonical.ms, toCanonical.busyMs),
+    convertOp('convert-to-native', "convertSavepoint(canonical → 'native-rocksdb'); bytes = canonical input", canonicalBytes, toNative),
+    convertOp('convert-to-canonical', "convertSavepoint(native → 'canonical'); bytes = native input", nativeBytes, toCanonical),
   ]);
 }
 

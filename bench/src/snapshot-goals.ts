@@ -25,15 +25,36 @@ export function onePercent(s: SnapshotResultRow, phase: ChurnPhase): ChurnSample
 
 const medianOf = (xs: readonly number[]) => summarize(xs).median;
 
-/** Full (canonical) snapshot time over the incremental checkpoint's total time (median of the 1% samples). */
-export function incrementalSpeedup(s: SnapshotResultRow, phase: ChurnPhase): number {
-  return s.totalMs.median / medianOf(onePercent(s, phase).map((c) => c.totalMs));
+/** Median of per-sample ratios; NaN when a sample has no finite ratio (a baseline not measured). */
+function medianRatio(ratios: readonly number[]): number {
+  return ratios.length === 0 || !ratios.every((x) => Number.isFinite(x)) ? NaN : medianOf(ratios);
 }
 
-/** The incremental checkpoint's total time over RocksDB's own flush + createCheckpoint (medians of the 1% samples). */
+/**
+ * A 1% sample's full canonical snapshot time: the one timed next to it (fullMs, since session 33),
+ * else (older results) the full-snapshot table's median, taken before any churn.
+ */
+export function pairedFullMs(s: SnapshotResultRow, c: ChurnSample): number {
+  return c.fullMs ?? s.totalMs.median;
+}
+
+/**
+ * Full (canonical) snapshot time over the incremental checkpoint's total time: the median of the
+ * per-sample ratios over the 1% samples, each against the full snapshot of the same state timed
+ * next to it (for older results without one, the table's median full time: for an odd count the
+ * same as the ratio of medians they were judged on).
+ */
+export function incrementalSpeedup(s: SnapshotResultRow, phase: ChurnPhase): number {
+  return medianRatio(onePercent(s, phase).map((c) => pairedFullMs(s, c) / c.totalMs));
+}
+
+/**
+ * The incremental checkpoint's total time over RocksDB's own flush + createCheckpoint: the median
+ * of the per-sample ratios over the 1% samples (until session 33 a ratio of the two medians); NaN
+ * when a sample has no RocksDB time.
+ */
 export function incrementalVsRocks(s: SnapshotResultRow, phase: ChurnPhase): number {
-  const cs = onePercent(s, phase);
-  return medianOf(cs.map((c) => c.totalMs)) / medianOf(cs.map((c) => c.rocksCheckpointMs ?? NaN));
+  return medianRatio(onePercent(s, phase).map((c) => c.totalMs / (c.rocksCheckpointMs ?? NaN)));
 }
 
 /** Bytes the incremental checkpoint uploaded, as a fraction of the full state (median of the 1% samples). */
@@ -41,9 +62,9 @@ export function uploadedFraction(s: SnapshotResultRow, phase: ChurnPhase): numbe
   return medianOf(onePercent(s, phase).map((c) => c.checkpointedSize / c.fullSize));
 }
 
-/** The longest synchronous phase over canonical, native full and incremental checkpoints. */
+/** The longest synchronous phase over canonical (those paired with increments included), native full and incremental checkpoints. */
 export function syncPauseMax(s: SnapshotResultRow): number {
-  return Math.max(s.syncMs.max, s.nativeFull?.syncMs ?? 0, s.rebase?.syncMs ?? 0, ...s.churn.map((c) => c.syncMs));
+  return Math.max(s.syncMs.max, s.nativeFull?.syncMs ?? 0, s.rebase?.syncMs ?? 0, ...s.churn.map((c) => Math.max(c.syncMs, c.fullSyncMs ?? 0)));
 }
 
 /** The value `goal` is judged on for row `s`; NaN where the goal does not apply to the row. */

@@ -73,9 +73,30 @@ export interface ChurnSample {
   readonly downloadMs: number;
   /**
    * Baseline: RocksDB's own flush + createCheckpoint (binding calls, nothing else) on a copy of the
-   * backend's database that received the same writes, taken right before this checkpoint.
+   * backend's database that received the same writes, timed next to this checkpoint (right before
+   * it until session 33; since then before it in even samples and after it in odd ones, see
+   * incrementFirst).
    */
   readonly rocksCheckpointMs: number;
+  /**
+   * Baseline of the speedup goal (since session 33): total ms of a full canonical snapshot of the
+   * same state (same churn applied), never confirmed, always timed after this checkpoint and
+   * RocksDB's own: a canonical snapshot releases a RocksDB snapshot when it ends, and RocksDB then
+   * rewrites a bottommost file to zero its sequence numbers; timed before the checkpoint (tried in
+   * session 33) it so replaced the base's only SST after the bulk load in about half the samples,
+   * leaving the checkpoint nothing to reuse. Absent in older results, whose speedup divided the
+   * median of the full-snapshot table (taken before any churn, the process's first snapshots)
+   * instead.
+   */
+  readonly fullMs?: number;
+  /** That full canonical snapshot's synchronous phase (counted by the sync-pause goal). */
+  readonly fullSyncMs?: number;
+  /**
+   * Order of the sample (since session 33): true when this checkpoint was timed before RocksDB's
+   * own flush + createCheckpoint, false when after it; alternates sample by sample within a phase.
+   * The paired full snapshot comes last either way (see fullMs).
+   */
+  readonly incrementFirst?: boolean;
 }
 
 /** The first native checkpoint of a backend: uploads every file (nothing to reuse yet). */
@@ -118,6 +139,11 @@ export interface SnapshotResultRow {
 }
 
 const gc = (): void => (globalThis as { gc?: () => void }).gc?.();
+
+/** The full snapshots of backends with native checkpoints: canonical (what a savepoint writes). */
+const CANONICAL_CHECKPOINT: CheckpointOptions = { checkpointType: 'CHECKPOINT', formatType: 'CANONICAL' };
+/** Checkpoint ids of the full canonical snapshots paired with increments: apart from the increments' own. */
+const PAIRED_FULL_ID_BASE = 1_000_000;
 const mb = (b: number) => b / (1024 * 1024);
 
 /** Every stream a keyed state handle references (canonical stream, or a native checkpoint's files). */
@@ -153,9 +179,13 @@ async function timedSnapshot(be: KeyedStateBackend<number>, storage: FsCheckpoin
  * churn, increment), then between compactions (flush + full compaction, base, `incrementalSamples`
  * × (1% churn, increment), 10% churn, increment). Every checkpoint is confirmed, so each increment's
  * base is the previous checkpoint; each increment is restored into a fresh backend and compared with
- * just downloading its files. Runs only for backends with incrementalCheckpoints.
+ * just downloading its files. Next to each increment, its two baselines: RocksDB's own flush +
+ * createCheckpoint of a copy with the same writes, before the increment in even samples and after
+ * it in odd ones (`afterBulkLoadSample` numbers the after-bulk-load one, which is one per state),
+ * then a full canonical snapshot of the same state (not confirmed; always last, see
+ * ChurnSample.fullMs). Runs only for backends with incrementalCheckpoints.
  */
-async function churnVariants(b: BackendUnderTest, be: KeyedStateBackend<number>, st: ValueState<Uint8Array>, entries: number, valueBytes: number, dir: string, firstId: number, incrementalSamples: number, log: (s: string) => void, afterBulkLoadOnly = false): Promise<{ nativeFull: NativeFullSample | null; rebase: NativeFullSample | null; compactMs: number; churn: ChurnSample[] }> {
+async function churnVariants(b: BackendUnderTest, be: KeyedStateBackend<number>, st: ValueState<Uint8Array>, entries: number, valueBytes: number, dir: string, firstId: number, incrementalSamples: number, log: (s: string) => void, afterBulkLoadOnly = false, afterBulkLoadSample = 0): Promise<{ nativeFull: NativeFullSample | null; rebase: NativeFullSample | null; compactMs: number; churn: ChurnSample[] }> {
   if (!b.incrementalCheckpoints) return { nativeFull: null, rebase: null, compactMs: 0, churn: [] };
   const storage = localCheckpointStorage(join(dir, 'checkpoints'));
   const out: ChurnSample[] = [];
@@ -184,7 +214,7 @@ async function churnVariants(b: BackendUnderTest, be: KeyedStateBackend<number>,
     await compactionsDone(own.db, own.cf);
     const compactionWaitMs = performance.now() - w0;
     await compactionsDone(raw.db, raw.cf);
-    await increment('after-bulk-load', 0.01, compactionWaitMs);
+    await increment('after-bulk-load', 0.01, compactionWaitMs, afterBulkLoadSample);
     if (afterBulkLoadOnly) return { nativeFull, rebase: null, compactMs: 0, churn: out };
     // Between compactions: flush + full manual compaction (so no L0→L1 compaction is due), new base.
     const c0 = performance.now();
@@ -195,24 +225,47 @@ async function churnVariants(b: BackendUnderTest, be: KeyedStateBackend<number>,
     await raw.db.compactRangeAsync(raw.cf);
     id++;
     const rebase = await base(`native full after compaction (${compactMs.toFixed(0)} ms)`);
-    for (let i = 0; i < Math.min(3, incrementalSamples); i++) await increment('compacted', 0.01, 0);
-    await increment('compacted', 0.1, 0);
+    const compacted = Math.min(3, incrementalSamples);
+    for (let i = 0; i < compacted; i++) await increment('compacted', 0.01, 0, i);
+    await increment('compacted', 0.1, 0, compacted);
     return { nativeFull, rebase, compactMs, churn: out };
   } finally {
     raw.close();
   }
 
-  async function increment(phase: ChurnSample['phase'], churn: number, compactionWaitMs: number): Promise<void> {
+  /** Sample `k` of its phase: 1% (or 10%) churn, then the increment and RocksDB's own checkpoint (the increment first when `k` is odd), then the full canonical snapshot. */
+  async function increment(phase: ChurnSample['phase'], churn: number, compactionWaitMs: number, k: number): Promise<void> {
     const changed = churnBoth(be, st, own, raw, entries, churn, id, valueBytes);
     id++;
-    gc();
-    const rocksCheckpointMs = timeRocksCheckpoint(raw, join(dir, `raw-checkpoint-${id}`));
-    gc();
-    const l0Files = prop('rocksdb.num-files-at-level0');
-    const live = liveSsts();
-    const baseSstFilesLive = [...baseSsts].filter((f) => live.has(f)).length;
-    const s = await timedSnapshot(be, storage, id, CHECKPOINT);
-    be.notifyCheckpointComplete(id);
+    let rocksCheckpointMs = NaN;
+    const rocks = async () => {
+      gc();
+      rocksCheckpointMs = timeRocksCheckpoint(raw, join(dir, `raw-checkpoint-${id}`));
+    };
+    let full: Awaited<ReturnType<typeof timedSnapshot>> | undefined;
+    // The same state as a full canonical snapshot (no flush: it reads a RocksDB snapshot), never
+    // confirmed (confirming it would leave the next increment nothing to reuse), always last (see
+    // ChurnSample.fullMs: the release of its RocksDB snapshot can get the base's SST rewritten).
+    const fullSnapshot = async () => {
+      gc();
+      full = await timedSnapshot(be, storage, PAIRED_FULL_ID_BASE + id, CANONICAL_CHECKPOINT);
+      await storage.discardCheckpoint(PAIRED_FULL_ID_BASE + id);
+    };
+    let l0Files = NaN;
+    let baseSstFilesLive = NaN;
+    let snap: Awaited<ReturnType<typeof timedSnapshot>> | undefined;
+    const ours = async () => {
+      gc();
+      l0Files = prop('rocksdb.num-files-at-level0');
+      const live = liveSsts();
+      baseSstFilesLive = [...baseSsts].filter((f) => live.has(f)).length;
+      snap = await timedSnapshot(be, storage, id, CHECKPOINT);
+      be.notifyCheckpointComplete(id);
+    };
+    const incrementFirst = k % 2 === 1;
+    for (const step of incrementFirst ? [ours, rocks, fullSnapshot] : [rocks, ours, fullSnapshot]) await step();
+    const s = snap!;
+    const f = full!;
     const r0 = performance.now();
     const restored = await createKeyed<number>(b, Serializers.int32, { restoreState: [s.handle], reader: storage, localDirectory: join(dir, `restore-${id}`) });
     const restoreMs = performance.now() - r0;
@@ -220,8 +273,8 @@ async function churnVariants(b: BackendUnderTest, be: KeyedStateBackend<number>,
     restored.dispose();
     if (n !== entries) throw new Error(`incremental restore: ${n} entries, expected ${entries}`);
     const downloadMs = await downloadOnly(storage, s.handle, id);
-    out.push({ phase, l0Files, baseSstFiles: baseSsts.size, baseSstFilesLive, compactionWaitMs, churn, keysChanged: changed, syncMs: s.syncMs, asyncMs: s.asyncMs, totalMs: s.totalMs, checkpointedSize: s.res.checkpointedSize, fullSize: s.res.fullSize, restoreMs, downloadMs, rocksCheckpointMs });
-    log(`  [${label} incremental, ${phase}, churn ${churn * 100}%, L0 files ${l0Files}, base SSTs live ${baseSstFilesLive}/${baseSsts.size}${phase === 'after-bulk-load' ? `, waited ${compactionWaitMs.toFixed(0)} ms for compactions` : ''}] sync ${s.syncMs.toFixed(1)} ms, total ${s.totalMs.toFixed(1)} ms (RocksDB flush + createCheckpoint ${rocksCheckpointMs.toFixed(1)} ms), uploaded ${mb(s.res.checkpointedSize).toFixed(2)} of ${mb(s.res.fullSize).toFixed(1)} MB, restore ${restoreMs.toFixed(0)} ms vs download ${downloadMs.toFixed(0)} ms`);
+    out.push({ phase, l0Files, baseSstFiles: baseSsts.size, baseSstFilesLive, compactionWaitMs, churn, keysChanged: changed, syncMs: s.syncMs, asyncMs: s.asyncMs, totalMs: s.totalMs, checkpointedSize: s.res.checkpointedSize, fullSize: s.res.fullSize, restoreMs, downloadMs, rocksCheckpointMs, fullMs: f.totalMs, fullSyncMs: f.syncMs, incrementFirst });
+    log(`  [${label} incremental, ${phase}, churn ${churn * 100}%, L0 files ${l0Files}, base SSTs live ${baseSstFilesLive}/${baseSsts.size}${phase === 'after-bulk-load' ? `, waited ${compactionWaitMs.toFixed(0)} ms for compactions` : ''}, ${incrementFirst ? 'increment before' : 'increment after'} RocksDB's own] sync ${s.syncMs.toFixed(1)} ms, total ${s.totalMs.toFixed(1)} ms (RocksDB flush + createCheckpoint ${rocksCheckpointMs.toFixed(1)} ms, full canonical snapshot ${f.totalMs.toFixed(1)} ms), uploaded ${mb(s.res.checkpointedSize).toFixed(2)} of ${mb(s.res.fullSize).toFixed(1)} MB, restore ${restoreMs.toFixed(0)} ms vs download ${downloadMs.toFixed(0)} ms`);
   }
 }
 
@@ -347,7 +400,7 @@ async function moreAfterBulkLoadSamples(b: BackendUnderTest, p: Preset, stateByt
     const dir = join(work, `after-bulk-load-${i}`);
     const { be, st } = await populatedBlobState(b, p, entries, join(dir, 'local'));
     try {
-      out.push(...(await churnVariants(b, be, st, entries, p.snapshotValueBytes, join(dir, 'churn'), 1, p.incrementalSamples, log, true)).churn);
+      out.push(...(await churnVariants(b, be, st, entries, p.snapshotValueBytes, join(dir, 'churn'), 1, p.incrementalSamples, log, true, i)).churn);
     } finally {
       be.dispose();
       rmSync(dir, { recursive: true, force: true });
@@ -361,7 +414,7 @@ export async function runSnapshotSuite(p: Preset, backendId: string, stateBytes:
   const entries = Math.max(1, Math.round(stateBytes / p.snapshotValueBytes));
   const work = mkdtempSync(join(tmpdir(), `flowstate-bench-snap-${b.id}-`));
   // Backends with native checkpoints: the full snapshot is the canonical one (what a savepoint writes).
-  const fullOptions: CheckpointOptions = b.incrementalCheckpoints ? { checkpointType: 'CHECKPOINT', formatType: 'CANONICAL' } : CHECKPOINT;
+  const fullOptions: CheckpointOptions = b.incrementalCheckpoints ? CANONICAL_CHECKPOINT : CHECKPOINT;
   const sampleCount = b.incrementalCheckpoints ? p.nativeSnapshotSamples : p.snapshotSamples;
   try {
     const tp = performance.now();
