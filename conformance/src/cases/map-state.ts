@@ -13,7 +13,7 @@ export const mapStateGroup = conformanceGroup('map state', [
   { name: 'put, get, contains, remove, putAll, keys/values/entries, clear, null values and snapshot/restore', run: fullApi },
   { name: 'iterator remove() removes the last returned entry; remove() before next() or twice throws', run: iteratorRemove },
   { name: 'isEmpty() with 1000 entries; removing the last entry leaves no (key, namespace) entry', run: isEmptyWithManyEntries },
-  { name: 'user keys compared by value whatever their type (int64, float64, objects): put, get, iterate, iterator remove, snapshot/restore', run: userKeyTypes },
+  { name: 'user keys compared by value whatever their type (int64, float64, boolean, objects): put, get, iterate, iterator remove, snapshot/restore', run: userKeyTypes },
   { name: `iterating over 4000 entries while removing every other one (${formatSeed(ITERATION_SEED)})`, run: iterateWhileRemoving },
   { name: 'putAll is all or nothing: a null user key among its entries throws and writes none of them; a key given twice keeps its last value', run: putAllAllOrNothing },
   { name: 'float64 -0 and 0 are different user keys, keys and namespaces (their bytes differ, as for Flink\'s Double.equals), live and restored', run: negativeZero },
@@ -76,7 +76,16 @@ async function userKeyTypes(fx: Fixture): Promise<void> {
   const byLong = kb.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, new MapStateDescriptor<bigint, number>('by-int64', Serializers.int64, Serializers.int32));
   const byDouble = kb.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, new MapStateDescriptor<number, number>('by-float64', Serializers.float64, Serializers.int32));
   const byObject = kb.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, new MapStateDescriptor<{ id: number }, number>('by-object', new MsgpackSerializer<{ id: number }>(), Serializers.int32));
+  const byBoolean = kb.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, new MapStateDescriptor<boolean, number>('by-boolean', Serializers.boolean, Serializers.int32));
   kb.setCurrentKey(7);
+  // Boolean keys (a heap backend keys its maps by them directly, untupled): overwrite, remove, put again.
+  byBoolean.put(true, 1);
+  byBoolean.put(false, 0);
+  byBoolean.put(true, 2);
+  byBoolean.remove(false);
+  assert.equal(byBoolean.contains(false), false);
+  byBoolean.put(false, 3);
+  assert.equal(byBoolean.get(true), 2);
   for (let i = 0; i < 5; i++) {
     byLong.put(BigInt(i) << 40n, i);
     byDouble.put(i + 0.5, i);
@@ -104,6 +113,9 @@ async function userKeyTypes(fx: Fixture): Promise<void> {
     const l = b.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, new MapStateDescriptor<bigint, number>('by-int64', Serializers.int64, Serializers.int32));
     const d = b.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, new MapStateDescriptor<number, number>('by-float64', Serializers.float64, Serializers.int32));
     const o = b.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, new MapStateDescriptor<{ id: number }, number>('by-object', new MsgpackSerializer<{ id: number }>(), Serializers.int32));
+    const bool = b.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, new MapStateDescriptor<boolean, number>('by-boolean', Serializers.boolean, Serializers.int32));
+    assert.deepStrictEqual(mapContents(bool), new Map([[true, 2], [false, 3]]), `${what}: boolean keys`);
+    assert.deepStrictEqual([...bool.keys()].sort(), [false, true], `${what}: boolean keys, each once`);
     assert.deepStrictEqual(mapContents(l), expect.long, `${what}: int64 keys`);
     assert.deepStrictEqual(mapContents(d), expect.double, `${what}: float64 keys`);
     const objects = [...o.entries()].sort((a, b) => a[0].id - b[0].id);

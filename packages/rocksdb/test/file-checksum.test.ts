@@ -6,6 +6,7 @@ import { CHECKPOINT, crc32c, FsCheckpointStorage, type FileSystem, type ReadRang
 import { LocalFileSystem } from '@flowstate/storage-local';
 import type { IncrementalRocksDBStateHandle, RocksDBKeyedStateBackend } from '@flowstate/rocksdb';
 import { RocksDB, type LiveFileMetaData } from '@flowstate/rocksdb/native';
+import { ingestOptions } from '../src/backend/rocksdb-bulk-load.js';
 import { backendWithState, tempDirs } from './temp-dirs.js';
 
 const tempDir = tempDirs();
@@ -99,6 +100,31 @@ describe('ingestion with the files\' own checksums (fileChecksums)', () => {
     } finally {
       reopened.close();
     }
+  });
+});
+
+describe("the bulk load's ingestion options (ingestOptions)", () => {
+  it('pass the writers\' checksums only when every file has one; without, RocksDB checksums the files itself, and what it records is what they hold', async () => {
+    assert.deepEqual(ingestOptions(['a', 'b'], new Map([['a', 5], ['b', 6]])), { moveFiles: true, fileChecksums: [5, 6] });
+    assert.deepEqual(ingestOptions(['a', 'b'], new Map([['a', 5], ['b', undefined]])), { moveFiles: true }, 'one missing: none given');
+    assert.deepEqual(ingestOptions(['a', 'b'], new Map([['a', 5]])), { moveFiles: true }, 'one unknown: none given');
+    await withDb('checksum-ingest-partial', async (db, cf, dir) => {
+      for (let i = 0; i < 100; i++) db.put(cf, key(i), Buffer.from('old'));
+      db.flush();
+      const paths = [0, 1].map((n) => join(tempDir('checksum-ext-partial'), `${n}.sst`));
+      const written = new Map<string, number | undefined>();
+      for (const [n, path] of paths.entries()) {
+        const w = db.createSstFileWriter();
+        w.open(path);
+        const info = await w.putSortedAndFinishAsync([key(10), key(20 + n)], [Buffer.from(`new-${n}`), Buffer.from(`new-${n}`)]);
+        written.set(path, n === 0 ? info.fileChecksum : undefined);
+      }
+      await db.ingestExternalFileAsync(cf, paths, ingestOptions(paths, written));
+      // The overlapping files got a global sequence number written into them: their recorded
+      // checksums are of the modified bytes, computed by RocksDB.
+      assert.equal(assertLiveChecksums(db, dir).filter((f) => f.numEntries === 2).length, 2);
+      assertNewestWin(db);
+    });
   });
 });
 

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import type { ClientRequest } from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { FileSystemRegistry, type FileSystemProvider } from '@flowstate/core';
+import { FileSystemRegistry, Serializers, ValueStateDescriptor, type FileSystemProvider } from '@flowstate/core';
 import { localFileSystemProvider } from '@flowstate/storage-local';
 import { s3FileSystemProvider } from '@flowstate/storage-s3';
 import { s3rverClientConfig, startS3rver, type S3rverInstance } from '@flowstate/storage-s3/testing';
@@ -8,7 +10,7 @@ import { webHdfsFileSystemProvider } from '@flowstate/storage-hdfs';
 import { WebHdfsTestServer } from '@flowstate/storage-hdfs/testing';
 import { diffSavepoints, rescaleSavepoint, SavepointReader, SavepointWriter, validateSavepoint } from '../src/index.js';
 import { KEYED_UID, writeFixture } from './fixture-data.js';
-import { cleanup, FIXTURE_V1, tempDir } from './helpers.js';
+import { cleanup, FIXTURE_V1, HEAP, tempDir } from './helpers.js';
 
 // The library on S3 and HDFS through an explicitly built FileSystemRegistry (no environment, no
 // process-wide registration needed): write (bootstrap), read, validate, rescale across storages.
@@ -59,4 +61,64 @@ describe('savepoints on remote storage, by URI (library)', () => {
       await assert.rejects(SavepointWriter.fromExisting(reader).write(copy), /not empty/);
     });
   }
+});
+
+/** The HTTP requests this process sends to `port` while `fn` runs, as 'METHOD path' (Node's http client diagnostics channel). */
+async function requestsTo<T>(port: number, fn: () => Promise<T>): Promise<{ result: T; requests: string[] }> {
+  const requests: string[] = [];
+  const onStart = (message: unknown) => {
+    const request = (message as { request: ClientRequest }).request;
+    if (Number(request.getHeader('host')?.toString().split(':')[1]) === port) requests.push(`${request.method} ${request.path}`);
+  };
+  subscribe('http.client.request.start', onStart);
+  try {
+    return { result: await fn(), requests };
+  } finally {
+    unsubscribe('http.client.request.start', onStart);
+  }
+}
+
+describe('reads of key groups on remote storage are coalesced (issue 16)', () => {
+  // 2,000 keys over maxParallelism 128: every key group holds state, so reading one request per key
+  // group would send 128 data reads; coalesced, each handle is one header read and one read of its
+  // key groups (both far below the 8 MiB a coalesced read may span).
+  const HANDLES = 2;
+  const total = new ValueStateDescriptor<number>('total', Serializers.int32);
+  const write = (dir: string) =>
+    SavepointWriter.newSavepoint({ maxParallelism: 128, ...HEAP, fileSystems })
+      .withKeyedOperator('k', {
+        data: Array.from({ length: 2000 }, (_, i) => i),
+        keySelector: (n: number) => n,
+        keySerializer: Serializers.int32,
+        parallelism: HANDLES,
+        bootstrap: { processElement: (n, ctx) => ctx.getState(total).update(n) },
+      })
+      .write(dir);
+  const readAll = async (dir: string) => {
+    const reader = await SavepointReader.load(dir, { fileSystems });
+    let n = 0;
+    for await (const _ of reader.readKeyedState('k', 'total')) n++;
+    return n;
+  };
+
+  it('S3: reading every key group of a savepoint sends one GET per handle for its key groups', async () => {
+    const dir = 's3://lib/coalesced';
+    await write(dir);
+    const { result, requests } = await requestsTo(s3!.port, () => readAll(dir));
+    assert.equal(result, 2000);
+    const gets = requests.filter((r) => r.startsWith('GET ') && !r.includes('list-type'));
+    // _metadata, then per handle its header and its key groups.
+    assert.ok(gets.length <= 1 + 2 * HANDLES, `${gets.length} GETs, the first: ${gets.slice(0, 4).join(', ')}`);
+    assert.ok(gets.length >= 1 + HANDLES, 'the counter sees the reads');
+  });
+
+  it('HDFS: reading every key group of a savepoint opens each handle once for its key groups', async () => {
+    const dir = `webhdfs://${new URL(hdfs!.namenodeUrl).host}/flowstate/coalesced`;
+    await write(dir);
+    const before = hdfs!.stats.datanodeRequests;
+    assert.equal(await readAll(dir), 2000);
+    const reads = hdfs!.stats.datanodeRequests - before;
+    assert.ok(reads <= 1 + 2 * HANDLES, `${reads} datanode reads`);
+    assert.ok(reads >= 1 + HANDLES, 'the counter sees the reads');
+  });
 });
