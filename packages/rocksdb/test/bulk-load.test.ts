@@ -464,11 +464,13 @@ describe('RocksDB bulk load (canonical restores through SST ingestion)', () => {
         for (let t = queue.poll(); t !== undefined; t = queue.poll()) polled.push(timerId(t));
         const order = (a: InternalTimer<string, string>, b: InternalTimer<string, string>) => timers.compare(a, b);
         assert.deepEqual(polled, [...expected].sort(order).map(timerId), 'the restored queue polls exactly the timers of its key groups, in order');
+        const value = rocks.getPartitionedState(VoidNamespace, Serializers.voidNamespace, COUNT);
         const list = rocks.getPartitionedState(VoidNamespace, Serializers.voidNamespace, new ListStateDescriptor('events', Serializers.string));
         const map = rocks.getPartitionedState(VoidNamespace, Serializers.voidNamespace, new MapStateDescriptor('seen', Serializers.string, Serializers.int32));
         for (const t of expected) {
           rocks.setCurrentKey(t.key);
           const i = Number(t.key.slice(1));
+          assert.equal(value.value(), i);
           assert.deepEqual([...list.get()], [`e${i}`]);
           assert.equal(map.get(`u${i}`), i);
         }
