@@ -14,6 +14,7 @@
  */
 import {
   DataInputDeserializer,
+  frameKvListElement,
   ListStateDescriptor,
   MapStateDescriptor,
   Serializers,
@@ -440,7 +441,8 @@ let listSum = 0;
 /**
  * The raw side of the list reads: every element of a stored list deserialized in place, as the
  * backend's ListState.get does it (core kv/kv-values.ts deserializeKvList): one reused
- * deserializer narrowed to each element by its [u32 length] header, the same framing checks, the
+ * deserializer narrowed to each element by its [u32 length] header (core's frameKvListElement, the
+ * same framing checks), the
  * state's element serializer (float64). Until now the baseline took decodeListElements, a subarray
  * per element plus an array of them, which the backend does not allocate: the raw side did more
  * work than the measured one. The array the backend builds is left out here: it is what the state
@@ -452,12 +454,7 @@ function countListInPlace(bytes: Uint8Array, input: DataInputDeserializer): numb
   let n = 0;
   let sum = 0;
   while (input.position < total) {
-    const at = input.position;
-    input.limitTo(total);
-    if (at + 4 > total) input.fail('truncated list element header');
-    const end = at + 4 + input.readUint32();
-    if (end > total) input.fail('truncated list element');
-    input.limitTo(end);
+    frameKvListElement(input, total);
     sum += Serializers.float64.deserialize(input);
     if (input.remaining !== 0) input.fail(`list element has ${input.remaining} trailing bytes`);
     n++;

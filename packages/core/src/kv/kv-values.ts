@@ -23,9 +23,10 @@ export function encodeKvList(elements: readonly Uint8Array[]): Uint8Array {
  * The framing of a stored list, the one place that checks it: `input` reads the list (reset over
  * it, positioned at an element's header, `total` its length); reads the header and narrows reads
  * to the element, whose end it returns. CorruptDataError when the header (at its offset) or the
- * element (at the offset its bytes start) is truncated.
+ * element (at the offset its bytes start) is truncated. Exported for readers of the same bytes
+ * outside a state (the bench's raw-binding baseline).
  */
-function frameKvListElement(input: DataInputDeserializer, total: number): number {
+export function frameKvListElement(input: DataInputDeserializer, total: number): number {
   const at = input.position;
   input.limitTo(total);
   if (at + 4 > total) input.fail('truncated list element header');
