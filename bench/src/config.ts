@@ -104,7 +104,7 @@ export const PRESETS: Record<PresetName, Preset> = {
     savepointSamples: 3,
     // ~2.5–3 s per run here: long enough for two periodic checkpoints at the 1 s interval (the
     // first fires one interval after the start; 1,000,000 records ran ~0.4 s and measured none).
-    // A faster machine may complete fewer: the row then says "not measured" (MIN_PERIODIC_CHECKPOINTS).
+    // A faster machine may complete fewer: the row then says "not measured" (MIN_PERIODIC_CHECKPOINTS, runtime-goals.ts).
     runtimeRecords: 6_000_000,
     // Three, not two: the median of two is their mean, and one run disturbed by a neighbour (or
     // still compiling) moved the checkpointing ratio by ~10%.
@@ -237,11 +237,3 @@ export const GOALS = {
   /** Under backpressure: unaligned checkpoint duration / aligned, same job. */
   runtimeUnalignedRatioMax: 0.1,
 } as const;
-
-/**
- * Periodic checkpoints every run with checkpointing must complete for the runtime's checkpointing
- * goal to be judged. The first fires one interval after the job starts: a run shorter than that
- * measures the end-of-input checkpoint alone (the quick preset's 1,000,000 records ran ~0.4 s and
- * did, until session 33).
- */
-export const MIN_PERIODIC_CHECKPOINTS = 2;

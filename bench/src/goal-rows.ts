@@ -4,10 +4,11 @@
  * picked for that very goal (`snapshotByGoal`, `runtimeByGoal`, median-results.ts).
  */
 import type { AccessResult } from './access.js';
-import { INCREMENTAL_GOAL_MAX_STATE_BYTES, MIN_PERIODIC_CHECKPOINTS } from './config.js';
+import { INCREMENTAL_GOAL_MAX_STATE_BYTES } from './config.js';
 import { metCell, n, ops, pct, PHASE, sizeMb, x2 } from './format.js';
 import type { BenchResults } from './results.js';
 import type { RuntimeResult } from './runtime.js';
+import { checkpointingJudgement, MIN_PERIODIC_CHECKPOINTS } from './runtime-goals.js';
 import { withRunBaselines, type SavepointOpResult, type SavepointResult } from './savepoint.js';
 import { CHURN_PHASES, incrementalSpeedup, incrementalVsRocks, onePercent, pairedFullMs, syncPauseMax, uploadedFraction, type SnapshotGoal } from './snapshot-goals.js';
 import type { SnapshotResultRow } from './snapshot.js';
@@ -197,22 +198,27 @@ function savepointRows(sp: SavepointResult, g: Goals, rows: GoalRow[]): void {
 }
 
 /**
- * Checkpoints every interval vs none: not met if any checkpoint failed; judged only when every run
- * with checkpointing completed at least MIN_PERIODIC_CHECKPOINTS periodic ones (a shorter run
- * measures the final checkpoint alone). Results written before session 33 counted neither and
- * divided the medians: they are not judged.
+ * Checkpoints every interval vs none, judged by checkpointingJudgement (runtime-goals.ts): not met
+ * if any checkpoint failed; not measured when a run with checkpointing completed fewer than
+ * MIN_PERIODIC_CHECKPOINTS periodic ones, or (results written before session 33, which divided the
+ * medians) when they were not counted.
  */
 function checkpointingRow(t: RuntimeResult, g: Goals): GoalRow {
   const goal = `Runtime: job throughput with checkpoints every ${t.intervalMs} ms vs checkpointing off (${n(t.records)} records, median of ${t.onRecordsPerSec.samples})`;
   const target = `≥ ${g.runtimeThroughputRatioMin}×`;
-  const periodic = t.minPeriodicCheckpoints;
   const medians = `${n(t.onRecordsPerSec.median)} vs ${n(t.offRecordsPerSec.median)} records per CPU-second`;
-  if (periodic === undefined) return { goal, target, measured: `not measured: periodic checkpoints were not counted (${t.throughputRatio.toFixed(2)}×, a ratio of the medians: ${medians})`, met: undefined };
   const ratio = `${t.throughputRatio.toFixed(2)}× (median of the samples' ratios; medians ${medians})`;
-  const failed = t.failedCheckpoints ?? 0;
-  if (failed > 0) return { goal, target, measured: `${ratio}; ${failed} checkpoint${failed === 1 ? '' : 's'} did not complete`, met: false };
-  if (periodic < MIN_PERIODIC_CHECKPOINTS) return { goal, target, measured: `not measured: a run with checkpointing completed ${periodic} periodic checkpoint${periodic === 1 ? '' : 's'}, fewer than ${MIN_PERIODIC_CHECKPOINTS} (${ratio})`, met: undefined };
-  return { goal, target, measured: `${ratio}; at least ${periodic} periodic checkpoints in every run with checkpointing`, met: t.throughputRatio >= g.runtimeThroughputRatioMin };
+  const j = checkpointingJudgement(t);
+  switch (j.kind) {
+    case 'not-counted':
+      return { goal, target, measured: `not measured: periodic checkpoints were not counted (${t.throughputRatio.toFixed(2)}×, a ratio of the medians: ${medians})`, met: undefined };
+    case 'failed':
+      return { goal, target, measured: `${ratio}; ${j.failed} checkpoint${j.failed === 1 ? '' : 's'} did not complete`, met: false };
+    case 'too-few':
+      return { goal, target, measured: `not measured: a run with checkpointing completed ${j.periodic} periodic checkpoint${j.periodic === 1 ? '' : 's'}, fewer than ${MIN_PERIODIC_CHECKPOINTS} (${ratio})`, met: undefined };
+    case 'judged':
+      return { goal, target, measured: `${ratio}; at least ${j.periodic} periodic checkpoints in every run with checkpointing`, met: t.throughputRatio >= g.runtimeThroughputRatioMin };
+  }
 }
 
 /** The runtime's goals, each from the run picked for it in a median (runtimeByGoal). */

@@ -34,13 +34,13 @@ import type { AccessResult } from './access.js';
 import type { MemoryResult } from './memory.js';
 import type { BenchResults, MedianOf, RuntimeGoal } from './results.js';
 import type { RuntimeResult } from './runtime.js';
+import { checkpointingGoalValue } from './runtime-goals.js';
 import type { RssResult } from './rss.js';
 import { withRunBaselines, type SavepointOpResult, type SavepointResult } from './savepoint.js';
 import type { FlinkSavepointCase } from './savepoint-flink.js';
 import { SNAPSHOT_GOALS, snapshotGoalValue, type SnapshotGoal } from './snapshot-goals.js';
 import type { SnapshotResultRow } from './snapshot.js';
 import { quantile } from './stats.js';
-import { MIN_PERIODIC_CHECKPOINTS } from './config.js';
 
 export interface LoadedRun {
   /** Where the run was read from (shown in the report). */
@@ -159,9 +159,7 @@ function snapshotByGoal(lists: readonly (readonly SnapshotResultRow[])[]): Recor
 
 const RUNTIME_GOAL_RATIO: Record<RuntimeGoal, { ratio: (x: RuntimeResult) => number; better: Better }> = {
   baseline: { ratio: (x) => x.baselineRatio, better: 'higher' },
-  // A run whose checkpoints failed counts as 0 (the goal is not met there); one that cannot judge the
-  // goal (too few periodic checkpoints, or none counted) as the worst of all (NaN).
-  throughput: { ratio: (x) => ((x.failedCheckpoints ?? 0) > 0 ? 0 : (x.minPeriodicCheckpoints ?? 0) >= MIN_PERIODIC_CHECKPOINTS ? x.throughputRatio : NaN), better: 'higher' },
+  throughput: { ratio: checkpointingGoalValue, better: 'higher' },
   unaligned: { ratio: (x) => x.durationRatio, better: 'lower' },
 };
 

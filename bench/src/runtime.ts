@@ -48,7 +48,7 @@ export interface RuntimeResult {
   readonly onRecordsPerSec: Summary;
   /** The median over samples of on / off, each sample's two runs adjacent (their order alternating). */
   readonly throughputRatio: number;
-  /** The fewest periodic checkpoints of any run with checkpointing: below MIN_PERIODIC_CHECKPOINTS (config.ts) the ratio measures no periodic checkpointing. */
+  /** The fewest periodic checkpoints of any run with checkpointing: below MIN_PERIODIC_CHECKPOINTS (runtime-goals.ts) the ratio measures no periodic checkpointing. */
   readonly minPeriodicCheckpoints?: number;
   /** Checkpoints that did not complete, over every run with checkpointing: any fails the checkpointing goal. */
   readonly failedCheckpoints?: number;

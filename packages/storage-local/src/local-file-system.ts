@@ -11,7 +11,6 @@ import {
   settleAll,
   StorageError,
   isNotFoundErrno,
-  optionalSync,
   storageErrorFromErrno,
   syncAndClose,
   syncDescriptor,
@@ -71,8 +70,8 @@ export class LocalFileSystem extends TemporaryNameListing implements FileSystem 
     this.datasyncFile = options.datasyncFile ?? datasyncFile;
     if (options.backgroundSyncBytes !== undefined) checkBackgroundSyncBytes(options.backgroundSyncBytes);
     this.backgroundSyncBytes = options.backgroundSyncBytes;
-    // Never a pool thread beyond its share (optionalSync): an idle sync thread, else none this time.
-    this.backgroundDatasync = options.backgroundDatasync ?? ((file) => optionalSync(file.fd, true));
+    // Undefined: core's fileDataSyncable (optionalSync: never a pool thread beyond its share, an idle sync thread, else none this time).
+    this.backgroundDatasync = options.backgroundDatasync;
     // Not FileHandle.sync: that holds a pool thread for the whole device write whatever else waits for one (syncDescriptor).
     this.commitSync = options.commitSync ?? ((file) => syncDescriptor(file.fd, false));
   }
@@ -86,7 +85,7 @@ export class LocalFileSystem extends TemporaryNameListing implements FileSystem 
   private readonly directorySyncs: DirectorySyncs;
   private readonly datasyncFile: (path: string) => Promise<void>;
   private readonly backgroundSyncBytes: number | undefined;
-  private readonly backgroundDatasync: (file: FileHandle) => Promise<void> | undefined;
+  private readonly backgroundDatasync: ((file: FileHandle) => Promise<void> | undefined) | undefined;
   private readonly commitSync: (file: FileHandle) => Promise<void>;
   private realRootPromise: Promise<string> | undefined;
 
@@ -173,7 +172,8 @@ export class LocalFileSystem extends TemporaryNameListing implements FileSystem 
     }
     let state: 'open' | 'committed' | 'aborted' = 'open';
     let renamed = false;
-    const background = new BackgroundDataSync({ ...fileDataSyncable(fh), startDataSync: () => this.backgroundDatasync(fh) }, this.backgroundSyncBytes);
+    const hook = this.backgroundDatasync;
+    const background = new BackgroundDataSync(hook === undefined ? fileDataSyncable(fh) : { ...fileDataSyncable(fh), startDataSync: () => hook(fh) }, this.backgroundSyncBytes);
     // The commit's sync, of the raw descriptor (syncDescriptor): FileHandle.close does not wait for it.
     let finalSync: Promise<void> | undefined;
     const abort = async () => {
