@@ -24,3 +24,29 @@ export function diskBusyReader(path: string): (() => number) | undefined {
   };
   return read() === undefined ? undefined : () => read()!;
 }
+
+/** How long the disk must stay idle before a timed step starts (see waitForIdleDisk). */
+export const IDLE_DISK_QUIET_MS = 15;
+const IDLE_DISK_POLL_MS = 5;
+/** A disk that never goes quiet (another process writing) delays a step at most this long by default. */
+export const IDLE_DISK_MAX_WAIT_MS = 3000;
+
+/**
+ * Waits until the disk `busy` reads (diskBusyReader) has been idle for IDLE_DISK_QUIET_MS (its
+ * busy time unchanged across polls), at most `maxMs`; returns the milliseconds
+ * waited. Before a timed step whose fsyncs would otherwise wait behind the writeback and freed
+ * blocks of the bench's own previous step (a removed snapshot, a restore check's files): a sample
+ * then measures its own disk work, not its predecessor's (issue 16, session 34).
+ */
+export async function waitForIdleDisk(busy: () => number, maxMs = IDLE_DISK_MAX_WAIT_MS): Promise<number> {
+  const t0 = performance.now();
+  let last = busy();
+  let quietSince = t0;
+  while (performance.now() - quietSince < IDLE_DISK_QUIET_MS && performance.now() - t0 < maxMs) {
+    await new Promise((resolve) => setTimeout(resolve, IDLE_DISK_POLL_MS));
+    const now = busy();
+    if (now !== last) quietSince = performance.now();
+    last = now;
+  }
+  return performance.now() - t0;
+}

@@ -19,6 +19,7 @@ import { isIncrementalRocksDBStateHandle } from '@flowstate/rocksdb';
 import { localCheckpointStorage } from '@flowstate/storage-local';
 import { backendById, createKeyed, type BackendUnderTest } from './backends.js';
 import { CpShell } from './cp-shell.js';
+import { diskBusyReader, waitForIdleDisk } from './disk-busy.js';
 import { churnBoth, compactionsDone, openRocksCopy, populate, timeRocksCheckpoint } from './rocks-checkpoint-baseline.js';
 import { backendColumnFamily } from './rocks-raw.js';
 import { INCREMENTAL_GOAL_MAX_STATE_BYTES, type Preset } from './config.js';
@@ -97,6 +98,11 @@ export interface ChurnSample {
    * The paired full snapshot comes last either way (see fullMs).
    */
   readonly incrementFirst?: boolean;
+  /**
+   * Since session 34: milliseconds this sample waited, before its three timed steps together, for
+   * the disk to go idle (waitForIdleDisk; 0 where the system does not tell the disk's busy time).
+   */
+  readonly diskWaitMs?: number;
 }
 
 /** The first native checkpoint of a backend: uploads every file (nothing to reuse yet). */
@@ -205,6 +211,10 @@ async function churnVariants(b: BackendUnderTest, be: KeyedStateBackend<number>,
   const prop = (name: string) => Number(own.db.getProperty(name, own.cf) ?? '0');
   const liveSsts = () => new Set(own.db.getLiveFilesMetaData({ uniqueIds: false }).map((f) => f.name.replace(/^\//, '')));
   const nativeFull = await base('native full');
+  // Each timed step of an increment starts on an idle disk (waitForIdleDisk): the step before it
+  // (the previous sample's restore check and download, its paired full snapshot's removal) left
+  // writeback and freed blocks whose wait landed in whichever step synced first (session 34).
+  const disk = diskBusyReader(dir);
   // The baseline's database: a copy of the backend's (its base checkpoint flushed it), opened with
   // the backend's options (SST syncs only, as the backend), then the same writes.
   const raw = openRocksCopy(own, join(dir, 'raw-rocksdb'));
@@ -238,7 +248,12 @@ async function churnVariants(b: BackendUnderTest, be: KeyedStateBackend<number>,
     const changed = churnBoth(be, st, own, raw, entries, churn, id, valueBytes);
     id++;
     let rocksCheckpointMs = NaN;
+    let diskWaitMs = 0;
+    const idleDisk = async () => {
+      if (disk !== undefined) diskWaitMs += await waitForIdleDisk(disk);
+    };
     const rocks = async () => {
+      await idleDisk();
       gc();
       rocksCheckpointMs = timeRocksCheckpoint(raw, join(dir, `raw-checkpoint-${id}`));
     };
@@ -247,6 +262,7 @@ async function churnVariants(b: BackendUnderTest, be: KeyedStateBackend<number>,
     // confirmed (confirming it would leave the next increment nothing to reuse), always last (see
     // ChurnSample.fullMs: the release of its RocksDB snapshot can get the base's SST rewritten).
     const fullSnapshot = async () => {
+      await idleDisk();
       gc();
       full = await timedSnapshot(be, storage, PAIRED_FULL_ID_BASE + id, CANONICAL_CHECKPOINT);
       await storage.discardCheckpoint(PAIRED_FULL_ID_BASE + id);
@@ -255,6 +271,7 @@ async function churnVariants(b: BackendUnderTest, be: KeyedStateBackend<number>,
     let baseSstFilesLive = NaN;
     let snap: Awaited<ReturnType<typeof timedSnapshot>> | undefined;
     const ours = async () => {
+      await idleDisk();
       gc();
       l0Files = prop('rocksdb.num-files-at-level0');
       const live = liveSsts();
@@ -273,8 +290,8 @@ async function churnVariants(b: BackendUnderTest, be: KeyedStateBackend<number>,
     restored.dispose();
     if (n !== entries) throw new Error(`incremental restore: ${n} entries, expected ${entries}`);
     const downloadMs = await downloadOnly(storage, s.handle, id);
-    out.push({ phase, l0Files, baseSstFiles: baseSsts.size, baseSstFilesLive, compactionWaitMs, churn, keysChanged: changed, syncMs: s.syncMs, asyncMs: s.asyncMs, totalMs: s.totalMs, checkpointedSize: s.res.checkpointedSize, fullSize: s.res.fullSize, restoreMs, downloadMs, rocksCheckpointMs, fullMs: f.totalMs, fullSyncMs: f.syncMs, incrementFirst });
-    log(`  [${label} incremental, ${phase}, churn ${churn * 100}%, L0 files ${l0Files}, base SSTs live ${baseSstFilesLive}/${baseSsts.size}${phase === 'after-bulk-load' ? `, waited ${compactionWaitMs.toFixed(0)} ms for compactions` : ''}, ${incrementFirst ? 'increment before' : 'increment after'} RocksDB's own] sync ${s.syncMs.toFixed(1)} ms, total ${s.totalMs.toFixed(1)} ms (RocksDB flush + createCheckpoint ${rocksCheckpointMs.toFixed(1)} ms, full canonical snapshot ${f.totalMs.toFixed(1)} ms), uploaded ${mb(s.res.checkpointedSize).toFixed(2)} of ${mb(s.res.fullSize).toFixed(1)} MB, restore ${restoreMs.toFixed(0)} ms vs download ${downloadMs.toFixed(0)} ms`);
+    out.push({ phase, l0Files, baseSstFiles: baseSsts.size, baseSstFilesLive, compactionWaitMs, churn, keysChanged: changed, syncMs: s.syncMs, asyncMs: s.asyncMs, totalMs: s.totalMs, checkpointedSize: s.res.checkpointedSize, fullSize: s.res.fullSize, restoreMs, downloadMs, rocksCheckpointMs, fullMs: f.totalMs, fullSyncMs: f.syncMs, incrementFirst, diskWaitMs });
+    log(`  [${label} incremental, ${phase}, churn ${churn * 100}%, L0 files ${l0Files}, base SSTs live ${baseSstFilesLive}/${baseSsts.size}${phase === 'after-bulk-load' ? `, waited ${compactionWaitMs.toFixed(0)} ms for compactions` : ''}, ${incrementFirst ? 'increment before' : 'increment after'} RocksDB's own] sync ${s.syncMs.toFixed(1)} ms, total ${s.totalMs.toFixed(1)} ms (RocksDB flush + createCheckpoint ${rocksCheckpointMs.toFixed(1)} ms, full canonical snapshot ${f.totalMs.toFixed(1)} ms), uploaded ${mb(s.res.checkpointedSize).toFixed(2)} of ${mb(s.res.fullSize).toFixed(1)} MB, restore ${restoreMs.toFixed(0)} ms vs download ${downloadMs.toFixed(0)} ms, waited ${diskWaitMs.toFixed(0)} ms for an idle disk`);
   }
 }
 
