@@ -166,15 +166,108 @@ export class MinimalMapState {
     m.delete(k);
     if (m.size === 0) this.be.remove(this.t);
   }
-  keys(): IterableIterator<number> {
-    return (this.map() ?? EMPTY_MAP).keys();
+  // MapState's iterators remove() the entry they handed out last (Flink's Iterator.remove): the
+  // least that takes is remembering its key, so each iterator wraps the Map's own (session 34;
+  // before, the Map's iterators as they are, without remove()).
+  keys(): MinimalIterator<number> {
+    return new MinimalKeysIterator(this, (this.map() ?? EMPTY_MAP).keys());
   }
-  values(): IterableIterator<number> {
-    return (this.map() ?? EMPTY_MAP).values();
+  values(): MinimalIterator<number> {
+    return new MinimalValuesIterator(this, this.map() ?? EMPTY_MAP);
   }
-  entries(): IterableIterator<[number, number]> {
-    return (this.map() ?? EMPTY_MAP).entries();
+  entries(): MinimalIterator<[number, number]> {
+    return new MinimalEntriesIterator(this, (this.map() ?? EMPTY_MAP).entries());
   }
 }
 
 const EMPTY_MAP: ReadonlyMap<number, number> = new Map();
+
+/** An iterator of the minimal map state: remove() removes the entry next() handed out last, once. */
+export interface MinimalIterator<T> extends IterableIterator<T> {
+  remove(): void;
+}
+
+/**
+ * remove() of every minimal map iterator. The iterators are standalone classes, as the heap
+ * backend's are: V8 did not inline a base class's constructor into the caller's loop (heap-states.ts).
+ */
+function removeLast(state: MinimalMapState, canRemove: boolean, last: number): void {
+  // MapState's contract: remove() only once after each next() that handed out an entry.
+  if (!canRemove) throw new Error('iterator remove() without a preceding next(), or called twice');
+  state.remove(last);
+}
+
+class MinimalKeysIterator implements MinimalIterator<number> {
+  private last = 0;
+  private canRemove = false;
+  constructor(
+    private readonly state: MinimalMapState,
+    private readonly inner: Iterator<number>,
+  ) {}
+  next(): IteratorResult<number> {
+    const r = this.inner.next();
+    this.canRemove = r.done !== true;
+    this.last = r.value as number;
+    return r;
+  }
+  remove(): void {
+    const can = this.canRemove;
+    this.canRemove = false;
+    removeLast(this.state, can, this.last);
+  }
+  [Symbol.iterator](): this {
+    return this;
+  }
+}
+
+/** The Map's values with its keys walked in step (both iterate the same Map): the key of each value, without a [key, value] array per entry. */
+class MinimalValuesIterator implements MinimalIterator<number> {
+  private last = 0;
+  private canRemove = false;
+  private readonly inner: Iterator<number>;
+  private readonly keys: Iterator<number>;
+  constructor(
+    private readonly state: MinimalMapState,
+    map: ReadonlyMap<number, number>,
+  ) {
+    this.inner = map.values();
+    this.keys = map.keys();
+  }
+  next(): IteratorResult<number> {
+    const r = this.inner.next();
+    this.canRemove = r.done !== true;
+    this.last = this.keys.next().value as number;
+    return r;
+  }
+  remove(): void {
+    const can = this.canRemove;
+    this.canRemove = false;
+    removeLast(this.state, can, this.last);
+  }
+  [Symbol.iterator](): this {
+    return this;
+  }
+}
+
+class MinimalEntriesIterator implements MinimalIterator<[number, number]> {
+  private last = 0;
+  private canRemove = false;
+  constructor(
+    private readonly state: MinimalMapState,
+    private readonly inner: Iterator<[number, number]>,
+  ) {}
+  next(): IteratorResult<[number, number]> {
+    const r = this.inner.next();
+    this.canRemove = r.done !== true;
+    if (this.canRemove) this.last = r.value[0];
+    return r;
+  }
+  remove(): void {
+    const can = this.canRemove;
+    this.canRemove = false;
+    removeLast(this.state, can, this.last);
+  }
+  [Symbol.iterator](): this {
+    return this;
+  }
+}
