@@ -34,9 +34,9 @@ export const IDLE_DISK_MAX_WAIT_MS = 3000;
 /**
  * Waits until the disk `busy` reads (diskBusyReader) has been idle for IDLE_DISK_QUIET_MS (its
  * busy time unchanged across polls), at most `maxMs`; returns the milliseconds
- * waited. Before a timed step whose fsyncs would otherwise wait behind the writeback and freed
- * blocks of the bench's own previous step (a removed snapshot, a restore check's files): a sample
- * then measures its own disk work, not its predecessor's (issue 16, session 34).
+ * waited. Before a timed step whose fsyncs could otherwise wait behind the writeback and freed
+ * blocks of the bench's own previous step (a removed snapshot): a sample then measures its own
+ * disk work, not its predecessor's (issue 16, session 34).
  */
 export async function waitForIdleDisk(busy: () => number, maxMs = IDLE_DISK_MAX_WAIT_MS): Promise<number> {
   const t0 = performance.now();

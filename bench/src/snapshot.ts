@@ -212,9 +212,17 @@ async function churnVariants(b: BackendUnderTest, be: KeyedStateBackend<number>,
   const liveSsts = () => new Set(own.db.getLiveFilesMetaData({ uniqueIds: false }).map((f) => f.name.replace(/^\//, '')));
   const nativeFull = await base('native full');
   // Each timed step of an increment starts on an idle disk (waitForIdleDisk): the step before it
-  // (the previous sample's restore check and download, its paired full snapshot's removal) left
-  // writeback and freed blocks whose wait landed in whichever step synced first (session 34).
+  // (the previous sample's paired full snapshot and its removal, 10-100 MB freed on a file system
+  // that may discard freed blocks) may leave disk work whose wait would land in whichever step
+  // syncs first. Both sides get it; ~16 ms per step (session 34).
   const disk = diskBusyReader(dir);
+  // Each increment's restore check and download, run once every sample of this call is taken: run
+  // between samples (until session 34), a restore check at 100 MB made the next sample's first
+  // timed step (the increment or RocksDB's own checkpoint) 2-4x slower.
+  const checks: Array<() => Promise<void>> = [];
+  const runChecks = async (): Promise<void> => {
+    for (const check of checks.splice(0)) await check();
+  };
   // The baseline's database: a copy of the backend's (its base checkpoint flushed it), opened with
   // the backend's options (SST syncs only, as the backend), then the same writes.
   const raw = openRocksCopy(own, join(dir, 'raw-rocksdb'));
@@ -225,7 +233,10 @@ async function churnVariants(b: BackendUnderTest, be: KeyedStateBackend<number>,
     const compactionWaitMs = performance.now() - w0;
     await compactionsDone(raw.db, raw.cf);
     await increment('after-bulk-load', 0.01, compactionWaitMs, afterBulkLoadSample);
-    if (afterBulkLoadOnly) return { nativeFull, rebase: null, compactMs: 0, churn: out };
+    if (afterBulkLoadOnly) {
+      await runChecks();
+      return { nativeFull, rebase: null, compactMs: 0, churn: out };
+    }
     // Between compactions: flush + full manual compaction (so no L0→L1 compaction is due), new base.
     const c0 = performance.now();
     own.db.flush();
@@ -238,6 +249,7 @@ async function churnVariants(b: BackendUnderTest, be: KeyedStateBackend<number>,
     const compacted = Math.min(3, incrementalSamples);
     for (let i = 0; i < compacted; i++) await increment('compacted', 0.01, 0, i);
     await increment('compacted', 0.1, 0, compacted);
+    await runChecks();
     return { nativeFull, rebase, compactMs, churn: out };
   } finally {
     raw.close();
@@ -283,16 +295,24 @@ async function churnVariants(b: BackendUnderTest, be: KeyedStateBackend<number>,
     for (const step of incrementFirst ? [ours, rocks, fullSnapshot] : [rocks, ours, fullSnapshot]) await step();
     const s = snap!;
     const f = full!;
-    const r0 = performance.now();
-    const restored = await createKeyed<number>(b, Serializers.int32, { restoreState: [s.handle], reader: storage, localDirectory: join(dir, `restore-${id}`) });
-    const restoreMs = performance.now() - r0;
-    const n = restored.numKeyValueStateEntries();
-    restored.dispose();
-    if (n !== entries) throw new Error(`incremental restore: ${n} entries, expected ${entries}`);
-    const downloadMs = await downloadOnly(storage, s.handle, id);
-    out.push({ phase, l0Files, baseSstFiles: baseSsts.size, baseSstFilesLive, compactionWaitMs, churn, keysChanged: changed, syncMs: s.syncMs, asyncMs: s.asyncMs, totalMs: s.totalMs, checkpointedSize: s.res.checkpointedSize, fullSize: s.res.fullSize, restoreMs, downloadMs, rocksCheckpointMs, fullMs: f.totalMs, fullSyncMs: f.syncMs, incrementFirst, diskWaitMs });
-    log(`  [${label} incremental, ${phase}, churn ${churn * 100}%, L0 files ${l0Files}, base SSTs live ${baseSstFilesLive}/${baseSsts.size}${phase === 'after-bulk-load' ? `, waited ${compactionWaitMs.toFixed(0)} ms for compactions` : ''}, ${incrementFirst ? 'increment before' : 'increment after'} RocksDB's own] sync ${s.syncMs.toFixed(1)} ms, total ${s.totalMs.toFixed(1)} ms (RocksDB flush + createCheckpoint ${rocksCheckpointMs.toFixed(1)} ms, full canonical snapshot ${f.totalMs.toFixed(1)} ms), uploaded ${mb(s.res.checkpointedSize).toFixed(2)} of ${mb(s.res.fullSize).toFixed(1)} MB, restore ${restoreMs.toFixed(0)} ms vs download ${downloadMs.toFixed(0)} ms, waited ${diskWaitMs.toFixed(0)} ms for an idle disk`);
+    const checkpointId = id;
+    checks.push(async () => {
+      const { restoreMs, downloadMs } = await restoreCheck(b, storage, s.handle, checkpointId, entries, join(dir, `restore-${checkpointId}`));
+      out.push({ phase, l0Files, baseSstFiles: baseSsts.size, baseSstFilesLive, compactionWaitMs, churn, keysChanged: changed, syncMs: s.syncMs, asyncMs: s.asyncMs, totalMs: s.totalMs, checkpointedSize: s.res.checkpointedSize, fullSize: s.res.fullSize, restoreMs, downloadMs, rocksCheckpointMs, fullMs: f.totalMs, fullSyncMs: f.syncMs, incrementFirst, diskWaitMs });
+      log(`  [${label} incremental, ${phase}, churn ${churn * 100}%, L0 files ${l0Files}, base SSTs live ${baseSstFilesLive}/${baseSsts.size}${phase === 'after-bulk-load' ? `, waited ${compactionWaitMs.toFixed(0)} ms for compactions` : ''}, ${incrementFirst ? 'increment before' : 'increment after'} RocksDB's own] sync ${s.syncMs.toFixed(1)} ms, total ${s.totalMs.toFixed(1)} ms (RocksDB flush + createCheckpoint ${rocksCheckpointMs.toFixed(1)} ms, full canonical snapshot ${f.totalMs.toFixed(1)} ms), uploaded ${mb(s.res.checkpointedSize).toFixed(2)} of ${mb(s.res.fullSize).toFixed(1)} MB, restore ${restoreMs.toFixed(0)} ms vs download ${downloadMs.toFixed(0)} ms, waited ${diskWaitMs.toFixed(0)} ms for an idle disk`);
+    });
   }
+}
+
+/** An increment restored into a fresh backend (every entry there), then its files downloaded alone: both timed. */
+async function restoreCheck(b: BackendUnderTest, storage: FsCheckpointStorage, handle: KeyedStateHandle, checkpointId: number, entries: number, localDirectory: string): Promise<{ restoreMs: number; downloadMs: number }> {
+  const r0 = performance.now();
+  const restored = await createKeyed<number>(b, Serializers.int32, { restoreState: [handle], reader: storage, localDirectory });
+  const restoreMs = performance.now() - r0;
+  const n = restored.numKeyValueStateEntries();
+  restored.dispose();
+  if (n !== entries) throw new Error(`incremental restore of checkpoint ${checkpointId}: ${n} entries, expected ${entries}`);
+  return { restoreMs, downloadMs: await downloadOnly(storage, handle, checkpointId) };
 }
 
 /** What one full-snapshot sample needs: the backend and its state, where to write, and the writes made while the snapshot runs. */
