@@ -28,6 +28,8 @@ for (const [name, open, keyOf] of iterators) {
         assert.throws(() => it.remove(), /called twice/);
       }
     }
+    // The last next() handed out nothing: nothing to remove.
+    assert.throws(() => it.remove(), /without a preceding next/);
     assert.deepEqual([...ms.keys()], [1, 3, 5]);
     assert.equal(ms.get(3), 3.5);
   });

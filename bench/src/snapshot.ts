@@ -216,9 +216,10 @@ async function churnVariants(b: BackendUnderTest, be: KeyedStateBackend<number>,
   // that may discard freed blocks) may leave disk work whose wait would land in whichever step
   // syncs first. Both sides get it; ~16 ms per step (session 34).
   const disk = diskBusyReader(dir);
-  // Each increment's restore check and download, run once every sample of this call is taken: run
-  // between samples (until session 34), a restore check at 100 MB made the next sample's first
-  // timed step (the increment or RocksDB's own checkpoint) 2-4x slower.
+  // Each increment's restore check and download, run once every sample of this call is taken (the
+  // after-bulk-load one too, after the compaction, the rebase and the samples between
+  // compactions): run between samples (until session 34), a restore check at 100 MB made the next
+  // sample's first timed step (the increment or RocksDB's own checkpoint) 2-4x slower.
   const checks: Array<() => Promise<void>> = [];
   const runChecks = async (): Promise<void> => {
     for (const check of checks.splice(0)) await check();
@@ -264,9 +265,10 @@ async function churnVariants(b: BackendUnderTest, be: KeyedStateBackend<number>,
     const idleDisk = async () => {
       if (disk !== undefined) diskWaitMs += await waitForIdleDisk(disk);
     };
+    // In each step the wait for an idle disk comes last before the timed call (after the GC).
     const rocks = async () => {
-      await idleDisk();
       gc();
+      await idleDisk();
       rocksCheckpointMs = timeRocksCheckpoint(raw, join(dir, `raw-checkpoint-${id}`));
     };
     let full: Awaited<ReturnType<typeof timedSnapshot>> | undefined;
@@ -274,8 +276,8 @@ async function churnVariants(b: BackendUnderTest, be: KeyedStateBackend<number>,
     // confirmed (confirming it would leave the next increment nothing to reuse), always last (see
     // ChurnSample.fullMs: the release of its RocksDB snapshot can get the base's SST rewritten).
     const fullSnapshot = async () => {
-      await idleDisk();
       gc();
+      await idleDisk();
       full = await timedSnapshot(be, storage, PAIRED_FULL_ID_BASE + id, CANONICAL_CHECKPOINT);
       await storage.discardCheckpoint(PAIRED_FULL_ID_BASE + id);
     };
@@ -283,11 +285,11 @@ async function churnVariants(b: BackendUnderTest, be: KeyedStateBackend<number>,
     let baseSstFilesLive = NaN;
     let snap: Awaited<ReturnType<typeof timedSnapshot>> | undefined;
     const ours = async () => {
-      await idleDisk();
       gc();
       l0Files = prop('rocksdb.num-files-at-level0');
       const live = liveSsts();
       baseSstFilesLive = [...baseSsts].filter((f) => live.has(f)).length;
+      await idleDisk();
       snap = await timedSnapshot(be, storage, id, CHECKPOINT);
       be.notifyCheckpointComplete(id);
     };
@@ -296,10 +298,12 @@ async function churnVariants(b: BackendUnderTest, be: KeyedStateBackend<number>,
     const s = snap!;
     const f = full!;
     const checkpointId = id;
+    // Taken now: the check runs after later samples, and a rebase replaces `baseSsts` meanwhile.
+    const baseSstFiles = baseSsts.size;
     checks.push(async () => {
       const { restoreMs, downloadMs } = await restoreCheck(b, storage, s.handle, checkpointId, entries, join(dir, `restore-${checkpointId}`));
-      out.push({ phase, l0Files, baseSstFiles: baseSsts.size, baseSstFilesLive, compactionWaitMs, churn, keysChanged: changed, syncMs: s.syncMs, asyncMs: s.asyncMs, totalMs: s.totalMs, checkpointedSize: s.res.checkpointedSize, fullSize: s.res.fullSize, restoreMs, downloadMs, rocksCheckpointMs, fullMs: f.totalMs, fullSyncMs: f.syncMs, incrementFirst, diskWaitMs });
-      log(`  [${label} incremental, ${phase}, churn ${churn * 100}%, L0 files ${l0Files}, base SSTs live ${baseSstFilesLive}/${baseSsts.size}${phase === 'after-bulk-load' ? `, waited ${compactionWaitMs.toFixed(0)} ms for compactions` : ''}, ${incrementFirst ? 'increment before' : 'increment after'} RocksDB's own] sync ${s.syncMs.toFixed(1)} ms, total ${s.totalMs.toFixed(1)} ms (RocksDB flush + createCheckpoint ${rocksCheckpointMs.toFixed(1)} ms, full canonical snapshot ${f.totalMs.toFixed(1)} ms), uploaded ${mb(s.res.checkpointedSize).toFixed(2)} of ${mb(s.res.fullSize).toFixed(1)} MB, restore ${restoreMs.toFixed(0)} ms vs download ${downloadMs.toFixed(0)} ms, waited ${diskWaitMs.toFixed(0)} ms for an idle disk`);
+      out.push({ phase, l0Files, baseSstFiles, baseSstFilesLive, compactionWaitMs, churn, keysChanged: changed, syncMs: s.syncMs, asyncMs: s.asyncMs, totalMs: s.totalMs, checkpointedSize: s.res.checkpointedSize, fullSize: s.res.fullSize, restoreMs, downloadMs, rocksCheckpointMs, fullMs: f.totalMs, fullSyncMs: f.syncMs, incrementFirst, diskWaitMs });
+      log(`  [${label} incremental, ${phase}, churn ${churn * 100}%, L0 files ${l0Files}, base SSTs live ${baseSstFilesLive}/${baseSstFiles}${phase === 'after-bulk-load' ? `, waited ${compactionWaitMs.toFixed(0)} ms for compactions` : ''}, ${incrementFirst ? 'increment before' : 'increment after'} RocksDB's own] sync ${s.syncMs.toFixed(1)} ms, total ${s.totalMs.toFixed(1)} ms (RocksDB flush + createCheckpoint ${rocksCheckpointMs.toFixed(1)} ms, full canonical snapshot ${f.totalMs.toFixed(1)} ms), uploaded ${mb(s.res.checkpointedSize).toFixed(2)} of ${mb(s.res.fullSize).toFixed(1)} MB, restore ${restoreMs.toFixed(0)} ms vs download ${downloadMs.toFixed(0)} ms, waited ${diskWaitMs.toFixed(0)} ms for an idle disk`);
     });
   }
 }
