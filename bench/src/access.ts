@@ -28,10 +28,11 @@ import {
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { encodeListElements, type RocksDB, type ColumnFamily } from '@flowstate/rocksdb/native';
+import { encodeListElements } from '@flowstate/rocksdb/native';
 import { backendById, createKeyed, MAX_PARALLELISM } from './backends.js';
 import { GOALS, type Preset } from './config.js';
 import { pinProcess, type Pinned } from './cpu-pin.js';
+import { compactionsDone, intProperty } from './rocks-checkpoint-baseline.js';
 import { PlainCppServer } from './rocks-cpp.js';
 import { backendColumnFamily, concatBytes, fillRows, float64Bytes, int32Bytes, openRawRocks, prefixEnd, verifyIdenticalRows, type RawRocks } from './rocks-raw.js';
 import { MinimalHeapBackend, MinimalListState, MinimalMapState, MinimalValueState } from './minimal-heap.js';
@@ -736,17 +737,6 @@ export function combineAccessHalves(first: readonly AccessResult[], second: read
   });
 }
 
-/** A database's files at level 0 (of `cf`), and whether it is still flushing or compacting. */
-function lsmState(db: RocksDB, cf: ColumnFamily): { l0: number; busy: boolean } {
-  const num = (name: string) => {
-    const v = Number(db.getProperty(name, cf));
-    if (!Number.isInteger(v)) throw new Error(`RocksDB property ${name} not available`);
-    return v;
-  };
-  const busy = num('rocksdb.num-running-flushes') > 0 || num('rocksdb.num-running-compactions') > 0 || num('rocksdb.compaction-pending') > 0 || num('rocksdb.mem-table-flush-pending') > 0;
-  return { l0: num('rocksdb.num-files-at-level0'), busy };
-}
-
 /** Waiting for RocksDB's background work after the manual compactions (it has none left then, normally). */
 const SETTLE_TIMEOUT_MS = 120_000;
 
@@ -760,23 +750,17 @@ const SETTLE_TIMEOUT_MS = 120_000;
  * (an exclusive manual compaction), and then for its own. Returns the log text: each side's L0
  * files before → after.
  */
-function settleLsm(be: KeyedStateBackend<number>, kind: StateKind, raw: RawRocks): string {
+async function settleLsm(be: KeyedStateBackend<number>, kind: StateKind, raw: RawRocks): Promise<string> {
   const sides = [{ name: 'backend', ...backendColumnFamily(be, kind) }, { name: 'raw', db: raw.db, cf: raw.cf }];
-  const before = sides.map((x) => lsmState(x.db, x.cf).l0);
+  const l0 = (x: (typeof sides)[number]) => intProperty(x.db, x.cf, 'rocksdb.num-files-at-level0');
+  const before = sides.map(l0);
   const t0 = performance.now();
   for (const x of sides) {
     x.db.flush();
     x.db.compactRange(x.cf);
   }
-  for (;;) {
-    const states = sides.map((x) => lsmState(x.db, x.cf));
-    if (!states.some((st) => st.busy)) {
-      const l0 = sides.map((x, i) => `${x.name} ${before[i]} → ${states[i]!.l0}`).join(', ');
-      return `flushed + compacted in ${(performance.now() - t0).toFixed(0)} ms, L0 files ${l0}`;
-    }
-    if (performance.now() - t0 > SETTLE_TIMEOUT_MS) throw new Error(`access ${kind}: RocksDB still flushing or compacting ${SETTLE_TIMEOUT_MS} ms after the manual compactions`);
-    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
-  }
+  for (const x of sides) await compactionsDone(x.db, x.cf, SETTLE_TIMEOUT_MS);
+  return `flushed + compacted in ${(performance.now() - t0).toFixed(0)} ms, L0 files ${sides.map((x, i) => `${x.name} ${before[i]} → ${l0(x)}`).join(', ')}`;
 }
 
 /**
@@ -796,7 +780,7 @@ export async function runAccessSuite(p: Preset, backendId: string, kind: StateKi
     const ops = accessOps(p, kind, be, raw, min, order);
     const tag = `${b.id}/${kind}${min ? ` ${order}` : ''}`;
     const setupMs = performance.now() - t0;
-    const settled = raw ? `; ${settleLsm(be, kind, raw)}` : '';
+    const settled = raw ? `; ${await settleLsm(be, kind, raw)}` : '';
     log(`  [${tag}] setup ${setupMs.toFixed(0)} ms${settled}`);
     // A full GC before timing (children run with --expose-gc): every structure set up above is
     // promoted and compacted the same way, so where the young generation happened to leave the

@@ -76,12 +76,19 @@ export function timeRocksCheckpoint(copy: RocksCopy, dir: string): number {
   return ms;
 }
 
-/** Waits until RocksDB has no pending or running compaction or flush for `cf` (60 s at most). */
-export async function compactionsDone(db: RocksDB, cf: ColumnFamily): Promise<void> {
-  const prop = (name: string) => Number(db.getProperty(name, cf) ?? '0');
+/** A RocksDB property of `cf` as an integer; an error where RocksDB does not give one (a wait on it would otherwise pass unseen). */
+export function intProperty(db: RocksDB, cf: ColumnFamily, name: string): number {
+  const v = Number(db.getProperty(name, cf));
+  if (!Number.isInteger(v)) throw new Error(`RocksDB property ${name} not available`);
+  return v;
+}
+
+/** Waits until RocksDB has no pending or running compaction or flush for `cf` (`timeoutMs` at most). */
+export async function compactionsDone(db: RocksDB, cf: ColumnFamily, timeoutMs = 60_000): Promise<void> {
+  const busy = (name: string) => intProperty(db, cf, name) > 0;
   const w0 = performance.now();
-  while (prop('rocksdb.compaction-pending') > 0 || prop('rocksdb.num-running-compactions') > 0 || prop('rocksdb.num-running-flushes') > 0) {
-    if (performance.now() - w0 > 60_000) throw new Error('background compactions did not finish within 60 s');
+  while (busy('rocksdb.compaction-pending') || busy('rocksdb.num-running-compactions') || busy('rocksdb.num-running-flushes') || busy('rocksdb.mem-table-flush-pending')) {
+    if (performance.now() - w0 > timeoutMs) throw new Error(`background compactions or flushes did not finish within ${timeoutMs / 1000} s`);
     await new Promise((r) => setTimeout(r, 10));
   }
 }

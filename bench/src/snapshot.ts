@@ -20,7 +20,7 @@ import { localCheckpointStorage } from '@flowstate/storage-local';
 import { backendById, createKeyed, type BackendUnderTest } from './backends.js';
 import { CpShell } from './cp-shell.js';
 import { diskBusyReader, waitForIdleDisk } from './disk-busy.js';
-import { churnBoth, compactionsDone, openRocksCopy, populate, timeRocksCheckpoint } from './rocks-checkpoint-baseline.js';
+import { churnBoth, compactionsDone, intProperty, openRocksCopy, populate, timeRocksCheckpoint } from './rocks-checkpoint-baseline.js';
 import { backendColumnFamily } from './rocks-raw.js';
 import { INCREMENTAL_GOAL_MAX_STATE_BYTES, type Preset } from './config.js';
 import { prng, summarize, type Summary } from './stats.js';
@@ -208,7 +208,7 @@ async function churnVariants(b: BackendUnderTest, be: KeyedStateBackend<number>,
     return { syncMs: x.syncMs, asyncMs: x.asyncMs, totalMs: x.totalMs, checkpointedSize: x.res.checkpointedSize, fullSize: x.res.fullSize };
   };
   const own = backendColumnFamily(be, 'blob');
-  const prop = (name: string) => Number(own.db.getProperty(name, own.cf) ?? '0');
+  const prop = (name: string) => intProperty(own.db, own.cf, name);
   const liveSsts = () => new Set(own.db.getLiveFilesMetaData({ uniqueIds: false }).map((f) => f.name.replace(/^\//, '')));
   const nativeFull = await base('native full');
   // Each timed step of an increment starts on an idle disk (waitForIdleDisk): the step before it
