@@ -1,6 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { arch, cpus, platform, release, totalmem } from 'node:os';
+import { sep } from 'node:path';
 import { crc32cImplementation } from '@flowstate/core';
+import { isNativeAvailable, nativeAddonPath, rocksdbVersion } from '@flowstate/rocksdb/native';
 
 export interface MachineInfo {
   readonly cpuModel: string;
@@ -12,6 +14,12 @@ export interface MachineInfo {
   readonly v8Version: string;
   /** What computes every checkpoint checksum here (@flowstate/crc32c: its addon, or the fallback and why). Optional: older results lack it. */
   readonly crc32c?: string;
+  /**
+   * The RocksDB addon the RocksDB rows ran on: a build from source links the system RocksDB (the
+   * library the plain C++ baseline links), a prebuilt binary its own static RocksDB, so the
+   * binding vs plain C++ rows compare two builds then. Optional: older results lack it.
+   */
+  readonly rocksdbAddon?: string;
   readonly gitCommit: string;
   readonly gitDirty: boolean;
 }
@@ -22,6 +30,14 @@ function git(args: string[]): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Which addon loads (as every bench child loads it: the same candidates, in the same order) and its RocksDB version. */
+function rocksdbAddon(): string {
+  if (!isNativeAvailable()) return 'none loads';
+  const file = nativeAddonPath();
+  const kind = file.includes(`${sep}prebuilds${sep}`) ? 'prebuilt (its own static RocksDB)' : file.includes(`${sep}build${sep}Release${sep}`) ? 'built from source (the system RocksDB)' : `FLOWSTATE_ROCKSDB_ADDON ${file}`;
+  return `${kind}, RocksDB ${rocksdbVersion()}`;
 }
 
 export function machineInfo(): MachineInfo {
@@ -35,6 +51,7 @@ export function machineInfo(): MachineInfo {
     nodeVersion: process.version,
     v8Version: process.versions.v8,
     crc32c: crc32cImplementation.name + (crc32cImplementation.fallbackReason === undefined ? '' : ` (${crc32cImplementation.fallbackReason})`),
+    rocksdbAddon: rocksdbAddon(),
     gitCommit: git(['rev-parse', 'HEAD']) ?? 'unknown',
     gitDirty: (git(['status', '--porcelain']) ?? '').length > 0,
   };

@@ -14,7 +14,7 @@ test('bench harness produces well-formed JSON, markdown and SVG (smoke preset)',
     assert.equal(json.schema, 3);
     assert.equal(json.preset, 'smoke');
     const machine = json.machine as Record<string, unknown>;
-    for (const k of ['cpuModel', 'cores', 'memoryGb', 'nodeVersion', 'gitCommit']) assert.ok(k in machine, `machine.${k}`);
+    for (const k of ['cpuModel', 'cores', 'memoryGb', 'nodeVersion', 'rocksdbAddon', 'gitCommit']) assert.ok(k in machine, `machine.${k}`);
     const access = json.access as Array<Record<string, unknown>>;
     assert.ok(access.length >= 3 * 18, `access rows: ${access.length}`);
     // A ratio, or (the smoke preset's batches are tiny) a row whose every round had a net time <= 0:
