@@ -15,9 +15,10 @@ export interface MachineInfo {
   /** What computes every checkpoint checksum here (@flowstate/crc32c: its addon, or the fallback and why). Optional: older results lack it. */
   readonly crc32c?: string;
   /**
-   * The RocksDB addon the RocksDB rows ran on: a build from source links the system RocksDB (the
-   * library the plain C++ baseline links), a prebuilt binary its own static RocksDB, so the
-   * binding vs plain C++ rows compare two builds then. Optional: older results lack it.
+   * The RocksDB addon the RocksDB rows ran on: a build from source (build/Release) links the RocksDB
+   * its build found (the system's by default, the library the plain C++ baseline links); a
+   * prebuilt binary links its own static RocksDB, so the binding vs plain C++ rows then compare two
+   * builds. Optional: older results lack it.
    */
   readonly rocksdbAddon?: string;
   readonly gitCommit: string;
@@ -36,7 +37,8 @@ function git(args: string[]): string | undefined {
 function rocksdbAddon(): string {
   if (!isNativeAvailable()) return 'none loads';
   const file = nativeAddonPath();
-  const kind = file.includes(`${sep}prebuilds${sep}`) ? 'prebuilt (its own static RocksDB)' : file.includes(`${sep}build${sep}Release${sep}`) ? 'built from source (the system RocksDB)' : `FLOWSTATE_ROCKSDB_ADDON ${file}`;
+  // The override is the only candidate when set, wherever it points.
+  const kind = process.env['FLOWSTATE_ROCKSDB_ADDON'] ? `FLOWSTATE_ROCKSDB_ADDON ${file}` : file.includes(`${sep}prebuilds${sep}`) ? 'prebuilt (its own static RocksDB)' : 'built from source (build/Release)';
   return `${kind}, RocksDB ${rocksdbVersion()}`;
 }
 
