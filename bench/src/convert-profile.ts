@@ -15,19 +15,13 @@ import '@flowstate/storage-local';
 import { CpShell } from './cp-shell.js';
 import { dirBytes } from './dir-bytes.js';
 import { blobEntries, writeBlobSavepoint } from './savepoint-state.js';
-import { summarize } from './stats.js';
+import { summarize, timed } from './stats.js';
 
 const MIB = 1024 * 1024;
 const NATIVE = { nativeFormats: [ROCKSDB_NATIVE_FORMAT] };
 
 // The suite's median (interpolated for an even count), so the ratios compare with its convert rows.
 const median = (xs: number[]): number => summarize(xs).median;
-
-async function timed(fn: () => unknown): Promise<number> {
-  const t0 = performance.now();
-  await fn();
-  return performance.now() - t0;
-}
 
 /** `fn` under the CPU profiler when `profileTo` is set. */
 async function profiled<T>(profileTo: string | undefined, fn: () => Promise<T>): Promise<T> {

@@ -10,18 +10,17 @@
  * `node bench/dist/convert-sizes.js [--rounds N] [--warmups N] [--processes P] MiB...` (default 1 4 16 64).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomFillSync } from 'node:crypto';
-import { closeSync, existsSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ROCKSDB_NATIVE_FORMAT } from '@flowstate/rocksdb';
 import { convertSavepoint } from '@flowstate/savepoint';
 import '@flowstate/storage-local';
-import { CpShell } from './cp-shell.js';
+import { CpShell, syncedRandomFile } from './cp-shell.js';
 import { dirBytes } from './dir-bytes.js';
 import { blobEntries, writeBlobSavepoint } from './savepoint-state.js';
-import { summarize } from './stats.js';
+import { summarize, timed } from './stats.js';
 
 const MIB = 1024 * 1024;
 const NATIVE = { nativeFormats: [ROCKSDB_NATIVE_FORMAT] };
@@ -63,12 +62,6 @@ function usage(why: string): never {
   process.exit(2);
 }
 
-async function timed(fn: () => Promise<unknown>): Promise<number> {
-  const t0 = performance.now();
-  await fn();
-  return performance.now() - t0;
-}
-
 /**
  * In a driver `--processes` started: says it is ready for round `round` of `mib` and waits
  * (untimed) until the parent has seen every driver ready (it then creates
@@ -85,22 +78,11 @@ async function startTogether(startFile: string | undefined, mib: number, round: 
   }
 }
 
-/** A file of `bytes` random bytes (as the savepoint suite's `cp` baseline copies), written in 1 MiB pieces. */
-function randomFile(path: string, bytes: number): void {
-  const chunk = Buffer.allocUnsafe(MIB);
-  const fd = openSync(path, 'w');
-  try {
-    for (let left = bytes; left > 0; left -= chunk.length) writeSync(fd, randomFillSync(chunk), 0, Math.min(left, chunk.length));
-  } finally {
-    closeSync(fd);
-  }
-}
-
 /** One size: medians of the conversions each way and of `cp` of the canonical savepoint's byte count. */
 async function measureSize(work: string, mib: number, a: Args, shell: CpShell): Promise<string> {
   const [sp, native, back, big, copy] = ['canonical', 'native', 'back', 'big', 'copy'].map((n) => join(work, `${n}-${mib}`)) as [string, string, string, string, string];
   await writeBlobSavepoint(sp, blobEntries(mib * MIB).data);
-  randomFile(big, dirBytes(sp));
+  syncedRandomFile(big, dirBytes(sp));
   const toNative = () => convertSavepoint(sp, native, 'native-rocksdb', NATIVE);
   const toCanonical = () => convertSavepoint(native, back, 'canonical', NATIVE);
   const ms = { toNative: [] as number[], toCanonical: [] as number[], cp: [] as number[] };

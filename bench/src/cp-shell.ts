@@ -7,6 +7,8 @@
  * not the others (issue 16, session 10).
  */
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 
 /** A shell word for a path: single-quoted (the bench's own temporary paths). */
@@ -63,5 +65,22 @@ export class CpShell {
 
   close(): void {
     this.sh.stdin.end();
+  }
+}
+
+const MIB = 1024 * 1024;
+
+/**
+ * A source file for the `cp` baselines: `bytes` bytes at `path`, one random MiB repeated,
+ * fsynced (its dirty pages would otherwise be written back while the next samples run).
+ */
+export function syncedRandomFile(path: string, bytes: number): void {
+  const chunk = randomBytes(MIB);
+  const fd = openSync(path, 'w');
+  try {
+    for (let left = bytes; left > 0; left -= chunk.length) writeSync(fd, chunk, 0, Math.min(left, chunk.length));
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
   }
 }

@@ -8,7 +8,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BytesSerializer, isKeyGroupsStateHandle, VoidNamespaceSerializer, type KeyedStateMetaInfo, type TypeSerializerSnapshot } from '@flowstate/core';
@@ -20,7 +20,7 @@ import type { Preset } from './config.js';
 import { flinkCaseResult, flinkSavepointBytes, readFlink, writeFlink, type FlinkSavepointCase } from './savepoint-flink.js';
 import { minimalRead, minimalWrite, type MinimalFile } from './savepoint-minimal.js';
 import { blobEntries, readBlobSavepoint, VALUE_BYTES, writeBlobSavepoint } from './savepoint-state.js';
-import { CpShell } from './cp-shell.js';
+import { CpShell, syncedRandomFile } from './cp-shell.js';
 import { dirBytes } from './dir-bytes.js';
 import { diskBusyReader } from './disk-busy.js';
 import { summarize, type Summary } from './stats.js';
@@ -317,18 +317,6 @@ function validatePhase(c: SavepointRun) {
  * and third conversions of a process, a few hundred from the fourth on; session 31).
  */
 const CONVERT_WARMUPS = 2;
-
-/** A file of `bytes` random bytes at `path`, fsynced (its dirty pages would otherwise be written back while the next samples run). */
-function syncedRandomFile(path: string, bytes: number): void {
-  const chunk = randomBytes(MIB);
-  const fd = openSync(path, 'w');
-  try {
-    for (let left = bytes; left > 0; left -= chunk.length) writeSync(fd, chunk, 0, Math.min(left, chunk.length));
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
 
 /** One direction of the convert phase: its conversion samples and the `cp` / `cp` + `sync` samples of its input's byte count timed next to each. */
 interface ConvertSamples {

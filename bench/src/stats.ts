@@ -28,5 +28,12 @@ export function summarize(values: readonly number[]): Summary {
   return { median, p25: quantile(s, 0.25), p75: quantile(s, 0.75), min: s[0] ?? NaN, max: s[s.length - 1] ?? NaN, mad: quantile(dev, 0.5), samples: s.length };
 }
 
+/** Wall-clock milliseconds of one call, awaited. */
+export async function timed(fn: () => unknown): Promise<number> {
+  const t0 = performance.now();
+  await fn();
+  return performance.now() - t0;
+}
+
 /** Deterministic PRNG (mulberry32) so every run touches the same keys. */
 export const prng = mulberry32;
