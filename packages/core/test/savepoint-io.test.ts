@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it, mock } from 'node:test';
 import {
   AlternatingReadBuffers,
+  BooleanSerializer,
   BytesSerializer,
   crc32c,
   crc32cCombine,
@@ -180,6 +181,18 @@ describe('savepoint I/O building blocks (issue 16)', () => {
         assert.equal(b.writeSerializedLengthPrefixed(BytesSerializer.INSTANCE, value, guess), inner.length);
         assert.deepEqual(b.bytesView(), a.bytesView(), `length ${len}, guess ${guess}`);
       }
+    }
+  });
+
+  it('writeSerializedLengthPrefixed keeps a short value written at the end of the buffer (its prefix used to grow the buffer and drop it)', () => {
+    // A boolean serializes with writeUint8 (ensure(1)): at 12 of 16 bytes the value fits, but a
+    // prefix written with writeVarUint's ensure(5) grew the buffer from the prefix's position and
+    // left the value behind: `true` came back as `false`, under a valid CRC.
+    for (const filled of [10, 11, 12, 13, 14]) {
+      const out = new DataOutputSerializer(16);
+      out.writeBytes(new Uint8Array(filled).fill(7));
+      assert.equal(out.writeSerializedLengthPrefixed(BooleanSerializer.INSTANCE, true, 1), 1);
+      assert.deepEqual([...out.bytesView().subarray(filled)], [1, 1], `after ${filled} bytes`);
     }
   });
 

@@ -112,11 +112,7 @@ export class DataOutputSerializer {
   writeVarUint(v: number): void {
     assert(Number.isInteger(v) && v >= 0 && v <= 0xffffffff, `varuint out of range: ${v}`);
     this.ensure(5);
-    while (v >= 0x80) {
-      this.buf[this.pos++] = (v & 0x7f) | 0x80;
-      v = Math.floor(v / 128);
-    }
-    this.buf[this.pos++] = v;
+    this.pos = this.putVarUint(this.pos, v);
   }
 
   /** Raw bytes, no length prefix. */
@@ -149,10 +145,21 @@ export class DataOutputSerializer {
       this.ensure(actual - reserved);
       this.buf.copyWithin(start + actual, start + reserved, this.pos);
     }
-    this.pos = start;
-    this.writeVarUint(length);
+    // In place, not through writeVarUint: its ensure(5) could grow the buffer from `start`, and a
+    // growth copies only the bytes before `pos`, dropping a short value written after the prefix.
+    this.putVarUint(start, length);
     this.pos = start + actual + length;
     return length;
+  }
+
+  /** Writes `v` as a varuint at `at`, where the buffer already has room (no growth); returns the position after it. */
+  private putVarUint(at: number, v: number): number {
+    while (v >= 0x80) {
+      this.buf[at++] = (v & 0x7f) | 0x80;
+      v = Math.floor(v / 128);
+    }
+    this.buf[at++] = v;
+    return at;
   }
 
   /** UTF-8 string: varuint byte length, then the bytes. */
@@ -165,8 +172,7 @@ export class DataOutputSerializer {
     const { written } = encoder.encodeInto(s, this.buf.subarray(lenPos + 5));
     const lenBytes = varUintSize(written);
     if (lenBytes !== 5) this.buf.copyWithin(lenPos + lenBytes, lenPos + 5, lenPos + 5 + written);
-    this.pos = lenPos;
-    this.writeVarUint(written);
+    this.putVarUint(lenPos, written);
     this.pos = lenPos + lenBytes + written;
   }
 
