@@ -127,14 +127,22 @@ export class RocksDbSyncedSsts {
     }
   }
 
-  /** Forgets the database: at the next observe every SST live or in the checkpoint is not known to be synced. */
-  forget(): void {
+  /**
+   * Databases whose deferred-sync list was lost (a failed pinning): none of their SSTs is known to
+   * be synced any more. Not only those live at the next observe: a compaction output whose sync
+   * the failed pinning deferred may be installed any number of checkpoints later.
+   */
+  private readonly untrusted = new WeakSet<object>();
+
+  /** Forgets what is known of `db` for good: every SST of it counts as not synced from now on. */
+  forget(db: object): void {
+    this.untrusted.add(db);
     this.db = undefined;
     this.unknown.clear();
   }
 
   /** True when RocksDB fsynced the SST `name` before it went live. */
   isSynced(name: string): boolean {
-    return this.db !== undefined && !this.unknown.has(name);
+    return this.db !== undefined && !this.untrusted.has(this.db) && !this.unknown.has(name);
   }
 }

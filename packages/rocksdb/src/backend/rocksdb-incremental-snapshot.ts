@@ -129,9 +129,9 @@ export class RocksNativeSnapshotStrategy implements SnapshotStrategy<KeyedStateH
       const live = db.getLiveFilesMetaData({ uniqueIds: true }).map((f) => ({ ...f, name: f.name.replace(/^\//, '') }));
       return { files, unsyncedSsts: pinned.unsyncedSsts, syncing, live };
     } catch (e) {
-      // SSTs whose sync was deferred may be live and unlisted (a failed pinning loses its list):
-      // every SST of the database counts as not synced from now on.
-      this.syncedSsts.forget();
+      // SSTs whose sync was deferred may be live, or installed later, and unlisted (a failed
+      // pinning loses its list): every SST of the database counts as not synced from now on.
+      this.syncedSsts.forget(db);
       for (const path of pinnedPaths.values()) rmSync(path, { force: true });
       throw e;
     }
