@@ -82,6 +82,8 @@ export class LocalFileSystem extends TemporaryNameListing implements FileSystem 
 
   /** Directories this file system created or found existing (see openTemp). */
   private readonly createdDirs = new Set<string>();
+  /** Directories created here whose entries in their parents are being made durable (syncNewEntries). */
+  private readonly newEntries = new Map<string, Promise<void>>();
   private readonly directorySyncs: DirectorySyncs;
   private readonly datasyncFile: (path: string) => Promise<void>;
   private readonly backgroundSyncBytes: number | undefined;
@@ -214,7 +216,7 @@ export class LocalFileSystem extends TemporaryNameListing implements FileSystem 
           state = 'committed';
           await fsp.rename(temp, target);
           renamed = true;
-          await this.directorySyncs.sync(dir);
+          await this.durableDirectory(dir);
         } catch (e) {
           if (state === 'open') await abort();
           else await fsp.rm(renamed ? target : temp, { force: true }).catch(() => {});
@@ -251,7 +253,7 @@ export class LocalFileSystem extends TemporaryNameListing implements FileSystem 
       this.wrap(path, 'link', e);
     }
     // Called from a promise: a callback that throws synchronously still gets its link removed.
-    const [synced, checked] = await Promise.allSettled([this.directorySyncs.sync(dir), Promise.resolve().then(() => options.whileSyncing?.(target))]);
+    const [synced, checked] = await Promise.allSettled([this.durableDirectory(dir), Promise.resolve().then(() => options.whileSyncing?.(target))]);
     if (synced.status === 'rejected' || checked.status === 'rejected') {
       await fsp.rm(target, { force: true }).catch(() => {});
       // The caller's failure as it was thrown (e.g. a damaged file named by the caller); else the fsync's.
@@ -346,10 +348,34 @@ export class LocalFileSystem extends TemporaryNameListing implements FileSystem 
   /** Creates `path`'s directory `dir` unless this file system knows it exists (see openTemp). */
   private async ensureDirectory(path: string, dir: string): Promise<void> {
     if (this.createdDirs.has(dir)) return;
-    await fsp.mkdir(dir, { recursive: true });
+    const first = await fsp.mkdir(dir, { recursive: true });
+    if (first !== undefined) this.syncNewEntries(first, dir);
     // mkdir follows a symlink that appeared at `dir`: check again now that it exists.
     await this.resolvePath(path, true);
     addBounded(this.createdDirs, dir);
+  }
+
+  /**
+   * Starts the fsyncs that make the directories mkdir just created (`first` down to `dir`) durable
+   * in their parents: POSIX makes a new directory's entry durable only with an fsync of its parent
+   * (ext4 happens to commit it with the child's own fsync). Started at once, beside the writes
+   * into `dir`; a commit in `dir` waits for them (durableDirectory).
+   */
+  private syncNewEntries(first: string, dir: string): void {
+    const created: string[] = [];
+    for (let d = dir; ; d = dirname(d)) {
+      created.push(d);
+      if (d === first || dirname(d) === d) break;
+    }
+    const synced = Promise.all(created.map((d) => this.directorySyncs.sync(dirname(d)))).then(noop);
+    this.newEntries.set(dir, synced);
+    // Waited for by commits; a failure fails them, not the process (no unhandled rejection).
+    synced.then(() => this.newEntries.get(dir) === synced && this.newEntries.delete(dir), noop);
+  }
+
+  /** Once this resolves, every entry in `dir` renamed or linked before the call survives a crash, and so does `dir` itself. */
+  private async durableDirectory(dir: string): Promise<void> {
+    await Promise.all([this.directorySyncs.sync(dir), this.newEntries.get(dir)]);
   }
 
   async stat(path: string): Promise<FileStatus | null> {

@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { existsSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { crc32c, FsCheckpointStateOutputStream, MemoryFileSystem, PathEscapeError, StorageConfigError, StorageError, syncCounts } from '@flowstate/core';
@@ -115,6 +115,32 @@ describe('LocalFileSystem commits', () => {
     assert.equal(fsyncs, 2, `${fsyncs} fsyncs of the checkpoint directory for ${files.length} concurrent commits`);
   });
 
+  it('a commit or link into directories it created resolves only after each new directory\'s parent was fsynced (POSIX: a new entry is durable only then)', async () => {
+    const root = freshRoot();
+    rmSync(root, { recursive: true, force: true });
+    const synced: string[] = [];
+    const fs = new LocalFileSystem(root, {
+      fsyncDirectory: async (dir) => {
+        await tick();
+        synced.push(dir);
+      },
+    });
+    const w = await fs.create('chk-1/sub/f');
+    await w.write(new Uint8Array([1]));
+    await w.commit();
+    for (const dir of [join(root, '..'), root, join(root, 'chk-1'), join(root, 'chk-1', 'sub')]) {
+      assert.ok(synced.includes(join(dir)), `${dir} fsynced before the commit resolved: ${synced.join(', ')}`);
+    }
+    synced.length = 0;
+    const local = join(root, 'chk-1', 'sub', 'f');
+    assert.equal(await fs.linkFrom(local, 'shared/g'), true);
+    assert.deepEqual(new Set(synced), new Set([root, join(root, 'shared')]), 'a link into a new directory: it and its parent');
+    synced.length = 0;
+    const again = await fs.create('shared/h');
+    await again.commit();
+    assert.deepEqual(synced, [join(root, 'shared')], 'a directory already made durable: only its own fsync');
+  });
+
   it('a failed directory fsync fails the commit (it is never reported durable)', async () => {
     const root = freshRoot();
     const fs = new LocalFileSystem(root, { fsyncDirectory: async () => Promise.reject(Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' })) });
@@ -131,7 +157,7 @@ describe('LocalFileSystem commits', () => {
     await w.write(new Uint8Array([1]));
     await w.commit();
     const after = syncCounts();
-    assert.equal(after.pool + after.threads - (before.pool + before.threads), 2, "the file's fsync and its directory's");
+    assert.equal(after.pool + after.threads - (before.pool + before.threads), 3, "the file's fsync, its directory's and that new directory's parent's");
   });
 
   it("an abort while the commit's sync runs closes the file only after it, and the commit fails instead of renaming", async () => {
@@ -373,6 +399,8 @@ describe('LocalFileSystem.linkFrom (hard links instead of copies)', () => {
     const root = freshRoot();
     const local = join(freshRoot(), '000044.sst');
     writeFileSync(local, 'sst bytes');
+    // An existing directory: the only directory fsync is the link's (none for a new entry in the root).
+    mkdirSync(join(root, 'shared'));
     const { calls, fsync } = manualFsync();
     const fs = new LocalFileSystem(root, { fsyncDirectory: fsync });
     const seen: Array<{ path: string; exists: boolean; fsyncsPending: number }> = [];
@@ -410,6 +438,8 @@ describe('LocalFileSystem.linkFrom (hard links instead of copies)', () => {
     const root = freshRoot();
     const local = join(freshRoot(), 'k.sst');
     writeFileSync(local, new Uint8Array(100).fill(5));
+    // An existing directory: the only directory fsync is the link's (none for a new entry in the root).
+    mkdirSync(join(root, 'shared'));
     const { calls, fsync } = manualFsync();
     const datasyncs: string[] = [];
     const fs = new LocalFileSystem(root, { fsyncDirectory: fsync, datasyncFile: async (p) => void datasyncs.push(p) });
