@@ -4,7 +4,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { runInNewContext } from 'node:vm';
-import { AdoptableReadBuffers, BytesSerializer, dropIdleAdoptableBuffers, idleAdoptableBuffers, type InternalTimer, KeyGroupRange, ListStateDescriptor, MapStateDescriptor, SAVEPOINT, type KeyedStateHandle, Serializers, timerElementType, ValueStateDescriptor, VoidNamespace, type KeyedStateBackend } from '@flowstate/core';
+import { AdoptableReadBuffers, BytesSerializer, dropIdleAdoptableBuffers, idleAdoptableBuffers, IllegalStateUsageError, type InternalTimer, KeyGroupRange, ListStateDescriptor, MapStateDescriptor, SAVEPOINT, type KeyedStateHandle, Serializers, timerElementType, ValueStateDescriptor, VoidNamespace, type KeyedStateBackend } from '@flowstate/core';
 import { FsStateBackend } from '@flowstate/heap';
 import { RocksDBKvStore, RocksDBStateBackend, STATE_CF_PREFIX } from '@flowstate/rocksdb';
 import { RocksDB, SstFileWriter } from '@flowstate/rocksdb/native';
@@ -217,20 +217,49 @@ describe('RocksDB bulk load (canonical restores through SST ingestion)', () => {
     });
   });
 
-  it('held read buffers count whole towards the spill threshold: rows from many small reads do not pin a buffer each', async () => {
+  it('held read buffers the reader moved past count whole towards the spill threshold: rows from many small reads do not pin a buffer each', async () => {
     await withStore('bulk-held-bytes', async (_db, store) => {
       const space = store.keySpace('s');
       // 200 KiB of rows or of held buffers; each read below gets a buffer of at least 64 KiB.
       const load = store.bulkLoad(200 << 10);
-      for (let r = 0; r < 4; r++) {
+      for (let r = 0; r < 5; r++) {
         const read = load.readBuffers.take(100);
         read.fill(r, 0, 60);
         load.add(space, b(0, r), read.subarray(0, 60));
         load.readBuffers.release();
       }
-      assert.equal(load.filesWritten, 1, 'four 64 KiB buffers held for 252 bytes of rows: spilled');
+      assert.equal(load.filesWritten, 1, 'four 64 KiB buffers held for 248 bytes of rows, then a fifth read: spilled');
       await load.finish();
-      for (let r = 0; r < 4; r++) assert.deepEqual(space.get(b(0, r)), new Uint8Array(60).fill(r));
+      for (let r = 0; r < 5; r++) assert.deepEqual(space.get(b(0, r)), new Uint8Array(60).fill(r));
+    });
+  });
+
+  it('a read buffer of spillBytes or more counts only once the reader moved past it: its rows fill files of spillBytes, not a file each', async () => {
+    await withStore('bulk-large-block', async (db, store) => {
+      const space = store.keySpace('s');
+      // A block of 300,000 bytes is read alone into a buffer of 512 KiB, twice the threshold (as
+      // a block of 64 MiB or more with the default one).
+      const load = store.bulkLoad(256 << 10);
+      const rows = 100;
+      const size = 3000;
+      const block = load.readBuffers.take(rows * size);
+      // As a restore reads: the next request is taken before the rows of this one are added.
+      const next = load.readBuffers.take(100);
+      for (let k = 0; k < rows; k++) {
+        block.fill(k, k * size, (k + 1) * size);
+        load.add(space, b(0, 0, k), block.subarray(k * size, (k + 1) * size));
+      }
+      assert.equal(load.filesWritten, 1, 'one file once the rows reached 256 KiB (88 of 3,003 bytes)');
+      // The reader moves past the block: the next read's first row spills, which frees it.
+      load.readBuffers.take(100);
+      next.fill(0xaa, 0, 60);
+      load.add(space, b(0, 1, 0), next.subarray(0, 60));
+      assert.equal(load.filesWritten, 2, 'the 512 KiB buffer the reader moved past counts whole');
+      load.readBuffers.release();
+      await load.finish();
+      assert.equal(filesInKeyOrder(db, 's').length, 2);
+      for (let k = 0; k < rows; k++) assert.deepEqual(space.get(b(0, 0, k)), new Uint8Array(size).fill(k), `key ${k}`);
+      assert.deepEqual(space.get(b(0, 1, 0)), new Uint8Array(60).fill(0xaa));
     });
   });
 
@@ -291,6 +320,37 @@ describe('RocksDB bulk load (canonical restores through SST ingestion)', () => {
       await Promise.allSettled(writes);
       await new Promise((resolve) => setImmediate(resolve));
       assert.equal(idleRowChunks(), 1, 'the chunk came back once it settled');
+    });
+  });
+
+  it('after a failed spill only abort() is accepted: finish(), add() and keyGroupBoundary() throw a typed error naming the failure, and no row is written from the memory given back', async () => {
+    await withStore('bulk-failed-spill', async (db, store, dir) => {
+      holdSstWrites(db, 1).open();
+      const [s, t] = [store.keySpace('s'), store.keySpace('t')];
+      const failed = /^bulk load failed \(writing an SST file of column family 'state:t': no more files\); only abort\(\) is accepted$/;
+      const load = store.bulkLoad(1 << 20);
+      for (let k = 0; k < 5; k++) {
+        load.add(s, b(0, k), new Uint8Array(60).fill(k));
+        load.add(t, b(0, k), new Uint8Array(60).fill(k));
+      }
+      await assert.rejects(load.finish(), /no more files/);
+      await assert.rejects(load.finish(), (e) => e instanceof IllegalStateUsageError && failed.test(e.message));
+      assert.throws(() => load.add(s, b(1), b(1)), (e) => e instanceof IllegalStateUsageError && failed.test(e.message));
+      assert.throws(() => load.keyGroupBoundary(), IllegalStateUsageError);
+      load.abort();
+      assert.deepEqual(readdirSync(join(dir, 'db')).filter((n) => n.startsWith('.bulk-load-')), [], 'abort() removed the scratch directory');
+      assert.equal(s.get(b(0, 0)), undefined, 'nothing ingested');
+
+      // A spill on the threshold in add(): a caller that catches its error cannot add on.
+      const spilling = store.bulkLoad(640);
+      assert.throws(() => {
+        for (let k = 0; k < 10; k++) {
+          spilling.add(s, b(2, k), new Uint8Array(60).fill(k));
+          spilling.add(t, b(2, k), new Uint8Array(60).fill(k));
+        }
+      }, /no more files/);
+      assert.throws(() => spilling.add(s, b(3), b(3)), IllegalStateUsageError);
+      spilling.abort();
     });
   });
 

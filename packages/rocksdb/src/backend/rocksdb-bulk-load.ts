@@ -44,14 +44,22 @@ export class RocksDBBulkLoad implements KvBulkLoad {
   private readonly arena = new RowArena();
   /** Holds on the read buffers of the values buffered since the last spill. */
   private holds: LentReadBuffer[] = [];
-  /** Bytes of the buffers those holds pin (whole buffers, however few of their bytes are rows). */
+  /**
+   * Bytes of the buffers those holds pin (whole buffers, however few of their bytes are rows), the
+   * latest hold's excepted: its rows are still being added and the reader keeps it lent until it
+   * moves past it, so a spill cannot free it. Counted, a buffer of spillBytes or more (a block
+   * that large is read alone into a buffer of its size) made every row spill: one SST file per
+   * row, and RocksDB keeps every ingested file open (EMFILE).
+   */
   private heldBytes = 0;
   private readonly pending = new Map<string, PendingRows>();
   private readonly files = new Map<string, { readonly cf: ColumnFamily; readonly paths: string[] }>();
   private readonly finishing: Promise<SstFileInfo>[] = [];
   private bufferedBytes = 0;
   private fileCount = 0;
-  private state: 'open' | 'finishing' | 'closed' = 'open';
+  private state: 'open' | 'finishing' | 'failed' | 'closed' = 'open';
+  /** What failed, once a spill failed: the load then accepts only abort(). */
+  private failure = '';
   /**
    * @param dir scratch directory for the SST files (created on first use; left, empty, when the
    *   files were ingested, removed after a failure); inside the database's directory, so that
@@ -69,7 +77,7 @@ export class RocksDBBulkLoad implements KvBulkLoad {
   ) {}
 
   add(space: KvKeySpace, key: Uint8Array, value: Uint8Array): void {
-    if (this.state !== 'open') throw new IllegalStateUsageError(undefined, `bulk load is ${this.state}`);
+    if (this.state !== 'open') throw this.notOpen();
     const cf = this.cfOf(space);
     let rows = this.pending.get(cf.name);
     if (rows === undefined) {
@@ -79,29 +87,35 @@ export class RocksDBBulkLoad implements KvBulkLoad {
     rows.keys.push(this.arena.copy(key));
     rows.values.push(this.adopt(value));
     this.bufferedBytes += key.length + value.length;
-    // Held buffers count whole: many small handles (a rescaling restore) would otherwise pin a
-    // buffer each until the rows reached the threshold.
+    // A spill bounds what it can free: the rows copied into the arena and the buffers the reader
+    // moved past, held whole (many small handles, a rescaling restore, would otherwise pin a
+    // buffer each until the rows reached the threshold). The buffer the rows come from is bounded
+    // by the reader (two lent at once, each at most a coalesced read or one block); its rows
+    // count as bytes like any other. Each spill thus writes spillBytes of rows or frees spillBytes
+    // of buffers, each buffer counted once: files stay few however large a block is.
     if (this.bufferedBytes >= this.spillBytes || this.heldBytes >= this.spillBytes) this.spill();
   }
 
   /** `value` itself if it lies in a read buffer held for the rows since the last spill (a hold is taken on first use), else a copy. */
   private adopt(value: Uint8Array): Uint8Array {
-    // Rows of one read come one after the other: the latest hold serves them all.
-    if (value.buffer === this.holds[this.holds.length - 1]?.bytes.buffer) return value;
+    // Rows of one read come one after the other: the latest hold serves them all, and a new one
+    // means the reader moved past the buffer of the one before.
+    const latest = this.holds[this.holds.length - 1];
+    if (value.buffer === latest?.bytes.buffer) return value;
     const held = this.readBuffers.hold(value);
     if (held === undefined) return this.arena.copy(value);
+    if (latest !== undefined) this.heldBytes += latest.bytes.length;
     this.holds.push(held);
-    this.heldBytes += held.bytes.length;
     return value;
   }
 
   keyGroupBoundary(): void {
-    if (this.state !== 'open') throw new IllegalStateUsageError(undefined, `bulk load is ${this.state}`);
+    if (this.state !== 'open') throw this.notOpen();
     if (this.bufferedBytes >= this.boundarySpillBytes) this.spill();
   }
 
   async finish(): Promise<void> {
-    if (this.state !== 'open') throw new IllegalStateUsageError(undefined, `bulk load is ${this.state}`);
+    if (this.state !== 'open') throw this.notOpen();
     this.spill();
     this.state = 'finishing';
     try {
@@ -141,6 +155,11 @@ export class RocksDBBulkLoad implements KvBulkLoad {
     this.close();
   }
 
+  private notOpen(): IllegalStateUsageError {
+    if (this.state === 'failed') return new IllegalStateUsageError(undefined, `bulk load failed (${this.failure}); only abort() is accepted`);
+    return new IllegalStateUsageError(undefined, `bulk load is ${this.state}`);
+  }
+
   /** Number of SST files written so far (tests: proves the spill path runs). */
   get filesWritten(): number {
     return this.fileCount;
@@ -156,21 +175,31 @@ export class RocksDBBulkLoad implements KvBulkLoad {
    * Writes every column family's buffered rows into one sorted SST file each; their chunks go back
    * to the pool when every one of these files settled (written or failed: the writers read the
    * rows until then, also after an abort), and only then, even when starting a later file throws.
+   * Such a failure leaves the load 'failed': its rows are dropped, since their bytes go back to
+   * the pools (another bulk load may reuse them) and another spill would write those instead.
    */
   private spill(): void {
     const chunks = this.arena.seal();
     const holds = this.takeHolds();
     const written: Promise<SstFileInfo>[] = [];
+    let cf = '';
     try {
-      for (const rows of this.pending.values()) if (rows.keys.length > 0) written.push(this.writeSst(rows));
+      for (const rows of this.pending.values()) {
+        cf = rows.cf.name;
+        if (rows.keys.length > 0) written.push(this.writeSst(rows));
+      }
+    } catch (e) {
+      this.state = 'failed';
+      this.failure = `writing an SST file of column family '${cf}': ${e instanceof Error ? e.message : String(e)}`;
+      throw e;
     } finally {
       void Promise.allSettled(written).then(() => {
         releaseRowChunks(chunks);
         this.unholdAll(holds);
       });
+      this.pending.clear();
+      this.bufferedBytes = 0;
     }
-    this.pending.clear();
-    this.bufferedBytes = 0;
   }
 
   /** The holds of the rows since the last spill; the next row takes a hold of its own. */
