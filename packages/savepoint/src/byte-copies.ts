@@ -1,4 +1,5 @@
 import { BlockField, BytesSerializer, ExactDeserializer, type KeyGroupRecordFields, type TypeSerializer } from '@flowstate/core';
+import { wrapDecodeError } from './keyed.js';
 
 /**
  * Most bytes one shared copy holds (unless one value field is larger): bounds what a kept value
@@ -43,12 +44,20 @@ export class ValueFieldCopies {
     this.starts = new Array<number>(fields.count).fill(0);
   }
 
-  /** Record j's value (j of the state), decoded as a view (deserializeView) over its copy; errors as ExactDeserializer.decode's. */
-  decode<T>(j: number, serializer: TypeSerializer<T>, what: string, baseOffset: number): T {
+  /**
+   * Record j's value (j of the state), decoded as a view (deserializeView) over its copy. Errors
+   * name `file` and the stream offset in the value field where decoding failed (not the copy's).
+   */
+  decode<T>(j: number, serializer: TypeSerializer<T>, what: string, file: string): T {
     if (j >= this.end) this.copyRun(j);
     const f = this.fields;
     const start = this.starts[j]!;
-    return this.decoder.decodeRange(serializer, this.runs[j]!, start, start + f.end(j, BlockField.value) - f.start(j, BlockField.value), what, baseOffset, true);
+    const offset = f.offset + f.start(j, BlockField.value);
+    try {
+      return this.decoder.decodeRange(serializer, this.runs[j]!, start, start + f.end(j, BlockField.value) - f.start(j, BlockField.value), what, offset, true);
+    } catch (e) {
+      wrapDecodeError(e, file, offset);
+    }
   }
 
   /** Whether record j belongs to the state being read: the reader's own per-record test, as plain loads. */

@@ -22,6 +22,7 @@ import {
   type KeyGroupRead,
   type KeyGroupBlockOptions,
   type KeyedStateRecord,
+  type KeyGroupRecordFields,
   type CheckpointMetadata,
   type KeyedStateStreamHeader,
   type KeyGroupsStateHandle,
@@ -51,11 +52,24 @@ interface KeyedStateOf {
   readonly stateSerializer: TypeSerializer<unknown>;
 }
 
-function decodeMapEntry<UK, UV>(ms: MapSerializer<unknown, unknown>, r: KeyedStateRecord, file: string, off: number, stateName: string): { userKey: UK; value: UV | null } {
+/** A record of a state's block, with what places its fields in the file (see fieldOffset). */
+interface BlockRecord {
+  readonly r: KeyedStateRecord;
+  readonly file: string;
+  readonly fields: KeyGroupRecordFields;
+  readonly j: number;
+}
+
+function decodeMapEntry<UK, UV>(ms: MapSerializer<unknown, unknown>, { r, file, fields, j }: BlockRecord, stateName: string): { userKey: UK; value: UV | null } {
   return {
-    userKey: decodeExact(ms.keySerializer, r.userKey!, file, off, `user key of '${stateName}'`) as UK,
-    value: (r.value === null ? null : decodeExact(ms.valueSerializer, r.value, file, off, `user value of '${stateName}'`)) as UV | null,
+    userKey: decodeExact(ms.keySerializer, r.userKey!, file, fieldOffset(fields, j, BlockField.userKey), `user key of '${stateName}'`) as UK,
+    value: (r.value === null ? null : decodeExact(ms.valueSerializer, r.value, file, fieldOffset(fields, j, BlockField.value), `user value of '${stateName}'`)) as UV | null,
   };
+}
+
+/** A field's stream offset: where errors of decoding it are placed (not its record's, which is its key's). */
+function fieldOffset(fields: KeyGroupRecordFields, j: number, which: BlockField): number {
+  return fields.offset + fields.start(j, which);
 }
 
 export interface SavepointReaderOptions extends SavepointStorageOptions {
@@ -198,7 +212,11 @@ export class SavepointReader {
     return op;
   }
 
-  /** The canonical keyed handles of an operator, ordered by key group. */
+  /**
+   * The canonical keyed handles of an operator, ordered by key group.
+   * @throws CorruptCheckpointError when two handles share a key group: every reader of keyed state
+   * (and every rewrite) reads each handle's key groups, and would read that one twice.
+   */
   keyedHandles(uid: string): KeyGroupsStateHandle[] {
     const op = this.operator(uid);
     const out: KeyGroupsStateHandle[] = [];
@@ -213,7 +231,22 @@ export class SavepointReader {
         out.push(h);
       }
     }
-    return out.sort((a, b) => a.keyGroupRange.start - b.keyGroupRange.start);
+    out.sort((a, b) => a.keyGroupRange.start - b.keyGroupRange.start);
+    this.rejectOverlaps(uid, out);
+    return out;
+  }
+
+  /** Throws for the first key group two of `sorted` (ordered by start) cover; validate reports every one instead. */
+  private rejectOverlaps(uid: string, sorted: readonly KeyGroupsStateHandle[]): void {
+    for (let i = 1; i < sorted.length; i++) {
+      const prev = sorted[i - 1]!;
+      const h = sorted[i]!;
+      // Ordered by start and disjoint so far: only the previous range can reach into this one.
+      if (h.keyGroupRange.start <= prev.keyGroupRange.end) {
+        const [a, b] = [prev, h].map((x) => this.dir.fileName(handleFile(x)));
+        throw new CorruptCheckpointError(this.metadataFile, `operator '${uid}': key group ${h.keyGroupRange.start} is covered by both '${a}' and '${b}'`);
+      }
+    }
   }
 
   /** Headers of every keyed handle of the operator and their union (cached). */
@@ -314,7 +347,7 @@ export class SavepointReader {
    * with neighbouring values (see ValueFieldCopies): mind `byteOffset` when using `value.buffer`.
    */
   readKeyedState<K = unknown, N = unknown, V = unknown>(uid: string, stateName: string): AsyncIterableIterator<KeyedStateEntry<K, N, V>> {
-    return flattenBlocks(this.readKeyedStateBlocks<K, N, V>(uid, stateName));
+    return new BlockEntries(this.readKeyedStateBlocks<K, N, V>(uid, stateName));
   }
 
   /**
@@ -358,11 +391,12 @@ export class SavepointReader {
   async *readMapState<K = unknown, N = unknown, UK = unknown, UV = unknown>(uid: string, stateName: string): AsyncGenerator<MapStateEntry<K, N, UK, UV>> {
     const { s, ms } = await this.mapStateOf(uid, stateName);
     for await (const records of this.recordsPerBlock(uid, s)) {
-      for (const { r, file, off } of records) {
+      for (const record of records) {
+        const { r, file, fields, j } = record;
         yield {
-          key: decodeExact(s.keySerializer, r.key, file, off, 'key') as K,
-          namespace: decodeExact(s.nsSerializer, r.namespace, file, off, 'namespace') as N,
-          ...decodeMapEntry<UK, UV>(ms, r, file, off, stateName),
+          key: decodeExact(s.keySerializer, r.key, file, fieldOffset(fields, j, BlockField.key), 'key') as K,
+          namespace: decodeExact(s.nsSerializer, r.namespace, file, fieldOffset(fields, j, BlockField.namespace), 'namespace') as N,
+          ...decodeMapEntry<UK, UV>(ms, record, stateName),
         };
       }
     }
@@ -376,18 +410,19 @@ export class SavepointReader {
     const { s, ms } = await this.mapStateOf(uid, stateName);
     for await (const records of this.recordsPerBlock(uid, s)) {
       const groups = new Map<string, { key: K; namespace: N; value: Map<UK, UV | null> }>();
-      for (const { r, file, off } of records) {
+      for (const record of records) {
+        const { r, file, fields, j } = record;
         const id = `${Buffer.from(r.key).toString('latin1')}\u0000${r.key.length}:${Buffer.from(r.namespace).toString('latin1')}`;
         let g = groups.get(id);
         if (g === undefined) {
           g = {
-            key: decodeExact(s.keySerializer, r.key, file, off, 'key') as K,
-            namespace: decodeExact(s.nsSerializer, r.namespace, file, off, 'namespace') as N,
+            key: decodeExact(s.keySerializer, r.key, file, fieldOffset(fields, j, BlockField.key), 'key') as K,
+            namespace: decodeExact(s.nsSerializer, r.namespace, file, fieldOffset(fields, j, BlockField.namespace), 'namespace') as N,
             value: new Map(),
           };
           groups.set(id, g);
         }
-        const { userKey, value } = decodeMapEntry<UK, UV>(ms, r, file, off, stateName);
+        const { userKey, value } = decodeMapEntry<UK, UV>(ms, record, stateName);
         g.value.set(userKey, value);
       }
       yield* groups.values();
@@ -400,13 +435,13 @@ export class SavepointReader {
     return { s, ms: s.stateSerializer as MapSerializer<unknown, unknown> };
   }
 
-  /** Per key-group block, the records of state `s` with the file and offset each was read at. */
-  private async *recordsPerBlock(uid: string, s: KeyedStateOf): AsyncGenerator<Array<{ r: KeyedStateRecord; file: string; off: number }>> {
+  /** Per key-group block, the records of state `s`. */
+  private async *recordsPerBlock(uid: string, s: KeyedStateOf): AsyncGenerator<BlockRecord[]> {
     for await (const { block, source, stateIndexMap } of this.keyedBlocks(uid)) {
-      const records: Array<{ r: KeyedStateRecord; file: string; off: number }> = [];
+      const records: BlockRecord[] = [];
       for (let j = 0; j < block.records.length; j++) {
         const r = block.records[j]!;
-        if (stateIndexMap[r.stateIndex] === s.index) records.push({ r, file: source.file, off: block.recordOffsets[j]! });
+        if (stateIndexMap[r.stateIndex] === s.index) records.push({ r, file: source.file, fields: block.fields, j });
       }
       yield records;
     }
@@ -524,42 +559,95 @@ export class SavepointReader {
 /**
  * The entries of every block, one at a time. Not an async generator: that would cost two awaits
  * per entry; here an entry of the current block is one resolved promise, and only a new block
- * is awaited.
+ * is awaited. Like a generator, it serves overlapping calls in order: those made while a block is
+ * pulled wait for the pull (each entry is handed out once, and no block is pulled before the
+ * current one is used up, which would make a block read into reused buffers stale), and after an
+ * error it is finished (the rest of a corrupt block is not read past).
  */
-function flattenBlocks<T>(blocks: AsyncGenerator<Iterable<T>>): AsyncIterableIterator<T> {
-  let current: Iterator<T> | undefined;
-  const pull = async (): Promise<IteratorResult<T>> => {
-    for (;;) {
-      const b = await blocks.next();
-      if (b.done === true) return { done: true, value: undefined };
-      current = b.value[Symbol.iterator]();
-      const r = current.next();
-      if (r.done !== true) return r;
-    }
-  };
-  const it: AsyncIterableIterator<T> = {
-    next(): Promise<IteratorResult<T>> {
-      if (current !== undefined) {
-        let r: IteratorResult<T>;
-        try {
-          r = current.next();
-        } catch (e) {
-          return Promise.reject(e);
-        }
-        if (r.done !== true) return Promise.resolve(r);
+class BlockEntries<T> implements AsyncIterableIterator<T> {
+  private current: Iterator<T> | undefined;
+  /** The pull of a block (or the closing of the source) in flight: calls made meanwhile wait for it. */
+  private pending: Promise<unknown> | undefined;
+  private finished = false;
+
+  constructor(private readonly blocks: AsyncGenerator<Iterable<T>>) {}
+
+  next(): Promise<IteratorResult<T>> {
+    if (this.pending !== undefined) return this.after(this.pending, () => this.next());
+    const current = this.current;
+    if (current !== undefined) {
+      let r: IteratorResult<T>;
+      try {
+        r = current.next();
+      } catch (e) {
+        return this.track(this.fail(e));
       }
-      return pull();
-    },
-    async return(): Promise<IteratorResult<T>> {
-      current = undefined;
-      await blocks.return(undefined);
-      return { done: true, value: undefined };
-    },
-    [Symbol.asyncIterator]() {
-      return it;
-    },
-  };
-  return it;
+      if (r.done !== true) return Promise.resolve(r);
+      this.current = undefined;
+    }
+    return this.finished ? Promise.resolve({ done: true, value: undefined }) : this.track(this.pull());
+  }
+
+  return(): Promise<IteratorResult<T>> {
+    if (this.pending !== undefined) return this.after(this.pending, () => this.return());
+    return this.track(this.close());
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<T> {
+    return this;
+  }
+
+  /** The first entry of the next block that has one. */
+  private async pull(): Promise<IteratorResult<T>> {
+    try {
+      for (;;) {
+        const b = await this.blocks.next();
+        if (b.done === true) {
+          this.finished = true;
+          return { done: true, value: undefined };
+        }
+        const current = b.value[Symbol.iterator]();
+        const r = current.next();
+        if (r.done !== true) {
+          this.current = current;
+          return r;
+        }
+      }
+    } catch (e) {
+      return this.fail(e);
+    }
+  }
+
+  /** Finishes after an error, as a generator would, closing the source (which gives its read buffers back); rethrows `e`. */
+  private async fail(e: unknown): Promise<never> {
+    this.current = undefined;
+    this.finished = true;
+    // The error that ended the read is the one to report, not one of closing after it.
+    await this.blocks.return(undefined).catch(() => {});
+    throw e;
+  }
+
+  private async close(): Promise<IteratorResult<T>> {
+    this.current = undefined;
+    this.finished = true;
+    await this.blocks.return(undefined);
+    return { done: true, value: undefined };
+  }
+
+  /** `p` as the operation in flight until it settles. */
+  private track<R>(p: Promise<R>): Promise<R> {
+    this.pending = p;
+    const settled = (): void => {
+      if (this.pending === p) this.pending = undefined;
+    };
+    p.then(settled, settled);
+    return p;
+  }
+
+  /** `call` once `p` settled: `track` cleared `pending` then, as it registered first. */
+  private after<R>(p: Promise<unknown>, call: () => Promise<R>): Promise<R> {
+    return p.then(call, call);
+  }
 }
 
 /** The entries of state `s` in one block; with `views`, one reused entry object (see readKeyedStateBlocks). */
@@ -579,22 +667,15 @@ function* valueEntries<K, N, V>(
   const reused = { key: undefined as K, namespace: undefined as N, value: undefined as V };
   // Fields are decoded in place in the block (no record object or view per field).
   const fields = block.fields;
-  const bytes = fields.bytes;
   const copies = copyRuns ? new ValueFieldCopies(fields, stateIndexMap, s.index) : undefined;
   for (let j = 0; j < fields.count; j++) {
     if (buffer?.live === false) {
       throw new IllegalStateUsageError(buffer.stateName, 'a block of readKeyedStateBlocks was iterated after the next block was requested, whose read reuses its bytes: iterate each block first');
     }
     if (stateIndexMap[fields.stateIndex(j)] !== s.index) continue;
-    const off = fields.recordOffset(j);
-    let key: K, namespace: N, value: V;
-    try {
-      key = decoder.decodeRange(s.keySerializer, bytes, fields.start(j, BlockField.key), fields.end(j, BlockField.key), 'key', off, views) as K;
-      namespace = decoder.decodeRange(s.nsSerializer, bytes, fields.start(j, BlockField.namespace), fields.end(j, BlockField.namespace), 'namespace', off, views) as N;
-      value = (copies === undefined ? decoder.decodeRange(s.stateSerializer, bytes, fields.start(j, BlockField.value), fields.end(j, BlockField.value), what, off, views) : copies.decode(j, s.stateSerializer, what, off)) as V;
-    } catch (e) {
-      wrapDecodeError(e, file, off);
-    }
+    const key = decodeField(decoder, s.keySerializer, fields, j, BlockField.key, 'key', views, file) as K;
+    const namespace = decodeField(decoder, s.nsSerializer, fields, j, BlockField.namespace, 'namespace', views, file) as N;
+    const value = (copies === undefined ? decodeField(decoder, s.stateSerializer, fields, j, BlockField.value, what, views, file) : copies.decode(j, s.stateSerializer, what, file)) as V;
     if (!views) {
       yield { key, namespace, value };
       continue;
@@ -603,6 +684,21 @@ function* valueEntries<K, N, V>(
     reused.namespace = namespace;
     reused.value = value;
     yield reused;
+  }
+}
+
+/**
+ * Field `which` of record j, decoded in place in its block. Its errors name the stream offset of
+ * the byte where decoding failed, as validate's do: the decoder counts from the field's start, so
+ * its base is the field's own offset (the record's, its key's, would misplace every other field).
+ */
+function decodeField<T>(decoder: ExactDeserializer, serializer: TypeSerializer<T>, fields: KeyGroupRecordFields, j: number, which: BlockField, what: string, views: boolean, file: string): T {
+  const start = fields.start(j, which);
+  const offset = fields.offset + start;
+  try {
+    return decoder.decodeRange(serializer, fields.bytes, start, fields.end(j, which), what, offset, views);
+  } catch (e) {
+    wrapDecodeError(e, file, offset);
   }
 }
 

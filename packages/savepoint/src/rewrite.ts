@@ -5,7 +5,6 @@ import {
   assert,
   assignToKeyGroup,
   computeKeyGroupRangeForOperatorIndex,
-  CorruptCheckpointError,
   DataInputDeserializer,
   DataOutputSerializer,
   KeyedStateStreamEncoder,
@@ -219,17 +218,10 @@ async function openSubtask(rw: Rewrite, s: number): Promise<{ range: KeyGroupRan
   return { range, writer, out };
 }
 
-/** Which source covers each key group; overlaps are corrupt input. */
+/** Which source covers each key group (-1: none). The sources' ranges are disjoint: SavepointReader.keyedHandles rejects overlaps. */
 function keyGroupOwners(rw: Rewrite): Int32Array {
   const owner = new Int32Array(rw.maxParallelism).fill(-1);
-  rw.sources.forEach((src, i) => {
-    for (let g = src.handle.keyGroupRange.start; g <= src.handle.keyGroupRange.end; g++) {
-      if (owner[g] !== -1) {
-        throw new CorruptCheckpointError(rw.reader.metadataFile, `operator '${rw.uid}': key group ${g} is covered by both '${rw.sources[owner[g]!]!.file}' and '${src.file}'`);
-      }
-      owner[g] = i;
-    }
-  });
+  rw.sources.forEach((src, i) => owner.fill(i, src.handle.keyGroupRange.start, src.handle.keyGroupRange.end + 1));
   return owner;
 }
 

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { readFileSync, rmSync, writeFileSync, symlinkSync, mkdirSync } from 'node:fs';
+import { cpSync, readFileSync, rmSync, writeFileSync, symlinkSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { CorruptCheckpointError, FlowstateError, PathEscapeError, StorageError, StorageNotFoundError, UnknownFormatVersionError, type CheckpointMetadata } from '@flowstate/core';
-import { convertSavepoint, rescaleSavepoint, SavepointReader, UnsupportedSavepointOperationError, validateSavepoint } from '../src/index.js';
-import { copyFixture, freshDirs, keyedHandles, readEverything, readMeta, replaceFileResealed, resealMetadataFrame, writeMeta } from './helpers.js';
+import { BlockField, CorruptCheckpointError, FlowstateError, MapStateDescriptor, PathEscapeError, Serializers, StorageError, StorageNotFoundError, UnknownFormatVersionError, ValueStateDescriptor, type CheckpointMetadata } from '@flowstate/core';
+import { convertSavepoint, diffSavepoints, inspectSavepoint, rescaleSavepoint, SavepointReader, SavepointWriter, UnsupportedSavepointOperationError, validateSavepoint } from '../src/index.js';
+import { copyFixture, freshDirs, HEAP, keyedHandles, readEverything, readMeta, replaceFileResealed, resealMetadataFrame, writeMeta } from './helpers.js';
 
 const fixture = freshDirs(() => copyFixture());
 const scratch = freshDirs();
@@ -13,6 +13,21 @@ function firstKeyedFile(dir: string): { path: string; headerLength: number; offs
   const h = keyedHandles(readMeta(dir))[0]!;
   assert.ok(h.stream.type === 'file');
   return { path: h.stream.path, headerLength: h.headerLength, offsets: h.keyGroupOffsets };
+}
+
+/** Where `field` of the (last) record of keyed state `state` of operator 'op' lies in its file (stream offsets, end exclusive). */
+async function fieldOf(dir: string, state: string, field: BlockField): Promise<{ file: string; start: number; end: number }> {
+  const r = await SavepointReader.load(dir);
+  const index = (await r.keyedStates('op')).findIndex((x) => x.name === state);
+  let found: { file: string; start: number; end: number } | undefined;
+  for await (const { block, source, stateIndexMap } of r.keyedBlocks('op')) {
+    for (let j = 0; j < block.fields.count; j++) {
+      if (stateIndexMap[block.fields.stateIndex(j)] !== index) continue;
+      found = { file: (source.handle.stream as { path: string }).path, start: block.offset + block.fields.start(j, field), end: block.offset + block.fields.end(j, field) };
+    }
+  }
+  assert.ok(found !== undefined, state);
+  return found;
 }
 
 /** Reading everything must fail with `type`, naming `file` (and `offset` when given). */
@@ -180,6 +195,35 @@ describe('bad savepoints fail with typed errors naming the file and byte offset'
     assert.ok(r.problems.some((p) => p.code === 'KEY_GROUP_GAP' && p.severity === 'error'));
   });
 
+  it('overlapping keyed handles: every reader rejects them, naming both files and the first shared key group, instead of reading those entries twice', async () => {
+    const d = fixture();
+    const m = readMeta(d) as unknown as { operators: Array<{ subtasks: Array<{ keyed: Array<{ stream: { path: string } }> }> }> };
+    const ks = m.operators[0]!.subtasks;
+    // Subtask 0 also refers to a copy of subtask 1's file (key groups 8..15) under another name.
+    const h1 = ks[1]!.keyed[0]!;
+    writeFileSync(join(d, 'copy'), readFileSync(join(d, h1.stream.path)));
+    ks[0]!.keyed.push({ ...h1, stream: { ...h1.stream, path: 'copy' } });
+    writeMeta(d, m as unknown as CheckpointMetadata);
+    const overlap = (e: unknown): boolean =>
+      e instanceof CorruptCheckpointError &&
+      e.file.endsWith('_metadata') &&
+      /key group 8 is covered by both '[^']+' and '[^']+'/.test(e.message) &&
+      e.message.includes(`'${join(d, h1.stream.path)}'`) &&
+      e.message.includes(`'${join(d, 'copy')}'`);
+    const r = await SavepointReader.load(d);
+    const drain = async (entries: AsyncIterable<unknown>): Promise<void> => {
+      for await (const e of entries) void e;
+    };
+    await assert.rejects(drain(r.readKeyedState('all-kinds', 'count')), overlap);
+    await assert.rejects(drain(r.readMapState('all-kinds', 'attributes')), overlap);
+    await assert.rejects(drain(r.readMapStateGrouped('all-kinds', 'attributes')), overlap);
+    await assert.rejects(inspectSavepoint(r), overlap);
+    await assert.rejects(diffSavepoints(r, await SavepointReader.load(copyFixture(scratch()))), overlap);
+    // A rescale that recomputes key groups copied every entry of the shared key groups twice; one that keeps them refused them already.
+    await assert.rejects(rescaleSavepoint(d, join(scratch(), 'x'), { maxParallelism: 32 }), overlap);
+    await assert.rejects(rescaleSavepoint(d, join(scratch(), 'y'), { maxParallelism: 16, parallelism: 4 }), overlap);
+  });
+
   it('native keyed handles: readable metadata, but content operations say why they cannot run', async () => {
     const d = fixture();
     const m = readMeta(d) as unknown as { operators: Array<{ subtasks: Array<{ keyed: unknown[] }> }> };
@@ -233,6 +277,73 @@ describe('bad savepoints fail with typed errors naming the file and byte offset'
     // Validation decodes each field in place in its block and names the byte where decoding
     // failed: past the string's length byte and its bytes.
     assert.equal(problem.offset, target.offset + target.stringLength);
+  });
+
+  it("reader errors name the offset where decoding failed counted from the failing field's own start (namespace, value, copied byte-array value, user key, user value), as validate's do", async () => {
+    const base = join(scratch(), 'sp');
+    const D = {
+      s: new ValueStateDescriptor('s', Serializers.string),
+      n: new ValueStateDescriptor('n', Serializers.int32),
+      b: new ValueStateDescriptor('b', Serializers.bytes),
+      m: new MapStateDescriptor('m', Serializers.string, Serializers.string),
+    };
+    await SavepointWriter.newSavepoint({ maxParallelism: 1, ...HEAP })
+      .withKeyedOperator('op', {
+        data: [1],
+        // A key longer than every field after it: an offset counted from the key's start falls short of them.
+        keySelector: () => 'k'.repeat(40),
+        keySerializer: Serializers.string,
+        parallelism: 1,
+        bootstrap: {
+          processElement(_, ctx) {
+            ctx.getState(D.s).update('value');
+            ctx.getPartitionedState('namespace', Serializers.string, D.n).update(7);
+            ctx.getState(D.b).update(new Uint8Array(10));
+            ctx.getState(D.m).put('user key', 'user value');
+          },
+        },
+      })
+      .write(base);
+    type Read = (r: SavepointReader, state: string) => Promise<void>;
+    const entries: Read = async (r, state) => {
+      for await (const e of r.readKeyedState('op', state)) void e;
+    };
+    const views: Read = async (r, state) => {
+      for await (const block of r.readKeyedStateBlocks('op', state, { views: true })) for (const e of block) void e;
+    };
+    const map: Read = async (r, state) => {
+      for await (const e of r.readMapState('op', state)) void e;
+    };
+    const grouped: Read = async (r, state) => {
+      for await (const e of r.readMapStateGrouped('op', state)) void e;
+    };
+    const invalidUtf8 = (bytes: Buffer, start: number): void => void (bytes[start + 1] = 0xff); // after the string's one-byte length
+    const cases = [
+      { state: 's', field: BlockField.value, corrupt: invalidUtf8, reads: [entries, views] },
+      { state: 'n', field: BlockField.namespace, corrupt: invalidUtf8, reads: [entries] },
+      // Ten bytes said to be nine: one trailing byte (a copied read decodes over a copy of the field, a read of views in place).
+      { state: 'b', field: BlockField.value, corrupt: (bytes: Buffer, start: number) => void (bytes[start] = 9), reads: [entries, views] },
+      { state: 'm', field: BlockField.userKey, corrupt: invalidUtf8, reads: [map, grouped] },
+      { state: 'm', field: BlockField.value, corrupt: invalidUtf8, reads: [map, grouped] },
+    ];
+    for (const c of cases) {
+      const d = scratch();
+      cpSync(base, d, { recursive: true });
+      const target = await fieldOf(d, c.state, c.field);
+      const bytes = Buffer.from(readFileSync(join(d, target.file)));
+      c.corrupt(bytes, target.start);
+      replaceFileResealed(d, target.file, bytes);
+      const problem = (await validateSavepoint(d)).problems.find((p) => p.code === 'CORRUPT_CHECKPOINT');
+      assert.ok(problem?.offset !== undefined && problem.offset >= target.start && problem.offset <= target.end, JSON.stringify(problem));
+      for (const read of c.reads) {
+        const reader = await SavepointReader.load(d);
+        await assert.rejects(read(reader, c.state), (e: unknown) => {
+          assert.ok(e instanceof CorruptCheckpointError, String(e));
+          assert.equal(e.offset, problem.offset, `${c.state}, field at ${target.start}..${target.end}: ${e.message}`);
+          return true;
+        });
+      }
+    }
   });
 
   it('unreferenced files are warnings, not errors', async () => {

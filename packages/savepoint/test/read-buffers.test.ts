@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it, mock } from 'node:test';
-import { AlternatingReadBuffers, dropIdleReadBuffers, IDLE_READ_BUFFERS_MS, IllegalStateUsageError, Serializers, ValueStateDescriptor, type StateHandleReader, type TypeSerializer } from '@flowstate/core';
+import { AlternatingReadBuffers, BlockField, CorruptCheckpointError, dropIdleReadBuffers, IDLE_READ_BUFFERS_MS, IllegalStateUsageError, Serializers, ValueStateDescriptor, type StateHandleReader, type TypeSerializer } from '@flowstate/core';
 import { FsStateBackend } from '@flowstate/heap';
 import '@flowstate/storage-local';
 import { SavepointReader, SavepointWriter } from '../src/index.js';
-import { freshDirs } from './helpers.js';
+import { freshDirs, replaceFileResealed } from './helpers.js';
 
 const dir = freshDirs();
 
@@ -60,6 +61,30 @@ function lentBuffers(r: SavepointReader): Array<Uint8Array | undefined> {
 
 function bytesOf(i: number): Uint8Array {
   return Uint8Array.from({ length: 64 + (i % 50) }, (_, j) => (i * 31 + j) & 0xff);
+}
+
+/**
+ * Makes the string value of record `j` of the `nth` key-group block invalid UTF-8 (checksums
+ * resealed, so that the reader decodes it; the value is [varuint length][UTF-8]). Returns how
+ * many entries come before it.
+ */
+async function corruptStringValue(path: string, nth: number, j: number): Promise<number> {
+  const r = await SavepointReader.load(path);
+  let before = 0;
+  let n = 0;
+  for await (const { block, source } of r.keyedBlocks('op')) {
+    if (n++ < nth) {
+      before += block.fields.count;
+      continue;
+    }
+    assert.ok(block.fields.count > j + 1, 'the corrupt value is not the last of its block');
+    const file = (source.handle.stream as { path: string }).path;
+    const bytes = Buffer.from(readFileSync(join(path, file)));
+    bytes[block.offset + block.fields.start(j, BlockField.value) + 1] = 0xff;
+    replaceFileResealed(path, file, bytes);
+    return before + j;
+  }
+  assert.fail(`no block ${nth}`);
 }
 
 describe('SavepointReader read buffers (reused between requests)', () => {
@@ -261,6 +286,59 @@ describe('SavepointReader read buffers (reused between requests)', () => {
       assert.throws(() => [...blocks[0]!], IllegalStateUsageError, `views: ${views}`);
       // The last block's read is not reused by anything: iterating it late still fails, by the same rule.
       assert.throws(() => [...blocks[blocks.length - 1]!], IllegalStateUsageError, `views: ${views}`);
+    }
+  });
+
+  it('readKeyedState: next() calls made before the last one settled are served in order, as a generator does: every entry once (with reused buffers and without)', async () => {
+    for (const [name, serializer] of [['int32 (reused buffers)', Serializers.int32], ['msgpack', Serializers.msgpack]] as const) {
+      const r = await SavepointReader.load(await savepointOf<unknown>(serializer, (i) => i));
+      const sequential: unknown[] = [];
+      for await (const e of r.readKeyedState('op', 'v')) sequential.push(e.value);
+      assert.equal(sequential.length, 200, name);
+      // One entry ahead: a call is always in flight while the consumer handles the last one.
+      const it = r.readKeyedState('op', 'v');
+      const ahead: unknown[] = [];
+      const inFlight = [it.next(), it.next()];
+      for (let res = await inFlight.shift()!; res.done !== true; res = await inFlight.shift()!) {
+        ahead.push(res.value.value);
+        inFlight.push(it.next());
+      }
+      assert.deepEqual(ahead, sequential, name);
+      // All at once: two more calls than entries, the last two are the end.
+      const atOnce = r.readKeyedState('op', 'v');
+      const results = await Promise.all(Array.from({ length: 202 }, () => atOnce.next()));
+      assert.deepEqual(results.slice(0, 200).map((x) => (x.done === true ? 'done' : x.value.value)), sequential, name);
+      assert.deepEqual(results.slice(200), [{ done: true, value: undefined }, { done: true, value: undefined }], name);
+      // return() while a block is pulled: served after the pull, and nothing after it.
+      const stopped = r.readKeyedState('op', 'v');
+      const [firstEntry, returned, afterReturn] = await Promise.all([stopped.next(), stopped.return!(), stopped.next()]);
+      assert.deepEqual([firstEntry.done, firstEntry.value.value], [false, sequential[0]], name);
+      assert.deepEqual([returned, afterReturn], [{ done: true, value: undefined }, { done: true, value: undefined }], name);
+    }
+  });
+
+  it('readKeyedState: a decode error finishes the iterator, as it would a generator (the rest of the block and later blocks are not read), and gives its read buffers back', async () => {
+    // Record 1 of the first block fails within the block, record 0 of the second when its block is pulled.
+    for (const [nth, j] of [[0, 1], [1, 0]] as const) {
+      const path = await savepointOf(Serializers.string, (i) => `value-${i}`);
+      const before = await corruptStringValue(path, nth, j);
+      const r = await SavepointReader.load(path);
+      dropIdleReadBuffers();
+      const lent = lentBuffers(r);
+      const it = r.readKeyedState('op', 'v');
+      let read = 0;
+      await assert.rejects(async () => {
+        for (let res = await it.next(); res.done !== true; res = await it.next()) read++;
+      }, CorruptCheckpointError);
+      assert.equal(read, before, `block ${nth}, record ${j}`);
+      assert.deepEqual(await it.next(), { done: true, value: undefined }, `block ${nth}, record ${j}: nothing after the error`);
+      // Header reads lend no buffer; block requests one of the read's pair.
+      const first = new Set(lent.splice(0).filter((b) => b !== undefined));
+      assert.ok(first.size > 0, 'the read borrowed buffers');
+      for await (const e of r.readKeyedStateBlocks('op', 'v')) void e;
+      // Its first request is the failed read's first, lent the same buffer unless that read kept its pair (a later one may grow).
+      const second = lent.find((b) => b !== undefined);
+      assert.ok(second !== undefined && first.has(second), 'the failed read gave its buffers back: the next read borrows them');
     }
   });
 
