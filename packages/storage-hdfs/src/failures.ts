@@ -82,8 +82,13 @@ export function responseFailure(op: string, display: string, status: number, bod
     return new AttemptFailure(new WebHdfsError(display, detail, details, { transient: true }), detail, 'maybe', retryAfterMs);
   }
   let error: StorageError;
-  if (remote?.exception === 'FileNotFoundException' || (remote === undefined && status === 404)) {
+  if (remote?.exception === 'FileNotFoundException') {
     error = new StorageNotFoundError(display);
+  } else if (remote === undefined && status === 404) {
+    // WebHDFS reports a missing path as a FileNotFoundException. A bare 404 comes from something
+    // else (a wrong endpoint path or gateway prefix, a proxy's page): taken as "not found" it
+    // would make a populated store look empty, and a restore start without its state.
+    error = protocolError(op, display, `HTTP 404 without a RemoteException, so not a WebHDFS answer (wrong endpoint path or gateway prefix?)${what === '' ? '' : `: ${what}`}`, status);
   } else if ((remote !== undefined && ACCESS_DENIED_REMOTE.has(remote.exception)) || (remote === undefined && (status === 401 || status === 403))) {
     error = new WebHdfsAccessDeniedError(display, detail, details);
   } else if (remote?.exception === 'FileAlreadyExistsException') {

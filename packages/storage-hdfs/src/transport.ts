@@ -123,6 +123,17 @@ export class WebHdfsTransport {
     return responseFailure(op, display, res.status, text, res.headers.get('retry-after'), this.redactor);
   }
 
+  /**
+   * An OPEN answer whose body is the file: only one that says it is binary, or says nothing. A 200
+   * login or error page of an auth proxy or gateway (text/html) must not be read as the file.
+   */
+  async fileData(op: string, display: string, res: Response): Promise<Response> {
+    const type = mediaType(res.headers.get('content-type'));
+    if (type === '' || type === 'application/octet-stream') return res;
+    await res.body?.cancel().catch(() => undefined);
+    throw protocolFailure(op, display, `HTTP ${res.status} with Content-Type '${type.slice(0, 100)}' instead of the file's bytes (application/octet-stream)`, 'not file data', res.status);
+  }
+
   /** Asks the namenode (`url`) where a two-step op goes on: a 307, or a noredirect JSON answer. */
   async locate(op: string, method: string, url: URL, display: string, timer: IdleTimer): Promise<DatanodeTarget> {
     const res = await this.send(op, display, method, url, undefined, timer);
@@ -134,7 +145,7 @@ export class WebHdfsTransport {
     if (res.status === 200) {
       const type = res.headers.get('content-type') ?? '';
       // A gateway (HttpFS) serving the bytes itself instead of redirecting.
-      if (op === 'OPEN' && !type.includes('json')) return { data: res };
+      if (op === 'OPEN' && !type.includes('json')) return { data: await this.fileData(op, display, res) };
       const text = await this.readText(op, display, res, timer);
       let parsed: unknown;
       try {
@@ -152,6 +163,11 @@ export class WebHdfsTransport {
     }
     throw await this.failure(op, display, res, timer);
   }
+}
+
+/** The media type of a Content-Type header, lower case, without parameters; '' when absent. */
+function mediaType(header: string | null): string {
+  return (header ?? '').split(';')[0]!.trim().toLowerCase();
 }
 
 function checkLocation(op: string, display: string, requestUrl: URL, location: string): URL {

@@ -1,5 +1,5 @@
 import { PERMANENT_FAILURE, Redactor, RetryPolicy, type StorageError } from '@flowstate/core';
-import { WebHdfsConfigError, WebHdfsError, WebHdfsOutcomeUnknownError, WebHdfsRetriesExhaustedError, type WebHdfsErrorDetails } from './errors.js';
+import { WebHdfsConfigError, WebHdfsError, WebHdfsOutcomeUnknownError, WebHdfsRenameRefusedError, WebHdfsRetriesExhaustedError, type WebHdfsErrorDetails } from './errors.js';
 import { isRecord, num, parseFileStatus, str, type HdfsFileStatus, type HdfsListingPage } from './file-status.js';
 import { AttemptFailure, protocolError, protocolFailure, transientFailure } from './failures.js';
 import {
@@ -229,9 +229,26 @@ export class WebHdfsClient {
   /**
    * RENAME with `renameoptions` (HDFS's rename2): atomic, throws on failure, and with `overwrite`
    * atomically replaces an existing file.
+   *
+   * rename2 answers with an empty body; `{"boolean": ...}` means the server ignored
+   * `renameoptions` and ran the legacy rename (HttpFS defines only `destination` for RENAME).
+   * true is still a rename that happened. false is a rename that did not, most often because the
+   * destination exists: WebHdfsRenameRefusedError. Overwriting is not emulated by DELETE then
+   * RENAME: that is not atomic, and a failure between the two would lose the old file without
+   * publishing the new one. Through such a server, replacing an existing file fails instead.
    */
   async rename2(src: string, dst: string, options: WebHdfsCallOptions & { readonly overwrite?: boolean } = {}): Promise<void> {
-    await this.jsonOp('RENAME', 'PUT', src, { destination: this.normalize(dst), renameoptions: options.overwrite ? 'OVERWRITE' : 'NONE' }, false, options.maxAttempts);
+    const renameoptions = options.overwrite ? 'OVERWRITE' : 'NONE';
+    const body = await this.jsonOp('RENAME', 'PUT', src, { destination: this.normalize(dst), renameoptions }, false, options.maxAttempts);
+    if (isRecord(body) && body['boolean'] === false) throw this.renameRefused(src, dst, renameoptions);
+  }
+
+  private renameRefused(src: string, dst: string, renameoptions: string): WebHdfsRenameRefusedError {
+    const detail =
+      `RENAME to '${this.uri(dst)}' refused: the server answered {"boolean": false}, so it ignored renameoptions=${renameoptions} ` +
+      `and ran HDFS's legacy rename (HttpFS does), which fails when the destination exists, the source is missing or the ` +
+      `destination's parent is missing; an existing file cannot be replaced atomically through this server`;
+    return new WebHdfsRenameRefusedError(this.uri(src), detail, { operation: 'RENAME', httpStatus: 200 });
   }
 
   /** DELETE. False when nothing was there. */
@@ -313,7 +330,7 @@ export class WebHdfsClient {
     if ('data' in target) return target.data;
     const res = await this.transport.send('OPEN', display, 'GET', target.location, undefined, timer);
     if (!res.ok) throw await this.transport.failure('OPEN', display, res, timer);
-    return res;
+    return this.transport.fileData('OPEN', display, res);
   }
 
   private async jsonOp(op: string, method: string, path: string, params: Params, idempotent: boolean, maxAttempts?: number): Promise<unknown> {

@@ -44,10 +44,12 @@ function isAbsent(e: unknown): boolean {
  * Checkpoint storage on HDFS through WebHDFS.
  *
  * A file is written to a temporary sibling `<name>._COPYING_<uuid>` (CREATE with the first chunk,
- * APPEND for the rest) and published by RENAME with OVERWRITE, which HDFS performs atomically:
- * readers see the old file or the complete new one, never a partial one. Temporary files are
- * skipped by list(); one left behind by a crashed writer is invisible garbage until its directory
- * is deleted.
+ * APPEND for the rest), checked to hold exactly the bytes written, and published by RENAME with
+ * OVERWRITE, which HDFS performs atomically: readers see the old file or the complete new one,
+ * never a partial one. Temporary files are skipped by list(); one left behind by a crashed writer
+ * is invisible garbage until its directory is deleted. Through HttpFS, which ignores RENAME's
+ * options, replacing an existing file fails (WebHdfsRenameRefusedError) rather than being done
+ * without atomicity; see WebHdfsClient.rename2.
  */
 export class WebHdfsFileSystem extends TemporaryNameListing implements FileSystem {
   readonly scheme = 'hdfs';

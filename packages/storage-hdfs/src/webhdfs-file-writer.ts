@@ -1,5 +1,5 @@
 import { PERMANENT_FAILURE, StorageError, StorageNotFoundError, type FileWriter } from '@flowstate/core';
-import { WebHdfsAlreadyExistsError, WebHdfsError, WebHdfsOutcomeUnknownError, WebHdfsRetriesExhaustedError } from './errors.js';
+import { WebHdfsAlreadyExistsError, WebHdfsError, WebHdfsLengthMismatchError, WebHdfsOutcomeUnknownError, WebHdfsRetriesExhaustedError } from './errors.js';
 import type { HdfsFileStatus } from './file-status.js';
 import type { WebHdfsClient } from './webhdfs-client.js';
 
@@ -9,7 +9,8 @@ import type { WebHdfsClient } from './webhdfs-client.js';
  * HDFS appends are sequential, so whatever landed is a prefix of the chunk, and only the rest is
  * sent. Every resend after such a failure re-reads the length first, because a write still in
  * flight on the datanode holds the file's lease (later writers get AlreadyBeingCreatedException,
- * a retriable error) and the length is only final once that write is done.
+ * a retriable error) and the length is only final once that write is done. commit() checks the
+ * finished file's length before publishing it, in case a reported length was not final after all.
  */
 export class WebHdfsFileWriter implements FileWriter {
   private state: 'open' | 'committed' | 'aborted' | 'failed' = 'open';
@@ -58,6 +59,7 @@ export class WebHdfsFileWriter implements FileWriter {
       await this.guard(async () => {
         await this.flush();
         if (!this.created) await this.writeChunk(new Uint8Array(0));
+        await this.checkTempLength();
         await this.renameIntoPlace();
       });
       this.state = 'committed';
@@ -149,6 +151,26 @@ export class WebHdfsFileWriter implements FileWriter {
       if (e instanceof StorageNotFoundError) return null;
       throw e;
     }
+  }
+
+  /**
+   * Reconciling trusts the length GETFILESTATUS reports, and real HDFS may report less than has
+   * landed while a lost write still holds the file open (only completed blocks count): the resend
+   * then duplicates bytes. So no temporary file is published unless it holds exactly the bytes
+   * written. One that does not is garbage, deleted here (best effort; abort() tries again).
+   */
+  private async checkTempLength(): Promise<void> {
+    const st = await this.client.getFileStatus(this.tempPath);
+    if (st.type === 'FILE' && st.length === this.written) return;
+    const detail = `the temporary file ${this.client.uri(this.tempPath)} has ${st.length} bytes where ${this.written} were written; not published`;
+    const error = new WebHdfsLengthMismatchError(this.client.uri(this.finalPath), detail, { operation: 'GETFILESTATUS' });
+    try {
+      await this.client.delete(this.tempPath);
+      this.touched = false;
+    } catch {
+      // The mismatch is what the caller must see; abort() deletes the file later.
+    }
+    throw error;
   }
 
   private async renameIntoPlace(): Promise<void> {

@@ -34,3 +34,32 @@ export function bytes(n: number, seed = 1): Uint8Array {
   }
   return out;
 }
+
+/** What a stand-in proxy does to one exchange: the URL sent on, and the answer passed back. */
+export interface ProxyRewrite {
+  readonly url?: (url: URL) => URL;
+  /** A replacement answer, or undefined to pass the server's on. */
+  readonly response?: (url: URL, res: Response) => Promise<Response | undefined> | Response | undefined;
+}
+
+/**
+ * A `fetch` for the client that stands in for a proxy or gateway in front of the test server
+ * (HttpFS dropping parameters it does not know, an auth proxy's login page...).
+ */
+export function proxyFetch(rewrite: ProxyRewrite): typeof fetch {
+  return async (input, init) => {
+    const original = new URL(input instanceof Request ? input.url : String(input));
+    const url = rewrite.url?.(original) ?? original;
+    const res = await fetch(url, init);
+    const replaced = await rewrite.response?.(url, res);
+    if (replaced === undefined || replaced === res) return res;
+    // The server's answer is dropped: release its connection.
+    if (!res.bodyUsed) await res.body?.cancel().catch(() => undefined);
+    return replaced;
+  };
+}
+
+/** A 200 JSON answer, as a server would send it. */
+export function jsonResponse(value: unknown): Response {
+  return new Response(JSON.stringify(value), { status: 200, headers: { 'content-type': 'application/json' } });
+}

@@ -11,7 +11,7 @@ import {
   type HdfsFileStatus,
 } from '../src/index.js';
 import { WebHdfsTestServer } from './webhdfs-server.js';
-import { bytes, clientFor, everythingAbout } from './helpers.js';
+import { bytes, clientFor, everythingAbout, proxyFetch } from './helpers.js';
 
 async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = [];
@@ -300,6 +300,27 @@ describe('WebHdfsClient authentication and error hygiene', () => {
       await client.create('/old/f', bytes(50));
       assert.deepEqual(await client.open('/old/f', { offset: 10, length: 10 }), bytes(50).subarray(10, 20));
       assert.ok(server.stats.redirects > 0);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('refuses a 200 OPEN answer that is not file bytes (a proxy login page), from the namenode or the datanode', async () => {
+    const server = await WebHdfsTestServer.start();
+    try {
+      server.writeFile('/p/f', Buffer.from('REAL-BYTES'));
+      const page = () => new Response('<html><body>Session expired, please log in</body></html>', { status: 200, headers: { 'content-type': 'text/html; charset=utf-8' } });
+      for (const origin of [server.namenodeUrl, server.datanodeUrl]) {
+        const loginPage = proxyFetch({ response: (u) => (u.origin === origin && u.searchParams.get('op') === 'OPEN' ? page() : undefined) });
+        const { client } = clientFor(server, { fetch: loginPage });
+        const isProtocolError = (e: unknown) =>
+          e instanceof WebHdfsProtocolError && e.code === 'STORAGE_PROTOCOL_ERROR' && !e.transient && e.httpStatus === 200 && e.path === client.uri('/p/f') && e.message.includes("'text/html'");
+        await assert.rejects(client.open('/p/f'), isProtocolError, origin);
+        await assert.rejects(collect(client.openStream('/p/f')), isProtocolError, origin);
+      }
+      // Bytes without a Content-Type are still the file.
+      const untyped = proxyFetch({ response: async (u, res) => (u.origin === server.datanodeUrl && res.status === 200 ? new Response(await res.arrayBuffer(), { status: 200 }) : undefined) });
+      assert.equal(Buffer.from(await clientFor(server, { fetch: untyped }).client.open('/p/f')).toString(), 'REAL-BYTES');
     } finally {
       await server.close();
     }

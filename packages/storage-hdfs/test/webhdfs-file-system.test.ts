@@ -1,9 +1,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { FsCheckpointStorage, PathEscapeError, serializeCheckpointMetadata, StorageError, StorageNotFoundError } from '@flowstate/core';
-import { WebHdfsClient, WebHdfsConfigError, WebHdfsFileSystem } from '../src/index.js';
+import { FsCheckpointStorage, PathEscapeError, serializeCheckpointMetadata, StorageError, StorageNotFoundError, writeCommitted } from '@flowstate/core';
+import { WebHdfsClient, WebHdfsConfigError, WebHdfsFileSystem, WebHdfsProtocolError, WebHdfsRenameRefusedError } from '../src/index.js';
 import { WebHdfsTestServer, type FaultRule } from './webhdfs-server.js';
-import { bytes, clientFor } from './helpers.js';
+import { bytes, clientFor, proxyFetch } from './helpers.js';
 
 const TEMP_RE = /\._COPYING_[0-9a-f-]{36}$/;
 
@@ -63,7 +63,8 @@ describe('WebHdfsFileSystem', () => {
     await w.write(bytes(1, 3));
     await w.commit();
     const ops = server.requestLog.slice(before).filter((r) => r.role === 'namenode').map((r) => r.op);
-    assert.deepEqual(ops, ['APPEND', 'RENAME']);
+    // GETFILESTATUS: the temporary file's length is checked before it is published.
+    assert.deepEqual(ops, ['APPEND', 'GETFILESTATUS', 'RENAME']);
     const rename = server.requestLog.slice(before).find((r) => r.op === 'RENAME')!;
     assert.equal(rename.params['renameoptions'], 'OVERWRITE');
     assert.equal(rename.params['destination'], '/flowstate/job-1/chk-1/state');
@@ -213,6 +214,45 @@ describe('WebHdfsFileSystem', () => {
     }
     assert.equal((await fs.list('n')).length, 4);
     await assert.rejects(fs.create(`n/x._COPYING_${'0'.repeat(8)}-0000-0000-0000-${'0'.repeat(12)}`), StorageError);
+  });
+
+  it('refuses to replace a file through a server that ignores renameoptions (HttpFS), keeping the old one', async () => {
+    // HttpFS defines only `destination` for RENAME, so it runs the legacy rename, which answers
+    // {"boolean": false} instead of replacing an existing file.
+    const httpFs = proxyFetch({
+      url: (u) => {
+        if (u.searchParams.get('op') === 'RENAME') u.searchParams.delete('renameoptions');
+        return u;
+      },
+    });
+    const gw = new WebHdfsFileSystem({ client: clientFor(server, { fetch: httpFs }).client, basePath: '/flowstate/httpfs' });
+    const write = (content: string) => writeCommitted(gw, 'chk-1/_metadata', (w) => w.write(Buffer.from(content)));
+    await write('OLD');
+    assert.equal(Buffer.from(await gw.read('chk-1/_metadata')).toString(), 'OLD', 'a new file is published by the legacy rename');
+    const err = await write('NEW-CONTENT').catch((e: unknown) => e);
+    assert.ok(err instanceof WebHdfsRenameRefusedError, `expected WebHdfsRenameRefusedError, got ${String(err)}`);
+    assert.equal(err.code, 'WEBHDFS_RENAME_REFUSED');
+    assert.equal(err.transient, false);
+    assert.match(err.path, /^webhdfs:\/\/127\.0\.0\.1:\d+\/flowstate\/httpfs\/chk-1\/_metadata\._COPYING_/);
+    assert.ok(err.message.includes(`'${gw.client.uri('/flowstate/httpfs/chk-1/_metadata')}'`), err.message);
+    assert.equal(Buffer.from(await gw.read('chk-1/_metadata')).toString(), 'OLD');
+    assert.deepEqual(server.listFiles('/flowstate/httpfs'), ['/flowstate/httpfs/chk-1/_metadata'], 'the temporary file was aborted');
+  });
+
+  it('fails on a 404 that is not from WebHDFS (wrong gateway prefix) instead of seeing an empty store', async () => {
+    server.writeFile('/flowstate/job-1/chk-9/_metadata', Buffer.from('meta'));
+    // The test server answers a bare text/plain 404 outside /webhdfs/v1, like any web server.
+    const wrong = new WebHdfsFileSystem({ client: { endpoint: `${server.namenodeUrl}/gateway/default`, user: 'flink' }, basePath: '/flowstate/job-1' });
+    const isProtocolError = (e: unknown) =>
+      e instanceof WebHdfsProtocolError && !(e instanceof StorageNotFoundError) && e.code === 'STORAGE_PROTOCOL_ERROR' && !e.transient && e.httpStatus === 404 && e.path.startsWith('webhdfs://');
+    await assert.rejects(wrong.list(''), isProtocolError);
+    await assert.rejects(wrong.stat('chk-9/_metadata'), isProtocolError);
+    await assert.rejects(wrong.read('chk-9/_metadata'), isProtocolError);
+    await assert.rejects(new FsCheckpointStorage(wrong).listCompletedCheckpoints(), isProtocolError);
+    // A real FileNotFoundException still means "nothing there".
+    assert.equal(await fs.stat('chk-9/none'), null);
+    assert.deepEqual(await fs.list('no-such-dir'), []);
+    await fs.deleteDirectory('chk-9');
   });
 
   it('serves FsCheckpointStorage end to end', async () => {

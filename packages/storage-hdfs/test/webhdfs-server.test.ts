@@ -189,6 +189,28 @@ describe('WebHDFS test server (wire level)', () => {
     assert.deepEqual((await call(`${nn}/m?op=DELETE&recursive=true&${u}`, { method: 'DELETE' })).json, { boolean: true });
   });
 
+  it('answers every missing path 404 with a FileNotFoundException RemoteException; only URLs outside /webhdfs/v1 get a bare 404', async () => {
+    // Clients take only a FileNotFoundException as "not found", as a real namenode and datanode send it.
+    const missing = [
+      await call(`${nn}/nope?op=GETFILESTATUS&${u}`),
+      await call(`${nn}/nope?op=LISTSTATUS&${u}`),
+      await call(`${nn}/nope?op=LISTSTATUS_BATCH&${u}`),
+      await call(`${nn}/nope?op=OPEN&${u}`),
+      await call(`${nn}/nope?op=APPEND&${u}`, { method: 'POST' }),
+      await call(`${nn}/nope?op=RENAME&destination=/x&renameoptions=NONE&${u}`, { method: 'PUT' }),
+      await call(`${server.datanodeUrl}/webhdfs/v1/nope?op=OPEN&namenoderpcaddress=127.0.0.1:8020&${u}`),
+      await call(`${server.datanodeUrl}/webhdfs/v1/nope?op=APPEND&namenoderpcaddress=127.0.0.1:8020&${u}`, { method: 'POST', body: 'x' }),
+    ];
+    for (const r of missing) {
+      assert.equal(r.status, 404);
+      assert.match(r.headers.get('content-type') ?? '', /^application\/json/);
+      assert.equal(remote(r.json).exception, 'FileNotFoundException');
+    }
+    const outside = await call(`${server.namenodeUrl}/gateway/default/webhdfs/v1/nope?op=GETFILESTATUS&${u}`);
+    assert.equal(outside.status, 404);
+    assert.equal(outside.json, undefined, 'not a WebHDFS answer');
+  });
+
   it('bad ops, wrong methods and invalid paths are 400', async () => {
     const bad = await call(`${nn}/x?op=FROBNICATE&${u}`);
     assert.equal(bad.status, 400);

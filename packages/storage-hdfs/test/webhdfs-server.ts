@@ -34,7 +34,9 @@
  *   400 IllegalArgumentException / UnsupportedOperationException / InvalidPathException,
  *   403 for IOExceptions (AccessControlException, FileAlreadyExistsException,
  *   ParentNotDirectoryException, PathIsNotEmptyDirectoryException, AlreadyBeingCreatedException,
- *   InvalidToken, EOF/offset errors), 404 FileNotFoundException. The documented 401
+ *   InvalidToken, EOF/offset errors), 404 FileNotFoundException (every missing path; a request
+ *   outside `/webhdfs/v1`, as from a client with a wrong endpoint path, is the one bare text/plain
+ *   404 without a RemoteException, as any web server would send it). The documented 401
  *   SecurityException belongs to Kerberos setups and is never produced here.
  *   Op names are case-insensitive; an unknown op or an op sent with the wrong HTTP method is 400
  *   IllegalArgumentException, as the real per-method op enums make it.
