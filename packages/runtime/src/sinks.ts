@@ -28,6 +28,18 @@ export interface TwoPhaseCommitFileSinkOptions<T> {
   readonly format?: (value: T) => string;
 }
 
+/** What follows `<uid>-` in a transaction's name: `<subtask>-<run token>-a<attempt>-(c<checkpoint>|final)-<seq>`. */
+const TRANSACTION_SUFFIX = /^\d+-[0-9a-f]{8}-a\d+-(?:c\d+|final)-\d+$/;
+
+/**
+ * Whether pending file `name` is a transaction of the sink `uid`. Not a prefix test: sinks may
+ * share a directory, and `out-` also begins the transactions of a sink `out-b`, whose pending
+ * (pre-committed, recorded in the restored checkpoint) files a restore of `out` then deleted.
+ */
+function isTransactionOf(name: string, uid: string): boolean {
+  return name.startsWith(`${uid}-`) && TRANSACTION_SUFFIX.test(name.slice(uid.length + 1));
+}
+
 /**
  * Exactly-once file output (Flink's TwoPhaseCommitSinkFunction): records of one checkpoint
  * interval form a transaction. On the barrier the transaction is pre-committed (written, durably,
@@ -75,10 +87,9 @@ export class TwoPhaseCommitFileSink<T> implements SinkFunction<T>, CheckpointedF
     // that failed before its first checkpoint): abort it. The sink owns its directory.
     const keep = new Set(restored.map((p) => p.txn));
     const pendingDir = TwoPhaseCommitFileSink.pendingDir(this.options.directory);
-    const prefix = `${this.ctx.operatorUid}-`;
     for (const f of await this.options.fs.list(pendingDir)) {
       const name = f.path.slice(f.path.lastIndexOf('/') + 1);
-      if (name.startsWith(prefix) && !keep.has(name)) await this.options.fs.delete(f.path);
+      if (isTransactionOf(name, this.ctx.operatorUid) && !keep.has(name)) await this.options.fs.delete(f.path);
     }
   }
 
