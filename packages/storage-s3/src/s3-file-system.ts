@@ -8,18 +8,21 @@ import {
   ListObjectsV2Command,
   S3Client,
   type GetObjectCommandOutput,
+  type ListObjectsV2CommandOutput,
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import {
   confinePath,
   FlowstateError,
   forEachLimit,
+  PathEscapeError,
   PERMANENT_FAILURE,
   Redactor,
   RetryPolicy,
   StorageError,
   StorageNotFoundError,
   StorageOperationError,
+  StorageProtocolError,
   type FailureClassification,
   type FileStatus,
   type FileSystem,
@@ -110,7 +113,7 @@ export class S3FileSystem implements FileSystem {
       throw new StorageError(`s3://${options.bucket}`, 'not a valid S3 bucket name');
     }
     this.bucket = options.bucket;
-    const prefix = confinePath(options.prefix ?? '');
+    const prefix = refuseCarriageReturn(confinePath(options.prefix ?? ''));
     this.keyPrefix = prefix === '' ? '' : `${prefix}/`;
     this.displayRoot = `s3://${this.bucket}${prefix === '' ? '' : `/${prefix}`}`;
     this.partSize = options.partSize ?? 8 * MiB;
@@ -134,6 +137,7 @@ export class S3FileSystem implements FileSystem {
   async create(path: string): Promise<FileWriter> {
     const p = confinePath(path);
     if (p === '') throw new StorageError(this.displayRoot, 'cannot create a file at the root');
+    refuseCarriageReturn(p);
     return new S3FileWriter({
       display: this.display(p),
       client: this.retryingClientFor(p),
@@ -146,7 +150,7 @@ export class S3FileSystem implements FileSystem {
       headObject: async () => {
         try {
           const head = await this.call('HeadObject', p, () => this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.key(p) })));
-          return { size: head.ContentLength ?? 0, lastModified: head.LastModified };
+          return { size: head.ContentLength ?? 0, eTag: head.ETag };
         } catch (e) {
           if (e instanceof StorageNotFoundError) return undefined;
           throw e;
@@ -188,21 +192,26 @@ export class S3FileSystem implements FileSystem {
     const d = confinePath(dir);
     const prefix = this.keyPrefix + (d === '' ? '' : `${d}/`);
     const out: FileStatus[] = [];
+    const tokens = new Set<string>();
     let token: string | undefined;
     do {
       const page = await this.call('ListObjectsV2', d, () =>
         this.client.send(
-          new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, MaxKeys: this.listPageSize, ContinuationToken: token }),
+          // Keys come url-encoded where the store supports it: XML cannot carry every character.
+          new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, MaxKeys: this.listPageSize, ContinuationToken: token, EncodingType: 'url' }),
         ),
       );
       for (const o of page.Contents ?? []) {
-        if (o.Key === undefined || !o.Key.startsWith(this.keyPrefix)) continue;
-        const rel = o.Key.slice(this.keyPrefix.length);
+        if (o.Key === undefined) continue;
+        const key = this.listedKey(d, o.Key, page.EncodingType);
+        // Prefix only asks: a store that ignores it must not make deleteDirectory('chk-1') reach chk-10/.
+        if (!key.startsWith(prefix)) continue;
+        const rel = key.slice(this.keyPrefix.length);
         // Zero-byte "folder" markers that consoles create, and keys no path could produce.
         if (rel.endsWith('/') || !isConfined(rel)) continue;
         out.push({ path: rel, size: o.Size ?? 0 });
       }
-      token = page.IsTruncated === true ? page.NextContinuationToken : undefined;
+      token = this.nextPageToken(d, page, tokens);
     } while (token !== undefined);
     return out;
   }
@@ -239,6 +248,35 @@ export class S3FileSystem implements FileSystem {
     return this.keyPrefix + p;
   }
 
+  /** A key as a listing returned it: url-encoded when the store says so (not every store does). */
+  private listedKey(d: string, key: string, encoding: string | undefined): string {
+    if (encoding !== 'url') return key;
+    try {
+      // Form encoding, as S3 uses it: '+' is a space ('+' itself comes as %2B).
+      return decodeURIComponent(key.replace(/\+/g, ' '));
+    } catch {
+      throw this.listingError(d, `a url-encoded key is malformed: ${JSON.stringify(key)}`);
+    }
+  }
+
+  /**
+   * The continuation token of the page after `page`, or undefined after the last page. A truncated
+   * page without a token, or with one seen before, would end the listing early or never: either
+   * way deleteDirectory would leave files behind, so the listing fails instead.
+   */
+  private nextPageToken(d: string, page: ListObjectsV2CommandOutput, seen: Set<string>): string | undefined {
+    if (page.IsTruncated !== true) return undefined;
+    const token = page.NextContinuationToken;
+    if (token === undefined || token === '') throw this.listingError(d, 'a page is truncated but carries no NextContinuationToken');
+    if (seen.has(token)) throw this.listingError(d, 'a page repeats a continuation token of an earlier page');
+    seen.add(token);
+    return token;
+  }
+
+  private listingError(d: string, detail: string): StorageProtocolError {
+    return new StorageProtocolError(this.display(d), `ListObjectsV2: ${detail}`, { operation: 'ListObjectsV2' });
+  }
+
   private rangeError(p: string, offset: number, length: number, size: number | undefined): StorageError {
     return new StorageError(
       this.display(p),
@@ -264,35 +302,38 @@ export class S3FileSystem implements FileSystem {
         }
         throw e;
       }
+      if (range === undefined) return fullBody(res);
       const sent = parseContentRange(res.ContentRange);
-      if (range !== undefined && sent?.total !== undefined && range.offset + range.length > sent.total) {
+      // Without Content-Range the server ignored the Range header and sends the whole object.
+      if (sent === undefined) return this.windowOfWholeObject(p, res, range);
+      if (sent.total !== undefined && range.offset + range.length > sent.total) {
         // Decided from the headers alone: some servers declare a body they never send for such ranges.
         if (res.Body instanceof Readable) res.Body.destroy();
         throw this.rangeError(p, range.offset, range.length, sent.total);
       }
-      const expected = res.ContentLength;
-      const data = await readBody(res.Body, expected);
-      if (expected !== undefined && data.length !== expected) {
-        throw new TruncatedBodyError(`response body ended after ${data.length} of ${expected} bytes`);
+      const data = await fullBody(res);
+      if (data.length === range.length && sent.start === range.offset) return data;
+      // HTTP lets a server send more than the range asked for (a wider 206, as s3rver does for
+      // 'bytes=0-0'): cut the requested window out of what arrived.
+      if (range.offset >= sent.start && range.offset + range.length <= sent.start + data.length) {
+        return Buffer.from(data.subarray(range.offset - sent.start, range.offset - sent.start + range.length));
       }
-      // Without Content-Range the server ignored the Range header and sent the whole object.
-      if (range === undefined || (data.length === range.length && (sent === undefined ? range.offset === 0 : sent.start === range.offset))) {
-        return data;
-      }
-      // HTTP lets a server send more than the range asked for (the whole object with 200, or a wider
-      // 206, as s3rver does for 'bytes=0-0'): cut the requested window out of what arrived.
-      const first = sent?.start ?? 0;
-      if (range.offset >= first && range.offset + range.length <= first + data.length) {
-        return Buffer.from(data.subarray(range.offset - first, range.offset - first + range.length));
-      }
-      if (sent === undefined && range.offset + range.length > data.length) {
-        throw this.rangeError(p, range.offset, range.length, data.length);
-      }
-      throw new StorageError(
-        this.display(p),
-        `asked for bytes ${range.offset}-${range.offset + range.length - 1}, the server sent ${res.ContentRange ?? `${data.length} bytes`}`,
-      );
+      throw new StorageError(this.display(p), `asked for bytes ${range.offset}-${range.offset + range.length - 1}, the server sent bytes ${sent.start}-${sent.end}/${sent.total ?? '*'}`);
     });
+  }
+
+  /**
+   * The range of a response that carries the whole object: only the range is kept, and the body is
+   * dropped once it has gone by, so that a 16-byte read of a 1 GiB object neither downloads nor
+   * buffers the GiB.
+   */
+  private async windowOfWholeObject(p: string, res: GetObjectCommandOutput, range: ReadRange): Promise<Uint8Array> {
+    const { data, seen } = await readWindow(res.Body, range.offset, range.length);
+    if (data.length === range.length) return data;
+    if (res.ContentLength !== undefined && seen < res.ContentLength) {
+      throw new TruncatedBodyError(`response body ended after ${seen} of ${res.ContentLength} bytes`);
+    }
+    throw this.rangeError(p, range.offset, range.length, seen);
   }
 
   /**
@@ -332,9 +373,9 @@ export class S3FileSystem implements FileSystem {
    * Runs one S3 request under the retry policy: transient failures (throttling, 5xx, timeouts,
    * dropped connections) are repeated with jittered backoff. Every S3 request we send counts as
    * idempotent: GETs, HEADs, LISTs and deletes are; PutObject and UploadPart replace a whole object
-   * or part with the same bytes; the one exception, CompleteMultipartUpload, is reconciled by the
-   * writer when its retry finds the upload gone. The final failure becomes a StorageError whose
-   * message and cause are free of credentials.
+   * or part with the same bytes; the one exception, CompleteMultipartUpload, is checked by the
+   * writer against the object's ETag when a failed attempt may have completed the upload. The final
+   * failure becomes a StorageError whose message and cause are free of credentials.
    */
   private call<T>(operation: string, p: string, fn: () => Promise<T>): Promise<T> {
     return this.retry.run({
@@ -427,6 +468,38 @@ class TruncatedBodyError extends Error {
   override readonly name = 'TruncatedBodyError';
 }
 
+/** The whole body of a response, which must be as long as its Content-Length says. */
+async function fullBody(res: GetObjectCommandOutput): Promise<Buffer> {
+  const expected = res.ContentLength;
+  const data = await readBody(res.Body, expected);
+  if (expected !== undefined && data.length !== expected) {
+    throw new TruncatedBodyError(`response body ended after ${data.length} of ${expected} bytes`);
+  }
+  return data;
+}
+
+/**
+ * Bytes [offset, offset + length) of a body, reading no further: the body is destroyed once they
+ * have arrived. `seen` counts the bytes read, which is the whole body when the range was not in it.
+ */
+async function readWindow(body: unknown, offset: number, length: number): Promise<{ data: Buffer; seen: number }> {
+  if (!(body instanceof Readable)) {
+    const all = await readBody(body, undefined);
+    return { data: Buffer.from(all.subarray(offset, offset + length)), seen: all.length };
+  }
+  const out = Buffer.allocUnsafe(length);
+  let filled = 0;
+  let seen = 0;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    const from = offset + filled - seen;
+    seen += chunk.length;
+    if (from < chunk.length) filled += chunk.copy(out, filled, from, Math.min(chunk.length, from + length - filled));
+    // Leaving the loop destroys the body, and with it the connection: the rest is never read.
+    if (filled === length) break;
+  }
+  return { data: filled === length ? out : out.subarray(0, filled), seen };
+}
+
 async function readBody(body: unknown, expected: number | undefined): Promise<Buffer> {
   if (body === undefined || body === null) return Buffer.alloc(0);
   if (body instanceof Readable) {
@@ -462,6 +535,16 @@ function parseContentRange(header: string | undefined): { start: number; end: nu
 function commandName(command: unknown): string {
   const name = typeof command === 'object' && command !== null ? command.constructor.name : '';
   return name.endsWith('Command') ? name.slice(0, -'Command'.length) : name || 'S3Request';
+}
+
+/**
+ * XML turns a CR into a LF, and stores that ignore encoding-type=url (s3rver) list a key with one
+ * under a name no request finds: stat, read and deleteDirectory would miss the file. So no key we
+ * create has one; keys others made are still listed, read and deleted.
+ */
+function refuseCarriageReturn(path: string): string {
+  if (path.includes('\r')) throw new PathEscapeError(path, 'contains a carriage return, which S3 listings do not return intact from every store');
+  return path;
 }
 
 function isConfined(rel: string): boolean {

@@ -1,7 +1,8 @@
+import { createHash } from 'node:crypto';
 import { PassThrough } from 'node:stream';
-import type { S3Client } from '@aws-sdk/client-s3';
+import { CompleteMultipartUploadCommand, type CompletedPart, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { StorageError, type FileWriter } from '@flowstate/core';
+import { StorageError, StorageOperationError, StorageOutcomeUnknownError, type FileWriter } from '@flowstate/core';
 
 /** What a writer needs from its file system; built by S3FileSystem.create from private members. */
 export interface WriterContext {
@@ -16,8 +17,11 @@ export interface WriterContext {
   abortMultipartUpload(uploadId: string): Promise<void>;
   toStorageError(e: unknown): StorageError;
   /** The object as S3 has it now, if it exists. */
-  headObject(): Promise<{ size: number; lastModified: Date | undefined } | undefined>;
+  headObject(): Promise<{ size: number; eTag: string | undefined } | undefined>;
 }
+
+/** Whether a multipart upload whose completion failed did create the object after all. */
+type Completion = 'completed' | 'failed' | { readonly unknown: string };
 
 /**
  * Streams a file into a lib-storage Upload through a PassThrough: Upload cuts the stream into
@@ -33,14 +37,16 @@ export class S3FileWriter implements FileWriter {
   private readonly outcome: Promise<{ ok: true } | { ok: false; error: unknown }>;
   private failure: { error: unknown } | undefined;
   private discarded = false;
-  private bytesWritten = 0;
-  private readonly startedAt = Date.now();
+  /** The parts the last CompleteMultipartUpload request named, once lib-storage sent one. */
+  private completedParts: readonly CompletedPart[] | undefined;
 
   constructor(private readonly ctx: WriterContext) {
     // Stream errors surface through `outcome`; without a listener they would crash the process.
     this.body.on('error', () => {});
     this.upload = new Upload({
-      client: ctx.client,
+      client: observed(ctx.client, (command) => {
+        if (command instanceof CompleteMultipartUploadCommand) this.completedParts = command.input.MultipartUpload?.Parts ?? [];
+      }),
       params: { Bucket: ctx.bucket, Key: ctx.key, Body: this.body },
       partSize: ctx.partSize,
       queueSize: ctx.queueSize,
@@ -62,23 +68,31 @@ export class S3FileWriter implements FileWriter {
     if (this.state !== 'open') throw new StorageError(this.ctx.display, `write after ${this.state}`);
     if (this.failure !== undefined) throw await this.fail(this.failure.error);
     if (chunk.length === 0) return;
-    this.bytesWritten += chunk.length;
     // A copy, because the caller may reuse its buffer once we return, while the bytes wait in the stream.
-    if (!this.body.write(Buffer.from(chunk))) {
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          this.body.off('drain', done);
-          this.body.off('close', done);
-          resolve();
-        };
-        this.body.on('drain', done);
-        this.body.on('close', done);
-      });
-    }
+    if (!this.body.destroyed && !this.body.write(Buffer.from(chunk))) await this.drained();
     if (this.body.destroyed) {
       const r = await this.outcome;
       throw await this.fail(r.ok ? new Error('upload stream closed') : r.error);
     }
+  }
+
+  /**
+   * Resolves once the body takes more bytes or is destroyed, never waiting on a destroyed body: a
+   * part that fails destroys it at once (lib-storage stops reading it), so its 'close' may be long
+   * gone, while `outcome` settles only after the other parts in flight. Any other failure of the
+   * upload destroys the body when `outcome` settles, which ends this wait too.
+   */
+  private drained(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      if (this.body.destroyed) return resolve();
+      const done = () => {
+        this.body.off('drain', done);
+        this.body.off('close', done);
+        resolve();
+      };
+      this.body.on('drain', done);
+      this.body.on('close', done);
+    });
   }
 
   async commit(): Promise<void> {
@@ -86,21 +100,47 @@ export class S3FileWriter implements FileWriter {
     this.state = 'committing';
     this.body.end();
     const r = await this.outcome;
-    if (!r.ok && !(await this.completedDespite())) throw await this.fail(r.error);
+    if (!r.ok) {
+      const completion = await this.completionDespite(r.error);
+      if (completion === 'failed') throw await this.fail(r.error);
+      if (completion !== 'completed') throw await this.fail(this.outcomeUnknown(r.error, completion.unknown));
+    }
     this.state = 'committed';
   }
 
   /**
    * CompleteMultipartUpload is not idempotent: when S3 completed the upload but the response was
-   * lost, the retry finds no upload any more and fails. The object then exists, with exactly our
-   * size and a modification time after this writer started: the commit did happen.
+   * lost, the retry finds no upload any more and fails. So when a completion failed in a way that
+   * may have taken effect, we look at the object: it is ours if its ETag is the one S3 derives from
+   * the parts we completed it with. Its size and age prove nothing (an older file of the same size
+   * may be there), and a completion refused outright (a first attempt's 4xx) never took effect.
    */
-  private async completedDespite(): Promise<boolean> {
-    if (this.upload.uploadId === undefined) return false; // single PutObject: retries are idempotent
-    const head = await this.ctx.headObject().catch(() => undefined);
-    if (head === undefined || head.size !== this.bytesWritten) return false;
-    // Allow for clock skew between this host and S3.
-    return head.lastModified === undefined || head.lastModified.getTime() >= this.startedAt - 5_000;
+  private async completionDespite(error: unknown): Promise<Completion> {
+    if (!completionMayHaveApplied(error)) return 'failed';
+    const expected = this.completedParts === undefined ? undefined : multipartETag(this.completedParts);
+    let head: { eTag: string | undefined } | undefined;
+    try {
+      head = await this.ctx.headObject();
+    } catch (e) {
+      return { unknown: `looking at the object failed too (${detailOf(e, this.ctx.display)})` };
+    }
+    // S3 is read-after-write consistent: had the upload completed, the object would be there.
+    if (head === undefined) return 'failed';
+    const actual = comparableETag(head.eTag);
+    if (expected === undefined || actual === undefined) {
+      return { unknown: `the object's ETag ${head.eTag ?? '(none)'} cannot be checked against the uploaded parts` };
+    }
+    return actual === expected ? 'completed' : 'failed';
+  }
+
+  private outcomeUnknown(error: unknown, why: string): StorageOutcomeUnknownError {
+    const attempts = error instanceof StorageOperationError ? error.attempts : 1;
+    return new StorageOutcomeUnknownError(
+      this.ctx.display,
+      `CompleteMultipartUpload failed in a way that may have completed the upload, and ${why}: the file may or may not exist`,
+      { operation: 'CompleteMultipartUpload', attempts },
+      { cause: error },
+    );
   }
 
   async abort(): Promise<void> {
@@ -128,4 +168,53 @@ export class S3FileWriter implements FileWriter {
     this.discarded = true;
     if (this.upload.uploadId !== undefined) await this.ctx.abortMultipartUpload(this.upload.uploadId);
   }
+}
+
+/** `client`, telling `onSend` about every command before sending it. */
+function observed(client: S3Client, onSend: (command: unknown) => void): S3Client {
+  const send = client.send.bind(client) as (command: unknown, options?: unknown) => Promise<unknown>;
+  const view = Object.create(client) as S3Client;
+  Object.defineProperty(view, 'send', {
+    value: (command: unknown, options?: unknown) => {
+      onSend(command);
+      return send(command, options);
+    },
+  });
+  return view;
+}
+
+/**
+ * True when a failed upload failed in CompleteMultipartUpload, and an attempt of it may have
+ * completed the upload: it was retried (an earlier attempt failed transiently, and may have done
+ * its work before failing), or its last attempt failed transiently (a network error, a 5xx).
+ */
+function completionMayHaveApplied(error: unknown): boolean {
+  if (!(error instanceof StorageOperationError) || error.operation !== 'CompleteMultipartUpload') return false;
+  return error.attempts > 1 || error.transient;
+}
+
+const PART_ETAG = /^"?([0-9a-f]{32})"?$/i;
+const MULTIPART_ETAG = /^"?([0-9a-f]{32}-[1-9][0-9]*)"?$/i;
+
+/** S3's ETag of a multipart object: the MD5 of its parts' binary MD5s, '-', the number of parts. */
+function multipartETag(parts: readonly CompletedPart[]): string | undefined {
+  const md5 = createHash('md5');
+  for (const part of parts) {
+    const hex = PART_ETAG.exec(part.ETag ?? '')?.[1];
+    if (hex === undefined) return undefined;
+    md5.update(Buffer.from(hex, 'hex'));
+  }
+  return parts.length === 0 ? undefined : `${md5.digest('hex')}-${parts.length}`;
+}
+
+/** An ETag in the multipart form, unquoted and in lower case; undefined for any other form. */
+function comparableETag(eTag: string | undefined): string | undefined {
+  return MULTIPART_ETAG.exec(eTag ?? '')?.[1]?.toLowerCase();
+}
+
+/** An error's message without the "storage error on '<path>': " that would repeat our path. */
+function detailOf(e: unknown, display: string): string {
+  const message = e instanceof Error ? e.message : String(e);
+  const prefix = `storage error on '${display}': `;
+  return message.startsWith(prefix) ? message.slice(prefix.length) : message;
 }

@@ -3,7 +3,8 @@ import type { AddressInfo, Socket } from 'node:net';
 
 /**
  * An HTTP proxy on 127.0.0.1 in front of s3rver that injects faults: error responses (500, 503,
- * 403...), connection resets in the middle of a request or response body, and slow responses.
+ * 403...), connection resets in the middle of a request or response body, slow responses, and
+ * answers of stores that behave differently from s3rver (a rewritten body, a response of its own).
  * Rules are consumed in order; each says how often it fires and which requests it matches.
  * A permanent rule never runs out. Every injected fault is counted by kind.
  *
@@ -18,7 +19,11 @@ export type Fault =
   /** Forwards the response head and this many body bytes, then resets the client connection. */
   | { readonly kind: 'reset-response'; readonly afterBytes: number }
   /** Holds the response this long before forwarding it. */
-  | { readonly kind: 'slow'; readonly delayMs: number };
+  | { readonly kind: 'slow'; readonly delayMs: number }
+  /** Forwards the request, then replaces the response body with what `rewrite` makes of it: a store that answers differently from s3rver. */
+  | { readonly kind: 'rewrite-body'; readonly rewrite: (body: string, req: RequestInfo) => string }
+  /** Answers without forwarding: `respond` writes the whole response, as another server would. */
+  | { readonly kind: 'respond'; readonly respond: (req: IncomingMessage, res: ServerResponse) => void };
 
 export interface RequestInfo {
   readonly method: string;
@@ -55,7 +60,7 @@ function hasKey(r: RequestInfo): boolean {
   return slash >= 0 && slash < rest.length - 1;
 }
 
-export type FaultCounter = 'status500' | 'status503' | 'statusOther' | 'resetRequest' | 'resetResponse' | 'slow';
+export type FaultCounter = 'status500' | 'status503' | 'statusOther' | 'resetRequest' | 'resetResponse' | 'slow' | 'rewriteBody' | 'respond';
 
 export interface FaultCounts extends Record<FaultCounter, number> {
   /** Requests that reached the proxy. */
@@ -178,12 +183,17 @@ export class FaultProxy {
     const rule = this.take(info);
     const fault = rule?.fault;
     if (rule !== undefined && fault?.kind === 'status') return this.replyWithStatus(rule, fault, req, res, info);
+    if (rule !== undefined && fault?.kind === 'respond') {
+      this.count(rule, 'respond', info);
+      return fault.respond(req, res);
+    }
     const relay = openRelay(req, target);
     if (rule !== undefined && fault?.kind === 'reset-request') return this.resetRequest(rule, fault, req, relay, info);
     req.pipe(relay.upstream);
     relay.upstream.on('response', (up) => {
       const forward = () => {
         if (rule !== undefined && fault?.kind === 'reset-response') return this.resetResponse(rule, fault, req, res, up, relay, info);
+        if (rule !== undefined && fault?.kind === 'rewrite-body') return this.rewriteBody(rule, fault, res, up, info);
         res.writeHead(up.statusCode ?? 502, up.headers);
         up.pipe(res);
       };
@@ -288,6 +298,20 @@ export class FaultProxy {
     });
     up.on('end', () => scheduleCut(0));
   }
+
+  /** Reads the whole upstream response body and sends what `rewrite` makes of it instead. */
+  private rewriteBody(rule: Rule, fault: Extract<Fault, { kind: 'rewrite-body' }>, res: ServerResponse, up: IncomingMessage, info: RequestInfo): void {
+    const chunks: Buffer[] = [];
+    up.on('data', (chunk: Buffer) => chunks.push(chunk));
+    up.on('end', () => {
+      this.count(rule, 'rewriteBody', info);
+      const body = Buffer.from(fault.rewrite(Buffer.concat(chunks).toString('utf8'), info), 'utf8');
+      const headers = { ...up.headers, 'content-length': String(body.length) };
+      delete headers['transfer-encoding'];
+      res.writeHead(up.statusCode ?? 502, headers);
+      res.end(body);
+    });
+  }
 }
 
 /** The upstream request of one proxied request, and whether either side was reset already. */
@@ -323,7 +347,7 @@ function openRelay(req: IncomingMessage, target: { host: string; port: number })
 }
 
 function emptyCounts(): FaultCounts {
-  return { requests: 0, permanent: 0, status500: 0, status503: 0, statusOther: 0, resetRequest: 0, resetResponse: 0, slow: 0 };
+  return { requests: 0, permanent: 0, status500: 0, status503: 0, statusOther: 0, resetRequest: 0, resetResponse: 0, slow: 0, rewriteBody: 0, respond: 0 };
 }
 
 function escapeXml(s: string): string {

@@ -1,21 +1,26 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
 import { describe, it } from 'node:test';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { crc32c, PathEscapeError, StorageConfigError, StorageError } from '@flowstate/core';
+import { crc32c, PathEscapeError, StorageConfigError, StorageError, StorageProtocolError } from '@flowstate/core';
 import { patternBytes, writeBytes } from '@flowstate/conformance';
 import { S3FileSystem, type S3FileSystemOptions } from '../src/index.js';
-import { ops } from './fault-proxy.js';
+import { ops, type RequestInfo } from './fault-proxy.js';
 import { proxiedS3rver } from './proxied-s3rver.js';
 import { s3rverClientConfig } from './s3rver-harness.js';
+import { settledWithin } from './waiting.js';
 
 const BUCKET = 'flowstate-behaviour';
 const MiB = 1024 * 1024;
 
 const s3 = proxiedS3rver(BUCKET);
 
-const viaProxy = (prefix: string, extra: { partSize?: number; queueSize?: number } = {}) =>
+const viaProxy = (prefix: string, extra: { partSize?: number; queueSize?: number; listPageSize?: number } = {}) =>
   new S3FileSystem({ bucket: BUCKET, prefix, clientConfig: s3rverClientConfig(s3.proxy.endpoint), retryBaseDelayMs: 5, ...extra });
+
+/** The same prefix, straight to s3rver: what is really stored. */
+const directFs = (prefix: string) => new S3FileSystem({ bucket: BUCKET, prefix, clientConfig: s3rverClientConfig(s3.server.endpoint) });
 
 describe('S3FileSystem options', () => {
   it('rejects invalid buckets, part sizes, queue sizes and escaping prefixes', () => {
@@ -133,3 +138,139 @@ describe('S3FileSystem request shape', () => {
     assert.equal((await fs.stat('held'))?.size, 64 * MiB);
   });
 });
+
+describe('S3FileSystem with stores that answer differently from s3rver', () => {
+  const seed = async (prefix: string, paths: readonly string[]): Promise<void> => {
+    for (const p of paths) await writeBytes(directFs(prefix), p, Buffer.from(p));
+  };
+
+  const assertListingError = (e: unknown, path: string, detail: RegExp): true => {
+    assert.ok(e instanceof StorageProtocolError, `expected StorageProtocolError, got ${String(e)}`);
+    assert.equal(e.code, 'STORAGE_PROTOCOL_ERROR');
+    assert.equal(e.operation, 'ListObjectsV2');
+    assert.equal(e.path, `s3://${BUCKET}/${path}`);
+    assert.match(e.message, detail);
+    return true;
+  };
+
+  it('a truncated listing page without a continuation token fails the listing instead of ending it', async () => {
+    const prefix = `no-token-${randomUUID()}`;
+    await seed(prefix, ['chk-1/a', 'chk-1/b', 'chk-1/c', 'chk-1/d', 'chk-1/e']);
+    const dropToken = (body: string) => body.replace(/<NextContinuationToken>[^<]*<\/NextContinuationToken>/, '');
+    s3.proxy.failPermanently({ kind: 'rewrite-body', rewrite: dropToken }, ops.listObjects);
+    await assert.rejects(viaProxy(prefix, { listPageSize: 2 }).list('chk-1'), (e) =>
+      assertListingError(e, `${prefix}/chk-1`, /truncated but carries no NextContinuationToken/),
+    );
+    assert.equal(s3.proxy.countOf(ops.listObjects), 1);
+  });
+
+  it('a listing page that repeats an earlier continuation token fails the listing instead of looping', async () => {
+    const prefix = `stuck-token-${randomUUID()}`;
+    await seed(prefix, ['chk-1/a', 'chk-1/b', 'chk-1/c', 'chk-1/d', 'chk-1/e']);
+    // A store that ignores continuation-token: every page after the first is the second one again.
+    const repeatToken = (body: string, req: RequestInfo) =>
+      body.replace(/<NextContinuationToken>[^<]*</, `<NextContinuationToken>${req.query.get('continuation-token') ?? ''}<`);
+    s3.proxy.failPermanently({ kind: 'rewrite-body', rewrite: repeatToken }, ops.listObjectsNextPage);
+    const outcome = await settledWithin(viaProxy(prefix, { listPageSize: 2 }).list('chk-1'), 10_000);
+    assertListingError(outcome, `${prefix}/chk-1`, /repeats a continuation token/);
+    assert.equal(s3.proxy.countOf(ops.listObjects), 2);
+  });
+
+  it("lists and deletes only a directory's own files when the store ignores Prefix", async () => {
+    const prefix = `ignored-prefix-${randomUUID()}`;
+    const others = ['chk-10/_metadata', 'chk-10/b', 'shared/s'];
+    await seed(prefix, ['chk-1/_metadata', 'chk-1/a', ...others]);
+    // s3rver's answer for chk-1/, plus the keys that a store listing the whole root would add.
+    const contents = others.map((p) => `<Contents><Key>${prefix}/${p}</Key><Size>${p.length}</Size></Contents>`).join('');
+    const ignorePrefix = (body: string) => body.replace('</ListBucketResult>', `${contents}</ListBucketResult>`);
+    s3.proxy.failPermanently({ kind: 'rewrite-body', rewrite: ignorePrefix }, ops.listObjects);
+    const fs = viaProxy(prefix);
+    assert.deepEqual((await fs.list('chk-1')).map((f) => f.path).sort(), ['chk-1/_metadata', 'chk-1/a']);
+    await fs.deleteDirectory('chk-1');
+    assert.deepEqual((await directFs(prefix).list('')).map((f) => f.path).sort(), others);
+  });
+
+  it('refuses to create a file or use a prefix with a carriage return, which listings may not return intact', async () => {
+    const fs = viaProxy(`cr-${randomUUID()}`);
+    for (const path of ['d/cr\rx', 'd/crlf\r\nx', '\r']) {
+      await assert.rejects(fs.create(path), (e) => {
+        assert.ok(e instanceof PathEscapeError, String(e));
+        assert.equal(e.code, 'PATH_ESCAPE');
+        assert.equal(e.path, path);
+        assert.match(e.message, /carriage return/);
+        return true;
+      });
+    }
+    assert.equal(s3.proxy.countOf(ops.any), 0, 'nothing was sent');
+    assert.throws(() => viaProxy('jobs/cr\rx'), (e) => e instanceof PathEscapeError && e.path === 'jobs/cr\rx');
+  });
+
+  it('decodes url-encoded listings, in which keys that XML would alter arrive intact', async () => {
+    const prefix = `url-encoded-${randomUUID()}`;
+    const names = ['cr\rx', 'crlf\r\nx', 'lf\nx', 'a b', 'a+b', 'a%2Bb', '100%', 'x&y<z>"\'', 'ctl\x01x', 'ä/ö'];
+    // Planted with a bare client: this file system creates no name with a carriage return.
+    const raw = new S3Client({ maxAttempts: 1, ...s3rverClientConfig(s3.server.endpoint) });
+    for (const n of names) await raw.send(new PutObjectCommand({ Bucket: BUCKET, Key: `${prefix}/d/${n}`, Body: n }));
+    raw.destroy();
+    s3.proxy.failPermanently({ kind: 'rewrite-body', rewrite: urlEncodedListing }, ops.listObjects);
+    const fs = viaProxy(prefix);
+    const listed = await fs.list('d');
+    assert.deepEqual(listed.map((f) => f.path).sort(), names.map((n) => `d/${n}`).sort());
+    for (const f of listed) assert.deepEqual(await fs.stat(f.path), { path: f.path, size: Buffer.byteLength(f.path.slice(2)) });
+    await fs.deleteDirectory('d');
+    assert.deepEqual(await directFs(prefix).list(''), []);
+  });
+
+  it('a range read from a store that ignores Range (200, the whole object) reads no further than the range', async () => {
+    const size = 128 * MiB;
+    const byteOfMiB = (i: number) => (i * 37 + 1) & 0xff;
+    let sent = 0;
+    let closed: Promise<unknown> | undefined;
+    const wholeObject = (_req: unknown, res: ServerResponse) => {
+      closed = new Promise((resolve) => res.on('close', resolve));
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(size) });
+      const pump = (): void => {
+        while (sent < size) {
+          const more = res.write(Buffer.alloc(MiB, byteOfMiB(sent / MiB)));
+          sent += MiB;
+          if (!more) return void res.once('drain', pump);
+        }
+        res.end();
+      };
+      pump();
+    };
+    s3.proxy.inject({ kind: 'respond', respond: wholeObject }, { match: ops.getObject });
+    const data = await viaProxy(`ignored-range-${randomUUID()}`).read('big', { offset: 3 * MiB - 500, length: 1000 });
+    assert.ok(Buffer.from(data).equals(Buffer.concat([Buffer.alloc(500, byteOfMiB(2)), Buffer.alloc(500, byteOfMiB(3))])));
+    await closed;
+    assert.ok(sent <= 32 * MiB, `the server got to send ${sent / MiB} of ${size / MiB} MiB`);
+
+    const small = (_req: unknown, res: ServerResponse) => {
+      res.writeHead(200, { 'content-length': '1000' });
+      res.end(Buffer.alloc(1000, 7));
+    };
+    s3.proxy.inject({ kind: 'respond', respond: small }, { match: ops.getObject });
+    await assert.rejects(viaProxy('ignored-range').read('small', { offset: 990, length: 20 }), /range \[990, \+20\) is outside the file of 1000 bytes/);
+  });
+});
+
+/**
+ * What S3 answers to encoding-type=url, made from s3rver's listing (s3rver ignores the parameter):
+ * keys form-encoded ('+' for a space), and an EncodingType element that says so.
+ */
+function urlEncodedListing(body: string, req: RequestInfo): string {
+  if (req.query.get('encoding-type') !== 'url') return body;
+  return body
+    .replace(/<Key>([^<]*)<\/Key>/g, (_, key: string) => `<Key>${encodeURIComponent(unescapeXml(key)).replace(/%20/g, '+')}</Key>`)
+    .replace(/(<ListBucketResult[^>]*>)/, '$1<EncodingType>url</EncodingType>');
+}
+
+const XML_ENTITIES: Readonly<Record<string, string>> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+
+function unescapeXml(text: string): string {
+  return text.replace(/&(#x[0-9a-f]+|#[0-9]+|[a-z]+);/gi, (entity, name: string) => {
+    if (name.startsWith('#x')) return String.fromCodePoint(parseInt(name.slice(2), 16));
+    if (name.startsWith('#')) return String.fromCodePoint(parseInt(name.slice(1), 10));
+    return XML_ENTITIES[name] ?? entity;
+  });
+}

@@ -2,12 +2,13 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { inspect } from 'node:util';
-import { crc32c, FsCheckpointStorage, serializeCheckpointMetadata, StorageError, type FileSystem } from '@flowstate/core';
+import { crc32c, FsCheckpointStorage, serializeCheckpointMetadata, StorageError, StorageOutcomeUnknownError, type FileSystem } from '@flowstate/core';
 import { patternBytes, writeBytes, writePattern } from '@flowstate/conformance';
 import { S3FileSystem, type S3FileSystemOptions, type S3RetryEvent } from '../src/index.js';
 import { ops } from './fault-proxy.js';
 import { proxiedS3rver } from './proxied-s3rver.js';
 import { s3rverClientConfig } from './s3rver-harness.js';
+import { settledWithin, until } from './waiting.js';
 
 const BUCKET = 'flowstate-faults';
 const MiB = 1024 * 1024;
@@ -119,7 +120,24 @@ describe('S3FileSystem retries transient faults', () => {
     const written = await writePattern(fs, 'lost/complete', size, 9);
     assert.equal(s3.proxy.counts.resetResponse, 1, s3.proxy.log.join('\n'));
     assert.equal(s3.proxy.pendingRules, 0);
+    assert.equal(s3.proxy.countOf(ops.headObject), 1, 'the object was checked against the parts ETag');
     await assertCrc(directFs(prefix), 'lost/complete', size, written.crc);
+  });
+
+  it('a CompleteMultipartUpload that keeps failing with 5xx fails the commit, though an object of the same size is there', async () => {
+    const prefix = freshPrefix();
+    const fs = faultyFs(prefix, { maxRetries: 2 });
+    const size = 9 * MiB + 1;
+    const old = await writePattern(fs, 'same-size', size, 21);
+    s3.proxy.failPermanently({ kind: 'status', status: 500 }, ops.completeMultipartUpload);
+    await assert.rejects(writePattern(fs, 'same-size', size, 22), (e) => {
+      assert.ok(e instanceof StorageError && e.code === 'STORAGE_ERROR' && e.transient, String(e));
+      assert.ok(e.message.includes(`s3://${BUCKET}/${prefix}/same-size': CompleteMultipartUpload failed after 3 attempts: InternalError`), e.message);
+      return true;
+    });
+    // The completion may have taken effect, so the object was looked at: its ETag is not our parts'.
+    assert.equal(s3.proxy.countOf(ops.headObject), 1);
+    await assertCrc(directFs(prefix), 'same-size', size, old.crc);
   });
 
   it('retries a response slower than the request timeout (TimeoutError); a merely slow one just succeeds', async () => {
@@ -207,6 +225,55 @@ describe('S3FileSystem surfaces permanent faults', () => {
     const direct = directFs(prefix);
     assert.equal(await direct.stat('doomed/file'), null);
     assert.deepEqual(await direct.list(''), []);
+  });
+
+  it("a write while a refused part waits for the parts still in flight fails with the refusal instead of hanging", async () => {
+    const prefix = freshPrefix();
+    const fs = faultyFs(prefix, { partSize: 5 * MiB, queueSize: 2, maxRetries: 0 });
+    // Part 1 stays in flight while part 2 is refused: lib-storage stops reading the body at once,
+    // but the upload fails only once part 1 has settled.
+    s3.proxy.inject({ kind: 'slow', delayMs: 2000 }, { times: 1, match: ops.uploadPartNumber(1) });
+    s3.proxy.failPermanently({ kind: 'status', status: 403, code: 'AccessDenied' }, ops.uploadPartNumber(2));
+    const w = await fs.create('stalled');
+    for (let pos = 0; pos < 11 * MiB; pos += MiB) await w.write(patternBytes(6, pos, MiB));
+    await until(() => s3.proxy.counts.statusOther === 1, 10_000, 'part 2 to be refused');
+    // Let the refusal reach the writer, well before part 1's response does.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assertPermanent(await settledWithin(w.write(patternBytes(6, 11 * MiB, MiB)), 10_000), `s3://${BUCKET}/${prefix}/stalled`);
+    await w.abort();
+    assert.equal(await directFs(prefix).stat('stalled'), null);
+  });
+
+  it('a CompleteMultipartUpload refused outright fails the commit, though an object of the same size is there', async () => {
+    const prefix = freshPrefix();
+    const fs = faultyFs(prefix);
+    const size = 9 * MiB + 1;
+    const old = await writePattern(fs, 'same-size', size, 23);
+    const message = 'One or more of the specified parts could not be found';
+    s3.proxy.failPermanently({ kind: 'status', status: 400, code: 'InvalidPart', message }, ops.completeMultipartUpload);
+    await assert.rejects(writePattern(fs, 'same-size', size, 24), (e) => {
+      assert.ok(e instanceof StorageError && e.code === 'STORAGE_ERROR' && !e.transient, String(e));
+      assert.ok(e.message.includes(`s3://${BUCKET}/${prefix}/same-size': CompleteMultipartUpload failed: InvalidPart`), e.message);
+      return true;
+    });
+    assert.equal(s3.proxy.countOf(ops.headObject), 0, 'a completion refused at the first attempt never took effect: nothing to look at');
+    await assertCrc(directFs(prefix), 'same-size', size, old.crc);
+  });
+
+  it('a commit whose lost CompleteMultipartUpload response cannot be checked against the object has an unknown outcome', async () => {
+    const prefix = freshPrefix();
+    const fs = faultyFs(prefix);
+    s3.proxy.inject({ kind: 'reset-response', afterBytes: 10 }, { times: 1, match: ops.completeMultipartUpload });
+    s3.proxy.failPermanently({ kind: 'status', status: 403, code: 'AccessDenied' }, ops.headObject);
+    await assert.rejects(writePattern(fs, 'unknown', 9 * MiB, 25), (e) => {
+      assert.ok(e instanceof StorageOutcomeUnknownError, String(e));
+      assert.equal(e.code, 'STORAGE_OUTCOME_UNKNOWN');
+      assert.equal(e.operation, 'CompleteMultipartUpload');
+      assert.equal(e.path, `s3://${BUCKET}/${prefix}/unknown`);
+      assert.match(e.message, /unknown': CompleteMultipartUpload failed .*, and looking at the object failed too \(HeadObject failed: Unknown \(HTTP 403\)\)/);
+      return true;
+    });
+    assert.equal(s3.proxy.counts.resetResponse, 1, s3.proxy.log.join('\n'));
   });
 
   it('a permanent failure of a single PutObject leaves no object', async () => {

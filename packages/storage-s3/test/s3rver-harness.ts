@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { S3ClientConfig } from '@aws-sdk/client-s3';
 
 /** s3rver accepts exactly this key pair (and signs its checks with it). */
@@ -42,6 +42,7 @@ export function s3rverClientConfig(endpoint: string, overrides: Partial<S3Client
  * single DES, which OpenSSL 3 only offers with `--openssl-legacy-provider`, and that flag must be
  * in NODE_OPTIONS when the process starts. Setting it for the child keeps the test process on
  * the default provider. The child exits when its stdin closes, so it cannot outlive the tests.
+ * Multipart objects get S3's ETags rather than s3rver's (see s3MultipartETags).
  */
 export async function startS3rver(options: { buckets?: readonly string[] } = {}): Promise<S3rverInstance> {
   const buckets = options.buckets ?? ['flowstate-test'];
@@ -49,6 +50,7 @@ export async function startS3rver(options: { buckets?: readonly string[] } = {})
   const s3rverMain = createRequire(import.meta.url).resolve('s3rver');
   const script = `
     const S3rver = require(${JSON.stringify(s3rverMain)});
+    ${s3MultipartETags(s3rverMain)}
     const server = new S3rver({
       address: '127.0.0.1',
       port: 0,
@@ -106,6 +108,33 @@ export async function startS3rver(options: { buckets?: readonly string[] } = {})
         await rm(directory, { recursive: true, force: true });
       })()),
   };
+}
+
+/**
+ * Child-process code that gives a multipart object S3's ETag: the MD5 of its parts' binary MD5s,
+ * then '-' and the number of parts (MinIO and Ceph do the same). s3rver gives it the MD5 of the
+ * whole content, which S3FileWriter cannot check its parts against when it has to find out whether
+ * a CompleteMultipartUpload whose response was lost did complete.
+ */
+function s3MultipartETags(s3rverMain: string): string {
+  const store = join(dirname(s3rverMain), 'stores', 'filesystem.js');
+  return `(() => {
+    const { createHash } = require('node:crypto');
+    const { readFile, writeFile } = require('node:fs/promises');
+    const { join } = require('node:path');
+    const Store = require(${JSON.stringify(store)});
+    const complete = Store.prototype.putObjectMultipart;
+    Store.prototype.putObjectMultipart = async function (bucket, uploadId, parts) {
+      const dir = join(this.getResourcePath(bucket, undefined, 'uploads'), uploadId);
+      const key = await readFile(join(dir, 'key'), 'utf8');
+      const sorted = [...parts].sort((a, b) => a.number - b.number);
+      const md5s = await Promise.all(sorted.map((p) => readFile(join(dir, p.number + '.md5'), 'utf8')));
+      const result = await complete.call(this, bucket, uploadId, parts);
+      const md5 = createHash('md5').update(Buffer.from(md5s.join(''), 'hex')).digest('hex') + '-' + md5s.length;
+      await writeFile(this.getResourcePath(bucket, key, 'object.md5'), md5);
+      return { ...result, md5 };
+    };
+  })();`;
 }
 
 async function stopChild(child: ChildProcess): Promise<void> {
