@@ -42,3 +42,23 @@ test('minimal map state: removing every entry through an iterator empties the st
   assert.equal(ms.isEmpty(), true);
   assert.deepEqual([...ms.entries()], []);
 });
+
+test("minimal map state: an iterator's remove() acts on the map it was created on, after the current key changed (as the heap backend's, session 36)", () => {
+  const be = new MinimalHeapBackend();
+  const ms = new MinimalMapState(be, 'm');
+  for (const key of [1, 2]) {
+    be.setCurrentKey(key);
+    ms.put(10, 1);
+    ms.put(20, 2);
+  }
+  be.setCurrentKey(1);
+  const it = ms.keys();
+  it.next();
+  be.setCurrentKey(2);
+  it.remove();
+  it.next();
+  it.remove();
+  assert.deepEqual([...ms.keys()].sort(), [10, 20], "key 2's map untouched");
+  be.setCurrentKey(1);
+  assert.equal(ms.isEmpty(), true, "key 1's map emptied, and its entry removed");
+});

@@ -67,13 +67,18 @@ export class MinimalHeapBackend {
   }
 
   remove(t: Array<Map<number, Entry>>): void {
+    this.removeAt(t, this.currentKeyGroup, this.currentKey);
+  }
+
+  /** The entry of `key` (in key group `keyGroup`) removed, whatever the current key is: what a map iterator's remove() needs. */
+  removeAt(t: Array<Map<number, Entry>>, keyGroup: number, key: number): void {
     // Single-namespace state: the head is the entry.
-    const g = t[this.currentKeyGroup]!;
-    const head = g.get(this.currentKey);
+    const g = t[keyGroup]!;
+    const head = g.get(key);
     if (head === undefined) return;
     if (head.ns === NS) {
-      if (head.next === undefined) g.delete(this.currentKey);
-      else g.set(this.currentKey, head.next);
+      if (head.next === undefined) g.delete(key);
+      else g.set(key, head.next);
     }
   }
 }
@@ -166,18 +171,38 @@ export class MinimalMapState {
     m.delete(k);
     if (m.size === 0) this.be.remove(this.t);
   }
-  // MapState's iterators remove() the entry they handed out last (Flink's Iterator.remove): the
-  // least that takes is remembering its key, so each iterator wraps the Map's own (session 34;
-  // before, the Map's iterators as they are, without remove()).
+  /** remove(k) on the map an iterator was created on (its origin), whatever the current key is now. */
+  removeFromOrigin(o: MinimalOrigin, k: number): void {
+    o.map.delete(k);
+    if (o.map.size === 0) this.be.removeAt(this.t, o.keyGroup, o.key);
+  }
+  // MapState's iterators remove() the entry they handed out last (Flink's Iterator.remove), from
+  // the map they were created on: the least that takes is remembering its key and that map, so
+  // each iterator wraps the Map's own (session 34; before, the Map's iterators as they are,
+  // without remove(); session 36: the map of the key current at creation, as the heap backend's).
   keys(): MinimalIterator<number> {
-    return new MinimalKeysIterator(this, (this.map() ?? EMPTY_MAP).keys());
+    const m = this.map() ?? EMPTY_MAP;
+    return new MinimalKeysIterator(this.origin(m), m.keys());
   }
   values(): MinimalIterator<number> {
-    return new MinimalValuesIterator(this, this.map() ?? EMPTY_MAP);
+    const m = this.map() ?? EMPTY_MAP;
+    return new MinimalValuesIterator(this.origin(m), m);
   }
   entries(): MinimalIterator<[number, number]> {
-    return new MinimalEntriesIterator(this, (this.map() ?? EMPTY_MAP).entries());
+    const m = this.map() ?? EMPTY_MAP;
+    return new MinimalEntriesIterator(this.origin(m), m.entries());
   }
+  private origin(map: ReadonlyMap<number, number>): MinimalOrigin {
+    return { state: this, keyGroup: this.be.currentKeyGroup, key: this.be.currentKey, map: map as Map<number, number> };
+  }
+}
+
+/** The map a minimal map iterator was created on (an empty map has no entry to remove). */
+interface MinimalOrigin {
+  readonly state: MinimalMapState;
+  readonly keyGroup: number;
+  readonly key: number;
+  readonly map: Map<number, number>;
 }
 
 const EMPTY_MAP: ReadonlyMap<number, number> = new Map();
@@ -191,17 +216,17 @@ export interface MinimalIterator<T> extends IterableIterator<T> {
  * remove() of every minimal map iterator. The iterators are standalone classes, as the heap
  * backend's are: V8 did not inline a base class's constructor into the caller's loop (heap-states.ts).
  */
-function removeLast(state: MinimalMapState, canRemove: boolean, last: number): void {
+function removeLast(origin: MinimalOrigin, canRemove: boolean, last: number): void {
   // MapState's contract: remove() only once after each next() that handed out an entry.
   if (!canRemove) throw new Error('iterator remove() without a preceding next(), or called twice');
-  state.remove(last);
+  origin.state.removeFromOrigin(origin, last);
 }
 
 class MinimalKeysIterator implements MinimalIterator<number> {
   private last = 0;
   private canRemove = false;
   constructor(
-    private readonly state: MinimalMapState,
+    private readonly origin: MinimalOrigin,
     private readonly inner: Iterator<number>,
   ) {}
   next(): IteratorResult<number> {
@@ -213,7 +238,7 @@ class MinimalKeysIterator implements MinimalIterator<number> {
   remove(): void {
     const can = this.canRemove;
     this.canRemove = false;
-    removeLast(this.state, can, this.last);
+    removeLast(this.origin, can, this.last);
   }
   [Symbol.iterator](): this {
     return this;
@@ -227,7 +252,7 @@ class MinimalValuesIterator implements MinimalIterator<number> {
   private readonly inner: Iterator<number>;
   private readonly keys: Iterator<number>;
   constructor(
-    private readonly state: MinimalMapState,
+    private readonly origin: MinimalOrigin,
     map: ReadonlyMap<number, number>,
   ) {
     this.inner = map.values();
@@ -242,7 +267,7 @@ class MinimalValuesIterator implements MinimalIterator<number> {
   remove(): void {
     const can = this.canRemove;
     this.canRemove = false;
-    removeLast(this.state, can, this.last);
+    removeLast(this.origin, can, this.last);
   }
   [Symbol.iterator](): this {
     return this;
@@ -253,7 +278,7 @@ class MinimalEntriesIterator implements MinimalIterator<[number, number]> {
   private last = 0;
   private canRemove = false;
   constructor(
-    private readonly state: MinimalMapState,
+    private readonly origin: MinimalOrigin,
     private readonly inner: Iterator<[number, number]>,
   ) {}
   next(): IteratorResult<[number, number]> {
@@ -265,7 +290,7 @@ class MinimalEntriesIterator implements MinimalIterator<[number, number]> {
   remove(): void {
     const can = this.canRemove;
     this.canRemove = false;
-    removeLast(this.state, can, this.last);
+    removeLast(this.origin, can, this.last);
   }
   [Symbol.iterator](): this {
     return this;

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import {
   AggregatingStateDescriptor,
+  assignToKeyGroup,
   IllegalStateUsageError,
   ListStateDescriptor,
   MapStateDescriptor,
@@ -8,6 +9,7 @@ import {
   ReducingStateDescriptor,
   Serializers,
   ValueStateDescriptor,
+  type KeyedStateBackend,
   type TypeSerializer,
 } from '@flowstate/core';
 import { assertSameMembers } from '../harness/expect.js';
@@ -15,7 +17,7 @@ import type { Fixture } from '../harness/fixture.js';
 import { keyGroupOf } from '../harness/keys.js';
 import { caseSeeds, formatSeed, Prng } from '../harness/prng.js';
 import { snapshotAndRestoreOne } from '../harness/restore.js';
-import { listContents } from '../harness/state-checks.js';
+import { listContents, mapContents, VOID_NS, VOID_NS_SERIALIZER } from '../harness/state-checks.js';
 import { conformanceGroup } from '../registry.js';
 import { namespaceCases } from './namespaces.js';
 
@@ -27,6 +29,11 @@ export const keysNamespacesGroup = conformanceGroup('keys and namespaces', [
   { name: `getKeys and getKeysAndNamespaces over several namespaces (${formatSeed(SEEDS.keys)})`, run: getKeysAndNamespaces },
   { name: `applyToAllKeys visits every key once and may clear or add to state while it runs (${formatSeed(SEEDS.apply)})`, run: applyToAllKeys },
   { name: 'numKeyValueStateEntries counts (key, namespace) entries over all states and returns to 0 after clear', run: numEntries },
+  { name: 'float64 NaN is one namespace: its value, list and map are found again, updated and cleared (NaN !== NaN), live and restored', run: nanNamespace },
+  {
+    name: "every float64 NaN, whatever its bits, is the canonical NaN (Flink's Double.doubleToLongBits): one key in the canonical NaN's key group, one namespace, one user key, live and restored",
+    run: nanBits,
+  },
   ...namespaceCases,
 ]);
 
@@ -162,6 +169,97 @@ async function applyToAllKeys(fx: Fixture): Promise<void> {
     state.setCurrentNamespace('bystander');
     assert.deepStrictEqual(listContents(state, 'after adding'), [-values.get(key)!, 7]);
   }
+}
+
+/**
+ * All NaNs are one float64 value (one serialized form; Double.equals in Flink's heap backend). A
+ * heap backend compared namespace identities with !==, under which NaN !== NaN: a value under the
+ * NaN namespace was never found again, and every update added another entry.
+ */
+async function nanNamespace(fx: Fixture): Promise<void> {
+  const kb = await fx.keyed({ keySerializer: Serializers.int32 });
+  const states = (b: KeyedStateBackend<number>) => ({
+    value: b.getPartitionedState(NaN, Serializers.float64, new ValueStateDescriptor<number>('nan-value', Serializers.int32)),
+    list: b.getPartitionedState(NaN, Serializers.float64, new ListStateDescriptor<number>('nan-list', Serializers.int32)),
+    map: b.getPartitionedState(NaN, Serializers.float64, new MapStateDescriptor<string, number>('nan-map', Serializers.string, Serializers.int32)),
+  });
+  const s = states(kb);
+  kb.setCurrentKey(1);
+  s.value.update(1);
+  s.value.update(2);
+  s.list.add(1);
+  s.list.add(2);
+  s.map.put('a', 1);
+  s.map.put('b', 2);
+  s.map.remove('a');
+  const check = (b: KeyedStateBackend<number>, what: string) => {
+    const r = states(b);
+    b.setCurrentKey(1);
+    assert.equal(r.value.value(), 2, `${what}: value under NaN`);
+    assert.deepStrictEqual(listContents(r.list, what), [1, 2], `${what}: list under NaN`);
+    assert.deepStrictEqual(mapContents(r.map), new Map([['b', 2]]), `${what}: map under NaN`);
+    for (const name of ['nan-value', 'nan-list', 'nan-map']) {
+      const pairs = b.getKeysAndNamespaces<number>(name);
+      assert.ok(pairs.length === 1 && pairs[0]![0] === 1 && Number.isNaN(pairs[0]![1]), `${what}: '${name}' has one entry, key 1 under NaN`);
+      assert.deepStrictEqual(b.getKeys(name, NaN), [1], `${what}: getKeys('${name}', NaN)`);
+    }
+  };
+  check(kb, 'live');
+  check(await snapshotAndRestoreOne(fx, kb), 'restored');
+  s.value.clear();
+  s.list.clear();
+  s.map.clear();
+  assert.equal(kb.numKeyValueStateEntries(), 0, 'clear() under NaN removes every entry');
+}
+
+/** A float64 of the given bits (high word, low word); DataView keeps a NaN's bits both ways. */
+function float64OfBits(high: number, low: number): number {
+  const v = new DataView(new ArrayBuffer(8));
+  v.setUint32(0, high);
+  v.setUint32(4, low);
+  return v.getFloat64(0);
+}
+
+/** NaNs that are not the canonical 0x7ff8000000000000: with a payload, negative (x86's default NaN), all ones. */
+const OTHER_NANS = [float64OfBits(0x7ff80000, 1), float64OfBits(0xfff80000, 0), float64OfBits(0xffffffff, 0xffffffff)];
+
+/**
+ * Flink's DoubleSerializer writes Double.doubleToLongBits: every NaN as the canonical one. A JS NaN
+ * can carry other bits, which a DataView write keeps: our float64 serializer (and the heap's key
+ * group fast path) wrote them, so two NaNs were two keys in different key groups, two namespaces
+ * and two user keys.
+ */
+async function nanBits(fx: Fixture): Promise<void> {
+  const kb = await fx.keyed({ keySerializer: Serializers.float64 });
+  const canonicalGroup = assignToKeyGroup(Buffer.from('7ff8000000000000', 'hex'), kb.maxParallelism);
+  const states = (b: KeyedStateBackend<number>) => ({
+    value: b.getPartitionedState(NaN, Serializers.float64, new ValueStateDescriptor<number>('value', Serializers.int32)),
+    map: b.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, new MapStateDescriptor<number, number>('map', Serializers.float64, Serializers.int32)),
+  });
+  const s = states(kb);
+  kb.setCurrentKey(NaN);
+  s.value.update(1);
+  s.map.put(NaN, 1);
+  for (const [i, nan] of OTHER_NANS.entries()) {
+    kb.setCurrentKey(nan);
+    assert.equal(kb.getCurrentKeyGroupIndex(), canonicalGroup, `NaN ${i}: the canonical NaN's key group`);
+    s.value.setCurrentNamespace(nan);
+    assert.equal(s.value.value(), i + 1, `NaN ${i}: the value of key NaN, namespace NaN`);
+    s.value.update(i + 2);
+    assert.equal(s.map.get(nan), i + 1, `NaN ${i}: user key NaN`);
+    s.map.put(nan, i + 2);
+  }
+  const last = OTHER_NANS.length + 1;
+  const check = (b: KeyedStateBackend<number>, what: string) => {
+    const r = states(b);
+    assert.equal(b.getKeysAndNamespaces('value').length, 1, `${what}: one (key, namespace) entry`);
+    b.setCurrentKey(NaN);
+    r.value.setCurrentNamespace(NaN);
+    assert.equal(r.value.value(), last, `${what}: the last value written`);
+    assert.deepStrictEqual([...r.map.values()], [last], `${what}: one user key`);
+  };
+  check(kb, 'live');
+  check(await snapshotAndRestoreOne(fx, kb), 'restored');
 }
 
 interface Average {

@@ -1,10 +1,23 @@
 import assert from 'node:assert/strict';
-import { IllegalStateUsageError, MapStateDescriptor, MsgpackSerializer, Serializers, ValueStateDescriptor, type MapState, type MapStateIterator } from '@flowstate/core';
+import {
+  IllegalStateUsageError,
+  MapStateDescriptor,
+  MsgpackSerializer,
+  Serializers,
+  ValueStateDescriptor,
+  type KeyedStateBackend,
+  type KeyedStateOf,
+  type MapState,
+  type MapStateIterator,
+  type TypeSerializer,
+} from '@flowstate/core';
+import { beginKeyedCheckpoint } from '../harness/checkpoint.js';
 import { assertSameMembers, expectThrows } from '../harness/expect.js';
 import type { Fixture } from '../harness/fixture.js';
 import { caseSeed, formatSeed, Prng } from '../harness/prng.js';
-import { snapshotAndRestoreOne } from '../harness/restore.js';
+import { restoreKeyed, snapshotAndRestoreOne } from '../harness/restore.js';
 import { assertMapState, mapContents, VOID_NS, VOID_NS_SERIALIZER } from '../harness/state-checks.js';
+import { NEVER_RETURN, ttlConfig } from '../harness/ttl.js';
 import { conformanceGroup } from '../registry.js';
 
 const ITERATION_SEED = caseSeed(0x5eed0401);
@@ -12,6 +25,10 @@ const ITERATION_SEED = caseSeed(0x5eed0401);
 export const mapStateGroup = conformanceGroup('map state', [
   { name: 'put, get, contains, remove, putAll, keys/values/entries, clear, null values and snapshot/restore', run: fullApi },
   { name: 'iterator remove() removes the last returned entry; remove() before next() or twice throws', run: iteratorRemove },
+  {
+    name: 'iterator remove() after the current key or namespace changed removes from the map the iterator was created on (keys, entries, values; string and float64 user keys), with TTL too, with a snapshot running',
+    run: iteratorRemoveAfterSwitch,
+  },
   { name: 'isEmpty() with 1000 entries; removing the last entry leaves no (key, namespace) entry', run: isEmptyWithManyEntries },
   { name: 'user keys compared by value whatever their type (int64, float64, boolean, objects): put, get, iterate, iterator remove, snapshot/restore', run: userKeyTypes },
   { name: `iterating over 4000 entries while removing every other one (${formatSeed(ITERATION_SEED)})`, run: iterateWhileRemoving },
@@ -227,6 +244,98 @@ async function iteratorRemove(fx: Fixture): Promise<void> {
     for (let r = it.next(); r.done !== true; r = it.next()) rest++;
     assert.equal(rest, 2, `${label}: iteration continues over the remaining entries after remove()`);
     assert.equal([...state.keys()].length, 2, `${label}: exactly one entry was removed`);
+  }
+}
+
+/** One map of iteratorRemoveAfterSwitch: its user keys, the iterator, and what changes before remove(). */
+interface SwitchCase {
+  readonly name: string;
+  readonly userKeySerializer: TypeSerializer<unknown>;
+  /** Two user keys; user key i has value i (so that values() tells which one it returned). */
+  readonly userKeys: readonly [unknown, unknown];
+  readonly iterator: 'keys' | 'entries' | 'values';
+  readonly switched: 'key' | 'namespace';
+  /** With TTL (nothing expires here): the TTL decorator's iterator removes through the backend's. */
+  readonly ttl: boolean;
+}
+
+// String user keys and float64 ones: a heap backend keys its maps by the first directly and by
+// identity tuples for the second (HeapMapKeys), with iterators of their own.
+const SWITCH_CASES: readonly SwitchCase[] = (
+  [
+    ['string', Serializers.string, ['a', 'b'], false],
+    ['float64', Serializers.float64, [0.5, 1.5], false],
+    ['ttl-string', Serializers.string, ['a', 'b'], true],
+  ] as const
+).flatMap(([label, userKeySerializer, userKeys, ttl]) =>
+  (['keys', 'entries', 'values'] as const).flatMap((iterator) =>
+    (['key', 'namespace'] as const).map((switched) => ({ name: `${label}-${iterator}-${switched}`, userKeySerializer: userKeySerializer as TypeSerializer<unknown>, userKeys, iterator, switched, ttl })),
+  ),
+);
+
+type SwitchState = KeyedStateOf<MapState<unknown, number>, string>;
+
+function switchState(kb: KeyedStateBackend<number>, c: SwitchCase): SwitchState {
+  const desc = new MapStateDescriptor<unknown, number>(c.name, c.userKeySerializer, Serializers.int32);
+  return kb.getPartitionedState('w1', Serializers.string, c.ttl ? desc.enableTimeToLive(ttlConfig(NEVER_RETURN, {}, 3_600_000)) : desc);
+}
+
+/**
+ * A loop body may switch the current key or namespace (to touch another key's state, say) before
+ * it calls remove(): the entry must still go from the map the iterator was created on, as a KV
+ * backend's iterator deletes the row it read. A heap backend removed the user key from whatever
+ * map was current then. The iterations run while a snapshot is running, which must not see them.
+ */
+async function iteratorRemoveAfterSwitch(fx: Fixture): Promise<void> {
+  const kb = await fx.keyed({ keySerializer: Serializers.int32 });
+  for (const c of SWITCH_CASES) fillSwitchMaps(kb, switchState(kb, c), c);
+  const pending = await beginKeyedCheckpoint(fx, [kb]);
+  const removed = SWITCH_CASES.map((c) => removeAfterSwitch(kb, switchState(kb, c), c));
+  const cp = await pending.complete();
+  SWITCH_CASES.forEach((c, i) => assertSwitchMaps(kb, switchState(kb, c), c, removed[i], 'live'));
+  const restored = await restoreKeyed(fx, cp, { keySerializer: Serializers.int32 });
+  for (const c of SWITCH_CASES) assertSwitchMaps(restored, switchState(restored, c), c, undefined, 'restored from the snapshot taken before');
+}
+
+const SWITCH_KEYS = [1, 2];
+const SWITCH_NAMESPACES = ['w1', 'w2'];
+
+function fillSwitchMaps(kb: KeyedStateBackend<number>, state: SwitchState, c: SwitchCase): void {
+  for (const key of SWITCH_KEYS) {
+    kb.setCurrentKey(key);
+    for (const ns of SWITCH_NAMESPACES) {
+      state.setCurrentNamespace(ns);
+      c.userKeys.forEach((uk, i) => state.put(uk, i));
+    }
+  }
+}
+
+/** Iterates key 1 / namespace w1, switches after the first next(), removes, and returns the user key removed. */
+function removeAfterSwitch(kb: KeyedStateBackend<number>, state: SwitchState, c: SwitchCase): unknown {
+  kb.setCurrentKey(1);
+  state.setCurrentNamespace('w1');
+  const it = state[c.iterator]() as MapStateIterator<unknown>;
+  const first = it.next();
+  assert.equal(first.done, false, `${c.name}: the map has entries`);
+  if (c.switched === 'key') kb.setCurrentKey(2);
+  else state.setCurrentNamespace('w2');
+  it.remove();
+  let rest = 0;
+  for (let r = it.next(); r.done !== true; r = it.next()) rest++;
+  assert.equal(rest, 1, `${c.name}: the iteration goes on over its own map`);
+  const item = first.value;
+  return c.iterator === 'keys' ? item : c.iterator === 'entries' ? (item as [unknown, number])[0] : c.userKeys[item as number];
+}
+
+/** Every map has both user keys but key 1 / w1, which lacks `removed` (when given). */
+function assertSwitchMaps(kb: KeyedStateBackend<number>, state: SwitchState, c: SwitchCase, removed: unknown, what: string): void {
+  for (const key of SWITCH_KEYS) {
+    kb.setCurrentKey(key);
+    for (const ns of SWITCH_NAMESPACES) {
+      state.setCurrentNamespace(ns);
+      const expected = c.userKeys.filter((uk) => removed === undefined || key !== 1 || ns !== 'w1' || uk !== removed);
+      assertSameMembers(state.keys(), expected, `${what}: ${c.name}, key ${key}, namespace ${ns}`);
+    }
   }
 }
 

@@ -5,7 +5,9 @@ import {
   FsCheckpointStorage,
   isKeyGroupsStateHandle,
   KeyGroupRange,
+  MapStateDescriptor,
   MemoryFileSystem,
+  MsgpackSerializer,
   readKeyedStateHeader,
   readKeyGroups,
   SAVEPOINT,
@@ -20,7 +22,7 @@ import {
   type StreamStateHandle,
 } from '@flowstate/core';
 import { beginKeyedCheckpoint, checkpointKeyed } from '../harness/checkpoint.js';
-import { expectRejects, expectThrows } from '../harness/expect.js';
+import { assertSameMembers, expectRejects, expectThrows } from '../harness/expect.js';
 import type { Fixture } from '../harness/fixture.js';
 import { assertNothingLeft, GatedStreamFactory } from '../harness/gated-stream-factory.js';
 import { assertMixed, MIXED_DESCRIPTORS, type MixedWorkload } from '../harness/mixed-workload.js';
@@ -37,6 +39,8 @@ export const snapshotLifecycleGroup = conformanceGroup('snapshot isolation and l
   { name: 'a state registered but never written survives restore, serializer included', run: registeredNeverWritten },
   { name: `writes made after snapshot() returned are not in the snapshot (${formatSeed(SEEDS.isolation)})`, run: writesAfterSnapshot },
   { name: `two snapshots run concurrently and each restores its own view (${formatSeed(SEEDS.concurrent)})`, run: concurrentSnapshots },
+  { name: 'map user keys of a mutable type that the caller changes after snapshot() are not changed in the snapshot', run: mutableUserKeysAfterSnapshot },
+  { name: 'a key object the caller changes after setCurrentKey is snapshotted and restored as it was set', run: keyChangedAfterSetCurrentKey },
   {
     name: `cancel() while the asynchronous part writes: result rejects with SnapshotCancelledError and no file is left (${formatSeed(SEEDS.cancel)})`,
     requires: ['asyncSnapshots'],
@@ -105,6 +109,60 @@ async function writesAfterSnapshot(fx: Fixture): Promise<void> {
   assertMixed(kb, work.model, work.keys, 'live backend after the snapshot completed');
   const restored = await restoreKeyed(fx, cp, { keySerializer: Serializers.string });
   assertMixed(restored, before, work.keys, 'restored: the state as of snapshot()');
+}
+
+type ObjectKey = { k: number };
+type ObjectValue = { n: number };
+
+/**
+ * A map state hands out its user key objects (keys(), entries()) as it does its values. A heap
+ * backend copied a map for a running snapshot on first access, but shared its key objects with
+ * the copy: keys the caller changed afterwards were written by the snapshot, under the old identity.
+ */
+async function mutableUserKeysAfterSnapshot(fx: Fixture): Promise<void> {
+  const kb = await fx.keyed({ keySerializer: Serializers.int32 });
+  const desc = new MapStateDescriptor<ObjectKey, ObjectValue>('object-keys', new MsgpackSerializer<ObjectKey>(), new MsgpackSerializer<ObjectValue>());
+  const state = kb.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, desc);
+  kb.setCurrentKey(5);
+  state.put({ k: 1 }, { n: 1 });
+  state.put({ k: 2 }, { n: 2 });
+  const pending = await beginKeyedCheckpoint(fx, [kb]);
+  for (const [k, v] of state.entries()) {
+    k.k += 100;
+    v!.n += 100;
+  }
+  for (const k of state.keys()) k.k += 1000;
+  const cp = await pending.complete();
+  const restored = await restoreKeyed(fx, cp, { keySerializer: Serializers.int32 });
+  const rs = restored.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, desc);
+  restored.setCurrentKey(5);
+  assertSameMembers(rs.entries(), [[{ k: 1 }, { n: 1 }], [{ k: 2 }, { n: 2 }]], 'restored: the map as of snapshot()');
+  assert.deepStrictEqual(rs.get({ k: 1 }), { n: 1 }, 'restored: found under its key');
+}
+
+/**
+ * State is keyed by the key as serialized at setCurrentKey: a KV backend keeps those bytes. A heap
+ * backend keeps the key object, and its snapshot serialized it again: a key the caller changed
+ * since was written with other bytes, in the block of its old key group, and restore refused the
+ * checkpoint as corrupt.
+ */
+async function keyChangedAfterSetCurrentKey(fx: Fixture): Promise<void> {
+  const kb = await fx.keyed({ keySerializer: new MsgpackSerializer<ObjectValue>() });
+  const desc = new ValueStateDescriptor<number>('value', Serializers.int32);
+  const state = kb.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, desc);
+  const key = { n: 1 };
+  kb.setCurrentKey(key);
+  state.update(10);
+  key.n = 2;
+  kb.setCurrentKey({ n: 3 });
+  state.update(30);
+  const restored = await snapshotAndRestoreOne(fx, kb);
+  const rs = restored.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, desc);
+  assertSameMembers(restored.getKeys(desc.name, VOID_NS), [{ n: 1 }, { n: 3 }], 'restored keys');
+  for (const [n, expected] of [[1, 10], [2, null], [3, 30]] as const) {
+    restored.setCurrentKey({ n });
+    assert.equal(rs.value(), expected, `restored: value of key { n: ${n} }`);
+  }
 }
 
 async function concurrentSnapshots(fx: Fixture): Promise<void> {

@@ -10,6 +10,10 @@ export const ttlSemanticsGroup = conformanceGroup('state TTL: semantics', [
   { name: 'value, reducing and aggregating state expire as a whole, for every update type and visibility', run: valueLikeStates },
   { name: 'list elements expire individually, for every update type and visibility', run: listElements },
   { name: 'map entries expire individually, for every update type and visibility', run: mapEntries },
+  {
+    name: 'OnReadAndWrite: iterating a map re-stamps the entries of the map it began on, also when the current key or namespace changes between next() calls',
+    run: mapIterationRestamp,
+  },
   { name: 'event-time TTL expires against the watermark, not the processing-time clock', run: eventTime },
 ]);
 
@@ -104,6 +108,45 @@ async function listElements(fx: Fixture): Promise<void> {
     clock.now = 400;
     // The update at 300 expires at 400; with OnReadAndWrite nothing was read since.
     expectExpired(c, 'elements of update() at 300', get, ['x', 'y', 'z'], ['z']);
+  }
+}
+
+/**
+ * Iterating with OnReadAndWrite re-stamps every entry handed out. The loop body may switch the
+ * current key or namespace between next() calls: the re-stamp must still go to the map the
+ * iteration began on. It used to be a put() through the state, into the current map: the other
+ * key (or namespace) got entries it never had, and the iterated ones were not renewed.
+ */
+async function mapIterationRestamp(fx: Fixture): Promise<void> {
+  const clock = new ManualTtlClock();
+  const kb = await fx.keyed({ keySerializer: Serializers.string, ttlTimeProvider: clock });
+  const entries: Array<[string, string]> = [['a', '1'], ['b', '2'], ['c', '3']];
+  for (const iterator of ['entries', 'keys', 'values'] as const) {
+    for (const switched of ['key', 'namespace'] as const) {
+      const what = `${iterator}() switching the ${switched}`;
+      const desc = new MapStateDescriptor<string, string>(`restamp-${iterator}-${switched}`, Serializers.string, Serializers.string).enableTimeToLive(ttlConfig({ updateType: 'OnReadAndWrite', visibility: 'NeverReturnExpired' }));
+      const map = kb.getPartitionedState('w', Serializers.string, desc);
+      // The map of (key k, namespace w), and the n-th other map the loop switches to.
+      const select = (n: number) => {
+        kb.setCurrentKey(n > 0 && switched === 'key' ? `other-${n}` : 'k');
+        map.setCurrentNamespace(n > 0 && switched === 'namespace' ? `other-${n}` : 'w');
+      };
+      clock.now = 0;
+      select(0);
+      map.putAll(entries);
+      clock.now = 50;
+      let n = 0;
+      for (const _ of map[iterator]()) select(++n);
+      assert.equal(n, entries.length, `${what}: every entry handed out`);
+      for (let i = 1; i <= n; i++) {
+        select(i);
+        assert.deepStrictEqual([...map.entries()], [], `${what}: nothing written to the ${switched} switched to (${i})`);
+      }
+      // Written at 0, read at 50: alive at 120 only if the read renewed them.
+      clock.now = 120;
+      select(0);
+      assert.deepStrictEqual(mapContents(map), new Map(entries), `${what}: every entry iterated was renewed`);
+    }
   }
 }
 

@@ -38,7 +38,19 @@ const VECTORS: ReadonlyArray<readonly [string, string, number, number, number, P
   ["int32 42", '0000002a', 356355534, 78, 3534, ['int32', 42]],
   ["int32 2147483647", '7fffffff', 1792945001, 105, 11113, ['int32', 2147483647]],
   ["int64 1234567890123n", '0000011f71fb04cb', 2177037221, 37, 29605, ['int64', 1234567890123n]],
+  ["float64 NaN", '7ff8000000000000', 3401342381, 45, 23981, ['float64', NaN]],
 ];
+
+/** A float64 of the given bits (high word, low word); DataView keeps a NaN's bits both ways. */
+function float64OfBits(high: number, low: number): number {
+  const v = new DataView(new ArrayBuffer(8));
+  v.setUint32(0, high);
+  v.setUint32(4, low);
+  return v.getFloat64(0);
+}
+
+/** NaNs that are not the canonical 0x7ff8000000000000: with a payload, negative (x86's default NaN), signalling, all ones. */
+const OTHER_NANS = [float64OfBits(0x7ff80000, 1), float64OfBits(0xfff80000, 0), float64OfBits(0x7ff00000, 1), float64OfBits(0xffffffff, 0xffffffff)];
 
 describe('key groups', () => {
   it('murmur3_32 matches the reference implementation on public vectors', () => {
@@ -82,10 +94,26 @@ describe('key groups', () => {
       assert.equal(primitiveKeyGroupFor(typeId)!(value, 32768), kg32768, label);
       checked++;
     }
-    assert.equal(checked, 11);
+    assert.equal(checked, 12);
     // Non-ASCII strings are left to the general path (which gives the pinned value).
     assert.equal(primitiveKeyHashFor('string')!('ünïcødé'), NOT_HANDLED);
     assert.equal(primitiveKeyHashFor('bytes'), undefined);
+  });
+
+  // Flink's DoubleSerializer writes Double.doubleToLongBits, which maps every NaN to the canonical
+  // one. A DataView write keeps a NaN's bits: NaNs with other bits were other keys, in other key
+  // groups, on the general path and the fast path alike.
+  it('every float64 NaN, whatever its bits, serializes and hashes as the canonical NaN, on the fast path too', () => {
+    const out = new DataOutputSerializer();
+    const [, hex, hash, kg128, kg32768] = VECTORS.find(([label]) => label === 'float64 NaN')!;
+    for (const [i, nan] of OTHER_NANS.entries()) {
+      out.clear();
+      Serializers.float64.serialize(nan, out);
+      assert.equal(Buffer.from(out.toBytes()).toString('hex'), hex, `NaN ${i}: the canonical bytes`);
+      assert.equal(primitiveKeyHashFor('float64')!(nan), hash, `NaN ${i}: fast hash`);
+      assert.equal(primitiveKeyGroupFor('float64')!(nan, 128), kg128, `NaN ${i}: fast key group @128`);
+      assert.equal(primitiveKeyGroupFor('float64')!(nan, 32768), kg32768, `NaN ${i}: fast key group @32768`);
+    }
   });
 
   it('primitive-key fast paths equal murmur3 of the serialized key on random keys (seeded)', () => {
@@ -95,7 +123,7 @@ describe('key groups', () => {
     const cases: ReadonlyArray<readonly [TypeSerializer<never>, () => unknown]> = [
       [Serializers.int32 as TypeSerializer<never>, () => (r() < 0.1 ? [0, -0, 1, -1, 0x7fffffff, -0x80000000][Math.floor(r() * 6)] : int())],
       [Serializers.int64 as TypeSerializer<never>, () => BigInt.asIntN(64, (BigInt(int() >>> 0) << 32n) | BigInt(int() >>> 0))],
-      [Serializers.float64 as TypeSerializer<never>, () => (r() < 0.1 ? [0, -0, NaN, Infinity, -Infinity, Number.MIN_VALUE][Math.floor(r() * 6)] : (r() - 0.5) * 10 ** Math.floor(r() * 40 - 20))],
+      [Serializers.float64 as TypeSerializer<never>, () => (r() < 0.1 ? [0, -0, NaN, ...OTHER_NANS, Infinity, -Infinity, Number.MIN_VALUE][Math.floor(r() * 10)] : (r() - 0.5) * 10 ** Math.floor(r() * 40 - 20))],
       [Serializers.boolean as TypeSerializer<never>, () => r() < 0.5],
       // Lengths across the varuint prefix's 1- and 2-byte forms (127 / 128) and every block remainder.
       [Serializers.string as TypeSerializer<never>, () => asciiString(r() < 0.2 ? 120 + Math.floor(r() * 20) : Math.floor(r() * 40))],

@@ -27,7 +27,7 @@ import {
   type ValueStateDescriptor,
 } from '@flowstate/core';
 import { HeapAggregatingState, HeapListState, HeapMapState, HeapReducingState, HeapValueState, type CurrentKeyContext, type NamespaceAccess } from './heap-states.js';
-import { mapKeysOf, mapValueSerializer, type Registered } from './heap-registered.js';
+import { mapKeySerializer, mapKeysOf, mapValueSerializer, type Registered } from './heap-registered.js';
 import { restoreHeapKeyedState } from './heap-restore.js';
 import { HeapSnapshotStrategy } from './heap-snapshot.js';
 import { RunningViews, StateTable, type StateEntry, type StateMeta } from './state-table.js';
@@ -141,7 +141,7 @@ export class HeapKeyedStateBackend<K> extends AbstractKeyedStateBackend<K, Regis
   /** Full snapshots drop expired entries of states with cleanup.fullSnapshot, as of the synchronous part. */
   private newRegistered(meta: StateMeta): Registered {
     // Deep copy of a stored value; map values in the layout the registration has at the time.
-    const copy = (v: unknown): unknown => (meta.kind === 'MAP' ? reg.mapKeys!.copy(v as HeapMap, mapValueSerializer(meta)) : meta.stateSerializer.copy(v));
+    const copy = (v: unknown): unknown => (meta.kind === 'MAP' ? reg.mapKeys!.copy(v as HeapMap, mapKeySerializer(meta), mapValueSerializer(meta)) : meta.stateSerializer.copy(v));
     const table = new StateTable(meta, this.keyGroupRange, this.snapshots, copy, { keyOfId: primitiveOfIdentity(this.keySerializer as TypeSerializer<unknown>), namespaceOfId: namespaceOfIdentity(meta.namespaceSerializer) });
     const reg: Registered = { table, descriptor: undefined, state: undefined, nsIdentity: identityFunction(meta.namespaceSerializer) };
     if (meta.kind === 'MAP') reg.mapKeys = mapKeysOf(meta);

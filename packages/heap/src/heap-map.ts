@@ -58,14 +58,20 @@ export class HeapMapKeys {
     return m;
   }
 
-  /** Deep copy (tuples are copied, under the identities they have; values by their serializer). */
-  copy(m: HeapMap, valueSerializer: TypeSerializer<unknown>): HeapMap {
+  /**
+   * Deep copy (tuples are copied, under the identities they have; keys and values by their
+   * serializers). The copy becomes the live map while a snapshot keeps the original (copy on
+   * write), so it must share no mutable object with it: a caller may change a key entries() or
+   * keys() handed out as well as a value. Untupled maps are keyed by primitives.
+   */
+  copy(m: HeapMap, keySerializer: TypeSerializer<unknown>, valueSerializer: TypeSerializer<unknown>): HeapMap {
     const out: HeapMap = new Map();
     const copyValue = (v: unknown) => (valueSerializer.isImmutableType || v === null ? v : valueSerializer.copy(v));
     if (this.tupled) {
+      const copyKey = keySerializer.isImmutableType ? undefined : keySerializer;
       for (const [id, t] of m) {
         const [k, v] = t as [unknown, unknown];
-        out.set(id, [k, copyValue(v)]);
+        out.set(id, [copyKey === undefined ? k : copyKey.copy(k), copyValue(v)]);
       }
     } else {
       for (const [k, v] of m) out.set(k, copyValue(v));

@@ -3,9 +3,10 @@ import {
   IllegalStateUsageError,
   type AggregateFunction,
   type AggregatingState,
+  type InternalMapState,
+  type InternalMapStateIterator,
   type InternalMergingState,
   type ListState,
-  type MapState,
   type MapStateIterator,
   type ReduceFunction,
   type ReducingState,
@@ -281,7 +282,7 @@ export class HeapAggregatingState<N, IN, ACC, OUT> extends AbstractMergingState<
   }
 }
 
-export class HeapMapState<N, K, V> extends AbstractHeapState<N> implements MapState<K, V> {
+export class HeapMapState<N, K, V> extends AbstractHeapState<N> implements InternalMapState<K, V>, OriginMap<K> {
   constructor(
     ctx: CurrentKeyContext,
     table: StateTable,
@@ -352,6 +353,22 @@ export class HeapMapState<N, K, V> extends AbstractHeapState<N> implements MapSt
     if (m.size === 0) this.clear();
   }
 
+  /** remove(key) on the map of an iterator's origin (see MapOrigin), through the copy-on-write path as remove(). */
+  removeFromOrigin(o: MapOrigin<K>, key: K): void {
+    const e = this.table.getForUpdate(o.keyGroup, o.keyId, o.nsId);
+    if (e === undefined) return;
+    const m = e.value as HeapMap;
+    this.layout.delete(m, key);
+    if (m.size === 0) this.table.remove(o.keyGroup, o.keyId, o.nsId);
+  }
+
+  /** put(key, value) on the map of an iterator's origin (see MapOrigin), through the copy-on-write path as put(). */
+  putAtOrigin(o: MapOrigin<K>, key: K, value: unknown): void {
+    const e = this.table.getForUpdate(o.keyGroup, o.keyId, o.nsId);
+    if (e !== undefined) this.layout.set(e.value as HeapMap, key, value);
+    else this.table.put(o.keyGroup, o.keyId, o.key, o.nsId, o.namespace, this.layout.single(key, value));
+  }
+
   isEmpty(): boolean {
     const m = this.map();
     return m === undefined || m.size === 0;
@@ -359,32 +376,38 @@ export class HeapMapState<N, K, V> extends AbstractHeapState<N> implements MapSt
 
   // Maps keyed by the user keys themselves get iterators over the Map's own iterators; the general
   // case (no map, tuples) is one method, so that these stay small for V8's inlining budget.
-  entries(): MapStateIterator<[K, V | null]> {
+  entries(): InternalMapStateIterator<[K, V | null], V | null> {
     const m = this.read() as HeapMap | undefined;
     // The Map's own fresh [key, value] arrays, as they are.
-    if (m !== undefined && this.tupled === false) return new DirectEntriesIterator<K, [K, V | null]>(this, m.entries());
+    if (m !== undefined && this.tupled === false) return new DirectEntriesIterator<K, [K, V | null]>(this.origin(), m.entries());
     return this.projecting(m, ENTRY);
   }
 
   keys(): MapStateIterator<K> {
     const m = this.read() as HeapMap | undefined;
-    if (m !== undefined && this.tupled === false) return new DirectKeysIterator<K>(this, m.keys() as Iterator<K>);
+    if (m !== undefined && this.tupled === false) return new DirectKeysIterator<K>(this.origin(), m.keys() as Iterator<K>);
     return this.projecting(m, KEY);
   }
 
   values(): MapStateIterator<V | null> {
     const m = this.read() as HeapMap | undefined;
-    if (m !== undefined && this.tupled === false) return new DirectValuesIterator<K, V | null>(this, m);
+    if (m !== undefined && this.tupled === false) return new DirectValuesIterator<K, V | null>(this.origin(), m);
     return this.projecting(m, VALUE);
   }
 
-  private projecting<T>(m: HeapMap | undefined, projection: Projection): MapStateIterator<T> {
-    return new ProjectingIterator<K, T>(this, m === undefined ? EMPTY_PAIRS : this.layout.entries(m), projection);
+  private projecting<T>(m: HeapMap | undefined, projection: Projection): ProjectingIterator<K, T> {
+    return new ProjectingIterator<K, T>(this.origin(), m === undefined ? EMPTY_PAIRS : this.layout.entries(m), projection);
   }
 
-  /** For HeapMapIterator.remove(). */
-  rejectRemove(): never {
-    this.reject('iterator remove() without a preceding next(), or called twice');
+  /** The map an iterator created now iterates: the current key's and namespace's (read() checked both are set). */
+  private origin(): MapOrigin<K> {
+    const c = this.ctx;
+    return { state: this, keyGroup: c.currentKeyGroup, keyId: c.currentKeyId, key: c.currentKey, nsId: this.nsId, namespace: this.namespace };
+  }
+
+  /** For the iterators' remove() and setValue() without an entry to act on. */
+  rejectIteratorCall(detail: string): never {
+    this.reject(detail);
   }
 }
 
@@ -397,9 +420,26 @@ const VALUE = 2;
 type Projection = typeof ENTRY | typeof KEY | typeof VALUE;
 
 /** What a map iterator needs from its state (remove() removes the last key handed out, as Flink's does). */
-interface RemovableMap<K> {
-  remove(key: K): void;
-  rejectRemove(): never;
+interface OriginMap<K> {
+  removeFromOrigin(origin: MapOrigin<K>, key: K): void;
+  putAtOrigin(origin: MapOrigin<K>, key: K, value: unknown): void;
+  rejectIteratorCall(detail: string): never;
+}
+
+/**
+ * The map a map iterator was created on: the key (group, identity, object) and namespace (identity,
+ * object) current then. Its remove() and setValue() act on that map, whatever the current key and
+ * namespace are by the time they are called (a loop body may well switch keys), as a KV backend's
+ * iterator acts on the rows it read. They go through the table (StateTable.getForUpdate), never
+ * the map being iterated: a running snapshot may hold that one, with a copy in the live entry.
+ */
+interface MapOrigin<K> {
+  readonly state: OriginMap<K>;
+  readonly keyGroup: number;
+  readonly keyId: Identity;
+  readonly key: unknown;
+  readonly nsId: Identity;
+  readonly namespace: unknown;
 }
 
 /**
@@ -412,13 +452,19 @@ interface RemovableMap<K> {
  * allocation. Standalone, per call over 10 entries (valgrind instruction counts, session 9):
  * values() 9–17% fewer, keys() 7%, entries() 6%, an explicit next() loop over entries() 22% (the
  * number of young-generation collections, i.e. what is allocated, did not change). What they
- * share is removeLast().
+ * share is removeLast() (and the entries iterators setLastValue()).
  */
 
 /** remove() of every map iterator: the key handed out last, at most once per next(). */
-function removeLast<K>(state: RemovableMap<K>, canRemove: boolean, last: K | undefined): void {
-  if (!canRemove) state.rejectRemove();
-  state.remove(last as K);
+function removeLast<K>(origin: MapOrigin<K>, canRemove: boolean, last: K | undefined): void {
+  if (!canRemove) origin.state.rejectIteratorCall('iterator remove() without a preceding next(), or called twice');
+  origin.state.removeFromOrigin(origin, last as K);
+}
+
+/** setValue() of the entries iterators: the value of the key handed out last (user keys are never undefined). */
+function setLastValue<K>(origin: MapOrigin<K>, last: K | undefined, value: unknown): void {
+  if (last === undefined) origin.state.rejectIteratorCall('iterator setValue() without a preceding next()');
+  origin.state.putAtOrigin(origin, last, value);
 }
 
 /** keys() of a map keyed by the user keys: the Map's own results, as they are. */
@@ -427,7 +473,7 @@ class DirectKeysIterator<K> implements MapStateIterator<K> {
   private canRemove = false;
 
   constructor(
-    private readonly state: RemovableMap<K>,
+    private readonly origin: MapOrigin<K>,
     private readonly inner: Iterator<K>,
   ) {}
 
@@ -441,7 +487,7 @@ class DirectKeysIterator<K> implements MapStateIterator<K> {
   remove(): void {
     const can = this.canRemove;
     this.canRemove = false;
-    removeLast(this.state, can, this.last);
+    removeLast(this.origin, can, this.last);
   }
 
   [Symbol.iterator](): this {
@@ -450,12 +496,12 @@ class DirectKeysIterator<K> implements MapStateIterator<K> {
 }
 
 /** entries() of a map keyed by the user keys: the Map's own fresh [key, value] arrays, as they are. */
-class DirectEntriesIterator<K, T> implements MapStateIterator<T> {
+class DirectEntriesIterator<K, T> implements InternalMapStateIterator<T, unknown> {
   private last: K | undefined = undefined;
   private canRemove = false;
 
   constructor(
-    private readonly state: RemovableMap<K>,
+    private readonly origin: MapOrigin<K>,
     private readonly inner: Iterator<[Identity, unknown]>,
   ) {}
 
@@ -469,7 +515,11 @@ class DirectEntriesIterator<K, T> implements MapStateIterator<T> {
   remove(): void {
     const can = this.canRemove;
     this.canRemove = false;
-    removeLast(this.state, can, this.last);
+    removeLast(this.origin, can, this.last);
+  }
+
+  setValue(value: unknown): void {
+    setLastValue(this.origin, this.last, value);
   }
 
   [Symbol.iterator](): this {
@@ -493,7 +543,7 @@ class DirectValuesIterator<K, T> implements MapStateIterator<T> {
   private readonly keys: Iterator<Identity>;
 
   constructor(
-    private readonly state: RemovableMap<K>,
+    private readonly origin: MapOrigin<K>,
     map: HeapMap,
   ) {
     this.inner = map.values();
@@ -511,7 +561,7 @@ class DirectValuesIterator<K, T> implements MapStateIterator<T> {
   remove(): void {
     const can = this.canRemove;
     this.canRemove = false;
-    removeLast(this.state, can, this.last);
+    removeLast(this.origin, can, this.last);
   }
 
   [Symbol.iterator](): this {
@@ -520,12 +570,12 @@ class DirectValuesIterator<K, T> implements MapStateIterator<T> {
 }
 
 /** Any layout: projects the [key, value] pairs of HeapMapKeys.entries, a fresh result per entry. */
-class ProjectingIterator<K, T> implements MapStateIterator<T> {
+class ProjectingIterator<K, T> implements InternalMapStateIterator<T, unknown> {
   private last: K | undefined = undefined;
   private canRemove = false;
 
   constructor(
-    private readonly state: RemovableMap<K>,
+    private readonly origin: MapOrigin<K>,
     private readonly inner: Iterator<readonly [unknown, unknown]>,
     private readonly projection: Projection,
   ) {}
@@ -547,7 +597,11 @@ class ProjectingIterator<K, T> implements MapStateIterator<T> {
   remove(): void {
     const can = this.canRemove;
     this.canRemove = false;
-    removeLast(this.state, can, this.last);
+    removeLast(this.origin, can, this.last);
+  }
+
+  setValue(value: unknown): void {
+    setLastValue(this.origin, this.last, value);
   }
 
   [Symbol.iterator](): this {

@@ -110,7 +110,11 @@ export abstract class AbstractKeyedStateBackend<K, R extends RegisteredKeyedStat
   protected abstract onCurrentKey(key: K, keyBytes: Uint8Array | undefined, keyGroup: number): void;
   /** The registration of `descriptor`: new, or the restored/earlier one checked for compatibility. */
   protected abstract registerState(descriptor: StateDescriptor<State, unknown>, namespaceSerializer: TypeSerializer<unknown>): R;
-  /** A new state object for a registration and the descriptor it is asked for with. */
+  /**
+   * A new state object for a registration and the descriptor it is asked for with. A map state is
+   * an InternalMapState: its iterators remove and set values in the map they were created on, and
+   * the TTL decorator re-stamps the entries it iterates with their setValue().
+   */
   protected abstract createState(registered: R, descriptor: StateDescriptor<State, unknown>, namespaceSerializer: TypeSerializer<unknown>): NamespacedState;
   /** Keys with an entry in `namespace` of a registered state. */
   protected abstract keysOf(registered: R, namespace: unknown): K[];

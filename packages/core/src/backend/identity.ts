@@ -25,24 +25,32 @@ export function bytesIdentity(bytes: Uint8Array): string {
 /**
  * The identity of float64 -0. A JS Map compares keys by SameValueZero, which merges -0 with 0, but
  * their serialized bytes differ and Flink's heap backend (Double.equals) keeps them apart, as
- * RocksDB does with their bytes: -0 gets an identity no number can have. (All NaNs are one key,
- * as for Double.equals, which compares canonical bits.)
+ * RocksDB does with their bytes: -0 gets an identity no number can have.
  */
 export const NEGATIVE_ZERO_IDENTITY = '-0';
 
+/**
+ * The identity of every float64 NaN. All NaNs are one value, as for Double.equals (which compares
+ * canonical bits) and for their serialized bytes (the float64 serializer writes the canonical NaN).
+ * A Map finds NaN under NaN, but identities are also compared with === (the heap's namespace
+ * chains), where NaN !== NaN: an entry under a NaN namespace was never found again.
+ */
+export const NAN_IDENTITY = 'NaN';
+
 function float64Identity(v: unknown): Identity {
+  if (v !== v) return NAN_IDENTITY;
   return v === 0 && 1 / (v as number) < 0 ? NEGATIVE_ZERO_IDENTITY : (v as Identity);
 }
 
 function float64OfIdentity(id: Identity): unknown {
-  return id === NEGATIVE_ZERO_IDENTITY ? -0 : id;
+  return id === NEGATIVE_ZERO_IDENTITY ? -0 : id === NAN_IDENTITY ? NaN : id;
 }
 
 const itself = (v: unknown): Identity => v as Identity;
 
 /**
  * For a primitive type (isPrimitiveType): its identity function, or undefined for other types.
- * Primitives are their own identity except float64 -0 (see NEGATIVE_ZERO_IDENTITY).
+ * Primitives are their own identity except float64 -0 and NaN (see NEGATIVE_ZERO_IDENTITY, NAN_IDENTITY).
  */
 export function primitiveIdentity(serializer: TypeSerializer<unknown>): IdentityFn<unknown> | undefined {
   if (!isPrimitiveType(serializer)) return undefined;

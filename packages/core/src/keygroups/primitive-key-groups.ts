@@ -1,3 +1,4 @@
+import { CANONICAL_NAN_HIGH_WORD } from '../serialization/primitives.js';
 import { computeKeyGroupForKeyHash } from './key-group-assignment.js';
 import { murmur3Finish, murmur3MixBlock, murmur3MixTail } from './murmur3.js';
 
@@ -55,8 +56,19 @@ function int64Hash(key: unknown): number {
   return isInt64(key) ? int64HashOf(key) : NOT_HANDLED;
 }
 
-/** Float64Serializer: IEEE 754, 8 bytes big-endian (the same DataView write, so NaN bits agree too). */
+/** The hash of the canonical NaN's 8 bytes (the float64 serializer writes every NaN as it). */
+const CANONICAL_NAN_HASH = ((): number => {
+  scratch.setUint32(0, CANONICAL_NAN_HIGH_WORD);
+  scratch.setUint32(4, 0);
+  return scratch8Hash();
+})();
+
+/**
+ * Float64Serializer: IEEE 754, 8 bytes big-endian (the same DataView write), every NaN as the
+ * canonical NaN, as the serializer writes it (DataView would keep a NaN's payload and sign).
+ */
 function float64HashOf(key: number): number {
+  if (key !== key) return CANONICAL_NAN_HASH;
   scratch.setFloat64(0, key);
   return scratch8Hash();
 }

@@ -1,7 +1,7 @@
 import { DataInputDeserializer } from '../io/data-input.js';
 import type { MapSerializer } from '../serialization/collections.js';
 import { ExactDeserializer } from '../serialization/type-serializer.js';
-import type { MapState, MapStateIterator } from '../state/state.js';
+import type { InternalMapState, InternalMapStateIterator } from '../state/state.js';
 import { prefixEnd, successorOf } from './kv-bytes.js';
 import { AbstractKvState } from './kv-state-base.js';
 import type { KvEntry } from './kv-store.js';
@@ -11,7 +11,7 @@ const MAP_SCAN_BATCH = 128;
 const NO_BYTES = new Uint8Array(0);
 
 /** Map state: one row per user key, [kg][key][ns][user key] -> [presence byte][value]. */
-export class KvMapState<N, K, V> extends AbstractKvState<N> implements MapState<K, V> {
+export class KvMapState<N, K, V> extends AbstractKvState<N> implements InternalMapState<K, V> {
   /** Reused for every decoded user key (serializers do not call back into this state). */
   private readonly keyInput = new ExactDeserializer();
   private readonly valueInput = new DataInputDeserializer(NO_BYTES);
@@ -104,23 +104,25 @@ export class KvMapState<N, K, V> extends AbstractKvState<N> implements MapState<
     return this.space.scan(prefix, prefixEnd(prefix), 1).length === 0;
   }
 
-  entries(): MapStateIterator<[K, V | null]> {
+  entries(): InternalMapStateIterator<[K, V | null], V | null> {
     return this.iterate((k, v) => [k, v] as [K, V | null]);
   }
 
-  keys(): MapStateIterator<K> {
+  keys(): InternalMapStateIterator<K, V | null> {
     return this.iterate((k) => k);
   }
 
-  values(): MapStateIterator<V | null> {
+  values(): InternalMapStateIterator<V | null, V | null> {
     return this.iterate((_k, v) => v);
   }
 
   /**
    * Reads the user entries of the current key and namespace in batches, each scan resuming after
-   * the last row seen, so that writes between next() calls (remove() included) are safe.
+   * the last row seen, so that writes between next() calls (remove() included) are safe. remove()
+   * and setValue() write the row read last: the map of the key and namespace current when the
+   * iteration began, whatever is current now.
    */
-  private iterate<T>(project: (k: K, v: V | null) => T): MapStateIterator<T> {
+  private iterate<T>(project: (k: K, v: V | null) => T): InternalMapStateIterator<T, V | null> {
     const prefix = this.rowKey().slice();
     const upper = prefixEnd(prefix);
     const space = this.space;
@@ -147,7 +149,7 @@ export class KvMapState<N, K, V> extends AbstractKvState<N> implements MapState<
       if (batch.length === 0) finish();
     };
     const self = this;
-    const iter: MapStateIterator<T> = {
+    const iter: InternalMapStateIterator<T, V | null> = {
       next(): IteratorResult<T> {
         if (done) return { done: true, value: undefined };
         if (pos >= batch.length) {
@@ -165,6 +167,11 @@ export class KvMapState<N, K, V> extends AbstractKvState<N> implements MapState<
         if (!canRemove || row === undefined) return self.reject('iterator remove() without a preceding next(), or called twice');
         canRemove = false;
         space.delete(row);
+      },
+      setValue(value: V | null): void {
+        const row = lastRow;
+        if (row === undefined) return self.reject('iterator setValue() without a preceding next()');
+        space.put(row, self.valueRow(value));
       },
       // Left before its end: the batch and the deserializers' scan buffer are released now.
       return(): IteratorResult<T> {

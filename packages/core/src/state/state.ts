@@ -32,7 +32,10 @@ export interface ListState<T> extends AppendingState<T, readonly T[]> {
 
 /** An iterator over map state that can remove the entry it returned last. */
 export interface MapStateIterator<T> extends IterableIterator<T> {
-  /** Removes the last returned entry; throws if called twice or before next(). */
+  /**
+   * Removes the last returned entry; throws if called twice or before next(). It is removed from
+   * the map the iterator was created on, whatever the current key and namespace are by now.
+   */
   remove(): void;
 }
 
@@ -79,6 +82,24 @@ export interface BroadcastState<K, V> extends ReadOnlyBroadcastState<K, V> {
 /** Keyed state bound to a namespace that can be switched (Flink's InternalKvState). */
 export interface InternalKvState<N> {
   setCurrentNamespace(namespace: N): void;
+}
+
+/**
+ * A backend's map state, as the TTL decorator (TtlMapState) uses it: its entries() iterator can
+ * also replace the value of the entry it returned last.
+ */
+export interface InternalMapState<K, V> extends MapState<K, V> {
+  entries(): InternalMapStateIterator<[K, V | null], V | null>;
+}
+
+/** An iterator of a backend's map state (Flink's map iterators hand out entries with setValue). */
+export interface InternalMapStateIterator<T, V> extends MapStateIterator<T> {
+  /**
+   * Replaces the value of the last returned entry, in the map the iterator was created on (as
+   * remove()): TTL re-stamps the entries it reads with it, and the current key may have changed
+   * since the iteration began. Throws before next().
+   */
+  setValue(value: V): void;
 }
 
 /** Merging of namespaces for window merging (Flink's InternalMergingState). */

@@ -11,6 +11,7 @@ import { rejectNull, ttlValue, type TtlValue } from './ttl-value.js';
 import type {
   AggregateFunction,
   AggregatingState,
+  InternalMapState,
   InternalMergingState,
   ListState,
   MapState,
@@ -221,7 +222,7 @@ export class TtlListState<T> extends AbstractTtlState<ListState<TtlValue<T>>> im
   }
 }
 
-export class TtlMapState<K, V> extends AbstractTtlState<MapState<K, TtlValue<V | null>>> implements MapState<K, V> {
+export class TtlMapState<K, V> extends AbstractTtlState<InternalMapState<K, TtlValue<V | null>>> implements MapState<K, V> {
   /** Map entries expire one by one (Flink's TtlMapState). */
   private getChecked(key: K): TtlValue<V | null> | undefined {
     return this.checked(this.inner.get(key), key);
@@ -290,7 +291,9 @@ export class TtlMapState<K, V> extends AbstractTtlState<MapState<K, TtlValue<V |
   /**
    * Iterates the inner entries: expired ones are removed through the inner iterator (cleanup on
    * read) and yielded only with ReturnExpiredIfNotCleanedUp; with OnReadAndWrite every entry
-   * yielded is re-stamped (when `restamp`: isEmpty reads without touching).
+   * yielded is re-stamped (when `restamp`: isEmpty reads without touching). Both go through the
+   * inner iterator, into the map the iteration began on: the state itself (put) writes to the
+   * current key's map, and the caller may have switched keys between two next() calls.
    */
   private iterate<R>(project: (k: K, v: V | null) => R, restamp: boolean): MapStateIterator<R> {
     const inner = this.inner.entries();
@@ -311,7 +314,7 @@ export class TtlMapState<K, V> extends AbstractTtlState<MapState<K, TtlValue<V |
             removedCurrent = true;
             if (!self.returnExpired) continue;
           } else if (restamp && self.updateOnRead) {
-            self.inner.put(k, ttlValue(v.userValue, now));
+            inner.setValue(ttlValue(v.userValue, now));
           }
           return { done: false, value: project(k, v.userValue) };
         }
