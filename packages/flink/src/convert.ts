@@ -27,13 +27,14 @@ import {
   type SubtaskStateMetadata,
   type TypeSerializer,
 } from '@flowstate/core';
-import { FlinkUnsupportedError } from './errors.js';
+import { corrupt, FlinkUnsupportedError } from './errors.js';
 import { JavaDataOutput } from './io/java-output.js';
-import { serializerOf, stateKind, writeStateMetaInfo, type StateMetaInfo } from './keyed/meta-info.js';
+import { collectionSerializerMismatch, serializerOf, stateKind, writeStateMetaInfo, type StateMetaInfo } from './keyed/meta-info.js';
 import { writeVersionedSnapshot } from './serializers/registry.js';
 import type { OperatorState } from './metadata/types.js';
 import { readOperatorStates } from './operator/reader.js';
 import type { FlinkSavepoint } from './savepoint.js';
+import type { ResolvedStream } from './streams.js';
 import type { DecodedKeyedEntry } from './keyed/decode.js';
 import type { FlinkSerializerSnapshot } from './serializers/types.js';
 import type { Timer } from './serializers/composite.js';
@@ -233,7 +234,9 @@ const FLINK_TIMER_SNAPSHOT = 'org.apache.flink.streaming.api.operators.TimerSeri
 /** A `_timer_state/*` queue as flowstate priority-queue state of InternalTimers (keys as the operator's keys). */
 function planQueue(m: StateMetaInfo, key: Mapped, label: string, skipped: string[]): StatePlan | undefined {
   const element = serializerOf(m, 'VALUE_SERIALIZER');
-  const ns = element?.className === FLINK_TIMER_SNAPSHOT ? flowstateSerializerFor(element.nested[1]!) : undefined;
+  // A timer snapshot carried opaquely (a class nested in it has no reader) has no nested snapshots.
+  const nsSnapshot = element?.className === FLINK_TIMER_SNAPSHOT ? element.nested[1] : undefined;
+  const ns = nsSnapshot === undefined ? undefined : flowstateSerializerFor(nsSnapshot);
   if (ns === undefined) {
     skipped.push(`${label}/${m.name}: priority queue of ${element?.className ?? '?'} elements, not Flink timers with a namespace flowstate can read`);
     return undefined;
@@ -246,9 +249,17 @@ function planQueue(m: StateMetaInfo, key: Mapped, label: string, skipped: string
   return { meta: queueMetaInfo(m.name, serializer.snapshotConfiguration()), key, ns: VOID, value: { serializer, convert } };
 }
 
-function planState(m: StateMetaInfo, key: Mapped, label: string, skipped: string[]): StatePlan | undefined {
+/** Where a keyed stream's header begins (what errors about its meta infos name). */
+interface HeaderAt {
+  readonly file: string;
+  readonly offset: number;
+}
+
+function planState(m: StateMetaInfo, key: Mapped, label: string, skipped: string[], header: HeaderAt): StatePlan | undefined {
   const kind = stateKind(m);
   if (kind === 'PRIORITY_QUEUE') return planQueue(m, key, label, skipped);
+  const contradiction = collectionSerializerMismatch(m);
+  if (contradiction !== undefined) throw corrupt(header.file, header.offset, `keyed state header: ${contradiction}`);
   if (!['VALUE', 'LIST', 'MAP', 'REDUCING', 'AGGREGATING'].includes(kind)) {
     skipped.push(`${label}/${m.name}: ${kind} state has no flowstate savepoint equivalent`);
     return undefined;
@@ -311,9 +322,10 @@ async function convertOperator(sp: FlinkSavepoint, op: OperatorState, uid: strin
       continue;
     }
     keySnapshot ??= key.serializer.snapshotConfiguration();
+    const header = { file: info.stream?.file ?? sp.metadataFile, offset: info.stream?.baseOffset ?? 0 };
     for (const m of info.header!.states) {
       if (plans.some((p) => p.meta.name === m.name) || skipped.some((x) => x.startsWith(`${uid}/${m.name}:`))) continue;
-      const plan = planState(m, key, uid, skipped);
+      const plan = planState(m, key, uid, skipped, header);
       if (plan !== undefined) plans = [...plans, plan];
     }
     // Only the planned states are decoded: the values of skipped (opaque) ones are never touched.
@@ -350,7 +362,8 @@ async function convertOperator(sp: FlinkSavepoint, op: OperatorState, uid: strin
     const s = op.subtasks.find((x) => x.index === i && !x.finished);
     const h = s?.managedOperatorState ?? null;
     if (h !== null && h.stream !== null) {
-      const contents = convertOperatorStates(readOperatorStates(h, await sp.resolve(h.stream), sp.registry), uid, skipped);
+      const stream = await sp.resolve(h.stream);
+      const contents = convertOperatorStates(readOperatorStates(h, stream, sp.registry), uid, skipped, stream);
       if (contents.length > 0) operator.push(await writeOperatorStateStream(factory.createCheckpointStateOutputStream('EXCLUSIVE'), contents));
     }
     subtasks.push({ subtaskIndex: i, keyed, operator });
@@ -358,13 +371,23 @@ async function convertOperator(sp: FlinkSavepoint, op: OperatorState, uid: strin
   return subtasks;
 }
 
-function convertOperatorStates(read: ReturnType<typeof readOperatorStates>, uid: string, skipped: string[]): OperatorStateContent[] {
+/**
+ * A serializer an operator state's meta info must name. Flink's restore refuses a meta info
+ * without it (RegisteredOperatorStateBackendMetaInfo checks it is not null): corrupt, not opaque.
+ */
+function required(meta: StateMetaInfo, key: 'KEY_SERIALIZER' | 'VALUE_SERIALIZER', stream: ResolvedStream): FlinkSerializerSnapshot {
+  const s = serializerOf(meta, key);
+  if (s === undefined) throw corrupt(stream.file, stream.baseOffset, `operator state header: the meta info of '${meta.name}' has no ${key}`);
+  return s;
+}
+
+function convertOperatorStates(read: ReturnType<typeof readOperatorStates>, uid: string, skipped: string[], stream: ResolvedStream): OperatorStateContent[] {
   const out: OperatorStateContent[] = [];
   for (const st of read.states) {
     const meta = [...read.header.operatorStates, ...read.header.broadcastStates].find((m) => m.name === st.name)!;
     if (st.mode === 'BROADCAST') {
-      const k = flowstateSerializerFor(serializerOf(meta, 'KEY_SERIALIZER')!);
-      const v = flowstateSerializerFor(serializerOf(meta, 'VALUE_SERIALIZER')!);
+      const k = flowstateSerializerFor(required(meta, 'KEY_SERIALIZER', stream));
+      const v = flowstateSerializerFor(required(meta, 'VALUE_SERIALIZER', stream));
       if (k === undefined || v === undefined || st.values === undefined) {
         if (!skipped.includes(`${uid}/${st.name}: opaque broadcast state serializers`)) skipped.push(`${uid}/${st.name}: opaque broadcast state serializers`);
         continue;
@@ -379,7 +402,7 @@ function convertOperatorStates(read: ReturnType<typeof readOperatorStates>, uid:
       out.push({ meta: { name: st.name, mode: 'BROADCAST', firstSerializerSnapshot: k.serializer.snapshotConfiguration(), secondSerializerSnapshot: v.serializer.snapshotConfiguration() }, elements });
       continue;
     }
-    const e = flowstateSerializerFor(serializerOf(meta, 'VALUE_SERIALIZER')!);
+    const e = flowstateSerializerFor(required(meta, 'VALUE_SERIALIZER', stream));
     if (e === undefined || st.values === undefined) {
       const msg = `${uid}/${st.name}: serializer ${st.serializer} is opaque to flowstate`;
       if (!skipped.includes(msg)) skipped.push(msg);

@@ -95,14 +95,15 @@ async function place(dir: string, metadataFile: string, h: StreamStateHandle): P
     case 'relative-file':
       return { kind: 'inside', path: confinedPath(dir, h.relativePath, 'relative state file path leaves the savepoint directory: nothing was deleted') };
     case 'file': {
-      const local = localHandlePath(h.path, metadataFile);
-      if (isAbsolute(local) && within(dir, local)) return { kind: 'inside', path: normalize(local) };
-      // As the reader finds it: the path itself, or (a moved savepoint) its name next to `_metadata`.
-      const found = await resolveHandlePath(dir, metadataFile, h.path);
-      if (!found.moved) return isAbsolute(found.path) ? { kind: 'outside', path: found.path } : { kind: 'outside', path: h.path };
-      // One lstat, which confineDeletions reuses: the moved file is not looked up again.
+      // As the reader finds it: inside the directory as written, or (another location) by its name next to `_metadata`.
+      const found = resolveHandlePath(dir, metadataFile, h.path);
+      // A retained checkpoint's shared/ and taskowned/ files: newer checkpoints may reference them.
+      if (found.shared) return { kind: 'outside', path: found.path };
+      if (!found.moved) return { kind: 'inside', path: found.path };
+      // One lstat, which confineDeletions reuses: the moved file is not looked up again. Not there:
+      // a file of another location (`../shared/`), which is only listed.
       const st = await lstatIfAny(found.path);
-      return st !== undefined ? { kind: 'inside', path: found.path, lstat: st } : { kind: 'outside', path: h.path };
+      return st !== undefined ? { kind: 'inside', path: found.path, lstat: st } : { kind: 'outside', path: localHandlePath(h.path, metadataFile) };
     }
   }
 }

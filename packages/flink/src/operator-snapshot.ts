@@ -1,8 +1,9 @@
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { StorageNotFoundError } from '@flowstate/core';
 import { FlinkUnsupportedError } from './errors.js';
 import { JavaDataInput } from './io/java-input.js';
+import { readWholeFile } from './io/read-whole-file.js';
 import { JavaDataOutput } from './io/java-output.js';
 import { readChannelHandle, readKeyedHandle, readOperatorHandle, readStreamHandle, writeChannelHandle, writeKeyedHandle, writeOperatorHandle, writeStreamHandle } from './metadata/handles.js';
 import type { ChannelStateHandle, KeyedStateHandle, OperatorState, OperatorStreamHandle } from './metadata/types.js';
@@ -116,7 +117,7 @@ export async function loadOperatorSnapshot(path: string, options: FlinkSavepoint
     throw new StorageNotFoundError(path);
   }
   if (size > MAX_OPERATOR_SNAPSHOT_BYTES) throw new FlinkUnsupportedError(path, `operator snapshot of ${size} bytes exceeds ${MAX_OPERATOR_SNAPSHOT_BYTES}`);
-  const file = readOperatorSnapshotFile(await readFile(path), path);
+  const file = readOperatorSnapshotFile(await readWholeFile(path), path);
   const managedKeyedState = single(path, 'managed keyed state', file.managedKeyedState);
   const operator: OperatorState = {
     uid: basename(path),

@@ -11,7 +11,7 @@ import type { OperatorState, OperatorStateHandleEntry, OperatorStateMode, Subtas
 import { readOperatorStates } from './operator/reader.js';
 import type { FlinkSavepoint } from './savepoint.js';
 import type { FlinkSerializerSnapshot } from './serializers/types.js';
-import { rewriteOperatorUnchanged, withOutputDirectory, writeCanonicalFile, type StreamEmitter } from './writer.js';
+import { addToKeyGroup, rewriteOperatorUnchanged, withOutputDirectory, writeCanonicalFile, type StreamEmitter } from './writer.js';
 
 export interface FlinkRescaleOptions {
   /** New parallelism of every selected operator (default: unchanged, capped at the new maxParallelism). */
@@ -145,11 +145,7 @@ async function repartitionKeyed(sp: FlinkSavepoint, op: OperatorState, maxParall
   const oldPrefix = keyGroupPrefixBytes(op.maxParallelism);
   const newPrefix = keyGroupPrefixBytes(maxParallelism);
   const byKeyGroup = new Map<number, CanonicalRecord[]>();
-  const add = (kg: number, r: CanonicalRecord): void => {
-    const l = byKeyGroup.get(kg);
-    if (l === undefined) byKeyGroup.set(kg, [r]);
-    else l.push(r);
-  };
+  const add = (kg: number, r: CanonicalRecord): void => addToKeyGroup(byKeyGroup, kg, r);
   for (const info of infos) {
     const dec = new KeyedEntryDecoder(info.header!, op.maxParallelism);
     const newId = (old: number): number => ids.get(info.header!.states[old]!.name)!;

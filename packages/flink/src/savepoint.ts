@@ -1,13 +1,14 @@
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { assert, settleAll, StorageNotFoundError } from '@flowstate/core';
+import { assert, CorruptCheckpointError, settleAll, StorageNotFoundError } from '@flowstate/core';
 import { decodeSnappyFramed } from './compression/snappy.js';
 import { FlinkUnsupportedError } from './errors.js';
 import { operatorIdFromUid } from './hash/murmur3-128.js';
 import { JavaDataInput } from './io/java-input.js';
+import { readWholeFile } from './io/read-whole-file.js';
 import { parseCheckpointProperties, type FlinkCheckpointProperties } from './java/checkpoint-properties.js';
 import { READ_AFTER_RELEASE, readCanonicalKeyGroup, type RawKeyedEntry } from './keyed/canonical.js';
-import { KeyedEntryDecoder, type DecodedKeyedEntry } from './keyed/decode.js';
+import { KeyedEntryDecoder, keyGroupPrefixBytes, type DecodedKeyedEntry } from './keyed/decode.js';
 import { readHeapKeyGroup } from './keyed/heap-native.js';
 import { readKeyedHeader, type KeyedStreamHeader } from './keyed/proxy.js';
 import { MAX_FLINK_METADATA_BYTES, readFlinkMetadata } from './metadata/metadata.js';
@@ -63,7 +64,7 @@ export class FlinkSavepoint {
       throw new StorageNotFoundError(file);
     }
     if (st.size > MAX_FLINK_METADATA_BYTES) throw new FlinkUnsupportedError(file, `_metadata of ${st.size} bytes exceeds ${MAX_FLINK_METADATA_BYTES}`);
-    const bytes = await readFile(file);
+    const bytes = await readWholeFile(file);
     const metadata = readFlinkMetadata(bytes, file);
     const properties = metadata.propertiesBytes === undefined ? undefined : parseCheckpointProperties(metadata.propertiesBytes, file, metadata.propertiesOffset);
     const dir = dirname(file);
@@ -107,10 +108,10 @@ export class FlinkSavepoint {
     const withState = op.subtasks.filter((s) => s.managedKeyedState !== null);
     // Read concurrently (each stream is read whole): one file's read overlaps another's. The
     // resolver bounds how many files are open at once, so an operator of many subtasks is safe.
-    return settleAll(withState.map((s) => this.keyedStream(s.index, s.managedKeyedState!)));
+    return settleAll(withState.map((s) => this.keyedStream(s.index, s.managedKeyedState!, op.maxParallelism)));
   }
 
-  private async keyedStream(subtask: number, h: KeyedStateHandle): Promise<KeyedStreamInfo> {
+  private async keyedStream(subtask: number, h: KeyedStateHandle, maxParallelism: number): Promise<KeyedStreamInfo> {
     if (h.type === 'incremental') {
       if (h.meta === null) return { subtask, format: 'rocksdb-native', handle: h };
       const stream = await this.resolver.resolve(h.meta);
@@ -122,7 +123,7 @@ export class FlinkSavepoint {
     // Key groups start right after the header: the first non-empty offset is where it ends.
     const firstBlock = h.offsets.filter((x) => x > 0).reduce((a, b) => Math.min(a, b), Infinity);
     const header = this.header(stream, 0, Number.isFinite(firstBlock) ? firstBlock : undefined);
-    return { subtask, format: keyGroupsFormat(h, stream, header), handle: h, stream, header };
+    return { subtask, format: keyGroupsFormat(h, stream, header, maxParallelism), handle: h, stream, header };
   }
 
   private header(s: ResolvedStream, offset: number, headerEnd?: number): KeyedStreamHeader {
@@ -261,11 +262,41 @@ function decompressed(block: JavaDataInput, kg: number): JavaDataInput {
 /**
  * Tag 7 is always canonical. Tags 3/12 hold heap-native blocks (HashMap backend) or, for RocksDB
  * full snapshots, canonical ones: canonical handles leave empty key groups at offset 0, heap-native
- * blocks start with their own key-group number.
+ * blocks start with their own key-group number and a state id. Uncompressed, a canonical block of
+ * key group 0 can start like that too (state id 0 and a key length below 2^16 read as the int 0;
+ * the key length, if small, as a state id): the first block is then walked as canonical to tell.
  */
-function keyGroupsFormat(h: KeyGroupsHandle, s: ResolvedStream, header: KeyedStreamHeader): KeyedFormat {
+function keyGroupsFormat(h: KeyGroupsHandle, s: ResolvedStream, header: KeyedStreamHeader, maxParallelism: number): KeyedFormat {
   if (h.tag === 7) return 'canonical';
   if (h.offsets.some((o) => o === 0)) return 'canonical';
-  const heap = h.offsets.every((o, i) => o + 4 <= s.bytes.length && new DataView(s.bytes.buffer, s.bytes.byteOffset + o, 4).getInt32(0) === h.startKeyGroup + i);
-  return heap || header.states.length === 0 ? 'heap-native' : 'canonical';
+  if (header.states.length === 0) return 'heap-native';
+  if (!h.offsets.every((o, i) => startsAsHeapBlock(s, o, h.startKeyGroup + i, header))) return 'canonical';
+  return header.compression || !firstBlockIsCanonical(h, s, header, maxParallelism) ? 'heap-native' : 'canonical';
+}
+
+/** i32 key group, then (uncompressed; compressed sections start inside a Snappy stream) a valid u16 state id. */
+function startsAsHeapBlock(s: ResolvedStream, o: number, kg: number, header: KeyedStreamHeader): boolean {
+  if (o + 6 > s.bytes.length) return false;
+  const view = new DataView(s.bytes.buffer, s.bytes.byteOffset + o, 6);
+  return view.getInt32(0) === kg && (header.compression || view.getUint16(4) < header.states.length);
+}
+
+/**
+ * Whether the handle's first key-group block reads as a complete canonical one: records whose
+ * keys carry its key-group prefix, ended by the end mark exactly where the block ends.
+ */
+function firstBlockIsCanonical(h: KeyGroupsHandle, s: ResolvedStream, header: KeyedStreamHeader, maxParallelism: number): boolean {
+  const prefix = keyGroupPrefixBytes(maxParallelism);
+  try {
+    const first = blocks(h, s, header)[0];
+    if (first === undefined) return false;
+    const [kg, block] = first;
+    for (const r of readCanonicalKeyGroup(block, kg, header.states.length, true)) {
+      if (r.key.length < prefix || (prefix === 1 ? r.key[0]! : (r.key[0]! << 8) | r.key[1]!) !== kg) return false;
+    }
+    return true;
+  } catch (e) {
+    if (e instanceof CorruptCheckpointError) return false;
+    throw e;
+  }
 }

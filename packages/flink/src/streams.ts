@@ -1,7 +1,8 @@
-import { open, stat, type FileHandle } from 'node:fs/promises';
-import { basename, isAbsolute, join, normalize, sep } from 'node:path';
+import { constants, type Stats } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
+import { basename, dirname, isAbsolute, join, normalize, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ConcurrencyLimiter, CorruptCheckpointError, FlowstateError, IllegalStateUsageError, PathEscapeError, storageErrorFromErrno, threadPoolReads } from '@flowstate/core';
+import { ConcurrencyLimiter, CorruptCheckpointError, FlowstateError, IllegalStateUsageError, PathEscapeError, StorageError, storageErrorFromErrno, threadPoolReads } from '@flowstate/core';
 import { corrupt, FlinkUnsupportedError } from './errors.js';
 import { giveBackStreamBuffer, takeStreamBuffer } from './io/stream-buffers.js';
 import type { StreamStateHandle } from './metadata/types.js';
@@ -46,16 +47,59 @@ export function localHandlePath(path: string, metadataFile: string): string {
 }
 
 /**
- * Where a file handle's state is read: the path as written if it exists, else (a moved savepoint)
- * the file of that name next to `_metadata`, confined to `directory` like relative paths are.
+ * Where a file handle's state is read: always inside `directory`, as Flink's own savepoints keep
+ * it (docs/flink-compatibility.md). An absolute path inside it is read as written. Any other
+ * absolute path or URI names the file's original location (Flink 1.8-1.10 wrote the absolute paths
+ * of the savepoint's own directory, which may have moved since): the file of that name next to
+ * `_metadata` is read instead (`moved`), except in a retained checkpoint's own `shared/` and
+ * `taskowned/` (`shared`, see checkpointSharedDirectories). A relative path is confined like a relative handle's. A
+ * path leaving the directory is refused (PathEscapeError naming the handle's path): a crafted
+ * `_metadata` must not read, copy or size files elsewhere on the host.
  */
-export async function resolveHandlePath(directory: string, metadataFile: string, path: string): Promise<{ path: string; moved: boolean }> {
+export function resolveHandlePath(directory: string, metadataFile: string, path: string): ResolvedHandlePath {
   const local = localHandlePath(path, metadataFile);
+  const leaves = `the state file of a handle in '${metadataFile}' leaves the savepoint directory`;
+  if (!isAbsolute(local) && !URI_SCHEME.test(local)) return { path: confined(directory, local, path, leaves), moved: false, shared: false };
+  if (isAbsolute(local) && within(directory, local)) return { path: normalize(local), moved: false, shared: false };
+  if (isAbsolute(local) && checkpointSharedDirectories(directory).some((d) => within(d, local))) return { path: normalize(local), moved: false, shared: true };
+  return { path: confined(directory, basename(local), path, leaves), moved: true, shared: false };
+}
+
+export interface ResolvedHandlePath {
+  readonly path: string;
+  /** Read by its name next to `_metadata`: the handle names another location. */
+  readonly moved: boolean;
+  /** In the retained checkpoint's job directory's shared/ or taskowned/ (checkpointSharedDirectories): not the checkpoint's own file. */
+  readonly shared: boolean;
+}
+
+/**
+ * The directories besides its own a retained checkpoint `chk-<n>` keeps state in: its job
+ * directory's `shared/` and `taskowned/` (Flink's checkpoint layout; an incremental RocksDB
+ * checkpoint's SSTs are in `shared/`, named by absolute path). None for any other directory.
+ */
+function checkpointSharedDirectories(directory: string): string[] {
+  const dir = resolve(directory);
+  if (!/^chk-\d+$/.test(basename(dir))) return [];
+  return [join(dirname(dir), 'shared'), join(dirname(dir), 'taskowned')];
+}
+
+/** A location on another file system (hdfs://, s3://...): found, like a moved local path, by its name. */
+const URI_SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*:/;
+
+/** True when the absolute path `p` is below `directory` (not the directory itself). */
+function within(directory: string, p: string): boolean {
+  const rel = relative(resolve(directory), normalize(p));
+  return rel !== '' && rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel);
+}
+
+/** confinedPath, refusing with an error that names the handle's path as written (`handlePath`). */
+function confined(directory: string, rel: string, handlePath: string, detail: string): string {
   try {
-    await stat(local);
-    return { path: local, moved: false };
-  } catch {
-    return { path: confinedPath(directory, basename(local), 'the name of a moved state file leaves the savepoint directory'), moved: true };
+    return confinedPath(directory, rel);
+  } catch (e) {
+    if (e instanceof PathEscapeError) throw new PathEscapeError(handlePath, detail);
+    throw e;
   }
 }
 
@@ -120,7 +164,7 @@ export class StreamResolver {
       case 'relative-file':
         return this.readChecked(confinedPath(this.directory, h.relativePath), h.size);
       case 'file':
-        return this.readChecked((await resolveHandlePath(this.directory, this.metadataFile, h.path)).path, h.size);
+        return this.readChecked(resolveHandlePath(this.directory, this.metadataFile, h.path).path, h.size);
       case 'segment-file':
       case 'empty-segment-file':
       case 'key-groups-stream':
@@ -159,12 +203,16 @@ export class StreamResolver {
 async function readWholeFile(path: string, size: number, alloc = freshBuffer): Promise<Uint8Array> {
   let fh: FileHandle;
   try {
-    fh = await open(path, 'r');
+    // Non-blocking: opening a FIFO for reading would otherwise wait for a writer forever. Regular
+    // files read the same either way; anything else is refused below, from the open descriptor.
+    fh = await open(path, constants.O_RDONLY | NONBLOCK);
   } catch (cause) {
     throw storageErrorFromErrno(path, 'open', cause);
   }
   try {
-    const actual = (await fh.stat()).size;
+    const st = await fh.stat();
+    if (!st.isFile()) throw notRegular(path, st);
+    const actual = st.size;
     if (actual > MAX_STATE_FILE_BYTES) throw new FlinkUnsupportedError(path, `state file of ${actual} bytes exceeds ${MAX_STATE_FILE_BYTES}`);
     if (actual !== size) throw wrongSize(path, actual, size);
     // Uninitialized: every byte is read into below, or the file is refused.
@@ -179,11 +227,20 @@ async function readWholeFile(path: string, size: number, alloc = freshBuffer): P
     if ((await fh.read(new Uint8Array(1), 0, 1, size)).bytesRead !== 0) throw corrupt(path, size, `file grew past the ${size} bytes its handle says while it was read`);
     return bytes;
   } catch (e) {
-    // stat / read failures (EISDIR for a handle naming a directory, EIO) are typed like open's.
+    // stat / read failures (EIO) are typed like open's.
     throw e instanceof FlowstateError ? e : storageErrorFromErrno(path, 'read', e);
   } finally {
     await fh.close();
   }
+}
+
+/** O_NONBLOCK where the platform has it (not Windows, which has no FIFOs to block on either). */
+const NONBLOCK = constants.O_NONBLOCK ?? 0;
+
+/** A handle naming a FIFO, socket, device or directory: no state file (a FIFO or device might never end). */
+function notRegular(path: string, st: Stats): StorageError {
+  const kind = st.isDirectory() ? 'a directory (EISDIR)' : st.isFIFO() ? 'a FIFO' : st.isSocket() ? 'a socket' : 'a device';
+  return new StorageError(path, `read failed: ${kind}, not a regular file`);
 }
 
 function freshBuffer(size: number): Uint8Array {

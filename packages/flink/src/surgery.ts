@@ -7,7 +7,7 @@ import { writeFlinkMetadata } from './metadata/metadata.js';
 import type { KeyedStateHandle, OperatorState, OperatorStreamHandle } from './metadata/types.js';
 import { readOperatorStates } from './operator/reader.js';
 import type { FlinkSavepoint } from './savepoint.js';
-import { copyKeyed, copyOperator, rewriteOperatorUnchanged, rewriteRunningSubtasks, withOutputDirectory, type StreamEmitter } from './writer.js';
+import { addToKeyGroup, copyKeyed, copyOperator, rewriteOperatorUnchanged, rewriteRunningSubtasks, withOutputDirectory, type StreamEmitter } from './writer.js';
 
 export interface FlinkSurgery {
   /** Operators (uid or hex ID) to remove. */
@@ -56,7 +56,7 @@ async function dropStates(sp: FlinkSavepoint, em: StreamEmitter, op: OperatorSta
       const kept = header.states.filter((m) => !drops.has(m.name));
       const newId = new Map(kept.map((m, i) => [m.name, i]));
       const byKg = new Map<number, CanonicalRecord[]>();
-      const push = (kg: number, r: CanonicalRecord): void => void byKg.set(kg, [...(byKg.get(kg) ?? []), r]);
+      const push = (kg: number, r: CanonicalRecord): void => addToKeyGroup(byKg, kg, r);
       if (info.format === 'canonical') {
         for (const r of sp.canonicalRecords(info)) {
           const id = newId.get(header.states[r.stateId]!.name);

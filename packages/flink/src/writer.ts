@@ -1,5 +1,5 @@
 import { mkdir, open, readdir, rm, rmdir, type FileHandle } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { BackgroundDataSync, fileDataSyncable, IllegalStateUsageError, syncDescriptor } from '@flowstate/core';
 import { FlinkUnsupportedError } from './errors.js';
 import { JavaDataOutput } from './io/java-output.js';
@@ -11,9 +11,10 @@ import { writeFlinkMetadata } from './metadata/metadata.js';
 import type { KeyedStateHandle, OperatorState, OperatorStreamHandle, StreamStateHandle, SubtaskState } from './metadata/types.js';
 import { readOperatorStates } from './operator/reader.js';
 import type { FlinkSavepoint, KeyedStreamInfo } from './savepoint.js';
+import { localHandlePath } from './streams.js';
 import type { DecodedKeyedEntry } from './keyed/decode.js';
 
-/** Where a rewritten stream goes: the same kind of handle as before (inline, relative file). */
+/** Where a rewritten stream goes: inline as before, or a file beside the new `_metadata` named by a relative handle. */
 export class StreamEmitter {
   readonly written = new Set<string>();
   constructor(
@@ -30,9 +31,12 @@ export class StreamEmitter {
         await this.write(old.relativePath, bytes);
         return { ...old, size: bytes.length };
       case 'file': {
-        const name = old.path.replace(/^.*[/\\]/, '');
-        await this.write(name, bytes);
-        return { ...old, size: bytes.length };
+        // The new file is beside the new `_metadata`, so the handle names it relative to that (the
+        // RelativeFileStateHandle Flink 1.11+ writes, and reads from metadata V2 on): the old path
+        // names the input's file, which need not exist where the output is restored.
+        const relativePath = basename(localHandlePath(old.path, this.outDir));
+        await this.write(relativePath, bytes);
+        return { type: 'relative-file', relativePath, size: bytes.length };
       }
       default:
         throw new FlinkUnsupportedError(this.outDir, `cannot write a ${old.type} stream handle`);
@@ -179,13 +183,20 @@ async function rewriteKeyed(sp: FlinkSavepoint, em: StreamEmitter, h: KeyedState
   let encoded: { bytes: Uint8Array; offsets: number[] };
   if (info.format === 'canonical') {
     const byKg = new Map<number, CanonicalRecord[]>();
-    for (const r of sp.canonicalRecords(info)) byKg.set(r.keyGroup, [...(byKg.get(r.keyGroup) ?? []), r]);
+    for (const r of sp.canonicalRecords(info)) addToKeyGroup(byKg, r.keyGroup, r);
     encoded = encodeCanonicalStream(header, h.startKeyGroup, h.offsets.length, (kg) => byKg.get(kg) ?? []);
     // Canonical offsets of empty key groups are 0, as read.
   } else {
     encoded = encodeHeapNative(sp, info, h.startKeyGroup, h.offsets.length, maxParallelism);
   }
   return { ...h, offsets: encoded.offsets, stream: await em.emit(h.stream, encoded.bytes) };
+}
+
+/** Appends `r` to its key group's records in place: a copy of the list per record is quadratic in records per key group. */
+export function addToKeyGroup(byKg: Map<number, CanonicalRecord[]>, kg: number, r: CanonicalRecord): void {
+  const records = byKg.get(kg);
+  if (records === undefined) byKg.set(kg, [r]);
+  else records.push(r);
 }
 
 /** HeapSnapshotStrategy layout: per key group i32 id, then per state u16 id, i32 count, entries via the serializers. */

@@ -93,6 +93,7 @@ describe('disposeFlinkSavepoint (Flink savepoint -d)', () => {
   const refusals: { name: string; metaRel?: string; sharedPath?: string; link?: boolean; error: (e: Error & { code?: string }) => boolean }[] = [
     { name: 'a file reached through a symlinked subdirectory', metaRel: 'link/victim', link: true, error: (e) => e instanceof PathEscapeError },
     { name: "a missing absolute path whose name is '..'", sharedPath: '/nonexistent/..', error: (e) => e instanceof PathEscapeError },
+    { name: 'a file handle (tag 2) whose relative path leaves the directory', sharedPath: '../elsewhere/victim', error: (e) => e instanceof PathEscapeError && e.message.includes('../elsewhere/victim') },
     { name: 'a file URI that is no local path (corrupt metadata)', sharedPath: 'file:///shared%2Fsst-1', error: (e) => e.code === 'CORRUPT_CHECKPOINT' },
   ];
   for (const r of refusals) {

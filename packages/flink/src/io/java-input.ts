@@ -1,6 +1,9 @@
 import { corrupt } from '../errors.js';
 import type { ByteArrayCopies } from './byte-copies.js';
 
+/** Decoded items an input may hold beyond one per byte: values that take no bytes (Avro null, an empty record). */
+const ZERO_WIDTH_ITEM_ALLOWANCE = 1024;
+
 /**
  * A bounds-checked reader of Java `DataInput` encodings (big-endian, modified UTF-8) over bytes
  * of one file. Every failure is a CorruptCheckpointError naming the file and absolute offset;
@@ -13,6 +16,9 @@ export class JavaDataInput {
   private readonly end: number;
   /** Where readBytesCopy packs its copies (set by record decoders); without it each copy has its own buffer. */
   copies: ByteArrayCopies | undefined = undefined;
+  /** Items claimed so far (claimItems), and how many this input's bytes allow. */
+  private claimed = 0;
+  private readonly itemLimit: number;
 
   constructor(
     readonly bytes: Uint8Array,
@@ -25,6 +31,7 @@ export class JavaDataInput {
   ) {
     this.pos = start;
     this.end = end;
+    this.itemLimit = end - start + ZERO_WIDTH_ITEM_ALLOWANCE;
   }
 
   private get view(): DataView {
@@ -135,6 +142,20 @@ export class JavaDataInput {
   checkCount(n: number, what: string, minItemBytes: number, at: number): void {
     if (n < 0) this.fail(`negative ${what} ${n}`, at);
     if (n * minItemBytes > this.remaining) this.fail(`${what} ${n} exceeds the ${this.remaining} bytes left`, at);
+  }
+
+  /**
+   * Claims n decoded items: elements of lists, arrays and maps, and values that take no bytes.
+   * A count checked only against the bytes left lets items of zero width (Avro null, an empty
+   * record) claim those bytes again at every count, and nested counts multiply: all items of one
+   * input together may not outnumber its bytes (plus ZERO_WIDTH_ITEM_ALLOWANCE), so decoding
+   * stays linear in the input. Items of real data take at least a byte each.
+   */
+  claimItems(n: number, what: string, at = this.pos): void {
+    this.claimed += n;
+    if (this.claimed <= this.itemLimit) return;
+    const bytes = this.itemLimit - ZERO_WIDTH_ITEM_ALLOWANCE;
+    this.fail(`${what}: ${this.claimed} items from ${bytes} bytes (at most one per byte and ${ZERO_WIDTH_ITEM_ALLOWANCE} of no bytes)`, at);
   }
 
   /** n bytes as a view into the input (no copy). */

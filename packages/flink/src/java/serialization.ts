@@ -109,8 +109,15 @@ class JavaStreamReader {
   }
 
   private readContentInner(): JavaValue {
-    const at = this.input.position;
-    const tc = this.input.readUnsignedByte();
+    let at = this.input.position;
+    let tc = this.input.readUnsignedByte();
+    // ObjectInputStream.readObject0 consumes any run of resets before the content they precede:
+    // a loop, as a run may be as long as the input (one call per reset would overflow the stack).
+    while (tc === TC.RESET) {
+      this.handles = [];
+      at = this.input.position;
+      tc = this.input.readUnsignedByte();
+    }
     switch (tc) {
       case TC.NULL:
         return null;
@@ -145,9 +152,6 @@ class JavaStreamReader {
         return { kind: 'block', data: this.input.readBytes(this.input.readUnsignedByte()) };
       case TC.BLOCKDATALONG:
         return { kind: 'block', data: this.input.readBytes(this.input.readCount('block data length')) };
-      case TC.RESET:
-        this.handles = [];
-        return this.readContentInner();
       case TC.CLASSDESC:
       case TC.PROXYCLASSDESC:
         this.input.position = at;

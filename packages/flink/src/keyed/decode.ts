@@ -1,10 +1,10 @@
-import { FlinkOpaqueSerializerError } from '../errors.js';
+import { corrupt, FlinkOpaqueSerializerError } from '../errors.js';
 import { ByteArrayCopies } from '../io/byte-copies.js';
 import { JavaDataInput } from '../io/java-input.js';
 import { JavaDataOutput } from '../io/java-output.js';
 import type { FlinkTypeSerializer } from '../serializers/types.js';
 import type { RawKeyedEntry } from './canonical.js';
-import { serializerOf, stateKind, type StateMetaInfo } from './meta-info.js';
+import { collectionSerializerMismatch, serializerOf, stateKind, type StateMetaInfo } from './meta-info.js';
 import type { KeyedStreamHeader } from './proxy.js';
 
 /** A decoded keyed state record. VALUE/REDUCING/AGGREGATING: value; LIST: value = elements; MAP: userKey + value; PQ: element. */
@@ -33,6 +33,8 @@ interface StatePlan {
   readonly element: FlinkTypeSerializer | undefined;
   readonly userKey: FlinkTypeSerializer | undefined;
   readonly ambiguous: boolean;
+  /** Why the meta info contradicts itself (collectionSerializerMismatch): its records are corrupt. */
+  readonly contradiction: string | undefined;
 }
 
 function nestedSerializer(m: StateMetaInfo, index: number): FlinkTypeSerializer | undefined {
@@ -65,6 +67,7 @@ export class KeyedEntryDecoder {
         element: kind === 'LIST' ? nestedSerializer(meta, 0) : kind === 'MAP' ? nestedSerializer(meta, 1) : undefined,
         userKey: kind === 'MAP' ? nestedSerializer(meta, 0) : undefined,
         ambiguous: this.keySerializer.length < 0 && (namespace?.length ?? 0) < 0,
+        contradiction: collectionSerializerMismatch(meta),
       };
     });
   }
@@ -76,6 +79,7 @@ export class KeyedEntryDecoder {
   decode(e: RawKeyedEntry, file: string): DecodedKeyedEntry {
     const plan = this.plans[e.stateId]!;
     const name = plan.meta.name;
+    if (plan.contradiction !== undefined) throw corrupt(file, e.offset, plan.contradiction);
     try {
       const k = new JavaDataInput(e.key, file, e.offset + 4);
       k.copies = this.copies;

@@ -3,7 +3,7 @@ import { FlinkOpaqueSerializerError } from '../errors.js';
 import { JavaDataInput } from '../io/java-input.js';
 import type { FlinkTypeSerializer } from '../serializers/types.js';
 import type { DecodedKeyedEntry } from './decode.js';
-import { serializerOf, stateKind } from './meta-info.js';
+import { collectionSerializerMismatch, serializerOf, stateKind } from './meta-info.js';
 import type { KeyedStreamHeader } from './proxy.js';
 
 /**
@@ -31,6 +31,8 @@ function readSection(input: JavaDataInput, keyGroup: number, header: KeyedStream
   const id = input.readUnsignedShort();
   const meta = header.states[id];
   if (meta === undefined) input.fail(`key group ${keyGroup}: state id ${id} outside the ${header.states.length} states`, at);
+  const contradiction = collectionSerializerMismatch(meta);
+  if (contradiction !== undefined) input.fail(`key group ${keyGroup}: ${contradiction}`, at);
   const kind = stateKind(meta);
   const count = input.readCount(`entries of state '${meta.name}'`);
   const value = serializerOf(meta, 'VALUE_SERIALIZER')?.serializer;

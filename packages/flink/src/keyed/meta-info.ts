@@ -32,6 +32,27 @@ export function stateKind(m: StateMetaInfo): string {
   return option(m, 'KEYED_STATE_TYPE') ?? 'UNKNOWN';
 }
 
+/** The VALUE_SERIALIZER snapshot class Flink's List/MapStateDescriptor give LIST and MAP states (they wrap the element serializers). */
+const COLLECTION_SNAPSHOTS: Readonly<Record<string, string>> = {
+  LIST: 'org.apache.flink.api.common.typeutils.base.ListSerializerSnapshot',
+  MAP: 'org.apache.flink.api.common.typeutils.base.MapSerializerSnapshot',
+};
+
+/**
+ * Why a LIST or MAP state's meta info contradicts itself, or undefined: its VALUE_SERIALIZER is a
+ * readable snapshot of another class, so its records cannot be what its kind says (Flink could not
+ * restore the state either). An opaque serializer is unverifiable, not contradictory; KEY_VALUE_V2
+ * states (state API v2) carry their user serializers otherwise and are not checked.
+ */
+export function collectionSerializerMismatch(m: StateMetaInfo): string | undefined {
+  const kind = stateKind(m);
+  const expected = COLLECTION_SNAPSHOTS[kind];
+  const value = serializerOf(m, 'VALUE_SERIALIZER');
+  if (m.backendStateType !== 'KEY_VALUE' || expected === undefined || value === undefined || value.serializer.opaque === true) return undefined;
+  if (value.className === expected) return undefined;
+  return `state '${m.name}' is a ${kind} state but its VALUE_SERIALIZER is ${value.className}, not ${expected.replace(/^.*\./, '')}`;
+}
+
 /** StateMetaInfoSnapshotReadersWriters (version 6+): UTF name, i32 type, options, serializer snapshots. */
 export function readStateMetaInfo(input: JavaDataInput, registry: FlinkSerializerRegistry): StateMetaInfo {
   return readStateMetaInfos(input, registry, 1)[0]!;

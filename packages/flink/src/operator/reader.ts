@@ -11,7 +11,7 @@ export interface OperatorStateContent {
   readonly name: string;
   readonly mode: 'SPLIT_DISTRIBUTE' | 'UNION' | 'BROADCAST';
   readonly serializer: string;
-  /** Elements (lists) or [key, value] pairs (broadcast); undefined when the serializer is opaque. */
+  /** Elements (lists) or [key, value] pairs (broadcast); undefined when the serializer, or one nested in it, is opaque. */
   readonly values?: unknown[];
   /** Raw bytes of every element (lists) or of the whole broadcast map, always present. */
   readonly raw: Uint8Array[];
@@ -26,8 +26,7 @@ export function readOperatorStates(handle: OperatorStreamHandle, stream: Resolve
   const input = new JavaDataInput(stream.bytes, stream.file, stream.baseOffset);
   const header = readOperatorHeader(input, registry);
   if (header.compression) throw new FlinkUnsupportedError(stream.file, 'compressed operator state (snapshot-compression) is not read by flowstate yet');
-  const bounds = [...new Set([...handle.states.flatMap((s) => s.offsets), stream.bytes.length])].sort((a, b) => a - b);
-  const endOf = (off: number): number => bounds.find((b) => b > off) ?? stream.bytes.length;
+  const endOf = elementEnds(handle, stream.bytes.length);
   const metas = new Map<string, StateMetaInfo>([...header.operatorStates, ...header.broadcastStates].map((m) => [m.name, m]));
   const states = handle.states.map((s) => {
     const meta = metas.get(s.name) ?? input.fail(`operator state '${s.name}' of the handle is not in the stream's header`);
@@ -42,18 +41,13 @@ function readList(stream: ResolvedStream, name: string, mode: 'SPLIT_DISTRIBUTE'
   const raw = offsets.map((o) => stream.bytes.subarray(o, endOf(o)));
   const serializerClass = ser?.className ?? '?';
   if (ser === undefined || ser.serializer.opaque === true) return { name, mode, serializer: serializerClass, raw };
-  const values = offsets.map((o) => {
+  const values = unlessOpaque(() => offsets.map((o) => {
     const i = new JavaDataInput(stream.bytes, stream.file, stream.baseOffset, o, endOf(o));
-    try {
-      const v = ser.serializer.deserialize(i);
-      if (i.remaining !== 0) i.fail(`operator state '${name}': ${i.remaining} bytes left after element`);
-      return v;
-    } catch (e) {
-      if (e instanceof FlinkOpaqueSerializerError && e.stateName === undefined) throw new FlinkOpaqueSerializerError(name, e.serializerClass);
-      throw e;
-    }
-  });
-  return { name, mode, serializer: serializerClass, values, raw };
+    const v = ser.serializer.deserialize(i);
+    if (i.remaining !== 0) i.fail(`operator state '${name}': ${i.remaining} bytes left after element`);
+    return v;
+  }));
+  return { name, mode, serializer: serializerClass, ...(values === undefined ? {} : { values }), raw };
 }
 
 function readBroadcast(stream: ResolvedStream, name: string, offsets: readonly number[], meta: StateMetaInfo, endOf: (o: number) => number): OperatorStateContent {
@@ -62,12 +56,40 @@ function readBroadcast(stream: ResolvedStream, name: string, offsets: readonly n
   const raw = offsets.map((o) => stream.bytes.subarray(o, endOf(o)));
   const serializer = `${k?.className ?? '?'} -> ${v?.className ?? '?'}`;
   if (k === undefined || v === undefined || k.serializer.opaque === true || v.serializer.opaque === true) return { name, mode: 'BROADCAST', serializer, raw };
-  const values: unknown[] = [];
-  for (const o of offsets) {
-    const i = new JavaDataInput(stream.bytes, stream.file, stream.baseOffset, o, endOf(o));
-    const n = i.readCount(`entries of broadcast state '${name}'`, 2);
-    for (let e = 0; e < n; e++) values.push([k.serializer.deserialize(i), v.serializer.deserialize(i)]);
-    if (i.remaining !== 0) i.fail(`broadcast state '${name}': ${i.remaining} bytes left after its entries`);
+  const values = unlessOpaque(() => {
+    const entries: unknown[] = [];
+    for (const o of offsets) {
+      const i = new JavaDataInput(stream.bytes, stream.file, stream.baseOffset, o, endOf(o));
+      const n = i.readCount(`entries of broadcast state '${name}'`, 2);
+      for (let e = 0; e < n; e++) entries.push([k.serializer.deserialize(i), v.serializer.deserialize(i)]);
+      if (i.remaining !== 0) i.fail(`broadcast state '${name}': ${i.remaining} bytes left after its entries`);
+    }
+    return entries;
+  });
+  return { name, mode: 'BROADCAST', serializer, ...(values === undefined ? {} : { values }), raw };
+}
+
+/**
+ * Where each element starting at one of the handle's offsets ends: at the next offset of any state,
+ * or the end of the stream. Indexed once: a search of the offsets per element was quadratic in list
+ * elements.
+ */
+function elementEnds(handle: OperatorStreamHandle, streamLength: number): (offset: number) => number {
+  const bounds = [...new Set([...handle.states.flatMap((s) => s.offsets), streamLength])].sort((a, b) => a - b);
+  const ends = new Map(bounds.map((b, i) => [b, bounds[i + 1] ?? streamLength]));
+  return (offset) => ends.get(offset) ?? streamLength;
+}
+
+/**
+ * The decoded values, or undefined when a serializer nested in the state's is opaque (the Kryo
+ * field of Tuple2<KafkaTopicPartition, Long>): the state is then kept as raw bytes, like one whose
+ * serializer is opaque at the top, so that it can still be written, rescaled and dropped.
+ */
+function unlessOpaque(decode: () => unknown[]): unknown[] | undefined {
+  try {
+    return decode();
+  } catch (e) {
+    if (e instanceof FlinkOpaqueSerializerError) return undefined;
+    throw e;
   }
-  return { name, mode: 'BROADCAST', serializer, values, raw };
 }

@@ -60,7 +60,7 @@ class AvroCodec {
     }
     const t = typeof s === 'string' ? s : s.type;
     switch (t) {
-      case 'null': return null;
+      case 'null': return this.zeroWidth(i, null);
       case 'boolean': return i.readBoolean();
       case 'int': return i.readInt();
       case 'long': return i.readLong();
@@ -73,7 +73,9 @@ class AvroCodec {
     switch (t) {
       case 'record': {
         const out: Record<string, unknown> = {};
-        for (const f of o.fields ?? []) out[f.name] = this.read(i, f.type, depth + 1);
+        const fields = o.fields ?? [];
+        if (fields.length === 0) return this.zeroWidth(i, out);
+        for (const f of fields) out[f.name] = this.read(i, f.type, depth + 1);
         return out;
       }
       case 'enum': {
@@ -81,7 +83,10 @@ class AvroCodec {
         const sym = o.symbols?.[i.readInt()];
         return sym ?? i.fail('Avro enum ordinal out of range', at);
       }
-      case 'fixed': return new Uint8Array(i.readBytes(o.size ?? 0));
+      case 'fixed': {
+        const size = o.size ?? 0;
+        return size > 0 ? new Uint8Array(i.readBytes(size)) : this.zeroWidth(i, new Uint8Array(0));
+      }
       case 'array': {
         const out: unknown[] = [];
         this.blocks(i, () => out.push(this.read(i, o.items!, depth + 1)));
@@ -100,6 +105,16 @@ class AvroCodec {
     }
   }
 
+  /**
+   * A value that takes no bytes (null, an empty record, fixed of size 0) is claimed as an item:
+   * arrays of them, or records reaching them through many fields, would otherwise build values
+   * without bound from no input.
+   */
+  private zeroWidth<T>(i: JavaDataInput, v: T): T {
+    i.claimItems(1, 'Avro values of no bytes');
+    return v;
+  }
+
   private blocks(i: JavaDataInput, item: () => void): void {
     for (;;) {
       const at = i.position;
@@ -114,6 +129,8 @@ class AvroCodec {
       }
       if (n === 0) return;
       if (n > i.remaining) i.fail(`Avro block of ${n} items exceeds the ${i.remaining} bytes left`, at);
+      // Each block is checked against the bytes left, so blocks of items of no bytes could each claim them again.
+      i.claimItems(n, 'Avro array or map items', at);
       for (let k = 0; k < n; k++) item();
     }
   }
@@ -212,10 +229,41 @@ export function avroSerializer(schemaJson: string, runtimeClass: string): FlinkT
   return { serializerClass: cls, length: -1, deserialize: (i) => c.read(i), serialize: (v, o) => c.write(o, v) };
 }
 
-/** AvroSerializerSnapshot v3 (and v2): runtime class and schema JSON, both as Flink StringValues. */
+/**
+ * AvroSerializerSnapshot (readSnapshot): v1 is one writeUTF schema, the runtime class being the
+ * schema's full name; v2 (Flink 1.x) writeUTF runtime class, then writeUTF schema; v3 both as
+ * StringValues (no 64 KiB limit).
+ */
 export const readAvroSnapshot: SnapshotReader = (ctx) => {
-  if (ctx.version < 2) ctx.input.fail(`AvroSerializerSnapshot version ${ctx.version} is not supported`);
-  const runtimeClass = readStringValue(ctx.input) ?? '';
-  const schema = readStringValue(ctx.input) ?? 'null';
+  const { runtimeClass, schema } = readAvroSnapshotStrings(ctx.input, ctx.version);
   return { serializer: avroSerializer(schema, runtimeClass), config: { typeName: `Avro(${runtimeClass.replace(/^.*[.$]/, '')})`, runtimeClass, schema } };
 };
+
+function readAvroSnapshotStrings(i: JavaDataInput, version: number): { runtimeClass: string; schema: string } {
+  switch (version) {
+    case 1: {
+      const schema = i.readUTF();
+      return { runtimeClass: schemaFullName(schema), schema };
+    }
+    case 2:
+      return { runtimeClass: i.readUTF(), schema: i.readUTF() };
+    case 3:
+      return { runtimeClass: readStringValue(i) ?? '', schema: readStringValue(i) ?? 'null' };
+    default:
+      return i.fail(`AvroSerializerSnapshot version ${version} is not supported (1 to 3 are)`);
+  }
+}
+
+/** Flink's v1 reader looks the schema's full name up as the class (GenericRecord when there is none). */
+function schemaFullName(schemaJson: string): string {
+  const generic = 'org.apache.avro.generic.GenericRecord';
+  let s: unknown;
+  try {
+    s = JSON.parse(schemaJson);
+  } catch {
+    return generic;
+  }
+  const { name, namespace } = (typeof s === 'object' && s !== null ? s : {}) as { name?: unknown; namespace?: unknown };
+  if (typeof name !== 'string') return generic;
+  return name.includes('.') || typeof namespace !== 'string' || namespace === '' ? name : `${namespace}.${name}`;
+}

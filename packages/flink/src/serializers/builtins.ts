@@ -5,6 +5,7 @@ import {
   genericArraySerializer,
   listSerializer,
   mapSerializer,
+  noOuterSnapshot,
   nullableSerializer,
   opaqueSerializer,
   timerSerializer,
@@ -34,6 +35,8 @@ const ARR = 'org.apache.flink.api.common.typeutils.base.array.';
 /** TwoPhaseCommitSinkFunction.StateSerializerSnapshot: first outer version that writes supportsNullTransaction. */
 const TWO_PHASE_COMMIT_OUTER_WITH_FLAG = 4;
 const simple = (cls: string, pkg: string = BASE): string => `${pkg}${cls}$${cls}Snapshot`;
+/** org.apache.flink.api.java.tuple.Tuple.MAX_ARITY: Tuple25 is the largest tuple class. */
+const TUPLE_MAX_ARITY = 25;
 
 /** Kryo snapshot: type class and three optional maps (registrations, default serializers, classes), all framed. */
 const readKryoSnapshot: SnapshotReader = (ctx) => {
@@ -62,19 +65,24 @@ function buildDefaultRegistry(): FlinkSerializerRegistry {
   r.register('org.apache.flink.streaming.api.windowing.windows.TimeWindow$Serializer$TimeWindowSerializerSnapshot', simpleReader(P.TimeWindowSerializer, 'TimeWindow'));
   r.register('org.apache.flink.table.runtime.typeutils.StringDataSerializer$StringDataSerializerSnapshot', simpleReader(P.StringDataSerializer, 'StringData'));
   r.register('org.apache.flink.runtime.state.JavaSerializer$JavaSerializerSnapshot', simpleReader(opaqueSerializer('org.apache.flink.runtime.state.JavaSerializer'), 'JavaSerialized'));
+  // Nested counts are those of Flink's getNestedSerializers: a tuple of no fields is Tuple0Serializer's
+  // (a simple snapshot), and none has more than Tuple.MAX_ARITY.
   r.register('org.apache.flink.api.java.typeutils.runtime.TupleSerializerSnapshot', compositeReader(
     (n, o) => tupleSerializer(n, o['tupleClass'] as string),
     (i) => ({ tupleClass: i.readUTF() }),
+    [1, TUPLE_MAX_ARITY],
   ));
-  r.register(`${BASE}ListSerializerSnapshot`, compositeReader((n) => listSerializer(n[0]!)));
-  r.register(`${BASE}MapSerializerSnapshot`, compositeReader((n) => mapSerializer(n[0]!, n[1]!)));
-  r.register(`${BASE}GenericArraySerializerSnapshot`, compositeReader((n) => genericArraySerializer(n[0]!), (i) => ({ componentClass: i.readUTF() })));
-  r.register('org.apache.flink.streaming.api.operators.TimerSerializerSnapshot', compositeReader((n) => timerSerializer(n[0]!, n[1]!)));
+  r.register(`${BASE}ListSerializerSnapshot`, compositeReader((n) => listSerializer(n[0]!), noOuterSnapshot, 1));
+  r.register(`${BASE}MapSerializerSnapshot`, compositeReader((n) => mapSerializer(n[0]!, n[1]!), noOuterSnapshot, 2));
+  r.register(`${BASE}GenericArraySerializerSnapshot`, compositeReader((n) => genericArraySerializer(n[0]!), (i) => ({ componentClass: i.readUTF() }), 1));
+  r.register('org.apache.flink.streaming.api.operators.TimerSerializerSnapshot', compositeReader((n) => timerSerializer(n[0]!, n[1]!), noOuterSnapshot, 2));
   r.register('org.apache.flink.api.java.typeutils.runtime.NullableSerializer$NullableSerializerSnapshot', compositeReader(
     (n, o) => nullableSerializer(n[0]!, o['padding'] as number),
     (i) => ({ padding: i.readCount('null padding length') }),
+    1,
   ));
-  r.register('org.apache.flink.runtime.state.ttl.TtlStateFactory$TtlSerializerSnapshot', compositeReader((n) => ttlSerializer(n)));
+  // Timestamp (LongSerializer) and user value.
+  r.register('org.apache.flink.runtime.state.ttl.TtlStateFactory$TtlSerializerSnapshot', compositeReader((n) => ttlSerializer(n), noOuterSnapshot, 2));
   r.register('org.apache.flink.api.java.typeutils.runtime.PojoSerializerSnapshot', readPojoSnapshot);
   r.register(`${BASE}EnumSerializer$EnumSerializerSnapshot`, readEnumSnapshot);
   r.register('org.apache.flink.api.java.typeutils.runtime.kryo.KryoSerializerSnapshot', readKryoSnapshot);
@@ -87,6 +95,7 @@ function buildDefaultRegistry(): FlinkSerializerRegistry {
   r.register('org.apache.flink.streaming.api.functions.sink.TwoPhaseCommitSinkFunction$StateSerializerSnapshot', compositeReader(
     () => opaqueSerializer('org.apache.flink.streaming.api.functions.sink.TwoPhaseCommitSinkFunction$StateSerializer'),
     (i, outerVersion) => (outerVersion >= TWO_PHASE_COMMIT_OUTER_WITH_FLAG ? { supportsNullTransaction: i.readBoolean() } : {}),
+    2,
   ));
   for (const cls of ['TransactionStateSerializer', 'ContextStateSerializer', 'NextTransactionalIdHintSerializer']) {
     const ser = `org.apache.flink.streaming.connectors.kafka.FlinkKafkaProducer$${cls}`;

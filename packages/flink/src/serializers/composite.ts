@@ -3,18 +3,23 @@ import { javaFoldHash } from '../hash/key-groups.js';
 import type { JavaDataInput } from '../io/java-input.js';
 import type { JavaDataOutput } from '../io/java-output.js';
 import { LongSerializer } from './primitives.js';
-import type { SnapshotContent, SnapshotReadContext, SnapshotReader } from './registry.js';
+import type { NestedCount, SnapshotContent, SnapshotReadContext, SnapshotReader } from './registry.js';
 import type { FlinkTypeSerializer } from './types.js';
 
 const COMPOSITE_MAGIC = 911108;
 
+/** The outer payload of most composite snapshots: none. */
+export const noOuterSnapshot = (): Record<string, unknown> => ({});
+
 /**
  * CompositeTypeSerializerSnapshot: since version 3 `magic, outer version, outer payload`, before
- * that the outer payload alone; then the nested snapshots.
+ * that the outer payload alone; then the nested snapshots. `nestedCount`: how many the class has
+ * (checked before `build` sees them; unchecked without).
  */
 export function compositeReader(
   build: (nested: FlinkTypeSerializer[], outer: Record<string, unknown>, ctx: SnapshotReadContext) => FlinkTypeSerializer,
-  readOuter: (input: JavaDataInput, outerVersion: number) => Record<string, unknown> = () => ({}),
+  readOuter: (input: JavaDataInput, outerVersion: number) => Record<string, unknown> = noOuterSnapshot,
+  nestedCount?: NestedCount,
 ): SnapshotReader {
   return (ctx): SnapshotContent => {
     let outerVersion = ctx.version;
@@ -24,7 +29,7 @@ export function compositeReader(
       outerVersion = ctx.input.readInt();
     }
     const outer = readOuter(ctx.input, outerVersion);
-    const nested = ctx.readNestedDelegate();
+    const nested = ctx.readNestedDelegate(nestedCount);
     return { serializer: build(nested.map((n) => n.serializer), outer, ctx), nested, config: { ...outer, outerVersion } };
   };
 }
@@ -57,7 +62,9 @@ function countPrefixedSerializer(
     serializerClass,
     length: -1,
     deserialize: (i) => {
+      const at = i.position;
       const n = i.readCount(countName);
+      i.claimItems(n, countName, at);
       const out: unknown[] = [];
       for (let k = 0; k < n; k++) out.push(element.read(i));
       return out;
@@ -84,7 +91,9 @@ export function mapSerializer(key: FlinkTypeSerializer, value: FlinkTypeSerializ
     serializerClass: 'org.apache.flink.api.common.typeutils.base.MapSerializer',
     length: -1,
     deserialize: (i) => {
+      const at = i.position;
       const n = i.readCount('map size', 2);
+      i.claimItems(n, 'map size', at);
       const out = new Map<unknown, unknown>();
       for (let k = 0; k < n; k++) {
         const kk = key.deserialize(i);

@@ -16,6 +16,17 @@ export type SnapshotReader = (ctx: SnapshotReadContext) => SnapshotContent;
 const MAX_SNAPSHOT_NESTING = 32;
 const NESTED_DELEGATE_MAGIC = 1333245;
 
+/** How many nested serializer snapshots a class has: exactly n, or [min, max]. */
+export type NestedCount = number | readonly [min: number, max: number];
+
+function countFits(n: number, c: NestedCount): boolean {
+  return typeof c === 'number' ? n === c : n >= c[0] && n <= c[1];
+}
+
+function describeCount(c: NestedCount): string {
+  return typeof c === 'number' ? `${c}` : `${c[0]} to ${c[1]}`;
+}
+
 export class SnapshotReadContext {
   constructor(
     readonly input: JavaDataInput,
@@ -30,13 +41,19 @@ export class SnapshotReadContext {
     return this.registry.readVersioned(this.input, this.depth + 1);
   }
 
-  /** NestedSerializersSnapshotDelegate: magic, version 1, i32 n, n versioned snapshots. */
-  readNestedDelegate(): FlinkSerializerSnapshot[] {
+  /**
+   * NestedSerializersSnapshotDelegate: magic, version 1, i32 n, n versioned snapshots. `count`:
+   * how many the class has (a serializer built from fewer would miss one, from more ignore them).
+   */
+  readNestedDelegate(count?: NestedCount): FlinkSerializerSnapshot[] {
     const at = this.input.position;
     if (this.input.readInt() !== NESTED_DELEGATE_MAGIC) this.input.fail(`bad nested serializer snapshots magic in ${this.className}`, at);
     const v = this.input.readInt();
     if (v !== 1) this.input.fail(`unknown nested serializer snapshots version ${v}`, at + 4);
     const n = this.input.readCount('number of nested serializer snapshots', 6);
+    if (count !== undefined && !countFits(n, count)) {
+      this.input.fail(`${this.className} with ${n} nested serializer snapshots (Flink writes ${describeCount(count)})`, at + 8);
+    }
     const out: FlinkSerializerSnapshot[] = [];
     for (let i = 0; i < n; i++) out.push(this.readVersioned());
     return out;

@@ -270,7 +270,8 @@ export const readRowDataSnapshot: SnapshotReader = (ctx) => {
   const n = ctx.input.readCount('number of row fields', 4);
   const fields: RowFieldType[] = [];
   for (let k = 0; k < n; k++) fields.push(fieldType(readEmbeddedJavaObject(ctx.input)));
-  const nested = ctx.readNestedDelegate();
+  // One field serializer per logical type (RowDataSerializer's getNestedSerializers).
+  const nested = ctx.readNestedDelegate(n);
   const types = fields.map(describeType);
   return { serializer: rowDataSerializer(fields), nested, config: { typeName: `Row(${types.join(', ')})`, types } };
 };
@@ -282,4 +283,5 @@ export const readExternalSnapshot: SnapshotReader = compositeReader(
     readEmbeddedJavaObject(i);
     return { isInternalInput: i.readBoolean() };
   },
+  1,
 );
