@@ -2,7 +2,7 @@ import { referencedFileSizes, displayStorageUri, FsCheckpointStorage, METADATA_F
 import { SavepointDirectory } from './directory.js';
 import { NotASavepointError } from './errors.js';
 import { decodeSavepointMetadata } from './format.js';
-import { deleteLocation, registryOf, type SavepointStorageOptions } from './location.js';
+import { deleteLocationIfEmpty, listEverything, registryOf, type SavepointStorageOptions } from './location.js';
 
 export interface DisposeResult {
   /** The savepoint directory (path or URI). */
@@ -11,19 +11,21 @@ export interface DisposeResult {
   readonly deleted: readonly string[];
   /** Bytes of the state files deleted. */
   readonly bytes: number;
-  /** Files in the directory the savepoint did not reference: left alone (not ours to delete). */
+  /** Files in the directory the savepoint did not reference, those being written too: left alone (not ours to delete). */
   readonly leftAlone: readonly string[];
-  /** The directory itself was removed (it was empty afterwards). */
+  /** The directory itself was removed (nothing at all was left in it: no file, link or directory). */
   readonly directoryRemoved: boolean;
 }
 
 /**
  * Deletes a savepoint (Flink's `savepoint -d`): its `_metadata` first, so that a half-deleted
- * savepoint never looks complete, then every file it references, then the directory if nothing
- * else is in it. Refuses (NotASavepointError) a job's checkpoint directory and a checkpoint in it,
- * whose files other checkpoints may share, and (CorruptCheckpointError) a savepoint that is not
- * complete: nothing is deleted then. A self-contained copy of a checkpoint (`savepoint convert` of
- * a chk-<id>, metadata kind CHECKPOINT) is a savepoint here: all its files are its own.
+ * savepoint never looks complete, then every file it references, then the directories they were
+ * in and its own, each only if it is empty (files being written, links, other directories: what
+ * is not the savepoint's is left alone). Refuses (NotASavepointError) a job's checkpoint directory
+ * and a checkpoint in it, whose files other checkpoints may share, and (CorruptCheckpointError) a
+ * savepoint that is not complete: nothing is deleted then. A self-contained copy of a checkpoint
+ * (`savepoint convert` of a chk-<id>, metadata kind CHECKPOINT) is a savepoint here: all its
+ * files are its own.
  */
 export async function disposeSavepoint(location: string, options: SavepointStorageOptions = {}): Promise<DisposeResult> {
   await refuseJobCheckpointDirectory(location, options);
@@ -37,15 +39,24 @@ export async function disposeSavepoint(location: string, options: SavepointStora
   const files = referencedFileSizes(metadata);
   await dir.fs.delete(METADATA_FILE_NAME);
   await dir.fs.deleteMany([...files.keys()]);
-  const left = (await dir.fs.list('')).map((f) => f.path).sort();
-  if (left.length === 0) await deleteLocation(dir.uri, dir.fs, registryOf(options));
+  // Files being written (hidden by a plain listing) are someone else's too.
+  const left = (await listEverything(dir.fs)).map((f) => f.path).sort();
+  // Only what is empty goes: never a recursive delete of what the listings may not show.
+  const directoryRemoved = await deleteLocationIfEmpty(dir.uri, dir.fs, registryOf(options), directoriesOf(files.keys()));
   return {
     directory: dir.path,
     deleted: [dir.metadataFile, ...[...files.keys()].sort().map((p) => dir.fileName(p))],
     bytes: [...files.values()].reduce((a, b) => a + b, 0),
     leftAlone: left.map((p) => dir.fileName(p)),
-    directoryRemoved: left.length === 0,
+    directoryRemoved,
   };
+}
+
+/** The directories the savepoint's files are in (`chk-1/` of a copied checkpoint), below its own. */
+function directoriesOf(paths: Iterable<string>): Set<string> {
+  const dirs = new Set<string>();
+  for (const p of paths) for (let i = p.lastIndexOf('/'); i > 0; i = p.lastIndexOf('/', i - 1)) dirs.add(p.slice(0, i));
+  return dirs;
 }
 
 /** A job's checkpoint directory (completed checkpoints, no `_metadata` of its own) is no savepoint. */

@@ -5,6 +5,7 @@ import {
   DataInputDeserializer,
   ExactDeserializer,
   MapSerializer,
+  TimerSerializer,
   type KeyedStateStreamHeader,
   type RestoredOperatorState,
   type TypeSerializer,
@@ -20,7 +21,12 @@ interface StateDecoders {
   /** MAP: one record per user key. */
   readonly userKey: TypeSerializer<unknown> | undefined;
   readonly userValue: TypeSerializer<unknown> | undefined;
+  /** A priority queue of timers: each element holds its record's key again. */
+  readonly timers: boolean;
 }
+
+/** Bytes of a timer before its key: the timestamp (TimerSerializer's layout, Flink's). */
+const TIMER_KEY_OFFSET = 8;
 
 /**
  * Decodes every field of every record of a keyed stream with the serializers restored from the
@@ -39,10 +45,10 @@ export class KeyedRecordDecoder {
       this.states = header.states.map((s) => {
         const namespace = s.namespaceSerializerSnapshot.restoreSerializer();
         const st = s.stateSerializerSnapshot.restoreSerializer();
-        if (s.kind !== 'MAP') return { name: s.name, namespace, value: st, userKey: undefined, userValue: undefined };
+        if (s.kind !== 'MAP') return { name: s.name, namespace, value: st, userKey: undefined, userValue: undefined, timers: s.kind === 'PRIORITY_QUEUE' && st instanceof TimerSerializer };
         if (!(st instanceof MapSerializer)) throw new CorruptCheckpointError(file, `MAP state '${s.name}' has the serializer '${st.typeId}', not a map serializer`);
         const ms = st as MapSerializer<unknown, unknown>;
-        return { name: s.name, namespace, value: undefined, userKey: ms.keySerializer, userValue: ms.valueSerializer };
+        return { name: s.name, namespace, value: undefined, userKey: ms.keySerializer, userValue: ms.valueSerializer, timers: false };
       });
     } catch (e) {
       wrapDecodeError(e, file);
@@ -66,10 +72,24 @@ export class KeyedRecordDecoder {
       field(s.namespace, j, BlockField.namespace, `namespace of '${s.name}'`);
       if (s.value !== undefined) {
         field(s.value, j, BlockField.value, `value of '${s.name}'`);
+        if (s.timers) this.checkTimerKey(block, j, s.name);
       } else {
         field(s.userKey!, j, BlockField.userKey, `user key of '${s.name}'`);
         if (f.start(j, BlockField.value) >= 0) field(s.userValue!, j, BlockField.value, `user value of '${s.name}'`);
       }
+    }
+  }
+
+  /**
+   * A timer holds its key twice, as its record's key and in its own bytes; restores file it by
+   * either (RocksDB by the record's, heap by its own), so both must be the same bytes.
+   */
+  private checkTimerKey(block: KeyGroupBlock, j: number, name: string): void {
+    const f = block.fields;
+    const key = f.bytes.subarray(f.start(j, BlockField.key), f.end(j, BlockField.key));
+    const at = f.start(j, BlockField.value) + TIMER_KEY_OFFSET;
+    if (Buffer.compare(key, f.bytes.subarray(at, Math.min(at + key.length, f.end(j, BlockField.value)))) !== 0) {
+      throw new CorruptCheckpointError(this.file, `a timer of '${name}' holds another key than its record (restores would file it in different key groups)`, undefined, block.offset + at);
     }
   }
 }

@@ -1,27 +1,21 @@
 import {
-  DataOutputSerializer,
   IllegalStateUsageError,
   isKeyGroupsStateHandle,
   repartitionOperatorState,
-  StateMigrationError,
   type KeyGroupsStateHandle,
   type OperatorSnapshotMetadata,
   type OperatorStateHandle,
   type SubtaskStateMetadata,
-  type TypeSerializer,
   type TypeSerializerSnapshot,
 } from '@flowstate/core';
 import { UnsupportedSavepointOperationError } from './errors.js';
-import { decodeExact } from './keyed.js';
+import { keyConversion, KeyRekeying, rekeyPriorityQueue, type KeyChange } from './key-change.js';
 import type { SavepointOutput } from './output.js';
 import type { SavepointReader } from './reader.js';
 import { rewriteKeyedState, type RecordOrigin, type StatePlan } from './rewrite.js';
 import { planState, type StateChange } from './state-plans.js';
 
-export interface KeyChange {
-  readonly serializer: TypeSerializer<unknown>;
-  readonly convert: ((oldKey: unknown) => unknown) | undefined;
-}
+export type { KeyChange } from './key-change.js';
 
 /** An operator of the source savepoint and what the writer was asked to change about it. */
 export interface ExistingOperator {
@@ -55,14 +49,10 @@ export async function writeExisting(src: SavepointReader, uid: string, op: Exist
     );
   }
   const changesKeyed = op.changes.size > 0 || op.keyChange !== undefined;
-  if (!changesKeyed && p === old.parallelism && maxParallelism === old.maxParallelism) {
-    for (const s of old.subtasks) {
-      for (const h of s.keyed) await output.copy(src.dir, (h as KeyGroupsStateHandle).stream, options.onBytes);
-      for (const h of s.operator) await output.copy(src.dir, h.stream, options.onBytes);
-    }
-    return { ...old, uid };
-  }
+  if (!changesKeyed && p === old.parallelism && maxParallelism === old.maxParallelism) return copyExisting(src, uid, old, output, options);
   if (keyed.length === 0 && changesKeyed) throw new IllegalStateUsageError(undefined, `operator '${old.uid}' has no keyed state for a keyed state change`);
+  // Refused (if at all) before anything of this operator is written.
+  const carried = carriedSubtaskState(old, p, maxParallelism, op.keyChange !== undefined);
   let keyedHandles: KeyGroupsStateHandle[] = [];
   if (keyed.length > 0) {
     const spec = await keyedPlan(src, old.uid, op);
@@ -71,13 +61,63 @@ export async function writeExisting(src: SavepointReader, uid: string, op: Exist
   const oldOperator: OperatorStateHandle[][] = Array.from({ length: old.parallelism }, () => []);
   for (const s of old.subtasks) oldOperator[s.subtaskIndex] = [...s.operator];
   for (const h of oldOperator.flat()) await output.copy(src.dir, h.stream, options.onBytes);
+  for (const c of carried) for (const h of c.channelState ?? []) await output.copy(src.dir, h, options.onBytes);
   const newOperator = p === old.parallelism ? oldOperator : repartitionForSavepoint(oldOperator, p);
   const subtasks: SubtaskStateMetadata[] = [];
   for (let i = 0; i < p; i++) {
     const k = keyedHandles[i];
-    subtasks.push({ subtaskIndex: i, keyed: k === undefined ? [] : [k], operator: newOperator[i] ?? [] });
+    subtasks.push({ subtaskIndex: i, keyed: k === undefined ? [] : [k], operator: newOperator[i] ?? [], ...carried[i] });
   }
   return { uid, parallelism: p, maxParallelism, subtasks };
+}
+
+/** An unchanged operator: every file it references copied (verified), its metadata as it was. */
+async function copyExisting(src: SavepointReader, uid: string, old: OperatorSnapshotMetadata, output: SavepointOutput, options: ExistingWriteOptions): Promise<OperatorSnapshotMetadata> {
+  for (const s of old.subtasks) {
+    for (const h of s.keyed) await output.copy(src.dir, (h as KeyGroupsStateHandle).stream, options.onBytes);
+    for (const h of s.operator) await output.copy(src.dir, h.stream, options.onBytes);
+    // In-flight records of an unaligned checkpoint: the copy references them as the input does.
+    for (const h of s.channelState ?? []) await output.copy(src.dir, h, options.onBytes);
+  }
+  return { ...old, uid };
+}
+
+type CarriedState = Pick<SubtaskStateMetadata, 'channelState' | 'finished'>;
+
+/**
+ * What each new subtask keeps beyond its state: the in-flight records (channel state) and the
+ * finished flag of an unaligned or final checkpoint. While every key group stays with its subtask
+ * (same parallelism, maxParallelism and key bytes) each subtask keeps its own. Otherwise only an
+ * operator all of whose subtasks had finished stays finished (Flink's fully finished operator; the
+ * runtime restores a rescaled checkpoint the same way, job.ts finishedOnRestore), and channel state
+ * is refused: its records were routed to their subtask by key group, and only the job's
+ * partitioners could route them again (the runtime does, restoring the checkpoint itself).
+ */
+function carriedSubtaskState(old: OperatorSnapshotMetadata, p: number, maxParallelism: number, keyChange: boolean): CarriedState[] {
+  const sameLayout = p === old.parallelism && maxParallelism === old.maxParallelism && !keyChange;
+  if (sameLayout) {
+    const carried: CarriedState[] = Array.from({ length: p }, () => ({}));
+    for (const s of old.subtasks) carried[s.subtaskIndex] = carriedOf(s);
+    return carried;
+  }
+  const inflight = old.subtasks.filter((s) => (s.channelState?.length ?? 0) > 0).map((s) => s.subtaskIndex);
+  if (inflight.length > 0) {
+    const changes = [
+      ...(p !== old.parallelism ? [`parallelism ${old.parallelism} -> ${p}`] : []),
+      ...(maxParallelism !== old.maxParallelism ? [`maxParallelism ${old.maxParallelism} -> ${maxParallelism}`] : []),
+      ...(keyChange ? ['a new key serializer'] : []),
+    ];
+    throw new UnsupportedSavepointOperationError(
+      `rewriting operator '${old.uid}' with ${changes.join(', ')}`,
+      `subtask(s) ${inflight.join(', ')} hold in-flight records of an unaligned checkpoint (channel state), which belong to the subtask owning their key groups and cannot be re-partitioned without the job's partitioners; restore the checkpoint with the job (which re-partitions them by its partitioners when the parallelism changes), or rewrite an aligned savepoint`,
+    );
+  }
+  const allFinished = old.subtasks.length > 0 && old.subtasks.every((s) => s.finished === true);
+  return Array.from({ length: p }, () => (allFinished ? { finished: true } : {}));
+}
+
+function carriedOf(s: SubtaskStateMetadata): CarriedState {
+  return { ...(s.channelState === undefined ? {} : { channelState: s.channelState }), ...(s.finished === undefined ? {} : { finished: s.finished }) };
 }
 
 interface KeyedPlan {
@@ -99,25 +139,13 @@ async function keyedPlan(src: SavepointReader, uid: string, op: ExistingOperator
   const states = m.states.map((meta) => planState(meta, op.changes.get(meta.name) ?? [], oldKeySerializer));
   if (op.keyChange === undefined) return { keySerializerSnapshot: m.keySerializerSnapshot, states };
   const kc = op.keyChange;
-  const convert = keyConversion(uid, m.keySerializerSnapshot, kc);
-  const out = new DataOutputSerializer(64);
+  const rekeying = new KeyRekeying(oldKeySerializer, kc.serializer, keyConversion(uid, m.keySerializerSnapshot, kc));
   return {
     keySerializerSnapshot: kc.serializer.snapshotConfiguration(),
-    states,
-    convertKey: (bytes, origin) => {
-      out.clear();
-      kc.serializer.serialize(convert(decodeExact(oldKeySerializer, bytes, origin.file, origin.offset, 'key')), out);
-      return out.toBytes();
-    },
+    // Timers hold their key inside their bytes too: those are re-keyed with the record key.
+    states: states.map((s) => (s === null || s.meta.kind !== 'PRIORITY_QUEUE' ? s : rekeyPriorityQueue(uid, s, rekeying))),
+    convertKey: (bytes, origin) => rekeying.rekey(bytes, origin).bytes,
   };
-}
-
-function keyConversion(uid: string, old: TypeSerializerSnapshot<unknown>, kc: KeyChange): (old: unknown) => unknown {
-  if (kc.convert !== undefined) return kc.convert;
-  const compat = old.resolveSchemaCompatibility(kc.serializer);
-  if (compat.type === 'COMPATIBLE_AS_IS') return (k) => k;
-  if (compat.type === 'COMPATIBLE_AFTER_MIGRATION') return compat.migrate;
-  throw new StateMigrationError(`<key of ${uid}>`, `the new key serializer '${kc.serializer.typeId}' cannot take over the keys (${compat.type === 'INCOMPATIBLE' ? compat.reason : compat.type}); pass a conversion function`);
 }
 
 /**

@@ -1,8 +1,13 @@
+import { rmdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import {
   displayStorageUri,
   fileSystemRegistry,
   parentStorageUri,
+  StorageError,
   storageUriBaseName,
+  type FileStatus,
   type FileSystem,
   type FileSystemRegistry,
 } from '@flowstate/core';
@@ -36,6 +41,45 @@ export async function deleteLocation(uri: URL, fs: FileSystem, fileSystems: File
   const parent = parentStorageUri(uri);
   if (parent === undefined) await fs.deleteDirectory('');
   else await fileSystems.resolve(parent).deleteDirectory(storageUriBaseName(uri));
+}
+
+/** Every file below the root: committed ones, and those being written (which `list` hides). */
+export async function listEverything(fs: FileSystem): Promise<FileStatus[]> {
+  return [...(await fs.list('')), ...((await fs.listIncomplete?.('')) ?? [])];
+}
+
+/**
+ * Removes the directory `uri` if nothing at all is left in it, after the sub-directories `owned`
+ * (relative paths) that are empty; says whether `uri` went. Locally each goes with a
+ * non-recursive rmdir: the storage listings show neither symbolic links nor empty directories,
+ * which a recursive delete would take along. An object store holds nothing but the objects its
+ * listings show.
+ */
+export async function deleteLocationIfEmpty(uri: URL, fs: FileSystem, fileSystems: FileSystemRegistry, owned: Iterable<string>): Promise<boolean> {
+  if (uri.protocol === 'file:' && fs.scheme === 'file') return removeLocalIfEmpty(fileURLToPath(uri), owned);
+  if ((await listEverything(fs)).length > 0) return false;
+  await deleteLocation(uri, fs, fileSystems);
+  return true;
+}
+
+async function removeLocalIfEmpty(dir: string, owned: Iterable<string>): Promise<boolean> {
+  // Deepest first: a directory is empty only once the ones in it went.
+  const depth = (p: string) => p.split('/').length;
+  for (const d of [...new Set(owned)].sort((a, b) => depth(b) - depth(a))) await rmdirIfEmpty(join(dir, d));
+  return rmdirIfEmpty(dir);
+}
+
+async function rmdirIfEmpty(path: string): Promise<boolean> {
+  try {
+    await rmdir(path);
+    return true;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return true;
+    // Not empty, or not a directory (a symbolic link): not ours to remove.
+    if (code === 'ENOTEMPTY' || code === 'EEXIST' || code === 'ENOTDIR') return false;
+    throw new StorageError(path, `cannot remove the directory (${code ?? String(e)})`, { cause: e });
+  }
 }
 
 export { displayStorageUri };

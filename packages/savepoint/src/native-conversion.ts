@@ -61,8 +61,9 @@ export function formatOf(h: KeyedStateHandle, formats: readonly NativeSnapshotFo
  * Converts the keyed state of a savepoint between the canonical format and a backend's native
  * format, by restoring each subtask's handle into that backend and snapshotting it in the target
  * format (native -> canonical streams the key groups out; canonical -> native rebuilds the state
- * and takes a native snapshot). Handles already in the target format and all operator state are
- * copied verbatim (verified). The result restores into the target backend with identical state.
+ * and takes a native snapshot). Handles already in the target format, all operator state and the
+ * channel state of an unaligned checkpoint are copied verbatim (verified). The result restores
+ * into the target backend with identical state.
  */
 export async function convertKeyedFormat(input: string | SavepointReader, output: string, to: KeyedFormat, options: NativeConversionOptions = {}): Promise<SavepointWriteResult> {
   const formats = options.nativeFormats ?? [];
@@ -178,6 +179,8 @@ async function convertSubtask(st: SubtaskStateMetadata, op: OperatorSnapshotMeta
     if (converted !== null) keyed.push(converted);
   }
   for (const oh of st.operator) for (const f of collectStreamHandles(oh)) await out.copy(reader.dir, f);
+  // In-flight records of an unaligned checkpoint: the copy references them as the input does.
+  for (const f of st.channelState ?? []) await out.copy(reader.dir, f);
   return { ...st, keyed };
 }
 

@@ -123,6 +123,8 @@ function referencedFiles(reader: SavepointReader): Map<string, StreamStateHandle
         else for (const f of collectStreamHandles(h)) files.set(streamHandleName(f), f);
       }
       for (const h of s.operator) files.set(streamHandleName(h.stream), h.stream);
+      // In-flight records of an unaligned checkpoint: opaque here, verified whole (size, CRC32C).
+      for (const h of s.channelState ?? []) files.set(streamHandleName(h), h);
     }
   }
   return files;

@@ -8,7 +8,7 @@ import { s3FileSystemProvider } from '@flowstate/storage-s3';
 import { s3rverClientConfig, startS3rver, type S3rverInstance } from '@flowstate/storage-s3/testing';
 import { webHdfsFileSystemProvider } from '@flowstate/storage-hdfs';
 import { WebHdfsTestServer } from '@flowstate/storage-hdfs/testing';
-import { diffSavepoints, rescaleSavepoint, SavepointReader, SavepointWriter, validateSavepoint } from '../src/index.js';
+import { diffSavepoints, disposeSavepoint, rescaleSavepoint, SavepointReader, SavepointWriter, validateSavepoint } from '../src/index.js';
 import { KEYED_UID, writeFixture } from './fixture-data.js';
 import { cleanup, FIXTURE_V1, HEAP, tempDir } from './helpers.js';
 
@@ -59,6 +59,10 @@ describe('savepoints on remote storage, by URI (library)', () => {
       await SavepointWriter.fromExisting(reader).write(copy);
       assert.equal((await validateSavepoint(copy, { fileSystems })).ok, true);
       await assert.rejects(SavepointWriter.fromExisting(reader).write(copy), /not empty/);
+      // Disposed there: nothing is left in the listings, so the directory goes too.
+      const disposed = await disposeSavepoint(copy, { fileSystems });
+      assert.deepEqual([disposed.leftAlone, disposed.directoryRemoved], [[], true]);
+      assert.deepEqual(await fileSystems.resolve(new URL(copy)).list(''), []);
     });
   }
 });
