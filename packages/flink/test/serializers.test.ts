@@ -95,3 +95,17 @@ function computeExpected(s: string): string {
   for (let i = 0; i < s.length; i++) put(s.charCodeAt(i));
   return Buffer.from(out).toString('hex');
 }
+
+describe('JavaDataOutput writes NaN as Java does', () => {
+  it('writeDouble and writeFloat write every NaN, whatever its bits in JS, as the canonical NaN (doubleToLongBits, floatToIntBits)', () => {
+    const payload = new DataView(new ArrayBuffer(8));
+    payload.setUint32(0, 0xfff80000);
+    payload.setUint32(4, 1);
+    for (const nan of [NaN, payload.getFloat64(0)]) {
+      const o = new JavaDataOutput();
+      o.writeDouble(nan);
+      o.writeFloat(nan);
+      assert.deepEqual([...o.toBytes()], [0x7f, 0xf8, 0, 0, 0, 0, 0, 0, 0x7f, 0xc0, 0, 0]);
+    }
+  });
+});

@@ -28,12 +28,20 @@ export class JavaDataOutput extends DataOutputSerializer {
     this.writeBigInt64(BigInt.asIntN(64, BigInt(v)));
   }
 
+  /** As Java's DataOutput.writeFloat (floatToIntBits): every NaN as the canonical NaN 0x7fc00000, whatever its bits in JS. */
   writeFloat(v: number): void {
-    this.writeFloat32(v);
+    if (v !== v) this.writeUint32(0x7fc00000);
+    else this.writeFloat32(v);
   }
 
+  /** As Java's DataOutput.writeDouble (doubleToLongBits): every NaN as the canonical NaN 0x7ff8000000000000. */
   writeDouble(v: number): void {
-    this.writeFloat64(v);
+    if (v !== v) {
+      this.writeUint32(0x7ff80000);
+      this.writeUint32(0);
+    } else {
+      this.writeFloat64(v);
+    }
   }
 
   writeUTF(s: string): void {
