@@ -34,6 +34,7 @@ export const mapStateGroup = conformanceGroup('map state', [
   { name: `iterating over 4000 entries while removing every other one (${formatSeed(ITERATION_SEED)})`, run: iterateWhileRemoving },
   { name: 'putAll is all or nothing: a null user key among its entries throws and writes none of them; a key given twice keeps its last value', run: putAllAllOrNothing },
   { name: 'float64 -0 and 0 are different user keys, keys and namespaces (their bytes differ, as for Flink\'s Double.equals), live and restored', run: negativeZero },
+  { name: 'float64 namespaces -0 and 0 stay apart when one descriptor (one state object) switches between them, as an operator does', run: negativeZeroNamespaceOneState },
 ]);
 
 /**
@@ -71,6 +72,20 @@ async function negativeZero(fx: Fixture): Promise<void> {
   };
   check(kb, 'live');
   check(await snapshotAndRestoreOne(fx, kb), 'restored');
+}
+
+/** The state object is cached per descriptor: its namespace cache must not take -0 for 0 (-0 === 0). Until session 36 KV states did. */
+async function negativeZeroNamespaceOneState(fx: Fixture): Promise<void> {
+  const kb = await fx.keyed({ keySerializer: Serializers.string });
+  const desc = new ValueStateDescriptor<string>('one-descriptor', Serializers.string);
+  const inNs = (ns: number) => kb.getPartitionedState(ns, Serializers.float64, desc);
+  kb.setCurrentKey('k');
+  inNs(0).update('zero');
+  inNs(-0).update('negative zero');
+  assert.equal(inNs(0).value(), 'zero', 'namespace 0');
+  assert.equal(inNs(-0).value(), 'negative zero', 'namespace -0');
+  const namespaces = kb.getKeysAndNamespaces(desc.name).map(([, ns]) => (Object.is(ns, -0) ? '-0' : String(ns)));
+  assert.deepEqual(namespaces.sort(), ['-0', '0'], 'two namespaces');
 }
 
 function mapDescriptor(): MapStateDescriptor<string, number> {

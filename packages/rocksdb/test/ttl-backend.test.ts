@@ -44,4 +44,36 @@ describe('RocksDB backend: TTL states and the compaction filter', () => {
       backend.dispose();
     }
   });
+
+  it('event-time TTL: the filter compares against the watermark, not a processing time running ahead of it (it dropped live entries)', async () => {
+    const processing = new ManualTtlClock(10_000_000);
+    const watermark = new ManualTtlClock(1_000_000);
+    const backend = (await new RocksDBStateBackend({ localDirectory: tempDir('ttl-event-time') }).createKeyedStateBackend({
+      operatorIdentifier: 'op',
+      keySerializer: Serializers.string,
+      maxParallelism: 128,
+      keyGroupRange: new KeyGroupRange(0, 127),
+      ttlTimeProvider: processing,
+      ttlWatermarkProvider: watermark,
+    })) as RocksDBKeyedStateBackend<string>;
+    try {
+      const eventTtl = StateTtlConfigBuilder.newBuilder(60_000).useEventTime().cleanupInRocksdbCompactFilter(1).build();
+      const processingTtl = StateTtlConfigBuilder.newBuilder(60_000).cleanupInRocksdbCompactFilter(1).build();
+      const byEvent = backend.getPartitionedState(VoidNamespace, Serializers.voidNamespace, new ValueStateDescriptor<string>('by-event-time', Serializers.string).enableTimeToLive(eventTtl));
+      const byProcessing = backend.getPartitionedState(VoidNamespace, Serializers.voidNamespace, new ValueStateDescriptor<string>('by-processing-time', Serializers.string).enableTimeToLive(processingTtl));
+      for (let i = 0; i < 10; i++) {
+        backend.setCurrentKey(`k${i}`);
+        byEvent.update('live');
+        byProcessing.update('live');
+      }
+      watermark.now += 1_000;
+      processing.now += 1_000;
+      await backend.compactStates();
+      const keys = (state: string) => backend.getKeysAndNamespaces(state).map(([k]) => k).sort();
+      assert.equal(keys('by-event-time').length, 10, 'one second of event time later nothing has expired (ttl 60 s)');
+      assert.equal(keys('by-processing-time').length, 10, 'nor of processing time');
+    } finally {
+      backend.dispose();
+    }
+  });
 });

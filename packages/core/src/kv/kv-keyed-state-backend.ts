@@ -250,16 +250,24 @@ export class KvKeyedStateBackend<K> extends AbstractKeyedStateBackend<K, Registe
   }
 
   /** Full snapshots drop expired entries of states with cleanup.fullSnapshot, as of the synchronous part. */
-  /** Tells a store with its own TTL cleanup (RocksDB's compaction filter) the processing time; call before snapshots and manual compactions. */
+  /**
+   * Tells a store with its own TTL cleanup (RocksDB's compaction filter) the time its filters
+   * compare against; call before snapshots and manual compactions. The store takes one time for
+   * every state: the earliest of the clocks the TTL states read, the processing time and, when
+   * one state has event-time TTL, the watermark. An earlier time only delays cleanup; a later
+   * one deleted live entries (until session 36 event-time states were judged against the
+   * processing time, which runs ahead of a lagging watermark).
+   */
   protected updateStoreTtlTime(): void {
     const store = this.attached;
     if (store?.setTtlTime === undefined) return;
-    for (const reg of this.states.values()) {
-      if (reg.ttl !== undefined) {
-        store.setTtlTime(this.ttl.processingTimeProvider.currentTimestamp());
-        return;
-      }
+    let time: number | undefined;
+    for (const [name, reg] of this.states) {
+      if (reg.ttl === undefined) continue;
+      const now = this.ttl.timeOf(reg.ttl, name).currentTimestamp();
+      if (time === undefined || now < time) time = now;
     }
+    if (time !== undefined) store.setTtlTime(time);
   }
 
   override snapshot(checkpointId: number, timestamp: number, streamFactory: CheckpointStreamFactory, options: CheckpointOptions, signal?: AbortSignal): SnapshotFuture<KeyedStateHandle> {

@@ -134,9 +134,10 @@ export interface KvStore {
    */
   keySpace(name: string, options?: KvKeySpaceOptions): KvKeySpace;
   /**
-   * Optional: the time (ms, or the watermark for event-time TTL) that the store's own TTL cleanup
-   * compares against. Core calls it with the TtlTimeProvider's time before snapshots and manual
-   * compactions; a store that was never told uses the wall clock.
+   * Optional: the time (ms) that the store's own TTL cleanup compares against, for every state.
+   * Core calls it before snapshots and manual compactions with the earliest of the clocks its TTL
+   * states read (the processing time, and the watermark when a state has event-time TTL): an
+   * earlier time only delays cleanup. A store that was never told uses the wall clock.
    */
   setTtlTime?(timestamp: number): void;
   /** Optional: a bulk load for restores (see KvBulkLoad); without it restores use putAll. */
