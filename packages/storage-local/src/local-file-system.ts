@@ -368,9 +368,19 @@ export class LocalFileSystem extends TemporaryNameListing implements FileSystem 
       if (d === first || dirname(d) === d) break;
     }
     const synced = Promise.all(created.map((d) => this.directorySyncs.sync(dirname(d)))).then(noop);
-    this.newEntries.set(dir, synced);
+    // Under every directory created: a write into an intermediate one (which its own mkdir finds
+    // existing) must wait for the entries above it too.
+    for (const d of created) this.newEntries.set(d, synced);
+    const settle = (failed: boolean) => {
+      for (const d of created) {
+        if (this.newEntries.get(d) !== synced) continue;
+        this.newEntries.delete(d);
+        // The commits waiting fail; the next write into `d` creates it again and retries the syncs.
+        if (failed) this.createdDirs.delete(d);
+      }
+    };
     // Waited for by commits; a failure fails them, not the process (no unhandled rejection).
-    synced.then(() => this.newEntries.get(dir) === synced && this.newEntries.delete(dir), noop);
+    synced.then(() => settle(false), () => settle(true));
   }
 
   /** Once this resolves, every entry in `dir` renamed or linked before the call survives a crash, and so does `dir` itself. */

@@ -141,6 +141,31 @@ describe('LocalFileSystem commits', () => {
     assert.deepEqual(synced, [join(root, 'shared')], 'a directory already made durable: only its own fsync');
   });
 
+  it('a commit into an intermediate directory another write created (mkdir -p) waits for the same parents\' fsyncs', async () => {
+    const root = freshRoot();
+    let releaseRoot!: () => void;
+    const rootHeld = new Promise<void>((r) => (releaseRoot = r));
+    let syncsOfP = 0;
+    const fs = new LocalFileSystem(root, {
+      fsyncDirectory: async (dir) => {
+        if (dir === root) await rootHeld;
+        if (dir === join(root, 'p')) syncsOfP++;
+      },
+    });
+    const deep = await fs.create('p/q/f1');
+    const shallow = await fs.create('p/f2');
+    const committed = settledFlag(shallow.commit());
+    // The second fsync of p is the commit's own (the first made q's entry durable): past it, only
+    // the root's fsync can hold the commit.
+    while (syncsOfP < 2) await tick();
+    for (let i = 0; i < 20; i++) await tick();
+    assert.equal(committed.done, false, "p/f2 waits for the fsync of p's entry in the root");
+    releaseRoot();
+    await deep.commit();
+    while (!committed.done) await tick();
+    assert.equal(committed.error, undefined);
+  });
+
   it('a failed directory fsync fails the commit (it is never reported durable)', async () => {
     const root = freshRoot();
     const fs = new LocalFileSystem(root, { fsyncDirectory: async () => Promise.reject(Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' })) });
