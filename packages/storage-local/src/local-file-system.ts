@@ -84,6 +84,8 @@ export class LocalFileSystem extends TemporaryNameListing implements FileSystem 
   private readonly createdDirs = new Set<string>();
   /** Directories created here whose entries in their parents are being made durable (syncNewEntries). */
   private readonly newEntries = new Map<string, Promise<void>>();
+  /** Directories created here whose entries failed to sync -> the top directory that mkdir created with them. */
+  private readonly unsyncedEntries = new Map<string, string>();
   private readonly directorySyncs: DirectorySyncs;
   private readonly datasyncFile: (path: string) => Promise<void>;
   private readonly backgroundSyncBytes: number | undefined;
@@ -348,7 +350,9 @@ export class LocalFileSystem extends TemporaryNameListing implements FileSystem 
   /** Creates `path`'s directory `dir` unless this file system knows it exists (see openTemp). */
   private async ensureDirectory(path: string, dir: string): Promise<void> {
     if (this.createdDirs.has(dir)) return;
-    const first = await fsp.mkdir(dir, { recursive: true });
+    // A directory whose entry failed to sync exists already: its mkdir creates nothing, and the
+    // failed chain's top is where the syncs start again.
+    const first = (await fsp.mkdir(dir, { recursive: true })) ?? this.unsyncedEntries.get(dir);
     if (first !== undefined) this.syncNewEntries(first, dir);
     // mkdir follows a symlink that appeared at `dir`: check again now that it exists.
     await this.resolvePath(path, true);
@@ -367,6 +371,7 @@ export class LocalFileSystem extends TemporaryNameListing implements FileSystem 
       created.push(d);
       if (d === first || dirname(d) === d) break;
     }
+    for (const d of created) this.unsyncedEntries.delete(d);
     const synced = Promise.all(created.map((d) => this.directorySyncs.sync(dirname(d)))).then(noop);
     // Under every directory created: a write into an intermediate one (which its own mkdir finds
     // existing) must wait for the entries above it too.
@@ -375,8 +380,11 @@ export class LocalFileSystem extends TemporaryNameListing implements FileSystem 
       for (const d of created) {
         if (this.newEntries.get(d) !== synced) continue;
         this.newEntries.delete(d);
-        // The commits waiting fail; the next write into `d` creates it again and retries the syncs.
-        if (failed) this.createdDirs.delete(d);
+        // The commits waiting fail; the next write into `d` starts the syncs again (ensureDirectory).
+        if (failed) {
+          this.createdDirs.delete(d);
+          this.unsyncedEntries.set(d, first);
+        }
       }
     };
     // Waited for by commits; a failure fails them, not the process (no unhandled rejection).
@@ -385,6 +393,9 @@ export class LocalFileSystem extends TemporaryNameListing implements FileSystem 
 
   /** Once this resolves, every entry in `dir` renamed or linked before the call survives a crash, and so does `dir` itself. */
   private async durableDirectory(dir: string): Promise<void> {
+    // Its entry's sync failed, perhaps before this commit began: try again rather than pass.
+    const unsynced = this.unsyncedEntries.get(dir);
+    if (unsynced !== undefined && !this.newEntries.has(dir)) this.syncNewEntries(unsynced, dir);
     await Promise.all([this.directorySyncs.sync(dir), this.newEntries.get(dir)]);
   }
 

@@ -166,6 +166,26 @@ describe('LocalFileSystem commits', () => {
     assert.equal(committed.error, undefined);
   });
 
+  it("a failed fsync of a new directory's parent fails the commits waiting for it, and the next write into it syncs the parent again", async () => {
+    const root = freshRoot();
+    let failRoot = true;
+    let rootSyncs = 0;
+    const fs = new LocalFileSystem(root, {
+      fsyncDirectory: async (dir) => {
+        if (dir !== root) return;
+        rootSyncs++;
+        if (failRoot) throw Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' });
+      },
+    });
+    const first = await fs.create('d/f1');
+    await assert.rejects(first.commit(), StorageError, 'failed, even if the sync failed before the commit began');
+    failRoot = false;
+    const before = rootSyncs;
+    const second = await fs.create('d/f2');
+    await second.commit();
+    assert.ok(rootSyncs > before, "the root's fsync ran again for d's entry");
+  });
+
   it('a failed directory fsync fails the commit (it is never reported durable)', async () => {
     const root = freshRoot();
     const fs = new LocalFileSystem(root, { fsyncDirectory: async () => Promise.reject(Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' })) });
