@@ -2,6 +2,11 @@ import { assert } from '../assert.js';
 
 const encoder = new TextEncoder();
 
+/** The high word of the canonical float64 NaN 0x7ff8000000000000; its low word is 0. */
+export const CANONICAL_NAN_HIGH_WORD = 0x7ff80000;
+/** The canonical float32 NaN. */
+const CANONICAL_FLOAT32_NAN = 0x7fc00000;
+
 /**
  * A growable big-endian binary writer. All multi-byte integers are big-endian; lengths and counts
  * are unsigned LEB128 varints ("varuint", at most 5 bytes, values < 2^32).
@@ -88,14 +93,26 @@ export class DataOutputSerializer {
     this.view.setUint32(position, v);
   }
 
+  /** IEEE 754 single, every NaN as the canonical NaN (as Java's floatToIntBits): DataView would keep a NaN's payload and sign. */
   writeFloat32(v: number): void {
     const at = this.claim(4);
-    this.view.setFloat32(at, v);
+    if (v !== v) this.view.setUint32(at, CANONICAL_FLOAT32_NAN);
+    else this.view.setFloat32(at, v);
   }
 
+  /**
+   * IEEE 754 double, every NaN as the canonical NaN 0x7ff8000000000000 (as Java's
+   * doubleToLongBits, which Flink's DoubleSerializer writes): two NaNs, one value in JS and for
+   * Double.equals, must not be two keys in different key groups.
+   */
   writeFloat64(v: number): void {
     const at = this.claim(8);
-    this.view.setFloat64(at, v);
+    if (v !== v) {
+      this.view.setUint32(at, CANONICAL_NAN_HIGH_WORD);
+      this.view.setUint32(at + 4, 0);
+    } else {
+      this.view.setFloat64(at, v);
+    }
   }
 
   writeBigInt64(v: bigint): void {

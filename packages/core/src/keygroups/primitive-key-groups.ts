@@ -1,4 +1,4 @@
-import { CANONICAL_NAN_HIGH_WORD } from '../serialization/primitives.js';
+import { CANONICAL_NAN_HIGH_WORD } from '../io/data-output.js';
 import { computeKeyGroupForKeyHash } from './key-group-assignment.js';
 import { murmur3Finish, murmur3MixBlock, murmur3MixTail } from './murmur3.js';
 

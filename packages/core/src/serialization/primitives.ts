@@ -46,25 +46,15 @@ export class BooleanSerializer extends ImmutableSerializer<boolean> {
   }
 }
 
-/** The high word of the canonical NaN 0x7ff8000000000000 (Java's Double.doubleToLongBits of any NaN); its low word is 0. */
-export const CANONICAL_NAN_HIGH_WORD = 0x7ff80000;
-
 /**
  * IEEE 754 double, 8 bytes big-endian; every NaN as the canonical NaN 0x7ff8000000000000, as
- * Flink's DoubleSerializer writes it (Double.doubleToLongBits). A JS NaN can carry other bits (a
- * payload, or the sign of x86's default NaN) and DataView writes them as they are: two NaNs, one
- * value in JS and for Double.equals, would have been two keys in different key groups.
+ * Flink's DoubleSerializer writes it (DataOutputSerializer.writeFloat64).
  */
 export class Float64Serializer extends ImmutableSerializer<number> {
   static readonly INSTANCE = new Float64Serializer();
   readonly typeId = 'float64';
   serialize(value: number, out: DataOutputSerializer): void {
-    if (value !== value) {
-      out.writeUint32(CANONICAL_NAN_HIGH_WORD);
-      out.writeUint32(0);
-    } else {
-      out.writeFloat64(value);
-    }
+    out.writeFloat64(value);
   }
   deserialize(input: DataInputDeserializer): number {
     return input.readFloat64();

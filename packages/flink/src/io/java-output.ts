@@ -28,20 +28,14 @@ export class JavaDataOutput extends DataOutputSerializer {
     this.writeBigInt64(BigInt.asIntN(64, BigInt(v)));
   }
 
-  /** As Java's DataOutput.writeFloat (floatToIntBits): every NaN as the canonical NaN 0x7fc00000, whatever its bits in JS. */
+  /** As Java's DataOutput.writeFloat (floatToIntBits): writeFloat32 writes every NaN as the canonical NaN. */
   writeFloat(v: number): void {
-    if (v !== v) this.writeUint32(0x7fc00000);
-    else this.writeFloat32(v);
+    this.writeFloat32(v);
   }
 
-  /** As Java's DataOutput.writeDouble (doubleToLongBits): every NaN as the canonical NaN 0x7ff8000000000000. */
+  /** As Java's DataOutput.writeDouble (doubleToLongBits): writeFloat64 writes every NaN as the canonical NaN. */
   writeDouble(v: number): void {
-    if (v !== v) {
-      this.writeUint32(0x7ff80000);
-      this.writeUint32(0);
-    } else {
-      this.writeFloat64(v);
-    }
+    this.writeFloat64(v);
   }
 
   writeUTF(s: string): void {
