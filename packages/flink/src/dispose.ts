@@ -1,10 +1,10 @@
 import type { Stats } from 'node:fs';
 import { lstat, readdir, realpath, rmdir, unlink } from 'node:fs/promises';
-import { dirname, isAbsolute, join, normalize, relative } from 'node:path';
+import { dirname, join } from 'node:path';
 import { isNotFoundErrno, PathEscapeError, StorageError } from '@flowstate/core';
 import type { FlinkCheckpointMetadata, KeyedStateHandle, StreamStateHandle } from './metadata/types.js';
 import { FlinkSavepoint } from './savepoint.js';
-import { confinedPath, localHandlePath, resolveHandlePath } from './streams.js';
+import { confinedPath, localHandlePath, resolveHandlePath, within } from './streams.js';
 
 export interface FlinkDisposeResult {
   readonly format: 'apache-flink';
@@ -75,11 +75,6 @@ async function lstatIfAny(p: string): Promise<Stats | undefined> {
     if (isNotFoundErrno(e)) return undefined;
     throw new PathEscapeError(p, `cannot be checked before deletion (${(e as Error).message}): nothing was deleted`);
   }
-}
-
-function within(dir: string, p: string): boolean {
-  const rel = relative(dir, normalize(p));
-  return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
 }
 
 /** Where a handle's file is, as StreamResolver reads it: relative (confined), absolute, or moved next to `_metadata`. */

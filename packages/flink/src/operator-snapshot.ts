@@ -3,7 +3,7 @@ import { basename, dirname } from 'node:path';
 import { StorageNotFoundError } from '@flowstate/core';
 import { FlinkUnsupportedError } from './errors.js';
 import { JavaDataInput } from './io/java-input.js';
-import { readWholeFile } from './io/read-whole-file.js';
+import { readWholeFile } from './streams.js';
 import { JavaDataOutput } from './io/java-output.js';
 import { readChannelHandle, readKeyedHandle, readOperatorHandle, readStreamHandle, writeChannelHandle, writeKeyedHandle, writeOperatorHandle, writeStreamHandle } from './metadata/handles.js';
 import type { ChannelStateHandle, KeyedStateHandle, OperatorState, OperatorStreamHandle } from './metadata/types.js';
@@ -117,7 +117,7 @@ export async function loadOperatorSnapshot(path: string, options: FlinkSavepoint
     throw new StorageNotFoundError(path);
   }
   if (size > MAX_OPERATOR_SNAPSHOT_BYTES) throw new FlinkUnsupportedError(path, `operator snapshot of ${size} bytes exceeds ${MAX_OPERATOR_SNAPSHOT_BYTES}`);
-  const file = readOperatorSnapshotFile(await readWholeFile(path), path);
+  const file = readOperatorSnapshotFile(await readWholeFile(path, size), path);
   const managedKeyedState = single(path, 'managed keyed state', file.managedKeyedState);
   const operator: OperatorState = {
     uid: basename(path),

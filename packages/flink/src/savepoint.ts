@@ -5,7 +5,6 @@ import { decodeSnappyFramed } from './compression/snappy.js';
 import { FlinkUnsupportedError } from './errors.js';
 import { operatorIdFromUid } from './hash/murmur3-128.js';
 import { JavaDataInput } from './io/java-input.js';
-import { readWholeFile } from './io/read-whole-file.js';
 import { parseCheckpointProperties, type FlinkCheckpointProperties } from './java/checkpoint-properties.js';
 import { READ_AFTER_RELEASE, readCanonicalKeyGroup, type RawKeyedEntry } from './keyed/canonical.js';
 import { KeyedEntryDecoder, keyGroupPrefixBytes, type DecodedKeyedEntry } from './keyed/decode.js';
@@ -15,7 +14,7 @@ import { MAX_FLINK_METADATA_BYTES, readFlinkMetadata } from './metadata/metadata
 import type { FlinkCheckpointMetadata, KeyedStateHandle, KeyGroupsHandle, OperatorState } from './metadata/types.js';
 import { defaultFlinkSerializers } from './serializers/builtins.js';
 import type { FlinkSerializerRegistry } from './serializers/registry.js';
-import { handleSize, StreamResolver, type ResolvedStream } from './streams.js';
+import { handleSize, readWholeFile, StreamResolver, type ResolvedStream } from './streams.js';
 import { rocksNativeRecords, type FlinkRocksDbAccess } from './rocksdb-native.js';
 
 /** How a subtask's managed keyed state is stored. */
@@ -64,7 +63,7 @@ export class FlinkSavepoint {
       throw new StorageNotFoundError(file);
     }
     if (st.size > MAX_FLINK_METADATA_BYTES) throw new FlinkUnsupportedError(file, `_metadata of ${st.size} bytes exceeds ${MAX_FLINK_METADATA_BYTES}`);
-    const bytes = await readWholeFile(file);
+    const bytes = await readWholeFile(file, st.size);
     const metadata = readFlinkMetadata(bytes, file);
     const properties = metadata.propertiesBytes === undefined ? undefined : parseCheckpointProperties(metadata.propertiesBytes, file, metadata.propertiesOffset);
     const dir = dirname(file);

@@ -88,7 +88,7 @@ function checkpointSharedDirectories(directory: string): string[] {
 const URI_SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*:/;
 
 /** True when the absolute path `p` is below `directory` (not the directory itself). */
-function within(directory: string, p: string): boolean {
+export function within(directory: string, p: string): boolean {
   const rel = relative(resolve(directory), normalize(p));
   return rel !== '' && rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel);
 }
@@ -194,13 +194,14 @@ export class StreamResolver {
 }
 
 /**
- * The whole file, which its handle says holds `size` bytes, checked before reading (callers may
- * budget by the handle's size, rocksdb-native.ts) and while reading (it shrank or grew since).
+ * The whole file, which its handle (or, for a `_metadata` or an operator snapshot file, its stat)
+ * says holds `size` bytes, checked before reading (callers may budget by the handle's size,
+ * rocksdb-native.ts) and while reading (it shrank or grew since). Only a regular file is read.
  * One positioned read into a buffer of that size (from `alloc`, once the size is checked): readFile reads in 512 KiB chunks, one thread-pool
  * round trip each. A plain Uint8Array (not a Buffer): records are views into it, and Buffer's
  * subarray costs more per record.
  */
-async function readWholeFile(path: string, size: number, alloc = freshBuffer): Promise<Uint8Array> {
+export async function readWholeFile(path: string, size: number, alloc = freshBuffer): Promise<Uint8Array> {
   let fh: FileHandle;
   try {
     // Non-blocking: opening a FIFO for reading would otherwise wait for a writer forever. Regular
