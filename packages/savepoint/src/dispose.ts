@@ -1,8 +1,8 @@
-import { referencedFileSizes, displayStorageUri, FsCheckpointStorage, METADATA_FILE_NAME, storageUri, storageUriBaseName, verifyCheckpointComplete } from '@flowstate/core';
+import { allListed, listCheckpointRoot, referencedFileSizes, displayStorageUri, FsCheckpointStorage, METADATA_FILE_NAME, storageUri, storageUriBaseName, verifyCheckpointComplete } from '@flowstate/core';
 import { SavepointDirectory } from './directory.js';
 import { NotASavepointError } from './errors.js';
 import { decodeSavepointMetadata } from './format.js';
-import { deleteLocationIfEmpty, listEverything, registryOf, type SavepointStorageOptions } from './location.js';
+import { deleteLocationIfEmpty, registryOf, type SavepointStorageOptions } from './location.js';
 
 export interface DisposeResult {
   /** The savepoint directory (path or URI). */
@@ -40,9 +40,10 @@ export async function disposeSavepoint(location: string, options: SavepointStora
   await dir.fs.delete(METADATA_FILE_NAME);
   await dir.fs.deleteMany([...files.keys()]);
   // Files being written (hidden by a plain listing) are someone else's too.
-  const left = (await listEverything(dir.fs)).map((f) => f.path).sort();
+  const listed = allListed(await listCheckpointRoot(dir.fs));
+  const left = listed.map((f) => f.path).sort();
   // Only what is empty goes: never a recursive delete of what the listings may not show.
-  const directoryRemoved = await deleteLocationIfEmpty(dir.uri, dir.fs, registryOf(options), directoriesOf(files.keys()));
+  const directoryRemoved = await deleteLocationIfEmpty(dir.uri, dir.fs, registryOf(options), directoriesOf(files.keys()), listed);
   return {
     directory: dir.path,
     deleted: [dir.metadataFile, ...[...files.keys()].sort().map((p) => dir.fileName(p))],

@@ -43,21 +43,16 @@ export async function deleteLocation(uri: URL, fs: FileSystem, fileSystems: File
   else await fileSystems.resolve(parent).deleteDirectory(storageUriBaseName(uri));
 }
 
-/** Every file below the root: committed ones, and those being written (which `list` hides). */
-export async function listEverything(fs: FileSystem): Promise<FileStatus[]> {
-  return [...(await fs.list('')), ...((await fs.listIncomplete?.('')) ?? [])];
-}
-
 /**
  * Removes the directory `uri` if nothing at all is left in it, after the sub-directories `owned`
  * (relative paths) that are empty; says whether `uri` went. Locally each goes with a
  * non-recursive rmdir: the storage listings show neither symbolic links nor empty directories,
  * which a recursive delete would take along. An object store holds nothing but the objects its
- * listings show.
+ * listings show: `left`, every file the caller found below the root (allListed).
  */
-export async function deleteLocationIfEmpty(uri: URL, fs: FileSystem, fileSystems: FileSystemRegistry, owned: Iterable<string>): Promise<boolean> {
+export async function deleteLocationIfEmpty(uri: URL, fs: FileSystem, fileSystems: FileSystemRegistry, owned: Iterable<string>, left: readonly FileStatus[]): Promise<boolean> {
   if (uri.protocol === 'file:' && fs.scheme === 'file') return removeLocalIfEmpty(fileURLToPath(uri), owned);
-  if ((await listEverything(fs)).length > 0) return false;
+  if (left.length > 0) return false;
   await deleteLocation(uri, fs, fileSystems);
   return true;
 }
