@@ -60,6 +60,8 @@ export interface RuntimeResult {
   readonly unaligned: BackpressureResult;
   /** median(unaligned) / median(aligned). */
   readonly durationRatio: number;
+  /** Warm-up jobs kept reachable through the timed runs (warmUpThroughputJobs); absent in results written before session 37, whose timed runs recompiled their hot loops. */
+  readonly warmUpJobsKept?: number;
 }
 
 export function cpuSecondsSince(c0: NodeJS.CpuUsage): number {
@@ -91,7 +93,11 @@ function throughputJob(records: number) {
   return env.getJobGraph();
 }
 
-export async function runThroughput(records: number, checkpointing: boolean): Promise<RuntimeThroughputRun> {
+/**
+ * Runs the throughput job once. `keepAlive`, when given, gets the finished job (and through it its
+ * tasks, channels and backends): see warmUpThroughputJobs.
+ */
+export async function runThroughput(records: number, checkpointing: boolean, keepAlive?: unknown[]): Promise<RuntimeThroughputRun> {
   const dir = mkdtempSync(join(tmpdir(), 'flowstate-bench-runtime-'));
   try {
     const t0 = performance.now();
@@ -101,6 +107,7 @@ export async function runThroughput(records: number, checkpointing: boolean): Pr
       ...(checkpointing ? { checkpointStorage: localCheckpointStorage(dir), checkpointing: { intervalMs: INTERVAL_MS } } : {}),
     });
     await job.result;
+    keepAlive?.push(job);
     const secs = (performance.now() - t0) / 1000;
     const cpuSecs = cpuSecondsSince(c0);
     const completedCheckpoints = job.checkpointStats.filter((s) => s.status === 'COMPLETED').length;
@@ -151,15 +158,34 @@ async function checkpointUnderBackpressure(mode: CheckpointingMode, checkpoints:
   return { mode, durationsMs, durationMs: summarize(durationsMs), persistedInflightBytes, maxAlignmentMs };
 }
 
+/**
+ * The untimed warm-up (JIT) of every timed path: one run without checkpointing, one with. The
+ * checkpointing run too: its first run compiled the coordinator, snapshot and storage code (~45%
+ * more CPU than the runs after it), and with few samples that one run moved the median of "on" by
+ * ~10% (issue 16, session 18).
+ *
+ * Returns the two finished jobs, for the caller to keep reachable until its timed runs end. The
+ * full GC before each timed run otherwise collected them, and with them the last objects of the
+ * hidden classes (maps) the compiled code and its inline caches were specialized to: V8 clears
+ * the feedback of dead maps, so every timed run deoptimized its hot loop again (5–15 bailouts per
+ * run, `node --trace-deopt`), and a run with checkpointing did so at its first checkpoint, whose
+ * copy-on-write and barrier paths were new to the code then (runSource, runOperator,
+ * processBatch, pollInput and the state accessors recompiled: ~120 ms of CPU in a 2.3 s run).
+ * With the warm-up kept reachable the timed runs had no bailout (issue 16, session 37;
+ * runtime-warmup.test.ts pins it). A job that runs for hours pays that recompilation once.
+ */
+export async function warmUpThroughputJobs(records: number): Promise<unknown[]> {
+  const kept: unknown[] = [];
+  await runThroughput(Math.min(records, WARMUP_RECORDS), false, kept);
+  await runThroughput(Math.min(records, CHECKPOINTING_WARMUP_RECORDS), true, kept);
+  return kept;
+}
+
 export async function runRuntimeSuite(p: Preset, log: (s: string) => void): Promise<RuntimeResult> {
   const records = p.runtimeRecords;
-  // Untimed warm-up (JIT) of every timed path, then off / on interleaved so drift hits both alike.
-  // The checkpointing run too: its first run compiled the coordinator, snapshot and storage code
-  // (~45% more CPU than the runs after it), and with few samples that one run moved
-  // the median of "on" by ~10% (issue 16, session 18).
+  // Untimed warm-up, then off / on interleaved so drift hits both alike.
+  const warmedUp = await warmUpThroughputJobs(records);
   const warmup = Math.min(records, WARMUP_RECORDS);
-  await runThroughput(warmup, false);
-  await runThroughput(Math.min(records, CHECKPOINTING_WARMUP_RECORDS), true);
   await runStagedBaseline(warmup);
   const runs: RuntimeThroughputRun[] = [];
   const baseline: number[] = [];
@@ -202,5 +228,7 @@ export async function runRuntimeSuite(p: Preset, log: (s: string) => void): Prom
     aligned,
     unaligned,
     durationRatio: unaligned.durationMs.median / aligned.durationMs.median,
+    // Read here, after the timed runs: the warm-up jobs stay reachable until then.
+    warmUpJobsKept: warmedUp.length,
   };
 }
