@@ -114,6 +114,8 @@ export class HeapSnapshotStrategy implements SnapshotStrategy<KeyedStateHandle, 
         await resources.encoder.endKeyGroupTo(out);
         await context.yieldIfBusy();
       }
+      // Every key group is encoded: writes need no preimages while the stream is made durable.
+      context.releaseResources();
     }
     const stream = await out.closeAndGetHandle();
     const handle = resources.encoder.finish(stream);

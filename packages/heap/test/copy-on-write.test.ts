@@ -114,6 +114,39 @@ describe('Fs backend copy-on-write snapshots', () => {
     assert.equal(kb.activeSnapshotViews, 0, 'no snapshot view stays registered');
   });
 
+  it('a snapshot releases its copy-on-write view once every key group is encoded, before its stream is made durable', async () => {
+    const kb = (await backend()) as HeapKeyedStateBackend<string>;
+    const objs = kb.getPartitionedState(VoidNamespace, Serializers.voidNamespace, OBJS);
+    for (let i = 0; i < 50; i++) {
+      kb.setCurrentKey(`k${i}`);
+      objs.put('a', { n: i });
+    }
+    const storage = new FsCheckpointStorage(new MemoryFileSystem());
+    const inner = (await storage.initializeLocationForCheckpoint(1)).streamFactory;
+    let closeAsked!: () => void;
+    const closing = new Promise<void>((r) => (closeAsked = r));
+    let openGate!: () => void;
+    const gate = new Promise<void>((r) => (openGate = r));
+    const held: CheckpointStreamFactory = {
+      checkpointId: 1,
+      createCheckpointStateOutputStream(scope) {
+        const s = inner.createCheckpointStateOutputStream(scope);
+        return { get position() { return s.position; }, write: (b, c) => s.write(b, c), abort: () => s.abort(), closeAndGetHandle: async () => (closeAsked(), await gate, s.closeAndGetHandle()) };
+      },
+      discardStateHandle: (h) => inner.discardStateHandle(h),
+    };
+    const future = kb.snapshot(1, 1, held, CHECKPOINT);
+    assert.equal(kb.activeSnapshotViews, 1);
+    await closing;
+    assert.equal(kb.activeSnapshotViews, 0, 'no view while the stream is being closed: writes pay no copy-on-write');
+    kb.setCurrentKey('k7');
+    objs.get('a')!.n = 700;
+    openGate();
+    const restored = await backend([(await future.result).jobManagerOwnedSnapshot!], storage);
+    restored.setCurrentKey('k7');
+    assert.deepEqual(restored.getPartitionedState(VoidNamespace, Serializers.voidNamespace, OBJS).get('a'), { n: 7 }, 'the snapshot holds the value as of snapshot()');
+  });
+
   it('dispose() while a snapshot waits to write releases its view at once; a cancelled one releases it when it ends', async () => {
     const kb = (await backend()) as HeapKeyedStateBackend<string>;
     kb.setCurrentKey('k');

@@ -85,6 +85,8 @@ export class KvFullSnapshotStrategy implements SnapshotStrategy<KeyedStateHandle
       await encoder.endKeyGroupTo(out);
       await context.yieldIfBusy();
     }
+    // Every key group is read: the store's view goes before the stream is made durable.
+    context.releaseResources();
     // The stream checks cancellation after the close too: a cancel() during it deletes the file.
     const stream = await out.closeAndGetHandle();
     const handle = encoder.finish(stream);

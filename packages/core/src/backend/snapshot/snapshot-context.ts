@@ -23,6 +23,8 @@ export class RunnerSnapshotContext implements SnapshotContext {
     readonly options: CheckpointOptions,
     readonly signal: AbortSignal,
     private readonly streamFactory: CheckpointStreamFactory,
+    /** Releases the strategy's resources (idempotent: the runner's own release at the end is a no-op then). */
+    private readonly release: () => void = () => {},
   ) {
     this.cancelled = signal.aborted;
     signal.addEventListener('abort', () => void (this.cancelled = true), { once: true });
@@ -49,6 +51,10 @@ export class RunnerSnapshotContext implements SnapshotContext {
 
   private rejectCancelled(): Promise<void> {
     return Promise.reject(new SnapshotCancelledError(this.checkpointId));
+  }
+
+  releaseResources(): void {
+    this.release();
   }
 
   /** After a failure or cancellation: aborts the open streams and deletes the closed ones' files. Never throws. */

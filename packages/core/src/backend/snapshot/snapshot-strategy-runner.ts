@@ -49,7 +49,7 @@ export class SnapshotStrategyRunner<H, R extends SnapshotResources> {
     };
     this.running.register(entry);
     signal?.addEventListener('abort', cancel, { once: true });
-    const context = new RunnerSnapshotContext(checkpointId, timestamp, options, controller.signal, streamFactory);
+    const context = new RunnerSnapshotContext(checkpointId, timestamp, options, controller.signal, streamFactory, entry.releaseResources);
     const result = this.runAsync(resources, context).finally(() => {
       entry.releaseResources();
       this.running.unregister(entry);

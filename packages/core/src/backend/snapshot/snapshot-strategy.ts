@@ -36,6 +36,14 @@ export interface SnapshotContext {
    * milliseconds, so that record processing goes on; then checks for cancellation.
    */
   yieldIfBusy(): Promise<void>;
+  /**
+   * Everything the snapshot needs from the state is read: releases what the synchronous part
+   * captured now (a copy-on-write view, a store snapshot) instead of after the streams are closed.
+   * Closing makes the bytes durable (an fsync, an upload's completion), which takes longer than
+   * the reading; meanwhile every state write paid for copy-on-write and the store kept its old
+   * versions. Idempotent: the runner releases the resources at the end regardless.
+   */
+  releaseResources(): void;
 }
 
 /**
