@@ -45,6 +45,7 @@ test('bench harness produces well-formed JSON, markdown and SVG (smoke preset)',
     const runtime = json.runtime as Record<string, unknown>;
     assert.equal(typeof runtime.throughputRatio, 'number');
     assert.equal(typeof runtime.durationRatio, 'number');
+    assert.equal(runtime.warmUpJobsKept, 2, 'the warm-up jobs stay reachable through the timed runs (runtime-warmup.test.ts shows why)');
     assert.ok(typeof runtime.baselineRatio === 'number' && Number.isFinite(runtime.baselineRatio) && runtime.baselineRatio > 0, 'the runtime is measured against the staged batched baseline');
     const windows = json.windows as { backends: Array<{ backend: string; tumblingRatio: number; sessionRatio: number }> };
     assert.deepEqual(windows.backends.map((b) => b.backend), ['fs', 'rocksdb'], 'the windows suite ran on both backends');

@@ -73,6 +73,25 @@ describe('SnapshotStrategyRunner', () => {
     assert.equal((await files()).length, 1, 'the snapshot file stays');
   });
 
+  it('a strategy that releases its resources early (context.releaseResources) has them released then, once, and not again at the end or on dispose', async () => {
+    let releasedEarly = -1;
+    const closing = deferred();
+    const strategy = new ScriptedStrategy(async (context) => {
+      context.releaseResources();
+      releasedEarly = strategy.released;
+      context.releaseResources();
+      await closing.promise;
+    });
+    const { running, snapshot } = await setup(strategy);
+    const future = snapshot();
+    await new Promise((r) => setImmediate(r));
+    assert.equal(releasedEarly, 1, 'released when the strategy asked, while the snapshot still runs');
+    running.close();
+    closing.resolve();
+    await future.result.catch(() => {});
+    assert.equal(strategy.released, 1, 'neither a second call, dispose nor the end released it again');
+  });
+
   it('a failing asynchronous part: its own error, the closed and the open file deleted, resources released once', async () => {
     const failure = new Error('disk full');
     const strategy = new ScriptedStrategy(async (context) => {

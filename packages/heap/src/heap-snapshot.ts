@@ -114,7 +114,8 @@ export class HeapSnapshotStrategy implements SnapshotStrategy<KeyedStateHandle, 
         await resources.encoder.endKeyGroupTo(out);
         await context.yieldIfBusy();
       }
-      // Every key group is encoded: writes need no preimages while the stream is made durable.
+      // Every key group is encoded: the view goes before the stream is made durable. (It already
+      // needed no preimage, but each state write still looped over the running views until then.)
       context.releaseResources();
     }
     const stream = await out.closeAndGetHandle();

@@ -53,7 +53,8 @@ interface KvFullSnapshotResources extends SnapshotResources {
  * Canonical full snapshots of a KV backend (Flink's FullSnapshotStrategy over a KvView): the
  * synchronous part takes a consistent view of the store; the asynchronous part streams the key
  * groups in order from it through the canonical encoder (the one the heap backends use), so the
- * result restores into any backend. The runner releases the view, also on dispose().
+ * result restores into any backend. The view is released once the last key group is read (before
+ * the stream is made durable), or by the runner on failure or dispose().
  */
 export class KvFullSnapshotStrategy implements SnapshotStrategy<KeyedStateHandle, KvFullSnapshotResources> {
   constructor(private readonly source: KvSnapshotSource) {}

@@ -24,7 +24,7 @@ export class RunnerSnapshotContext implements SnapshotContext {
     readonly signal: AbortSignal,
     private readonly streamFactory: CheckpointStreamFactory,
     /** Releases the strategy's resources (idempotent: the runner's own release at the end is a no-op then). */
-    private readonly release: () => void = () => {},
+    private readonly release: () => void,
   ) {
     this.cancelled = signal.aborted;
     signal.addEventListener('abort', () => void (this.cancelled = true), { once: true });

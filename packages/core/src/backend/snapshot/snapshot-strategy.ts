@@ -4,8 +4,9 @@ import type { CheckpointOptions, SnapshotResult } from '../spi.js';
 /**
  * What a snapshot's synchronous part captured for its asynchronous part (Flink's
  * SnapshotResources): a copy-on-write view, a database snapshot, a local checkpoint directory.
- * The runner calls `release()` exactly once, whatever the outcome: after the asynchronous part
- * ended, or at once when the backend is disposed while it runs.
+ * The runner calls `release()` exactly once, whatever the outcome: when the strategy asks for it
+ * (SnapshotContext.releaseResources), after the asynchronous part ended, or at once when the
+ * backend is disposed while it runs, whichever comes first.
  */
 export interface SnapshotResources {
   release(): void;
@@ -39,9 +40,9 @@ export interface SnapshotContext {
   /**
    * Everything the snapshot needs from the state is read: releases what the synchronous part
    * captured now (a copy-on-write view, a store snapshot) instead of after the streams are closed.
-   * Closing makes the bytes durable (an fsync, an upload's completion), which takes longer than
-   * the reading; meanwhile every state write paid for copy-on-write and the store kept its old
-   * versions. Idempotent: the runner releases the resources at the end regardless.
+   * Closing makes the bytes durable (an fsync, an upload's completion); until the release a store
+   * keeps the versions its snapshot pins, and a heap backend's writes still test every running
+   * view. Idempotent: the runner's own release at the end does nothing then.
    */
   releaseResources(): void;
 }
@@ -60,7 +61,8 @@ export interface SnapshotStrategy<H, R extends SnapshotResources> {
   syncPrepareResources(checkpointId: number, options: CheckpointOptions): R | null;
   /**
    * The asynchronous part: writes the captured state through `context.openStream`. It never
-   * releases `resources` (the runner does) and need not delete what it wrote on failure.
+   * releases `resources` itself (it may ask the runner to, through `context.releaseResources()`,
+   * once it read them for the last time) and need not delete what it wrote on failure.
    */
   asyncSnapshot(resources: R, context: SnapshotContext): Promise<SnapshotResult<H>>;
 }
