@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import {
   computeOperatorIndexForKeyGroup,
   IllegalStateUsageError,
+  KeyGroupRange,
   ListStateDescriptor,
   RestoreCancelledError,
   MapStateDescriptor,
@@ -34,6 +35,7 @@ export const rescalingGroup = conformanceGroup('rescaling', [
     run: (fx) => sameParallelismOwnHandles(fx),
   },
   { name: 'a restore whose AbortSignal is aborted fails with RestoreCancelledError', run: (fx) => cancelledRestore(fx) },
+  { name: 'a keyed backend refuses a maxParallelism outside [1, 32768] and key groups beyond its maxParallelism', run: (fx) => invalidKeyGroups(fx) },
   ...SCENARIOS.map(
     ([from, to]): ConformanceCase => ({
       name: `parallelism ${from} -> ${to} -> ${from}, maxParallelism ${MAX_PARALLELISM}, every new subtask given all old handles (${formatSeed(SEED)})`,
@@ -152,6 +154,31 @@ async function sameParallelismOwnHandles(fx: Fixture): Promise<void> {
 }
 
 /** Cancelling a restore (a failover, a cancelled job) stops it with a typed error naming the operator. */
+async function invalidKeyGroups(fx: Fixture): Promise<void> {
+  const refused = (e: unknown) => e instanceof IllegalStateUsageError && e.code === 'ILLEGAL_STATE_USAGE';
+  const cases: ReadonlyArray<readonly [number, KeyGroupRange]> = [
+    [0, KeyGroupRange.of(0, 0)],
+    [1.5, KeyGroupRange.of(0, 0)],
+    [(1 << 15) + 1, KeyGroupRange.of(0, 127)],
+    // Key groups 128..255 of a maxParallelism of 128: with a 1-byte key-group prefix, KV rows wrapped.
+    [128, KeyGroupRange.of(0, 255)],
+    [128, KeyGroupRange.of(128, 128)],
+  ];
+  for (const [maxParallelism, keyGroupRange] of cases) {
+    await assert.rejects(fx.keyed({ keySerializer: Serializers.string, maxParallelism, keyGroupRange }), refused, `maxParallelism ${maxParallelism}, key groups ${keyGroupRange.startKeyGroup}..${keyGroupRange.endKeyGroup}`);
+  }
+  // The bounds themselves are fine: the last key group, and the largest maxParallelism.
+  for (const [maxParallelism, keyGroupRange] of [[128, KeyGroupRange.of(127, 127)], [1 << 15, KeyGroupRange.of(32_000, 32_767)]] as const) {
+    const kb = await fx.keyed({ keySerializer: Serializers.string, maxParallelism, keyGroupRange });
+    const value = kb.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, valueDesc);
+    const key = Array.from({ length: 100_000 }, (_, i) => `k${i}`).find((k) => keyGroupRange.contains(keyGroupOf(k, Serializers.string, maxParallelism)));
+    assert.ok(key !== undefined, 'a key of the range');
+    kb.setCurrentKey(key);
+    value.update('v');
+    assert.equal(value.value(), 'v');
+  }
+}
+
 async function cancelledRestore(fx: Fixture): Promise<void> {
   const kb = await fx.keyed({ keySerializer: Serializers.string });
   const value = kb.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, valueDesc);

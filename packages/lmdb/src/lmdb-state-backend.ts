@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AbstractStateBackend, createWorkingDirectory, KvKeyedStateBackend } from '@flowstate/core';
+import { AbstractStateBackend, checkKeyGroupRange, createWorkingDirectory, KvKeyedStateBackend } from '@flowstate/core';
 import type { KeyedStateBackend, KeyedStateBackendParameters } from '@flowstate/core';
 import { LmdbKvStore } from './lmdb-kv-store.js';
 
@@ -29,6 +29,8 @@ export class LmdbStateBackend extends AbstractStateBackend {
   }
 
   async createKeyedStateBackend<K>(parameters: KeyedStateBackendParameters<K>): Promise<KeyedStateBackend<K>> {
+    // Before the environment is created: the backend's constructor checks too, after it.
+    checkKeyGroupRange(parameters.keyGroupRange, parameters.maxParallelism);
     const base = parameters.localDirectory ?? this.options.localDirectory ?? join(tmpdir(), 'flowstate-lmdb');
     // One fresh environment per keyed backend: working state starts empty and is restored from
     // the checkpoint, never reused from an earlier run. Owned by this process, so that the next

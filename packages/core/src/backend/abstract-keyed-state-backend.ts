@@ -1,7 +1,7 @@
 import { assert } from '../assert.js';
 import { IllegalStateUsageError, StateMigrationError } from '../errors.js';
 import { DataOutputSerializer } from '../io/data-output.js';
-import { assignToKeyGroup } from '../keygroups/key-group-assignment.js';
+import { assignToKeyGroup, checkKeyGroupRange } from '../keygroups/key-group-assignment.js';
 import { NOT_HANDLED, primitiveKeyGroupFor, type PrimitiveKeyGroup } from '../keygroups/primitive-key-groups.js';
 import type { KeyGroupRange } from '../keygroups/key-group-range.js';
 import type { TypeSerializer, TypeSerializerSnapshot } from '../serialization/type-serializer.js';
@@ -85,6 +85,9 @@ export abstract class AbstractKeyedStateBackend<K, R extends RegisteredKeyedStat
   private readonly tracked = new WeakMap<NamespacedState, NamespacedState>();
 
   protected constructor(params: KeyedStateBackendParameters<K>, keyUsage: KeyedStateBackendKeyUsage = {}) {
+    // Before anything is set up: a backend that acquires resources before constructing this one
+    // (a store, a directory) checks first too (checkKeyGroupRange).
+    checkKeyGroupRange(params.keyGroupRange, params.maxParallelism);
     this.keySerializer = params.keySerializer;
     this.keyGroupRange = params.keyGroupRange;
     this.maxParallelism = params.maxParallelism;

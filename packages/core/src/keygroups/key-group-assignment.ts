@@ -13,6 +13,19 @@ export function checkMaxParallelism(maxParallelism: number): void {
   }
 }
 
+/**
+ * A keyed backend's maxParallelism must be a valid one, and its key groups key groups of that
+ * maxParallelism. A KV backend writes a key group as a 1-byte prefix up to maxParallelism 128 and
+ * a 2-byte one above: past 65,536 the rows of key group 65,536 were key group 0's, and a range
+ * past maxParallelism (no key falls into it) made a snapshot's scan bounds wrap.
+ */
+export function checkKeyGroupRange(keyGroupRange: KeyGroupRange, maxParallelism: number): void {
+  checkMaxParallelism(maxParallelism);
+  if (keyGroupRange.endKeyGroup >= maxParallelism) {
+    throw new IllegalStateUsageError(undefined, `key group range [${keyGroupRange.startKeyGroup}, ${keyGroupRange.endKeyGroup}] is not within maxParallelism ${maxParallelism} (key groups 0 to ${maxParallelism - 1})`);
+  }
+}
+
 export function checkParallelism(parallelism: number, maxParallelism: number): void {
   checkMaxParallelism(maxParallelism);
   if (!Number.isInteger(parallelism) || parallelism < 1 || parallelism > maxParallelism) {
