@@ -1,4 +1,5 @@
 import {
+  assert,
   assignToKeyGroup,
   computeKeyGroupRangeForOperatorIndex,
   DataOutputSerializer,
@@ -363,7 +364,7 @@ async function convertOperator(sp: FlinkSavepoint, op: OperatorState, uid: strin
     const h = s?.managedOperatorState ?? null;
     if (h !== null && h.stream !== null) {
       const stream = await sp.resolve(h.stream);
-      const contents = convertOperatorStates(readOperatorStates(h, stream, sp.registry), uid, skipped, stream);
+      const contents = convertOperatorStates(readOperatorStates(h, stream, sp.registry), uid, skipped);
       if (contents.length > 0) operator.push(await writeOperatorStateStream(factory.createCheckpointStateOutputStream('EXCLUSIVE'), contents));
     }
     subtasks.push({ subtaskIndex: i, keyed, operator });
@@ -371,23 +372,20 @@ async function convertOperator(sp: FlinkSavepoint, op: OperatorState, uid: strin
   return subtasks;
 }
 
-/**
- * A serializer an operator state's meta info must name. Flink's restore refuses a meta info
- * without it (RegisteredOperatorStateBackendMetaInfo checks it is not null): corrupt, not opaque.
- */
-function required(meta: StateMetaInfo, key: 'KEY_SERIALIZER' | 'VALUE_SERIALIZER', stream: ResolvedStream): FlinkSerializerSnapshot {
+/** A serializer an operator state's meta info names: readOperatorStates refused the stream otherwise (requireSerializers). */
+function required(meta: StateMetaInfo, key: 'KEY_SERIALIZER' | 'VALUE_SERIALIZER'): FlinkSerializerSnapshot {
   const s = serializerOf(meta, key);
-  if (s === undefined) throw corrupt(stream.file, stream.baseOffset, `operator state header: the meta info of '${meta.name}' has no ${key}`);
+  assert(s !== undefined, `operator state '${meta.name}' names its ${key} (checked by the reader)`);
   return s;
 }
 
-function convertOperatorStates(read: ReturnType<typeof readOperatorStates>, uid: string, skipped: string[], stream: ResolvedStream): OperatorStateContent[] {
+function convertOperatorStates(read: ReturnType<typeof readOperatorStates>, uid: string, skipped: string[]): OperatorStateContent[] {
   const out: OperatorStateContent[] = [];
   for (const st of read.states) {
     const meta = [...read.header.operatorStates, ...read.header.broadcastStates].find((m) => m.name === st.name)!;
     if (st.mode === 'BROADCAST') {
-      const k = flowstateSerializerFor(required(meta, 'KEY_SERIALIZER', stream));
-      const v = flowstateSerializerFor(required(meta, 'VALUE_SERIALIZER', stream));
+      const k = flowstateSerializerFor(required(meta, 'KEY_SERIALIZER'));
+      const v = flowstateSerializerFor(required(meta, 'VALUE_SERIALIZER'));
       if (k === undefined || v === undefined || st.values === undefined) {
         if (!skipped.includes(`${uid}/${st.name}: opaque broadcast state serializers`)) skipped.push(`${uid}/${st.name}: opaque broadcast state serializers`);
         continue;
@@ -402,7 +400,7 @@ function convertOperatorStates(read: ReturnType<typeof readOperatorStates>, uid:
       out.push({ meta: { name: st.name, mode: 'BROADCAST', firstSerializerSnapshot: k.serializer.snapshotConfiguration(), secondSerializerSnapshot: v.serializer.snapshotConfiguration() }, elements });
       continue;
     }
-    const e = flowstateSerializerFor(required(meta, 'VALUE_SERIALIZER', stream));
+    const e = flowstateSerializerFor(required(meta, 'VALUE_SERIALIZER'));
     if (e === undefined || st.values === undefined) {
       const msg = `${uid}/${st.name}: serializer ${st.serializer} is opaque to flowstate`;
       if (!skipped.includes(msg)) skipped.push(msg);

@@ -335,7 +335,7 @@ describe('hostile inputs: canonical blocks under tag 3/12 covering key group 0',
 });
 
 describe('hostile inputs: meta infos that contradict themselves', () => {
-  it('an operator state without VALUE_SERIALIZER: convert is a typed error naming the stream, not a TypeError', async () => {
+  it('an operator state without VALUE_SERIALIZER: convert is a typed error naming the stream, not a TypeError; validate reports it', async () => {
     const meta: StateMetaInfo = { name: 'ops', backendStateType: 'OPERATOR', options: [['OPERATOR_STATE_DISTRIBUTION_MODE', 'SPLIT_DISTRIBUTE']], serializers: [] };
     const enc = encodeOperatorStream({ version: 6, compression: false, operatorStates: [meta], broadcastStates: [] }, [{ name: 'ops', mode: 'SPLIT_DISTRIBUTE', elements: [bytesOf(LongSerializer, 1n)] }]);
     const dir = writeSavepoint({ operator: { bytes: enc.bytes, states: [{ name: 'ops', mode: 'SPLIT_DISTRIBUTE', offsets: enc.offsets.get('ops')! }] }, maxParallelism: 1 });
@@ -348,6 +348,10 @@ describe('hostile inputs: meta infos that contradict themselves', () => {
         assert.match(e.message, /the meta info of 'ops' has no VALUE_SERIALIZER/);
         return true;
       });
+      // Flink's restore refuses it: validation must not call the savepoint fine (session 36 left it so).
+      const report = await validateFlinkSavepoint(dir);
+      assert.equal(report.ok, false);
+      assert.ok(report.problems.some((p) => p.severity === 'error' && p.code === 'CORRUPT_CHECKPOINT' && /has no VALUE_SERIALIZER/.test(p.message)), JSON.stringify(report.problems));
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -1,4 +1,4 @@
-import { FlinkOpaqueSerializerError, FlinkUnsupportedError } from '../errors.js';
+import { corrupt, FlinkOpaqueSerializerError, FlinkUnsupportedError } from '../errors.js';
 import { JavaDataInput } from '../io/java-input.js';
 import { serializerOf, type StateMetaInfo } from '../keyed/meta-info.js';
 import { readOperatorHeader, type OperatorStreamHeader } from '../keyed/proxy.js';
@@ -30,10 +30,23 @@ export function readOperatorStates(handle: OperatorStreamHandle, stream: Resolve
   const metas = new Map<string, StateMetaInfo>([...header.operatorStates, ...header.broadcastStates].map((m) => [m.name, m]));
   const states = handle.states.map((s) => {
     const meta = metas.get(s.name) ?? input.fail(`operator state '${s.name}' of the handle is not in the stream's header`);
+    requireSerializers(meta, s.mode, stream);
     for (const off of s.offsets) if (off < header.length || off >= stream.bytes.length) input.fail(`operator state '${s.name}': offset ${off} outside the data`);
     return s.mode === 'BROADCAST' ? readBroadcast(stream, s.name, s.offsets, meta, endOf) : readList(stream, s.name, s.mode, s.offsets, meta, endOf);
   });
   return { header, states };
+}
+
+/**
+ * The serializers an operator state's meta info must name: VALUE_SERIALIZER, and KEY_SERIALIZER
+ * for broadcast state. Flink's restore refuses a meta info without them
+ * (RegisteredOperatorStateBackendMetaInfo and RegisteredBroadcastStateBackendMetaInfo check them
+ * for null): corrupt, not opaque. Checked here, so that convert, validate and inspect all see it.
+ */
+function requireSerializers(meta: StateMetaInfo, mode: OperatorStateContent['mode'], stream: ResolvedStream): void {
+  for (const key of mode === 'BROADCAST' ? (['KEY_SERIALIZER', 'VALUE_SERIALIZER'] as const) : (['VALUE_SERIALIZER'] as const)) {
+    if (serializerOf(meta, key) === undefined) throw corrupt(stream.file, stream.baseOffset, `operator state header: the meta info of '${meta.name}' has no ${key}`);
+  }
 }
 
 function readList(stream: ResolvedStream, name: string, mode: 'SPLIT_DISTRIBUTE' | 'UNION', offsets: readonly number[], meta: StateMetaInfo, endOf: (o: number) => number): OperatorStateContent {
