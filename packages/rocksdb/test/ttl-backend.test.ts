@@ -45,6 +45,34 @@ describe('RocksDB backend: TTL states and the compaction filter', () => {
     }
   });
 
+  it('a compaction the backend did not ask for, before any snapshot, judges entries by the TTL clock, not the wall clock (it dropped live entries)', async () => {
+    // RocksDB compacts in the background whenever it likes: the filter must know the backend's time
+    // from the moment a TTL state's column family is filtered, not from the first snapshot on.
+    const clock = new ManualTtlClock(0);
+    const backend = (await new RocksDBStateBackend({ localDirectory: tempDir('ttl-unasked') }).createKeyedStateBackend({
+      operatorIdentifier: 'op',
+      keySerializer: Serializers.string,
+      maxParallelism: 128,
+      keyGroupRange: new KeyGroupRange(0, 127),
+      ttlTimeProvider: clock,
+    })) as RocksDBKeyedStateBackend<string>;
+    try {
+      const ttl = StateTtlConfigBuilder.newBuilder(60_000).cleanupInRocksdbCompactFilter(1).build();
+      const value = backend.getPartitionedState(VoidNamespace, Serializers.voidNamespace, new ValueStateDescriptor<string>('value', Serializers.string).enableTimeToLive(ttl));
+      for (let i = 0; i < 10; i++) {
+        backend.setCurrentKey(`k${i}`);
+        value.update('live');
+      }
+      clock.now = 1_000;
+      // A compaction of the column family straight through the store, as RocksDB's own would run: not compactStates.
+      const store = (backend as unknown as { rocksStore: { keySpace(name: string): { compactAsync(): Promise<void> } } }).rocksStore;
+      await store.keySpace('value').compactAsync();
+      assert.equal(backend.getKeysAndNamespaces('value').length, 10, 'written at 0 with a TTL of 60 s: live at 1 s');
+    } finally {
+      backend.dispose();
+    }
+  });
+
   it('event-time TTL: the filter compares against the watermark, not a processing time running ahead of it (it dropped live entries)', async () => {
     const processing = new ManualTtlClock(10_000_000);
     const watermark = new ManualTtlClock(1_000_000);

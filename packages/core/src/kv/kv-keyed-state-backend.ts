@@ -168,7 +168,13 @@ export class KvKeyedStateBackend<K> extends AbstractKeyedStateBackend<K, Registe
 
   private openKeySpace(name: string, kind: StateKind, st: TypeSerializer<unknown>, ttl: StateTtlConfig | undefined): KvKeySpace {
     const ttlInfo = ttl === undefined ? undefined : ttlSerializerOf(kind, st)?.info;
-    return ttlInfo === undefined ? this.store.keySpace(name) : this.store.keySpace(name, { ttl: kvTtlLayout(kind, { ...ttlInfo, ttlMs: ttl!.ttlMs }) });
+    if (ttlInfo === undefined) return this.store.keySpace(name);
+    // The store learns the TTL time before its cleanup of this space starts. A store never told
+    // compares against the wall clock: a background compaction before the first snapshot judged
+    // the entries of a state whose clock is not the wall clock (a test's, a replay's) by the wrong
+    // time, and dropped live ones.
+    this.updateStoreTtlTime({ name, ttl: ttl! });
+    return this.store.keySpace(name, { ttl: kvTtlLayout(kind, { ...ttlInfo, ttlMs: ttl!.ttlMs }) });
   }
 
   protected registerState(d: StateDescriptor<State, unknown>, ns: TypeSerializer<unknown>): RegisteredKvState {
@@ -252,16 +258,19 @@ export class KvKeyedStateBackend<K> extends AbstractKeyedStateBackend<K, Registe
   /** Full snapshots drop expired entries of states with cleanup.fullSnapshot, as of the synchronous part. */
   /**
    * Tells a store with its own TTL cleanup (RocksDB's compaction filter) the time its filters
-   * compare against; call before snapshots and manual compactions. The store takes one time for
+   * compare against; called before a TTL state's key space is opened with its layout, before
+   * snapshots and before manual compactions. Between those calls the time stands still, which
+   * delays cleanup. The store takes one time for
    * every state: the earliest of the clocks the TTL states read, the processing time and, when
    * one state has event-time TTL, the watermark. An earlier time only delays cleanup; a later
    * one deleted live entries (until session 36 event-time states were judged against the
    * processing time, which runs ahead of a lagging watermark).
    */
-  protected updateStoreTtlTime(): void {
+  protected updateStoreTtlTime(opening?: { readonly name: string; readonly ttl: StateTtlConfig }): void {
     const store = this.attached;
     if (store?.setTtlTime === undefined) return;
-    let time: number | undefined;
+    // `opening`: a state whose key space is being opened with TTL, not registered yet.
+    let time = opening === undefined ? undefined : this.ttl.timeOf(opening.ttl, opening.name).currentTimestamp();
     for (const [name, reg] of this.states) {
       if (reg.ttl === undefined) continue;
       const now = this.ttl.timeOf(reg.ttl, name).currentTimestamp();
