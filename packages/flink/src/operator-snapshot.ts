@@ -136,7 +136,10 @@ export async function loadOperatorSnapshot(path: string, options: FlinkSavepoint
       resultSubpartitionState: file.resultSubpartitionState,
     }],
   };
-  const metadata = { version: file.version, checkpointId: 0n, masterStates: [], operators: [operator] };
+  // The file's version is OperatorSnapshotUtil's, not a metadata version: its handles are written
+  // as MetadataV2 wrote them before 3 (Flink 1.11's V3, which added channel state). Version 0 (the
+  // 1.8 Kafka consumer's) taken as the metadata version was written back as an unreadable _metadata.
+  const metadata = { version: file.version === CHANNEL_STATE_VERSION ? 3 : 2, checkpointId: 0n, masterStates: [], operators: [operator] };
   return { file, savepoint: FlinkSavepoint.fromModel(dirname(path), path, metadata, options) };
 }
 

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { FlowstateError, MemoryFileSystem, ReducingStateDescriptor, Serializers, TimeWindow, TimeWindowSerializer } from '@flowstate/core';
-import { convertFlinkToFlowstate, FlinkSavepoint, loadOperatorSnapshot, readFlinkMetadata, readOperatorSnapshotFile, readOperatorStates, reencodeOperatorSnapshot, writeOperatorSnapshotFile, type DecodedKeyedEntry, type TimeWindow as FlinkTimeWindow, type Timer } from '../src/index.js';
+import { FlowstateError, MemoryFileSystem, ReducingStateDescriptor, Serializers, TimeWindow, TimeWindowSerializer, UnknownFormatVersionError } from '@flowstate/core';
+import { convertFlinkToFlowstate, FlinkSavepoint, loadOperatorSnapshot, readFlinkMetadata, readOperatorSnapshotFile, readOperatorStates, reencodeOperatorSnapshot, writeFlinkMetadata, writeFlinkSavepoint, writeOperatorSnapshotFile, type DecodedKeyedEntry, type TimeWindow as FlinkTimeWindow, type Timer } from '../src/index.js';
 import { allFixtureFiles, needsFixtures, prng } from './fixtures.js';
 import { writeOwnSavepoint } from './own-savepoint.js';
 import { restoreConverted } from './restore-converted.js';
@@ -91,6 +91,26 @@ describe('OperatorSnapshotUtil files (Flink migration tests: win-op-migration-te
     assert.deepEqual(twoPhase.nested.map((n) => n.className.replace(/.*\$/, '')), ['TransactionStateSerializerSnapshot', 'ContextStateSerializerSnapshot']);
     assert.equal(twoPhase.serializer.opaque, true);
     assert.deepEqual(await reencodeOperatorSnapshot(file, sp), new Uint8Array(readFileSync(path)));
+  });
+
+  it('a file of version 0 (before Flink 1.11) opens as MetadataV2 and is written as a savepoint that reads back; a model of a version Flink metadata lacks is refused', async () => {
+    const dir = writeOwnSavepoint(6, false);
+    try {
+      const sp = await FlinkSavepoint.load(dir);
+      const h = sp.operators[0]!.subtasks[0]!.managedKeyedState!;
+      const inline = { ...h, stream: { type: 'byte-stream' as const, name: 'own', data: readFileSync(join(dir, 'keyed-0')), metadataOffset: 0 } };
+      const path = join(dir, 'v0-snapshot');
+      writeFileSync(path, writeOperatorSnapshotFile({ version: 0, rawOperatorState: null, managedOperatorState: [], rawKeyedState: [], managedKeyedState: [inline], inputChannelState: [], resultSubpartitionState: [] }));
+      const { savepoint } = await loadOperatorSnapshot(path, { maxParallelism: 4 });
+      assert.equal(savepoint.metadata.version, 2, 'the file version (0) is no metadata version');
+      await writeFlinkSavepoint(savepoint, join(dir, 'written'));
+      const back = await FlinkSavepoint.load(join(dir, 'written'));
+      assert.equal(back.metadata.version, 2);
+      assert.equal([...back.decodedRecords((await back.keyedStreams(back.operators[0]!))[0]!, 4)].length, 6 * 4);
+      assert.throws(() => writeFlinkMetadata({ ...savepoint.metadata, version: 0 }), UnknownFormatVersionError);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('our own file (a canonical stream inline) reads back with its records; mutations give typed errors only', async () => {

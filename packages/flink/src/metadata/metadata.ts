@@ -153,6 +153,8 @@ function readChannels(input: JavaDataInput, v2: boolean, output: boolean): Chann
 
 /** Writes metadata in its `version` (2..6), byte for byte as Flink's serializers do. */
 export function writeFlinkMetadata(m: FlinkCheckpointMetadata): Uint8Array {
+  // Only versions it reads back: a model built by hand (FlinkSavepoint.fromModel) may carry any.
+  if (!(FLINK_METADATA_VERSIONS as readonly number[]).includes(m.version)) throw new UnknownFormatVersionError('Flink checkpoint metadata to write', m.version, [...FLINK_METADATA_VERSIONS]);
   const out = new JavaDataOutput(4096);
   out.writeInt(FLINK_METADATA_MAGIC);
   out.writeInt(m.version);
