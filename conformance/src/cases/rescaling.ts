@@ -153,7 +153,7 @@ async function sameParallelismOwnHandles(fx: Fixture): Promise<void> {
   await restoreAndVerify(fx, model, cp, 2, 'restored 2 -> 2 from own handles', (subtask) => cp.handles[subtask] ?? []);
 }
 
-/** Cancelling a restore (a failover, a cancelled job) stops it with a typed error naming the operator. */
+/** maxParallelism and the key-group range are checked before a backend is built: past them a KV row layout's key-group prefix wrapped. */
 async function invalidKeyGroups(fx: Fixture): Promise<void> {
   const refused = (e: unknown) => e instanceof IllegalStateUsageError && e.code === 'ILLEGAL_STATE_USAGE';
   const cases: ReadonlyArray<readonly [number, KeyGroupRange]> = [
@@ -179,6 +179,7 @@ async function invalidKeyGroups(fx: Fixture): Promise<void> {
   }
 }
 
+/** Cancelling a restore (a failover, a cancelled job) stops it with a typed error naming the operator. */
 async function cancelledRestore(fx: Fixture): Promise<void> {
   const kb = await fx.keyed({ keySerializer: Serializers.string });
   const value = kb.getPartitionedState(VOID_NS, VOID_NS_SERIALIZER, valueDesc);

@@ -167,6 +167,15 @@ describe('TTL over a KvStore', () => {
     kb.dispose();
   });
 
+  it('on the wall clock the store is not told a time when a TTL state is registered (it would stand still until the first snapshot)', async () => {
+    const store = new RecordingStore();
+    const kb = await KvKeyedStateBackend.open<string>({ operatorIdentifier: 'op', keySerializer: Serializers.string, maxParallelism: 128, keyGroupRange: KeyGroupRange.of(0, 127) }, store);
+    kb.getPartitionedState(VoidNamespace, NS, new ValueStateDescriptor<string>('value', Serializers.string).enableTimeToLive(config()));
+    assert.ok(store.opened.some(([name, layout]) => name === 'value' && layout !== undefined), 'opened with its TTL layout');
+    assert.deepStrictEqual(store.ttlTimes, [], 'the store keeps comparing against the wall clock');
+    kb.dispose();
+  });
+
   it('the periodic sweep examines at most entriesPerSweep rows per run, and its timer is unref-ed and stopped on dispose', async () => {
     const store = new MinimalKvStore();
     const clock = new ManualTtlClock(0);

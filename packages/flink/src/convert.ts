@@ -33,7 +33,7 @@ import { JavaDataOutput } from './io/java-output.js';
 import { collectionSerializerMismatch, serializerOf, stateKind, writeStateMetaInfo, type StateMetaInfo } from './keyed/meta-info.js';
 import { writeVersionedSnapshot } from './serializers/registry.js';
 import type { OperatorState } from './metadata/types.js';
-import { readOperatorStates } from './operator/reader.js';
+import { checkOperatorStateSerializers, readOperatorStates } from './operator/reader.js';
 import type { FlinkSavepoint } from './savepoint.js';
 import type { ResolvedStream } from './streams.js';
 import type { DecodedKeyedEntry } from './keyed/decode.js';
@@ -364,7 +364,9 @@ async function convertOperator(sp: FlinkSavepoint, op: OperatorState, uid: strin
     const h = s?.managedOperatorState ?? null;
     if (h !== null && h.stream !== null) {
       const stream = await sp.resolve(h.stream);
-      const contents = convertOperatorStates(readOperatorStates(h, stream, sp.registry), uid, skipped);
+      const read = readOperatorStates(h, stream, sp.registry);
+      checkOperatorStateSerializers(read, stream);
+      const contents = convertOperatorStates(read, uid, skipped);
       if (contents.length > 0) operator.push(await writeOperatorStateStream(factory.createCheckpointStateOutputStream('EXCLUSIVE'), contents));
     }
     subtasks.push({ subtaskIndex: i, keyed, operator });
@@ -372,10 +374,10 @@ async function convertOperator(sp: FlinkSavepoint, op: OperatorState, uid: strin
   return subtasks;
 }
 
-/** A serializer an operator state's meta info names: readOperatorStates refused the stream otherwise (requireSerializers). */
+/** A serializer an operator state's meta info names: checkOperatorStateSerializers refused the stream otherwise. */
 function required(meta: StateMetaInfo, key: 'KEY_SERIALIZER' | 'VALUE_SERIALIZER'): FlinkSerializerSnapshot {
   const s = serializerOf(meta, key);
-  assert(s !== undefined, `operator state '${meta.name}' names its ${key} (checked by the reader)`);
+  assert(s !== undefined, `operator state '${meta.name}' names its ${key} (checked before)`);
   return s;
 }
 

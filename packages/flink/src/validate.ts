@@ -1,7 +1,7 @@
 import { validationProblemOf, type ValidationProblem } from '@flowstate/core';
 import { FlinkOpaqueSerializerError, FlinkUnknownSnapshotClassError } from './errors.js';
 import { KeyedEntryDecoder } from './keyed/decode.js';
-import { readOperatorStates } from './operator/reader.js';
+import { checkOperatorStateSerializers, readOperatorStates } from './operator/reader.js';
 import { FlinkSavepoint, type FlinkSavepointOptions, type KeyedStreamInfo } from './savepoint.js';
 import type { KeyedStateHandle, OperatorState, StreamStateHandle } from './metadata/types.js';
 
@@ -109,7 +109,10 @@ async function validateOperator(w: Walk, op: OperatorState): Promise<void> {
     const managed = s.managedOperatorState;
     if (managed !== null && managed.stream !== null) {
       await w.guard(name, async () => {
-        for (const st of readOperatorStates(managed, await w.sp.resolve(managed.stream!), w.sp.registry).states) w.elements += st.values?.length ?? st.raw.length;
+        const stream = await w.sp.resolve(managed.stream!);
+        const read = readOperatorStates(managed, stream, w.sp.registry);
+        checkOperatorStateSerializers(read, stream);
+        for (const st of read.states) w.elements += st.values?.length ?? st.raw.length;
       });
     }
     await w.guard(name, () => keyedFiles(w, s.rawKeyedState));

@@ -60,6 +60,11 @@ export class KeyedTtlSupport {
     return this.processingTime;
   }
 
+  /** Whether the backend was given a processing-time clock of its own (a test's, a replay's) instead of the wall clock. */
+  get ownProcessingClock(): boolean {
+    return this.processingTime !== WALL_CLOCK_TTL_TIME;
+  }
+
   /** What a full snapshot drops of a state (config.cleanup.fullSnapshot), read now; undefined: nothing. */
   snapshotFilter(config: StateTtlConfig | undefined, stateName: string): TtlSnapshotFilter | undefined {
     if (config === undefined || config.cleanup.fullSnapshot !== true) return undefined;

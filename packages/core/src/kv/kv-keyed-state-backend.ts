@@ -169,11 +169,13 @@ export class KvKeyedStateBackend<K> extends AbstractKeyedStateBackend<K, Registe
   private openKeySpace(name: string, kind: StateKind, st: TypeSerializer<unknown>, ttl: StateTtlConfig | undefined): KvKeySpace {
     const ttlInfo = ttl === undefined ? undefined : ttlSerializerOf(kind, st)?.info;
     if (ttlInfo === undefined) return this.store.keySpace(name);
-    // The store learns the TTL time before its cleanup of this space starts. A store never told
-    // compares against the wall clock: a background compaction before the first snapshot judged
-    // the entries of a state whose clock is not the wall clock (a test's, a replay's) by the wrong
-    // time, and dropped live ones.
-    this.updateStoreTtlTime({ name, ttl: ttl! });
+    // With a processing-time clock of its own the store learns the TTL time before its cleanup of
+    // this space starts: a store never told compares processing-time entries against the wall
+    // clock, and a background compaction before the first snapshot judged them by the wrong time
+    // and dropped live ones. On the wall clock it is not told: a time set now would stand still
+    // until the first snapshot, and a job without checkpoints would never clean up. (Event-time
+    // filters keep everything until they are told.)
+    if (this.ttl.ownProcessingClock) this.updateStoreTtlTime({ name, ttl: ttl! });
     return this.store.keySpace(name, { ttl: kvTtlLayout(kind, { ...ttlInfo, ttlMs: ttl!.ttlMs }) });
   }
 
@@ -258,9 +260,9 @@ export class KvKeyedStateBackend<K> extends AbstractKeyedStateBackend<K, Registe
   /** Full snapshots drop expired entries of states with cleanup.fullSnapshot, as of the synchronous part. */
   /**
    * Tells a store with its own TTL cleanup (RocksDB's compaction filter) the time its filters
-   * compare against; called before a TTL state's key space is opened with its layout, before
-   * snapshots and before manual compactions. Between those calls the time stands still, which
-   * delays cleanup. The store takes one time for
+   * compare against; called before snapshots and before manual compactions, and with a
+   * processing-time clock of the backend's own before a TTL state's key space is opened with its
+   * layout. Between those calls the time stands still, which delays cleanup. The store takes one time for
    * every state: the earliest of the clocks the TTL states read, the processing time and, when
    * one state has event-time TTL, the watermark. An earlier time only delays cleanup; a later
    * one deleted live entries (until session 36 event-time states were judged against the

@@ -135,10 +135,12 @@ export interface KvStore {
   keySpace(name: string, options?: KvKeySpaceOptions): KvKeySpace;
   /**
    * Optional: the time (ms) that the store's own TTL cleanup compares against, for every state.
-   * Core calls it when a TTL state is registered, before snapshots and before manual compactions,
-   * with the earliest of the clocks its TTL states read (the processing time, and the watermark
-   * when a state has event-time TTL): an earlier time only delays cleanup. A store that was never
-   * told may use the wall clock: it has no TTL'd key space yet.
+   * Core calls it before snapshots and before manual compactions, and, when the backend has a
+   * processing-time clock of its own, before it opens a key space with a TTL layout, with the
+   * earliest of the clocks its TTL states read (the processing time, and the watermark when a
+   * state has event-time TTL): an earlier time only delays cleanup. A store never told may
+   * compare processing-time entries against the wall clock (the backend's clock then) and must
+   * keep event-time entries.
    */
   setTtlTime?(timestamp: number): void;
   /** Optional: a bulk load for restores (see KvBulkLoad); without it restores use putAll. */

@@ -30,7 +30,6 @@ export function readOperatorStates(handle: OperatorStreamHandle, stream: Resolve
   const metas = new Map<string, StateMetaInfo>([...header.operatorStates, ...header.broadcastStates].map((m) => [m.name, m]));
   const states = handle.states.map((s) => {
     const meta = metas.get(s.name) ?? input.fail(`operator state '${s.name}' of the handle is not in the stream's header`);
-    requireSerializers(meta, s.mode, stream);
     for (const off of s.offsets) if (off < header.length || off >= stream.bytes.length) input.fail(`operator state '${s.name}': offset ${off} outside the data`);
     return s.mode === 'BROADCAST' ? readBroadcast(stream, s.name, s.offsets, meta, endOf) : readList(stream, s.name, s.mode, s.offsets, meta, endOf);
   });
@@ -38,14 +37,19 @@ export function readOperatorStates(handle: OperatorStreamHandle, stream: Resolve
 }
 
 /**
- * The serializers an operator state's meta info must name: VALUE_SERIALIZER, and KEY_SERIALIZER
- * for broadcast state. Flink's restore refuses a meta info without them
+ * The serializers every operator state read must name in its meta info: VALUE_SERIALIZER, and
+ * KEY_SERIALIZER for broadcast state. Flink's restore refuses a meta info without them
  * (RegisteredOperatorStateBackendMetaInfo and RegisteredBroadcastStateBackendMetaInfo check them
- * for null): corrupt, not opaque. Checked here, so that convert, validate and inspect all see it.
+ * for null): corrupt, not opaque. Convert and validate check it; the reader does not, so that
+ * savepoint surgery can still drop such a state.
  */
-function requireSerializers(meta: StateMetaInfo, mode: OperatorStateContent['mode'], stream: ResolvedStream): void {
-  for (const key of mode === 'BROADCAST' ? (['KEY_SERIALIZER', 'VALUE_SERIALIZER'] as const) : (['VALUE_SERIALIZER'] as const)) {
-    if (serializerOf(meta, key) === undefined) throw corrupt(stream.file, stream.baseOffset, `operator state header: the meta info of '${meta.name}' has no ${key}`);
+export function checkOperatorStateSerializers(read: ReturnType<typeof readOperatorStates>, stream: ResolvedStream): void {
+  const metas = [...read.header.operatorStates, ...read.header.broadcastStates];
+  for (const st of read.states) {
+    const meta = metas.find((m) => m.name === st.name)!;
+    for (const key of st.mode === 'BROADCAST' ? (['KEY_SERIALIZER', 'VALUE_SERIALIZER'] as const) : (['VALUE_SERIALIZER'] as const)) {
+      if (serializerOf(meta, key) === undefined) throw corrupt(stream.file, stream.baseOffset, `operator state header: the meta info of '${meta.name}' has no ${key}`);
+    }
   }
 }
 
