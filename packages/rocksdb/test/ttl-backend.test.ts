@@ -9,16 +9,22 @@ import { tempDirs } from './temp-dirs.js';
 
 const tempDir = tempDirs();
 
+/** A RocksDB keyed backend on the given TTL clocks. */
+async function ttlBackend(dir: string, processing: ManualTtlClock, watermark?: ManualTtlClock): Promise<RocksDBKeyedStateBackend<string>> {
+  return (await new RocksDBStateBackend({ localDirectory: tempDir(dir) }).createKeyedStateBackend({
+    operatorIdentifier: 'op',
+    keySerializer: Serializers.string,
+    maxParallelism: 128,
+    keyGroupRange: new KeyGroupRange(0, 127),
+    ttlTimeProvider: processing,
+    ...(watermark === undefined ? {} : { ttlWatermarkProvider: watermark }),
+  })) as RocksDBKeyedStateBackend<string>;
+}
+
 describe('RocksDB backend: TTL states and the compaction filter', () => {
   it('compactStates drops what expired by the backend TTL clock, and keeps live entries and list elements', async () => {
     const clock = new ManualTtlClock();
-    const backend = (await new RocksDBStateBackend({ localDirectory: tempDir('ttl-states') }).createKeyedStateBackend({
-      operatorIdentifier: 'op',
-      keySerializer: Serializers.string,
-      maxParallelism: 128,
-      keyGroupRange: new KeyGroupRange(0, 127),
-      ttlTimeProvider: clock,
-    })) as RocksDBKeyedStateBackend<string>;
+    const backend = await ttlBackend('ttl-states', clock);
     try {
       const ttl = StateTtlConfigBuilder.newBuilder(100).cleanupInRocksdbCompactFilter(1).build();
       const value = backend.getPartitionedState(VoidNamespace, Serializers.voidNamespace, new ValueStateDescriptor<string>('value', Serializers.string).enableTimeToLive(ttl));
@@ -49,13 +55,7 @@ describe('RocksDB backend: TTL states and the compaction filter', () => {
     // RocksDB compacts in the background whenever it likes: the filter must know the backend's time
     // from the moment a TTL state's column family is filtered, not from the first snapshot on.
     const clock = new ManualTtlClock(0);
-    const backend = (await new RocksDBStateBackend({ localDirectory: tempDir('ttl-unasked') }).createKeyedStateBackend({
-      operatorIdentifier: 'op',
-      keySerializer: Serializers.string,
-      maxParallelism: 128,
-      keyGroupRange: new KeyGroupRange(0, 127),
-      ttlTimeProvider: clock,
-    })) as RocksDBKeyedStateBackend<string>;
+    const backend = await ttlBackend('ttl-unasked', clock);
     try {
       const ttl = StateTtlConfigBuilder.newBuilder(60_000).cleanupInRocksdbCompactFilter(1).build();
       const value = backend.getPartitionedState(VoidNamespace, Serializers.voidNamespace, new ValueStateDescriptor<string>('value', Serializers.string).enableTimeToLive(ttl));
@@ -76,14 +76,7 @@ describe('RocksDB backend: TTL states and the compaction filter', () => {
   it('event-time TTL: the filter compares against the watermark, not a processing time running ahead of it (it dropped live entries)', async () => {
     const processing = new ManualTtlClock(10_000_000);
     const watermark = new ManualTtlClock(1_000_000);
-    const backend = (await new RocksDBStateBackend({ localDirectory: tempDir('ttl-event-time') }).createKeyedStateBackend({
-      operatorIdentifier: 'op',
-      keySerializer: Serializers.string,
-      maxParallelism: 128,
-      keyGroupRange: new KeyGroupRange(0, 127),
-      ttlTimeProvider: processing,
-      ttlWatermarkProvider: watermark,
-    })) as RocksDBKeyedStateBackend<string>;
+    const backend = await ttlBackend('ttl-event-time', processing, watermark);
     try {
       const eventTtl = StateTtlConfigBuilder.newBuilder(60_000).useEventTime().cleanupInRocksdbCompactFilter(1).build();
       const processingTtl = StateTtlConfigBuilder.newBuilder(60_000).cleanupInRocksdbCompactFilter(1).build();
