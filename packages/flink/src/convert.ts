@@ -35,7 +35,6 @@ import { writeVersionedSnapshot } from './serializers/registry.js';
 import type { OperatorState } from './metadata/types.js';
 import { checkOperatorStateSerializers, readOperatorStates } from './operator/reader.js';
 import type { FlinkSavepoint } from './savepoint.js';
-import type { ResolvedStream } from './streams.js';
 import type { DecodedKeyedEntry } from './keyed/decode.js';
 import type { FlinkSerializerSnapshot } from './serializers/types.js';
 import type { Timer } from './serializers/composite.js';
