@@ -350,9 +350,7 @@ export class LocalFileSystem extends TemporaryNameListing implements FileSystem 
   /** Creates `path`'s directory `dir` unless this file system knows it exists (see openTemp). */
   private async ensureDirectory(path: string, dir: string): Promise<void> {
     if (this.createdDirs.has(dir)) return;
-    // A directory whose entry failed to sync exists already: its mkdir creates nothing, and the
-    // failed chain's top is where the syncs start again.
-    const first = (await fsp.mkdir(dir, { recursive: true })) ?? this.unsyncedEntries.get(dir);
+    const first = await fsp.mkdir(dir, { recursive: true });
     if (first !== undefined) this.syncNewEntries(first, dir);
     // mkdir follows a symlink that appeared at `dir`: check again now that it exists.
     await this.resolvePath(path, true);
@@ -363,7 +361,9 @@ export class LocalFileSystem extends TemporaryNameListing implements FileSystem 
    * Starts the fsyncs that make the directories mkdir just created (`first` down to `dir`) durable
    * in their parents: POSIX makes a new directory's entry durable only with an fsync of its parent
    * (ext4 happens to commit it with the child's own fsync). Started at once, beside the writes
-   * into `dir`; a commit in `dir` waits for them (durableDirectory).
+   * into `dir`; a commit in `dir` waits for them (durableDirectory). They include the entry of
+   * `first`'s parent when that is not durable yet either: created by an earlier mkdir whose syncs
+   * still run, or whose sync failed (started again here).
    */
   private syncNewEntries(first: string, dir: string): void {
     const created: string[] = [];
@@ -372,7 +372,9 @@ export class LocalFileSystem extends TemporaryNameListing implements FileSystem 
       if (d === first || dirname(d) === d) break;
     }
     for (const d of created) this.unsyncedEntries.delete(d);
-    const synced = Promise.all(created.map((d) => this.directorySyncs.sync(dirname(d)))).then(noop);
+    const parent = dirname(first);
+    const above = parent === first ? undefined : this.entrySync(parent);
+    const synced = Promise.all([...created.map((d) => this.directorySyncs.sync(dirname(d))), above]).then(noop);
     // Under every directory created: a write into an intermediate one (which its own mkdir finds
     // existing) must wait for the entries above it too.
     for (const d of created) this.newEntries.set(d, synced);
@@ -380,11 +382,8 @@ export class LocalFileSystem extends TemporaryNameListing implements FileSystem 
       for (const d of created) {
         if (this.newEntries.get(d) !== synced) continue;
         this.newEntries.delete(d);
-        // The commits waiting fail; the next write into `d` starts the syncs again (ensureDirectory).
-        if (failed) {
-          this.createdDirs.delete(d);
-          this.unsyncedEntries.set(d, first);
-        }
+        // The commits waiting fail; the next commit into `d` or below it starts the syncs again (entrySync).
+        if (failed) this.unsyncedEntries.set(d, first);
       }
     };
     // Waited for by commits; a failure fails them, not the process (no unhandled rejection).
@@ -393,10 +392,17 @@ export class LocalFileSystem extends TemporaryNameListing implements FileSystem 
 
   /** Once this resolves, every entry in `dir` renamed or linked before the call survives a crash, and so does `dir` itself. */
   private async durableDirectory(dir: string): Promise<void> {
-    // Its entry's sync failed, perhaps before this commit began: try again rather than pass.
+    await Promise.all([this.directorySyncs.sync(dir), this.entrySync(dir)]);
+  }
+
+  /**
+   * The syncs still making `dir`'s own entry (and those above it) durable, or undefined when they
+   * are. Its sync failed, perhaps before the caller began: started again rather than passed.
+   */
+  private entrySync(dir: string): Promise<void> | undefined {
     const unsynced = this.unsyncedEntries.get(dir);
     if (unsynced !== undefined && !this.newEntries.has(dir)) this.syncNewEntries(unsynced, dir);
-    await Promise.all([this.directorySyncs.sync(dir), this.newEntries.get(dir)]);
+    return this.newEntries.get(dir);
   }
 
   async stat(path: string): Promise<FileStatus | null> {

@@ -178,12 +178,54 @@ describe('LocalFileSystem commits', () => {
       },
     });
     const first = await fs.create('d/f1');
-    await assert.rejects(first.commit(), StorageError, 'failed, even if the sync failed before the commit began');
+    // The root's fsync (for d's entry) fails before the commit begins.
+    while (rootSyncs < 1) await tick();
+    await tick();
+    await assert.rejects(first.commit(), StorageError, 'failed, though the sync failed before the commit began');
     failRoot = false;
     const before = rootSyncs;
     const second = await fs.create('d/f2');
     await second.commit();
-    assert.ok(rootSyncs > before, "the root's fsync ran again for d's entry");
+    assert.equal(rootSyncs, before + 1, "the root's fsync ran once more, for d's entry");
+  });
+
+  it("a new directory below one whose entry's sync failed: its commit syncs that entry again, not only its own", async () => {
+    const root = freshRoot();
+    let failRoot = true;
+    let rootSyncs = 0;
+    const fs = new LocalFileSystem(root, {
+      fsyncDirectory: async (dir) => {
+        if (dir !== root) return;
+        rootSyncs++;
+        if (failRoot) throw Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' });
+      },
+    });
+    await assert.rejects((await fs.create('d/f1')).commit(), StorageError);
+    failRoot = false;
+    const before = rootSyncs;
+    // mkdir -p creates only d/e here: d exists, its entry in the root is still not durable.
+    await (await fs.create('d/e/f2')).commit();
+    assert.equal(rootSyncs, before + 1, "the root's fsync ran again, for d's entry");
+  });
+
+  it('a new directory below one whose entry is still being synced: its commit waits for that sync too', async () => {
+    const root = freshRoot();
+    let releaseRoot!: () => void;
+    const rootHeld = new Promise<void>((r) => (releaseRoot = r));
+    const fs = new LocalFileSystem(root, {
+      fsyncDirectory: async (dir) => {
+        if (dir === root) await rootHeld;
+      },
+    });
+    const shallow = await fs.create('p/f1');
+    const deep = await fs.create('p/q/f2');
+    const committed = settledFlag(deep.commit());
+    for (let i = 0; i < 50; i++) await tick();
+    assert.equal(committed.done, false, "p/q/f2 waits for the fsync of p's entry in the root");
+    releaseRoot();
+    await shallow.commit();
+    while (!committed.done) await tick();
+    assert.equal(committed.error, undefined);
   });
 
   it('a failed directory fsync fails the commit (it is never reported durable)', async () => {

@@ -257,7 +257,6 @@ export class KvKeyedStateBackend<K> extends AbstractKeyedStateBackend<K, Registe
     return n;
   }
 
-  /** Full snapshots drop expired entries of states with cleanup.fullSnapshot, as of the synchronous part. */
   /**
    * Tells a store with its own TTL cleanup (RocksDB's compaction filter) the time its filters
    * compare against; called before snapshots and before manual compactions, and with a

@@ -51,9 +51,9 @@ export abstract class AbstractKvState<N> {
   setCurrentNamespace(namespace: N): void {
     checkNamespace(this.name, namespace);
     // Same immutable namespace as before (the common case, e.g. VoidNamespace): nothing to redo.
-    // Not for 0 after -0 or the reverse: === takes them for one, but their bytes are two
-    // namespaces (as Double.equals, and the heap backend, keep them apart).
-    if (this.nsBytesOrUndefined !== undefined && namespace === this.lastNamespace && (namespace !== 0 || Object.is(namespace, this.lastNamespace)) && (typeof namespace !== 'object' || namespace === null || Object.isFrozen(namespace))) return;
+    // Object.is, not ===: 0 and -0 are two namespaces (their bytes differ, as Double.equals and the
+    // heap backend keep them apart), and NaN is one (its bytes are canonical).
+    if (this.nsBytesOrUndefined !== undefined && Object.is(namespace, this.lastNamespace) && (typeof namespace !== 'object' || namespace === null || Object.isFrozen(namespace))) return;
     this.nsBytesOrUndefined = this.nsBytesOf(namespace);
     this.lastNamespace = namespace;
   }
