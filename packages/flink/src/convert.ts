@@ -28,9 +28,9 @@ import {
   type SubtaskStateMetadata,
   type TypeSerializer,
 } from '@flowstate/core';
-import { corrupt, FlinkUnsupportedError } from './errors.js';
+import { FlinkUnsupportedError } from './errors.js';
 import { JavaDataOutput } from './io/java-output.js';
-import { collectionSerializerMismatch, serializerOf, stateKind, writeStateMetaInfo, type StateMetaInfo } from './keyed/meta-info.js';
+import { checkKeyedStateMetaInfos, serializerOf, stateKind, writeStateMetaInfo, type StateMetaInfo } from './keyed/meta-info.js';
 import { writeVersionedSnapshot } from './serializers/registry.js';
 import type { OperatorState } from './metadata/types.js';
 import { checkOperatorStateSerializers, readOperatorStates } from './operator/reader.js';
@@ -249,17 +249,9 @@ function planQueue(m: StateMetaInfo, key: Mapped, label: string, skipped: string
   return { meta: queueMetaInfo(m.name, serializer.snapshotConfiguration()), key, ns: VOID, value: { serializer, convert } };
 }
 
-/** Where a keyed stream's header begins (what errors about its meta infos name). */
-interface HeaderAt {
-  readonly file: string;
-  readonly offset: number;
-}
-
-function planState(m: StateMetaInfo, key: Mapped, label: string, skipped: string[], header: HeaderAt): StatePlan | undefined {
+function planState(m: StateMetaInfo, key: Mapped, label: string, skipped: string[]): StatePlan | undefined {
   const kind = stateKind(m);
   if (kind === 'PRIORITY_QUEUE') return planQueue(m, key, label, skipped);
-  const contradiction = collectionSerializerMismatch(m);
-  if (contradiction !== undefined) throw corrupt(header.file, header.offset, `keyed state header: ${contradiction}`);
   if (!['VALUE', 'LIST', 'MAP', 'REDUCING', 'AGGREGATING'].includes(kind)) {
     skipped.push(`${label}/${m.name}: ${kind} state has no flowstate savepoint equivalent`);
     return undefined;
@@ -322,10 +314,10 @@ async function convertOperator(sp: FlinkSavepoint, op: OperatorState, uid: strin
       continue;
     }
     keySnapshot ??= key.serializer.snapshotConfiguration();
-    const header = { file: info.stream?.file ?? sp.metadataFile, offset: info.stream?.baseOffset ?? 0 };
+    checkKeyedStateMetaInfos(info.header!.states, info.stream?.file ?? sp.metadataFile, info.stream?.baseOffset ?? 0);
     for (const m of info.header!.states) {
       if (plans.some((p) => p.meta.name === m.name) || skipped.some((x) => x.startsWith(`${uid}/${m.name}:`))) continue;
-      const plan = planState(m, key, uid, skipped, header);
+      const plan = planState(m, key, uid, skipped);
       if (plan !== undefined) plans = [...plans, plan];
     }
     // Only the planned states are decoded: the values of skipped (opaque) ones are never touched.

@@ -1,6 +1,7 @@
 import { validationProblemOf, type ValidationProblem } from '@flowstate/core';
 import { FlinkOpaqueSerializerError, FlinkUnknownSnapshotClassError } from './errors.js';
 import { KeyedEntryDecoder } from './keyed/decode.js';
+import { checkKeyedStateMetaInfos } from './keyed/meta-info.js';
 import { checkOperatorStateSerializers, readOperatorStates } from './operator/reader.js';
 import { FlinkSavepoint, type FlinkSavepointOptions, type KeyedStreamInfo } from './savepoint.js';
 import type { KeyedStateHandle, OperatorState, StreamStateHandle } from './metadata/types.js';
@@ -138,6 +139,8 @@ async function keyedFiles(w: Walk, h: KeyedStateHandle | null): Promise<void> {
 }
 
 async function walkKeyed(w: Walk, info: KeyedStreamInfo, maxParallelism: number): Promise<void> {
+  // Before the records: a contradicted state without records is corrupt too (convert refuses it).
+  if (info.header !== undefined) checkKeyedStateMetaInfos(info.header.states, info.stream?.file ?? w.sp.metadataFile, info.stream?.baseOffset ?? 0);
   if (info.format === 'rocksdb-native') {
     if (!w.sp.readsRecords(info)) {
       w.nativeNotRead++;

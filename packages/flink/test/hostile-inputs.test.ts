@@ -382,6 +382,24 @@ describe('hostile inputs: meta infos that contradict themselves', () => {
   });
 });
 
+describe('hostile inputs: a contradicted state without records', () => {
+  it('validate reports it as convert does (the decoder only sees states with records)', async () => {
+    const header = { version: 6, compression: false, keySerializer: FlinkSnapshots.long(), states: [valueState('plain', FlinkSnapshots.long(), 'VALUE'), valueState('attrs', FlinkSnapshots.long(), 'MAP')] };
+    const record: CanonicalRecord = { stateId: 0, key: Buffer.concat([Uint8Array.of(0), bytesOf(LongSerializer, 1n), Uint8Array.of(0)]), value: bytesOf(LongSerializer, 2n) };
+    const enc = encodeCanonicalStream(header, 0, 1, () => [record]);
+    const dir = writeSavepoint({ keyed: { bytes: enc.bytes, handle: (stream) => ({ type: 'key-groups', tag: 7, startKeyGroup: 0, offsets: enc.offsets, stream }) }, maxParallelism: 1 });
+    const mismatch = /state 'attrs' is a MAP state but its VALUE_SERIALIZER is .*LongSerializerSnapshot, not MapSerializerSnapshot/;
+    try {
+      const report = await validateFlinkSavepoint(dir);
+      assert.equal(report.ok, false);
+      assert.deepEqual(report.problems.filter((p) => p.severity === 'error').map((p) => [p.code, mismatch.test(p.message)]), [['CORRUPT_CHECKPOINT', true]]);
+      await assert.rejects(convertFlinkToFlowstate(await FlinkSavepoint.load(dir), new MemoryFileSystem()), (e: unknown) => e instanceof CorruptCheckpointError && mismatch.test(e.message) && e.file === join(dir, 'keyed'));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('hostile inputs: snapshots carried opaquely', () => {
   it('a timer queue whose TimerSerializerSnapshot nests a class without reader is skipped by convert, not a TypeError', async () => {
     // The whole timer snapshot is carried as bytes (readOrCarry): its class is Timer's, its nested list empty.

@@ -1,3 +1,4 @@
+import { corrupt } from '../errors.js';
 import type { JavaDataInput } from '../io/java-input.js';
 import type { JavaDataOutput } from '../io/java-output.js';
 import { writeProxiedSnapshot, type FlinkSerializerRegistry } from '../serializers/registry.js';
@@ -51,6 +52,18 @@ export function collectionSerializerMismatch(m: StateMetaInfo): string | undefin
   if (m.backendStateType !== 'KEY_VALUE' || expected === undefined || value === undefined || value.serializer.opaque === true) return undefined;
   if (value.className === expected) return undefined;
   return `state '${m.name}' is a ${kind} state but its VALUE_SERIALIZER is ${value.className}, not ${expected.replace(/^.*\./, '')}`;
+}
+
+/**
+ * A keyed stream's header whose meta info contradicts itself (collectionSerializerMismatch) is
+ * corrupt, whether or not the state has records: checked once per header by convert and validate
+ * (the decoder's own check sees only states with records). `file` and `offset` name the header.
+ */
+export function checkKeyedStateMetaInfos(states: readonly StateMetaInfo[], file: string, offset: number): void {
+  for (const m of states) {
+    const contradiction = collectionSerializerMismatch(m);
+    if (contradiction !== undefined) throw corrupt(file, offset, `keyed state header: ${contradiction}`);
+  }
 }
 
 /** StateMetaInfoSnapshotReadersWriters (version 6+): UTF name, i32 type, options, serializer snapshots. */
