@@ -1,5 +1,6 @@
 import {
   IllegalStateUsageError,
+  collectStreamHandles,
   isKeyGroupsStateHandle,
   repartitionOperatorState,
   type KeyGroupsStateHandle,
@@ -71,14 +72,13 @@ export async function writeExisting(src: SavepointReader, uid: string, op: Exist
   return { uid, parallelism: p, maxParallelism, subtasks };
 }
 
-/** An unchanged operator: every file it references copied (verified), its metadata as it was. */
+/**
+ * An unchanged operator: every file it references copied (verified), its metadata as it was.
+ * Every stream handle of its subtasks (core's walk), so that no field is missed: the channel state
+ * of an unaligned checkpoint was, when this listed keyed and operator handles by hand.
+ */
 async function copyExisting(src: SavepointReader, uid: string, old: OperatorSnapshotMetadata, output: SavepointOutput, options: ExistingWriteOptions): Promise<OperatorSnapshotMetadata> {
-  for (const s of old.subtasks) {
-    for (const h of s.keyed) await output.copy(src.dir, (h as KeyGroupsStateHandle).stream, options.onBytes);
-    for (const h of s.operator) await output.copy(src.dir, h.stream, options.onBytes);
-    // In-flight records of an unaligned checkpoint: the copy references them as the input does.
-    for (const h of s.channelState ?? []) await output.copy(src.dir, h, options.onBytes);
-  }
+  for (const h of collectStreamHandles(old.subtasks)) await output.copy(src.dir, h, options.onBytes);
   return { ...old, uid };
 }
 
