@@ -5,6 +5,8 @@ import {
   DataInputDeserializer,
   ExactDeserializer,
   MapSerializer,
+  TIMER_KEY_OFFSET,
+  timerHoldsKey,
   TimerSerializer,
   type KeyedStateStreamHeader,
   type RestoredOperatorState,
@@ -26,7 +28,6 @@ interface StateDecoders {
 }
 
 /** Bytes of a timer before its key: the timestamp (TimerSerializer's layout, Flink's). */
-const TIMER_KEY_OFFSET = 8;
 
 /**
  * Decodes every field of every record of a keyed stream with the serializers restored from the
@@ -87,9 +88,9 @@ export class KeyedRecordDecoder {
   private checkTimerKey(block: KeyGroupBlock, j: number, name: string): void {
     const f = block.fields;
     const key = f.bytes.subarray(f.start(j, BlockField.key), f.end(j, BlockField.key));
-    const at = f.start(j, BlockField.value) + TIMER_KEY_OFFSET;
-    if (Buffer.compare(key, f.bytes.subarray(at, Math.min(at + key.length, f.end(j, BlockField.value)))) !== 0) {
-      throw new CorruptCheckpointError(this.file, `a timer of '${name}' holds another key than its record (restores would file it in different key groups)`, undefined, block.offset + at);
+    const value = f.start(j, BlockField.value);
+    if (!timerHoldsKey(f.bytes.subarray(value, f.end(j, BlockField.value)), key)) {
+      throw new CorruptCheckpointError(this.file, `a timer of '${name}' holds another key than its record (restores would file it in different key groups)`, undefined, block.offset + value + TIMER_KEY_OFFSET);
     }
   }
 }

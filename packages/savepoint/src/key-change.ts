@@ -5,7 +5,7 @@ import {
   StateMigrationError,
   TimerSerializer,
   TimerSerializerSnapshot,
-  type InternalTimer,
+  timerHoldsKey,
   type TypeSerializer,
   type TypeSerializerSnapshot,
 } from '@flowstate/core';
@@ -80,7 +80,6 @@ export function rekeyPriorityQueue(uid: string, plan: StatePlan, rekeying: KeyRe
   }
   const reader = old.restoreSerializer() as TimerSerializer<unknown, unknown>;
   const writer = new TimerSerializer(rekeying.serializer, reader.namespaceSerializer);
-  const keyOut = new DataOutputSerializer(64);
   const out = new DataOutputSerializer(64);
   const inner = plan.transform;
   return {
@@ -89,7 +88,8 @@ export function rekeyPriorityQueue(uid: string, plan: StatePlan, rekeying: KeyRe
       const rec = inner === undefined ? r : inner(r, o);
       if (rec === null) return null;
       const timer = decodeExact(reader, rec.value!, o.file, o.offset, `timer of '${meta.name}'`);
-      checkTimerKey(reader, timer, rec.key, keyOut, o, meta.name);
+      // The record key is what gets converted: a timer under another key would silently take it over.
+      if (!timerHoldsKey(rec.value!, rec.key)) throw new CorruptCheckpointError(o.file, `a timer of '${meta.name}' holds another key than its record`, undefined, o.offset);
       out.clear();
       writer.serialize({ ...timer, key: rekeying.rekey(rec.key, o).key }, out);
       return { ...rec, value: out.toBytes() };
@@ -97,11 +97,3 @@ export function rekeyPriorityQueue(uid: string, plan: StatePlan, rekeying: KeyRe
   };
 }
 
-/** The record key is what gets converted: a timer under another key would silently take it over. */
-function checkTimerKey(reader: TimerSerializer<unknown, unknown>, timer: InternalTimer<unknown, unknown>, recordKey: Uint8Array, out: DataOutputSerializer, o: RecordOrigin, name: string): void {
-  out.clear();
-  reader.keySerializer.serialize(timer.key, out);
-  if (!bytesEqual(out.bytesView(), recordKey)) {
-    throw new CorruptCheckpointError(o.file, `a timer of '${name}' holds another key than its record`, undefined, o.offset);
-  }
-}

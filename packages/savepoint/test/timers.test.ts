@@ -5,6 +5,7 @@ import {
   assignToKeyGroup,
   CHECKPOINT,
   computeKeyGroupRangeForOperatorIndex,
+  CorruptCheckpointError,
   DataOutputSerializer,
   IllegalStateUsageError,
   KeyGroupRange,
@@ -198,17 +199,26 @@ describe('changing the key serializer of an operator with timers', () => {
     await assert.rejects(write, (e: unknown) => e instanceof UnsupportedSavepointOperationError && e.code === 'UNSUPPORTED_OPERATION' && e.message.includes(QUEUE));
   });
 
-  it('validate reports a timer whose own key is not its record key (restores file it in different key groups)', async () => {
-    // Filed under another key than its own: what a key change that left the timer bytes alone wrote.
+  /** A timer filed under another key than its own: what a key change that left the timer bytes alone wrote. */
+  const misfiledTimerSavepoint = () => {
     const misfiled: PriorityQueueElementType<string, unknown> = {
       serializer: new TimerSerializer(Serializers.string, Serializers.voidNamespace) as TypeSerializer<unknown>,
       compare: (a, b) => (a as Timer).timestamp - (b as Timer).timestamp,
       keyOf: (t) => `new-${String((t as Timer).key)}`,
     };
-    const sp = await heapSavepoint(1, { type: misfiled, add: [{ timestamp: 5, key: 'k1', namespace: VoidNamespace }] });
-    const report = await validateSavepoint(sp);
+    return heapSavepoint(1, { type: misfiled, add: [{ timestamp: 5, key: 'k1', namespace: VoidNamespace }] });
+  };
+
+  it('validate reports a timer whose own key is not its record key (restores file it in different key groups)', async () => {
+    const report = await validateSavepoint(await misfiledTimerSavepoint());
     assert.equal(report.ok, false);
     assert.deepEqual(report.problems.map((p) => p.code), ['CORRUPT_CHECKPOINT']);
     assert.match(report.problems[0]!.message, /holds another key than its record/);
+  });
+
+  it('changeKeySerializer refuses a timer whose own key is not its record key (it would take over the record key)', async () => {
+    const out = join(fresh(), 'out');
+    const write = SavepointWriter.fromExisting(await SavepointReader.load(await misfiledTimerSavepoint())).changeKeySerializer('windows', Serializers.string, (k: unknown) => `x${String(k)}`).write(out);
+    await assert.rejects(write, (e: unknown) => e instanceof CorruptCheckpointError && e.code === 'CORRUPT_CHECKPOINT' && /a timer of '.*' holds another key than its record/.test(e.message));
   });
 });

@@ -59,6 +59,21 @@ export class TimerSerializer<K, N> implements TypeSerializer<InternalTimer<K, N>
   }
 }
 
+/** Where a serialized timer's key begins: after its 8-byte timestamp (TimerSerializer). */
+export const TIMER_KEY_OFFSET = 8;
+
+/**
+ * Whether the serialized timer `timer` holds `key` (serialized) as its key. A keyed record holds
+ * its timer's key twice, as the record's key and in the timer's bytes; restores file it by either
+ * (RocksDB by the record's, heap by its own). Key serializers are self-delimiting, so equal bytes
+ * at the key's position are the same key.
+ */
+export function timerHoldsKey(timer: Uint8Array, key: Uint8Array): boolean {
+  if (timer.length < TIMER_KEY_OFFSET + key.length) return false;
+  for (let i = 0; i < key.length; i++) if (timer[TIMER_KEY_OFFSET + i] !== key[i]) return false;
+  return true;
+}
+
 export class TimerSerializerSnapshot<K, N> extends CompositeSerializerSnapshot<InternalTimer<K, N>> {
   readonly typeId = 'timer';
 
