@@ -25,6 +25,19 @@ const settledFlag = (p: Promise<void>) => {
 };
 const tick = () => new Promise<void>((r) => setImmediate(r));
 
+/** A file system whose fsyncs of `root` itself fail (EIO) while `failing`, counted in `calls`. */
+function failingRootFsync(root: string) {
+  const state = { failing: true, calls: 0 };
+  const fs = new LocalFileSystem(root, {
+    fsyncDirectory: async (dir) => {
+      if (dir !== root) return;
+      state.calls++;
+      if (state.failing) throw Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' });
+    },
+  });
+  return { fs, root: state };
+}
+
 describe('DirectorySyncs (group commit of directory fsyncs)', () => {
   it('a caller arriving while an fsync runs waits for the next one, which every such caller shares', async () => {
     const { calls, fsync } = manualFsync();
@@ -168,44 +181,28 @@ describe('LocalFileSystem commits', () => {
 
   it("a failed fsync of a new directory's parent fails the commits waiting for it, and the next write into it syncs the parent again", async () => {
     const root = freshRoot();
-    let failRoot = true;
-    let rootSyncs = 0;
-    const fs = new LocalFileSystem(root, {
-      fsyncDirectory: async (dir) => {
-        if (dir !== root) return;
-        rootSyncs++;
-        if (failRoot) throw Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' });
-      },
-    });
+    const { fs, root: rootFsync } = failingRootFsync(root);
     const first = await fs.create('d/f1');
     // The root's fsync (for d's entry) fails before the commit begins.
-    while (rootSyncs < 1) await tick();
+    while (rootFsync.calls < 1) await tick();
     await tick();
     await assert.rejects(first.commit(), StorageError, 'failed, though the sync failed before the commit began');
-    failRoot = false;
-    const before = rootSyncs;
+    rootFsync.failing = false;
+    const before = rootFsync.calls;
     const second = await fs.create('d/f2');
     await second.commit();
-    assert.equal(rootSyncs, before + 1, "the root's fsync ran once more, for d's entry");
+    assert.equal(rootFsync.calls, before + 1, "the root's fsync ran once more, for d's entry");
   });
 
   it("a new directory below one whose entry's sync failed: its commit syncs that entry again, not only its own", async () => {
     const root = freshRoot();
-    let failRoot = true;
-    let rootSyncs = 0;
-    const fs = new LocalFileSystem(root, {
-      fsyncDirectory: async (dir) => {
-        if (dir !== root) return;
-        rootSyncs++;
-        if (failRoot) throw Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' });
-      },
-    });
+    const { fs, root: rootFsync } = failingRootFsync(root);
     await assert.rejects((await fs.create('d/f1')).commit(), StorageError);
-    failRoot = false;
-    const before = rootSyncs;
+    rootFsync.failing = false;
+    const before = rootFsync.calls;
     // mkdir -p creates only d/e here: d exists, its entry in the root is still not durable.
     await (await fs.create('d/e/f2')).commit();
-    assert.equal(rootSyncs, before + 1, "the root's fsync ran again, for d's entry");
+    assert.equal(rootFsync.calls, before + 1, "the root's fsync ran again, for d's entry");
   });
 
   it('a new directory below one whose entry is still being synced: its commit waits for that sync too', async () => {
