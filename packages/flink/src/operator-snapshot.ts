@@ -1,9 +1,7 @@
-import { stat } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
-import { StorageNotFoundError } from '@flowstate/core';
 import { FlinkUnsupportedError } from './errors.js';
 import { JavaDataInput } from './io/java-input.js';
-import { readWholeFile } from './streams.js';
+import { readWholeFileUpTo } from './streams.js';
 import { JavaDataOutput } from './io/java-output.js';
 import { readChannelHandle, readKeyedHandle, readOperatorHandle, readStreamHandle, writeChannelHandle, writeKeyedHandle, writeOperatorHandle, writeStreamHandle } from './metadata/handles.js';
 import type { ChannelStateHandle, KeyedStateHandle, OperatorState, OperatorStreamHandle } from './metadata/types.js';
@@ -110,14 +108,8 @@ function single<T>(file: string, what: string, l: readonly T[] | null): T | null
  * range (the test harnesses' subtask 0 of parallelism 1 owns [0, maxParallelism)).
  */
 export async function loadOperatorSnapshot(path: string, options: FlinkSavepointOptions & { maxParallelism?: number } = {}): Promise<{ file: OperatorSnapshotFile; savepoint: FlinkSavepoint }> {
-  let size: number;
-  try {
-    size = (await stat(path)).size;
-  } catch {
-    throw new StorageNotFoundError(path);
-  }
-  if (size > MAX_OPERATOR_SNAPSHOT_BYTES) throw new FlinkUnsupportedError(path, `operator snapshot of ${size} bytes exceeds ${MAX_OPERATOR_SNAPSHOT_BYTES}`);
-  const file = readOperatorSnapshotFile(await readWholeFile(path, size), path);
+  const bytes = await readWholeFileUpTo(path, MAX_OPERATOR_SNAPSHOT_BYTES, (size) => new FlinkUnsupportedError(path, `operator snapshot of ${size} bytes exceeds ${MAX_OPERATOR_SNAPSHOT_BYTES}`));
+  const file = readOperatorSnapshotFile(bytes, path);
   const managedKeyedState = single(path, 'managed keyed state', file.managedKeyedState);
   const operator: OperatorState = {
     uid: basename(path),

@@ -2,7 +2,7 @@ import { stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { assert, CorruptCheckpointError, settleAll, StorageNotFoundError } from '@flowstate/core';
 import { decodeSnappyFramed } from './compression/snappy.js';
-import { FlinkUnsupportedError } from './errors.js';
+import { corrupt, FlinkUnsupportedError } from './errors.js';
 import { operatorIdFromUid } from './hash/murmur3-128.js';
 import { JavaDataInput } from './io/java-input.js';
 import { parseCheckpointProperties, type FlinkCheckpointProperties } from './java/checkpoint-properties.js';
@@ -14,7 +14,7 @@ import { MAX_FLINK_METADATA_BYTES, readFlinkMetadata } from './metadata/metadata
 import type { FlinkCheckpointMetadata, KeyedStateHandle, KeyGroupsHandle, OperatorState } from './metadata/types.js';
 import { defaultFlinkSerializers } from './serializers/builtins.js';
 import type { FlinkSerializerRegistry } from './serializers/registry.js';
-import { handleSize, readWholeFile, StreamResolver, type ResolvedStream } from './streams.js';
+import { handleSize, readWholeFileUpTo, StreamResolver, type ResolvedStream } from './streams.js';
 import { rocksNativeRecords, type FlinkRocksDbAccess } from './rocksdb-native.js';
 
 /** How a subtask's managed keyed state is stored. */
@@ -56,14 +56,8 @@ export class FlinkSavepoint {
     } catch {
       throw new StorageNotFoundError(path);
     }
-    let st;
-    try {
-      st = await stat(file);
-    } catch {
-      throw new StorageNotFoundError(file);
-    }
-    if (st.size > MAX_FLINK_METADATA_BYTES) throw new FlinkUnsupportedError(file, `_metadata of ${st.size} bytes exceeds ${MAX_FLINK_METADATA_BYTES}`);
-    const bytes = await readWholeFile(file, st.size);
+    // The size limit is checked on the open file (no second stat): the size checked is the size read.
+    const bytes = await readWholeFileUpTo(file, MAX_FLINK_METADATA_BYTES, (size) => new FlinkUnsupportedError(file, `_metadata of ${size} bytes exceeds ${MAX_FLINK_METADATA_BYTES}`));
     const metadata = readFlinkMetadata(bytes, file);
     const properties = metadata.propertiesBytes === undefined ? undefined : parseCheckpointProperties(metadata.propertiesBytes, file, metadata.propertiesOffset);
     const dir = dirname(file);
@@ -217,19 +211,47 @@ export class FlinkSavepoint {
 
 /** Key-group blocks of a handle as bounded readers: a block ends where the next non-empty one starts. */
 function blocks(h: KeyGroupsHandle, s: ResolvedStream, header: KeyedStreamHeader): [number, JavaDataInput][] {
-  // Empty where its handle has bytes: its buffer went back to the pool (a caller's bug, not a corrupt file).
-  assert(s.bytes.length !== 0 || handleSize(h.stream) === 0, READ_AFTER_RELEASE);
+  assertStreamUnreleased(h, s);
   const starts = h.offsets.map((o, i) => [h.startKeyGroup + i, o] as const).filter(([, o]) => o !== 0);
   const sorted = [...starts].sort((a, b) => a[1] - b[1]);
   const out: [number, JavaDataInput][] = [];
   for (let i = 0; i < sorted.length; i++) {
     const [kg, off] = sorted[i]!;
     const end = sorted[i + 1]?.[1] ?? s.bytes.length;
-    const probe = new JavaDataInput(s.bytes, s.file, s.baseOffset);
-    if (off < header.length || off > s.bytes.length || end < off) probe.fail(`key group ${kg}: offset ${off} outside the stream's data [${header.length}, ${s.bytes.length}]`);
-    out.push([kg, new JavaDataInput(s.bytes, s.file, s.baseOffset, off, end)]);
+    out.push([kg, blockReader(s, header, kg, off, end)]);
   }
   return out.sort((a, b) => a[0] - b[0]);
+}
+
+/**
+ * The block of the handle's lowest non-empty key group, bounded as blocks() bounds it, built alone:
+ * the format probe reads only this one, and a handle may list thousands of key groups.
+ */
+function firstBlock(h: KeyGroupsHandle, s: ResolvedStream, header: KeyedStreamHeader): [number, JavaDataInput] | undefined {
+  assertStreamUnreleased(h, s);
+  const first = h.offsets.findIndex((o) => o !== 0);
+  if (first < 0) return undefined;
+  const off = h.offsets[first]!;
+  // It ends where the next block by offset starts. One at the same offset sorts after it (blocks()
+  // sorts stably, and no key group before it has a block): it leaves this one empty.
+  let end = s.bytes.length;
+  for (let i = first + 1; i < h.offsets.length; i++) {
+    const o = h.offsets[i]!;
+    if (o >= off && o < end) end = o;
+  }
+  const kg = h.startKeyGroup + first;
+  return [kg, blockReader(s, header, kg, off, end)];
+}
+
+/** The reader of one key group's block [off, end); offsets outside the stream's data are corrupt. */
+function blockReader(s: ResolvedStream, header: KeyedStreamHeader, kg: number, off: number, end: number): JavaDataInput {
+  if (off < header.length || off > s.bytes.length || end < off) throw corrupt(s.file, s.baseOffset, `key group ${kg}: offset ${off} outside the stream's data [${header.length}, ${s.bytes.length}]`);
+  return new JavaDataInput(s.bytes, s.file, s.baseOffset, off, end);
+}
+
+/** Empty where its handle has bytes: its buffer went back to the pool (a caller's bug, not a corrupt file). */
+function assertStreamUnreleased(h: KeyGroupsHandle, s: ResolvedStream): void {
+  assert(s.bytes.length !== 0 || handleSize(h.stream) === 0, READ_AFTER_RELEASE);
 }
 
 /**
@@ -286,8 +308,10 @@ function startsAsHeapBlock(s: ResolvedStream, o: number, kg: number, header: Key
  */
 function firstBlockIsCanonical(h: KeyGroupsHandle, s: ResolvedStream, header: KeyedStreamHeader, maxParallelism: number): boolean {
   const prefix = keyGroupPrefixBytes(maxParallelism);
+  // A block inside the header is refused by the readers (blocks()), and was by this probe when it built every block: not canonical.
+  if (h.offsets.some((o) => o !== 0 && o < header.length)) return false;
   try {
-    const first = blocks(h, s, header)[0];
+    const first = firstBlock(h, s, header);
     if (first === undefined) return false;
     const [kg, block] = first;
     for (const r of readCanonicalKeyGroup(block, kg, header.states.length, true)) {

@@ -194,28 +194,55 @@ export class StreamResolver {
 }
 
 /**
- * The whole file, which its handle (or, for a `_metadata` or an operator snapshot file, its stat)
- * says holds `size` bytes, checked before reading (callers may budget by the handle's size,
- * rocksdb-native.ts) and while reading (it shrank or grew since). Only a regular file is read.
- * One positioned read into a buffer of that size (from `alloc`, once the size is checked): readFile reads in 512 KiB chunks, one thread-pool
- * round trip each. A plain Uint8Array (not a Buffer): records are views into it, and Buffer's
- * subarray costs more per record.
+ * The whole file, which its handle says holds `size` bytes, checked before reading (callers may
+ * budget by the handle's size, rocksdb-native.ts) and while reading (it shrank or grew since).
+ * Only a regular file is read. One positioned read into a buffer of that size (from `alloc`, once
+ * the size is checked): readFile reads in 512 KiB chunks, one thread-pool round trip each. A plain
+ * Uint8Array (not a Buffer): records are views into it, and Buffer's subarray costs more per record.
  */
 export async function readWholeFile(path: string, size: number, alloc = freshBuffer): Promise<Uint8Array> {
+  return readOpenFile(path, alloc, (st) => {
+    checkStateFile(path, st);
+    if (st.size !== size) throw wrongSize(path, st.size, size);
+    return size;
+  });
+}
+
+/**
+ * The whole file where no handle declares its size (`_metadata`, an operator snapshot file): the
+ * size is its open descriptor's, so no stat of the path is needed before, and the size checked is
+ * the size read. Above `max` bytes it is refused with `tooLarge(size)` before its kind is checked
+ * or anything is read; then as readWholeFile.
+ */
+export async function readWholeFileUpTo(path: string, max: number, tooLarge: (size: number) => FlowstateError): Promise<Uint8Array> {
+  return readOpenFile(path, freshBuffer, (st) => {
+    if (st.size > max) throw tooLarge(st.size);
+    checkStateFile(path, st);
+    return st.size;
+  });
+}
+
+/** Only a regular file of at most MAX_STATE_FILE_BYTES is read. */
+function checkStateFile(path: string, st: Stats): void {
+  if (!st.isFile()) throw notRegular(path, st);
+  if (st.size > MAX_STATE_FILE_BYTES) throw new FlinkUnsupportedError(path, `state file of ${st.size} bytes exceeds ${MAX_STATE_FILE_BYTES}`);
+}
+
+/**
+ * Opens `path`, stats the descriptor, reads the `sizeOf(stat)` bytes it allows (throwing for what
+ * it refuses) into `alloc`'s buffer, and checks that the file ends there.
+ */
+async function readOpenFile(path: string, alloc: (size: number) => Uint8Array, sizeOf: (st: Stats) => number): Promise<Uint8Array> {
   let fh: FileHandle;
   try {
     // Non-blocking: opening a FIFO for reading would otherwise wait for a writer forever. Regular
-    // files read the same either way; anything else is refused below, from the open descriptor.
+    // files read the same either way; anything else is refused by sizeOf, from the open descriptor.
     fh = await open(path, constants.O_RDONLY | NONBLOCK);
   } catch (cause) {
     throw storageErrorFromErrno(path, 'open', cause);
   }
   try {
-    const st = await fh.stat();
-    if (!st.isFile()) throw notRegular(path, st);
-    const actual = st.size;
-    if (actual > MAX_STATE_FILE_BYTES) throw new FlinkUnsupportedError(path, `state file of ${actual} bytes exceeds ${MAX_STATE_FILE_BYTES}`);
-    if (actual !== size) throw wrongSize(path, actual, size);
+    const size = sizeOf(await fh.stat());
     // Uninitialized: every byte is read into below, or the file is refused.
     const bytes = alloc(size);
     let at = 0;

@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import { AssertionError, CorruptCheckpointError, StorageError, StorageNotFoundError, threadPoolReads } from '@flowstate/core';
 import {
@@ -8,11 +9,15 @@ import {
   encodeSnappyFramed,
   FlinkSavepoint,
   FlinkSnapshots,
+  FlinkUnsupportedError,
   JavaDataInput,
   JavaDataOutput,
   javaStringHash,
   keyGroupForHash,
   keyGroupRangeForOperator,
+  loadOperatorSnapshot,
+  MAX_FLINK_METADATA_BYTES,
+  MAX_OPERATOR_SNAPSHOT_BYTES,
   operatorIdFromUid,
   readStringUnits,
   readStringValue,
@@ -20,6 +25,7 @@ import {
   writeCanonicalKeyGroup,
   writeFlinkMetadata,
   writeKeyedHeader,
+  writeOperatorSnapshotFile,
   writeStringValue,
   type KeyedStreamInfo,
   type SubtaskState,
@@ -263,6 +269,70 @@ function resumesWithinBlock(it: Iterator<unknown>): boolean {
     return false;
   }
 }
+
+type StatOwner = { stat: (...args: unknown[]) => Promise<unknown> };
+
+/**
+ * Calls of node:fs/promises `stat` while `fn` runs. ESM imports of a builtin are live bindings
+ * that syncBuiltinESMExports points at its CommonJS exports: patched there, the loaders call the spy.
+ */
+async function pathStats(fn: () => Promise<unknown>): Promise<number> {
+  const fsp = createRequire(import.meta.url)('node:fs/promises') as StatOwner;
+  const original = fsp.stat;
+  let calls = 0;
+  fsp.stat = (...args) => (calls++, original(...args));
+  syncBuiltinESMExports();
+  try {
+    await fn();
+  } finally {
+    fsp.stat = original;
+    syncBuiltinESMExports();
+  }
+  return calls;
+}
+
+/** An OperatorSnapshotUtil file without state. */
+const EMPTY_OPERATOR_SNAPSHOT = writeOperatorSnapshotFile({ version: 3, rawOperatorState: null, managedOperatorState: null, rawKeyedState: null, managedKeyedState: null, inputChannelState: [], resultSubpartitionState: [] });
+
+describe('Flink loaders of files no handle sizes (_metadata, operator snapshot files)', () => {
+  it('read the file with its size from the open descriptor: no stat of it before (only load() asks whether its path is a directory)', async () => {
+    await withTempDir('loaders', async (dir) => {
+      writeFileSync(join(dir, '_metadata'), writeFlinkMetadata({ version: 3, checkpointId: 1n, masterStates: [], operators: [] }));
+      writeFileSync(join(dir, 'snapshot'), EMPTY_OPERATOR_SNAPSHOT);
+      assert.equal(await pathStats(() => FlinkSavepoint.load(dir)), 1);
+      assert.equal(await pathStats(() => FlinkSavepoint.load(join(dir, '_metadata'))), 1);
+      assert.equal(await pathStats(() => loadOperatorSnapshot(join(dir, 'snapshot'))), 0);
+      assert.equal((await FlinkSavepoint.load(dir)).metadata.checkpointId, 1n);
+      assert.equal((await loadOperatorSnapshot(join(dir, 'snapshot'))).file.version, 3);
+    });
+  });
+
+  it('a missing file is StorageNotFoundError, one above the limit FlinkUnsupportedError before it is read', async () => {
+    await withTempDir('loaders', async (dir) => {
+      const metadata = join(dir, '_metadata');
+      const snapshot = join(dir, 'snapshot');
+      await assert.rejects(FlinkSavepoint.load(dir), (e) => e instanceof StorageNotFoundError && e.path === metadata);
+      await assert.rejects(loadOperatorSnapshot(snapshot), (e) => e instanceof StorageNotFoundError && e.path === snapshot);
+      // Sparse: nothing of them is read.
+      writeFileSync(metadata, '');
+      truncateSync(metadata, MAX_FLINK_METADATA_BYTES + 1);
+      writeFileSync(snapshot, '');
+      truncateSync(snapshot, MAX_OPERATOR_SNAPSHOT_BYTES + 1);
+      await assert.rejects(FlinkSavepoint.load(dir), (e) => e instanceof FlinkUnsupportedError && e.file === metadata && e.feature === `_metadata of ${MAX_FLINK_METADATA_BYTES + 1} bytes exceeds ${MAX_FLINK_METADATA_BYTES}`);
+      await assert.rejects(loadOperatorSnapshot(snapshot), (e) => e instanceof FlinkUnsupportedError && e.file === snapshot && e.feature === `operator snapshot of ${MAX_OPERATOR_SNAPSHOT_BYTES + 1} bytes exceeds ${MAX_OPERATOR_SNAPSHOT_BYTES}`);
+      // Below the limit the file is read (and parsed: eight zero bytes are no operator snapshot).
+      truncateSync(snapshot, 8);
+      await assert.rejects(loadOperatorSnapshot(snapshot), (e) => e instanceof CorruptCheckpointError && e.file === snapshot);
+    });
+  });
+
+  it('a _metadata that cannot be opened but exists is a storage error naming the cause, as a state file is', async () => {
+    await withTempDir('loaders', async (dir) => {
+      symlinkSync('_metadata', join(dir, '_metadata')); // open() fails with ELOOP: the name exists
+      await assert.rejects(FlinkSavepoint.load(dir), (e) => e instanceof StorageError && !(e instanceof StorageNotFoundError) && e.path === join(dir, '_metadata') && e.message.includes('ELOOP'));
+    });
+  });
+});
 
 describe('Flink stream buffers (FlinkSavepoint.releaseStreams)', () => {
   it('released streams go to the next savepoint read; decoded values and headers stay, raw views are detached', async () => {

@@ -2,16 +2,20 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import {
+  ByteSerializer,
   defaultFlinkSerializers,
   encodeOperatorStream,
   FlinkSavepoint,
   FlinkSnapshots,
   JavaDataOutput,
+  LongSerializer,
   operatorIdFromUid,
   readOperatorStates,
   rescaleFlinkSavepoint,
   rewriteFlinkSavepoint,
   writeFlinkSavepoint,
+  writeKeyedHeader,
+  type OperatorState,
   type OperatorStreamHandle,
 } from '../src/index.js';
 import { withOwnSavepoint, withTempDir } from './own-savepoint.js';
@@ -99,5 +103,49 @@ describe('work per element of reading operator state is linear (counts, not timi
     assert.deepEqual(values, elements.map((_, i) => BigInt(i)));
     // A search of the offsets per element would call its predicate about n * n / 2 times.
     assert.ok(calls < n, `${calls} find predicate calls for ${n} elements`);
+  });
+});
+
+/**
+ * One operator of one subtask whose keyed state is an inline heap-native stream (tag 12) of
+ * `keyGroups` key groups, one value (key 9, the key group as a long) in each.
+ */
+function heapNativeOperator(keyGroups: number): OperatorState {
+  const o = new JavaDataOutput();
+  writeKeyedHeader(o, {
+    version: 6, compression: false, keySerializer: FlinkSnapshots.simple('org.apache.flink.api.common.typeutils.base.ByteSerializer'),
+    states: [{ name: 'v', backendStateType: 'KEY_VALUE', options: [['KEYED_STATE_TYPE', 'VALUE']], serializers: [['NAMESPACE_SERIALIZER', FlinkSnapshots.voidNamespace()], ['VALUE_SERIALIZER', FlinkSnapshots.long()]] }],
+  });
+  const offsets: number[] = [];
+  for (let kg = 0; kg < keyGroups; kg++) {
+    offsets.push(o.length);
+    o.writeInt(kg);
+    o.writeShort(0); // state id
+    o.writeInt(1); // entries
+    o.writeByte(0); // namespace
+    ByteSerializer.serialize(9, o);
+    LongSerializer.serialize(BigInt(kg), o);
+  }
+  const stream = { type: 'byte-stream' as const, name: 'keyed', data: o.toBytes(), metadataOffset: 0 };
+  const subtask = { index: 0, finished: false, managedOperatorState: null, rawOperatorState: null, rawKeyedState: null, inputChannelState: [], resultSubpartitionState: [], managedKeyedState: { type: 'key-groups' as const, tag: 12 as const, startKeyGroup: 0, offsets, stream, stateHandleId: 'h' } };
+  return { operatorId: operatorIdFromUid('heap-op'), parallelism: 1, maxParallelism: keyGroups, coordinatorState: null, fullyFinished: false, subtasks: [subtask] };
+}
+
+describe('work of telling a keyed stream\'s format is that of one key group (counts, not timings)', () => {
+  it('the probe of a tag-12 stream walks its first key-group block without building the others', async () => {
+    const keyGroups = 4096;
+    const op = heapNativeOperator(keyGroups);
+    const sp = FlinkSavepoint.fromModel('/nonexistent', 'inline', { version: 3, checkpointId: 1n, masterStates: [], operators: [op] });
+    let format: string | undefined;
+    const steps = await arrayIteratorSteps(async () => {
+      format = (await sp.keyedStreams(op))[0]!.format;
+    });
+    assert.equal(format, 'heap-native');
+    // Building every block (sorted by offset, then by key group) to walk the first stepped 5 times per key group.
+    assert.ok(steps < 100, `${steps} array iterator steps to tell the format of ${keyGroups} key groups`);
+    // The blocks are all there for the readers.
+    const [info] = await sp.keyedStreams(op);
+    const values = [...sp.decodedRecords(info!, keyGroups)].map((e) => e.value);
+    assert.deepEqual(values, Array.from({ length: keyGroups }, (_, kg) => BigInt(kg)));
   });
 });

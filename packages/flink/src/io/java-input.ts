@@ -1,7 +1,7 @@
 import { corrupt } from '../errors.js';
 import type { ByteArrayCopies } from './byte-copies.js';
 
-/** Decoded items an input may hold beyond one per byte: values that take no bytes (Avro null, an empty record). */
+/** Decoded items of no bytes (Avro null, an empty record) an input may hold beyond one per byte of it. */
 const ZERO_WIDTH_ITEM_ALLOWANCE = 1024;
 
 /**
@@ -16,7 +16,7 @@ export class JavaDataInput {
   private readonly end: number;
   /** Where readBytesCopy packs its copies (set by record decoders); without it each copy has its own buffer. */
   copies: ByteArrayCopies | undefined = undefined;
-  /** Items claimed so far (claimItems), and how many this input's bytes allow. */
+  /** Items of no bytes claimed so far (claimItems), and how many this input's bytes allow. */
   private claimed = 0;
   private readonly itemLimit: number;
 
@@ -145,17 +145,35 @@ export class JavaDataInput {
   }
 
   /**
-   * Claims n decoded items: elements of lists, arrays and maps, and values that take no bytes.
-   * A count checked only against the bytes left lets items of zero width (Avro null, an empty
-   * record) claim those bytes again at every count, and nested counts multiply: all items of one
-   * input together may not outnumber its bytes (plus ZERO_WIDTH_ITEM_ALLOWANCE), so decoding
-   * stays linear in the input. Items of real data take at least a byte each.
+   * Claims n decoded items that take no bytes (Avro null, an empty record). A count checked only
+   * against the bytes left lets such items claim those bytes again at every count, and nested
+   * counts multiply: all of one input's items of no bytes together may not outnumber its bytes
+   * (plus ZERO_WIDTH_ITEM_ALLOWANCE), so decoding stays linear in the input. Items of real data
+   * are bounded by the bytes they take, and are not claimed: a record of an int and four nulls
+   * claims four, not five (its container claiming it too refused valid data of that shape).
    */
   claimItems(n: number, what: string, at = this.pos): void {
     this.claimed += n;
     if (this.claimed <= this.itemLimit) return;
     const bytes = this.itemLimit - ZERO_WIDTH_ITEM_ALLOWANCE;
     this.fail(`${what}: ${this.claimed} items from ${bytes} bytes (at most one per byte and ${ZERO_WIDTH_ITEM_ALLOWANCE} of no bytes)`, at);
+  }
+
+  /**
+   * How far decoding has come: bytes read plus items claimed. Values read forward only, so an
+   * item of a list, array or map that leaves it unchanged took no bytes and claimed nothing.
+   */
+  get progress(): number {
+    return this.pos + this.claimed;
+  }
+
+  /**
+   * Claims the item of a list, array or map read since `progress` was `before` if it took no bytes
+   * and claimed nothing itself (a value of no bytes whose serializer does not claim it): an item of
+   * bytes is paid for by them, and one that claimed its values of no bytes is counted already.
+   */
+  claimIfEmpty(before: number, what: string, at: number): void {
+    if (this.progress === before) this.claimItems(1, what, at);
   }
 
   /** n bytes as a view into the input (no copy). */

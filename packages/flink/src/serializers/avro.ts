@@ -129,9 +129,13 @@ class AvroCodec {
       }
       if (n === 0) return;
       if (n > i.remaining) i.fail(`Avro block of ${n} items exceeds the ${i.remaining} bytes left`, at);
-      // Each block is checked against the bytes left, so blocks of items of no bytes could each claim them again.
-      i.claimItems(n, 'Avro array or map items', at);
-      for (let k = 0; k < n; k++) item();
+      // Each block is checked against the bytes left, so blocks of items of no bytes could each
+      // claim them again: every item takes bytes or claims (zeroWidth; claimIfEmpty for any other).
+      for (let k = 0; k < n; k++) {
+        const before = i.progress;
+        item();
+        i.claimIfEmpty(before, 'Avro array or map items', at);
+      }
     }
   }
 

@@ -64,9 +64,13 @@ function countPrefixedSerializer(
     deserialize: (i) => {
       const at = i.position;
       const n = i.readCount(countName);
-      i.claimItems(n, countName, at);
       const out: unknown[] = [];
-      for (let k = 0; k < n; k++) out.push(element.read(i));
+      // Elements of no bytes are claimed (JavaDataInput.claimItems): nested lists of them would multiply.
+      for (let k = 0; k < n; k++) {
+        const before = i.progress;
+        out.push(element.read(i));
+        i.claimIfEmpty(before, countName, at);
+      }
       return out;
     },
     serialize: (v, o) => {
@@ -91,10 +95,9 @@ export function mapSerializer(key: FlinkTypeSerializer, value: FlinkTypeSerializ
     serializerClass: 'org.apache.flink.api.common.typeutils.base.MapSerializer',
     length: -1,
     deserialize: (i) => {
-      const at = i.position;
       const n = i.readCount('map size', 2);
-      i.claimItems(n, 'map size', at);
       const out = new Map<unknown, unknown>();
+      // No entry is of no bytes (its null flag takes one): entries are bounded by the bytes, not claimed.
       for (let k = 0; k < n; k++) {
         const kk = key.deserialize(i);
         out.set(kk, i.readBoolean() ? null : value.deserialize(i));
