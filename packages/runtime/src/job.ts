@@ -4,6 +4,7 @@ import {
   type CheckpointScan,
   type CompleteCheckpointEntry,
   computeKeyGroupRangeForOperatorIndex,
+  finishedOnRestore,
   deserializeCheckpointMetadata,
   type CheckpointStorage,
   type KeyedStateBackend,
@@ -176,6 +177,7 @@ class ExecutionAttempt implements AttemptView, TaskHost {
       const opMeta = restore?.metadata.operators.find((o) => o.uid === node.uid);
       const operatorAssignment = opMeta ? assignOperatorState(opMeta, node.parallelism) : undefined;
       const inflight = opMeta && restore ? await assignChannelState(opMeta, node, g.maxParallelism, restore.reader) : undefined;
+      // Core's rule, shared with the savepoint tools' rewrites: a rewritten savepoint restores alike.
       const finished = opMeta ? finishedOnRestore(opMeta, node.parallelism) : [];
       for (let i = 0; i < node.parallelism; i++) {
         const operatorIdentifier = `${node.uid}#${i}`;
@@ -278,22 +280,6 @@ class ExecutionAttempt implements AttemptView, TaskHost {
     for (const k of this.keyedBackends) k.dispose();
     for (const o of this.operatorBackends) o.dispose();
   }
-}
-
-/**
- * Which new subtasks start as finished (Flink's FINISHED_ON_RESTORE): they restore their state
- * but run neither endInput nor finish again. At unchanged parallelism each subtask keeps its own
- * flag; rescaled, only an operator all of whose subtasks had finished (Flink's fully finished
- * operator) starts finished, because a new subtask's key groups may come from unfinished ones.
- */
-function finishedOnRestore(op: OperatorSnapshotMetadata, parallelism: number): boolean[] {
-  if (op.parallelism === parallelism && op.subtasks.length === parallelism) {
-    const flags = new Array<boolean>(parallelism).fill(false);
-    for (const s of op.subtasks) flags[s.subtaskIndex] = s.finished === true;
-    return flags;
-  }
-  const all = op.subtasks.length > 0 && op.subtasks.every((s) => s.finished === true);
-  return new Array<boolean>(parallelism).fill(all);
 }
 
 /**

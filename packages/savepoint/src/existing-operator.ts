@@ -1,6 +1,7 @@
 import {
   IllegalStateUsageError,
   collectStreamHandles,
+  finishedOnRestore,
   isKeyGroupsStateHandle,
   repartitionOperatorState,
   type KeyGroupsStateHandle,
@@ -87,37 +88,36 @@ type CarriedState = Pick<SubtaskStateMetadata, 'channelState' | 'finished'>;
 /**
  * What each new subtask keeps beyond its state: the in-flight records (channel state) and the
  * finished flag of an unaligned or final checkpoint. While every key group stays with its subtask
- * (same parallelism, maxParallelism and key bytes) each subtask keeps its own. Otherwise only an
- * operator all of whose subtasks had finished stays finished (Flink's fully finished operator; the
- * runtime restores a rescaled checkpoint the same way, job.ts finishedOnRestore), and channel state
- * is refused: its records were routed to their subtask by key group, and only the job's
- * partitioners could route them again (the runtime does, restoring the checkpoint itself).
+ * (same parallelism, maxParallelism and key bytes) each subtask keeps its own. Otherwise channel
+ * state is refused: its records were routed to their subtask by key group, and only the job's
+ * partitioners could route them again (the runtime does, restoring the checkpoint itself). The
+ * finished flags follow core's finishedOnRestore, the rule the runtime restores by: rewritten or
+ * not, a savepoint restores with the same subtasks finished.
  */
 function carriedSubtaskState(old: OperatorSnapshotMetadata, p: number, maxParallelism: number, keyChange: boolean): CarriedState[] {
   const sameLayout = p === old.parallelism && maxParallelism === old.maxParallelism && !keyChange;
-  if (sameLayout) {
-    const carried: CarriedState[] = Array.from({ length: p }, () => ({}));
-    for (const s of old.subtasks) carried[s.subtaskIndex] = carriedOf(s);
-    return carried;
-  }
-  const inflight = old.subtasks.filter((s) => (s.channelState?.length ?? 0) > 0).map((s) => s.subtaskIndex);
-  if (inflight.length > 0) {
-    const changes = [
-      ...(p !== old.parallelism ? [`parallelism ${old.parallelism} -> ${p}`] : []),
-      ...(maxParallelism !== old.maxParallelism ? [`maxParallelism ${old.maxParallelism} -> ${maxParallelism}`] : []),
-      ...(keyChange ? ['a new key serializer'] : []),
-    ];
-    throw new UnsupportedSavepointOperationError(
-      `rewriting operator '${old.uid}' with ${changes.join(', ')}`,
-      `subtask(s) ${inflight.join(', ')} hold in-flight records of an unaligned checkpoint (channel state), which belong to the subtask owning their key groups and cannot be re-partitioned without the job's partitioners; restore the checkpoint with the job (which re-partitions them by its partitioners when the parallelism changes), or rewrite an aligned savepoint`,
-    );
-  }
-  const allFinished = old.subtasks.length > 0 && old.subtasks.every((s) => s.finished === true);
-  return Array.from({ length: p }, () => (allFinished ? { finished: true } : {}));
+  if (!sameLayout) refuseMovedChannelState(old, p, maxParallelism, keyChange);
+  const finished = finishedOnRestore(old, p, { redistributed: !sameLayout });
+  const channelState = new Map(old.subtasks.map((s) => [s.subtaskIndex, s.channelState]));
+  return finished.map((f, i) => {
+    const inflight = sameLayout ? channelState.get(i) : undefined;
+    return { ...(inflight === undefined ? {} : { channelState: inflight }), ...(f ? { finished: true } : {}) };
+  });
 }
 
-function carriedOf(s: SubtaskStateMetadata): CarriedState {
-  return { ...(s.channelState === undefined ? {} : { channelState: s.channelState }), ...(s.finished === undefined ? {} : { finished: s.finished }) };
+/** In-flight records cannot follow their key groups to other subtasks (see carriedSubtaskState). */
+function refuseMovedChannelState(old: OperatorSnapshotMetadata, p: number, maxParallelism: number, keyChange: boolean): void {
+  const inflight = old.subtasks.filter((s) => (s.channelState?.length ?? 0) > 0).map((s) => s.subtaskIndex);
+  if (inflight.length === 0) return;
+  const changes = [
+    ...(p !== old.parallelism ? [`parallelism ${old.parallelism} -> ${p}`] : []),
+    ...(maxParallelism !== old.maxParallelism ? [`maxParallelism ${old.maxParallelism} -> ${maxParallelism}`] : []),
+    ...(keyChange ? ['a new key serializer'] : []),
+  ];
+  throw new UnsupportedSavepointOperationError(
+    `rewriting operator '${old.uid}' with ${changes.join(', ')}`,
+    `subtask(s) ${inflight.join(', ')} hold in-flight records of an unaligned checkpoint (channel state), which belong to the subtask owning their key groups and cannot be re-partitioned without the job's partitioners; restore the checkpoint with the job (which re-partitions them by its partitioners when the parallelism changes), or rewrite an aligned savepoint`,
+  );
 }
 
 interface KeyedPlan {

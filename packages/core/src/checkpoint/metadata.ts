@@ -1,10 +1,11 @@
 import { Packr } from 'msgpackr';
+import { assert } from '../assert.js';
 import { crc32c, formatChecksum } from '../checksum.js';
 import { CorruptCheckpointError, FlowstateError, UnknownFormatVersionError } from '../errors.js';
 import { DataInputDeserializer } from '../io/data-input.js';
 import { DataOutputSerializer } from '../io/data-output.js';
 import { checkMetadataStructure } from './metadata-structure.js';
-import type { CheckpointMetadata } from './metadata-types.js';
+import type { CheckpointMetadata, OperatorSnapshotMetadata } from './metadata-types.js';
 
 /** "FSMD": flowstate checkpoint metadata. */
 export const METADATA_MAGIC = 0x46534d44;
@@ -65,4 +66,43 @@ export function deserializeCheckpointMetadata(bytes: Uint8Array, file: string): 
   }
   checkMetadataStructure(decoded, file);
   return decoded;
+}
+
+/** How an operator's state reaches its subtasks on a restore or a rewrite (finishedOnRestore). */
+export interface FinishedOnRestoreOptions {
+  /**
+   * The state of an old subtask may go to other new subtasks: true when the parallelism changes
+   * (the default), and for the savepoint tools also when the maxParallelism or the key serializer
+   * does (the key groups of a subtask change at the same parallelism). False only at the same
+   * parallelism: new subtask i restores old subtask i's state.
+   */
+  readonly redistributed?: boolean;
+}
+
+/**
+ * Which subtasks of `op`, restored (or rewritten) at `parallelism`, start finished: Flink's
+ * FINISHED_ON_RESTORE, they keep their state but run neither endInput nor finish again. The one
+ * rule of the runtime's restore and of the savepoint tools' rewrites, so that a savepoint restores
+ * the same whether or not it was rewritten first.
+ *
+ * Where each new subtask restores its own old subtask's state, it keeps that subtask's flag; one
+ * the metadata does not list never said it finished, so it did not. Otherwise a new subtask's
+ * state may come from any old subtask: all start finished or none, and all only when the operator
+ * is fully finished (Flink's FullyFinishedOperatorState), every one of its `op.parallelism`
+ * subtasks listed and finished. A rule over the listed subtasks alone would take an operator with
+ * an unlisted, unfinished subtask for a finished one.
+ */
+export function finishedOnRestore(op: OperatorSnapshotMetadata, parallelism: number, options: FinishedOnRestoreOptions = {}): boolean[] {
+  const redistributed = options.redistributed ?? op.parallelism !== parallelism;
+  assert(Number.isSafeInteger(parallelism) && parallelism > 0, `operator '${op.uid}': parallelism ${parallelism} is not a positive integer`);
+  assert(redistributed || op.parallelism === parallelism, `operator '${op.uid}': subtasks keep their own state only at the same parallelism (${op.parallelism} -> ${parallelism})`);
+  if (redistributed) return new Array<boolean>(parallelism).fill(isFullyFinished(op));
+  const flags = new Array<boolean>(parallelism).fill(false);
+  for (const s of op.subtasks) flags[s.subtaskIndex] = s.finished === true;
+  return flags;
+}
+
+/** Every subtask of `op` finished; subtask indices are unique and below its parallelism (checkMetadataStructure), so all are listed when as many are. */
+function isFullyFinished(op: OperatorSnapshotMetadata): boolean {
+  return op.subtasks.length > 0 && op.subtasks.length === op.parallelism && op.subtasks.every((s) => s.finished === true);
 }
