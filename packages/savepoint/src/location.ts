@@ -1,11 +1,14 @@
-import { rmdir } from 'node:fs/promises';
+import { lstat, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   displayStorageUri,
   fileSystemRegistry,
+  isNotFoundErrno,
   parentStorageUri,
+  PathEscapeError,
   StorageError,
+  storageErrorFromErrno,
   storageUriBaseName,
   type FileStatus,
   type FileSystem,
@@ -46,9 +49,10 @@ export async function deleteLocation(uri: URL, fs: FileSystem, fileSystems: File
 /**
  * Removes the directory `uri` if nothing at all is left in it, after the sub-directories `owned`
  * (relative paths) that are empty; says whether `uri` went. Locally each goes with a
- * non-recursive rmdir: the storage listings show neither symbolic links nor empty directories,
- * which a recursive delete would take along. An object store holds nothing but the objects its
- * listings show: `left`, every file the caller found below the root (allListed).
+ * non-recursive rmdir, never through a symbolic link (PathEscapeError): the storage listings show
+ * neither symbolic links nor empty directories, which a recursive delete would take along. An
+ * object store holds nothing but the objects its listings show: `left`, every file the caller
+ * found below the root (allListed).
  */
 export async function deleteLocationIfEmpty(uri: URL, fs: FileSystem, fileSystems: FileSystemRegistry, owned: Iterable<string>, left: readonly FileStatus[]): Promise<boolean> {
   if (uri.protocol === 'file:' && fs.scheme === 'file') return removeLocalIfEmpty(fileURLToPath(uri), owned);
@@ -60,11 +64,19 @@ export async function deleteLocationIfEmpty(uri: URL, fs: FileSystem, fileSystem
 async function removeLocalIfEmpty(dir: string, owned: Iterable<string>): Promise<boolean> {
   // Deepest first: a directory is empty only once the ones in it went.
   const depth = (p: string) => p.split('/').length;
-  for (const d of [...new Set(owned)].sort((a, b) => depth(b) - depth(a))) await rmdirIfEmpty(join(dir, d));
-  return rmdirIfEmpty(dir);
+  for (const d of [...new Set(owned)].sort((a, b) => depth(b) - depth(a))) await rmdirIfEmpty(dir, d.split('/'));
+  return rmdirIfEmpty(dir, []);
 }
 
-async function rmdirIfEmpty(path: string): Promise<boolean> {
+/**
+ * Removes the directory `parts` below `dir` ([]: `dir` itself) if it is empty; says whether it is
+ * gone. rmdir does not follow a symbolic link in the last component (ENOTDIR: not ours), but it
+ * does in every component above it, where a link swapped in after the listing would make it remove
+ * an empty directory outside the savepoint: those are checked first (refuseLinkedComponents).
+ */
+async function rmdirIfEmpty(dir: string, parts: readonly string[]): Promise<boolean> {
+  const path = join(dir, ...parts);
+  await refuseLinkedComponents(dir, parts.slice(0, -1), path);
   try {
     await rmdir(path);
     return true;
@@ -74,6 +86,30 @@ async function rmdirIfEmpty(path: string): Promise<boolean> {
     // Not empty, or not a directory (a symbolic link): not ours to remove.
     if (code === 'ENOTEMPTY' || code === 'EEXIST' || code === 'ENOTDIR') return false;
     throw new StorageError(path, `cannot remove the directory (${code ?? String(e)})`, { cause: e });
+  }
+}
+
+/**
+ * Throws PathEscapeError if a component `parents` names below `dir` is a symbolic link: the local
+ * file system's confinement (resolvePath) for a removal, at the same strength (it looks just
+ * before the rmdir; a link swapped in between the two is not seen, which only an rmdirat of an
+ * opened directory would rule out, and Node has none). Stricter than that confinement, which
+ * admits a link that stays inside the root: a directory of the savepoint is its own only when it
+ * is reached through its own directories. A missing component or a file is left for rmdir to
+ * answer (ENOENT: gone; ENOTDIR: not ours).
+ */
+async function refuseLinkedComponents(dir: string, parents: readonly string[], target: string): Promise<void> {
+  let at = dir;
+  for (const p of parents) {
+    at = join(at, p);
+    let linked: boolean;
+    try {
+      linked = (await lstat(at)).isSymbolicLink();
+    } catch (e) {
+      if (isNotFoundErrno(e)) return;
+      throw storageErrorFromErrno(at, 'lstat', e);
+    }
+    if (linked) throw new PathEscapeError(at, `is a symbolic link: removing the directory '${target}' through it could remove one outside the savepoint`);
   }
 }
 

@@ -2,10 +2,12 @@ import { strict as assert } from 'node:assert';
 import { existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { CHECKPOINT, KeyGroupRange, serializeCheckpointMetadata, Serializers, ValueStateDescriptor, VoidNamespace } from '@flowstate/core';
+import { pathToFileURL } from 'node:url';
+import { CHECKPOINT, FileSystemRegistry, KeyGroupRange, PathEscapeError, serializeCheckpointMetadata, Serializers, ValueStateDescriptor, VoidNamespace } from '@flowstate/core';
 import { FsStateBackend } from '@flowstate/heap';
-import { localCheckpointStorage } from '@flowstate/storage-local';
+import { LocalFileSystem, localCheckpointStorage, localFileSystemProvider } from '@flowstate/storage-local';
 import { convertSavepoint, disposeSavepoint } from '../src/index.js';
+import { deleteLocationIfEmpty } from '../src/location.js';
 import { copyFixture, freshDirs } from './helpers.js';
 
 const fresh = freshDirs();
@@ -54,5 +56,20 @@ describe('disposeSavepoint', () => {
     assert.deepEqual(r.leftAlone, []);
     assert.equal(r.directoryRemoved, true);
     assert.equal(existsSync(out), false);
+  });
+
+  it('removes no directory through a symbolic link swapped in above one of its own (PathEscapeError naming the link)', async () => {
+    // The savepoint's files were in a/b/; after they went (and the listing), `a` became a link to
+    // a directory outside the savepoint holding an empty `b`: an rmdir of <savepoint>/a/b would follow it.
+    const base = fresh();
+    const outside = join(base, 'outside');
+    mkdirSync(join(outside, 'b'), { recursive: true });
+    const dir = join(base, 'savepoint');
+    mkdirSync(dir);
+    symlinkSync(outside, join(dir, 'a'));
+    const removal = deleteLocationIfEmpty(pathToFileURL(dir), new LocalFileSystem(dir), new FileSystemRegistry().register(localFileSystemProvider), ['a/b', 'a'], []);
+    await assert.rejects(removal, (e: unknown) => e instanceof PathEscapeError && e.code === 'PATH_ESCAPE' && e.path === join(dir, 'a'));
+    assert.deepEqual(readdirSync(outside), ['b'], 'the empty directory outside the savepoint is still there');
+    assert.deepEqual(readdirSync(dir), ['a'], 'the link is left alone');
   });
 });
