@@ -296,4 +296,25 @@ describe('ForwardingFileSystem', () => {
     assert.deepEqual(inner.calls, ['deleteMany a/1,b/3']);
     assert.deepEqual((await inner.list('')).map((f) => f.path), ['a/2']);
   });
+
+  it('has deleteEmptyDirectory only when the wrapped system has it, and forwards it then', async () => {
+    // Callers pick a non-recursive removal by the method's presence: a wrapper of a system
+    // without it (memory, S3) must not offer one.
+    const plain = new ForwardingFileSystem(new MemoryFileSystem());
+    assert.equal('deleteEmptyDirectory' in plain, false);
+    assert.equal(plain.deleteEmptyDirectory, undefined);
+
+    class WithDirectories extends MemoryFileSystem {
+      readonly removed: string[] = [];
+      async deleteEmptyDirectory(dir: string): Promise<boolean> {
+        this.removed.push(dir);
+        return dir !== 'full';
+      }
+    }
+    const inner = new WithDirectories();
+    const wrapped = new ForwardingFileSystem(inner);
+    assert.equal(await wrapped.deleteEmptyDirectory?.('empty'), true);
+    assert.equal(await wrapped.deleteEmptyDirectory?.('full'), false);
+    assert.deepEqual(inner.removed, ['empty', 'full'], 'called on the wrapped system, as itself');
+  });
 });

@@ -48,23 +48,51 @@ export async function deleteLocation(uri: URL, fs: FileSystem, fileSystems: File
 
 /**
  * Removes the directory `uri` if nothing at all is left in it, after the sub-directories `owned`
- * (relative paths) that are empty; says whether `uri` went. Locally each goes with a
- * non-recursive rmdir, never through a symbolic link (PathEscapeError): the storage listings show
- * neither symbolic links nor empty directories, which a recursive delete would take along. An
- * object store holds nothing but the objects its listings show: `left`, every file the caller
- * found below the root (allListed).
+ * (relative paths) that are empty; says whether `uri` went. The storage listings show neither
+ * symbolic links nor empty directories, which a recursive delete would take along, so where
+ * storage has directories each goes only if empty: locally with a non-recursive rmdir, never
+ * through a symbolic link (PathEscapeError); elsewhere (HDFS) with the file system's
+ * `deleteEmptyDirectory`. An object store (no `deleteEmptyDirectory`) holds nothing but the
+ * objects its listings show: `left`, every file the caller found below the root (allListed).
  */
 export async function deleteLocationIfEmpty(uri: URL, fs: FileSystem, fileSystems: FileSystemRegistry, owned: Iterable<string>, left: readonly FileStatus[]): Promise<boolean> {
   if (uri.protocol === 'file:' && fs.scheme === 'file') return removeLocalIfEmpty(fileURLToPath(uri), owned);
+  if (hasEmptyDirectoryRemoval(fs)) return removeEmptyDirectories(uri, fs, fileSystems, owned);
   if (left.length > 0) return false;
   await deleteLocation(uri, fs, fileSystems);
   return true;
 }
 
-async function removeLocalIfEmpty(dir: string, owned: Iterable<string>): Promise<boolean> {
-  // Deepest first: a directory is empty only once the ones in it went.
+type EmptyDirectoryRemoval = FileSystem & Required<Pick<FileSystem, 'deleteEmptyDirectory'>>;
+
+function hasEmptyDirectoryRemoval(fs: FileSystem): fs is EmptyDirectoryRemoval {
+  return fs.deleteEmptyDirectory !== undefined;
+}
+
+/** Deepest first: a directory is empty only once the ones in it went. */
+function deepestFirst(owned: Iterable<string>): string[] {
   const depth = (p: string) => p.split('/').length;
-  for (const d of [...new Set(owned)].sort((a, b) => depth(b) - depth(a))) await rmdirIfEmpty(dir, d.split('/'));
+  return [...new Set(owned)].sort((a, b) => depth(b) - depth(a));
+}
+
+/**
+ * The savepoint's own directories, then `uri` itself, each only if empty (deleteEmptyDirectory):
+ * `uri` goes through its parent's file system, as in deleteLocation (a file system keeps its
+ * root). It stays (false) when something is left in it, listed or not (someone else's empty
+ * directory), and when it cannot go without a recursive delete: a storage root (no parent), or a
+ * parent whose file system has no deleteEmptyDirectory.
+ */
+async function removeEmptyDirectories(uri: URL, fs: EmptyDirectoryRemoval, fileSystems: FileSystemRegistry, owned: Iterable<string>): Promise<boolean> {
+  for (const d of deepestFirst(owned)) await fs.deleteEmptyDirectory(d);
+  const parent = parentStorageUri(uri);
+  if (parent === undefined) return false;
+  const parentFs = fileSystems.resolve(parent);
+  if (!hasEmptyDirectoryRemoval(parentFs)) return false;
+  return parentFs.deleteEmptyDirectory(storageUriBaseName(uri));
+}
+
+async function removeLocalIfEmpty(dir: string, owned: Iterable<string>): Promise<boolean> {
+  for (const d of deepestFirst(owned)) await rmdirIfEmpty(dir, d.split('/'));
   return rmdirIfEmpty(dir, []);
 }
 

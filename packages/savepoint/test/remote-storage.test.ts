@@ -2,13 +2,14 @@ import assert from 'node:assert/strict';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import type { ClientRequest } from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { FileSystemRegistry, Serializers, ValueStateDescriptor, type FileSystemProvider } from '@flowstate/core';
+import { FileSystemRegistry, Serializers, StorageNotFoundError, ValueStateDescriptor, type FileSystemProvider } from '@flowstate/core';
 import { localFileSystemProvider } from '@flowstate/storage-local';
 import { s3FileSystemProvider } from '@flowstate/storage-s3';
 import { s3rverClientConfig, startS3rver, type S3rverInstance } from '@flowstate/storage-s3/testing';
-import { webHdfsFileSystemProvider } from '@flowstate/storage-hdfs';
+import { webHdfsFileSystemProvider, type WebHdfsFileSystem } from '@flowstate/storage-hdfs';
 import { WebHdfsTestServer } from '@flowstate/storage-hdfs/testing';
 import { diffSavepoints, disposeSavepoint, rescaleSavepoint, SavepointReader, SavepointWriter, validateSavepoint } from '../src/index.js';
+import { deleteLocationIfEmpty } from '../src/location.js';
 import { KEYED_UID, writeFixture } from './fixture-data.js';
 import { cleanup, FIXTURE_V1, HEAP, tempDir } from './helpers.js';
 
@@ -65,6 +66,35 @@ describe('savepoints on remote storage, by URI (library)', () => {
       assert.deepEqual(await fileSystems.resolve(new URL(copy)).list(''), []);
     });
   }
+});
+
+describe('dispose on HDFS, which has directories its listings do not show when empty', () => {
+  // No file is listed once the savepoint's files went, yet the directory is not empty: a recursive
+  // DELETE of it (what dispose did) took someone else's empty directory along. Each directory now
+  // goes with FileSystem.deleteEmptyDirectory (a non-recursive DELETE), only if empty.
+  it("leaves an empty directory that is not the savepoint's alone", async () => {
+    const sp = `webhdfs://${new URL(hdfs!.namenodeUrl).host}/flowstate/foreign-empty`;
+    await writeFixture(sp, { fileSystems });
+    const fs = fileSystems.resolve(new URL(sp)) as WebHdfsFileSystem;
+    await fs.client.mkdirs(`${fs.basePath}/foreign`);
+    const disposed = await disposeSavepoint(sp, { fileSystems });
+    assert.deepEqual(await fs.list(''), [], "the savepoint's files went");
+    const left = await fs.client.listStatus(fs.basePath).catch(() => []);
+    assert.deepEqual(left.map((st) => `${st.pathSuffix} ${st.type}`), ['foreign DIRECTORY'], 'the foreign empty directory is still there');
+    assert.equal(disposed.directoryRemoved, false);
+  });
+
+  it('removes its own empty directories deepest first, then its own directory, each only if empty', async () => {
+    const sp = new URL(`webhdfs://${new URL(hdfs!.namenodeUrl).host}/flowstate/owned-dirs`);
+    const fs = fileSystems.resolve(sp) as WebHdfsFileSystem;
+    await fs.client.mkdirs(`${fs.basePath}/a/b`);
+    await fs.client.mkdirs(`${fs.basePath}/foreign`);
+    assert.equal(await deleteLocationIfEmpty(sp, fs, fileSystems, ['a', 'a/b'], []), false, 'foreign/ is left in it');
+    assert.deepEqual((await fs.client.listStatus(fs.basePath)).map((st) => st.pathSuffix), ['foreign']);
+    await fs.client.delete(`${fs.basePath}/foreign`);
+    assert.equal(await deleteLocationIfEmpty(sp, fs, fileSystems, [], []), true);
+    await assert.rejects(fs.client.getFileStatus(fs.basePath), StorageNotFoundError);
+  });
 });
 
 /** The HTTP requests this process sends to `port` while `fn` runs, as 'METHOD path range' (Node's http client diagnostics channel). */

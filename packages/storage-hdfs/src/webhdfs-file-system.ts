@@ -41,6 +41,16 @@ function isAbsent(e: unknown): boolean {
 }
 
 /**
+ * A non-recursive DELETE refused because the directory has children: HDFS's
+ * PathIsNotEmptyDirectoryException ("<path> is non empty"), or a plain IOException with that
+ * message from namenodes older than that class.
+ */
+function isNotEmptyDirectory(e: unknown): boolean {
+  if (!(e instanceof WebHdfsError) || e.remote === undefined) return false;
+  return e.remote.exception === 'PathIsNotEmptyDirectoryException' || (e.remote.exception === 'IOException' && e.remote.message.includes('is non empty'));
+}
+
+/**
  * Checkpoint storage on HDFS through WebHDFS.
  *
  * A file is written to a temporary sibling `<name>._COPYING_<uuid>` (CREATE with the first chunk,
@@ -206,6 +216,34 @@ export class WebHdfsFileSystem extends TemporaryNameListing implements FileSyste
     await forEachLimit(confined, this.concurrency, async (p) => {
       await this.deleteAbs(this.abs(p), false);
     });
+  }
+
+  /**
+   * Removes the directory `dir` only if it is empty (FileSystem.deleteEmptyDirectory): true when
+   * it is gone or was absent, false when it has children or is not a directory. WebHDFS has no
+   * rmdir, and a DELETE without `recursive` deletes a file as readily as an empty directory, so
+   * GETFILESTATUS first makes sure a directory is there; the namenode itself refuses to remove a
+   * directory with children (PathIsNotEmptyDirectoryException), which decides the rest
+   * atomically. (A file put in the directory's place between the two requests would be deleted:
+   * WebHDFS offers no way to rule that out, and nothing of ours renames files onto directories.)
+   */
+  async deleteEmptyDirectory(dir: string): Promise<boolean> {
+    const d = confinePath(dir);
+    // The base directory may have been provisioned with ownership and permissions this job could not recreate.
+    if (d === '') throw new StorageError(dir, 'cannot delete the root directory; remove it through its parent');
+    const abs = this.abs(d);
+    const st = await this.statAbs(abs);
+    if (st === null) return true;
+    if (st.type !== 'DIRECTORY') return false;
+    try {
+      // `{"boolean": false}`: it went in the meantime, which is what was asked.
+      await this.client.delete(abs, { recursive: false });
+      return true;
+    } catch (e) {
+      if (isAbsent(e)) return true;
+      if (isNotEmptyDirectory(e)) return false;
+      throw e;
+    }
   }
 
   async deleteDirectory(dir: string): Promise<void> {

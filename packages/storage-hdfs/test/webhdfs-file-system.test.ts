@@ -177,6 +177,72 @@ describe('WebHdfsFileSystem', () => {
     await assert.rejects(fs.delete(''), StorageError);
   });
 
+  describe('deleteEmptyDirectory', () => {
+    const base = '/flowstate/job-1/ede';
+    /** The DELETE requests the server got since `from`, as 'path recursive'. */
+    const deletesSince = (from: number) => server.requestLog.slice(from).filter((r) => r.op === 'DELETE').map((r) => `${r.path} ${r.params['recursive']}`);
+
+    it('removes an empty directory with a non-recursive DELETE, and answers true for one that is absent', async () => {
+      await client.mkdirs(`${base}/empty/inner`);
+      const from = server.requestLog.length;
+      assert.equal(await fs.deleteEmptyDirectory('ede/empty/inner'), true);
+      assert.equal(await fs.deleteEmptyDirectory('ede/empty'), true);
+      assert.equal(server.exists(`${base}/empty`), false);
+      assert.deepEqual(deletesSince(from), [`${base}/empty/inner false`, `${base}/empty false`]);
+      assert.equal(await fs.deleteEmptyDirectory('ede/empty'), true, 'absent: nothing left to remove');
+      assert.equal(await fs.deleteEmptyDirectory('ede/no/such/dir'), true);
+    });
+
+    it('leaves a directory that is not empty, even when all it holds is an empty directory listings do not show', async () => {
+      await writeCommitted(fs, 'ede/full/file', (w) => w.write(bytes(10)));
+      await client.mkdirs(`${base}/hidden/foreign`);
+      assert.deepEqual(await fs.list('ede/hidden'), [], 'nothing listed');
+      assert.equal(await fs.deleteEmptyDirectory('ede/full'), false);
+      assert.equal(await fs.deleteEmptyDirectory('ede/hidden'), false);
+      assert.equal(Buffer.from(await fs.read('ede/full/file')).length, 10);
+      assert.equal(server.exists(`${base}/hidden/foreign`), true);
+    });
+
+    it('leaves a file alone without sending it a DELETE (which would delete a file too)', async () => {
+      await writeCommitted(fs, 'ede/a-file', (w) => w.write(bytes(5)));
+      const from = server.requestLog.length;
+      assert.equal(await fs.deleteEmptyDirectory('ede/a-file'), false);
+      assert.deepEqual(deletesSince(from), []);
+      assert.equal((await fs.stat('ede/a-file'))?.size, 5);
+      assert.equal(await fs.deleteEmptyDirectory('ede/a-file/below'), true, 'below a file: nothing there');
+    });
+
+    it("takes an older namenode's IOException 'is non empty' for a directory that is not empty", async () => {
+      await writeCommitted(fs, 'ede/old/file', (w) => w.write(bytes(1)));
+      // Namenodes before PathIsNotEmptyDirectoryException threw a plain IOException.
+      const oldNamenode = proxyFetch({
+        response: (u) =>
+          u.searchParams.get('op') === 'DELETE'
+            ? Response.json({ RemoteException: { exception: 'IOException', javaClassName: 'java.io.IOException', message: `${base}/old is non empty` } }, { status: 403 })
+            : undefined,
+      });
+      const old = new WebHdfsFileSystem({ client: clientFor(server, { fetch: oldNamenode }).client, basePath: '/flowstate/job-1' });
+      assert.equal(await old.deleteEmptyDirectory('ede/old'), false);
+      assert.equal(server.exists(`${base}/old/file`), true);
+    });
+
+    it('refuses the root and paths outside it, before any request; other failures are typed errors naming the path', async () => {
+      const from = server.requestLog.length;
+      await assert.rejects(fs.deleteEmptyDirectory(''), StorageError);
+      for (const bad of ['../x', '/abs', 'a/../../b', '%2e%2e/x']) await assert.rejects(fs.deleteEmptyDirectory(bad), PathEscapeError);
+      assert.equal(server.requestLog.length, from);
+      await client.mkdirs(`${base}/denied`);
+      server.faults.add({ fault: { kind: 'status', status: 403, exception: 'AccessControlException', javaClassName: 'org.apache.hadoop.security.AccessControlException' }, op: 'DELETE', pathPrefix: `${base}/denied` });
+      const err = await fs.deleteEmptyDirectory('ede/denied').catch((e: unknown) => e);
+      assert.ok(err instanceof StorageError, String(err));
+      assert.equal(err.code, 'STORAGE_ACCESS_DENIED');
+      assert.equal(err.path, client.uri(`${base}/denied`));
+      assert.equal(server.exists(`${base}/denied`), true);
+      server.faults.clear();
+      server.resetFaultCounts();
+    });
+  });
+
   it('treats ParentNotDirectoryException (a parent is a file) like a missing path', async () => {
     const w = await fs.create('pnd/file');
     await w.commit();

@@ -461,6 +461,42 @@ export class LocalFileSystem extends TemporaryNameListing implements FileSystem 
     for (const p of paths) await this.delete(p);
   }
 
+  /**
+   * Removes the directory `dir` only if it is empty (FileSystem.deleteEmptyDirectory), with one
+   * rmdir: the kernel decides emptiness atomically and never removes anything recursively. True
+   * when it is gone or was absent, false when it is not empty or not a directory. Its parents
+   * are confined like every path (PathEscapeError through a link that leaves the root); the path
+   * itself is not followed: rmdir of a symbolic link fails (ENOTDIR) instead of removing its target.
+   */
+  async deleteEmptyDirectory(dir: string): Promise<boolean> {
+    if (confinePath(dir) === '') throw new StorageError(dir, 'refusing to delete the root');
+    const abs = await this.resolvePath(dir, true);
+    try {
+      await fsp.rmdir(abs);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException | undefined)?.code;
+      // Not empty (Linux says ENOTEMPTY, POSIX allows EEXIST): not removed.
+      if (code === 'ENOTEMPTY' || code === 'EEXIST') return false;
+      // A file or a link (not removed), or a parent is a file (nothing there): lstat tells which.
+      if (code === 'ENOTDIR' && (await this.existsNoFollow(dir, abs))) return false;
+      if (!isNotFoundErrno(e)) this.wrap(dir, 'delete empty directory', e);
+    }
+    // Gone, or found missing: the checked paths and known directories at and below it go too.
+    this.forget(abs);
+    return true;
+  }
+
+  /** Whether something (a link itself, not its target) is at `abs`; false when a component is missing or a file. */
+  private async existsNoFollow(path: string, abs: string): Promise<boolean> {
+    try {
+      await fsp.lstat(abs);
+      return true;
+    } catch (e) {
+      if (isNotFoundErrno(e)) return false;
+      this.wrap(path, 'lstat', e);
+    }
+  }
+
   async deleteDirectory(dir: string): Promise<void> {
     const abs = await this.resolvePath(dir);
     this.forget(abs);

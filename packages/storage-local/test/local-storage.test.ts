@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { symlinkSync, mkdirSync, truncateSync, writeFileSync, readdirSync } from 'node:fs';
+import { existsSync, symlinkSync, mkdirSync, truncateSync, writeFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { runStorageConformance } from '@flowstate/conformance';
@@ -35,6 +35,71 @@ describe('LocalFileSystem specifics', () => {
     const fs = new LocalFileSystem(root);
     await assert.rejects(fs.create('escape/file'), PathEscapeError);
     await assert.rejects(fs.read('escape/file'), PathEscapeError);
+  });
+
+  describe('deleteEmptyDirectory', () => {
+    it('removes an empty directory, and answers true for one that is absent', async () => {
+      const root = freshRoot();
+      mkdirSync(join(root, 'a/b'), { recursive: true });
+      writeFileSync(join(root, 'file'), 'x');
+      const fs = new LocalFileSystem(root);
+      assert.equal(await fs.deleteEmptyDirectory('a/b'), true);
+      assert.equal(await fs.deleteEmptyDirectory('a'), true);
+      assert.equal(existsSync(join(root, 'a')), false);
+      assert.equal(await fs.deleteEmptyDirectory('a'), true, 'absent');
+      assert.equal(await fs.deleteEmptyDirectory('file/below'), true, 'below a file: nothing there');
+    });
+
+    it('leaves a directory that is not empty, even when all it holds is an empty directory listings do not show', async () => {
+      const root = freshRoot();
+      mkdirSync(join(root, 'full'));
+      writeFileSync(join(root, 'full/f'), 'x');
+      mkdirSync(join(root, 'hidden/foreign'), { recursive: true });
+      const fs = new LocalFileSystem(root);
+      assert.deepEqual(await fs.list('hidden'), []);
+      assert.equal(await fs.deleteEmptyDirectory('full'), false);
+      assert.equal(await fs.deleteEmptyDirectory('hidden'), false);
+      assert.equal(existsSync(join(root, 'full/f')), true);
+      assert.equal(existsSync(join(root, 'hidden/foreign')), true);
+    });
+
+    it('leaves a file and a symbolic link (to a directory) alone', async () => {
+      const root = freshRoot();
+      writeFileSync(join(root, 'file'), 'x');
+      mkdirSync(join(root, 'target'));
+      symlinkSync(join(root, 'target'), join(root, 'link'));
+      const fs = new LocalFileSystem(root);
+      assert.equal(await fs.deleteEmptyDirectory('file'), false);
+      assert.equal(await fs.deleteEmptyDirectory('link'), false);
+      assert.deepEqual(readdirSync(root).sort(), ['file', 'link', 'target']);
+    });
+
+    it('refuses the root, and paths that leave it (PathEscapeError), through a symbolic link too', async () => {
+      const root = freshRoot();
+      const outside = freshRoot();
+      mkdirSync(join(outside, 'sub'));
+      symlinkSync(outside, join(root, 'escape'));
+      const fs = new LocalFileSystem(root);
+      await assert.rejects(fs.deleteEmptyDirectory(''), StorageError);
+      for (const bad of ['../x', '/abs', 'a/../../b']) await assert.rejects(fs.deleteEmptyDirectory(bad), PathEscapeError);
+      await assert.rejects(fs.deleteEmptyDirectory('escape/sub'), PathEscapeError);
+      assert.equal(existsSync(join(outside, 'sub')), true);
+      assert.equal(existsSync(root), true);
+    });
+
+    it('forgets what it knew of the removed directory: a symbolic link put in its place is checked again', async () => {
+      const root = freshRoot();
+      const outside = freshRoot();
+      const fs = new LocalFileSystem(root);
+      const w = await fs.create('d/f');
+      await w.commit();
+      await fs.delete('d/f');
+      assert.equal(await fs.deleteEmptyDirectory('d'), true);
+      // Known (confined, created) while it existed; a link to outside the root replaces it.
+      symlinkSync(outside, join(root, 'd'));
+      await assert.rejects(fs.create('d/g'), PathEscapeError);
+      assert.deepEqual(readdirSync(outside), []);
+    });
   });
 
   it('reads a range into a lent buffer that is large enough (ReadRange.into), not into a new one', async () => {

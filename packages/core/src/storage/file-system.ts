@@ -49,6 +49,20 @@ export interface FileSystem {
   /** Recursive and idempotent. */
   deleteDirectory(dir: string): Promise<void>;
   /**
+   * Optional, for storage with real directories (local disk, HDFS): removes the directory `dir`
+   * only if it is empty, never recursively. Listings show files only, so an empty directory (or
+   * one holding only empty directories) looks like nothing at all: a caller that must not remove
+   * what it cannot see (someone else's empty directory inside its own) removes its directories
+   * with this, deepest first, instead of `deleteDirectory`. Resolves true when the directory is
+   * gone or was absent, false (having removed nothing) when it is not empty or is not a directory
+   * (a file, a symbolic link). The root ('') is refused: a file system keeps its root (remove it
+   * through its parent's file system). Failures are StorageErrors naming the path; a path outside
+   * the root is a PathEscapeError, as everywhere. Storage without directories (object stores such
+   * as S3, the in-memory file system) leaves it out: there a directory is nothing but the files
+   * listed below it.
+   */
+  deleteEmptyDirectory?(dir: string): Promise<boolean>;
+  /**
    * Optional: makes the local file at the absolute `localPath` appear at `path` without copying
    * its bytes (a hard link), as durably and atomically as a committed `create`. Only for files
    * nobody modifies any more (RocksDB's SSTs): both names share the bytes. Resolves false when

@@ -5,7 +5,18 @@ import type { FileStatus, FileSystem, FileWriter, ReadRange } from './file-syste
  * (fault injection, recording) and pass the rest through unchanged.
  */
 export class ForwardingFileSystem implements FileSystem {
-  constructor(readonly inner: FileSystem) {}
+  /**
+   * The wrapped system's, and only when it has one: callers tell by its presence whether empty
+   * directories can be removed without a recursive delete, so a wrapper must not claim it for a
+   * system that cannot. `declare`: no class field, so the property is absent (not undefined) when
+   * `inner` lacks it. A subclass that intercepts deletes assigns its own in its constructor.
+   */
+  declare readonly deleteEmptyDirectory?: (dir: string) => Promise<boolean>;
+
+  constructor(readonly inner: FileSystem) {
+    const deleteEmptyDirectory = inner.deleteEmptyDirectory;
+    if (deleteEmptyDirectory !== undefined) this.deleteEmptyDirectory = (dir) => deleteEmptyDirectory.call(inner, dir);
+  }
 
   get scheme(): string {
     return this.inner.scheme;
