@@ -67,4 +67,19 @@ describe('storage conformance suite with an injected describe/it', () => {
     const [, abandoned] = casesOf(async () => new FaultInjectingFileSystem(new MemoryFileSystem()));
     await assert.rejects(abandoned!.fn(), /one incomplete file/);
   });
+
+  it('the deleteEmptyDirectory cases fail for a storage that lacks the method without declaring it, or whose removal is recursive', async () => {
+    const casesOf = (create: () => Promise<MemoryFileSystem>) => {
+      const { api, recorded } = recordingApi();
+      runStorageConformance({ name: 'X', createFileSystem: create, test: api });
+      return recorded.tests.filter((t) => t.path.includes('(deleteEmptyDirectory)'));
+    };
+    const undeclared = casesOf(async () => new MemoryFileSystem());
+    assert.equal(undeclared.length, 2);
+    for (const t of undeclared) await assert.rejects(t.fn(), /deleteEmptyDirectory is not implemented; declare it not applicable/, t.path);
+    // A removal that takes what is in the directory along: the case that keeps a directory holding a file fails.
+    const recursive = async () => Object.assign(new MemoryFileSystem(), { deleteEmptyDirectory: async function (this: MemoryFileSystem, dir: string) { await this.deleteDirectory(dir); return true; } });
+    const [, keeps] = casesOf(recursive);
+    await assert.rejects(keeps!.fn(), assert.AssertionError);
+  });
 });

@@ -6,12 +6,15 @@ import { StorageNotFoundError, type FileSystem } from '@flowstate/core';
  * not applicable with a reason; the cases that need it are then reported as skipped with that
  * reason, never as passed.
  */
-export type StorageCapability = 'listIncomplete';
+export type StorageCapability = 'listIncomplete' | 'deleteEmptyDirectory';
 
 export const STORAGE_CAPABILITIES: Readonly<Record<StorageCapability, string>> = Object.freeze({
   listIncomplete:
     'FileSystem.listIncomplete: files of writers that never committed (temporary files a crash left behind), ' +
     'hidden from list() and deleted by garbage collection.',
+  deleteEmptyDirectory:
+    'FileSystem.deleteEmptyDirectory: removes a directory only if it is empty, never recursively ' +
+    '(storage with real directories; an object store has none to remove).',
 });
 
 /** One test of the storage suite: it gets a fresh file system and a private directory below its root. */

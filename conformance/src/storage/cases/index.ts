@@ -3,6 +3,7 @@ import { checkpointStorageCases } from './checkpoint-storage.js';
 import { completionCases } from './completion.js';
 import { confinementCases } from './confinement.js';
 import { deleteCases } from './delete.js';
+import { emptyDirectoryCases } from './empty-directories.js';
 import { incompleteCases } from './incomplete.js';
 import { listingCases } from './listing.js';
 import { rangeReadCases } from './range-reads.js';
@@ -19,6 +20,7 @@ export function storageCaseGroups(settings: StorageSuiteSettings): readonly Stor
     statCases(),
     listingCases(settings),
     deleteCases(),
+    emptyDirectoryCases(),
     completionCases(),
     confinementCases(),
     incompleteCases(),
