@@ -150,7 +150,7 @@ export class S3FileSystem implements FileSystem {
       headObject: async () => {
         try {
           const head = await this.call('HeadObject', p, () => this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.key(p) })));
-          return { size: head.ContentLength ?? 0, eTag: head.ETag };
+          return { size: head.ContentLength ?? 0, eTag: head.ETag, metadata: head.Metadata ?? {} };
         } catch (e) {
           if (e instanceof StorageNotFoundError) return undefined;
           throw e;
@@ -374,7 +374,8 @@ export class S3FileSystem implements FileSystem {
    * dropped connections) are repeated with jittered backoff. Every S3 request we send counts as
    * idempotent: GETs, HEADs, LISTs and deletes are; PutObject and UploadPart replace a whole object
    * or part with the same bytes; the one exception, CompleteMultipartUpload, is checked by the
-   * writer against the object's ETag when a failed attempt may have completed the upload. The final
+   * writer against the upload token in the object's metadata (or, without one, its ETag) when a
+   * failed attempt may have completed the upload. The final
    * failure becomes a StorageError whose message and cause are free of credentials.
    */
   private call<T>(operation: string, p: string, fn: () => Promise<T>): Promise<T> {

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import { CompleteMultipartUploadCommand, type CompletedPart, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
@@ -17,8 +17,24 @@ export interface WriterContext {
   abortMultipartUpload(uploadId: string): Promise<void>;
   toStorageError(e: unknown): StorageError;
   /** The object as S3 has it now, if it exists. */
-  headObject(): Promise<{ size: number; eTag: string | undefined } | undefined>;
+  headObject(): Promise<HeadOfObject | undefined>;
 }
+
+/** What HeadObject tells about an object. */
+export interface HeadOfObject {
+  readonly size: number;
+  readonly eTag: string | undefined;
+  /** User metadata, by key without `x-amz-meta-` (as the SDK returns it: in lower case). */
+  readonly metadata: Readonly<Record<string, string>>;
+}
+
+/**
+ * The user-metadata key (sent as `x-amz-meta-flowstate-upload`) under which every object we write
+ * carries the token of the writer that wrote it. Lower case, as S3 returns metadata keys, and
+ * namespaced so that no one else's metadata takes it: 16 bytes of key and 36 of value, far
+ * below S3's 2 KB for all user metadata. S3FileSystem offers no way to set metadata of one's own.
+ */
+export const UPLOAD_TOKEN_METADATA = 'flowstate-upload';
 
 /** Whether a multipart upload whose completion failed did create the object after all. */
 type Completion = 'completed' | 'failed' | { readonly unknown: string };
@@ -39,6 +55,11 @@ export class S3FileWriter implements FileWriter {
   private discarded = false;
   /** The parts the last CompleteMultipartUpload request named, once lib-storage sent one. */
   private completedParts: readonly CompletedPart[] | undefined;
+  /**
+   * This writer's object carries it (UPLOAD_TOKEN_METADATA), so that a completion whose outcome is
+   * in doubt can recognise the object as ours whatever the store makes its ETags of.
+   */
+  private readonly token = randomUUID();
 
   constructor(private readonly ctx: WriterContext) {
     // Stream errors surface through `outcome`; without a listener they would crash the process.
@@ -47,7 +68,10 @@ export class S3FileWriter implements FileWriter {
       client: observed(ctx.client, (command) => {
         if (command instanceof CompleteMultipartUploadCommand) this.completedParts = command.input.MultipartUpload?.Parts ?? [];
       }),
-      params: { Bucket: ctx.bucket, Key: ctx.key, Body: this.body },
+      // lib-storage sends the metadata with CreateMultipartUpload, and with the PutObject of a file
+      // smaller than one part. PutObject needs no check (a retry writes the same bytes again), but
+      // the token there too lets a failed completion at the same key tell that object is not its own.
+      params: { Bucket: ctx.bucket, Key: ctx.key, Body: this.body, Metadata: { [UPLOAD_TOKEN_METADATA]: this.token } },
       partSize: ctx.partSize,
       queueSize: ctx.queueSize,
       // We abort the multipart upload ourselves, after the last in-flight part has settled; lib-storage
@@ -111,14 +135,13 @@ export class S3FileWriter implements FileWriter {
   /**
    * CompleteMultipartUpload is not idempotent: when S3 completed the upload but the response was
    * lost, the retry finds no upload any more and fails. So when a completion failed in a way that
-   * may have taken effect, we look at the object: it is ours if its ETag is the one S3 derives from
-   * the parts we completed it with. Its size and age prove nothing (an older file of the same size
-   * may be there), and a completion refused outright (a first attempt's 4xx) never took effect.
+   * may have taken effect, we look at the object: it is ours if it carries our token. Its size and
+   * age prove nothing (an older file of the same size may be there), and a completion refused
+   * outright (a first attempt's 4xx) never took effect.
    */
   private async completionDespite(error: unknown): Promise<Completion> {
     if (!completionMayHaveApplied(error)) return 'failed';
-    const expected = this.completedParts === undefined ? undefined : multipartETag(this.completedParts);
-    let head: { eTag: string | undefined } | undefined;
+    let head: HeadOfObject | undefined;
     try {
       head = await this.ctx.headObject();
     } catch (e) {
@@ -126,9 +149,22 @@ export class S3FileWriter implements FileWriter {
     }
     // S3 is read-after-write consistent: had the upload completed, the object would be there.
     if (head === undefined) return 'failed';
-    const actual = comparableETag(head.eTag);
+    const token = uploadTokenOf(head.metadata);
+    // Another token: an older file at the key (or a later writer's), not what our upload made.
+    if (token !== undefined) return token === this.token ? 'completed' : 'failed';
+    return this.completionByETag(head.eTag);
+  }
+
+  /**
+   * For an object without a token, from a store that drops user metadata (or written by someone
+   * else): it is ours if its ETag is the one S3 derives from the parts we completed it with. Stores
+   * that make their ETags otherwise (SSE-KMS, SSE-C, some S3-compatible stores) cannot be checked.
+   */
+  private completionByETag(eTag: string | undefined): Completion {
+    const expected = this.completedParts === undefined ? undefined : multipartETag(this.completedParts);
+    const actual = comparableETag(eTag);
     if (expected === undefined || actual === undefined) {
-      return { unknown: `the object's ETag ${head.eTag ?? '(none)'} cannot be checked against the uploaded parts` };
+      return { unknown: `the object's ETag ${eTag ?? '(none)'} cannot be checked against the uploaded parts` };
     }
     return actual === expected ? 'completed' : 'failed';
   }
@@ -191,6 +227,15 @@ function observed(client: S3Client, onSend: (command: unknown) => void): S3Clien
 function completionMayHaveApplied(error: unknown): boolean {
   if (!(error instanceof StorageOperationError) || error.operation !== 'CompleteMultipartUpload') return false;
   return error.attempts > 1 || error.transient;
+}
+
+/**
+ * The upload token an object's metadata carries, if any. The SDK gives metadata keys as the HTTP
+ * layer does, which is in lower case with Node's; a custom request handler may keep another case.
+ */
+function uploadTokenOf(metadata: Readonly<Record<string, string>>): string | undefined {
+  for (const [key, value] of Object.entries(metadata)) if (key.toLowerCase() === UPLOAD_TOKEN_METADATA) return value;
+  return undefined;
 }
 
 const PART_ETAG = /^"?([0-9a-f]{32})"?$/i;

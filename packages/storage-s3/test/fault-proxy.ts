@@ -1,10 +1,10 @@
-import { createServer, request as httpRequest, type ClientRequest, type IncomingMessage, type OutgoingHttpHeaders, type Server, type ServerResponse } from 'node:http';
+import { createServer, request as httpRequest, type ClientRequest, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 
 /**
  * An HTTP proxy on 127.0.0.1 in front of s3rver that injects faults: error responses (500, 503,
  * 403...), connection resets in the middle of a request or response body, slow responses, and
- * answers of stores that behave differently from s3rver (a rewritten body, a response of its own).
+ * answers of stores that behave differently from s3rver (rewritten headers or body, a response of its own).
  * Rules are consumed in order; each says how often it fires and which requests it matches.
  * A permanent rule never runs out. Every injected fault is counted by kind.
  *
@@ -22,6 +22,8 @@ export type Fault =
   | { readonly kind: 'slow'; readonly delayMs: number }
   /** Forwards the request, then replaces the response body with what `rewrite` makes of it: a store that answers differently from s3rver. */
   | { readonly kind: 'rewrite-body'; readonly rewrite: (body: string, req: RequestInfo) => string }
+  /** Forwards the request, then sends the response with the headers `rewrite` makes of s3rver's (e.g. another ETag, no user metadata). */
+  | { readonly kind: 'rewrite-headers'; readonly rewrite: (headers: IncomingHttpHeaders, req: RequestInfo) => IncomingHttpHeaders }
   /** Answers without forwarding: `respond` writes the whole response, as another server would. */
   | { readonly kind: 'respond'; readonly respond: (req: IncomingMessage, res: ServerResponse) => void };
 
@@ -60,7 +62,7 @@ function hasKey(r: RequestInfo): boolean {
   return slash >= 0 && slash < rest.length - 1;
 }
 
-export type FaultCounter = 'status500' | 'status503' | 'statusOther' | 'resetRequest' | 'resetResponse' | 'slow' | 'rewriteBody' | 'respond';
+export type FaultCounter = 'status500' | 'status503' | 'statusOther' | 'resetRequest' | 'resetResponse' | 'slow' | 'rewriteBody' | 'rewriteHeaders' | 'respond';
 
 export interface FaultCounts extends Record<FaultCounter, number> {
   /** Requests that reached the proxy. */
@@ -194,6 +196,7 @@ export class FaultProxy {
       const forward = () => {
         if (rule !== undefined && fault?.kind === 'reset-response') return this.resetResponse(rule, fault, req, res, up, relay, info);
         if (rule !== undefined && fault?.kind === 'rewrite-body') return this.rewriteBody(rule, fault, res, up, info);
+        if (rule !== undefined && fault?.kind === 'rewrite-headers') return this.rewriteHeaders(rule, fault, res, up, info);
         res.writeHead(up.statusCode ?? 502, up.headers);
         up.pipe(res);
       };
@@ -299,6 +302,13 @@ export class FaultProxy {
     up.on('end', () => scheduleCut(0));
   }
 
+  /** Sends the upstream response with the headers `rewrite` makes of its own, and its body as it is. */
+  private rewriteHeaders(rule: Rule, fault: Extract<Fault, { kind: 'rewrite-headers' }>, res: ServerResponse, up: IncomingMessage, info: RequestInfo): void {
+    this.count(rule, 'rewriteHeaders', info);
+    res.writeHead(up.statusCode ?? 502, fault.rewrite({ ...up.headers }, info));
+    up.pipe(res);
+  }
+
   /** Reads the whole upstream response body and sends what `rewrite` makes of it instead. */
   private rewriteBody(rule: Rule, fault: Extract<Fault, { kind: 'rewrite-body' }>, res: ServerResponse, up: IncomingMessage, info: RequestInfo): void {
     const chunks: Buffer[] = [];
@@ -347,7 +357,7 @@ function openRelay(req: IncomingMessage, target: { host: string; port: number })
 }
 
 function emptyCounts(): FaultCounts {
-  return { requests: 0, permanent: 0, status500: 0, status503: 0, statusOther: 0, resetRequest: 0, resetResponse: 0, slow: 0, rewriteBody: 0, respond: 0 };
+  return { requests: 0, permanent: 0, status500: 0, status503: 0, statusOther: 0, resetRequest: 0, resetResponse: 0, slow: 0, rewriteBody: 0, rewriteHeaders: 0, respond: 0 };
 }
 
 function escapeXml(s: string): string {

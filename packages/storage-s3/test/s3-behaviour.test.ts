@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { describe, it } from 'node:test';
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { crc32c, PathEscapeError, StorageConfigError, StorageError, StorageProtocolError } from '@flowstate/core';
-import { patternBytes, writeBytes } from '@flowstate/conformance';
+import { patternBytes, writeBytes, writePattern } from '@flowstate/conformance';
 import { S3FileSystem, type S3FileSystemOptions } from '../src/index.js';
 import { ops, type RequestInfo } from './fault-proxy.js';
 import { proxiedS3rver } from './proxied-s3rver.js';
@@ -136,6 +136,34 @@ describe('S3FileSystem request shape', () => {
     await writing;
     await w.commit();
     assert.equal((await fs.stat('held'))?.size, 64 * MiB);
+  });
+});
+
+describe('S3FileSystem upload tokens', () => {
+  // Spelled out rather than imported: objects that one version wrote must be recognised by the next.
+  const UPLOAD_TOKEN_METADATA = 'flowstate-upload';
+
+  it('gives every file it writes, in parts or in one PutObject, a token of its own in its user metadata', async () => {
+    const prefix = `tokens-${randomUUID()}`;
+    const fs = viaProxy(prefix, { partSize: 5 * MiB });
+    const raw = new S3Client({ maxAttempts: 1, ...s3rverClientConfig(s3.server.endpoint) });
+    const tokenOf = async (path: string): Promise<string> => {
+      const head = await raw.send(new HeadObjectCommand({ Bucket: BUCKET, Key: `${prefix}/${path}` }));
+      const token = head.Metadata?.[UPLOAD_TOKEN_METADATA] ?? '';
+      assert.match(token, /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, `${path}: ${JSON.stringify(head.Metadata)}`);
+      return token;
+    };
+    await writeBytes(fs, 'small', Buffer.from('one PutObject'));
+    await writePattern(fs, 'large', 6 * MiB, 8);
+    assert.deepEqual([s3.proxy.countOf(ops.putObject), s3.proxy.countOf(ops.createMultipartUpload)], [1, 1]);
+    const first = [await tokenOf('small'), await tokenOf('large')];
+    await writeBytes(fs, 'small', Buffer.from('rewritten'));
+    const tokens = new Set([...first, await tokenOf('small')]);
+    assert.equal(tokens.size, 3, 'one token per writer, a rewrite included');
+    // S3 returns metadata keys in lower case, and allows 2 KB of them and their values together.
+    assert.equal(UPLOAD_TOKEN_METADATA, UPLOAD_TOKEN_METADATA.toLowerCase());
+    assert.ok(Buffer.byteLength(UPLOAD_TOKEN_METADATA + first[0]!) <= 2048);
+    raw.destroy();
   });
 });
 

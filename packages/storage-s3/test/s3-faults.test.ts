@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
 import { describe, it } from 'node:test';
 import { inspect } from 'node:util';
 import { crc32c, FsCheckpointStorage, serializeCheckpointMetadata, StorageError, StorageOutcomeUnknownError, type FileSystem } from '@flowstate/core';
@@ -47,6 +48,23 @@ async function assertCrc(fs: FileSystem, path: string, size: number, crc: number
   assert.equal(data.length, size, `${path}: size`);
   assert.equal(crc32c(data), crc, `${path}: CRC32C`);
 }
+
+/** HEAD of a store whose multipart ETags are no MD5 of the parts' MD5s (SSE-KMS, SSE-C, some S3-compatible stores). */
+const headETag = (eTag: string) => (headers: IncomingHttpHeaders): IncomingHttpHeaders => ({ ...headers, etag: eTag });
+
+/** HEAD of a store that drops user metadata. */
+const withoutUserMetadata = (headers: IncomingHttpHeaders): IncomingHttpHeaders =>
+  Object.fromEntries(Object.entries(headers).filter(([name]) => !name.startsWith('x-amz-meta-')));
+
+/** ETags S3's multipart ETag check cannot match: the multipart form with another value, and another form. */
+const FOREIGN_ETAGS = ['"0123456789abcdef0123456789abcdef-2"', '"kms-7f3a9c1e5b2d"'] as const;
+
+/** The error of a commit whose CompleteMultipartUpload kept failing with 500: failed, not unknown. */
+const assertCompletionFailed = (e: unknown, display: string): true => {
+  assert.ok(e instanceof StorageError && e.code === 'STORAGE_ERROR' && e.transient, String(e));
+  assert.ok(e.message.includes(`${display}': CompleteMultipartUpload failed after 3 attempts: InternalError`), e.message);
+  return true;
+};
 
 describe('S3FileSystem retries transient faults', () => {
   it('retries 503 SlowDown on PutObject until it succeeds', async () => {
@@ -124,6 +142,22 @@ describe('S3FileSystem retries transient faults', () => {
     await assertCrc(directFs(prefix), 'lost/complete', size, written.crc);
   });
 
+  it("a CompleteMultipartUpload whose response is lost still commits on a store whose ETags are not the parts' MD5s: the object carries our token", async () => {
+    const prefix = freshPrefix();
+    const fs = faultyFs(prefix);
+    const size = 11 * MiB + 7;
+    for (const [i, eTag] of FOREIGN_ETAGS.entries()) {
+      s3.proxy.clear();
+      s3.proxy.resetCounts();
+      s3.proxy.inject({ kind: 'reset-response', afterBytes: 10 }, { times: 1, match: ops.completeMultipartUpload });
+      s3.proxy.failPermanently({ kind: 'rewrite-headers', rewrite: headETag(eTag) }, ops.headObject);
+      const written = await writePattern(fs, `lost/${i}`, size, 30 + i);
+      assert.equal(s3.proxy.counts.resetResponse, 1, s3.proxy.log.join('\n'));
+      assert.equal(s3.proxy.counts.rewriteHeaders, 1, `the object was looked at, and showed the ETag ${eTag}`);
+      await assertCrc(directFs(prefix), `lost/${i}`, size, written.crc);
+    }
+  });
+
   it('a CompleteMultipartUpload that keeps failing with 5xx fails the commit, though an object of the same size is there', async () => {
     const prefix = freshPrefix();
     const fs = faultyFs(prefix, { maxRetries: 2 });
@@ -135,9 +169,31 @@ describe('S3FileSystem retries transient faults', () => {
       assert.ok(e.message.includes(`s3://${BUCKET}/${prefix}/same-size': CompleteMultipartUpload failed after 3 attempts: InternalError`), e.message);
       return true;
     });
-    // The completion may have taken effect, so the object was looked at: its ETag is not our parts'.
+    // The completion may have taken effect, so the object was looked at: its token is not ours.
     assert.equal(s3.proxy.countOf(ops.headObject), 1);
     await assertCrc(directFs(prefix), 'same-size', size, old.crc);
+  });
+
+  it("a CompleteMultipartUpload that keeps failing fails the commit when an older file at the key carries another upload's token, whatever its ETag", async () => {
+    const prefix = freshPrefix();
+    const fs = faultyFs(prefix, { maxRetries: 2 });
+    const size = 9 * MiB + 1;
+    const cases = [
+      // The same bytes in the same parts: the older file's ETag is exactly our parts' multipart ETag.
+      { path: 'same-bytes', oldSeed: 40, newSeed: 40, eTag: undefined },
+      // A store whose ETags are not MD5s: the ETag could not tell either way.
+      ...FOREIGN_ETAGS.map((eTag, i) => ({ path: `other-etag-${i}`, oldSeed: 41 + i, newSeed: 43 + i, eTag })),
+    ];
+    for (const { path, oldSeed, newSeed, eTag } of cases) {
+      s3.proxy.clear();
+      const old = await writePattern(fs, path, size, oldSeed);
+      s3.proxy.resetCounts();
+      s3.proxy.failPermanently({ kind: 'status', status: 500 }, ops.completeMultipartUpload);
+      if (eTag !== undefined) s3.proxy.failPermanently({ kind: 'rewrite-headers', rewrite: headETag(eTag) }, ops.headObject);
+      await assert.rejects(writePattern(fs, path, size, newSeed), (e) => assertCompletionFailed(e, `s3://${BUCKET}/${prefix}/${path}`));
+      assert.equal(s3.proxy.countOf(ops.headObject), 1, `${path}: the object was looked at`);
+      await assertCrc(directFs(prefix), path, size, old.crc);
+    }
   });
 
   it('retries a response slower than the request timeout (TimeoutError); a merely slow one just succeeds', async () => {
@@ -313,6 +369,49 @@ describe('S3FileSystem surfaces permanent faults', () => {
     const direct = directFs(prefix);
     assert.equal(await direct.stat('throttled'), null);
     assert.equal(await direct.stat('reset-forever'), null);
+  });
+});
+
+describe('S3FileSystem on a store that drops user metadata checks a doubtful completion by ETag', () => {
+  it("a CompleteMultipartUpload whose response is lost commits when the ETag is the parts' multipart ETag", async () => {
+    const prefix = freshPrefix();
+    const fs = faultyFs(prefix);
+    s3.proxy.inject({ kind: 'reset-response', afterBytes: 10 }, { times: 1, match: ops.completeMultipartUpload });
+    s3.proxy.failPermanently({ kind: 'rewrite-headers', rewrite: withoutUserMetadata }, ops.headObject);
+    const size = 11 * MiB + 7;
+    const written = await writePattern(fs, 'lost', size, 50);
+    assert.equal(s3.proxy.counts.resetResponse, 1, s3.proxy.log.join('\n'));
+    assert.equal(s3.proxy.counts.rewriteHeaders, 1, 'the object was looked at, without its metadata');
+    await assertCrc(directFs(prefix), 'lost', size, written.crc);
+  });
+
+  it('a CompleteMultipartUpload that keeps failing fails the commit when an older file has another ETag', async () => {
+    const prefix = freshPrefix();
+    const fs = faultyFs(prefix, { maxRetries: 2 });
+    const size = 9 * MiB + 1;
+    const old = await writePattern(fs, 'older', size, 51);
+    s3.proxy.failPermanently({ kind: 'status', status: 500 }, ops.completeMultipartUpload);
+    s3.proxy.failPermanently({ kind: 'rewrite-headers', rewrite: withoutUserMetadata }, ops.headObject);
+    await assert.rejects(writePattern(fs, 'older', size, 52), (e) => assertCompletionFailed(e, `s3://${BUCKET}/${prefix}/older`));
+    assert.equal(s3.proxy.counts.rewriteHeaders, 1);
+    await assertCrc(directFs(prefix), 'older', size, old.crc);
+  });
+
+  it('a CompleteMultipartUpload whose response is lost has an unknown outcome when the ETag cannot be checked', async () => {
+    const prefix = freshPrefix();
+    const fs = faultyFs(prefix);
+    const eTag = FOREIGN_ETAGS[1];
+    s3.proxy.inject({ kind: 'reset-response', afterBytes: 10 }, { times: 1, match: ops.completeMultipartUpload });
+    s3.proxy.failPermanently({ kind: 'rewrite-headers', rewrite: (h) => headETag(eTag)(withoutUserMetadata(h)) }, ops.headObject);
+    await assert.rejects(writePattern(fs, 'unchecked', 9 * MiB, 53), (e) => {
+      assert.ok(e instanceof StorageOutcomeUnknownError, String(e));
+      assert.equal(e.code, 'STORAGE_OUTCOME_UNKNOWN');
+      assert.equal(e.operation, 'CompleteMultipartUpload');
+      assert.equal(e.path, `s3://${BUCKET}/${prefix}/unchecked`);
+      assert.ok(e.message.includes(`the object's ETag ${eTag} cannot be checked against the uploaded parts: the file may or may not exist`), e.message);
+      return true;
+    });
+    assert.equal(s3.proxy.counts.rewriteHeaders, 1);
   });
 });
 
