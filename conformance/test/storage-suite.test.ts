@@ -83,3 +83,26 @@ describe('storage conformance suite with an injected describe/it', () => {
     await assert.rejects(keeps!.fn(), assert.AssertionError);
   });
 });
+
+describe('FaultInjectingFileSystem', () => {
+  it('applies its delete faults to deleteEmptyDirectory, and has the method only when the wrapped storage has it', async () => {
+    assert.equal('deleteEmptyDirectory' in new FaultInjectingFileSystem(new MemoryFileSystem()), false);
+    const removed: string[] = [];
+    const inner = Object.assign(new MemoryFileSystem(), {
+      deleteEmptyDirectory: async (dir: string) => {
+        removed.push(dir);
+        return true;
+      },
+    });
+    const fs = new FaultInjectingFileSystem(inner);
+    assert.equal(await fs.deleteEmptyDirectory!('a'), true);
+    fs.mode = 'permanent';
+    fs.failDeletes = true;
+    await assert.rejects(fs.deleteEmptyDirectory!('b'), /injected permanent fault on delete/);
+    fs.mode = 'none';
+    fs.failDeleteOf = (p) => p === 'c';
+    await assert.rejects(fs.deleteEmptyDirectory!('c'), /injected none fault on delete/);
+    assert.deepEqual(removed, ['a']);
+    assert.equal(fs.injected.deletes, 2);
+  });
+});

@@ -25,6 +25,23 @@ export class FaultInjectingFileSystem extends ForwardingFileSystem {
 
   constructor(inner: FileSystem) {
     super(inner);
+    // ForwardingFileSystem passes deleteEmptyDirectory through when `inner` has it: the delete
+    // faults apply to it too, or a test asking for failing deletes would see this one succeed.
+    const removeEmpty = this.deleteEmptyDirectory;
+    if (removeEmpty !== undefined) {
+      (this as { deleteEmptyDirectory?: (dir: string) => Promise<boolean> }).deleteEmptyDirectory = async (dir) => {
+        this.throwIfDeleteFails(dir);
+        return removeEmpty(dir);
+      };
+    }
+  }
+
+  /** The delete faults: every delete while `failDeletes` (in a fault mode), and any of a path `failDeleteOf` matches. */
+  private throwIfDeleteFails(path: string): void {
+    if ((this.mode !== 'none' && this.failDeletes) || this.failDeleteOf?.(path)) {
+      this.injected.deletes++;
+      throw this.fault(path, 'delete');
+    }
   }
 
   private fault(path: string, what: string): StorageError {
@@ -66,10 +83,7 @@ export class FaultInjectingFileSystem extends ForwardingFileSystem {
   }
 
   override async delete(path: string): Promise<void> {
-    if ((this.mode !== 'none' && this.failDeletes) || this.failDeleteOf?.(path)) {
-      this.injected.deletes++;
-      throw this.fault(path, 'delete');
-    }
+    this.throwIfDeleteFails(path);
     return this.inner.delete(path);
   }
 
@@ -79,10 +93,7 @@ export class FaultInjectingFileSystem extends ForwardingFileSystem {
   }
 
   override async deleteDirectory(dir: string): Promise<void> {
-    if ((this.mode !== 'none' && this.failDeletes) || this.failDeleteOf?.(dir)) {
-      this.injected.deletes++;
-      throw this.fault(dir, 'delete');
-    }
+    this.throwIfDeleteFails(dir);
     return this.inner.deleteDirectory(dir);
   }
 }
