@@ -1,5 +1,5 @@
-import { lstat, rmdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { lstat, realpath, rmdir } from 'node:fs/promises';
+import { join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   displayStorageUri,
@@ -100,11 +100,11 @@ async function removeLocalIfEmpty(dir: string, owned: Iterable<string>): Promise
  * Removes the directory `parts` below `dir` ([]: `dir` itself) if it is empty; says whether it is
  * gone. rmdir does not follow a symbolic link in the last component (ENOTDIR: not ours), but it
  * does in every component above it, where a link swapped in after the listing would make it remove
- * an empty directory outside the savepoint: those are checked first (refuseLinkedComponents).
+ * an empty directory outside the savepoint: those are checked first (reachedWithoutLinks).
  */
 async function rmdirIfEmpty(dir: string, parts: readonly string[]): Promise<boolean> {
   const path = join(dir, ...parts);
-  await refuseLinkedComponents(dir, parts.slice(0, -1), path);
+  if (!(await reachedWithoutLinks(dir, parts))) return false;
   try {
     await rmdir(path);
     return true;
@@ -118,27 +118,45 @@ async function rmdirIfEmpty(dir: string, parts: readonly string[]): Promise<bool
 }
 
 /**
- * Throws PathEscapeError if a component `parents` names below `dir` is a symbolic link: the local
- * file system's confinement (resolvePath) for a removal, at the same strength (it looks just
- * before the rmdir; a link swapped in between the two is not seen, which only an rmdirat of an
- * opened directory would rule out, and Node has none). Stricter than that confinement, which
- * admits a link that stays inside the root: a directory of the savepoint is its own only when it
- * is reached through its own directories. A missing component or a file is left for rmdir to
- * answer (ENOENT: gone; ENOTDIR: not ours).
+ * Whether the directory `parts` names below `dir` may be removed with rmdir, which follows a
+ * symbolic link in every component but the last. A component that is a link makes it not ours to
+ * remove (false): left alone when the link stays inside the savepoint (someone linked within it),
+ * a PathEscapeError naming the link when it leads outside (removing through it could remove an
+ * empty directory there). Stricter than the local file system's confinement, which admits a link
+ * that stays inside the root: a directory of the savepoint is its own only when it is reached
+ * through its own directories. It looks just before the rmdir; a link swapped in between the two
+ * is not seen, which only an rmdirat of an opened directory would rule out, and Node has none. A
+ * missing component or a file is left for rmdir to answer (ENOENT: gone; ENOTDIR: not ours).
  */
-async function refuseLinkedComponents(dir: string, parents: readonly string[], target: string): Promise<void> {
+async function reachedWithoutLinks(dir: string, parts: readonly string[]): Promise<boolean> {
   let at = dir;
-  for (const p of parents) {
+  for (const p of parts.slice(0, -1)) {
     at = join(at, p);
     let linked: boolean;
     try {
       linked = (await lstat(at)).isSymbolicLink();
     } catch (e) {
-      if (isNotFoundErrno(e)) return;
+      if (isNotFoundErrno(e)) return true;
       throw storageErrorFromErrno(at, 'lstat', e);
     }
-    if (linked) throw new PathEscapeError(at, `is a symbolic link: removing the directory '${target}' through it could remove one outside the savepoint`);
+    if (!linked) continue;
+    if (!(await leadsOutside(at, dir))) return false;
+    throw new PathEscapeError(at, `is a symbolic link out of the savepoint: removing the directory '${join(dir, ...parts)}' through it could remove one outside`);
   }
+  return true;
+}
+
+/** Whether the link at `link` resolves to a path outside `dir` (one that leads nowhere does not). */
+async function leadsOutside(link: string, dir: string): Promise<boolean> {
+  let target: string;
+  try {
+    target = await realpath(link);
+  } catch (e) {
+    if (isNotFoundErrno(e)) return false;
+    throw storageErrorFromErrno(link, 'realpath', e);
+  }
+  const root = await realpath(dir);
+  return target !== root && !target.startsWith(root + sep);
 }
 
 export { displayStorageUri };

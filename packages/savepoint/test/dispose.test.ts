@@ -72,4 +72,16 @@ describe('disposeSavepoint', () => {
     assert.deepEqual(readdirSync(outside), ['b'], 'the empty directory outside the savepoint is still there');
     assert.deepEqual(readdirSync(dir), ['a'], 'the link is left alone');
   });
+
+  it('leaves a directory reached through a symbolic link that stays inside the savepoint, without an error', async () => {
+    // `a` links to `real-a` within the savepoint: not the savepoint's own path, so left alone (no PathEscapeError).
+    const base = fresh();
+    const dir = join(base, 'savepoint');
+    mkdirSync(join(dir, 'real-a', 'b'), { recursive: true });
+    symlinkSync(join(dir, 'real-a'), join(dir, 'a'));
+    const removed = await deleteLocationIfEmpty(pathToFileURL(dir), new LocalFileSystem(dir), new FileSystemRegistry().register(localFileSystemProvider), ['a/b', 'a'], []);
+    assert.equal(removed, false);
+    assert.deepEqual(readdirSync(join(dir, 'real-a')), ['b'], 'nothing removed through the link');
+    assert.deepEqual(readdirSync(dir).sort(), ['a', 'real-a']);
+  });
 });
