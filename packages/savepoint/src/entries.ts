@@ -27,8 +27,6 @@ interface StateDecoders {
   readonly timers: boolean;
 }
 
-/** Bytes of a timer before its key: the timestamp (TimerSerializer's layout, Flink's). */
-
 /**
  * Decodes every field of every record of a keyed stream with the serializers restored from the
  * stream's own header, as a restore would: validation uses it so that a savepoint it calls valid

@@ -1,7 +1,7 @@
 import { DataOutputSerializer } from '../io/data-output.js';
 import type { DataInputDeserializer } from '../io/data-input.js';
 import { IllegalStateUsageError } from '../errors.js';
-import { compareBytes } from '../kv/kv-bytes.js';
+import { bytesEqual, compareBytes } from '../kv/kv-bytes.js';
 import { checkVersion, CompositeSerializerSnapshot, readSerializerSnapshot, type SerializerSnapshotRegistry } from '../serialization/snapshot-registry.js';
 import { SchemaCompatibility, type TypeSerializer, type TypeSerializerSchemaCompatibility, type TypeSerializerSnapshot } from '../serialization/type-serializer.js';
 import type { PriorityQueueElementType } from './priority-queue.js';
@@ -69,9 +69,7 @@ export const TIMER_KEY_OFFSET = 8;
  * at the key's position are the same key.
  */
 export function timerHoldsKey(timer: Uint8Array, key: Uint8Array): boolean {
-  if (timer.length < TIMER_KEY_OFFSET + key.length) return false;
-  for (let i = 0; i < key.length; i++) if (timer[TIMER_KEY_OFFSET + i] !== key[i]) return false;
-  return true;
+  return timer.length >= TIMER_KEY_OFFSET + key.length && bytesEqual(timer.subarray(TIMER_KEY_OFFSET, TIMER_KEY_OFFSET + key.length), key);
 }
 
 export class TimerSerializerSnapshot<K, N> extends CompositeSerializerSnapshot<InternalTimer<K, N>> {
