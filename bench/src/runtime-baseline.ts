@@ -59,7 +59,7 @@ async function countSubtasks(): Promise<CountSubtask[]> {
 }
 
 /** key → key group, as the runtime's hash partitioner computes it. */
-function keyGroupOf(): (key: string) => number {
+export function keyGroupOf(): (key: string) => number {
   const fast = primitiveKeyGroupFor(Serializers.string.typeId);
   const buf = new DataOutputSerializer(64);
   const general = (key: string): number => {

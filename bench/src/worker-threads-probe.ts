@@ -14,14 +14,13 @@ import { isMainThread, MessageChannel, parentPort, receiveMessageOnPort, Worker,
 import {
   computeKeyGroupRangeForOperatorIndex,
   computeOperatorIndexForKeyGroup,
-  primitiveKeyGroupFor,
   Serializers,
   ValueStateDescriptor,
   VoidNamespace,
   type ValueState,
 } from '@flowstate/core';
 import { FsStateBackend } from '@flowstate/heap';
-import { runStagedBaseline } from './runtime-baseline.js';
+import { keyGroupOf, runStagedBaseline } from './runtime-baseline.js';
 
 const BATCH = 256;
 const MAX_PARALLELISM = 128;
@@ -82,7 +81,8 @@ async function runThread(d: ThreadData): Promise<number> {
     keyGroupRange: computeKeyGroupRangeForOperatorIndex(MAX_PARALLELISM, PARALLELISM, d.index),
   });
   const state = backend.getPartitionedState(VoidNamespace, Serializers.voidNamespace, new ValueStateDescriptor('count', Serializers.int32, 0)) as ValueState<number>;
-  const keyGroup = primitiveKeyGroupFor(Serializers.string.typeId)!;
+  // The baseline's own: the primitive fast path, the general one where it declines.
+  const keyGroup = keyGroupOf();
   let sum = 0;
   const count = (key: string, value: number): void => {
     backend.setCurrentKey(key);
@@ -113,7 +113,7 @@ async function runThread(d: ThreadData): Promise<number> {
       source.push({ key: `k${(o * 31 + p) % 10_000}`, v: o });
     }
     for (const r of source.map((s) => ({ key: s.key, v: s.v + 1 }))) {
-      if (computeOperatorIndexForKeyGroup(MAX_PARALLELISM, PARALLELISM, keyGroup(r.key, MAX_PARALLELISM)) === d.index) count(r.key, r.v);
+      if (computeOperatorIndexForKeyGroup(MAX_PARALLELISM, PARALLELISM, keyGroup(r.key)) === d.index) count(r.key, r.v);
       else {
         out.keys.push(r.key);
         out.values.push(r.v);
