@@ -12,6 +12,19 @@ export const LMDB_MAX_KEY_BYTES = 1978;
 /** Keys deleted per batch by deleteRange, so that clearing a huge map needs no huge array. */
 const DELETE_BATCH = 1024;
 
+/**
+ * The most named databases an environment may reserve. LMDB allocates room for every slot in
+ * each transaction (a million slots made every write ten times slower, ~2^30 fails to allocate),
+ * and a negative count wraps around and corrupts the native heap, so the option is checked first.
+ */
+const MAX_KEY_SPACES = 65536;
+
+/** Throws IllegalStateUsageError unless `maxKeySpaces` is an integer from 1 to MAX_KEY_SPACES. */
+export function checkMaxKeySpaces(maxKeySpaces: number): void {
+  if (Number.isInteger(maxKeySpaces) && maxKeySpaces >= 1 && maxKeySpaces <= MAX_KEY_SPACES) return;
+  throw new IllegalStateUsageError(undefined, `LMDB maxKeySpaces must be an integer from 1 to ${MAX_KEY_SPACES}, got ${String(maxKeySpaces)}`);
+}
+
 /** Byte keys and byte values: the store never sees objects, only what core's row layout wrote. */
 const BINARY = { keyEncoding: 'binary', encoding: 'binary' } as const;
 
@@ -36,9 +49,14 @@ export class LmdbKvStore implements KvStore {
   private readonly spaces = new Map<string, LmdbKeySpace>();
   /** Views not released yet; close() must end their read transactions before the environment. */
   private readonly openViews = new Set<LmdbView>();
+  /** The number in the name of the next named database (see openDatabase). */
+  private nextDatabase = 0;
 
   constructor(readonly options: LmdbKvStoreOptions) {
-    this.env = open<Uint8Array, Uint8Array>({ path: options.path, maxDbs: options.maxKeySpaces, noSync: true, ...BINARY });
+    checkMaxKeySpaces(options.maxKeySpaces);
+    // noSubdir false: lmdb-js otherwise takes a path whose name has a dot for a file, next to a
+    // '-lock' file that close() would leave behind.
+    this.env = open<Uint8Array, Uint8Array>({ path: options.path, noSubdir: false, maxDbs: options.maxKeySpaces, noSync: true, ...BINARY });
   }
 
   keySpace(name: string): KvKeySpace {
@@ -50,11 +68,16 @@ export class LmdbKvStore implements KvStore {
     return space;
   }
 
-  /** The named database of a key space; LMDB's refusals (too many, name too long) become typed errors. */
+  /** The named database of a key space; LMDB's refusals (too many) become typed errors. */
   private openDatabase(name: string): Database<Uint8Array, Uint8Array> {
     try {
-      // The prefix keeps state names apart from lmdb-js's own entries in the main database.
-      return this.env.openDB<Uint8Array, Uint8Array>(`state/${name}`, BINARY);
+      // Numbered, not named after the state: LMDB names are C strings (a NUL ends them) and
+      // lmdb-js encodes them as UTF-8 (lone surrogates become U+FFFD), so two states would share
+      // a database. The environment is always fresh, so nothing else needs the name. The prefix
+      // keeps them apart from lmdb-js's own entries in the main database.
+      const db = this.env.openDB<Uint8Array, Uint8Array>(`state/${this.nextDatabase}`, BINARY);
+      this.nextDatabase++;
+      return db;
     } catch (e) {
       throw new IllegalStateUsageError(name, `LMDB cannot open a database for this state in ${this.options.path} (at most ${this.options.maxKeySpaces} states, see maxKeySpaces): ${(e as Error).message}`);
     }

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AbstractStateBackend, checkKeyGroupRange, createWorkingDirectory, KvKeyedStateBackend } from '@flowstate/core';
 import type { KeyedStateBackend, KeyedStateBackendParameters } from '@flowstate/core';
-import { LmdbKvStore } from './lmdb-kv-store.js';
+import { checkMaxKeySpaces, LmdbKvStore } from './lmdb-kv-store.js';
 
 export interface LmdbStateBackendOptions {
   /** Where keyed backends keep their LMDB environments (default: `flowstate-lmdb` in the OS temp directory). */
@@ -26,6 +26,7 @@ export class LmdbStateBackend extends AbstractStateBackend {
 
   constructor(readonly options: LmdbStateBackendOptions = {}) {
     super();
+    if (options.maxKeySpaces !== undefined) checkMaxKeySpaces(options.maxKeySpaces);
   }
 
   async createKeyedStateBackend<K>(parameters: KeyedStateBackendParameters<K>): Promise<KeyedStateBackend<K>> {

@@ -112,6 +112,37 @@ describe('LmdbKvStore', () => {
     assert.throws(() => store.keySpace('one-too-many'), (e) => e instanceof IllegalStateUsageError && /one-too-many/.test(e.message));
     store.close();
   });
+  it('keeps key spaces apart whose names differ only after a NUL or in a lone surrogate (LMDB names are C strings)', () => {
+    const store = newStore();
+    const pairs = [['x\0a', 'x\0b'], ['\uD800', '\uD801']] as const;
+    pairs.forEach(([a, b], i) => {
+      store.keySpace(a).put(bytes(i), bytes(1));
+      assert.equal(store.keySpace(b).get(bytes(i)), undefined, `'${JSON.stringify(b)}' sees the rows of '${JSON.stringify(a)}'`);
+    });
+    const view = store.view();
+    assert.equal(view.keySpace('x\0b')!.get(bytes(0)), undefined);
+    assert.deepEqual([...view.keySpace('x\0a')!.get(bytes(0))!], [1]);
+    view.release();
+    store.close();
+  });
+
+  it('refuses a maxKeySpaces that is not an integer from 1 to 65536 with IllegalStateUsageError, before LMDB sees it', () => {
+    for (const maxKeySpaces of [-1, 0, 1.5, NaN, 65537, 1e9]) {
+      const path = join(base, `bad-max-${n++}`);
+      assert.throws(() => new LmdbKvStore({ path, maxKeySpaces }), (e) => e instanceof IllegalStateUsageError && /maxKeySpaces/.test(e.message), String(maxKeySpaces));
+      assert.equal(existsSync(path), false);
+      assert.throws(() => new LmdbStateBackend({ maxKeySpaces }), IllegalStateUsageError);
+    }
+  });
+
+  it('keeps the environment in the directory it is given, also when its name has a dot, and close() deletes all of it', () => {
+    const dir = join(base, `dotted-${n++}`);
+    const store = new LmdbKvStore({ path: join(dir, 'env.v1'), maxKeySpaces: 8 });
+    store.keySpace('a').put(bytes(1), bytes(1));
+    assert.deepEqual(readdirSync(dir), ['env.v1']);
+    store.close();
+    assert.deepEqual(readdirSync(dir), []);
+  });
 });
 
 describe('LmdbStateBackend working directory', () => {
