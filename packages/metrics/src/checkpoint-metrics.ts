@@ -49,13 +49,29 @@ export class CheckpointMetrics {
     }
   }
 
-  checkpointTriggered(): void {
+  /** The ids of the checkpoints in progress (triggered with an id, not yet completed or failed). */
+  private readonly inProgress = new Set<number>();
+
+  checkpointTriggered(checkpointId?: number): void {
+    if (checkpointId !== undefined) this.inProgress.add(checkpointId);
     this.values.numberOfInProgressCheckpoints++;
     this.values.totalNumberOfCheckpoints++;
   }
 
+  /**
+   * A checkpoint is no longer in progress. One that was never reported triggered (the coordinator
+   * reports a checkpoint whose location could not be created as failed only) ends no other
+   * checkpoint in progress and is counted in the total here, as Flink's
+   * reportFailedCheckpointsWithoutInProgress does.
+   */
+  private ended(checkpointId: number | undefined): void {
+    if (checkpointId !== undefined && this.inProgress.delete(checkpointId)) this.values.numberOfInProgressCheckpoints--;
+    else if (this.values.numberOfInProgressCheckpoints > this.inProgress.size) this.values.numberOfInProgressCheckpoints--;
+    else this.values.totalNumberOfCheckpoints++;
+  }
+
   checkpointCompleted(c: CheckpointOutcome): void {
-    this.values.numberOfInProgressCheckpoints = Math.max(0, this.values.numberOfInProgressCheckpoints - 1);
+    this.ended(c.checkpointId);
     this.values.numberOfCompletedCheckpoints++;
     this.values.lastCheckpointDuration = c.durationMs;
     this.values.lastCheckpointSize = c.checkpointedSize;
@@ -63,8 +79,8 @@ export class CheckpointMetrics {
     this.values.lastCompletedCheckpointId = c.checkpointId;
   }
 
-  checkpointFailed(_entry?: CheckpointOutcome): void {
-    this.values.numberOfInProgressCheckpoints = Math.max(0, this.values.numberOfInProgressCheckpoints - 1);
+  checkpointFailed(entry?: CheckpointOutcome): void {
+    this.ended(entry?.checkpointId);
     this.values.numberOfFailedCheckpoints++;
   }
 

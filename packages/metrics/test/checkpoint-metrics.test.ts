@@ -90,3 +90,22 @@ describe("Flink's checkpoint metrics through OpenTelemetry, after real checkpoin
     await otel.shutdown();
   });
 });
+
+describe("CheckpointMetrics' counts, as Flink's CheckpointStatsCounts keeps them", () => {
+  const outcome = (checkpointId: number) => ({ checkpointId, durationMs: 5, checkpointedSize: 10, fullSize: 20 });
+
+  it('a checkpoint that failed before it was triggered (TRIGGER_FAILED) counts as failed and total, and ends no other checkpoint in progress', () => {
+    const m = new CheckpointMetrics(inMemoryOtel().meter);
+    m.checkpointTriggered(1);
+    m.checkpointFailed(outcome(2)); // the coordinator reports it without checkpointTriggered
+    let s = m.snapshot();
+    assert.equal(s.numberOfInProgressCheckpoints, 1, 'checkpoint 1 is still in progress');
+    assert.equal(s.numberOfFailedCheckpoints, 1);
+    assert.equal(s.totalNumberOfCheckpoints, 2);
+    m.checkpointCompleted(outcome(1));
+    s = m.snapshot();
+    assert.equal(s.numberOfInProgressCheckpoints, 0);
+    assert.equal(s.numberOfCompletedCheckpoints, 1);
+    assert.equal(s.totalNumberOfCheckpoints, s.numberOfCompletedCheckpoints + s.numberOfFailedCheckpoints + s.numberOfInProgressCheckpoints);
+  });
+});

@@ -65,3 +65,24 @@ describe('state access latency tracking through OpenTelemetry (every backend)', 
     kb.dispose();
   });
 });
+
+describe('latency histograms in nanoseconds', () => {
+  it('resolve microsecond and millisecond latencies (the default buckets end at 10000, i.e. 10 µs)', async () => {
+    const otel = inMemoryOtel();
+    try {
+      const recorder = new OtelStateAccessRecorder(otel.meter);
+      // A RocksDB get of 40 µs and a slow one of 3 ms.
+      recorder.recordLatency('count', 'valueStateValueLatency', 40_000);
+      recorder.recordLatency('count', 'valueStateValueLatency', 3_000_000);
+      const p = (await otel.collect()).get('valueStateValueLatency')![0]!.value as { buckets: { boundaries: number[]; counts: number[] } };
+      const { boundaries, counts } = p.buckets;
+      const bucketOf = (ns: number) => boundaries.findIndex((b) => ns <= b);
+      assert.ok(bucketOf(40_000) >= 0 && bucketOf(3_000_000) >= 0, `both below the last boundary (${boundaries.at(-1)} ns)`);
+      assert.notEqual(bucketOf(40_000), bucketOf(3_000_000), 'a 40 µs and a 3 ms access fall in different buckets');
+      assert.equal(counts[bucketOf(40_000)], 1);
+      assert.ok(boundaries[0]! <= 1_000, 'sub-microsecond heap accesses are resolved too');
+    } finally {
+      await otel.shutdown();
+    }
+  });
+});

@@ -1,6 +1,6 @@
 // The savepoint inspector's data: the savepoints below one directory, and the inspection report
 // of one of them, produced by @flowstate/savepoint exactly as `flowstate savepoint inspect --json`.
-import { IllegalStateUsageError, type FileSystem } from '@flowstate/core';
+import { childStorageUri, IllegalStateUsageError, storageUri, type FileSystem } from '@flowstate/core';
 import { inspectSavepoint, SavepointReader, type InspectReport } from '@flowstate/savepoint';
 
 export interface SavepointListing {
@@ -27,8 +27,9 @@ export async function inspectSavepointByName(savepoints: { readonly location: st
   if (name === '' || name === '.' || name === '..' || /[/\\]/.test(name)) {
     throw new IllegalStateUsageError(undefined, `savepoint name '${name}' is not one directory name`);
   }
-  const base = savepoints.location.endsWith('/') ? savepoints.location : `${savepoints.location}/`;
-  const reader = await SavepointReader.load(`${base}${name}`);
+  // The name is one path segment, percent-encoded into the location's URI: spliced in as it is,
+  // '%2e%2e' would be read as '..' (the directory above) and 'sp%41' as 'spA'.
+  const reader = await SavepointReader.load(childStorageUri(storageUri(savepoints.location), name).href);
   await reader.verifyComplete();
   return inspectSavepoint(reader, { scan: true });
 }

@@ -52,7 +52,21 @@ export async function startCheckpointUi(options: CheckpointUiOptions): Promise<C
   return { url: `http://127.0.0.1:${port}/`, close: () => closeServer(server) };
 }
 
+/** Host names that reach 127.0.0.1 without a DNS name that a web page could rebind to it. */
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+function loopbackHost(host: string | undefined): boolean {
+  if (host === undefined) return true;
+  try {
+    return LOOPBACK_HOSTS.has(new URL(`http://${host}`).hostname);
+  } catch {
+    return false;
+  }
+}
+
 async function route(options: CheckpointUiOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  // A page of another site whose name was rebound to 127.0.0.1 would be same-origin: refuse it.
+  if (!loopbackHost(req.headers.host)) return send(res, 403, 'text/plain', 'only for 127.0.0.1 or localhost');
   if (req.method !== 'GET') return send(res, 405, 'text/plain', 'only GET');
   const path = new URL(req.url ?? '/', 'http://127.0.0.1').pathname;
   const asset = STATIC[path];
@@ -60,7 +74,15 @@ async function route(options: CheckpointUiOptions, req: IncomingMessage, res: Se
   if (path === '/api/checkpoints') return sendJson(res, await loadCheckpointsOverview(options.checkpoints, options.history));
   if (path === '/api/savepoints') return sendJson(res, options.savepoints ? await listSavepoints(options.savepoints.fileSystem) : []);
   const sp = /^\/api\/savepoints\/([^/]+)$/.exec(path);
-  if (sp !== null && options.savepoints) return sendJson(res, await inspectSavepointByName(options.savepoints, decodeURIComponent(sp[1]!)));
+  if (sp !== null && options.savepoints) {
+    let name: string;
+    try {
+      name = decodeURIComponent(sp[1]!);
+    } catch {
+      return send(res, 400, 'application/json', JSON.stringify({ error: `savepoint name '${sp[1]!}' is not valid percent-encoding` }));
+    }
+    return sendJson(res, await inspectSavepointByName(options.savepoints, name));
+  }
   send(res, 404, 'text/plain', 'not found');
 }
 

@@ -1,0 +1,91 @@
+import { strict as assert } from 'node:assert';
+import { readdirSync, readFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { fileSystemRegistry, FlowstateError, FsCheckpointStorage, MemoryFileSystem, type FileSystem } from '@flowstate/core';
+import { inspectSavepointByName, listSavepoints, startCheckpointUi, type CheckpointUi } from '../src/index.js';
+
+/** The savepoint package's committed fixture (source tree), copied into memory:// storage. */
+const FIXTURE = fileURLToPath(new URL('../../../savepoint/test/fixtures/v1', import.meta.url));
+
+async function copyFixture(fs: FileSystem, dir: string): Promise<void> {
+  for (const name of readdirSync(FIXTURE)) {
+    const w = await fs.create(`${dir}/${name}`);
+    await w.write(readFileSync(join(FIXTURE, name)));
+    await w.commit();
+  }
+}
+
+function get(url: string, path: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(new URL(path, url), { headers }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode!, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('savepoint inspector: a name is one directory below the savepoint directory, taken literally', () => {
+  // memory://ui-names/outer is a savepoint; its savepoints/ directory holds one savepoint called 'sp%41'.
+  const root = fileSystemRegistry.resolve('memory://ui-names');
+  const location = 'memory://ui-names/outer/savepoints';
+  let ui: CheckpointUi;
+
+  before(async () => {
+    await copyFixture(root, 'outer');
+    await copyFixture(root, 'outer/savepoints/sp%41');
+    ui = await startCheckpointUi({ checkpoints: new FsCheckpointStorage(new MemoryFileSystem()), history: async () => [], savepoints: { fileSystem: fileSystemRegistry.resolve(location), location } });
+  });
+  after(() => ui.close());
+
+  it("a percent-encoded '..' does not open the directory above the savepoint directory", async () => {
+    // Refused with a typed error (no directory of that literal name), not the report of memory://ui-names/outer.
+    await assert.rejects(inspectSavepointByName({ location }, '%2e%2e'), (e) => e instanceof FlowstateError && /%2e%2e/.test(e.message));
+    const r = await get(ui.url, '/api/savepoints/%252e%252e');
+    assert.notEqual(r.status, 200, r.body);
+    assert.equal('operators' in (JSON.parse(r.body) as object), false, 'no report of the savepoint above');
+  });
+
+  it('a listed savepoint whose name holds a percent sign is inspected', async () => {
+    const fs = fileSystemRegistry.resolve(location);
+    assert.deepEqual((await listSavepoints(fs)).map((s) => s.name), ['sp%41']);
+    const report = await inspectSavepointByName({ location }, 'sp%41');
+    assert.ok(report.operators.length > 0);
+    const r = await get(ui.url, `/api/savepoints/${encodeURIComponent('sp%41')}`);
+    assert.equal(r.status, 200, r.body);
+  });
+});
+
+describe('the HTTP server', () => {
+  let ui: CheckpointUi;
+  before(async () => {
+    ui = await startCheckpointUi({ checkpoints: new FsCheckpointStorage(new MemoryFileSystem()), history: async () => [] });
+  });
+  after(() => ui.close());
+
+  it('answers a malformed percent-encoding in a savepoint name with 400, not 500', async () => {
+    const withSavepoints = await startCheckpointUi({ checkpoints: new FsCheckpointStorage(new MemoryFileSystem()), history: async () => [], savepoints: { fileSystem: new MemoryFileSystem(), location: 'memory://ui-malformed/sp' } });
+    try {
+      const r = await get(withSavepoints.url, '/api/savepoints/%E0%A4%A');
+      assert.equal(r.status, 400, r.body);
+      assert.match((JSON.parse(r.body) as { error: string }).error, /%E0%A4%A/);
+    } finally {
+      await withSavepoints.close();
+    }
+  });
+
+  it('serves requests addressed to the loopback host only (no DNS rebinding)', async () => {
+    const port = new URL(ui.url).port;
+    assert.equal((await get(ui.url, '/api/checkpoints')).status, 200);
+    assert.equal((await get(ui.url, '/api/checkpoints', { host: `localhost:${port}` })).status, 200);
+    assert.equal((await get(ui.url, '/api/checkpoints', { host: `[::1]:${port}` })).status, 200);
+    assert.equal((await get(ui.url, '/api/checkpoints', { host: `attacker.example:${port}` })).status, 403);
+    assert.equal((await get(ui.url, '/', { host: 'attacker.example' })).status, 403);
+  });
+});
