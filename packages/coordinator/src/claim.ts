@@ -41,8 +41,14 @@ export function filesOf(point: RestorePoint | undefined): ReadonlySet<string> {
  * never deletes a file of it, whatever later checkpoints reference (LEGACY) or what a bug makes
  * them reference (NO_CLAIM, where the coordinator also declines such checkpoints).
  */
-export function storeFor(storage: CheckpointStorage, retained: number, mode: RestoreMode, restored: RestorePoint | undefined): CompletedCheckpointStore {
-  const protectedFiles = mode === 'CLAIM' || restored?.reader !== storage ? new Set<string>() : filesOf(restored);
+export function storeFor(
+  storage: CheckpointStorage,
+  retained: number,
+  mode: RestoreMode,
+  restored: RestorePoint | undefined,
+  /** The files never deleted (default: those of `restored` unless CLAIM); a restore that falls back to an older checkpoint adds its files. */
+  protectedFiles: ReadonlySet<string> = mode === 'CLAIM' || restored?.reader !== storage ? new Set<string>() : filesOf(restored),
+): CompletedCheckpointStore {
   const registry = new SharedStateRegistry((h) => (h.type === 'file' && protectedFiles.has(h.path) ? Promise.resolve() : storage.discardStateHandle(h)));
   if (mode === 'LEGACY' && restored !== undefined && restored.reader === storage) {
     // Later checkpoints may reference the restored files: the registry vouches for them (never deletes them, see above).

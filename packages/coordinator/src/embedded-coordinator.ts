@@ -238,10 +238,18 @@ export class EmbeddedCheckpointCoordinator extends CheckpointCoordinator<Embedde
   protected startSnapshots(p: Pending): void {
     const signal = this.signal;
     if (signal?.aborted === true) return this.cancel(p.id, describe(signal.reason));
+    // A synchronous part that throws fails like an asynchronous one: the checkpoint is declined (not left pending).
+    const start = <H>(backend: { snapshot: (...a: Parameters<KeyedStateBackend<unknown>['snapshot']>) => SnapshotFuture<H> } | undefined): SnapshotFuture<H> | undefined => {
+      try {
+        return backend?.snapshot(p.id, p.timestamp, p.location.streamFactory, p.options);
+      } catch (e) {
+        return { checkpointId: p.id, syncDurationMs: 0, cancel: () => {}, result: Promise.reject(e) };
+      }
+    };
     const started = p.attempt.tasks.map((task) => ({
       task,
-      keyed: task.backends.keyed?.snapshot(p.id, p.timestamp, p.location.streamFactory, p.options),
-      operator: task.backends.operator?.snapshot(p.id, p.timestamp, p.location.streamFactory, p.options),
+      keyed: start<KeyedStateHandle>(task.backends.keyed),
+      operator: start<OperatorStateHandle>(task.backends.operator),
       t0: performance.now(),
     }));
     this.running.set(p.id, started.flatMap((x) => [x.keyed, x.operator].filter((f) => f !== undefined)));
@@ -254,6 +262,10 @@ export class EmbeddedCheckpointCoordinator extends CheckpointCoordinator<Embedde
       } catch (e) {
         // A failed snapshot deletes its own files; the lifecycle deletes the others'.
         this.decline(x.task, p.id, e);
+        // The other half of this subtask's snapshot may have succeeded: nothing acknowledges its files.
+        const [keyed, operator] = await Promise.allSettled([x.keyed?.result, x.operator?.result]);
+        const handles = { keyed: keyed.status === 'fulfilled' ? (keyed.value?.jobManagerOwnedSnapshot ?? null) : null, operator: operator.status === 'fulfilled' ? (operator.value?.jobManagerOwnedSnapshot ?? null) : null, channelState: null };
+        if (handles.keyed !== null || handles.operator !== null) this.discardUnused(p.id, handles);
       }
     });
     this.housekeep(Promise.allSettled(all).then(() => {

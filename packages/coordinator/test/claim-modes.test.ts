@@ -10,6 +10,7 @@ import { after, describe, it } from 'node:test';
 import {
   CHECKPOINT_HISTORY_DIR,
   collectStreamHandles,
+  CorruptCheckpointError,
   FsCheckpointStorage,
   MemoryFileSystem,
   readCheckpointHistory,
@@ -201,5 +202,46 @@ describe('restore modes: references to the restored files', () => {
     const own = operatorFile(await c.triggerCheckpoint());
     await c.close();
     assert.deepEqual(await onStorage(fs), ['chk-3/_metadata', own.path].sort());
+  });
+});
+
+describe('restore modes: a restore that fell back to an older checkpoint', () => {
+  const operatorFile = (done: CompletedCheckpointInfo): FileStateHandle => done.metadata.operators[0]!.subtasks[0]!.operator[0]!.stream as FileStateHandle;
+
+  /** Run 1 retains checkpoints 1 and 2 (one new shared file each); run 2 fails to restore 2 (corrupt) and falls back to 1. */
+  async function fellBackTo1(restoreMode: RestoreMode, reuse: () => boolean) {
+    const fs = new MemoryFileSystem();
+    const first = await EmbeddedCheckpointCoordinator.open({ storage: new FsCheckpointStorage(fs), retainedCheckpoints: 2 });
+    first.register({ uid: 'op', subtaskIndex: 0, parallelism: 1, maxParallelism: MAX_P, operator: fileBackend(() => undefined) });
+    const file1 = operatorFile(await first.triggerCheckpoint());
+    await first.triggerCheckpoint();
+    await first.close();
+    const c = await EmbeddedCheckpointCoordinator.open({ storage: new FsCheckpointStorage(fs), restoreMode });
+    const point = await c.restore(async (p) => {
+      if (p!.checkpointId === 2) throw new CorruptCheckpointError('chk-2/x', 'corrupt', 2);
+      return p;
+    });
+    assert.equal(point?.checkpointId, 1);
+    c.register({ uid: 'op', subtaskIndex: 0, parallelism: 1, maxParallelism: MAX_P, operator: fileBackend(() => (reuse() ? file1 : undefined)) });
+    return { fs, file1, c };
+  }
+
+  it('NO_CLAIM declines a checkpoint that references a file of the checkpoint it fell back to', async () => {
+    const { fs, file1, c } = await fellBackTo1('NO_CLAIM', () => true);
+    await assert.rejects(c.triggerCheckpoint(), (e: unknown) => e instanceof CheckpointFailedError && /NO_CLAIM.*of restored checkpoint 1,/.test(e.message));
+    await c.close();
+    assert.ok((await fs.stat(file1.path)) !== null, 'the restored file survives');
+    assert.deepEqual(await new FsCheckpointStorage(fs).listCompletedCheckpoints(), ['chk-1', 'chk-2']);
+  });
+
+  it('LEGACY never deletes a file of the checkpoint it fell back to, also once the checkpoints referencing it are subsumed', async () => {
+    let reuse = true;
+    const { fs, file1, c } = await fellBackTo1('LEGACY', () => reuse);
+    await c.triggerCheckpoint();
+    reuse = false;
+    await c.triggerCheckpoint();
+    await c.close();
+    assert.ok((await fs.stat(file1.path)) !== null, 'the file of checkpoint 1 (not owned) survives');
+    assert.deepEqual(await new FsCheckpointStorage(fs).listCompletedCheckpoints(), ['chk-1', 'chk-2', 'chk-4']);
   });
 });

@@ -86,6 +86,11 @@ export abstract class CheckpointCoordinator<T extends CheckpointParticipant, A e
   private readonly unownedFallbacks: readonly StoredCheckpoint[];
   /** NO_CLAIM: files of the restored checkpoint, which no checkpoint of this run may reference. */
   private readonly protectedFiles: ReadonlySet<string>;
+  /** Unless CLAIM: files of the restored checkpoint (and of those a restore fell back to), never deleted by this run. */
+  private readonly unowned: Set<string>;
+  private readonly claimMode: RestoreMode;
+  /** The checkpoint this run restored (the initial one, or the one a failed restore fell back to). */
+  private restoredId: number | undefined;
   private readonly disposal: CheckpointDisposal;
   private readonly history: CheckpointHistoryRecorder;
 
@@ -102,11 +107,14 @@ export abstract class CheckpointCoordinator<T extends CheckpointParticipant, A e
     this.firstId = params.firstCheckpointId;
     this.latest = initial;
     this.initial = initial;
-    this.store = storage === undefined ? undefined : storeFor(storage, config?.retainedCheckpoints ?? 1, restoreMode, initial);
     const claim = restoreMode === 'CLAIM';
+    const unowned = claim || initial?.reader !== storage ? new Set<string>() : new Set(filesOf(initial));
+    this.unowned = unowned;
+    this.claimMode = restoreMode;
+    this.restoredId = initial?.checkpointId;
+    this.store = storage === undefined ? undefined : storeFor(storage, config?.retainedCheckpoints ?? 1, restoreMode, initial, unowned);
     if (recovered !== undefined && claim) this.store?.recover(recovered.complete, recovered.unusable);
     this.unownedFallbacks = claim ? [] : (recovered?.complete ?? []);
-    const unowned = claim || initial?.reader !== storage ? new Set<string>() : filesOf(initial);
     this.protectedFiles = restoreMode === 'NO_CLAIM' ? unowned : new Set();
     this.disposal = new CheckpointDisposal(this.store, unowned, this.log);
     this.history = new CheckpointHistoryRecorder(historyFileSystemOf(storage, params.history), this.log, params.listener);
@@ -157,6 +165,9 @@ export abstract class CheckpointCoordinator<T extends CheckpointParticipant, A e
     const i = this.completed.findIndex((c) => c.checkpointId === point.checkpointId);
     if (i >= 0) this.completed.splice(i, 1);
     this.recordSkipped({ checkpointId: point.checkpointId, pointer: point.pointer, reason: 'RESTORE_FAILED', error });
+    // Not owned either (NO_CLAIM, LEGACY): from now on its files are the restored ones, never deleted.
+    if (this.claimMode !== 'CLAIM' && next.reader === this.store.storage) for (const f of filesOf(next)) this.unowned.add(f);
+    this.restoredId = next.checkpointId;
     this.latest = next;
     return next;
   }
@@ -307,6 +318,10 @@ export abstract class CheckpointCoordinator<T extends CheckpointParticipant, A e
     this.history.triggered(id);
     release();
     this.startSnapshots(p);
+    // Nothing would acknowledge it: it fails at once instead of at its timeout. Not completed empty:
+    // that would subsume (and under CLAIM delete) the restored checkpoint, whose state no subtask
+    // has taken yet (Flink declines a trigger while not all its tasks run: NOT_ALL_REQUIRED_TASKS_RUNNING).
+    if (p.attempt.tasks.length === 0 && this.pending.get(id) === p) this.abort(p, new CheckpointFailedError(id, 'TRIGGER_FAILED', 'no subtask is registered to take part in it'));
     return done;
   }
 
@@ -329,14 +344,16 @@ export abstract class CheckpointCoordinator<T extends CheckpointParticipant, A e
     assert(!p.acks.has(task.name), `task ${task.name} acknowledged checkpoint ${checkpointId} twice`);
     p.acks.set(task.name, ack);
     p.stats.tasks.push(ack.stats);
-    if (p.acks.size === p.attempt.tasks.length) {
-      this.housekeep(
-        this.complete(p).catch((e: unknown) => {
-          // complete() handles storage failures itself; anything else is a broken invariant.
-          if (this.current === p.attempt) p.attempt.fail(e);
-        }),
-      );
-    }
+    if (p.acks.size === p.attempt.tasks.length) this.completeAcknowledged(p);
+  }
+
+  private completeAcknowledged(p: PendingCheckpoint<T, A, V>): void {
+    this.housekeep(
+      this.complete(p).catch((e: unknown) => {
+        // complete() handles storage failures itself; anything else is a broken invariant.
+        if (this.current === p.attempt) p.attempt.fail(e);
+      }),
+    );
   }
 
   /** Handles a participant wrote but will not acknowledge (e.g. a snapshot it superseded). */
@@ -406,10 +423,24 @@ export abstract class CheckpointCoordinator<T extends CheckpointParticipant, A e
       this.stoppedAt = completed;
     }
     // Savepoints have no side effects (as in Flink 1.15+), except the one that stops the job.
-    if (p.kind === 'CHECKPOINT' || p.flags.stop) for (const t of p.attempt.tasks) t.notifyCheckpointComplete(p.id, p.flags.final || p.flags.stop);
+    let notifyFailure: { error: unknown } | undefined;
+    if (p.kind === 'CHECKPOINT' || p.flags.stop) for (const t of p.attempt.tasks) notifyFailure ??= this.notify(t, 'completed', p.id, () => t.notifyCheckpointComplete(p.id, p.flags.final || p.flags.stop));
     for (const w of p.waiters) w.resolve(completed);
     // Discarding subsumed checkpoints is housekeeping: it must not delay the sinks' commits.
     if (p.kind === 'CHECKPOINT') await this.retain(completed);
+    // The checkpoint is complete and retained all the same; the participant's failure fails the attempt.
+    if (notifyFailure !== undefined) throw notifyFailure.error;
+  }
+
+  /** Tells a participant about a checkpoint; a participant that throws is logged, and its error returned. */
+  private notify(t: T, what: string, checkpointId: number, call: () => void): { error: unknown } | undefined {
+    try {
+      call();
+      return undefined;
+    } catch (error) {
+      this.log(`${t.name} failed when told that checkpoint ${checkpointId} ${what}: ${describe(error)}`);
+      return { error };
+    }
   }
 
   /**
@@ -420,7 +451,7 @@ export abstract class CheckpointCoordinator<T extends CheckpointParticipant, A e
   private registerShared(p: PendingCheckpoint<T, A, V>, metadata: CheckpointMetadata): boolean {
     if (this.store === undefined) return true;
     try {
-      checkNoClaimReferences(p.id, metadata, this.protectedFiles, this.initial?.checkpointId);
+      checkNoClaimReferences(p.id, metadata, this.protectedFiles, this.restoredId);
       this.store.registerPending(p.id, metadata);
       return true;
     } catch (e) {
@@ -486,7 +517,7 @@ export abstract class CheckpointCoordinator<T extends CheckpointParticipant, A e
     }
     this.disposal.rememberAborted(p.id, p.storage, p.location);
     this.onAborted(p);
-    for (const t of p.attempt.tasks) t.notifyCheckpointAborted(p.id);
+    for (const t of p.attempt.tasks) this.notify(t, 'was aborted', p.id, () => t.notifyCheckpointAborted(p.id));
     for (const w of p.waiters) w.reject(error);
     this.wakeSlotWaiters();
     if (counts) this.countFailure(error);

@@ -1,0 +1,127 @@
+/**
+ * Snapshots that fail in ways other than a rejected future: synchronously, or for one half of a
+ * subtask (keyed or operator) while the other half succeeded.
+ */
+import { strict as assert } from 'node:assert';
+import { describe, it } from 'node:test';
+import {
+  CHECKPOINT_HISTORY_DIR,
+  FsCheckpointStorage,
+  MemoryFileSystem,
+  SHARED_STATE_DIR,
+  type CheckpointStreamFactory,
+  type FileStateHandle,
+  type KeyedStateBackend,
+  type OperatorStateBackend,
+  type OperatorStateHandle,
+} from '@flowstate/core';
+import { CheckpointFailedError, EmbeddedCheckpointCoordinator } from '@flowstate/coordinator';
+import { MAX_P } from './counter.js';
+
+/** An operator backend whose snapshot is one new file under shared/. */
+function sharedFileOperator(): OperatorStateBackend {
+  const make = async (f: CheckpointStreamFactory): Promise<OperatorStateHandle> => {
+    const out = f.createCheckpointStateOutputStream('SHARED');
+    await out.write(new Uint8Array([1, 2, 3]));
+    const stream = (await out.closeAndGetHandle()) as FileStateHandle;
+    return { type: 'operator', stream, stateSize: stream.size, states: {} };
+  };
+  const backend = {
+    snapshot: (checkpointId: number, _ts: number, f: CheckpointStreamFactory) => ({
+      checkpointId,
+      syncDurationMs: 0,
+      cancel: () => {},
+      result: make(f).then((h) => ({ jobManagerOwnedSnapshot: h, checkpointedSize: h.stateSize, fullSize: h.stateSize })),
+    }),
+    notifyCheckpointComplete: () => {},
+    notifyCheckpointAborted: () => {},
+    dispose: () => {},
+  };
+  return backend as unknown as OperatorStateBackend;
+}
+
+/** A keyed backend whose snapshot fails: synchronously (`sync`), or its future rejects. */
+function failingKeyed(sync: boolean): KeyedStateBackend<string> {
+  const backend = {
+    snapshot: (checkpointId: number) => {
+      if (sync) throw new Error('synchronous part failed');
+      return { checkpointId, syncDurationMs: 0, cancel: () => {}, result: new Promise((_, reject) => setImmediate(() => reject(new Error('asynchronous part failed')))) };
+    },
+    notifyCheckpointComplete: () => {},
+    notifyCheckpointAborted: () => {},
+    dispose: () => {},
+  };
+  return backend as unknown as KeyedStateBackend<string>;
+}
+
+/** `promise`, or a rejection after `ms` (the coordinator's timeout is ten minutes). */
+function within<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`not settled after ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
+describe('failing snapshots', () => {
+  it('a snapshot whose synchronous part throws declines the checkpoint at once; the next one is not held up', async () => {
+    const fs = new MemoryFileSystem();
+    const c = await EmbeddedCheckpointCoordinator.open({ storage: new FsCheckpointStorage(fs) });
+    c.register({ uid: 'ok', subtaskIndex: 0, parallelism: 1, maxParallelism: MAX_P, operator: sharedFileOperator() });
+    const unregister = c.register({ uid: 'bad', subtaskIndex: 0, parallelism: 1, maxParallelism: MAX_P, keyed: failingKeyed(true) });
+    await within(
+      assert.rejects(c.triggerCheckpoint(), (e: unknown) => e instanceof CheckpointFailedError && e.reason === 'DECLINED' && /synchronous part failed/.test(e.message)),
+      2000,
+    );
+    unregister();
+    const ok = await within(c.triggerCheckpoint(), 2000);
+    assert.equal(ok.checkpointId, 2);
+    await within(c.close(), 2000);
+    const shared = (await fs.list(SHARED_STATE_DIR)).map((f) => f.path);
+    assert.deepEqual(shared, [(ok.metadata.operators[0]!.subtasks[0]!.operator[0]!.stream as FileStateHandle).path], 'the failed checkpoint left no shared file');
+  });
+
+  it("a subtask whose keyed snapshot fails while its operator snapshot succeeds leaves none of the operator's shared files", async () => {
+    const fs = new MemoryFileSystem();
+    const c = await EmbeddedCheckpointCoordinator.open({ storage: new FsCheckpointStorage(fs) });
+    c.register({ uid: 'op', subtaskIndex: 0, parallelism: 1, maxParallelism: MAX_P, keyed: failingKeyed(false), operator: sharedFileOperator() });
+    await assert.rejects(c.triggerCheckpoint(), (e: unknown) => e instanceof CheckpointFailedError && e.reason === 'DECLINED');
+    await c.close();
+    assert.deepEqual((await fs.list('')).map((f) => f.path).filter((p) => !p.startsWith(`${CHECKPOINT_HISTORY_DIR}/`)), [], 'nothing left on storage but the history');
+  });
+
+  it('a checkpoint with no registered subtask fails at once (TRIGGER_FAILED), instead of waiting for its timeout or completing empty', async () => {
+    const fs = new MemoryFileSystem();
+    const c = await EmbeddedCheckpointCoordinator.open({ storage: new FsCheckpointStorage(fs) });
+    await within(
+      assert.rejects(c.triggerCheckpoint(), (e: unknown) => e instanceof CheckpointFailedError && e.reason === 'TRIGGER_FAILED'),
+      2000,
+    );
+    await c.close();
+    assert.deepEqual(await new FsCheckpointStorage(fs).listCompletedCheckpoints(), [], 'no empty checkpoint was completed');
+  });
+
+  it('a backend that throws when told a checkpoint completed or was aborted does not hold up the checkpoint', async () => {
+    const fs = new MemoryFileSystem();
+    const c = await EmbeddedCheckpointCoordinator.open({ storage: new FsCheckpointStorage(fs), log: () => {} });
+    const operator = Object.assign(sharedFileOperator(), {
+      notifyCheckpointComplete: () => {
+        throw new Error('complete');
+      },
+      notifyCheckpointAborted: () => {
+        throw new Error('aborted');
+      },
+    });
+    c.register({ uid: 'op', subtaskIndex: 0, parallelism: 1, maxParallelism: MAX_P, operator });
+    assert.equal((await within(c.triggerCheckpoint(), 2000)).checkpointId, 1);
+    const unregister = c.register({ uid: 'bad', subtaskIndex: 0, parallelism: 1, maxParallelism: MAX_P, keyed: failingKeyed(false) });
+    await within(
+      assert.rejects(c.triggerCheckpoint(), (e: unknown) => e instanceof CheckpointFailedError && e.reason === 'DECLINED'),
+      2000,
+    );
+    unregister();
+    assert.equal((await within(c.triggerCheckpoint(), 2000)).checkpointId, 3);
+    await within(c.close(), 2000);
+    assert.deepEqual(await new FsCheckpointStorage(fs).listCompletedCheckpoints(), ['chk-3'], 'checkpoint 3 subsumed checkpoint 1');
+  });
+});
