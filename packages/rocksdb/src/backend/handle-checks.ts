@@ -8,6 +8,7 @@ const MAX_ROCKSDB_FILE_NAME = 128;
  * Restore writes each file of a native handle under its name into the download directory, so each
  * name must be a plain, new file name there. '.' and '..' match the character set but name
  * directories (a raw EISDIR otherwise); a repeated name would silently replace another file.
+ * A checkpoint always has a CURRENT file (it names the MANIFEST); one without is corrupt.
  * Runs after checkIncrementalRocksDBStateHandleStructure (names are strings, handles well formed).
  */
 export function checkRocksFileNames(h: IncrementalRocksDBStateHandle): void {
@@ -22,4 +23,7 @@ export function checkRocksFileNames(h: IncrementalRocksDBStateHandle): void {
     if (seen.has(f.name)) fail('appears twice in the handle');
     seen.add(f.name);
   }
+  // Without CURRENT, RocksDB (opened with createIfMissing for the restored database) would make a
+  // new, empty database and delete the downloaded SSTs as obsolete: an empty state, silently.
+  if (!seen.has('CURRENT')) throw new CorruptCheckpointError(streamHandleName(h.meta), 'the native RocksDB snapshot has no CURRENT file', h.checkpointId);
 }

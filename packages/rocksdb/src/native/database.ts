@@ -2,7 +2,7 @@
 // SST ingestion. Lifetime rules are described in ../native.ts.
 import { loadBinding } from './binding.js';
 import { boundOpsOf, nativeOfColumnFamily, wrapColumnFamily, type BindToken, type ColumnFamily } from './column-family.js';
-import { asyncCall, invalid, RocksDBError } from './errors.js';
+import { asyncCall, checkDeleteRange, invalid, RocksDBError } from './errors.js';
 import { unpackBatch, wrapIterator, type IteratorOptions, type RocksIterator } from './iterator.js';
 import type { NativeDatabase, NativeOpenOptions } from './native-types.js';
 import { nativeOfSnapshot, nativeSnapshotOrUndefined, wrapSnapshot, type Snapshot } from './snapshot.js';
@@ -10,7 +10,7 @@ import { wrapSstFileWriter, type SstFileWriter } from './sst-file-writer.js';
 import type { CompactRangeOptions, Entry, IngestExternalFileOptions, LiveFileMetaData, LiveFilesMetaDataOptions, PinLiveFilesOptions, PinnedLiveFiles, RocksDBOptions } from './types.js';
 import { nativeTtlConfig, type TtlCompactionFilterOptions } from './ttl-filter.js';
 import { valuePool } from './value-pool.js';
-import { nativeOfBatch, type WriteBatch } from './write-batch.js';
+import { droppedFamilyOf, nativeOfBatch, type WriteBatch } from './write-batch.js';
 
 /** Keys and values per native scan call before it stops early (kPackedBatchBytes in util.cc). */
 const PACKED_BATCH_BYTES = 8 * 1024 * 1024;
@@ -209,11 +209,19 @@ export class RocksDB {
 
   /** Deletes keys in [begin, end). */
   deleteRange(cf: ColumnFamily, begin: Uint8Array, end: Uint8Array): void {
+    checkDeleteRange(begin, end);
     this.#native.deleteRange(nativeOfColumnFamily(cf), begin, end);
   }
 
-  /** Applies a WriteBatch atomically. */
+  /**
+   * Applies a WriteBatch atomically. A batch that writes to a dropped column family is refused
+   * (ROCKSDB_COLUMN_FAMILY_DROPPED) before RocksDB sees it: RocksDB would fail the write and keep
+   * that as its background error, failing every later write and flush of the database.
+   */
   write(batch: WriteBatch): void {
+    this.#ensureOpen();
+    const dropped = droppedFamilyOf(batch);
+    if (dropped !== undefined) throw new RocksDBError('ROCKSDB_COLUMN_FAMILY_DROPPED', `write batch references column family '${dropped.name}', which has been dropped`, { path: this.path });
     this.#native.write(nativeOfBatch(batch));
   }
 

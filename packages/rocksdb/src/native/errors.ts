@@ -65,6 +65,17 @@ export function invalid(message: string): RocksDBError {
 
 
 /**
+ * @internal Throws ROCKSDB_INVALID_ARGUMENT when `end` sorts before `begin` (bytewise, the
+ * comparator of every column family). RocksDB refuses such a DeleteRange only when its memtable
+ * applies it, and keeps that as the database's background error: every later write and flush
+ * fails, and a close with the WAL off drops the memtables. So every DeleteRange (database, batch,
+ * SST writer) is checked before RocksDB sees it. Equal keys delete nothing, as in RocksDB.
+ */
+export function checkDeleteRange(begin: Uint8Array, end: Uint8Array): void {
+  if (Buffer.compare(begin, end) > 0) throw invalid('deleteRange: end key comes before begin key');
+}
+
+/**
  * `value`, checked to be a binding wrapper (`isWrapper` is the class's own `#native in` check):
  * what crosses from user code into the binding is validated before its native object is used.
  */

@@ -1,7 +1,7 @@
 // Writing SST files for ingestion (restore and rescaling load state this way).
 import { types } from 'node:util';
 import { loadBinding } from './binding.js';
-import { asyncCall, invalid } from './errors.js';
+import { asyncCall, checkDeleteRange, invalid } from './errors.js';
 import type { NativeSstFileWriter } from './native-types.js';
 import type { SstFileInfo, SstFileWriterOptions, SstFileWriterState } from './types.js';
 
@@ -52,6 +52,7 @@ export class SstFileWriter {
 
   /** Deletes keys in [begin, end) (a range tombstone in the file). */
   deleteRange(begin: Uint8Array, end: Uint8Array): void {
+    checkDeleteRange(begin, end);
     this.#native.deleteRange(begin, end);
   }
 
