@@ -1,7 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { FlowstateError } from '@flowstate/core';
 import { addCheckpointCommands } from './checkpoint/command.js';
-import { json, positiveInt } from './common.js';
+import { json, portNumber } from './common.js';
 import { ExitCode, exitCodeFor, type ExitCodeValue } from './exit-codes.js';
 import { addSavepointCommands } from './savepoint/command.js';
 import { addUiCommand } from './ui-command.js';
@@ -46,7 +46,7 @@ export function createProgram(io: CliIO, setExit: (code: ExitCodeValue) => void)
     .addHelpText('after', EXIT_CODES_HELP);
 
   addSavepointCommands(program, io, setExit, EXIT_CODES_HELP);
-  addUiCommand(program, io, positiveInt('--port'), () => setExit(ExitCode.OK));
+  addUiCommand(program, io, portNumber('--port'), () => setExit(ExitCode.OK));
   addCheckpointCommands(program, { io, setExit });
   return program;
 }

@@ -40,3 +40,13 @@ export function positiveInt(name: string): (v: string) => number {
     return Number(v);
   };
 }
+
+/** A commander parser of TCP ports (1..65535) for option `name`. */
+export function portNumber(name: string): (v: string) => number {
+  const positive = positiveInt(name);
+  return (v: string): number => {
+    const n = positive(v);
+    if (n > 65535) throw new InvalidArgumentError(`${name} must be a port from 1 to 65535, got '${v}'`);
+    return n;
+  };
+}

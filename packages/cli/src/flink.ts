@@ -1,7 +1,7 @@
 import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { IllegalStateUsageError } from '@flowstate/core';
+import { FlowstateError, IllegalStateUsageError } from '@flowstate/core';
 import {
   convertFlinkToFlowstate,
   convertFlowstateToFlink,
@@ -19,7 +19,7 @@ import {
   type FlinkSavepointOptions,
   type SnapshotReader,
 } from '@flowstate/flink';
-import { diffSavepoints, SavepointReader } from '@flowstate/savepoint';
+import { diffSavepoints, SavepointOutputError, SavepointReader } from '@flowstate/savepoint';
 import { LocalFileSystem } from '@flowstate/storage-local';
 import { ExitCode, type ExitCodeValue } from './exit-codes.js';
 import { flinkReadOptions } from './flink-rocksdb.js';
@@ -91,12 +91,35 @@ export async function convertFlinkIfFlink(
 ): Promise<boolean> {
   if (!(await isFlinkSavepoint(input))) return false;
   if (o.to !== 'canonical') throw new IllegalStateUsageError(undefined, `an Apache Flink savepoint converts to 'canonical' only, not '${o.to}'`);
-  await mkdir(output, { recursive: true });
-  if ((await readdir(output)).length > 0) throw new IllegalStateUsageError(undefined, `output directory '${output}' is not empty`);
-  const r = await convertFlinkToFlowstate(await FlinkSavepoint.load(input, await flinkOptions(o.serializers)), new LocalFileSystem(output));
+  const created = await newOutputDirectory(output);
+  let r: Awaited<ReturnType<typeof convertFlinkToFlowstate>>;
+  try {
+    r = await convertFlinkToFlowstate(await FlinkSavepoint.load(input, await flinkOptions(o.serializers)), new LocalFileSystem(output));
+  } catch (e) {
+    // A failed conversion leaves no half-written savepoint behind in the directory it created.
+    if (created) await rm(output, { recursive: true, force: true }).catch(() => {});
+    throw e;
+  }
   for (const s of r.skipped) io.stderr(`flowstate: skipped ${s}\n`);
   io.stdout(o.json === true ? `${JSON.stringify({ directory: output, formatVersion: 1, operators: r.metadata.operators.map((x) => ({ uid: x.uid, parallelism: x.parallelism, maxParallelism: x.maxParallelism })), skipped: r.skipped }, null, 2)}\n` : `converted Apache Flink savepoint ${input} to flowstate canonical format v1: ${output}\n`);
   return true;
+}
+
+/**
+ * Creates the local output directory of a conversion, which must not exist or be empty; true when
+ * this created it. A path that cannot be a directory (a file, below a file, no permission) is a
+ * SavepointOutputError (usage), not an internal error.
+ */
+async function newOutputDirectory(output: string): Promise<boolean> {
+  try {
+    const created = (await mkdir(output, { recursive: true })) !== undefined;
+    if ((await readdir(output)).length > 0) throw new SavepointOutputError(output, 'the directory exists and is not empty');
+    return created;
+  } catch (e) {
+    if (e instanceof FlowstateError) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new SavepointOutputError(output, code === 'EEXIST' || code === 'ENOTDIR' ? 'it is a file, or below a file' : `it cannot be created (${(e as Error).message})`);
+  }
 }
 
 /**
@@ -116,7 +139,8 @@ export async function convertToFlink(
   o: { json?: boolean; flinkVersion?: string; uidMap?: string[] },
   io: { stdout: (s: string) => void; stderr: (s: string) => void },
 ): Promise<0> {
-  const uids: Record<string, string> = {};
+  // Null prototype: an unmapped uid such as `constructor` must not find Object.prototype's members.
+  const uids = Object.create(null) as Record<string, string>;
   for (const m of o.uidMap ?? []) {
     const [from, to] = m.split('=');
     if (from === undefined || to === undefined || from === '' || to === '') throw new IllegalStateUsageError(undefined, `--uid-map expects from=to, got '${m}'`);

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, it } from 'node:test';
@@ -8,6 +8,8 @@ import { localFileSystemProvider } from '@flowstate/storage-local';
 import { garbageCollect } from '../src/checkpoint/gc.js';
 import { scanRoot } from '../src/checkpoint/root.js';
 import { writeCheckpointRoot } from './checkpoint-fixture.js';
+import { runCli } from './in-process.js';
+import { ExitCode } from '../src/index.js';
 
 const local = mkdtempSync(join(tmpdir(), 'flowstate-cli-root-'));
 after(() => rmSync(local, { recursive: true, force: true }));
@@ -47,4 +49,22 @@ it('garbage collection lists the root once (the collector reuses the listing the
   // The same orphans as a collection that lists for itself: the in-progress and the incomplete checkpoint's files.
   assert.deepEqual(r.files.map((f) => f.path), (await collectGarbage(new FsCheckpointStorage(fs), { dryRun: true })).orphans);
   assert.ok(r.files.some((f) => f.path.startsWith(`chk-${fixture.inProgress}/`)) && r.files.some((f) => f.path.startsWith(`chk-${fixture.incomplete}/`)));
+});
+
+it("gc refuses a directory holding files that are no checkpoint's (a home directory, a parent of job directories): nothing is deleted", async () => {
+  const home = mkdtempSync(join(local, 'home-'));
+  mkdirSync(join(home, 'docs'));
+  writeFileSync(join(home, 'docs', 'thesis.txt'), 'years of work');
+  // A parent of job directories (Flink's state.checkpoints.dir holds <job-id>/chk-<id>/).
+  const parent = mkdtempSync(join(local, 'jobs-'));
+  await writeCheckpointRoot(new FileSystemRegistry().register(localFileSystemProvider).resolve(join(parent, 'job-1')), mkdtempSync(join(local, 'rocksdb-')));
+  for (const dir of [home, parent]) {
+    const before = readdirSync(dir, { recursive: true }).sort();
+    for (const args of [['checkpoint', 'gc', dir], ['checkpoint', 'gc', dir, '--apply']]) {
+      const r = await runCli(args);
+      assert.equal(r.code, ExitCode.USAGE, r.stdout + r.stderr);
+      assert.match(r.stderr, /not a job's checkpoint directory.*nothing was deleted/);
+    }
+    assert.deepEqual(readdirSync(dir, { recursive: true }).sort(), before);
+  }
 });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import {
@@ -99,6 +99,25 @@ describe('flowstate savepoint convert: Apache Flink -> flowstate canonical', () 
     });
   });
 
+  it('an output that cannot be a directory is a usage error; a failed conversion leaves no output behind', async () => {
+    await withTempDirectory('flowstate-flink-convert-', async (tmp) => {
+      ownFlinkSavepoint(join(tmp, 'flink'), 30);
+      writeFileSync(join(tmp, 'a-file'), 'x');
+      for (const output of [join(tmp, 'a-file'), join(tmp, 'a-file', 'below')]) {
+        const r = await cli(['savepoint', 'convert', join(tmp, 'flink'), output, '--to', 'canonical']);
+        assert.equal(r.code, 2, r.stderr);
+        assert.match(r.stderr, /cannot write a savepoint to .*: it is a file/);
+        assert.doesNotMatch(r.stderr, /internal error/);
+      }
+      // The keyed state file cut short: the conversion fails after the output directory was made.
+      const k0 = join(tmp, 'flink', 'k0');
+      writeFileSync(k0, readFileSync(k0).subarray(0, 60));
+      const failed = await cli(['savepoint', 'convert', join(tmp, 'flink'), join(tmp, 'out'), '--to', 'canonical']);
+      assert.equal(failed.code, 3, failed.stderr);
+      assert.equal(existsSync(join(tmp, 'out')), false, 'no half-written output directory');
+    });
+  });
+
   it('Apache Flink fixtures: decoded values equal the flowstate values; opaque states are listed', { skip: SKIP_WITHOUT_FLINK_FIXTURES }, async () => {
     const cases = [FLINK_SAVEPOINTS.udfMigration23, FLINK_SAVEPOINTS.tableState, FLINK_SAVEPOINTS.complexKeyed];
     for (const c of cases) {
@@ -131,6 +150,26 @@ function big(_k: string, v: unknown): unknown {
 }
 
 describe('flowstate savepoint convert --to flink', () => {
+  it("an operator whose uid is a name of Object.prototype ('constructor') keeps its uid without --uid-map", async () => {
+    const { SavepointWriter } = await import('@flowstate/savepoint');
+    const { ListStateDescriptor, Serializers } = await import('@flowstate/core');
+    const { FsStateBackend } = await import('@flowstate/heap');
+    await withTempDirectory('flowstate-to-flink-', async (tmp) => {
+      const OFFSETS = new ListStateDescriptor('offsets', Serializers.int64);
+      await SavepointWriter.newSavepoint({ maxParallelism: 16, stateBackend: new FsStateBackend() })
+        .withOperatorStateOperator('constructor', {
+          data: [1n, 2n],
+          parallelism: 1,
+          bootstrap: { processElement: (o: bigint, ctx: { getListState: (d: unknown) => { add(v: bigint): void } }) => ctx.getListState(OFFSETS).add(o) },
+        } as never)
+        .write(join(tmp, 'fs'));
+      const r = await cli(['savepoint', 'convert', join(tmp, 'fs'), join(tmp, 'flink'), '--to', 'flink', '--uid-map', 'other=x', '--json']);
+      assert.equal(r.code, 0, r.stderr);
+      const sp = await FlinkSavepoint.load(join(tmp, 'flink'));
+      assert.deepEqual(sp.operators.map((o) => [o.uid, o.operatorId]), [['constructor', operatorIdFromUid('constructor')]]);
+    });
+  });
+
   it('a bootstrapped flowstate savepoint becomes a Flink savepoint with the same values (metadata V4 for --flink-version 1.18)', async () => {
     const { SavepointWriter } = await import('@flowstate/savepoint');
     const { ListStateDescriptor, MapStateDescriptor, Serializers, StateTtlConfigBuilder, ValueStateDescriptor } = await import('@flowstate/core');

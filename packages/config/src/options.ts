@@ -228,7 +228,7 @@ export const ROCKSDB_LOCAL_DIRECTORY = option<string | undefined>({
   defaultValue: undefined,
   defaultText: '(none: the OS temporary directory)',
   type: 'String',
-  allowed: 'one local directory path (or file:// URI)',
+  allowed: "one local directory path (or file:// URI); a list of directories (',' or ':' between them, as Flink reads it) is not supported",
   description: 'Where RocksDB instances keep their working files.',
   schema: localPathValue,
 });

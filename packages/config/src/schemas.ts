@@ -69,8 +69,18 @@ export const locationValue: ValueSchema<string> = v.pipe(
   }),
 );
 
-/** A local directory path. */
-export const localPathValue: ValueSchema<string> = v.pipe(v.string(), v.trim(), v.nonEmpty(), v.maxLength(4096), v.check((s) => !/^[a-z][a-z0-9+.-]*:\/\//i.test(s) || s.startsWith('file://')));
+/**
+ * One local directory path. Flink splits this value at ',' and ':' (File.pathSeparator) into a
+ * list of directories; flowstate takes one, so a list is refused rather than read as one path.
+ */
+export const localPathValue: ValueSchema<string> = v.pipe(
+  v.string(),
+  v.trim(),
+  v.nonEmpty(),
+  v.maxLength(4096),
+  v.check((s) => !/^[a-z][a-z0-9+.-]*:\/\//i.test(s) || s.startsWith('file://')),
+  v.check((s) => !/[,:]/.test(s.startsWith('file://') ? s.slice('file://'.length) : s)),
+);
 
 /** An http(s) endpoint URL. */
 export const endpointValue: ValueSchema<string> = v.pipe(

@@ -3,7 +3,7 @@
  * config.yaml (nested and flat keys), environment variables, and code. Nothing is validated here
  * except the shape; values stay as the source holds them.
  */
-import { readFileSync, statSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { isMap, isScalar, isSeq, parseDocument, type Node } from 'yaml';
 import { ConfigurationFileError, type ConfigurationSource } from './errors.js';
 
@@ -47,14 +47,32 @@ export function keyForEnvVariable(name: string): string | undefined {
 export function readConfigFile(file: string): RawEntry[] {
   let text: string;
   try {
-    const size = statSync(file).size;
-    if (size > MAX_CONFIG_FILE_BYTES) throw new ConfigurationFileError(file, `${size} bytes exceeds the limit of ${MAX_CONFIG_FILE_BYTES}`);
-    text = readFileSync(file, 'utf8');
+    text = readUpToLimit(file);
   } catch (e) {
     if (e instanceof ConfigurationFileError) throw e;
     throw new ConfigurationFileError(file, `cannot be read: ${(e as Error).message}`, { cause: e });
   }
   return parseYamlEntries(text, file, { kind: 'file', file });
+}
+
+/**
+ * The file's text, refused beyond MAX_CONFIG_FILE_BYTES. The limit holds for what is read, not
+ * for a size looked up before: a pipe (`--config <(...)`), a FIFO or a device has no size, and a
+ * file may grow between a stat and the read.
+ */
+function readUpToLimit(file: string): string {
+  const fd = openSync(file, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    if (size > MAX_CONFIG_FILE_BYTES) throw new ConfigurationFileError(file, `${size} bytes exceeds the limit of ${MAX_CONFIG_FILE_BYTES}`);
+    const buffer = Buffer.allocUnsafe(MAX_CONFIG_FILE_BYTES + 1);
+    let length = 0;
+    for (let n = -1; n !== 0 && length < buffer.length; length += n) n = readSync(fd, buffer, length, buffer.length - length, null);
+    if (length > MAX_CONFIG_FILE_BYTES) throw new ConfigurationFileError(file, `more than ${MAX_CONFIG_FILE_BYTES} bytes exceeds the limit of ${MAX_CONFIG_FILE_BYTES}`);
+    return buffer.toString('utf8', 0, length);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /**

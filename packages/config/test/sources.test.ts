@@ -1,5 +1,6 @@
 /** config.yaml (nested and flat keys), environment variables, code, and their precedence. */
 import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -75,6 +76,16 @@ describe('config.yaml', () => {
     assert.throws(() => loadConfiguration({ file: join(dir, 'missing.yaml'), env: false }), (e: Error) => e instanceof ConfigurationFileError && /cannot be read/.test(e.message));
     const big = yamlFile(`# ${'x'.repeat(MAX_CONFIG_FILE_BYTES)}\n`);
     assert.throws(() => loadConfiguration({ file: big, env: false }), (e: Error) => e instanceof ConfigurationFileError && /exceeds the limit/.test(e.message));
+  });
+
+  it('a pipe (--config <(...), a FIFO) over the size limit is refused too: its size is only known by reading', async () => {
+    const fifo = join(dir, `fifo-${n++}.yaml`);
+    execFileSync('mkfifo', [fifo]);
+    // A writer in another process (the read blocks this one): comment lines, more than the limit.
+    const writer = spawn('sh', ['-c', `yes '# a comment line' | head -c ${MAX_CONFIG_FILE_BYTES * 3} > '${fifo}'`], { stdio: 'ignore' });
+    const exited = new Promise((resolve) => writer.on('exit', resolve));
+    assert.throws(() => loadConfiguration({ file: fifo, env: false }), (e: Error) => e instanceof ConfigurationFileError && /exceeds the limit/.test(e.message));
+    await exited;
   });
 
   it('an empty file is an empty configuration', () => {
