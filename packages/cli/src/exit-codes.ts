@@ -8,6 +8,7 @@ import {
 import { NotASavepointError, SavepointOutputError, UnsupportedSavepointOperationError } from '@flowstate/savepoint';
 import { ConfigurationError } from '@flowstate/config';
 import { FlinkOpaqueSerializerError, FlinkUnsupportedError } from '@flowstate/flink';
+import { CheckpointUiPortError } from '@flowstate/ui';
 
 /** Documented exit codes of `flowstate` (also in packages/savepoint/README.md). */
 export const ExitCode = {
@@ -35,7 +36,7 @@ export function exitCodeFor(e: unknown): ExitCodeValue {
   if (e instanceof FlinkUnsupportedError || e instanceof FlinkOpaqueSerializerError) {
     return ExitCode.UNSUPPORTED;
   }
-  if (e instanceof SavepointOutputError || e instanceof NotASavepointError || e instanceof IllegalStateUsageError || e instanceof ConfigurationError) return ExitCode.USAGE;
+  if (e instanceof SavepointOutputError || e instanceof NotASavepointError || e instanceof IllegalStateUsageError || e instanceof ConfigurationError || e instanceof CheckpointUiPortError) return ExitCode.USAGE;
   if (e instanceof FlowstateError) return ExitCode.CORRUPT;
   return ExitCode.INTERNAL;
 }

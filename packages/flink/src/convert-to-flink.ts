@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { isAbsolute } from 'node:path';
 import {
   computeKeyGroupRangeForOperatorIndex,
   DataInputDeserializer,
@@ -155,11 +156,15 @@ export async function convertFlowstateToFlink(fs: FileSystem, outDir: string, op
   const md = deserializeCheckpointMetadata(loc.metadata, `${fs.displayRoot}/_metadata`);
   const registry = options.registry ?? defaultSerializerRegistry;
   const props = md.properties ?? {};
+  // A local input (its root an absolute path): the output must not land inside it.
+  const inputDir = isAbsolute(fs.displayRoot) ? fs.displayRoot : undefined;
   return withOutputDirectory(outDir, async (em) => {
     const skipped: string[] = [];
     const operators: OperatorState[] = [];
     for (const op of md.operators) {
-      const uid = options.uids?.[op.uid] ?? op.uid;
+      // Own keys only: a uid such as `constructor` must not find Object.prototype's members.
+      const mapped = options.uids !== undefined && Object.hasOwn(options.uids, op.uid) ? options.uids[op.uid] : undefined;
+      const uid = mapped ?? op.uid;
       const flinkMeta = (name: string): StateMetaInfo | undefined => {
         const hex = props[`${FLINK_STATE_META_PROPERTY}${op.uid}.${name}`];
         return typeof hex === 'string' ? readStateMetaInfo(new JavaDataInput(Buffer.from(hex, 'hex'), 'properties'), defaultFlinkSerializers) : undefined;
@@ -193,13 +198,13 @@ export async function convertFlowstateToFlink(fs: FileSystem, outDir: string, op
       }
       // A uid mapped explicitly decides the ID; otherwise an ID recorded when converting from Flink is kept.
       const recordedId = props[`${FLINK_OPERATOR_ID_PROPERTY}${op.uid}`];
-      const operatorId = options.uids?.[op.uid] === undefined && typeof recordedId === 'string' && /^[0-9a-f]{32}$/.test(recordedId) ? recordedId : operatorIdFromUid(uid);
+      const operatorId = mapped === undefined && typeof recordedId === 'string' && /^[0-9a-f]{32}$/.test(recordedId) ? recordedId : operatorIdFromUid(uid);
       const keepsUid = operatorId === operatorIdFromUid(uid);
       operators.push({ ...(version >= 5 ? { name: keepsUid ? uid : '', uid: keepsUid ? uid : '' } : {}), operatorId, parallelism: op.parallelism, maxParallelism: op.maxParallelism, coordinatorState: null, fullyFinished: false, subtasks });
     }
     await em.write('_metadata', writeFlinkMetadata({ version, checkpointId: BigInt(md.checkpointId), masterStates: [], operators, ...(version >= 4 ? { propertiesBytes: canonicalSavepointProperties() } : {}) }));
     return { files: [...em.written], skipped };
-  });
+  }, inputDir);
 }
 
 async function keyedRecords(

@@ -11,7 +11,7 @@ import type { OperatorState, OperatorStateHandleEntry, OperatorStateMode, Subtas
 import { readOperatorStates } from './operator/reader.js';
 import type { FlinkSavepoint } from './savepoint.js';
 import type { FlinkSerializerSnapshot } from './serializers/types.js';
-import { addToKeyGroup, rewriteOperatorUnchanged, withOutputDirectory, writeCanonicalFile, type StreamEmitter } from './writer.js';
+import { addToKeyGroup, rewriteOperatorUnchanged, inputDirectoryOf, withOutputDirectory, writeCanonicalFile, type StreamEmitter } from './writer.js';
 
 export interface FlinkRescaleOptions {
   /** New parallelism of every selected operator (default: unchanged, capped at the new maxParallelism). */
@@ -45,7 +45,7 @@ export async function rescaleFlinkSavepoint(sp: FlinkSavepoint, outDir: string, 
     for (const op of sp.operators) operators.push(selected(op) && !op.fullyFinished ? await rescaleOperator(sp, em, op, options) : await rewriteOperatorUnchanged(sp, em, op));
     await em.write('_metadata', writeFlinkMetadata({ ...sp.metadata, operators }));
     return { files: [...em.written] };
-  });
+  }, inputDirectoryOf(sp));
 }
 
 function label(op: OperatorState): string {

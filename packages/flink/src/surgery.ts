@@ -7,7 +7,7 @@ import { writeFlinkMetadata } from './metadata/metadata.js';
 import type { KeyedStateHandle, OperatorState, OperatorStreamHandle } from './metadata/types.js';
 import { readOperatorStates } from './operator/reader.js';
 import type { FlinkSavepoint } from './savepoint.js';
-import { addToKeyGroup, copyKeyed, copyOperator, rewriteOperatorUnchanged, rewriteRunningSubtasks, withOutputDirectory, type StreamEmitter } from './writer.js';
+import { addToKeyGroup, copyKeyed, copyOperator, rewriteOperatorUnchanged, rewriteRunningSubtasks, inputDirectoryOf, withOutputDirectory, type StreamEmitter } from './writer.js';
 
 export interface FlinkSurgery {
   /** Operators (uid or hex ID) to remove. */
@@ -42,7 +42,7 @@ export async function rewriteFlinkSavepoint(sp: FlinkSavepoint, outDir: string, 
     if (new Set(ids).size !== ids.length) throw new IllegalStateUsageError(undefined, 'two operators would have the same operator ID');
     await em.write('_metadata', writeFlinkMetadata({ ...sp.metadata, operators }));
     return { files: [...em.written] };
-  });
+  }, inputDirectoryOf(sp));
 }
 
 async function dropStates(sp: FlinkSavepoint, em: StreamEmitter, op: OperatorState, drops: Set<string>): Promise<OperatorState> {

@@ -1,5 +1,5 @@
 import { mkdir, open, readdir, rm, rmdir, type FileHandle } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { basename, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { BackgroundDataSync, fileDataSyncable, IllegalStateUsageError, syncDescriptor } from '@flowstate/core';
 import { FlinkUnsupportedError } from './errors.js';
 import { JavaDataOutput } from './io/java-output.js';
@@ -100,10 +100,28 @@ export function writeCanonicalFile(
 /**
  * Runs `write` against a new, empty output directory. On failure, exactly the files it wrote are
  * removed (and the directory, if this call created it), so no half savepoint is left behind.
+ * `inputDir` is the directory of the savepoint read: the output must not be it or lie inside it.
+ * A path that cannot be a directory is a usage error naming it.
  */
-export async function withOutputDirectory<T>(outDir: string, write: (em: StreamEmitter) => Promise<T>): Promise<T> {
-  const created = (await mkdir(outDir, { recursive: true })) !== undefined;
-  if ((await readdir(outDir)).length > 0) throw new IllegalStateUsageError(undefined, `output directory '${outDir}' is not empty`);
+export async function withOutputDirectory<T>(outDir: string, write: (em: StreamEmitter) => Promise<T>, inputDir?: string): Promise<T> {
+  const unusable = (detail: string): IllegalStateUsageError => new IllegalStateUsageError(undefined, `cannot write a savepoint to '${outDir}': ${detail}`);
+  if (inputDir !== undefined) {
+    const rel = relative(resolve(inputDir), resolve(outDir));
+    // Its files would land among the input's (unreferenced there, and deleted with it).
+    if (rel === '') throw unusable('it is the input savepoint');
+    if (rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel)) throw unusable(`it is inside the input savepoint '${inputDir}'`);
+  }
+  let created: boolean;
+  let entries: string[];
+  try {
+    created = (await mkdir(outDir, { recursive: true })) !== undefined;
+    entries = await readdir(outDir);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST' || code === 'ENOTDIR') throw unusable('it is a file, or below a file');
+    throw unusable(`it cannot be created (${(e as Error).message})`);
+  }
+  if (entries.length > 0) throw new IllegalStateUsageError(undefined, `output directory '${outDir}' is not empty`);
   const em = new StreamEmitter(outDir);
   try {
     return await write(em);
@@ -114,6 +132,15 @@ export async function withOutputDirectory<T>(outDir: string, write: (em: StreamE
     if (created) await rmdir(outDir).catch(() => {});
     throw e;
   }
+}
+
+/**
+ * The directory of `sp` when it was read from a `_metadata` file: the savepoint's own directory,
+ * which an output must not lie in. A lone file (an OperatorSnapshotUtil file) may sit in any
+ * directory: none.
+ */
+export function inputDirectoryOf(sp: FlinkSavepoint): string | undefined {
+  return basename(sp.metadataFile) === '_metadata' ? sp.directory : undefined;
 }
 
 /**
@@ -128,7 +155,7 @@ export async function writeFlinkSavepoint(sp: FlinkSavepoint, outDir: string): P
     for (const op of sp.operators) operators.push(await rewriteOperatorUnchanged(sp, em, op));
     await em.write('_metadata', writeFlinkMetadata({ ...sp.metadata, operators }));
     return { files: [...em.written] };
-  });
+  }, inputDirectoryOf(sp));
 }
 
 /** Writes one operator's streams again, re-encoded, with its layout unchanged. */

@@ -242,3 +242,19 @@ describe('flowstate states Flink has no twin for are listed as skipped, the rest
     assert.deepEqual(got['proc-ttl']!.sort(sortBy((v: { value: bigint }) => v.value)), [0n, 2n, 4n, 6n].map((value) => ({ lastAccessTimestamp: 7n, value })));
   });
 });
+
+describe('convertFlowstateToFlink uid map', () => {
+  it("a uid such as 'constructor' or 'toString' is not looked up on Object.prototype of a plain uid map", async () => {
+    const fs = new MemoryFileSystem();
+    const location = await new FsCheckpointStorage(fs, { layout: 'savepoint' }).initializeLocationForCheckpoint(1);
+    const uids = ['constructor', 'toString', '__proto__', 'renamed-from'];
+    await location.finalizeCheckpoint(serializeCheckpointMetadata({
+      checkpointId: 1, kind: 'SAVEPOINT', timestamp: 0, properties: {},
+      operators: uids.map((uid) => ({ uid, parallelism: 1, maxParallelism: MAX_PARALLELISM, subtasks: [] })),
+    }));
+    const out = join(tmp, 'uid-map');
+    await convertFlowstateToFlink(fs, out, { uids: { 'renamed-from': 'renamed-to' } });
+    const sp = await FlinkSavepoint.load(out);
+    assert.deepEqual(sp.operators.map((op) => [op.uid, op.operatorId]), [...uids.slice(0, 3), 'renamed-to'].map((uid) => [uid, operatorIdFromUid(uid)]));
+  });
+});

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { defaultFlinkSerializers, FlinkSavepoint, LongSerializer, writeFlinkSavepoint } from '../src/index.js';
-import { BackgroundDataSync, syncCounts } from '@flowstate/core';
+import { defaultFlinkSerializers, FlinkSavepoint, LongSerializer, rescaleFlinkSavepoint, writeFlinkSavepoint } from '../src/index.js';
+import { BackgroundDataSync, IllegalStateUsageError, syncCounts } from '@flowstate/core';
 import type { FileHandle } from 'node:fs/promises';
 import { StreamEmitter } from '../src/writer.js';
 import { metadataFiles, needsFixtures } from './fixtures.js';
@@ -77,6 +77,53 @@ describe('Flink savepoint writer failures', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
       rmSync(out, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('Flink savepoint writer: unusable output directories', () => {
+  const refused = (path: string, detail: RegExp) => (e: unknown) => e instanceof IllegalStateUsageError && e.message.includes(`'${path}'`) && detail.test(e.message);
+
+  it('an output that is a file, or lies below a file, is a usage error naming it (rescale and write)', async () => {
+    const { existsSync, writeFileSync: wf } = await import('node:fs');
+    const dir = writeOwnSavepoint(5, false);
+    const out = mkdtempSync(join(tmpdir(), 'flowstate-flink-out-'));
+    try {
+      const file = join(out, 'file');
+      wf(file, 'keep');
+      const sp = await FlinkSavepoint.load(dir);
+      await assert.rejects(rescaleFlinkSavepoint(sp, file, { maxParallelism: 8 }), refused(file, /is a file/));
+      await assert.rejects(rescaleFlinkSavepoint(sp, join(file, 'sp'), { maxParallelism: 8 }), refused(join(file, 'sp'), /below a file/));
+      await assert.rejects(writeFlinkSavepoint(sp, join(file, 'sp')), refused(join(file, 'sp'), /below a file/));
+      assert.equal(readFileSync(file, 'utf8'), 'keep');
+      assert.equal(existsSync(join(out, 'sp')), false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+      rmSync(out, { recursive: true, force: true });
+    }
+  });
+
+  it("an output inside the input savepoint's directory (or the input itself) is refused before anything is written", async () => {
+    const { existsSync, readdirSync } = await import('node:fs');
+    const dir = writeOwnSavepoint(5, false);
+    try {
+      const before = readdirSync(dir).sort();
+      const sp = await FlinkSavepoint.load(join(dir, '_metadata'));
+      await assert.rejects(rescaleFlinkSavepoint(sp, join(dir, 'rescaled'), { maxParallelism: 8 }), refused(join(dir, 'rescaled'), /inside the input savepoint/));
+      await assert.rejects(writeFlinkSavepoint(sp, join(dir, 'a', 'b')), refused(join(dir, 'a', 'b'), /inside the input savepoint/));
+      await assert.rejects(writeFlinkSavepoint(sp, `${dir}/`), /is the input savepoint/);
+      assert.equal(existsSync(join(dir, 'rescaled')), false);
+      assert.deepEqual(readdirSync(dir).sort(), before);
+      // A sibling whose name starts with the input's is not inside it.
+      const sibling = `${dir}-out`;
+      try {
+        await writeFlinkSavepoint(sp, sibling);
+        assert.ok(existsSync(join(sibling, '_metadata')));
+      } finally {
+        rmSync(sibling, { recursive: true, force: true });
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -1,3 +1,4 @@
+export { CheckpointUiPortError } from './errors.js';
 export {
   loadCheckpointsOverview,
   persistedHistory,

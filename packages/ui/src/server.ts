@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
 import type { CheckpointStorage, FileSystem } from '@flowstate/core';
+import { CheckpointUiPortError } from './errors.js';
 import { loadCheckpointsOverview, type CheckpointHistorySource } from './overview.js';
 import { inspectSavepointByName, listSavepoints } from './savepoints.js';
 
@@ -41,15 +42,20 @@ const STATIC: Readonly<Record<string, readonly [string, string]>> = {
 
 /** Starts the page's server on 127.0.0.1; `url` is where a browser opens it. */
 export async function startCheckpointUi(options: CheckpointUiOptions): Promise<CheckpointUi> {
+  const port = options.port ?? 0;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CheckpointUiPortError(port, 'not a TCP port (0..65535, 0 picks a free one)');
   const server = createServer((req, res) => {
     route(options, req, res).catch((e: unknown) => send(res, 500, 'application/json', JSON.stringify({ error: (e as Error).message })));
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', resolve);
+    server.listen(port, '127.0.0.1', resolve);
+  }).catch((e: unknown) => {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new CheckpointUiPortError(port, code === 'EADDRINUSE' ? 'it is in use' : (e as Error).message, { cause: e });
   });
-  const { port } = server.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${port}/`, close: () => closeServer(server) };
+  const { port: listening } = server.address() as AddressInfo;
+  return { url: `http://127.0.0.1:${listening}/`, close: () => closeServer(server) };
 }
 
 /** Host names that reach 127.0.0.1 without a DNS name that a web page could rebind to it. */

@@ -88,4 +88,12 @@ describe('the HTTP server', () => {
     assert.equal((await get(ui.url, '/api/checkpoints', { host: `attacker.example:${port}` })).status, 403);
     assert.equal((await get(ui.url, '/', { host: 'attacker.example' })).status, 403);
   });
+
+  it('a port in use or outside 0..65535 is a typed error naming the port', async () => {
+    const port = Number(new URL(ui.url).port);
+    const checkpoints = new FsCheckpointStorage(new MemoryFileSystem());
+    const typed = (p: number, detail: RegExp) => (e: unknown) => e instanceof FlowstateError && e.code === 'UI_PORT' && (e as FlowstateError & { port: number }).port === p && e.message.includes(`port ${p}`) && detail.test(e.message);
+    await assert.rejects(startCheckpointUi({ checkpoints, port }), typed(port, /in use/));
+    for (const p of [65536, -1, 1.5]) await assert.rejects(startCheckpointUi({ checkpoints, port: p }), typed(p, /not a TCP port/));
+  });
 });
