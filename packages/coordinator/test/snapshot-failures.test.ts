@@ -9,6 +9,8 @@ import {
   FsCheckpointStorage,
   MemoryFileSystem,
   SHARED_STATE_DIR,
+  StorageError,
+  type CheckpointStorageLocation,
   type CheckpointStreamFactory,
   type FileStateHandle,
   type KeyedStateBackend,
@@ -99,6 +101,29 @@ describe('failing snapshots', () => {
     );
     await c.close();
     assert.deepEqual(await new FsCheckpointStorage(fs).listCompletedCheckpoints(), [], 'no empty checkpoint was completed');
+  });
+
+  it("a checkpoint whose storage location cannot be initialized rejects with CheckpointFailedError TRIGGER_FAILED, the storage error as its cause", async () => {
+    const failure = new StorageError('chk-1', 'injected failure creating the checkpoint directory');
+    const storage = new (class extends FsCheckpointStorage {
+      override initializeLocationForCheckpoint(): Promise<CheckpointStorageLocation> {
+        return Promise.reject(failure);
+      }
+    })(new MemoryFileSystem());
+    const c = await EmbeddedCheckpointCoordinator.open({ storage, log: () => {} });
+    c.register({ uid: 'op', subtaskIndex: 0, parallelism: 1, maxParallelism: MAX_P, operator: sharedFileOperator() });
+    await within(
+      assert.rejects(c.triggerCheckpoint(), (e: unknown) => {
+        assert.ok(e instanceof CheckpointFailedError, String(e));
+        assert.equal(e.reason, 'TRIGGER_FAILED');
+        assert.equal(e.checkpointId, 1);
+        assert.equal(e.cause, failure);
+        assert.match(e.message, /injected failure creating the checkpoint directory/);
+        return true;
+      }),
+      2000,
+    );
+    await within(c.close(), 2000);
   });
 
   it('a backend that throws when told a checkpoint completed or was aborted does not hold up the checkpoint', async () => {

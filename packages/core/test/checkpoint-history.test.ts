@@ -9,12 +9,15 @@ import {
   CorruptCheckpointError,
   decodeCheckpointHistoryEntry,
   encodeCheckpointHistoryEntry,
+  ForwardingFileSystem,
   FsCheckpointStorage,
+  IllegalStateUsageError,
   MAX_HISTORY_FILE_BYTES,
   MemoryFileSystem,
   readCheckpointHistory,
   UnknownFormatVersionError,
   type CheckpointHistoryEntry,
+  type FileStatus,
 } from '@flowstate/core';
 
 function entry(id: number, over: Partial<Parameters<typeof checkpointHistoryEntry>[0]> = {}): CheckpointHistoryEntry {
@@ -64,6 +67,61 @@ describe('checkpoint history format', () => {
     assert.equal(h.unreadable.length, 1);
     assert.match(h.unreadable[0]!.file, /000000000006-/);
     assert.deepEqual((await readCheckpointHistory(fs, { maxEntries: 2 })).entries.map((e) => e.checkpointId), [8]);
+  });
+
+  it("concurrent writes share the writer's one listing: no write replaces the names another tracked, so retention holds", async () => {
+    let firstListed!: () => void;
+    const firstListing = new Promise<void>((r) => (firstListed = r));
+    let secondListed!: () => void;
+    const secondListing = new Promise<void>((r) => (secondListed = r));
+    let lists = 0;
+    // The first listing of the history is taken before the second write commits and returns after
+    // a second listing did (or, when there is none, a moment later).
+    const fs = new (class extends ForwardingFileSystem {
+      override async list(dir: string): Promise<FileStatus[]> {
+        if (dir !== CHECKPOINT_HISTORY_DIR) return this.inner.list(dir);
+        const n = ++lists;
+        const listing = await this.inner.list(dir);
+        if (n === 1) {
+          firstListed();
+          await Promise.race([secondListing, new Promise((r) => setTimeout(r, 50))]);
+        } else if (n === 2) setImmediate(secondListed);
+        return listing;
+      }
+    })(new MemoryFileSystem());
+    const w = new CheckpointHistoryWriter(fs, 2);
+    const first = w.write(entry(1));
+    await firstListing;
+    await Promise.all([first, w.write(entry(2))]);
+    for (const id of [3, 4]) await w.write(entry(id));
+    const files = (await fs.list(CHECKPOINT_HISTORY_DIR)).map((f) => f.path).sort();
+    assert.deepEqual(files, [3, 4].map((id) => checkpointHistoryFileName(entry(id))), 'the newest 2 files are kept, none escapes retention');
+  });
+
+  it('the reader reads at most maxBytes of the newest files (by their listed sizes) and counts the older ones it left unread; a bad limit is refused', async () => {
+    const memory = new MemoryFileSystem();
+    const w = new CheckpointHistoryWriter(memory);
+    for (const id of [1, 2, 3, 4, 5]) await w.write(entry(id));
+    let bytesRead = 0;
+    const fs = new (class extends ForwardingFileSystem {
+      override async read(path: string): Promise<Uint8Array> {
+        const bytes = await this.inner.read(path);
+        bytesRead += bytes.length;
+        return bytes;
+      }
+    })(memory);
+    const size = encodeCheckpointHistoryEntry(entry(5)).length;
+    const h = await readCheckpointHistory(fs, { maxBytes: 2 * size + 1 });
+    assert.deepEqual(h.entries.map((e) => e.checkpointId), [4, 5]);
+    assert.equal(h.omitted, 3);
+    assert.ok(bytesRead <= 2 * size + 1, `${bytesRead} bytes read`);
+    assert.equal((await readCheckpointHistory(fs, { maxEntries: 3 })).omitted, 2);
+    assert.equal((await readCheckpointHistory(fs)).omitted, 0);
+    for (const options of [{ maxEntries: NaN }, { maxEntries: Infinity }, { maxEntries: -1 }, { maxBytes: NaN }, { maxBytes: 1.5 }]) {
+      bytesRead = 0;
+      await assert.rejects(readCheckpointHistory(fs, options), IllegalStateUsageError);
+      assert.equal(bytesRead, 0);
+    }
   });
 
   it('garbage collection leaves the history alone', async () => {

@@ -111,6 +111,30 @@ describe('checkpoint completeness', () => {
   });
 });
 
+describe('garbage collection of a root that is not only a checkpoint directory', () => {
+  it("gc deletes only orphans of the checkpoint layout (chk-<id>/, shared/, taskowned/) and reports every other unreferenced file as foreign, deleting none", async () => {
+    const { fs, storage } = setup();
+    await checkpoint(storage, 1);
+    const orphans = [pathOf(await writeFile(storage, 2, 'EXCLUSIVE', 'aborted')), pathOf(await writeFile(storage, 2, 'SHARED', 'aborted shared')), 'taskowned/aborted'];
+    // A home directory, a parent of several jobs' directories, savepoints kept inside the root, history.
+    const foreign = ['docs/thesis.txt', 'job-2/chk-1/_metadata', 'job-2/shared/f', 'notes.txt', 'savepoint-1a2b/_metadata', 'chk-3', 'chk-x/f', 'shared', 'sharedish/f'];
+    for (const path of [...orphans.slice(2), ...foreign, '_history/000000000001-0000000000001.json']) {
+      const w = await fs.create(path);
+      await w.write(Buffer.from('not yours'));
+      await w.commit();
+    }
+    const dry = await collectGarbage(storage, { dryRun: true });
+    assert.deepEqual(dry.orphans, [...orphans].sort());
+    assert.deepEqual(dry.foreign, [...foreign].sort());
+    const gc = await collectGarbage(storage);
+    assert.deepEqual(gc.orphans, [...orphans].sort());
+    assert.deepEqual(gc.foreign, [...foreign].sort());
+    assert.deepEqual(new Set(fs.deleted), new Set(orphans), 'only the orphans are deleted');
+    for (const path of [...foreign, '_history/000000000001-0000000000001.json']) assert.ok((await fs.stat(path)) !== null, `${path} is kept`);
+    assert.deepEqual(await storage.listCompletedCheckpoints(), ['chk-1']);
+  });
+});
+
 describe('CompletedCheckpointStore', () => {
   it('recovers the checkpoints of earlier runs without subsuming them, then retention deletes exactly the unreferenced files', async () => {
     const { fs, storage } = setup();

@@ -12,9 +12,6 @@ export interface GcReport {
   readonly bytes: number;
 }
 
-/** What a job's checkpoint directory holds (FsCheckpointStorage's layout; `_history/` is never an orphan). */
-const CHECKPOINT_FILE = /^(?:chk-\d+|shared|taskowned)\//;
-
 /**
  * Core's garbage collector over the root: a dry run unless `apply`. It refuses to delete anything
  * while any checkpoint's metadata is unreadable (then nobody knows what it references), and when
@@ -25,7 +22,8 @@ export async function garbageCollect(root: CheckpointRoot, apply: boolean, inFli
   // Always a dry run first: what would be deleted is checked before anything is, and only that is
   // deleted (sizes from the collector's own listing).
   const r = await collectGarbage(root.storage, { dryRun: true, inFlightCheckpointIds: inFlight });
-  const foreign = r.orphans.filter((p) => !CHECKPOINT_FILE.test(p));
+  // Files outside FsCheckpointStorage's layout, which the collector never deletes (`_history/` is none).
+  const foreign = r.foreign;
   if (foreign.length > 0) {
     throw new IllegalStateUsageError(
       undefined,

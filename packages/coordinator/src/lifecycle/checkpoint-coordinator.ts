@@ -297,8 +297,10 @@ export abstract class CheckpointCoordinator<T extends CheckpointParticipant, A e
       stats.status = 'FAILED';
       stats.failureReason = `TRIGGER_FAILED: ${describe(e)}`;
       this.recordHistory(stats, []);
-      this.countFailure(new CheckpointFailedError(id, 'TRIGGER_FAILED', describe(e), { cause: e }));
-      throw e;
+      // The trigger rejects with the failure it counts (typed, the storage error as its cause).
+      const failure = new CheckpointFailedError(id, 'TRIGGER_FAILED', describe(e), { cause: e });
+      this.countFailure(failure);
+      throw failure;
     }
     if (this.current !== t.attempt) {
       await location.disposeOnFailure().catch(() => {});

@@ -1,5 +1,5 @@
 import { crc32c, formatChecksum } from '../checksum.js';
-import { CorruptCheckpointError, UnknownFormatVersionError } from '../errors.js';
+import { CorruptCheckpointError, IllegalStateUsageError, UnknownFormatVersionError } from '../errors.js';
 import { writeCommitted, type FileSystem } from '../storage/file-system.js';
 import { joinPath } from '../storage/paths.js';
 
@@ -13,6 +13,8 @@ export const CHECKPOINT_HISTORY_FORMAT_VERSION = 1;
 const HEADER_PREFIX = 'flowstate-checkpoint-history';
 /** A history file larger than this is rejected before it is read. */
 export const MAX_HISTORY_FILE_BYTES = 1024 * 1024;
+/** Bytes of history files one readCheckpointHistory reads at most by default (the newest files first). */
+export const MAX_HISTORY_READ_BYTES = 64 * 1024 * 1024;
 /** Entries a writer keeps by default; older files are deleted as new ones are written. */
 export const DEFAULT_HISTORY_RETAINED = 1000;
 
@@ -143,11 +145,18 @@ export interface CheckpointHistory {
   readonly entries: readonly CheckpointHistoryEntry[];
   /** Files that could not be read; they do not hide the others. */
   readonly unreadable: ReadonlyArray<{ readonly file: string; readonly error: Error }>;
+  /** Older history files listed but not read: beyond `maxEntries`, or beyond `maxBytes` of files read. */
+  readonly omitted: number;
 }
 
 export interface ReadCheckpointHistoryOptions {
   /** The newest this many entries (default DEFAULT_HISTORY_RETAINED). */
   readonly maxEntries?: number;
+  /**
+   * Bytes of history files read at most, by their listed sizes (default MAX_HISTORY_READ_BYTES):
+   * the newest files that fit are read, older ones are counted in `omitted`.
+   */
+  readonly maxBytes?: number;
   readonly signal?: AbortSignal;
 }
 
@@ -158,10 +167,23 @@ export interface ReadCheckpointHistoryOptions {
  */
 export async function readCheckpointHistory(fs: FileSystem, options: ReadCheckpointHistoryOptions = {}): Promise<CheckpointHistory> {
   const max = options.maxEntries ?? DEFAULT_HISTORY_RETAINED;
+  const maxBytes = options.maxBytes ?? MAX_HISTORY_READ_BYTES;
+  for (const [name, n] of [['maxEntries', max], ['maxBytes', maxBytes]] as const) {
+    // NaN, Infinity or a negative count would read every file.
+    if (!Number.isSafeInteger(n) || n < 0) throw new IllegalStateUsageError(undefined, `readCheckpointHistory: ${name} must be a non-negative integer, got ${n}`);
+  }
   const files = (await fs.list(CHECKPOINT_HISTORY_DIR)).filter((f) => /\/\d{12}-\d{13}\.json$/.test(f.path)).sort((a, b) => (a.path < b.path ? -1 : 1));
+  // The newest files within both limits (a file over MAX_HISTORY_FILE_BYTES is refused unread).
+  let first = files.length;
+  for (let budget = maxBytes; first > 0 && files.length - first < max; first--) {
+    const size = files[first - 1]!.size;
+    const cost = size > MAX_HISTORY_FILE_BYTES ? 0 : size;
+    if (cost > budget) break;
+    budget -= cost;
+  }
   const entries: CheckpointHistoryEntry[] = [];
   const unreadable: Array<{ file: string; error: Error }> = [];
-  for (const f of files.slice(Math.max(0, files.length - max))) {
+  for (const f of files.slice(first)) {
     options.signal?.throwIfAborted();
     const name = `${fs.displayRoot}/${f.path}`;
     try {
@@ -172,7 +194,7 @@ export async function readCheckpointHistory(fs: FileSystem, options: ReadCheckpo
       unreadable.push({ file: name, error: e });
     }
   }
-  return { entries, unreadable };
+  return { entries, unreadable, omitted: first };
 }
 
 /**
@@ -180,7 +202,7 @@ export async function readCheckpointHistory(fs: FileSystem, options: ReadCheckpo
  * failed write never fails a checkpoint: the caller logs it.
  */
 export class CheckpointHistoryWriter {
-  private known: string[] | undefined;
+  private known: Promise<string[]> | undefined;
 
   constructor(
     readonly fs: FileSystem,
@@ -190,11 +212,26 @@ export class CheckpointHistoryWriter {
   async write(entry: CheckpointHistoryEntry): Promise<void> {
     const path = checkpointHistoryFileName(entry);
     await writeCommitted(this.fs, path, (w) => w.write(encodeCheckpointHistoryEntry(entry)));
-    // One listing per writer (the history of earlier runs), then the names are tracked here.
-    this.known ??= (await this.fs.list(CHECKPOINT_HISTORY_DIR)).map((f) => f.path);
-    if (!this.known.includes(path)) this.known.push(path);
-    this.known.sort();
-    const excess = this.known.splice(0, Math.max(0, this.known.length - this.retained));
+    const known = await this.knownFiles();
+    if (!known.includes(path)) known.push(path);
+    known.sort();
+    const excess = known.splice(0, Math.max(0, known.length - this.retained));
     if (excess.length > 0) await this.fs.deleteMany(excess);
+  }
+
+  /**
+   * One listing per writer (the history of earlier runs), then the names are tracked here. Shared
+   * by concurrent writes: each filling the list itself, one would replace the names another had
+   * added or pruned. A failed listing is retried by the next write.
+   */
+  private knownFiles(): Promise<string[]> {
+    this.known ??= this.fs.list(CHECKPOINT_HISTORY_DIR).then(
+      (files) => files.map((f) => f.path),
+      (e: unknown) => {
+        this.known = undefined;
+        throw e;
+      },
+    );
+    return this.known;
   }
 }

@@ -1,5 +1,5 @@
 import { collectStreamHandles } from '../checkpoint/referenced-files.js';
-import { allListed, listCheckpointRoot, METADATA_FILE_NAME, SHARED_STATE_DIR, type FsCheckpointStorage } from './fs-checkpoint-storage.js';
+import { allListed, listCheckpointRoot, METADATA_FILE_NAME, SHARED_STATE_DIR, TASK_OWNED_STATE_DIR, type FsCheckpointStorage } from './fs-checkpoint-storage.js';
 import { CHECKPOINT_HISTORY_DIR } from '../checkpoint/checkpoint-history.js';
 import { joinPath } from './paths.js';
 
@@ -21,19 +21,30 @@ export interface GarbageCollectionResult {
    */
   readonly incompleteCheckpoints: readonly string[];
   readonly referencedFiles: number;
-  /** Paths deleted (or, with dryRun, that would be). */
+  /** Paths deleted (or, with dryRun, that would be): unreferenced files of the checkpoint layout only. */
   readonly orphans: readonly string[];
+  /**
+   * Unreferenced files outside the checkpoint layout (`chk-<id>/`, `shared/`, `taskowned/`; `_history/`
+   * is kept): never deleted. Any means the root is not (only) a job's checkpoint directory: a parent
+   * of several jobs' directories, a home directory, one with savepoints kept inside it.
+   */
+  readonly foreign: readonly string[];
   /** Each orphan's size in the collector's listing (absent for an incomplete checkpoint's `_metadata` not listed). */
   readonly orphanSizes: ReadonlyMap<string, number>;
 }
 
+/** The files FsCheckpointStorage writes under a job's checkpoint directory (`_history/` is kept apart). */
+const CHECKPOINT_LAYOUT = new RegExp(`^(?:chk-\\d+|${SHARED_STATE_DIR}|${TASK_OWNED_STATE_DIR})/`);
+
 /**
- * Deletes every file under a checkpoint root that no complete checkpoint references: files of
+ * Deletes every file of the checkpoint layout (`chk-<id>/`, `shared/`, `taskowned/`) under a
+ * checkpoint root that no complete checkpoint references: files of
  * aborted, timed-out or crashed checkpoints (exclusive and shared), incomplete checkpoints (see
  * verifyCheckpointComplete), and half-written temporary files. Run it at job start, before new
  * checkpoints begin, or pass the in-flight checkpoints. It never deletes a file referenced by a
  * complete checkpoint: if any checkpoint's metadata cannot be decoded, or storage fails while it
- * looks, it fails without deleting anything.
+ * looks, it fails without deleting anything. Other unreferenced files under the root (not the
+ * history) are reported in `foreign` and never deleted (with the savepoint layout, every one is).
  */
 export async function collectGarbage(storage: FsCheckpointStorage, options: GarbageCollectionOptions = {}): Promise<GarbageCollectionResult> {
   const fs = storage.fs;
@@ -53,7 +64,9 @@ export async function collectGarbage(storage: FsCheckpointStorage, options: Garb
   if (protectedPrefixes.length > 0) protectedPrefixes.push(`${SHARED_STATE_DIR}/`);
   // The checkpoint history (`_history/`) is no checkpoint's file but is kept next to them on purpose.
   protectedPrefixes.push(`${CHECKPOINT_HISTORY_DIR}/`);
-  const isOrphan = (p: string) => !referenced.has(p) && !protectedPrefixes.some((prefix) => p.startsWith(prefix));
+  const unreferenced = (p: string) => !referenced.has(p) && !protectedPrefixes.some((prefix) => p.startsWith(prefix));
+  // Only what FsCheckpointStorage writes: anything else under the root is someone else's.
+  const isOrphan = (p: string) => unreferenced(p) && CHECKPOINT_LAYOUT.test(p);
   const incompleteMetadata = scan.incomplete.map((c) => joinPath(c.pointer, METADATA_FILE_NAME)).filter(isOrphan).sort();
   const files = allListed(listing);
   const rest = files
@@ -70,6 +83,10 @@ export async function collectGarbage(storage: FsCheckpointStorage, options: Garb
     incompleteCheckpoints: scan.incomplete.map((c) => c.pointer),
     referencedFiles: referenced.size,
     orphans: [...incompleteMetadata, ...rest].sort(),
+    foreign: files
+      .map((f) => f.path)
+      .filter((p) => unreferenced(p) && !CHECKPOINT_LAYOUT.test(p))
+      .sort(),
     orphanSizes: new Map(files.filter((f) => isOrphan(f.path)).map((f) => [f.path, f.size])),
   };
 }
