@@ -1,5 +1,5 @@
 import { rmSync } from 'node:fs';
-import { IllegalStateUsageError, type KvEntry, type KvKeySpace, type KvReadableKeySpace, type KvStore, type KvView } from '@flowstate/core';
+import { FlowstateError, IllegalStateUsageError, type KvEntry, type KvKeySpace, type KvReadableKeySpace, type KvStore, type KvView } from '@flowstate/core';
 import { open, type Database, type RangeOptions, type RootDatabase, type Transaction } from 'lmdb';
 
 /**
@@ -8,6 +8,13 @@ import { open, type Database, type RangeOptions, type RootDatabase, type Transac
  * together; RocksDB has no such limit, which is why a longer row fails with a typed error here.
  */
 export const LMDB_MAX_KEY_BYTES = 1978;
+
+/**
+ * Read transactions an environment can have open at once: one per view (a running snapshot) and
+ * lmdb-js's own for live reads. LMDB's default of 126 failed the 126th concurrent snapshot; a slot
+ * costs 64 bytes of the lock file, and LMDB scans only the slots in use.
+ */
+export const LMDB_MAX_READERS = 1024;
 
 /** Keys deleted per batch by deleteRange, so that clearing a huge map needs no huge array. */
 const DELETE_BATCH = 1024;
@@ -51,18 +58,19 @@ export class LmdbKvStore implements KvStore {
   private readonly openViews = new Set<LmdbView>();
   /** The number in the name of the next named database (see openDatabase). */
   private nextDatabase = 0;
+  private closed = false;
 
   constructor(readonly options: LmdbKvStoreOptions) {
     checkMaxKeySpaces(options.maxKeySpaces);
     // noSubdir false: lmdb-js otherwise takes a path whose name has a dot for a file, next to a
     // '-lock' file that close() would leave behind.
-    this.env = open<Uint8Array, Uint8Array>({ path: options.path, noSubdir: false, maxDbs: options.maxKeySpaces, noSync: true, ...BINARY });
+    this.env = open<Uint8Array, Uint8Array>({ path: options.path, noSubdir: false, maxDbs: options.maxKeySpaces, maxReaders: LMDB_MAX_READERS, noSync: true, ...BINARY });
   }
 
   keySpace(name: string): KvKeySpace {
     let space = this.spaces.get(name);
     if (space === undefined) {
-      space = new LmdbKeySpace(name, this.openDatabase(name), this.env);
+      space = new LmdbKeySpace(name, this.openDatabase(name), this.env, this);
       this.spaces.set(name, space);
     }
     return space;
@@ -93,12 +101,35 @@ export class LmdbKvStore implements KvStore {
    * it is open, LMDB cannot reuse the pages later writes free, so the file grows until release().
    */
   view(): KvView {
-    const v = new LmdbView(this.env.useReadTransaction(), new Map(this.spaces), (released) => this.openViews.delete(released));
+    let txn: Transaction;
+    try {
+      txn = this.env.useReadTransaction();
+    } catch (e) {
+      throw this.failure(e);
+    }
+    const v = new LmdbView(txn, new Map(this.spaces), (released) => this.openViews.delete(released));
     this.openViews.add(v);
     return v;
   }
 
+  /**
+   * What a failed lmdb-js call throws instead of its plain Error: found only once a call failed, so
+   * reads and writes check nothing. After close() (the backend disposed), lmdb-js says "Can not renew
+   * a transaction from a closed database"; with every reader slot taken, MDB_READERS_FULL.
+   * @internal For the store's key spaces.
+   */
+  failure(e: unknown): unknown {
+    if (e instanceof FlowstateError) return e;
+    const path = this.options.path;
+    if (this.closed) return new IllegalStateUsageError(undefined, `the LMDB store in ${path} is closed (its keyed state backend was disposed)`);
+    if (e instanceof Error && e.message.includes('MDB_READERS_FULL')) {
+      return new IllegalStateUsageError(undefined, `the LMDB store in ${path} has ${LMDB_MAX_READERS} read transactions open, the most it can: too many views (snapshots) not released`);
+    }
+    return e;
+  }
+
   close(): void {
+    this.closed = true;
     // The backend's dispose() releases running snapshots' views before it closes the store; end
     // any view still open anyway (its later release() is then a no-op): LMDB must not close under it.
     for (const v of [...this.openViews]) v.release();
@@ -137,19 +168,29 @@ function plain(bytes: Uint8Array): Uint8Array {
 class LmdbReader implements KvReadableKeySpace {
   constructor(
     protected readonly db: Database<Uint8Array, Uint8Array>,
+    protected readonly store: LmdbKvStore,
     private readonly view?: LmdbView,
   ) {}
 
   get(key: Uint8Array): Uint8Array | undefined {
     if (key.length > LMDB_MAX_KEY_BYTES) return undefined; // never stored (put refuses it)
-    const value = this.db.get(key, { transaction: this.view?.transaction() });
+    let value: Uint8Array | undefined;
+    try {
+      value = this.db.get(key, { transaction: this.view?.transaction() });
+    } catch (e) {
+      throw this.store.failure(e);
+    }
     return value === undefined ? undefined : plain(value);
   }
 
   scan(lower: Uint8Array, upper: Uint8Array, limit: number): KvEntry[] {
-    // Always with an explicit start: lmdb-js otherwise starts at [5], hiding key groups 0 to 4.
-    const range = this.db.getRange({ ...rangeOf(lower, upper), limit, transaction: this.view?.transaction() });
-    return Array.from(range, ({ key, value }) => [plain(key), plain(value)] as const);
+    try {
+      // Always with an explicit start: lmdb-js otherwise starts at [5], hiding key groups 0 to 4.
+      const range = this.db.getRange({ ...rangeOf(lower, upper), limit, transaction: this.view?.transaction() });
+      return Array.from(range, ({ key, value }) => [plain(key), plain(value)] as const);
+    } catch (e) {
+      throw this.store.failure(e);
+    }
   }
 }
 
@@ -158,13 +199,14 @@ class LmdbKeySpace extends LmdbReader implements KvKeySpace {
     readonly name: string,
     db: Database<Uint8Array, Uint8Array>,
     private readonly env: RootDatabase<Uint8Array, Uint8Array>,
+    store: LmdbKvStore,
   ) {
-    super(db);
+    super(db, store);
   }
 
   /** This key space as `view` sees it. */
   asOf(view: LmdbView): KvReadableKeySpace {
-    return new LmdbReader(this.db, view);
+    return new LmdbReader(this.db, this.store, view);
   }
 
   private checkKey(key: Uint8Array): void {
@@ -174,30 +216,47 @@ class LmdbKeySpace extends LmdbReader implements KvKeySpace {
 
   put(key: Uint8Array, value: Uint8Array): void {
     this.checkKey(key);
-    this.db.putSync(key, value);
+    try {
+      this.db.putSync(key, value);
+    } catch (e) {
+      throw this.store.failure(e);
+    }
   }
 
   delete(key: Uint8Array): void {
-    if (key.length <= LMDB_MAX_KEY_BYTES) this.db.removeSync(key);
+    if (key.length > LMDB_MAX_KEY_BYTES) return;
+    try {
+      this.db.removeSync(key);
+    } catch (e) {
+      throw this.store.failure(e);
+    }
   }
 
   deleteRange(lower: Uint8Array, upper: Uint8Array): void {
-    // LMDB has no range delete: delete key by key, all in one write transaction.
-    this.env.transactionSync(() => {
-      for (;;) {
-        const keys = Array.from(this.db.getKeys({ ...rangeOf(lower, upper), limit: DELETE_BATCH }));
-        for (const k of keys) this.db.removeSync(k);
-        if (keys.length < DELETE_BATCH) return;
-      }
-    });
+    try {
+      // LMDB has no range delete: delete key by key, all in one write transaction.
+      this.env.transactionSync(() => {
+        for (;;) {
+          const keys = Array.from(this.db.getKeys({ ...rangeOf(lower, upper), limit: DELETE_BATCH }));
+          for (const k of keys) this.db.removeSync(k);
+          if (keys.length < DELETE_BATCH) return;
+        }
+      });
+    } catch (e) {
+      throw this.store.failure(e);
+    }
   }
 
   /** One write transaction: readers see all of the entries or none; a refused key writes none. */
   putAll(entries: readonly KvEntry[]): void {
     for (const [key] of entries) this.checkKey(key);
-    this.env.transactionSync(() => {
-      for (const [key, value] of entries) this.db.putSync(key, value);
-    });
+    try {
+      this.env.transactionSync(() => {
+        for (const [key, value] of entries) this.db.putSync(key, value);
+      });
+    } catch (e) {
+      throw this.store.failure(e);
+    }
   }
 }
 

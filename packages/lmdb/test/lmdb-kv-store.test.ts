@@ -14,7 +14,7 @@ import {
   successorOf,
   type KvEntry,
 } from '@flowstate/core';
-import { LMDB_MAX_KEY_BYTES, LmdbKvStore, LmdbStateBackend } from '@flowstate/lmdb';
+import { LMDB_MAX_KEY_BYTES, LMDB_MAX_READERS, LmdbKvStore, LmdbStateBackend } from '@flowstate/lmdb';
 
 // What the conformance suite cannot see: LMDB's own limits and traps, handled inside the store.
 
@@ -106,6 +106,46 @@ describe('LmdbKvStore', () => {
     view.release();
   });
 
+  it('refuses a view beyond LMDB_MAX_READERS open at once with IllegalStateUsageError naming the store; a release frees a slot', () => {
+    assert.ok(LMDB_MAX_READERS > 126, 'more than LMDB\'s default of 126 readers');
+    const store = newStore();
+    const space = store.keySpace('a');
+    const views = [];
+    let refused: unknown;
+    // A write between views: views of the same state share a read transaction (one reader slot).
+    for (let i = 0; i <= LMDB_MAX_READERS && refused === undefined; i++) {
+      space.put(bytes(i & 0xff, i >> 8), bytes(1));
+      try {
+        views.push(store.view());
+      } catch (e) {
+        refused = e;
+      }
+    }
+    assert.ok(views.length >= LMDB_MAX_READERS - 2, `only ${views.length} views`);
+    assert.ok(refused instanceof IllegalStateUsageError && refused.message.includes(store.options.path) && /views/.test(refused.message), String(refused));
+    views.pop()!.release();
+    const again = store.view();
+    assert.deepEqual([...again.keySpace('a')!.get(bytes(0, 0))!], [1]);
+    again.release();
+    for (const v of views) v.release();
+    store.close();
+  });
+
+  it('reads, writes and views of a closed store are IllegalStateUsageErrors naming its path', () => {
+    const store = newStore();
+    const space = store.keySpace('a');
+    space.put(bytes(1), bytes(1));
+    store.close();
+    const closed = (e: unknown) => e instanceof IllegalStateUsageError && e.message.includes(store.options.path) && /closed/.test(e.message);
+    assert.throws(() => space.get(bytes(1)), closed);
+    assert.throws(() => space.scan(bytes(0), bytes(2), 10), closed);
+    assert.throws(() => space.put(bytes(1), bytes(2)), closed);
+    assert.throws(() => space.delete(bytes(1)), closed);
+    assert.throws(() => space.deleteRange(bytes(0), bytes(2)), closed);
+    assert.throws(() => space.putAll([[bytes(1), bytes(2)]]), closed);
+    assert.throws(() => store.view(), closed);
+  });
+
   it('refuses more states than maxKeySpaces with IllegalStateUsageError naming the state', () => {
     const store = newStore();
     for (let i = 0; i < 8; i++) store.keySpace(`s${i}`);
@@ -159,6 +199,17 @@ describe('LmdbStateBackend working directory', () => {
     kb1.dispose();
     kb2.dispose();
     assert.deepEqual(readdirSync(localDirectory), []);
+  });
+
+  it('a state used after dispose() is an IllegalStateUsageError', async () => {
+    const params = { operatorIdentifier: 'op', keySerializer: Serializers.string, maxParallelism: 128, keyGroupRange: new KeyGroupRange(0, 127) };
+    const kb = await new LmdbStateBackend({ localDirectory: join(base, 'disposed') }).createKeyedStateBackend(params);
+    const count = kb.getPartitionedState(VoidNamespace, Serializers.voidNamespace, new ValueStateDescriptor('count', Serializers.int32, 0));
+    kb.setCurrentKey('k');
+    count.update(1);
+    kb.dispose();
+    assert.throws(() => count.value(), IllegalStateUsageError);
+    assert.throws(() => count.update(2), IllegalStateUsageError);
   });
 });
 

@@ -25,7 +25,7 @@ import {
   type SerializerSnapshotRegistry,
   type StateHandleReader,
 } from '@flowstate/core';
-import { RocksDB, SCRATCH_DATABASE_OPTIONS, type ColumnFamily, type SstFileInfo } from '../native.js';
+import { RocksDB, RocksDBError, SCRATCH_DATABASE_OPTIONS, type ColumnFamily, type SstFileInfo } from '../native.js';
 import { checkIncrementalRocksDBStateHandleStructure, checkRocksDBHandleFormatVersion, isIncrementalRocksDBStateHandle, type IncrementalRocksDBStateHandle } from './handles.js';
 import { checkRocksFileNames } from './handle-checks.js';
 import { ingestOptions } from './rocksdb-bulk-load.js';
@@ -96,7 +96,7 @@ async function restoreNative(backend: RocksRestoreTarget, incremental: readonly 
   const [base, ...others] = relevant;
   await download(base!, backend.dbDir, reader, backend.linkRestoredFiles);
   checkCancelled();
-  const store = await backend.openStore();
+  const store = await openDownloaded(base!, () => backend.openStore());
   registerRestored(backend, await readNativeHeader(base!, reader, registry), base!.type);
   clipToRange(backend);
   for (const other of others) {
@@ -138,6 +138,28 @@ async function download(h: IncrementalRocksDBStateHandle, dir: string, reader: S
   }
 }
 
+/**
+ * Opens the database downloaded from `h`. RocksDB refuses files that are damaged or missing (a
+ * handle without its MANIFEST or one of its SSTs: files the checkpoint should hold) with a
+ * ROCKSDB_CORRUPTION or a ROCKSDB_IO_ERROR for a missing file; that is a corrupt checkpoint, named
+ * by the handle's meta stream. Other failures (out of disk, a closed database) stay as they are.
+ */
+async function openDownloaded<T>(h: IncrementalRocksDBStateHandle, open: () => Promise<T>): Promise<T> {
+  try {
+    return await open();
+  } catch (e) {
+    if (!meansDamagedFiles(e)) throw e;
+    throw new CorruptCheckpointError(streamHandleName(h.meta), `the native RocksDB snapshot does not open: ${e.status ?? e.message}`, h.checkpointId, undefined, { cause: e });
+  }
+}
+
+function meansDamagedFiles(e: unknown): e is RocksDBError {
+  if (!(e instanceof RocksDBError)) return false;
+  if (e.code === 'ROCKSDB_CORRUPTION') return true;
+  // rocksdb::IOError::PathNotFound: the file RocksDB reads (the MANIFEST CURRENT names, an SST) is not there.
+  return e.code === 'ROCKSDB_IO_ERROR' && /No such file or directory|PathNotFound/i.test(e.status ?? e.message);
+}
+
 async function readNativeHeader(h: IncrementalRocksDBStateHandle, reader: StateHandleReader, registry: SerializerSnapshotRegistry): Promise<KeyedStateStreamHeader> {
   const bytes = await reader.readFully(h.meta, h.checkpointId);
   try {
@@ -176,7 +198,7 @@ async function ingestRange(backend: RocksRestoreTarget, store: RocksDBKvStore, h
     await download(h, join(tmp, 'db'), reader, backend.linkRestoredFiles);
     const header = await readNativeHeader(h, reader, registry);
     registerRestored(backend, header, h.type);
-    const src = await RocksDB.openAsync(join(tmp, 'db'), { ...SCRATCH_DATABASE_OPTIONS, createIfMissing: false });
+    const src = await openDownloaded(h, () => RocksDB.openAsync(join(tmp, 'db'), { ...SCRATCH_DATABASE_OPTIONS, createIfMissing: false }));
     try {
       header.states.forEach((meta, i) => {
         const srcCf = src.getColumnFamily(STATE_CF_PREFIX + meta.name);
