@@ -17,15 +17,12 @@ import {
   Serializers,
   VoidNamespace,
   type CheckpointMetadata,
-  type CheckpointStreamFactory,
   type FileStateHandle,
   type KeyedStateBackend,
-  type OperatorStateBackend,
-  type OperatorStateHandle,
 } from '@flowstate/core';
 import { CheckpointFailedError, EmbeddedCheckpointCoordinator, type CompletedCheckpointInfo, type RestoreMode, type RestorePoint } from '@flowstate/coordinator';
 import { RocksDBStateBackend } from '@flowstate/rocksdb';
-import { COUNT, counter as restoredCounter, MAX_P } from './counter.js';
+import { COUNT, counter as restoredCounter, fileBackend, MAX_P } from './counter.js';
 
 const work = mkdtempSync(join(tmpdir(), 'flowstate-claim-'));
 after(() => rmSync(work, { recursive: true, force: true }));
@@ -131,31 +128,6 @@ describe('restore modes (Flink 1.15+), file by file, with incremental RocksDB ch
     }
   });
 });
-
-/** An operator backend whose snapshot is one file: a new shared file, or (`reuse`) one it references again. */
-function fileBackend(reuse: () => FileStateHandle | undefined): OperatorStateBackend {
-  const make = async (f: CheckpointStreamFactory): Promise<OperatorStateHandle> => {
-    let stream = reuse();
-    if (stream === undefined) {
-      const out = f.createCheckpointStateOutputStream('SHARED');
-      await out.write(new Uint8Array([1, 2, 3]));
-      stream = (await out.closeAndGetHandle()) as FileStateHandle;
-    }
-    return { type: 'operator', stream, stateSize: stream.size, states: {} };
-  };
-  const backend = {
-    snapshot: (checkpointId: number, _ts: number, f: CheckpointStreamFactory) => ({
-      checkpointId,
-      syncDurationMs: 0,
-      cancel: () => {},
-      result: make(f).then((h) => ({ jobManagerOwnedSnapshot: h, checkpointedSize: h.stateSize, fullSize: h.stateSize })),
-    }),
-    notifyCheckpointComplete: () => {},
-    notifyCheckpointAborted: () => {},
-    dispose: () => {},
-  };
-  return backend as unknown as OperatorStateBackend;
-}
 
 describe('restore modes: references to the restored files', () => {
   /** The operator's file in a completed checkpoint. */

@@ -1,4 +1,4 @@
-import { computeKeyGroupRangeForOperatorIndex, Serializers, ValueStateDescriptor, type KeyedStateBackend, type StateBackend } from '@flowstate/core';
+import { computeKeyGroupRangeForOperatorIndex, Serializers, ValueStateDescriptor, type CheckpointStreamFactory, type FileStateHandle, type KeyedStateBackend, type OperatorStateBackend, type OperatorStateHandle, type StateBackend } from '@flowstate/core';
 import { subtaskRestoreState, type RestorePoint } from '@flowstate/coordinator';
 
 export const MAX_P = 128;
@@ -15,4 +15,29 @@ export async function counter(backend: StateBackend, point: RestorePoint | undef
     restoreState: r?.keyed ?? [],
     ...(r ? { stateHandleReader: r.reader } : {}),
   });
+}
+
+/** An operator backend whose snapshot is one file: a new shared file, or (`reuse`) one it references again. */
+export function fileBackend(reuse: () => FileStateHandle | undefined): OperatorStateBackend {
+  const make = async (f: CheckpointStreamFactory): Promise<OperatorStateHandle> => {
+    let stream = reuse();
+    if (stream === undefined) {
+      const out = f.createCheckpointStateOutputStream('SHARED');
+      await out.write(new Uint8Array([1, 2, 3]));
+      stream = (await out.closeAndGetHandle()) as FileStateHandle;
+    }
+    return { type: 'operator', stream, stateSize: stream.size, states: {} };
+  };
+  const backend = {
+    snapshot: (checkpointId: number, _ts: number, f: CheckpointStreamFactory) => ({
+      checkpointId,
+      syncDurationMs: 0,
+      cancel: () => {},
+      result: make(f).then((h) => ({ jobManagerOwnedSnapshot: h, checkpointedSize: h.stateSize, fullSize: h.stateSize })),
+    }),
+    notifyCheckpointComplete: () => {},
+    notifyCheckpointAborted: () => {},
+    dispose: () => {},
+  };
+  return backend as unknown as OperatorStateBackend;
 }

@@ -11,36 +11,11 @@ import {
   SHARED_STATE_DIR,
   StorageError,
   type CheckpointStorageLocation,
-  type CheckpointStreamFactory,
   type FileStateHandle,
   type KeyedStateBackend,
-  type OperatorStateBackend,
-  type OperatorStateHandle,
 } from '@flowstate/core';
 import { CheckpointFailedError, EmbeddedCheckpointCoordinator } from '@flowstate/coordinator';
-import { MAX_P } from './counter.js';
-
-/** An operator backend whose snapshot is one new file under shared/. */
-function sharedFileOperator(): OperatorStateBackend {
-  const make = async (f: CheckpointStreamFactory): Promise<OperatorStateHandle> => {
-    const out = f.createCheckpointStateOutputStream('SHARED');
-    await out.write(new Uint8Array([1, 2, 3]));
-    const stream = (await out.closeAndGetHandle()) as FileStateHandle;
-    return { type: 'operator', stream, stateSize: stream.size, states: {} };
-  };
-  const backend = {
-    snapshot: (checkpointId: number, _ts: number, f: CheckpointStreamFactory) => ({
-      checkpointId,
-      syncDurationMs: 0,
-      cancel: () => {},
-      result: make(f).then((h) => ({ jobManagerOwnedSnapshot: h, checkpointedSize: h.stateSize, fullSize: h.stateSize })),
-    }),
-    notifyCheckpointComplete: () => {},
-    notifyCheckpointAborted: () => {},
-    dispose: () => {},
-  };
-  return backend as unknown as OperatorStateBackend;
-}
+import { fileBackend, MAX_P } from './counter.js';
 
 /** A keyed backend whose snapshot fails: synchronously (`sync`), or its future rejects. */
 function failingKeyed(sync: boolean): KeyedStateBackend<string> {
@@ -69,7 +44,7 @@ describe('failing snapshots', () => {
   it('a snapshot whose synchronous part throws declines the checkpoint at once; the next one is not held up', async () => {
     const fs = new MemoryFileSystem();
     const c = await EmbeddedCheckpointCoordinator.open({ storage: new FsCheckpointStorage(fs) });
-    c.register({ uid: 'ok', subtaskIndex: 0, parallelism: 1, maxParallelism: MAX_P, operator: sharedFileOperator() });
+    c.register({ uid: 'ok', subtaskIndex: 0, parallelism: 1, maxParallelism: MAX_P, operator: fileBackend(() => undefined) });
     const unregister = c.register({ uid: 'bad', subtaskIndex: 0, parallelism: 1, maxParallelism: MAX_P, keyed: failingKeyed(true) });
     await within(
       assert.rejects(c.triggerCheckpoint(), (e: unknown) => e instanceof CheckpointFailedError && e.reason === 'DECLINED' && /synchronous part failed/.test(e.message)),
@@ -86,7 +61,7 @@ describe('failing snapshots', () => {
   it("a subtask whose keyed snapshot fails while its operator snapshot succeeds leaves none of the operator's shared files", async () => {
     const fs = new MemoryFileSystem();
     const c = await EmbeddedCheckpointCoordinator.open({ storage: new FsCheckpointStorage(fs) });
-    c.register({ uid: 'op', subtaskIndex: 0, parallelism: 1, maxParallelism: MAX_P, keyed: failingKeyed(false), operator: sharedFileOperator() });
+    c.register({ uid: 'op', subtaskIndex: 0, parallelism: 1, maxParallelism: MAX_P, keyed: failingKeyed(false), operator: fileBackend(() => undefined) });
     await assert.rejects(c.triggerCheckpoint(), (e: unknown) => e instanceof CheckpointFailedError && e.reason === 'DECLINED');
     await c.close();
     assert.deepEqual((await fs.list('')).map((f) => f.path).filter((p) => !p.startsWith(`${CHECKPOINT_HISTORY_DIR}/`)), [], 'nothing left on storage but the history');
@@ -111,7 +86,7 @@ describe('failing snapshots', () => {
       }
     })(new MemoryFileSystem());
     const c = await EmbeddedCheckpointCoordinator.open({ storage, log: () => {} });
-    c.register({ uid: 'op', subtaskIndex: 0, parallelism: 1, maxParallelism: MAX_P, operator: sharedFileOperator() });
+    c.register({ uid: 'op', subtaskIndex: 0, parallelism: 1, maxParallelism: MAX_P, operator: fileBackend(() => undefined) });
     await within(
       assert.rejects(c.triggerCheckpoint(), (e: unknown) => {
         assert.ok(e instanceof CheckpointFailedError, String(e));
@@ -129,7 +104,7 @@ describe('failing snapshots', () => {
   it('a backend that throws when told a checkpoint completed or was aborted does not hold up the checkpoint', async () => {
     const fs = new MemoryFileSystem();
     const c = await EmbeddedCheckpointCoordinator.open({ storage: new FsCheckpointStorage(fs), log: () => {} });
-    const operator = Object.assign(sharedFileOperator(), {
+    const operator = Object.assign(fileBackend(() => undefined), {
       notifyCheckpointComplete: () => {
         throw new Error('complete');
       },

@@ -1,57 +1,10 @@
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
-import {
-  CHECKPOINT,
-  CorruptCheckpointError,
-  defaultSerializerRegistry,
-  FsCheckpointStorage,
-  KeyGroupRange,
-  MemoryFileSystem,
-  Serializers,
-  UnknownFormatVersionError,
-  VoidNamespace,
-  type KeyedStateHandle,
-} from '@flowstate/core';
-import { isIncrementalRocksDBStateHandle, ROCKSDB_NATIVE_FORMAT, ROCKSDB_NATIVE_FORMAT_VERSION, RocksDBStateBackend, type IncrementalRocksDBStateHandle } from '@flowstate/rocksdb';
-import { COUNT, tempDirs } from './temp-dirs.js';
+import { CorruptCheckpointError, defaultSerializerRegistry, UnknownFormatVersionError } from '@flowstate/core';
+import { ROCKSDB_NATIVE_FORMAT, ROCKSDB_NATIVE_FORMAT_VERSION, type IncrementalRocksDBStateHandle } from '@flowstate/rocksdb';
+import { nativeHandles } from './native-handles.js';
 
-const namedTempDir = tempDirs();
-const tempDir = () => namedTempDir('format-version');
-
-const storage = new FsCheckpointStorage(new MemoryFileSystem());
-
-function params(restoreState: readonly KeyedStateHandle[] = []) {
-  return {
-    operatorIdentifier: 'op',
-    keySerializer: Serializers.string,
-    maxParallelism: 128,
-    keyGroupRange: new KeyGroupRange(0, 127),
-    restoreState,
-    stateHandleReader: storage,
-  };
-}
-
-/** A native checkpoint of one key with count 7. */
-async function nativeHandle(): Promise<IncrementalRocksDBStateHandle> {
-  const kb = await new RocksDBStateBackend({ localDirectory: tempDir() }).createKeyedStateBackend(params());
-  kb.setCurrentKey('a');
-  kb.getPartitionedState(VoidNamespace, Serializers.voidNamespace, COUNT).update(7);
-  const loc = await storage.initializeLocationForCheckpoint(1);
-  const h = (await kb.snapshot(1, 1, loc.streamFactory, CHECKPOINT).result).jobManagerOwnedSnapshot;
-  kb.dispose();
-  assert.ok(h !== null && isIncrementalRocksDBStateHandle(h));
-  return h;
-}
-
-async function restoredCount(h: KeyedStateHandle): Promise<number | null> {
-  const kb = await new RocksDBStateBackend({ localDirectory: tempDir() }).createKeyedStateBackend(params([h]));
-  try {
-    kb.setCurrentKey('a');
-    return kb.getPartitionedState(VoidNamespace, Serializers.voidNamespace, COUNT).value();
-  } finally {
-    kb.dispose();
-  }
-}
+const { storage, nativeHandle, restoredCount } = nativeHandles('format-version');
 
 describe('RocksDB native snapshot format version', () => {
   it('native handles carry the format version and restore', async () => {
