@@ -1,7 +1,7 @@
 import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FlowstateError, IllegalStateUsageError } from '@flowstate/core';
+import { IllegalStateUsageError, storageErrorFromErrno } from '@flowstate/core';
 import {
   convertFlinkToFlowstate,
   convertFlowstateToFlink,
@@ -96,8 +96,9 @@ export async function convertFlinkIfFlink(
   try {
     r = await convertFlinkToFlowstate(await FlinkSavepoint.load(input, await flinkOptions(o.serializers)), new LocalFileSystem(output));
   } catch (e) {
-    // A failed conversion leaves no half-written savepoint behind in the directory it created.
-    if (created) await rm(output, { recursive: true, force: true }).catch(() => {});
+    // A failed conversion leaves nothing behind: the directories this command created, or what it
+    // wrote into the empty directory it was given.
+    await (created !== undefined ? rm(created, { recursive: true, force: true }) : emptyDirectory(output)).catch(() => {});
     throw e;
   }
   for (const s of r.skipped) io.stderr(`flowstate: skipped ${s}\n`);
@@ -106,20 +107,30 @@ export async function convertFlinkIfFlink(
 }
 
 /**
- * Creates the local output directory of a conversion, which must not exist or be empty; true when
- * this created it. A path that cannot be a directory (a file, below a file, no permission) is a
- * SavepointOutputError (usage), not an internal error.
+ * Creates the local output directory of a conversion, which must not exist or be empty: the first
+ * directory this created (a parent, with `mkdir -p`), or undefined when it existed. A path that
+ * cannot be a directory (a file, below a file) or may not be written is a SavepointOutputError
+ * (usage); other failures (EIO, ENOSPC) are the storage's.
  */
-async function newOutputDirectory(output: string): Promise<boolean> {
+async function newOutputDirectory(output: string): Promise<string | undefined> {
+  let created: string | undefined;
+  let entries: string[];
   try {
-    const created = (await mkdir(output, { recursive: true })) !== undefined;
-    if ((await readdir(output)).length > 0) throw new SavepointOutputError(output, 'the directory exists and is not empty');
-    return created;
+    created = await mkdir(output, { recursive: true });
+    entries = await readdir(output);
   } catch (e) {
-    if (e instanceof FlowstateError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
-    throw new SavepointOutputError(output, code === 'EEXIST' || code === 'ENOTDIR' ? 'it is a file, or below a file' : `it cannot be created (${(e as Error).message})`);
+    if (code === 'EEXIST' || code === 'ENOTDIR') throw new SavepointOutputError(output, 'it is a file, or below a file');
+    if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') throw new SavepointOutputError(output, `it cannot be created (${(e as Error).message})`);
+    throw storageErrorFromErrno(output, 'creating the output directory', e);
   }
+  if (entries.length > 0) throw new SavepointOutputError(output, 'the directory exists and is not empty');
+  return created;
+}
+
+/** Removes everything in `dir` (which was empty before this command wrote into it). */
+async function emptyDirectory(dir: string): Promise<void> {
+  for (const name of await readdir(dir)) await rm(join(dir, name), { recursive: true, force: true });
 }
 
 /**

@@ -218,6 +218,7 @@ async function humanOutput(run: (...args: string[]) => Promise<Result>, root: st
   assert.match(history.stdout, /^\s+3\s+CHECKPOINT\s+INCREMENTAL\s+COMPLETED\s+2026-12-02T12:00:03.000Z\s+103 ms/m);
   assert.match(history.stdout, /4 failed: declined by subtask 1 of counts/);
   assert.doesNotMatch(history.stdout, /^\s+2\s+CHECKPOINT/m, '--limit 2: the newest two');
+  assert.match(history.stdout, /^  2 older history files not read \(see --limit\)$/m, 'what --limit left out is said');
   // A damaged history file is reported (exit 1) and hides none of the others.
   const damaged = join(root, '_history', readdirSync(join(root, '_history')).sort()[0]!);
   const original = readFileSync(damaged);

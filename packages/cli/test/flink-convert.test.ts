@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import {
@@ -115,6 +115,14 @@ describe('flowstate savepoint convert: Apache Flink -> flowstate canonical', () 
       const failed = await cli(['savepoint', 'convert', join(tmp, 'flink'), join(tmp, 'out'), '--to', 'canonical']);
       assert.equal(failed.code, 3, failed.stderr);
       assert.equal(existsSync(join(tmp, 'out')), false, 'no half-written output directory');
+      // The parents `mkdir -p` made go too; a directory that existed (empty) is left empty.
+      const nested = await cli(['savepoint', 'convert', join(tmp, 'flink'), join(tmp, 'new', 'parent', 'out'), '--to', 'canonical']);
+      assert.equal(nested.code, 3, nested.stderr);
+      assert.equal(existsSync(join(tmp, 'new')), false, 'no directory this command created is left');
+      mkdirSync(join(tmp, 'empty'));
+      const existing = await cli(['savepoint', 'convert', join(tmp, 'flink'), join(tmp, 'empty'), '--to', 'canonical']);
+      assert.equal(existing.code, 3, existing.stderr);
+      assert.deepEqual(readdirSync(join(tmp, 'empty')), [], 'the given directory is left as empty as it was');
     });
   });
 

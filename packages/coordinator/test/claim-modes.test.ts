@@ -216,4 +216,24 @@ describe('restore modes: a restore that fell back to an older checkpoint', () =>
     assert.ok((await fs.stat(file1.path)) !== null, 'the file of checkpoint 1 (not owned) survives');
     assert.deepEqual(await new FsCheckpointStorage(fs).listCompletedCheckpoints(), ['chk-1', 'chk-2', 'chk-4']);
   });
+
+  it("a fallback to one of the run's own checkpoints leaves it owned: retention deletes its files once it is subsumed", async () => {
+    const fs = new MemoryFileSystem();
+    const c = await EmbeddedCheckpointCoordinator.open({ storage: new FsCheckpointStorage(fs), retainedCheckpoints: 2, restoreMode: 'NO_CLAIM' });
+    const unregister = c.register({ uid: 'op', subtaskIndex: 0, parallelism: 1, maxParallelism: MAX_P, operator: fileBackend(() => undefined) });
+    const file1 = operatorFile(await c.triggerCheckpoint());
+    await c.triggerCheckpoint();
+    unregister();
+    const point = await c.restore(async (p) => {
+      if (p!.checkpointId === 2) throw new CorruptCheckpointError('chk-2/x', 'corrupt', 2);
+      return p;
+    });
+    assert.equal(point?.checkpointId, 1);
+    c.register({ uid: 'op', subtaskIndex: 0, parallelism: 1, maxParallelism: MAX_P, operator: fileBackend(() => undefined) });
+    await c.triggerCheckpoint();
+    await c.triggerCheckpoint();
+    await c.close();
+    assert.equal(await fs.stat(file1.path), null, 'the file of checkpoint 1 (owned, subsumed) is deleted');
+    assert.deepEqual(await new FsCheckpointStorage(fs).listCompletedCheckpoints(), ['chk-3', 'chk-4']);
+  });
 });

@@ -113,6 +113,13 @@ describe('failing snapshots', () => {
       },
     });
     c.register({ uid: 'op', subtaskIndex: 0, parallelism: 1, maxParallelism: MAX_P, operator });
+    // Registered after the one that throws: it is told all the same.
+    const told: string[] = [];
+    const listener = Object.assign(fileBackend(() => undefined), {
+      notifyCheckpointComplete: (id: number) => told.push(`complete ${id}`),
+      notifyCheckpointAborted: (id: number) => told.push(`aborted ${id}`),
+    });
+    c.register({ uid: 'listener', subtaskIndex: 0, parallelism: 1, maxParallelism: MAX_P, operator: listener });
     assert.equal((await within(c.triggerCheckpoint(), 2000)).checkpointId, 1);
     const unregister = c.register({ uid: 'bad', subtaskIndex: 0, parallelism: 1, maxParallelism: MAX_P, keyed: failingKeyed(false) });
     await within(
@@ -123,5 +130,6 @@ describe('failing snapshots', () => {
     assert.equal((await within(c.triggerCheckpoint(), 2000)).checkpointId, 3);
     await within(c.close(), 2000);
     assert.deepEqual(await new FsCheckpointStorage(fs).listCompletedCheckpoints(), ['chk-3'], 'checkpoint 3 subsumed checkpoint 1');
+    assert.deepEqual(told, ['complete 1', 'aborted 2', 'complete 3']);
   });
 });

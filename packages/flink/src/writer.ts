@@ -1,6 +1,6 @@
 import { mkdir, open, readdir, rm, rmdir, type FileHandle } from 'node:fs/promises';
 import { basename, isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { BackgroundDataSync, fileDataSyncable, IllegalStateUsageError, syncDescriptor } from '@flowstate/core';
+import { BackgroundDataSync, fileDataSyncable, IllegalStateUsageError, storageErrorFromErrno, syncDescriptor } from '@flowstate/core';
 import { FlinkUnsupportedError } from './errors.js';
 import { JavaDataOutput } from './io/java-output.js';
 import { encodeCanonicalStream, encodeOperatorStream, type CanonicalRecord, type OperatorStateData } from './keyed/encode.js';
@@ -119,7 +119,9 @@ export async function withOutputDirectory<T>(outDir: string, write: (em: StreamE
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'EEXIST' || code === 'ENOTDIR') throw unusable('it is a file, or below a file');
-    throw unusable(`it cannot be created (${(e as Error).message})`);
+    // A place the user may not write is their choice to fix; anything else (EIO, ENOSPC, EMFILE) is the storage's.
+    if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') throw unusable(`it cannot be created (${(e as Error).message})`);
+    throw storageErrorFromErrno(outDir, 'creating the output directory', e);
   }
   if (entries.length > 0) throw new IllegalStateUsageError(undefined, `output directory '${outDir}' is not empty`);
   const em = new StreamEmitter(outDir);

@@ -36,7 +36,11 @@ export function checkMaxKeySpaces(maxKeySpaces: number): void {
 const BINARY = { keyEncoding: 'binary', encoding: 'binary' } as const;
 
 export interface LmdbKvStoreOptions {
-  /** Directory of the LMDB environment, owned by the store: close() deletes it. */
+  /**
+   * Directory of the LMDB environment, owned by the store: close() deletes it. A new, empty one:
+   * key spaces get numbered databases in the order they are first asked for, so the store does
+   * not reopen an environment an earlier store filled.
+   */
   readonly path: string;
   /** LMDB reserves a slot per named database (one per state) when the environment opens. */
   readonly maxKeySpaces: number;
@@ -87,6 +91,7 @@ export class LmdbKvStore implements KvStore {
       this.nextDatabase++;
       return db;
     } catch (e) {
+      if (this.closed) throw this.failure(e);
       throw new IllegalStateUsageError(name, `LMDB cannot open a database for this state in ${this.options.path} (at most ${this.options.maxKeySpaces} states, see maxKeySpaces): ${(e as Error).message}`);
     }
   }

@@ -144,6 +144,8 @@ describe('LmdbKvStore', () => {
     assert.throws(() => space.deleteRange(bytes(0), bytes(2)), closed);
     assert.throws(() => space.putAll([[bytes(1), bytes(2)]]), closed);
     assert.throws(() => store.view(), closed);
+    // A new key space of a closed store is refused as closed too, not as one too many.
+    assert.throws(() => store.keySpace('b'), (e: unknown) => closed(e) && !/maxKeySpaces/.test((e as Error).message));
   });
 
   it('refuses more states than maxKeySpaces with IllegalStateUsageError naming the state', () => {

@@ -165,9 +165,13 @@ export abstract class CheckpointCoordinator<T extends CheckpointParticipant, A e
     const i = this.completed.findIndex((c) => c.checkpointId === point.checkpointId);
     if (i >= 0) this.completed.splice(i, 1);
     this.recordSkipped({ checkpointId: point.checkpointId, pointer: point.pointer, reason: 'RESTORE_FAILED', error });
-    // Not owned either (NO_CLAIM, LEGACY): from now on its files are the restored ones, never deleted.
-    if (this.claimMode !== 'CLAIM' && next.reader === this.store.storage) for (const f of filesOf(next)) this.unowned.add(f);
-    this.restoredId = next.checkpointId;
+    // A checkpoint of an earlier run is not owned either (NO_CLAIM, LEGACY): from now on its files
+    // are the restored ones, never deleted. One of this run's own stays owned (retention deletes it).
+    const owned = this.store.all().some((c) => c.checkpointId === next.checkpointId);
+    if (!owned) {
+      if (this.claimMode !== 'CLAIM' && next.reader === this.store.storage) for (const f of filesOf(next)) this.unowned.add(f);
+      this.restoredId = next.checkpointId;
+    }
     this.latest = next;
     return next;
   }
@@ -426,7 +430,13 @@ export abstract class CheckpointCoordinator<T extends CheckpointParticipant, A e
     }
     // Savepoints have no side effects (as in Flink 1.15+), except the one that stops the job.
     let notifyFailure: { error: unknown } | undefined;
-    if (p.kind === 'CHECKPOINT' || p.flags.stop) for (const t of p.attempt.tasks) notifyFailure ??= this.notify(t, 'completed', p.id, () => t.notifyCheckpointComplete(p.id, p.flags.final || p.flags.stop));
+    if (p.kind === 'CHECKPOINT' || p.flags.stop) {
+      for (const t of p.attempt.tasks) {
+        // Every participant is told, also after one failed (the first failure is the one rethrown).
+        const failure = this.notify(t, 'completed', p.id, () => t.notifyCheckpointComplete(p.id, p.flags.final || p.flags.stop));
+        notifyFailure ??= failure;
+      }
+    }
     for (const w of p.waiters) w.resolve(completed);
     // Discarding subsumed checkpoints is housekeeping: it must not delay the sinks' commits.
     if (p.kind === 'CHECKPOINT') await this.retain(completed);
