@@ -1,9 +1,10 @@
-import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { IllegalStateUsageError, storageErrorFromErrno } from '@flowstate/core';
+import { IllegalStateUsageError } from '@flowstate/core';
 import {
   convertFlinkToFlowstate,
+  createOutputDirectory,
   convertFlowstateToFlink,
   diffFlinkSavepoints,
   metadataVersionForFlink,
@@ -12,6 +13,7 @@ import {
   formatFlinkInspect,
   formatFlinkValidation,
   defaultFlinkSerializers,
+  inputDirectoryOf,
   inspectFlinkSavepoint,
   isFlinkSavepoint,
   rescaleFlinkSavepoint,
@@ -19,7 +21,7 @@ import {
   type FlinkSavepointOptions,
   type SnapshotReader,
 } from '@flowstate/flink';
-import { diffSavepoints, SavepointOutputError, SavepointReader } from '@flowstate/savepoint';
+import { diffSavepoints, SavepointReader } from '@flowstate/savepoint';
 import { LocalFileSystem } from '@flowstate/storage-local';
 import { ExitCode, type ExitCodeValue } from './exit-codes.js';
 import { flinkReadOptions } from './flink-rocksdb.js';
@@ -91,10 +93,11 @@ export async function convertFlinkIfFlink(
 ): Promise<boolean> {
   if (!(await isFlinkSavepoint(input))) return false;
   if (o.to !== 'canonical') throw new IllegalStateUsageError(undefined, `an Apache Flink savepoint converts to 'canonical' only, not '${o.to}'`);
-  const created = await newOutputDirectory(output);
+  const sp = await FlinkSavepoint.load(input, await flinkOptions(o.serializers));
+  const created = await createOutputDirectory(output, inputDirectoryOf(sp));
   let r: Awaited<ReturnType<typeof convertFlinkToFlowstate>>;
   try {
-    r = await convertFlinkToFlowstate(await FlinkSavepoint.load(input, await flinkOptions(o.serializers)), new LocalFileSystem(output));
+    r = await convertFlinkToFlowstate(sp, new LocalFileSystem(output));
   } catch (e) {
     // A failed conversion leaves nothing behind: the directories this command created, or what it
     // wrote into the empty directory it was given.
@@ -104,28 +107,6 @@ export async function convertFlinkIfFlink(
   for (const s of r.skipped) io.stderr(`flowstate: skipped ${s}\n`);
   io.stdout(o.json === true ? `${JSON.stringify({ directory: output, formatVersion: 1, operators: r.metadata.operators.map((x) => ({ uid: x.uid, parallelism: x.parallelism, maxParallelism: x.maxParallelism })), skipped: r.skipped }, null, 2)}\n` : `converted Apache Flink savepoint ${input} to flowstate canonical format v1: ${output}\n`);
   return true;
-}
-
-/**
- * Creates the local output directory of a conversion, which must not exist or be empty: the first
- * directory this created (a parent, with `mkdir -p`), or undefined when it existed. A path that
- * cannot be a directory (a file, below a file) or may not be written is a SavepointOutputError
- * (usage); other failures (EIO, ENOSPC) are the storage's.
- */
-async function newOutputDirectory(output: string): Promise<string | undefined> {
-  let created: string | undefined;
-  let entries: string[];
-  try {
-    created = await mkdir(output, { recursive: true });
-    entries = await readdir(output);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST' || code === 'ENOTDIR') throw new SavepointOutputError(output, 'it is a file, or below a file');
-    if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') throw new SavepointOutputError(output, `it cannot be created (${(e as Error).message})`);
-    throw storageErrorFromErrno(output, 'creating the output directory', e);
-  }
-  if (entries.length > 0) throw new SavepointOutputError(output, 'the directory exists and is not empty');
-  return created;
 }
 
 /** Removes everything in `dir` (which was empty before this command wrote into it). */

@@ -8,6 +8,7 @@ import {
   collectGarbage,
   CompletedCheckpointStore,
   CorruptCheckpointError,
+  IllegalStateUsageError,
   ForwardingFileSystem,
   FsCheckpointStorage,
   MemoryFileSystem,
@@ -126,6 +127,9 @@ describe('garbage collection of a root that is not only a checkpoint directory',
     const dry = await collectGarbage(storage, { dryRun: true });
     assert.deepEqual(dry.orphans, [...orphans].sort());
     assert.deepEqual(dry.foreign, [...foreign].sort());
+    // refuseForeign: a root holding foreign files is refused whole, nothing deleted.
+    await assert.rejects(collectGarbage(storage, { refuseForeign: true }), (e: unknown) => e instanceof IllegalStateUsageError && /no checkpoint's \(chk-3, chk-x\/f, docs\/thesis.txt, and 6 more\).*nothing was deleted/.test((e as Error).message));
+    assert.deepEqual(fs.deleted, [], 'refused before deleting');
     const gc = await collectGarbage(storage);
     assert.deepEqual(gc.orphans, [...orphans].sort());
     assert.deepEqual(gc.foreign, [...foreign].sort());

@@ -1,5 +1,5 @@
 import { mkdir, open, readdir, rm, rmdir, type FileHandle } from 'node:fs/promises';
-import { basename, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { BackgroundDataSync, fileDataSyncable, IllegalStateUsageError, storageErrorFromErrno, syncDescriptor } from '@flowstate/core';
 import { FlinkUnsupportedError } from './errors.js';
 import { JavaDataOutput } from './io/java-output.js';
@@ -98,32 +98,42 @@ export function writeCanonicalFile(
 }
 
 /**
- * Runs `write` against a new, empty output directory. On failure, exactly the files it wrote are
- * removed (and the directory, if this call created it), so no half savepoint is left behind.
- * `inputDir` is the directory of the savepoint read: the output must not be it or lie inside it.
- * A path that cannot be a directory is a usage error naming it.
+ * Creates `outDir` for a savepoint (with its missing parents), which must not exist or be empty;
+ * returns the first directory this created (`outDir` or a parent), or undefined when it existed.
+ * `inputDir` is the directory of the savepoint read: the output must not be it or lie inside it
+ * (its files would land among the input's). A path that cannot be a directory or may not be
+ * written is a usage error naming it; other failures (EIO, ENOSPC, EMFILE) are the storage's.
  */
-export async function withOutputDirectory<T>(outDir: string, write: (em: StreamEmitter) => Promise<T>, inputDir?: string): Promise<T> {
+export async function createOutputDirectory(outDir: string, inputDir?: string): Promise<string | undefined> {
   const unusable = (detail: string): IllegalStateUsageError => new IllegalStateUsageError(undefined, `cannot write a savepoint to '${outDir}': ${detail}`);
   if (inputDir !== undefined) {
     const rel = relative(resolve(inputDir), resolve(outDir));
-    // Its files would land among the input's (unreferenced there, and deleted with it).
     if (rel === '') throw unusable('it is the input savepoint');
     if (rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel)) throw unusable(`it is inside the input savepoint '${inputDir}'`);
   }
-  let created: boolean;
+  let created: string | undefined;
   let entries: string[];
   try {
-    created = (await mkdir(outDir, { recursive: true })) !== undefined;
+    created = await mkdir(outDir, { recursive: true });
     entries = await readdir(outDir);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'EEXIST' || code === 'ENOTDIR') throw unusable('it is a file, or below a file');
-    // A place the user may not write is their choice to fix; anything else (EIO, ENOSPC, EMFILE) is the storage's.
+    // A place the user may not write is theirs to fix; anything else is the storage's.
     if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') throw unusable(`it cannot be created (${(e as Error).message})`);
     throw storageErrorFromErrno(outDir, 'creating the output directory', e);
   }
-  if (entries.length > 0) throw new IllegalStateUsageError(undefined, `output directory '${outDir}' is not empty`);
+  if (entries.length > 0) throw unusable('the directory exists and is not empty');
+  return created;
+}
+
+/**
+ * Runs `write` against a new, empty output directory (createOutputDirectory). On failure, exactly
+ * the files it wrote are removed, and the directories this call created, so no half savepoint is
+ * left behind.
+ */
+export async function withOutputDirectory<T>(outDir: string, write: (em: StreamEmitter) => Promise<T>, inputDir?: string): Promise<T> {
+  const created = await createOutputDirectory(outDir, inputDir);
   const em = new StreamEmitter(outDir);
   try {
     return await write(em);
@@ -131,8 +141,17 @@ export async function withOutputDirectory<T>(outDir: string, write: (em: StreamE
     // `_metadata` first: a directory must never look like a complete savepoint without its files.
     const files = [...em.written].sort((a, b) => (a === '_metadata' ? -1 : b === '_metadata' ? 1 : 0));
     for (const f of files) await rm(join(outDir, f), { force: true }).catch(() => {});
-    if (created) await rmdir(outDir).catch(() => {});
+    if (created !== undefined) await removeCreatedDirectories(outDir, created);
     throw e;
+  }
+}
+
+/** Removes `outDir` and its parents up to `created` (the first one created), each only if empty. */
+async function removeCreatedDirectories(outDir: string, created: string): Promise<void> {
+  const top = resolve(created);
+  for (let d = resolve(outDir); d.startsWith(top); d = dirname(d)) {
+    if (!(await rmdir(d).then(() => true, () => false))) return;
+    if (d === top) return;
   }
 }
 

@@ -74,6 +74,9 @@ describe('Flink savepoint writer failures', () => {
       wf(join(dir, '_metadata'), writeFlinkMetadata({ ...md, operators: [op, broken] }));
       await assert.rejects(async () => writeFlinkSavepoint(await FlinkSavepoint.load(dir), join(out, 'sp')), (e: Error & { code?: string }) => e.code === 'CORRUPT_CHECKPOINT');
       assert.equal(existsSync(join(out, 'sp')), false, `left behind: ${existsSync(join(out, 'sp')) ? readdirSync(join(out, 'sp')).join(', ') : ''}`);
+      // The parents it created for the output go too.
+      await assert.rejects(async () => writeFlinkSavepoint(await FlinkSavepoint.load(dir), join(out, 'new', 'parent', 'sp')), (e: Error & { code?: string }) => e.code === 'CORRUPT_CHECKPOINT');
+      assert.deepEqual(readdirSync(out), [], 'no directory it created is left');
     } finally {
       rmSync(dir, { recursive: true, force: true });
       rmSync(out, { recursive: true, force: true });

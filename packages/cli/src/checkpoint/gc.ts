@@ -1,4 +1,4 @@
-import { collectGarbage, IllegalStateUsageError, METADATA_FILE_NAME } from '@flowstate/core';
+import { collectGarbage } from '@flowstate/core';
 import { bytes } from '../format.js';
 import type { CheckpointRoot } from './root.js';
 
@@ -15,29 +15,12 @@ export interface GcReport {
 /**
  * Core's garbage collector over the root: a dry run unless `apply`. It refuses to delete anything
  * while any checkpoint's metadata is unreadable (then nobody knows what it references), and when
- * anything it would delete is not a checkpoint file (the root is then not a job's checkpoint
- * directory: a parent of several, a home directory, one with savepoints kept inside it).
+ * any unreferenced file is not a checkpoint file (refuseForeign: the root is then not a job's
+ * checkpoint directory, but a parent of several, a home directory, one with savepoints inside).
  */
 export async function garbageCollect(root: CheckpointRoot, apply: boolean, inFlight: readonly number[]): Promise<GcReport> {
-  // Always a dry run first: what would be deleted is checked before anything is, and only that is
-  // deleted (sizes from the collector's own listing).
-  const r = await collectGarbage(root.storage, { dryRun: true, inFlightCheckpointIds: inFlight });
-  // Files outside FsCheckpointStorage's layout, which the collector never deletes (`_history/` is none).
-  const foreign = r.foreign;
-  if (foreign.length > 0) {
-    throw new IllegalStateUsageError(
-      undefined,
-      `'${root.display}' holds files that are no checkpoint's (${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? `, and ${foreign.length - 3} more` : ''}): ` +
-        "it is not a job's checkpoint directory (chk-<id>/, shared/, taskowned/ only); nothing was deleted",
-    );
-  }
-  if (apply) {
-    // As the collector does: an incomplete checkpoint's metadata first, so that its files stay if that fails.
-    const metadata = new Set(r.incompleteCheckpoints.map((p) => `${p}/${METADATA_FILE_NAME}`).filter((p) => r.orphans.includes(p)));
-    if (metadata.size > 0) await root.storage.fs.deleteMany([...metadata].sort());
-    const rest = r.orphans.filter((p) => !metadata.has(p));
-    if (rest.length > 0) await root.storage.fs.deleteMany(rest);
-  }
+  // Sizes from the collector's own listing (taken before anything is deleted).
+  const r = await collectGarbage(root.storage, { dryRun: !apply, inFlightCheckpointIds: inFlight, refuseForeign: true });
   const files = r.orphans.map((path) => ({ path, size: r.orphanSizes.get(path) }));
   return {
     root: root.display,

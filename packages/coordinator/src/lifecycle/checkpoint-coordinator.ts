@@ -350,16 +350,14 @@ export abstract class CheckpointCoordinator<T extends CheckpointParticipant, A e
     assert(!p.acks.has(task.name), `task ${task.name} acknowledged checkpoint ${checkpointId} twice`);
     p.acks.set(task.name, ack);
     p.stats.tasks.push(ack.stats);
-    if (p.acks.size === p.attempt.tasks.length) this.completeAcknowledged(p);
-  }
-
-  private completeAcknowledged(p: PendingCheckpoint<T, A, V>): void {
-    this.housekeep(
-      this.complete(p).catch((e: unknown) => {
-        // complete() handles storage failures itself; anything else is a broken invariant.
-        if (this.current === p.attempt) p.attempt.fail(e);
-      }),
-    );
+    if (p.acks.size === p.attempt.tasks.length) {
+      this.housekeep(
+        this.complete(p).catch((e: unknown) => {
+          // complete() handles storage failures itself; anything else is a broken invariant.
+          if (this.current === p.attempt) p.attempt.fail(e);
+        }),
+      );
+    }
   }
 
   /** Handles a participant wrote but will not acknowledge (e.g. a snapshot it superseded). */

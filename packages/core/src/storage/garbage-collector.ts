@@ -1,6 +1,7 @@
 import { collectStreamHandles } from '../checkpoint/referenced-files.js';
 import { allListed, listCheckpointRoot, METADATA_FILE_NAME, SHARED_STATE_DIR, TASK_OWNED_STATE_DIR, type FsCheckpointStorage } from './fs-checkpoint-storage.js';
 import { CHECKPOINT_HISTORY_DIR } from '../checkpoint/checkpoint-history.js';
+import { IllegalStateUsageError } from '../errors.js';
 import { joinPath } from './paths.js';
 
 export interface GarbageCollectionOptions {
@@ -11,6 +12,12 @@ export interface GarbageCollectionOptions {
    * shared files cannot be told apart from orphans, so while any is in flight `shared/` is skipped.
    */
   readonly inFlightCheckpointIds?: readonly number[];
+  /**
+   * Refuse (IllegalStateUsageError, nothing deleted) when any file is foreign (see
+   * GarbageCollectionResult.foreign): the root is then likely not a job's checkpoint directory at
+   * all, and a caller that named it by hand (the CLI) should not reclaim anything in it.
+   */
+  readonly refuseForeign?: boolean;
 }
 
 export interface GarbageCollectionResult {
@@ -73,6 +80,14 @@ export async function collectGarbage(storage: FsCheckpointStorage, options: Garb
     .map((f) => f.path)
     .filter((p) => isOrphan(p) && !incompleteMetadata.includes(p))
     .sort();
+  const foreign = files
+    .map((f) => f.path)
+    .filter((p) => unreferenced(p) && !CHECKPOINT_LAYOUT.test(p))
+    .sort();
+  if (options.refuseForeign === true && foreign.length > 0) {
+    const some = `${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? `, and ${foreign.length - 3} more` : ''}`;
+    throw new IllegalStateUsageError(undefined, `'${fs.displayRoot}' holds files that are no checkpoint's (${some}): it is not a job's checkpoint directory (chk-<id>/, ${SHARED_STATE_DIR}/, ${TASK_OWNED_STATE_DIR}/ only); nothing was deleted`);
+  }
   if (options.dryRun !== true) {
     // An incomplete checkpoint's metadata goes first: if deleting it fails, its files stay.
     if (incompleteMetadata.length > 0) await fs.deleteMany(incompleteMetadata);
@@ -83,10 +98,7 @@ export async function collectGarbage(storage: FsCheckpointStorage, options: Garb
     incompleteCheckpoints: scan.incomplete.map((c) => c.pointer),
     referencedFiles: referenced.size,
     orphans: [...incompleteMetadata, ...rest].sort(),
-    foreign: files
-      .map((f) => f.path)
-      .filter((p) => unreferenced(p) && !CHECKPOINT_LAYOUT.test(p))
-      .sort(),
+    foreign,
     orphanSizes: new Map(files.filter((f) => isOrphan(f.path)).map((f) => [f.path, f.size])),
   };
 }
