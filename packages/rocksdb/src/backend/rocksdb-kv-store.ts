@@ -154,6 +154,17 @@ export class RocksDBKeySpace implements KvKeySpace {
     this.db.deleteRange(this.cf, lower, upper);
   }
 
+  /** The greatest key of the space, or undefined when it is empty (a restore's clip: keys have no upper bound). */
+  lastKey(): Uint8Array | undefined {
+    const it = this.db.iterator(this.cf, { fillCache: false });
+    try {
+      it.seekToLast();
+      return it.valid() ? it.key() : undefined;
+    } finally {
+      it.close();
+    }
+  }
+
   putAll(entries: readonly KvEntry[]): void {
     // One batch per space, cleared after each write: a native WriteBatch per call cost more CPU than
     // the single puts it replaced (MapState.putAll of 10 entries: 1.5× the puts' CPU time).

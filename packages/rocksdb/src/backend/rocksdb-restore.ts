@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
+  assert,
   checkRestoreNotCancelled,
   CorruptCheckpointError,
   CorruptDataError,
@@ -29,7 +30,7 @@ import { RocksDB, RocksDBError, SCRATCH_DATABASE_OPTIONS, type ColumnFamily, typ
 import { checkIncrementalRocksDBStateHandleStructure, checkRocksDBHandleFormatVersion, isIncrementalRocksDBStateHandle, type IncrementalRocksDBStateHandle } from './handles.js';
 import { checkRocksFileNames } from './handle-checks.js';
 import { ingestOptions } from './rocksdb-bulk-load.js';
-import { STATE_CF_PREFIX, type RocksDBKvStore } from './rocksdb-kv-store.js';
+import { RocksDBKeySpace, STATE_CF_PREFIX, type RocksDBKvStore } from './rocksdb-kv-store.js';
 
 /** What a RocksDB restore needs from its backend, and no more. */
 export interface RocksRestoreTarget extends KvRestoreTarget {
@@ -121,9 +122,15 @@ function registerRestored(backend: RocksRestoreTarget, header: KeyedStateStreamH
 }
 
 /** Every key space with key-group-prefixed rows: the states' and the store's queues'. */
-function keySpaces(backend: RocksRestoreTarget): KvKeySpace[] {
+function keySpaces(backend: RocksRestoreTarget): RocksDBKeySpace[] {
   const queues = backend.queues instanceof KvPriorityQueues ? backend.queues.spaces() : [];
-  return [...[...backend.states.values()].map((s) => s.space), ...queues];
+  return [...[...backend.states.values()].map((s) => s.space), ...queues].map(rocksKeySpace);
+}
+
+/** A key space of the RocksDB store (every space a RocksDB backend registers is one). */
+function rocksKeySpace(space: KvKeySpace): RocksDBKeySpace {
+  assert(space instanceof RocksDBKeySpace, `a RocksDB backend's key space '${space.name}' is a RocksDBKeySpace`);
+  return space;
 }
 
 async function download(h: IncrementalRocksDBStateHandle, dir: string, reader: StateHandleReader, link: boolean): Promise<void> {
@@ -171,8 +178,11 @@ async function readNativeHeader(h: IncrementalRocksDBStateHandle, reader: StateH
 }
 
 function clipToRange(backend: RocksRestoreTarget): void {
-  deleteRowsOutside(keySpaces(backend), backend.keyGroupRange, backend.layout, backend.maxParallelism);
+  deleteRowsOutside(keySpaces(backend), backend.keyGroupRange, backend.layout);
 }
+
+/** What a clip needs of a key space: its rows below a key, its last key, and range deletion. */
+export type ClippedKeySpace = Pick<KvKeySpace, 'scan' | 'deleteRange'> & { lastKey(): Uint8Array | undefined };
 
 /**
  * Deletes the rows of `spaces` outside `range` (a restored database: a handle of a wider range, or
@@ -180,15 +190,28 @@ function clipToRange(backend: RocksRestoreTarget): void {
  * side and key space, but only where that side holds a row. A range tombstone over nothing changes
  * no row, yet it stays until a compaction drops it, and every scan of the key space meanwhile
  * checks its keys against it (a savepoint conversion to canonical took ~3.5% longer with one on
- * each side of every subtask's range; issue 16).
+ * each side of every subtask's range; issue 16). The sides are open-ended: below, from the empty
+ * key (a hostile SST may hold keys shorter than a key-group prefix); above, through the space's
+ * last key (prefixes at or above maxParallelism, which no reader asks for, would otherwise be
+ * carried into every later snapshot).
  */
-export function deleteRowsOutside(spaces: readonly KvKeySpace[], range: KeyGroupRange, layout: KvRowLayout, maxParallelism: number): void {
-  const outside: [Uint8Array, Uint8Array][] = [];
-  if (range.startKeyGroup > 0) outside.push([layout.keyGroupStart(0), layout.keyGroupStart(range.startKeyGroup)]);
-  if (range.endKeyGroup + 1 < maxParallelism) outside.push([layout.keyGroupStart(range.endKeyGroup + 1), layout.keyGroupStart(maxParallelism)]);
+export function deleteRowsOutside(spaces: readonly ClippedKeySpace[], range: KeyGroupRange, layout: KvRowLayout): void {
+  const below = layout.keyGroupStart(range.startKeyGroup);
+  const above = layout.keyGroupStart(range.endKeyGroup + 1);
   for (const space of spaces) {
-    for (const [lower, upper] of outside) if (space.scan(lower, upper, 1).length > 0) space.deleteRange(lower, upper);
+    if (space.scan(EMPTY_KEY, below, 1).length > 0) space.deleteRange(EMPTY_KEY, below);
+    const last = space.lastKey();
+    if (last !== undefined && Buffer.compare(last, above) >= 0) space.deleteRange(above, keyAfter(last));
   }
+}
+
+const EMPTY_KEY = new Uint8Array(0);
+
+/** The least key greater than `key` (an exclusive upper bound that includes it). */
+function keyAfter(key: Uint8Array): Uint8Array {
+  const out = new Uint8Array(key.length + 1);
+  out.set(key);
+  return out;
 }
 
 /** Writes the rows in range of another native handle into SST files and ingests them into `store`. */
