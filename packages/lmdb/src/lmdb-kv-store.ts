@@ -10,11 +10,26 @@ import { open, type Database, type RangeOptions, type RootDatabase, type Transac
 export const LMDB_MAX_KEY_BYTES = 1978;
 
 /**
- * Read transactions an environment can have open at once: one per view (a running snapshot) and
- * lmdb-js's own for live reads. LMDB's default of 126 failed the 126th concurrent snapshot; a slot
- * costs 64 bytes of the lock file, and LMDB scans only the slots in use.
+ * The default of the `maxReaders` option: read transactions an environment can have open at once,
+ * one per view (a running snapshot) and lmdb-js's own for live reads. LMDB's default of 126 failed
+ * the 126th concurrent snapshot; a slot costs 64 bytes of the lock file, and LMDB scans only the
+ * slots in use.
  */
 export const LMDB_MAX_READERS = 1024;
+
+/**
+ * The bounds of `maxReaders`. Live reads need a slot of their own besides a running snapshot's
+ * (with one slot, the first write after a snapshot began leaves no reader for the next live read);
+ * the top keeps the lock file LMDB maps per environment (64 bytes a slot) at 4 MiB.
+ */
+const MIN_READERS = 2;
+const MAX_READERS = 65536;
+
+/** Throws IllegalStateUsageError unless `maxReaders` is an integer from MIN_READERS to MAX_READERS. */
+export function checkMaxReaders(maxReaders: number): void {
+  if (Number.isInteger(maxReaders) && maxReaders >= MIN_READERS && maxReaders <= MAX_READERS) return;
+  throw new IllegalStateUsageError(undefined, `LMDB maxReaders must be an integer from ${MIN_READERS} to ${MAX_READERS}, got ${String(maxReaders)}`);
+}
 
 /** Keys deleted per batch by deleteRange, so that clearing a huge map needs no huge array. */
 const DELETE_BATCH = 1024;
@@ -44,6 +59,8 @@ export interface LmdbKvStoreOptions {
   readonly path: string;
   /** LMDB reserves a slot per named database (one per state) when the environment opens. */
   readonly maxKeySpaces: number;
+  /** Read transactions (running snapshots, and live reads) open at once; 2 to 65536 (default LMDB_MAX_READERS). */
+  readonly maxReaders?: number;
 }
 
 /**
@@ -63,12 +80,15 @@ export class LmdbKvStore implements KvStore {
   /** The number in the name of the next named database (see openDatabase). */
   private nextDatabase = 0;
   private closed = false;
+  private readonly maxReaders: number;
 
   constructor(readonly options: LmdbKvStoreOptions) {
     checkMaxKeySpaces(options.maxKeySpaces);
+    this.maxReaders = options.maxReaders ?? LMDB_MAX_READERS;
+    checkMaxReaders(this.maxReaders);
     // noSubdir false: lmdb-js otherwise takes a path whose name has a dot for a file, next to a
     // '-lock' file that close() would leave behind.
-    this.env = open<Uint8Array, Uint8Array>({ path: options.path, noSubdir: false, maxDbs: options.maxKeySpaces, maxReaders: LMDB_MAX_READERS, noSync: true, ...BINARY });
+    this.env = open<Uint8Array, Uint8Array>({ path: options.path, noSubdir: false, maxDbs: options.maxKeySpaces, maxReaders: this.maxReaders, noSync: true, ...BINARY });
   }
 
   keySpace(name: string): KvKeySpace {
@@ -128,7 +148,7 @@ export class LmdbKvStore implements KvStore {
     const path = this.options.path;
     if (this.closed) return new IllegalStateUsageError(undefined, `the LMDB store in ${path} is closed (its keyed state backend was disposed)`);
     if (e instanceof Error && e.message.includes('MDB_READERS_FULL')) {
-      return new IllegalStateUsageError(undefined, `the LMDB store in ${path} has ${LMDB_MAX_READERS} read transactions open, the most it can: too many views (snapshots) not released`);
+      return new IllegalStateUsageError(undefined, `the LMDB store in ${path} has ${this.maxReaders} read transactions open, the most it can (see maxReaders): too many views (snapshots) not released`);
     }
     return e;
   }

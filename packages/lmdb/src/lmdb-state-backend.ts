@@ -4,13 +4,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AbstractStateBackend, checkKeyGroupRange, createWorkingDirectory, KvKeyedStateBackend } from '@flowstate/core';
 import type { KeyedStateBackend, KeyedStateBackendParameters } from '@flowstate/core';
-import { checkMaxKeySpaces, LmdbKvStore } from './lmdb-kv-store.js';
+import { checkMaxKeySpaces, checkMaxReaders, LmdbKvStore } from './lmdb-kv-store.js';
 
 export interface LmdbStateBackendOptions {
   /** Where keyed backends keep their LMDB environments (default: `flowstate-lmdb` in the OS temp directory). */
   readonly localDirectory?: string;
   /** The most states one keyed backend can hold; LMDB reserves a slot for each up front (default 1024). */
   readonly maxKeySpaces?: number;
+  /**
+   * Read transactions one keyed backend can have open at once: snapshots running at the same time,
+   * and live reads; 2 to 65536 (default LMDB_MAX_READERS, 1024).
+   */
+  readonly maxReaders?: number;
 }
 
 /**
@@ -27,6 +32,7 @@ export class LmdbStateBackend extends AbstractStateBackend {
   constructor(readonly options: LmdbStateBackendOptions = {}) {
     super();
     if (options.maxKeySpaces !== undefined) checkMaxKeySpaces(options.maxKeySpaces);
+    if (options.maxReaders !== undefined) checkMaxReaders(options.maxReaders);
   }
 
   async createKeyedStateBackend<K>(parameters: KeyedStateBackendParameters<K>): Promise<KeyedStateBackend<K>> {
@@ -39,7 +45,7 @@ export class LmdbStateBackend extends AbstractStateBackend {
     const path = createWorkingDirectory(base, `lmdb-${randomUUID()}`);
     let store: LmdbKvStore;
     try {
-      store = new LmdbKvStore({ path, maxKeySpaces: this.options.maxKeySpaces ?? 1024 });
+      store = new LmdbKvStore({ path, maxKeySpaces: this.options.maxKeySpaces ?? 1024, maxReaders: this.options.maxReaders });
     } catch (e) {
       rmSync(path, { recursive: true, force: true });
       throw e;

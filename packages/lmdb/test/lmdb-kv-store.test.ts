@@ -4,8 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import {
+  CHECKPOINT,
+  FsCheckpointStorage,
   IllegalStateUsageError,
   KeyGroupRange,
+  MemoryFileSystem,
   Serializers,
   ValueStateDescriptor,
   VoidNamespace,
@@ -177,6 +180,42 @@ describe('LmdbKvStore', () => {
     }
   });
 
+  it('maxReaders sets the read transactions open at once: more views than LMDB_MAX_READERS with a larger one, fewer with a smaller one', () => {
+    const openViews = (store: LmdbKvStore, most: number) => {
+      const space = store.keySpace('a');
+      const views = [];
+      let refused: unknown;
+      // A write between views: views of the same state share a read transaction (one reader slot).
+      for (let i = 0; i < most && refused === undefined; i++) {
+        space.put(bytes(i & 0xff, i >> 8), bytes(1));
+        try {
+          views.push(store.view());
+        } catch (e) {
+          refused = e;
+        }
+      }
+      for (const v of views) v.release();
+      store.close();
+      return { opened: views.length, refused };
+    };
+    const larger = LMDB_MAX_READERS + 200;
+    const big = openViews(new LmdbKvStore({ path: join(base, `store-${n++}`), maxKeySpaces: 8, maxReaders: larger }), LMDB_MAX_READERS + 100);
+    assert.equal(big.refused, undefined, String(big.refused));
+    assert.equal(big.opened, LMDB_MAX_READERS + 100);
+    const small = openViews(new LmdbKvStore({ path: join(base, `store-${n++}`), maxKeySpaces: 8, maxReaders: 8 }), 100);
+    assert.ok(small.opened <= 8, `${small.opened} views with 8 readers`);
+    assert.ok(small.refused instanceof IllegalStateUsageError && /\b8 read transactions\b/.test(small.refused.message) && /maxReaders/.test(small.refused.message), String(small.refused));
+  });
+
+  it('refuses a maxReaders that is not an integer from 2 to 65536 with IllegalStateUsageError, before LMDB sees it', () => {
+    for (const maxReaders of [-1, 0, 1, 1.5, NaN, Infinity, 65537, 1e9]) {
+      const path = join(base, `bad-readers-${n++}`);
+      assert.throws(() => new LmdbKvStore({ path, maxKeySpaces: 8, maxReaders }), (e) => e instanceof IllegalStateUsageError && /maxReaders/.test(e.message), String(maxReaders));
+      assert.equal(existsSync(path), false);
+      assert.throws(() => new LmdbStateBackend({ maxReaders }), (e) => e instanceof IllegalStateUsageError && /maxReaders/.test(e.message), String(maxReaders));
+    }
+  });
+
   it('keeps the environment in the directory it is given, also when its name has a dot, and close() deletes all of it', () => {
     const dir = join(base, `dotted-${n++}`);
     const store = new LmdbKvStore({ path: join(dir, 'env.v1'), maxKeySpaces: 8 });
@@ -201,6 +240,26 @@ describe('LmdbStateBackend working directory', () => {
     kb1.dispose();
     kb2.dispose();
     assert.deepEqual(readdirSync(localDirectory), []);
+  });
+
+  it("maxReaders reaches each keyed backend's environment: with 2, a third snapshot running at once is refused", async () => {
+    const params = { operatorIdentifier: 'op', keySerializer: Serializers.string, maxParallelism: 128, keyGroupRange: new KeyGroupRange(0, 127) };
+    const kb = await new LmdbStateBackend({ localDirectory: join(base, 'readers'), maxReaders: 2 }).createKeyedStateBackend(params);
+    const storage = new FsCheckpointStorage(new MemoryFileSystem());
+    const count = kb.getPartitionedState(VoidNamespace, Serializers.voidNamespace, new ValueStateDescriptor('count', Serializers.int32, 0));
+    const snapshot = async (id: number) => {
+      // A write first: a snapshot after one needs a read transaction of its own.
+      kb.setCurrentKey(`k${id}`);
+      count.update(id);
+      return kb.snapshot(id, id, (await storage.initializeLocationForCheckpoint(id)).streamFactory, CHECKPOINT);
+    };
+    try {
+      const running = [await snapshot(1), await snapshot(2)];
+      await assert.rejects(async () => (await snapshot(3)).result, (e) => e instanceof IllegalStateUsageError && /2 read transactions/.test(e.message));
+      for (const f of running) await f.result;
+    } finally {
+      kb.dispose();
+    }
   });
 
   it('a state used after dispose() is an IllegalStateUsageError', async () => {

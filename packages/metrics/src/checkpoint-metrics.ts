@@ -2,7 +2,7 @@
 // The coordinator (or any engine) reports events; the gauges are read when the application's
 // metric reader collects. Without an OpenTelemetry SDK set up by the application, the API's
 // global meter is a no-op and this costs a few field writes per checkpoint.
-import { metrics, type Attributes, type Meter } from '@opentelemetry/api';
+import { metrics, type Attributes, type Meter, type ObservableCallback } from '@opentelemetry/api';
 
 /** What a completed or failed checkpoint reports (a subset of core's CheckpointHistoryEntry). */
 export interface CheckpointOutcome {
@@ -42,17 +42,36 @@ export class CheckpointMetrics {
     totalNumberOfCheckpoints: 0,
   };
 
+  /** Undoes the callback registrations; empty once closed. */
+  private unregister: Array<() => void> = [];
+  private closed = false;
+
   /** `attributes` label every value (e.g. `{ job: 'word-count' }`). */
   constructor(meter: Meter = metrics.getMeter('flowstate'), attributes: Attributes = {}) {
     for (const name of CHECKPOINT_METRIC_NAMES) {
-      meter.createObservableGauge(name, { description: `Flink checkpoint metric ${name}`, unit: unitOf(name) }).addCallback((r) => r.observe(this.values[name], attributes));
+      const gauge = meter.createObservableGauge(name, { description: `Flink checkpoint metric ${name}`, unit: unitOf(name) });
+      const callback: ObservableCallback = (r) => r.observe(this.values[name], attributes);
+      gauge.addCallback(callback);
+      this.unregister.push(() => gauge.removeCallback(callback));
     }
+  }
+
+  /**
+   * Stops reporting: the meter (which outlives this instance) no longer calls back into it, so a
+   * process that creates one per job run exports only the live one's values and lets the closed
+   * one be collected. Later events are ignored. Idempotent.
+   */
+  close(): void {
+    this.closed = true;
+    for (const remove of this.unregister) remove();
+    this.unregister = [];
   }
 
   /** The ids of the checkpoints in progress (triggered with an id, not yet completed or failed). */
   private readonly inProgress = new Set<number>();
 
   checkpointTriggered(checkpointId?: number): void {
+    if (this.closed) return;
     if (checkpointId !== undefined) this.inProgress.add(checkpointId);
     this.values.numberOfInProgressCheckpoints++;
     this.values.totalNumberOfCheckpoints++;
@@ -71,6 +90,7 @@ export class CheckpointMetrics {
   }
 
   checkpointCompleted(c: CheckpointOutcome): void {
+    if (this.closed) return;
     this.ended(c.checkpointId);
     this.values.numberOfCompletedCheckpoints++;
     this.values.lastCheckpointDuration = c.durationMs;
@@ -80,11 +100,13 @@ export class CheckpointMetrics {
   }
 
   checkpointFailed(entry?: CheckpointOutcome): void {
+    if (this.closed) return;
     this.ended(entry?.checkpointId);
     this.values.numberOfFailedCheckpoints++;
   }
 
   restored(timestampMs: number): void {
+    if (this.closed) return;
     this.values.lastCheckpointRestoreTimestamp = timestampMs;
   }
 

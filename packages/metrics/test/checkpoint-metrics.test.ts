@@ -8,6 +8,7 @@ import { EmbeddedCheckpointCoordinator, subtaskRestoreState } from '@flowstate/c
 import { ROCKSDB_NATIVE_METRICS } from '@flowstate/rocksdb';
 import { BACKENDS } from '@flowstate/test-registry';
 import { CheckpointMetrics, observeNativeMetrics, type NativeMetricsSource } from '../src/index.js';
+import { AggregationTemporality } from '@opentelemetry/sdk-metrics';
 import { inMemoryOtel } from './otel.js';
 
 const work = mkdtempSync(join(tmpdir(), 'flowstate-metrics-cp-'));
@@ -107,5 +108,34 @@ describe("CheckpointMetrics' counts, as Flink's CheckpointStatsCounts keeps them
     assert.equal(s.numberOfInProgressCheckpoints, 0);
     assert.equal(s.numberOfCompletedCheckpoints, 1);
     assert.equal(s.totalNumberOfCheckpoints, s.numberOfCompletedCheckpoints + s.numberOfFailedCheckpoints + s.numberOfInProgressCheckpoints);
+  });
+});
+
+describe('CheckpointMetrics.close()', () => {
+  const outcome = (checkpointId: number) => ({ checkpointId, durationMs: 5, checkpointedSize: 10, fullSize: 20 });
+
+  it("removes its gauge callbacks: a collection reports only the instances still open, and a closed one's later events are ignored", async () => {
+    const otel = inMemoryOtel(AggregationTemporality.DELTA);
+    try {
+      const earlier = new CheckpointMetrics(otel.meter, { run: 'earlier' });
+      earlier.checkpointTriggered(1);
+      earlier.checkpointCompleted(outcome(1));
+      const runs = async (name: string) => (await otel.collect()).get(name)?.map((p) => p.attributes['run']) ?? [];
+      assert.deepEqual(await runs('numberOfCompletedCheckpoints'), ['earlier']);
+
+      earlier.close();
+      earlier.close(); // idempotent
+      const current = new CheckpointMetrics(otel.meter, { run: 'current' });
+      current.checkpointTriggered(1);
+      earlier.checkpointTriggered(2); // ignored once closed
+      const points = await otel.collect();
+      for (const name of ['numberOfCompletedCheckpoints', 'totalNumberOfCheckpoints', 'lastCompletedCheckpointId']) {
+        assert.deepEqual(points.get(name)?.map((p) => p.attributes['run']), ['current'], `${name}: the closed instance's values are no longer exported`);
+      }
+      assert.equal(value(points, 'numberOfInProgressCheckpoints'), 1);
+      assert.equal(earlier.snapshot().totalNumberOfCheckpoints, 1, 'the closed instance ignored the later trigger');
+    } finally {
+      await otel.shutdown();
+    }
   });
 });

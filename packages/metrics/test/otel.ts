@@ -10,8 +10,13 @@ export interface InMemoryOtel {
   shutdown(): Promise<void>;
 }
 
-export function inMemoryOtel(): InMemoryOtel {
-  const exporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
+/**
+ * Delta temporality shows what the callbacks observed in each collection only: the SDK's cumulative
+ * temporality keeps exporting an asynchronous instrument's attribute sets after their callback is
+ * gone (seen with the @opentelemetry/sdk-metrics version we test with).
+ */
+export function inMemoryOtel(temporality: AggregationTemporality = AggregationTemporality.CUMULATIVE): InMemoryOtel {
+  const exporter = new InMemoryMetricExporter(temporality);
   const reader = new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 3_600_000 });
   const provider = new MeterProvider({ readers: [reader] });
   return {
