@@ -109,6 +109,7 @@ export class EmbeddedCheckpointCoordinator extends CheckpointCoordinator<Embedde
   /** The attempt of the registered subtasks as they were at the last trigger. */
   private registeredAttempt: CheckpointAttempt<EmbeddedSubtask> | undefined;
   private signal: AbortSignal | undefined;
+  private restoring = false;
 
   private constructor(
     readonly options: EmbeddedCoordinatorOptions,
@@ -154,13 +155,27 @@ export class EmbeddedCheckpointCoordinator extends CheckpointCoordinator<Embedde
   }
 
   /**
-   * Builds the engine's state from the restore point (`build` creates and registers the backends,
-   * see subtaskRestoreState). When it fails because a file is missing or corrupt, the checkpoint is
-   * skipped and `build` runs again from the next older one; without one the error propagates.
-   * `build` must release what it created before it throws.
+   * Builds the state of the whole job from the restore point (`build` creates the backends of every
+   * subtask, see subtaskRestoreState; they are registered in `build` or once restore() returned).
+   * When it fails because a file is missing or corrupt, the checkpoint is skipped and `build` runs
+   * again from the next older one; without one the error propagates. `build` must release what it
+   * created before it throws. A job's state comes from one checkpoint (as in Flink, restore is
+   * global): restore() is not called once per operator, and it refuses with IllegalStateUsageError
+   * while any subtask is registered (unregister and dispose the old backends before restoring again).
    */
   async restore<T>(build: (point: RestorePoint | undefined, signal: AbortSignal) => Promise<T>, options: { signal?: AbortSignal } = {}): Promise<T> {
-    const signal = options.signal ?? new AbortController().signal;
+    // A fallback to an older checkpoint would leave the registered subtasks (or those of a concurrent restore) on the newer one.
+    if (this.restoring) throw new IllegalStateUsageError(undefined, "restore() builds the whole job's state from one checkpoint, but another restore() is running");
+    if (this.subtasks.size > 0) throw new IllegalStateUsageError(undefined, `restore() builds the whole job's state from one checkpoint, but subtasks are registered already: ${[...this.subtasks.keys()].join(', ')}`);
+    this.restoring = true;
+    try {
+      return await this.restoreFrom(build, options.signal ?? new AbortController().signal);
+    } finally {
+      this.restoring = false;
+    }
+  }
+
+  private async restoreFrom<T>(build: (point: RestorePoint | undefined, signal: AbortSignal) => Promise<T>, signal: AbortSignal): Promise<T> {
     for (;;) {
       signal.throwIfAborted();
       const point = this.latestRestorePoint;
@@ -171,6 +186,7 @@ export class EmbeddedCheckpointCoordinator extends CheckpointCoordinator<Embedde
       } catch (e) {
         const corruption = point === undefined ? undefined : corruptionIn(e);
         if (corruption === undefined || this.fallBack(point!, corruption) === undefined) throw e;
+        // Only this build's registrations (none existed before it): they belong to the skipped checkpoint.
         this.subtasks.clear();
       }
     }

@@ -12,6 +12,7 @@ import {
   collectStreamHandles,
   CorruptCheckpointError,
   FsCheckpointStorage,
+  IllegalStateUsageError,
   MemoryFileSystem,
   readCheckpointHistory,
   Serializers,
@@ -215,6 +216,35 @@ describe('restore modes: a restore that fell back to an older checkpoint', () =>
     await c.close();
     assert.ok((await fs.stat(file1.path)) !== null, 'the file of checkpoint 1 (not owned) survives');
     assert.deepEqual(await new FsCheckpointStorage(fs).listCompletedCheckpoints(), ['chk-1', 'chk-2', 'chk-4']);
+  });
+
+  it('restore() refuses while a subtask is registered or another restore() runs: the operators of a job are never restored from different checkpoints', async () => {
+    const fs = new MemoryFileSystem();
+    const first = await EmbeddedCheckpointCoordinator.open({ storage: new FsCheckpointStorage(fs), retainedCheckpoints: 2 });
+    for (const uid of ['a', 'b']) first.register({ uid, subtaskIndex: 0, parallelism: 1, maxParallelism: MAX_P, operator: fileBackend(() => undefined) });
+    await first.triggerCheckpoint();
+    await first.triggerCheckpoint();
+    await first.close();
+    const c = await EmbeddedCheckpointCoordinator.open({ storage: new FsCheckpointStorage(fs), restoreMode: 'CLAIM' });
+    // One restore() per operator: 'a' restores checkpoint 2; 'b' finds a file of 2 corrupt and would fall back to 1.
+    const a = await c.restore(async (p) => p);
+    assert.equal(a?.checkpointId, 2);
+    c.register({ uid: 'a', subtaskIndex: 0, parallelism: 1, maxParallelism: MAX_P, operator: fileBackend(() => undefined) });
+    const tried: number[] = [];
+    const buildB = async (p: RestorePoint | undefined) => {
+      tried.push(p!.checkpointId);
+      if (p!.checkpointId === 2) throw new CorruptCheckpointError('chk-2/x', 'corrupt', 2);
+      return p;
+    };
+    await assert.rejects(c.restore(buildB), (e: unknown) => e instanceof IllegalStateUsageError && /subtasks are registered already: a#0/.test(e.message));
+    assert.deepEqual(tried, [], 'b was not built');
+    assert.equal(c.restorePoint?.checkpointId, 2, 'the restore point is unchanged');
+    assert.deepEqual(c.skippedCheckpoints, []);
+    const d = await EmbeddedCheckpointCoordinator.open({ storage: new FsCheckpointStorage(fs), restoreMode: 'CLAIM' });
+    const results = await Promise.allSettled([d.restore(async (p) => p), d.restore(buildB)]);
+    assert.equal(results[0].status, 'fulfilled');
+    assert.ok(results[1].status === 'rejected' && results[1].reason instanceof IllegalStateUsageError && /another restore\(\) is running/.test(results[1].reason.message));
+    assert.deepEqual(tried, []);
   });
 
   it("a fallback to one of the run's own checkpoints leaves it owned: retention deletes its files once it is subsumed", async () => {
