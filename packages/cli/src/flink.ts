@@ -131,18 +131,32 @@ export async function convertToFlink(
   o: { json?: boolean; flinkVersion?: string; uidMap?: string[] },
   io: { stdout: (s: string) => void; stderr: (s: string) => void },
 ): Promise<0> {
-  // Null prototype: an unmapped uid such as `constructor` must not find Object.prototype's members.
-  const uids = Object.create(null) as Record<string, string>;
-  for (const m of o.uidMap ?? []) {
-    const [from, to] = m.split('=');
-    if (from === undefined || to === undefined || from === '' || to === '') throw new IllegalStateUsageError(undefined, `--uid-map expects from=to, got '${m}'`);
-    uids[from] = to;
-  }
+  const uids = o.uidMap === undefined ? undefined : parseUidMap(o.uidMap, (await SavepointReader.load(input)).metadata.operators.map((op) => op.uid));
   const metadataVersion = o.flinkVersion === undefined ? 6 : metadataVersionForFlink(o.flinkVersion);
-  const r = await convertFlowstateToFlink(new LocalFileSystem(input), output, { metadataVersion, uids });
+  const r = await convertFlowstateToFlink(new LocalFileSystem(input), output, { metadataVersion, ...(uids === undefined ? {} : { uids }) });
   for (const s of r.skipped) io.stderr(`flowstate: skipped ${s}\n`);
   io.stdout(o.json === true ? json({ directory: output, format: 'apache-flink', metadataVersion, files: r.files.length, skipped: r.skipped }) : `converted ${input} to an Apache Flink savepoint (metadata V${metadataVersion}): ${output}\n`);
   return 0;
+}
+
+/**
+ * `--uid-map from=to` values against the savepoint's operator uids. A value with a second '=', a
+ * source uid given twice or one that names no operator is refused: read leniently, each would
+ * leave an operator with its old uid without a word (a typo is not noticed until Flink restores).
+ */
+function parseUidMap(values: readonly string[], operatorUids: readonly string[]): Record<string, string> {
+  // Null prototype: an unmapped uid such as `constructor` must not find Object.prototype's members.
+  const uids = Object.create(null) as Record<string, string>;
+  const known = new Set(operatorUids);
+  for (const m of values) {
+    const parts = m.split('=');
+    const [from, to] = parts;
+    if (parts.length !== 2 || from === '' || to === '') throw new IllegalStateUsageError(undefined, `--uid-map expects from=to (one '='), got '${m}'`);
+    if (Object.hasOwn(uids, from!)) throw new IllegalStateUsageError(undefined, `--uid-map maps operator '${from}' twice ('${from}=${uids[from!]}' and '${m}')`);
+    if (!known.has(from!)) throw new IllegalStateUsageError(undefined, `--uid-map '${m}': the savepoint has no operator with uid '${from}' (it has: ${operatorUids.join(', ') || 'none'})`);
+    uids[from!] = to!;
+  }
+  return uids;
 }
 
 /**

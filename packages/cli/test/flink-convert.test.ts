@@ -170,11 +170,50 @@ describe('flowstate savepoint convert --to flink', () => {
           parallelism: 1,
           bootstrap: { processElement: (o: bigint, ctx: { getListState: (d: unknown) => { add(v: bigint): void } }) => ctx.getListState(OFFSETS).add(o) },
         } as never)
+        .withOperatorStateOperator('other', {
+          data: [3n],
+          parallelism: 1,
+          bootstrap: { processElement: (o: bigint, ctx: { getListState: (d: unknown) => { add(v: bigint): void } }) => ctx.getListState(OFFSETS).add(o) },
+        } as never)
         .write(join(tmp, 'fs'));
       const r = await cli(['savepoint', 'convert', join(tmp, 'fs'), join(tmp, 'flink'), '--to', 'flink', '--uid-map', 'other=x', '--json']);
       assert.equal(r.code, 0, r.stderr);
       const sp = await FlinkSavepoint.load(join(tmp, 'flink'));
-      assert.deepEqual(sp.operators.map((o) => [o.uid, o.operatorId]), [['constructor', operatorIdFromUid('constructor')]]);
+      assert.deepEqual(
+        sp.operators.map((o) => [o.uid, o.operatorId]),
+        [
+          ['constructor', operatorIdFromUid('constructor')],
+          ['x', operatorIdFromUid('x')],
+        ],
+      );
+    });
+  });
+
+  it("--uid-map refuses a value with a second '=', a source uid given twice and one that names no operator (usage, exit 2)", async () => {
+    const { SavepointWriter } = await import('@flowstate/savepoint');
+    const { ListStateDescriptor, Serializers } = await import('@flowstate/core');
+    const { FsStateBackend } = await import('@flowstate/heap');
+    await withTempDirectory('flowstate-to-flink-', async (tmp) => {
+      const OFFSETS = new ListStateDescriptor('offsets', Serializers.int64);
+      await SavepointWriter.newSavepoint({ maxParallelism: 16, stateBackend: new FsStateBackend() })
+        .withOperatorStateOperator('source', {
+          data: [1n],
+          parallelism: 1,
+          bootstrap: { processElement: (o: bigint, ctx: { getListState: (d: unknown) => { add(v: bigint): void } }) => ctx.getListState(OFFSETS).add(o) },
+        } as never)
+        .write(join(tmp, 'fs'));
+      const cases: ReadonlyArray<readonly [string[], RegExp]> = [
+        [['source=a=b'], /--uid-map expects from=to \(one '='\), got 'source=a=b'/],
+        [['source=a', 'source=b'], /--uid-map maps operator 'source' twice \('source=a' and 'source=b'\)/],
+        [['sorce=a'], /--uid-map 'sorce=a': the savepoint has no operator with uid 'sorce' \(it has: source\)/],
+      ];
+      for (const [values, message] of cases) {
+        const out = join(tmp, `flink-${values.join('-')}`);
+        const r = await cli(['savepoint', 'convert', join(tmp, 'fs'), out, '--to', 'flink', '--uid-map', ...values]);
+        assert.equal(r.code, 2, `${values.join(' ')}: ${r.stderr}`);
+        assert.match(r.stderr, message);
+        assert.equal(existsSync(out), false, 'nothing is written');
+      }
     });
   });
 

@@ -1,7 +1,8 @@
-import { existsSync } from 'node:fs';
+import { existsSync, statSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import * as v from 'valibot';
 import {
+  ConfigurationFileError,
   ConflictingConfigurationError,
   InvalidConfigurationValueError,
   RefusedConfigurationKeyError,
@@ -72,7 +73,7 @@ export class Configuration {
 export interface LoadConfigurationOptions {
   /**
    * A Flink-style config.yaml. Without it, `$FLOWSTATE_CONF_DIR/config.yaml` when that variable is
-   * set and the file exists; otherwise no file.
+   * set (a ConfigurationFileError when the directory or its config.yaml is missing); otherwise no file.
    */
   readonly file?: string;
   /** Environment variables (FLOWSTATE_PROPERTIES, FLOWSTATE_<KEY>); `process.env` by default, `false` for none. */
@@ -122,11 +123,23 @@ export function loadConfiguration(options: LoadConfigurationOptions = {}): Confi
   return conf;
 }
 
+/**
+ * `$FLOWSTATE_CONF_DIR/config.yaml`. A variable that is set names a file that must be there (as
+ * Flink's FLINK_CONF_DIR): a mistyped directory would otherwise run with the defaults unnoticed.
+ */
 function defaultConfigFile(env: Environment): string | undefined {
   const dir = env[ENV_CONF_DIR];
   if (dir === undefined || dir === '') return undefined;
+  let stats: Stats | undefined;
+  try {
+    stats = statSync(dir, { throwIfNoEntry: false });
+  } catch (e) {
+    throw new ConfigurationFileError(dir, `${ENV_CONF_DIR} names a directory that cannot be read: ${(e as Error).message}`, { cause: e });
+  }
+  if (stats?.isDirectory() !== true) throw new ConfigurationFileError(dir, `${ENV_CONF_DIR} names no existing directory`);
   const file = join(dir, 'config.yaml');
-  return existsSync(file) ? file : undefined;
+  if (!existsSync(file)) throw new ConfigurationFileError(file, `does not exist (${ENV_CONF_DIR} is '${dir}')`);
+  return file;
 }
 
 /** The option an entry sets; undefined for a key of another namespace (recorded as ignored). */

@@ -12,6 +12,15 @@ function editDistance(a: string, b: string): number {
   return prev[b.length]!;
 }
 
+/**
+ * True when `key` is too long to be a typo of any candidate. The edit distance is quadratic in the
+ * key's length and a file may hold a key of a megabyte; a key over twice the longest candidate is
+ * not a typo of one, so it gets no suggestion (and costs nothing).
+ */
+function beyondTypos(key: string, candidates: readonly string[]): boolean {
+  return key.length > 2 * candidates.reduce((max, c) => Math.max(max, c.length), 0);
+}
+
 /** Words too common in keys to tell them apart. */
 const GENERIC = new Set(['state', 'backend', 'execution', 'checkpointing', 'checkpoint', 'checkpoints', 'rocksdb', 's3']);
 const words = (k: string) => k.split(/[.\-_]/).filter((w) => w !== '' && !GENERIC.has(w));
@@ -30,6 +39,7 @@ function unique(hits: readonly string[]): string | undefined {
  * deprecated key to its option's key, so that two spellings of one option are one candidate.
  */
 export function closestKey(key: string, candidates: readonly string[], sameOption: (candidate: string) => string = (c) => c): string | undefined {
+  if (beyondTypos(key, candidates)) return undefined;
   const k = key.toLowerCase();
   const extended = candidates.filter((c) => c.startsWith(k)).sort((a, b) => a.length - b.length);
   if (extended.length > 0) return extended[0];
@@ -45,6 +55,7 @@ export function closestKey(key: string, candidates: readonly string[], sameOptio
 
 /** True when `key` is a typo of a candidate (used for keys outside flowstate's namespaces). */
 export function isNearMiss(key: string, candidates: readonly string[]): string | undefined {
+  if (beyondTypos(key, candidates)) return undefined;
   const k = key.toLowerCase();
   for (const c of candidates) if (editDistance(k, c) <= 2) return c;
   return undefined;

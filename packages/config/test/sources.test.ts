@@ -97,6 +97,29 @@ describe('config.yaml', () => {
     writeFileSync(join(confDir, 'config.yaml'), 'state.backend.type: memory\n');
     assert.equal(loadConfiguration({ env: { FLOWSTATE_CONF_DIR: confDir } }).get(STATE_BACKEND), 'memory');
   });
+
+  it('$FLOWSTATE_CONF_DIR naming a missing directory, a file, or a directory without config.yaml is a ConfigurationFileError (as Flink fails)', () => {
+    const empty = mkdtempSync(join(dir, 'conf-'));
+    const missing = join(dir, 'no-such-conf-dir');
+    const notDir = yamlFile('state.backend.type: memory\n');
+    const cases: ReadonlyArray<readonly [string, string, RegExp]> = [
+      [empty, join(empty, 'config.yaml'), /does not exist \(FLOWSTATE_CONF_DIR is /],
+      [missing, missing, /FLOWSTATE_CONF_DIR names no existing directory/],
+      [notDir, notDir, /FLOWSTATE_CONF_DIR names no existing directory/],
+    ];
+    for (const [confDir, named, message] of cases) {
+      assert.throws(
+        () => loadConfiguration({ env: { FLOWSTATE_CONF_DIR: confDir } }),
+        (e: Error) => e instanceof ConfigurationFileError && e.code === 'CONFIG_FILE' && e.file === named && e.message.includes(named) && message.test(e.message),
+        confDir,
+      );
+    }
+    // An explicit file wins: the variable is not consulted then.
+    assert.equal(loadConfiguration({ file: notDir, env: { FLOWSTATE_CONF_DIR: missing } }).get(STATE_BACKEND), 'memory');
+    // Unset or empty: no file, as before.
+    assert.equal(loadConfiguration({ env: { FLOWSTATE_CONF_DIR: '' } }).isSet(STATE_BACKEND), false);
+    assert.equal(loadConfiguration({ env: {} }).isSet(STATE_BACKEND), false);
+  });
 });
 
 describe('environment variables', () => {

@@ -59,6 +59,19 @@ describe('unknown keys', () => {
     assert.match(e.message, /flowstate reads: .*state\.backend\.type/);
   });
 
+  it('a key far longer than every known key gets its error without a suggestion (no edit distance over it)', () => {
+    // Its words alone ('type', many times) would name state.backend.type; its length rules out a typo.
+    const key = `state.backend.${'type.'.repeat(400)}type`;
+    const e = unknown({ [key]: 'x' });
+    assert.equal(e.key, key);
+    assert.equal(e.suggestion, undefined);
+    assert.doesNotMatch(e.message, /did you mean/);
+    assert.match(e.message, /flowstate reads: .*state\.backend\.type/);
+    // Outside flowstate's namespaces such a key is a foreign key: ignored and listed, as before.
+    const foreign = `pipeline.${'x'.repeat(2000)}`;
+    assert.deepEqual(Configuration.fromMap({ [foreign]: 'x' }).ignoredKeys.map((k) => k.key), [foreign]);
+  });
+
   it('from an environment variable: names the variable and the one to set', () => {
     try {
       loadConfiguration({ env: { FLOWSTATE_EXECUTION__CHECKPOINTING__INTERVALL: '1 s' } });
