@@ -156,6 +156,12 @@ function parseUidMap(values: readonly string[], operatorUids: readonly string[])
     if (!known.has(from!)) throw new IllegalStateUsageError(undefined, `--uid-map '${m}': the savepoint has no operator with uid '${from}' (it has: ${operatorUids.join(', ') || 'none'})`);
     uids[from!] = to!;
   }
+  // Two operators under one Flink uid: Flink would give them one operator ID.
+  const seen = new Set<string>();
+  for (const uid of operatorUids.map((u) => (Object.hasOwn(uids, u) ? uids[u]! : u))) {
+    if (seen.has(uid)) throw new IllegalStateUsageError(undefined, `--uid-map gives two operators the uid '${uid}'`);
+    seen.add(uid);
+  }
   return uids;
 }
 

@@ -189,7 +189,7 @@ describe('flowstate savepoint convert --to flink', () => {
     });
   });
 
-  it("--uid-map refuses a value with a second '=', a source uid given twice and one that names no operator (usage, exit 2)", async () => {
+  it("--uid-map refuses a value with a second '=', a source uid given twice, one that names no operator, two operators under one uid, and a target other than flink (usage, exit 2)", async () => {
     const { SavepointWriter } = await import('@flowstate/savepoint');
     const { ListStateDescriptor, Serializers } = await import('@flowstate/core');
     const { FsStateBackend } = await import('@flowstate/heap');
@@ -201,15 +201,25 @@ describe('flowstate savepoint convert --to flink', () => {
           parallelism: 1,
           bootstrap: { processElement: (o: bigint, ctx: { getListState: (d: unknown) => { add(v: bigint): void } }) => ctx.getListState(OFFSETS).add(o) },
         } as never)
+        .withOperatorStateOperator('sink', {
+          data: [2n],
+          parallelism: 1,
+          bootstrap: { processElement: (o: bigint, ctx: { getListState: (d: unknown) => { add(v: bigint): void } }) => ctx.getListState(OFFSETS).add(o) },
+        } as never)
         .write(join(tmp, 'fs'));
-      const cases: ReadonlyArray<readonly [string[], RegExp]> = [
+      const cases: ReadonlyArray<readonly [string[], RegExp, string?]> = [
         [['source=a=b'], /--uid-map expects from=to \(one '='\), got 'source=a=b'/],
         [['source=a', 'source=b'], /--uid-map maps operator 'source' twice \('source=a' and 'source=b'\)/],
-        [['sorce=a'], /--uid-map 'sorce=a': the savepoint has no operator with uid 'sorce' \(it has: source\)/],
+        [['sorce=a'], /--uid-map 'sorce=a': the savepoint has no operator with uid 'sorce' \(it has: source, sink\)/],
+        // Two operators under one Flink uid (onto an unmapped one, or both onto a new one).
+        [['source=sink'], /--uid-map gives two operators the uid 'sink'/],
+        [['source=x', 'sink=x'], /--uid-map gives two operators the uid 'x'/],
+        // Read only by the conversion to Flink: refused with another target, not ignored.
+        [['source=a'], /--uid-map and --flink-version apply with --to flink only, not --to canonical/, 'canonical'],
       ];
-      for (const [values, message] of cases) {
-        const out = join(tmp, `flink-${values.join('-')}`);
-        const r = await cli(['savepoint', 'convert', join(tmp, 'fs'), out, '--to', 'flink', '--uid-map', ...values]);
+      for (const [values, message, to = 'flink'] of cases) {
+        const out = join(tmp, `flink-${values.join('-')}-${to}`);
+        const r = await cli(['savepoint', 'convert', join(tmp, 'fs'), out, '--to', to, '--uid-map', ...values]);
         assert.equal(r.code, 2, `${values.join(' ')}: ${r.stderr}`);
         assert.match(r.stderr, message);
         assert.equal(existsSync(out), false, 'nothing is written');

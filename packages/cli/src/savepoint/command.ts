@@ -13,6 +13,7 @@ import {
   type ConversionTarget,
   type SavepointWriteResult,
 } from '@flowstate/savepoint';
+import { IllegalStateUsageError } from '@flowstate/core';
 import { json, loadRegistry, positiveInt } from '../common.js';
 import { storageFromConfig, type ConfigFileOption } from '../configuration.js';
 import { runDispose } from '../checkpoint/command.js';
@@ -201,6 +202,8 @@ function addConvert(savepoint: Command, ctx: VerbContext): void {
     .option('--flink-version <version>', 'with --to flink: the Flink release that will read it (chooses the _metadata version; default 2.1+)')
     .option('--uid-map <from=to...>', 'with --to flink: flowstate uid -> Flink uid')
     .action(async (input: string, output: string, o: CommonOptions & { to: ConversionTarget | 'flink'; from?: 'flowstate' | 'flink'; flinkVersion?: string; uidMap?: string[] }) => {
+      // Read only by the conversion to Flink: with another target they would be ignored without a word.
+      if (o.to !== 'flink' && (o.uidMap !== undefined || o.flinkVersion !== undefined)) throw new IllegalStateUsageError(undefined, `--uid-map and --flink-version apply with --to flink only, not --to ${o.to}`);
       await checkInputFormat(input, o.from);
       if (await convertFlinkIfFlink(input, output, o, io)) return setExit(ExitCode.OK);
       if (o.to === 'flink') return setExit(await convertToFlink(input, output, o, io));
