@@ -17,7 +17,9 @@ import {
   readCheckpointHistory,
   UnknownFormatVersionError,
   type CheckpointHistoryEntry,
+  StorageNotFoundError,
   type FileStatus,
+  type ReadRange,
 } from '@flowstate/core';
 
 function entry(id: number, over: Partial<Parameters<typeof checkpointHistoryEntry>[0]> = {}): CheckpointHistoryEntry {
@@ -104,8 +106,8 @@ describe('checkpoint history format', () => {
     for (const id of [1, 2, 3, 4, 5]) await w.write(entry(id));
     let bytesRead = 0;
     const fs = new (class extends ForwardingFileSystem {
-      override async read(path: string): Promise<Uint8Array> {
-        const bytes = await this.inner.read(path);
+      override async read(path: string, range?: ReadRange): Promise<Uint8Array> {
+        const bytes = await this.inner.read(path, range);
         bytesRead += bytes.length;
         return bytes;
       }
@@ -122,6 +124,49 @@ describe('checkpoint history format', () => {
       await assert.rejects(readCheckpointHistory(fs, options), IllegalStateUsageError);
       assert.equal(bytesRead, 0);
     }
+  });
+
+  it('only files named as history files directly in _history/ are history: others and nested ones are neither read nor pruned', async () => {
+    const fs = new MemoryFileSystem();
+    const put = async (path: string, bytes: Uint8Array) => {
+      const f = await fs.create(path);
+      await f.write(bytes);
+      await f.commit();
+    };
+    const nested = `${CHECKPOINT_HISTORY_DIR}/old/${checkpointHistoryFileName(entry(1)).split('/').pop()}`;
+    await put(nested, encodeCheckpointHistoryEntry(entry(1)));
+    await put(`${CHECKPOINT_HISTORY_DIR}/notes.txt`, Buffer.from('kept by the user\n'));
+    const w = new CheckpointHistoryWriter(fs, 1);
+    for (const id of [2, 3]) await w.write(entry(id));
+    const files = (await fs.list(CHECKPOINT_HISTORY_DIR)).map((f) => f.path).sort();
+    assert.deepEqual(files, [checkpointHistoryFileName(entry(3)), `${CHECKPOINT_HISTORY_DIR}/notes.txt`, nested].sort(), 'pruning kept the newest history file and never touched the others');
+    const h = await readCheckpointHistory(fs);
+    assert.deepEqual(h.entries.map((e) => e.checkpointId), [3]);
+    assert.deepEqual([h.unreadable.length, h.omitted], [0, 0]);
+  });
+
+  it('a file is read up to its listed size (one that grew since is not read past it), and one pruned since its listing is counted as omitted', async () => {
+    const memory = new MemoryFileSystem();
+    const w = new CheckpointHistoryWriter(memory);
+    for (const id of [1, 2, 3]) await w.write(entry(id));
+    const grown = checkpointHistoryFileName(entry(2));
+    const pruned = checkpointHistoryFileName(entry(1));
+    const ranges: Array<ReadRange | undefined> = [];
+    const fs = new (class extends ForwardingFileSystem {
+      override async read(path: string, range?: ReadRange): Promise<Uint8Array> {
+        ranges.push(range);
+        if (path === pruned) throw new StorageNotFoundError(path);
+        if (path !== grown) return this.inner.read(path, range);
+        // The file as it is now: a megabyte longer than when it was listed.
+        const now = Buffer.concat([await this.inner.read(path), Buffer.alloc(1 << 20)]);
+        return range === undefined ? now : now.subarray(range.offset, range.offset + range.length);
+      }
+    })(memory);
+    const h = await readCheckpointHistory(fs);
+    assert.deepEqual(h.entries.map((e) => e.checkpointId), [2, 3]);
+    assert.deepEqual([h.unreadable.length, h.omitted], [0, 1]);
+    const size = encodeCheckpointHistoryEntry(entry(2)).length;
+    assert.deepEqual(ranges, [1, 2, 3].map(() => ({ offset: 0, length: size })), 'each read asks for the listed bytes only');
   });
 
   it('garbage collection leaves the history alone', async () => {

@@ -1,5 +1,5 @@
 import { crc32c, formatChecksum } from '../checksum.js';
-import { CorruptCheckpointError, IllegalStateUsageError, UnknownFormatVersionError } from '../errors.js';
+import { CorruptCheckpointError, IllegalStateUsageError, StorageNotFoundError, UnknownFormatVersionError } from '../errors.js';
 import { writeCommitted, type FileSystem } from '../storage/file-system.js';
 import { joinPath } from '../storage/paths.js';
 
@@ -85,6 +85,17 @@ export function checkpointHistoryFileName(entry: Pick<CheckpointHistoryEntry, 'c
 }
 
 /**
+ * Whether `path` (relative to the checkpoint root) is a history file: one named as
+ * checkpointHistoryFileName names them, directly in `_history/`. Files of other names, and any in
+ * folders below it, are not the history's: neither read nor pruned.
+ */
+export function isCheckpointHistoryFile(path: string): boolean {
+  return HISTORY_FILE.test(path);
+}
+
+const HISTORY_FILE = new RegExp(`^${CHECKPOINT_HISTORY_DIR}/\\d{12}-\\d{13}\\.json$`);
+
+/**
  * Two lines: `flowstate-checkpoint-history 1 <CRC32C of the body, 8 hex> <body bytes>` and the
  * body, the entry as one line of JSON.
  */
@@ -145,7 +156,7 @@ export interface CheckpointHistory {
   readonly entries: readonly CheckpointHistoryEntry[];
   /** Files that could not be read; they do not hide the others. */
   readonly unreadable: ReadonlyArray<{ readonly file: string; readonly error: Error }>;
-  /** Older history files listed but not read: beyond `maxEntries`, or beyond `maxBytes` of files read. */
+  /** Older history files listed but not read: beyond `maxEntries`, or beyond `maxBytes` of files read; also files pruned between the listing and their read. */
   readonly omitted: number;
 }
 
@@ -172,7 +183,7 @@ export async function readCheckpointHistory(fs: FileSystem, options: ReadCheckpo
     // NaN, Infinity or a negative count would read every file.
     if (!Number.isSafeInteger(n) || n < 0) throw new IllegalStateUsageError(undefined, `readCheckpointHistory: ${name} must be a non-negative integer, got ${n}`);
   }
-  const files = (await fs.list(CHECKPOINT_HISTORY_DIR)).filter((f) => /\/\d{12}-\d{13}\.json$/.test(f.path)).sort((a, b) => (a.path < b.path ? -1 : 1));
+  const files = (await fs.list(CHECKPOINT_HISTORY_DIR)).filter((f) => isCheckpointHistoryFile(f.path)).sort((a, b) => (a.path < b.path ? -1 : 1));
   // The newest files within both limits (a file over MAX_HISTORY_FILE_BYTES is refused unread).
   let first = files.length;
   for (let budget = maxBytes; first > 0 && files.length - first < max; first--) {
@@ -183,18 +194,25 @@ export async function readCheckpointHistory(fs: FileSystem, options: ReadCheckpo
   }
   const entries: CheckpointHistoryEntry[] = [];
   const unreadable: Array<{ file: string; error: Error }> = [];
+  let pruned = 0;
   for (const f of files.slice(first)) {
     options.signal?.throwIfAborted();
     const name = `${fs.displayRoot}/${f.path}`;
     try {
       if (f.size > MAX_HISTORY_FILE_BYTES) throw new CorruptCheckpointError(name, `history file of ${f.size} bytes exceeds the limit of ${MAX_HISTORY_FILE_BYTES}`);
-      entries.push(decodeCheckpointHistoryEntry(await fs.read(f.path), name));
+      // The listed bytes only: a file that grew since is not read past the limits it was chosen by.
+      entries.push(decodeCheckpointHistoryEntry(await fs.read(f.path, { offset: 0, length: f.size }), name));
     } catch (e) {
+      // Pruned by the job's writer since the listing: no longer part of the history.
+      if (e instanceof StorageNotFoundError) {
+        pruned++;
+        continue;
+      }
       if (!(e instanceof CorruptCheckpointError || e instanceof UnknownFormatVersionError)) throw e;
       unreadable.push({ file: name, error: e });
     }
   }
-  return { entries, unreadable, omitted: first };
+  return { entries, unreadable, omitted: first + pruned };
 }
 
 /**
@@ -226,7 +244,8 @@ export class CheckpointHistoryWriter {
    */
   private knownFiles(): Promise<string[]> {
     this.known ??= this.fs.list(CHECKPOINT_HISTORY_DIR).then(
-      (files) => files.map((f) => f.path),
+      // History files only: pruning deletes the oldest of these, never another file under `_history/`.
+      (files) => files.map((f) => f.path).filter(isCheckpointHistoryFile),
       (e: unknown) => {
         this.known = undefined;
         throw e;
