@@ -37,7 +37,8 @@ export class UnknownConfigurationKeyError extends errorClass(
   'CONFIG_UNKNOWN_KEY',
   ['key', 'suggestion', 'source'],
   (key: string, suggestion: string | undefined, source: ConfigurationSource, hint?: string) =>
-    `unknown configuration key '${key}' (from ${describeSource(source)})` +
+    // The key cut as values are: a file may hold a key of a megabyte (the `key` field keeps it whole).
+    `unknown configuration key ${showValue(key)} (from ${describeSource(source)})` +
     (suggestion === undefined ? '' : `: did you mean '${suggestion}'?`) +
     (hint === undefined ? '' : `; ${hint}`),
   { base: ConfigurationError },

@@ -67,6 +67,9 @@ describe('unknown keys', () => {
     assert.equal(e.suggestion, undefined);
     assert.doesNotMatch(e.message, /did you mean/);
     assert.match(e.message, /flowstate reads: .*state\.backend\.type/);
+    // The message quotes the key cut, as values are (the `key` field keeps it whole).
+    assert.ok(e.message.includes(`'${key.slice(0, 199)}...`), e.message.slice(0, 300));
+    assert.ok(!e.message.includes(key), 'the whole key is not in the message');
     // Outside flowstate's namespaces such a key is a foreign key: ignored and listed, as before.
     const foreign = `pipeline.${'x'.repeat(2000)}`;
     assert.deepEqual(Configuration.fromMap({ [foreign]: 'x' }).ignoredKeys.map((k) => k.key), [foreign]);
