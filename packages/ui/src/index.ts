@@ -1,4 +1,4 @@
-export { CheckpointUiPortError } from './errors.js';
+export { CheckpointUiBusyError, CheckpointUiCancelledError, CheckpointUiPortError } from './errors.js';
 export {
   loadCheckpointsOverview,
   persistedHistory,
@@ -10,4 +10,4 @@ export {
   type SubtaskView,
 } from './overview.js';
 export { startCheckpointUi, type CheckpointUi, type CheckpointUiOptions } from './server.js';
-export { inspectSavepointByName, listSavepoints, type SavepointListing } from './savepoints.js';
+export { inspectSavepointByName, listSavepoints, type InspectSavepointOptions, type SavepointListing } from './savepoints.js';

@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
 import type { CheckpointStorage, FileSystem } from '@flowstate/core';
-import { CheckpointUiPortError } from './errors.js';
+import { CheckpointUiBusyError, CheckpointUiCancelledError, CheckpointUiPortError } from './errors.js';
 import { loadCheckpointsOverview, type CheckpointHistorySource } from './overview.js';
 import { inspectSavepointByName, listSavepoints } from './savepoints.js';
 
@@ -29,6 +29,22 @@ export interface CheckpointUi {
   close(): Promise<void>;
 }
 
+/**
+ * Savepoint inspections running at once. Each reads a whole savepoint (every key-group block), so a
+ * few reloads of the page would otherwise start as many full reads. Decision: over the limit a
+ * request is refused with 503 and Retry-After (CheckpointUiBusyError, code UI_BUSY), not queued: a
+ * queue would hold sockets and memory for clients that may be gone, and the page can simply retry.
+ */
+export const MAX_CONCURRENT_SCANS = 2;
+const RETRY_AFTER_SECONDS = 2;
+
+/** What close() needs: the requests still running, the scan slots in use, and the signal that stops scans. */
+interface Requests {
+  readonly inflight: Set<Promise<void>>;
+  scans: number;
+  readonly closing: AbortController;
+}
+
 const ASSETS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'assets');
 const uplotDist = dirname(createRequire(import.meta.url).resolve('uplot/dist/uPlot.iife.min.js'));
 
@@ -44,8 +60,11 @@ const STATIC: Readonly<Record<string, readonly [string, string]>> = {
 export async function startCheckpointUi(options: CheckpointUiOptions): Promise<CheckpointUi> {
   const port = options.port ?? 0;
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CheckpointUiPortError(port, 'not a TCP port (0..65535, 0 picks a free one)');
+  const requests: Requests = { inflight: new Set(), scans: 0, closing: new AbortController() };
   const server = createServer((req, res) => {
-    route(options, req, res).catch((e: unknown) => send(res, 500, 'application/json', JSON.stringify({ error: (e as Error).message })));
+    const running = handle(options, requests, req, res);
+    requests.inflight.add(running);
+    void running.finally(() => requests.inflight.delete(running));
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -55,7 +74,7 @@ export async function startCheckpointUi(options: CheckpointUiOptions): Promise<C
     throw new CheckpointUiPortError(port, code === 'EADDRINUSE' ? 'it is in use' : (e as Error).message, { cause: e });
   });
   const { port: listening } = server.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${listening}/`, close: () => closeServer(server) };
+  return { url: `http://127.0.0.1:${listening}/`, close: () => closeServer(server, requests) };
 }
 
 /** Host names that reach 127.0.0.1 without a DNS name that a web page could rebind to it. */
@@ -70,7 +89,36 @@ function loopbackHost(host: string | undefined): boolean {
   }
 }
 
-async function route(options: CheckpointUiOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
+/** Runs one request; its scan is cancelled when its client disconnects or the UI closes. Never rejects. */
+async function handle(options: CheckpointUiOptions, requests: Requests, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  if (requests.closing.signal.aborted) return send(res, 503, 'text/plain', 'the checkpoint UI is closing', { connection: 'close' });
+  const client = new AbortController();
+  res.once('close', () => {
+    if (!res.writableFinished) client.abort(new CheckpointUiCancelledError('the client disconnected'));
+  });
+  const signal = AbortSignal.any([client.signal, requests.closing.signal]);
+  try {
+    await route(options, requests, signal, req, res);
+  } catch (e) {
+    if (res.headersSent || res.destroyed) return;
+    const busy = e instanceof CheckpointUiBusyError;
+    const status = busy || e instanceof CheckpointUiCancelledError ? 503 : 500;
+    send(res, status, 'application/json', JSON.stringify({ error: (e as Error).message, code: (e as { code?: unknown }).code }), busy ? { 'retry-after': String(RETRY_AFTER_SECONDS) } : {});
+  }
+}
+
+/** Inspects one savepoint in one of the MAX_CONCURRENT_SCANS slots. */
+async function scanSavepoint(savepoints: NonNullable<CheckpointUiOptions['savepoints']>, requests: Requests, name: string, signal: AbortSignal): Promise<unknown> {
+  if (requests.scans >= MAX_CONCURRENT_SCANS) throw new CheckpointUiBusyError(MAX_CONCURRENT_SCANS);
+  requests.scans++;
+  try {
+    return await inspectSavepointByName(savepoints, name, { signal });
+  } finally {
+    requests.scans--;
+  }
+}
+
+async function route(options: CheckpointUiOptions, requests: Requests, signal: AbortSignal, req: IncomingMessage, res: ServerResponse): Promise<void> {
   // A page of another site whose name was rebound to 127.0.0.1 would be same-origin: refuse it.
   if (!loopbackHost(req.headers.host)) return send(res, 403, 'text/plain', 'only for 127.0.0.1 or localhost');
   if (req.method !== 'GET') return send(res, 405, 'text/plain', 'only GET');
@@ -87,7 +135,7 @@ async function route(options: CheckpointUiOptions, req: IncomingMessage, res: Se
     } catch {
       return send(res, 400, 'application/json', JSON.stringify({ error: `savepoint name '${sp[1]!}' is not valid percent-encoding` }));
     }
-    return sendJson(res, await inspectSavepointByName(options.savepoints, name));
+    return sendJson(res, await scanSavepoint(options.savepoints, requests, name, signal));
   }
   send(res, 404, 'text/plain', 'not found');
 }
@@ -96,12 +144,20 @@ function sendJson(res: ServerResponse, value: unknown): void {
   send(res, 200, 'application/json', JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)));
 }
 
-function send(res: ServerResponse, status: number, type: string, body: string | Uint8Array): void {
-  res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
+function send(res: ServerResponse, status: number, type: string, body: string | Uint8Array, headers: Readonly<Record<string, string>> = {}): void {
+  res.writeHead(status, { ...headers, 'content-type': type, 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
   res.end(body);
 }
 
-function closeServer(server: Server): Promise<void> {
+/**
+ * Stops accepting connections, cancels running scans (each stops at its next read) and resolves
+ * once every request has finished, so nothing reads the caller's storage after close() resolves.
+ */
+async function closeServer(server: Server, requests: Requests): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  requests.closing.abort(new CheckpointUiCancelledError('the checkpoint UI is closing'));
+  server.closeIdleConnections();
+  await Promise.allSettled([...requests.inflight]);
   server.closeAllConnections();
-  return new Promise((resolve) => server.close(() => resolve()));
+  await closed;
 }
