@@ -157,25 +157,27 @@ function big(_k: string, v: unknown): unknown {
   return typeof v === 'bigint' ? `${v}n` : v;
 }
 
+/** A flowstate savepoint of one operator-state operator per uid, each with list state 'offsets' of the given values. */
+async function writeOffsetsSavepoint(dir: string, operators: Readonly<Record<string, readonly bigint[]>>): Promise<void> {
+  const { SavepointWriter } = await import('@flowstate/savepoint');
+  const { ListStateDescriptor, Serializers } = await import('@flowstate/core');
+  const { FsStateBackend } = await import('@flowstate/heap');
+  const OFFSETS = new ListStateDescriptor('offsets', Serializers.int64);
+  let writer = SavepointWriter.newSavepoint({ maxParallelism: 16, stateBackend: new FsStateBackend() });
+  for (const [uid, data] of Object.entries(operators)) {
+    writer = writer.withOperatorStateOperator(uid, {
+      data: [...data],
+      parallelism: 1,
+      bootstrap: { processElement: (o: bigint, ctx: { getListState: (d: unknown) => { add(v: bigint): void } }) => ctx.getListState(OFFSETS).add(o) },
+    } as never);
+  }
+  await writer.write(dir);
+}
+
 describe('flowstate savepoint convert --to flink', () => {
   it("an operator whose uid is a name of Object.prototype ('constructor') keeps its uid without --uid-map", async () => {
-    const { SavepointWriter } = await import('@flowstate/savepoint');
-    const { ListStateDescriptor, Serializers } = await import('@flowstate/core');
-    const { FsStateBackend } = await import('@flowstate/heap');
     await withTempDirectory('flowstate-to-flink-', async (tmp) => {
-      const OFFSETS = new ListStateDescriptor('offsets', Serializers.int64);
-      await SavepointWriter.newSavepoint({ maxParallelism: 16, stateBackend: new FsStateBackend() })
-        .withOperatorStateOperator('constructor', {
-          data: [1n, 2n],
-          parallelism: 1,
-          bootstrap: { processElement: (o: bigint, ctx: { getListState: (d: unknown) => { add(v: bigint): void } }) => ctx.getListState(OFFSETS).add(o) },
-        } as never)
-        .withOperatorStateOperator('other', {
-          data: [3n],
-          parallelism: 1,
-          bootstrap: { processElement: (o: bigint, ctx: { getListState: (d: unknown) => { add(v: bigint): void } }) => ctx.getListState(OFFSETS).add(o) },
-        } as never)
-        .write(join(tmp, 'fs'));
+      await writeOffsetsSavepoint(join(tmp, 'fs'), { constructor: [1n, 2n], other: [3n] });
       const r = await cli(['savepoint', 'convert', join(tmp, 'fs'), join(tmp, 'flink'), '--to', 'flink', '--uid-map', 'other=x', '--json']);
       assert.equal(r.code, 0, r.stderr);
       const sp = await FlinkSavepoint.load(join(tmp, 'flink'));
@@ -190,23 +192,8 @@ describe('flowstate savepoint convert --to flink', () => {
   });
 
   it("--uid-map refuses a value with a second '=', a source uid given twice, one that names no operator, two operators under one uid, and a target other than flink (usage, exit 2)", async () => {
-    const { SavepointWriter } = await import('@flowstate/savepoint');
-    const { ListStateDescriptor, Serializers } = await import('@flowstate/core');
-    const { FsStateBackend } = await import('@flowstate/heap');
     await withTempDirectory('flowstate-to-flink-', async (tmp) => {
-      const OFFSETS = new ListStateDescriptor('offsets', Serializers.int64);
-      await SavepointWriter.newSavepoint({ maxParallelism: 16, stateBackend: new FsStateBackend() })
-        .withOperatorStateOperator('source', {
-          data: [1n],
-          parallelism: 1,
-          bootstrap: { processElement: (o: bigint, ctx: { getListState: (d: unknown) => { add(v: bigint): void } }) => ctx.getListState(OFFSETS).add(o) },
-        } as never)
-        .withOperatorStateOperator('sink', {
-          data: [2n],
-          parallelism: 1,
-          bootstrap: { processElement: (o: bigint, ctx: { getListState: (d: unknown) => { add(v: bigint): void } }) => ctx.getListState(OFFSETS).add(o) },
-        } as never)
-        .write(join(tmp, 'fs'));
+      await writeOffsetsSavepoint(join(tmp, 'fs'), { source: [1n], sink: [2n] });
       const cases: ReadonlyArray<readonly [string[], RegExp, string?]> = [
         [['source=a=b'], /--uid-map expects from=to \(one '='\), got 'source=a=b'/],
         [['source=a', 'source=b'], /--uid-map maps operator 'source' twice \('source=a' and 'source=b'\)/],

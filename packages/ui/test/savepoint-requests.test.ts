@@ -1,23 +1,11 @@
 import { strict as assert } from 'node:assert';
-import { readdirSync, readFileSync } from 'node:fs';
 import { request, type ClientRequest } from 'node:http';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { fileSystemRegistry, FlowstateError, ForwardingFileSystem, FsCheckpointStorage, MemoryFileSystem, type FileStatus, type FileSystem, type ReadRange } from '@flowstate/core';
+import { copyFixture } from './fixture.js';
 import { inspectSavepointByName, startCheckpointUi, type CheckpointUi } from '../src/index.js';
 import { MAX_CONCURRENT_SCANS } from '../src/server.js';
 
-/** The savepoint package's committed fixture (source tree): a savepoint whose scan reads several files. */
-const FIXTURE = fileURLToPath(new URL('../../../savepoint/test/fixtures/v1', import.meta.url));
-
-async function copyFixture(fs: FileSystem, dir: string): Promise<void> {
-  for (const name of readdirSync(FIXTURE)) {
-    const w = await fs.create(`${dir}/${name}`);
-    await w.write(readFileSync(join(FIXTURE, name)));
-    await w.commit();
-  }
-}
 
 interface Answer {
   status: number;

@@ -1,22 +1,10 @@
 import { strict as assert } from 'node:assert';
-import { readdirSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { fileSystemRegistry, FlowstateError, FsCheckpointStorage, MemoryFileSystem, type FileSystem } from '@flowstate/core';
+import { copyFixture } from './fixture.js';
 import { inspectSavepointByName, listSavepoints, startCheckpointUi, type CheckpointUi } from '../src/index.js';
 
-/** The savepoint package's committed fixture (source tree), copied into memory:// storage. */
-const FIXTURE = fileURLToPath(new URL('../../../savepoint/test/fixtures/v1', import.meta.url));
-
-async function copyFixture(fs: FileSystem, dir: string): Promise<void> {
-  for (const name of readdirSync(FIXTURE)) {
-    const w = await fs.create(`${dir}/${name}`);
-    await w.write(readFileSync(join(FIXTURE, name)));
-    await w.commit();
-  }
-}
 
 function get(url: string, path: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
