@@ -110,6 +110,12 @@ export class EmbeddedCheckpointCoordinator extends CheckpointCoordinator<Embedde
   private registeredAttempt: CheckpointAttempt<EmbeddedSubtask> | undefined;
   private signal: AbortSignal | undefined;
   private restoring = false;
+  /**
+   * A restore() returned and no subtask registered since: a second restore() now would build
+   * another state of the job (called once per operator, a fallback would leave the operators
+   * restored first on a newer checkpoint than the next).
+   */
+  private awaitingRegistration = false;
 
   private constructor(
     readonly options: EmbeddedCoordinatorOptions,
@@ -160,16 +166,20 @@ export class EmbeddedCheckpointCoordinator extends CheckpointCoordinator<Embedde
    * When it fails because a file is missing or corrupt, the checkpoint is skipped and `build` runs
    * again from the next older one; without one the error propagates. `build` must release what it
    * created before it throws. A job's state comes from one checkpoint (as in Flink, restore is
-   * global): restore() is not called once per operator, and it refuses with IllegalStateUsageError
-   * while any subtask is registered (unregister and dispose the old backends before restoring again).
+   * global): restore() is not called once per operator. It refuses with IllegalStateUsageError
+   * while any subtask is registered (unregister and dispose the old backends before restoring
+   * again), and after a restore() whose subtasks have not registered yet.
    */
   async restore<T>(build: (point: RestorePoint | undefined, signal: AbortSignal) => Promise<T>, options: { signal?: AbortSignal } = {}): Promise<T> {
     // A fallback to an older checkpoint would leave the registered subtasks (or those of a concurrent restore) on the newer one.
     if (this.restoring) throw new IllegalStateUsageError(undefined, "restore() builds the whole job's state from one checkpoint, but another restore() is running");
     if (this.subtasks.size > 0) throw new IllegalStateUsageError(undefined, `restore() builds the whole job's state from one checkpoint, but subtasks are registered already: ${[...this.subtasks.keys()].join(', ')}`);
+    if (this.awaitingRegistration) throw new IllegalStateUsageError(undefined, "restore() builds the whole job's state from one checkpoint, and the last restore() did: register its subtasks (and unregister them) before restoring again");
     this.restoring = true;
     try {
-      return await this.restoreFrom(build, options.signal ?? new AbortController().signal);
+      const built = await this.restoreFrom(build, options.signal ?? new AbortController().signal);
+      this.awaitingRegistration = this.subtasks.size === 0;
+      return built;
     } finally {
       this.restoring = false;
     }
@@ -198,6 +208,7 @@ export class EmbeddedCheckpointCoordinator extends CheckpointCoordinator<Embedde
     if (this.subtasks.has(key)) throw new IllegalStateUsageError(undefined, `subtask ${key} is already registered`);
     const subtask = new EmbeddedSubtask(backends);
     this.subtasks.set(key, subtask);
+    this.awaitingRegistration = false;
     return () => {
       if (this.subtasks.get(key) === subtask) this.subtasks.delete(key);
     };

@@ -245,6 +245,15 @@ describe('restore modes: a restore that fell back to an older checkpoint', () =>
     assert.equal(results[0].status, 'fulfilled');
     assert.ok(results[1].status === 'rejected' && results[1].reason instanceof IllegalStateUsageError && /another restore\(\) is running/.test(results[1].reason.message));
     assert.deepEqual(tried, []);
+    // One restore() per operator, every subtask registered only at the end: the second is refused too.
+    const e = await EmbeddedCheckpointCoordinator.open({ storage: new FsCheckpointStorage(fs), restoreMode: 'CLAIM' });
+    assert.equal((await e.restore(async (p) => p))?.checkpointId, 2);
+    await assert.rejects(e.restore(buildB), (err: unknown) => err instanceof IllegalStateUsageError && /register its subtasks/.test(err.message));
+    assert.deepEqual(tried, []);
+    // Once the job's subtasks registered and left (a failover), the next restore() runs.
+    const unregister = e.register({ uid: 'a', subtaskIndex: 0, parallelism: 1, maxParallelism: MAX_P, operator: fileBackend(() => undefined) });
+    unregister();
+    assert.equal((await e.restore(async (p) => p))?.checkpointId, 2);
   });
 
   it("a fallback to one of the run's own checkpoints leaves it owned: retention deletes its files once it is subsumed", async () => {

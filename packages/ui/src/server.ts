@@ -151,7 +151,9 @@ function send(res: ServerResponse, status: number, type: string, body: string | 
 
 /**
  * Stops accepting connections, cancels running scans (each stops at its next read) and resolves
- * once every request has finished, so nothing reads the caller's storage after close() resolves.
+ * once every request's handler has finished, so nothing reads the caller's storage after close()
+ * resolves. Answers still being written are then cut off with their connections: waiting for a
+ * client that stops reading would hold close() forever.
  */
 async function closeServer(server: Server, requests: Requests): Promise<void> {
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
