@@ -1,4 +1,5 @@
-import { readFile, stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isFlinkMetadata } from './metadata/metadata.js';
 import type { OperatorState } from './metadata/types.js';
@@ -46,12 +47,24 @@ export interface FlinkInspectReport {
   readonly totalStateBytes: number;
 }
 
-/** True when `path` (a directory or a `_metadata` file) is an Apache Flink savepoint or checkpoint. */
+/**
+ * True when `path` (a directory or a `_metadata` file) is an Apache Flink savepoint or checkpoint:
+ * a regular file whose first four bytes are Flink's magic number. Only those bytes are read (every
+ * savepoint verb of the CLI asks this of its input, whose `_metadata` may be large), and a FIFO or
+ * device planted as `_metadata` is not opened (reading one would block a thread-pool thread).
+ */
 export async function isFlinkSavepoint(path: string): Promise<boolean> {
   try {
     const file = (await stat(path)).isDirectory() ? join(path, '_metadata') : path;
-    const fh = await readFile(file);
-    return isFlinkMetadata(fh.subarray(0, 4));
+    if (!(await stat(file)).isFile()) return false;
+    const fh = await open(file, constants.O_RDONLY | constants.O_NONBLOCK);
+    try {
+      const head = new Uint8Array(4);
+      const { bytesRead } = await fh.read(head, 0, 4, 0);
+      return bytesRead === 4 && isFlinkMetadata(head);
+    } finally {
+      await fh.close();
+    }
   } catch {
     return false;
   }

@@ -1,5 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +16,7 @@ import {
   FlinkSavepoint,
   FlinkSnapshots,
   IntSerializer,
+  isFlinkSavepoint,
   JavaDataInput,
   JavaDataOutput,
   listSerializer,
@@ -469,6 +471,31 @@ describe('hostile inputs: a directory where a file should be', () => {
       const report = await validateFlinkSavepoint(dir);
       assert.equal(report.ok, false);
       assert.equal(report.problems[0]?.code, 'STORAGE_ERROR');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('hostile inputs: telling a Flink savepoint apart', () => {
+  it('isFlinkSavepoint reads the first four bytes of _metadata only, and takes a FIFO planted as _metadata for none (without opening it)', { timeout: 60_000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'flowstate-is-flink-'));
+    try {
+      // A Flink magic number followed by garbage: only the head decides.
+      const sp = join(dir, 'sp');
+      mkdirSync(sp);
+      const head = Buffer.alloc(8);
+      head.writeUInt32BE(0x4960672d, 0);
+      writeFileSync(join(sp, '_metadata'), head);
+      assert.equal(await isFlinkSavepoint(sp), true);
+      writeFileSync(join(sp, '_metadata'), head.subarray(0, 3));
+      assert.equal(await isFlinkSavepoint(sp), false, 'a file shorter than the magic number');
+      // Reading a FIFO with no writer would block a thread-pool thread forever (the test would time out).
+      const fifo = join(dir, 'fifo');
+      mkdirSync(fifo);
+      execFileSync('mkfifo', [join(fifo, '_metadata')]);
+      assert.equal(await isFlinkSavepoint(fifo), false);
+      assert.equal(await isFlinkSavepoint(join(fifo, '_metadata')), false);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
