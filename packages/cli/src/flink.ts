@@ -131,7 +131,7 @@ export async function convertToFlink(
   o: { json?: boolean; flinkVersion?: string; uidMap?: string[] },
   io: { stdout: (s: string) => void; stderr: (s: string) => void },
 ): Promise<0> {
-  const uids = o.uidMap === undefined ? undefined : parseUidMap(o.uidMap, (await SavepointReader.load(input)).metadata.operators.map((op) => op.uid));
+  const uids = o.uidMap === undefined ? undefined : parseUidMap(o.uidMap);
   const metadataVersion = o.flinkVersion === undefined ? 6 : metadataVersionForFlink(o.flinkVersion);
   const r = await convertFlowstateToFlink(new LocalFileSystem(input), output, { metadataVersion, ...(uids === undefined ? {} : { uids }) });
   for (const s of r.skipped) io.stderr(`flowstate: skipped ${s}\n`);
@@ -140,27 +140,19 @@ export async function convertToFlink(
 }
 
 /**
- * `--uid-map from=to` values against the savepoint's operator uids. A value with a second '=', a
- * source uid given twice or one that names no operator is refused: read leniently, each would
- * leave an operator with its old uid without a word (a typo is not noticed until Flink restores).
+ * `--uid-map from=to` values. A value with a second '=' or a source uid given twice is refused
+ * (read leniently, one would be dropped without a word); the conversion refuses a source uid that
+ * names no operator and two operators under one uid.
  */
-function parseUidMap(values: readonly string[], operatorUids: readonly string[]): Record<string, string> {
+function parseUidMap(values: readonly string[]): Record<string, string> {
   // Null prototype: an unmapped uid such as `constructor` must not find Object.prototype's members.
   const uids = Object.create(null) as Record<string, string>;
-  const known = new Set(operatorUids);
   for (const m of values) {
     const parts = m.split('=');
     const [from, to] = parts;
     if (parts.length !== 2 || from === '' || to === '') throw new IllegalStateUsageError(undefined, `--uid-map expects from=to (one '='), got '${m}'`);
     if (Object.hasOwn(uids, from!)) throw new IllegalStateUsageError(undefined, `--uid-map maps operator '${from}' twice ('${from}=${uids[from!]}' and '${m}')`);
-    if (!known.has(from!)) throw new IllegalStateUsageError(undefined, `--uid-map '${m}': the savepoint has no operator with uid '${from}' (it has: ${operatorUids.join(', ') || 'none'})`);
     uids[from!] = to!;
-  }
-  // Two operators under one Flink uid: Flink would give them one operator ID.
-  const seen = new Set<string>();
-  for (const uid of operatorUids.map((u) => (Object.hasOwn(uids, u) ? uids[u]! : u))) {
-    if (seen.has(uid)) throw new IllegalStateUsageError(undefined, `--uid-map gives two operators the uid '${uid}'`);
-    seen.add(uid);
   }
   return uids;
 }

@@ -197,10 +197,10 @@ describe('flowstate savepoint convert --to flink', () => {
       const cases: ReadonlyArray<readonly [string[], RegExp, string?]> = [
         [['source=a=b'], /--uid-map expects from=to \(one '='\), got 'source=a=b'/],
         [['source=a', 'source=b'], /--uid-map maps operator 'source' twice \('source=a' and 'source=b'\)/],
-        [['sorce=a'], /--uid-map 'sorce=a': the savepoint has no operator with uid 'sorce' \(it has: source, sink\)/],
+        [['sorce=a'], /uid map: the savepoint has no operator with uid 'sorce' \(it has: source, sink\)/],
         // Two operators under one Flink uid (onto an unmapped one, or both onto a new one).
-        [['source=sink'], /--uid-map gives two operators the uid 'sink'/],
-        [['source=x', 'sink=x'], /--uid-map gives two operators the uid 'x'/],
+        [['source=sink'], /operators 'source' and 'sink' would get one Flink operator ID \(uid 'sink'\)/],
+        [['source=x', 'sink=x'], /operators 'source' and 'sink' would get one Flink operator ID \(uid 'x'\)/],
         // Read only by the conversion to Flink: refused with another target, not ignored.
         [['source=a'], /--uid-map and --flink-version apply with --to flink only, not --to canonical/, 'canonical'],
       ];

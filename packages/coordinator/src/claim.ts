@@ -37,6 +37,14 @@ export function filesOf(point: RestorePoint | undefined): ReadonlySet<string> {
 }
 
 /**
+ * The files a run does not own of a checkpoint it restores (or falls back to): all of them
+ * unless it claims what it restores, and only of a checkpoint in the run's own storage.
+ */
+export function unownedFilesOf(mode: RestoreMode, point: RestorePoint | undefined, storage: CheckpointStorage | undefined): ReadonlySet<string> {
+  return mode === 'CLAIM' || point === undefined || point.reader !== storage ? new Set<string>() : filesOf(point);
+}
+
+/**
  * The completed-checkpoint store of a run. Unless the run claimed what it restored, the registry
  * never deletes a file of it, whatever later checkpoints reference (LEGACY) or what a bug makes
  * them reference (NO_CLAIM, where the coordinator also declines such checkpoints).
@@ -46,8 +54,8 @@ export function storeFor(
   retained: number,
   mode: RestoreMode,
   restored: RestorePoint | undefined,
-  /** The files never deleted (default: those of `restored` unless CLAIM); a restore that falls back to an older checkpoint adds its files. */
-  protectedFiles: ReadonlySet<string> = mode === 'CLAIM' || restored?.reader !== storage ? new Set<string>() : filesOf(restored),
+  /** The files never deleted (unownedFilesOf `restored`); a restore that falls back to an older checkpoint adds its files. */
+  protectedFiles: ReadonlySet<string>,
 ): CompletedCheckpointStore {
   const registry = new SharedStateRegistry((h) => (h.type === 'file' && protectedFiles.has(h.path) ? Promise.resolve() : storage.discardStateHandle(h)));
   if (mode === 'LEGACY' && restored !== undefined && restored.reader === storage) {

@@ -158,13 +158,13 @@ export async function convertFlowstateToFlink(fs: FileSystem, outDir: string, op
   const props = md.properties ?? {};
   // A local input (its root an absolute path): the output must not land inside it.
   const inputDir = isAbsolute(fs.displayRoot) ? fs.displayRoot : undefined;
+  // Before anything is written: a refused uid map leaves no output behind.
+  const identities = flinkIdentities(md.operators, props, options.uids);
   return withOutputDirectory(outDir, async (em) => {
     const skipped: string[] = [];
     const operators: OperatorState[] = [];
-    for (const op of md.operators) {
-      // Own keys only: a uid such as `constructor` must not find Object.prototype's members.
-      const mapped = options.uids !== undefined && Object.hasOwn(options.uids, op.uid) ? options.uids[op.uid] : undefined;
-      const uid = mapped ?? op.uid;
+    for (const [index, op] of md.operators.entries()) {
+      const { uid, operatorId } = identities[index]!;
       const flinkMeta = (name: string): StateMetaInfo | undefined => {
         const hex = props[`${FLINK_STATE_META_PROPERTY}${op.uid}.${name}`];
         return typeof hex === 'string' ? readStateMetaInfo(new JavaDataInput(Buffer.from(hex, 'hex'), 'properties'), defaultFlinkSerializers) : undefined;
@@ -196,15 +196,37 @@ export async function convertFlowstateToFlink(fs: FileSystem, outDir: string, op
         }
         subtasks.push({ index: i, finished: false, managedOperatorState, rawOperatorState: null, managedKeyedState, rawKeyedState: null, inputChannelState: [], resultSubpartitionState: [], operatorStateFlags: [managedOperatorState === null ? 0 : 1, 0] });
       }
-      // A uid mapped explicitly decides the ID; otherwise an ID recorded when converting from Flink is kept.
-      const recordedId = props[`${FLINK_OPERATOR_ID_PROPERTY}${op.uid}`];
-      const operatorId = mapped === undefined && typeof recordedId === 'string' && /^[0-9a-f]{32}$/.test(recordedId) ? recordedId : operatorIdFromUid(uid);
       const keepsUid = operatorId === operatorIdFromUid(uid);
       operators.push({ ...(version >= 5 ? { name: keepsUid ? uid : '', uid: keepsUid ? uid : '' } : {}), operatorId, parallelism: op.parallelism, maxParallelism: op.maxParallelism, coordinatorState: null, fullyFinished: false, subtasks });
     }
     await em.write('_metadata', writeFlinkMetadata({ version, checkpointId: BigInt(md.checkpointId), masterStates: [], operators, ...(version >= 4 ? { propertiesBytes: canonicalSavepointProperties() } : {}) }));
     return { files: [...em.written], skipped };
   }, inputDir);
+}
+
+/**
+ * Each operator's Flink uid and operator ID, in order. A uid mapped explicitly decides the ID;
+ * otherwise an ID recorded when converting from Flink is kept. Refuses a uid map that names no
+ * operator (the operator would keep its old uid without a word) and two operators under one ID
+ * (Flink would take them for one).
+ */
+function flinkIdentities(operators: readonly { readonly uid: string }[], props: Readonly<Record<string, unknown>>, uids: Readonly<Record<string, string>> | undefined): Array<{ uid: string; operatorId: string }> {
+  const known = operators.map((op) => op.uid);
+  for (const from of Object.keys(uids ?? {})) {
+    if (!known.includes(from)) throw new IllegalStateUsageError(undefined, `uid map: the savepoint has no operator with uid '${from}' (it has: ${known.join(', ') || 'none'})`);
+  }
+  const seen = new Map<string, string>();
+  return operators.map((op) => {
+    // Own keys only: a uid such as `constructor` must not find Object.prototype's members.
+    const mapped = uids !== undefined && Object.hasOwn(uids, op.uid) ? uids[op.uid] : undefined;
+    const uid = mapped ?? op.uid;
+    const recordedId = props[`${FLINK_OPERATOR_ID_PROPERTY}${op.uid}`];
+    const operatorId = mapped === undefined && typeof recordedId === 'string' && /^[0-9a-f]{32}$/.test(recordedId) ? recordedId : operatorIdFromUid(uid);
+    const other = seen.get(operatorId);
+    if (other !== undefined) throw new IllegalStateUsageError(undefined, `operators '${other}' and '${op.uid}' would get one Flink operator ID (uid '${uid}')`);
+    seen.set(operatorId, op.uid);
+    return { uid, operatorId };
+  });
 }
 
 async function keyedRecords(

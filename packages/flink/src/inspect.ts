@@ -55,8 +55,11 @@ export interface FlinkInspectReport {
  */
 export async function isFlinkSavepoint(path: string): Promise<boolean> {
   try {
-    const file = (await stat(path)).isDirectory() ? join(path, '_metadata') : path;
-    if (!(await stat(file)).isFile()) return false;
+    let file = path;
+    let stats = await stat(path);
+    if (stats.isDirectory()) stats = await stat((file = join(path, '_metadata')));
+    if (!stats.isFile()) return false;
+    // Non-blocking too: a FIFO swapped in after the stat must not block the open.
     const fh = await open(file, constants.O_RDONLY | constants.O_NONBLOCK);
     try {
       const head = new Uint8Array(4);

@@ -1,5 +1,5 @@
 import { mkdir, open, readdir, rm, rmdir, type FileHandle } from 'node:fs/promises';
-import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { BackgroundDataSync, fileDataSyncable, IllegalStateUsageError, storageErrorFromErrno, syncDescriptor } from '@flowstate/core';
 import { FlinkUnsupportedError } from './errors.js';
 import { JavaDataOutput } from './io/java-output.js';
@@ -11,7 +11,7 @@ import { writeFlinkMetadata } from './metadata/metadata.js';
 import type { KeyedStateHandle, OperatorState, OperatorStreamHandle, StreamStateHandle, SubtaskState } from './metadata/types.js';
 import { readOperatorStates } from './operator/reader.js';
 import type { FlinkSavepoint, KeyedStreamInfo } from './savepoint.js';
-import { localHandlePath } from './streams.js';
+import { localHandlePath, within } from './streams.js';
 import type { DecodedKeyedEntry } from './keyed/decode.js';
 
 /** Where a rewritten stream goes: inline as before, or a file beside the new `_metadata` named by a relative handle. */
@@ -107,9 +107,8 @@ export function writeCanonicalFile(
 export async function createOutputDirectory(outDir: string, inputDir?: string): Promise<string | undefined> {
   const unusable = (detail: string): IllegalStateUsageError => new IllegalStateUsageError(undefined, `cannot write a savepoint to '${outDir}': ${detail}`);
   if (inputDir !== undefined) {
-    const rel = relative(resolve(inputDir), resolve(outDir));
-    if (rel === '') throw unusable('it is the input savepoint');
-    if (rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel)) throw unusable(`it is inside the input savepoint '${inputDir}'`);
+    if (resolve(outDir) === resolve(inputDir)) throw unusable('it is the input savepoint');
+    if (within(inputDir, resolve(outDir))) throw unusable(`it is inside the input savepoint '${inputDir}'`);
   }
   let created: string | undefined;
   let entries: string[];

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import {
   assignToKeyGroup,
+  IllegalStateUsageError,
   DataOutputSerializer,
   defaultSerializerRegistry,
   deserializeCheckpointMetadata,
@@ -35,6 +36,7 @@ import {
 import {
   convertFlinkToFlowstate,
   convertFlowstateToFlink,
+  FLINK_OPERATOR_ID_PROPERTY,
   encodeCanonicalStream,
   FlinkSavepoint,
   FlinkSnapshots,
@@ -256,5 +258,26 @@ describe('convertFlowstateToFlink uid map', () => {
     await convertFlowstateToFlink(fs, out, { uids: { 'renamed-from': 'renamed-to' } });
     const sp = await FlinkSavepoint.load(out);
     assert.deepEqual(sp.operators.map((op) => [op.uid, op.operatorId]), [...uids.slice(0, 3), 'renamed-to'].map((uid) => [uid, operatorIdFromUid(uid)]));
+  });
+
+  it('refuses, before writing anything, a map naming no operator and two operators under one Flink operator ID (mapped, or recorded from Flink)', async () => {
+    const fs = new MemoryFileSystem();
+    const location = await new FsCheckpointStorage(fs, { layout: 'savepoint' }).initializeLocationForCheckpoint(1);
+    await location.finalizeCheckpoint(serializeCheckpointMetadata({
+      checkpointId: 1, kind: 'SAVEPOINT', timestamp: 0,
+      // 'c' was converted from Flink with the operator ID 'a' gets from its uid.
+      properties: { [`${FLINK_OPERATOR_ID_PROPERTY}c`]: operatorIdFromUid('a') },
+      operators: ['a', 'b', 'c'].map((uid) => ({ uid, parallelism: 1, maxParallelism: MAX_PARALLELISM, subtasks: [] })),
+    }));
+    const cases: ReadonlyArray<readonly [Record<string, string>, RegExp]> = [
+      [{ nope: 'x', c: 'c2' }, /uid map: the savepoint has no operator with uid 'nope' \(it has: a, b, c\)/],
+      [{ b: 'a', c: 'c2' }, /operators 'a' and 'b' would get one Flink operator ID \(uid 'a'\)/],
+      [{}, /operators 'a' and 'c' would get one Flink operator ID \(uid 'c'\)/],
+    ];
+    for (const [uids, message] of cases) {
+      const out = join(tmp, `uid-map-refused-${Object.keys(uids).join('-')}`);
+      await assert.rejects(convertFlowstateToFlink(fs, out, { uids }), (e: unknown) => e instanceof IllegalStateUsageError && message.test(e.message));
+      assert.equal(existsSync(out), false, 'nothing is written');
+    }
   });
 });

@@ -27,8 +27,7 @@ const MAX_READERS = 65536;
 
 /** Throws IllegalStateUsageError unless `maxReaders` is an integer from MIN_READERS to MAX_READERS. */
 export function checkMaxReaders(maxReaders: number): void {
-  if (Number.isInteger(maxReaders) && maxReaders >= MIN_READERS && maxReaders <= MAX_READERS) return;
-  throw new IllegalStateUsageError(undefined, `LMDB maxReaders must be an integer from ${MIN_READERS} to ${MAX_READERS}, got ${String(maxReaders)}`);
+  checkIntegerOption('maxReaders', maxReaders, MIN_READERS, MAX_READERS);
 }
 
 /** Keys deleted per batch by deleteRange, so that clearing a huge map needs no huge array. */
@@ -43,8 +42,13 @@ const MAX_KEY_SPACES = 65536;
 
 /** Throws IllegalStateUsageError unless `maxKeySpaces` is an integer from 1 to MAX_KEY_SPACES. */
 export function checkMaxKeySpaces(maxKeySpaces: number): void {
-  if (Number.isInteger(maxKeySpaces) && maxKeySpaces >= 1 && maxKeySpaces <= MAX_KEY_SPACES) return;
-  throw new IllegalStateUsageError(undefined, `LMDB maxKeySpaces must be an integer from 1 to ${MAX_KEY_SPACES}, got ${String(maxKeySpaces)}`);
+  checkIntegerOption('maxKeySpaces', maxKeySpaces, 1, MAX_KEY_SPACES);
+}
+
+/** Throws IllegalStateUsageError naming the option unless `value` is an integer from `min` to `max`. */
+function checkIntegerOption(name: string, value: number, min: number, max: number): void {
+  if (Number.isInteger(value) && value >= min && value <= max) return;
+  throw new IllegalStateUsageError(undefined, `LMDB ${name} must be an integer from ${min} to ${max}, got ${String(value)}`);
 }
 
 /** Byte keys and byte values: the store never sees objects, only what core's row layout wrote. */

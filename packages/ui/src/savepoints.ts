@@ -39,7 +39,7 @@ export async function listSavepoints(fs: FileSystem): Promise<SavepointListing[]
 }
 
 export interface InspectSavepointOptions {
-  /** Stops the inspection between reads (and between key-group blocks) once aborted. */
+  /** Stops the inspection at its next read once aborted. */
   readonly signal?: AbortSignal;
 }
 
@@ -59,8 +59,8 @@ export async function inspectSavepointByName(savepoints: { readonly location: st
   // '%2e%2e' would be read as '..' (the directory above) and 'sp%41' as 'spA'.
   const reader = await SavepointReader.load(childStorageUri(base, name).href, { fileSystems });
   await reader.verifyComplete();
-  throwIfCancelled(signal);
-  return inspectSavepoint(reader, { scan: true, ...(signal === undefined ? {} : { onProgress: () => throwIfCancelled(signal) }) });
+  // Cancelled at its next read: every read goes through the registry's CancellableFileSystem.
+  return inspectSavepoint(reader, { scan: true });
 }
 
 /** A registry that opens `base` and the directories below it through `fs` (checking `signal` before each call), and nothing else. */

@@ -1,5 +1,7 @@
-// The savepoint package's committed fixture (source tree), copied into any file system.
+// The UI tests' shared helpers: the savepoint package's committed fixture (source tree), copied
+// into any file system, and a GET against the UI's server.
 import { readdirSync, readFileSync } from 'node:fs';
+import { request, type ClientRequest } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FileSystem } from '@flowstate/core';
@@ -14,4 +16,25 @@ export async function copyFixture(fs: FileSystem, dir: string): Promise<void> {
     await w.write(readFileSync(join(FIXTURE, name)));
     await w.commit();
   }
+}
+
+export interface Answer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+/** GETs `path` of the server at `url` with `headers`; `sent` gets the request once it is sent (to destroy it). */
+export function get(url: string, path: string, headers: Record<string, string> = {}, sent: (req: ClientRequest) => void = () => {}): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = request(new URL(path, url), { headers }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    req.end();
+    sent(req);
+  });
 }

@@ -1,31 +1,12 @@
 import { strict as assert } from 'node:assert';
-import { request, type ClientRequest } from 'node:http';
+import type { ClientRequest } from 'node:http';
 import { describe, it } from 'node:test';
 import { fileSystemRegistry, FlowstateError, ForwardingFileSystem, FsCheckpointStorage, MemoryFileSystem, type FileStatus, type FileSystem, type ReadRange } from '@flowstate/core';
-import { copyFixture } from './fixture.js';
+import { copyFixture, get } from './fixture.js';
 import { inspectSavepointByName, startCheckpointUi, type CheckpointUi } from '../src/index.js';
 import { MAX_CONCURRENT_SCANS } from '../src/server.js';
 
 
-interface Answer {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: string;
-}
-
-function get(url: string, path: string, sent: (req: ClientRequest) => void = () => {}): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = request(new URL(path, url), (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
-    });
-    req.on('error', reject);
-    req.end();
-    sent(req);
-  });
-}
 
 /** Holds every read at a gate until `open()`; counts the calls (reads, stats, listings) made after it opened. */
 class GatedFileSystem extends ForwardingFileSystem {
@@ -127,7 +108,7 @@ describe('savepoint inspector: running requests', () => {
   it('a client that disconnects cancels its scan: no read after the one it was waiting for', async () => {
     const { ui, fs } = await gatedUi(1);
     let client: ClientRequest | undefined;
-    const dropped = get(ui.url, '/api/savepoints/sp0', (req) => (client = req)).catch((e: unknown) => e);
+    const dropped = get(ui.url, '/api/savepoints/sp0', {}, (req) => (client = req)).catch((e: unknown) => e);
     await fs.holding(1);
     client!.destroy();
     assert.ok((await dropped) instanceof Error);

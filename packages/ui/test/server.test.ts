@@ -1,23 +1,9 @@
 import { strict as assert } from 'node:assert';
-import { request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { fileSystemRegistry, FlowstateError, FsCheckpointStorage, MemoryFileSystem, type FileSystem } from '@flowstate/core';
-import { copyFixture } from './fixture.js';
+import { copyFixture, get } from './fixture.js';
 import { inspectSavepointByName, listSavepoints, startCheckpointUi, type CheckpointUi } from '../src/index.js';
 
-
-function get(url: string, path: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(new URL(path, url), { headers }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode!, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 describe('savepoint inspector: a name is one directory below the savepoint directory, taken literally', () => {
   // memory://ui-names/outer is a savepoint; its savepoints/ directory holds one savepoint called 'sp%41'.

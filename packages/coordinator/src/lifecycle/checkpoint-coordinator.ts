@@ -15,7 +15,7 @@ import {
   type ResolvedCheckpointingOptions,
   type SubtaskStateMetadata,
 } from '@flowstate/core';
-import { checkNoClaimReferences, filesOf, storeFor, type RestoreMode } from '../claim.js';
+import { checkNoClaimReferences, storeFor, unownedFilesOf, type RestoreMode } from '../claim.js';
 import type { AcknowledgedHandles } from '../discard.js';
 import { CheckpointFailedError, describe, TooManyFailedCheckpointsError } from '../errors.js';
 import { CheckpointHistoryRecorder, historyFileSystemOf, type CheckpointEventListener } from '../history.js';
@@ -108,7 +108,7 @@ export abstract class CheckpointCoordinator<T extends CheckpointParticipant, A e
     this.latest = initial;
     this.initial = initial;
     const claim = restoreMode === 'CLAIM';
-    const unowned = claim || initial?.reader !== storage ? new Set<string>() : new Set(filesOf(initial));
+    const unowned = new Set(unownedFilesOf(restoreMode, initial, storage));
     this.unowned = unowned;
     this.claimMode = restoreMode;
     this.restoredId = initial?.checkpointId;
@@ -169,7 +169,7 @@ export abstract class CheckpointCoordinator<T extends CheckpointParticipant, A e
     // are the restored ones, never deleted. One of this run's own stays owned (retention deletes it).
     const owned = this.store.all().some((c) => c.checkpointId === next.checkpointId);
     if (!owned) {
-      if (this.claimMode !== 'CLAIM' && next.reader === this.store.storage) for (const f of filesOf(next)) this.unowned.add(f);
+      for (const f of unownedFilesOf(this.claimMode, next, this.store.storage)) this.unowned.add(f);
       this.restoredId = next.checkpointId;
     }
     this.latest = next;
