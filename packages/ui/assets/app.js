@@ -113,8 +113,12 @@ function renderCharts(overview) {
 
 async function renderSavepoints() {
   const list = await (await fetch('/api/savepoints')).json();
-  const items = list.map((s) => el('li', {}, el('button', { 'data-savepoint': s.name, onclick: () => inspect(s.name) }, s.name), ` ${bytes(s.bytes)}`));
-  $('savepoints').replaceChildren(...(items.length ? items : [el('li', {}, 'no savepoint directory given (--savepoints)')]));
+  if (list.error) { $('savepoints').replaceChildren(el('li', { class: 'problem' }, list.error)); return; }
+  const items = list.savepoints.map((s) => el('li', {}, el('button', { 'data-savepoint': s.name, onclick: () => inspect(s.name) }, s.name), ` ${bytes(s.bytes)}`));
+  // The server stops at its bounds: say that the list is cut rather than show it as whole.
+  if (list.truncated) items.push(el('li', { class: 'problem', 'data-testid': 'savepoints-truncated' }, `list cut: the savepoint directory holds more than ${list.limits.files} files or ${list.limits.savepoints} savepoints, so some savepoints are missing and sizes may count only some of their files`));
+  const none = list.location === null ? 'no savepoint directory given (--savepoints)' : `no savepoints in ${list.location}`;
+  $('savepoints').replaceChildren(...(items.length ? items : [el('li', {}, none)]));
 }
 
 async function inspect(name) {

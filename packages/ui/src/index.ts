@@ -9,5 +9,14 @@ export {
   type OperatorView,
   type SubtaskView,
 } from './overview.js';
-export { startCheckpointUi, type CheckpointUi, type CheckpointUiOptions } from './server.js';
-export { inspectSavepointByName, listSavepoints, type InspectSavepointOptions, type SavepointListing } from './savepoints.js';
+export { INTERNAL_ERROR_CODE, startCheckpointUi, type CheckpointUi, type CheckpointUiOptions } from './server.js';
+export {
+  inspectSavepointByName,
+  listSavepoints,
+  MAX_LISTED_FILES,
+  MAX_LISTED_SAVEPOINTS,
+  type InspectSavepointOptions,
+  type SavepointList,
+  type SavepointListing,
+  type SavepointListLimits,
+} from './savepoints.js';

@@ -21,21 +21,84 @@ import { CheckpointUiCancelledError } from './errors.js';
 
 export interface SavepointListing {
   readonly name: string;
+  /** Bytes of the files below the savepoint's directory that the listing examined (all of them unless it was truncated). */
   readonly bytes: number;
 }
 
-/** Child directories that hold a `_metadata` file (one level deep, as `state.savepoints.dir` is laid out). */
-export async function listSavepoints(fs: FileSystem): Promise<SavepointListing[]> {
+/**
+ * Most listing entries (files) one listing of the savepoint directory examines. Core's
+ * `FileSystem.list` has no paging or limit, so this bound cannot shorten the listing itself: its
+ * requests to the storage and the array it returns are the storage's. What it bounds is what the
+ * UI does with that array and keeps from it: a byte count per directory name (at most one per
+ * entry examined, a few MB at 50,000 names) and the time spent on it. 50,000 files hold dozens of
+ * savepoints of a job with a thousand subtask states (one file each, plus `_metadata`), or
+ * thousands of small ones; a directory holding more is listed in part, and the answer says so.
+ */
+export const MAX_LISTED_FILES = 50_000;
+
+/**
+ * Most savepoints one listing returns (the first by name). The page shows each as a button and
+ * the answer stays around a hundred KB at most (a name is one directory name); as many as the
+ * checkpoint history reader's newest entries.
+ */
+export const MAX_LISTED_SAVEPOINTS = 1_000;
+
+/** Bounds of one listing, MAX_LISTED_FILES and MAX_LISTED_SAVEPOINTS by default (smaller ones for tests). */
+export interface SavepointListLimits {
+  readonly files?: number;
+  readonly savepoints?: number;
+}
+
+export interface SavepointList {
+  readonly savepoints: readonly SavepointListing[];
+  /**
+   * A bound was hit: the directory holds more than `limits.files` files (those past the bound
+   * were not examined, so savepoints may be missing and a listed savepoint's `bytes` may count
+   * only some of its files) or more than `limits.savepoints` savepoints (the first by name are
+   * listed).
+   */
+  readonly truncated: boolean;
+  /** The bounds this listing ran with. */
+  readonly limits: Required<SavepointListLimits>;
+}
+
+/**
+ * Child directories that hold a `_metadata` file (one level deep, as `state.savepoints.dir` is
+ * laid out), within `limits`: see SavepointList.truncated.
+ */
+export async function listSavepoints(fs: FileSystem, limits: SavepointListLimits = {}): Promise<SavepointList> {
+  const bounds = { files: listLimit(limits.files, MAX_LISTED_FILES, 'files'), savepoints: listLimit(limits.savepoints, MAX_LISTED_SAVEPOINTS, 'savepoints') };
   const files = await fs.list('');
+  const { bytes, withMetadata } = directoriesOf(files, bounds.files);
+  const names = [...withMetadata].sort().slice(0, bounds.savepoints);
+  return {
+    savepoints: names.map((name) => ({ name, bytes: bytes.get(name) ?? 0 })),
+    truncated: files.length > bounds.files || withMetadata.size > bounds.savepoints,
+    limits: bounds,
+  };
+}
+
+function listLimit(given: number | undefined, fallback: number, what: string): number {
+  if (given === undefined) return fallback;
+  if (!Number.isSafeInteger(given) || given < 1) throw new IllegalStateUsageError(undefined, `a savepoint listing's limit of ${what} must be a positive integer, not ${given}`);
+  return given;
+}
+
+/** The bytes below each child directory and the children holding `_metadata`, from the first `maxFiles` entries of `files` only. */
+function directoriesOf(files: readonly FileStatus[], maxFiles: number): { bytes: Map<string, number>; withMetadata: Set<string> } {
   const bytes = new Map<string, number>();
   const withMetadata = new Set<string>();
-  for (const f of files) {
-    const [name, ...rest] = f.path.split('/');
-    if (name === undefined || rest.length === 0) continue;
-    bytes.set(name, (bytes.get(name) ?? 0) + f.size);
-    if (rest.join('/') === '_metadata') withMetadata.add(name);
+  const examined = Math.min(files.length, maxFiles);
+  for (let i = 0; i < examined; i++) {
+    const { path, size } = files[i]!;
+    const slash = path.indexOf('/');
+    // A file directly in the savepoint directory belongs to no savepoint.
+    if (slash <= 0) continue;
+    const name = path.slice(0, slash);
+    bytes.set(name, (bytes.get(name) ?? 0) + size);
+    if (path.slice(slash + 1) === '_metadata') withMetadata.add(name);
   }
-  return [...withMetadata].sort().map((name) => ({ name, bytes: bytes.get(name) ?? 0 }));
+  return { bytes, withMetadata };
 }
 
 export interface InspectSavepointOptions {

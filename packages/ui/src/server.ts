@@ -7,11 +7,12 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { inspect } from 'node:util';
 import type { AddressInfo } from 'node:net';
-import type { CheckpointStorage, FileSystem } from '@flowstate/core';
+import { FlowstateError, type CheckpointStorage, type FileSystem } from '@flowstate/core';
 import { CheckpointUiBusyError, CheckpointUiCancelledError, CheckpointUiPortError } from './errors.js';
 import { loadCheckpointsOverview, type CheckpointHistorySource } from './overview.js';
-import { inspectSavepointByName, listSavepoints } from './savepoints.js';
+import { inspectSavepointByName, listSavepoints, MAX_LISTED_FILES, MAX_LISTED_SAVEPOINTS, type SavepointList } from './savepoints.js';
 
 export interface CheckpointUiOptions {
   /** The job's checkpoint directory. */
@@ -22,6 +23,12 @@ export interface CheckpointUiOptions {
   readonly savepoints?: { readonly fileSystem: FileSystem; readonly location: string };
   /** 0 (default) picks a free port. */
   readonly port?: number;
+  /**
+   * Where the whole text of an internal error goes (stack, cause, system error fields): a request
+   * that fails with an error other than a FlowstateError is answered with a generic message only.
+   * Default: nowhere.
+   */
+  readonly log?: (line: string) => void;
 }
 
 export interface CheckpointUi {
@@ -37,6 +44,15 @@ export interface CheckpointUi {
  */
 export const MAX_CONCURRENT_SCANS = 2;
 const RETRY_AFTER_SECONDS = 2;
+
+/**
+ * The code of a failed request's answer when its error is not a FlowstateError (the code the
+ * CLI's `--json` errors use for the same). FlowstateErrors are written to be shown; any other
+ * error (a bug's TypeError, a system error naming host paths) is not, so its text stays out of
+ * the answer and goes to CheckpointUiOptions.log.
+ */
+export const INTERNAL_ERROR_CODE = 'INTERNAL';
+const INTERNAL_ERROR_MESSAGE = "internal error in the checkpoint UI (its details go to the server's log, not to this answer)";
 
 /** What close() needs: the requests still running, the scan slots in use, and the signal that stops scans. */
 interface Requests {
@@ -103,7 +119,23 @@ async function handle(options: CheckpointUiOptions, requests: Requests, req: Inc
     if (res.headersSent || res.destroyed) return;
     const busy = e instanceof CheckpointUiBusyError;
     const status = busy || e instanceof CheckpointUiCancelledError ? 503 : 500;
-    send(res, status, 'application/json', JSON.stringify({ error: (e as Error).message, code: (e as { code?: unknown }).code }), busy ? { 'retry-after': String(RETRY_AFTER_SECONDS) } : {});
+    send(res, status, 'application/json', JSON.stringify(failureAnswer(e, options.log, req)), busy ? { 'retry-after': String(RETRY_AFTER_SECONDS) } : {});
+  }
+}
+
+/** A failed request's answer: a FlowstateError's message and code; for any other error a generic one, its whole text logged. */
+function failureAnswer(e: unknown, log: CheckpointUiOptions['log'], req: IncomingMessage): { error: string; code: string } {
+  if (e instanceof FlowstateError) return { error: e.message, code: e.code };
+  logQuietly(log, `checkpoint UI: ${req.method ?? 'GET'} ${req.url ?? '/'} failed with an internal error: ${inspect(e)}`);
+  return { error: INTERNAL_ERROR_MESSAGE, code: INTERNAL_ERROR_CODE };
+}
+
+/** A log function that throws must not turn one failed request into an unhandled rejection. */
+function logQuietly(log: CheckpointUiOptions['log'], line: string): void {
+  try {
+    log?.(line);
+  } catch {
+    // Nothing else to tell it to: the request's answer is sent regardless.
   }
 }
 
@@ -126,7 +158,7 @@ async function route(options: CheckpointUiOptions, requests: Requests, signal: A
   const asset = STATIC[path];
   if (asset !== undefined) return send(res, 200, asset[1], await readFile(asset[0]));
   if (path === '/api/checkpoints') return sendJson(res, await loadCheckpointsOverview(options.checkpoints, options.history));
-  if (path === '/api/savepoints') return sendJson(res, options.savepoints ? await listSavepoints(options.savepoints.fileSystem) : []);
+  if (path === '/api/savepoints') return sendJson(res, options.savepoints ? { ...(await listSavepoints(options.savepoints.fileSystem)), location: options.savepoints.location } : NO_SAVEPOINTS);
   const sp = /^\/api\/savepoints\/([^/]+)$/.exec(path);
   if (sp !== null && options.savepoints) {
     let name: string;
@@ -139,6 +171,9 @@ async function route(options: CheckpointUiOptions, requests: Requests, signal: A
   }
   send(res, 404, 'text/plain', 'not found');
 }
+
+/** `/api/savepoints` without a savepoint directory (`location` null: the page tells an empty directory from none given). */
+const NO_SAVEPOINTS: SavepointList & { location: null } = { savepoints: [], truncated: false, limits: { files: MAX_LISTED_FILES, savepoints: MAX_LISTED_SAVEPOINTS }, location: null };
 
 function sendJson(res: ServerResponse, value: unknown): void {
   send(res, 200, 'application/json', JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)));

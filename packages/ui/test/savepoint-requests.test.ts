@@ -74,7 +74,9 @@ describe('savepoint inspector: reads go through the file system the UI was given
     assert.ok(report.operators.length > 0);
     const ui = await startCheckpointUi({ checkpoints: new FsCheckpointStorage(new MemoryFileSystem()), history: async () => [], savepoints: { fileSystem: own, location } });
     try {
-      assert.deepEqual(JSON.parse((await get(ui.url, '/api/savepoints')).body), [{ name: 'sp1', bytes: report.totalBytes + (await own.stat('sp1/_metadata'))!.size }]);
+      const listed = JSON.parse((await get(ui.url, '/api/savepoints')).body) as { savepoints: unknown; truncated: boolean };
+      assert.deepEqual(listed.savepoints, [{ name: 'sp1', bytes: report.totalBytes + (await own.stat('sp1/_metadata'))!.size }]);
+      assert.equal(listed.truncated, false);
       const r = await get(ui.url, '/api/savepoints/sp1');
       assert.equal(r.status, 200, r.body);
       assert.deepEqual((JSON.parse(r.body) as { operators: unknown[] }).operators.length, report.operators.length);

@@ -1,8 +1,8 @@
 import { strict as assert } from 'node:assert';
 import { after, before, describe, it } from 'node:test';
-import { fileSystemRegistry, FlowstateError, FsCheckpointStorage, MemoryFileSystem, type FileSystem } from '@flowstate/core';
+import { CorruptCheckpointError, fileSystemRegistry, FlowstateError, FsCheckpointStorage, MemoryFileSystem, type FileSystem } from '@flowstate/core';
 import { copyFixture, get } from './fixture.js';
-import { inspectSavepointByName, listSavepoints, startCheckpointUi, type CheckpointUi } from '../src/index.js';
+import { INTERNAL_ERROR_CODE, inspectSavepointByName, listSavepoints, startCheckpointUi, type CheckpointUi } from '../src/index.js';
 
 
 describe('savepoint inspector: a name is one directory below the savepoint directory, taken literally', () => {
@@ -28,7 +28,7 @@ describe('savepoint inspector: a name is one directory below the savepoint direc
 
   it('a listed savepoint whose name holds a percent sign is inspected', async () => {
     const fs = fileSystemRegistry.resolve(location);
-    assert.deepEqual((await listSavepoints(fs)).map((s) => s.name), ['sp%41']);
+    assert.deepEqual((await listSavepoints(fs)).savepoints.map((s) => s.name), ['sp%41']);
     const report = await inspectSavepointByName({ location }, 'sp%41');
     assert.ok(report.operators.length > 0);
     const r = await get(ui.url, `/api/savepoints/${encodeURIComponent('sp%41')}`);
@@ -61,6 +61,39 @@ describe('the HTTP server', () => {
     assert.equal((await get(ui.url, '/api/checkpoints', { host: `[::1]:${port}` })).status, 200);
     assert.equal((await get(ui.url, '/api/checkpoints', { host: `attacker.example:${port}` })).status, 403);
     assert.equal((await get(ui.url, '/', { host: 'attacker.example' })).status, 403);
+  });
+
+  it('answers an error other than a FlowstateError with a generic 500 and logs it; a FlowstateError with its message and code', async () => {
+    let failure: unknown;
+    const logged: string[] = [];
+    const failing = await startCheckpointUi({ checkpoints: new FsCheckpointStorage(new MemoryFileSystem()), history: async () => Promise.reject(failure), log: (line) => logged.push(line) });
+    try {
+      const bug = new TypeError("Cannot read properties of undefined (reading 'secret-field')");
+      const system = Object.assign(new Error("EACCES: permission denied, open '/home/operator/secret/history'"), { code: 'EACCES', path: '/home/operator/secret/history' });
+      for (const e of [bug, system]) {
+        failure = e;
+        const r = await get(failing.url, '/api/checkpoints');
+        assert.equal(r.status, 500, r.body);
+        assert.deepEqual(JSON.parse(r.body), { error: "internal error in the checkpoint UI (its details go to the server's log, not to this answer)", code: INTERNAL_ERROR_CODE });
+        assert.ok(!/secret/.test(r.body), `the answer leaks the error's text: ${r.body}`);
+        assert.match(logged.at(-1) ?? '', /\/api\/checkpoints/);
+        assert.ok(logged.at(-1)!.includes(e.message), 'the log does not hold the error');
+      }
+      // A log function that throws changes nothing in the answer.
+      const quietlyFailing = await startCheckpointUi({ checkpoints: new FsCheckpointStorage(new MemoryFileSystem()), history: async () => Promise.reject(bug), log: () => { throw new Error('log down'); } });
+      try {
+        assert.equal(JSON.parse((await get(quietlyFailing.url, '/api/checkpoints')).body).code, INTERNAL_ERROR_CODE);
+      } finally {
+        await quietlyFailing.close();
+      }
+      failure = new CorruptCheckpointError('_history/7', 'bad entry');
+      const typed = await get(failing.url, '/api/checkpoints');
+      assert.equal(typed.status, 500, typed.body);
+      assert.deepEqual(JSON.parse(typed.body), { error: (failure as Error).message, code: 'CORRUPT_CHECKPOINT' });
+      assert.equal(logged.length, 2, 'a FlowstateError, shown in the answer, is not logged');
+    } finally {
+      await failing.close();
+    }
   });
 
   it('a port in use or outside 0..65535 is a typed error naming the port', async () => {
