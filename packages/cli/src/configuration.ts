@@ -1,4 +1,4 @@
-import type { FileSystemRegistry } from '@flowstate/core';
+import { fileSystemRegistry, type FileSystemRegistry } from '@flowstate/core';
 import { CHECKPOINTS_DIRECTORY, configuredFileSystems, loadConfiguration, MAX_RETAINED_CHECKPOINTS, type Configuration } from '@flowstate/config';
 
 export interface ConfigFileOption {
@@ -13,6 +13,11 @@ export interface ConfigFileOption {
 export function storageFromConfig(o: ConfigFileOption): { fileSystems?: FileSystemRegistry } {
   if (o.config === undefined) return {};
   return { fileSystems: configuredFileSystems(loadConfiguration({ file: o.config })) };
+}
+
+/** The registry that opens the command's locations: `--config`'s storage settings, else core's process-wide one. */
+export function fileSystemsOf(o: ConfigFileOption): FileSystemRegistry {
+  return storageFromConfig(o).fileSystems ?? fileSystemRegistry;
 }
 
 /** What the checkpoint verbs take from `--config`: the storage settings and the job's checkpoint keys. */

@@ -1,7 +1,7 @@
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { IllegalStateUsageError } from '@flowstate/core';
+import { IllegalStateUsageError, type FileSystem } from '@flowstate/core';
 import {
   convertFlinkToFlowstate,
   createOutputDirectory,
@@ -15,18 +15,41 @@ import {
   defaultFlinkSerializers,
   inputDirectoryOf,
   inspectFlinkSavepoint,
-  isFlinkSavepoint,
   rescaleFlinkSavepoint,
   validateFlinkSavepoint,
   type FlinkSavepointOptions,
+  type FlinkToFlowstateResult,
   type SnapshotReader,
 } from '@flowstate/flink';
-import { diffSavepoints, SavepointReader } from '@flowstate/savepoint';
+import { diffSavepoints, SavepointReader, type SavepointOutput } from '@flowstate/savepoint';
 import { LocalFileSystem } from '@flowstate/storage-local';
+import { fileSystemsOf, storageFromConfig, type ConfigFileOption } from './configuration.js';
 import { ExitCode, type ExitCodeValue } from './exit-codes.js';
+import { flinkInputAt, flinkOutputAt, locate, remoteDirectoryOf, type FlinkInput } from './flink-locations.js';
 import { flinkReadOptions } from './flink-rocksdb.js';
+import { DEFAULT_STAGING_LIMITS, withLocalCopy, writingTo, type StagingLimits } from './flink-staging.js';
 import { formatDiff } from './format.js';
 import { importSerializersModule, json } from './common.js';
+
+/**
+ * What every Apache Flink verb takes. Locations are local paths or URIs: a Flink savepoint on
+ * remote storage is staged through a local temporary directory (flink-staging.ts).
+ */
+export interface FlinkVerbOptions extends ConfigFileOption {
+  readonly json?: boolean;
+  readonly serializers?: string;
+  /** Internal (tests): the limits of a remote savepoint's local copy (default DEFAULT_STAGING_LIMITS). */
+  readonly stagingLimits?: StagingLimits;
+}
+
+/** The Flink savepoint or checkpoint at `location`, or undefined (not one: flowstate's format). */
+function flinkInput(location: string, o: FlinkVerbOptions): Promise<FlinkInput | undefined> {
+  return flinkInputAt(location, () => fileSystemsOf(o));
+}
+
+function limitsOf(o: FlinkVerbOptions): StagingLimits {
+  return o.stagingLimits ?? DEFAULT_STAGING_LIMITS;
+}
 
 /**
  * `--serializers <module>` for Apache Flink savepoints: the module exports `flinkSerializers`, an
@@ -49,13 +72,11 @@ export async function flinkOptions(module: string | undefined): Promise<FlinkSav
  * magic number of its `_metadata`). Returns false when `dir` is not one, so the caller goes on
  * with flowstate's own format.
  */
-export async function inspectFlinkIfFlink(
-  dir: string,
-  o: { json?: boolean; scan?: boolean; serializers?: string },
-  io: { stdout: (s: string) => void },
-): Promise<boolean> {
-  if (!(await isFlinkSavepoint(dir))) return false;
-  const report = await inspectFlinkSavepoint(await FlinkSavepoint.load(dir, await flinkOptions(o.serializers)), { scan: o.scan !== false });
+export async function inspectFlinkIfFlink(dir: string, o: FlinkVerbOptions & { scan?: boolean }, io: { stdout: (s: string) => void }): Promise<boolean> {
+  const input = await flinkInput(dir, o);
+  if (input === undefined) return false;
+  const options = await flinkOptions(o.serializers);
+  const report = await withLocalCopy(input, limitsOf(o), async (path, shown) => shown(await inspectFlinkSavepoint(await FlinkSavepoint.load(path, options), { scan: o.scan !== false })));
   io.stdout(o.json === true ? `${JSON.stringify(report, null, 2)}\n` : `${formatFlinkInspect(report, dir)}\n`);
   return true;
 }
@@ -64,17 +85,24 @@ export async function inspectFlinkIfFlink(
 export async function rescaleFlinkIfFlink(
   input: string,
   output: string,
-  o: { json?: boolean; maxParallelism: number; parallelism?: number; operatorParallelism?: Record<string, number>; operator?: string[]; serializers?: string },
+  o: FlinkVerbOptions & { maxParallelism: number; parallelism?: number; operatorParallelism?: Record<string, number>; operator?: string[] },
   io: { stdout: (s: string) => void },
 ): Promise<boolean> {
-  if (!(await isFlinkSavepoint(input))) return false;
-  const sp = await FlinkSavepoint.load(input, await flinkOptions(o.serializers));
+  const source = await flinkInput(input, o);
+  if (source === undefined) return false;
+  // Before anything is staged or written: an unusable remote output costs no download.
+  const target = await flinkOutputAt(output, remoteDirectoryOf(source), () => fileSystemsOf(o));
+  const options = await flinkOptions(o.serializers);
   // --parallelism is the parallelism of operators with keyed state only (sources and sinks keep theirs).
-  const { files } = await rescaleFlinkSavepoint(sp, output, {
+  const rescale = {
     maxParallelism: o.maxParallelism,
     ...(o.parallelism === undefined ? {} : { keyedParallelism: o.parallelism }),
     ...(o.operatorParallelism === undefined ? {} : { operatorParallelism: o.operatorParallelism }),
     ...(o.operator === undefined ? {} : { operators: o.operator }),
+  };
+  const { files } = await withLocalCopy(source, limitsOf(o), async (path) => {
+    const sp = await FlinkSavepoint.load(path, options);
+    return writingTo(target, (dir) => rescaleFlinkSavepoint(sp, dir, rescale));
   });
   io.stdout(o.json === true ? `${JSON.stringify({ directory: output, format: 'apache-flink', files: files.length }, null, 2)}\n` : `rescaled Apache Flink savepoint ${input} to maxParallelism ${o.maxParallelism}: ${output}\n`);
   return true;
@@ -88,25 +116,46 @@ export async function rescaleFlinkIfFlink(
 export async function convertFlinkIfFlink(
   input: string,
   output: string,
-  o: { json?: boolean; to: string; serializers?: string },
+  o: FlinkVerbOptions & { to: string },
   io: { stdout: (s: string) => void; stderr: (s: string) => void },
 ): Promise<boolean> {
-  if (!(await isFlinkSavepoint(input))) return false;
+  const source = await flinkInput(input, o);
+  if (source === undefined) return false;
   if (o.to !== 'canonical') throw new IllegalStateUsageError(undefined, `an Apache Flink savepoint converts to 'canonical' only, not '${o.to}'`);
-  const sp = await FlinkSavepoint.load(input, await flinkOptions(o.serializers));
+  const target = await flinkOutputAt(output, remoteDirectoryOf(source), () => fileSystemsOf(o));
+  const options = await flinkOptions(o.serializers);
+  const r = await withLocalCopy(source, limitsOf(o), async (path) => {
+    const sp = await FlinkSavepoint.load(path, options);
+    return target.kind === 'local' ? convertToLocalDirectory(sp, target.path) : convertToRemote(sp, target.output);
+  });
+  for (const s of r.skipped) io.stderr(`flowstate: skipped ${s}\n`);
+  io.stdout(o.json === true ? `${JSON.stringify({ directory: output, formatVersion: 1, operators: r.metadata.operators.map((x) => ({ uid: x.uid, parallelism: x.parallelism, maxParallelism: x.maxParallelism })), skipped: r.skipped }, null, 2)}\n` : `converted Apache Flink savepoint ${input} to flowstate canonical format v1: ${output}\n`);
+  return true;
+}
+
+async function convertToLocalDirectory(sp: FlinkSavepoint, output: string): Promise<FlinkToFlowstateResult> {
   const created = await createOutputDirectory(output, inputDirectoryOf(sp));
-  let r: Awaited<ReturnType<typeof convertFlinkToFlowstate>>;
   try {
-    r = await convertFlinkToFlowstate(sp, new LocalFileSystem(output));
+    return await convertFlinkToFlowstate(sp, new LocalFileSystem(output));
   } catch (e) {
     // A failed conversion leaves nothing behind: the directories this command created, or what it
     // wrote into the empty directory it was given.
     await (created !== undefined ? rm(created, { recursive: true, force: true }) : emptyDirectory(output)).catch(() => {});
     throw e;
   }
-  for (const s of r.skipped) io.stderr(`flowstate: skipped ${s}\n`);
-  io.stdout(o.json === true ? `${JSON.stringify({ directory: output, formatVersion: 1, operators: r.metadata.operators.map((x) => ({ uid: x.uid, parallelism: x.parallelism, maxParallelism: x.maxParallelism })), skipped: r.skipped }, null, 2)}\n` : `converted Apache Flink savepoint ${input} to flowstate canonical format v1: ${output}\n`);
-  return true;
+}
+
+/**
+ * The conversion writes through any FileSystem (`_metadata` last, each file committed), so a
+ * remote output is written directly, not staged; a failed one is removed (it was empty or absent).
+ */
+async function convertToRemote(sp: FlinkSavepoint, output: SavepointOutput): Promise<FlinkToFlowstateResult> {
+  try {
+    return await convertFlinkToFlowstate(sp, output.fs);
+  } catch (e) {
+    await output.discard();
+    throw e;
+  }
 }
 
 /** Removes everything in `dir` (which was empty before this command wrote into it). */
@@ -118,9 +167,9 @@ async function emptyDirectory(dir: string): Promise<void> {
  * `convert --from flowstate|flink`: the input format is detected (Flink's `_metadata` magic number);
  * `--from` only states what the user expects, so a mismatch is a usage error, not a conversion.
  */
-export async function checkInputFormat(input: string, from: 'flowstate' | 'flink' | undefined): Promise<void> {
+export async function checkInputFormat(input: string, from: 'flowstate' | 'flink' | undefined, o: ConfigFileOption = {}): Promise<void> {
   if (from === undefined) return;
-  const detected = (await isFlinkSavepoint(input)) ? 'flink' : 'flowstate';
+  const detected = (await flinkInput(input, o)) !== undefined ? 'flink' : 'flowstate';
   if (detected !== from) throw new IllegalStateUsageError(undefined, `--from ${from}: '${input}' is ${detected === 'flink' ? 'an Apache Flink savepoint' : 'not an Apache Flink savepoint'}`);
 }
 
@@ -128,12 +177,16 @@ export async function checkInputFormat(input: string, from: 'flowstate' | 'flink
 export async function convertToFlink(
   input: string,
   output: string,
-  o: { json?: boolean; flinkVersion?: string; uidMap?: string[] },
+  o: ConfigFileOption & { json?: boolean; flinkVersion?: string; uidMap?: string[] },
   io: { stdout: (s: string) => void; stderr: (s: string) => void },
 ): Promise<0> {
   const uids = o.uidMap === undefined ? undefined : parseUidMap(o.uidMap);
   const metadataVersion = o.flinkVersion === undefined ? 6 : metadataVersionForFlink(o.flinkVersion);
-  const r = await convertFlowstateToFlink(new LocalFileSystem(input), output, { metadataVersion, ...(uids === undefined ? {} : { uids }) });
+  const where = locate(input);
+  // convertFlowstateToFlink reads through any FileSystem: a remote input is read in place.
+  const source: FileSystem = 'local' in where ? new LocalFileSystem(where.local) : fileSystemsOf(o).resolve(where.remote);
+  const target = await flinkOutputAt(output, 'remote' in where ? input : undefined, () => fileSystemsOf(o));
+  const r = await writingTo(target, (dir) => convertFlowstateToFlink(source, dir, { metadataVersion, ...(uids === undefined ? {} : { uids }) }));
   for (const s of r.skipped) io.stderr(`flowstate: skipped ${s}\n`);
   io.stdout(o.json === true ? json({ directory: output, format: 'apache-flink', metadataVersion, files: r.files.length, skipped: r.skipped }) : `converted ${input} to an Apache Flink savepoint (metadata V${metadataVersion}): ${output}\n`);
   return 0;
@@ -161,9 +214,11 @@ function parseUidMap(values: readonly string[]): Record<string, string> {
  * `flowstate savepoint validate` on an Apache Flink savepoint or checkpoint: `_metadata` and every
  * state stream it references. Undefined when `dir` is not one (the caller validates flowstate's format).
  */
-export async function validateFlinkIfFlink(dir: string, o: { json?: boolean; serializers?: string }, io: { stdout: (s: string) => void }): Promise<ExitCodeValue | undefined> {
-  if (!(await isFlinkSavepoint(dir))) return undefined;
-  const report = await validateFlinkSavepoint(dir, await flinkOptions(o.serializers));
+export async function validateFlinkIfFlink(dir: string, o: FlinkVerbOptions, io: { stdout: (s: string) => void }): Promise<ExitCodeValue | undefined> {
+  const input = await flinkInput(dir, o);
+  if (input === undefined) return undefined;
+  const options = await flinkOptions(o.serializers);
+  const report = await withLocalCopy(input, limitsOf(o), async (path, shown) => shown(await validateFlinkSavepoint(path, options)));
   io.stdout(o.json === true ? json(report) : `${formatFlinkValidation(report)}\n`);
   return report.ok ? ExitCode.OK : ExitCode.FAILED;
 }
@@ -172,25 +227,40 @@ export async function validateFlinkIfFlink(dir: string, o: { json?: boolean; ser
  * `flowstate savepoint diff` when either side is an Apache Flink savepoint. Two Flink savepoints
  * are compared directly; a Flink savepoint and a flowstate one by converting the Flink side to
  * flowstate's canonical format in a temporary directory (states flowstate cannot carry, such as
- * ones with opaque serializers, are listed on stderr as not compared).
+ * ones with opaque serializers, are listed on stderr as not compared). A remote Flink side is staged.
  */
-export async function diffFlinkIfFlink(a: string, b: string, o: { json?: boolean; serializers?: string }, io: { stdout: (s: string) => void; stderr: (s: string) => void }): Promise<ExitCodeValue | undefined> {
-  const [fa, fb] = [await isFlinkSavepoint(a), await isFlinkSavepoint(b)];
-  if (!fa && !fb) return undefined;
+export async function diffFlinkIfFlink(a: string, b: string, o: FlinkVerbOptions, io: { stdout: (s: string) => void; stderr: (s: string) => void }): Promise<ExitCodeValue | undefined> {
+  const [fa, fb] = [await flinkInput(a, o), await flinkInput(b, o)];
+  if (fa === undefined && fb === undefined) return undefined;
   const options = await flinkOptions(o.serializers);
-  if (fa && fb) {
-    const report = await diffFlinkSavepoints(await FlinkSavepoint.load(a, options), await FlinkSavepoint.load(b, options));
+  const limits = limitsOf(o);
+  if (fa !== undefined && fb !== undefined) {
+    const report = await withLocalCopy(fa, limits, (pa, shownA) =>
+      withLocalCopy(fb, limits, async (pb, shownB) => shownA(shownB(await diffFlinkSavepoints(await FlinkSavepoint.load(pa, options), await FlinkSavepoint.load(pb, options))))),
+    );
     io.stdout(o.json === true ? json(report) : `${formatFlinkDiff(report, a, b)}\n`);
     return report.equal ? ExitCode.OK : ExitCode.FAILED;
   }
+  const flinkFirst = fa !== undefined;
+  return withLocalCopy((fa ?? fb)!, limits, (path) => diffWithFlowstate(path, flinkFirst ? b : a, flinkFirst, { a, b, options, o, io }));
+}
+
+/** The Flink savepoint at `flinkPath` converted to canonical in a temporary directory, compared with the flowstate savepoint `other`. */
+async function diffWithFlowstate(
+  flinkPath: string,
+  other: string,
+  flinkFirst: boolean,
+  c: { a: string; b: string; options: FlinkSavepointOptions; o: FlinkVerbOptions; io: { stdout: (s: string) => void; stderr: (s: string) => void } },
+): Promise<ExitCodeValue> {
   const tmp = await mkdtemp(join(tmpdir(), 'flowstate-flink-diff-'));
   try {
     const converted = join(tmp, 'converted');
-    const r = await convertFlinkToFlowstate(await FlinkSavepoint.load(fa ? a : b, options), new LocalFileSystem(converted));
-    for (const s of r.skipped) io.stderr(`flowstate: not compared (flowstate cannot carry it): ${s}\n`);
-    const [ra, rb] = [await SavepointReader.load(fa ? converted : a), await SavepointReader.load(fa ? b : converted)];
+    const r = await convertFlinkToFlowstate(await FlinkSavepoint.load(flinkPath, c.options), new LocalFileSystem(converted));
+    for (const s of r.skipped) c.io.stderr(`flowstate: not compared (flowstate cannot carry it): ${s}\n`);
+    const storage = storageFromConfig(c.o);
+    const [ra, rb] = [await SavepointReader.load(flinkFirst ? converted : other, storage), await SavepointReader.load(flinkFirst ? other : converted, storage)];
     const report = await diffSavepoints(ra, rb);
-    io.stdout(o.json === true ? json({ ...report, notCompared: r.skipped }) : `${formatDiff(report, a, b)}\n`);
+    c.io.stdout(c.o.json === true ? json({ ...report, notCompared: r.skipped }) : `${formatDiff(report, c.a, c.b)}\n`);
     return report.equal ? ExitCode.OK : ExitCode.FAILED;
   } finally {
     await rm(tmp, { recursive: true, force: true });

@@ -6,9 +6,10 @@ import { startCheckpointUi } from '@flowstate/ui';
 import { openCheckpointRoot } from './checkpoint/root.js';
 import { checkpointVerbConfig } from './configuration.js';
 
-/** Where the URL is printed (the CLI's stdout). */
+/** Where the URL is printed (the CLI's stdout), and where the page's internal errors are logged in full (stderr). */
 export interface UiOutput {
   readonly stdout: (s: string) => void;
+  readonly stderr: (s: string) => void;
 }
 
 export interface UiCommandOptions {
@@ -29,7 +30,9 @@ export async function serveCheckpointUi(o: UiCommandOptions, io: UiOutput): Prom
   const checkpoints = (await openCheckpointRoot(dir, cfg.fileSystems)).storage;
   const fileSystems = cfg.fileSystems ?? fileSystemRegistry;
   const savepoints = o.savepoints === undefined ? undefined : { fileSystem: fileSystems.resolve(o.savepoints), location: o.savepoints };
-  const ui = await startCheckpointUi({ checkpoints, ...(savepoints ? { savepoints } : {}), ...(o.port === undefined ? {} : { port: o.port }) });
+  // The page answers an internal error with a generic message only: its whole text goes to stderr.
+  const log = (line: string): void => io.stderr(`flowstate ui: ${line}\n`);
+  const ui = await startCheckpointUi({ checkpoints, log, ...(savepoints ? { savepoints } : {}), ...(o.port === undefined ? {} : { port: o.port }) });
   io.stdout(`${ui.url}\n`);
   await new Promise<void>((resolve) => {
     const stop = (): void => {

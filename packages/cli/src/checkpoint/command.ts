@@ -1,8 +1,9 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { IllegalStateUsageError } from '@flowstate/core';
-import { disposeFlinkSavepoint, formatFlinkDispose, isFlinkSavepoint } from '@flowstate/flink';
+import { disposeFlinkSavepoint, formatFlinkDispose } from '@flowstate/flink';
 import { disposeSavepoint } from '@flowstate/savepoint';
-import { checkpointVerbConfig, storageFromConfig, type CheckpointVerbConfig, type ConfigFileOption } from '../configuration.js';
+import { checkpointVerbConfig, fileSystemsOf, storageFromConfig, type CheckpointVerbConfig, type ConfigFileOption } from '../configuration.js';
+import { flinkInputAt } from '../flink-locations.js';
 import { json, loadRegistry, positiveInt } from '../common.js';
 import { bytes } from '../format.js';
 import { ExitCode, type ExitCodeValue } from '../exit-codes.js';
@@ -164,12 +165,21 @@ function addGc(ctx: VerbContext): void {
 
 /**
  * `dispose` (of `flowstate checkpoint` and `flowstate savepoint`): an Apache Flink savepoint or
- * checkpoint as Flink's `savepoint -d` deletes it, else a flowstate savepoint.
+ * checkpoint as Flink's `savepoint -d` deletes it, else a flowstate savepoint. @flowstate/flink
+ * disposes on local disk only: an Apache Flink savepoint on remote storage is refused, with nothing
+ * deleted (treated as a flowstate savepoint, its metadata would only be unreadable).
  */
 export async function runDispose(savepoint: string, o: JsonOption, io: CheckpointCommandContext['io']): Promise<void> {
   const print = (value: unknown, human: () => string): void => io.stdout(o.json === true ? json(value) : `${human()}\n`);
-  if (await isFlinkSavepoint(savepoint)) {
-    const r = await disposeFlinkSavepoint(savepoint);
+  const flink = await flinkInputAt(savepoint, () => fileSystemsOf(o));
+  if (flink?.kind === 'remote') {
+    throw new IllegalStateUsageError(
+      undefined,
+      `refusing to dispose '${flink.savepoint.display}': it is an Apache Flink savepoint or checkpoint on remote storage, and flowstate disposes Apache Flink savepoints on local disk only; nothing was deleted (use Flink's 'flink savepoint -d', or your storage's tools)`,
+    );
+  }
+  if (flink?.kind === 'local') {
+    const r = await disposeFlinkSavepoint(flink.path);
     return print(r, () => formatFlinkDispose(r));
   }
   const r = await disposeSavepoint(savepoint, storageFromConfig(o));
@@ -180,7 +190,7 @@ export async function runDispose(savepoint: string, o: JsonOption, io: Checkpoin
 
 function addDispose(ctx: VerbContext, io: CheckpointCommandContext['io']): void {
   const { verb, setExit } = ctx;
-  verb('dispose', "delete a savepoint's files (Flink's savepoint -d), refusing anything that is not a complete savepoint; an Apache Flink savepoint or checkpoint is deleted as Flink does")
+  verb('dispose', "delete a savepoint's files (Flink's savepoint -d), refusing anything that is not a complete savepoint; an Apache Flink savepoint or checkpoint is deleted as Flink does (local paths only)")
     .argument('<savepoint>', 'savepoint directory, or its _metadata file (path or URI)')
     .action(async (savepoint: string, o: JsonOption) => {
       await runDispose(savepoint, o, io);

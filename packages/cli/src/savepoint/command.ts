@@ -126,7 +126,7 @@ const OUTPUT_ARGUMENT = 'new directory, path or URI (must not exist or be empty)
 function addDispose(savepoint: Command, ctx: VerbContext): void {
   const { io, setExit, common } = ctx;
   common(savepoint.command('dispose').argument('<savepoint>', 'savepoint directory, or its _metadata file (path or URI)'))
-    .description("delete a savepoint's files (Flink's savepoint -d): a flowstate savepoint only when complete; an Apache Flink savepoint or checkpoint as Flink deletes it")
+    .description("delete a savepoint's files (Flink's savepoint -d): a flowstate savepoint only when complete; an Apache Flink savepoint or checkpoint as Flink deletes it (local paths only)")
     .action(async (location: string, o: CommonOptions) => {
       await runDispose(location, o, io);
       setExit(ExitCode.OK);
@@ -204,7 +204,7 @@ function addConvert(savepoint: Command, ctx: VerbContext): void {
     .action(async (input: string, output: string, o: CommonOptions & { to: ConversionTarget | 'flink'; from?: 'flowstate' | 'flink'; flinkVersion?: string; uidMap?: string[] }) => {
       // Read only by the conversion to Flink: with another target they would be ignored without a word.
       if (o.to !== 'flink' && (o.uidMap !== undefined || o.flinkVersion !== undefined)) throw new IllegalStateUsageError(undefined, `--uid-map and --flink-version apply with --to flink only, not --to ${o.to}`);
-      await checkInputFormat(input, o.from);
+      await checkInputFormat(input, o.from, o);
       if (await convertFlinkIfFlink(input, output, o, io)) return setExit(ExitCode.OK);
       if (o.to === 'flink') return setExit(await convertToFlink(input, output, o, io));
       const to = o.to;
