@@ -45,8 +45,22 @@ describe('savepoint listing: bounded', () => {
       assert.equal(list.truncated, true, 'the answer does not say that the listing was cut');
       assert.deepEqual(list.limits, { files: MAX_LISTED_FILES, savepoints: MAX_LISTED_SAVEPOINTS });
       assert.deepEqual(list.savepoints, [{ name: 'sp-a', bytes: MAX_LISTED_FILES }]);
+      // The page tells an empty savepoint directory from none given by it.
+      assert.equal((list as SavepointList & { location: unknown }).location, 'memory://ui-many-files/savepoints');
       assert.equal(examined.size, MAX_LISTED_FILES, 'not the first MAX_LISTED_FILES entries were examined');
       assert.equal([...examined].filter((i) => i >= MAX_LISTED_FILES).length, 0, 'entries past the bound were examined');
+    } finally {
+      await ui.close();
+    }
+  });
+
+  it('without a savepoint directory the answer is empty and its location null (the page says none was given)', async () => {
+    const ui = await startCheckpointUi({ checkpoints: new FsCheckpointStorage(new MemoryFileSystem()), history: async () => [] });
+    try {
+      const r = await get(ui.url, '/api/savepoints');
+      assert.equal(r.status, 200, r.body);
+      const list = JSON.parse(r.body) as SavepointList & { location: unknown };
+      assert.deepEqual([list.savepoints, list.truncated, list.location], [[], false, null]);
     } finally {
       await ui.close();
     }
