@@ -1,6 +1,6 @@
-import { readdir } from 'node:fs/promises';
+import { opendir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { displayStorageUri, parentStorageUri, storageUri, storageUriBaseName, type FileSystem, type FileSystemRegistry } from '@flowstate/core';
+import { displayStorageUri, FlowstateError, IllegalStateUsageError, parentStorageUri, storageUri, storageUriBaseName, type FileSystem, type FileSystemRegistry } from '@flowstate/core';
 import { isFlinkMetadata, isFlinkSavepoint } from '@flowstate/flink';
 import { randomFileNames, SavepointOutput, SavepointOutputError } from '@flowstate/savepoint';
 
@@ -32,12 +32,17 @@ const METADATA = '_metadata';
 
 /**
  * A location as a local path (a plain path as given, or a file: URI's path) or a remote URI.
- * A malformed URI throws core's usage error.
+ * A malformed URI, or a file: URI that names no local path (a host, an encoded '/'), is a usage error.
  */
 export function locate(location: string): { readonly local: string } | { readonly remote: URL } {
   if (!URI.test(location)) return { local: location };
   const uri = storageUri(location);
-  return uri.protocol === 'file:' ? { local: fileURLToPath(uri) } : { remote: uri };
+  if (uri.protocol !== 'file:') return { remote: uri };
+  try {
+    return { local: fileURLToPath(uri) };
+  } catch (e) {
+    throw new IllegalStateUsageError(undefined, `'${location}' is not a local file URI: ${(e as Error).message}`);
+  }
 }
 
 /**
@@ -60,23 +65,36 @@ export async function flinkInputAt(location: string, fileSystems: () => FileSyst
 
 /** The remote savepoint whose directory is `uri`, or whose `_metadata` file it names. */
 async function remoteFlinkSavepoint(uri: URL, fileSystems: FileSystemRegistry): Promise<RemoteFlinkSavepoint | undefined> {
-  const parent = parentStorageUri(uri);
-  const metadataFile = storageUriBaseName(uri) === METADATA && parent !== undefined;
-  const directory = metadataFile ? parent : uri;
+  let directory: URL;
+  let metadataFile: boolean;
+  let fs: FileSystem;
   try {
-    const fs = fileSystems.resolve(directory);
-    return (await hasFlinkMetadata(fs)) ? { display: displayStorageUri(directory), directory, fs, metadataFile } : undefined;
+    const parent = parentStorageUri(uri);
+    metadataFile = storageUriBaseName(uri) === METADATA && parent !== undefined;
+    directory = metadataFile ? parent! : uri;
+    fs = fileSystems.resolve(directory);
   } catch {
-    // Like isFlinkSavepoint: whatever cannot be read is not recognized as Flink's.
+    // A location no file system opens (a malformed escape, an unknown scheme): not recognized as
+    // Flink's; flowstate's format reports it.
     return undefined;
   }
+  return (await hasFlinkMetadata(fs)) ? { display: displayStorageUri(directory), directory, fs, metadataFile } : undefined;
 }
 
-/** Whether `_metadata` starts with Flink's magic number: 4 bytes are read, as isFlinkSavepoint reads locally. */
+/**
+ * Whether `_metadata` starts with Flink's magic number: 4 bytes are read, as isFlinkSavepoint reads
+ * locally. A storage's typed failure (unreachable, refused, 503) is thrown, not taken for "not
+ * Flink": the flowstate reader would then report a Flink savepoint's metadata as a bad magic number.
+ */
 async function hasFlinkMetadata(fs: FileSystem): Promise<boolean> {
-  const st = await fs.stat(METADATA);
-  if (st === null || st.size < 4) return false;
-  return isFlinkMetadata(await fs.read(METADATA, { offset: 0, length: 4 }));
+  try {
+    const st = await fs.stat(METADATA);
+    if (st === null || st.size < 4) return false;
+    return isFlinkMetadata(await fs.read(METADATA, { offset: 0, length: 4 }));
+  } catch (e) {
+    if (e instanceof FlowstateError) throw e;
+    return false;
+  }
 }
 
 /** The remote input's directory, which a remote output must neither be nor lie in. */
@@ -103,6 +121,9 @@ export async function flinkOutputAt(location: string, remoteInput: string | unde
 
 /** A local output that is a directory holding files is refused; anything else is left to the writer's own checks. */
 async function refuseLocalOutputWithFiles(dir: string): Promise<void> {
-  const entries = await readdir(dir).catch(() => []);
-  if (entries.length > 0) throw new SavepointOutputError(dir, 'the directory exists and is not empty');
+  // One entry tells: the directory is not read whole.
+  const handle = await opendir(dir).catch(() => undefined);
+  if (handle === undefined) return;
+  const first = await handle.read().finally(() => handle.close());
+  if (first !== null) throw new SavepointOutputError(dir, 'the directory exists and is not empty');
 }

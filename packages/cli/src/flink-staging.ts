@@ -20,7 +20,9 @@ export interface StagingLimits {
 /**
  * Files staged at most. A Flink savepoint holds `_metadata` and about one file per stateful
  * subtask (a RocksDB-native one a few per subtask): 100 000 covers parallelism 1000 with dozens of
- * stateful operators, while a listing of a wrong location (a bucket's root) is refused early.
+ * stateful operators, while a wrong location (a bucket's root) is refused before anything is
+ * copied. Not before it is listed: core's FileSystem.list has no paging, so the storage's whole
+ * listing is read first (its memory is the storage's, as for every verb that lists).
  */
 export const MAX_STAGED_FILES = 100_000;
 
@@ -229,7 +231,8 @@ async function onLocalDisk<T>(path: string, what: string, op: () => Promise<T>):
 /** A Renamer replacing the local path `from` (a staged copy) by the location `to` it stands for. */
 function renamer(from: string, to: string): Renamer {
   const rename = (v: unknown): unknown => {
-    if (typeof v === 'string') return v.replaceAll(from, to);
+    // split/join, not replaceAll: a replacement string reads `$&` and `$'` in `to` (S3 keys may hold `$`).
+    if (typeof v === 'string') return v.split(from).join(to);
     if (Array.isArray(v)) return v.map(rename);
     if (v !== null && typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, rename(x)]));
     return v;
@@ -242,7 +245,11 @@ async function renamingErrors<T>(shown: Renamer, work: () => Promise<T>): Promis
   try {
     return await work();
   } catch (e) {
-    if (e instanceof Error) e.message = shown(e.message);
+    try {
+      if (e instanceof Error) e.message = shown(e.message);
+    } catch {
+      // A read-only message (a DOMException's getter): the error goes on as it is, not hidden by a TypeError.
+    }
     throw e;
   }
 }

@@ -5,11 +5,11 @@
  * tests need no Apache Flink fixtures; the storage is S3 (s3rver on 127.0.0.1).
  */
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileSystemRegistry, ForwardingFileSystem, MemoryFileSystem, SubdirectoryFileSystem, writeCommitted, type FileStatus, type FileSystem } from '@flowstate/core';
+import { fileSystemRegistry, ForwardingFileSystem, StorageError, MemoryFileSystem, SubdirectoryFileSystem, writeCommitted, type FileStatus, type FileSystem, type ReadRange } from '@flowstate/core';
 import { FlinkUnsupportedError, readFlinkMetadata, writeFlinkMetadata, type FlinkCheckpointMetadata } from '@flowstate/flink';
 import { validateSavepoint } from '@flowstate/savepoint';
 import { S3RVER_CREDENTIALS, startS3rver, type S3rverInstance } from '@flowstate/storage-s3/testing';
@@ -210,36 +210,108 @@ describe('flowstate savepoint on an Apache Flink savepoint on S3, by URI', () =>
     const staged = stagedDirectories();
     const io = { stdout: () => {} };
     const files = readdirSync(LOCAL_FLINK).length;
-    await assert.rejects(inspectFlinkIfFlink(REMOTE_FLINK, { stagingLimits: { maxFiles: files - 1, maxBytes: 1 << 30 } }, io), (e: unknown) => {
+    const memory = await memoryCopyOfLocalFlink('counted://storage');
+    const reads: string[] = [];
+    fileSystemRegistry.register({ schemes: ['counted'], open: (uri) => new CountingReads(new SubdirectoryFileSystem(memory, uri.pathname.slice(1)), reads) });
+    await assert.rejects(inspectFlinkIfFlink('counted://storage/sp', { stagingLimits: { maxFiles: files - 1, maxBytes: 1 << 30 } }, io), (e: unknown) => {
       assert.ok(e instanceof FlinkUnsupportedError);
       assert.equal(e.code, 'FLINK_UNSUPPORTED');
-      assert.match(e.message, new RegExp(`'${REMOTE_FLINK}'.*${files} files, more than ${files - 1}`));
+      assert.match(e.message, new RegExp(`'counted://storage/sp'.*${files} files, more than ${files - 1}`));
       return true;
     });
-    await assert.rejects(inspectFlinkIfFlink(REMOTE_FLINK, { stagingLimits: { maxFiles: 100, maxBytes: 1000 } }, io), /bytes, more than 1000/);
+    await assert.rejects(inspectFlinkIfFlink('counted://storage/sp', { stagingLimits: { maxFiles: 100, maxBytes: 1000 } }, io), /bytes, more than 1000/);
+    // Only the detection's 4 bytes of _metadata were read, once per command: nothing was copied.
+    assert.deepEqual(reads, ['_metadata', '_metadata']);
     assert.deepEqual(stagedDirectories(), staged);
   });
 });
 
+/** The local Flink savepoint's files under `sp/` of a new in-memory file system. */
+async function memoryCopyOfLocalFlink(displayRoot: string): Promise<MemoryFileSystem> {
+  const memory = new MemoryFileSystem(displayRoot);
+  for (const name of readdirSync(LOCAL_FLINK)) await writeFile(memory, `sp/${name}`, readFileSync(join(LOCAL_FLINK, name)));
+  return memory;
+}
+
+/** Records the path of every read. */
+class CountingReads extends ForwardingFileSystem {
+  constructor(
+    inner: FileSystem,
+    private readonly reads: string[],
+  ) {
+    super(inner);
+  }
+  override read(path: string, range?: ReadRange): Promise<Uint8Array> {
+    this.reads.push(path);
+    return super.read(path, range);
+  }
+}
+
 describe('staging a remote Apache Flink savepoint', () => {
-  /** A file system whose listing also names a file outside its root, as a hostile or broken storage might. */
+  /** Two levels up from the copy's directory: into os.tmpdir() itself, where the test looks for it. */
+  const ESCAPING = '../../flowstate-escaped-by-listing';
+
+  /** A file system whose listing also names a file outside its root, and serves it, as a hostile or broken storage might. */
   class EscapingListing extends ForwardingFileSystem {
     override async list(dir: string): Promise<FileStatus[]> {
-      return [...(await this.inner.list(dir)), { path: '../flowstate-escaped-by-listing', size: 3 }];
+      return [...(await this.inner.list(dir)), { path: ESCAPING, size: 3 }];
+    }
+    override async read(path: string, range?: ReadRange): Promise<Uint8Array> {
+      return path === ESCAPING ? new Uint8Array(range?.length ?? 3) : this.inner.read(path, range);
     }
   }
 
   it('refuses a listed name that would land outside the temporary directory, writing nothing there', async () => {
-    const memory = new MemoryFileSystem('hostile://storage');
-    for (const name of readdirSync(LOCAL_FLINK)) await writeFile(memory, `sp/${name}`, readFileSync(join(LOCAL_FLINK, name)));
+    const memory = await memoryCopyOfLocalFlink('hostile://storage');
     fileSystemRegistry.register({ schemes: ['hostile'], open: (uri) => new EscapingListing(new SubdirectoryFileSystem(memory, uri.pathname.slice(1))) });
     const staged = stagedDirectories();
-    const r = await cli('savepoint', 'inspect', 'hostile://storage/sp', '--json');
-    assert.equal(r.code, ExitCode.CORRUPT, r.stderr);
-    assert.equal((JSON.parse(r.stdout) as { error: { code: string } }).error.code, 'PATH_ESCAPE');
-    assert.match(r.stderr, /hostile:\/\/storage\/sp/);
-    assert.equal(existsSync(join(tmpdir(), 'flowstate-escaped-by-listing')), false);
-    assert.deepEqual(stagedDirectories(), staged);
+    const escaped = join(tmpdir(), 'flowstate-escaped-by-listing');
+    try {
+      const r = await cli('savepoint', 'inspect', 'hostile://storage/sp', '--json');
+      assert.equal(r.code, ExitCode.CORRUPT, r.stderr);
+      assert.equal((JSON.parse(r.stdout) as { error: { code: string } }).error.code, 'PATH_ESCAPE');
+      assert.match(r.stderr, /hostile:\/\/storage\/sp/);
+      assert.equal(existsSync(escaped), false, 'a listed name escaping the copy was written outside it');
+      assert.deepEqual(stagedDirectories(), staged);
+    } finally {
+      rmSync(escaped, { force: true });
+    }
+  });
+
+  it("names the remote location in reports also when its URI holds '$&' (no replacement pattern), never the copy's path", async () => {
+    const memory = await memoryCopyOfLocalFlink('dollar://storage');
+    const victim = largestStateFile();
+    // One state file cut short: validate reports it, by its remote name.
+    const bytes = readFileSync(join(LOCAL_FLINK, victim));
+    for (const name of readdirSync(LOCAL_FLINK)) await writeFile(memory, `odd$&name/${name}`, name === victim ? bytes.subarray(0, bytes.length - 1) : readFileSync(join(LOCAL_FLINK, name)));
+    fileSystemRegistry.register({ schemes: ['dollar'], open: (uri) => new SubdirectoryFileSystem(memory, decodeURIComponent(uri.pathname.slice(1))) });
+    const r = await cli('savepoint', 'validate', 'dollar://storage/odd$&name', '--json');
+    assert.equal(r.code, ExitCode.FAILED, r.stderr);
+    assert.doesNotMatch(r.stdout, new RegExp(STAGED_INPUT_PREFIX));
+    const files = (JSON.parse(r.stdout) as { problems: Array<{ file?: string }> }).problems.map((p) => p.file);
+    assert.ok(files.includes(`dollar://storage/odd$&name/${victim}`), JSON.stringify(files));
+  });
+
+  it("a storage's failure while detecting the format is reported as that failure, not as flowstate's bad magic number", async () => {
+    const memory = await memoryCopyOfLocalFlink('unreachable://storage');
+    // Fails once (a transient 503): the detection's stat; a later reader would find the file.
+    let failures = 1;
+    class Unreachable extends ForwardingFileSystem {
+      override async stat(path: string): Promise<FileStatus | null> {
+        if (path === '_metadata' && failures-- > 0) throw new StorageError('unreachable://storage/sp/_metadata', 'stat failed: 503 Service Unavailable');
+        return super.stat(path);
+      }
+    }
+    fileSystemRegistry.register({ schemes: ['unreachable'], open: (uri) => new Unreachable(new SubdirectoryFileSystem(memory, uri.pathname.slice(1))) });
+    const r = await cli('savepoint', 'inspect', 'unreachable://storage/sp', '--json');
+    assert.equal((JSON.parse(r.stdout) as { error: { code: string } }).error.code, new StorageError('x', 'y').code, r.stderr);
+    assert.match(r.stderr, /503 Service Unavailable/);
+  });
+
+  it('a file: URI naming no local path (a host) is a usage error, not an internal one', async () => {
+    const r = await cli('savepoint', 'convert', join(local, 'flowstate-input-absent'), 'file://otherhost/tmp/x', '--to', 'flink');
+    assert.equal(r.code, ExitCode.USAGE, r.stderr);
+    assert.match(r.stderr, /not a local file URI/);
   });
 });
 

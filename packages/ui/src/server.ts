@@ -52,7 +52,7 @@ const RETRY_AFTER_SECONDS = 2;
  * the answer and goes to CheckpointUiOptions.log.
  */
 export const INTERNAL_ERROR_CODE = 'INTERNAL';
-const INTERNAL_ERROR_MESSAGE = "internal error in the checkpoint UI (its details go to the server's log, not to this answer)";
+const INTERNAL_ERROR_MESSAGE = "internal error in the checkpoint UI (its details are not in this answer; they go to the UI's log, where one is given)";
 
 /** What close() needs: the requests still running, the scan slots in use, and the signal that stops scans. */
 interface Requests {

@@ -74,7 +74,7 @@ describe('the HTTP server', () => {
         failure = e;
         const r = await get(failing.url, '/api/checkpoints');
         assert.equal(r.status, 500, r.body);
-        assert.deepEqual(JSON.parse(r.body), { error: "internal error in the checkpoint UI (its details go to the server's log, not to this answer)", code: INTERNAL_ERROR_CODE });
+        assert.deepEqual(JSON.parse(r.body), { error: "internal error in the checkpoint UI (its details are not in this answer; they go to the UI's log, where one is given)", code: INTERNAL_ERROR_CODE });
         assert.ok(!/secret/.test(r.body), `the answer leaks the error's text: ${r.body}`);
         assert.match(logged.at(-1) ?? '', /\/api\/checkpoints/);
         assert.ok(logged.at(-1)!.includes(e.message), 'the log does not hold the error');
