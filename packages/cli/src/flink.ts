@@ -44,7 +44,9 @@ export interface FlinkVerbOptions extends ConfigFileOption {
 
 /** The Flink savepoint or checkpoint at `location`, or undefined (not one: flowstate's format). */
 function flinkInput(location: string, o: FlinkVerbOptions): Promise<FlinkInput | undefined> {
-  return flinkInputAt(location, () => fileSystemsOf(o));
+  // Loaded first: --config is validated by every verb, also on a local savepoint that needs none of its settings.
+  const fileSystems = fileSystemsOf(o);
+  return flinkInputAt(location, () => fileSystems);
 }
 
 function limitsOf(o: FlinkVerbOptions): StagingLimits {

@@ -5,7 +5,7 @@
  * tests need no Apache Flink fixtures; the storage is S3 (s3rver on 127.0.0.1).
  */
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -306,6 +306,19 @@ describe('staging a remote Apache Flink savepoint', () => {
     const r = await cli('savepoint', 'inspect', 'unreachable://storage/sp', '--json');
     assert.equal((JSON.parse(r.stdout) as { error: { code: string } }).error.code, new StorageError('x', 'y').code, r.stderr);
     assert.match(r.stderr, /503 Service Unavailable/);
+  });
+
+  it('validates --config also for a local Apache Flink savepoint: an invalid one is refused and dispose deletes nothing', async () => {
+    const copy = join(local, 'flink-config-check');
+    cpSync(LOCAL_FLINK, copy, { recursive: true });
+    const config = join(local, 'bad-config.yaml');
+    writeFileSync(config, 'execution.checkpointing.interval: 10 parsecs\n');
+    for (const verb of ['inspect', 'validate', 'dispose']) {
+      const r = await cli('savepoint', verb, copy, '--config', config);
+      assert.equal(r.code, ExitCode.USAGE, `${verb}: ${r.stdout}${r.stderr}`);
+      assert.match(r.stderr, /execution\.checkpointing\.interval/);
+    }
+    assert.deepEqual(readdirSync(copy).sort(), readdirSync(LOCAL_FLINK).sort());
   });
 
   it('a file: URI naming no local path (a host) is a usage error, not an internal one', async () => {

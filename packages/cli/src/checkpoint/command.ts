@@ -171,7 +171,9 @@ function addGc(ctx: VerbContext): void {
  */
 export async function runDispose(savepoint: string, o: JsonOption, io: CheckpointCommandContext['io']): Promise<void> {
   const print = (value: unknown, human: () => string): void => io.stdout(o.json === true ? json(value) : `${human()}\n`);
-  const flink = await flinkInputAt(savepoint, () => fileSystemsOf(o));
+  // Loaded first: --config is validated also when a local Flink savepoint needs none of its settings.
+  const fileSystems = fileSystemsOf(o);
+  const flink = await flinkInputAt(savepoint, () => fileSystems);
   if (flink?.kind === 'remote') {
     throw new IllegalStateUsageError(
       undefined,
