@@ -26,6 +26,7 @@ import '@flowstate/storage-s3';
 import '@flowstate/storage-hdfs';
 import type { ReadableConfiguration } from './combinations.js';
 import { InvalidConfigurationValueError } from './errors.js';
+import { localPathOf } from './schemas.js';
 import {
   ALIGNED_CHECKPOINT_TIMEOUT,
   CHECKPOINT_STORAGE,
@@ -62,7 +63,7 @@ export const BUILT_IN_STATE_BACKENDS: Readonly<Record<string, StateBackendFactor
     return new RocksDBStateBackend({
       incrementalCheckpoints: c.get(INCREMENTAL_CHECKPOINTS),
       ...tuning,
-      ...(localDirectory === undefined ? {} : { localDirectory: localPath(localDirectory) }),
+      ...localDirectoryOptions(localDirectory),
     });
   },
 };
@@ -74,8 +75,14 @@ function getAll<G extends Record<string, ConfigOption<unknown>>>(c: ReadableConf
   return Object.fromEntries(Object.entries(group).map(([name, o]) => [name, c.get(o)])) as OptionValues<G>;
 }
 
-function localPath(p: string): string {
-  return p.startsWith('file://') ? decodeURIComponent(new URL(p).pathname) : p;
+/**
+ * One directory stays RocksDBStateBackend's `localDirectory`, as before lists were read; several
+ * are its `localDirectories`, which hands them out round-robin.
+ */
+function localDirectoryOptions(entries: readonly string[] | undefined): { localDirectory?: string; localDirectories?: string[] } {
+  if (entries === undefined) return {};
+  const paths = entries.map(localPathOf);
+  return paths.length === 1 ? { localDirectory: paths[0]! } : { localDirectories: paths };
 }
 
 /** The mode names of @flowstate/runtime: Flink's mode plus `unaligned.enabled` folded into one. */

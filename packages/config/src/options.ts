@@ -13,8 +13,9 @@ import {
   enumValue,
   integerValue,
   listValue,
-  localPathValue,
+  localPathListValue,
   locationValue,
+  MAX_LOCAL_PATHS,
   memoryValue,
   type ValueSchema,
 } from './schemas.js';
@@ -223,14 +224,14 @@ export const ROCKSDB_WRITE_BUFFER_COUNT = integerOption({
   max: 64,
 });
 
-export const ROCKSDB_LOCAL_DIRECTORY = option<string | undefined>({
+export const ROCKSDB_LOCAL_DIRECTORY = option<string[] | undefined>({
   key: 'state.backend.rocksdb.localdir',
   defaultValue: undefined,
   defaultText: '(none: the OS temporary directory)',
   type: 'String',
-  allowed: "one local directory path (or file:// URI); a list of directories (',' or ':' between them, as Flink reads it) is not supported",
-  description: 'Where RocksDB instances keep their working files.',
-  schema: localPathValue,
+  allowed: `one or more local directory paths (or file:// URIs), ',' or ':' between them as Flink reads it, each named once, at most ${MAX_LOCAL_PATHS}`,
+  description: 'Where RocksDB instances keep their working files; with several directories, each instance takes the next one, round-robin.',
+  schema: localPathListValue,
 });
 
 export const ROCKSDB_TIMER_SERVICE_FACTORY = option<'ROCKSDB' | 'HEAP'>({

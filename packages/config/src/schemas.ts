@@ -3,6 +3,7 @@
  * strings, code values) and yields the typed value, or fails. Messages are not taken from here:
  * the option that uses a schema says what is allowed, in Flink's words.
  */
+import { posix } from 'node:path';
 import { storageUri } from '@flowstate/core';
 import * as v from 'valibot';
 import { parseDurationMs, parseMemoryBytes } from './units.js';
@@ -70,8 +71,8 @@ export const locationValue: ValueSchema<string> = v.pipe(
 );
 
 /**
- * One local directory path. Flink splits this value at ',' and ':' (File.pathSeparator) into a
- * list of directories; flowstate takes one, so a list is refused rather than read as one path.
+ * One local directory path or file:// URI: an entry of a localdir list (localPathListValue), so
+ * never one with a ',' or a ':' of its own, which Flink would have read as two entries.
  */
 export const localPathValue: ValueSchema<string> = v.pipe(
   v.string(),
@@ -79,8 +80,87 @@ export const localPathValue: ValueSchema<string> = v.pipe(
   v.nonEmpty(),
   v.maxLength(4096),
   v.check((s) => !/^[a-z][a-z0-9+.-]*:\/\//i.test(s) || s.startsWith('file://')),
-  v.check((s) => !/[,:]/.test(s.startsWith('file://') ? s.slice('file://'.length) : s)),
+  v.check((s) => !/[,:]/.test(s.startsWith('file://') ? s.slice('file://'.length) : s.startsWith('file:/') ? s.slice('file:'.length) : s)),
+  v.check((s) => !s.startsWith('file:') || decodesAsFileUri(s)),
 );
+
+/** A file: URI whose path decodes ('file:///data/%zz' does not, and would fail only when the backend starts). */
+function decodesAsFileUri(s: string): boolean {
+  try {
+    localPathOf(s);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** At most this many directories in one localdir list: more is a typo or a generated value gone wrong, not disks. */
+export const MAX_LOCAL_PATHS = 64;
+
+/**
+ * Local directory paths as Flink reads a localdir value: one string split at ',' and at ':'
+ * (File.pathSeparator on Linux), or a YAML list; each entry trimmed, non-empty, a local path
+ * (localPathValue), and named once (two subtasks' directories spread over one disk twice would
+ * defeat the point).
+ */
+export const localPathListValue: ValueSchema<string[]> = v.pipe(
+  v.union([v.pipe(v.string(), v.maxLength(MAX_LOCAL_PATHS * 4097), v.transform(splitLocalPaths)), v.array(v.string())]),
+  v.minLength(1),
+  v.maxLength(MAX_LOCAL_PATHS),
+  v.rawTransform(({ dataset, addIssue, NEVER }) => {
+    const out: string[] = [];
+    for (const x of dataset.value) {
+      const r = v.safeParse(localPathValue, x);
+      if (!r.success || out.some((seen) => sameLocalDirectory(seen, r.output))) {
+        addIssue({ message: `list item ${x} is not allowed` });
+        return NEVER;
+      }
+      out.push(r.output);
+    }
+    return out;
+  }),
+);
+
+/**
+ * Splits at ',' and ':' as Flink does, except the ':' of a URI scheme: `file:` followed by '/'
+ * (file:///x, file:/x), and any other `scheme://`, kept whole so that localPathValue refuses it
+ * (s3://bucket must not become the two relative paths 's3' and '//bucket').
+ */
+export function splitLocalPaths(value: string): string[] {
+  const entries: string[] = [];
+  let current = '';
+  for (let i = 0; i < value.length; i++) {
+    const c = value[i]!;
+    if (c === ',' || (c === ':' && !isSchemeColon(current, value.slice(i + 1)))) {
+      entries.push(current.trim());
+      current = '';
+    } else current += c;
+  }
+  entries.push(current.trim());
+  return entries;
+}
+
+/** The local path a localPathValue names: a file: URI's decoded path, or the path itself. */
+export function localPathOf(entry: string): string {
+  return entry.startsWith('file:') ? decodeURIComponent(new URL(entry).pathname) : entry;
+}
+
+/** '/data/a', '/data/a/' and 'file:///data/a' are one directory, so naming it twice is refused. */
+function sameLocalDirectory(a: string, b: string): boolean {
+  return normalizeDirectory(localPathOf(a)) === normalizeDirectory(localPathOf(b));
+}
+
+function normalizeDirectory(p: string): string {
+  const n = posix.normalize(p);
+  return n.length > 1 && n.endsWith('/') ? n.slice(0, -1) : n;
+}
+
+function isSchemeColon(before: string, after: string): boolean {
+  const scheme = before.trim();
+  // Case-sensitive, as localPathValue's file:// check: 'FILE://x' is kept whole and refused there.
+  if (scheme === 'file') return after.startsWith('/');
+  return /^[a-z][a-z0-9+.-]*$/i.test(scheme) && after.startsWith('//');
+}
 
 /** An http(s) endpoint URL. */
 export const endpointValue: ValueSchema<string> = v.pipe(

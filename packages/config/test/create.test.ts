@@ -44,6 +44,17 @@ describe('state backends', () => {
     assert.deepEqual(set.options, { incrementalCheckpoints: true, blockCacheSize: 128 << 20, writeBufferSize: 16 << 20, maxWriteBufferNumber: 4, compression: 'zstd', timerServiceFactory: 'HEAP', localDirectory: `${dir}/rocks` });
   });
 
+  it('rocksdb gets several local directories (file:// URIs as paths) as localDirectories, one as localDirectory', () => {
+    const several = createStateBackend(
+      Configuration.fromMap({ 'state.backend.type': 'rocksdb', 'state.backend.rocksdb.localdir': `file://${dir}/rocks-1:${dir}/rocks%202,file://${dir}/rocks%203` }),
+    ) as RocksDBStateBackend;
+    assert.deepEqual(several.options.localDirectories, [`${dir}/rocks-1`, `${dir}/rocks%202`, `${dir}/rocks 3`]);
+    assert.equal(several.options.localDirectory, undefined);
+    const one = createStateBackend(Configuration.fromMap({ 'state.backend.type': 'rocksdb', 'state.backend.rocksdb.localdir': `file:${dir}/rocks` })) as RocksDBStateBackend;
+    assert.equal(one.options.localDirectory, `${dir}/rocks`);
+    assert.equal(one.options.localDirectories, undefined);
+  });
+
   it('lmdb, or any other name, comes from the caller; without it the error names the key and the choices', () => {
     const lmdb: StateBackend = new MemoryStateBackend();
     assert.equal(createStateBackend(Configuration.fromMap({ 'state.backend.type': 'lmdb' }), { backends: { lmdb: () => lmdb } }), lmdb);

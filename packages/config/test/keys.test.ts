@@ -142,9 +142,38 @@ const CASES: readonly KeyCase[] = [
   {
     key: 'state.backend.rocksdb.localdir',
     defaultValue: undefined,
-    valid: [['/var/lib/flowstate', '/var/lib/flowstate'], ['file:///var/tmp/rocks', 'file:///var/tmp/rocks']],
-    // Flink splits a list of directories at ',' and ':' (File.pathSeparator); flowstate takes one, so a list is refused, never read as one odd path.
-    invalid: ['', 's3://bucket/rocks', 5, '/data/rocks-1,/data/rocks-2', '/data/rocks-1:/data/rocks-2', 'file:///data/rocks-1,/data/rocks-2'],
+    // As Flink reads it: a list of directories with ',' or ':' (File.pathSeparator) between them; the ':' of file:/ stays.
+    valid: [
+      ['/var/lib/flowstate', ['/var/lib/flowstate']],
+      ['a,b', ['a', 'b']],
+      ['a:b', ['a', 'b']],
+      [Array.from({ length: 64 }, (_, i) => `/data/rocks-${i}`).join(':'), Array.from({ length: 64 }, (_, i) => `/data/rocks-${i}`)],
+      ['file:///var/tmp/rocks', ['file:///var/tmp/rocks']],
+      ['/data/rocks-1,/data/rocks-2', ['/data/rocks-1', '/data/rocks-2']],
+      ['/data/rocks-1:/data/rocks-2', ['/data/rocks-1', '/data/rocks-2']],
+      ['file:///data/rocks-1,file:///data/rocks-2', ['file:///data/rocks-1', 'file:///data/rocks-2']],
+      ['file:///data/rocks-1:/data/rocks-2', ['file:///data/rocks-1', '/data/rocks-2']],
+      ['file:/data/rocks-1 , /data/rocks-2', ['file:/data/rocks-1', '/data/rocks-2']],
+      [['/data/rocks-1', 'file:///data/rocks-2'], ['/data/rocks-1', 'file:///data/rocks-2']],
+    ],
+    invalid: [
+      '',
+      5,
+      // Entries localPathValue refuses: another scheme (never split into 's3' and '//bucket'), a path that does not decode.
+      's3://bucket/rocks',
+      '/data/rocks-1,s3://bucket/rocks',
+      'file:///data/%zz',
+      // Empty entries, duplicates (also spelled differently), too many.
+      '/data/rocks-1,',
+      '/data/rocks-1,,/data/rocks-2',
+      ':/data/rocks-1',
+      '/data/rocks-1:/data/rocks-1',
+      '/data/rocks-1,file:///data/rocks-1/',
+      Array.from({ length: 65 }, (_, i) => `/data/rocks-${i}`).join(','),
+      // A YAML list's entries are single paths: no ',' or ':' inside one.
+      [],
+      ['/data/rocks-1:/data/rocks-2'],
+    ],
   },
   {
     key: 'state.backend.rocksdb.compression.per.level',
@@ -252,6 +281,18 @@ describe('configuration keys', () => {
       }
     });
   }
+
+  it('state.backend.rocksdb.localdir refuses empty entries, duplicates, too many and single-path failures, saying what a list may hold', () => {
+    const key = 'state.backend.rocksdb.localdir';
+    const tooMany = Array.from({ length: 65 }, (_, i) => `/data/rocks-${i}`).join(',');
+    for (const raw of ['/data/a,,/data/b', '/data/a:/data/a', tooMany, '/data/a,s3://bucket/rocks']) {
+      assert.throws(
+        () => Configuration.fromMap({ [key]: raw }),
+        (e: unknown) => e instanceof InvalidConfigurationValueError && e.key === key && /',' or ':' between them/.test(e.message) && /each named once, at most 64/.test(e.message),
+        raw,
+      );
+    }
+  });
 
   it('refuses a key and its deprecated spelling with different values in one source, and accepts equal ones', () => {
     assert.throws(() => Configuration.fromMap({ 'state.checkpoints.dir': '/a', 'execution.checkpointing.dir': '/b' }), /'state.checkpoints.dir' and 'execution.checkpointing.dir' conflict/);

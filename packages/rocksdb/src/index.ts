@@ -2,7 +2,7 @@
 // SstFileWriter, ...) is the subpath `@flowstate/rocksdb/native`; only what the backend's own API
 // names is re-exported here (its errors and its compression option).
 export { RocksDBError, type RocksDBErrorCode, type Compression } from './native.js';
-export { RocksDBStateBackend, type RocksDBStateBackendOptions } from './backend/rocksdb-state-backend.js';
+export { RocksDBOptionsError, RocksDBStateBackend, type RocksDBStateBackendOptions } from './backend/rocksdb-state-backend.js';
 export { RocksDBKeyedStateBackend, ROCKSDB_NATIVE_METRICS, type RocksDBTimerServiceFactory } from './backend/rocksdb-keyed-state-backend.js';
 export { RocksDBKvStore, RocksDBKeySpace, STATE_CF_PREFIX } from './backend/rocksdb-kv-store.js';
 export {

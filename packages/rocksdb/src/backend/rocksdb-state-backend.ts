@@ -1,4 +1,5 @@
-import { AbstractStateBackend } from '@flowstate/core';
+import { randomInt } from 'node:crypto';
+import { AbstractStateBackend, errorClass } from '@flowstate/core';
 import type { KeyedStateBackend, KeyedStateBackendParameters } from '@flowstate/core';
 import type { Compression } from '../native.js';
 import { RocksDBKeyedStateBackend, type RocksDBTimerServiceFactory } from './rocksdb-keyed-state-backend.js';
@@ -6,8 +7,16 @@ import { RocksDBKeyedStateBackend, type RocksDBTimerServiceFactory } from './roc
 export interface RocksDBStateBackendOptions {
   /** Native incremental checkpoints (default true); savepoints are canonical unless NATIVE is asked for. */
   readonly incrementalCheckpoints?: boolean;
-  /** Where instances keep their working files (default: the OS temp directory). */
+  /** Where instances keep their working files (default: the OS temp directory). Not with `localDirectories`. */
   readonly localDirectory?: string;
+  /**
+   * Several directories for the instances' working files (Flink's list in
+   * state.backend.rocksdb.localdir), e.g. one per disk: each keyed backend this object creates takes
+   * the next one, round-robin, starting at a random one per RocksDBStateBackend object, so that the
+   * subtasks of many jobs spread over the disks instead of all starting on the first. At least one;
+   * not with `localDirectory`.
+   */
+  readonly localDirectories?: readonly string[];
   /** Bytes of each instance's LRU block cache (default 64 MiB); 0: no block cache. */
   readonly blockCacheSize?: number;
   readonly writeBufferSize?: number;
@@ -74,6 +83,42 @@ export interface RocksDBStateBackendOptions {
   readonly timerServiceFactory?: RocksDBTimerServiceFactory;
 }
 
+/** RocksDBStateBackendOptions that contradict each other or are empty (e.g. both localDirectory and localDirectories). */
+export class RocksDBOptionsError extends errorClass('ROCKSDB_INVALID_OPTIONS', [], (detail: string) => `RocksDBStateBackend options: ${detail}`) {}
+
+/** Picks the index of the first local directory, from 0 to count - 1 (tests inject a fixed one). */
+export type FirstDirectoryChooser = (count: number) => number;
+
+/**
+ * Hands out the local directories round-robin from a chosen start. One per StateBackend object, as
+ * Flink keeps its nextDirectory: the object a job's subtasks share spreads them over the disks.
+ */
+class LocalDirectoryRotation {
+  private next: number;
+
+  constructor(
+    private readonly directories: readonly string[],
+    chooseFirst: FirstDirectoryChooser,
+  ) {
+    const first = chooseFirst(directories.length);
+    if (!Number.isSafeInteger(first) || first < 0 || first >= directories.length) throw new RocksDBOptionsError(`first local directory index ${first} is not from 0 to ${directories.length - 1}`);
+    this.next = first;
+  }
+
+  take(): string {
+    const d = this.directories[this.next]!;
+    this.next = (this.next + 1) % this.directories.length;
+    return d;
+  }
+}
+
+function localDirectoryRotation(o: RocksDBStateBackendOptions, chooseFirst: FirstDirectoryChooser): LocalDirectoryRotation | undefined {
+  if (o.localDirectories === undefined) return undefined;
+  if (o.localDirectory !== undefined) throw new RocksDBOptionsError('localDirectory and localDirectories are mutually exclusive; give one');
+  if (o.localDirectories.length === 0) throw new RocksDBOptionsError('localDirectories is empty; give at least one directory, or leave it out for the OS temp directory');
+  return new LocalDirectoryRotation([...o.localDirectories], chooseFirst);
+}
+
 /**
  * State in RocksDB on local disk (Flink's EmbeddedRocksDBStateBackend): for state far larger than
  * memory, with incremental checkpoints. Operator state stays on the heap, as in Flink.
@@ -82,14 +127,29 @@ export class RocksDBStateBackend extends AbstractStateBackend {
   readonly name = 'rocksdb';
   readonly supportsAsynchronousSnapshots = true;
 
-  constructor(readonly options: RocksDBStateBackendOptions = {}) {
+  private readonly localDirectories: LocalDirectoryRotation | undefined;
+
+  /**
+   * @param chooseFirstDirectory internal, for tests: the index of the first of `localDirectories`
+   * (default: a random one).
+   */
+  constructor(
+    readonly options: RocksDBStateBackendOptions = {},
+    chooseFirstDirectory: FirstDirectoryChooser = randomInt,
+  ) {
     super();
+    this.localDirectories = localDirectoryRotation(options, chooseFirstDirectory);
+  }
+
+  /** The caller's directory (scratch instances of savepoint conversion) wins; then the configured ones. */
+  private localDirectoryFor(parameters: KeyedStateBackendParameters<unknown>): string | undefined {
+    return parameters.localDirectory ?? this.options.localDirectory ?? this.localDirectories?.take();
   }
 
   async createKeyedStateBackend<K>(parameters: KeyedStateBackendParameters<K>): Promise<KeyedStateBackend<K>> {
     const o = this.options;
     const b = new RocksDBKeyedStateBackend(
-      { ...parameters, localDirectory: parameters.localDirectory ?? o.localDirectory },
+      { ...parameters, localDirectory: this.localDirectoryFor(parameters) },
       {
         incrementalCheckpoints: o.incrementalCheckpoints ?? true,
         verifySstsBeforeUpload: o.verifySstsBeforeUpload ?? true,
