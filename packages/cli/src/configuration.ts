@@ -12,8 +12,19 @@ export interface ConfigFileOption {
  */
 export function storageFromConfig(o: ConfigFileOption): { fileSystems?: FileSystemRegistry } {
   if (o.config === undefined) return {};
-  return { fileSystems: configuredFileSystems(loadConfiguration({ file: o.config })) };
+  let fileSystems = loaded.get(o);
+  if (fileSystems === undefined) {
+    fileSystems = configuredFileSystems(loadConfiguration({ file: o.config }));
+    loaded.set(o, fileSystems);
+  }
+  return { fileSystems };
 }
+
+/**
+ * The registry each command's options loaded: a verb asks at several steps (is the input Apache
+ * Flink's, where does the output go, read it), and the file is read and validated once.
+ */
+const loaded = new WeakMap<ConfigFileOption, FileSystemRegistry>();
 
 /** The registry that opens the command's locations: `--config`'s storage settings, else core's process-wide one. */
 export function fileSystemsOf(o: ConfigFileOption): FileSystemRegistry {

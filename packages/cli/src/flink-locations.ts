@@ -48,10 +48,10 @@ export function locate(location: string): { readonly local: string } | { readonl
 /**
  * The Apache Flink savepoint or checkpoint at `location` (a directory or its `_metadata` file),
  * recognized by the magic number of its `_metadata`; undefined for anything else (the caller goes
- * on with flowstate's format, which reports unreadable and malformed locations). `fileSystems` is
- * asked for remote locations only, and its failures (an invalid --config) are not swallowed.
+ * on with flowstate's format, which reports unreadable and malformed locations). `fileSystems`
+ * opens remote locations.
  */
-export async function flinkInputAt(location: string, fileSystems: () => FileSystemRegistry): Promise<FlinkInput | undefined> {
+export async function flinkInputAt(location: string, fileSystems: FileSystemRegistry): Promise<FlinkInput | undefined> {
   let where: ReturnType<typeof locate>;
   try {
     where = locate(location);
@@ -59,7 +59,7 @@ export async function flinkInputAt(location: string, fileSystems: () => FileSyst
     return undefined;
   }
   if ('local' in where) return (await isFlinkSavepoint(where.local)) ? { kind: 'local', path: where.local } : undefined;
-  const savepoint = await remoteFlinkSavepoint(where.remote, fileSystems());
+  const savepoint = await remoteFlinkSavepoint(where.remote, fileSystems);
   return savepoint === undefined ? undefined : { kind: 'remote', savepoint };
 }
 
@@ -109,11 +109,11 @@ export function remoteDirectoryOf(input: FlinkInput): string | undefined {
  * that writes it; with a remote input it is also refused here when it already holds files, so a
  * mistyped output costs no download.
  */
-export async function flinkOutputAt(location: string, remoteInput: string | undefined, fileSystems: () => FileSystemRegistry): Promise<FlinkOutput> {
+export async function flinkOutputAt(location: string, remoteInput: string | undefined, fileSystems: FileSystemRegistry): Promise<FlinkOutput> {
   const where = locate(location);
   if ('remote' in where) {
     const spec = { checkpointId: 0, names: randomFileNames(), inputs: remoteInput === undefined ? [] : [remoteInput] };
-    return { kind: 'remote', output: await SavepointOutput.create(location, spec, { fileSystems: fileSystems() }) };
+    return { kind: 'remote', output: await SavepointOutput.create(location, spec, { fileSystems }) };
   }
   if (remoteInput !== undefined) await refuseLocalOutputWithFiles(where.local);
   return { kind: 'local', path: where.local };

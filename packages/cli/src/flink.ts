@@ -44,9 +44,8 @@ export interface FlinkVerbOptions extends ConfigFileOption {
 
 /** The Flink savepoint or checkpoint at `location`, or undefined (not one: flowstate's format). */
 function flinkInput(location: string, o: FlinkVerbOptions): Promise<FlinkInput | undefined> {
-  // Loaded first: --config is validated by every verb, also on a local savepoint that needs none of its settings.
-  const fileSystems = fileSystemsOf(o);
-  return flinkInputAt(location, () => fileSystems);
+  // --config is loaded (and validated) also for a local savepoint, which needs none of its settings.
+  return flinkInputAt(location, fileSystemsOf(o));
 }
 
 function limitsOf(o: FlinkVerbOptions): StagingLimits {
@@ -93,7 +92,7 @@ export async function rescaleFlinkIfFlink(
   const source = await flinkInput(input, o);
   if (source === undefined) return false;
   // Before anything is staged or written: an unusable remote output costs no download.
-  const target = await flinkOutputAt(output, remoteDirectoryOf(source), () => fileSystemsOf(o));
+  const target = await flinkOutputAt(output, remoteDirectoryOf(source), fileSystemsOf(o));
   const options = await flinkOptions(o.serializers);
   // --parallelism is the parallelism of operators with keyed state only (sources and sinks keep theirs).
   const rescale = {
@@ -124,7 +123,7 @@ export async function convertFlinkIfFlink(
   const source = await flinkInput(input, o);
   if (source === undefined) return false;
   if (o.to !== 'canonical') throw new IllegalStateUsageError(undefined, `an Apache Flink savepoint converts to 'canonical' only, not '${o.to}'`);
-  const target = await flinkOutputAt(output, remoteDirectoryOf(source), () => fileSystemsOf(o));
+  const target = await flinkOutputAt(output, remoteDirectoryOf(source), fileSystemsOf(o));
   const options = await flinkOptions(o.serializers);
   const r = await withLocalCopy(source, limitsOf(o), async (path) => {
     const sp = await FlinkSavepoint.load(path, options);
@@ -187,7 +186,7 @@ export async function convertToFlink(
   const where = locate(input);
   // convertFlowstateToFlink reads through any FileSystem: a remote input is read in place.
   const source: FileSystem = 'local' in where ? new LocalFileSystem(where.local) : fileSystemsOf(o).resolve(where.remote);
-  const target = await flinkOutputAt(output, 'remote' in where ? input : undefined, () => fileSystemsOf(o));
+  const target = await flinkOutputAt(output, 'remote' in where ? input : undefined, fileSystemsOf(o));
   const r = await writingTo(target, (dir) => convertFlowstateToFlink(source, dir, { metadataVersion, ...(uids === undefined ? {} : { uids }) }));
   for (const s of r.skipped) io.stderr(`flowstate: skipped ${s}\n`);
   io.stdout(o.json === true ? json({ directory: output, format: 'apache-flink', metadataVersion, files: r.files.length, skipped: r.skipped }) : `converted ${input} to an Apache Flink savepoint (metadata V${metadataVersion}): ${output}\n`);

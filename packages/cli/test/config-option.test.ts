@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { S3RVER_CREDENTIALS, startS3rver, type S3rverInstance } from '@flowstate/storage-s3/testing';
+import { storageFromConfig } from '../src/configuration.js';
 import { ExitCode } from '../src/index.js';
 import { runCli } from './in-process.js';
 
@@ -86,5 +87,22 @@ describe('flowstate savepoint ... --config', () => {
     const missing = await cli('savepoint', 'inspect', FIXTURE, '--config', join(dir, 'nope.yaml'));
     assert.equal(missing.code, ExitCode.USAGE);
     assert.match(missing.stderr, /nope\.yaml': cannot be read/);
+  });
+});
+
+describe('--config: loaded once per command', () => {
+  it("a command's options load and validate their configuration file once, however many steps ask for it", () => {
+    const own = mkdtempSync(join(tmpdir(), 'flowstate-cli-config-once-'));
+    after(() => rmSync(own, { recursive: true, force: true }));
+    const config = join(own, 'once.yaml');
+    writeFileSync(config, 'state.backend.type: rocksdb\n');
+    const options = { config };
+    const first = storageFromConfig(options).fileSystems;
+    // The file changes after the first step: a later step of the same command still sees what it validated.
+    writeFileSync(config, 'state.backend.type: no-such-backend\n');
+    assert.ok(first !== undefined);
+    assert.equal(storageFromConfig(options).fileSystems, first);
+    // Another command (other options) reads the file again, and refuses it.
+    assert.throws(() => storageFromConfig({ config }), /state\.backend\.type/);
   });
 });

@@ -171,9 +171,8 @@ function addGc(ctx: VerbContext): void {
  */
 export async function runDispose(savepoint: string, o: JsonOption, io: CheckpointCommandContext['io']): Promise<void> {
   const print = (value: unknown, human: () => string): void => io.stdout(o.json === true ? json(value) : `${human()}\n`);
-  // Loaded first: --config is validated also when a local Flink savepoint needs none of its settings.
-  const fileSystems = fileSystemsOf(o);
-  const flink = await flinkInputAt(savepoint, () => fileSystems);
+  // --config is loaded (and validated) also for a local Flink savepoint, which needs none of its settings.
+  const flink = await flinkInputAt(savepoint, fileSystemsOf(o));
   if (flink?.kind === 'remote') {
     throw new IllegalStateUsageError(
       undefined,
